@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# shoal's one entry point for building, testing and running it from a checkout.
+#
+#   ./build.sh demo     install what is missing, build, run `shoal demo`
+#   ./build.sh test     install what is missing, build with -Werror under
+#                       ASan/UBSan, run every test (what CI runs)
+#   ./build.sh build    install what is missing, build build/tools/shoal
+#   ./build.sh deps     only install what is missing
+#
+# Extra arguments after demo go to `shoal demo` (./build.sh demo --seed 42).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() {   # build DIR [cmake options...]
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" --parallel "$jobs"
+}
+
+command=${1:-demo}
+[ $# -gt 0 ] && shift
+case "$command" in
+    deps)
+        scripts/install-deps.sh ;;
+    build)
+        scripts/install-deps.sh
+        build build
+        echo "built build/tools/shoal" ;;
+    demo)
+        scripts/install-deps.sh
+        build build
+        exec build/tools/shoal demo "$@" ;;
+    test)
+        scripts/install-deps.sh
+        build build-test -DSHOAL_WERROR=ON -DSHOAL_SANITIZE=ON
+        cd build-test
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --output-on-failure --timeout 1500 "$@" ;;
+    -h|--help|help)
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *)
+        echo "build.sh: unknown command '$command' (demo, test, build, deps)" >&2
+        exit 2 ;;
+esac

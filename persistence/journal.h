@@ -1,0 +1,149 @@
+/*  journal.h - a node's one LevelDB store: event streams, snapshots,
+    inbox records, outbox entries, timers and metadata.
+
+    Key layout (ordered scans; big-endian integers; an address has no NUL):
+
+        'e' stream 0x00 seq:u64be      -> event   [1, name, data, created]
+        's' stream                     -> snapshot [1, seq, state]
+        'i' stream 0x00 id:16          -> inbox   [1, created, reply]
+        'o' stream 0x00 id:16          -> outbox entry (an encoded envelope)
+        't' due:u64be id:16            -> timer (an encoded envelope)
+        'm' name                       -> metadata value
+
+    A stream's version is the number of events in it (its last seq; seqs
+    start at 1). Writes are staged in a journal_batch_t and committed in one
+    LevelDB write (group commit), synced unless the journal was opened with
+    durability async. A batch also answers reads of what it has staged
+    (stream versions, inbox records), so a worker sees its own writes
+    before they are committed.
+
+    Threads: a journal_t may be used from many threads at once (LevelDB is
+    thread-safe); a journal_batch_t belongs to one thread.
+*/
+#ifndef JOURNAL_H_INCLUDED
+#define JOURNAL_H_INCLUDED
+
+#include "shoal.h"
+
+#define JOURNAL_ANY (-1)    //  expected version: append whatever the version
+#define JOURNAL_NO_STREAM 0 //  expected version: the stream must not exist
+#define JOURNAL_ID_SIZE 16
+
+typedef struct _journal_t journal_t;
+typedef struct _journal_batch_t journal_batch_t;
+
+typedef struct {
+    bool sync;          //  fsync each commit (default true)
+    size_t cache_bytes; //  LevelDB block cache (default 64 MiB)
+} journal_options_t;
+
+//  One event to append: name and msgpack map data (borrowed).
+typedef struct {
+    const char *name;
+    const uint8_t *data;
+    size_t size;
+} journal_event_t;
+
+//  Opens or creates the store in dir (created if missing). Returns NULL
+//  and sets *error to a message (the caller frees it with free()) and *code
+//  to SHOAL_EBUSY when another process holds dir, else SHOAL_EIO.
+//  opts may be NULL for the defaults.
+journal_t *journal_open (const char *dir, const journal_options_t *opts, int *code, char **error);
+
+//  Closes the store. Safe to call twice.
+void journal_destroy (journal_t **self_p);
+
+//  Test hook: the Nth commit from now (1 = the next) and every one after
+//  it fails with SHOAL_EIO, writing nothing. 0 turns it off.
+void journal_fail_commits_after (journal_t *self, int n);
+
+//  The committed version of stream, 0 if it has no events.
+int journal_version (journal_t *self, const char *stream, int64_t *version);
+
+//  Called for each event read, in order. Return non-zero to stop early.
+typedef int (journal_event_fn) (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                                size_t size, int64_t created);
+
+//  Reads stream's committed events with seq >= from, at most limit of them
+//  (0 = all). Returns 0, or SHOAL_EFORMAT/SHOAL_EIO.
+int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
+                  journal_event_fn *fn, void *arg);
+
+//  The latest committed snapshot of stream: its seq and state bytes (the
+//  caller frees *state with free()). SHOAL_ENOTFOUND if there is none.
+int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
+                          size_t *size);
+
+//  The committed inbox record for (stream, id): the stored reply bytes
+//  (the caller frees them with free()). SHOAL_ENOTFOUND if none.
+int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                       uint8_t **reply, size_t *size);
+
+//  Called for each outbox entry or timer found by a scan.
+typedef int (journal_entry_fn) (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                                int64_t due, const uint8_t *value, size_t size);
+
+//  Scans every committed outbox entry (due is 0) / every timer (stream
+//  is NULL). Returns 0 or SHOAL_EIO.
+int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg);
+int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg);
+
+//  Deletes inbox records created before cutoff (ms since epoch).
+//  Returns the number deleted, or a negative code.
+int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
+
+//  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
+//  *value is the caller's to free().
+int journal_meta_get (journal_t *self, const char *name, char **value);
+int journal_meta_put (journal_t *self, const char *name, const char *value);
+
+//  --------------------------------------------------------------------------
+//  Batches
+
+journal_batch_t *journal_batch_new (journal_t *journal);
+void journal_batch_destroy (journal_batch_t **self_p);
+
+//  Stages events at the end of stream if its version (committed, or as
+//  staged in this batch) equals expected (or expected is JOURNAL_ANY).
+//  On a mismatch stages nothing and returns SHOAL_ECONFLICT. Sets
+//  *version (may be NULL) to the stream's new version.
+int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
+                          const journal_event_t *events, size_t count, int64_t created,
+                          int64_t *version);
+
+//  The stream's version as this batch sees it (staged, else committed).
+int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version);
+
+int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
+                            const uint8_t *state, size_t size);
+
+//  Stages the inbox record for (stream, id).
+int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
+                             int64_t created);
+//  Looks up (stream, id) in this batch, then in the store. Same contract as
+//  journal_inbox_get.
+int journal_batch_inbox_get (journal_batch_t *self, const char *stream,
+                             const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size);
+
+int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                              size_t size);
+int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE]);
+int journal_batch_timer_put (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE],
+                             const uint8_t *envelope, size_t size);
+int journal_batch_timer_del (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE]);
+
+//  Number of records staged, and their bytes.
+size_t journal_batch_count (const journal_batch_t *self);
+size_t journal_batch_bytes (const journal_batch_t *self);
+
+//  Writes everything staged in one LevelDB write and empties the batch,
+//  whatever the result. Returns 0 or SHOAL_EIO (then nothing was written).
+int journal_batch_commit (journal_batch_t *self);
+
+//  Drops everything staged.
+void journal_batch_clear (journal_batch_t *self);
+
+#endif

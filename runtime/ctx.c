@@ -1,0 +1,284 @@
+/*  ctx.c - the handler's context and message accessors (shoal_ctx_*,
+    shoal_msg_*), and the turn itself: decide, then evolve. See ctx.h.
+    Owned by one worker thread.
+*/
+#include "ctx.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const shoal_data_t s_empty_data; //  map NULL: every key absent
+
+int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
+{
+    memset (msg, 0, sizeof (*msg));
+    msg->envelope = envelope;
+    const uint8_t *data = envelope->payload;
+    size_t size = envelope->payload_size;
+    if (envelope->kind == ENVELOPE_REPLY &&
+        envelope_reply_decode (envelope->payload, envelope->payload_size, &msg->accepted, msg->code,
+                               msg->reason, &data, &size)) {
+        data_init (&msg->data, NULL, 0);
+        return SHOAL_EFORMAT;
+    }
+    return data_init (&msg->data, data, size);
+}
+
+void msg_close (shoal_msg_t *msg)
+{
+    data_close (&msg->data);
+}
+
+shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg)
+{
+    switch (msg->envelope->kind) {
+    case ENVELOPE_REPLY:
+        return SHOAL_REPLY;
+    case ENVELOPE_TIMER:
+        return SHOAL_TIMER;
+    default:
+        return SHOAL_COMMAND;
+    }
+}
+
+const char *shoal_msg_name (const shoal_msg_t *msg)
+{
+    return msg->envelope->name;
+}
+
+const char *shoal_msg_from (const shoal_msg_t *msg)
+{
+    return msg->envelope->from;
+}
+
+const shoal_data_t *shoal_msg_data (const shoal_msg_t *msg)
+{
+    return msg->data.map ? &msg->data : &s_empty_data;
+}
+
+bool shoal_msg_accepted (const shoal_msg_t *msg)
+{
+    return msg->envelope->kind == ENVELOPE_REPLY && msg->accepted;
+}
+
+const char *shoal_msg_code (const shoal_msg_t *msg)
+{
+    return msg->code;
+}
+
+const char *shoal_msg_reason (const shoal_msg_t *msg)
+{
+    return msg->reason;
+}
+
+//  --------------------------------------------------------------------------
+
+void ctx_init (shoal_ctx_t *ctx)
+{
+    memset (ctx, 0, sizeof (*ctx));
+    for (size_t i = 0; i < CTX_MAX_EVENTS; i++)
+        rec_init (&ctx->events[i].rec);
+    for (size_t i = 0; i < CTX_MAX_SENDS; i++)
+        rec_init (&ctx->sends[i].rec);
+    for (size_t i = 0; i < CTX_MAX_TIMERS; i++)
+        rec_init (&ctx->timers[i].rec);
+    rec_init (&ctx->reply);
+}
+
+void ctx_close (shoal_ctx_t *ctx)
+{
+    for (size_t i = 0; i < CTX_MAX_EVENTS; i++)
+        rec_close (&ctx->events[i].rec);
+    for (size_t i = 0; i < CTX_MAX_SENDS; i++)
+        rec_close (&ctx->sends[i].rec);
+    for (size_t i = 0; i < CTX_MAX_TIMERS; i++)
+        rec_close (&ctx->timers[i].rec);
+    rec_close (&ctx->reply);
+}
+
+void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t now)
+{
+    ctx->address = address;
+    const char *slash = strchr (address, '/');
+    ctx->id = slash ? slash + 1 : address;
+    ctx->version = version;
+    ctx->now = now;
+    ctx->event_count = 0;
+    ctx->send_count = 0;
+    ctx->timer_count = 0;
+    rec_reset (&ctx->reply);
+    ctx->rejected = false;
+    ctx->code[0] = 0;
+    ctx->reason[0] = 0;
+    ctx->error = 0;
+}
+
+const char *shoal_ctx_address (const shoal_ctx_t *ctx)
+{
+    return ctx->address;
+}
+
+const char *shoal_ctx_id (const shoal_ctx_t *ctx)
+{
+    return ctx->id;
+}
+
+int64_t shoal_ctx_version (const shoal_ctx_t *ctx)
+{
+    return ctx->version;
+}
+
+int64_t shoal_ctx_now (const shoal_ctx_t *ctx)
+{
+    return ctx->now;
+}
+
+//  Copies a name, checking it as the envelope does. Returns false (and
+//  marks the ctx) if it is empty, too long or not printable ASCII.
+static bool s_name_copy (shoal_ctx_t *ctx, char *dest, const char *name)
+{
+    size_t len = name ? strlen (name) : 0;
+    bool valid = len > 0 && len <= SHOAL_NAME_MAX;
+    for (size_t i = 0; valid && i < len; i++)
+        valid = name[i] > 0x20 && name[i] < 0x7f;
+    if (!valid) {
+        ctx->error = SHOAL_EINVAL;
+        return false;
+    }
+    memcpy (dest, name, len + 1);
+    return true;
+}
+
+shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event)
+{
+    if (ctx->event_count == CTX_MAX_EVENTS) {
+        ctx->error = SHOAL_ETOOBIG;
+        return NULL;
+    }
+    ctx_event_t *slot = &ctx->events[ctx->event_count];
+    if (!s_name_copy (ctx, slot->name, event))
+        return NULL;
+    rec_reset (&slot->rec);
+    ctx->event_count++;
+    return &slot->rec;
+}
+
+shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx)
+{
+    return &ctx->reply;
+}
+
+int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+{
+    ctx->rejected = true;
+    snprintf (ctx->code, sizeof ctx->code, "%s", code && *code ? code : "rejected");
+    va_list args;
+    va_start (args, format);
+    vsnprintf (ctx->reason, sizeof ctx->reason, format ? format : "", args);
+    va_end (args);
+    return SHOAL_EREJECTED;
+}
+
+shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command)
+{
+    if (ctx->send_count == CTX_MAX_SENDS) {
+        ctx->error = SHOAL_ETOOBIG;
+        return NULL;
+    }
+    if (!to || shoal_address_check (to, strlen (to))) {
+        ctx->error = SHOAL_EADDRESS;
+        return NULL;
+    }
+    ctx_send_t *slot = &ctx->sends[ctx->send_count];
+    if (!s_name_copy (ctx, slot->name, command))
+        return NULL;
+    memcpy (slot->to, to, strlen (to) + 1);
+    rec_reset (&slot->rec);
+    ctx->send_count++;
+    return &slot->rec;
+}
+
+shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
+{
+    if (ctx->timer_count == CTX_MAX_TIMERS || ms < 0) {
+        ctx->error = ms < 0 ? SHOAL_EINVAL : SHOAL_ETOOBIG;
+        return NULL;
+    }
+    ctx_timer_t *slot = &ctx->timers[ctx->timer_count];
+    if (!s_name_copy (ctx, slot->name, name))
+        return NULL;
+    slot->ms = ms;
+    rec_reset (&slot->rec);
+    ctx->timer_count++;
+    return &slot->rec;
+}
+
+//  Checks that every rec the handler wrote encoded. Returns 0 or the first
+//  error.
+static int s_recs_error (shoal_ctx_t *ctx)
+{
+    if (ctx->reply.error)
+        return ctx->reply.error;
+    for (size_t i = 0; i < ctx->event_count; i++)
+        if (ctx->events[i].rec.error)
+            return ctx->events[i].rec.error;
+    for (size_t i = 0; i < ctx->send_count; i++)
+        if (ctx->sends[i].rec.error)
+            return ctx->sends[i].rec.error;
+    for (size_t i = 0; i < ctx->timer_count; i++)
+        if (ctx->timers[i].rec.error)
+            return ctx->timers[i].rec.error;
+    return 0;
+}
+
+static void s_drop_staged (shoal_ctx_t *ctx)
+{
+    ctx->event_count = 0;
+    ctx->send_count = 0;
+    ctx->timer_count = 0;
+    rec_reset (&ctx->reply);
+}
+
+int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg)
+{
+    int rc = type->handle (ctx, state, msg);
+    if (rc == 0 && !ctx->rejected && !ctx->error)
+        ctx->error = s_recs_error (ctx);
+    if (rc != 0 || ctx->rejected || ctx->error) {
+        if (!ctx->rejected || ctx->error) {
+            int why = ctx->error ? ctx->error : rc;
+            snprintf (ctx->code, sizeof ctx->code, "handler_error");
+            snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s", type->name,
+                      msg->envelope->name, shoal_strerror (why));
+        }
+        ctx->rejected = true;
+        s_drop_staged (ctx);
+        return CTX_REJECTED;
+    }
+    for (size_t i = 0; i < ctx->event_count; i++) {
+        size_t size;
+        const uint8_t *bytes = rec_finish (&ctx->events[i].rec, &size);
+        if (ctx_apply (type, state, ctx->events[i].name, bytes, size) != 0) {
+            ctx->rejected = true;
+            snprintf (ctx->code, sizeof ctx->code, "handler_error");
+            snprintf (ctx->reason, sizeof ctx->reason, "%s refused its own event %s", type->name,
+                      ctx->events[i].name);
+            s_drop_staged (ctx);
+            return CTX_CORRUPT;
+        }
+    }
+    return CTX_ACCEPTED;
+}
+
+int ctx_apply (const shoal_type_t *type, void *state, const char *event, const uint8_t *data,
+               size_t size)
+{
+    shoal_data_t parsed;
+    int rc = data_init (&parsed, data, size);
+    if (rc == 0) {
+        const shoal_data_t *view = parsed.map ? &parsed : &s_empty_data;
+        rc = type->apply (state, event, view) == 0 ? 0 : SHOAL_EFORMAT;
+    }
+    data_close (&parsed);
+    return rc;
+}

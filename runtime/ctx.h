@@ -1,0 +1,87 @@
+/*  ctx.h - one handler turn: the message as a handler sees it
+    (shoal_msg_t) and what the handler staged (shoal_ctx_t).
+
+    A worker owns one ctx and reuses it for every turn: ctx_begin, then
+    ctx_run (handle, then apply the emitted events), then the worker reads
+    the staged events, reply, sends and timers and commits them. Nothing in
+    a ctx ever leaves the worker thread. Internal to the runtime.
+*/
+#ifndef CTX_H_INCLUDED
+#define CTX_H_INCLUDED
+
+#include "data.h"
+#include "envelope.h"
+
+#define CTX_MAX_EVENTS 32 //  events one turn may emit
+#define CTX_MAX_SENDS 16  //  commands one turn may send
+#define CTX_MAX_TIMERS 16 //  timers one turn may set
+
+struct _shoal_msg_t {
+    const envelope_t *envelope;           //  borrowed for the turn
+    shoal_data_t data;                    //  payload, or a reply's data
+    bool accepted;                        //  reply only
+    char code[ENVELOPE_CODE_MAX + 1];     //  reply only
+    char reason[ENVELOPE_REASON_MAX + 1]; //  reply only
+};
+
+typedef struct {
+    char name[SHOAL_NAME_MAX + 1];
+    shoal_rec_t rec;
+} ctx_event_t;
+
+typedef struct {
+    char to[SHOAL_ADDRESS_MAX + 1];
+    char name[SHOAL_NAME_MAX + 1];
+    shoal_rec_t rec;
+} ctx_send_t;
+
+typedef struct {
+    int64_t ms;
+    char name[SHOAL_NAME_MAX + 1];
+    shoal_rec_t rec;
+} ctx_timer_t;
+
+struct _shoal_ctx_t {
+    const char *address;                //  borrowed for the turn
+    const char *id;                     //  part of address after '/'
+    int64_t version;                    //  stream version before the turn
+    int64_t now;                        //  ms since epoch, fixed for the turn
+    ctx_event_t events[CTX_MAX_EVENTS]; //  emitted, in order
+    size_t event_count;
+    ctx_send_t sends[CTX_MAX_SENDS]; //  commands to send
+    size_t send_count;
+    ctx_timer_t timers[CTX_MAX_TIMERS]; //  timers to set
+    size_t timer_count;
+    shoal_rec_t reply;                    //  accepted reply's fields
+    bool rejected;                        //  shoal_ctx_reject was called
+    char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
+    char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
+    int error;                            //  sticky misuse or ENOMEM
+};
+
+//  Parses msg from an envelope (borrowed until msg_close). Returns 0 or
+//  SHOAL_EFORMAT if its payload is not what its kind needs.
+int msg_init (shoal_msg_t *msg, const envelope_t *envelope);
+void msg_close (shoal_msg_t *msg);
+
+void ctx_init (shoal_ctx_t *ctx);
+void ctx_close (shoal_ctx_t *ctx);
+//  Empties ctx for a turn of the actor at address (borrowed for the turn).
+void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t now);
+
+//  Result of ctx_run.
+#define CTX_ACCEPTED 0
+#define CTX_REJECTED 1 //  ctx->code/reason say why; nothing else kept
+#define CTX_CORRUPT 2  //  apply failed half-way: the state must be dropped
+
+//  Runs the handler, then applies the emitted events to state. A handler
+//  error or misuse of ctx becomes a rejection (code "handler_error");
+//  returns CTX_ACCEPTED, CTX_REJECTED or CTX_CORRUPT.
+int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
+
+//  Replays one stored event into state (activation). Returns 0 or
+//  SHOAL_EFORMAT when the data does not parse or apply refuses it.
+int ctx_apply (const shoal_type_t *type, void *state, const char *event, const uint8_t *data,
+               size_t size);
+
+#endif

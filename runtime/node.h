@@ -1,0 +1,51 @@
+/*  node.h - a shoal node: one journal, N worker threads, one client
+    endpoint. Used by `shoal node` and by programs that embed a node.
+
+    The calling thread runs the front: a ROUTER socket on the client
+    endpoint that validates every frame, routes commands and queries to the
+    worker that owns the receiver's shard, and passes replies back. The
+    node object belongs to the thread that made it.
+*/
+#ifndef NODE_H_INCLUDED
+#define NODE_H_INCLUDED
+
+#include "shoal.h"
+
+typedef struct _shoal_node_t shoal_node_t;
+
+typedef struct {
+    const char *data_dir; //  LevelDB directory (default "shoal-data")
+    const char *endpoint; //  client endpoint (default tcp://127.0.0.1:7700)
+    int workers;          //  worker threads (default: number of cores)
+    bool async;           //  durability async: commits are not fsynced
+    int shards;           //  shards of a new store (default 256); fixed after
+    int idle_ms;          //  passivate actors idle this long (default 60000)
+    int snapshot_every;   //  events between snapshots (default 100)
+    int batch_max;        //  messages per group commit at most (default 4096)
+} shoal_node_options_t;
+
+//  Opens the store. Returns NULL with *error (free() it) when it cannot:
+//  *code is SHOAL_EBUSY when another node holds the data directory.
+shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error);
+void shoal_node_destroy (shoal_node_t **self_p);
+
+//  The registry to add types to before shoal_node_start.
+shoal_registry_t *shoal_node_registry (shoal_node_t *self);
+
+//  Loads a module: dlopen(path), then its shoal_module_init(registry).
+//  Returns 0 or SHOAL_EMODULE with *error set (free() it).
+int shoal_node_load_module (shoal_node_t *self, const char *path, char **error);
+
+//  Starts the workers and binds the endpoint. Returns 0 or an error with
+//  *error set (free() it).
+int shoal_node_start (shoal_node_t *self, char **error);
+
+//  The endpoint bound by start (a port of * resolved), and the shard count.
+const char *shoal_node_endpoint (const shoal_node_t *self);
+int shoal_node_shards (const shoal_node_t *self);
+int shoal_node_workers (const shoal_node_t *self);
+
+//  Runs the front until SIGINT/SIGTERM (zsys_interrupted). Returns 0.
+int shoal_node_run (shoal_node_t *self);
+
+#endif

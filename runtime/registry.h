@@ -1,0 +1,22 @@
+/*  registry.h - the actor types a node knows, by name. Filled on the main
+    thread before the workers start, read-only afterwards (so workers read
+    it without locks). Internal to the runtime.
+*/
+#ifndef REGISTRY_H_INCLUDED
+#define REGISTRY_H_INCLUDED
+
+#include "shoal.h"
+
+#define REGISTRY_MAX_TYPES 64
+
+shoal_registry_t *registry_new (void);
+void registry_destroy (shoal_registry_t **self_p);
+
+//  The type named by the part of address before '/', or NULL.
+const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
+
+//  Number of types, and the i-th (registration order).
+size_t registry_size (const shoal_registry_t *self);
+const shoal_type_t *registry_at (const shoal_registry_t *self, size_t index);
+
+#endif

@@ -1,0 +1,1101 @@
+/*  worker.c - one worker thread and the life of a command. See worker.h.
+
+    Everything here is owned by the worker thread; the only things it
+    shares are ZeroMQ sockets, the journal (LevelDB is thread-safe) and the
+    atomic counters in worker_stats_t.
+
+    Each loop: drain up to batch_max messages (local queue first, then the
+    PULL socket) through their turns, staging every event, inbox record,
+    outbox entry and timer into one journal batch; commit it in one write;
+    only then release the staged replies and commands. If the commit fails,
+    nothing is released and the worker reloads everything from the journal
+    (actors, pending outbox, timers): senders retry what was lost.
+
+    Known limits: pending-outbox and passivation scans are O(n) per tick;
+    a tick runs at most every 20 ms (retries) and 1 s (passivation).
+*/
+#include "worker.h"
+#include "ctx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_FIRST_MS 50
+#define RETRY_MAX_MS 5000
+#define RETRY_TICK_MS 20
+#define PASSIVATE_TICK_MS 1000
+
+typedef struct {
+    char *address;            //  key in the actors hash (owned)
+    const shoal_type_t *type; //  its type
+    int64_t version;          //  events in its stream, staged included
+    int64_t snapshot_seq;     //  seq of its latest snapshot
+    int64_t last_used;        //  ms, for passivation
+    max_align_t state[];      //  type->state_size bytes
+} actor_t;
+
+//  A message waiting in the local queue (same-worker delivery).
+typedef struct {
+    uint8_t *route; //  NULL for actor-to-actor
+    size_t route_size;
+    uint8_t *frame; //  encoded envelope, owned
+    size_t size;
+} local_t;
+
+//  Something to send once the batch is committed.
+typedef struct {
+    int dest;       //  worker index, or -1 for the front (a client)
+    uint8_t *route; //  client identity, owned; NULL otherwise
+    size_t route_size;
+    uint8_t *frame; //  encoded envelope, owned
+    size_t size;
+    bool outbox; //  a command to track until its reply arrives
+} out_t;
+
+//  A command sent and not yet answered.
+typedef struct {
+    uint8_t id[ENVELOPE_ID_SIZE];
+    char sender[SHOAL_ADDRESS_MAX + 1];
+    int dest;
+    uint8_t *frame;
+    size_t size;
+    uint32_t attempt;
+    int64_t next_due;
+} pending_t;
+
+typedef struct {
+    int64_t due;
+    uint8_t *frame; //  the timer's envelope, owned
+    size_t size;
+} wtimer_t;
+
+typedef struct {
+    const worker_config_t *config;
+    int index;
+    worker_stats_t *stats;
+    zsock_t *pull;          //  our inbox socket
+    zsock_t **push;         //  one per worker (NULL for ourselves)
+    zsock_t *front;         //  to the node's front thread
+    zhashx_t *actors;       //  address -> actor_t
+    zlistx_t *local;        //  local_t, FIFO
+    journal_batch_t *batch; //  staged writes
+    out_t *outs;            //  staged sends
+    size_t out_count, out_cap;
+    wtimer_t *staged_timers; //  set in this batch, armed after commit
+    size_t staged_timer_count, staged_timer_cap;
+    zhashx_t *pending; //  id (16 bytes) -> pending_t
+    zlistx_t *timers;  //  wtimer_t sorted by due
+    shoal_ctx_t ctx;
+    int64_t next_retry_tick;
+    int64_t next_passivate_tick;
+    size_t turns; //  messages in the current batch
+} worker_t;
+
+//  --------------------------------------------------------------------------
+//  Routing
+
+uint32_t worker_shard (const char *address, uint32_t shards)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *) address; *p; p++)
+        hash = (hash ^ *p) * 1099511628211ULL;
+    //  FNV-1a's low bits are weak (bit 0 is the parity of the bytes' low
+    //  bits): mix with MurmurHash3's finalizer before taking the modulo.
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53ULL;
+    hash ^= hash >> 33;
+    return (uint32_t) (hash % shards);
+}
+
+int worker_of (const worker_config_t *config, const char *address)
+{
+    return (int) (worker_shard (address, config->shards) % (uint32_t) config->workers);
+}
+
+static int64_t s_now (void)
+{
+    return zclock_time ();
+}
+
+//  --------------------------------------------------------------------------
+//  Containers' methods
+
+static size_t s_id_hash (const void *key)
+{
+    size_t hash;
+    memcpy (&hash, key, sizeof hash);
+    return hash;
+}
+
+static int s_id_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, ENVELOPE_ID_SIZE);
+}
+
+static void s_pending_destroy (void **item)
+{
+    pending_t *self = (pending_t *) *item;
+    if (self) {
+        free (self->frame);
+        free (self);
+        *item = NULL;
+    }
+}
+
+static void s_timer_destroy (void **item)
+{
+    wtimer_t *self = (wtimer_t *) *item;
+    if (self) {
+        free (self->frame);
+        free (self);
+        *item = NULL;
+    }
+}
+
+static int s_timer_compare (const void *a, const void *b)
+{
+    const wtimer_t *x = a, *y = b;
+    return x->due < y->due ? -1 : x->due > y->due;
+}
+
+static void s_local_destroy (void **item)
+{
+    local_t *self = (local_t *) *item;
+    if (self) {
+        free (self->route);
+        free (self->frame);
+        free (self);
+        *item = NULL;
+    }
+}
+
+static void s_actor_free (actor_t *actor)
+{
+    if (actor->type->fini)
+        actor->type->fini (actor->state);
+    free (actor->address);
+    free (actor);
+}
+
+static void s_actor_destroy (void **item)
+{
+    actor_t *actor = (actor_t *) *item;
+    if (actor) {
+        s_actor_free (actor);
+        *item = NULL;
+    }
+}
+
+static void *s_memdup (const void *src, size_t size)
+{
+    void *copy = malloc (size ? size : 1);
+    if (copy && size)
+        memcpy (copy, src, size);
+    return copy;
+}
+
+//  --------------------------------------------------------------------------
+//  Actors: activation (snapshot + replay) and passivation
+
+typedef struct {
+    actor_t *actor;
+    int rc;
+} replay_t;
+
+static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                           size_t size, int64_t created)
+{
+    replay_t *replay = arg;
+    if (ctx_apply (replay->actor->type, replay->actor->state, name, data, size) != 0) {
+        replay->rc = SHOAL_EFORMAT;
+        return 1;
+    }
+    replay->actor->version = seq;
+    return 0;
+}
+
+//  Loads an actor from its latest snapshot and the events after it.
+//  Returns the actor (owned by the caller) or NULL with *rc set.
+static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const char *address,
+                              int *rc)
+{
+    actor_t *actor = calloc (1, sizeof (actor_t) + type->state_size);
+    if (!actor || !(actor->address = strdup (address))) {
+        free (actor);
+        *rc = SHOAL_ENOMEM;
+        return NULL;
+    }
+    actor->type = type;
+    if (type->init)
+        type->init (actor->state, strchr (address, '/') + 1);
+    *rc = 0;
+    uint8_t *snapshot;
+    size_t size;
+    int64_t seq;
+    if (type->restore &&
+        journal_snapshot_get (self->config->journal, address, &seq, &snapshot, &size) == 0) {
+        shoal_data_t data;
+        *rc = data_init (&data, snapshot, size);
+        if (*rc == 0 && type->restore (actor->state, &data) != 0)
+            *rc = SHOAL_EFORMAT;
+        data_close (&data);
+        free (snapshot);
+        actor->version = actor->snapshot_seq = seq;
+    }
+    replay_t replay = {actor, 0};
+    if (*rc == 0)
+        *rc = journal_read (self->config->journal, address, actor->version + 1, 0, s_replay_event,
+                            &replay);
+    if (*rc == 0)
+        *rc = replay.rc;
+    if (*rc) {
+        s_actor_free (actor);
+        return NULL;
+    }
+    self->stats->activations++;
+    return actor;
+}
+
+//  Returns the active actor at address, activating it if needed, or NULL
+//  with *rc: SHOAL_ENOTFOUND for an unknown type, else a load error.
+static actor_t *s_actor_get (worker_t *self, const char *address, int *rc)
+{
+    actor_t *actor = (actor_t *) zhashx_lookup (self->actors, address);
+    if (!actor) {
+        const shoal_type_t *type = registry_lookup (self->config->registry, address);
+        if (!type) {
+            *rc = SHOAL_ENOTFOUND;
+            return NULL;
+        }
+        actor = s_actor_load (self, type, address, rc);
+        if (!actor)
+            return NULL;
+        zhashx_insert (self->actors, actor->address, actor);
+        self->stats->active = zhashx_size (self->actors);
+    }
+    actor->last_used = s_now ();
+    *rc = 0;
+    return actor;
+}
+
+static void s_actor_drop (worker_t *self, const char *address)
+{
+    zhashx_delete (self->actors, address);
+    self->stats->active = zhashx_size (self->actors);
+}
+
+//  Drops actors idle for longer than idle_ms. Called with an empty batch
+//  only, so no dropped actor has uncommitted events.
+static void s_passivate (worker_t *self, int64_t now)
+{
+    zlistx_t *idle = zlistx_new ();
+    for (actor_t *actor = zhashx_first (self->actors); actor; actor = zhashx_next (self->actors))
+        if (now - actor->last_used >= self->config->idle_ms)
+            zlistx_add_end (idle, actor->address);
+    for (char *address = zlistx_first (idle); address; address = zlistx_next (idle)) {
+        zhashx_delete (self->actors, address);
+        self->stats->passivations++;
+    }
+    zlistx_destroy (&idle);
+    self->stats->active = zhashx_size (self->actors);
+}
+
+//  --------------------------------------------------------------------------
+//  Staging what the batch releases
+
+static int s_out_add (worker_t *self, int dest, const uint8_t *route, size_t route_size,
+                      uint8_t *frame, size_t size, bool outbox)
+{
+    if (self->out_count == self->out_cap) {
+        size_t cap = self->out_cap ? self->out_cap * 2 : 256;
+        out_t *outs = realloc (self->outs, cap * sizeof (out_t));
+        if (!outs) {
+            free (frame);
+            return SHOAL_ENOMEM;
+        }
+        self->outs = outs;
+        self->out_cap = cap;
+    }
+    out_t *out = &self->outs[self->out_count++];
+    out->dest = dest;
+    out->route = route_size ? s_memdup (route, route_size) : NULL;
+    out->route_size = route_size;
+    out->frame = frame;
+    out->size = size;
+    out->outbox = outbox;
+    return 0;
+}
+
+//  Stages the reply to request with payload (borrowed): to the client by
+//  route, or to the actor that sent the request.
+static void s_stage_reply (worker_t *self, const uint8_t *route, size_t route_size,
+                           const envelope_t *request, const uint8_t *payload, size_t payload_size)
+{
+    envelope_t reply = {0};
+    reply.kind = ENVELOPE_REPLY;
+    envelope_new_id (reply.id);
+    memcpy (reply.correlation, request->id, ENVELOPE_ID_SIZE);
+    memcpy (reply.causation, request->id, ENVELOPE_ID_SIZE);
+    strcpy (reply.from, request->to);
+    strcpy (reply.to, route_size ? "" : request->from);
+    strcpy (reply.name, request->name);
+    reply.payload = payload;
+    reply.payload_size = payload_size;
+    reply.created = s_now ();
+    int dest = route_size ? -1 : worker_of (self->config, request->from);
+    if (!route_size && !request->from[0])
+        return; //  nobody to answer
+    uint8_t *frame;
+    size_t size;
+    if (envelope_encode (&reply, &frame, &size) == 0)
+        s_out_add (self, dest, route, route_size, frame, size, false);
+}
+
+//  Stages a rejection that is not recorded in the inbox (the request never
+//  reached a handler: unknown type, bad payload, storage trouble).
+static void s_stage_error (worker_t *self, const uint8_t *route, size_t route_size,
+                           const envelope_t *request, const char *code, const char *reason)
+{
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) == 0) {
+        s_stage_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    }
+    self->stats->rejected++;
+}
+
+//  Stages the effects of an accepted turn of actor: events (with the
+//  expected-version check), a snapshot when due, outbox commands and
+//  timers. Returns 0 or an error (then the batch may hold part of it and
+//  the caller drops the actor).
+static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int64_t now)
+{
+    shoal_ctx_t *ctx = &self->ctx;
+    if (ctx->event_count) {
+        journal_event_t events[CTX_MAX_EVENTS];
+        for (size_t i = 0; i < ctx->event_count; i++) {
+            events[i].name = ctx->events[i].name;
+            events[i].data = rec_finish (&ctx->events[i].rec, &events[i].size);
+        }
+        int rc = journal_batch_append (self->batch, actor->address, actor->version, events,
+                                       ctx->event_count, now, &actor->version);
+        if (rc)
+            return rc;
+        self->stats->events += ctx->event_count;
+        if (actor->type->restore && self->config->snapshot_every > 0 &&
+            actor->version - actor->snapshot_seq >= self->config->snapshot_every) {
+            shoal_rec_t view;
+            rec_init (&view);
+            actor->type->view (actor->state, &view);
+            size_t size;
+            const uint8_t *bytes = rec_finish (&view, &size);
+            if (bytes && journal_batch_snapshot (self->batch, actor->address, actor->version, bytes,
+                                                 size) == 0)
+                actor->snapshot_seq = actor->version;
+            rec_close (&view);
+        }
+    }
+    for (size_t i = 0; i < ctx->send_count; i++) {
+        envelope_t command = {0};
+        command.kind = ENVELOPE_COMMAND;
+        envelope_new_id (command.id);
+        memcpy (command.causation, cause->id, ENVELOPE_ID_SIZE);
+        strcpy (command.from, actor->address);
+        strcpy (command.to, ctx->sends[i].to);
+        strcpy (command.name, ctx->sends[i].name);
+        command.payload = rec_finish (&ctx->sends[i].rec, &command.payload_size);
+        command.created = now;
+        uint8_t *frame;
+        size_t size;
+        int rc = envelope_encode (&command, &frame, &size);
+        if (rc == 0)
+            rc = journal_batch_outbox_put (self->batch, actor->address, command.id, frame, size);
+        if (rc == 0)
+            rc = s_out_add (self, worker_of (self->config, command.to), NULL, 0, frame, size, true);
+        else
+            free (frame);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < ctx->timer_count; i++) {
+        envelope_t timer = {0};
+        timer.kind = ENVELOPE_TIMER;
+        envelope_new_id (timer.id);
+        memcpy (timer.causation, cause->id, ENVELOPE_ID_SIZE);
+        strcpy (timer.from, actor->address);
+        strcpy (timer.to, actor->address);
+        strcpy (timer.name, ctx->timers[i].name);
+        timer.payload = rec_finish (&ctx->timers[i].rec, &timer.payload_size);
+        timer.created = now + ctx->timers[i].ms; //  a timer's created is its due time
+        uint8_t *frame;
+        size_t size;
+        int rc = envelope_encode (&timer, &frame, &size);
+        if (rc == 0)
+            rc = journal_batch_timer_put (self->batch, timer.created, timer.id, frame, size);
+        if (rc == 0 && self->staged_timer_count == self->staged_timer_cap) {
+            size_t cap = self->staged_timer_cap ? self->staged_timer_cap * 2 : 64;
+            wtimer_t *grown = realloc (self->staged_timers, cap * sizeof (wtimer_t));
+            if (grown) {
+                self->staged_timers = grown;
+                self->staged_timer_cap = cap;
+            } else
+                rc = SHOAL_ENOMEM;
+        }
+        if (rc) {
+            free (frame);
+            return rc;
+        }
+        self->staged_timers[self->staged_timer_count++] =
+            (wtimer_t){.due = timer.created, .frame = frame, .size = size};
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Turns
+
+//  Runs msg through actor's handler and stages the effects. Returns the
+//  ctx_run result; CTX_CORRUPT also covers a failure to stage (then the
+//  actor has been dropped and will be reloaded from the journal).
+static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, int64_t now)
+{
+    shoal_msg_t msg;
+    if (msg_init (&msg, envelope) != 0) {
+        msg_close (&msg);
+        ctx_begin (&self->ctx, actor->address, actor->version, now);
+        shoal_ctx_reject (&self->ctx, "invalid_payload", "the payload of %s is not a map",
+                          envelope->name);
+        return CTX_REJECTED;
+    }
+    ctx_begin (&self->ctx, actor->address, actor->version, now);
+    int result = ctx_run (&self->ctx, actor->type, actor->state, &msg);
+    msg_close (&msg);
+    if (result == CTX_ACCEPTED) {
+        int rc = s_stage_effects (self, actor, envelope, now);
+        if (rc) {
+            shoal_ctx_reject (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
+                              "could not stage the turn of %s: %s", actor->address,
+                              shoal_strerror (rc));
+            result = CTX_CORRUPT;
+        }
+    }
+    if (result == CTX_CORRUPT)
+        s_actor_drop (self, actor->address);
+    return result;
+}
+
+static void s_on_command (worker_t *self, const uint8_t *route, size_t route_size,
+                          const envelope_t *envelope)
+{
+    int64_t now = s_now ();
+    uint8_t *stored;
+    size_t stored_size;
+    if (journal_batch_inbox_get (self->batch, envelope->to, envelope->id, &stored, &stored_size) ==
+        0) {
+        s_stage_reply (self, route, route_size, envelope, stored, stored_size);
+        free (stored);
+        self->stats->duplicates++;
+        return;
+    }
+    int rc;
+    actor_t *actor = s_actor_get (self, envelope->to, &rc);
+    if (!actor) {
+        if (rc == SHOAL_ENOTFOUND)
+            s_stage_error (self, route, route_size, envelope, "unknown_type",
+                           "no actor type is registered for this address");
+        else
+            s_stage_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+        return;
+    }
+    int result = s_turn (self, actor, envelope, now);
+    shoal_ctx_t *ctx = &self->ctx;
+    if (result == CTX_CORRUPT) {
+        s_stage_error (self, route, route_size, envelope, ctx->code, ctx->reason);
+        return;
+    }
+    uint8_t *payload;
+    size_t payload_size;
+    if (result == CTX_ACCEPTED) {
+        size_t size;
+        const uint8_t *data = rec_finish (&ctx->reply, &size);
+        rc = envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size);
+        self->stats->accepted++;
+    } else {
+        rc =
+            envelope_reply_encode (false, ctx->code, ctx->reason, NULL, 0, &payload, &payload_size);
+        self->stats->rejected++;
+    }
+    if (rc)
+        return;
+    journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload, payload_size, now);
+    s_stage_reply (self, route, route_size, envelope, payload, payload_size);
+    free (payload);
+}
+
+//  A reply to a command one of our actors sent: the turn that handles it
+//  also deletes the outbox entry, so a duplicate reply finds none.
+static void s_on_reply (worker_t *self, const envelope_t *envelope)
+{
+    pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
+    if (!pending || strcmp (pending->sender, envelope->to) != 0) {
+        self->stats->duplicates++;
+        return;
+    }
+    int rc;
+    actor_t *actor = s_actor_get (self, envelope->to, &rc);
+    if (!actor)
+        return; //  retried: the pending entry stays and the command is re-sent
+    int result = s_turn (self, actor, envelope, s_now ());
+    if (result == CTX_CORRUPT)
+        return;
+    if (result == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+    if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
+        zhashx_delete (self->pending, envelope->correlation);
+        self->stats->pending = zhashx_size (self->pending);
+    }
+}
+
+static void s_on_timer (worker_t *self, const envelope_t *envelope)
+{
+    int rc;
+    actor_t *actor = s_actor_get (self, envelope->to, &rc);
+    if (!actor)
+        return; //  the timer stays in the journal; it fires again after a reload
+    int result = s_turn (self, actor, envelope, s_now ());
+    if (result == CTX_CORRUPT)
+        return;
+    if (result == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+    journal_batch_timer_del (self->batch, envelope->created, envelope->id);
+}
+
+//  --------------------------------------------------------------------------
+//  Queries: get (the actor's view) and events (a page of its stream)
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t count;
+    size_t bytes;
+    int64_t last;
+} page_t;
+
+static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                         int64_t created)
+{
+    page_t *page = arg;
+    msgpack_packer *pk = page->pk;
+    msgpack_pack_map (pk, 4);
+    msgpack_pack_str_with_body (pk, "seq", 3);
+    msgpack_pack_int64 (pk, seq);
+    msgpack_pack_str_with_body (pk, "event", 5);
+    msgpack_pack_str_with_body (pk, name, strlen (name));
+    msgpack_pack_str_with_body (pk, "data", 4);
+    msgpack_sbuffer_write (pk->data, (const char *) data, size);
+    msgpack_pack_str_with_body (pk, "created", 7);
+    msgpack_pack_int64 (pk, created);
+    page->count++;
+    page->bytes += size + 64;
+    page->last = seq;
+    return page->bytes > ENVELOPE_MAX_SIZE / 2;
+}
+
+static void s_on_query (worker_t *self, const uint8_t *route, size_t route_size,
+                        const envelope_t *envelope)
+{
+    int rc;
+    shoal_rec_t out;
+    rec_init (&out);
+    if (strcmp (envelope->name, "get") == 0) {
+        actor_t *actor = s_actor_get (self, envelope->to, &rc);
+        if (actor) {
+            shoal_rec_t view;
+            rec_init (&view);
+            actor->type->view (actor->state, &view);
+            size_t size;
+            const uint8_t *bytes = rec_finish (&view, &size);
+            shoal_rec_str (&out, "address", actor->address);
+            shoal_rec_int (&out, "version", actor->version);
+            if (bytes)
+                rec_raw (&out, "state", bytes, size);
+            else
+                rc = view.error;
+            rec_close (&view);
+        }
+    } else if (strcmp (envelope->name, "events") == 0) {
+        shoal_data_t args;
+        int64_t from = 1, limit = 1000;
+        if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
+            shoal_data_int (&args, "from", &from);
+            shoal_data_int (&args, "limit", &limit);
+        }
+        data_close (&args);
+        if (from < 1)
+            from = 1;
+        if (limit < 1 || limit > 10000)
+            limit = 10000;
+        msgpack_sbuffer events;
+        msgpack_sbuffer_init (&events);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &events, msgpack_sbuffer_write);
+        page_t page = {&pk, 0, 0, 0};
+        //  The array header needs the count first: read into a scratch
+        //  buffer, then prefix it.
+        rc = journal_read (self->config->journal, envelope->to, from, (size_t) limit, s_page_event,
+                           &page);
+        if (rc == 0) {
+            msgpack_sbuffer array;
+            msgpack_sbuffer_init (&array);
+            msgpack_packer apk;
+            msgpack_packer_init (&apk, &array, msgpack_sbuffer_write);
+            msgpack_pack_array (&apk, page.count);
+            msgpack_sbuffer_write (&array, events.data, events.size);
+            shoal_rec_str (&out, "address", envelope->to);
+            rec_raw (&out, "events", (const uint8_t *) array.data, array.size);
+            shoal_rec_int (&out, "next", page.count ? page.last + 1 : from);
+            msgpack_sbuffer_destroy (&array);
+        }
+        msgpack_sbuffer_destroy (&events);
+    } else
+        rc = SHOAL_EINVAL;
+
+    size_t size;
+    const uint8_t *data = rec_finish (&out, &size);
+    if (rc == 0 && data) {
+        uint8_t *payload;
+        size_t payload_size;
+        if (envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size) == 0) {
+            s_stage_reply (self, route, route_size, envelope, payload, payload_size);
+            free (payload);
+        }
+    } else if (rc == SHOAL_ENOTFOUND)
+        s_stage_error (self, route, route_size, envelope, "unknown_type",
+                       "no actor type is registered for this address");
+    else if (rc == SHOAL_EINVAL)
+        s_stage_error (self, route, route_size, envelope, "unknown_query",
+                       "queries are get and events");
+    else
+        s_stage_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+    rec_close (&out);
+}
+
+static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
+                        const uint8_t *frame, size_t size)
+{
+    envelope_t envelope;
+    if (envelope_decode (&envelope, frame, size) != 0) {
+        self->stats->bad_frames++;
+        return;
+    }
+    self->stats->messages++;
+    self->turns++;
+    switch (envelope.kind) {
+    case ENVELOPE_COMMAND:
+        s_on_command (self, route, route_size, &envelope);
+        break;
+    case ENVELOPE_REPLY:
+        s_on_reply (self, &envelope);
+        break;
+    case ENVELOPE_TIMER:
+        s_on_timer (self, &envelope);
+        break;
+    case ENVELOPE_QUERY:
+        s_on_query (self, route, route_size, &envelope);
+        break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Commit and release
+
+//  Sends one frame to dest with an optional route. Delivery to ourselves
+//  goes through the local queue. Returns 0 or -1.
+static int s_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
+                   const uint8_t *frame, size_t size)
+{
+    if (dest == self->index) {
+        local_t *item = calloc (1, sizeof (local_t));
+        if (!item)
+            return -1;
+        item->frame = s_memdup (frame, size);
+        item->size = size;
+        zlistx_add_end (self->local, item);
+        return 0;
+    }
+    void *socket = zsock_resolve (dest < 0 ? self->front : self->push[dest]);
+    if (zmq_send (socket, route, route_size, ZMQ_SNDMORE) == -1 ||
+        zmq_send (socket, frame, size, 0) == -1)
+        return -1;
+    return 0;
+}
+
+static int64_t s_retry_delay (uint32_t attempt)
+{
+    int64_t delay = RETRY_FIRST_MS;
+    for (uint32_t i = 0; i < attempt && delay < RETRY_MAX_MS; i++)
+        delay *= 2;
+    if (delay > RETRY_MAX_MS)
+        delay = RETRY_MAX_MS;
+    return delay / 2 + (int64_t) (random () % (delay / 2 + 1)); //  jitter: [d/2, d]
+}
+
+static int s_pending_add (worker_t *self, const char *sender, const uint8_t *frame, size_t size,
+                          int64_t due)
+{
+    envelope_t envelope;
+    if (envelope_decode (&envelope, frame, size) != 0)
+        return SHOAL_EFORMAT;
+    pending_t *pending = calloc (1, sizeof (pending_t));
+    if (!pending || !(pending->frame = s_memdup (frame, size))) {
+        free (pending);
+        return SHOAL_ENOMEM;
+    }
+    memcpy (pending->id, envelope.id, ENVELOPE_ID_SIZE);
+    snprintf (pending->sender, sizeof pending->sender, "%s", sender);
+    pending->dest = worker_of (self->config, envelope.to);
+    pending->size = size;
+    pending->next_due = due;
+    zhashx_update (self->pending, pending->id, pending);
+    self->stats->pending = zhashx_size (self->pending);
+    return 0;
+}
+
+static void s_release (worker_t *self)
+{
+    int64_t now = s_now ();
+    for (size_t i = 0; i < self->out_count; i++) {
+        out_t *out = &self->outs[i];
+        if (out->outbox) {
+            envelope_t envelope;
+            if (envelope_decode (&envelope, out->frame, out->size) == 0)
+                s_pending_add (self, envelope.from, out->frame, out->size, now + s_retry_delay (0));
+        }
+        s_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
+        free (out->route);
+        free (out->frame);
+    }
+    self->out_count = 0;
+    for (size_t i = 0; i < self->staged_timer_count; i++) {
+        wtimer_t *timer = malloc (sizeof (wtimer_t));
+        if (!timer) {
+            free (self->staged_timers[i].frame);
+            continue;
+        }
+        *timer = self->staged_timers[i];
+        zlistx_insert (self->timers, timer, false);
+    }
+    self->staged_timer_count = 0;
+}
+
+static void s_drop_staged (worker_t *self)
+{
+    for (size_t i = 0; i < self->out_count; i++) {
+        free (self->outs[i].route);
+        free (self->outs[i].frame);
+    }
+    self->out_count = 0;
+    for (size_t i = 0; i < self->staged_timer_count; i++)
+        free (self->staged_timers[i].frame);
+    self->staged_timer_count = 0;
+}
+
+static int s_load_outbox (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                          int64_t due, const uint8_t *value, size_t size)
+{
+    worker_t *self = arg;
+    if (worker_of (self->config, stream) == self->index)
+        s_pending_add (self, stream, value, size, s_now ());
+    return 0;
+}
+
+static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                         int64_t due, const uint8_t *value, size_t size)
+{
+    worker_t *self = arg;
+    envelope_t envelope;
+    if (envelope_decode (&envelope, value, size) != 0) {
+        self->stats->bad_frames++;
+        return 0;
+    }
+    if (worker_of (self->config, envelope.to) != self->index)
+        return 0;
+    wtimer_t *timer = malloc (sizeof (wtimer_t));
+    if (timer && (timer->frame = s_memdup (value, size))) {
+        timer->due = due;
+        timer->size = size;
+        zlistx_insert (self->timers, timer, false);
+    } else
+        free (timer);
+    return 0;
+}
+
+//  Forgets everything in memory and reloads what the journal holds:
+//  at start, and after a failed commit.
+static int s_reload (worker_t *self)
+{
+    zhashx_purge (self->actors);
+    zhashx_purge (self->pending);
+    zlistx_purge (self->timers);
+    self->stats->active = 0;
+    int rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
+    if (rc == 0)
+        rc = journal_timer_scan (self->config->journal, s_load_timer, self);
+    self->stats->pending = zhashx_size (self->pending);
+    return rc;
+}
+
+static void s_commit (worker_t *self)
+{
+    if (self->turns == 0 && self->out_count == 0)
+        return;
+    size_t records = journal_batch_count (self->batch);
+    int rc = records ? journal_batch_commit (self->batch) : 0;
+    self->turns = 0;
+    if (rc == 0) {
+        if (records) {
+            self->stats->commits++;
+            self->stats->records += records;
+        }
+        s_release (self);
+        return;
+    }
+    self->stats->failures++;
+    zsys_error ("worker %d: commit failed (%s); reloading from the journal", self->index,
+                shoal_strerror (rc));
+    s_drop_staged (self);
+    journal_batch_clear (self->batch);
+    s_reload (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Ticks: re-sends, timers, passivation
+
+static void s_tick (worker_t *self)
+{
+    int64_t now = s_now ();
+    while (zlistx_size (self->timers)) {
+        wtimer_t *timer = zlistx_first (self->timers);
+        if (timer->due > now)
+            break;
+        timer = zlistx_detach (self->timers, NULL);
+        local_t *item = calloc (1, sizeof (local_t));
+        if (item) {
+            item->frame = timer->frame;
+            item->size = timer->size;
+            zlistx_add_end (self->local, item);
+        } else
+            free (timer->frame);
+        free (timer);
+    }
+    if (now >= self->next_retry_tick) {
+        self->next_retry_tick = now + RETRY_TICK_MS;
+        for (pending_t *pending = zhashx_first (self->pending); pending;
+             pending = zhashx_next (self->pending)) {
+            if (pending->next_due > now)
+                continue;
+            pending->attempt++;
+            pending->next_due = now + s_retry_delay (pending->attempt);
+            s_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
+            self->stats->resends++;
+        }
+    }
+    if (now >= self->next_passivate_tick) {
+        self->next_passivate_tick = now + PASSIVATE_TICK_MS;
+        s_passivate (self, now);
+    }
+}
+
+static long s_poll_timeout (worker_t *self)
+{
+    if (zlistx_size (self->local))
+        return 0;
+    int64_t now = s_now ();
+    int64_t next = self->next_passivate_tick;
+    if (zhashx_size (self->pending) && self->next_retry_tick < next)
+        next = self->next_retry_tick;
+    if (zlistx_size (self->timers)) {
+        wtimer_t *timer = zlistx_first (self->timers);
+        if (timer->due < next)
+            next = timer->due;
+    }
+    return next <= now ? 0 : (long) (next - now);
+}
+
+//  Handles up to batch_max messages that are already waiting.
+static void s_drain (worker_t *self)
+{
+    void *pull = zsock_resolve (self->pull);
+    zmq_msg_t route, frame;
+    zmq_msg_init (&route);
+    zmq_msg_init (&frame);
+    for (int n = 0; n < self->config->batch_max; n++) {
+        local_t *item = zlistx_first (self->local);
+        if (item) {
+            item = zlistx_detach (self->local, NULL);
+            s_on_frame (self, item->route, item->route_size, item->frame, item->size);
+            s_local_destroy ((void **) &item);
+            continue;
+        }
+        if (zmq_msg_recv (&route, pull, ZMQ_DONTWAIT) == -1)
+            break;
+        if (!zmq_msg_more (&route) || zmq_msg_recv (&frame, pull, 0) == -1) {
+            self->stats->bad_frames++;
+            continue;
+        }
+        while (zmq_msg_more (&frame)) //  extra frames: never sent by shoal
+            zmq_msg_recv (&frame, pull, 0);
+        s_on_frame (self, zmq_msg_data (&route), zmq_msg_size (&route), zmq_msg_data (&frame),
+                    zmq_msg_size (&frame));
+    }
+    zmq_msg_close (&route);
+    zmq_msg_close (&frame);
+}
+
+//  --------------------------------------------------------------------------
+//  Set-up and the loop
+
+static void s_worker_destroy (worker_t **self_p)
+{
+    worker_t *self = *self_p;
+    if (!self)
+        return;
+    s_drop_staged (self);
+    free (self->outs);
+    free (self->staged_timers);
+    zhashx_destroy (&self->actors);
+    zhashx_destroy (&self->pending);
+    zlistx_destroy (&self->timers);
+    zlistx_destroy (&self->local);
+    journal_batch_destroy (&self->batch);
+    ctx_close (&self->ctx);
+    zsock_destroy (&self->pull);
+    zsock_destroy (&self->front);
+    if (self->push)
+        for (int i = 0; i < self->config->workers; i++)
+            zsock_destroy (&self->push[i]);
+    free (self->push);
+    free (self);
+    *self_p = NULL;
+}
+
+static zsock_t *s_push_new (const char *endpoint)
+{
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    if (push) {
+        zsock_set_sndhwm (push, 0);
+        zsock_set_linger (push, 0);
+        if (zsock_connect (push, "%s", endpoint) != 0)
+            zsock_destroy (&push);
+    }
+    return push;
+}
+
+static worker_t *s_worker_new (const worker_config_t *config, int index)
+{
+    worker_t *self = calloc (1, sizeof (worker_t));
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->index = index;
+    self->stats = &config->stats[index];
+    ctx_init (&self->ctx);
+    self->actors = zhashx_new ();
+    zhashx_set_destructor (self->actors, s_actor_destroy);
+    zhashx_set_key_destructor (self->actors, NULL);
+    zhashx_set_key_duplicator (self->actors, NULL);
+    self->pending = zhashx_new ();
+    zhashx_set_destructor (self->pending, s_pending_destroy);
+    zhashx_set_key_hasher (self->pending, s_id_hash);
+    zhashx_set_key_comparator (self->pending, s_id_compare);
+    zhashx_set_key_destructor (self->pending, NULL);
+    zhashx_set_key_duplicator (self->pending, NULL);
+    self->timers = zlistx_new ();
+    zlistx_set_destructor (self->timers, s_timer_destroy);
+    zlistx_set_comparator (self->timers, s_timer_compare);
+    self->local = zlistx_new ();
+    zlistx_set_destructor (self->local, s_local_destroy);
+    self->batch = journal_batch_new (config->journal);
+    self->pull = zsock_new (ZMQ_PULL);
+    self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
+    if (!self->pull || !self->push || !self->batch) {
+        s_worker_destroy (&self);
+        return NULL;
+    }
+    zsock_set_rcvhwm (self->pull, 0);
+    if (zsock_bind (self->pull, "%s-w%d", config->prefix, index) != 0) {
+        zsys_error ("worker %d: cannot bind its inproc socket", index);
+        s_worker_destroy (&self);
+        return NULL;
+    }
+    char endpoint[256];
+    for (int i = 0; i < config->workers; i++) {
+        if (i == index)
+            continue;
+        snprintf (endpoint, sizeof endpoint, "%s-w%d", config->prefix, i);
+        if (!(self->push[i] = s_push_new (endpoint))) {
+            s_worker_destroy (&self);
+            return NULL;
+        }
+    }
+    snprintf (endpoint, sizeof endpoint, "%s-front", config->prefix);
+    if (!(self->front = s_push_new (endpoint)) || s_reload (self) != 0) {
+        zsys_error ("worker %d: cannot connect or scan the journal", index);
+        s_worker_destroy (&self);
+        return NULL;
+    }
+    self->next_passivate_tick = s_now () + PASSIVATE_TICK_MS;
+    return self;
+}
+
+typedef struct {
+    const worker_config_t *config;
+    int index;
+} worker_args_t;
+
+static void s_worker_actor (zsock_t *pipe, void *arg)
+{
+    worker_args_t *args = arg;
+    worker_t *self = s_worker_new (args->config, args->index);
+    free (args);
+    zsock_signal (pipe, 0); //  the handshake zactor_new waits for
+    zsock_signal (pipe, self ? 0 : 1);
+    if (!self)
+        return;
+    zmq_pollitem_t items[] = {{zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0}};
+    while (true) {
+        int rc = zmq_poll (items, 2, s_poll_timeout (self));
+        if (rc == -1 && zmq_errno () != EINTR)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (term)
+                break;
+        }
+        s_drain (self);
+        s_commit (self);
+        s_tick (self);
+    }
+    s_commit (self);
+    s_worker_destroy (&self);
+}
+
+zactor_t *worker_new (const worker_config_t *config, int index)
+{
+    worker_args_t *args = malloc (sizeof (worker_args_t));
+    if (!args)
+        return NULL;
+    args->config = config;
+    args->index = index;
+    zactor_t *actor = zactor_new (s_worker_actor, args);
+    if (actor && zsock_wait (actor) != 0) //  the set-up's status
+        zactor_destroy (&actor);
+    return actor;
+}

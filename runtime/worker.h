@@ -1,0 +1,61 @@
+/*  worker.h - one worker thread: it owns the actors of its shards and runs
+    the life of a command (DESIGN.md): activate, dedupe, decide, evolve,
+    stage, group commit, release.
+
+    A worker is a czmq zactor. It binds a PULL socket at
+    "<prefix>-w<index>" that takes two-frame messages [route, envelope]:
+    route is a client's ROUTER identity, or empty when the sender is an
+    actor. It pushes replies for clients to "<prefix>-front" as
+    [route, envelope], and actor messages to the worker that owns the
+    receiver (or to its own local queue, with no socket, when that is
+    itself). Internal to the runtime.
+*/
+#ifndef WORKER_H_INCLUDED
+#define WORKER_H_INCLUDED
+
+#include <czmq.h>
+#include <stdatomic.h>
+
+#include "journal.h"
+#include "registry.h"
+
+//  Counters a worker bumps and the node reads (any thread).
+typedef struct {
+    atomic_uint_fast64_t messages;     //  envelopes handled
+    atomic_uint_fast64_t accepted;     //  commands accepted
+    atomic_uint_fast64_t rejected;     //  commands rejected
+    atomic_uint_fast64_t duplicates;   //  commands answered from the inbox
+    atomic_uint_fast64_t events;       //  events committed
+    atomic_uint_fast64_t commits;      //  LevelDB writes
+    atomic_uint_fast64_t records;      //  records in those writes
+    atomic_uint_fast64_t failures;     //  failed commits
+    atomic_uint_fast64_t resends;      //  outbox re-sends
+    atomic_uint_fast64_t activations;  //  actors loaded
+    atomic_uint_fast64_t passivations; //  actors dropped when idle
+    atomic_uint_fast64_t active;       //  actors in memory now
+    atomic_uint_fast64_t pending;      //  outbox entries awaiting a reply
+    atomic_uint_fast64_t bad_frames;   //  undecodable internal frames
+} worker_stats_t;
+
+//  What every worker of a node shares, read-only while they run.
+typedef struct {
+    journal_t *journal;               //  the node's store
+    const shoal_registry_t *registry; //  actor types
+    const char *prefix;               //  inproc endpoint prefix
+    int workers;                      //  number of workers
+    uint32_t shards;                  //  number of shards
+    int idle_ms;                      //  passivate actors idle this long
+    int snapshot_every;               //  events between snapshots
+    int batch_max;                    //  messages per group commit at most
+    worker_stats_t *stats;            //  one per worker
+} worker_config_t;
+
+//  Starts worker index. Returns NULL if it could not set up (bind, store
+//  scan); the reason is printed on stderr.
+zactor_t *worker_new (const worker_config_t *config, int index);
+
+//  The shard of an address, and the worker that owns a shard.
+uint32_t worker_shard (const char *address, uint32_t shards);
+int worker_of (const worker_config_t *config, const char *address);
+
+#endif

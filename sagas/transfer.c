@@ -1,0 +1,221 @@
+/*  transfer.c - the transfer saga. See transfer.h. It sees only the public
+    header; its state is a fixed struct.
+*/
+#include "transfer.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef enum {
+    TRANSFER_NONE = 0,
+    TRANSFER_STARTED,      //  debit sent
+    TRANSFER_DEBITED,      //  credit sent
+    TRANSFER_COMPENSATING, //  credit rejected, refund sent
+    TRANSFER_COMPLETED,
+    TRANSFER_FAILED,
+    TRANSFER_COMPENSATED,
+} transfer_status_t;
+
+static const char *s_status_names[] = {"none",      "started", "debited",    "compensating",
+                                       "completed", "failed",  "compensated"};
+
+typedef struct {
+    int status;   //  transfer_status_t
+    bool stalled; //  current leg unanswered too long
+    int64_t amount;
+    char from[SHOAL_ADDRESS_MAX + 1]; //  source account address
+    char to[SHOAL_ADDRESS_MAX + 1];   //  target account address
+    char code[64];                    //  why it failed or was compensated
+} transfer_t;
+
+static int64_t s_stall_ms = TRANSFER_DEFAULT_STALL_MS;
+
+void transfer_set_stall_ms (int64_t ms)
+{
+    s_stall_ms = ms > 0 ? ms : TRANSFER_DEFAULT_STALL_MS;
+}
+
+static bool s_terminal (int status)
+{
+    return status >= TRANSFER_COMPLETED;
+}
+
+static void s_reply_status (shoal_ctx_t *ctx, int status)
+{
+    shoal_rec_t *reply = shoal_ctx_reply (ctx);
+    shoal_rec_str (reply, "transfer", shoal_ctx_id (ctx));
+    shoal_rec_str (reply, "status", s_status_names[status]);
+}
+
+//  Sends a leg's command to account with {transfer, amount}, and arms the
+//  stall timer for it.
+static void s_leg (shoal_ctx_t *ctx, const char *account, const char *command, int64_t amount,
+                   const char *leg)
+{
+    shoal_rec_t *rec = shoal_ctx_send (ctx, account, command);
+    shoal_rec_str (rec, "transfer", shoal_ctx_id (ctx));
+    shoal_rec_int (rec, "amount", amount);
+    shoal_rec_str (shoal_ctx_after (ctx, s_stall_ms, "stall"), "leg", leg);
+}
+
+//  Reads an account field: "alice" means account/alice.
+static int s_account (const shoal_msg_t *msg, const char *key, char *address, size_t size)
+{
+    char value[SHOAL_ADDRESS_MAX + 1];
+    if (shoal_data_str (shoal_msg_data (msg), key, value, sizeof value) != 0 || !value[0])
+        return SHOAL_EINVAL;
+    if (strchr (value, '/'))
+        snprintf (address, size, "%s", value);
+    else if (snprintf (address, size, "account/%s", value) >= (int) size)
+        return SHOAL_EINVAL;
+    if (strncmp (address, "account/", 8) != 0 || shoal_address_check (address, strlen (address)))
+        return SHOAL_EINVAL;
+    return 0;
+}
+
+static int s_start (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+{
+    if (transfer->status != TRANSFER_NONE) {
+        s_reply_status (ctx, transfer->status);
+        return 0;
+    }
+    char from[SHOAL_ADDRESS_MAX + 1], to[SHOAL_ADDRESS_MAX + 1];
+    int64_t amount;
+    if (s_account (msg, "from", from, sizeof from) || s_account (msg, "to", to, sizeof to))
+        return shoal_ctx_reject (ctx, "invalid_field",
+                                 "from and to must be account addresses (account/ID or ID)");
+    if (strcmp (from, to) == 0)
+        return shoal_ctx_reject (ctx, "invalid_field", "from and to are the same account");
+    int rc = shoal_data_int (shoal_msg_data (msg), "amount", &amount);
+    if (rc != 0 || amount <= 0)
+        return shoal_ctx_reject (ctx, "invalid_amount", "amount must be a positive integer");
+    shoal_rec_t *event = shoal_ctx_emit (ctx, "Started");
+    shoal_rec_str (event, "from", from);
+    shoal_rec_str (event, "to", to);
+    shoal_rec_int (event, "amount", amount);
+    s_leg (ctx, from, "Debit", amount, "debit");
+    s_reply_status (ctx, TRANSFER_STARTED);
+    return 0;
+}
+
+static void s_emit_why (shoal_ctx_t *ctx, const char *event, const shoal_msg_t *msg)
+{
+    shoal_rec_t *rec = shoal_ctx_emit (ctx, event);
+    shoal_rec_str (rec, "code", shoal_msg_code (msg));
+    shoal_rec_str (rec, "reason", shoal_msg_reason (msg));
+}
+
+static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+{
+    const char *name = shoal_msg_name (msg);
+    bool accepted = shoal_msg_accepted (msg);
+    if (strcmp (name, "Debit") == 0 && transfer->status == TRANSFER_STARTED) {
+        if (accepted) {
+            shoal_ctx_emit (ctx, "Debited");
+            s_leg (ctx, transfer->to, "Credit", transfer->amount, "credit");
+        } else
+            s_emit_why (ctx, "Failed", msg);
+    } else if (strcmp (name, "Credit") == 0 && transfer->status == TRANSFER_DEBITED) {
+        if (accepted)
+            shoal_ctx_emit (ctx, "Completed");
+        else {
+            s_emit_why (ctx, "Compensating", msg);
+            s_leg (ctx, transfer->from, "Refund", transfer->amount, "refund");
+        }
+    } else if (strcmp (name, "Refund") == 0 && transfer->status == TRANSFER_COMPENSATING) {
+        if (accepted)
+            shoal_ctx_emit (ctx, "Compensated");
+        else //  cannot happen to a debited account; try again later, visibly
+            s_leg (ctx, transfer->from, "Refund", transfer->amount, "refund");
+    }
+    return 0; //  a late or unexpected reply changes nothing
+}
+
+static int s_on_timer (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+{
+    char leg[16];
+    if (strcmp (shoal_msg_name (msg), "stall") != 0 ||
+        shoal_data_str (shoal_msg_data (msg), "leg", leg, sizeof leg) != 0)
+        return 0;
+    static const struct {
+        const char *leg;
+        int status;
+    } legs[] = {{"debit", TRANSFER_STARTED},
+                {"credit", TRANSFER_DEBITED},
+                {"refund", TRANSFER_COMPENSATING}};
+    for (size_t i = 0; i < sizeof legs / sizeof legs[0]; i++)
+        if (strcmp (leg, legs[i].leg) == 0 && transfer->status == legs[i].status &&
+            !transfer->stalled)
+            shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "leg", leg);
+    return 0;
+}
+
+static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    transfer_t *transfer = state;
+    switch (shoal_msg_kind (msg)) {
+    case SHOAL_REPLY:
+        return s_on_reply (ctx, transfer, msg);
+    case SHOAL_TIMER:
+        return s_on_timer (ctx, transfer, msg);
+    case SHOAL_COMMAND:
+        break;
+    }
+    if (strcmp (shoal_msg_name (msg), "Start") == 0)
+        return s_start (ctx, transfer, msg);
+    if (strcmp (shoal_msg_name (msg), "Status") == 0) {
+        s_reply_status (ctx, transfer->status);
+        return 0;
+    }
+    return shoal_ctx_reject (ctx, "unknown_command", "a transfer takes Start and Status, not %s",
+                             shoal_msg_name (msg));
+}
+
+static int s_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    transfer_t *transfer = state;
+    if (strcmp (event, "Stalled") == 0) {
+        transfer->stalled = true;
+        return 0;
+    }
+    transfer->stalled = false;
+    if (strcmp (event, "Started") == 0) {
+        if (shoal_data_str (data, "from", transfer->from, sizeof transfer->from) ||
+            shoal_data_str (data, "to", transfer->to, sizeof transfer->to) ||
+            shoal_data_int (data, "amount", &transfer->amount))
+            return SHOAL_EFORMAT;
+        transfer->status = TRANSFER_STARTED;
+    } else if (strcmp (event, "Debited") == 0)
+        transfer->status = TRANSFER_DEBITED;
+    else if (strcmp (event, "Completed") == 0)
+        transfer->status = TRANSFER_COMPLETED;
+    else if (strcmp (event, "Failed") == 0 || strcmp (event, "Compensating") == 0) {
+        if (shoal_data_str (data, "code", transfer->code, sizeof transfer->code) != 0)
+            snprintf (transfer->code, sizeof transfer->code, "unknown");
+        transfer->status = event[0] == 'F' ? TRANSFER_FAILED : TRANSFER_COMPENSATING;
+    } else if (strcmp (event, "Compensated") == 0)
+        transfer->status = TRANSFER_COMPENSATED;
+    else
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+static void s_view (const void *state, shoal_rec_t *out)
+{
+    const transfer_t *transfer = state;
+    shoal_rec_str (out, "status", s_status_names[transfer->status]);
+    shoal_rec_str (out, "from", transfer->from);
+    shoal_rec_str (out, "to", transfer->to);
+    shoal_rec_int (out, "amount", transfer->amount);
+    if (transfer->code[0])
+        shoal_rec_str (out, "code", transfer->code);
+    shoal_rec_bool (out, "stalled", transfer->stalled);
+    shoal_rec_bool (out, "terminal", s_terminal (transfer->status));
+}
+
+const shoal_type_t transfer_type = {
+    .name = "transfer",
+    .state_size = sizeof (transfer_t),
+    .apply = s_apply,
+    .handle = s_handle,
+    .view = s_view,
+};

@@ -1,0 +1,72 @@
+/*  counter_module.c - a tiny actor module, built as a shared library and
+    loaded by `shoal node --module counter.so` in the tests. It sees only
+    the public header, as a user's module would.
+
+    counter/ID: Add{by} -> Added{by}; Get -> {value}. by must be 1..1000.
+    Remind{ms} sets a durable timer "ring"; when it fires: Rang{}.
+*/
+#include "shoal.h"
+#include <string.h>
+
+typedef struct {
+    int64_t value;
+} counter_t;
+
+static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    counter_t *counter = state;
+    if (strcmp (shoal_msg_name (msg), "Add") == 0) {
+        int64_t by;
+        if (shoal_data_int (shoal_msg_data (msg), "by", &by) != 0 || by < 1 || by > 1000)
+            return shoal_ctx_reject (ctx, "invalid_field", "by must be an integer in 1..1000");
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", by);
+        shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value + by);
+        return 0;
+    }
+    if (shoal_msg_kind (msg) == SHOAL_TIMER) {
+        shoal_ctx_emit (ctx, "Rang");
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Remind") == 0) {
+        int64_t ms;
+        if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0)
+            return shoal_ctx_reject (ctx, "invalid_field", "ms must be an integer >= 0");
+        shoal_ctx_after (ctx, ms, "ring");
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Get") == 0) {
+        shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value);
+        return 0;
+    }
+    return shoal_ctx_reject (ctx, "unknown_command", "a counter takes Add and Get");
+}
+
+static int s_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    counter_t *counter = state;
+    int64_t by;
+    if (strcmp (event, "Rang") == 0)
+        return 0;
+    if (strcmp (event, "Added") != 0 || shoal_data_int (data, "by", &by) != 0)
+        return SHOAL_EFORMAT;
+    counter->value += by;
+    return 0;
+}
+
+static void s_view (const void *state, shoal_rec_t *out)
+{
+    shoal_rec_int (out, "value", ((const counter_t *) state)->value);
+}
+
+static const shoal_type_t s_counter = {
+    .name = "counter",
+    .state_size = sizeof (counter_t),
+    .apply = s_apply,
+    .handle = s_handle,
+    .view = s_view,
+};
+
+int shoal_module_init (shoal_registry_t *registry)
+{
+    return shoal_register (registry, &s_counter);
+}

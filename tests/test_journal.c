@@ -1,0 +1,1099 @@
+/*  test_journal.c - tests of persistence/journal.c against real LevelDB
+    files, in a fresh temporary directory per test.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "journal.h"
+#include <dirent.h>
+#include <leveldb/c.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 1100
+
+typedef struct {
+    char dir[64];       //  the test's temporary directory
+    journal_t *journal; //  open on dir
+} fixture_t;
+
+//  Events seen by s_collect.
+typedef struct {
+    size_t count;
+    size_t stop_after; //  0 = never stop
+    int64_t seq[MAX_EVENTS];
+    char name[MAX_EVENTS][SHOAL_NAME_MAX + 1];
+    int64_t n[MAX_EVENTS]; //  the "n" field of the data map
+    int64_t created[MAX_EVENTS];
+} events_t;
+
+//  Outbox entries or timers seen by s_collect_entry.
+typedef struct {
+    size_t count;
+    char stream[16][SHOAL_ADDRESS_MAX + 1];
+    bool stream_null[16];
+    uint8_t id[16][JOURNAL_ID_SIZE];
+    int64_t due[16];
+    char value[16][32];
+} entries_t;
+
+//  A small msgpack map, built by s_map.
+typedef struct {
+    uint8_t bytes[128];
+    size_t size;
+} map_t;
+
+static void s_rm_rf (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+                continue;
+            char child[512];
+            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+            s_rm_rf (child);
+        }
+        closedir (dir);
+        rmdir (path);
+    } else
+        unlink (path);
+}
+
+static journal_t *s_open (const char *dir)
+{
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    if (!journal)
+        fprintf (stderr, "journal_open: %d %s\n", code, error ? error : "");
+    free (error);
+    assert_non_null (journal);
+    return journal;
+}
+
+static int s_setup (void **state)
+{
+    fixture_t *fixture = calloc (1, sizeof (fixture_t));
+    assert_non_null (fixture);
+    strcpy (fixture->dir, "/tmp/test_journal.XXXXXX");
+    assert_non_null (mkdtemp (fixture->dir));
+    fixture->journal = s_open (fixture->dir);
+    *state = fixture;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_destroy (&fixture->journal);
+    s_rm_rf (fixture->dir);
+    free (fixture);
+    return 0;
+}
+
+static void s_reopen (fixture_t *fixture)
+{
+    journal_destroy (&fixture->journal);
+    assert_null (fixture->journal);
+    fixture->journal = s_open (fixture->dir);
+}
+
+//  {"n": n}
+static map_t s_map (int64_t n)
+{
+    map_t map;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "n", 1);
+    msgpack_pack_int64 (&pk, n);
+    assert_true (buffer.size <= sizeof map.bytes);
+    memcpy (map.bytes, buffer.data, buffer.size);
+    map.size = buffer.size;
+    msgpack_sbuffer_destroy (&buffer);
+    return map;
+}
+
+//  The "n" of a {"n": n} map, or NO_N if data is anything else. Callbacks
+//  do not assert: a failed assert would jump out of a live LevelDB scan.
+#define NO_N INT64_MIN
+
+static int64_t s_map_n (const uint8_t *data, size_t size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    int64_t n = NO_N;
+    if (msgpack_unpack_next (&unpacked, (const char *) data, size, &offset) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        offset == size && unpacked.data.type == MSGPACK_OBJECT_MAP &&
+        unpacked.data.via.map.size == 1) {
+        msgpack_object *value = &unpacked.data.via.map.ptr[0].val;
+        if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            n = (int64_t) value->via.u64;
+        else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            n = value->via.i64;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return n;
+}
+
+static int s_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                      int64_t created)
+{
+    events_t *events = arg;
+    if (events->count == MAX_EVENTS)
+        return 1;
+    size_t i = events->count++;
+    events->seq[i] = seq;
+    snprintf (events->name[i], sizeof events->name[i], "%s", name);
+    events->n[i] = s_map_n (data, size);
+    events->created[i] = created;
+    return events->stop_after && events->count == events->stop_after;
+}
+
+static int s_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                            int64_t due, const uint8_t *value, size_t size)
+{
+    entries_t *entries = arg;
+    if (entries->count == 16)
+        return 1;
+    size_t i = entries->count++;
+    entries->stream_null[i] = stream == NULL;
+    snprintf (entries->stream[i], sizeof entries->stream[i], "%s", stream ? stream : "");
+    memcpy (entries->id[i], id, JOURNAL_ID_SIZE);
+    entries->due[i] = due;
+    snprintf (entries->value[i], sizeof entries->value[i], "%.*s", (int) size,
+              (const char *) value);
+    return 0;
+}
+
+static void s_id (uint8_t id[JOURNAL_ID_SIZE], uint8_t fill)
+{
+    memset (id, fill, JOURNAL_ID_SIZE);
+}
+
+//  Appends one event named name with data {"n": n}, expecting expected.
+static int s_append_one (journal_batch_t *batch, const char *stream, int64_t expected,
+                         const char *name, int64_t n, int64_t *version)
+{
+    map_t map = s_map (n);
+    journal_event_t event = {name, map.bytes, map.size};
+    return journal_batch_append (batch, stream, expected, &event, 1, 1000 + n, version);
+}
+
+static events_t *s_read_all (journal_t *journal, const char *stream)
+{
+    events_t *events = calloc (1, sizeof (events_t));
+    assert_non_null (events);
+    assert_int_equal (journal_read (journal, stream, 1, 0, s_collect, events), 0);
+    return events;
+}
+
+static int64_t s_version (journal_t *journal, const char *stream)
+{
+    int64_t version = -99;
+    assert_int_equal (journal_version (journal, stream, &version), 0);
+    return version;
+}
+
+//  --------------------------------------------------------------------------
+
+static void test_usage (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    map_t opened = s_map (0), credited = s_map (250);
+    journal_event_t events[] = {
+        {"opened", opened.bytes, opened.size},
+        {"credited", credited.bytes, credited.size},
+    };
+    int64_t version = -1;
+    assert_int_equal (
+        journal_batch_append (batch, "account/alice", JOURNAL_NO_STREAM, events, 2, 1700, &version),
+        0);
+    assert_int_equal (version, 2);
+    assert_int_equal (journal_batch_count (batch), 2);
+    assert_int_equal (s_version (journal, "account/alice"), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (journal_batch_count (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_batch_destroy (&batch);
+    assert_null (batch);
+
+    assert_int_equal (s_version (journal, "account/alice"), 2);
+    events_t *read = s_read_all (journal, "account/alice");
+    assert_int_equal (read->count, 2);
+    assert_int_equal (read->seq[0], 1);
+    assert_string_equal (read->name[0], "opened");
+    assert_int_equal (read->n[0], 0);
+    assert_int_equal (read->created[0], 1700);
+    assert_int_equal (read->seq[1], 2);
+    assert_string_equal (read->name[1], "credited");
+    assert_int_equal (read->n[1], 250);
+    assert_int_equal (read->created[1], 1700);
+    free (read);
+}
+
+static void test_conflict_exact_mismatch (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    int64_t version = -7;
+    assert_int_equal (s_append_one (batch, "account/a", 5, "credited", 2, &version),
+                      SHOAL_ECONFLICT);
+    assert_int_equal (version, -7);
+    assert_int_equal (journal_batch_count (batch), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    events_t *read = s_read_all (fixture->journal, "account/a");
+    assert_int_equal (read->count, 1);
+    assert_string_equal (read->name[0], "opened");
+    free (read);
+    assert_int_equal (s_version (fixture->journal, "account/a"), 1);
+    journal_batch_destroy (&batch);
+}
+
+static void test_conflict_no_stream_on_existing (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_int_equal (s_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    assert_int_equal (s_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 2, NULL),
+                      SHOAL_ECONFLICT);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    events_t *read = s_read_all (fixture->journal, "account/a");
+    assert_int_equal (read->count, 1);
+    assert_int_equal (read->n[0], 1);
+    free (read);
+    journal_batch_destroy (&batch);
+}
+
+static void test_conflict_staged_in_same_batch (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    int64_t version;
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
+    assert_int_equal (version, 1);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 1);
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 2, NULL), SHOAL_ECONFLICT);
+    assert_int_equal (journal_batch_count (batch), 1);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, &version), 0);
+    assert_int_equal (version, 2);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    events_t *read = s_read_all (fixture->journal, "account/a");
+    assert_int_equal (read->count, 2);
+    assert_int_equal (read->n[0], 1);
+    assert_string_equal (read->name[1], "credited");
+    assert_int_equal (read->n[1], 3);
+    free (read);
+    journal_batch_destroy (&batch);
+}
+
+static void test_any_always_appends (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    int64_t version;
+    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "a", 1, &version), 0);
+    assert_int_equal (version, 1);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "b", 2, &version), 0);
+    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "c", 3, &version), 0);
+    assert_int_equal (version, 3);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (s_version (fixture->journal, "log/x"), 3);
+    events_t *read = s_read_all (fixture->journal, "log/x");
+    assert_int_equal (read->count, 3);
+    assert_string_equal (read->name[2], "c");
+    assert_int_equal (read->seq[2], 3);
+    free (read);
+    journal_batch_destroy (&batch);
+}
+
+static void test_reopen_reads_everything (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    uint8_t id1[JOURNAL_ID_SIZE], id2[JOURNAL_ID_SIZE];
+    s_id (id1, 0x11);
+    s_id (id2, 0x22);
+    map_t state_map = s_map (42);
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
+    assert_int_equal (
+        journal_batch_snapshot (batch, "account/a", 2, state_map.bytes, state_map.size), 0);
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/a", id1, (const uint8_t *) "ok", 2, 5000), 0);
+    assert_int_equal (
+        journal_batch_outbox_put (batch, "account/a", id2, (const uint8_t *) "envelope", 8), 0);
+    assert_int_equal (journal_batch_timer_put (batch, 9000, id1, (const uint8_t *) "tick", 4), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_meta_put (fixture->journal, "node", "n1"), 0);
+
+    s_reopen (fixture);
+    journal_t *journal = fixture->journal;
+
+    assert_int_equal (s_version (journal, "account/a"), 2);
+    events_t *read = s_read_all (journal, "account/a");
+    assert_int_equal (read->count, 2);
+    assert_string_equal (read->name[1], "credited");
+    free (read);
+
+    int64_t seq;
+    uint8_t *bytes;
+    size_t size;
+    assert_int_equal (journal_snapshot_get (journal, "account/a", &seq, &bytes, &size), 0);
+    assert_int_equal (seq, 2);
+    assert_int_equal (s_map_n (bytes, size), 42);
+    free (bytes);
+
+    assert_int_equal (journal_inbox_get (journal, "account/a", id1, &bytes, &size), 0);
+    assert_int_equal (size, 2);
+    assert_memory_equal (bytes, "ok", 2);
+    free (bytes);
+
+    entries_t entries = {0};
+    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_string_equal (entries.stream[0], "account/a");
+    assert_memory_equal (entries.id[0], id2, JOURNAL_ID_SIZE);
+    assert_int_equal (entries.due[0], 0);
+    assert_string_equal (entries.value[0], "envelope");
+
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_true (entries.stream_null[0]);
+    assert_int_equal (entries.due[0], 9000);
+    assert_memory_equal (entries.id[0], id1, JOURNAL_ID_SIZE);
+    assert_string_equal (entries.value[0], "tick");
+
+    char *value = NULL;
+    assert_int_equal (journal_meta_get (journal, "node", &value), 0);
+    assert_string_equal (value, "n1");
+    free (value);
+}
+
+static void test_snapshot_then_later_events (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    for (int64_t i = 0; i < 5; i++)
+        assert_int_equal (s_append_one (batch, "account/a", i, "credited", i + 1, NULL), 0);
+    map_t snap = s_map (15);
+    assert_int_equal (journal_batch_snapshot (batch, "account/a", 5, snap.bytes, snap.size), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    for (int64_t i = 5; i < 8; i++)
+        assert_int_equal (s_append_one (batch, "account/a", i, "debited", i + 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    int64_t seq;
+    uint8_t *bytes;
+    size_t size;
+    assert_int_equal (journal_snapshot_get (journal, "account/a", &seq, &bytes, &size), 0);
+    assert_int_equal (seq, 5);
+    assert_int_equal (s_map_n (bytes, size), 15);
+    free (bytes);
+
+    events_t *read = calloc (1, sizeof (events_t));
+    assert_int_equal (journal_read (journal, "account/a", seq + 1, 0, s_collect, read), 0);
+    assert_int_equal (read->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (read->seq[i], 6 + (int64_t) i);
+        assert_string_equal (read->name[i], "debited");
+        assert_int_equal (read->n[i], 6 + (int64_t) i);
+    }
+    free (read);
+
+    assert_int_equal (journal_snapshot_get (journal, "account/none", &seq, &bytes, &size),
+                      SHOAL_ENOTFOUND);
+}
+
+static void test_read_from_and_limit (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    for (int64_t i = 0; i < 10; i++)
+        assert_int_equal (s_append_one (batch, "account/a", i, "e", i + 1, NULL), 0);
+    //  Neighbouring streams whose keys sort right around account/a's.
+    assert_int_equal (s_append_one (batch, "account/", 0, "before", 100, NULL), 0);
+    assert_int_equal (s_append_one (batch, "account/a0", 0, "after", 200, NULL), 0);
+    assert_int_equal (s_append_one (batch, "account/b", 0, "after", 300, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    events_t *read = calloc (1, sizeof (events_t));
+    assert_int_equal (journal_read (journal, "account/a", 4, 3, s_collect, read), 0);
+    assert_int_equal (read->count, 3);
+    assert_int_equal (read->seq[0], 4);
+    assert_int_equal (read->seq[2], 6);
+    assert_int_equal (read->n[2], 6);
+
+    memset (read, 0, sizeof *read);
+    assert_int_equal (journal_read (journal, "account/a", 0, 0, s_collect, read), 0);
+    assert_int_equal (read->count, 10);
+    assert_int_equal (read->seq[0], 1);
+    assert_int_equal (read->seq[9], 10);
+
+    memset (read, 0, sizeof *read);
+    assert_int_equal (journal_read (journal, "account/a", 9, 100, s_collect, read), 0);
+    assert_int_equal (read->count, 2);
+
+    memset (read, 0, sizeof *read);
+    assert_int_equal (journal_read (journal, "account/a", 11, 0, s_collect, read), 0);
+    assert_int_equal (read->count, 0);
+
+    memset (read, 0, sizeof *read);
+    read->stop_after = 2;
+    assert_int_equal (journal_read (journal, "account/a", 1, 0, s_collect, read), 0);
+    assert_int_equal (read->count, 2);
+
+    memset (read, 0, sizeof *read);
+    assert_int_equal (journal_read (journal, "account/zzz", 1, 0, s_collect, read), 0);
+    assert_int_equal (read->count, 0);
+    free (read);
+
+    assert_int_equal (s_version (journal, "account/a"), 10);
+    assert_int_equal (s_version (journal, "account/"), 1);
+    assert_int_equal (s_version (journal, "account/a0"), 1);
+    assert_int_equal (s_version (journal, "account/c"), 0);
+    assert_int_equal (s_version (journal, "zzz/last"), 0);
+    assert_int_equal (s_version (journal, "aaa/first"), 0);
+}
+
+static void test_inbox_staged_and_committed (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    uint8_t id[JOURNAL_ID_SIZE], other[JOURNAL_ID_SIZE];
+    s_id (id, 0xab);
+    s_id (other, 0xcd);
+    uint8_t *reply;
+    size_t size;
+
+    assert_int_equal (journal_batch_inbox_get (batch, "account/a", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/a", id, (const uint8_t *) "accepted", 8, 100), 0);
+    assert_int_equal (journal_batch_inbox_put (batch, "account/b", other, NULL, 0, 100), 0);
+
+    assert_int_equal (journal_batch_inbox_get (batch, "account/a", id, &reply, &size), 0);
+    assert_int_equal (size, 8);
+    assert_memory_equal (reply, "accepted", 8);
+    free (reply);
+    assert_int_equal (journal_batch_inbox_get (batch, "account/b", other, &reply, &size), 0);
+    assert_int_equal (size, 0);
+    free (reply);
+    assert_int_equal (journal_batch_inbox_get (batch, "account/a", other, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (journal_batch_inbox_get (batch, "account/b", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), SHOAL_ENOTFOUND);
+
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), 0);
+    assert_int_equal (size, 8);
+    assert_memory_equal (reply, "accepted", 8);
+    free (reply);
+    assert_int_equal (journal_batch_inbox_get (batch, "account/a", id, &reply, &size), 0);
+    assert_memory_equal (reply, "accepted", 8);
+    free (reply);
+
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/c", id, (const uint8_t *) "dropped", 7, 100), 0);
+    journal_batch_clear (batch);
+    assert_int_equal (journal_batch_count (batch), 0);
+    assert_int_equal (journal_batch_inbox_get (batch, "account/c", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    journal_batch_destroy (&batch);
+}
+
+static void test_outbox_put_del_scan (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    uint8_t id1[JOURNAL_ID_SIZE], id2[JOURNAL_ID_SIZE], id3[JOURNAL_ID_SIZE];
+    s_id (id1, 1);
+    s_id (id2, 2);
+    s_id (id3, 0);
+    assert_int_equal (journal_batch_outbox_put (batch, "saga/t1", id1, (const uint8_t *) "one", 3),
+                      0);
+    assert_int_equal (journal_batch_outbox_put (batch, "saga/t1", id2, (const uint8_t *) "two", 3),
+                      0);
+    assert_int_equal (
+        journal_batch_outbox_put (batch, "account/z", id3, (const uint8_t *) "three", 5), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    entries_t entries = {0};
+    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 3);
+    assert_string_equal (entries.stream[0], "account/z");
+    assert_memory_equal (entries.id[0], id3, JOURNAL_ID_SIZE);
+    assert_string_equal (entries.value[0], "three");
+    assert_string_equal (entries.stream[1], "saga/t1");
+    assert_memory_equal (entries.id[1], id1, JOURNAL_ID_SIZE);
+    assert_string_equal (entries.value[1], "one");
+    assert_string_equal (entries.stream[2], "saga/t1");
+    assert_string_equal (entries.value[2], "two");
+
+    assert_int_equal (journal_batch_outbox_del (batch, "saga/t1", id1), 0);
+    assert_int_equal (journal_batch_outbox_put (batch, "saga/t2", id1, (const uint8_t *) "x", 1),
+                      0);
+    assert_int_equal (journal_batch_outbox_del (batch, "saga/t2", id1), 0);
+    assert_int_equal (journal_batch_count (batch), 3);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 2);
+    assert_string_equal (entries.value[0], "three");
+    assert_string_equal (entries.stream[1], "saga/t1");
+    assert_string_equal (entries.value[1], "two");
+    journal_batch_destroy (&batch);
+}
+
+static void test_timer_scan_order (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    uint8_t id[JOURNAL_ID_SIZE];
+    int64_t dues[] = {5000, 70, 1LL << 40, 256, 0};
+    for (size_t i = 0; i < 5; i++) {
+        s_id (id, (uint8_t) i);
+        char value[8];
+        snprintf (value, sizeof value, "t%zu", i);
+        assert_int_equal (
+            journal_batch_timer_put (batch, dues[i], id, (const uint8_t *) value, strlen (value)),
+            0);
+    }
+    assert_int_equal (journal_batch_timer_put (batch, -1, id, (const uint8_t *) "x", 1),
+                      SHOAL_EINVAL);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    entries_t entries = {0};
+    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 5);
+    int64_t sorted[] = {0, 70, 256, 5000, 1LL << 40};
+    const char *values[] = {"t4", "t1", "t3", "t0", "t2"};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal (entries.due[i], sorted[i]);
+        assert_string_equal (entries.value[i], values[i]);
+        assert_true (entries.stream_null[i]);
+    }
+
+    s_id (id, 1);
+    assert_int_equal (journal_batch_timer_del (batch, 70, id), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 4);
+    assert_int_equal (entries.due[1], 256);
+    journal_batch_destroy (&batch);
+}
+
+static void test_prune (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    uint8_t id[JOURNAL_ID_SIZE];
+    char stream[32];
+    for (int i = 0; i < 2500; i++) {
+        s_id (id, (uint8_t) i);
+        snprintf (stream, sizeof stream, "account/%d", i);
+        assert_int_equal (journal_batch_inbox_put (batch, stream, id, (const uint8_t *) "r", 1,
+                                                   i < 2100 ? 100 + i : 10000),
+                          0);
+    }
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    assert_int_equal (journal_inbox_prune (journal, 100 + 2100), 2100);
+    uint8_t *reply;
+    size_t size;
+    s_id (id, (uint8_t) 5);
+    assert_int_equal (journal_inbox_get (journal, "account/5", id, &reply, &size), SHOAL_ENOTFOUND);
+    s_id (id, (uint8_t) 2100);
+    assert_int_equal (journal_inbox_get (journal, "account/2100", id, &reply, &size), 0);
+    assert_int_equal (size, 1);
+    free (reply);
+
+    assert_int_equal (journal_inbox_prune (journal, 100 + 2100), 0);
+    assert_int_equal (journal_inbox_prune (journal, 10001), 400);
+    assert_int_equal (journal_inbox_get (journal, "account/2100", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+}
+
+static void test_busy_same_process (void **state)
+{
+    fixture_t *fixture = *state;
+    int code = 0;
+    char *error = NULL;
+    assert_null (journal_open (fixture->dir, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EBUSY);
+    assert_non_null (error);
+    assert_non_null (strstr (error, "in use by another process"));
+    assert_non_null (strstr (error, fixture->dir));
+    free (error);
+}
+
+static void test_busy_other_process (void **state)
+{
+    fixture_t *fixture = *state;
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        int code = 0;
+        char *error = NULL;
+        journal_t *journal = journal_open (fixture->dir, NULL, &code, &error);
+        int status =
+            !journal && code == SHOAL_EBUSY && error && strstr (error, "in use by another process")
+                ? 0
+                : 1;
+        _exit (status);
+    }
+    int status = 0;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+
+    //  Once the parent lets go, another process can open it.
+    journal_destroy (&fixture->journal);
+    pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        journal_t *journal = journal_open (fixture->dir, NULL, NULL, NULL);
+        bool opened = journal != NULL;
+        journal_destroy (&journal);
+        _exit (opened ? 0 : 1);
+    }
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    fixture->journal = s_open (fixture->dir);
+}
+
+static void test_open_creates_and_fails (void **state)
+{
+    fixture_t *fixture = *state;
+    char nested[128];
+    snprintf (nested, sizeof nested, "%s/a/b/c", fixture->dir);
+    journal_options_t opts = {.sync = false, .cache_bytes = 1 << 20};
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (nested, &opts, &code, &error);
+    assert_non_null (journal);
+    assert_null (error);
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (s_version (journal, "account/a"), 1);
+    journal_destroy (&journal);
+    struct stat st;
+    assert_int_equal (stat (nested, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+
+    char file[128];
+    snprintf (file, sizeof file, "%s/plain", fixture->dir);
+    FILE *f = fopen (file, "w");
+    assert_non_null (f);
+    fclose (f);
+    assert_null (journal_open (file, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EIO);
+    assert_non_null (error);
+    assert_non_null (strstr (error, file));
+    free (error);
+
+    error = NULL;
+    assert_null (journal_open ("", NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EINVAL);
+    free (error);
+}
+
+static void test_fail_commits_after (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_fail_commits_after (journal, 2);
+
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+
+    uint8_t id[JOURNAL_ID_SIZE];
+    s_id (id, 9);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
+    assert_int_equal (journal_batch_inbox_put (batch, "account/a", id, (const uint8_t *) "r", 1, 1),
+                      0);
+    assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
+    assert_int_equal (journal_batch_count (batch), 0);
+    assert_int_equal (journal_batch_bytes (batch), 0);
+
+    int64_t version;
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 1);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
+
+    assert_int_equal (s_version (journal, "account/a"), 1);
+    uint8_t *reply;
+    size_t size;
+    assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), SHOAL_ENOTFOUND);
+
+    journal_fail_commits_after (journal, 0);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 4, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    events_t *read = s_read_all (journal, "account/a");
+    assert_int_equal (read->count, 2);
+    assert_int_equal (read->n[1], 4);
+    free (read);
+    journal_batch_destroy (&batch);
+}
+
+//  Writes value under key through a raw LevelDB handle on dir.
+static void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
+                       size_t value_len)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    leveldb_put (db, write, (const char *) key, key_len, value, value_len, &err);
+    assert_null (err);
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+}
+
+static size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail,
+                     size_t tail_len)
+{
+    size_t len = strlen (stream);
+    key[0] = (uint8_t) tag;
+    memcpy (key + 1, stream, len);
+    key[1 + len] = 0;
+    memcpy (key + 2 + len, tail, tail_len);
+    return 2 + len + tail_len;
+}
+
+static void test_corrupted_event (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    static const struct {
+        const char *bytes;
+        size_t size;
+        int code;
+    } garbage[] = {
+        {"\x00\x01\x02garbage", 10, SHOAL_EFORMAT},
+        {"", 0, SHOAL_EFORMAT},
+        {"\x94\x01\xa6opened\x81\xa1n", 12, SHOAL_EFORMAT},                //  truncated map
+        {"\x94\x01\xa6opened\x80\x05\x05", 12, SHOAL_EFORMAT},             //  trailing byte
+        {"\x93\x01\xa6opened\x80\x05", 11, SHOAL_EFORMAT},                 //  4 fields, count 3
+        {"\x94\x01\xa6opened\x01\x05", 11, SHOAL_EFORMAT},                 //  data not a map
+        {"\x94\x01\xc4\x02op\x80\x05", 8, SHOAL_EFORMAT},                  //  name not a str
+        {"\x94\x01\xa0\x80\x05", 5, SHOAL_EFORMAT},                        //  empty name
+        {"\x94\x01\xa6opened\xdf\xff\xff\xff\xff\x05", 15, SHOAL_EFORMAT}, //  huge map
+        {"\x94\x01\xa6opened\x81\xc1\xc1\x05", 13, SHOAL_EFORMAT},         //  reserved 0xc1
+        {"\x94\x01\xa6opened\x81\xdb\xff\xff\xff\xf0", 15, SHOAL_EFORMAT}, //  long str
+        {"\x94\x02\xa6opened\x80\x05", 11, SHOAL_EVERSION},                //  format 2
+    };
+    uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    uint8_t key[64];
+    size_t key_len = s_key (key, 'e', "account/a", seq, 8);
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        journal_destroy (&fixture->journal);
+        s_raw_put (fixture->dir, key, key_len, garbage[i].bytes, garbage[i].size);
+        fixture->journal = s_open (fixture->dir);
+
+        events_t *read = calloc (1, sizeof (events_t));
+        assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, s_collect, read),
+                          garbage[i].code);
+        assert_int_equal (read->count, 1);
+        assert_string_equal (read->name[0], "opened");
+        free (read);
+        assert_int_equal (s_version (fixture->journal, "account/a"), 2);
+    }
+
+    //  A well-formed replacement reads again.
+    journal_destroy (&fixture->journal);
+    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x81\xa1n\x07\x05", 9);
+    fixture->journal = s_open (fixture->dir);
+    events_t *read = s_read_all (fixture->journal, "account/a");
+    assert_int_equal (read->count, 2);
+    assert_string_equal (read->name[1], "x");
+    assert_int_equal (read->n[1], 7);
+    assert_int_equal (read->created[1], 5);
+    free (read);
+}
+
+static void test_corrupted_records (void **state)
+{
+    fixture_t *fixture = *state;
+    uint8_t id[JOURNAL_ID_SIZE];
+    s_id (id, 3);
+    uint8_t key[64];
+    journal_destroy (&fixture->journal);
+    key[0] = 's';
+    memcpy (key + 1, "account/a", 9);
+    s_raw_put (fixture->dir, key, 10, "\x93\x01\x05", 3);
+    size_t key_len = s_key (key, 'i', "account/a", id, JOURNAL_ID_SIZE);
+    s_raw_put (fixture->dir, key, key_len, "\x93\x01\x05\xa2ok", 6);
+    //  An 'e' key too short to hold a seq.
+    key_len = s_key (key, 'e', "account/b", (const uint8_t *) "\x01", 1);
+    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    key_len = s_key (key, 'o', "account/a", id, 3);
+    s_raw_put (fixture->dir, key, key_len, "envelope", 8);
+    fixture->journal = s_open (fixture->dir);
+
+    int64_t seq, version;
+    uint8_t *bytes;
+    size_t size;
+    assert_int_equal (journal_snapshot_get (fixture->journal, "account/a", &seq, &bytes, &size),
+                      SHOAL_EFORMAT);
+    assert_int_equal (journal_inbox_get (fixture->journal, "account/a", id, &bytes, &size),
+                      SHOAL_EFORMAT);
+    assert_int_equal (journal_version (fixture->journal, "account/b", &version), SHOAL_EFORMAT);
+    events_t *read = calloc (1, sizeof (events_t));
+    assert_int_equal (journal_read (fixture->journal, "account/b", 1, 0, s_collect, read),
+                      SHOAL_EFORMAT);
+    assert_int_equal (read->count, 0);
+    free (read);
+    entries_t entries = {0};
+    assert_int_equal (journal_outbox_scan (fixture->journal, s_collect_entry, &entries),
+                      SHOAL_EFORMAT);
+    assert_int_equal (entries.count, 0);
+    //  An undecodable inbox record is kept, not pruned.
+    assert_int_equal (journal_inbox_prune (fixture->journal, INT64_MAX), 0);
+}
+
+static void test_big_batch (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    char stream[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf (stream, sizeof stream, "account/%d", i % 100);
+        int64_t version;
+        assert_int_equal (s_append_one (batch, stream, i / 100, "credited", i, &version), 0);
+        assert_int_equal (version, i / 100 + 1);
+    }
+    assert_int_equal (journal_batch_count (batch), 1000);
+    assert_true (journal_batch_bytes (batch) > 1000 * 20);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    for (int s = 0; s < 100; s++) {
+        snprintf (stream, sizeof stream, "account/%d", s);
+        assert_int_equal (s_version (journal, stream), 10);
+        events_t *read = s_read_all (journal, stream);
+        assert_int_equal (read->count, 10);
+        for (int k = 0; k < 10; k++) {
+            assert_int_equal (read->seq[k], k + 1);
+            assert_int_equal (read->n[k], k * 100 + s);
+            assert_int_equal (read->created[k], 1000 + k * 100 + s);
+        }
+        free (read);
+    }
+}
+
+static void test_bad_arguments_stage_nothing (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    map_t map = s_map (1);
+    char long_name[SHOAL_NAME_MAX + 2];
+    memset (long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    char long_stream[SHOAL_ADDRESS_MAX + 2];
+    memset (long_stream, 's', sizeof long_stream - 1);
+    long_stream[sizeof long_stream - 1] = '\0';
+    static const uint8_t not_map[] = {0x93, 0x01, 0x02, 0x03};
+    static const uint8_t map_and_more[] = {0x80, 0x01};
+
+    journal_event_t events[] = {{"ok", map.bytes, map.size}, {long_name, map.bytes, map.size}};
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, events, 2, 1, NULL),
+                      SHOAL_EINVAL);
+    events[1] = (journal_event_t){"ok", not_map, sizeof not_map};
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, events, 2, 1, NULL),
+                      SHOAL_EINVAL);
+    events[1] = (journal_event_t){"ok", map_and_more, sizeof map_and_more};
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, events, 2, 1, NULL),
+                      SHOAL_EINVAL);
+    events[1] = (journal_event_t){"", map.bytes, map.size};
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, events, 2, 1, NULL),
+                      SHOAL_EINVAL);
+    assert_int_equal (journal_batch_append (batch, long_stream, 0, events, 1, 1, NULL),
+                      SHOAL_EINVAL);
+    assert_int_equal (journal_batch_append (batch, "", 0, events, 1, 1, NULL), SHOAL_EINVAL);
+    assert_int_equal (journal_batch_append (batch, "account/a", -2, events, 1, 1, NULL),
+                      SHOAL_EINVAL);
+    assert_int_equal (journal_batch_snapshot (batch, "account/a", 1, not_map, sizeof not_map),
+                      SHOAL_EINVAL);
+    assert_int_equal (journal_batch_count (batch), 0);
+    assert_int_equal (journal_batch_bytes (batch), 0);
+
+    int64_t version = -1;
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, NULL, 0, 1, &version), 0);
+    assert_int_equal (version, 0);
+    assert_int_equal (journal_batch_append (batch, "account/a", 3, NULL, 0, 1, &version),
+                      SHOAL_ECONFLICT);
+    assert_int_equal (journal_batch_count (batch), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (s_version (fixture->journal, "account/a"), 0);
+
+    char *value;
+    assert_int_equal (journal_meta_get (fixture->journal, "absent", &value), SHOAL_ENOTFOUND);
+    assert_int_equal (journal_meta_put (fixture->journal, "", "x"), SHOAL_EINVAL);
+    journal_batch_destroy (&batch);
+}
+
+//  One event's bytes, copied by s_copy.
+typedef struct {
+    uint8_t bytes[1024];
+    size_t size;
+    int64_t created;
+    char name[SHOAL_NAME_MAX + 1];
+} copy_t;
+
+static int s_copy (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                   int64_t created)
+{
+    copy_t *copy = arg;
+    copy->size = size;
+    memcpy (copy->bytes, data, size < sizeof copy->bytes ? size : sizeof copy->bytes);
+    copy->created = created;
+    snprintf (copy->name, sizeof copy->name, "%s", name);
+    return 0;
+}
+
+static void test_data_of_every_type_round_trips (void **state)
+{
+    fixture_t *fixture = *state;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 9);
+    msgpack_pack_str_with_body (&pk, "neg", 3);
+    msgpack_pack_int64 (&pk, -1234567890123LL);
+    msgpack_pack_str_with_body (&pk, "big", 3);
+    msgpack_pack_uint64 (&pk, UINT64_MAX);
+    msgpack_pack_str_with_body (&pk, "f", 1);
+    msgpack_pack_double (&pk, 3.5);
+    msgpack_pack_str_with_body (&pk, "nil", 3);
+    msgpack_pack_nil (&pk);
+    msgpack_pack_str_with_body (&pk, "bin", 3);
+    msgpack_pack_bin_with_body (&pk, "\x00\x01\x02", 3);
+    msgpack_pack_str_with_body (&pk, "ext", 3);
+    msgpack_pack_ext_with_body (&pk, "abcd", 4, 7);
+    msgpack_pack_str_with_body (&pk, "nested", 6);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_true (&pk);
+    msgpack_pack_array (&pk, 0);
+    msgpack_pack_float (&pk, 1.5f);
+    msgpack_pack_str_with_body (&pk, "long", 4);
+    char text[300];
+    memset (text, 'x', sizeof text);
+    msgpack_pack_str_with_body (&pk, text, sizeof text);
+    msgpack_pack_str_with_body (&pk, "n", 1);
+    msgpack_pack_int64 (&pk, 70000);
+
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    journal_event_t event = {"mixed", (const uint8_t *) buffer.data, buffer.size};
+    assert_int_equal (journal_batch_append (batch, "account/a", 0, &event, 1, -5, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    copy_t copy = {{0}, 0, 0, ""};
+    assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, s_copy, &copy), 0);
+    assert_int_equal (copy.size, buffer.size);
+    assert_memory_equal (copy.bytes, buffer.data, buffer.size);
+    assert_int_equal (copy.created, -5);
+    assert_string_equal (copy.name, "mixed");
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void test_meta (void **state)
+{
+    fixture_t *fixture = *state;
+    char *value = NULL;
+    assert_int_equal (journal_meta_put (fixture->journal, "shards", "16"), 0);
+    assert_int_equal (journal_meta_put (fixture->journal, "shards", "32"), 0);
+    assert_int_equal (journal_meta_put (fixture->journal, "empty", ""), 0);
+    assert_int_equal (journal_meta_get (fixture->journal, "shards", &value), 0);
+    assert_string_equal (value, "32");
+    free (value);
+    assert_int_equal (journal_meta_get (fixture->journal, "empty", &value), 0);
+    assert_string_equal (value, "");
+    free (value);
+    assert_int_equal (journal_meta_get (fixture->journal, "shard", &value), SHOAL_ENOTFOUND);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_exact_mismatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_no_stream_on_existing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_staged_in_same_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_any_always_appends, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reopen_reads_everything, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_snapshot_then_later_events, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_read_from_and_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_staged_and_committed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_scan_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_prune, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_same_process, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_other_process, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupted_records, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_big_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_arguments_stage_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_data_of_every_type_round_trips, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_meta, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

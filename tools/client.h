@@ -1,0 +1,93 @@
+/*  client.h - what the `shoal` commands, the demo, the bench and the
+    process tests share: a ZeroMQ DEALER client of a node's endpoint,
+    msgpack-to-JSON printing, `key=value` field parsing, and starting a
+    `shoal node` as a child process.
+
+    A client_t belongs to one thread. Requests may be pipelined: send many,
+    then receive replies in any order and match them by correlation id.
+*/
+#ifndef CLIENT_H_INCLUDED
+#define CLIENT_H_INCLUDED
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "envelope.h"
+
+#define CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+
+typedef struct _client_t client_t;
+
+typedef struct {
+    uint8_t correlation[ENVELOPE_ID_SIZE]; //  the request's id (zero: a frame error)
+    char from[SHOAL_ADDRESS_MAX + 1];      //  the actor that answered
+    char name[SHOAL_NAME_MAX + 1];         //  the request's name
+    bool ok;                               //  accepted
+    char code[ENVELOPE_CODE_MAX + 1];      //  when rejected
+    char reason[ENVELOPE_REASON_MAX + 1];  //  when rejected
+    const uint8_t *data;                   //  accepted fields (msgpack map)
+    size_t size;
+    uint8_t *frame; //  owns data
+} client_reply_t;
+
+//  The endpoint to use: option if given, else $SHOAL_ENDPOINT, else the
+//  default. Borrowed.
+const char *client_endpoint (const char *option);
+
+//  Connects to endpoint. Returns NULL if the endpoint is malformed.
+client_t *client_new (const char *endpoint);
+void client_destroy (client_t **self_p);
+
+//  Sends a request. Returns 0 or a negative code.
+int client_send (client_t *self, const envelope_t *request);
+//  Receives one reply, waiting at most timeout_ms. Returns 0,
+//  SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not decode.
+int client_recv (client_t *self, int timeout_ms, client_reply_t *reply);
+void client_reply_close (client_reply_t *reply);
+
+//  Sends request and waits for its reply (or a frame error) until
+//  timeout_ms. Returns 0, SHOAL_ETIMEOUT or another negative code.
+int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply);
+
+//  Fills a request envelope. payload is borrowed. id NULL = random.
+void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *id, const char *to,
+                     const char *name, const uint8_t *payload, size_t size);
+
+//  Derives a 16-byte message id from a user's string: 32 hex digits are
+//  taken as they are; anything else is hashed (SHA-1, first 16 bytes).
+void client_id_from_string (const char *text, uint8_t id[ENVELOPE_ID_SIZE]);
+void client_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1]);
+
+//  Builds a msgpack map from "key=value" arguments: integers stay
+//  integers, true/false are booleans, anything else is a string. Returns 0
+//  with *map to free(), or SHOAL_EINVAL with *error naming the argument.
+int client_fields (int argc, char **argv, uint8_t **map, size_t *size, char *error,
+                   size_t error_size);
+
+//  Writes one msgpack object as JSON. Returns 0 or SHOAL_EFORMAT.
+int json_write (FILE *file, const uint8_t *data, size_t size);
+//  Writes a JSON string literal (quoted, escaped).
+void json_string (FILE *file, const char *text, size_t len);
+
+//  Looks up an integer / string field of a msgpack map. Return 0 or
+//  SHOAL_ENOTFOUND.
+int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value);
+int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_t buf_size);
+
+//  A `shoal node` child process.
+typedef struct {
+    pid_t pid;          //  0 when not running
+    char endpoint[128]; //  as printed in its ready line
+    char data_dir[512];
+} node_child_t;
+
+//  Starts `shoal node --data DIR --endpoint ENDPOINT [extra args]` from
+//  the executable at shoal (NULL: this process's own), with its stdout
+//  read until its ready line (at most timeout_ms). stderr goes to log
+//  (NULL: inherited). Returns 0 or a negative code.
+int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
+                      const char *endpoint, char *const *extra, const char *log, int timeout_ms);
+//  Sends sig and waits for the child to end. Returns its wait status.
+int node_child_stop (node_child_t *child, int sig);
+
+#endif

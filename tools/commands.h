@@ -1,0 +1,37 @@
+/*  commands.h - one function per `shoal` command. Each takes the command's
+    own argv (argv[0] is the command name) and returns the process's exit
+    code.
+*/
+#ifndef COMMANDS_H_INCLUDED
+#define COMMANDS_H_INCLUDED
+
+#include "client.h"
+
+#define EXIT_ACCEPTED 0
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+#define EXIT_NO_ANSWER 3
+
+typedef struct {
+    const char *name;
+    int (*run) (int argc, char **argv);
+    const char *summary;
+} command_t;
+
+int cmd_node (int argc, char **argv);
+int cmd_send (int argc, char **argv);
+int cmd_get (int argc, char **argv);
+int cmd_events (int argc, char **argv);
+int cmd_transfer (int argc, char **argv);
+int cmd_stats (int argc, char **argv);
+int cmd_demo (int argc, char **argv);
+int cmd_bench (int argc, char **argv);
+
+//  Registers the bank (account, transfer) in a registry.
+int bank_register (shoal_registry_t *registry);
+
+//  Parses a positive int option; prints an error and returns false if bad.
+bool option_int (const char *command, const char *name, const char *text, long min, long max,
+                 long *value);
+
+#endif

@@ -1,0 +1,51 @@
+/*  driver.h - drives many requests through one node with a window of them
+    in flight, re-sending any that go unanswered (same id, so the node's
+    inbox makes the re-send harmless). Used by the demo, the bench and the
+    process tests. One thread.
+*/
+#ifndef DRIVER_H_INCLUDED
+#define DRIVER_H_INCLUDED
+
+#include "client.h"
+
+//  Fills request number index (its id must be the same each time it is
+//  asked for the same index). payload is a scratch buffer of cap bytes
+//  the request may point into. Returns 0, or non-zero to skip index.
+typedef int (driver_make_fn) (void *arg, size_t index, envelope_t *request, uint8_t *payload,
+                              size_t cap);
+//  Called once per index with its reply and the µs since it was first
+//  sent. Return 0, or non-zero to send the request again (e.g. not yet
+//  terminal).
+typedef int (driver_reply_fn) (void *arg, size_t index, const client_reply_t *reply,
+                               int64_t latency_us);
+//  Called often (about every 20 ms) with the progress so far; may
+//  kill and restart the node. Return non-zero to abort the run.
+typedef int (driver_tick_fn) (void *arg, size_t done, size_t total);
+
+typedef struct {
+    const char *endpoint;
+    size_t count;    //  requests to complete
+    size_t window;   //  in flight at most
+    int resend_ms;   //  re-send after this long without a reply
+    int retry_ms;    //  wait before asking again when reply_fn says so
+    int deadline_ms; //  give up after this long in total (0 = never)
+    driver_make_fn *make;
+    driver_reply_fn *reply;
+    driver_tick_fn *tick; //  may be NULL
+    void *arg;
+} driver_t;
+
+//  Runs until every request is answered (or the deadline or a tick stops
+//  it). Returns 0, SHOAL_ETIMEOUT, SHOAL_ENET or SHOAL_EINVAL. *resent
+//  (may be NULL) counts re-sends.
+int driver_run (const driver_t *driver, size_t *resent);
+
+//  Reads a field of the "state" map of a `get` reply.
+int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value);
+int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size);
+
+//  A terminal progress bar on stderr when it is a TTY, else a plain line
+//  at most every 10%. label is borrowed.
+void progress_show (const char *label, size_t done, size_t total, bool force);
+
+#endif

@@ -1,0 +1,63 @@
+/*  shoal.c - the `shoal` command line: dispatches to one command.
+
+    Exit codes shared by the client commands: 0 accepted, 1 rejected,
+    2 bad usage or invalid input (nothing sent), 3 no answer in time.
+*/
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const command_t s_commands[] = {
+    {"node", cmd_node, "run a node in the foreground"},
+    {"send", cmd_send, "send a command to an actor, print the reply as JSON"},
+    {"get", cmd_get, "print an actor's state as JSON"},
+    {"events", cmd_events, "print an actor's events, one JSON object per line"},
+    {"transfer", cmd_transfer, "start a transfer between two accounts"},
+    {"stats", cmd_stats, "print a node's counters as JSON"},
+    {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
+    {"bench", cmd_bench, "measure transfers per second on a node"},
+};
+
+static void s_usage (FILE *out)
+{
+    fprintf (out,
+             "shoal %s - durable actors and process managers\n\n"
+             "Usage: shoal COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+             SHOAL_VERSION_STRING);
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        fprintf (out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf (out,
+             "\nRun 'shoal COMMAND --help' for a command's options and examples.\n"
+             "\nExamples:\n"
+             "  shoal node --data ./bank &\n"
+             "  shoal send account/alice Open owner=Alice\n"
+             "  shoal send account/alice Deposit amount=100\n"
+             "  shoal transfer --wait account/alice account/bob 40\n"
+             "  shoal get account/alice\n"
+             "\nThe endpoint defaults to $SHOAL_ENDPOINT, else %s.\n",
+             CLIENT_DEFAULT_ENDPOINT);
+}
+
+int main (int argc, char **argv)
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
+        strcmp (argv[1], "help") == 0) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (strcmp (argv[1], "--version") == 0) {
+        printf ("shoal %s\n", SHOAL_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp (argv[1], s_commands[i].name) == 0)
+            return s_commands[i].run (argc - 1, argv + 1);
+    fprintf (stderr, "shoal: unknown command '%s'\n\n", argv[1]);
+    s_usage (stderr);
+    return 2;
+}

@@ -1,0 +1,737 @@
+/*  envelope.c - the envelope codec and shoal_address_check. See envelope.h.
+
+    Encoding packs with msgpack-c into one buffer sized up front. Decoding
+    never trusts a length: a frame is first walked by s_check, which
+    allocates nothing and proves that every container's count and every
+    string's length fit in the bytes present, that nesting stays within
+    ENVELOPE_MAX_DEPTH and that exactly one object fills the frame. The
+    fields are then read in place by s_next; the payload is not unpacked
+    at all, only located, so a hostile frame costs no more memory than its
+    own bytes.
+
+    Pure functions, safe on any thread. envelope_new_id keeps a small
+    per-thread buffer of kernel randomness, reset in a forked child.
+*/
+#include "envelope.h"
+#include <assert.h>
+#include <errno.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ENVELOPE_FIELDS 11
+
+//  The keys of a reply map, in the order they are written.
+typedef enum { REPLY_OK, REPLY_CODE, REPLY_REASON, REPLY_DATA, REPLY_FIELDS } reply_field_t;
+
+//  Upper bound of an encoded envelope without its payload.
+#define ENVELOPE_OVERHEAD                                                                          \
+    (1 + 1 + 1 + 3 * (2 + ENVELOPE_ID_SIZE) + 2 * (3 + SHOAL_ADDRESS_MAX) + (2 + SHOAL_NAME_MAX) + \
+     5 + 9)
+
+typedef enum {
+    S_NIL,
+    S_BOOL,
+    S_UINT,  //  any non-negative integer, whatever its encoding
+    S_INT,   //  a negative integer
+    S_FLOAT, //  float 32 or 64
+    S_STR,
+    S_BIN,
+    S_EXT,
+    S_ARRAY,
+    S_MAP,
+} s_type_t;
+
+//  The head of one msgpack object, as read by s_head.
+typedef struct {
+    s_type_t type;
+    uint64_t length; //  body bytes of a scalar; elements of an array; pairs of a map
+    uint64_t value;  //  S_UINT: the value; S_BOOL: 0 or 1
+    size_t body;     //  offset of the body (str, bin, ext: its bytes)
+} s_head_t;
+
+//  Reads an n-byte big-endian unsigned integer at *offset and advances.
+//  Returns 0, or SHOAL_EFORMAT if the bytes are not there.
+static int s_read_be (const uint8_t *data, size_t size, size_t *offset, int n, uint64_t *value)
+{
+    if (size - *offset < (size_t) n)
+        return SHOAL_EFORMAT;
+    uint64_t result = 0;
+    for (int i = 0; i < n; i++)
+        result = (result << 8) | data[*offset + i];
+    *offset += n;
+    *value = result;
+    return 0;
+}
+
+//  Reads the head of the object at *offset (its type byte and any length
+//  or fixed-size value) and advances past the head, not the body. Does not
+//  check that the body is present. Returns 0 or SHOAL_EFORMAT.
+static int s_head (const uint8_t *data, size_t size, size_t *offset, s_head_t *head)
+{
+    if (*offset >= size)
+        return SHOAL_EFORMAT;
+    uint8_t byte = data[(*offset)++];
+    memset (head, 0, sizeof (*head));
+    int rc = 0;
+    uint64_t n = 0;
+    if (byte <= 0x7f) {
+        head->type = S_UINT;
+        head->value = byte;
+    } else if (byte >= 0xe0) {
+        head->type = S_INT;
+    } else if (byte <= 0x8f) {
+        head->type = S_MAP;
+        head->length = byte & 0x0f;
+    } else if (byte <= 0x9f) {
+        head->type = S_ARRAY;
+        head->length = byte & 0x0f;
+    } else if (byte <= 0xbf) {
+        head->type = S_STR;
+        head->length = byte & 0x1f;
+    } else {
+        switch (byte) {
+        case 0xc0:
+            head->type = S_NIL;
+            break;
+        case 0xc2:
+        case 0xc3:
+            head->type = S_BOOL;
+            head->value = byte & 1;
+            break;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+            head->type = S_BIN;
+            rc = s_read_be (data, size, offset, 1 << (byte - 0xc4), &head->length);
+            break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+            head->type = S_EXT;
+            rc = s_read_be (data, size, offset, 1 << (byte - 0xc7), &head->length);
+            head->length++; //  the ext type byte
+            break;
+        case 0xca:
+        case 0xcb:
+            head->type = S_FLOAT;
+            head->length = byte == 0xca ? 4 : 8;
+            break;
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            head->type = S_UINT;
+            rc = s_read_be (data, size, offset, 1 << (byte - 0xcc), &head->value);
+            break;
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3: {
+            int bytes = 1 << (byte - 0xd0);
+            rc = s_read_be (data, size, offset, bytes, &n);
+            bool negative = rc == 0 && (n >> (bytes * 8 - 1)) & 1;
+            head->type = negative ? S_INT : S_UINT;
+            head->value = negative ? 0 : n;
+            break;
+        }
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            head->type = S_EXT;
+            head->length = 1 + (1u << (byte - 0xd4));
+            break;
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            head->type = S_STR;
+            rc = s_read_be (data, size, offset, 1 << (byte - 0xd9), &head->length);
+            break;
+        case 0xdc:
+        case 0xdd:
+            head->type = S_ARRAY;
+            rc = s_read_be (data, size, offset, byte == 0xdc ? 2 : 4, &head->length);
+            break;
+        case 0xde:
+        case 0xdf:
+            head->type = S_MAP;
+            rc = s_read_be (data, size, offset, byte == 0xde ? 2 : 4, &head->length);
+            break;
+        default: //  0xc1, never used
+            rc = SHOAL_EFORMAT;
+        }
+    }
+    head->body = *offset;
+    return rc;
+}
+
+//  Skips one whole object at *offset, allowing depth_left more levels of
+//  containers. Allocates nothing; recursion is bounded by depth_left.
+//  Returns 0 and advances *offset, or SHOAL_EFORMAT.
+static int s_skip (const uint8_t *data, size_t size, size_t *offset, int depth_left)
+{
+    s_head_t head;
+    if (s_head (data, size, offset, &head))
+        return SHOAL_EFORMAT;
+    uint64_t remaining = size - *offset;
+    if (head.type != S_ARRAY && head.type != S_MAP) {
+        if (head.length > remaining)
+            return SHOAL_EFORMAT;
+        *offset += head.length;
+        return 0;
+    }
+    uint64_t elements = head.type == S_MAP ? head.length * 2 : head.length;
+    if (depth_left <= 0 || elements > remaining)
+        return SHOAL_EFORMAT;
+    for (uint64_t i = 0; i < elements; i++)
+        if (s_skip (data, size, offset, depth_left - 1))
+            return SHOAL_EFORMAT;
+    return 0;
+}
+
+//  Checks that data holds exactly one object at most max_depth deep.
+static int s_check (const uint8_t *data, size_t size, int max_depth)
+{
+    size_t offset = 0;
+    if (!data || s_skip (data, size, &offset, max_depth) || offset != size)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+int envelope_check_msgpack (const uint8_t *data, size_t size)
+{
+    return s_check (data, size, ENVELOPE_MAX_DEPTH);
+}
+
+//  Reads the next object of an already checked frame: its head, and for a
+//  scalar its body too. A container's elements follow at *offset.
+static int s_next (const uint8_t *data, size_t size, size_t *offset, s_head_t *head)
+{
+    if (s_head (data, size, offset, head))
+        return SHOAL_EFORMAT;
+    if (head->type == S_ARRAY || head->type == S_MAP)
+        return 0;
+    if (head->length > size - *offset)
+        return SHOAL_EFORMAT;
+    *offset += head->length;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Addresses and names
+
+//  Returns the length of the valid UTF-8 sequence at s (at most len bytes),
+//  or 0 if it is invalid: overlong, a surrogate, past U+10FFFF, truncated,
+//  or a NUL or control byte.
+static size_t s_utf8_char (const uint8_t *s, size_t len)
+{
+    uint8_t c = s[0];
+    if (c < 0x80)
+        return c >= 0x20 && c != 0x7f ? 1 : 0;
+    size_t need;
+    uint8_t low = 0x80, high = 0xbf; //  range of the second byte
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        need = 3;
+        if (c == 0xe0)
+            low = 0xa0;
+        else if (c == 0xed)
+            high = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 4;
+        if (c == 0xf0)
+            low = 0x90;
+        else if (c == 0xf4)
+            high = 0x8f;
+    } else
+        return 0;
+    if (len < need || s[1] < low || s[1] > high)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return need;
+}
+
+int shoal_address_check (const char *address, size_t len)
+{
+    if (!address || len < 3)
+        return SHOAL_EADDRESS;
+    const uint8_t *s = (const uint8_t *) address;
+    if (s[0] < 'a' || s[0] > 'z')
+        return SHOAL_EADDRESS;
+    size_t slash = 1;
+    while (slash < len && slash <= SHOAL_TYPE_MAX && s[slash] != '/') {
+        uint8_t c = s[slash];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return SHOAL_EADDRESS;
+        slash++;
+    }
+    if (slash > SHOAL_TYPE_MAX || slash == len || s[slash] != '/')
+        return SHOAL_EADDRESS;
+    size_t id_len = len - slash - 1;
+    if (id_len == 0 || id_len > SHOAL_ID_MAX)
+        return SHOAL_EADDRESS;
+    for (size_t i = slash + 1; i < len;) {
+        size_t n = s_utf8_char (s + i, len - i);
+        if (n == 0)
+            return SHOAL_EADDRESS;
+        i += n;
+    }
+    return 0;
+}
+
+//  Returns true if name is 1..SHOAL_NAME_MAX bytes of printable ASCII.
+static bool s_name_valid (const char *name, size_t len)
+{
+    if (len == 0 || len > SHOAL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((uint8_t) name[i] < 0x21 || (uint8_t) name[i] > 0x7e)
+            return false;
+    return true;
+}
+
+//  Returns the length of a NUL-terminated string in a char[size] field, or
+//  size if it is not terminated there.
+static size_t s_field_len (const char *field, size_t size)
+{
+    const char *end = memchr (field, 0, size);
+    return end ? (size_t) (end - field) : size;
+}
+
+//  Returns true if id is all zero bytes (no correlation or causation).
+static bool s_is_zero (const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
+        if (id[i])
+            return false;
+    return true;
+}
+
+//  Returns true if bytes is a well-formed msgpack map within the payload
+//  depth limit.
+static bool s_is_map (const uint8_t *bytes, size_t size)
+{
+    return size > 0 &&
+           ((bytes[0] >= 0x80 && bytes[0] <= 0x8f) || bytes[0] == 0xde || bytes[0] == 0xdf) &&
+           s_check (bytes, size, ENVELOPE_MAX_DEPTH) == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding
+
+static const uint8_t s_empty_map[] = {0x80};
+
+//  Checks env as decode would. Returns 0, SHOAL_EINVAL or SHOAL_ETOOBIG.
+static int s_env_valid (const envelope_t *env)
+{
+    if (env->kind < ENVELOPE_COMMAND || env->kind > ENVELOPE_QUERY)
+        return SHOAL_EINVAL;
+    size_t from_len = s_field_len (env->from, sizeof env->from);
+    size_t to_len = s_field_len (env->to, sizeof env->to);
+    size_t name_len = s_field_len (env->name, sizeof env->name);
+    if (from_len == sizeof env->from || to_len == sizeof env->to)
+        return SHOAL_EINVAL;
+    if (from_len > 0 && shoal_address_check (env->from, from_len))
+        return SHOAL_EINVAL;
+    if (!(to_len == 0 && env->kind == ENVELOPE_REPLY) && shoal_address_check (env->to, to_len))
+        return SHOAL_EINVAL;
+    if (!s_name_valid (env->name, name_len))
+        return SHOAL_EINVAL;
+    if (env->created < 0)
+        return SHOAL_EINVAL;
+    if (env->payload_size > ENVELOPE_MAX_SIZE)
+        return SHOAL_ETOOBIG;
+    if (env->payload_size > 0 && (!env->payload || !s_is_map (env->payload, env->payload_size)))
+        return SHOAL_EINVAL;
+    return 0;
+}
+
+//  Packs a str of len bytes. Returns 0 or msgpack-c's error (out of memory).
+static int s_pack_str (msgpack_packer *pk, const char *s, size_t len)
+{
+    int rc = msgpack_pack_str (pk, len);
+    return rc ? rc : msgpack_pack_str_body (pk, s, len);
+}
+
+//  Packs an id as bin 16, or as nil if it is all zero and zero_is_nil.
+static int s_pack_id (msgpack_packer *pk, const uint8_t id[ENVELOPE_ID_SIZE], bool zero_is_nil)
+{
+    if (zero_is_nil && s_is_zero (id))
+        return msgpack_pack_nil (pk);
+    int rc = msgpack_pack_bin (pk, ENVELOPE_ID_SIZE);
+    return rc ? rc : msgpack_pack_bin_body (pk, id, ENVELOPE_ID_SIZE);
+}
+
+int envelope_encode (const envelope_t *env, uint8_t **data, size_t *size)
+{
+    assert (env && data && size);
+    int rc = s_env_valid (env);
+    if (rc)
+        return rc;
+    const uint8_t *payload = env->payload_size ? env->payload : s_empty_map;
+    size_t payload_size = env->payload_size ? env->payload_size : sizeof s_empty_map;
+
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    sbuf.alloc = ENVELOPE_OVERHEAD + payload_size;
+    sbuf.data = malloc (sbuf.alloc);
+    if (!sbuf.data)
+        return SHOAL_ENOMEM;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+
+    rc = msgpack_pack_array (&pk, ENVELOPE_FIELDS);
+    rc = rc ? rc : msgpack_pack_uint8 (&pk, ENVELOPE_VERSION);
+    rc = rc ? rc : msgpack_pack_uint8 (&pk, env->kind);
+    rc = rc ? rc : s_pack_id (&pk, env->id, false);
+    rc = rc ? rc : s_pack_id (&pk, env->correlation, true);
+    rc = rc ? rc : s_pack_id (&pk, env->causation, true);
+    rc = rc ? rc : s_pack_str (&pk, env->from, strlen (env->from));
+    rc = rc ? rc : s_pack_str (&pk, env->to, strlen (env->to));
+    rc = rc ? rc : s_pack_str (&pk, env->name, strlen (env->name));
+    rc = rc ? rc : msgpack_sbuffer_write (&sbuf, (const char *) payload, payload_size);
+    rc = rc ? rc : msgpack_pack_uint32 (&pk, env->attempt);
+    rc = rc ? rc : msgpack_pack_uint64 (&pk, (uint64_t) env->created);
+    if (rc) {
+        msgpack_sbuffer_destroy (&sbuf);
+        return SHOAL_ENOMEM;
+    }
+    if (sbuf.size > ENVELOPE_MAX_SIZE) {
+        msgpack_sbuffer_destroy (&sbuf);
+        return SHOAL_ETOOBIG;
+    }
+    *size = sbuf.size;
+    *data = (uint8_t *) msgpack_sbuffer_release (&sbuf);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Decoding
+
+//  The frame being decoded and the offset of its next element.
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    size_t offset;
+} s_frame_t;
+
+//  Reads a non-negative integer no greater than max.
+static int s_read_uint (s_frame_t *frame, uint64_t max, uint64_t *value)
+{
+    s_head_t head;
+    if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_UINT ||
+        head.value > max)
+        return SHOAL_EFORMAT;
+    *value = head.value;
+    return 0;
+}
+
+//  Reads an id: bin 16, or nil (all zero) when nil_ok.
+static int s_read_id (s_frame_t *frame, bool nil_ok, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    s_head_t head;
+    if (s_next (frame->data, frame->size, &frame->offset, &head))
+        return SHOAL_EFORMAT;
+    if (head.type == S_NIL && nil_ok) {
+        memset (id, 0, ENVELOPE_ID_SIZE);
+        return 0;
+    }
+    if (head.type != S_BIN || head.length != ENVELOPE_ID_SIZE)
+        return SHOAL_EFORMAT;
+    memcpy (id, frame->data + head.body, ENVELOPE_ID_SIZE);
+    return 0;
+}
+
+//  Reads a str into buf (which holds max + 1 bytes) and terminates it.
+//  Returns SHOAL_EFORMAT if it is not a str, or too_long if it has more
+//  than max bytes.
+static int s_read_str (s_frame_t *frame, char *buf, size_t max, int too_long, size_t *len)
+{
+    s_head_t head;
+    if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_STR)
+        return SHOAL_EFORMAT;
+    if (head.length > max)
+        return too_long;
+    memcpy (buf, frame->data + head.body, head.length);
+    buf[head.length] = 0;
+    *len = head.length;
+    return 0;
+}
+
+//  Locates a map: sets *map and *map_size to its bytes.
+static int s_read_map (s_frame_t *frame, const uint8_t **map, size_t *map_size)
+{
+    size_t start = frame->offset;
+    s_head_t head;
+    if (s_head (frame->data, frame->size, &frame->offset, &head) || head.type != S_MAP)
+        return SHOAL_EFORMAT;
+    frame->offset = start;
+    if (s_skip (frame->data, frame->size, &frame->offset, ENVELOPE_MAX_DEPTH))
+        return SHOAL_EFORMAT;
+    *map = frame->data + start;
+    *map_size = frame->offset - start;
+    return 0;
+}
+
+//  Reads the from and to addresses of a frame whose kind is known.
+static int s_read_addresses (s_frame_t *frame, envelope_t *env)
+{
+    size_t len;
+    int rc = s_read_str (frame, env->from, SHOAL_ADDRESS_MAX, SHOAL_EADDRESS, &len);
+    if (rc == 0 && len > 0 && shoal_address_check (env->from, len))
+        rc = SHOAL_EADDRESS;
+    if (rc == 0)
+        rc = s_read_str (frame, env->to, SHOAL_ADDRESS_MAX, SHOAL_EADDRESS, &len);
+    if (rc == 0 && !(len == 0 && env->kind == ENVELOPE_REPLY) && shoal_address_check (env->to, len))
+        rc = SHOAL_EADDRESS;
+    return rc;
+}
+
+int envelope_decode (envelope_t *env, const uint8_t *data, size_t size)
+{
+    assert (env);
+    if (size > ENVELOPE_MAX_SIZE)
+        return SHOAL_ETOOBIG;
+    //  The frame's array is one level above the payload's limit.
+    if (s_check (data, size, ENVELOPE_MAX_DEPTH + 1))
+        return SHOAL_EFORMAT;
+    s_frame_t frame = {data, size, 0};
+    s_head_t head;
+    uint64_t value;
+    if (s_next (data, size, &frame.offset, &head) || head.type != S_ARRAY || head.length == 0)
+        return SHOAL_EFORMAT;
+    if (s_read_uint (&frame, UINT64_MAX, &value))
+        return SHOAL_EFORMAT;
+    if (value != ENVELOPE_VERSION)
+        return SHOAL_EVERSION;
+    if (head.length != ENVELOPE_FIELDS)
+        return SHOAL_EFORMAT;
+
+    memset (env, 0, sizeof (*env));
+    if (s_read_uint (&frame, ENVELOPE_QUERY, &value) || value < ENVELOPE_COMMAND)
+        return SHOAL_EFORMAT;
+    env->kind = (uint8_t) value;
+    if (s_read_id (&frame, false, env->id) || s_read_id (&frame, true, env->correlation) ||
+        s_read_id (&frame, true, env->causation))
+        return SHOAL_EFORMAT;
+    int rc = s_read_addresses (&frame, env);
+    if (rc)
+        return rc;
+    size_t len;
+    if (s_read_str (&frame, env->name, SHOAL_NAME_MAX, SHOAL_EFORMAT, &len) ||
+        !s_name_valid (env->name, len))
+        return SHOAL_EFORMAT;
+    if (s_read_map (&frame, &env->payload, &env->payload_size))
+        return SHOAL_EFORMAT;
+    if (s_read_uint (&frame, UINT32_MAX, &value))
+        return SHOAL_EFORMAT;
+    env->attempt = (uint32_t) value;
+    if (s_read_uint (&frame, INT64_MAX, &value))
+        return SHOAL_EFORMAT;
+    env->created = (int64_t) value;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Message ids
+
+#define ID_POOL_SIZE 1024 //  bytes of randomness fetched per getrandom call
+
+//  One thread's unused randomness. A forked child starts afresh, so that it
+//  never hands out the ids its parent will.
+static __thread uint8_t s_pool[ID_POOL_SIZE];
+static __thread size_t s_pool_used = ID_POOL_SIZE;
+static pthread_once_t s_atfork_once = PTHREAD_ONCE_INIT;
+
+//  Runs in a forked child: drops what the parent's thread had left.
+static void s_pool_reset_in_child (void)
+{
+    s_pool_used = ID_POOL_SIZE;
+}
+
+//  Registers s_pool_reset_in_child, once per process.
+static void s_atfork_register (void)
+{
+    pthread_atfork (NULL, NULL, s_pool_reset_in_child);
+}
+
+//  Steps a splitmix64 generator and returns its next output.
+static uint64_t s_splitmix64 (uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+//  Fills the pool when getrandom(2) is unavailable (an old kernel or a
+//  seccomp filter): unique but predictable bytes from the clock, the pid,
+//  the thread and a counter.
+static void s_pool_fill_weak (void)
+{
+    static __thread uint64_t counter;
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    uint64_t state = (uint64_t) now.tv_sec * 1000000000ull + (uint64_t) now.tv_nsec;
+    state ^= ((uint64_t) getpid () << 32) ^ (uint64_t) (uintptr_t) &counter;
+    state ^= ++counter << 48;
+    for (size_t i = 0; i < ID_POOL_SIZE; i += 8) {
+        uint64_t r = s_splitmix64 (&state);
+        memcpy (s_pool + i, &r, 8);
+    }
+}
+
+//  Refills this thread's pool from getrandom(2), or from s_pool_fill_weak
+//  if that fails. Can't fail.
+static void s_pool_fill (void)
+{
+    pthread_once (&s_atfork_once, s_atfork_register);
+    size_t filled = 0;
+    while (filled < ID_POOL_SIZE) {
+        ssize_t n = getrandom (s_pool + filled, ID_POOL_SIZE - filled, 0);
+        if (n > 0)
+            filled += (size_t) n;
+        else if (n < 0 && errno != EINTR) {
+            s_pool_fill_weak ();
+            break;
+        }
+    }
+    s_pool_used = 0;
+}
+
+void envelope_new_id (uint8_t id[ENVELOPE_ID_SIZE])
+{
+    if (s_pool_used + ENVELOPE_ID_SIZE > ID_POOL_SIZE)
+        s_pool_fill ();
+    memcpy (id, s_pool + s_pool_used, ENVELOPE_ID_SIZE);
+    s_pool_used += ENVELOPE_ID_SIZE;
+}
+
+//  --------------------------------------------------------------------------
+//  Reply payloads
+
+int envelope_reply_encode (bool ok, const char *code, const char *reason, const uint8_t *data,
+                           size_t data_size, uint8_t **payload, size_t *payload_size)
+{
+    assert (payload && payload_size);
+    size_t code_len = code ? strlen (code) : 0;
+    size_t reason_len = reason ? strlen (reason) : 0;
+    if (ok ? code_len + reason_len > 0 : code_len == 0)
+        return SHOAL_EINVAL;
+    if (code_len > ENVELOPE_CODE_MAX || reason_len > ENVELOPE_REASON_MAX)
+        return SHOAL_EINVAL;
+    if (data_size > ENVELOPE_MAX_SIZE)
+        return SHOAL_ETOOBIG;
+    if (data_size > 0 && (!data || !s_is_map (data, data_size)))
+        return SHOAL_EINVAL;
+    if (data_size == 0) {
+        data = s_empty_map;
+        data_size = sizeof s_empty_map;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    sbuf.alloc = 32 + code_len + reason_len + data_size;
+    sbuf.data = malloc (sbuf.alloc);
+    if (!sbuf.data)
+        return SHOAL_ENOMEM;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&pk, REPLY_FIELDS);
+    rc = rc ? rc : s_pack_str (&pk, "ok", 2);
+    rc = rc ? rc : (ok ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk));
+    rc = rc ? rc : s_pack_str (&pk, "code", 4);
+    rc = rc ? rc : s_pack_str (&pk, code, code_len);
+    rc = rc ? rc : s_pack_str (&pk, "reason", 6);
+    rc = rc ? rc : s_pack_str (&pk, reason, reason_len);
+    rc = rc ? rc : s_pack_str (&pk, "data", 4);
+    rc = rc ? rc : msgpack_sbuffer_write (&sbuf, (const char *) data, data_size);
+    if (rc) {
+        msgpack_sbuffer_destroy (&sbuf);
+        return SHOAL_ENOMEM;
+    }
+    *payload_size = sbuf.size;
+    *payload = (uint8_t *) msgpack_sbuffer_release (&sbuf);
+    return 0;
+}
+
+//  Returns true if the len bytes at s hold no NUL.
+static bool s_no_nul (const uint8_t *s, size_t len)
+{
+    return memchr (s, 0, len) == NULL;
+}
+
+//  Reads one value of a reply map whose key is key (key_len bytes). seen
+//  records the keys read so far, one bit each; a repeated key is an error.
+//  Unknown keys are skipped.
+static int s_reply_field (s_frame_t *frame, const uint8_t *key, size_t key_len, unsigned *seen,
+                          bool *ok, char *code, char *reason, const uint8_t **data,
+                          size_t *data_size)
+{
+    static const char *keys[REPLY_FIELDS] = {"ok", "code", "reason", "data"};
+    int field = -1;
+    for (int i = REPLY_OK; i < REPLY_FIELDS; i++)
+        if (strlen (keys[i]) == key_len && memcmp (keys[i], key, key_len) == 0)
+            field = i;
+    if (field < 0)
+        return s_skip (frame->data, frame->size, &frame->offset, ENVELOPE_MAX_DEPTH);
+    if (*seen & (1u << field))
+        return SHOAL_EFORMAT;
+    *seen |= 1u << field;
+
+    s_head_t head;
+    size_t len;
+    switch (field) {
+    case REPLY_OK:
+        if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_BOOL)
+            return SHOAL_EFORMAT;
+        *ok = head.value != 0;
+        return 0;
+    case REPLY_CODE:
+        if (s_read_str (frame, code, ENVELOPE_CODE_MAX, SHOAL_EFORMAT, &len) ||
+            !s_no_nul ((const uint8_t *) code, len))
+            return SHOAL_EFORMAT;
+        return 0;
+    case REPLY_REASON:
+        if (s_read_str (frame, reason, ENVELOPE_REASON_MAX, SHOAL_EFORMAT, &len) ||
+            !s_no_nul ((const uint8_t *) reason, len))
+            return SHOAL_EFORMAT;
+        return 0;
+    default:
+        return s_read_map (frame, data, data_size);
+    }
+}
+
+int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
+                           char *reason, const uint8_t **data, size_t *data_size)
+{
+    assert (ok && code && reason && data && data_size);
+    if (payload_size > ENVELOPE_MAX_SIZE || s_check (payload, payload_size, ENVELOPE_MAX_DEPTH))
+        return SHOAL_EFORMAT;
+    s_frame_t frame = {payload, payload_size, 0};
+    s_head_t head;
+    if (s_next (payload, payload_size, &frame.offset, &head) || head.type != S_MAP)
+        return SHOAL_EFORMAT;
+    unsigned seen = 0;
+    for (uint64_t i = 0; i < head.length; i++) {
+        s_head_t key;
+        if (s_next (payload, payload_size, &frame.offset, &key) || key.type != S_STR)
+            return SHOAL_EFORMAT;
+        if (s_reply_field (&frame, payload + key.body, key.length, &seen, ok, code, reason, data,
+                           data_size))
+            return SHOAL_EFORMAT;
+    }
+    if (seen != (1u << REPLY_FIELDS) - 1)
+        return SHOAL_EFORMAT;
+    if (*ok ? code[0] || reason[0] : !code[0])
+        return SHOAL_EFORMAT;
+    return 0;
+}

@@ -1,0 +1,93 @@
+/*  envelope.h - the message envelope and its msgpack codec.
+
+    Every message between clients, nodes and workers is one envelope,
+    encoded as a msgpack array of 11 elements:
+
+        [version, kind, id, correlation, causation, from, to, name,
+         payload, attempt, created]
+
+    version    uint, ENVELOPE_VERSION
+    kind       uint, an envelope_kind_t
+    id         bin 16, the message id (the receiver's dedupe key)
+    correlation bin 16 or nil; a reply carries its command's id here
+    causation  bin 16 or nil; the message whose turn produced this one
+    from       str, sender address, or "" for a client
+    to         str, receiver address ("" only for a reply to a client)
+    name       str, 1..SHOAL_NAME_MAX printable ASCII bytes
+    payload    map, the fields (any msgpack inside, depth <= 32)
+    attempt    uint, 0 on the first send, +1 on each re-send
+    created    uint, ms since the epoch of the first send
+
+    Decoding validates everything and never asserts on input: a frame
+    that is too big, truncated, of another version, of wrong types, with
+    a bad address or trailing bytes is a negative SHOAL_E... code.
+
+    A reply's payload is a map {"ok": bool, "code": str, "reason": str,
+    "data": map}; code and reason are "" when ok.
+
+    Pure functions: safe on any thread.
+*/
+#ifndef ENVELOPE_H_INCLUDED
+#define ENVELOPE_H_INCLUDED
+
+#include "shoal.h"
+
+#define ENVELOPE_VERSION 1
+#define ENVELOPE_MAX_SIZE (1024 * 1024) //  bytes of one encoded envelope
+#define ENVELOPE_ID_SIZE 16
+#define ENVELOPE_MAX_DEPTH 32   //  nesting of maps and arrays in a payload
+#define ENVELOPE_CODE_MAX 63    //  bytes of a rejection code
+#define ENVELOPE_REASON_MAX 255 //  bytes of a rejection reason
+
+typedef enum {
+    ENVELOPE_COMMAND = 1, //  to an actor, may be rejected
+    ENVELOPE_REPLY = 2,   //  answer to a command, correlation = its id
+    ENVELOPE_TIMER = 3,   //  a durable timer firing, from = to = the actor
+    ENVELOPE_QUERY = 4,   //  read-only: name "get" or "events"
+} envelope_kind_t;
+
+typedef struct {
+    uint8_t kind;                          //  envelope_kind_t
+    uint8_t id[ENVELOPE_ID_SIZE];          //  message id
+    uint8_t correlation[ENVELOPE_ID_SIZE]; //  all zero = none
+    uint8_t causation[ENVELOPE_ID_SIZE];   //  all zero = none
+    char from[SHOAL_ADDRESS_MAX + 1];      //  "" = a client
+    char to[SHOAL_ADDRESS_MAX + 1];        //  receiver address
+    char name[SHOAL_NAME_MAX + 1];         //  command, reply or timer name
+    const uint8_t *payload;                //  msgpack map, borrowed
+    size_t payload_size;                   //  bytes at payload
+    uint32_t attempt;                      //  re-send count
+    int64_t created;                       //  ms since epoch, first send
+} envelope_t;
+
+//  Encodes env into a new buffer that the caller frees with free(). An
+//  empty payload (NULL, 0) is encoded as an empty map. Returns 0, or
+//  SHOAL_EINVAL if env is not valid (the same checks as decode), or
+//  SHOAL_ETOOBIG past ENVELOPE_MAX_SIZE, or SHOAL_ENOMEM.
+int envelope_encode (const envelope_t *env, uint8_t **data, size_t *size);
+
+//  Decodes and validates one frame into env. env->payload then points
+//  into data, which must outlive env. Returns 0 or a negative code;
+//  on failure env's contents are unspecified.
+int envelope_decode (envelope_t *env, const uint8_t *data, size_t size);
+
+//  Validates that data holds exactly one well-formed msgpack object, no
+//  deeper than ENVELOPE_MAX_DEPTH, whose containers' counts fit in the
+//  bytes present. Allocates nothing. Returns 0 or SHOAL_EFORMAT.
+int envelope_check_msgpack (const uint8_t *data, size_t size);
+
+//  Fills id with 16 random bytes. Thread-safe; can't fail.
+void envelope_new_id (uint8_t id[ENVELOPE_ID_SIZE]);
+
+//  Builds a reply payload. data may be NULL (an empty map). code and
+//  reason may be NULL when ok. The result is the caller's to free().
+int envelope_reply_encode (bool ok, const char *code, const char *reason, const uint8_t *data,
+                           size_t data_size, uint8_t **payload, size_t *payload_size);
+
+//  Parses a reply payload. code and reason must hold ENVELOPE_CODE_MAX+1
+//  and ENVELOPE_REASON_MAX+1 bytes; *data points into payload.
+//  Returns 0 or SHOAL_EFORMAT.
+int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
+                           char *reason, const uint8_t **data, size_t *data_size);
+
+#endif
