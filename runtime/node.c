@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define NODE_MAX_MODULES 32
+#define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
 
 struct _shoal_node_t {
     shoal_node_options_t options; //  with defaults filled in
@@ -33,6 +34,7 @@ struct _shoal_node_t {
     zsock_t *router;     //  clients
     zsock_t *replies;    //  PULL from workers
     zsock_t **push;      //  PUSH to each worker
+    zactor_t *janitor;   //  prunes old inbox records
     uint64_t bad_frames; //  client frames refused
 };
 
@@ -67,6 +69,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->idle_ms = 60000;
     if (!o->snapshot_every)
         o->snapshot_every = 100;
+    if (!o->inbox_retention_ms)
+        o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
         o->batch_max = 4096;
     self->data_dir = strdup (o->data_dir ? o->data_dir : "shoal-data");
@@ -105,6 +109,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
     shoal_node_t *self = *self_p;
     if (!self)
         return;
+    zactor_destroy (&self->janitor);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
@@ -158,6 +163,34 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
     return 0;
 }
 
+//  The janitor thread: every tenth of the retention (at least every
+//  500 ms, at most hourly) deletes the inbox records older than the
+//  retention. It reads the node's config, which outlives it.
+static void s_janitor (zsock_t *pipe, void *arg)
+{
+    const worker_config_t *config = arg;
+    zsock_signal (pipe, 0);
+    int64_t interval = config->retention_ms / 10;
+    interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, (int) interval);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (term)
+                break;
+        } else if (zpoller_terminated (poller))
+            break;
+        int64_t pruned =
+            journal_inbox_prune (config->journal, zclock_time () - config->retention_ms);
+        if (pruned > 0)
+            config->stats[0].pruned += (uint64_t) pruned;
+    }
+    zpoller_destroy (&poller);
+}
+
 static zsock_t *s_socket (int type, int hwm)
 {
     zsock_t *socket = zsock_new (type);
@@ -193,6 +226,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .shards = (uint32_t) self->options.shards,
         .idle_ms = self->options.idle_ms,
         .snapshot_every = self->options.snapshot_every,
+        .retention_ms = self->options.inbox_retention_ms,
         .batch_max = self->options.batch_max,
         .stats = self->stats,
     };
@@ -203,6 +237,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
             return SHOAL_EIO;
         }
     }
+    self->janitor = zactor_new (s_janitor, &self->config);
     for (int i = 0; i < n; i++) {
         self->push[i] = s_socket (ZMQ_PUSH, 0);
         if (!self->push[i] || zsock_connect (self->push[i], "%s-w%d", self->prefix, i) != 0) {
@@ -299,10 +334,10 @@ static void s_stats (shoal_node_t *self, zframe_t *identity, const envelope_t *r
         for (size_t i = 0; i < fields; i++)
             sum[i] += atomic_load (&counters[i]);
     }
-    static const char *names[] = {
-        "messages", "accepted",           "rejected", "duplicates",  "events",       "commits",
-        "records",  "failures",           "resends",  "activations", "passivations", "active",
-        "pending",  "bad_internal_frames"};
+    static const char *names[] = {"messages", "accepted",    "rejected",     "duplicates",
+                                  "events",   "commits",     "records",      "failures",
+                                  "resends",  "activations", "passivations", "active",
+                                  "pending",  "expired",     "pruned",       "bad_internal_frames"};
     _Static_assert(sizeof names / sizeof names[0] ==
                        sizeof (worker_stats_t) / sizeof (atomic_uint_fast64_t),
                    "a name for every counter");

@@ -14,14 +14,16 @@
 typedef struct _shoal_node_t shoal_node_t;
 
 typedef struct {
-    const char *data_dir; //  LevelDB directory (default "shoal-data")
-    const char *endpoint; //  client endpoint (default tcp://127.0.0.1:7700)
-    int workers;          //  worker threads (default: number of cores)
-    bool async;           //  durability async: commits are not fsynced
-    int shards;           //  shards of a new store (default 256); fixed after
-    int idle_ms;          //  passivate actors idle this long (default 60000)
-    int snapshot_every;   //  events between snapshots (default 100)
-    int batch_max;        //  messages per group commit at most (default 4096)
+    const char *data_dir;       //  LevelDB directory (default "shoal-data")
+    const char *endpoint;       //  client endpoint (default tcp://127.0.0.1:7700)
+    int workers;                //  worker threads (default: number of cores)
+    bool async;                 //  durability async: commits are not fsynced
+    int shards;                 //  shards of a new store (default 256); fixed after
+    int idle_ms;                //  passivate actors idle this long (default 60000)
+    int snapshot_every;         //  events between snapshots (default 100)
+    int64_t inbox_retention_ms; //  keep inbox records this long (default 7 days);
+                                //  older commands are refused as "expired"
+    int batch_max;              //  messages per group commit at most (default 4096)
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:

@@ -500,6 +500,14 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
         self->stats->duplicates++;
         return;
     }
+    //  Its inbox record may have been pruned: refuse rather than risk a
+    //  second effect (see docs/DESIGN-NOTES.md, "Inbox retention").
+    if (envelope->created < now - self->config->retention_ms) {
+        s_stage_error (self, route, route_size, envelope, "expired",
+                       "the command is older than the inbox retention; it was not run");
+        self->stats->expired++;
+        return;
+    }
     int rc;
     actor_t *actor = s_actor_get (self, envelope->to, &rc);
     if (!actor) {

@@ -34,6 +34,8 @@ typedef struct {
     atomic_uint_fast64_t passivations; //  actors dropped when idle
     atomic_uint_fast64_t active;       //  actors in memory now
     atomic_uint_fast64_t pending;      //  outbox entries awaiting a reply
+    atomic_uint_fast64_t expired;      //  commands refused: older than retention
+    atomic_uint_fast64_t pruned;       //  inbox records deleted by the janitor
     atomic_uint_fast64_t bad_frames;   //  undecodable internal frames
 } worker_stats_t;
 
@@ -46,6 +48,7 @@ typedef struct {
     uint32_t shards;                  //  number of shards
     int idle_ms;                      //  passivate actors idle this long
     int snapshot_every;               //  events between snapshots
+    int64_t retention_ms;             //  inbox records kept this long
     int batch_max;                    //  messages per group commit at most
     worker_stats_t *stats;            //  one per worker
 } worker_config_t;

@@ -108,6 +108,15 @@ static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t
 {
     const char *name = shoal_msg_name (msg);
     bool accepted = shoal_msg_accepted (msg);
+    //  "expired": the leg outlived the receiver's inbox retention and was
+    //  not run; whether an earlier copy ran is unknown. Only an operator
+    //  can settle it: stay stalled, visibly, rather than guess.
+    if (!accepted && strcmp (shoal_msg_code (msg), "expired") == 0) {
+        shoal_rec_t *event = shoal_ctx_emit (ctx, "Stalled");
+        shoal_rec_str (event, "leg", name);
+        shoal_rec_str (event, "code", "expired");
+        return 0;
+    }
     if (strcmp (name, "Debit") == 0 && transfer->status == TRANSFER_STARTED) {
         if (accepted) {
             shoal_ctx_emit (ctx, "Debited");

@@ -450,6 +450,59 @@ static void test_timer_survives_kill (void **state)
     assert_int_equal (s_count_events (f, "counter/early", "Rang", NULL), 1);
 }
 
+//  Reads one counter of the node's stats.
+static int64_t s_stat (const fixture_t *f, const char *name)
+{
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_t *client = client_new (f->node.endpoint);
+    client_reply_t reply;
+    assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+    client_destroy (&client);
+    int64_t value = -1;
+    assert_int_equal (map_int (reply.data, reply.size, name, &value), 0);
+    client_reply_close (&reply);
+    return value;
+}
+
+//  Inbox records are kept for the retention; a retry older than that is
+//  refused as expired, never run a second time.
+static void test_inbox_retention (void **state)
+{
+    fixture_t *f = *state;
+    char *args[] = {"--inbox-retention-ms", "1000", NULL};
+    s_start (f, NULL, args);
+    s_must_accept (f, "account/keep", "Open", "owner=Keep", NULL);
+    char *fields[] = {"amount=10"};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (1, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, "account/keep", "Deposit", payload, size);
+    client_t *client = client_new (f->node.endpoint);
+    client_reply_t reply;
+    for (int i = 0; i < 2; i++) { //  the same message twice: one effect
+        assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+        assert_true (reply.ok);
+        client_reply_close (&reply);
+    }
+    assert_int_equal (s_state_int (f, "account/keep", "balance"), 10);
+    assert_int_equal (s_stat (f, "duplicates"), 1);
+    zclock_sleep (2200); //  past the retention and a janitor pass
+    assert_true (s_stat (f, "pruned") >= 1);
+    assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "expired");
+    client_reply_close (&reply);
+    client_destroy (&client);
+    free (payload);
+    assert_int_equal (s_state_int (f, "account/keep", "balance"), 10);
+    assert_int_equal (s_stat (f, "expired"), 1);
+    s_must_accept (f, "account/keep", "Deposit", "amount=5", NULL);
+    assert_int_equal (s_state_int (f, "account/keep", "balance"), 15);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -464,6 +517,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_closed_target_compensated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_transfer_retry_after_crash, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_survives_kill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_retention, s_setup, s_teardown),
         cmocka_unit_test (test_invariants_under_kills),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -31,7 +31,9 @@ static void s_help (FILE *out)
                   "  --snapshot-every N      events between snapshots (default 100)\n"
                   "  --batch-max N           messages per group commit at most (default 4096)\n"
                   "  --stall-ms MS           mark transfers stalled after MS without an answer\n"
-                  "                          (default 30000)\n\n"
+                  "                          (default 30000)\n"
+                  "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
+                  "                          7 days); older commands are refused as expired\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
                   "  shoal node --data /var/lib/shoal --workers 2 --module ./counter.so\n");
@@ -72,6 +74,7 @@ int cmd_node (int argc, char **argv)
                                             {"snapshot-every", required_argument, 0, 'S'},
                                             {"batch-max", required_argument, 0, 'b'},
                                             {"stall-ms", required_argument, 0, 'T'},
+                                            {"inbox-retention-ms", required_argument, 0, 'R'},
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     shoal_node_options_t opts = {0};
@@ -129,6 +132,11 @@ int cmd_node (int argc, char **argv)
             if (!option_int ("node", "batch-max", optarg, 1, 1 << 20, &value))
                 return EXIT_USAGE;
             opts.batch_max = (int) value;
+            break;
+        case 'R':
+            if (!option_int ("node", "inbox-retention-ms", optarg, 100, LONG_MAX, &value))
+                return EXIT_USAGE;
+            opts.inbox_retention_ms = value;
             break;
         case 'T':
             if (!option_int ("node", "stall-ms", optarg, 1, 86400000L * 365, &value))
