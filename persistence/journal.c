@@ -37,6 +37,7 @@
 #define WRITE_BUFFER_BYTES (16u << 20)
 #define BLOOM_BITS_PER_KEY 10
 #define PRUNE_BATCH 1000
+#define JOURNAL_KNOWN_MAX 65536 //  committed stream versions a batch remembers
 #define JOURNAL_META_NAME_MAX 255
 
 //  'e' stream 0x00 seq:8 is the longest key with a stream; 'o'/'i' with
@@ -66,6 +67,9 @@ struct _journal_batch_t {
     journal_t *journal;           //  the store it commits to, borrowed
     leveldb_writebatch_t *writes; //  staged puts and deletes
     zhashx_t *versions;           //  stream -> int64_t *, staged versions
+    zhashx_t *known;              //  stream -> int64_t *, committed versions seen
+                                  //  (valid while this batch is the stream's
+                                  //  one writer, as a worker is for its shards)
     zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
     msgpack_sbuffer buffer;       //  reused to encode records
     size_t count;                 //  records staged
@@ -499,7 +503,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     leveldb_options_set_filter_policy (self->options, self->filter);
     leveldb_options_set_cache (self->options, self->cache);
     leveldb_options_set_write_buffer_size (self->options, WRITE_BUFFER_BYTES);
-    leveldb_options_set_compression (self->options, leveldb_snappy_compression);
+    leveldb_options_set_compression (self->options, leveldb_no_compression);
 
     self->read = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (self->read, 1);
@@ -928,12 +932,14 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     self->writes = leveldb_writebatch_create ();
     self->versions = zhashx_new ();
     self->inbox = zhashx_new ();
-    if (!self->versions || !self->inbox) {
+    self->known = zhashx_new ();
+    if (!self->versions || !self->inbox || !self->known) {
         journal_batch_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->versions, s_free_item);
     zhashx_set_destructor (self->inbox, s_free_item);
+    zhashx_set_destructor (self->known, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
     return self;
 }
@@ -946,6 +952,7 @@ void journal_batch_destroy (journal_batch_t **self_p)
     leveldb_writebatch_destroy (self->writes);
     zhashx_destroy (&self->versions);
     zhashx_destroy (&self->inbox);
+    zhashx_destroy (&self->known);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self);
     *self_p = NULL;
@@ -979,6 +986,21 @@ static int s_stage_record (journal_batch_t *self, const uint8_t *key, size_t key
     return 0;
 }
 
+//  Remembers a committed version of stream. The memory is bounded: past
+//  JOURNAL_KNOWN_MAX streams it starts over (a miss costs one seek).
+static void s_remember (journal_batch_t *self, const char *stream, int64_t version)
+{
+    int64_t *known = zhashx_lookup (self->known, stream);
+    if (!known) {
+        if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX)
+            zhashx_purge (self->known);
+        if (!(known = malloc (sizeof (int64_t))))
+            return;
+        zhashx_insert (self->known, stream, known);
+    }
+    *known = version;
+}
+
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version)
 {
     assert (self);
@@ -986,11 +1008,16 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
     if (s_stream_len (stream) == 0)
         return SHOAL_EINVAL;
     int64_t *staged = zhashx_lookup (self->versions, stream);
+    if (!staged)
+        staged = zhashx_lookup (self->known, stream);
     if (staged) {
         *version = *staged;
         return 0;
     }
-    return journal_version (self->journal, stream, version);
+    int rc = journal_version (self->journal, stream, version);
+    if (rc == 0)
+        s_remember (self, stream, *version);
+    return rc;
 }
 
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
@@ -1208,6 +1235,12 @@ int journal_batch_commit (journal_batch_t *self)
             }
         }
     }
+    if (rc == 0) {
+        for (int64_t *staged = zhashx_first (self->versions); staged;
+             staged = zhashx_next (self->versions))
+            s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);
+    } else
+        zhashx_purge (self->known);
     journal_batch_clear (self);
     return rc;
 }
