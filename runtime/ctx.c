@@ -200,8 +200,8 @@ shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *comma
 
 shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
 {
-    if (ctx->timer_count == CTX_MAX_TIMERS || ms < 0) {
-        ctx->error = ms < 0 ? SHOAL_EINVAL : SHOAL_ETOOBIG;
+    if (ctx->timer_count == CTX_MAX_TIMERS || ms < 0 || ms > CTX_MAX_TIMER_MS) {
+        ctx->error = ctx->timer_count == CTX_MAX_TIMERS ? SHOAL_ETOOBIG : SHOAL_EINVAL;
         return NULL;
     }
     ctx_timer_t *slot = &ctx->timers[ctx->timer_count];

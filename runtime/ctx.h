@@ -12,9 +12,10 @@
 #include "data.h"
 #include "envelope.h"
 
-#define CTX_MAX_EVENTS 32 //  events one turn may emit
-#define CTX_MAX_SENDS 16  //  commands one turn may send
-#define CTX_MAX_TIMERS 16 //  timers one turn may set
+#define CTX_MAX_EVENTS 32                                 //  events one turn may emit
+#define CTX_MAX_SENDS 16                                  //  commands one turn may send
+#define CTX_MAX_TIMERS 16                                 //  timers one turn may set
+#define CTX_MAX_TIMER_MS (100LL * 365 * 24 * 3600 * 1000) //  a timer's delay at most
 
 struct _shoal_msg_t {
     const envelope_t *envelope;           //  borrowed for the turn

@@ -176,7 +176,8 @@ int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ..
 shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command);
 //  Sets a durable timer: after ms milliseconds this actor receives a
 //  SHOAL_TIMER message with this name and the rec's fields, once, even
-//  across restarts (late rather than never).
+//  across restarts (late rather than never). ms is 0 to 100 years; beyond,
+//  the turn fails.
 shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name);
 
 #ifdef __cplusplus

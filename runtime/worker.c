@@ -367,95 +367,135 @@ static void s_stage_error (worker_t *self, const uint8_t *route, size_t route_si
     self->stats->rejected++;
 }
 
+//  Encodes a command or timer envelope from actor, caused by cause. Returns
+//  0 with *frame to free(), or an error.
+static int s_encode_effect (envelope_kind_t kind, const actor_t *actor, const envelope_t *cause,
+                            const char *to, const char *name, shoal_rec_t *rec, int64_t created,
+                            uint8_t **frame, size_t *size, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    envelope_t effect = {0};
+    effect.kind = (uint8_t) kind;
+    envelope_new_id (effect.id);
+    memcpy (effect.causation, cause->id, ENVELOPE_ID_SIZE);
+    strcpy (effect.from, actor->address);
+    strcpy (effect.to, to);
+    strcpy (effect.name, name);
+    effect.payload = rec_finish (rec, &effect.payload_size);
+    effect.created = created;
+    memcpy (id, effect.id, ENVELOPE_ID_SIZE);
+    return effect.payload ? envelope_encode (&effect, frame, size) : SHOAL_ENOMEM;
+}
+
+typedef struct {
+    uint8_t *frame;
+    size_t size;
+    uint8_t id[ENVELOPE_ID_SIZE];
+    int64_t due; //  timers: the due time
+    int dest;    //  commands: the receiver's worker
+} effect_t;
+
+static int s_grow_staged_timers (worker_t *self, size_t more)
+{
+    if (self->staged_timer_count + more <= self->staged_timer_cap)
+        return 0;
+    size_t cap = self->staged_timer_cap ? self->staged_timer_cap * 2 : 64;
+    while (cap < self->staged_timer_count + more)
+        cap *= 2;
+    wtimer_t *grown = realloc (self->staged_timers, cap * sizeof (wtimer_t));
+    if (!grown)
+        return SHOAL_ENOMEM;
+    self->staged_timers = grown;
+    self->staged_timer_cap = cap;
+    return 0;
+}
+
 //  Stages the effects of an accepted turn of actor: events (with the
 //  expected-version check), a snapshot when due, outbox commands and
-//  timers. Returns 0 or an error (then the batch may hold part of it and
-//  the caller drops the actor).
-static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int64_t now)
+//  timers. Everything that can be refused (encoding, the version check)
+//  is checked before anything is staged, so an error returned here left
+//  the batch as it was, except *poisoned: then a write was staged and a
+//  later one failed (out of memory), and the whole batch must be dropped.
+static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int64_t now,
+                            bool *poisoned)
 {
     shoal_ctx_t *ctx = &self->ctx;
-    if (ctx->event_count) {
+    effect_t sends[CTX_MAX_SENDS], timers[CTX_MAX_TIMERS];
+    size_t send_count = 0, timer_count = 0;
+    int rc = s_grow_staged_timers (self, ctx->timer_count);
+    for (size_t i = 0; rc == 0 && i < ctx->send_count; i++) {
+        effect_t *e = &sends[send_count];
+        rc = s_encode_effect (ENVELOPE_COMMAND, actor, cause, ctx->sends[i].to, ctx->sends[i].name,
+                              &ctx->sends[i].rec, now, &e->frame, &e->size, e->id);
+        if (rc == 0) {
+            e->dest = worker_of (self->config, ctx->sends[i].to);
+            send_count++;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++) {
+        effect_t *e = &timers[timer_count];
+        e->due = now + ctx->timers[i].ms; //  a timer's created is its due time
+        rc = s_encode_effect (ENVELOPE_TIMER, actor, cause, actor->address, ctx->timers[i].name,
+                              &ctx->timers[i].rec, e->due, &e->frame, &e->size, e->id);
+        if (rc == 0)
+            timer_count++;
+    }
+    if (rc == 0 && ctx->event_count) {
         journal_event_t events[CTX_MAX_EVENTS];
         for (size_t i = 0; i < ctx->event_count; i++) {
             events[i].name = ctx->events[i].name;
             events[i].data = rec_finish (&ctx->events[i].rec, &events[i].size);
         }
-        int rc = journal_batch_append (self->batch, actor->address, actor->version, events,
-                                       ctx->event_count, now, &actor->version);
-        if (rc)
-            return rc;
-        self->stats->events += ctx->event_count;
-        if (actor->type->restore && self->config->snapshot_every > 0 &&
-            actor->version - actor->snapshot_seq >= self->config->snapshot_every) {
-            shoal_rec_t view;
-            rec_init (&view);
-            actor->type->view (actor->state, &view);
-            size_t size;
-            const uint8_t *bytes = rec_finish (&view, &size);
-            if (bytes && journal_batch_snapshot (self->batch, actor->address, actor->version, bytes,
-                                                 size) == 0)
-                actor->snapshot_seq = actor->version;
-            rec_close (&view);
-        }
+        rc = journal_batch_append (self->batch, actor->address, actor->version, events,
+                                   ctx->event_count, now, &actor->version);
+        if (rc == 0)
+            self->stats->events += ctx->event_count;
     }
-    for (size_t i = 0; i < ctx->send_count; i++) {
-        envelope_t command = {0};
-        command.kind = ENVELOPE_COMMAND;
-        envelope_new_id (command.id);
-        memcpy (command.causation, cause->id, ENVELOPE_ID_SIZE);
-        strcpy (command.from, actor->address);
-        strcpy (command.to, ctx->sends[i].to);
-        strcpy (command.name, ctx->sends[i].name);
-        command.payload = rec_finish (&ctx->sends[i].rec, &command.payload_size);
-        command.created = now;
-        uint8_t *frame;
+    if (rc) {
+        for (size_t i = 0; i < send_count; i++)
+            free (sends[i].frame);
+        for (size_t i = 0; i < timer_count; i++)
+            free (timers[i].frame);
+        return rc;
+    }
+    if (ctx->event_count && actor->type->restore && self->config->snapshot_every > 0 &&
+        actor->version - actor->snapshot_seq >= self->config->snapshot_every) {
+        shoal_rec_t view;
+        rec_init (&view);
+        actor->type->view (actor->state, &view);
         size_t size;
-        int rc = envelope_encode (&command, &frame, &size);
+        const uint8_t *bytes = rec_finish (&view, &size);
+        if (bytes &&
+            journal_batch_snapshot (self->batch, actor->address, actor->version, bytes, size) == 0)
+            actor->snapshot_seq = actor->version;
+        rec_close (&view);
+    }
+    for (size_t i = 0; i < send_count; i++) {
         if (rc == 0)
-            rc = journal_batch_outbox_put (self->batch, actor->address, command.id, frame, size);
+            rc = journal_batch_outbox_put (self->batch, actor->address, sends[i].id, sends[i].frame,
+                                           sends[i].size);
         if (rc == 0)
-            rc = s_out_add (self, worker_of (self->config, command.to), NULL, 0, frame, size, true);
+            rc = s_out_add (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, true);
         else
-            free (frame);
-        if (rc)
-            return rc;
+            free (sends[i].frame);
     }
-    for (size_t i = 0; i < ctx->timer_count; i++) {
-        envelope_t timer = {0};
-        timer.kind = ENVELOPE_TIMER;
-        envelope_new_id (timer.id);
-        memcpy (timer.causation, cause->id, ENVELOPE_ID_SIZE);
-        strcpy (timer.from, actor->address);
-        strcpy (timer.to, actor->address);
-        strcpy (timer.name, ctx->timers[i].name);
-        timer.payload = rec_finish (&ctx->timers[i].rec, &timer.payload_size);
-        timer.created = now + ctx->timers[i].ms; //  a timer's created is its due time
-        uint8_t *frame;
-        size_t size;
-        int rc = envelope_encode (&timer, &frame, &size);
+    for (size_t i = 0; i < timer_count; i++) {
         if (rc == 0)
-            rc = journal_batch_timer_put (self->batch, timer.created, timer.id, frame, size);
-        if (rc == 0 && self->staged_timer_count == self->staged_timer_cap) {
-            size_t cap = self->staged_timer_cap ? self->staged_timer_cap * 2 : 64;
-            wtimer_t *grown = realloc (self->staged_timers, cap * sizeof (wtimer_t));
-            if (grown) {
-                self->staged_timers = grown;
-                self->staged_timer_cap = cap;
-            } else
-                rc = SHOAL_ENOMEM;
-        }
-        if (rc) {
-            free (frame);
-            return rc;
-        }
-        self->staged_timers[self->staged_timer_count++] =
-            (wtimer_t){.due = timer.created, .frame = frame, .size = size};
+            rc = journal_batch_timer_put (self->batch, timers[i].due, timers[i].id, timers[i].frame,
+                                          timers[i].size);
+        if (rc == 0)
+            self->staged_timers[self->staged_timer_count++] =
+                (wtimer_t){.due = timers[i].due, .frame = timers[i].frame, .size = timers[i].size};
+        else
+            free (timers[i].frame);
     }
-    return 0;
+    *poisoned = rc != 0;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
 //  Turns
+
+static void s_abort_batch (worker_t *self);
 
 //  Runs msg through actor's handler and stages the effects. Returns the
 //  ctx_run result; CTX_CORRUPT also covers a failure to stage (then the
@@ -474,12 +514,17 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
     int result = ctx_run (&self->ctx, actor->type, actor->state, &msg);
     msg_close (&msg);
     if (result == CTX_ACCEPTED) {
-        int rc = s_stage_effects (self, actor, envelope, now);
+        bool poisoned = false;
+        int rc = s_stage_effects (self, actor, envelope, now, &poisoned);
         if (rc) {
             shoal_ctx_reject (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
                               "could not stage the turn of %s: %s", actor->address,
                               shoal_strerror (rc));
             result = CTX_CORRUPT;
+        }
+        if (poisoned) {
+            s_abort_batch (self); //  drops every actor, this one included
+            return CTX_CORRUPT;
         }
     }
     if (result == CTX_CORRUPT)
@@ -857,6 +902,15 @@ static int s_reload (worker_t *self)
     return rc;
 }
 
+//  Drops everything staged in the batch and reloads from the journal, as
+//  after a failed commit: nobody was told anything about it yet.
+static void s_abort_batch (worker_t *self)
+{
+    s_drop_staged (self);
+    journal_batch_clear (self->batch);
+    s_reload (self);
+}
+
 static void s_commit (worker_t *self)
 {
     if (self->turns == 0 && self->out_count == 0)
@@ -875,9 +929,7 @@ static void s_commit (worker_t *self)
     self->stats->failures++;
     zsys_error ("worker %d: commit failed (%s); reloading from the journal", self->index,
                 shoal_strerror (rc));
-    s_drop_staged (self);
-    journal_batch_clear (self->batch);
-    s_reload (self);
+    s_abort_batch (self);
 }
 
 //  --------------------------------------------------------------------------
