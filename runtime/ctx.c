@@ -36,6 +36,8 @@ shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg)
         return SHOAL_REPLY;
     case ENVELOPE_TIMER:
         return SHOAL_TIMER;
+    case ENVELOPE_STALLED:
+        return SHOAL_STALLED;
     default:
         return SHOAL_COMMAND;
     }

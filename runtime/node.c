@@ -69,6 +69,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->idle_ms = 60000;
     if (!o->snapshot_every)
         o->snapshot_every = 100;
+    if (!o->stall_ms)
+        o->stall_ms = 30000;
     if (!o->inbox_retention_ms)
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
@@ -227,6 +229,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .idle_ms = self->options.idle_ms,
         .snapshot_every = self->options.snapshot_every,
         .retention_ms = self->options.inbox_retention_ms,
+        .stall_ms = self->options.stall_ms,
         .batch_max = self->options.batch_max,
         .stats = self->stats,
     };

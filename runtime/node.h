@@ -21,6 +21,8 @@ typedef struct {
     int shards;                 //  shards of a new store (default 256); fixed after
     int idle_ms;                //  passivate actors idle this long (default 60000)
     int snapshot_every;         //  events between snapshots (default 100)
+    int64_t stall_ms;           //  notify senders of commands unanswered this
+                                //  long (default 30000)
     int64_t inbox_retention_ms; //  keep inbox records this long (default 7 days);
                                 //  older commands are refused as "expired"
     int batch_max;              //  messages per group commit at most (default 4096)

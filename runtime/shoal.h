@@ -77,6 +77,9 @@ typedef enum {
     SHOAL_COMMAND = 1, //  a request, from a client or an actor
     SHOAL_REPLY = 2,   //  the answer to a command this actor sent
     SHOAL_TIMER = 3,   //  a timer this actor set with shoal_ctx_after
+    SHOAL_STALLED = 4, //  a command this actor sent has had no answer for the
+                       //  node's --stall-ms; it is still being re-sent. The
+                       //  name is the command's, data {to, attempts, since}
 } shoal_kind_t;
 
 //  An actor type. The struct must outlive the node (make it static const).
@@ -114,8 +117,8 @@ typedef int (shoal_module_init_fn) (shoal_registry_t *registry);
 //  The message being handled. All results are borrowed for the turn.
 
 shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg);
-//  Command name; for a reply, the name of the command it answers; for a
-//  timer, the name given to shoal_ctx_after.
+//  Command name; for a reply or a stall notice, the name of the command it
+//  is about; for a timer, the name given to shoal_ctx_after.
 const char *shoal_msg_name (const shoal_msg_t *msg);
 //  The sender's address, or "" when the sender is a client.
 const char *shoal_msg_from (const shoal_msg_t *msg);

@@ -61,6 +61,9 @@ typedef struct {
     size_t size;
     uint32_t attempt;
     int64_t next_due;
+    int64_t created;    //  first send (ms since epoch), from the envelope
+    int64_t sent_at;    //  latest send (ms), for the reply-time estimate
+    bool stall_noticed; //  its sender was told it is stalled
 } pending_t;
 
 typedef struct {
@@ -88,7 +91,8 @@ typedef struct {
     shoal_ctx_t ctx;
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
-    size_t turns; //  messages in the current batch
+    size_t turns;    //  messages in the current batch
+    double reply_ms; //  smoothed time from sending a command to its reply
 } worker_t;
 
 //  --------------------------------------------------------------------------
@@ -367,6 +371,16 @@ static void s_stage_error (worker_t *self, const uint8_t *route, size_t route_si
     self->stats->rejected++;
 }
 
+//  A failure that may pass (storage trouble, an actor being reloaded): a
+//  client is told and may retry; an actor is told nothing, so its outbox
+//  re-sends the command rather than take the failure for a rejection.
+static void s_stage_transient (worker_t *self, const uint8_t *route, size_t route_size,
+                               const envelope_t *request, const char *code, const char *reason)
+{
+    if (route_size || !request->from[0])
+        s_stage_error (self, route, route_size, request, code, reason);
+}
+
 //  Encodes a command or timer envelope from actor, caused by cause. Returns
 //  0 with *frame to free(), or an error.
 static int s_encode_effect (envelope_kind_t kind, const actor_t *actor, const envelope_t *cause,
@@ -560,13 +574,14 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
             s_stage_error (self, route, route_size, envelope, "unknown_type",
                            "no actor type is registered for this address");
         else
-            s_stage_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+            s_stage_transient (self, route, route_size, envelope, "unavailable",
+                               shoal_strerror (rc));
         return;
     }
     int result = s_turn (self, actor, envelope, now);
     shoal_ctx_t *ctx = &self->ctx;
     if (result == CTX_CORRUPT) {
-        s_stage_error (self, route, route_size, envelope, ctx->code, ctx->reason);
+        s_stage_transient (self, route, route_size, envelope, ctx->code, ctx->reason);
         return;
     }
     uint8_t *payload;
@@ -601,7 +616,9 @@ static void s_on_reply (worker_t *self, const envelope_t *envelope)
     actor_t *actor = s_actor_get (self, envelope->to, &rc);
     if (!actor)
         return; //  retried: the pending entry stays and the command is re-sent
-    int result = s_turn (self, actor, envelope, s_now ());
+    int64_t now = s_now ();
+    self->reply_ms += ((double) (now - pending->sent_at) - self->reply_ms) / 8;
+    int result = s_turn (self, actor, envelope, now);
     if (result == CTX_CORRUPT)
         return;
     if (result == CTX_REJECTED)
@@ -787,9 +804,15 @@ static int s_send (worker_t *self, int dest, const uint8_t *route, size_t route_
     return 0;
 }
 
-static int64_t s_retry_delay (uint32_t attempt)
+//  The delay before re-send number attempt+1: RETRY_FIRST_MS, or four
+//  times the smoothed reply time when replies are slower (as TCP's RTO, so
+//  a loaded node does not add re-sends to its load), doubled per attempt
+//  up to RETRY_MAX_MS, with jitter: drawn from [d/2, d].
+static int64_t s_retry_delay (const worker_t *self, uint32_t attempt)
 {
     int64_t delay = RETRY_FIRST_MS;
+    if (4 * self->reply_ms > delay)
+        delay = (int64_t) (4 * self->reply_ms);
     for (uint32_t i = 0; i < attempt && delay < RETRY_MAX_MS; i++)
         delay *= 2;
     if (delay > RETRY_MAX_MS)
@@ -813,6 +836,8 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->dest = worker_of (self->config, envelope.to);
     pending->size = size;
     pending->next_due = due;
+    pending->created = envelope.created;
+    pending->sent_at = s_now ();
     zhashx_update (self->pending, pending->id, pending);
     self->stats->pending = zhashx_size (self->pending);
     return 0;
@@ -826,7 +851,8 @@ static void s_release (worker_t *self)
         if (out->outbox) {
             envelope_t envelope;
             if (envelope_decode (&envelope, out->frame, out->size) == 0)
-                s_pending_add (self, envelope.from, out->frame, out->size, now + s_retry_delay (0));
+                s_pending_add (self, envelope.from, out->frame, out->size,
+                               now + s_retry_delay (self, 0));
         }
         s_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
         free (out->route);
@@ -935,6 +961,41 @@ static void s_commit (worker_t *self)
 //  --------------------------------------------------------------------------
 //  Ticks: re-sends, timers, passivation
 
+//  Tells the sender of a command unanswered for stall_ms, in a turn of its
+//  own (kind SHOAL_STALLED: name = the command, data = {to, attempts,
+//  since}). Derived from the pending table, not stored: after a restart a
+//  command still unanswered is noticed again.
+static void s_on_stalled (worker_t *self, pending_t *pending)
+{
+    pending->stall_noticed = true;
+    envelope_t command;
+    if (envelope_decode (&command, pending->frame, pending->size) != 0)
+        return;
+    int rc;
+    actor_t *actor = s_actor_get (self, pending->sender, &rc);
+    if (!actor)
+        return;
+    shoal_rec_t data;
+    rec_init (&data);
+    shoal_rec_str (&data, "to", command.to);
+    shoal_rec_int (&data, "attempts", pending->attempt);
+    shoal_rec_int (&data, "since", pending->created);
+    envelope_t notice = {0};
+    notice.kind = ENVELOPE_STALLED;
+    envelope_new_id (notice.id);
+    memcpy (notice.correlation, command.id, ENVELOPE_ID_SIZE);
+    strcpy (notice.from, command.to);
+    strcpy (notice.to, pending->sender);
+    strcpy (notice.name, command.name);
+    notice.payload = rec_finish (&data, &notice.payload_size);
+    notice.created = s_now ();
+    self->turns++;
+    if (notice.payload && s_turn (self, actor, &notice, notice.created) == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused the stall notice of %s: %s", self->index,
+                      pending->sender, command.name, self->ctx.reason);
+    rec_close (&data);
+}
+
 static void s_tick (worker_t *self)
 {
     int64_t now = s_now ();
@@ -954,15 +1015,23 @@ static void s_tick (worker_t *self)
     }
     if (now >= self->next_retry_tick) {
         self->next_retry_tick = now + RETRY_TICK_MS;
+        zlistx_t *stalled = zlistx_new ();
         for (pending_t *pending = zhashx_first (self->pending); pending;
              pending = zhashx_next (self->pending)) {
             if (pending->next_due > now)
                 continue;
             pending->attempt++;
-            pending->next_due = now + s_retry_delay (pending->attempt);
+            pending->next_due = now + s_retry_delay (self, pending->attempt);
+            pending->sent_at = now;
             s_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
             self->stats->resends++;
+            if (!pending->stall_noticed && s_now () - pending->created >= self->config->stall_ms)
+                zlistx_add_end (stalled, pending);
         }
+        //  Turns may change the pending table: notice outside the walk.
+        for (pending_t *pending = zlistx_first (stalled); pending; pending = zlistx_next (stalled))
+            s_on_stalled (self, pending);
+        zlistx_destroy (&stalled);
     }
     if (now >= self->next_passivate_tick) {
         self->next_passivate_tick = now + PASSIVATE_TICK_MS;
@@ -972,7 +1041,7 @@ static void s_tick (worker_t *self)
 
 static long s_poll_timeout (worker_t *self)
 {
-    if (zlistx_size (self->local))
+    if (zlistx_size (self->local) || self->turns)
         return 0;
     int64_t now = s_now ();
     int64_t next = self->next_passivate_tick;

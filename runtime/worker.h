@@ -49,6 +49,7 @@ typedef struct {
     int idle_ms;                      //  passivate actors idle this long
     int snapshot_every;               //  events between snapshots
     int64_t retention_ms;             //  inbox records kept this long
+    int64_t stall_ms;                 //  tell a sender its command is unanswered
     int batch_max;                    //  messages per group commit at most
     worker_stats_t *stats;            //  one per worker
 } worker_config_t;

@@ -27,13 +27,6 @@ typedef struct {
     char code[64];                    //  why it failed or was compensated
 } transfer_t;
 
-static int64_t s_stall_ms = TRANSFER_DEFAULT_STALL_MS;
-
-void transfer_set_stall_ms (int64_t ms)
-{
-    s_stall_ms = ms > 0 ? ms : TRANSFER_DEFAULT_STALL_MS;
-}
-
 static bool s_terminal (int status)
 {
     return status >= TRANSFER_COMPLETED;
@@ -46,15 +39,12 @@ static void s_reply_status (shoal_ctx_t *ctx, int status)
     shoal_rec_str (reply, "status", s_status_names[status]);
 }
 
-//  Sends a leg's command to account with {transfer, amount}, and arms the
-//  stall timer for it.
-static void s_leg (shoal_ctx_t *ctx, const char *account, const char *command, int64_t amount,
-                   const char *leg)
+//  Sends a leg's command to account with {transfer, amount}.
+static void s_leg (shoal_ctx_t *ctx, const char *account, const char *command, int64_t amount)
 {
     shoal_rec_t *rec = shoal_ctx_send (ctx, account, command);
     shoal_rec_str (rec, "transfer", shoal_ctx_id (ctx));
     shoal_rec_int (rec, "amount", amount);
-    shoal_rec_str (shoal_ctx_after (ctx, s_stall_ms, "stall"), "leg", leg);
 }
 
 //  Reads an account field: "alice" means account/alice.
@@ -92,7 +82,7 @@ static int s_start (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *m
     shoal_rec_str (event, "from", from);
     shoal_rec_str (event, "to", to);
     shoal_rec_int (event, "amount", amount);
-    s_leg (ctx, from, "Debit", amount, "debit");
+    s_leg (ctx, from, "Debit", amount);
     s_reply_status (ctx, TRANSFER_STARTED);
     return 0;
 }
@@ -120,7 +110,7 @@ static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t
     if (strcmp (name, "Debit") == 0 && transfer->status == TRANSFER_STARTED) {
         if (accepted) {
             shoal_ctx_emit (ctx, "Debited");
-            s_leg (ctx, transfer->to, "Credit", transfer->amount, "credit");
+            s_leg (ctx, transfer->to, "Credit", transfer->amount);
         } else
             s_emit_why (ctx, "Failed", msg);
     } else if (strcmp (name, "Credit") == 0 && transfer->status == TRANSFER_DEBITED) {
@@ -128,33 +118,32 @@ static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t
             shoal_ctx_emit (ctx, "Completed");
         else {
             s_emit_why (ctx, "Compensating", msg);
-            s_leg (ctx, transfer->from, "Refund", transfer->amount, "refund");
+            s_leg (ctx, transfer->from, "Refund", transfer->amount);
         }
     } else if (strcmp (name, "Refund") == 0 && transfer->status == TRANSFER_COMPENSATING) {
         if (accepted)
             shoal_ctx_emit (ctx, "Compensated");
         else //  cannot happen to a debited account; try again later, visibly
-            s_leg (ctx, transfer->from, "Refund", transfer->amount, "refund");
+            s_leg (ctx, transfer->from, "Refund", transfer->amount);
     }
     return 0; //  a late or unexpected reply changes nothing
 }
 
-static int s_on_timer (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+//  The runtime says the command of the current leg has had no answer for
+//  the node's --stall-ms (it keeps re-sending it): mark the transfer stalled.
+static int s_on_stalled (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
 {
-    char leg[16];
-    if (strcmp (shoal_msg_name (msg), "stall") != 0 ||
-        shoal_data_str (shoal_msg_data (msg), "leg", leg, sizeof leg) != 0)
-        return 0;
     static const struct {
-        const char *leg;
+        const char *command;
         int status;
-    } legs[] = {{"debit", TRANSFER_STARTED},
-                {"credit", TRANSFER_DEBITED},
-                {"refund", TRANSFER_COMPENSATING}};
+        const char *leg;
+    } legs[] = {{"Debit", TRANSFER_STARTED, "debit"},
+                {"Credit", TRANSFER_DEBITED, "credit"},
+                {"Refund", TRANSFER_COMPENSATING, "refund"}};
     for (size_t i = 0; i < sizeof legs / sizeof legs[0]; i++)
-        if (strcmp (leg, legs[i].leg) == 0 && transfer->status == legs[i].status &&
-            !transfer->stalled)
-            shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "leg", leg);
+        if (strcmp (shoal_msg_name (msg), legs[i].command) == 0 &&
+            transfer->status == legs[i].status && !transfer->stalled)
+            shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "leg", legs[i].leg);
     return 0;
 }
 
@@ -164,8 +153,10 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
     switch (shoal_msg_kind (msg)) {
     case SHOAL_REPLY:
         return s_on_reply (ctx, transfer, msg);
+    case SHOAL_STALLED:
+        return s_on_stalled (ctx, transfer, msg);
     case SHOAL_TIMER:
-        return s_on_timer (ctx, transfer, msg);
+        return 0; //  sets none
     case SHOAL_COMMAND:
         break;
     }

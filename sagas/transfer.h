@@ -7,8 +7,9 @@
     transfer's status and starts nothing.
 
     Status: started, debited, compensating, completed, failed, compensated.
-    A leg with no answer for stall_ms is marked stalled (an event, so it
-    survives restarts) while the runtime keeps re-sending it.
+    A leg the runtime reports stalled (no answer for the node's --stall-ms,
+    30 s by default) is marked stalled (an event, so it survives restarts)
+    while the runtime keeps re-sending it; the next step clears the mark.
 
     Events: Started{from,to,amount}, Debited, Completed, Failed{code,reason},
     Compensating{code,reason}, Compensated, Stalled{leg}.
@@ -18,12 +19,6 @@
 
 #include "shoal.h"
 
-#define TRANSFER_DEFAULT_STALL_MS 30000
-
 extern const shoal_type_t transfer_type;
-
-//  Sets how long a leg may go unanswered before the transfer is marked
-//  stalled. Call before the node starts (it is read by every worker).
-void transfer_set_stall_ms (int64_t ms);
 
 #endif

@@ -4,6 +4,11 @@
 
     counter/ID: Add{by} -> Added{by}; Get -> {value}. by must be 1..1000.
     Remind{ms} sets a durable timer "ring"; when it fires: Rang{}.
+    Forward{to, name} sends command name to address to; its reply is
+    recorded as Answered{accepted}, a stall notice as Stalled{command}.
+
+    sink/ID: every command fails to apply (a corrupt actor), so commands to
+    it are never answered: what the stall notices are tested with.
 */
 #include "shoal.h"
 #include <string.h>
@@ -27,6 +32,22 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
         shoal_ctx_emit (ctx, "Rang");
         return 0;
     }
+    if (shoal_msg_kind (msg) == SHOAL_REPLY) {
+        shoal_rec_bool (shoal_ctx_emit (ctx, "Answered"), "accepted", shoal_msg_accepted (msg));
+        return 0;
+    }
+    if (shoal_msg_kind (msg) == SHOAL_STALLED) {
+        shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "command", shoal_msg_name (msg));
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Forward") == 0) {
+        char to[SHOAL_ADDRESS_MAX + 1], name[SHOAL_NAME_MAX + 1];
+        if (shoal_data_str (shoal_msg_data (msg), "to", to, sizeof to) != 0 ||
+            shoal_data_str (shoal_msg_data (msg), "name", name, sizeof name) != 0)
+            return shoal_ctx_reject (ctx, "invalid_field", "to and name are strings");
+        shoal_ctx_send (ctx, to, name);
+        return 0;
+    }
     if (strcmp (shoal_msg_name (msg), "Remind") == 0) {
         int64_t ms;
         if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0)
@@ -45,7 +66,8 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
 {
     counter_t *counter = state;
     int64_t by;
-    if (strcmp (event, "Rang") == 0)
+    if (strcmp (event, "Rang") == 0 || strcmp (event, "Answered") == 0 ||
+        strcmp (event, "Stalled") == 0)
         return 0;
     if (strcmp (event, "Added") != 0 || shoal_data_int (data, "by", &by) != 0)
         return SHOAL_EFORMAT;
@@ -66,7 +88,29 @@ static const shoal_type_t s_counter = {
     .view = s_view,
 };
 
+static int s_sink_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    shoal_ctx_emit (ctx, "Swallowed");
+    return 0;
+}
+
+static int s_sink_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    return SHOAL_EFORMAT;
+}
+
+static void s_sink_view (const void *state, shoal_rec_t *out) {}
+
+static const shoal_type_t s_sink = {
+    .name = "sink",
+    .state_size = 1,
+    .apply = s_sink_apply,
+    .handle = s_sink_handle,
+    .view = s_sink_view,
+};
+
 int shoal_module_init (shoal_registry_t *registry)
 {
-    return shoal_register (registry, &s_counter);
+    int rc = shoal_register (registry, &s_counter);
+    return rc ? rc : shoal_register (registry, &s_sink);
 }

@@ -503,6 +503,27 @@ static void test_inbox_retention (void **state)
     assert_int_equal (s_state_int (f, "account/keep", "balance"), 15);
 }
 
+//  A command that is never answered is re-sent, and its sender is told it
+//  stalled after --stall-ms.
+static void test_stall_notice (void **state)
+{
+    fixture_t *f = *state;
+    char *args[] = {"--module", getenv ("SHOAL_TEST_MODULE"), "--stall-ms", "300", NULL};
+    s_start (f, NULL, args);
+    s_must_accept (f, "counter/asker", "Forward", "to=sink/hole", "name=Poke", NULL);
+    zclock_sleep (1200);
+    assert_int_equal (s_count_events (f, "counter/asker", "Stalled", NULL), 1);
+    assert_int_equal (s_count_events (f, "counter/asker", "Answered", NULL), 0);
+    assert_true (s_stat (f, "resends") >= 3);
+    assert_int_equal (s_stat (f, "pending"), 1);
+    //  A client asking the sink directly is told it is unavailable.
+    client_reply_t reply;
+    assert_int_equal (s_send (f, NULL, "sink/hole", "Poke", &reply, NULL), 0);
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "handler_error");
+    client_reply_close (&reply);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -518,6 +539,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_transfer_retry_after_crash, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_survives_kill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_retention, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stall_notice, s_setup, s_teardown),
         cmocka_unit_test (test_invariants_under_kills),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

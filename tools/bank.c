@@ -4,6 +4,13 @@
     Every request is deterministic in (seed, phase, index): a re-send after
     a crash is the same message with the same id, so the node's inbox (and,
     for Start, the transfer's own idempotency) makes it harmless.
+
+    What it measures: on its own node, latency and the end-to-end span come
+    from the journal's created stamps (ms, the node's clock, taken when the
+    turn runs, before its commit): Started to the last event of each
+    transfer. Against an existing node, each transfer holds its slot of the
+    window from its Start until a get shows it terminal (polled every
+    poll_ms), and the client's clock measures both.
 */
 #include "bank.h"
 #include "driver.h"
@@ -12,6 +19,7 @@
 #include <czmq.h>
 #include <msgpack.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,27 +30,46 @@ typedef enum {
     PHASE_CLOSE,
     PHASE_BALANCE,
     PHASE_TRANSFER,
-    PHASE_WAIT
+    PHASE_WAIT,
+    PHASE_FOLLOW //  with an endpoint: Start, then get until terminal
 } phase_t;
 
-static const char *s_phase_labels[] = {"opening accounts", "funding accounts",
-                                       "closing accounts", "reading balances",
-                                       "transfers",        "waiting for transfers"};
+static const char *s_phase_labels[] = {
+    "opening accounts", "funding accounts",      "closing accounts",     "reading balances",
+    "transfers",        "waiting for transfers", "transfers to terminal"};
 
 typedef struct {
     const bank_options_t *options;
     bank_result_t *result;
     node_child_t node;
+    const char *endpoint; //  the node's: options->endpoint or node.endpoint
     phase_t phase;
-    char run[32];       //  run id: names transfers and message ids
+    char run[48];       //  run id: names transfers and message ids
+    char accounts[64];  //  account ids are this and a number
     int64_t sum;        //  PHASE_BALANCE
-    uint8_t *status;    //  per transfer: 0 unknown, else terminal kind
+    uint8_t *status;    //  per transfer: a status_t
     size_t kill_at[16]; //  progress at which to kill, per kill
     int64_t last_start; //  ms (monotonic) the node last started
     int failures;       //  requests that could not be made
+    float *start_ms;    //  Start reply latencies, start_count of them
+    size_t start_count; //  samples in start_ms
+    float *done_ms;     //  completion latencies, done_count of them
+    size_t done_count;  //  samples in done_ms
+    int64_t first_us;   //  PHASE_FOLLOW: first Start sent (zclock_usecs)
+    int64_t last_us;    //  PHASE_FOLLOW: last transfer seen terminal
+    bool counting;      //  count the queries sent
+    size_t queries;     //  queries sent while counting
 } run_t;
 
-enum { DONE_COMPLETED = 1, DONE_FAILED, DONE_COMPENSATED };
+//  What a transfer is, as far as the run knows.
+typedef enum {
+    STATUS_NONE = 0,
+    DONE_COMPLETED,
+    DONE_FAILED,
+    DONE_COMPENSATED,
+    STATUS_STARTED, //  PHASE_FOLLOW: Start accepted, not yet seen terminal
+    STATUS_REFUSED  //  PHASE_FOLLOW: Start rejected
+} status_t;
 
 static uint64_t s_mix (uint64_t x)
 {
@@ -80,9 +107,9 @@ static void s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
     msgpack_pack_int64 (pk, value);
 }
 
-static void s_account_address (size_t index, char *address, size_t size)
+static void s_account_address (const run_t *run, size_t index, char *address, size_t size)
 {
-    snprintf (address, size, "account/a%05zu", index);
+    snprintf (address, size, "account/%s%05zu", run->accounts, index);
 }
 
 static void s_transfer_address (const run_t *run, size_t index, char *address, size_t size)
@@ -121,26 +148,31 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
     char to[SHOAL_ADDRESS_MAX + 1];
     const char *name;
     envelope_kind_t kind = ENVELOPE_COMMAND;
-    switch (run->phase) {
+    phase_t phase = run->phase;
+    if (phase == PHASE_FOLLOW)
+        phase = run->status[index] == STATUS_NONE ? PHASE_TRANSFER : PHASE_WAIT;
+    if (phase == PHASE_WAIT && run->status[index] == STATUS_REFUSED)
+        return 1; //  never started: nothing to wait for
+    switch (phase) {
     case PHASE_OPEN:
-        s_account_address (index, to, sizeof to);
+        s_account_address (run, index, to, sizeof to);
         name = "Open";
         msgpack_pack_map (&pk, 1);
         s_pack_str (&pk, "owner", to + 8);
         break;
     case PHASE_FUND:
-        s_account_address (index, to, sizeof to);
+        s_account_address (run, index, to, sizeof to);
         name = "Deposit";
         msgpack_pack_map (&pk, 1);
         s_pack_int (&pk, "amount", o->funding);
         break;
     case PHASE_CLOSE:
-        s_account_address (o->accounts - o->closed + index, to, sizeof to);
+        s_account_address (run, o->accounts - o->closed + index, to, sizeof to);
         name = "Close";
         msgpack_pack_map (&pk, 0);
         break;
     case PHASE_BALANCE:
-        s_account_address (index, to, sizeof to);
+        s_account_address (run, index, to, sizeof to);
         name = "get";
         kind = ENVELOPE_QUERY;
         msgpack_pack_map (&pk, 0);
@@ -149,9 +181,9 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
         size_t from_index, to_index;
         int64_t amount;
         s_transfer_plan (run, index, &from_index, &to_index, &amount);
-        char from[64], target[64];
-        s_account_address (from_index, from, sizeof from);
-        s_account_address (to_index, target, sizeof target);
+        char from[SHOAL_ADDRESS_MAX + 1], target[SHOAL_ADDRESS_MAX + 1];
+        s_account_address (run, from_index, from, sizeof from);
+        s_account_address (run, to_index, target, sizeof target);
         s_transfer_address (run, index, to, sizeof to);
         name = "Start";
         msgpack_pack_map (&pk, 3);
@@ -161,6 +193,7 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
         break;
     }
     case PHASE_WAIT:
+    case PHASE_FOLLOW:
     default:
         s_transfer_address (run, index, to, sizeof to);
         name = "get";
@@ -170,9 +203,61 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
     }
     uint8_t id[ENVELOPE_ID_SIZE];
     s_request_id (run, index, id);
-    if (kind == ENVELOPE_QUERY)
+    if (kind == ENVELOPE_QUERY) {
         envelope_new_id (id); //  queries have no effect: any id will do
+        if (run->counting)
+            run->queries++;
+    }
     client_request (request, kind, id, to, name, payload, fixed.size);
+    return 0;
+}
+
+//  The terminal status a get reply shows, or STATUS_NONE.
+static status_t s_terminal_status (const client_reply_t *reply)
+{
+    char status[32];
+    if (!reply->ok || reply_state_str (reply, "status", status, sizeof status) != 0)
+        return STATUS_NONE;
+    if (strcmp (status, "completed") == 0)
+        return DONE_COMPLETED;
+    if (strcmp (status, "failed") == 0)
+        return DONE_FAILED;
+    if (strcmp (status, "compensated") == 0)
+        return DONE_COMPENSATED;
+    return STATUS_NONE;
+}
+
+static void s_rejected (run_t *run, size_t index, const client_reply_t *reply)
+{
+    if (run->failures++ < 5)
+        fprintf (stderr, "shoal: request %zu of %s rejected: %s %s\n", index,
+                 s_phase_labels[run->phase], reply->code, reply->reason);
+}
+
+//  PHASE_FOLLOW: the reply to a transfer's Start, then to its gets. Returns
+//  non-zero to ask again (a get) until the transfer is terminal.
+static int s_follow (run_t *run, size_t index, const client_reply_t *reply, int64_t latency_us)
+{
+    int64_t now = zclock_usecs ();
+    if (run->status[index] == STATUS_NONE) {
+        if (!reply->ok) {
+            s_rejected (run, index, reply);
+            run->status[index] = STATUS_REFUSED;
+            return 0;
+        }
+        run->start_ms[run->start_count++] = (float) latency_us / 1000.0f;
+        if (run->first_us == 0 || now - latency_us < run->first_us)
+            run->first_us = now - latency_us;
+        run->status[index] = STATUS_STARTED;
+        return 1;
+    }
+    status_t status = s_terminal_status (reply);
+    if (status == STATUS_NONE)
+        return 1;
+    run->status[index] = (uint8_t) status;
+    run->done_ms[run->done_count++] = (float) latency_us / 1000.0f;
+    if (now > run->last_us)
+        run->last_us = now;
     return 0;
 }
 
@@ -185,13 +270,18 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
     case PHASE_OPEN:
     case PHASE_FUND:
     case PHASE_CLOSE:
+        if (!reply->ok)
+            s_rejected (run, index, reply);
+        return 0;
     case PHASE_TRANSFER:
         if (!reply->ok) {
-            if (run->failures++ < 5)
-                fprintf (stderr, "shoal: request %zu of %s rejected: %s %s\n", index,
-                         s_phase_labels[run->phase], reply->code, reply->reason);
-        }
+            s_rejected (run, index, reply);
+            run->status[index] = STATUS_REFUSED; //  the journal check reports it
+        } else
+            run->start_ms[run->start_count++] = (float) latency_us / 1000.0f;
         return 0;
+    case PHASE_FOLLOW:
+        return s_follow (run, index, reply, latency_us);
     case PHASE_BALANCE: {
         int64_t balance;
         if (reply->ok && reply_state_int (reply, "balance", &balance) == 0)
@@ -201,17 +291,10 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
         return 0;
     }
     case PHASE_WAIT: {
-        char status[32];
-        if (!reply->ok || reply_state_str (reply, "status", status, sizeof status) != 0)
+        status_t status = s_terminal_status (reply);
+        if (status == STATUS_NONE)
             return 1;
-        if (strcmp (status, "completed") == 0)
-            run->status[index] = DONE_COMPLETED;
-        else if (strcmp (status, "failed") == 0)
-            run->status[index] = DONE_FAILED;
-        else if (strcmp (status, "compensated") == 0)
-            run->status[index] = DONE_COMPENSATED;
-        else
-            return 1;
+        run->status[index] = (uint8_t) status;
         return 0;
     }
     }
@@ -254,8 +337,9 @@ static int s_tick (void *arg, size_t done, size_t total)
         progress_show (s_phase_labels[run->phase], done, total, false);
     //  Kills land in the transfers at their planned points, at least 250 ms
     //  of work apart; those a fast run did not reach land while waiting.
-    bool due = run->result->kills < o->kills && zclock_mono () - run->last_start >= 250 &&
-               ((run->phase == PHASE_TRANSFER && done >= run->kill_at[run->result->kills]) ||
+    bool due = run->result->kills < o->kills &&
+               ((run->phase == PHASE_TRANSFER && done >= run->kill_at[run->result->kills] &&
+                 zclock_mono () - run->last_start >= 250) ||
                 run->phase == PHASE_WAIT);
     if (due) {
         node_child_stop (&run->node, SIGKILL);
@@ -274,12 +358,15 @@ static int s_tick (void *arg, size_t done, size_t total)
 static int s_phase (run_t *run, phase_t phase, size_t count)
 {
     run->phase = phase;
+    int retry_ms = 50;
+    if (phase == PHASE_FOLLOW)
+        retry_ms = run->options->poll_ms > 0 ? run->options->poll_ms : 20;
     driver_t driver = {
-        .endpoint = run->node.endpoint,
+        .endpoint = run->endpoint,
         .count = count,
         .window = run->options->window,
         .resend_ms = 3000,
-        .retry_ms = 50,
+        .retry_ms = retry_ms,
         .deadline_ms = 15 * 60 * 1000,
         .make = s_make,
         .reply = s_reply,
@@ -351,13 +438,51 @@ static int s_check_event (void *arg, int64_t seq, const char *name, const uint8_
     return 0;
 }
 
-static int s_last_event (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
-                         int64_t created)
+//  A transfer's stream, as far as the check needs it.
+typedef struct {
+    char last[32];   //  its last event but Stalled ("" if none)
+    int64_t started; //  created of its Started event (0 if none)
+    int64_t ended;   //  created of its last event but Stalled
+} trail_t;
+
+static int s_trail_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                          size_t size, int64_t created)
 {
-    char *last = arg;
-    if (strcmp (name, "Stalled") != 0)
-        snprintf (last, 32, "%s", name);
+    trail_t *trail = arg;
+    if (strcmp (name, "Stalled") == 0)
+        return 0;
+    snprintf (trail->last, sizeof trail->last, "%s", name);
+    trail->ended = created;
+    if (strcmp (name, "Started") == 0)
+        trail->started = created;
     return 0;
+}
+
+static int s_float_compare (const void *a, const void *b)
+{
+    float x = *(const float *) a, y = *(const float *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  The sample at rank permille/1000 (nearest rank) of count sorted samples.
+static double s_rank (const float *sorted, size_t count, size_t permille)
+{
+    size_t rank = (count * permille + 999) / 1000;
+    return sorted[rank ? rank - 1 : 0];
+}
+
+//  Sorts samples in place and fills latency from them.
+static void s_latency (float *samples, size_t count, bank_latency_t *latency)
+{
+    memset (latency, 0, sizeof *latency);
+    latency->count = count;
+    if (count == 0)
+        return;
+    qsort (samples, count, sizeof (float), s_float_compare);
+    latency->p50 = s_rank (samples, count, 500);
+    latency->p99 = s_rank (samples, count, 990);
+    latency->p999 = s_rank (samples, count, 999);
+    latency->max = samples[count - 1];
 }
 
 static int s_check (run_t *run)
@@ -384,19 +509,28 @@ static int s_check (run_t *run)
     result->total_after = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < o->accounts; i++) {
-        s_account_address (i, address, sizeof address);
+        s_account_address (run, i, address, sizeof address);
         check.balance = 0;
         check.stream = address;
         rc = journal_read (journal, address, 1, 0, s_check_event, &check);
         result->total_after += check.balance;
     }
+    int64_t first_started = INT64_MAX, last_ended = INT64_MIN;
     for (size_t i = 0; rc == 0 && i < o->transfers; i++) {
         result->debits += check.debits[i];
         result->credits += check.credits[i];
         result->refunds += check.refunds[i];
-        char last[32] = "";
+        trail_t trail = {.started = 0};
+        const char *last = trail.last;
         s_transfer_address (run, i, address, sizeof address);
-        rc = journal_read (journal, address, 1, 0, s_last_event, last);
+        rc = journal_read (journal, address, 1, 0, s_trail_event, &trail);
+        bool terminal = strcmp (last, "Completed") == 0 || strcmp (last, "Failed") == 0 ||
+                        strcmp (last, "Compensated") == 0;
+        if (terminal && trail.started) {
+            run->done_ms[run->done_count++] = (float) (trail.ended - trail.started);
+            first_started = trail.started < first_started ? trail.started : first_started;
+            last_ended = trail.ended > last_ended ? trail.ended : last_ended;
+        }
         int debits = check.debits[i], credits = check.credits[i], refunds = check.refunds[i];
         const char *broken = NULL;
         if (debits > 1 || credits > 1 || refunds > 1)
@@ -429,6 +563,10 @@ static int s_check (run_t *run)
         fprintf (stderr, "shoal: the journal could not be read: %s\n", shoal_strerror (rc));
         return rc;
     }
+    result->from_journal = true;
+    s_latency (run->done_ms, run->done_count, &result->completion);
+    if (run->done_count && last_ended > first_started)
+        result->span_seconds = (double) (last_ended - first_started) / 1000.0;
     int64_t expected = (int64_t) o->accounts * o->funding;
     if (!result->problem[0] && result->total_after != expected)
         snprintf (result->problem, sizeof result->problem, "the total balance is %lld, not %lld",
@@ -441,7 +579,96 @@ static int s_check (run_t *run)
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
 
+//  The check against an existing node, from gets: every transfer terminal,
+//  and the run's accounts still hold what was deposited into them.
+static int s_check_gets (run_t *run)
+{
+    const bank_options_t *o = run->options;
+    bank_result_t *result = run->result;
+    char address[SHOAL_ADDRESS_MAX + 1];
+    for (size_t i = 0; i < o->transfers; i++) {
+        switch (run->status[i]) {
+        case DONE_COMPLETED:
+            result->completed++;
+            break;
+        case DONE_FAILED:
+            result->failed++;
+            break;
+        case DONE_COMPENSATED:
+            result->compensated++;
+            break;
+        default:
+            result->unfinished++;
+            if (!result->problem[0]) {
+                s_transfer_address (run, i, address, sizeof address);
+                snprintf (result->problem, sizeof result->problem, "%s is not terminal (%s)",
+                          address,
+                          run->status[i] == STATUS_REFUSED ? "its Start was rejected"
+                                                           : "never seen terminal");
+            }
+        }
+    }
+    s_latency (run->done_ms, run->done_count, &result->completion);
+    if (run->done_count && run->last_us > run->first_us)
+        result->span_seconds = (double) (run->last_us - run->first_us) / 1e6;
+    int64_t expected = (int64_t) o->accounts * o->funding;
+    if (!result->problem[0] && result->total_before != expected)
+        snprintf (result->problem, sizeof result->problem,
+                  "the total balance before transfers was %lld, not %lld",
+                  (long long) result->total_before, (long long) expected);
+    if (!result->problem[0] && result->total_after != expected)
+        snprintf (result->problem, sizeof result->problem,
+                  "the total balance after transfers is %lld, not %lld (from gets)",
+                  (long long) result->total_after, (long long) expected);
+    result->balanced = !result->problem[0];
+    return result->balanced ? 0 : SHOAL_EREJECTED;
+}
+
+int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+#define FIELD(name) {#name, offsetof (bank_stats_t, name)}
+        FIELD (messages),    FIELD (accepted),    FIELD (rejected),     FIELD (duplicates),
+        FIELD (events),      FIELD (commits),     FIELD (records),      FIELD (failures),
+        FIELD (resends),     FIELD (activations), FIELD (passivations), FIELD (active),
+        FIELD (pending),     FIELD (bad_frames),  FIELD (workers),      FIELD (shards),
+        FIELD (peak_rss_kb),
+#undef FIELD
+    };
+    memset (stats, 0, sizeof *stats);
+    client_t *client = client_new (endpoint);
+    if (!client)
+        return SHOAL_EINVAL;
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    int rc = client_call (client, &request, timeout_ms, &reply);
+    if (rc == 0) {
+        if (reply.ok)
+            for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+                map_int (reply.data, reply.size, fields[i].name,
+                         (int64_t *) ((char *) stats + fields[i].offset));
+        else
+            rc = SHOAL_EREJECTED;
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
+
+//  Reads the node's counters into stats. Says on stderr when it cannot.
+static bool s_counters (const run_t *run, bank_stats_t *stats)
+{
+    int rc = bank_stats (run->endpoint, 5000, stats);
+    if (rc)
+        fprintf (stderr, "shoal: the node's stats did not come: %s\n", shoal_strerror (rc));
+    return rc == 0;
+}
 
 static int s_remove_tree (const char *dir)
 {
@@ -457,11 +684,12 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     memset (result, 0, sizeof *result);
     if (options->accounts < 2 || options->closed >= options->accounts || options->funding <= 0 ||
         options->max_amount <= 0 || options->window == 0 || options->kills > 15 ||
-        options->hot > options->accounts) {
+        options->hot > options->accounts || (options->endpoint && options->kills)) {
         fprintf (stderr, "shoal: the bank run's options are out of range\n");
         return SHOAL_EINVAL;
     }
-    bool temporary = !options->data_dir;
+    bool own = !options->endpoint; //  a node of our own, as a child
+    bool temporary = own && !options->data_dir;
     if (temporary) {
         snprintf (result->data_dir, sizeof result->data_dir, "%s/shoal-bank-XXXXXX",
                   getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
@@ -469,13 +697,33 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
             fprintf (stderr, "shoal: cannot make a temporary directory\n");
             return SHOAL_EIO;
         }
-    } else
+    } else if (own)
         snprintf (result->data_dir, sizeof result->data_dir, "%s", options->data_dir);
 
     run_t run = {.options = options, .result = result};
-    snprintf (run.run, sizeof run.run, "r%llx",
-              (unsigned long long) (options->seed & 0xffffffffffULL));
+    if (own) {
+        snprintf (run.run, sizeof run.run, "r%llx",
+                  (unsigned long long) (options->seed & 0xffffffffffULL));
+        snprintf (run.accounts, sizeof run.accounts, "a");
+        run.endpoint = run.node.endpoint;
+    } else {
+        //  Names no earlier run on that node took: from the seed and the clock.
+        snprintf (run.run, sizeof run.run, "r%llx-%llx",
+                  (unsigned long long) (options->seed & 0xffffffffffULL),
+                  (unsigned long long) zclock_time ());
+        snprintf (run.accounts, sizeof run.accounts, "%s-a", run.run);
+        snprintf (result->endpoint, sizeof result->endpoint, "%s", options->endpoint);
+        run.endpoint = result->endpoint;
+    }
     run.status = calloc (options->transfers + 1, 1);
+    run.start_ms = calloc (options->transfers + 1, sizeof (float));
+    run.done_ms = calloc (options->transfers + 1, sizeof (float));
+    int rc = 0;
+    if (!run.status || !run.start_ms || !run.done_ms) {
+        fprintf (stderr, "shoal: no memory for %zu transfers\n", options->transfers);
+        rc = SHOAL_ENOMEM;
+        goto done;
+    }
     for (int k = 0; k < options->kills; k++) {
         //  Spread the kills over the run, each at a seeded point in its slice.
         size_t slice = options->transfers / (size_t) (options->kills + 1);
@@ -483,9 +731,13 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
             slice ? (size_t) (s_mix (options->seed ^ (0xdead + k)) % (slice / 2 + 1)) : 0;
         run.kill_at[k] = slice * (size_t) (k + 1) - slice / 4 + jitter;
     }
-    int rc = s_restart (&run);
-    if (rc) {
+    if (own && (rc = s_restart (&run)) != 0) {
         fprintf (stderr, "shoal: the node did not start (data %s)\n", result->data_dir);
+        goto done;
+    }
+    bank_stats_t probe; //  a node that is not there would keep the driver waiting
+    if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
+        fprintf (stderr, "shoal: no node answers on %s: %s\n", run.endpoint, shoal_strerror (rc));
         goto done;
     }
     if ((rc = s_phase (&run, PHASE_OPEN, options->accounts)) ||
@@ -494,20 +746,41 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         (rc = s_phase (&run, PHASE_BALANCE, options->accounts)))
         goto done;
     result->total_before = run.sum;
+    //  The node's counters around the transfers; a kill would reset them.
+    if (options->kills == 0)
+        result->counters = s_counters (&run, &result->before);
+    run.counting = true;
     int64_t started = zclock_usecs ();
-    if ((rc = s_phase (&run, PHASE_TRANSFER, options->transfers)) ||
-        (rc = s_phase (&run, PHASE_WAIT, options->transfers)))
+    if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)) ||
+        (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers))))
         goto done;
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
-    //  A clean stop, then the books from the journal itself.
-    if (node_child_stop (&run.node, SIGTERM) != 0)
-        fprintf (stderr, "shoal: the node did not stop cleanly\n");
-    rc = s_check (&run);
+    run.counting = false;
+    result->own_queries = run.queries;
+    if (result->counters)
+        result->counters = s_counters (&run, &result->after);
+    s_latency (run.start_ms, run.start_count, &result->start_reply);
+    if (own) {
+        //  A clean stop, then the books from the journal itself.
+        if (node_child_stop (&run.node, SIGTERM) != 0)
+            fprintf (stderr, "shoal: the node did not stop cleanly\n");
+        rc = s_check (&run);
+    } else {
+        run.sum = 0;
+        if ((rc = s_phase (&run, PHASE_BALANCE, options->accounts)))
+            goto done;
+        result->total_after = run.sum;
+        rc = s_check_gets (&run);
+    }
     if (result->transfer_seconds > 0)
         result->transfers_per_second = (double) result->completed / result->transfer_seconds;
+    if (result->span_seconds > 0)
+        result->span_per_second = (double) result->completed / result->span_seconds;
 done:
     node_child_stop (&run.node, SIGKILL);
     free (run.status);
+    free (run.start_ms);
+    free (run.done_ms);
     if (temporary && !options->keep)
         s_remove_tree (result->data_dir);
     return rc;

@@ -3,6 +3,13 @@
     the node with SIGKILL and restarting it, wait for every transfer to be
     terminal, then check the books from the journal itself. Used by
     `shoal demo`, `shoal bench` and the process tests.
+
+    With options->endpoint the run goes against a node that is already
+    running instead: no kills, no journal to read, so the books are checked
+    with `get` queries (the run's accounts sum to what was deposited, every
+    transfer is terminal) and latencies are seen from the client. Its
+    accounts and transfers are named after the seed and the clock, so runs
+    on the same node do not meet.
 */
 #ifndef BANK_H_INCLUDED
 #define BANK_H_INCLUDED
@@ -26,25 +33,57 @@ typedef struct {
     int workers;          //  node workers (0: default)
     bool async;           //  node durability
     bool progress;        //  progress on stderr
+    const char *endpoint; //  an existing node's (NULL: start a child; see above)
+    int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
 } bank_options_t;
+
+//  A node's counters, from its "stats" query (see `shoal stats`). Those of
+//  a node that restarted start again from zero.
+typedef struct {
+    int64_t messages, accepted, rejected, duplicates, events, commits, records, failures, resends,
+        activations, passivations, active, pending, bad_frames, workers, shards, peak_rss_kb;
+} bank_stats_t;
+
+//  A latency distribution, in ms (nearest-rank percentiles).
+typedef struct {
+    size_t count; //  samples; 0: none (the figures are 0)
+    double p50, p99, p999, max;
+} bank_latency_t;
 
 typedef struct {
     size_t completed, failed, compensated, unfinished;
-    int64_t total_before, total_after; //  from the journal
+    int64_t total_before, total_after; //  from gets / the journal (endpoint: gets)
     size_t debits, credits, refunds;   //  events found in accounts
     int kills;                         //  SIGKILLs done
     size_t resends;                    //  client re-sends
-    double transfer_seconds;           //  start of first to last terminal
-    double transfers_per_second;       //  completed end to end
+    double transfer_seconds;           //  wall clock: transfer phase + waiting, set-up excluded
+    double transfers_per_second;       //  completed / transfer_seconds
     bool balanced;                     //  every invariant held
     char problem[512];                 //  the first broken invariant
     char endpoint[128];                //  the node's
     char data_dir[512];
+    //  End to end, from the node's journal (own node) or the client (endpoint):
+    //  journal: from the first Started event to the last terminal event, by
+    //  their created stamps (ms); client: from the first Start sent to the
+    //  last get that showed a transfer terminal.
+    bool from_journal;          //  which of the two
+    double span_seconds;        //  0 when not measured
+    double span_per_second;     //  completed / span_seconds
+    bank_latency_t completion;  //  per transfer over the same two ends
+    bank_latency_t start_reply; //  client side: Start first sent to its reply
+    bool counters;              //  before/after hold the node's counters (no kills)
+    bank_stats_t before, after; //  around the transfers (after: before the node stops)
+    size_t own_queries;         //  gets the run sent between before and after
 } bank_result_t;
 
 //  Runs the bank. Returns 0 when the run went through and every invariant
 //  held; SHOAL_EREJECTED if an invariant broke (result->problem says
 //  which); another negative code if the run itself failed (stderr says).
 int bank_run (const bank_options_t *options, bank_result_t *result);
+
+//  Asks the node at endpoint for its counters, waiting at most timeout_ms.
+//  Returns 0, SHOAL_ETIMEOUT, SHOAL_EREJECTED or another negative code.
+//  A counter the node does not report is left at 0.
+int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats);
 
 #endif

@@ -1,5 +1,8 @@
-/*  cmd_bench.c - `shoal bench`: transfers per second on a node of its own,
-    durably, with the books checked at the end.
+/*  cmd_bench.c - `shoal bench`: transfers per second, end to end, on a node
+    of its own (or an existing one with --endpoint), with completion
+    latency, the node's own counters over the transfers and the books
+    checked at the end. Human-readable lines on stdout, then with --json
+    one JSON object as the last line; progress on stderr.
 */
 #include "commands.h"
 #include "bank.h"
@@ -10,33 +13,192 @@
 
 static void s_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal bench [OPTIONS]\n\n"
-                  "Starts its own node, opens and funds the accounts, drives transfers over TCP\n"
-                  "with C in flight, waits for every saga to be terminal, checks the books from\n"
-                  "the journal and prints what it measured.\n\n"
-                  "Options:\n"
-                  "  --accounts N       accounts (default 10000)\n"
-                  "  --transfers M      transfers (default 100000)\n"
-                  "  --concurrency C    requests in flight (default 256)\n"
-                  "  --hot K            every transfer debits one of K accounts (default: off)\n"
-                  "  --durability MODE  sync (default) or async\n"
-                  "  --workers N        node workers (default: number of cores)\n"
-                  "  --seed N           random seed (default 1)\n"
-                  "  --json             print one JSON object as the last line\n\n"
-                  "Examples:\n"
-                  "  shoal bench\n"
-                  "  shoal bench --accounts 10000 --transfers 200000 --concurrency 1024 --json\n"
-                  "  shoal bench --hot 1\n");
+    fprintf (out,
+             "Usage: shoal bench [OPTIONS]\n\n"
+             "Starts its own node (a child process on a free loopback port, a temporary data\n"
+             "directory), opens and funds the accounts, drives transfers over TCP with C\n"
+             "Start requests in flight, waits for every saga to be terminal, checks the books\n"
+             "from the journal and prints what it measured:\n"
+             "  transfers/s    completed transfers over the end-to-end span: from the first\n"
+             "                 Started event to the last terminal one, by the journal's own\n"
+             "                 timestamps (set-up excluded); the wall-clock figure too\n"
+             "  latency        per transfer, Started to terminal event (journal, 1 ms steps);\n"
+             "                 the Start reply as the client saw it\n"
+             "  node           events/s, commits/s, records and messages per commit and\n"
+             "                 outbox re-sends over the transfers, from the node's counters\n"
+             "                 (the bench's own gets left out); the node's peak RSS\n\n"
+             "With --endpoint it runs against a node that is already running instead. Its\n"
+             "accounts and transfers are named from the seed and the clock, so they do not\n"
+             "meet earlier runs. There is no journal to read from here, so:\n"
+             "  - each of the C slots holds one transfer from its Start until a get shows it\n"
+             "    terminal (polled every --poll-ms): C bounds the sagas in flight, not only\n"
+             "    the Starts, and the gets add load to the node;\n"
+             "  - latency is the client's: Start first sent to the get that showed it\n"
+             "    terminal (so up to --poll-ms late); the span is the first Start sent to the\n"
+             "    last transfer seen terminal;\n"
+             "  - the books are checked with gets: the run's accounts still hold what was\n"
+             "    deposited and every transfer is terminal;\n"
+             "  - the node's counters and peak RSS include whatever else it did meanwhile;\n"
+             "    --durability and --workers are the node's own and not set from here.\n\n"
+             "Options:\n"
+             "  --endpoint E       run against the node at E (default: start one)\n"
+             "  --accounts N       accounts (default 10000)\n"
+             "  --transfers M      transfers (default 100000)\n"
+             "  --concurrency C    requests in flight (default 256)\n"
+             "  --hot K            every transfer debits one of K accounts (default: off);\n"
+             "                     those are funded to cover every debit, so none fails\n"
+             "  --durability MODE  sync (default) or async\n"
+             "  --workers N        node workers (default: number of cores)\n"
+             "  --poll-ms MS       with --endpoint: pause between gets of a transfer (default 20)\n"
+             "  --seed N           random seed (default 1)\n"
+             "  --json             print one JSON object as the last line\n\n"
+             "Examples:\n"
+             "  shoal bench\n"
+             "  shoal bench --accounts 10000 --transfers 200000 --concurrency 1024 --json\n"
+             "  shoal bench --hot 1\n"
+             "  shoal bench --endpoint tcp://127.0.0.1:7700 --transfers 20000\n");
+}
+
+//  What the bench prints, worked out from the bank's result.
+typedef struct {
+    double seconds;             //  end to end (the span; wall clock if none)
+    double per_second;          //  completed / seconds
+    bool counters;              //  the node's figures below are known
+    double events_per_second;   //  over seconds
+    double commits_per_second;  //  over seconds
+    double records_per_commit;  //  records per LevelDB write
+    double messages_per_commit; //  the bench's own gets left out
+    int64_t resends;            //  the node's outbox re-sends
+    int64_t duplicates;         //  commands and replies it had seen already
+    int64_t peak_rss_kb;        //  the node's, over its life
+    int64_t workers;            //  0: unknown
+} figures_t;
+
+static void s_figures (const bank_result_t *r, figures_t *f)
+{
+    memset (f, 0, sizeof *f);
+    f->seconds = r->span_seconds > 0 ? r->span_seconds : r->transfer_seconds;
+    f->per_second = r->span_seconds > 0 ? r->span_per_second : r->transfers_per_second;
+    f->counters = r->counters;
+    if (!r->counters)
+        return;
+    const bank_stats_t *a = &r->after, *b = &r->before;
+    int64_t commits = a->commits - b->commits;
+    int64_t messages = a->messages - b->messages - (int64_t) r->own_queries;
+    if (f->seconds > 0) {
+        f->events_per_second = (double) (a->events - b->events) / f->seconds;
+        f->commits_per_second = (double) commits / f->seconds;
+    }
+    if (commits > 0) {
+        f->records_per_commit = (double) (a->records - b->records) / (double) commits;
+        f->messages_per_commit = (double) (messages > 0 ? messages : 0) / (double) commits;
+    }
+    f->resends = a->resends - b->resends;
+    f->duplicates = a->duplicates - b->duplicates;
+    f->peak_rss_kb = a->peak_rss_kb;
+    f->workers = a->workers;
+}
+
+static void s_print_text (const bank_options_t *o, const bank_result_t *r, const figures_t *f)
+{
+    char hot[32] = "off", workers[32] = "default";
+    if (o->hot)
+        snprintf (hot, sizeof hot, "%zu", o->hot);
+    if (f->workers)
+        snprintf (workers, sizeof workers, "%lld", (long long) f->workers);
+    printf ("shoal bench: %zu accounts, %zu transfers, %zu in flight, hot %s, durability %s, "
+            "%s workers, %s\n",
+            o->accounts, o->transfers, o->window, hot,
+            o->endpoint ? "of the node"
+            : o->async  ? "async"
+                        : "sync",
+            workers, o->endpoint ? o->endpoint : "own node");
+    printf ("  transfers      %zu (completed %zu, failed %zu, compensated %zu", o->transfers,
+            r->completed, r->failed, r->compensated);
+    if (r->unfinished)
+        printf (", unfinished %zu", r->unfinished);
+    printf (")\n");
+    printf ("  throughput     %.0f completed transfers/s end to end (%.3f s, %s)\n", f->per_second,
+            f->seconds,
+            r->from_journal ? "journal: first Started to last terminal event"
+                            : "client: first Start sent to last seen terminal");
+    printf ("  wall clock     %.0f completed transfers/s (%.3f s, transfers and waiting)\n",
+            r->transfers_per_second, r->transfer_seconds);
+    printf ("  latency        p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%s)\n",
+            r->completion.p50, r->completion.p99, r->completion.p999, r->completion.max,
+            r->from_journal ? "Started to terminal, journal" : "Start sent to seen terminal");
+    printf ("  Start reply    p50 %.1f ms, p99 %.1f ms (client)\n", r->start_reply.p50,
+            r->start_reply.p99);
+    if (f->counters) {
+        printf ("  node           %.0f events/s, %.0f commits/s, %.1f records/commit, "
+                "%.1f messages/commit, %lld resends, %lld duplicates\n",
+                f->events_per_second, f->commits_per_second, f->records_per_commit,
+                f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
+        printf ("  peak RSS       %.1f MB (node)\n", (double) f->peak_rss_kb / 1024.0);
+    } else
+        printf ("  node           counters not available\n");
+    printf ("  books balance  %s\n", r->balanced ? "yes" : "NO");
+    if (r->problem[0])
+        printf ("  broken: %s (seed %llu)\n", r->problem, (unsigned long long) o->seed);
+}
+
+//  "key":value, with decimals digits after the point, or null when it is
+//  not known; then a comma.
+static void s_json_number (const char *key, bool known, double value, int decimals)
+{
+    if (known)
+        printf ("\"%s\":%.*f,", key, decimals, value);
+    else
+        printf ("\"%s\":null,", key);
+}
+
+static void s_print_json (const bank_options_t *o, const bank_result_t *r, const figures_t *f)
+{
+    printf ("{\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,\"compensated\":%zu,"
+            "\"unfinished\":%zu,\"seconds\":%.3f,\"transfers_per_second\":%.1f,"
+            "\"wall_seconds\":%.3f,\"wall_transfers_per_second\":%.1f,\"measured_by\":\"%s\","
+            "\"latency_ms\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
+            "\"start_reply_ms\":{\"p50\":%.2f,\"p99\":%.2f},",
+            o->transfers, r->completed, r->failed, r->compensated, r->unfinished, f->seconds,
+            f->per_second, r->transfer_seconds, r->transfers_per_second,
+            r->from_journal ? "journal" : "client", r->completion.p50, r->completion.p99,
+            r->completion.p999, r->completion.max, r->start_reply.p50, r->start_reply.p99);
+    s_json_number ("events_per_second", f->counters, f->events_per_second, 1);
+    s_json_number ("commits_per_second", f->counters, f->commits_per_second, 1);
+    s_json_number ("records_per_commit", f->counters, f->records_per_commit, 2);
+    s_json_number ("messages_per_commit", f->counters, f->messages_per_commit, 2);
+    s_json_number ("resends", f->counters, (double) f->resends, 0);
+    s_json_number ("duplicates", f->counters, (double) f->duplicates, 0);
+    s_json_number ("peak_rss_kb", f->counters, (double) f->peak_rss_kb, 0);
+    printf ("\"client_resends\":%zu,\"balanced\":%s,\"accounts\":%zu,\"concurrency\":%zu,"
+            "\"hot\":%zu,\"durability\":",
+            r->resends, r->balanced ? "true" : "false", o->accounts, o->window, o->hot);
+    if (o->endpoint)
+        printf ("null"); //  the node's own, not known from here
+    else
+        printf ("\"%s\"", o->async ? "async" : "sync");
+    printf (",");
+    s_json_number ("workers", f->workers > 0, (double) f->workers, 0);
+    printf ("\"seed\":%llu,\"endpoint\":", (unsigned long long) o->seed);
+    json_string (stdout, r->endpoint, strlen (r->endpoint));
+    printf (",\"problem\":");
+    if (r->problem[0])
+        json_string (stdout, r->problem, strlen (r->problem));
+    else
+        printf ("null");
+    printf ("}\n");
 }
 
 int cmd_bench (int argc, char **argv)
 {
-    static const struct option options[] = {{"accounts", required_argument, 0, 'a'},
+    static const struct option options[] = {{"endpoint", required_argument, 0, 'e'},
+                                            {"accounts", required_argument, 0, 'a'},
                                             {"transfers", required_argument, 0, 't'},
                                             {"concurrency", required_argument, 0, 'c'},
                                             {"hot", required_argument, 0, 'H'},
                                             {"durability", required_argument, 0, 'D'},
                                             {"workers", required_argument, 0, 'w'},
+                                            {"poll-ms", required_argument, 0, 'p'},
                                             {"seed", required_argument, 0, 's'},
                                             {"json", no_argument, 0, 'j'},
                                             {"help", no_argument, 0, 'h'},
@@ -56,6 +218,9 @@ int cmd_bench (int argc, char **argv)
     optind = 1;
     while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
+        case 'e':
+            o.endpoint = optarg;
+            break;
         case 'a':
             if (!option_int ("bench", "accounts", optarg, 2, 100000000, &value))
                 return EXIT_USAGE;
@@ -88,6 +253,11 @@ int cmd_bench (int argc, char **argv)
                 return EXIT_USAGE;
             o.workers = (int) value;
             break;
+        case 'p':
+            if (!option_int ("bench", "poll-ms", optarg, 1, 10000, &value))
+                return EXIT_USAGE;
+            o.poll_ms = (int) value;
+            break;
         case 's':
             if (!option_int ("bench", "seed", optarg, 0, LONG_MAX, &value))
                 return EXIT_USAGE;
@@ -108,20 +278,27 @@ int cmd_bench (int argc, char **argv)
         fprintf (stderr, "shoal bench: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
+    if (o.hot > o.accounts) {
+        fprintf (stderr, "shoal bench: --hot is at most --accounts\n");
+        return EXIT_USAGE;
+    }
+    if (o.hot) {
+        //  Fund every account for twice its hot share of debits, so the
+        //  hot ones do not run dry and turn transfers into cheap failures.
+        int64_t need = (int64_t) (o.transfers / o.hot * 2 + 16) * o.max_amount;
+        int64_t cap = INT64_MAX / 4 / (int64_t) o.accounts;
+        o.funding = need > o.funding ? (need < cap ? need : cap) : o.funding;
+    }
     zsys_init ();
     zsys_handler_set (NULL);
     bank_result_t r;
     int rc = bank_run (&o, &r);
     if (rc != 0 && rc != SHOAL_EREJECTED)
         return 1;
-    printf ("transfers %zu (completed %zu, failed %zu, compensated %zu) in %.2f s\n", o.transfers,
-            r.completed, r.failed, r.compensated, r.transfer_seconds);
-    printf ("completed transfers/s  %.0f\n", r.transfers_per_second);
-    printf ("books balance          %s\n", r.balanced ? "yes" : "NO");
+    figures_t f;
+    s_figures (&r, &f);
+    s_print_text (&o, &r, &f);
     if (json)
-        printf ("{\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,\"compensated\":%zu,"
-                "\"seconds\":%.3f,\"transfers_per_second\":%.1f,\"balanced\":%s}\n",
-                o.transfers, r.completed, r.failed, r.compensated, r.transfer_seconds,
-                r.transfers_per_second, r.balanced ? "true" : "false");
+        s_print_json (&o, &r, &f);
     return r.balanced ? 0 : 1;
 }

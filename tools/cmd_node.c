@@ -30,7 +30,8 @@ static void s_help (FILE *out)
                   "  --idle-ms MS            passivate actors idle this long (default 60000)\n"
                   "  --snapshot-every N      events between snapshots (default 100)\n"
                   "  --batch-max N           messages per group commit at most (default 4096)\n"
-                  "  --stall-ms MS           mark transfers stalled after MS without an answer\n"
+                  "  --stall-ms MS           tell actors (a transfer marks itself stalled) when\n"
+                  "                          a command they sent has no answer after MS\n"
                   "                          (default 30000)\n"
                   "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
                   "                          7 days); older commands are refused as expired\n\n"
@@ -141,7 +142,7 @@ int cmd_node (int argc, char **argv)
         case 'T':
             if (!option_int ("node", "stall-ms", optarg, 1, 86400000L * 365, &value))
                 return EXIT_USAGE;
-            transfer_set_stall_ms (value);
+            opts.stall_ms = value;
             break;
         case 'h':
             s_help (stdout);

@@ -1,6 +1,7 @@
 /*  driver.c - a window of requests in flight with re-sends. See driver.h.
     Known limit: the in-flight table is scanned for re-sends every 50 ms,
-    O(window).
+    O(window). Paused flights (a retry) go out as soon as their pause ends,
+    so retry_ms is honoured to the millisecond, not rounded up to the scan.
 */
 #include "driver.h"
 
@@ -72,8 +73,16 @@ int driver_run (const driver_t *driver, size_t *resent)
             }
             zhashx_insert (flights, flight->id, flight);
         }
+        //  Wake for the first paused flight that comes due: waiting is in
+        //  not_before order, since every pause is retry_ms long.
+        int wait_ms = 20;
+        flight_t *paused = zlistx_first (waiting);
+        if (paused) {
+            int64_t due = paused->not_before - zclock_mono ();
+            wait_ms = due <= 0 ? 0 : due < wait_ms ? (int) due : wait_ms;
+        }
         client_reply_t reply;
-        int got = client_recv (client, 20, &reply);
+        int got = client_recv (client, wait_ms, &reply);
         if (got == 0) {
             flight_t *flight = zhashx_lookup (flights, reply.correlation);
             if (flight) {
@@ -104,16 +113,12 @@ int driver_run (const driver_t *driver, size_t *resent)
                 zhashx_insert (flights, f->id, f);
             }
             zlistx_destroy (&late);
-            for (flight_t *f = zlistx_first (waiting); f;) {
-                if (f->not_before > now) {
-                    f = zlistx_next (waiting);
-                    continue;
-                }
-                zlistx_detach_cur (waiting);
-                s_send (client, driver, f);
-                zhashx_insert (flights, f->id, f);
-                f = zlistx_first (waiting);
-            }
+        }
+        for (flight_t *f = zlistx_first (waiting); f && f->not_before <= now;
+             f = zlistx_first (waiting)) {
+            zlistx_detach_cur (waiting);
+            s_send (client, driver, f);
+            zhashx_insert (flights, f->id, f);
         }
         if (driver->tick && now - last_tick >= 20) {
             last_tick = now;

@@ -44,6 +44,8 @@ typedef enum {
     ENVELOPE_REPLY = 2,   //  answer to a command, correlation = its id
     ENVELOPE_TIMER = 3,   //  a durable timer firing, from = to = the actor
     ENVELOPE_QUERY = 4,   //  read-only: name "get" or "events"
+    ENVELOPE_STALLED = 5, //  inside a worker only, never encoded: a command
+                          //  of the receiver's is unanswered (SHOAL_STALLED)
 } envelope_kind_t;
 
 typedef struct {
