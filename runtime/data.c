@@ -3,31 +3,81 @@
     of the map's keys: payloads are small.
 */
 #include "data.h"
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define DATA_ZONE_CHUNK 4096
+
+typedef struct {
+    msgpack_zone *zone; //  the thread's arena
+    size_t users;       //  data objects open on it
+} arena_t;
+
+static pthread_key_t s_arena_key;
+static pthread_once_t s_arena_once = PTHREAD_ONCE_INIT;
+
+static void s_arena_free (void *arg)
+{
+    arena_t *arena = arg;
+    msgpack_zone_free (arena->zone);
+    free (arena);
+}
+
+static void s_arena_key_create (void)
+{
+    pthread_key_create (&s_arena_key, s_arena_free);
+}
+
+//  The calling thread's arena, made on first use; NULL if out of memory.
+static arena_t *s_arena (void)
+{
+    pthread_once (&s_arena_once, s_arena_key_create);
+    arena_t *arena = pthread_getspecific (s_arena_key);
+    if (!arena) {
+        arena = calloc (1, sizeof (arena_t));
+        if (arena && !(arena->zone = msgpack_zone_new (DATA_ZONE_CHUNK))) {
+            free (arena);
+            arena = NULL;
+        }
+        if (arena)
+            pthread_setspecific (s_arena_key, arena);
+    }
+    return arena;
+}
 
 #define REC_HEADER 5 //  0xdf + u32 count
 
 int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
 {
-    msgpack_unpacked_init (&self->unpacked);
     self->map = NULL;
+    self->holds_zone = false;
     if (!bytes || size == 0)
         return 0;
+    arena_t *arena = s_arena ();
+    if (!arena)
+        return SHOAL_ENOMEM;
+    arena->users++;
+    self->holds_zone = true;
     size_t offset = 0;
     msgpack_unpack_return rc =
-        msgpack_unpack_next (&self->unpacked, (const char *) bytes, size, &offset);
-    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size ||
-        self->unpacked.data.type != MSGPACK_OBJECT_MAP)
+        msgpack_unpack ((const char *) bytes, size, &offset, arena->zone, &self->object);
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size || self->object.type != MSGPACK_OBJECT_MAP)
         return SHOAL_EFORMAT;
-    if (self->unpacked.data.via.map.size > 0)
-        self->map = &self->unpacked.data;
+    if (self->object.via.map.size > 0)
+        self->map = &self->object;
     return 0;
 }
 
 void data_close (shoal_data_t *self)
 {
-    msgpack_unpacked_destroy (&self->unpacked);
     self->map = NULL;
+    if (!self->holds_zone)
+        return;
+    self->holds_zone = false;
+    arena_t *arena = pthread_getspecific (s_arena_key);
+    if (arena && --arena->users == 0)
+        msgpack_zone_clear (arena->zone);
 }
 
 static const msgpack_object *s_lookup (const shoal_data_t *self, const char *key)

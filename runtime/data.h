@@ -9,8 +9,9 @@
 #include <msgpack.h>
 
 struct _shoal_data_t {
-    msgpack_unpacked unpacked; //  owns the zone the map lives in
-    const msgpack_object *map; //  the map, or NULL when empty
+    msgpack_object object;     //  the parsed map, in the thread's zone
+    const msgpack_object *map; //  &object, or NULL when empty
+    bool holds_zone;           //  counted among the zone's users
 };
 
 struct _shoal_rec_t {
@@ -20,7 +21,11 @@ struct _shoal_rec_t {
 };
 
 //  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes need not
-//  outlive data. Returns 0 or SHOAL_EFORMAT (then data reads as empty).
+//  outlive data. Returns 0, SHOAL_EFORMAT or SHOAL_ENOMEM (then data reads
+//  as empty). Every data_init, failed or not, needs its data_close.
+//  Parsed objects live in one arena per thread (a msgpack zone, freed when
+//  the thread ends), emptied whenever no data of the thread is open: no
+//  allocation per message once it has grown.
 int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size);
 void data_close (shoal_data_t *self);
 
