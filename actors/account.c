@@ -182,7 +182,9 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
     if (strcmp (event, "Opened") == 0) {
         if (shoal_data_str (data, "owner", account->owner, sizeof account->owner) != 0)
             return SHOAL_EFORMAT;
-        shoal_data_int (data, "overdraft", &account->overdraft);
+        if (shoal_data_int (data, "overdraft", &account->overdraft) == SHOAL_ETYPE ||
+            account->overdraft < 0)
+            return SHOAL_EFORMAT;
         account->status = ACCOUNT_OPEN;
         return 0;
     }
@@ -218,7 +220,7 @@ static int s_restore (void *state, const shoal_data_t *snapshot)
     if (shoal_data_str (snapshot, "status", status, sizeof status) != 0 ||
         shoal_data_str (snapshot, "owner", account->owner, sizeof account->owner) != 0 ||
         shoal_data_int (snapshot, "balance", &account->balance) != 0 ||
-        shoal_data_int (snapshot, "overdraft", &account->overdraft) != 0)
+        shoal_data_int (snapshot, "overdraft", &account->overdraft) != 0 || account->overdraft < 0)
         return SHOAL_EFORMAT;
     account->status = strcmp (status, "open") == 0     ? ACCOUNT_OPEN
                       : strcmp (status, "closed") == 0 ? ACCOUNT_CLOSED

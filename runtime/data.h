@@ -20,12 +20,11 @@ struct _shoal_rec_t {
     int error;              //  sticky: first failure, 0 if none
 };
 
-//  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes need not
-//  outlive data. Returns 0, SHOAL_EFORMAT or SHOAL_ENOMEM (then data reads
-//  as empty). Every data_init, failed or not, needs its data_close.
-//  Parsed objects live in one arena per thread (a msgpack zone, freed when
-//  the thread ends), emptied whenever no data of the thread is open: no
-//  allocation per message once it has grown.
+//  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes must
+//  outlive data: its strings point into them. Returns 0, SHOAL_EFORMAT or SHOAL_ENOMEM (then data
+//  reads as empty). Every data_init, failed or not, needs its data_close. Parsed objects live in
+//  one arena per thread (a msgpack zone, freed when the thread ends), emptied whenever no data of
+//  the thread is open: no allocation per message once it has grown.
 int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size);
 void data_close (shoal_data_t *self);
 

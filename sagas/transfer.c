@@ -94,56 +94,75 @@ static void s_emit_why (shoal_ctx_t *ctx, const char *event, const shoal_msg_t *
     shoal_rec_str (rec, "reason", shoal_msg_reason (msg));
 }
 
+//  The leg a status waits on: the command in flight and its name in
+//  Stalled events. NULL when no leg is in flight.
+static const char *s_leg_command (int status, const char **leg)
+{
+    static const struct {
+        int status;
+        const char *command, *leg;
+    } legs[] = {{TRANSFER_STARTED, "Debit", "debit"},
+                {TRANSFER_DEBITED, "Credit", "credit"},
+                {TRANSFER_COMPENSATING, "Refund", "refund"}};
+    for (size_t i = 0; i < sizeof legs / sizeof legs[0]; i++)
+        if (legs[i].status == status) {
+            *leg = legs[i].leg;
+            return legs[i].command;
+        }
+    return NULL;
+}
+
 static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
 {
-    const char *name = shoal_msg_name (msg);
+    const char *leg;
+    const char *command = s_leg_command (transfer->status, &leg);
+    if (!command || strcmp (shoal_msg_name (msg), command) != 0)
+        return 0; //  a late or unexpected reply changes nothing
     bool accepted = shoal_msg_accepted (msg);
     //  "expired": the leg outlived the receiver's inbox retention and was
     //  not run; whether an earlier copy ran is unknown. Only an operator
     //  can settle it: stay stalled, visibly, rather than guess.
     if (!accepted && strcmp (shoal_msg_code (msg), "expired") == 0) {
-        shoal_rec_t *event = shoal_ctx_emit (ctx, "Stalled");
-        shoal_rec_str (event, "leg", name);
-        shoal_rec_str (event, "code", "expired");
+        if (!transfer->stalled) {
+            shoal_rec_t *event = shoal_ctx_emit (ctx, "Stalled");
+            shoal_rec_str (event, "leg", leg);
+            shoal_rec_str (event, "code", "expired");
+        }
         return 0;
     }
-    if (strcmp (name, "Debit") == 0 && transfer->status == TRANSFER_STARTED) {
+    switch (transfer->status) {
+    case TRANSFER_STARTED:
         if (accepted) {
             shoal_ctx_emit (ctx, "Debited");
             s_leg (ctx, transfer->to, "Credit", transfer->amount);
         } else
             s_emit_why (ctx, "Failed", msg);
-    } else if (strcmp (name, "Credit") == 0 && transfer->status == TRANSFER_DEBITED) {
+        break;
+    case TRANSFER_DEBITED:
         if (accepted)
             shoal_ctx_emit (ctx, "Completed");
         else {
             s_emit_why (ctx, "Compensating", msg);
             s_leg (ctx, transfer->from, "Refund", transfer->amount);
         }
-    } else if (strcmp (name, "Refund") == 0 && transfer->status == TRANSFER_COMPENSATING) {
+        break;
+    default: //  TRANSFER_COMPENSATING
         if (accepted)
             shoal_ctx_emit (ctx, "Compensated");
-        else //  cannot happen to a debited account; try again later, visibly
+        else //  cannot happen to a debited account; try again, visibly
             s_leg (ctx, transfer->from, "Refund", transfer->amount);
     }
-    return 0; //  a late or unexpected reply changes nothing
+    return 0;
 }
 
 //  The runtime says the command of the current leg has had no answer for
 //  the node's --stall-ms (it keeps re-sending it): mark the transfer stalled.
 static int s_on_stalled (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
 {
-    static const struct {
-        const char *command;
-        int status;
-        const char *leg;
-    } legs[] = {{"Debit", TRANSFER_STARTED, "debit"},
-                {"Credit", TRANSFER_DEBITED, "credit"},
-                {"Refund", TRANSFER_COMPENSATING, "refund"}};
-    for (size_t i = 0; i < sizeof legs / sizeof legs[0]; i++)
-        if (strcmp (shoal_msg_name (msg), legs[i].command) == 0 &&
-            transfer->status == legs[i].status && !transfer->stalled)
-            shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "leg", legs[i].leg);
+    const char *leg;
+    const char *command = s_leg_command (transfer->status, &leg);
+    if (command && strcmp (shoal_msg_name (msg), command) == 0 && !transfer->stalled)
+        shoal_rec_str (shoal_ctx_emit (ctx, "Stalled"), "leg", leg);
     return 0;
 }
 
