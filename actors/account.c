@@ -73,71 +73,41 @@ static int s_open (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg)
     return 0;
 }
 
-//  Deposit and Credit: money in.
-static int s_money_in (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg,
-                       const char *event_name, bool with_transfer)
+typedef enum {
+    MOVE_IN,     //  Deposit, Credit
+    MOVE_OUT,    //  Withdraw, Debit: down to -overdraft
+    MOVE_REFUND, //  money back from a compensated transfer: lands even when closed
+} move_t;
+
+//  Moves amount in or out of the account, recording event_name (with the
+//  transfer id when with_transfer). Never wraps: an overflow is rejected.
+static int s_move (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg,
+                   const char *event_name, bool with_transfer, move_t move)
 {
     int64_t amount, balance;
     char transfer[SHOAL_ID_MAX + 1];
-    int rc = s_must_be_open (ctx, account);
+    int rc = 0;
+    if (move != MOVE_REFUND)
+        rc = s_must_be_open (ctx, account);
+    else if (account->status == ACCOUNT_NONE)
+        rc = shoal_ctx_reject (ctx, "not_open", "account %s is not open", shoal_ctx_id (ctx));
     if (rc == 0)
         rc = s_amount (ctx, msg, &amount);
     if (rc == 0 && with_transfer)
         rc = s_transfer (ctx, msg, transfer, sizeof transfer);
     if (rc)
         return rc;
-    if (__builtin_add_overflow (account->balance, amount, &balance))
+    if (move == MOVE_OUT) {
+        if (__builtin_sub_overflow (account->balance, amount, &balance) ||
+            balance < -account->overdraft)
+            return shoal_ctx_reject (
+                ctx, "insufficient_funds", "balance %lld with overdraft %lld cannot cover %lld",
+                (long long) account->balance, (long long) account->overdraft, (long long) amount);
+    } else if (__builtin_add_overflow (account->balance, amount, &balance))
         return shoal_ctx_reject (ctx, "overflow", "the balance would overflow");
     shoal_rec_t *event = shoal_ctx_emit (ctx, event_name);
     if (with_transfer)
         shoal_rec_str (event, "transfer", transfer);
-    shoal_rec_int (event, "amount", amount);
-    shoal_rec_int (shoal_ctx_reply (ctx), "balance", balance);
-    return 0;
-}
-
-//  Withdraw and Debit: money out, down to -overdraft.
-static int s_money_out (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg,
-                        const char *event_name, bool with_transfer)
-{
-    int64_t amount, balance;
-    char transfer[SHOAL_ID_MAX + 1];
-    int rc = s_must_be_open (ctx, account);
-    if (rc == 0)
-        rc = s_amount (ctx, msg, &amount);
-    if (rc == 0 && with_transfer)
-        rc = s_transfer (ctx, msg, transfer, sizeof transfer);
-    if (rc)
-        return rc;
-    if (__builtin_sub_overflow (account->balance, amount, &balance) ||
-        balance < -account->overdraft)
-        return shoal_ctx_reject (
-            ctx, "insufficient_funds", "balance %lld with overdraft %lld cannot cover %lld",
-            (long long) account->balance, (long long) account->overdraft, (long long) amount);
-    shoal_rec_t *event = shoal_ctx_emit (ctx, event_name);
-    if (with_transfer)
-        shoal_rec_str (event, "transfer", transfer);
-    shoal_rec_int (event, "amount", amount);
-    shoal_rec_int (shoal_ctx_reply (ctx), "balance", balance);
-    return 0;
-}
-
-//  Refund: money back from a compensated transfer; lands even when closed.
-static int s_refund (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg)
-{
-    int64_t amount, balance;
-    char transfer[SHOAL_ID_MAX + 1];
-    if (account->status == ACCOUNT_NONE)
-        return shoal_ctx_reject (ctx, "not_open", "account %s is not open", shoal_ctx_id (ctx));
-    int rc = s_amount (ctx, msg, &amount);
-    if (rc == 0)
-        rc = s_transfer (ctx, msg, transfer, sizeof transfer);
-    if (rc)
-        return rc;
-    if (__builtin_add_overflow (account->balance, amount, &balance))
-        return shoal_ctx_reject (ctx, "overflow", "the balance would overflow");
-    shoal_rec_t *event = shoal_ctx_emit (ctx, "Refunded");
-    shoal_rec_str (event, "transfer", transfer);
     shoal_rec_int (event, "amount", amount);
     shoal_rec_int (shoal_ctx_reply (ctx), "balance", balance);
     return 0;
@@ -152,15 +122,15 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
     if (strcmp (name, "Open") == 0)
         return s_open (ctx, account, msg);
     if (strcmp (name, "Deposit") == 0)
-        return s_money_in (ctx, account, msg, "Deposited", false);
+        return s_move (ctx, account, msg, "Deposited", false, MOVE_IN);
     if (strcmp (name, "Credit") == 0)
-        return s_money_in (ctx, account, msg, "Credited", true);
+        return s_move (ctx, account, msg, "Credited", true, MOVE_IN);
     if (strcmp (name, "Withdraw") == 0)
-        return s_money_out (ctx, account, msg, "Withdrawn", false);
+        return s_move (ctx, account, msg, "Withdrawn", false, MOVE_OUT);
     if (strcmp (name, "Debit") == 0)
-        return s_money_out (ctx, account, msg, "Debited", true);
+        return s_move (ctx, account, msg, "Debited", true, MOVE_OUT);
     if (strcmp (name, "Refund") == 0)
-        return s_refund (ctx, account, msg);
+        return s_move (ctx, account, msg, "Refunded", true, MOVE_REFUND);
     if (strcmp (name, "Close") == 0) {
         int rc = s_must_be_open (ctx, account);
         if (rc == 0) {
