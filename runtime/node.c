@@ -291,7 +291,7 @@ static long s_peak_rss_kb (void)
 }
 
 //  Sends a reply frame to a client. payload is borrowed.
-static void s_reply (shoal_node_t *self, zframe_t *identity, const envelope_t *request,
+static void s_reply (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request,
                      const uint8_t *payload, size_t size)
 {
     envelope_t reply = {0};
@@ -311,12 +311,12 @@ static void s_reply (shoal_node_t *self, zframe_t *identity, const envelope_t *r
     if (envelope_encode (&reply, &frame, &frame_size) != 0)
         return;
     void *router = zsock_resolve (self->router);
-    zmq_send (router, zframe_data (identity), zframe_size (identity), ZMQ_SNDMORE);
+    zmq_send (router, zmq_msg_data (identity), zmq_msg_size (identity), ZMQ_SNDMORE);
     zmq_send (router, frame, frame_size, 0);
     free (frame);
 }
 
-static void s_reject (shoal_node_t *self, zframe_t *identity, const envelope_t *request,
+static void s_reject (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request,
                       const char *code, const char *reason)
 {
     uint8_t *payload;
@@ -328,7 +328,7 @@ static void s_reject (shoal_node_t *self, zframe_t *identity, const envelope_t *
 }
 
 //  The "stats" query, answered by the front from the workers' counters.
-static void s_stats (shoal_node_t *self, zframe_t *identity, const envelope_t *request)
+static void s_stats (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request)
 {
     uint64_t sum[sizeof (worker_stats_t) / sizeof (atomic_uint_fast64_t)] = {0};
     size_t fields = sizeof sum / sizeof sum[0];
@@ -373,7 +373,7 @@ static void s_stats (shoal_node_t *self, zframe_t *identity, const envelope_t *r
 
 //  One client message: [identity, frame]. parts counts every frame that
 //  came; anything but two is refused.
-static void s_on_client (shoal_node_t *self, zframe_t *identity, zframe_t *frame, int parts)
+static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
 {
     if (parts != 2) {
         self->bad_frames++;
@@ -381,7 +381,7 @@ static void s_on_client (shoal_node_t *self, zframe_t *identity, zframe_t *frame
         return;
     }
     envelope_t envelope;
-    int rc = envelope_decode (&envelope, zframe_data (frame), zframe_size (frame));
+    int rc = envelope_decode (&envelope, zmq_msg_data (frame), zmq_msg_size (frame));
     if (rc != 0) {
         self->bad_frames++;
         s_reject (self, identity, NULL, "bad_frame", shoal_strerror (rc));
@@ -396,9 +396,10 @@ static void s_on_client (shoal_node_t *self, zframe_t *identity, zframe_t *frame
         s_reject (self, identity, &envelope, "bad_kind", "clients send commands and queries");
         return;
     }
+    //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
     void *worker = zsock_resolve (self->push[worker_of (&self->config, envelope.to)]);
-    zmq_send (worker, zframe_data (identity), zframe_size (identity), ZMQ_SNDMORE);
-    zmq_send (worker, zframe_data (frame), zframe_size (frame), 0);
+    zmq_msg_send (identity, worker, ZMQ_SNDMORE);
+    zmq_msg_send (frame, worker, 0);
 }
 
 //  Receives one whole client message without blocking. Returns false when
@@ -412,17 +413,21 @@ static bool s_recv_client (shoal_node_t *self)
         zmq_msg_close (&part);
         return false;
     }
-    zframe_t *identity = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
-    zframe_t *frame = NULL;
+    zmq_msg_t identity, frame;
+    zmq_msg_init (&identity);
+    zmq_msg_init (&frame);
+    zmq_msg_move (&identity, &part);
     int parts = 1;
-    while (zmq_msg_more (&part) && zmq_msg_recv (&part, router, 0) != -1) {
+    bool more = zmq_msg_more (&identity);
+    while (more && zmq_msg_recv (&part, router, 0) != -1) {
+        more = zmq_msg_more (&part);
         if (++parts == 2)
-            frame = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
+            zmq_msg_move (&frame, &part);
     }
     zmq_msg_close (&part);
-    s_on_client (self, identity, frame, parts);
-    zframe_destroy (&identity);
-    zframe_destroy (&frame);
+    s_on_client (self, &identity, &frame, parts);
+    zmq_msg_close (&identity);
+    zmq_msg_close (&frame);
     return true;
 }
 
