@@ -524,6 +524,33 @@ static void test_stall_notice (void **state)
     client_reply_close (&reply);
 }
 
+//  `shoal node --config FILE`: the file's settings apply, the command line
+//  wins over them.
+static void test_config_file (void **state)
+{
+    fixture_t *f = *state;
+    char path[300];
+    snprintf (path, sizeof path, "%s.cfg", f->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file,
+             "node\n    data = /nonexistent/overridden\n    workers = 1\n    shards = 7\n"
+             "    modules\n        counter = %s\n",
+             getenv ("SHOAL_TEST_MODULE"));
+    fclose (file);
+    char *args[] = {"--config", path, NULL};
+    s_start (f, NULL, args);
+    assert_int_equal (s_stat (f, "workers"), 1);
+    assert_int_equal (s_stat (f, "shards"), 7);
+    s_must_accept (f, "counter/cfg", "Add", "by=2", NULL);
+    node_child_stop (&f->node, SIGTERM);
+    char *workers[] = {"--config", path, "--workers", "2", NULL};
+    s_start (f, NULL, workers);
+    assert_int_equal (s_stat (f, "workers"), 2);
+    assert_int_equal (s_state_int (f, "counter/cfg", "value"), 2);
+    unlink (path);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -540,6 +567,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_timer_survives_kill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stall_notice, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_config_file, s_setup, s_teardown),
         cmocka_unit_test (test_invariants_under_kills),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -34,9 +34,18 @@ static void s_help (FILE *out)
                   "                          a command they sent has no answer after MS\n"
                   "                          (default 30000)\n"
                   "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
-                  "                          7 days); older commands are refused as expired\n\n"
+                  "                          7 days); older commands are refused as expired\n"
+                  "  --config FILE           read options from a ZPL file first; the command\n"
+                  "                          line wins. Each key under node is an option:\n"
+                  "                            node\n"
+                  "                                data = /var/lib/shoal\n"
+                  "                                endpoint = tcp://0.0.0.0:7700\n"
+                  "                                durability = sync\n"
+                  "                                modules\n"
+                  "                                    counter = ./counter.so\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
+                  "  shoal node --config /etc/shoal/node.cfg --workers 4\n"
                   "  shoal node --data /var/lib/shoal --workers 2 --module ./counter.so\n");
 }
 
@@ -63,7 +72,56 @@ int bank_register (shoal_registry_t *registry)
     return rc;
 }
 
-int cmd_node (int argc, char **argv)
+#define NODE_MAX_ARGS 256
+
+//  Prepends the settings of a ZPL config file to the command line, so that
+//  the command line wins and both go through the same checks:
+//
+//      node
+//          data = /var/lib/shoal
+//          endpoint = tcp://0.0.0.0:7700
+//          workers = 2
+//          durability = sync
+//          modules
+//              counter = ./counter.so
+//
+//  Every key under node is an option's name. Returns the new argc, or -1
+//  (with a message) when the file cannot be read. Strings are owned by
+//  config and borrowed by args.
+static int s_config_args (const char *path, zconfig_t **config, int argc, char **argv, char **args)
+{
+    *config = zconfig_load (path);
+    if (!*config) {
+        fprintf (stderr, "shoal node: cannot read the config file %s\n", path);
+        return -1;
+    }
+    int count = 0;
+    args[count++] = argv[0];
+    static char dashes[NODE_MAX_ARGS][48];
+    zconfig_t *node = zconfig_locate (*config, "node");
+    for (zconfig_t *item = node ? zconfig_child (node) : NULL; item && count < NODE_MAX_ARGS - 4;
+         item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        if (streq (name, "modules")) {
+            for (zconfig_t *module = zconfig_child (item); module && count < NODE_MAX_ARGS - 4;
+                 module = zconfig_next (module)) {
+                args[count++] = "--module";
+                args[count++] = zconfig_value (module);
+            }
+            continue;
+        }
+        snprintf (dashes[count], sizeof dashes[count], "--%s", name);
+        args[count] = dashes[count];
+        count++;
+        args[count++] = zconfig_value (item);
+    }
+    for (int i = 1; i < argc && count < NODE_MAX_ARGS - 1; i++)
+        args[count++] = argv[i];
+    args[count] = NULL;
+    return count;
+}
+
+static int s_node (int argc, char **argv)
 {
     static const struct option options[] = {{"data", required_argument, 0, 'd'},
                                             {"endpoint", required_argument, 0, 'e'},
@@ -76,6 +134,7 @@ int cmd_node (int argc, char **argv)
                                             {"batch-max", required_argument, 0, 'b'},
                                             {"stall-ms", required_argument, 0, 'T'},
                                             {"inbox-retention-ms", required_argument, 0, 'R'},
+                                            {"config", required_argument, 0, 'c'},
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     shoal_node_options_t opts = {0};
@@ -86,6 +145,8 @@ int cmd_node (int argc, char **argv)
     optind = 1;
     while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            break;
         case 'd':
             opts.data_dir = optarg;
             break;
@@ -187,4 +248,28 @@ int cmd_node (int argc, char **argv)
     shoal_node_destroy (&node);
     fprintf (stderr, "shoal node: stopped\n");
     return 0;
+}
+
+int cmd_node (int argc, char **argv)
+{
+    //  A first pass finds --config; its settings go before the command line.
+    zconfig_t *config = NULL;
+    char *args[NODE_MAX_ARGS];
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (streq (argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp (argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        if (path) {
+            argc = s_config_args (path, &config, argc, argv, args);
+            if (argc < 0)
+                return 1;
+            argv = args;
+            break;
+        }
+    }
+    int rc = s_node (argc, argv);
+    zconfig_destroy (&config);
+    return rc;
 }
