@@ -110,6 +110,7 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
     ctx->timer_count = 0;
     rec_reset (&ctx->reply);
     ctx->rejected = false;
+    ctx->failed = false;
     ctx->code[0] = 0;
     ctx->reason[0] = 0;
     ctx->error = 0;
@@ -217,20 +218,23 @@ shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
 
 //  Checks that every rec the handler wrote encoded. Returns 0 or the first
 //  error.
+static int s_rec_error (const shoal_rec_t *rec)
+{
+    if (rec->error)
+        return rec->error;
+    return rec->buffer.size > CTX_MAX_REC_BYTES ? SHOAL_ETOOBIG : 0;
+}
+
 static int s_recs_error (shoal_ctx_t *ctx)
 {
-    if (ctx->reply.error)
-        return ctx->reply.error;
-    for (size_t i = 0; i < ctx->event_count; i++)
-        if (ctx->events[i].rec.error)
-            return ctx->events[i].rec.error;
-    for (size_t i = 0; i < ctx->send_count; i++)
-        if (ctx->sends[i].rec.error)
-            return ctx->sends[i].rec.error;
-    for (size_t i = 0; i < ctx->timer_count; i++)
-        if (ctx->timers[i].rec.error)
-            return ctx->timers[i].rec.error;
-    return 0;
+    int rc = s_rec_error (&ctx->reply);
+    for (size_t i = 0; rc == 0 && i < ctx->event_count; i++)
+        rc = s_rec_error (&ctx->events[i].rec);
+    for (size_t i = 0; rc == 0 && i < ctx->send_count; i++)
+        rc = s_rec_error (&ctx->sends[i].rec);
+    for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++)
+        rc = s_rec_error (&ctx->timers[i].rec);
+    return rc;
 }
 
 static void s_drop_staged (shoal_ctx_t *ctx)
@@ -249,6 +253,7 @@ int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoa
     if (rc != 0 || ctx->rejected || ctx->error) {
         if (!ctx->rejected || ctx->error) {
             int why = ctx->error ? ctx->error : rc;
+            ctx->failed = true;
             snprintf (ctx->code, sizeof ctx->code, "handler_error");
             snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s", type->name,
                       msg->envelope->name, shoal_strerror (why));
@@ -262,6 +267,7 @@ int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoa
         const uint8_t *bytes = rec_finish (&ctx->events[i].rec, &size);
         if (ctx_apply (type, state, ctx->events[i].name, bytes, size) != 0) {
             ctx->rejected = true;
+            ctx->failed = true;
             snprintf (ctx->code, sizeof ctx->code, "handler_error");
             snprintf (ctx->reason, sizeof ctx->reason, "%s refused its own event %s", type->name,
                       ctx->events[i].name);

@@ -15,6 +15,7 @@
 #define CTX_MAX_EVENTS 32                                 //  events one turn may emit
 #define CTX_MAX_SENDS 16                                  //  commands one turn may send
 #define CTX_MAX_TIMERS 16                                 //  timers one turn may set
+#define CTX_MAX_REC_BYTES (ENVELOPE_MAX_SIZE - 8192)      //  one rec's bytes at most
 #define CTX_MAX_TIMER_MS (100LL * 365 * 24 * 3600 * 1000) //  a timer's delay at most
 
 struct _shoal_msg_t {
@@ -55,6 +56,7 @@ struct _shoal_ctx_t {
     size_t timer_count;
     shoal_rec_t reply;                    //  accepted reply's fields
     bool rejected;                        //  shoal_ctx_reject was called
+    bool failed;                          //  ...or the handler failed instead
     char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM
@@ -76,7 +78,8 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
 #define CTX_CORRUPT 2  //  apply failed half-way: the state must be dropped
 
 //  Runs the handler, then applies the emitted events to state. A handler
-//  error or misuse of ctx becomes a rejection (code "handler_error");
+//  error or misuse of ctx (a field map over CTX_MAX_REC_BYTES included)
+//  becomes a rejection with code "handler_error" and ctx->failed set;
 //  returns CTX_ACCEPTED, CTX_REJECTED or CTX_CORRUPT.
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define NODE_MAX_MODULES 32
+#define NODE_QUEUE_MAX 50000 //  client messages queued for one worker at most
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
 
 struct _shoal_node_t {
@@ -36,6 +37,7 @@ struct _shoal_node_t {
     zsock_t **push;      //  PUSH to each worker
     zactor_t *janitor;   //  prunes old inbox records
     uint64_t bad_frames; //  client frames refused
+    uint64_t busy;       //  client messages refused: a worker's queue was full
 };
 
 static char *s_printf (const char *format, ...)
@@ -185,8 +187,11 @@ static void s_janitor (zsock_t *pipe, void *arg)
                 break;
         } else if (zpoller_terminated (poller))
             break;
+        //  The margin keeps a record a little past the retention, so a
+        //  command at the boundary is refused as expired, never re-run.
+        int64_t margin = config->retention_ms / 2 < 60000 ? config->retention_ms / 2 : 60000;
         int64_t pruned =
-            journal_inbox_prune (config->journal, zclock_time () - config->retention_ms);
+            journal_inbox_prune (config->journal, zclock_time () - config->retention_ms - margin);
         if (pruned > 0)
             config->stats[0].pruned += (uint64_t) pruned;
     }
@@ -212,6 +217,10 @@ int shoal_node_start (shoal_node_t *self, char **error)
     self->push = calloc ((size_t) n, sizeof (zsock_t *));
     self->replies = s_socket (ZMQ_PULL, 0);
     self->router = s_socket (ZMQ_ROUTER, 100000);
+    //  A frame a little too big gets a bad_frame reply; a far bigger one is
+    //  not even read: ZeroMQ drops the connection that sends it.
+    if (self->router)
+        zsock_set_maxmsgsize (self->router, 4 * ENVELOPE_MAX_SIZE);
     if (!self->stats || !self->workers || !self->push || !self->replies || !self->router) {
         *error = s_printf ("out of memory");
         return SHOAL_ENOMEM;
@@ -242,7 +251,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
     }
     self->janitor = zactor_new (s_janitor, &self->config);
     for (int i = 0; i < n; i++) {
-        self->push[i] = s_socket (ZMQ_PUSH, 0);
+        //  Bounded: past NODE_QUEUE_MAX waiting commands a client is told
+        //  "busy" instead of growing the node's memory without limit.
+        self->push[i] = s_socket (ZMQ_PUSH, NODE_QUEUE_MAX);
         if (!self->push[i] || zsock_connect (self->push[i], "%s-w%d", self->prefix, i) != 0) {
             *error = s_printf ("cannot reach worker %d", i);
             return SHOAL_ENET;
@@ -348,13 +359,15 @@ static void s_stats (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 4);
+    msgpack_pack_map (&pk, fields + 5);
     for (size_t i = 0; i < fields; i++) {
         msgpack_pack_str_with_body (&pk, names[i], strlen (names[i]));
         msgpack_pack_uint64 (&pk, sum[i]);
     }
     msgpack_pack_str_with_body (&pk, "bad_frames", 10);
     msgpack_pack_uint64 (&pk, self->bad_frames);
+    msgpack_pack_str_with_body (&pk, "busy", 4);
+    msgpack_pack_uint64 (&pk, self->busy);
     msgpack_pack_str_with_body (&pk, "workers", 7);
     msgpack_pack_int (&pk, self->options.workers);
     msgpack_pack_str_with_body (&pk, "shards", 6);
@@ -398,7 +411,11 @@ static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *fra
     }
     //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
     void *worker = zsock_resolve (self->push[worker_of (&self->config, envelope.to)]);
-    zmq_msg_send (identity, worker, ZMQ_SNDMORE);
+    if (zmq_msg_send (identity, worker, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        self->busy++;
+        s_reject (self, identity, &envelope, "busy", "the node is overloaded; retry later");
+        return;
+    }
     zmq_msg_send (frame, worker, 0);
 }
 

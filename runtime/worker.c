@@ -24,6 +24,7 @@
 #define RETRY_MAX_MS 5000
 #define RETRY_TICK_MS 20
 #define PASSIVATE_TICK_MS 1000
+#define TIMER_RETRY_MS 1000 //  a timer whose turn could not run fires again after
 
 typedef struct {
     char *address;            //  key in the actors hash (owned)
@@ -31,6 +32,7 @@ typedef struct {
     int64_t version;          //  events in its stream, staged included
     int64_t snapshot_seq;     //  seq of its latest snapshot
     int64_t last_used;        //  ms, for passivation
+    uint64_t staged_in;       //  the batch number its last events were staged in
     max_align_t state[];      //  type->state_size bytes
 } actor_t;
 
@@ -91,8 +93,9 @@ typedef struct {
     shoal_ctx_t ctx;
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
-    size_t turns;    //  messages in the current batch
-    double reply_ms; //  smoothed time from sending a command to its reply
+    size_t turns;          //  messages in the current batch
+    double reply_ms;       //  smoothed time from sending a command to its reply
+    uint64_t batch_number; //  counts batches, committed or aborted
 } worker_t;
 
 //  --------------------------------------------------------------------------
@@ -246,6 +249,8 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
             *rc = SHOAL_EFORMAT;
         data_close (&data);
         free (snapshot);
+        if (seq < 0 || seq > INT64_MAX / 2)
+            *rc = SHOAL_EFORMAT;
         actor->version = actor->snapshot_seq = seq;
     }
     replay_t replay = {actor, 0};
@@ -353,8 +358,22 @@ static void s_stage_reply (worker_t *self, const uint8_t *route, size_t route_si
         return; //  nobody to answer
     uint8_t *frame;
     size_t size;
-    if (envelope_encode (&reply, &frame, &size) == 0)
-        s_out_add (self, dest, route, route_size, frame, size, false);
+    uint8_t *error = NULL;
+    if (envelope_encode (&reply, &frame, &size) != 0) {
+        //  Too big (a view or page over the limit): say so rather than fall silent.
+        size_t error_size;
+        if (envelope_reply_encode (false, "reply_too_big", "the reply exceeds the envelope limit",
+                                   NULL, 0, &error, &error_size) != 0)
+            return;
+        reply.payload = error;
+        reply.payload_size = error_size;
+        if (envelope_encode (&reply, &frame, &size) != 0) {
+            free (error);
+            return;
+        }
+    }
+    free (error);
+    s_out_add (self, dest, route, route_size, frame, size, false);
 }
 
 //  Stages a rejection that is not recorded in the inbox (the request never
@@ -461,8 +480,10 @@ static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *ca
         }
         rc = journal_batch_append (self->batch, actor->address, actor->version, events,
                                    ctx->event_count, now, &actor->version);
-        if (rc == 0)
+        if (rc == 0) {
             self->stats->events += ctx->event_count;
+            actor->staged_in = self->batch_number;
+        }
     }
     if (rc) {
         for (size_t i = 0; i < send_count; i++)
@@ -541,8 +562,14 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
             return CTX_CORRUPT;
         }
     }
-    if (result == CTX_CORRUPT)
-        s_actor_drop (self, actor->address);
+    if (result == CTX_CORRUPT) {
+        //  Reloaded from the journal, an actor with events staged in this
+        //  batch would decide on a state that misses them: drop the batch.
+        if (actor->staged_in == self->batch_number)
+            s_abort_batch (self);
+        else
+            s_actor_drop (self, actor->address);
+    }
     return result;
 }
 
@@ -552,11 +579,17 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
     int64_t now = s_now ();
     uint8_t *stored;
     size_t stored_size;
-    if (journal_batch_inbox_get (self->batch, envelope->to, envelope->id, &stored, &stored_size) ==
-        0) {
+    int found =
+        journal_batch_inbox_get (self->batch, envelope->to, envelope->id, &stored, &stored_size);
+    if (found == 0) {
         s_stage_reply (self, route, route_size, envelope, stored, stored_size);
         free (stored);
         self->stats->duplicates++;
+        return;
+    }
+    if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
+        s_stage_transient (self, route, route_size, envelope, "unavailable",
+                           "its inbox record cannot be read");
         return;
     }
     //  Its inbox record may have been pruned: refuse rather than risk a
@@ -596,9 +629,17 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
             envelope_reply_encode (false, ctx->code, ctx->reason, NULL, 0, &payload, &payload_size);
         self->stats->rejected++;
     }
-    if (rc)
+    //  ctx_run bounded the reply's fields, so only memory can fail here;
+    //  the turn's events are staged, so the batch must go.
+    if (rc == 0 && journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload,
+                                            payload_size, now) != 0) {
+        free (payload);
+        rc = SHOAL_ENOMEM;
+    }
+    if (rc) {
+        s_abort_batch (self);
         return;
-    journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload, payload_size, now);
+    }
     s_stage_reply (self, route, route_size, envelope, payload, payload_size);
     free (payload);
 }
@@ -621,6 +662,13 @@ static void s_on_reply (worker_t *self, const envelope_t *envelope)
     int result = s_turn (self, actor, envelope, now);
     if (result == CTX_CORRUPT)
         return;
+    if (result == CTX_REJECTED && self->ctx.failed) {
+        //  Not a decision: keep the entry; the re-sent command brings the
+        //  reply again (and a stall notice if it keeps failing).
+        zsys_warning ("worker %d: %s failed on the reply to %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+        return;
+    }
     if (result == CTX_REJECTED)
         zsys_warning ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
                       envelope->name, self->ctx.reason);
@@ -630,15 +678,31 @@ static void s_on_reply (worker_t *self, const envelope_t *envelope)
     }
 }
 
-static void s_on_timer (worker_t *self, const envelope_t *envelope)
+//  Arms a timer again, TIMER_RETRY_MS from now: its turn could not run.
+static void s_timer_retry (worker_t *self, const uint8_t *frame, size_t size)
+{
+    wtimer_t *timer = malloc (sizeof (wtimer_t));
+    if (timer && (timer->frame = s_memdup (frame, size))) {
+        timer->due = s_now () + TIMER_RETRY_MS;
+        timer->size = size;
+        zlistx_insert (self->timers, timer, false);
+    } else
+        free (timer);
+}
+
+static void s_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame,
+                        size_t size)
 {
     int rc;
+    uint64_t batch = self->batch_number;
     actor_t *actor = s_actor_get (self, envelope->to, &rc);
-    if (!actor)
-        return; //  the timer stays in the journal; it fires again after a reload
-    int result = s_turn (self, actor, envelope, s_now ());
-    if (result == CTX_CORRUPT)
+    int result = actor ? s_turn (self, actor, envelope, s_now ()) : CTX_CORRUPT;
+    if (result == CTX_CORRUPT || (result == CTX_REJECTED && self->ctx.failed)) {
+        //  After an abort the reload re-armed it from the journal already.
+        if (batch == self->batch_number)
+            s_timer_retry (self, frame, size);
         return;
+    }
     if (result == CTX_REJECTED)
         zsys_warning ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
                       envelope->name, self->ctx.reason);
@@ -659,6 +723,9 @@ static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t
                          int64_t created)
 {
     page_t *page = arg;
+    size_t bytes = size + strlen (name) + 48; //  the event's map, generously
+    if (page->count > 0 && page->bytes + bytes > ENVELOPE_MAX_SIZE / 2)
+        return 1; //  full: the next page starts at this event
     msgpack_packer *pk = page->pk;
     msgpack_pack_map (pk, 4);
     msgpack_pack_str_with_body (pk, "seq", 3);
@@ -670,9 +737,9 @@ static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t
     msgpack_pack_str_with_body (pk, "created", 7);
     msgpack_pack_int64 (pk, created);
     page->count++;
-    page->bytes += size + 64;
+    page->bytes += bytes;
     page->last = seq;
-    return page->bytes > ENVELOPE_MAX_SIZE / 2;
+    return 0;
 }
 
 static void s_on_query (worker_t *self, const uint8_t *route, size_t route_size,
@@ -772,7 +839,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         s_on_reply (self, &envelope);
         break;
     case ENVELOPE_TIMER:
-        s_on_timer (self, &envelope);
+        s_on_timer (self, &envelope, frame, size);
         break;
     case ENVELOPE_QUERY:
         s_on_query (self, route, route_size, &envelope);
@@ -934,7 +1001,13 @@ static void s_abort_batch (worker_t *self)
 {
     s_drop_staged (self);
     journal_batch_clear (self->batch);
-    s_reload (self);
+    //  Timers already fired into the local queue are re-armed by the
+    //  reload; commands and replies in it come back through re-sends.
+    zlistx_purge (self->local);
+    self->batch_number++;
+    self->turns = 0;
+    if (s_reload (self) != 0)
+        zsys_error ("worker %d: cannot reload from the journal", self->index);
 }
 
 static void s_commit (worker_t *self)
@@ -949,6 +1022,7 @@ static void s_commit (worker_t *self)
             self->stats->commits++;
             self->stats->records += records;
         }
+        self->batch_number++;
         s_release (self);
         return;
     }
@@ -967,7 +1041,6 @@ static void s_commit (worker_t *self)
 //  command still unanswered is noticed again.
 static void s_on_stalled (worker_t *self, pending_t *pending)
 {
-    pending->stall_noticed = true;
     envelope_t command;
     if (envelope_decode (&command, pending->frame, pending->size) != 0)
         return;
@@ -975,6 +1048,7 @@ static void s_on_stalled (worker_t *self, pending_t *pending)
     actor_t *actor = s_actor_get (self, pending->sender, &rc);
     if (!actor)
         return;
+    pending->stall_noticed = true;
     shoal_rec_t data;
     rec_init (&data);
     shoal_rec_str (&data, "to", command.to);
@@ -1029,7 +1103,10 @@ static void s_tick (worker_t *self)
                 zlistx_add_end (stalled, pending);
         }
         //  Turns may change the pending table: notice outside the walk.
-        for (pending_t *pending = zlistx_first (stalled); pending; pending = zlistx_next (stalled))
+        //  An aborted batch frees the pending table: stop there.
+        uint64_t batch = self->batch_number;
+        for (pending_t *pending = zlistx_first (stalled); pending && batch == self->batch_number;
+             pending = zlistx_next (stalled))
             s_on_stalled (self, pending);
         zlistx_destroy (&stalled);
     }
@@ -1155,7 +1232,9 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
         s_worker_destroy (&self);
         return NULL;
     }
-    zsock_set_rcvhwm (self->pull, 0);
+    //  The front's queue to us is bounded by both ends' marks; the other
+    //  workers' pushes have none, so two workers can never block each other.
+    zsock_set_rcvhwm (self->pull, 50000);
     if (zsock_bind (self->pull, "%s-w%d", config->prefix, index) != 0) {
         zsys_error ("worker %d: cannot bind its inproc socket", index);
         s_worker_destroy (&self);
@@ -1178,6 +1257,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
         return NULL;
     }
     self->next_passivate_tick = s_now () + PASSIVATE_TICK_MS;
+    self->batch_number = 1; //  a new actor's staged_in, 0, is no batch
     return self;
 }
 

@@ -15,6 +15,8 @@ typedef enum {
     TRANSFER_COMPENSATED,
 } transfer_status_t;
 
+#define TRANSFER_REFUND_RETRY_MS 60000 //  after a refused refund
+
 static const char *s_status_names[] = {"none",      "started", "debited",    "compensating",
                                        "completed", "failed",  "compensated"};
 
@@ -149,8 +151,16 @@ static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t
     default: //  TRANSFER_COMPENSATING
         if (accepted)
             shoal_ctx_emit (ctx, "Compensated");
-        else //  cannot happen to a debited account; try again, visibly
-            s_leg (ctx, transfer->from, "Refund", transfer->amount);
+        else {
+            //  The money must go back, but the source refuses it now (its
+            //  balance would overflow): stall visibly, try again later.
+            if (!transfer->stalled) {
+                shoal_rec_t *event = shoal_ctx_emit (ctx, "Stalled");
+                shoal_rec_str (event, "leg", "refund");
+                shoal_rec_str (event, "code", shoal_msg_code (msg));
+            }
+            shoal_ctx_after (ctx, TRANSFER_REFUND_RETRY_MS, "refund");
+        }
     }
     return 0;
 }
@@ -174,8 +184,11 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
         return s_on_reply (ctx, transfer, msg);
     case SHOAL_STALLED:
         return s_on_stalled (ctx, transfer, msg);
-    case SHOAL_TIMER:
-        return 0; //  sets none
+    case SHOAL_TIMER: //  "refund": try a refused refund again
+        if (transfer->status == TRANSFER_COMPENSATING &&
+            strcmp (shoal_msg_name (msg), "refund") == 0)
+            s_leg (ctx, transfer->from, "Refund", transfer->amount);
+        return 0;
     case SHOAL_COMMAND:
         break;
     }

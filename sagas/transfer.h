@@ -11,6 +11,9 @@
     30 s by default) is marked stalled (an event, so it survives restarts)
     while the runtime keeps re-sending it; the next step clears the mark.
 
+    A refund the source refuses (its balance would overflow) stalls the
+    transfer and is tried again every minute until it lands.
+
     Events: Started{from,to,amount}, Debited, Completed, Failed{code,reason},
     Compensating{code,reason}, Compensated, Stalled{leg}.
 */

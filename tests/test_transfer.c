@@ -534,17 +534,28 @@ static void test_credit_rejected_then_refunded (void **state)
     NOTHING (f, s_reply (f, "Refund", NULL));
 }
 
+//  A refused refund stalls the transfer and is tried again on a timer, not
+//  at once (a source that refuses would otherwise be asked in a loop).
 static void test_refund_rejected_is_sent_again (void **state)
 {
     fixture_t *f = *state;
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Credit", "closed"), 1, 1, 0);
-    ACCEPT (f, s_reply (f, "Refund", "not_open"), 0, 1, 0);
-    s_assert_leg (f, "account/alice", "Refund", 50);
+    ACCEPT (f, s_reply (f, "Refund", "overflow"), 1, 0, 1);
+    assert_string_equal (f->ctx.events[0].name, "Stalled");
+    assert_string_equal (f->ctx.timers[0].name, "refund");
+    assert_true (s_stalled (f));
     assert_string_equal (s_status (f), "compensating");
+    //  Refused again while stalled: no second Stalled, another timer.
+    ACCEPT (f, s_reply (f, "Refund", "overflow"), 0, 0, 1);
+    ACCEPT (f, s_run_kind (f, ENVELOPE_TIMER, "refund"), 0, 1, 0);
+    s_assert_leg (f, "account/alice", "Refund", 50);
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     assert_string_equal (s_status (f), "compensated");
+    assert_false (s_stalled (f));
+    //  A late refund timer after the end sends nothing.
+    NOTHING (f, s_run_kind (f, ENVELOPE_TIMER, "refund"));
 }
 
 static void test_late_and_duplicate_replies (void **state)
@@ -620,7 +631,8 @@ static void test_stall_notice (void **state)
     assert_false (s_rec_bool (view, "stalled"));
 }
 
-//  A transfer sets no timer: a timer message changes nothing.
+//  A transfer's only timer is "refund", after a refused refund: any other
+//  timer message changes nothing.
 static void test_timer_ignored (void **state)
 {
     fixture_t *f = *state;
