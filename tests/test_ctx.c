@@ -596,6 +596,18 @@ static int s_probe_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg
         shoal_rec_int (shoal_ctx_reply (ctx), "count", 3);
         return 0;
     }
+    if (strcmp (command, "Big") == 0) { //  a string of n bytes in the target rec
+        char *big = malloc ((size_t) n + 1);
+        assert_non_null (big);
+        memset (big, 'b', (size_t) n);
+        big[n] = 0;
+        shoal_rec_t *rec = strcmp (target, "event") == 0  ? shoal_ctx_emit (ctx, "E")
+                           : strcmp (target, "send") == 0 ? shoal_ctx_send (ctx, to, "Ping")
+                                                          : shoal_ctx_reply (ctx);
+        shoal_rec_str (rec, "big", big);
+        free (big);
+        return 0;
+    }
     if (strcmp (command, "RecNull") == 0) {
         shoal_rec_t *rec = strcmp (target, "event") == 0   ? shoal_ctx_emit (ctx, "E")
                            : strcmp (target, "send") == 0  ? shoal_ctx_send (ctx, to, "Ping")
@@ -1039,6 +1051,29 @@ static void test_rec_error_fails_turn (void **state)
     }
 }
 
+//  A field map that could not travel (over CTX_MAX_REC_BYTES) fails the
+//  turn before anything is applied: the handler's error, not a decision.
+static void test_rec_too_big_fails_turn (void **state)
+{
+    fixture_t *f = *state;
+    const char *targets[] = {"event", "send", "reply"};
+    for (size_t i = 0; i < 3; i++) {
+        shoal_rec_str (&f->payload, "target", targets[i]);
+        shoal_rec_int (&f->payload, "n", CTX_MAX_REC_BYTES);
+        REJECT (f, "Big", "handler_error");
+        assert_true (f->ctx.failed);
+        assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
+        shoal_rec_str (&f->payload, "target", targets[i]);
+        shoal_rec_int (&f->payload, "n", 100000);
+        assert_int_equal (s_run (f, "Big"), CTX_ACCEPTED);
+        assert_false (f->ctx.failed);
+    }
+    //  A deliberate rejection is not a failure.
+    shoal_rec_str (&f->payload, "code", "no");
+    REJECT (f, "Reject", "no");
+    assert_false (f->ctx.failed);
+}
+
 static void test_apply_refuses_own_event (void **state)
 {
     fixture_t *f = *state;
@@ -1117,6 +1152,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reject, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ctx_reused_after_errors, s_setup, s_teardown),
         cmocka_unit_test (test_ctx_apply),
