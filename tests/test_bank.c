@@ -54,7 +54,7 @@ static int s_teardown (void **state)
 static void s_start (fixture_t *f, const char *endpoint, char **extra)
 {
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->dir,
-                               endpoint ? endpoint : "tcp://127.0.0.1:*", extra, NULL, 20000);
+                               endpoint ? endpoint : CLIENT_FREE_ENDPOINT, extra, NULL, 20000);
     assert_int_equal (rc, 0);
 }
 

@@ -496,7 +496,7 @@ static int s_free_port (void)
 static void test_usage (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
 
     client_reply_t reply;
     s_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Open", &reply, "owner=Alice",
@@ -580,7 +580,7 @@ static void s_make_withdraw (void *arg, size_t index, char *to, size_t to_size, 
 static void test_concurrent_withdrawals (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/hot", "Open", "owner=Hot", NULL);
     assert_int_equal (s_ok (fx, "account/hot", "Deposit", "amount=500", NULL), 500);
 
@@ -633,7 +633,7 @@ static void s_make_deposit (void *arg, size_t index, char *to, size_t to_size, c
 static void test_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     for (int a = 0; a < KILL_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/k%d", a);
@@ -701,7 +701,7 @@ static void s_make_unit_deposit (void *arg, size_t index, char *to, size_t to_si
 
 static void s_stop_in_flight_then_resend (fixture_t *fx, int sig)
 {
-    s_start_on (fx, "tcp://127.0.0.1:*", "--snapshot-every", "7", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--snapshot-every", "7", NULL);
     for (int a = 0; a < MID_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/m%d", a);
@@ -767,7 +767,7 @@ static void test_sigterm_in_flight_then_resend (void **state)
 static void test_async_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", "--durability", "async", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--durability", "async", NULL);
     size_t accounts = 10;
     for (size_t a = 0; a < accounts; a++) {
         char address[32];
@@ -804,7 +804,7 @@ static void test_async_sigkill_after_ack (void **state)
 static void test_passivation (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", "--idle-ms", "200", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--idle-ms", "200", NULL);
     const char *addresses[] = {"account/p1", "account/p2", "account/p3"};
     for (int a = 0; a < 3; a++) {
         s_ok (fx, addresses[a], "Open", "owner=P", "overdraft=5", NULL);
@@ -846,7 +846,7 @@ static void test_passivation (void **state)
 static void test_snapshots (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", "--snapshot-every", "5", "--shards", "8", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--snapshot-every", "5", "--shards", "8", NULL);
     assert_int_equal (s_stat (fx, "shards"), 8);
     s_ok (fx, "account/s", "Open", "owner=Snap", "overdraft=7", NULL);
     int64_t expected = 0;
@@ -922,7 +922,7 @@ static void s_make_ordered_deposit (void *arg, size_t index, char *to, size_t to
 static void test_events_paging (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/long", "Open", "owner=L", NULL);
     //  On one connection, so that they arrive and commit in order.
     client_t *one = fx->client;
@@ -1022,7 +1022,7 @@ static bool s_twice (fixture_t *fx, const char *id_text, const char *to, const c
 static void test_duplicate_ids (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/d", "Open", "owner=D", NULL);
     int64_t version, balance;
 
@@ -1122,7 +1122,7 @@ static void test_module (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start_on (fx, "tcp://127.0.0.1:*", "--module", module, NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
     client_reply_t reply;
     s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=5", NULL);
     assert_true (reply.ok);
@@ -1195,7 +1195,7 @@ static void test_module_missing (void **state)
     //  node_child_start sees it end without a ready line.
     char *extra[] = {"--module", "/nonexistent.so", NULL};
     node_child_t child;
-    int rc = node_child_start (&child, s_bin (), fx->data, "tcp://127.0.0.1:*", extra, fx->log,
+    int rc = node_child_start (&child, s_bin (), fx->data, CLIENT_FREE_ENDPOINT, extra, fx->log,
                                START_TIMEOUT_MS);
     assert_int_not_equal (rc, 0);
     assert_int_equal (child.pid, 0);
@@ -1216,7 +1216,7 @@ static void test_timer_far_future (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start_on (fx, "tcp://127.0.0.1:*", "--module", module, NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
     char *fields[] = {"ms=9223372036854775807"};
     uint8_t *payload;
     size_t size;
@@ -1269,7 +1269,7 @@ static void s_same_books (fixture_t *fx, const char *address, books_t expected)
 static void test_rejections_write_nothing (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/r", "Open", "owner=R", "overdraft=100", NULL);
     s_ok (fx, "account/r", "Deposit", "amount=50", NULL);
     books_t r = s_books (fx, "account/r");
@@ -1395,7 +1395,7 @@ static void s_raw_send (zsock_t *dealer, const void *data, size_t size, bool mor
 static void test_bad_frames (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/b", "Open", "owner=B", NULL);
     s_ok (fx, "account/b", "Deposit", "amount=40", NULL);
     books_t b = s_books (fx, "account/b");
@@ -1583,7 +1583,7 @@ static void s_raw_envelope (zsock_t *dealer, const raw_envelope_t *raw, const ch
 static void test_malformed_envelopes (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/h", "Open", "owner=H", NULL);
     books_t h = s_books (fx, "account/h");
     int64_t messages = s_stat (fx, "messages");
@@ -1784,7 +1784,7 @@ static void test_malformed_envelopes (void **state)
 static void test_send_exit_codes (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, "tcp://127.0.0.1:*", NULL);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/u", "Open", "owner=U", NULL);
     int64_t messages = s_stat (fx, "messages");
 

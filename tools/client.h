@@ -15,6 +15,12 @@
 #include "envelope.h"
 
 #define CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+//  A free loopback port for a node of our own, below Linux's ephemeral
+//  range (32768 up): a client reconnecting while the node is down could
+//  otherwise connect to itself on the node's port (a TCP self-connect) and
+//  hold it, so that the restarted node cannot bind it. czmq's "!" picks at
+//  random in the range.
+#define CLIENT_FREE_ENDPOINT "tcp://127.0.0.1:![20000-32767]"
 
 typedef struct _client_t client_t;
 
