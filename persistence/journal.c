@@ -5,9 +5,10 @@
         snapshot  [1, seq:int, state:map]
         inbox     [1, created:int, reply:bin]
     Outbox entries, timers and metadata are stored as given. Every record
-    read back is validated by a small bounds-checked msgpack reader that
-    allocates nothing: a damaged record gives SHOAL_EFORMAT (SHOAL_EVERSION
-    for a well-formed record of another format version), never a crash.
+    read back is validated by the bounds-checked msgpack reader of
+    common/mpread.h, which allocates nothing: a damaged record gives
+    SHOAL_EFORMAT (SHOAL_EVERSION for a well-formed record of another
+    format version), never a crash.
 
     Threads: a journal_t is immutable after journal_open except for the
     commit-failure test counter, which is atomic, so any thread may use it.
@@ -19,6 +20,7 @@
     before the epoch (negative) are refused, as they would sort last.
 */
 #include "journal.h"
+#include "mpread.h"
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
@@ -198,217 +200,34 @@ static uint8_t *s_memdup (const void *bytes, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  Reading msgpack records. Each reader consumes one element at *offset
-//  and advances it, or returns SHOAL_EFORMAT and leaves it alone.
-
-static int s_read_len (const uint8_t *buf, size_t size, size_t *offset, size_t bytes, uint64_t *len)
-{
-    if (size - *offset < bytes)
-        return SHOAL_EFORMAT;
-    *len = s_get_be (buf + *offset, bytes);
-    *offset += bytes;
-    return 0;
-}
-
-//  Skips one msgpack object of any type, checking that it is complete.
-//  Iterative, so nesting depth costs nothing.
-static int s_skip (const uint8_t *buf, size_t size, size_t *offset)
-{
-    size_t at = *offset;
-    uint64_t pending = 1;
-    while (pending > 0) {
-        if (at >= size)
-            return SHOAL_EFORMAT;
-        uint8_t type = buf[at++];
-        pending--;
-        uint64_t body = 0, children = 0, len = 0;
-        int rc = 0;
-        if (type <= 0x7f || type >= 0xe0 || type == 0xc0 || type == 0xc2 || type == 0xc3)
-            continue;
-        if (type <= 0x8f)
-            children = 2 * (uint64_t) (type & 0x0f);
-        else if (type <= 0x9f)
-            children = type & 0x0f;
-        else if (type <= 0xbf)
-            body = type & 0x1f;
-        else
-            switch (type) {
-            case 0xc4:
-            case 0xd9:
-                rc = s_read_len (buf, size, &at, 1, &body);
-                break;
-            case 0xc5:
-            case 0xda:
-                rc = s_read_len (buf, size, &at, 2, &body);
-                break;
-            case 0xc6:
-            case 0xdb:
-                rc = s_read_len (buf, size, &at, 4, &body);
-                break;
-            case 0xc7:
-            case 0xc8:
-            case 0xc9:
-                rc = s_read_len (buf, size, &at, (size_t) 1 << (type - 0xc7), &len);
-                body = len + 1;
-                break;
-            case 0xca:
-                body = 4;
-                break;
-            case 0xcb:
-                body = 8;
-                break;
-            case 0xcc:
-            case 0xcd:
-            case 0xce:
-            case 0xcf:
-                body = (uint64_t) 1 << (type - 0xcc);
-                break;
-            case 0xd0:
-            case 0xd1:
-            case 0xd2:
-            case 0xd3:
-                body = (uint64_t) 1 << (type - 0xd0);
-                break;
-            case 0xd4:
-            case 0xd5:
-            case 0xd6:
-            case 0xd7:
-            case 0xd8:
-                body = ((uint64_t) 1 << (type - 0xd4)) + 1;
-                break;
-            case 0xdc:
-            case 0xdd:
-                rc = s_read_len (buf, size, &at, type == 0xdc ? 2 : 4, &children);
-                break;
-            case 0xde:
-            case 0xdf:
-                rc = s_read_len (buf, size, &at, type == 0xde ? 2 : 4, &len);
-                children = 2 * len;
-                break;
-            default:
-                return SHOAL_EFORMAT;
-            }
-        if (rc != 0 || body > size - at)
-            return SHOAL_EFORMAT;
-        at += body;
-        //  Every pending object takes at least one byte.
-        if (children > size - at || pending + children > size - at)
-            return SHOAL_EFORMAT;
-        pending += children;
-    }
-    *offset = at;
-    return 0;
-}
-
-static int s_read_array (const uint8_t *buf, size_t size, size_t *offset, uint64_t *count)
-{
-    size_t at = *offset;
-    if (at >= size)
-        return SHOAL_EFORMAT;
-    uint8_t type = buf[at++];
-    if (type >= 0x90 && type <= 0x9f)
-        *count = type & 0x0f;
-    else if (type == 0xdc || type == 0xdd) {
-        if (s_read_len (buf, size, &at, type == 0xdc ? 2 : 4, count))
-            return SHOAL_EFORMAT;
-    } else
-        return SHOAL_EFORMAT;
-    *offset = at;
-    return 0;
-}
-
-static int s_read_int (const uint8_t *buf, size_t size, size_t *offset, int64_t *value)
-{
-    size_t at = *offset;
-    if (at >= size)
-        return SHOAL_EFORMAT;
-    uint8_t type = buf[at++];
-    uint64_t raw;
-    if (type <= 0x7f)
-        *value = type;
-    else if (type >= 0xe0)
-        *value = (int8_t) type;
-    else if (type >= 0xcc && type <= 0xcf) {
-        if (s_read_len (buf, size, &at, (size_t) 1 << (type - 0xcc), &raw) || raw > INT64_MAX)
-            return SHOAL_EFORMAT;
-        *value = (int64_t) raw;
-    } else if (type >= 0xd0 && type <= 0xd3) {
-        size_t bytes = (size_t) 1 << (type - 0xd0);
-        if (s_read_len (buf, size, &at, bytes, &raw))
-            return SHOAL_EFORMAT;
-        if (bytes < 8 && (raw >> (8 * bytes - 1)))
-            raw |= ~(uint64_t) 0 << (8 * bytes);
-        *value = (int64_t) raw;
-    } else
-        return SHOAL_EFORMAT;
-    *offset = at;
-    return 0;
-}
-
-//  Reads a str (str_type true) or bin element: its bytes point into buf.
-static int s_read_bytes (const uint8_t *buf, size_t size, size_t *offset, bool str_type,
-                         const uint8_t **bytes, size_t *len)
-{
-    size_t at = *offset;
-    if (at >= size)
-        return SHOAL_EFORMAT;
-    uint8_t type = buf[at++];
-    uint64_t raw;
-    int rc = 0;
-    if (str_type && type >= 0xa0 && type <= 0xbf)
-        raw = type & 0x1f;
-    else if (type == (str_type ? 0xd9 : 0xc4))
-        rc = s_read_len (buf, size, &at, 1, &raw);
-    else if (type == (str_type ? 0xda : 0xc5))
-        rc = s_read_len (buf, size, &at, 2, &raw);
-    else if (type == (str_type ? 0xdb : 0xc6))
-        rc = s_read_len (buf, size, &at, 4, &raw);
-    else
-        return SHOAL_EFORMAT;
-    if (rc != 0 || raw > size - at)
-        return SHOAL_EFORMAT;
-    *bytes = buf + at;
-    *len = (size_t) raw;
-    *offset = at + (size_t) raw;
-    return 0;
-}
-
-//  Reads a whole map element; its encoded bytes point into buf.
-static int s_read_map (const uint8_t *buf, size_t size, size_t *offset, const uint8_t **map,
-                       size_t *len)
-{
-    size_t at = *offset;
-    if (at >= size)
-        return SHOAL_EFORMAT;
-    uint8_t type = buf[at];
-    if (!((type >= 0x80 && type <= 0x8f) || type == 0xde || type == 0xdf))
-        return SHOAL_EFORMAT;
-    if (s_skip (buf, size, &at))
-        return SHOAL_EFORMAT;
-    *map = buf + *offset;
-    *len = at - *offset;
-    *offset = at;
-    return 0;
-}
+//  Reading msgpack records, with common/mpread.h. Each reader consumes one
+//  element at *offset and advances it, or returns SHOAL_EFORMAT and leaves
+//  it alone. Maps in records have no depth limit: the walk is iterative.
 
 //  Reads the array header and format version that start every record.
 static int s_read_header (const uint8_t *buf, size_t size, size_t *offset, uint64_t fields)
 {
     uint64_t count;
     int64_t version;
-    if (s_read_array (buf, size, offset, &count) || s_read_int (buf, size, offset, &version))
+    if (mpread_array (buf, size, offset, &count) ||
+        mpread_int (buf, size, offset, INT64_MIN, INT64_MAX, &version))
         return SHOAL_EFORMAT;
     if (version != FORMAT_VERSION)
         return SHOAL_EVERSION;
     return count == fields ? 0 : SHOAL_EFORMAT;
 }
 
-//  True if bytes hold exactly one msgpack map.
-static bool s_is_map (const uint8_t *bytes, size_t size)
+//  Reads an int64 record field.
+static int s_read_int (const uint8_t *buf, size_t size, size_t *offset, int64_t *value)
 {
-    const uint8_t *map;
-    size_t len, offset = 0;
-    return bytes && s_read_map (bytes, size, &offset, &map, &len) == 0 && offset == size;
+    return mpread_int (buf, size, offset, INT64_MIN, INT64_MAX, value);
+}
+
+//  Reads a map record field: its encoded bytes point into buf.
+static int s_read_map (const uint8_t *buf, size_t size, size_t *offset, const uint8_t **map,
+                       size_t *len)
+{
+    return mpread_map_span (buf, size, offset, MPREAD_DEPTH_ANY, map, len);
 }
 
 static int s_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
@@ -418,7 +237,7 @@ static int s_event_decode (const uint8_t *buf, size_t size, const uint8_t **name
     int rc = s_read_header (buf, size, &offset, 4);
     if (rc)
         return rc;
-    if (s_read_bytes (buf, size, &offset, true, name, name_len) ||
+    if (mpread_str (buf, size, &offset, name, name_len) ||
         s_read_map (buf, size, &offset, data, data_len) ||
         s_read_int (buf, size, &offset, created) || offset != size)
         return SHOAL_EFORMAT;
@@ -448,7 +267,7 @@ static int s_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, co
     if (rc)
         return rc;
     if (s_read_int (buf, size, &offset, created) ||
-        s_read_bytes (buf, size, &offset, false, reply, reply_len) || offset != size)
+        mpread_bin (buf, size, &offset, reply, reply_len) || offset != size)
         return SHOAL_EFORMAT;
     return 0;
 }
@@ -1031,7 +850,7 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
     for (size_t i = 0; i < count; i++) {
         size_t name_len = events[i].name ? strnlen (events[i].name, SHOAL_NAME_MAX + 1) : 0;
         if (name_len == 0 || name_len > SHOAL_NAME_MAX ||
-            !s_is_map (events[i].data, events[i].size))
+            !mpread_is_map (events[i].data, events[i].size, MPREAD_DEPTH_ANY))
             return SHOAL_EINVAL;
     }
     int64_t current;
@@ -1040,6 +859,8 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
         return rc;
     if (expected != JOURNAL_ANY && expected != current)
         return SHOAL_ECONFLICT;
+    if (current < 0 || current > INT64_MAX - (int64_t) count)
+        return SHOAL_EFORMAT; //  a damaged last key: no seq past INT64_MAX
     if (count > 0) {
         int64_t *staged = zhashx_lookup (self->versions, stream);
         if (!staged) {
@@ -1075,7 +896,7 @@ int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t s
 {
     assert (self);
     size_t len = s_stream_len (stream);
-    if (len == 0 || seq < 0 || !s_is_map (state, size))
+    if (len == 0 || seq < 0 || !mpread_is_map (state, size, MPREAD_DEPTH_ANY))
         return SHOAL_EINVAL;
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->buffer, msgpack_sbuffer_write);

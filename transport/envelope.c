@@ -1,18 +1,20 @@
 /*  envelope.c - the envelope codec and shoal_address_check. See envelope.h.
 
     Encoding packs with msgpack-c into one buffer sized up front. Decoding
-    never trusts a length: a frame is first walked by s_check, which
-    allocates nothing and proves that every container's count and every
-    string's length fit in the bytes present, that nesting stays within
-    ENVELOPE_MAX_DEPTH and that exactly one object fills the frame. The
-    fields are then read in place by s_next; the payload is not unpacked
-    at all, only located, so a hostile frame costs no more memory than its
-    own bytes.
+    never trusts a length: the fields are read in order, in place, by the
+    bounds-checked readers of common/mpread.h, which allocate nothing. The
+    payload is not unpacked at all, only located by one skip that proves
+    every count and length fits the bytes present and that nesting stays
+    within ENVELOPE_MAX_DEPTH; the frame must end with the last field. So
+    one pass validates and decodes, and a hostile frame costs no more
+    memory than its own bytes. A frame that is not well-formed msgpack is
+    SHOAL_EFORMAT whichever field failed first.
 
     Pure functions, safe on any thread. envelope_new_id keeps a small
     per-thread buffer of kernel randomness, reset in a forked child.
 */
 #include "envelope.h"
+#include "mpread.h"
 #include <assert.h>
 #include <errno.h>
 #include <msgpack.h>
@@ -33,194 +35,12 @@ typedef enum { REPLY_OK, REPLY_CODE, REPLY_REASON, REPLY_DATA, REPLY_FIELDS } re
     (1 + 1 + 1 + 3 * (2 + ENVELOPE_ID_SIZE) + 2 * (3 + SHOAL_ADDRESS_MAX) + (2 + SHOAL_NAME_MAX) + \
      5 + 9)
 
-typedef enum {
-    S_NIL,
-    S_BOOL,
-    S_UINT,  //  any non-negative integer, whatever its encoding
-    S_INT,   //  a negative integer
-    S_FLOAT, //  float 32 or 64
-    S_STR,
-    S_BIN,
-    S_EXT,
-    S_ARRAY,
-    S_MAP,
-} s_type_t;
-
-//  The head of one msgpack object, as read by s_head.
-typedef struct {
-    s_type_t type;
-    uint64_t length; //  body bytes of a scalar; elements of an array; pairs of a map
-    uint64_t value;  //  S_UINT: the value; S_BOOL: 0 or 1
-    size_t body;     //  offset of the body (str, bin, ext: its bytes)
-} s_head_t;
-
-//  Reads an n-byte big-endian unsigned integer at *offset and advances.
-//  Returns 0, or SHOAL_EFORMAT if the bytes are not there.
-static int s_read_be (const uint8_t *data, size_t size, size_t *offset, int n, uint64_t *value)
-{
-    if (size - *offset < (size_t) n)
-        return SHOAL_EFORMAT;
-    uint64_t result = 0;
-    for (int i = 0; i < n; i++)
-        result = (result << 8) | data[*offset + i];
-    *offset += n;
-    *value = result;
-    return 0;
-}
-
-//  Reads the head of the object at *offset (its type byte and any length
-//  or fixed-size value) and advances past the head, not the body. Does not
-//  check that the body is present. Returns 0 or SHOAL_EFORMAT.
-static int s_head (const uint8_t *data, size_t size, size_t *offset, s_head_t *head)
-{
-    if (*offset >= size)
-        return SHOAL_EFORMAT;
-    uint8_t byte = data[(*offset)++];
-    memset (head, 0, sizeof (*head));
-    int rc = 0;
-    uint64_t n = 0;
-    if (byte <= 0x7f) {
-        head->type = S_UINT;
-        head->value = byte;
-    } else if (byte >= 0xe0) {
-        head->type = S_INT;
-    } else if (byte <= 0x8f) {
-        head->type = S_MAP;
-        head->length = byte & 0x0f;
-    } else if (byte <= 0x9f) {
-        head->type = S_ARRAY;
-        head->length = byte & 0x0f;
-    } else if (byte <= 0xbf) {
-        head->type = S_STR;
-        head->length = byte & 0x1f;
-    } else {
-        switch (byte) {
-        case 0xc0:
-            head->type = S_NIL;
-            break;
-        case 0xc2:
-        case 0xc3:
-            head->type = S_BOOL;
-            head->value = byte & 1;
-            break;
-        case 0xc4:
-        case 0xc5:
-        case 0xc6:
-            head->type = S_BIN;
-            rc = s_read_be (data, size, offset, 1 << (byte - 0xc4), &head->length);
-            break;
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-            head->type = S_EXT;
-            rc = s_read_be (data, size, offset, 1 << (byte - 0xc7), &head->length);
-            head->length++; //  the ext type byte
-            break;
-        case 0xca:
-        case 0xcb:
-            head->type = S_FLOAT;
-            head->length = byte == 0xca ? 4 : 8;
-            break;
-        case 0xcc:
-        case 0xcd:
-        case 0xce:
-        case 0xcf:
-            head->type = S_UINT;
-            rc = s_read_be (data, size, offset, 1 << (byte - 0xcc), &head->value);
-            break;
-        case 0xd0:
-        case 0xd1:
-        case 0xd2:
-        case 0xd3: {
-            int bytes = 1 << (byte - 0xd0);
-            rc = s_read_be (data, size, offset, bytes, &n);
-            bool negative = rc == 0 && (n >> (bytes * 8 - 1)) & 1;
-            head->type = negative ? S_INT : S_UINT;
-            head->value = negative ? 0 : n;
-            break;
-        }
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            head->type = S_EXT;
-            head->length = 1 + (1u << (byte - 0xd4));
-            break;
-        case 0xd9:
-        case 0xda:
-        case 0xdb:
-            head->type = S_STR;
-            rc = s_read_be (data, size, offset, 1 << (byte - 0xd9), &head->length);
-            break;
-        case 0xdc:
-        case 0xdd:
-            head->type = S_ARRAY;
-            rc = s_read_be (data, size, offset, byte == 0xdc ? 2 : 4, &head->length);
-            break;
-        case 0xde:
-        case 0xdf:
-            head->type = S_MAP;
-            rc = s_read_be (data, size, offset, byte == 0xde ? 2 : 4, &head->length);
-            break;
-        default: //  0xc1, never used
-            rc = SHOAL_EFORMAT;
-        }
-    }
-    head->body = *offset;
-    return rc;
-}
-
-//  Skips one whole object at *offset, allowing depth_left more levels of
-//  containers. Allocates nothing; recursion is bounded by depth_left.
-//  Returns 0 and advances *offset, or SHOAL_EFORMAT.
-static int s_skip (const uint8_t *data, size_t size, size_t *offset, int depth_left)
-{
-    s_head_t head;
-    if (s_head (data, size, offset, &head))
-        return SHOAL_EFORMAT;
-    uint64_t remaining = size - *offset;
-    if (head.type != S_ARRAY && head.type != S_MAP) {
-        if (head.length > remaining)
-            return SHOAL_EFORMAT;
-        *offset += head.length;
-        return 0;
-    }
-    uint64_t elements = head.type == S_MAP ? head.length * 2 : head.length;
-    if (depth_left <= 0 || elements > remaining)
-        return SHOAL_EFORMAT;
-    for (uint64_t i = 0; i < elements; i++)
-        if (s_skip (data, size, offset, depth_left - 1))
-            return SHOAL_EFORMAT;
-    return 0;
-}
-
-//  Checks that data holds exactly one object at most max_depth deep.
-static int s_check (const uint8_t *data, size_t size, int max_depth)
-{
-    size_t offset = 0;
-    if (!data || s_skip (data, size, &offset, max_depth) || offset != size)
-        return SHOAL_EFORMAT;
-    return 0;
-}
+//  A reply's values sit one level inside its map.
+#define REPLY_VALUE_DEPTH (ENVELOPE_MAX_DEPTH - 1)
 
 int envelope_check_msgpack (const uint8_t *data, size_t size)
 {
-    return s_check (data, size, ENVELOPE_MAX_DEPTH);
-}
-
-//  Reads the next object of an already checked frame: its head, and for a
-//  scalar its body too. A container's elements follow at *offset.
-static int s_next (const uint8_t *data, size_t size, size_t *offset, s_head_t *head)
-{
-    if (s_head (data, size, offset, head))
-        return SHOAL_EFORMAT;
-    if (head->type == S_ARRAY || head->type == S_MAP)
-        return 0;
-    if (head->length > size - *offset)
-        return SHOAL_EFORMAT;
-    *offset += head->length;
-    return 0;
+    return mpread_check (data, size, ENVELOPE_MAX_DEPTH);
 }
 
 //  --------------------------------------------------------------------------
@@ -316,15 +136,6 @@ static bool s_is_zero (const uint8_t id[ENVELOPE_ID_SIZE])
     return true;
 }
 
-//  Returns true if bytes is a well-formed msgpack map within the payload
-//  depth limit.
-static bool s_is_map (const uint8_t *bytes, size_t size)
-{
-    return size > 0 &&
-           ((bytes[0] >= 0x80 && bytes[0] <= 0x8f) || bytes[0] == 0xde || bytes[0] == 0xdf) &&
-           s_check (bytes, size, ENVELOPE_MAX_DEPTH) == 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Encoding
 
@@ -350,7 +161,8 @@ static int s_env_valid (const envelope_t *env)
         return SHOAL_EINVAL;
     if (env->payload_size > ENVELOPE_MAX_SIZE)
         return SHOAL_ETOOBIG;
-    if (env->payload_size > 0 && (!env->payload || !s_is_map (env->payload, env->payload_size)))
+    if (env->payload_size > 0 &&
+        (!env->payload || !mpread_is_map (env->payload, env->payload_size, ENVELOPE_MAX_DEPTH)))
         return SHOAL_EINVAL;
     return 0;
 }
@@ -427,27 +239,22 @@ typedef struct {
 //  Reads a non-negative integer no greater than max.
 static int s_read_uint (s_frame_t *frame, uint64_t max, uint64_t *value)
 {
-    s_head_t head;
-    if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_UINT ||
-        head.value > max)
-        return SHOAL_EFORMAT;
-    *value = head.value;
-    return 0;
+    return mpread_uint (frame->data, frame->size, &frame->offset, max, value);
 }
 
 //  Reads an id: bin 16, or nil (all zero) when nil_ok.
 static int s_read_id (s_frame_t *frame, bool nil_ok, uint8_t id[ENVELOPE_ID_SIZE])
 {
-    s_head_t head;
-    if (s_next (frame->data, frame->size, &frame->offset, &head))
+    mpread_item_t item;
+    if (mpread_next (frame->data, frame->size, &frame->offset, &item))
         return SHOAL_EFORMAT;
-    if (head.type == S_NIL && nil_ok) {
+    if (item.kind == MPREAD_NIL && nil_ok) {
         memset (id, 0, ENVELOPE_ID_SIZE);
         return 0;
     }
-    if (head.type != S_BIN || head.length != ENVELOPE_ID_SIZE)
+    if (item.kind != MPREAD_BIN || item.len != ENVELOPE_ID_SIZE)
         return SHOAL_EFORMAT;
-    memcpy (id, frame->data + head.body, ENVELOPE_ID_SIZE);
+    memcpy (id, item.data, ENVELOPE_ID_SIZE);
     return 0;
 }
 
@@ -456,30 +263,21 @@ static int s_read_id (s_frame_t *frame, bool nil_ok, uint8_t id[ENVELOPE_ID_SIZE
 //  than max bytes.
 static int s_read_str (s_frame_t *frame, char *buf, size_t max, int too_long, size_t *len)
 {
-    s_head_t head;
-    if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_STR)
+    const uint8_t *bytes;
+    if (mpread_str (frame->data, frame->size, &frame->offset, &bytes, len))
         return SHOAL_EFORMAT;
-    if (head.length > max)
+    if (*len > max)
         return too_long;
-    memcpy (buf, frame->data + head.body, head.length);
-    buf[head.length] = 0;
-    *len = head.length;
+    memcpy (buf, bytes, *len);
+    buf[*len] = 0;
     return 0;
 }
 
-//  Locates a map: sets *map and *map_size to its bytes.
-static int s_read_map (s_frame_t *frame, const uint8_t **map, size_t *map_size)
+//  Locates a map no deeper than max_depth: sets *map and *map_size to its
+//  bytes.
+static int s_read_map (s_frame_t *frame, int max_depth, const uint8_t **map, size_t *map_size)
 {
-    size_t start = frame->offset;
-    s_head_t head;
-    if (s_head (frame->data, frame->size, &frame->offset, &head) || head.type != S_MAP)
-        return SHOAL_EFORMAT;
-    frame->offset = start;
-    if (s_skip (frame->data, frame->size, &frame->offset, ENVELOPE_MAX_DEPTH))
-        return SHOAL_EFORMAT;
-    *map = frame->data + start;
-    *map_size = frame->offset - start;
-    return 0;
+    return mpread_map_span (frame->data, frame->size, &frame->offset, max_depth, map, map_size);
 }
 
 //  Reads the from and to addresses of a frame whose kind is known.
@@ -496,49 +294,62 @@ static int s_read_addresses (s_frame_t *frame, envelope_t *env)
     return rc;
 }
 
+//  Reads the fields of a frame in order, in one pass: every read is bounds
+//  checked, the payload is skipped once, and the frame must end with the
+//  last field. Returns the first field's error.
+static int s_decode_fields (envelope_t *env, s_frame_t *frame)
+{
+    uint64_t count, value;
+    if (mpread_array (frame->data, frame->size, &frame->offset, &count) || count == 0)
+        return SHOAL_EFORMAT;
+    if (s_read_uint (frame, UINT64_MAX, &value))
+        return SHOAL_EFORMAT;
+    if (value != ENVELOPE_VERSION)
+        return SHOAL_EVERSION;
+    if (count != ENVELOPE_FIELDS)
+        return SHOAL_EFORMAT;
+
+    memset (env, 0, sizeof (*env));
+    if (s_read_uint (frame, ENVELOPE_QUERY, &value) || value < ENVELOPE_COMMAND)
+        return SHOAL_EFORMAT;
+    env->kind = (uint8_t) value;
+    if (s_read_id (frame, false, env->id) || s_read_id (frame, true, env->correlation) ||
+        s_read_id (frame, true, env->causation))
+        return SHOAL_EFORMAT;
+    int rc = s_read_addresses (frame, env);
+    if (rc)
+        return rc;
+    size_t len;
+    if (s_read_str (frame, env->name, SHOAL_NAME_MAX, SHOAL_EFORMAT, &len) ||
+        !s_name_valid (env->name, len))
+        return SHOAL_EFORMAT;
+    //  The payload sits inside the frame's array, at most ENVELOPE_MAX_DEPTH deep.
+    if (s_read_map (frame, ENVELOPE_MAX_DEPTH, &env->payload, &env->payload_size))
+        return SHOAL_EFORMAT;
+    if (s_read_uint (frame, UINT32_MAX, &value))
+        return SHOAL_EFORMAT;
+    env->attempt = (uint32_t) value;
+    if (s_read_uint (frame, INT64_MAX, &value))
+        return SHOAL_EFORMAT;
+    env->created = (int64_t) value;
+    return frame->offset == frame->size ? 0 : SHOAL_EFORMAT;
+}
+
 int envelope_decode (envelope_t *env, const uint8_t *data, size_t size)
 {
     assert (env);
     if (size > ENVELOPE_MAX_SIZE)
         return SHOAL_ETOOBIG;
-    //  The frame's array is one level above the payload's limit.
-    if (s_check (data, size, ENVELOPE_MAX_DEPTH + 1))
+    if (!data)
         return SHOAL_EFORMAT;
     s_frame_t frame = {data, size, 0};
-    s_head_t head;
-    uint64_t value;
-    if (s_next (data, size, &frame.offset, &head) || head.type != S_ARRAY || head.length == 0)
-        return SHOAL_EFORMAT;
-    if (s_read_uint (&frame, UINT64_MAX, &value))
-        return SHOAL_EFORMAT;
-    if (value != ENVELOPE_VERSION)
-        return SHOAL_EVERSION;
-    if (head.length != ENVELOPE_FIELDS)
-        return SHOAL_EFORMAT;
-
-    memset (env, 0, sizeof (*env));
-    if (s_read_uint (&frame, ENVELOPE_QUERY, &value) || value < ENVELOPE_COMMAND)
-        return SHOAL_EFORMAT;
-    env->kind = (uint8_t) value;
-    if (s_read_id (&frame, false, env->id) || s_read_id (&frame, true, env->correlation) ||
-        s_read_id (&frame, true, env->causation))
-        return SHOAL_EFORMAT;
-    int rc = s_read_addresses (&frame, env);
-    if (rc)
-        return rc;
-    size_t len;
-    if (s_read_str (&frame, env->name, SHOAL_NAME_MAX, SHOAL_EFORMAT, &len) ||
-        !s_name_valid (env->name, len))
-        return SHOAL_EFORMAT;
-    if (s_read_map (&frame, &env->payload, &env->payload_size))
-        return SHOAL_EFORMAT;
-    if (s_read_uint (&frame, UINT32_MAX, &value))
-        return SHOAL_EFORMAT;
-    env->attempt = (uint32_t) value;
-    if (s_read_uint (&frame, INT64_MAX, &value))
-        return SHOAL_EFORMAT;
-    env->created = (int64_t) value;
-    return 0;
+    int rc = s_decode_fields (env, &frame);
+    //  A frame that is not well-formed msgpack is SHOAL_EFORMAT, whichever
+    //  field failed first; only a well-formed one is SHOAL_EVERSION or
+    //  SHOAL_EADDRESS. The frame's array is one level above the payload's.
+    if (rc != 0 && rc != SHOAL_EFORMAT && mpread_check (data, size, ENVELOPE_MAX_DEPTH + 1))
+        rc = SHOAL_EFORMAT;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -631,7 +442,7 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
         return SHOAL_EINVAL;
     if (data_size > ENVELOPE_MAX_SIZE)
         return SHOAL_ETOOBIG;
-    if (data_size > 0 && (!data || !s_is_map (data, data_size)))
+    if (data_size > 0 && (!data || !mpread_is_map (data, data_size, ENVELOPE_MAX_DEPTH)))
         return SHOAL_EINVAL;
     if (data_size == 0) {
         data = s_empty_map;
@@ -682,19 +493,15 @@ static int s_reply_field (s_frame_t *frame, const uint8_t *key, size_t key_len, 
         if (strlen (keys[i]) == key_len && memcmp (keys[i], key, key_len) == 0)
             field = i;
     if (field < 0)
-        return s_skip (frame->data, frame->size, &frame->offset, ENVELOPE_MAX_DEPTH);
+        return mpread_skip (frame->data, frame->size, &frame->offset, REPLY_VALUE_DEPTH);
     if (*seen & (1u << field))
         return SHOAL_EFORMAT;
     *seen |= 1u << field;
 
-    s_head_t head;
     size_t len;
     switch (field) {
     case REPLY_OK:
-        if (s_next (frame->data, frame->size, &frame->offset, &head) || head.type != S_BOOL)
-            return SHOAL_EFORMAT;
-        *ok = head.value != 0;
-        return 0;
+        return mpread_bool (frame->data, frame->size, &frame->offset, ok);
     case REPLY_CODE:
         if (s_read_str (frame, code, ENVELOPE_CODE_MAX, SHOAL_EFORMAT, &len) ||
             !s_no_nul ((const uint8_t *) code, len))
@@ -706,30 +513,31 @@ static int s_reply_field (s_frame_t *frame, const uint8_t *key, size_t key_len, 
             return SHOAL_EFORMAT;
         return 0;
     default:
-        return s_read_map (frame, data, data_size);
+        return s_read_map (frame, REPLY_VALUE_DEPTH, data, data_size);
     }
 }
 
+//  Walks the payload once: the map, then each key and its value, bounds
+//  and depth checked as read; nothing may follow the map.
 int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
                            char *reason, const uint8_t **data, size_t *data_size)
 {
     assert (ok && code && reason && data && data_size);
-    if (payload_size > ENVELOPE_MAX_SIZE || s_check (payload, payload_size, ENVELOPE_MAX_DEPTH))
+    if (!payload || payload_size > ENVELOPE_MAX_SIZE)
         return SHOAL_EFORMAT;
     s_frame_t frame = {payload, payload_size, 0};
-    s_head_t head;
-    if (s_next (payload, payload_size, &frame.offset, &head) || head.type != S_MAP)
+    uint64_t pairs;
+    if (mpread_map (payload, payload_size, &frame.offset, &pairs))
         return SHOAL_EFORMAT;
     unsigned seen = 0;
-    for (uint64_t i = 0; i < head.length; i++) {
-        s_head_t key;
-        if (s_next (payload, payload_size, &frame.offset, &key) || key.type != S_STR)
-            return SHOAL_EFORMAT;
-        if (s_reply_field (&frame, payload + key.body, key.length, &seen, ok, code, reason, data,
-                           data_size))
+    for (uint64_t i = 0; i < pairs; i++) {
+        const uint8_t *key;
+        size_t key_len;
+        if (mpread_str (payload, payload_size, &frame.offset, &key, &key_len) ||
+            s_reply_field (&frame, key, key_len, &seen, ok, code, reason, data, data_size))
             return SHOAL_EFORMAT;
     }
-    if (seen != (1u << REPLY_FIELDS) - 1)
+    if (frame.offset != payload_size || seen != (1u << REPLY_FIELDS) - 1)
         return SHOAL_EFORMAT;
     if (*ok ? code[0] || reason[0] : !code[0])
         return SHOAL_EFORMAT;
