@@ -7,8 +7,9 @@
     of a history rebuild the same view, a view restores the same view, and
     apply refuses what it cannot understand.
 
-    Every rejection is checked the same way: CTX_REJECTED with the code,
-    nothing staged, and the state bytes unchanged.
+    Every rejection is checked the same way (harness_turn_rejected):
+    CTX_REJECTED with the code and a reason, nothing staged, no reply
+    field, and the state bytes unchanged.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,211 +21,47 @@
 #include "ctx.h"
 #include "data.h"
 #include "envelope.h"
+#include "harness.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ADDRESS "account/alice"
 #define NOW 1700000000000LL
-#define LOG_MAX 64
 
-//  An event an accepted turn emitted, copied out of the ctx.
-typedef struct {
-    char name[SHOAL_NAME_MAX + 1];
-    uint8_t *bytes;
-    size_t size;
-} logged_t;
-
-typedef struct {
-    shoal_ctx_t ctx;
-    shoal_rec_t payload; //  fields of the next command; reset by each turn
-    shoal_rec_t view;    //  last s_view
-    uint8_t *state;      //  account_type.state_size bytes
-    uint8_t *before;     //  the state before the last turn
-    int64_t version;     //  events accepted so far
-    logged_t log[LOG_MAX];
-    size_t log_count;
-} fixture_t;
+//  The turn fixture (harness.h), driving account_type at ADDRESS.
+typedef harness_turn_t fixture_t;
 
 //  --------------------------------------------------------------------------
 //  Helpers
 
 static int s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof (fixture_t));
-    assert_non_null (f);
-    ctx_init (&f->ctx);
-    rec_init (&f->payload);
-    rec_init (&f->view);
-    f->state = calloc (1, account_type.state_size);
-    f->before = calloc (1, account_type.state_size);
-    assert_non_null (f->state);
-    assert_non_null (f->before);
-    *state = f;
+    *state = harness_turn_new (&account_type, ADDRESS, NOW);
     return 0;
-}
-
-static int s_teardown (void **state)
-{
-    fixture_t *f = *state;
-    for (size_t i = 0; i < f->log_count; i++)
-        free (f->log[i].bytes);
-    free (f->state);
-    free (f->before);
-    rec_close (&f->view);
-    rec_close (&f->payload);
-    ctx_close (&f->ctx);
-    free (f);
-    return 0;
-}
-
-//  Runs one turn of kind/name with payload bytes on the fixture's state.
-//  Logs the events of an accepted turn. Returns ctx_run's result.
-static int s_run_bytes (fixture_t *f, uint8_t kind, const char *name, const uint8_t *payload,
-                        size_t size)
-{
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    env.kind = kind;
-    snprintf (env.to, sizeof env.to, "%s", ADDRESS);
-    if (kind == ENVELOPE_TIMER)
-        snprintf (env.from, sizeof env.from, "%s", ADDRESS);
-    snprintf (env.name, sizeof env.name, "%s", name);
-    env.payload = payload;
-    env.payload_size = size;
-    shoal_msg_t msg;
-    assert_int_equal (msg_init (&msg, &env), 0);
-    memcpy (f->before, f->state, account_type.state_size);
-    ctx_begin (&f->ctx, ADDRESS, f->version, NOW);
-    int rc = ctx_run (&f->ctx, &account_type, f->state, &msg);
-    msg_close (&msg);
-    if (rc == CTX_ACCEPTED) {
-        for (size_t i = 0; i < f->ctx.event_count; i++) {
-            assert_true (f->log_count < LOG_MAX);
-            logged_t *entry = &f->log[f->log_count++];
-            size_t bytes_size;
-            const uint8_t *bytes = rec_finish (&f->ctx.events[i].rec, &bytes_size);
-            assert_non_null (bytes);
-            snprintf (entry->name, sizeof entry->name, "%s", f->ctx.events[i].name);
-            entry->bytes = malloc (bytes_size);
-            assert_non_null (entry->bytes);
-            memcpy (entry->bytes, bytes, bytes_size);
-            entry->size = bytes_size;
-        }
-        f->version += (int64_t) f->ctx.event_count;
-    }
-    return rc;
 }
 
 //  Runs a command whose fields were written into f->payload.
 static int s_run (fixture_t *f, const char *name)
 {
-    size_t size;
-    const uint8_t *bytes = rec_finish (&f->payload, &size);
-    assert_non_null (bytes);
-    int rc = s_run_bytes (f, ENVELOPE_COMMAND, name, bytes, size);
-    rec_reset (&f->payload);
-    return rc;
+    return harness_turn_run (f, ENVELOPE_COMMAND, name);
 }
 
-//  Fails the test at the caller's line unless the turn was accepted with
-//  event_count events.
-static void s_accepted (fixture_t *f, int rc, const char *name, size_t event_count, int line)
-{
-    if (rc != CTX_ACCEPTED)
-        fail_msg ("line %d: %s: expected acceptance, got %d (%s: %s)", line, name, rc, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.event_count != event_count)
-        fail_msg ("line %d: %s: %zu events, expected %zu", line, name, f->ctx.event_count,
-                  event_count);
-    if (f->ctx.send_count != 0 || f->ctx.timer_count != 0)
-        fail_msg ("line %d: %s: an account sends nothing and sets no timer", line, name);
-}
-
-//  Fails the test at the caller's line unless the turn was rejected with
-//  code, staged nothing and left the state bytes as they were.
-static void s_rejected (fixture_t *f, int rc, const char *name, const char *code, int line)
-{
-    if (rc != CTX_REJECTED)
-        fail_msg ("line %d: %s: expected rejection %s, got %d", line, name, code, rc);
-    if (strcmp (f->ctx.code, code) != 0)
-        fail_msg ("line %d: %s: expected code %s, got %s (%s)", line, name, code, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.reason[0] == 0)
-        fail_msg ("line %d: %s: a rejection says why", line, name);
-    if (f->ctx.event_count || f->ctx.send_count || f->ctx.timer_count)
-        fail_msg ("line %d: %s: a rejection staged something", line, name);
-    if (memcmp (f->before, f->state, account_type.state_size) != 0)
-        fail_msg ("line %d: %s: a rejection changed the state", line, name);
-}
-
-#define ACCEPT(f, name, events) s_accepted ((f), s_run ((f), (name)), (name), (events), __LINE__)
-#define REJECT(f, name, code) s_rejected ((f), s_run ((f), (name)), (name), (code), __LINE__)
-
-//  Reads an int field of an encoded rec; fails if absent or not an int.
-static int64_t s_rec_int (shoal_rec_t *rec, const char *key)
-{
-    size_t size;
-    const uint8_t *bytes = rec_finish (rec, &size);
-    assert_non_null (bytes);
-    shoal_data_t data;
-    assert_int_equal (data_init (&data, bytes, size), 0);
-    int64_t value = 0;
-    int rc = shoal_data_int (&data, key, &value);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("int field %s: %s", key, shoal_strerror (rc));
-    return value;
-}
-
-//  Reads a string field of an encoded rec into one of four rotating
-//  buffers (valid for the next three calls).
-static const char *s_rec_str (shoal_rec_t *rec, const char *key)
-{
-    static char buffers[4][512];
-    static int next;
-    char *buf = buffers[next++ % 4];
-    size_t size;
-    const uint8_t *bytes = rec_finish (rec, &size);
-    assert_non_null (bytes);
-    shoal_data_t data;
-    assert_int_equal (data_init (&data, bytes, size), 0);
-    int rc = shoal_data_str (&data, key, buf, 512);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("str field %s: %s", key, shoal_strerror (rc));
-    return buf;
-}
-
-//  Number of fields in an encoded rec.
-static uint32_t s_rec_count (shoal_rec_t *rec)
-{
-    size_t size;
-    const uint8_t *bytes = rec_finish (rec, &size);
-    assert_non_null (bytes);
-    shoal_data_t data;
-    assert_int_equal (data_init (&data, bytes, size), 0);
-    uint32_t count = data.map ? data.map->via.map.size : 0;
-    data_close (&data);
-    return count;
-}
-
-//  Writes the view of state into f->view and returns it.
-static shoal_rec_t *s_view (fixture_t *f, const void *state)
-{
-    rec_reset (&f->view);
-    account_type.view (state, &f->view);
-    return &f->view;
-}
+//  An account sends nothing and sets no timer: an accepted turn only
+//  emits events. A rejected one keeps nothing and changes no state.
+#define ACCEPT(f, name, events)                                                                    \
+    harness_turn_accepted ((f), s_run ((f), (name)), (name), (events), 0, 0, __LINE__)
+#define REJECT(f, name, code)                                                                      \
+    harness_turn_rejected ((f), s_run ((f), (name)), (name), (code), __LINE__)
 
 static int64_t s_balance (fixture_t *f)
 {
-    return s_rec_int (s_view (f, f->state), "balance");
+    return harness_rec_int (harness_turn_view (f, f->state), "balance");
 }
 
 static const char *s_status (fixture_t *f)
 {
-    return s_rec_str (s_view (f, f->state), "status");
+    return harness_rec_str (harness_turn_view (f, f->state), "status");
 }
 
 //  Opens the account for owner with an overdraft (-1: field left out).
@@ -257,25 +94,25 @@ static void test_usage (void **state)
     shoal_rec_str (&f->payload, "owner", "Alice Liddell");
     ACCEPT (f, "Open", 1);
     assert_string_equal (f->ctx.events[0].name, "Opened");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "owner"), "Alice Liddell");
-    assert_int_equal (s_rec_int (&f->ctx.events[0].rec, "overdraft"), 0);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), 0);
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "owner"), "Alice Liddell");
+    assert_int_equal (harness_rec_int (&f->ctx.events[0].rec, "overdraft"), 0);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), 0);
 
     //  Deposit{amount}: Deposited{amount}, reply {balance}.
     shoal_rec_int (&f->payload, "amount", 250);
     ACCEPT (f, "Deposit", 1);
     assert_string_equal (f->ctx.events[0].name, "Deposited");
-    assert_int_equal (s_rec_int (&f->ctx.events[0].rec, "amount"), 250);
-    assert_int_equal (s_rec_count (&f->ctx.events[0].rec), 1);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), 250);
+    assert_int_equal (harness_rec_int (&f->ctx.events[0].rec, "amount"), 250);
+    assert_int_equal (harness_rec_count (&f->ctx.events[0].rec), 1);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), 250);
 
     //  The view: what `shoal get` shows.
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "open");
-    assert_string_equal (s_rec_str (view, "owner"), "Alice Liddell");
-    assert_int_equal (s_rec_int (view, "balance"), 250);
-    assert_int_equal (s_rec_int (view, "overdraft"), 0);
-    assert_int_equal (s_rec_count (view), 4);
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "open");
+    assert_string_equal (harness_rec_str (view, "owner"), "Alice Liddell");
+    assert_int_equal (harness_rec_int (view, "balance"), 250);
+    assert_int_equal (harness_rec_int (view, "overdraft"), 0);
+    assert_int_equal (harness_rec_count (view), 4);
     assert_int_equal (f->version, 2);
 }
 
@@ -288,9 +125,9 @@ static void test_open_with_overdraft (void **state)
     assert_string_equal (s_status (f), "none");
     s_open (f, "alice", 500);
     assert_string_equal (f->ctx.events[0].name, "Opened");
-    assert_int_equal (s_rec_int (&f->ctx.events[0].rec, "overdraft"), 500);
+    assert_int_equal (harness_rec_int (&f->ctx.events[0].rec, "overdraft"), 500);
     assert_string_equal (s_status (f), "open");
-    assert_int_equal (s_rec_int (s_view (f, f->state), "overdraft"), 500);
+    assert_int_equal (harness_rec_int (harness_turn_view (f, f->state), "overdraft"), 500);
 }
 
 static void test_open_owner_of_64_bytes (void **state)
@@ -300,7 +137,7 @@ static void test_open_owner_of_64_bytes (void **state)
     memset (owner, 'o', ACCOUNT_OWNER_MAX);
     owner[ACCOUNT_OWNER_MAX] = 0;
     s_open (f, owner, -1);
-    assert_string_equal (s_rec_str (s_view (f, f->state), "owner"), owner);
+    assert_string_equal (harness_rec_str (harness_turn_view (f, f->state), "owner"), owner);
 }
 
 static void test_open_rejections (void **state)
@@ -347,7 +184,7 @@ static void test_open_rejections (void **state)
     s_open (f, "alice", 10);
     shoal_rec_str (&f->payload, "owner", "mallory");
     REJECT (f, "Open", "already_open");
-    assert_string_equal (s_rec_str (s_view (f, f->state), "owner"), "alice");
+    assert_string_equal (harness_rec_str (harness_turn_view (f, f->state), "owner"), "alice");
 }
 
 //  --------------------------------------------------------------------------
@@ -435,11 +272,11 @@ static void s_money_checks (fixture_t *f, const money_t *m)
     ACCEPT (f, m->command, 1);
     int64_t expected = 1000 + m->sign * 10;
     assert_string_equal (f->ctx.events[0].name, m->event);
-    assert_int_equal (s_rec_int (&f->ctx.events[0].rec, "amount"), 10);
+    assert_int_equal (harness_rec_int (&f->ctx.events[0].rec, "amount"), 10);
     if (m->with_transfer)
-        assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "transfer"), "t1");
-    assert_int_equal (s_rec_count (&f->ctx.events[0].rec), m->with_transfer ? 2 : 1);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), expected);
+        assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "transfer"), "t1");
+    assert_int_equal (harness_rec_count (&f->ctx.events[0].rec), m->with_transfer ? 2 : 1);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), expected);
     assert_int_equal (s_balance (f), expected);
 
     //  A transfer id of exactly SHOAL_ID_MAX bytes is fine.
@@ -450,7 +287,7 @@ static void s_money_checks (fixture_t *f, const money_t *m)
         shoal_rec_str (&f->payload, "transfer", id);
         shoal_rec_int (&f->payload, "amount", 1);
         ACCEPT (f, m->command, 1);
-        assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "transfer"), id);
+        assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "transfer"), id);
         expected += m->sign;
         assert_int_equal (s_balance (f), expected);
     }
@@ -462,7 +299,7 @@ static void s_money_checks (fixture_t *f, const money_t *m)
     if (m == &s_refund_cmd) {
         ACCEPT (f, m->command, 1);
         assert_string_equal (f->ctx.events[0].name, "Refunded");
-        assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), expected + 5);
+        assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), expected + 5);
         assert_int_equal (s_balance (f), expected + 5);
         assert_string_equal (s_status (f), "closed");
         //  ...but still validates what it is given.
@@ -528,7 +365,7 @@ static void test_overdraft (void **state)
     s_open (f, "alice", 100);
     shoal_rec_int (&f->payload, "amount", 100);
     ACCEPT (f, "Withdraw", 1);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), -100);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), -100);
     assert_int_equal (s_balance (f), -100);
 
     shoal_rec_int (&f->payload, "amount", 1);
@@ -613,8 +450,8 @@ static void test_close (void **state)
     s_deposit (f, 42);
     ACCEPT (f, "Close", 1);
     assert_string_equal (f->ctx.events[0].name, "Closed");
-    assert_int_equal (s_rec_count (&f->ctx.events[0].rec), 0);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "balance"), 42);
+    assert_int_equal (harness_rec_count (&f->ctx.events[0].rec), 0);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "balance"), 42);
     assert_string_equal (s_status (f), "closed");
     assert_int_equal (s_balance (f), 42);
 
@@ -653,15 +490,18 @@ static void test_other_kinds_rejected (void **state)
     size_t size;
     assert_int_equal (
         envelope_reply_encode (true, NULL, NULL, data_bytes, data_size, &payload, &size), 0);
-    s_rejected (f, s_run_bytes (f, ENVELOPE_REPLY, "Deposit", payload, size), "reply",
-                "unknown_command", __LINE__);
+    harness_turn_rejected (f,
+                           harness_turn_run_bytes (f, ENVELOPE_REPLY, "", "Deposit", payload, size),
+                           "reply", "unknown_command", __LINE__);
     free (payload);
 
     //  A timer or a stall notice: an account sets no timer, sends nothing.
-    s_rejected (f, s_run_bytes (f, ENVELOPE_TIMER, "Deposit", data_bytes, data_size), "timer",
-                "unknown_command", __LINE__);
-    s_rejected (f, s_run_bytes (f, ENVELOPE_STALLED, "Deposit", data_bytes, data_size), "stalled",
-                "unknown_command", __LINE__);
+    harness_turn_rejected (
+        f, harness_turn_run_bytes (f, ENVELOPE_TIMER, ADDRESS, "Deposit", data_bytes, data_size),
+        "timer", "unknown_command", __LINE__);
+    harness_turn_rejected (
+        f, harness_turn_run_bytes (f, ENVELOPE_STALLED, "", "Deposit", data_bytes, data_size),
+        "stalled", "unknown_command", __LINE__);
     rec_close (&data);
     assert_int_equal (s_balance (f), 100);
 }
@@ -691,17 +531,6 @@ static void s_history (fixture_t *f)
     assert_int_equal (s_balance (f), 200 - 230 - 20 + 7 + 20);
 }
 
-//  Returns a heap copy of the view of state (caller frees).
-static uint8_t *s_view_copy (fixture_t *f, const void *state, size_t *size)
-{
-    const uint8_t *bytes = rec_finish (s_view (f, state), size);
-    assert_non_null (bytes);
-    uint8_t *copy = malloc (*size);
-    assert_non_null (copy);
-    memcpy (copy, bytes, *size);
-    return copy;
-}
-
 static void test_replay (void **state)
 {
     fixture_t *f = *state;
@@ -712,23 +541,7 @@ static void test_replay (void **state)
     assert_int_equal (f->version, 7);
     for (size_t i = 0; i < 7; i++)
         assert_string_equal (f->log[i].name, names[i]);
-
-    size_t live_size;
-    uint8_t *live = s_view_copy (f, f->state, &live_size);
-
-    uint8_t *fresh = calloc (1, account_type.state_size);
-    assert_non_null (fresh);
-    for (size_t i = 0; i < f->log_count; i++)
-        assert_int_equal (
-            ctx_apply (&account_type, fresh, f->log[i].name, f->log[i].bytes, f->log[i].size), 0);
-    size_t replayed_size;
-    uint8_t *replayed = s_view_copy (f, fresh, &replayed_size);
-    assert_int_equal (replayed_size, live_size);
-    assert_memory_equal (replayed, live, live_size);
-    assert_memory_equal (fresh, f->state, account_type.state_size);
-    free (replayed);
-    free (live);
-    free (fresh);
+    harness_turn_assert_replay (f);
 }
 
 static void test_restore (void **state)
@@ -737,7 +550,7 @@ static void test_restore (void **state)
     assert_non_null (account_type.restore);
     s_history (f);
     size_t live_size;
-    uint8_t *live = s_view_copy (f, f->state, &live_size);
+    uint8_t *live = harness_turn_view_copy (f, f->state, &live_size);
 
     uint8_t *fresh = calloc (1, account_type.state_size);
     assert_non_null (fresh);
@@ -746,7 +559,7 @@ static void test_restore (void **state)
     assert_int_equal (account_type.restore (fresh, &snapshot), 0);
     data_close (&snapshot);
     size_t restored_size;
-    uint8_t *restored = s_view_copy (f, fresh, &restored_size);
+    uint8_t *restored = harness_turn_view_copy (f, fresh, &restored_size);
     assert_int_equal (restored_size, live_size);
     assert_memory_equal (restored, live, live_size);
 
@@ -879,24 +692,25 @@ static void test_negative_overdraft_from_disk_is_refused (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_open_with_overdraft, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_open_owner_of_64_bytes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_open_rejections, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_deposit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_withdraw, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_debit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_credit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_refund, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_no_overdraft, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_overdraft, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_overflow, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_overdraft_extreme, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_close, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_unknown_command, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_other_kinds_rejected, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_replay, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_restore, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_open_with_overdraft, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_open_owner_of_64_bytes, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_open_rejections, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_deposit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_withdraw, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_debit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_credit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_refund, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_no_overdraft, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_overdraft, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_overflow, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_overdraft_extreme, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_close, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_unknown_command, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_other_kinds_rejected, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_replay, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_restore, s_setup, harness_turn_teardown),
         cmocka_unit_test (test_apply_errors),
         cmocka_unit_test (test_negative_overdraft_from_disk_is_refused),
     };

@@ -15,6 +15,7 @@
 #include "ctx.h"
 #include "data.h"
 #include "envelope.h"
+#include "harness.h"
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,36 +26,6 @@
 
 //  --------------------------------------------------------------------------
 //  Helpers for data and rec
-
-//  Parses the encoded rec into data (caller closes).
-static void s_parse (shoal_rec_t *rec, shoal_data_t *data)
-{
-    size_t size;
-    const uint8_t *bytes = rec_finish (rec, &size);
-    assert_non_null (bytes);
-    assert_int_equal (data_init (data, bytes, size), 0);
-}
-
-static int64_t s_rec_int (shoal_rec_t *rec, const char *key)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    int64_t value = 0;
-    int rc = shoal_data_int (&data, key, &value);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("int field %s: %s", key, shoal_strerror (rc));
-    return value;
-}
-
-static uint32_t s_rec_count (shoal_rec_t *rec)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    uint32_t count = data.map ? data.map->via.map.size : 0;
-    data_close (&data);
-    return count;
-}
 
 //  A map built with msgpack's packer; the caller destroys sbuf.
 static void s_pack_key (msgpack_packer *pk, const char *key)
@@ -396,12 +367,12 @@ static void test_rec_empty_reset_raw (void **state)
     //  Reset keeps nothing of what was written.
     shoal_rec_int (&rec, "a", 1);
     shoal_rec_int (&rec, "b", 2);
-    assert_int_equal (s_rec_count (&rec), 2);
+    assert_int_equal (harness_rec_count (&rec), 2);
     rec_reset (&rec);
     shoal_rec_str (&rec, "c", "three");
-    assert_int_equal (s_rec_count (&rec), 1);
+    assert_int_equal (harness_rec_count (&rec), 1);
     shoal_data_t data;
-    s_parse (&rec, &data);
+    harness_rec_parse (&rec, &data);
     assert_false (shoal_data_has (&data, "a"));
     assert_true (shoal_data_has (&data, "c"));
     data_close (&data);
@@ -411,9 +382,9 @@ static void test_rec_empty_reset_raw (void **state)
     static const uint8_t nested[] = {0x81, 0xa1, 'x', 0x05};
     rec_raw (&rec, "inner", nested, sizeof nested);
     shoal_rec_int (&rec, "after", 6);
-    assert_int_equal (s_rec_count (&rec), 2);
-    assert_int_equal (s_rec_int (&rec, "after"), 6);
-    s_parse (&rec, &data);
+    assert_int_equal (harness_rec_count (&rec), 2);
+    assert_int_equal (harness_rec_int (&rec, "after"), 6);
+    harness_rec_parse (&rec, &data);
     assert_int_equal (data.map->via.map.ptr[0].val.type, MSGPACK_OBJECT_MAP);
     data_close (&data);
 
@@ -425,7 +396,7 @@ static void test_rec_empty_reset_raw (void **state)
     long_value[69999] = 0;
     shoal_rec_str (&rec, "long", long_value);
     shoal_rec_str (&rec, "", "empty key");
-    s_parse (&rec, &data);
+    harness_rec_parse (&rec, &data);
     char *buf = malloc (70000);
     assert_non_null (buf);
     assert_int_equal (shoal_data_str (&data, "long", buf, 70000), 0);
@@ -468,7 +439,7 @@ static void test_rec_null_safety (void **state)
     assert_null (rec_finish (&rec, &size));
     rec_reset (&rec);
     shoal_rec_int (&rec, "fine", 5);
-    assert_int_equal (s_rec_int (&rec, "fine"), 5);
+    assert_int_equal (harness_rec_int (&rec, "fine"), 5);
     rec_close (&rec);
 }
 
@@ -637,108 +608,33 @@ static const shoal_type_t s_probe_type = {
 //  --------------------------------------------------------------------------
 //  Turn helpers
 
-typedef struct {
-    shoal_ctx_t ctx;
-    shoal_rec_t payload; //  fields of the next message; reset by each turn
-    probe_t state;
-    probe_t before; //  the state before the last turn
-    int64_t version;
-} fixture_t;
+//  The turn fixture (harness.h), driving s_probe_type at ADDRESS; its
+//  state is a probe_t.
+typedef harness_turn_t fixture_t;
 
 static int s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof (fixture_t));
-    assert_non_null (f);
-    ctx_init (&f->ctx);
-    rec_init (&f->payload);
+    *state = harness_turn_new (&s_probe_type, ADDRESS, NOW);
     memset (&s_seen, 0, sizeof s_seen);
-    *state = f;
     return 0;
 }
 
-static int s_teardown (void **state)
+//  The probe's state in the fixture.
+static const probe_t *s_probe (fixture_t *f)
 {
-    fixture_t *f = *state;
-    rec_close (&f->payload);
-    ctx_close (&f->ctx);
-    free (f);
-    return 0;
-}
-
-static int s_run_bytes (fixture_t *f, uint8_t kind, const char *from, const char *name,
-                        const uint8_t *payload, size_t size)
-{
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    env.kind = kind;
-    snprintf (env.to, sizeof env.to, "%s", ADDRESS);
-    snprintf (env.from, sizeof env.from, "%s", from);
-    snprintf (env.name, sizeof env.name, "%s", name);
-    env.payload = payload;
-    env.payload_size = size;
-    shoal_msg_t msg;
-    assert_int_equal (msg_init (&msg, &env), 0);
-    f->before = f->state;
-    ctx_begin (&f->ctx, ADDRESS, f->version, NOW);
-    int rc = ctx_run (&f->ctx, &s_probe_type, &f->state, &msg);
-    msg_close (&msg);
-    if (rc == CTX_ACCEPTED)
-        f->version += (int64_t) f->ctx.event_count;
-    return rc;
+    return (const probe_t *) f->state;
 }
 
 //  Runs a command whose fields were written into f->payload.
 static int s_run (fixture_t *f, const char *name)
 {
-    size_t size;
-    const uint8_t *bytes = rec_finish (&f->payload, &size);
-    assert_non_null (bytes);
-    int rc = s_run_bytes (f, ENVELOPE_COMMAND, "", name, bytes, size);
-    rec_reset (&f->payload);
-    return rc;
-}
-
-//  Fails at the caller's line unless the turn was rejected with code and
-//  nothing of it was kept: no event, send, timer or reply field, and the
-//  state untouched.
-static void s_rejected (fixture_t *f, int rc, const char *what, const char *code, int line)
-{
-    if (rc != CTX_REJECTED)
-        fail_msg ("line %d: %s: expected rejection %s, got %d", line, what, code, rc);
-    if (!f->ctx.rejected)
-        fail_msg ("line %d: %s: ctx.rejected not set", line, what);
-    if (strcmp (f->ctx.code, code) != 0)
-        fail_msg ("line %d: %s: expected code %s, got %s (%s)", line, what, code, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.reason[0] == 0)
-        fail_msg ("line %d: %s: a rejection says why", line, what);
-    if (f->ctx.event_count || f->ctx.send_count || f->ctx.timer_count)
-        fail_msg ("line %d: %s: a rejection staged something", line, what);
-    size_t size;
-    rec_finish (&f->ctx.reply, &size);
-    if (size != 1)
-        fail_msg ("line %d: %s: a rejection kept reply fields", line, what);
-    if (memcmp (&f->before, &f->state, sizeof f->state) != 0)
-        fail_msg ("line %d: %s: a rejection changed the state", line, what);
-}
-
-static void s_accepted (fixture_t *f, int rc, const char *what, size_t events, size_t sends,
-                        size_t timers, int line)
-{
-    if (rc != CTX_ACCEPTED)
-        fail_msg ("line %d: %s: expected acceptance, got %d (%s: %s)", line, what, rc, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.rejected)
-        fail_msg ("line %d: %s: ctx.rejected set on an accepted turn", line, what);
-    if (f->ctx.event_count != events || f->ctx.send_count != sends || f->ctx.timer_count != timers)
-        fail_msg ("line %d: %s: staged %zu events, %zu sends, %zu timers; expected %zu, %zu, %zu",
-                  line, what, f->ctx.event_count, f->ctx.send_count, f->ctx.timer_count, events,
-                  sends, timers);
+    return harness_turn_run (f, ENVELOPE_COMMAND, name);
 }
 
 #define ACCEPT(f, name, events, sends, timers)                                                     \
-    s_accepted ((f), s_run ((f), (name)), (name), (events), (sends), (timers), __LINE__)
-#define REJECT(f, name, code) s_rejected ((f), s_run ((f), (name)), (name), (code), __LINE__)
+    harness_turn_accepted ((f), s_run ((f), (name)), (name), (events), (sends), (timers), __LINE__)
+#define REJECT(f, name, code)                                                                      \
+    harness_turn_rejected ((f), s_run ((f), (name)), (name), (code), __LINE__)
 
 //  --------------------------------------------------------------------------
 //  ctx: the turn
@@ -750,20 +646,20 @@ static void test_turn_usage (void **state)
     ACCEPT (f, "Emit", 3, 0, 0);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal (f->ctx.events[i].name, "E");
-        assert_int_equal (s_rec_int (&f->ctx.events[i].rec, "n"), i);
+        assert_int_equal (harness_rec_int (&f->ctx.events[i].rec, "n"), i);
     }
-    assert_int_equal (s_rec_int (&f->ctx.reply, "count"), 3);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "count"), 3);
     //  The events were applied to the state, in order.
-    assert_int_equal (f->state.applied, 3);
-    assert_int_equal (f->state.sum, 0 + 1 + 2);
-    assert_string_equal (f->state.last, "E");
+    assert_int_equal (s_probe (f)->applied, 3);
+    assert_int_equal (s_probe (f)->sum, 0 + 1 + 2);
+    assert_string_equal (s_probe (f)->last, "E");
 
     shoal_rec_str (&f->payload, "to", "account/alice");
     shoal_rec_str (&f->payload, "name", "Debit");
     ACCEPT (f, "Send", 0, 1, 0);
     assert_string_equal (f->ctx.sends[0].to, "account/alice");
     assert_string_equal (f->ctx.sends[0].name, "Debit");
-    assert_int_equal (s_rec_int (&f->ctx.sends[0].rec, "n"), 0);
+    assert_int_equal (harness_rec_int (&f->ctx.sends[0].rec, "n"), 0);
     size_t size;
     rec_finish (&f->ctx.reply, &size);
     assert_int_equal (size, 1); //  the reply of the previous turn is gone
@@ -773,7 +669,7 @@ static void test_turn_usage (void **state)
     ACCEPT (f, "After", 0, 0, 2);
     assert_string_equal (f->ctx.timers[1].name, "tick");
     assert_int_equal (f->ctx.timers[1].ms, 250);
-    assert_int_equal (s_rec_int (&f->ctx.timers[1].rec, "n"), 1);
+    assert_int_equal (harness_rec_int (&f->ctx.timers[1].rec, "n"), 1);
 
     //  What a handler sees of its ctx.
     ACCEPT (f, "Info", 0, 0, 0);
@@ -801,7 +697,8 @@ static void test_msg_accessors (void **state)
     assert_int_equal (s_seen.x, 17);
 
     //  An empty payload: every field absent.
-    assert_int_equal (s_run_bytes (f, ENVELOPE_COMMAND, "probe/q", "Info", NULL, 0), CTX_ACCEPTED);
+    assert_int_equal (harness_turn_run_bytes (f, ENVELOPE_COMMAND, "probe/q", "Info", NULL, 0),
+                      CTX_ACCEPTED);
     assert_string_equal (s_seen.from, "probe/q");
     assert_int_equal (s_seen.x_rc, SHOAL_ENOTFOUND);
 
@@ -810,8 +707,9 @@ static void test_msg_accessors (void **state)
     uint8_t *payload;
     size_t size;
     assert_int_equal (envelope_reply_encode (true, NULL, NULL, x5, sizeof x5, &payload, &size), 0);
-    assert_int_equal (s_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
-                      CTX_ACCEPTED);
+    assert_int_equal (
+        harness_turn_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
+        CTX_ACCEPTED);
     free (payload);
     assert_int_equal (s_seen.kind, SHOAL_REPLY);
     assert_string_equal (s_seen.name, "Credit");
@@ -824,8 +722,9 @@ static void test_msg_accessors (void **state)
     assert_int_equal (
         envelope_reply_encode (false, "closed", "account bob is closed", NULL, 0, &payload, &size),
         0);
-    assert_int_equal (s_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
-                      CTX_ACCEPTED);
+    assert_int_equal (
+        harness_turn_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
+        CTX_ACCEPTED);
     free (payload);
     assert_false (s_seen.accepted);
     assert_string_equal (s_seen.code, "closed");
@@ -833,7 +732,7 @@ static void test_msg_accessors (void **state)
     assert_int_equal (s_seen.x_rc, SHOAL_ENOTFOUND);
 
     //  A timer: never "accepted", fields as set.
-    assert_int_equal (s_run_bytes (f, ENVELOPE_TIMER, ADDRESS, "tick", x5, sizeof x5),
+    assert_int_equal (harness_turn_run_bytes (f, ENVELOPE_TIMER, ADDRESS, "tick", x5, sizeof x5),
                       CTX_ACCEPTED);
     assert_int_equal (s_seen.kind, SHOAL_TIMER);
     assert_string_equal (s_seen.name, "tick");
@@ -841,8 +740,9 @@ static void test_msg_accessors (void **state)
     assert_int_equal (s_seen.x, 5);
 
     //  A stall notice: named by the unanswered command, never "accepted".
-    assert_int_equal (s_run_bytes (f, ENVELOPE_STALLED, "account/bob", "Credit", x5, sizeof x5),
-                      CTX_ACCEPTED);
+    assert_int_equal (
+        harness_turn_run_bytes (f, ENVELOPE_STALLED, "account/bob", "Credit", x5, sizeof x5),
+        CTX_ACCEPTED);
     assert_int_equal (s_seen.kind, SHOAL_STALLED);
     assert_string_equal (s_seen.name, "Credit");
     assert_string_equal (s_seen.from, "account/bob");
@@ -888,13 +788,14 @@ static void test_emit_limit (void **state)
     fixture_t *f = *state;
     shoal_rec_int (&f->payload, "n", CTX_MAX_EVENTS);
     ACCEPT (f, "Emit", CTX_MAX_EVENTS, 0, 0);
-    assert_int_equal (f->state.applied, CTX_MAX_EVENTS);
-    assert_int_equal (s_rec_int (&f->ctx.events[CTX_MAX_EVENTS - 1].rec, "n"), CTX_MAX_EVENTS - 1);
+    assert_int_equal (s_probe (f)->applied, CTX_MAX_EVENTS);
+    assert_int_equal (harness_rec_int (&f->ctx.events[CTX_MAX_EVENTS - 1].rec, "n"),
+                      CTX_MAX_EVENTS - 1);
 
     shoal_rec_int (&f->payload, "n", CTX_MAX_EVENTS + 1);
     REJECT (f, "Emit", "handler_error");
     assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
-    assert_int_equal (f->state.applied, CTX_MAX_EVENTS);
+    assert_int_equal (s_probe (f)->applied, CTX_MAX_EVENTS);
 }
 
 static void test_send_limit (void **state)
@@ -1004,7 +905,7 @@ static void test_handler_error_without_reject (void **state)
     assert_non_null (strstr (f->ctx.reason, "probe"));
     assert_non_null (strstr (f->ctx.reason, "Fail"));
     assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EIO)));
-    assert_int_equal (f->state.applied, 0);
+    assert_int_equal (s_probe (f)->applied, 0);
 }
 
 static void test_reject (void **state)
@@ -1037,7 +938,7 @@ static void test_reject (void **state)
 
     //  A rejection that also misused the ctx is a handler error.
     REJECT (f, "RejectMisuse", "handler_error");
-    assert_int_equal (f->state.applied, 0);
+    assert_int_equal (s_probe (f)->applied, 0);
 }
 
 static void test_rec_error_fails_turn (void **state)
@@ -1089,7 +990,7 @@ static void test_apply_refuses_own_event (void **state)
     rec_finish (&f->ctx.reply, &size);
     assert_int_equal (size, 1);
     //  The events before it were applied: the state must be dropped.
-    assert_int_equal (f->state.applied, 1);
+    assert_int_equal (s_probe (f)->applied, 1);
 }
 
 static void test_ctx_reused_after_errors (void **state)
@@ -1105,8 +1006,8 @@ static void test_ctx_reused_after_errors (void **state)
     assert_string_equal (f->ctx.code, "");
     assert_string_equal (f->ctx.reason, "");
     assert_int_equal (f->ctx.error, 0);
-    assert_int_equal (s_rec_int (&f->ctx.reply, "count"), 2);
-    assert_int_equal (f->state.applied, 2);
+    assert_int_equal (harness_rec_int (&f->ctx.reply, "count"), 2);
+    assert_int_equal (s_probe (f)->applied, 2);
     REJECT (f, "Nope", "unknown_command");
     assert_string_equal (f->ctx.reason, "probe takes no Nope");
 }
@@ -1140,21 +1041,25 @@ int main (void)
         cmocka_unit_test (test_rec_many_keys),
         cmocka_unit_test (test_rec_empty_reset_raw),
         cmocka_unit_test (test_rec_null_safety),
-        cmocka_unit_test_setup_teardown (test_turn_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_msg_accessors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_turn_usage, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_msg_accessors, s_setup, harness_turn_teardown),
         cmocka_unit_test (test_msg_init_malformed),
-        cmocka_unit_test_setup_teardown (test_emit_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_send_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_send_address, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_names, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_delays, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reject, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_ctx_reused_after_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_emit_limit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_send_limit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_limit, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_send_address, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_names, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_delays, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_reject, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_ctx_reused_after_errors, s_setup,
+                                         harness_turn_teardown),
         cmocka_unit_test (test_ctx_apply),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

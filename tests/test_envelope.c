@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "harness.h"
 #include <msgpack.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,45 +25,17 @@
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static uint64_t s_rng_state;
-
-static uint64_t s_rand (void)
-{
-    uint64_t z = (s_rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t s_seed (void)
 {
     const char *env = getenv ("SHOAL_FUZZ_SEED");
     return env ? strtoull (env, NULL, 0) : 0x5eed0f5a0a1ull;
 }
 
-static uint8_t *s_copy (const void *bytes, size_t size)
-{
-    uint8_t *copy = malloc (size ? size : 1);
-    assert_non_null (copy);
-    if (size)
-        memcpy (copy, bytes, size);
-    return copy;
-}
-
-//  Takes what an sbuffer holds as an exact-size heap buffer.
-static uint8_t *s_take (msgpack_sbuffer *sbuf, size_t *size)
-{
-    *size = sbuf->size;
-    uint8_t *bytes = s_copy (sbuf->data, sbuf->size);
-    msgpack_sbuffer_destroy (sbuf);
-    return bytes;
-}
-
 //  Decodes an exact-size copy of bytes and returns the result. Use only
 //  for frames expected to fail: env->payload would point into the copy.
 static int s_decode_copy (const uint8_t *bytes, size_t size)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     envelope_t env;
     int rc = envelope_decode (&env, copy, size);
     free (copy);
@@ -71,7 +44,7 @@ static int s_decode_copy (const uint8_t *bytes, size_t size)
 
 static int s_check_copy (const uint8_t *bytes, size_t size)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     int rc = envelope_check_msgpack (copy, size);
     free (copy);
     return rc;
@@ -89,7 +62,7 @@ static uint8_t *s_payload (size_t *size)
     msgpack_pack_int (&pk, 100);
     msgpack_pack_str_with_body (&pk, "memo", 4);
     msgpack_pack_str_with_body (&pk, "rent", 4);
-    return s_take (&sbuf, size);
+    return harness_take (&sbuf, size);
 }
 
 //  A valid command from teller/t1 to account/alice, without payload.
@@ -127,7 +100,7 @@ static uint8_t *s_roundtrip (const envelope_t *env, envelope_t *out, size_t *siz
 {
     uint8_t *frame;
     assert_int_equal (envelope_encode (env, &frame, size), 0);
-    uint8_t *exact = s_copy (frame, *size);
+    uint8_t *exact = harness_copy (frame, *size);
     free (frame);
     assert_int_equal (envelope_decode (out, exact, *size), 0);
     assert_true (out->payload >= exact);
@@ -191,46 +164,46 @@ static uint8_t *s_big_payload (size_t body, size_t *size)
 static void s_random_object (msgpack_packer *pk, int depth)
 {
     static const uint8_t junk[300] = {0};
-    int choice = (int) (s_rand () % (depth > 0 ? 12 : 9));
+    int choice = (int) (harness_rand () % (depth > 0 ? 12 : 9));
     size_t n;
     switch (choice) {
     case 0:
         msgpack_pack_nil (pk);
         break;
     case 1:
-        s_rand () & 1 ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+        harness_rand () & 1 ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
         break;
     case 2:
-        msgpack_pack_uint64 (pk, s_rand () >> (s_rand () % 64));
+        msgpack_pack_uint64 (pk, harness_rand () >> (harness_rand () % 64));
         break;
     case 3:
-        msgpack_pack_int64 (pk, -(int64_t) (s_rand () >> (1 + s_rand () % 63)) - 1);
+        msgpack_pack_int64 (pk, -(int64_t) (harness_rand () >> (1 + harness_rand () % 63)) - 1);
         break;
     case 4:
-        s_rand () & 1 ? msgpack_pack_float (pk, 1.5f) : msgpack_pack_double (pk, -2.25);
+        harness_rand () & 1 ? msgpack_pack_float (pk, 1.5f) : msgpack_pack_double (pk, -2.25);
         break;
     case 5:
-        n = s_rand () % 8 == 0 ? s_rand () % 300 : s_rand () % 40;
+        n = harness_rand () % 8 == 0 ? harness_rand () % 300 : harness_rand () % 40;
         msgpack_pack_str_with_body (pk, junk, n);
         break;
     case 6:
-        n = s_rand () % 300;
+        n = harness_rand () % 300;
         msgpack_pack_bin_with_body (pk, junk, n);
         break;
     case 7:
     case 8:
-        n = s_rand () % 3 == 0 ? (size_t) 1 << (s_rand () % 5) : s_rand () % 300;
-        msgpack_pack_ext_with_body (pk, junk, n, (int8_t) (s_rand () % 128));
+        n = harness_rand () % 3 == 0 ? (size_t) 1 << (harness_rand () % 5) : harness_rand () % 300;
+        msgpack_pack_ext_with_body (pk, junk, n, (int8_t) (harness_rand () % 128));
         break;
     case 9:
     case 10:
-        n = s_rand () % 6;
+        n = harness_rand () % 6;
         msgpack_pack_array (pk, n);
         for (size_t i = 0; i < n; i++)
             s_random_object (pk, depth - 1);
         break;
     default:
-        n = s_rand () % 5;
+        n = harness_rand () % 5;
         msgpack_pack_map (pk, n);
         for (size_t i = 0; i < 2 * n; i++)
             s_random_object (pk, depth - 1);
@@ -244,13 +217,13 @@ static uint8_t *s_random_payload (int depth, size_t *size)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    size_t n = s_rand () % 5;
+    size_t n = harness_rand () % 5;
     msgpack_pack_map (&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_str_with_body (&pk, "k", 1);
         s_random_object (&pk, depth - 1);
     }
-    return s_take (&sbuf, size);
+    return harness_take (&sbuf, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -317,7 +290,7 @@ static uint8_t *s_frame (size_t count, s_pack_fn *const *fns, size_t *size)
         else
             s_pack_default (&pk, i);
     }
-    return s_take (&sbuf, size);
+    return harness_take (&sbuf, size);
 }
 
 //  Decodes a valid frame with element `field` packed by fn instead.
@@ -721,7 +694,7 @@ static void test_roundtrip_payloads (void **state)
     s_assert_roundtrip (&env);
     free (deep);
 
-    s_rng_state = 42;
+    harness_rand_seed (42);
     for (int i = 0; i < 2000; i++) {
         uint8_t *payload = s_random_payload (ENVELOPE_MAX_DEPTH, &size);
         env.payload = payload;
@@ -1072,7 +1045,7 @@ static void test_address_check_valid (void **state)
 static void test_address_check_invalid (void **state)
 {
     for (size_t i = 0; i < sizeof s_bad_addresses / sizeof s_bad_addresses[0]; i++) {
-        char *copy = (char *) s_copy (s_bad_addresses[i].bytes, s_bad_addresses[i].len);
+        char *copy = (char *) harness_copy (s_bad_addresses[i].bytes, s_bad_addresses[i].len);
         int rc = shoal_address_check (copy, s_bad_addresses[i].len);
         free (copy);
         if (rc != SHOAL_EADDRESS)
@@ -1298,14 +1271,7 @@ static void test_check_msgpack_formats (void **state)
         if (s_check_copy (bytes, len) != 0)
             print_error ("format %zu refused\n", i);
         assert_int_equal (s_check_copy (bytes, len), 0);
-
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        size_t offset = 0;
-        assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) bytes, len, &offset),
-                          MSGPACK_UNPACK_SUCCESS);
-        assert_int_equal (offset, len);
-        msgpack_unpacked_destroy (&unpacked);
+        harness_assert_one_msgpack (bytes, len);
 
         for (size_t cut = 0; cut < len; cut++)
             assert_int_equal (s_check_copy (bytes, cut), SHOAL_EFORMAT);
@@ -1347,24 +1313,18 @@ static void test_check_msgpack_invalid (void **state)
 //  of one passes (msgpack is prefix-free).
 static void test_check_msgpack_random_objects (void **state)
 {
-    s_rng_state = 7;
+    harness_rand_seed (7);
     for (int i = 0; i < 3000; i++) {
         msgpack_sbuffer sbuf;
         msgpack_sbuffer_init (&sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        s_random_object (&pk, 1 + (int) (s_rand () % ENVELOPE_MAX_DEPTH));
+        s_random_object (&pk, 1 + (int) (harness_rand () % ENVELOPE_MAX_DEPTH));
         size_t size;
-        uint8_t *bytes = s_take (&sbuf, &size);
+        uint8_t *bytes = harness_take (&sbuf, &size);
         assert_int_equal (s_check_copy (bytes, size), 0);
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        size_t offset = 0;
-        assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) bytes, size, &offset),
-                          MSGPACK_UNPACK_SUCCESS);
-        assert_int_equal (offset, size);
-        msgpack_unpacked_destroy (&unpacked);
-        size_t cut = (size_t) (s_rand () % size);
+        harness_assert_one_msgpack (bytes, size);
+        size_t cut = (size_t) (harness_rand () % size);
         assert_int_equal (s_check_copy (bytes, cut), SHOAL_EFORMAT);
         free (bytes);
     }
@@ -1379,7 +1339,7 @@ static void test_check_msgpack_random_objects (void **state)
 //  the bytes, msgpack-c must parse them too.
 static int s_decode_property (const uint8_t *bytes, size_t size)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     envelope_t env;
     int rc = envelope_decode (&env, copy, size);
     assert_true (rc == 0 || rc == SHOAL_EFORMAT || rc == SHOAL_EVERSION || rc == SHOAL_EADDRESS ||
@@ -1396,15 +1356,8 @@ static int s_decode_property (const uint8_t *bytes, size_t size)
         s_assert_env_equal (&env, &again);
         free (frame);
     }
-    if (envelope_check_msgpack (copy, size) == 0) {
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        size_t offset = 0;
-        assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) copy, size, &offset),
-                          MSGPACK_UNPACK_SUCCESS);
-        assert_int_equal (offset, size);
-        msgpack_unpacked_destroy (&unpacked);
-    }
+    if (envelope_check_msgpack (copy, size) == 0)
+        harness_assert_one_msgpack (copy, size);
     bool ok;
     char code[ENVELOPE_CODE_MAX + 1];
     char reason[ENVELOPE_REASON_MAX + 1];
@@ -1420,18 +1373,18 @@ static void test_fuzz_random (void **state)
 {
     uint64_t seed = s_seed ();
     print_message ("fuzz seed 0x%llx (SHOAL_FUZZ_SEED to replay)\n", (unsigned long long) seed);
-    s_rng_state = seed;
+    harness_rand_seed (seed);
     size_t frame_size;
     uint8_t *frame = s_frame (ENVELOPE_FIELDS, NULL, &frame_size);
     uint8_t buf[512];
     int errors = 0;
     for (int i = 0; i < 100000; i++) {
-        size_t size = (size_t) (s_rand () % sizeof buf);
+        size_t size = (size_t) (harness_rand () % sizeof buf);
         for (size_t j = 0; j < size; j++)
-            buf[j] = (uint8_t) s_rand ();
+            buf[j] = (uint8_t) harness_rand ();
         //  A quarter start as a real frame does, to get past the header.
         if (i % 4 == 0) {
-            size_t keep = (size_t) (s_rand () % frame_size);
+            size_t keep = (size_t) (harness_rand () % frame_size);
             memcpy (buf, frame, keep < size ? keep : size);
         }
         errors += s_decode_property (buf, size) != 0;
@@ -1444,7 +1397,7 @@ static void test_fuzz_flips (void **state)
 {
     uint64_t seed = s_seed () ^ 0xf11b;
     print_message ("flip seed 0x%llx\n", (unsigned long long) seed);
-    s_rng_state = seed;
+    harness_rand_seed (seed);
     size_t payload_size;
     uint8_t *payload = s_payload (&payload_size);
     envelope_t env;
@@ -1461,13 +1414,13 @@ static void test_fuzz_flips (void **state)
     int decoded = 0, failed = 0;
     for (int i = 0; i < 100000; i++) {
         memcpy (mutant, frame, size);
-        int flips = 1 + (int) (s_rand () % 4);
+        int flips = 1 + (int) (harness_rand () % 4);
         for (int f = 0; f < flips; f++) {
-            size_t at = (size_t) (s_rand () % size);
-            if (s_rand () & 1)
-                mutant[at] ^= (uint8_t) (1u << (s_rand () % 8));
+            size_t at = (size_t) (harness_rand () % size);
+            if (harness_rand () & 1)
+                mutant[at] ^= (uint8_t) (1u << (harness_rand () % 8));
             else
-                mutant[at] = (uint8_t) s_rand ();
+                mutant[at] = (uint8_t) harness_rand ();
         }
         if (s_decode_property (mutant, size) == 0)
             decoded++;
@@ -1502,7 +1455,7 @@ static int s_reply_decode (const uint8_t *bytes, size_t size, s_reply_t *reply)
 
 static int s_reply_decode_copy (const uint8_t *bytes, size_t size)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     s_reply_t reply;
     int rc = s_reply_decode (copy, size, &reply);
     free (copy);
@@ -1596,7 +1549,7 @@ static uint8_t *s_reply_map (const s_entry_t *entries, size_t count, size_t *siz
             msgpack_pack_int (&pk, 1);
         entries[i].value (&pk);
     }
-    return s_take (&sbuf, size);
+    return harness_take (&sbuf, size);
 }
 
 static void test_reply_key_order (void **state)

@@ -6,8 +6,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "harness.h"
 #include "journal.h"
-#include <dirent.h>
 #include <leveldb/c.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -50,24 +50,6 @@ typedef struct {
     size_t size;
 } map_t;
 
-static void s_rm_rf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-                continue;
-            char child[512];
-            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-            s_rm_rf (child);
-        }
-        closedir (dir);
-        rmdir (path);
-    } else
-        unlink (path);
-}
-
 static journal_t *s_open (const char *dir)
 {
     int code = 0;
@@ -95,7 +77,7 @@ static int s_teardown (void **state)
 {
     fixture_t *fixture = *state;
     journal_destroy (&fixture->journal);
-    s_rm_rf (fixture->dir);
+    harness_rm_rf (fixture->dir);
     free (fixture);
     return 0;
 }

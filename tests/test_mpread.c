@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "harness.h"
 #include "mpread.h"
 #include <msgpack.h>
 #include <stdlib.h>
@@ -22,38 +23,10 @@
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static uint64_t s_rng_state;
-
-static uint64_t s_rand (void)
-{
-    uint64_t z = (s_rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint8_t *s_copy (const void *bytes, size_t size)
-{
-    uint8_t *copy = malloc (size ? size : 1);
-    assert_non_null (copy);
-    if (size)
-        memcpy (copy, bytes, size);
-    return copy;
-}
-
-//  Takes what an sbuffer holds as an exact-size heap buffer.
-static uint8_t *s_take (msgpack_sbuffer *sbuf, size_t *size)
-{
-    *size = sbuf->size;
-    uint8_t *bytes = s_copy (sbuf->data, sbuf->size);
-    msgpack_sbuffer_destroy (sbuf);
-    return bytes;
-}
-
 //  mpread_check on an exact-size copy.
 static int s_check_copy (const void *bytes, size_t size, int max_depth)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     int rc = mpread_check (copy, size, max_depth);
     free (copy);
     return rc;
@@ -62,7 +35,7 @@ static int s_check_copy (const void *bytes, size_t size, int max_depth)
 //  mpread_next on an exact-size copy; a failure must leave the offset.
 static int s_next_copy (const void *bytes, size_t size, mpread_item_t *item, size_t *end)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     size_t offset = 0;
     int rc = mpread_next (copy, size, &offset, item);
     if (rc)
@@ -79,7 +52,7 @@ static int s_next_copy (const void *bytes, size_t size, mpread_item_t *item, siz
 //  mpread_skip on an exact-size copy; a failure must leave the offset.
 static int s_skip_copy (const void *bytes, size_t size, int max_depth, size_t *end)
 {
-    uint8_t *copy = s_copy (bytes, size);
+    uint8_t *copy = harness_copy (bytes, size);
     size_t offset = 0;
     int rc = mpread_skip (copy, size, &offset, max_depth);
     if (rc)
@@ -164,18 +137,6 @@ static void s_assert_same (const uint8_t *data, size_t size, size_t *offset,
     default:
         fail_msg ("unexpected msgpack-c type %d", obj->type);
     }
-}
-
-//  Asserts that msgpack-c parses exactly one object from bytes.
-static void s_assert_msgpack_c_agrees (const uint8_t *bytes, size_t size)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) bytes, size, &offset),
-                      MSGPACK_UNPACK_SUCCESS);
-    assert_int_equal (offset, size);
-    msgpack_unpacked_destroy (&unpacked);
 }
 
 //  --------------------------------------------------------------------------
@@ -345,7 +306,7 @@ static void test_every_format (void **state)
         assert_int_equal (s_skip_copy (format->bytes, format->size, 1, &end), 0);
         assert_int_equal (end, format->size);
         assert_int_equal (s_check_copy (format->bytes, format->size, 1), 0);
-        s_assert_msgpack_c_agrees ((const uint8_t *) format->bytes, format->size);
+        harness_assert_one_msgpack ((const uint8_t *) format->bytes, format->size);
     }
     //  The float values.
     mpread_item_t item;
@@ -404,7 +365,7 @@ static void test_truncation_at_every_offset (void **state)
     msgpack_pack_uint64 (&pk, 1ull << 40);
     msgpack_pack_true (&pk);
     size_t size;
-    uint8_t *bytes = s_take (&sbuf, &size);
+    uint8_t *bytes = harness_take (&sbuf, &size);
     size_t end;
     assert_int_equal (s_skip_copy (bytes, size, 2, &end), 0);
     assert_int_equal (end, size);
@@ -412,7 +373,7 @@ static void test_truncation_at_every_offset (void **state)
         assert_int_equal (s_skip_copy (bytes, cut, MPREAD_DEPTH_ANY, &end), SHOAL_EFORMAT);
         const uint8_t *map;
         size_t len, offset = 0;
-        uint8_t *copy = s_copy (bytes, cut);
+        uint8_t *copy = harness_copy (bytes, cut);
         assert_int_equal (mpread_map_span (copy, cut, &offset, 2, &map, &len), SHOAL_EFORMAT);
         assert_int_equal (offset, 0);
         assert_false (mpread_is_map (copy, cut, 2));
@@ -673,19 +634,19 @@ static void s_put (s_buffer_t *buffer, const void *bytes, size_t size)
 //  of its three encodings.
 static void s_random_element (s_buffer_t *buffer, int depth)
 {
-    if (depth == 0 || s_rand () % 3) {
+    if (depth == 0 || harness_rand () % 3) {
         const s_format_t *format;
         do
-            format = &s_formats[s_rand () % S_FORMATS];
+            format = &s_formats[harness_rand () % S_FORMATS];
         while (format->kind == MPREAD_ARRAY || format->kind == MPREAD_MAP);
         s_put (buffer, format->bytes, format->size);
         return;
     }
-    bool map = s_rand () & 1;
-    uint8_t n = (uint8_t) (s_rand () % 5);
+    bool map = harness_rand () & 1;
+    uint8_t n = (uint8_t) (harness_rand () % 5);
     uint8_t head[5] = {0};
     size_t head_size;
-    switch (s_rand () % 3) {
+    switch (harness_rand () % 3) {
     case 0:
         head[0] = (uint8_t) ((map ? 0x80 : 0x90) | n);
         head_size = 1;
@@ -718,9 +679,9 @@ static uint8_t *s_random_bytes (int depth, size_t *size)
 //  and no proper prefix of one passes (msgpack is prefix-free).
 static void test_random_elements (void **state)
 {
-    s_rng_state = 11;
+    harness_rand_seed (11);
     for (int n = 0; n < 3000; n++) {
-        int depth = 1 + (int) (s_rand () % 16);
+        int depth = 1 + (int) (harness_rand () % 16);
         size_t size;
         uint8_t *bytes = s_random_bytes (depth, &size);
         assert_int_equal (mpread_check (bytes, size, depth), 0);
@@ -735,7 +696,7 @@ static void test_random_elements (void **state)
         assert_int_equal (offset, size);
         msgpack_unpacked_destroy (&unpacked);
 
-        size_t cut = (size_t) (s_rand () % size);
+        size_t cut = (size_t) (harness_rand () % size);
         assert_int_equal (s_check_copy (bytes, cut, MPREAD_DEPTH_ANY), SHOAL_EFORMAT);
         free (bytes);
     }
@@ -744,14 +705,14 @@ static void test_random_elements (void **state)
 //  Mutated elements: whatever the walk accepts, msgpack-c parses whole.
 static void test_mutations (void **state)
 {
-    s_rng_state = 23;
+    harness_rand_seed (23);
     for (int n = 0; n < 5000; n++) {
         size_t size;
-        uint8_t *bytes = s_random_bytes (1 + (int) (s_rand () % 8), &size);
-        for (int flips = 1 + (int) (s_rand () % 3); flips > 0; flips--)
-            bytes[s_rand () % size] ^= (uint8_t) (1u << (s_rand () % 8));
+        uint8_t *bytes = s_random_bytes (1 + (int) (harness_rand () % 8), &size);
+        for (int flips = 1 + (int) (harness_rand () % 3); flips > 0; flips--)
+            bytes[harness_rand () % size] ^= (uint8_t) (1u << (harness_rand () % 8));
         if (s_check_copy (bytes, size, 8) == 0)
-            s_assert_msgpack_c_agrees (bytes, size);
+            harness_assert_one_msgpack (bytes, size);
         free (bytes);
     }
 }

@@ -22,10 +22,10 @@
 
 #include "client.h"
 #include "driver.h"
+#include "harness.h"
 #include "journal.h"
 
 #include <czmq.h>
-#include <dirent.h>
 #include <msgpack.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -76,24 +76,6 @@ typedef void (pipe_make_fn) (void *arg, size_t index, char *to, size_t to_size, 
 //  --------------------------------------------------------------------------
 //  Set-up
 
-static void s_rm_rf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir (dir))) {
-            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
-                continue;
-            char child[512];
-            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-            s_rm_rf (child);
-        }
-        closedir (dir);
-        rmdir (path);
-    } else
-        unlink (path);
-}
-
 static int s_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
@@ -111,7 +93,7 @@ static int s_teardown (void **state)
     fixture_t *fx = *state;
     client_destroy (&fx->client);
     node_child_stop (&fx->node, SIGKILL);
-    s_rm_rf (fx->dir);
+    harness_rm_rf (fx->dir);
     free (fx);
     return 0;
 }

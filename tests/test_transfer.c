@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "data.h"
 #include "envelope.h"
+#include "harness.h"
 #include "transfer.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,104 +25,17 @@
 
 #define ADDRESS "transfer/t1"
 #define NOW 1700000000000LL
-#define LOG_MAX 64
 
-//  An event an accepted turn emitted, copied out of the ctx.
-typedef struct {
-    char name[SHOAL_NAME_MAX + 1];
-    uint8_t *bytes;
-    size_t size;
-} logged_t;
-
-typedef struct {
-    shoal_ctx_t ctx;
-    shoal_rec_t payload; //  fields of the next message; reset by each turn
-    shoal_rec_t view;    //  last s_view
-    uint8_t *state;      //  transfer_type.state_size bytes
-    uint8_t *before;     //  the state before the last turn
-    int64_t version;     //  events accepted so far
-    logged_t log[LOG_MAX];
-    size_t log_count;
-} fixture_t;
+//  The turn fixture (harness.h), driving transfer_type at ADDRESS.
+typedef harness_turn_t fixture_t;
 
 //  --------------------------------------------------------------------------
 //  Helpers
 
 static int s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof (fixture_t));
-    assert_non_null (f);
-    ctx_init (&f->ctx);
-    rec_init (&f->payload);
-    rec_init (&f->view);
-    f->state = calloc (1, transfer_type.state_size);
-    f->before = calloc (1, transfer_type.state_size);
-    assert_non_null (f->state);
-    assert_non_null (f->before);
-    *state = f;
+    *state = harness_turn_new (&transfer_type, ADDRESS, NOW);
     return 0;
-}
-
-static int s_teardown (void **state)
-{
-    fixture_t *f = *state;
-    for (size_t i = 0; i < f->log_count; i++)
-        free (f->log[i].bytes);
-    free (f->state);
-    free (f->before);
-    rec_close (&f->view);
-    rec_close (&f->payload);
-    ctx_close (&f->ctx);
-    free (f);
-    return 0;
-}
-
-//  Runs one turn on the fixture's state; logs the events of an accepted
-//  turn. Returns ctx_run's result.
-static int s_run_bytes (fixture_t *f, uint8_t kind, const char *from, const char *name,
-                        const uint8_t *payload, size_t size)
-{
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    env.kind = kind;
-    snprintf (env.to, sizeof env.to, "%s", ADDRESS);
-    snprintf (env.from, sizeof env.from, "%s", from);
-    snprintf (env.name, sizeof env.name, "%s", name);
-    env.payload = payload;
-    env.payload_size = size;
-    shoal_msg_t msg;
-    assert_int_equal (msg_init (&msg, &env), 0);
-    memcpy (f->before, f->state, transfer_type.state_size);
-    ctx_begin (&f->ctx, ADDRESS, f->version, NOW);
-    int rc = ctx_run (&f->ctx, &transfer_type, f->state, &msg);
-    msg_close (&msg);
-    if (rc == CTX_ACCEPTED) {
-        for (size_t i = 0; i < f->ctx.event_count; i++) {
-            assert_true (f->log_count < LOG_MAX);
-            logged_t *entry = &f->log[f->log_count++];
-            size_t bytes_size;
-            const uint8_t *bytes = rec_finish (&f->ctx.events[i].rec, &bytes_size);
-            assert_non_null (bytes);
-            snprintf (entry->name, sizeof entry->name, "%s", f->ctx.events[i].name);
-            entry->bytes = malloc (bytes_size);
-            assert_non_null (entry->bytes);
-            memcpy (entry->bytes, bytes, bytes_size);
-            entry->size = bytes_size;
-        }
-        f->version += (int64_t) f->ctx.event_count;
-    }
-    return rc;
-}
-
-//  Runs a message of kind whose fields were written into f->payload.
-static int s_run_kind (fixture_t *f, uint8_t kind, const char *name)
-{
-    size_t size;
-    const uint8_t *bytes = rec_finish (&f->payload, &size);
-    assert_non_null (bytes);
-    int rc = s_run_bytes (f, kind, kind == ENVELOPE_TIMER ? ADDRESS : "", name, bytes, size);
-    rec_reset (&f->payload);
-    return rc;
 }
 
 //  Start{from, to, amount}; a NULL address is left out.
@@ -132,7 +46,7 @@ static int s_start (fixture_t *f, const char *from, const char *to, int64_t amou
     if (to)
         shoal_rec_str (&f->payload, "to", to);
     shoal_rec_int (&f->payload, "amount", amount);
-    return s_run_kind (f, ENVELOPE_COMMAND, "Start");
+    return harness_turn_run (f, ENVELOPE_COMMAND, "Start");
 }
 
 //  The reply of an account to command: accepted when code is NULL.
@@ -147,7 +61,7 @@ static int s_reply (fixture_t *f, const char *command, const char *code)
                                              &size),
                       0);
     const char *from = strcmp (command, "Credit") == 0 ? "account/bob" : "account/alice";
-    int rc = s_run_bytes (f, ENVELOPE_REPLY, from, command, payload, size);
+    int rc = harness_turn_run_bytes (f, ENVELOPE_REPLY, from, command, payload, size);
     free (payload);
     return rc;
 }
@@ -163,142 +77,25 @@ static int s_stall (fixture_t *f, const char *command)
     size_t size;
     const uint8_t *bytes = rec_finish (&f->payload, &size);
     assert_non_null (bytes);
-    int rc = s_run_bytes (f, ENVELOPE_STALLED, to, command, bytes, size);
+    int rc = harness_turn_run_bytes (f, ENVELOPE_STALLED, to, command, bytes, size);
     rec_reset (&f->payload);
     return rc;
 }
 
-//  Fails at the caller's line unless the turn was accepted and staged
-//  exactly this many events, sends and timers.
-static void s_accepted (fixture_t *f, int rc, const char *what, size_t events, size_t sends,
-                        size_t timers, int line)
-{
-    if (rc != CTX_ACCEPTED)
-        fail_msg ("line %d: %s: expected acceptance, got %d (%s: %s)", line, what, rc, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.event_count != events || f->ctx.send_count != sends || f->ctx.timer_count != timers)
-        fail_msg ("line %d: %s: staged %zu events, %zu sends, %zu timers; expected %zu, %zu, %zu",
-                  line, what, f->ctx.event_count, f->ctx.send_count, f->ctx.timer_count, events,
-                  sends, timers);
-}
-
-//  Fails at the caller's line unless the turn changed nothing at all:
-//  accepted, nothing staged, no reply fields, state bytes unchanged.
-static void s_nothing (fixture_t *f, int rc, const char *what, int line)
-{
-    s_accepted (f, rc, what, 0, 0, 0, line);
-    size_t size;
-    rec_finish (&f->ctx.reply, &size);
-    if (size != 1)
-        fail_msg ("line %d: %s: wrote a reply", line, what);
-    if (memcmp (f->before, f->state, transfer_type.state_size) != 0)
-        fail_msg ("line %d: %s: changed the state", line, what);
-}
-
-//  Fails at the caller's line unless the turn was rejected with code,
-//  staged nothing and left the state bytes as they were.
-static void s_rejected (fixture_t *f, int rc, const char *what, const char *code, int line)
-{
-    if (rc != CTX_REJECTED)
-        fail_msg ("line %d: %s: expected rejection %s, got %d", line, what, code, rc);
-    if (strcmp (f->ctx.code, code) != 0)
-        fail_msg ("line %d: %s: expected code %s, got %s (%s)", line, what, code, f->ctx.code,
-                  f->ctx.reason);
-    if (f->ctx.reason[0] == 0)
-        fail_msg ("line %d: %s: a rejection says why", line, what);
-    if (f->ctx.event_count || f->ctx.send_count || f->ctx.timer_count)
-        fail_msg ("line %d: %s: a rejection staged something", line, what);
-    if (memcmp (f->before, f->state, transfer_type.state_size) != 0)
-        fail_msg ("line %d: %s: a rejection changed the state", line, what);
-}
-
+//  Checks of the turn that returned rc, named by the expression rc.
 #define ACCEPT(f, rc, events, sends, timers)                                                       \
-    s_accepted ((f), (rc), #rc, (events), (sends), (timers), __LINE__)
-#define NOTHING(f, rc) s_nothing ((f), (rc), #rc, __LINE__)
-#define REJECT(f, rc, code) s_rejected ((f), (rc), #rc, (code), __LINE__)
-
-//  Parses an encoded rec into data (caller closes).
-static void s_parse (shoal_rec_t *rec, shoal_data_t *data)
-{
-    size_t size;
-    const uint8_t *bytes = rec_finish (rec, &size);
-    assert_non_null (bytes);
-    assert_int_equal (data_init (data, bytes, size), 0);
-}
-
-static int64_t s_rec_int (shoal_rec_t *rec, const char *key)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    int64_t value = 0;
-    int rc = shoal_data_int (&data, key, &value);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("int field %s: %s", key, shoal_strerror (rc));
-    return value;
-}
-
-static bool s_rec_bool (shoal_rec_t *rec, const char *key)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    bool value = false;
-    int rc = shoal_data_bool (&data, key, &value);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("bool field %s: %s", key, shoal_strerror (rc));
-    return value;
-}
-
-//  Reads a string field into one of four rotating buffers.
-static const char *s_rec_str (shoal_rec_t *rec, const char *key)
-{
-    static char buffers[4][512];
-    static int next;
-    char *buf = buffers[next++ % 4];
-    shoal_data_t data;
-    s_parse (rec, &data);
-    int rc = shoal_data_str (&data, key, buf, 512);
-    data_close (&data);
-    if (rc != 0)
-        fail_msg ("str field %s: %s", key, shoal_strerror (rc));
-    return buf;
-}
-
-static bool s_rec_has (shoal_rec_t *rec, const char *key)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    bool has = shoal_data_has (&data, key);
-    data_close (&data);
-    return has;
-}
-
-static uint32_t s_rec_count (shoal_rec_t *rec)
-{
-    shoal_data_t data;
-    s_parse (rec, &data);
-    uint32_t count = data.map ? data.map->via.map.size : 0;
-    data_close (&data);
-    return count;
-}
-
-//  Writes the view of state into f->view and returns it.
-static shoal_rec_t *s_view (fixture_t *f, const void *state)
-{
-    rec_reset (&f->view);
-    transfer_type.view (state, &f->view);
-    return &f->view;
-}
+    harness_turn_accepted ((f), (rc), #rc, (events), (sends), (timers), __LINE__)
+#define NOTHING(f, rc) harness_turn_nothing ((f), (rc), #rc, __LINE__)
+#define REJECT(f, rc, code) harness_turn_rejected ((f), (rc), #rc, (code), __LINE__)
 
 static const char *s_status (fixture_t *f)
 {
-    return s_rec_str (s_view (f, f->state), "status");
+    return harness_rec_str (harness_turn_view (f, f->state), "status");
 }
 
 static bool s_stalled (fixture_t *f)
 {
-    return s_rec_bool (s_view (f, f->state), "stalled");
+    return harness_rec_bool (harness_turn_view (f, f->state), "stalled");
 }
 
 //  Checks a staged leg: the command to account with {transfer, amount}.
@@ -306,9 +103,9 @@ static void s_assert_leg (fixture_t *f, const char *account, const char *command
 {
     assert_string_equal (f->ctx.sends[0].to, account);
     assert_string_equal (f->ctx.sends[0].name, command);
-    assert_string_equal (s_rec_str (&f->ctx.sends[0].rec, "transfer"), "t1");
-    assert_int_equal (s_rec_int (&f->ctx.sends[0].rec, "amount"), amount);
-    assert_int_equal (s_rec_count (&f->ctx.sends[0].rec), 2);
+    assert_string_equal (harness_rec_str (&f->ctx.sends[0].rec, "transfer"), "t1");
+    assert_int_equal (harness_rec_int (&f->ctx.sends[0].rec, "amount"), amount);
+    assert_int_equal (harness_rec_count (&f->ctx.sends[0].rec), 2);
 }
 
 //  --------------------------------------------------------------------------
@@ -321,21 +118,21 @@ static void test_usage (void **state)
     //  Start: Started, Debit to the source, reply the status.
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
     assert_string_equal (f->ctx.events[0].name, "Started");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "from"), "account/alice");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "to"), "account/bob");
-    assert_int_equal (s_rec_int (&f->ctx.events[0].rec, "amount"), 50);
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "from"), "account/alice");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "to"), "account/bob");
+    assert_int_equal (harness_rec_int (&f->ctx.events[0].rec, "amount"), 50);
     s_assert_leg (f, "account/alice", "Debit", 50);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "transfer"), "t1");
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "started");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "transfer"), "t1");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "started");
 
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "started");
-    assert_string_equal (s_rec_str (view, "from"), "account/alice");
-    assert_string_equal (s_rec_str (view, "to"), "account/bob");
-    assert_int_equal (s_rec_int (view, "amount"), 50);
-    assert_false (s_rec_bool (view, "stalled"));
-    assert_false (s_rec_bool (view, "terminal"));
-    assert_false (s_rec_has (view, "code"));
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "started");
+    assert_string_equal (harness_rec_str (view, "from"), "account/alice");
+    assert_string_equal (harness_rec_str (view, "to"), "account/bob");
+    assert_int_equal (harness_rec_int (view, "amount"), 50);
+    assert_false (harness_rec_bool (view, "stalled"));
+    assert_false (harness_rec_bool (view, "terminal"));
+    assert_false (harness_rec_has (view, "code"));
 
     //  The debit is accepted: Debited, Credit to the target.
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
@@ -346,11 +143,11 @@ static void test_usage (void **state)
     //  The credit is accepted: Completed, nothing more to send.
     ACCEPT (f, s_reply (f, "Credit", NULL), 1, 0, 0);
     assert_string_equal (f->ctx.events[0].name, "Completed");
-    view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "completed");
-    assert_true (s_rec_bool (view, "terminal"));
-    assert_false (s_rec_bool (view, "stalled"));
-    assert_false (s_rec_has (view, "code"));
+    view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "completed");
+    assert_true (harness_rec_bool (view, "terminal"));
+    assert_false (harness_rec_bool (view, "stalled"));
+    assert_false (harness_rec_has (view, "code"));
     assert_int_equal (f->version, 3);
 }
 
@@ -390,7 +187,7 @@ static void test_start_bad_addresses (void **state)
     shoal_rec_int (&f->payload, "from", 7);
     shoal_rec_str (&f->payload, "to", "bob");
     shoal_rec_int (&f->payload, "amount", 5);
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Start"), "invalid_field");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Start"), "invalid_field");
     assert_string_equal (s_status (f), "none");
 }
 
@@ -403,20 +200,20 @@ static void test_start_bad_amounts (void **state)
 
     shoal_rec_str (&f->payload, "from", "alice");
     shoal_rec_str (&f->payload, "to", "bob");
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
     shoal_rec_str (&f->payload, "from", "alice");
     shoal_rec_str (&f->payload, "to", "bob");
     shoal_rec_str (&f->payload, "amount", "5");
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
     shoal_rec_str (&f->payload, "from", "alice");
     shoal_rec_str (&f->payload, "to", "bob");
     shoal_rec_bool (&f->payload, "amount", true);
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
     static const uint8_t u64_max[] = {0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     shoal_rec_str (&f->payload, "from", "alice");
     shoal_rec_str (&f->payload, "to", "bob");
     rec_raw (&f->payload, "amount", u64_max, sizeof u64_max);
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Start"), "invalid_amount");
     assert_string_equal (s_status (f), "none");
 }
 
@@ -431,16 +228,16 @@ static void test_start_addresses_accepted (void **state)
     char address[SHOAL_ADDRESS_MAX + 1];
     snprintf (address, sizeof address, "account/%s", id);
     ACCEPT (f, s_start (f, "account/alice", id, INT64_MAX), 1, 1, 0);
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "from"), "account/alice");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "to"), address);
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "from"), "account/alice");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "to"), address);
     assert_string_equal (f->ctx.sends[0].to, "account/alice");
-    assert_int_equal (s_rec_int (&f->ctx.sends[0].rec, "amount"), INT64_MAX);
+    assert_int_equal (harness_rec_int (&f->ctx.sends[0].rec, "amount"), INT64_MAX);
 
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     assert_string_equal (f->ctx.sends[0].to, address);
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "to"), address);
-    assert_int_equal (s_rec_int (view, "amount"), INT64_MAX);
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "to"), address);
+    assert_int_equal (harness_rec_int (view, "amount"), INT64_MAX);
 }
 
 static void test_second_start (void **state)
@@ -451,35 +248,35 @@ static void test_second_start (void **state)
     //  The same Start, a different one, even an invalid one: the status.
     ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
     assert_memory_equal (f->before, f->state, transfer_type.state_size);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "started");
-    assert_string_equal (s_rec_str (&f->ctx.reply, "transfer"), "t1");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "started");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "transfer"), "t1");
     ACCEPT (f, s_start (f, "carol", "dave", 99), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "started");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "started");
     ACCEPT (f, s_start (f, "alice", "alice", 0), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "started");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "started");
 
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "debited");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "debited");
     ACCEPT (f, s_reply (f, "Credit", NULL), 1, 0, 0);
     ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "completed");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "completed");
 
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "from"), "account/alice");
-    assert_int_equal (s_rec_int (view, "amount"), 50);
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "from"), "account/alice");
+    assert_int_equal (harness_rec_int (view, "amount"), 50);
 }
 
 static void test_status_and_unknown_command (void **state)
 {
     fixture_t *f = *state;
-    ACCEPT (f, s_run_kind (f, ENVELOPE_COMMAND, "Status"), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "none");
+    ACCEPT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Status"), 0, 0, 0);
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "none");
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
-    ACCEPT (f, s_run_kind (f, ENVELOPE_COMMAND, "Status"), 0, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.reply, "status"), "started");
-    assert_string_equal (s_rec_str (&f->ctx.reply, "transfer"), "t1");
-    REJECT (f, s_run_kind (f, ENVELOPE_COMMAND, "Cancel"), "unknown_command");
+    ACCEPT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Status"), 0, 0, 0);
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "status"), "started");
+    assert_string_equal (harness_rec_str (&f->ctx.reply, "transfer"), "t1");
+    REJECT (f, harness_turn_run (f, ENVELOPE_COMMAND, "Cancel"), "unknown_command");
     assert_non_null (strstr (f->ctx.reason, "Cancel"));
 }
 
@@ -492,13 +289,14 @@ static void test_debit_rejected (void **state)
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Debit", "insufficient_funds"), 1, 0, 0);
     assert_string_equal (f->ctx.events[0].name, "Failed");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "code"), "insufficient_funds");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "reason"), "refused by the account");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "code"), "insufficient_funds");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "reason"),
+                         "refused by the account");
 
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "failed");
-    assert_string_equal (s_rec_str (view, "code"), "insufficient_funds");
-    assert_true (s_rec_bool (view, "terminal"));
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "failed");
+    assert_string_equal (harness_rec_str (view, "code"), "insufficient_funds");
+    assert_true (harness_rec_bool (view, "terminal"));
 
     //  Nothing moves a failed transfer.
     NOTHING (f, s_reply (f, "Debit", NULL));
@@ -516,21 +314,22 @@ static void test_credit_rejected_then_refunded (void **state)
     //  The credit is rejected: Compensating, Refund to the source.
     ACCEPT (f, s_reply (f, "Credit", "closed"), 1, 1, 0);
     assert_string_equal (f->ctx.events[0].name, "Compensating");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "code"), "closed");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "reason"), "refused by the account");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "code"), "closed");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "reason"),
+                         "refused by the account");
     s_assert_leg (f, "account/alice", "Refund", 50);
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "compensating");
-    assert_string_equal (s_rec_str (view, "code"), "closed");
-    assert_false (s_rec_bool (view, "terminal"));
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "compensating");
+    assert_string_equal (harness_rec_str (view, "code"), "closed");
+    assert_false (harness_rec_bool (view, "terminal"));
 
     //  The refund is accepted: Compensated.
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     assert_string_equal (f->ctx.events[0].name, "Compensated");
-    view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "compensated");
-    assert_string_equal (s_rec_str (view, "code"), "closed");
-    assert_true (s_rec_bool (view, "terminal"));
+    view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "compensated");
+    assert_string_equal (harness_rec_str (view, "code"), "closed");
+    assert_true (harness_rec_bool (view, "terminal"));
     NOTHING (f, s_reply (f, "Refund", NULL));
 }
 
@@ -549,13 +348,13 @@ static void test_refund_rejected_is_sent_again (void **state)
     assert_string_equal (s_status (f), "compensating");
     //  Refused again while stalled: no second Stalled, another timer.
     ACCEPT (f, s_reply (f, "Refund", "overflow"), 0, 0, 1);
-    ACCEPT (f, s_run_kind (f, ENVELOPE_TIMER, "refund"), 0, 1, 0);
+    ACCEPT (f, harness_turn_run (f, ENVELOPE_TIMER, "refund"), 0, 1, 0);
     s_assert_leg (f, "account/alice", "Refund", 50);
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     assert_string_equal (s_status (f), "compensated");
     assert_false (s_stalled (f));
     //  A late refund timer after the end sends nothing.
-    NOTHING (f, s_run_kind (f, ENVELOPE_TIMER, "refund"));
+    NOTHING (f, harness_turn_run (f, ENVELOPE_TIMER, "refund"));
 }
 
 static void test_late_and_duplicate_replies (void **state)
@@ -601,7 +400,7 @@ static void test_stall_notice (void **state)
     //  The debit leg's notice: Stalled{leg}, once.
     ACCEPT (f, s_stall (f, "Debit"), 1, 0, 0);
     assert_string_equal (f->ctx.events[0].name, "Stalled");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "leg"), "debit");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "leg"), "debit");
     assert_true (s_stalled (f));
     assert_string_equal (s_status (f), "started");
     NOTHING (f, s_stall (f, "Debit"));
@@ -612,7 +411,7 @@ static void test_stall_notice (void **state)
     NOTHING (f, s_stall (f, "Debit"));
 
     ACCEPT (f, s_stall (f, "Credit"), 1, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "leg"), "credit");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "leg"), "credit");
     assert_true (s_stalled (f));
     assert_string_equal (s_status (f), "debited");
 
@@ -620,15 +419,15 @@ static void test_stall_notice (void **state)
     assert_false (s_stalled (f));
     NOTHING (f, s_stall (f, "Credit"));
     ACCEPT (f, s_stall (f, "Refund"), 1, 0, 0);
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "leg"), "refund");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "leg"), "refund");
     assert_true (s_stalled (f));
 
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     assert_false (s_stalled (f));
     NOTHING (f, s_stall (f, "Refund"));
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "compensated");
-    assert_false (s_rec_bool (view, "stalled"));
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "compensated");
+    assert_false (harness_rec_bool (view, "stalled"));
 }
 
 //  A transfer's only timer is "refund", after a refused refund: any other
@@ -638,8 +437,8 @@ static void test_timer_ignored (void **state)
     fixture_t *f = *state;
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
     shoal_rec_str (&f->payload, "leg", "debit");
-    NOTHING (f, s_run_kind (f, ENVELOPE_TIMER, "stall"));
-    NOTHING (f, s_run_kind (f, ENVELOPE_TIMER, "Debit"));
+    NOTHING (f, harness_turn_run (f, ENVELOPE_TIMER, "stall"));
+    NOTHING (f, harness_turn_run (f, ENVELOPE_TIMER, "Debit"));
     assert_false (s_stalled (f));
 }
 
@@ -651,7 +450,7 @@ static void test_expired_reply_stalls (void **state)
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Debit", "expired"), 1, 0, 0);
     assert_string_equal (f->ctx.events[0].name, "Stalled");
-    assert_string_equal (s_rec_str (&f->ctx.events[0].rec, "code"), "expired");
+    assert_string_equal (harness_rec_str (&f->ctx.events[0].rec, "code"), "expired");
     assert_true (s_stalled (f));
     assert_string_equal (s_status (f), "started");
 }
@@ -677,44 +476,13 @@ static void test_expired_reply_after_completion (void **state)
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Credit", NULL), 1, 0, 0);
     NOTHING (f, s_reply (f, "Credit", "expired"));
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_true (s_rec_bool (view, "terminal"));
-    assert_false (s_rec_bool (view, "stalled"));
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_true (harness_rec_bool (view, "terminal"));
+    assert_false (harness_rec_bool (view, "stalled"));
 }
 
 //  --------------------------------------------------------------------------
 //  Replay
-
-//  Returns a heap copy of the view of state (caller frees).
-static uint8_t *s_view_copy (fixture_t *f, const void *state, size_t *size)
-{
-    const uint8_t *bytes = rec_finish (s_view (f, state), size);
-    assert_non_null (bytes);
-    uint8_t *copy = malloc (*size);
-    assert_non_null (copy);
-    memcpy (copy, bytes, *size);
-    return copy;
-}
-
-//  Replays f's event log into a fresh state and checks the view and the
-//  state bytes are the live ones.
-static void s_assert_replay (fixture_t *f)
-{
-    size_t live_size, replayed_size;
-    uint8_t *live = s_view_copy (f, f->state, &live_size);
-    uint8_t *fresh = calloc (1, transfer_type.state_size);
-    assert_non_null (fresh);
-    for (size_t i = 0; i < f->log_count; i++)
-        assert_int_equal (
-            ctx_apply (&transfer_type, fresh, f->log[i].name, f->log[i].bytes, f->log[i].size), 0);
-    uint8_t *replayed = s_view_copy (f, fresh, &replayed_size);
-    assert_int_equal (replayed_size, live_size);
-    assert_memory_equal (replayed, live, live_size);
-    assert_memory_equal (fresh, f->state, transfer_type.state_size);
-    free (replayed);
-    free (fresh);
-    free (live);
-}
 
 static void test_replay_compensated (void **state)
 {
@@ -724,14 +492,14 @@ static void test_replay_compensated (void **state)
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Credit", "closed"), 1, 1, 0);
     ACCEPT (f, s_stall (f, "Refund"), 1, 0, 0);
-    s_assert_replay (f); //  mid-way, stalled
+    harness_turn_assert_replay (f); //  mid-way, stalled
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     static const char *names[] = {"Started",      "Stalled", "Debited",
                                   "Compensating", "Stalled", "Compensated"};
     assert_int_equal (f->log_count, 6);
     for (size_t i = 0; i < 6; i++)
         assert_string_equal (f->log[i].name, names[i]);
-    s_assert_replay (f);
+    harness_turn_assert_replay (f);
 }
 
 static void test_replay_failed (void **state)
@@ -739,8 +507,8 @@ static void test_replay_failed (void **state)
     fixture_t *f = *state;
     ACCEPT (f, s_start (f, "account/alice", "bob", 7), 1, 1, 0);
     ACCEPT (f, s_reply (f, "Debit", "not_open"), 1, 0, 0);
-    s_assert_replay (f);
-    assert_string_equal (s_rec_str (s_view (f, f->state), "code"), "not_open");
+    harness_turn_assert_replay (f);
+    assert_string_equal (harness_rec_str (harness_turn_view (f, f->state), "code"), "not_open");
 }
 
 static void test_apply_errors (void **state)
@@ -769,34 +537,41 @@ static void test_apply_errors (void **state)
     rec_reset (&rec);
     bytes = rec_finish (&rec, &size);
     assert_int_equal (ctx_apply (&transfer_type, f->state, "Failed", bytes, size), 0);
-    shoal_rec_t *view = s_view (f, f->state);
-    assert_string_equal (s_rec_str (view, "status"), "failed");
-    assert_string_equal (s_rec_str (view, "code"), "unknown");
+    shoal_rec_t *view = harness_turn_view (f, f->state);
+    assert_string_equal (harness_rec_str (view, "status"), "failed");
+    assert_string_equal (harness_rec_str (view, "code"), "unknown");
     rec_close (&rec);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_start_same_account, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_start_bad_addresses, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_start_bad_amounts, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_start_addresses_accepted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_second_start, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_status_and_unknown_command, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_debit_rejected, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_credit_rejected_then_refunded, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_refund_rejected_is_sent_again, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_late_and_duplicate_replies, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stall_notice, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_ignored, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_expired_reply_stalls, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_expired_reply_for_answered_leg, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_expired_reply_after_completion, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_replay_compensated, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_replay_failed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_apply_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_start_same_account, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_start_bad_addresses, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_start_bad_amounts, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_start_addresses_accepted, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_second_start, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_status_and_unknown_command, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_debit_rejected, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_credit_rejected_then_refunded, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_refund_rejected_is_sent_again, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_late_and_duplicate_replies, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_stall_notice, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_ignored, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_expired_reply_stalls, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_expired_reply_for_answered_leg, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_expired_reply_after_completion, s_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_replay_compensated, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_replay_failed, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_apply_errors, s_setup, harness_turn_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,0 +1,329 @@
+/*  harness.c - helpers shared by the cmocka tests; see harness.h. Every
+    failure fails the running test through cmocka, so these run only inside
+    a cmocka test, on its thread.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+//  --------------------------------------------------------------------------
+//  Random bytes and exact-size buffers
+
+static uint64_t s_rng_state;
+
+void harness_rand_seed (uint64_t seed)
+{
+    s_rng_state = seed;
+}
+
+uint64_t harness_rand (void)
+{
+    uint64_t z = (s_rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint8_t *harness_copy (const void *bytes, size_t size)
+{
+    uint8_t *copy = malloc (size ? size : 1);
+    assert_non_null (copy);
+    if (size)
+        memcpy (copy, bytes, size);
+    return copy;
+}
+
+uint8_t *harness_take (msgpack_sbuffer *sbuf, size_t *size)
+{
+    *size = sbuf->size;
+    uint8_t *bytes = harness_copy (sbuf->data, sbuf->size);
+    msgpack_sbuffer_destroy (sbuf);
+    return bytes;
+}
+
+void harness_assert_one_msgpack (const uint8_t *bytes, size_t size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) bytes, size, &offset),
+                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (offset, size);
+    msgpack_unpacked_destroy (&unpacked);
+}
+
+//  --------------------------------------------------------------------------
+//  Files
+
+void harness_rm_rf (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+                continue;
+            char child[512];
+            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+            harness_rm_rf (child);
+        }
+        closedir (dir);
+        rmdir (path);
+    } else
+        unlink (path);
+}
+
+//  --------------------------------------------------------------------------
+//  Fields of an encoded rec
+
+void harness_rec_parse (shoal_rec_t *rec, shoal_data_t *data)
+{
+    size_t size;
+    const uint8_t *bytes = rec_finish (rec, &size);
+    assert_non_null (bytes);
+    assert_int_equal (data_init (data, bytes, size), 0);
+}
+
+int64_t harness_rec_int (shoal_rec_t *rec, const char *key)
+{
+    shoal_data_t data;
+    harness_rec_parse (rec, &data);
+    int64_t value = 0;
+    int rc = shoal_data_int (&data, key, &value);
+    data_close (&data);
+    if (rc != 0)
+        fail_msg ("int field %s: %s", key, shoal_strerror (rc));
+    return value;
+}
+
+bool harness_rec_bool (shoal_rec_t *rec, const char *key)
+{
+    shoal_data_t data;
+    harness_rec_parse (rec, &data);
+    bool value = false;
+    int rc = shoal_data_bool (&data, key, &value);
+    data_close (&data);
+    if (rc != 0)
+        fail_msg ("bool field %s: %s", key, shoal_strerror (rc));
+    return value;
+}
+
+const char *harness_rec_str (shoal_rec_t *rec, const char *key)
+{
+    static char buffers[4][512];
+    static int next;
+    char *buf = buffers[next++ % 4];
+    shoal_data_t data;
+    harness_rec_parse (rec, &data);
+    int rc = shoal_data_str (&data, key, buf, 512);
+    data_close (&data);
+    if (rc != 0)
+        fail_msg ("str field %s: %s", key, shoal_strerror (rc));
+    return buf;
+}
+
+bool harness_rec_has (shoal_rec_t *rec, const char *key)
+{
+    shoal_data_t data;
+    harness_rec_parse (rec, &data);
+    bool has = shoal_data_has (&data, key);
+    data_close (&data);
+    return has;
+}
+
+uint32_t harness_rec_count (shoal_rec_t *rec)
+{
+    shoal_data_t data;
+    harness_rec_parse (rec, &data);
+    uint32_t count = data.map ? data.map->via.map.size : 0;
+    data_close (&data);
+    return count;
+}
+
+//  --------------------------------------------------------------------------
+//  The turn fixture
+
+harness_turn_t *harness_turn_new (const shoal_type_t *type, const char *address, int64_t now)
+{
+    harness_turn_t *self = calloc (1, sizeof (harness_turn_t));
+    assert_non_null (self);
+    self->type = type;
+    self->address = address;
+    self->now = now;
+    ctx_init (&self->ctx);
+    rec_init (&self->payload);
+    rec_init (&self->view);
+    self->state = calloc (1, type->state_size);
+    self->before = calloc (1, type->state_size);
+    assert_non_null (self->state);
+    assert_non_null (self->before);
+    return self;
+}
+
+void harness_turn_destroy (harness_turn_t **self_p)
+{
+    harness_turn_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->log_count; i++)
+        free (self->log[i].bytes);
+    free (self->log);
+    free (self->state);
+    free (self->before);
+    rec_close (&self->view);
+    rec_close (&self->payload);
+    ctx_close (&self->ctx);
+    free (self);
+    *self_p = NULL;
+}
+
+int harness_turn_teardown (void **state)
+{
+    harness_turn_destroy ((harness_turn_t **) state);
+    return 0;
+}
+
+//  Copies the events of the accepted turn into the log.
+static void s_log_events (harness_turn_t *self)
+{
+    for (size_t i = 0; i < self->ctx.event_count; i++) {
+        if (self->log_count == self->log_max) {
+            self->log_max = self->log_max ? 2 * self->log_max : 64;
+            self->log = realloc (self->log, self->log_max * sizeof (harness_event_t));
+            assert_non_null (self->log);
+        }
+        harness_event_t *entry = &self->log[self->log_count++];
+        size_t size;
+        const uint8_t *bytes = rec_finish (&self->ctx.events[i].rec, &size);
+        assert_non_null (bytes);
+        snprintf (entry->name, sizeof entry->name, "%s", self->ctx.events[i].name);
+        entry->bytes = harness_copy (bytes, size);
+        entry->size = size;
+    }
+}
+
+int harness_turn_run_bytes (harness_turn_t *self, uint8_t kind, const char *from, const char *name,
+                            const uint8_t *payload, size_t size)
+{
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    env.kind = kind;
+    snprintf (env.to, sizeof env.to, "%s", self->address);
+    snprintf (env.from, sizeof env.from, "%s", from);
+    snprintf (env.name, sizeof env.name, "%s", name);
+    env.payload = payload;
+    env.payload_size = size;
+    shoal_msg_t msg;
+    assert_int_equal (msg_init (&msg, &env), 0);
+    memcpy (self->before, self->state, self->type->state_size);
+    ctx_begin (&self->ctx, self->address, self->version, self->now);
+    int rc = ctx_run (&self->ctx, self->type, self->state, &msg);
+    msg_close (&msg);
+    if (rc == CTX_ACCEPTED) {
+        s_log_events (self);
+        self->version += (int64_t) self->ctx.event_count;
+    }
+    return rc;
+}
+
+int harness_turn_run (harness_turn_t *self, uint8_t kind, const char *name)
+{
+    size_t size;
+    const uint8_t *bytes = rec_finish (&self->payload, &size);
+    assert_non_null (bytes);
+    const char *from = kind == ENVELOPE_TIMER ? self->address : "";
+    int rc = harness_turn_run_bytes (self, kind, from, name, bytes, size);
+    rec_reset (&self->payload);
+    return rc;
+}
+
+void harness_turn_accepted (harness_turn_t *self, int rc, const char *what, size_t events,
+                            size_t sends, size_t timers, int line)
+{
+    shoal_ctx_t *ctx = &self->ctx;
+    if (rc != CTX_ACCEPTED)
+        fail_msg ("line %d: %s: expected acceptance, got %d (%s: %s)", line, what, rc, ctx->code,
+                  ctx->reason);
+    if (ctx->rejected)
+        fail_msg ("line %d: %s: ctx.rejected set on an accepted turn", line, what);
+    if (ctx->event_count != events || ctx->send_count != sends || ctx->timer_count != timers)
+        fail_msg ("line %d: %s: staged %zu events, %zu sends, %zu timers; expected %zu, %zu, %zu",
+                  line, what, ctx->event_count, ctx->send_count, ctx->timer_count, events, sends,
+                  timers);
+}
+
+void harness_turn_nothing (harness_turn_t *self, int rc, const char *what, int line)
+{
+    harness_turn_accepted (self, rc, what, 0, 0, 0, line);
+    size_t size;
+    rec_finish (&self->ctx.reply, &size);
+    if (size != 1)
+        fail_msg ("line %d: %s: wrote a reply", line, what);
+    if (memcmp (self->before, self->state, self->type->state_size) != 0)
+        fail_msg ("line %d: %s: changed the state", line, what);
+}
+
+void harness_turn_rejected (harness_turn_t *self, int rc, const char *what, const char *code,
+                            int line)
+{
+    shoal_ctx_t *ctx = &self->ctx;
+    if (rc != CTX_REJECTED)
+        fail_msg ("line %d: %s: expected rejection %s, got %d", line, what, code, rc);
+    if (!ctx->rejected)
+        fail_msg ("line %d: %s: ctx.rejected not set", line, what);
+    if (strcmp (ctx->code, code) != 0)
+        fail_msg ("line %d: %s: expected code %s, got %s (%s)", line, what, code, ctx->code,
+                  ctx->reason);
+    if (ctx->reason[0] == 0)
+        fail_msg ("line %d: %s: a rejection says why", line, what);
+    if (ctx->event_count || ctx->send_count || ctx->timer_count)
+        fail_msg ("line %d: %s: a rejection staged something", line, what);
+    size_t size;
+    rec_finish (&ctx->reply, &size);
+    if (size != 1)
+        fail_msg ("line %d: %s: a rejection kept reply fields", line, what);
+    if (memcmp (self->before, self->state, self->type->state_size) != 0)
+        fail_msg ("line %d: %s: a rejection changed the state", line, what);
+}
+
+shoal_rec_t *harness_turn_view (harness_turn_t *self, const void *state)
+{
+    rec_reset (&self->view);
+    self->type->view (state, &self->view);
+    return &self->view;
+}
+
+uint8_t *harness_turn_view_copy (harness_turn_t *self, const void *state, size_t *size)
+{
+    const uint8_t *bytes = rec_finish (harness_turn_view (self, state), size);
+    assert_non_null (bytes);
+    return harness_copy (bytes, *size);
+}
+
+void harness_turn_assert_replay (harness_turn_t *self)
+{
+    const shoal_type_t *type = self->type;
+    size_t live_size, replayed_size;
+    uint8_t *live = harness_turn_view_copy (self, self->state, &live_size);
+    uint8_t *fresh = calloc (1, type->state_size);
+    assert_non_null (fresh);
+    for (size_t i = 0; i < self->log_count; i++)
+        assert_int_equal (
+            ctx_apply (type, fresh, self->log[i].name, self->log[i].bytes, self->log[i].size), 0);
+    uint8_t *replayed = harness_turn_view_copy (self, fresh, &replayed_size);
+    assert_int_equal (replayed_size, live_size);
+    assert_memory_equal (replayed, live, live_size);
+    assert_memory_equal (fresh, self->state, type->state_size);
+    free (replayed);
+    free (fresh);
+    free (live);
+}
