@@ -264,7 +264,8 @@ static int s_follow (run_t *run, size_t index, const client_reply_t *reply, int6
 static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_t latency_us)
 {
     run_t *run = arg;
-    if (!reply->ok && reply->code[0] && strcmp (reply->code, "unavailable") == 0)
+    if (!reply->ok &&
+        (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0))
         return 1; //  the node could not take it now: ask again
     switch (run->phase) {
     case PHASE_OPEN:
@@ -312,7 +313,7 @@ static int s_restart (run_t *run)
         extra[3] = workers;
         extra[4] = NULL;
     }
-    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : "tcp://127.0.0.1:*";
+    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : CLIENT_FREE_ENDPOINT;
     char saved[128];
     snprintf (saved, sizeof saved, "%s", endpoint);
     int rc = SHOAL_ETIMEOUT;
@@ -361,10 +362,15 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
     int retry_ms = 50;
     if (phase == PHASE_FOLLOW)
         retry_ms = run->options->poll_ms > 0 ? run->options->poll_ms : 20;
+    size_t window = run->options->window;
+    bool setup = phase == PHASE_OPEN || phase == PHASE_FUND || phase == PHASE_CLOSE ||
+                 phase == PHASE_BALANCE;
+    if (setup && run->options->setup_window)
+        window = run->options->setup_window;
     driver_t driver = {
         .endpoint = run->endpoint,
         .count = count,
-        .window = run->options->window,
+        .window = window,
         .resend_ms = 3000,
         .retry_ms = retry_ms,
         .deadline_ms = 15 * 60 * 1000,

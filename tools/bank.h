@@ -28,6 +28,8 @@ typedef struct {
     int64_t max_amount;   //  amounts drawn from 1..max_amount
     size_t hot;           //  0, or: every transfer debits one of the first hot accounts
     size_t window;        //  requests in flight
+    size_t setup_window;  //  in flight while opening, funding, closing and reading balances
+                          //  (0: window); set-up is not measured
     int kills;            //  SIGKILLs during the transfers
     uint64_t seed;        //  drives every random choice
     int workers;          //  node workers (0: default)

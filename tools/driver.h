@@ -48,4 +48,23 @@ int reply_state_str (const client_reply_t *reply, const char *key, char *buf, si
 //  at most every 10%. label is borrowed.
 void progress_show (const char *label, size_t done, size_t total, bool force);
 
+//  Starts a `shoal node` as node_child_start does (executable: this
+//  process's own; stderr inherited) while a probe asks it for address (a
+//  `get`) from just before the spawn, over a socket that reconnects every
+//  millisecond. Returns 0 with *ready_ms, the time from just before the
+//  spawn to the node's ready line, and *answer_ms, to the first accepted
+//  reply; or a negative code (said on stderr). Waits at most 2 minutes.
+int driver_timed_start (node_child_t *node, const char *data_dir, const char *endpoint,
+                        char *const *extra, const char *address, double *ready_ms,
+                        double *answer_ms);
+
+//  Times the first `get` of address on the node at endpoint (ms), once a
+//  stats query on the same connection has answered; *version is the
+//  actor's version from the reply. Returns 0 or a negative code (said on
+//  stderr). Waits at most 10 minutes.
+int driver_timed_get (const char *endpoint, const char *address, double *ms, int64_t *version);
+
+//  The resident set of process pid in KiB (VmRSS), 0 if unknown.
+int64_t driver_rss_kb (pid_t pid);
+
 #endif
