@@ -44,9 +44,7 @@ static int s_teardown (void **state)
 {
     fixture_t *f = *state;
     node_child_stop (&f->node, SIGKILL);
-    char command[300];
-    snprintf (command, sizeof command, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (command), 0);
+    assert_int_equal (client_remove_tree (f->dir), 0);
     free (f);
     return 0;
 }

@@ -676,15 +676,6 @@ static bool s_counters (const run_t *run, bank_stats_t *stats)
     return rc == 0;
 }
 
-static int s_remove_tree (const char *dir)
-{
-    char command[600];
-    if (!dir[0] || strchr (dir, '\''))
-        return -1;
-    snprintf (command, sizeof command, "rm -rf -- '%s'", dir);
-    return system (command);
-}
-
 int bank_run (const bank_options_t *options, bank_result_t *result)
 {
     memset (result, 0, sizeof *result);
@@ -788,6 +779,6 @@ done:
     free (run.start_ms);
     free (run.done_ms);
     if (temporary && !options->keep)
-        s_remove_tree (result->data_dir);
+        client_remove_tree (result->data_dir);
     return rc;
 }

@@ -148,12 +148,8 @@ static int64_t s_tree_bytes (const char *dir)
 
 static void s_tree_remove (const char *dir)
 {
-    char command[600];
-    if (dir[0] && !strchr (dir, '\'')) {
-        snprintf (command, sizeof command, "rm -rf -- '%s'", dir);
-        if (system (command) != 0)
-            fprintf (stderr, "shoal bench: could not remove %s\n", dir);
-    }
+    if (client_remove_tree (dir) != 0)
+        fprintf (stderr, "shoal bench: could not remove %s\n", dir);
 }
 
 //  The node options the two modes share, then more (NULL-terminated).

@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <msgpack.h>
 #include <signal.h>
@@ -405,6 +406,20 @@ int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_
 
 //  --------------------------------------------------------------------------
 //  A node as a child process
+
+static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    return (flag == FTW_DP ? rmdir (path) : unlink (path)) == 0 ? 0 : -1;
+}
+
+int client_remove_tree (const char *dir)
+{
+    if (!dir || !dir[0])
+        return -1;
+    return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
 
 int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
                       const char *endpoint, char *const *extra, const char *log, int timeout_ms)

@@ -80,6 +80,10 @@ void json_string (FILE *file, const char *text, size_t len);
 int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value);
 int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_t buf_size);
 
+//  Removes dir and everything under it, without a shell; symlinks are
+//  removed, not followed. Returns 0, or -1 if anything stayed.
+int client_remove_tree (const char *dir);
+
 //  A `shoal node` child process.
 typedef struct {
     pid_t pid;          //  0 when not running
