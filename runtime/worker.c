@@ -44,16 +44,6 @@ typedef struct {
     size_t size;
 } local_t;
 
-//  Something to send once the batch is committed.
-typedef struct {
-    int dest;       //  worker index, or -1 for the front (a client)
-    uint8_t *route; //  client identity, owned; NULL otherwise
-    size_t route_size;
-    uint8_t *frame; //  encoded envelope, owned
-    size_t size;
-    bool outbox; //  a command to track until its reply arrives
-} out_t;
-
 //  A command sent and not yet answered.
 typedef struct {
     uint8_t id[ENVELOPE_ID_SIZE];
@@ -67,6 +57,16 @@ typedef struct {
     int64_t sent_at;    //  latest send (ms), for the reply-time estimate
     bool stall_noticed; //  its sender was told it is stalled
 } pending_t;
+
+//  Something to send once the batch is committed.
+typedef struct {
+    int dest;       //  worker index, or -1 for the front (a client)
+    uint8_t *route; //  client identity, owned; NULL otherwise
+    size_t route_size;
+    uint8_t *frame; //  encoded envelope, owned (by pending, if set)
+    size_t size;
+    pending_t *pending; //  a command to track until its reply arrives, owned
+} out_t;
 
 typedef struct {
     int64_t due;
@@ -314,14 +314,19 @@ static void s_passivate (worker_t *self, int64_t now)
 //  --------------------------------------------------------------------------
 //  Staging what the batch releases
 
+//  Stages frame (owned) for dest. With pending (owned, holding the same
+//  frame), the command is tracked from its release until its reply.
 static int s_out_add (worker_t *self, int dest, const uint8_t *route, size_t route_size,
-                      uint8_t *frame, size_t size, bool outbox)
+                      uint8_t *frame, size_t size, pending_t *pending)
 {
     if (self->out_count == self->out_cap) {
         size_t cap = self->out_cap ? self->out_cap * 2 : 256;
         out_t *outs = realloc (self->outs, cap * sizeof (out_t));
         if (!outs) {
-            free (frame);
+            if (pending)
+                s_pending_destroy ((void **) &pending);
+            else
+                free (frame);
             return SHOAL_ENOMEM;
         }
         self->outs = outs;
@@ -333,7 +338,7 @@ static int s_out_add (worker_t *self, int dest, const uint8_t *route, size_t rou
     out->route_size = route_size;
     out->frame = frame;
     out->size = size;
-    out->outbox = outbox;
+    out->pending = pending;
     return 0;
 }
 
@@ -373,7 +378,7 @@ static void s_stage_reply (worker_t *self, const uint8_t *route, size_t route_si
         }
     }
     free (error);
-    s_out_add (self, dest, route, route_size, frame, size, false);
+    s_out_add (self, dest, route, route_size, frame, size, NULL);
 }
 
 //  Stages a rejection that is not recorded in the inbox (the request never
@@ -508,10 +513,19 @@ static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *ca
         if (rc == 0)
             rc = journal_batch_outbox_put (self->batch, actor->address, sends[i].id, sends[i].frame,
                                            sends[i].size);
-        if (rc == 0)
-            rc = s_out_add (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, true);
-        else
+        pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
+        if (pending) {
+            memcpy (pending->id, sends[i].id, ENVELOPE_ID_SIZE);
+            snprintf (pending->sender, sizeof pending->sender, "%s", actor->address);
+            pending->dest = sends[i].dest;
+            pending->frame = sends[i].frame;
+            pending->size = sends[i].size;
+            pending->created = now;
+            rc = s_out_add (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, pending);
+        } else {
+            rc = rc ? rc : SHOAL_ENOMEM;
             free (sends[i].frame);
+        }
     }
     for (size_t i = 0; i < timer_count; i++) {
         if (rc == 0)
@@ -538,14 +552,13 @@ static void s_abort_batch (worker_t *self);
 static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, int64_t now)
 {
     shoal_msg_t msg;
+    ctx_begin (&self->ctx, actor->address, actor->version, now);
     if (msg_init (&msg, envelope) != 0) {
         msg_close (&msg);
-        ctx_begin (&self->ctx, actor->address, actor->version, now);
         shoal_ctx_reject (&self->ctx, "invalid_payload", "the payload of %s is not a map",
                           envelope->name);
         return CTX_REJECTED;
     }
-    ctx_begin (&self->ctx, actor->address, actor->version, now);
     int result = ctx_run (&self->ctx, actor->type, actor->state, &msg);
     msg_close (&msg);
     if (result == CTX_ACCEPTED) {
@@ -915,17 +928,18 @@ static void s_release (worker_t *self)
     int64_t now = s_now ();
     for (size_t i = 0; i < self->out_count; i++) {
         out_t *out = &self->outs[i];
-        if (out->outbox) {
-            envelope_t envelope;
-            if (envelope_decode (&envelope, out->frame, out->size) == 0)
-                s_pending_add (self, envelope.from, out->frame, out->size,
-                               now + s_retry_delay (self, 0));
-        }
         s_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
         free (out->route);
-        free (out->frame);
+        if (out->pending) { //  it keeps the frame for re-sends
+            pending_t *pending = out->pending;
+            pending->sent_at = now;
+            pending->next_due = now + s_retry_delay (self, 0);
+            zhashx_update (self->pending, pending->id, pending);
+        } else
+            free (out->frame);
     }
     self->out_count = 0;
+    self->stats->pending = zhashx_size (self->pending);
     for (size_t i = 0; i < self->staged_timer_count; i++) {
         wtimer_t *timer = malloc (sizeof (wtimer_t));
         if (!timer) {
@@ -942,7 +956,10 @@ static void s_drop_staged (worker_t *self)
 {
     for (size_t i = 0; i < self->out_count; i++) {
         free (self->outs[i].route);
-        free (self->outs[i].frame);
+        if (self->outs[i].pending)
+            s_pending_destroy ((void **) &self->outs[i].pending);
+        else
+            free (self->outs[i].frame);
     }
     self->out_count = 0;
     for (size_t i = 0; i < self->staged_timer_count; i++)
@@ -1099,7 +1116,7 @@ static void s_tick (worker_t *self)
             pending->sent_at = now;
             s_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
             self->stats->resends++;
-            if (!pending->stall_noticed && s_now () - pending->created >= self->config->stall_ms)
+            if (!pending->stall_noticed && now - pending->created >= self->config->stall_ms)
                 zlistx_add_end (stalled, pending);
         }
         //  Turns may change the pending table: notice outside the walk.
