@@ -141,10 +141,7 @@ int64_t shoal_ctx_now (const shoal_ctx_t *ctx)
 static bool s_name_copy (shoal_ctx_t *ctx, char *dest, const char *name)
 {
     size_t len = name ? strlen (name) : 0;
-    bool valid = len > 0 && len <= SHOAL_NAME_MAX;
-    for (size_t i = 0; valid && i < len; i++)
-        valid = name[i] > 0x20 && name[i] < 0x7f;
-    if (!valid) {
+    if (shoal_name_check (name, len) != 0) {
         ctx->error = SHOAL_EINVAL;
         return false;
     }

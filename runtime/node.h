@@ -44,7 +44,8 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error);
 //  *error set (free() it).
 int shoal_node_start (shoal_node_t *self, char **error);
 
-//  The endpoint bound by start (a port of * resolved), and the shard count.
+//  The endpoint bound by start (a port of * or ! resolved), the shard
+//  count and the number of workers.
 const char *shoal_node_endpoint (const shoal_node_t *self);
 int shoal_node_shards (const shoal_node_t *self);
 int shoal_node_workers (const shoal_node_t *self);

@@ -53,13 +53,3 @@ const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *a
             return self->types[i];
     return NULL;
 }
-
-size_t registry_size (const shoal_registry_t *self)
-{
-    return self->count;
-}
-
-const shoal_type_t *registry_at (const shoal_registry_t *self, size_t index)
-{
-    return index < self->count ? self->types[index] : NULL;
-}

@@ -15,8 +15,4 @@ void registry_destroy (shoal_registry_t **self_p);
 //  The type named by the part of address before '/', or NULL.
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
 
-//  Number of types, and the i-th (registration order).
-size_t registry_size (const shoal_registry_t *self);
-const shoal_type_t *registry_at (const shoal_registry_t *self, size_t index);
-
 #endif

@@ -66,6 +66,9 @@ const char *shoal_strerror (int code);
 
 //  Returns 0 if the bytes form a valid address, else SHOAL_EADDRESS.
 int shoal_address_check (const char *address, size_t len);
+//  Returns 0 if the bytes are a valid command, event or timer name (1 to
+//  SHOAL_NAME_MAX printable ASCII bytes, no space), else SHOAL_EINVAL.
+int shoal_name_check (const char *name, size_t len);
 
 typedef struct _shoal_ctx_t shoal_ctx_t;           //  one handler turn
 typedef struct _shoal_msg_t shoal_msg_t;           //  the message being handled

@@ -19,7 +19,8 @@
 #include "journal.h"
 #include "registry.h"
 
-//  Counters a worker bumps and the node reads (any thread).
+//  Counters a worker bumps and the node reads (any thread); the janitor
+//  thread bumps `pruned` of worker 0's.
 typedef struct {
     atomic_uint_fast64_t messages;     //  envelopes handled
     atomic_uint_fast64_t accepted;     //  commands accepted

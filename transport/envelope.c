@@ -109,14 +109,14 @@ int shoal_address_check (const char *address, size_t len)
 }
 
 //  Returns true if name is 1..SHOAL_NAME_MAX bytes of printable ASCII.
-static bool s_name_valid (const char *name, size_t len)
+int shoal_name_check (const char *name, size_t len)
 {
-    if (len == 0 || len > SHOAL_NAME_MAX)
-        return false;
+    if (!name || len == 0 || len > SHOAL_NAME_MAX)
+        return SHOAL_EINVAL;
     for (size_t i = 0; i < len; i++)
         if ((uint8_t) name[i] < 0x21 || (uint8_t) name[i] > 0x7e)
-            return false;
-    return true;
+            return SHOAL_EINVAL;
+    return 0;
 }
 
 //  Returns the length of a NUL-terminated string in a char[size] field, or
@@ -155,7 +155,7 @@ static int s_env_valid (const envelope_t *env)
         return SHOAL_EINVAL;
     if (!(to_len == 0 && env->kind == ENVELOPE_REPLY) && shoal_address_check (env->to, to_len))
         return SHOAL_EINVAL;
-    if (!s_name_valid (env->name, name_len))
+    if (shoal_name_check (env->name, name_len) != 0)
         return SHOAL_EINVAL;
     if (env->created < 0)
         return SHOAL_EINVAL;
@@ -321,7 +321,7 @@ static int s_decode_fields (envelope_t *env, s_frame_t *frame)
         return rc;
     size_t len;
     if (s_read_str (frame, env->name, SHOAL_NAME_MAX, SHOAL_EFORMAT, &len) ||
-        !s_name_valid (env->name, len))
+        shoal_name_check (env->name, len) != 0)
         return SHOAL_EFORMAT;
     //  The payload sits inside the frame's array, at most ENVELOPE_MAX_DEPTH deep.
     if (s_read_map (frame, ENVELOPE_MAX_DEPTH, &env->payload, &env->payload_size))
