@@ -79,34 +79,6 @@ static uint64_t s_mix (uint64_t x)
     return x ^ (x >> 31);
 }
 
-//  A packer writing into a fixed buffer.
-typedef struct {
-    uint8_t *data;
-    size_t size, cap;
-} fixed_t;
-
-static int s_fixed_write (void *arg, const char *buf, size_t len)
-{
-    fixed_t *fixed = arg;
-    if (fixed->size + len > fixed->cap)
-        return -1;
-    memcpy (fixed->data + fixed->size, buf, len);
-    fixed->size += len;
-    return 0;
-}
-
-static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
-{
-    msgpack_pack_str_with_body (pk, key, strlen (key));
-    msgpack_pack_str_with_body (pk, value, strlen (value));
-}
-
-static void s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
-{
-    msgpack_pack_str_with_body (pk, key, strlen (key));
-    msgpack_pack_int64 (pk, value);
-}
-
 static void s_account_address (const run_t *run, size_t index, char *address, size_t size)
 {
     snprintf (address, size, "account/%s%05zu", run->accounts, index);
@@ -142,9 +114,9 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
 {
     run_t *run = arg;
     const bank_options_t *o = run->options;
-    fixed_t fixed = {payload, 0, cap};
+    driver_payload_t packed;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &fixed, s_fixed_write);
+    driver_payload_init (&packed, &pk, payload, cap);
     char to[SHOAL_ADDRESS_MAX + 1];
     const char *name;
     envelope_kind_t kind = ENVELOPE_COMMAND;
@@ -158,13 +130,13 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
         s_account_address (run, index, to, sizeof to);
         name = "Open";
         msgpack_pack_map (&pk, 1);
-        s_pack_str (&pk, "owner", to + 8);
+        driver_pack_str (&pk, "owner", to + 8);
         break;
     case PHASE_FUND:
         s_account_address (run, index, to, sizeof to);
         name = "Deposit";
         msgpack_pack_map (&pk, 1);
-        s_pack_int (&pk, "amount", o->funding);
+        driver_pack_int (&pk, "amount", o->funding);
         break;
     case PHASE_CLOSE:
         s_account_address (run, o->accounts - o->closed + index, to, sizeof to);
@@ -187,9 +159,9 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
         s_transfer_address (run, index, to, sizeof to);
         name = "Start";
         msgpack_pack_map (&pk, 3);
-        s_pack_str (&pk, "from", from);
-        s_pack_str (&pk, "to", target);
-        s_pack_int (&pk, "amount", amount);
+        driver_pack_str (&pk, "from", from);
+        driver_pack_str (&pk, "to", target);
+        driver_pack_int (&pk, "amount", amount);
         break;
     }
     case PHASE_WAIT:
@@ -208,7 +180,7 @@ static int s_make (void *arg, size_t index, envelope_t *request, uint8_t *payloa
         if (run->counting)
             run->queries++;
     }
-    client_request (request, kind, id, to, name, payload, fixed.size);
+    client_request (request, kind, id, to, name, payload, packed.size);
     return 0;
 }
 
@@ -264,8 +236,7 @@ static int s_follow (run_t *run, size_t index, const client_reply_t *reply, int6
 static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_t latency_us)
 {
     run_t *run = arg;
-    if (!reply->ok &&
-        (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0))
+    if (client_reply_transient (reply))
         return 1; //  the node could not take it now: ask again
     switch (run->phase) {
     case PHASE_OPEN:
@@ -305,25 +276,11 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
 static int s_restart (run_t *run)
 {
     const bank_options_t *o = run->options;
-    char workers[16];
-    snprintf (workers, sizeof workers, "%d", o->workers);
-    char *extra[8] = {"--durability", o->async ? "async" : "sync", NULL};
-    if (o->workers) {
-        extra[2] = "--workers";
-        extra[3] = workers;
-        extra[4] = NULL;
-    }
+    node_child_args_t args;
+    node_child_args (&args, o->async, o->workers, NULL);
     const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : CLIENT_FREE_ENDPOINT;
-    char saved[128];
-    snprintf (saved, sizeof saved, "%s", endpoint);
-    int rc = SHOAL_ETIMEOUT;
-    //  A port can stay busy for a moment after a kill: try a few times.
-    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
-        rc = node_child_start (&run->node, o->shoal, run->result->data_dir, saved, extra, o->log,
-                               30000);
-        if (rc)
-            zclock_sleep (250);
-    }
+    int rc = node_child_start_retry (&run->node, o->shoal, run->result->data_dir, endpoint, &args,
+                                     o->log, 30000);
     if (rc == 0)
         snprintf (run->result->endpoint, sizeof run->result->endpoint, "%s", run->node.endpoint);
     run->last_start = zclock_mono ();
@@ -491,6 +448,31 @@ static void s_latency (float *samples, size_t count, bank_latency_t *latency)
     latency->max = samples[count - 1];
 }
 
+//  Sets result->problem, unless it holds one already, if the total balance
+//  before or after the transfers is not what was deposited. The journal's
+//  check looks at the total after first; the check from gets (from_gets)
+//  at the one before first, and says where the total after came from.
+static void s_check_totals (run_t *run, bool from_gets)
+{
+    bank_result_t *result = run->result;
+    int64_t expected = (int64_t) run->options->accounts * run->options->funding;
+    bool before_bad = result->total_before != expected, after_bad = result->total_after != expected;
+    if (result->problem[0] || !(before_bad || after_bad))
+        return;
+    bool say_after = from_gets ? !before_bad : after_bad;
+    if (!say_after)
+        snprintf (result->problem, sizeof result->problem,
+                  "the total balance before transfers was %lld, not %lld",
+                  (long long) result->total_before, (long long) expected);
+    else if (from_gets)
+        snprintf (result->problem, sizeof result->problem,
+                  "the total balance after transfers is %lld, not %lld (from gets)",
+                  (long long) result->total_after, (long long) expected);
+    else
+        snprintf (result->problem, sizeof result->problem, "the total balance is %lld, not %lld",
+                  (long long) result->total_after, (long long) expected);
+}
+
 static int s_check (run_t *run)
 {
     const bank_options_t *o = run->options;
@@ -573,14 +555,7 @@ static int s_check (run_t *run)
     s_latency (run->done_ms, run->done_count, &result->completion);
     if (run->done_count && last_ended > first_started)
         result->span_seconds = (double) (last_ended - first_started) / 1000.0;
-    int64_t expected = (int64_t) o->accounts * o->funding;
-    if (!result->problem[0] && result->total_after != expected)
-        snprintf (result->problem, sizeof result->problem, "the total balance is %lld, not %lld",
-                  (long long) result->total_after, (long long) expected);
-    if (!result->problem[0] && result->total_before != expected)
-        snprintf (result->problem, sizeof result->problem,
-                  "the total balance before transfers was %lld, not %lld",
-                  (long long) result->total_before, (long long) expected);
+    s_check_totals (run, false);
     result->balanced = !result->problem[0];
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
@@ -617,15 +592,7 @@ static int s_check_gets (run_t *run)
     s_latency (run->done_ms, run->done_count, &result->completion);
     if (run->done_count && run->last_us > run->first_us)
         result->span_seconds = (double) (run->last_us - run->first_us) / 1e6;
-    int64_t expected = (int64_t) o->accounts * o->funding;
-    if (!result->problem[0] && result->total_before != expected)
-        snprintf (result->problem, sizeof result->problem,
-                  "the total balance before transfers was %lld, not %lld",
-                  (long long) result->total_before, (long long) expected);
-    if (!result->problem[0] && result->total_after != expected)
-        snprintf (result->problem, sizeof result->problem,
-                  "the total balance after transfers is %lld, not %lld (from gets)",
-                  (long long) result->total_after, (long long) expected);
+    s_check_totals (run, true);
     result->balanced = !result->problem[0];
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
@@ -688,9 +655,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     bool own = !options->endpoint; //  a node of our own, as a child
     bool temporary = own && !options->data_dir;
     if (temporary) {
-        snprintf (result->data_dir, sizeof result->data_dir, "%s/shoal-bank-XXXXXX",
-                  getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-        if (!mkdtemp (result->data_dir)) {
+        if (client_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
             fprintf (stderr, "shoal: cannot make a temporary directory\n");
             return SHOAL_EIO;
         }

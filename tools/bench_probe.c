@@ -5,16 +5,13 @@
     One thread, but for the probe of --recovery (see driver_timed_start).
 */
 #include "bench_probe.h"
-#include "commands.h"
 #include "driver.h"
 #include "account.h"
 
-#include <ctype.h>
 #include <czmq.h>
 #include <ftw.h>
 #include <msgpack.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 //  --------------------------------------------------------------------------
@@ -43,30 +40,22 @@ static int s_load_make (void *arg, size_t index, envelope_t *request, uint8_t *p
         snprintf (to, sizeof to, "%s", load->stream);
     else
         snprintf (to, sizeof to, "account/%s%07zu", load->prefix, account);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
+    driver_payload_t packed;
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    driver_payload_init (&packed, &pk, payload, cap);
     const char *name = load->kind == LOAD_OPEN      ? "Open"
                        : load->kind == LOAD_DEPOSIT ? "Deposit"
                                                     : "get";
     if (load->kind == LOAD_OPEN) {
         msgpack_pack_map (&pk, 1);
-        msgpack_pack_str_with_body (&pk, "owner", 5);
-        msgpack_pack_str_with_body (&pk, to + 8, strlen (to + 8));
+        driver_pack_str (&pk, "owner", to + 8);
     } else if (load->kind == LOAD_DEPOSIT) {
         msgpack_pack_map (&pk, 1);
-        msgpack_pack_str_with_body (&pk, "amount", 6);
-        msgpack_pack_int64 (&pk, 1);
+        driver_pack_int (&pk, "amount", 1);
     } else
         msgpack_pack_map (&pk, 0);
-    if (buffer.size > cap) {
-        msgpack_sbuffer_destroy (&buffer);
+    if (packed.full)
         return 1;
-    }
-    memcpy (payload, buffer.data, buffer.size);
-    size_t size = buffer.size;
-    msgpack_sbuffer_destroy (&buffer);
     //  The same id for the same request, so that a re-send is harmless.
     char text[160];
     snprintf (text, sizeof text, "bench-%s-%s-%d-%zu", load->prefix,
@@ -74,7 +63,7 @@ static int s_load_make (void *arg, size_t index, envelope_t *request, uint8_t *p
     uint8_t id[ENVELOPE_ID_SIZE];
     client_id_from_string (text, id);
     client_request (request, load->kind == LOAD_GET ? ENVELOPE_QUERY : ENVELOPE_COMMAND, id, to,
-                    name, payload, size);
+                    name, payload, packed.size);
     return 0;
 }
 
@@ -84,7 +73,7 @@ static int s_load_reply (void *arg, size_t index, const client_reply_t *reply, i
     (void) latency_us;
     if (reply->ok)
         return 0;
-    if (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0)
+    if (client_reply_transient (reply))
         return 1; //  ask again (same id)
     if (load->rejected++ < 3)
         fprintf (stderr, "shoal bench: %s: request %zu rejected: %s %s\n", load->label, index,
@@ -152,43 +141,12 @@ static void s_tree_remove (const char *dir)
         fprintf (stderr, "shoal bench: could not remove %s\n", dir);
 }
 
-//  The node options the two modes share, then more (NULL-terminated).
-typedef struct {
-    char *argv[16];
-    int argc;
-    char workers[16];
-} node_args_t;
-
-static void s_node_args (node_args_t *args, const bank_options_t *o, ...)
-{
-    memset (args, 0, sizeof *args);
-    args->argv[args->argc++] = "--durability";
-    args->argv[args->argc++] = o->async ? "async" : "sync";
-    if (o->workers) {
-        snprintf (args->workers, sizeof args->workers, "%d", o->workers);
-        args->argv[args->argc++] = "--workers";
-        args->argv[args->argc++] = args->workers;
-    }
-    va_list ap;
-    va_start (ap, o);
-    for (char *arg = va_arg (ap, char *); arg && args->argc < 15; arg = va_arg (ap, char *))
-        args->argv[args->argc++] = arg;
-    va_end (ap);
-}
-
-//  Starts a node on dir at endpoint (CLIENT_FREE_ENDPOINT the first time);
-//  a port just freed by a kill may take a moment, so it tries a few times.
+//  Starts a node on dir at endpoint (CLIENT_FREE_ENDPOINT the first time)
+//  as node_child_start_retry does. Says on stderr if it did not start.
 static int s_node_start (node_child_t *node, const char *dir, const char *endpoint,
-                         const node_args_t *args)
+                         const node_child_args_t *args)
 {
-    char saved[128];
-    snprintf (saved, sizeof saved, "%s", endpoint);
-    int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
-        rc = node_child_start (node, NULL, dir, saved, args->argv, NULL, 120000);
-        if (rc)
-            zclock_sleep (250);
-    }
+    int rc = node_child_start_retry (node, NULL, dir, endpoint, args, NULL, 120000);
     if (rc)
         fprintf (stderr, "shoal bench: the node did not start on %s: %s\n", dir,
                  shoal_strerror (rc));
@@ -230,9 +188,10 @@ typedef struct {
 static int s_recovery_run (const bank_options_t *o, size_t window, const char *dir, recovery_t *r)
 {
     node_child_t node = {.pid = 0};
-    node_args_t plain, bare;
-    s_node_args (&plain, o, "--snapshot-every", "100", NULL);
-    s_node_args (&bare, o, "--snapshot-every", "1000000000", NULL);
+    node_child_args_t plain, bare;
+    node_child_args (&plain, o->async, o->workers, (char *[]){"--snapshot-every", "100", NULL});
+    node_child_args (&bare, o->async, o->workers,
+                     (char *[]){"--snapshot-every", "1000000000", NULL});
     const char *full = "account/replay-full", *snap = "account/replay-snap";
     char endpoint[128];
     double seconds;
@@ -323,9 +282,7 @@ int bench_recovery (const bank_options_t *o, size_t events, size_t replay, size_
 {
     recovery_t r = {.events = events, .replay = replay};
     char dir[512];
-    snprintf (dir, sizeof dir, "%s/shoal-bench-XXXXXX",
-              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-    if (!mkdtemp (dir)) {
+    if (client_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
         fprintf (stderr, "shoal bench: cannot make a temporary directory\n");
         return 1;
     }
@@ -407,8 +364,8 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
                          memory_point_t points[6])
 {
     node_child_t node = {.pid = 0};
-    node_args_t args;
-    s_node_args (&args, o, "--idle-ms", "3600000", NULL);
+    node_child_args_t args;
+    node_child_args (&args, o->async, o->workers, (char *[]){"--idle-ms", "3600000", NULL});
     double seconds;
     int rc = s_node_start (&node, dir, CLIENT_FREE_ENDPOINT, &args);
     if (rc)
@@ -448,9 +405,7 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
 int bench_memory (const bank_options_t *o, size_t count, size_t window, bool json)
 {
     char dir[512];
-    snprintf (dir, sizeof dir, "%s/shoal-bench-XXXXXX",
-              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-    if (!mkdtemp (dir)) {
+    if (client_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
         fprintf (stderr, "shoal bench: cannot make a temporary directory\n");
         return 1;
     }
@@ -490,6 +445,3 @@ int bench_memory (const bank_options_t *o, size_t count, size_t window, bool jso
                 (long long) p[5].active, get_all, get_marginal, (long long) p[5].peak_rss_kb);
     return 0;
 }
-
-//  An option that may be followed by a count: "--recovery", "--recovery=N"
-//  or "--recovery N". Returns false (said on stderr) if the count is bad.

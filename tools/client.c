@@ -122,6 +122,12 @@ void client_reply_close (client_reply_t *reply)
     reply->size = 0;
 }
 
+bool client_reply_transient (const client_reply_t *reply)
+{
+    return !reply->ok &&
+           (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0);
+}
+
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply)
 {
     int rc = client_send (self, request);
@@ -276,7 +282,7 @@ void json_string (FILE *file, const char *text, size_t len)
     fputc ('"', file);
 }
 
-static void s_json_object (FILE *file, const msgpack_object *o)
+void json_object (FILE *file, const msgpack_object *o)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
@@ -309,7 +315,7 @@ static void s_json_object (FILE *file, const msgpack_object *o)
         for (uint32_t i = 0; i < o->via.array.size; i++) {
             if (i)
                 fputc (',', file);
-            s_json_object (file, &o->via.array.ptr[i]);
+            json_object (file, &o->via.array.ptr[i]);
         }
         fputc (']', file);
         break;
@@ -325,7 +331,7 @@ static void s_json_object (FILE *file, const msgpack_object *o)
                 fputs ("\"?\"", file);
             }
             fputc (':', file);
-            s_json_object (file, &o->via.map.ptr[i].val);
+            json_object (file, &o->via.map.ptr[i].val);
         }
         fputc ('}', file);
         break;
@@ -344,17 +350,14 @@ int json_write (FILE *file, const uint8_t *data, size_t size)
     int rc = SHOAL_EFORMAT;
     if (msgpack_unpack_next (&unpacked, (const char *) data, size, &offset) ==
         MSGPACK_UNPACK_SUCCESS) {
-        s_json_object (file, &unpacked.data);
+        json_object (file, &unpacked.data);
         rc = 0;
     }
     msgpack_unpacked_destroy (&unpacked);
     return rc;
 }
 
-//  Finds key in a map. Returns the value, or NULL. unpacked must be
-//  destroyed by the caller.
-static const msgpack_object *s_map_find (msgpack_unpacked *unpacked, const uint8_t *data,
-                                         size_t size, const char *key)
+const msgpack_object *map_unpack (msgpack_unpacked *unpacked, const uint8_t *data, size_t size)
 {
     size_t offset = 0;
     if (envelope_check_msgpack (data, size) != 0 ||
@@ -362,9 +365,16 @@ static const msgpack_object *s_map_find (msgpack_unpacked *unpacked, const uint8
             MSGPACK_UNPACK_SUCCESS ||
         unpacked->data.type != MSGPACK_OBJECT_MAP)
         return NULL;
+    return &unpacked->data;
+}
+
+const msgpack_object *map_find (const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
     size_t key_len = strlen (key);
-    for (uint32_t i = 0; i < unpacked->data.via.map.size; i++) {
-        const msgpack_object_kv *kv = &unpacked->data.via.map.ptr[i];
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
         if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == key_len &&
             memcmp (kv->key.via.str.ptr, key, key_len) == 0)
             return &kv->val;
@@ -372,19 +382,35 @@ static const msgpack_object *s_map_find (msgpack_unpacked *unpacked, const uint8
     return NULL;
 }
 
+int map_find_int (const msgpack_object *map, const char *key, int64_t *value)
+{
+    const msgpack_object *o = map_find (map, key);
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *value = (int64_t) o->via.u64;
+        return 0;
+    }
+    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *value = o->via.i64;
+        return 0;
+    }
+    return SHOAL_ENOTFOUND;
+}
+
+int map_find_str (const msgpack_object *map, const char *key, char *buf, size_t buf_size)
+{
+    const msgpack_object *o = map_find (map, key);
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= buf_size)
+        return SHOAL_ENOTFOUND;
+    memcpy (buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = 0;
+    return 0;
+}
+
 int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value)
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *o = s_map_find (&unpacked, data, size, key);
-    int rc = SHOAL_ENOTFOUND;
-    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-        *value = (int64_t) o->via.u64;
-        rc = 0;
-    } else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *value = o->via.i64;
-        rc = 0;
-    }
+    int rc = map_find_int (map_unpack (&unpacked, data, size), key, value);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
 }
@@ -393,15 +419,18 @@ int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *o = s_map_find (&unpacked, data, size, key);
-    int rc = SHOAL_ENOTFOUND;
-    if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size < buf_size) {
-        memcpy (buf, o->via.str.ptr, o->via.str.size);
-        buf[o->via.str.size] = 0;
-        rc = 0;
-    }
+    int rc = map_find_str (map_unpack (&unpacked, data, size), key, buf, buf_size);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
+}
+
+int client_temp_dir (const char *prefix, char *buf, size_t size)
+{
+    const char *tmp = getenv ("TMPDIR");
+    int len = snprintf (buf, size, "%s/%s-XXXXXX", tmp ? tmp : "/tmp", prefix);
+    if (len < 0 || (size_t) len >= size || !mkdtemp (buf))
+        return -1;
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -495,6 +524,36 @@ int node_child_start (node_child_t *child, const char *shoal, const char *data_d
     close (out[0]);
     if (rc != 0)
         node_child_stop (child, SIGKILL);
+    return rc;
+}
+
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra)
+{
+    memset (args, 0, sizeof *args);
+    size_t argc = 0, max = sizeof args->argv / sizeof args->argv[0] - 1;
+    args->argv[argc++] = "--durability";
+    args->argv[argc++] = async ? "async" : "sync";
+    if (workers > 0) {
+        snprintf (args->workers, sizeof args->workers, "%d", workers);
+        args->argv[argc++] = "--workers";
+        args->argv[argc++] = args->workers;
+    }
+    for (size_t i = 0; extra && extra[i] && argc < max; i++)
+        args->argv[argc++] = extra[i];
+}
+
+int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
+                            const char *endpoint, const node_child_args_t *args, const char *log,
+                            int timeout_ms)
+{
+    char saved[128];
+    snprintf (saved, sizeof saved, "%s", endpoint);
+    int rc = SHOAL_ETIMEOUT;
+    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
+        rc = node_child_start (child, shoal, data_dir, saved, args->argv, log, timeout_ms);
+        if (rc)
+            zclock_sleep (250);
+    }
     return rc;
 }
 

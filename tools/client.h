@@ -9,6 +9,7 @@
 #ifndef CLIENT_H_INCLUDED
 #define CLIENT_H_INCLUDED
 
+#include <msgpack.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -50,6 +51,9 @@ int client_send (client_t *self, const envelope_t *request);
 //  SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not decode.
 int client_recv (client_t *self, int timeout_ms, client_reply_t *reply);
 void client_reply_close (client_reply_t *reply);
+//  True if reply is a rejection that means "ask again": the node could
+//  not take the request now (`unavailable` or `busy`).
+bool client_reply_transient (const client_reply_t *reply);
 
 //  Sends request and waits for its reply (or a frame error) until
 //  timeout_ms. Returns 0, SHOAL_ETIMEOUT or another negative code.
@@ -72,13 +76,30 @@ int client_fields (int argc, char **argv, uint8_t **map, size_t *size, char *err
 
 //  Writes one msgpack object as JSON. Returns 0 or SHOAL_EFORMAT.
 int json_write (FILE *file, const uint8_t *data, size_t size);
+//  Writes an unpacked msgpack object as JSON. This function can't fail.
+void json_object (FILE *file, const msgpack_object *o);
 //  Writes a JSON string literal (quoted, escaped).
 void json_string (FILE *file, const char *text, size_t len);
 
-//  Looks up an integer / string field of a msgpack map. Return 0 or
-//  SHOAL_ENOTFOUND.
+//  Unpacks data, checked, into unpacked (the caller's to init and
+//  destroy). Returns the top-level map, borrowed from unpacked, or NULL if
+//  data is not a msgpack map.
+const msgpack_object *map_unpack (msgpack_unpacked *unpacked, const uint8_t *data, size_t size);
+//  Finds the first key (a string) in map. Returns its value, borrowed
+//  from map, or NULL if map is NULL, not a map, or has no such key.
+const msgpack_object *map_find (const msgpack_object *map, const char *key);
+//  An integer / string field of an unpacked map. Return 0 or
+//  SHOAL_ENOTFOUND (also for an integer beyond int64_t, or a string that
+//  does not fit buf with its NUL).
+int map_find_int (const msgpack_object *map, const char *key, int64_t *value);
+int map_find_str (const msgpack_object *map, const char *key, char *buf, size_t buf_size);
+//  The same, of a packed msgpack map.
 int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value);
 int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_t buf_size);
+
+//  Makes a new directory named prefix-XXXXXX under $TMPDIR (else /tmp)
+//  and writes its path into buf. Returns 0, or -1 if it could not.
+int client_temp_dir (const char *prefix, char *buf, size_t size);
 
 //  Removes dir and everything under it, without a shell; symlinks are
 //  removed, not followed. Returns 0, or -1 if anything stayed.
@@ -97,6 +118,22 @@ typedef struct {
 //  (NULL: inherited). Returns 0 or a negative code.
 int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
                       const char *endpoint, char *const *extra, const char *log, int timeout_ms);
+//  The options of a `shoal node` child: "--durability async|sync",
+//  "--workers N" if workers > 0, then extra, as an argv for
+//  node_child_start (argv is NULL-terminated; its strings are borrowed).
+typedef struct {
+    char *argv[24];   //  NULL-terminated
+    char workers[16]; //  the text of N
+} node_child_args_t;
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra);
+
+//  node_child_start with args, tried up to 20 times 250 ms apart: a port
+//  just freed by a kill may stay busy for a moment. endpoint is copied
+//  first, so it may be child->endpoint. Returns 0 or the last attempt's
+//  code.
+int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
+                            const char *endpoint, const node_child_args_t *args, const char *log,
+                            int timeout_ms);
 //  Sends sig and waits for the child to end. Returns its wait status.
 int node_child_stop (node_child_t *child, int sig);
 

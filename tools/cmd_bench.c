@@ -10,15 +10,10 @@
 #include "commands.h"
 #include "bank.h"
 #include "bench_probe.h"
-#include "driver.h"
 
 #include <ctype.h>
 #include <czmq.h>
-#include <ftw.h>
 #include <getopt.h>
-#include <msgpack.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 static void s_help (FILE *out)
@@ -224,6 +219,8 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     printf ("}\n");
 }
 
+//  An option that may be followed by a count: "--recovery", "--recovery=N"
+//  or "--recovery N". Returns false (said on stderr) if the count is bad.
 static bool s_optional_count (int argc, char **argv, const char *name, size_t *count)
 {
     const char *text = optarg;

@@ -16,7 +16,7 @@
 typedef struct {
     const char *endpoint;
     const char *id;
-    long timeout_ms;
+    long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
 } client_options_t;
@@ -33,7 +33,7 @@ static int s_parse (const char *command, int argc, char **argv, client_options_t
                                             {"wait", no_argument, 0, 'w'},
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
-    opts->timeout_ms = DEFAULT_TIMEOUT_MS;
+    opts->timeout_ms = 0;
     opts->from = 1;
     int c;
     optind = 1;
@@ -85,11 +85,14 @@ static bool s_check_address (const char *command, const char *address)
     return false;
 }
 
-//  Sends one request and waits for its reply. Prints a message and returns
-//  an exit code when there is none.
+//  Sends one request and waits for its reply, at most timeout_ms (0:
+//  DEFAULT_TIMEOUT_MS). Prints a message and returns an exit code when
+//  there is none; returns -1 with *reply to close when there is.
 static int s_call (const char *command, const char *endpoint, const envelope_t *request,
                    long timeout_ms, client_reply_t *reply)
 {
+    if (timeout_ms == 0)
+        timeout_ms = DEFAULT_TIMEOUT_MS;
     client_t *client = client_new (endpoint);
     if (!client) {
         fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, endpoint);
@@ -259,57 +262,33 @@ static void s_events_help (FILE *out)
                   "  shoal events --from 10 account/alice\n");
 }
 
-//  Prints a page of events. Returns how many it printed, or -1.
+//  Prints a page of events, each as {"seq","event","data"} in that order
+//  ("created" left out). Sets *next from the page. Returns how many it
+//  printed, or -1 for a page that is not a map.
 static int s_print_events (const client_reply_t *reply, int64_t *next)
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    int printed = -1;
-    if (envelope_check_msgpack (reply->data, reply->size) == 0 &&
-        msgpack_unpack_next (&unpacked, (const char *) reply->data, reply->size, &offset) ==
-            MSGPACK_UNPACK_SUCCESS &&
-        unpacked.data.type == MSGPACK_OBJECT_MAP) {
-        printed = 0;
-        const msgpack_object_map *map = &unpacked.data.via.map;
-        for (uint32_t i = 0; i < map->size; i++) {
-            const msgpack_object *key = &map->ptr[i].key, *val = &map->ptr[i].val;
-            if (key->type != MSGPACK_OBJECT_STR)
-                continue;
-            if (key->via.str.size == 4 && memcmp (key->via.str.ptr, "next", 4) == 0 &&
-                val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                *next = (int64_t) val->via.u64;
-            if (key->via.str.size != 6 || memcmp (key->via.str.ptr, "events", 6) != 0 ||
-                val->type != MSGPACK_OBJECT_ARRAY)
-                continue;
-            for (uint32_t e = 0; e < val->via.array.size; e++) {
-                const msgpack_object *event = &val->via.array.ptr[e];
-                if (event->type != MSGPACK_OBJECT_MAP)
-                    continue;
-                //  {"seq","event","data"} in that order; "created" left out.
-                static const char *keys[] = {"seq", "event", "data"};
-                fputc ('{', stdout);
-                for (int k = 0; k < 3; k++) {
-                    for (uint32_t f = 0; f < event->via.map.size; f++) {
-                        const msgpack_object *fk = &event->via.map.ptr[f].key;
-                        if (fk->type == MSGPACK_OBJECT_STR &&
-                            fk->via.str.size == strlen (keys[k]) &&
-                            memcmp (fk->via.str.ptr, keys[k], fk->via.str.size) == 0) {
-                            msgpack_sbuffer buffer;
-                            msgpack_sbuffer_init (&buffer);
-                            msgpack_packer pk;
-                            msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-                            msgpack_pack_object (&pk, event->via.map.ptr[f].val);
-                            printf ("%s\"%s\":", k ? "," : "", keys[k]);
-                            json_write (stdout, (const uint8_t *) buffer.data, buffer.size);
-                            msgpack_sbuffer_destroy (&buffer);
-                        }
-                    }
-                }
-                fputs ("}\n", stdout);
-                printed++;
+    const msgpack_object *page = map_unpack (&unpacked, reply->data, reply->size);
+    int printed = page ? 0 : -1;
+    map_find_int (page, "next", next);
+    const msgpack_object *events = map_find (page, "events");
+    for (uint32_t e = 0;
+         events && events->type == MSGPACK_OBJECT_ARRAY && e < events->via.array.size; e++) {
+        const msgpack_object *event = &events->via.array.ptr[e];
+        if (event->type != MSGPACK_OBJECT_MAP)
+            continue;
+        static const char *keys[] = {"seq", "event", "data"};
+        fputc ('{', stdout);
+        for (int k = 0; k < 3; k++) {
+            const msgpack_object *value = map_find (event, keys[k]);
+            if (value) {
+                printf ("%s\"%s\":", k ? "," : "", keys[k]);
+                json_object (stdout, value);
             }
         }
+        fputs ("}\n", stdout);
+        printed++;
     }
     msgpack_unpacked_destroy (&unpacked);
     return printed;
@@ -330,18 +309,16 @@ int cmd_events (int argc, char **argv)
         return EXIT_USAGE;
     int64_t from = opts.from;
     while (true) {
-        char args[64];
-        snprintf (args, sizeof args, "from=%lld", (long long) from);
-        char *fields[] = {args};
-        uint8_t *payload;
-        size_t size;
-        char error[128];
-        client_fields (1, fields, &payload, &size, error, sizeof error);
+        uint8_t payload[32];
+        driver_payload_t packed;
+        msgpack_packer pk;
+        driver_payload_init (&packed, &pk, payload, sizeof payload);
+        msgpack_pack_map (&pk, 1);
+        driver_pack_int (&pk, "from", from);
         envelope_t request;
-        client_request (&request, ENVELOPE_QUERY, NULL, address, "events", payload, size);
+        client_request (&request, ENVELOPE_QUERY, NULL, address, "events", payload, packed.size);
         client_reply_t reply;
         int rc = s_call ("events", opts.endpoint, &request, opts.timeout_ms, &reply);
-        free (payload);
         if (rc >= 0)
             return rc;
         if (!reply.ok) {
@@ -444,10 +421,7 @@ int cmd_transfer (int argc, char **argv)
         fprintf (stderr, "shoal transfer: needs FROM TO AMOUNT (see shoal transfer --help)\n");
         return EXIT_USAGE;
     }
-    bool timeout_given = false;
-    for (int i = 1; i < first; i++)
-        timeout_given |= strncmp (argv[i], "--timeout", 9) == 0;
-    long wait_ms = timeout_given ? opts.timeout_ms : 60000;
+    long wait_ms = opts.timeout_ms ? opts.timeout_ms : 60000;
     char id[SHOAL_ID_MAX + 1];
     if (opts.id)
         snprintf (id, sizeof id, "%s", opts.id);

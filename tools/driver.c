@@ -152,45 +152,13 @@ int driver_run (const driver_t *driver, size_t *resent)
     return rc;
 }
 
-//  Finds state.key in a get reply. unpacked is the caller's to destroy.
-static const msgpack_object *s_state_field (msgpack_unpacked *unpacked, const client_reply_t *reply,
-                                            const char *key)
-{
-    size_t offset = 0;
-    if (envelope_check_msgpack (reply->data, reply->size) != 0 ||
-        msgpack_unpack_next (unpacked, (const char *) reply->data, reply->size, &offset) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        unpacked->data.type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    const msgpack_object_map *top = &unpacked->data.via.map;
-    for (uint32_t i = 0; i < top->size; i++) {
-        const msgpack_object *k = &top->ptr[i].key, *v = &top->ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != 5 ||
-            memcmp (k->via.str.ptr, "state", 5) != 0 || v->type != MSGPACK_OBJECT_MAP)
-            continue;
-        for (uint32_t j = 0; j < v->via.map.size; j++) {
-            const msgpack_object *fk = &v->via.map.ptr[j].key;
-            if (fk->type == MSGPACK_OBJECT_STR && fk->via.str.size == strlen (key) &&
-                memcmp (fk->via.str.ptr, key, fk->via.str.size) == 0)
-                return &v->via.map.ptr[j].val;
-        }
-    }
-    return NULL;
-}
-
 int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value)
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *o = s_state_field (&unpacked, reply, key);
-    int rc = SHOAL_ENOTFOUND;
-    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *value = o->via.i64;
-        rc = 0;
-    } else if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        *value = (int64_t) o->via.u64;
-        rc = 0;
-    }
+    const msgpack_object *state =
+        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
+    int rc = map_find_int (state, key, value);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
 }
@@ -199,15 +167,41 @@ int reply_state_str (const client_reply_t *reply, const char *key, char *buf, si
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *o = s_state_field (&unpacked, reply, key);
-    int rc = SHOAL_ENOTFOUND;
-    if (o && o->type == MSGPACK_OBJECT_STR && o->via.str.size < size) {
-        memcpy (buf, o->via.str.ptr, o->via.str.size);
-        buf[o->via.str.size] = 0;
-        rc = 0;
-    }
+    const msgpack_object *state =
+        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
+    int rc = map_find_str (state, key, buf, size);
     msgpack_unpacked_destroy (&unpacked);
     return rc;
+}
+
+static int s_payload_write (void *arg, const char *buf, size_t len)
+{
+    driver_payload_t *payload = arg;
+    if (payload->size + len > payload->cap) {
+        payload->full = true;
+        return -1;
+    }
+    memcpy (payload->data + payload->size, buf, len);
+    payload->size += len;
+    return 0;
+}
+
+void driver_payload_init (driver_payload_t *payload, msgpack_packer *pk, uint8_t *data, size_t cap)
+{
+    *payload = (driver_payload_t){.data = data, .cap = cap};
+    msgpack_packer_init (pk, payload, s_payload_write);
+}
+
+void driver_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+void driver_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_int64 (pk, value);
 }
 
 void progress_show (const char *label, size_t done, size_t total, bool force)

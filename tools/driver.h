@@ -40,9 +40,25 @@ typedef struct {
 //  (may be NULL) counts re-sends.
 int driver_run (const driver_t *driver, size_t *resent);
 
-//  Reads a field of the "state" map of a `get` reply.
+//  Reads a field of the "state" map of a `get` reply, as map_find_int /
+//  map_find_str do. Return 0 or SHOAL_ENOTFOUND.
 int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value);
 int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size);
+
+//  A msgpack packer's target that writes into a fixed buffer, such as a
+//  driver_make_fn's payload: a write that does not fit fails, sets full
+//  and leaves size as it was.
+typedef struct {
+    uint8_t *data; //  borrowed
+    size_t size;   //  bytes written
+    size_t cap;    //  bytes at data
+    bool full;     //  a write did not fit
+} driver_payload_t;
+//  Points pk at payload, empty, over cap bytes at data.
+void driver_payload_init (driver_payload_t *payload, msgpack_packer *pk, uint8_t *data, size_t cap);
+//  Packs a map entry: key (a string) and a string / integer value.
+void driver_pack_str (msgpack_packer *pk, const char *key, const char *value);
+void driver_pack_int (msgpack_packer *pk, const char *key, int64_t value);
 
 //  A terminal progress bar on stderr when it is a TTY, else a plain line
 //  at most every 10%. label is borrowed.
