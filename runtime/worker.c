@@ -54,7 +54,7 @@ typedef struct {
     uint32_t attempt;
     int64_t next_due;
     int64_t created;    //  first send (ms since epoch), from the envelope
-    int64_t sent_at;    //  latest send (ms), for the reply-time estimate
+    int64_t sent_at;    //  first send from this process (ms), for the reply-time estimate
     bool stall_noticed; //  its sender was told it is stalled
 } pending_t;
 
@@ -95,6 +95,7 @@ typedef struct {
     int64_t next_passivate_tick;
     size_t turns;          //  messages in the current batch
     double reply_ms;       //  smoothed time from sending a command to its reply
+    double reply_var_ms;   //  its smoothed mean deviation
     uint64_t batch_number; //  counts batches, committed or aborted
 } worker_t;
 
@@ -657,6 +658,18 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
     free (payload);
 }
 
+//  Takes one reply time into the estimates s_retry_delay uses (RFC 6298's
+//  gains). A reply to a command sent more than once is timed from the first
+//  send: it may answer any of them, and timing it from the latest would
+//  shrink the estimate exactly when replies are late (and sampling only
+//  commands sent once would keep it below the re-send delay).
+static void s_reply_sample (worker_t *self, double ms)
+{
+    double deviation = ms > self->reply_ms ? ms - self->reply_ms : self->reply_ms - ms;
+    self->reply_var_ms += (deviation - self->reply_var_ms) / 4;
+    self->reply_ms += (ms - self->reply_ms) / 8;
+}
+
 //  A reply to a command one of our actors sent: the turn that handles it
 //  also deletes the outbox entry, so a duplicate reply finds none.
 static void s_on_reply (worker_t *self, const envelope_t *envelope)
@@ -671,7 +684,7 @@ static void s_on_reply (worker_t *self, const envelope_t *envelope)
     if (!actor)
         return; //  retried: the pending entry stays and the command is re-sent
     int64_t now = s_now ();
-    self->reply_ms += ((double) (now - pending->sent_at) - self->reply_ms) / 8;
+    s_reply_sample (self, (double) (now - pending->sent_at));
     int result = s_turn (self, actor, envelope, now);
     if (result == CTX_CORRUPT)
         return;
@@ -884,20 +897,23 @@ static int s_send (worker_t *self, int dest, const uint8_t *route, size_t route_
     return 0;
 }
 
-//  The delay before re-send number attempt+1: RETRY_FIRST_MS, or four
-//  times the smoothed reply time when replies are slower (as TCP's RTO, so
-//  a loaded node does not add re-sends to its load), doubled per attempt
-//  up to RETRY_MAX_MS, with jitter: drawn from [d/2, d].
+//  The delay before re-send number attempt+1: four times the smoothed reply
+//  time, or that time plus four mean deviations when replies vary more (as
+//  TCP's retransmission timer, RFC 6298), at least RETRY_FIRST_MS, doubled
+//  per attempt up to RETRY_MAX_MS, with jitter: drawn from [d, 5d/4]. A
+//  loaded node's replies come late and in bursts (a commit's worth at a
+//  time); a generous delay keeps it from adding re-sends to its load.
 static int64_t s_retry_delay (const worker_t *self, uint32_t attempt)
 {
-    int64_t delay = RETRY_FIRST_MS;
-    if (4 * self->reply_ms > delay)
-        delay = (int64_t) (4 * self->reply_ms);
+    double estimate = 4 * self->reply_ms;
+    if (self->reply_ms + 4 * self->reply_var_ms > estimate)
+        estimate = self->reply_ms + 4 * self->reply_var_ms;
+    int64_t delay = estimate > RETRY_FIRST_MS ? (int64_t) estimate : RETRY_FIRST_MS;
     for (uint32_t i = 0; i < attempt && delay < RETRY_MAX_MS; i++)
         delay *= 2;
     if (delay > RETRY_MAX_MS)
         delay = RETRY_MAX_MS;
-    return delay / 2 + (int64_t) (random () % (delay / 2 + 1)); //  jitter: [d/2, d]
+    return delay + (int64_t) (random () % (delay / 4 + 1));
 }
 
 static int s_pending_add (worker_t *self, const char *sender, const uint8_t *frame, size_t size,
@@ -1113,7 +1129,6 @@ static void s_tick (worker_t *self)
                 continue;
             pending->attempt++;
             pending->next_due = now + s_retry_delay (self, pending->attempt);
-            pending->sent_at = now;
             s_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
             self->stats->resends++;
             if (!pending->stall_noticed && now - pending->created >= self->config->stall_ms)
