@@ -397,7 +397,7 @@ static int64_t s_event_seq (const char *key, size_t key_len, size_t prefix_len)
     if (key_len != prefix_len + 8)
         return -1;
     uint64_t seq = s_get_be ((const uint8_t *) key + prefix_len, 8);
-    return seq == 0 || seq > INT64_MAX ? -1 : (int64_t) seq;
+    return seq == 0 || seq > JOURNAL_SEQ_MAX ? -1 : (int64_t) seq;
 }
 
 int journal_version (journal_t *self, const char *stream, int64_t *version)
@@ -581,6 +581,15 @@ static int s_scan (journal_t *self, char tag, scan_fn *fn, void *arg)
     return rc < 0 ? rc : 0;
 }
 
+//  A scan meets a key of its table that does not parse (a damaged store):
+//  says so and goes on, as the scan's caller does for a damaged value, so
+//  that one bad record does not keep a node from starting.
+static int s_skip_bad_key (const char *table, const uint8_t *key, size_t key_len)
+{
+    zsys_warning ("journal: skipped a malformed %s key (%zu bytes)", table, key_len);
+    return 0;
+}
+
 typedef struct {
     journal_entry_fn *fn;
     void *arg;
@@ -591,12 +600,10 @@ static int s_outbox_entry (void *arg, const uint8_t *key, size_t key_len, const 
 {
     entry_scan_t *scan = arg;
     const uint8_t *nul = memchr (key + 1, 0, key_len - 1);
-    if (!nul)
-        return SHOAL_EFORMAT;
-    size_t stream_len = (size_t) (nul - key) - 1;
+    size_t stream_len = nul ? (size_t) (nul - key) - 1 : 0;
     if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX ||
         key_len != 1 + stream_len + 1 + JOURNAL_ID_SIZE)
-        return SHOAL_EFORMAT;
+        return s_skip_bad_key ("outbox", key, key_len);
     char stream[SHOAL_ADDRESS_MAX + 1];
     memcpy (stream, key + 1, stream_len);
     stream[stream_len] = '\0';
@@ -609,7 +616,7 @@ static int s_timer_entry (void *arg, const uint8_t *key, size_t key_len, const u
     entry_scan_t *scan = arg;
     uint64_t due = key_len == TIMER_KEY_SIZE ? s_get_be (key + 1, 8) : 0;
     if (key_len != TIMER_KEY_SIZE || due > INT64_MAX)
-        return SHOAL_EFORMAT;
+        return s_skip_bad_key ("timer", key, key_len);
     return scan->fn (scan->arg, NULL, key + 9, (int64_t) due, value, value_len) ? 1 : 0;
 }
 
@@ -859,8 +866,8 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
         return rc;
     if (expected != JOURNAL_ANY && expected != current)
         return SHOAL_ECONFLICT;
-    if (current < 0 || current > INT64_MAX - (int64_t) count)
-        return SHOAL_EFORMAT; //  a damaged last key: no seq past INT64_MAX
+    if (current < 0 || current > JOURNAL_SEQ_MAX - (int64_t) count)
+        return SHOAL_EFORMAT; //  a damaged last key: no seq past JOURNAL_SEQ_MAX
     if (count > 0) {
         int64_t *staged = zhashx_lookup (self->versions, stream);
         if (!staged) {

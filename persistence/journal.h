@@ -28,6 +28,8 @@
 #define JOURNAL_ANY (-1)    //  expected version: append whatever the version
 #define JOURNAL_NO_STREAM 0 //  expected version: the stream must not exist
 #define JOURNAL_ID_SIZE 16
+//  The highest seq a stream may reach, so that "the next seq" always fits.
+#define JOURNAL_SEQ_MAX (INT64_MAX - 1)
 
 typedef struct _journal_t journal_t;
 typedef struct _journal_batch_t journal_batch_t;
@@ -84,7 +86,8 @@ typedef int (journal_entry_fn) (void *arg, const char *stream, const uint8_t id[
                                 int64_t due, const uint8_t *value, size_t size);
 
 //  Scans every committed outbox entry (due is 0) / every timer (stream
-//  is NULL). Returns 0 or SHOAL_EIO.
+//  is NULL). A key that does not parse is skipped with a warning; the
+//  values are passed as stored, for fn to check. Returns 0 or SHOAL_EIO.
 int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 

@@ -861,8 +861,19 @@ static void test_corrupted_records (void **state)
     //  An 'e' key too short to hold a seq.
     key_len = s_key (key, 'e', "account/b", (const uint8_t *) "\x01", 1);
     s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    //  Outbox and timer keys that do not parse, each sorted before a good
+    //  entry of its table: an id of 3 bytes, a bare tag, a due too short.
     key_len = s_key (key, 'o', "account/a", id, 3);
     s_raw_put (fixture->dir, key, key_len, "envelope", 8);
+    s_raw_put (fixture->dir, (const uint8_t *) "o", 1, "bare", 4);
+    s_raw_put (fixture->dir, (const uint8_t *) "t\x00", 2, "short", 5);
+    key_len = s_key (key, 'o', "account/c", id, JOURNAL_ID_SIZE);
+    s_raw_put (fixture->dir, key, key_len, "good", 4);
+    key[0] = 't';
+    memset (key + 1, 0, 8);
+    key[8] = 9;
+    memcpy (key + 9, id, JOURNAL_ID_SIZE);
+    s_raw_put (fixture->dir, key, 9 + JOURNAL_ID_SIZE, "tick", 4);
     fixture->journal = s_open (fixture->dir);
 
     int64_t seq, version;
@@ -878,12 +889,47 @@ static void test_corrupted_records (void **state)
                       SHOAL_EFORMAT);
     assert_int_equal (read->count, 0);
     free (read);
+    //  The scans skip the bad keys and go on to the good entries, so one
+    //  damaged record does not keep a node from starting.
     entries_t entries = {0};
-    assert_int_equal (journal_outbox_scan (fixture->journal, s_collect_entry, &entries),
-                      SHOAL_EFORMAT);
-    assert_int_equal (entries.count, 0);
+    assert_int_equal (journal_outbox_scan (fixture->journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_string_equal (entries.stream[0], "account/c");
+    assert_string_equal (entries.value[0], "good");
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_timer_scan (fixture->journal, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_int_equal (entries.due[0], 9);
+    assert_string_equal (entries.value[0], "tick");
     //  An undecodable inbox record is kept, not pruned.
     assert_int_equal (journal_inbox_prune (fixture->journal, INT64_MAX), 0);
+}
+
+//  A stream's seq stops at JOURNAL_SEQ_MAX, so that the next seq (a
+//  query's "next") always fits: a last key past it reads as damaged, and no
+//  append goes past it.
+static void test_seq_limit (void **state)
+{
+    fixture_t *fixture = *state;
+    uint8_t seq[8] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+    uint8_t key[64];
+    size_t key_len = s_key (key, 'e', "account/m", seq, 8);
+    journal_destroy (&fixture->journal);
+    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    fixture->journal = s_open (fixture->dir);
+    assert_int_equal (s_version (fixture->journal, "account/m"), JOURNAL_SEQ_MAX);
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_int_equal (s_append_one (batch, "account/m", JOURNAL_ANY, "x", 1, NULL), SHOAL_EFORMAT);
+    assert_int_equal (journal_batch_count (batch), 0);
+    journal_batch_destroy (&batch);
+
+    seq[7] = 0xff; //  INT64_MAX
+    key_len = s_key (key, 'e', "account/n", seq, 8);
+    journal_destroy (&fixture->journal);
+    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    fixture->journal = s_open (fixture->dir);
+    int64_t version;
+    assert_int_equal (journal_version (fixture->journal, "account/n", &version), SHOAL_EFORMAT);
 }
 
 static void test_big_batch (void **state)
@@ -1072,6 +1118,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_records, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_seq_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_big_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_arguments_stage_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_data_of_every_type_round_trips, s_setup, s_teardown),
