@@ -3,6 +3,8 @@
     of the map's keys: payloads are small.
 */
 #include "data.h"
+#include "envelope.h"
+#include "mpread.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,10 @@ int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
     self->holds_zone = false;
     if (!bytes || size == 0)
         return 0;
+    //  msgpack-c sizes a container by its header before reading it: bound
+    //  the input first, so a lying header cannot ask for gigabytes.
+    if (!mpread_is_map (bytes, size, ENVELOPE_MAX_DEPTH))
+        return SHOAL_EFORMAT;
     arena_t *arena = s_arena ();
     if (!arena)
         return SHOAL_ENOMEM;
@@ -62,6 +68,8 @@ int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
     size_t offset = 0;
     msgpack_unpack_return rc =
         msgpack_unpack ((const char *) bytes, size, &offset, arena->zone, &self->object);
+    if (rc == MSGPACK_UNPACK_NOMEM_ERROR)
+        return SHOAL_ENOMEM;
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size || self->object.type != MSGPACK_OBJECT_MAP)
         return SHOAL_EFORMAT;
     if (self->object.via.map.size > 0)
@@ -88,8 +96,9 @@ static const msgpack_object *s_lookup (const shoal_data_t *self, const char *key
     const msgpack_object_map *map = &self->map->via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key;
+        //  msgpack-c leaves ptr NULL for an empty string: no memcmp then.
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_len &&
-            memcmp (k->via.str.ptr, key, key_len) == 0)
+            (key_len == 0 || memcmp (k->via.str.ptr, key, key_len) == 0))
             return &map->ptr[i].val;
     }
     return NULL;
@@ -129,9 +138,10 @@ int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t
         return SHOAL_ETYPE;
     if (o->via.str.size >= size)
         return SHOAL_ETOOBIG;
-    if (memchr (o->via.str.ptr, 0, o->via.str.size))
+    if (o->via.str.size && memchr (o->via.str.ptr, 0, o->via.str.size))
         return SHOAL_EFORMAT;
-    memcpy (buf, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size)
+        memcpy (buf, o->via.str.ptr, o->via.str.size);
     buf[o->via.str.size] = 0;
     return 0;
 }

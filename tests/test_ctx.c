@@ -149,6 +149,31 @@ static uint8_t *s_typed_map (size_t *size)
     return (uint8_t *) msgpack_sbuffer_release (&sbuf);
 }
 
+//  An empty key (msgpack-c gives it a NULL pointer) is found like any
+//  other; a map whose header claims 2^28 pairs is refused before msgpack-c
+//  sizes anything by it.
+static void test_data_edges (void **state)
+{
+    (void) state;
+    shoal_data_t data;
+    assert_int_equal (data_init (&data, (const uint8_t *) "\x82\xa0\x01\xa1s\xa0", 6), 0);
+    int64_t i = 0;
+    assert_int_equal (shoal_data_int (&data, "", &i), 0);
+    assert_int_equal (i, 1);
+    char buf[4] = "xyz";
+    assert_int_equal (shoal_data_str (&data, "s", buf, sizeof buf), 0);
+    assert_string_equal (buf, "");
+    data_close (&data);
+
+    static const uint8_t lying[] = {0xdf, 0x10, 0x00, 0x00, 0x01, 0xa6, 'a',
+                                    'm',  'o',  'u',  'n',  't',  0xb4, 0x2a};
+    assert_int_equal (data_init (&data, lying, sizeof lying), SHOAL_EFORMAT);
+    assert_false (shoal_data_has (&data, "amount"));
+    data_close (&data);
+    assert_int_equal (data_init (&data, (const uint8_t *) "\x93\x01\x02\x03", 4), SHOAL_EFORMAT);
+    data_close (&data);
+}
+
 static void test_data_types (void **state)
 {
     (void) state;
@@ -1035,6 +1060,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_data_usage),
         cmocka_unit_test (test_data_borrows_its_bytes),
+        cmocka_unit_test (test_data_edges),
         cmocka_unit_test (test_data_types),
         cmocka_unit_test (test_data_null_and_empty),
         cmocka_unit_test (test_data_init_malformed),
