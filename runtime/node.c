@@ -409,6 +409,12 @@ static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *fra
         s_reject (self, identity, &envelope, "bad_kind", "clients send commands and queries");
         return;
     }
+    //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
+    if (envelope.from[0]) {
+        self->bad_frames++;
+        s_reject (self, identity, &envelope, "bad_from", "a client's message has an empty from");
+        return;
+    }
     //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
     void *worker = zsock_resolve (self->push[worker_of (&self->config, envelope.to)]);
     if (zmq_msg_send (identity, worker, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {

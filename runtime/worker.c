@@ -554,17 +554,21 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
 {
     shoal_msg_t msg;
     ctx_begin (&self->ctx, actor->address, actor->version, now);
-    if (msg_init (&msg, envelope) != 0) {
+    int rc = msg_init (&msg, envelope);
+    if (rc != 0) {
         msg_close (&msg);
         shoal_ctx_reject (&self->ctx, "invalid_payload", "the payload of %s is not a map",
                           envelope->name);
+        //  Out of memory may pass; and a reply, timer or notice owed to the
+        //  actor must not be dropped unseen: both are kept and tried again.
+        self->ctx.failed = rc == SHOAL_ENOMEM || envelope->kind != ENVELOPE_COMMAND;
         return CTX_REJECTED;
     }
     int result = ctx_run (&self->ctx, actor->type, actor->state, &msg);
     msg_close (&msg);
     if (result == CTX_ACCEPTED) {
         bool poisoned = false;
-        int rc = s_stage_effects (self, actor, envelope, now, &poisoned);
+        rc = s_stage_effects (self, actor, envelope, now, &poisoned);
         if (rc) {
             shoal_ctx_reject (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
                               "could not stage the turn of %s: %s", actor->address,
@@ -627,7 +631,9 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
     }
     int result = s_turn (self, actor, envelope, now);
     shoal_ctx_t *ctx = &self->ctx;
-    if (result == CTX_CORRUPT) {
+    //  A failure, unlike a decision, had no effect and may pass: it is not
+    //  stored, so a retry runs the command again.
+    if (result == CTX_CORRUPT || (result == CTX_REJECTED && ctx->failed)) {
         s_stage_transient (self, route, route_size, envelope, ctx->code, ctx->reason);
         return;
     }

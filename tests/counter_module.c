@@ -55,6 +55,16 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
         shoal_ctx_after (ctx, ms, "ring");
         return 0;
     }
+    //  Fails (as a handler may, out of memory or on a bad disk) every other
+    //  time it runs, else adds 1. Counted per module: test with one actor.
+    if (strcmp (shoal_msg_name (msg), "Flaky") == 0) {
+        static int s_flaky_runs;
+        if (s_flaky_runs++ % 2 == 0)
+            return SHOAL_EIO;
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
+        shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value + 1);
+        return 0;
+    }
     if (strcmp (shoal_msg_name (msg), "Get") == 0) {
         shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value);
         return 0;

@@ -1121,6 +1121,23 @@ static void test_module (void **state)
     int64_t version;
     s_get (fx, "counter/c1", &version, NULL, NULL, 0);
     assert_int_equal (version, 1);
+    //  A handler's failure is not a decision: it is not stored, and the
+    //  same message id sent again runs again (then, accepted, is stored).
+    uint8_t id[ENVELOPE_ID_SIZE];
+    envelope_new_id (id);
+    s_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "handler_error");
+    client_reply_close (&reply);
+    for (int i = 0; i < 2; i++) {
+        s_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
+        assert_true (reply.ok);
+        assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
+        assert_int_equal (value, 6);
+        client_reply_close (&reply);
+    }
+    s_get (fx, "counter/c1", &version, NULL, NULL, 0);
+    assert_int_equal (version, 2);
     //  The bank's types are still there beside it.
     s_ok (fx, "account/m", "Open", "owner=M", NULL);
 
@@ -1144,7 +1161,7 @@ static void test_module (void **state)
     s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=2", NULL);
     assert_true (reply.ok);
     assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
-    assert_int_equal (value, 7);
+    assert_int_equal (value, 8);
     client_reply_close (&reply);
 
     //  A module's durable timer survives a SIGKILL right after it was set,
@@ -1160,7 +1177,7 @@ static void test_module (void **state)
     zclock_sleep (300);
     assert_int_equal (s_events (fx, "counter/t"), 1);
     s_get (fx, "counter/c1", &version, NULL, NULL, 0);
-    assert_int_equal (version, 2);
+    assert_int_equal (version, 3);
 }
 
 static void test_module_missing (void **state)
@@ -1455,6 +1472,15 @@ static void test_bad_frames (void **state)
     assert_int_equal (envelope_encode (&timer, &frame, &frame_size), 0);
     s_raw_send (dealer, frame, frame_size, false);
     s_raw_expect (dealer, "bad_kind", timer.id);
+    sent++;
+    free (frame);
+    //  A command that claims to come from an actor (a handler trusts from).
+    envelope_t forged = command;
+    envelope_new_id (forged.id);
+    snprintf (forged.from, sizeof forged.from, "transfer/forged");
+    assert_int_equal (envelope_encode (&forged, &frame, &frame_size), 0);
+    s_raw_send (dealer, frame, frame_size, false);
+    s_raw_expect (dealer, "bad_from", forged.id);
     sent++;
     free (frame);
 
