@@ -61,6 +61,13 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     }
     self->options = *options;
     shoal_node_options_t *o = &self->options;
+    if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
+        o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0) {
+        *code = SHOAL_EINVAL;
+        *error = s_printf ("negative node option (0 means the default)");
+        free (self);
+        return NULL;
+    }
     if (!o->workers) {
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         o->workers = cores > 0 ? (int) cores : 1;
@@ -146,6 +153,10 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
         *error = s_printf ("too many modules (at most %d)", NODE_MAX_MODULES);
         return SHOAL_EMODULE;
     }
+    if (self->workers) {
+        *error = s_printf ("cannot load module %s: the node has started", path);
+        return SHOAL_EMODULE;
+    }
     void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         *error = s_printf ("cannot load module %s: %s", path, dlerror ());
@@ -157,9 +168,11 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
         dlclose (handle);
         return SHOAL_EMODULE;
     }
+    size_t types = registry_count (self->registry);
     int rc = init (self->registry);
     if (rc != 0) {
         *error = s_printf ("module %s failed to start: %s", path, shoal_strerror (rc));
+        registry_truncate (self->registry, types); //  their structs go with dlclose
         dlclose (handle);
         return SHOAL_EMODULE;
     }

@@ -19,7 +19,7 @@ typedef struct {
     int workers;                //  worker threads (default: number of cores)
     bool async;                 //  durability async: commits are not fsynced
     int shards;                 //  shards of a new store (default 256); fixed after
-    int idle_ms;                //  passivate actors idle this long (default 60000)
+    int64_t idle_ms;            //  passivate actors idle this long (default 60000)
     int snapshot_every;         //  events between snapshots (default 100)
     int64_t stall_ms;           //  notify senders of commands unanswered this
                                 //  long (default 30000)

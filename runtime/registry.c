@@ -38,16 +38,29 @@ int shoal_register (shoal_registry_t *registry, const shoal_type_t *type)
     for (size_t i = 0; i < registry->count; i++)
         if (strcmp (registry->types[i]->name, type->name) == 0)
             return SHOAL_EEXIST;
-    if (registry->count == REGISTRY_MAX_TYPES)
+    if (registry->count == REGISTRY_MAX_TYPES || type->state_size > SHOAL_STATE_MAX)
         return SHOAL_ETOOBIG;
     registry->types[registry->count++] = type;
     return 0;
 }
 
+size_t registry_count (const shoal_registry_t *self)
+{
+    return self->count;
+}
+
+void registry_truncate (shoal_registry_t *self, size_t count)
+{
+    if (count < self->count)
+        self->count = count;
+}
+
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address)
 {
     const char *slash = strchr (address, '/');
-    size_t len = slash ? (size_t) (slash - address) : strlen (address);
+    if (!slash)
+        return NULL; //  not an actor's address
+    size_t len = (size_t) (slash - address);
     for (size_t i = 0; i < self->count; i++)
         if (strncmp (self->types[i]->name, address, len) == 0 && self->types[i]->name[len] == 0)
             return self->types[i];

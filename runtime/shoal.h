@@ -85,10 +85,13 @@ typedef enum {
                        //  name is the command's, data {to, attempts, since}
 } shoal_kind_t;
 
+#define SHOAL_STATE_MAX (1u << 20) //  bytes of an actor's state_size at most
+
 //  An actor type. The struct must outlive the node (make it static const).
 typedef struct {
     const char *name;  //  type name: the part of an address before '/'
-    size_t state_size; //  bytes of state, zeroed before init or replay
+    size_t state_size; //  bytes of state, zeroed before init or replay; at
+                       //  most SHOAL_STATE_MAX
     //  Optional: called on activation, after zeroing, before replay.
     void (*init) (void *state, const char *id);
     //  Optional: frees what init or apply allocated inside state.

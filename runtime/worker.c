@@ -649,10 +649,14 @@ static void s_on_command (worker_t *self, const uint8_t *route, size_t route_siz
             envelope_reply_encode (false, ctx->code, ctx->reason, NULL, 0, &payload, &payload_size);
         self->stats->rejected++;
     }
+    //  The record lives at least as long as the command can be retried:
+    //  retries are refused as expired by the command's created time, which
+    //  a client's clock may have set ahead of ours.
+    int64_t recorded = envelope->created > now ? envelope->created : now;
     //  ctx_run bounded the reply's fields, so only memory can fail here;
     //  the turn's events are staged, so the batch must go.
     if (rc == 0 && journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload,
-                                            payload_size, now) != 0) {
+                                            payload_size, recorded) != 0) {
         free (payload);
         rc = SHOAL_ENOMEM;
     }

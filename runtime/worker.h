@@ -47,7 +47,7 @@ typedef struct {
     const char *prefix;               //  inproc endpoint prefix
     int workers;                      //  number of workers
     uint32_t shards;                  //  number of shards
-    int idle_ms;                      //  passivate actors idle this long
+    int64_t idle_ms;                  //  passivate actors idle this long
     int snapshot_every;               //  events between snapshots
     int64_t retention_ms;             //  inbox records kept this long
     int64_t stall_ms;                 //  tell a sender its command is unanswered

@@ -11,6 +11,7 @@
     it are never answered: what the stall notices are tested with.
 */
 #include "shoal.h"
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -119,8 +120,12 @@ static const shoal_type_t s_sink = {
     .view = s_sink_view,
 };
 
+//  With COUNTER_MODULE_FAIL set it fails after registering counter, for
+//  the test that a failed module leaves no type behind.
 int shoal_module_init (shoal_registry_t *registry)
 {
     int rc = shoal_register (registry, &s_counter);
+    if (rc == 0 && getenv ("COUNTER_MODULE_FAIL"))
+        return SHOAL_EINVAL;
     return rc ? rc : shoal_register (registry, &s_sink);
 }

@@ -24,6 +24,7 @@
 #include "driver.h"
 #include "harness.h"
 #include "journal.h"
+#include "node.h"
 
 #include <czmq.h>
 #include <msgpack.h>
@@ -1207,6 +1208,68 @@ static void test_module_missing (void **state)
     assert_int_equal (code, 2);
 }
 
+static int s_never_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) state, (void) event, (void) data;
+    return SHOAL_EINVAL;
+}
+
+static int s_never_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    (void) ctx, (void) state, (void) msg;
+    return SHOAL_EINVAL;
+}
+
+static void s_never_view (const void *state, shoal_rec_t *out)
+{
+    (void) state, (void) out;
+}
+
+//  The embedding API refuses what would break a node: negative options,
+//  an oversized state, a module's types left behind by its failed init
+//  (their structs unloaded with it), a module loaded after the start.
+static void test_node_api_guards (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    int code = 0;
+    char *error = NULL;
+    shoal_node_options_t options = {.data_dir = fx->data, .idle_ms = -1};
+    assert_null (shoal_node_new (&options, &code, &error));
+    assert_int_equal (code, SHOAL_EINVAL);
+    assert_non_null (error);
+    free (error);
+    error = NULL;
+
+    options =
+        (shoal_node_options_t){.data_dir = fx->data, .endpoint = "tcp://127.0.0.1:*", .workers = 1};
+    shoal_node_t *node = shoal_node_new (&options, &code, &error);
+    assert_non_null (node);
+    static const shoal_type_t huge = {
+        .name = "huge",
+        .state_size = SHOAL_STATE_MAX + 1,
+        .apply = s_never_apply,
+        .handle = s_never_handle,
+        .view = s_never_view,
+    };
+    assert_int_equal (shoal_register (shoal_node_registry (node), &huge), SHOAL_ETOOBIG);
+
+    setenv ("COUNTER_MODULE_FAIL", "1", 1);
+    assert_int_equal (shoal_node_load_module (node, module, &error), SHOAL_EMODULE);
+    unsetenv ("COUNTER_MODULE_FAIL");
+    assert_non_null (strstr (error, "failed to start"));
+    free (error);
+    error = NULL;
+    //  Had counter stayed registered, this would fail with "already exists".
+    assert_int_equal (shoal_node_load_module (node, module, &error), 0);
+    assert_int_equal (shoal_node_start (node, &error), 0);
+    assert_int_equal (shoal_node_load_module (node, module, &error), SHOAL_EMODULE);
+    assert_non_null (strstr (error, "started"));
+    free (error);
+    shoal_node_destroy (&node);
+}
+
 //  A module's timer of INT64_MAX ms: shoal_ctx_after takes any ms >= 0,
 //  and the counter passes the client's value through. The node must
 //  answer (accept, or reject) and stay up.
@@ -1881,6 +1944,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_duplicate_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module_missing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_api_guards, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_far_future, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rejections_write_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_frames, s_setup, s_teardown),
