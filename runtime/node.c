@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #define NODE_MAX_MODULES 32
-#define NODE_QUEUE_MAX 50000 //  client messages queued for one worker at most
+#define NODE_QUEUE_MAX 50000         //  client messages queued for one worker at most
+#define NODE_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
 
 struct _shoal_node_t {
@@ -361,10 +362,10 @@ static void s_stats (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *
         for (size_t i = 0; i < fields; i++)
             sum[i] += atomic_load (&counters[i]);
     }
-    static const char *names[] = {"messages", "accepted",    "rejected",     "duplicates",
-                                  "events",   "commits",     "records",      "failures",
-                                  "resends",  "activations", "passivations", "active",
-                                  "pending",  "expired",     "pruned",       "bad_internal_frames"};
+    static const char *names[] = {
+        "messages", "accepted", "rejected", "duplicates",          "events",       "commits",
+        "records",  "failures", "resends",  "activations",         "passivations", "active",
+        "pending",  "expired",  "pruned",   "bad_internal_frames", "queued_bytes"};
     _Static_assert(sizeof names / sizeof names[0] ==
                        sizeof (worker_stats_t) / sizeof (atomic_uint_fast64_t),
                    "a name for every counter");
@@ -429,12 +430,17 @@ static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *fra
         return;
     }
     //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
-    void *worker = zsock_resolve (self->push[worker_of (&self->config, envelope.to)]);
-    if (zmq_msg_send (identity, worker, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+    //  The queue is bounded in messages (the socket's HWM) and in bytes.
+    int index = worker_of (&self->config, envelope.to);
+    size_t size = zmq_msg_size (frame);
+    void *worker = zsock_resolve (self->push[index]);
+    if (self->stats[index].queued_bytes + size > NODE_QUEUE_BYTES ||
+        zmq_msg_send (identity, worker, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->busy++;
         s_reject (self, identity, &envelope, "busy", "the node is overloaded; retry later");
         return;
     }
+    self->stats[index].queued_bytes += size;
     zmq_msg_send (frame, worker, 0);
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BATCH_BYTES_MAX (64u << 20) //  a group commit's records, at most (about)
 #define RETRY_FIRST_MS 50
 #define RETRY_MAX_MS 5000
 #define RETRY_TICK_MS 20
@@ -1174,7 +1175,8 @@ static long s_poll_timeout (worker_t *self)
     return next <= now ? 0 : (long) (next - now);
 }
 
-//  Handles up to batch_max messages that are already waiting.
+//  Handles up to batch_max messages that are already waiting, and stops
+//  early when the batch holds BATCH_BYTES_MAX.
 static void s_drain (worker_t *self)
 {
     void *pull = zsock_resolve (self->pull);
@@ -1182,6 +1184,8 @@ static void s_drain (worker_t *self)
     zmq_msg_init (&route);
     zmq_msg_init (&frame);
     for (int n = 0; n < self->config->batch_max; n++) {
+        if (journal_batch_bytes (self->batch) >= BATCH_BYTES_MAX)
+            break;
         local_t *item = zlistx_first (self->local);
         if (item) {
             item = zlistx_detach (self->local, NULL);
@@ -1197,6 +1201,8 @@ static void s_drain (worker_t *self)
         }
         while (zmq_msg_more (&frame)) //  extra frames: never sent by shoal
             zmq_msg_recv (&frame, pull, 0);
+        if (zmq_msg_size (&route)) //  a client's, from the front
+            self->stats->queued_bytes -= zmq_msg_size (&frame);
         s_on_frame (self, zmq_msg_data (&route), zmq_msg_size (&route), zmq_msg_data (&frame),
                     zmq_msg_size (&frame));
     }

@@ -38,6 +38,8 @@ typedef struct {
     atomic_uint_fast64_t expired;      //  commands refused: older than retention
     atomic_uint_fast64_t pruned;       //  inbox records deleted by the janitor
     atomic_uint_fast64_t bad_frames;   //  undecodable internal frames
+    atomic_uint_fast64_t queued_bytes; //  client frames the front passed to
+                                       //  this worker that it has not taken
 } worker_stats_t;
 
 //  What every worker of a node shares, read-only while they run.

@@ -13,6 +13,7 @@
 #include "shoal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     int64_t value;
@@ -64,6 +65,14 @@ static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
             return SHOAL_EIO;
         shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
         shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value + 1);
+        return 0;
+    }
+    //  Takes its time: holds the worker ms (at most 1000) milliseconds.
+    if (strcmp (shoal_msg_name (msg), "Slow") == 0) {
+        int64_t ms;
+        if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0 || ms > 1000)
+            return shoal_ctx_reject (ctx, "invalid_field", "ms must be an integer in 0..1000");
+        usleep ((useconds_t) ms * 1000);
         return 0;
     }
     if (strcmp (shoal_msg_name (msg), "Get") == 0) {

@@ -1651,6 +1651,75 @@ static void s_raw_envelope (zsock_t *dealer, const raw_envelope_t *raw, const ch
     s_raw_expect (dealer, code, frame_error ? NULL : id);
 }
 
+//  A client sending big commands faster than a worker takes them is told
+//  "busy" once the worker's queue holds 64 MiB, rather than the node's
+//  memory growing: 100 commands of 900 KB to an actor that takes 20 ms
+//  each. Every command gets one answer, and the node stays up.
+static void test_queue_bytes_bounded (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_non_null (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_sndhwm (dealer, 0);
+    assert_int_equal (zsock_connect (dealer, "%s", fx->node.endpoint), 0);
+    size_t pad_size = 900 * 1000;
+    char *pad = malloc (pad_size + 5);
+    memcpy (pad, "pad=", 4);
+    memset (pad + 4, 'x', pad_size);
+    pad[4 + pad_size] = 0;
+    char *fields[] = {"ms=20", pad};
+    uint8_t *payload, *frame;
+    size_t payload_size, frame_size;
+    char error[64];
+    assert_int_equal (client_fields (2, fields, &payload, &payload_size, error, sizeof error), 0);
+    free (pad);
+    const int count = 100;
+    for (int i = 0; i < count; i++) {
+        envelope_t command;
+        client_request (&command, ENVELOPE_COMMAND, NULL, "counter/slow", "Slow", payload,
+                        payload_size);
+        assert_int_equal (envelope_encode (&command, &frame, &frame_size), 0);
+        s_raw_send (dealer, frame, frame_size, false);
+        free (frame);
+    }
+    free (payload);
+    int accepted = 0, busy = 0;
+    for (int i = 0; i < count; i++) {
+        zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
+        assert_int_equal (zmq_poll (&item, 1, CALL_TIMEOUT_MS), 1);
+        zframe_t *answer = zframe_recv (dealer);
+        assert_non_null (answer);
+        envelope_t reply;
+        assert_int_equal (envelope_decode (&reply, zframe_data (answer), zframe_size (answer)), 0);
+        bool ok;
+        char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+        const uint8_t *data;
+        size_t size;
+        assert_int_equal (envelope_reply_decode (reply.payload, reply.payload_size, &ok, code,
+                                                 reason, &data, &size),
+                          0);
+        if (ok)
+            accepted++;
+        else {
+            assert_string_equal (code, "busy");
+            busy++;
+        }
+        zframe_destroy (&answer);
+    }
+    zsock_destroy (&dealer);
+    printf ("queue bound: %d accepted, %d busy\n", accepted, busy);
+    assert_int_equal (accepted + busy, count);
+    assert_true (busy > 0);
+    assert_true (accepted >= 64 * 1048576 / (900 * 1000) - 1); //  what fits was taken
+    assert_int_equal (s_stat (fx, "busy"), busy);
+    assert_int_equal (s_events (fx, "counter/slow"), 0); //  Slow emits nothing
+    s_ok (fx, "counter/c", "Add", "by=1", NULL);
+}
+
 static void test_malformed_envelopes (void **state)
 {
     fixture_t *fx = *state;
@@ -1944,6 +2013,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_duplicate_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module_missing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_queue_bytes_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_api_guards, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_far_future, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rejections_write_nothing, s_setup, s_teardown),
