@@ -366,10 +366,15 @@ static void s_stage_reply (worker_t *self, const uint8_t *route, size_t route_si
     uint8_t *frame;
     size_t size;
     uint8_t *error = NULL;
-    if (envelope_encode (&reply, &frame, &size) != 0) {
-        //  Too big (a view or page over the limit): say so rather than fall silent.
+    int rc = envelope_encode (&reply, &frame, &size);
+    if (rc != 0) {
+        //  Too big (a view or page over the limit), or a damaged stored
+        //  reply: say so rather than fall silent.
         size_t error_size;
-        if (envelope_reply_encode (false, "reply_too_big", "the reply exceeds the envelope limit",
+        bool too_big = rc == SHOAL_ETOOBIG;
+        if (envelope_reply_encode (false, too_big ? "reply_too_big" : "bad_reply",
+                                   too_big ? "the reply exceeds the envelope limit"
+                                           : "the stored reply cannot be read",
                                    NULL, 0, &error, &error_size) != 0)
             return;
         reply.payload = error;
