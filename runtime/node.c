@@ -426,7 +426,8 @@ static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *fra
     //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
     if (envelope.from[0]) {
         self->bad_frames++;
-        s_reject (self, identity, &envelope, "bad_from", "a client's message has an empty from");
+        s_reject (self, identity, &envelope, "bad_from",
+                  "a client's message must have an empty from");
         return;
     }
     //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
