@@ -118,20 +118,21 @@ static void s_dump_log (const fixture_t *fx)
 }
 
 //  Starts a node on endpoint with 2 workers and the extra arguments (a
-//  NULL-terminated list), and connects fx->client to it.
+//  NULL-terminated list), and connects fx->client to it. A restart on the
+//  same port is retried for a while: on a shared machine another process
+//  may take the port in the moment it is free.
 static void s_start_on (fixture_t *fx, const char *endpoint, ...)
 {
-    char *extra[24] = {"--workers", "2"};
-    int count = 2;
+    node_child_args_t extra = {.argv = {"--workers", "2"}};
+    size_t count = 2, max = sizeof extra.argv / sizeof extra.argv[0] - 1;
     va_list args;
     va_start (args, endpoint);
     const char *arg;
-    while ((arg = va_arg (args, const char *)) && count < 23)
-        extra[count++] = (char *) arg;
+    while ((arg = va_arg (args, const char *)) && count < max)
+        extra.argv[count++] = (char *) arg;
     va_end (args);
-    extra[count] = NULL;
-    int rc = node_child_start (&fx->node, s_bin (), fx->data, endpoint, extra, fx->log,
-                               START_TIMEOUT_MS);
+    int rc = node_child_start_retry (&fx->node, s_bin (), fx->data, endpoint, &extra, fx->log,
+                                     START_TIMEOUT_MS);
     if (rc)
         s_dump_log (fx);
     assert_int_equal (rc, 0);
