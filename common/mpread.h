@@ -20,7 +20,7 @@
 #ifndef MPREAD_H_INCLUDED
 #define MPREAD_H_INCLUDED
 
-#include "shoal.h"
+#include "shoal_base.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

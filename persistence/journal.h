@@ -23,7 +23,7 @@
 #ifndef JOURNAL_H_INCLUDED
 #define JOURNAL_H_INCLUDED
 
-#include "shoal.h"
+#include "shoal_base.h"
 
 #define JOURNAL_ANY (-1)    //  expected version: append whatever the version
 #define JOURNAL_NO_STREAM 0 //  expected version: the stream must not exist

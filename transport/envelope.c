@@ -1,4 +1,4 @@
-/*  envelope.c - the envelope codec and shoal_address_check. See envelope.h.
+/*  envelope.c - the envelope codec. See envelope.h.
 
     Encoding packs with msgpack-c into one buffer sized up front. Decoding
     never trusts a length: the fields are read in order, in place, by the
@@ -41,82 +41,6 @@ typedef enum { REPLY_OK, REPLY_CODE, REPLY_REASON, REPLY_DATA, REPLY_FIELDS } re
 int envelope_check_msgpack (const uint8_t *data, size_t size)
 {
     return mpread_check (data, size, ENVELOPE_MAX_DEPTH);
-}
-
-//  --------------------------------------------------------------------------
-//  Addresses and names
-
-//  Returns the length of the valid UTF-8 sequence at s (at most len bytes),
-//  or 0 if it is invalid: overlong, a surrogate, past U+10FFFF, truncated,
-//  or a NUL or control byte.
-static size_t s_utf8_char (const uint8_t *s, size_t len)
-{
-    uint8_t c = s[0];
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7f ? 1 : 0;
-    size_t need;
-    uint8_t low = 0x80, high = 0xbf; //  range of the second byte
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            low = 0xa0;
-        else if (c == 0xed)
-            high = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            low = 0x90;
-        else if (c == 0xf4)
-            high = 0x8f;
-    } else
-        return 0;
-    if (len < need || s[1] < low || s[1] > high)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need;
-}
-
-int shoal_address_check (const char *address, size_t len)
-{
-    if (!address || len < 3)
-        return SHOAL_EADDRESS;
-    const uint8_t *s = (const uint8_t *) address;
-    if (s[0] < 'a' || s[0] > 'z')
-        return SHOAL_EADDRESS;
-    size_t slash = 1;
-    while (slash < len && slash <= SHOAL_TYPE_MAX && s[slash] != '/') {
-        uint8_t c = s[slash];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return SHOAL_EADDRESS;
-        slash++;
-    }
-    if (slash > SHOAL_TYPE_MAX || slash == len || s[slash] != '/')
-        return SHOAL_EADDRESS;
-    size_t id_len = len - slash - 1;
-    if (id_len == 0 || id_len > SHOAL_ID_MAX)
-        return SHOAL_EADDRESS;
-    for (size_t i = slash + 1; i < len;) {
-        size_t n = s_utf8_char (s + i, len - i);
-        if (n == 0)
-            return SHOAL_EADDRESS;
-        i += n;
-    }
-    return 0;
-}
-
-//  Returns true if name is 1..SHOAL_NAME_MAX bytes of printable ASCII.
-int shoal_name_check (const char *name, size_t len)
-{
-    if (!name || len == 0 || len > SHOAL_NAME_MAX)
-        return SHOAL_EINVAL;
-    for (size_t i = 0; i < len; i++)
-        if ((uint8_t) name[i] < 0x21 || (uint8_t) name[i] > 0x7e)
-            return SHOAL_EINVAL;
-    return 0;
 }
 
 //  Returns the length of a NUL-terminated string in a char[size] field, or

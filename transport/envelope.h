@@ -30,7 +30,7 @@
 #ifndef ENVELOPE_H_INCLUDED
 #define ENVELOPE_H_INCLUDED
 
-#include "shoal.h"
+#include "shoal_base.h"
 
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_MAX_SIZE (1024 * 1024) //  bytes of one encoded envelope

@@ -1,5 +1,5 @@
 /*  errors.c - shoal_strerror over the SHOAL_ERRORS list. Thread-safe.  */
-#include "shoal.h"
+#include "shoal_base.h"
 
 const char *shoal_strerror (int code)
 {

@@ -20,6 +20,7 @@
 #ifndef SHOAL_H_INCLUDED
 #define SHOAL_H_INCLUDED
 
+#include "shoal_base.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,48 +28,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define SHOAL_VERSION_STRING "0.1.0"
-
-//  Error codes, defined once. X (name, value, text)
-#define SHOAL_ERRORS(X)                                                                            \
-    X (SHOAL_EINVAL, -1, "invalid argument")                                                       \
-    X (SHOAL_ENOMEM, -2, "out of memory")                                                          \
-    X (SHOAL_ECONFLICT, -3, "expected version does not match the stream")                          \
-    X (SHOAL_ENOTFOUND, -4, "not found")                                                           \
-    X (SHOAL_ETYPE, -5, "field has the wrong type")                                                \
-    X (SHOAL_EFORMAT, -6, "malformed record")                                                      \
-    X (SHOAL_EVERSION, -7, "unsupported format version")                                           \
-    X (SHOAL_ETOOBIG, -8, "too big")                                                               \
-    X (SHOAL_EADDRESS, -9, "invalid address")                                                      \
-    X (SHOAL_EIO, -10, "storage error")                                                            \
-    X (SHOAL_EBUSY, -11, "in use by another process")                                              \
-    X (SHOAL_EREJECTED, -12, "command rejected")                                                   \
-    X (SHOAL_ETIMEOUT, -13, "timed out")                                                           \
-    X (SHOAL_EEXIST, -14, "already exists")                                                        \
-    X (SHOAL_ENET, -15, "network error")                                                           \
-    X (SHOAL_EMODULE, -16, "module error")
-
-typedef enum {
-#define SHOAL_ERROR_ENUM(name, value, text) name = value,
-    SHOAL_ERRORS (SHOAL_ERROR_ENUM)
-#undef SHOAL_ERROR_ENUM
-} shoal_error_t;
-
-//  Returns a static description of an error code. Never NULL.
-const char *shoal_strerror (int code);
-
-//  Limits of an address: "type/id".
-#define SHOAL_TYPE_MAX 63     //  bytes of a type name: [a-z][a-z0-9_-]*
-#define SHOAL_ID_MAX 200      //  bytes of an id: UTF-8, no NUL, no control bytes
-#define SHOAL_ADDRESS_MAX 264 //  SHOAL_TYPE_MAX + 1 + SHOAL_ID_MAX, rounded up
-#define SHOAL_NAME_MAX 63     //  bytes of a command, event or timer name
-
-//  Returns 0 if the bytes form a valid address, else SHOAL_EADDRESS.
-int shoal_address_check (const char *address, size_t len);
-//  Returns 0 if the bytes are a valid command, event or timer name (1 to
-//  SHOAL_NAME_MAX printable ASCII bytes, no space), else SHOAL_EINVAL.
-int shoal_name_check (const char *name, size_t len);
 
 typedef struct _shoal_ctx_t shoal_ctx_t;           //  one handler turn
 typedef struct _shoal_msg_t shoal_msg_t;           //  the message being handled
@@ -113,81 +72,84 @@ typedef struct {
 
 //  Registers a type. Returns 0, SHOAL_EEXIST if the name is taken, or
 //  SHOAL_EINVAL if the type is incomplete or its name is not a valid type.
-int shoal_register (shoal_registry_t *registry, const shoal_type_t *type);
+SHOAL_EXPORT int shoal_register (shoal_registry_t *registry, const shoal_type_t *type);
 
 //  The entry point a module shared library exports, called once at start.
 typedef int (shoal_module_init_fn) (shoal_registry_t *registry);
+//  Declared here so that a module's definition is exported even when it is
+//  built with hidden visibility.
+SHOAL_EXPORT int shoal_module_init (shoal_registry_t *registry);
 #define SHOAL_MODULE_ENTRY "shoal_module_init"
 
 //  --------------------------------------------------------------------------
 //  The message being handled. All results are borrowed for the turn.
 
-shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg);
+SHOAL_EXPORT shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg);
 //  Command name; for a reply or a stall notice, the name of the command it
 //  is about; for a timer, the name given to shoal_ctx_after.
-const char *shoal_msg_name (const shoal_msg_t *msg);
+SHOAL_EXPORT const char *shoal_msg_name (const shoal_msg_t *msg);
 //  The sender's address, or "" when the sender is a client.
-const char *shoal_msg_from (const shoal_msg_t *msg);
+SHOAL_EXPORT const char *shoal_msg_from (const shoal_msg_t *msg);
 //  The payload fields (for an accepted reply, the replier's fields).
-const shoal_data_t *shoal_msg_data (const shoal_msg_t *msg);
+SHOAL_EXPORT const shoal_data_t *shoal_msg_data (const shoal_msg_t *msg);
 //  For a reply: whether the command was accepted. False for other kinds.
-bool shoal_msg_accepted (const shoal_msg_t *msg);
+SHOAL_EXPORT bool shoal_msg_accepted (const shoal_msg_t *msg);
 //  For a rejected reply: its code and reason. "" otherwise.
-const char *shoal_msg_code (const shoal_msg_t *msg);
-const char *shoal_msg_reason (const shoal_msg_t *msg);
+SHOAL_EXPORT const char *shoal_msg_code (const shoal_msg_t *msg);
+SHOAL_EXPORT const char *shoal_msg_reason (const shoal_msg_t *msg);
 
 //  --------------------------------------------------------------------------
 //  Reading fields. Each returns 0, SHOAL_ENOTFOUND when the key is absent,
 //  or SHOAL_ETYPE when the value has another type. data may be NULL (then
 //  every key is absent).
 
-int shoal_data_int (const shoal_data_t *data, const char *key, int64_t *value);
-int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value);
+SHOAL_EXPORT int shoal_data_int (const shoal_data_t *data, const char *key, int64_t *value);
+SHOAL_EXPORT int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value);
 //  Copies a string field into buf with a terminating NUL. Also returns
 //  SHOAL_ETOOBIG if it does not fit in size bytes, SHOAL_EFORMAT if it
 //  holds a NUL byte.
-int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t size);
+SHOAL_EXPORT int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t size);
 //  Returns true if the key is present, whatever its type.
-bool shoal_data_has (const shoal_data_t *data, const char *key);
+SHOAL_EXPORT bool shoal_data_has (const shoal_data_t *data, const char *key);
 
 //  --------------------------------------------------------------------------
 //  Building fields. A rec may be NULL (out of memory), then these do
 //  nothing and the turn fails with SHOAL_ENOMEM when it ends. Keys are
 //  written in call order; write each key once.
 
-void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value);
-void shoal_rec_bool (shoal_rec_t *rec, const char *key, bool value);
-void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value);
+SHOAL_EXPORT void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value);
+SHOAL_EXPORT void shoal_rec_bool (shoal_rec_t *rec, const char *key, bool value);
+SHOAL_EXPORT void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value);
 
 //  --------------------------------------------------------------------------
 //  The handler's context: everything an actor does to the world.
 
 //  This actor's address ("account/alice") and id ("alice").
-const char *shoal_ctx_address (const shoal_ctx_t *ctx);
-const char *shoal_ctx_id (const shoal_ctx_t *ctx);
+SHOAL_EXPORT const char *shoal_ctx_address (const shoal_ctx_t *ctx);
+SHOAL_EXPORT const char *shoal_ctx_id (const shoal_ctx_t *ctx);
 //  The number of events in this actor's stream before this turn.
-int64_t shoal_ctx_version (const shoal_ctx_t *ctx);
+SHOAL_EXPORT int64_t shoal_ctx_version (const shoal_ctx_t *ctx);
 //  Wall-clock milliseconds since the epoch, fixed for the turn.
-int64_t shoal_ctx_now (const shoal_ctx_t *ctx);
+SHOAL_EXPORT int64_t shoal_ctx_now (const shoal_ctx_t *ctx);
 
 //  Records an event; its fields are written into the returned rec. The
 //  events are applied to the state, in order, after handle returns 0.
-shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event);
+SHOAL_EXPORT shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event);
 //  The fields of the accepted reply (none if never called).
-shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
+SHOAL_EXPORT shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
 //  Rejects the command: nothing emitted, sent or set in this turn is kept.
 //  Returns SHOAL_EREJECTED, for `return shoal_ctx_reject (...)`.
-int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+SHOAL_EXPORT int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 //  Sends a command to another actor, durably: it is stored with this
 //  turn, re-sent until it is answered, and its reply comes back to this
 //  actor as a SHOAL_REPLY message.
-shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command);
+SHOAL_EXPORT shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command);
 //  Sets a durable timer: after ms milliseconds this actor receives a
 //  SHOAL_TIMER message with this name and the rec's fields, once, even
 //  across restarts (late rather than never). ms is 0 to 100 years; beyond,
 //  the turn fails.
-shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name);
+SHOAL_EXPORT shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name);
 
 #ifdef __cplusplus
 }
