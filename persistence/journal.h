@@ -1,14 +1,10 @@
 /*  journal.h - a node's one LevelDB store: event streams, snapshots,
     inbox records, outbox entries, timers and metadata.
 
-    Key layout (ordered scans; big-endian integers; an address has no NUL):
-
-        'e' stream 0x00 seq:u64be      -> event   [1, name, data, created]
-        's' stream                     -> snapshot [1, seq, state]
-        'i' stream 0x00 id:16          -> inbox   [1, created, reply]
-        'o' stream 0x00 id:16          -> outbox entry (an encoded envelope)
-        't' due:u64be id:16            -> timer (an encoded envelope)
-        'm' name                       -> metadata value
+    The key layout and the record formats are in keys.h (internal to
+    persistence/). The implementation is journal.c (open, reads, metadata),
+    batch.c (batches and their commit) and scan.c (outbox, timer and inbox
+    scans); journal_internal.h holds what they share.
 
     A stream's version is the number of events in it (its last seq; seqs
     start at 1). Writes are staged in a journal_batch_t and committed in one

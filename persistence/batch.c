@@ -1,0 +1,376 @@
+/*  batch.c - a journal batch: writes staged in one LevelDB write batch and
+    committed together (group commit), synced unless the journal was opened
+    with durability async.
+
+    Contract: staging checks its inputs and encodes the record at once; a
+    commit writes everything staged or nothing, and empties the batch
+    whatever the result. An encoding that runs out of memory midway marks
+    the batch broken, as part of a record set may already be staged: its
+    commit then fails with SHOAL_EIO. A batch answers reads of what it has
+    staged (stream versions, inbox records), so a worker sees its own
+    writes before they are committed. It also remembers the committed
+    versions it has seen, which is valid while it is the stream's one
+    writer, as a worker is for its shards.
+
+    Threads: a journal_batch_t (its LevelDB write batch, its hashes of
+    staged stream versions and inbox records, its encoding buffer) belongs
+    to one thread. The journal_t it commits to may be shared.
+
+    Limits: timers due before the epoch (negative) are refused, as they
+    would sort last.
+*/
+#include "journal_internal.h"
+#include "keys.h"
+#include "mpread.h"
+#include <assert.h>
+#include <czmq.h>
+#include <leveldb/c.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOURNAL_KNOWN_MAX 65536 //  committed stream versions a batch remembers
+#define INBOX_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
+
+//  An inbox record staged in a batch.
+typedef struct {
+    size_t size;     //  bytes of reply
+    uint8_t reply[]; //  the reply as given
+} staged_reply_t;
+
+struct _journal_batch_t {
+    journal_t *journal;           //  the store it commits to, borrowed
+    leveldb_writebatch_t *writes; //  staged puts and deletes
+    zhashx_t *versions;           //  stream -> int64_t *, staged versions
+    zhashx_t *known;              //  stream -> int64_t *, committed versions seen
+                                  //  (valid while this batch is the stream's
+                                  //  one writer, as a worker is for its shards)
+    zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
+    msgpack_sbuffer buffer;       //  reused to encode records
+    size_t count;                 //  records staged
+    size_t bytes;                 //  their key and value bytes
+    bool broken;                  //  an encoding ran out of memory midway
+};
+
+static void s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+journal_batch_t *journal_batch_new (journal_t *journal)
+{
+    assert (journal);
+    journal_batch_t *self = calloc (1, sizeof (journal_batch_t));
+    if (!self)
+        return NULL;
+    self->journal = journal;
+    self->writes = leveldb_writebatch_create ();
+    self->versions = zhashx_new ();
+    self->inbox = zhashx_new ();
+    self->known = zhashx_new ();
+    if (!self->versions || !self->inbox || !self->known) {
+        journal_batch_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->versions, s_free_item);
+    zhashx_set_destructor (self->inbox, s_free_item);
+    zhashx_set_destructor (self->known, s_free_item);
+    msgpack_sbuffer_init (&self->buffer);
+    return self;
+}
+
+void journal_batch_destroy (journal_batch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    journal_batch_t *self = *self_p;
+    leveldb_writebatch_destroy (self->writes);
+    zhashx_destroy (&self->versions);
+    zhashx_destroy (&self->inbox);
+    zhashx_destroy (&self->known);
+    msgpack_sbuffer_destroy (&self->buffer);
+    free (self);
+    *self_p = NULL;
+}
+
+static void s_stage_put (journal_batch_t *self, const uint8_t *key, size_t key_len,
+                         const void *value, size_t value_len)
+{
+    leveldb_writebatch_put (self->writes, (const char *) key, key_len, value, value_len);
+    self->count++;
+    self->bytes += key_len + value_len;
+}
+
+static void s_stage_delete (journal_batch_t *self, const uint8_t *key, size_t key_len)
+{
+    leveldb_writebatch_delete (self->writes, (const char *) key, key_len);
+    self->count++;
+    self->bytes += key_len;
+}
+
+//  Stages the record in the encoding buffer under key, unless encoding
+//  failed (pack_rc != 0): then the batch is marked broken, as part of a
+//  record set may already be staged, and SHOAL_ENOMEM is returned.
+static int s_stage_record (journal_batch_t *self, const uint8_t *key, size_t key_len, int pack_rc)
+{
+    if (pack_rc != 0) {
+        self->broken = true;
+        return SHOAL_ENOMEM;
+    }
+    s_stage_put (self, key, key_len, self->buffer.data, self->buffer.size);
+    return 0;
+}
+
+//  Remembers a committed version of stream. The memory is bounded: past
+//  JOURNAL_KNOWN_MAX streams it starts over (a miss costs one seek).
+static void s_remember (journal_batch_t *self, const char *stream, int64_t version)
+{
+    int64_t *known = zhashx_lookup (self->known, stream);
+    if (!known) {
+        if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX)
+            zhashx_purge (self->known);
+        if (!(known = malloc (sizeof (int64_t))))
+            return;
+        zhashx_insert (self->known, stream, known);
+    }
+    *known = version;
+}
+
+int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version)
+{
+    assert (self);
+    assert (version);
+    if (keys_stream_len (stream) == 0)
+        return SHOAL_EINVAL;
+    int64_t *staged = zhashx_lookup (self->versions, stream);
+    if (!staged)
+        staged = zhashx_lookup (self->known, stream);
+    if (staged) {
+        *version = *staged;
+        return 0;
+    }
+    int rc = journal_version (self->journal, stream, version);
+    if (rc == 0)
+        s_remember (self, stream, *version);
+    return rc;
+}
+
+int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
+                          const journal_event_t *events, size_t count, int64_t created,
+                          int64_t *version)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || expected < JOURNAL_ANY || (count && !events))
+        return SHOAL_EINVAL;
+    for (size_t i = 0; i < count; i++) {
+        size_t name_len = events[i].name ? strnlen (events[i].name, SHOAL_NAME_MAX + 1) : 0;
+        if (name_len == 0 || name_len > SHOAL_NAME_MAX ||
+            !mpread_is_map (events[i].data, events[i].size, MPREAD_DEPTH_ANY))
+            return SHOAL_EINVAL;
+    }
+    int64_t current;
+    int rc = journal_batch_version (self, stream, &current);
+    if (rc)
+        return rc;
+    if (expected != JOURNAL_ANY && expected != current)
+        return SHOAL_ECONFLICT;
+    if (current < 0 || current > JOURNAL_SEQ_MAX - (int64_t) count)
+        return SHOAL_EFORMAT; //  a damaged last key: no seq past JOURNAL_SEQ_MAX
+    if (count > 0) {
+        int64_t *staged = zhashx_lookup (self->versions, stream);
+        if (!staged) {
+            if (!(staged = malloc (sizeof (int64_t))))
+                return SHOAL_ENOMEM;
+            zhashx_insert (self->versions, stream, staged);
+        }
+        for (size_t i = 0; i < count; i++) {
+            int pack_rc = keys_event_encode (&self->buffer, events[i].name, strlen (events[i].name),
+                                             events[i].data, events[i].size, created);
+            uint8_t key[KEYS_STREAM_MAX];
+            size_t key_len = keys_event_key (key, stream, len, current + (int64_t) i + 1);
+            if ((rc = s_stage_record (self, key, key_len, pack_rc)))
+                return rc;
+            *staged = current + (int64_t) i + 1;
+        }
+    }
+    if (version)
+        *version = current + (int64_t) count;
+    return 0;
+}
+
+int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
+                            const uint8_t *state, size_t size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || seq < 0 || !mpread_is_map (state, size, MPREAD_DEPTH_ANY))
+        return SHOAL_EINVAL;
+    int pack_rc = keys_snapshot_encode (&self->buffer, seq, state, size);
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_stream_key (key, 's', stream, len, false);
+    return s_stage_record (self, key, key_len, pack_rc);
+}
+
+//  Writes the batch's hash key for an inbox record: the id in hex, then
+//  the stream. key holds INBOX_HASH_KEY_MAX bytes.
+static void s_inbox_hash_key (char *key, const char *stream, size_t len,
+                              const uint8_t id[JOURNAL_ID_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < JOURNAL_ID_SIZE; i++) {
+        key[2 * i] = hex[id[i] >> 4];
+        key[2 * i + 1] = hex[id[i] & 0x0f];
+    }
+    memcpy (key + 2 * JOURNAL_ID_SIZE, stream, len + 1);
+}
+
+int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
+                             int64_t created)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
+        return SHOAL_EINVAL;
+    staged_reply_t *staged = malloc (sizeof (staged_reply_t) + size);
+    if (!staged)
+        return SHOAL_ENOMEM;
+    staged->size = size;
+    if (size)
+        memcpy (staged->reply, reply, size);
+
+    int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size);
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, 'i', stream, len, id);
+    int rc = s_stage_record (self, key, key_len, pack_rc);
+    if (rc) {
+        free (staged);
+        return rc;
+    }
+    char hash_key[INBOX_HASH_KEY_MAX];
+    s_inbox_hash_key (hash_key, stream, len, id);
+    zhashx_update (self->inbox, hash_key, staged);
+    return 0;
+}
+
+int journal_batch_inbox_get (journal_batch_t *self, const char *stream,
+                             const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id)
+        return SHOAL_EINVAL;
+    char hash_key[INBOX_HASH_KEY_MAX];
+    s_inbox_hash_key (hash_key, stream, len, id);
+    staged_reply_t *staged = zhashx_lookup (self->inbox, hash_key);
+    if (!staged)
+        return journal_inbox_get (self->journal, stream, id, reply, size);
+    if (!(*reply = journal_memdup (staged->reply, staged->size)))
+        return SHOAL_ENOMEM;
+    *size = staged->size;
+    return 0;
+}
+
+int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                              size_t size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id || (size && !envelope))
+        return SHOAL_EINVAL;
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, 'o', stream, len, id);
+    s_stage_put (self, key, key_len, envelope, size);
+    return 0;
+}
+
+int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE])
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id)
+        return SHOAL_EINVAL;
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, 'o', stream, len, id);
+    s_stage_delete (self, key, key_len);
+    return 0;
+}
+
+int journal_batch_timer_put (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE],
+                             const uint8_t *envelope, size_t size)
+{
+    assert (self);
+    if (due < 0 || !id || (size && !envelope))
+        return SHOAL_EINVAL;
+    uint8_t key[KEYS_TIMER_SIZE];
+    keys_timer_key (key, due, id);
+    s_stage_put (self, key, sizeof key, envelope, size);
+    return 0;
+}
+
+int journal_batch_timer_del (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE])
+{
+    assert (self);
+    if (due < 0 || !id)
+        return SHOAL_EINVAL;
+    uint8_t key[KEYS_TIMER_SIZE];
+    keys_timer_key (key, due, id);
+    s_stage_delete (self, key, sizeof key);
+    return 0;
+}
+
+size_t journal_batch_count (const journal_batch_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+size_t journal_batch_bytes (const journal_batch_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
+int journal_batch_commit (journal_batch_t *self)
+{
+    assert (self);
+    int rc = 0;
+    if (self->broken)
+        rc = SHOAL_EIO;
+    else if (self->count > 0) {
+        if (journal_commit_must_fail (self->journal))
+            rc = SHOAL_EIO;
+        else {
+            char *err = NULL;
+            leveldb_write (self->journal->db, self->journal->write, self->writes, &err);
+            if (err) {
+                leveldb_free (err);
+                rc = SHOAL_EIO;
+            }
+        }
+    }
+    if (rc == 0) {
+        for (int64_t *staged = zhashx_first (self->versions); staged;
+             staged = zhashx_next (self->versions))
+            s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);
+    } else
+        zhashx_purge (self->known);
+    journal_batch_clear (self);
+    return rc;
+}
+
+void journal_batch_clear (journal_batch_t *self)
+{
+    assert (self);
+    leveldb_writebatch_clear (self->writes);
+    zhashx_purge (self->versions);
+    zhashx_purge (self->inbox);
+    msgpack_sbuffer_clear (&self->buffer);
+    self->count = 0;
+    self->bytes = 0;
+    self->broken = false;
+}

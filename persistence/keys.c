@@ -1,0 +1,208 @@
+/*  keys.c - the journal's key layout and record codecs. See keys.h for the
+    layout and the record formats.
+
+    Contract: key builders trust their inputs (the callers check streams
+    with keys_stream_len and names with keys_meta_key); decoders trust
+    nothing, as records come from the disk. Every record read back is
+    validated by common/mpread.h; maps in records have no depth limit, as
+    the walk is iterative.
+
+    Threads: pure functions over caller memory, safe on any thread.
+*/
+#include "keys.h"
+#include "mpread.h"
+#include <string.h>
+
+static void s_put_be64 (uint8_t *out, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t) value;
+        value >>= 8;
+    }
+}
+
+uint64_t keys_get_be (const uint8_t *in, size_t bytes)
+{
+    uint64_t value = 0;
+    for (size_t i = 0; i < bytes; i++)
+        value = (value << 8) | in[i];
+    return value;
+}
+
+size_t keys_stream_len (const char *stream)
+{
+    if (!stream)
+        return 0;
+    size_t len = strnlen (stream, SHOAL_ADDRESS_MAX + 1);
+    return len > SHOAL_ADDRESS_MAX ? 0 : len;
+}
+
+size_t keys_stream_key (uint8_t *key, char tag, const char *stream, size_t len, bool nul)
+{
+    key[0] = (uint8_t) tag;
+    memcpy (key + 1, stream, len);
+    if (!nul)
+        return 1 + len;
+    key[1 + len] = 0;
+    return 2 + len;
+}
+
+size_t keys_event_key (uint8_t *key, const char *stream, size_t len, int64_t seq)
+{
+    size_t size = keys_stream_key (key, 'e', stream, len, true);
+    s_put_be64 (key + size, (uint64_t) seq);
+    return size + 8;
+}
+
+size_t keys_id_key (uint8_t *key, char tag, const char *stream, size_t len,
+                    const uint8_t id[JOURNAL_ID_SIZE])
+{
+    size_t size = keys_stream_key (key, tag, stream, len, true);
+    memcpy (key + size, id, JOURNAL_ID_SIZE);
+    return size + JOURNAL_ID_SIZE;
+}
+
+void keys_timer_key (uint8_t *key, int64_t due, const uint8_t id[JOURNAL_ID_SIZE])
+{
+    key[0] = 't';
+    s_put_be64 (key + 1, (uint64_t) due);
+    memcpy (key + 9, id, JOURNAL_ID_SIZE);
+}
+
+size_t keys_meta_key (uint8_t *key, const char *name)
+{
+    size_t len = name ? strnlen (name, KEYS_META_NAME_MAX + 1) : 0;
+    if (len == 0 || len > KEYS_META_NAME_MAX)
+        return 0;
+    key[0] = 'm';
+    memcpy (key + 1, name, len);
+    return 1 + len;
+}
+
+bool keys_has_prefix (const char *key, size_t size, const uint8_t *prefix, size_t len)
+{
+    return size >= len && memcmp (key, prefix, len) == 0;
+}
+
+int64_t keys_event_seq (const char *key, size_t key_len, size_t prefix_len)
+{
+    if (key_len != prefix_len + 8)
+        return -1;
+    uint64_t seq = keys_get_be ((const uint8_t *) key + prefix_len, 8);
+    return seq == 0 || seq > JOURNAL_SEQ_MAX ? -1 : (int64_t) seq;
+}
+
+//  --------------------------------------------------------------------------
+//  Reading records, with common/mpread.h. Each reader consumes one element
+//  at *offset and advances it, or returns SHOAL_EFORMAT and leaves it alone.
+
+//  Reads the array header and format version that start every record.
+static int s_read_header (const uint8_t *buf, size_t size, size_t *offset, uint64_t fields)
+{
+    uint64_t count;
+    int64_t version;
+    if (mpread_array (buf, size, offset, &count) ||
+        mpread_int (buf, size, offset, INT64_MIN, INT64_MAX, &version))
+        return SHOAL_EFORMAT;
+    if (version != KEYS_FORMAT_VERSION)
+        return SHOAL_EVERSION;
+    return count == fields ? 0 : SHOAL_EFORMAT;
+}
+
+//  Reads an int64 record field.
+static int s_read_int (const uint8_t *buf, size_t size, size_t *offset, int64_t *value)
+{
+    return mpread_int (buf, size, offset, INT64_MIN, INT64_MAX, value);
+}
+
+//  Reads a map record field: its encoded bytes point into buf.
+static int s_read_map (const uint8_t *buf, size_t size, size_t *offset, const uint8_t **map,
+                       size_t *len)
+{
+    return mpread_map_span (buf, size, offset, MPREAD_DEPTH_ANY, map, len);
+}
+
+int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
+                       const uint8_t **data, size_t *data_len, int64_t *created)
+{
+    size_t offset = 0;
+    int rc = s_read_header (buf, size, &offset, 4);
+    if (rc)
+        return rc;
+    if (mpread_str (buf, size, &offset, name, name_len) ||
+        s_read_map (buf, size, &offset, data, data_len) ||
+        s_read_int (buf, size, &offset, created) || offset != size)
+        return SHOAL_EFORMAT;
+    if (*name_len == 0 || *name_len > SHOAL_NAME_MAX)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const uint8_t **state,
+                          size_t *state_len)
+{
+    size_t offset = 0;
+    int rc = s_read_header (buf, size, &offset, 3);
+    if (rc)
+        return rc;
+    if (s_read_int (buf, size, &offset, seq) || s_read_map (buf, size, &offset, state, state_len) ||
+        offset != size)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const uint8_t **reply,
+                       size_t *reply_len)
+{
+    size_t offset = 0;
+    int rc = s_read_header (buf, size, &offset, 3);
+    if (rc)
+        return rc;
+    if (s_read_int (buf, size, &offset, created) ||
+        mpread_bin (buf, size, &offset, reply, reply_len) || offset != size)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Writing records
+
+//  Empties buffer and starts a record of fields fields (the format version
+//  included) with a packer over buffer.
+static int s_write_header (msgpack_packer *pk, msgpack_sbuffer *buffer, uint32_t fields)
+{
+    msgpack_packer_init (pk, buffer, msgpack_sbuffer_write);
+    msgpack_sbuffer_clear (buffer);
+    int rc = msgpack_pack_array (pk, fields);
+    rc |= msgpack_pack_uint8 (pk, KEYS_FORMAT_VERSION);
+    return rc;
+}
+
+int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_len,
+                       const uint8_t *data, size_t size, int64_t created)
+{
+    msgpack_packer pk;
+    int rc = s_write_header (&pk, buffer, 4);
+    rc |= msgpack_pack_str_with_body (&pk, name, name_len);
+    rc |= msgpack_sbuffer_write (buffer, (const char *) data, size);
+    rc |= msgpack_pack_int64 (&pk, created);
+    return rc;
+}
+
+int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size)
+{
+    msgpack_packer pk;
+    int rc = s_write_header (&pk, buffer, 3);
+    rc |= msgpack_pack_int64 (&pk, seq);
+    rc |= msgpack_sbuffer_write (buffer, (const char *) state, size);
+    return rc;
+}
+
+int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size)
+{
+    msgpack_packer pk;
+    int rc = s_write_header (&pk, buffer, 3);
+    rc |= msgpack_pack_int64 (&pk, created);
+    rc |= msgpack_pack_bin_with_body (&pk, reply, size);
+    return rc;
+}

@@ -1,0 +1,113 @@
+/*  keys.h - the journal's key layout and record codecs. Internal to
+    persistence/: include it only from the journal's own .c files.
+
+    Key layout (ordered scans; big-endian integers; an address has no NUL):
+
+        'e' stream 0x00 seq:u64be      -> event   [1, name, data, created]
+        's' stream                     -> snapshot [1, seq, state]
+        'i' stream 0x00 id:16          -> inbox   [1, created, reply]
+        'o' stream 0x00 id:16          -> outbox entry (an encoded envelope)
+        't' due:u64be id:16            -> timer (an encoded envelope)
+        'm' name                       -> metadata value
+
+    Records are msgpack arrays that start with the format version (1):
+        event     [1, name:str, data:map, created:int]
+        snapshot  [1, seq:int, state:map]
+        inbox     [1, created:int, reply:bin]
+    Outbox entries, timers and metadata are stored as given.
+
+    Contract: a key builder writes into a caller's buffer of the size named
+    by its comment (KEYS_STREAM_MAX, KEYS_TIMER_SIZE, 1 + KEYS_META_NAME_MAX)
+    and returns the key's length. A decoder checks every byte with the
+    bounds-checked reader of common/mpread.h and allocates nothing: its
+    outputs point into the record. A damaged record gives SHOAL_EFORMAT
+    (SHOAL_EVERSION for a well-formed record of another format version),
+    never a crash. An encoder clears the buffer it is given and returns 0,
+    or non-zero if msgpack ran out of memory midway.
+
+    Threads: pure functions over caller memory, safe on any thread.
+
+    Limits: streams are at most SHOAL_ADDRESS_MAX bytes, event names at most
+    SHOAL_NAME_MAX, metadata names at most KEYS_META_NAME_MAX.
+*/
+#ifndef KEYS_H_INCLUDED
+#define KEYS_H_INCLUDED
+
+#include "journal.h"
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_FORMAT_VERSION 1 //  first field of every record
+#define KEYS_META_NAME_MAX 255
+
+//  'e' stream 0x00 seq:8 is the longest key with a stream; 'o'/'i' with
+//  their 16-byte id are longer.
+#define KEYS_STREAM_MAX (1 + SHOAL_ADDRESS_MAX + 1 + JOURNAL_ID_SIZE)
+#define KEYS_TIMER_SIZE (1 + 8 + JOURNAL_ID_SIZE)
+
+//  --------------------------------------------------------------------------
+//  Keys
+
+//  The first bytes of in as a big-endian integer (bytes at most 8).
+uint64_t keys_get_be (const uint8_t *in, size_t bytes);
+
+//  Returns the length of a usable stream name, or 0 if it is NULL, empty
+//  or longer than SHOAL_ADDRESS_MAX.
+size_t keys_stream_len (const char *stream);
+
+//  Writes tag stream [0x00] into key and returns its length. key holds
+//  KEYS_STREAM_MAX bytes; len comes from keys_stream_len.
+size_t keys_stream_key (uint8_t *key, char tag, const char *stream, size_t len, bool nul);
+
+//  Writes the key of event seq of stream. key holds KEYS_STREAM_MAX bytes.
+size_t keys_event_key (uint8_t *key, const char *stream, size_t len, int64_t seq);
+
+//  Writes tag stream 0x00 id (inbox 'i', outbox 'o'). key holds
+//  KEYS_STREAM_MAX bytes.
+size_t keys_id_key (uint8_t *key, char tag, const char *stream, size_t len,
+                    const uint8_t id[JOURNAL_ID_SIZE]);
+
+//  Writes the timer key for (due, id). key holds KEYS_TIMER_SIZE bytes.
+void keys_timer_key (uint8_t *key, int64_t due, const uint8_t id[JOURNAL_ID_SIZE]);
+
+//  Writes the metadata key for name into key. Returns its length, or 0 if
+//  name is unusable. key holds 1 + KEYS_META_NAME_MAX bytes.
+size_t keys_meta_key (uint8_t *key, const char *name);
+
+//  True if key starts with prefix.
+bool keys_has_prefix (const char *key, size_t size, const uint8_t *prefix, size_t len);
+
+//  The seq of an event key whose stream prefix is prefix_len bytes, or -1
+//  if the key is malformed.
+int64_t keys_event_seq (const char *key, size_t key_len, size_t prefix_len);
+
+//  --------------------------------------------------------------------------
+//  Records
+
+//  Decodes an event record. *name and *data point into buf.
+int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
+                       const uint8_t **data, size_t *data_len, int64_t *created);
+
+//  Decodes a snapshot record. *state points into buf.
+int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const uint8_t **state,
+                          size_t *state_len);
+
+//  Decodes an inbox record. *reply points into buf.
+int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const uint8_t **reply,
+                       size_t *reply_len);
+
+//  Encodes an event record into buffer. data is an encoded msgpack map,
+//  copied as is.
+int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_len,
+                       const uint8_t *data, size_t size, int64_t created);
+
+//  Encodes a snapshot record into buffer. state is an encoded msgpack map,
+//  copied as is.
+int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size);
+
+//  Encodes an inbox record into buffer.
+int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size);
+
+#endif

@@ -1,0 +1,160 @@
+/*  scan.c - the journal's full-table scans: every outbox entry and every
+    timer (read when a node starts), and the pruning of old inbox records.
+
+    Contract: a scan walks one key tag ('o', 't' or 'i', see keys.h) in key
+    order over the committed store; it sees nothing staged in a batch. A key
+    that does not parse is skipped with a warning, so that one damaged
+    record does not keep a node from starting; values are passed to the
+    caller's function as stored, for it to check. Pruning deletes in
+    LevelDB writes of PRUNE_BATCH records, never synced: a crash midway
+    leaves records that the next prune deletes.
+
+    Threads: any thread, as for journal_t; the scan's state lives on the
+    caller's stack. Known limit: O(N) in the table's size, as a scan reads
+    every record under its tag.
+*/
+#include "journal_internal.h"
+#include "keys.h"
+#include <assert.h>
+#include <czmq.h>
+#include <leveldb/c.h>
+#include <string.h>
+
+#define PRUNE_BATCH 1000
+
+//  Calls fn for each key under the one-byte prefix tag, with the value.
+//  A scan_fn returns 0 to go on, 1 to stop, or a negative code.
+typedef int (scan_fn) (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                       size_t value_len);
+
+static int s_scan (journal_t *self, char tag, scan_fn *fn, void *arg)
+{
+    int rc = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (leveldb_iter_seek (it, &tag, 1); leveldb_iter_valid (it); leveldb_iter_next (it)) {
+        size_t key_len, value_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (key_len == 0 || key[0] != tag)
+            break;
+        const char *value = leveldb_iter_value (it, &value_len);
+        rc = fn (arg, (const uint8_t *) key, key_len, (const uint8_t *) value, value_len);
+        if (rc != 0)
+            break;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    if (err) {
+        leveldb_free (err);
+        rc = SHOAL_EIO;
+    }
+    leveldb_iter_destroy (it);
+    return rc < 0 ? rc : 0;
+}
+
+//  A scan meets a key of its table that does not parse (a damaged store):
+//  says so and goes on, as the scan's caller does for a damaged value, so
+//  that one bad record does not keep a node from starting.
+static int s_skip_bad_key (const char *table, const uint8_t *key, size_t key_len)
+{
+    zsys_warning ("journal: skipped a malformed %s key (%zu bytes)", table, key_len);
+    return 0;
+}
+
+typedef struct {
+    journal_entry_fn *fn; //  the caller's function
+    void *arg;            //  and its argument
+} entry_scan_t;
+
+static int s_outbox_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                           size_t value_len)
+{
+    entry_scan_t *scan = arg;
+    const uint8_t *nul = memchr (key + 1, 0, key_len - 1);
+    size_t stream_len = nul ? (size_t) (nul - key) - 1 : 0;
+    if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX ||
+        key_len != 1 + stream_len + 1 + JOURNAL_ID_SIZE)
+        return s_skip_bad_key ("outbox", key, key_len);
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    memcpy (stream, key + 1, stream_len);
+    stream[stream_len] = '\0';
+    return scan->fn (scan->arg, stream, nul + 1, 0, value, value_len) ? 1 : 0;
+}
+
+static int s_timer_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                          size_t value_len)
+{
+    entry_scan_t *scan = arg;
+    uint64_t due = key_len == KEYS_TIMER_SIZE ? keys_get_be (key + 1, 8) : 0;
+    if (key_len != KEYS_TIMER_SIZE || due > INT64_MAX)
+        return s_skip_bad_key ("timer", key, key_len);
+    return scan->fn (scan->arg, NULL, key + 9, (int64_t) due, value, value_len) ? 1 : 0;
+}
+
+int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    entry_scan_t scan = {fn, arg};
+    return s_scan (self, 'o', s_outbox_entry, &scan);
+}
+
+int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    entry_scan_t scan = {fn, arg};
+    return s_scan (self, 't', s_timer_entry, &scan);
+}
+
+typedef struct {
+    journal_t *journal;            //  the store, borrowed
+    leveldb_writebatch_t *deletes; //  deletes not yet written, owned
+    size_t staged;                 //  how many
+    int64_t deleted;               //  records deleted so far
+    int64_t cutoff;                //  records created before it go
+} prune_t;
+
+//  Writes the staged deletes. Returns 0 or SHOAL_EIO.
+static int s_prune_flush (prune_t *prune)
+{
+    if (prune->staged == 0)
+        return 0;
+    char *err = NULL;
+    leveldb_write (prune->journal->db, prune->journal->write_lazy, prune->deletes, &err);
+    leveldb_writebatch_clear (prune->deletes);
+    if (err) {
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    prune->deleted += (int64_t) prune->staged;
+    prune->staged = 0;
+    return 0;
+}
+
+//  Records that do not decode are left alone: they cannot be dated.
+static int s_prune_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                          size_t value_len)
+{
+    prune_t *prune = arg;
+    int64_t created;
+    const uint8_t *reply;
+    size_t reply_len;
+    if (keys_inbox_decode (value, value_len, &created, &reply, &reply_len) != 0 ||
+        created >= prune->cutoff)
+        return 0;
+    leveldb_writebatch_delete (prune->deletes, (const char *) key, key_len);
+    if (++prune->staged < PRUNE_BATCH)
+        return 0;
+    return s_prune_flush (prune);
+}
+
+int64_t journal_inbox_prune (journal_t *self, int64_t cutoff)
+{
+    assert (self);
+    prune_t prune = {self, leveldb_writebatch_create (), 0, 0, cutoff};
+    int rc = s_scan (self, 'i', s_prune_entry, &prune);
+    if (rc == 0)
+        rc = s_prune_flush (&prune);
+    leveldb_writebatch_destroy (prune.deletes);
+    return rc ? rc : prune.deleted;
+}
