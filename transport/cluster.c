@@ -2,29 +2,24 @@
     validating a cluster file, saving one, planning one by rendezvous
     hashing, and its digest.
 
-    A file is read in one piece, checked line by line against the rules
-    of czmq's ZPL parser (so that a bad line is reported with its number,
-    and so that zconfig, which cuts long lines and misreads what follows
-    them, only ever sees lines it handles), parsed with zconfig, and then
-    validated key by key. The owner table is one byte per shard.
+    A file is read with zplfile_load (czmq's zconfig parser behind a line
+    check that reports bad lines by number) and then validated key by
+    key; it is written with zplfile_save. The owner table is one byte per
+    shard.
 */
 #include "cluster.h"
 #include "shoal.h"
+#include "zplfile.h"
 
 #include <czmq.h>
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define NO_OWNER 0xFF               //  in the owner table: unowned
-#define FILE_MAX (16 * 1024 * 1024) //  bytes of a cluster file
+#define NO_OWNER 0xFF //  in the owner table: unowned
 #define EPOCH_MAX INT64_MAX
 #define RANGES_PER_LINE (CLUSTER_LINE_MAX - 100) //  bytes of one shards value
 
@@ -470,124 +465,6 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
 //  --------------------------------------------------------------------------
 //  Loading
 
-//  Checks the bytes the way zconfig_chunk_load parses them, so that it
-//  never fails or cuts a line: printable ASCII, lines under
-//  CLUSTER_LINE_MAX, indents of 4 spaces at most one level deeper than
-//  the item above, names of its name characters, quoted values closed,
-//  nothing after a value but a comment. Returns 0 or SHOAL_EFORMAT.
-static int s_check_zpl (const char *text, size_t size, const char *path, char **error)
-{
-    int depth = 0; //  levels zconfig can attach an item at: 0..depth
-    int lineno = 0;
-    const char *line = text, *end = text + size;
-    while (line < end) {
-        const char *eol = memchr (line, '\n', (size_t) (end - line));
-        if (!eol)
-            eol = end;
-        lineno++;
-        if (eol - line > CLUSTER_LINE_MAX) {
-            s_fail (error, path, "line %d: longer than %d bytes", lineno, CLUSTER_LINE_MAX);
-            return SHOAL_EFORMAT;
-        }
-        while (eol > line && isspace ((unsigned char) eol[-1]))
-            eol--;
-        for (const char *p = line; p < eol; p++)
-            if ((unsigned char) *p > '~' || ((unsigned char) *p < ' ' && *p != '\t')) {
-                s_fail (error, path, "line %d: byte 0x%02x is not printable ASCII", lineno,
-                        (unsigned char) *p);
-                return SHOAL_EFORMAT;
-            }
-        const char *p = line;
-        while (p < eol && *p == ' ')
-            p++;
-        int level = (int) (p - line) / 4;
-        if ((p - line) % 4) {
-            s_fail (error, path, "line %d: indent by 4 spaces at a time", lineno);
-            return SHOAL_EFORMAT;
-        }
-        const char *name = p;
-        while (p < eol && (isalnum ((unsigned char) *p) || strchr ("$-_@.&+/", *p)))
-            p++;
-        bool named = p > name;
-        const char *problem = NULL;
-        if (named && (name[0] == '/' || p[-1] == '/'))
-            problem = "a name may not start or end with '/'";
-        else if (named && level > depth)
-            problem = "indented deeper than the item above allows";
-        while (!problem && p < eol && isspace ((unsigned char) *p))
-            p++;
-        if (!problem && named && p < eol && *p == '=') {
-            p++;
-            while (p < eol && isspace ((unsigned char) *p))
-                p++;
-            if (p < eol && (*p == '"' || *p == '\'')) {
-                const char *close = memchr (p + 1, *p, (size_t) (eol - p - 1));
-                if (!close)
-                    problem = "a quoted value is not closed";
-                else
-                    for (p = close + 1; p < eol && isspace ((unsigned char) *p);)
-                        p++;
-            } else
-                p = eol; //  an unquoted value runs to the end or a '#'
-        }
-        if (!problem && p < eol && *p != '#')
-            problem = "expected 'name', 'name = value' or a '#' comment";
-        if (problem) {
-            s_fail (error, path, "line %d: %s", lineno, problem);
-            return SHOAL_EFORMAT;
-        }
-        if (named)
-            depth = level + 1;
-        line = memchr (line, '\n', (size_t) (end - line));
-        line = line ? line + 1 : end;
-    }
-    return 0;
-}
-
-//  Reads the whole file at path into a NUL-terminated buffer. Returns it
-//  (free()) and sets *size, or NULL and sets *error.
-static char *s_read_file (const char *path, size_t *size, char **error)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        s_fail (error, path, "cannot open: %s", strerror (errno));
-        return NULL;
-    }
-    struct stat info;
-    char *text = NULL;
-    if (fstat (fd, &info) < 0) {
-        s_fail (error, path, "cannot stat: %s", strerror (errno));
-        goto done;
-    }
-    if (!S_ISREG (info.st_mode) || info.st_size > FILE_MAX) {
-        s_fail (error, path, "not a regular file of at most %d bytes", FILE_MAX);
-        goto done;
-    }
-    text = malloc ((size_t) info.st_size + 1);
-    if (!text) {
-        s_fail (error, path, "out of memory");
-        goto done;
-    }
-    size_t done = 0;
-    while (done < (size_t) info.st_size) {
-        ssize_t got = read (fd, text + done, (size_t) info.st_size - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            s_fail (error, path, "cannot read: %s", got ? strerror (errno) : "file shrank");
-            free (text);
-            text = NULL;
-            goto done;
-        }
-        done += (size_t) got;
-    }
-    text[done] = 0;
-    *size = done;
-done:
-    close (fd);
-    return text;
-}
-
 //  A key's value for the cluster or a node section: a leaf given once.
 //  Returns it or NULL (*error set). what names the section in messages.
 static const char *s_leaf (zconfig_t *section, zconfig_t *item, const char *what, const char *path,
@@ -800,19 +677,10 @@ cluster_t *cluster_load (const char *path, char **error)
 {
     if (error)
         *error = NULL;
-    size_t size = 0;
-    char *text = s_read_file (path, &size, error);
-    if (!text)
+    zconfig_t *root = zplfile_load (path, CLUSTER_LINE_MAX, error);
+    if (!root)
         return NULL;
     cluster_t *self = NULL;
-    zconfig_t *root = NULL;
-    if (s_check_zpl (text, size, path, error))
-        goto fail;
-    root = zconfig_str_load (text);
-    if (!root) {
-        s_fail (error, path, "not valid ZPL");
-        goto fail;
-    }
     zconfig_t *cluster = NULL, *nodes = NULL;
     for (zconfig_t *section = zconfig_child (root); section; section = zconfig_next (section)) {
         const char *name = zconfig_name (section);
@@ -849,73 +717,15 @@ cluster_t *cluster_load (const char *path, char **error)
         goto fail;
     }
     zconfig_destroy (&root);
-    free (text);
     return self;
 fail:
     cluster_destroy (&self);
     zconfig_destroy (&root);
-    free (text);
     return NULL;
 }
 
 //  --------------------------------------------------------------------------
 //  Saving
-
-//  Writes size bytes of text to path through path.tmp, fsync and rename.
-static int s_write_file (const char *path, const char *text, size_t size, char **error)
-{
-    char *temp = zsys_sprintf ("%s.tmp", path);
-    if (!temp) {
-        s_fail (error, path, "out of memory");
-        return SHOAL_ENOMEM;
-    }
-    const char *step = "cannot create";
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    step = "cannot write";
-    for (size_t done = 0; done < size;) {
-        ssize_t wrote = write (fd, text + done, size - done);
-        if (wrote < 0 && errno == EINTR)
-            continue;
-        if (wrote < 0)
-            goto fail;
-        done += (size_t) wrote;
-    }
-    step = "cannot fsync";
-    if (fsync (fd) < 0)
-        goto fail;
-    step = "cannot close";
-    int rc = close (fd);
-    fd = -1;
-    if (rc < 0)
-        goto fail;
-    step = "cannot rename";
-    if (rename (temp, path) < 0)
-        goto fail;
-    char *slash = strrchr (temp, '/');
-    if (slash)
-        slash[slash == temp ? 1 : 0] = 0;
-    int dir = open (slash ? temp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    step = "cannot fsync its directory";
-    if (dir < 0 || fsync (dir) < 0) {
-        if (dir >= 0)
-            close (dir);
-        s_fail (error, path, "%s: %s", step, strerror (errno));
-        free (temp);
-        return SHOAL_EIO;
-    }
-    close (dir);
-    free (temp);
-    return 0;
-fail:
-    s_fail (error, path, "%s %s: %s", step, temp, strerror (errno));
-    if (fd >= 0)
-        close (fd);
-    unlink (temp);
-    free (temp);
-    return SHOAL_EIO;
-}
 
 //  Adds node i's shards to section as "shards" lines under RANGES_PER_LINE.
 static int s_save_shards (const cluster_t *self, int i, zconfig_t *section)
@@ -980,7 +790,7 @@ int cluster_save (const cluster_t *self, const char *path, char **error)
     if (rc == 0 && !text)
         rc = SHOAL_ENOMEM;
     if (rc == 0)
-        rc = s_write_file (path, text, strlen (text), error);
+        rc = zplfile_save (path, text, strlen (text), error);
     else
         s_fail (error, path, "out of memory");
     free (text);
