@@ -17,6 +17,7 @@ static const command_t s_commands[] = {
     {"stats", cmd_stats, "print a node's counters as JSON"},
     {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
     {"bench", cmd_bench, "measure transfers per second on a node"},
+    {"cluster", cmd_cluster, "plan a cluster: its map and certificates (init)"},
 };
 
 static void s_usage (FILE *out)

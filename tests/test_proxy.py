@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""test_proxy.py - tests proxy.py against an echo server on 127.0.0.1:
+forwarding for many connections, a cut (bytes dropped, new connections
+held back from the target), a heal (connections that lived through the
+cut closed, new ones forwarded) and SIGTERM. Every wait has a deadline;
+the only timed waits are the short ones that check nothing arrives.
+"""
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+DEADLINE = 20.0  # seconds for anything that must happen
+QUIET = 0.3      # seconds in which nothing may arrive while cut
+
+
+class Echo:
+    """Echoes every connection; counts the connections it accepted."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            conn, _ = self.listener.accept()
+            self.accepted += 1
+            threading.Thread(target=self.echo, args=(conn,), daemon=True).start()
+
+    def echo(self, conn):
+        with conn:
+            try:
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+            except OSError:
+                pass
+
+
+def expect_line(lines, want):
+    try:
+        line = lines.get(timeout=DEADLINE)
+    except queue.Empty:
+        sys.exit("no '%s' from the proxy in %ss" % (want, DEADLINE))
+    assert line.startswith(want), "expected '%s', got '%s'" % (want, line)
+    return line
+
+
+def round_trip(sock, data):
+    sock.settimeout(DEADLINE)
+    sock.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = sock.recv(65536)
+        assert chunk, "closed after %d of %d bytes" % (len(got), len(data))
+        got += chunk
+    assert got == data, "echo differs"
+
+
+def assert_silent(sock):
+    sock.settimeout(QUIET)
+    try:
+        data = sock.recv(65536)
+        assert False, "got %r while cut" % data
+    except socket.timeout:
+        pass
+
+
+def assert_closed(sock):
+    sock.settimeout(DEADLINE)
+    try:
+        while sock.recv(65536):
+            pass  # bytes sent before the cut may still drain
+    except ConnectionResetError:
+        pass
+
+
+def main():
+    echo = Echo()
+    proxy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proxy.py")
+    process = subprocess.Popen([sys.executable, proxy, "0", "127.0.0.1:%d" % echo.port],
+                               stdout=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l.strip()) for l in process.stdout],
+                     daemon=True).start()
+    try:
+        port = int(expect_line(lines, "proxy ready ").split()[2])
+        connect = lambda: socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+
+        many = [connect() for _ in range(20)]
+        for i, sock in enumerate(many):
+            round_trip(sock, b"hello %d " % i * 1000)
+        before = many[0]
+
+        process.send_signal(signal.SIGUSR1)
+        expect_line(lines, "proxy cut")
+        before.sendall(b"lost")
+        assert_silent(before)
+        accepted = echo.accepted
+        during = connect()  # accepted by the proxy, never forwarded
+        during.sendall(b"lost too")
+        assert_silent(during)
+        assert echo.accepted == accepted, "the target saw a connection while cut"
+
+        process.send_signal(signal.SIGUSR2)
+        expect_line(lines, "proxy healed")
+        for sock in many + [during]:
+            assert_closed(sock)
+            sock.close()
+        after = connect()
+        round_trip(after, b"back")
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=DEADLINE) == 0, "exit code %d" % process.returncode
+        assert_closed(after)
+        after.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    print("test_proxy: ok")
+
+
+if __name__ == "__main__":
+    main()

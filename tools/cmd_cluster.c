@@ -1,0 +1,268 @@
+/*  cmd_cluster.c - `shoal cluster SUBCOMMAND`: tooling for the static
+    cluster map (transport/cluster.h). The only subcommand for now is
+    `init`, which plans a cluster and writes everything its nodes and
+    clients need:
+
+        DIR/cluster.cfg              the map, copied to every machine
+        DIR/NAME/node.cert           node NAME's CURVE certificate ...
+        DIR/NAME/node.cert_secret    ... and its secret (mode 0600)
+        DIR/NAME/clients/client.cert the client certificate it accepts
+        DIR/client.cert              the client's certificate ...
+        DIR/client.cert_secret       ... and its secret (mode 0600)
+
+    cluster.cfg is written last, so a directory holding one is complete.
+    Exit codes: 0 written, 1 refused or failed, 2 bad usage.
+*/
+#include "commands.h"
+#include "cluster.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void s_help (FILE *out)
+{
+    fprintf (out,
+             "Usage: shoal cluster init --nodes N [OPTIONS]\n\n"
+             "Plans a cluster of N nodes (n1..nN) and writes its map, DIR/cluster.cfg, with\n"
+             "a CURVE certificate per node in DIR/NAME/ and one client certificate,\n"
+             "DIR/client.cert, that every node accepts (a copy of its public part is in\n"
+             "each DIR/NAME/clients/). Node i (from 0) listens for clients on\n"
+             "tcp://HOST:PORT+2i and for its peers on tcp://HOST:PORT+2i+1. Shards are\n"
+             "placed by rendezvous hashing. Refuses to overwrite DIR/cluster.cfg unless\n"
+             "--force, which also makes new keys for everything.\n\n"
+             "Options:\n"
+             "  --nodes N        nodes, 1 to %d (required)\n"
+             "  --dir DIR        where to write (default ./cluster)\n"
+             "  --host HOST      the host in the endpoints (default 127.0.0.1)\n"
+             "  --base-port P    the first node's client port (default 7700)\n"
+             "  --shards S       shards, 1 to %d (default 256)\n"
+             "  --name NAME      the cluster's name (default shoal)\n"
+             "  --force          overwrite an existing cluster in DIR\n\n"
+             "Examples:\n"
+             "  shoal cluster init --nodes 3\n"
+             "  shoal cluster init --nodes 5 --dir /etc/shoal/bank --name bank \\\n"
+             "      --host 10.0.0.5 --base-port 9000 --shards 1024\n",
+             CLUSTER_MAX_NODES, CLUSTER_MAX_SHARDS);
+}
+
+static void s_usage (FILE *out)
+{
+    fprintf (out, "Usage: shoal cluster SUBCOMMAND [OPTIONS]\n\n"
+                  "Subcommands:\n"
+                  "  init       plan a cluster: its map and its certificates\n\n"
+                  "Run 'shoal cluster init --help' for its options and examples.\n");
+}
+
+//  Saves cert's public part to path and its secret part, created mode
+//  0600, to path_secret (whatever the umask, and even if an old one was
+//  more open). Returns 0 or -1 with a message printed.
+static int s_save_cert (zcert_t *cert, const char *path)
+{
+    char secret[PATH_MAX];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (zcert_save_public (cert, path) != 0) {
+        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    unlink (secret);
+    mode_t old = umask (077);
+    int rc = zcert_save_secret (cert, secret);
+    umask (old);
+    if (rc != 0 || chmod (secret, 0600) != 0) {
+        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", secret, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Makes dir and its parents. Returns 0 or -1 with a message printed.
+static int s_mkdir (const char *dir)
+{
+    if (zsys_dir_create ("%s", dir) != 0) {
+        fprintf (stderr, "shoal cluster: cannot create directory %s: %s\n", dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Writes the certificates and the map. Returns the exit code.
+static int s_write (cluster_t *cluster, const char *dir)
+{
+    char path[PATH_MAX];
+    zcert_t *client = zcert_new ();
+    if (!client) {
+        fprintf (stderr, "shoal cluster: cannot make a certificate\n");
+        return EXIT_REJECTED;
+    }
+    zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
+    zcert_set_meta (client, "role", "client");
+    snprintf (path, sizeof path, "%s/client.cert", dir);
+    int rc = s_save_cert (client, path);
+    for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
+        const char *name = cluster_node_name (cluster, i);
+        zcert_t *cert = zcert_new ();
+        if (!cert) {
+            fprintf (stderr, "shoal cluster: cannot make a certificate\n");
+            rc = -1;
+            break;
+        }
+        zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
+        zcert_set_meta (cert, "role", "node");
+        zcert_set_meta (cert, "node", "%s", name);
+        snprintf (path, sizeof path, "%s/%s/clients", dir, name);
+        rc = s_mkdir (path);
+        if (rc == 0) {
+            snprintf (path, sizeof path, "%s/%s/node.cert", dir, name);
+            rc = s_save_cert (cert, path);
+        }
+        if (rc == 0) {
+            snprintf (path, sizeof path, "%s/%s/clients/client.cert", dir, name);
+            rc = zcert_save_public (client, path);
+            if (rc)
+                fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path, strerror (errno));
+        }
+        if (rc == 0 && cluster_set_key (cluster, i, zcert_public_txt (cert)) != 0) {
+            fprintf (stderr, "shoal cluster: a new key was refused\n");
+            rc = -1;
+        }
+        zcert_destroy (&cert);
+    }
+    zcert_destroy (&client);
+    if (rc)
+        return EXIT_REJECTED;
+    char *error = NULL;
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    if (cluster_save (cluster, path, &error) != 0) {
+        fprintf (stderr, "shoal cluster: %s\n", error ? error : "out of memory");
+        free (error);
+        return EXIT_REJECTED;
+    }
+    printf ("wrote %s: cluster %s, %d nodes, %u shards, epoch %" PRId64 ", digest %s\n", path,
+            cluster_name (cluster), cluster_node_count (cluster), cluster_shards (cluster),
+            cluster_epoch (cluster), cluster_digest (cluster));
+    for (int i = 0; i < cluster_node_count (cluster); i++) {
+        const char *name = cluster_node_name (cluster, i);
+        printf ("  %-4s %5u shards  client %s  peer %s  cert %s/%s/node.cert\n", name,
+                cluster_node_shard_count (cluster, i), cluster_node_client (cluster, i),
+                cluster_node_peer (cluster, i), dir, name);
+    }
+    printf ("wrote %s/client.cert (and _secret), authorized in %s/*/clients/\n", dir, dir);
+    return 0;
+}
+
+static int s_init (int argc, char **argv)
+{
+    static const struct option options[] = {{"nodes", required_argument, 0, 'n'},
+                                            {"dir", required_argument, 0, 'd'},
+                                            {"host", required_argument, 0, 'H'},
+                                            {"base-port", required_argument, 0, 'p'},
+                                            {"shards", required_argument, 0, 's'},
+                                            {"name", required_argument, 0, 'N'},
+                                            {"force", no_argument, 0, 'f'},
+                                            {"help", no_argument, 0, 'h'},
+                                            {0, 0, 0, 0}};
+    const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
+    long nodes = 0, shards = 256, base_port = 7700, value;
+    bool force = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!option_int ("cluster", "nodes", optarg, 1, CLUSTER_MAX_NODES, &value))
+                return EXIT_USAGE;
+            nodes = value;
+            break;
+        case 's':
+            if (!option_int ("cluster", "shards", optarg, 1, CLUSTER_MAX_SHARDS, &value))
+                return EXIT_USAGE;
+            shards = value;
+            break;
+        case 'p':
+            if (!option_int ("cluster", "base-port", optarg, 1, 65535, &value))
+                return EXIT_USAGE;
+            base_port = value;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'N':
+            name = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'h':
+            s_help (stdout);
+            return 0;
+        default:
+            s_help (stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "shoal cluster: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (nodes == 0) {
+        fprintf (stderr, "shoal cluster: init needs --nodes N (1 to %d)\n", CLUSTER_MAX_NODES);
+        return EXIT_USAGE;
+    }
+    if (!*dir || strlen (dir) > PATH_MAX - 100) {
+        fprintf (stderr, "shoal cluster: --dir must be a path of 1 to %d bytes\n", PATH_MAX - 100);
+        return EXIT_USAGE;
+    }
+    if (base_port + 2 * nodes - 1 > 65535) {
+        fprintf (stderr, "shoal cluster: %ld nodes need ports %ld to %ld, past 65535\n", nodes,
+                 base_port, base_port + 2 * nodes - 1);
+        return EXIT_USAGE;
+    }
+    cluster_t *cluster = cluster_plan (name, (int) nodes, (int) shards, host, (int) base_port);
+    if (!cluster) {
+        fprintf (stderr,
+                 "shoal cluster: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "
+                 "--host a host name or address?\n");
+        return EXIT_USAGE;
+    }
+    zsys_init ();
+    zsys_handler_set (NULL);
+    int rc = EXIT_REJECTED;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    if (!zsys_has_curve ())
+        fprintf (stderr, "shoal cluster: this libzmq has no CURVE support: no keys to make\n");
+    else if (!force && access (path, F_OK) == 0)
+        fprintf (stderr, "shoal cluster: %s exists; not overwriting it without --force\n", path);
+    else if (force && unlink (path) != 0 && errno != ENOENT)
+        fprintf (stderr, "shoal cluster: cannot remove %s: %s\n", path, strerror (errno));
+    else if (s_mkdir (dir) == 0)
+        rc = s_write (cluster, dir); //  cluster.cfg last: it exists only when complete
+    cluster_destroy (&cluster);
+    return rc;
+}
+
+int cmd_cluster (int argc, char **argv)
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return EXIT_USAGE;
+    }
+    if (streq (argv[1], "--help") || streq (argv[1], "-h") || streq (argv[1], "help")) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (streq (argv[1], "init"))
+        return s_init (argc - 1, argv + 1);
+    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (there is only init)\n\n", argv[1]);
+    s_usage (stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,32 @@
+/*  zplfile.h - reading and writing ZPL files (czmq zconfig) safely.
+
+    zconfig_load reports a bad line only in a log message, without the caller
+    seeing which, and silently cuts lines past 1024 bytes (then misreads
+    what follows them). zplfile_load first checks every line against the
+    same grammar, so a bad file is refused with "PATH: line N: what" and
+    zconfig only ever parses lines it handles. zplfile_save replaces a
+    file atomically and durably, which zconfig_save does not.
+
+    Errors are returned (NULL or a negative SHOAL_E... code) with *error a
+    message "PATH: ..." the caller frees with free(); error may be NULL.
+    Pure functions: safe on any thread.
+*/
+#ifndef ZPLFILE_H_INCLUDED
+#define ZPLFILE_H_INCLUDED
+
+#include <czmq.h>
+
+#define ZPLFILE_MAX_SIZE (16 * 1024 * 1024) //  bytes of a file we read
+
+//  Reads and parses the ZPL file at path, whose lines must be at most
+//  line_max bytes (<= 1024) of printable ASCII. Returns the tree, which
+//  the caller destroys with zconfig_destroy, or NULL and sets *error.
+zconfig_t *zplfile_load (const char *path, int line_max, char **error);
+
+//  Replaces path with the size bytes of text: writes path.tmp, fsyncs
+//  it, renames it over path and fsyncs the directory, so that path holds
+//  the old text or the new one. Returns 0, SHOAL_ENOMEM or SHOAL_EIO.
+//  Two processes must not save the same path at once.
+int zplfile_save (const char *path, const char *text, size_t size, char **error);
+
+#endif
