@@ -1,7 +1,9 @@
 /*  test_shard.c - common/shard.c: shoal_shard's values are fixed forever,
     as stored data is laid out by them, so they are checked against values
     computed once with worker_shard (runtime/worker.c) before it moved
-    here, and against worker_shard itself on many addresses.
+    here, and against worker_shard itself on many addresses. Then a node
+    (runtime/node.c) refuses a store made with another shard count, and
+    takes the store's count when given none.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "node.h"
 #include "shard.h"
 #include "worker.h"
 #include <stdio.h>
@@ -49,11 +52,55 @@ static void test_same_as_worker_shard (void **state)
     }
 }
 
+//  Starts no workers: shoal_node_new opens the store and nothing else.
+static shoal_node_t *s_node (const char *dir, int shards, int *code, char **error)
+{
+    shoal_node_options_t options = {.data_dir = dir, .workers = 1, .shards = shards};
+    *code = 0;
+    *error = NULL;
+    return shoal_node_new (&options, code, error);
+}
+
+static void test_node_keeps_store_shards (void **state)
+{
+    char dir[] = "/tmp/test_shard.XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    int code;
+    char *error;
+    shoal_node_t *node = s_node (dir, 8, &code, &error);
+    assert_non_null (node);
+    assert_int_equal (shoal_node_shards (node), 8);
+    shoal_node_destroy (&node);
+
+    node = s_node (dir, 0, &code, &error);
+    assert_non_null (node);
+    assert_int_equal (shoal_node_shards (node), 8);
+    shoal_node_destroy (&node);
+
+    assert_null (s_node (dir, 64, &code, &error));
+    assert_int_equal (code, SHOAL_EINVAL);
+    assert_non_null (error);
+    assert_non_null (strstr (error, "has 8 shards; --shards 64 was given"));
+    assert_non_null (strstr (error, dir));
+    free (error);
+    harness_rm_rf (dir);
+
+    //  A new store without a count gets the default.
+    strcpy (dir, "/tmp/test_shard.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    node = s_node (dir, 0, &code, &error);
+    assert_non_null (node);
+    assert_int_equal (shoal_node_shards (node), SHOAL_SHARDS_DEFAULT);
+    shoal_node_destroy (&node);
+    harness_rm_rf (dir);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_known_values),
         cmocka_unit_test (test_same_as_worker_shard),
+        cmocka_unit_test (test_node_keeps_store_shards),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
