@@ -189,7 +189,8 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
             int pack_rc = keys_event_encode (&self->buffer, events[i].name, strlen (events[i].name),
                                              events[i].data, events[i].size, created);
             uint8_t key[KEYS_STREAM_MAX];
-            size_t key_len = keys_event_key (key, stream, len, current + (int64_t) i + 1);
+            size_t key_len = keys_event_key (key, journal_shard (self->journal, stream), stream,
+                                             len, current + (int64_t) i + 1);
             if ((rc = s_stage_record (self, key, key_len, pack_rc)))
                 return rc;
             *staged = current + (int64_t) i + 1;
@@ -209,7 +210,8 @@ int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t s
         return SHOAL_EINVAL;
     int pack_rc = keys_snapshot_encode (&self->buffer, seq, state, size);
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_stream_key (key, 's', stream, len, false);
+    size_t key_len =
+        keys_stream_key (key, journal_shard (self->journal, stream), 's', stream, len, false);
     return s_stage_record (self, key, key_len, pack_rc);
 }
 
@@ -243,7 +245,7 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
 
     int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size);
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_id_key (key, 'i', stream, len, id);
+    size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     int rc = s_stage_record (self, key, key_len, pack_rc);
     if (rc) {
         free (staged);
@@ -282,7 +284,7 @@ int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
     if (len == 0 || !id || (size && !envelope))
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_id_key (key, 'o', stream, len, id);
+    size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'o', stream, len, id);
     s_stage_put (self, key, key_len, envelope, size);
     return 0;
 }
@@ -295,30 +297,32 @@ int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
     if (len == 0 || !id)
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_id_key (key, 'o', stream, len, id);
+    size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'o', stream, len, id);
     s_stage_delete (self, key, key_len);
     return 0;
 }
 
-int journal_batch_timer_put (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE],
-                             const uint8_t *envelope, size_t size)
+int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t due,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size)
 {
     assert (self);
-    if (due < 0 || !id || (size && !envelope))
+    if (keys_stream_len (stream) == 0 || due < 0 || !id || (size && !envelope))
         return SHOAL_EINVAL;
     uint8_t key[KEYS_TIMER_SIZE];
-    keys_timer_key (key, due, id);
+    keys_timer_key (key, journal_shard (self->journal, stream), due, id);
     s_stage_put (self, key, sizeof key, envelope, size);
     return 0;
 }
 
-int journal_batch_timer_del (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE])
+int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t due,
+                             const uint8_t id[JOURNAL_ID_SIZE])
 {
     assert (self);
-    if (due < 0 || !id)
+    if (keys_stream_len (stream) == 0 || due < 0 || !id)
         return SHOAL_EINVAL;
     uint8_t key[KEYS_TIMER_SIZE];
-    keys_timer_key (key, due, id);
+    keys_timer_key (key, journal_shard (self->journal, stream), due, id);
     s_stage_delete (self, key, sizeof key);
     return 0;
 }

@@ -4,10 +4,13 @@
     Writes are staged and committed in batch.c; the outbox, timer and inbox
     scans are in scan.c.
 
-    Contract: every record read back is validated by keys.c's decoders: a
-    damaged record gives SHOAL_EFORMAT (SHOAL_EVERSION for a well-formed
-    record of another format version), never a crash. Buffers returned to
-    the caller are theirs to free() (LevelDB's own are freed here).
+    Contract: a store carries its key layout and shard count in its
+    metadata ("layout" = KEYS_LAYOUT, "shards"), written when it is made;
+    journal_open refuses a store without them (made by an older shoal) and
+    a shard count that differs from the one asked for. Every record read back is validated by
+   keys.c's decoders: a damaged record gives SHOAL_EFORMAT (SHOAL_EVERSION for a well-formed record
+   of another format version), never a crash. Buffers returned to the caller are theirs to free()
+   (LevelDB's own are freed here).
 
     Threads: a journal_t is immutable after journal_open except for the
     commit-failure test counter, which is atomic, so any thread may use it.
@@ -108,12 +111,135 @@ static bool s_is_lock_error (const char *err)
                                      strstr (err, "already held by process"));
 }
 
+//  Parses a stored shard count: decimal digits, 1 to SHOAL_SHARDS_MAX.
+//  Returns it, or 0 if text is anything else.
+static int s_parse_shards (const char *text)
+{
+    long value = 0;
+    for (const char *digit = text; *digit; digit++) {
+        if (*digit < '0' || *digit > '9' || value > SHOAL_SHARDS_MAX)
+            return 0;
+        value = value * 10 + (*digit - '0');
+    }
+    return value <= SHOAL_SHARDS_MAX ? (int) value : 0;
+}
+
+//  Sets *empty to whether the store holds no key at all. Returns 0 or
+//  SHOAL_EIO.
+static int s_is_empty (journal_t *self, bool *empty)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek_to_first (it);
+    *empty = !leveldb_iter_valid (it);
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    leveldb_iter_destroy (it);
+    if (err) {
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    return 0;
+}
+
+//  Marks a new, empty store with the key layout and its shard count, in
+//  one write. Returns 0 or SHOAL_EIO.
+static int s_mark_new_store (journal_t *self, int shards)
+{
+    char text[16];
+    snprintf (text, sizeof text, "%d", shards);
+    uint8_t layout_key[1 + KEYS_META_NAME_MAX], shards_key[1 + KEYS_META_NAME_MAX];
+    size_t layout_len = keys_meta_key (layout_key, "layout");
+    size_t shards_len = keys_meta_key (shards_key, "shards");
+    leveldb_writebatch_t *marks = leveldb_writebatch_create ();
+    leveldb_writebatch_put (marks, (const char *) layout_key, layout_len, KEYS_LAYOUT,
+                            strlen (KEYS_LAYOUT));
+    leveldb_writebatch_put (marks, (const char *) shards_key, shards_len, text, strlen (text));
+    char *err = NULL;
+    leveldb_write (self->db, self->write, marks, &err);
+    leveldb_writebatch_destroy (marks);
+    if (err) {
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    return 0;
+}
+
+//  Sets self->shards from the store's metadata, marking a new store with
+//  wanted shards (SHOAL_SHARDS_DEFAULT if 0). Returns 0, or a code with
+//  *message set (free with free()): see journal_open.
+static int s_open_layout (journal_t *self, const char *dir, int wanted, char **message)
+{
+    char *layout = NULL;
+    int rc = journal_meta_get (self, "layout", &layout);
+    if (rc == SHOAL_ENOTFOUND) {
+        bool empty;
+        if ((rc = s_is_empty (self, &empty)) != 0) {
+            *message = s_strdupf ("cannot read the journal in %s", dir);
+            return rc;
+        }
+        if (!empty) {
+            *message = s_strdupf ("the store in %s was made by an older shoal (key layout 1, "
+                                  "without shards in its keys); this shoal reads key layout %s "
+                                  "only and cannot convert it: move it away or delete it",
+                                  dir, KEYS_LAYOUT);
+            return SHOAL_EVERSION;
+        }
+        int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
+        if ((rc = s_mark_new_store (self, shards)) != 0) {
+            *message = s_strdupf ("cannot write to the journal in %s", dir);
+            return rc;
+        }
+        self->shards = (uint32_t) shards;
+        return 0;
+    }
+    if (rc != 0) {
+        *message = s_strdupf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    bool known = strcmp (layout, KEYS_LAYOUT) == 0;
+    if (!known)
+        *message = s_strdupf ("the store in %s has key layout '%s'; this shoal reads key "
+                              "layout %s only",
+                              dir, layout, KEYS_LAYOUT);
+    free (layout);
+    if (!known)
+        return SHOAL_EVERSION;
+
+    char *stored = NULL;
+    rc = journal_meta_get (self, "shards", &stored);
+    int shards = rc == 0 ? s_parse_shards (stored) : 0;
+    free (stored);
+    if (rc != 0 && rc != SHOAL_ENOTFOUND) {
+        *message = s_strdupf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    if (shards == 0) {
+        *message =
+            s_strdupf ("the store in %s has no valid shard count (metadata \"shards\")", dir);
+        return SHOAL_EFORMAT;
+    }
+    if (wanted && wanted != shards) {
+        *message =
+            s_strdupf ("the store in %s has %d shards; --shards %d was given", dir, shards, wanted);
+        return SHOAL_EINVAL;
+    }
+    self->shards = (uint32_t) shards;
+    return 0;
+}
+
 journal_t *journal_open (const char *dir, const journal_options_t *opts, int *code, char **error)
 {
     if (error)
         *error = NULL;
     if (!dir || !*dir) {
         s_set_error (code, error, SHOAL_EINVAL, s_strdupf ("no data directory given"));
+        return NULL;
+    }
+    int wanted = opts ? opts->shards : 0;
+    if (wanted < 0 || wanted > SHOAL_SHARDS_MAX) {
+        s_set_error (
+            code, error, SHOAL_EINVAL,
+            s_strdupf ("shard count %d is out of range (1 to %d)", wanted, SHOAL_SHARDS_MAX));
         return NULL;
     }
     if (s_mkdir_p (dir) != 0) {
@@ -162,6 +288,13 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         journal_destroy (&self);
         return NULL;
     }
+    char *message = NULL;
+    int rc = s_open_layout (self, dir, wanted, &message);
+    if (rc != 0) {
+        s_set_error (code, error, rc, message);
+        journal_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -180,6 +313,35 @@ void journal_destroy (journal_t **self_p)
     leveldb_filterpolicy_destroy (self->filter);
     free (self);
     *self_p = NULL;
+}
+
+int journal_shards (const journal_t *self)
+{
+    assert (self);
+    return (int) self->shards;
+}
+
+uint32_t journal_shard (const journal_t *self, const char *stream)
+{
+    assert (self);
+    assert (stream);
+    return shoal_shard (stream, self->shards);
+}
+
+int journal_shard_range (const journal_t *self, uint32_t shard,
+                         uint8_t start[JOURNAL_SHARD_KEY_SIZE], uint8_t end[JOURNAL_SHARD_KEY_SIZE])
+{
+    assert (self);
+    if (shard >= self->shards)
+        return SHOAL_EINVAL;
+    //  'S' shard+1 as one 24-bit number: past the last shard it is 'T' 0 0.
+    uint32_t first = ((uint32_t) 'S' << 16) | shard;
+    uint32_t past = first + 1;
+    for (int i = 0; i < JOURNAL_SHARD_KEY_SIZE; i++) {
+        start[i] = (uint8_t) (first >> (8 * (JOURNAL_SHARD_KEY_SIZE - 1 - i)));
+        end[i] = (uint8_t) (past >> (8 * (JOURNAL_SHARD_KEY_SIZE - 1 - i)));
+    }
+    return 0;
 }
 
 void journal_fail_commits_after (journal_t *self, int n)
@@ -213,7 +375,8 @@ int journal_version (journal_t *self, const char *stream, int64_t *version)
     if (len == 0)
         return SHOAL_EINVAL;
     uint8_t prefix[KEYS_STREAM_MAX];
-    size_t prefix_len = keys_stream_key (prefix, 'e', stream, len, true);
+    size_t prefix_len =
+        keys_stream_key (prefix, journal_shard (self, stream), 'e', stream, len, true);
     uint8_t end[KEYS_STREAM_MAX];
     memcpy (end, prefix, prefix_len);
     end[prefix_len - 1] = 0x01;
@@ -256,9 +419,10 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
     if (len == 0)
         return SHOAL_EINVAL;
     uint8_t prefix[KEYS_STREAM_MAX];
-    size_t prefix_len = keys_stream_key (prefix, 'e', stream, len, true);
+    uint32_t shard = journal_shard (self, stream);
+    size_t prefix_len = keys_stream_key (prefix, shard, 'e', stream, len, true);
     uint8_t start[KEYS_STREAM_MAX];
-    size_t start_len = keys_event_key (start, stream, len, from < 1 ? 1 : from);
+    size_t start_len = keys_event_key (start, shard, stream, len, from < 1 ? 1 : from);
 
     int rc = 0;
     size_t delivered = 0;
@@ -320,7 +484,7 @@ int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uin
     if (len == 0)
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_stream_key (key, 's', stream, len, false);
+    size_t key_len = keys_stream_key (key, journal_shard (self, stream), 's', stream, len, false);
     char *value;
     size_t value_len;
     int rc = s_get (self, key, key_len, &value, &value_len);
@@ -342,7 +506,7 @@ int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOU
     if (len == 0 || !id)
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_id_key (key, 'i', stream, len, id);
+    size_t key_len = keys_id_key (key, journal_shard (self, stream), 'i', stream, len, id);
     char *value;
     size_t value_len;
     int rc = s_get (self, key, key_len, &value, &value_len);

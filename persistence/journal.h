@@ -2,7 +2,10 @@
     inbox records, outbox entries, timers and metadata.
 
     The key layout and the record formats are in keys.h (internal to
-    persistence/). The implementation is journal.c (open, reads, metadata),
+    persistence/). Every record of an actor lives in its shard
+    (common/shard.h), and one shard's records are one contiguous key range,
+    journal_shard_range. The shard count is the store's, fixed when it is
+    made. The implementation is journal.c (open, reads, metadata),
     batch.c (batches and their commit) and scan.c (outbox, timer and inbox
     scans); journal_internal.h holds what they share.
 
@@ -19,6 +22,7 @@
 #ifndef JOURNAL_H_INCLUDED
 #define JOURNAL_H_INCLUDED
 
+#include "shard.h"
 #include "shoal_base.h"
 
 #define JOURNAL_ANY (-1)    //  expected version: append whatever the version
@@ -26,6 +30,8 @@
 #define JOURNAL_ID_SIZE 16
 //  The highest seq a stream may reach, so that "the next seq" always fits.
 #define JOURNAL_SEQ_MAX (INT64_MAX - 1)
+//  The bytes of a shard range's bounds (journal_shard_range).
+#define JOURNAL_SHARD_KEY_SIZE 3
 
 typedef struct _journal_t journal_t;
 typedef struct _journal_batch_t journal_batch_t;
@@ -33,6 +39,8 @@ typedef struct _journal_batch_t journal_batch_t;
 typedef struct {
     bool sync;          //  fsync each commit (default true)
     size_t cache_bytes; //  LevelDB block cache (default 64 MiB)
+    int shards;         //  shard count: a new store's (0 = SHOAL_SHARDS_DEFAULT);
+                        //  if not 0, an existing store must have as many
 } journal_options_t;
 
 //  One event to append: name and msgpack map data (borrowed).
@@ -42,14 +50,34 @@ typedef struct {
     size_t size;
 } journal_event_t;
 
-//  Opens or creates the store in dir (created if missing). Returns NULL
-//  and sets *error to a message (the caller frees it with free()) and *code
-//  to SHOAL_EBUSY when another process holds dir, else SHOAL_EIO.
-//  opts may be NULL for the defaults.
+//  Opens or creates the store in dir (created if missing). A new store
+//  gets opts->shards shards (SHOAL_SHARDS_DEFAULT if 0) and the key layout
+//  mark, written to its metadata ("shards", "layout") before anything
+//  else. Returns NULL and sets *error to a message (the caller frees it
+//  with free()) and *code to: SHOAL_EBUSY when another process holds dir;
+//  SHOAL_EINVAL when opts->shards is out of range (1 to SHOAL_SHARDS_MAX)
+//  or, not 0, differs from the existing store's count (the message names
+//  both); SHOAL_EVERSION for a store of another key layout (made by an
+//  older shoal: there is no migration); SHOAL_EFORMAT for a store whose
+//  shard count is damaged; else SHOAL_EIO. opts may be NULL for the
+//  defaults.
 journal_t *journal_open (const char *dir, const journal_options_t *opts, int *code, char **error);
 
 //  Closes the store. Safe to call twice.
 void journal_destroy (journal_t **self_p);
+
+//  The store's shard count, fixed when it was made: 1 to SHOAL_SHARDS_MAX.
+int journal_shards (const journal_t *self);
+
+//  The shard of stream in this store: shoal_shard (stream, shards).
+uint32_t journal_shard (const journal_t *self, const char *stream);
+
+//  The key range ['S' shard, 'S' shard+1) that holds every record of the
+//  actors of shard: start is its first key, end the first key past it.
+//  Returns 0, or SHOAL_EINVAL if shard is not below journal_shards.
+int journal_shard_range (const journal_t *self, uint32_t shard,
+                         uint8_t start[JOURNAL_SHARD_KEY_SIZE],
+                         uint8_t end[JOURNAL_SHARD_KEY_SIZE]);
 
 //  Test hook: the Nth commit from now (1 = the next) and every one after
 //  it fails with SHOAL_EIO, writing nothing. 0 turns it off.
@@ -82,13 +110,20 @@ typedef int (journal_entry_fn) (void *arg, const char *stream, const uint8_t id[
                                 int64_t due, const uint8_t *value, size_t size);
 
 //  Scans every committed outbox entry (due is 0) / every timer (stream
-//  is NULL). A key that does not parse is skipped with a warning; the
+//  is NULL), shard by shard in shard order: outbox entries by stream then
+//  id within a shard, timers by due then id within a shard (not across
+//  shards). A key that does not parse is skipped with a warning; the
 //  values are passed as stored, for fn to check. Returns 0 or SHOAL_EIO.
 int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 
-//  Deletes inbox records created before cutoff (ms since epoch).
-//  Returns the number deleted, or a negative code.
+//  The same scans over one shard alone (below journal_shards, else
+//  SHOAL_EINVAL), for a worker or a node that holds some shards only.
+int journal_shard_outbox_scan (journal_t *self, uint32_t shard, journal_entry_fn *fn, void *arg);
+int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn *fn, void *arg);
+
+//  Deletes inbox records created before cutoff (ms since epoch), in
+//  every shard. Returns the number deleted, or a negative code.
 int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
 
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
@@ -130,9 +165,13 @@ int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
                               size_t size);
 int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE]);
-int journal_batch_timer_put (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE],
-                             const uint8_t *envelope, size_t size);
-int journal_batch_timer_del (journal_batch_t *self, int64_t due, const uint8_t id[JOURNAL_ID_SIZE]);
+//  Stages / deletes the timer (due, id) of stream, the actor it is for
+//  (its envelope's to), whose shard holds it. due is not negative.
+int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t due,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size);
+int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t due,
+                             const uint8_t id[JOURNAL_ID_SIZE]);
 
 //  Number of records staged, and their bytes.
 size_t journal_batch_count (const journal_batch_t *self);

@@ -26,6 +26,7 @@ struct _journal_t {
     leveldb_writeoptions_t *write;      //  commits: synced unless async
     leveldb_writeoptions_t *write_lazy; //  prune deletes: never synced
     atomic_int fail_after;              //  test hook, 0 = off
+    uint32_t shards;                    //  the store's shard count, fixed
 };
 
 //  Counts one commit against the test hook (journal_fail_commits_after).

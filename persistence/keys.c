@@ -11,6 +11,8 @@
 */
 #include "keys.h"
 #include "mpread.h"
+#include "shard.h"
+#include <assert.h>
 #include <string.h>
 
 static void s_put_be64 (uint8_t *out, uint64_t value)
@@ -37,36 +39,47 @@ size_t keys_stream_len (const char *stream)
     return len > SHOAL_ADDRESS_MAX ? 0 : len;
 }
 
-size_t keys_stream_key (uint8_t *key, char tag, const char *stream, size_t len, bool nul)
+size_t keys_tag_key (uint8_t *key, uint32_t shard, char tag)
 {
-    key[0] = (uint8_t) tag;
-    memcpy (key + 1, stream, len);
-    if (!nul)
-        return 1 + len;
-    key[1 + len] = 0;
-    return 2 + len;
+    assert (shard < SHOAL_SHARDS_MAX);
+    key[0] = 'S';
+    key[1] = (uint8_t) (shard >> 8);
+    key[2] = (uint8_t) shard;
+    key[3] = (uint8_t) tag;
+    return KEYS_TAG_SIZE;
 }
 
-size_t keys_event_key (uint8_t *key, const char *stream, size_t len, int64_t seq)
+size_t keys_stream_key (uint8_t *key, uint32_t shard, char tag, const char *stream, size_t len,
+                        bool nul)
 {
-    size_t size = keys_stream_key (key, 'e', stream, len, true);
+    size_t size = keys_tag_key (key, shard, tag);
+    memcpy (key + size, stream, len);
+    if (!nul)
+        return size + len;
+    key[size + len] = 0;
+    return size + len + 1;
+}
+
+size_t keys_event_key (uint8_t *key, uint32_t shard, const char *stream, size_t len, int64_t seq)
+{
+    size_t size = keys_stream_key (key, shard, 'e', stream, len, true);
     s_put_be64 (key + size, (uint64_t) seq);
     return size + 8;
 }
 
-size_t keys_id_key (uint8_t *key, char tag, const char *stream, size_t len,
+size_t keys_id_key (uint8_t *key, uint32_t shard, char tag, const char *stream, size_t len,
                     const uint8_t id[JOURNAL_ID_SIZE])
 {
-    size_t size = keys_stream_key (key, tag, stream, len, true);
+    size_t size = keys_stream_key (key, shard, tag, stream, len, true);
     memcpy (key + size, id, JOURNAL_ID_SIZE);
     return size + JOURNAL_ID_SIZE;
 }
 
-void keys_timer_key (uint8_t *key, int64_t due, const uint8_t id[JOURNAL_ID_SIZE])
+void keys_timer_key (uint8_t *key, uint32_t shard, int64_t due, const uint8_t id[JOURNAL_ID_SIZE])
 {
-    key[0] = 't';
-    s_put_be64 (key + 1, (uint64_t) due);
-    memcpy (key + 9, id, JOURNAL_ID_SIZE);
+    size_t size = keys_tag_key (key, shard, 't');
+    s_put_be64 (key + size, (uint64_t) due);
+    memcpy (key + size + 8, id, JOURNAL_ID_SIZE);
 }
 
 size_t keys_meta_key (uint8_t *key, const char *name)

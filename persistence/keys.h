@@ -1,14 +1,25 @@
 /*  keys.h - the journal's key layout and record codecs. Internal to
     persistence/: include it only from the journal's own .c files.
 
-    Key layout (ordered scans; big-endian integers; an address has no NUL):
+    Key layout 2 (ordered scans; big-endian integers; an address has no
+    NUL). Every record of an actor starts with its shard, shoal_shard
+    (stream, shards) of common/shard.h, so that one shard's records are the
+    one contiguous range ['S' shard, 'S' shard+1): moving a shard is
+    copying that range.
 
-        'e' stream 0x00 seq:u64be      -> event   [1, name, data, created]
-        's' stream                     -> snapshot [1, seq, state]
-        'i' stream 0x00 id:16          -> inbox   [1, created, reply]
-        'o' stream 0x00 id:16          -> outbox entry (an encoded envelope)
-        't' due:u64be id:16            -> timer (an encoded envelope)
-        'm' name                       -> metadata value
+        'S' shard:u16be 'e' stream 0x00 seq:u64be -> event [1, name, data, created]
+        'S' shard:u16be 's' stream                -> snapshot [1, seq, state]
+        'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply]
+        'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
+        'S' shard:u16be 't' due:u64be id:16       -> timer (an encoded envelope)
+        'm' name                                  -> metadata value
+
+    A timer's shard is its actor's (the envelope's to). Within a shard,
+    timers sort by due. Metadata is the node's, not a shard's: it includes
+    "layout" = "2" and "shards", the shard count, fixed when the store is
+    made (journal_open). Layout 1, made by shoal before shards were in the
+    keys, was the same without the 'S' shard prefix; it is refused, not
+    migrated.
 
     Records are msgpack arrays that start with the format version (1):
         event     [1, name:str, data:map, created:int]
@@ -17,8 +28,8 @@
     Outbox entries, timers and metadata are stored as given.
 
     Contract: a key builder writes into a caller's buffer of the size named
-    by its comment (KEYS_STREAM_MAX, KEYS_TIMER_SIZE, 1 + KEYS_META_NAME_MAX)
-    and returns the key's length. A decoder checks every byte with the
+    by its comment (KEYS_STREAM_MAX, KEYS_TIMER_SIZE, KEYS_TAG_SIZE,
+    1 + KEYS_META_NAME_MAX) and returns the key's length. A decoder checks every byte with the
     bounds-checked reader of common/mpread.h and allocates nothing: its
     outputs point into the record. A damaged record gives SHOAL_EFORMAT
     (SHOAL_EVERSION for a well-formed record of another format version),
@@ -28,7 +39,8 @@
     Threads: pure functions over caller memory, safe on any thread.
 
     Limits: streams are at most SHOAL_ADDRESS_MAX bytes, event names at most
-    SHOAL_NAME_MAX, metadata names at most KEYS_META_NAME_MAX.
+    SHOAL_NAME_MAX, metadata names at most KEYS_META_NAME_MAX, shards at
+    most SHOAL_SHARDS_MAX (a u16).
 */
 #ifndef KEYS_H_INCLUDED
 #define KEYS_H_INCLUDED
@@ -40,12 +52,16 @@
 #include <stdint.h>
 
 #define KEYS_FORMAT_VERSION 1 //  first field of every record
+#define KEYS_LAYOUT "2"       //  metadata "layout" of a store with this layout
 #define KEYS_META_NAME_MAX 255
 
-//  'e' stream 0x00 seq:8 is the longest key with a stream; 'o'/'i' with
-//  their 16-byte id are longer.
-#define KEYS_STREAM_MAX (1 + SHOAL_ADDRESS_MAX + 1 + JOURNAL_ID_SIZE)
-#define KEYS_TIMER_SIZE (1 + 8 + JOURNAL_ID_SIZE)
+//  'S' shard:u16be, the start of every per-actor key.
+#define KEYS_SHARD_SIZE 3
+//  'S' shard tag: the prefix of one table of one shard.
+#define KEYS_TAG_SIZE (KEYS_SHARD_SIZE + 1)
+//  'o'/'i' with their 16-byte id are the longest keys with a stream.
+#define KEYS_STREAM_MAX (KEYS_TAG_SIZE + SHOAL_ADDRESS_MAX + 1 + JOURNAL_ID_SIZE)
+#define KEYS_TIMER_SIZE (KEYS_TAG_SIZE + 8 + JOURNAL_ID_SIZE)
 
 //  --------------------------------------------------------------------------
 //  Keys
@@ -57,20 +73,27 @@ uint64_t keys_get_be (const uint8_t *in, size_t bytes);
 //  or longer than SHOAL_ADDRESS_MAX.
 size_t keys_stream_len (const char *stream);
 
-//  Writes tag stream [0x00] into key and returns its length. key holds
-//  KEYS_STREAM_MAX bytes; len comes from keys_stream_len.
-size_t keys_stream_key (uint8_t *key, char tag, const char *stream, size_t len, bool nul);
+//  Writes 'S' shard tag, the prefix of table tag of shard (< 65536), into
+//  key and returns KEYS_TAG_SIZE. key holds KEYS_TAG_SIZE bytes.
+size_t keys_tag_key (uint8_t *key, uint32_t shard, char tag);
+
+//  Writes 'S' shard tag stream [0x00] into key and returns its length. key
+//  holds KEYS_STREAM_MAX bytes; len comes from keys_stream_len; shard is
+//  the stream's.
+size_t keys_stream_key (uint8_t *key, uint32_t shard, char tag, const char *stream, size_t len,
+                        bool nul);
 
 //  Writes the key of event seq of stream. key holds KEYS_STREAM_MAX bytes.
-size_t keys_event_key (uint8_t *key, const char *stream, size_t len, int64_t seq);
+size_t keys_event_key (uint8_t *key, uint32_t shard, const char *stream, size_t len, int64_t seq);
 
-//  Writes tag stream 0x00 id (inbox 'i', outbox 'o'). key holds
+//  Writes 'S' shard tag stream 0x00 id (inbox 'i', outbox 'o'). key holds
 //  KEYS_STREAM_MAX bytes.
-size_t keys_id_key (uint8_t *key, char tag, const char *stream, size_t len,
+size_t keys_id_key (uint8_t *key, uint32_t shard, char tag, const char *stream, size_t len,
                     const uint8_t id[JOURNAL_ID_SIZE]);
 
-//  Writes the timer key for (due, id). key holds KEYS_TIMER_SIZE bytes.
-void keys_timer_key (uint8_t *key, int64_t due, const uint8_t id[JOURNAL_ID_SIZE]);
+//  Writes the timer key for (due, id) in shard, its actor's. key holds
+//  KEYS_TIMER_SIZE bytes.
+void keys_timer_key (uint8_t *key, uint32_t shard, int64_t due, const uint8_t id[JOURNAL_ID_SIZE]);
 
 //  Writes the metadata key for name into key. Returns its length, or 0 if
 //  name is unusable. key holds 1 + KEYS_META_NAME_MAX bytes.

@@ -1,8 +1,9 @@
 /*  scan.c - the journal's full-table scans: every outbox entry and every
     timer (read when a node starts), and the pruning of old inbox records.
 
-    Contract: a scan walks one key tag ('o', 't' or 'i', see keys.h) in key
-    order over the committed store; it sees nothing staged in a batch. A key
+    Contract: a scan walks one table ('o', 't' or 'i', see keys.h) of one
+    shard, or of each shard in shard order, in key order over the committed
+    store; it sees nothing staged in a batch. A key
     that does not parse is skipped with a warning, so that one damaged
     record does not keep a node from starting; values are passed to the
     caller's function as stored, for it to check. Pruning deletes in
@@ -11,7 +12,7 @@
 
     Threads: any thread, as for journal_t; the scan's state lives on the
     caller's stack. Known limit: O(N) in the table's size, as a scan reads
-    every record under its tag.
+    every record under its tag, plus one seek per shard.
 */
 #include "journal_internal.h"
 #include "keys.h"
@@ -22,24 +23,32 @@
 
 #define PRUNE_BATCH 1000
 
-//  Calls fn for each key under the one-byte prefix tag, with the value.
-//  A scan_fn returns 0 to go on, 1 to stop, or a negative code.
-typedef int (scan_fn) (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
-                       size_t value_len);
+//  Called for each key of a table of a shard, with the value. A scan_fn
+//  returns 0 to go on, 1 to stop, or a negative code.
+typedef int (scan_fn) (void *arg, uint32_t shard, const uint8_t *key, size_t key_len,
+                       const uint8_t *value, size_t value_len);
 
-static int s_scan (journal_t *self, char tag, scan_fn *fn, void *arg)
+//  Calls fn for each key under 'S' shard tag, for the shards from first
+//  (included) to past (excluded), in order.
+static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, scan_fn *fn, void *arg)
 {
     int rc = 0;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    for (leveldb_iter_seek (it, &tag, 1); leveldb_iter_valid (it); leveldb_iter_next (it)) {
-        size_t key_len, value_len;
-        const char *key = leveldb_iter_key (it, &key_len);
-        if (key_len == 0 || key[0] != tag)
-            break;
-        const char *value = leveldb_iter_value (it, &value_len);
-        rc = fn (arg, (const uint8_t *) key, key_len, (const uint8_t *) value, value_len);
-        if (rc != 0)
-            break;
+    for (uint32_t shard = first; rc == 0 && shard < past; shard++) {
+        uint8_t prefix[KEYS_TAG_SIZE];
+        keys_tag_key (prefix, shard, tag);
+        for (leveldb_iter_seek (it, (const char *) prefix, sizeof prefix); leveldb_iter_valid (it);
+             leveldb_iter_next (it)) {
+            size_t key_len, value_len;
+            const char *key = leveldb_iter_key (it, &key_len);
+            if (!keys_has_prefix (key, key_len, prefix, sizeof prefix))
+                break;
+            const char *value = leveldb_iter_value (it, &value_len);
+            rc =
+                fn (arg, shard, (const uint8_t *) key, key_len, (const uint8_t *) value, value_len);
+            if (rc != 0)
+                break;
+        }
     }
     char *err = NULL;
     leveldb_iter_get_error (it, &err);
@@ -61,49 +70,76 @@ static int s_skip_bad_key (const char *table, const uint8_t *key, size_t key_len
 }
 
 typedef struct {
+    journal_t *journal;   //  the store, borrowed
     journal_entry_fn *fn; //  the caller's function
     void *arg;            //  and its argument
 } entry_scan_t;
 
-static int s_outbox_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
-                           size_t value_len)
+//  An outbox key whose stream is not of the key's shard is bad too: the
+//  actor's other records are elsewhere.
+static int s_outbox_entry (void *arg, uint32_t shard, const uint8_t *key, size_t key_len,
+                           const uint8_t *value, size_t value_len)
 {
     entry_scan_t *scan = arg;
-    const uint8_t *nul = memchr (key + 1, 0, key_len - 1);
-    size_t stream_len = nul ? (size_t) (nul - key) - 1 : 0;
+    const uint8_t *stream_at = key + KEYS_TAG_SIZE;
+    const uint8_t *nul = memchr (stream_at, 0, key_len - KEYS_TAG_SIZE);
+    size_t stream_len = nul ? (size_t) (nul - stream_at) : 0;
     if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX ||
-        key_len != 1 + stream_len + 1 + JOURNAL_ID_SIZE)
+        key_len != KEYS_TAG_SIZE + stream_len + 1 + JOURNAL_ID_SIZE)
         return s_skip_bad_key ("outbox", key, key_len);
     char stream[SHOAL_ADDRESS_MAX + 1];
-    memcpy (stream, key + 1, stream_len);
+    memcpy (stream, stream_at, stream_len);
     stream[stream_len] = '\0';
+    if (journal_shard (scan->journal, stream) != shard)
+        return s_skip_bad_key ("outbox", key, key_len);
     return scan->fn (scan->arg, stream, nul + 1, 0, value, value_len) ? 1 : 0;
 }
 
-static int s_timer_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
-                          size_t value_len)
+static int s_timer_entry (void *arg, uint32_t shard, const uint8_t *key, size_t key_len,
+                          const uint8_t *value, size_t value_len)
 {
     entry_scan_t *scan = arg;
-    uint64_t due = key_len == KEYS_TIMER_SIZE ? keys_get_be (key + 1, 8) : 0;
+    uint64_t due = key_len == KEYS_TIMER_SIZE ? keys_get_be (key + KEYS_TAG_SIZE, 8) : 0;
     if (key_len != KEYS_TIMER_SIZE || due > INT64_MAX)
         return s_skip_bad_key ("timer", key, key_len);
-    return scan->fn (scan->arg, NULL, key + 9, (int64_t) due, value, value_len) ? 1 : 0;
+    return scan->fn (scan->arg, NULL, key + KEYS_TAG_SIZE + 8, (int64_t) due, value, value_len) ? 1
+                                                                                                : 0;
 }
 
 int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    entry_scan_t scan = {fn, arg};
-    return s_scan (self, 'o', s_outbox_entry, &scan);
+    entry_scan_t scan = {self, fn, arg};
+    return s_scan (self, 0, self->shards, 'o', s_outbox_entry, &scan);
 }
 
 int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    entry_scan_t scan = {fn, arg};
-    return s_scan (self, 't', s_timer_entry, &scan);
+    entry_scan_t scan = {self, fn, arg};
+    return s_scan (self, 0, self->shards, 't', s_timer_entry, &scan);
+}
+
+int journal_shard_outbox_scan (journal_t *self, uint32_t shard, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    if (shard >= self->shards)
+        return SHOAL_EINVAL;
+    entry_scan_t scan = {self, fn, arg};
+    return s_scan (self, shard, shard + 1, 'o', s_outbox_entry, &scan);
+}
+
+int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    if (shard >= self->shards)
+        return SHOAL_EINVAL;
+    entry_scan_t scan = {self, fn, arg};
+    return s_scan (self, shard, shard + 1, 't', s_timer_entry, &scan);
 }
 
 typedef struct {
@@ -132,8 +168,8 @@ static int s_prune_flush (prune_t *prune)
 }
 
 //  Records that do not decode are left alone: they cannot be dated.
-static int s_prune_entry (void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
-                          size_t value_len)
+static int s_prune_entry (void *arg, uint32_t shard, const uint8_t *key, size_t key_len,
+                          const uint8_t *value, size_t value_len)
 {
     prune_t *prune = arg;
     int64_t created;
@@ -152,7 +188,7 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff)
 {
     assert (self);
     prune_t prune = {self, leveldb_writebatch_create (), 0, 0, cutoff};
-    int rc = s_scan (self, 'i', s_prune_entry, &prune);
+    int rc = s_scan (self, 0, self->shards, 'i', s_prune_entry, &prune);
     if (rc == 0)
         rc = s_prune_flush (&prune);
     leveldb_writebatch_destroy (prune.deletes);

@@ -73,8 +73,6 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         o->workers = cores > 0 ? (int) cores : 1;
     }
-    if (!o->shards)
-        o->shards = 256;
     if (!o->idle_ms)
         o->idle_ms = 60000;
     if (!o->snapshot_every)
@@ -90,29 +88,14 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     snprintf (self->prefix, sizeof self->prefix, "inproc://shoal-%d-%p", (int) getpid (),
               (void *) self);
     self->registry = registry_new ();
-    journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20};
+    journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);
     if (!self->data_dir || !self->endpoint || !self->registry || !self->journal) {
         shoal_node_destroy (&self);
         return NULL;
     }
-    //  The shard count is fixed when the store is created.
-    char *stored = NULL;
-    if (journal_meta_get (self->journal, "shards", &stored) == 0) {
-        int shards = atoi (stored);
-        if (shards > 0)
-            o->shards = shards;
-        free (stored);
-    } else {
-        char text[16];
-        snprintf (text, sizeof text, "%d", o->shards);
-        if (journal_meta_put (self->journal, "shards", text) != 0) {
-            *code = SHOAL_EIO;
-            *error = s_printf ("cannot write to the store in %s", self->data_dir);
-            shoal_node_destroy (&self);
-            return NULL;
-        }
-    }
+    //  The shard count is fixed when the store is made (journal_open).
+    o->shards = journal_shards (self->journal);
     return self;
 }
 

@@ -536,8 +536,8 @@ static int s_stage_effects (worker_t *self, actor_t *actor, const envelope_t *ca
     }
     for (size_t i = 0; i < timer_count; i++) {
         if (rc == 0)
-            rc = journal_batch_timer_put (self->batch, timers[i].due, timers[i].id, timers[i].frame,
-                                          timers[i].size);
+            rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id,
+                                          timers[i].frame, timers[i].size);
         if (rc == 0)
             self->staged_timers[self->staged_timer_count++] =
                 (wtimer_t){.due = timers[i].due, .frame = timers[i].frame, .size = timers[i].size};
@@ -748,7 +748,7 @@ static void s_on_timer (worker_t *self, const envelope_t *envelope, const uint8_
     if (result == CTX_REJECTED)
         zsys_warning ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
                       envelope->name, self->ctx.reason);
-    journal_batch_timer_del (self->batch, envelope->created, envelope->id);
+    journal_batch_timer_del (self->batch, envelope->to, envelope->created, envelope->id);
 }
 
 //  --------------------------------------------------------------------------

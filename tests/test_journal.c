@@ -332,7 +332,8 @@ static void test_reopen_reads_everything (void **state)
         journal_batch_inbox_put (batch, "account/a", id1, (const uint8_t *) "ok", 2, 5000), 0);
     assert_int_equal (
         journal_batch_outbox_put (batch, "account/a", id2, (const uint8_t *) "envelope", 8), 0);
-    assert_int_equal (journal_batch_timer_put (batch, 9000, id1, (const uint8_t *) "tick", 4), 0);
+    assert_int_equal (
+        journal_batch_timer_put (batch, "account/a", 9000, id1, (const uint8_t *) "tick", 4), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
     assert_int_equal (journal_meta_put (fixture->journal, "node", "n1"), 0);
@@ -536,17 +537,21 @@ static void test_outbox_put_del_scan (void **state)
         journal_batch_outbox_put (batch, "account/z", id3, (const uint8_t *) "three", 5), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
 
+    //  The scan goes shard by shard: saga/t1 is in shard 55 of 256, account/z
+    //  in shard 151; within a shard, by stream then id.
+    assert_int_equal (journal_shard (journal, "saga/t1"), 55);
+    assert_int_equal (journal_shard (journal, "account/z"), 151);
     entries_t entries = {0};
     assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 3);
-    assert_string_equal (entries.stream[0], "account/z");
-    assert_memory_equal (entries.id[0], id3, JOURNAL_ID_SIZE);
-    assert_string_equal (entries.value[0], "three");
+    assert_string_equal (entries.stream[0], "saga/t1");
+    assert_memory_equal (entries.id[0], id1, JOURNAL_ID_SIZE);
+    assert_string_equal (entries.value[0], "one");
     assert_string_equal (entries.stream[1], "saga/t1");
-    assert_memory_equal (entries.id[1], id1, JOURNAL_ID_SIZE);
-    assert_string_equal (entries.value[1], "one");
-    assert_string_equal (entries.stream[2], "saga/t1");
-    assert_string_equal (entries.value[2], "two");
+    assert_string_equal (entries.value[1], "two");
+    assert_string_equal (entries.stream[2], "account/z");
+    assert_memory_equal (entries.id[2], id3, JOURNAL_ID_SIZE);
+    assert_string_equal (entries.value[2], "three");
 
     assert_int_equal (journal_batch_outbox_del (batch, "saga/t1", id1), 0);
     assert_int_equal (journal_batch_outbox_put (batch, "saga/t2", id1, (const uint8_t *) "x", 1),
@@ -558,9 +563,9 @@ static void test_outbox_put_del_scan (void **state)
     memset (&entries, 0, sizeof entries);
     assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 2);
-    assert_string_equal (entries.value[0], "three");
-    assert_string_equal (entries.stream[1], "saga/t1");
-    assert_string_equal (entries.value[1], "two");
+    assert_string_equal (entries.stream[0], "saga/t1");
+    assert_string_equal (entries.value[0], "two");
+    assert_string_equal (entries.value[1], "three");
     journal_batch_destroy (&batch);
 }
 
@@ -575,11 +580,11 @@ static void test_timer_scan_order (void **state)
         s_id (id, (uint8_t) i);
         char value[8];
         snprintf (value, sizeof value, "t%zu", i);
-        assert_int_equal (
-            journal_batch_timer_put (batch, dues[i], id, (const uint8_t *) value, strlen (value)),
-            0);
+        assert_int_equal (journal_batch_timer_put (batch, "clock/a", dues[i], id,
+                                                   (const uint8_t *) value, strlen (value)),
+                          0);
     }
-    assert_int_equal (journal_batch_timer_put (batch, -1, id, (const uint8_t *) "x", 1),
+    assert_int_equal (journal_batch_timer_put (batch, "clock/a", -1, id, (const uint8_t *) "x", 1),
                       SHOAL_EINVAL);
     assert_int_equal (journal_batch_commit (batch), 0);
 
@@ -595,7 +600,7 @@ static void test_timer_scan_order (void **state)
     }
 
     s_id (id, 1);
-    assert_int_equal (journal_batch_timer_del (batch, 70, id), 0);
+    assert_int_equal (journal_batch_timer_del (batch, "clock/a", 70, id), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     memset (&entries, 0, sizeof entries);
     assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
@@ -780,15 +785,27 @@ static void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, cons
     leveldb_options_destroy (options);
 }
 
+//  Writes 'S' shard tag, the start of a key of table tag in stream's shard
+//  (of SHOAL_SHARDS_DEFAULT, the fixture's count). Returns its length.
+static size_t s_tag (uint8_t *key, const char *stream, char tag)
+{
+    uint32_t shard = shoal_shard (stream, SHOAL_SHARDS_DEFAULT);
+    key[0] = 'S';
+    key[1] = (uint8_t) (shard >> 8);
+    key[2] = (uint8_t) shard;
+    key[3] = (uint8_t) tag;
+    return 4;
+}
+
 static size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail,
                      size_t tail_len)
 {
     size_t len = strlen (stream);
-    key[0] = (uint8_t) tag;
-    memcpy (key + 1, stream, len);
-    key[1 + len] = 0;
-    memcpy (key + 2 + len, tail, tail_len);
-    return 2 + len + tail_len;
+    size_t at = s_tag (key, stream, tag);
+    memcpy (key + at, stream, len);
+    key[at + len] = 0;
+    memcpy (key + at + len + 1, tail, tail_len);
+    return at + len + 1 + tail_len;
 }
 
 static void test_corrupted_event (void **state)
@@ -853,9 +870,9 @@ static void test_corrupted_records (void **state)
     s_id (id, 3);
     uint8_t key[64];
     journal_destroy (&fixture->journal);
-    key[0] = 's';
-    memcpy (key + 1, "account/a", 9);
-    s_raw_put (fixture->dir, key, 10, "\x93\x01\x05", 3);
+    size_t at = s_tag (key, "account/a", 's');
+    memcpy (key + at, "account/a", 9);
+    s_raw_put (fixture->dir, key, at + 9, "\x93\x01\x05", 3);
     size_t key_len = s_key (key, 'i', "account/a", id, JOURNAL_ID_SIZE);
     s_raw_put (fixture->dir, key, key_len, "\x93\x01\x05\xa2ok", 6);
     //  An 'e' key too short to hold a seq.
@@ -865,15 +882,17 @@ static void test_corrupted_records (void **state)
     //  entry of its table: an id of 3 bytes, a bare tag, a due too short.
     key_len = s_key (key, 'o', "account/a", id, 3);
     s_raw_put (fixture->dir, key, key_len, "envelope", 8);
-    s_raw_put (fixture->dir, (const uint8_t *) "o", 1, "bare", 4);
-    s_raw_put (fixture->dir, (const uint8_t *) "t\x00", 2, "short", 5);
+    s_raw_put (fixture->dir, key, s_tag (key, "account/c", 'o'), "bare", 4);
+    at = s_tag (key, "clock/a", 't');
+    key[at] = 0;
+    s_raw_put (fixture->dir, key, at + 1, "short", 5);
     key_len = s_key (key, 'o', "account/c", id, JOURNAL_ID_SIZE);
     s_raw_put (fixture->dir, key, key_len, "good", 4);
-    key[0] = 't';
-    memset (key + 1, 0, 8);
-    key[8] = 9;
-    memcpy (key + 9, id, JOURNAL_ID_SIZE);
-    s_raw_put (fixture->dir, key, 9 + JOURNAL_ID_SIZE, "tick", 4);
+    at = s_tag (key, "clock/a", 't');
+    memset (key + at, 0, 8);
+    key[at + 7] = 9;
+    memcpy (key + at + 8, id, JOURNAL_ID_SIZE);
+    s_raw_put (fixture->dir, key, at + 8 + JOURNAL_ID_SIZE, "tick", 4);
     fixture->journal = s_open (fixture->dir);
 
     int64_t seq, version;
@@ -1097,6 +1116,218 @@ static void test_meta (void **state)
     assert_int_equal (journal_meta_get (fixture->journal, "shard", &value), SHOAL_ENOTFOUND);
 }
 
+//  Opens dir with opts->shards = shards; fails the test unless it is
+//  refused with code and a message that holds each of the strings given.
+static void s_refused (const char *dir, int shards, int expected, ...)
+{
+    journal_options_t opts = {.sync = true, .shards = shards};
+    int code = 0;
+    char *error = NULL;
+    assert_null (journal_open (dir, &opts, &code, &error));
+    assert_int_equal (code, expected);
+    assert_non_null (error);
+    va_list args;
+    va_start (args, expected);
+    for (const char *part = va_arg (args, const char *); part; part = va_arg (args, const char *))
+        if (!strstr (error, part))
+            fail_msg ("'%s' is not in '%s'", part, error);
+    va_end (args);
+    free (error);
+}
+
+//  Opens dir with opts->shards = shards, fails the test unless it opens,
+//  and returns its shard count.
+static int s_shards_of (const char *dir, int shards)
+{
+    journal_options_t opts = {.sync = true, .shards = shards};
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, &opts, &code, &error);
+    if (!journal)
+        fail_msg ("journal_open: %d %s", code, error ? error : "");
+    int count = journal_shards (journal);
+    journal_destroy (&journal);
+    return count;
+}
+
+//  The shard count is fixed when a store is made: reopened with another
+//  count it is refused, naming both; 0 means "whatever the store has".
+static void test_shards_fixed_at_creation (void **state)
+{
+    fixture_t *fixture = *state;
+    assert_int_equal (journal_shards (fixture->journal), SHOAL_SHARDS_DEFAULT);
+    journal_destroy (&fixture->journal);
+    s_refused (fixture->dir, 64, SHOAL_EINVAL, fixture->dir, "has 256 shards",
+               "--shards 64 was given", NULL);
+    assert_int_equal (s_shards_of (fixture->dir, 0), 256);
+    assert_int_equal (s_shards_of (fixture->dir, 256), 256);
+
+    char dir[128];
+    snprintf (dir, sizeof dir, "%s/eight", fixture->dir);
+    assert_int_equal (s_shards_of (dir, 8), 8);
+    assert_int_equal (s_shards_of (dir, 0), 8);
+    s_refused (dir, 256, SHOAL_EINVAL, dir, "has 8 shards", "--shards 256 was given", NULL);
+
+    //  Out of range: a shard is a u16 in the keys.
+    snprintf (dir, sizeof dir, "%s/wide", fixture->dir);
+    s_refused (dir, SHOAL_SHARDS_MAX + 1, SHOAL_EINVAL, "65537", NULL);
+    s_refused (dir, -1, SHOAL_EINVAL, "-1", NULL);
+    assert_int_equal (s_shards_of (dir, SHOAL_SHARDS_MAX), SHOAL_SHARDS_MAX);
+    fixture->journal = s_open (fixture->dir);
+}
+
+//  A store made by an older shoal (keys without shards, no layout mark)
+//  is refused, not misread; so is a layout this shoal does not know, and a
+//  store whose shard count is damaged.
+static void test_old_layout_refused (void **state)
+{
+    fixture_t *fixture = *state;
+    char dir[128];
+    snprintf (dir, sizeof dir, "%s/old", fixture->dir);
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_create_if_missing (options, 1);
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+    //  What shoal wrote before key layout 2: 'e' stream 0x00 seq, and the
+    //  node's shard count.
+    uint8_t key[64] = "eaccount/a";
+    memcpy (key + 11, "\0\0\0\0\0\0\0\x01", 8);
+    s_raw_put (dir, key, 18, "\x94\x01\xa6opened\x80\x05", 11);
+    s_raw_put (dir, (const uint8_t *) "mshards", 7, "256", 3);
+    s_refused (dir, 0, SHOAL_EVERSION, dir, "older shoal", "layout 1", NULL);
+    s_refused (dir, 256, SHOAL_EVERSION, "older shoal", NULL);
+
+    s_raw_put (dir, (const uint8_t *) "mlayout", 7, "3", 1);
+    s_refused (dir, 0, SHOAL_EVERSION, dir, "key layout '3'", NULL);
+
+    s_raw_put (dir, (const uint8_t *) "mlayout", 7, "2", 1);
+    s_raw_put (dir, (const uint8_t *) "mshards", 7, "0", 1);
+    s_refused (dir, 0, SHOAL_EFORMAT, dir, "no valid shard count", NULL);
+    s_raw_put (dir, (const uint8_t *) "mshards", 7, "65537", 5);
+    s_refused (dir, 0, SHOAL_EFORMAT, "no valid shard count", NULL);
+    s_raw_put (dir, (const uint8_t *) "mshards", 7, "12x", 3);
+    s_refused (dir, 0, SHOAL_EFORMAT, "no valid shard count", NULL);
+    s_raw_put (dir, (const uint8_t *) "mshards", 7, "12", 2);
+    assert_int_equal (s_shards_of (dir, 0), 12);
+}
+
+//  Writes every kind of record of stream: two events, a snapshot, an inbox
+//  record, an outbox entry and a timer.
+static void s_write_actor (journal_t *journal, const char *stream, uint8_t seed)
+{
+    journal_batch_t *batch = journal_batch_new (journal);
+    uint8_t id[JOURNAL_ID_SIZE];
+    s_id (id, seed);
+    map_t map = s_map (seed);
+    assert_int_equal (s_append_one (batch, stream, 0, "opened", 1, NULL), 0);
+    assert_int_equal (s_append_one (batch, stream, 1, "credited", 2, NULL), 0);
+    assert_int_equal (journal_batch_snapshot (batch, stream, 2, map.bytes, map.size), 0);
+    assert_int_equal (journal_batch_inbox_put (batch, stream, id, (const uint8_t *) "ok", 2, 5), 0);
+    assert_int_equal (journal_batch_outbox_put (batch, stream, id, (const uint8_t *) "out", 3), 0);
+    assert_int_equal (
+        journal_batch_timer_put (batch, stream, 9000, id, (const uint8_t *) "tick", 4), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+}
+
+//  True if key lies in [start, end), bounds of JOURNAL_SHARD_KEY_SIZE bytes.
+static bool s_in_range (const char *key, size_t key_len, const uint8_t *start, const uint8_t *end)
+{
+    size_t n = key_len < JOURNAL_SHARD_KEY_SIZE ? key_len : JOURNAL_SHARD_KEY_SIZE;
+    int from_start = memcmp (key, start, n);
+    int to_end = memcmp (key, end, n);
+    bool at_or_after = from_start > 0 || (from_start == 0 && key_len >= JOURNAL_SHARD_KEY_SIZE);
+    bool before = to_end < 0 || (to_end == 0 && key_len < JOURNAL_SHARD_KEY_SIZE);
+    return at_or_after && before;
+}
+
+//  Every record of an actor lies in its shard's key range, which holds
+//  nothing of another shard: read back through LevelDB itself.
+static void test_actor_records_in_shard_range (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    //  account/a is in shard 78 of 256, account/b in 232.
+    uint32_t shard_a = journal_shard (journal, "account/a");
+    uint32_t shard_b = journal_shard (journal, "account/b");
+    assert_int_equal (shard_a, 78);
+    assert_int_equal (shard_b, 232);
+    s_write_actor (journal, "account/a", 1);
+    s_write_actor (journal, "account/b", 2);
+    uint8_t start_a[JOURNAL_SHARD_KEY_SIZE], end_a[JOURNAL_SHARD_KEY_SIZE];
+    uint8_t start_b[JOURNAL_SHARD_KEY_SIZE], end_b[JOURNAL_SHARD_KEY_SIZE];
+    assert_int_equal (journal_shard_range (journal, shard_a, start_a, end_a), 0);
+    assert_int_equal (journal_shard_range (journal, shard_b, start_b, end_b), 0);
+    assert_memory_equal (start_a, "S\x00\x4e", 3);
+    assert_memory_equal (end_a, "S\x00\x4f", 3);
+    assert_int_equal (journal_shard_range (journal, 256, start_a, end_a), SHOAL_EINVAL);
+
+    //  The shard scans see their shard's entries alone.
+    entries_t entries = {0};
+    assert_int_equal (journal_shard_outbox_scan (journal, shard_b, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_string_equal (entries.stream[0], "account/b");
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_shard_timer_scan (journal, shard_a, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 1);
+    assert_string_equal (entries.value[0], "tick");
+    memset (&entries, 0, sizeof entries);
+    assert_int_equal (journal_shard_timer_scan (journal, 0, s_collect_entry, &entries), 0);
+    assert_int_equal (entries.count, 0);
+    assert_int_equal (journal_shard_outbox_scan (journal, 256, s_collect_entry, &entries),
+                      SHOAL_EINVAL);
+    journal_destroy (&fixture->journal);
+
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, fixture->dir, &err);
+    assert_null (err);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
+    size_t in_a = 0, in_b = 0, meta = 0, elsewhere = 0, a_named_in_b = 0;
+    for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
+        size_t key_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        bool names_a = false;
+        for (size_t i = 0; i + 9 <= key_len; i++)
+            names_a |= memcmp (key + i, "account/a", 9) == 0;
+        if (s_in_range (key, key_len, start_a, end_a))
+            in_a++;
+        else if (s_in_range (key, key_len, start_b, end_b)) {
+            in_b++;
+            a_named_in_b += names_a;
+        } else if (key_len > 0 && key[0] == 'm')
+            meta++;
+        else
+            elsewhere++;
+    }
+    leveldb_iter_destroy (it);
+    leveldb_readoptions_destroy (read);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+    //  Two events, a snapshot, an inbox record, an outbox entry, a timer.
+    assert_int_equal (in_a, 6);
+    assert_int_equal (in_b, 6);
+    assert_int_equal (a_named_in_b, 0);
+    assert_int_equal (meta, 2); //  "layout" and "shards"
+    assert_int_equal (elsewhere, 0);
+    fixture->journal = s_open (fixture->dir);
+
+    //  The last shard's range ends where the next tag would start.
+    char dir[128];
+    snprintf (dir, sizeof dir, "%s/wide", fixture->dir);
+    journal_options_t opts = {.sync = false, .shards = SHOAL_SHARDS_MAX};
+    journal_t *wide = journal_open (dir, &opts, NULL, NULL);
+    assert_non_null (wide);
+    assert_int_equal (journal_shard_range (wide, SHOAL_SHARDS_MAX - 1, start_a, end_a), 0);
+    assert_memory_equal (start_a, "S\xff\xff", 3);
+    assert_memory_equal (end_a, "T\x00\x00", 3);
+    journal_destroy (&wide);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -1123,6 +1354,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_bad_arguments_stage_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_data_of_every_type_round_trips, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_meta, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_old_layout_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
