@@ -8,7 +8,7 @@
     shard.
 */
 #include "cluster.h"
-#include "shoal.h"
+#include "shoal_base.h"
 #include "zplfile.h"
 
 #include <czmq.h>

@@ -2,7 +2,7 @@
     The line check mirrors zconfig_chunk_load's parser in czmq 4.2.
 */
 #include "zplfile.h"
-#include "shoal.h"
+#include "shoal_base.h"
 
 #include <ctype.h>
 #include <errno.h>
