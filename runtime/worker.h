@@ -8,7 +8,8 @@
     actor. It pushes replies for clients to "<prefix>-front" as
     [route, envelope], and actor messages to the worker that owns the
     receiver (or to its own local queue, with no socket, when that is
-    itself). Internal to the runtime.
+    itself). Internal to the runtime. The shard and worker of an address
+    are in shard.h, included here.
 */
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED
@@ -18,6 +19,7 @@
 
 #include "journal.h"
 #include "registry.h"
+#include "shard.h"
 
 //  Counters a worker bumps and the node reads (any thread); the janitor
 //  thread bumps `pruned` of worker 0's.
@@ -43,7 +45,7 @@ typedef struct {
 } worker_stats_t;
 
 //  What every worker of a node shares, read-only while they run.
-typedef struct {
+typedef struct worker_config_s {
     journal_t *journal;               //  the node's store
     const shoal_registry_t *registry; //  actor types
     const char *prefix;               //  inproc endpoint prefix
@@ -60,9 +62,5 @@ typedef struct {
 //  Starts worker index. Returns NULL if it could not set up (bind, store
 //  scan); the reason is printed on stderr.
 zactor_t *worker_new (const worker_config_t *config, int index);
-
-//  The shard of an address, and the worker that owns a shard.
-uint32_t worker_shard (const char *address, uint32_t shards);
-int worker_of (const worker_config_t *config, const char *address);
 
 #endif
