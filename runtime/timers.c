@@ -90,7 +90,7 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
     worker_t *self = arg;
     envelope_t envelope;
     if (envelope_decode (&envelope, value, size) != 0) {
-        self->stats->bad_frames++;
+        self->stats->bad_internal_frames++;
         return 0;
     }
     if (worker_of (self->config, envelope.to) != self->index)

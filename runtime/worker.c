@@ -147,7 +147,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 {
     envelope_t envelope;
     if (envelope_decode (&envelope, frame, size) != 0) {
-        self->stats->bad_frames++;
+        self->stats->bad_internal_frames++;
         return;
     }
     self->stats->messages++;
@@ -218,7 +218,7 @@ static void s_drain (worker_t *self)
         if (zmq_msg_recv (&route, pull, ZMQ_DONTWAIT) == -1)
             break;
         if (!zmq_msg_more (&route) || zmq_msg_recv (&frame, pull, 0) == -1) {
-            self->stats->bad_frames++;
+            self->stats->bad_internal_frames++;
             continue;
         }
         while (zmq_msg_more (&frame)) //  extra frames: never sent by shoal

@@ -20,28 +20,15 @@
 #include "journal.h"
 #include "registry.h"
 #include "shard.h"
+#include "shoal_stats.h"
 
-//  Counters a worker bumps and the node reads (any thread); the janitor
-//  thread bumps `pruned` of worker 0's.
+//  Counters a worker bumps and the node reads (any thread), one field per
+//  SHOAL_COUNTERS entry (shoal_stats.h); the janitor thread bumps `pruned`
+//  of worker 0's, and the front `queued_bytes`.
 typedef struct {
-    atomic_uint_fast64_t messages;     //  envelopes handled
-    atomic_uint_fast64_t accepted;     //  commands accepted
-    atomic_uint_fast64_t rejected;     //  commands rejected
-    atomic_uint_fast64_t duplicates;   //  commands answered from the inbox
-    atomic_uint_fast64_t events;       //  events committed
-    atomic_uint_fast64_t commits;      //  LevelDB writes
-    atomic_uint_fast64_t records;      //  records in those writes
-    atomic_uint_fast64_t failures;     //  failed commits
-    atomic_uint_fast64_t resends;      //  outbox re-sends
-    atomic_uint_fast64_t activations;  //  actors loaded
-    atomic_uint_fast64_t passivations; //  actors dropped when idle
-    atomic_uint_fast64_t active;       //  actors in memory now
-    atomic_uint_fast64_t pending;      //  outbox entries awaiting a reply
-    atomic_uint_fast64_t expired;      //  commands refused: older than retention
-    atomic_uint_fast64_t pruned;       //  inbox records deleted by the janitor
-    atomic_uint_fast64_t bad_frames;   //  undecodable internal frames
-    atomic_uint_fast64_t queued_bytes; //  client frames the front passed to
-                                       //  this worker that it has not taken
+#define WORKER_STATS_FIELD(name, description) atomic_uint_fast64_t name;
+    SHOAL_COUNTERS (WORKER_STATS_FIELD)
+#undef WORKER_STATS_FIELD
 } worker_stats_t;
 
 //  What every worker of a node shares, read-only while they run.
