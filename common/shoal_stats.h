@@ -4,7 +4,11 @@
 
     SHOAL_COUNTERS are kept per worker (worker_stats_t, atomic) and summed
     by the front; SHOAL_NODE_COUNTERS are the node's own, reported as they
-    are. The order is the order of the reply's keys. A counter of a node
+    are. The order is the order of the reply's keys. The outcomes of turns
+    (messages, accepted, rejected, duplicates, events, expired) are counted
+    when their batch is released after its commit: a batch that is aborted
+    (a failed commit, an actor dropped with staged events) counts nothing,
+    and what it held counts once, when it is tried again. A counter of a node
     that restarted starts again from zero. Macros only: no state, no
     thread.
 */
@@ -12,7 +16,7 @@
 #define SHOAL_STATS_H_INCLUDED
 
 #define SHOAL_COUNTERS(X)                                                                          \
-    X (messages, "envelopes handled")                                                              \
+    X (messages, "envelopes handled in committed batches")                                         \
     X (accepted, "commands accepted")                                                              \
     X (rejected, "commands rejected")                                                              \
     X (duplicates, "commands answered from the inbox, and replies already handled")                \

@@ -130,7 +130,7 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
         rc = journal_batch_append (self->batch, actor->address, actor->version, events,
                                    ctx->event_count, now, &actor->version);
         if (rc == 0) {
-            self->stats->events += ctx->event_count;
+            self->tally.events += ctx->event_count;
             actor->staged_in = self->batch_number;
         }
     }

@@ -67,7 +67,7 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
         turn_reply (self, route, route_size, request, payload, size);
         free (payload);
     }
-    self->stats->rejected++;
+    self->tally.rejected++;
 }
 
 //  A failure that may pass (storage trouble, an actor being reloaded): a
@@ -135,7 +135,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     if (found == 0) {
         turn_reply (self, route, route_size, envelope, stored, stored_size);
         free (stored);
-        self->stats->duplicates++;
+        self->tally.duplicates++;
         return;
     }
     if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
@@ -148,7 +148,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     if (envelope->created < now - self->config->retention_ms) {
         turn_error (self, route, route_size, envelope, "expired",
                     "the command is older than the inbox retention; it was not run");
-        self->stats->expired++;
+        self->tally.expired++;
         return;
     }
     int rc;
@@ -175,11 +175,11 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
         size_t size;
         const uint8_t *data = rec_finish (&ctx->reply, &size);
         rc = envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size);
-        self->stats->accepted++;
+        self->tally.accepted++;
     } else {
         rc =
             envelope_reply_encode (false, ctx->code, ctx->reason, NULL, 0, &payload, &payload_size);
-        self->stats->rejected++;
+        self->tally.rejected++;
     }
     //  The record lives at least as long as the command can be retried:
     //  retries are refused as expired by the command's created time, which
@@ -204,7 +204,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
     if (!pending || strcmp (pending->sender, envelope->to) != 0) {
-        self->stats->duplicates++;
+        self->tally.duplicates++;
         return;
     }
     int rc;

@@ -65,10 +65,24 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
     return 0;
 }
 
-//  Sends what the committed batch staged, tracks the commands it sent
-//  until their replies, and arms its timers.
+//  Adds the outcomes of the committed batch to the counters.
+static void s_count (worker_t *self)
+{
+    worker_stats_t *stats = self->stats;
+    stats->messages += self->tally.messages;
+    stats->accepted += self->tally.accepted;
+    stats->rejected += self->tally.rejected;
+    stats->duplicates += self->tally.duplicates;
+    stats->events += self->tally.events;
+    stats->expired += self->tally.expired;
+    self->tally = (worker_tally_t){0};
+}
+
+//  Counts the committed batch's outcomes, sends what it staged, tracks the
+//  commands it sent until their replies, and arms its timers.
 static void s_release (worker_t *self)
 {
+    s_count (self);
     int64_t now = worker_now ();
     for (size_t i = 0; i < self->out_count; i++) {
         out_t *out = &self->outs[i];
@@ -108,6 +122,7 @@ void worker_abort_batch (worker_t *self)
 {
     stage_drop (self);
     journal_batch_clear (self->batch);
+    self->tally = (worker_tally_t){0}; //  none of its outcomes happened
     //  Timers already fired into the local queue are re-armed by the
     //  reload; commands and replies in it come back through re-sends.
     zlistx_purge (self->local);
@@ -150,8 +165,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         self->stats->bad_internal_frames++;
         return;
     }
-    self->stats->messages++;
     self->turns++;
+    uint64_t batch = self->batch_number;
     switch (envelope.kind) {
     case ENVELOPE_COMMAND:
         turn_on_command (self, route, route_size, &envelope);
@@ -166,6 +181,9 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         query_run (self, route, route_size, &envelope);
         break;
     }
+    //  A turn that aborted the batch is counted when it comes again.
+    if (batch == self->batch_number)
+        self->tally.messages++;
 }
 
 //  Timers that are due, then re-sends and stall notices (every

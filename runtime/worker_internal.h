@@ -31,10 +31,23 @@ typedef struct {
     size_t size;
 } local_t;
 
+//  The outcomes of the batch being built: added to the counters when the
+//  batch is released after its commit, dropped when it is aborted, so that
+//  an outcome is counted once however often its batch is tried.
+typedef struct {
+    uint64_t messages;   //  envelopes whose turn ended in this batch
+    uint64_t accepted;   //  commands accepted
+    uint64_t rejected;   //  commands and queries refused
+    uint64_t duplicates; //  commands answered from the inbox, replies already handled
+    uint64_t events;     //  events staged
+    uint64_t expired;    //  commands refused: older than the retention
+} worker_tally_t;
+
 struct _worker_t {
     const worker_config_t *config;
     int index;
-    worker_stats_t *stats;
+    worker_stats_t *stats;  //  counters (shared, atomic)
+    worker_tally_t tally;   //  the batch's outcomes, counted at its release
     zsock_t *pull;          //  our inbox socket
     zsock_t **push;         //  one per worker (NULL for ourselves)
     zsock_t *front;         //  to the node's front thread
