@@ -335,42 +335,49 @@ static void s_reject (shoal_node_t *self, zmq_msg_t *identity, const envelope_t 
     }
 }
 
-//  The "stats" query, answered by the front from the workers' counters.
+//  The "stats" query, answered by the front: the workers' counters summed,
+//  then the node's own, keyed by their names in shoal_stats.h.
 static void s_stats (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request)
 {
-    uint64_t sum[sizeof (worker_stats_t) / sizeof (atomic_uint_fast64_t)] = {0};
-    size_t fields = sizeof sum / sizeof sum[0];
+#define NODE_COUNTER_PLUS_ONE(name, description) +1
+    size_t fields =
+        0 SHOAL_COUNTERS (NODE_COUNTER_PLUS_ONE) SHOAL_NODE_COUNTERS (NODE_COUNTER_PLUS_ONE);
+#undef NODE_COUNTER_PLUS_ONE
+    struct {
+#define NODE_COUNTER_FIELD(name, description) uint64_t name;
+        SHOAL_COUNTERS (NODE_COUNTER_FIELD)
+#undef NODE_COUNTER_FIELD
+    } sum = {0};
     for (int w = 0; w < self->options.workers; w++) {
-        atomic_uint_fast64_t *counters = (atomic_uint_fast64_t *) &self->stats[w];
-        for (size_t i = 0; i < fields; i++)
-            sum[i] += atomic_load (&counters[i]);
+#define NODE_COUNTER_ADD(name, description) sum.name += atomic_load (&self->stats[w].name);
+        SHOAL_COUNTERS (NODE_COUNTER_ADD)
+#undef NODE_COUNTER_ADD
     }
-    static const char *names[] = {
-        "messages", "accepted", "rejected", "duplicates",          "events",       "commits",
-        "records",  "failures", "resends",  "activations",         "passivations", "active",
-        "pending",  "expired",  "pruned",   "bad_internal_frames", "queued_bytes"};
-    _Static_assert(sizeof names / sizeof names[0] ==
-                       sizeof (worker_stats_t) / sizeof (atomic_uint_fast64_t),
-                   "a name for every counter");
+    struct {
+#define NODE_COUNTER_FIELD(name, description) int64_t name;
+        SHOAL_NODE_COUNTERS (NODE_COUNTER_FIELD)
+#undef NODE_COUNTER_FIELD
+    } node = {.bad_frames = (int64_t) self->bad_frames,
+              .busy = (int64_t) self->busy,
+              .workers = self->options.workers,
+              .shards = self->options.shards,
+              .peak_rss_kb = s_peak_rss_kb ()};
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 5);
-    for (size_t i = 0; i < fields; i++) {
-        msgpack_pack_str_with_body (&pk, names[i], strlen (names[i]));
-        msgpack_pack_uint64 (&pk, sum[i]);
-    }
-    msgpack_pack_str_with_body (&pk, "bad_frames", 10);
-    msgpack_pack_uint64 (&pk, self->bad_frames);
-    msgpack_pack_str_with_body (&pk, "busy", 4);
-    msgpack_pack_uint64 (&pk, self->busy);
-    msgpack_pack_str_with_body (&pk, "workers", 7);
-    msgpack_pack_int (&pk, self->options.workers);
-    msgpack_pack_str_with_body (&pk, "shards", 6);
-    msgpack_pack_int (&pk, self->options.shards);
-    msgpack_pack_str_with_body (&pk, "peak_rss_kb", 11);
-    msgpack_pack_long (&pk, s_peak_rss_kb ());
+    msgpack_pack_map (&pk, fields);
+#define NODE_COUNTER_PACK(name, description)                                                       \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_uint64 (&pk, sum.name);
+    SHOAL_COUNTERS (NODE_COUNTER_PACK)
+#undef NODE_COUNTER_PACK
+    //  Signed: msgpack packs a non-negative value the same either way.
+#define NODE_COUNTER_PACK(name, description)                                                       \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_int64 (&pk, node.name);
+    SHOAL_NODE_COUNTERS (NODE_COUNTER_PACK)
+#undef NODE_COUNTER_PACK
     uint8_t *payload;
     size_t size;
     if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,

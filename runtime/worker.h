@@ -8,7 +8,8 @@
     actor. It pushes replies for clients to "<prefix>-front" as
     [route, envelope], and actor messages to the worker that owns the
     receiver (or to its own local queue, with no socket, when that is
-    itself). Internal to the runtime.
+    itself). Internal to the runtime. The shard and worker of an address
+    are in shard.h, included here.
 */
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED
@@ -18,32 +19,21 @@
 
 #include "journal.h"
 #include "registry.h"
+#include "cluster.h"
+#include "placement.h"
+#include "shoal_stats.h"
 
-//  Counters a worker bumps and the node reads (any thread); the janitor
-//  thread bumps `pruned` of worker 0's.
+//  Counters a worker bumps and the node reads (any thread), one field per
+//  SHOAL_COUNTERS entry (shoal_stats.h); the janitor thread bumps `pruned`
+//  of worker 0's, and the front `queued_bytes`.
 typedef struct {
-    atomic_uint_fast64_t messages;     //  envelopes handled
-    atomic_uint_fast64_t accepted;     //  commands accepted
-    atomic_uint_fast64_t rejected;     //  commands rejected
-    atomic_uint_fast64_t duplicates;   //  commands answered from the inbox
-    atomic_uint_fast64_t events;       //  events committed
-    atomic_uint_fast64_t commits;      //  LevelDB writes
-    atomic_uint_fast64_t records;      //  records in those writes
-    atomic_uint_fast64_t failures;     //  failed commits
-    atomic_uint_fast64_t resends;      //  outbox re-sends
-    atomic_uint_fast64_t activations;  //  actors loaded
-    atomic_uint_fast64_t passivations; //  actors dropped when idle
-    atomic_uint_fast64_t active;       //  actors in memory now
-    atomic_uint_fast64_t pending;      //  outbox entries awaiting a reply
-    atomic_uint_fast64_t expired;      //  commands refused: older than retention
-    atomic_uint_fast64_t pruned;       //  inbox records deleted by the janitor
-    atomic_uint_fast64_t bad_frames;   //  undecodable internal frames
-    atomic_uint_fast64_t queued_bytes; //  client frames the front passed to
-                                       //  this worker that it has not taken
+#define WORKER_STATS_FIELD(name, description) atomic_uint_fast64_t name;
+    SHOAL_COUNTERS (WORKER_STATS_FIELD)
+#undef WORKER_STATS_FIELD
 } worker_stats_t;
 
 //  What every worker of a node shares, read-only while they run.
-typedef struct {
+typedef struct worker_config_s {
     journal_t *journal;               //  the node's store
     const shoal_registry_t *registry; //  actor types
     const char *prefix;               //  inproc endpoint prefix
@@ -55,14 +45,12 @@ typedef struct {
     int64_t stall_ms;                 //  tell a sender its command is unanswered
     int batch_max;                    //  messages per group commit at most
     worker_stats_t *stats;            //  one per worker
+    const cluster_t *cluster;         //  the cluster map, NULL for a node alone
+    int self_node;                    //  this node's index in it
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store
 //  scan); the reason is printed on stderr.
 zactor_t *worker_new (const worker_config_t *config, int index);
-
-//  The shard of an address, and the worker that owns a shard.
-uint32_t worker_shard (const char *address, uint32_t shards);
-int worker_of (const worker_config_t *config, const char *address);
 
 #endif

@@ -603,12 +603,8 @@ int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
         const char *name;
         size_t offset;
     } fields[] = {
-#define FIELD(name) {#name, offsetof (bank_stats_t, name)}
-        FIELD (messages),    FIELD (accepted),    FIELD (rejected),     FIELD (duplicates),
-        FIELD (events),      FIELD (commits),     FIELD (records),      FIELD (failures),
-        FIELD (resends),     FIELD (activations), FIELD (passivations), FIELD (active),
-        FIELD (pending),     FIELD (bad_frames),  FIELD (workers),      FIELD (shards),
-        FIELD (peak_rss_kb),
+#define FIELD(name, description) {#name, offsetof (bank_stats_t, name)},
+        SHOAL_COUNTERS (FIELD) SHOAL_NODE_COUNTERS (FIELD)
 #undef FIELD
     };
     memset (stats, 0, sizeof *stats);

@@ -15,6 +15,7 @@
 #define BANK_H_INCLUDED
 
 #include "client.h"
+#include "shoal_stats.h"
 
 typedef struct {
     const char *shoal;    //  the shoal executable (NULL: this process)
@@ -39,11 +40,14 @@ typedef struct {
     int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
 } bank_options_t;
 
-//  A node's counters, from its "stats" query (see `shoal stats`). Those of
-//  a node that restarted start again from zero.
+//  A node's counters, from its "stats" query (see `shoal stats`): one field
+//  per entry of SHOAL_COUNTERS and SHOAL_NODE_COUNTERS (shoal_stats.h).
+//  Those of a node that restarted start again from zero.
 typedef struct {
-    int64_t messages, accepted, rejected, duplicates, events, commits, records, failures, resends,
-        activations, passivations, active, pending, bad_frames, workers, shards, peak_rss_kb;
+#define BANK_STATS_FIELD(name, description) int64_t name;
+    SHOAL_COUNTERS (BANK_STATS_FIELD)
+    SHOAL_NODE_COUNTERS (BANK_STATS_FIELD)
+#undef BANK_STATS_FIELD
 } bank_stats_t;
 
 //  A latency distribution, in ms (nearest-rank percentiles).

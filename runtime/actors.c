@@ -1,0 +1,145 @@
+/*  actors.c - a worker's table of active actors. See actors.h.
+
+    Contract: an actor in the table holds the state its stream's events
+    give it, staged events included; whoever finds it may not (a turn whose
+    apply failed, a batch that could not be committed) drops it, and the
+    next message reloads it from the journal. The worker thread owns the
+    table and its actors; nothing here is shared with another thread but
+    the counters in worker_stats_t.
+*/
+#include "actors.h"
+#include "ctx.h"
+#include "data.h"
+#include "worker_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void s_actor_free (actor_t *actor)
+{
+    if (actor->type->fini)
+        actor->type->fini (actor->state);
+    free (actor->address);
+    free (actor);
+}
+
+static void s_actor_destroy (void **item)
+{
+    actor_t *actor = (actor_t *) *item;
+    if (actor) {
+        s_actor_free (actor);
+        *item = NULL;
+    }
+}
+
+zhashx_t *actor_table_new (void)
+{
+    zhashx_t *actors = zhashx_new ();
+    if (actors) {
+        zhashx_set_destructor (actors, s_actor_destroy);
+        zhashx_set_key_destructor (actors, NULL);
+        zhashx_set_key_duplicator (actors, NULL);
+    }
+    return actors;
+}
+
+typedef struct {
+    actor_t *actor;
+    int rc;
+} replay_t;
+
+static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                           size_t size, int64_t created)
+{
+    replay_t *replay = arg;
+    if (ctx_apply (replay->actor->type, replay->actor->state, name, data, size) != 0) {
+        replay->rc = SHOAL_EFORMAT;
+        return 1;
+    }
+    replay->actor->version = seq;
+    return 0;
+}
+
+//  Loads an actor from its latest snapshot and the events after it.
+//  Returns the actor (owned by the caller) or NULL with *rc set.
+static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const char *address,
+                              int *rc)
+{
+    actor_t *actor = calloc (1, sizeof (actor_t) + type->state_size);
+    if (!actor || !(actor->address = strdup (address))) {
+        free (actor);
+        *rc = SHOAL_ENOMEM;
+        return NULL;
+    }
+    actor->type = type;
+    if (type->init)
+        type->init (actor->state, strchr (address, '/') + 1);
+    *rc = 0;
+    uint8_t *snapshot;
+    size_t size;
+    int64_t seq;
+    if (type->restore &&
+        journal_snapshot_get (self->config->journal, address, &seq, &snapshot, &size) == 0) {
+        shoal_data_t data;
+        *rc = data_init (&data, snapshot, size);
+        if (*rc == 0 && type->restore (actor->state, &data) != 0)
+            *rc = SHOAL_EFORMAT;
+        data_close (&data);
+        free (snapshot);
+        if (seq < 0 || seq > INT64_MAX / 2)
+            *rc = SHOAL_EFORMAT;
+        actor->version = actor->snapshot_seq = seq;
+    }
+    replay_t replay = {actor, 0};
+    if (*rc == 0)
+        *rc = journal_read (self->config->journal, address, actor->version + 1, 0, s_replay_event,
+                            &replay);
+    if (*rc == 0)
+        *rc = replay.rc;
+    if (*rc) {
+        s_actor_free (actor);
+        return NULL;
+    }
+    self->stats->activations++;
+    return actor;
+}
+
+actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
+{
+    actor_t *actor = (actor_t *) zhashx_lookup (self->actors, address);
+    if (!actor) {
+        const shoal_type_t *type = registry_lookup (self->config->registry, address);
+        if (!type) {
+            *rc = SHOAL_ENOTFOUND;
+            return NULL;
+        }
+        actor = s_actor_load (self, type, address, rc);
+        if (!actor)
+            return NULL;
+        zhashx_insert (self->actors, actor->address, actor);
+        self->stats->active = zhashx_size (self->actors);
+    }
+    actor->last_used = worker_now ();
+    *rc = 0;
+    return actor;
+}
+
+void actor_table_drop (worker_t *self, const char *address)
+{
+    zhashx_delete (self->actors, address);
+    self->stats->active = zhashx_size (self->actors);
+}
+
+void actor_table_passivate (worker_t *self, int64_t now)
+{
+    zlistx_t *idle = zlistx_new ();
+    for (actor_t *actor = zhashx_first (self->actors); actor; actor = zhashx_next (self->actors))
+        if (now - actor->last_used >= self->config->idle_ms)
+            zlistx_add_end (idle, actor->address);
+    for (char *address = zlistx_first (idle); address; address = zlistx_next (idle)) {
+        zhashx_delete (self->actors, address);
+        self->stats->passivations++;
+    }
+    zlistx_destroy (&idle);
+    self->stats->active = zhashx_size (self->actors);
+}

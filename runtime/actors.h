@@ -1,0 +1,49 @@
+/*  actors.h - a worker's table of active actors: activation (the latest
+    snapshot, then the events after it replayed through the type's apply),
+    lookup, drop and passivation.
+
+    The table maps an address to its actor_t and owns it: dropping an
+    actor from the table calls its type's fini and frees it. An actor is
+    dropped when its state may no longer match its stream (its apply
+    refused its own event, or a batch was aborted) and is reloaded from the
+    journal on its next message. Internal to the worker: the worker thread
+    owns the table and every actor in it.
+*/
+#ifndef ACTORS_H_INCLUDED
+#define ACTORS_H_INCLUDED
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "registry.h"
+
+typedef struct _worker_t worker_t;
+
+//  An active actor. Owned by the worker's table.
+typedef struct {
+    char *address;            //  key in the table (owned)
+    const shoal_type_t *type; //  its type
+    int64_t version;          //  events in its stream, staged included
+    int64_t snapshot_seq;     //  seq of its latest snapshot
+    int64_t last_used;        //  ms, for passivation
+    uint64_t staged_in;       //  the batch number its last events were staged in
+    max_align_t state[];      //  type->state_size bytes
+} actor_t;
+
+//  A new, empty table that owns its actors. NULL when out of memory.
+zhashx_t *actor_table_new (void);
+
+//  Returns the active actor at address, activating it if needed, or NULL
+//  with *rc: SHOAL_ENOTFOUND for an unknown type, else a load error. The
+//  actor is borrowed until it is dropped (by actor_table_drop or
+//  actor_table_passivate, or an aborted batch).
+actor_t *actor_table_get (worker_t *self, const char *address, int *rc);
+
+//  Drops the actor at address, if active; it is reloaded when next used.
+void actor_table_drop (worker_t *self, const char *address);
+
+//  Drops actors idle for idle_ms or longer. Call it with an empty batch
+//  only, so that no dropped actor has uncommitted events. O(active actors).
+void actor_table_passivate (worker_t *self, int64_t now);
+
+#endif

@@ -1,0 +1,142 @@
+/*  query.c - the get and events queries. See query.h.
+
+    Contract: a reply is staged for every query, an answer or an error
+    (unknown_type, unknown_query, unavailable); a page of events stays
+    under half the envelope limit, so its reply always fits. Runs on the
+    worker thread, which owns the actors it reads.
+*/
+#include "query.h"
+#include "actors.h"
+#include "ctx.h"
+#include "data.h"
+#include "turn.h"
+#include "worker_internal.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    msgpack_packer *pk;
+    size_t count;
+    size_t bytes;
+    int64_t last;
+} page_t;
+
+static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                         int64_t created)
+{
+    page_t *page = arg;
+    size_t bytes = size + strlen (name) + 48; //  the event's map, generously
+    if (page->count > 0 && page->bytes + bytes > ENVELOPE_MAX_SIZE / 2)
+        return 1; //  full: the next page starts at this event
+    msgpack_packer *pk = page->pk;
+    msgpack_pack_map (pk, 4);
+    msgpack_pack_str_with_body (pk, "seq", 3);
+    msgpack_pack_int64 (pk, seq);
+    msgpack_pack_str_with_body (pk, "event", 5);
+    msgpack_pack_str_with_body (pk, name, strlen (name));
+    msgpack_pack_str_with_body (pk, "data", 4);
+    msgpack_sbuffer_write (pk->data, (const char *) data, size);
+    msgpack_pack_str_with_body (pk, "created", 7);
+    msgpack_pack_int64 (pk, created);
+    page->count++;
+    page->bytes += bytes;
+    page->last = seq;
+    return 0;
+}
+
+//  Writes the actor's address, version and view into out. Returns 0 or
+//  the error (unknown type, load or view failure).
+static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+{
+    int rc;
+    actor_t *actor = actor_table_get (self, envelope->to, &rc);
+    if (actor) {
+        shoal_rec_t view;
+        rec_init (&view);
+        actor->type->view (actor->state, &view);
+        size_t size;
+        const uint8_t *bytes = rec_finish (&view, &size);
+        shoal_rec_str (out, "address", actor->address);
+        shoal_rec_int (out, "version", actor->version);
+        if (bytes)
+            rec_raw (out, "state", bytes, size);
+        else
+            rc = view.error;
+        rec_close (&view);
+    }
+    return rc;
+}
+
+//  Writes a page of the stream's events into out. Returns 0 or the
+//  journal's error.
+static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+{
+    shoal_data_t args;
+    int64_t from = 1, limit = 1000;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
+        shoal_data_int (&args, "from", &from);
+        shoal_data_int (&args, "limit", &limit);
+    }
+    data_close (&args);
+    if (from < 1)
+        from = 1;
+    if (limit < 1 || limit > 10000)
+        limit = 10000;
+    msgpack_sbuffer events;
+    msgpack_sbuffer_init (&events);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &events, msgpack_sbuffer_write);
+    page_t page = {&pk, 0, 0, 0};
+    //  The array header needs the count first: read into a scratch
+    //  buffer, then prefix it.
+    int rc = journal_read (self->config->journal, envelope->to, from, (size_t) limit, s_page_event,
+                           &page);
+    if (rc == 0) {
+        msgpack_sbuffer array;
+        msgpack_sbuffer_init (&array);
+        msgpack_packer apk;
+        msgpack_packer_init (&apk, &array, msgpack_sbuffer_write);
+        msgpack_pack_array (&apk, page.count);
+        msgpack_sbuffer_write (&array, events.data, events.size);
+        shoal_rec_str (out, "address", envelope->to);
+        rec_raw (out, "events", (const uint8_t *) array.data, array.size);
+        shoal_rec_int (out, "next", page.count ? page.last + 1 : from);
+        msgpack_sbuffer_destroy (&array);
+    }
+    msgpack_sbuffer_destroy (&events);
+    return rc;
+}
+
+void query_run (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *envelope)
+{
+    int rc;
+    shoal_rec_t out;
+    rec_init (&out);
+    if (strcmp (envelope->name, "get") == 0)
+        rc = s_get (self, envelope, &out);
+    else if (strcmp (envelope->name, "events") == 0)
+        rc = s_events (self, envelope, &out);
+    else
+        rc = SHOAL_EINVAL;
+
+    size_t size;
+    const uint8_t *data = rec_finish (&out, &size);
+    if (rc == 0 && data) {
+        uint8_t *payload;
+        size_t payload_size;
+        if (envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size) == 0) {
+            turn_reply (self, route, route_size, envelope, payload, payload_size);
+            free (payload);
+        }
+    } else if (rc == SHOAL_ENOTFOUND)
+        turn_error (self, route, route_size, envelope, "unknown_type",
+                    "no actor type is registered for this address");
+    else if (rc == SHOAL_EINVAL)
+        turn_error (self, route, route_size, envelope, "unknown_query",
+                    "queries are get and events");
+    else
+        turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+    rec_close (&out);
+}

@@ -1,0 +1,192 @@
+/*  stage.c - staging a turn's effects in the worker's batch. See stage.h.
+
+    Contract: after stage_effects returns 0, the actor's version counts the
+    staged events, the journal batch holds every record of the turn, and
+    the sends and timers wait in the worker for the commit; after an error
+    the batch is as before, unless the caller is told to drop it. The
+    worker thread owns everything staged.
+*/
+#include "stage.h"
+#include "ctx.h"
+#include "worker_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int stage_out (worker_t *self, int dest, const uint8_t *route, size_t route_size, uint8_t *frame,
+               size_t size, pending_t *pending)
+{
+    if (self->out_count == self->out_cap) {
+        size_t cap = self->out_cap ? self->out_cap * 2 : 256;
+        out_t *outs = realloc (self->outs, cap * sizeof (out_t));
+        if (!outs) {
+            if (pending)
+                outbox_pending_destroy ((void **) &pending);
+            else
+                free (frame);
+            return SHOAL_ENOMEM;
+        }
+        self->outs = outs;
+        self->out_cap = cap;
+    }
+    out_t *out = &self->outs[self->out_count++];
+    out->dest = dest;
+    out->route = route_size ? worker_memdup (route, route_size) : NULL;
+    out->route_size = route_size;
+    out->frame = frame;
+    out->size = size;
+    out->pending = pending;
+    return 0;
+}
+
+//  Encodes a command or timer envelope from actor, caused by cause. Returns
+//  0 with *frame to free(), or an error.
+static int s_encode_effect (envelope_kind_t kind, const actor_t *actor, const envelope_t *cause,
+                            const char *to, const char *name, shoal_rec_t *rec, int64_t created,
+                            uint8_t **frame, size_t *size, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    envelope_t effect = {0};
+    effect.kind = (uint8_t) kind;
+    envelope_new_id (effect.id);
+    memcpy (effect.causation, cause->id, ENVELOPE_ID_SIZE);
+    strcpy (effect.from, actor->address);
+    strcpy (effect.to, to);
+    strcpy (effect.name, name);
+    effect.payload = rec_finish (rec, &effect.payload_size);
+    effect.created = created;
+    memcpy (id, effect.id, ENVELOPE_ID_SIZE);
+    return effect.payload ? envelope_encode (&effect, frame, size) : SHOAL_ENOMEM;
+}
+
+typedef struct {
+    uint8_t *frame;
+    size_t size;
+    uint8_t id[ENVELOPE_ID_SIZE];
+    int64_t due; //  timers: the due time
+    int dest;    //  commands: the receiver's worker
+} effect_t;
+
+//  Makes room for more staged timers. Returns 0 or SHOAL_ENOMEM.
+static int s_grow_staged_timers (worker_t *self, size_t more)
+{
+    if (self->staged_timer_count + more <= self->staged_timer_cap)
+        return 0;
+    size_t cap = self->staged_timer_cap ? self->staged_timer_cap * 2 : 64;
+    while (cap < self->staged_timer_count + more)
+        cap *= 2;
+    wtimer_t *grown = realloc (self->staged_timers, cap * sizeof (wtimer_t));
+    if (!grown)
+        return SHOAL_ENOMEM;
+    self->staged_timers = grown;
+    self->staged_timer_cap = cap;
+    return 0;
+}
+
+//  Stages a snapshot of actor when snapshot_every events passed since its
+//  last one. A snapshot that cannot be made is skipped: the next is due.
+static void s_stage_snapshot (worker_t *self, actor_t *actor)
+{
+    shoal_rec_t view;
+    rec_init (&view);
+    actor->type->view (actor->state, &view);
+    size_t size;
+    const uint8_t *bytes = rec_finish (&view, &size);
+    if (bytes &&
+        journal_batch_snapshot (self->batch, actor->address, actor->version, bytes, size) == 0)
+        actor->snapshot_seq = actor->version;
+    rec_close (&view);
+}
+
+int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int64_t now,
+                   bool *poisoned)
+{
+    shoal_ctx_t *ctx = &self->ctx;
+    effect_t sends[CTX_MAX_SENDS], timers[CTX_MAX_TIMERS];
+    size_t send_count = 0, timer_count = 0;
+    int rc = s_grow_staged_timers (self, ctx->timer_count);
+    for (size_t i = 0; rc == 0 && i < ctx->send_count; i++) {
+        effect_t *e = &sends[send_count];
+        rc = s_encode_effect (ENVELOPE_COMMAND, actor, cause, ctx->sends[i].to, ctx->sends[i].name,
+                              &ctx->sends[i].rec, now, &e->frame, &e->size, e->id);
+        if (rc == 0) {
+            e->dest = worker_of (self->config, ctx->sends[i].to);
+            send_count++;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++) {
+        effect_t *e = &timers[timer_count];
+        e->due = now + ctx->timers[i].ms; //  a timer's created is its due time
+        rc = s_encode_effect (ENVELOPE_TIMER, actor, cause, actor->address, ctx->timers[i].name,
+                              &ctx->timers[i].rec, e->due, &e->frame, &e->size, e->id);
+        if (rc == 0)
+            timer_count++;
+    }
+    if (rc == 0 && ctx->event_count) {
+        journal_event_t events[CTX_MAX_EVENTS];
+        for (size_t i = 0; i < ctx->event_count; i++) {
+            events[i].name = ctx->events[i].name;
+            events[i].data = rec_finish (&ctx->events[i].rec, &events[i].size);
+        }
+        rc = journal_batch_append (self->batch, actor->address, actor->version, events,
+                                   ctx->event_count, now, &actor->version);
+        if (rc == 0) {
+            self->tally.events += ctx->event_count;
+            actor->staged_in = self->batch_number;
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < send_count; i++)
+            free (sends[i].frame);
+        for (size_t i = 0; i < timer_count; i++)
+            free (timers[i].frame);
+        return rc;
+    }
+    if (ctx->event_count && actor->type->restore && self->config->snapshot_every > 0 &&
+        actor->version - actor->snapshot_seq >= self->config->snapshot_every)
+        s_stage_snapshot (self, actor);
+    for (size_t i = 0; i < send_count; i++) {
+        if (rc == 0)
+            rc = journal_batch_outbox_put (self->batch, actor->address, sends[i].id, sends[i].frame,
+                                           sends[i].size);
+        pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
+        if (pending) {
+            memcpy (pending->id, sends[i].id, ENVELOPE_ID_SIZE);
+            snprintf (pending->sender, sizeof pending->sender, "%s", actor->address);
+            pending->dest = sends[i].dest;
+            pending->frame = sends[i].frame;
+            pending->size = sends[i].size;
+            pending->created = now;
+            rc = stage_out (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, pending);
+        } else {
+            rc = rc ? rc : SHOAL_ENOMEM;
+            free (sends[i].frame);
+        }
+    }
+    for (size_t i = 0; i < timer_count; i++) {
+        if (rc == 0)
+            rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id, timers[i].frame,
+                                          timers[i].size);
+        if (rc == 0)
+            self->staged_timers[self->staged_timer_count++] =
+                (wtimer_t){.due = timers[i].due, .frame = timers[i].frame, .size = timers[i].size};
+        else
+            free (timers[i].frame);
+    }
+    *poisoned = rc != 0;
+    return rc;
+}
+
+void stage_drop (worker_t *self)
+{
+    for (size_t i = 0; i < self->out_count; i++) {
+        free (self->outs[i].route);
+        if (self->outs[i].pending)
+            outbox_pending_destroy ((void **) &self->outs[i].pending);
+        else
+            free (self->outs[i].frame);
+    }
+    self->out_count = 0;
+    for (size_t i = 0; i < self->staged_timer_count; i++)
+        free (self->staged_timers[i].frame);
+    self->staged_timer_count = 0;
+}

@@ -1,0 +1,51 @@
+/*  timers.h - a worker's timer queue: the timers of its actors, in memory,
+    sorted by due time.
+
+    A timer is an envelope stored in the journal under its due time
+    (DESIGN-NOTES.md, "Outbox, replies and timers"). The queue is armed
+    from the journal at start and after an aborted batch, and with each
+    committed batch's new timers; when one is due it becomes a message in
+    the worker's local queue, and the turn that handles it deletes its
+    record: fired once, and after a restart late rather than never. Known
+    limit: insertion is O(n) in the timers armed. Internal to the worker:
+    the worker thread owns the queue and every timer in it.
+*/
+#ifndef TIMERS_H_INCLUDED
+#define TIMERS_H_INCLUDED
+
+#include <czmq.h>
+#include <stdint.h>
+
+typedef struct _worker_t worker_t;
+
+//  A timer armed in memory.
+typedef struct {
+    int64_t due;    //  ms since the epoch
+    uint8_t *frame; //  the timer's envelope, owned
+    size_t size;
+} wtimer_t;
+
+//  A new, empty queue that owns its timers, sorted by due time. NULL when
+//  out of memory.
+zlistx_t *timers_new (void);
+
+//  Arms timer (a copy: the queue owns what it points to; frame is moved).
+//  Out of memory: frees the frame, and the timer fires at the next reload.
+void timers_arm (worker_t *self, const wtimer_t *timer);
+
+//  Arms a copy of frame (borrowed) TIMER_RETRY_MS from now: its turn could
+//  not run.
+void timers_retry (worker_t *self, const uint8_t *frame, size_t size);
+
+//  Moves every timer due at now into the local queue, in due order.
+void timers_fire (worker_t *self, int64_t now);
+
+//  The due time of the next timer, or INT64_MAX when none is armed.
+int64_t timers_next_due (worker_t *self);
+
+//  Arms the timers of this worker's actors stored in the journal. An
+//  unreadable record is counted in bad_internal_frames and skipped.
+//  Returns 0 or the journal's error.
+int timers_load (worker_t *self);
+
+#endif

@@ -1,0 +1,284 @@
+/*  turn.c - one turn of an actor, and its reply. See turn.h.
+
+    Contract: a turn either stages all it decided (events, inbox record,
+    outbox, timers, reply) in the worker's batch, or nothing of it; when
+    the batch itself can no longer be trusted it is aborted and the worker
+    reloaded. Runs on the worker thread, which owns the actor and the
+    batch.
+*/
+#include "turn.h"
+#include "actors.h"
+#include "ctx.h"
+#include "stage.h"
+#include "timers.h"
+#include "worker_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                 const uint8_t *payload, size_t payload_size)
+{
+    envelope_t reply = {0};
+    reply.kind = ENVELOPE_REPLY;
+    envelope_new_id (reply.id);
+    memcpy (reply.correlation, request->id, ENVELOPE_ID_SIZE);
+    memcpy (reply.causation, request->id, ENVELOPE_ID_SIZE);
+    strcpy (reply.from, request->to);
+    strcpy (reply.to, route_size ? "" : request->from);
+    strcpy (reply.name, request->name);
+    reply.payload = payload;
+    reply.payload_size = payload_size;
+    reply.created = worker_now ();
+    int dest = route_size ? WORKER_FRONT : worker_of (self->config, request->from);
+    if (!route_size && !request->from[0])
+        return; //  nobody to answer
+    uint8_t *frame;
+    size_t size;
+    uint8_t *error = NULL;
+    int rc = envelope_encode (&reply, &frame, &size);
+    if (rc != 0) {
+        //  Too big (a view or page over the limit), or a damaged stored
+        //  reply: say so rather than fall silent.
+        size_t error_size;
+        bool too_big = rc == SHOAL_ETOOBIG;
+        if (envelope_reply_encode (false, too_big ? "reply_too_big" : "bad_reply",
+                                   too_big ? "the reply exceeds the envelope limit"
+                                           : "the stored reply cannot be read",
+                                   NULL, 0, &error, &error_size) != 0)
+            return;
+        reply.payload = error;
+        reply.payload_size = error_size;
+        if (envelope_encode (&reply, &frame, &size) != 0) {
+            free (error);
+            return;
+        }
+    }
+    free (error);
+    stage_out (self, dest, route, route_size, frame, size, NULL);
+}
+
+void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                 const char *code, const char *reason)
+{
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) == 0) {
+        turn_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    }
+    self->tally.rejected++;
+}
+
+//  A failure that may pass (storage trouble, an actor being reloaded): a
+//  client is told and may retry; an actor is told nothing, so its outbox
+//  re-sends the command rather than take the failure for a rejection.
+static void s_transient (worker_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *request, const char *code, const char *reason)
+{
+    if (route_size || !request->from[0])
+        turn_error (self, route, route_size, request, code, reason);
+}
+
+//  Runs msg through actor's handler and stages the effects. Returns the
+//  ctx_run result; CTX_CORRUPT also covers a failure to stage (then the
+//  actor has been dropped and will be reloaded from the journal).
+static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, int64_t now)
+{
+    shoal_msg_t msg;
+    ctx_begin (&self->ctx, actor->address, actor->version, now);
+    int rc = msg_init (&msg, envelope);
+    if (rc != 0) {
+        msg_close (&msg);
+        shoal_ctx_reject (&self->ctx, "invalid_payload", "the payload of %s is not a map",
+                          envelope->name);
+        //  Out of memory may pass; and a reply, timer or notice owed to the
+        //  actor must not be dropped unseen: both are kept and tried again.
+        self->ctx.failed = rc == SHOAL_ENOMEM || envelope->kind != ENVELOPE_COMMAND;
+        return CTX_REJECTED;
+    }
+    int result = ctx_run (&self->ctx, actor->type, actor->state, &msg);
+    msg_close (&msg);
+    if (result == CTX_ACCEPTED) {
+        bool poisoned = false;
+        rc = stage_effects (self, actor, envelope, now, &poisoned);
+        if (rc) {
+            shoal_ctx_reject (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
+                              "could not stage the turn of %s: %s", actor->address,
+                              shoal_strerror (rc));
+            result = CTX_CORRUPT;
+        }
+        if (poisoned) {
+            worker_abort_batch (self); //  drops every actor, this one included
+            return CTX_CORRUPT;
+        }
+    }
+    if (result == CTX_CORRUPT) {
+        //  Reloaded from the journal, an actor with events staged in this
+        //  batch would decide on a state that misses them: drop the batch.
+        if (actor->staged_in == self->batch_number)
+            worker_abort_batch (self);
+        else
+            actor_table_drop (self, actor->address);
+    }
+    return result;
+}
+
+void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *envelope)
+{
+    int64_t now = worker_now ();
+    uint8_t *stored;
+    size_t stored_size;
+    int found =
+        journal_batch_inbox_get (self->batch, envelope->to, envelope->id, &stored, &stored_size);
+    if (found == 0) {
+        turn_reply (self, route, route_size, envelope, stored, stored_size);
+        free (stored);
+        self->tally.duplicates++;
+        return;
+    }
+    if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
+        s_transient (self, route, route_size, envelope, "unavailable",
+                     "its inbox record cannot be read");
+        return;
+    }
+    //  Its inbox record may have been pruned: refuse rather than risk a
+    //  second effect (see docs/DESIGN-NOTES.md, "Inbox retention").
+    if (envelope->created < now - self->config->retention_ms) {
+        turn_error (self, route, route_size, envelope, "expired",
+                    "the command is older than the inbox retention; it was not run");
+        self->tally.expired++;
+        return;
+    }
+    int rc;
+    actor_t *actor = actor_table_get (self, envelope->to, &rc);
+    if (!actor) {
+        if (rc == SHOAL_ENOTFOUND)
+            turn_error (self, route, route_size, envelope, "unknown_type",
+                        "no actor type is registered for this address");
+        else
+            s_transient (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+        return;
+    }
+    int result = s_turn (self, actor, envelope, now);
+    shoal_ctx_t *ctx = &self->ctx;
+    //  A failure, unlike a decision, had no effect and may pass: it is not
+    //  stored, so a retry runs the command again.
+    if (result == CTX_CORRUPT || (result == CTX_REJECTED && ctx->failed)) {
+        s_transient (self, route, route_size, envelope, ctx->code, ctx->reason);
+        return;
+    }
+    uint8_t *payload;
+    size_t payload_size;
+    if (result == CTX_ACCEPTED) {
+        size_t size;
+        const uint8_t *data = rec_finish (&ctx->reply, &size);
+        rc = envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size);
+        self->tally.accepted++;
+    } else {
+        rc =
+            envelope_reply_encode (false, ctx->code, ctx->reason, NULL, 0, &payload, &payload_size);
+        self->tally.rejected++;
+    }
+    //  The record lives at least as long as the command can be retried:
+    //  retries are refused as expired by the command's created time, which
+    //  a client's clock may have set ahead of ours.
+    int64_t recorded = envelope->created > now ? envelope->created : now;
+    //  ctx_run bounded the reply's fields, so only memory can fail here;
+    //  the turn's events are staged, so the batch must go.
+    if (rc == 0 && journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload,
+                                            payload_size, recorded) != 0) {
+        free (payload);
+        rc = SHOAL_ENOMEM;
+    }
+    if (rc) {
+        worker_abort_batch (self);
+        return;
+    }
+    turn_reply (self, route, route_size, envelope, payload, payload_size);
+    free (payload);
+}
+
+void turn_on_reply (worker_t *self, const envelope_t *envelope)
+{
+    pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
+    if (!pending || strcmp (pending->sender, envelope->to) != 0) {
+        self->tally.duplicates++;
+        return;
+    }
+    int rc;
+    actor_t *actor = actor_table_get (self, envelope->to, &rc);
+    if (!actor)
+        return; //  retried: the pending entry stays and the command is re-sent
+    int64_t now = worker_now ();
+    outbox_reply_sample (self, (double) (now - pending->sent_at));
+    int result = s_turn (self, actor, envelope, now);
+    if (result == CTX_CORRUPT)
+        return;
+    if (result == CTX_REJECTED && self->ctx.failed) {
+        //  Not a decision: keep the entry; the re-sent command brings the
+        //  reply again (and a stall notice if it keeps failing).
+        zsys_warning ("worker %d: %s failed on the reply to %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+        return;
+    }
+    if (result == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+    if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
+        zhashx_delete (self->pending, envelope->correlation);
+        self->stats->pending = zhashx_size (self->pending);
+    }
+}
+
+void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame, size_t size)
+{
+    int rc;
+    uint64_t batch = self->batch_number;
+    actor_t *actor = actor_table_get (self, envelope->to, &rc);
+    int result = actor ? s_turn (self, actor, envelope, worker_now ()) : CTX_CORRUPT;
+    if (result == CTX_CORRUPT || (result == CTX_REJECTED && self->ctx.failed)) {
+        //  After an abort the reload re-armed it from the journal already.
+        if (batch == self->batch_number)
+            timers_retry (self, frame, size);
+        return;
+    }
+    if (result == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
+                      envelope->name, self->ctx.reason);
+    journal_batch_timer_del (self->batch, envelope->to, envelope->created, envelope->id);
+}
+
+//  The notice is derived from the pending table, not stored: after a
+//  restart a command still unanswered is noticed again.
+void turn_on_stalled (worker_t *self, pending_t *pending)
+{
+    envelope_t command;
+    if (envelope_decode (&command, pending->frame, pending->size) != 0)
+        return;
+    int rc;
+    actor_t *actor = actor_table_get (self, pending->sender, &rc);
+    if (!actor)
+        return;
+    pending->stall_noticed = true;
+    shoal_rec_t data;
+    rec_init (&data);
+    shoal_rec_str (&data, "to", command.to);
+    shoal_rec_int (&data, "attempts", pending->attempt);
+    shoal_rec_int (&data, "since", pending->created);
+    envelope_t notice = {0};
+    notice.kind = ENVELOPE_STALLED;
+    envelope_new_id (notice.id);
+    memcpy (notice.correlation, command.id, ENVELOPE_ID_SIZE);
+    strcpy (notice.from, command.to);
+    strcpy (notice.to, pending->sender);
+    strcpy (notice.name, command.name);
+    notice.payload = rec_finish (&data, &notice.payload_size);
+    notice.created = worker_now ();
+    self->turns++;
+    if (notice.payload && s_turn (self, actor, &notice, notice.created) == CTX_REJECTED)
+        zsys_warning ("worker %d: %s refused the stall notice of %s: %s", self->index,
+                      pending->sender, command.name, self->ctx.reason);
+    rec_close (&data);
+}

@@ -1,0 +1,55 @@
+/*  turn.h - one turn of an actor, and its reply: a command (dedupe,
+    expiry, activate, decide and evolve, stage), a reply to a command the
+    actor sent, a timer, or a stall notice (DESIGN.md, "the life of a
+    command"; DESIGN-NOTES.md has the details).
+
+    A turn decides on the actor's state and stages what it decided in the
+    worker's batch; nothing leaves before the commit. A decision (accepted
+    or rejected) is recorded in the inbox and replied; a failure that may
+    pass is replied to a client only, so an actor's outbox re-sends. A turn
+    that finds the actor's state in doubt drops the actor, or aborts the
+    whole batch when the actor has events staged in it. Internal to the
+    worker: runs on the worker thread, on its actors.
+*/
+#ifndef TURN_H_INCLUDED
+#define TURN_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "outbox.h"
+
+typedef struct _worker_t worker_t;
+
+//  A command from a client (route, its ROUTER identity, borrowed) or from
+//  an actor (route_size 0): runs it and stages the reply.
+void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *envelope);
+
+//  A reply to a command one of our actors sent: the turn that handles it
+//  also deletes the outbox entry, so a duplicate reply finds none.
+void turn_on_reply (worker_t *self, const envelope_t *envelope);
+
+//  A timer that is due; frame (borrowed) is its encoded envelope, armed
+//  again if the turn could not run.
+void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame, size_t size);
+
+//  Tells the sender of pending, unanswered for stall_ms, in a turn of its
+//  own (kind SHOAL_STALLED: name = the command, data = {to, attempts,
+//  since}). May abort the batch, which frees pending.
+void turn_on_stalled (worker_t *self, pending_t *pending);
+
+//  Stages the reply to request with payload (borrowed): to the client by
+//  route, or to the actor that sent the request. A reply that cannot be
+//  encoded becomes an error reply saying so.
+void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                 const uint8_t *payload, size_t payload_size);
+
+//  Stages a rejection that is not recorded in the inbox (the request never
+//  reached a handler: unknown type, bad payload, storage trouble), and
+//  counts it as rejected.
+void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                 const char *code, const char *reason);
+
+#endif

@@ -1,0 +1,98 @@
+/*  worker_internal.h - the worker's state, shared by the files of runtime/
+    that make up a worker (worker.c, actors.c, turn.c, stage.c, outbox.c,
+    timers.c, query.c). Included only inside runtime/; the node uses
+    worker.h.
+
+    One worker_t per worker thread, made and destroyed by worker.c, and
+    touched by that thread alone: its actors, local queue, journal batch,
+    staged sends and timers, pending outbox and timer queue are never seen
+    by another thread. What it shares is its sockets, the journal (LevelDB
+    is thread-safe), and the atomic counters in worker_stats_t.
+*/
+#ifndef WORKER_INTERNAL_H_INCLUDED
+#define WORKER_INTERNAL_H_INCLUDED
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors.h"
+#include "ctx.h"
+#include "outbox.h"
+#include "stage.h"
+#include "timers.h"
+#include "worker.h"
+
+//  A message waiting in the local queue (same-worker delivery, and timers
+//  that are due).
+typedef struct {
+    uint8_t *route; //  NULL for actor-to-actor
+    size_t route_size;
+    uint8_t *frame; //  encoded envelope, owned
+    size_t size;
+} local_t;
+
+//  The outcomes of the batch being built: added to the counters when the
+//  batch is released after its commit, dropped when it is aborted, so that
+//  an outcome is counted once however often its batch is tried.
+typedef struct {
+    uint64_t messages;   //  envelopes whose turn ended in this batch
+    uint64_t accepted;   //  commands accepted
+    uint64_t rejected;   //  commands and queries refused
+    uint64_t duplicates; //  commands answered from the inbox, replies already handled
+    uint64_t events;     //  events staged
+    uint64_t expired;    //  commands refused: older than the retention
+} worker_tally_t;
+
+struct _worker_t {
+    const worker_config_t *config;
+    int index;
+    worker_stats_t *stats;  //  counters (shared, atomic)
+    worker_tally_t tally;   //  the batch's outcomes, counted at its release
+    zsock_t *pull;          //  our inbox socket
+    zsock_t **push;         //  one per worker (NULL for ourselves)
+    zsock_t *front;         //  to the node's front thread
+    zhashx_t *actors;       //  address -> actor_t (actors.c)
+    zlistx_t *local;        //  local_t, FIFO
+    journal_batch_t *batch; //  staged writes
+    out_t *outs;            //  staged sends (stage.c)
+    size_t out_count, out_cap;
+    wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
+    size_t staged_timer_count, staged_timer_cap;
+    zhashx_t *pending; //  id (16 bytes) -> pending_t (outbox.c)
+    zlistx_t *timers;  //  wtimer_t sorted by due (timers.c)
+    shoal_ctx_t ctx;   //  the turn being run
+    int64_t next_retry_tick;
+    int64_t next_passivate_tick;
+    size_t turns;          //  messages in the current batch
+    double reply_ms;       //  smoothed time from sending a command to its reply
+    double reply_var_ms;   //  its smoothed mean deviation
+    uint64_t batch_number; //  counts batches, committed or aborted
+};
+
+//  The worker's clock: ms since the epoch.
+static inline int64_t worker_now (void)
+{
+    return zclock_time ();
+}
+
+//  A malloc'd copy of size bytes (1 byte when size is 0), or NULL.
+static inline void *worker_memdup (const void *src, size_t size)
+{
+    void *copy = malloc (size ? size : 1);
+    if (copy && size)
+        memcpy (copy, src, size);
+    return copy;
+}
+
+//  Sends one frame to dest (a worker index, or -1 for the front) with an
+//  optional route (borrowed). Delivery to ourselves goes through the local
+//  queue. Returns 0 or -1.
+int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
+                 const uint8_t *frame, size_t size);
+
+//  Drops everything staged in the batch and reloads from the journal, as
+//  after a failed commit: nobody was told anything about it yet. Every
+//  actor, pending entry and timer pointer held by the caller is freed.
+void worker_abort_batch (worker_t *self);
+
+#endif

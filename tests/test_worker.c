@@ -1,0 +1,284 @@
+/*  test_worker.c - one worker on its own, with no node and no network: the
+    test plays the front (it binds "<prefix>-front", pushes client frames
+    to "<prefix>-w0" and keeps queued_bytes as the front does) and reads
+    the worker's counters directly.
+
+    What it shows: counters count an outcome once, when it is released
+    after its commit. A batch whose commit fails (journal_fail_commits_after)
+    counts nothing, and the commands it held, retried by their client,
+    count once.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "envelope.h"
+#include "harness.h"
+#include "journal.h"
+#include "registry.h"
+#include "worker.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WAIT_MS 30000    //  a condition's deadline (ASan on a busy machine)
+#define COMMANDS 40      //  commands sent
+#define COUNTERS 5       //  actors they go to
+#define ROUTE "client-1" //  the client's identity, as the front would pass it
+
+//  --------------------------------------------------------------------------
+//  An actor type: a counter that "Add" bumps by one, one event per command.
+
+static int s_counter_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) data;
+    if (strcmp (event, "Added") != 0)
+        return -1;
+    (*(int64_t *) state)++;
+    return 0;
+}
+
+static int s_counter_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    if (strcmp (shoal_msg_name (msg), "Add") != 0)
+        return shoal_ctx_reject (ctx, "unknown_command", "counters know Add");
+    shoal_ctx_emit (ctx, "Added");
+    shoal_rec_int (shoal_ctx_reply (ctx), "count", *(int64_t *) state + 1);
+    return 0;
+}
+
+static void s_counter_view (const void *state, shoal_rec_t *out)
+{
+    shoal_rec_int (out, "count", *(const int64_t *) state);
+}
+
+static const shoal_type_t s_counter = {
+    .name = "counter",
+    .state_size = sizeof (int64_t),
+    .apply = s_counter_apply,
+    .handle = s_counter_handle,
+    .view = s_counter_view,
+};
+
+//  --------------------------------------------------------------------------
+//  Fixture: a journal, one worker, and the two sockets of the front.
+
+typedef struct {
+    char dir[64];               //  the test's temporary directory
+    char prefix[96];            //  inproc endpoint prefix
+    journal_t *journal;         //  the worker's store
+    shoal_registry_t *registry; //  the counter type
+    worker_stats_t stats;       //  the worker's counters
+    worker_config_t config;     //  what the worker shares
+    zsock_t *front;             //  PULL: the worker's replies to clients
+    zsock_t *push;              //  PUSH: client frames to the worker
+    zactor_t *worker;           //  NULL once stopped
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *fx = calloc (1, sizeof (fixture_t));
+    assert_non_null (fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-worker-XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->prefix, sizeof fx->prefix, "inproc://test-worker-%d-%p", (int) getpid (),
+              (void *) fx);
+    int code;
+    char *error = NULL;
+    fx->journal = journal_open (fx->dir, &(journal_options_t){.sync = false}, &code, &error);
+    assert_non_null (fx->journal);
+    fx->registry = registry_new ();
+    assert_non_null (fx->registry);
+    assert_int_equal (shoal_register (fx->registry, &s_counter), 0);
+    fx->config = (worker_config_t){
+        .journal = fx->journal,
+        .registry = fx->registry,
+        .prefix = fx->prefix,
+        .workers = 1,
+        .shards = 16,
+        .idle_ms = 60000,
+        .snapshot_every = 100,
+        .retention_ms = 7LL * 24 * 3600 * 1000,
+        .stall_ms = 30000,
+        .batch_max = 4, //  several batches for the commands
+        .stats = &fx->stats,
+    };
+    fx->front = zsock_new_pull (NULL);
+    assert_non_null (fx->front);
+    assert_int_equal (zsock_bind (fx->front, "%s-front", fx->prefix), 0);
+    fx->worker = worker_new (&fx->config, 0);
+    assert_non_null (fx->worker);
+    fx->push = zsock_new_push (NULL);
+    assert_non_null (fx->push);
+    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fx = *state;
+    zactor_destroy (&fx->worker);
+    zsock_destroy (&fx->push);
+    zsock_destroy (&fx->front);
+    registry_destroy (&fx->registry);
+    journal_destroy (&fx->journal);
+    harness_rm_rf (fx->dir);
+    free (fx);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The front's side
+
+//  The id of command index: the same on every send, as a client's retry.
+static void s_command_id (size_t index, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    memset (id, 0, ENVELOPE_ID_SIZE);
+    memcpy (id, "cmd", 3);
+    id[ENVELOPE_ID_SIZE - 1] = (uint8_t) index;
+}
+
+//  Sends command index ("Add" to one of the counters) as the front does:
+//  [route, frame], with queued_bytes counting the frame until the worker
+//  takes it. created is the first send's time, kept by every retry.
+static void s_send (fixture_t *fx, size_t index, int64_t created, uint32_t attempt)
+{
+    envelope_t command = {.kind = ENVELOPE_COMMAND, .attempt = attempt, .created = created};
+    s_command_id (index, command.id);
+    snprintf (command.to, sizeof command.to, "counter/c%zu", index % COUNTERS);
+    snprintf (command.name, sizeof command.name, "Add");
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (envelope_encode (&command, &frame, &size), 0);
+    fx->stats.queued_bytes += size;
+    void *push = zsock_resolve (fx->push);
+    assert_int_equal (zmq_send (push, ROUTE, strlen (ROUTE), ZMQ_SNDMORE), (int) strlen (ROUTE));
+    assert_int_equal (zmq_send (push, frame, size, 0), (int) size);
+    free (frame);
+}
+
+//  Waits up to timeout_ms for one reply to a client. Returns false if none
+//  came; else sets *index to the command it answers and *ok.
+static bool s_recv_reply (fixture_t *fx, int timeout_ms, size_t *index, bool *ok)
+{
+    zmq_pollitem_t item = {zsock_resolve (fx->front), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll (&item, 1, timeout_ms) <= 0)
+        return false;
+    zmsg_t *msg = zmsg_recv (fx->front);
+    assert_non_null (msg);
+    assert_int_equal (zmsg_size (msg), 2);
+    zframe_t *route = zmsg_first (msg), *frame = zmsg_next (msg);
+    assert_memory_equal (zframe_data (route), ROUTE, strlen (ROUTE));
+    envelope_t reply;
+    assert_int_equal (envelope_decode (&reply, zframe_data (frame), zframe_size (frame)), 0);
+    assert_int_equal (reply.kind, ENVELOPE_REPLY);
+    uint8_t expected[ENVELOPE_ID_SIZE];
+    *index = reply.correlation[ENVELOPE_ID_SIZE - 1];
+    assert_true (*index < COMMANDS);
+    s_command_id (*index, expected);
+    assert_memory_equal (reply.correlation, expected, ENVELOPE_ID_SIZE);
+    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    assert_int_equal (envelope_reply_decode (reply.payload, reply.payload_size, ok, code, reason,
+                                             &data, &data_size),
+                      0);
+    if (!*ok)
+        print_error ("command %zu refused: %s: %s\n", *index, code, reason);
+    zmsg_destroy (&msg);
+    return true;
+}
+
+//  True once the worker has taken every frame sent and at least failures
+//  commits failed, polled until WAIT_MS.
+static bool s_wait_failed (fixture_t *fx, uint64_t failures)
+{
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < deadline) {
+        if (atomic_load (&fx->stats.queued_bytes) == 0 &&
+            atomic_load (&fx->stats.failures) >= failures)
+            return true;
+        zclock_sleep (5);
+    }
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+//  Tests
+
+//  Commands whose batches fail to commit are neither answered nor counted;
+//  retried once commits succeed, each is accepted and counted once.
+static void test_failed_commits_count_once (void **state)
+{
+    fixture_t *fx = *state;
+    int64_t created = zclock_time ();
+    journal_fail_commits_after (fx->journal, 1); //  the next commit and every one after
+    for (size_t i = 0; i < COMMANDS; i++)
+        s_send (fx, i, created, 0);
+    assert_true (s_wait_failed (fx, 1));
+
+    //  While every commit fails, nothing is told and nothing is counted.
+    size_t index;
+    bool ok;
+    assert_false (s_recv_reply (fx, 0, &index, &ok));
+    assert_int_equal (atomic_load (&fx->stats.accepted), 0);
+    assert_int_equal (atomic_load (&fx->stats.rejected), 0);
+    assert_int_equal (atomic_load (&fx->stats.events), 0);
+    assert_int_equal (atomic_load (&fx->stats.messages), 0);
+
+    //  Commits succeed again; the client retries every command it was not
+    //  answered. A command whose batch happened to commit after the hook
+    //  was turned off is answered twice: once run, once from the inbox.
+    journal_fail_commits_after (fx->journal, 0);
+    for (size_t i = 0; i < COMMANDS; i++)
+        s_send (fx, i, created, 1);
+    bool answered[COMMANDS] = {false};
+    size_t answered_count = 0, replies = 0;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (answered_count < COMMANDS && zclock_mono () < deadline) {
+        if (!s_recv_reply (fx, 100, &index, &ok))
+            continue;
+        replies++;
+        assert_true (ok);
+        if (!answered[index]) {
+            answered[index] = true;
+            answered_count++;
+        }
+    }
+    assert_int_equal (answered_count, COMMANDS);
+
+    //  Stopped, the worker commits what it holds and its counters settle.
+    zactor_destroy (&fx->worker);
+    uint64_t failures = atomic_load (&fx->stats.failures);
+    uint64_t accepted = atomic_load (&fx->stats.accepted);
+    uint64_t duplicates = atomic_load (&fx->stats.duplicates);
+    assert_true (failures >= 1);
+    assert_int_equal (accepted, COMMANDS);
+    assert_int_equal (atomic_load (&fx->stats.rejected), 0);
+    assert_int_equal (atomic_load (&fx->stats.expired), 0);
+    assert_int_equal (atomic_load (&fx->stats.messages), accepted + duplicates);
+    assert_true (duplicates >= replies - COMMANDS);
+    int64_t journaled = 0;
+    for (size_t c = 0; c < COUNTERS; c++) {
+        char stream[32];
+        snprintf (stream, sizeof stream, "counter/c%zu", c);
+        int64_t version;
+        assert_int_equal (journal_version (fx->journal, stream, &version), 0);
+        journaled += version;
+    }
+    assert_int_equal (journaled, COMMANDS);
+    assert_int_equal (atomic_load (&fx->stats.events), journaled);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_failed_commits_count_once, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
