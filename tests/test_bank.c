@@ -6,7 +6,7 @@
     workers (test_sagas_cross_workers shows it for the addresses used).
 */
 #include "bank.h"
-#include "driver.h"
+#include "client_window.h"
 #include "worker.h"
 
 #include <czmq.h>

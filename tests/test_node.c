@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "client.h"
-#include "driver.h"
+#include "client_window.h"
 #include "harness.h"
 #include "journal.h"
 #include "node.h"

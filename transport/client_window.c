@@ -6,7 +6,7 @@
     driver_timed_start runs a czmq actor (a second thread) for its probe;
     everything else runs on the caller's thread.
 */
-#include "driver.h"
+#include "client_window.h"
 
 #include <czmq.h>
 #include <msgpack.h>

@@ -13,7 +13,7 @@
     poll_ms), and the client's clock measures both.
 */
 #include "bank.h"
-#include "driver.h"
+#include "client_window.h"
 #include "journal.h"
 
 #include <czmq.h>

@@ -5,7 +5,7 @@
     One thread, but for the probe of --recovery (see driver_timed_start).
 */
 #include "bench_probe.h"
-#include "driver.h"
+#include "client_window.h"
 #include "account.h"
 
 #include <czmq.h>
