@@ -278,7 +278,7 @@ static int s_restart (run_t *run)
     const bank_options_t *o = run->options;
     node_child_args_t args;
     node_child_args (&args, o->async, o->workers, NULL);
-    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : CLIENT_FREE_ENDPOINT;
+    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : NODE_CHILD_FREE_ENDPOINT;
     int rc = node_child_start_retry (&run->node, o->shoal, run->result->data_dir, endpoint, &args,
                                      o->log, 30000);
     if (rc == 0)
@@ -655,7 +655,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     bool own = !options->endpoint; //  a node of our own, as a child
     bool temporary = own && !options->data_dir;
     if (temporary) {
-        if (client_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
+        if (bench_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
             fprintf (stderr, "shoal: cannot make a temporary directory\n");
             return SHOAL_EIO;
         }
@@ -744,6 +744,6 @@ done:
     free (run.start_ms);
     free (run.done_ms);
     if (temporary && !options->keep)
-        client_remove_tree (result->data_dir);
+        bench_remove_tree (result->data_dir);
     return rc;
 }

@@ -15,6 +15,8 @@
 #define BANK_H_INCLUDED
 
 #include "client.h"
+#include "measure.h"
+#include "node_child.h"
 
 typedef struct {
     const char *shoal;    //  the shoal executable (NULL: this process)

@@ -6,6 +6,7 @@
 #define COMMANDS_H_INCLUDED
 
 #include "client.h"
+#include "json.h"
 #include "shoal.h"
 
 #define EXIT_ACCEPTED 0
