@@ -1,5 +1,6 @@
 /*  scan.c - the journal's full-table scans: every outbox entry and every
-    timer (read when a node starts), and the pruning of old inbox records.
+    timer (read when a node starts), the pruning of old inbox records, and
+    the names of the event streams (read by the books check).
 
     Contract: a scan walks one key tag ('o', 't' or 'i', see keys.h) in key
     order over the committed store; it sees nothing staged in a batch. A key
@@ -104,6 +105,46 @@ int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg)
     assert (fn);
     entry_scan_t scan = {fn, arg};
     return s_scan (self, 't', s_timer_entry, &scan);
+}
+
+int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    int rc = 0;
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    uint8_t seek[KEYS_STREAM_MAX];
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, "e", 1);
+    while (rc == 0 && leveldb_iter_valid (it)) {
+        size_t key_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (key_len == 0 || key[0] != 'e')
+            break;
+        const char *nul = memchr (key + 1, 0, key_len - 1);
+        size_t stream_len = nul ? (size_t) (nul - key) - 1 : 0;
+        if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX) {
+            s_skip_bad_key ("event", (const uint8_t *) key, key_len);
+            leveldb_iter_next (it);
+            continue;
+        }
+        memcpy (stream, key + 1, stream_len);
+        stream[stream_len] = '\0';
+        rc = fn (arg, stream);
+        //  The next stream: 'e' stream 0x01 sorts after every event key of
+        //  stream and before any longer stream name (a name has no NUL).
+        size_t seek_len = keys_stream_key (seek, 'e', stream, stream_len, true);
+        seek[seek_len - 1] = 0x01;
+        leveldb_iter_seek (it, (const char *) seek, seek_len);
+    }
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    if (err) {
+        leveldb_free (err);
+        rc = SHOAL_EIO;
+    }
+    leveldb_iter_destroy (it);
+    return rc < 0 ? rc : 0;
 }
 
 typedef struct {
