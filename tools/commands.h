@@ -28,6 +28,7 @@ int cmd_transfer (int argc, char **argv);
 int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
+int cmd_check (int argc, char **argv);
 
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);

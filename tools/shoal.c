@@ -17,6 +17,7 @@ static const command_t s_commands[] = {
     {"stats", cmd_stats, "print a node's counters as JSON"},
     {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
     {"bench", cmd_bench, "measure transfers per second on a node"},
+    {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
 };
 
 static void s_usage (FILE *out)
