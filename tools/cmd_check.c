@@ -2,8 +2,8 @@
     journals of stopped nodes (bench/books.c does the reading and the
     checking; this file parses and prints).
 
-    Exit codes: 0 every invariant holds, 1 one is broken (stderr names
-    it), 2 bad usage or a data directory that cannot be read.
+    Exit codes: 0 every invariant holds, 1 one or more are broken (stderr
+    names each), 2 bad usage or a data directory that cannot be read.
 */
 #include "commands.h"
 #include "books.h"
@@ -23,7 +23,7 @@ static void s_help (FILE *out)
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
-                  "invariant ok or broken. Exits 1 naming the first broken invariant,\n"
+                  "invariant ok or broken. Exits 1 naming each broken invariant on stderr,\n"
                   "2 if a directory cannot be read.\n\n"
                   "Options:\n"
                   "  --data DIR   a stopped node's data directory (repeatable, at most 64)\n"
@@ -142,10 +142,8 @@ int cmd_check (int argc, char **argv)
     else
         s_print_text (dirs, count, &summary);
     for (int i = 0; i < BOOKS_INVARIANT_COUNT && !held; i++)
-        if (summary.broken[i]) {
+        if (summary.broken[i])
             fprintf (stderr, "shoal check: invariant '%s' broken: %s\n", books_invariant_name (i),
                      summary.first[i]);
-            break;
-        }
     return held ? 0 : EXIT_REJECTED;
 }
