@@ -1,5 +1,5 @@
 /*  test_node.c - process tests: real `shoal node` processes over TCP,
-    driven through the client library (tools/client.h) and the `shoal`
+    driven through the client library (transport/client.h) and the `shoal`
     binary, as a user would.
 
     Each test has its own temporary directory (the node's store in data/,
