@@ -16,6 +16,7 @@
 #include "envelope.h"
 
 #define CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+
 typedef struct _client_t client_t;
 
 typedef struct {
