@@ -95,6 +95,15 @@ typedef int (journal_event_fn) (void *arg, int64_t seq, const char *name, const 
 int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
                   journal_event_fn *fn, void *arg);
 
+//  Called for each stream found by journal_stream_scan, with its name
+//  (borrowed for the call). Return non-zero to stop the scan.
+typedef int (journal_stream_fn) (void *arg, const char *stream);
+
+//  Calls fn for each stream that has committed events, in key order; fn
+//  may read the journal. A key that does not parse is skipped with a
+//  warning. Returns 0 or SHOAL_EIO. O(streams) seeks.
+int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg);
+
 //  The latest committed snapshot of stream: its seq and state bytes (the
 //  caller frees *state with free()). SHOAL_ENOTFOUND if there is none.
 int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,

@@ -1,5 +1,6 @@
 /*  scan.c - the journal's full-table scans: every outbox entry and every
-    timer (read when a node starts), and the pruning of old inbox records.
+    timer (read when a node starts), the pruning of old inbox records, and
+    the names of the event streams (read by the books check).
 
     Contract: a scan walks one table ('o', 't' or 'i', see keys.h) of one
     shard, or of each shard in shard order, in key order over the committed
@@ -140,6 +141,51 @@ int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn 
         return SHOAL_EINVAL;
     entry_scan_t scan = {self, fn, arg};
     return s_scan (self, shard, shard + 1, 't', s_timer_entry, &scan);
+}
+
+int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    int rc = 0;
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    uint8_t seek[KEYS_STREAM_MAX];
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
+        uint8_t prefix[KEYS_TAG_SIZE];
+        keys_tag_key (prefix, shard, 'e');
+        leveldb_iter_seek (it, (const char *) prefix, KEYS_TAG_SIZE);
+        while (rc == 0 && leveldb_iter_valid (it)) {
+            size_t key_len;
+            const char *key = leveldb_iter_key (it, &key_len);
+            if (!keys_has_prefix (key, key_len, prefix, KEYS_TAG_SIZE))
+                break;
+            const char *name = key + KEYS_TAG_SIZE;
+            const char *nul = memchr (name, 0, key_len - KEYS_TAG_SIZE);
+            size_t stream_len = nul ? (size_t) (nul - name) : 0;
+            if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX) {
+                s_skip_bad_key ("event", (const uint8_t *) key, key_len);
+                leveldb_iter_next (it);
+                continue;
+            }
+            memcpy (stream, name, stream_len);
+            stream[stream_len] = '\0';
+            rc = fn (arg, stream);
+            //  The next stream: stream 0x01 sorts after every event key of
+            //  stream and before any longer stream name (a name has no NUL).
+            size_t seek_len = keys_stream_key (seek, shard, 'e', stream, stream_len, true);
+            seek[seek_len - 1] = 0x01;
+            leveldb_iter_seek (it, (const char *) seek, seek_len);
+        }
+    }
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    if (err) {
+        leveldb_free (err);
+        rc = SHOAL_EIO;
+    }
+    leveldb_iter_destroy (it);
+    return rc < 0 ? rc : 0;
 }
 
 typedef struct {

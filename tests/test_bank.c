@@ -6,7 +6,7 @@
     workers (test_sagas_cross_workers shows it for the addresses used).
 */
 #include "bank.h"
-#include "driver.h"
+#include "client_window.h"
 #include "worker.h"
 
 #include <czmq.h>
@@ -44,7 +44,7 @@ static int s_teardown (void **state)
 {
     fixture_t *f = *state;
     node_child_stop (&f->node, SIGKILL);
-    assert_int_equal (client_remove_tree (f->dir), 0);
+    assert_int_equal (bench_remove_tree (f->dir), 0);
     free (f);
     return 0;
 }
@@ -52,7 +52,7 @@ static int s_teardown (void **state)
 static void s_start (fixture_t *f, const char *endpoint, char **extra)
 {
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->dir,
-                               endpoint ? endpoint : CLIENT_FREE_ENDPOINT, extra, NULL, 20000);
+                               endpoint ? endpoint : NODE_CHILD_FREE_ENDPOINT, extra, NULL, 20000);
     assert_int_equal (rc, 0);
 }
 

@@ -609,6 +609,67 @@ static void test_timer_scan_order (void **state)
     journal_batch_destroy (&batch);
 }
 
+//  Collects the streams a scan finds, up to 8; stops after stop_after.
+typedef struct {
+    size_t count;
+    size_t stop_after; //  0 = never stop
+    char stream[8][SHOAL_ADDRESS_MAX + 1];
+} streams_t;
+
+static int s_collect_stream (void *arg, const char *stream)
+{
+    streams_t *streams = arg;
+    if (streams->count < 8)
+        snprintf (streams->stream[streams->count], SHOAL_ADDRESS_MAX + 1, "%s", stream);
+    streams->count++;
+    return streams->stop_after && streams->count >= streams->stop_after;
+}
+
+//  Every stream with events once, in key order, a name that is a prefix
+//  of another included; inbox records alone make no stream.
+static void test_stream_scan (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    streams_t streams = {0};
+    assert_int_equal (journal_stream_scan (journal, s_collect_stream, &streams), 0);
+    assert_int_equal (streams.count, 0);
+
+    journal_batch_t *batch = journal_batch_new (journal);
+    const char *names[] = {"transfer/t1", "account/ab", "account/a", "account/a"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (s_append_one (batch, names[i], JOURNAL_ANY, "E", i, NULL), 0);
+    for (int n = 0; n < 300; n++)
+        assert_int_equal (s_append_one (batch, "account/b", JOURNAL_ANY, "E", n, NULL), 0);
+    uint8_t id[JOURNAL_ID_SIZE];
+    s_id (id, 1);
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/c", id, (const uint8_t *) "r", 1, 100), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    assert_int_equal (journal_stream_scan (journal, s_collect_stream, &streams), 0);
+    //  Key order: by shard, then by name within a shard.
+    assert_int_equal (streams.count, 4);
+    const char *expected[] = {"account/a", "account/ab", "account/b", "transfer/t1"};
+    for (int i = 0; i < 4; i++) {
+        int found = 0;
+        for (int j = 0; j < 4; j++)
+            found += strcmp (streams.stream[j], expected[i]) == 0;
+        assert_int_equal (found, 1);
+    }
+    for (int i = 1; i < 4; i++) {
+        uint32_t before = journal_shard (journal, streams.stream[i - 1]);
+        uint32_t after = journal_shard (journal, streams.stream[i]);
+        assert_true (before < after ||
+                     (before == after && strcmp (streams.stream[i - 1], streams.stream[i]) < 0));
+    }
+
+    streams_t first = {.stop_after = 2};
+    assert_int_equal (journal_stream_scan (journal, s_collect_stream, &first), 0);
+    assert_int_equal (first.count, 2);
+}
+
 static void test_prune (void **state)
 {
     fixture_t *fixture = *state;
@@ -1343,6 +1404,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_scan_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_prune, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_busy_same_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_busy_other_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),

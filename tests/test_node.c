@@ -1,5 +1,5 @@
 /*  test_node.c - process tests: real `shoal node` processes over TCP,
-    driven through the client library (tools/client.h) and the `shoal`
+    driven through the client library (transport/client.h) and the `shoal`
     binary, as a user would.
 
     Each test has its own temporary directory (the node's store in data/,
@@ -21,8 +21,10 @@
 #include <cmocka.h>
 
 #include "client.h"
-#include "driver.h"
+#include "node_child.h"
+#include "client_window.h"
 #include "harness.h"
+#include "json.h"
 #include "journal.h"
 #include "node.h"
 
@@ -480,7 +482,7 @@ static int s_free_port (void)
 static void test_usage (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
 
     client_reply_t reply;
     s_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Open", &reply, "owner=Alice",
@@ -564,7 +566,7 @@ static void s_make_withdraw (void *arg, size_t index, char *to, size_t to_size, 
 static void test_concurrent_withdrawals (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/hot", "Open", "owner=Hot", NULL);
     assert_int_equal (s_ok (fx, "account/hot", "Deposit", "amount=500", NULL), 500);
 
@@ -617,7 +619,7 @@ static void s_make_deposit (void *arg, size_t index, char *to, size_t to_size, c
 static void test_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     for (int a = 0; a < KILL_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/k%d", a);
@@ -685,7 +687,7 @@ static void s_make_unit_deposit (void *arg, size_t index, char *to, size_t to_si
 
 static void s_stop_in_flight_then_resend (fixture_t *fx, int sig)
 {
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--snapshot-every", "7", NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--snapshot-every", "7", NULL);
     for (int a = 0; a < MID_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/m%d", a);
@@ -751,7 +753,7 @@ static void test_sigterm_in_flight_then_resend (void **state)
 static void test_async_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--durability", "async", NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--durability", "async", NULL);
     size_t accounts = 10;
     for (size_t a = 0; a < accounts; a++) {
         char address[32];
@@ -788,7 +790,7 @@ static void test_async_sigkill_after_ack (void **state)
 static void test_passivation (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--idle-ms", "200", NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--idle-ms", "200", NULL);
     const char *addresses[] = {"account/p1", "account/p2", "account/p3"};
     for (int a = 0; a < 3; a++) {
         s_ok (fx, addresses[a], "Open", "owner=P", "overdraft=5", NULL);
@@ -830,7 +832,7 @@ static void test_passivation (void **state)
 static void test_snapshots (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--snapshot-every", "5", "--shards", "8", NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--snapshot-every", "5", "--shards", "8", NULL);
     assert_int_equal (s_stat (fx, "shards"), 8);
     s_ok (fx, "account/s", "Open", "owner=Snap", "overdraft=7", NULL);
     int64_t expected = 0;
@@ -908,7 +910,7 @@ static void s_make_ordered_deposit (void *arg, size_t index, char *to, size_t to
 static void test_events_paging (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/long", "Open", "owner=L", NULL);
     //  On one connection, so that they arrive and commit in order.
     client_t *one = fx->client;
@@ -1008,7 +1010,7 @@ static bool s_twice (fixture_t *fx, const char *id_text, const char *to, const c
 static void test_duplicate_ids (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/d", "Open", "owner=D", NULL);
     int64_t version, balance;
 
@@ -1108,7 +1110,7 @@ static void test_module (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--module", module, NULL);
     client_reply_t reply;
     s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=5", NULL);
     assert_true (reply.ok);
@@ -1198,7 +1200,7 @@ static void test_module_missing (void **state)
     //  node_child_start sees it end without a ready line.
     char *extra[] = {"--module", "/nonexistent.so", NULL};
     node_child_t child;
-    int rc = node_child_start (&child, s_bin (), fx->data, CLIENT_FREE_ENDPOINT, extra, fx->log,
+    int rc = node_child_start (&child, s_bin (), fx->data, NODE_CHILD_FREE_ENDPOINT, extra, fx->log,
                                START_TIMEOUT_MS);
     assert_int_not_equal (rc, 0);
     assert_int_equal (child.pid, 0);
@@ -1281,7 +1283,7 @@ static void test_timer_far_future (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--module", module, NULL);
     char *fields[] = {"ms=9223372036854775807"};
     uint8_t *payload;
     size_t size;
@@ -1334,7 +1336,7 @@ static void s_same_books (fixture_t *fx, const char *address, books_t expected)
 static void test_rejections_write_nothing (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/r", "Open", "owner=R", "overdraft=100", NULL);
     s_ok (fx, "account/r", "Deposit", "amount=50", NULL);
     books_t r = s_books (fx, "account/r");
@@ -1460,7 +1462,7 @@ static void s_raw_send (zsock_t *dealer, const void *data, size_t size, bool mor
 static void test_bad_frames (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/b", "Open", "owner=B", NULL);
     s_ok (fx, "account/b", "Deposit", "amount=40", NULL);
     books_t b = s_books (fx, "account/b");
@@ -1663,7 +1665,7 @@ static void test_queue_bytes_bounded (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, "--module", module, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, "--module", module, NULL);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert_non_null (dealer);
     zsock_set_linger (dealer, 0);
@@ -1726,7 +1728,7 @@ static void test_queue_bytes_bounded (void **state)
 static void test_malformed_envelopes (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/h", "Open", "owner=H", NULL);
     books_t h = s_books (fx, "account/h");
     int64_t messages = s_stat (fx, "messages");
@@ -1927,7 +1929,7 @@ static void test_malformed_envelopes (void **state)
 static void test_send_exit_codes (void **state)
 {
     fixture_t *fx = *state;
-    s_start_on (fx, CLIENT_FREE_ENDPOINT, NULL);
+    s_start_on (fx, NODE_CHILD_FREE_ENDPOINT, NULL);
     s_ok (fx, "account/u", "Open", "owner=U", NULL);
     int64_t messages = s_stat (fx, "messages");
 

@@ -3,7 +3,7 @@
     commands.h.
 */
 #include "commands.h"
-#include "driver.h"
+#include "client_window.h"
 
 #include <czmq.h>
 #include <getopt.h>

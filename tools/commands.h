@@ -6,6 +6,7 @@
 #define COMMANDS_H_INCLUDED
 
 #include "client.h"
+#include "json.h"
 #include "shoal.h"
 
 #define EXIT_ACCEPTED 0
@@ -28,6 +29,7 @@ int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
+int cmd_check (int argc, char **argv);
 
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);

@@ -18,6 +18,7 @@ static const command_t s_commands[] = {
     {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
     {"bench", cmd_bench, "measure transfers per second on a node"},
     {"cluster", cmd_cluster, "plan a cluster: its map and certificates (init)"},
+    {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
 };
 
 static void s_usage (FILE *out)

@@ -1,10 +1,11 @@
-/*  driver.h - drives many requests through one node with a window of them
-    in flight, re-sending any that go unanswered (same id, so the node's
-    inbox makes the re-send harmless). Used by the demo, the bench and the
-    process tests. One thread.
+/*  client_window.h - drives many requests through one node with a window
+    of them in flight, re-sending any that go unanswered (same id, so the
+    node's inbox makes the re-send harmless). Part of the client library
+    (shoal_client); used by the demo, the bench and the process tests. One
+    thread.
 */
-#ifndef DRIVER_H_INCLUDED
-#define DRIVER_H_INCLUDED
+#ifndef CLIENT_WINDOW_H_INCLUDED
+#define CLIENT_WINDOW_H_INCLUDED
 
 #include "client.h"
 
@@ -40,11 +41,6 @@ typedef struct {
 //  (may be NULL) counts re-sends.
 int driver_run (const driver_t *driver, size_t *resent);
 
-//  Reads a field of the "state" map of a `get` reply, as map_find_int /
-//  map_find_str do. Return 0 or SHOAL_ENOTFOUND.
-int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value);
-int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size);
-
 //  A msgpack packer's target that writes into a fixed buffer, such as a
 //  driver_make_fn's payload: a write that does not fit fails, sets full
 //  and leaves size as it was.
@@ -59,28 +55,5 @@ void driver_payload_init (driver_payload_t *payload, msgpack_packer *pk, uint8_t
 //  Packs a map entry: key (a string) and a string / integer value.
 void driver_pack_str (msgpack_packer *pk, const char *key, const char *value);
 void driver_pack_int (msgpack_packer *pk, const char *key, int64_t value);
-
-//  A terminal progress bar on stderr when it is a TTY, else a plain line
-//  at most every 10%. label is borrowed.
-void progress_show (const char *label, size_t done, size_t total, bool force);
-
-//  Starts a `shoal node` as node_child_start does (executable: this
-//  process's own; stderr inherited) while a probe asks it for address (a
-//  `get`) from just before the spawn, over a socket that reconnects every
-//  millisecond. Returns 0 with *ready_ms, the time from just before the
-//  spawn to the node's ready line, and *answer_ms, to the first accepted
-//  reply; or a negative code (said on stderr). Waits at most 2 minutes.
-int driver_timed_start (node_child_t *node, const char *data_dir, const char *endpoint,
-                        char *const *extra, const char *address, double *ready_ms,
-                        double *answer_ms);
-
-//  Times the first `get` of address on the node at endpoint (ms), once a
-//  stats query on the same connection has answered; *version is the
-//  actor's version from the reply. Returns 0 or a negative code (said on
-//  stderr). Waits at most 10 minutes.
-int driver_timed_get (const char *endpoint, const char *address, double *ms, int64_t *version);
-
-//  The resident set of process pid in KiB (VmRSS), 0 if unknown.
-int64_t driver_rss_kb (pid_t pid);
 
 #endif

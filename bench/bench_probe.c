@@ -2,10 +2,10 @@
     on a node of its own in a temporary directory: how long a node with a
     large journal takes to answer after a SIGKILL and how fast one long
     stream replays; bytes per active actor from the node's resident set.
-    One thread, but for the probe of --recovery (see driver_timed_start).
+    One thread, but for the probe of --recovery (see measure_timed_start).
 */
 #include "bench_probe.h"
-#include "driver.h"
+#include "client_window.h"
 #include "account.h"
 
 #include <czmq.h>
@@ -137,11 +137,11 @@ static int64_t s_tree_bytes (const char *dir)
 
 static void s_tree_remove (const char *dir)
 {
-    if (client_remove_tree (dir) != 0)
+    if (bench_remove_tree (dir) != 0)
         fprintf (stderr, "shoal bench: could not remove %s\n", dir);
 }
 
-//  Starts a node on dir at endpoint (CLIENT_FREE_ENDPOINT the first time)
+//  Starts a node on dir at endpoint (NODE_CHILD_FREE_ENDPOINT the first time)
 //  as node_child_start_retry does. Says on stderr if it did not start.
 static int s_node_start (node_child_t *node, const char *dir, const char *endpoint,
                          const node_child_args_t *args)
@@ -195,7 +195,7 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
     const char *full = "account/replay-full", *snap = "account/replay-snap";
     char endpoint[128];
     double seconds;
-    int rc = s_node_start (&node, dir, CLIENT_FREE_ENDPOINT, &plain);
+    int rc = s_node_start (&node, dir, NODE_CHILD_FREE_ENDPOINT, &plain);
     if (rc)
         return rc;
     snprintf (endpoint, sizeof endpoint, "%s", node.endpoint);
@@ -217,8 +217,8 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
 
     //  (b) restarts after a SIGKILL, the first right after the load
     for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
-        rc = driver_timed_start (&node, dir, endpoint, plain.argv, "account/r0000000",
-                                 &r->ready_ms[i], &r->first_ms[i]);
+        rc = measure_timed_start (&node, dir, endpoint, plain.argv, "account/r0000000",
+                                  &r->ready_ms[i], &r->first_ms[i]);
         if (rc == 0 && i + 1 < RECOVERY_REPEAT)
             node_child_stop (&node, SIGKILL);
     }
@@ -252,13 +252,13 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
     for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
         rc = s_node_start (&node, dir, endpoint, &bare);
         if (rc == 0)
-            rc = driver_timed_get (endpoint, full, &r->full_ms[i], &r->full_version);
+            rc = measure_timed_get (endpoint, full, &r->full_ms[i], &r->full_version);
         node_child_stop (&node, SIGKILL);
     }
     for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
         rc = s_node_start (&node, dir, endpoint, &plain);
         if (rc == 0)
-            rc = driver_timed_get (endpoint, snap, &r->snap_ms[i], &r->snap_version);
+            rc = measure_timed_get (endpoint, snap, &r->snap_ms[i], &r->snap_version);
         node_child_stop (&node, SIGKILL);
     }
     if (rc == 0 && (r->full_version != (int64_t) r->replay + 1 ||
@@ -282,7 +282,7 @@ int bench_recovery (const bank_options_t *o, size_t events, size_t replay, size_
 {
     recovery_t r = {.events = events, .replay = replay};
     char dir[512];
-    if (client_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
+    if (bench_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
         fprintf (stderr, "shoal bench: cannot make a temporary directory\n");
         return 1;
     }
@@ -343,7 +343,7 @@ static int s_memory_point (const node_child_t *node, memory_point_t *point)
 {
     bank_stats_t stats;
     int rc = bank_stats (node->endpoint, 10000, &stats);
-    point->rss_kb = driver_rss_kb (node->pid);
+    point->rss_kb = measure_rss_kb (node->pid);
     point->active = stats.active;
     point->peak_rss_kb = stats.peak_rss_kb;
     if (rc)
@@ -367,7 +367,7 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
     node_child_args_t args;
     node_child_args (&args, o->async, o->workers, (char *[]){"--idle-ms", "3600000", NULL});
     double seconds;
-    int rc = s_node_start (&node, dir, CLIENT_FREE_ENDPOINT, &args);
+    int rc = s_node_start (&node, dir, NODE_CHILD_FREE_ENDPOINT, &args);
     if (rc)
         return rc;
     char endpoint[128];
@@ -405,7 +405,7 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
 int bench_memory (const bank_options_t *o, size_t count, size_t window, bool json)
 {
     char dir[512];
-    if (client_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
+    if (bench_temp_dir ("shoal-bench", dir, sizeof dir) != 0) {
         fprintf (stderr, "shoal bench: cannot make a temporary directory\n");
         return 1;
     }

@@ -16,6 +16,8 @@
 
 #include "client.h"
 #include "shoal_stats.h"
+#include "measure.h"
+#include "node_child.h"
 
 typedef struct {
     const char *shoal;    //  the shoal executable (NULL: this process)

@@ -13,8 +13,8 @@
     poll_ms), and the client's clock measures both.
 */
 #include "bank.h"
-#include "driver.h"
-#include "journal.h"
+#include "books.h"
+#include "client_window.h"
 
 #include <czmq.h>
 #include <msgpack.h>
@@ -278,7 +278,7 @@ static int s_restart (run_t *run)
     const bank_options_t *o = run->options;
     node_child_args_t args;
     node_child_args (&args, o->async, o->workers, NULL);
-    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : CLIENT_FREE_ENDPOINT;
+    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : NODE_CHILD_FREE_ENDPOINT;
     int rc = node_child_start_retry (&run->node, o->shoal, run->result->data_dir, endpoint, &args,
                                      o->log, 30000);
     if (rc == 0)
@@ -348,78 +348,7 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
 }
 
 //  --------------------------------------------------------------------------
-//  The check, from the journal
-
-typedef struct {
-    run_t *run;
-    int64_t balance;
-    uint16_t *debits, *credits, *refunds; //  per transfer index
-    char *problem;
-    size_t problem_size;
-    const char *stream;
-} check_t;
-
-static size_t s_transfer_index (const run_t *run, const char *transfer)
-{
-    size_t prefix = strlen (run->run);
-    if (strncmp (transfer, run->run, prefix) != 0 || transfer[prefix] != '-')
-        return SIZE_MAX;
-    char *end;
-    unsigned long long index = strtoull (transfer + prefix + 1, &end, 10);
-    return *end || index >= run->options->transfers ? SIZE_MAX : (size_t) index;
-}
-
-static int s_check_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
-                          size_t size, int64_t created)
-{
-    check_t *check = arg;
-    int64_t amount = 0;
-    char transfer[SHOAL_ID_MAX + 1];
-    map_int (data, size, "amount", &amount);
-    bool with_transfer = map_str (data, size, "transfer", transfer, sizeof transfer) == 0;
-    size_t index = with_transfer ? s_transfer_index (check->run, transfer) : SIZE_MAX;
-    if (strcmp (name, "Deposited") == 0)
-        check->balance += amount;
-    else if (strcmp (name, "Withdrawn") == 0)
-        check->balance -= amount;
-    else if (strcmp (name, "Debited") == 0) {
-        check->balance -= amount;
-        if (index != SIZE_MAX)
-            check->debits[index]++;
-    } else if (strcmp (name, "Credited") == 0) {
-        check->balance += amount;
-        if (index != SIZE_MAX)
-            check->credits[index]++;
-    } else if (strcmp (name, "Refunded") == 0) {
-        check->balance += amount;
-        if (index != SIZE_MAX)
-            check->refunds[index]++;
-    }
-    if (check->balance < 0 && !check->problem[0])
-        snprintf (check->problem, check->problem_size, "%s went below zero at seq %lld",
-                  check->stream, (long long) seq);
-    return 0;
-}
-
-//  A transfer's stream, as far as the check needs it.
-typedef struct {
-    char last[32];   //  its last event but Stalled ("" if none)
-    int64_t started; //  created of its Started event (0 if none)
-    int64_t ended;   //  created of its last event but Stalled
-} trail_t;
-
-static int s_trail_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
-                          size_t size, int64_t created)
-{
-    trail_t *trail = arg;
-    if (strcmp (name, "Stalled") == 0)
-        return 0;
-    snprintf (trail->last, sizeof trail->last, "%s", name);
-    trail->ended = created;
-    if (strcmp (name, "Started") == 0)
-        trail->started = created;
-    return 0;
-}
+//  The check, from the journal (books.c reads it)
 
 static int s_float_compare (const void *a, const void *b)
 {
@@ -477,80 +406,59 @@ static int s_check (run_t *run)
 {
     const bank_options_t *o = run->options;
     bank_result_t *result = run->result;
-    int code = 0;
+    books_t *books = books_new ();
+    if (!books)
+        return SHOAL_ENOMEM;
     char *error = NULL;
-    journal_t *journal = journal_open (result->data_dir, NULL, &code, &error);
-    if (!journal) {
-        fprintf (stderr, "shoal: cannot open the journal to check it: %s\n", error);
+    int rc = books_read_dir (books, result->data_dir, &error);
+    if (rc) {
+        fprintf (stderr, "shoal: cannot check the books: %s\n", error ? error : shoal_strerror (rc));
         free (error);
-        return SHOAL_EIO;
+        books_destroy (&books);
+        return rc;
     }
-    check_t check = {run,
-                     0,
-                     calloc (o->transfers + 1, 2),
-                     calloc (o->transfers + 1, 2),
-                     calloc (o->transfers + 1, 2),
-                     result->problem,
-                     sizeof result->problem,
-                     NULL};
     char address[SHOAL_ADDRESS_MAX + 1];
     result->total_after = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < o->accounts; i++) {
+    for (size_t i = 0; i < o->accounts; i++) {
         s_account_address (run, i, address, sizeof address);
-        check.balance = 0;
-        check.stream = address;
-        rc = journal_read (journal, address, 1, 0, s_check_event, &check);
-        result->total_after += check.balance;
+        const books_account_t *account = books_account (books, address);
+        if (!account)
+            continue;
+        result->total_after += account->balance;
+        if (account->below_seq && !result->problem[0]) //  the run's overdrafts are 0
+            snprintf (result->problem, sizeof result->problem, "%s went below zero at seq %lld",
+                      address, (long long) account->below_seq);
     }
     int64_t first_started = INT64_MAX, last_ended = INT64_MIN;
-    for (size_t i = 0; rc == 0 && i < o->transfers; i++) {
-        result->debits += check.debits[i];
-        result->credits += check.credits[i];
-        result->refunds += check.refunds[i];
-        trail_t trail = {.started = 0};
-        const char *last = trail.last;
+    for (size_t i = 0; i < o->transfers; i++) {
         s_transfer_address (run, i, address, sizeof address);
-        rc = journal_read (journal, address, 1, 0, s_trail_event, &trail);
-        bool terminal = strcmp (last, "Completed") == 0 || strcmp (last, "Failed") == 0 ||
-                        strcmp (last, "Compensated") == 0;
-        if (terminal && trail.started) {
-            run->done_ms[run->done_count++] = (float) (trail.ended - trail.started);
-            first_started = trail.started < first_started ? trail.started : first_started;
-            last_ended = trail.ended > last_ended ? trail.ended : last_ended;
+        static const books_transfer_t none;
+        const books_transfer_t *transfer = books_transfer (books, address + 9);
+        if (!transfer)
+            transfer = &none;
+        result->debits += transfer->debits;
+        result->credits += transfer->credits;
+        result->refunds += transfer->refunds;
+        books_status_t status = books_transfer_status (transfer);
+        if (status != BOOKS_UNFINISHED && transfer->started) {
+            run->done_ms[run->done_count++] = (float) (transfer->ended - transfer->started);
+            first_started = transfer->started < first_started ? transfer->started : first_started;
+            last_ended = transfer->ended > last_ended ? transfer->ended : last_ended;
         }
-        int debits = check.debits[i], credits = check.credits[i], refunds = check.refunds[i];
         const char *broken = NULL;
-        if (debits > 1 || credits > 1 || refunds > 1)
+        if (books_transfer_repeated (transfer))
             broken = "was debited, credited or refunded more than once";
-        else if (strcmp (last, "Completed") == 0) {
-            result->completed++;
-            if (debits != 1 || credits != 1 || refunds != 0)
-                broken = "completed without exactly one debit and one credit";
-        } else if (strcmp (last, "Failed") == 0) {
-            result->failed++;
-            if (debits || credits || refunds)
-                broken = "failed but moved money";
-        } else if (strcmp (last, "Compensated") == 0) {
-            result->compensated++;
-            if (debits != 1 || credits != 0 || refunds != 1)
-                broken = "compensated without exactly one debit and one refund";
-        } else {
-            result->unfinished++;
-            broken = "is not terminal";
+        else {
+            size_t *counts[] = {&result->unfinished, &result->completed, &result->failed,
+                                &result->compensated};
+            (*counts[status])++;
+            broken = status == BOOKS_UNFINISHED ? "is not terminal" : books_transfer_legs (transfer);
         }
         if (broken && !result->problem[0])
             snprintf (result->problem, sizeof result->problem, "%s %s (journal: %s)", address,
-                      broken, last[0] ? last : "no events");
+                      broken, transfer->last[0] ? transfer->last : "no events");
     }
-    free (check.debits);
-    free (check.credits);
-    free (check.refunds);
-    journal_destroy (&journal);
-    if (rc) {
-        fprintf (stderr, "shoal: the journal could not be read: %s\n", shoal_strerror (rc));
-        return rc;
-    }
+    books_destroy (&books);
     result->from_journal = true;
     s_latency (run->done_ms, run->done_count, &result->completion);
     if (run->done_count && last_ended > first_started)
@@ -651,7 +559,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     bool own = !options->endpoint; //  a node of our own, as a child
     bool temporary = own && !options->data_dir;
     if (temporary) {
-        if (client_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
+        if (bench_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
             fprintf (stderr, "shoal: cannot make a temporary directory\n");
             return SHOAL_EIO;
         }
@@ -740,6 +648,6 @@ done:
     free (run.start_ms);
     free (run.done_ms);
     if (temporary && !options->keep)
-        client_remove_tree (result->data_dir);
+        bench_remove_tree (result->data_dir);
     return rc;
 }

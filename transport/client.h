@@ -1,7 +1,9 @@
-/*  client.h - what the `shoal` commands, the demo, the bench and the
-    process tests share: a ZeroMQ DEALER client of a node's endpoint,
-    msgpack-to-JSON printing, `key=value` field parsing, and starting a
-    `shoal node` as a child process.
+/*  client.h - the client library (shoal_client): a ZeroMQ DEALER client
+    of a node's endpoint, `key=value` field parsing, and the reading of
+    replies (map_*, reply_state_*). Any C program may link it to talk to a
+    node; it needs transport/ and common/ (czmq, libzmq, msgpack-c) and
+    nothing of the runtime or the journal. client_window.h drives a window
+    of requests in flight; json.h prints replies as JSON.
 
     A client_t belongs to one thread. Requests may be pipelined: send many,
     then receive replies in any order and match them by correlation id.
@@ -10,18 +12,10 @@
 #define CLIENT_H_INCLUDED
 
 #include <msgpack.h>
-#include <stdio.h>
-#include <sys/types.h>
 
 #include "envelope.h"
 
 #define CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
-//  A free loopback port for a node of our own, below Linux's ephemeral
-//  range (32768 up): a client reconnecting while the node is down could
-//  otherwise connect to itself on the node's port (a TCP self-connect) and
-//  hold it, so that the restarted node cannot bind it. czmq's "!" picks at
-//  random in the range.
-#define CLIENT_FREE_ENDPOINT "tcp://127.0.0.1:![20000-32767]"
 
 typedef struct _client_t client_t;
 
@@ -74,13 +68,6 @@ void client_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID
 int client_fields (int argc, char **argv, uint8_t **map, size_t *size, char *error,
                    size_t error_size);
 
-//  Writes one msgpack object as JSON. Returns 0 or SHOAL_EFORMAT.
-int json_write (FILE *file, const uint8_t *data, size_t size);
-//  Writes an unpacked msgpack object as JSON. This function can't fail.
-void json_object (FILE *file, const msgpack_object *o);
-//  Writes a JSON string literal (quoted, escaped).
-void json_string (FILE *file, const char *text, size_t len);
-
 //  Unpacks data, checked, into unpacked (the caller's to init and
 //  destroy). Returns the top-level map, borrowed from unpacked, or NULL if
 //  data is not a msgpack map.
@@ -97,44 +84,9 @@ int map_find_str (const msgpack_object *map, const char *key, char *buf, size_t 
 int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value);
 int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_t buf_size);
 
-//  Makes a new directory named prefix-XXXXXX under $TMPDIR (else /tmp)
-//  and writes its path into buf. Returns 0, or -1 if it could not.
-int client_temp_dir (const char *prefix, char *buf, size_t size);
-
-//  Removes dir and everything under it, without a shell; symlinks are
-//  removed, not followed. Returns 0, or -1 if anything stayed.
-int client_remove_tree (const char *dir);
-
-//  A `shoal node` child process.
-typedef struct {
-    pid_t pid;          //  0 when not running
-    char endpoint[128]; //  as printed in its ready line
-    char data_dir[512];
-} node_child_t;
-
-//  Starts `shoal node --data DIR --endpoint ENDPOINT [extra args]` from
-//  the executable at shoal (NULL: this process's own), with its stdout
-//  read until its ready line (at most timeout_ms). stderr goes to log
-//  (NULL: inherited). Returns 0 or a negative code.
-int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
-                      const char *endpoint, char *const *extra, const char *log, int timeout_ms);
-//  The options of a `shoal node` child: "--durability async|sync",
-//  "--workers N" if workers > 0, then extra, as an argv for
-//  node_child_start (argv is NULL-terminated; its strings are borrowed).
-typedef struct {
-    char *argv[24];   //  NULL-terminated
-    char workers[16]; //  the text of N
-} node_child_args_t;
-void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra);
-
-//  node_child_start with args, tried up to 20 times 250 ms apart: a port
-//  just freed by a kill may stay busy for a moment. endpoint is copied
-//  first, so it may be child->endpoint. Returns 0 or the last attempt's
-//  code.
-int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
-                            const char *endpoint, const node_child_args_t *args, const char *log,
-                            int timeout_ms);
-//  Sends sig and waits for the child to end. Returns its wait status.
-int node_child_stop (node_child_t *child, int sig);
+//  Reads a field of the "state" map of a `get` reply, as map_find_int /
+//  map_find_str do. Return 0 or SHOAL_ENOTFOUND.
+int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value);
+int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size);
 
 #endif

@@ -1,19 +1,13 @@
-/*  client.c - the client side shared by the `shoal` commands and the
-    process tests. See client.h.
+/*  client.c - a ZeroMQ DEALER client of a node, and the reading of its
+    replies. See client.h.
 */
 #include "client.h"
 
 #include <czmq.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
 #include <msgpack.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 struct _client_t {
     zsock_t *dealer;
@@ -258,105 +252,6 @@ fail:
     return SHOAL_EINVAL;
 }
 
-//  --------------------------------------------------------------------------
-//  JSON
-
-void json_string (FILE *file, const char *text, size_t len)
-{
-    fputc ('"', file);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) text[i];
-        if (c == '"' || c == '\\')
-            fprintf (file, "\\%c", c);
-        else if (c == '\n')
-            fputs ("\\n", file);
-        else if (c == '\t')
-            fputs ("\\t", file);
-        else if (c == '\r')
-            fputs ("\\r", file);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf (file, "\\u%04x", c);
-        else
-            fputc (c, file);
-    }
-    fputc ('"', file);
-}
-
-void json_object (FILE *file, const msgpack_object *o)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        fputs ("null", file);
-        break;
-    case MSGPACK_OBJECT_BOOLEAN:
-        fputs (o->via.boolean ? "true" : "false", file);
-        break;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        fprintf (file, "%llu", (unsigned long long) o->via.u64);
-        break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        fprintf (file, "%lld", (long long) o->via.i64);
-        break;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        fprintf (file, "%.17g", o->via.f64);
-        break;
-    case MSGPACK_OBJECT_STR:
-        json_string (file, o->via.str.ptr, o->via.str.size);
-        break;
-    case MSGPACK_OBJECT_BIN:
-        fputc ('"', file);
-        for (uint32_t i = 0; i < o->via.bin.size; i++)
-            fprintf (file, "%02x", (unsigned char) o->via.bin.ptr[i]);
-        fputc ('"', file);
-        break;
-    case MSGPACK_OBJECT_ARRAY:
-        fputc ('[', file);
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            if (i)
-                fputc (',', file);
-            json_object (file, &o->via.array.ptr[i]);
-        }
-        fputc (']', file);
-        break;
-    case MSGPACK_OBJECT_MAP:
-        fputc ('{', file);
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            if (i)
-                fputc (',', file);
-            const msgpack_object *key = &o->via.map.ptr[i].key;
-            if (key->type == MSGPACK_OBJECT_STR)
-                json_string (file, key->via.str.ptr, key->via.str.size);
-            else {
-                fputs ("\"?\"", file);
-            }
-            fputc (':', file);
-            json_object (file, &o->via.map.ptr[i].val);
-        }
-        fputc ('}', file);
-        break;
-    default:
-        fputs ("null", file);
-    }
-}
-
-int json_write (FILE *file, const uint8_t *data, size_t size)
-{
-    if (envelope_check_msgpack (data, size) != 0)
-        return SHOAL_EFORMAT;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    int rc = SHOAL_EFORMAT;
-    if (msgpack_unpack_next (&unpacked, (const char *) data, size, &offset) ==
-        MSGPACK_UNPACK_SUCCESS) {
-        json_object (file, &unpacked.data);
-        rc = 0;
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    return rc;
-}
-
 const msgpack_object *map_unpack (msgpack_unpacked *unpacked, const uint8_t *data, size_t size)
 {
     size_t offset = 0;
@@ -424,147 +319,24 @@ int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_
     return rc;
 }
 
-int client_temp_dir (const char *prefix, char *buf, size_t size)
+int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value)
 {
-    const char *tmp = getenv ("TMPDIR");
-    int len = snprintf (buf, size, "%s/%s-XXXXXX", tmp ? tmp : "/tmp", prefix);
-    if (len < 0 || (size_t) len >= size || !mkdtemp (buf))
-        return -1;
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  A node as a child process
-
-static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) ftw;
-    return (flag == FTW_DP ? rmdir (path) : unlink (path)) == 0 ? 0 : -1;
-}
-
-int client_remove_tree (const char *dir)
-{
-    if (!dir || !dir[0])
-        return -1;
-    return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
-}
-
-int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
-                      const char *endpoint, char *const *extra, const char *log, int timeout_ms)
-{
-    memset (child, 0, sizeof *child);
-    snprintf (child->data_dir, sizeof child->data_dir, "%s", data_dir);
-    char self_exe[PATH_MAX];
-    if (!shoal) {
-        ssize_t len = readlink ("/proc/self/exe", self_exe, sizeof self_exe - 1);
-        if (len <= 0)
-            return SHOAL_EIO;
-        self_exe[len] = 0;
-        shoal = self_exe;
-    }
-    int out[2];
-    if (pipe (out) != 0)
-        return SHOAL_EIO;
-    char *argv[64] = {(char *) shoal,    "node",       "--data",
-                      (char *) data_dir, "--endpoint", (char *) endpoint};
-    int argc = 6;
-    for (int i = 0; extra && extra[i] && argc < 62; i++)
-        argv[argc++] = extra[i];
-    argv[argc] = NULL;
-    pid_t pid = fork ();
-    if (pid < 0) {
-        close (out[0]);
-        close (out[1]);
-        return SHOAL_EIO;
-    }
-    if (pid == 0) {
-        dup2 (out[1], STDOUT_FILENO);
-        close (out[0]);
-        close (out[1]);
-        if (log) {
-            int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd >= 0) {
-                dup2 (fd, STDERR_FILENO);
-                close (fd);
-            }
-        }
-        execv (shoal, argv);
-        _exit (127);
-    }
-    close (out[1]);
-    child->pid = pid;
-    //  Read its stdout until the ready line; then let the rest go to a
-    //  pipe nobody reads (the node prints nothing more on stdout).
-    char line[512];
-    size_t used = 0;
-    int64_t deadline = zclock_mono () + timeout_ms;
-    int rc = SHOAL_ETIMEOUT;
-    while (zclock_mono () < deadline && used < sizeof line - 1) {
-        zmq_pollitem_t item = {NULL, out[0], ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, 100) <= 0)
-            continue;
-        ssize_t n = read (out[0], line + used, 1);
-        if (n <= 0) {
-            rc = SHOAL_EIO; //  the node exited
-            break;
-        }
-        used++;
-        if (line[used - 1] == '\n') {
-            line[used] = 0;
-            char *ready = strstr (line, "ready on ");
-            if (ready) {
-                sscanf (ready + 9, "%127s", child->endpoint);
-                rc = 0;
-                break;
-            }
-            used = 0;
-        }
-    }
-    close (out[0]);
-    if (rc != 0)
-        node_child_stop (child, SIGKILL);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *state =
+        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
+    int rc = map_find_int (state, key, value);
+    msgpack_unpacked_destroy (&unpacked);
     return rc;
 }
 
-void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra)
+int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size)
 {
-    memset (args, 0, sizeof *args);
-    size_t argc = 0, max = sizeof args->argv / sizeof args->argv[0] - 1;
-    args->argv[argc++] = "--durability";
-    args->argv[argc++] = async ? "async" : "sync";
-    if (workers > 0) {
-        snprintf (args->workers, sizeof args->workers, "%d", workers);
-        args->argv[argc++] = "--workers";
-        args->argv[argc++] = args->workers;
-    }
-    for (size_t i = 0; extra && extra[i] && argc < max; i++)
-        args->argv[argc++] = extra[i];
-}
-
-int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
-                            const char *endpoint, const node_child_args_t *args, const char *log,
-                            int timeout_ms)
-{
-    char saved[128];
-    snprintf (saved, sizeof saved, "%s", endpoint);
-    int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
-        rc = node_child_start (child, shoal, data_dir, saved, args->argv, log, timeout_ms);
-        if (rc)
-            zclock_sleep (250);
-    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *state =
+        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
+    int rc = map_find_str (state, key, buf, size);
+    msgpack_unpacked_destroy (&unpacked);
     return rc;
-}
-
-int node_child_stop (node_child_t *child, int sig)
-{
-    int status = 0;
-    if (child->pid > 0) {
-        kill (child->pid, sig);
-        while (waitpid (child->pid, &status, 0) == -1 && errno == EINTR)
-            ;
-        child->pid = 0;
-    }
-    return status;
 }

@@ -1,0 +1,333 @@
+/*  books.c - the bank's books from journals, and its invariants. See
+    books.h. One thread.
+
+    Accounts and transfers are kept in two zhashx tables keyed by the
+    account's address and the transfer's id. Known limits: everything is
+    held in memory, O(accounts + transfers); an account's overdraft is the
+    one its Opened event set, Opened being the only event that sets it.
+*/
+#include "books.h"
+#include "client.h"
+#include "journal.h"
+
+#include <czmq.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _books_t {
+    zhashx_t *accounts;  //  address -> books_account_t, owned
+    zhashx_t *transfers; //  transfer id -> books_transfer_t, owned
+    int64_t deposits;    //  sum of Deposited
+    int64_t withdrawals; //  sum of Withdrawn
+};
+
+static const char *s_names[] = {
+#define BOOKS_NAME(id, name, text) name,
+    BOOKS_INVARIANTS (BOOKS_NAME)
+#undef BOOKS_NAME
+};
+static const char *s_texts[] = {
+#define BOOKS_TEXT(id, name, text) text,
+    BOOKS_INVARIANTS (BOOKS_TEXT)
+#undef BOOKS_TEXT
+};
+
+const char *books_invariant_name (books_invariant_t invariant)
+{
+    return invariant < BOOKS_INVARIANT_COUNT ? s_names[invariant] : "?";
+}
+
+const char *books_invariant_text (books_invariant_t invariant)
+{
+    return invariant < BOOKS_INVARIANT_COUNT ? s_texts[invariant] : "?";
+}
+
+static void s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+books_t *books_new (void)
+{
+    books_t *self = calloc (1, sizeof (books_t));
+    if (!self)
+        return NULL;
+    self->accounts = zhashx_new ();
+    self->transfers = zhashx_new ();
+    if (!self->accounts || !self->transfers) {
+        books_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->accounts, s_free_item);
+    zhashx_set_destructor (self->transfers, s_free_item);
+    return self;
+}
+
+void books_destroy (books_t **self_p)
+{
+    if (*self_p) {
+        zhashx_destroy (&(*self_p)->accounts);
+        zhashx_destroy (&(*self_p)->transfers);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  The entry for key in table, made (zeroed, size bytes) if missing.
+//  NULL if memory ran out.
+static void *s_entry (zhashx_t *table, const char *key, size_t size)
+{
+    void *entry = zhashx_lookup (table, key);
+    if (entry)
+        return entry;
+    entry = calloc (1, size);
+    if (entry && zhashx_insert (table, key, entry) != 0) {
+        free (entry);
+        entry = NULL;
+    }
+    return entry;
+}
+
+//  Reading one stream: the books, and the entry the stream is about.
+typedef struct {
+    books_t *books;
+    journal_t *journal; //  the one being read
+    void *entry;        //  books_account_t or books_transfer_t
+    int rc;             //  the first error met
+} reading_t;
+
+static int s_account_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                            size_t size, int64_t created)
+{
+    reading_t *reading = arg;
+    books_account_t *account = reading->entry;
+    int64_t amount = 0, sign = 0, *sum = NULL;
+    map_int (data, size, "amount", &amount);
+    bool moves = strcmp (name, "Deposited") == 0 || strcmp (name, "Withdrawn") == 0 ||
+                 strcmp (name, "Debited") == 0 || strcmp (name, "Credited") == 0 ||
+                 strcmp (name, "Refunded") == 0;
+    if (strcmp (name, "Opened") == 0)
+        map_int (data, size, "overdraft", &account->overdraft);
+    if (!moves)
+        return 0;
+    sign = strcmp (name, "Withdrawn") == 0 || strcmp (name, "Debited") == 0 ? -1 : 1;
+    if (strcmp (name, "Deposited") == 0)
+        sum = &reading->books->deposits;
+    else if (strcmp (name, "Withdrawn") == 0)
+        sum = &reading->books->withdrawals;
+    if (amount < 0 || __builtin_add_overflow (account->balance, sign * amount, &account->balance) ||
+        (sum && __builtin_add_overflow (*sum, amount, sum))) {
+        reading->rc = SHOAL_EFORMAT; //  a sum that overflows: not the bank's events
+        return 1;
+    }
+    if (account->balance < -account->overdraft && account->below_seq == 0) {
+        account->below_seq = seq;
+        account->below = account->balance;
+    }
+    char id[SHOAL_ID_MAX + 1];
+    if (map_str (data, size, "transfer", id, sizeof id) != 0)
+        return 0;
+    books_transfer_t *transfer = s_entry (reading->books->transfers, id, sizeof (books_transfer_t));
+    if (!transfer) {
+        reading->rc = SHOAL_ENOMEM;
+        return 1;
+    }
+    if (strcmp (name, "Debited") == 0)
+        transfer->debits++;
+    else if (strcmp (name, "Credited") == 0)
+        transfer->credits++;
+    else if (strcmp (name, "Refunded") == 0)
+        transfer->refunds++;
+    return 0;
+}
+
+static int s_transfer_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                             size_t size, int64_t created)
+{
+    reading_t *reading = arg;
+    books_transfer_t *transfer = reading->entry;
+    if (strcmp (name, "Stalled") == 0)
+        return 0;
+    snprintf (transfer->last, sizeof transfer->last, "%s", name);
+    transfer->ended = created;
+    if (strcmp (name, "Started") == 0)
+        transfer->started = created;
+    return 0;
+}
+
+static int s_stream (void *arg, const char *stream)
+{
+    reading_t *reading = arg;
+    reading_t inner = {reading->books, reading->journal, NULL, 0};
+    journal_event_fn *fn = NULL;
+    if (strncmp (stream, "account/", 8) == 0) {
+        inner.entry = s_entry (reading->books->accounts, stream, sizeof (books_account_t));
+        fn = s_account_event;
+    } else if (strncmp (stream, "transfer/", 9) == 0) {
+        inner.entry = s_entry (reading->books->transfers, stream + 9, sizeof (books_transfer_t));
+        fn = s_transfer_event;
+    } else
+        return 0;
+    int rc = inner.entry ? journal_read (reading->journal, stream, 1, 0, fn, &inner) : SHOAL_ENOMEM;
+    reading->rc = rc ? rc : inner.rc;
+    return reading->rc != 0;
+}
+
+int books_read_dir (books_t *self, const char *dir, char **error)
+{
+    assert (self);
+    //  journal_open creates a missing store: look for LevelDB's CURRENT
+    //  first, so that a mistyped directory is not made into an empty one.
+    char *current = zsys_sprintf ("%s/CURRENT", dir);
+    bool found = current && zsys_file_exists (current);
+    zstr_free (&current);
+    if (!found) {
+        if (error)
+            *error = zsys_sprintf ("%s holds no shoal journal", dir);
+        return SHOAL_ENOTFOUND;
+    }
+    int code = 0;
+    char *message = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &message);
+    if (!journal) {
+        if (error)
+            *error = zsys_sprintf ("cannot open the journal in %s: %s", dir,
+                                   message ? message : shoal_strerror (code));
+        free (message);
+        return code ? code : SHOAL_EIO;
+    }
+    reading_t reading = {self, journal, NULL, 0};
+    int rc = journal_stream_scan (journal, s_stream, &reading);
+    if (rc == 0)
+        rc = reading.rc;
+    journal_destroy (&journal);
+    if (rc && error)
+        *error = zsys_sprintf ("the journal in %s could not be read: %s", dir, shoal_strerror (rc));
+    return rc;
+}
+
+const books_account_t *books_account (books_t *self, const char *address)
+{
+    return zhashx_lookup (self->accounts, address);
+}
+
+const books_transfer_t *books_transfer (books_t *self, const char *id)
+{
+    return zhashx_lookup (self->transfers, id);
+}
+
+books_status_t books_transfer_status (const books_transfer_t *transfer)
+{
+    if (!transfer)
+        return BOOKS_UNFINISHED;
+    if (strcmp (transfer->last, "Completed") == 0)
+        return BOOKS_COMPLETED;
+    if (strcmp (transfer->last, "Failed") == 0)
+        return BOOKS_FAILED;
+    if (strcmp (transfer->last, "Compensated") == 0)
+        return BOOKS_COMPENSATED;
+    return BOOKS_UNFINISHED;
+}
+
+bool books_transfer_repeated (const books_transfer_t *transfer)
+{
+    return transfer && (transfer->debits > 1 || transfer->credits > 1 || transfer->refunds > 1);
+}
+
+const char *books_transfer_legs (const books_transfer_t *transfer)
+{
+    if (!transfer)
+        return NULL;
+    uint32_t debits = transfer->debits, credits = transfer->credits, refunds = transfer->refunds;
+    switch (books_transfer_status (transfer)) {
+    case BOOKS_COMPLETED:
+        return debits != 1 || credits != 1 || refunds != 0
+                   ? "completed without exactly one debit and one credit"
+                   : NULL;
+    case BOOKS_FAILED:
+        return debits || credits || refunds ? "failed but moved money" : NULL;
+    case BOOKS_COMPENSATED:
+        return debits != 1 || credits != 0 || refunds != 1
+                   ? "compensated without exactly one debit and one refund"
+                   : NULL;
+    default:
+        return NULL;
+    }
+}
+
+//  Counts one more breaker of invariant, and says it if it is the first
+//  by key (so the report does not depend on the tables' order).
+static void s_broken (books_summary_t *summary, books_invariant_t invariant, char *keys[],
+                      const char *key, const char *format, ...)
+{
+    summary->broken[invariant]++;
+    if (keys[invariant] && strcmp (key, keys[invariant]) >= 0)
+        return;
+    free (keys[invariant]);
+    keys[invariant] = strdup (key);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (summary->first[invariant], sizeof summary->first[invariant], format, args);
+    va_end (args);
+}
+
+static void s_verify_transfer (books_summary_t *summary, char *keys[], const char *id,
+                               const books_transfer_t *transfer)
+{
+    books_status_t status = books_transfer_status (transfer);
+    size_t *counts[] = {&summary->unfinished, &summary->completed, &summary->failed,
+                        &summary->compensated};
+    (*counts[status])++;
+    if (books_transfer_repeated (transfer))
+        s_broken (summary, BOOKS_ONCE, keys, id,
+                  "transfer/%s was debited %u, credited %u and refunded %u times", id,
+                  transfer->debits, transfer->credits, transfer->refunds);
+    if (status == BOOKS_UNFINISHED)
+        s_broken (summary, BOOKS_TERMINAL, keys, id, "transfer/%s is not terminal (journal: %s)",
+                  id, transfer->last[0] ? transfer->last : "no events");
+    const char *legs = books_transfer_legs (transfer);
+    if (legs)
+        s_broken (summary, BOOKS_LEGS, keys, id,
+                  "transfer/%s %s (debits %u, credits %u, refunds %u)", id, legs, transfer->debits,
+                  transfer->credits, transfer->refunds);
+}
+
+int books_verify (books_t *self, books_summary_t *summary)
+{
+    memset (summary, 0, sizeof *summary);
+    char *keys[BOOKS_INVARIANT_COUNT] = {NULL};
+    bool overflow = false;
+    for (books_account_t *account = zhashx_first (self->accounts); account;
+         account = zhashx_next (self->accounts)) {
+        const char *address = zhashx_cursor (self->accounts);
+        summary->accounts++;
+        overflow |= __builtin_add_overflow (summary->total, account->balance, &summary->total);
+        if (account->below_seq)
+            s_broken (summary, BOOKS_OVERDRAFT, keys, address,
+                      "%s went to %lld at seq %lld, below its overdraft of %lld", address,
+                      (long long) account->below, (long long) account->below_seq,
+                      (long long) account->overdraft);
+    }
+    for (books_transfer_t *transfer = zhashx_first (self->transfers); transfer;
+         transfer = zhashx_next (self->transfers)) {
+        summary->transfers++;
+        s_verify_transfer (summary, keys, zhashx_cursor (self->transfers), transfer);
+    }
+    summary->deposits = self->deposits;
+    summary->withdrawals = self->withdrawals;
+    int64_t expected = self->deposits - self->withdrawals; //  both sums checked when read
+    if (overflow || summary->total != expected)
+        s_broken (summary, BOOKS_MONEY, keys, "",
+                  "the total balance is %lld, not %lld (deposits %lld minus withdrawals %lld)",
+                  (long long) summary->total, (long long) expected, (long long) self->deposits,
+                  (long long) self->withdrawals);
+    bool held = true;
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
+        held &= summary->broken[i] == 0;
+        free (keys[i]);
+    }
+    return held ? 0 : SHOAL_EREJECTED;
+}

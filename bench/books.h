@@ -1,0 +1,109 @@
+/*  books.h - the bank's books, read from the journals of stopped nodes,
+    and the bank's invariants (DESIGN.md, "The bank") checked on them.
+    Used by `shoal check`, by the demo's check and by the process tests.
+
+    books_read_dir reads every account/ and transfer/ stream of a data
+    directory: per account its balance (from Deposited, Withdrawn,
+    Debited, Credited and Refunded), its overdraft (from Opened) and the
+    first seq at which it went below it; per transfer id the debits,
+    credits and refunds that account events name, and its own stream's
+    last event. Several directories (a cluster's nodes) add up into one
+    set of books, so an account on one node and a transfer on another meet.
+
+    A books_t belongs to one thread. A node must not be running on a
+    directory being read: LevelDB locks it (SHOAL_EBUSY).
+*/
+#ifndef BOOKS_H_INCLUDED
+#define BOOKS_H_INCLUDED
+
+#include "shoal_base.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _books_t books_t;
+
+//  An account, as its events tell it.
+typedef struct {
+    int64_t balance;   //  from its events
+    int64_t overdraft; //  from Opened (0 if none)
+    int64_t below_seq; //  first seq with balance < -overdraft (0: never)
+    int64_t below;     //  the balance then
+} books_account_t;
+
+//  A transfer, as its own stream and the accounts' events tell it.
+typedef struct {
+    uint32_t debits, credits, refunds; //  account events naming it
+    char last[32];                     //  its stream's last event but Stalled ("": none)
+    int64_t started;                   //  created of its Started event (0: none)
+    int64_t ended;                     //  created of its last event but Stalled
+} books_transfer_t;
+
+typedef enum {
+    BOOKS_UNFINISHED, //  no terminal last event (or no stream at all)
+    BOOKS_COMPLETED,
+    BOOKS_FAILED,
+    BOOKS_COMPENSATED,
+} books_status_t;
+
+//  The invariants: name (as `shoal check` prints it) and what it says.
+#define BOOKS_INVARIANTS(X)                                                                        \
+    X (MONEY, "money", "the sum of balances is deposits minus withdrawals")                        \
+    X (ONCE, "once", "each transfer debits, credits and refunds at most once")                     \
+    X (TERMINAL, "terminal", "every transfer is completed, failed or compensated")                 \
+    X (OVERDRAFT, "overdraft", "no balance went below its overdraft")                              \
+    X (LEGS, "legs",                                                                               \
+       "completed: one debit and one credit; failed: none; compensated: one debit and one refund")
+
+typedef enum {
+#define BOOKS_ENUM(id, name, text) BOOKS_##id,
+    BOOKS_INVARIANTS (BOOKS_ENUM)
+#undef BOOKS_ENUM
+        BOOKS_INVARIANT_COUNT
+} books_invariant_t;
+
+//  The invariant's name ("money", ...) and its statement. Static strings.
+const char *books_invariant_name (books_invariant_t invariant);
+const char *books_invariant_text (books_invariant_t invariant);
+
+//  What books_verify finds.
+typedef struct {
+    size_t accounts;  //  account streams
+    size_t transfers; //  transfer ids seen
+    size_t completed, failed, compensated, unfinished;
+    int64_t total;                          //  sum of balances
+    int64_t deposits, withdrawals;          //  sums of Deposited, Withdrawn
+    size_t broken[BOOKS_INVARIANT_COUNT];   //  accounts or transfers that break it
+    char first[BOOKS_INVARIANT_COUNT][256]; //  the first of them (by address), said
+} books_summary_t;
+
+//  Returns empty books, or NULL if memory ran out.
+books_t *books_new (void);
+void books_destroy (books_t **self_p);
+
+//  Adds the account and transfer streams of the journal in dir. Returns
+//  0; SHOAL_ENOTFOUND if dir holds no journal; SHOAL_EBUSY if a node
+//  holds it; SHOAL_EIO, SHOAL_EFORMAT or SHOAL_ENOMEM. On failure *error
+//  (may be NULL) gets a message, the caller's to free(); the books may
+//  then hold part of dir.
+int books_read_dir (books_t *self, const char *dir, char **error);
+
+//  The account at address / the transfer with id (without "transfer/").
+//  Borrowed from the books until they are destroyed or read into; NULL if
+//  no event names it.
+const books_account_t *books_account (books_t *self, const char *address);
+const books_transfer_t *books_transfer (books_t *self, const char *id);
+
+//  The transfer's status by its last event. transfer may be NULL.
+books_status_t books_transfer_status (const books_transfer_t *transfer);
+//  True if the transfer was debited, credited or refunded more than once.
+bool books_transfer_repeated (const books_transfer_t *transfer);
+//  What is wrong with a terminal transfer's legs for its status, or NULL.
+const char *books_transfer_legs (const books_transfer_t *transfer);
+
+//  Checks every invariant over all that was read into summary. Returns 0
+//  if all hold, else SHOAL_EREJECTED. This function can't fail otherwise.
+int books_verify (books_t *self, books_summary_t *summary);
+
+#endif

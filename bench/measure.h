@@ -1,0 +1,34 @@
+/*  measure.h - showing a run's progress, and measuring a node process:
+    its start, its first answers, its memory. Used by the demo and the
+    bench. One thread (measure_timed_start runs its probe on a second).
+*/
+#ifndef MEASURE_H_INCLUDED
+#define MEASURE_H_INCLUDED
+
+#include "client.h"
+#include "node_child.h"
+
+//  A terminal progress bar on stderr when it is a TTY, else a plain line
+//  at most every 10%. label is borrowed.
+void progress_show (const char *label, size_t done, size_t total, bool force);
+
+//  Starts a `shoal node` as node_child_start does (executable: this
+//  process's own; stderr inherited) while a probe asks it for address (a
+//  `get`) from just before the spawn, over a socket that reconnects every
+//  millisecond. Returns 0 with *ready_ms, the time from just before the
+//  spawn to the node's ready line, and *answer_ms, to the first accepted
+//  reply; or a negative code (said on stderr). Waits at most 2 minutes.
+int measure_timed_start (node_child_t *node, const char *data_dir, const char *endpoint,
+                         char *const *extra, const char *address, double *ready_ms,
+                         double *answer_ms);
+
+//  Times the first `get` of address on the node at endpoint (ms), once a
+//  stats query on the same connection has answered; *version is the
+//  actor's version from the reply. Returns 0 or a negative code (said on
+//  stderr). Waits at most 10 minutes.
+int measure_timed_get (const char *endpoint, const char *address, double *ms, int64_t *version);
+
+//  The resident set of process pid in KiB (VmRSS), 0 if unknown.
+int64_t measure_rss_kb (pid_t pid);
+
+#endif

@@ -1,0 +1,157 @@
+/*  node_child.c - a `shoal node` as a child process, and the scratch
+    directories it runs in. See node_child.h.
+*/
+#include "node_child.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int bench_temp_dir (const char *prefix, char *buf, size_t size)
+{
+    const char *tmp = getenv ("TMPDIR");
+    int len = snprintf (buf, size, "%s/%s-XXXXXX", tmp ? tmp : "/tmp", prefix);
+    if (len < 0 || (size_t) len >= size || !mkdtemp (buf))
+        return -1;
+    return 0;
+}
+
+static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    return (flag == FTW_DP ? rmdir (path) : unlink (path)) == 0 ? 0 : -1;
+}
+
+int bench_remove_tree (const char *dir)
+{
+    if (!dir || !dir[0])
+        return -1;
+    return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
+                      const char *endpoint, char *const *extra, const char *log, int timeout_ms)
+{
+    memset (child, 0, sizeof *child);
+    snprintf (child->data_dir, sizeof child->data_dir, "%s", data_dir);
+    char self_exe[PATH_MAX];
+    if (!shoal) {
+        ssize_t len = readlink ("/proc/self/exe", self_exe, sizeof self_exe - 1);
+        if (len <= 0)
+            return SHOAL_EIO;
+        self_exe[len] = 0;
+        shoal = self_exe;
+    }
+    int out[2];
+    if (pipe (out) != 0)
+        return SHOAL_EIO;
+    char *argv[64] = {(char *) shoal,    "node",       "--data",
+                      (char *) data_dir, "--endpoint", (char *) endpoint};
+    int argc = 6;
+    for (int i = 0; extra && extra[i] && argc < 62; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (out[0]);
+        close (out[1]);
+        return SHOAL_EIO;
+    }
+    if (pid == 0) {
+        dup2 (out[1], STDOUT_FILENO);
+        close (out[0]);
+        close (out[1]);
+        if (log) {
+            int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2 (fd, STDERR_FILENO);
+                close (fd);
+            }
+        }
+        execv (shoal, argv);
+        _exit (127);
+    }
+    close (out[1]);
+    child->pid = pid;
+    //  Read its stdout until the ready line; then let the rest go to a
+    //  pipe nobody reads (the node prints nothing more on stdout).
+    char line[512];
+    size_t used = 0;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int rc = SHOAL_ETIMEOUT;
+    while (zclock_mono () < deadline && used < sizeof line - 1) {
+        zmq_pollitem_t item = {NULL, out[0], ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, 100) <= 0)
+            continue;
+        ssize_t n = read (out[0], line + used, 1);
+        if (n <= 0) {
+            rc = SHOAL_EIO; //  the node exited
+            break;
+        }
+        used++;
+        if (line[used - 1] == '\n') {
+            line[used] = 0;
+            char *ready = strstr (line, "ready on ");
+            if (ready) {
+                sscanf (ready + 9, "%127s", child->endpoint);
+                rc = 0;
+                break;
+            }
+            used = 0;
+        }
+    }
+    close (out[0]);
+    if (rc != 0)
+        node_child_stop (child, SIGKILL);
+    return rc;
+}
+
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra)
+{
+    memset (args, 0, sizeof *args);
+    size_t argc = 0, max = sizeof args->argv / sizeof args->argv[0] - 1;
+    args->argv[argc++] = "--durability";
+    args->argv[argc++] = async ? "async" : "sync";
+    if (workers > 0) {
+        snprintf (args->workers, sizeof args->workers, "%d", workers);
+        args->argv[argc++] = "--workers";
+        args->argv[argc++] = args->workers;
+    }
+    for (size_t i = 0; extra && extra[i] && argc < max; i++)
+        args->argv[argc++] = extra[i];
+}
+
+int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
+                            const char *endpoint, const node_child_args_t *args, const char *log,
+                            int timeout_ms)
+{
+    char saved[128];
+    snprintf (saved, sizeof saved, "%s", endpoint);
+    int rc = SHOAL_ETIMEOUT;
+    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
+        rc = node_child_start (child, shoal, data_dir, saved, args->argv, log, timeout_ms);
+        if (rc)
+            zclock_sleep (250);
+    }
+    return rc;
+}
+
+int node_child_stop (node_child_t *child, int sig)
+{
+    int status = 0;
+    if (child->pid > 0) {
+        kill (child->pid, sig);
+        while (waitpid (child->pid, &status, 0) == -1 && errno == EINTR)
+            ;
+        child->pid = 0;
+    }
+    return status;
+}

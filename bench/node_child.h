@@ -1,0 +1,60 @@
+/*  node_child.h - a `shoal node` as a child process of the demo, the bench
+    or a process test, and the scratch directories it runs in. One thread.
+*/
+#ifndef NODE_CHILD_H_INCLUDED
+#define NODE_CHILD_H_INCLUDED
+
+#include "shoal_base.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+//  A free loopback port for a node of our own, below Linux's ephemeral
+//  range (32768 up): a client reconnecting while the node is down could
+//  otherwise connect to itself on the node's port (a TCP self-connect) and
+//  hold it, so that the restarted node cannot bind it. czmq's "!" picks at
+//  random in the range.
+#define NODE_CHILD_FREE_ENDPOINT "tcp://127.0.0.1:![20000-32767]"
+
+//  Makes a new directory named prefix-XXXXXX under $TMPDIR (else /tmp)
+//  and writes its path into buf. Returns 0, or -1 if it could not.
+int bench_temp_dir (const char *prefix, char *buf, size_t size);
+
+//  Removes dir and everything under it, without a shell; symlinks are
+//  removed, not followed. Returns 0, or -1 if anything stayed.
+int bench_remove_tree (const char *dir);
+
+//  A `shoal node` child process.
+typedef struct {
+    pid_t pid;          //  0 when not running
+    char endpoint[128]; //  as printed in its ready line
+    char data_dir[512];
+} node_child_t;
+
+//  Starts `shoal node --data DIR --endpoint ENDPOINT [extra args]` from
+//  the executable at shoal (NULL: this process's own), with its stdout
+//  read until its ready line (at most timeout_ms). stderr goes to log
+//  (NULL: inherited). Returns 0 or a negative code.
+int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
+                      const char *endpoint, char *const *extra, const char *log, int timeout_ms);
+//  The options of a `shoal node` child: "--durability async|sync",
+//  "--workers N" if workers > 0, then extra, as an argv for
+//  node_child_start (argv is NULL-terminated; its strings are borrowed).
+typedef struct {
+    char *argv[24];   //  NULL-terminated
+    char workers[16]; //  the text of N
+} node_child_args_t;
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra);
+
+//  node_child_start with args, tried up to 20 times 250 ms apart: a port
+//  just freed by a kill may stay busy for a moment. endpoint is copied
+//  first, so it may be child->endpoint. Returns 0 or the last attempt's
+//  code.
+int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
+                            const char *endpoint, const node_child_args_t *args, const char *log,
+                            int timeout_ms);
+//  Sends sig and waits for the child to end. Returns its wait status.
+int node_child_stop (node_child_t *child, int sig);
+
+#endif

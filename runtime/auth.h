@@ -1,0 +1,37 @@
+/*  auth.h - the node's ZAP handler (ZeroMQ RFC 27): which CURVE keys may
+    connect to which endpoint.
+
+    czmq's zauth keeps one certificate store for every socket of a process;
+    a node needs two, told apart by the ZAP domain its sockets set: on the
+    peer endpoint (domain AUTH_DOMAIN_PEER) only the node keys of the cluster
+    file, on the client endpoint (AUTH_DOMAIN_CLIENT) only the client
+    certificates in the node's clients directory (re-read when it changes,
+    so an operator adds a client without a restart). Any other domain or
+    mechanism is refused.
+
+    The handler is a czmq zactor bound on inproc://zeromq.zap.01, one per
+    process (ZeroMQ's rule): start it before binding the CURVE sockets.
+    Refusals are counted in *refused (any thread may read it) and logged,
+    at most once a second.
+*/
+#ifndef AUTH_H_INCLUDED
+#define AUTH_H_INCLUDED
+
+#include <czmq.h>
+#include <stdatomic.h>
+
+#define AUTH_DOMAIN_PEER "shoal-peer"
+#define AUTH_DOMAIN_CLIENT "shoal-client"
+
+typedef struct {
+    const char *clients_dir;  //  certificates allowed on the client endpoint
+    const char **peer_keys;   //  Z85 public keys allowed on the peer endpoint
+    int peer_count;           //  how many
+    atomic_uint_fast64_t *refused; //  bumped for each connection refused
+} auth_config_t;
+
+//  Starts the handler. config and what it points to must outlive it.
+//  Returns NULL (with a line on stderr) if the ZAP endpoint is taken.
+zactor_t *auth_new (const auth_config_t *config);
+
+#endif

@@ -1,0 +1,416 @@
+/*  front.c - the node's front: client endpoint, peer links, routing. See
+    front.h. Runs on the node's main thread.
+*/
+#include "front.h"
+#include "auth.h"
+#include "envelope.h"
+#include "shard.h"
+#include "stats.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
+#define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
+#define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
+#define FRONT_POLL_MAX (2 + 1 + 2 * 64)
+
+struct _front_t {
+    front_config_t config;
+    char *endpoint;    //  bound, owned
+    zsock_t *router;   //  clients
+    zsock_t *replies;  //  PULL from workers
+    zsock_t **push;    //  PUSH to each worker
+    front_counters_t counters;
+    int64_t started;   //  wall clock ms
+};
+
+static zsock_t *s_socket (int type, int hwm)
+{
+    zsock_t *socket = zsock_new (type);
+    if (socket) {
+        zsock_set_sndhwm (socket, hwm);
+        zsock_set_rcvhwm (socket, hwm);
+        zsock_set_linger (socket, 0);
+    }
+    return socket;
+}
+
+front_t *front_new (const front_config_t *config, char **error)
+{
+    front_t *self = calloc (1, sizeof (front_t));
+    int workers = config->config->workers;
+    if (self) {
+        self->config = *config;
+        self->started = zclock_time ();
+        self->push = calloc ((size_t) workers, sizeof (zsock_t *));
+        self->replies = s_socket (ZMQ_PULL, 0);
+        self->router = s_socket (ZMQ_ROUTER, 100000);
+    }
+    if (!self || !self->push || !self->replies || !self->router) {
+        *error = strdup ("out of memory");
+        front_destroy (&self);
+        return NULL;
+    }
+    //  A frame a little too big gets a bad_frame reply; a far bigger one is
+    //  not even read: ZeroMQ drops the connection that sends it.
+    zsock_set_maxmsgsize (self->router, 4 * ENVELOPE_MAX_SIZE);
+    if (config->cert) {
+        zcert_apply (config->cert, self->router);
+        zsock_set_curve_server (self->router, 1);
+        zsock_set_zap_domain (self->router, AUTH_DOMAIN_CLIENT);
+    }
+    const char *prefix = config->config->prefix;
+    if (zsock_bind (self->replies, "%s-front", prefix) != 0) {
+        *error = zsys_sprintf ("cannot bind %s-front", prefix);
+        front_destroy (&self);
+        return NULL;
+    }
+    for (int i = 0; i < workers; i++) {
+        //  Bounded: past FRONT_QUEUE_MAX waiting commands a client is told
+        //  "busy" instead of growing the node's memory without limit.
+        self->push[i] = s_socket (ZMQ_PUSH, FRONT_QUEUE_MAX);
+        if (!self->push[i] || zsock_connect (self->push[i], "%s-w%d", prefix, i) != 0) {
+            *error = zsys_sprintf ("cannot reach worker %d", i);
+            front_destroy (&self);
+            return NULL;
+        }
+    }
+    if (zsock_bind (self->router, "%s", config->endpoint) == -1) {
+        *error = zsys_sprintf ("cannot listen on %s: %s", config->endpoint,
+                               zmq_strerror (zmq_errno ()));
+        front_destroy (&self);
+        return NULL;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+    if (!self->endpoint)
+        self->endpoint = strdup (config->endpoint);
+    return self;
+}
+
+void front_destroy (front_t **self_p)
+{
+    front_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->push)
+        for (int i = 0; i < self->config.config->workers; i++)
+            zsock_destroy (&self->push[i]);
+    free (self->push);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->replies);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *front_endpoint (const front_t *self)
+{
+    return self->endpoint;
+}
+
+//  The node that owns address: our own index alone, else the map's.
+static int s_owner (const front_t *self, const char *address)
+{
+    if (!self->config.cluster)
+        return self->config.self_node;
+    return cluster_owner (self->config.cluster,
+                          shoal_shard (address, cluster_shards (self->config.cluster)));
+}
+
+//  Sends an encoded reply frame to a client by its route (ROUTE_CLIENT or
+//  ROUTE_PEER). Returns false if the route is not a client's.
+static bool s_to_client (front_t *self, const uint8_t *route, size_t route_size,
+                         const uint8_t *frame, size_t size)
+{
+    if (route_size >= 2 && route[0] == ROUTE_CLIENT) {
+        void *router = zsock_resolve (self->router);
+        zmq_send (router, route + 1, route_size - 1, ZMQ_SNDMORE);
+        zmq_send (router, frame, size, 0);
+        return true;
+    }
+    if (route_size >= 3 && route[0] == ROUTE_PEER && self->config.peers) {
+        peers_send (self->config.peers, route[1], PEERS_ANSWER, route + 2, route_size - 2, frame,
+                    size); //  lost if the link is down: the client re-sends
+        return true;
+    }
+    return false;
+}
+
+//  Answers request (NULL if it could not be read) with payload (borrowed).
+static void s_reply (front_t *self, const uint8_t *route, size_t route_size,
+                     const envelope_t *request, const uint8_t *payload, size_t size)
+{
+    envelope_t reply = {0};
+    reply.kind = ENVELOPE_REPLY;
+    envelope_new_id (reply.id);
+    if (request) {
+        memcpy (reply.correlation, request->id, ENVELOPE_ID_SIZE);
+        strcpy (reply.from, request->to);
+        strcpy (reply.name, request->name);
+    } else
+        strcpy (reply.name, "error");
+    reply.payload = payload;
+    reply.payload_size = size;
+    reply.created = zclock_time ();
+    uint8_t *frame;
+    size_t frame_size;
+    if (envelope_encode (&reply, &frame, &frame_size) != 0)
+        return;
+    s_to_client (self, route, route_size, frame, frame_size);
+    free (frame);
+}
+
+static void s_reject (front_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *request, const char *code, const char *reason)
+{
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) == 0) {
+        s_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    }
+}
+
+//  Checks a client's frame, as it came from a client or a peer's CALL.
+//  Returns true if it may be routed; else it was answered and counted.
+static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route_size,
+                               const uint8_t *frame, size_t size, envelope_t *envelope)
+{
+    int rc = envelope_decode (envelope, frame, size);
+    if (rc != 0) {
+        self->counters.bad_frames++;
+        s_reject (self, route, route_size, NULL, "bad_frame", shoal_strerror (rc));
+        return false;
+    }
+    if (envelope->kind != ENVELOPE_COMMAND && envelope->kind != ENVELOPE_QUERY) {
+        self->counters.bad_frames++;
+        s_reject (self, route, route_size, envelope, "bad_kind",
+                  "clients send commands and queries");
+        return false;
+    }
+    //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
+    if (envelope->from[0]) {
+        self->counters.bad_frames++;
+        s_reject (self, route, route_size, envelope, "bad_from",
+                  "a client's message must have an empty from");
+        return false;
+    }
+    return true;
+}
+
+//  Queues a client's frame for the worker that owns its receiver, or
+//  answers busy. The queue is bounded in messages (the socket's HWM) and
+//  in bytes.
+static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope, zmq_msg_t *frame)
+{
+    int index = worker_of (self->config.config, envelope->to);
+    size_t size = zmq_msg_size (frame);
+    worker_stats_t *stats = &self->config.config->stats[index];
+    void *worker = zsock_resolve (self->push[index]);
+    if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
+        zmq_send (worker, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        self->counters.busy++;
+        s_reject (self, route, route_size, envelope, "busy", "the node is overloaded; retry later");
+        return;
+    }
+    stats->queued_bytes += size;
+    zmq_msg_send (frame, worker, 0); //  moves the buffer, no copy
+}
+
+//  Routes a checked client message: here, to its owner, or `unavailable`.
+static void s_route_client (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope, zmq_msg_t *frame)
+{
+    int owner = s_owner (self, envelope->to);
+    if (owner == self->config.self_node) {
+        s_to_worker (self, route, route_size, envelope, frame);
+        return;
+    }
+    //  Forwarded as a CALL; only a client of ours is forwarded (a CALL that
+    //  came from a peer for a shard not ours means the maps differ, which
+    //  the HELLO rules out: it is refused below, never forwarded twice).
+    if (route[0] == ROUTE_CLIENT && owner >= 0 &&
+        peers_send (self->config.peers, owner, PEERS_CALL, route + 1, route_size - 1,
+                    zmq_msg_data (frame), zmq_msg_size (frame)) == 0) {
+        self->counters.forwarded++;
+        return;
+    }
+    self->counters.unavailable++;
+    char reason[256];
+    if (owner < 0 || route[0] != ROUTE_CLIENT)
+        snprintf (reason, sizeof reason, "no node owns %s", envelope->to);
+    else
+        snprintf (reason, sizeof reason, "node %s (%s), which owns %s, is down",
+                  cluster_node_name (self->config.cluster, owner),
+                  cluster_node_client (self->config.cluster, owner), envelope->to);
+    s_reject (self, route, route_size, envelope, "unavailable", reason);
+}
+
+//  One client message: [identity, frame]; parts counts every frame that
+//  came: anything but two is refused.
+static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
+{
+    uint8_t route[FRONT_ROUTE_MAX];
+    size_t id_size = zmq_msg_size (identity);
+    if (id_size + 1 > sizeof route)
+        return; //  ZeroMQ's ids are at most 255 bytes
+    route[0] = ROUTE_CLIENT;
+    memcpy (route + 1, zmq_msg_data (identity), id_size);
+    size_t route_size = id_size + 1;
+    if (parts != 2) {
+        self->counters.bad_frames++;
+        s_reject (self, route, route_size, NULL, "bad_frame", "expected one frame per message");
+        return;
+    }
+    envelope_t envelope;
+    if (!s_client_frame_ok (self, route, route_size, zmq_msg_data (frame), zmq_msg_size (frame),
+                            &envelope))
+        return;
+    if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
+        front_stats_reply (self, route, route_size, &envelope);
+        return;
+    }
+    s_route_client (self, route, route_size, &envelope, frame);
+}
+
+//  Receives one whole client message without blocking. Returns false when
+//  none is waiting.
+static bool s_recv_client (front_t *self)
+{
+    void *router = zsock_resolve (self->router);
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, router, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&part);
+        return false;
+    }
+    zmq_msg_t identity, frame;
+    zmq_msg_init (&identity);
+    zmq_msg_init (&frame);
+    zmq_msg_move (&identity, &part);
+    int parts = 1;
+    bool more = zmq_msg_more (&identity);
+    while (more && zmq_msg_recv (&part, router, 0) != -1) {
+        more = zmq_msg_more (&part);
+        if (++parts == 2)
+            zmq_msg_move (&frame, &part);
+    }
+    zmq_msg_close (&part);
+    s_on_client (self, &identity, &frame, parts);
+    zmq_msg_close (&identity);
+    zmq_msg_close (&frame);
+    return true;
+}
+
+//  An actor's message a worker pushed for another node: over the link to
+//  its owner, or dropped when the link is down (the outbox re-sends).
+static void s_to_remote (front_t *self, const uint8_t *frame, size_t size)
+{
+    envelope_t envelope;
+    if (envelope_decode (&envelope, frame, size) != 0) {
+        self->counters.bad_frames++;
+        return;
+    }
+    int owner = s_owner (self, envelope.to);
+    if (owner == self->config.self_node || owner < 0 || !self->config.peers ||
+        peers_send (self->config.peers, owner, PEERS_MSG, NULL, 0, frame, size) != 0)
+        self->counters.dropped++;
+}
+
+//  What the workers pushed: [route, frame]. Returns false when nothing
+//  was waiting.
+static bool s_recv_worker (front_t *self)
+{
+    void *replies = zsock_resolve (self->replies);
+    zmq_msg_t route, frame;
+    zmq_msg_init (&route);
+    zmq_msg_init (&frame);
+    bool got = zmq_msg_recv (&route, replies, ZMQ_DONTWAIT) != -1;
+    if (got && zmq_msg_more (&route) && zmq_msg_recv (&frame, replies, 0) != -1) {
+        const uint8_t *r = zmq_msg_data (&route);
+        size_t r_size = zmq_msg_size (&route);
+        if (r_size == 1 && r[0] == ROUTE_REMOTE)
+            s_to_remote (self, zmq_msg_data (&frame), zmq_msg_size (&frame));
+        else if (!s_to_client (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame)))
+            self->counters.bad_frames++;
+    }
+    zmq_msg_close (&route);
+    zmq_msg_close (&frame);
+    return got;
+}
+
+//  A frame a welcomed peer sent (peers_deliver_fn).
+static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *route,
+                       size_t route_size, const uint8_t *frame, size_t size)
+{
+    front_t *self = arg;
+    if (kind == PEERS_ANSWER) {
+        //  The reply to a CALL we forwarded: route is our client's id.
+        void *router = zsock_resolve (self->router);
+        zmq_send (router, route, route_size, ZMQ_SNDMORE);
+        zmq_send (router, frame, size, 0);
+        return;
+    }
+    envelope_t envelope;
+    if (kind == PEERS_MSG) {
+        //  An actor's message: to its worker with an empty route, if ours.
+        if (envelope_decode (&envelope, frame, size) != 0 || envelope.kind == ENVELOPE_QUERY ||
+            !envelope.from[0] || s_owner (self, envelope.to) != self->config.self_node) {
+            self->counters.bad_frames++;
+            return;
+        }
+        void *worker = zsock_resolve (self->push[worker_of (self->config.config, envelope.to)]);
+        if (zmq_send (worker, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+            self->counters.dropped++; //  full: the sender's outbox re-sends
+        else
+            zmq_send (worker, frame, size, 0);
+        return;
+    }
+    //  A CALL: a client of node `from`, routed here as ROUTE_PEER.
+    uint8_t full[FRONT_ROUTE_MAX];
+    if (route_size == 0 || route_size + 2 > sizeof full) {
+        self->counters.bad_frames++;
+        return;
+    }
+    full[0] = ROUTE_PEER;
+    full[1] = (uint8_t) from;
+    memcpy (full + 2, route, route_size);
+    if (!s_client_frame_ok (self, full, route_size + 2, frame, size, &envelope))
+        return;
+    zmq_msg_t msg;
+    zmq_msg_init_size (&msg, size);
+    memcpy (zmq_msg_data (&msg), frame, size);
+    s_route_client (self, full, route_size + 2, &envelope, &msg);
+    zmq_msg_close (&msg);
+}
+
+void front_run (front_t *self)
+{
+    zmq_pollitem_t items[FRONT_POLL_MAX];
+    items[0] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){zsock_resolve (self->replies), 0, ZMQ_POLLIN, 0};
+    int count = 2;
+    if (self->config.peers)
+        count += peers_poll_items (self->config.peers, items + 2, FRONT_POLL_MAX - 2);
+    while (!zsys_interrupted) {
+        int rc = zmq_poll (items, count, self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500);
+        if (rc == -1) {
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        //  Replies first, so a busy client cannot starve them.
+        for (int n = 0; n < 4096 && (items[1].revents & ZMQ_POLLIN); n++)
+            if (!s_recv_worker (self))
+                break;
+        if (self->config.peers)
+            peers_process (self->config.peers, items + 2, s_on_peer, self);
+        for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
+            if (!s_recv_client (self))
+                break;
+    }
+}

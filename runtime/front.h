@@ -1,0 +1,59 @@
+/*  front.h - the node's front: the thread that talks to the world.
+
+    It owns the client endpoint (a ROUTER), the PULL that workers push
+    client replies and remote messages to, a PUSH to each worker, and, in
+    a cluster, the peer links (peers.h). Every frame from a client or a
+    peer is validated before it is routed:
+
+    - a client's command or query goes to the worker that owns the
+      receiver's shard, or, when another node owns it, over the peer link
+      to that node (a CALL), whose answer comes back the same way; when
+      that node is down the client is answered `unavailable`, naming it,
+      at once;
+    - an actor's message for a shard of another node (a worker pushes it
+      here) goes over the link to that node (a MSG); when the link is down
+      it is dropped: the sender's outbox re-sends it;
+    - "stats" is answered here from the workers' counters.
+
+    A route, as the workers see it, is opaque: its first byte says whose
+    it is. ROUTE_CLIENT + a client's ROUTER id; ROUTE_PEER + node index +
+    the id of a client of that node. A worker pushes an actor's message
+    for another node with the one-byte route ROUTE_REMOTE.
+
+    Runs on the thread that calls front_run (the node's main thread).
+*/
+#ifndef FRONT_H_INCLUDED
+#define FRONT_H_INCLUDED
+
+#include "cluster.h"
+#include "peers.h"
+#include "worker.h"
+
+#define ROUTE_CLIENT 0x00 //  + client id: a client of this node
+#define ROUTE_PEER 0x01   //  + node index byte + client id: a client of that node
+#define ROUTE_REMOTE 0x02 //  alone: an actor's message for another node
+
+typedef struct _front_t front_t;
+
+typedef struct {
+    const char *endpoint;          //  client endpoint to bind
+    zcert_t *cert;                 //  CURVE server certificate, NULL for none
+    const cluster_t *cluster;      //  NULL for a node alone
+    int self_node;                 //  our index in the cluster
+    peers_t *peers;                //  the links, NULL for a node alone
+    const worker_config_t *config; //  the workers: count, counters, prefix
+    atomic_uint_fast64_t *refused; //  connections the authenticator refused
+} front_config_t;
+
+//  Binds the client endpoint and connects to the workers. config and what
+//  it points to must outlive the front. Returns NULL with *error (free()).
+front_t *front_new (const front_config_t *config, char **error);
+void front_destroy (front_t **self_p);
+
+//  The endpoint bound (a port of * resolved).
+const char *front_endpoint (const front_t *self);
+
+//  Routes until SIGINT/SIGTERM (zsys_interrupted).
+void front_run (front_t *self);
+
+#endif

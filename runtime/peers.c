@@ -1,0 +1,410 @@
+/*  peers.c - a node's links to the other nodes of its cluster. See peers.h.
+    Owned by the front thread.
+*/
+#include "peers.h"
+#include "auth.h"
+#include "shoal_base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often
+#define PEERS_LOG_EVERY_MS 5000  //  a repeated refusal is logged this often
+#define PEERS_FRAMES_MAX 4       //  frames of a data message after the kind
+#define PEERS_HWM 100000         //  messages queued to one peer at most
+
+typedef struct {
+    zsock_t *dealer;      //  our link to it, NULL for ourselves
+    zsock_t *monitor;     //  PAIR reading the dealer's events
+    bool up;              //  it welcomed our HELLO; cleared on disconnect
+    bool welcomed;        //  we welcomed its HELLO: its frames are taken
+    int64_t hello_at;     //  when we last said HELLO (monotonic ms)
+    int64_t logged_at;    //  when we last logged a refusal about it
+    char epoch[24];       //  our epoch, as text for HELLO
+} peer_t;
+
+struct _peers_t {
+    const cluster_t *cluster;
+    int self;           //  our index in the cluster
+    zsock_t *router;    //  our peer endpoint
+    peer_t *peers;      //  one per node, ours unused
+    int count;          //  nodes
+    peers_stats_t stats;
+};
+
+static const char *s_name (const peers_t *self, int node)
+{
+    return cluster_node_name (self->cluster, node);
+}
+
+static void s_set_link_options (zsock_t *socket)
+{
+    zsock_set_linger (socket, 0);
+    zsock_set_sndhwm (socket, PEERS_HWM);
+    zsock_set_rcvhwm (socket, PEERS_HWM);
+    zsock_set_heartbeat_ivl (socket, PEERS_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout (socket, PEERS_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_heartbeat_ttl (socket, PEERS_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_maxmsgsize (socket, 8 << 20);
+}
+
+static int s_link_new (peers_t *self, int node, zcert_t *cert, const char *prefix, char **error)
+{
+    peer_t *peer = &self->peers[node];
+    peer->dealer = zsock_new (ZMQ_DEALER);
+    peer->monitor = zsock_new (ZMQ_PAIR);
+    if (!peer->dealer || !peer->monitor) {
+        *error = strdup ("out of memory");
+        return SHOAL_ENOMEM;
+    }
+    s_set_link_options (peer->dealer);
+    zsock_set_immediate (peer->dealer, 1); //  a send to a down peer fails at once
+    zsock_set_reconnect_ivl (peer->dealer, 100);
+    zsock_set_reconnect_ivl_max (peer->dealer, 1000);
+    zsock_set_identity (peer->dealer, s_name (self, self->self));
+    zcert_apply (cert, peer->dealer);
+    zsock_set_curve_serverkey (peer->dealer, cluster_node_key (self->cluster, node));
+    char endpoint[128];
+    snprintf (endpoint, sizeof endpoint, "%s-peer-%d", prefix, node);
+    int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor (zsock_resolve (peer->dealer), endpoint, events) != 0 ||
+        zsock_connect (peer->monitor, "%s", endpoint) != 0 ||
+        zsock_connect (peer->dealer, "%s", cluster_node_peer (self->cluster, node)) != 0) {
+        *error = zsys_sprintf ("cannot connect to peer %s at %s", s_name (self, node),
+                               cluster_node_peer (self->cluster, node));
+        return SHOAL_ENET;
+    }
+    snprintf (peer->epoch, sizeof peer->epoch, "%lld",
+              (long long) cluster_epoch (self->cluster));
+    peer->hello_at = zclock_mono () - PEERS_HELLO_EVERY_MS;
+    return 0;
+}
+
+peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, const char *prefix,
+                    char **error)
+{
+    peers_t *self = calloc (1, sizeof (peers_t));
+    if (!self) {
+        *error = strdup ("out of memory");
+        return NULL;
+    }
+    self->cluster = cluster;
+    self->self = self_index;
+    self->count = cluster_node_count (cluster);
+    self->peers = calloc ((size_t) self->count, sizeof (peer_t));
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->peers || !self->router) {
+        *error = strdup ("out of memory");
+        peers_destroy (&self);
+        return NULL;
+    }
+    s_set_link_options (self->router);
+    zsock_set_router_handover (self->router, 1); //  a reconnecting peer takes its id back
+    zcert_apply (cert, self->router);
+    zsock_set_curve_server (self->router, 1);
+    zsock_set_zap_domain (self->router, AUTH_DOMAIN_PEER);
+    const char *endpoint = cluster_node_peer (cluster, self_index);
+    if (zsock_bind (self->router, "%s", endpoint) == -1) {
+        *error = zsys_sprintf ("cannot listen for peers on %s: %s", endpoint,
+                               zmq_strerror (zmq_errno ()));
+        peers_destroy (&self);
+        return NULL;
+    }
+    for (int i = 0; i < self->count; i++)
+        if (i != self_index && s_link_new (self, i, cert, prefix, error) != 0) {
+            peers_destroy (&self);
+            return NULL;
+        }
+    return self;
+}
+
+void peers_destroy (peers_t **self_p)
+{
+    peers_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; self->peers && i < self->count; i++) {
+        if (self->peers[i].dealer)
+            zmq_socket_monitor (zsock_resolve (self->peers[i].dealer), NULL, 0);
+        zsock_destroy (&self->peers[i].dealer);
+        zsock_destroy (&self->peers[i].monitor);
+    }
+    free (self->peers);
+    zsock_destroy (&self->router);
+    free (self);
+    *self_p = NULL;
+}
+
+int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max)
+{
+    int n = 0;
+    if (n < max)
+        items[n++] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
+    for (int i = 0; i < self->count; i++) {
+        if (i == self->self)
+            continue;
+        if (n < max)
+            items[n++] = (zmq_pollitem_t){zsock_resolve (self->peers[i].dealer), 0, ZMQ_POLLIN, 0};
+        if (n < max)
+            items[n++] =
+                (zmq_pollitem_t){zsock_resolve (self->peers[i].monitor), 0, ZMQ_POLLIN, 0};
+    }
+    return n;
+}
+
+bool peers_up (const peers_t *self, int node)
+{
+    return node == self->self || (node >= 0 && node < self->count && self->peers[node].up);
+}
+
+static void s_set_up (peers_t *self, int node, bool up, const char *why)
+{
+    peer_t *peer = &self->peers[node];
+    if (peer->up == up)
+        return;
+    peer->up = up;
+    zsys_info ("shoal node: peer %s (%s) is %s%s%s", s_name (self, node),
+               cluster_node_peer (self->cluster, node), up ? "up" : "down", why ? ": " : "",
+               why ? why : "");
+}
+
+//  Sends frames on a socket without blocking; returns 0 or SHOAL_ENET.
+static int s_sendv (zsock_t *socket, const void *const *data, const size_t *sizes, int count)
+{
+    void *handle = zsock_resolve (socket);
+    for (int i = 0; i < count; i++)
+        if (zmq_send (handle, data[i], sizes[i], (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) ==
+            -1)
+            return SHOAL_ENET; //  only the first part can fail: ZeroMQ is all or nothing
+    return 0;
+}
+
+static void s_say_hello (peers_t *self, int node)
+{
+    peer_t *peer = &self->peers[node];
+    const char *digest = cluster_digest (self->cluster);
+    const char *name = cluster_name (self->cluster);
+    const char *me = s_name (self, self->self);
+    const void *data[] = {"HELLO", name, peer->epoch, digest, me};
+    size_t sizes[] = {5, strlen (name), strlen (peer->epoch), strlen (digest), strlen (me)};
+    s_sendv (peer->dealer, data, sizes, 5);
+    peer->hello_at = zclock_mono ();
+}
+
+//  Logs a refusal about node, at most every PEERS_LOG_EVERY_MS.
+static void s_log_refusal (peers_t *self, int node, const char *format, const char *detail)
+{
+    int64_t now = zclock_mono ();
+    peer_t *peer = &self->peers[node];
+    if (peer->logged_at && now - peer->logged_at < PEERS_LOG_EVERY_MS)
+        return;
+    peer->logged_at = now;
+    char *line = zsys_sprintf (format, s_name (self, node), detail);
+    if (line)
+        zsys_warning ("shoal node: %s", line);
+    zstr_free (&line);
+}
+
+//  Reads one whole message from socket into msgs (at most max parts, the
+//  rest dropped). Returns the parts read, or -1 when nothing was waiting.
+static int s_recv_parts (zsock_t *socket, zmq_msg_t *msgs, int max, int *total)
+{
+    void *handle = zsock_resolve (socket);
+    zmq_msg_init (&msgs[0]);
+    if (zmq_msg_recv (&msgs[0], handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&msgs[0]);
+        return -1;
+    }
+    int n = 1;
+    *total = 1;
+    bool more = zmq_msg_more (&msgs[0]);
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, 0) == -1) {
+            zmq_msg_close (&part);
+            break;
+        }
+        more = zmq_msg_more (&part);
+        (*total)++;
+        if (n < max) {
+            zmq_msg_init (&msgs[n]);
+            zmq_msg_move (&msgs[n++], &part);
+        }
+        zmq_msg_close (&part);
+    }
+    return n;
+}
+
+static bool s_frame_is (zmq_msg_t *msg, const char *text)
+{
+    size_t len = strlen (text);
+    return zmq_msg_size (msg) == len && memcmp (zmq_msg_data (msg), text, len) == 0;
+}
+
+//  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name] and answers
+//  it on the router. parts[0] is the routing id.
+static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
+{
+    peer_t *peer = &self->peers[node];
+    const char *why = NULL;
+    if (count != 6)
+        why = "a malformed HELLO";
+    else if (!s_frame_is (&parts[2], cluster_name (self->cluster)))
+        why = "another cluster name";
+    else if (!s_frame_is (&parts[3], peer->epoch[0] ? peer->epoch : "?"))
+        why = "another epoch";
+    else if (!s_frame_is (&parts[4], cluster_digest (self->cluster)))
+        why = "another shard map (cluster file digest)";
+    else if (!s_frame_is (&parts[5], s_name (self, node)))
+        why = "a name that is not its key's";
+    peer->welcomed = why == NULL;
+    const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
+    size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
+    s_sendv (self->router, data, sizes, why ? 3 : 2);
+    if (why) {
+        self->stats.bad_hellos++;
+        s_log_refusal (self, node, "refused peer %s: it has %s", why);
+    }
+}
+
+//  The node whose CURVE key sent msg, or -1.
+static int s_sender (peers_t *self, zmq_msg_t *msg)
+{
+    const char *key = zmq_msg_gets (msg, "User-Id");
+    if (!key)
+        return -1;
+    for (int i = 0; i < self->count; i++)
+        if (i != self->self && streq (cluster_node_key (self->cluster, i), key))
+            return i;
+    return -1;
+}
+
+static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
+{
+    for (int budget = 0; budget < 4096; budget++) {
+        zmq_msg_t parts[2 + PEERS_FRAMES_MAX];
+        int total = 0;
+        int count = s_recv_parts (self->router, parts, 2 + PEERS_FRAMES_MAX, &total);
+        if (count < 0)
+            return;
+        int node = count > 1 ? s_sender (self, &parts[1]) : -1;
+        if (node < 0 || total != count)
+            self->stats.refused++;
+        else if (s_frame_is (&parts[1], "HELLO"))
+            s_on_hello (self, node, parts, count);
+        else if (!self->peers[node].welcomed)
+            self->stats.refused++; //  not welcomed yet: it must say HELLO first
+        else {
+            peers_kind_t kind = 0;
+            if (s_frame_is (&parts[1], "MSG") && count == 3)
+                kind = PEERS_MSG;
+            else if (s_frame_is (&parts[1], "CALL") && count == 4)
+                kind = PEERS_CALL;
+            else if (s_frame_is (&parts[1], "ANSWER") && count == 4)
+                kind = PEERS_ANSWER;
+            if (!kind)
+                self->stats.refused++;
+            else {
+                self->stats.received++;
+                zmq_msg_t *route = kind == PEERS_MSG ? NULL : &parts[2];
+                zmq_msg_t *envelope = &parts[count - 1];
+                fn (arg, kind, node, route ? zmq_msg_data (route) : NULL,
+                    route ? zmq_msg_size (route) : 0, zmq_msg_data (envelope),
+                    zmq_msg_size (envelope));
+            }
+        }
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&parts[i]);
+    }
+}
+
+//  Our link's answers to HELLO: [WELCOME] or [REFUSE, why].
+static void s_on_dealer (peers_t *self, int node)
+{
+    zmq_msg_t parts[3];
+    int total = 0;
+    int count;
+    while ((count = s_recv_parts (self->peers[node].dealer, parts, 3, &total)) >= 0) {
+        if (count == 1 && s_frame_is (&parts[0], "WELCOME"))
+            s_set_up (self, node, true, NULL);
+        else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
+            char why[128];
+            size_t len = zmq_msg_size (&parts[1]) < sizeof why - 1 ? zmq_msg_size (&parts[1])
+                                                                   : sizeof why - 1;
+            memcpy (why, zmq_msg_data (&parts[1]), len);
+            why[len] = 0;
+            s_set_up (self, node, false, NULL);
+            s_log_refusal (self, node, "peer %s refused us: we have %s", why);
+        }
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&parts[i]);
+    }
+}
+
+static void s_on_monitor (peers_t *self, int node)
+{
+    zmq_msg_t parts[2];
+    int total = 0;
+    int count;
+    while ((count = s_recv_parts (self->peers[node].monitor, parts, 2, &total)) >= 0) {
+        uint16_t event = 0;
+        if (count >= 1 && zmq_msg_size (&parts[0]) >= 2)
+            memcpy (&event, zmq_msg_data (&parts[0]), 2);
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            s_set_up (self, node, false, "disconnected");
+        else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
+            s_set_up (self, node, false, "handshake failed");
+            s_log_refusal (self, node, "peer %s refused our CURVE handshake%s",
+                           " (is our key in its cluster file?)");
+        }
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&parts[i]);
+    }
+}
+
+void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg)
+{
+    int n = 0;
+    if (items[n++].revents & ZMQ_POLLIN)
+        s_on_router (self, fn, arg);
+    int64_t now = zclock_mono ();
+    for (int i = 0; i < self->count; i++) {
+        if (i == self->self)
+            continue;
+        if (items[n++].revents & ZMQ_POLLIN)
+            s_on_dealer (self, i);
+        if (items[n++].revents & ZMQ_POLLIN)
+            s_on_monitor (self, i);
+        if (!self->peers[i].up && now - self->peers[i].hello_at >= PEERS_HELLO_EVERY_MS)
+            s_say_hello (self, i);
+    }
+}
+
+int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route,
+                size_t route_size, const uint8_t *envelope, size_t size)
+{
+    if (node == self->self || node < 0 || node >= self->count || !self->peers[node].up)
+        return SHOAL_ENET;
+    static const char *names[] = {"", "MSG", "CALL", "ANSWER"};
+    const void *data[3] = {names[kind], route, envelope};
+    size_t sizes[3] = {strlen (names[kind]), route_size, size};
+    int rc;
+    if (kind == PEERS_MSG) {
+        const void *msg[2] = {names[kind], envelope};
+        size_t msg_sizes[2] = {3, size};
+        rc = s_sendv (self->peers[node].dealer, msg, msg_sizes, 2);
+    } else
+        rc = s_sendv (self->peers[node].dealer, data, sizes, 3);
+    if (rc == 0)
+        self->stats.sent++;
+    return rc;
+}
+
+void peers_stats (const peers_t *self, peers_stats_t *stats)
+{
+    *stats = self->stats;
+}

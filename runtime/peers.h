@@ -1,0 +1,81 @@
+/*  peers.h - a node's links to the other nodes of its cluster.
+
+    Every link is CURVE, both ways: the node binds a ROUTER on its peer
+    endpoint (CURVE server, ZAP domain AUTH_DOMAIN_PEER: only the keys of the
+    cluster file get in) and connects one DEALER to each other node's peer
+    endpoint (CURVE client, the peer's public key from the cluster file).
+    Traffic from A to B always goes A's DEALER -> B's ROUTER, so each
+    direction is one ordered pipe.
+
+    A link is up once the peer has welcomed our HELLO (same cluster name,
+    epoch and shard-map digest); a peer with another map refuses us, and we
+    refuse it, so no shard is served by two nodes. ZeroMQ heartbeats find a
+    dead or frozen peer (PEERS_HEARTBEAT_TIMEOUT_MS); its DEALER then
+    disconnects and the link is down until it reconnects and is welcomed
+    again. Both changes are logged.
+
+    Frames on a link (the ROUTER sees the DEALER's routing id first):
+        ["HELLO", cluster, epoch, digest, name]  -> ["WELCOME"] | ["REFUSE", why]
+        ["MSG", envelope]                        an actor's message
+        ["CALL", route, envelope]                a client's command or query
+        ["ANSWER", route, envelope]              the reply to a CALL
+    The sender of a frame is known by its CURVE key (the "User-Id" that the
+    ZAP handler sets), never by what it claims.
+
+    Owned by the node's front thread; not thread-safe.
+*/
+#ifndef PEERS_H_INCLUDED
+#define PEERS_H_INCLUDED
+
+#include "cluster.h"
+#include <czmq.h>
+
+#define PEERS_HEARTBEAT_IVL_MS 500
+#define PEERS_HEARTBEAT_TIMEOUT_MS 2000
+
+typedef struct _peers_t peers_t;
+
+typedef enum { PEERS_MSG = 1, PEERS_CALL, PEERS_ANSWER } peers_kind_t;
+
+//  Called for each data frame a welcomed peer sent: kind, the node index
+//  it came from, the route (CALL and ANSWER; empty for MSG) and the
+//  envelope, both borrowed for the call.
+typedef void (peers_deliver_fn) (void *arg, peers_kind_t kind, int from, const uint8_t *route,
+                                 size_t route_size, const uint8_t *envelope, size_t size);
+
+//  Binds the peer endpoint of node self_index and connects to the others.
+//  cert is this node's certificate (with its secret key); both it and the
+//  cluster must outlive the object. Returns NULL with *error (free() it).
+//  The ZAP handler must be running.
+peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, const char *prefix,
+                    char **error);
+void peers_destroy (peers_t **self_p);
+
+//  The sockets to poll (ZMQ_POLLIN): fills at most max items, returns how
+//  many. The set never changes after peers_new.
+int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max);
+
+//  Handles whatever the polled sockets have (items as filled, after
+//  zmq_poll), delivering data frames to fn. Also re-sends HELLO to links
+//  not yet up; call it at least every PEERS_HEARTBEAT_IVL_MS.
+void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg);
+
+//  Whether the link to node is up (always true for the node itself).
+bool peers_up (const peers_t *self, int node);
+
+//  Sends one data frame to node. Never blocks: returns 0, or SHOAL_ENET
+//  when the link is down or full (nothing was sent).
+int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route,
+                size_t route_size, const uint8_t *envelope, size_t size);
+
+//  Counters for stats: frames sent and received, frames refused (from a
+//  peer not welcomed, or malformed), HELLOs refused.
+typedef struct {
+    uint64_t sent;
+    uint64_t received;
+    uint64_t refused;
+    uint64_t bad_hellos;
+} peers_stats_t;
+void peers_stats (const peers_t *self, peers_stats_t *stats);
+
+#endif

@@ -1,0 +1,377 @@
+/*  test_check.c - `shoal check`, through real processes: a `shoal node`
+    on ipc:// in the test's own directory runs a completed, a failed and
+    a compensated transfer, is stopped, and its books check out; then a
+    second Debited is written into the source account's stream with the
+    journal API and the check names the broken invariant. Also: a node
+    still running, a directory with no journal, and the books of two
+    journals that only hold together.
+*/
+#include "books.h"
+#include "client.h"
+#include "journal.h"
+#include "node_child.h"
+
+#include <czmq.h>
+#include <msgpack.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct {
+    char dir[256];  //  the test's own directory
+    char data[300]; //  the node's data directory, under dir
+    char endpoint[300];
+    char out[300]; //  where a `shoal check` writes stdout and stderr
+    node_child_t node;
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof (fixture_t));
+    assert_int_equal (bench_temp_dir ("shoal-test-check", f->dir, sizeof f->dir), 0);
+    snprintf (f->data, sizeof f->data, "%s/data", f->dir);
+    snprintf (f->endpoint, sizeof f->endpoint, "ipc://%s/node.ipc", f->dir);
+    snprintf (f->out, sizeof f->out, "%s/check.out", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    node_child_stop (&f->node, SIGKILL);
+    assert_int_equal (bench_remove_tree (f->dir), 0);
+    free (f);
+    return 0;
+}
+
+//  Runs `shoal check` with args (NULL-terminated) and waits for it, at
+//  most 60 s. Returns its exit code; *output (to free) holds what it
+//  printed on stdout and stderr.
+static int s_check (const fixture_t *f, char **output, ...)
+{
+    char *argv[16] = {getenv ("SHOAL_BIN"), "check"};
+    int argc = 2;
+    va_list args;
+    va_start (args, output);
+    for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
+        argv[argc++] = arg;
+    va_end (args);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        FILE *out = freopen (f->out, "w", stdout);
+        if (!out || dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
+            _exit (127);
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    int status = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    while (waitpid (pid, &status, WNOHANG) == 0) {
+        if (zclock_mono () > deadline) {
+            kill (pid, SIGKILL);
+            waitpid (pid, &status, 0);
+            fail_msg ("shoal check did not end within 60 s");
+        }
+        zclock_sleep (10);
+    }
+    zfile_t *file = zfile_new (NULL, f->out);
+    assert_non_null (file);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    *output = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+//  Sends a command with "k=v" fields (NULL-terminated), asked again while
+//  the node answers `busy` or `unavailable`, for at most 20 s. Fails the
+//  test unless it is accepted.
+static void s_accept (const fixture_t *f, const char *to, const char *name, ...)
+{
+    char *fields[8];
+    int count = 0;
+    va_list args;
+    va_start (args, name);
+    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
+        fields[count++] = field;
+    va_end (args);
+    uint8_t *payload;
+    size_t size;
+    char error[128];
+    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, to, name, payload, size);
+    client_t *client = client_new (f->node.endpoint);
+    assert_non_null (client);
+    client_reply_t reply;
+    int64_t deadline = zclock_mono () + 20000;
+    while (true) {
+        assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+        if (!client_reply_transient (&reply) || zclock_mono () > deadline)
+            break;
+        client_reply_close (&reply);
+        zclock_sleep (20);
+    }
+    if (!reply.ok)
+        fail_msg ("%s %s rejected: %s %s", to, name, reply.code, reply.reason);
+    client_reply_close (&reply);
+    client_destroy (&client);
+    free (payload);
+}
+
+//  Polls transfer/ID until its status is terminal (at most 20 s); checks
+//  it is expected.
+static void s_wait_status (const fixture_t *f, const char *id, const char *expected)
+{
+    char address[SHOAL_ADDRESS_MAX + 1], status[32] = "";
+    snprintf (address, sizeof address, "transfer/%s", id);
+    client_t *client = client_new (f->node.endpoint);
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline) {
+        envelope_t request;
+        client_request (&request, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
+        client_reply_t reply;
+        if (client_call (client, &request, 5000, &reply) == 0) {
+            bool got = reply.ok && reply_state_str (&reply, "status", status, sizeof status) == 0;
+            client_reply_close (&reply);
+            if (got && (strcmp (status, "completed") == 0 || strcmp (status, "failed") == 0 ||
+                        strcmp (status, "compensated") == 0))
+                break;
+        }
+        zclock_sleep (20);
+    }
+    client_destroy (&client);
+    assert_string_equal (status, expected);
+}
+
+//  A node with three accounts and a transfer of each ending, left running.
+static void s_run_bank (fixture_t *f)
+{
+    char *extra[] = {"--workers", "2", NULL};
+    char log[300];
+    snprintf (log, sizeof log, "%s/node.log", f->dir);
+    assert_int_equal (
+        node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, log, 20000),
+        0);
+    s_accept (f, "account/a", "Open", "owner=A", NULL);
+    s_accept (f, "account/b", "Open", "owner=B", NULL);
+    s_accept (f, "account/c", "Open", "owner=C", NULL);
+    s_accept (f, "account/a", "Deposit", "amount=100", NULL);
+    s_accept (f, "account/c", "Close", NULL);
+    s_accept (f, "transfer/t1", "Start", "from=account/a", "to=account/b", "amount=30", NULL);
+    s_accept (f, "transfer/t2", "Start", "from=account/a", "to=account/b", "amount=1000", NULL);
+    s_accept (f, "transfer/t3", "Start", "from=account/a", "to=account/c", "amount=5", NULL);
+    s_wait_status (f, "t1", "completed");
+    s_wait_status (f, "t2", "failed");
+    s_wait_status (f, "t3", "compensated");
+}
+
+//  Collects the Debited events of one transfer in an account's stream.
+typedef struct {
+    const char *transfer;
+    size_t count;
+    uint8_t data[256]; //  the last one's data
+    size_t size;
+} debits_t;
+
+static int s_find_debit (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                         int64_t created)
+{
+    debits_t *debits = arg;
+    char transfer[SHOAL_ID_MAX + 1];
+    if (strcmp (name, "Debited") == 0 &&
+        map_str (data, size, "transfer", transfer, sizeof transfer) == 0 &&
+        strcmp (transfer, debits->transfer) == 0 && size <= sizeof debits->data) {
+        debits->count++;
+        memcpy (debits->data, data, size);
+        debits->size = size;
+    }
+    return 0;
+}
+
+static journal_t *s_open (const char *dir)
+{
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("journal_open %s: %s", dir, error ? error : "");
+    return journal;
+}
+
+//  The example: a bank run checks out; a second debit of t1 breaks `once`.
+static void test_check_books (void **state)
+{
+    fixture_t *f = *state;
+    s_run_bank (f);
+    char *output = NULL;
+    //  A running node holds its journal: nothing to read yet.
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "stop the node first"));
+    free (output);
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+
+    int rc = s_check (f, &output, "--data", f->data, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+    assert_non_null (strstr (output, "total balance       100"));
+    assert_null (strstr (output, "BROKEN"));
+    free (output);
+
+    //  A second Debited of t1 in the source account's stream.
+    journal_t *journal = s_open (f->data);
+    debits_t debits = {.transfer = "t1"};
+    assert_int_equal (journal_read (journal, "account/a", 1, 0, s_find_debit, &debits), 0);
+    assert_int_equal (debits.count, 1);
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {"Debited", debits.data, debits.size};
+    assert_int_equal (
+        journal_batch_append (batch, "account/a", JOURNAL_ANY, &event, 1, zclock_time (), NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'once' broken: transfer/t1 was debited 2"));
+    assert_non_null (strstr (output, "once           BROKEN"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_non_null (strstr (output, "\"once\":{\"ok\":false,\"broken\":1"));
+    assert_non_null (strstr (output, "\"ok\":false}"));
+    free (output);
+}
+
+//  Bad usage and a directory that holds no journal: exit 2, and no
+//  journal is made where there was none.
+static void test_check_usage (void **state)
+{
+    fixture_t *f = *state;
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, NULL), 2);
+    assert_non_null (strstr (output, "--data DIR is required"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "holds no shoal journal"));
+    free (output);
+    assert_false (zsys_file_exists (f->data));
+    assert_int_equal (s_check (f, &output, "--help", NULL), 0);
+    assert_non_null (strstr (output, "shoal check --data"));
+    free (output);
+}
+
+//  Appends one event {"transfer": transfer, "amount": amount} (either may
+//  be absent: NULL, 0) named name to stream.
+static void s_append (journal_t *journal, const char *stream, const char *name,
+                      const char *transfer, int64_t amount)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, (transfer ? 1 : 0) + (amount ? 1 : 0));
+    if (transfer) {
+        msgpack_pack_str_with_body (&pk, "transfer", 8);
+        msgpack_pack_str_with_body (&pk, transfer, strlen (transfer));
+    }
+    if (amount) {
+        msgpack_pack_str_with_body (&pk, "amount", 6);
+        msgpack_pack_int64 (&pk, amount);
+    }
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {name, (const uint8_t *) buffer.data, buffer.size};
+    assert_int_equal (journal_batch_append (batch, stream, JOURNAL_ANY, &event, 1, 1000, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  A cluster's books: the accounts on one node, the transfer on another.
+//  Each journal alone breaks an invariant; the two together hold.
+static void test_check_two_nodes (void **state)
+{
+    fixture_t *f = *state;
+    char accounts[300], transfers[300];
+    snprintf (accounts, sizeof accounts, "%s/node1", f->dir);
+    snprintf (transfers, sizeof transfers, "%s/node2", f->dir);
+    journal_t *journal = s_open (accounts);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Deposited", NULL, 100);
+    s_append (journal, "account/a", "Debited", "x", 30);
+    s_append (journal, "account/b", "Opened", NULL, 0);
+    s_append (journal, "account/b", "Credited", "x", 30);
+    journal_destroy (&journal);
+    journal = s_open (transfers);
+    s_append (journal, "transfer/x", "Started", NULL, 30);
+    s_append (journal, "transfer/x", "Debited", NULL, 0);
+    s_append (journal, "transfer/x", "Completed", NULL, 0);
+    journal_destroy (&journal);
+
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", accounts, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/x is not terminal"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", transfers, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'legs' broken: transfer/x completed without"));
+    free (output);
+    int rc = s_check (f, &output, "--data", accounts, "--data", transfers, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "accounts              2"));
+    free (output);
+
+    //  The same books, read in-process: the transfer's Debited (in its own
+    //  stream) is not a debit of money.
+    books_t *books = books_new ();
+    assert_int_equal (books_read_dir (books, accounts, NULL), 0);
+    assert_int_equal (books_read_dir (books, transfers, NULL), 0);
+    const books_transfer_t *x = books_transfer (books, "x");
+    assert_non_null (x);
+    assert_int_equal (x->debits, 1);
+    assert_int_equal (x->credits, 1);
+    assert_string_equal (x->last, "Completed");
+    assert_int_equal (books_account (books, "account/a")->balance, 70);
+    books_summary_t summary;
+    assert_int_equal (books_verify (books, &summary), 0);
+    assert_int_equal (summary.total, 100);
+    assert_int_equal (summary.completed, 1);
+    books_destroy (&books);
+}
+
+//  An overdraft: the journal alone shows a balance below it.
+static void test_check_overdraft (void **state)
+{
+    fixture_t *f = *state;
+    journal_t *journal = s_open (f->data);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Withdrawn", NULL, 5);
+    journal_destroy (&journal);
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (
+        strstr (output, "invariant 'overdraft' broken: account/a went to -5 at seq 2"));
+    assert_non_null (strstr (output, "money          ok"));
+    free (output);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,111 @@
+/*  test_client.c - the client library on its own: this program links
+    shoal_client and nothing else of shoal (no runtime, no persistence, no
+    LevelDB), so building it is the first check. Then: fields to msgpack
+    and back through the map_* readers, JSON printing, message ids, and a
+    call to a node that is not there.
+*/
+#include "client.h"
+#include "client_window.h"
+#include "json.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+//  The example: fields packed, read back, printed as JSON.
+static void test_fields_map_json (void **state)
+{
+    (void) state;
+    char *argv[] = {"owner=Alice", "amount=-40", "vip=true", "note=a \"b\""};
+    uint8_t *map;
+    size_t size;
+    char error[128];
+    assert_int_equal (client_fields (4, argv, &map, &size, error, sizeof error), 0);
+    int64_t amount = 0;
+    char owner[16];
+    assert_int_equal (map_int (map, size, "amount", &amount), 0);
+    assert_int_equal (amount, -40);
+    assert_int_equal (map_str (map, size, "owner", owner, sizeof owner), 0);
+    assert_string_equal (owner, "Alice");
+    assert_int_equal (map_str (map, size, "owner", owner, 5), SHOAL_ENOTFOUND);
+    assert_int_equal (map_int (map, size, "owner", &amount), SHOAL_ENOTFOUND);
+    assert_int_equal (map_int (map, size, "missing", &amount), SHOAL_ENOTFOUND);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream (&text, &len);
+    assert_int_equal (json_write (out, map, size), 0);
+    fclose (out);
+    assert_string_equal (text, "{\"owner\":\"Alice\",\"amount\":-40,\"vip\":true,"
+                               "\"note\":\"a \\\"b\\\"\"}");
+    free (text);
+    free (map);
+
+    uint8_t bad[] = {0xc1};
+    out = open_memstream (&text, &len);
+    assert_int_equal (json_write (out, bad, sizeof bad), SHOAL_EFORMAT);
+    fclose (out);
+    free (text);
+}
+
+static void test_fields_rejected (void **state)
+{
+    (void) state;
+    uint8_t *map = NULL;
+    size_t size;
+    char error[128];
+    char *plain[] = {"nokey"};
+    assert_int_equal (client_fields (1, plain, &map, &size, error, sizeof error), SHOAL_EINVAL);
+    assert_non_null (strstr (error, "not key=value"));
+    char *twice[] = {"a=1", "a=2"};
+    assert_int_equal (client_fields (2, twice, &map, &size, error, sizeof error), SHOAL_EINVAL);
+    assert_non_null (strstr (error, "given twice"));
+    char *big[] = {"a=99999999999999999999"};
+    assert_int_equal (client_fields (1, big, &map, &size, error, sizeof error), SHOAL_EINVAL);
+    assert_non_null (strstr (error, "int64"));
+}
+
+static void test_ids (void **state)
+{
+    (void) state;
+    uint8_t id[ENVELOPE_ID_SIZE], again[ENVELOPE_ID_SIZE];
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    client_id_from_string ("00112233445566778899aabbccddeeff", id);
+    client_id_hex (id, hex);
+    assert_string_equal (hex, "00112233445566778899aabbccddeeff");
+    client_id_from_string ("transfer-1", id);
+    client_id_from_string ("transfer-1", again);
+    assert_memory_equal (id, again, ENVELOPE_ID_SIZE);
+}
+
+//  Nobody listens on the endpoint: a call times out, a malformed endpoint
+//  makes no client.
+static void test_no_node (void **state)
+{
+    (void) state;
+    assert_null (client_new ("no-such-transport://x"));
+    client_t *client = client_new ("ipc:///nonexistent/shoal-test-client.ipc");
+    assert_non_null (client);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    assert_int_equal (client_call (client, &request, 100, &reply), SHOAL_ETIMEOUT);
+    client_destroy (&client);
+    client_destroy (&client);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_fields_map_json),
+        cmocka_unit_test (test_fields_rejected),
+        cmocka_unit_test (test_ids),
+        cmocka_unit_test (test_no_node),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,149 @@
+/*  cmd_check.c - `shoal check`: the bank's invariants checked from the
+    journals of stopped nodes (bench/books.c does the reading and the
+    checking; this file parses and prints).
+
+    Exit codes: 0 every invariant holds, 1 one or more are broken (stderr
+    names each), 2 bad usage or a data directory that cannot be read.
+*/
+#include "commands.h"
+#include "books.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_DIRS_MAX 64
+
+static void s_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal check --data DIR [--data DIR ...] [--json]\n\n"
+                  "Checks the bank's books from the journals of stopped nodes, read directly\n"
+                  "(stop the nodes first). With several --data (a cluster's nodes), the books\n"
+                  "of all of them together must hold. The invariants:\n");
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
+        fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
+    fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
+                  "invariant ok or broken. Exits 1 naming each broken invariant on stderr,\n"
+                  "2 if a directory cannot be read.\n\n"
+                  "Options:\n"
+                  "  --data DIR   a stopped node's data directory (repeatable, at most 64)\n"
+                  "  --json       print the summary as one JSON object\n\n"
+                  "Examples:\n"
+                  "  shoal demo --data ./bank && shoal check --data ./bank\n"
+                  "  shoal check --data node1 --data node2 --data node3 --json\n");
+}
+
+static void s_print_text (char **dirs, int count, const books_summary_t *s)
+{
+    printf ("shoal check: the books of %d data director%s\n", count, count == 1 ? "y" : "ies");
+    for (int i = 0; i < count; i++)
+        printf ("  data           %s\n", dirs[i]);
+    printf ("  accounts       %8zu\n", s->accounts);
+    printf ("  transfers      %8zu   (completed %zu, failed %zu, compensated %zu, "
+            "unfinished %zu)\n",
+            s->transfers, s->completed, s->failed, s->compensated, s->unfinished);
+    printf ("  total balance  %8lld   (deposits %lld, withdrawals %lld)\n", (long long) s->total,
+            (long long) s->deposits, (long long) s->withdrawals);
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
+        if (s->broken[i] == 0)
+            printf ("  %-14s ok\n", books_invariant_name (i));
+        else
+            printf ("  %-14s BROKEN   %zu time%s; first: %s\n", books_invariant_name (i),
+                    s->broken[i], s->broken[i] == 1 ? "" : "s", s->first[i]);
+    }
+}
+
+static void s_print_json (char **dirs, int count, const books_summary_t *s, bool held)
+{
+    printf ("{\"data\":[");
+    for (int i = 0; i < count; i++) {
+        if (i)
+            printf (",");
+        json_string (stdout, dirs[i], strlen (dirs[i]));
+    }
+    printf ("],\"accounts\":%zu,\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,"
+            "\"compensated\":%zu,\"unfinished\":%zu,\"total_balance\":%lld,\"deposits\":%lld,"
+            "\"withdrawals\":%lld,\"invariants\":{",
+            s->accounts, s->transfers, s->completed, s->failed, s->compensated, s->unfinished,
+            (long long) s->total, (long long) s->deposits, (long long) s->withdrawals);
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
+        printf ("%s\"%s\":{\"ok\":%s,\"broken\":%zu,\"first\":", i ? "," : "",
+                books_invariant_name (i), s->broken[i] ? "false" : "true", s->broken[i]);
+        if (s->broken[i])
+            json_string (stdout, s->first[i], strlen (s->first[i]));
+        else
+            printf ("null");
+        printf ("}");
+    }
+    printf ("},\"ok\":%s}\n", held ? "true" : "false");
+}
+
+int cmd_check (int argc, char **argv)
+{
+    static const struct option options[] = {{"data", required_argument, 0, 'd'},
+                                            {"json", no_argument, 0, 'j'},
+                                            {"help", no_argument, 0, 'h'},
+                                            {0, 0, 0, 0}};
+    char *dirs[CHECK_DIRS_MAX];
+    int count = 0;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (count == CHECK_DIRS_MAX) {
+                fprintf (stderr, "shoal check: at most %d --data\n", CHECK_DIRS_MAX);
+                return EXIT_USAGE;
+            }
+            dirs[count++] = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            s_help (stdout);
+            return 0;
+        default:
+            s_help (stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "shoal check: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (count == 0) {
+        fprintf (stderr, "shoal check: --data DIR is required\n\n");
+        s_help (stderr);
+        return EXIT_USAGE;
+    }
+    books_t *books = books_new ();
+    if (!books) {
+        fprintf (stderr, "shoal check: out of memory\n");
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < count; i++) {
+        char *error = NULL;
+        int rc = books_read_dir (books, dirs[i], &error);
+        if (rc) {
+            fprintf (stderr, "shoal check: %s%s\n", error ? error : shoal_strerror (rc),
+                     rc == SHOAL_EBUSY ? " (stop the node first)" : "");
+            free (error);
+            books_destroy (&books);
+            return EXIT_USAGE;
+        }
+    }
+    books_summary_t summary;
+    bool held = books_verify (books, &summary) == 0;
+    books_destroy (&books);
+    if (json)
+        s_print_json (dirs, count, &summary, held);
+    else
+        s_print_text (dirs, count, &summary);
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT && !held; i++)
+        if (summary.broken[i])
+            fprintf (stderr, "shoal check: invariant '%s' broken: %s\n", books_invariant_name (i),
+                     summary.first[i]);
+    return held ? 0 : EXIT_REJECTED;
+}

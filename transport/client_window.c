@@ -1,0 +1,179 @@
+/*  client_window.c - a window of requests in flight with re-sends. See
+    client_window.h. Known limit: the in-flight table is scanned for
+    re-sends every 50 ms, O(window). Paused flights (a retry) go out as
+    soon as their pause ends, so retry_ms is honoured to the millisecond,
+    not rounded up to the scan. Everything runs on the caller's thread.
+*/
+#include "client_window.h"
+
+#include <czmq.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DRIVER_PAYLOAD_MAX 4096
+
+typedef struct {
+    size_t index;
+    uint8_t id[ENVELOPE_ID_SIZE];
+    int64_t first_us;   //  first send
+    int64_t last_ms;    //  latest send
+    int64_t not_before; //  ms: do not send before (a retry's pause)
+} flight_t;
+
+static size_t s_id_hash (const void *key)
+{
+    size_t hash;
+    memcpy (&hash, key, sizeof hash);
+    return hash;
+}
+
+static int s_id_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, ENVELOPE_ID_SIZE);
+}
+
+static int s_send (client_t *client, const driver_t *driver, flight_t *flight)
+{
+    uint8_t payload[DRIVER_PAYLOAD_MAX];
+    envelope_t request;
+    memset (&request, 0, sizeof request);
+    if (driver->make (driver->arg, flight->index, &request, payload, sizeof payload) != 0)
+        return 1;
+    memcpy (flight->id, request.id, ENVELOPE_ID_SIZE);
+    flight->last_ms = zclock_mono ();
+    return client_send (client, &request) == 0 ? 0 : -1;
+}
+
+int driver_run (const driver_t *driver, size_t *resent)
+{
+    client_t *client = client_new (driver->endpoint);
+    if (!client)
+        return SHOAL_EINVAL;
+    zhashx_t *flights = zhashx_new ();
+    zhashx_set_key_hasher (flights, s_id_hash);
+    zhashx_set_key_comparator (flights, s_id_compare);
+    zhashx_set_key_duplicator (flights, NULL);
+    zhashx_set_key_destructor (flights, NULL);
+    zlistx_t *waiting = zlistx_new (); //  flights paused before a retry
+    size_t next = 0, done = 0, resends = 0;
+    int64_t start = zclock_mono (), last_tick = 0, last_scan = 0;
+    int rc = 0;
+    while (done < driver->count) {
+        while (next < driver->count &&
+               zhashx_size (flights) + zlistx_size (waiting) < driver->window) {
+            flight_t *flight = calloc (1, sizeof (flight_t));
+            flight->index = next++;
+            flight->first_us = zclock_usecs ();
+            int sent = s_send (client, driver, flight);
+            if (sent == 1) {
+                free (flight);
+                done++;
+                continue;
+            }
+            zhashx_insert (flights, flight->id, flight);
+        }
+        //  Wake for the first paused flight that comes due: waiting is in
+        //  not_before order, since every pause is retry_ms long.
+        int wait_ms = 20;
+        flight_t *paused = zlistx_first (waiting);
+        if (paused) {
+            int64_t due = paused->not_before - zclock_mono ();
+            wait_ms = due <= 0 ? 0 : due < wait_ms ? (int) due : wait_ms;
+        }
+        client_reply_t reply;
+        int got = client_recv (client, wait_ms, &reply);
+        if (got == 0) {
+            flight_t *flight = zhashx_lookup (flights, reply.correlation);
+            if (flight) {
+                zhashx_delete (flights, flight->id);
+                int again = driver->reply (driver->arg, flight->index, &reply,
+                                           zclock_usecs () - flight->first_us);
+                if (again) {
+                    flight->not_before = zclock_mono () + driver->retry_ms;
+                    zlistx_add_end (waiting, flight);
+                } else {
+                    free (flight);
+                    done++;
+                }
+            }
+            client_reply_close (&reply);
+        }
+        int64_t now = zclock_mono ();
+        if (now - last_scan >= 50) {
+            last_scan = now;
+            zlistx_t *late = zlistx_new ();
+            for (flight_t *f = zhashx_first (flights); f; f = zhashx_next (flights))
+                if (now - f->last_ms >= driver->resend_ms)
+                    zlistx_add_end (late, f);
+            for (flight_t *f = zlistx_first (late); f; f = zlistx_next (late)) {
+                zhashx_delete (flights, f->id);
+                if (s_send (client, driver, f) == 0)
+                    resends++;
+                zhashx_insert (flights, f->id, f);
+            }
+            zlistx_destroy (&late);
+        }
+        for (flight_t *f = zlistx_first (waiting); f && f->not_before <= now;
+             f = zlistx_first (waiting)) {
+            zlistx_detach_cur (waiting);
+            s_send (client, driver, f);
+            zhashx_insert (flights, f->id, f);
+        }
+        if (driver->tick && now - last_tick >= 20) {
+            last_tick = now;
+            if (driver->tick (driver->arg, done, driver->count)) {
+                rc = SHOAL_ETIMEOUT;
+                break;
+            }
+        }
+        if (driver->deadline_ms && now - start > driver->deadline_ms) {
+            rc = SHOAL_ETIMEOUT;
+            break;
+        }
+        if (zsys_interrupted) {
+            rc = SHOAL_ETIMEOUT;
+            break;
+        }
+    }
+    for (flight_t *f = zhashx_first (flights); f; f = zhashx_next (flights))
+        free (f);
+    for (flight_t *f = zlistx_first (waiting); f; f = zlistx_next (waiting))
+        free (f);
+    zhashx_destroy (&flights);
+    zlistx_destroy (&waiting);
+    client_destroy (&client);
+    if (resent)
+        *resent = resends;
+    return rc;
+}
+
+static int s_payload_write (void *arg, const char *buf, size_t len)
+{
+    driver_payload_t *payload = arg;
+    if (payload->size + len > payload->cap) {
+        payload->full = true;
+        return -1;
+    }
+    memcpy (payload->data + payload->size, buf, len);
+    payload->size += len;
+    return 0;
+}
+
+void driver_payload_init (driver_payload_t *payload, msgpack_packer *pk, uint8_t *data, size_t cap)
+{
+    *payload = (driver_payload_t){.data = data, .cap = cap};
+    msgpack_packer_init (pk, payload, s_payload_write);
+}
+
+void driver_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+void driver_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_int64 (pk, value);
+}

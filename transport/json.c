@@ -1,0 +1,102 @@
+/*  json.c - msgpack printed as JSON. See json.h.
+ */
+#include "json.h"
+#include "envelope.h"
+
+#include <stdio.h>
+
+void json_string (FILE *file, const char *text, size_t len)
+{
+    fputc ('"', file);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text[i];
+        if (c == '"' || c == '\\')
+            fprintf (file, "\\%c", c);
+        else if (c == '\n')
+            fputs ("\\n", file);
+        else if (c == '\t')
+            fputs ("\\t", file);
+        else if (c == '\r')
+            fputs ("\\r", file);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf (file, "\\u%04x", c);
+        else
+            fputc (c, file);
+    }
+    fputc ('"', file);
+}
+
+void json_object (FILE *file, const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        fputs ("null", file);
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        fputs (o->via.boolean ? "true" : "false", file);
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        fprintf (file, "%llu", (unsigned long long) o->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        fprintf (file, "%lld", (long long) o->via.i64);
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        fprintf (file, "%.17g", o->via.f64);
+        break;
+    case MSGPACK_OBJECT_STR:
+        json_string (file, o->via.str.ptr, o->via.str.size);
+        break;
+    case MSGPACK_OBJECT_BIN:
+        fputc ('"', file);
+        for (uint32_t i = 0; i < o->via.bin.size; i++)
+            fprintf (file, "%02x", (unsigned char) o->via.bin.ptr[i]);
+        fputc ('"', file);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        fputc ('[', file);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i)
+                fputc (',', file);
+            json_object (file, &o->via.array.ptr[i]);
+        }
+        fputc (']', file);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        fputc ('{', file);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            if (i)
+                fputc (',', file);
+            const msgpack_object *key = &o->via.map.ptr[i].key;
+            if (key->type == MSGPACK_OBJECT_STR)
+                json_string (file, key->via.str.ptr, key->via.str.size);
+            else {
+                fputs ("\"?\"", file);
+            }
+            fputc (':', file);
+            json_object (file, &o->via.map.ptr[i].val);
+        }
+        fputc ('}', file);
+        break;
+    default:
+        fputs ("null", file);
+    }
+}
+
+int json_write (FILE *file, const uint8_t *data, size_t size)
+{
+    if (envelope_check_msgpack (data, size) != 0)
+        return SHOAL_EFORMAT;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    int rc = SHOAL_EFORMAT;
+    if (msgpack_unpack_next (&unpacked, (const char *) data, size, &offset) ==
+        MSGPACK_UNPACK_SUCCESS) {
+        json_object (file, &unpacked.data);
+        rc = 0;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/*  json.h - msgpack printed as JSON, as the `shoal` commands print
+    replies: part of the client library (shoal_client). Strings are
+    escaped; bin is printed as hex digits; a map key that is not a string
+    is printed as "?". Writes to a FILE of the caller's; no state.
+*/
+#ifndef JSON_H_INCLUDED
+#define JSON_H_INCLUDED
+
+#include <msgpack.h>
+#include <stdint.h>
+#include <stdio.h>
+
+//  Writes one msgpack object as JSON. Returns 0 or SHOAL_EFORMAT.
+int json_write (FILE *file, const uint8_t *data, size_t size);
+//  Writes an unpacked msgpack object as JSON. This function can't fail.
+void json_object (FILE *file, const msgpack_object *o);
+//  Writes a JSON string literal (quoted, escaped).
+void json_string (FILE *file, const char *text, size_t len);
+
+#endif
