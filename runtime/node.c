@@ -100,9 +100,17 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     char *stored = NULL;
     if (journal_meta_get (self->journal, "shards", &stored) == 0) {
         int shards = atoi (stored);
+        free (stored);
+        if (shards > 0 && options->shards && options->shards != shards) {
+            *code = SHOAL_EINVAL;
+            *error = s_printf ("the store in %s has %d shards, not the %d asked for (the count "
+                               "is fixed when a store is created)",
+                               self->data_dir, shards, options->shards);
+            shoal_node_destroy (&self);
+            return NULL;
+        }
         if (shards > 0)
             o->shards = shards;
-        free (stored);
     } else {
         char text[16];
         snprintf (text, sizeof text, "%d", o->shards);

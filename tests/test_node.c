@@ -866,7 +866,7 @@ static void test_snapshots (void **state)
     free (snapshot);
     journal_destroy (&journal);
 
-    s_start_on (fx, endpoint, "--snapshot-every", "5", "--shards", "64", NULL);
+    s_start_on (fx, endpoint, "--snapshot-every", "5", NULL);
     assert_int_equal (s_stat (fx, "shards"), 8); //  fixed when the store was made
     client_reply_t after;
     s_call (fx->client, ENVELOPE_QUERY, NULL, "account/s", "get", &after, NULL);
