@@ -824,9 +824,11 @@ static void s_on_query (worker_t *self, const uint8_t *route, size_t route_size,
         msgpack_packer_init (&pk, &events, msgpack_sbuffer_write);
         page_t page = {&pk, 0, 0, 0};
         //  The array header needs the count first: read into a scratch
-        //  buffer, then prefix it.
-        rc = journal_read (self->config->journal, envelope->to, from, (size_t) limit, s_page_event,
-                           &page);
+        //  buffer, then prefix it. An address of no type is refused, as by get.
+        rc = registry_lookup (self->config->registry, envelope->to)
+                 ? journal_read (self->config->journal, envelope->to, from, (size_t) limit,
+                                 s_page_event, &page)
+                 : SHOAL_ENOTFOUND;
         if (rc == 0) {
             msgpack_sbuffer array;
             msgpack_sbuffer_init (&array);
