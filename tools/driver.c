@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *driver_command = "shoal";
+
 #define DRIVER_PAYLOAD_MAX 4096
 
 typedef struct {
@@ -257,7 +259,8 @@ static int s_query (client_t *client, const char *to, const char *name, int time
     client_request (&request, ENVELOPE_QUERY, NULL, to, name, NULL, 0);
     int rc = client_call (client, &request, timeout_ms, reply);
     if (rc == 0 && !reply->ok) {
-        fprintf (stderr, "shoal: %s of %s rejected: %s %s\n", name, to, reply->code, reply->reason);
+        fprintf (stderr, "%s: %s of %s rejected: %s %s\n", driver_command, name, to, reply->code,
+                 reply->reason);
         client_reply_close (reply);
         rc = SHOAL_EREJECTED;
     }
@@ -374,6 +377,6 @@ int driver_timed_start (node_child_t *node, const char *data_dir, const char *en
     }
     zactor_destroy (&actor);
     if (rc)
-        fprintf (stderr, "shoal: the node did not answer: %s\n", shoal_strerror (rc));
+        fprintf (stderr, "%s: the node did not answer: %s\n", driver_command, shoal_strerror (rc));
     return rc;
 }
