@@ -74,8 +74,10 @@ int main (int argc, char **argv)
         //  shoal help CMD: CMD's own --help.
         const command_t *command = s_command (argv[2]);
         if (!command) {
-            fprintf (stderr, "shoal help: unknown command '%s'\n\n", argv[2]);
-            s_usage (stderr);
+            fprintf (stderr, "shoal help: unknown command '%s' (commands:", argv[2]);
+            for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+                fprintf (stderr, " %s", s_commands[i].name);
+            fprintf (stderr, ")\n");
             return 2;
         }
         char *help[] = {argv[2], "--help", NULL};
