@@ -112,7 +112,7 @@ static void s_send_help (FILE *out)
              "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-             "  shoal send account/alice Withdraw amount=30\n",
+             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n",
              DEFAULT_TIMEOUT_MS);
 }
 
@@ -184,7 +184,7 @@ static void s_get_help (FILE *out)
                   "of its latest committed event, and how many events it has.\n\n"
                   "Examples:\n"
                   "  shoal get account/alice\n"
-                  "  shoal get transfer/t-42\n");
+                  "  shoal get transfer/t-42 --timeout 1000\n");
 }
 
 int cmd_get (int argc, char **argv)

@@ -23,7 +23,8 @@ static void s_help (FILE *out)
                   "any modules, served on a ZeroMQ endpoint. Stops cleanly on Ctrl-C/SIGTERM.\n\n"
                   "Options:\n"
                   "  --data DIR              store directory (default ./shoal-data)\n"
-                  "  --endpoint E            client endpoint (default tcp://127.0.0.1:7700;\n"
+                  "  --endpoint E            client endpoint (default $SHOAL_ENDPOINT, else\n"
+                  "                          the config file's, else tcp://127.0.0.1:7700;\n"
                   "                          tcp://127.0.0.1:* picks a free port)\n"
                   "  --workers N             worker threads (default: number of cores)\n"
                   "  --durability MODE       sync (default: every commit fsynced) or async\n"
@@ -44,10 +45,13 @@ static void s_help (FILE *out)
                   "                                endpoint = tcp://0.0.0.0:7700\n"
                   "                                durability = sync\n"
                   "                                modules\n"
-                  "                                    counter = ./counter.so\n\n"
+                  "                                    counter = ./counter.so\n"
+                  "                          (a relative module path is taken from the\n"
+                  "                          file's directory)\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
                   "  shoal node --config /etc/shoal/node.cfg --workers 4\n"
+                  "  SHOAL_ENDPOINT=ipc:///tmp/shoal.ipc shoal node --data ./bank\n"
                   "  shoal node --data /var/lib/shoal --workers 2 --module ./counter.so\n");
 }
 
