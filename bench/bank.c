@@ -202,7 +202,7 @@ static status_t s_terminal_status (const client_reply_t *reply)
 static void s_rejected (run_t *run, size_t index, const client_reply_t *reply)
 {
     if (run->failures++ < 5)
-        fprintf (stderr, "shoal: request %zu of %s rejected: %s %s\n", index,
+        fprintf (stderr, "%s: request %zu of %s rejected: %s %s\n", driver_command, index,
                  s_phase_labels[run->phase], reply->code, reply->reason);
 }
 
@@ -306,7 +306,7 @@ static int s_tick (void *arg, size_t done, size_t total)
             fprintf (stderr, "%s  node killed with SIGKILL (%d of %d) at %zu/%zu; restarting\n",
                      isatty (STDERR_FILENO) ? "\n" : "", run->result->kills, o->kills, done, total);
         if (s_restart (run) != 0) {
-            fprintf (stderr, "shoal: the node did not come back after a kill\n");
+            fprintf (stderr, "%s: the node did not come back after a kill\n", driver_command);
             return 1;
         }
     }
@@ -342,7 +342,7 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
     if (run->options->progress)
         progress_show (s_phase_labels[phase], count, count, false);
     if (rc)
-        fprintf (stderr, "shoal: %s did not finish: %s\n", s_phase_labels[phase],
+        fprintf (stderr, "%s: %s did not finish: %s\n", driver_command, s_phase_labels[phase],
                  shoal_strerror (rc));
     return rc;
 }
@@ -412,7 +412,7 @@ static int s_check (run_t *run)
     char *error = NULL;
     int rc = books_read_dir (books, result->data_dir, &error);
     if (rc) {
-        fprintf (stderr, "shoal: cannot check the books: %s\n", error ? error : shoal_strerror (rc));
+        fprintf (stderr, "%s: cannot check the books: %s\n", driver_command, error ? error : shoal_strerror (rc));
         free (error);
         books_destroy (&books);
         return rc;
@@ -543,7 +543,8 @@ static bool s_counters (const run_t *run, bank_stats_t *stats)
 {
     int rc = bank_stats (run->endpoint, 5000, stats);
     if (rc)
-        fprintf (stderr, "shoal: the node's stats did not come: %s\n", shoal_strerror (rc));
+        fprintf (stderr, "%s: the node's stats did not come: %s\n", driver_command,
+                 shoal_strerror (rc));
     return rc == 0;
 }
 
@@ -553,14 +554,14 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (options->accounts < 2 || options->closed >= options->accounts || options->funding <= 0 ||
         options->max_amount <= 0 || options->window == 0 || options->kills > 15 ||
         options->hot > options->accounts || (options->endpoint && options->kills)) {
-        fprintf (stderr, "shoal: the bank run's options are out of range\n");
+        fprintf (stderr, "%s: the bank run's options are out of range\n", driver_command);
         return SHOAL_EINVAL;
     }
     bool own = !options->endpoint; //  a node of our own, as a child
     bool temporary = own && !options->data_dir;
     if (temporary) {
         if (bench_temp_dir ("shoal-bank", result->data_dir, sizeof result->data_dir) != 0) {
-            fprintf (stderr, "shoal: cannot make a temporary directory\n");
+            fprintf (stderr, "%s: cannot make a temporary directory\n", driver_command);
             return SHOAL_EIO;
         }
     } else if (own)
@@ -586,7 +587,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     run.done_ms = calloc (options->transfers + 1, sizeof (float));
     int rc = 0;
     if (!run.status || !run.start_ms || !run.done_ms) {
-        fprintf (stderr, "shoal: no memory for %zu transfers\n", options->transfers);
+        fprintf (stderr, "%s: no memory for %zu transfers\n", driver_command, options->transfers);
         rc = SHOAL_ENOMEM;
         goto done;
     }
@@ -598,12 +599,14 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         run.kill_at[k] = slice * (size_t) (k + 1) - slice / 4 + jitter;
     }
     if (own && (rc = s_restart (&run)) != 0) {
-        fprintf (stderr, "shoal: the node did not start (data %s)\n", result->data_dir);
+        fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
+                 result->data_dir);
         goto done;
     }
     bank_stats_t probe; //  a node that is not there would keep the driver waiting
     if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
-        fprintf (stderr, "shoal: no node answers on %s: %s\n", run.endpoint, shoal_strerror (rc));
+        fprintf (stderr, "%s: no node answers on %s: %s\n", driver_command, run.endpoint,
+                 shoal_strerror (rc));
         goto done;
     }
     if ((rc = s_phase (&run, PHASE_OPEN, options->accounts)) ||
@@ -629,7 +632,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (own) {
         //  A clean stop, then the books from the journal itself.
         if (node_child_stop (&run.node, SIGTERM) != 0)
-            fprintf (stderr, "shoal: the node did not stop cleanly\n");
+            fprintf (stderr, "%s: the node did not stop cleanly\n", driver_command);
         rc = s_check (&run);
     } else {
         run.sum = 0;

@@ -3,6 +3,7 @@
     for its probe; everything else runs on the caller's thread.
 */
 #include "measure.h"
+#include "client_window.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ static int s_query (client_t *client, const char *to, const char *name, int time
     client_request (&request, ENVELOPE_QUERY, NULL, to, name, NULL, 0);
     int rc = client_call (client, &request, timeout_ms, reply);
     if (rc == 0 && !reply->ok) {
-        fprintf (stderr, "shoal: %s of %s rejected: %s %s\n", name, to, reply->code, reply->reason);
+        fprintf (stderr, "%s: %s of %s rejected: %s %s\n", driver_command, name, to, reply->code, reply->reason);
         client_reply_close (reply);
         rc = SHOAL_EREJECTED;
     }
@@ -180,6 +181,6 @@ int measure_timed_start (node_child_t *node, const char *data_dir, const char *e
     }
     zactor_destroy (&actor);
     if (rc)
-        fprintf (stderr, "shoal: the node did not answer: %s\n", shoal_strerror (rc));
+        fprintf (stderr, "%s: the node did not answer: %s\n", driver_command, shoal_strerror (rc));
     return rc;
 }

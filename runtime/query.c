@@ -90,9 +90,11 @@ static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *ou
     msgpack_packer_init (&pk, &events, msgpack_sbuffer_write);
     page_t page = {&pk, 0, 0, 0};
     //  The array header needs the count first: read into a scratch
-    //  buffer, then prefix it.
-    int rc = journal_read (self->config->journal, envelope->to, from, (size_t) limit, s_page_event,
-                           &page);
+    //  buffer, then prefix it. An address of no type is refused, as by get.
+    int rc = registry_lookup (self->config->registry, envelope->to)
+                 ? journal_read (self->config->journal, envelope->to, from, (size_t) limit,
+                                 s_page_event, &page)
+                 : SHOAL_ENOTFOUND;
     if (rc == 0) {
         msgpack_sbuffer array;
         msgpack_sbuffer_init (&array);

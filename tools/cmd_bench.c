@@ -10,10 +10,9 @@
 #include "commands.h"
 #include "bank.h"
 #include "bench_probe.h"
+#include "options.h"
 
-#include <ctype.h>
 #include <czmq.h>
-#include <getopt.h>
 #include <stdlib.h>
 
 static void s_help (FILE *out)
@@ -219,130 +218,44 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     printf ("}\n");
 }
 
-//  An option that may be followed by a count: "--recovery", "--recovery=N"
-//  or "--recovery N". Returns false (said on stderr) if the count is bad.
-static bool s_optional_count (int argc, char **argv, const char *name, size_t *count)
-{
-    const char *text = optarg;
-    if (!text && optind < argc && isdigit ((unsigned char) argv[optind][0]))
-        text = argv[optind++];
-    long value;
-    if (text && !option_int ("bench", name, text, 1000, 1000000000, &value))
-        return false;
-    if (text)
-        *count = (size_t) value;
-    return true;
-}
-
 int cmd_bench (int argc, char **argv)
 {
-    static const struct option options[] = {{"endpoint", required_argument, 0, 'e'},
-                                            {"accounts", required_argument, 0, 'a'},
-                                            {"transfers", required_argument, 0, 't'},
-                                            {"concurrency", required_argument, 0, 'c'},
-                                            {"hot", required_argument, 0, 'H'},
-                                            {"durability", required_argument, 0, 'D'},
-                                            {"workers", required_argument, 0, 'w'},
-                                            {"poll-ms", required_argument, 0, 'p'},
-                                            {"seed", required_argument, 0, 's'},
-                                            {"json", no_argument, 0, 'j'},
-                                            {"recovery", optional_argument, 0, 'r'},
-                                            {"replay", required_argument, 0, 'P'},
-                                            {"memory", optional_argument, 0, 'm'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
     bank_options_t o = {
         .accounts = 10000,
         .funding = 1000000,
         .transfers = 100000,
         .max_amount = 100,
-        .window = 256,
         .seed = 1,
         .progress = true,
     };
-    bool json = false, recovery = false, memory = false, window_set = false;
+    bool json = false, recovery = false, memory = false;
     size_t recovery_events = 1000000, replay = 200000, memory_accounts = 1000000;
-    long value;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            o.endpoint = optarg;
-            break;
-        case 'a':
-            if (!option_int ("bench", "accounts", optarg, 2, 100000000, &value))
-                return EXIT_USAGE;
-            o.accounts = (size_t) value;
-            break;
-        case 't':
-            if (!option_int ("bench", "transfers", optarg, 1, 1000000000, &value))
-                return EXIT_USAGE;
-            o.transfers = (size_t) value;
-            break;
-        case 'c':
-            if (!option_int ("bench", "concurrency", optarg, 1, 1000000, &value))
-                return EXIT_USAGE;
-            o.window = (size_t) value;
-            window_set = true;
-            break;
-        case 'H':
-            if (!option_int ("bench", "hot", optarg, 1, 100000000, &value))
-                return EXIT_USAGE;
-            o.hot = (size_t) value;
-            break;
-        case 'D':
-            if (!streq (optarg, "sync") && !streq (optarg, "async")) {
-                fprintf (stderr, "shoal bench: --durability is sync or async\n");
-                return EXIT_USAGE;
-            }
-            o.async = streq (optarg, "async");
-            break;
-        case 'w':
-            if (!option_int ("bench", "workers", optarg, 1, 256, &value))
-                return EXIT_USAGE;
-            o.workers = (int) value;
-            break;
-        case 'p':
-            if (!option_int ("bench", "poll-ms", optarg, 1, 10000, &value))
-                return EXIT_USAGE;
-            o.poll_ms = (int) value;
-            break;
-        case 's':
-            if (!option_int ("bench", "seed", optarg, 0, LONG_MAX, &value))
-                return EXIT_USAGE;
-            o.seed = (uint64_t) value;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'r':
-            recovery = true;
-            if (!s_optional_count (argc, argv, "recovery", &recovery_events))
-                return EXIT_USAGE;
-            break;
-        case 'P':
-            if (!option_int ("bench", "replay", optarg, 1, 100000000, &value))
-                return EXIT_USAGE;
-            replay = (size_t) value;
-            break;
-        case 'm':
-            memory = true;
-            if (!s_optional_count (argc, argv, "memory", &memory_accounts))
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "shoal bench: unexpected argument '%s'\n", argv[optind]);
+    const option_t table[] = {
+        OPT_STRING ("endpoint", &o.endpoint),
+        OPT_INT ("accounts", &o.accounts, 2, 100000000),
+        OPT_INT ("transfers", &o.transfers, 1, 1000000000),
+        OPT_INT ("concurrency", &o.window, 1, 1000000),
+        OPT_INT ("hot", &o.hot, 1, 100000000),
+        OPT_WORD ("durability", &o.async, "sync|async"),
+        OPT_INT ("workers", &o.workers, 1, 256),
+        OPT_INT ("poll-ms", &o.poll_ms, 1, 10000),
+        OPT_INT ("seed", &o.seed, 0, LONG_MAX),
+        OPT_FLAG ("json", &json),
+        OPT_COUNT ("recovery", &recovery_events, 1000, 1000000000, &recovery),
+        OPT_INT ("replay", &replay, 1, 100000000),
+        OPT_COUNT ("memory", &memory_accounts, 1000, 1000000000, &memory),
+        OPT_END,
+    };
+    int first = options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (first < argc) {
+        fprintf (stderr, "shoal bench: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
+    bool window_set = o.window > 0; //  --concurrency given (its least is 1)
+    if (!window_set)
+        o.window = 256;
     if ((recovery || memory) && (o.endpoint || (recovery && memory))) {
         fprintf (stderr,
                  "shoal bench: --recovery and --memory run alone, on a node of their own\n");

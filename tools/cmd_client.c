@@ -4,9 +4,9 @@
 */
 #include "commands.h"
 #include "client_window.h"
+#include "options.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,57 +21,24 @@ typedef struct {
     bool wait;
 } client_options_t;
 
-//  Parses the options the client commands share. Returns the index of the
-//  first positional argument, or -1 (exit EXIT_USAGE) / -2 (help shown).
-static int s_parse (const char *command, int argc, char **argv, client_options_t *opts,
-                    void (*help) (FILE *))
+//  Parses the options the client commands share (each command ignores the
+//  ones it has no use for). Returns the index of the first positional
+//  argument, or OPTIONS_ERROR / OPTIONS_HELP (see options.h).
+static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *))
 {
-    static const struct option options[] = {{"endpoint", required_argument, 0, 'e'},
-                                            {"id", required_argument, 0, 'i'},
-                                            {"timeout", required_argument, 0, 't'},
-                                            {"from", required_argument, 0, 'f'},
-                                            {"wait", no_argument, 0, 'w'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
+    const option_t table[] = {
+        OPT_STRING ("endpoint", &opts->endpoint),
+        OPT_STRING ("id", &opts->id),
+        OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
+        OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
+        OPT_FLAG ("wait", &opts->wait),
+        OPT_END,
+    };
     opts->timeout_ms = 0;
     opts->from = 1;
-    int c;
-    optind = 1;
-    //  "+": stop at the first positional, so field values may start with '-'.
-    while ((c = getopt_long (argc, argv, "+h", options, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            opts->endpoint = optarg;
-            break;
-        case 'i':
-            if (!*optarg) {
-                fprintf (stderr, "shoal %s: --id must not be empty\n", command);
-                return -1;
-            }
-            opts->id = optarg;
-            break;
-        case 't':
-            if (!option_int (command, "timeout", optarg, 1, 3600000, &opts->timeout_ms))
-                return -1;
-            break;
-        case 'f':
-            if (!option_int (command, "from", optarg, 1,
-                             INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX, &opts->from))
-                return -1;
-            break;
-        case 'w':
-            opts->wait = true;
-            break;
-        case 'h':
-            help (stdout);
-            return -2;
-        default:
-            help (stderr);
-            return -1;
-        }
-    }
+    int first = options_parse (table, argc, argv, help);
     opts->endpoint = client_endpoint (opts->endpoint);
-    return optind;
+    return first;
 }
 
 static bool s_check_address (const char *command, const char *address)
@@ -145,16 +112,16 @@ static void s_send_help (FILE *out)
              "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-             "  shoal send account/alice Withdraw amount=30\n",
+             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n",
              DEFAULT_TIMEOUT_MS);
 }
 
 int cmd_send (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse ("send", argc, argv, &opts, s_send_help);
+    int first = s_parse (argc, argv, &opts, s_send_help);
     if (first < 0)
-        return first == -2 ? 0 : EXIT_USAGE;
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first < 2) {
         fprintf (stderr, "shoal send: needs ADDRESS and COMMAND (see shoal send --help)\n");
         return EXIT_USAGE;
@@ -217,15 +184,15 @@ static void s_get_help (FILE *out)
                   "of its latest committed event, and how many events it has.\n\n"
                   "Examples:\n"
                   "  shoal get account/alice\n"
-                  "  shoal get transfer/t-42\n");
+                  "  shoal get transfer/t-42 --timeout 1000\n");
 }
 
 int cmd_get (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse ("get", argc, argv, &opts, s_get_help);
+    int first = s_parse (argc, argv, &opts, s_get_help);
     if (first < 0)
-        return first == -2 ? 0 : EXIT_USAGE;
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 1) {
         fprintf (stderr, "shoal get: needs exactly one ADDRESS (see shoal get --help)\n");
         return EXIT_USAGE;
@@ -297,9 +264,9 @@ static int s_print_events (const client_reply_t *reply, int64_t *next)
 int cmd_events (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse ("events", argc, argv, &opts, s_events_help);
+    int first = s_parse (argc, argv, &opts, s_events_help);
     if (first < 0)
-        return first == -2 ? 0 : EXIT_USAGE;
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 1) {
         fprintf (stderr, "shoal events: needs exactly one ADDRESS (see shoal events --help)\n");
         return EXIT_USAGE;
@@ -354,9 +321,9 @@ static void s_stats_help (FILE *out)
 int cmd_stats (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse ("stats", argc, argv, &opts, s_stats_help);
+    int first = s_parse (argc, argv, &opts, s_stats_help);
     if (first < 0)
-        return first == -2 ? 0 : EXIT_USAGE;
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc != first) {
         fprintf (stderr, "shoal stats: takes no arguments\n");
         return EXIT_USAGE;
@@ -414,9 +381,9 @@ static void s_print_transfer (const char *id, const char *status, const client_r
 int cmd_transfer (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse ("transfer", argc, argv, &opts, s_transfer_help);
+    int first = s_parse (argc, argv, &opts, s_transfer_help);
     if (first < 0)
-        return first == -2 ? 0 : EXIT_USAGE;
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 3) {
         fprintf (stderr, "shoal transfer: needs FROM TO AMOUNT (see shoal transfer --help)\n");
         return EXIT_USAGE;

@@ -14,6 +14,7 @@
     Exit codes: 0 written, 1 refused or failed, 2 bad usage.
 */
 #include "commands.h"
+#include "options.h"
 #include "cluster.h"
 
 #include <czmq.h>
@@ -158,59 +159,24 @@ static int s_write (cluster_t *cluster, const char *dir)
 
 static int s_init (int argc, char **argv)
 {
-    static const struct option options[] = {{"nodes", required_argument, 0, 'n'},
-                                            {"dir", required_argument, 0, 'd'},
-                                            {"host", required_argument, 0, 'H'},
-                                            {"base-port", required_argument, 0, 'p'},
-                                            {"shards", required_argument, 0, 's'},
-                                            {"name", required_argument, 0, 'N'},
-                                            {"force", no_argument, 0, 'f'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
     const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
-    long nodes = 0, shards = 256, base_port = 7700, value;
+    long nodes = 0, shards = 256, base_port = 7700;
     bool force = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!option_int ("cluster", "nodes", optarg, 1, CLUSTER_MAX_NODES, &value))
-                return EXIT_USAGE;
-            nodes = value;
-            break;
-        case 's':
-            if (!option_int ("cluster", "shards", optarg, 1, CLUSTER_MAX_SHARDS, &value))
-                return EXIT_USAGE;
-            shards = value;
-            break;
-        case 'p':
-            if (!option_int ("cluster", "base-port", optarg, 1, 65535, &value))
-                return EXIT_USAGE;
-            base_port = value;
-            break;
-        case 'd':
-            dir = optarg;
-            break;
-        case 'H':
-            host = optarg;
-            break;
-        case 'N':
-            name = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "shoal cluster: unexpected argument '%s'\n", argv[optind]);
+    const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
+                              OPT_STRING ("dir", &dir),
+                              OPT_STRING ("host", &host),
+                              OPT_INT ("base-port", &base_port, 1, 65535),
+                              OPT_INT ("shards", &shards, 1, CLUSTER_MAX_SHARDS),
+                              OPT_STRING ("name", &name),
+                              OPT_FLAG ("force", &force),
+                              OPT_END};
+    int first = options_parse (table, argc, argv, s_help);
+    if (first == OPTIONS_HELP)
+        return 0;
+    if (first == OPTIONS_ERROR)
+        return EXIT_USAGE;
+    if (first < argc) {
+        fprintf (stderr, "shoal cluster: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
     if (nodes == 0) {

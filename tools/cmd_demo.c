@@ -6,9 +6,10 @@
 */
 #include "commands.h"
 #include "bank.h"
+#include "options.h"
 
 #include <czmq.h>
-#include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,16 +39,6 @@ static void s_help (FILE *out)
 
 int cmd_demo (int argc, char **argv)
 {
-    static const struct option options[] = {{"accounts", required_argument, 0, 'a'},
-                                            {"transfers", required_argument, 0, 't'},
-                                            {"concurrency", required_argument, 0, 'c'},
-                                            {"kills", required_argument, 0, 'k'},
-                                            {"seed", required_argument, 0, 's'},
-                                            {"workers", required_argument, 0, 'w'},
-                                            {"data", required_argument, 0, 'd'},
-                                            {"json", no_argument, 0, 'j'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
     bank_options_t o = {
         .accounts = 1000,
         .funding = 1000,
@@ -59,57 +50,22 @@ int cmd_demo (int argc, char **argv)
         .progress = true,
     };
     bool json = false;
-    long value;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            if (!option_int ("demo", "accounts", optarg, 2, 10000000, &value))
-                return EXIT_USAGE;
-            o.accounts = (size_t) value;
-            break;
-        case 't':
-            if (!option_int ("demo", "transfers", optarg, 1, 100000000, &value))
-                return EXIT_USAGE;
-            o.transfers = (size_t) value;
-            break;
-        case 'c':
-            if (!option_int ("demo", "concurrency", optarg, 1, 100000, &value))
-                return EXIT_USAGE;
-            o.window = (size_t) value;
-            break;
-        case 'k':
-            if (!option_int ("demo", "kills", optarg, 0, 15, &value))
-                return EXIT_USAGE;
-            o.kills = (int) value;
-            break;
-        case 's':
-            if (!option_int ("demo", "seed", optarg, 0, LONG_MAX, &value))
-                return EXIT_USAGE;
-            o.seed = (uint64_t) value;
-            break;
-        case 'w':
-            if (!option_int ("demo", "workers", optarg, 1, 256, &value))
-                return EXIT_USAGE;
-            o.workers = (int) value;
-            break;
-        case 'd':
-            o.data_dir = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "shoal demo: unexpected argument '%s'\n", argv[optind]);
+    const option_t table[] = {
+        OPT_INT ("accounts", &o.accounts, 2, 10000000),
+        OPT_INT ("transfers", &o.transfers, 1, 100000000),
+        OPT_INT ("concurrency", &o.window, 1, 100000),
+        OPT_INT ("kills", &o.kills, 0, 15),
+        OPT_INT ("seed", &o.seed, 0, LONG_MAX),
+        OPT_INT ("workers", &o.workers, 1, 256),
+        OPT_STRING ("data", &o.data_dir),
+        OPT_FLAG ("json", &json),
+        OPT_END,
+    };
+    int first = options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (first < argc) {
+        fprintf (stderr, "shoal demo: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
     o.seed &= 0x7fffffffffffffffULL;
@@ -121,8 +77,18 @@ int cmd_demo (int argc, char **argv)
              "seed %llu\n",
              o.accounts, (long long) o.funding, o.transfers, o.window, o.kills,
              (unsigned long long) o.seed);
+    //  The node's own lines (ready, stopped) would land among the progress
+    //  and the summary: they go to a log, kept only if something failed.
+    char log[PATH_MAX];
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (log, sizeof log, "%s/shoal-demo-%d.log", tmp && *tmp ? tmp : "/tmp", (int) getpid ());
+    o.log = log;
     bank_result_t r;
     int rc = bank_run (&o, &r);
+    if ((rc != 0 && rc != SHOAL_EREJECTED) || !r.balanced)
+        fprintf (stderr, "shoal demo: the node's log is in %s\n", log);
+    else
+        unlink (log);
     if (rc != 0 && rc != SHOAL_EREJECTED)
         return 1;
     if (json) {

@@ -3,14 +3,16 @@
     accepts commands; everything else goes to stderr.
 */
 #include "commands.h"
+#include "options.h"
 #include "node.h"
 #include "account.h"
 #include "transfer.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define NODE_MAX_MODULE_ARGS 32
 
@@ -21,7 +23,8 @@ static void s_help (FILE *out)
                   "any modules, served on a ZeroMQ endpoint. Stops cleanly on Ctrl-C/SIGTERM.\n\n"
                   "Options:\n"
                   "  --data DIR              store directory (default ./shoal-data)\n"
-                  "  --endpoint E            client endpoint (default tcp://127.0.0.1:7700;\n"
+                  "  --endpoint E            client endpoint (default $SHOAL_ENDPOINT, else\n"
+                  "                          the config file's, else tcp://127.0.0.1:7700;\n"
                   "                          tcp://127.0.0.1:* picks a free port)\n"
                   "  --workers N             worker threads (default: number of cores)\n"
                   "  --durability MODE       sync (default: every commit fsynced) or async\n"
@@ -42,26 +45,14 @@ static void s_help (FILE *out)
                   "                                endpoint = tcp://0.0.0.0:7700\n"
                   "                                durability = sync\n"
                   "                                modules\n"
-                  "                                    counter = ./counter.so\n\n"
+                  "                                    counter = ./counter.so\n"
+                  "                          (a relative module path is taken from the\n"
+                  "                          file's directory)\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
                   "  shoal node --config /etc/shoal/node.cfg --workers 4\n"
+                  "  SHOAL_ENDPOINT=ipc:///tmp/shoal.ipc shoal node --data ./bank\n"
                   "  shoal node --data /var/lib/shoal --workers 2 --module ./counter.so\n");
-}
-
-bool option_int (const char *command, const char *name, const char *text, long min, long max,
-                 long *value)
-{
-    char *end;
-    errno = 0;
-    long parsed = strtol (text, &end, 10);
-    if (errno || *end || end == text || parsed < min || parsed > max) {
-        fprintf (stderr, "shoal %s: --%s must be an integer from %ld to %ld, not '%s'\n", command,
-                 name, min, max, text);
-        return false;
-    }
-    *value = parsed;
-    return true;
 }
 
 int bank_register (shoal_registry_t *registry)
@@ -72,10 +63,27 @@ int bank_register (shoal_registry_t *registry)
     return rc;
 }
 
-#define NODE_MAX_ARGS 256
+//  The line of path where key (a name under node) is set, or 0 if it
+//  cannot tell: the first line whose first word is key.
+static int s_key_line (const char *path, const char *key)
+{
+    FILE *file = fopen (path, "r");
+    char text[1024];
+    size_t length = strlen (key);
+    int line = 0, found = 0;
+    while (file && !found && fgets (text, sizeof text, file)) {
+        line++;
+        const char *word = text + strspn (text, " \t");
+        if (word > text && strncmp (word, key, length) == 0 && strchr (" \t=\r\n", word[length]))
+            found = line;
+    }
+    if (file)
+        fclose (file);
+    return found;
+}
 
-//  Prepends the settings of a ZPL config file to the command line, so that
-//  the command line wins and both go through the same checks:
+//  Applies the settings of the ZPL config file at path through table, as
+//  options given before the command line's:
 //
 //      node
 //          data = /var/lib/shoal
@@ -85,145 +93,95 @@ int bank_register (shoal_registry_t *registry)
 //          modules
 //              counter = ./counter.so
 //
-//  Every key under node is an option's name. Returns the new argc, or -1
-//  (with a message) when the file cannot be read. Strings are owned by
-//  config and borrowed by args.
-static int s_config_args (const char *path, zconfig_t **config, int argc, char **argv, char **args)
+//  Every key under node is an option's name; a module path that is
+//  relative is taken from the file's directory, its text kept in paths
+//  (the caller frees each of *path_count). Values are owned by *config.
+//  Returns 0, or OPTIONS_ERROR when the file cannot be read or a key or
+//  value is wrong (said on stderr with the file, line and key).
+static int s_config (const char *path, zconfig_t **config, const option_t *table, char **paths,
+                     int *path_count)
 {
+    //  zconfig says what is wrong with the file (and its line) on stdout:
+    //  send it to stderr, so that stdout has the ready line alone.
+    fflush (stdout);
+    int saved = dup (STDOUT_FILENO);
+    dup2 (STDERR_FILENO, STDOUT_FILENO);
     *config = zconfig_load (path);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
     if (!*config) {
-        fprintf (stderr, "shoal node: cannot read the config file %s\n", path);
-        return -1;
+        fprintf (stderr, "shoal node: cannot read the config file %s (missing, or not ZPL)\n",
+                 path);
+        return OPTIONS_ERROR;
     }
-    int count = 0;
-    args[count++] = argv[0];
-    static char dashes[NODE_MAX_ARGS][48];
-    zconfig_t *node = zconfig_locate (*config, "node");
-    for (zconfig_t *item = node ? zconfig_child (node) : NULL; item && count < NODE_MAX_ARGS - 4;
-         item = zconfig_next (item)) {
-        const char *name = zconfig_name (item);
-        if (streq (name, "modules")) {
-            for (zconfig_t *module = zconfig_child (item); module && count < NODE_MAX_ARGS - 4;
-                 module = zconfig_next (module)) {
-                args[count++] = "--module";
-                args[count++] = zconfig_value (module);
-            }
-            continue;
+    const char *slash = strrchr (path, '/');
+    int dir_length = slash ? (int) (slash - path) : 0;
+    for (zconfig_t *top = zconfig_child (*config); top; top = zconfig_next (top)) {
+        bool node = streq (zconfig_name (top), "node");
+        for (zconfig_t *item = node ? zconfig_child (top) : top; item;
+             item = node ? zconfig_next (item) : NULL) {
+            const char *name = zconfig_name (item);
+            char place[PATH_MAX + 16], key[256], where[sizeof place + sizeof key + 16];
+            int line = s_key_line (path, name);
+            if (line)
+                snprintf (place, sizeof place, "%s:%d", path, line);
+            else
+                snprintf (place, sizeof place, "%s", path);
+            snprintf (key, sizeof key, "%s%s", node ? "node/" : "", name);
+            snprintf (where, sizeof where, "%s: %s", place, key);
+            int rc = OPTIONS_UNKNOWN;
+            if (node && streq (name, "modules")) {
+                rc = 0;
+                for (zconfig_t *module = zconfig_child (item); rc == 0 && module;
+                     module = zconfig_next (module)) {
+                    char *file = zconfig_value (module);
+                    if (file && *file && *file != '/' && slash &&
+                        *path_count < NODE_MAX_MODULE_ARGS) {
+                        file = zsys_sprintf ("%.*s/%s", dir_length, path, file);
+                        paths[(*path_count)++] = file;
+                    }
+                    snprintf (where, sizeof where, "%s: node/modules/%.200s", place,
+                              zconfig_name (module));
+                    rc = options_set (table, "node", where, "module", file);
+                }
+            } else if (node && !streq (name, "config"))
+                rc = options_set (table, "node", where, name, zconfig_value (item));
+            if (rc == OPTIONS_UNKNOWN)
+                fprintf (stderr, "shoal node: %s: unknown key %s\n", place, key);
+            if (rc != 0)
+                return OPTIONS_ERROR;
         }
-        snprintf (dashes[count], sizeof dashes[count], "--%s", name);
-        args[count] = dashes[count];
-        count++;
-        args[count++] = zconfig_value (item);
     }
-    for (int i = 1; i < argc && count < NODE_MAX_ARGS - 1; i++)
-        args[count++] = argv[i];
-    args[count] = NULL;
-    return count;
+    return 0;
 }
 
-static int s_node (int argc, char **argv)
+//  The path given with --config (before any "--"), or NULL.
+static const char *s_config_path (int argc, char **argv)
 {
-    static const struct option options[] = {{"data", required_argument, 0, 'd'},
-                                            {"endpoint", required_argument, 0, 'e'},
-                                            {"workers", required_argument, 0, 'w'},
-                                            {"durability", required_argument, 0, 'D'},
-                                            {"module", required_argument, 0, 'm'},
-                                            {"shards", required_argument, 0, 's'},
-                                            {"idle-ms", required_argument, 0, 'i'},
-                                            {"snapshot-every", required_argument, 0, 'S'},
-                                            {"batch-max", required_argument, 0, 'b'},
-                                            {"stall-ms", required_argument, 0, 'T'},
-                                            {"inbox-retention-ms", required_argument, 0, 'R'},
-                                            {"config", required_argument, 0, 'c'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
-    shoal_node_options_t opts = {0};
-    const char *modules[NODE_MAX_MODULE_ARGS];
-    int module_count = 0;
-    long value;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            break;
-        case 'd':
-            opts.data_dir = optarg;
-            break;
-        case 'e':
-            opts.endpoint = optarg;
-            break;
-        case 'w':
-            if (!option_int ("node", "workers", optarg, 1, 256, &value))
-                return EXIT_USAGE;
-            opts.workers = (int) value;
-            break;
-        case 'D':
-            if (streq (optarg, "sync"))
-                opts.async = false;
-            else if (streq (optarg, "async"))
-                opts.async = true;
-            else {
-                fprintf (stderr, "shoal node: --durability is sync or async, not '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'm':
-            if (module_count == NODE_MAX_MODULE_ARGS) {
-                fprintf (stderr, "shoal node: at most %d modules\n", NODE_MAX_MODULE_ARGS);
-                return EXIT_USAGE;
-            }
-            modules[module_count++] = optarg;
-            break;
-        case 's':
-            if (!option_int ("node", "shards", optarg, 1, 1 << 20, &value))
-                return EXIT_USAGE;
-            opts.shards = (int) value;
-            break;
-        case 'i':
-            if (!option_int ("node", "idle-ms", optarg, 1, 86400000L * 365, &value))
-                return EXIT_USAGE;
-            opts.idle_ms = (int) value;
-            break;
-        case 'S':
-            if (!option_int ("node", "snapshot-every", optarg, 1, 1 << 30, &value))
-                return EXIT_USAGE;
-            opts.snapshot_every = (int) value;
-            break;
-        case 'b':
-            if (!option_int ("node", "batch-max", optarg, 1, 1 << 20, &value))
-                return EXIT_USAGE;
-            opts.batch_max = (int) value;
-            break;
-        case 'R':
-            if (!option_int ("node", "inbox-retention-ms", optarg, 100, LONG_MAX, &value))
-                return EXIT_USAGE;
-            opts.inbox_retention_ms = value;
-            break;
-        case 'T':
-            if (!option_int ("node", "stall-ms", optarg, 1, 86400000L * 365, &value))
-                return EXIT_USAGE;
-            opts.stall_ms = value;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
+    for (int i = 1; i < argc && !streq (argv[i], "--"); i++) {
+        if (streq (argv[i], "--config") && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp (argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
     }
-    if (optind < argc) {
-        fprintf (stderr, "shoal node: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
+    return NULL;
+}
+
+//  Opens the store, loads the modules and serves until a signal. Returns
+//  the exit code.
+static int s_run (shoal_node_options_t *opts, const char **modules, int module_count)
+{
     signal (SIGPIPE, SIG_IGN);
     zsys_init ();
     zsys_set_logident ("shoal");
+    zsys_set_logstream (stderr); //  stdout has the ready line alone
 
     int code = 0;
     char *error = NULL;
-    shoal_node_t *node = shoal_node_new (&opts, &code, &error);
+    shoal_node_t *node = shoal_node_new (opts, &code, &error);
     if (!node) {
         fprintf (stderr, "shoal node: %s\n", error ? error : "cannot open the store");
         free (error);
@@ -241,8 +199,8 @@ static int s_node (int argc, char **argv)
         return 1;
     }
     printf ("shoal node ready on %s (data %s, %d workers, %d shards, durability %s)\n",
-            shoal_node_endpoint (node), opts.data_dir ? opts.data_dir : "shoal-data",
-            shoal_node_workers (node), shoal_node_shards (node), opts.async ? "async" : "sync");
+            shoal_node_endpoint (node), opts->data_dir ? opts->data_dir : "shoal-data",
+            shoal_node_workers (node), shoal_node_shards (node), opts->async ? "async" : "sync");
     fflush (stdout);
     shoal_node_run (node);
     shoal_node_destroy (&node);
@@ -252,24 +210,45 @@ static int s_node (int argc, char **argv)
 
 int cmd_node (int argc, char **argv)
 {
-    //  A first pass finds --config; its settings go before the command line.
+    shoal_node_options_t opts = {0};
+    const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL;
+    int module_count = 0;
+    const option_t table[] = {
+        OPT_STRING ("data", &opts.data_dir),
+        OPT_STRING ("endpoint", &opts.endpoint),
+        OPT_INT ("workers", &opts.workers, 1, 256),
+        OPT_WORD ("durability", &opts.async, "sync|async"),
+        OPT_LIST ("module", modules, &module_count),
+        OPT_INT ("shards", &opts.shards, 1, 1 << 20),
+        OPT_INT ("idle-ms", &opts.idle_ms, 1, 86400000L * 365),
+        OPT_INT ("snapshot-every", &opts.snapshot_every, 1, 1 << 30),
+        OPT_INT ("batch-max", &opts.batch_max, 1, 1 << 20),
+        OPT_INT ("stall-ms", &opts.stall_ms, 1, 86400000L * 365),
+        OPT_INT ("inbox-retention-ms", &opts.inbox_retention_ms, 100, LONG_MAX),
+        OPT_STRING ("config", &config_path),
+        OPT_END,
+    };
+    //  The config file first, then $SHOAL_ENDPOINT, then the command line:
+    //  each wins over what came before it.
     zconfig_t *config = NULL;
-    char *args[NODE_MAX_ARGS];
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if (streq (argv[i], "--config") && i + 1 < argc)
-            path = argv[i + 1];
-        else if (strncmp (argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-        if (path) {
-            argc = s_config_args (path, &config, argc, argv, args);
-            if (argc < 0)
-                return 1;
-            argv = args;
-            break;
-        }
-    }
-    int rc = s_node (argc, argv);
+    char *paths[NODE_MAX_MODULE_ARGS];
+    int path_count = 0, rc = 0;
+    const char *path = s_config_path (argc, argv);
+    if (path && s_config (path, &config, table, paths, &path_count) != 0)
+        rc = EXIT_USAGE;
+    const char *env = getenv ("SHOAL_ENDPOINT");
+    if (rc == 0 && env && *env)
+        opts.endpoint = env;
+    int first = rc ? 0 : options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        rc = first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    else if (rc == 0 && first < argc) {
+        fprintf (stderr, "shoal node: unexpected argument '%s'\n", argv[first]);
+        rc = EXIT_USAGE;
+    } else if (rc == 0)
+        rc = s_run (&opts, modules, module_count);
+    for (int i = 0; i < path_count; i++)
+        zstr_free (&paths[i]);
     zconfig_destroy (&config);
     return rc;
 }

@@ -34,8 +34,4 @@ int cmd_check (int argc, char **argv);
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);
 
-//  Parses a positive int option; prints an error and returns false if bad.
-bool option_int (const char *command, const char *name, const char *text, long min, long max,
-                 long *value);
-
 #endif

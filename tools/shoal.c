@@ -4,6 +4,7 @@
     2 bad usage or invalid input (nothing sent), 3 no answer in time.
 */
 #include "commands.h"
+#include "client_window.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,9 @@ static void s_usage (FILE *out)
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         fprintf (out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf (out,
-             "\nRun 'shoal COMMAND --help' for a command's options and examples.\n"
+             "\nRun 'shoal help COMMAND' (or 'shoal COMMAND --help') for a command's options\n"
+             "and examples; 'shoal version' (or -V, --version) prints the version.\n"
+             "Options may come before or after the arguments; -- ends them.\n"
              "\nExamples:\n"
              "  shoal node --data ./bank &\n"
              "  shoal send account/alice Open owner=Alice\n"
@@ -41,25 +44,55 @@ static void s_usage (FILE *out)
              CLIENT_DEFAULT_ENDPOINT);
 }
 
+//  The command called name, or NULL.
+static const command_t *s_command (const char *name)
+{
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp (name, s_commands[i].name) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+static bool s_is (const char *arg, const char *a, const char *b, const char *c)
+{
+    return strcmp (arg, a) == 0 || strcmp (arg, b) == 0 || strcmp (arg, c) == 0;
+}
+
 int main (int argc, char **argv)
 {
     if (argc < 2) {
         s_usage (stderr);
         return 2;
     }
-    if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
-        strcmp (argv[1], "help") == 0) {
-        s_usage (stdout);
-        return 0;
-    }
-    if (strcmp (argv[1], "--version") == 0) {
+    if (s_is (argv[1], "--version", "-V", "version")) {
         printf ("shoal %s\n", SHOAL_VERSION_STRING);
         return 0;
     }
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        if (strcmp (argv[1], s_commands[i].name) == 0)
-            return s_commands[i].run (argc - 1, argv + 1);
-    fprintf (stderr, "shoal: unknown command '%s'\n\n", argv[1]);
-    s_usage (stderr);
-    return 2;
+    if (s_is (argv[1], "help", "--help", "-h")) {
+        if (argc == 2) {
+            s_usage (stdout);
+            return 0;
+        }
+        //  shoal help CMD: CMD's own --help.
+        const command_t *command = s_command (argv[2]);
+        if (!command) {
+            fprintf (stderr, "shoal help: unknown command '%s' (commands:", argv[2]);
+            for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+                fprintf (stderr, " %s", s_commands[i].name);
+            fprintf (stderr, ")\n");
+            return 2;
+        }
+        char *help[] = {argv[2], "--help", NULL};
+        return command->run (2, help);
+    }
+    const command_t *command = s_command (argv[1]);
+    if (!command) {
+        fprintf (stderr, "shoal: unknown command '%s'\n\n", argv[1]);
+        s_usage (stderr);
+        return 2;
+    }
+    static char prefix[32];
+    snprintf (prefix, sizeof prefix, "shoal %s", command->name);
+    driver_command = prefix;
+    return command->run (argc - 1, argv + 1);
 }

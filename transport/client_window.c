@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *driver_command = "shoal";
+
 #define DRIVER_PAYLOAD_MAX 4096
 
 typedef struct {

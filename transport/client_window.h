@@ -9,6 +9,14 @@
 
 #include "client.h"
 
+//  What the driver's and the bank's error messages start with: the
+//  running command ("shoal demo"); "shoal" until the command sets it.
+extern const char *driver_command;
+
+//  What the driver's and the bank's error messages start with: the
+//  running command ("shoal demo"); "shoal" until the command sets it.
+extern const char *driver_command;
+
 //  Fills request number index (its id must be the same each time it is
 //  asked for the same index). payload is a scratch buffer of cap bytes
 //  the request may point into. Returns 0, or non-zero to skip index.

@@ -1,0 +1,498 @@
+/*  test_cli.c - process tests of the `shoal` command line as its users
+    meet it: the real binary ($SHOAL_BIN), run through /bin/sh, its exit
+    codes, stdout and stderr.
+
+    Each test has its own temporary directory; a node it starts listens on
+    ipc://DIR/node.ipc there (no other process can reach it), writes its
+    stdout to DIR/node.out and its stderr to DIR/node.log. A test waits for
+    a node's ready line by polling against a deadline. The teardown kills
+    the node and removes the directory.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
+#define OUTPUT_MAX 8192        //  bytes kept of a command's stdout or stderr
+
+typedef struct {
+    char dir[64];       //  the test's temporary directory
+    char data[128];     //  dir/data: the node's store
+    char endpoint[128]; //  ipc://dir/node.ipc
+    pid_t node;         //  the running node, or 0
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *fx = calloc (1, sizeof (fixture_t));
+    assert_non_null (fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-cli-XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->data, sizeof fx->data, "%s/data", fx->dir);
+    snprintf (fx->endpoint, sizeof fx->endpoint, "ipc://%s/node.ipc", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+//  Stops the node with sig and returns its wait status (0 if none ran).
+static int s_node_stop (fixture_t *fx, int sig)
+{
+    int status = 0;
+    if (fx->node > 0) {
+        kill (fx->node, sig);
+        waitpid (fx->node, &status, 0);
+        fx->node = 0;
+    }
+    return status;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fx = *state;
+    s_node_stop (fx, SIGKILL);
+    harness_rm_rf (fx->dir);
+    free (fx);
+    return 0;
+}
+
+static const char *s_bin (void)
+{
+    const char *bin = getenv ("SHOAL_BIN");
+    assert_non_null (bin);
+    return bin;
+}
+
+static int64_t s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  Reads what path holds into buffer (OUTPUT_MAX bytes); "" if missing.
+static void s_read (const char *path, char *buffer)
+{
+    buffer[0] = 0;
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    size_t n = fread (buffer, 1, OUTPUT_MAX - 1, file);
+    buffer[n] = 0;
+    fclose (file);
+}
+
+//  Runs the shell command made from format with $SHOAL (the binary) and
+//  $DIR (the test's directory) set, stdout and stderr kept in out and err
+//  (may be NULL). Returns its exit code, or -1 if it did not exit.
+static int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
+{
+    char command[2048], text[1536];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    snprintf (command, sizeof command, "SHOAL='%s' DIR='%s'; (%s) >'%s/run.out' 2>'%s/run.err'",
+              s_bin (), fx->dir, text, fx->dir, fx->dir);
+    int status = system (command);
+    char path[160];
+    if (out) {
+        snprintf (path, sizeof path, "%s/run.out", fx->dir);
+        s_read (path, out);
+    }
+    if (err) {
+        snprintf (path, sizeof path, "%s/run.err", fx->dir);
+        s_read (path, err);
+    }
+    return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  Starts `sh -c 'exec COMMAND'` from format (with $SHOAL and $DIR as in
+//  s_run) in / as the node, and waits for its ready line. Returns the line's
+//  text in ready (OUTPUT_MAX bytes) or fails the test with its stderr.
+static void s_node_start (fixture_t *fx, char *ready, const char *format, ...)
+{
+    char text[1536], command[2048];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    snprintf (command, sizeof command,
+              "SHOAL='%s' DIR='%s'; exec %s >'%s/node.out' 2>>'%s/node.log'", s_bin (), fx->dir,
+              text, fx->dir, fx->dir);
+    char out_path[160], log_path[160];
+    snprintf (out_path, sizeof out_path, "%s/node.out", fx->dir);
+    snprintf (log_path, sizeof log_path, "%s/node.log", fx->dir);
+    unlink (out_path);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        //  From /, so that no relative path resolves by accident.
+        if (chdir ("/") == 0)
+            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    fx->node = pid;
+    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
+    while (true) {
+        s_read (out_path, ready);
+        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
+            return;
+        int status;
+        bool ended = waitpid (pid, &status, WNOHANG) == pid;
+        if (ended || s_now_ms () > deadline) {
+            if (ended)
+                fx->node = 0;
+            char log[OUTPUT_MAX];
+            s_read (log_path, log);
+            fail_msg ("the node %s: %s", ended ? "exited" : "did not start in time", log);
+        }
+        usleep (20 * 1000);
+    }
+}
+
+//  Fails unless every line of text starts with prefix.
+static void s_all_lines_start (const char *text, const char *prefix, const char *what)
+{
+    assert_true (strlen (text) > 0);
+    for (const char *line = text; *line; line = strchr (line, '\n') + 1) {
+        if (strncmp (line, prefix, strlen (prefix)) != 0)
+            fail_msg ("%s: a line without '%s': %s", what, prefix, line);
+        if (!strchr (line, '\n'))
+            break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  1. `shoal node` listens where $SHOAL_ENDPOINT says, as the clients
+//     talk there; --endpoint wins over it.
+
+static void test_node_honours_shoal_endpoint (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1",
+                  fx->endpoint, fx->data);
+    assert_non_null (strstr (ready, fx->endpoint));
+    int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' \"$SHOAL\" send account/a Open owner=A",
+                      fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"ok\":true"));
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+
+    char other[160];
+    snprintf (other, sizeof other, "ipc://%s/other.ipc", fx->dir);
+    s_node_start (fx, ready,
+                  "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'",
+                  fx->endpoint, fx->data, other);
+    assert_non_null (strstr (ready, other));
+    code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/a", other);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"owner\":\"A\""));
+}
+
+//  --------------------------------------------------------------------------
+//  2. Options may follow the positional arguments; -- ends the options.
+
+static void test_options_after_positionals (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    const char *e = fx->endpoint;
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" send account/a Open owner=A --endpoint %s", e), 0);
+    //  The same --id twice: one deposit.
+    for (int i = 0; i < 2; i++) {
+        int code = s_run (fx, out, err,
+                          "\"$SHOAL\" send account/a Deposit amount=5 --id dep-1 --endpoint %s", e);
+        assert_int_equal (code, 0);
+        assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
+    }
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get account/a --endpoint %s", e), 0);
+    assert_non_null (strstr (out, "\"version\":2"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2", e),
+                      0);
+    assert_string_equal (out, "{\"seq\":2,\"event\":\"Deposited\",\"data\":{\"amount\":5}}\n");
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" transfer a b 1 --endpoint %s --id t-1 --wait", e), 1);
+    assert_non_null (strstr (out, "\"transfer\":\"t-1\""));
+    //  After --, "--bogus" is an argument (not an address), not an option.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s -- --bogus", e), 2);
+    assert_non_null (strstr (err, "'--bogus' is not an address"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s --bogus account/a", e), 2);
+    assert_non_null (strstr (err, "unknown option '--bogus'"));
+}
+
+//  --------------------------------------------------------------------------
+//  3. shoal help CMD; -V, --version and version.
+
+static void test_help_and_version (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], direct[OUTPUT_MAX];
+    const char *commands[] = {"node",     "send",  "get",  "events",
+                              "transfer", "stats", "demo", "bench"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help %s", commands[i]), 0);
+        char usage[64];
+        snprintf (usage, sizeof usage, "Usage: shoal %s", commands[i]);
+        assert_non_null (strstr (out, usage));
+        assert_non_null (strstr (out, "Example"));
+        assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" %s --help", commands[i]), 0);
+        assert_string_equal (out, direct);
+    }
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
+    assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);
+    assert_non_null (strstr (out, "Commands:"));
+
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" version"), 0);
+    assert_true (strncmp (out, "shoal ", 6) == 0 && out[6] >= '0' && out[6] <= '9');
+    const char *spellings[] = {"-V", "--version"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" %s", spellings[i]), 0);
+        assert_string_equal (direct, out);
+        assert_string_equal (err, "");
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  4. Every error message starts with "shoal CMD:".
+
+static void test_messages_prefixed (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *command; //  as run, after "$SHOAL"
+        const char *prefix;
+    } cases[] = {
+        {"get --bogus account/a", "shoal get: "},
+        {"get --endpoint", "shoal get: "},
+        {"get a b", "shoal get: "},
+        {"send account/a", "shoal send: "},
+        {"send -x account/a Open", "shoal send: "},
+        {"send --id '' account/a Open", "shoal send: "},
+        {"events --from 0 account/a", "shoal events: "},
+        {"transfer a b x", "shoal transfer: "},
+        {"transfer --wait=yes a b 1", "shoal transfer: "},
+        {"stats extra", "shoal stats: "},
+        {"node --workers 0", "shoal node: "},
+        {"node --durability sometimes", "shoal node: "},
+        {"node extra", "shoal node: "},
+        {"node --config \"$DIR/missing.cfg\"", "shoal node: "},
+        {"demo --kills 99", "shoal demo: "},
+        {"demo --nope", "shoal demo: "},
+        {"bench --durability sometimes", "shoal bench: "},
+        {"bench --recovery 5", "shoal bench: "},
+        {"help nosuch", "shoal help: "},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" %s", cases[i].command);
+        if (code != 2)
+            fail_msg ("shoal %s: exit %d, stderr: %s", cases[i].command, code, err);
+        assert_string_equal (out, "");
+        s_all_lines_start (err, cases[i].prefix, cases[i].command);
+    }
+    //  The bank's own messages, from bench against a node that is not there.
+    int code = s_run (fx, out, err,
+                      "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
+                      "--transfers 1",
+                      fx->dir);
+    assert_int_equal (code, 1);
+    s_all_lines_start (err, "shoal bench: ", "bench with no node");
+}
+
+//  --------------------------------------------------------------------------
+//  5. The events of an address of no registered type are refused, as its
+//     state is.
+
+static void test_events_unknown_type (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    const char *queries[] = {"get", "events"};
+    for (size_t i = 0; i < 2; i++) {
+        int code = s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s' nosuchtype/x", queries[i],
+                          fx->endpoint);
+        assert_int_equal (code, 1);
+        assert_non_null (strstr (out, "\"ok\":false"));
+        assert_non_null (strstr (out, "\"code\":\"unknown_type\""));
+    }
+    //  A known type with no events is no error.
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/nobody", fx->endpoint), 0);
+    assert_string_equal (out, "");
+}
+
+//  --------------------------------------------------------------------------
+//  6. --shards for a store made with another count is refused, saying both.
+
+static void test_shards_mismatch (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                  fx->data, fx->endpoint);
+    assert_non_null (strstr (ready, "8 shards"));
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+
+    int code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' "
+                      "--shards 16",
+                      fx->data, fx->endpoint);
+    assert_int_equal (code, 1);
+    assert_null (strstr (out, "ready on"));
+    s_all_lines_start (err, "shoal node: ", "--shards 16");
+    assert_non_null (strstr (err, "has 8 shards; --shards 16 was given"));
+
+    //  The same count, or none, opens it.
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                  fx->data, fx->endpoint);
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    assert_non_null (strstr (ready, "8 shards"));
+}
+
+//  --------------------------------------------------------------------------
+//  7. A config file's misspelt key or bad value is named with the file, its
+//     line and the key, in shoal's words.
+
+static void test_config_errors (void **state)
+{
+    fixture_t *fx = *state;
+    char path[160], out[OUTPUT_MAX], err[OUTPUT_MAX], expected[256];
+    snprintf (path, sizeof path, "%s/node.cfg", fx->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "#   a node\nnode\n    durability = async\n    wrokers = 2\n");
+    fclose (file);
+    int code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                      fx->data);
+    assert_int_equal (code, 2);
+    assert_string_equal (out, "");
+    snprintf (expected, sizeof expected, "shoal node: %s:4: unknown key node/wrokers\n", path);
+    assert_string_equal (err, expected);
+
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "node\n    workers = many\n");
+    fclose (file);
+    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                  fx->data);
+    assert_int_equal (code, 2);
+    snprintf (expected, sizeof expected,
+              "shoal node: %s:2: node/workers must be an integer from 1 to 256, not 'many'\n",
+              path);
+    assert_string_equal (err, expected);
+
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "nodes\n    workers = 1\n");
+    fclose (file);
+    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                  fx->data);
+    assert_int_equal (code, 2);
+    snprintf (expected, sizeof expected, "shoal node: %s: unknown key nodes\n", path);
+    assert_string_equal (err, expected);
+}
+
+//  --------------------------------------------------------------------------
+//  8. A module path in a config file is taken from the file's directory,
+//     whatever the current directory.
+
+static void test_config_module_relative (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    char conf[160], link[200], path[200];
+    snprintf (conf, sizeof conf, "%s/conf", fx->dir);
+    assert_int_equal (mkdir (conf, 0755), 0);
+    snprintf (link, sizeof link, "%s/mods", conf);
+    assert_int_equal (mkdir (link, 0755), 0);
+    snprintf (link, sizeof link, "%s/mods/counter.so", conf);
+    assert_int_equal (symlink (module, link), 0);
+    snprintf (path, sizeof path, "%s/node.cfg", conf);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "node\n    workers = 1\n    modules\n        counter = mods/counter.so\n");
+    fclose (file);
+
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s'", path,
+                  fx->data, fx->endpoint);
+    int code =
+        s_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=2 --endpoint '%s'", fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"reply\":{\"value\":2}"));
+}
+
+//  --------------------------------------------------------------------------
+//  9. The demo's output has no line of its node child's: stdout is the
+//     summary alone, and stdout and stderr together have no "shoal node".
+
+static void test_demo_summary (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], both[OUTPUT_MAX];
+    int code = s_run (fx, out, NULL,
+                      "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                      "--concurrency 8 --kills 1 --workers 1 --seed 7");
+    assert_int_equal (code, 0);
+    const char *summary = "\nshoal demo: 40 transfers over 20 accounts, node killed 1 times\n";
+    assert_true (strncmp (out, summary, strlen (summary)) == 0);
+    for (const char *line = out + strlen (summary); *line; line = strchr (line, '\n') + 1)
+        if (strncmp (line, "  ", 2) != 0)
+            fail_msg ("a line in the summary that is not the summary's: %s", line);
+    assert_non_null (strstr (out, "  books balance: yes\n"));
+
+    code = s_run (fx, both, NULL,
+                  "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                  "--concurrency 8 --kills 1 --workers 1 --seed 7 2>&1");
+    assert_int_equal (code, 0);
+    assert_null (strstr (both, "shoal node"));
+    //  The node's log is removed after a run that went well.
+    assert_int_equal (s_run (fx, NULL, NULL, "ls \"$DIR\" | grep -q '^shoal-demo-'"), 1);
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
+        fprintf (stderr, "test_cli: run through ctest (SHOAL_BIN and SHOAL_TEST_MODULE unset)\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_node_honours_shoal_endpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_options_after_positionals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_events_unknown_type, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_shards_mismatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
