@@ -2,6 +2,7 @@
     replies. See client.h.
 */
 #include "client.h"
+#include "cluster.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -39,6 +40,68 @@ client_t *client_new (const char *endpoint)
         free (self);
         return NULL;
     }
+    return self;
+}
+
+const char *client_cluster (const char *option)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv ("SHOAL_CLUSTER");
+    return env && *env ? env : NULL;
+}
+
+client_t *client_new_cluster (const char *path, const char *node, char **error)
+{
+    *error = NULL;
+    cluster_t *cluster = cluster_load (path, error);
+    if (!cluster)
+        return NULL;
+    char *dir = strdup (path);
+    char *slash = dir ? strrchr (dir, '/') : NULL;
+    char *cert_path = !dir ? NULL
+                      : slash ? (*slash = 0, zsys_sprintf ("%s/client.cert", dir))
+                              : strdup ("client.cert");
+    free (dir);
+    zcert_t *cert = cert_path ? zcert_load (cert_path) : NULL;
+    int index = node ? cluster_find (cluster, node) : -1;
+    client_t *self = NULL;
+    if (!cert)
+        *error = zsys_sprintf ("cannot load the client certificate %s (and its _secret): "
+                               "`shoal cluster init` writes it beside the cluster file",
+                               cert_path ? cert_path : "client.cert");
+    else if (node && index < 0)
+        *error = zsys_sprintf ("%s: no node is called %s", path, node);
+    else if (!(self = calloc (1, sizeof (client_t))) ||
+             !(self->dealer = zsock_new (ZMQ_DEALER))) {
+        *error = strdup ("out of memory");
+        free (self);
+        self = NULL;
+    }
+    if (self) {
+        zsock_set_linger (self->dealer, 0);
+        zsock_set_sndhwm (self->dealer, 0);
+        zsock_set_rcvhwm (self->dealer, 0);
+        //  A request goes to a node whose link is up, never queued for one
+        //  that is down; with none up, a send gives up after a while.
+        zsock_set_immediate (self->dealer, 1);
+        zsock_set_sndtimeo (self->dealer, 2000);
+        zcert_apply (cert, self->dealer);
+        for (int i = 0; i < cluster_node_count (cluster); i++) {
+            if (node && i != index)
+                continue;
+            zsock_set_curve_serverkey (self->dealer, cluster_node_key (cluster, i));
+            if (zsock_connect (self->dealer, "%s", cluster_node_client (cluster, i)) != 0) {
+                *error = zsys_sprintf ("%s: cannot connect to %s", path,
+                                       cluster_node_client (cluster, i));
+                client_destroy (&self);
+                break;
+            }
+        }
+    }
+    zcert_destroy (&cert);
+    zstr_free (&cert_path);
+    cluster_destroy (&cluster);
     return self;
 }
 

@@ -37,6 +37,18 @@ const char *client_endpoint (const char *option);
 
 //  Connects to endpoint. Returns NULL if the endpoint is malformed.
 client_t *client_new (const char *endpoint);
+
+//  The cluster file to use: option if given, else $SHOAL_CLUSTER, else
+//  NULL (no cluster: talk to one endpoint). Borrowed.
+const char *client_cluster (const char *option);
+
+//  Connects to the nodes of the cluster whose file is at path, with CURVE:
+//  the client certificate beside the file (client.cert and its _secret,
+//  as `shoal cluster init` writes them), and each node's public key from
+//  the map. node NULL: every node, and each request goes to one whose link
+//  is up (a node forwards what it does not own); else that node alone.
+//  Returns NULL with *error (free() it).
+client_t *client_new_cluster (const char *path, const char *node, char **error);
 void client_destroy (client_t **self_p);
 
 //  Sends a request. Returns 0 or a negative code.
