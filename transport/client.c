@@ -59,7 +59,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
         return NULL;
     char *dir = strdup (path);
     char *slash = dir ? strrchr (dir, '/') : NULL;
-    char *cert_path = !dir ? NULL
+    char *cert_path = !dir    ? NULL
                       : slash ? (*slash = 0, zsys_sprintf ("%s/client.cert", dir))
                               : strdup ("client.cert");
     free (dir);
@@ -72,8 +72,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
                                cert_path ? cert_path : "client.cert");
     else if (node && index < 0)
         *error = zsys_sprintf ("%s: no node is called %s", path, node);
-    else if (!(self = calloc (1, sizeof (client_t))) ||
-             !(self->dealer = zsock_new (ZMQ_DEALER))) {
+    else if (!(self = calloc (1, sizeof (client_t))) || !(self->dealer = zsock_new (ZMQ_DEALER))) {
         *error = strdup ("out of memory");
         free (self);
         self = NULL;
