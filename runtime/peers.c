@@ -104,7 +104,7 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
     zcert_apply (cert, self->router);
     zsock_set_curve_server (self->router, 1);
     zsock_set_zap_domain (self->router, AUTH_DOMAIN_PEER);
-    const char *endpoint = cluster_node_peer (cluster, self_index);
+    const char *endpoint = cluster_node_peer_bind (cluster, self_index);
     if (zsock_bind (self->router, "%s", endpoint) == -1) {
         *error = zsys_sprintf ("cannot listen for peers on %s: %s", endpoint,
                                zmq_strerror (zmq_errno ()));
