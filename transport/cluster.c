@@ -383,6 +383,15 @@ cluster_t *cluster_plan_ipc (const char *name, int nodes, int shards, const char
     return self;
 }
 
+int cluster_set_client (cluster_t *self, int i, const char *client)
+{
+    if (i < 0 || i >= self->count || !client || strlen (client) > CLUSTER_ENDPOINT_MAX ||
+        !s_valid_endpoint (client))
+        return SHOAL_EINVAL;
+    snprintf (self->nodes[i].client, sizeof self->nodes[i].client, "%s", client);
+    return 0; //  the client endpoint is not part of the digest
+}
+
 int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind)
 {
     if (i < 0 || i >= self->count || !peer || !s_valid_endpoint (peer) ||
