@@ -19,7 +19,12 @@ typedef struct {
     long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
+    bool follow; //  events: keep printing new ones
 } client_options_t;
+
+//  --cluster FILE (else $SHOAL_CLUSTER), shared by s_parse and s_call:
+//  with it, a command goes to any node of the cluster, with CURVE.
+static const char *s_cluster;
 
 //  Parses the options the client commands share (each command ignores the
 //  ones it has no use for). Returns the index of the first positional
@@ -32,11 +37,15 @@ static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) 
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
+        OPT_FLAG ("follow", &opts->follow),
+        OPT_STRING ("cluster", &s_cluster),
         OPT_END,
     };
     opts->timeout_ms = 0;
     opts->from = 1;
+    s_cluster = NULL;
     int first = options_parse (table, argc, argv, help);
+    s_cluster = opts->endpoint ? NULL : client_cluster (s_cluster);
     opts->endpoint = client_endpoint (opts->endpoint);
     return first;
 }
@@ -60,9 +69,15 @@ static int s_call (const char *command, const char *endpoint, const envelope_t *
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    client_t *client = client_new (endpoint);
+    char *error = NULL;
+    client_t *client =
+        s_cluster ? client_new_cluster (s_cluster, NULL, &error) : client_new (endpoint);
     if (!client) {
-        fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, endpoint);
+        if (error)
+            fprintf (stderr, "shoal %s: %s\n", command, error);
+        else
+            fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, endpoint);
+        free (error);
         return EXIT_USAGE;
     }
     int rc = client_call (client, request, (int) timeout_ms, reply);
@@ -221,12 +236,18 @@ int cmd_get (int argc, char **argv)
 
 static void s_events_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal events [--endpoint E] [--timeout MS] [--from SEQ] ADDRESS\n\n"
-                  "Prints the actor's committed events from SEQ (default 1), one JSON object\n"
-                  "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}.\n\n"
-                  "Examples:\n"
-                  "  shoal events account/alice\n"
-                  "  shoal events --from 10 account/alice\n");
+    fprintf (out,
+             "Usage: shoal events [--endpoint E | --cluster FILE] [--timeout MS] [--from SEQ]\n"
+             "                    [--follow] ADDRESS\n\n"
+             "Prints the actor's committed events from SEQ (default 1), one JSON object\n"
+             "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}. Events named\n"
+             "$... are the runtime's records (an operator's $Resolved).\n"
+             "With --follow, keeps printing new events as they are committed (it asks\n"
+             "every 200 ms from the last seq), until Ctrl-C.\n\n"
+             "Examples:\n"
+             "  shoal events account/alice\n"
+             "  shoal events --from 10 account/alice\n"
+             "  shoal events --follow transfer/t-42\n");
 }
 
 //  Prints a page of events, each as {"seq","event","data"} in that order
@@ -300,8 +321,15 @@ int cmd_events (int argc, char **argv)
             fprintf (stderr, "shoal events: the node sent a malformed page\n");
             return EXIT_NO_ANSWER;
         }
-        if (printed == 0 || next <= from)
+        if ((printed == 0 || next <= from) && !opts.follow)
             return EXIT_ACCEPTED;
+        if (printed == 0 || next <= from) { //  --follow: wait for more, until Ctrl-C
+            fflush (stdout);
+            zclock_sleep (200);
+            if (zsys_interrupted)
+                return EXIT_ACCEPTED;
+            continue;
+        }
         from = next;
     }
 }

@@ -30,6 +30,10 @@ int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
 int cmd_check (int argc, char **argv);
+int cmd_pending (int argc, char **argv);
+int cmd_explain (int argc, char **argv);
+int cmd_resend (int argc, char **argv);
+int cmd_resolve (int argc, char **argv);
 
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);

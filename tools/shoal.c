@@ -20,6 +20,10 @@ static const command_t s_commands[] = {
     {"bench", cmd_bench, "measure transfers per second on a node"},
     {"cluster", cmd_cluster, "plan a cluster: its map and certificates (init)"},
     {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
+    {"pending", cmd_pending, "list the commands sent and not yet answered, stalled ones"},
+    {"explain", cmd_explain, "say what an actor waits for, since when, and why"},
+    {"resend", cmd_resend, "re-send an actor's pending commands now"},
+    {"resolve", cmd_resolve, "end a saga's stuck command safely (journaled)"},
 };
 
 static void s_usage (FILE *out)
