@@ -59,7 +59,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
         return NULL;
     char *dir = strdup (path);
     char *slash = dir ? strrchr (dir, '/') : NULL;
-    char *cert_path = !dir ? NULL
+    char *cert_path = !dir    ? NULL
                       : slash ? (*slash = 0, zsys_sprintf ("%s/client.cert", dir))
                               : strdup ("client.cert");
     free (dir);
@@ -72,8 +72,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
                                cert_path ? cert_path : "client.cert");
     else if (node && index < 0)
         *error = zsys_sprintf ("%s: no node is called %s", path, node);
-    else if (!(self = calloc (1, sizeof (client_t))) ||
-             !(self->dealer = zsock_new (ZMQ_DEALER))) {
+    else if (!(self = calloc (1, sizeof (client_t))) || !(self->dealer = zsock_new (ZMQ_DEALER))) {
         *error = strdup ("out of memory");
         free (self);
         self = NULL;
@@ -103,6 +102,30 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
     zstr_free (&cert_path);
     cluster_destroy (&cluster);
     return self;
+}
+
+void client_target (const char *endpoint_option, const char *cluster_option, const char **endpoint,
+                    const char **cluster)
+{
+    const char *env_endpoint = getenv ("SHOAL_ENDPOINT");
+    const char *env_cluster = getenv ("SHOAL_CLUSTER");
+    *endpoint = NULL;
+    *cluster = NULL;
+    if (endpoint_option && *endpoint_option)
+        *endpoint = endpoint_option;
+    else if (cluster_option && *cluster_option)
+        *cluster = cluster_option;
+    else if (env_endpoint && *env_endpoint)
+        *endpoint = env_endpoint;
+    else if (env_cluster && *env_cluster)
+        *cluster = env_cluster;
+    else
+        *endpoint = CLIENT_DEFAULT_ENDPOINT;
+}
+
+void client_set_send_timeout (client_t *self, int timeout_ms)
+{
+    zsock_set_sndtimeo (self->dealer, timeout_ms);
 }
 
 void client_destroy (client_t **self_p)
