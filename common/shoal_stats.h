@@ -39,6 +39,11 @@
     X (busy, "client messages refused: a worker's queue was full")                                 \
     X (workers, "worker threads")                                                                  \
     X (shards, "shards of the store")                                                              \
-    X (peak_rss_kb, "the node's peak resident memory, in KiB")
+    X (peak_rss_kb, "the node's peak resident memory, in KiB")                                     \
+    X (forwarded, "client messages sent on to the node that owns their actor")                     \
+    X (unavailable, "client messages refused: the node that owns their actor is down")             \
+    X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
+    X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
+    X (uptime_ms, "milliseconds since the node started")
 
 #endif

@@ -24,9 +24,9 @@
 #define AUTH_DOMAIN_CLIENT "shoal-client"
 
 typedef struct {
-    const char *clients_dir;  //  certificates allowed on the client endpoint
-    const char **peer_keys;   //  Z85 public keys allowed on the peer endpoint
-    int peer_count;           //  how many
+    const char *clients_dir;       //  certificates allowed on the client endpoint
+    const char **peer_keys;        //  Z85 public keys allowed on the peer endpoint
+    int peer_count;                //  how many
     atomic_uint_fast64_t *refused; //  bumped for each connection refused
 } auth_config_t;
 

@@ -5,7 +5,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "shard.h"
-#include "stats.h"
+#include "shoal_stats.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -19,12 +19,18 @@
 
 struct _front_t {
     front_config_t config;
-    char *endpoint;    //  bound, owned
-    zsock_t *router;   //  clients
-    zsock_t *replies;  //  PULL from workers
-    zsock_t **push;    //  PUSH to each worker
-    front_counters_t counters;
-    int64_t started;   //  wall clock ms
+    char *endpoint;   //  bound, owned
+    zsock_t *router;  //  clients
+    zsock_t *replies; //  PULL from workers
+    zsock_t **push;   //  PUSH to each worker
+    struct {
+        uint64_t bad_frames;  //  client or peer frames refused
+        uint64_t busy;        //  client messages refused: a worker's queue was full
+        uint64_t forwarded;   //  client messages sent on to their owner
+        uint64_t unavailable; //  client messages refused: their owner is down
+        uint64_t dropped;     //  actor messages dropped: their owner's link is down
+    } counters;
+    int64_t started; //  wall clock ms
 };
 
 static zsock_t *s_socket (int type, int hwm)
@@ -79,8 +85,8 @@ front_t *front_new (const front_config_t *config, char **error)
         }
     }
     if (zsock_bind (self->router, "%s", config->endpoint) == -1) {
-        *error = zsys_sprintf ("cannot listen on %s: %s", config->endpoint,
-                               zmq_strerror (zmq_errno ()));
+        *error =
+            zsys_sprintf ("cannot listen on %s: %s", config->endpoint, zmq_strerror (zmq_errno ()));
         front_destroy (&self);
         return NULL;
     }
@@ -240,14 +246,119 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
         return;
     }
     self->counters.unavailable++;
-    char reason[256];
+    char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 64];
     if (owner < 0 || route[0] != ROUTE_CLIENT)
         snprintf (reason, sizeof reason, "no node owns %s", envelope->to);
     else
         snprintf (reason, sizeof reason, "node %s (%s), which owns %s, is down",
                   cluster_node_name (self->config.cluster, owner),
                   cluster_node_client (self->config.cluster, owner), envelope->to);
+    reason[ENVELOPE_REASON_MAX] = 0; //  a reason is at most that long
     s_reject (self, route, route_size, envelope, "unavailable", reason);
+}
+
+//  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
+static long s_peak_rss_kb (void)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    long kb = 0;
+    char line[256];
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmHWM:", 6) == 0)
+            kb = atol (line + 6);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+static void s_pack_str (msgpack_packer *pk, const char *text)
+{
+    msgpack_pack_str_with_body (pk, text, strlen (text));
+}
+
+//  The "stats" query: the workers' counters summed, the node's own, and,
+//  in a cluster, who this node is and which links are up.
+static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
+                     const envelope_t *request)
+{
+    const worker_config_t *config = self->config.config;
+    struct {
+#define FRONT_COUNTER_FIELD(name, description) uint64_t name;
+        SHOAL_COUNTERS (FRONT_COUNTER_FIELD)
+#undef FRONT_COUNTER_FIELD
+    } sum = {0};
+    for (int w = 0; w < config->workers; w++) {
+#define FRONT_COUNTER_ADD(name, description) sum.name += atomic_load (&config->stats[w].name);
+        SHOAL_COUNTERS (FRONT_COUNTER_ADD)
+#undef FRONT_COUNTER_ADD
+    }
+    struct {
+#define FRONT_COUNTER_FIELD(name, description) int64_t name;
+        SHOAL_NODE_COUNTERS (FRONT_COUNTER_FIELD)
+#undef FRONT_COUNTER_FIELD
+    } node = {.bad_frames = (int64_t) self->counters.bad_frames,
+              .busy = (int64_t) self->counters.busy,
+              .workers = config->workers,
+              .shards = config->shards,
+              .peak_rss_kb = s_peak_rss_kb (),
+              .forwarded = (int64_t) self->counters.forwarded,
+              .unavailable = (int64_t) self->counters.unavailable,
+              .dropped = (int64_t) self->counters.dropped,
+              .refused = self->config.refused ? (int64_t) atomic_load (self->config.refused) : 0,
+              .uptime_ms = zclock_time () - self->started};
+    const cluster_t *cluster = self->config.cluster;
+#define FRONT_COUNTER_PLUS_ONE(name, description) +1
+    size_t fields =
+        0 SHOAL_COUNTERS (FRONT_COUNTER_PLUS_ONE) SHOAL_NODE_COUNTERS (FRONT_COUNTER_PLUS_ONE);
+#undef FRONT_COUNTER_PLUS_ONE
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, fields + (cluster ? 7 : 0));
+#define FRONT_COUNTER_PACK(name, description)                                                      \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_uint64 (&pk, sum.name);
+    SHOAL_COUNTERS (FRONT_COUNTER_PACK)
+#undef FRONT_COUNTER_PACK
+    //  Signed: msgpack packs a non-negative value the same either way.
+#define FRONT_COUNTER_PACK(name, description)                                                      \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_int64 (&pk, node.name);
+    SHOAL_NODE_COUNTERS (FRONT_COUNTER_PACK)
+#undef FRONT_COUNTER_PACK
+    if (cluster) {
+        int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
+        s_pack_str (&pk, "node");
+        s_pack_str (&pk, cluster_node_name (cluster, me));
+        s_pack_str (&pk, "cluster");
+        s_pack_str (&pk, cluster_name (cluster));
+        s_pack_str (&pk, "epoch");
+        msgpack_pack_int64 (&pk, cluster_epoch (cluster));
+        s_pack_str (&pk, "digest");
+        s_pack_str (&pk, cluster_digest (cluster));
+        s_pack_str (&pk, "shards_owned");
+        msgpack_pack_uint32 (&pk, cluster_node_shard_count (cluster, me));
+        s_pack_str (&pk, "peers");
+        msgpack_pack_map (&pk, (size_t) (count - 1));
+        for (int i = 0; i < count; i++)
+            if (i != me) {
+                bool link = peers_up (self->config.peers, i);
+                up += link;
+                s_pack_str (&pk, cluster_node_name (cluster, i));
+                link ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+            }
+        s_pack_str (&pk, "peers_up");
+        msgpack_pack_int (&pk, up);
+    }
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
+                               &payload, &size) == 0) {
+        s_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    }
+    msgpack_sbuffer_destroy (&buffer);
 }
 
 //  One client message: [identity, frame]; parts counts every frame that
@@ -271,7 +382,7 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
                             &envelope))
         return;
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
-        front_stats_reply (self, route, route_size, &envelope);
+        s_stats (self, route, route_size, &envelope);
         return;
     }
     s_route_client (self, route, route_size, &envelope, frame);

@@ -1,24 +1,30 @@
-/*  node.c - the node: opens the store, loads modules, starts the workers
-    and runs the front (see node.h). The front validates every client frame
-    before it routes it: a bad frame gets an error reply and is counted,
-    and never reaches a worker.
+/*  node.c - the node: opens the store, loads modules, starts the workers,
+    the authenticator and the peer links of a cluster, and runs the front
+    (see node.h, front.h, peers.h, auth.h).
+
+    A node alone listens without CURVE only where no other machine can
+    reach it (loopback, ipc://, inproc://), unless started insecure. A node
+    of a cluster takes its endpoints, its shard count and its certificate
+    from the cluster file, and its store remembers which node of which
+    cluster it is, so that a data directory is never served as another's.
 */
 #include "node.h"
+#include "auth.h"
+#include "cluster.h"
 #include "envelope.h"
+#include "front.h"
+#include "peers.h"
 #include "registry.h"
 #include "worker.h"
 
 #include <dlfcn.h>
-#include <msgpack.h>
-#include <stdarg.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define NODE_MAX_MODULES 32
-#define NODE_QUEUE_MAX 50000         //  client messages queued for one worker at most
-#define NODE_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
 
 struct _shoal_node_t {
@@ -33,23 +39,111 @@ struct _shoal_node_t {
     worker_config_t config; //  shared with the workers
     worker_stats_t *stats;  //  one per worker
     zactor_t **workers;
-    zsock_t *router;     //  clients
-    zsock_t *replies;    //  PULL from workers
-    zsock_t **push;      //  PUSH to each worker
-    zactor_t *janitor;   //  prunes old inbox records
-    uint64_t bad_frames; //  client frames refused
-    uint64_t busy;       //  client messages refused: a worker's queue was full
+    zactor_t *janitor;            //  prunes old inbox records
+    cluster_t *cluster;           //  the map, NULL for a node alone
+    int self_node;                //  our index in it
+    zcert_t *cert;                //  our certificate, NULL for a node alone
+    char *clients_dir;            //  client certificates allowed, owned
+    const char **peer_keys;       //  the cluster's node keys, for the authenticator
+    auth_config_t auth_config;    //  what the authenticator reads
+    atomic_uint_fast64_t refused; //  connections it refused
+    zactor_t *auth;               //  the ZAP handler
+    peers_t *peers;               //  the links to the other nodes
+    front_t *front;               //  the client endpoint and the routing
 };
 
-static char *s_printf (const char *format, ...)
+//  True if endpoint cannot be reached from another machine.
+static bool s_local_endpoint (const char *endpoint)
 {
-    va_list args;
-    va_start (args, format);
-    char *text = NULL;
-    if (vasprintf (&text, format, args) < 0)
-        text = NULL;
-    va_end (args);
-    return text;
+    static const char *local[] = {"ipc://", "inproc://", "tcp://127.",
+                                  "tcp://localhost:", "tcp://[::1]:"};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (strncmp (endpoint, local[i], strlen (local[i])) == 0)
+            return true;
+    return false;
+}
+
+//  Takes this node's place in the cluster of options->cluster_file: its
+//  name, endpoint, shard count and certificate. Returns 0 or an error
+//  with *error set.
+static int s_join_cluster (shoal_node_t *self, char **error)
+{
+    shoal_node_options_t *o = &self->options;
+    self->cluster = cluster_load (o->cluster_file, error);
+    if (!self->cluster)
+        return SHOAL_EINVAL;
+    if (!o->name) {
+        *error = zsys_sprintf ("--cluster needs --name: which node of %s this is", o->cluster_file);
+        return SHOAL_EINVAL;
+    }
+    self->self_node = cluster_find (self->cluster, o->name);
+    if (self->self_node < 0) {
+        *error = zsys_sprintf ("%s has no node called %s", o->cluster_file, o->name);
+        return SHOAL_EINVAL;
+    }
+    if (o->endpoint) {
+        *error = zsys_sprintf ("--endpoint does not go with --cluster: node %s listens on %s, "
+                               "as %s says",
+                               o->name, cluster_node_client (self->cluster, self->self_node),
+                               o->cluster_file);
+        return SHOAL_EINVAL;
+    }
+    if (o->shards && o->shards != (int) cluster_shards (self->cluster)) {
+        *error = zsys_sprintf ("--shards %d does not go with %s, which has %u shards", o->shards,
+                               o->cluster_file, cluster_shards (self->cluster));
+        return SHOAL_EINVAL;
+    }
+    o->shards = (int) cluster_shards (self->cluster);
+    char *copy = strdup (o->cluster_file);
+    char *dir = copy ? dirname (copy) : NULL;
+    char *cert_path = dir ? zsys_sprintf ("%s/%s/node.cert", dir, o->name) : NULL;
+    self->clients_dir = dir ? zsys_sprintf ("%s/%s/clients", dir, o->name) : NULL;
+    if (!self->data_dir && dir)
+        self->data_dir = zsys_sprintf ("%s/%s/data", dir, o->name);
+    free (copy);
+    self->cert = cert_path ? zcert_load (cert_path) : NULL;
+    int rc = 0;
+    if (!self->cert) {
+        *error = zsys_sprintf ("cannot load %s and its _secret (node %s's certificate, written by "
+                               "`shoal cluster init`)",
+                               cert_path ? cert_path : "the certificate", o->name);
+        rc = SHOAL_EINVAL;
+    } else if (!streq (zcert_public_txt (self->cert),
+                       cluster_node_key (self->cluster, self->self_node))) {
+        *error = zsys_sprintf ("%s is not the key that %s names for node %s", cert_path,
+                               o->cluster_file, o->name);
+        rc = SHOAL_EINVAL;
+    } else if (!zsys_file_exists (self->clients_dir)) {
+        *error = zsys_sprintf ("no clients directory %s: put there the certificates of the "
+                               "clients node %s accepts",
+                               self->clients_dir, o->name);
+        rc = SHOAL_EINVAL;
+    }
+    zstr_free (&cert_path);
+    return rc;
+}
+
+//  A store remembers the node and cluster it belongs to: it is refused as
+//  another's, and a store of a node alone is not taken into a cluster.
+static int s_check_owner (shoal_node_t *self, char **error)
+{
+    char mine[128];
+    snprintf (mine, sizeof mine, "%s/%s", self->cluster ? cluster_name (self->cluster) : "",
+              self->cluster ? self->options.name : "");
+    char *stored = NULL;
+    int rc = journal_meta_get (self->journal, "owner", &stored);
+    if (rc == SHOAL_ENOTFOUND)
+        return journal_meta_put (self->journal, "owner", mine) == 0 ? 0 : SHOAL_EIO;
+    if (rc != 0)
+        return rc;
+    if (!streq (stored, mine)) {
+        *error = zsys_sprintf ("the store in %s belongs to %s, not to %s (cluster/node; a node "
+                               "alone is \"/\")",
+                               self->data_dir, stored, mine);
+        rc = SHOAL_EINVAL;
+    }
+    free (stored);
+    return rc;
 }
 
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error)
@@ -57,7 +151,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     shoal_node_t *self = calloc (1, sizeof (shoal_node_t));
     if (!self) {
         *code = SHOAL_ENOMEM;
-        *error = s_printf ("out of memory");
+        *error = zsys_sprintf ("out of memory");
         return NULL;
     }
     self->options = *options;
@@ -65,7 +159,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
         o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0) {
         *code = SHOAL_EINVAL;
-        *error = s_printf ("negative node option (0 means the default)");
+        *error = zsys_sprintf ("negative node option (0 means the default)");
         free (self);
         return NULL;
     }
@@ -83,19 +177,54 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
         o->batch_max = 4096;
-    self->data_dir = strdup (o->data_dir ? o->data_dir : "shoal-data");
-    self->endpoint = strdup (o->endpoint ? o->endpoint : "tcp://127.0.0.1:7700");
+    if (o->data_dir)
+        self->data_dir = strdup (o->data_dir);
+    if (o->cluster_file) {
+        *code = s_join_cluster (self, error);
+        if (*code) {
+            shoal_node_destroy (&self);
+            return NULL;
+        }
+        self->endpoint = strdup (cluster_node_client (self->cluster, self->self_node));
+    } else {
+        self->endpoint = strdup (o->endpoint ? o->endpoint : "tcp://127.0.0.1:7700");
+        if (self->endpoint && !o->insecure && !s_local_endpoint (self->endpoint)) {
+            *code = SHOAL_EINVAL;
+            *error = zsys_sprintf (
+                "will not listen on %s without CURVE: another machine could reach it. Run a "
+                "cluster (`shoal cluster init --nodes 1` makes one of one node, with keys), "
+                "listen on loopback or ipc://, or give --insecure",
+                self->endpoint);
+            shoal_node_destroy (&self);
+            return NULL;
+        }
+    }
+    if (!self->data_dir)
+        self->data_dir = strdup ("shoal-data");
     snprintf (self->prefix, sizeof self->prefix, "inproc://shoal-%d-%p", (int) getpid (),
               (void *) self);
     self->registry = registry_new ();
+    if (!self->data_dir || !self->endpoint || !self->registry) {
+        *code = SHOAL_ENOMEM;
+        *error = strdup ("out of memory");
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);
-    if (!self->data_dir || !self->endpoint || !self->registry || !self->journal) {
+    if (!self->journal) {
         shoal_node_destroy (&self);
         return NULL;
     }
     //  The shard count is fixed when the store is made (journal_open).
     o->shards = journal_shards (self->journal);
+    *code = s_check_owner (self, error);
+    if (*code) {
+        if (!*error)
+            *error = zsys_sprintf ("cannot write to the store in %s", self->data_dir);
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -104,17 +233,18 @@ void shoal_node_destroy (shoal_node_t **self_p)
     shoal_node_t *self = *self_p;
     if (!self)
         return;
+    front_destroy (&self->front);
+    peers_destroy (&self->peers);
     zactor_destroy (&self->janitor);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
     free (self->workers);
-    if (self->push)
-        for (int i = 0; i < self->options.workers; i++)
-            zsock_destroy (&self->push[i]);
-    free (self->push);
-    zsock_destroy (&self->router);
-    zsock_destroy (&self->replies);
+    zactor_destroy (&self->auth);
+    zcert_destroy (&self->cert);
+    cluster_destroy (&self->cluster);
+    free (self->peer_keys);
+    zstr_free (&self->clients_dir);
     journal_destroy (&self->journal);
     registry_destroy (&self->registry);
     for (int i = 0; i < self->module_count; i++)
@@ -134,28 +264,28 @@ shoal_registry_t *shoal_node_registry (shoal_node_t *self)
 int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
 {
     if (self->module_count == NODE_MAX_MODULES) {
-        *error = s_printf ("too many modules (at most %d)", NODE_MAX_MODULES);
+        *error = zsys_sprintf ("too many modules (at most %d)", NODE_MAX_MODULES);
         return SHOAL_EMODULE;
     }
     if (self->workers) {
-        *error = s_printf ("cannot load module %s: the node has started", path);
+        *error = zsys_sprintf ("cannot load module %s: the node has started", path);
         return SHOAL_EMODULE;
     }
     void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        *error = s_printf ("cannot load module %s: %s", path, dlerror ());
+        *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
         return SHOAL_EMODULE;
     }
     shoal_module_init_fn *init = (shoal_module_init_fn *) dlsym (handle, SHOAL_MODULE_ENTRY);
     if (!init) {
-        *error = s_printf ("module %s has no %s function", path, SHOAL_MODULE_ENTRY);
+        *error = zsys_sprintf ("module %s has no %s function", path, SHOAL_MODULE_ENTRY);
         dlclose (handle);
         return SHOAL_EMODULE;
     }
     size_t types = registry_count (self->registry);
     int rc = init (self->registry);
     if (rc != 0) {
-        *error = s_printf ("module %s failed to start: %s", path, shoal_strerror (rc));
+        *error = zsys_sprintf ("module %s failed to start: %s", path, shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose
         dlclose (handle);
         return SHOAL_EMODULE;
@@ -195,15 +325,28 @@ static void s_janitor (zsock_t *pipe, void *arg)
     zpoller_destroy (&poller);
 }
 
-static zsock_t *s_socket (int type, int hwm)
+//  Starts the authenticator and the peer links of a cluster node.
+static int s_start_cluster (shoal_node_t *self, char **error)
 {
-    zsock_t *socket = zsock_new (type);
-    if (socket) {
-        zsock_set_sndhwm (socket, hwm);
-        zsock_set_rcvhwm (socket, hwm);
-        zsock_set_linger (socket, 0);
+    int count = cluster_node_count (self->cluster);
+    self->peer_keys = calloc ((size_t) count, sizeof (char *));
+    if (!self->peer_keys) {
+        *error = strdup ("out of memory");
+        return SHOAL_ENOMEM;
     }
-    return socket;
+    for (int i = 0; i < count; i++)
+        self->peer_keys[i] = cluster_node_key (self->cluster, i);
+    self->auth_config = (auth_config_t){.clients_dir = self->clients_dir,
+                                        .peer_keys = self->peer_keys,
+                                        .peer_count = count,
+                                        .refused = &self->refused};
+    self->auth = auth_new (&self->auth_config);
+    if (!self->auth) {
+        *error = strdup ("cannot start the authenticator");
+        return SHOAL_ENET;
+    }
+    self->peers = peers_new (self->cluster, self->self_node, self->cert, self->prefix, error);
+    return self->peers ? 0 : SHOAL_ENET;
 }
 
 int shoal_node_start (shoal_node_t *self, char **error)
@@ -211,20 +354,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
     int n = self->options.workers;
     self->stats = calloc ((size_t) n, sizeof (worker_stats_t));
     self->workers = calloc ((size_t) n, sizeof (zactor_t *));
-    self->push = calloc ((size_t) n, sizeof (zsock_t *));
-    self->replies = s_socket (ZMQ_PULL, 0);
-    self->router = s_socket (ZMQ_ROUTER, 100000);
-    //  A frame a little too big gets a bad_frame reply; a far bigger one is
-    //  not even read: ZeroMQ drops the connection that sends it.
-    if (self->router)
-        zsock_set_maxmsgsize (self->router, 4 * ENVELOPE_MAX_SIZE);
-    if (!self->stats || !self->workers || !self->push || !self->replies || !self->router) {
-        *error = s_printf ("out of memory");
+    if (!self->stats || !self->workers) {
+        *error = strdup ("out of memory");
         return SHOAL_ENOMEM;
-    }
-    if (zsock_bind (self->replies, "%s-front", self->prefix) != 0) {
-        *error = s_printf ("cannot bind %s-front", self->prefix);
-        return SHOAL_ENET;
     }
     self->config = (worker_config_t){
         .journal = self->journal,
@@ -238,34 +370,34 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .stall_ms = self->options.stall_ms,
         .batch_max = self->options.batch_max,
         .stats = self->stats,
+        .cluster = self->cluster,
+        .self_node = self->self_node,
     };
+    if (self->cluster) {
+        int rc = s_start_cluster (self, error);
+        if (rc)
+            return rc;
+    }
     for (int i = 0; i < n; i++) {
         self->workers[i] = worker_new (&self->config, i);
         if (!self->workers[i]) {
-            *error = s_printf ("worker %d could not start", i);
+            *error = zsys_sprintf ("worker %d could not start", i);
             return SHOAL_EIO;
         }
     }
     self->janitor = zactor_new (s_janitor, &self->config);
-    for (int i = 0; i < n; i++) {
-        //  Bounded: past NODE_QUEUE_MAX waiting commands a client is told
-        //  "busy" instead of growing the node's memory without limit.
-        self->push[i] = s_socket (ZMQ_PUSH, NODE_QUEUE_MAX);
-        if (!self->push[i] || zsock_connect (self->push[i], "%s-w%d", self->prefix, i) != 0) {
-            *error = s_printf ("cannot reach worker %d", i);
-            return SHOAL_ENET;
-        }
-    }
-    if (zsock_bind (self->router, "%s", self->endpoint) == -1) {
-        *error = s_printf ("cannot listen on %s: %s", self->endpoint, zmq_strerror (zmq_errno ()));
+    front_config_t fc = {.endpoint = self->endpoint,
+                         .cert = self->cert,
+                         .cluster = self->cluster,
+                         .self_node = self->self_node,
+                         .peers = self->peers,
+                         .config = &self->config,
+                         .refused = &self->refused};
+    self->front = front_new (&fc, error);
+    if (!self->front)
         return SHOAL_ENET;
-    }
-    char *bound = zsock_last_endpoint (self->router);
-    if (bound) {
-        free (self->endpoint);
-        self->endpoint = strdup (bound);
-        zstr_free (&bound);
-    }
+    free (self->endpoint);
+    self->endpoint = strdup (front_endpoint (self->front));
     return 0;
 }
 
@@ -284,219 +416,13 @@ int shoal_node_workers (const shoal_node_t *self)
     return self->options.workers;
 }
 
-//  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
-static long s_peak_rss_kb (void)
+const char *shoal_node_name (const shoal_node_t *self)
 {
-    FILE *file = fopen ("/proc/self/status", "r");
-    long kb = 0;
-    char line[256];
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmHWM:", 6) == 0)
-            kb = atol (line + 6);
-    if (file)
-        fclose (file);
-    return kb;
-}
-
-//  Sends a reply frame to a client. payload is borrowed.
-static void s_reply (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request,
-                     const uint8_t *payload, size_t size)
-{
-    envelope_t reply = {0};
-    reply.kind = ENVELOPE_REPLY;
-    envelope_new_id (reply.id);
-    if (request) {
-        memcpy (reply.correlation, request->id, ENVELOPE_ID_SIZE);
-        strcpy (reply.from, request->to);
-        strcpy (reply.name, request->name);
-    } else
-        strcpy (reply.name, "error");
-    reply.payload = payload;
-    reply.payload_size = size;
-    reply.created = zclock_time ();
-    uint8_t *frame;
-    size_t frame_size;
-    if (envelope_encode (&reply, &frame, &frame_size) != 0)
-        return;
-    void *router = zsock_resolve (self->router);
-    zmq_send (router, zmq_msg_data (identity), zmq_msg_size (identity), ZMQ_SNDMORE);
-    zmq_send (router, frame, frame_size, 0);
-    free (frame);
-}
-
-static void s_reject (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request,
-                      const char *code, const char *reason)
-{
-    uint8_t *payload;
-    size_t size;
-    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) == 0) {
-        s_reply (self, identity, request, payload, size);
-        free (payload);
-    }
-}
-
-//  The "stats" query, answered by the front: the workers' counters summed,
-//  then the node's own, keyed by their names in shoal_stats.h.
-static void s_stats (shoal_node_t *self, zmq_msg_t *identity, const envelope_t *request)
-{
-#define NODE_COUNTER_PLUS_ONE(name, description) +1
-    size_t fields =
-        0 SHOAL_COUNTERS (NODE_COUNTER_PLUS_ONE) SHOAL_NODE_COUNTERS (NODE_COUNTER_PLUS_ONE);
-#undef NODE_COUNTER_PLUS_ONE
-    struct {
-#define NODE_COUNTER_FIELD(name, description) uint64_t name;
-        SHOAL_COUNTERS (NODE_COUNTER_FIELD)
-#undef NODE_COUNTER_FIELD
-    } sum = {0};
-    for (int w = 0; w < self->options.workers; w++) {
-#define NODE_COUNTER_ADD(name, description) sum.name += atomic_load (&self->stats[w].name);
-        SHOAL_COUNTERS (NODE_COUNTER_ADD)
-#undef NODE_COUNTER_ADD
-    }
-    struct {
-#define NODE_COUNTER_FIELD(name, description) int64_t name;
-        SHOAL_NODE_COUNTERS (NODE_COUNTER_FIELD)
-#undef NODE_COUNTER_FIELD
-    } node = {.bad_frames = (int64_t) self->bad_frames,
-              .busy = (int64_t) self->busy,
-              .workers = self->options.workers,
-              .shards = self->options.shards,
-              .peak_rss_kb = s_peak_rss_kb ()};
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields);
-#define NODE_COUNTER_PACK(name, description)                                                       \
-    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
-    msgpack_pack_uint64 (&pk, sum.name);
-    SHOAL_COUNTERS (NODE_COUNTER_PACK)
-#undef NODE_COUNTER_PACK
-    //  Signed: msgpack packs a non-negative value the same either way.
-#define NODE_COUNTER_PACK(name, description)                                                       \
-    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
-    msgpack_pack_int64 (&pk, node.name);
-    SHOAL_NODE_COUNTERS (NODE_COUNTER_PACK)
-#undef NODE_COUNTER_PACK
-    uint8_t *payload;
-    size_t size;
-    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
-                               &payload, &size) == 0) {
-        s_reply (self, identity, request, payload, size);
-        free (payload);
-    }
-    msgpack_sbuffer_destroy (&buffer);
-}
-
-//  One client message: [identity, frame]. parts counts every frame that
-//  came; anything but two is refused.
-static void s_on_client (shoal_node_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
-{
-    if (parts != 2) {
-        self->bad_frames++;
-        s_reject (self, identity, NULL, "bad_frame", "expected one frame per message");
-        return;
-    }
-    envelope_t envelope;
-    int rc = envelope_decode (&envelope, zmq_msg_data (frame), zmq_msg_size (frame));
-    if (rc != 0) {
-        self->bad_frames++;
-        s_reject (self, identity, NULL, "bad_frame", shoal_strerror (rc));
-        return;
-    }
-    if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
-        s_stats (self, identity, &envelope);
-        return;
-    }
-    if (envelope.kind != ENVELOPE_COMMAND && envelope.kind != ENVELOPE_QUERY) {
-        self->bad_frames++;
-        s_reject (self, identity, &envelope, "bad_kind", "clients send commands and queries");
-        return;
-    }
-    //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
-    if (envelope.from[0]) {
-        self->bad_frames++;
-        s_reject (self, identity, &envelope, "bad_from",
-                  "a client's message must have an empty from");
-        return;
-    }
-    //  Forwarded as they came: zmq_msg_send moves the buffers, no copy.
-    //  The queue is bounded in messages (the socket's HWM) and in bytes.
-    int index = worker_of (&self->config, envelope.to);
-    size_t size = zmq_msg_size (frame);
-    void *worker = zsock_resolve (self->push[index]);
-    if (self->stats[index].queued_bytes + size > NODE_QUEUE_BYTES ||
-        zmq_msg_send (identity, worker, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-        self->busy++;
-        s_reject (self, identity, &envelope, "busy", "the node is overloaded; retry later");
-        return;
-    }
-    self->stats[index].queued_bytes += size;
-    zmq_msg_send (frame, worker, 0);
-}
-
-//  Receives one whole client message without blocking. Returns false when
-//  none is waiting.
-static bool s_recv_client (shoal_node_t *self)
-{
-    void *router = zsock_resolve (self->router);
-    zmq_msg_t part;
-    zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, router, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&part);
-        return false;
-    }
-    zmq_msg_t identity, frame;
-    zmq_msg_init (&identity);
-    zmq_msg_init (&frame);
-    zmq_msg_move (&identity, &part);
-    int parts = 1;
-    bool more = zmq_msg_more (&identity);
-    while (more && zmq_msg_recv (&part, router, 0) != -1) {
-        more = zmq_msg_more (&part);
-        if (++parts == 2)
-            zmq_msg_move (&frame, &part);
-    }
-    zmq_msg_close (&part);
-    s_on_client (self, &identity, &frame, parts);
-    zmq_msg_close (&identity);
-    zmq_msg_close (&frame);
-    return true;
+    return self->cluster ? self->options.name : NULL;
 }
 
 int shoal_node_run (shoal_node_t *self)
 {
-    zmq_pollitem_t items[] = {{zsock_resolve (self->router), 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve (self->replies), 0, ZMQ_POLLIN, 0}};
-    void *router = zsock_resolve (self->router);
-    void *replies = zsock_resolve (self->replies);
-    while (!zsys_interrupted) {
-        int rc = zmq_poll (items, 2, 500);
-        if (rc == -1) {
-            if (zmq_errno () == EINTR)
-                continue;
-            break;
-        }
-        //  Replies first, so a busy client cannot starve them.
-        for (int n = 0; n < 4096 && (items[1].revents & ZMQ_POLLIN); n++) {
-            zmq_msg_t part;
-            zmq_msg_init (&part);
-            if (zmq_msg_recv (&part, replies, ZMQ_DONTWAIT) == -1) {
-                zmq_msg_close (&part);
-                break;
-            }
-            bool more;
-            do {
-                more = zmq_msg_more (&part);
-                zmq_msg_send (&part, router, more ? ZMQ_SNDMORE : 0);
-                if (more)
-                    zmq_msg_recv (&part, replies, 0);
-            } while (more);
-            zmq_msg_close (&part);
-        }
-        for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
-            if (!s_recv_client (self))
-                break;
-    }
+    front_run (self->front);
     return 0;
 }

@@ -26,6 +26,9 @@ typedef struct {
     int64_t inbox_retention_ms; //  keep inbox records this long (default 7 days);
                                 //  older commands are refused as "expired"
     int batch_max;              //  messages per group commit at most (default 4096)
+    const char *cluster_file;   //  a cluster node: the cluster file (NULL: alone)
+    const char *name;           //  and which of its nodes this is
+    bool insecure;              //  alone: listen without CURVE beyond loopback
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:
@@ -49,6 +52,8 @@ int shoal_node_start (shoal_node_t *self, char **error);
 const char *shoal_node_endpoint (const shoal_node_t *self);
 int shoal_node_shards (const shoal_node_t *self);
 int shoal_node_workers (const shoal_node_t *self);
+//  The node's name in its cluster, NULL for a node alone.
+const char *shoal_node_name (const shoal_node_t *self);
 
 //  Runs the front until SIGINT/SIGTERM (zsys_interrupted). Returns 0.
 int shoal_node_run (shoal_node_t *self);

@@ -15,21 +15,21 @@
 #define PEERS_HWM 100000         //  messages queued to one peer at most
 
 typedef struct {
-    zsock_t *dealer;      //  our link to it, NULL for ourselves
-    zsock_t *monitor;     //  PAIR reading the dealer's events
-    bool up;              //  it welcomed our HELLO; cleared on disconnect
-    bool welcomed;        //  we welcomed its HELLO: its frames are taken
-    int64_t hello_at;     //  when we last said HELLO (monotonic ms)
-    int64_t logged_at;    //  when we last logged a refusal about it
-    char epoch[24];       //  our epoch, as text for HELLO
+    zsock_t *dealer;   //  our link to it, NULL for ourselves
+    zsock_t *monitor;  //  PAIR reading the dealer's events
+    bool up;           //  it welcomed our HELLO; cleared on disconnect
+    bool welcomed;     //  we welcomed its HELLO: its frames are taken
+    int64_t hello_at;  //  when we last said HELLO (monotonic ms)
+    int64_t logged_at; //  when we last logged a refusal about it
+    char epoch[24];    //  our epoch, as text for HELLO
 } peer_t;
 
 struct _peers_t {
     const cluster_t *cluster;
-    int self;           //  our index in the cluster
-    zsock_t *router;    //  our peer endpoint
-    peer_t *peers;      //  one per node, ours unused
-    int count;          //  nodes
+    int self;        //  our index in the cluster
+    zsock_t *router; //  our peer endpoint
+    peer_t *peers;   //  one per node, ours unused
+    int count;       //  nodes
     peers_stats_t stats;
 };
 
@@ -76,8 +76,7 @@ static int s_link_new (peers_t *self, int node, zcert_t *cert, const char *prefi
                                cluster_node_peer (self->cluster, node));
         return SHOAL_ENET;
     }
-    snprintf (peer->epoch, sizeof peer->epoch, "%lld",
-              (long long) cluster_epoch (self->cluster));
+    snprintf (peer->epoch, sizeof peer->epoch, "%lld", (long long) cluster_epoch (self->cluster));
     peer->hello_at = zclock_mono () - PEERS_HELLO_EVERY_MS;
     return 0;
 }
@@ -105,7 +104,7 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
     zcert_apply (cert, self->router);
     zsock_set_curve_server (self->router, 1);
     zsock_set_zap_domain (self->router, AUTH_DOMAIN_PEER);
-    const char *endpoint = cluster_node_peer (cluster, self_index);
+    const char *endpoint = cluster_node_peer_bind (cluster, self_index);
     if (zsock_bind (self->router, "%s", endpoint) == -1) {
         *error = zsys_sprintf ("cannot listen for peers on %s: %s", endpoint,
                                zmq_strerror (zmq_errno ()));
@@ -148,8 +147,7 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max)
         if (n < max)
             items[n++] = (zmq_pollitem_t){zsock_resolve (self->peers[i].dealer), 0, ZMQ_POLLIN, 0};
         if (n < max)
-            items[n++] =
-                (zmq_pollitem_t){zsock_resolve (self->peers[i].monitor), 0, ZMQ_POLLIN, 0};
+            items[n++] = (zmq_pollitem_t){zsock_resolve (self->peers[i].monitor), 0, ZMQ_POLLIN, 0};
     }
     return n;
 }
@@ -175,8 +173,8 @@ static int s_sendv (zsock_t *socket, const void *const *data, const size_t *size
 {
     void *handle = zsock_resolve (socket);
     for (int i = 0; i < count; i++)
-        if (zmq_send (handle, data[i], sizes[i], (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) ==
-            -1)
+        if (zmq_send (handle, data[i], sizes[i],
+                      (i + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1)
             return SHOAL_ENET; //  only the first part can fail: ZeroMQ is all or nothing
     return 0;
 }
@@ -384,8 +382,8 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
     }
 }
 
-int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route,
-                size_t route_size, const uint8_t *envelope, size_t size)
+int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
+                const uint8_t *envelope, size_t size)
 {
     if (node == self->self || node < 0 || node >= self->count || !self->peers[node].up)
         return SHOAL_ENET;

@@ -65,8 +65,8 @@ bool peers_up (const peers_t *self, int node);
 
 //  Sends one data frame to node. Never blocks: returns 0, or SHOAL_ENET
 //  when the link is down or full (nothing was sent).
-int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route,
-                size_t route_size, const uint8_t *envelope, size_t size);
+int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
+                const uint8_t *envelope, size_t size);
 
 //  Counters for stats: frames sent and received, frames refused (from a
 //  peer not welcomed, or malformed), HELLOs refused.

@@ -58,7 +58,7 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
         zlistx_add_end (self->local, item);
         return 0;
     }
-    if (dest == WORKER_REMOTE) { //  another node's: the front sends it on
+    if (dest == WORKER_REMOTE) {            //  another node's: the front sends it on
         static const uint8_t remote = 0x02; //  front.h's ROUTE_REMOTE
         route = &remote;
         route_size = 1;

@@ -55,9 +55,12 @@ static void s_help (FILE *out)
              "  --base-port P    the first node's client port (default 7700)\n"
              "  --shards S       shards, 1 to %d (default 256)\n"
              "  --name NAME      the cluster's name (default shoal)\n"
+             "  --ipc            ipc:// endpoints in DIR instead of TCP (a cluster on\n"
+             "                   one machine: ipc://DIR/NAME/client.ipc, .../peer.ipc)\n"
              "  --force          overwrite an existing cluster in DIR\n\n"
              "Examples:\n"
              "  shoal cluster init --nodes 3\n"
+             "  shoal cluster init --nodes 3 --dir /tmp/dev --ipc\n"
              "  shoal cluster init --nodes 5 --dir /etc/shoal/bank --name bank \\\n"
              "      --host 10.0.0.5 --base-port 9000 --shards 1024\n",
              CLUSTER_MAX_NODES, CLUSTER_MAX_SHARDS);
@@ -201,8 +204,9 @@ static int s_init (int argc, char **argv)
 {
     const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
     long nodes = 0, shards = 256, base_port = 7700;
-    bool force = false;
+    bool force = false, ipc = false;
     const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
+                              OPT_FLAG ("ipc", &ipc),
                               OPT_STRING ("dir", &dir),
                               OPT_STRING ("host", &host),
                               OPT_INT ("base-port", &base_port, 1, 65535),
@@ -232,7 +236,19 @@ static int s_init (int argc, char **argv)
                  base_port, base_port + 2 * nodes - 1);
         return EXIT_USAGE;
     }
-    cluster_t *cluster = cluster_plan (name, (int) nodes, (int) shards, host, (int) base_port);
+    cluster_t *cluster = NULL;
+    if (ipc) {
+        if (s_mkdir (dir) != 0)
+            return EXIT_REJECTED;
+        char absolute[PATH_MAX];
+        if (!realpath (dir, absolute) || strlen (absolute) > 80) {
+            fprintf (stderr, "shoal cluster: --ipc needs a directory whose full path has at most "
+                             "80 bytes (a unix socket's path is short)\n");
+            return EXIT_USAGE;
+        }
+        cluster = cluster_plan_ipc (name, (int) nodes, (int) shards, absolute);
+    } else
+        cluster = cluster_plan (name, (int) nodes, (int) shards, host, (int) base_port);
     if (!cluster) {
         fprintf (stderr,
                  "shoal cluster: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "

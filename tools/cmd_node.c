@@ -22,7 +22,8 @@ static void s_help (FILE *out)
                   "Runs a node in the foreground: the bank's account and transfer types, plus\n"
                   "any modules, served on a ZeroMQ endpoint. Stops cleanly on Ctrl-C/SIGTERM.\n\n"
                   "Options:\n"
-                  "  --data DIR              store directory (default ./shoal-data)\n"
+                  "  --data DIR              store directory (default ./shoal-data; in a\n"
+                  "                          cluster DIR/NAME/data beside the cluster file)\n"
                   "  --endpoint E            client endpoint (default $SHOAL_ENDPOINT, else\n"
                   "                          the config file's, else tcp://127.0.0.1:7700;\n"
                   "                          tcp://127.0.0.1:* picks a free port)\n"
@@ -38,6 +39,14 @@ static void s_help (FILE *out)
                   "                          (default 30000)\n"
                   "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
                   "                          7 days); older commands are refused as expired\n"
+                  "  --cluster FILE          run a node of the cluster in FILE (written by\n"
+                  "                          `shoal cluster init`): its endpoints, shards and\n"
+                  "                          CURVE keys come from the file and the directory\n"
+                  "                          beside it (NAME/node.cert, NAME/clients/)\n"
+                  "  --name NAME             which node of the cluster this is\n"
+                  "  --insecure              a node alone may listen beyond loopback without\n"
+                  "                          CURVE (said on every start); without it, only\n"
+                  "                          loopback and ipc:// are allowed\n"
                   "  --config FILE           read options from a ZPL file first; the command\n"
                   "                          line wins. Each key under node is an option:\n"
                   "                            node\n"
@@ -50,6 +59,7 @@ static void s_help (FILE *out)
                   "                          file's directory)\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
+                  "  shoal node --cluster cluster/cluster.cfg --name n1   (data cluster/n1/data)\n"
                   "  shoal node --config /etc/shoal/node.cfg --workers 4\n"
                   "  SHOAL_ENDPOINT=ipc:///tmp/shoal.ipc shoal node --data ./bank\n"
                   "  shoal node --data /var/lib/shoal --workers 2 --module ./counter.so\n");
@@ -198,9 +208,21 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
         shoal_node_destroy (&node);
         return 1;
     }
-    printf ("shoal node ready on %s (data %s, %d workers, %d shards, durability %s)\n",
-            shoal_node_endpoint (node), opts->data_dir ? opts->data_dir : "shoal-data",
-            shoal_node_workers (node), shoal_node_shards (node), opts->async ? "async" : "sync");
+    if (opts->insecure && !opts->cluster_file)
+        fprintf (stderr,
+                 "shoal node: WARNING: --insecure: %s takes commands from anyone who can reach "
+                 "it, unauthenticated and unencrypted\n",
+                 shoal_node_endpoint (node));
+    if (shoal_node_name (node))
+        printf ("shoal node ready on %s (node %s of %s, %d workers, %d shards, durability %s)\n",
+                shoal_node_endpoint (node), shoal_node_name (node), opts->cluster_file,
+                shoal_node_workers (node), shoal_node_shards (node),
+                opts->async ? "async" : "sync");
+    else
+        printf ("shoal node ready on %s (data %s, %d workers, %d shards, durability %s)\n",
+                shoal_node_endpoint (node), opts->data_dir ? opts->data_dir : "shoal-data",
+                shoal_node_workers (node), shoal_node_shards (node),
+                opts->async ? "async" : "sync");
     fflush (stdout);
     shoal_node_run (node);
     shoal_node_destroy (&node);
@@ -226,6 +248,9 @@ int cmd_node (int argc, char **argv)
         OPT_INT ("stall-ms", &opts.stall_ms, 1, 86400000L * 365),
         OPT_INT ("inbox-retention-ms", &opts.inbox_retention_ms, 100, LONG_MAX),
         OPT_STRING ("config", &config_path),
+        OPT_STRING ("cluster", &opts.cluster_file),
+        OPT_STRING ("name", &opts.name),
+        OPT_FLAG ("insecure", &opts.insecure),
         OPT_END,
     };
     //  The config file first, then $SHOAL_ENDPOINT, then the command line:

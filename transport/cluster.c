@@ -24,11 +24,12 @@
 #define RANGES_PER_LINE (CLUSTER_LINE_MAX - 100) //  bytes of one shards value
 
 typedef struct {
-    char name[CLUSTER_NAME_MAX + 1];       //  [a-z0-9][a-z0-9_-]{0,31}
-    char client[CLUSTER_ENDPOINT_MAX + 1]; //  where clients connect
-    char peer[CLUSTER_ENDPOINT_MAX + 1];   //  where other nodes connect
-    char key[CLUSTER_KEY_SIZE + 1];        //  CURVE public key, Z85, "" = unset
-    uint32_t count;                        //  shards it owns
+    char name[CLUSTER_NAME_MAX + 1];          //  [a-z0-9][a-z0-9_-]{0,31}
+    char client[CLUSTER_ENDPOINT_MAX + 1];    //  where clients connect
+    char peer[CLUSTER_ENDPOINT_MAX + 1];      //  where other nodes connect
+    char peer_bind[CLUSTER_ENDPOINT_MAX + 1]; //  where it listens for them, "" = peer
+    char key[CLUSTER_KEY_SIZE + 1];           //  CURVE public key, Z85, "" = unset
+    uint32_t count;                           //  shards it owns
 } node_t;
 
 struct _cluster_t {
@@ -306,6 +307,12 @@ const char *cluster_node_client (const cluster_t *self, int i)
     return self->nodes[i].client;
 }
 
+const char *cluster_node_peer_bind (const cluster_t *self, int i)
+{
+    assert (i >= 0 && i < self->count);
+    return self->nodes[i].peer_bind[0] ? self->nodes[i].peer_bind : self->nodes[i].peer;
+}
+
 const char *cluster_node_peer (const cluster_t *self, int i)
 {
     assert (i >= 0 && i < self->count);
@@ -360,6 +367,33 @@ int cluster_set_epoch (cluster_t *self, int64_t epoch)
 
 //  --------------------------------------------------------------------------
 //  Planning
+
+cluster_t *cluster_plan_ipc (const char *name, int nodes, int shards, const char *dir)
+{
+    if (!dir || dir[0] != '/' || strlen (dir) > 80)
+        return NULL; //  a unix socket's path is at most 107 bytes
+    cluster_t *self = cluster_plan (name, nodes, shards, "127.0.0.1", 1);
+    for (int i = 0; self && i < nodes; i++) {
+        node_t *node = &self->nodes[i];
+        snprintf (node->client, sizeof node->client, "ipc://%s/%s/client.ipc", dir, node->name);
+        snprintf (node->peer, sizeof node->peer, "ipc://%s/%s/peer.ipc", dir, node->name);
+    }
+    if (self && s_update_digest (self))
+        cluster_destroy (&self);
+    return self;
+}
+
+int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind)
+{
+    if (i < 0 || i >= self->count || !peer || !s_valid_endpoint (peer) ||
+        (bind && !s_valid_endpoint (bind)) || strlen (peer) > CLUSTER_ENDPOINT_MAX ||
+        (bind && strlen (bind) > CLUSTER_ENDPOINT_MAX))
+        return SHOAL_EINVAL;
+    node_t *node = &self->nodes[i];
+    snprintf (node->peer, sizeof node->peer, "%s", peer);
+    snprintf (node->peer_bind, sizeof node->peer_bind, "%s", bind ? bind : "");
+    return s_update_digest (self);
+}
 
 cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *host, int base_port)
 {
@@ -632,6 +666,8 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
             rc = s_copy (node->client, CLUSTER_ENDPOINT_MAX, value, name, key, path, error);
         else if (rc == 0 && streq (key, "peer"))
             rc = s_copy (node->peer, CLUSTER_ENDPOINT_MAX, value, name, key, path, error);
+        else if (rc == 0 && streq (key, "peer_bind"))
+            rc = s_copy (node->peer_bind, CLUSTER_ENDPOINT_MAX, value, name, key, path, error);
         else if (rc == 0 && streq (key, "public_key")) {
             if (!s_valid_key (value)) {
                 s_fail (error, path, "node %s: public_key: '%s' is not a key (40 Z85 characters)",
@@ -644,8 +680,8 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
             rc = s_load_shards (self, i, value, path, error);
         } else if (rc == 0) {
             s_fail (error, path,
-                    "node %s: unknown key '%s' (expected client, peer, public_key, "
-                    "shards)",
+                    "node %s: unknown key '%s' (expected client, peer, peer_bind, "
+                    "public_key, shards)",
                     name, key);
             rc = SHOAL_EFORMAT;
         }
@@ -661,13 +697,17 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
         s_fail (error, path, "node %s: missing %s", name, missing);
         return SHOAL_EFORMAT;
     }
-    const char *bad = !s_valid_endpoint (node->client) ? "client"
-                      : !s_valid_endpoint (node->peer) ? "peer"
-                                                       : NULL;
+    const char *bad = !s_valid_endpoint (node->client)                            ? "client"
+                      : !s_valid_endpoint (node->peer)                            ? "peer"
+                      : node->peer_bind[0] && !s_valid_endpoint (node->peer_bind) ? "peer_bind"
+                                                                                  : NULL;
     if (bad) {
         s_fail (error, path,
                 "node %s: %s: '%s' is not an endpoint (tcp://, ipc:// or inproc:// and an address)",
-                name, bad, streq (bad, "client") ? node->client : node->peer);
+                name, bad,
+                streq (bad, "client") ? node->client
+                : streq (bad, "peer") ? node->peer
+                                      : node->peer_bind);
         return SHOAL_EFORMAT;
     }
     return 0;
@@ -783,6 +823,8 @@ int cluster_save (const cluster_t *self, const char *path, char **error)
         }
         zconfig_put (section, "client", node->client);
         zconfig_put (section, "peer", node->peer);
+        if (node->peer_bind[0])
+            zconfig_put (section, "peer_bind", node->peer_bind);
         zconfig_put (section, "public_key", node->key);
         rc = s_save_shards (self, i, section);
     }

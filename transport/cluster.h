@@ -70,6 +70,10 @@ int cluster_save (const cluster_t *self, const char *path, char **error);
 //  about 1/N of the shards, all of them to the new node. Returns NULL if
 //  an argument is out of range (name not a valid name, ports past 65535).
 cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *host, int base_port);
+//  The same with ipc:// endpoints under dir (absolute, at most 80 bytes):
+//  ipc://DIR/NAME/client.ipc and ipc://DIR/NAME/peer.ipc, for a cluster
+//  on one machine that no other process can reach but through the files.
+cluster_t *cluster_plan_ipc (const char *name, int nodes, int shards, const char *dir);
 
 //  Destroys the map and sets *self_p to NULL. Safe to call twice.
 void cluster_destroy (cluster_t **self_p);
@@ -92,6 +96,13 @@ int cluster_node_count (const cluster_t *self);
 const char *cluster_node_name (const cluster_t *self, int i);
 const char *cluster_node_client (const cluster_t *self, int i);
 const char *cluster_node_peer (const cluster_t *self, int i);
+//  Where node i listens for its peers: its optional peer_bind (an address
+//  of its own, when the others reach it through another, such as a proxy
+//  or a NAT), else its peer endpoint. Not part of the digest.
+const char *cluster_node_peer_bind (const cluster_t *self, int i);
+//  Sets node i's peer endpoint and, if bind is not NULL, the address it
+//  binds instead. Returns 0 or SHOAL_EINVAL.
+int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind);
 const char *cluster_node_key (const cluster_t *self, int i);
 uint32_t cluster_node_shard_count (const cluster_t *self, int i);
 
