@@ -97,8 +97,7 @@ static cluster_t *s_load (const char *command, const char *path)
     if (!cluster)
         fprintf (stderr, "shoal %s: %s\n", command, error ? error : "out of memory");
     if (!cluster && streq (path, DEFAULT_CLUSTER_FILE))
-        fprintf (stderr, "shoal %s: give the map with --cluster FILE or $SHOAL_CLUSTER\n",
-                 command);
+        fprintf (stderr, "shoal %s: give the map with --cluster FILE or $SHOAL_CLUSTER\n", command);
     free (error);
     return cluster;
 }
@@ -341,29 +340,47 @@ static bool s_peers (const msgpack_object *stats, int *total, int *up, char *dow
     return true;
 }
 
-//  Prints one node's row of the status table, and any note about it.
+//  Says in note (size bytes) what is wrong with node's answer, if
+//  anything: why it is down, that it is another node or runs another map,
+//  which peers it cannot reach.
+static void s_status_note (const cluster_t *cluster, const node_stats_t *node, char *note,
+                           size_t size)
+{
+    const msgpack_object *stats = node->stats;
+    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128];
+    int64_t epoch;
+    int total, up;
+    note[0] = 0;
+    if (node->error[0])
+        snprintf (note, size, "%s", node->error);
+    else if (map_find_str (stats, "node", text, sizeof text) == 0 && !streq (text, node->name))
+        snprintf (note, size, "answers as node %s", text);
+    else if (map_find_int (stats, "epoch", &epoch) == 0 && epoch != cluster_epoch (cluster))
+        snprintf (note, size, "runs epoch %" PRId64 ", the file has %" PRId64, epoch,
+                  cluster_epoch (cluster));
+    else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
+             !streq (text, cluster_digest (cluster)))
+        snprintf (note, size, "runs another map (digest %s)", text);
+    else if (s_peers (stats, &total, &up, down, sizeof down) && *down)
+        snprintf (note, size, "cannot reach %s", down);
+}
+
+//  Prints one node's row of the status table.
 static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
 {
     const msgpack_object *stats = node->stats;
-    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[256] = "", down[128];
+    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[256], down[128];
     int64_t value;
-    if (map_find_int (stats, "epoch", &value) == 0) {
-        snprintf (epoch, sizeof epoch, "%" PRId64, value);
-        if (value != cluster_epoch (cluster))
-            snprintf (note, sizeof note, "runs epoch %" PRId64 ", the file has %" PRId64, value,
-                      cluster_epoch (cluster));
-    }
     int total, up;
-    if (s_peers (stats, &total, &up, down, sizeof down)) {
+    if (map_find_int (stats, "epoch", &value) == 0)
+        snprintf (epoch, sizeof epoch, "%" PRId64, value);
+    if (s_peers (stats, &total, &up, down, sizeof down))
         snprintf (peers, sizeof peers, "%d/%d", up, total);
-        if (*down && !*note)
-            snprintf (note, sizeof note, "cannot reach %s", down);
-    } else if (map_find_int (stats, "peers_up", &value) == 0)
+    else if (map_find_int (stats, "peers_up", &value) == 0)
         snprintf (peers, sizeof peers, "%" PRId64 "/%d", value, cluster_node_count (cluster) - 1);
     if (map_find_int (stats, "uptime_ms", &value) == 0)
         s_uptime (value, uptime, sizeof uptime);
-    if (node->error[0])
-        snprintf (note, sizeof note, "%s", node->error);
+    s_status_note (cluster, node, note, sizeof note);
     printf ("%-8s %-5s %6u %6s %6s %8s  %s%s%s\n", node->name, node->up ? "up" : "down",
             cluster_node_shard_count (cluster, i), epoch, peers, uptime,
             cluster_node_client (cluster, i), *note ? "  " : "", note);
