@@ -24,7 +24,7 @@
 #include <errno.h>
 #include <leveldb/c.h>
 #include <limits.h>
-#include <stdarg.h>
+#include <czmq.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,47 +37,6 @@
 
 //  --------------------------------------------------------------------------
 //  Small helpers
-
-//  Returns a freshly allocated formatted string (free with free()), or NULL.
-static char *s_strdupf (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    int len = vsnprintf (NULL, 0, format, args);
-    va_end (args);
-    if (len < 0)
-        return NULL;
-    char *string = malloc ((size_t) len + 1);
-    if (!string)
-        return NULL;
-    va_start (args, format);
-    vsnprintf (string, (size_t) len + 1, format, args);
-    va_end (args);
-    return string;
-}
-
-//  Creates dir and its missing parents. Returns 0 or -1 with errno set.
-static int s_mkdir_p (const char *dir)
-{
-    char path[PATH_MAX];
-    size_t len = strlen (dir);
-    if (len == 0 || len >= sizeof path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy (path, dir, len + 1);
-    for (char *slash = path + 1; *slash; slash++) {
-        if (*slash != '/')
-            continue;
-        *slash = '\0';
-        if (mkdir (path, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *slash = '/';
-    }
-    if (mkdir (path, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 //  Copies bytes into a fresh buffer for the caller to free(); never
 //  returns NULL for size 0 unless memory ran out. Also used by batch.c.
@@ -174,11 +133,11 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
     if (rc == SHOAL_ENOTFOUND) {
         bool empty;
         if ((rc = s_is_empty (self, &empty)) != 0) {
-            *message = s_strdupf ("cannot read the journal in %s", dir);
+            *message = zsys_sprintf ("cannot read the journal in %s", dir);
             return rc;
         }
         if (!empty) {
-            *message = s_strdupf ("the store in %s was made by an older shoal (key layout 1, "
+            *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, "
                                   "without shards in its keys); this shoal reads key layout %s "
                                   "only and cannot convert it: move it away or delete it",
                                   dir, KEYS_LAYOUT);
@@ -186,19 +145,19 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         }
         int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
         if ((rc = s_mark_new_store (self, shards)) != 0) {
-            *message = s_strdupf ("cannot write to the journal in %s", dir);
+            *message = zsys_sprintf ("cannot write to the journal in %s", dir);
             return rc;
         }
         self->shards = (uint32_t) shards;
         return 0;
     }
     if (rc != 0) {
-        *message = s_strdupf ("cannot read the journal in %s", dir);
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
         return SHOAL_EIO;
     }
     bool known = strcmp (layout, KEYS_LAYOUT) == 0;
     if (!known)
-        *message = s_strdupf ("the store in %s has key layout '%s'; this shoal reads key "
+        *message = zsys_sprintf ("the store in %s has key layout '%s'; this shoal reads key "
                               "layout %s only",
                               dir, layout, KEYS_LAYOUT);
     free (layout);
@@ -210,17 +169,17 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
     int shards = rc == 0 ? s_parse_shards (stored) : 0;
     free (stored);
     if (rc != 0 && rc != SHOAL_ENOTFOUND) {
-        *message = s_strdupf ("cannot read the journal in %s", dir);
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
         return SHOAL_EIO;
     }
     if (shards == 0) {
         *message =
-            s_strdupf ("the store in %s has no valid shard count (metadata \"shards\")", dir);
+            zsys_sprintf ("the store in %s has no valid shard count (metadata \"shards\")", dir);
         return SHOAL_EFORMAT;
     }
     if (wanted && wanted != shards) {
         *message =
-            s_strdupf ("the store in %s has %d shards; --shards %d was given", dir, shards, wanted);
+            zsys_sprintf ("the store in %s has %d shards; --shards %d was given", dir, shards, wanted);
         return SHOAL_EINVAL;
     }
     self->shards = (uint32_t) shards;
@@ -232,19 +191,19 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (error)
         *error = NULL;
     if (!dir || !*dir) {
-        s_set_error (code, error, SHOAL_EINVAL, s_strdupf ("no data directory given"));
+        s_set_error (code, error, SHOAL_EINVAL, zsys_sprintf ("no data directory given"));
         return NULL;
     }
     int wanted = opts ? opts->shards : 0;
     if (wanted < 0 || wanted > SHOAL_SHARDS_MAX) {
         s_set_error (
             code, error, SHOAL_EINVAL,
-            s_strdupf ("shard count %d is out of range (1 to %d)", wanted, SHOAL_SHARDS_MAX));
+            zsys_sprintf ("shard count %d is out of range (1 to %d)", wanted, SHOAL_SHARDS_MAX));
         return NULL;
     }
-    if (s_mkdir_p (dir) != 0) {
+    if (zsys_dir_create ("%s", dir) != 0) {
         s_set_error (code, error, SHOAL_EIO,
-                     s_strdupf ("cannot create data directory %s: %s", dir, strerror (errno)));
+                     zsys_sprintf ("cannot create data directory %s: %s", dir, strerror (errno)));
         return NULL;
     }
     journal_t *self = calloc (1, sizeof (journal_t));
@@ -277,12 +236,12 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (err) {
         if (s_is_lock_error (err))
             s_set_error (code, error, SHOAL_EBUSY,
-                         s_strdupf ("data directory %s is in use by another process "
+                         zsys_sprintf ("data directory %s is in use by another process "
                                     "(LevelDB lock held)",
                                     dir));
         else
             s_set_error (code, error, SHOAL_EIO,
-                         s_strdupf ("cannot open the journal in %s: %s", dir, err));
+                         zsys_sprintf ("cannot open the journal in %s: %s", dir, err));
         leveldb_free (err);
         self->db = NULL;
         journal_destroy (&self);

@@ -52,6 +52,8 @@ static void s_help (FILE *out)
              "  --nodes N        nodes, 1 to %d (required)\n"
              "  --dir DIR        where to write (default ./cluster)\n"
              "  --host HOST      the host in the endpoints (default 127.0.0.1)\n"
+             "  --hosts H1,H2,.. one host per node, in order (machines of their own):\n"
+             "                   each listens on PORT (clients) and PORT+1 (peers)\n"
              "  --base-port P    the first node's client port (default 7700)\n"
              "  --shards S       shards, 1 to %d (default 256)\n"
              "  --name NAME      the cluster's name (default shoal)\n"
@@ -62,7 +64,9 @@ static void s_help (FILE *out)
              "  shoal cluster init --nodes 3\n"
              "  shoal cluster init --nodes 3 --dir /tmp/dev --ipc\n"
              "  shoal cluster init --nodes 5 --dir /etc/shoal/bank --name bank \\\n"
-             "      --host 10.0.0.5 --base-port 9000 --shards 1024\n",
+             "      --host 10.0.0.5 --base-port 9000 --shards 1024\n"
+             "  shoal cluster init --nodes 3 --dir bank --name bank \\\n"
+             "      --hosts 10.0.0.11,10.0.0.12,10.0.0.13\n",
              CLUSTER_MAX_NODES, CLUSTER_MAX_SHARDS);
 }
 
@@ -199,12 +203,41 @@ static int s_write (cluster_t *cluster, const char *dir)
     return 0;
 }
 
+//  Gives node i the i-th of the comma-separated hosts: clients on
+//  tcp://HOST:PORT, peers on tcp://HOST:PORT+1. Says what is wrong.
+static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
+{
+    char *copy = strdup (hosts);
+    int count = cluster_node_count (cluster), i = 0, rc = copy ? 0 : -1;
+    char *save = NULL;
+    for (char *host = copy ? strtok_r (copy, ",", &save) : NULL; host && rc == 0;
+         host = strtok_r (NULL, ",", &save), i++) {
+        char client[300], peer[300];
+        snprintf (client, sizeof client, "tcp://%s:%d", host, port);
+        snprintf (peer, sizeof peer, "tcp://%s:%d", host, port + 1);
+        if (i >= count || cluster_set_client (cluster, i, client) != 0 ||
+            cluster_set_peer (cluster, i, peer, NULL) != 0)
+            rc = -1;
+    }
+    free (copy);
+    if (rc == 0 && i != count)
+        rc = -1;
+    if (rc)
+        fprintf (stderr,
+                 "shoal cluster: --hosts needs %d host names or addresses, one per node, "
+                 "separated by commas\n",
+                 count);
+    return rc;
+}
+
 static int s_init (int argc, char **argv)
 {
     const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
     long nodes = 0, shards = 256, base_port = 7700;
     bool force = false, ipc = false;
+    const char *hosts = NULL;
     const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
+                              OPT_STRING ("hosts", &hosts),
                               OPT_FLAG ("ipc", &ipc),
                               OPT_STRING ("dir", &dir),
                               OPT_STRING ("host", &host),
@@ -248,6 +281,10 @@ static int s_init (int argc, char **argv)
         cluster = cluster_plan_ipc (name, (int) nodes, (int) shards, absolute);
     } else
         cluster = cluster_plan (name, (int) nodes, (int) shards, host, (int) base_port);
+    if (cluster && hosts && s_set_hosts (cluster, hosts, (int) base_port) != 0) {
+        cluster_destroy (&cluster);
+        return EXIT_USAGE;
+    }
     if (!cluster) {
         fprintf (stderr,
                  "shoal cluster: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "

@@ -375,12 +375,23 @@ cluster_t *cluster_plan_ipc (const char *name, int nodes, int shards, const char
     cluster_t *self = cluster_plan (name, nodes, shards, "127.0.0.1", 1);
     for (int i = 0; self && i < nodes; i++) {
         node_t *node = &self->nodes[i];
-        snprintf (node->client, sizeof node->client, "ipc://%s/%s/client.ipc", dir, node->name);
-        snprintf (node->peer, sizeof node->peer, "ipc://%s/%s/peer.ipc", dir, node->name);
+        char name[CLUSTER_NAME_MAX + 1]; //  a copy: the name is in the same struct
+        memcpy (name, node->name, sizeof name);
+        snprintf (node->client, sizeof node->client, "ipc://%s/%s/client.ipc", dir, name);
+        snprintf (node->peer, sizeof node->peer, "ipc://%s/%s/peer.ipc", dir, name);
     }
     if (self && s_update_digest (self))
         cluster_destroy (&self);
     return self;
+}
+
+int cluster_set_client (cluster_t *self, int i, const char *client)
+{
+    if (i < 0 || i >= self->count || !client || strlen (client) > CLUSTER_ENDPOINT_MAX ||
+        !s_valid_endpoint (client))
+        return SHOAL_EINVAL;
+    snprintf (self->nodes[i].client, sizeof self->nodes[i].client, "%s", client);
+    return 0; //  the client endpoint is not part of the digest
 }
 
 int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind)

@@ -103,6 +103,8 @@ const char *cluster_node_peer_bind (const cluster_t *self, int i);
 //  Sets node i's peer endpoint and, if bind is not NULL, the address it
 //  binds instead. Returns 0 or SHOAL_EINVAL.
 int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind);
+//  Sets node i's client endpoint. Returns 0 or SHOAL_EINVAL.
+int cluster_set_client (cluster_t *self, int i, const char *client);
 const char *cluster_node_key (const cluster_t *self, int i);
 uint32_t cluster_node_shard_count (const cluster_t *self, int i);
 
