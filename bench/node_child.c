@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 int bench_temp_dir (const char *prefix, char *buf, size_t size)
@@ -76,6 +79,11 @@ static pid_t s_fork_exec (const char *shoal, char *const *args, int out, int clo
     argv[argc] = NULL;
     pid_t pid = fork ();
     if (pid == 0) {
+#ifdef __linux__
+        //  A node outlives no parent that dies without stopping it (a test
+        //  that crashed, `shoal cluster up` killed).
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+#endif
         dup2 (out, STDOUT_FILENO);
         close (out);
         if (close_in_child >= 0)
