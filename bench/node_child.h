@@ -30,16 +30,18 @@ int bench_remove_tree (const char *dir);
 typedef struct {
     pid_t pid;          //  0 when not running
     char endpoint[128]; //  as printed in its ready line
-    char data_dir[512]; //  node_child_start's; "" after node_child_spawn
+    char data_dir[512]; //  node_child_start's ("" after node_child_spawn: the caller's to set)
     char ready[512];    //  its ready line, without the newline
 } node_child_t;
 
 //  Starts the executable at shoal (NULL: this process's own) with args,
 //  the words after it (NULL-terminated: "node", "--cluster", FILE, ...),
 //  and reads its stdout until a line with "ready on ENDPOINT" (at most
-//  timeout_ms); the rest of its stdout goes to a pipe nobody reads. stderr
-//  goes to log (NULL: inherited). Returns 0, SHOAL_ETIMEOUT, or SHOAL_EIO
-//  if it could not be started or exited first (then it is reaped).
+//  timeout_ms); then that pipe is closed (a node writes nothing more on
+//  stdout). stderr goes to log (NULL: inherited). On Linux the child gets
+//  SIGTERM if the thread that started it ends first (PR_SET_PDEATHSIG).
+//  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EIO if it could not be started or
+//  exited first; on failure it is killed and reaped.
 int node_child_spawn (node_child_t *child, const char *shoal, char *const *args, const char *log,
                       int timeout_ms);
 
