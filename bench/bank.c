@@ -764,7 +764,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
 
     run_t run = {.options = options, .result = result, .node_count = 1, .frozen = -1};
     int rc = 0;
-    if (own && options->nodes > 1) {
+    if (own && options->nodes >= 1) {
         run.node_count = options->nodes;
         if (snprintf (result->cluster, sizeof result->cluster, "%s/cluster/cluster.cfg",
                       result->data_dir) >= (int) sizeof result->cluster) {

@@ -32,7 +32,7 @@ static void s_help (FILE *out)
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
              "                 (the bench's own gets left out); the node's peak RSS\n\n"
-             "With --nodes N (2 or more) it starts a cluster of N nodes of its own instead\n"
+             "With --nodes N it starts a cluster of N nodes of its own instead\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
              "node) and one client connected to all of them; requests go to any node, which\n"
              "forwards what it does not own. The books are checked across every node's\n"
@@ -72,7 +72,8 @@ static void s_help (FILE *out)
              "  accounts is shown as well.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
-             "  --nodes N          start a cluster of N nodes, 2 to %d (default: one node)\n"
+             "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
+             "                     link (default: one node alone, no CURVE)\n"
              "  --accounts N       accounts (default 10000)\n"
              "  --transfers M      transfers (default 100000)\n"
              "  --concurrency C    requests in flight (default 256)\n"
@@ -146,8 +147,9 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
         snprintf (workers, sizeof workers, "%lld", (long long) f->workers);
     if (o->endpoint)
         snprintf (where, sizeof where, "%s", o->endpoint);
-    else if (r->nodes >= 2)
-        snprintf (where, sizeof where, "own cluster of %d nodes", r->nodes);
+    else if (r->cluster[0])
+        snprintf (where, sizeof where, "own cluster of %d node%s (CURVE)", r->nodes,
+                  r->nodes == 1 ? "" : "s");
     else
         snprintf (where, sizeof where, "own node");
     printf ("shoal bench: %zu accounts, %zu transfers, %zu in flight, hot %s, durability %s, "
