@@ -52,8 +52,7 @@ static int s_parse (int argc, char **argv, repair_options_t *opts, void (*help) 
     opts->limit = 1000;
     opts->wait_ms = 5000;
     int first = options_parse (table, argc, argv, help);
-    opts->cluster = opts->endpoint ? NULL : client_cluster (opts->cluster);
-    opts->endpoint = client_endpoint (opts->endpoint);
+    client_target (opts->endpoint, opts->cluster, &opts->endpoint, &opts->cluster);
     return first;
 }
 
@@ -70,6 +69,8 @@ static client_t *s_connect (const char *command, const repair_options_t *opts, c
         return client;
     }
     client_t *client = client_new (opts->endpoint);
+    if (client)
+        client_set_send_timeout (client, (int) opts->timeout_ms);
     if (!client)
         fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
     return client;

@@ -29,11 +29,19 @@ int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
+//  `shoal cluster init` and `shoal cluster up`, argv[0] being the subcommand.
+int cluster_init (int argc, char **argv);
+int cluster_up (int argc, char **argv);
+int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_pending (int argc, char **argv);
 int cmd_explain (int argc, char **argv);
 int cmd_resend (int argc, char **argv);
 int cmd_resolve (int argc, char **argv);
+
+//  True if address is an actor's address; else says why on stderr, as
+//  "shoal COMMAND: ...", and returns false.
+bool cmd_check_address (const char *command, const char *address);
 
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);
