@@ -69,8 +69,6 @@ static client_t *s_connect (const char *command, const repair_options_t *opts, c
         return client;
     }
     client_t *client = client_new (opts->endpoint);
-    if (client)
-        client_set_send_timeout (client, (int) opts->timeout_ms);
     if (!client)
         fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
     return client;
