@@ -99,6 +99,47 @@ static void test_no_node (void **state)
     client_destroy (&client);
 }
 
+//  client_target: --endpoint, then --cluster, then $SHOAL_ENDPOINT, then
+//  $SHOAL_CLUSTER, then the default; exactly one of the two is set.
+static void test_target (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *endpoint_option, *cluster_option, *env_endpoint, *env_cluster;
+        const char *endpoint, *cluster; //  expected
+    } cases[] = {
+        {NULL, NULL, NULL, NULL, CLIENT_DEFAULT_ENDPOINT, NULL},
+        {"ipc://e", "c.cfg", "ipc://env", "env.cfg", "ipc://e", NULL},
+        {NULL, "c.cfg", "ipc://env", "env.cfg", NULL, "c.cfg"},
+        {NULL, NULL, "ipc://env", "env.cfg", "ipc://env", NULL},
+        {NULL, NULL, NULL, "env.cfg", NULL, "env.cfg"},
+        {NULL, NULL, "", "env.cfg", NULL, "env.cfg"},
+        {"", "", "", "", CLIENT_DEFAULT_ENDPOINT, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].env_endpoint)
+            setenv ("SHOAL_ENDPOINT", cases[i].env_endpoint, 1);
+        else
+            unsetenv ("SHOAL_ENDPOINT");
+        if (cases[i].env_cluster)
+            setenv ("SHOAL_CLUSTER", cases[i].env_cluster, 1);
+        else
+            unsetenv ("SHOAL_CLUSTER");
+        const char *endpoint = "x", *cluster = "x";
+        client_target (cases[i].endpoint_option, cases[i].cluster_option, &endpoint, &cluster);
+        if (cases[i].endpoint)
+            assert_string_equal (endpoint, cases[i].endpoint);
+        else
+            assert_null (endpoint);
+        if (cases[i].cluster)
+            assert_string_equal (cluster, cases[i].cluster);
+        else
+            assert_null (cluster);
+    }
+    unsetenv ("SHOAL_ENDPOINT");
+    unsetenv ("SHOAL_CLUSTER");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +147,7 @@ int main (void)
         cmocka_unit_test (test_fields_rejected),
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
+        cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,9 +1,17 @@
 /*  cmd_client.c - the client commands: send, get, events, stats, transfer.
     Each prints JSON on stdout and errors on stderr, with the exit codes of
     commands.h.
+
+    Each talks to one endpoint, or to a cluster (any node, which forwards
+    what it does not own), or to one node of a cluster: client_target
+    chooses (--endpoint, then --cluster, then $SHOAL_ENDPOINT, then
+    $SHOAL_CLUSTER), --node picks the node, and s_connect makes every
+    client. `stats` of a whole cluster asks each node (cluster_stats.h).
 */
 #include "commands.h"
 #include "client_window.h"
+#include "cluster.h"
+#include "cluster_stats.h"
 #include "options.h"
 
 #include <czmq.h>
@@ -12,22 +20,40 @@
 #include <string.h>
 
 #define DEFAULT_TIMEOUT_MS 5000
+#define CLUSTER_STATS_TIMEOUT_MS 1000 //  stats of a whole cluster: a node's answer
+#define TRANSFER_GET_MS 1000          //  transfer --wait: one get's answer at most
 
 typedef struct {
-    const char *endpoint;
+    const char *endpoint; //  a plain endpoint, or NULL when cluster is set
+    const char *cluster;  //  a cluster file, or NULL when endpoint is set
+    const char *node;     //  --node: that node of the cluster alone, or NULL
     const char *id;
     long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
 } client_options_t;
 
+//  The options every client command's help lists, and how the target is
+//  chosen.
+#define TARGET_HELP                                                                                \
+    "Where to send (the first that is given wins):\n"                                              \
+    "  --endpoint E     one node's endpoint, plain (no CURVE)\n"                                   \
+    "  --cluster FILE   a cluster's map (shoal cluster init): any node, with CURVE\n"              \
+    "                   and the client certificate beside FILE; a node forwards\n"                 \
+    "                   what it does not own\n"                                                    \
+    "  $SHOAL_ENDPOINT, then $SHOAL_CLUSTER, then " CLIENT_DEFAULT_ENDPOINT "\n"                   \
+    "  --node NAME      with --cluster or $SHOAL_CLUSTER: talk to node NAME only\n\n"
+
 //  Parses the options the client commands share (each command ignores the
-//  ones it has no use for). Returns the index of the first positional
-//  argument, or OPTIONS_ERROR / OPTIONS_HELP (see options.h).
+//  ones it has no use for) and chooses the target. Returns the index of
+//  the first positional argument, or OPTIONS_ERROR / OPTIONS_HELP (see
+//  options.h).
 static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *))
 {
     const option_t table[] = {
         OPT_STRING ("endpoint", &opts->endpoint),
+        OPT_STRING ("cluster", &opts->cluster),
+        OPT_STRING ("node", &opts->node),
         OPT_STRING ("id", &opts->id),
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
@@ -37,11 +63,22 @@ static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) 
     opts->timeout_ms = 0;
     opts->from = 1;
     int first = options_parse (table, argc, argv, help);
-    opts->endpoint = client_endpoint (opts->endpoint);
+    if (first < 0)
+        return first;
+    bool endpoint_given = opts->endpoint != NULL;
+    if (opts->node && !endpoint_given)
+        opts->cluster = client_cluster (opts->cluster); //  --node: a cluster's, if any
+    client_target (opts->endpoint, opts->cluster, &opts->endpoint, &opts->cluster);
+    if (opts->node && !opts->cluster) {
+        fprintf (stderr, "shoal %s: --node names a node of a cluster: %s\n", argv[0],
+                 endpoint_given ? "--endpoint talks to one endpoint, leave out one of them"
+                                : "give --cluster FILE (or set $SHOAL_CLUSTER)");
+        return OPTIONS_ERROR;
+    }
     return first;
 }
 
-static bool s_check_address (const char *command, const char *address)
+bool cmd_check_address (const char *command, const char *address)
 {
     if (shoal_address_check (address, strlen (address)) == 0)
         return true;
@@ -52,31 +89,72 @@ static bool s_check_address (const char *command, const char *address)
     return false;
 }
 
-//  Sends one request and waits for its reply, at most timeout_ms (0:
-//  DEFAULT_TIMEOUT_MS). Prints a message and returns an exit code when
+//  Names what opts talk to, for a message, in text (size bytes).
+static void s_target_name (const client_options_t *opts, char *text, size_t size)
+{
+    if (opts->endpoint)
+        snprintf (text, size, "%s", opts->endpoint);
+    else if (opts->node)
+        snprintf (text, size, "node %s of %s", opts->node, opts->cluster);
+    else
+        snprintf (text, size, "any node of %s", opts->cluster);
+}
+
+//  Makes the client of every client command: to opts->endpoint, or to the
+//  nodes of opts->cluster (or to opts->node alone). Returns it, or NULL
+//  after a message (exit EXIT_USAGE: nothing was sent).
+static client_t *s_connect (const char *command, const client_options_t *opts)
+{
+    if (opts->endpoint) {
+        client_t *client = client_new (opts->endpoint);
+        if (!client)
+            fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
+        return client;
+    }
+    char *error = NULL;
+    client_t *client = client_new_cluster (opts->cluster, opts->node, &error);
+    if (!client)
+        fprintf (stderr, "shoal %s: %s\n", command, error ? error : "out of memory");
+    free (error);
+    return client;
+}
+
+//  Sends one request over client and waits for its reply, at most
+//  timeout_ms (0: DEFAULT_TIMEOUT_MS) for a link that takes it and as long
+//  again for the reply. Prints a message and returns an exit code when
 //  there is none; returns -1 with *reply to close when there is.
-static int s_call (const char *command, const char *endpoint, const envelope_t *request,
-                   long timeout_ms, client_reply_t *reply)
+static int s_call (const char *command, client_t *client, const client_options_t *opts,
+                   const envelope_t *request, long timeout_ms, client_reply_t *reply)
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    client_t *client = client_new (endpoint);
-    if (!client) {
-        fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, endpoint);
-        return EXIT_USAGE;
-    }
+    client_set_send_timeout (client, (int) timeout_ms);
     int rc = client_call (client, request, (int) timeout_ms, reply);
-    client_destroy (&client);
-    if (rc == SHOAL_ETIMEOUT) {
-        fprintf (stderr, "shoal %s: no answer from %s within %ld ms\n", command, endpoint,
+    if (rc == 0)
+        return -1;
+    char target[PATH_MAX + 64];
+    s_target_name (opts, target, sizeof target);
+    if (rc == SHOAL_ETIMEOUT)
+        fprintf (stderr, "shoal %s: no answer from %s within %ld ms\n", command, target,
                  timeout_ms);
-        return EXIT_NO_ANSWER;
-    }
-    if (rc) {
+    else if (rc == SHOAL_ENET && !opts->endpoint)
+        fprintf (stderr, "shoal %s: could not reach %s within %ld ms\n", command, target,
+                 timeout_ms);
+    else
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
-        return EXIT_NO_ANSWER;
-    }
-    return -1;
+    return EXIT_NO_ANSWER;
+}
+
+//  s_connect, then s_call, for a command that makes one call.
+static int s_call_once (const char *command, const client_options_t *opts,
+                        const envelope_t *request, long timeout_ms, client_reply_t *reply)
+{
+    client_t *client = s_connect (command, opts);
+    if (!client)
+        return EXIT_USAGE;
+    int rc = s_call (command, client, opts, request, timeout_ms, reply);
+    client_destroy (&client);
+    return rc;
 }
 
 //  Prints a rejection as JSON on stdout and returns EXIT_REJECTED.
@@ -102,17 +180,19 @@ static int s_print_rejection (const char *address, const char *name, const char 
 static void s_send_help (FILE *out)
 {
     fprintf (out,
-             "Usage: shoal send [--endpoint E] [--id MSGID] [--timeout MS] ADDRESS COMMAND "
-             "[field=value ...]\n\n"
+             "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
+             "                  [--timeout MS] ADDRESS COMMAND [field=value ...]\n\n"
              "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
              "Values: integers stay integers, true/false are booleans, anything else is a\n"
              "string. The same --id sent twice has one effect and gets the same reply.\n\n"
              "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-             "invalid input (nothing sent), 3 no answer in time (default %d ms).\n\n"
-             "Examples:\n"
+             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
+             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
+             "code unavailable, naming the node.\n\n" TARGET_HELP "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n",
+             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
+             "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
              DEFAULT_TIMEOUT_MS);
 }
 
@@ -127,7 +207,7 @@ int cmd_send (int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *address = argv[first], *name = argv[first + 1];
-    if (!s_check_address ("send", address))
+    if (!cmd_check_address ("send", address))
         return EXIT_USAGE;
     size_t name_len = strlen (name);
     bool name_ok = name_len > 0 && name_len <= SHOAL_NAME_MAX;
@@ -153,7 +233,7 @@ int cmd_send (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
     client_reply_t reply;
-    int rc = s_call ("send", opts.endpoint, &request, opts.timeout_ms, &reply);
+    int rc = s_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
     free (payload);
     if (rc >= 0)
         return rc;
@@ -179,12 +259,14 @@ int cmd_send (int argc, char **argv)
 
 static void s_get_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal get [--endpoint E] [--timeout MS] ADDRESS\n\n"
+    fprintf (out, "Usage: shoal get [--endpoint E | --cluster FILE [--node NAME]] [--timeout MS] "
+                  "ADDRESS\n\n"
                   "Prints {\"address\":...,\"version\":N,\"state\":{...}}: the actor's state as\n"
-                  "of its latest committed event, and how many events it has.\n\n"
+                  "of its latest committed event, and how many events it has.\n\n" TARGET_HELP
                   "Examples:\n"
                   "  shoal get account/alice\n"
-                  "  shoal get transfer/t-42 --timeout 1000\n");
+                  "  shoal get transfer/t-42 --timeout 1000\n"
+                  "  shoal get account/alice --cluster cluster/cluster.cfg --node n2\n");
 }
 
 int cmd_get (int argc, char **argv)
@@ -198,12 +280,12 @@ int cmd_get (int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *address = argv[first];
-    if (!s_check_address ("get", address))
+    if (!cmd_check_address ("get", address))
         return EXIT_USAGE;
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
     client_reply_t reply;
-    int rc = s_call ("get", opts.endpoint, &request, opts.timeout_ms, &reply);
+    int rc = s_call_once ("get", &opts, &request, opts.timeout_ms, &reply);
     if (rc >= 0)
         return rc;
     if (!reply.ok)
@@ -221,12 +303,14 @@ int cmd_get (int argc, char **argv)
 
 static void s_events_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal events [--endpoint E] [--timeout MS] [--from SEQ] ADDRESS\n\n"
-                  "Prints the actor's committed events from SEQ (default 1), one JSON object\n"
-                  "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}.\n\n"
-                  "Examples:\n"
-                  "  shoal events account/alice\n"
-                  "  shoal events --from 10 account/alice\n");
+    fprintf (out,
+             "Usage: shoal events [--endpoint E | --cluster FILE [--node NAME]] [--timeout MS]\n"
+             "                    [--from SEQ] ADDRESS\n\n"
+             "Prints the actor's committed events from SEQ (default 1), one JSON object\n"
+             "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}.\n\n" TARGET_HELP
+             "Examples:\n"
+             "  shoal events account/alice\n"
+             "  shoal events --from 10 account/alice\n");
 }
 
 //  Prints a page of events, each as {"seq","event","data"} in that order
@@ -272,9 +356,13 @@ int cmd_events (int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *address = argv[first];
-    if (!s_check_address ("events", address))
+    if (!cmd_check_address ("events", address))
+        return EXIT_USAGE;
+    client_t *client = s_connect ("events", &opts);
+    if (!client)
         return EXIT_USAGE;
     int64_t from = opts.from;
+    int rc = EXIT_ACCEPTED;
     while (true) {
         uint8_t payload[32];
         driver_payload_t packed;
@@ -285,37 +373,165 @@ int cmd_events (int argc, char **argv)
         envelope_t request;
         client_request (&request, ENVELOPE_QUERY, NULL, address, "events", payload, packed.size);
         client_reply_t reply;
-        int rc = s_call ("events", opts.endpoint, &request, opts.timeout_ms, &reply);
+        rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
         if (rc >= 0)
-            return rc;
+            break;
         if (!reply.ok) {
             rc = s_print_rejection (address, "events", NULL, &reply);
             client_reply_close (&reply);
-            return rc;
+            break;
         }
         int64_t next = from;
         int printed = s_print_events (&reply, &next);
         client_reply_close (&reply);
+        rc = EXIT_ACCEPTED;
         if (printed < 0) {
             fprintf (stderr, "shoal events: the node sent a malformed page\n");
-            return EXIT_NO_ANSWER;
+            rc = EXIT_NO_ANSWER;
         }
-        if (printed == 0 || next <= from)
-            return EXIT_ACCEPTED;
+        if (printed <= 0 || next <= from)
+            break;
         from = next;
     }
+    client_destroy (&client);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
 
 static void s_stats_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal stats [--endpoint E] [--timeout MS]\n\n"
-                  "Prints the node's counters as one JSON object: messages, accepted,\n"
-                  "rejected, duplicates, events, commits, records, resends, active actors,\n"
-                  "pending outbox entries, bad frames, peak RSS.\n\n"
-                  "Example:\n"
-                  "  shoal stats | jq .commits\n");
+    fprintf (out,
+             "Usage: shoal stats [--endpoint E | --cluster FILE [--node NAME]] [--timeout MS]\n\n"
+             "Prints the node's counters as one JSON object: messages, accepted,\n"
+             "rejected, duplicates, events, commits, records, resends, active actors,\n"
+             "pending outbox entries, bad frames, peak RSS.\n\n"
+             "With a cluster and no --node, asks every node at once and prints\n"
+             "{\"nodes\":[{\"node\":\"n1\",\"up\":true,...its counters...},\n"
+             "{\"node\":\"n2\",\"up\":false,\"error\":\"no answer in 1000 ms\"}],\"sum\":{...}}:\n"
+             "sum adds up each integer counter over the nodes that answered (not epoch,\n"
+             "uptime_ms or shards, which are no counts). A node that does not answer\n"
+             "within --timeout (default %d ms here, else %d ms) is down: exit 3.\n\n" TARGET_HELP
+             "Examples:\n"
+             "  shoal stats | jq .commits\n"
+             "  shoal stats --cluster cluster/cluster.cfg | jq .sum.accepted\n"
+             "  shoal stats --cluster cluster/cluster.cfg --node n2\n",
+             CLUSTER_STATS_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
+}
+
+//  Keys that the sum of a cluster's stats leaves out: not counts.
+static bool s_not_summed (const msgpack_object *key)
+{
+    static const char *keys[] = {"epoch", "uptime_ms", "shards"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (key->via.str.size == strlen (keys[i]) &&
+            memcmp (key->via.str.ptr, keys[i], key->via.str.size) == 0)
+            return true;
+    return false;
+}
+
+//  An integer counter summed over nodes: its key borrowed from a node's stats.
+typedef struct {
+    const char *key;
+    uint32_t size;
+    int64_t sum;
+} counter_sum_t;
+
+//  Adds stats' integer values to sums (at most max keys, in the order met).
+static void s_sum (const msgpack_object *stats, counter_sum_t *sums, int *count, int max)
+{
+    for (uint32_t k = 0; k < stats->via.map.size; k++) {
+        const msgpack_object *key = &stats->via.map.ptr[k].key;
+        const msgpack_object *value = &stats->via.map.ptr[k].val;
+        if (key->type != MSGPACK_OBJECT_STR || s_not_summed (key) ||
+            (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+             value->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+            continue;
+        int i = 0;
+        while (i < *count && !(sums[i].size == key->via.str.size &&
+                               memcmp (sums[i].key, key->via.str.ptr, key->via.str.size) == 0))
+            i++;
+        if (i == *count) {
+            if (*count == max)
+                continue;
+            sums[(*count)++] = (counter_sum_t){key->via.str.ptr, key->via.str.size, 0};
+        }
+        sums[i].sum += value->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) value->via.u64
+                                                                      : value->via.i64;
+    }
+}
+
+//  Prints {"node":N,"up":B,...} for one node: its stats' keys after ours
+//  (a key of ours in the stats is left out), or why it is down.
+static void s_print_node_stats (const node_stats_t *node)
+{
+    printf ("{\"node\":");
+    json_string (stdout, node->name, strlen (node->name));
+    printf (",\"up\":%s", node->up ? "true" : "false");
+    if (node->error[0]) {
+        printf (",\"error\":");
+        json_string (stdout, node->error, strlen (node->error));
+    }
+    for (uint32_t k = 0; node->stats && k < node->stats->via.map.size; k++) {
+        const msgpack_object *key = &node->stats->via.map.ptr[k].key;
+        if (key->type != MSGPACK_OBJECT_STR)
+            continue;
+        static const char *ours[] = {"node", "up", "error"};
+        bool skip = false;
+        for (size_t i = 0; i < 3; i++)
+            skip |= key->via.str.size == strlen (ours[i]) &&
+                    memcmp (key->via.str.ptr, ours[i], key->via.str.size) == 0;
+        if (skip)
+            continue;
+        putchar (',');
+        json_string (stdout, key->via.str.ptr, key->via.str.size);
+        putchar (':');
+        json_object (stdout, &node->stats->via.map.ptr[k].val);
+    }
+    putchar ('}');
+}
+
+//  `shoal stats` of every node of the cluster at path. Returns the exit code.
+static int s_stats_cluster (const char *path, long timeout_ms)
+{
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (path, &error);
+    if (!cluster) {
+        fprintf (stderr, "shoal stats: %s\n", error ? error : "out of memory");
+        free (error);
+        return EXIT_USAGE;
+    }
+    int count = cluster_node_count (cluster);
+    node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
+    int answered = nodes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
+    cluster_destroy (&cluster);
+    if (answered < 0) {
+        fprintf (stderr, "shoal stats: %s\n", error ? error : "out of memory");
+        free (error);
+        free (nodes);
+        return EXIT_USAGE;
+    }
+    counter_sum_t sums[256];
+    int sum_count = 0;
+    printf ("{\"nodes\":[");
+    for (int i = 0; i < count; i++) {
+        if (i)
+            putchar (',');
+        s_print_node_stats (&nodes[i]);
+        if (nodes[i].stats)
+            s_sum (nodes[i].stats, sums, &sum_count, (int) (sizeof sums / sizeof sums[0]));
+    }
+    printf ("],\"sum\":{");
+    for (int i = 0; i < sum_count; i++) {
+        if (i)
+            putchar (',');
+        json_string (stdout, sums[i].key, sums[i].size);
+        printf (":%lld", (long long) sums[i].sum);
+    }
+    printf ("}}\n");
+    cluster_stats_close (nodes, count);
+    free (nodes);
+    return answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
 }
 
 int cmd_stats (int argc, char **argv)
@@ -328,10 +544,13 @@ int cmd_stats (int argc, char **argv)
         fprintf (stderr, "shoal stats: takes no arguments\n");
         return EXIT_USAGE;
     }
+    if (opts.cluster && !opts.node)
+        return s_stats_cluster (opts.cluster,
+                                opts.timeout_ms ? opts.timeout_ms : CLUSTER_STATS_TIMEOUT_MS);
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
     client_reply_t reply;
-    int rc = s_call ("stats", opts.endpoint, &request, opts.timeout_ms, &reply);
+    int rc = s_call_once ("stats", &opts, &request, opts.timeout_ms, &reply);
     if (rc >= 0)
         return rc;
     json_write (stdout, reply.data, reply.size);
@@ -345,17 +564,19 @@ int cmd_stats (int argc, char **argv)
 static void s_transfer_help (FILE *out)
 {
     fprintf (out,
-             "Usage: shoal transfer [--endpoint E] [--id ID] [--wait] [--timeout MS] FROM TO "
-             "AMOUNT\n\n"
+             "Usage: shoal transfer [--endpoint E | --cluster FILE [--node NAME]] [--id ID]\n"
+             "                      [--wait] [--timeout MS] FROM TO AMOUNT\n\n"
              "Starts transfer/ID moving AMOUNT from account FROM to account TO (an id like\n"
              "alice means account/alice) and prints {\"transfer\":ID,\"status\":...}. ID is the\n"
              "idempotency key: starting an ID again returns that transfer's status and\n"
              "starts nothing (default: a random ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
-             "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n\n"
-             "Examples:\n"
+             "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
+             "Through a cluster it asks any node, which forwards to the transfer's "
+             "owner.\n\n" TARGET_HELP "Examples:\n"
              "  shoal transfer alice bob 40\n"
-             "  shoal transfer --id order-1234 --wait account/alice account/bob 40\n");
+             "  shoal transfer --id order-1234 --wait account/alice account/bob 40\n"
+             "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n");
 }
 
 //  Prints {"transfer":ID,"status":S,...} from a get or Start reply.
@@ -399,7 +620,7 @@ int cmd_transfer (int argc, char **argv)
     }
     char address[SHOAL_ADDRESS_MAX + 16];
     snprintf (address, sizeof address, "transfer/%s", id);
-    if (!s_check_address ("transfer", address))
+    if (!cmd_check_address ("transfer", address))
         return EXIT_USAGE;
     char from[SHOAL_ADDRESS_MAX + 16], to[SHOAL_ADDRESS_MAX + 16], amount[64];
     const char *accounts[2] = {argv[first], argv[first + 1]};
@@ -409,7 +630,7 @@ int cmd_transfer (int argc, char **argv)
             snprintf (targets[i], SHOAL_ADDRESS_MAX + 16, "%s", accounts[i]);
         else
             snprintf (targets[i], SHOAL_ADDRESS_MAX + 16, "account/%s", accounts[i]);
-        if (!s_check_address ("transfer", targets[i]))
+        if (!cmd_check_address ("transfer", targets[i]))
             return EXIT_USAGE;
     }
     char *end;
@@ -438,32 +659,40 @@ int cmd_transfer (int argc, char **argv)
     envelope_new_id (message_id);
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, message_id, address, "Start", payload, size);
+    client_t *client = s_connect ("transfer", &opts);
+    if (!client) {
+        free (payload);
+        return EXIT_USAGE;
+    }
     client_reply_t reply;
-    int rc = s_call ("transfer", opts.endpoint, &request, opts.timeout_ms, &reply);
+    int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
     free (payload);
-    if (rc >= 0)
-        return rc;
-    if (!reply.ok) {
+    if (rc < 0 && !reply.ok) {
         rc = s_print_rejection (address, "Start", NULL, &reply);
         client_reply_close (&reply);
+    }
+    if (rc >= 0) {
+        client_destroy (&client);
         return rc;
     }
     char status[32] = "unknown";
     map_str (reply.data, reply.size, "status", status, sizeof status);
     client_reply_close (&reply);
     if (!opts.wait) {
+        client_destroy (&client);
         s_print_transfer (id, status, NULL);
         return EXIT_ACCEPTED;
     }
+    //  Each get waits a while, not the whole deadline: through a cluster,
+    //  the next one may go by another node if this one's answer is lost.
     int64_t deadline = zclock_mono () + wait_ms;
-    client_t *client = client_new (opts.endpoint);
-    while (client && zclock_mono () < deadline && !zsys_interrupted) {
+    while (zclock_mono () < deadline && !zsys_interrupted) {
         envelope_t get;
         client_request (&get, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
         int64_t left = deadline - zclock_mono ();
-        rc = client_call (client, &get, (int) (left > 0 ? left : 1), &reply);
-        if (rc == SHOAL_ETIMEOUT)
-            break;
+        int try_ms = left < 1 ? 1 : left < TRANSFER_GET_MS ? (int) left : TRANSFER_GET_MS;
+        client_set_send_timeout (client, try_ms);
+        rc = client_call (client, &get, try_ms, &reply);
         if (rc == 0 && reply.ok && reply_state_str (&reply, "status", status, sizeof status) == 0 &&
             (streq (status, "completed") || streq (status, "failed") ||
              streq (status, "compensated"))) {

@@ -1,6 +1,7 @@
-/*  cmd_cluster.c - `shoal cluster SUBCOMMAND`: tooling for the static
-    cluster map (transport/cluster.h). The only subcommand for now is
-    `init`, which plans a cluster and writes everything its nodes and
+/*  cmd_cluster.c - `shoal cluster SUBCOMMAND` and `shoal where`: tooling
+    for the static cluster map (transport/cluster.h).
+
+    `cluster init` plans a cluster and writes everything its nodes and
     clients need:
 
         DIR/cluster.cfg              the map, copied to every machine
@@ -12,10 +13,20 @@
 
     cluster.cfg is written last, so a directory holding one is complete.
     Exit codes: 0 written, 1 refused or failed, 2 bad usage.
+
+    `cluster status` asks every node for its stats (cluster_stats.h) and
+    shows each up or down: exit 0 all up, 3 one down, 2 bad usage or a map
+    or certificate it cannot read. `where` reads the map alone: exit 0, or
+    2 for a bad address or a map it cannot read.
+
+    The map is --cluster FILE, else $SHOAL_CLUSTER, else
+    cluster/cluster.cfg (where `cluster init` writes by default).
 */
 #include "commands.h"
 #include "options.h"
 #include "cluster.h"
+#include "cluster_stats.h"
+#include "shard.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -63,8 +74,36 @@ static void s_usage (FILE *out)
 {
     fprintf (out, "Usage: shoal cluster SUBCOMMAND [OPTIONS]\n\n"
                   "Subcommands:\n"
-                  "  init       plan a cluster: its map and its certificates\n\n"
-                  "Run 'shoal cluster init --help' for its options and examples.\n");
+                  "  init       plan a cluster: its map and its certificates\n"
+                  "  status     every node up or down, its shards, epoch, peers, uptime\n\n"
+                  "Run 'shoal cluster SUBCOMMAND --help' for its options and examples.\n\n"
+                  "Examples:\n"
+                  "  shoal cluster init --nodes 3\n"
+                  "  shoal cluster status\n");
+}
+
+#define DEFAULT_CLUSTER_FILE "cluster/cluster.cfg"
+#define STATUS_TIMEOUT_MS 1000 //  a node's answer to `cluster status`
+
+//  The cluster file: option, else $SHOAL_CLUSTER, else the default.
+static const char *s_cluster_path (const char *option)
+{
+    const char *path = client_cluster (option);
+    return path ? path : DEFAULT_CLUSTER_FILE;
+}
+
+//  Loads the map at path. Returns it, or NULL after "shoal COMMAND: ..."
+//  on stderr (and, when path is the default, how to give another).
+static cluster_t *s_load (const char *command, const char *path)
+{
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (path, &error);
+    if (!cluster)
+        fprintf (stderr, "shoal %s: %s\n", command, error ? error : "out of memory");
+    if (!cluster && streq (path, DEFAULT_CLUSTER_FILE))
+        fprintf (stderr, "shoal %s: give the map with --cluster FILE or $SHOAL_CLUSTER\n", command);
+    free (error);
+    return cluster;
 }
 
 //  Saves cert's public part to path and its secret part, created mode
@@ -269,6 +308,279 @@ static int s_init (int argc, char **argv)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  cluster status
+
+static void s_status_help (FILE *out)
+{
+    fprintf (
+        out,
+        "Usage: shoal cluster status [--cluster FILE] [--json] [--timeout MS]\n\n"
+        "Asks every node of the cluster for its stats, all at once, and shows each\n"
+        "up or down: its shards (count and ranges, from the map), the epoch it\n"
+        "runs, its links to the other nodes up of all, its uptime, and why a node\n"
+        "is down. A node that does not answer within --timeout (default %d ms)\n"
+        "is down. Text is a table, one row per node; --json prints one object:\n"
+        "{\"cluster\":...,\"nodes\":[{\"node\":\"n1\",\"up\":true,\"shards\":85,...}],...}.\n\n"
+        "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s;\n"
+        "the client certificate is beside it.\n\n"
+        "Exit: 0 every node up, 3 one or more down, 2 bad usage or a map or\n"
+        "certificate that cannot be read.\n\n"
+        "Examples:\n"
+        "  shoal cluster status\n"
+        "  shoal cluster status --cluster /etc/shoal/bank/cluster.cfg --json | jq .down\n",
+        STATUS_TIMEOUT_MS, DEFAULT_CLUSTER_FILE);
+}
+
+//  The stats keys of a node in a cluster that status passes through to its
+//  JSON, as the node sends them (absent ones are left out).
+static const char *s_status_keys[] = {"cluster", "epoch",   "uptime_ms", "shards_owned", "peers_up",
+                                      "peers",   "refused", "forwarded", "unavailable",  "dropped"};
+
+//  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
+//  "12s") into text.
+static void s_uptime (int64_t ms, char *text, size_t size)
+{
+    int64_t seconds = ms / 1000;
+    if (seconds >= 86400)
+        snprintf (text, size, "%" PRId64 "d%02" PRId64 "h", seconds / 86400,
+                  seconds % 86400 / 3600);
+    else if (seconds >= 3600)
+        snprintf (text, size, "%" PRId64 "h%02" PRId64 "m", seconds / 3600, seconds % 3600 / 60);
+    else if (seconds >= 60)
+        snprintf (text, size, "%" PRId64 "m%02" PRId64 "s", seconds / 60, seconds % 60);
+    else
+        snprintf (text, size, "%" PRId64 "s", seconds);
+}
+
+//  Counts the links of a node's "peers" map (name -> bool up): how many,
+//  and how many up; lists the names of those down in down (size bytes).
+//  Returns false if stats has no such map.
+static bool s_peers (const msgpack_object *stats, int *total, int *up, char *down, size_t size)
+{
+    const msgpack_object *peers = map_find (stats, "peers");
+    *total = *up = 0;
+    down[0] = 0;
+    if (!peers || peers->type != MSGPACK_OBJECT_MAP)
+        return false;
+    for (uint32_t i = 0; i < peers->via.map.size; i++) {
+        const msgpack_object_kv *kv = &peers->via.map.ptr[i];
+        (*total)++;
+        if (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean)
+            (*up)++;
+        else if (kv->key.type == MSGPACK_OBJECT_STR) {
+            size_t used = strlen (down);
+            snprintf (down + used, size - used, "%s%.*s", used ? "," : "",
+                      (int) kv->key.via.str.size, kv->key.via.str.ptr);
+        }
+    }
+    return true;
+}
+
+//  Says in note (size bytes) what is wrong with node's answer, if
+//  anything: why it is down, that it is another node or runs another map,
+//  which peers it cannot reach.
+static void s_status_note (const cluster_t *cluster, const node_stats_t *node, char *note,
+                           size_t size)
+{
+    const msgpack_object *stats = node->stats;
+    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128];
+    int64_t epoch;
+    int total, up;
+    note[0] = 0;
+    if (node->error[0])
+        snprintf (note, size, "%s", node->error);
+    else if (map_find_str (stats, "node", text, sizeof text) == 0 && !streq (text, node->name))
+        snprintf (note, size, "answers as node %s", text);
+    else if (map_find_int (stats, "epoch", &epoch) == 0 && epoch != cluster_epoch (cluster))
+        snprintf (note, size, "runs epoch %" PRId64 ", the file has %" PRId64, epoch,
+                  cluster_epoch (cluster));
+    else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
+             !streq (text, cluster_digest (cluster)))
+        snprintf (note, size, "runs another map (digest %s)", text);
+    else if (s_peers (stats, &total, &up, down, sizeof down) && *down)
+        snprintf (note, size, "cannot reach %s", down);
+}
+
+//  Prints one node's row of the status table.
+static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
+{
+    const msgpack_object *stats = node->stats;
+    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[256], down[128];
+    int64_t value;
+    int total, up;
+    if (map_find_int (stats, "epoch", &value) == 0)
+        snprintf (epoch, sizeof epoch, "%" PRId64, value);
+    if (s_peers (stats, &total, &up, down, sizeof down))
+        snprintf (peers, sizeof peers, "%d/%d", up, total);
+    else if (map_find_int (stats, "peers_up", &value) == 0)
+        snprintf (peers, sizeof peers, "%" PRId64 "/%d", value, cluster_node_count (cluster) - 1);
+    if (map_find_int (stats, "uptime_ms", &value) == 0)
+        s_uptime (value, uptime, sizeof uptime);
+    s_status_note (cluster, node, note, sizeof note);
+    printf ("%-8s %-5s %6u %6s %6s %8s  %s%s%s\n", node->name, node->up ? "up" : "down",
+            cluster_node_shard_count (cluster, i), epoch, peers, uptime,
+            cluster_node_client (cluster, i), *note ? "  " : "", note);
+}
+
+//  Prints the status as a table. Returns 0 or -1 out of memory.
+static int s_status_text (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
+                          int answered)
+{
+    int count = cluster_node_count (cluster);
+    printf ("cluster %s (%s): %d nodes, %u shards, epoch %" PRId64 ", %d up, %d down\n",
+            cluster_name (cluster), path, count, cluster_shards (cluster), cluster_epoch (cluster),
+            answered, count - answered);
+    printf ("%-8s %-5s %6s %6s %6s %8s  %s\n", "NODE", "STATE", "SHARDS", "EPOCH", "PEERS",
+            "UPTIME", "ENDPOINT");
+    for (int i = 0; i < count; i++)
+        s_status_row (cluster, i, &nodes[i]);
+    printf ("shards:\n");
+    for (int i = 0; i < count; i++) {
+        char *ranges = cluster_node_ranges (cluster, i);
+        if (!ranges)
+            return -1;
+        printf ("  %-8s %s\n", cluster_node_name (cluster, i), ranges);
+        free (ranges);
+    }
+    return 0;
+}
+
+//  Prints the status as one JSON object. Returns 0 or -1 out of memory.
+static int s_status_json (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
+                          int answered)
+{
+    int count = cluster_node_count (cluster);
+    printf ("{\"cluster\":");
+    json_string (stdout, cluster_name (cluster), strlen (cluster_name (cluster)));
+    printf (",\"file\":");
+    json_string (stdout, path, strlen (path));
+    printf (",\"shards\":%u,\"epoch\":%" PRId64 ",\"digest\":\"%s\",\"up\":%d,\"down\":%d,"
+            "\"nodes\":[",
+            cluster_shards (cluster), cluster_epoch (cluster), cluster_digest (cluster), answered,
+            count - answered);
+    for (int i = 0; i < count; i++) {
+        const node_stats_t *node = &nodes[i];
+        char *ranges = cluster_node_ranges (cluster, i);
+        if (!ranges)
+            return -1;
+        printf ("%s{\"node\":", i ? "," : "");
+        json_string (stdout, node->name, strlen (node->name));
+        printf (",\"up\":%s,\"endpoint\":", node->up ? "true" : "false");
+        json_string (stdout, node->endpoint, strlen (node->endpoint));
+        printf (",\"shards\":%u,\"ranges\":\"%s\"", cluster_node_shard_count (cluster, i), ranges);
+        free (ranges);
+        if (node->error[0]) {
+            printf (",\"error\":");
+            json_string (stdout, node->error, strlen (node->error));
+        }
+        for (size_t k = 0; k < sizeof s_status_keys / sizeof s_status_keys[0]; k++) {
+            const msgpack_object *value = map_find (node->stats, s_status_keys[k]);
+            if (value) {
+                printf (",\"%s\":", s_status_keys[k]);
+                json_object (stdout, value);
+            }
+        }
+        printf ("}");
+    }
+    printf ("]}\n");
+    return 0;
+}
+
+static int s_status (int argc, char **argv)
+{
+    const char *option = NULL;
+    bool json = false;
+    long timeout_ms = STATUS_TIMEOUT_MS;
+    const option_t table[] = {OPT_STRING ("cluster", &option), OPT_FLAG ("json", &json),
+                              OPT_INT ("timeout", &timeout_ms, 1, 3600000), OPT_END};
+    static char command[] = "cluster status"; //  its messages: "shoal cluster status: ..."
+    argv[0] = command;
+    int first = options_parse (table, argc, argv, s_status_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (first < argc) {
+        fprintf (stderr, "shoal cluster status: takes no argument, not '%s'\n", argv[first]);
+        return EXIT_USAGE;
+    }
+    const char *path = s_cluster_path (option);
+    cluster_t *cluster = s_load ("cluster status", path);
+    if (!cluster)
+        return EXIT_USAGE;
+    int count = cluster_node_count (cluster);
+    node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
+    char *error = NULL;
+    int answered = nodes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
+    int rc = EXIT_USAGE;
+    if (answered < 0)
+        fprintf (stderr, "shoal cluster status: %s\n", error ? error : "out of memory");
+    else {
+        int printed = json ? s_status_json (path, cluster, nodes, answered)
+                           : s_status_text (path, cluster, nodes, answered);
+        if (printed)
+            fprintf (stderr, "shoal cluster status: out of memory\n");
+        rc = printed ? EXIT_REJECTED : answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
+        cluster_stats_close (nodes, count);
+    }
+    free (error);
+    free (nodes);
+    cluster_destroy (&cluster);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  where
+
+static void s_where_help (FILE *out)
+{
+    fprintf (out,
+             "Usage: shoal where [--cluster FILE] [--json] ADDRESS [ADDRESS ...]\n\n"
+             "Prints, for each ADDRESS, one JSON object on a line:\n"
+             "{\"address\":\"account/a\",\"shard\":17,\"node\":\"n2\"}: its shard and the node\n"
+             "that owns the shard in the cluster's map. Reads the map only: no node is\n"
+             "asked. JSON is the only format (--json is accepted and changes nothing).\n\n"
+             "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s.\n\n"
+             "Exit: 0, or 2 for a bad address (nothing printed) or a map that cannot\n"
+             "be read.\n\n"
+             "Examples:\n"
+             "  shoal where account/alice\n"
+             "  shoal where --cluster /etc/shoal/bank/cluster.cfg account/alice transfer/t-1\n",
+             DEFAULT_CLUSTER_FILE);
+}
+
+int cmd_where (int argc, char **argv)
+{
+    const char *option = NULL;
+    bool json = false;
+    const option_t table[] = {OPT_STRING ("cluster", &option), OPT_FLAG ("json", &json), OPT_END};
+    int first = options_parse (table, argc, argv, s_where_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (first == argc) {
+        fprintf (stderr, "shoal where: needs an ADDRESS (see shoal where --help)\n");
+        return EXIT_USAGE;
+    }
+    for (int i = first; i < argc; i++)
+        if (!cmd_check_address ("where", argv[i]))
+            return EXIT_USAGE;
+    cluster_t *cluster = s_load ("where", s_cluster_path (option));
+    if (!cluster)
+        return EXIT_USAGE;
+    for (int i = first; i < argc; i++) {
+        uint32_t shard = shoal_shard (argv[i], cluster_shards (cluster));
+        const char *node = cluster_node_name (cluster, cluster_owner (cluster, shard));
+        printf ("{\"address\":");
+        json_string (stdout, argv[i], strlen (argv[i]));
+        printf (",\"shard\":%u,\"node\":", shard);
+        json_string (stdout, node, strlen (node));
+        printf ("}\n");
+    }
+    cluster_destroy (&cluster);
+    return EXIT_ACCEPTED;
+}
+
+//  --------------------------------------------------------------------------
+
 int cmd_cluster (int argc, char **argv)
 {
     if (argc < 2) {
@@ -281,7 +593,9 @@ int cmd_cluster (int argc, char **argv)
     }
     if (streq (argv[1], "init"))
         return s_init (argc - 1, argv + 1);
-    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (there is only init)\n\n", argv[1]);
+    if (streq (argv[1], "status"))
+        return s_status (argc - 1, argv + 1);
+    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, status)\n\n", argv[1]);
     s_usage (stderr);
     return EXIT_USAGE;
 }

@@ -29,7 +29,12 @@ int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
+int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
+
+//  True if address is an actor's address; else says why on stderr, as
+//  "shoal COMMAND: ...", and returns false.
+bool cmd_check_address (const char *command, const char *address);
 
 //  Registers the bank (account, transfer) in a registry.
 int bank_register (shoal_registry_t *registry);

@@ -18,7 +18,8 @@ static const command_t s_commands[] = {
     {"stats", cmd_stats, "print a node's counters as JSON"},
     {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
     {"bench", cmd_bench, "measure transfers per second on a node"},
-    {"cluster", cmd_cluster, "plan a cluster: its map and certificates (init)"},
+    {"cluster", cmd_cluster, "plan a cluster (init), see its nodes up or down (status)"},
+    {"where", cmd_where, "print the shard and node of an address in a cluster"},
     {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
 };
 
@@ -40,7 +41,8 @@ static void s_usage (FILE *out)
              "  shoal send account/alice Deposit amount=100\n"
              "  shoal transfer --wait account/alice account/bob 40\n"
              "  shoal get account/alice\n"
-             "\nThe endpoint defaults to $SHOAL_ENDPOINT, else %s.\n",
+             "\nThe client commands talk to --endpoint E, else --cluster FILE, else\n"
+             "$SHOAL_ENDPOINT, else $SHOAL_CLUSTER, else %s.\n",
              CLIENT_DEFAULT_ENDPOINT);
 }
 

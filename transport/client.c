@@ -104,6 +104,30 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
     return self;
 }
 
+void client_target (const char *endpoint_option, const char *cluster_option, const char **endpoint,
+                    const char **cluster)
+{
+    const char *env_endpoint = getenv ("SHOAL_ENDPOINT");
+    const char *env_cluster = getenv ("SHOAL_CLUSTER");
+    *endpoint = NULL;
+    *cluster = NULL;
+    if (endpoint_option && *endpoint_option)
+        *endpoint = endpoint_option;
+    else if (cluster_option && *cluster_option)
+        *cluster = cluster_option;
+    else if (env_endpoint && *env_endpoint)
+        *endpoint = env_endpoint;
+    else if (env_cluster && *env_cluster)
+        *cluster = env_cluster;
+    else
+        *endpoint = CLIENT_DEFAULT_ENDPOINT;
+}
+
+void client_set_send_timeout (client_t *self, int timeout_ms)
+{
+    zsock_set_sndtimeo (self->dealer, timeout_ms);
+}
+
 void client_destroy (client_t **self_p)
 {
     if (*self_p) {

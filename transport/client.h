@@ -49,6 +49,21 @@ const char *client_cluster (const char *option);
 //  is up (a node forwards what it does not own); else that node alone.
 //  Returns NULL with *error (free() it).
 client_t *client_new_cluster (const char *path, const char *node, char **error);
+
+//  Chooses what a client talks to, from options (NULL: not given) and the
+//  environment: an endpoint option beats a cluster option, which beats
+//  $SHOAL_ENDPOINT, which beats $SHOAL_CLUSTER; with none of them,
+//  CLIENT_DEFAULT_ENDPOINT. Sets one of *endpoint and *cluster and the
+//  other to NULL, borrowed from the options or the environment. This
+//  function can't fail.
+void client_target (const char *endpoint_option, const char *cluster_option, const char **endpoint,
+                    const char **cluster);
+
+//  Sets how long client_send may wait for a link that takes the request:
+//  0 not at all, -1 for ever. A client of client_new_cluster sends only
+//  over links that are up, and waits 2000 ms unless told; a client of
+//  client_new queues and never waits.
+void client_set_send_timeout (client_t *self, int timeout_ms);
 void client_destroy (client_t **self_p);
 
 //  Sends a request. Returns 0 or a negative code.
