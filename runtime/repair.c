@@ -9,6 +9,7 @@
 */
 #include "repair.h"
 #include "data.h"
+#include "log.h"
 #include "stage.h"
 #include "turn.h"
 #include "worker_internal.h"
@@ -216,8 +217,8 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
             count++;
         }
     self->next_retry_tick = now; //  at the end of this loop
-    zsys_info ("worker %d: an operator re-sends the %lld pending commands of %s", self->index,
-               (long long) count, request->to);
+    log_info ("worker %d: an operator re-sends the %lld pending commands of %s", self->index,
+              (long long) count, request->to);
     shoal_rec_t data;
     rec_init (&data);
     shoal_rec_str (&data, "address", request->to);
@@ -402,10 +403,10 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     shoal_rec_str (&data, "command", command.name);
     shoal_rec_str (&data, "target", command.to);
     if (args.force) {
-        zsys_warning ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
-                      "asking %s: if it ran there, the books may be wrong",
-                      self->index, args.operator, request->to, command.name, command.to, args.code,
-                      args.reason, command.to);
+        log_warn ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
+                  "asking %s: if it ran there, the books may be wrong",
+                  self->index, args.operator, request->to, command.name, command.to, args.code,
+                  args.reason, command.to);
         uint8_t *payload;
         size_t size;
         char reason[ENVELOPE_REASON_MAX + 1];
@@ -429,9 +430,9 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         pending->cancelling = true;
         shoal_rec_str (&data, "state", "cancelling");
     }
-    zsys_info ("worker %d: operator %s resolves %s's %s %s to %s: %s (%s)", self->index,
-               args.operator, request->to, command.name, args.id, command.to, args.code,
-               args.reason);
+    log_info ("worker %d: operator %s resolves %s's %s %s to %s: %s (%s)", self->index,
+              args.operator, request->to, command.name, args.id, command.to, args.code,
+              args.reason);
     s_accept (self, route, route_size, request, &data);
     rec_close (&data);
 }
@@ -476,8 +477,8 @@ static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
     }
     char hex[2 * ENVELOPE_ID_SIZE + 1];
     repair_hex (id, hex);
-    zsys_info ("worker %d: %s cancels %s's command %s before it ran: %s", self->index,
-               request->from, request->to, hex, code);
+    log_info ("worker %d: %s cancels %s's command %s before it ran: %s", self->index, request->from,
+              request->to, hex, code);
     turn_reply (self, route, route_size, request, payload, size);
     self->tally.rejected++;
     free (payload);

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          libleveldb-dev libcmocka-dev python3)
+          libleveldb-dev libcmocka-dev libmicrohttpd-dev python3
+          prometheus)   # prometheus: promtool, which the metrics test runs
 
 missing=()
 for p in "${packages[@]}"; do
