@@ -1,5 +1,6 @@
 /*  bank.c - a whole bank run with crashes, checked from the journal. See
-    bank.h. One thread; the node is a child process.
+    bank.h. One thread; the node, or each node of a cluster, is a child
+    process.
 
     Every request is deterministic in (seed, phase, index): a re-send after
     a crash is the same message with the same id, so the node's inbox (and,
@@ -17,6 +18,7 @@
 #include "client_window.h"
 
 #include <czmq.h>
+#include <limits.h>
 #include <msgpack.h>
 #include <signal.h>
 #include <stddef.h>
@@ -41,8 +43,13 @@ static const char *s_phase_labels[] = {
 typedef struct {
     const bank_options_t *options;
     bank_result_t *result;
-    node_child_t node;
-    const char *endpoint; //  the node's: options->endpoint or node.endpoint
+    node_child_t nodes[BANK_NODES_MAX]; //  one, or a cluster's (node i is n(i+1))
+    int node_count;                     //  nodes started (1 with an endpoint too)
+    const char *endpoint;               //  the node's: options->endpoint or nodes[0].endpoint
+    const char *cluster;                //  the cluster file (NULL: one node)
+    int frozen;                         //  the node stopped with SIGSTOP, or -1
+    int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
+    size_t freeze_at;                   //  progress at which to freeze
     phase_t phase;
     char run[48];       //  run id: names transfers and message ids
     char accounts[64];  //  account ids are this and a number
@@ -273,18 +280,119 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
     return 0;
 }
 
-static int s_restart (run_t *run)
+//  Starts node i of the run's cluster (again): `shoal node --cluster F
+//  --name nI --data DIR/nI`. Its endpoint is the cluster file's, an ipc://
+//  path that no other program takes meanwhile. Returns 0 or a negative code.
+static int s_start_cluster_node (run_t *run, int i)
 {
     const bank_options_t *o = run->options;
+    char name[16], data[sizeof run->nodes[i].data_dir];
+    snprintf (name, sizeof name, "n%d", i + 1);
+    if (snprintf (data, sizeof data, "%s/%s", run->result->data_dir, name) >= (int) sizeof data)
+        return SHOAL_EINVAL;
     node_child_args_t args;
     node_child_args (&args, o->async, o->workers, NULL);
-    const char *endpoint = run->node.endpoint[0] ? run->node.endpoint : NODE_CHILD_FREE_ENDPOINT;
-    int rc = node_child_start_retry (&run->node, o->shoal, run->result->data_dir, endpoint, &args,
-                                     o->log, 30000);
-    if (rc == 0)
-        snprintf (run->result->endpoint, sizeof run->result->endpoint, "%s", run->node.endpoint);
+    char *argv[32] = {"node", "--cluster", (char *) run->cluster, "--name", name, "--data", data};
+    int argc = 7;
+    for (int a = 0; args.argv[a] && argc < 31; a++)
+        argv[argc++] = args.argv[a];
+    argv[argc] = NULL;
+    int rc = SHOAL_ETIMEOUT;
+    for (int attempt = 0; attempt < 3 && rc != 0; attempt++)
+        if ((rc = node_child_spawn (&run->nodes[i], o->shoal, argv, o->log, 30000)) != 0)
+            zclock_sleep (250);
+    snprintf (run->nodes[i].data_dir, sizeof run->nodes[i].data_dir, "%s", data);
+    return rc;
+}
+
+//  Starts node i (again): the one node on its endpoint, or a cluster's.
+static int s_restart (run_t *run, int i)
+{
+    const bank_options_t *o = run->options;
+    int rc;
+    if (run->cluster)
+        rc = s_start_cluster_node (run, i);
+    else {
+        node_child_args_t args;
+        node_child_args (&args, o->async, o->workers, NULL);
+        node_child_t *node = &run->nodes[0];
+        const char *endpoint = node->endpoint[0] ? node->endpoint : NODE_CHILD_FREE_ENDPOINT;
+        rc = node_child_start_retry (node, o->shoal, run->result->data_dir, endpoint, &args, o->log,
+                                     30000);
+    }
+    if (rc == 0 && i == 0)
+        snprintf (run->result->endpoint, sizeof run->result->endpoint, "%s",
+                  run->nodes[0].endpoint);
     run->last_start = zclock_mono ();
     return rc;
+}
+
+//  What a node is called in progress lines: "node" alone, or "node n2".
+static void s_node_label (const run_t *run, int i, char *label, size_t size)
+{
+    if (run->cluster)
+        snprintf (label, size, "node n%d", i + 1);
+    else
+        snprintf (label, size, "node");
+}
+
+//  Ends the freeze: SIGCONT to the stopped node.
+static void s_thaw (run_t *run)
+{
+    if (run->frozen < 0)
+        return;
+    node_child_t *node = &run->nodes[run->frozen];
+    if (node->pid > 0)
+        kill (node->pid, SIGCONT);
+    if (run->options->progress) {
+        char label[32];
+        s_node_label (run, run->frozen, label, sizeof label);
+        fprintf (stderr, "%s  %s continued with SIGCONT\n", isatty (STDERR_FILENO) ? "\n" : "",
+                 label);
+    }
+    run->frozen = -1;
+}
+
+//  SIGKILLs a seeded random node and restarts it. Returns non-zero if it
+//  did not come back.
+static int s_kill (run_t *run, size_t done, size_t total)
+{
+    const bank_options_t *o = run->options;
+    int victim = (int) (s_mix (o->seed ^ (0xbeef + (uint64_t) run->result->kills)) %
+                        (uint64_t) run->node_count);
+    if (victim == run->frozen)
+        run->frozen = -1; //  SIGKILL ends a stopped process too
+    node_child_stop (&run->nodes[victim], SIGKILL);
+    run->result->kills++;
+    char label[32];
+    s_node_label (run, victim, label, sizeof label);
+    if (o->progress)
+        fprintf (stderr, "%s  %s killed with SIGKILL (%d of %d) at %zu/%zu; restarting\n",
+                 isatty (STDERR_FILENO) ? "\n" : "", label, run->result->kills, o->kills, done,
+                 total);
+    if (s_restart (run, victim) != 0) {
+        fprintf (stderr, "%s: the %s did not come back after a kill\n", driver_command, label);
+        return 1;
+    }
+    return 0;
+}
+
+//  SIGSTOPs a seeded random node for freeze_ms; s_tick thaws it.
+static void s_freeze (run_t *run, size_t done, size_t total)
+{
+    const bank_options_t *o = run->options;
+    int victim = (int) (s_mix (o->seed ^ 0xf4ee2eULL) % (uint64_t) run->node_count);
+    if (run->nodes[victim].pid <= 0 || kill (run->nodes[victim].pid, SIGSTOP) != 0)
+        return;
+    run->frozen = victim;
+    run->thaw_at = zclock_mono () + o->freeze_ms;
+    run->result->freezes++;
+    if (o->progress) {
+        char label[32];
+        s_node_label (run, victim, label, sizeof label);
+        fprintf (stderr, "%s  %s frozen with SIGSTOP for %d ms at %zu/%zu\n",
+                 isatty (STDERR_FILENO) ? "\n" : "", label, o->freeze_ms, done, total);
+    }
 }
 
 static int s_tick (void *arg, size_t done, size_t total)
@@ -293,23 +401,22 @@ static int s_tick (void *arg, size_t done, size_t total)
     const bank_options_t *o = run->options;
     if (o->progress)
         progress_show (s_phase_labels[run->phase], done, total, false);
+    if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
+        s_thaw (run);
     //  Kills land in the transfers at their planned points, at least 250 ms
     //  of work apart; those a fast run did not reach land while waiting.
+    //  The freeze likewise.
     bool due = run->result->kills < o->kills &&
                ((run->phase == PHASE_TRANSFER && done >= run->kill_at[run->result->kills] &&
                  zclock_mono () - run->last_start >= 250) ||
                 run->phase == PHASE_WAIT);
-    if (due) {
-        node_child_stop (&run->node, SIGKILL);
-        run->result->kills++;
-        if (o->progress)
-            fprintf (stderr, "%s  node killed with SIGKILL (%d of %d) at %zu/%zu; restarting\n",
-                     isatty (STDERR_FILENO) ? "\n" : "", run->result->kills, o->kills, done, total);
-        if (s_restart (run) != 0) {
-            fprintf (stderr, "%s: the node did not come back after a kill\n", driver_command);
-            return 1;
-        }
-    }
+    if (due && s_kill (run, done, total) != 0)
+        return 1;
+    bool freeze =
+        o->freeze_ms > 0 && run->result->freezes == 0 &&
+        ((run->phase == PHASE_TRANSFER && done >= run->freeze_at) || run->phase == PHASE_WAIT);
+    if (freeze)
+        s_freeze (run, done, total);
     return 0;
 }
 
@@ -326,6 +433,7 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
         window = run->options->setup_window;
     driver_t driver = {
         .endpoint = run->endpoint,
+        .cluster = run->cluster,
         .count = count,
         .window = window,
         .resend_ms = 3000,
@@ -409,13 +517,18 @@ static int s_check (run_t *run)
     books_t *books = books_new ();
     if (!books)
         return SHOAL_ENOMEM;
-    char *error = NULL;
-    int rc = books_read_dir (books, result->data_dir, &error);
-    if (rc) {
-        fprintf (stderr, "%s: cannot check the books: %s\n", driver_command, error ? error : shoal_strerror (rc));
-        free (error);
-        books_destroy (&books);
-        return rc;
+    //  One node's journal, or every node's of a cluster together.
+    for (int i = 0; i < run->node_count; i++) {
+        char *error = NULL;
+        const char *dir = run->cluster ? run->nodes[i].data_dir : result->data_dir;
+        int rc = books_read_dir (books, dir, &error);
+        if (rc) {
+            fprintf (stderr, "%s: cannot check the books: %s\n", driver_command,
+                     error ? error : shoal_strerror (rc));
+            free (error);
+            books_destroy (&books);
+            return rc;
+        }
     }
     char address[SHOAL_ADDRESS_MAX + 1];
     result->total_after = 0;
@@ -452,7 +565,8 @@ static int s_check (run_t *run)
             size_t *counts[] = {&result->unfinished, &result->completed, &result->failed,
                                 &result->compensated};
             (*counts[status])++;
-            broken = status == BOOKS_UNFINISHED ? "is not terminal" : books_transfer_legs (transfer);
+            broken =
+                status == BOOKS_UNFINISHED ? "is not terminal" : books_transfer_legs (transfer);
         }
         if (broken && !result->problem[0])
             snprintf (result->problem, sizeof result->problem, "%s %s (journal: %s)", address,
@@ -505,7 +619,8 @@ static int s_check_gets (run_t *run)
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
 
-int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
+//  Asks the node behind *client_p for its "stats" and destroys the client.
+static int s_stats_call (client_t **client_p, int timeout_ms, bank_stats_t *stats)
 {
     static const struct {
         const char *name;
@@ -515,14 +630,10 @@ int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
         SHOAL_COUNTERS (FIELD) SHOAL_NODE_COUNTERS (FIELD)
 #undef FIELD
     };
-    memset (stats, 0, sizeof *stats);
-    client_t *client = client_new (endpoint);
-    if (!client)
-        return SHOAL_EINVAL;
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
     client_reply_t reply;
-    int rc = client_call (client, &request, timeout_ms, &reply);
+    int rc = client_call (*client_p, &request, timeout_ms, &reply);
     if (rc == 0) {
         if (reply.ok)
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -532,20 +643,102 @@ int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
             rc = SHOAL_EREJECTED;
         client_reply_close (&reply);
     }
-    client_destroy (&client);
+    client_destroy (client_p);
     return rc;
+}
+
+int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
+{
+    memset (stats, 0, sizeof *stats);
+    client_t *client = client_new (endpoint);
+    if (!client)
+        return SHOAL_EINVAL;
+    return s_stats_call (&client, timeout_ms, stats);
+}
+
+int bank_stats_cluster (const char *cluster, const char *node, int timeout_ms, bank_stats_t *stats)
+{
+    memset (stats, 0, sizeof *stats);
+    char *error = NULL;
+    client_t *client = client_new_cluster (cluster, node, &error);
+    if (!client) {
+        fprintf (stderr, "%s: %s\n", driver_command, error ? error : "out of memory");
+        free (error);
+        return SHOAL_EINVAL;
+    }
+    return s_stats_call (&client, timeout_ms, stats);
+}
+
+void bank_stats_add (bank_stats_t *sum, const bank_stats_t *node)
+{
+    int64_t shards = sum->shards > node->shards ? sum->shards : node->shards;
+    int64_t uptime_ms = sum->uptime_ms > node->uptime_ms ? sum->uptime_ms : node->uptime_ms;
+#define BANK_STATS_ADD(name, description) sum->name += node->name;
+    SHOAL_COUNTERS (BANK_STATS_ADD)
+    SHOAL_NODE_COUNTERS (BANK_STATS_ADD)
+#undef BANK_STATS_ADD
+    sum->shards = shards;
+    sum->uptime_ms = uptime_ms;
 }
 
 //  --------------------------------------------------------------------------
 
 //  Reads the node's counters into stats. Says on stderr when it cannot.
+//  A cluster's are summed over its nodes.
 static bool s_counters (const run_t *run, bank_stats_t *stats)
 {
-    int rc = bank_stats (run->endpoint, 5000, stats);
+    int rc = 0;
+    if (run->cluster) {
+        memset (stats, 0, sizeof *stats);
+        for (int i = 0; rc == 0 && i < run->node_count; i++) {
+            char name[16];
+            bank_stats_t node;
+            snprintf (name, sizeof name, "n%d", i + 1);
+            if ((rc = bank_stats_cluster (run->cluster, name, 5000, &node)) == 0)
+                bank_stats_add (stats, &node);
+        }
+    } else
+        rc = bank_stats (run->endpoint, 5000, stats);
     if (rc)
         fprintf (stderr, "%s: the node's stats did not come: %s\n", driver_command,
                  shoal_strerror (rc));
     return rc == 0;
+}
+
+//  Starts the run's nodes: the one node, or a cluster of them (made first
+//  with `shoal cluster init --ipc` in DATA/cluster unless it is there).
+//  Returns 0 or a negative code, said on stderr.
+static int s_start_nodes (run_t *run)
+{
+    const bank_options_t *o = run->options;
+    bank_result_t *result = run->result;
+    if (!run->cluster) {
+        int rc = s_restart (run, 0);
+        if (rc)
+            fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
+                     result->data_dir);
+        return rc;
+    }
+    char dir[PATH_MAX], count[16];
+    snprintf (dir, sizeof dir, "%s/cluster", result->data_dir);
+    snprintf (count, sizeof count, "%d", run->node_count);
+    char *init[] = {"cluster", "init", "--nodes", count, "--dir", dir, "--ipc", NULL};
+    if (access (result->cluster, F_OK) != 0 && node_child_run (o->shoal, init, o->log) != 0) {
+        fprintf (stderr,
+                 "%s: `shoal cluster init --ipc` failed in %s (its full path may have at most "
+                 "80 bytes)\n",
+                 driver_command, dir);
+        return SHOAL_EIO;
+    }
+    for (int i = 0; i < run->node_count; i++) {
+        int rc = s_restart (run, i);
+        if (rc) {
+            fprintf (stderr, "%s: node n%d did not start (data %s)\n", driver_command, i + 1,
+                     run->nodes[i].data_dir);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 int bank_run (const bank_options_t *options, bank_result_t *result)
@@ -553,7 +746,9 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     memset (result, 0, sizeof *result);
     if (options->accounts < 2 || options->closed >= options->accounts || options->funding <= 0 ||
         options->max_amount <= 0 || options->window == 0 || options->kills > 15 ||
-        options->hot > options->accounts || (options->endpoint && options->kills)) {
+        options->hot > options->accounts || (options->endpoint && options->kills) ||
+        options->nodes < 0 || options->nodes > BANK_NODES_MAX || options->freeze_ms < 0 ||
+        (options->endpoint && (options->nodes > 1 || options->freeze_ms))) {
         fprintf (stderr, "%s: the bank run's options are out of range\n", driver_command);
         return SHOAL_EINVAL;
     }
@@ -567,12 +762,24 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     } else if (own)
         snprintf (result->data_dir, sizeof result->data_dir, "%s", options->data_dir);
 
-    run_t run = {.options = options, .result = result};
+    run_t run = {.options = options, .result = result, .node_count = 1, .frozen = -1};
+    int rc = 0;
+    if (own && options->nodes >= 1) {
+        run.node_count = options->nodes;
+        if (snprintf (result->cluster, sizeof result->cluster, "%s/cluster/cluster.cfg",
+                      result->data_dir) >= (int) sizeof result->cluster) {
+            fprintf (stderr, "%s: the data directory's path is too long\n", driver_command);
+            rc = SHOAL_EINVAL;
+            goto done;
+        }
+        run.cluster = result->cluster;
+    }
+    result->nodes = run.node_count;
     if (own) {
         snprintf (run.run, sizeof run.run, "r%llx",
                   (unsigned long long) (options->seed & 0xffffffffffULL));
         snprintf (run.accounts, sizeof run.accounts, "a");
-        run.endpoint = run.node.endpoint;
+        run.endpoint = run.nodes[0].endpoint;
     } else {
         //  Names no earlier run on that node took: from the seed and the clock.
         snprintf (run.run, sizeof run.run, "r%llx-%llx",
@@ -585,7 +792,6 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     run.status = calloc (options->transfers + 1, 1);
     run.start_ms = calloc (options->transfers + 1, sizeof (float));
     run.done_ms = calloc (options->transfers + 1, sizeof (float));
-    int rc = 0;
     if (!run.status || !run.start_ms || !run.done_ms) {
         fprintf (stderr, "%s: no memory for %zu transfers\n", driver_command, options->transfers);
         rc = SHOAL_ENOMEM;
@@ -598,11 +804,11 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
             slice ? (size_t) (s_mix (options->seed ^ (0xdead + k)) % (slice / 2 + 1)) : 0;
         run.kill_at[k] = slice * (size_t) (k + 1) - slice / 4 + jitter;
     }
-    if (own && (rc = s_restart (&run)) != 0) {
-        fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
-                 result->data_dir);
+    //  The freeze: at a seeded point between a third and two thirds in.
+    run.freeze_at = options->transfers / 3 +
+                    (size_t) (s_mix (options->seed ^ 0xf4ee2eULL) % (options->transfers / 3 + 1));
+    if (own && (rc = s_start_nodes (&run)) != 0)
         goto done;
-    }
     bank_stats_t probe; //  a node that is not there would keep the driver waiting
     if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
         fprintf (stderr, "%s: no node answers on %s: %s\n", driver_command, run.endpoint,
@@ -623,6 +829,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)) ||
         (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers))))
         goto done;
+    s_thaw (&run); //  a freeze may outlast the transfers
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
     run.counting = false;
     result->own_queries = run.queries;
@@ -631,8 +838,12 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     s_latency (run.start_ms, run.start_count, &result->start_reply);
     if (own) {
         //  A clean stop, then the books from the journal itself.
-        if (node_child_stop (&run.node, SIGTERM) != 0)
-            fprintf (stderr, "%s: the node did not stop cleanly\n", driver_command);
+        for (int i = 0; i < run.node_count; i++)
+            if (node_child_stop (&run.nodes[i], SIGTERM) != 0) {
+                char label[32];
+                s_node_label (&run, i, label, sizeof label);
+                fprintf (stderr, "%s: the %s did not stop cleanly\n", driver_command, label);
+            }
         rc = s_check (&run);
     } else {
         run.sum = 0;
@@ -646,7 +857,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (result->span_seconds > 0)
         result->span_per_second = (double) result->completed / result->span_seconds;
 done:
-    node_child_stop (&run.node, SIGKILL);
+    for (int i = 0; i < run.node_count; i++)
+        node_child_stop (&run.nodes[i], SIGKILL); //  SIGKILL ends a stopped node too
     free (run.status);
     free (run.start_ms);
     free (run.done_ms);

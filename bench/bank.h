@@ -10,6 +10,12 @@
     transfer is terminal) and latencies are seen from the client. Its
     accounts and transfers are named after the seed and the clock, so runs
     on the same node do not meet.
+
+    With options->nodes >= 2 the run goes against a cluster of its own on
+    this machine: `shoal cluster init --ipc` in a temporary directory, one
+    child per node (data DIR/nI), one client connected to every node. Kills
+    land on random nodes, a freeze (freeze_ms) stops one with SIGSTOP for a
+    while, and the books are read from every node's journal together.
 */
 #ifndef BANK_H_INCLUDED
 #define BANK_H_INCLUDED
@@ -40,7 +46,11 @@ typedef struct {
     bool progress;        //  progress on stderr
     const char *endpoint; //  an existing node's (NULL: start a child; see above)
     int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
+    int nodes;            //  0 or 1: one node; 2 to BANK_NODES_MAX: a cluster of its own
+    int freeze_ms;        //  SIGSTOP one random node this long once mid-run (0: never)
 } bank_options_t;
+
+#define BANK_NODES_MAX 16
 
 //  A node's counters, from its "stats" query (see `shoal stats`): one field
 //  per entry of SHOAL_COUNTERS and SHOAL_NODE_COUNTERS (shoal_stats.h).
@@ -63,13 +73,16 @@ typedef struct {
     int64_t total_before, total_after; //  from gets / the journal (endpoint: gets)
     size_t debits, credits, refunds;   //  events found in accounts
     int kills;                         //  SIGKILLs done
+    int nodes;                         //  nodes run (1 for one node or an endpoint)
+    int freezes;                       //  SIGSTOPs done (each followed by SIGCONT)
     size_t resends;                    //  client re-sends
     double transfer_seconds;           //  wall clock: transfer phase + waiting, set-up excluded
     double transfers_per_second;       //  completed / transfer_seconds
     bool balanced;                     //  every invariant held
     char problem[512];                 //  the first broken invariant
-    char endpoint[128];                //  the node's
-    char data_dir[512];
+    char endpoint[128];                //  the node's (a cluster: its first node's)
+    char data_dir[512];                //  a cluster: holds cluster/ and a directory per node
+    char cluster[512];                 //  the cluster file ("": one node)
     //  End to end, from the node's journal (own node) or the client (endpoint):
     //  journal: from the first Started event to the last terminal event, by
     //  their created stamps (ms); client: from the first Start sent to the
@@ -80,7 +93,8 @@ typedef struct {
     bank_latency_t completion;  //  per transfer over the same two ends
     bank_latency_t start_reply; //  client side: Start first sent to its reply
     bool counters;              //  before/after hold the node's counters (no kills)
-    bank_stats_t before, after; //  around the transfers (after: before the node stops)
+    bank_stats_t before, after; //  around the transfers (after: before the node stops);
+                                //  a cluster's summed over its nodes (see bank_stats_add)
     size_t own_queries;         //  gets the run sent between before and after
 } bank_result_t;
 
@@ -93,5 +107,14 @@ int bank_run (const bank_options_t *options, bank_result_t *result);
 //  Returns 0, SHOAL_ETIMEOUT, SHOAL_EREJECTED or another negative code.
 //  A counter the node does not report is left at 0.
 int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats);
+
+//  The same, of node (a name) of the cluster whose file is at cluster,
+//  over CURVE with the client certificate beside it.
+int bank_stats_cluster (const char *cluster, const char *node, int timeout_ms, bank_stats_t *stats);
+
+//  Adds the counters of one node to sum: every field is summed (workers
+//  and peak_rss_kb too: the cluster's), but shards and uptime_ms, which
+//  take the largest.
+void bank_stats_add (bank_stats_t *sum, const bank_stats_t *node);
 
 #endif

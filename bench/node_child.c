@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 int bench_temp_dir (const char *prefix, char *buf, size_t size)
@@ -37,52 +40,80 @@ int bench_remove_tree (const char *dir)
     return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
-int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
-                      const char *endpoint, char *const *extra, const char *log, int timeout_ms)
+//  The executable to run: shoal, or this process's own into buf. NULL if
+//  /proc cannot tell.
+static const char *s_executable (const char *shoal, char *buf, size_t size)
 {
-    memset (child, 0, sizeof *child);
-    snprintf (child->data_dir, sizeof child->data_dir, "%s", data_dir);
-    char self_exe[PATH_MAX];
-    if (!shoal) {
-        ssize_t len = readlink ("/proc/self/exe", self_exe, sizeof self_exe - 1);
-        if (len <= 0)
-            return SHOAL_EIO;
-        self_exe[len] = 0;
-        shoal = self_exe;
+    if (shoal)
+        return shoal;
+    ssize_t len = readlink ("/proc/self/exe", buf, size - 1);
+    if (len <= 0)
+        return NULL;
+    buf[len] = 0;
+    return buf;
+}
+
+//  In a child after fork: points fd at log (opened for appending), if
+//  there is one. Keeps fd as it was if log cannot be opened.
+static void s_redirect (int fd, const char *log)
+{
+    if (!log)
+        return;
+    int file = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (file >= 0) {
+        dup2 (file, fd);
+        close (file);
     }
-    int out[2];
-    if (pipe (out) != 0)
-        return SHOAL_EIO;
-    char *argv[64] = {(char *) shoal,    "node",       "--data",
-                      (char *) data_dir, "--endpoint", (char *) endpoint};
-    int argc = 6;
-    for (int i = 0; extra && extra[i] && argc < 62; i++)
-        argv[argc++] = extra[i];
+}
+
+//  Forks and executes shoal with args; the child's stdout is out (a
+//  descriptor the caller still closes) and its stderr log; it closes
+//  close_in_child (-1: none). Returns the pid, or -1.
+static pid_t s_fork_exec (const char *shoal, char *const *args, int out, int close_in_child,
+                          const char *log)
+{
+    char *argv[64] = {(char *) shoal};
+    int argc = 1;
+    for (int i = 0; args && args[i] && argc < 63; i++)
+        argv[argc++] = args[i];
     argv[argc] = NULL;
     pid_t pid = fork ();
-    if (pid < 0) {
-        close (out[0]);
-        close (out[1]);
-        return SHOAL_EIO;
-    }
     if (pid == 0) {
-        dup2 (out[1], STDOUT_FILENO);
-        close (out[0]);
-        close (out[1]);
-        if (log) {
-            int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd >= 0) {
-                dup2 (fd, STDERR_FILENO);
-                close (fd);
-            }
-        }
+#ifdef __linux__
+        //  A node outlives no parent that dies without stopping it (a test
+        //  that crashed, `shoal cluster up` killed).
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+#endif
+        dup2 (out, STDOUT_FILENO);
+        close (out);
+        if (close_in_child >= 0)
+            close (close_in_child);
+        s_redirect (STDERR_FILENO, log);
         execv (shoal, argv);
         _exit (127);
     }
+    return pid;
+}
+
+int node_child_spawn (node_child_t *child, const char *shoal, char *const *args, const char *log,
+                      int timeout_ms)
+{
+    memset (child, 0, sizeof *child);
+    char self_exe[PATH_MAX];
+    if (!(shoal = s_executable (shoal, self_exe, sizeof self_exe)))
+        return SHOAL_EIO;
+    int out[2];
+    if (pipe (out) != 0)
+        return SHOAL_EIO;
+    pid_t pid = s_fork_exec (shoal, args, out[1], out[0], log);
     close (out[1]);
+    if (pid < 0) {
+        close (out[0]);
+        return SHOAL_EIO;
+    }
     child->pid = pid;
     //  Read its stdout until the ready line; then let the rest go to a
-    //  pipe nobody reads (the node prints nothing more on stdout).
+    //  pipe nobody reads (a node prints nothing more on stdout).
     char line[512];
     size_t used = 0;
     int64_t deadline = zclock_mono () + timeout_ms;
@@ -98,10 +129,11 @@ int node_child_start (node_child_t *child, const char *shoal, const char *data_d
         }
         used++;
         if (line[used - 1] == '\n') {
-            line[used] = 0;
+            line[used - 1] = 0;
             char *ready = strstr (line, "ready on ");
             if (ready) {
                 sscanf (ready + 9, "%127s", child->endpoint);
+                snprintf (child->ready, sizeof child->ready, "%s", line);
                 rc = 0;
                 break;
             }
@@ -111,6 +143,37 @@ int node_child_start (node_child_t *child, const char *shoal, const char *data_d
     close (out[0]);
     if (rc != 0)
         node_child_stop (child, SIGKILL);
+    return rc;
+}
+
+int node_child_run (const char *shoal, char *const *args, const char *log)
+{
+    char self_exe[PATH_MAX];
+    if (!(shoal = s_executable (shoal, self_exe, sizeof self_exe)))
+        return -1;
+    int null = open ("/dev/null", O_WRONLY);
+    if (null < 0)
+        return -1;
+    pid_t pid = s_fork_exec (shoal, args, null, -1, log);
+    close (null);
+    int status = 0;
+    if (pid < 0)
+        return -1;
+    while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
+        ;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
+                      const char *endpoint, char *const *extra, const char *log, int timeout_ms)
+{
+    char *args[64] = {"node", "--data", (char *) data_dir, "--endpoint", (char *) endpoint};
+    int argc = 5;
+    for (int i = 0; extra && extra[i] && argc < 63; i++)
+        args[argc++] = extra[i];
+    args[argc] = NULL;
+    int rc = node_child_spawn (child, shoal, args, log, timeout_ms);
+    snprintf (child->data_dir, sizeof child->data_dir, "%s", data_dir);
     return rc;
 }
 

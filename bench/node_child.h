@@ -1,5 +1,6 @@
-/*  node_child.h - a `shoal node` as a child process of the demo, the bench
-    or a process test, and the scratch directories it runs in. One thread.
+/*  node_child.h - a `shoal node` as a child process of the demo, the bench,
+    `shoal cluster up` or a process test, and the scratch directories it
+    runs in. One thread.
 */
 #ifndef NODE_CHILD_H_INCLUDED
 #define NODE_CHILD_H_INCLUDED
@@ -29,13 +30,29 @@ int bench_remove_tree (const char *dir);
 typedef struct {
     pid_t pid;          //  0 when not running
     char endpoint[128]; //  as printed in its ready line
-    char data_dir[512];
+    char data_dir[512]; //  node_child_start's ("" after node_child_spawn: the caller's to set)
+    char ready[512];    //  its ready line, without the newline
 } node_child_t;
 
-//  Starts `shoal node --data DIR --endpoint ENDPOINT [extra args]` from
-//  the executable at shoal (NULL: this process's own), with its stdout
-//  read until its ready line (at most timeout_ms). stderr goes to log
-//  (NULL: inherited). Returns 0 or a negative code.
+//  Starts the executable at shoal (NULL: this process's own) with args,
+//  the words after it (NULL-terminated: "node", "--cluster", FILE, ...),
+//  and reads its stdout until a line with "ready on ENDPOINT" (at most
+//  timeout_ms); then that pipe is closed (a node writes nothing more on
+//  stdout). stderr goes to log (NULL: inherited). On Linux the child gets
+//  SIGTERM if the thread that started it ends first (PR_SET_PDEATHSIG).
+//  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EIO if it could not be started or
+//  exited first; on failure it is killed and reaped.
+int node_child_spawn (node_child_t *child, const char *shoal, char *const *args, const char *log,
+                      int timeout_ms);
+
+//  Runs the executable at shoal (NULL: this process's own) with args (as
+//  node_child_spawn) to its end: stdout to /dev/null, stderr to log (NULL:
+//  inherited). For `shoal cluster init`. Returns its exit code, or -1 if
+//  it could not be run or did not exit normally.
+int node_child_run (const char *shoal, char *const *args, const char *log);
+
+//  Starts `shoal node --data DIR --endpoint ENDPOINT [extra args]` with
+//  node_child_spawn. Returns 0 or a negative code.
 int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
                       const char *endpoint, char *const *extra, const char *log, int timeout_ms);
 //  The options of a `shoal node` child: "--durability async|sync",

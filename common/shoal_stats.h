@@ -11,6 +11,17 @@
     and what it held counts once, when it is tried again. A counter of a node
     that restarted starts again from zero. Macros only: no state, no
     thread.
+
+    SHOAL_METRICS and SHOAL_NODE_METRICS say how /metrics (runtime/
+    metrics.c) exports them in Prometheus' text format: X (family, type,
+    labels, value, help). value is an expression over `s`, the workers'
+    counters summed, or `n`, the node's; the rows of one family are
+    adjacent and its TYPE and HELP come from its first row. Labels never
+    name an actor. An expired command is counted as rejected too (its
+    reply is a rejection): outcome="rejected" leaves it out, so that the
+    outcomes add up to the commands handled. Families with one series per
+    worker, peer or bucket (queues, peers, histograms) are written by
+    metrics.c itself.
 */
 #ifndef SHOAL_STATS_H_INCLUDED
 #define SHOAL_STATS_H_INCLUDED
@@ -32,7 +43,9 @@
     X (expired, "commands refused: older than the inbox retention")                                \
     X (pruned, "inbox records deleted by the janitor")                                             \
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
-    X (queued_bytes, "client frames the front passed to a worker that it has not taken")
+    X (queued_bytes, "client frames the front passed to a worker that it has not taken")           \
+    X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
+    X (timers, "durable timers armed and not yet fired")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \
@@ -45,5 +58,47 @@
     X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
     X (uptime_ms, "milliseconds since the node started")
+
+#define SHOAL_METRICS(X)                                                                           \
+    X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
+       "Commands handled, by outcome (duplicate includes replies already handled)")                \
+    X (shoal_commands_total, counter, "outcome=\"rejected\"",                                      \
+       s.rejected > s.expired ? s.rejected - s.expired : 0, "")                                    \
+    X (shoal_commands_total, counter, "outcome=\"duplicate\"", s.duplicates, "")                   \
+    X (shoal_commands_total, counter, "outcome=\"expired\"", s.expired, "")                        \
+    X (shoal_messages_total, counter, "", s.messages, "Envelopes handled in committed batches")    \
+    X (shoal_events_total, counter, "", s.events, "Events committed")                              \
+    X (shoal_commits_total, counter, "", s.commits, "Group commits (LevelDB writes)")              \
+    X (shoal_commit_records_total, counter, "", s.records, "Records in those writes")              \
+    X (shoal_commit_failures_total, counter, "", s.failures, "Failed commits")                     \
+    X (shoal_outbox_resends_total, counter, "", s.resends, "Outbox re-sends")                      \
+    X (shoal_activations_total, counter, "", s.activations, "Actors loaded")                       \
+    X (shoal_passivations_total, counter, "", s.passivations, "Actors dropped when idle")          \
+    X (shoal_active_actors, gauge, "", s.active, "Actors in memory")                               \
+    X (shoal_outbox_pending, gauge, "", s.pending, "Outbox entries awaiting a reply")              \
+    X (shoal_outbox_stalled, gauge, "", s.stalled,                                                 \
+       "Outbox entries unanswered for longer than --stall-ms")                                     \
+    X (shoal_timers_pending, gauge, "", s.timers, "Durable timers armed and not yet fired")        \
+    X (shoal_inbox_pruned_total, counter, "", s.pruned, "Inbox records deleted by the janitor")    \
+    X (shoal_bad_internal_frames_total, counter, "", s.bad_internal_frames,                        \
+       "Undecodable frames between the node's threads, or in the journal")
+
+#define SHOAL_NODE_METRICS(X)                                                                      \
+    X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \
+    X (shoal_busy_total, counter, "", n.busy,                                                      \
+       "Client messages refused: a worker's queue was full")                                       \
+    X (shoal_forwarded_total, counter, "", n.forwarded,                                            \
+       "Client messages sent on to the node that owns their actor")                                \
+    X (shoal_unavailable_total, counter, "", n.unavailable,                                        \
+       "Client messages refused: the node that owns their actor is down")                          \
+    X (shoal_dropped_total, counter, "", n.dropped,                                                \
+       "Actor messages dropped: their node's link is down (the outbox re-sends)")                  \
+    X (shoal_refused_connections_total, counter, "", n.refused,                                    \
+       "Connections refused: a key not in the cluster file or the clients directory")              \
+    X (shoal_workers, gauge, "", n.workers, "Worker threads")                                      \
+    X (shoal_shards, gauge, "", n.shards, "Shards of the store")                                   \
+    X (shoal_peak_resident_memory_bytes, gauge, "", n.peak_rss_kb * 1024.0,                        \
+       "The node's peak resident memory")                                                          \
+    X (shoal_uptime_seconds, gauge, "", n.uptime_ms / 1000.0, "Seconds since the node started")
 
 #endif

@@ -17,6 +17,7 @@
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "log.h"
 #include <assert.h>
 #include <czmq.h>
 #include <leveldb/c.h>
@@ -66,7 +67,7 @@ static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, sca
 //  that one bad record does not keep a node from starting.
 static int s_skip_bad_key (const char *table, const uint8_t *key, size_t key_len)
 {
-    zsys_warning ("journal: skipped a malformed %s key (%zu bytes)", table, key_len);
+    log_warn ("journal: skipped a malformed %s key (%zu bytes)", table, key_len);
     return 0;
 }
 

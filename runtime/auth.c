@@ -8,6 +8,7 @@
     Runs on its own thread; touches only its socket and the config.
 */
 #include "auth.h"
+#include "log.h"
 
 #include <string.h>
 
@@ -63,10 +64,10 @@ static void s_on_request (auth_t *self, zsock_t *handler)
         int64_t now = zclock_mono ();
         if (now - self->logged_at >= 1000) {
             self->logged_at = now;
-            zsys_warning ("shoal node: refused a %s connection from %s (%s key %s)",
-                          domain && streq (domain, AUTH_DOMAIN_PEER) ? "peer" : "client",
-                          address ? address : "?", mechanism ? mechanism : "no",
-                          public_txt[0] ? public_txt : "none");
+            log_warn ("shoal node: refused a %s connection from %s (%s key %s)",
+                      domain && streq (domain, AUTH_DOMAIN_PEER) ? "peer" : "client",
+                      address ? address : "?", mechanism ? mechanism : "no",
+                      public_txt[0] ? public_txt : "none");
         }
     }
     zframe_destroy (&key);
@@ -116,7 +117,7 @@ zactor_t *auth_new (const auth_config_t *config)
     auth_args_t *args = calloc (1, sizeof (auth_args_t));
     zsock_t *handler = zsock_new (ZMQ_REP);
     if (!args || !handler || zsock_bind (handler, "inproc://zeromq.zap.01") != 0) {
-        fprintf (stderr, "shoal node: cannot start the authenticator (ZAP endpoint taken)\n");
+        log_error ("shoal node: cannot start the authenticator (ZAP endpoint taken)");
         zsock_destroy (&handler);
         free (args);
         return NULL;

@@ -2,8 +2,10 @@
     front.h. Runs on the node's main thread.
 */
 #include "front.h"
+#include "metrics.h"
 #include "auth.h"
 #include "envelope.h"
+#include "log.h"
 #include "shard.h"
 #include "shoal_stats.h"
 
@@ -19,18 +21,14 @@
 
 struct _front_t {
     front_config_t config;
-    char *endpoint;   //  bound, owned
-    zsock_t *router;  //  clients
-    zsock_t *replies; //  PULL from workers
-    zsock_t **push;   //  PUSH to each worker
-    struct {
-        uint64_t bad_frames;  //  client or peer frames refused
-        uint64_t busy;        //  client messages refused: a worker's queue was full
-        uint64_t forwarded;   //  client messages sent on to their owner
-        uint64_t unavailable; //  client messages refused: their owner is down
-        uint64_t dropped;     //  actor messages dropped: their owner's link is down
-    } counters;
-    int64_t started; //  wall clock ms
+    char *endpoint;            //  bound, owned
+    zsock_t *router;           //  clients
+    zsock_t *replies;          //  PULL from workers
+    zsock_t **push;            //  PUSH to each worker
+    front_counters_t counters; //  atomic: the metrics scrape reads them
+    int64_t started;           //  wall clock ms
+    int64_t bad_logged_at;     //  when a burst of bad frames was last logged (mono ms)
+    uint64_t bad_logged;       //  bad_frames as of that line
 };
 
 static zsock_t *s_socket (int type, int hwm)
@@ -115,6 +113,32 @@ void front_destroy (front_t **self_p)
 const char *front_endpoint (const front_t *self)
 {
     return self->endpoint;
+}
+
+const front_counters_t *front_counters (const front_t *self)
+{
+    return &self->counters;
+}
+
+int64_t front_started (const front_t *self)
+{
+    return self->started;
+}
+
+//  Logs the bad frames refused since the last line, at most once a second.
+static void s_log_bad_frames (front_t *self)
+{
+    uint64_t bad = atomic_load_explicit (&self->counters.bad_frames, memory_order_relaxed);
+    if (bad == self->bad_logged)
+        return;
+    int64_t now = zclock_mono ();
+    if (now - self->bad_logged_at < 1000)
+        return;
+    log_warn ("shoal node: refused %llu bad frames in the last %.1f s",
+              (unsigned long long) (bad - self->bad_logged),
+              self->bad_logged_at ? (double) (now - self->bad_logged_at) / 1000 : 1.0);
+    self->bad_logged = bad;
+    self->bad_logged_at = now;
 }
 
 //  The node that owns address: our own index alone, else the map's.
@@ -257,20 +281,6 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     s_reject (self, route, route_size, envelope, "unavailable", reason);
 }
 
-//  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
-static long s_peak_rss_kb (void)
-{
-    FILE *file = fopen ("/proc/self/status", "r");
-    long kb = 0;
-    char line[256];
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmHWM:", 6) == 0)
-            kb = atol (line + 6);
-    if (file)
-        fclose (file);
-    return kb;
-}
-
 static void s_pack_str (msgpack_packer *pk, const char *text)
 {
     msgpack_pack_str_with_body (pk, text, strlen (text));
@@ -300,7 +310,7 @@ static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
               .busy = (int64_t) self->counters.busy,
               .workers = config->workers,
               .shards = config->shards,
-              .peak_rss_kb = s_peak_rss_kb (),
+              .peak_rss_kb = metrics_peak_rss_kb (),
               .forwarded = (int64_t) self->counters.forwarded,
               .unavailable = (int64_t) self->counters.unavailable,
               .dropped = (int64_t) self->counters.dropped,
@@ -523,5 +533,6 @@ void front_run (front_t *self)
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
             if (!s_recv_client (self))
                 break;
+        s_log_bad_frames (self);
     }
 }

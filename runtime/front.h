@@ -35,6 +35,15 @@
 
 typedef struct _front_t front_t;
 
+//  The front's own counters: the front bumps them, any thread reads them.
+typedef struct {
+    atomic_uint_fast64_t bad_frames;  //  client or peer frames refused
+    atomic_uint_fast64_t busy;        //  client messages refused: a worker's queue was full
+    atomic_uint_fast64_t forwarded;   //  client messages sent on to their owner
+    atomic_uint_fast64_t unavailable; //  client messages refused: their owner is down
+    atomic_uint_fast64_t dropped;     //  actor messages dropped: their owner's link is down
+} front_counters_t;
+
 typedef struct {
     const char *endpoint;          //  client endpoint to bind
     zcert_t *cert;                 //  CURVE server certificate, NULL for none
@@ -52,6 +61,12 @@ void front_destroy (front_t **self_p);
 
 //  The endpoint bound (a port of * resolved).
 const char *front_endpoint (const front_t *self);
+
+//  The front's counters, for any thread, as long as the front lives.
+const front_counters_t *front_counters (const front_t *self);
+
+//  When the front started (wall clock ms).
+int64_t front_started (const front_t *self);
 
 //  Routes until SIGINT/SIGTERM (zsys_interrupted).
 void front_run (front_t *self);

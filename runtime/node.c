@@ -13,6 +13,8 @@
 #include "cluster.h"
 #include "envelope.h"
 #include "front.h"
+#include "log.h"
+#include "metrics.h"
 #include "peers.h"
 #include "registry.h"
 #include "worker.h"
@@ -50,6 +52,7 @@ struct _shoal_node_t {
     zactor_t *auth;               //  the ZAP handler
     peers_t *peers;               //  the links to the other nodes
     front_t *front;               //  the client endpoint and the routing
+    metrics_t *metrics;           //  the HTTP server of /metrics, NULL when off
 };
 
 //  True if endpoint cannot be reached from another machine.
@@ -233,8 +236,10 @@ void shoal_node_destroy (shoal_node_t **self_p)
     shoal_node_t *self = *self_p;
     if (!self)
         return;
-    //  Workers first: a worker may be pushing to the front, and a PUSH
-    //  whose peer is gone blocks for ever.
+    //  The metrics first: a scrape reads the workers', front's and peers'
+    //  counters. Then the workers: a worker may be pushing to the front,
+    //  and a PUSH whose peer is gone blocks for ever.
+    metrics_destroy (&self->metrics);
     zactor_destroy (&self->janitor);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
@@ -308,6 +313,8 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
         return SHOAL_EMODULE;
     }
     self->modules[self->module_count++] = handle;
+    log_info ("shoal node: loaded module %s (%zu actor types)", path,
+              registry_count (self->registry) - types);
     return 0;
 }
 
@@ -415,7 +422,27 @@ int shoal_node_start (shoal_node_t *self, char **error)
         return SHOAL_ENET;
     free (self->endpoint);
     self->endpoint = strdup (front_endpoint (self->front));
+    const char *address = self->options.metrics ? self->options.metrics : "127.0.0.1:0";
+    if (!streq (address, "off")) {
+        metrics_config_t mc = {.address = address,
+                               .config = &self->config,
+                               .front = front_counters (self->front),
+                               .refused = &self->refused,
+                               .peers = self->peers,
+                               .cluster = self->cluster,
+                               .self_node = self->self_node,
+                               .data_dir = self->data_dir,
+                               .started = front_started (self->front)};
+        self->metrics = metrics_new (&mc, error);
+        if (!self->metrics)
+            return SHOAL_ENET;
+    }
     return 0;
+}
+
+const char *shoal_node_metrics_url (const shoal_node_t *self)
+{
+    return self->metrics ? metrics_url (self->metrics) : NULL;
 }
 
 const char *shoal_node_endpoint (const shoal_node_t *self)

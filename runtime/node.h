@@ -29,6 +29,8 @@ typedef struct {
     const char *cluster_file;   //  a cluster node: the cluster file (NULL: alone)
     const char *name;           //  and which of its nodes this is
     bool insecure;              //  alone: listen without CURVE beyond loopback
+    const char *metrics;        //  HOST:PORT of the metrics server (default
+                                //  127.0.0.1:0, a free port), "off" for none
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:
@@ -53,6 +55,9 @@ int shoal_node_start (shoal_node_t *self, char **error);
 const char *shoal_node_endpoint (const shoal_node_t *self);
 int shoal_node_shards (const shoal_node_t *self);
 int shoal_node_workers (const shoal_node_t *self);
+//  The URL of the node's metrics (http://HOST:PORT/metrics), NULL when
+//  they are off or the node has not started. Borrowed.
+const char *shoal_node_metrics_url (const shoal_node_t *self);
 //  The node's name in its cluster, NULL for a node alone.
 const char *shoal_node_name (const shoal_node_t *self);
 

@@ -89,8 +89,10 @@ void outbox_track (worker_t *self, pending_t *pending)
 void outbox_resend (worker_t *self, int64_t now)
 {
     zlistx_t *stalled = zlistx_new ();
+    uint64_t past_stall = 0; //  for the stalled gauge
     for (pending_t *pending = zhashx_first (self->pending); pending;
          pending = zhashx_next (self->pending)) {
+        past_stall += now - pending->created >= self->config->stall_ms;
         if (pending->next_due > now)
             continue;
         pending->attempt++;
@@ -100,6 +102,7 @@ void outbox_resend (worker_t *self, int64_t now)
         if (!pending->stall_noticed && now - pending->created >= self->config->stall_ms)
             zlistx_add_end (stalled, pending);
     }
+    self->stats->stalled = past_stall;
     //  Turns may change the pending table: notice outside the walk.
     //  An aborted batch frees the pending table: stop there.
     uint64_t batch = self->batch_number;

@@ -1,10 +1,13 @@
 /*  peers.c - a node's links to the other nodes of its cluster. See peers.h.
-    Owned by the front thread.
+    Owned by the front thread; a link's `up` and counters are atomic, for
+    the metrics scrape (peers_link).
 */
 #include "peers.h"
 #include "auth.h"
+#include "log.h"
 #include "shoal_base.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +18,15 @@
 #define PEERS_HWM 100000         //  messages queued to one peer at most
 
 typedef struct {
-    zsock_t *dealer;   //  our link to it, NULL for ourselves
-    zsock_t *monitor;  //  PAIR reading the dealer's events
-    bool up;           //  it welcomed our HELLO; cleared on disconnect
-    bool welcomed;     //  we welcomed its HELLO: its frames are taken
-    int64_t hello_at;  //  when we last said HELLO (monotonic ms)
-    int64_t logged_at; //  when we last logged a refusal about it
-    char epoch[24];    //  our epoch, as text for HELLO
+    zsock_t *dealer;               //  our link to it, NULL for ourselves
+    zsock_t *monitor;              //  PAIR reading the dealer's events
+    atomic_bool up;                //  it welcomed our HELLO; cleared on disconnect
+    atomic_uint_fast64_t sent;     //  data frames sent to it
+    atomic_uint_fast64_t received; //  data frames taken from it
+    bool welcomed;                 //  we welcomed its HELLO: its frames are taken
+    int64_t hello_at;              //  when we last said HELLO (monotonic ms)
+    int64_t logged_at;             //  when we last logged a refusal about it
+    char epoch[24];                //  our epoch, as text for HELLO
 } peer_t;
 
 struct _peers_t {
@@ -163,9 +168,9 @@ static void s_set_up (peers_t *self, int node, bool up, const char *why)
     if (peer->up == up)
         return;
     peer->up = up;
-    zsys_info ("shoal node: peer %s (%s) is %s%s%s", s_name (self, node),
-               cluster_node_peer (self->cluster, node), up ? "up" : "down", why ? ": " : "",
-               why ? why : "");
+    log_write (up ? SHOAL_LOG_INFO : SHOAL_LOG_WARN, "shoal node: peer %s (%s) is %s%s%s",
+               s_name (self, node), cluster_node_peer (self->cluster, node), up ? "up" : "down",
+               why ? ": " : "", why ? why : "");
 }
 
 //  Sends frames on a socket without blocking; returns 0 or SHOAL_ENET.
@@ -201,7 +206,7 @@ static void s_log_refusal (peers_t *self, int node, const char *format, const ch
     peer->logged_at = now;
     char *line = zsys_sprintf (format, s_name (self, node), detail);
     if (line)
-        zsys_warning ("shoal node: %s", line);
+        log_warn ("shoal node: %s", line);
     zstr_free (&line);
 }
 
@@ -307,6 +312,7 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
                 self->stats.refused++;
             else {
                 self->stats.received++;
+                self->peers[node].received++;
                 zmq_msg_t *route = kind == PEERS_MSG ? NULL : &parts[2];
                 zmq_msg_t *envelope = &parts[count - 1];
                 fn (arg, kind, node, route ? zmq_msg_data (route) : NULL,
@@ -397,12 +403,25 @@ int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route
         rc = s_sendv (self->peers[node].dealer, msg, msg_sizes, 2);
     } else
         rc = s_sendv (self->peers[node].dealer, data, sizes, 3);
-    if (rc == 0)
+    if (rc == 0) {
         self->stats.sent++;
+        self->peers[node].sent++;
+    }
     return rc;
 }
 
 void peers_stats (const peers_t *self, peers_stats_t *stats)
 {
     *stats = self->stats;
+}
+
+void peers_link (const peers_t *self, int node, peers_link_t *link)
+{
+    *link = (peers_link_t){0};
+    if (node < 0 || node >= self->count || node == self->self)
+        return;
+    peer_t *peer = &self->peers[node];
+    link->up = atomic_load (&peer->up);
+    link->sent = atomic_load (&peer->sent);
+    link->received = atomic_load (&peer->received);
 }

@@ -22,7 +22,7 @@
     The sender of a frame is known by its CURVE key (the "User-Id" that the
     ZAP handler sets), never by what it claims.
 
-    Owned by the node's front thread; not thread-safe.
+    Owned by the node's front thread; not thread-safe, but for peers_link.
 */
 #ifndef PEERS_H_INCLUDED
 #define PEERS_H_INCLUDED
@@ -77,5 +77,18 @@ typedef struct {
     uint64_t bad_hellos;
 } peers_stats_t;
 void peers_stats (const peers_t *self, peers_stats_t *stats);
+
+//  One link as the metrics see it: up, and data frames sent to the peer
+//  and taken from it.
+typedef struct {
+    bool up;
+    uint64_t sent;
+    uint64_t received;
+} peers_link_t;
+
+//  Fills *link for node (all zero for ourselves or a bad index). Unlike
+//  the rest, safe from any thread while the object lives: it reads
+//  atomics only.
+void peers_link (const peers_t *self, int node, peers_link_t *link);
 
 #endif

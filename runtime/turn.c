@@ -12,6 +12,7 @@
 #include "stage.h"
 #include "timers.h"
 #include "worker_internal.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,24 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
     return result;
 }
 
+//  Logs a handler's failure on a command (not a decision: an error, or a
+//  state that could not be staged), at most once a second per worker
+//  thread, with how many there were.
+static void s_log_failure (worker_t *self, const envelope_t *envelope, const shoal_ctx_t *ctx)
+{
+    static _Thread_local int64_t logged_at;
+    static _Thread_local uint64_t failures;
+    failures++;
+    int64_t now = zclock_mono ();
+    if (logged_at && now - logged_at < 1000)
+        return;
+    log_warn ("worker %d: %s failed on %s: %s %s (%llu failures since the last such line)",
+              self->index, envelope->to, envelope->name, ctx->code, ctx->reason,
+              (unsigned long long) failures);
+    logged_at = now;
+    failures = 0;
+}
+
 void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *envelope)
 {
@@ -166,6 +185,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     //  A failure, unlike a decision, had no effect and may pass: it is not
     //  stored, so a retry runs the command again.
     if (result == CTX_CORRUPT || (result == CTX_REJECTED && ctx->failed)) {
+        s_log_failure (self, envelope, ctx);
         s_transient (self, route, route_size, envelope, ctx->code, ctx->reason);
         return;
     }
@@ -219,13 +239,17 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
     if (result == CTX_REJECTED && self->ctx.failed) {
         //  Not a decision: keep the entry; the re-sent command brings the
         //  reply again (and a stall notice if it keeps failing).
-        zsys_warning ("worker %d: %s failed on the reply to %s: %s", self->index, envelope->to,
-                      envelope->name, self->ctx.reason);
+        log_warn ("worker %d: %s failed on the reply to %s: %s", self->index, envelope->to,
+                  envelope->name, self->ctx.reason);
         return;
     }
     if (result == CTX_REJECTED)
-        zsys_warning ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
-                      envelope->name, self->ctx.reason);
+        log_warn ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
+                  envelope->name, self->ctx.reason);
+    if (pending->stall_noticed)
+        log_info ("command %s from %s to %s is un-stalled: its reply came after %lld ms",
+                  envelope->name, envelope->to, envelope->from,
+                  (long long) (now - pending->created));
     if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
         zhashx_delete (self->pending, envelope->correlation);
         self->stats->pending = zhashx_size (self->pending);
@@ -245,8 +269,8 @@ void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *f
         return;
     }
     if (result == CTX_REJECTED)
-        zsys_warning ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
-                      envelope->name, self->ctx.reason);
+        log_warn ("worker %d: %s refused its timer %s: %s", self->index, envelope->to,
+                  envelope->name, self->ctx.reason);
     journal_batch_timer_del (self->batch, envelope->to, envelope->created, envelope->id);
 }
 
@@ -262,6 +286,9 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     if (!actor)
         return;
     pending->stall_noticed = true;
+    log_warn ("command %s from %s to %s is stalled: unanswered for %lld ms, sent %u times",
+              command.name, pending->sender, command.to,
+              (long long) (worker_now () - pending->created), pending->attempt + 1);
     shoal_rec_t data;
     rec_init (&data);
     shoal_rec_str (&data, "to", command.to);
@@ -278,7 +305,7 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     notice.created = worker_now ();
     self->turns++;
     if (notice.payload && s_turn (self, actor, &notice, notice.created) == CTX_REJECTED)
-        zsys_warning ("worker %d: %s refused the stall notice of %s: %s", self->index,
-                      pending->sender, command.name, self->ctx.reason);
+        log_warn ("worker %d: %s refused the stall notice of %s: %s", self->index, pending->sender,
+                  command.name, self->ctx.reason);
     rec_close (&data);
 }

@@ -24,13 +24,17 @@
 #include "query.h"
 #include "turn.h"
 #include "worker_internal.h"
+#include "log.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BATCH_BYTES_MAX (64u << 20) //  a group commit's records, at most (about)
 #define RETRY_TICK_MS 20
 #define PASSIVATE_TICK_MS 1000
+#define SLOW_COMMIT_NS 100000000u //  a commit slower than this is logged
+#define SLOW_LOG_EVERY_MS 10000   //  at most once this often per worker
 
 static void s_local_destroy (void **item)
 {
@@ -106,6 +110,7 @@ static void s_release (worker_t *self)
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
+    self->stats->timers = zlistx_size (self->timers);
 }
 
 //  Forgets everything in memory and reloads what the journal holds:
@@ -134,7 +139,23 @@ void worker_abort_batch (worker_t *self)
     self->batch_number++;
     self->turns = 0;
     if (s_reload (self) != 0)
-        zsys_error ("worker %d: cannot reload from the journal", self->index);
+        log_error ("worker %d: cannot reload from the journal", self->index);
+}
+
+//  Logs a commit slower than SLOW_COMMIT_NS, at most once per
+//  SLOW_LOG_EVERY_MS, with how many there were since the last line.
+static void s_slow_commit (worker_t *self, uint64_t ns, size_t records)
+{
+    self->slow_commits++;
+    int64_t now = zclock_mono ();
+    if (self->slow_logged_at && now - self->slow_logged_at < SLOW_LOG_EVERY_MS)
+        return;
+    log_warn ("worker %d: slow commit: %.0f ms for %zu records (%" PRIu64
+              " commits over %.0f ms since the last such line)",
+              self->index, (double) ns / 1e6, records, self->slow_commits,
+              (double) SLOW_COMMIT_NS / 1e6);
+    self->slow_logged_at = now;
+    self->slow_commits = 0;
 }
 
 static void s_commit (worker_t *self)
@@ -142,20 +163,27 @@ static void s_commit (worker_t *self)
     if (self->turns == 0 && self->out_count == 0)
         return;
     size_t records = journal_batch_count (self->batch);
+    size_t turns = self->turns;
+    uint64_t started = histogram_now_ns ();
     int rc = records ? journal_batch_commit (self->batch) : 0;
     self->turns = 0;
     if (rc == 0) {
         if (records) {
+            uint64_t ns = histogram_now_ns () - started;
+            histogram_observe (&self->stats->commit_seconds, HISTOGRAM_SECONDS, ns);
+            histogram_observe (&self->stats->batch_messages, HISTOGRAM_SIZES, turns);
             self->stats->commits++;
             self->stats->records += records;
+            if (ns > SLOW_COMMIT_NS)
+                s_slow_commit (self, ns, records);
         }
         self->batch_number++;
         s_release (self);
         return;
     }
     self->stats->failures++;
-    zsys_error ("worker %d: commit failed (%s); reloading from the journal", self->index,
-                shoal_strerror (rc));
+    log_error ("worker %d: commit failed (%s); reloading from the journal", self->index,
+               shoal_strerror (rc));
     worker_abort_batch (self);
 }
 
@@ -172,6 +200,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     }
     self->turns++;
     uint64_t batch = self->batch_number;
+    uint64_t started = histogram_now_ns ();
     switch (envelope.kind) {
     case ENVELOPE_COMMAND:
         turn_on_command (self, route, route_size, &envelope);
@@ -186,6 +215,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         query_run (self, route, route_size, &envelope);
         break;
     }
+    histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,
+                       histogram_now_ns () - started);
     //  A turn that aborted the batch is counted when it comes again.
     if (batch == self->batch_number)
         self->tally.messages++;
@@ -197,6 +228,7 @@ static void s_tick (worker_t *self)
 {
     int64_t now = worker_now ();
     timers_fire (self, now);
+    self->stats->timers = zlistx_size (self->timers);
     if (now >= self->next_retry_tick) {
         self->next_retry_tick = now + RETRY_TICK_MS;
         outbox_resend (self, now);
@@ -320,7 +352,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     //  workers' pushes have none, so two workers can never block each other.
     zsock_set_rcvhwm (self->pull, 50000);
     if (zsock_bind (self->pull, "%s-w%d", config->prefix, index) != 0) {
-        zsys_error ("worker %d: cannot bind its inproc socket", index);
+        log_error ("worker %d: cannot bind its inproc socket", index);
         s_worker_destroy (&self);
         return NULL;
     }
@@ -336,7 +368,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     }
     snprintf (endpoint, sizeof endpoint, "%s-front", config->prefix);
     if (!(self->front = s_push_new (endpoint)) || s_reload (self) != 0) {
-        zsys_error ("worker %d: cannot connect or scan the journal", index);
+        log_error ("worker %d: cannot connect or scan the journal", index);
         s_worker_destroy (&self);
         return NULL;
     }

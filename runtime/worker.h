@@ -21,15 +21,20 @@
 #include "registry.h"
 #include "cluster.h"
 #include "placement.h"
+#include "histogram.h"
 #include "shoal_stats.h"
 
 //  Counters a worker bumps and the node reads (any thread), one field per
 //  SHOAL_COUNTERS entry (shoal_stats.h); the janitor thread bumps `pruned`
-//  of worker 0's, and the front `queued_bytes`.
+//  of worker 0's, and the front `queued_bytes`. The histograms are the
+//  worker's alone to fill; the metrics scrape reads them.
 typedef struct {
 #define WORKER_STATS_FIELD(name, description) atomic_uint_fast64_t name;
     SHOAL_COUNTERS (WORKER_STATS_FIELD)
 #undef WORKER_STATS_FIELD
+    histogram_t commit_seconds; //  a group commit's LevelDB write, fsync included (ns)
+    histogram_t turn_seconds;   //  one message's turn, from decode to staged (ns)
+    histogram_t batch_messages; //  messages per group commit
 } worker_stats_t;
 
 //  What every worker of a node shares, read-only while they run.

@@ -63,10 +63,12 @@ struct _worker_t {
     shoal_ctx_t ctx;   //  the turn being run
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
-    size_t turns;          //  messages in the current batch
-    double reply_ms;       //  smoothed time from sending a command to its reply
-    double reply_var_ms;   //  its smoothed mean deviation
-    uint64_t batch_number; //  counts batches, committed or aborted
+    size_t turns;           //  messages in the current batch
+    double reply_ms;        //  smoothed time from sending a command to its reply
+    double reply_var_ms;    //  its smoothed mean deviation
+    uint64_t batch_number;  //  counts batches, committed or aborted
+    int64_t slow_logged_at; //  when a slow commit was last logged (monotonic ms)
+    uint64_t slow_commits;  //  slow commits not logged yet
 };
 
 //  The worker's clock: ms since the epoch.

@@ -1,7 +1,8 @@
 /*  cmd_bench.c - `shoal bench`: transfers per second, end to end, on a node
     of its own (or an existing one with --endpoint), with completion
     latency, the node's own counters over the transfers and the books
-    checked at the end. Human-readable lines on stdout, then with --json
+    checked at the end; with --nodes N on a cluster of its own on this
+    machine (ipc:// endpoints). Human-readable lines on stdout, then with --json
     one JSON object as the last line; progress on stderr.
 
     Two other modes, --recovery and --memory, are in bench_probe.c. One
@@ -31,6 +32,11 @@ static void s_help (FILE *out)
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
              "                 (the bench's own gets left out); the node's peak RSS\n\n"
+             "With --nodes N it starts a cluster of N nodes of its own instead\n"
+             "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
+             "node) and one client connected to all of them; requests go to any node, which\n"
+             "forwards what it does not own. The books are checked across every node's\n"
+             "journal; the node figures are the nodes' counters summed (peak RSS too).\n\n"
              "With --endpoint it runs against a node that is already running instead. Its\n"
              "accounts and transfers are named from the seed and the clock, so they do not\n"
              "meet earlier runs. There is no journal to read from here, so:\n"
@@ -66,6 +72,8 @@ static void s_help (FILE *out)
              "  accounts is shown as well.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
+             "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
+             "                     link (default: one node alone, no CURVE)\n"
              "  --accounts N       accounts (default 10000)\n"
              "  --transfers M      transfers (default 100000)\n"
              "  --concurrency C    requests in flight (default 256)\n"
@@ -83,9 +91,11 @@ static void s_help (FILE *out)
              "  shoal bench\n"
              "  shoal bench --accounts 10000 --transfers 200000 --concurrency 1024 --json\n"
              "  shoal bench --hot 1\n"
+             "  shoal bench --nodes 3 --json\n"
              "  shoal bench --recovery 1000000 --json\n"
              "  shoal bench --memory 100000\n"
-             "  shoal bench --endpoint tcp://127.0.0.1:7700 --transfers 20000\n");
+             "  shoal bench --endpoint tcp://127.0.0.1:7700 --transfers 20000\n",
+             BANK_NODES_MAX);
 }
 
 //  What the bench prints, worked out from the bank's result.
@@ -130,18 +140,25 @@ static void s_figures (const bank_result_t *r, figures_t *f)
 
 static void s_print_text (const bank_options_t *o, const bank_result_t *r, const figures_t *f)
 {
-    char hot[32] = "off", workers[32] = "default";
+    char hot[32] = "off", workers[32] = "default", where[160];
     if (o->hot)
         snprintf (hot, sizeof hot, "%zu", o->hot);
     if (f->workers)
         snprintf (workers, sizeof workers, "%lld", (long long) f->workers);
+    if (o->endpoint)
+        snprintf (where, sizeof where, "%s", o->endpoint);
+    else if (r->cluster[0])
+        snprintf (where, sizeof where, "own cluster of %d node%s (CURVE)", r->nodes,
+                  r->nodes == 1 ? "" : "s");
+    else
+        snprintf (where, sizeof where, "own node");
     printf ("shoal bench: %zu accounts, %zu transfers, %zu in flight, hot %s, durability %s, "
-            "%s workers, %s\n",
+            "%s workers%s, %s\n",
             o->accounts, o->transfers, o->window, hot,
             o->endpoint ? "of the node"
             : o->async  ? "async"
                         : "sync",
-            workers, o->endpoint ? o->endpoint : "own node");
+            workers, r->nodes >= 2 ? " in all" : "", where);
     printf ("  transfers      %zu (completed %zu, failed %zu, compensated %zu", o->transfers,
             r->completed, r->failed, r->compensated);
     if (r->unfinished)
@@ -163,7 +180,8 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
                 "%.1f messages/commit, %lld resends, %lld duplicates\n",
                 f->events_per_second, f->commits_per_second, f->records_per_commit,
                 f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
-        printf ("  peak RSS       %.1f MB (node)\n", (double) f->peak_rss_kb / 1024.0);
+        printf ("  peak RSS       %.1f MB (%s)\n", (double) f->peak_rss_kb / 1024.0,
+                r->nodes >= 2 ? "the nodes' summed" : "node");
     } else
         printf ("  node           counters not available\n");
     printf ("  books balance  %s\n", r->balanced ? "yes" : "NO");
@@ -208,7 +226,7 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
         printf ("\"%s\"", o->async ? "async" : "sync");
     printf (",");
     s_json_number ("workers", f->workers > 0, (double) f->workers, 0);
-    printf ("\"seed\":%llu,\"endpoint\":", (unsigned long long) o->seed);
+    printf ("\"nodes\":%d,\"seed\":%llu,\"endpoint\":", r->nodes, (unsigned long long) o->seed);
     json_string (stdout, r->endpoint, strlen (r->endpoint));
     printf (",\"problem\":");
     if (r->problem[0])
@@ -232,6 +250,7 @@ int cmd_bench (int argc, char **argv)
     size_t recovery_events = 1000000, replay = 200000, memory_accounts = 1000000;
     const option_t table[] = {
         OPT_STRING ("endpoint", &o.endpoint),
+        OPT_INT ("nodes", &o.nodes, 1, BANK_NODES_MAX),
         OPT_INT ("accounts", &o.accounts, 2, 100000000),
         OPT_INT ("transfers", &o.transfers, 1, 1000000000),
         OPT_INT ("concurrency", &o.window, 1, 1000000),
@@ -256,7 +275,11 @@ int cmd_bench (int argc, char **argv)
     bool window_set = o.window > 0; //  --concurrency given (its least is 1)
     if (!window_set)
         o.window = 256;
-    if ((recovery || memory) && (o.endpoint || (recovery && memory))) {
+    if (o.endpoint && o.nodes > 1) {
+        fprintf (stderr, "shoal bench: --nodes starts a cluster of its own; not with --endpoint\n");
+        return EXIT_USAGE;
+    }
+    if ((recovery || memory) && (o.endpoint || o.nodes > 1 || (recovery && memory))) {
         fprintf (stderr,
                  "shoal bench: --recovery and --memory run alone, on a node of their own\n");
         return EXIT_USAGE;

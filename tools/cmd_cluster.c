@@ -27,14 +27,17 @@
 #include "cluster.h"
 #include "cluster_stats.h"
 #include "shard.h"
+#include "node_child.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void s_help (FILE *out)
@@ -75,10 +78,12 @@ static void s_usage (FILE *out)
     fprintf (out, "Usage: shoal cluster SUBCOMMAND [OPTIONS]\n\n"
                   "Subcommands:\n"
                   "  init       plan a cluster: its map and its certificates\n"
+                  "  up         run a development cluster on this machine until Ctrl-C\n"
                   "  status     every node up or down, its shards, epoch, peers, uptime\n\n"
                   "Run 'shoal cluster SUBCOMMAND --help' for its options and examples.\n\n"
                   "Examples:\n"
                   "  shoal cluster init --nodes 3\n"
+                  "  shoal cluster up --nodes 3 --dir ./dev\n"
                   "  shoal cluster status\n");
 }
 
@@ -230,7 +235,7 @@ static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
     return rc;
 }
 
-static int s_init (int argc, char **argv)
+int cluster_init (int argc, char **argv)
 {
     const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
     long nodes = 0, shards = 256, base_port = 7700;
@@ -592,10 +597,12 @@ int cmd_cluster (int argc, char **argv)
         return 0;
     }
     if (streq (argv[1], "init"))
-        return s_init (argc - 1, argv + 1);
+        return cluster_init (argc - 1, argv + 1);
     if (streq (argv[1], "status"))
         return s_status (argc - 1, argv + 1);
-    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, status)\n\n", argv[1]);
+    if (streq (argv[1], "up"))
+        return cluster_up (argc - 1, argv + 1);
+    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, up, status)\n\n", argv[1]);
     s_usage (stderr);
     return EXIT_USAGE;
 }

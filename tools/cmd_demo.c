@@ -3,6 +3,8 @@
     directory, opens and funds accounts, closes a few, runs concurrent
     transfers while killing the node with SIGKILL and restarting it, waits
     for every transfer to finish and checks the books from the journal.
+    With --nodes N it runs a cluster of N nodes of its own instead (ipc://
+    endpoints in its directory), kills random nodes and freezes one.
 */
 #include "commands.h"
 #include "bank.h"
@@ -16,25 +18,38 @@
 
 static void s_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal demo [OPTIONS]\n\n"
-                  "Runs the bank on a node of its own (a child process on a free loopback port,\n"
-                  "a temporary data directory): opens and funds accounts, closes 1%% of them,\n"
-                  "runs concurrent transfers (some overdraw and fail, some hit a closed account\n"
-                  "and are compensated), kills the node with SIGKILL mid-run and restarts it,\n"
-                  "waits for every transfer, then checks the books from the journal itself.\n"
-                  "Exits 1 if any invariant fails.\n\n"
-                  "Options:\n"
-                  "  --accounts N      accounts (default 1000)\n"
-                  "  --transfers N     transfers (default 20000)\n"
-                  "  --concurrency N   requests in flight (default 256)\n"
-                  "  --kills N         SIGKILLs during the transfers (default 2, at most 15)\n"
-                  "  --seed N          random seed (default: from the clock; printed)\n"
-                  "  --workers N       node workers (default: number of cores)\n"
-                  "  --data DIR        use DIR (kept) instead of a temporary directory\n"
-                  "  --json            print the summary as one JSON object\n\n"
-                  "Examples:\n"
-                  "  shoal demo\n"
-                  "  shoal demo --transfers 100000 --kills 5 --seed 42\n");
+    fprintf (out,
+             "Usage: shoal demo [OPTIONS]\n\n"
+             "Runs the bank on a node of its own (a child process on a free loopback port,\n"
+             "a temporary data directory): opens and funds accounts, closes 1%% of them,\n"
+             "runs concurrent transfers (some overdraw and fail, some hit a closed account\n"
+             "and are compensated), kills the node with SIGKILL mid-run and restarts it,\n"
+             "waits for every transfer, then checks the books from the journal itself.\n"
+             "With --nodes N (2 or more) the same runs on a cluster of N nodes of its own\n"
+             "(`shoal cluster init --ipc` in the temporary directory, one child process\n"
+             "per node, a client connected to all of them): the kills hit random nodes,\n"
+             "one random node is frozen with SIGSTOP mid-run (then SIGCONT), and the\n"
+             "books are checked across every node's journal.\n"
+             "Exits 1 if any invariant fails.\n\n"
+             "Options:\n"
+             "  --accounts N      accounts (default 1000)\n"
+             "  --transfers N     transfers (default 20000)\n"
+             "  --concurrency N   requests in flight (default 256)\n"
+             "  --kills N         SIGKILLs during the transfers (default 2, at most 15)\n"
+             "  --nodes N         run a cluster of N nodes, 2 to %d (default: one node)\n"
+             "  --freeze-ms MS    SIGSTOP one random node for MS once mid-run, 0 for none\n"
+             "                    (default 3000 with --nodes, else 0)\n"
+             "  --seed N          random seed (default: from the clock; printed)\n"
+             "  --workers N       node workers (default: number of cores)\n"
+             "  --data DIR        use DIR (kept) instead of a temporary directory (with\n"
+             "                    --nodes: DIR/cluster and DIR/nI; at most 72 bytes)\n"
+             "  --json            print the summary as one JSON object\n\n"
+             "Examples:\n"
+             "  shoal demo\n"
+             "  shoal demo --transfers 100000 --kills 5 --seed 42\n"
+             "  shoal demo --nodes 3\n"
+             "  shoal demo --nodes 5 --kills 6 --freeze-ms 5000 --seed 42\n",
+             BANK_NODES_MAX);
 }
 
 int cmd_demo (int argc, char **argv)
@@ -50,11 +65,14 @@ int cmd_demo (int argc, char **argv)
         .progress = true,
     };
     bool json = false;
+    long freeze_ms = -1; //  not given
     const option_t table[] = {
         OPT_INT ("accounts", &o.accounts, 2, 10000000),
         OPT_INT ("transfers", &o.transfers, 1, 100000000),
         OPT_INT ("concurrency", &o.window, 1, 100000),
         OPT_INT ("kills", &o.kills, 0, 15),
+        OPT_INT ("nodes", &o.nodes, 1, BANK_NODES_MAX),
+        OPT_INT ("freeze-ms", &freeze_ms, 0, 600000),
         OPT_INT ("seed", &o.seed, 0, LONG_MAX),
         OPT_INT ("workers", &o.workers, 1, 256),
         OPT_STRING ("data", &o.data_dir),
@@ -69,13 +87,20 @@ int cmd_demo (int argc, char **argv)
         return EXIT_USAGE;
     }
     o.seed &= 0x7fffffffffffffffULL;
+    o.freeze_ms = freeze_ms >= 0 ? (int) freeze_ms : o.nodes >= 2 ? 3000 : 0;
     o.closed = o.accounts / 100 ? o.accounts / 100 : 1;
     zsys_init ();
     zsys_handler_set (NULL); //  Ctrl-C kills the demo and its node at once
+    char nodes[64] = "";
+    if (o.nodes >= 2)
+        snprintf (nodes, sizeof nodes, "%d nodes, ", o.nodes);
+    char freeze[64] = "";
+    if (o.freeze_ms > 0)
+        snprintf (freeze, sizeof freeze, ", a %d ms SIGSTOP", o.freeze_ms);
     fprintf (stderr,
-             "shoal demo: %zu accounts of %lld, %zu transfers, %zu in flight, %d SIGKILLs, "
+             "shoal demo: %s%zu accounts of %lld, %zu transfers, %zu in flight, %d SIGKILLs%s, "
              "seed %llu\n",
-             o.accounts, (long long) o.funding, o.transfers, o.window, o.kills,
+             nodes, o.accounts, (long long) o.funding, o.transfers, o.window, o.kills, freeze,
              (unsigned long long) o.seed);
     //  The node's own lines (ready, stopped) would land among the progress
     //  and the summary: they go to a log, kept only if something failed.
@@ -86,35 +111,53 @@ int cmd_demo (int argc, char **argv)
     bank_result_t r;
     int rc = bank_run (&o, &r);
     if ((rc != 0 && rc != SHOAL_EREJECTED) || !r.balanced)
-        fprintf (stderr, "shoal demo: the node's log is in %s\n", log);
+        fprintf (stderr, "shoal demo: the %s log is in %s\n", o.nodes >= 2 ? "nodes'" : "node's",
+                 log);
     else
         unlink (log);
     if (rc != 0 && rc != SHOAL_EREJECTED)
         return 1;
     if (json) {
         printf ("{\"accounts\":%zu,\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,"
-                "\"compensated\":%zu,\"unfinished\":%zu,\"kills\":%d,\"total_before\":%lld,"
+                "\"compensated\":%zu,\"unfinished\":%zu,\"nodes\":%d,\"kills\":%d,\"freezes\":%d,"
+                "\"freeze_ms\":%d,\"total_before\":%lld,"
                 "\"total_after\":%lld,\"balanced\":%s,\"seconds\":%.3f,"
                 "\"completed_per_second\":%.1f,\"resends\":%zu,\"seed\":%llu,\"problem\":",
                 o.accounts, o.transfers, r.completed, r.failed, r.compensated, r.unfinished,
-                r.kills, (long long) r.total_before, (long long) r.total_after,
-                r.balanced ? "true" : "false", r.transfer_seconds, r.transfers_per_second,
-                r.resends, (unsigned long long) o.seed);
+                r.nodes, r.kills, r.freezes, o.freeze_ms, (long long) r.total_before,
+                (long long) r.total_after, r.balanced ? "true" : "false", r.transfer_seconds,
+                r.transfers_per_second, r.resends, (unsigned long long) o.seed);
         if (r.problem[0])
             json_string (stdout, r.problem, strlen (r.problem));
         else
             printf ("null");
         printf ("}\n");
     } else {
-        printf ("\nshoal demo: %zu transfers over %zu accounts, node killed %d times\n",
-                o.transfers, o.accounts, r.kills);
+        if (r.nodes >= 2) {
+            printf ("\nshoal demo: %zu transfers over %zu accounts on %d nodes, nodes killed %d "
+                    "times, ",
+                    o.transfers, o.accounts, r.nodes, r.kills);
+            if (r.freezes)
+                printf ("frozen %d time%s (%d ms)\n", r.freezes, r.freezes == 1 ? "" : "s",
+                        o.freeze_ms);
+            else
+                printf ("frozen 0 times\n");
+        } else {
+            printf ("\nshoal demo: %zu transfers over %zu accounts, node killed %d times",
+                    o.transfers, o.accounts, r.kills);
+            if (r.freezes)
+                printf (", frozen %d time%s (%d ms)", r.freezes, r.freezes == 1 ? "" : "s",
+                        o.freeze_ms);
+            printf ("\n");
+        }
         printf ("  completed      %8zu\n", r.completed);
         printf ("  failed         %8zu   (overdrawn or closed source: nothing moved)\n", r.failed);
         printf ("  compensated    %8zu   (closed target: money returned)\n", r.compensated);
         if (r.unfinished)
             printf ("  unfinished     %8zu\n", r.unfinished);
         printf ("  total before   %8lld\n", (long long) r.total_before);
-        printf ("  total after    %8lld   (from the journal)\n", (long long) r.total_after);
+        printf ("  total after    %8lld   (from the %s)\n", (long long) r.total_after,
+                r.nodes >= 2 ? "journals of every node" : "journal");
         printf ("  took           %8.2f s  (%.0f completed transfers/s, crashes included)\n",
                 r.transfer_seconds, r.transfers_per_second);
         printf ("  books balance: %s\n", r.balanced ? "yes" : "NO");

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "options.h"
 #include "node.h"
+#include "log.h"
 #include "account.h"
 #include "transfer.h"
 
@@ -44,6 +45,11 @@ static void s_help (FILE *out)
                   "                          CURVE keys come from the file and the directory\n"
                   "                          beside it (NAME/node.cert, NAME/clients/)\n"
                   "  --name NAME             which node of the cluster this is\n"
+                  "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
+                  "                          (default 127.0.0.1:0, a free port, said on the\n"
+                  "                          ready line); off: none\n"
+                  "  --log-level LEVEL       debug, info (default), warn or error: the least\n"
+                  "                          severe lines written on stderr\n"
                   "  --insecure              a node alone may listen beyond loopback without\n"
                   "                          CURVE (said on every start); without it, only\n"
                   "                          loopback and ipc:// are allowed\n"
@@ -209,30 +215,33 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
         return 1;
     }
     if (opts->insecure && !opts->cluster_file)
-        fprintf (stderr,
-                 "shoal node: WARNING: --insecure: %s takes commands from anyone who can reach "
-                 "it, unauthenticated and unencrypted\n",
-                 shoal_node_endpoint (node));
-    if (shoal_node_name (node))
-        printf ("shoal node ready on %s (node %s of %s, %d workers, %d shards, durability %s)\n",
-                shoal_node_endpoint (node), shoal_node_name (node), opts->cluster_file,
-                shoal_node_workers (node), shoal_node_shards (node),
-                opts->async ? "async" : "sync");
-    else
-        printf ("shoal node ready on %s (data %s, %d workers, %d shards, durability %s)\n",
-                shoal_node_endpoint (node), opts->data_dir ? opts->data_dir : "shoal-data",
-                shoal_node_workers (node), shoal_node_shards (node),
-                opts->async ? "async" : "sync");
+        log_warn ("shoal node: --insecure: %s takes commands from anyone who can reach it, "
+                  "unauthenticated and unencrypted",
+                  shoal_node_endpoint (node));
+    //  What the node runs with: the ready line's parentheses, and the log.
+    const char *url = shoal_node_metrics_url (node);
+    char what[PATH_MAX + 512];
+    snprintf (what, sizeof what, "%s%s%s%s, %d workers, %d shards, durability %s%s%s",
+              shoal_node_name (node) ? "node " : "data ",
+              shoal_node_name (node) ? shoal_node_name (node)
+                                     : (opts->data_dir ? opts->data_dir : "shoal-data"),
+              shoal_node_name (node) ? " of " : "",
+              shoal_node_name (node) ? opts->cluster_file : "", shoal_node_workers (node),
+              shoal_node_shards (node), opts->async ? "async" : "sync", url ? ", metrics " : "",
+              url ? url : "");
+    log_info ("shoal node: started on %s (%s)", shoal_node_endpoint (node), what);
+    printf ("shoal node ready on %s (%s)\n", shoal_node_endpoint (node), what);
     fflush (stdout);
     shoal_node_run (node);
     shoal_node_destroy (&node);
-    fprintf (stderr, "shoal node: stopped\n");
+    log_info ("shoal node: stopped");
     return 0;
 }
 
 int cmd_node (int argc, char **argv)
 {
     shoal_node_options_t opts = {0};
+    int log_level = SHOAL_LOG_INFO; //  an index into SHOAL_LOG_LEVELS
     const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL;
     int module_count = 0;
     const option_t table[] = {
@@ -251,6 +260,8 @@ int cmd_node (int argc, char **argv)
         OPT_STRING ("cluster", &opts.cluster_file),
         OPT_STRING ("name", &opts.name),
         OPT_FLAG ("insecure", &opts.insecure),
+        OPT_STRING ("metrics", &opts.metrics),
+        OPT_WORD ("log-level", &log_level, SHOAL_LOG_LEVELS),
         OPT_END,
     };
     //  The config file first, then $SHOAL_ENDPOINT, then the command line:
@@ -270,8 +281,10 @@ int cmd_node (int argc, char **argv)
     else if (rc == 0 && first < argc) {
         fprintf (stderr, "shoal node: unexpected argument '%s'\n", argv[first]);
         rc = EXIT_USAGE;
-    } else if (rc == 0)
+    } else if (rc == 0) {
+        log_set_level ((shoal_log_level_t) log_level);
         rc = s_run (&opts, modules, module_count);
+    }
     for (int i = 0; i < path_count; i++)
         zstr_free (&paths[i]);
     zconfig_destroy (&config);

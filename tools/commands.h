@@ -29,6 +29,9 @@ int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
+//  `shoal cluster init` and `shoal cluster up`, argv[0] being the subcommand.
+int cluster_init (int argc, char **argv);
+int cluster_up (int argc, char **argv);
 int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 

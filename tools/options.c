@@ -96,9 +96,20 @@ static int s_apply (const option_t *o, const char *command, const char *where, c
     case OPTION_WORD:
         number = s_word (o->words, text);
         if (number < 0) {
-            int length = (int) strcspn (o->words, "|");
-            fprintf (stderr, "shoal %s: %s is %.*s or %s, not '%s'\n", command, where, length,
-                     o->words, o->words + length + (o->words[length] ? 1 : 0), text);
+            //  "a|b|c" is said "a, b or c".
+            char said[256] = "";
+            size_t used = 0;
+            for (const char *word = o->words; *word && used < sizeof said;) {
+                size_t length = strcspn (word, "|");
+                const char *next = word + length + (word[length] ? 1 : 0);
+                used += (size_t) snprintf (said + used, sizeof said - used, "%s%.*s",
+                                           word == o->words ? ""
+                                           : *next          ? ", "
+                                                            : " or ",
+                                           (int) length, word);
+                word = next;
+            }
+            fprintf (stderr, "shoal %s: %s is %s, not '%s'\n", command, where, said, text);
             return OPTIONS_ERROR;
         }
         s_store (o->value, o->size, number);

@@ -49,7 +49,15 @@ static int s_send (client_t *client, const driver_t *driver, flight_t *flight)
 
 int driver_run (const driver_t *driver, size_t *resent)
 {
-    client_t *client = client_new (driver->endpoint);
+    client_t *client = NULL;
+    if (driver->cluster) {
+        char *error = NULL;
+        client = client_new_cluster (driver->cluster, NULL, &error);
+        if (!client)
+            fprintf (stderr, "%s: %s\n", driver_command, error ? error : "out of memory");
+        free (error);
+    } else
+        client = client_new (driver->endpoint);
     if (!client)
         return SHOAL_EINVAL;
     zhashx_t *flights = zhashx_new ();

@@ -42,6 +42,7 @@ typedef struct {
     driver_reply_fn *reply;
     driver_tick_fn *tick; //  may be NULL
     void *arg;
+    const char *cluster; //  a cluster file: all its nodes (client_new_cluster), not endpoint
 } driver_t;
 
 //  Runs until every request is answered (or the deadline or a tick stops

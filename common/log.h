@@ -1,0 +1,46 @@
+/*  log.h - the node's log: one line per notable event on stderr, with the
+    time (UTC, ms) and the level:
+
+        2026-12-01T22:41:13.123Z INFO shoal node: peer n2 (tcp://...) is up
+
+    Conventions:
+    1. One process-wide level (default info); lines below it cost one
+       atomic load and are not formatted.
+    2. A line is written with one stdio call, so lines of different
+       threads never interleave. Any thread may log.
+    3. A message says what happened in the domain's words, without a
+       trailing newline (one is added).
+*/
+#ifndef SHOAL_LOG_H_INCLUDED
+#define SHOAL_LOG_H_INCLUDED
+
+#include <stdbool.h>
+
+typedef enum {
+    SHOAL_LOG_DEBUG = 0,
+    SHOAL_LOG_INFO = 1,
+    SHOAL_LOG_WARN = 2,
+    SHOAL_LOG_ERROR = 3,
+} shoal_log_level_t;
+
+//  The words of the levels, in their order: the value of --log-level.
+#define SHOAL_LOG_LEVELS "debug|info|warn|error"
+
+//  Sets the process-wide level: lines below it are not written.
+void log_set_level (shoal_log_level_t level);
+shoal_log_level_t log_level (void);
+
+//  True if a line at level would be written (to skip costly arguments).
+bool log_enabled (shoal_log_level_t level);
+
+//  Writes one line at level with printf's format. Can't fail (a line
+//  longer than 1 KiB is cut).
+void log_write (shoal_log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#define log_debug(...) log_write (SHOAL_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_write (SHOAL_LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_write (SHOAL_LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write (SHOAL_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,334 @@
+/*  metrics.c - a node's metrics over HTTP (Prometheus' text format). See
+    metrics.h.
+
+    libmicrohttpd runs one thread of its own; the handler builds the whole
+    answer in memory (open_memstream) from atomic loads, and hands it over.
+    The node's threads own what they count and only ever add to atomics;
+    they never wait for a scrape. A scrape costs a few hundred atomic loads,
+    a listing of the data directory and a read of /proc/self/status.
+*/
+#include "metrics.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_CONNECTIONS_MAX 16
+#define METRICS_TIMEOUT_S 10
+
+struct _metrics_t {
+    metrics_config_t config;   //  what a scrape reads
+    struct MHD_Daemon *daemon; //  the server and its thread
+    char *url;                 //  http://HOST:PORT/metrics, owned
+};
+
+//  --------------------------------------------------------------------------
+//  The exposition text
+
+//  The workers' counters, summed.
+typedef struct {
+#define METRICS_FIELD(name, description) uint64_t name;
+    SHOAL_COUNTERS (METRICS_FIELD)
+#undef METRICS_FIELD
+} metrics_sum_t;
+
+//  The node's own counters, as the "stats" query has them.
+typedef struct {
+#define METRICS_FIELD(name, description) int64_t name;
+    SHOAL_NODE_COUNTERS (METRICS_FIELD)
+#undef METRICS_FIELD
+} metrics_node_t;
+
+//  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
+long metrics_peak_rss_kb (void)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    long kb = 0;
+    char line[256];
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmHWM:", 6) == 0)
+            kb = atol (line + 6);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+//  The sum of the sizes of the files in dir (not recursive: a LevelDB
+//  store is flat), -1 if it cannot be listed.
+static int64_t s_dir_bytes (const char *dir)
+{
+    DIR *listing = opendir (dir);
+    if (!listing)
+        return -1;
+    int64_t bytes = 0;
+    struct dirent *entry;
+    while ((entry = readdir (listing))) {
+        struct stat info;
+        if (fstatat (dirfd (listing), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG (info.st_mode))
+            bytes += info.st_size;
+    }
+    closedir (listing);
+    return bytes;
+}
+
+static void s_family (FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+//  One histogram family: the workers' histograms at offset in
+//  worker_stats_t, summed, with cumulative buckets.
+static void s_histogram (FILE *out, const worker_config_t *config, size_t offset,
+                         histogram_kind_t kind, const char *name, const char *help)
+{
+    uint64_t buckets[HISTOGRAM_BUCKETS] = {0}, sum = 0;
+    for (int w = 0; w < config->workers; w++) {
+        const histogram_t *h = (const histogram_t *) ((const char *) &config->stats[w] + offset);
+        for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
+            buckets[i] += atomic_load_explicit (&h->buckets[i], memory_order_relaxed);
+        sum += atomic_load_explicit (&h->sum, memory_order_relaxed);
+    }
+    s_family (out, name, "histogram", help);
+    const uint64_t *bounds = histogram_bounds (kind);
+    double scale = kind == HISTOGRAM_SECONDS ? 1e9 : 1;
+    uint64_t count = 0;
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+        count += buckets[i];
+        if (i < HISTOGRAM_BUCKETS - 1)
+            fprintf (out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double) bounds[i] / scale,
+                     count);
+        else
+            fprintf (out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, count);
+    }
+    fprintf (out, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, (double) sum / scale, name, count);
+}
+
+//  Writes a series: name{labels} value, a family's HELP and TYPE first
+//  when it differs from the previous series' (last).
+static void s_series (FILE *out, const char **last, const char *name, const char *type,
+                      const char *labels, double value, const char *help)
+{
+    if (!*last || strcmp (*last, name) != 0)
+        s_family (out, name, type, help);
+    *last = name;
+    fprintf (out, "%s%s%s%s %.15g\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", value);
+}
+
+int metrics_write (const metrics_config_t *config, FILE *out)
+{
+    const worker_config_t *workers = config->config;
+    metrics_sum_t s = {0};
+    for (int w = 0; w < workers->workers; w++) {
+#define METRICS_ADD(name, description) s.name += atomic_load (&workers->stats[w].name);
+        SHOAL_COUNTERS (METRICS_ADD)
+#undef METRICS_ADD
+    }
+    const front_counters_t *f = config->front;
+    metrics_node_t n = {
+        .bad_frames = (int64_t) atomic_load (&f->bad_frames),
+        .busy = (int64_t) atomic_load (&f->busy),
+        .workers = workers->workers,
+        .shards = workers->shards,
+        .peak_rss_kb = metrics_peak_rss_kb (),
+        .forwarded = (int64_t) atomic_load (&f->forwarded),
+        .unavailable = (int64_t) atomic_load (&f->unavailable),
+        .dropped = (int64_t) atomic_load (&f->dropped),
+        .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
+        .uptime_ms = zclock_time () - config->started,
+    };
+    s_family (out, "shoal_build_info", "gauge", "The shoal version this node runs");
+    fprintf (out, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION_STRING);
+    const char *last = NULL;
+#define METRICS_SERIES(family, type, labels, value, help)                                          \
+    s_series (out, &last, #family, #type, labels, (double) (value), help);
+    SHOAL_METRICS (METRICS_SERIES)
+    SHOAL_NODE_METRICS (METRICS_SERIES)
+#undef METRICS_SERIES
+    s_histogram (out, workers, offsetof (worker_stats_t, commit_seconds), HISTOGRAM_SECONDS,
+                 "shoal_commit_duration_seconds",
+                 "Time of a group commit's LevelDB write, fsync included");
+    s_histogram (out, workers, offsetof (worker_stats_t, turn_seconds), HISTOGRAM_SECONDS,
+                 "shoal_turn_duration_seconds", "Time of one message's turn (handler and staging)");
+    s_histogram (out, workers, offsetof (worker_stats_t, batch_messages), HISTOGRAM_SIZES,
+                 "shoal_batch_messages", "Messages per group commit");
+    s_family (out, "shoal_worker_queue_bytes", "gauge",
+              "Bytes of client frames queued for a worker and not taken yet");
+    for (int w = 0; w < workers->workers; w++)
+        fprintf (out, "shoal_worker_queue_bytes{worker=\"%d\"} %" PRIu64 "\n", w,
+                 (uint64_t) atomic_load (&workers->stats[w].queued_bytes));
+    int64_t bytes = s_dir_bytes (config->data_dir);
+    if (bytes >= 0) {
+        s_family (out, "shoal_data_bytes", "gauge", "Bytes of the files in the data directory");
+        fprintf (out, "shoal_data_bytes %" PRId64 "\n", bytes);
+    }
+    if (config->peers && config->cluster) {
+        int count = cluster_node_count (config->cluster);
+        static const char *families[][2] = {
+            {"shoal_peer_up", "Whether the link to a peer is up (it welcomed our HELLO)"},
+            {"shoal_peer_messages_sent_total", "Data frames sent to a peer"},
+            {"shoal_peer_messages_received_total", "Data frames taken from a peer"}};
+        for (int k = 0; k < 3; k++) {
+            s_family (out, families[k][0], k ? "counter" : "gauge", families[k][1]);
+            for (int i = 0; i < count; i++) {
+                if (i == config->self_node)
+                    continue;
+                peers_link_t link;
+                peers_link (config->peers, i, &link);
+                uint64_t value = k == 0 ? link.up : k == 1 ? link.sent : link.received;
+                fprintf (out, "%s{peer=\"%s\"} %" PRIu64 "\n", families[k][0],
+                         cluster_node_name (config->cluster, i), value);
+            }
+        }
+    }
+    return ferror (out) ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The server
+
+static enum MHD_Result s_answer (struct MHD_Connection *connection, unsigned status,
+                                 const char *text)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer (strlen (text), (void *) text, MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return MHD_NO;
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET");
+    enum MHD_Result rc = MHD_queue_response (connection, status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+//  libmicrohttpd's request handler, on its thread.
+static enum MHD_Result s_on_request (void *cls, struct MHD_Connection *connection, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_data_size,
+                                     void **request)
+{
+    metrics_t *self = cls;
+    if (strcmp (url, "/metrics") != 0)
+        return s_answer (connection, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+    if (strcmp (method, MHD_HTTP_METHOD_GET) != 0)
+        return s_answer (connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        return MHD_NO;
+    int rc = metrics_write (&self->config, out);
+    fclose (out);
+    if (rc != 0) {
+        free (text);
+        return MHD_NO;
+    }
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer (size, text, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free (text);
+        return MHD_NO;
+    }
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+    enum MHD_Result queued = MHD_queue_response (connection, MHD_HTTP_OK, response);
+    MHD_destroy_response (response);
+    return queued;
+}
+
+//  Splits HOST:PORT (HOST may be [IPv6]) into host and port. Returns 0,
+//  or -1 when it is not of that form.
+static int s_split (const char *address, char *host, size_t host_size, char *port, size_t port_size)
+{
+    const char *colon = strrchr (address, ':');
+    if (!colon || colon == address || !colon[1] || strlen (colon + 1) >= port_size ||
+        strspn (colon + 1, "0123456789") != strlen (colon + 1))
+        return -1;
+    const char *start = address, *end = colon;
+    if (*start == '[' && end[-1] == ']') {
+        start++;
+        end--;
+    }
+    if (end <= start || (size_t) (end - start) >= host_size)
+        return -1;
+    memcpy (host, start, (size_t) (end - start));
+    host[end - start] = 0;
+    strcpy (port, colon + 1);
+    return 0;
+}
+
+metrics_t *metrics_new (const metrics_config_t *config, char **error)
+{
+    char host[256], port[8];
+    if (s_split (config->address, host, sizeof host, port, sizeof port) != 0) {
+        *error = zsys_sprintf ("--metrics %s: expected HOST:PORT (port 0 picks a free one) or off",
+                               config->address);
+        return NULL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo (host, port, &hints, &found);
+    if (rc != 0) {
+        *error = zsys_sprintf ("--metrics %s: %s", config->address, gai_strerror (rc));
+        return NULL;
+    }
+    metrics_t *self = calloc (1, sizeof (metrics_t));
+    if (!self) {
+        freeaddrinfo (found);
+        *error = strdup ("out of memory");
+        return NULL;
+    }
+    self->config = *config;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
+    if (found->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    self->daemon = MHD_start_daemon (
+        flags, 0, NULL, NULL, s_on_request, self, MHD_OPTION_SOCK_ADDR, found->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) METRICS_TIMEOUT_S, MHD_OPTION_END);
+    freeaddrinfo (found);
+    const union MHD_DaemonInfo *info =
+        self->daemon ? MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info) {
+        *error = zsys_sprintf ("cannot serve metrics on %s (is the port in use?)", config->address);
+        metrics_destroy (&self);
+        return NULL;
+    }
+    bool v6 = strchr (host, ':') != NULL;
+    self->url = zsys_sprintf ("http://%s%s%s:%u/metrics", v6 ? "[" : "", host, v6 ? "]" : "",
+                              (unsigned) info->port);
+    if (!self->url) {
+        *error = strdup ("out of memory");
+        metrics_destroy (&self);
+        return NULL;
+    }
+    log_debug ("shoal node: metrics on %s", self->url);
+    return self;
+}
+
+void metrics_destroy (metrics_t **self_p)
+{
+    metrics_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    zstr_free (&self->url);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *metrics_url (const metrics_t *self)
+{
+    return self->url;
+}

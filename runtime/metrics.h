@@ -1,0 +1,53 @@
+/*  metrics.h - a node's metrics over HTTP, in Prometheus' text exposition
+    format (version 0.0.4), served by libmicrohttpd on its own thread.
+
+    GET /metrics answers the families of SHOAL_METRICS and
+    SHOAL_NODE_METRICS (shoal_stats.h), the histograms of commit latency,
+    turn latency and batch size, each worker's queue, each peer's link and
+    the data directory's size; any other path is 404, another method 405.
+    A scrape reads atomics only (and the data directory's listing), on
+    libmicrohttpd's thread: the node's threads never wait for it, nor do
+    any work for it when nobody scrapes.
+*/
+#ifndef METRICS_H_INCLUDED
+#define METRICS_H_INCLUDED
+
+#include "front.h"
+#include "peers.h"
+#include "worker.h"
+
+typedef struct _metrics_t metrics_t;
+
+//  What a scrape reads. Everything pointed to must outlive the server.
+typedef struct {
+    const char *address;                 //  HOST:PORT to listen on; port 0 picks a free one
+    const worker_config_t *config;       //  the workers: count, counters
+    const front_counters_t *front;       //  the front's counters
+    const atomic_uint_fast64_t *refused; //  connections the authenticator refused
+    const peers_t *peers;                //  the links, NULL for a node alone
+    const cluster_t *cluster;            //  NULL for a node alone
+    int self_node;                       //  our index in it
+    const char *data_dir;                //  summed at each scrape
+    int64_t started;                     //  wall clock ms
+} metrics_config_t;
+
+//  Starts listening. Returns NULL with *error (free() it) when the address
+//  is malformed or cannot be bound.
+metrics_t *metrics_new (const metrics_config_t *config, char **error);
+
+//  Stops the server (waits for a scrape under way). Safe with *self_p NULL.
+void metrics_destroy (metrics_t **self_p);
+
+//  "http://HOST:PORT/metrics" with the port bound. Borrowed, for the
+//  object's life.
+const char *metrics_url (const metrics_t *self);
+
+//  Writes the exposition text of config to out, as a scrape does.
+//  Returns 0, or -1 if out failed.
+int metrics_write (const metrics_config_t *config, FILE *out);
+
+//  The peak resident set of this process in KiB (VmHWM of /proc/self/status),
+//  0 if unknown. Any thread.
+long metrics_peak_rss_kb (void);
+
+#endif

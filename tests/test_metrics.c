@@ -1,0 +1,557 @@
+/*  test_metrics.c - process tests of a node's metrics and log: a real
+    `shoal node` on an ipc:// endpoint in the test's own directory, with
+    --metrics 127.0.0.1:0 (the port read from its ready line), scraped with
+    a few lines of HTTP/1.0 over a socket, and the scrape checked by
+    `promtool check metrics` (ctest sets PROMTOOL) and against the work the
+    test did.
+
+    ctest sets SHOAL_BIN (the shoal executable), SHOAL_TEST_MODULE
+    (counter.so) and PROMTOOL. Each test has its own temporary directory
+    (data/, node.log for the node's stderr, scrape.txt); the teardown kills
+    the node and removes it.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
+#define CALL_TIMEOUT_MS 10000  //  a reply
+#define SCRAPE_MAX (256 << 10) //  bytes of a scrape at most
+#define COMMANDS 300           //  sent by the busy test
+#define ARGS_MAX 24
+
+typedef struct {
+    char dir[64];       //  the test's temporary directory
+    char log[128];      //  dir/node.log: the node's stderr
+    char endpoint[160]; //  ipc://dir/node.ipc
+    char ready[1024];   //  the node's ready line
+    int port;           //  the metrics port from the ready line, 0 if none
+    pid_t pid;          //  the node, 0 when not running
+    char *scrape;       //  the last scrape's body, SCRAPE_MAX bytes
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *fx = calloc (1, sizeof (fixture_t));
+    assert_non_null (fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-metrics-XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->log, sizeof fx->log, "%s/node.log", fx->dir);
+    snprintf (fx->endpoint, sizeof fx->endpoint, "ipc://%s/node.ipc", fx->dir);
+    fx->scrape = malloc (SCRAPE_MAX);
+    assert_non_null (fx->scrape);
+    *state = fx;
+    return 0;
+}
+
+static int s_stop (fixture_t *fx, int sig)
+{
+    int status = 0;
+    if (fx->pid > 0) {
+        kill (fx->pid, sig);
+        waitpid (fx->pid, &status, 0);
+    }
+    fx->pid = 0;
+    return status;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fx = *state;
+    s_stop (fx, SIGKILL);
+    harness_rm_rf (fx->dir);
+    free (fx->scrape);
+    free (fx);
+    return 0;
+}
+
+static const char *s_env (const char *name)
+{
+    const char *value = getenv (name);
+    if (!value)
+        fail_msg ("%s is not set: run the test through ctest", name);
+    return value;
+}
+
+//  Prints the node's stderr, to explain a failure.
+static void s_dump_log (const fixture_t *fx)
+{
+    FILE *file = fopen (fx->log, "r");
+    char line[512];
+    while (file && fgets (line, sizeof line, file))
+        print_error ("node: %s", line);
+    if (file)
+        fclose (file);
+}
+
+//  Starts `shoal node` with the counter module, 2 workers and the extra
+//  arguments (NULL-terminated), and reads its ready line into fx->ready
+//  and the metrics port, if any, into fx->port. Returns 0, or -1 if the
+//  node exited or did not say it was ready in time.
+static int s_start (fixture_t *fx, ...)
+{
+    char data[128];
+    snprintf (data, sizeof data, "%s/data", fx->dir);
+    const char *argv[ARGS_MAX] = {
+        s_env ("SHOAL_BIN"), "node",      "--data", data,       "--endpoint",
+        fx->endpoint,        "--workers", "2",      "--module", s_env ("SHOAL_TEST_MODULE")};
+    int argc = 10;
+    va_list args;
+    va_start (args, fx);
+    const char *arg;
+    while ((arg = va_arg (args, const char *)) && argc < ARGS_MAX - 1)
+        argv[argc++] = arg;
+    va_end (args);
+    int out[2];
+    assert_int_equal (pipe (out), 0);
+    fx->pid = fork ();
+    assert_true (fx->pid >= 0);
+    if (fx->pid == 0) {
+        int log = open (fx->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (out[1], STDOUT_FILENO);
+        dup2 (log, STDERR_FILENO);
+        close (out[0]);
+        execv (argv[0], (char *const *) argv);
+        _exit (127);
+    }
+    close (out[1]);
+    size_t got = 0;
+    fx->ready[0] = 0;
+    fx->port = 0;
+    int rc = -1;
+    while (got < sizeof fx->ready - 1) {
+        struct pollfd item = {out[0], POLLIN, 0};
+        if (poll (&item, 1, START_TIMEOUT_MS) <= 0)
+            break;
+        ssize_t n = read (out[0], fx->ready + got, sizeof fx->ready - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+        fx->ready[got] = 0;
+        if (strchr (fx->ready, '\n')) {
+            rc = strstr (fx->ready, "ready on ") ? 0 : -1;
+            break;
+        }
+    }
+    close (out[0]);
+    const char *url = strstr (fx->ready, "metrics http://127.0.0.1:");
+    if (url)
+        fx->port = atoi (url + strlen ("metrics http://127.0.0.1:"));
+    if (rc)
+        s_dump_log (fx);
+    return rc;
+}
+
+//  GETs path from the metrics port over HTTP/1.0 into fx->scrape (the
+//  body). Returns the status code, or -1 if nothing answered.
+static int s_get (fixture_t *fx, const char *path)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct timeval timeout = {.tv_sec = 10};
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) fx->port)};
+    inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+    if (connect (fd, (struct sockaddr *) &address, sizeof address) != 0) {
+        close (fd);
+        return -1;
+    }
+    char request[256];
+    int size =
+        snprintf (request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    assert_int_equal (write (fd, request, (size_t) size), size);
+    static char response[SCRAPE_MAX + 4096];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof response - 1 &&
+           (n = read (fd, response + got, sizeof response - 1 - got)) > 0)
+        got += (size_t) n;
+    close (fd);
+    response[got] = 0;
+    int status = -1;
+    if (sscanf (response, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    const char *body = strstr (response, "\r\n\r\n");
+    snprintf (fx->scrape, SCRAPE_MAX, "%s", body ? body + 4 : "");
+    return status;
+}
+
+//  Scrapes /metrics (status 200 or the test fails).
+static void s_scrape (fixture_t *fx)
+{
+    int status = s_get (fx, "/metrics");
+    if (status != 200)
+        s_dump_log (fx);
+    assert_int_equal (status, 200);
+}
+
+//  The value of one series, exactly as written before the value
+//  ("shoal_commits_total", "shoal_commands_total{outcome=\"accepted\"}").
+//  Fails the test if the scrape has no such series.
+static double s_value (const fixture_t *fx, const char *series)
+{
+    size_t len = strlen (series);
+    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp (line, series, len) == 0 && line[len] == ' ')
+            return strtod (line + len + 1, NULL);
+    }
+    fail_msg ("no series %s in the scrape:\n%s", series, fx->scrape);
+    return 0;
+}
+
+//  The sum of every series of family (its name followed by '{').
+static double s_family_sum (const fixture_t *fx, const char *family)
+{
+    double sum = 0;
+    size_t len = strlen (family);
+    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp (line, family, len) == 0 && line[len] == '{') {
+            const char *space = strchr (line, ' ');
+            if (space)
+                sum += strtod (space + 1, NULL);
+        }
+    }
+    return sum;
+}
+
+//  Runs `promtool check metrics` on the last scrape; fails the test with
+//  what promtool said if it finds anything.
+static void s_promtool (fixture_t *fx)
+{
+    char path[128], command[512];
+    snprintf (path, sizeof path, "%s/scrape.txt", fx->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (fx->scrape, file);
+    fclose (file);
+    snprintf (command, sizeof command,
+              "'%s' check metrics < '%s/scrape.txt' > '%s/promtool.txt' 2>&1", s_env ("PROMTOOL"),
+              fx->dir, fx->dir);
+    int rc = system (command);
+    if (rc != 0) {
+        snprintf (path, sizeof path, "%s/promtool.txt", fx->dir);
+        file = fopen (path, "r");
+        char line[512];
+        while (file && fgets (line, sizeof line, file))
+            print_error ("promtool: %s", line);
+        if (file)
+            fclose (file);
+        fail_msg ("promtool check metrics failed (%d) on:\n%s", rc, fx->scrape);
+    }
+}
+
+//  A histogram's buckets never go down with le, its +Inf bucket is its
+//  _count. Returns the _count.
+static double s_histogram_ok (const fixture_t *fx, const char *name)
+{
+    char prefix[128];
+    snprintf (prefix, sizeof prefix, "%s_bucket{le=\"", name);
+    double previous = 0;
+    int buckets = 0;
+    for (const char *line = strstr (fx->scrape, prefix); line; line = strstr (line + 1, prefix)) {
+        const char *space = strchr (line, ' ');
+        assert_non_null (space);
+        double value = strtod (space + 1, NULL);
+        assert_true (value >= previous);
+        previous = value;
+        buckets++;
+    }
+    assert_true (buckets > 2);
+    char series[160];
+    snprintf (series, sizeof series, "%s_bucket{le=\"+Inf\"}", name);
+    double count = s_value (fx, series);
+    assert_true (count == previous);
+    snprintf (series, sizeof series, "%s_count", name);
+    assert_true (s_value (fx, series) == count);
+    return count;
+}
+
+//  The payload {by: by}, to free().
+static uint8_t *s_by (int64_t by, size_t *size)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "by", 2);
+    msgpack_pack_int64 (&pk, by);
+    return harness_take (&buffer, size);
+}
+
+//  --------------------------------------------------------------------------
+//  1. A busy node's scrape passes promtool, and its counters agree with
+//     the commands the test sent: every one counted once, by outcome.
+
+static void test_busy_scrape (void **state)
+{
+    fixture_t *fx = *state;
+    assert_int_equal (s_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
+    assert_true (fx->port > 0);
+    s_scrape (fx);
+    s_promtool (fx);
+    double before = s_family_sum (fx, "shoal_commands_total");
+    double accepted_before = s_value (fx, "shoal_commands_total{outcome=\"accepted\"}");
+    double rejected_before = s_value (fx, "shoal_commands_total{outcome=\"rejected\"}");
+
+    client_t *client = client_new (fx->endpoint);
+    assert_non_null (client);
+    size_t rejected = 0, accepted = 0, answered = 0;
+    for (size_t i = 0; i < COMMANDS; i++) {
+        char to[32];
+        snprintf (to, sizeof to, "counter/m%zu", i % 37);
+        size_t size;
+        uint8_t *payload = s_by (i % 10 == 0 ? 0 : 1, &size); //  by=0 is rejected
+        envelope_t request;
+        client_request (&request, ENVELOPE_COMMAND, NULL, to, "Add", payload, size);
+        assert_int_equal (client_send (client, &request), 0);
+        free (payload);
+        if (i % 10 == 0)
+            rejected++;
+        else
+            accepted++;
+        if (i % 50 == 25) { //  scrape while commands are in flight
+            s_scrape (fx);
+            s_promtool (fx);
+        }
+    }
+    while (answered < COMMANDS) {
+        client_reply_t reply;
+        assert_int_equal (client_recv (client, CALL_TIMEOUT_MS, &reply), 0);
+        answered++;
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+
+    //  Counted when their batch was released, before the replies went out.
+    s_scrape (fx);
+    s_promtool (fx);
+    assert_true (s_family_sum (fx, "shoal_commands_total") - before == COMMANDS);
+    assert_true (s_value (fx, "shoal_commands_total{outcome=\"accepted\"}") - accepted_before ==
+                 (double) accepted);
+    assert_true (s_value (fx, "shoal_commands_total{outcome=\"rejected\"}") - rejected_before ==
+                 (double) rejected);
+    assert_true (s_value (fx, "shoal_events_total") >= (double) accepted);
+    //  One observation per commit, in each histogram; one per message in
+    //  the turns'.
+    double commits = s_value (fx, "shoal_commits_total");
+    assert_true (commits > 0);
+    assert_true (s_histogram_ok (fx, "shoal_commit_duration_seconds") == commits);
+    assert_true (s_histogram_ok (fx, "shoal_batch_messages") == commits);
+    assert_true (s_histogram_ok (fx, "shoal_turn_duration_seconds") >= COMMANDS);
+    assert_true (s_value (fx, "shoal_messages_total") >= COMMANDS);
+    assert_true (s_value (fx, "shoal_active_actors") == 37);
+    assert_true (s_value (fx, "shoal_data_bytes") > 0);
+    assert_true (s_value (fx, "shoal_worker_queue_bytes{worker=\"1\"}") == 0);
+    assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
+    //  No label names an actor.
+    assert_null (strstr (fx->scrape, "counter/"));
+
+    //  Only GET /metrics.
+    assert_int_equal (s_get (fx, "/"), 404);
+    assert_int_equal (s_get (fx, "/metrics/x"), 404);
+}
+
+//  --------------------------------------------------------------------------
+//  2. --metrics off: the ready line has no URL and the node listens on no
+//     TCP port at all; the default serves one, on loopback.
+
+//  Whether process pid has a listening TCP socket (IPv4 or IPv6).
+static bool s_listens_tcp (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    unsigned long inodes[256];
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) && count < 256) {
+        char link[PATH_MAX], target[64];
+        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
+        ssize_t n = readlink (link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (sscanf (target, "socket:[%lu]", &inodes[count]) == 1)
+            count++;
+    }
+    closedir (dir);
+    const char *tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (int t = 0; t < 2; t++) {
+        FILE *file = fopen (tables[t], "r");
+        char line[512];
+        while (file && fgets (line, sizeof line, file)) {
+            char state[8];
+            unsigned long inode;
+            //  sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            if (sscanf (line, "%*s %*s %*s %7s %*s %*s %*s %*s %*s %lu", state, &inode) != 2 ||
+                strcmp (state, "0A") != 0)
+                continue;
+            for (size_t i = 0; i < count; i++)
+                if (inodes[i] == inode) {
+                    fclose (file);
+                    return true;
+                }
+        }
+        if (file)
+            fclose (file);
+    }
+    return false;
+}
+
+static void test_metrics_off (void **state)
+{
+    fixture_t *fx = *state;
+    assert_int_equal (s_start (fx, "--metrics", "off", NULL), 0);
+    assert_null (strstr (fx->ready, "metrics http"));
+    assert_int_equal (fx->port, 0);
+    assert_false (s_listens_tcp (fx->pid));
+    s_stop (fx, SIGTERM);
+
+    assert_int_equal (s_start (fx, NULL), 0); //  on by default
+    assert_true (fx->port > 0);
+    assert_true (s_listens_tcp (fx->pid));
+    s_scrape (fx);
+    assert_true (s_value (fx, "shoal_workers") == 2);
+}
+
+//  --------------------------------------------------------------------------
+//  3. The log: lines with time and level; --log-level warn hides the info
+//     lines (started, stopped) and a bad level is a usage error.
+
+//  The node's stderr, in buf.
+static void s_read_log (const fixture_t *fx, char *buf, size_t size)
+{
+    FILE *file = fopen (fx->log, "r");
+    size_t n = file ? fread (buf, 1, size - 1, file) : 0;
+    buf[n] = 0;
+    if (file)
+        fclose (file);
+}
+
+static void test_log_level (void **state)
+{
+    fixture_t *fx = *state;
+    char log[8192];
+    assert_int_equal (s_start (fx, NULL), 0);
+    assert_int_equal (s_stop (fx, SIGTERM), 0);
+    s_read_log (fx, log, sizeof log);
+    const char *started = strstr (log, " INFO shoal node: started on ipc://");
+    assert_non_null (started);
+    assert_non_null (strstr (log, " INFO shoal node: stopped\n"));
+    //  2026-12-01T22:41:13.123Z: the line's first 24 characters.
+    const char *line = started - 24;
+    assert_true (line == log || (line > log && line[-1] == '\n'));
+    int year, month, day, hour, minute, second, ms;
+    char zulu;
+    assert_int_equal (sscanf (line, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &year, &month, &day, &hour,
+                              &minute, &second, &ms, &zulu),
+                      8);
+    assert_int_equal (zulu, 'Z');
+
+    unlink (fx->log);
+    assert_int_equal (s_start (fx, "--log-level", "warn", NULL), 0);
+    assert_int_equal (s_stop (fx, SIGTERM), 0);
+    s_read_log (fx, log, sizeof log);
+    assert_null (strstr (log, " INFO "));
+    assert_null (strstr (log, "stopped"));
+
+    //  A level that is not one: exit 2, no node.
+    unlink (fx->log);
+    assert_int_not_equal (s_start (fx, "--log-level", "loud", NULL), 0);
+    int status = s_stop (fx, 0);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
+    s_read_log (fx, log, sizeof log);
+    assert_non_null (strstr (log, "--log-level is debug, info, warn or error, not 'loud'"));
+    //  An address that is not HOST:PORT: exit 1, said.
+    unlink (fx->log);
+    assert_int_not_equal (s_start (fx, "--metrics", "nowhere", NULL), 0);
+    status = s_stop (fx, 0);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+    s_read_log (fx, log, sizeof log);
+    assert_non_null (strstr (log, "--metrics nowhere: expected HOST:PORT"));
+}
+
+//  --------------------------------------------------------------------------
+//  4. A command that stalls is logged once, with sender, command and
+//     target, and again when its reply comes; the handler's failure that
+//     held it up is logged too. counter's Flaky fails on its first run, so
+//     the Forward's command is re-sent, past --stall-ms 1.
+
+//  Polls the node's log for text until a deadline. Returns true if found.
+static bool s_log_has (const fixture_t *fx, const char *text)
+{
+    static char log[1 << 16];
+    for (int i = 0; i < 200; i++) {
+        s_read_log (fx, log, sizeof log);
+        if (strstr (log, text))
+            return true;
+        usleep (50000);
+    }
+    s_dump_log (fx);
+    return false;
+}
+
+static void test_stall_logged (void **state)
+{
+    fixture_t *fx = *state;
+    assert_int_equal (s_start (fx, "--stall-ms", "1", NULL), 0);
+    client_t *client = client_new (fx->endpoint);
+    assert_non_null (client);
+    char *fields[] = {"to=counter/f", "name=Flaky"};
+    uint8_t *payload;
+    size_t size;
+    char error[128];
+    assert_int_equal (client_fields (2, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, "counter/s", "Forward", payload, size);
+    client_reply_t reply;
+    assert_int_equal (client_call (client, &request, CALL_TIMEOUT_MS, &reply), 0);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    free (payload);
+    client_destroy (&client);
+
+    assert_true (s_log_has (fx, "WARN worker "));
+    assert_true (s_log_has (fx, "counter/f failed on Flaky"));
+    assert_true (s_log_has (fx, "WARN command Flaky from counter/s to counter/f is stalled"));
+    assert_true (s_log_has (fx, "INFO command Flaky from counter/s to counter/f is un-stalled"));
+    s_scrape (fx);
+    assert_true (s_value (fx, "shoal_outbox_resends_total") >= 1);
+    assert_true (s_value (fx, "shoal_outbox_pending") == 0);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_busy_scrape, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_metrics_off, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_log_level, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stall_logged, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
