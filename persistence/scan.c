@@ -34,7 +34,9 @@ typedef int (scan_fn) (void *arg, uint32_t shard, const uint8_t *key, size_t key
 //  (included) to past (excluded), in order.
 static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, scan_fn *fn, void *arg)
 {
-    int rc = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (uint32_t shard = first; rc == 0 && shard < past; shard++) {
         uint8_t prefix[KEYS_TAG_SIZE];
@@ -59,6 +61,7 @@ static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, sca
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc < 0 ? rc : 0;
 }
 
@@ -148,9 +151,11 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    int rc = 0;
     char stream[SHOAL_ADDRESS_MAX + 1];
     uint8_t seek[KEYS_STREAM_MAX];
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
         uint8_t prefix[KEYS_TAG_SIZE];
@@ -186,6 +191,7 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc < 0 ? rc : 0;
 }
 
@@ -202,13 +208,10 @@ static int s_prune_flush (prune_t *prune)
 {
     if (prune->staged == 0)
         return 0;
-    char *err = NULL;
-    leveldb_write (prune->journal->db, prune->journal->write_lazy, prune->deletes, &err);
+    int rc = journal_write_held (prune->journal, prune->journal->write_lazy, prune->deletes, false);
     leveldb_writebatch_clear (prune->deletes);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
+    if (rc)
+        return rc;
     prune->deleted += (int64_t) prune->staged;
     prune->staged = 0;
     return 0;
@@ -236,8 +239,11 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff)
     assert (self);
     prune_t prune = {self, leveldb_writebatch_create (), 0, 0, cutoff};
     int rc = s_scan (self, 0, self->shards, 'i', s_prune_entry, &prune);
-    if (rc == 0)
+    if (rc == 0 && journal_enter (self) == 0) {
         rc = s_prune_flush (&prune);
+        journal_leave (self);
+    } else if (rc == 0)
+        rc = SHOAL_EIO;
     leveldb_writebatch_destroy (prune.deletes);
     return rc ? rc : prune.deleted;
 }
