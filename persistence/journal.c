@@ -243,7 +243,7 @@ static char *s_corruption_line (const char *dir)
             line[strcspn (line, "\n")] = '\0';
             //  Lines start with a date, a time and a thread id.
             char *text = line;
-            for (int field = 0; field < 3 && strchr (text, ' '); field++)
+            for (int field = 0; field < 2 && strchr (text, ' '); field++)
                 text = strchr (text, ' ') + 1;
             free (found);
             found = strdup (text);
@@ -753,6 +753,46 @@ int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOU
         rc = SHOAL_ENOMEM;
     leveldb_free (value);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Repair
+
+int journal_repair (const char *dir, char **report, char **error)
+{
+    assert (dir);
+    *error = NULL;
+    if (report)
+        *report = NULL;
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_compression (options, leveldb_no_compression);
+    char *err = NULL;
+    leveldb_repair_db (options, dir, &err);
+    leveldb_options_destroy (options);
+    if (err) {
+        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    if (!report)
+        return 0;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOG", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    zchunk_t *lines = zchunk_new (NULL, 0);
+    char line[1024];
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
+            strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
+            strstr (line, "Table #"))
+            zchunk_extend (lines, line, strlen (line));
+    fclose (file);
+    zchunk_extend (lines, "", 1);
+    *report = strdup ((char *) zchunk_data (lines));
+    zchunk_destroy (&lines);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -154,6 +154,29 @@ int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn 
 //  every shard. Returns the number deleted, or a negative code.
 int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
 
+//  What journal_check_records found: records of each kind, and how many
+//  of them did not decode (a key that does not parse counts as bad).
+typedef struct {
+    size_t events, snapshots, inbox, outbox, timers, meta, unknown;
+    size_t bad_events, bad_snapshots, bad_inbox, bad_keys;
+    char first_bad[256]; //  the first bad record, described ("" if none)
+} journal_records_t;
+
+//  Reads every record of the store and decodes events, snapshots and inbox
+//  records with keys.c's decoders; outbox entries and timers are counted
+//  and passed to fn (may be NULL) for the caller to decode (they are
+//  encoded envelopes), which returns non-zero for a bad one. Returns 0, or
+//  SHOAL_EIO if the store could not be read whole.
+int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
+                           void *arg);
+
+//  Runs LevelDB's repair on the store in dir (which no process may hold):
+//  it rebuilds the store from whatever log and table files it can read and
+//  sets aside what it cannot (in dir/lost). Returns 0, or SHOAL_EIO with
+//  *error set (free with free()). *report (free with free(); may be NULL)
+//  gets the lines of LevelDB's LOG that say what was dropped or ignored.
+int journal_repair (const char *dir, char **report, char **error);
+
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
 //  *value is the caller's to free().
 int journal_meta_get (journal_t *self, const char *name, char **value);

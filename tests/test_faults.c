@@ -235,11 +235,204 @@ static void test_full_disk_then_restart (void **state)
     s_full_disk (*state, true);
 }
 
+//  --------------------------------------------------------------------------
+//  Damaged stores
+
+//  Runs the shoal binary with args (NULL-terminated) to its end, at most
+//  60 s, stdin from /dev/null. Returns its exit code (fails the test if it
+//  did not exit by itself); *output (to free) holds its stdout and stderr.
+static int s_run (fixture_t *f, char **output, ...)
+{
+    char *argv[16] = {getenv ("SHOAL_BIN")};
+    int argc = 1;
+    va_list args;
+    va_start (args, output);
+    for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
+        argv[argc++] = arg;
+    va_end (args);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        int in = open ("/dev/null", O_RDONLY);
+        if (in < 0 || dup2 (in, STDIN_FILENO) < 0 || !freopen (f->out, "w", stdout) ||
+            dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
+            _exit (127);
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    int status = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    while (waitpid (pid, &status, WNOHANG) == 0) {
+        if (zclock_mono () > deadline) {
+            kill (pid, SIGKILL);
+            waitpid (pid, &status, 0);
+            fail_msg ("shoal %s did not end within 60 s (a node started on a damaged store?)",
+                      argv[1]);
+        }
+        zclock_sleep (10);
+    }
+    zfile_t *file = zfile_new (NULL, f->out);
+    assert_non_null (file);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    *output = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+//  A node started on f->data must refuse it: a non-zero exit and a message
+//  that holds each of the words (NULL-terminated).
+static void s_refused (fixture_t *f, ...)
+{
+    char *output = NULL;
+    int code = s_run (f, &output, "node", "--data", f->data, "--endpoint", f->endpoint, NULL);
+    print_message ("refused (exit %d): %s", code, output);
+    assert_int_not_equal (code, 0);
+    va_list args;
+    va_start (args, f);
+    for (const char *word = va_arg (args, const char *); word; word = va_arg (args, const char *))
+        if (!strstr (output, word)) {
+            va_end (args);
+            fail_msg ("the node's message lacks '%s': %s", word, output);
+        }
+    va_end (args);
+    free (output);
+}
+
+//  `shoal repair --yes` and then `shoal check` on f->data: repair ends
+//  well and check counts the records left (and sees the bank's books).
+static void s_repair_and_check (fixture_t *f)
+{
+    char *output = NULL;
+    //  Without --yes and with stdin not a terminal, repair refuses.
+    assert_int_equal (s_run (f, &output, "repair", "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "refused"));
+    free (output);
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair (exit %d): %s", code, output);
+    assert_true (code == 0 || code == 1);
+    assert_non_null (strstr (output, "records of"));
+    free (output);
+    code = s_run (f, &output, "check", "--data", f->data, NULL);
+    print_message ("check (exit %d): %s", code, output);
+    assert_non_null (strstr (output, "records of"));
+    assert_non_null (strstr (output, "accounts"));
+    free (output);
+}
+
+//  Writes the open account and deposits, then stops the node with sig.
+static void s_fill_store (fixture_t *f, int deposits, int sig)
+{
+    s_start (f, "sync");
+    while (s_deposit_once (f, -1) == 0)
+        zclock_sleep (20);
+    for (int i = 0; i < deposits; i++)
+        s_deposit (f);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, sig);
+}
+
+//  The path of the newest file in f->data whose name ends with tail.
+static void s_newest (fixture_t *f, const char *tail, char *path, size_t size)
+{
+    zdir_t *dir = zdir_new (f->data, NULL);
+    assert_non_null (dir);
+    zlist_t *files = zdir_list (dir);
+    path[0] = '\0';
+    for (zfile_t *file = zlist_first (files); file; file = zlist_next (files)) {
+        const char *name = zfile_filename (file, NULL);
+        size_t len = strlen (name);
+        if (len > strlen (tail) && strcmp (name + len - strlen (tail), tail) == 0 &&
+            strcmp (name, path) > 0)
+            snprintf (path, size, "%s", name);
+    }
+    zlist_destroy (&files);
+    zdir_destroy (&dir);
+    assert_true (path[0]);
+}
+
+//  Flips 16 bytes in the middle of path.
+static void s_flip (const char *path)
+{
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    off_t size = lseek (fd, 0, SEEK_END);
+    assert_true (size > 64);
+    uint8_t bytes[16];
+    assert_int_equal (pread (fd, bytes, sizeof bytes, size / 2), (ssize_t) sizeof bytes);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] ^= 0xff;
+    assert_int_equal (pwrite (fd, bytes, sizeof bytes, size / 2), (ssize_t) sizeof bytes);
+    close (fd);
+}
+
+static void test_damaged_log (void **state)
+{
+    fixture_t *f = *state;
+    s_fill_store (f, 300, SIGKILL);
+    char log[600];
+    s_newest (f, ".log", log, sizeof log);
+    s_flip (log);
+    s_refused (f, "damaged", "Corruption", ".log: dropping", NULL);
+    s_repair_and_check (f);
+    //  Repair keeps the log up to the damage: what came after is lost,
+    //  and the books show how much.
+    int64_t balance = s_books_balance (f);
+    print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
+                   (long long) balance, (long long) f->acked);
+    assert_true (balance < f->acked);
+}
+
+static void test_damaged_table (void **state)
+{
+    fixture_t *f = *state;
+    s_fill_store (f, 300, SIGTERM);
+    //  Opened again, the store turns its log into a table file (.ldb).
+    s_start (f, "sync");
+    node_child_stop (&f->node, SIGTERM);
+    char table[600];
+    s_newest (f, ".ldb", table, sizeof table);
+    s_flip (table);
+    s_refused (f, "damaged", "checksum", "table", NULL);
+    s_repair_and_check (f);
+}
+
+static void test_missing_current (void **state)
+{
+    fixture_t *f = *state;
+    s_fill_store (f, 20, SIGTERM);
+    char current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    assert_int_equal (unlink (current), 0);
+    s_refused (f, "no CURRENT", "never makes a new store", NULL);
+    //  Refused, it made nothing: CURRENT is still missing.
+    assert_int_not_equal (access (current, F_OK), 0);
+    s_repair_and_check (f);
+    //  Repaired, every deposit is there.
+    assert_int_equal (s_books_balance (f), f->acked);
+}
+
+static void test_read_only_directory (void **state)
+{
+    fixture_t *f = *state;
+    s_mount_small_disk (f);
+    s_fill_store (f, 5, SIGTERM);
+    if (mount (NULL, f->disk, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
+        fail_msg ("cannot remount %s read-only: %s", f->disk, strerror (errno));
+    s_refused (f, "Read-only file system", NULL);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_full_disk_service_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk_then_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_log, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_missing_current, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_read_only_directory, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
