@@ -1,7 +1,7 @@
 /*  repair.h - watching and repairing stuck work from the command line:
     the `pending` query (what an actor, or a whole worker, waits for), and
     the control commands an operator sends (`$resend`, `$resolve`) and the
-    one a worker sends for them (`$cancel`). DESIGN-NOTES.md, "Repair",
+    one a worker sends for them (`$cancel`). DESIGN-NOTES.md, "Repairing stuck work",
     has the whole story; in short:
 
     - `pending` (a query): to an address, that actor's pending commands and
