@@ -908,5 +908,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name, s_setup,
                                          s_teardown),
     };
+    //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
+    if (getenv ("SHOAL_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
