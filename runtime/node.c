@@ -233,13 +233,16 @@ void shoal_node_destroy (shoal_node_t **self_p)
     shoal_node_t *self = *self_p;
     if (!self)
         return;
-    front_destroy (&self->front);
-    peers_destroy (&self->peers);
+    //  The workers first: a worker ending its batch still pushes replies to
+    //  the front, and a PUSH whose peer (the front's PULL) is gone blocks
+    //  for ever, so the node would hang on SIGTERM under load.
     zactor_destroy (&self->janitor);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
     free (self->workers);
+    front_destroy (&self->front);
+    peers_destroy (&self->peers);
     zactor_destroy (&self->auth);
     zcert_destroy (&self->cert);
     cluster_destroy (&self->cluster);
