@@ -460,6 +460,23 @@ int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uin
 int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
                        uint8_t **reply, size_t *size)
 {
+    return journal_inbox_find (self, stream, id, reply, size, NULL);
+}
+
+uint64_t journal_request_digest (const char *name, const uint8_t *payload, size_t size)
+{
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
+    hash *= 1099511628211ull; //  the NUL between name and payload
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ payload[i]) * 1099511628211ull;
+    return hash ? hash : 1;
+}
+
+int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                        uint8_t **reply, size_t *size, journal_request_t *request)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
@@ -473,7 +490,7 @@ int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOU
         return rc;
     int64_t created;
     const uint8_t *bytes;
-    rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size);
+    rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size, request);
     if (rc == 0 && !(*reply = journal_memdup (bytes, *size)))
         rc = SHOAL_ENOMEM;
     leveldb_free (value);

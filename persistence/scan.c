@@ -222,7 +222,7 @@ static int s_prune_entry (void *arg, uint32_t shard, const uint8_t *key, size_t 
     int64_t created;
     const uint8_t *reply;
     size_t reply_len;
-    if (keys_inbox_decode (value, value_len, &created, &reply, &reply_len) != 0 ||
+    if (keys_inbox_decode (value, value_len, &created, &reply, &reply_len, NULL) != 0 ||
         created >= prune->cutoff)
         return 0;
     leveldb_writebatch_delete (prune->deletes, (const char *) key, key_len);
