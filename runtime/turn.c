@@ -9,6 +9,7 @@
 #include "turn.h"
 #include "actors.h"
 #include "ctx.h"
+#include "deadletter.h"
 #include "stage.h"
 #include "timers.h"
 #include "worker_internal.h"
@@ -334,8 +335,18 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     notice.payload = rec_finish (&data, &notice.payload_size);
     notice.created = worker_now ();
     self->turns++;
-    if (notice.payload && s_turn (self, actor, &notice, notice.created) == CTX_REJECTED)
-        log_warn ("worker %d: %s refused the stall notice of %s: %s", self->index, pending->sender,
-                  command.name, self->ctx.reason);
+    //  A notice is a turn like any other: it may crash the node, and be
+    //  set aside (deadletter.h); it is not kept in the turn file, as it is
+    //  derived again after a restart.
+    turnfile_t *file = self->config->turn_files ? self->config->turn_files[self->index] : NULL;
+    if (notice.payload && !deadletter_stop (self, NULL, 0, &notice)) {
+        turnfile_begin (file, &notice, NULL, 0);
+        int result = s_turn (self, actor, &notice, notice.created);
+        turnfile_end (file);
+        deadletter_survived (self, &notice);
+        if (result == CTX_REJECTED)
+            log_warn ("worker %d: %s refused the stall notice of %s: %s", self->index, notice.to,
+                      command.name, self->ctx.reason);
+    }
     rec_close (&data);
 }

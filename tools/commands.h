@@ -34,6 +34,7 @@ int cluster_init (int argc, char **argv);
 int cluster_up (int argc, char **argv);
 int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
+int cmd_deadletters (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as
 //  "shoal COMMAND: ...", and returns false.
