@@ -168,10 +168,12 @@ int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const 
                        size_t *reply_len, journal_request_t *request)
 {
     size_t offset = 0;
+    bool with_request = false;
     int rc = s_read_header (buf, size, &offset, 3);
     if (rc == SHOAL_EFORMAT) { //  a newer record: with the command's digest and name
         offset = 0;
         rc = s_read_header (buf, size, &offset, 5);
+        with_request = true;
     }
     if (rc)
         return rc;
@@ -181,7 +183,7 @@ int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const 
     uint64_t digest = 0;
     const uint8_t *name = NULL;
     size_t name_len = 0;
-    if (offset != size) {
+    if (with_request) {
         int64_t value;
         if (s_read_int (buf, size, &offset, &value) ||
             mpread_str (buf, size, &offset, &name, &name_len) || name_len > SHOAL_NAME_MAX)
