@@ -2,6 +2,7 @@
     front.h. Runs on the node's main thread.
 */
 #include "front.h"
+#include "metrics.h"
 #include "auth.h"
 #include "envelope.h"
 #include "log.h"
@@ -281,20 +282,6 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     s_reject (self, route, route_size, envelope, "unavailable", reason);
 }
 
-//  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
-static long s_peak_rss_kb (void)
-{
-    FILE *file = fopen ("/proc/self/status", "r");
-    long kb = 0;
-    char line[256];
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmHWM:", 6) == 0)
-            kb = atol (line + 6);
-    if (file)
-        fclose (file);
-    return kb;
-}
-
 static void s_pack_str (msgpack_packer *pk, const char *text)
 {
     msgpack_pack_str_with_body (pk, text, strlen (text));
@@ -324,7 +311,7 @@ static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
               .busy = (int64_t) self->counters.busy,
               .workers = config->workers,
               .shards = config->shards,
-              .peak_rss_kb = s_peak_rss_kb (),
+              .peak_rss_kb = metrics_peak_rss_kb (),
               .forwarded = (int64_t) self->counters.forwarded,
               .unavailable = (int64_t) self->counters.unavailable,
               .dropped = (int64_t) self->counters.dropped,

@@ -49,7 +49,7 @@ typedef struct {
 } metrics_node_t;
 
 //  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
-static long s_peak_rss_kb (void)
+long metrics_peak_rss_kb (void)
 {
     FILE *file = fopen ("/proc/self/status", "r");
     long kb = 0;
@@ -139,7 +139,7 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .busy = (int64_t) atomic_load (&f->busy),
         .workers = workers->workers,
         .shards = workers->shards,
-        .peak_rss_kb = s_peak_rss_kb (),
+        .peak_rss_kb = metrics_peak_rss_kb (),
         .forwarded = (int64_t) atomic_load (&f->forwarded),
         .unavailable = (int64_t) atomic_load (&f->unavailable),
         .dropped = (int64_t) atomic_load (&f->dropped),

@@ -46,4 +46,8 @@ const char *metrics_url (const metrics_t *self);
 //  Returns 0, or -1 if out failed.
 int metrics_write (const metrics_config_t *config, FILE *out);
 
+//  The peak resident set of this process in KiB (VmHWM of /proc/self/status),
+//  0 if unknown. Any thread.
+long metrics_peak_rss_kb (void);
+
 #endif

@@ -292,6 +292,21 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
         *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
         return SHOAL_EMODULE;
     }
+    //  The ABI first: a module of another ABI may not even survive its init.
+    const int *abi = dlsym (handle, SHOAL_MODULE_ABI);
+    if (!abi || *abi != SHOAL_ABI_VERSION) {
+        if (abi)
+            *error = zsys_sprintf ("module %s was built for shoal ABI %d; this node is ABI %d: "
+                                   "rebuild it against this shoal's shoal.h",
+                                   path, *abi, SHOAL_ABI_VERSION);
+        else
+            *error = zsys_sprintf ("module %s has no %s (no SHOAL_MODULE, or an older shoal); "
+                                   "this node is ABI %d: rebuild it against this shoal's "
+                                   "shoal.h, with `SHOAL_MODULE;` in its source",
+                                   path, SHOAL_MODULE_ABI, SHOAL_ABI_VERSION);
+        dlclose (handle);
+        return SHOAL_EMODULE;
+    }
     shoal_module_init_fn *init = (shoal_module_init_fn *) dlsym (handle, SHOAL_MODULE_ENTRY);
     if (!init) {
         *error = zsys_sprintf ("module %s has no %s function", path, SHOAL_MODULE_ENTRY);

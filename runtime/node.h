@@ -42,7 +42,8 @@ void shoal_node_destroy (shoal_node_t **self_p);
 //  The registry to add types to before shoal_node_start.
 shoal_registry_t *shoal_node_registry (shoal_node_t *self);
 
-//  Loads a module: dlopen(path), then its shoal_module_init(registry).
+//  Loads a module: dlopen(path), checks that its shoal_module_abi is this
+//  node's SHOAL_ABI_VERSION, then calls its shoal_module_init(registry).
 //  Returns 0 or SHOAL_EMODULE with *error set (free() it).
 int shoal_node_load_module (shoal_node_t *self, const char *path, char **error);
 

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+SHOAL_MODULE;
+
 typedef struct {
     int64_t value;
 } counter_t;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+SHOAL_MODULE;
+
 typedef struct {
     int64_t booms;
 } poison_t;

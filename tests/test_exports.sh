@@ -12,7 +12,8 @@ exported=$(nm -D --defined-only "$bin" | awk '{print $3}' | sort -u)
 status=0
 for symbol in $exported; do
     case "$symbol" in
-        shoal_module_init) echo "FAIL: the binary defines the modules' entry point"; status=1 ;;
+        shoal_module_init|shoal_module_abi)
+            echo "FAIL: the binary defines $symbol, which modules define"; status=1 ;;
         shoal_*) grep -qx "$symbol" <<<"$declared" ||
                    { echo "FAIL: $symbol is exported but not public API"; status=1; } ;;
         _*|data_start|*@GLIBC_*|zsys_interrupted) ;;

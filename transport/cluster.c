@@ -48,23 +48,6 @@ static const char s_z85[] = "0123456789abcdefghijklmnopqrstuvwxyz"
 //  --------------------------------------------------------------------------
 //  Errors: "PATH: what" into *error (if error is not NULL).
 
-static void s_fail (char **error, const char *path, const char *format, ...)
-{
-    if (!error)
-        return;
-    char *what = NULL;
-    va_list args;
-    va_start (args, format);
-    if (vasprintf (&what, format, args) < 0)
-        what = NULL;
-    va_end (args);
-    free (*error);
-    *error = NULL;
-    if (what && asprintf (error, "%s: %s", path, what) < 0)
-        *error = NULL;
-    free (what);
-}
-
 //  --------------------------------------------------------------------------
 //  Values
 
@@ -454,29 +437,29 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
     for (int i = 0; i < self->count; i++) {
         const node_t *node = &self->nodes[i];
         if (!node->key[0]) {
-            s_fail (error, path, "node %s: public_key: not set", node->name);
+            zplfile_fail (error, path, "node %s: public_key: not set", node->name);
             return SHOAL_EINVAL;
         }
         if (!s_valid_key (node->key)) {
-            s_fail (error, path, "node %s: public_key: '%s' is not a key (40 Z85 characters)",
-                    node->name, node->key);
+            zplfile_fail (error, path, "node %s: public_key: '%s' is not a key (40 Z85 characters)",
+                          node->name, node->key);
             return SHOAL_EINVAL;
         }
         for (int j = 0; j < i; j++) {
             const node_t *other = &self->nodes[j];
             if (strcmp (node->name, other->name) == 0) {
-                s_fail (error, path, "node %s: given twice", node->name);
+                zplfile_fail (error, path, "node %s: given twice", node->name);
                 return SHOAL_EINVAL;
             }
             if (strcmp (node->key, other->key) == 0) {
-                s_fail (error, path, "node %s: public_key: is also node %s's key", node->name,
-                        other->name);
+                zplfile_fail (error, path, "node %s: public_key: is also node %s's key", node->name,
+                              other->name);
                 return SHOAL_EINVAL;
             }
         }
         if (strcmp (node->client, node->peer) == 0) {
-            s_fail (error, path, "node %s: peer: %s is also its client endpoint", node->name,
-                    node->peer);
+            zplfile_fail (error, path, "node %s: peer: %s is also its client endpoint", node->name,
+                          node->peer);
             return SHOAL_EINVAL;
         }
         for (int j = 0; j < i; j++) {
@@ -487,8 +470,8 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
             for (int a = 0; a < 2; a++)
                 for (int b = 0; b < 2; b++)
                     if (strcmp (mine[a], theirs[b]) == 0) {
-                        s_fail (error, path, "node %s: %s: %s is also node %s's %s endpoint",
-                                node->name, keys[a], mine[a], other->name, keys[b]);
+                        zplfile_fail (error, path, "node %s: %s: %s is also node %s's %s endpoint",
+                                      node->name, keys[a], mine[a], other->name, keys[b]);
                         return SHOAL_EINVAL;
                     }
         }
@@ -500,8 +483,9 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
             first = shard;
         }
     if (unowned) {
-        s_fail (error, path, "shards: no node owns shard %u%s (%u of %u shards have no owner)",
-                first, unowned > 1 ? " and others" : "", unowned, self->shards);
+        zplfile_fail (error, path,
+                      "shards: no node owns shard %u%s (%u of %u shards have no owner)", first,
+                      unowned > 1 ? " and others" : "", unowned, self->shards);
         return SHOAL_EINVAL;
     }
     return 0;
@@ -516,13 +500,13 @@ static const char *s_leaf (zconfig_t *section, zconfig_t *item, const char *what
                            char **error)
 {
     if (zconfig_child (item)) {
-        s_fail (error, path, "%s: %s: a value, not a section", what, zconfig_name (item));
+        zplfile_fail (error, path, "%s: %s: a value, not a section", what, zconfig_name (item));
         return NULL;
     }
     for (zconfig_t *other = zconfig_child (section); other != item; other = zconfig_next (other))
         if (strcmp (zconfig_name (other), zconfig_name (item)) == 0 &&
             strcmp (zconfig_name (item), "shards") != 0) {
-            s_fail (error, path, "%s: %s: given twice", what, zconfig_name (item));
+            zplfile_fail (error, path, "%s: %s: given twice", what, zconfig_name (item));
             return NULL;
         }
     return zconfig_value (item) ? zconfig_value (item) : "";
@@ -542,33 +526,37 @@ static int s_load_cluster (cluster_t **self_p, zconfig_t *section, const char *p
         else if (streq (zconfig_name (item), "epoch"))
             epoch = value;
         else {
-            s_fail (error, path, "cluster: unknown key '%s' (expected name, shards, epoch)",
-                    zconfig_name (item));
+            zplfile_fail (error, path, "cluster: unknown key '%s' (expected name, shards, epoch)",
+                          zconfig_name (item));
             return SHOAL_EFORMAT;
         }
     }
     int64_t count, number;
     if (!name || !shards || !epoch) {
-        s_fail (error, path, "cluster: missing %s", !name ? "name" : !shards ? "shards" : "epoch");
+        zplfile_fail (error, path, "cluster: missing %s",
+                      !name     ? "name"
+                      : !shards ? "shards"
+                                : "epoch");
         return SHOAL_EFORMAT;
     }
     if (!s_valid_name (name)) {
-        s_fail (error, path, "cluster: name: '%s' is not a name ([a-z0-9][a-z0-9_-]{0,31})", name);
+        zplfile_fail (error, path, "cluster: name: '%s' is not a name ([a-z0-9][a-z0-9_-]{0,31})",
+                      name);
         return SHOAL_EFORMAT;
     }
     if (!s_parse_int (shards, 1, CLUSTER_MAX_SHARDS, &count)) {
-        s_fail (error, path, "cluster: shards: '%s' is not a number from 1 to %d", shards,
-                CLUSTER_MAX_SHARDS);
+        zplfile_fail (error, path, "cluster: shards: '%s' is not a number from 1 to %d", shards,
+                      CLUSTER_MAX_SHARDS);
         return SHOAL_EFORMAT;
     }
     if (!s_parse_int (epoch, 1, EPOCH_MAX, &number)) {
-        s_fail (error, path, "cluster: epoch: '%s' is not a number from 1 to %" PRId64, epoch,
-                (int64_t) EPOCH_MAX);
+        zplfile_fail (error, path, "cluster: epoch: '%s' is not a number from 1 to %" PRId64, epoch,
+                      (int64_t) EPOCH_MAX);
         return SHOAL_EFORMAT;
     }
     *self_p = s_new ((uint32_t) count);
     if (!*self_p) {
-        s_fail (error, path, "out of memory");
+        zplfile_fail (error, path, "out of memory");
         return SHOAL_ENOMEM;
     }
     snprintf ((*self_p)->name, sizeof (*self_p)->name, "%s", name);
@@ -600,26 +588,27 @@ static int s_load_shards (cluster_t *self, int i, const char *list, const char *
             goto bad;
         for (int k = 0; k < parts; k++)
             if (!s_parse_int (number[k], 0, (int64_t) self->shards - 1, k ? &last : &first)) {
-                s_fail (error, path, "node %s: shards: %s is out of range (0-%u)", name, number[k],
-                        self->shards - 1);
+                zplfile_fail (error, path, "node %s: shards: %s is out of range (0-%u)", name,
+                              number[k], self->shards - 1);
                 return SHOAL_EFORMAT;
             }
         if (parts == 1)
             last = first;
         if (last < first) {
-            s_fail (error, path, "node %s: shards: range %s-%s is backwards", name, number[0],
-                    number[1]);
+            zplfile_fail (error, path, "node %s: shards: range %s-%s is backwards", name, number[0],
+                          number[1]);
             return SHOAL_EFORMAT;
         }
         for (int64_t shard = first; shard <= last; shard++) {
             uint8_t owner = self->owner[shard];
             if (owner == i) {
-                s_fail (error, path, "node %s: shards: %" PRId64 " is listed twice", name, shard);
+                zplfile_fail (error, path, "node %s: shards: %" PRId64 " is listed twice", name,
+                              shard);
                 return SHOAL_EFORMAT;
             }
             if (owner != NO_OWNER) {
-                s_fail (error, path, "node %s: shards: %" PRId64 " is also owned by %s", name,
-                        shard, self->nodes[owner].name);
+                zplfile_fail (error, path, "node %s: shards: %" PRId64 " is also owned by %s", name,
+                              shard, self->nodes[owner].name);
                 return SHOAL_EFORMAT;
             }
             self->owner[shard] = (uint8_t) i;
@@ -629,8 +618,9 @@ static int s_load_shards (cluster_t *self, int i, const char *list, const char *
             goto bad;
         continue;
     bad:
-        s_fail (error, path, "node %s: shards: '%s' is not a list of shards like 0-17,40,52-60",
-                name, item);
+        zplfile_fail (error, path,
+                      "node %s: shards: '%s' is not a list of shards like 0-17,40,52-60", name,
+                      item);
         return SHOAL_EFORMAT;
     }
     return 0;
@@ -641,7 +631,7 @@ static int s_copy (char *buffer, size_t max, const char *value, const char *node
                    const char *path, char **error)
 {
     if (strlen (value) > max) {
-        s_fail (error, path, "node %s: %s: longer than %zu bytes", node, key, max);
+        zplfile_fail (error, path, "node %s: %s: longer than %zu bytes", node, key, max);
         return SHOAL_EFORMAT;
     }
     memcpy (buffer, value, strlen (value) + 1);
@@ -652,15 +642,15 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
 {
     const char *name = zconfig_name (section);
     if (!s_valid_name (name)) {
-        s_fail (error, path, "node '%s': not a node name ([a-z0-9][a-z0-9_-]{0,31})", name);
+        zplfile_fail (error, path, "node '%s': not a node name ([a-z0-9][a-z0-9_-]{0,31})", name);
         return SHOAL_EFORMAT;
     }
     if (cluster_find (self, name) >= 0) {
-        s_fail (error, path, "node %s: given twice", name);
+        zplfile_fail (error, path, "node %s: given twice", name);
         return SHOAL_EFORMAT;
     }
     if (self->count == CLUSTER_MAX_NODES) {
-        s_fail (error, path, "node %s: more than %d nodes", name, CLUSTER_MAX_NODES);
+        zplfile_fail (error, path, "node %s: more than %d nodes", name, CLUSTER_MAX_NODES);
         return SHOAL_EFORMAT;
     }
     int i = self->count++;
@@ -681,8 +671,9 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
             rc = s_copy (node->peer_bind, CLUSTER_ENDPOINT_MAX, value, name, key, path, error);
         else if (rc == 0 && streq (key, "public_key")) {
             if (!s_valid_key (value)) {
-                s_fail (error, path, "node %s: public_key: '%s' is not a key (40 Z85 characters)",
-                        name, value);
+                zplfile_fail (error, path,
+                              "node %s: public_key: '%s' is not a key (40 Z85 characters)", name,
+                              value);
                 rc = SHOAL_EFORMAT;
             } else
                 rc = s_copy (node->key, CLUSTER_KEY_SIZE, value, name, key, path, error);
@@ -690,10 +681,10 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
             shards = true;
             rc = s_load_shards (self, i, value, path, error);
         } else if (rc == 0) {
-            s_fail (error, path,
-                    "node %s: unknown key '%s' (expected client, peer, peer_bind, "
-                    "public_key, shards)",
-                    name, key);
+            zplfile_fail (error, path,
+                          "node %s: unknown key '%s' (expected client, peer, peer_bind, "
+                          "public_key, shards)",
+                          name, key);
             rc = SHOAL_EFORMAT;
         }
         if (rc)
@@ -705,7 +696,7 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
                           : !shards        ? "shards"
                                            : NULL;
     if (missing) {
-        s_fail (error, path, "node %s: missing %s", name, missing);
+        zplfile_fail (error, path, "node %s: missing %s", name, missing);
         return SHOAL_EFORMAT;
     }
     const char *bad = !s_valid_endpoint (node->client)                            ? "client"
@@ -713,12 +704,13 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
                       : node->peer_bind[0] && !s_valid_endpoint (node->peer_bind) ? "peer_bind"
                                                                                   : NULL;
     if (bad) {
-        s_fail (error, path,
-                "node %s: %s: '%s' is not an endpoint (tcp://, ipc:// or inproc:// and an address)",
-                name, bad,
-                streq (bad, "client") ? node->client
-                : streq (bad, "peer") ? node->peer
-                                      : node->peer_bind);
+        zplfile_fail (
+            error, path,
+            "node %s: %s: '%s' is not an endpoint (tcp://, ipc:// or inproc:// and an address)",
+            name, bad,
+            streq (bad, "client") ? node->client
+            : streq (bad, "peer") ? node->peer
+                                  : node->peer_bind);
         return SHOAL_EFORMAT;
     }
     return 0;
@@ -739,17 +731,17 @@ cluster_t *cluster_load (const char *path, char **error)
                             : streq (name, "node")  ? &nodes
                                                     : NULL;
         if (!found) {
-            s_fail (error, path, "unknown section '%s' (expected cluster and node)", name);
+            zplfile_fail (error, path, "unknown section '%s' (expected cluster and node)", name);
             goto fail;
         }
         if (*found) {
-            s_fail (error, path, "section '%s' given twice", name);
+            zplfile_fail (error, path, "section '%s' given twice", name);
             goto fail;
         }
         *found = section;
     }
     if (!cluster || !nodes) {
-        s_fail (error, path, "missing the %s section", cluster ? "node" : "cluster");
+        zplfile_fail (error, path, "missing the %s section", cluster ? "node" : "cluster");
         goto fail;
     }
     if (s_load_cluster (&self, cluster, path, error))
@@ -758,13 +750,13 @@ cluster_t *cluster_load (const char *path, char **error)
         if (s_load_node (self, node, path, error))
             goto fail;
     if (self->count == 0) {
-        s_fail (error, path, "node: no nodes");
+        zplfile_fail (error, path, "node: no nodes");
         goto fail;
     }
     if (s_check_map (self, path, error))
         goto fail;
     if (s_update_digest (self)) {
-        s_fail (error, path, "out of memory");
+        zplfile_fail (error, path, "out of memory");
         goto fail;
     }
     zconfig_destroy (&root);
@@ -845,7 +837,7 @@ int cluster_save (const cluster_t *self, const char *path, char **error)
     if (rc == 0)
         rc = zplfile_save (path, text, strlen (text), error);
     else
-        s_fail (error, path, "out of memory");
+        zplfile_fail (error, path, "out of memory");
     free (text);
     zconfig_destroy (&root);
     return rc;

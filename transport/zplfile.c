@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 //  "PATH: what" into *error (if error is not NULL).
-static void s_fail (char **error, const char *path, const char *format, ...)
+void zplfile_fail (char **error, const char *path, const char *format, ...)
 {
     if (!error)
         return;
@@ -48,15 +48,15 @@ static int s_check_zpl (const char *text, size_t size, int line_max, const char 
             eol = end;
         lineno++;
         if (eol - line > line_max) {
-            s_fail (error, path, "line %d: longer than %d bytes", lineno, line_max);
+            zplfile_fail (error, path, "line %d: longer than %d bytes", lineno, line_max);
             return SHOAL_EFORMAT;
         }
         while (eol > line && isspace ((unsigned char) eol[-1]))
             eol--;
         for (const char *p = line; p < eol; p++)
             if ((unsigned char) *p > '~' || ((unsigned char) *p < ' ' && *p != '\t')) {
-                s_fail (error, path, "line %d: byte 0x%02x is not printable ASCII", lineno,
-                        (unsigned char) *p);
+                zplfile_fail (error, path, "line %d: byte 0x%02x is not printable ASCII", lineno,
+                              (unsigned char) *p);
                 return SHOAL_EFORMAT;
             }
         const char *p = line;
@@ -64,7 +64,7 @@ static int s_check_zpl (const char *text, size_t size, int line_max, const char 
             p++;
         int level = (int) (p - line) / 4;
         if ((p - line) % 4) {
-            s_fail (error, path, "line %d: indent by 4 spaces at a time", lineno);
+            zplfile_fail (error, path, "line %d: indent by 4 spaces at a time", lineno);
             return SHOAL_EFORMAT;
         }
         const char *name = p;
@@ -95,7 +95,7 @@ static int s_check_zpl (const char *text, size_t size, int line_max, const char 
         if (!problem && p < eol && *p != '#')
             problem = "expected 'name', 'name = value' or a '#' comment";
         if (problem) {
-            s_fail (error, path, "line %d: %s", lineno, problem);
+            zplfile_fail (error, path, "line %d: %s", lineno, problem);
             return SHOAL_EFORMAT;
         }
         if (named)
@@ -112,22 +112,22 @@ static char *s_read_file (const char *path, size_t *size, char **error)
 {
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        s_fail (error, path, "cannot open: %s", strerror (errno));
+        zplfile_fail (error, path, "cannot open: %s", strerror (errno));
         return NULL;
     }
     struct stat info;
     char *text = NULL;
     if (fstat (fd, &info) < 0) {
-        s_fail (error, path, "cannot stat: %s", strerror (errno));
+        zplfile_fail (error, path, "cannot stat: %s", strerror (errno));
         goto done;
     }
     if (!S_ISREG (info.st_mode) || info.st_size > ZPLFILE_MAX_SIZE) {
-        s_fail (error, path, "not a regular file of at most %d bytes", ZPLFILE_MAX_SIZE);
+        zplfile_fail (error, path, "not a regular file of at most %d bytes", ZPLFILE_MAX_SIZE);
         goto done;
     }
     text = malloc ((size_t) info.st_size + 1);
     if (!text) {
-        s_fail (error, path, "out of memory");
+        zplfile_fail (error, path, "out of memory");
         goto done;
     }
     size_t done = 0;
@@ -136,7 +136,7 @@ static char *s_read_file (const char *path, size_t *size, char **error)
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {
-            s_fail (error, path, "cannot read: %s", got ? strerror (errno) : "file shrank");
+            zplfile_fail (error, path, "cannot read: %s", got ? strerror (errno) : "file shrank");
             free (text);
             text = NULL;
             goto done;
@@ -163,7 +163,7 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error)
     if (s_check_zpl (text, size, line_max, path, error) == 0) {
         root = zconfig_str_load (text);
         if (!root)
-            s_fail (error, path, "not valid ZPL");
+            zplfile_fail (error, path, "not valid ZPL");
     }
     free (text);
     return root;
@@ -173,7 +173,7 @@ int zplfile_save (const char *path, const char *text, size_t size, char **error)
 {
     char *temp = zsys_sprintf ("%s.tmp", path);
     if (!temp) {
-        s_fail (error, path, "out of memory");
+        zplfile_fail (error, path, "out of memory");
         return SHOAL_ENOMEM;
     }
     const char *step = "cannot create";
@@ -208,7 +208,7 @@ int zplfile_save (const char *path, const char *text, size_t size, char **error)
     if (dir < 0 || fsync (dir) < 0) {
         if (dir >= 0)
             close (dir);
-        s_fail (error, path, "%s: %s", step, strerror (errno));
+        zplfile_fail (error, path, "%s: %s", step, strerror (errno));
         free (temp);
         return SHOAL_EIO;
     }
@@ -216,7 +216,7 @@ int zplfile_save (const char *path, const char *text, size_t size, char **error)
     free (temp);
     return 0;
 fail:
-    s_fail (error, path, "%s %s: %s", step, temp, strerror (errno));
+    zplfile_fail (error, path, "%s %s: %s", step, temp, strerror (errno));
     if (fd >= 0)
         close (fd);
     unlink (temp);

@@ -29,4 +29,9 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error);
 //  Two processes must not save the same path at once.
 int zplfile_save (const char *path, const char *text, size_t size, char **error);
 
+//  Sets *error (when error is not NULL) to "PATH: what", what formatted
+//  from format; frees what *error held. The caller frees it with free().
+void zplfile_fail (char **error, const char *path, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 #endif

@@ -2,7 +2,9 @@
 
     An actor type is a plain C struct of callbacks (shoal_type_t) registered
     with shoal_register, either by the node itself (the bank) or by a module
-    loaded from a shared library whose entry point is shoal_module_init.
+    loaded from a shared library whose entry point is shoal_module_init. A
+    module writes SHOAL_MODULE once, which records the ABI it was built for;
+    a node refuses a module of another ABI (see docs/MODULES.md).
 
     Conventions:
     1. Functions that can fail return 0 or a negative SHOAL_E... code;
@@ -70,9 +72,31 @@ typedef struct {
     int (*restore) (void *state, const shoal_data_t *snapshot);
 } shoal_type_t;
 
-//  Registers a type. Returns 0, SHOAL_EEXIST if the name is taken, or
-//  SHOAL_EINVAL if the type is incomplete or its name is not a valid type.
-SHOAL_EXPORT int shoal_register (shoal_registry_t *registry, const shoal_type_t *type);
+//  Registers a type: shoal_register (registry, &type). The struct may grow
+//  at its end in a later ABI, so its size goes with it; the node copies
+//  the struct (the name and callbacks it points to stay borrowed) and
+//  accepts the sizes it knows, an older one with the new fields zeroed.
+//  Returns 0, SHOAL_EEXIST if the name is taken, SHOAL_EINVAL if the type
+//  is incomplete or its name is not a valid type, SHOAL_EVERSION for a
+//  size the node does not know, SHOAL_ETOOBIG past the types or state a
+//  node holds.
+SHOAL_EXPORT int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *type,
+                                       size_t size);
+#define shoal_register(registry, type)                                                             \
+    shoal_register_sized ((registry), (type), sizeof (shoal_type_t))
+
+//  The version of the binary interface between a node and its modules:
+//  this header's types, struct layouts and functions. It changes when a
+//  module built against an older shoal.h could misbehave in a newer node.
+#define SHOAL_ABI_VERSION 1
+
+//  Written once, at file scope, in one source file of a module:
+//      SHOAL_MODULE;
+//  It exports shoal_module_abi, the ABI the module was built for. A node
+//  refuses to load a module without it or with another value.
+#define SHOAL_MODULE SHOAL_EXPORT const int shoal_module_abi = SHOAL_ABI_VERSION
+SHOAL_EXPORT extern const int shoal_module_abi;
+#define SHOAL_MODULE_ABI "shoal_module_abi"
 
 //  The entry point a module shared library exports, called once at start.
 typedef int (shoal_module_init_fn) (shoal_registry_t *registry);

@@ -1,0 +1,65 @@
+# What `cmake --install <build> --prefix P` puts in P: the SDK a module or
+# a client outside the tree builds against.
+#
+#   bin/shoal                        the node and the command line
+#   include/shoal/shoal.h, shoal_base.h
+#                                    the module API (pkg-config shoal)
+#   include/shoal/client.h, client_window.h, json.h, envelope.h
+#   lib/libshoal_client.a, libshoal_transport.a, libshoal_common.a
+#                                    the C client library (pkg-config
+#                                    shoal-client)
+#   lib/pkgconfig/shoal.pc, shoal-client.pc
+#   lib/cmake/shoal/shoalConfig.cmake
+#                                    find_package(shoal): shoal::api,
+#                                    shoal::client
+#
+# The .pc files and the CMake package locate the prefix from where they
+# are installed, so a prefix may be moved after installing.
+
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+# The ABI of shoal.h, for shoal.pc (shoal_abi) and the package (SHOAL_ABI_VERSION).
+file(STRINGS ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h SHOAL_ABI_LINE
+     REGEX "^#define SHOAL_ABI_VERSION [0-9]+$")
+string(REGEX REPLACE "^#define SHOAL_ABI_VERSION " "" SHOAL_ABI_VERSION "${SHOAL_ABI_LINE}")
+if(NOT SHOAL_ABI_VERSION MATCHES "^[0-9]+$")
+  message(FATAL_ERROR "cannot read SHOAL_ABI_VERSION in runtime/include/shoal.h")
+endif()
+
+set(SHOAL_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/shoal)
+set(SHOAL_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
+
+install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h ${CMAKE_SOURCE_DIR}/common/shoal_base.h
+        DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/transport/client.h ${CMAKE_SOURCE_DIR}/transport/client_window.h
+              ${CMAKE_SOURCE_DIR}/transport/json.h ${CMAKE_SOURCE_DIR}/transport/envelope.h
+        DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})
+install(TARGETS shoal_client shoal_transport shoal_common
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+
+# A client library built with sanitizers needs their runtime where it is
+# linked: say so in its link flags.
+set(SHOAL_CLIENT_LINK_OPTIONS "")
+if(SHOAL_SANITIZE)
+  set(SHOAL_CLIENT_LINK_OPTIONS "-fsanitize=address,undefined")
+endif()
+
+# The prefix, seen from lib/pkgconfig (pkg-config's ${pcfiledir}).
+file(RELATIVE_PATH SHOAL_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" SHOAL_PC_TO_PREFIX "${SHOAL_PC_TO_PREFIX}")
+configure_file(${CMAKE_CURRENT_LIST_DIR}/shoal.pc.in ${CMAKE_BINARY_DIR}/shoal.pc @ONLY)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/shoal-client.pc.in ${CMAKE_BINARY_DIR}/shoal-client.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/shoal.pc ${CMAKE_BINARY_DIR}/shoal-client.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/shoalConfig.cmake.in
+                              ${CMAKE_BINARY_DIR}/shoalConfig.cmake
+                              INSTALL_DESTINATION ${SHOAL_INSTALL_CMAKEDIR}
+                              PATH_VARS SHOAL_INSTALL_INCLUDEDIR CMAKE_INSTALL_LIBDIR
+                                        CMAKE_INSTALL_BINDIR)
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/shoalConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/shoalConfig.cmake ${CMAKE_BINARY_DIR}/shoalConfigVersion.cmake
+        DESTINATION ${SHOAL_INSTALL_CMAKEDIR})

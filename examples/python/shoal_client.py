@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""shoal_client.py - a small client of a shoal node, in Python, written from
+docs/PROTOCOL.md alone: it sends commands, retries them with the same id
+when no answer comes (the node runs a command at most once per id), reads
+an actor's events page by page, and prints replies.
+
+Needs pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
+
+    shoal_client.py [--endpoint E | --cluster FILE] send ADDRESS COMMAND [key=value...]
+    shoal_client.py [--endpoint E | --cluster FILE] get ADDRESS
+    shoal_client.py [--endpoint E | --cluster FILE] events [--from SEQ] ADDRESS
+    shoal_client.py [--endpoint E | --cluster FILE] stats
+
+As a library:
+
+    with Client("ipc:///tmp/node.ipc") as client:
+        reply = client.send("counter/c1", "Add", {"by": 5})
+        if reply.ok:
+            print(reply.data["value"])
+        for event in client.events("counter/c1"):
+            print(event["seq"], event["event"], event["data"])
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import time
+
+import msgpack
+import zmq
+
+ENVELOPE_VERSION = 1
+COMMAND, REPLY, QUERY = 1, 2, 4
+MAX_FRAME = 1024 * 1024  # bytes of one encoded envelope
+TRANSIENT = ("unavailable", "busy")  # codes that mean "ask again"
+
+
+class ShoalError(Exception):
+    """No answer in time, or a frame that is not a shoal reply."""
+
+
+class Reply:
+    """A node's answer: ok, or a rejection's code and reason."""
+
+    def __init__(self, envelope):
+        (_, _, _, correlation, _, sender, _, name, payload, _, _) = envelope
+        self.correlation = correlation
+        self.sender = sender  # the actor that answered ("" for stats)
+        self.name = name  # the command or query answered
+        self.ok = payload["ok"]
+        self.code = payload["code"]  # "" when ok
+        self.reason = payload["reason"]  # "" when ok
+        self.data = payload["data"]  # the reply's fields, a dict
+
+    def as_dict(self):
+        if self.ok:
+            return {"ok": True, "from": self.sender, "name": self.name, "data": self.data}
+        return {"ok": False, "from": self.sender, "name": self.name, "code": self.code,
+                "reason": self.reason}
+
+
+def _read_cert(path):
+    """The public and secret keys (Z85, bytes) of a czmq certificate file;
+    the secret one is None in a public certificate."""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'\s*(public|secret)-key\s*=\s*"(.{40})"', line)
+            if m:
+                keys[m.group(1)] = m.group(2).encode()
+    if "public" not in keys:
+        raise ShoalError("%s: no public-key" % path)
+    return keys["public"], keys.get("secret")
+
+
+def _read_cluster(path):
+    """The nodes of a cluster file (ZPL): [(name, client endpoint, public key)]."""
+    nodes, section, node = [], None, None
+    with open(path) as f:
+        for raw in f:
+            line = raw.rstrip()
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue  # a comment; '#' inside a quoted value is Z85
+            depth = (len(line) - len(line.lstrip())) // 4
+            text = line.strip()
+            if depth == 0:
+                section = text
+            elif section == "node" and depth == 1:
+                node = {"name": text}
+                nodes.append(node)
+            elif section == "node" and depth == 2 and "=" in text:
+                key, value = (s.strip() for s in text.split("=", 1))
+                quoted = re.fullmatch(r'"(.*)"(\s+#.*)?', value)
+                node[key] = quoted.group(1) if quoted else value.split(" #", 1)[0]
+    return [(n["name"], n["client"], n["public_key"].encode()) for n in nodes]
+
+
+class Client:
+    """A DEALER socket to one node (endpoint), or to every node of a cluster
+    (cluster: the path of its cluster.cfg, with client.cert beside it), over
+    CURVE. One thread at a time."""
+
+    def __init__(self, endpoint=None, cluster=None, timeout_ms=2000, attempts=5):
+        self.timeout_ms = timeout_ms  # wait for one answer
+        self.attempts = attempts  # sends of one request, the first included
+        self.context = zmq.Context.instance()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.linger = 0
+        if cluster:
+            cert = os.path.join(os.path.dirname(cluster) or ".", "client.cert")
+            public, _ = _read_cert(cert)
+            _, secret = _read_cert(cert + "_secret")
+            self.socket.curve_publickey = public
+            self.socket.curve_secretkey = secret
+            self.socket.immediate = 1  # only to nodes whose link is up
+            for _, client_endpoint, server_key in _read_cluster(cluster):
+                self.socket.curve_serverkey = server_key  # applies to the next connect
+                self.socket.connect(client_endpoint)
+        else:
+            self.socket.connect(endpoint or os.environ.get("SHOAL_ENDPOINT",
+                                                           "tcp://127.0.0.1:7700"))
+
+    def close(self):
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, kind, to, name, fields=None, id=None):
+        """Sends a command or query and returns its Reply. With no answer
+        within timeout_ms, or a transient rejection (unavailable, busy),
+        sends it again with the same id and created time, attempt + 1:
+        the node runs a command once per id and answers a repeat with the
+        first reply. Raises ShoalError when every attempt went unanswered."""
+        id = id or os.urandom(16)
+        created = int(time.time() * 1000)
+        reply = None
+        for attempt in range(self.attempts):
+            frame = msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
+                                   fields or {}, attempt, created], use_bin_type=True)
+            if len(frame) > MAX_FRAME:
+                raise ShoalError("the request is %d bytes, over %d" % (len(frame), MAX_FRAME))
+            # With a cluster, a send waits for a link that is up (CURVE
+            # handshakes take a moment); no link in time counts as no answer.
+            if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
+                self.socket.send(frame, zmq.NOBLOCK)
+                reply = self._wait(id)
+            if reply is not None and not (not reply.ok and reply.code in TRANSIENT):
+                return reply
+            if reply is not None and attempt + 1 < self.attempts:
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
+        if reply is not None:
+            return reply  # still transient after every attempt: say so
+        raise ShoalError("no answer from the node after %d attempts of %d ms"
+                         % (self.attempts, self.timeout_ms))
+
+    def _wait(self, id):
+        """The reply to id, or None after timeout_ms. Replies to other
+        (earlier, abandoned) requests are dropped."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.socket.poll(int(left * 1000) + 1):
+                return None
+            frame = self.socket.recv()
+            try:
+                envelope = msgpack.unpackb(frame, raw=False)
+                if envelope[0] != ENVELOPE_VERSION or envelope[1] != REPLY:
+                    raise ValueError("not a reply")
+                reply = Reply(envelope)
+            except (ValueError, TypeError, KeyError, IndexError,
+                    msgpack.exceptions.ExtraData) as e:
+                raise ShoalError("a frame that is not a reply: %s" % e)
+            if reply.correlation == id:
+                return reply
+            if reply.correlation is None:  # the node could not read our frame
+                raise ShoalError("%s: %s" % (reply.code, reply.reason))
+
+    def send(self, to, command, fields=None, id=None):
+        """A command to the actor at address to."""
+        return self.request(COMMAND, to, command, fields, id)
+
+    def get(self, address):
+        """The actor's view: data {address, version, state}."""
+        return self.request(QUERY, address, "get")
+
+    def events(self, address, start=1, limit=1000):
+        """Yields the actor's events from seq start, reading page by page
+        (each page at most limit events, and under half the frame limit)
+        until a page is empty."""
+        while True:
+            reply = self.request(QUERY, address, "events", {"from": start, "limit": limit})
+            if not reply.ok:
+                raise ShoalError("events of %s: %s: %s" % (address, reply.code, reply.reason))
+            page = reply.data["events"]
+            yield from page
+            if not page:
+                return
+            start = reply.data["next"]
+
+    def stats(self):
+        """The node's counters. Any address goes in to; the node answers."""
+        return self.request(QUERY, "node/stats", "stats")
+
+
+def _field(text):
+    """key=value as `shoal send` reads it: integers, true/false, strings."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError("expected key=value, got %r" % text)
+    if re.fullmatch(r"-?[0-9]+", value):
+        return key, int(value)
+    if value in ("true", "false"):
+        return key, value == "true"
+    return key, value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A small client of a shoal node.")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--endpoint", help="a node's endpoint (default $SHOAL_ENDPOINT)")
+    target.add_argument("--cluster", help="a cluster file; client.cert is read beside it")
+    parser.add_argument("--timeout", type=int, default=2000, help="ms to wait for one answer")
+    parser.add_argument("--attempts", type=int, default=5, help="sends of one request")
+    parser.add_argument("--id", help="the command's id, 32 hex digits (default random)")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    p = sub.add_parser("send")
+    p.add_argument("address")
+    p.add_argument("command")
+    p.add_argument("fields", nargs="*", type=_field)
+    sub.add_parser("get").add_argument("address")
+    p = sub.add_parser("events")
+    p.add_argument("--from", dest="start", type=int, default=1)
+    p.add_argument("address")
+    sub.add_parser("stats")
+    args = parser.parse_args(argv)
+
+    with Client(args.endpoint, args.cluster, args.timeout, args.attempts) as client:
+        try:
+            if args.verb == "send":
+                id = bytes.fromhex(args.id) if args.id else None
+                reply = client.send(args.address, args.command, dict(args.fields), id)
+            elif args.verb == "get":
+                reply = client.get(args.address)
+            elif args.verb == "stats":
+                reply = client.stats()
+            else:
+                for event in client.events(args.address, args.start):
+                    print(json.dumps(event))
+                return 0
+        except ShoalError as e:
+            print("shoal_client: %s" % e, file=sys.stderr)
+            return 3
+        print(json.dumps(reply.as_dict()))
+        return 0 if reply.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

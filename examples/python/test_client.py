@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""test_client.py - shoal_client.py against real nodes: a command and its
+reply, a rejection, a retry with the same id (one effect, the first reply
+again), a command sent while the node is down and answered once it is up,
+events read in pages, get, stats, the command line; then a cluster of two
+nodes over CURVE (`shoal cluster init --ipc`), where either node answers
+for every actor. Every wait has a deadline.
+
+Usage: test_client.py  with SHOAL_BIN (the shoal binary) and
+SHOAL_TEST_MODULE (a module with counter/, e.g. the build's counter.so).
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shoal_client import Client, ShoalError, main as client_main  # noqa: E402
+
+SHOAL = os.environ.get("SHOAL_BIN", "shoal")
+MODULE = os.environ["SHOAL_TEST_MODULE"]
+DEADLINE = 30.0  # seconds for a node to be ready (ASan start-up is slow)
+
+
+class Node:
+    """A `shoal node` child process, stopped with SIGTERM."""
+
+    def __init__(self, workdir, *args):
+        self.out = open(os.path.join(workdir, "node-%d.out" % id(self)), "w+")
+        self.err = open(os.path.join(workdir, "node-%d.err" % id(self)), "w+")
+        self.process = subprocess.Popen([SHOAL, "node", "--module", MODULE, *args],
+                                        stdout=self.out, stderr=self.err)
+        until = time.monotonic() + DEADLINE
+        while True:
+            self.out.seek(0)
+            if "ready on" in self.out.read():
+                return
+            if self.process.poll() is not None or time.monotonic() > until:
+                self.err.seek(0)
+                self.stop()
+                sys.exit("FAIL: the node did not start: %s" % self.err.read())
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=DEADLINE)
+        self.out.close()
+        self.err.close()
+
+
+def check(condition, what):
+    if not condition:
+        sys.exit("FAIL: " + what)
+
+
+def test_one_node(workdir):
+    endpoint = "ipc://%s/node.ipc" % workdir
+    data = os.path.join(workdir, "data")
+    node = Node(workdir, "--data", data, "--endpoint", endpoint, "--workers", "2")
+    with Client(endpoint, timeout_ms=5000) as client:
+        reply = client.send("counter/c1", "Add", {"by": 5})
+        check(reply.ok and reply.data == {"value": 5}, "Add by=5: %s" % reply.as_dict())
+        check(reply.sender == "counter/c1" and reply.name == "Add", "reply's from and name")
+
+        reply = client.send("counter/c1", "Add", {"by": 0})
+        check(not reply.ok and reply.code == "invalid_field" and reply.reason,
+              "Add by=0 is rejected: %s" % reply.as_dict())
+        reply = client.send("nosuchtype/x", "Add", {"by": 1})
+        check(not reply.ok and reply.code == "unknown_type", "unknown type: %s" % reply.as_dict())
+
+        # The same id again: the first reply, no second effect.
+        id = os.urandom(16)
+        first = client.send("counter/c1", "Add", {"by": 2}, id=id)
+        again = client.send("counter/c1", "Add", {"by": 2}, id=id)
+        check(first.ok and first.data == {"value": 7}, "Add by=2: %s" % first.as_dict())
+        check(again.ok and again.data == {"value": 7}, "the retry: %s" % again.as_dict())
+        got = client.get("counter/c1")
+        check(got.ok and got.data["state"] == {"value": 7} and got.data["version"] == 2,
+              "get after a retry: %s" % got.as_dict())
+
+        # Pages: 25 events read 10 at a time, in order, nothing twice.
+        for i in range(23):
+            check(client.send("counter/c2", "Add", {"by": 1}).ok, "Add to c2")
+        client.send("counter/c2", "Add", {"by": 1})
+        client.send("counter/c2", "Add", {"by": 1})
+        events = list(client.events("counter/c2", limit=10))
+        check([e["seq"] for e in events] == list(range(1, 26)), "events 1..25 in pages")
+        check(all(e["event"] == "Added" and e["data"] == {"by": 1} for e in events),
+              "each event's name and data")
+        check(list(client.events("counter/c2", start=24)) == events[23:], "events from 24")
+        check(list(client.events("counter/none")) == [], "no events")
+
+        stats = client.stats()
+        check(stats.ok and stats.data["duplicates"] >= 1 and stats.data["workers"] == 2,
+              "stats: %s" % stats.as_dict())
+
+    # No answer, then an answer: the node is down while the client retries
+    # with the same id, and the command runs once when the node is back.
+    node.stop()
+    with Client(endpoint, timeout_ms=300, attempts=200) as client:
+        id = os.urandom(16)
+        result = {}
+        import threading
+        thread = threading.Thread(target=lambda: result.update(
+            reply=client.send("counter/c1", "Add", {"by": 10}, id=id)))
+        thread.start()
+        time.sleep(0.5)  # a few unanswered sends; nothing is asserted on time
+        node = Node(workdir, "--data", data, "--endpoint", endpoint, "--workers", "2")
+        thread.join(timeout=DEADLINE + 60)
+        check("reply" in result, "no reply after the node came back")
+        check(result["reply"].ok and result["reply"].data == {"value": 17},
+              "the re-sent Add: %s" % result["reply"].as_dict())
+        check(client.get("counter/c1").data["version"] == 3, "one effect for many sends")
+
+    # Unanswered for good: an error, not a hang.
+    node.stop()
+    with Client(endpoint, timeout_ms=100, attempts=2) as client:
+        try:
+            client.send("counter/c1", "Add", {"by": 1})
+            check(False, "a send to no node returned")
+        except ShoalError as e:
+            check("no answer" in str(e), "the error says so: %s" % e)
+
+    # The command line.
+    node = Node(workdir, "--data", data, "--endpoint", endpoint)
+    check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add", "by=4"]) == 0,
+          "shoal_client.py send")
+    check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add", "by=x"]) == 1,
+          "shoal_client.py send, rejected")
+    check(client_main(["--endpoint", endpoint, "events", "counter/c3"]) == 0,
+          "shoal_client.py events")
+    node.stop()
+
+
+def test_cluster(workdir):
+    directory = os.path.join(workdir, "cluster")
+    init = subprocess.run([SHOAL, "cluster", "init", "--nodes", "2", "--ipc", "--shards", "16",
+                           "--dir", directory], capture_output=True, text=True)
+    check(init.returncode == 0, "shoal cluster init: %s" % init.stderr)
+    path = os.path.join(directory, "cluster.cfg")
+    nodes = [Node(workdir, "--cluster", path, "--name", name) for name in ("n1", "n2")]
+    try:
+        with Client(cluster=path, timeout_ms=5000) as client:
+            # Each request goes to either node; a node forwards what it does
+            # not own. Wait for the links: a transient rejection is retried.
+            until = time.monotonic() + DEADLINE
+            while True:
+                stats = client.stats()
+                if stats.ok and stats.data.get("peers_up") == 1:
+                    break
+                check(time.monotonic() < until, "the nodes' link is not up: %s" % stats.as_dict())
+                time.sleep(0.1)
+            for i in range(12):
+                reply = client.send("counter/k%d" % i, "Add", {"by": i + 1})
+                check(reply.ok and reply.data == {"value": i + 1},
+                      "Add in the cluster: %s" % reply.as_dict())
+            for i in range(12):
+                got = client.get("counter/k%d" % i)
+                check(got.ok and got.data["state"] == {"value": i + 1}, "get in the cluster")
+            # Both nodes answered, and some commands were forwarded.
+            forwarded = {}
+            for i in range(8):
+                stats = client.stats()
+                forwarded[stats.data["node"]] = stats.data["forwarded"]
+            check(set(forwarded) == {"n1", "n2"}, "requests go to both nodes: %s" % forwarded)
+            check(sum(forwarded.values()) > 0, "a node forwarded: %s" % forwarded)
+
+        # n2 down: n1 answers for its own actors, `unavailable` for n2's
+        # (once it has seen the link drop; until then a forwarded request
+        # goes unanswered and is re-sent).
+        nodes[1].stop()
+        with Client(cluster=path, timeout_ms=1000, attempts=6) as client:
+            codes = set()
+            for i in range(12):
+                reply = client.send("counter/k%d" % i, "Add", {"by": 1})
+                check(reply.ok or reply.code == "unavailable", "with n2 down: %s" % reply.as_dict())
+                codes.add("ok" if reply.ok else reply.code)
+                if not reply.ok:
+                    check("n2" in reply.reason, "unavailable names the node: %s" % reply.reason)
+            check(codes == {"ok", "unavailable"}, "with n2 down: %s" % codes)
+        # Without the client certificate: no answer (CURVE refuses us).
+        with Client("ipc://%s/n1/client.ipc" % directory, timeout_ms=300, attempts=1) as plain:
+            try:
+                plain.stats()
+                check(False, "a node of a cluster answered a client without CURVE")
+            except ShoalError:
+                pass
+    finally:
+        for node in nodes:
+            if not node.out.closed:
+                node.stop()
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="shoal-pyclient.")
+    try:
+        test_one_node(workdir)
+        test_cluster(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("1 passed, 0 failed: the Python client against one node and a cluster of two")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The SDK as a module author outside the tree meets it: installs the build
+# into a temporary prefix, builds examples/counter there with pkg-config
+# alone, loads it into the installed `shoal node` (ipc:// in the test's own
+# directory) and sends Add by=5; builds a module with find_package(shoal)
+# and a C client with pkg-config shoal-client; and checks that a module
+# built for another ABI, or with none, is refused and the node does not
+# start. Every wait polls against a deadline.
+# Usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/shoal-install.XXXXXX")
+node_pid=""
+cleanup() {
+    [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
+DEADLINE=30 # seconds for a node to be ready (ASan start-up is slow)
+
+# 1. Install; nothing of the source tree may be needed from here on.
+cmake --install "$build" --prefix "$T/prefix" >/dev/null
+P=$T/prefix
+export PKG_CONFIG_PATH=$P/lib/pkgconfig
+unset CPATH C_INCLUDE_PATH
+for f in bin/shoal include/shoal/shoal.h include/shoal/shoal_base.h include/shoal/client.h \
+         include/shoal/client_window.h include/shoal/json.h include/shoal/envelope.h \
+         lib/libshoal_client.a lib/libshoal_transport.a lib/libshoal_common.a \
+         lib/pkgconfig/shoal.pc lib/pkgconfig/shoal-client.pc lib/cmake/shoal/shoalConfig.cmake; do
+    [ -f "$P/$f" ] || fail "cmake --install did not install $f"
+done
+cflags=$(pkg-config --cflags shoal) || fail "pkg-config cannot find shoal in $PKG_CONFIG_PATH"
+case "$cflags" in *"$src"*) fail "pkg-config --cflags shoal points into the tree: $cflags" ;; esac
+abi=$(pkg-config --variable=shoal_abi shoal)
+[[ "$abi" =~ ^[0-9]+$ ]] || fail "shoal.pc has no shoal_abi ($abi)"
+
+# 2. The example, copied out of the tree and built with its Makefile.
+cp -r "$src/examples/counter" "$T/counter"
+rm -f "$T/counter/counter.so"
+make -s -C "$T/counter" CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter -Werror" >/dev/null ||
+    fail "examples/counter does not build against the installed shoal"
+nm -D "$T/counter/counter.so" | grep -q ' shoal_module_abi$' || fail "counter.so exports no shoal_module_abi"
+
+# 3. A real node of the installed binary with that module.
+start_node() { # start_node MODULE...: starts a node, waits for ready
+    local args=()
+    for m in "$@"; do args+=(--module "$m"); done
+    rm -rf "$T/data"
+    "$P/bin/shoal" node --data "$T/data" --endpoint "ipc://$T/node.ipc" --workers 1 \
+        "${args[@]}" >"$T/node.out" 2>"$T/node.err" &
+    node_pid=$!
+    local until=$((SECONDS + DEADLINE))
+    until grep -q "ready on" "$T/node.out" 2>/dev/null; do
+        kill -0 "$node_pid" 2>/dev/null || fail "the node exited: $(cat "$T/node.err")"
+        [ $SECONDS -lt $until ] || fail "no ready line in ${DEADLINE}s: $(cat "$T/node.err")"
+        sleep 0.05
+    done
+}
+stop_node() {
+    kill -TERM "$node_pid"
+    wait "$node_pid" || fail "the node exited $? on SIGTERM: $(cat "$T/node.err")"
+    node_pid=""
+}
+start_node "$T/counter/counter.so"
+out=$("$P/bin/shoal" send --endpoint "ipc://$T/node.ipc" --timeout 20000 counter/c1 Add by=5) ||
+    fail "shoal send failed: $out"
+grep -q '"ok":true' <<<"$out" && grep -q '"reply":{"value":5}' <<<"$out" ||
+    fail "Add by=5 replied $out"
+
+# 4. The C client library, linked with pkg-config shoal-client alone.
+cc -o "$T/install_client" "$src/tests/install_client.c" $(pkg-config --cflags --libs shoal-client) ||
+    fail "a client does not link with pkg-config shoal-client"
+out=$("$T/install_client" "ipc://$T/node.ipc" counter/c1 2) || fail "install_client: $out"
+[ "$out" = "value=7" ] || fail "install_client printed $out, expected value=7"
+stop_node
+
+# 5. find_package(shoal): a module built with shoal::api, a client with
+#    shoal::client.
+mkdir -p "$T/cmake-module"
+cp "$T/counter/counter.c" "$src/tests/install_client.c" "$T/cmake-module/"
+cat >"$T/cmake-module/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(counter_cmake C)
+find_package(shoal REQUIRED)
+add_library(counter MODULE counter.c)
+set_target_properties(counter PROPERTIES PREFIX "")
+target_link_libraries(counter PRIVATE shoal::api)
+add_executable(install_client install_client.c)
+target_link_libraries(install_client PRIVATE shoal::client)
+if(NOT SHOAL_ABI_VERSION MATCHES "^[0-9]+$" OR NOT EXISTS "${SHOAL_EXECUTABLE}")
+  message(FATAL_ERROR "shoalConfig.cmake sets no SHOAL_ABI_VERSION or SHOAL_EXECUTABLE")
+endif()
+CMAKE
+cmake -S "$T/cmake-module" -B "$T/cmake-module/build" -DCMAKE_PREFIX_PATH="$P" >/dev/null &&
+    cmake --build "$T/cmake-module/build" >/dev/null || fail "find_package(shoal) does not build a module"
+start_node "$T/cmake-module/build/counter.so"
+out=$("$T/cmake-module/build/install_client" "ipc://$T/node.ipc" counter/c2 3) || fail "install_client: $out"
+[ "$out" = "value=3" ] || fail "the shoal::client program printed $out, expected value=3"
+stop_node
+
+# 6. A module built for another ABI, and one with no ABI: refused, no start.
+sed 's/^SHOAL_MODULE;.*/SHOAL_EXPORT const int shoal_module_abi = 999;/' "$T/counter/counter.c" >"$T/abi999.c"
+grep -v '^SHOAL_MODULE;' "$T/counter/counter.c" >"$T/noabi.c"
+for m in abi999 noabi; do
+    cc -shared -fPIC $(pkg-config --cflags shoal) -o "$T/$m.so" "$T/$m.c"
+    rm -rf "$T/data"
+    set +e
+    timeout $DEADLINE "$P/bin/shoal" node --data "$T/data" --endpoint "ipc://$T/node.ipc" \
+        --module "$T/$m.so" >"$T/node.out" 2>"$T/node.err"
+    status=$?
+    set -e
+    [ $status -ne 0 ] && [ $status -ne 124 ] || fail "the node started with $m.so (exit $status)"
+    ! grep -q "ready on" "$T/node.out" || fail "the node said ready with $m.so"
+    err=$(cat "$T/node.err")
+    case $m in
+        abi999) want="module $T/$m.so was built for shoal ABI 999; this node is ABI $abi: rebuild it" ;;
+        noabi) want="module $T/$m.so has no shoal_module_abi" ;;
+    esac
+    grep -qF "$want" <<<"$err" || fail "$m.so: expected '$want', got: $err"
+    grep -qF "ABI $abi" <<<"$err" || fail "$m.so: the message does not name ABI $abi: $err"
+done
+
+echo "1 passed, 0 failed: installed, built out of the tree, loaded, other ABIs refused"
