@@ -209,6 +209,41 @@ int books_read_dir (books_t *self, const char *dir, char **error)
     return rc;
 }
 
+//  Counts an outbox entry or timer that does not decode as an envelope.
+static int s_check_envelope (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                             int64_t due, const uint8_t *value, size_t size)
+{
+    (void) stream, (void) id, (void) due;
+    envelope_t envelope;
+    if (envelope_decode (&envelope, value, size) == 0)
+        return 0;
+    (*(size_t *) arg)++;
+    return 1;
+}
+
+int books_check_records (const char *dir, journal_records_t *counts, size_t *bad_envelopes,
+                         char **error)
+{
+    *bad_envelopes = 0;
+    memset (counts, 0, sizeof *counts);
+    int code = 0;
+    char *message = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &message);
+    if (!journal) {
+        if (error)
+            *error = zsys_sprintf ("cannot open the journal in %s: %s", dir,
+                                   message ? message : shoal_strerror (code));
+        free (message);
+        return code ? code : SHOAL_EIO;
+    }
+    int rc = journal_check_records (journal, counts, s_check_envelope, bad_envelopes);
+    journal_destroy (&journal);
+    if (rc && error)
+        *error = zsys_sprintf ("the journal in %s could not be read whole: %s", dir,
+                               shoal_strerror (rc));
+    return rc;
+}
+
 const books_account_t *books_account (books_t *self, const char *address)
 {
     return zhashx_lookup (self->accounts, address);

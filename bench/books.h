@@ -16,6 +16,7 @@
 #ifndef BOOKS_H_INCLUDED
 #define BOOKS_H_INCLUDED
 
+#include "journal.h"
 #include "shoal_base.h"
 
 #include <stdbool.h>
@@ -88,6 +89,14 @@ void books_destroy (books_t **self_p);
 //  (may be NULL) gets a message, the caller's to free(); the books may
 //  then hold part of dir.
 int books_read_dir (books_t *self, const char *dir, char **error);
+
+//  Checks the format of every record of the journal in dir: events,
+//  snapshots and inbox records with the journal's decoders, outbox entries
+//  and timers as envelopes. Fills *counts; *bad_envelopes gets the outbox
+//  entries and timers that do not decode. Returns 0 (even with bad
+//  records: see the counts), or an error as books_read_dir, with *error.
+int books_check_records (const char *dir, journal_records_t *counts, size_t *bad_envelopes,
+                         char **error);
 
 //  The account at address / the transfer with id (without "transfer/").
 //  Borrowed from the books until they are destroyed or read into; NULL if

@@ -367,16 +367,14 @@ int journal_batch_commit (journal_batch_t *self)
     if (self->broken)
         rc = SHOAL_EIO;
     else if (self->count > 0) {
-        if (journal_commit_must_fail (self->journal))
-            rc = SHOAL_EIO;
-        else {
-            char *err = NULL;
-            leveldb_write (self->journal->db, self->journal->write, self->writes, &err);
-            if (err) {
-                leveldb_free (err);
-                rc = SHOAL_EIO;
-            }
+        journal_t *journal = self->journal;
+        rc = journal_enter (journal);
+        if (rc == 0) {
+            rc = journal_write_held (journal, journal->write, self->writes, true);
+            journal_leave (journal);
         }
+        if (rc && journal_enter (journal) == 0) //  reopens the store at once
+            journal_leave (journal);
     }
     if (rc == 0) {
         for (int64_t *staged = zhashx_first (self->versions); staged;

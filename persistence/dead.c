@@ -4,7 +4,9 @@
     with the message id); values are stored and returned as given. A scan
     hands fn a NUL-terminated copy of each key's stream.
 
-    Threads: any thread; nothing here keeps state.
+    Threads: any thread; nothing here keeps state. Every use of the store
+    holds its handle (journal_enter), and writes go through
+    journal_write_held, as in journal.c.
 */
 #include "journal_dead.h"
 #include "journal_internal.h"
@@ -22,9 +24,13 @@ int journal_dead_get (journal_t *self, const char *stream, const uint8_t id[JOUR
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self, stream), 'd', stream, len, id);
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     char *err = NULL;
     size_t value_len;
     char *found = leveldb_get (self->db, self->read, (const char *) key, key_len, &value_len, &err);
+    journal_leave (self);
     if (err) {
         leveldb_free (err);
         return SHOAL_EIO;
@@ -46,20 +52,23 @@ int journal_dead_put (journal_t *self, const char *stream, const uint8_t id[JOUR
         return SHOAL_EINVAL;
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self, stream), 'd', stream, len, id);
-    char *err = NULL;
-    leveldb_put (self->db, self->write, (const char *) key, key_len, (const char *) value, size,
-                 &err);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
+    leveldb_writebatch_t *put = leveldb_writebatch_create ();
+    leveldb_writebatch_put (put, (const char *) key, key_len, (const char *) value, size);
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        rc = journal_write_held (self, self->write, put, false);
+        journal_leave (self);
     }
-    return 0;
+    leveldb_writebatch_destroy (put);
+    return rc;
 }
 
 int journal_dead_scan (journal_t *self, journal_dead_fn *fn, void *arg)
 {
     assert (self);
-    int rc = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
         uint8_t prefix[KEYS_TAG_SIZE];
@@ -94,5 +103,6 @@ int journal_dead_scan (journal_t *self, journal_dead_fn *fn, void *arg)
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc < 0 ? rc : 0;
 }

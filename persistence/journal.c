@@ -30,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+#include "log.h"
 
 #define DEFAULT_CACHE_BYTES (64u << 20)
 #define WRITE_BUFFER_BYTES (16u << 20)
@@ -84,7 +87,7 @@ static int s_parse_shards (const char *text)
 }
 
 //  Sets *empty to whether the store holds no key at all. Returns 0 or
-//  SHOAL_EIO.
+//  SHOAL_EIO. Called while opening, before any other thread has self.
 static int s_is_empty (journal_t *self, bool *empty)
 {
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
@@ -113,16 +116,14 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_put (marks, (const char *) layout_key, layout_len, KEYS_LAYOUT,
                             strlen (KEYS_LAYOUT));
     leveldb_writebatch_put (marks, (const char *) shards_key, shards_len, text, strlen (text));
-    char *err = NULL;
-    leveldb_write (self->db, self->write, marks, &err);
-    leveldb_writebatch_destroy (marks);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        rc = journal_write_held (self, self->write, marks, false);
+        journal_leave (self);
     }
-    return 0;
+    leveldb_writebatch_destroy (marks);
+    return rc;
 }
-
 //  Sets self->shards from the store's metadata, marking a new store with
 //  wanted shards (SHOAL_SHARDS_DEFAULT if 0). Returns 0, or a code with
 //  *message set (free with free()): see journal_open.
@@ -138,9 +139,9 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         }
         if (!empty) {
             *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, "
-                                  "without shards in its keys); this shoal reads key layout %s "
-                                  "only and cannot convert it: move it away or delete it",
-                                  dir, KEYS_LAYOUT);
+                                     "without shards in its keys); this shoal reads key layout %s "
+                                     "only and cannot convert it: move it away or delete it",
+                                     dir, KEYS_LAYOUT);
             return SHOAL_EVERSION;
         }
         int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
@@ -158,8 +159,8 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
     bool known = strcmp (layout, KEYS_LAYOUT) == 0;
     if (!known)
         *message = zsys_sprintf ("the store in %s has key layout '%s'; this shoal reads key "
-                              "layout %s only",
-                              dir, layout, KEYS_LAYOUT);
+                                 "layout %s only",
+                                 dir, layout, KEYS_LAYOUT);
     free (layout);
     if (!known)
         return SHOAL_EVERSION;
@@ -178,12 +179,139 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         return SHOAL_EFORMAT;
     }
     if (wanted && wanted != shards) {
-        *message =
-            zsys_sprintf ("the store in %s has %d shards; --shards %d was given", dir, shards, wanted);
+        *message = zsys_sprintf ("the store in %s has %d shards; --shards %d was given", dir,
+                                 shards, wanted);
         return SHOAL_EINVAL;
     }
     self->shards = (uint32_t) shards;
     return 0;
+}
+
+//  What a directory holds, as far as LevelDB goes.
+typedef struct {
+    bool exists;     //  the directory is there
+    bool current;    //  a CURRENT file
+    int data_files;  //  *.log, *.ldb, *.sst, MANIFEST-* (LOCK, LOG, LOG.old hold no data)
+    char names[256]; //  some of them, for a message
+} dir_state_t;
+
+static bool s_ends_with (const char *name, const char *tail)
+{
+    size_t len = strlen (name), tail_len = strlen (tail);
+    return len > tail_len && strcmp (name + len - tail_len, tail) == 0;
+}
+
+//  Reads what dir holds into *state. Returns 0, or an errno.
+static int s_dir_state (const char *dir, dir_state_t *state)
+{
+    memset (state, 0, sizeof *state);
+    DIR *handle = opendir (dir);
+    if (!handle)
+        return errno == ENOENT ? 0 : errno;
+    state->exists = true;
+    struct dirent *entry;
+    while ((entry = readdir (handle))) {
+        const char *name = entry->d_name;
+        if (strcmp (name, "CURRENT") == 0)
+            state->current = true;
+        else if (s_ends_with (name, ".log") || s_ends_with (name, ".ldb") ||
+                 s_ends_with (name, ".sst") || strncmp (name, "MANIFEST-", 9) == 0) {
+            if (state->data_files++ < 4) {
+                size_t used = strlen (state->names);
+                snprintf (state->names + used, sizeof state->names - used, "%s%.60s",
+                          used ? ", " : "", name);
+            }
+        }
+    }
+    closedir (handle);
+    return 0;
+}
+
+//  The last line of dir's LevelDB info LOG that mentions a corruption,
+//  which names the damaged file, or NULL. The caller frees it with free().
+static char *s_corruption_line (const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOG", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    char line[1024];
+    char *found = NULL;
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, "Corruption") || strstr (line, "dropping")) {
+            line[strcspn (line, "\n")] = '\0';
+            //  Lines start with a date, a time and a thread id.
+            char *text = line;
+            for (int field = 0; field < 2 && strchr (text, ' '); field++)
+                text = strchr (text, ' ') + 1;
+            free (found);
+            found = strdup (text);
+        }
+    fclose (file);
+    return found;
+}
+
+//  Opens self->db in self->dir: a new store only if create (the caller
+//  checked the directory holds none), and never over an existing one.
+//  Returns 0, or a code with *message set (free with free()).
+static int s_db_open (journal_t *self, bool create, char **message)
+{
+    leveldb_options_set_create_if_missing (self->options, create);
+    leveldb_options_set_error_if_exists (self->options, create);
+    char *err = NULL;
+    self->db = leveldb_open (self->options, self->dir, &err);
+    if (!err)
+        return 0;
+    self->db = NULL;
+    int rc;
+    if (s_is_lock_error (err)) {
+        *message = zsys_sprintf ("data directory %s is in use by another process "
+                                 "(LevelDB lock held)",
+                                 self->dir);
+        rc = SHOAL_EBUSY;
+    } else if (strncmp (err, "Corruption", 10) == 0) {
+        char *line = s_corruption_line (self->dir);
+        *message = zsys_sprintf ("the journal in %s is damaged and was not opened: %s%s%s%s; "
+                                 "nothing was started on it (`shoal repair --data %s` can "
+                                 "salvage what is readable)",
+                                 self->dir, err, line ? " (LevelDB's LOG: " : "", line ? line : "",
+                                 line ? ")" : "", self->dir);
+        free (line);
+        rc = SHOAL_EFORMAT;
+    } else {
+        *message = zsys_sprintf ("cannot open the journal in %s: %s", self->dir, err);
+        rc = SHOAL_EIO;
+    }
+    leveldb_free (err);
+    return rc;
+}
+
+//  Reads every record of the store with its checksums, so that a damaged
+//  table file is found at the start rather than when an actor is read.
+//  Returns 0, or SHOAL_EFORMAT with *message set (free with free()).
+static int s_verify_all (journal_t *self, char **message)
+{
+    leveldb_readoptions_t *scan = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (scan, 1);
+    leveldb_readoptions_set_fill_cache (scan, 0);
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, scan);
+    size_t records = 0;
+    for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it))
+        records++;
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    leveldb_iter_destroy (it);
+    leveldb_readoptions_destroy (scan);
+    if (!err)
+        return 0;
+    *message = zsys_sprintf ("the journal in %s is damaged and was not opened: %s, in one of "
+                             "its table files (*.ldb), after %zu good records, found reading "
+                             "every record at open; nothing was started on it (`shoal repair "
+                             "--data %s` can salvage what is readable)",
+                             self->dir, err, records, self->dir);
+    leveldb_free (err);
+    return SHOAL_EFORMAT;
 }
 
 journal_t *journal_open (const char *dir, const journal_options_t *opts, int *code, char **error)
@@ -201,23 +329,43 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
             zsys_sprintf ("shard count %d is out of range (1 to %d)", wanted, SHOAL_SHARDS_MAX));
         return NULL;
     }
-    if (zsys_dir_create ("%s", dir) != 0) {
+    dir_state_t state;
+    int os_error = s_dir_state (dir, &state);
+    if (os_error) {
+        s_set_error (code, error, SHOAL_EIO,
+                     zsys_sprintf ("cannot read data directory %s: %s", dir, strerror (os_error)));
+        return NULL;
+    }
+    if (state.data_files && !state.current) {
+        s_set_error (code, error, SHOAL_EFORMAT,
+                     zsys_sprintf ("the store in %s has no CURRENT file but holds %d other "
+                                   "LevelDB file%s (%s%s): it is damaged, and shoal never "
+                                   "makes a new store over one (`shoal repair --data %s` can "
+                                   "rebuild it from its files)",
+                                   dir, state.data_files, state.data_files == 1 ? "" : "s",
+                                   state.names, state.data_files > 4 ? ", ..." : "", dir));
+        return NULL;
+    }
+    if (!state.exists && zsys_dir_create ("%s", dir) != 0) {
         s_set_error (code, error, SHOAL_EIO,
                      zsys_sprintf ("cannot create data directory %s: %s", dir, strerror (errno)));
         return NULL;
     }
     journal_t *self = calloc (1, sizeof (journal_t));
-    if (!self) {
+    if (!self || !(self->dir = strdup (dir))) {
+        free (self);
         s_set_error (code, error, SHOAL_ENOMEM, NULL);
         return NULL;
     }
+    pthread_rwlock_init (&self->handle, NULL);
+    pthread_mutex_init (&self->writing, NULL);
     bool sync = opts ? opts->sync : true;
     size_t cache_bytes = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE_BYTES;
 
     self->options = leveldb_options_create ();
     self->filter = leveldb_filterpolicy_create_bloom (BLOOM_BITS_PER_KEY);
     self->cache = leveldb_cache_create_lru (cache_bytes);
-    leveldb_options_set_create_if_missing (self->options, 1);
+    leveldb_options_set_paranoid_checks (self->options, 1);
     leveldb_options_set_filter_policy (self->options, self->filter);
     leveldb_options_set_cache (self->options, self->cache);
     leveldb_options_set_write_buffer_size (self->options, WRITE_BUFFER_BYTES);
@@ -230,25 +378,16 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     self->write_lazy = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->write_lazy, 0);
     atomic_init (&self->fail_after, 0);
+    atomic_init (&self->failed, false);
+    atomic_init (&self->retry_at, 0);
+    atomic_init (&self->reopens, 0);
 
-    char *err = NULL;
-    self->db = leveldb_open (self->options, dir, &err);
-    if (err) {
-        if (s_is_lock_error (err))
-            s_set_error (code, error, SHOAL_EBUSY,
-                         zsys_sprintf ("data directory %s is in use by another process "
-                                    "(LevelDB lock held)",
-                                    dir));
-        else
-            s_set_error (code, error, SHOAL_EIO,
-                         zsys_sprintf ("cannot open the journal in %s: %s", dir, err));
-        leveldb_free (err);
-        self->db = NULL;
-        journal_destroy (&self);
-        return NULL;
-    }
     char *message = NULL;
-    int rc = s_open_layout (self, dir, wanted, &message);
+    int rc = s_db_open (self, !state.current, &message);
+    if (rc == 0 && state.current)
+        rc = s_verify_all (self, &message);
+    if (rc == 0)
+        rc = s_open_layout (self, dir, wanted, &message);
     if (rc != 0) {
         s_set_error (code, error, rc, message);
         journal_destroy (&self);
@@ -270,8 +409,134 @@ void journal_destroy (journal_t **self_p)
     leveldb_options_destroy (self->options);
     leveldb_cache_destroy (self->cache);
     leveldb_filterpolicy_destroy (self->filter);
+    pthread_rwlock_destroy (&self->handle);
+    pthread_mutex_destroy (&self->writing);
+    free (self->dir);
     free (self);
     *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Failed writes and the reopen
+//
+//  A LevelDB write that fails part-way (no space, an I/O error) may leave
+//  the handle's log writer misaligned without marking the handle failed:
+//  a later write on it would land after a torn record, and the next
+//  recovery would drop it as corruption (or, with paranoid checks, refuse
+//  the store). So a handle whose write failed is never written again:
+//
+//  1. Writes are serialized (the mutex `writing`): when one fails, no other
+//     write is under way on the handle, and `failed` is set before the
+//     mutex is released, so no write follows it. Every write acknowledged
+//     before it completed (flushed to the OS, and synced with durability
+//     sync) before it began; the torn record, if any, is the log's tail.
+//  2. The next journal_enter (the failing commit calls one at once) takes
+//     the handle exclusive, which waits for every reader and writer to
+//     leave it, closes it and opens the store again with paranoid checks.
+//     Recovery replays the log; a record cut short at the log's end is
+//     taken as a write that never completed (LevelDB's log reader), so the
+//     reopen keeps everything before it and loses nothing acknowledged. Any
+//     other damage fails the reopen (paranoid checks), never drops data.
+//  3. While the reopen fails (the disk is still full: recovery writes a
+//     table), the store is down: every call returns SHOAL_EIO at once, with
+//     the cause in journal_last_error, and a reopen is tried again at most
+//     every JOURNAL_RETRY_MS. A reopen that finds the store damaged stops
+//     the process (exit code 3): the store must be looked at, not served.
+//
+//  The cost: commits of different workers are no longer grouped by LevelDB
+//  into one write (each worker still groups its own messages).
+
+#define JOURNAL_RETRY_MS 200
+
+static _Thread_local int s_held; //  handles this thread holds shared
+
+//  Closes and reopens the store after a failed write; see above.
+static void s_reopen (journal_t *self)
+{
+    pthread_rwlock_wrlock (&self->handle);
+    if (atomic_load (&self->failed) && zclock_mono () >= atomic_load (&self->retry_at)) {
+        if (self->db)
+            leveldb_close (self->db);
+        self->db = NULL;
+        char *message = NULL;
+        int rc = s_db_open (self, false, &message);
+        pthread_mutex_lock (&self->writing);
+        if (rc == 0) {
+            atomic_store (&self->failed, false);
+            atomic_fetch_add (&self->reopens, 1);
+            log_warn ("journal %s: reopened after a failed write (%s)", self->dir, self->cause);
+        } else {
+            atomic_store (&self->retry_at, zclock_mono () + JOURNAL_RETRY_MS);
+            snprintf (self->cause, sizeof self->cause, "%s", message ? message : "");
+        }
+        pthread_mutex_unlock (&self->writing);
+        if (rc == SHOAL_EFORMAT) {
+            log_error ("journal %s: %s; stopping the node", self->dir, message);
+            _exit (3);
+        }
+        free (message);
+    }
+    pthread_rwlock_unlock (&self->handle);
+}
+
+int journal_enter (journal_t *self)
+{
+    if (atomic_load (&self->failed) && s_held == 0)
+        s_reopen (self);
+    pthread_rwlock_rdlock (&self->handle);
+    if (!self->db || atomic_load (&self->failed)) {
+        pthread_rwlock_unlock (&self->handle);
+        return SHOAL_EIO;
+    }
+    s_held++;
+    return 0;
+}
+
+void journal_leave (journal_t *self)
+{
+    s_held--;
+    pthread_rwlock_unlock (&self->handle);
+}
+
+int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
+                        leveldb_writebatch_t *writes, bool hooked)
+{
+    int rc = 0;
+    pthread_mutex_lock (&self->writing);
+    if (atomic_load (&self->failed))
+        rc = SHOAL_EIO;
+    else if (hooked && journal_commit_must_fail (self)) {
+        snprintf (self->cause, sizeof self->cause, "a commit failed by the test hook");
+        atomic_store (&self->failed, true);
+        rc = SHOAL_EIO;
+    } else {
+        char *err = NULL;
+        leveldb_write (self->db, options, writes, &err);
+        if (err) {
+            snprintf (self->cause, sizeof self->cause, "%s", err);
+            atomic_store (&self->failed, true);
+            log_error ("journal %s: a write failed: %s; the store will be reopened", self->dir,
+                       err);
+            leveldb_free (err);
+            rc = SHOAL_EIO;
+        }
+    }
+    pthread_mutex_unlock (&self->writing);
+    return rc;
+}
+
+void journal_last_error (journal_t *self, char *buf, size_t size)
+{
+    assert (self);
+    pthread_mutex_lock (&self->writing);
+    snprintf (buf, size, "%s", self->cause[0] ? self->cause : "no failure");
+    pthread_mutex_unlock (&self->writing);
+}
+
+uint64_t journal_reopens (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->reopens);
 }
 
 int journal_shards (const journal_t *self)
@@ -340,8 +605,10 @@ int journal_version (journal_t *self, const char *stream, int64_t *version)
     memcpy (end, prefix, prefix_len);
     end[prefix_len - 1] = 0x01;
 
-    int rc = 0;
     *version = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     leveldb_iter_seek (it, (const char *) end, prefix_len);
     if (leveldb_iter_valid (it))
@@ -366,6 +633,7 @@ int journal_version (journal_t *self, const char *stream, int64_t *version)
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc;
 }
 
@@ -383,8 +651,10 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
     uint8_t start[KEYS_STREAM_MAX];
     size_t start_len = keys_event_key (start, shard, stream, len, from < 1 ? 1 : from);
 
-    int rc = 0;
     size_t delivered = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (leveldb_iter_seek (it, (const char *) start, start_len); leveldb_iter_valid (it);
          leveldb_iter_next (it)) {
@@ -419,6 +689,7 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc;
 }
 
@@ -426,8 +697,12 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
 //  SHOAL_ENOTFOUND, or SHOAL_EIO.
 static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **value, size_t *size)
 {
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     char *err = NULL;
     *value = leveldb_get (self->db, self->read, (const char *) key, key_len, size, &err);
+    journal_leave (self);
     if (err) {
         leveldb_free (err);
         return SHOAL_EIO;
@@ -498,6 +773,50 @@ int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JO
 }
 
 //  --------------------------------------------------------------------------
+//  Repair
+
+int journal_repair (const char *dir, char **report, char **error)
+{
+    assert (dir);
+    *error = NULL;
+    if (report)
+        *report = NULL;
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_compression (options, leveldb_no_compression);
+    //  Paranoid: the repair then reads tables with their checksums, so a
+    //  block whose bytes still parse but fail the checksum (which the
+    //  store's open refuses) is dropped too, not kept as it is.
+    leveldb_options_set_paranoid_checks (options, 1);
+    char *err = NULL;
+    leveldb_repair_db (options, dir, &err);
+    leveldb_options_destroy (options);
+    if (err) {
+        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    if (!report)
+        return 0;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOG", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    zchunk_t *lines = zchunk_new (NULL, 0);
+    char line[1024];
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
+            strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
+            strstr (line, "Table #"))
+            zchunk_extend (lines, line, strlen (line));
+    fclose (file);
+    zchunk_extend (lines, "", 1);
+    *report = strdup ((char *) zchunk_data (lines));
+    zchunk_destroy (&lines);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Metadata
 
 int journal_meta_get (journal_t *self, const char *name, char **value)
@@ -529,11 +848,13 @@ int journal_meta_put (journal_t *self, const char *name, const char *value)
     size_t key_len = keys_meta_key (key, name);
     if (key_len == 0 || !value)
         return SHOAL_EINVAL;
-    char *err = NULL;
-    leveldb_put (self->db, self->write, (const char *) key, key_len, value, strlen (value), &err);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
+    leveldb_writebatch_t *put = leveldb_writebatch_create ();
+    leveldb_writebatch_put (put, (const char *) key, key_len, value, strlen (value));
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        rc = journal_write_held (self, self->write, put, false);
+        journal_leave (self);
     }
-    return 0;
+    leveldb_writebatch_destroy (put);
+    return rc;
 }

@@ -16,8 +16,15 @@
     (stream versions, inbox records), so a worker sees its own writes
     before they are committed.
 
+    Faults: a write that fails (no space, an I/O error) fails its commit,
+    and the store handle is never written again: the journal closes it and
+    opens the store anew (journal.c, "Failed writes and the reopen"), which
+    keeps every write that succeeded. Until that reopen succeeds the store
+    is down: every call returns SHOAL_EIO, journal_last_error says why.
+
     Threads: a journal_t may be used from many threads at once (LevelDB is
-    thread-safe); a journal_batch_t belongs to one thread.
+    thread-safe; the reopen takes the handle from every thread); a
+    journal_batch_t belongs to one thread.
 */
 #ifndef JOURNAL_H_INCLUDED
 #define JOURNAL_H_INCLUDED
@@ -63,7 +70,13 @@ typedef struct {
     size_t size;
 } journal_event_t;
 
-//  Opens or creates the store in dir (created if missing). A new store
+//  Opens the store in dir, or makes one if dir is absent or holds no
+//  LevelDB data file (never over an existing store). It is opened with
+//  paranoid checks, and every record is read with its checksum once, so
+//  that a damaged log or table refuses the open (SHOAL_EFORMAT, the
+//  message names the problem and the file when LevelDB does) rather than
+//  start on part of the data; so does a store that lost its CURRENT file.
+//  A new store
 //  gets opts->shards shards (SHOAL_SHARDS_DEFAULT if 0) and the key layout
 //  mark, written to its metadata ("shards", "layout") before anything
 //  else. Returns NULL and sets *error to a message (the caller frees it
@@ -95,6 +108,12 @@ int journal_shard_range (const journal_t *self, uint32_t shard,
 //  Test hook: the Nth commit from now (1 = the next) and every one after
 //  it fails with SHOAL_EIO, writing nothing. 0 turns it off.
 void journal_fail_commits_after (journal_t *self, int n);
+
+//  Copies the cause of the last failed write (or reopen) into buf.
+void journal_last_error (journal_t *self, char *buf, size_t size);
+
+//  How many times the store was reopened after a failed write.
+uint64_t journal_reopens (journal_t *self);
 
 //  The committed version of stream, 0 if it has no events.
 int journal_version (journal_t *self, const char *stream, int64_t *version);
@@ -151,6 +170,30 @@ int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn 
 //  Deletes inbox records created before cutoff (ms since epoch), in
 //  every shard. Returns the number deleted, or a negative code.
 int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
+
+//  What journal_check_records found: records of each kind, and how many
+//  of them did not decode (a key that does not parse counts as bad).
+typedef struct {
+    size_t events, snapshots, inbox, outbox, timers, meta, unknown;
+    size_t dead; //  dead-letter records (journal_dead.h): counted, not decoded
+    size_t bad_events, bad_snapshots, bad_inbox, bad_keys;
+    char first_bad[256]; //  the first bad record, described ("" if none)
+} journal_records_t;
+
+//  Reads every record of the store and decodes events, snapshots and inbox
+//  records with keys.c's decoders; outbox entries and timers are counted
+//  and passed to fn (may be NULL) for the caller to decode (they are
+//  encoded envelopes), which returns non-zero for a bad one. Returns 0, or
+//  SHOAL_EIO if the store could not be read whole.
+int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
+                           void *arg);
+
+//  Runs LevelDB's repair on the store in dir (which no process may hold):
+//  it rebuilds the store from whatever log and table files it can read and
+//  sets aside what it cannot (in dir/lost). Returns 0, or SHOAL_EIO with
+//  *error set (free with free()). *report (free with free(); may be NULL)
+//  gets the lines of LevelDB's LOG that say what was dropped or ignored.
+int journal_repair (const char *dir, char **report, char **error);
 
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
 //  *value is the caller's to free().
@@ -212,7 +255,10 @@ size_t journal_batch_count (const journal_batch_t *self);
 size_t journal_batch_bytes (const journal_batch_t *self);
 
 //  Writes everything staged in one LevelDB write and empties the batch,
-//  whatever the result. Returns 0 or SHOAL_EIO (then nothing was written).
+//  whatever the result. Returns 0 or SHOAL_EIO: then the write failed and
+//  may have left part of itself, which the reopen that follows drops (it
+//  may also keep all of it, as after a crash: nothing of it was
+//  acknowledged, and a retry is answered from its inbox record).
 int journal_batch_commit (journal_batch_t *self);
 
 //  Drops everything staged.

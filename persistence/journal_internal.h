@@ -7,18 +7,30 @@
     scan.c walks the outbox, timers and inbox. A journal_batch_t's struct
     is private to batch.c, the one file that uses it.
 
-    Threads: a journal_t is immutable after journal_open except for the
-    commit-failure test counter, which is atomic, so any thread may use it.
+    Threads: any thread may use a journal_t. Its LevelDB handle is guarded
+    by the rwlock `handle`: every use of db holds it shared (journal_enter /
+    journal_leave), and only a reopen after a failed write holds it
+    exclusive. Writes are also serialized by the mutex `writing`, so that no
+    write is ever issued on a handle after one of its writes failed (see
+    journal.c, "Failed writes and the reopen").
 */
 #ifndef JOURNAL_INTERNAL_H_INCLUDED
 #define JOURNAL_INTERNAL_H_INCLUDED
 
 #include "journal.h"
 #include <leveldb/c.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct _journal_t {
-    leveldb_t *db;                      //  the store
+    leveldb_t *db;                      //  the store; NULL while down (handle held)
+    char *dir;                          //  its directory, owned
+    pthread_rwlock_t handle;            //  shared: any use of db; exclusive: reopen
+    pthread_mutex_t writing;            //  held across each write to db
+    atomic_bool failed;                 //  a write failed: db is not written again
+    atomic_int_fast64_t retry_at;       //  no reopen before (monotonic ms)
+    atomic_uint_fast64_t reopens;       //  reopens that succeeded
+    char cause[512];                    //  the last failure (under writing)
     leveldb_options_t *options;         //  open options, live as long as db
     leveldb_filterpolicy_t *filter;     //  bloom filter, owned
     leveldb_cache_t *cache;             //  block cache, owned
@@ -32,6 +44,21 @@ struct _journal_t {
 //  Counts one commit against the test hook (journal_fail_commits_after).
 //  True if it must fail. Any thread.
 bool journal_commit_must_fail (journal_t *self);
+
+//  Takes the handle shared. If the store is down (a write failed), first
+//  tries to reopen it, at most every JOURNAL_RETRY_MS and only when this
+//  thread holds no handle yet. Returns 0 (then call journal_leave) or
+//  SHOAL_EIO when the store is down.
+int journal_enter (journal_t *self);
+void journal_leave (journal_t *self);
+
+//  Writes writes with options, the caller holding the handle (journal_enter).
+//  Serialized with every other write. On a failure (or the test hook) the
+//  store is marked failed and never written again through this handle: the
+//  next journal_enter reopens it. hooked: the test hook
+//  (journal_fail_commits_after) counts this write. Returns 0 or SHOAL_EIO.
+int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
+                        leveldb_writebatch_t *writes, bool hooked);
 
 //  Copies bytes into a fresh buffer for the caller to free(); never
 //  returns NULL for size 0 unless memory ran out.

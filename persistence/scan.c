@@ -34,7 +34,9 @@ typedef int (scan_fn) (void *arg, uint32_t shard, const uint8_t *key, size_t key
 //  (included) to past (excluded), in order.
 static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, scan_fn *fn, void *arg)
 {
-    int rc = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (uint32_t shard = first; rc == 0 && shard < past; shard++) {
         uint8_t prefix[KEYS_TAG_SIZE];
@@ -59,6 +61,7 @@ static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, sca
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc < 0 ? rc : 0;
 }
 
@@ -148,9 +151,11 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    int rc = 0;
     char stream[SHOAL_ADDRESS_MAX + 1];
     uint8_t seek[KEYS_STREAM_MAX];
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
         uint8_t prefix[KEYS_TAG_SIZE];
@@ -186,6 +191,7 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
         rc = SHOAL_EIO;
     }
     leveldb_iter_destroy (it);
+    journal_leave (self);
     return rc < 0 ? rc : 0;
 }
 
@@ -202,13 +208,10 @@ static int s_prune_flush (prune_t *prune)
 {
     if (prune->staged == 0)
         return 0;
-    char *err = NULL;
-    leveldb_write (prune->journal->db, prune->journal->write_lazy, prune->deletes, &err);
+    int rc = journal_write_held (prune->journal, prune->journal->write_lazy, prune->deletes, false);
     leveldb_writebatch_clear (prune->deletes);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
+    if (rc)
+        return rc;
     prune->deleted += (int64_t) prune->staged;
     prune->staged = 0;
     return 0;
@@ -236,8 +239,126 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff)
     assert (self);
     prune_t prune = {self, leveldb_writebatch_create (), 0, 0, cutoff};
     int rc = s_scan (self, 0, self->shards, 'i', s_prune_entry, &prune);
-    if (rc == 0)
+    if (rc == 0 && journal_enter (self) == 0) {
         rc = s_prune_flush (&prune);
+        journal_leave (self);
+    } else if (rc == 0)
+        rc = SHOAL_EIO;
     leveldb_writebatch_destroy (prune.deletes);
     return rc ? rc : prune.deleted;
+}
+
+//  --------------------------------------------------------------------------
+//  The record check
+
+//  Notes the first bad record found.
+static void s_note_bad (journal_records_t *counts, const char *what, const char *key,
+                        size_t key_len, int rc)
+{
+    if (counts->first_bad[0])
+        return;
+    char printable[64];
+    size_t n = 0;
+    for (size_t i = 0; i < key_len && n + 1 < sizeof printable; i++)
+        printable[n++] = key[i] >= 32 && key[i] < 127 ? key[i] : '.';
+    printable[n] = '\0';
+    snprintf (counts->first_bad, sizeof counts->first_bad, "%s record under key '%s': %s", what,
+              printable, shoal_strerror (rc));
+}
+
+//  Checks one record; see journal_check_records.
+static void s_check_record (journal_records_t *counts, const char *key, size_t key_len,
+                            const uint8_t *value, size_t size, journal_entry_fn *fn, void *arg)
+{
+    if (key_len >= 1 && key[0] == 'm') {
+        counts->meta++;
+        return;
+    }
+    if (key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S') {
+        counts->unknown++;
+        counts->bad_keys++;
+        s_note_bad (counts, "unknown", key, key_len, SHOAL_EFORMAT);
+        return;
+    }
+    const char *rest = key + KEYS_TAG_SIZE;
+    size_t rest_len = key_len - KEYS_TAG_SIZE;
+    const uint8_t *a, *b;
+    size_t a_len, b_len;
+    int64_t n;
+    int rc;
+    switch (key[KEYS_SHARD_SIZE]) {
+    case 'e': {
+        counts->events++;
+        const char *nul = memchr (rest, 0, rest_len);
+        size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
+        if (!nul || keys_event_seq (key, key_len, prefix_len) < 1)
+            rc = SHOAL_EFORMAT;
+        else
+            rc = keys_event_decode (value, size, &a, &a_len, &b, &b_len, &n);
+        if (rc) {
+            counts->bad_events++;
+            s_note_bad (counts, "event", key, key_len, rc);
+        }
+        break;
+    }
+    case 's':
+        counts->snapshots++;
+        if ((rc = keys_snapshot_decode (value, size, &n, &a, &a_len)) != 0) {
+            counts->bad_snapshots++;
+            s_note_bad (counts, "snapshot", key, key_len, rc);
+        }
+        break;
+    case 'i':
+        counts->inbox++;
+        if ((rc = keys_inbox_decode (value, size, &n, &a, &a_len, NULL)) != 0) {
+            counts->bad_inbox++;
+            s_note_bad (counts, "inbox", key, key_len, rc);
+        }
+        break;
+    case 'd': //  runtime/deadletter.c's, opaque here
+        counts->dead++;
+        break;
+    case 'o':
+    case 't': {
+        bool timer = key[KEYS_SHARD_SIZE] == 't';
+        if (timer)
+            counts->timers++;
+        else
+            counts->outbox++;
+        if (fn && fn (arg, timer ? NULL : "", NULL, 0, value, size) != 0)
+            s_note_bad (counts, timer ? "timer" : "outbox", key, key_len, SHOAL_EFORMAT);
+        break;
+    }
+    default:
+        counts->unknown++;
+        counts->bad_keys++;
+        s_note_bad (counts, "unknown", key, key_len, SHOAL_EFORMAT);
+    }
+}
+
+int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
+                           void *arg)
+{
+    assert (self);
+    assert (counts);
+    memset (counts, 0, sizeof *counts);
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
+        size_t key_len, value_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        const char *value = leveldb_iter_value (it, &value_len);
+        s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
+    }
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    if (err) {
+        leveldb_free (err);
+        rc = SHOAL_EIO;
+    }
+    leveldb_iter_destroy (it);
+    journal_leave (self);
+    return rc;
 }

@@ -271,11 +271,12 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
         return;
     }
     self->counters.unavailable++;
-    char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 64];
+    char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 128];
     if (owner < 0 || route[0] != ROUTE_CLIENT)
         snprintf (reason, sizeof reason, "no node owns %s", envelope->to);
     else
-        snprintf (reason, sizeof reason, "node %s (%s), which owns %s, is down",
+        snprintf (reason, sizeof reason,
+                  "node %s (%s), which owns %s, is down or cut off from this node; retry later",
                   cluster_node_name (self->config.cluster, owner),
                   cluster_node_client (self->config.cluster, owner), envelope->to);
     reason[ENVELOPE_REASON_MAX] = 0; //  a reason is at most that long

@@ -326,13 +326,19 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
 }
 
 //  Our link's answers to HELLO: [WELCOME] or [REFUSE, why].
-static void s_on_dealer (peers_t *self, int node)
+static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *arg)
 {
     zmq_msg_t parts[3];
     int total = 0;
     int count;
     while ((count = s_recv_parts (self->peers[node].dealer, parts, 3, &total)) >= 0) {
-        if (count == 1 && s_frame_is (&parts[0], "WELCOME"))
+        if (count == 3 && total == 3 && s_frame_is (&parts[0], "ANSWER")) {
+            //  The answer to a CALL we made, back on the connection it went out on.
+            self->stats.received++;
+            self->peers[node].received++;
+            fn (arg, PEERS_ANSWER, node, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
+                zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]));
+        } else if (count == 1 && s_frame_is (&parts[0], "WELCOME"))
             s_set_up (self, node, true, NULL);
         else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
             char why[128];
@@ -380,7 +386,7 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
         if (i == self->self)
             continue;
         if (items[n++].revents & ZMQ_POLLIN)
-            s_on_dealer (self, i);
+            s_on_dealer (self, i, fn, arg);
         if (items[n++].revents & ZMQ_POLLIN)
             s_on_monitor (self, i);
         if (!self->peers[i].up && now - self->peers[i].hello_at >= PEERS_HELLO_EVERY_MS)
@@ -391,9 +397,27 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
 int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
                 const uint8_t *envelope, size_t size)
 {
-    if (node == self->self || node < 0 || node >= self->count || !self->peers[node].up)
+    if (node == self->self || node < 0 || node >= self->count)
         return SHOAL_ENET;
     static const char *names[] = {"", "MSG", "CALL", "ANSWER"};
+    if (kind == PEERS_ANSWER) {
+        //  Back to the node that CALLed, on the connection its CALL came in
+        //  on (our ROUTER, its DEALER, whose id is its name): that link is
+        //  up whenever a CALL could come, even while ours to it is not yet.
+        if (!self->peers[node].welcomed)
+            return SHOAL_ENET;
+        const char *name = s_name (self, node);
+        const void *answer[4] = {name, names[kind], route, envelope};
+        size_t answer_sizes[4] = {strlen (name), 6, route_size, size};
+        int rc = s_sendv (self->router, answer, answer_sizes, 4);
+        if (rc == 0) {
+            self->stats.sent++;
+            self->peers[node].sent++;
+        }
+        return rc;
+    }
+    if (!self->peers[node].up)
+        return SHOAL_ENET;
     const void *data[3] = {names[kind], route, envelope};
     size_t sizes[3] = {strlen (names[kind]), route_size, size};
     int rc;

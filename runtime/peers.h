@@ -4,8 +4,10 @@
     endpoint (CURVE server, ZAP domain AUTH_DOMAIN_PEER: only the keys of the
     cluster file get in) and connects one DEALER to each other node's peer
     endpoint (CURVE client, the peer's public key from the cluster file).
-    Traffic from A to B always goes A's DEALER -> B's ROUTER, so each
-    direction is one ordered pipe.
+    Traffic from A to B goes A's DEALER -> B's ROUTER, so each direction is
+    one ordered pipe; only B's ANSWER to A's CALL comes back on the same
+    connection (B's ROUTER -> A's DEALER), so that it never waits for B's
+    own link to A to come up.
 
     A link is up once the peer has welcomed our HELLO (same cluster name,
     epoch and shard-map digest); a peer with another map refuses us, and we
@@ -18,7 +20,7 @@
         ["HELLO", cluster, epoch, digest, name]  -> ["WELCOME"] | ["REFUSE", why]
         ["MSG", envelope]                        an actor's message
         ["CALL", route, envelope]                a client's command or query
-        ["ANSWER", route, envelope]              the reply to a CALL
+        ["ANSWER", route, envelope]              the reply to a CALL, ROUTER -> DEALER
     The sender of a frame is known by its CURVE key (the "User-Id" that the
     ZAP handler sets), never by what it claims.
 

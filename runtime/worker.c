@@ -14,8 +14,11 @@
     PULL socket) through their turns, staging every event, inbox record,
     outbox entry and timer into one journal batch; commit it in one write;
     only then release the staged replies and commands. If the commit fails,
-    nothing is released and the worker reloads everything from the journal
-    (actors, pending outbox, timers): senders retry what was lost.
+    nothing is released: each client whose reply it staged is answered
+    `unavailable` with the cause at once, and the worker reloads everything
+    from the journal (actors, pending outbox, timers); actors that sent
+    commands retry them. If the journal is down (it reopens the store after
+    a failed write, journal.h), the reload is tried again each retry tick.
 
     Known limits: pending-outbox and passivation scans are O(n) per tick;
     a tick runs at most every 20 ms (retries) and 1 s (passivation).
@@ -129,8 +132,37 @@ static int s_reload (worker_t *self)
     return rc;
 }
 
-void worker_abort_batch (worker_t *self)
+//  Answers each client whose reply the aborted batch staged with
+//  `unavailable` and reason, at once: nothing of its command was written,
+//  and it may retry (a retry with the same id runs it, or finds its reply).
+static void s_refuse_staged_replies (worker_t *self, const char *reason)
 {
+    for (size_t i = 0; i < self->out_count; i++) {
+        out_t *out = &self->outs[i];
+        envelope_t reply;
+        if (out->dest != WORKER_FRONT || out->route_size == 0 ||
+            envelope_decode (&reply, out->frame, out->size) != 0 || reply.kind != ENVELOPE_REPLY)
+            continue;
+        uint8_t *payload, *frame;
+        size_t payload_size, size;
+        if (envelope_reply_encode (false, "unavailable", reason, NULL, 0, &payload,
+                                   &payload_size) != 0)
+            continue;
+        reply.payload = payload;
+        reply.payload_size = payload_size;
+        if (envelope_encode (&reply, &frame, &size) == 0) {
+            worker_send (self, WORKER_FRONT, out->route, out->route_size, frame, size);
+            free (frame);
+        }
+        free (payload);
+    }
+}
+
+//  Drops the batch, answers its clients `unavailable` with reason, and
+//  reloads from the journal (or marks a reload due, if the journal is down).
+static void s_abort (worker_t *self, const char *reason)
+{
+    s_refuse_staged_replies (self, reason);
     stage_drop (self);
     journal_batch_clear (self->batch);
     self->tally = (worker_tally_t){0}; //  none of its outcomes happened
@@ -139,8 +171,26 @@ void worker_abort_batch (worker_t *self)
     zlistx_purge (self->local);
     self->batch_number++;
     self->turns = 0;
-    if (s_reload (self) != 0)
-        log_error ("worker %d: cannot reload from the journal", self->index);
+    self->reload_due = s_reload (self) != 0;
+    if (self->reload_due)
+        log_error ("worker %d: cannot reload from the journal; trying again", self->index);
+}
+
+void worker_abort_batch (worker_t *self)
+{
+    s_abort (self, "the node could not stage the batch (out of memory); nothing of this command "
+                   "was written: try again");
+}
+
+//  After an abort whose reload failed (the journal was down): reloads as
+//  soon as the journal answers again, at most every RETRY_TICK_MS.
+static void s_reload_if_due (worker_t *self)
+{
+    if (!self->reload_due)
+        return;
+    self->reload_due = s_reload (self) != 0;
+    if (!self->reload_due)
+        log_info ("worker %d: reloaded from the journal", self->index);
 }
 
 //  Logs a commit slower than SLOW_COMMIT_NS, at most once per
@@ -183,9 +233,14 @@ static void s_commit (worker_t *self)
         return;
     }
     self->stats->failures++;
-    log_error ("worker %d: commit failed (%s); reloading from the journal", self->index,
-               shoal_strerror (rc));
-    worker_abort_batch (self);
+    char cause[400], reason[600];
+    journal_last_error (self->config->journal, cause, sizeof cause);
+    log_error ("worker %d: commit failed (%s: %s); reloading from the journal", self->index,
+               shoal_strerror (rc), cause);
+    snprintf (reason, sizeof reason,
+              "the journal write failed (%s); nothing of this command was written: try again",
+              cause);
+    s_abort (self, reason);
 }
 
 //  --------------------------------------------------------------------------
@@ -239,6 +294,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 static void s_tick (worker_t *self)
 {
     int64_t now = worker_now ();
+    if (self->reload_due && now >= self->next_retry_tick)
+        s_reload_if_due (self);
     timers_fire (self, now);
     self->stats->timers = zlistx_size (self->timers);
     if (now >= self->next_retry_tick) {

@@ -34,6 +34,11 @@ int cluster_init (int argc, char **argv);
 int cluster_up (int argc, char **argv);
 int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
+int cmd_repair (int argc, char **argv);
+//  Checks the format of every record in the stopped store in dir and
+//  prints the counts on out. Returns how many records do not decode (1 if
+//  the store cannot be read at all).
+size_t cmd_check_records (const char *dir, FILE *out);
 int cmd_deadletters (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as

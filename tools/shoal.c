@@ -21,6 +21,7 @@ static const command_t s_commands[] = {
     {"cluster", cmd_cluster, "plan a cluster (init), run one here (up), see its nodes (status)"},
     {"where", cmd_where, "print the shard and node of an address in a cluster"},
     {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
+    {"repair", cmd_repair, "salvage a damaged store with LevelDB's repair, then check it"},
     {"dead-letters", cmd_deadletters, "list, retry or drop the messages that crashed a node"},
 };
 

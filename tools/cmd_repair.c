@@ -1,0 +1,108 @@
+/*  cmd_repair.c - `shoal repair --data DIR [--yes]`: LevelDB's repair of a
+    damaged store, after a warning, then the record check of `shoal check`
+    (cmd_check_records) so that the user sees what is left.
+
+    Repair keeps what it can read and drops the rest: a damaged log loses
+    its records from the damage on, a damaged table the blocks it cannot
+    read. What was dropped is lost for good, acknowledged or not; so
+    repair never runs unasked: without --yes it asks on a terminal, and
+    refuses when stdin is not one.
+
+    Exit codes: 0 repaired and every record left decodes, 1 repaired with
+    records that do not decode, 2 bad usage, refused, or repair failed.
+*/
+#include "commands.h"
+#include "journal.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void s_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal repair --data DIR [--yes]\n\n"
+                  "Salvages a store that a node refuses to open (a damaged log or table, a\n"
+                  "lost CURRENT file) with LevelDB's repair: it rebuilds the store from the\n"
+                  "files it can read and DROPS what it cannot, for good. Stop the node and\n"
+                  "copy DIR first. Then prints what LevelDB dropped and the counts of every\n"
+                  "kind of record left, as `shoal check` does.\n\n"
+                  "Options:\n"
+                  "  --data DIR   the stopped node's data directory\n"
+                  "  --yes        do not ask (required when stdin is not a terminal)\n");
+}
+
+//  Asks on the terminal. True if the user typed "yes".
+static bool s_confirm (const char *dir)
+{
+    fprintf (stderr, "Repair %s? Type yes to go on: ", dir);
+    char answer[16];
+    if (!fgets (answer, sizeof answer, stdin))
+        return false;
+    return strcmp (answer, "yes\n") == 0;
+}
+
+int cmd_repair (int argc, char **argv)
+{
+    static const struct option options[] = {{"data", required_argument, 0, 'd'},
+                                            {"yes", no_argument, 0, 'y'},
+                                            {"help", no_argument, 0, 'h'},
+                                            {0, 0, 0, 0}};
+    const char *dir = NULL;
+    bool yes = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'y':
+            yes = true;
+            break;
+        case 'h':
+            s_help (stdout);
+            return 0;
+        default:
+            s_help (stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !dir) {
+        fprintf (stderr, "shoal repair: %s\n\n",
+                 dir ? "unexpected argument" : "--data DIR is required");
+        s_help (stderr);
+        return EXIT_USAGE;
+    }
+    fprintf (stderr,
+             "shoal repair: WARNING: repair rebuilds the store in %s from the files it can\n"
+             "read and drops for good whatever it cannot, acknowledged or not. Stop the node\n"
+             "and keep a copy of the directory first.\n",
+             dir);
+    if (!yes) {
+        if (!isatty (STDIN_FILENO)) {
+            fprintf (stderr, "shoal repair: refused: stdin is not a terminal and --yes was "
+                             "not given\n");
+            return EXIT_USAGE;
+        }
+        if (!s_confirm (dir)) {
+            fprintf (stderr, "shoal repair: not repaired\n");
+            return EXIT_USAGE;
+        }
+    }
+    char *report = NULL, *error = NULL;
+    if (journal_repair (dir, &report, &error) != 0) {
+        fprintf (stderr, "shoal repair: %s\n", error ? error : "repair failed");
+        free (error);
+        return EXIT_USAGE;
+    }
+    printf ("shoal repair: repaired %s\n", dir);
+    if (report && *report)
+        printf ("what LevelDB's repair dropped, ignored or set aside (its LOG):\n%s", report);
+    else
+        printf ("LevelDB's repair reported nothing dropped\n");
+    free (report);
+    size_t bad = cmd_check_records (dir, stdout);
+    printf ("run `shoal check --data %s` for the books\n", dir);
+    return bad ? EXIT_REJECTED : 0;
+}
