@@ -149,7 +149,7 @@ static int s_transfer_event (void *arg, int64_t seq, const char *name, const uin
 {
     reading_t *reading = arg;
     books_transfer_t *transfer = reading->entry;
-    if (strcmp (name, "Stalled") == 0)
+    if (strcmp (name, "Stalled") == 0 || name[0] == '$') //  '$': an operator's record
         return 0;
     snprintf (transfer->last, sizeof transfer->last, "%s", name);
     transfer->ended = created;

@@ -52,6 +52,13 @@ static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8
                            size_t size, int64_t created)
 {
     replay_t *replay = arg;
+    //  A '$' event is the runtime's own record in the stream (an
+    //  operator's decision, repair.h): counted in the version, never
+    //  shown to the type's apply, which need not know it.
+    if (name[0] == '$') {
+        replay->actor->version = seq;
+        return 0;
+    }
     if (ctx_apply (replay->actor->type, replay->actor->state, name, data, size) != 0) {
         replay->rc = SHOAL_EFORMAT;
         return 1;

@@ -137,11 +137,13 @@ int64_t shoal_ctx_now (const shoal_ctx_t *ctx)
 }
 
 //  Copies a name, checking it as the envelope does. Returns false (and
-//  marks the ctx) if it is empty, too long or not printable ASCII.
+//  marks the ctx) if it is empty, too long or not printable ASCII, or
+//  starts with '$': those names are the runtime's (an operator's record,
+//  a $cancel; see repair.h), never a handler's.
 static bool s_name_copy (shoal_ctx_t *ctx, char *dest, const char *name)
 {
     size_t len = name ? strlen (name) : 0;
-    if (shoal_name_check (name, len) != 0) {
+    if (shoal_name_check (name, len) != 0 || name[0] == '$') {
         ctx->error = SHOAL_EINVAL;
         return false;
     }

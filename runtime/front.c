@@ -4,8 +4,10 @@
 #include "front.h"
 #include "metrics.h"
 #include "auth.h"
+#include "data.h"
 #include "envelope.h"
 #include "log.h"
+#include "repair.h"
 #include "shard.h"
 #include "shoal_stats.h"
 #include "deadletter.h"
@@ -19,6 +21,23 @@
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
 #define FRONT_POLL_MAX (2 + 1 + 2 * 64)
+#define FRONT_GATHER_MS 5000 //  a node-wide query waits this long for its workers at most
+
+//  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
+typedef struct {
+    uint32_t id;                    //  in the workers' route
+    uint8_t route[FRONT_ROUTE_MAX]; //  the client's
+    size_t route_size;
+    envelope_t request;    //  its id, to and name (payload NULL)
+    int waiting;           //  workers yet to answer
+    int64_t deadline;      //  monotonic ms
+    int64_t limit;         //  rows at most
+    msgpack_sbuffer rows;  //  the rows so far, packed one after another
+    msgpack_packer pk;     //  into rows
+    size_t count;          //  rows in rows
+    int64_t truncated;     //  rows left out
+    int64_t stall_ms, now; //  as the workers said
+} gather_t;
 
 struct _front_t {
     front_config_t config;
@@ -30,6 +49,8 @@ struct _front_t {
     int64_t started;           //  wall clock ms
     int64_t bad_logged_at;     //  when a burst of bad frames was last logged (mono ms)
     uint64_t bad_logged;       //  bad_frames as of that line
+    zlistx_t *gathers;         //  gather_t waiting for their workers
+    uint32_t next_gather;      //  the last gather's id
 };
 
 static zsock_t *s_socket (int type, int hwm)
@@ -51,10 +72,11 @@ front_t *front_new (const front_config_t *config, char **error)
         self->config = *config;
         self->started = zclock_time ();
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
+        self->gathers = zlistx_new ();
         self->replies = s_socket (ZMQ_PULL, 0);
         self->router = s_socket (ZMQ_ROUTER, 100000);
     }
-    if (!self || !self->push || !self->replies || !self->router) {
+    if (!self || !self->push || !self->replies || !self->router || !self->gathers) {
         *error = strdup ("out of memory");
         front_destroy (&self);
         return NULL;
@@ -104,6 +126,12 @@ void front_destroy (front_t **self_p)
         for (int i = 0; i < self->config.config->workers; i++)
             zsock_destroy (&self->push[i]);
     free (self->push);
+    for (gather_t *gather = self->gathers ? zlistx_first (self->gathers) : NULL; gather;
+         gather = zlistx_next (self->gathers)) {
+        msgpack_sbuffer_destroy (&gather->rows);
+        free (gather);
+    }
+    zlistx_destroy (&self->gathers);
     zsock_destroy (&self->router);
     zsock_destroy (&self->replies);
     free (self->endpoint);
@@ -252,10 +280,179 @@ static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
     zmq_msg_send (frame, worker, 0); //  moves the buffer, no copy
 }
 
+//  --------------------------------------------------------------------------
+//  Node-wide queries: one question to every worker, one merged answer
+
+static void s_pack_str (msgpack_packer *pk, const char *text);
+
+//  Answers gather's client with the rows gathered, and frees it.
+static void s_gather_finish (front_t *self, gather_t *gather)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    const cluster_t *cluster = self->config.cluster;
+    msgpack_pack_map (&pk, 7);
+    s_pack_str (&pk, "node");
+    s_pack_str (&pk, cluster ? cluster_node_name (cluster, self->config.self_node) : "");
+    s_pack_str (&pk, "pending");
+    msgpack_pack_array (&pk, gather->count);
+    msgpack_sbuffer_write (&buffer, gather->rows.data, gather->rows.size);
+    s_pack_str (&pk, "truncated");
+    msgpack_pack_int64 (&pk, gather->truncated);
+    s_pack_str (&pk, "stall_ms");
+    msgpack_pack_int64 (&pk, gather->stall_ms);
+    s_pack_str (&pk, "now");
+    msgpack_pack_int64 (&pk, gather->now ? gather->now : zclock_time ());
+    s_pack_str (&pk, "workers");
+    msgpack_pack_int (&pk, self->config.config->workers);
+    s_pack_str (&pk, "missing");
+    msgpack_pack_int (&pk, gather->waiting);
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
+                               &payload, &size) == 0) {
+        s_reply (self, gather->route, gather->route_size, &gather->request, payload, size);
+        free (payload);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+    msgpack_sbuffer_destroy (&gather->rows);
+    free (gather);
+}
+
+//  Sends a node-wide query (frame) to every worker, and remembers whom to
+//  answer when their parts are in.
+static void s_gather_start (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope, zmq_msg_t *frame)
+{
+    gather_t *gather = calloc (1, sizeof (gather_t));
+    if (!gather) {
+        s_reject (self, route, route_size, envelope, "unavailable", "out of memory");
+        return;
+    }
+    gather->id = ++self->next_gather;
+    memcpy (gather->route, route, route_size);
+    gather->route_size = route_size;
+    gather->request = *envelope;
+    gather->request.payload = NULL;
+    gather->request.payload_size = 0;
+    gather->deadline = zclock_mono () + FRONT_GATHER_MS;
+    gather->limit = REPAIR_ROWS_MAX;
+    shoal_data_t args;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0)
+        shoal_data_int (&args, "limit", &gather->limit);
+    data_close (&args);
+    if (gather->limit < 0 || gather->limit > REPAIR_ROWS_MAX)
+        gather->limit = REPAIR_ROWS_MAX;
+    msgpack_sbuffer_init (&gather->rows);
+    msgpack_packer_init (&gather->pk, &gather->rows, msgpack_sbuffer_write);
+    uint8_t part_route[5] = {ROUTE_GATHER};
+    memcpy (part_route + 1, &gather->id, 4);
+    size_t size = zmq_msg_size (frame);
+    for (int w = 0; w < self->config.config->workers; w++) {
+        void *worker = zsock_resolve (self->push[w]);
+        if (zmq_send (worker, part_route, sizeof part_route, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+            continue; //  full: counted as missing
+        self->config.config->stats[w].queued_bytes += size;
+        zmq_send (worker, zmq_msg_data (frame), size, 0);
+        gather->waiting++;
+    }
+    void *handle = zlistx_add_end (self->gathers, gather);
+    if (gather->waiting == 0) {
+        zlistx_delete (self->gathers, handle);
+        s_gather_finish (self, gather);
+    }
+}
+
+//  A worker's part of a gather: its rows join the others'.
+static void s_gather_part (front_t *self, const uint8_t *route, size_t route_size,
+                           const uint8_t *frame, size_t size)
+{
+    uint32_t id;
+    memcpy (&id, route + 1, 4);
+    gather_t *gather = zlistx_first (self->gathers);
+    while (gather && gather->id != id)
+        gather = zlistx_next (self->gathers);
+    if (!gather)
+        return; //  answered already, at its deadline
+    void *cursor = zlistx_cursor (self->gathers);
+    envelope_t reply;
+    bool ok;
+    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    if (envelope_decode (&reply, frame, size) == 0 &&
+        envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
+                               &data_size) == 0 &&
+        ok &&
+        msgpack_unpack_next (&unpacked, (const char *) data, data_size, NULL) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        unpacked.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object_map *map = &unpacked.data.via.map;
+        for (uint32_t i = 0; i < map->size; i++) {
+            const msgpack_object *key = &map->ptr[i].key, *value = &map->ptr[i].val;
+            if (key->type != MSGPACK_OBJECT_STR)
+                continue;
+            const char *name = key->via.str.ptr;
+            size_t length = key->via.str.size;
+            bool integer = value->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+            if (length == 7 && memcmp (name, "pending", 7) == 0 &&
+                value->type == MSGPACK_OBJECT_ARRAY)
+                for (uint32_t r = 0; r < value->via.array.size; r++) {
+                    if ((int64_t) gather->count < gather->limit) {
+                        msgpack_pack_object (&gather->pk, value->via.array.ptr[r]);
+                        gather->count++;
+                    } else
+                        gather->truncated++;
+                }
+            else if (integer && length == 9 && memcmp (name, "truncated", 9) == 0)
+                gather->truncated += (int64_t) value->via.u64;
+            else if (integer && length == 8 && memcmp (name, "stall_ms", 8) == 0)
+                gather->stall_ms = (int64_t) value->via.u64;
+            else if (integer && length == 3 && memcmp (name, "now", 3) == 0)
+                gather->now = (int64_t) value->via.u64;
+        }
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    if (--gather->waiting == 0) {
+        zlistx_delete (self->gathers, cursor);
+        s_gather_finish (self, gather);
+    }
+}
+
+//  Answers the gathers whose workers are late with what came.
+static void s_gather_expire (front_t *self)
+{
+    int64_t now = zclock_mono ();
+    gather_t *gather = zlistx_first (self->gathers);
+    while (gather) {
+        if (gather->deadline <= now) {
+            zlistx_delete (self->gathers, zlistx_cursor (self->gathers));
+            s_gather_finish (self, gather);
+            gather = zlistx_first (self->gathers); //  the list changed: start over
+        } else
+            gather = zlistx_next (self->gathers);
+    }
+}
+
+//  True if envelope is a node-wide query: "pending" to node/...
+static bool s_node_wide (const envelope_t *envelope)
+{
+    return envelope->kind == ENVELOPE_QUERY && streq (envelope->name, "pending") &&
+           strncmp (envelope->to, "node/", 5) == 0;
+}
+
 //  Routes a checked client message: here, to its owner, or `unavailable`.
 static void s_route_client (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *envelope, zmq_msg_t *frame)
 {
+    if (s_node_wide (envelope)) { //  this node's, whoever owns the address
+        s_gather_start (self, route, route_size, envelope, frame);
+        return;
+    }
     int owner = s_owner (self, envelope->to);
     if (owner == self->config.self_node) {
         s_to_worker (self, route, route_size, envelope, frame);
@@ -476,6 +673,8 @@ static bool s_recv_worker (front_t *self)
         size_t r_size = zmq_msg_size (&route);
         if (r_size == 1 && r[0] == ROUTE_REMOTE)
             s_to_remote (self, zmq_msg_data (&frame), zmq_msg_size (&frame));
+        else if (r_size == 5 && r[0] == ROUTE_GATHER)
+            s_gather_part (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
         else if (!s_to_client (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame)))
             self->counters.bad_frames++;
     }
@@ -553,6 +752,8 @@ void front_run (front_t *self)
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
             if (!s_recv_client (self))
                 break;
+        if (zlistx_size (self->gathers))
+            s_gather_expire (self);
         s_log_bad_frames (self);
     }
 }

@@ -15,9 +15,15 @@
       it is dropped: the sender's outbox re-sends it;
     - "stats" is answered here from the workers' counters.
 
+    - "pending" to `node/...` goes to every worker (route ROUTE_GATHER +
+      a gather id); the front merges their rows (at most REPAIR_ROWS_MAX,
+      the rest counted as truncated) and answers once all have answered,
+      or after FRONT_GATHER_MS with what came (`missing` workers).
+
     A route, as the workers see it, is opaque: its first byte says whose
     it is. ROUTE_CLIENT + a client's ROUTER id; ROUTE_PEER + node index +
-    the id of a client of that node. A worker pushes an actor's message
+    the id of a client of that node; ROUTE_GATHER + a 4-byte gather id, a
+    worker's part of a node-wide query. A worker pushes an actor's message
     for another node with the one-byte route ROUTE_REMOTE.
 
     Runs on the thread that calls front_run (the node's main thread).
@@ -32,6 +38,7 @@
 #define ROUTE_CLIENT 0x00 //  + client id: a client of this node
 #define ROUTE_PEER 0x01   //  + node index byte + client id: a client of that node
 #define ROUTE_REMOTE 0x02 //  alone: an actor's message for another node
+#define ROUTE_GATHER 0x03 //  + gather id (4 bytes): a worker's part of a node-wide query
 
 typedef struct _front_t front_t;
 

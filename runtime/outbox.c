@@ -7,6 +7,7 @@
     worker thread owns the table, its entries and their frames.
 */
 #include "outbox.h"
+#include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
 
@@ -15,18 +16,6 @@
 
 #define RETRY_FIRST_MS 50
 #define RETRY_MAX_MS 5000
-
-static size_t s_id_hash (const void *key)
-{
-    size_t hash;
-    memcpy (&hash, key, sizeof hash);
-    return hash;
-}
-
-static int s_id_compare (const void *a, const void *b)
-{
-    return memcmp (a, b, ENVELOPE_ID_SIZE);
-}
 
 void outbox_pending_destroy (void **item)
 {
@@ -40,15 +29,7 @@ void outbox_pending_destroy (void **item)
 
 zhashx_t *outbox_new (void)
 {
-    zhashx_t *pending = zhashx_new ();
-    if (pending) {
-        zhashx_set_destructor (pending, outbox_pending_destroy);
-        zhashx_set_key_hasher (pending, s_id_hash);
-        zhashx_set_key_comparator (pending, s_id_compare);
-        zhashx_set_key_destructor (pending, NULL);
-        zhashx_set_key_duplicator (pending, NULL);
-    }
-    return pending;
+    return envelope_id_table_new (outbox_pending_destroy);
 }
 
 //  RFC 6298's gains. A reply to a command sent more than once is timed
@@ -93,10 +74,14 @@ void outbox_resend (worker_t *self, int64_t now)
     for (pending_t *pending = zhashx_first (self->pending); pending;
          pending = zhashx_next (self->pending)) {
         past_stall += now - pending->created >= self->config->stall_ms;
-        if (pending->next_due > now)
+        //  A command an operator resolved waits for its $cancel's answer,
+        //  which ends it either way (repair.h): sending it again could only
+        //  race the cancel.
+        if (pending->next_due > now || pending->cancelling)
             continue;
         pending->attempt++;
         pending->next_due = now + outbox_retry_delay (self, pending->attempt);
+        pending->last_sent = now;
         worker_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
         self->stats->resends++;
         if (!pending->stall_noticed && now - pending->created >= self->config->stall_ms)
@@ -130,6 +115,8 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->next_due = due;
     pending->created = envelope.created;
     pending->sent_at = worker_now ();
+    pending->is_cancel = repair_cancel_of (&envelope, pending->cancels) == 0;
+    pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
     zhashx_update (self->pending, pending->id, pending);
     self->stats->pending = zhashx_size (self->pending);
     return 0;
@@ -146,5 +133,19 @@ static int s_load_outbox (void *arg, const char *stream, const uint8_t id[JOURNA
 
 int outbox_load (worker_t *self)
 {
-    return journal_outbox_scan (self->config->journal, s_load_outbox, self);
+    int rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
+    //  Looked up outside the walk, which a lookup may disturb.
+    zlistx_t *cancels = zlistx_new ();
+    for (pending_t *pending = zhashx_first (self->pending); cancels && pending;
+         pending = zhashx_next (self->pending))
+        if (pending->is_cancel)
+            zlistx_add_end (cancels, pending);
+    for (pending_t *cancel = cancels ? zlistx_first (cancels) : NULL; cancel;
+         cancel = zlistx_next (cancels)) {
+        pending_t *command = zhashx_lookup (self->pending, cancel->cancels);
+        if (command && streq (command->sender, cancel->sender))
+            command->cancelling = true;
+    }
+    zlistx_destroy (&cancels);
+    return rc;
 }

@@ -34,7 +34,12 @@ typedef struct {
     int64_t next_due;                   //  ms: re-send at
     int64_t created;                    //  first send (ms since epoch), from the envelope
     int64_t sent_at;                    //  first send from this process (ms), for the estimate
+    int64_t last_sent;                  //  latest send or re-send (ms since epoch)
     bool stall_noticed;                 //  its sender was told it is stalled
+    bool cancelling;                    //  an operator resolved it: its $cancel is re-sent instead
+    bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
+    uint8_t cancels[ENVELOPE_ID_SIZE];  //  is_cancel: the id of the command it cancels
+    char error[128];                    //  the last failure known about it, "" for none
 } pending_t;
 
 //  A new, empty pending table keyed by command id, owning its entries.
@@ -61,7 +66,8 @@ void outbox_track (worker_t *self, pending_t *pending);
 void outbox_resend (worker_t *self, int64_t now);
 
 //  Loads the outbox entries of this worker's actors from the journal, due
-//  at once. Returns 0 or the journal's error.
+//  at once; a command whose $cancel is in the outbox is marked cancelling
+//  (not re-sent). Returns 0 or the journal's error.
 int outbox_load (worker_t *self);
 
 #endif

@@ -10,6 +10,7 @@
 #include "ctx.h"
 #include "data.h"
 #include "deadletter.h"
+#include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
 
@@ -125,6 +126,8 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
         rc = s_get (self, envelope, &out);
     else if (strcmp (envelope->name, "events") == 0)
         rc = s_events (self, envelope, &out);
+    else if (strcmp (envelope->name, "pending") == 0)
+        rc = repair_pending (self, envelope, &out);
     else
         rc = SHOAL_EINVAL;
 
@@ -142,7 +145,7 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
                     "no actor type is registered for this address");
     else if (rc == SHOAL_EINVAL)
         turn_error (self, route, route_size, envelope, "unknown_query",
-                    "queries are get and events");
+                    "queries are get, events and pending");
     else
         turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
     rec_close (&out);

@@ -156,6 +156,7 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             pending->frame = sends[i].frame;
             pending->size = sends[i].size;
             pending->created = now;
+            pending->last_sent = now;
             rc = stage_out (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, pending);
         } else {
             rc = rc ? rc : SHOAL_ENOMEM;
@@ -164,8 +165,8 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
     }
     for (size_t i = 0; i < timer_count; i++) {
         if (rc == 0)
-            rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id, timers[i].frame,
-                                          timers[i].size);
+            rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id,
+                                          timers[i].frame, timers[i].size);
         if (rc == 0)
             self->staged_timers[self->staged_timer_count++] =
                 (wtimer_t){.due = timers[i].due, .frame = timers[i].frame, .size = timers[i].size};

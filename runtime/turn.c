@@ -260,8 +260,11 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
     }
     int rc;
     actor_t *actor = actor_table_get (self, envelope->to, &rc);
-    if (!actor)
-        return; //  retried: the pending entry stays and the command is re-sent
+    if (!actor) { //  retried: the pending entry stays and the command is re-sent
+        snprintf (pending->error, sizeof pending->error,
+                  "its reply came; the sender cannot load: %.64s", shoal_strerror (rc));
+        return;
+    }
     int64_t now = worker_now ();
     outbox_reply_sample (self, (double) (now - pending->sent_at));
     int result = s_turn (self, actor, envelope, now);
@@ -272,6 +275,8 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         //  reply again (and a stall notice if it keeps failing).
         log_warn ("worker %d: %s failed on the reply to %s: %s", self->index, envelope->to,
                   envelope->name, self->ctx.reason);
+        snprintf (pending->error, sizeof pending->error,
+                  "its reply came; the sender failed on it: %.80s", self->ctx.reason);
         return;
     }
     if (result == CTX_REJECTED)

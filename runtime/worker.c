@@ -26,6 +26,7 @@
 #include "worker.h"
 #include "deadletter.h"
 #include "query.h"
+#include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
 #include "log.h"
@@ -266,11 +267,17 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     turnfile_begin (turn_file, &envelope, frame, size);
     switch (envelope.kind) {
-    case ENVELOPE_COMMAND:
-        turn_on_command (self, route, route_size, &envelope);
+    case ENVELOPE_COMMAND: //  '$': the runtime's own (repair.h)
+        if (envelope.name[0] == '$')
+            repair_on_command (self, route, route_size, &envelope);
+        else
+            turn_on_command (self, route, route_size, &envelope);
         break;
     case ENVELOPE_REPLY:
-        turn_on_reply (self, &envelope);
+        if (streq (envelope.name, REPAIR_CANCEL))
+            repair_on_cancel_reply (self, &envelope);
+        else
+            turn_on_reply (self, &envelope);
         break;
     case ENVELOPE_TIMER:
         turn_on_timer (self, &envelope, frame, size);

@@ -32,6 +32,7 @@ typedef struct {
     long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
+    bool follow; //  events: keep printing new ones
     const char *retry; //  the command line that retries this one safely, or NULL
 } client_options_t;
 
@@ -60,6 +61,7 @@ static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) 
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
+        OPT_FLAG ("follow", &opts->follow),
         OPT_END,
     };
     opts->timeout_ms = 0;
@@ -379,12 +381,15 @@ static void s_events_help (FILE *out)
 {
     fprintf (out,
              "Usage: shoal events [--endpoint E | --cluster FILE [--node NAME]] [--timeout MS]\n"
-             "                    [--from SEQ] ADDRESS\n\n"
+             "                    [--from SEQ] [--follow] ADDRESS\n\n"
              "Prints the actor's committed events from SEQ (default 1), one JSON object\n"
-             "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}.\n\n" TARGET_HELP
-             "Examples:\n"
+             "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}. Events named\n"
+             "$... are the runtime's records (an operator's $Resolved).\n"
+             "With --follow, keeps printing new events as they are committed (it asks\n"
+             "every 200 ms from the last seq), until Ctrl-C.\n\n" TARGET_HELP "Examples:\n"
              "  shoal events account/alice\n"
-             "  shoal events --from 10 account/alice\n");
+             "  shoal events --from 10 account/alice\n"
+             "  shoal events --follow transfer/t-42\n");
 }
 
 //  Prints a page of events, each as {"seq","event","data"} in that order
@@ -463,8 +468,15 @@ int cmd_events (int argc, char **argv)
             fprintf (stderr, "shoal events: the node sent a malformed page\n");
             rc = EXIT_NO_ANSWER;
         }
-        if (printed <= 0 || next <= from)
+        if (printed < 0 || ((printed == 0 || next <= from) && !opts.follow))
             break;
+        if (printed == 0 || next <= from) { //  --follow: wait for more, until Ctrl-C
+            fflush (stdout);
+            zclock_sleep (200);
+            if (zsys_interrupted)
+                break;
+            continue;
+        }
         from = next;
     }
     client_destroy (&client);

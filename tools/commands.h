@@ -39,6 +39,10 @@ int cmd_repair (int argc, char **argv);
 //  prints the counts on out. Returns how many records do not decode (1 if
 //  the store cannot be read at all).
 size_t cmd_check_records (const char *dir, FILE *out);
+int cmd_pending (int argc, char **argv);
+int cmd_explain (int argc, char **argv);
+int cmd_resend (int argc, char **argv);
+int cmd_resolve (int argc, char **argv);
 int cmd_deadletters (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as

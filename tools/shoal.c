@@ -22,6 +22,10 @@ static const command_t s_commands[] = {
     {"where", cmd_where, "print the shard and node of an address in a cluster"},
     {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
     {"repair", cmd_repair, "salvage a damaged store with LevelDB's repair, then check it"},
+    {"pending", cmd_pending, "list the commands sent and not yet answered, stalled ones"},
+    {"explain", cmd_explain, "say what an actor waits for, since when, and why"},
+    {"resend", cmd_resend, "re-send an actor's pending commands now"},
+    {"resolve", cmd_resolve, "end a saga's stuck command safely (journaled)"},
     {"dead-letters", cmd_deadletters, "list, retry or drop the messages that crashed a node"},
 };
 

@@ -1,0 +1,529 @@
+/*  repair.c - the pending query and the operator's control commands. See
+    repair.h.
+
+    Contract: a control command stages all it decided (the $Resolved
+    event, the $cancel outbox entry, inbox records, the reply) in the
+    worker's batch, or nothing of it; nothing leaves before the commit.
+    Runs on the worker thread, which owns the pending table, the timers
+    and the actors it touches.
+*/
+#include "repair.h"
+#include "data.h"
+#include "log.h"
+#include "stage.h"
+#include "turn.h"
+#include "worker_internal.h"
+
+#include <ctype.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1])
+{
+    for (int i = 0; i < ENVELOPE_ID_SIZE; i++)
+        snprintf (hex + 2 * i, 3, "%02x", id[i]);
+}
+
+//  Parses 32 hex digits into id. Returns 0 or SHOAL_EINVAL.
+static int s_unhex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    if (strlen (hex) != 2 * ENVELOPE_ID_SIZE)
+        return SHOAL_EINVAL;
+    for (int i = 0; i < ENVELOPE_ID_SIZE; i++) {
+        unsigned value;
+        if (sscanf (hex + 2 * i, "%2x", &value) != 1 || !isxdigit ((unsigned char) hex[2 * i]) ||
+            !isxdigit ((unsigned char) hex[2 * i + 1]))
+            return SHOAL_EINVAL;
+        id[i] = (uint8_t) value;
+    }
+    return 0;
+}
+
+int repair_cancel_of (const envelope_t *envelope, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    if (envelope->kind != ENVELOPE_COMMAND || !streq (envelope->name, REPAIR_CANCEL))
+        return SHOAL_EINVAL;
+    shoal_data_t args;
+    char hex[2 * ENVELOPE_ID_SIZE + 1] = "";
+    int rc = data_init (&args, envelope->payload, envelope->payload_size);
+    if (rc == 0)
+        rc = shoal_data_str (&args, "id", hex, sizeof hex);
+    data_close (&args);
+    return rc == 0 ? s_unhex (hex, id) : SHOAL_EINVAL;
+}
+
+//  --------------------------------------------------------------------------
+//  The pending query
+
+static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+static void s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_int64 (pk, value);
+}
+
+static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    value ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+}
+
+//  One row: what pending waits for. Returns false if its frame does not
+//  decode (then nothing was packed).
+static bool s_pack_row (worker_t *self, msgpack_packer *pk, const pending_t *pending, bool stalled)
+{
+    envelope_t command;
+    if (envelope_decode (&command, pending->frame, pending->size) != 0)
+        return false;
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    repair_hex (pending->id, hex);
+    msgpack_pack_map (pk, pending->is_cancel ? 12 : 11);
+    s_pack_str (pk, "sender", pending->sender);
+    s_pack_str (pk, "command", command.name);
+    s_pack_str (pk, "target", command.to);
+    s_pack_str (pk, "id", hex);
+    s_pack_int (pk, "attempts", pending->attempt + 1);
+    s_pack_int (pk, "first_sent", pending->created);
+    s_pack_int (pk, "last_sent", pending->last_sent ? pending->last_sent : pending->created);
+    s_pack_bool (pk, "stalled", stalled);
+    s_pack_bool (pk, "cancelling", pending->cancelling);
+    s_pack_str (pk, "error", pending->error);
+    s_pack_int (pk, "worker", self->index);
+    if (pending->is_cancel) {
+        repair_hex (pending->cancels, hex);
+        s_pack_str (pk, "cancels", hex);
+    }
+    return true;
+}
+
+//  The timers of address, as [{name, due}], at most REPAIR_ROWS_MAX.
+static void s_pack_timers (worker_t *self, msgpack_sbuffer *out, const char *address)
+{
+    msgpack_sbuffer rows;
+    msgpack_sbuffer_init (&rows);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
+    size_t count = 0;
+    for (wtimer_t *timer = zlistx_first (self->timers); timer && count < REPAIR_ROWS_MAX;
+         timer = zlistx_next (self->timers)) {
+        envelope_t envelope;
+        if (envelope_decode (&envelope, timer->frame, timer->size) != 0 ||
+            !streq (envelope.to, address))
+            continue;
+        msgpack_pack_map (&pk, 2);
+        s_pack_str (&pk, "name", envelope.name);
+        s_pack_int (&pk, "due", timer->due);
+        count++;
+    }
+    msgpack_packer opk;
+    msgpack_packer_init (&opk, out, msgpack_sbuffer_write);
+    msgpack_pack_array (&opk, count);
+    msgpack_sbuffer_write (out, rows.data, rows.size);
+    msgpack_sbuffer_destroy (&rows);
+}
+
+int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+{
+    bool only_stalled = false;
+    int64_t limit = REPAIR_ROWS_MAX;
+    shoal_data_t args;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
+        shoal_data_bool (&args, "stalled", &only_stalled);
+        shoal_data_int (&args, "limit", &limit);
+    }
+    data_close (&args);
+    if (limit < 0 || limit > REPAIR_ROWS_MAX)
+        limit = REPAIR_ROWS_MAX;
+    //  "node/..." asks for the whole worker; an address for its own rows.
+    bool all = strncmp (envelope->to, "node/", 5) == 0;
+    int64_t now = worker_now ();
+    msgpack_sbuffer rows;
+    msgpack_sbuffer_init (&rows);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
+    size_t count = 0, truncated = 0;
+    for (pending_t *pending = zhashx_first (self->pending); pending;
+         pending = zhashx_next (self->pending)) {
+        if (!all && !streq (pending->sender, envelope->to))
+            continue;
+        bool stalled = now - pending->created >= self->config->stall_ms;
+        if (only_stalled && !stalled)
+            continue;
+        if ((int64_t) count >= limit)
+            truncated++;
+        else if (s_pack_row (self, &pk, pending, stalled))
+            count++;
+    }
+    msgpack_sbuffer array;
+    msgpack_sbuffer_init (&array);
+    msgpack_packer apk;
+    msgpack_packer_init (&apk, &array, msgpack_sbuffer_write);
+    msgpack_pack_array (&apk, count);
+    msgpack_sbuffer_write (&array, rows.data, rows.size);
+    if (!all)
+        shoal_rec_str (out, "address", envelope->to);
+    rec_raw (out, "pending", (const uint8_t *) array.data, array.size);
+    shoal_rec_int (out, "truncated", (int64_t) truncated);
+    shoal_rec_int (out, "stall_ms", self->config->stall_ms);
+    shoal_rec_int (out, "now", now);
+    if (!all) {
+        msgpack_sbuffer timers;
+        msgpack_sbuffer_init (&timers);
+        s_pack_timers (self, &timers, envelope->to);
+        rec_raw (out, "timers", (const uint8_t *) timers.data, timers.size);
+        msgpack_sbuffer_destroy (&timers);
+    }
+    msgpack_sbuffer_destroy (&array);
+    msgpack_sbuffer_destroy (&rows);
+    return out->error;
+}
+
+//  --------------------------------------------------------------------------
+//  Control commands
+
+//  Stages an accepted reply with the fields of data (finished here).
+static void s_accept (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *request, shoal_rec_t *data)
+{
+    size_t size;
+    const uint8_t *bytes = rec_finish (data, &size);
+    uint8_t *payload;
+    size_t payload_size;
+    if (bytes &&
+        envelope_reply_encode (true, NULL, NULL, bytes, size, &payload, &payload_size) == 0) {
+        turn_reply (self, route, route_size, request, payload, payload_size);
+        free (payload);
+        self->tally.accepted++;
+    } else
+        turn_error (self, route, route_size, request, "unavailable", "out of memory");
+}
+
+//  $resend: the actor's pending commands are due now.
+static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *request)
+{
+    int64_t now = worker_now (), count = 0;
+    for (pending_t *pending = zhashx_first (self->pending); pending;
+         pending = zhashx_next (self->pending))
+        if (streq (pending->sender, request->to) && !pending->cancelling) {
+            pending->next_due = now;
+            count++;
+        }
+    self->next_retry_tick = now; //  at the end of this loop
+    log_info ("worker %d: an operator re-sends the %lld pending commands of %s", self->index,
+              (long long) count, request->to);
+    shoal_rec_t data;
+    rec_init (&data);
+    shoal_rec_str (&data, "address", request->to);
+    shoal_rec_int (&data, "resent", count);
+    s_accept (self, route, route_size, request, &data);
+    rec_close (&data);
+}
+
+typedef struct {
+    char id[2 * ENVELOPE_ID_SIZE + 1];
+    char code[ENVELOPE_CODE_MAX + 1];
+    char reason[ENVELOPE_REASON_MAX + 1];
+    char operator[64];
+    bool force;
+    uint8_t command_id[ENVELOPE_ID_SIZE];
+} resolve_args_t;
+
+//  Reads $resolve's {id, code, reason, operator, force}. Returns NULL or
+//  what is wrong.
+static const char *s_resolve_args (const envelope_t *request, resolve_args_t *args)
+{
+    shoal_data_t data;
+    const char *wrong = NULL;
+    memset (args, 0, sizeof *args);
+    if (data_init (&data, request->payload, request->payload_size) != 0)
+        wrong = "the payload is not a map";
+    else if (shoal_data_str (&data, "id", args->id, sizeof args->id) != 0 ||
+             s_unhex (args->id, args->command_id) != 0)
+        wrong = "id must be the command's message id, 32 hex digits";
+    else if (shoal_data_str (&data, "code", args->code, sizeof args->code) != 0 || !args->code[0] ||
+             shoal_name_check (args->code, strlen (args->code)) != 0)
+        wrong = "code must be 1 to 63 printable characters without spaces";
+    else if (shoal_data_str (&data, "reason", args->reason, sizeof args->reason) != 0 ||
+             !args->reason[0])
+        wrong = "reason must be a text of 1 to 255 bytes";
+    if (!wrong && shoal_data_str (&data, "operator", args->operator, sizeof args->operator) != 0)
+        snprintf (args->operator, sizeof args->operator, "unknown");
+    if (!wrong)
+        shoal_data_bool (&data, "force", &args->force);
+    data_close (&data);
+    return wrong;
+}
+
+//  Stages the $Resolved event on actor's stream. Returns 0 or an error
+//  (nothing staged).
+static int s_stage_record (worker_t *self, actor_t *actor, const resolve_args_t *args,
+                           const envelope_t *command, int64_t now)
+{
+    shoal_rec_t record;
+    rec_init (&record);
+    shoal_rec_str (&record, "id", args->id);
+    shoal_rec_str (&record, "command", command->name);
+    shoal_rec_str (&record, "target", command->to);
+    shoal_rec_str (&record, "code", args->code);
+    shoal_rec_str (&record, "reason", args->reason);
+    shoal_rec_str (&record, "operator", args->operator);
+    shoal_rec_int (&record, "at", now);
+    shoal_rec_bool (&record, "force", args->force);
+    journal_event_t event = {.name = REPAIR_RESOLVED};
+    event.data = rec_finish (&record, &event.size);
+    int rc = event.data ? journal_batch_append (self->batch, actor->address, actor->version, &event,
+                                                1, now, &actor->version)
+                        : SHOAL_ENOMEM;
+    if (rc == 0) {
+        actor->staged_in = self->batch_number;
+        self->tally.events++;
+    }
+    rec_close (&record);
+    return rc;
+}
+
+//  Stages the $cancel of pending's command (to command->to) in actor's
+//  outbox, to be sent after the commit and re-sent until answered.
+//  Returns 0 or an error.
+static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t *args,
+                           const envelope_t *command, int64_t now)
+{
+    shoal_rec_t fields;
+    rec_init (&fields);
+    shoal_rec_str (&fields, "id", args->id);
+    shoal_rec_str (&fields, "code", args->code);
+    char reason[ENVELOPE_REASON_MAX + 1];
+    snprintf (reason, sizeof reason, "cancelled by an operator: %.200s", args->reason);
+    shoal_rec_str (&fields, "reason", reason);
+    envelope_t cancel = {0};
+    cancel.kind = ENVELOPE_COMMAND;
+    envelope_new_id (cancel.id);
+    memcpy (cancel.causation, command->id, ENVELOPE_ID_SIZE);
+    strcpy (cancel.from, actor->address);
+    strcpy (cancel.to, command->to);
+    strcpy (cancel.name, REPAIR_CANCEL);
+    cancel.payload = rec_finish (&fields, &cancel.payload_size);
+    cancel.created = now;
+    uint8_t *frame = NULL;
+    size_t size;
+    int rc = cancel.payload ? envelope_encode (&cancel, &frame, &size) : SHOAL_ENOMEM;
+    rec_close (&fields);
+    if (rc == 0)
+        rc = journal_batch_outbox_put (self->batch, actor->address, cancel.id, frame, size);
+    pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
+    if (!pending) {
+        free (frame);
+        return rc ? rc : SHOAL_ENOMEM;
+    }
+    memcpy (pending->id, cancel.id, ENVELOPE_ID_SIZE);
+    snprintf (pending->sender, sizeof pending->sender, "%s", actor->address);
+    pending->dest = worker_of (self->config, command->to);
+    pending->frame = frame;
+    pending->size = size;
+    pending->created = pending->last_sent = now;
+    pending->is_cancel = true;
+    pending->stall_noticed = true; //  the saga knows nothing of it
+    memcpy (pending->cancels, command->id, ENVELOPE_ID_SIZE);
+    return stage_out (self, pending->dest, NULL, 0, frame, size, pending);
+}
+
+//  The actor's turn on a reply {ok, code, reason} to its command, as if
+//  the target had sent it. Returns true if the command's entry is gone.
+static bool s_hand_reply (worker_t *self, const pending_t *pending, const envelope_t *command,
+                          const uint8_t *payload, size_t size)
+{
+    uint8_t id[ENVELOPE_ID_SIZE];
+    memcpy (id, pending->id, sizeof id);
+    envelope_t reply = {0};
+    reply.kind = ENVELOPE_REPLY;
+    envelope_new_id (reply.id);
+    memcpy (reply.correlation, id, ENVELOPE_ID_SIZE);
+    memcpy (reply.causation, id, ENVELOPE_ID_SIZE);
+    strcpy (reply.from, command->to);
+    strcpy (reply.to, pending->sender);
+    strcpy (reply.name, command->name);
+    reply.payload = payload;
+    reply.payload_size = size;
+    reply.created = worker_now ();
+    uint64_t batch = self->batch_number;
+    turn_on_reply (self, &reply); //  may free pending
+    return batch == self->batch_number && !zhashx_lookup (self->pending, id);
+}
+
+//  $resolve (from a client): see repair.h.
+static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *request)
+{
+    resolve_args_t args;
+    const char *wrong = s_resolve_args (request, &args);
+    if (wrong) {
+        turn_error (self, route, route_size, request, "invalid_field", wrong);
+        return;
+    }
+    pending_t *pending = zhashx_lookup (self->pending, args.command_id);
+    if (!pending || !streq (pending->sender, request->to) || pending->is_cancel) {
+        char reason[ENVELOPE_REASON_MAX + 1];
+        snprintf (reason, sizeof reason, "%.170s has no pending command %s (answered already?)",
+                  request->to, args.id);
+        turn_error (self, route, route_size, request, "not_pending", reason);
+        return;
+    }
+    if (pending->cancelling && !args.force) {
+        turn_error (self, route, route_size, request, "resolving",
+                    "its $cancel is on its way already; --force ends it without the target");
+        return;
+    }
+    envelope_t command;
+    int rc;
+    actor_t *actor = actor_table_get (self, request->to, &rc);
+    if (!actor || envelope_decode (&command, pending->frame, pending->size) != 0) {
+        turn_error (self, route, route_size, request, "unavailable",
+                    actor ? "its outbox entry cannot be read" : shoal_strerror (rc));
+        return;
+    }
+    int64_t now = worker_now ();
+    uint64_t batch = self->batch_number;
+    rc = s_stage_record (self, actor, &args, &command, now);
+    if (rc) {
+        turn_error (self, route, route_size, request, "unavailable", shoal_strerror (rc));
+        return;
+    }
+    shoal_rec_t data;
+    rec_init (&data);
+    shoal_rec_str (&data, "address", request->to);
+    shoal_rec_str (&data, "id", args.id);
+    shoal_rec_str (&data, "command", command.name);
+    shoal_rec_str (&data, "target", command.to);
+    if (args.force) {
+        log_warn ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
+                  "asking %s: if it ran there, the books may be wrong",
+                  self->index, args.operator, request->to, command.name, command.to, args.code,
+                  args.reason, command.to);
+        uint8_t *payload;
+        size_t size;
+        char reason[ENVELOPE_REASON_MAX + 1];
+        snprintf (reason, sizeof reason, "forced by an operator: %.200s", args.reason);
+        rc = envelope_reply_encode (false, args.code, reason, NULL, 0, &payload, &size);
+        bool ended = rc == 0 && s_hand_reply (self, pending, &command, payload, size);
+        if (rc == 0)
+            free (payload);
+        if (batch != self->batch_number) {
+            rec_close (&data);
+            return; //  aborted: nothing of it happened; the client retries
+        }
+        shoal_rec_str (&data, "state", ended ? "forced" : "forced, not taken");
+    } else {
+        rc = s_stage_cancel (self, actor, &args, &command, now);
+        if (rc) {
+            rec_close (&data);
+            worker_abort_batch (self); //  the record is staged: all or nothing
+            return;
+        }
+        pending->cancelling = true;
+        shoal_rec_str (&data, "state", "cancelling");
+    }
+    log_info ("worker %d: operator %s resolves %s's %s %s to %s: %s (%s)", self->index,
+              args.operator, request->to, command.name, args.id, command.to, args.code,
+              args.reason);
+    s_accept (self, route, route_size, request, &data);
+    rec_close (&data);
+}
+
+//  $cancel (from an actor): the command's stored reply if it ran, else
+//  the rejection, recorded as its reply.
+static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *request)
+{
+    uint8_t id[ENVELOPE_ID_SIZE];
+    if (route_size || !request->from[0] || repair_cancel_of (request, id) != 0) {
+        turn_error (self, route, route_size, request, "bad_cancel",
+                    "a $cancel comes from an actor's outbox, with the id it cancels");
+        return;
+    }
+    uint8_t *stored;
+    size_t stored_size;
+    int found = journal_batch_inbox_get (self->batch, request->to, id, &stored, &stored_size);
+    if (found == 0) { //  it ran: its one true reply
+        turn_reply (self, route, route_size, request, stored, stored_size);
+        free (stored);
+        return;
+    }
+    if (found != SHOAL_ENOTFOUND)
+        return; //  unreadable: the sender re-sends
+    char code[ENVELOPE_CODE_MAX + 1] = "cancelled", reason[ENVELOPE_REASON_MAX + 1] = "";
+    shoal_data_t args;
+    if (data_init (&args, request->payload, request->payload_size) == 0) {
+        shoal_data_str (&args, "code", code, sizeof code);
+        shoal_data_str (&args, "reason", reason, sizeof reason);
+    }
+    data_close (&args);
+    uint8_t *payload;
+    size_t size;
+    int64_t now = worker_now ();
+    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) != 0)
+        return;
+    if (journal_batch_inbox_put (self->batch, request->to, id, payload, size, now) != 0) {
+        free (payload);
+        worker_abort_batch (self);
+        return;
+    }
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    repair_hex (id, hex);
+    log_info ("worker %d: %s cancels %s's command %s before it ran: %s", self->index, request->from,
+              request->to, hex, code);
+    turn_reply (self, route, route_size, request, payload, size);
+    self->tally.rejected++;
+    free (payload);
+}
+
+void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
+                        const envelope_t *envelope)
+{
+    bool from_client = route_size > 0 || !envelope->from[0];
+    if (streq (envelope->name, REPAIR_CANCEL))
+        s_cancel (self, route, route_size, envelope);
+    else if (from_client && streq (envelope->name, "$resend"))
+        s_resend (self, route, route_size, envelope);
+    else if (from_client && streq (envelope->name, "$resolve"))
+        s_resolve (self, route, route_size, envelope);
+    else
+        turn_error (self, route, route_size, envelope, "unknown_command",
+                    "commands starting with '$' are the runtime's: $resend, $resolve");
+}
+
+void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
+{
+    pending_t *cancel = zhashx_lookup (self->pending, envelope->correlation);
+    if (!cancel || !cancel->is_cancel || !streq (cancel->sender, envelope->to)) {
+        self->tally.duplicates++;
+        return;
+    }
+    pending_t *pending = zhashx_lookup (self->pending, cancel->cancels);
+    envelope_t command;
+    if (pending && streq (pending->sender, envelope->to) &&
+        envelope_decode (&command, pending->frame, pending->size) == 0) {
+        uint64_t batch = self->batch_number;
+        bool ended =
+            s_hand_reply (self, pending, &command, envelope->payload, envelope->payload_size);
+        if (batch != self->batch_number)
+            return; //  aborted: reloaded, the $cancel is re-sent
+        if (!ended) {
+            snprintf (cancel->error, sizeof cancel->error,
+                      "its $cancel was answered; the sender failed on it, will retry");
+            return; //  keep the $cancel: its answer comes again
+        }
+    }
+    //  The command is answered, by this or by its own reply: done.
+    if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
+        zhashx_delete (self->pending, envelope->correlation);
+        self->stats->pending = zhashx_size (self->pending);
+    }
+}

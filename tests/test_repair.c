@@ -1,0 +1,459 @@
+/*  test_repair.c - watching and repairing a running cluster, with real
+    processes: a 3-node cluster on ipc:// in the test's own directory,
+    nodes killed (SIGKILL) and restarted, and the `shoal pending`,
+    `explain`, `resolve` and `events --follow` commands run as a user
+    runs them. Every wait polls a condition against a deadline.
+
+    The paths of resolve: a stalled credit resolved while its node is
+    down (compensated); a stalled debit resolved while its node is down
+    (failed, no Debited anywhere); a debit that had already run when it was
+    resolved (its saga's node lost its last commits: restored from a copy
+    of its data taken before), which the cancel finds, so the saga goes
+    on (completed); and --force (failed at once). Then the books of all
+    three data directories are checked.
+*/
+#include "client.h"
+#include "cluster.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define NODES 3
+#define DEADLINE_MS 30000
+
+typedef struct {
+    char dir[256];
+    char cfg[300];
+    pid_t pids[NODES];
+    cluster_t *cluster;
+} fixture_t;
+
+static const char *s_bin (void)
+{
+    const char *bin = getenv ("SHOAL_BIN");
+    assert_non_null (bin);
+    return bin;
+}
+
+//  Runs a shell command line; its stdout into out (may be NULL, at most
+//  size bytes). Returns its exit code.
+static int s_run (char *out, size_t size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *line = zsys_vprintf (format, args);
+    va_end (args);
+    FILE *pipe = popen (line, "r");
+    assert_non_null (pipe);
+    size_t got = 0;
+    char scratch[4096];
+    while (true) {
+        size_t n = out ? fread (out + got, 1, size - 1 - got, pipe)
+                       : fread (scratch, 1, sizeof scratch, pipe);
+        if (n == 0)
+            break;
+        if (out)
+            got += n;
+        if (out && got == size - 1)
+            break;
+    }
+    if (out)
+        out[got] = 0;
+    int status = pclose (pipe);
+    zstr_free (&line);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static void s_node_start (fixture_t *fx, int i)
+{
+    const char *name = cluster_node_name (fx->cluster, i);
+    char log[400];
+    snprintf (log, sizeof log, "%s/%s.log", fx->dir, name);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        FILE *err = fopen (log, "a");
+        if (err) {
+            dup2 (fileno (err), 1);
+            dup2 (fileno (err), 2);
+        }
+        execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
+               "1000", "--workers", "2", (char *) NULL);
+        _exit (127);
+    }
+    fx->pids[i] = pid;
+    //  Ready when it answers a stats query.
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (zclock_mono () < deadline) {
+        char *error = NULL;
+        client_t *client = client_new_cluster (fx->cfg, name, &error);
+        free (error);
+        assert_non_null (client);
+        envelope_t request;
+        client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+        client_reply_t reply;
+        int rc = client_call (client, &request, 300, &reply);
+        client_destroy (&client);
+        if (rc == 0) {
+            client_reply_close (&reply);
+            return;
+        }
+        assert_int_equal (waitpid (pid, NULL, WNOHANG), 0); //  still running
+    }
+    fail_msg ("node %s did not start", name);
+}
+
+static void s_node_kill (fixture_t *fx, int i, int sig)
+{
+    if (fx->pids[i] > 0) {
+        kill (fx->pids[i], sig);
+        waitpid (fx->pids[i], NULL, 0);
+        fx->pids[i] = 0;
+    }
+}
+
+//  True when node i's stats say its link to node peer is up (up) or
+//  down (!up).
+static bool s_link_is (fixture_t *fx, int i, int peer, bool up)
+{
+    char *error = NULL;
+    client_t *client = client_new_cluster (fx->cfg, cluster_node_name (fx->cluster, i), &error);
+    free (error);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    bool is = false;
+    if (client && client_call (client, &request, 1000, &reply) == 0) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *links =
+            map_find (map_unpack (&unpacked, reply.data, reply.size), "peers");
+        const msgpack_object *link = map_find (links, cluster_node_name (fx->cluster, peer));
+        is = link && link->type == MSGPACK_OBJECT_BOOLEAN && link->via.boolean == up;
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return is;
+}
+
+static void s_wait_link (fixture_t *fx, int i, int peer, bool up)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (!s_link_is (fx, i, peer, up)) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50);
+    }
+}
+
+//  The first id "prefix-N" whose owner is node (of the given type).
+static void s_id_on (fixture_t *fx, const char *type, const char *prefix, int node, char *id,
+                     size_t size)
+{
+    for (int n = 0;; n++) {
+        char address[128];
+        snprintf (id, size, "%s-%d", prefix, n);
+        snprintf (address, sizeof address, "%s/%s", type, id);
+        if (cluster_owner (fx->cluster, shoal_shard (address, cluster_shards (fx->cluster))) ==
+            node)
+            return;
+    }
+}
+
+//  Polls `shoal get ADDRESS` until its output holds text.
+static void s_wait_get (fixture_t *fx, const char *address, const char *text)
+{
+    char out[4096] = "";
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (zclock_mono () < deadline) {
+        s_run (out, sizeof out, "%s get --cluster %s %s 2>/dev/null", s_bin (), fx->cfg, address);
+        if (strstr (out, text))
+            return;
+        zclock_sleep (100);
+    }
+    fail_msg ("%s never showed %s; last: %s", address, text, out);
+}
+
+//  Polls `shoal pending --stalled --json` until a row of sender names
+//  command; writes its message id into id (33 bytes).
+static void s_wait_stalled (fixture_t *fx, const char *sender, const char *command, char *id,
+                            char *json, size_t size)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    char pattern[300];
+    snprintf (pattern, sizeof pattern, "{\"sender\":\"%s\",\"command\":\"%s\"", sender, command);
+    while (zclock_mono () < deadline) {
+        s_run (json, size, "%s pending --cluster %s --stalled --json --timeout 1000", s_bin (),
+               fx->cfg);
+        const char *row = strstr (json, pattern);
+        const char *key = row ? strstr (row, "\"id\":\"") : NULL;
+        if (key) {
+            memcpy (id, key + 6, 32);
+            id[32] = 0;
+            return;
+        }
+        zclock_sleep (100);
+    }
+    fail_msg ("%s's %s never showed stalled; last: %s", sender, command, json);
+}
+
+static int s_setup (void **state)
+{
+    fixture_t *fx = calloc (1, sizeof (fixture_t));
+    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (fx->dir, sizeof fx->dir, "%s/shoal-repair-XXXXXX", tmp);
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->cfg, sizeof fx->cfg, "%s/cluster.cfg", fx->dir);
+    assert_int_equal (s_run (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
+                             s_bin (), NODES, fx->dir),
+                      0);
+    char *error = NULL;
+    fx->cluster = cluster_load (fx->cfg, &error);
+    assert_non_null (fx->cluster);
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    for (int i = 0; i < NODES; i++)
+        for (int peer = 0; peer < NODES; peer++)
+            if (peer != i)
+                s_wait_link (fx, i, peer, true);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_kill (fx, i, SIGKILL);
+    cluster_destroy (&fx->cluster);
+    s_run (NULL, 0, "rm -rf %s", fx->dir);
+    free (fx);
+    return 0;
+}
+
+//  Opens account/id with amount in it.
+static void s_open (fixture_t *fx, const char *id, int amount)
+{
+    assert_int_equal (s_run (NULL, 0, "%s send --cluster %s account/%s Open owner=%s >/dev/null",
+                             s_bin (), fx->cfg, id, id),
+                      0);
+    assert_int_equal (s_run (NULL, 0,
+                             "%s send --cluster %s account/%s Deposit amount=%d >/dev/null",
+                             s_bin (), fx->cfg, id, amount),
+                      0);
+}
+
+static void s_transfer (fixture_t *fx, const char *id, const char *from, const char *to)
+{
+    assert_int_equal (s_run (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
+                             s_bin (), fx->cfg, id, from, to),
+                      0);
+}
+
+//  How many lines of `shoal events ADDRESS` hold both a and b.
+static int s_count_events (fixture_t *fx, const char *address, const char *a, const char *b)
+{
+    char out[16384];
+    assert_int_equal (
+        s_run (out, sizeof out, "%s events --cluster %s %s", s_bin (), fx->cfg, address), 0);
+    int count = 0;
+    for (char *line = strtok (out, "\n"); line; line = strtok (NULL, "\n"))
+        count += strstr (line, a) && strstr (line, b);
+    return count;
+}
+
+//  The whole story on one cluster (its start is the slow part).
+static void test_repair (void **state)
+{
+    fixture_t *fx = *state;
+    //  Sagas on node 0; sources on node 1; targets on node 2.
+    char from[5][64], to[5][64], transfer[5][64];
+    for (int k = 0; k < 5; k++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "src%d", k);
+        s_id_on (fx, "account", prefix, 1, from[k], sizeof from[k]);
+        snprintf (prefix, sizeof prefix, "dst%d", k);
+        s_id_on (fx, "account", prefix, 2, to[k], sizeof to[k]);
+        snprintf (prefix, sizeof prefix, "t%d", k);
+        s_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
+        s_open (fx, from[k], 100);
+        s_open (fx, to[k], 100);
+    }
+    char json[65536], out[65536], id[33], address[128];
+
+    //  1. events --follow shows an event committed after it started.
+    char follow_out[400];
+    snprintf (follow_out, sizeof follow_out, "%s/follow.out", fx->dir);
+    pid_t follower = fork ();
+    assert_true (follower >= 0);
+    if (follower == 0) {
+        FILE *file = fopen (follow_out, "w");
+        if (file)
+            dup2 (fileno (file), 1);
+        char target[128];
+        snprintf (target, sizeof target, "account/%s", from[0]);
+        execl (s_bin (), "shoal", "events", "--cluster", fx->cfg, "--follow", target,
+               (char *) NULL);
+        _exit (127);
+    }
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (s_run (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "Deposited")) {
+        assert_true (zclock_mono () < deadline); //  it printed what was there
+        zclock_sleep (50);
+    }
+    assert_int_equal (s_run (NULL, 0, "%s send --cluster %s account/%s Deposit amount=7 >/dev/null",
+                             s_bin (), fx->cfg, from[0]),
+                      0);
+    while (s_run (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "\"amount\":7")) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50);
+    }
+    kill (follower, SIGINT);
+    waitpid (follower, NULL, 0);
+    s_run (NULL, 0, "%s send --cluster %s account/%s Withdraw amount=7 >/dev/null", s_bin (),
+           fx->cfg, from[0]);
+
+    //  2. A credit's node down: pending --stalled lists it, explain names
+    //  the node; resolved, then the node back: compensated.
+    s_node_kill (fx, 2, SIGKILL);
+    s_wait_link (fx, 0, 2, false);
+    s_transfer (fx, transfer[0], from[0], to[0]);
+    snprintf (address, sizeof address, "transfer/%s", transfer[0]);
+    s_wait_stalled (fx, address, "Credit", id, json, sizeof json);
+    assert_non_null (strstr (json, "\"target_node\":\"n3\""));
+    assert_non_null (strstr (json, "\"nodes_down\":[\"n3\"]"));
+    s_run (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000", s_bin (), fx->cfg);
+    assert_non_null (strstr (out, "Credit"));
+    assert_non_null (strstr (out, "node n3 did not answer"));
+    s_run (out, sizeof out, "%s explain --cluster %s %s", s_bin (), fx->cfg, address);
+    assert_non_null (strstr (out, "STALLED"));
+    assert_non_null (strstr (out, "target node n3"));
+    assert_non_null (strstr (out, "is down"));
+    s_run (out, sizeof out, "%s explain --json --cluster %s %s", s_bin (), fx->cfg, address);
+    assert_non_null (strstr (out, "\"stalled\":true"));
+    assert_non_null (strstr (out, "\"target_node\":\"n3\""));
+    assert_int_equal (s_run (out, sizeof out,
+                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                             "--reason 'n3 is being repaired'",
+                             s_bin (), fx->cfg, address, id),
+                      0);
+    assert_non_null (strstr (out, "the cancel waits for"));
+
+    //  3. A debit's node down, resolved: failed, nothing moved.
+    s_node_kill (fx, 1, SIGKILL);
+    s_wait_link (fx, 0, 1, false);
+    s_transfer (fx, transfer[1], from[1], to[1]);
+    char address1[128];
+    snprintf (address1, sizeof address1, "transfer/%s", transfer[1]);
+    s_wait_stalled (fx, address1, "Debit", id, json, sizeof json);
+    assert_int_equal (s_run (out, sizeof out,
+                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                             "--reason 'n2 is being repaired'",
+                             s_bin (), fx->cfg, address1, id),
+                      0);
+    //  A second resolve of the same command says so.
+    assert_int_equal (s_run (NULL, 0,
+                             "%s resolve --cluster %s --wait 0 %s %s --reject x --reason y "
+                             "2>/dev/null",
+                             s_bin (), fx->cfg, address1, id),
+                      1);
+
+    //  4. --force: failed at once, without its target.
+    s_transfer (fx, transfer[2], from[2], to[2]);
+    char address2[128];
+    snprintf (address2, sizeof address2, "transfer/%s", transfer[2]);
+    s_wait_stalled (fx, address2, "Debit", id, json, sizeof json);
+    assert_int_equal (s_run (out, sizeof out,
+                             "%s resolve --cluster %s %s %s --reject node_lost --reason 'gone' "
+                             "--force 2>/dev/null",
+                             s_bin (), fx->cfg, address2, id),
+                      0);
+    assert_non_null (strstr (out, "FORCED"));
+    assert_non_null (strstr (out, "\"status\":\"failed\""));
+
+    //  5. A debit that ran, whose saga's node then lost its last commits:
+    //  the saga's node 0 copied while the debit was pending, the debit run,
+    //  node 0 restored from the copy with the source's node down.
+    s_transfer (fx, transfer[3], from[3], to[3]);
+    char address3[128];
+    snprintf (address3, sizeof address3, "transfer/%s", transfer[3]);
+    s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
+    s_node_kill (fx, 0, SIGKILL);
+    assert_int_equal (s_run (NULL, 0, "cp -a %s/n1/data %s/n1-copy", fx->dir, fx->dir), 0);
+    s_node_start (fx, 0);
+    s_node_start (fx, 1); //  both transfers 1 and 3 go on; 1 fails, 3 debits
+    s_wait_get (fx, address1, "\"status\":\"failed\"");
+    s_wait_get (fx, address3, "\"status\":\"debited\"");
+    s_node_kill (fx, 0, SIGKILL);
+    s_node_kill (fx, 1, SIGKILL);
+    assert_int_equal (
+        s_run (NULL, 0, "rm -rf %s/n1/data && mv %s/n1-copy %s/n1/data", fx->dir, fx->dir, fx->dir),
+        0);
+    s_node_start (fx, 0);
+    s_wait_get (fx, address3, "\"status\":\"started\""); //  it lost its Debited
+    s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
+    assert_int_equal (s_run (out, sizeof out,
+                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                             "--reason 'n2 is being repaired'",
+                             s_bin (), fx->cfg, address3, id),
+                      0);
+    //  The copy holds transfer 1's $Resolved and $cancel, not its Failed:
+    //  the $cancel, re-sent, gets the same rejection from the inbox.
+    s_node_start (fx, 1);
+    s_wait_get (fx, address3, "\"status\":\"debited\""); //  the real reply came
+    s_node_start (fx, 2);
+    s_wait_get (fx, address, "\"status\":\"compensated\"");
+    s_wait_get (fx, address1, "\"status\":\"failed\"");
+    s_wait_get (fx, address2, "\"status\":\"failed\"");
+    s_wait_get (fx, address3, "\"status\":\"completed\"");
+
+    //  The operator's record is in each saga's journal; the account's
+    //  journals agree with the outcomes.
+    for (int k = 0; k < 4; k++) {
+        snprintf (address, sizeof address, "transfer/%s", transfer[k]);
+        assert_int_equal (s_count_events (fx, address, "$Resolved", "operator"), 1);
+        char account[128];
+        snprintf (account, sizeof account, "account/%s", from[k]);
+        int debits = s_count_events (fx, account, "Debited", transfer[k]);
+        int refunds = s_count_events (fx, account, "Refunded", transfer[k]);
+        snprintf (account, sizeof account, "account/%s", to[k]);
+        int credits = s_count_events (fx, account, "Credited", transfer[k]);
+        int expect[4][3] = {{1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 0, 1}};
+        assert_int_equal (debits, expect[k][0]);
+        assert_int_equal (refunds, expect[k][1]);
+        assert_int_equal (credits, expect[k][2]);
+    }
+    s_run (out, sizeof out, "%s explain --cluster %s transfer/%s", s_bin (), fx->cfg, transfer[1]);
+    assert_non_null (strstr (out, "$Resolved"));
+    assert_non_null (strstr (out, "n2 is being repaired"));
+    s_run (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg);
+    assert_non_null (strstr (out, "no command is pending"));
+
+    //  The books of all three nodes, stopped.
+    for (int i = 0; i < NODES; i++)
+        s_node_kill (fx, i, SIGTERM);
+    int rc =
+        s_run (out, sizeof out, "%s check --data %s/n1/data --data %s/n2/data --data %s/n3/data",
+               s_bin (), fx->dir, fx->dir, fx->dir);
+    if (rc != 0)
+        fail_msg ("shoal check: %s", out);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
