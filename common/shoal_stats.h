@@ -45,7 +45,9 @@
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
     X (queued_bytes, "client frames the front passed to a worker that it has not taken")           \
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
-    X (timers, "durable timers armed and not yet fired")
+    X (timers, "durable timers armed and not yet fired")                                           \
+    X (overdue_turns, "turns that ran past --turn-timeout (counted by the watchdog)")              \
+    X (overdue_now, "turns running past --turn-timeout now")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \

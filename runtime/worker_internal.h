@@ -70,6 +70,7 @@ struct _worker_t {
     int64_t slow_logged_at; //  when a slow commit was last logged (monotonic ms)
     uint64_t slow_commits;  //  slow commits not logged yet
     bool reload_due;        //  an abort's reload failed: try again (worker.c)
+    zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)
 };
 
 //  The worker's clock: ms since the epoch.
