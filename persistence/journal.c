@@ -1,22 +1,25 @@
-/*  journal.c - the node's LevelDB store: opening and closing it, reading
-    streams, snapshots and inbox records, metadata, and the commit-failure
-    test hook. See journal.h for the API and keys.h for the key layout.
-    Writes are staged and committed in batch.c; the outbox, timer and inbox
-    scans are in scan.c.
+/*  journal.c - the node's LevelDB store itself: opening it (the checks of
+    its directory, of its key layout and shard count, and of every record's
+    checksum), closing it, the handle every use holds and its reopen after a
+    failed write, the shard ranges, the commit-failure test hook, and the
+    repair of a damaged store (`shoal repair`). See journal.h for the API
+    and keys.h for the key layout. The reads (versions, events, snapshots,
+    inbox records, metadata) are in read.c; writes are staged and committed
+    in batch.c; the outbox, timer and inbox scans are in scan.c.
 
     Contract: a store carries its key layout and shard count in its
     metadata ("layout" = KEYS_LAYOUT, "shards"), written when it is made;
     journal_open refuses a store without them (made by an older shoal) and
-    a shard count that differs from the one asked for. Every record read back is validated by
-   keys.c's decoders: a damaged record gives SHOAL_EFORMAT (SHOAL_EVERSION for a well-formed record
-   of another format version), never a crash. Buffers returned to the caller are theirs to free()
-   (LevelDB's own are freed here).
+    a shard count that differs from the one asked for. It refuses a damaged
+    store too (a directory of LevelDB files without CURRENT, a corruption
+    found by LevelDB's recovery or by reading every record), with a message
+    naming the damage and `shoal repair`, and never makes a new store over
+    one. Messages returned to the caller are theirs to free().
 
-    Threads: a journal_t is immutable after journal_open except for the
-    commit-failure test counter, which is atomic, so any thread may use it.
-
-    Limits: streams are at most SHOAL_ADDRESS_MAX bytes, metadata names at
-    most KEYS_META_NAME_MAX.
+    Threads: any thread may use a journal_t. Its settings are fixed after
+    journal_open; the handle is guarded as journal_internal.h says (the
+    rwlock `handle`, the mutex `writing`), and the failure state and the
+    commit-failure test counter are atomic.
 */
 #include "journal_internal.h"
 #include "keys.h"
@@ -37,19 +40,6 @@
 #define DEFAULT_CACHE_BYTES (64u << 20)
 #define WRITE_BUFFER_BYTES (16u << 20)
 #define BLOOM_BITS_PER_KEY 10
-
-//  --------------------------------------------------------------------------
-//  Small helpers
-
-//  Copies bytes into a fresh buffer for the caller to free(); never
-//  returns NULL for size 0 unless memory ran out. Also used by batch.c.
-uint8_t *journal_memdup (const void *bytes, size_t size)
-{
-    uint8_t *copy = malloc (size ? size : 1);
-    if (copy && size)
-        memcpy (copy, bytes, size);
-    return copy;
-}
 
 //  --------------------------------------------------------------------------
 //  Opening and closing
@@ -589,190 +579,6 @@ bool journal_commit_must_fail (journal_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Reads
-
-int journal_version (journal_t *self, const char *stream, int64_t *version)
-{
-    assert (self);
-    assert (version);
-    size_t len = keys_stream_len (stream);
-    if (len == 0)
-        return SHOAL_EINVAL;
-    uint8_t prefix[KEYS_STREAM_MAX];
-    size_t prefix_len =
-        keys_stream_key (prefix, journal_shard (self, stream), 'e', stream, len, true);
-    uint8_t end[KEYS_STREAM_MAX];
-    memcpy (end, prefix, prefix_len);
-    end[prefix_len - 1] = 0x01;
-
-    *version = 0;
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    leveldb_iter_seek (it, (const char *) end, prefix_len);
-    if (leveldb_iter_valid (it))
-        leveldb_iter_prev (it);
-    else
-        leveldb_iter_seek_to_last (it);
-    if (leveldb_iter_valid (it)) {
-        size_t key_len;
-        const char *key = leveldb_iter_key (it, &key_len);
-        if (keys_has_prefix (key, key_len, prefix, prefix_len)) {
-            int64_t seq = keys_event_seq (key, key_len, prefix_len);
-            if (seq < 0)
-                rc = SHOAL_EFORMAT;
-            else
-                *version = seq;
-        }
-    }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
-    journal_leave (self);
-    return rc;
-}
-
-int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
-                  journal_event_fn *fn, void *arg)
-{
-    assert (self);
-    assert (fn);
-    size_t len = keys_stream_len (stream);
-    if (len == 0)
-        return SHOAL_EINVAL;
-    uint8_t prefix[KEYS_STREAM_MAX];
-    uint32_t shard = journal_shard (self, stream);
-    size_t prefix_len = keys_stream_key (prefix, shard, 'e', stream, len, true);
-    uint8_t start[KEYS_STREAM_MAX];
-    size_t start_len = keys_event_key (start, shard, stream, len, from < 1 ? 1 : from);
-
-    size_t delivered = 0;
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    for (leveldb_iter_seek (it, (const char *) start, start_len); leveldb_iter_valid (it);
-         leveldb_iter_next (it)) {
-        size_t key_len, value_len;
-        const char *key = leveldb_iter_key (it, &key_len);
-        if (!keys_has_prefix (key, key_len, prefix, prefix_len))
-            break;
-        int64_t seq = keys_event_seq (key, key_len, prefix_len);
-        const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &value_len);
-        const uint8_t *name, *data;
-        size_t name_len, data_len;
-        int64_t created;
-        if (seq < 0) {
-            rc = SHOAL_EFORMAT;
-            break;
-        }
-        rc = keys_event_decode (value, value_len, &name, &name_len, &data, &data_len, &created);
-        if (rc)
-            break;
-        char name_z[SHOAL_NAME_MAX + 1];
-        memcpy (name_z, name, name_len);
-        name_z[name_len] = '\0';
-        if (fn (arg, seq, name_z, data, data_len, created) != 0)
-            break;
-        if (limit && ++delivered == limit)
-            break;
-    }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
-    journal_leave (self);
-    return rc;
-}
-
-//  Gets the value of key. Returns 0 with *value (free with leveldb_free),
-//  SHOAL_ENOTFOUND, or SHOAL_EIO.
-static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **value, size_t *size)
-{
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    char *err = NULL;
-    *value = leveldb_get (self->db, self->read, (const char *) key, key_len, size, &err);
-    journal_leave (self);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
-    return *value ? 0 : SHOAL_ENOTFOUND;
-}
-
-int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
-                          size_t *size)
-{
-    assert (self);
-    size_t len = keys_stream_len (stream);
-    if (len == 0)
-        return SHOAL_EINVAL;
-    uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_stream_key (key, journal_shard (self, stream), 's', stream, len, false);
-    char *value;
-    size_t value_len;
-    int rc = s_get (self, key, key_len, &value, &value_len);
-    if (rc)
-        return rc;
-    const uint8_t *bytes;
-    rc = keys_snapshot_decode ((const uint8_t *) value, value_len, seq, &bytes, size);
-    if (rc == 0 && !(*state = journal_memdup (bytes, *size)))
-        rc = SHOAL_ENOMEM;
-    leveldb_free (value);
-    return rc;
-}
-
-int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
-                       uint8_t **reply, size_t *size)
-{
-    return journal_inbox_find (self, stream, id, reply, size, NULL);
-}
-
-uint64_t journal_request_digest (const char *name, const uint8_t *payload, size_t size)
-{
-    uint64_t hash = 14695981039346656037ull;
-    for (const char *c = name; *c; c++)
-        hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
-    hash *= 1099511628211ull; //  the NUL between name and payload
-    for (size_t i = 0; i < size; i++)
-        hash = (hash ^ payload[i]) * 1099511628211ull;
-    return hash ? hash : 1;
-}
-
-int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
-                        uint8_t **reply, size_t *size, journal_request_t *request)
-{
-    assert (self);
-    size_t len = keys_stream_len (stream);
-    if (len == 0 || !id)
-        return SHOAL_EINVAL;
-    uint8_t key[KEYS_STREAM_MAX];
-    size_t key_len = keys_id_key (key, journal_shard (self, stream), 'i', stream, len, id);
-    char *value;
-    size_t value_len;
-    int rc = s_get (self, key, key_len, &value, &value_len);
-    if (rc)
-        return rc;
-    int64_t created;
-    const uint8_t *bytes;
-    rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size, request);
-    if (rc == 0 && !(*reply = journal_memdup (bytes, *size)))
-        rc = SHOAL_ENOMEM;
-    leveldb_free (value);
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
 //  Repair
 
 int journal_repair (const char *dir, char **report, char **error)
@@ -814,47 +620,4 @@ int journal_repair (const char *dir, char **report, char **error)
     *report = strdup ((char *) zchunk_data (lines));
     zchunk_destroy (&lines);
     return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Metadata
-
-int journal_meta_get (journal_t *self, const char *name, char **value)
-{
-    assert (self);
-    assert (value);
-    uint8_t key[1 + KEYS_META_NAME_MAX];
-    size_t key_len = keys_meta_key (key, name);
-    if (key_len == 0)
-        return SHOAL_EINVAL;
-    char *stored;
-    size_t size;
-    int rc = s_get (self, key, key_len, &stored, &size);
-    if (rc)
-        return rc;
-    *value = malloc (size + 1);
-    if (*value) {
-        memcpy (*value, stored, size);
-        (*value)[size] = '\0';
-    }
-    leveldb_free (stored);
-    return *value ? 0 : SHOAL_ENOMEM;
-}
-
-int journal_meta_put (journal_t *self, const char *name, const char *value)
-{
-    assert (self);
-    uint8_t key[1 + KEYS_META_NAME_MAX];
-    size_t key_len = keys_meta_key (key, name);
-    if (key_len == 0 || !value)
-        return SHOAL_EINVAL;
-    leveldb_writebatch_t *put = leveldb_writebatch_create ();
-    leveldb_writebatch_put (put, (const char *) key, key_len, value, strlen (value));
-    int rc = journal_enter (self);
-    if (rc == 0) {
-        rc = journal_write_held (self, self->write, put, false);
-        journal_leave (self);
-    }
-    leveldb_writebatch_destroy (put);
-    return rc;
 }

@@ -5,9 +5,10 @@
     persistence/). Every record of an actor lives in its shard
     (common/shard.h), and one shard's records are one contiguous key range,
     journal_shard_range. The shard count is the store's, fixed when it is
-    made. The implementation is journal.c (open, reads, metadata),
-    batch.c (batches and their commit) and scan.c (outbox, timer and inbox
-    scans); journal_internal.h holds what they share.
+    made. The implementation is journal.c (open, the handle, repair),
+    read.c (reads, metadata), batch.c (batches and their commit) and
+    scan.c (outbox, timer and inbox scans); journal_internal.h holds what
+    they share.
 
     A stream's version is the number of events in it (its last seq; seqs
     start at 1). Writes are staged in a journal_batch_t and committed in one

@@ -1,8 +1,9 @@
 /*  journal_internal.h - what the journal's .c files share: the journal_t
-    struct and the few helpers journal.c lends to batch.c and scan.c.
+    struct and the few helpers journal.c and read.c lend to the others.
     Internal to persistence/: other folders include journal.h only.
 
-    Files: journal.c opens and reads the store; keys.c holds the key
+    Files: journal.c opens the store (and reopens it, and repairs it);
+    read.c reads committed records and metadata; keys.c holds the key
     layout and record codecs (keys.h); batch.c stages and commits writes;
     scan.c walks the outbox, timers and inbox. A journal_batch_t's struct
     is private to batch.c, the one file that uses it.
@@ -61,7 +62,7 @@ int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked);
 
 //  Copies bytes into a fresh buffer for the caller to free(); never
-//  returns NULL for size 0 unless memory ran out.
+//  returns NULL for size 0 unless memory ran out. In read.c.
 uint8_t *journal_memdup (const void *bytes, size_t size);
 
 #endif
