@@ -12,8 +12,12 @@
     transfer. Against an existing node, each transfer holds its slot of the
     window from its Start until a get shows it terminal (polled every
     poll_ms), and the client's clock measures both.
+
+    This file is the workload: the requests of each phase and their
+    replies, the books check and bank_run. Starting the nodes, the kills,
+    the freeze and the nodes' counters are in bank_nodes.c.
 */
-#include "bank.h"
+#include "bank_internal.h"
 #include "books.h"
 #include "client_window.h"
 
@@ -26,47 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum {
-    PHASE_OPEN,
-    PHASE_FUND,
-    PHASE_CLOSE,
-    PHASE_BALANCE,
-    PHASE_TRANSFER,
-    PHASE_WAIT,
-    PHASE_FOLLOW //  with an endpoint: Start, then get until terminal
-} phase_t;
-
 static const char *s_phase_labels[] = {
     "opening accounts", "funding accounts",      "closing accounts",     "reading balances",
     "transfers",        "waiting for transfers", "transfers to terminal"};
-
-typedef struct {
-    const bank_options_t *options;
-    bank_result_t *result;
-    node_child_t nodes[BANK_NODES_MAX]; //  one, or a cluster's (node i is n(i+1))
-    int node_count;                     //  nodes started (1 with an endpoint too)
-    const char *endpoint;               //  the node's: options->endpoint or nodes[0].endpoint
-    const char *cluster;                //  the cluster file (NULL: one node)
-    int frozen;                         //  the node stopped with SIGSTOP, or -1
-    int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
-    size_t freeze_at;                   //  progress at which to freeze
-    phase_t phase;
-    char run[48];       //  run id: names transfers and message ids
-    char accounts[64];  //  account ids are this and a number
-    int64_t sum;        //  PHASE_BALANCE
-    uint8_t *status;    //  per transfer: a status_t
-    size_t kill_at[16]; //  progress at which to kill, per kill
-    int64_t last_start; //  ms (monotonic) the node last started
-    int failures;       //  requests that could not be made
-    float *start_ms;    //  Start reply latencies, start_count of them
-    size_t start_count; //  samples in start_ms
-    float *done_ms;     //  completion latencies, done_count of them
-    size_t done_count;  //  samples in done_ms
-    int64_t first_us;   //  PHASE_FOLLOW: first Start sent (zclock_usecs)
-    int64_t last_us;    //  PHASE_FOLLOW: last transfer seen terminal
-    bool counting;      //  count the queries sent
-    size_t queries;     //  queries sent while counting
-} run_t;
 
 //  What a transfer is, as far as the run knows.
 typedef enum {
@@ -77,14 +43,6 @@ typedef enum {
     STATUS_STARTED, //  PHASE_FOLLOW: Start accepted, not yet seen terminal
     STATUS_REFUSED  //  PHASE_FOLLOW: Start rejected
 } status_t;
-
-static uint64_t s_mix (uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 static void s_account_address (const run_t *run, size_t index, char *address, size_t size)
 {
@@ -101,8 +59,8 @@ static void s_transfer_plan (const run_t *run, size_t index, size_t *from, size_
                              int64_t *amount)
 {
     const bank_options_t *o = run->options;
-    uint64_t r1 = s_mix (o->seed ^ (index * 3 + 1)), r2 = s_mix (o->seed ^ (index * 3 + 2)),
-             r3 = s_mix (o->seed ^ (index * 3 + 3));
+    uint64_t r1 = bank_mix (o->seed ^ (index * 3 + 1)), r2 = bank_mix (o->seed ^ (index * 3 + 2)),
+             r3 = bank_mix (o->seed ^ (index * 3 + 3));
     *from = o->hot ? (size_t) (r1 % o->hot) : (size_t) (r1 % o->accounts);
     *to = (size_t) (r2 % (o->accounts - 1));
     if (*to >= *from)
@@ -280,121 +238,6 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
     return 0;
 }
 
-//  Starts node i of the run's cluster (again): `shoal node --cluster F
-//  --name nI --data DIR/nI`. Its endpoint is the cluster file's, an ipc://
-//  path that no other program takes meanwhile. Returns 0 or a negative code.
-static int s_start_cluster_node (run_t *run, int i)
-{
-    const bank_options_t *o = run->options;
-    char name[16], data[sizeof run->nodes[i].data_dir];
-    snprintf (name, sizeof name, "n%d", i + 1);
-    if (snprintf (data, sizeof data, "%s/%s", run->result->data_dir, name) >= (int) sizeof data)
-        return SHOAL_EINVAL;
-    node_child_args_t args;
-    node_child_args (&args, o->async, o->workers, NULL);
-    char *argv[32] = {"node", "--cluster", (char *) run->cluster, "--name", name, "--data", data};
-    int argc = 7;
-    for (int a = 0; args.argv[a] && argc < 31; a++)
-        argv[argc++] = args.argv[a];
-    argv[argc] = NULL;
-    int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 3 && rc != 0; attempt++)
-        if ((rc = node_child_spawn (&run->nodes[i], o->shoal, argv, o->log, 30000)) != 0)
-            zclock_sleep (250);
-    snprintf (run->nodes[i].data_dir, sizeof run->nodes[i].data_dir, "%s", data);
-    return rc;
-}
-
-//  Starts node i (again): the one node on its endpoint, or a cluster's.
-static int s_restart (run_t *run, int i)
-{
-    const bank_options_t *o = run->options;
-    int rc;
-    if (run->cluster)
-        rc = s_start_cluster_node (run, i);
-    else {
-        node_child_args_t args;
-        node_child_args (&args, o->async, o->workers, NULL);
-        node_child_t *node = &run->nodes[0];
-        const char *endpoint = node->endpoint[0] ? node->endpoint : NODE_CHILD_FREE_ENDPOINT;
-        rc = node_child_start_retry (node, o->shoal, run->result->data_dir, endpoint, &args, o->log,
-                                     30000);
-    }
-    if (rc == 0 && i == 0)
-        snprintf (run->result->endpoint, sizeof run->result->endpoint, "%s",
-                  run->nodes[0].endpoint);
-    run->last_start = zclock_mono ();
-    return rc;
-}
-
-//  What a node is called in progress lines: "node" alone, or "node n2".
-static void s_node_label (const run_t *run, int i, char *label, size_t size)
-{
-    if (run->cluster)
-        snprintf (label, size, "node n%d", i + 1);
-    else
-        snprintf (label, size, "node");
-}
-
-//  Ends the freeze: SIGCONT to the stopped node.
-static void s_thaw (run_t *run)
-{
-    if (run->frozen < 0)
-        return;
-    node_child_t *node = &run->nodes[run->frozen];
-    if (node->pid > 0)
-        kill (node->pid, SIGCONT);
-    if (run->options->progress) {
-        char label[32];
-        s_node_label (run, run->frozen, label, sizeof label);
-        fprintf (stderr, "%s  %s continued with SIGCONT\n", isatty (STDERR_FILENO) ? "\n" : "",
-                 label);
-    }
-    run->frozen = -1;
-}
-
-//  SIGKILLs a seeded random node and restarts it. Returns non-zero if it
-//  did not come back.
-static int s_kill (run_t *run, size_t done, size_t total)
-{
-    const bank_options_t *o = run->options;
-    int victim = (int) (s_mix (o->seed ^ (0xbeef + (uint64_t) run->result->kills)) %
-                        (uint64_t) run->node_count);
-    if (victim == run->frozen)
-        run->frozen = -1; //  SIGKILL ends a stopped process too
-    node_child_stop (&run->nodes[victim], SIGKILL);
-    run->result->kills++;
-    char label[32];
-    s_node_label (run, victim, label, sizeof label);
-    if (o->progress)
-        fprintf (stderr, "%s  %s killed with SIGKILL (%d of %d) at %zu/%zu; restarting\n",
-                 isatty (STDERR_FILENO) ? "\n" : "", label, run->result->kills, o->kills, done,
-                 total);
-    if (s_restart (run, victim) != 0) {
-        fprintf (stderr, "%s: the %s did not come back after a kill\n", driver_command, label);
-        return 1;
-    }
-    return 0;
-}
-
-//  SIGSTOPs a seeded random node for freeze_ms; s_tick thaws it.
-static void s_freeze (run_t *run, size_t done, size_t total)
-{
-    const bank_options_t *o = run->options;
-    int victim = (int) (s_mix (o->seed ^ 0xf4ee2eULL) % (uint64_t) run->node_count);
-    if (run->nodes[victim].pid <= 0 || kill (run->nodes[victim].pid, SIGSTOP) != 0)
-        return;
-    run->frozen = victim;
-    run->thaw_at = zclock_mono () + o->freeze_ms;
-    run->result->freezes++;
-    if (o->progress) {
-        char label[32];
-        s_node_label (run, victim, label, sizeof label);
-        fprintf (stderr, "%s  %s frozen with SIGSTOP for %d ms at %zu/%zu\n",
-                 isatty (STDERR_FILENO) ? "\n" : "", label, o->freeze_ms, done, total);
-    }
-}
-
 static int s_tick (void *arg, size_t done, size_t total)
 {
     run_t *run = arg;
@@ -402,7 +245,7 @@ static int s_tick (void *arg, size_t done, size_t total)
     if (o->progress)
         progress_show (s_phase_labels[run->phase], done, total, false);
     if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
-        s_thaw (run);
+        bank_nodes_thaw (run);
     //  Kills land in the transfers at their planned points, at least 250 ms
     //  of work apart; those a fast run did not reach land while waiting.
     //  The freeze likewise.
@@ -410,13 +253,13 @@ static int s_tick (void *arg, size_t done, size_t total)
                ((run->phase == PHASE_TRANSFER && done >= run->kill_at[run->result->kills] &&
                  zclock_mono () - run->last_start >= 250) ||
                 run->phase == PHASE_WAIT);
-    if (due && s_kill (run, done, total) != 0)
+    if (due && bank_nodes_kill (run, done, total) != 0)
         return 1;
     bool freeze =
         o->freeze_ms > 0 && run->result->freezes == 0 &&
         ((run->phase == PHASE_TRANSFER && done >= run->freeze_at) || run->phase == PHASE_WAIT);
     if (freeze)
-        s_freeze (run, done, total);
+        bank_nodes_freeze (run, done, total);
     return 0;
 }
 
@@ -619,128 +462,6 @@ static int s_check_gets (run_t *run)
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
 
-//  Asks the node behind *client_p for its "stats" and destroys the client.
-static int s_stats_call (client_t **client_p, int timeout_ms, bank_stats_t *stats)
-{
-    static const struct {
-        const char *name;
-        size_t offset;
-    } fields[] = {
-#define FIELD(name, description) {#name, offsetof (bank_stats_t, name)},
-        SHOAL_COUNTERS (FIELD) SHOAL_NODE_COUNTERS (FIELD)
-#undef FIELD
-    };
-    envelope_t request;
-    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
-    client_reply_t reply;
-    int rc = client_call (*client_p, &request, timeout_ms, &reply);
-    if (rc == 0) {
-        if (reply.ok)
-            for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-                map_int (reply.data, reply.size, fields[i].name,
-                         (int64_t *) ((char *) stats + fields[i].offset));
-        else
-            rc = SHOAL_EREJECTED;
-        client_reply_close (&reply);
-    }
-    client_destroy (client_p);
-    return rc;
-}
-
-int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
-{
-    memset (stats, 0, sizeof *stats);
-    client_t *client = client_new (endpoint);
-    if (!client)
-        return SHOAL_EINVAL;
-    return s_stats_call (&client, timeout_ms, stats);
-}
-
-int bank_stats_cluster (const char *cluster, const char *node, int timeout_ms, bank_stats_t *stats)
-{
-    memset (stats, 0, sizeof *stats);
-    char *error = NULL;
-    client_t *client = client_new_cluster (cluster, node, &error);
-    if (!client) {
-        fprintf (stderr, "%s: %s\n", driver_command, error ? error : "out of memory");
-        free (error);
-        return SHOAL_EINVAL;
-    }
-    return s_stats_call (&client, timeout_ms, stats);
-}
-
-void bank_stats_add (bank_stats_t *sum, const bank_stats_t *node)
-{
-    int64_t shards = sum->shards > node->shards ? sum->shards : node->shards;
-    int64_t uptime_ms = sum->uptime_ms > node->uptime_ms ? sum->uptime_ms : node->uptime_ms;
-#define BANK_STATS_ADD(name, description) sum->name += node->name;
-    SHOAL_COUNTERS (BANK_STATS_ADD)
-    SHOAL_NODE_COUNTERS (BANK_STATS_ADD)
-#undef BANK_STATS_ADD
-    sum->shards = shards;
-    sum->uptime_ms = uptime_ms;
-}
-
-//  --------------------------------------------------------------------------
-
-//  Reads the node's counters into stats. Says on stderr when it cannot.
-//  A cluster's are summed over its nodes.
-static bool s_counters (const run_t *run, bank_stats_t *stats)
-{
-    int rc = 0;
-    if (run->cluster) {
-        memset (stats, 0, sizeof *stats);
-        for (int i = 0; rc == 0 && i < run->node_count; i++) {
-            char name[16];
-            bank_stats_t node;
-            snprintf (name, sizeof name, "n%d", i + 1);
-            if ((rc = bank_stats_cluster (run->cluster, name, 5000, &node)) == 0)
-                bank_stats_add (stats, &node);
-        }
-    } else
-        rc = bank_stats (run->endpoint, 5000, stats);
-    if (rc)
-        fprintf (stderr, "%s: the node's stats did not come: %s\n", driver_command,
-                 shoal_strerror (rc));
-    return rc == 0;
-}
-
-//  Starts the run's nodes: the one node, or a cluster of them (made first
-//  with `shoal cluster init --ipc` in DATA/cluster unless it is there).
-//  Returns 0 or a negative code, said on stderr.
-static int s_start_nodes (run_t *run)
-{
-    const bank_options_t *o = run->options;
-    bank_result_t *result = run->result;
-    if (!run->cluster) {
-        int rc = s_restart (run, 0);
-        if (rc)
-            fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
-                     result->data_dir);
-        return rc;
-    }
-    char dir[PATH_MAX], count[16];
-    snprintf (dir, sizeof dir, "%s/cluster", result->data_dir);
-    snprintf (count, sizeof count, "%d", run->node_count);
-    char *init[] = {"cluster", "init", "--nodes", count, "--dir", dir, "--ipc", NULL};
-    if (access (result->cluster, F_OK) != 0 && node_child_run (o->shoal, init, o->log) != 0) {
-        fprintf (stderr,
-                 "%s: `shoal cluster init --ipc` failed in %s (its full path may have at most "
-                 "80 bytes)\n",
-                 driver_command, dir);
-        return SHOAL_EIO;
-    }
-    for (int i = 0; i < run->node_count; i++) {
-        int rc = s_restart (run, i);
-        if (rc) {
-            fprintf (stderr, "%s: node n%d did not start (data %s)\n", driver_command, i + 1,
-                     run->nodes[i].data_dir);
-            return rc;
-        }
-    }
-    return 0;
-}
-
 int bank_run (const bank_options_t *options, bank_result_t *result)
 {
     memset (result, 0, sizeof *result);
@@ -801,13 +522,13 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         //  Spread the kills over the run, each at a seeded point in its slice.
         size_t slice = options->transfers / (size_t) (options->kills + 1);
         size_t jitter =
-            slice ? (size_t) (s_mix (options->seed ^ (0xdead + k)) % (slice / 2 + 1)) : 0;
+            slice ? (size_t) (bank_mix (options->seed ^ (0xdead + k)) % (slice / 2 + 1)) : 0;
         run.kill_at[k] = slice * (size_t) (k + 1) - slice / 4 + jitter;
     }
     //  The freeze: at a seeded point between a third and two thirds in.
-    run.freeze_at = options->transfers / 3 +
-                    (size_t) (s_mix (options->seed ^ 0xf4ee2eULL) % (options->transfers / 3 + 1));
-    if (own && (rc = s_start_nodes (&run)) != 0)
+    run.freeze_at = options->transfers / 3 + (size_t) (bank_mix (options->seed ^ 0xf4ee2eULL) %
+                                                       (options->transfers / 3 + 1));
+    if (own && (rc = bank_nodes_start (&run)) != 0)
         goto done;
     bank_stats_t probe; //  a node that is not there would keep the driver waiting
     if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
@@ -823,25 +544,25 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     result->total_before = run.sum;
     //  The node's counters around the transfers; a kill would reset them.
     if (options->kills == 0)
-        result->counters = s_counters (&run, &result->before);
+        result->counters = bank_nodes_counters (&run, &result->before);
     run.counting = true;
     int64_t started = zclock_usecs ();
     if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)) ||
         (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers))))
         goto done;
-    s_thaw (&run); //  a freeze may outlast the transfers
+    bank_nodes_thaw (&run); //  a freeze may outlast the transfers
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
     run.counting = false;
     result->own_queries = run.queries;
     if (result->counters)
-        result->counters = s_counters (&run, &result->after);
+        result->counters = bank_nodes_counters (&run, &result->after);
     s_latency (run.start_ms, run.start_count, &result->start_reply);
     if (own) {
         //  A clean stop, then the books from the journal itself.
         for (int i = 0; i < run.node_count; i++)
             if (node_child_stop (&run.nodes[i], SIGTERM) != 0) {
                 char label[32];
-                s_node_label (&run, i, label, sizeof label);
+                bank_node_label (&run, i, label, sizeof label);
                 fprintf (stderr, "%s: the %s did not stop cleanly\n", driver_command, label);
             }
         rc = s_check (&run);

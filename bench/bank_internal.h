@@ -1,0 +1,87 @@
+/*  bank_internal.h - what the bank run's two files share: the run's state
+    (run_t) and the cluster side's functions. Internal to bench/: other
+    folders include bank.h only.
+
+    Files: bank.c is the bank workload (the requests of each phase, their
+    replies, the books check and bank_run); bank_nodes.c is the cluster
+    side of a run (starting the node or each node of a cluster, the kills,
+    the freeze, the nodes' counters).
+
+    Threads: a run_t belongs to the one thread that runs bank_run.
+*/
+#ifndef BANK_INTERNAL_H_INCLUDED
+#define BANK_INTERNAL_H_INCLUDED
+
+#include "bank.h"
+
+typedef enum {
+    PHASE_OPEN,
+    PHASE_FUND,
+    PHASE_CLOSE,
+    PHASE_BALANCE,
+    PHASE_TRANSFER,
+    PHASE_WAIT,
+    PHASE_FOLLOW //  with an endpoint: Start, then get until terminal
+} phase_t;
+
+typedef struct {
+    const bank_options_t *options;
+    bank_result_t *result;
+    node_child_t nodes[BANK_NODES_MAX]; //  one, or a cluster's (node i is n(i+1))
+    int node_count;                     //  nodes started (1 with an endpoint too)
+    const char *endpoint;               //  the node's: options->endpoint or nodes[0].endpoint
+    const char *cluster;                //  the cluster file (NULL: one node)
+    int frozen;                         //  the node stopped with SIGSTOP, or -1
+    int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
+    size_t freeze_at;                   //  progress at which to freeze
+    phase_t phase;
+    char run[48];       //  run id: names transfers and message ids
+    char accounts[64];  //  account ids are this and a number
+    int64_t sum;        //  PHASE_BALANCE
+    uint8_t *status;    //  per transfer: a status_t
+    size_t kill_at[16]; //  progress at which to kill, per kill
+    int64_t last_start; //  ms (monotonic) the node last started
+    int failures;       //  requests that could not be made
+    float *start_ms;    //  Start reply latencies, start_count of them
+    size_t start_count; //  samples in start_ms
+    float *done_ms;     //  completion latencies, done_count of them
+    size_t done_count;  //  samples in done_ms
+    int64_t first_us;   //  PHASE_FOLLOW: first Start sent (zclock_usecs)
+    int64_t last_us;    //  PHASE_FOLLOW: last transfer seen terminal
+    bool counting;      //  count the queries sent
+    size_t queries;     //  queries sent while counting
+} run_t;
+
+//  Mixes x into a well-spread 64-bit number (splitmix64's finaliser): every
+//  seeded choice of the run comes from it.
+static inline uint64_t bank_mix (uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+//  Starts the run's nodes: the one node, or a cluster of them (made first
+//  with `shoal cluster init --ipc` in DATA/cluster unless it is there).
+//  Returns 0 or a negative code, said on stderr.
+int bank_nodes_start (run_t *run);
+
+//  What node i is called in progress lines: "node" alone, or "node n2".
+void bank_node_label (const run_t *run, int i, char *label, size_t size);
+
+//  SIGKILLs a seeded random node and restarts it. Returns non-zero if it
+//  did not come back.
+int bank_nodes_kill (run_t *run, size_t done, size_t total);
+
+//  SIGSTOPs a seeded random node for freeze_ms; bank_nodes_thaw ends it.
+void bank_nodes_freeze (run_t *run, size_t done, size_t total);
+
+//  Ends the freeze, if any: SIGCONT to the stopped node.
+void bank_nodes_thaw (run_t *run);
+
+//  Reads the node's counters into stats, a cluster's summed over its nodes.
+//  Says on stderr when it cannot. True if it could.
+bool bank_nodes_counters (const run_t *run, bank_stats_t *stats);
+
+#endif
