@@ -1,0 +1,371 @@
+/*  cmd_explain.c - `shoal explain ADDRESS`: what the actor is doing (its
+    state and version, its last events, the commands it sent that wait for
+    an answer and why each stalled one is stalled, its timers, the
+    operators' records), as text or, with --json, one object; exit codes
+    of commands.h. On one node (--endpoint) or a cluster (--cluster FILE,
+    whose node links say which node is down). See stuck_work.h for what it
+    shares with `pending`, `resend` and `resolve`.
+
+    Threads: the command's one thread.
+*/
+#include "shard.h"
+#include "stuck_work.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  --------------------------------------------------------------------------
+//  explain
+
+typedef struct {
+    int64_t seq, created;
+    char name[SHOAL_NAME_MAX + 1];
+    char *data; //  JSON, owned
+} event_row_t;
+
+static void s_event_free (void **item)
+{
+    event_row_t *event = *item;
+    if (event) {
+        free (event->data);
+        free (event);
+        *item = NULL;
+    }
+}
+
+//  Reads every event of address: the last `keep` into last, every '$'
+//  one (the runtime's records) into records. Returns 0 or a code.
+static int s_read_events (client_t *client, const char *address, long timeout_ms, size_t keep,
+                          zlistx_t *last, zlistx_t *records)
+{
+    int64_t from = 1;
+    while (true) {
+        uint8_t buf[32];
+        driver_payload_t packed;
+        msgpack_packer pk;
+        driver_payload_init (&packed, &pk, buf, sizeof buf);
+        msgpack_pack_map (&pk, 1);
+        driver_pack_int (&pk, "from", from);
+        client_reply_t reply;
+        int rc = stuck_ask (client, ENVELOPE_QUERY, address, "events", buf, packed.size, timeout_ms,
+                            &reply);
+        if (rc)
+            return rc;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *page =
+            reply.ok ? map_unpack (&unpacked, reply.data, reply.size) : NULL;
+        const msgpack_object *events = map_find (page, "events");
+        int64_t next = from;
+        map_find_int (page, "next", &next);
+        uint32_t count =
+            events && events->type == MSGPACK_OBJECT_ARRAY ? events->via.array.size : 0;
+        for (uint32_t i = 0; i < count; i++) {
+            const msgpack_object *o = &events->via.array.ptr[i];
+            event_row_t *event = calloc (1, sizeof (event_row_t));
+            if (!event)
+                break;
+            map_find_int (o, "seq", &event->seq);
+            map_find_int (o, "created", &event->created);
+            map_find_str (o, "event", event->name, sizeof event->name);
+            const msgpack_object *data = map_find (o, "data");
+            size_t size;
+            FILE *memory = open_memstream (&event->data, &size);
+            if (memory) {
+                if (data)
+                    json_object (memory, data);
+                fclose (memory);
+            }
+            if (event->name[0] == '$') {
+                event_row_t *copy = calloc (1, sizeof (event_row_t));
+                if (copy) {
+                    *copy = *event;
+                    copy->data = strdup (event->data ? event->data : "{}");
+                    zlistx_add_end (records, copy);
+                }
+            }
+            zlistx_add_end (last, event);
+            if (zlistx_size (last) > keep && zlistx_first (last))
+                zlistx_delete (last, zlistx_cursor (last));
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        bool ok = reply.ok;
+        client_reply_close (&reply);
+        if (!ok || count == 0 || next <= from)
+            return 0;
+        from = next;
+    }
+}
+
+//  The "peers" of a node's stats: name -> up, as "name=1,name=0,". Returns
+//  false if the node did not answer.
+static bool s_node_peers (const char *command, const stuck_options_t *opts, const char *node,
+                          char *peers, size_t size)
+{
+    peers[0] = 0;
+    client_t *client = stuck_connect (command, opts, node);
+    client_reply_t reply;
+    int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/stats", "stats", NULL, 0,
+                                 opts->timeout_ms < 1500 ? opts->timeout_ms : 1500, &reply)
+                    : SHOAL_EINVAL;
+    client_destroy (&client);
+    if (rc)
+        return false;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *links = map_find (map, "peers");
+    for (uint32_t i = 0; links && links->type == MSGPACK_OBJECT_MAP && i < links->via.map.size;
+         i++) {
+        const msgpack_object *key = &links->via.map.ptr[i].key, *up = &links->via.map.ptr[i].val;
+        if (key->type != MSGPACK_OBJECT_STR)
+            continue;
+        size_t used = strlen (peers);
+        snprintf (peers + used, size - used, "%.*s=%d,", (int) key->via.str.size, key->via.str.ptr,
+                  up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return true;
+}
+
+//  1 if peers ("a=1,b=0,") says name's link is up, 0 down, -1 unknown.
+static int s_peer_up (const char *peers, const char *name)
+{
+    size_t length = strlen (name);
+    for (const char *p = peers; *p;) {
+        const char *equals = strchr (p, '=');
+        if (!equals)
+            break;
+        if ((size_t) (equals - p) == length && memcmp (p, name, length) == 0)
+            return equals[1] == '1';
+        const char *comma = strchr (equals, ',');
+        p = comma ? comma + 1 : equals + strlen (equals);
+    }
+    return -1;
+}
+
+static void s_explain_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal explain [--endpoint E | --cluster FILE] [--json] [--timeout MS] "
+                  "ADDRESS\n\n"
+                  "Says what the actor at ADDRESS is doing: its state and version, its last five\n"
+                  "events, the commands it sent that wait for an answer (since when, how often\n"
+                  "sent), its timers, whether it is stalled and why (in a cluster: the target's\n"
+                  "node is down, as its own node's link and a stats query to it say; the target\n"
+                  "refuses; a cancel is on its way), and the operators' records ($Resolved:\n"
+                  "who, when, why). --json prints the same as one object.\n\n"
+                  "Examples:\n"
+                  "  shoal explain transfer/t-42\n"
+                  "  shoal explain --cluster bank/cluster.cfg transfer/t-42\n"
+                  "  shoal explain --json account/alice | jq .pending\n");
+}
+
+//  Fills each stalled row's why; returns true if any row is stalled.
+static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
+                           const char *own_node, zlistx_t *rows)
+{
+    char peers[1024] = "";
+    bool own_up = cluster ? s_node_peers ("explain", opts, own_node, peers, sizeof peers) : true;
+    bool any = false;
+    for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
+        snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
+        if (!row->stalled)
+            continue;
+        any = true;
+        if (row->cancelling) {
+            snprintf (row->why, sizeof row->why,
+                      "an operator resolved it: its $cancel waits for %s's answer", row->target);
+            continue;
+        }
+        bool remote = cluster && own_node && !streq (row->target_node, own_node);
+        int link = remote && own_up ? s_peer_up (peers, row->target_node) : -1;
+        char ignored[8];
+        bool answers = !remote || s_node_peers ("explain", opts, row->target_node, ignored, 0);
+        if (remote && (!answers || link == 0))
+            snprintf (row->why, sizeof row->why, "target node %s (owner of %s) is down: %s%s%s",
+                      row->target_node, row->target, link == 0 ? own_node : "",
+                      link == 0 ? " reports its link down" : "",
+                      answers ? ""
+                              : (link == 0 ? ", and it does not answer" : "it does not answer"));
+        else if (row->error[0])
+            snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
+        else
+            snprintf (row->why, sizeof row->why,
+                      "%s%s is up but has not answered yet (busy, or a message lost: try "
+                      "shoal resend)",
+                      row->target, remote ? " and its node" : "");
+    }
+    return any;
+}
+
+int cmd_explain (int argc, char **argv)
+{
+    stuck_options_t opts = {0};
+    int first = stuck_parse (argc, argv, &opts, s_explain_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (argc - first != 1) {
+        fprintf (stderr, "shoal explain: needs exactly one ADDRESS (see shoal explain --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *address = argv[first];
+    if (!stuck_check_address ("explain", address))
+        return EXIT_USAGE;
+    cluster_t *cluster = NULL;
+    if (opts.cluster) {
+        char *error = NULL;
+        cluster = cluster_load (opts.cluster, &error);
+        if (!cluster) {
+            fprintf (stderr, "shoal explain: %s\n", error ? error : "cannot read the cluster");
+            free (error);
+            return EXIT_USAGE;
+        }
+    }
+    const char *own_node = NULL;
+    if (cluster) {
+        int owner = cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster)));
+        own_node = owner >= 0 ? cluster_node_name (cluster, owner) : NULL;
+    }
+    client_t *client = stuck_connect ("explain", &opts, own_node);
+    client_reply_t get, pending;
+    int rc =
+        client ? stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get)
+               : SHOAL_EINVAL;
+    if (rc) {
+        fprintf (stderr, "shoal explain: no answer about %s%s%s: %s\n", address,
+                 own_node ? " from its node " : "", own_node ? own_node : "", shoal_strerror (rc));
+        client_destroy (&client);
+        cluster_destroy (&cluster);
+        return EXIT_NO_ANSWER;
+    }
+    if (!get.ok) {
+        fprintf (stderr, "shoal explain: %s: %s (%s)\n", address, get.reason, get.code);
+        client_reply_close (&get);
+        client_destroy (&client);
+        cluster_destroy (&cluster);
+        return EXIT_REJECTED;
+    }
+    zlistx_t *last = zlistx_new (), *records = zlistx_new (), *rows = zlistx_new ();
+    zlistx_set_destructor (last, s_event_free);
+    zlistx_set_destructor (records, s_event_free);
+    zlistx_set_destructor (rows, stuck_row_free);
+    s_read_events (client, address, opts.timeout_ms, 5, last, records);
+    uint8_t args[64];
+    size_t args_size = stuck_pending_args (args, sizeof args, false, opts.limit);
+    msgpack_unpacked timers_unpacked;
+    msgpack_unpacked_init (&timers_unpacked);
+    const msgpack_object *timers = NULL;
+    rc = stuck_ask (client, ENVELOPE_QUERY, address, "pending", args, args_size, opts.timeout_ms,
+                    &pending);
+    if (rc == 0 && pending.ok) {
+        stuck_rows_read (&pending, cluster, own_node, rows, NULL);
+        timers = map_find (map_unpack (&timers_unpacked, pending.data, pending.size), "timers");
+    }
+    client_destroy (&client);
+    bool stalled = s_explain_why (&opts, cluster, own_node, rows);
+    int64_t version = 0;
+    map_int (get.data, get.size, "version", &version);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *state = map_find (map_unpack (&unpacked, get.data, get.size), "state");
+    char code[64] = "";
+    map_find_str (state, "code", code, sizeof code);
+    bool expired = streq (code, "expired");
+    if (opts.json) {
+        printf ("{");
+        stuck_json_str ("address", address, false);
+        if (own_node)
+            stuck_json_str ("node", own_node, true);
+        printf (",\"version\":%lld,\"state\":", (long long) version);
+        if (state)
+            json_object (stdout, state);
+        else
+            printf ("null");
+        printf (",\"stalled\":%s,\"expired\":%s,\"events\":[", stalled ? "true" : "false",
+                expired ? "true" : "false");
+        const char *comma = "";
+        for (event_row_t *e = zlistx_first (last); e; e = zlistx_next (last), comma = ",") {
+            printf ("%s{\"seq\":%lld,\"event\":", comma, (long long) e->seq);
+            json_string (stdout, e->name, strlen (e->name));
+            printf (",\"data\":%s}", e->data ? e->data : "{}");
+        }
+        printf ("],\"pending\":[");
+        comma = "";
+        for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows), comma = ",") {
+            printf ("%s{", comma);
+            stuck_row_json (row);
+            printf ("}");
+        }
+        printf ("],\"timers\":");
+        if (timers)
+            json_object (stdout, timers);
+        else
+            printf ("[]");
+        printf (",\"operator_records\":[");
+        comma = "";
+        for (event_row_t *e = zlistx_first (records); e; e = zlistx_next (records), comma = ",")
+            printf ("%s{\"seq\":%lld,\"event\":\"%s\",\"data\":%s}", comma, (long long) e->seq,
+                    e->name, e->data ? e->data : "{}");
+        printf ("]}\n");
+    } else {
+        printf ("%s%s%s, version %lld\n", address, own_node ? " on node " : "",
+                own_node ? own_node : "", (long long) version);
+        printf ("  state: ");
+        if (state)
+            json_object (stdout, state);
+        printf ("\n  last events:%s\n", zlistx_size (last) ? "" : " none");
+        for (event_row_t *e = zlistx_first (last); e; e = zlistx_next (last)) {
+            char iso[40];
+            stuck_iso (e->created, iso, sizeof iso);
+            printf ("    #%lld %s %s  (%s)\n", (long long) e->seq, e->name, e->data ? e->data : "",
+                    iso);
+        }
+        printf ("  waits for:%s\n", zlistx_size (rows) ? "" : " nothing (no command pending)");
+        for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
+            char iso[40], age[24];
+            stuck_iso (row->first_sent, iso, sizeof iso);
+            stuck_age (row->age_ms, age, sizeof age);
+            printf ("    %s to %s%s%s, message %s: sent %lld times since %s (%s)%s\n", row->command,
+                    row->target, row->target_node[0] ? " on node " : "", row->target_node, row->id,
+                    (long long) row->attempts, iso, age, row->stalled ? ", STALLED" : "");
+            if (row->why[0])
+                printf ("      why: %s\n", row->why);
+            if (row->error[0])
+                printf ("      last error: %s\n", row->error);
+        }
+        printf ("  timers:");
+        uint32_t count =
+            timers && timers->type == MSGPACK_OBJECT_ARRAY ? timers->via.array.size : 0;
+        if (!count)
+            printf (" none");
+        printf ("\n");
+        for (uint32_t i = 0; i < count; i++) {
+            char name[SHOAL_NAME_MAX + 1] = "?", iso[40];
+            int64_t due = 0;
+            map_find_str (&timers->via.array.ptr[i], "name", name, sizeof name);
+            map_find_int (&timers->via.array.ptr[i], "due", &due);
+            stuck_iso (due, iso, sizeof iso);
+            printf ("    %s due %s\n", name, iso);
+        }
+        if (expired)
+            printf ("  EXPIRED: a command it sent outlived the inbox retention; an operator "
+                    "must decide (shoal resolve)\n");
+        else if (stalled)
+            printf ("  STALLED: see why above; repair with shoal resend or shoal resolve\n");
+        printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
+        for (event_row_t *e = zlistx_first (records); e; e = zlistx_next (records))
+            printf ("    #%lld %s %s\n", (long long) e->seq, e->name, e->data ? e->data : "");
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_unpacked_destroy (&timers_unpacked);
+    if (rc == 0)
+        client_reply_close (&pending);
+    client_reply_close (&get);
+    zlistx_destroy (&last);
+    zlistx_destroy (&records);
+    zlistx_destroy (&rows);
+    cluster_destroy (&cluster);
+    return EXIT_ACCEPTED;
+}

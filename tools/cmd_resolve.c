@@ -1,0 +1,247 @@
+/*  cmd_resolve.c - repairing stuck work by hand: `shoal resend ADDRESS`
+    (re-send an actor's pending commands now) and `shoal resolve` (give a
+    pending command up, with a reason, and cancel it at its target), as
+    control commands to the actor's node (runtime/repair.h); exit codes of
+    commands.h. See stuck_work.h for what they share with `pending` and
+    `explain`.
+
+    Threads: the command's one thread.
+*/
+#include "stuck_work.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPAIR_FOLLOW_MS 100
+
+//  --------------------------------------------------------------------------
+//  resend, resolve
+
+static void s_resend_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal resend [--endpoint E | --cluster FILE] [--json] ADDRESS\n\n"
+                  "Re-sends now every pending command of the actor at ADDRESS (instead of at\n"
+                  "its next back-off), e.g. once the node it waits for is back. Harmless: a\n"
+                  "receiver that ran a command answers a copy with the stored reply. A command\n"
+                  "an operator resolved is not re-sent (its $cancel is).\n\n"
+                  "Examples:\n"
+                  "  shoal resend transfer/t-42\n"
+                  "  shoal resend --cluster bank/cluster.cfg transfer/t-42\n");
+}
+
+//  Sends a control command to address's node and prints a rejection.
+//  Returns -1 with *reply to close when accepted, else an exit code.
+static int s_control (const char *command, const stuck_options_t *opts, const char *address,
+                      const char *name, const uint8_t *payload, size_t size, client_reply_t *reply)
+{
+    client_t *client = stuck_connect (command, opts, NULL);
+    if (!client)
+        return EXIT_USAGE;
+    int rc =
+        stuck_ask (client, ENVELOPE_COMMAND, address, name, payload, size, opts->timeout_ms, reply);
+    client_destroy (&client);
+    if (rc) {
+        fprintf (stderr, "shoal %s: no answer about %s within %ld ms: %s\n", command, address,
+                 opts->timeout_ms, shoal_strerror (rc));
+        return EXIT_NO_ANSWER;
+    }
+    if (!reply->ok) {
+        if (opts->json) {
+            printf ("{\"ok\":false");
+            stuck_json_str ("address", address, true);
+            stuck_json_str ("code", reply->code, true);
+            stuck_json_str ("reason", reply->reason, true);
+            printf ("}\n");
+        } else
+            fprintf (stderr, "shoal %s: %s refused: %s (%s)\n", command, address, reply->reason,
+                     reply->code);
+        client_reply_close (reply);
+        return EXIT_REJECTED;
+    }
+    return -1;
+}
+
+int cmd_resend (int argc, char **argv)
+{
+    stuck_options_t opts = {0};
+    int first = stuck_parse (argc, argv, &opts, s_resend_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (argc - first != 1) {
+        fprintf (stderr, "shoal resend: needs exactly one ADDRESS (see shoal resend --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *address = argv[first];
+    if (!stuck_check_address ("resend", address))
+        return EXIT_USAGE;
+    client_reply_t reply;
+    int rc = s_control ("resend", &opts, address, "$resend", NULL, 0, &reply);
+    if (rc >= 0)
+        return rc;
+    int64_t count = 0;
+    map_int (reply.data, reply.size, "resent", &count);
+    if (opts.json)
+        printf ("{\"ok\":true,\"address\":\"%s\",\"resent\":%lld}\n", address, (long long) count);
+    else
+        printf ("%s: %lld pending command%s re-sent now\n", address, (long long) count,
+                count == 1 ? "" : "s");
+    client_reply_close (&reply);
+    return EXIT_ACCEPTED;
+}
+
+static void s_resolve_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
+                  "                     ADDRESS MSGID --reject CODE --reason TEXT [--force]\n\n"
+                  "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
+                  "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
+                  "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
+                  "to cancel MSGID, re-sending until it answers. If the target ran the command\n"
+                  "already, its real reply comes back and the saga goes on; if not, the target\n"
+                  "records MSGID as rejected with CODE (a late copy is refused, never run) and\n"
+                  "the saga gets that rejection as the command's reply (a transfer: a refused\n"
+                  "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
+                  "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
+                  "(default 5000) for the command to end.\n\n"
+                  "--force, only when the target's node is gone for good: the saga gets the\n"
+                  "rejection at once, without asking the target. If the target did run it, the\n"
+                  "books are WRONG: say so, and check them (shoal check).\n\n"
+                  "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage,\n"
+                  "3 no answer.\n\n"
+                  "Examples:\n"
+                  "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
+                  "      --reason \"account node n2 lost its disk; ticket 981\"\n"
+                  "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
+                  "      --reject node_lost --reason \"n3 decommissioned\" --force\n");
+}
+
+//  Polls address's pending commands until msgid is gone or wait_ms has
+//  passed. Returns true if it is gone.
+static bool s_wait_ended (const stuck_options_t *opts, const char *address, const char *msgid)
+{
+    int64_t deadline = zclock_mono () + opts->wait_ms;
+    client_t *client = stuck_connect ("resolve", opts, NULL);
+    bool gone = false;
+    while (client && !gone && !zsys_interrupted) {
+        client_reply_t reply;
+        uint8_t args[64];
+        size_t size = stuck_pending_args (args, sizeof args, false, 1000);
+        if (stuck_ask (client, ENVELOPE_QUERY, address, "pending", args, size, 1000, &reply) == 0) {
+            if (reply.ok) {
+                zlistx_t *rows = zlistx_new ();
+                zlistx_set_destructor (rows, stuck_row_free);
+                stuck_rows_read (&reply, NULL, NULL, rows, NULL);
+                gone = true;
+                for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows))
+                    if (streq (row->id, msgid) || streq (row->cancels, msgid))
+                        gone = false;
+                zlistx_destroy (&rows);
+            }
+            client_reply_close (&reply);
+        }
+        if (gone || zclock_mono () >= deadline)
+            break;
+        zclock_sleep (REPAIR_FOLLOW_MS);
+    }
+    client_destroy (&client);
+    return gone;
+}
+
+int cmd_resolve (int argc, char **argv)
+{
+    stuck_options_t opts = {0};
+    int first = stuck_parse (argc, argv, &opts, s_resolve_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (argc - first != 2 || !opts.reject || !opts.reason) {
+        fprintf (stderr, "shoal resolve: needs ADDRESS MSGID --reject CODE --reason TEXT (see "
+                         "shoal resolve --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *address = argv[first], *msgid = argv[first + 1];
+    if (!stuck_check_address ("resolve", address))
+        return EXIT_USAGE;
+    bool hex = strlen (msgid) == 2 * ENVELOPE_ID_SIZE;
+    for (const char *c = msgid; hex && *c; c++)
+        hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+    if (!hex) {
+        fprintf (stderr,
+                 "shoal resolve: MSGID is 32 lowercase hex digits, as shoal pending "
+                 "prints it, not '%s'\n",
+                 msgid);
+        return EXIT_USAGE;
+    }
+    const char *user = getenv ("USER");
+    uint8_t payload[1024];
+    driver_payload_t packed;
+    msgpack_packer pk;
+    driver_payload_init (&packed, &pk, payload, sizeof payload);
+    msgpack_pack_map (&pk, 5);
+    driver_pack_str (&pk, "id", msgid);
+    driver_pack_str (&pk, "code", opts.reject);
+    driver_pack_str (&pk, "reason", opts.reason);
+    driver_pack_str (&pk, "operator", user && *user ? user : "unknown");
+    msgpack_pack_str_with_body (&pk, "force", 5);
+    opts.force ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    if (packed.full) {
+        fprintf (stderr, "shoal resolve: --reject or --reason is too long\n");
+        return EXIT_USAGE;
+    }
+    if (opts.force)
+        fprintf (stderr,
+                 "shoal resolve: WARNING: --force ends %s's command %s WITHOUT asking its "
+                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
+                 address, msgid);
+    client_reply_t reply;
+    int rc = s_control ("resolve", &opts, address, "$resolve", payload, packed.size, &reply);
+    if (rc >= 0)
+        return rc;
+    char state[64] = "", command[SHOAL_NAME_MAX + 1] = "", target[SHOAL_ADDRESS_MAX + 1] = "";
+    map_str (reply.data, reply.size, "state", state, sizeof state);
+    map_str (reply.data, reply.size, "command", command, sizeof command);
+    map_str (reply.data, reply.size, "target", target, sizeof target);
+    client_reply_close (&reply);
+    bool ended = s_wait_ended (&opts, address, msgid);
+    //  The saga's status after: a get, so the operator sees the repair take.
+    client_t *client = stuck_connect ("resolve", &opts, NULL);
+    client_reply_t get;
+    bool got = client && stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0,
+                                    opts.timeout_ms, &get) == 0;
+    client_destroy (&client);
+    if (opts.json) {
+        printf ("{\"ok\":true");
+        stuck_json_str ("address", address, true);
+        stuck_json_str ("id", msgid, true);
+        stuck_json_str ("command", command, true);
+        stuck_json_str ("target", target, true);
+        stuck_json_str ("decision", state, true);
+        printf (",\"ended\":%s,\"after\":", ended ? "true" : "false");
+        if (got && get.ok)
+            json_write (stdout, get.data, get.size);
+        else
+            printf ("null");
+        printf ("}\n");
+    } else {
+        printf ("%s: %s %s to %s resolved (%s: %s), recorded as $Resolved by %s\n", address,
+                command, msgid, target, opts.reject, opts.reason, user && *user ? user : "unknown");
+        if (opts.force)
+            printf ("FORCED: %s was not asked; the books may be wrong if it ran %s\n", target,
+                    command);
+        else if (ended)
+            printf ("%s answered the cancel; the command has ended\n", target);
+        else
+            printf ("the cancel waits for %s's answer (its node down?); it is re-sent until "
+                    "answered, and the saga goes on then\n",
+                    target);
+        printf ("now: ");
+        if (got && get.ok)
+            json_write (stdout, get.data, get.size);
+        else
+            printf ("(no answer to get)");
+        printf ("\n");
+    }
+    if (got)
+        client_reply_close (&get);
+    return EXIT_ACCEPTED;
+}

@@ -1,0 +1,196 @@
+/*  stuck_work.c - what the stuck-work commands share; see stuck_work.h.
+    Each talks to one node (--endpoint) or to a cluster (--cluster FILE).
+
+    Threads: the command's one thread; nothing here keeps state.
+*/
+#include "stuck_work.h"
+#include "shard.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FILE *))
+{
+    const option_t table[] = {
+        OPT_STRING ("endpoint", &opts->endpoint),
+        OPT_STRING ("cluster", &opts->cluster),
+        OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
+        OPT_INT ("limit", &opts->limit, 1, 1000),
+        OPT_INT ("wait", &opts->wait_ms, 0, 3600000),
+        OPT_FLAG ("stalled", &opts->stalled),
+        OPT_FLAG ("json", &opts->json),
+        OPT_FLAG ("force", &opts->force),
+        OPT_STRING ("reject", &opts->reject),
+        OPT_STRING ("reason", &opts->reason),
+        OPT_END,
+    };
+    opts->timeout_ms = REPAIR_TIMEOUT_MS;
+    opts->limit = 1000;
+    opts->wait_ms = 5000;
+    int first = options_parse (table, argc, argv, help);
+    client_target (opts->endpoint, opts->cluster, &opts->endpoint, &opts->cluster);
+    return first;
+}
+
+//  A client of node (NULL: any node) of the cluster, or of the endpoint.
+//  NULL after a message.
+client_t *stuck_connect (const char *command, const stuck_options_t *opts, const char *node)
+{
+    if (opts->cluster) {
+        char *error = NULL;
+        client_t *client = client_new_cluster (opts->cluster, node, &error);
+        if (!client)
+            fprintf (stderr, "shoal %s: %s\n", command, error ? error : "cannot connect");
+        free (error);
+        return client;
+    }
+    client_t *client = client_new (opts->endpoint);
+    if (!client)
+        fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
+    return client;
+}
+
+//  Asks to/name with payload (may be NULL) and waits for the answer.
+//  Returns 0 with *reply to close, or SHOAL_ETIMEOUT / another code.
+int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+               const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply)
+{
+    envelope_t request;
+    client_request (&request, kind, NULL, to, name, payload, size);
+    return client_call (client, &request, (int) timeout_ms, reply);
+}
+
+bool stuck_check_address (const char *command, const char *address)
+{
+    if (shoal_address_check (address, strlen (address)) == 0)
+        return true;
+    fprintf (stderr, "shoal %s: '%s' is not an address (type/id)\n", command, address);
+    return false;
+}
+
+//  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z.
+void stuck_iso (int64_t ms, char *buf, size_t size)
+{
+    time_t seconds = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    char date[32];
+    strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (buf, size, "%s.%03dZ", date, (int) (ms % 1000));
+}
+
+void stuck_age (int64_t ms, char *buf, size_t size)
+{
+    if (ms < 60000)
+        snprintf (buf, size, "%.1fs", ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf (buf, size, "%lldm%02llds", (long long) (ms / 60000),
+                  (long long) (ms / 1000 % 60));
+    else
+        snprintf (buf, size, "%lldh%02lldm", (long long) (ms / 3600000),
+                  (long long) (ms / 60000 % 60));
+}
+
+//  --------------------------------------------------------------------------
+//  Rows of pending commands
+
+//  Reads the rows of a pending answer into rows (stuck_row_t, owned), the
+//  target's node from cluster. Returns the count added.
+int stuck_rows_read (const client_reply_t *reply, const cluster_t *cluster, const char *node,
+                     zlistx_t *rows, int64_t *truncated)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply->data, reply->size);
+    int64_t now = zclock_time (), more = 0;
+    map_find_int (map, "now", &now);
+    if (map_find_int (map, "truncated", &more) == 0 && truncated)
+        *truncated += more;
+    const msgpack_object *pending = map_find (map, "pending");
+    int added = 0;
+    for (uint32_t i = 0;
+         pending && pending->type == MSGPACK_OBJECT_ARRAY && i < pending->via.array.size; i++) {
+        const msgpack_object *o = &pending->via.array.ptr[i];
+        stuck_row_t *row = calloc (1, sizeof (stuck_row_t));
+        if (!row)
+            break;
+        map_find_str (o, "sender", row->sender, sizeof row->sender);
+        map_find_str (o, "command", row->command, sizeof row->command);
+        map_find_str (o, "target", row->target, sizeof row->target);
+        map_find_str (o, "id", row->id, sizeof row->id);
+        map_find_str (o, "cancels", row->cancels, sizeof row->cancels);
+        map_find_str (o, "error", row->error, sizeof row->error);
+        map_find_int (o, "attempts", &row->attempts);
+        map_find_int (o, "first_sent", &row->first_sent);
+        map_find_int (o, "last_sent", &row->last_sent);
+        const msgpack_object *flag = map_find (o, "stalled");
+        row->stalled = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
+        flag = map_find (o, "cancelling");
+        row->cancelling = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
+        row->age_ms = now - row->first_sent;
+        snprintf (row->node, sizeof row->node, "%s", node ? node : "");
+        if (cluster) {
+            int owner =
+                cluster_owner (cluster, shoal_shard (row->target, cluster_shards (cluster)));
+            snprintf (row->target_node, sizeof row->target_node, "%s",
+                      owner >= 0 ? cluster_node_name (cluster, owner) : "?");
+        }
+        zlistx_add_end (rows, row);
+        added++;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return added;
+}
+
+void stuck_json_str (const char *key, const char *value, bool comma)
+{
+    printf ("%s\"%s\":", comma ? "," : "", key);
+    json_string (stdout, value, strlen (value));
+}
+
+void stuck_row_json (const stuck_row_t *row)
+{
+    char iso[40];
+    stuck_iso (row->first_sent, iso, sizeof iso);
+    stuck_json_str ("sender", row->sender, false);
+    stuck_json_str ("command", row->command, true);
+    stuck_json_str ("target", row->target, true);
+    if (row->target_node[0])
+        stuck_json_str ("target_node", row->target_node, true);
+    if (row->node[0])
+        stuck_json_str ("node", row->node, true);
+    stuck_json_str ("id", row->id, true);
+    printf (",\"attempts\":%lld", (long long) row->attempts);
+    stuck_json_str ("first_sent", iso, true);
+    printf (",\"age_ms\":%lld,\"stalled\":%s,\"cancelling\":%s", (long long) row->age_ms,
+            row->stalled ? "true" : "false", row->cancelling ? "true" : "false");
+    if (row->cancels[0])
+        stuck_json_str ("cancels", row->cancels, true);
+    if (row->error[0])
+        stuck_json_str ("last_error", row->error, true);
+    else
+        printf (",\"last_error\":null");
+    if (row->why[0])
+        stuck_json_str ("why", row->why, true);
+}
+
+void stuck_row_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  The payload {stalled, limit} of a pending query, into buf.
+size_t stuck_pending_args (uint8_t *buf, size_t cap, bool stalled, long limit)
+{
+    driver_payload_t packed;
+    msgpack_packer pk;
+    driver_payload_init (&packed, &pk, buf, cap);
+    msgpack_pack_map (&pk, 2);
+    msgpack_pack_str_with_body (&pk, "stalled", 7);
+    stalled ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    driver_pack_int (&pk, "limit", limit);
+    return packed.size;
+}

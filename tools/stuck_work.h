@@ -1,0 +1,97 @@
+/*  stuck_work.h - what the stuck-work commands (`shoal pending`, `explain`,
+    `resend`, `resolve`; runtime/repair.h has what the nodes do for them)
+    share: their options, a client of the right node, a request and its
+    answer, and the rows of a pending answer. Internal to tools/.
+
+    Files: stuck_work.c holds these; cmd_pending.c is `pending`,
+    cmd_explain.c `explain`, cmd_resolve.c `resend` and `resolve`.
+
+    Threads: the command's one thread.
+*/
+#ifndef STUCK_WORK_H_INCLUDED
+#define STUCK_WORK_H_INCLUDED
+
+#include "client_window.h"
+#include "cluster.h"
+#include "commands.h"
+#include "options.h"
+
+#include <czmq.h>
+
+#define REPAIR_TIMEOUT_MS 3000
+
+//  The options of the four commands; each uses the ones it documents.
+typedef struct {
+    const char *endpoint;
+    const char *cluster;
+    long timeout_ms;
+    long limit;
+    long wait_ms;
+    bool stalled;
+    bool json;
+    bool force;
+    const char *reject;
+    const char *reason;
+} stuck_options_t;
+
+//  Parses the options into opts (defaults first) and resolves the target
+//  (--endpoint or --cluster, as client_target). Returns the index of the
+//  first operand, or options_parse's negative code (OPTIONS_HELP after
+//  --help, printed with help).
+int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FILE *));
+
+//  A client of node (NULL: any node) of the cluster, or of the endpoint.
+//  NULL after a message. The caller destroys it with client_destroy.
+client_t *stuck_connect (const char *command, const stuck_options_t *opts, const char *node);
+
+//  Asks to/name with payload (may be NULL) and waits for the answer.
+//  Returns 0 with *reply to close, or SHOAL_ETIMEOUT / another code.
+int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+               const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
+
+//  True if address is an actor's address; else says so on stderr.
+bool stuck_check_address (const char *command, const char *address);
+
+//  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z.
+void stuck_iso (int64_t ms, char *buf, size_t size);
+
+//  A duration in ms, short: 4.2s, 3m07s, 2h05m.
+void stuck_age (int64_t ms, char *buf, size_t size);
+
+//  One pending command, as a pending answer lists it.
+typedef struct {
+    char sender[SHOAL_ADDRESS_MAX + 1];
+    char command[SHOAL_NAME_MAX + 1];
+    char target[SHOAL_ADDRESS_MAX + 1];
+    char id[2 * ENVELOPE_ID_SIZE + 1];
+    char cancels[2 * ENVELOPE_ID_SIZE + 1];
+    char node[64];        //  the sender's node ("" alone)
+    char target_node[64]; //  the target's node ("" alone)
+    char error[256];
+    char why[512]; //  explain: why it is stalled
+    int64_t attempts, first_sent, last_sent, age_ms;
+    bool stalled, cancelling;
+} stuck_row_t;
+
+//  Reads the rows of a pending answer into rows (stuck_row_t, owned), the
+//  target's node from cluster (may be NULL), the sender's node from node
+//  (may be NULL); adds the answer's "truncated" to *truncated (may be
+//  NULL). Returns the count added.
+int stuck_rows_read (const client_reply_t *reply, const cluster_t *cluster, const char *node,
+                     zlistx_t *rows, int64_t *truncated);
+
+//  Prints "key":value on stdout, the value as a JSON string, after a comma
+//  if comma.
+void stuck_json_str (const char *key, const char *value, bool comma);
+
+//  Prints row's fields on stdout as JSON members (without the braces).
+void stuck_row_json (const stuck_row_t *row);
+
+//  A zlistx destructor for rows.
+void stuck_row_free (void **item);
+
+//  The payload {stalled, limit} of a pending query, into buf. Returns its
+//  size.
+size_t stuck_pending_args (uint8_t *buf, size_t cap, bool stalled, long limit);
+
+#endif
