@@ -145,9 +145,16 @@ static void s_sparkline (const screen_t *s, int y)
     char label[64], rate[16], top[16];
     top_format_rate (top_commands_ps (s->top), rate, sizeof rate);
     top_format_rate (max, top, sizeof top);
+    char suffix[64];
+    snprintf (suffix, sizeof suffix, " max %s (last %ds)", top,
+              (int) (TOP_HISTORY * s->interval_ms / 1000));
     snprintf (label, sizeof label, "cmd/s %6s ", rate);
     s_put (y, 0, label);
-    int x = (int) strlen (label), width = TOP_HISTORY;
+    //  As many of the newest points as fit beside the label and the suffix.
+    int x = (int) strlen (label), width = COLS - x - (int) strlen (suffix);
+    width = width > TOP_HISTORY ? TOP_HISTORY : width < 10 ? 10 : width;
+    snprintf (suffix, sizeof suffix, " max %s (last %ds)", top,
+              (int) (width * s->interval_ms / 1000));
     for (int k = 0; k < width && x + k < COLS; k++) {
         int at = count - width + k; //  the newest at the right
         if (at < 0)
@@ -158,9 +165,7 @@ static void s_sparkline (const screen_t *s, int y)
         else
             mvaddch (y, x + k, (chtype) ascii[level]);
     }
-    snprintf (label, sizeof label, " max %s (last %ds)", top,
-              (int) (TOP_HISTORY * s->interval_ms / 1000));
-    s_put (y, x + width, label);
+    s_put (y, x + width, suffix);
 }
 
 //  The node rows from y; returns the next free line.
