@@ -46,7 +46,9 @@
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
     X (queued_bytes, "client frames the front passed to a worker that it has not taken")           \
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
-    X (timers, "durable timers armed and not yet fired")
+    X (timers, "durable timers armed and not yet fired")                                           \
+    X (overdue_turns, "turns that ran past --turn-timeout (counted by the watchdog)")              \
+    X (overdue_now, "turns running past --turn-timeout now")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \
@@ -69,7 +71,7 @@
     X (shoal_commands_total, counter, "outcome=\"expired\"", s.expired, "")                        \
     X (shoal_messages_total, counter, "", s.messages, "Envelopes handled in committed batches")    \
     X (shoal_replies_total, counter, "", s.replies,                                                \
-       "Replies to their commands handled by the actors that sent them")                          \
+       "Replies to their commands handled by the actors that sent them")                           \
     X (shoal_events_total, counter, "", s.events, "Events committed")                              \
     X (shoal_commits_total, counter, "", s.commits, "Group commits (LevelDB writes)")              \
     X (shoal_commit_records_total, counter, "", s.records, "Records in those writes")              \

@@ -34,8 +34,9 @@
 
 //  An inbox record staged in a batch.
 typedef struct {
-    size_t size;     //  bytes of reply
-    uint8_t reply[]; //  the reply as given
+    journal_request_t request; //  the command it answered (digest 0: not kept)
+    size_t size;               //  bytes of reply
+    uint8_t reply[];           //  the reply as given
 } staged_reply_t;
 
 struct _journal_batch_t {
@@ -232,6 +233,13 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
                              int64_t created)
 {
+    return journal_batch_inbox_record (self, stream, id, reply, size, created, NULL);
+}
+
+int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
+                                const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply,
+                                size_t size, int64_t created, const journal_request_t *request)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
@@ -242,8 +250,12 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
     staged->size = size;
     if (size)
         memcpy (staged->reply, reply, size);
+    if (request)
+        staged->request = *request;
+    else
+        staged->request = (journal_request_t){0};
 
-    int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size);
+    int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size, request);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     int rc = s_stage_record (self, key, key_len, pack_rc);
@@ -260,6 +272,13 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
 int journal_batch_inbox_get (journal_batch_t *self, const char *stream,
                              const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size)
 {
+    return journal_batch_inbox_find (self, stream, id, reply, size, NULL);
+}
+
+int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size,
+                              journal_request_t *request)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
@@ -268,10 +287,12 @@ int journal_batch_inbox_get (journal_batch_t *self, const char *stream,
     s_inbox_hash_key (hash_key, stream, len, id);
     staged_reply_t *staged = zhashx_lookup (self->inbox, hash_key);
     if (!staged)
-        return journal_inbox_get (self->journal, stream, id, reply, size);
+        return journal_inbox_find (self->journal, stream, id, reply, size, request);
     if (!(*reply = journal_memdup (staged->reply, staged->size)))
         return SHOAL_ENOMEM;
     *size = staged->size;
+    if (request)
+        *request = staged->request;
     return 0;
 }
 

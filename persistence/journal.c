@@ -735,6 +735,23 @@ int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uin
 int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
                        uint8_t **reply, size_t *size)
 {
+    return journal_inbox_find (self, stream, id, reply, size, NULL);
+}
+
+uint64_t journal_request_digest (const char *name, const uint8_t *payload, size_t size)
+{
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
+    hash *= 1099511628211ull; //  the NUL between name and payload
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ payload[i]) * 1099511628211ull;
+    return hash ? hash : 1;
+}
+
+int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                        uint8_t **reply, size_t *size, journal_request_t *request)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
@@ -748,7 +765,7 @@ int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOU
         return rc;
     int64_t created;
     const uint8_t *bytes;
-    rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size);
+    rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size, request);
     if (rc == 0 && !(*reply = journal_memdup (bytes, *size)))
         rc = SHOAL_ENOMEM;
     leveldb_free (value);
@@ -766,6 +783,10 @@ int journal_repair (const char *dir, char **report, char **error)
         *report = NULL;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
+    //  Paranoid: the repair then reads tables with their checksums, so a
+    //  block whose bytes still parse but fail the checksum (which the
+    //  store's open refuses) is dropped too, not kept as it is.
+    leveldb_options_set_paranoid_checks (options, 1);
     char *err = NULL;
     leveldb_repair_db (options, dir, &err);
     leveldb_options_destroy (options);

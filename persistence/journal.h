@@ -50,6 +50,19 @@ typedef struct {
                         //  if not 0, an existing store must have as many
 } journal_options_t;
 
+//  The command an inbox record answered, kept so that its id cannot be
+//  reused for another request: a digest of its name and payload
+//  (journal_request_digest) and its name. digest 0 means "not recorded"
+//  (a record made before digests were kept), which matches any command.
+typedef struct {
+    uint64_t digest;
+    char name[SHOAL_NAME_MAX + 1];
+} journal_request_t;
+
+//  The digest of a command: 64-bit FNV-1a over name, a NUL and payload;
+//  never 0. Can't fail.
+uint64_t journal_request_digest (const char *name, const uint8_t *payload, size_t size);
+
 //  One event to append: name and msgpack map data (borrowed).
 typedef struct {
     const char *name;
@@ -132,6 +145,10 @@ int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uin
 //  (the caller frees them with free()). SHOAL_ENOTFOUND if none.
 int journal_inbox_get (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
                        uint8_t **reply, size_t *size);
+//  The same, and the command the record answered into *request (digest
+//  0 when the record has none).
+int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                        uint8_t **reply, size_t *size, journal_request_t *request);
 
 //  Called for each outbox entry or timer found by a scan.
 typedef int (journal_entry_fn) (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
@@ -158,6 +175,7 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
 //  of them did not decode (a key that does not parse counts as bad).
 typedef struct {
     size_t events, snapshots, inbox, outbox, timers, meta, unknown;
+    size_t dead; //  dead-letter records (journal_dead.h): counted, not decoded
     size_t bad_events, bad_snapshots, bad_inbox, bad_keys;
     char first_bad[256]; //  the first bad record, described ("" if none)
 } journal_records_t;
@@ -210,6 +228,14 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
 //  journal_inbox_get.
 int journal_batch_inbox_get (journal_batch_t *self, const char *stream,
                              const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size);
+//  The same pair, keeping the command the record answers (request may be
+//  NULL: no digest kept / none wanted), as journal_inbox_find.
+int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
+                                const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply,
+                                size_t size, int64_t created, const journal_request_t *request);
+int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size,
+                              journal_request_t *request);
 
 int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,

@@ -165,15 +165,39 @@ int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const u
 }
 
 int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const uint8_t **reply,
-                       size_t *reply_len)
+                       size_t *reply_len, journal_request_t *request)
 {
     size_t offset = 0;
+    bool with_request = false;
     int rc = s_read_header (buf, size, &offset, 3);
+    if (rc == SHOAL_EFORMAT) { //  a newer record: with the command's digest and name
+        offset = 0;
+        rc = s_read_header (buf, size, &offset, 5);
+        with_request = true;
+    }
     if (rc)
         return rc;
     if (s_read_int (buf, size, &offset, created) ||
-        mpread_bin (buf, size, &offset, reply, reply_len) || offset != size)
+        mpread_bin (buf, size, &offset, reply, reply_len))
         return SHOAL_EFORMAT;
+    uint64_t digest = 0;
+    const uint8_t *name = NULL;
+    size_t name_len = 0;
+    if (with_request) {
+        int64_t value;
+        if (s_read_int (buf, size, &offset, &value) ||
+            mpread_str (buf, size, &offset, &name, &name_len) || name_len > SHOAL_NAME_MAX)
+            return SHOAL_EFORMAT;
+        digest = (uint64_t) value;
+    }
+    if (offset != size)
+        return SHOAL_EFORMAT;
+    if (request) {
+        request->digest = digest;
+        if (name_len)
+            memcpy (request->name, name, name_len);
+        request->name[name_len] = 0;
+    }
     return 0;
 }
 
@@ -211,11 +235,19 @@ int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *s
     return rc;
 }
 
-int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size)
+int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size,
+                       const journal_request_t *request)
 {
+    bool with_request = request && request->digest;
     msgpack_packer pk;
-    int rc = s_write_header (&pk, buffer, 3);
+    int rc = s_write_header (&pk, buffer, with_request ? 5 : 3);
     rc |= msgpack_pack_int64 (&pk, created);
     rc |= msgpack_pack_bin_with_body (&pk, reply, size);
+    if (with_request) {
+        //  Stored as an int64's bits: mpread reads signed integers.
+        rc |= msgpack_pack_int64 (&pk, (int64_t) request->digest);
+        rc |= msgpack_pack_str_with_body (&pk, request->name,
+                                          strnlen (request->name, SHOAL_NAME_MAX));
+    }
     return rc;
 }

@@ -9,7 +9,7 @@
 
         'S' shard:u16be 'e' stream 0x00 seq:u64be -> event [1, name, data, created]
         'S' shard:u16be 's' stream                -> snapshot [1, seq, state]
-        'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply]
+        'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply(, digest, name)]
         'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
         'S' shard:u16be 't' due:u64be id:16       -> timer (an encoded envelope)
         'm' name                                  -> metadata value
@@ -24,7 +24,11 @@
     Records are msgpack arrays that start with the format version (1):
         event     [1, name:str, data:map, created:int]
         snapshot  [1, seq:int, state:map]
-        inbox     [1, created:int, reply:bin]
+        inbox     [1, created:int, reply:bin] or
+                  [1, created:int, reply:bin, digest:uint, name:str]
+    The inbox record's digest and name (the command it answered: a 64-bit
+    digest of its name and payload, and its name) are an optional pair:
+    a record of three fields was made before they were kept.
     Outbox entries, timers and metadata are stored as given.
 
     Contract: a key builder writes into a caller's buffer of the size named
@@ -117,9 +121,11 @@ int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, si
 int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const uint8_t **state,
                           size_t *state_len);
 
-//  Decodes an inbox record. *reply points into buf.
+//  Decodes an inbox record. *reply points into buf. request (may be NULL)
+//  gets the command's digest and name, or digest 0 and "" for a record
+//  made without them.
 int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const uint8_t **reply,
-                       size_t *reply_len);
+                       size_t *reply_len, journal_request_t *request);
 
 //  Encodes an event record into buffer. data is an encoded msgpack map,
 //  copied as is.
@@ -130,7 +136,9 @@ int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_le
 //  copied as is.
 int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size);
 
-//  Encodes an inbox record into buffer.
-int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size);
+//  Encodes an inbox record into buffer, with request's digest and name
+//  unless request is NULL or its digest 0.
+int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size,
+                       const journal_request_t *request);
 
 #endif

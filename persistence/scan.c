@@ -225,7 +225,7 @@ static int s_prune_entry (void *arg, uint32_t shard, const uint8_t *key, size_t 
     int64_t created;
     const uint8_t *reply;
     size_t reply_len;
-    if (keys_inbox_decode (value, value_len, &created, &reply, &reply_len) != 0 ||
+    if (keys_inbox_decode (value, value_len, &created, &reply, &reply_len, NULL) != 0 ||
         created >= prune->cutoff)
         return 0;
     leveldb_writebatch_delete (prune->deletes, (const char *) key, key_len);
@@ -310,10 +310,13 @@ static void s_check_record (journal_records_t *counts, const char *key, size_t k
         break;
     case 'i':
         counts->inbox++;
-        if ((rc = keys_inbox_decode (value, size, &n, &a, &a_len)) != 0) {
+        if ((rc = keys_inbox_decode (value, size, &n, &a, &a_len, NULL)) != 0) {
             counts->bad_inbox++;
             s_note_bad (counts, "inbox", key, key_len, rc);
         }
+        break;
+    case 'd': //  runtime/deadletter.c's, opaque here
+        counts->dead++;
         break;
     case 'o':
     case 't': {

@@ -10,6 +10,7 @@
 #include "repair.h"
 #include "shard.h"
 #include "shoal_stats.h"
+#include "deadletter.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -600,6 +601,20 @@ static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
     msgpack_sbuffer_destroy (&buffer);
 }
 
+//  The "dead_letters" query: this node's dead letters (deadletter.h).
+static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *request)
+{
+    uint8_t *payload;
+    size_t size;
+    int rc = deadletter_list (self->config.config->journal, request, &payload, &size);
+    if (rc == 0) {
+        s_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    } else
+        s_reject (self, route, route_size, request, "unavailable", shoal_strerror (rc));
+}
+
 //  One client message: [identity, frame]; parts counts every frame that
 //  came: anything but two is refused.
 static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
@@ -622,6 +637,10 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
         return;
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
         s_stats (self, route, route_size, &envelope);
+        return;
+    }
+    if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "dead_letters")) {
+        s_dead_letters (self, route, route_size, &envelope);
         return;
     }
     s_route_client (self, route, route_size, &envelope, frame);

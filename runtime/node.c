@@ -18,6 +18,8 @@
 #include "peers.h"
 #include "registry.h"
 #include "worker.h"
+#include "deadletter.h"
+#include "turnfile.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -53,6 +55,9 @@ struct _shoal_node_t {
     peers_t *peers;               //  the links to the other nodes
     front_t *front;               //  the client endpoint and the routing
     metrics_t *metrics;           //  the HTTP server of /metrics, NULL when off
+    turnfile_t **turn_files;      //  each worker's turn in progress (turnfile.h)
+    turnfile_watch_t watch;       //  what the watchdog reads
+    zactor_t *watchdog;           //  logs turns past --turn-timeout
 };
 
 //  True if endpoint cannot be reached from another machine.
@@ -176,6 +181,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->snapshot_every = 100;
     if (!o->stall_ms)
         o->stall_ms = 30000;
+    if (o->turn_timeout_ms <= 0)
+        o->turn_timeout_ms = 5000;
     if (!o->inbox_retention_ms)
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
@@ -241,10 +248,12 @@ void shoal_node_destroy (shoal_node_t **self_p)
     //  and a PUSH whose peer is gone blocks for ever.
     metrics_destroy (&self->metrics);
     zactor_destroy (&self->janitor);
+    zactor_destroy (&self->watchdog);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
     free (self->workers);
+    turnfile_close_all (&self->turn_files, self->options.workers);
     front_destroy (&self->front);
     peers_destroy (&self->peers);
     zactor_destroy (&self->auth);
@@ -402,6 +411,15 @@ int shoal_node_start (shoal_node_t *self, char **error)
         if (rc)
             return rc;
     }
+    //  The turns the last run died in count against their messages
+    //  (deadletter.h) before any worker may run one again.
+    turnfile_recover (self->data_dir, deadletter_crashed, self->journal);
+    self->turn_files = turnfile_open_all (self->data_dir, n, error);
+    if (!self->turn_files)
+        return SHOAL_EIO;
+    self->config.turn_files = self->turn_files;
+    self->watch = (turnfile_watch_t){&self->config, self->options.turn_timeout_ms};
+    self->watchdog = zactor_new (turnfile_watchdog, &self->watch);
     for (int i = 0; i < n; i++) {
         self->workers[i] = worker_new (&self->config, i);
         if (!self->workers[i]) {

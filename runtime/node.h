@@ -31,6 +31,7 @@ typedef struct {
     bool insecure;              //  alone: listen without CURVE beyond loopback
     const char *metrics;        //  HOST:PORT of the metrics server (default
                                 //  127.0.0.1:0, a free port), "off" for none
+    int64_t turn_timeout_ms;    //  a turn running longer is logged (default 5000)
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:

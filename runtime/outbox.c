@@ -17,18 +17,6 @@
 #define RETRY_FIRST_MS 50
 #define RETRY_MAX_MS 5000
 
-static size_t s_id_hash (const void *key)
-{
-    size_t hash;
-    memcpy (&hash, key, sizeof hash);
-    return hash;
-}
-
-static int s_id_compare (const void *a, const void *b)
-{
-    return memcmp (a, b, ENVELOPE_ID_SIZE);
-}
-
 void outbox_pending_destroy (void **item)
 {
     pending_t *self = (pending_t *) *item;
@@ -41,15 +29,7 @@ void outbox_pending_destroy (void **item)
 
 zhashx_t *outbox_new (void)
 {
-    zhashx_t *pending = zhashx_new ();
-    if (pending) {
-        zhashx_set_destructor (pending, outbox_pending_destroy);
-        zhashx_set_key_hasher (pending, s_id_hash);
-        zhashx_set_key_comparator (pending, s_id_compare);
-        zhashx_set_key_destructor (pending, NULL);
-        zhashx_set_key_duplicator (pending, NULL);
-    }
-    return pending;
+    return envelope_id_table_new (outbox_pending_destroy);
 }
 
 //  RFC 6298's gains. A reply to a command sent more than once is timed

@@ -10,6 +10,7 @@
 #include "busiest.h"
 #include "ctx.h"
 #include "data.h"
+#include "deadletter.h"
 #include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
@@ -131,6 +132,10 @@ static int s_busiest (worker_t *self, shoal_rec_t *out)
 
 void query_run (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *envelope)
 {
+    if (deadletter_is_query (envelope->name)) { //  dead letters: retry, drop
+        deadletter_query (self, route, route_size, envelope);
+        return;
+    }
     int rc;
     shoal_rec_t out;
     rec_init (&out);

@@ -9,11 +9,13 @@
 #include "turn.h"
 #include "actors.h"
 #include "ctx.h"
+#include "deadletter.h"
 #include "stage.h"
 #include "timers.h"
 #include "worker_internal.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,15 +145,44 @@ static void s_log_failure (worker_t *self, const envelope_t *envelope, const sho
     failures = 0;
 }
 
+//  The same id came with another command or payload: an idempotency key
+//  names one request, so this one is refused, naming the first, and
+//  changes nothing (not recorded: the first's record stays).
+static void s_id_reused (worker_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope, const journal_request_t *first)
+{
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
+        snprintf (hex + 2 * i, 3, "%02x", envelope->id[i]);
+    char reason[ENVELOPE_REASON_MAX + 1];
+    if (first->name[0] && strcmp (first->name, envelope->name) != 0)
+        snprintf (reason, sizeof reason,
+                  "id %s was used for %s, not %s; use a new id for a new command", hex, first->name,
+                  envelope->name);
+    else
+        snprintf (reason, sizeof reason, "id %s was used for %s with other fields; use a new id",
+                  hex, first->name[0] ? first->name : envelope->name);
+    turn_error (self, route, route_size, envelope, "id_reused", reason);
+}
+
 void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *envelope)
 {
     int64_t now = worker_now ();
     uint8_t *stored;
     size_t stored_size;
-    int found =
-        journal_batch_inbox_get (self->batch, envelope->to, envelope->id, &stored, &stored_size);
+    journal_request_t first;
+    journal_request_t request = {
+        journal_request_digest (envelope->name, envelope->payload, envelope->payload_size), ""};
+    snprintf (request.name, sizeof request.name, "%s", envelope->name);
+    int found = journal_batch_inbox_find (self->batch, envelope->to, envelope->id, &stored,
+                                          &stored_size, &first);
     if (found == 0) {
+        if (first.digest && first.digest != request.digest) {
+            free (stored);
+            s_id_reused (self, route, route_size, envelope, &first);
+            return;
+        }
         turn_reply (self, route, route_size, envelope, stored, stored_size);
         free (stored);
         self->tally.duplicates++;
@@ -207,8 +238,8 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     int64_t recorded = envelope->created > now ? envelope->created : now;
     //  ctx_run bounded the reply's fields, so only memory can fail here;
     //  the turn's events are staged, so the batch must go.
-    if (rc == 0 && journal_batch_inbox_put (self->batch, envelope->to, envelope->id, payload,
-                                            payload_size, recorded) != 0) {
+    if (rc == 0 && journal_batch_inbox_record (self->batch, envelope->to, envelope->id, payload,
+                                               payload_size, recorded, &request) != 0) {
         free (payload);
         rc = SHOAL_ENOMEM;
     }
@@ -310,8 +341,18 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     notice.payload = rec_finish (&data, &notice.payload_size);
     notice.created = worker_now ();
     self->turns++;
-    if (notice.payload && s_turn (self, actor, &notice, notice.created) == CTX_REJECTED)
-        log_warn ("worker %d: %s refused the stall notice of %s: %s", self->index, pending->sender,
-                  command.name, self->ctx.reason);
+    //  A notice is a turn like any other: it may crash the node, and be
+    //  set aside (deadletter.h); it is not kept in the turn file, as it is
+    //  derived again after a restart.
+    turnfile_t *file = self->config->turn_files ? self->config->turn_files[self->index] : NULL;
+    if (notice.payload && !deadletter_stop (self, NULL, 0, &notice)) {
+        turnfile_begin (file, &notice, NULL, 0);
+        int result = s_turn (self, actor, &notice, notice.created);
+        turnfile_end (file);
+        deadletter_survived (self, &notice);
+        if (result == CTX_REJECTED)
+            log_warn ("worker %d: %s refused the stall notice of %s: %s", self->index, notice.to,
+                      command.name, self->ctx.reason);
+    }
     rec_close (&data);
 }

@@ -24,6 +24,7 @@
     a tick runs at most every 20 ms (retries) and 1 s (passivation).
 */
 #include "worker.h"
+#include "deadletter.h"
 #include "query.h"
 #include "repair.h"
 #include "turn.h"
@@ -260,6 +261,14 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         busiest_count (&self->busiest, envelope.to);
     uint64_t batch = self->batch_number;
     uint64_t started = histogram_now_ns ();
+    //  Poison messages (deadletter.h): a dead one is not run; every other
+    //  turn is marked in the turn file while it runs.
+    turnfile_t *turn_file = self->config->turn_files && envelope.kind != ENVELOPE_QUERY
+                                ? self->config->turn_files[self->index]
+                                : NULL;
+    if (envelope.kind != ENVELOPE_QUERY && deadletter_stop (self, route, route_size, &envelope))
+        return;
+    turnfile_begin (turn_file, &envelope, frame, size);
     switch (envelope.kind) {
     case ENVELOPE_COMMAND: //  '$': the runtime's own (repair.h)
         if (envelope.name[0] == '$')
@@ -280,6 +289,9 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         query_run (self, route, route_size, &envelope);
         break;
     }
+    turnfile_end (turn_file);
+    if (envelope.kind != ENVELOPE_QUERY)
+        deadletter_survived (self, &envelope);
     histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,
                        histogram_now_ns () - started);
     //  A turn that aborted the batch is counted when it comes again.
@@ -369,6 +381,7 @@ static void s_worker_destroy (worker_t **self_p)
     zhashx_destroy (&self->pending);
     zlistx_destroy (&self->timers);
     zlistx_destroy (&self->local);
+    zhashx_destroy (&self->dead);
     journal_batch_destroy (&self->batch);
     ctx_close (&self->ctx);
     zsock_destroy (&self->pull);
@@ -408,10 +421,12 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->local = zlistx_new ();
     zlistx_set_destructor (self->local, s_local_destroy);
     self->batch = journal_batch_new (config->journal);
+    int rc;
+    self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
     if (!self->actors || !self->pending || !self->timers || !self->local || !self->pull ||
-        !self->push || !self->batch) {
+        !self->push || !self->batch || !self->dead) {
         s_worker_destroy (&self);
         return NULL;
     }

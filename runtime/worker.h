@@ -52,6 +52,8 @@ typedef struct worker_config_s {
     worker_stats_t *stats;            //  one per worker
     const cluster_t *cluster;         //  the cluster map, NULL for a node alone
     int self_node;                    //  this node's index in it
+    struct _turnfile_t **turn_files;  //  the turn in progress, one per worker
+                                      //  (turnfile.h); NULL: none kept
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store

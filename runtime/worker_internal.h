@@ -73,6 +73,7 @@ struct _worker_t {
     uint64_t slow_commits;  //  slow commits not logged yet
     bool reload_due;        //  an abort's reload failed: try again (worker.c)
     busiest_t busiest;      //  messages per address since last read (busiest.h)
+    zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)
 };
 
 //  The worker's clock: ms since the epoch.

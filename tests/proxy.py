@@ -2,10 +2,13 @@
 """proxy.py - a TCP proxy that can cut and heal, for partition tests.
 
 Usage: proxy.py LISTEN_PORT TARGET_HOST:TARGET_PORT
+       proxy.py LISTEN_PORT /PATH/OF/A/UNIX/SOCKET
 
 Listens on 127.0.0.1:LISTEN_PORT (0: a free port) and prints
 "proxy ready PORT" with the real port once listening. Each connection
-accepted is forwarded to the target, bytes both ways, many at once.
+accepted is forwarded to the target, bytes both ways, many at once. A
+target that starts with "/" is a unix socket (a ZeroMQ ipc:// endpoint's
+path), so a node may bind ipc:// and be reached through the proxy.
 
   SIGUSR1  cut, like a network partition: connections stay open, but every
            byte read from either side is dropped. A connection accepted while
@@ -84,12 +87,21 @@ def accept(listener, target):
         Conn(client, None, True).start([(client, None)])
         return
     try:
-        upstream = socket.create_connection(target, timeout=5)
+        if isinstance(target, str):
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.settimeout(5)
+            try:
+                upstream.connect(target)
+            except OSError:
+                upstream.close()
+                raise
+        else:
+            upstream = socket.create_connection(target, timeout=5)
+            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
         client.close()
         return
     upstream.settimeout(None)
-    upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Conn(client, upstream, False).start([(client, upstream), (upstream, client)])
 
 
@@ -112,10 +124,13 @@ def on_signal(signum):
 
 
 def main():
-    if len(sys.argv) != 3 or ":" not in sys.argv[2]:
-        sys.exit("usage: proxy.py LISTEN_PORT TARGET_HOST:TARGET_PORT")
-    host, _, port = sys.argv[2].rpartition(":")
-    target = (host, int(port))
+    if len(sys.argv) != 3 or not (":" in sys.argv[2] or sys.argv[2].startswith("/")):
+        sys.exit("usage: proxy.py LISTEN_PORT TARGET_HOST:TARGET_PORT|/UNIX/SOCKET/PATH")
+    if sys.argv[2].startswith("/"):
+        target = sys.argv[2]  # a unix socket
+    else:
+        host, _, port = sys.argv[2].rpartition(":")
+        target = (host, int(port))
     listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

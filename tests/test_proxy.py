@@ -2,7 +2,8 @@
 """test_proxy.py - tests proxy.py against an echo server on 127.0.0.1:
 forwarding for many connections, a cut (bytes dropped, new connections
 held back from the target), a heal (connections that lived through the
-cut closed, new ones forwarded) and SIGTERM. Every wait has a deadline;
+cut closed, new ones forwarded) and SIGTERM; then forwarding to a unix
+socket. Every wait has a deadline;
 the only timed waits are the short ones that check nothing arrives.
 """
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 
 DEADLINE = 20.0  # seconds for anything that must happen
@@ -20,9 +22,15 @@ QUIET = 0.3      # seconds in which nothing may arrive while cut
 class Echo:
     """Echoes every connection; counts the connections it accepted."""
 
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+    def __init__(self, path=None):
+        if path:  # a unix socket
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(path)
+            self.listener.listen()
+            self.port = path
+        else:
+            self.listener = socket.create_server(("127.0.0.1", 0))
+            self.port = self.listener.getsockname()[1]
         self.accepted = 0
         threading.Thread(target=self.serve, daemon=True).start()
 
@@ -79,16 +87,43 @@ def assert_closed(sock):
         pass
 
 
-def main():
-    echo = Echo()
+def start_proxy(target):
+    """Runs proxy.py towards target; returns the process, its port and its lines."""
     proxy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proxy.py")
-    process = subprocess.Popen([sys.executable, proxy, "0", "127.0.0.1:%d" % echo.port],
+    process = subprocess.Popen([sys.executable, proxy, "0", target],
                                stdout=subprocess.PIPE, text=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l.strip()) for l in process.stdout],
                      daemon=True).start()
     try:
         port = int(expect_line(lines, "proxy ready ").split()[2])
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process, port, lines
+
+
+def test_unix_target():
+    """A target path that starts with "/" is a unix socket."""
+    with tempfile.TemporaryDirectory() as tmp:
+        echo = Echo(os.path.join(tmp, "echo.sock"))
+        process, port, lines = start_proxy(echo.port)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as sock:
+                round_trip(sock, b"over unix " * 1000)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=DEADLINE) == 0, "exit code %d" % process.returncode
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def main():
+    echo = Echo()
+    process, port, lines = start_proxy("127.0.0.1:%d" % echo.port)
+    try:
         connect = lambda: socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
 
         many = [connect() for _ in range(20)]
@@ -122,6 +157,7 @@ def main():
         if process.poll() is None:
             process.kill()
             process.wait()
+    test_unix_target()
     print("test_proxy: ok")
 
 

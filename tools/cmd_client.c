@@ -14,6 +14,7 @@
 #include "cluster_stats.h"
 #include "options.h"
 
+#include <ctype.h>
 #include <czmq.h>
 #include <msgpack.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct {
     long from;
     bool wait;
     bool follow; //  events: keep printing new ones
+    const char *retry; //  the command line that retries this one safely, or NULL
 } client_options_t;
 
 //  The options every client command's help lists, and how the target is
@@ -136,7 +138,12 @@ static int s_call (const char *command, client_t *client, const client_options_t
         return -1;
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
-    if (rc == SHOAL_ETIMEOUT)
+    if (rc == SHOAL_ETIMEOUT && opts->retry)
+        fprintf (stderr,
+                 "shoal %s: no answer from %s within %ld ms; the command may still take "
+                 "effect. Retry safely with: %s\n",
+                 command, target, timeout_ms, opts->retry);
+    else if (rc == SHOAL_ETIMEOUT)
         fprintf (stderr, "shoal %s: no answer from %s within %ld ms\n", command, target,
                  timeout_ms);
     else if (rc == SHOAL_ENET && !opts->endpoint)
@@ -144,7 +151,56 @@ static int s_call (const char *command, client_t *client, const client_options_t
                  timeout_ms);
     else
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
+    if (rc != SHOAL_ETIMEOUT && opts->retry)
+        fprintf (stderr, "shoal %s: retry safely with: %s\n", command, opts->retry);
     return EXIT_NO_ANSWER;
+}
+
+//  Appends text to line, in single quotes unless it needs none.
+static void s_shell_word (zchunk_t *line, const char *text)
+{
+    bool plain = *text != 0;
+    for (const char *c = text; plain && *c; c++)
+        plain = isalnum ((unsigned char) *c) || strchr ("_./:=@%+,-", *c);
+    zchunk_extend (line, " ", 1);
+    if (plain) {
+        zchunk_extend (line, text, strlen (text));
+        return;
+    }
+    zchunk_extend (line, "'", 1);
+    for (const char *c = text; *c; c++)
+        if (*c == '\'')
+            zchunk_extend (line, "'\\''", 4);
+        else
+            zchunk_extend (line, c, 1);
+    zchunk_extend (line, "'", 1);
+}
+
+//  The command line that sends the same request again with the same id
+//  (id, a string as --id takes it): "shoal COMMAND --id ID" then argv's
+//  arguments but its own --id. The caller frees it with free(), NULL if
+//  memory ran out.
+static char *s_retry_command (int argc, char **argv, const char *id)
+{
+    zchunk_t *line = zchunk_new ("shoal", 5);
+    if (!line)
+        return NULL;
+    s_shell_word (line, argv[0]);
+    s_shell_word (line, "--id");
+    s_shell_word (line, id);
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv[i], "--id") && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp (argv[i], "--id=", 5) == 0)
+            continue;
+        s_shell_word (line, argv[i]);
+    }
+    zchunk_extend (line, "", 1);
+    char *text = strdup ((const char *) zchunk_data (line));
+    zchunk_destroy (&line);
+    return text;
 }
 
 //  s_connect, then s_call, for a command that makes one call.
@@ -159,16 +215,27 @@ static int s_call_once (const char *command, const client_options_t *opts,
     return rc;
 }
 
+//  Prints the JSON fields of a request's id: "id", as the user gave it
+//  (or as chosen), and "id_hex", the message id it stands for, when the
+//  two differ (NULL: none).
+static void s_print_id (const char *id, const char *id_hex)
+{
+    printf (",\"id\":");
+    json_string (stdout, id, strlen (id));
+    if (id_hex && strcmp (id, id_hex) != 0)
+        printf (",\"id_hex\":\"%s\"", id_hex);
+}
+
 //  Prints a rejection as JSON on stdout and returns EXIT_REJECTED.
-static int s_print_rejection (const char *address, const char *name, const char *id_hex,
-                              const client_reply_t *reply)
+static int s_print_rejection (const char *address, const char *name, const char *id,
+                              const char *id_hex, const client_reply_t *reply)
 {
     printf ("{\"ok\":false,\"address\":");
     json_string (stdout, address, strlen (address));
     printf (",\"command\":");
     json_string (stdout, name, strlen (name));
-    if (id_hex)
-        printf (",\"id\":\"%s\"", id_hex);
+    if (id)
+        s_print_id (id, id_hex);
     printf (",\"code\":");
     json_string (stdout, reply->code, strlen (reply->code));
     printf (",\"reason\":");
@@ -232,23 +299,30 @@ int cmd_send (int argc, char **argv)
         client_id_from_string (opts.id, id);
     else
         envelope_new_id (id);
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    client_id_hex (id, hex);
+    //  The id shown is the one the user gave (its hex too when it was
+    //  hashed into one), or the one we chose.
+    const char *shown = opts.id ? opts.id : hex;
+    char *retry = s_retry_command (argc, argv, shown);
+    opts.retry = retry;
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
     client_reply_t reply;
     int rc = s_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
     free (payload);
+    free (retry);
     if (rc >= 0)
         return rc;
-    char hex[2 * ENVELOPE_ID_SIZE + 1];
-    client_id_hex (id, hex);
     if (!reply.ok)
-        rc = s_print_rejection (address, name, hex, &reply);
+        rc = s_print_rejection (address, name, shown, hex, &reply);
     else {
         printf ("{\"ok\":true,\"address\":");
         json_string (stdout, address, strlen (address));
         printf (",\"command\":");
         json_string (stdout, name, strlen (name));
-        printf (",\"id\":\"%s\",\"reply\":", hex);
+        s_print_id (shown, hex);
+        printf (",\"reply\":");
         json_write (stdout, reply.data, reply.size);
         printf ("}\n");
         rc = EXIT_ACCEPTED;
@@ -291,7 +365,7 @@ int cmd_get (int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (!reply.ok)
-        rc = s_print_rejection (address, "get", NULL, &reply);
+        rc = s_print_rejection (address, "get", NULL, NULL, &reply);
     else {
         json_write (stdout, reply.data, reply.size);
         printf ("\n");
@@ -382,7 +456,7 @@ int cmd_events (int argc, char **argv)
         if (rc >= 0)
             break;
         if (!reply.ok) {
-            rc = s_print_rejection (address, "events", NULL, &reply);
+            rc = s_print_rejection (address, "events", NULL, NULL, &reply);
             client_reply_close (&reply);
             break;
         }
@@ -676,11 +750,15 @@ int cmd_transfer (int argc, char **argv)
         free (payload);
         return EXIT_USAGE;
     }
+    char *retry = s_retry_command (argc, argv, id);
+    opts.retry = retry;
     client_reply_t reply;
     int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
     free (payload);
+    free (retry);
+    opts.retry = NULL;
     if (rc < 0 && !reply.ok) {
-        rc = s_print_rejection (address, "Start", NULL, &reply);
+        rc = s_print_rejection (address, "Start", id, NULL, &reply);
         client_reply_close (&reply);
     }
     if (rc >= 0) {
@@ -718,7 +796,10 @@ int cmd_transfer (int argc, char **argv)
         zclock_sleep (20);
     }
     client_destroy (&client);
-    fprintf (stderr, "shoal transfer: %s is still %s after %ld ms\n", address, status, wait_ms);
+    fprintf (stderr,
+             "shoal transfer: %s is still %s after %ld ms (id %s: the same --id again "
+             "starts nothing new)\n",
+             address, status, wait_ms, id);
     s_print_transfer (id, status, NULL);
     return EXIT_NO_ANSWER;
 }

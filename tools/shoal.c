@@ -27,6 +27,7 @@ static const command_t s_commands[] = {
     {"resend", cmd_resend, "re-send an actor's pending commands now"},
     {"resolve", cmd_resolve, "end a saga's stuck command safely (journaled)"},
     {"top", cmd_top, "a live dashboard of a cluster's nodes, stalled work, busiest actors"},
+    {"dead-letters", cmd_deadletters, "list, retry or drop the messages that crashed a node"},
 };
 
 static void s_usage (FILE *out)

@@ -23,18 +23,6 @@ typedef struct {
     int64_t not_before; //  ms: do not send before (a retry's pause)
 } flight_t;
 
-static size_t s_id_hash (const void *key)
-{
-    size_t hash;
-    memcpy (&hash, key, sizeof hash);
-    return hash;
-}
-
-static int s_id_compare (const void *a, const void *b)
-{
-    return memcmp (a, b, ENVELOPE_ID_SIZE);
-}
-
 static int s_send (client_t *client, const driver_t *driver, flight_t *flight)
 {
     uint8_t payload[DRIVER_PAYLOAD_MAX];
@@ -60,11 +48,7 @@ int driver_run (const driver_t *driver, size_t *resent)
         client = client_new (driver->endpoint);
     if (!client)
         return SHOAL_EINVAL;
-    zhashx_t *flights = zhashx_new ();
-    zhashx_set_key_hasher (flights, s_id_hash);
-    zhashx_set_key_comparator (flights, s_id_compare);
-    zhashx_set_key_duplicator (flights, NULL);
-    zhashx_set_key_destructor (flights, NULL);
+    zhashx_t *flights = envelope_id_table_new (NULL);
     zlistx_t *waiting = zlistx_new (); //  flights paused before a retry
     size_t next = 0, done = 0, resends = 0;
     int64_t start = zclock_mono (), last_tick = 0, last_scan = 0;

@@ -31,6 +31,7 @@
 #define ENVELOPE_H_INCLUDED
 
 #include "shoal_base.h"
+#include <czmq.h>
 
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_MAX_SIZE (1024 * 1024) //  bytes of one encoded envelope
@@ -91,5 +92,11 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
 //  Returns 0 or SHOAL_EFORMAT.
 int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
                            char *reason, const uint8_t **data, size_t *data_size);
+
+//  A czmq hash table keyed by message ids (ENVELOPE_ID_SIZE bytes, kept
+//  inside each item: the table neither copies nor frees its keys), whose
+//  items are freed with destructor (may be NULL). Returns NULL out of
+//  memory. The ids are random, so their first bytes are the hash.
+zhashx_t *envelope_id_table_new (zhashx_destructor_fn *destructor);
 
 #endif

@@ -1,0 +1,494 @@
+/*  deadletter.c - messages that crash the node, set aside. See
+    deadletter.h for the rules and the record.
+
+    Contract: nothing here runs on the command path unless the worker's
+    table holds records (a hash lookup per message then); records are
+    written with journal_dead_put, a synced write of their own, only at
+    start, when a message that had crashed runs through, and on an
+    operator's decision.
+*/
+#include "deadletter.h"
+#include "data.h"
+#include "journal_dead.h"
+#include "log.h"
+#include "mpread.h"
+#include "turn.h"
+#include "worker_internal.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHO_MAX 63
+#define RECORD_VERSION 1
+
+typedef enum { DEAD_SUSPECT, DEAD_DEAD, DEAD_RETRIED, DEAD_DROPPED, DEAD_RAN } dead_state_t;
+static const char *s_states[] = {"suspect", "dead", "retried", "dropped", "ran"};
+
+//  A record, decoded; frame points into the bytes it was decoded from.
+typedef struct {
+    int64_t kind;
+    char name[SHOAL_NAME_MAX + 1];
+    int64_t crashes;
+    int64_t last_crash; //  ms since the epoch
+    dead_state_t state;
+    char who[WHO_MAX + 1]; //  the operator who decided, "" if none
+    int64_t decided_at;    //  ms, 0 if none
+    const uint8_t *frame;  //  the envelope, NULL if not kept
+    size_t frame_size;
+} record_t;
+
+//  A worker's table entry: the state of a record of its shards.
+typedef struct {
+    dead_state_t state;
+} entry_t;
+
+static void s_hex (const uint8_t id[ENVELOPE_ID_SIZE], char *hex)
+{
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
+        snprintf (hex + 2 * i, 3, "%02x", id[i]);
+}
+
+//  The table key: the id in hex, then the receiver.
+static void s_table_key (char *key, const char *to, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    s_hex (id, key);
+    strcpy (key + 2 * ENVELOPE_ID_SIZE, to);
+}
+#define TABLE_KEY_MAX (2 * ENVELOPE_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
+
+static const uint8_t *s_key (const envelope_t *envelope)
+{
+    return envelope->kind == ENVELOPE_REPLY || envelope->kind == ENVELOPE_STALLED
+               ? envelope->correlation
+               : envelope->id;
+}
+
+//  Copies a str of a record into text (max + 1 bytes).
+static int s_read_text (const uint8_t *buf, size_t size, size_t *offset, char *text, size_t max)
+{
+    const uint8_t *bytes;
+    size_t len;
+    if (mpread_str (buf, size, offset, &bytes, &len) || len > max)
+        return SHOAL_EFORMAT;
+    memcpy (text, bytes, len);
+    text[len] = 0;
+    return 0;
+}
+
+static int s_decode (const uint8_t *buf, size_t size, record_t *record)
+{
+    size_t offset = 0;
+    uint64_t count;
+    int64_t version, state;
+    char state_text[16];
+    memset (record, 0, sizeof *record);
+    if (mpread_array (buf, size, &offset, &count) || count != 9 ||
+        mpread_int (buf, size, &offset, 0, INT64_MAX, &version) || version != RECORD_VERSION ||
+        mpread_int (buf, size, &offset, 0, 255, &record->kind) ||
+        s_read_text (buf, size, &offset, record->name, SHOAL_NAME_MAX) ||
+        mpread_int (buf, size, &offset, 0, INT64_MAX, &record->crashes) ||
+        mpread_int (buf, size, &offset, INT64_MIN, INT64_MAX, &record->last_crash) ||
+        s_read_text (buf, size, &offset, state_text, sizeof state_text - 1) ||
+        s_read_text (buf, size, &offset, record->who, WHO_MAX) ||
+        mpread_int (buf, size, &offset, INT64_MIN, INT64_MAX, &record->decided_at) ||
+        mpread_bin (buf, size, &offset, &record->frame, &record->frame_size) || offset != size)
+        return SHOAL_EFORMAT;
+    for (state = 0; state <= DEAD_RAN; state++)
+        if (strcmp (state_text, s_states[state]) == 0)
+            break;
+    if (state > DEAD_RAN)
+        return SHOAL_EFORMAT;
+    record->state = (dead_state_t) state;
+    if (record->frame_size == 0)
+        record->frame = NULL;
+    return 0;
+}
+
+//  Encodes record and writes it for (to, key). Returns 0 or an error.
+static int s_put (journal_t *journal, const char *to, const uint8_t key[ENVELOPE_ID_SIZE],
+                  const record_t *record)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    int rc = msgpack_pack_array (&pk, 9);
+    rc |= msgpack_pack_int (&pk, RECORD_VERSION);
+    rc |= msgpack_pack_int64 (&pk, record->kind);
+    rc |= msgpack_pack_str_with_body (&pk, record->name, strlen (record->name));
+    rc |= msgpack_pack_int64 (&pk, record->crashes);
+    rc |= msgpack_pack_int64 (&pk, record->last_crash);
+    const char *state = s_states[record->state];
+    rc |= msgpack_pack_str_with_body (&pk, state, strlen (state));
+    rc |= msgpack_pack_str_with_body (&pk, record->who, strlen (record->who));
+    rc |= msgpack_pack_int64 (&pk, record->decided_at);
+    rc |= msgpack_pack_bin_with_body (&pk, record->frame, record->frame ? record->frame_size : 0);
+    if (rc == 0)
+        rc = journal_dead_put (journal, to, key, (const uint8_t *) buffer.data, buffer.size);
+    else
+        rc = SHOAL_ENOMEM;
+    msgpack_sbuffer_destroy (&buffer);
+    return rc;
+}
+
+//  Reads the record of (to, key) into record; *bytes holds what it points
+//  into (free() it). SHOAL_ENOTFOUND if none.
+static int s_get (journal_t *journal, const char *to, const uint8_t key[ENVELOPE_ID_SIZE],
+                  record_t *record, uint8_t **bytes)
+{
+    size_t size;
+    *bytes = NULL;
+    int rc = journal_dead_get (journal, to, key, bytes, &size);
+    if (rc == 0 && (rc = s_decode (*bytes, size, record)) != 0) {
+        free (*bytes);
+        *bytes = NULL;
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  At start
+
+void deadletter_crashed (void *arg, const turnfile_turn_t *turn)
+{
+    journal_t *journal = arg;
+    record_t record;
+    uint8_t *bytes;
+    int rc = s_get (journal, turn->to, turn->key, &record, &bytes);
+    if (rc == SHOAL_ENOTFOUND || rc == SHOAL_EFORMAT) {
+        memset (&record, 0, sizeof record);
+        record.state = DEAD_SUSPECT;
+    } else if (rc) {
+        log_error ("cannot read the dead-letter record of %s: %s", turn->to, shoal_strerror (rc));
+        return;
+    }
+    record.kind = turn->kind;
+    snprintf (record.name, sizeof record.name, "%s", turn->name);
+    record.crashes++;
+    record.last_crash = turn->started;
+    record.frame = turn->frame;
+    record.frame_size = turn->frame_size;
+    if (record.state == DEAD_RAN)
+        record.state = DEAD_SUSPECT;
+    if (record.crashes >= DEADLETTER_CRASHES)
+        record.state = DEAD_DEAD;
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    s_hex (turn->key, hex);
+    rc = s_put (journal, turn->to, turn->key, &record);
+    if (rc)
+        log_error ("cannot record the crash of %s on %s (id %s): %s", turn->to, turn->name, hex,
+                   shoal_strerror (rc));
+    else if (record.state == DEAD_DEAD)
+        log_error ("%s on %s (id %s) crashed the node %lld times in a row: set aside as a dead "
+                   "letter (shoal dead-letters)",
+                   turn->name, turn->to, hex, (long long) record.crashes);
+    else
+        log_error ("the node died in a turn of %s on %s (id %s): crash %lld of %d before it is "
+                   "set aside",
+                   turn->name, turn->to, hex, (long long) record.crashes, DEADLETTER_CRASHES);
+    free (bytes);
+}
+
+//  --------------------------------------------------------------------------
+//  A worker's table
+
+typedef struct {
+    zhashx_t *table;
+    const worker_config_t *config;
+    int index;
+} load_t;
+
+static int s_load_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                         const uint8_t *value, size_t size)
+{
+    load_t *load = arg;
+    record_t record;
+    if (worker_of (load->config, stream) != load->index || s_decode (value, size, &record) != 0 ||
+        record.state == DEAD_RAN)
+        return 0;
+    entry_t *entry = malloc (sizeof (entry_t));
+    if (!entry)
+        return SHOAL_ENOMEM;
+    entry->state = record.state;
+    char key[TABLE_KEY_MAX];
+    s_table_key (key, stream, id);
+    zhashx_update (load->table, key, entry);
+    return 0;
+}
+
+static void s_free_entry (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+zhashx_t *deadletter_table_new (journal_t *journal, const worker_config_t *config, int index,
+                                int *rc)
+{
+    zhashx_t *table = zhashx_new ();
+    if (!table) {
+        *rc = SHOAL_ENOMEM;
+        return NULL;
+    }
+    zhashx_set_destructor (table, s_free_entry);
+    load_t load = {table, config, index};
+    *rc = journal_dead_scan (journal, s_load_entry, &load);
+    if (*rc)
+        zhashx_destroy (&table);
+    return table;
+}
+
+static entry_t *s_lookup (worker_t *self, const envelope_t *envelope)
+{
+    if (!self->dead || zhashx_size (self->dead) == 0)
+        return NULL;
+    char key[TABLE_KEY_MAX];
+    s_table_key (key, envelope->to, s_key (envelope));
+    return zhashx_lookup (self->dead, key);
+}
+
+//  A dropped reply: its outbox entry is forgotten, unseen by its actor.
+static void s_forget_reply (worker_t *self, const envelope_t *envelope)
+{
+    pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
+    if (pending && strcmp (pending->sender, envelope->to) == 0 &&
+        journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
+        zhashx_delete (self->pending, envelope->correlation);
+        self->stats->pending = zhashx_size (self->pending);
+    }
+}
+
+bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
+                      const envelope_t *envelope)
+{
+    entry_t *entry = s_lookup (self, envelope);
+    if (!entry || (entry->state != DEAD_DEAD && entry->state != DEAD_DROPPED))
+        return false;
+    bool dropped = entry->state == DEAD_DROPPED;
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    s_hex (s_key (envelope), hex);
+    char reason[ENVELOPE_REASON_MAX + 1];
+    if (envelope->kind == ENVELOPE_COMMAND) {
+        if (dropped) {
+            snprintf (reason, sizeof reason,
+                      "%s (id %s) crashed the node and an operator dropped it; it was not run",
+                      envelope->name, hex);
+            turn_error (self, route, route_size, envelope, "dropped", reason);
+        } else if (route_size) { //  an actor's outbox re-sends: it shows stalled
+            snprintf (reason, sizeof reason,
+                      "%s (id %s) crashed the node %d times and is set aside as a dead letter; "
+                      "see shoal dead-letters",
+                      envelope->name, hex, DEADLETTER_CRASHES);
+            turn_error (self, route, route_size, envelope, "poisoned", reason);
+        }
+    } else if (envelope->kind == ENVELOPE_REPLY && dropped)
+        s_forget_reply (self, envelope);
+    else if (envelope->kind == ENVELOPE_TIMER && dropped)
+        journal_batch_timer_del (self->batch, envelope->to, envelope->created, envelope->id);
+    return true;
+}
+
+void deadletter_survived (worker_t *self, const envelope_t *envelope)
+{
+    entry_t *entry = s_lookup (self, envelope);
+    if (!entry || (entry->state != DEAD_SUSPECT && entry->state != DEAD_RETRIED))
+        return;
+    const uint8_t *key = s_key (envelope);
+    record_t record;
+    uint8_t *bytes;
+    if (s_get (self->config->journal, envelope->to, key, &record, &bytes) == 0) {
+        record.state = DEAD_RAN;
+        record.crashes = 0;
+        if (s_put (self->config->journal, envelope->to, key, &record) != 0)
+            log_warn ("worker %d: cannot reset the crash count of %s", self->index, envelope->to);
+        free (bytes);
+    }
+    char table_key[TABLE_KEY_MAX];
+    s_table_key (table_key, envelope->to, key);
+    zhashx_delete (self->dead, table_key);
+}
+
+//  --------------------------------------------------------------------------
+//  The operator's decisions
+
+bool deadletter_is_query (const char *name)
+{
+    return strcmp (name, "dead_letter_retry") == 0 || strcmp (name, "dead_letter_drop") == 0;
+}
+
+static bool s_parse_hex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    if (strlen (hex) != 2 * ENVELOPE_ID_SIZE)
+        return false;
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++) {
+        unsigned value;
+        if (!isxdigit ((unsigned char) hex[2 * i]) || !isxdigit ((unsigned char) hex[2 * i + 1]) ||
+            sscanf (hex + 2 * i, "%2x", &value) != 1)
+            return false;
+        id[i] = (uint8_t) value;
+    }
+    return true;
+}
+
+//  Applies the decision to record (read for (to, id)) and its table entry.
+static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_ID_SIZE],
+                     record_t *record, bool retry, const char *who)
+{
+    record->state = retry ? DEAD_RETRIED : DEAD_DROPPED;
+    if (retry)
+        record->crashes = 0;
+    snprintf (record->who, sizeof record->who, "%s", who[0] ? who : "unknown");
+    record->decided_at = worker_now ();
+    int rc = s_put (self->config->journal, to, id, record);
+    if (rc)
+        return rc;
+    char key[TABLE_KEY_MAX];
+    s_table_key (key, to, id);
+    entry_t *entry = zhashx_lookup (self->dead, key);
+    if (!entry) {
+        if (!(entry = malloc (sizeof (entry_t))))
+            return SHOAL_ENOMEM;
+        zhashx_update (self->dead, key, entry);
+    }
+    entry->state = record->state;
+    envelope_t envelope;
+    if (!record->frame || envelope_decode (&envelope, record->frame, record->frame_size) != 0)
+        return 0; //  not kept: it comes again when its sender re-sends it
+    if (retry)
+        worker_send (self, self->index, NULL, 0, record->frame, record->frame_size);
+    else if (envelope.kind == ENVELOPE_TIMER)
+        journal_batch_timer_del (self->batch, envelope.to, envelope.created, envelope.id);
+    return 0;
+}
+
+void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *envelope)
+{
+    bool retry = strcmp (envelope->name, "dead_letter_retry") == 0;
+    char hex[2 * ENVELOPE_ID_SIZE + 2] = "", who[WHO_MAX + 1] = "";
+    shoal_data_t args;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
+        shoal_data_str (&args, "id", hex, sizeof hex);
+        shoal_data_str (&args, "who", who, sizeof who);
+    }
+    data_close (&args);
+    uint8_t id[ENVELOPE_ID_SIZE];
+    if (!s_parse_hex (hex, id)) {
+        turn_error (self, route, route_size, envelope, "invalid_field",
+                    "id must be 32 hex digits, as shoal dead-letters shows it");
+        return;
+    }
+    record_t record;
+    uint8_t *bytes;
+    int rc = s_get (self->config->journal, envelope->to, id, &record, &bytes);
+    //  Room for the longest address; cut to a reason's length below.
+    char reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 64];
+    if (rc == 0 && record.state != DEAD_DEAD && record.state != DEAD_SUSPECT) {
+        snprintf (reason, sizeof reason, "the message %s to %s is %s, not dead", hex, envelope->to,
+                  s_states[record.state]);
+        reason[ENVELOPE_REASON_MAX] = 0;
+        turn_error (self, route, route_size, envelope, "not_dead", reason);
+    } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {
+        shoal_rec_t out;
+        rec_init (&out);
+        shoal_rec_str (&out, "address", envelope->to);
+        shoal_rec_str (&out, "id", hex);
+        shoal_rec_str (&out, "state", s_states[record.state]);
+        shoal_rec_str (&out, "who", record.who);
+        size_t size;
+        const uint8_t *data = rec_finish (&out, &size);
+        uint8_t *payload;
+        size_t payload_size;
+        if (data &&
+            envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size) == 0) {
+            turn_reply (self, route, route_size, envelope, payload, payload_size);
+            free (payload);
+        }
+        rec_close (&out);
+    } else if (rc == SHOAL_ENOTFOUND) {
+        snprintf (reason, sizeof reason, "no dead letter %s for %s", hex, envelope->to);
+        reason[ENVELOPE_REASON_MAX] = 0;
+        turn_error (self, route, route_size, envelope, "not_found", reason);
+    } else if (rc)
+        turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+    free (bytes);
+}
+
+//  --------------------------------------------------------------------------
+//  The list
+
+typedef struct {
+    msgpack_packer *pk;
+    bool all;
+    size_t count;
+} list_t;
+
+static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+static void s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_int64 (pk, value);
+}
+
+static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                         const uint8_t *value, size_t size)
+{
+    list_t *list = arg;
+    record_t record;
+    if (s_decode (value, size, &record) != 0 || (!list->all && record.state != DEAD_DEAD) ||
+        list->count >= 2000)
+        return 0;
+    static const char *kinds[] = {"?", "command", "reply", "timer", "query", "stalled"};
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    s_hex (id, hex);
+    msgpack_packer *pk = list->pk;
+    msgpack_pack_map (pk, 9);
+    s_pack_str (pk, "address", stream);
+    s_pack_str (pk, "kind", kinds[record.kind < 6 ? record.kind : 0]);
+    s_pack_str (pk, "command", record.name);
+    s_pack_str (pk, "id", hex);
+    s_pack_int (pk, "crashes", record.crashes);
+    s_pack_int (pk, "last_crash", record.last_crash);
+    s_pack_str (pk, "state", s_states[record.state]);
+    s_pack_str (pk, "who", record.who);
+    s_pack_int (pk, "decided_at", record.decided_at);
+    list->count++;
+    return 0;
+}
+
+int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload, size_t *size)
+{
+    bool all = false;
+    shoal_data_t args;
+    if (data_init (&args, request->payload, request->payload_size) == 0)
+        shoal_data_bool (&args, "all", &all);
+    data_close (&args);
+    msgpack_sbuffer entries;
+    msgpack_sbuffer_init (&entries);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
+    list_t list = {&pk, all, 0};
+    int rc = journal_dead_scan (journal, s_list_entry, &list);
+    if (rc == 0) {
+        msgpack_sbuffer map;
+        msgpack_sbuffer_init (&map);
+        msgpack_packer mpk;
+        msgpack_packer_init (&mpk, &map, msgpack_sbuffer_write);
+        msgpack_pack_map (&mpk, 1);
+        msgpack_pack_str_with_body (&mpk, "dead_letters", 12);
+        msgpack_pack_array (&mpk, list.count);
+        msgpack_sbuffer_write (&map, entries.data, entries.size);
+        rc = envelope_reply_encode (true, NULL, NULL, (const uint8_t *) map.data, map.size, payload,
+                                    size);
+        msgpack_sbuffer_destroy (&map);
+    }
+    msgpack_sbuffer_destroy (&entries);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/*  poison_module.c - a module whose handler can crash the node, loaded by
+    test_poison with --module poison.so. It sees only the public header.
+
+    poison/ID: Boom -> Boomed{} (reply {booms}); Later{ms} sets a timer
+    "boom"; when it fires -> Rang{}. With $SHOAL_POISON set in the node's
+    environment, Boom and the timer abort() the process instead: the
+    "module with a bug" that a fixed build (no $SHOAL_POISON) replaces.
+*/
+#include "shoal.h"
+#include <stdlib.h>
+#include <string.h>
+
+SHOAL_MODULE;
+
+typedef struct {
+    int64_t booms;
+} poison_t;
+
+static void s_crash_if_poisoned (void)
+{
+    if (getenv ("SHOAL_POISON"))
+        abort ();
+}
+
+static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+{
+    poison_t *poison = state;
+    if (shoal_msg_kind (msg) == SHOAL_TIMER) {
+        s_crash_if_poisoned ();
+        shoal_ctx_emit (ctx, "Rang");
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Boom") == 0) {
+        s_crash_if_poisoned ();
+        shoal_ctx_emit (ctx, "Boomed");
+        shoal_rec_int (shoal_ctx_reply (ctx), "booms", poison->booms + 1);
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Later") == 0) {
+        int64_t ms;
+        if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0)
+            return shoal_ctx_reject (ctx, "invalid_field", "ms must be an integer >= 0");
+        shoal_ctx_after (ctx, ms, "boom");
+        return 0;
+    }
+    return shoal_ctx_reject (ctx, "unknown_command", "poison takes Boom and Later");
+}
+
+static int s_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) data;
+    if (strcmp (event, "Boomed") == 0)
+        ((poison_t *) state)->booms++;
+    else if (strcmp (event, "Rang") != 0)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+static void s_view (const void *state, shoal_rec_t *out)
+{
+    shoal_rec_int (out, "booms", ((const poison_t *) state)->booms);
+}
+
+static const shoal_type_t s_poison = {
+    .name = "poison",
+    .state_size = sizeof (poison_t),
+    .apply = s_apply,
+    .handle = s_handle,
+    .view = s_view,
+};
+
+int shoal_module_init (shoal_registry_t *registry)
+{
+    return shoal_register (registry, &s_poison);
+}

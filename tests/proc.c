@@ -1,0 +1,174 @@
+/*  proc.c - process-test helpers. See proc.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+proc_t *proc_new (const char *name)
+{
+    proc_t *self = calloc (1, sizeof (proc_t));
+    assert_non_null (self);
+    snprintf (self->dir, sizeof self->dir, "/tmp/shoal-%s-XXXXXX", name);
+    assert_non_null (mkdtemp (self->dir));
+    snprintf (self->endpoint, sizeof self->endpoint, "ipc://%s/node.ipc", self->dir);
+    return self;
+}
+
+void proc_destroy (proc_t **self_p)
+{
+    proc_t *self = *self_p;
+    if (!self)
+        return;
+    proc_node_signal (self, SIGKILL);
+    harness_rm_rf (self->dir);
+    free (self);
+    *self_p = NULL;
+}
+
+int64_t proc_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+void proc_read (proc_t *self, const char *name, char *buffer)
+{
+    char path[160];
+    snprintf (path, sizeof path, "%s/%s", self->dir, name);
+    buffer[0] = 0;
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    size_t n = fread (buffer, 1, PROC_OUTPUT_MAX - 1, file);
+    buffer[n] = 0;
+    fclose (file);
+}
+
+static const char *s_bin (void)
+{
+    const char *bin = getenv ("SHOAL_BIN");
+    assert_non_null (bin);
+    return bin;
+}
+
+int proc_run (proc_t *self, char *out, char *err, const char *format, ...)
+{
+    char command[4096], text[3072];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    snprintf (command, sizeof command,
+              "SHOAL='%s' DIR='%s' E='%s'; (%s) >'%s/run.out' 2>'%s/run.err'", s_bin (), self->dir,
+              self->endpoint, text, self->dir, self->dir);
+    int status = system (command);
+    if (out)
+        proc_read (self, "run.out", out);
+    if (err)
+        proc_read (self, "run.err", err);
+    return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static bool s_start (proc_t *self, int *status, const char *text)
+{
+    char command[4096];
+    //  No core files: a test may crash its node on purpose.
+    snprintf (command, sizeof command,
+              "ulimit -c 0; SHOAL='%s' DIR='%s' E='%s'; exec %s >'%s/node.out' 2>>'%s/node.log'",
+              s_bin (), self->dir, self->endpoint, text, self->dir, self->dir);
+    char out_path[160];
+    snprintf (out_path, sizeof out_path, "%s/node.out", self->dir);
+    unlink (out_path);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        if (chdir ("/") == 0)
+            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    self->node = pid;
+    int64_t deadline = proc_now_ms () + PROC_START_MS;
+    char ready[PROC_OUTPUT_MAX];
+    while (true) {
+        proc_read (self, "node.out", ready);
+        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
+            return true;
+        if (waitpid (pid, status, WNOHANG) == pid) {
+            self->node = 0;
+            return false;
+        }
+        if (proc_now_ms () > deadline) {
+            char log[PROC_OUTPUT_MAX];
+            proc_read (self, "node.log", log);
+            fail_msg ("the node did not start in time: %s", log);
+        }
+        usleep (20 * 1000);
+    }
+}
+
+void proc_node_start (proc_t *self, const char *format, ...)
+{
+    char text[3072];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    int status;
+    if (!s_start (self, &status, text)) {
+        char log[PROC_OUTPUT_MAX];
+        proc_read (self, "node.log", log);
+        fail_msg ("the node exited (status %d): %s", status, log);
+    }
+}
+
+bool proc_node_try_start (proc_t *self, int *status, const char *format, ...)
+{
+    char text[3072];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    return s_start (self, status, text);
+}
+
+bool proc_node_wait_exit (proc_t *self, int64_t ms, int *status)
+{
+    int64_t deadline = proc_now_ms () + ms;
+    while (self->node > 0) {
+        if (waitpid (self->node, status, WNOHANG) == self->node) {
+            self->node = 0;
+            return true;
+        }
+        if (proc_now_ms () > deadline)
+            return false;
+        usleep (20 * 1000);
+    }
+    return false;
+}
+
+void proc_node_signal (proc_t *self, int sig)
+{
+    if (self->node <= 0)
+        return;
+    kill (self->node, sig);
+    if (sig == SIGTERM || sig == SIGKILL) {
+        int status;
+        waitpid (self->node, &status, 0);
+        self->node = 0;
+    }
+}

@@ -1,0 +1,51 @@
+/*  proc.h - helpers for process tests that drive the real `shoal` binary
+    ($SHOAL_BIN) through /bin/sh in a temporary directory of their own,
+    as test_cli.c does: a node on ipc://DIR/node.ipc with its stdout in
+    DIR/node.out and its stderr appended to DIR/node.log; deadline waits.
+
+    Every helper fails the running test on what it did not expect.
+*/
+#ifndef PROC_H_INCLUDED
+#define PROC_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROC_OUTPUT_MAX 16384 //  bytes kept of a command's stdout or stderr
+#define PROC_START_MS 30000   //  a node's ready line (ASan start-up is slow)
+
+typedef struct {
+    char dir[64];       //  the test's temporary directory
+    char endpoint[128]; //  ipc://dir/node.ipc
+    pid_t node;         //  the running node, or 0
+} proc_t;
+
+//  A fixture with a fresh directory (name: a word for its path).
+proc_t *proc_new (const char *name);
+//  Kills the node if any, removes the directory, frees; *self_p = NULL.
+void proc_destroy (proc_t **self_p);
+
+int64_t proc_now_ms (void);
+
+//  Runs the shell command made from format, with $SHOAL, $DIR and $E (the
+//  endpoint) set; stdout and stderr into out and err (PROC_OUTPUT_MAX
+//  bytes each, may be NULL). Returns its exit code, -1 if it did not exit.
+int proc_run (proc_t *self, char *out, char *err, const char *format, ...);
+
+//  Starts `exec COMMAND` (format, variables as proc_run) as the node and
+//  waits for its ready line; fails the test if it exits first.
+void proc_node_start (proc_t *self, const char *format, ...);
+//  Starts the node as proc_node_start, but returns false if it exits
+//  before its ready line (its wait status in *status), true when ready.
+bool proc_node_try_start (proc_t *self, int *status, const char *format, ...);
+//  Waits at most ms for the node to exit. True (status in *status) if it
+//  did.
+bool proc_node_wait_exit (proc_t *self, int64_t ms, int *status);
+//  Sends sig to the node; with SIGTERM or SIGKILL waits for it too.
+void proc_node_signal (proc_t *self, int sig);
+
+//  The text of DIR/name (PROC_OUTPUT_MAX bytes), "" if missing.
+void proc_read (proc_t *self, const char *name, char *buffer);
+
+#endif

@@ -1,0 +1,158 @@
+/*  test_idempotency.c - idempotency keys that cannot be misused, with real
+    processes: the same id with another command or another payload is
+    refused as id_reused, naming the first command, and changes nothing;
+    the same request again gets the first reply. A send that times out
+    (its node SIGSTOPped) says its id and the exact command to retry,
+    and that command, run once the node goes on, has one effect.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NODE                                                                                       \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off --module "               \
+    "\"$SHOAL_TEST_MODULE\""
+#define RETRY_PREFIX "Retry safely with: shoal "
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-idem");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+static int s_count (const char *text, const char *needle)
+{
+    int count = 0;
+    for (const char *at = strstr (text, needle); at; at = strstr (at + 1, needle))
+        count++;
+    return count;
+}
+
+//  Fails unless out has needle.
+#define assert_has(out, needle)                                                                    \
+    do {                                                                                           \
+        if (!strstr ((out), (needle)))                                                             \
+            fail_msg ("expected %s in: %s", (needle), (out));                                      \
+    } while (0)
+
+//  --------------------------------------------------------------------------
+//  1. id_reused: another payload or another command under the same id.
+
+static void test_id_reused (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Add by=5"), 0);
+    assert_has (out, "\"value\":5");
+    assert_has (out, "\"id\":\"k1\""); //  the user's own id, and the hex it stands for
+    assert_has (out, "\"id_hex\":\"");
+
+    //  Another payload.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Add by=6"), 1);
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "was used for Add with other fields; use a new id");
+    assert_has (out, "\"id\":\"k1\"");
+    //  Another command.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Get"), 1);
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "was used for Add, not Get");
+    //  Nothing changed.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/a"), 0);
+    assert_has (out, "\"value\":5");
+    //  The same request again: the first reply.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Add by=5"), 0);
+    assert_has (out, "\"value\":5");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E counter/a"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+    //  The id names one request for one actor: another actor may use it.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/b Get"), 0);
+    //  And a restart (the record read back from the store) changes nothing.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Add by=7"), 1);
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id k1 counter/a Add by=5"), 0);
+    assert_has (out, "\"value\":5");
+}
+
+//  --------------------------------------------------------------------------
+//  2. A send that times out says how to retry it safely.
+
+//  Sends to a stopped node with --timeout 300 (extra: more options), then
+//  lets it go on, runs the retry command it printed, and checks that
+//  address's counter was added to once, by by.
+static void s_timeout_then_retry (proc_t *p, const char *extra, const char *address, int by,
+                                  const char *shown)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_signal (p, SIGSTOP);
+    int rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 300 %s %s Add by=%d",
+                       extra, address, by);
+    proc_node_signal (p, SIGCONT);
+    assert_int_equal (rc, 3);
+    assert_has (err, "no answer from");
+    assert_has (err, "within 300 ms; the command may still take effect");
+    assert_has (err, RETRY_PREFIX "send --id ");
+    if (shown)
+        assert_has (err, shown);
+    //  The retry command, exactly as printed, with $SHOAL for shoal.
+    char *line = strstr (err, RETRY_PREFIX) + strlen (RETRY_PREFIX);
+    char *end = strchr (line, '\n');
+    if (end)
+        *end = 0;
+    //  (a longer timeout than the first try's 300 ms: the machine may be busy)
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL %s --timeout 5000", line), 0);
+    char value[32];
+    snprintf (value, sizeof value, "\"value\":%d", by);
+    assert_has (out, value);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E %s", address), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E %s", address), 0);
+    assert_has (out, value);
+}
+
+static void test_timeout_shows_retry (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    //  An id chosen by shoal send (32 hex digits, shown as is).
+    s_timeout_then_retry (p, "", "counter/c", 7, NULL);
+    //  An id of the user's: shown as given, quoted for the shell.
+    s_timeout_then_retry (p, "--id 'order 77'", "counter/d", 3, "--id 'order 77'");
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
+        fprintf (stderr, "test_idempotency: run through ctest\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_id_reused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

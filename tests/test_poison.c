@@ -1,0 +1,241 @@
+/*  test_poison.c - poison messages, with real processes: a module whose
+    handler aborts the node (tests/poison_module.c, while $SHOAL_POISON is
+    set) crashes it three times in a row, with the test restarting it as
+    a supervisor would; then the node stays up, serves the other actors,
+    lists the dead letter, answers a client that sends it `poisoned`, and
+    the saga that sent it sees it stalled. Started again with the module
+    "fixed", `shoal dead-letters retry` runs it exactly once. A timer
+    that crashes is set aside the same way, and `drop` forgets it.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NODE_ARGS                                                                                  \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --stall-ms 500 --metrics off "         \
+    "--module \"$SHOAL_TEST_MODULE\" --module \"$SHOAL_POISON_MODULE\""
+#define CRASHING "env SHOAL_POISON=1 " NODE_ARGS
+#define FIXED NODE_ARGS
+#define EXIT_MS 30000 //  a crash comes within this of a start
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-poison");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+static int s_count (const char *text, const char *needle)
+{
+    int count = 0;
+    for (const char *at = strstr (text, needle); at; at = strstr (at + 1, needle))
+        count++;
+    return count;
+}
+
+//  The node died by abort(): the module's crash, not something else.
+static void s_assert_crashed (int status)
+{
+    if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGABRT)
+        fail_msg ("the node ended otherwise than by the module's abort (status %d)", status);
+}
+
+//  Acts as the supervisor: the running node crashed (or crashes now) on
+//  its poison; restarts it until it has died three times in all.
+static void s_crash_three_times (proc_t *p)
+{
+    int status, crashes = 0;
+    while (crashes < 3) {
+        if (p->node) {
+            if (!proc_node_wait_exit (p, EXIT_MS, &status)) {
+                char log[PROC_OUTPUT_MAX];
+                proc_read (p, "node.log", log);
+                fail_msg ("crash %d did not come within %d ms: %s", crashes + 1, EXIT_MS, log);
+            }
+        } else if (proc_node_try_start (p, &status, CRASHING))
+            continue; //  ready: it crashes soon after, as the poison comes again
+        s_assert_crashed (status);
+        crashes++;
+    }
+}
+
+//  The id of the dead letter of address in `shoal dead-letters --json`
+//  output text, into id (33 bytes).
+static void s_find_id (const char *text, const char *address, char *id)
+{
+    char needle[128];
+    snprintf (needle, sizeof needle, "\"address\":\"%s\"", address);
+    const char *entry = strstr (text, needle);
+    if (!entry)
+        fail_msg ("no dead letter of %s in %s", address, text);
+    const char *at = strstr (entry, "\"id\":\"");
+    assert_non_null (at);
+    memcpy (id, at + 6, 32);
+    id[32] = 0;
+}
+
+//  Polls command until its stdout contains needle, at most ms.
+static void s_wait_for (proc_t *p, int64_t ms, const char *needle, const char *command)
+{
+    char out[PROC_OUTPUT_MAX];
+    int64_t deadline = proc_now_ms () + ms;
+    while (true) {
+        proc_run (p, out, NULL, "%s", command);
+        if (strstr (out, needle))
+            return;
+        if (proc_now_ms () > deadline)
+            fail_msg ("'%s' never printed %s; last: %s", command, needle, out);
+        usleep (50 * 1000);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  1. A command sent by an actor crashes the node three times: set aside.
+
+static void test_poison_command (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, CRASHING);
+    //  counter/f sends Boom to poison/p through its outbox: every restart
+    //  re-sends it, so the node crashes again by itself.
+    int rc = proc_run (p, out, err,
+                       "$SHOAL send --endpoint $E --timeout 5000 counter/f Forward to=poison/p "
+                       "name=Boom");
+    assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
+    s_crash_three_times (p);
+
+    //  The fourth start stays up and serves everything else.
+    proc_node_start (p, CRASHING);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/x Add by=2"), 0);
+    assert_non_null (strstr (out, "\"value\":2"));
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    assert_non_null (strstr (out, "\"address\":\"poison/p\""));
+    assert_non_null (strstr (out, "\"command\":\"Boom\""));
+    assert_non_null (strstr (out, "\"crashes\":3"));
+    assert_non_null (strstr (out, "\"state\":\"dead\""));
+    char id[33];
+    s_find_id (out, "poison/p", id);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
+    assert_non_null (strstr (out, "poison/p"));
+    assert_non_null (strstr (out, id));
+
+    //  A client sending it is told, and the node lives on.
+    rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --id %s poison/p Boom", id);
+    assert_int_equal (rc, 1);
+    assert_non_null (strstr (out, "\"code\":\"poisoned\""));
+    //  The saga's outbox entry stays pending and is reported stalled.
+    s_wait_for (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E counter/f");
+    assert_int_equal (kill (p->node, 0), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
+    assert_int_equal (s_count (out, "\"Boomed\""), 0);
+
+    //  The module is fixed: retry runs it once, and the saga gets its reply.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, FIXED);
+    rc = proc_run (p, out, err, "USER=ops-tester $SHOAL dead-letters --endpoint $E retry %s", id);
+    if (rc != 0)
+        fail_msg ("retry: exit %d: %s %s", rc, out, err);
+    assert_non_null (strstr (out, "\"state\":\"retried\""));
+    s_wait_for (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
+    assert_int_equal (s_count (out, "\"Boomed\""), 1);
+    assert_int_equal (s_count (out, "\"seq\""), 1);
+    //  Re-sent by the client with the same id: the stored reply, no effect.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id %s poison/p Boom", id),
+                      0);
+    assert_non_null (strstr (out, "\"booms\":1"));
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
+    assert_int_equal (s_count (out, "\"Boomed\""), 1);
+    //  The decision is kept, with who and when; the list proper is empty.
+    s_wait_for (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all --json"), 0);
+    assert_non_null (strstr (out, "\"who\":\"ops-tester\""));
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    assert_null (strstr (out, "poison/p"));
+    //  A retry of what is not dead is refused.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 1);
+}
+
+//  --------------------------------------------------------------------------
+//  2. A timer whose handler crashes is set aside too; drop forgets it.
+
+static void test_poison_timer (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, CRASHING);
+    int rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 5000 poison/t Later ms=0");
+    assert_true (rc == 0 || rc == 3);
+    s_crash_three_times (p);
+    proc_node_start (p, CRASHING);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    assert_non_null (strstr (out, "\"kind\":\"timer\""));
+    assert_non_null (strstr (out, "\"command\":\"boom\""));
+    char id[33];
+    s_find_id (out, "poison/t", id);
+    rc = proc_run (p, out, err, "USER=ops-tester $SHOAL dead-letters --endpoint $E drop %s", id);
+    if (rc != 0)
+        fail_msg ("drop: exit %d: %s %s", rc, out, err);
+    assert_non_null (strstr (out, "\"state\":\"dropped\""));
+    //  Still the buggy module: the dropped timer is gone, the node stays up.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, CRASHING);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/y Add by=1"), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all"), 0);
+    assert_non_null (strstr (out, "dropped"));
+    assert_non_null (strstr (out, "ops-tester"));
+    assert_int_equal (kill (p->node, 0), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/t"), 0);
+    assert_int_equal (s_count (out, "\"Rang\""), 0);
+}
+
+//  --------------------------------------------------------------------------
+//  3. A handler that runs past --turn-timeout is logged with its address
+//     and counted while it runs.
+
+static void test_turn_timeout (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED " --turn-timeout 100");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/s Slow ms=700"), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E"), 0);
+    assert_non_null (strstr (out, "\"overdue_turns\":1"));
+    assert_non_null (strstr (out, "\"overdue_now\":0"));
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    if (!strstr (log, "Slow on counter/s has run for") || !strstr (log, "past --turn-timeout"))
+        fail_msg ("no line about the slow turn in the log: %s", log);
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
+        fprintf (stderr, "test_poison: run through ctest\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,361 @@
+/*  cmd_deadletters.c - `shoal dead-letters`: the messages a node set aside
+    because their turns crashed it (runtime/deadletter.h), and the
+    operator's two decisions on one: retry (run it once more) and drop.
+
+    A node lists its own dead letters (the "dead_letters" query, answered
+    by its front); with --cluster every node is asked in turn. retry and
+    drop find the message by its id in those lists, then send the
+    decision to its receiver's address, signed with $USER: the node writes
+    who and when in the record, shown by --all.
+*/
+#include "commands.h"
+#include "cluster.h"
+#include "options.h"
+
+#include <czmq.h>
+#include <msgpack.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define TARGETS_MAX 64 //  nodes asked, at most
+
+typedef struct {
+    const char *endpoint;
+    const char *cluster;
+    bool json;
+    bool all;
+    long timeout_ms;
+} dl_options_t;
+
+//  One node to ask: its name ("" alone) and a client to it.
+typedef struct {
+    char name[64];
+    client_t *client;
+    client_reply_t reply; //  its list, when listed
+    bool listed;
+} target_t;
+
+static void s_help (FILE *out)
+{
+    fprintf (out,
+             "Usage: shoal dead-letters [--endpoint E | --cluster FILE] [--json] [--all]\n"
+             "       shoal dead-letters [--endpoint E | --cluster FILE] retry ID\n"
+             "       shoal dead-letters [--endpoint E | --cluster FILE] drop ID\n\n"
+             "A message during whose turn the node died %s times in a row is set aside as a\n"
+             "dead letter: the node starts and serves everything else. A client sending it\n"
+             "is answered poisoned; an actor sending it sees it stalled.\n\n"
+             "  (no action)  list the dead letters: address, command, id, crashes and the\n"
+             "               last crash; --all adds those decided (retried, dropped) and\n"
+             "               those that crashed fewer times, with who decided and when\n"
+             "  retry ID     run it once more (after a fixed module): its count starts\n"
+             "               again, so a crash sets it aside after 3 more\n"
+             "  drop ID      never run it: a command is answered dropped, a reply is\n"
+             "               forgotten, a timer deleted\n"
+             "Decisions are written in the node's journal with $USER and the time.\n\n"
+             "Exit: 0 done, 1 refused (not found, not dead), 2 bad usage, 3 no answer.\n\n"
+             "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
+             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n",
+             "3");
+}
+
+//  Makes the targets: the endpoint, or every node of the cluster. Returns
+//  their count, or -1 after a message.
+static int s_targets (const dl_options_t *opts, target_t *targets)
+{
+    if (opts->endpoint) {
+        targets[0].client = client_new (opts->endpoint);
+        snprintf (targets[0].name, sizeof targets[0].name, "%s", "");
+        if (!targets[0].client) {
+            fprintf (stderr, "shoal dead-letters: '%s' is not a valid endpoint\n", opts->endpoint);
+            return -1;
+        }
+        return 1;
+    }
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (opts->cluster, &error);
+    if (!cluster) {
+        fprintf (stderr, "shoal dead-letters: %s\n", error ? error : "out of memory");
+        free (error);
+        return -1;
+    }
+    int count = cluster_node_count (cluster);
+    count = count > TARGETS_MAX ? TARGETS_MAX : count;
+    for (int i = 0; i < count; i++) {
+        snprintf (targets[i].name, sizeof targets[i].name, "%s", cluster_node_name (cluster, i));
+        targets[i].client = client_new_cluster (opts->cluster, targets[i].name, &error);
+        if (!targets[i].client) {
+            fprintf (stderr, "shoal dead-letters: %s\n", error ? error : "out of memory");
+            free (error);
+            cluster_destroy (&cluster);
+            return -1;
+        }
+    }
+    cluster_destroy (&cluster);
+    return count;
+}
+
+static void s_targets_close (target_t *targets, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (targets[i].listed)
+            client_reply_close (&targets[i].reply);
+        client_destroy (&targets[i].client);
+    }
+}
+
+//  Asks every target for its list. Returns the number that answered;
+//  says on stderr which did not.
+static int s_list (const dl_options_t *opts, target_t *targets, int count, bool all)
+{
+    char field[] = "all=true";
+    char *fields[] = {field};
+    uint8_t *payload;
+    size_t size;
+    char error[128];
+    if (client_fields (all ? 1 : 0, fields, &payload, &size, error, sizeof error) != 0)
+        return 0;
+    int answered = 0;
+    for (int i = 0; i < count; i++) {
+        envelope_t request;
+        client_request (&request, ENVELOPE_QUERY, NULL, "node/dead-letters", "dead_letters",
+                        payload, size);
+        client_set_send_timeout (targets[i].client, (int) opts->timeout_ms);
+        int rc =
+            client_call (targets[i].client, &request, (int) opts->timeout_ms, &targets[i].reply);
+        if (rc == 0 && targets[i].reply.ok) {
+            targets[i].listed = true;
+            answered++;
+            continue;
+        }
+        if (rc == 0) {
+            fprintf (stderr, "shoal dead-letters: %s%s refused: %s %s\n",
+                     targets[i].name[0] ? "node " : "",
+                     targets[i].name[0] ? targets[i].name : opts->endpoint, targets[i].reply.code,
+                     targets[i].reply.reason);
+            client_reply_close (&targets[i].reply);
+        } else
+            fprintf (stderr, "shoal dead-letters: no answer from %s%s within %ld ms\n",
+                     targets[i].name[0] ? "node " : "",
+                     targets[i].name[0] ? targets[i].name : opts->endpoint, opts->timeout_ms);
+    }
+    free (payload);
+    return answered;
+}
+
+//  The list's array in a target's reply, or NULL.
+static const msgpack_object *s_entries (msgpack_unpacked *unpacked, const target_t *target)
+{
+    const msgpack_object *map = map_unpack (unpacked, target->reply.data, target->reply.size);
+    const msgpack_object *list = map ? map_find (map, "dead_letters") : NULL;
+    return list && list->type == MSGPACK_OBJECT_ARRAY ? list : NULL;
+}
+
+static void s_time (int64_t ms, char *text, size_t size)
+{
+    if (ms <= 0) {
+        snprintf (text, size, "-");
+        return;
+    }
+    time_t seconds = (time_t) (ms / 1000);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    strftime (text, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void s_print_entry (const dl_options_t *opts, const target_t *target,
+                           const msgpack_object *entry, bool first)
+{
+    char address[SHOAL_ADDRESS_MAX + 1] = "", kind[16] = "", command[SHOAL_NAME_MAX + 1] = "",
+                                     id[40] = "", state[16] = "", who[64] = "";
+    int64_t crashes = 0, last = 0, decided = 0;
+    map_find_str (entry, "address", address, sizeof address);
+    map_find_str (entry, "kind", kind, sizeof kind);
+    map_find_str (entry, "command", command, sizeof command);
+    map_find_str (entry, "id", id, sizeof id);
+    map_find_str (entry, "state", state, sizeof state);
+    map_find_str (entry, "who", who, sizeof who);
+    map_find_int (entry, "crashes", &crashes);
+    map_find_int (entry, "last_crash", &last);
+    map_find_int (entry, "decided_at", &decided);
+    char last_text[32], decided_text[32];
+    s_time (last, last_text, sizeof last_text);
+    s_time (decided, decided_text, sizeof decided_text);
+    if (opts->json) {
+        printf ("%s{", first ? "" : ",");
+        if (target->name[0]) {
+            printf ("\"node\":");
+            json_string (stdout, target->name, strlen (target->name));
+            printf (",");
+        }
+        printf ("\"address\":");
+        json_string (stdout, address, strlen (address));
+        printf (",\"kind\":\"%s\",\"command\":", kind);
+        json_string (stdout, command, strlen (command));
+        printf (",\"id\":\"%s\",\"crashes\":%lld,\"last_crash\":\"%s\",\"state\":\"%s\"", id,
+                (long long) crashes, last_text, state);
+        if (who[0]) {
+            printf (",\"who\":");
+            json_string (stdout, who, strlen (who));
+            printf (",\"decided_at\":\"%s\"", decided_text);
+        }
+        printf ("}");
+        return;
+    }
+    printf ("%-28s %-8s %-16s %s %7lld  %s", address, kind, command, id, (long long) crashes,
+            last_text);
+    if (opts->all)
+        printf ("  %-8s %s %s", state, who[0] ? who : "-", who[0] ? decided_text : "");
+    if (target->name[0])
+        printf ("  (node %s)", target->name);
+    printf ("\n");
+}
+
+static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
+{
+    bool first = true;
+    if (opts->json)
+        printf ("{\"dead_letters\":[");
+    else {
+        printf ("%-28s %-8s %-16s %-32s %7s  %s", "ADDRESS", "KIND", "COMMAND", "ID", "CRASHES",
+                "LAST CRASH");
+        if (opts->all)
+            printf ("            %-8s %s", "STATE", "DECIDED BY, AT");
+        printf ("\n");
+    }
+    for (int i = 0; i < count; i++) {
+        if (!targets[i].listed)
+            continue;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *list = s_entries (&unpacked, &targets[i]);
+        for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+            if (list->via.array.ptr[k].type != MSGPACK_OBJECT_MAP)
+                continue;
+            s_print_entry (opts, &targets[i], &list->via.array.ptr[k], first);
+            first = false;
+        }
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    if (opts->json)
+        printf ("]}\n");
+    return EXIT_ACCEPTED;
+}
+
+//  retry or drop: finds id in the lists and sends the decision to the
+//  node that listed it.
+static int s_decide (const dl_options_t *opts, target_t *targets, int count, const char *action,
+                     const char *id)
+{
+    for (int i = 0; i < count; i++) {
+        if (!targets[i].listed)
+            continue;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *list = s_entries (&unpacked, &targets[i]);
+        char address[SHOAL_ADDRESS_MAX + 1] = "";
+        char found[40] = "";
+        for (uint32_t k = 0; list && k < list->via.array.size && !address[0]; k++) {
+            const msgpack_object *entry = &list->via.array.ptr[k];
+            if (entry->type == MSGPACK_OBJECT_MAP &&
+                map_find_str (entry, "id", found, sizeof found) == 0 && strcasecmp (found, id) == 0)
+                map_find_str (entry, "address", address, sizeof address);
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        if (!address[0])
+            continue;
+        const char *user = getenv ("USER");
+        char id_field[64], who_field[96];
+        snprintf (id_field, sizeof id_field, "id=%s", found);
+        snprintf (who_field, sizeof who_field, "who=%s", user && *user ? user : "unknown");
+        char *fields[] = {id_field, who_field};
+        uint8_t *payload;
+        size_t size;
+        char error[128];
+        if (client_fields (2, fields, &payload, &size, error, sizeof error) != 0) {
+            fprintf (stderr, "shoal dead-letters: %s\n", error);
+            return EXIT_USAGE;
+        }
+        envelope_t request;
+        client_request (&request, ENVELOPE_QUERY, NULL, address,
+                        streq (action, "retry") ? "dead_letter_retry" : "dead_letter_drop", payload,
+                        size);
+        client_reply_t reply;
+        int rc = client_call (targets[i].client, &request, (int) opts->timeout_ms, &reply);
+        free (payload);
+        if (rc != 0) {
+            fprintf (stderr,
+                     "shoal dead-letters: no answer within %ld ms; %s %s may or may not "
+                     "be recorded: list with --all to see\n",
+                     opts->timeout_ms, action, found);
+            return EXIT_NO_ANSWER;
+        }
+        int exit_code = reply.ok ? EXIT_ACCEPTED : EXIT_REJECTED;
+        if (reply.ok) {
+            printf ("{\"ok\":true,\"action\":\"%s\",\"address\":", action);
+            json_string (stdout, address, strlen (address));
+            printf (",\"id\":\"%s\",\"reply\":", found);
+            json_write (stdout, reply.data, reply.size);
+            printf ("}\n");
+        } else {
+            printf ("{\"ok\":false,\"action\":\"%s\",\"id\":\"%s\",\"code\":", action, found);
+            json_string (stdout, reply.code, strlen (reply.code));
+            printf (",\"reason\":");
+            json_string (stdout, reply.reason, strlen (reply.reason));
+            printf ("}\n");
+        }
+        client_reply_close (&reply);
+        return exit_code;
+    }
+    fprintf (stderr,
+             "shoal dead-letters: no message %s in the dead-letter lists (shoal "
+             "dead-letters --all shows them all)\n",
+             id);
+    return EXIT_REJECTED;
+}
+
+int cmd_deadletters (int argc, char **argv)
+{
+    dl_options_t opts = {0};
+    const option_t table[] = {
+        OPT_STRING ("endpoint", &opts.endpoint),
+        OPT_STRING ("cluster", &opts.cluster),
+        OPT_FLAG ("json", &opts.json),
+        OPT_FLAG ("all", &opts.all),
+        OPT_INT ("timeout", &opts.timeout_ms, 1, 3600000),
+        OPT_END,
+    };
+    int first = options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (!opts.timeout_ms)
+        opts.timeout_ms = DEFAULT_TIMEOUT_MS;
+    int left = argc - first;
+    const char *action = left > 0 ? argv[first] : NULL;
+    if (action && !((streq (action, "retry") || streq (action, "drop")) && left == 2)) {
+        fprintf (stderr, "shoal dead-letters: expected nothing, retry ID or drop ID (see shoal "
+                         "dead-letters --help)\n");
+        return EXIT_USAGE;
+    }
+    client_target (opts.endpoint, opts.cluster, &opts.endpoint, &opts.cluster);
+    target_t targets[TARGETS_MAX];
+    memset (targets, 0, sizeof targets);
+    int count = s_targets (&opts, targets);
+    if (count < 0)
+        return EXIT_USAGE;
+    int answered = s_list (&opts, targets, count, action != NULL || opts.all);
+    int rc;
+    if (answered == 0)
+        rc = EXIT_NO_ANSWER;
+    else if (action)
+        rc = s_decide (&opts, targets, count, action, argv[first + 1]);
+    else {
+        rc = s_print_list (&opts, targets, count);
+        if (answered < count)
+            rc = EXIT_NO_ANSWER;
+    }
+    s_targets_close (targets, count);
+    return rc;
+}
