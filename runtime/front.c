@@ -239,10 +239,12 @@ static void s_reject (front_t *self, const uint8_t *route, size_t route_size,
 static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route_size,
                                const uint8_t *frame, size_t size, envelope_t *envelope)
 {
-    int rc = envelope_decode (envelope, frame, size);
+    char detail[ENVELOPE_REASON_MAX + 1];
+    int rc = envelope_decode_detail (envelope, frame, size, detail, sizeof detail);
     if (rc != 0) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, NULL, "bad_frame", shoal_strerror (rc));
+        s_reject (self, route, route_size, NULL, "bad_frame",
+                  detail[0] ? detail : shoal_strerror (rc));
         return false;
     }
     if (envelope->kind != ENVELOPE_COMMAND && envelope->kind != ENVELOPE_QUERY) {
