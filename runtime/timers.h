@@ -6,8 +6,11 @@
     from the journal at start and after an aborted batch, and with each
     committed batch's new timers; when one is due it becomes a message in
     the worker's local queue, and the turn that handles it deletes its
-    record: fired once, and after a restart late rather than never. Known
-    limit: insertion is O(n) in the timers armed. Internal to the worker:
+    record: fired once, and after a restart late rather than never. A
+    turn that cancels a timer deletes its record in its batch and marks
+    it; the mark keeps it from firing, and the commit's release drops it.
+    Known limits: insertion is O(n) in the timers armed, and so is a
+    cancel (it decodes each one's envelope). Internal to the worker:
     the worker thread owns the queue and every timer in it.
 */
 #ifndef TIMERS_H_INCLUDED
