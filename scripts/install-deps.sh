@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           libleveldb-dev libcmocka-dev libmicrohttpd-dev python3
           python3-zmq python3-msgpack   # the Python client example and its test
-          prometheus)   # prometheus: promtool, which the metrics test runs
+          prometheus    # prometheus: promtool, which the metrics test runs
+          clang libclang-rt-dev)   # the libFuzzer targets of fuzz/ (libFuzzer's runtime)
 
 missing=()
 for p in "${packages[@]}"; do
