@@ -74,6 +74,8 @@ write("fields", "big", b"n=9223372036854775807\x00m=-9223372036854775808")
 write("fields", "overflow", b"n=9223372036854775808")
 write("fields", "twice", b"a=1\x00a=2")
 write("fields", "bad", b"=1\x00novalue")
+write("fields", "json", b'items:=[1,"two",{"three":3.5}]\x00ok:=true\x00n:=null')
+write("fields", "jsonbad", b'm:={"a":1,"a":2}\x00x:=[1,')
 
 # config: ZPL files and cluster maps
 write("config", "plain", "# a comment\nroot\n    key = \"value\"\n    other = 12\n")
