@@ -3,7 +3,8 @@
 #
 #   ./build.sh demo     install what is missing, build, run `shoal demo`
 #   ./build.sh test     install what is missing, build with -Werror under
-#                       ASan/UBSan, run every test (what CI runs)
+#                       ASan/UBSan, run every test, then build the fuzz
+#                       targets with clang and fuzz each briefly (what CI runs)
 #   ./build.sh build    install what is missing, build build/tools/shoal
 #   ./build.sh deps     only install what is missing
 #
@@ -35,10 +36,15 @@ case "$command" in
     test)
         scripts/install-deps.sh
         build build-test -DSHOAL_WERROR=ON -DSHOAL_SANITIZE=ON
-        cd build-test
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            ctest --output-on-failure --timeout 1500 "$@" ;;
+        # The libFuzzer targets (fuzz/) need clang: a second, small build of
+        # the decoders' libraries and the targets only, each fuzzed for a few
+        # seconds. Not -Werror: the gcc build above is the warnings' gate.
+        CC=clang build build-fuzz -DSHOAL_FUZZ=ON
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        (cd build-test && ctest --output-on-failure --timeout 1500 "$@")
+        cd build-fuzz
+        ctest --output-on-failure --timeout 300 "$@" ;;
     -h|--help|help)
         sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *)

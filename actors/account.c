@@ -51,7 +51,7 @@ static int s_must_be_open (shoal_ctx_t *ctx, const account_t *account)
     return 0;
 }
 
-static int s_open (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg)
+static int s_open (shoal_ctx_t *ctx, const account_t *account, const shoal_msg_t *msg)
 {
     if (account->status != ACCOUNT_NONE)
         return shoal_ctx_reject (ctx, "already_open", "account %s was already opened",
@@ -81,7 +81,7 @@ typedef enum {
 
 //  Moves amount in or out of the account, recording event_name (with the
 //  transfer id when with_transfer). Never wraps: an overflow is rejected.
-static int s_move (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg,
+static int s_move (shoal_ctx_t *ctx, const account_t *account, const shoal_msg_t *msg,
                    const char *event_name, bool with_transfer, move_t move)
 {
     int64_t amount, balance;
@@ -113,9 +113,9 @@ static int s_move (shoal_ctx_t *ctx, account_t *account, const shoal_msg_t *msg,
     return 0;
 }
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
-    account_t *account = state;
+    const account_t *account = state;
     const char *name = shoal_msg_name (msg);
     if (shoal_msg_kind (msg) != SHOAL_COMMAND)
         return shoal_ctx_reject (ctx, "unknown_command", "an account takes commands only");
@@ -183,11 +183,12 @@ static void s_view (const void *state, shoal_rec_t *out)
     shoal_rec_int (out, "overdraft", account->overdraft);
 }
 
-static int s_restore (void *state, const shoal_data_t *snapshot)
+//  A snapshot is the view (version 0, the only one so far).
+static int s_restore (void *state, int version, const shoal_data_t *snapshot)
 {
     account_t *account = state;
     char status[16];
-    if (shoal_data_str (snapshot, "status", status, sizeof status) != 0 ||
+    if (version != 0 || shoal_data_str (snapshot, "status", status, sizeof status) != 0 ||
         shoal_data_str (snapshot, "owner", account->owner, sizeof account->owner) != 0 ||
         shoal_data_int (snapshot, "balance", &account->balance) != 0 ||
         shoal_data_int (snapshot, "overdraft", &account->overdraft) != 0 || account->overdraft < 0)
@@ -204,5 +205,7 @@ const shoal_type_t account_type = {
     .apply = s_apply,
     .handle = s_handle,
     .view = s_view,
+    .snapshot = s_view,
     .restore = s_restore,
+    .snapshot_version = 0,
 };

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#define LOG_LINE_MAX 1024
-
 static atomic_int s_level = SHOAL_LOG_INFO;
 
 static const char *s_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};

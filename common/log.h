@@ -14,14 +14,10 @@
 #ifndef SHOAL_LOG_H_INCLUDED
 #define SHOAL_LOG_H_INCLUDED
 
+#include "shoal_base.h" //  shoal_log_level_t, which modules see too
 #include <stdbool.h>
 
-typedef enum {
-    SHOAL_LOG_DEBUG = 0,
-    SHOAL_LOG_INFO = 1,
-    SHOAL_LOG_WARN = 2,
-    SHOAL_LOG_ERROR = 3,
-} shoal_log_level_t;
+#define LOG_LINE_MAX 1024 //  bytes of a line at most: longer ones are cut
 
 //  The words of the levels, in their order: the value of --log-level.
 #define SHOAL_LOG_LEVELS "debug|info|warn|error"

@@ -47,6 +47,15 @@ typedef enum {
 #undef SHOAL_ERROR_ENUM
 } shoal_error_t;
 
+//  The levels of the node's log, least severe first (shoal_log, and
+//  --log-level: lines below it are not written).
+typedef enum {
+    SHOAL_LOG_DEBUG = 0,
+    SHOAL_LOG_INFO = 1,
+    SHOAL_LOG_WARN = 2,
+    SHOAL_LOG_ERROR = 3,
+} shoal_log_level_t;
+
 //  Returns a static description of an error code. Never NULL.
 SHOAL_EXPORT const char *shoal_strerror (int code);
 

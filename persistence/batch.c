@@ -205,11 +205,17 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
 int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
                             const uint8_t *state, size_t size)
 {
+    return journal_batch_snapshot_versioned (self, stream, seq, 0, state, size);
+}
+
+int journal_batch_snapshot_versioned (journal_batch_t *self, const char *stream, int64_t seq,
+                                      int version, const uint8_t *state, size_t size)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
-    if (len == 0 || seq < 0 || !mpread_is_map (state, size, MPREAD_DEPTH_ANY))
+    if (len == 0 || seq < 0 || version < 0 || !mpread_is_map (state, size, MPREAD_DEPTH_ANY))
         return SHOAL_EINVAL;
-    int pack_rc = keys_snapshot_encode (&self->buffer, seq, state, size);
+    int pack_rc = keys_snapshot_encode (&self->buffer, seq, state, size, version);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len =
         keys_stream_key (key, journal_shard (self->journal, stream), 's', stream, len, false);

@@ -141,6 +141,11 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg);
 //  caller frees *state with free()). SHOAL_ENOTFOUND if there is none.
 int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
                           size_t *size);
+//  The same, and the actor type's snapshot version it was written with
+//  into *version (may be NULL; 0 for a snapshot made before versions were
+//  kept). SHOAL_EFORMAT or SHOAL_EVERSION for a damaged record.
+int journal_snapshot_read (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
+                           size_t *size, int *version);
 
 //  The committed inbox record for (stream, id): the stored reply bytes
 //  (the caller frees them with free()). SHOAL_ENOTFOUND if none.
@@ -220,6 +225,10 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
 
 int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
                             const uint8_t *state, size_t size);
+//  The same, written with the actor type's snapshot version (>= 0; the
+//  call above writes 0).
+int journal_batch_snapshot_versioned (journal_batch_t *self, const char *stream, int64_t seq,
+                                      int version, const uint8_t *state, size_t size);
 
 //  Stages the inbox record for (stream, id).
 int journal_batch_inbox_put (journal_batch_t *self, const char *stream,

@@ -152,15 +152,24 @@ int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, si
 }
 
 int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const uint8_t **state,
-                          size_t *state_len)
+                          size_t *state_len, int *version)
 {
     size_t offset = 0;
+    bool with_version = false;
     int rc = s_read_header (buf, size, &offset, 3);
+    if (rc == SHOAL_EFORMAT) { //  a newer record: with the type's snapshot version
+        offset = 0;
+        rc = s_read_header (buf, size, &offset, 4);
+        with_version = true;
+    }
     if (rc)
         return rc;
+    int64_t written = 0;
     if (s_read_int (buf, size, &offset, seq) || s_read_map (buf, size, &offset, state, state_len) ||
-        offset != size)
+        (with_version && mpread_int (buf, size, &offset, 0, INT32_MAX, &written)) || offset != size)
         return SHOAL_EFORMAT;
+    if (version)
+        *version = (int) written;
     return 0;
 }
 
@@ -226,12 +235,14 @@ int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_le
     return rc;
 }
 
-int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size)
+int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size,
+                          int version)
 {
     msgpack_packer pk;
-    int rc = s_write_header (&pk, buffer, 3);
+    int rc = s_write_header (&pk, buffer, 4);
     rc |= msgpack_pack_int64 (&pk, seq);
     rc |= msgpack_sbuffer_write (buffer, (const char *) state, size);
+    rc |= msgpack_pack_int64 (&pk, version);
     return rc;
 }
 

@@ -8,7 +8,7 @@
     copying that range.
 
         'S' shard:u16be 'e' stream 0x00 seq:u64be -> event [1, name, data, created]
-        'S' shard:u16be 's' stream                -> snapshot [1, seq, state]
+        'S' shard:u16be 's' stream                -> snapshot [1, seq, state(, version)]
         'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply(, digest, name)]
         'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
         'S' shard:u16be 't' due:u64be id:16       -> timer (an encoded envelope)
@@ -23,12 +23,16 @@
 
     Records are msgpack arrays that start with the format version (1):
         event     [1, name:str, data:map, created:int]
-        snapshot  [1, seq:int, state:map]
+        snapshot  [1, seq:int, state:map] or
+                  [1, seq:int, state:map, version:int]
         inbox     [1, created:int, reply:bin] or
                   [1, created:int, reply:bin, digest:uint, name:str]
     The inbox record's digest and name (the command it answered: a 64-bit
     digest of its name and payload, and its name) are an optional pair:
-    a record of three fields was made before they were kept.
+    a record of three fields was made before they were kept. Likewise the
+    snapshot's version (the actor type's snapshot_version, 0 to INT32_MAX):
+    a snapshot of three fields was made before it was kept, and is
+    version 0.
     Outbox entries, timers and metadata are stored as given.
 
     Contract: a key builder writes into a caller's buffer of the size named
@@ -117,9 +121,11 @@ int64_t keys_event_seq (const char *key, size_t key_len, size_t prefix_len);
 int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
                        const uint8_t **data, size_t *data_len, int64_t *created);
 
-//  Decodes a snapshot record. *state points into buf.
+//  Decodes a snapshot record. *state points into buf; *version (may be
+//  NULL) is the type's snapshot version it was written with, 0 for a
+//  record made before versions were kept.
 int keys_snapshot_decode (const uint8_t *buf, size_t size, int64_t *seq, const uint8_t **state,
-                          size_t *state_len);
+                          size_t *state_len, int *version);
 
 //  Decodes an inbox record. *reply points into buf. request (may be NULL)
 //  gets the command's digest and name, or digest 0 and "" for a record
@@ -132,9 +138,10 @@ int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const 
 int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_len,
                        const uint8_t *data, size_t size, int64_t created);
 
-//  Encodes a snapshot record into buffer. state is an encoded msgpack map,
-//  copied as is.
-int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size);
+//  Encodes a snapshot record into buffer, with its version (>= 0). state
+//  is an encoded msgpack map, copied as is.
+int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size,
+                          int version);
 
 //  Encodes an inbox record into buffer, with request's digest and name
 //  unless request is NULL or its digest 0.

@@ -162,6 +162,12 @@ static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **va
 int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
                           size_t *size)
 {
+    return journal_snapshot_read (self, stream, seq, state, size, NULL);
+}
+
+int journal_snapshot_read (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
+                           size_t *size, int *version)
+{
     assert (self);
     size_t len = keys_stream_len (stream);
     if (len == 0)
@@ -174,7 +180,7 @@ int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uin
     if (rc)
         return rc;
     const uint8_t *bytes;
-    rc = keys_snapshot_decode ((const uint8_t *) value, value_len, seq, &bytes, size);
+    rc = keys_snapshot_decode ((const uint8_t *) value, value_len, seq, &bytes, size, version);
     if (rc == 0 && !(*state = journal_memdup (bytes, *size)))
         rc = SHOAL_ENOMEM;
     leveldb_free (value);

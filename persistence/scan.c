@@ -303,7 +303,7 @@ static void s_check_record (journal_records_t *counts, const char *key, size_t k
     }
     case 's':
         counts->snapshots++;
-        if ((rc = keys_snapshot_decode (value, size, &n, &a, &a_len)) != 0) {
+        if ((rc = keys_snapshot_decode (value, size, &n, &a, &a_len, NULL)) != 0) {
             counts->bad_snapshots++;
             s_note_bad (counts, "snapshot", key, key_len, rc);
         }

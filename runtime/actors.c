@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "data.h"
 #include "worker_internal.h"
+#include "log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,69 @@ static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8
     return 0;
 }
 
+//  Starts actor's state afresh: fini what a restore left, zero, init.
+static void s_actor_reset (actor_t *actor)
+{
+    const shoal_type_t *type = actor->type;
+    if (type->fini)
+        type->fini (actor->state);
+    memset (actor->state, 0, type->state_size);
+    if (type->init)
+        type->init (actor->state, strchr (actor->address, '/') + 1);
+    actor->version = actor->snapshot_seq = 0;
+}
+
+//  Loads actor's latest snapshot, if its type takes snapshots and one
+//  can be restored. Returns 0 (with or without a snapshot) or a storage
+//  error. A snapshot that cannot be used (a damaged record, a version
+//  above the type's, a restore that refuses it) is logged and ignored:
+//  the actor is rebuilt from all its events.
+static int s_actor_restore (worker_t *self, actor_t *actor)
+{
+    const shoal_type_t *type = actor->type;
+    uint8_t *snapshot;
+    size_t size;
+    int64_t seq;
+    int version = 0;
+    int rc = journal_snapshot_read (self->config->journal, actor->address, &seq, &snapshot, &size,
+                                    &version);
+    if (rc == SHOAL_ENOTFOUND)
+        return 0;
+    if (rc != 0 && rc != SHOAL_EFORMAT && rc != SHOAL_EVERSION)
+        return rc;
+    uint8_t *owned = rc == 0 ? snapshot : NULL;
+    const char *why = NULL;
+    if (rc != 0)
+        why = "its record is damaged";
+    else if (seq < 0 || seq > INT64_MAX / 2)
+        why = "its seq is out of range";
+    else if (version > type->snapshot_version)
+        why = "its version is newer than the type's";
+    else {
+        shoal_data_t data;
+        rc = data_init (&data, snapshot, size);
+        if (rc == SHOAL_ENOMEM) {
+            free (owned);
+            return rc;
+        }
+        if (rc != 0)
+            why = "its state is not a map";
+        else if (type->restore (actor->state, version, &data) != 0)
+            why = "restore refused it";
+        data_close (&data);
+    }
+    free (owned);
+    if (why) {
+        log_warn ("worker %d: %s: ignored its snapshot (version %d, %s type version %d): %s; "
+                  "rebuilding it from all its events",
+                  self->index, actor->address, version, type->name, type->snapshot_version, why);
+        s_actor_reset (actor);
+        return 0;
+    }
+    actor->version = actor->snapshot_seq = seq;
+    return 0;
+}
+
 //  Loads an actor from its latest snapshot and the events after it.
 //  Returns the actor (owned by the caller) or NULL with *rc set.
 static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const char *address,
@@ -81,22 +145,7 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     actor->type = type;
     if (type->init)
         type->init (actor->state, strchr (address, '/') + 1);
-    *rc = 0;
-    uint8_t *snapshot;
-    size_t size;
-    int64_t seq;
-    if (type->restore &&
-        journal_snapshot_get (self->config->journal, address, &seq, &snapshot, &size) == 0) {
-        shoal_data_t data;
-        *rc = data_init (&data, snapshot, size);
-        if (*rc == 0 && type->restore (actor->state, &data) != 0)
-            *rc = SHOAL_EFORMAT;
-        data_close (&data);
-        free (snapshot);
-        if (seq < 0 || seq > INT64_MAX / 2)
-            *rc = SHOAL_EFORMAT;
-        actor->version = actor->snapshot_seq = seq;
-    }
+    *rc = type->restore ? s_actor_restore (self, actor) : 0;
     replay_t replay = {actor, 0};
     if (*rc == 0)
         *rc = journal_read (self->config->journal, address, actor->version + 1, 0, s_replay_event,

@@ -3,8 +3,10 @@
     Owned by one worker thread.
 */
 #include "ctx.h"
+#include "log.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const shoal_data_t s_empty_data; //  map NULL: every key absent
@@ -13,6 +15,8 @@ int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
 {
     memset (msg, 0, sizeof (*msg));
     msg->envelope = envelope;
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
+        snprintf (msg->id + 2 * i, 3, "%02x", envelope->id[i]);
     const uint8_t *data = envelope->payload;
     size_t size = envelope->payload_size;
     if (envelope->kind == ENVELOPE_REPLY &&
@@ -46,6 +50,16 @@ shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg)
 const char *shoal_msg_name (const shoal_msg_t *msg)
 {
     return msg->envelope->name;
+}
+
+const char *shoal_msg_id (const shoal_msg_t *msg)
+{
+    return msg->id;
+}
+
+int64_t shoal_msg_created (const shoal_msg_t *msg)
+{
+    return msg->envelope->created;
 }
 
 const char *shoal_msg_from (const shoal_msg_t *msg)
@@ -96,6 +110,9 @@ void ctx_close (shoal_ctx_t *ctx)
     for (size_t i = 0; i < CTX_MAX_TIMERS; i++)
         rec_close (&ctx->timers[i].rec);
     rec_close (&ctx->reply);
+    free (ctx->before);
+    ctx->before = NULL;
+    ctx->before_size = 0;
 }
 
 void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t now)
@@ -108,6 +125,7 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
     ctx->event_count = 0;
     ctx->send_count = 0;
     ctx->timer_count = 0;
+    ctx->cancel_count = 0;
     rec_reset (&ctx->reply);
     ctx->rejected = false;
     ctx->failed = false;
@@ -215,6 +233,33 @@ shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
     return &slot->rec;
 }
 
+int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name)
+{
+    if (ctx->cancel_count == CTX_MAX_CANCELS) {
+        ctx->error = SHOAL_ETOOBIG;
+        return SHOAL_ETOOBIG;
+    }
+    if (!s_name_copy (ctx, ctx->cancels[ctx->cancel_count], name))
+        return SHOAL_EINVAL;
+    ctx->cancel_count++;
+    return 0;
+}
+
+void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format, ...)
+{
+    if (!log_enabled (level))
+        return;
+    char text[LOG_LINE_MAX];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format ? format : "", args);
+    va_end (args);
+    if (ctx)
+        log_write (level, "%s: %s", ctx->address, text);
+    else
+        log_write (level, "%s", text);
+}
+
 //  Checks that every rec the handler wrote encoded. Returns 0 or the first
 //  error.
 static int s_rec_error (const shoal_rec_t *rec)
@@ -241,12 +286,50 @@ static void s_drop_staged (shoal_ctx_t *ctx)
     ctx->event_count = 0;
     ctx->send_count = 0;
     ctx->timer_count = 0;
+    ctx->cancel_count = 0;
     rec_reset (&ctx->reply);
+}
+
+//  Keeps a copy of the state_size bytes of state in ctx->before. Returns 0
+//  or SHOAL_ENOMEM.
+static int s_keep_state (shoal_ctx_t *ctx, const void *state, size_t size)
+{
+    if (size > ctx->before_size) {
+        uint8_t *grown = realloc (ctx->before, size);
+        if (!grown)
+            return SHOAL_ENOMEM;
+        ctx->before = grown;
+        ctx->before_size = size;
+    }
+    if (size)
+        memcpy (ctx->before, state, size);
+    return 0;
+}
+
+//  Puts back the state handle saw, if it wrote into it (through a cast):
+//  the write is undone and logged, at most once a second per worker.
+static void s_restore_state (shoal_ctx_t *ctx, const shoal_type_t *type, void *state)
+{
+    if (type->state_size == 0 || memcmp (ctx->before, state, type->state_size) == 0)
+        return;
+    memcpy (state, ctx->before, type->state_size);
+    static _Thread_local int64_t logged_at;
+    int64_t now = ctx->now;
+    if (logged_at && now - logged_at >= 0 && now - logged_at < 1000)
+        return;
+    logged_at = now;
+    log_warn ("%s: the %s handler wrote into its state, which only apply may change: the "
+              "write was undone",
+              ctx->address, type->name);
 }
 
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg)
 {
-    int rc = type->handle (ctx, state, msg);
+    int rc = s_keep_state (ctx, state, type->state_size);
+    if (rc == 0) {
+        rc = type->handle (ctx, state, msg);
+        s_restore_state (ctx, type, state);
+    }
     if (rc == 0 && !ctx->rejected && !ctx->error)
         ctx->error = s_recs_error (ctx);
     if (rc != 0 || ctx->rejected || ctx->error) {

@@ -20,6 +20,7 @@
 
 struct _shoal_msg_t {
     const envelope_t *envelope;           //  borrowed for the turn
+    char id[2 * ENVELOPE_ID_SIZE + 1];    //  the envelope's id in hex
     shoal_data_t data;                    //  payload, or a reply's data
     bool accepted;                        //  reply only
     char code[ENVELOPE_CODE_MAX + 1];     //  reply only
@@ -43,6 +44,8 @@ typedef struct {
     shoal_rec_t rec;
 } ctx_timer_t;
 
+#define CTX_MAX_CANCELS 16 //  timer names one turn may cancel
+
 struct _shoal_ctx_t {
     const char *address;                //  borrowed for the turn
     const char *id;                     //  part of address after '/'
@@ -54,12 +57,16 @@ struct _shoal_ctx_t {
     size_t send_count;
     ctx_timer_t timers[CTX_MAX_TIMERS]; //  timers to set
     size_t timer_count;
+    char cancels[CTX_MAX_CANCELS][SHOAL_NAME_MAX + 1]; //  timer names to cancel
+    size_t cancel_count;
     shoal_rec_t reply;                    //  accepted reply's fields
     bool rejected;                        //  shoal_ctx_reject was called
     bool failed;                          //  ...or the handler failed instead
     char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM
+    uint8_t *before;                      //  the state before handle, to restore
+    size_t before_size;                   //  bytes before holds
 };
 
 //  Parses msg from an envelope (borrowed until msg_close). Returns 0 or
@@ -80,7 +87,11 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
 //  Runs the handler, then applies the emitted events to state. A handler
 //  error or misuse of ctx (a field map over CTX_MAX_REC_BYTES included)
 //  becomes a rejection with code "handler_error" and ctx->failed set;
-//  returns CTX_ACCEPTED, CTX_REJECTED or CTX_CORRUPT.
+//  returns CTX_ACCEPTED, CTX_REJECTED or CTX_CORRUPT. The handler sees the
+//  state const; one that casts that away and writes into it anyway has its
+//  write undone (the state_size bytes are copied before and put back
+//  after, a shallow copy: memory the state points to is not restored), so
+//  that only apply changes the state.
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
 
 //  Replays one stored event into state (activation). Returns 0 or

@@ -279,6 +279,30 @@ shoal_registry_t *shoal_node_registry (shoal_node_t *self)
 
 int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
 {
+    return shoal_node_load_module_named (self, path, NULL, error);
+}
+
+int shoal_node_module_option (shoal_node_t *self, const char *module, const char *key,
+                              const char *value)
+{
+    return registry_option_set (self->registry, module, key, value);
+}
+
+//  The name of the module at path: its file's base name without ".so".
+//  Returns a string to free(), or NULL when out of memory.
+static char *s_module_name (const char *path)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen (base);
+    if (len > 3 && strcmp (base + len - 3, ".so") == 0)
+        len -= 3;
+    return strndup (base, len);
+}
+
+int shoal_node_load_module_named (shoal_node_t *self, const char *path, const char *name,
+                                  char **error)
+{
     if (self->module_count == NODE_MAX_MODULES) {
         *error = zsys_sprintf ("too many modules (at most %d)", NODE_MAX_MODULES);
         return SHOAL_EMODULE;
@@ -314,7 +338,13 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
         return SHOAL_EMODULE;
     }
     size_t types = registry_count (self->registry);
-    int rc = init (self->registry);
+    char *derived = name ? NULL : s_module_name (path);
+    int rc =
+        name || derived ? registry_loading (self->registry, name ? name : derived) : SHOAL_ENOMEM;
+    free (derived);
+    if (rc == 0)
+        rc = init (self->registry);
+    registry_loading (self->registry, NULL);
     if (rc != 0) {
         *error = zsys_sprintf ("module %s failed to start: %s", path, shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose

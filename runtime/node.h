@@ -46,6 +46,16 @@ shoal_registry_t *shoal_node_registry (shoal_node_t *self);
 //  node's SHOAL_ABI_VERSION, then calls its shoal_module_init(registry).
 //  Returns 0 or SHOAL_EMODULE with *error set (free() it).
 int shoal_node_load_module (shoal_node_t *self, const char *path, char **error);
+//  The same, with the module's name (whose options it reads with
+//  shoal_registry_option): name, or when NULL its file's base name
+//  without ".so".
+int shoal_node_load_module_named (shoal_node_t *self, const char *path, const char *name,
+                                  char **error);
+//  Sets option key of the module named module to value (copied), for it
+//  to read at its init: call it before loading the module. A later value
+//  replaces an earlier one. Returns 0, SHOAL_EINVAL, SHOAL_ENOMEM.
+int shoal_node_module_option (shoal_node_t *self, const char *module, const char *key,
+                              const char *value);
 
 //  Starts the workers and binds the endpoint. Returns 0 or an error with
 //  *error set (free() it).

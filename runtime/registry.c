@@ -1,15 +1,26 @@
 /*  registry.c - a fixed array of actor types, searched linearly: a node has
     a handful of types, and a plain array needs no lock to read. Each type
     is a copy of the struct its module registered, at this ABI's size; the
-    strings and callbacks it points to stay the module's.
+    strings and callbacks it points to stay the module's. Beside them, the
+    modules' options (module, key, value), searched linearly too: a module
+    reads them once, at its init.
 */
 #include "registry.h"
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    char *module; //  owned
+    char *key;    //  owned
+    char *value;  //  owned
+} option_t;
+
 struct _shoal_registry_t {
     shoal_type_t types[REGISTRY_MAX_TYPES]; //  copies; names and callbacks borrowed
     size_t count;
+    option_t *options; //  modules' options, owned
+    size_t option_count;
+    char *loading; //  the name of the module being loaded, owned; or NULL
 };
 
 shoal_registry_t *registry_new (void)
@@ -19,15 +30,25 @@ shoal_registry_t *registry_new (void)
 
 void registry_destroy (shoal_registry_t **self_p)
 {
-    if (*self_p) {
-        free (*self_p);
+    shoal_registry_t *self = *self_p;
+    if (self) {
+        for (size_t i = 0; i < self->option_count; i++) {
+            free (self->options[i].module);
+            free (self->options[i].key);
+            free (self->options[i].value);
+        }
+        free (self->options);
+        free (self->loading);
+        free (self);
         *self_p = NULL;
     }
 }
 
 //  The sizes of shoal_type_t that modules may have been built with: this
 //  ABI's, and (when the struct grows) the older ones, whose missing fields
-//  are left zero. Listed smallest first.
+//  are left zero. Listed smallest first. ABI 2 changed the callbacks
+//  (handle's const state, restore's version), so the list starts again
+//  there: a struct of ABI 1 (64 bytes) is refused, never read as ABI 2's.
 static const size_t s_type_sizes[] = {sizeof (shoal_type_t)};
 
 static bool s_known_size (size_t size)
@@ -47,6 +68,8 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
     shoal_type_t type = {0};
     memcpy (&type, given, size);
     if (!type.name || !type.handle || !type.apply || !type.view)
+        return SHOAL_EINVAL;
+    if (!type.snapshot != !type.restore || type.snapshot_version < 0)
         return SHOAL_EINVAL;
     size_t len = strlen (type.name);
     if (len == 0 || len > SHOAL_TYPE_MAX || type.name[0] < 'a' || type.name[0] > 'z')
@@ -86,4 +109,67 @@ const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *a
         if (strncmp (self->types[i].name, address, len) == 0 && self->types[i].name[len] == 0)
             return &self->types[i];
     return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Modules' options
+
+static option_t *s_option_find (const shoal_registry_t *self, const char *module, const char *key)
+{
+    for (size_t i = 0; i < self->option_count; i++)
+        if (strcmp (self->options[i].module, module) == 0 &&
+            strcmp (self->options[i].key, key) == 0)
+            return &self->options[i];
+    return NULL;
+}
+
+int registry_option_set (shoal_registry_t *self, const char *module, const char *key,
+                         const char *value)
+{
+    if (!module || !*module || !key || !*key || !value)
+        return SHOAL_EINVAL;
+    char *copy = strdup (value);
+    if (!copy)
+        return SHOAL_ENOMEM;
+    option_t *option = s_option_find (self, module, key);
+    if (option) {
+        free (option->value);
+        option->value = copy;
+        return 0;
+    }
+    option_t *grown = realloc (self->options, (self->option_count + 1) * sizeof (option_t));
+    if (!grown) {
+        free (copy);
+        return SHOAL_ENOMEM;
+    }
+    self->options = grown;
+    option = &self->options[self->option_count];
+    option->module = strdup (module);
+    option->key = strdup (key);
+    option->value = copy;
+    if (!option->module || !option->key) {
+        free (option->module);
+        free (option->key);
+        free (copy);
+        return SHOAL_ENOMEM;
+    }
+    self->option_count++;
+    return 0;
+}
+
+int registry_loading (shoal_registry_t *self, const char *module)
+{
+    free (self->loading);
+    self->loading = NULL;
+    if (module && !(self->loading = strdup (module)))
+        return SHOAL_ENOMEM;
+    return 0;
+}
+
+const char *shoal_registry_option (shoal_registry_t *registry, const char *key)
+{
+    if (!registry || !registry->loading || !key)
+        return NULL;
+    const option_t *option = s_option_find (registry, registry->loading, key);
+    return option ? option->value : NULL;
 }

@@ -21,4 +21,15 @@ void registry_truncate (shoal_registry_t *self, size_t count);
 //  address has no '/').
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
 
+//  Sets option key of the module named module to value (copied; a value
+//  set before is replaced). Returns 0, SHOAL_EINVAL for an empty name or
+//  key, SHOAL_ENOMEM.
+int registry_option_set (shoal_registry_t *self, const char *module, const char *key,
+                         const char *value);
+
+//  Names the module being loaded (copied), whose options
+//  shoal_registry_option reads; NULL when it is done. Returns 0 or
+//  SHOAL_ENOMEM.
+int registry_loading (shoal_registry_t *self, const char *module);
+
 #endif

@@ -8,6 +8,7 @@
 */
 #include "stage.h"
 #include "ctx.h"
+#include "timers.h"
 #include "worker_internal.h"
 
 #include <stdlib.h>
@@ -86,15 +87,15 @@ static int s_grow_staged_timers (worker_t *self, size_t more)
 //  last one. A snapshot that cannot be made is skipped: the next is due.
 static void s_stage_snapshot (worker_t *self, actor_t *actor)
 {
-    shoal_rec_t view;
-    rec_init (&view);
-    actor->type->view (actor->state, &view);
+    shoal_rec_t snapshot;
+    rec_init (&snapshot);
+    actor->type->snapshot (actor->state, &snapshot);
     size_t size;
-    const uint8_t *bytes = rec_finish (&view, &size);
-    if (bytes &&
-        journal_batch_snapshot (self->batch, actor->address, actor->version, bytes, size) == 0)
+    const uint8_t *bytes = rec_finish (&snapshot, &size);
+    if (bytes && journal_batch_snapshot_versioned (self->batch, actor->address, actor->version,
+                                                   actor->type->snapshot_version, bytes, size) == 0)
         actor->snapshot_seq = actor->version;
-    rec_close (&view);
+    rec_close (&snapshot);
 }
 
 int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int64_t now,
@@ -141,7 +142,7 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             free (timers[i].frame);
         return rc;
     }
-    if (ctx->event_count && actor->type->restore && self->config->snapshot_every > 0 &&
+    if (ctx->event_count && actor->type->snapshot && self->config->snapshot_every > 0 &&
         actor->version - actor->snapshot_seq >= self->config->snapshot_every)
         s_stage_snapshot (self, actor);
     for (size_t i = 0; i < send_count; i++) {
@@ -163,6 +164,9 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             free (sends[i].frame);
         }
     }
+    //  Before this turn's timers are staged: a cancel is of earlier turns'.
+    for (size_t i = 0; rc == 0 && i < ctx->cancel_count; i++)
+        rc = timers_cancel (self, actor->address, ctx->cancels[i]);
     for (size_t i = 0; i < timer_count; i++) {
         if (rc == 0)
             rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id,

@@ -2,7 +2,8 @@
     (with the expected-version check) and a snapshot when due, written to
     the journal batch; the commands it sends, written to its outbox and
     kept as sends; its timers, written to the timer index and kept to be
-    armed; and any frame (a reply) to send once the batch is committed.
+    armed; the timers it cancels, deleted from the index and marked so that
+    they never fire (timers.h); and any frame (a reply) to send once the batch is committed.
 
     Nothing staged leaves the worker before the commit: the worker releases
     the sends and arms the timers after it, or drops them all
@@ -40,7 +41,8 @@ int stage_out (worker_t *self, int dest, const uint8_t *route, size_t route_size
                size_t size, pending_t *pending);
 
 //  Stages the effects of an accepted turn of actor (in self->ctx), caused
-//  by cause: events, a snapshot when due, outbox commands and timers.
+//  by cause: events, a snapshot when due, outbox commands, cancelled
+//  timers (those of earlier turns) and timers.
 //  Everything that can be refused (encoding, the version check) is checked
 //  before anything is staged, so an error returned here left the batch as
 //  it was, except *poisoned: then a write was staged and a later one failed

@@ -9,6 +9,7 @@
 #include "worker_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define TIMER_RETRY_MS 1000 //  a timer whose turn could not run fires again after
 
@@ -40,6 +41,10 @@ zlistx_t *timers_new (void)
 
 void timers_arm (worker_t *self, const wtimer_t *timer)
 {
+    if (timer->cancelled) {
+        free (timer->frame);
+        return;
+    }
     wtimer_t *copy = malloc (sizeof (wtimer_t));
     if (!copy) {
         free (timer->frame);
@@ -55,6 +60,7 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
     if (timer && (timer->frame = worker_memdup (frame, size))) {
         timer->due = worker_now () + TIMER_RETRY_MS;
         timer->size = size;
+        timer->cancelled = false;
         zlistx_insert (self->timers, timer, false);
     } else
         free (timer);
@@ -67,6 +73,10 @@ void timers_fire (worker_t *self, int64_t now)
         if (timer->due > now)
             break;
         timer = zlistx_detach (self->timers, NULL);
+        if (timer->cancelled) { //  its batch is committed, or it would be back
+            s_timer_destroy ((void **) &timer);
+            continue;
+        }
         local_t *item = calloc (1, sizeof (local_t));
         if (item) {
             item->frame = timer->frame;
@@ -76,6 +86,48 @@ void timers_fire (worker_t *self, int64_t now)
             free (timer->frame);
         free (timer);
     }
+}
+
+//  If timer is one of address's named name and not cancelled yet, deletes
+//  its record in the batch and marks it. Returns 0 or the batch's error.
+static int s_cancel_one (worker_t *self, wtimer_t *timer, const char *address, const char *name)
+{
+    envelope_t envelope;
+    if (timer->cancelled || envelope_decode (&envelope, timer->frame, timer->size) != 0 ||
+        envelope.kind != ENVELOPE_TIMER || strcmp (envelope.to, address) != 0 ||
+        strcmp (envelope.name, name) != 0)
+        return 0;
+    //  A timer's record is keyed by its due time, the envelope's created
+    //  (a retried timer is armed later than its record says).
+    int rc = journal_batch_timer_del (self->batch, address, envelope.created, envelope.id);
+    if (rc == 0)
+        timer->cancelled = true;
+    return rc;
+}
+
+int timers_cancel (worker_t *self, const char *address, const char *name)
+{
+    int rc = 0;
+    for (wtimer_t *timer = zlistx_first (self->timers); rc == 0 && timer;
+         timer = zlistx_next (self->timers)) {
+        rc = s_cancel_one (self, timer, address, name);
+        if (rc == 0 && timer->cancelled)
+            self->timers_cancelled = true;
+    }
+    for (size_t i = 0; rc == 0 && i < self->staged_timer_count; i++)
+        rc = s_cancel_one (self, &self->staged_timers[i], address, name);
+    return rc;
+}
+
+void timers_drop_cancelled (worker_t *self)
+{
+    if (!self->timers_cancelled)
+        return;
+    self->timers_cancelled = false;
+    //  Deleting the cursor's item moves the cursor back one: next is right.
+    for (wtimer_t *timer = zlistx_first (self->timers); timer; timer = zlistx_next (self->timers))
+        if (timer->cancelled)
+            zlistx_delete (self->timers, zlistx_cursor (self->timers));
 }
 
 int64_t timers_next_due (worker_t *self)
@@ -99,6 +151,7 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
     if (timer && (timer->frame = worker_memdup (value, size))) {
         timer->due = due;
         timer->size = size;
+        timer->cancelled = false;
         zlistx_insert (self->timers, timer, false);
     } else
         free (timer);

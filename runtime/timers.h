@@ -6,14 +6,18 @@
     from the journal at start and after an aborted batch, and with each
     committed batch's new timers; when one is due it becomes a message in
     the worker's local queue, and the turn that handles it deletes its
-    record: fired once, and after a restart late rather than never. Known
-    limit: insertion is O(n) in the timers armed. Internal to the worker:
+    record: fired once, and after a restart late rather than never. A
+    turn that cancels a timer deletes its record in its batch and marks
+    it; the mark keeps it from firing, and the commit's release drops it.
+    Known limits: insertion is O(n) in the timers armed, and so is a
+    cancel (it decodes each one's envelope). Internal to the worker:
     the worker thread owns the queue and every timer in it.
 */
 #ifndef TIMERS_H_INCLUDED
 #define TIMERS_H_INCLUDED
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct _worker_t worker_t;
@@ -23,14 +27,29 @@ typedef struct {
     int64_t due;    //  ms since the epoch
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
+    bool cancelled; //  a turn of this batch cancelled it: never fires
 } wtimer_t;
 
 //  A new, empty queue that owns its timers, sorted by due time. NULL when
 //  out of memory.
 zlistx_t *timers_new (void);
 
+//  Stages the cancel of the timers named name of the actor at address
+//  that are armed or staged (set by an earlier turn of this batch): their
+//  records are deleted in the batch and they are marked cancelled, so they
+//  never fire; the armed ones leave the queue when the batch is released
+//  (timers_drop_cancelled). If the batch is aborted, the reload re-arms
+//  them from the journal as if nothing happened. Returns 0 or the batch's
+//  error. O(timers armed and staged): each one's envelope is decoded.
+int timers_cancel (worker_t *self, const char *address, const char *name);
+
+//  Drops the cancelled timers from the queue (after the commit of the
+//  batch that cancelled them). O(timers armed) when there are some.
+void timers_drop_cancelled (worker_t *self);
+
 //  Arms timer (a copy: the queue owns what it points to; frame is moved).
 //  Out of memory: frees the frame, and the timer fires at the next reload.
+//  A cancelled timer is not armed: its frame is freed.
 void timers_arm (worker_t *self, const wtimer_t *timer);
 
 //  Arms a copy of frame (borrowed) TIMER_RETRY_MS from now: its turn could

@@ -116,6 +116,7 @@ static void s_release (worker_t *self)
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
+    timers_drop_cancelled (self);
     self->stats->timers = zlistx_size (self->timers);
 }
 

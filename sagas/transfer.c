@@ -64,7 +64,7 @@ static int s_account (const shoal_msg_t *msg, const char *key, char *address, si
     return 0;
 }
 
-static int s_start (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+static int s_start (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
 {
     if (transfer->status != TRANSFER_NONE) {
         s_reply_status (ctx, transfer->status);
@@ -114,7 +114,7 @@ static const char *s_leg_command (int status, const char **leg)
     return NULL;
 }
 
-static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+static int s_on_reply (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
 {
     const char *leg;
     const char *command = s_leg_command (transfer->status, &leg);
@@ -167,7 +167,7 @@ static int s_on_reply (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t
 
 //  The runtime says the command of the current leg has had no answer for
 //  the node's --stall-ms (it keeps re-sending it): mark the transfer stalled.
-static int s_on_stalled (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg_t *msg)
+static int s_on_stalled (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
 {
     const char *leg;
     const char *command = s_leg_command (transfer->status, &leg);
@@ -176,9 +176,9 @@ static int s_on_stalled (shoal_ctx_t *ctx, transfer_t *transfer, const shoal_msg
     return 0;
 }
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
-    transfer_t *transfer = state;
+    const transfer_t *transfer = state;
     switch (shoal_msg_kind (msg)) {
     case SHOAL_REPLY:
         return s_on_reply (ctx, transfer, msg);

@@ -7,7 +7,8 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-de
           libleveldb-dev libcmocka-dev libmicrohttpd-dev libncurses-dev libjson-c-dev python3
           tmux          # the shoal top test reads its screen from a tmux pane
           python3-zmq python3-msgpack   # the Python client example and its test
-          prometheus)   # prometheus: promtool, which the metrics test runs
+          prometheus    # prometheus: promtool, which the metrics test runs
+          clang libclang-rt-dev)   # the libFuzzer targets of fuzz/ (libFuzzer's runtime)
 
 missing=()
 for p in "${packages[@]}"; do

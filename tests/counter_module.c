@@ -21,9 +21,9 @@ typedef struct {
     int64_t value;
 } counter_t;
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
-    counter_t *counter = state;
+    const counter_t *counter = state;
     if (strcmp (shoal_msg_name (msg), "Add") == 0) {
         int64_t by;
         if (shoal_data_int (shoal_msg_data (msg), "by", &by) != 0 || by < 1 || by > 1000)
@@ -110,7 +110,7 @@ static const shoal_type_t s_counter = {
     .view = s_view,
 };
 
-static int s_sink_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_sink_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     shoal_ctx_emit (ctx, "Swallowed");
     return 0;

@@ -115,7 +115,7 @@ static void s_misuse (shoal_rec_t *rec, const char *how)
     }
 }
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     const char *name = shoal_msg_name (msg);
     const shoal_data_t *data = shoal_msg_data (msg);
@@ -156,8 +156,10 @@ static void s_view (const void *state, shoal_rec_t *out)
         s_write (order, out);
 }
 
-static int s_restore (void *state, const shoal_data_t *snapshot)
+static int s_restore (void *state, int version, const shoal_data_t *snapshot)
 {
+    if (version != 0)
+        return -1;
     order_t *order = state;
     if (shoal_data_int (snapshot, "placed", &order->placed) != 0)
         return -1;
@@ -170,6 +172,7 @@ static const shoal_type_t s_order = {
     .apply = s_apply,
     .handle = s_handle,
     .view = s_view,
+    .snapshot = s_view, //  the snapshot is the view, version 0
     .restore = s_restore,
 };
 

@@ -22,9 +22,9 @@ static void s_crash_if_poisoned (void)
         abort ();
 }
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
-    poison_t *poison = state;
+    const poison_t *poison = state;
     if (shoal_msg_kind (msg) == SHOAL_TIMER) {
         s_crash_if_poisoned ();
         shoal_ctx_emit (ctx, "Rang");

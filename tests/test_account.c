@@ -556,7 +556,7 @@ static void test_restore (void **state)
     assert_non_null (fresh);
     shoal_data_t snapshot;
     assert_int_equal (data_init (&snapshot, live, live_size), 0);
-    assert_int_equal (account_type.restore (fresh, &snapshot), 0);
+    assert_int_equal (account_type.restore (fresh, 0, &snapshot), 0);
     data_close (&snapshot);
     size_t restored_size;
     uint8_t *restored = harness_turn_view_copy (f, fresh, &restored_size);
@@ -585,11 +585,11 @@ static void test_restore (void **state)
         const uint8_t *bytes = rec_finish (&rec, &size);
         memset (fresh, 0, account_type.state_size);
         assert_int_equal (data_init (&snapshot, bytes, size), 0);
-        assert_int_not_equal (account_type.restore (fresh, &snapshot), 0);
+        assert_int_not_equal (account_type.restore (fresh, 0, &snapshot), 0);
         data_close (&snapshot);
         rec_close (&rec);
     }
-    assert_int_not_equal (account_type.restore (fresh, NULL), 0);
+    assert_int_not_equal (account_type.restore (fresh, 0, NULL), 0);
     free (restored);
     free (live);
     free (fresh);
@@ -671,7 +671,7 @@ static void test_negative_overdraft_from_disk_is_refused (void **state)
     const uint8_t *bytes = rec_finish (&rec, &size);
     shoal_data_t snapshot;
     int parsed = data_init (&snapshot, bytes, size);
-    int restored = account_type.restore (account, &snapshot);
+    int restored = account_type.restore (account, 0, &snapshot);
     data_close (&snapshot);
 
     memset (account, 0, account_type.state_size);

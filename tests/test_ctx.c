@@ -509,7 +509,7 @@ static int s_probe_apply (void *state, const char *event, const shoal_data_t *da
 //  Fields: n (how many, default 1), ms (timer delay), name (event,
 //  command or timer name), to (send address), null_name / null_to (pass
 //  NULL instead), target (which rec RecNull spoils), code, reason, zero.
-static int s_probe_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_probe_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     const shoal_data_t *data = shoal_msg_data (msg);
     const char *command = shoal_msg_name (msg);

@@ -1219,7 +1219,7 @@ static int s_never_apply (void *state, const char *event, const shoal_data_t *da
     return SHOAL_EINVAL;
 }
 
-static int s_never_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_never_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     (void) ctx, (void) state, (void) msg;
     return SHOAL_EINVAL;

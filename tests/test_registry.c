@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int s_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     return 0;
 }

@@ -42,12 +42,12 @@ static int s_counter_apply (void *state, const char *event, const shoal_data_t *
     return 0;
 }
 
-static int s_counter_handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int s_counter_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     if (strcmp (shoal_msg_name (msg), "Add") != 0)
         return shoal_ctx_reject (ctx, "unknown_command", "counters know Add");
     shoal_ctx_emit (ctx, "Added");
-    shoal_rec_int (shoal_ctx_reply (ctx), "count", *(int64_t *) state + 1);
+    shoal_rec_int (shoal_ctx_reply (ctx), "count", *(const int64_t *) state + 1);
     return 0;
 }
 

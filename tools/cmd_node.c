@@ -16,6 +16,16 @@
 #include <unistd.h>
 
 #define NODE_MAX_MODULE_ARGS 32
+#define NODE_MAX_MODULE_OPTS 64
+
+//  What the config file says of each module, by its index in the list of
+//  modules (those of the file come first): the name it gives the module
+//  and its entry, whose children are the module's options. Borrowed from
+//  the loaded config; NULL for a module of the command line.
+typedef struct {
+    const char *names[NODE_MAX_MODULE_ARGS];
+    zconfig_t *entries[NODE_MAX_MODULE_ARGS];
+} module_config_t;
 
 static void s_help (FILE *out)
 {
@@ -31,6 +41,10 @@ static void s_help (FILE *out)
                   "  --workers N             worker threads (default: number of cores)\n"
                   "  --durability MODE       sync (default: every commit fsynced) or async\n"
                   "  --module FILE.so        load an actor module (repeatable)\n"
+                  "  --module-opt NAME.KEY=VALUE\n"
+                  "                          an option for module NAME (its file's base name\n"
+                  "                          without .so, or its name in the config file),\n"
+                  "                          read at its start (repeatable)\n"
                   "  --shards N              shards of a new store (default 256; fixed after)\n"
                   "  --idle-ms MS            passivate actors idle this long (default 60000)\n"
                   "  --snapshot-every N      events between snapshots (default 100)\n"
@@ -62,8 +76,10 @@ static void s_help (FILE *out)
                   "                                durability = sync\n"
                   "                                modules\n"
                   "                                    counter = ./counter.so\n"
+                  "                                        start = 10\n"
                   "                          (a relative module path is taken from the\n"
-                  "                          file's directory)\n\n"
+                  "                          file's directory; the keys under a module are\n"
+                  "                          its options, --module-opt wins)\n\n"
                   "Examples:\n"
                   "  shoal node --data ./bank\n"
                   "  shoal node --cluster cluster/cluster.cfg --name n1   (data cluster/n1/data)\n"
@@ -112,11 +128,13 @@ static int s_key_line (const char *path, const char *key)
 //
 //  Every key under node is an option's name; a module path that is
 //  relative is taken from the file's directory, its text kept in paths
-//  (the caller frees each of *path_count). Values are owned by *config.
+//  (the caller frees each of *path_count). Each module's name and entry
+//  (whose children are its options) go into *modules at its index, read
+//  from *module_count. Values are owned by *config.
 //  Returns 0, or OPTIONS_ERROR when the file cannot be read or a key or
 //  value is wrong (said on stderr with the file, line and key).
 static int s_config (const char *path, zconfig_t **config, const option_t *table, char **paths,
-                     int *path_count)
+                     int *path_count, module_config_t *modules, const int *module_count)
 {
     //  zconfig says what is wrong with the file (and its line) on stdout:
     //  send it to stderr, so that stdout has the ready line alone.
@@ -162,7 +180,12 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
                     }
                     snprintf (where, sizeof where, "%s: node/modules/%.200s", place,
                               zconfig_name (module));
+                    int index = *module_count;
                     rc = options_set (table, "node", where, "module", file);
+                    if (rc == 0 && index < NODE_MAX_MODULE_ARGS) {
+                        modules->names[index] = zconfig_name (module);
+                        modules->entries[index] = module;
+                    }
                 }
             } else if (node && !streq (name, "config"))
                 rc = options_set (table, "node", where, name, zconfig_value (item));
@@ -187,9 +210,48 @@ static const char *s_config_path (int argc, char **argv)
     return NULL;
 }
 
+//  Splits "NAME.KEY=VALUE" into its parts (NAME up to the first '.', KEY
+//  up to the first '='), into module and key (256 bytes each). Returns
+//  false if it is not of that shape, or a part is too long.
+static bool s_module_opt (const char *text, char *module, char *key, const char **value)
+{
+    const char *dot = strchr (text, '.');
+    const char *equals = dot ? strchr (dot, '=') : NULL;
+    if (!dot || !equals || dot == text || equals == dot + 1 || dot - text > 255 ||
+        equals - dot - 1 > 255)
+        return false;
+    snprintf (module, 256, "%.*s", (int) (dot - text), text);
+    snprintf (key, 256, "%.*s", (int) (equals - dot - 1), dot + 1);
+    *value = equals + 1;
+    return true;
+}
+
+//  Gives the modules their options: the config file's, then the command
+//  line's, which win. Returns 0 or an error.
+static int s_module_options (shoal_node_t *node, const module_config_t *config, int module_count,
+                             const char **opts, int opt_count)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < module_count && i < NODE_MAX_MODULE_ARGS; i++)
+        for (zconfig_t *option = config->entries[i] ? zconfig_child (config->entries[i]) : NULL;
+             rc == 0 && option; option = zconfig_next (option)) {
+            const char *value = zconfig_value (option);
+            rc = shoal_node_module_option (node, config->names[i], zconfig_name (option),
+                                           value ? value : "");
+        }
+    for (int i = 0; rc == 0 && i < opt_count; i++) {
+        char module[256], key[256];
+        const char *value;
+        if (s_module_opt (opts[i], module, key, &value))
+            rc = shoal_node_module_option (node, module, key, value);
+    }
+    return rc;
+}
+
 //  Opens the store, loads the modules and serves until a signal. Returns
 //  the exit code.
-static int s_run (shoal_node_options_t *opts, const char **modules, int module_count)
+static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
+                  const module_config_t *config, const char **module_opts, int module_opt_count)
 {
     signal (SIGPIPE, SIG_IGN);
     zsys_init ();
@@ -205,8 +267,11 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
         return 1;
     }
     int rc = bank_register (shoal_node_registry (node));
+    if (rc == 0)
+        rc = s_module_options (node, config, module_count, module_opts, module_opt_count);
     for (int i = 0; rc == 0 && i < module_count; i++)
-        rc = shoal_node_load_module (node, modules[i], &error);
+        rc = shoal_node_load_module_named (
+            node, modules[i], i < NODE_MAX_MODULE_ARGS ? config->names[i] : NULL, &error);
     if (rc == 0)
         rc = shoal_node_start (node, &error);
     if (rc != 0) {
@@ -244,13 +309,17 @@ int cmd_node (int argc, char **argv)
     shoal_node_options_t opts = {0};
     int log_level = SHOAL_LOG_INFO; //  an index into SHOAL_LOG_LEVELS
     const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL;
-    int module_count = 0;
+    const char *module_opts[NODE_MAX_MODULE_OPTS];
+    int module_count = 0, module_opt_count = 0;
+    module_config_t module_config;
+    memset (&module_config, 0, sizeof module_config);
     const option_t table[] = {
         OPT_STRING ("data", &opts.data_dir),
         OPT_STRING ("endpoint", &opts.endpoint),
         OPT_INT ("workers", &opts.workers, 1, 256),
         OPT_WORD ("durability", &opts.async, "sync|async"),
         OPT_LIST ("module", modules, &module_count),
+        OPT_LIST ("module-opt", module_opts, &module_opt_count),
         OPT_INT ("shards", &opts.shards, 1, 1 << 20),
         OPT_INT ("idle-ms", &opts.idle_ms, 1, 86400000L * 365),
         OPT_INT ("snapshot-every", &opts.snapshot_every, 1, 1 << 30),
@@ -272,7 +341,8 @@ int cmd_node (int argc, char **argv)
     char *paths[NODE_MAX_MODULE_ARGS];
     int path_count = 0, rc = 0;
     const char *path = s_config_path (argc, argv);
-    if (path && s_config (path, &config, table, paths, &path_count) != 0)
+    if (path &&
+        s_config (path, &config, table, paths, &path_count, &module_config, &module_count) != 0)
         rc = EXIT_USAGE;
     const char *env = getenv ("SHOAL_ENDPOINT");
     if (rc == 0 && env && *env)
@@ -283,9 +353,19 @@ int cmd_node (int argc, char **argv)
     else if (rc == 0 && first < argc) {
         fprintf (stderr, "shoal node: unexpected argument '%s'\n", argv[first]);
         rc = EXIT_USAGE;
-    } else if (rc == 0) {
+    }
+    for (int i = 0; rc == 0 && i < module_opt_count; i++) {
+        char module[256], key[256];
+        const char *value;
+        if (!s_module_opt (module_opts[i], module, key, &value)) {
+            fprintf (stderr, "shoal node: --module-opt '%s' is not NAME.KEY=VALUE\n",
+                     module_opts[i]);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == 0 && first >= 0 && first >= argc) {
         log_set_level ((shoal_log_level_t) log_level);
-        rc = s_run (&opts, modules, module_count);
+        rc = s_run (&opts, modules, module_count, &module_config, module_opts, module_opt_count);
     }
     for (int i = 0; i < path_count; i++)
         zstr_free (&paths[i]);

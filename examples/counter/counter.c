@@ -13,9 +13,9 @@ typedef struct {
     int64_t value;
 } counter_t;
 
-static int handle (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg)
+static int handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
-    counter_t *counter = state;
+    const counter_t *counter = state;
     int64_t by;
     if (strcmp (shoal_msg_name (msg), "Add") != 0)
         return shoal_ctx_reject (ctx, "unknown_command", "a counter takes Add");

@@ -61,15 +61,27 @@ typedef struct {
     //  handle ever emitted; a non-zero return marks the actor as corrupt.
     int (*apply) (void *state, const char *event, const shoal_data_t *data);
     //  Decides what to do with one message: emit events, reply, send,
-    //  set timers, through ctx. Returns 0 to accept, or the result of
-    //  shoal_ctx_reject (nothing of the turn is kept but the rejection).
-    int (*handle) (shoal_ctx_t *ctx, void *state, const shoal_msg_t *msg);
-    //  Writes the state as fields: what `shoal get` shows, and, with
-    //  restore set, the snapshot.
+    //  set or cancel timers, through ctx. Returns 0 to accept, or the
+    //  result of shoal_ctx_reject (nothing of the turn is kept but the
+    //  rejection). It sees the state read-only: only apply changes it (a
+    //  write through a cast is undone when handle returns).
+    int (*handle) (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg);
+    //  Writes the state as fields: what `shoal get` shows.
     void (*view) (const void *state, shoal_rec_t *out);
-    //  Optional: loads a snapshot written by view. NULL = no snapshots,
-    //  the actor is always rebuilt from all its events.
-    int (*restore) (void *state, const shoal_data_t *snapshot);
+    //  Optional, with restore: writes the state as a snapshot, stored with
+    //  snapshot_version every --snapshot-every events. Both NULL = no
+    //  snapshots, the actor is always rebuilt from all its events.
+    void (*snapshot) (const void *state, shoal_rec_t *out);
+    //  Optional, with snapshot: loads a snapshot that snapshot wrote when
+    //  the type's snapshot_version was version. Returns 0, or non-zero for
+    //  a snapshot it cannot read: then the node logs it, ignores the
+    //  snapshot and rebuilds the actor from all its events (as it does for
+    //  a damaged snapshot record, or one of a version above
+    //  snapshot_version, which restore never sees).
+    int (*restore) (void *state, int version, const shoal_data_t *snapshot);
+    //  The version of what snapshot writes (0 or more); raise it when its
+    //  shape changes. Snapshots written before there were versions are 0.
+    int snapshot_version;
 } shoal_type_t;
 
 //  Registers a type: shoal_register (registry, &type). The struct may grow
@@ -77,7 +89,8 @@ typedef struct {
 //  the struct (the name and callbacks it points to stay borrowed) and
 //  accepts the sizes it knows, an older one with the new fields zeroed.
 //  Returns 0, SHOAL_EEXIST if the name is taken, SHOAL_EINVAL if the type
-//  is incomplete or its name is not a valid type, SHOAL_EVERSION for a
+//  is incomplete (no handle, apply or view; snapshot without restore or
+//  the reverse; a negative snapshot_version) or its name is not a valid type, SHOAL_EVERSION for a
 //  size the node does not know, SHOAL_ETOOBIG past the types or state a
 //  node holds.
 SHOAL_EXPORT int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *type,
@@ -88,7 +101,10 @@ SHOAL_EXPORT int shoal_register_sized (shoal_registry_t *registry, const shoal_t
 //  The version of the binary interface between a node and its modules:
 //  this header's types, struct layouts and functions. It changes when a
 //  module built against an older shoal.h could misbehave in a newer node.
-#define SHOAL_ABI_VERSION 1
+//  2: handle's state is const; snapshot, snapshot_version, and restore
+//  with the version; shoal_msg_id, shoal_msg_created, shoal_ctx_cancel,
+//  shoal_log, shoal_registry_option.
+#define SHOAL_ABI_VERSION 2
 
 //  Written once, at file scope, in one source file of a module:
 //      SHOAL_MODULE;
@@ -97,6 +113,15 @@ SHOAL_EXPORT int shoal_register_sized (shoal_registry_t *registry, const shoal_t
 #define SHOAL_MODULE SHOAL_EXPORT const int shoal_module_abi = SHOAL_ABI_VERSION
 SHOAL_EXPORT extern const int shoal_module_abi;
 #define SHOAL_MODULE_ABI "shoal_module_abi"
+
+//  The value of the module's option key, or NULL when it is not set. Call
+//  it from shoal_module_init: the options are the node's `--module-opt
+//  NAME.key=value` and the keys under the module's entry in the config
+//  file's node/modules section (the command line wins), NAME being the
+//  module's name there, or its file's base name without ".so". The
+//  string is borrowed for the node's life. NULL for a registry that is not
+//  loading a module (types the node registers itself).
+SHOAL_EXPORT const char *shoal_registry_option (shoal_registry_t *registry, const char *key);
 
 //  The entry point a module shared library exports, called once at start.
 typedef int (shoal_module_init_fn) (shoal_registry_t *registry);
@@ -112,6 +137,13 @@ SHOAL_EXPORT shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg);
 //  Command name; for a reply or a stall notice, the name of the command it
 //  is about; for a timer, the name given to shoal_ctx_after.
 SHOAL_EXPORT const char *shoal_msg_name (const shoal_msg_t *msg);
+//  The message's id: its 16 bytes as 32 lowercase hex digits, as `shoal
+//  send` shows it (a command's idempotency key; for a timer, the id it got
+//  when it was set).
+SHOAL_EXPORT const char *shoal_msg_id (const shoal_msg_t *msg);
+//  When the message was made, in ms since the epoch by its sender's clock
+//  (a client's for a client's command); for a timer, the time it was due.
+SHOAL_EXPORT int64_t shoal_msg_created (const shoal_msg_t *msg);
 //  The sender's address, or "" when the sender is a client.
 SHOAL_EXPORT const char *shoal_msg_from (const shoal_msg_t *msg);
 //  The payload fields (for an accepted reply, the replier's fields).
@@ -252,6 +284,21 @@ SHOAL_EXPORT shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, cons
 //  across restarts (late rather than never). ms is 0 to 100 years; beyond,
 //  the turn fails.
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name);
+//  Cancels this actor's pending timers named name, set in earlier turns
+//  (not those this turn sets): with the turn's commit they are deleted
+//  from the journal and will not fire, even across restarts. A timer that
+//  has already fired (its message queued or being handled) still comes.
+//  Returns 0, or SHOAL_EINVAL for a bad name, SHOAL_ETOOBIG past 16
+//  cancels in a turn: then the turn fails, as with other misuse of ctx.
+SHOAL_EXPORT int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name);
+
+//  Writes one line to the node's log (stderr) at level, with printf's
+//  format, prefixed by this actor's address: "... WARN account/alice:
+//  text". Written at once, not staged: the line stays even if the turn is
+//  rejected or fails. Lines below the node's --log-level cost a compare.
+//  ctx may be NULL (from shoal_module_init): then no address.
+SHOAL_EXPORT void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format,
+                             ...) __attribute__ ((format (printf, 3, 4)));
 
 #ifdef __cplusplus
 }

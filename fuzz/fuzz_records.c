@@ -1,0 +1,44 @@
+/*  fuzz_records.c - libFuzzer target: every stored record's decoder of
+    persistence/keys.c (event, snapshot, inbox) over arbitrary bytes, as a
+    damaged store would give them; and the event key's seq parser.
+
+    Properties: a decoded record's borrowed parts lie inside it, its name
+    fits SHOAL_NAME_MAX, and its map parts are well-formed maps.
+*/
+#include "keys.h"
+#include "mpread.h"
+#include <string.h>
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            __builtin_trap ();                                                                     \
+    } while (0)
+
+static void s_inside (const uint8_t *buf, size_t size, const uint8_t *part, size_t len)
+{
+    CHECK (len == 0 || (part >= buf && len <= size && part - buf <= (ptrdiff_t) (size - len)));
+}
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    const uint8_t *name, *part;
+    size_t name_len, part_len;
+    int64_t created, seq;
+    if (keys_event_decode (data, size, &name, &name_len, &part, &part_len, &created) == 0) {
+        s_inside (data, size, name, name_len);
+        s_inside (data, size, part, part_len);
+        CHECK (mpread_is_map (part, part_len, MPREAD_DEPTH_ANY));
+    }
+    if (keys_snapshot_decode (data, size, &seq, &part, &part_len) == 0) {
+        s_inside (data, size, part, part_len);
+        CHECK (mpread_is_map (part, part_len, MPREAD_DEPTH_ANY));
+    }
+    journal_request_t request;
+    if (keys_inbox_decode (data, size, &created, &part, &part_len, &request) == 0)
+        s_inside (data, size, part, part_len);
+    keys_inbox_decode (data, size, &created, &part, &part_len, NULL);
+    for (size_t prefix = 0; prefix <= size && prefix < 8; prefix++)
+        keys_event_seq ((const char *) data, size, prefix);
+    return 0;
+}
