@@ -12,30 +12,56 @@
 
 #define TIMER_RETRY_MS 1000 //  a timer whose turn could not run fires again after
 
-static void s_timer_destroy (void **item)
+static void s_timer_free (wtimer_t *timer)
 {
-    wtimer_t *self = (wtimer_t *) *item;
-    if (self) {
-        free (self->frame);
-        free (self);
-        *item = NULL;
-    }
+    free (timer->frame);
+    free (timer);
 }
 
 static int s_timer_compare (const void *a, const void *b)
 {
     const wtimer_t *x = a, *y = b;
-    return x->due < y->due ? -1 : x->due > y->due;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
+    return x->armed < y->armed ? -1 : x->armed > y->armed;
 }
 
-zlistx_t *timers_new (void)
+heap_t *timers_new (void)
 {
-    zlistx_t *timers = zlistx_new ();
-    if (timers) {
-        zlistx_set_destructor (timers, s_timer_destroy);
-        zlistx_set_comparator (timers, s_timer_compare);
-    }
-    return timers;
+    return heap_new (s_timer_compare);
+}
+
+void timers_purge (heap_t *timers)
+{
+    for (size_t i = 0; i < heap_size (timers); i++)
+        s_timer_free (heap_at (timers, i));
+    heap_clear (timers);
+}
+
+void timers_destroy (heap_t **timers_p)
+{
+    if (*timers_p)
+        timers_purge (*timers_p);
+    heap_destroy (timers_p);
+}
+
+size_t timers_count (heap_t *timers)
+{
+    return heap_size (timers);
+}
+
+const wtimer_t *timers_at (heap_t *timers, size_t index)
+{
+    return heap_at (timers, index);
+}
+
+//  Puts timer (owned) into the queue; out of memory, frees it: it fires
+//  at the next reload from the journal.
+static void s_push (worker_t *self, wtimer_t *timer)
+{
+    timer->armed = ++self->timers_armed;
+    if (heap_push (self->timers, timer) != 0)
+        s_timer_free (timer);
 }
 
 void timers_arm (worker_t *self, const wtimer_t *timer)
@@ -46,7 +72,7 @@ void timers_arm (worker_t *self, const wtimer_t *timer)
         return;
     }
     *copy = *timer;
-    zlistx_insert (self->timers, copy, false);
+    s_push (self, copy);
 }
 
 void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
@@ -55,18 +81,16 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
     if (timer && (timer->frame = worker_memdup (frame, size))) {
         timer->due = worker_now () + TIMER_RETRY_MS;
         timer->size = size;
-        zlistx_insert (self->timers, timer, false);
+        s_push (self, timer);
     } else
         free (timer);
 }
 
 void timers_fire (worker_t *self, int64_t now)
 {
-    while (zlistx_size (self->timers)) {
-        wtimer_t *timer = zlistx_first (self->timers);
-        if (timer->due > now)
-            break;
-        timer = zlistx_detach (self->timers, NULL);
+    wtimer_t *timer;
+    while ((timer = heap_peek (self->timers)) && timer->due <= now) {
+        heap_pop (self->timers);
         local_t *item = calloc (1, sizeof (local_t));
         if (item) {
             item->frame = timer->frame;
@@ -80,7 +104,7 @@ void timers_fire (worker_t *self, int64_t now)
 
 int64_t timers_next_due (worker_t *self)
 {
-    wtimer_t *timer = zlistx_first (self->timers);
+    wtimer_t *timer = heap_peek (self->timers);
     return timer ? timer->due : INT64_MAX;
 }
 
@@ -99,7 +123,7 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
     if (timer && (timer->frame = worker_memdup (value, size))) {
         timer->due = due;
         timer->size = size;
-        zlistx_insert (self->timers, timer, false);
+        s_push (self, timer);
     } else
         free (timer);
     return 0;

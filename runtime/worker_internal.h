@@ -58,9 +58,10 @@ struct _worker_t {
     size_t out_count, out_cap;
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
-    zhashx_t *pending; //  id (16 bytes) -> pending_t (outbox.c)
-    zlistx_t *timers;  //  wtimer_t sorted by due (timers.c)
-    shoal_ctx_t ctx;   //  the turn being run
+    zhashx_t *pending;     //  id (16 bytes) -> pending_t (outbox.c)
+    heap_t *timers;        //  wtimer_t by due time (timers.c)
+    uint64_t timers_armed; //  timers ever armed: ties in due time fire in this order
+    shoal_ctx_t ctx;       //  the turn being run
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
     size_t turns;           //  messages in the current batch
