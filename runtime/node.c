@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "envelope.h"
 #include "front.h"
+#include "janitor.h"
 #include "log.h"
 #include "metrics.h"
 #include "peers.h"
@@ -327,37 +328,6 @@ int shoal_node_load_module (shoal_node_t *self, const char *path, char **error)
     return 0;
 }
 
-//  The janitor thread: every tenth of the retention (at least every
-//  500 ms, at most hourly) deletes the inbox records older than the
-//  retention. It reads the node's config, which outlives it.
-static void s_janitor (zsock_t *pipe, void *arg)
-{
-    const worker_config_t *config = arg;
-    zsock_signal (pipe, 0);
-    int64_t interval = config->retention_ms / 10;
-    interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    while (true) {
-        void *which = zpoller_wait (poller, (int) interval);
-        if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            bool term = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (term)
-                break;
-        } else if (zpoller_terminated (poller))
-            break;
-        //  The margin keeps a record a little past the retention, so a
-        //  command at the boundary is refused as expired, never re-run.
-        int64_t margin = config->retention_ms / 2 < 60000 ? config->retention_ms / 2 : 60000;
-        int64_t pruned =
-            journal_inbox_prune (config->journal, zclock_time () - config->retention_ms - margin);
-        if (pruned > 0)
-            config->stats[0].pruned += (uint64_t) pruned;
-    }
-    zpoller_destroy (&poller);
-}
-
 //  Starts the authenticator and the peer links of a cluster node.
 static int s_start_cluster (shoal_node_t *self, char **error)
 {
@@ -427,7 +397,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
             return SHOAL_EIO;
         }
     }
-    self->janitor = zactor_new (s_janitor, &self->config);
+    self->janitor = janitor_new (&self->config);
     front_config_t fc = {.endpoint = self->endpoint,
                          .cert = self->cert,
                          .cluster = self->cluster,
