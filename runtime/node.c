@@ -31,6 +31,7 @@
 
 #define NODE_MAX_MODULES 32
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
+#define NODE_DEFAULT_MAX_ACTORS 1000000
 
 struct _shoal_node_t {
     shoal_node_options_t options; //  with defaults filled in
@@ -166,7 +167,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     self->options = *options;
     shoal_node_options_t *o = &self->options;
     if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
-        o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0) {
+        o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0 || o->max_actors < 0) {
         *code = SHOAL_EINVAL;
         *error = zsys_sprintf ("negative node option (0 means the default)");
         free (self);
@@ -188,6 +189,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
         o->batch_max = 4096;
+    if (!o->max_actors)
+        o->max_actors = NODE_DEFAULT_MAX_ACTORS;
     if (o->data_dir)
         self->data_dir = strdup (o->data_dir);
     if (o->cluster_file) {
@@ -368,6 +371,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .workers = n,
         .shards = (uint32_t) self->options.shards,
         .idle_ms = self->options.idle_ms,
+        //  Each worker's share, so that the node's total stays under the cap.
+        .max_actors =
+            self->options.max_actors / n > 0 ? (size_t) (self->options.max_actors / n) : 1,
         .snapshot_every = self->options.snapshot_every,
         .retention_ms = self->options.inbox_retention_ms,
         .stall_ms = self->options.stall_ms,

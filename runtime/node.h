@@ -32,6 +32,8 @@ typedef struct {
     const char *metrics;        //  HOST:PORT of the metrics server (default
                                 //  127.0.0.1:0, a free port), "off" for none
     int64_t turn_timeout_ms;    //  a turn running longer is logged (default 5000)
+    int64_t max_actors;         //  active actors at most, least recently used
+                                //  passivated first (default 1000000)
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:

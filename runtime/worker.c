@@ -122,10 +122,9 @@ static void s_release (worker_t *self)
 //  at start, and after a failed commit.
 static int s_reload (worker_t *self)
 {
-    zhashx_purge (self->actors);
+    actor_table_purge (self);
     zhashx_purge (self->pending);
     timers_purge (self->timers);
-    self->stats->active = 0;
     int rc = outbox_load (self);
     if (rc == 0)
         rc = timers_load (self);

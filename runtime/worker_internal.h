@@ -52,6 +52,7 @@ struct _worker_t {
     zsock_t **push;         //  one per worker (NULL for ourselves)
     zsock_t *front;         //  to the node's front thread
     zhashx_t *actors;       //  address -> actor_t (actors.c)
+    actor_lru_t lru;        //  the same actors, most recently used first
     zlistx_t *local;        //  local_t, FIFO
     journal_batch_t *batch; //  staged writes
     out_t *outs;            //  staged sends (stage.c)

@@ -33,6 +33,8 @@ static void s_help (FILE *out)
                   "  --module FILE.so        load an actor module (repeatable)\n"
                   "  --shards N              shards of a new store (default 256; fixed after)\n"
                   "  --idle-ms MS            passivate actors idle this long (default 60000)\n"
+                  "  --max-actors N          active actors at most; the least recently used\n"
+                  "                          are passivated first (default 1000000)\n"
                   "  --snapshot-every N      events between snapshots (default 100)\n"
                   "  --batch-max N           messages per group commit at most (default 4096)\n"
                   "  --stall-ms MS           tell actors (a transfer marks itself stalled) when\n"
@@ -253,6 +255,7 @@ int cmd_node (int argc, char **argv)
         OPT_LIST ("module", modules, &module_count),
         OPT_INT ("shards", &opts.shards, 1, 1 << 20),
         OPT_INT ("idle-ms", &opts.idle_ms, 1, 86400000L * 365),
+        OPT_INT ("max-actors", &opts.max_actors, 1, 1L << 40),
         OPT_INT ("snapshot-every", &opts.snapshot_every, 1, 1 << 30),
         OPT_INT ("batch-max", &opts.batch_max, 1, 1 << 20),
         OPT_INT ("stall-ms", &opts.stall_ms, 1, 86400000L * 365),

@@ -1,0 +1,158 @@
+/*  test_bounded.c - a node's memory and its stop are bounded, with real
+    processes (proc.h) and the client library: --max-actors caps the
+    actors in memory, least recently used passivated first, and a get of
+    an address that never existed keeps nothing; clients that send
+    without reading their replies do not grow the node without limit; a
+    SIGTERM stops a node whose handler runs away, after --stop-grace-ms,
+    naming the actor, and losing nothing acknowledged.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NODE                                                                                       \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off --module "               \
+    "\"$SHOAL_TEST_MODULE\""
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-bounded");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+//  Sends kind name to address with the fields of payload ("k=v" words,
+//  NULL: none) without waiting.
+static void s_send (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                    const char *field)
+{
+    uint8_t *payload = NULL;
+    size_t size = 0;
+    char error[128];
+    if (field)
+        assert_int_equal (client_fields (1, (char **) &field, &payload, &size, error, sizeof error),
+                          0);
+    envelope_t request;
+    client_request (&request, kind, NULL, to, name, payload, size);
+    assert_int_equal (client_send (client, &request), 0);
+    free (payload);
+}
+
+//  Receives one reply; fails the test on a timeout or a rejection.
+static void s_recv_ok (client_t *client, client_reply_t *reply)
+{
+    assert_int_equal (client_recv (client, 30000, reply), 0);
+    if (!reply->ok)
+        fail_msg ("%s %s rejected: %s %s", reply->from, reply->name, reply->code, reply->reason);
+}
+
+//  A counter of the node's stats.
+static int64_t s_stat (client_t *client, const char *name)
+{
+    s_send (client, ENVELOPE_QUERY, "node/stats", "stats", NULL);
+    client_reply_t reply;
+    s_recv_ok (client, &reply);
+    int64_t value = -1;
+    assert_int_equal (map_int (reply.data, reply.size, name, &value), 0);
+    client_reply_close (&reply);
+    return value;
+}
+
+//  The "value" of counter/NAME, by get.
+static int64_t s_value (client_t *client, const char *address, int64_t *version)
+{
+    s_send (client, ENVELOPE_QUERY, address, "get", NULL);
+    client_reply_t reply;
+    s_recv_ok (client, &reply);
+    int64_t value = -1;
+    assert_int_equal (reply_state_int (&reply, "value", &value), 0);
+    if (version)
+        assert_int_equal (map_int (reply.data, reply.size, "version", version), 0);
+    client_reply_close (&reply);
+    return value;
+}
+
+//  --------------------------------------------------------------------------
+//  1. --max-actors
+
+#define ACCOUNTS 1000
+#define MAX_ACTORS 100
+#define WINDOW 50 //  commands in flight: a batch holds at most these
+
+static void test_max_actors (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --max-actors %d", MAX_ACTORS);
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+
+    //  A get of addresses that never existed: version 0, nothing kept.
+    for (int i = 0; i < 200; i++) {
+        char address[64];
+        snprintf (address, sizeof address, "counter/ghost-%d", i);
+        int64_t version = -1;
+        assert_int_equal (s_value (client, address, &version), 0);
+        assert_int_equal (version, 0);
+    }
+    assert_int_equal (s_stat (client, "active"), 0);
+
+    //  1,000 counters, counter/i added i % 7 + 1, WINDOW at a time: the
+    //  actors in memory stay under the cap, plus what one batch holds.
+    int64_t peak = 0;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < ACCOUNTS; i += WINDOW) {
+            for (int j = i; j < i + WINDOW; j++) {
+                char address[64], field[32];
+                snprintf (address, sizeof address, "counter/c%d", j);
+                snprintf (field, sizeof field, "by=%d", j % 7 + 1);
+                s_send (client, ENVELOPE_COMMAND, address, "Add", field);
+            }
+            for (int j = i; j < i + WINDOW; j++) {
+                client_reply_t reply;
+                s_recv_ok (client, &reply);
+                client_reply_close (&reply);
+            }
+            int64_t active = s_stat (client, "active");
+            if (active > peak)
+                peak = active;
+            if (active > MAX_ACTORS + WINDOW)
+                fail_msg ("%lld actors active, over %d + %d", (long long) active, MAX_ACTORS,
+                          WINDOW);
+        }
+    print_message ("peak active actors: %lld (cap %d)\n", (long long) peak, MAX_ACTORS);
+    assert_true (s_stat (client, "passivations") >= 2 * ACCOUNTS - MAX_ACTORS - WINDOW);
+    //  Everything is still right: each counter was added twice.
+    for (int i = 0; i < ACCOUNTS; i++) {
+        char address[64];
+        snprintf (address, sizeof address, "counter/c%d", i);
+        int64_t version = -1;
+        assert_int_equal (s_value (client, address, &version), 2 * (i % 7 + 1));
+        assert_int_equal (version, 2);
+    }
+    assert_true (s_stat (client, "active") <= MAX_ACTORS + WINDOW);
+    client_destroy (&client);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_max_actors, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
