@@ -60,6 +60,7 @@ struct _shoal_node_t {
     turnfile_t **turn_files;      //  each worker's turn in progress (turnfile.h)
     turnfile_watch_t watch;       //  what the watchdog reads
     zactor_t *watchdog;           //  logs turns past --turn-timeout
+    zactor_t *stop_guard;         //  after a stop, exits if a worker will not
 };
 
 //  True if endpoint cannot be reached from another machine.
@@ -185,6 +186,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->stall_ms = 30000;
     if (o->turn_timeout_ms <= 0)
         o->turn_timeout_ms = 5000;
+    if (o->stop_grace_ms <= 0)
+        o->stop_grace_ms = 5000;
     if (!o->inbox_retention_ms)
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
@@ -257,6 +260,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
     free (self->workers);
+    zactor_destroy (&self->stop_guard); //  every worker stopped in time
     turnfile_close_all (&self->turn_files, self->options.workers);
     front_destroy (&self->front);
     peers_destroy (&self->peers);
@@ -459,8 +463,54 @@ const char *shoal_node_name (const shoal_node_t *self)
     return self->cluster ? self->options.name : NULL;
 }
 
+//  The stop guard (a zactor; arg: the node, which outlives it): unless
+//  $TERM comes within stop_grace_ms, logs each worker's running turn and
+//  ends the process. See shoal_node_run.
+static void s_stop_guard (zsock_t *pipe, void *arg)
+{
+    shoal_node_t *self = arg;
+    zsock_signal (pipe, 0);
+    //  The signal that stopped the front set zsys_interrupted: this
+    //  poller must not take it as its own end.
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (poller, true);
+    int64_t deadline = zclock_mono () + self->options.stop_grace_ms;
+    while (zclock_mono () < deadline) {
+        if (zpoller_wait (poller, (int) (deadline - zclock_mono ())) == pipe) {
+            char *command = zstr_recv (pipe); //  $TERM: the node was destroyed in time
+            zstr_free (&command);
+            zpoller_destroy (&poller);
+            return;
+        }
+    }
+    zpoller_destroy (&poller);
+    const worker_config_t *config = &self->config;
+    int64_t now = zclock_mono ();
+    int running = 0;
+    for (int w = 0; config->turn_files && w < config->workers; w++) {
+        char to[SHOAL_ADDRESS_MAX + 1], name[SHOAL_NAME_MAX + 1];
+        int64_t started = turnfile_running (config->turn_files[w], to, name);
+        if (!started)
+            continue;
+        log_error ("shoal node: stopping: worker %d is still running %s on %s, for %lld ms; "
+                   "exiting without it after --stop-grace-ms %lld (nothing of that turn was "
+                   "acknowledged)",
+                   w, name, to, (long long) (now - started),
+                   (long long) self->options.stop_grace_ms);
+        running++;
+    }
+    if (!running)
+        log_error ("shoal node: stopping: the workers did not stop within --stop-grace-ms "
+                   "%lld; exiting without them",
+                   (long long) self->options.stop_grace_ms);
+    fflush (stderr);
+    _exit (NODE_EXIT_STOP_TIMEOUT);
+}
+
 int shoal_node_run (shoal_node_t *self)
 {
     front_run (self->front);
+    if (!self->stop_guard)
+        self->stop_guard = zactor_new (s_stop_guard, self);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NODE                                                                                       \
@@ -149,10 +150,65 @@ static void test_max_actors (void **state)
     client_destroy (&client);
 }
 
+//  --------------------------------------------------------------------------
+//  3. A SIGTERM while a handler runs away
+
+#define GRACE_MS 2000
+
+static void test_stop_while_handler_runs_away (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --stop-grace-ms %d --turn-timeout 200", GRACE_MS);
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    //  Acknowledged state on both workers' actors.
+    for (int i = 0; i < 20; i++) {
+        char address[64];
+        snprintf (address, sizeof address, "counter/kept%d", i);
+        s_send (client, ENVELOPE_COMMAND, address, "Add", "by=3");
+        client_reply_t reply;
+        s_recv_ok (client, &reply);
+        client_reply_close (&reply);
+    }
+    s_send (client, ENVELOPE_COMMAND, "counter/runaway", "Spin", NULL);
+    //  Its handler runs: the watchdog says so past --turn-timeout.
+    int64_t deadline = proc_now_ms () + 20000;
+    while (s_stat (client, "overdue_now") == 0) {
+        assert_true (proc_now_ms () < deadline);
+        usleep (50 * 1000);
+    }
+    client_destroy (&client);
+
+    int64_t started = proc_now_ms ();
+    kill (p->node, SIGTERM);
+    int status = 0;
+    assert_true (proc_node_wait_exit (p, GRACE_MS + 2000, &status));
+    int64_t took = proc_now_ms () - started;
+    print_message ("stopped in %lld ms (grace %d ms)\n", (long long) took, GRACE_MS);
+    assert_true (took >= GRACE_MS - 100);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 4); //  NODE_EXIT_STOP_TIMEOUT
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    if (!strstr (log, "still running Spin on counter/runaway"))
+        fail_msg ("the log does not name the runaway turn: %s", log);
+
+    //  After a restart every acknowledged Add is there.
+    proc_node_start (p, NODE);
+    client = client_new (p->endpoint);
+    for (int i = 0; i < 20; i++) {
+        char address[64];
+        snprintf (address, sizeof address, "counter/kept%d", i);
+        assert_int_equal (s_value (client, address, NULL), 3);
+    }
+    client_destroy (&client);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_max_actors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stop_while_handler_runs_away, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

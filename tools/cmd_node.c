@@ -41,6 +41,9 @@ static void s_help (FILE *out)
                   "                          a command they sent has no answer after MS\n"
                   "                          (default 30000)\n"
                   "  --turn-timeout MS       log a handler that runs longer (default 5000)\n"
+                  "  --stop-grace-ms MS      on SIGTERM, wait this long for the handlers that\n"
+                  "                          run, then name them and exit with status 4\n"
+                  "                          without them (default 5000)\n"
                   "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
                   "                          7 days); older commands are refused as expired\n"
                   "  --cluster FILE          run a node of the cluster in FILE (written by\n"
@@ -260,6 +263,7 @@ int cmd_node (int argc, char **argv)
         OPT_INT ("batch-max", &opts.batch_max, 1, 1 << 20),
         OPT_INT ("stall-ms", &opts.stall_ms, 1, 86400000L * 365),
         OPT_INT ("turn-timeout", &opts.turn_timeout_ms, 1, 86400000L),
+        OPT_INT ("stop-grace-ms", &opts.stop_grace_ms, 1, 86400000L),
         OPT_INT ("inbox-retention-ms", &opts.inbox_retention_ms, 100, LONG_MAX),
         OPT_STRING ("config", &config_path),
         OPT_STRING ("cluster", &opts.cluster_file),
