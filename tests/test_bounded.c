@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "envelope.h"
+
+#include <czmq.h>
 #include "proc.h"
 
 #include <signal.h>
@@ -151,6 +154,86 @@ static void test_max_actors (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  2. Clients that do not read their replies
+
+#define SLOW_CLIENTS 3
+#define SLOW_SENDS 10000
+#define PAGE_EVENTS 100                //  each reply is a page of this many events (~6 KB)
+#define RSS_GROWTH_MAX_KB (128 * 1024) //  ~82 MiB seen; 208 MiB before the bound (ASan)
+
+//  The node's resident memory in KiB (VmRSS).
+static int64_t s_rss_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    int64_t kb = -1;
+    while (fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kb = atoll (line + 6);
+    fclose (file);
+    assert_true (kb > 0);
+    return kb;
+}
+
+static void test_unread_replies_bounded (void **state)
+{
+    proc_t *p = *state;
+    //  ASan keeps freed memory in quarantine (256 MB by default): keep it
+    //  small so that VmRSS shows what the node holds.
+    proc_node_start (p, "env ASAN_OPTIONS=\"$ASAN_OPTIONS:quarantine_size_mb=4\" " NODE);
+    client_t *client = client_new (p->endpoint);
+    for (int i = 0; i < PAGE_EVENTS; i++) {
+        s_send (client, ENVELOPE_COMMAND, "counter/big", "Add", "by=1");
+        client_reply_t reply;
+        s_recv_ok (client, &reply);
+        client_reply_close (&reply);
+    }
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "counter/big", "events", NULL, 0);
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (envelope_encode (&request, &frame, &size), 0);
+    int64_t before = s_rss_kb (p->node);
+
+    //  Clients that send and never read.
+    zsock_t *slow[SLOW_CLIENTS];
+    for (int c = 0; c < SLOW_CLIENTS; c++) {
+        slow[c] = zsock_new_dealer (p->endpoint);
+        assert_non_null (slow[c]);
+        zsock_set_sndtimeo (slow[c], 30000);
+    }
+    for (int i = 0; i < SLOW_SENDS; i++)
+        for (int c = 0; c < SLOW_CLIENTS; c++)
+            assert_int_equal (zmq_send (zsock_resolve (slow[c]), frame, size, 0), (int) size);
+    free (frame);
+
+    //  A client that reads is answered meanwhile.
+    assert_int_equal (s_value (client, "counter/big", NULL), PAGE_EVENTS);
+    //  Until the node has answered every query: the replies it could not
+    //  queue were dropped and counted.
+    int64_t peak = 0, unread = -1, deadline = proc_now_ms () + 120000;
+    for (int stable = 0; stable < 4;) { //  the same count over 2 s
+        int64_t rss = s_rss_kb (p->node);
+        peak = rss > peak ? rss : peak;
+        int64_t now_unread = s_stat (client, "unread");
+        stable = now_unread > 0 && now_unread == unread ? stable + 1 : 0;
+        unread = now_unread;
+        assert_true (proc_now_ms () < deadline);
+        usleep (500 * 1000);
+    }
+    print_message ("VmRSS %lld KiB before, peak %lld KiB; %lld replies dropped unread\n",
+                   (long long) before, (long long) peak, (long long) unread);
+    assert_true (peak - before < RSS_GROWTH_MAX_KB);
+    assert_true (unread >= SLOW_CLIENTS * (SLOW_SENDS - 2 * 1000 - 1000));
+    assert_int_equal (s_value (client, "counter/big", NULL), PAGE_EVENTS);
+    for (int c = 0; c < SLOW_CLIENTS; c++)
+        zsock_destroy (&slow[c]);
+    client_destroy (&client);
+}
+
+//  --------------------------------------------------------------------------
 //  3. A SIGTERM while a handler runs away
 
 #define GRACE_MS 2000
@@ -208,6 +291,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_max_actors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unread_replies_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stop_while_handler_runs_away, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
