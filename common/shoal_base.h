@@ -55,6 +55,7 @@ SHOAL_EXPORT const char *shoal_strerror (int code);
 #define SHOAL_ID_MAX 200      //  bytes of an id: UTF-8, no NUL, no control bytes
 #define SHOAL_ADDRESS_MAX 264 //  SHOAL_TYPE_MAX + 1 + SHOAL_ID_MAX, rounded up
 #define SHOAL_NAME_MAX 63     //  bytes of a command, event or timer name
+#define SHOAL_DATA_DEPTH 16   //  nesting of a data map (the map itself is 1)
 
 //  Returns 0 if the bytes form a valid address, else SHOAL_EADDRESS.
 SHOAL_EXPORT int shoal_address_check (const char *address, size_t len);

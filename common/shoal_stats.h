@@ -31,6 +31,7 @@
     X (accepted, "commands accepted")                                                              \
     X (rejected, "commands rejected")                                                              \
     X (duplicates, "commands answered from the inbox, and replies already handled")                \
+    X (replies, "replies to their commands handled by the actors that sent them")                  \
     X (events, "events committed")                                                                 \
     X (commits, "LevelDB writes")                                                                  \
     X (records, "records in those writes")                                                         \
@@ -70,6 +71,8 @@
     X (shoal_commands_total, counter, "outcome=\"duplicate\"", s.duplicates, "")                   \
     X (shoal_commands_total, counter, "outcome=\"expired\"", s.expired, "")                        \
     X (shoal_messages_total, counter, "", s.messages, "Envelopes handled in committed batches")    \
+    X (shoal_replies_total, counter, "", s.replies,                                                \
+       "Replies to their commands handled by the actors that sent them")                           \
     X (shoal_events_total, counter, "", s.events, "Events committed")                              \
     X (shoal_commits_total, counter, "", s.commits, "Group commits (LevelDB writes)")              \
     X (shoal_commit_records_total, counter, "", s.records, "Records in those writes")              \

@@ -1,6 +1,9 @@
 /*  data.c - reading fields from a msgpack map (shoal_data_t) and writing
     them into one (shoal_rec_t). See data.h. Field lookup is a linear scan
-    of the map's keys: payloads are small.
+    of the map's keys: payloads are small. Nested maps and arrays are read
+    in place (views are the parsed msgpack objects themselves) and written
+    with 32-bit headers patched when they end; both sides hold nesting to
+    SHOAL_DATA_DEPTH.
 */
 #include "data.h"
 #include "envelope.h"
@@ -52,13 +55,14 @@ static arena_t *s_arena (void)
 
 int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
 {
+    self->object.type = MSGPACK_OBJECT_NIL;
     self->map = NULL;
     self->holds_zone = false;
     if (!bytes || size == 0)
         return 0;
     //  msgpack-c sizes a container by its header before reading it: bound
     //  the input first, so a lying header cannot ask for gigabytes.
-    if (!mpread_is_map (bytes, size, ENVELOPE_MAX_DEPTH))
+    if (!mpread_is_map (bytes, size, SHOAL_DATA_DEPTH))
         return SHOAL_EFORMAT;
     arena_t *arena = s_arena ();
     if (!arena)
@@ -88,12 +92,20 @@ void data_close (shoal_data_t *self)
         msgpack_zone_clear (arena->zone);
 }
 
+//  The map object a data view points at, or NULL (see data.h).
+static const msgpack_object *s_map (const shoal_data_t *data)
+{
+    const msgpack_object *o = (const msgpack_object *) data;
+    return o && o->type == MSGPACK_OBJECT_MAP && o->via.map.size > 0 ? o : NULL;
+}
+
 static const msgpack_object *s_lookup (const shoal_data_t *self, const char *key)
 {
-    if (!self || !self->map || !key)
+    const msgpack_object *object = s_map (self);
+    if (!object || !key)
         return NULL;
     size_t key_len = strlen (key);
-    const msgpack_object_map *map = &self->map->via.map;
+    const msgpack_object_map *map = &object->via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *k = &map->ptr[i].key;
         //  msgpack-c leaves ptr NULL for an empty string: no memcmp then.
@@ -104,23 +116,59 @@ static const msgpack_object *s_lookup (const shoal_data_t *self, const char *key
     return NULL;
 }
 
-int shoal_data_int (const shoal_data_t *data, const char *key, int64_t *value)
+//  The value at index of an array view, or NULL.
+static const msgpack_object *s_at (const shoal_array_t *array, size_t index)
 {
-    const msgpack_object *o = s_lookup (data, key);
+    const msgpack_object *o = (const msgpack_object *) array;
+    if (!o || o->type != MSGPACK_OBJECT_ARRAY || index >= o->via.array.size)
+        return NULL;
+    return &o->via.array.ptr[index];
+}
+
+//  The typed readers, over one value (NULL: absent), for both fields and
+//  array elements.
+
+static shoal_field_t s_type (const msgpack_object *o)
+{
+    if (!o)
+        return SHOAL_FIELD_ABSENT;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return SHOAL_FIELD_NIL;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return SHOAL_FIELD_BOOL;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return SHOAL_FIELD_INT;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return o->via.u64 <= INT64_MAX ? SHOAL_FIELD_INT : SHOAL_FIELD_OTHER;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return SHOAL_FIELD_DOUBLE;
+    case MSGPACK_OBJECT_STR:
+        return SHOAL_FIELD_STR;
+    case MSGPACK_OBJECT_BIN:
+        return SHOAL_FIELD_BYTES;
+    case MSGPACK_OBJECT_ARRAY:
+        return SHOAL_FIELD_ARRAY;
+    case MSGPACK_OBJECT_MAP:
+        return SHOAL_FIELD_MAP;
+    default:
+        return SHOAL_FIELD_OTHER;
+    }
+}
+
+static int s_int (const msgpack_object *o, int64_t *value)
+{
     if (!o)
         return SHOAL_ENOTFOUND;
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        *value = o->via.i64;
-    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-        *value = (int64_t) o->via.u64;
-    else
+    if (s_type (o) != SHOAL_FIELD_INT)
         return SHOAL_ETYPE;
+    *value = o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? o->via.i64 : (int64_t) o->via.u64;
     return 0;
 }
 
-int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value)
+static int s_bool (const msgpack_object *o, bool *value)
 {
-    const msgpack_object *o = s_lookup (data, key);
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_BOOLEAN)
@@ -129,9 +177,8 @@ int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value)
     return 0;
 }
 
-int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t size)
+static int s_str (const msgpack_object *o, char *buf, size_t size)
 {
-    const msgpack_object *o = s_lookup (data, key);
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_STR)
@@ -146,9 +193,149 @@ int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t
     return 0;
 }
 
+static int s_double (const msgpack_object *o, double *value)
+{
+    if (!o)
+        return SHOAL_ENOTFOUND;
+    if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+        *value = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *value = (double) o->via.i64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *value = (double) o->via.u64;
+    else
+        return SHOAL_ETYPE;
+    return 0;
+}
+
+static int s_bytes (const msgpack_object *o, const uint8_t **ptr, size_t *size)
+{
+    static const uint8_t none[1];
+    if (!o)
+        return SHOAL_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return SHOAL_ETYPE;
+    //  msgpack-c leaves ptr NULL for empty bytes: give a valid pointer.
+    *ptr = o->via.bin.size ? (const uint8_t *) o->via.bin.ptr : none;
+    *size = o->via.bin.size;
+    return 0;
+}
+
+static int s_nested_map (const msgpack_object *o, const shoal_data_t **map)
+{
+    if (!o)
+        return SHOAL_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return SHOAL_ETYPE;
+    *map = (const shoal_data_t *) o;
+    return 0;
+}
+
+static int s_nested_array (const msgpack_object *o, const shoal_array_t **array)
+{
+    if (!o)
+        return SHOAL_ENOTFOUND;
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return SHOAL_ETYPE;
+    *array = (const shoal_array_t *) o;
+    return 0;
+}
+
+int shoal_data_int (const shoal_data_t *data, const char *key, int64_t *value)
+{
+    return s_int (s_lookup (data, key), value);
+}
+
+int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value)
+{
+    return s_bool (s_lookup (data, key), value);
+}
+
+int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t size)
+{
+    return s_str (s_lookup (data, key), buf, size);
+}
+
+int shoal_data_double (const shoal_data_t *data, const char *key, double *value)
+{
+    return s_double (s_lookup (data, key), value);
+}
+
+int shoal_data_bytes (const shoal_data_t *data, const char *key, const uint8_t **ptr, size_t *size)
+{
+    return s_bytes (s_lookup (data, key), ptr, size);
+}
+
+int shoal_data_map (const shoal_data_t *data, const char *key, const shoal_data_t **map)
+{
+    return s_nested_map (s_lookup (data, key), map);
+}
+
+int shoal_data_array (const shoal_data_t *data, const char *key, const shoal_array_t **array)
+{
+    return s_nested_array (s_lookup (data, key), array);
+}
+
 bool shoal_data_has (const shoal_data_t *data, const char *key)
 {
     return s_lookup (data, key) != NULL;
+}
+
+shoal_field_t shoal_data_type (const shoal_data_t *data, const char *key)
+{
+    return s_type (s_lookup (data, key));
+}
+
+size_t shoal_data_count (const shoal_data_t *data)
+{
+    const msgpack_object *map = s_map (data);
+    return map ? map->via.map.size : 0;
+}
+
+size_t shoal_array_size (const shoal_array_t *array)
+{
+    const msgpack_object *o = (const msgpack_object *) array;
+    return o && o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0;
+}
+
+shoal_field_t shoal_array_type (const shoal_array_t *array, size_t index)
+{
+    return s_type (s_at (array, index));
+}
+
+int shoal_array_int (const shoal_array_t *array, size_t index, int64_t *value)
+{
+    return s_int (s_at (array, index), value);
+}
+
+int shoal_array_bool (const shoal_array_t *array, size_t index, bool *value)
+{
+    return s_bool (s_at (array, index), value);
+}
+
+int shoal_array_str (const shoal_array_t *array, size_t index, char *buf, size_t size)
+{
+    return s_str (s_at (array, index), buf, size);
+}
+
+int shoal_array_double (const shoal_array_t *array, size_t index, double *value)
+{
+    return s_double (s_at (array, index), value);
+}
+
+int shoal_array_bytes (const shoal_array_t *array, size_t index, const uint8_t **ptr, size_t *size)
+{
+    return s_bytes (s_at (array, index), ptr, size);
+}
+
+int shoal_array_map (const shoal_array_t *array, size_t index, const shoal_data_t **map)
+{
+    return s_nested_map (s_at (array, index), map);
+}
+
+int shoal_array_array (const shoal_array_t *array, size_t index, const shoal_array_t **inner)
+{
+    return s_nested_array (s_at (array, index), inner);
 }
 
 //  --------------------------------------------------------------------------
@@ -156,8 +343,7 @@ bool shoal_data_has (const shoal_data_t *data, const char *key)
 void rec_init (shoal_rec_t *self)
 {
     msgpack_sbuffer_init (&self->buffer);
-    self->count = 0;
-    self->error = 0;
+    rec_reset (self);
 }
 
 void rec_reset (shoal_rec_t *self)
@@ -165,6 +351,8 @@ void rec_reset (shoal_rec_t *self)
     self->buffer.size = 0;
     self->count = 0;
     self->error = 0;
+    self->failed = 0;
+    self->open = 0;
 }
 
 void rec_close (shoal_rec_t *self)
@@ -173,46 +361,68 @@ void rec_close (shoal_rec_t *self)
     self->count = 0;
 }
 
-//  Starts a pair: writes the header first if the map is empty, then the
-//  key. Returns a packer on the buffer, or false after an error.
+//  Records the first failure; error follows it.
+static void s_fail (shoal_rec_t *self, int rc)
+{
+    if (!self->failed)
+        self->failed = rc;
+    self->error = self->failed;
+}
+
+//  Starts a value: writes the top map's header first if the rec is empty,
+//  then the key (inside a map) and counts it in its container. Sets up a
+//  packer on the buffer. Returns false after an error.
 static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
 {
-    if (self->error)
+    if (self->failed)
         return false;
-    if (!key) {
-        self->error = SHOAL_EINVAL;
+    rec_open_t *inner = self->open ? &self->stack[self->open - 1] : NULL;
+    bool in_array = inner && inner->is_array;
+    if (in_array ? key != NULL : key == NULL) {
+        s_fail (self, SHOAL_EINVAL);
         return false;
     }
     if (self->buffer.size == 0) {
         static const char header[REC_HEADER] = {(char) 0xdf, 0, 0, 0, 0};
         if (msgpack_sbuffer_write (&self->buffer, header, REC_HEADER)) {
-            self->error = SHOAL_ENOMEM;
+            s_fail (self, SHOAL_ENOMEM);
             return false;
         }
     }
     msgpack_packer_init (pk, &self->buffer, msgpack_sbuffer_write);
-    size_t len = strlen (key);
-    if (msgpack_pack_str (pk, len) || msgpack_pack_str_body (pk, key, len)) {
-        self->error = SHOAL_ENOMEM;
-        return false;
+    if (!in_array) {
+        size_t len = strlen (key);
+        if (msgpack_pack_str (pk, len) || msgpack_pack_str_body (pk, key, len)) {
+            s_fail (self, SHOAL_ENOMEM);
+            return false;
+        }
     }
-    self->count++;
+    if (inner)
+        inner->count++;
+    else
+        self->count++;
     return true;
+}
+
+//  Fails the rec out of memory if a pack call failed (rc non-zero).
+static void s_packed (shoal_rec_t *self, int rc)
+{
+    if (rc)
+        s_fail (self, SHOAL_ENOMEM);
 }
 
 void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value)
 {
     msgpack_packer pk;
-    if (rec && s_begin (rec, key, &pk) && msgpack_pack_int64 (&pk, value))
-        rec->error = SHOAL_ENOMEM;
+    if (rec && s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_int64 (&pk, value));
 }
 
 void shoal_rec_bool (shoal_rec_t *rec, const char *key, bool value)
 {
     msgpack_packer pk;
-    if (rec && s_begin (rec, key, &pk) &&
-        (value ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk)))
-        rec->error = SHOAL_ENOMEM;
+    if (rec && s_begin (rec, key, &pk))
+        s_packed (rec, value ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk));
 }
 
 void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value)
@@ -221,21 +431,151 @@ void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value)
     if (!rec)
         return;
     if (!value) {
-        rec->error = SHOAL_EINVAL;
+        s_fail (rec, SHOAL_EINVAL);
         return;
     }
     size_t len = strlen (value);
-    if (s_begin (rec, key, &pk) &&
-        (msgpack_pack_str (&pk, len) || msgpack_pack_str_body (&pk, value, len)))
-        rec->error = SHOAL_ENOMEM;
+    if (s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_str (&pk, len) || msgpack_pack_str_body (&pk, value, len));
+}
+
+void shoal_rec_double (shoal_rec_t *rec, const char *key, double value)
+{
+    msgpack_packer pk;
+    if (rec && s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_double (&pk, value));
+}
+
+void shoal_rec_bytes (shoal_rec_t *rec, const char *key, const void *ptr, size_t size)
+{
+    msgpack_packer pk;
+    if (!rec)
+        return;
+    if ((!ptr && size) || size > UINT32_MAX) {
+        s_fail (rec, SHOAL_EINVAL);
+        return;
+    }
+    if (s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_bin (&pk, size) || msgpack_pack_bin_body (&pk, ptr, size));
+}
+
+void shoal_rec_nil (shoal_rec_t *rec, const char *key)
+{
+    msgpack_packer pk;
+    if (rec && s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_nil (&pk));
+}
+
+//  Opens a map or an array as the value of key, with a 32-bit header
+//  whose count is patched when it ends.
+static void s_open (shoal_rec_t *rec, const char *key, bool is_array)
+{
+    msgpack_packer pk;
+    if (!rec || rec->failed)
+        return;
+    if (rec->open + 1 >= SHOAL_DATA_DEPTH) {
+        s_fail (rec, SHOAL_ETOOBIG);
+        return;
+    }
+    if (!s_begin (rec, key, &pk))
+        return;
+    const char header[REC_HEADER] = {(char) (is_array ? 0xdd : 0xdf), 0, 0, 0, 0};
+    size_t at = rec->buffer.size;
+    if (msgpack_sbuffer_write (&rec->buffer, header, REC_HEADER)) {
+        s_fail (rec, SHOAL_ENOMEM);
+        return;
+    }
+    rec->stack[rec->open++] = (rec_open_t){.header = at, .count = 0, .is_array = is_array};
+    rec->error = SHOAL_EINVAL;
+}
+
+//  Writes a count as the 4 bytes after the header byte at p.
+static void s_patch (uint8_t *p, uint32_t count)
+{
+    p[1] = (uint8_t) (count >> 24);
+    p[2] = (uint8_t) (count >> 16);
+    p[3] = (uint8_t) (count >> 8);
+    p[4] = (uint8_t) count;
+}
+
+//  Closes the innermost container, which must be an array (is_array) or
+//  a map.
+static void s_close (shoal_rec_t *rec, bool is_array)
+{
+    if (!rec || rec->failed)
+        return;
+    if (rec->open == 0 || rec->stack[rec->open - 1].is_array != is_array) {
+        s_fail (rec, SHOAL_EINVAL);
+        return;
+    }
+    rec_open_t *inner = &rec->stack[--rec->open];
+    s_patch ((uint8_t *) rec->buffer.data + inner->header, inner->count);
+    rec->error = rec->open ? SHOAL_EINVAL : 0;
+}
+
+void shoal_rec_map_begin (shoal_rec_t *rec, const char *key)
+{
+    s_open (rec, key, false);
+}
+
+void shoal_rec_map_end (shoal_rec_t *rec)
+{
+    s_close (rec, false);
+}
+
+void shoal_rec_array_begin (shoal_rec_t *rec, const char *key)
+{
+    s_open (rec, key, true);
+}
+
+void shoal_rec_array_end (shoal_rec_t *rec)
+{
+    s_close (rec, true);
+}
+
+//  The nesting of o: 0 for a scalar, 1 + its deepest element's for a
+//  container. o was parsed no deeper than SHOAL_DATA_DEPTH: the recursion
+//  is bounded.
+static int s_depth (const msgpack_object *o)
+{
+    int deepest = 0;
+    if (o->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            int d = s_depth (&o->via.array.ptr[i]);
+            deepest = d > deepest ? d : deepest;
+        }
+    else if (o->type == MSGPACK_OBJECT_MAP)
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            int d = s_depth (&o->via.map.ptr[i].val);
+            deepest = d > deepest ? d : deepest;
+        }
+    else
+        return 0;
+    return 1 + deepest;
+}
+
+void shoal_rec_data (shoal_rec_t *rec, const char *key, const shoal_data_t *data)
+{
+    static const msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    const msgpack_object *o = (const msgpack_object *) data;
+    if (!o || o->type != MSGPACK_OBJECT_MAP)
+        o = &empty;
+    msgpack_packer pk;
+    if (!rec || rec->failed)
+        return;
+    if (1 + rec->open + s_depth (o) > SHOAL_DATA_DEPTH) {
+        s_fail (rec, SHOAL_ETOOBIG);
+        return;
+    }
+    if (s_begin (rec, key, &pk))
+        s_packed (rec, msgpack_pack_object (&pk, *o));
 }
 
 void rec_raw (shoal_rec_t *self, const char *key, const uint8_t *value, size_t size)
 {
     msgpack_packer pk;
-    if (s_begin (self, key, &pk) &&
-        msgpack_sbuffer_write (&self->buffer, (const char *) value, size))
-        self->error = SHOAL_ENOMEM;
+    if (s_begin (self, key, &pk))
+        s_packed (self, msgpack_sbuffer_write (&self->buffer, (const char *) value, size));
 }
 
 const uint8_t *rec_finish (shoal_rec_t *self, size_t *size)
@@ -249,10 +589,7 @@ const uint8_t *rec_finish (shoal_rec_t *self, size_t *size)
         return empty_map;
     }
     uint8_t *p = (uint8_t *) self->buffer.data;
-    p[1] = (uint8_t) (self->count >> 24);
-    p[2] = (uint8_t) (self->count >> 16);
-    p[3] = (uint8_t) (self->count >> 8);
-    p[4] = (uint8_t) self->count;
+    s_patch (p, self->count);
     *size = self->buffer.size;
     return p;
 }

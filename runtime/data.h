@@ -8,16 +8,32 @@
 #include "shoal.h"
 #include <msgpack.h>
 
+//  A data parsed by data_init. Nested views (shoal_data_map) are not this
+//  struct: a `const shoal_data_t *` handed to a module points at a
+//  msgpack_object of type MAP, either object below (its first member) or
+//  one inside it; a `const shoal_array_t *` points at one of type ARRAY.
+//  shoal_array_t is never defined: the pointer is only converted back.
 struct _shoal_data_t {
-    msgpack_object object;     //  the parsed map, in the thread's zone
+    msgpack_object object;     //  the parsed map, in the thread's zone; first
     const msgpack_object *map; //  &object, or NULL when empty
     bool holds_zone;           //  counted among the zone's users
 };
 
+//  A container opened inside a rec, its header patched when it ends.
+typedef struct {
+    size_t header;  //  offset of its 32-bit header in buffer
+    uint32_t count; //  pairs (map) or values (array) written
+    bool is_array;  //  values take no key
+} rec_open_t;
+
 struct _shoal_rec_t {
-    msgpack_sbuffer buffer; //  map32 header (count patched at finish) + pairs
-    uint32_t count;         //  pairs written
-    int error;              //  sticky: first failure, 0 if none
+    msgpack_sbuffer buffer;                 //  map32 header (count patched at finish) + pairs
+    uint32_t count;                         //  pairs written in the top map
+    int error;                              //  what finishing now fails with: the first
+                                            //  failure, or SHOAL_EINVAL while open > 0
+    int failed;                             //  sticky: first failure, 0 if none
+    int open;                               //  containers open inside the top map
+    rec_open_t stack[SHOAL_DATA_DEPTH - 1]; //  open containers, innermost last
 };
 
 //  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes must

@@ -40,6 +40,7 @@ typedef struct {
 //  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
 typedef struct {
     uint32_t id;                    //  in the workers' route
+    const char *key;                //  the rows' key: "pending" or "busiest" (static)
     uint8_t route[FRONT_ROUTE_MAX]; //  the client's
     size_t route_size;
     envelope_t request;    //  its id, to and name (payload NULL)
@@ -336,10 +337,12 @@ static void s_reject (front_t *self, const uint8_t *route, size_t route_size,
 static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route_size,
                                const uint8_t *frame, size_t size, envelope_t *envelope)
 {
-    int rc = envelope_decode (envelope, frame, size);
+    char detail[ENVELOPE_REASON_MAX + 1];
+    int rc = envelope_decode_detail (envelope, frame, size, detail, sizeof detail);
     if (rc != 0) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, NULL, "bad_frame", shoal_strerror (rc));
+        s_reject (self, route, route_size, NULL, "bad_frame",
+                  detail[0] ? detail : shoal_strerror (rc));
         return false;
     }
     if (envelope->kind != ENVELOPE_COMMAND && envelope->kind != ENVELOPE_QUERY) {
@@ -391,16 +394,19 @@ static void s_gather_finish (front_t *self, gather_t *gather)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
     const cluster_t *cluster = self->config.cluster;
-    msgpack_pack_map (&pk, 7);
+    bool pending = streq (gather->key, "pending");
+    msgpack_pack_map (&pk, pending ? 7 : 6);
     s_pack_str (&pk, "node");
     s_pack_str (&pk, cluster ? cluster_node_name (cluster, self->config.self_node) : "");
-    s_pack_str (&pk, "pending");
+    s_pack_str (&pk, gather->key);
     msgpack_pack_array (&pk, gather->count);
     msgpack_sbuffer_write (&buffer, gather->rows.data, gather->rows.size);
     s_pack_str (&pk, "truncated");
     msgpack_pack_int64 (&pk, gather->truncated);
-    s_pack_str (&pk, "stall_ms");
-    msgpack_pack_int64 (&pk, gather->stall_ms);
+    if (pending) {
+        s_pack_str (&pk, "stall_ms");
+        msgpack_pack_int64 (&pk, gather->stall_ms);
+    }
     s_pack_str (&pk, "now");
     msgpack_pack_int64 (&pk, gather->now ? gather->now : zclock_time ());
     s_pack_str (&pk, "workers");
@@ -430,6 +436,7 @@ static void s_gather_start (front_t *self, const uint8_t *route, size_t route_si
         return;
     }
     gather->id = ++self->next_gather;
+    gather->key = streq (envelope->name, "busiest") ? "busiest" : "pending";
     memcpy (gather->route, route, route_size);
     gather->route_size = route_size;
     gather->request = *envelope;
@@ -497,7 +504,7 @@ static void s_gather_part (front_t *self, const uint8_t *route, size_t route_siz
             const char *name = key->via.str.ptr;
             size_t length = key->via.str.size;
             bool integer = value->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-            if (length == 7 && memcmp (name, "pending", 7) == 0 &&
+            if (length == strlen (gather->key) && memcmp (name, gather->key, length) == 0 &&
                 value->type == MSGPACK_OBJECT_ARRAY)
                 for (uint32_t r = 0; r < value->via.array.size; r++) {
                     if ((int64_t) gather->count < gather->limit) {
@@ -536,10 +543,12 @@ static void s_gather_expire (front_t *self)
     }
 }
 
-//  True if envelope is a node-wide query: "pending" to node/...
+//  True if envelope is a node-wide query: "pending" or "busiest" to
+//  node/...
 static bool s_node_wide (const envelope_t *envelope)
 {
-    return envelope->kind == ENVELOPE_QUERY && streq (envelope->name, "pending") &&
+    return envelope->kind == ENVELOPE_QUERY &&
+           (streq (envelope->name, "pending") || streq (envelope->name, "busiest")) &&
            strncmp (envelope->to, "node/", 5) == 0;
 }
 
@@ -583,6 +592,29 @@ static void s_pack_str (msgpack_packer *pk, const char *text)
     msgpack_pack_str_with_body (pk, text, strlen (text));
 }
 
+//  "commit_latency": {le_ns: the buckets' upper bounds but +Inf's, counts:
+//  each bucket's commits (not cumulative), summed over the workers}, so a
+//  watcher takes a quantile of an interval from two readings.
+static void s_pack_commit_latency (msgpack_packer *pk, const worker_config_t *config)
+{
+    const uint64_t *bounds = histogram_bounds (HISTOGRAM_SECONDS);
+    s_pack_str (pk, "commit_latency");
+    msgpack_pack_map (pk, 2);
+    s_pack_str (pk, "le_ns");
+    msgpack_pack_array (pk, HISTOGRAM_BUCKETS - 1);
+    for (int b = 0; b < HISTOGRAM_BUCKETS - 1; b++)
+        msgpack_pack_uint64 (pk, bounds[b]);
+    s_pack_str (pk, "counts");
+    msgpack_pack_array (pk, HISTOGRAM_BUCKETS);
+    for (int b = 0; b < HISTOGRAM_BUCKETS; b++) {
+        uint64_t count = 0;
+        for (int w = 0; w < config->workers; w++)
+            count += atomic_load_explicit (&config->stats[w].commit_seconds.buckets[b],
+                                           memory_order_relaxed);
+        msgpack_pack_uint64 (pk, count);
+    }
+}
+
 //  The "stats" query: the workers' counters summed, the node's own, and,
 //  in a cluster, who this node is and which links are up.
 static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
@@ -623,7 +655,7 @@ static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + (cluster ? 7 : 0));
+    msgpack_pack_map (&pk, fields + 1 + (cluster ? 7 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -635,6 +667,7 @@ static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
     msgpack_pack_int64 (&pk, node.name);
     SHOAL_NODE_COUNTERS (FRONT_COUNTER_PACK)
 #undef FRONT_COUNTER_PACK
+    s_pack_commit_latency (&pk, config);
     if (cluster) {
         int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
         s_pack_str (&pk, "node");

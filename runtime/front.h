@@ -13,9 +13,10 @@
     - an actor's message for a shard of another node (a worker pushes it
       here) goes over the link to that node (a MSG); when the link is down
       it is dropped: the sender's outbox re-sends it;
-    - "stats" is answered here from the workers' counters.
+    - "stats" is answered here from the workers' counters, with the
+      commit latency histogram's buckets ("commit_latency").
 
-    - "pending" to `node/...` goes to every worker (route ROUTE_GATHER +
+    - "pending" and "busiest" to `node/...` go to every worker (route ROUTE_GATHER +
       a gather id); the front merges their rows (at most REPAIR_ROWS_MAX,
       the rest counted as truncated) and answers once all have answered,
       or after FRONT_GATHER_MS with what came (`missing` workers).

@@ -1,4 +1,4 @@
-/*  query.c - the get and events queries. See query.h.
+/*  query.c - the get, events and busiest queries. See query.h.
 
     Contract: a reply is staged for every query, an answer or an error
     (unknown_type, unknown_query, unavailable); a page of events stays
@@ -7,6 +7,7 @@
 */
 #include "query.h"
 #include "actors.h"
+#include "busiest.h"
 #include "ctx.h"
 #include "data.h"
 #include "deadletter.h"
@@ -118,6 +119,22 @@ static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *ou
     return rc;
 }
 
+//  busiest: this worker's most messaged addresses since the last read
+//  (busiest.h), which it resets.
+static int s_busiest (worker_t *self, shoal_rec_t *out)
+{
+    int64_t now = worker_now ();
+    msgpack_sbuffer rows;
+    msgpack_sbuffer_init (&rows);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
+    busiest_take (&self->busiest, now, &pk);
+    rec_raw (out, "busiest", (const uint8_t *) rows.data, rows.size);
+    shoal_rec_int (out, "now", now);
+    msgpack_sbuffer_destroy (&rows);
+    return 0;
+}
+
 void query_run (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *envelope)
 {
     if (deadletter_is_query (envelope->name)) { //  dead letters: retry, drop
@@ -133,6 +150,8 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
         rc = s_events (self, envelope, &out);
     else if (strcmp (envelope->name, "pending") == 0)
         rc = repair_pending (self, envelope, &out);
+    else if (strcmp (envelope->name, "busiest") == 0)
+        rc = s_busiest (self, &out);
     else
         rc = SHOAL_EINVAL;
 
@@ -150,7 +169,7 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
                     "no actor type is registered for this address");
     else if (rc == SHOAL_EINVAL)
         turn_error (self, route, route_size, envelope, "unknown_query",
-                    "queries are get, events and pending");
+                    "queries are get, events, pending and busiest");
     else
         turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
     rec_close (&out);

@@ -1,6 +1,9 @@
 /*  query.h - the queries a worker answers for its actors: "get" (the
     actor's view and version) and "events" (a page of its stream, args
-    {from, limit}; the reply's "next" is where the next page starts).
+    {from, limit}; the reply's "next" is where the next page starts); and
+    "busiest", the worker's most messaged addresses since it was last
+    asked (busiest.h), which `shoal top` asks of every worker at once
+    (to `node/...`, gathered by the front like `pending`).
 
     A query reads and changes nothing but activation: its reply is staged
     like any other and leaves with the batch's commit, so that it never

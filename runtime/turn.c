@@ -282,6 +282,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
     if (result == CTX_REJECTED)
         log_warn ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
                   envelope->name, self->ctx.reason);
+    self->tally.replies++;
     if (pending->stall_noticed)
         log_info ("command %s from %s to %s is un-stalled: its reply came after %lld ms",
                   envelope->name, envelope->to, envelope->from,

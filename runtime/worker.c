@@ -87,6 +87,7 @@ static void s_count (worker_t *self)
     stats->accepted += self->tally.accepted;
     stats->rejected += self->tally.rejected;
     stats->duplicates += self->tally.duplicates;
+    stats->replies += self->tally.replies;
     stats->events += self->tally.events;
     stats->expired += self->tally.expired;
     self->tally = (worker_tally_t){0};
@@ -255,6 +256,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     self->turns++;
+    if (envelope.kind != ENVELOPE_QUERY)
+        busiest_count (&self->busiest, envelope.to);
     uint64_t batch = self->batch_number;
     uint64_t started = histogram_now_ns ();
     //  Poison messages (deadletter.h): a dead one is not run; every other
@@ -452,6 +455,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     }
     self->next_passivate_tick = worker_now () + PASSIVATE_TICK_MS;
     self->batch_number = 1; //  a new actor's staged_in, 0, is no batch
+    busiest_reset (&self->busiest, worker_now ());
     return self;
 }
 

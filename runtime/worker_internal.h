@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "actors.h"
+#include "busiest.h"
 #include "ctx.h"
 #include "outbox.h"
 #include "stage.h"
@@ -39,6 +40,7 @@ typedef struct {
     uint64_t accepted;   //  commands accepted
     uint64_t rejected;   //  commands and queries refused
     uint64_t duplicates; //  commands answered from the inbox, replies already handled
+    uint64_t replies;    //  replies handled by the actors that sent their commands
     uint64_t events;     //  events staged
     uint64_t expired;    //  commands refused: older than the retention
 } worker_tally_t;
@@ -72,6 +74,7 @@ struct _worker_t {
     int64_t slow_logged_at; //  when a slow commit was last logged (monotonic ms)
     uint64_t slow_commits;  //  slow commits not logged yet
     bool reload_due;        //  an abort's reload failed: try again (worker.c)
+    busiest_t busiest;      //  messages per address since last read (busiest.h)
     zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)
 };
 

@@ -70,6 +70,111 @@ static void test_fields_rejected (void **state)
     assert_non_null (strstr (error, "int64"));
 }
 
+//  Packs argv (and input) and prints the map as JSON into text (free()).
+static int s_fields_json (const char *input, int argc, char **argv, char **text, char *error,
+                          size_t error_size)
+{
+    uint8_t *map;
+    size_t size, len;
+    int rc = client_payload (input, argc, argv, &map, &size, error, error_size);
+    *text = NULL;
+    if (rc)
+        return rc;
+    FILE *out = open_memstream (text, &len);
+    assert_int_equal (json_write (out, map, size), 0);
+    fclose (out);
+    free (map);
+    return 0;
+}
+
+//  key:=JSON takes any JSON value, as msgpack's own types, and prints back
+//  as it came (bytes as {"$bytes": base64}); key=value is auto-typed as
+//  before.
+static void test_fields_json (void **state)
+{
+    (void) state;
+    char error[128], *text;
+    char *argv[] = {"amount=100",
+                    "owner:=\"123\"",
+                    "price:=12.5",
+                    "whole:=2.0",
+                    "tiny:=1e-300",
+                    "flag:=true",
+                    "none:=null",
+                    "items:=[{\"sku\":\"a\",\"qty\":2}]",
+                    "blob:={\"$bytes\":\"AP8=\"}",
+                    "not_bytes:={\"$bytes\":1}",
+                    "a:b=c",
+                    "big:=18446744073709551615",
+                    "neg:=-9223372036854775808"};
+    int argc = (int) (sizeof argv / sizeof argv[0]);
+    assert_int_equal (s_fields_json (NULL, argc, argv, &text, error, sizeof error), 0);
+    assert_string_equal (text, "{\"amount\":100,\"owner\":\"123\",\"price\":12.5,\"whole\":2.0,"
+                               "\"tiny\":1e-300,\"flag\":true,\"none\":null,"
+                               "\"items\":[{\"sku\":\"a\",\"qty\":2}],"
+                               "\"blob\":{\"$bytes\":\"AP8=\"},\"not_bytes\":{\"$bytes\":1},"
+                               "\"a:b\":\"c\",\"big\":18446744073709551615,"
+                               "\"neg\":-9223372036854775808}");
+    free (text);
+
+    //  --input: an object's fields first, then the arguments'.
+    char *more[] = {"z=1"};
+    assert_int_equal (s_fields_json ("{\"a\": [1, {\"b\": [] }], \"c\": \"\\u00e9\"}", 1, more,
+                                     &text, error, sizeof error),
+                      0);
+    assert_string_equal (text, "{\"a\":[1,{\"b\":[]}],\"c\":\"\xc3\xa9\",\"z\":1}");
+    free (text);
+    assert_int_equal (s_fields_json ("{}", 0, NULL, &text, error, sizeof error), 0);
+    assert_string_equal (text, "{}");
+    free (text);
+
+    //  16 deep with the fields' own map fits; 17 does not.
+    char deep[64] = "d:=", *deep_argv[] = {deep};
+    for (int i = 0; i < SHOAL_DATA_DEPTH - 1; i++)
+        strcat (deep, "[");
+    for (int i = 0; i < SHOAL_DATA_DEPTH - 1; i++)
+        strcat (deep, "]");
+    assert_int_equal (s_fields_json (NULL, 1, deep_argv, &text, error, sizeof error), 0);
+    free (text);
+    memmove (deep + 4, deep + 3, strlen (deep + 3) + 1);
+    deep[3] = '[';
+    strcat (deep, "]");
+    assert_int_equal (s_fields_json (NULL, 1, deep_argv, &text, error, sizeof error), SHOAL_EINVAL);
+    assert_string_equal (error, "field 'd': nesting deeper than 16");
+}
+
+static void test_fields_json_rejected (void **state)
+{
+    (void) state;
+    char error[128], *text;
+    struct {
+        const char *input;
+        const char *arg;
+        const char *error;
+    } cases[] = {
+        {NULL, "a:=", "field 'a': not JSON (unexpected end of data"},
+        {NULL, "a:={x}", "field 'a': not JSON"},
+        {NULL, "a:=1 2", "field 'a': not JSON (unexpected character at character 2)"},
+        {NULL, "a:='s'", "field 'a': not JSON"},
+        {NULL, ":=1", "is not key=value or key:=JSON"},
+        {NULL, "a:={\"$bytes\":\"***\"}", "field 'a': \"$bytes\" holds no standard base64"},
+        {"[1]", "z=1", "input: expected a JSON object of fields"},
+        {"{\"$bytes\":\"AA==\"}", "z=1", "input: expected a JSON object of fields"},
+        {"{\"z\":1}", "z:=2", "field 'z' is given twice"},
+        {"{\"z\":1", "y=1", "input: not JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *) cases[i].arg};
+        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
+                          SHOAL_EINVAL);
+        if (!strstr (error, cases[i].error))
+            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
+    }
+    char *twice[] = {"a=1", "a:=2"};
+    assert_int_equal (s_fields_json (NULL, 2, twice, &text, error, sizeof error), SHOAL_EINVAL);
+    assert_string_equal (error, "field 'a' is given twice");
+}
+
 static void test_ids (void **state)
 {
     (void) state;
@@ -145,6 +250,8 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_fields_map_json),
         cmocka_unit_test (test_fields_rejected),
+        cmocka_unit_test (test_fields_json),
+        cmocka_unit_test (test_fields_json_rejected),
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
         cmocka_unit_test (test_target),

@@ -688,7 +688,7 @@ static void test_roundtrip_payloads (void **state)
     s_assert_roundtrip (&env);
 
     size_t size;
-    uint8_t *deep = s_nested (ENVELOPE_MAX_DEPTH, &size);
+    uint8_t *deep = s_nested (ENVELOPE_DATA_DEPTH, &size);
     env.payload = deep;
     env.payload_size = size;
     s_assert_roundtrip (&env);
@@ -696,7 +696,7 @@ static void test_roundtrip_payloads (void **state)
 
     harness_rand_seed (42);
     for (int i = 0; i < 2000; i++) {
-        uint8_t *payload = s_random_payload (ENVELOPE_MAX_DEPTH, &size);
+        uint8_t *payload = s_random_payload (ENVELOPE_DATA_DEPTH, &size);
         env.payload = payload;
         env.payload_size = size;
         s_assert_roundtrip (&env);
@@ -1130,14 +1130,31 @@ static void test_decode_payload_not_map (void **state)
 
 static void test_decode_depth (void **state)
 {
-    uint8_t *deep = s_nested (ENVELOPE_MAX_DEPTH, &s_raw_size);
+    //  A command's payload is a data map: SHOAL_DATA_DEPTH deep at most.
+    uint8_t *deep = s_nested (ENVELOPE_DATA_DEPTH, &s_raw_size);
     s_raw = deep;
     assert_int_equal (s_decode_with (8, p_raw), 0);
     free (deep);
 
-    deep = s_nested (ENVELOPE_MAX_DEPTH + 1, &s_raw_size);
+    deep = s_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
     s_raw = deep;
     assert_int_equal (s_decode_with (8, p_raw), SHOAL_EFORMAT);
+    free (deep);
+
+    //  A reply's holds the replier's data one level down, and more.
+    s_pack_fn *fns[ENVELOPE_FIELDS] = {[1] = p_two, [8] = p_raw};
+    deep = s_nested (ENVELOPE_MAX_DEPTH, &s_raw_size);
+    s_raw = deep;
+    size_t frame_size;
+    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &frame_size);
+    assert_int_equal (s_decode_copy (frame, frame_size), 0);
+    free (frame);
+    free (deep);
+    deep = s_nested (ENVELOPE_MAX_DEPTH + 1, &s_raw_size);
+    s_raw = deep;
+    frame = s_frame (ENVELOPE_FIELDS, fns, &frame_size);
+    assert_int_equal (s_decode_copy (frame, frame_size), SHOAL_EFORMAT);
+    free (frame);
     free (deep);
 
     //  Far too deep, in another field: no stack overflow, just an error.
@@ -1764,6 +1781,110 @@ static void test_new_id_fork (void **state)
     }
 }
 
+//  The reason of decoding a frame whose field is packed by fn.
+static int s_detail_with (int field, s_pack_fn *fn, char *detail, size_t detail_size)
+{
+    s_pack_fn *fns[ENVELOPE_FIELDS] = {0};
+    fns[field] = fn;
+    size_t size;
+    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &size);
+    uint8_t *copy = harness_copy (frame, size);
+    envelope_t env;
+    int rc = envelope_decode_detail (&env, copy, size, detail, detail_size);
+    free (copy);
+    free (frame);
+    return rc;
+}
+
+static void p_version_7 (msgpack_packer *pk)
+{
+    msgpack_pack_uint8 (pk, 7);
+}
+static void p_kind_9 (msgpack_packer *pk)
+{
+    msgpack_pack_uint8 (pk, 9);
+}
+static void p_bin_3 (msgpack_packer *pk)
+{
+    msgpack_pack_bin_with_body (pk, "abc", 3);
+}
+static void p_bad_address (msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body (pk, "no-slash", 8);
+}
+static void p_lying_payload (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "a", 1);
+    msgpack_pack_array (pk, 10000); //  and the frame's last two fields
+}
+
+//  envelope_decode_detail says which field is wrong and how; the code is
+//  envelope_decode's.
+static void test_decode_detail (void **state)
+{
+    char detail[ENVELOPE_REASON_MAX + 1];
+    assert_int_equal (s_detail_with (0, p_version_7, detail, sizeof detail), SHOAL_EVERSION);
+    assert_string_equal (detail, "frame: version 7 is not supported (only 1)");
+    assert_int_equal (s_detail_with (1, p_kind_9, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail, "field 'kind': 9 is not a kind (1 to 4)");
+    assert_int_equal (s_detail_with (2, p_bin_3, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail, "field 'id': expected 16 bytes, got 3");
+    assert_int_equal (s_detail_with (3, p_true, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail,
+                         "field 'correlation': expected 16 bytes (bin) or nil, got a boolean");
+    assert_int_equal (s_detail_with (6, p_zero, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail, "field 'to': expected a string, got an integer");
+    assert_int_equal (s_detail_with (6, p_bad_address, detail, sizeof detail), SHOAL_EADDRESS);
+    assert_string_equal (detail, "field 'to': \"no-slash\" is not an address (type/id)");
+    assert_int_equal (s_detail_with (7, p_name_space, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail,
+                         "field 'name': expected 1 to 63 printable ASCII bytes without spaces");
+    assert_int_equal (s_detail_with (8, p_str_one, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail, "field 'payload': expected a map, got a string");
+    assert_int_equal (s_detail_with (8, p_lying_payload, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_non_null (strstr (detail, "payload: a length or count runs past the end"));
+    assert_int_equal (s_detail_with (9, p_true, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail,
+                         "field 'attempt': expected an unsigned integer of 32 bits, got a boolean");
+    assert_int_equal (s_detail_with (10, p_nil, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (
+        detail, "field 'created': expected an unsigned integer (ms since the epoch), got nil");
+
+    s_raw = s_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
+    assert_int_equal (s_detail_with (8, p_raw, detail, sizeof detail), SHOAL_EFORMAT);
+    assert_string_equal (detail, "payload: nesting deeper than 16");
+    free ((void *) s_raw);
+
+    size_t size;
+    uint8_t *frame = s_frame (ENVELOPE_FIELDS - 1, NULL, &size);
+    envelope_t env;
+    assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail),
+                      SHOAL_EFORMAT);
+    assert_string_equal (detail, "frame: expected 11 fields, got 10");
+    free (frame);
+    frame = s_frame (ENVELOPE_FIELDS + 1, NULL, &size);
+    frame[0] = 0x9b; //  11 fields announced, 12 present
+    assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail),
+                      SHOAL_EFORMAT);
+    assert_string_equal (detail, "frame: 1 bytes after the last field");
+    free (frame);
+
+    //  A valid frame: no detail; a NULL buffer is allowed.
+    frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    strcpy (detail, "stale");
+    assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail), 0);
+    assert_string_equal (detail, "");
+    assert_int_equal (envelope_decode_detail (&env, frame, size, NULL, 0), 0);
+    //  A small buffer gets a truncated sentence, never an overflow.
+    frame[1] = 7;
+    char small[8];
+    assert_int_equal (envelope_decode_detail (&env, frame, size, small, sizeof small),
+                      SHOAL_EVERSION);
+    assert_string_equal (small, "frame: ");
+    free (frame);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -1790,6 +1911,7 @@ int main (void)
         cmocka_unit_test (test_decode_bad_name),
         cmocka_unit_test (test_decode_payload_not_map),
         cmocka_unit_test (test_decode_depth),
+        cmocka_unit_test (test_decode_detail),
         cmocka_unit_test (test_decode_huge_counts),
         cmocka_unit_test (test_decode_trailing),
         cmocka_unit_test (test_check_msgpack_formats),

@@ -16,76 +16,142 @@
 
 typedef enum { NODE_UNSENT, NODE_SENT, NODE_DONE } node_state_t;
 
-//  Keeps reply as node's answer: up, with its stats map if it has one.
+struct _cluster_asker_t {
+    int count;          //  nodes
+    client_t **clients; //  one per node
+    char (*names)[CLUSTER_NAME_MAX + 1];
+    char (*endpoints)[CLUSTER_ENDPOINT_MAX + 1];
+    envelope_t *requests; //  this round's, one per node
+    node_state_t *states; //  this round's
+};
+
+//  Keeps reply as node's answer: up, with its map if it has one.
 static void s_answered (node_stats_t *node, client_reply_t *reply)
 {
     node->up = true;
     node->reply = *reply;
     msgpack_unpacked_init (&node->unpacked);
     if (!reply->ok)
-        snprintf (node->error, sizeof node->error, "stats refused: %s: %s", reply->code,
-                  reply->reason);
+        snprintf (node->error, sizeof node->error, "%.12s refused: %s: %s", reply->name,
+                  reply->code, reply->reason);
     else if (!(node->stats = map_unpack (&node->unpacked, reply->data, reply->size)))
-        snprintf (node->error, sizeof node->error, "stats reply is not a map");
+        snprintf (node->error, sizeof node->error, "%s reply is not a map", reply->name);
 }
 
-int cluster_stats_poll (const char *path, const cluster_t *cluster, long timeout_ms,
-                        node_stats_t *nodes, char **error)
+cluster_asker_t *cluster_asker_new (const char *path, const cluster_t *cluster,
+                                    const char *endpoint, char **error)
 {
-    int count = cluster_node_count (cluster);
-    client_t **clients = calloc ((size_t) count, sizeof (client_t *));
-    envelope_t *requests = calloc ((size_t) count, sizeof (envelope_t));
-    node_state_t *states = calloc ((size_t) count, sizeof (node_state_t));
     *error = NULL;
-    int answered = -1;
-    if (!clients || !requests || !states) {
+    cluster_asker_t *self = calloc (1, sizeof (cluster_asker_t));
+    int count = cluster ? cluster_node_count (cluster) : 1;
+    if (self) {
+        self->count = count;
+        self->clients = calloc ((size_t) count, sizeof (client_t *));
+        self->names = calloc ((size_t) count, sizeof self->names[0]);
+        self->endpoints = calloc ((size_t) count, sizeof self->endpoints[0]);
+        self->requests = calloc ((size_t) count, sizeof (envelope_t));
+        self->states = calloc ((size_t) count, sizeof (node_state_t));
+    }
+    if (!self || !self->clients || !self->names || !self->endpoints || !self->requests ||
+        !self->states) {
         *error = strdup ("out of memory");
-        goto done;
+        cluster_asker_destroy (&self);
+        return NULL;
     }
     for (int i = 0; i < count; i++) {
+        snprintf (self->names[i], sizeof self->names[i], "%s",
+                  cluster ? cluster_node_name (cluster, i) : endpoint);
+        snprintf (self->endpoints[i], sizeof self->endpoints[i], "%s",
+                  cluster ? cluster_node_client (cluster, i) : endpoint);
+        self->clients[i] =
+            cluster ? client_new_cluster (path, self->names[i], error) : client_new (endpoint);
+        if (!self->clients[i]) {
+            if (!*error)
+                *error = zsys_sprintf ("'%s' is not a valid endpoint", endpoint);
+            cluster_asker_destroy (&self);
+            return NULL;
+        }
+        client_set_send_timeout (self->clients[i], 0);
+    }
+    return self;
+}
+
+void cluster_asker_destroy (cluster_asker_t **self_p)
+{
+    cluster_asker_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; self->clients && i < self->count; i++)
+        client_destroy (&self->clients[i]);
+    free (self->clients);
+    free (self->names);
+    free (self->endpoints);
+    free (self->requests);
+    free (self->states);
+    free (self);
+    *self_p = NULL;
+}
+
+int cluster_asker_count (const cluster_asker_t *self)
+{
+    return self->count;
+}
+
+int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
+                       const uint8_t *payload, size_t size, const bool *ask, long timeout_ms,
+                       node_stats_t *nodes)
+{
+    int count = self->count, answered = 0;
+    bool pending = false;
+    for (int i = 0; i < count; i++) {
         memset (&nodes[i], 0, sizeof nodes[i]);
-        snprintf (nodes[i].name, sizeof nodes[i].name, "%s", cluster_node_name (cluster, i));
-        snprintf (nodes[i].endpoint, sizeof nodes[i].endpoint, "%s",
-                  cluster_node_client (cluster, i));
-        clients[i] = client_new_cluster (path, nodes[i].name, error);
-        if (!clients[i])
-            goto done;
-        client_set_send_timeout (clients[i], 0);
-        client_request (&requests[i], ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+        snprintf (nodes[i].name, sizeof nodes[i].name, "%s", self->names[i]);
+        snprintf (nodes[i].endpoint, sizeof nodes[i].endpoint, "%s", self->endpoints[i]);
+        self->states[i] = ask && !ask[i] ? NODE_DONE : NODE_UNSENT;
+        if (self->states[i] == NODE_DONE)
+            snprintf (nodes[i].error, sizeof nodes[i].error, "not asked");
+        else
+            client_request (&self->requests[i], ENVELOPE_QUERY, NULL, to, name, payload, size);
+        pending |= self->states[i] != NODE_DONE;
     }
     static const uint8_t zero[ENVELOPE_ID_SIZE];
     int64_t deadline = zclock_mono () + timeout_ms;
-    answered = 0;
-    bool pending = count > 0;
     while (pending && zclock_mono () < deadline && !zsys_interrupted) {
         pending = false;
         for (int i = 0; i < count; i++) {
-            if (states[i] == NODE_UNSENT && client_send (clients[i], &requests[i]) == 0)
-                states[i] = NODE_SENT;
+            if (self->states[i] == NODE_UNSENT &&
+                client_send (self->clients[i], &self->requests[i]) == 0)
+                self->states[i] = NODE_SENT;
             client_reply_t reply;
-            while (states[i] == NODE_SENT && client_recv (clients[i], 0, &reply) == 0) {
-                if (memcmp (reply.correlation, requests[i].id, ENVELOPE_ID_SIZE) == 0 ||
+            while (self->states[i] == NODE_SENT && client_recv (self->clients[i], 0, &reply) == 0) {
+                if (memcmp (reply.correlation, self->requests[i].id, ENVELOPE_ID_SIZE) == 0 ||
                     memcmp (reply.correlation, zero, ENVELOPE_ID_SIZE) == 0) {
                     s_answered (&nodes[i], &reply);
-                    states[i] = NODE_DONE;
+                    self->states[i] = NODE_DONE;
                     answered++;
                 } else
-                    client_reply_close (&reply);
+                    client_reply_close (&reply); //  an earlier round's, late
             }
-            pending |= states[i] != NODE_DONE;
+            pending |= self->states[i] != NODE_DONE;
         }
         if (pending)
             zclock_sleep (POLL_MS);
     }
     for (int i = 0; i < count; i++)
-        if (states[i] != NODE_DONE)
+        if (self->states[i] != NODE_DONE)
             snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms", timeout_ms);
-done:
-    for (int i = 0; clients && i < count; i++)
-        client_destroy (&clients[i]);
-    free (clients);
-    free (requests);
-    free (states);
+    return answered;
+}
+
+int cluster_stats_poll (const char *path, const cluster_t *cluster, long timeout_ms,
+                        node_stats_t *nodes, char **error)
+{
+    cluster_asker_t *asker = cluster_asker_new (path, cluster, NULL, error);
+    if (!asker)
+        return -1;
+    int answered =
+        cluster_asker_ask (asker, "node/stats", "stats", NULL, 0, NULL, timeout_ms, nodes);
+    cluster_asker_destroy (&asker);
     return answered;
 }
 

@@ -1,10 +1,12 @@
 /*  cluster_stats.h - the stats of every node of a cluster, asked all at
-    once, as `shoal stats --cluster` and `shoal cluster status` read them.
+    once, as `shoal stats --cluster` and `shoal cluster status` read them;
+    and the same for any query, over clients kept open between rounds, as
+    `shoal top` asks them each second.
 
     One client per node (client_new_cluster with the node's name): a node
     that is down, or cut off, or does not answer before the deadline is
-    shown down with why, and never delays the others. One thread; no
-    state between calls.
+    shown down with why, and never delays the others. One thread;
+    cluster_stats_poll keeps no state between calls.
 */
 #ifndef CLUSTER_STATS_H_INCLUDED
 #define CLUSTER_STATS_H_INCLUDED
@@ -20,7 +22,7 @@ typedef struct {
     char endpoint[CLUSTER_ENDPOINT_MAX + 1];                  //  its client endpoint
     bool up;                                                  //  answered before the deadline
     char error[ENVELOPE_CODE_MAX + ENVELOPE_REASON_MAX + 32]; //  why not up, or why stats is NULL
-    const msgpack_object *stats; //  up: its stats map (NULL if malformed
+    const msgpack_object *stats; //  up: its answer's map (NULL if malformed
                                  //  or rejected), borrowed from unpacked
     msgpack_unpacked unpacked;   //  private
     client_reply_t reply;        //  private: owns what stats points into
@@ -34,7 +36,32 @@ typedef struct {
 int cluster_stats_poll (const char *path, const cluster_t *cluster, long timeout_ms,
                         node_stats_t *nodes, char **error);
 
-//  Frees what cluster_stats_poll kept in nodes (count entries).
+//  Frees what cluster_stats_poll or cluster_asker_ask kept in nodes (count
+//  entries).
 void cluster_stats_close (node_stats_t *nodes, int count);
+
+//  A client per node, kept open: one CURVE handshake per node, not one per
+//  question.
+typedef struct _cluster_asker_t cluster_asker_t;
+
+//  Clients of every node of cluster (loaded from path), or, with cluster
+//  NULL, of the one node at endpoint (its name is the endpoint). Returns
+//  NULL with *error (free() it).
+cluster_asker_t *cluster_asker_new (const char *path, const cluster_t *cluster,
+                                    const char *endpoint, char **error);
+void cluster_asker_destroy (cluster_asker_t **self_p);
+
+//  The nodes asked (1 for an endpoint).
+int cluster_asker_count (const cluster_asker_t *self);
+
+//  Asks the query name to `to` with payload (may be NULL) of every node i
+//  for which ask is NULL or ask[i], all at once, and waits at most
+//  timeout_ms in all. Fills nodes[i] for every node (one not asked is
+//  left down, error "not asked"); close them with cluster_stats_close.
+//  Returns how many answered. A late answer to an earlier round is
+//  dropped.
+int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
+                       const uint8_t *payload, size_t size, const bool *ask, long timeout_ms,
+                       node_stats_t *nodes);
 
 #endif

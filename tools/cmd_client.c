@@ -32,8 +32,9 @@ typedef struct {
     long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
-    bool follow; //  events: keep printing new ones
+    bool follow;       //  events: keep printing new ones
     const char *retry; //  the command line that retries this one safely, or NULL
+    const char *input; //  send --input: a file of a JSON object, "-" stdin
 } client_options_t;
 
 //  The options every client command's help lists, and how the target is
@@ -58,6 +59,7 @@ static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) 
         OPT_STRING ("cluster", &opts->cluster),
         OPT_STRING ("node", &opts->node),
         OPT_STRING ("id", &opts->id),
+        OPT_STRING ("input", &opts->input),
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
@@ -250,19 +252,68 @@ static void s_send_help (FILE *out)
 {
     fprintf (out,
              "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-             "                  [--timeout MS] ADDRESS COMMAND [field=value ...]\n\n"
+             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
+             "                  [key=value | key:=JSON ...]\n\n"
              "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
-             "Values: integers stay integers, true/false are booleans, anything else is a\n"
-             "string. The same --id sent twice has one effect and gets the same reply.\n\n"
+             "key=value: integers stay integers and true/false are booleans (as they always\n"
+             "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
+             "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
+             "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
+             "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
+             "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
+             "of fields from FILE, or stdin for -; fields given after it are added (a key\n"
+             "once). The same --id sent twice has one effect and gets the same reply.\n\n"
              "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
              "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
              "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
              "code unavailable, naming the node.\n\n" TARGET_HELP "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
+             "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
+             "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
              "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
              "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
-             DEFAULT_TIMEOUT_MS);
+             SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
+}
+
+//  Reads all of path ("-": stdin) as a NUL-terminated text. Returns it
+//  (free() it), or NULL after a message.
+static char *s_read_input (const char *path)
+{
+    FILE *file = streq (path, "-") ? stdin : fopen (path, "rb");
+    if (!file) {
+        fprintf (stderr, "shoal send: --input %s: %s\n", path, strerror (errno));
+        return NULL;
+    }
+    size_t size = 0, alloc = 4096;
+    char *text = malloc (alloc);
+    size_t got;
+    while (text && (got = fread (text + size, 1, alloc - size - 1, file)) > 0) {
+        size += got;
+        if (size > 2 * ENVELOPE_MAX_SIZE) {
+            fprintf (stderr, "shoal send: --input %s: more than %d bytes\n", path,
+                     2 * ENVELOPE_MAX_SIZE);
+            free (text);
+            text = NULL;
+            break;
+        }
+        if (alloc - size - 1 == 0) {
+            char *grown = realloc (text, alloc *= 2);
+            if (!grown)
+                free (text);
+            text = grown;
+        }
+    }
+    if (text && ferror (file)) {
+        fprintf (stderr, "shoal send: --input %s: %s\n", path, strerror (errno));
+        free (text);
+        text = NULL;
+    }
+    if (file != stdin)
+        fclose (file);
+    if (text)
+        text[size] = 0;
+    return text;
 }
 
 int cmd_send (int argc, char **argv)
@@ -290,7 +341,13 @@ int cmd_send (int argc, char **argv)
     uint8_t *payload;
     size_t size;
     char error[256];
-    if (client_fields (argc - first - 2, argv + first + 2, &payload, &size, error, sizeof error)) {
+    char *input = NULL;
+    if (opts.input && !(input = s_read_input (opts.input)))
+        return EXIT_USAGE;
+    int fields_rc = client_payload (input, argc - first - 2, argv + first + 2, &payload, &size,
+                                    error, sizeof error);
+    free (input);
+    if (fields_rc) {
         fprintf (stderr, "shoal send: %s\n", error);
         return EXIT_USAGE;
     }

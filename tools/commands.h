@@ -43,6 +43,7 @@ int cmd_pending (int argc, char **argv);
 int cmd_explain (int argc, char **argv);
 int cmd_resend (int argc, char **argv);
 int cmd_resolve (int argc, char **argv);
+int cmd_top (int argc, char **argv);
 int cmd_deadletters (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as

@@ -26,6 +26,7 @@ static const command_t s_commands[] = {
     {"explain", cmd_explain, "say what an actor waits for, since when, and why"},
     {"resend", cmd_resend, "re-send an actor's pending commands now"},
     {"resolve", cmd_resolve, "end a saga's stuck command safely (journaled)"},
+    {"top", cmd_top, "a live dashboard of a cluster's nodes, stalled work, busiest actors"},
     {"dead-letters", cmd_deadletters, "list, retry or drop the messages that crashed a node"},
 };
 

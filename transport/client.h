@@ -89,11 +89,19 @@ void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *i
 void client_id_from_string (const char *text, uint8_t id[ENVELOPE_ID_SIZE]);
 void client_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1]);
 
-//  Builds a msgpack map from "key=value" arguments: integers stay
-//  integers, true/false are booleans, anything else is a string. Returns 0
-//  with *map to free(), or SHOAL_EINVAL with *error naming the argument.
+//  Builds a msgpack map from arguments, as `shoal send` takes them:
+//  "key=value" is auto-typed (integers stay integers, true/false are
+//  booleans, anything else is a string, as it is); "key:=JSON" is any JSON
+//  value (json.h: numbers with a fraction or exponent are doubles, null
+//  is nil, {"$bytes": base64} is a byte string). A key is given once.
+//  Returns 0 with *map to free(), or SHOAL_EINVAL with *error naming the
+//  argument.
 int client_fields (int argc, char **argv, uint8_t **map, size_t *size, char *error,
                    size_t error_size);
+//  The same, starting from input (NULL: none), the text of a JSON object
+//  whose fields come first; an argument may not repeat one of its keys.
+int client_payload (const char *input, int argc, char **argv, uint8_t **map, size_t *size,
+                    char *error, size_t error_size);
 
 //  Unpacks data, checked, into unpacked (the caller's to init and
 //  destroy). Returns the top-level map, borrowed from unpacked, or NULL if

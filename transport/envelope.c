@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -85,8 +87,9 @@ static int s_env_valid (const envelope_t *env)
         return SHOAL_EINVAL;
     if (env->payload_size > ENVELOPE_MAX_SIZE)
         return SHOAL_ETOOBIG;
+    int depth = env->kind == ENVELOPE_REPLY ? ENVELOPE_MAX_DEPTH : ENVELOPE_DATA_DEPTH;
     if (env->payload_size > 0 &&
-        (!env->payload || !mpread_is_map (env->payload, env->payload_size, ENVELOPE_MAX_DEPTH)))
+        (!env->payload || !mpread_is_map (env->payload, env->payload_size, depth)))
         return SHOAL_EINVAL;
     return 0;
 }
@@ -158,7 +161,63 @@ typedef struct {
     const uint8_t *data;
     size_t size;
     size_t offset;
+    char *detail;       //  where a failure is explained, or NULL
+    size_t detail_size; //  bytes at detail
 } s_frame_t;
+
+//  Explains a failure in the frame's detail buffer, if it has one, and
+//  returns rc.
+static int s_explain (s_frame_t *frame, int rc, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+static int s_explain (s_frame_t *frame, int rc, const char *format, ...)
+{
+    if (frame->detail && frame->detail_size) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (frame->detail, frame->detail_size, format, args);
+        va_end (args);
+    }
+    return rc;
+}
+
+//  Names what is at the frame's offset, for "expected X, got Y".
+static const char *s_what_is_next (const s_frame_t *frame)
+{
+    if (frame->offset >= frame->size)
+        return "the end of the frame";
+    size_t at = frame->offset;
+    mpread_item_t item;
+    if (mpread_next (frame->data, frame->size, &at, &item))
+        return "bytes that are not msgpack (truncated, or a length past the end)";
+    switch (item.kind) {
+    case MPREAD_NIL:
+        return "nil";
+    case MPREAD_BOOL:
+        return "a boolean";
+    case MPREAD_UINT:
+    case MPREAD_INT:
+        return "an integer";
+    case MPREAD_FLOAT:
+        return "a float";
+    case MPREAD_STR:
+        return "a string";
+    case MPREAD_BIN:
+        return "bytes (bin)";
+    case MPREAD_EXT:
+        return "an ext";
+    case MPREAD_ARRAY:
+        return "an array";
+    default:
+        return "a map";
+    }
+}
+
+//  Fails a field that does not hold what was expected.
+static int s_expected (s_frame_t *frame, const char *field, const char *expected)
+{
+    return s_explain (frame, SHOAL_EFORMAT, "field '%s': expected %s, got %s", field, expected,
+                      s_what_is_next (frame));
+}
 
 //  Reads a non-negative integer no greater than max.
 static int s_read_uint (s_frame_t *frame, uint64_t max, uint64_t *value)
@@ -204,69 +263,143 @@ static int s_read_map (s_frame_t *frame, int max_depth, const uint8_t **map, siz
     return mpread_map_span (frame->data, frame->size, &frame->offset, max_depth, map, map_size);
 }
 
+//  Reads an address field (from or to) into buf; empty_ok allows "".
+static int s_read_address (s_frame_t *frame, const char *field, char *buf, bool empty_ok)
+{
+    size_t len, at = frame->offset;
+    int rc = s_read_str (frame, buf, SHOAL_ADDRESS_MAX, SHOAL_EADDRESS, &len);
+    if (rc == SHOAL_EFORMAT)
+        return s_expected (frame, field, "a string");
+    if (rc)
+        return s_explain (frame, rc, "field '%s': longer than %d bytes", field, SHOAL_ADDRESS_MAX);
+    if (!(len == 0 && empty_ok) && shoal_address_check (buf, len)) {
+        frame->offset = at;
+        return s_explain (frame, SHOAL_EADDRESS,
+                          "field '%s': \"%.64s\" is not an address (type/id)", field, buf);
+    }
+    return 0;
+}
+
 //  Reads the from and to addresses of a frame whose kind is known.
 static int s_read_addresses (s_frame_t *frame, envelope_t *env)
 {
-    size_t len;
-    int rc = s_read_str (frame, env->from, SHOAL_ADDRESS_MAX, SHOAL_EADDRESS, &len);
-    if (rc == 0 && len > 0 && shoal_address_check (env->from, len))
-        rc = SHOAL_EADDRESS;
-    if (rc == 0)
-        rc = s_read_str (frame, env->to, SHOAL_ADDRESS_MAX, SHOAL_EADDRESS, &len);
-    if (rc == 0 && !(len == 0 && env->kind == ENVELOPE_REPLY) && shoal_address_check (env->to, len))
-        rc = SHOAL_EADDRESS;
-    return rc;
+    int rc = s_read_address (frame, "from", env->from, true);
+    return rc ? rc : s_read_address (frame, "to", env->to, env->kind == ENVELOPE_REPLY);
+}
+
+//  Reads an id field; nil_ok for correlation and causation.
+static int s_read_id_field (s_frame_t *frame, const char *field, bool nil_ok,
+                            uint8_t id[ENVELOPE_ID_SIZE])
+{
+    size_t at = frame->offset;
+    if (s_read_id (frame, nil_ok, id) == 0)
+        return 0;
+    frame->offset = at;
+    mpread_item_t item;
+    if (mpread_next (frame->data, frame->size, &at, &item) == 0 && item.kind == MPREAD_BIN)
+        return s_explain (frame, SHOAL_EFORMAT, "field '%s': expected %d bytes, got %zu", field,
+                          ENVELOPE_ID_SIZE, item.len);
+    return s_expected (frame, field, nil_ok ? "16 bytes (bin) or nil" : "16 bytes (bin)");
+}
+
+//  Locates the payload map, no deeper than max_depth.
+static int s_read_payload (s_frame_t *frame, int max_depth, envelope_t *env)
+{
+    size_t at = frame->offset;
+    if (s_read_map (frame, max_depth, &env->payload, &env->payload_size) == 0)
+        return 0;
+    mpread_item_t item;
+    if (mpread_next (frame->data, frame->size, &at, &item) || item.kind != MPREAD_MAP)
+        return s_expected (frame, "payload", "a map");
+    at = frame->offset;
+    if (mpread_skip (frame->data, frame->size, &at, MPREAD_DEPTH_ANY) == 0)
+        return s_explain (frame, SHOAL_EFORMAT, "payload: nesting deeper than %d", max_depth);
+    return s_explain (frame, SHOAL_EFORMAT,
+                      "payload: a length or count runs past the end of the frame, or a byte is "
+                      "not msgpack");
 }
 
 //  Reads the fields of a frame in order, in one pass: every read is bounds
 //  checked, the payload is skipped once, and the frame must end with the
-//  last field. Returns the first field's error.
+//  last field. Returns the first field's error, explained in frame's
+//  detail.
 static int s_decode_fields (envelope_t *env, s_frame_t *frame)
 {
     uint64_t count, value;
     if (mpread_array (frame->data, frame->size, &frame->offset, &count) || count == 0)
-        return SHOAL_EFORMAT;
+        return s_explain (frame, SHOAL_EFORMAT, "frame: expected an array of %d fields, got %s",
+                          ENVELOPE_FIELDS, count == 0 ? "an empty one" : s_what_is_next (frame));
     if (s_read_uint (frame, UINT64_MAX, &value))
-        return SHOAL_EFORMAT;
+        return s_expected (frame, "version", "an unsigned integer");
     if (value != ENVELOPE_VERSION)
-        return SHOAL_EVERSION;
+        return s_explain (frame, SHOAL_EVERSION, "frame: version %llu is not supported (only %d)",
+                          (unsigned long long) value, ENVELOPE_VERSION);
     if (count != ENVELOPE_FIELDS)
-        return SHOAL_EFORMAT;
+        return s_explain (frame, SHOAL_EFORMAT, "frame: expected %d fields, got %llu",
+                          ENVELOPE_FIELDS, (unsigned long long) count);
 
     memset (env, 0, sizeof (*env));
-    if (s_read_uint (frame, ENVELOPE_QUERY, &value) || value < ENVELOPE_COMMAND)
-        return SHOAL_EFORMAT;
+    size_t at = frame->offset;
+    if (s_read_uint (frame, UINT64_MAX, &value))
+        return s_expected (frame, "kind", "an unsigned integer");
+    if (value < ENVELOPE_COMMAND || value > ENVELOPE_QUERY) {
+        frame->offset = at;
+        return s_explain (frame, SHOAL_EFORMAT, "field 'kind': %llu is not a kind (1 to %d)",
+                          (unsigned long long) value, ENVELOPE_QUERY);
+    }
     env->kind = (uint8_t) value;
-    if (s_read_id (frame, false, env->id) || s_read_id (frame, true, env->correlation) ||
-        s_read_id (frame, true, env->causation))
-        return SHOAL_EFORMAT;
-    int rc = s_read_addresses (frame, env);
+    int rc = s_read_id_field (frame, "id", false, env->id);
+    rc = rc ? rc : s_read_id_field (frame, "correlation", true, env->correlation);
+    rc = rc ? rc : s_read_id_field (frame, "causation", true, env->causation);
+    rc = rc ? rc : s_read_addresses (frame, env);
     if (rc)
         return rc;
     size_t len;
-    if (s_read_str (frame, env->name, SHOAL_NAME_MAX, SHOAL_EFORMAT, &len) ||
-        shoal_name_check (env->name, len) != 0)
-        return SHOAL_EFORMAT;
-    //  The payload sits inside the frame's array, at most ENVELOPE_MAX_DEPTH deep.
-    if (s_read_map (frame, ENVELOPE_MAX_DEPTH, &env->payload, &env->payload_size))
-        return SHOAL_EFORMAT;
+    at = frame->offset;
+    rc = s_read_str (frame, env->name, SHOAL_NAME_MAX, SHOAL_ETOOBIG, &len);
+    if (rc == SHOAL_EFORMAT)
+        return s_expected (frame, "name", "a string");
+    if (rc || shoal_name_check (env->name, len) != 0) {
+        frame->offset = at;
+        return s_explain (frame, SHOAL_EFORMAT,
+                          "field 'name': expected 1 to %d printable ASCII bytes without spaces",
+                          SHOAL_NAME_MAX);
+    }
+    //  A reply's payload holds the replier's data one level down, and an
+    //  `events` page deeper still; every other payload is a data map.
+    int depth = env->kind == ENVELOPE_REPLY ? ENVELOPE_MAX_DEPTH : ENVELOPE_DATA_DEPTH;
+    rc = s_read_payload (frame, depth, env);
+    if (rc)
+        return rc;
     if (s_read_uint (frame, UINT32_MAX, &value))
-        return SHOAL_EFORMAT;
+        return s_expected (frame, "attempt", "an unsigned integer of 32 bits");
     env->attempt = (uint32_t) value;
     if (s_read_uint (frame, INT64_MAX, &value))
-        return SHOAL_EFORMAT;
+        return s_expected (frame, "created", "an unsigned integer (ms since the epoch)");
     env->created = (int64_t) value;
-    return frame->offset == frame->size ? 0 : SHOAL_EFORMAT;
+    if (frame->offset != frame->size)
+        return s_explain (frame, SHOAL_EFORMAT, "frame: %zu bytes after the last field",
+                          frame->size - frame->offset);
+    return 0;
 }
 
 int envelope_decode (envelope_t *env, const uint8_t *data, size_t size)
 {
+    return envelope_decode_detail (env, data, size, NULL, 0);
+}
+
+int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                            size_t detail_size)
+{
     assert (env);
+    s_frame_t frame = {data, size, 0, detail, detail_size};
+    if (detail && detail_size)
+        detail[0] = 0;
     if (size > ENVELOPE_MAX_SIZE)
-        return SHOAL_ETOOBIG;
+        return s_explain (&frame, SHOAL_ETOOBIG, "frame: %zu bytes, more than the %d allowed", size,
+                          ENVELOPE_MAX_SIZE);
     if (!data)
         return SHOAL_EFORMAT;
-    s_frame_t frame = {data, size, 0};
     int rc = s_decode_fields (env, &frame);
     //  A frame that is not well-formed msgpack is SHOAL_EFORMAT, whichever
     //  field failed first; only a well-formed one is SHOAL_EVERSION or
@@ -449,7 +582,7 @@ int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok
     assert (ok && code && reason && data && data_size);
     if (!payload || payload_size > ENVELOPE_MAX_SIZE)
         return SHOAL_EFORMAT;
-    s_frame_t frame = {payload, payload_size, 0};
+    s_frame_t frame = {payload, payload_size, 0, NULL, 0};
     uint64_t pairs;
     if (mpread_map (payload, payload_size, &frame.offset, &pairs))
         return SHOAL_EFORMAT;

@@ -14,7 +14,8 @@
     from       str, sender address, or "" for a client
     to         str, receiver address ("" only for a reply to a client)
     name       str, 1..SHOAL_NAME_MAX printable ASCII bytes
-    payload    map, the fields (any msgpack inside, depth <= 32)
+    payload    map, the fields (any msgpack inside, depth <= 16; a
+               reply's <= 32, as it holds data one level down)
     attempt    uint, 0 on the first send, +1 on each re-send
     created    uint, ms since the epoch of the first send
 
@@ -36,9 +37,10 @@
 #define ENVELOPE_VERSION 1
 #define ENVELOPE_MAX_SIZE (1024 * 1024) //  bytes of one encoded envelope
 #define ENVELOPE_ID_SIZE 16
-#define ENVELOPE_MAX_DEPTH 32   //  nesting of maps and arrays in a payload
-#define ENVELOPE_CODE_MAX 63    //  bytes of a rejection code
-#define ENVELOPE_REASON_MAX 255 //  bytes of a rejection reason
+#define ENVELOPE_MAX_DEPTH 32                //  nesting of maps and arrays in a reply's payload
+#define ENVELOPE_DATA_DEPTH SHOAL_DATA_DEPTH //  in any other payload
+#define ENVELOPE_CODE_MAX 63                 //  bytes of a rejection code
+#define ENVELOPE_REASON_MAX 255              //  bytes of a rejection reason
 
 typedef enum {
     ENVELOPE_COMMAND = 1, //  to an actor, may be rejected
@@ -73,6 +75,12 @@ int envelope_encode (const envelope_t *env, uint8_t **data, size_t *size);
 //  into data, which must outlive env. Returns 0 or a negative code;
 //  on failure env's contents are unspecified.
 int envelope_decode (envelope_t *env, const uint8_t *data, size_t size);
+//  The same, and on failure writes into detail (detail_size bytes, may be
+//  NULL) what is wrong for a person: the field, what was expected and what
+//  came ("field 'to': expected a string, got an integer", "payload:
+//  nesting deeper than 16"). detail is "" on success.
+int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                            size_t detail_size);
 
 //  Validates that data holds exactly one well-formed msgpack object, no
 //  deeper than ENVELOPE_MAX_DEPTH, whose containers' counts fit in the

@@ -3,7 +3,10 @@
 #include "json.h"
 #include "envelope.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void json_string (FILE *file, const char *text, size_t len)
 {
@@ -26,6 +29,41 @@ void json_string (FILE *file, const char *text, size_t len)
     fputc ('"', file);
 }
 
+//  Writes a double as the shortest text that reads back as the same
+//  double, with a fraction or an exponent so that it reads back as a
+//  double, not an integer; null if it is not finite (JSON has no NaN).
+static void s_double (FILE *file, double value)
+{
+    if (!isfinite (value)) {
+        fputs ("null", file);
+        return;
+    }
+    char text[32];
+    snprintf (text, sizeof text, "%.15g", value);
+    if (strtod (text, NULL) != value)
+        snprintf (text, sizeof text, "%.17g", value);
+    fputs (text, file);
+    if (!strpbrk (text, ".eE"))
+        fputs (".0", file);
+}
+
+//  Writes bytes as standard base64, padded.
+static void s_base64 (FILE *file, const uint8_t *bytes, size_t size)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < size; i += 3) {
+        uint32_t group = (uint32_t) bytes[i] << 16;
+        if (i + 1 < size)
+            group |= (uint32_t) bytes[i + 1] << 8;
+        if (i + 2 < size)
+            group |= bytes[i + 2];
+        fputc (digits[group >> 18], file);
+        fputc (digits[(group >> 12) & 63], file);
+        fputc (i + 1 < size ? digits[(group >> 6) & 63] : '=', file);
+        fputc (i + 2 < size ? digits[group & 63] : '=', file);
+    }
+}
+
 void json_object (FILE *file, const msgpack_object *o)
 {
     switch (o->type) {
@@ -43,16 +81,15 @@ void json_object (FILE *file, const msgpack_object *o)
         break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        fprintf (file, "%.17g", o->via.f64);
+        s_double (file, o->via.f64);
         break;
     case MSGPACK_OBJECT_STR:
         json_string (file, o->via.str.ptr, o->via.str.size);
         break;
     case MSGPACK_OBJECT_BIN:
-        fputc ('"', file);
-        for (uint32_t i = 0; i < o->via.bin.size; i++)
-            fprintf (file, "%02x", (unsigned char) o->via.bin.ptr[i]);
-        fputc ('"', file);
+        fputs ("{\"$bytes\":\"", file);
+        s_base64 (file, (const uint8_t *) o->via.bin.ptr, o->via.bin.size);
+        fputs ("\"}", file);
         break;
     case MSGPACK_OBJECT_ARRAY:
         fputc ('[', file);

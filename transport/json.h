@@ -1,7 +1,11 @@
 /*  json.h - msgpack printed as JSON, as the `shoal` commands print
     replies: part of the client library (shoal_client). Strings are
-    escaped; bin is printed as hex digits; a map key that is not a string
-    is printed as "?". Writes to a FILE of the caller's; no state.
+    escaped; nil is null; a float is the shortest text that reads back as
+    the same double, always with a fraction or exponent (12.0), and null
+    if it is not finite; bin is printed as {"$bytes": "standard base64"},
+    the form `shoal send key:=JSON` reads back as bytes; a map key that is
+    not a string is printed as "?". Writes to a FILE of the caller's; no
+    state.
 */
 #ifndef JSON_H_INCLUDED
 #define JSON_H_INCLUDED

@@ -123,9 +123,33 @@ SHOAL_EXPORT const char *shoal_msg_code (const shoal_msg_t *msg);
 SHOAL_EXPORT const char *shoal_msg_reason (const shoal_msg_t *msg);
 
 //  --------------------------------------------------------------------------
+//  Fields. A data is a map of fields whose keys are strings; a value is one
+//  of shoal_field_t's types (msgpack's own), and maps and arrays nest: the
+//  top map and the maps and arrays inside it are at most SHOAL_DATA_DEPTH
+//  deep (the top map counts as 1). Deeper data is refused when it is read
+//  (the payload is invalid) and when it is written (the turn fails).
+//  SHOAL_DATA_DEPTH is 16 (shoal_base.h).
+
+typedef struct _shoal_array_t shoal_array_t; //  read-only array of values
+
+typedef enum {
+    SHOAL_FIELD_ABSENT = 0, //  no such key, or no such index
+    SHOAL_FIELD_NIL,        //  msgpack nil (JSON null)
+    SHOAL_FIELD_BOOL,
+    SHOAL_FIELD_INT,    //  an integer that fits int64_t
+    SHOAL_FIELD_DOUBLE, //  float 32 or 64
+    SHOAL_FIELD_STR,
+    SHOAL_FIELD_BYTES, //  msgpack bin
+    SHOAL_FIELD_ARRAY,
+    SHOAL_FIELD_MAP,
+    SHOAL_FIELD_OTHER, //  anything else: an ext, an integer beyond int64_t
+} shoal_field_t;
+
+//  --------------------------------------------------------------------------
 //  Reading fields. Each returns 0, SHOAL_ENOTFOUND when the key is absent,
 //  or SHOAL_ETYPE when the value has another type. data may be NULL (then
-//  every key is absent).
+//  every key is absent). Views and bytes they return are borrowed for the
+//  callback, like data itself.
 
 SHOAL_EXPORT int shoal_data_int (const shoal_data_t *data, const char *key, int64_t *value);
 SHOAL_EXPORT int shoal_data_bool (const shoal_data_t *data, const char *key, bool *value);
@@ -133,17 +157,71 @@ SHOAL_EXPORT int shoal_data_bool (const shoal_data_t *data, const char *key, boo
 //  SHOAL_ETOOBIG if it does not fit in size bytes, SHOAL_EFORMAT if it
 //  holds a NUL byte.
 SHOAL_EXPORT int shoal_data_str (const shoal_data_t *data, const char *key, char *buf, size_t size);
+//  A float field, or an integer one converted (12 reads as 12.0).
+SHOAL_EXPORT int shoal_data_double (const shoal_data_t *data, const char *key, double *value);
+//  A byte string (msgpack bin): *ptr points at its *size bytes.
+SHOAL_EXPORT int shoal_data_bytes (const shoal_data_t *data, const char *key, const uint8_t **ptr,
+                                   size_t *size);
+//  A nested map, as a data view to read with these same functions.
+SHOAL_EXPORT int shoal_data_map (const shoal_data_t *data, const char *key,
+                                 const shoal_data_t **map);
+//  A nested array, to read with shoal_array_*.
+SHOAL_EXPORT int shoal_data_array (const shoal_data_t *data, const char *key,
+                                   const shoal_array_t **array);
 //  Returns true if the key is present, whatever its type.
 SHOAL_EXPORT bool shoal_data_has (const shoal_data_t *data, const char *key);
+//  The type of the key's value, SHOAL_FIELD_ABSENT if there is none.
+SHOAL_EXPORT shoal_field_t shoal_data_type (const shoal_data_t *data, const char *key);
+//  The number of fields of data (0 for NULL).
+SHOAL_EXPORT size_t shoal_data_count (const shoal_data_t *data);
+
+//  Reading an array's values by index, from 0: as shoal_data_*, with
+//  SHOAL_ENOTFOUND for an index past the end. array may be NULL (empty).
+SHOAL_EXPORT size_t shoal_array_size (const shoal_array_t *array);
+SHOAL_EXPORT shoal_field_t shoal_array_type (const shoal_array_t *array, size_t index);
+SHOAL_EXPORT int shoal_array_int (const shoal_array_t *array, size_t index, int64_t *value);
+SHOAL_EXPORT int shoal_array_bool (const shoal_array_t *array, size_t index, bool *value);
+SHOAL_EXPORT int shoal_array_str (const shoal_array_t *array, size_t index, char *buf, size_t size);
+SHOAL_EXPORT int shoal_array_double (const shoal_array_t *array, size_t index, double *value);
+SHOAL_EXPORT int shoal_array_bytes (const shoal_array_t *array, size_t index, const uint8_t **ptr,
+                                    size_t *size);
+SHOAL_EXPORT int shoal_array_map (const shoal_array_t *array, size_t index,
+                                  const shoal_data_t **map);
+SHOAL_EXPORT int shoal_array_array (const shoal_array_t *array, size_t index,
+                                    const shoal_array_t **inner);
 
 //  --------------------------------------------------------------------------
 //  Building fields. A rec may be NULL (out of memory), then these do
 //  nothing and the turn fails with SHOAL_ENOMEM when it ends. Keys are
 //  written in call order; write each key once.
+//
+//  Inside a map (the rec itself, or one opened with shoal_rec_map_begin)
+//  every value needs a key; inside an array (shoal_rec_array_begin) key
+//  is NULL and each call appends one value. Each begin needs its end, in
+//  order. Misuse (a key inside an array, none inside a map, an end without
+//  its begin, a container still open when the callback returns) fails the
+//  turn with SHOAL_EINVAL, nesting deeper than SHOAL_DATA_DEPTH with
+//  SHOAL_ETOOBIG, and nothing of the turn is kept.
 
 SHOAL_EXPORT void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value);
 SHOAL_EXPORT void shoal_rec_bool (shoal_rec_t *rec, const char *key, bool value);
 SHOAL_EXPORT void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value);
+SHOAL_EXPORT void shoal_rec_double (shoal_rec_t *rec, const char *key, double value);
+//  A byte string (msgpack bin) of size bytes, copied.
+SHOAL_EXPORT void shoal_rec_bytes (shoal_rec_t *rec, const char *key, const void *ptr, size_t size);
+SHOAL_EXPORT void shoal_rec_nil (shoal_rec_t *rec, const char *key);
+//  Opens a nested map as the value of key; its fields follow, then
+//  shoal_rec_map_end.
+SHOAL_EXPORT void shoal_rec_map_begin (shoal_rec_t *rec, const char *key);
+SHOAL_EXPORT void shoal_rec_map_end (shoal_rec_t *rec);
+//  Opens a nested array as the value of key; its values follow (key NULL),
+//  then shoal_rec_array_end.
+SHOAL_EXPORT void shoal_rec_array_begin (shoal_rec_t *rec, const char *key);
+SHOAL_EXPORT void shoal_rec_array_end (shoal_rec_t *rec);
+//  Writes a copy of data (a data, or a view of shoal_data_map; NULL is an
+//  empty map) as a nested map, the value of key: to keep fields as they
+//  came, an event recording a command's payload for instance.
+SHOAL_EXPORT void shoal_rec_data (shoal_rec_t *rec, const char *key, const shoal_data_t *data);
 
 //  --------------------------------------------------------------------------
 //  The handler's context: everything an actor does to the world.

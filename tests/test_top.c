@@ -1,0 +1,353 @@
+/*  test_top.c - `shoal top` on a real cluster: 3 nodes on ipc:// in the
+    test's own directory, `shoal top` running in a tmux pane of a private
+    tmux server (tmux -S DIR/tmux.sock), its screen read with
+    `tmux capture-pane -p`. Every wait polls the screen (or a command)
+    against a deadline.
+
+    First `shoal top --once --json`: one valid JSON object with the three
+    nodes up. Then the screen: the three rows; the help and the sort key;
+    a resize followed; node n2 killed with SIGKILL and shown DOWN with the
+    reason; a transfer whose source account is on n2 has its Debit stalled,
+    and the stalled list shows it; --once then exits 3 and says n2 is down;
+    q quits with exit code 0.
+*/
+#include "client.h"
+#include "cluster.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define NODES 3
+#define DEADLINE_MS 30000
+
+typedef struct {
+    char dir[256];
+    char cfg[300];
+    char tmux[300]; //  the tmux server's socket
+    pid_t pids[NODES];
+    cluster_t *cluster;
+} fixture_t;
+
+static const char *s_bin (void)
+{
+    const char *bin = getenv ("SHOAL_BIN");
+    assert_non_null (bin);
+    return bin;
+}
+
+//  Runs a shell command line; its stdout into out (may be NULL, at most
+//  size bytes). Returns its exit code.
+static int s_run (char *out, size_t size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *line = zsys_vprintf (format, args);
+    va_end (args);
+    FILE *pipe = popen (line, "r");
+    assert_non_null (pipe);
+    size_t got = 0;
+    char scratch[4096];
+    while (true) {
+        size_t n = out ? fread (out + got, 1, size - 1 - got, pipe)
+                       : fread (scratch, 1, sizeof scratch, pipe);
+        if (n == 0)
+            break;
+        if (out)
+            got += n;
+        if (out && got == size - 1)
+            break;
+    }
+    if (out)
+        out[got] = 0;
+    int status = pclose (pipe);
+    zstr_free (&line);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static bool s_answers_stats (fixture_t *fx, const char *name)
+{
+    char *error = NULL;
+    client_t *client = client_new_cluster (fx->cfg, name, &error);
+    free (error);
+    assert_non_null (client);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    int rc = client_call (client, &request, 300, &reply);
+    client_destroy (&client);
+    if (rc == 0)
+        client_reply_close (&reply);
+    return rc == 0;
+}
+
+static void s_node_start (fixture_t *fx, int i)
+{
+    const char *name = cluster_node_name (fx->cluster, i);
+    char log[400];
+    snprintf (log, sizeof log, "%s/%s.log", fx->dir, name);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        FILE *err = fopen (log, "a");
+        if (err) {
+            dup2 (fileno (err), 1);
+            dup2 (fileno (err), 2);
+        }
+        execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
+               "1000", "--workers", "2", (char *) NULL);
+        _exit (127);
+    }
+    fx->pids[i] = pid;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (zclock_mono () < deadline) {
+        if (s_answers_stats (fx, name))
+            return;
+        assert_int_equal (waitpid (pid, NULL, WNOHANG), 0); //  still running
+    }
+    fail_msg ("node %s did not start", name);
+}
+
+static void s_node_kill (fixture_t *fx, int i)
+{
+    if (fx->pids[i] > 0) {
+        kill (fx->pids[i], SIGKILL);
+        waitpid (fx->pids[i], NULL, 0);
+        fx->pids[i] = 0;
+    }
+}
+
+//  The first id "prefix-N" of an actor of type that node owns.
+static void s_id_on (fixture_t *fx, const char *type, const char *prefix, int node, char *id,
+                     size_t size)
+{
+    for (int n = 0;; n++) {
+        char address[128];
+        snprintf (id, size, "%s-%d", prefix, n);
+        snprintf (address, sizeof address, "%s/%s", type, id);
+        if (cluster_owner (fx->cluster, shoal_shard (address, cluster_shards (fx->cluster))) ==
+            node)
+            return;
+    }
+}
+
+//  The pane's screen, into out.
+static void s_screen (fixture_t *fx, char *out, size_t size)
+{
+    s_run (out, size, "tmux -S %s capture-pane -p -t top 2>&1", fx->tmux);
+}
+
+//  The screen's line that starts with prefix, into line ("" if none).
+static void s_line (const char *screen, const char *prefix, char *line, size_t size)
+{
+    line[0] = 0;
+    for (const char *at = screen; at && *at; at = strchr (at, '\n') ? strchr (at, '\n') + 1 : NULL)
+        if (strncmp (at, prefix, strlen (prefix)) == 0) {
+            size_t length = strcspn (at, "\n");
+            snprintf (line, size, "%.*s", (int) (length < size ? length : size - 1), at);
+            return;
+        }
+}
+
+//  Polls the screen until the line starting with prefix holds each of the
+//  texts (NULL-terminated), or the deadline fails the test.
+static void s_wait_line (fixture_t *fx, const char *prefix, ...)
+{
+    char screen[16384], line[1024];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        s_screen (fx, screen, sizeof screen);
+        s_line (screen, prefix, line, sizeof line);
+        bool all = line[0] != 0;
+        va_list texts;
+        va_start (texts, prefix);
+        for (const char *text = va_arg (texts, const char *); all && text;
+             text = va_arg (texts, const char *))
+            all = strstr (line, text) != NULL;
+        va_end (texts);
+        if (all)
+            return;
+        if (zclock_mono () > deadline)
+            fail_msg ("no line '%s...' with the texts; the screen:\n%s", prefix, screen);
+        zclock_sleep (100);
+    }
+}
+
+static int s_setup (void **state)
+{
+    fixture_t *fx = calloc (1, sizeof (fixture_t));
+    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (fx->dir, sizeof fx->dir, "%s/shoal-top-XXXXXX", tmp);
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->cfg, sizeof fx->cfg, "%s/cluster.cfg", fx->dir);
+    snprintf (fx->tmux, sizeof fx->tmux, "%s/tmux.sock", fx->dir);
+    assert_int_equal (s_run (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
+                             s_bin (), NODES, fx->dir),
+                      0);
+    char *error = NULL;
+    fx->cluster = cluster_load (fx->cfg, &error);
+    assert_non_null (fx->cluster);
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *fx = *state;
+    s_run (NULL, 0, "tmux -S %s kill-server 2>/dev/null", fx->tmux);
+    for (int i = 0; i < NODES; i++)
+        s_node_kill (fx, i);
+    cluster_destroy (&fx->cluster);
+    s_run (NULL, 0, "rm -rf %s", fx->dir);
+    free (fx);
+    return 0;
+}
+
+//  `shoal top --once --json`: one JSON object, the three nodes up.
+static void test_once_json (void **state)
+{
+    fixture_t *fx = *state;
+    char out[65536];
+    //  The nodes' links come up on their own time: wait for three up.
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int rc;
+    while ((rc = s_run (out, sizeof out, "%s top --once --json --interval 300 --cluster %s",
+                        s_bin (), fx->cfg)) != 0) {
+        if (zclock_mono () > deadline)
+            fail_msg ("top --once exited %d: %s", rc, out);
+        zclock_sleep (100);
+    }
+    char check[8192];
+    snprintf (check, sizeof check,
+              "python3 -c 'import json, sys\n"
+              "d = json.load (open (\"%s/once.json\"))\n"
+              "assert [n[\"node\"] for n in d[\"nodes\"]] == [\"n1\", \"n2\", \"n3\"], d\n"
+              "assert all (n[\"up\"] and n[\"uptime_ms\"] > 0 for n in d[\"nodes\"]), d\n"
+              "assert d[\"nodes_up\"] == 3 and d[\"stalled\"] == [], d\n"
+              "assert all (\"p99_commit_ms\" in n and \"steps_per_s\" in n for n in d[\"nodes\"])'",
+              fx->dir);
+    char path[400];
+    snprintf (path, sizeof path, "%s/once.json", fx->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (out, file);
+    fclose (file);
+    assert_int_equal (s_run (NULL, 0, "%s", check), 0);
+    //  Text too, without a terminal.
+    assert_int_equal (
+        s_run (out, sizeof out, "%s top --once --interval 200 --cluster %s", s_bin (), fx->cfg), 0);
+    assert_non_null (strstr (out, "3 of 3 nodes up"));
+    //  Without --once it needs a terminal.
+    assert_int_equal (
+        s_run (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);
+}
+
+//  The screen in tmux: rows, keys, resize, a node down, a stalled debit.
+static void test_screen (void **state)
+{
+    fixture_t *fx = *state;
+    //  Sagas on n1, sources on n2, targets on n3.
+    char from[64], to[64], transfer[64];
+    s_id_on (fx, "account", "src", 1, from, sizeof from);
+    s_id_on (fx, "account", "dst", 2, to, sizeof to);
+    s_id_on (fx, "transfer", "t", 0, transfer, sizeof transfer);
+    assert_int_equal (s_run (NULL, 0,
+                             "%s send --cluster %s account/%s Open owner=x >/dev/null && "
+                             "%s send --cluster %s account/%s Deposit amount=100 >/dev/null && "
+                             "%s send --cluster %s account/%s Open owner=y >/dev/null",
+                             s_bin (), fx->cfg, from, s_bin (), fx->cfg, from, s_bin (), fx->cfg,
+                             to),
+                      0);
+
+    assert_int_equal (s_run (NULL, 0,
+                             "tmux -S %s -f /dev/null new-session -d -s top -x 100 -y 40 "
+                             "\"%s top --cluster %s; echo \\$? > %s/top.rc\"",
+                             fx->tmux, s_bin (), fx->cfg, fx->dir),
+                      0);
+    for (int i = 0; i < NODES; i++)
+        s_wait_line (fx, cluster_node_name (fx->cluster, i), " up ", NULL);
+    s_wait_line (fx, "NODE", "CMD/S", "STEP/S", "P99CMT", "STALL", NULL);
+    s_wait_line (fx, "STALLED COMMANDS", "(0)", NULL);
+
+    //  Keys: help, any key closes it, s sorts by the next column.
+    s_run (NULL, 0, "tmux -S %s send-keys -t top h", fx->tmux);
+    s_wait_line (fx, "  shoal top - keys", NULL);
+    s_run (NULL, 0, "tmux -S %s send-keys -t top x", fx->tmux);
+    s_wait_line (fx, "NODE", NULL);
+    s_run (NULL, 0, "tmux -S %s send-keys -t top s", fx->tmux);
+    s_wait_line (fx, "shoal top", "sort cmd/s", NULL);
+
+    //  A smaller terminal: the footer moves to its last line.
+    s_run (NULL, 0, "tmux -S %s resize-window -t top -x 90 -y 20", fx->tmux);
+    char screen[16384];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        s_screen (fx, screen, sizeof screen);
+        int lines = 0;
+        const char *last = screen;
+        for (const char *at = screen; (at = strchr (at, '\n')); at++, lines++)
+            if (at[1])
+                last = at + 1;
+        if (lines == 20 && strncmp (last, "q quit", 6) == 0)
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("the screen did not follow the resize:\n%s", screen);
+        zclock_sleep (100);
+    }
+
+    //  n2 killed: shown down with why; its peers see its link down.
+    s_node_kill (fx, 1);
+    s_wait_line (fx, "n2", "DOWN", "no answer", NULL);
+    s_wait_line (fx, "n2", "DOWN", "n1, n3 see its link down", NULL);
+
+    //  A transfer from an account of n2: its Debit stalls on n1.
+    assert_int_equal (s_run (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
+                             s_bin (), fx->cfg, transfer, from, to),
+                      0);
+    char sender[128];
+    snprintf (sender, sizeof sender, "transfer/%s", transfer);
+    s_wait_line (fx, sender, "Debit", from, "n2", NULL);
+    s_wait_line (fx, "STALLED COMMANDS", "(1)", NULL);
+    s_wait_line (fx, "n1", " up ", NULL);
+
+    //  --once says so too, and exits 3: a node did not answer.
+    char out[65536];
+    assert_int_equal (s_run (out, sizeof out, "%s top --once --json --interval 200 --cluster %s",
+                             s_bin (), fx->cfg),
+                      3);
+    assert_non_null (strstr (out, "{\"node\":\"n2\""));
+    assert_non_null (strstr (out, "\"up\":false,\"reason\":\"no answer"));
+    assert_non_null (strstr (out, "\"command\":\"Debit\""));
+
+    //  q quits, with exit code 0.
+    s_run (NULL, 0, "tmux -S %s send-keys -t top q", fx->tmux);
+    char rc[64] = "";
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (s_run (rc, sizeof rc, "cat %s/top.rc 2>/dev/null", fx->dir) != 0 || !rc[0]) {
+        if (zclock_mono () > deadline)
+            fail_msg ("shoal top did not quit on q");
+        zclock_sleep (100);
+    }
+    assert_string_equal (rc, "0\n");
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_once_json),
+        cmocka_unit_test (test_screen),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

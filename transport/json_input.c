@@ -1,0 +1,370 @@
+/*  json_input.c - the fields of a request from a user's words: `key=value`
+    and `key:=JSON` arguments and a JSON object (`shoal send --input`),
+    packed as one msgpack map. See client_fields and client_payload in
+    client.h.
+
+    JSON is parsed by json-c (strict mode). A JSON value becomes msgpack's
+    own: an integer an int (a uint past INT64_MAX), a number with a
+    fraction or an exponent a float 64, null nil, an object whose only key
+    is "$bytes" a bin of its base64 string (json.h prints bin that way),
+    any other object a map. Nesting is held to SHOAL_DATA_DEPTH, the top
+    map counting as 1, here rather than by the node, so that the user
+    reads which field is too deep.
+
+    This file does not include json.h: json-c names a type json_object,
+    json.h a function. Pure functions: safe on any thread.
+*/
+#include "client.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_INPUT_DEPTH 64 //  json-c's own limit, above ours
+
+//  The value of one base64 digit, or -1.
+static int s_base64_digit (char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+//  Decodes standard base64 (padded) of len characters into out, which
+//  holds len / 4 * 3 bytes. Returns the bytes written, or -1 if text is
+//  not base64.
+static long s_base64_decode (const char *text, size_t len, uint8_t *out)
+{
+    if (len % 4)
+        return -1;
+    size_t written = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int pad = 0;
+        uint32_t group = 0;
+        for (size_t j = 0; j < 4; j++) {
+            int digit = s_base64_digit (text[i + j]);
+            if (text[i + j] == '=' && i + 4 == len && j >= 2 && (j == 3 || text[i + 3] == '=')) {
+                pad++;
+                digit = 0;
+            } else if (digit < 0 || pad)
+                return -1;
+            group = group << 6 | (uint32_t) digit;
+        }
+        out[written++] = (uint8_t) (group >> 16);
+        if (pad < 2)
+            out[written++] = (uint8_t) (group >> 8);
+        if (pad < 1)
+            out[written++] = (uint8_t) group;
+    }
+    return (long) written;
+}
+
+//  The one string of an object {"$bytes": "..."}, or NULL.
+static json_object *s_bytes_value (json_object *object)
+{
+    json_object *value;
+    if (json_object_object_length (object) == 1 &&
+        json_object_object_get_ex (object, "$bytes", &value) &&
+        json_object_is_type (value, json_type_string))
+        return value;
+    return NULL;
+}
+
+typedef struct {
+    msgpack_packer packer;
+    const char *field; //  the top-level key being packed, for errors
+    char *error;
+    size_t error_size;
+} s_packing_t;
+
+static int s_pack (s_packing_t *self, json_object *value, int depth);
+
+//  Packs a JSON object as a map (or a bin, for {"$bytes": ...}).
+static int s_pack_object (s_packing_t *self, json_object *object, int depth)
+{
+    msgpack_packer *pk = &self->packer;
+    json_object *bytes = s_bytes_value (object);
+    if (bytes) {
+        size_t len = (size_t) json_object_get_string_len (bytes);
+        uint8_t *buf = malloc (len / 4 * 3 + 1);
+        long size = buf ? s_base64_decode (json_object_get_string (bytes), len, buf) : -1;
+        if (size < 0) {
+            snprintf (self->error, self->error_size,
+                      "field '%s': \"$bytes\" holds no standard base64", self->field);
+            free (buf);
+            return SHOAL_EINVAL;
+        }
+        msgpack_pack_bin (pk, (size_t) size);
+        msgpack_pack_bin_body (pk, buf, (size_t) size);
+        free (buf);
+        return 0;
+    }
+    if (depth + 1 > SHOAL_DATA_DEPTH) {
+        snprintf (self->error, self->error_size, "field '%s': nesting deeper than %d", self->field,
+                  SHOAL_DATA_DEPTH);
+        return SHOAL_EINVAL;
+    }
+    msgpack_pack_map (pk, (size_t) json_object_object_length (object));
+    json_object_object_foreach (object, key, member)
+    {
+        msgpack_pack_str_with_body (pk, key, strlen (key));
+        int rc = s_pack (self, member, depth + 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+//  Packs one JSON value found at depth (the containers around it).
+static int s_pack (s_packing_t *self, json_object *value, int depth)
+{
+    msgpack_packer *pk = &self->packer;
+    switch (json_object_get_type (value)) {
+    case json_type_null:
+        return msgpack_pack_nil (pk);
+    case json_type_boolean:
+        return json_object_get_boolean (value) ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+    case json_type_int: {
+        int64_t i = json_object_get_int64 (value);
+        uint64_t u = json_object_get_uint64 (value);
+        return i == INT64_MAX && u > INT64_MAX ? msgpack_pack_uint64 (pk, u)
+                                               : msgpack_pack_int64 (pk, i);
+    }
+    case json_type_double:
+        return msgpack_pack_double (pk, json_object_get_double (value));
+    case json_type_string: {
+        size_t len = (size_t) json_object_get_string_len (value);
+        return msgpack_pack_str_with_body (pk, json_object_get_string (value), len);
+    }
+    case json_type_array: {
+        if (depth + 1 > SHOAL_DATA_DEPTH) {
+            snprintf (self->error, self->error_size, "field '%s': nesting deeper than %d",
+                      self->field, SHOAL_DATA_DEPTH);
+            return SHOAL_EINVAL;
+        }
+        size_t count = json_object_array_length (value);
+        msgpack_pack_array (pk, count);
+        for (size_t i = 0; i < count; i++) {
+            int rc = s_pack (self, json_object_array_get_idx (value, i), depth + 1);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    default:
+        return s_pack_object (self, value, depth);
+    }
+}
+
+//  Parses text as one JSON value, strictly, with nothing after it, into
+//  *value (the caller's to json_object_put; NULL is JSON's null, as json-c
+//  has it). Returns 0, or SHOAL_EINVAL with *error, where what names text.
+static int s_parse (const char *text, const char *what, json_object **value, char *error,
+                    size_t error_size)
+{
+    *value = NULL;
+    json_tokener *tok = json_tokener_new_ex (JSON_INPUT_DEPTH);
+    if (!tok) {
+        snprintf (error, error_size, "out of memory");
+        return SHOAL_EINVAL;
+    }
+    json_tokener_set_flags (tok, JSON_TOKENER_STRICT);
+    size_t len = strlen (text);
+    //  With its NUL, so that a number at the end is known to have ended.
+    json_object *parsed = json_tokener_parse_ex (tok, text, (int) len + 1);
+    enum json_tokener_error why = json_tokener_get_error (tok);
+    size_t end = json_tokener_get_parse_end (tok);
+    int rc = SHOAL_EINVAL;
+    if (why == json_tokener_continue)
+        snprintf (error, error_size, "%s: not JSON (it ends too soon)", what);
+    else if (why != json_tokener_success)
+        snprintf (error, error_size, "%s: not JSON (%s at character %zu)", what,
+                  json_tokener_error_desc (why), end);
+    else if (end < len)
+        snprintf (error, error_size, "%s: not JSON (something after the value, at character %zu)",
+                  what, end);
+    else {
+        *value = parsed;
+        parsed = NULL;
+        rc = 0;
+    }
+    json_object_put (parsed);
+    json_tokener_free (tok);
+    return rc;
+}
+
+//  True if text is an integer in int64 range; sets *overflow when it looks
+//  like one but is out of range.
+static bool s_parse_int (const char *text, int64_t *value, bool *overflow)
+{
+    const char *p = text;
+    *overflow = false;
+    if (*p == '-')
+        p++;
+    if (!*p)
+        return false;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    errno = 0;
+    long long parsed = strtoll (text, NULL, 10);
+    if (errno == ERANGE) {
+        *overflow = true;
+        return false;
+    }
+    *value = parsed;
+    return true;
+}
+
+//  Packs a `key=value` argument's value: an integer, true, false, or the
+//  string as it is.
+static int s_pack_auto (s_packing_t *self, const char *value)
+{
+    msgpack_packer *pk = &self->packer;
+    int64_t number;
+    bool overflow;
+    if (s_parse_int (value, &number, &overflow))
+        return msgpack_pack_int64 (pk, number);
+    if (overflow) {
+        snprintf (self->error, self->error_size, "field '%s': %s is out of the int64 range",
+                  self->field, value);
+        return SHOAL_EINVAL;
+    }
+    if (streq (value, "true"))
+        return msgpack_pack_true (pk);
+    if (streq (value, "false"))
+        return msgpack_pack_false (pk);
+    return msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+//  Splits argument "key=value" or "key:=json" into *key (the caller's to
+//  free), *value (inside arg) and *is_json. Returns 0 or SHOAL_EINVAL.
+static int s_split (const char *arg, char **key, const char **value, bool *is_json, char *error,
+                    size_t error_size)
+{
+    const char *equals = strchr (arg, '=');
+    *is_json = equals && equals > arg && equals[-1] == ':';
+    size_t key_len = equals ? (size_t) (equals - arg) - (*is_json ? 1 : 0) : 0;
+    if (key_len == 0) {
+        snprintf (error, error_size, "field '%s' is not key=value or key:=JSON", arg);
+        return SHOAL_EINVAL;
+    }
+    if (!(*key = strndup (arg, key_len))) {
+        snprintf (error, error_size, "out of memory");
+        return SHOAL_EINVAL;
+    }
+    *value = equals + 1;
+    return 0;
+}
+
+//  True if key is a key of input (may be NULL) or of an argument before
+//  argv[index].
+static bool s_given_before (json_object *input, char **argv, int index, const char *key)
+{
+    if (input && json_object_object_get_ex (input, key, NULL))
+        return true;
+    size_t key_len = strlen (key);
+    for (int j = 0; j < index; j++) {
+        const char *equals = strchr (argv[j], '=');
+        size_t len = equals ? (size_t) (equals - argv[j]) : 0;
+        if (len > 0 && argv[j][len - 1] == ':')
+            len--;
+        if (len == key_len && memcmp (argv[j], key, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  Packs the arguments' fields. Returns 0 or SHOAL_EINVAL with *error.
+static int s_pack_arguments (s_packing_t *self, json_object *input, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        char *key;
+        const char *text;
+        bool is_json;
+        int rc = s_split (argv[i], &key, &text, &is_json, self->error, self->error_size);
+        if (rc)
+            return rc;
+        self->field = key;
+        if (s_given_before (input, argv, i, key)) {
+            snprintf (self->error, self->error_size, "field '%s' is given twice", key);
+            rc = SHOAL_EINVAL;
+        }
+        json_object *value = NULL;
+        if (rc == 0 && is_json) {
+            char what[64 + 16];
+            snprintf (what, sizeof what, "field '%.64s'", key);
+            rc = s_parse (text, what, &value, self->error, self->error_size);
+        }
+        if (rc == 0)
+            msgpack_pack_str_with_body (&self->packer, key, strlen (key));
+        if (rc == 0)
+            rc = is_json ? s_pack (self, value, 1) : s_pack_auto (self, text);
+        json_object_put (value);
+        free (key);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int client_payload (const char *input, int argc, char **argv, uint8_t **map, size_t *size,
+                    char *error, size_t error_size)
+{
+    json_object *object = NULL;
+    if (error_size)
+        error[0] = 0;
+    if (input) {
+        if (s_parse (input, "input", &object, error, error_size))
+            return SHOAL_EINVAL;
+        if (!json_object_is_type (object, json_type_object) || s_bytes_value (object)) {
+            snprintf (error, error_size, "input: expected a JSON object of fields");
+            json_object_put (object);
+            return SHOAL_EINVAL;
+        }
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    s_packing_t packing = {.error = error, .error_size = error_size};
+    msgpack_packer_init (&packing.packer, &buffer, msgpack_sbuffer_write);
+    size_t count = (object ? (size_t) json_object_object_length (object) : 0) + (size_t) argc;
+    msgpack_pack_map (&packing.packer, count);
+    int rc = 0;
+    if (object) {
+        json_object_object_foreach (object, key, member)
+        {
+            packing.field = key;
+            msgpack_pack_str_with_body (&packing.packer, key, strlen (key));
+            if ((rc = s_pack (&packing, member, 1)) != 0)
+                break;
+        }
+    }
+    if (rc == 0)
+        rc = s_pack_arguments (&packing, object, argc, argv);
+    json_object_put (object);
+    //  msgpack-c's packer fails only out of memory, which leaves buffer short.
+    if (rc == 0 && !buffer.data) {
+        snprintf (error, error_size, "out of memory");
+        rc = SHOAL_EINVAL;
+    }
+    if (rc) {
+        if (error_size && !error[0])
+            snprintf (error, error_size, "out of memory");
+        msgpack_sbuffer_destroy (&buffer);
+        return SHOAL_EINVAL;
+    }
+    *map = (uint8_t *) buffer.data;
+    *size = buffer.size;
+    return 0;
+}
+
+int client_fields (int argc, char **argv, uint8_t **map, size_t *size, char *error,
+                   size_t error_size)
+{
+    return client_payload (NULL, argc, argv, map, size, error, error_size);
+}
