@@ -675,7 +675,8 @@ int shoal_testkit_run (shoal_testkit_t *self)
         return SHOAL_EINVAL;
     }
     if (self->kind == ENVELOPE_REPLY) {
-        rc = envelope_reply_encode (self->accepted_reply, self->code, self->reason,
+        bool ok = self->accepted_reply;
+        rc = envelope_reply_encode (ok, ok ? NULL : self->code, ok ? NULL : self->reason,
                                     self->accepted_reply ? fields : NULL,
                                     self->accepted_reply ? size : 0, &payload, &size);
         if (rc != 0) {
