@@ -8,10 +8,13 @@
 #   lib/libshoal_client.a, libshoal_transport.a, libshoal_common.a
 #                                    the C client library (pkg-config
 #                                    shoal-client)
-#   lib/pkgconfig/shoal.pc, shoal-client.pc
+#   include/shoal/shoal_testkit.h, lib/libshoal_testkit.a
+#                                    the test kit for modules (pkg-config
+#                                    shoal-testkit)
+#   lib/pkgconfig/shoal.pc, shoal-client.pc, shoal-testkit.pc
 #   lib/cmake/shoal/shoalConfig.cmake
 #                                    find_package(shoal): shoal::api,
-#                                    shoal::client
+#                                    shoal::client, shoal::testkit
 #
 # The .pc files and the CMake package locate the prefix from where they
 # are installed, so a prefix may be moved after installing.
@@ -32,15 +35,16 @@ set(SHOAL_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 
 install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h ${CMAKE_SOURCE_DIR}/common/shoal_base.h
+              ${CMAKE_SOURCE_DIR}/runtime/include/shoal_testkit.h
         DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/transport/client.h ${CMAKE_SOURCE_DIR}/transport/client_window.h
               ${CMAKE_SOURCE_DIR}/transport/json.h ${CMAKE_SOURCE_DIR}/transport/envelope.h
         DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})
-install(TARGETS shoal_client shoal_transport shoal_common
+install(TARGETS shoal_client shoal_transport shoal_common shoal_testkit
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
-# A client library built with sanitizers needs their runtime where it is
-# linked: say so in its link flags.
+# A client library (or the test kit) built with sanitizers needs their
+# runtime where it is linked: say so in its link flags.
 set(SHOAL_CLIENT_LINK_OPTIONS "")
 if(SHOAL_SANITIZE)
   set(SHOAL_CLIENT_LINK_OPTIONS "-fsanitize=address,undefined")
@@ -51,7 +55,9 @@ file(RELATIVE_PATH SHOAL_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig 
 string(REGEX REPLACE "/$" "" SHOAL_PC_TO_PREFIX "${SHOAL_PC_TO_PREFIX}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/shoal.pc.in ${CMAKE_BINARY_DIR}/shoal.pc @ONLY)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/shoal-client.pc.in ${CMAKE_BINARY_DIR}/shoal-client.pc @ONLY)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/shoal-testkit.pc.in ${CMAKE_BINARY_DIR}/shoal-testkit.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/shoal.pc ${CMAKE_BINARY_DIR}/shoal-client.pc
+              ${CMAKE_BINARY_DIR}/shoal-testkit.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/shoalConfig.cmake.in

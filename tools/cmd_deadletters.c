@@ -257,12 +257,18 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         const msgpack_object *list = s_entries (&unpacked, &targets[i]);
         char address[SHOAL_ADDRESS_MAX + 1] = "";
         char found[40] = "";
-        for (uint32_t k = 0; list && k < list->via.array.size && !address[0]; k++) {
-            const msgpack_object *entry = &list->via.array.ptr[k];
-            if (entry->type == MSGPACK_OBJECT_MAP &&
-                map_find_str (entry, "id", found, sizeof found) == 0 && strcasecmp (found, id) == 0)
-                map_find_str (entry, "address", address, sizeof address);
-        }
+        //  One message id may have records at two addresses (a turn of another
+        //  actor that was running when the node crashed): a dead one first.
+        for (int pass = 0; pass < 2 && !address[0]; pass++)
+            for (uint32_t k = 0; list && k < list->via.array.size && !address[0]; k++) {
+                const msgpack_object *entry = &list->via.array.ptr[k];
+                char state[16] = "";
+                map_find_str (entry, "state", state, sizeof state);
+                if (entry->type == MSGPACK_OBJECT_MAP &&
+                    map_find_str (entry, "id", found, sizeof found) == 0 &&
+                    strcasecmp (found, id) == 0 && (pass == 1 || streq (state, "dead")))
+                    map_find_str (entry, "address", address, sizeof address);
+            }
         msgpack_unpacked_destroy (&unpacked);
         if (!address[0])
             continue;

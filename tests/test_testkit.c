@@ -1,0 +1,266 @@
+/*  test_testkit.c - the test kit itself (runtime/testkit.c): that it
+    catches what it promises to catch. An apply that disagrees with handle
+    fails the turn; a rejected turn keeps nothing; timers fire in due order
+    at their due time, cancelled ones never; bad kits are refused.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "shoal_testkit.h"
+#include <string.h>
+
+typedef struct {
+    int64_t value;
+    int64_t ticks;
+} tally_t;
+
+//  Add{by}: Added{by}. Arm{ms, name}: a timer. Disarm{name}: cancels it.
+//  A timer: Ticked{name}. Lie: Added{by: 1}, which the buggy apply skips.
+static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
+{
+    const char *name = shoal_msg_name (msg);
+    const shoal_data_t *data = shoal_msg_data (msg);
+    char text[64];
+    int64_t n;
+    if (shoal_msg_kind (msg) == SHOAL_TIMER) {
+        shoal_rec_str (shoal_ctx_emit (ctx, "Ticked"), "name", name);
+        shoal_rec_int (shoal_ctx_reply (ctx), "at", shoal_ctx_now (ctx));
+        return 0;
+    }
+    if (strcmp (name, "Add") == 0 && shoal_data_int (data, "by", &n) == 0 && n > 0) {
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", n);
+        return 0;
+    }
+    if (strcmp (name, "Arm") == 0 && shoal_data_int (data, "ms", &n) == 0 &&
+        shoal_data_str (data, "name", text, sizeof text) == 0) {
+        shoal_rec_int (shoal_ctx_after (ctx, n, text), "ms", n);
+        return 0;
+    }
+    if (strcmp (name, "Disarm") == 0 && shoal_data_str (data, "name", text, sizeof text) == 0)
+        return shoal_ctx_cancel (ctx, text);
+    if (strcmp (name, "Lie") == 0) {
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
+        shoal_rec_int (shoal_ctx_emit (ctx, "Skipped"), "by", 1);
+        return 0;
+    }
+    if (strcmp (name, "Misuse") == 0) {
+        shoal_rec_map_begin (shoal_ctx_reply (ctx), "open");
+        return 0;
+    }
+    shoal_ctx_emit (ctx, "Added"); //  staged, then dropped by the rejection
+    return shoal_ctx_reject (ctx, "no", "not %s", name);
+}
+
+static int s_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    tally_t *tally = state;
+    int64_t by;
+    if (strcmp (event, "Ticked") == 0) {
+        tally->ticks++;
+        return 0;
+    }
+    if (shoal_data_int (data, "by", &by) != 0)
+        return SHOAL_EFORMAT;
+    if (strcmp (event, "Added") == 0)
+        tally->value += by;
+    else if (strcmp (event, "Skipped") != 0)
+        return SHOAL_EFORMAT;
+    return 0;
+}
+
+static void s_view (const void *state, shoal_rec_t *out)
+{
+    const tally_t *tally = state;
+    shoal_rec_int (out, "value", tally->value);
+    shoal_rec_int (out, "ticks", tally->ticks);
+}
+
+static const shoal_type_t s_tally = {
+    .name = "tally",
+    .state_size = sizeof (tally_t),
+    .handle = s_handle,
+    .apply = s_apply,
+    .view = s_view,
+};
+
+//  The same type whose apply, live, counts an Added twice once the value
+//  passed 10: a replay of the same events disagrees.
+static int s_apply_drifting (void *state, const char *event, const shoal_data_t *data)
+{
+    tally_t *tally = state;
+    int rc = s_apply (state, event, data);
+    static int calls; //  the bug: a global that changes what apply does
+    if (rc == 0 && strcmp (event, "Added") == 0 && tally->value > 10 && calls++ == 0)
+        tally->value += 1;
+    return rc;
+}
+
+static const shoal_type_t s_drifting = {
+    .name = "tally",
+    .state_size = sizeof (tally_t),
+    .handle = s_handle,
+    .apply = s_apply_drifting,
+    .view = s_view,
+};
+
+static int64_t s_int (const shoal_data_t *data, const char *key)
+{
+    int64_t value = -1;
+    assert_int_equal (shoal_data_int (data, key, &value), 0);
+    return value;
+}
+
+static void s_add (shoal_testkit_t *kit, int64_t by)
+{
+    shoal_rec_int (shoal_testkit_command (kit, "Add"), "by", by);
+}
+
+static void s_arm (shoal_testkit_t *kit, int64_t ms, const char *name)
+{
+    shoal_rec_t *rec = shoal_testkit_command (kit, "Arm");
+    shoal_rec_int (rec, "ms", ms);
+    shoal_rec_str (rec, "name", name);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+}
+
+static void test_usage (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
+    assert_non_null (kit);
+    shoal_rec_int (shoal_testkit_given (kit, "Added"), "by", 2);
+    s_add (kit, 3);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    assert_true (shoal_testkit_accepted (kit));
+    assert_int_equal (shoal_testkit_events (kit), 1);
+    assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 5);
+    assert_int_equal (shoal_testkit_version (kit), 2);
+    assert_string_equal (shoal_testkit_history (kit, 0), "Added");
+    assert_int_equal (s_int (shoal_testkit_history_fields (kit, 1), "by"), 3);
+    assert_null (shoal_testkit_history (kit, 2));
+    assert_null (shoal_testkit_event (kit, 1));
+    assert_int_equal (shoal_testkit_timer_due (kit, 0), -1);
+    shoal_testkit_destroy (&kit);
+    shoal_testkit_destroy (&kit);
+    assert_null (kit);
+}
+
+static void test_rejected_keeps_nothing (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
+    s_add (kit, 4);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    shoal_testkit_command (kit, "Explode");
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EREJECTED);
+    assert_false (shoal_testkit_accepted (kit));
+    assert_string_equal (shoal_testkit_code (kit), "no");
+    assert_string_equal (shoal_testkit_why (kit), "not Explode");
+    assert_int_equal (shoal_testkit_events (kit), 0);
+    assert_int_equal (shoal_testkit_version (kit), 1);
+    assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 4);
+    //  A misused rec is the handler's failure, not a rejection.
+    shoal_testkit_command (kit, "Misuse");
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EMODULE);
+    assert_string_equal (shoal_testkit_code (kit), "handler_error");
+    //  Nothing prepared.
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EINVAL);
+    shoal_testkit_destroy (&kit);
+}
+
+static void test_apply_disagreeing_with_handle (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_drifting, "tally/t1");
+    s_add (kit, 6);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    s_add (kit, 6); //  the live apply adds 7
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EFORMAT);
+    assert_non_null (strstr (shoal_testkit_why (kit), "rebuilt from all events"));
+    shoal_testkit_destroy (&kit);
+
+    //  An event apply refuses, emitted by handle: the turn is undone.
+    kit = shoal_testkit_new (&s_tally, "tally/t1");
+    shoal_testkit_given (kit, "Unknown");
+    assert_int_equal (shoal_testkit_commit (kit), SHOAL_EFORMAT);
+    s_add (kit, 1);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    shoal_testkit_command (kit, "Lie"); //  Added then Skipped: both apply
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 2);
+    shoal_testkit_destroy (&kit);
+}
+
+static void test_timers_in_due_order (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
+    int64_t t0 = shoal_testkit_now (kit);
+    assert_int_equal (t0, SHOAL_TESTKIT_EPOCH);
+    s_arm (kit, 3600000, "late");
+    assert_int_equal (shoal_testkit_timer_due (kit, 0), t0 + 3600000);
+    assert_int_equal (s_int (shoal_testkit_timer_fields (kit, 0), "ms"), 3600000);
+    s_arm (kit, 1000, "soon");
+    s_arm (kit, 5000, "cancelled");
+    assert_int_equal (shoal_testkit_pending (kit), 3);
+    shoal_rec_str (shoal_testkit_command (kit, "Disarm"), "name", "cancelled");
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    assert_int_equal (shoal_testkit_cancels (kit), 1);
+    assert_string_equal (shoal_testkit_cancel_name (kit, 0), "cancelled");
+    assert_int_equal (shoal_testkit_pending (kit), 2);
+
+    assert_int_equal (shoal_testkit_advance (kit, -1), SHOAL_EINVAL);
+    assert_int_equal (shoal_testkit_advance (kit, 999), 0);
+    assert_int_equal (shoal_testkit_advance (kit, 1), 1); //  "soon", at t0 + 1000
+    assert_int_equal (s_int (shoal_testkit_replied (kit), "at"), t0 + 1000);
+    assert_string_equal (shoal_testkit_event (kit, 0), "Ticked");
+    char name[16];
+    assert_int_equal (
+        shoal_data_str (shoal_testkit_event_fields (kit, 0), "name", name, sizeof name), 0);
+    assert_string_equal (name, "soon");
+    //  Two hours: "late" fires at its time, the clock ends at the target.
+    assert_int_equal (shoal_testkit_advance (kit, 7200000), 1);
+    assert_int_equal (s_int (shoal_testkit_replied (kit), "at"), t0 + 3600000);
+    assert_int_equal (shoal_testkit_now (kit), t0 + 1000 + 7200000);
+    assert_int_equal (s_int (shoal_testkit_view (kit), "ticks"), 2);
+    assert_int_equal (shoal_testkit_pending (kit), 0);
+    shoal_testkit_destroy (&kit);
+}
+
+static int s_init_ok (shoal_registry_t *registry)
+{
+    return shoal_register (registry, &s_tally);
+}
+
+static int s_init_fails (shoal_registry_t *registry)
+{
+    return SHOAL_EINVAL;
+}
+
+static void test_bad_kits (void **state)
+{
+    assert_null (shoal_testkit_new (&s_tally, "tally"));
+    assert_null (shoal_testkit_new (&s_tally, "other/t1"));
+    assert_null (shoal_testkit_new (&s_tally, "tally/"));
+    assert_null (shoal_testkit_new (NULL, "tally/t1"));
+    assert_null (shoal_testkit_new_module (s_init_fails, "tally/t1"));
+    assert_null (shoal_testkit_new_module (s_init_ok, "other/t1"));
+    shoal_testkit_t *kit = shoal_testkit_new_module (s_init_ok, "tally/t1");
+    assert_non_null (kit);
+    assert_null (shoal_testkit_command (kit, "bad name"));
+    assert_null (shoal_testkit_given (kit, ""));
+    assert_int_equal (shoal_testkit_stall (kit, "0123"), SHOAL_ENOTFOUND);
+    assert_int_equal (shoal_testkit_from (kit, "no slash"), SHOAL_EADDRESS);
+    shoal_testkit_destroy (&kit);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_usage),
+        cmocka_unit_test (test_rejected_keeps_nothing),
+        cmocka_unit_test (test_apply_disagreeing_with_handle),
+        cmocka_unit_test (test_timers_in_due_order),
+        cmocka_unit_test (test_bad_kits),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
