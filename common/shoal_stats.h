@@ -60,6 +60,7 @@
     X (unavailable, "client messages refused: the node that owns their actor is down")             \
     X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
+    X (unread, "replies dropped: their client had 1000 unread (a re-send gets the stored reply)")  \
     X (uptime_ms, "milliseconds since the node started")
 
 #define SHOAL_METRICS(X)                                                                           \
@@ -98,6 +99,9 @@
        "Client messages refused: the node that owns their actor is down")                          \
     X (shoal_dropped_total, counter, "", n.dropped,                                                \
        "Actor messages dropped: their node's link is down (the outbox re-sends)")                  \
+    X (shoal_unread_replies_dropped_total, counter, "", n.unread,                                  \
+       "Replies dropped: their client was not reading them (it re-sends and gets the stored "      \
+       "reply)")                                                                                   \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \
        "Connections refused: a key not in the cluster file or the clients directory")              \
     X (shoal_workers, gauge, "", n.workers, "Worker threads")                                      \

@@ -30,10 +30,13 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_inside (data, size, part, part_len);
         CHECK (mpread_is_map (part, part_len, MPREAD_DEPTH_ANY));
     }
-    if (keys_snapshot_decode (data, size, &seq, &part, &part_len) == 0) {
+    int version = 0;
+    if (keys_snapshot_decode (data, size, &seq, &part, &part_len, &version) == 0) {
+        CHECK (version >= 0);
         s_inside (data, size, part, part_len);
         CHECK (mpread_is_map (part, part_len, MPREAD_DEPTH_ANY));
     }
+    keys_snapshot_decode (data, size, &seq, &part, &part_len, NULL);
     journal_request_t request;
     if (keys_inbox_decode (data, size, &created, &part, &part_len, &request) == 0)
         s_inside (data, size, part, part_len);

@@ -160,10 +160,60 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     return actor;
 }
 
+//  Links actor as the table's most recently used.
+static void s_lru_push (actor_lru_t *lru, actor_t *actor)
+{
+    actor->older = lru->newest;
+    actor->newer = NULL;
+    if (lru->newest)
+        lru->newest->newer = actor;
+    else
+        lru->oldest = actor;
+    lru->newest = actor;
+}
+
+static void s_lru_unlink (actor_lru_t *lru, actor_t *actor)
+{
+    if (actor->newer)
+        actor->newer->older = actor->older;
+    else
+        lru->newest = actor->older;
+    if (actor->older)
+        actor->older->newer = actor->newer;
+    else
+        lru->oldest = actor->newer;
+    actor->newer = actor->older = NULL;
+}
+
+//  Unlinks and frees the active actor (the table's destructor frees it).
+static void s_remove (worker_t *self, actor_t *actor)
+{
+    s_lru_unlink (&self->lru, actor);
+    zhashx_delete (self->actors, actor->address);
+}
+
+//  Makes room for one more actor: passivates the least recently used
+//  while the table is at its cap, but never one with events staged in the
+//  batch being built (nor any used after it): the table then stays over
+//  the cap until the batch commits.
+static void s_evict (worker_t *self)
+{
+    size_t cap = self->config->max_actors ? self->config->max_actors : SIZE_MAX;
+    while (zhashx_size (self->actors) >= cap) {
+        actor_t *oldest = self->lru.oldest;
+        if (!oldest || oldest->staged_in == self->batch_number)
+            return;
+        s_remove (self, oldest);
+        self->stats->passivations++;
+    }
+}
+
 actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
 {
     actor_t *actor = (actor_t *) zhashx_lookup (self->actors, address);
-    if (!actor) {
+    if (actor)
+        s_lru_unlink (&self->lru, actor);
+    else {
         const shoal_type_t *type = registry_lookup (self->config->registry, address);
         if (!type) {
             *rc = SHOAL_ENOTFOUND;
@@ -172,30 +222,64 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
         actor = s_actor_load (self, type, address, rc);
         if (!actor)
             return NULL;
+        s_evict (self);
         zhashx_insert (self->actors, actor->address, actor);
         self->stats->active = zhashx_size (self->actors);
     }
+    s_lru_push (&self->lru, actor);
     actor->last_used = worker_now ();
     *rc = 0;
     return actor;
 }
 
+actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc)
+{
+    *transient = false;
+    if (zhashx_lookup (self->actors, address))
+        return actor_table_get (self, address, rc);
+    const shoal_type_t *type = registry_lookup (self->config->registry, address);
+    if (!type) {
+        *rc = SHOAL_ENOTFOUND;
+        return NULL;
+    }
+    int64_t version = 0;
+    *rc = journal_batch_version (self->batch, address, &version);
+    if (*rc)
+        return NULL;
+    if (version > 0)
+        return actor_table_get (self, address, rc);
+    *transient = true;
+    return s_actor_load (self, type, address, rc);
+}
+
+void actor_free (actor_t **actor_p)
+{
+    if (*actor_p) {
+        s_actor_free (*actor_p);
+        *actor_p = NULL;
+    }
+}
+
 void actor_table_drop (worker_t *self, const char *address)
 {
-    zhashx_delete (self->actors, address);
+    actor_t *actor = (actor_t *) zhashx_lookup (self->actors, address);
+    if (actor)
+        s_remove (self, actor);
     self->stats->active = zhashx_size (self->actors);
+}
+
+void actor_table_purge (worker_t *self)
+{
+    zhashx_purge (self->actors);
+    self->lru = (actor_lru_t){NULL, NULL};
+    self->stats->active = 0;
 }
 
 void actor_table_passivate (worker_t *self, int64_t now)
 {
-    zlistx_t *idle = zlistx_new ();
-    for (actor_t *actor = zhashx_first (self->actors); actor; actor = zhashx_next (self->actors))
-        if (now - actor->last_used >= self->config->idle_ms)
-            zlistx_add_end (idle, actor->address);
-    for (char *address = zlistx_first (idle); address; address = zlistx_next (idle)) {
-        zhashx_delete (self->actors, address);
+    while (self->lru.oldest && now - self->lru.oldest->last_used >= self->config->idle_ms) {
+        s_remove (self, self->lru.oldest);
         self->stats->passivations++;
     }
-    zlistx_destroy (&idle);
     self->stats->active = zhashx_size (self->actors);
 }

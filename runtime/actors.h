@@ -6,13 +6,21 @@
     actor from the table calls its type's fini and frees it. An actor is
     dropped when its state may no longer match its stream (its apply
     refused its own event, or a batch was aborted) and is reloaded from the
-    journal on its next message. Internal to the worker: the worker thread
-    owns the table and every actor in it.
+    journal on its next message.
+
+    The table holds at most the worker's max_actors: activating one more
+    passivates the least recently used first, unless it has events staged
+    in the batch being built (then the table grows past the cap until the
+    commit: the batch's actors are never dropped before it). The actors
+    are also kept in a list, most recently used first, so that eviction
+    and passivation take O(1) per actor dropped. Internal to the worker:
+    the worker thread owns the table and every actor in it.
 */
 #ifndef ACTORS_H_INCLUDED
 #define ACTORS_H_INCLUDED
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "registry.h"
@@ -20,15 +28,23 @@
 typedef struct _worker_t worker_t;
 
 //  An active actor. Owned by the worker's table.
-typedef struct {
+typedef struct _actor_t actor_t;
+struct _actor_t {
     char *address;            //  key in the table (owned)
     const shoal_type_t *type; //  its type
     int64_t version;          //  events in its stream, staged included
     int64_t snapshot_seq;     //  seq of its latest snapshot
     int64_t last_used;        //  ms, for passivation
     uint64_t staged_in;       //  the batch number its last events were staged in
+    actor_t *newer, *older;   //  its neighbours in the table's use order
     max_align_t state[];      //  type->state_size bytes
-} actor_t;
+};
+
+//  The table's actors in the order of their use: first the most recent.
+typedef struct {
+    actor_t *newest;
+    actor_t *oldest;
+} actor_lru_t;
 
 //  A new, empty table that owns its actors. NULL when out of memory.
 zhashx_t *actor_table_new (void);
@@ -39,11 +55,24 @@ zhashx_t *actor_table_new (void);
 //  actor_table_passivate, or an aborted batch).
 actor_t *actor_table_get (worker_t *self, const char *address, int *rc);
 
+//  For a read: the active actor at address (*transient false), else, when
+//  its stream has no event, a fresh one (*transient true) that is not put
+//  in the table: the caller frees it with actor_free. Otherwise as
+//  actor_table_get. So that reading an address that never existed keeps
+//  nothing in memory.
+actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc);
+
+//  Frees an actor that is in no table (actor_table_read's transient one).
+void actor_free (actor_t **actor_p);
+
 //  Drops the actor at address, if active; it is reloaded when next used.
 void actor_table_drop (worker_t *self, const char *address);
 
+//  Drops every actor, as after an aborted batch.
+void actor_table_purge (worker_t *self);
+
 //  Drops actors idle for idle_ms or longer. Call it with an empty batch
-//  only, so that no dropped actor has uncommitted events. O(active actors).
+//  only, so that no dropped actor has uncommitted events. O(actors dropped).
 void actor_table_passivate (worker_t *self, int64_t now);
 
 #endif

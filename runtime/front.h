@@ -50,6 +50,7 @@ typedef struct {
     atomic_uint_fast64_t forwarded;   //  client messages sent on to their owner
     atomic_uint_fast64_t unavailable; //  client messages refused: their owner is down
     atomic_uint_fast64_t dropped;     //  actor messages dropped: their owner's link is down
+    atomic_uint_fast64_t unread;      //  replies dropped: their client was not reading
 } front_counters_t;
 
 typedef struct {

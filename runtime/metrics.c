@@ -143,6 +143,7 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .forwarded = (int64_t) atomic_load (&f->forwarded),
         .unavailable = (int64_t) atomic_load (&f->unavailable),
         .dropped = (int64_t) atomic_load (&f->dropped),
+        .unread = (int64_t) atomic_load (&f->unread),
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .uptime_ms = zclock_time () - config->started,
     };

@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "envelope.h"
 #include "front.h"
+#include "janitor.h"
 #include "log.h"
 #include "metrics.h"
 #include "peers.h"
@@ -30,6 +31,7 @@
 
 #define NODE_MAX_MODULES 32
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
+#define NODE_DEFAULT_MAX_ACTORS 1000000
 
 struct _shoal_node_t {
     shoal_node_options_t options; //  with defaults filled in
@@ -58,6 +60,7 @@ struct _shoal_node_t {
     turnfile_t **turn_files;      //  each worker's turn in progress (turnfile.h)
     turnfile_watch_t watch;       //  what the watchdog reads
     zactor_t *watchdog;           //  logs turns past --turn-timeout
+    zactor_t *stop_guard;         //  after a stop, exits if a worker will not
 };
 
 //  True if endpoint cannot be reached from another machine.
@@ -165,7 +168,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     self->options = *options;
     shoal_node_options_t *o = &self->options;
     if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
-        o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0) {
+        o->stall_ms < 0 || o->inbox_retention_ms < 0 || o->batch_max < 0 || o->max_actors < 0) {
         *code = SHOAL_EINVAL;
         *error = zsys_sprintf ("negative node option (0 means the default)");
         free (self);
@@ -183,10 +186,14 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         o->stall_ms = 30000;
     if (o->turn_timeout_ms <= 0)
         o->turn_timeout_ms = 5000;
+    if (o->stop_grace_ms <= 0)
+        o->stop_grace_ms = 5000;
     if (!o->inbox_retention_ms)
         o->inbox_retention_ms = NODE_DEFAULT_RETENTION_MS;
     if (!o->batch_max)
         o->batch_max = 4096;
+    if (!o->max_actors)
+        o->max_actors = NODE_DEFAULT_MAX_ACTORS;
     if (o->data_dir)
         self->data_dir = strdup (o->data_dir);
     if (o->cluster_file) {
@@ -253,6 +260,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
         for (int i = 0; i < self->options.workers; i++)
             zactor_destroy (&self->workers[i]);
     free (self->workers);
+    zactor_destroy (&self->stop_guard); //  every worker stopped in time
     turnfile_close_all (&self->turn_files, self->options.workers);
     front_destroy (&self->front);
     peers_destroy (&self->peers);
@@ -357,37 +365,6 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     return 0;
 }
 
-//  The janitor thread: every tenth of the retention (at least every
-//  500 ms, at most hourly) deletes the inbox records older than the
-//  retention. It reads the node's config, which outlives it.
-static void s_janitor (zsock_t *pipe, void *arg)
-{
-    const worker_config_t *config = arg;
-    zsock_signal (pipe, 0);
-    int64_t interval = config->retention_ms / 10;
-    interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    while (true) {
-        void *which = zpoller_wait (poller, (int) interval);
-        if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            bool term = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (term)
-                break;
-        } else if (zpoller_terminated (poller))
-            break;
-        //  The margin keeps a record a little past the retention, so a
-        //  command at the boundary is refused as expired, never re-run.
-        int64_t margin = config->retention_ms / 2 < 60000 ? config->retention_ms / 2 : 60000;
-        int64_t pruned =
-            journal_inbox_prune (config->journal, zclock_time () - config->retention_ms - margin);
-        if (pruned > 0)
-            config->stats[0].pruned += (uint64_t) pruned;
-    }
-    zpoller_destroy (&poller);
-}
-
 //  Starts the authenticator and the peer links of a cluster node.
 static int s_start_cluster (shoal_node_t *self, char **error)
 {
@@ -428,6 +405,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .workers = n,
         .shards = (uint32_t) self->options.shards,
         .idle_ms = self->options.idle_ms,
+        //  Each worker's share, so that the node's total stays under the cap.
+        .max_actors =
+            self->options.max_actors / n > 0 ? (size_t) (self->options.max_actors / n) : 1,
         .snapshot_every = self->options.snapshot_every,
         .retention_ms = self->options.inbox_retention_ms,
         .stall_ms = self->options.stall_ms,
@@ -457,7 +437,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
             return SHOAL_EIO;
         }
     }
-    self->janitor = zactor_new (s_janitor, &self->config);
+    self->janitor = janitor_new (&self->config);
     front_config_t fc = {.endpoint = self->endpoint,
                          .cert = self->cert,
                          .cluster = self->cluster,
@@ -513,8 +493,54 @@ const char *shoal_node_name (const shoal_node_t *self)
     return self->cluster ? self->options.name : NULL;
 }
 
+//  The stop guard (a zactor; arg: the node, which outlives it): unless
+//  $TERM comes within stop_grace_ms, logs each worker's running turn and
+//  ends the process. See shoal_node_run.
+static void s_stop_guard (zsock_t *pipe, void *arg)
+{
+    shoal_node_t *self = arg;
+    zsock_signal (pipe, 0);
+    //  The signal that stopped the front set zsys_interrupted: this
+    //  poller must not take it as its own end.
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    zpoller_set_nonstop (poller, true);
+    int64_t deadline = zclock_mono () + self->options.stop_grace_ms;
+    while (zclock_mono () < deadline) {
+        if (zpoller_wait (poller, (int) (deadline - zclock_mono ())) == pipe) {
+            char *command = zstr_recv (pipe); //  $TERM: the node was destroyed in time
+            zstr_free (&command);
+            zpoller_destroy (&poller);
+            return;
+        }
+    }
+    zpoller_destroy (&poller);
+    const worker_config_t *config = &self->config;
+    int64_t now = zclock_mono ();
+    int running = 0;
+    for (int w = 0; config->turn_files && w < config->workers; w++) {
+        char to[SHOAL_ADDRESS_MAX + 1], name[SHOAL_NAME_MAX + 1];
+        int64_t started = turnfile_running (config->turn_files[w], to, name);
+        if (!started)
+            continue;
+        log_error ("shoal node: stopping: worker %d is still running %s on %s, for %lld ms; "
+                   "exiting without it after --stop-grace-ms %lld (nothing of that turn was "
+                   "acknowledged)",
+                   w, name, to, (long long) (now - started),
+                   (long long) self->options.stop_grace_ms);
+        running++;
+    }
+    if (!running)
+        log_error ("shoal node: stopping: the workers did not stop within --stop-grace-ms "
+                   "%lld; exiting without them",
+                   (long long) self->options.stop_grace_ms);
+    fflush (stderr);
+    _exit (NODE_EXIT_STOP_TIMEOUT);
+}
+
 int shoal_node_run (shoal_node_t *self)
 {
     front_run (self->front);
+    if (!self->stop_guard)
+        self->stop_guard = zactor_new (s_stop_guard, self);
     return 0;
 }

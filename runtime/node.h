@@ -32,6 +32,10 @@ typedef struct {
     const char *metrics;        //  HOST:PORT of the metrics server (default
                                 //  127.0.0.1:0, a free port), "off" for none
     int64_t turn_timeout_ms;    //  a turn running longer is logged (default 5000)
+    int64_t max_actors;         //  active actors at most, least recently used
+                                //  passivated first (default 1000000)
+    int64_t stop_grace_ms;      //  after a stop, exit without a worker whose turn
+                                //  runs this long (default 5000; see shoal_node_run)
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:
@@ -73,6 +77,15 @@ const char *shoal_node_metrics_url (const shoal_node_t *self);
 const char *shoal_node_name (const shoal_node_t *self);
 
 //  Runs the front until SIGINT/SIGTERM (zsys_interrupted). Returns 0.
+//  From then on, a guard gives the node stop_grace_ms to be destroyed: if
+//  a worker is still in a handler by then (one that runs away), it logs
+//  that worker's turn (its name and address) and ends the process with
+//  _exit (NODE_EXIT_STOP_TIMEOUT) without waiting for it. That is as safe
+//  as a crash: the journal holds every committed batch, and nothing
+//  staged was acknowledged; the next start counts the turn as a crash
+//  (poison messages).
 int shoal_node_run (shoal_node_t *self);
+
+#define NODE_EXIT_STOP_TIMEOUT 4 //  the exit status of a stop past the grace
 
 #endif

@@ -50,11 +50,14 @@ static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t
 }
 
 //  Writes the actor's address, version and view into out. Returns 0 or
-//  the error (unknown type, load or view failure).
+//  the error (unknown type, load or view failure). An address whose
+//  stream has no event is answered from a fresh state, version 0, and
+//  not kept active: a get of addresses that never existed fills nothing.
 static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
 {
     int rc;
-    actor_t *actor = actor_table_get (self, envelope->to, &rc);
+    bool transient;
+    actor_t *actor = actor_table_read (self, envelope->to, &transient, &rc);
     if (actor) {
         shoal_rec_t view;
         rec_init (&view);
@@ -68,6 +71,8 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
         else
             rc = view.error;
         rec_close (&view);
+        if (transient)
+            actor_free (&actor);
     }
     return rc;
 }

@@ -111,8 +111,8 @@ static void s_pack_timers (worker_t *self, msgpack_sbuffer *out, const char *add
     msgpack_packer pk;
     msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
     size_t count = 0;
-    for (wtimer_t *timer = zlistx_first (self->timers); timer && count < REPAIR_ROWS_MAX;
-         timer = zlistx_next (self->timers)) {
+    const wtimer_t *timer;
+    for (size_t i = 0; (timer = timers_at (self->timers, i)) && count < REPAIR_ROWS_MAX; i++) {
         envelope_t envelope;
         if (envelope_decode (&envelope, timer->frame, timer->size) != 0 ||
             !streq (envelope.to, address))

@@ -9,49 +9,70 @@
 #include "worker_internal.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define TIMER_RETRY_MS 1000 //  a timer whose turn could not run fires again after
 
-static void s_timer_destroy (void **item)
+static void s_timer_free (wtimer_t *timer)
 {
-    wtimer_t *self = (wtimer_t *) *item;
-    if (self) {
-        free (self->frame);
-        free (self);
-        *item = NULL;
-    }
+    free (timer->frame);
+    free (timer);
 }
 
 static int s_timer_compare (const void *a, const void *b)
 {
     const wtimer_t *x = a, *y = b;
-    return x->due < y->due ? -1 : x->due > y->due;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
+    return x->armed < y->armed ? -1 : x->armed > y->armed;
 }
 
-zlistx_t *timers_new (void)
+heap_t *timers_new (void)
 {
-    zlistx_t *timers = zlistx_new ();
-    if (timers) {
-        zlistx_set_destructor (timers, s_timer_destroy);
-        zlistx_set_comparator (timers, s_timer_compare);
-    }
-    return timers;
+    return heap_new (s_timer_compare);
+}
+
+void timers_purge (heap_t *timers)
+{
+    for (size_t i = 0; i < heap_size (timers); i++)
+        s_timer_free (heap_at (timers, i));
+    heap_clear (timers);
+}
+
+void timers_destroy (heap_t **timers_p)
+{
+    if (*timers_p)
+        timers_purge (*timers_p);
+    heap_destroy (timers_p);
+}
+
+size_t timers_count (heap_t *timers)
+{
+    return heap_size (timers);
+}
+
+const wtimer_t *timers_at (heap_t *timers, size_t index)
+{
+    return heap_at (timers, index);
+}
+
+//  Puts timer (owned) into the queue; out of memory, frees it: it fires
+//  at the next reload from the journal.
+static void s_push (worker_t *self, wtimer_t *timer)
+{
+    timer->armed = ++self->timers_armed;
+    if (heap_push (self->timers, timer) != 0)
+        s_timer_free (timer);
 }
 
 void timers_arm (worker_t *self, const wtimer_t *timer)
 {
-    if (timer->cancelled) {
-        free (timer->frame);
-        return;
-    }
     wtimer_t *copy = malloc (sizeof (wtimer_t));
     if (!copy) {
         free (timer->frame);
         return;
     }
     *copy = *timer;
-    zlistx_insert (self->timers, copy, false);
+    s_push (self, copy);
 }
 
 void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
@@ -61,20 +82,18 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
         timer->due = worker_now () + TIMER_RETRY_MS;
         timer->size = size;
         timer->cancelled = false;
-        zlistx_insert (self->timers, timer, false);
+        s_push (self, timer);
     } else
         free (timer);
 }
 
 void timers_fire (worker_t *self, int64_t now)
 {
-    while (zlistx_size (self->timers)) {
-        wtimer_t *timer = zlistx_first (self->timers);
-        if (timer->due > now)
-            break;
-        timer = zlistx_detach (self->timers, NULL);
+    wtimer_t *timer;
+    while ((timer = heap_peek (self->timers)) && timer->due <= now) {
+        heap_pop (self->timers);
         if (timer->cancelled) { //  its batch is committed, or it would be back
-            s_timer_destroy ((void **) &timer);
+            s_timer_free (timer);
             continue;
         }
         local_t *item = calloc (1, sizeof (local_t));
@@ -108,8 +127,8 @@ static int s_cancel_one (worker_t *self, wtimer_t *timer, const char *address, c
 int timers_cancel (worker_t *self, const char *address, const char *name)
 {
     int rc = 0;
-    for (wtimer_t *timer = zlistx_first (self->timers); rc == 0 && timer;
-         timer = zlistx_next (self->timers)) {
+    for (size_t i = 0; rc == 0 && i < heap_size (self->timers); i++) {
+        wtimer_t *timer = heap_at (self->timers, i);
         rc = s_cancel_one (self, timer, address, name);
         if (rc == 0 && timer->cancelled)
             self->timers_cancelled = true;
@@ -119,20 +138,27 @@ int timers_cancel (worker_t *self, const char *address, const char *name)
     return rc;
 }
 
+//  heap_filter's test: keeps a timer that is not cancelled, frees one that is.
+static bool s_keep_live (void *item, void *arg)
+{
+    wtimer_t *timer = item;
+    if (!timer->cancelled)
+        return true;
+    s_timer_free (timer);
+    return false;
+}
+
 void timers_drop_cancelled (worker_t *self)
 {
     if (!self->timers_cancelled)
         return;
     self->timers_cancelled = false;
-    //  Deleting the cursor's item moves the cursor back one: next is right.
-    for (wtimer_t *timer = zlistx_first (self->timers); timer; timer = zlistx_next (self->timers))
-        if (timer->cancelled)
-            zlistx_delete (self->timers, zlistx_cursor (self->timers));
+    heap_filter (self->timers, s_keep_live, NULL);
 }
 
 int64_t timers_next_due (worker_t *self)
 {
-    wtimer_t *timer = zlistx_first (self->timers);
+    wtimer_t *timer = heap_peek (self->timers);
     return timer ? timer->due : INT64_MAX;
 }
 
@@ -152,7 +178,7 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
         timer->due = due;
         timer->size = size;
         timer->cancelled = false;
-        zlistx_insert (self->timers, timer, false);
+        s_push (self, timer);
     } else
         free (timer);
     return 0;

@@ -20,7 +20,7 @@
     commands retry them. If the journal is down (it reopens the store after
     a failed write, journal.h), the reload is tried again each retry tick.
 
-    Known limits: pending-outbox and passivation scans are O(n) per tick;
+    Known limits: the pending-outbox scan is O(n) per tick;
     a tick runs at most every 20 ms (retries) and 1 s (passivation).
 */
 #include "worker.h"
@@ -117,17 +117,16 @@ static void s_release (worker_t *self)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
     timers_drop_cancelled (self);
-    self->stats->timers = zlistx_size (self->timers);
+    self->stats->timers = timers_count (self->timers);
 }
 
 //  Forgets everything in memory and reloads what the journal holds:
 //  at start, and after a failed commit.
 static int s_reload (worker_t *self)
 {
-    zhashx_purge (self->actors);
+    actor_table_purge (self);
     zhashx_purge (self->pending);
-    zlistx_purge (self->timers);
-    self->stats->active = 0;
+    timers_purge (self->timers);
     int rc = outbox_load (self);
     if (rc == 0)
         rc = timers_load (self);
@@ -308,7 +307,7 @@ static void s_tick (worker_t *self)
     if (self->reload_due && now >= self->next_retry_tick)
         s_reload_if_due (self);
     timers_fire (self, now);
-    self->stats->timers = zlistx_size (self->timers);
+    self->stats->timers = timers_count (self->timers);
     if (now >= self->next_retry_tick) {
         self->next_retry_tick = now + RETRY_TICK_MS;
         outbox_resend (self, now);
@@ -380,7 +379,7 @@ static void s_worker_destroy (worker_t **self_p)
     free (self->staged_timers);
     zhashx_destroy (&self->actors);
     zhashx_destroy (&self->pending);
-    zlistx_destroy (&self->timers);
+    timers_destroy (&self->timers);
     zlistx_destroy (&self->local);
     zhashx_destroy (&self->dead);
     journal_batch_destroy (&self->batch);

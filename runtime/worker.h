@@ -45,6 +45,7 @@ typedef struct worker_config_s {
     int workers;                      //  number of workers
     uint32_t shards;                  //  number of shards
     int64_t idle_ms;                  //  passivate actors idle this long
+    size_t max_actors;                //  active actors per worker, at most (actors.h)
     int snapshot_every;               //  events between snapshots
     int64_t retention_ms;             //  inbox records kept this long
     int64_t stall_ms;                 //  tell a sender its command is unanswered

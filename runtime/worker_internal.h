@@ -54,6 +54,7 @@ struct _worker_t {
     zsock_t **push;         //  one per worker (NULL for ourselves)
     zsock_t *front;         //  to the node's front thread
     zhashx_t *actors;       //  address -> actor_t (actors.c)
+    actor_lru_t lru;        //  the same actors, most recently used first
     zlistx_t *local;        //  local_t, FIFO
     journal_batch_t *batch; //  staged writes
     out_t *outs;            //  staged sends (stage.c)
@@ -61,7 +62,8 @@ struct _worker_t {
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
     zhashx_t *pending;     //  id (16 bytes) -> pending_t (outbox.c)
-    zlistx_t *timers;      //  wtimer_t sorted by due (timers.c)
+    heap_t *timers;        //  wtimer_t by due time (timers.c)
+    uint64_t timers_armed; //  timers ever armed: ties in due time fire in this order
     bool timers_cancelled; //  this batch cancelled some of them (timers.c)
     shoal_ctx_t ctx;       //  the turn being run
     int64_t next_retry_tick;

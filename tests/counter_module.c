@@ -6,6 +6,7 @@
     Remind{ms} sets a durable timer "ring"; when it fires: Rang{}.
     Forward{to, name} sends command name to address to; its reply is
     recorded as Answered{accepted}, a stall notice as Stalled{command}.
+    Spin never returns: a handler that runs away (test_bounded).
 
     sink/ID: every command fails to apply (a corrupt actor), so commands to
     it are never answered: what the stall notices are tested with.
@@ -77,6 +78,9 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         usleep ((useconds_t) ms * 1000);
         return 0;
     }
+    if (strcmp (shoal_msg_name (msg), "Spin") == 0)
+        for (;;)
+            usleep (100000);
     if (strcmp (shoal_msg_name (msg), "Get") == 0) {
         shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value);
         return 0;

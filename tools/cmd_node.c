@@ -47,12 +47,17 @@ static void s_help (FILE *out)
                   "                          read at its start (repeatable)\n"
                   "  --shards N              shards of a new store (default 256; fixed after)\n"
                   "  --idle-ms MS            passivate actors idle this long (default 60000)\n"
+                  "  --max-actors N          active actors at most; the least recently used\n"
+                  "                          are passivated first (default 1000000)\n"
                   "  --snapshot-every N      events between snapshots (default 100)\n"
                   "  --batch-max N           messages per group commit at most (default 4096)\n"
                   "  --stall-ms MS           tell actors (a transfer marks itself stalled) when\n"
                   "                          a command they sent has no answer after MS\n"
                   "                          (default 30000)\n"
                   "  --turn-timeout MS       log a handler that runs longer (default 5000)\n"
+                  "  --stop-grace-ms MS      on SIGTERM, wait this long for the handlers that\n"
+                  "                          run, then name them and exit with status 4\n"
+                  "                          without them (default 5000)\n"
                   "  --inbox-retention-ms MS keep inbox (dedupe) records this long (default\n"
                   "                          7 days); older commands are refused as expired\n"
                   "  --cluster FILE          run a node of the cluster in FILE (written by\n"
@@ -322,10 +327,12 @@ int cmd_node (int argc, char **argv)
         OPT_LIST ("module-opt", module_opts, &module_opt_count),
         OPT_INT ("shards", &opts.shards, 1, 1 << 20),
         OPT_INT ("idle-ms", &opts.idle_ms, 1, 86400000L * 365),
+        OPT_INT ("max-actors", &opts.max_actors, 1, 1L << 40),
         OPT_INT ("snapshot-every", &opts.snapshot_every, 1, 1 << 30),
         OPT_INT ("batch-max", &opts.batch_max, 1, 1 << 20),
         OPT_INT ("stall-ms", &opts.stall_ms, 1, 86400000L * 365),
         OPT_INT ("turn-timeout", &opts.turn_timeout_ms, 1, 86400000L),
+        OPT_INT ("stop-grace-ms", &opts.stop_grace_ms, 1, 86400000L),
         OPT_INT ("inbox-retention-ms", &opts.inbox_retention_ms, 100, LONG_MAX),
         OPT_STRING ("config", &config_path),
         OPT_STRING ("cluster", &opts.cluster_file),
