@@ -29,10 +29,10 @@
 #include <cmocka.h>
 
 typedef struct {
-    char dir[64];       //  the test's temporary directory
-    char data[96];      //  dir/data: the node's store
-    char endpoint[96];  //  ipc://dir/node.ipc
-    node_child_t node;  //  pid 0 when not running
+    char dir[64];      //  the test's temporary directory
+    char data[96];     //  dir/data: the node's store
+    char endpoint[96]; //  ipc://dir/node.ipc
+    node_child_t node; //  pid 0 when not running
 } fixture_t;
 
 #define WAIT_MS 20000 //  the most a test waits for what must come
@@ -63,8 +63,8 @@ static int s_teardown (void **state)
 //  Starts the node on f->endpoint with the extra arguments.
 static void s_start (fixture_t *f, char **extra)
 {
-    int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, NULL,
-                               20000);
+    int rc =
+        node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, NULL, 20000);
     assert_int_equal (rc, 0);
     assert_string_equal (f->node.endpoint, f->endpoint);
 }
@@ -204,8 +204,8 @@ static int s_scan_events (const fixture_t *f, const char *address, const char *n
             for (uint32_t k = 0; k < event->size; k++) {
                 const msgpack_object *key = &event->ptr[k].key, *v = &event->ptr[k].val;
                 if (key->via.str.size == 7 && memcmp (key->via.str.ptr, "created", 7) == 0)
-                    recent = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                             (int64_t) v->via.u64 >= since;
+                    recent =
+                        v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && (int64_t) v->via.u64 >= since;
                 if (key->via.str.size == 5 && memcmp (key->via.str.ptr, "event", 5) == 0)
                     named = v->via.str.size == strlen (name) &&
                             memcmp (v->via.str.ptr, name, v->via.str.size) == 0;

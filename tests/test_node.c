@@ -1188,8 +1188,9 @@ static void test_module (void **state)
 
     //  A second node on the same data directory: exit 1, "in use".
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code = s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint 'ipc://%s/second.ipc'",
-                      s_bin (), fx->data, fx->dir);
+    int code =
+        s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint 'ipc://%s/second.ipc'",
+               s_bin (), fx->data, fx->dir);
     assert_int_equal (code, 1);
     assert_null (strstr (out, "ready on"));
     assert_non_null (strstr (err, "in use"));
@@ -1295,8 +1296,7 @@ static void test_node_api_guards (void **state)
     free (error);
     error = NULL;
 
-    options =
-        (shoal_node_options_t){.data_dir = fx->data, .endpoint = fx->endpoint, .workers = 1};
+    options = (shoal_node_options_t){.data_dir = fx->data, .endpoint = fx->endpoint, .workers = 1};
     shoal_node_t *node = shoal_node_new (&options, &code, &error);
     assert_non_null (node);
     static const shoal_type_t huge = {
