@@ -265,7 +265,10 @@ static void test_stop_while_handler_runs_away (void **state)
     int64_t started = proc_now_ms ();
     kill (p->node, SIGTERM);
     int status = 0;
-    assert_true (proc_node_wait_exit (p, GRACE_MS + 2000, &status));
+    //  Bounded by the grace; the slack is for a loaded machine, not a
+    //  speed the test checks (a node that waited for the turn would never
+    //  exit).
+    assert_true (proc_node_wait_exit (p, GRACE_MS + 15000, &status));
     int64_t took = proc_now_ms () - started;
     print_message ("stopped in %lld ms (grace %d ms)\n", (long long) took, GRACE_MS);
     assert_true (took >= GRACE_MS - 100);
