@@ -172,3 +172,30 @@ void proc_node_signal (proc_t *self, int sig)
         self->node = 0;
     }
 }
+
+int proc_sh (char *out, size_t size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *line = zsys_vprintf (format, args);
+    va_end (args);
+    FILE *pipe = popen (line, "r");
+    assert_non_null (pipe);
+    size_t got = 0;
+    char scratch[4096];
+    while (true) {
+        size_t n = out ? fread (out + got, 1, size - 1 - got, pipe)
+                       : fread (scratch, 1, sizeof scratch, pipe);
+        if (n == 0)
+            break;
+        if (out)
+            got += n;
+        if (out && got == size - 1)
+            break;
+    }
+    if (out)
+        out[got] = 0;
+    int status = pclose (pipe);
+    zstr_free (&line);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}

@@ -9,6 +9,7 @@
 #define PROC_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,12 @@ proc_t *proc_new (const char *name);
 void proc_destroy (proc_t **self_p);
 
 int64_t proc_now_ms (void);
+
+//  Runs a shell command line (formatted) with no fixture: its stdout into
+//  out (may be NULL; at most size - 1 bytes kept). Returns its exit code,
+//  -1 if it did not exit.
+int proc_sh (char *out, size_t size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 //  Runs the shell command made from format, with $SHOAL, $DIR and $E (the
 //  endpoint) set; stdout and stderr into out and err (PROC_OUTPUT_MAX

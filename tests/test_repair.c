@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "proc.h"
+
 #define NODES 3
 #define DEADLINE_MS 30000
 
@@ -44,35 +46,6 @@ static const char *s_bin (void)
     const char *bin = getenv ("SHOAL_BIN");
     assert_non_null (bin);
     return bin;
-}
-
-//  Runs a shell command line; its stdout into out (may be NULL, at most
-//  size bytes). Returns its exit code.
-static int s_run (char *out, size_t size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *line = zsys_vprintf (format, args);
-    va_end (args);
-    FILE *pipe = popen (line, "r");
-    assert_non_null (pipe);
-    size_t got = 0;
-    char scratch[4096];
-    while (true) {
-        size_t n = out ? fread (out + got, 1, size - 1 - got, pipe)
-                       : fread (scratch, 1, sizeof scratch, pipe);
-        if (n == 0)
-            break;
-        if (out)
-            got += n;
-        if (out && got == size - 1)
-            break;
-    }
-    if (out)
-        out[got] = 0;
-    int status = pclose (pipe);
-    zstr_free (&line);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 static void s_node_start (fixture_t *fx, int i)
@@ -177,7 +150,7 @@ static void s_wait_get (fixture_t *fx, const char *address, const char *text)
     char out[4096] = "";
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (zclock_mono () < deadline) {
-        s_run (out, sizeof out, "%s get --cluster %s %s 2>/dev/null", s_bin (), fx->cfg, address);
+        proc_sh (out, sizeof out, "%s get --cluster %s %s 2>/dev/null", s_bin (), fx->cfg, address);
         if (strstr (out, text))
             return;
         zclock_sleep (100);
@@ -194,8 +167,8 @@ static void s_wait_stalled (fixture_t *fx, const char *sender, const char *comma
     char pattern[300];
     snprintf (pattern, sizeof pattern, "{\"sender\":\"%s\",\"command\":\"%s\"", sender, command);
     while (zclock_mono () < deadline) {
-        s_run (json, size, "%s pending --cluster %s --stalled --json --timeout 1000", s_bin (),
-               fx->cfg);
+        proc_sh (json, size, "%s pending --cluster %s --stalled --json --timeout 1000", s_bin (),
+                 fx->cfg);
         const char *row = strstr (json, pattern);
         const char *key = row ? strstr (row, "\"id\":\"") : NULL;
         if (key) {
@@ -215,8 +188,8 @@ static int s_setup (void **state)
     snprintf (fx->dir, sizeof fx->dir, "%s/shoal-repair-XXXXXX", tmp);
     assert_non_null (mkdtemp (fx->dir));
     snprintf (fx->cfg, sizeof fx->cfg, "%s/cluster.cfg", fx->dir);
-    assert_int_equal (s_run (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
-                             s_bin (), NODES, fx->dir),
+    assert_int_equal (proc_sh (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
+                               s_bin (), NODES, fx->dir),
                       0);
     char *error = NULL;
     fx->cluster = cluster_load (fx->cfg, &error);
@@ -237,7 +210,7 @@ static int s_teardown (void **state)
     for (int i = 0; i < NODES; i++)
         s_node_kill (fx, i, SIGKILL);
     cluster_destroy (&fx->cluster);
-    s_run (NULL, 0, "rm -rf %s", fx->dir);
+    proc_sh (NULL, 0, "rm -rf %s", fx->dir);
     free (fx);
     return 0;
 }
@@ -245,19 +218,19 @@ static int s_teardown (void **state)
 //  Opens account/id with amount in it.
 static void s_open (fixture_t *fx, const char *id, int amount)
 {
-    assert_int_equal (s_run (NULL, 0, "%s send --cluster %s account/%s Open owner=%s >/dev/null",
-                             s_bin (), fx->cfg, id, id),
+    assert_int_equal (proc_sh (NULL, 0, "%s send --cluster %s account/%s Open owner=%s >/dev/null",
+                               s_bin (), fx->cfg, id, id),
                       0);
-    assert_int_equal (s_run (NULL, 0,
-                             "%s send --cluster %s account/%s Deposit amount=%d >/dev/null",
-                             s_bin (), fx->cfg, id, amount),
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s send --cluster %s account/%s Deposit amount=%d >/dev/null",
+                               s_bin (), fx->cfg, id, amount),
                       0);
 }
 
 static void s_transfer (fixture_t *fx, const char *id, const char *from, const char *to)
 {
-    assert_int_equal (s_run (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
-                             s_bin (), fx->cfg, id, from, to),
+    assert_int_equal (proc_sh (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
+                               s_bin (), fx->cfg, id, from, to),
                       0);
 }
 
@@ -266,7 +239,7 @@ static int s_count_events (fixture_t *fx, const char *address, const char *a, co
 {
     char out[16384];
     assert_int_equal (
-        s_run (out, sizeof out, "%s events --cluster %s %s", s_bin (), fx->cfg, address), 0);
+        proc_sh (out, sizeof out, "%s events --cluster %s %s", s_bin (), fx->cfg, address), 0);
     int count = 0;
     for (char *line = strtok (out, "\n"); line; line = strtok (NULL, "\n"))
         count += strstr (line, a) && strstr (line, b);
@@ -308,21 +281,22 @@ static void test_repair (void **state)
         _exit (127);
     }
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (s_run (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "Deposited")) {
+    while (proc_sh (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "Deposited")) {
         assert_true (zclock_mono () < deadline); //  it printed what was there
         zclock_sleep (50);
     }
-    assert_int_equal (s_run (NULL, 0, "%s send --cluster %s account/%s Deposit amount=7 >/dev/null",
-                             s_bin (), fx->cfg, from[0]),
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s send --cluster %s account/%s Deposit amount=7 >/dev/null",
+                               s_bin (), fx->cfg, from[0]),
                       0);
-    while (s_run (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "\"amount\":7")) {
+    while (proc_sh (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "\"amount\":7")) {
         assert_true (zclock_mono () < deadline);
         zclock_sleep (50);
     }
     kill (follower, SIGINT);
     waitpid (follower, NULL, 0);
-    s_run (NULL, 0, "%s send --cluster %s account/%s Withdraw amount=7 >/dev/null", s_bin (),
-           fx->cfg, from[0]);
+    proc_sh (NULL, 0, "%s send --cluster %s account/%s Withdraw amount=7 >/dev/null", s_bin (),
+             fx->cfg, from[0]);
 
     //  2. A credit's node down: pending --stalled lists it, explain names
     //  the node; resolved, then the node back: compensated.
@@ -333,20 +307,21 @@ static void test_repair (void **state)
     s_wait_stalled (fx, address, "Credit", id, json, sizeof json);
     assert_non_null (strstr (json, "\"target_node\":\"n3\""));
     assert_non_null (strstr (json, "\"nodes_down\":[\"n3\"]"));
-    s_run (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000", s_bin (), fx->cfg);
+    proc_sh (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000", s_bin (),
+             fx->cfg);
     assert_non_null (strstr (out, "Credit"));
     assert_non_null (strstr (out, "node n3 did not answer"));
-    s_run (out, sizeof out, "%s explain --cluster %s %s", s_bin (), fx->cfg, address);
+    proc_sh (out, sizeof out, "%s explain --cluster %s %s", s_bin (), fx->cfg, address);
     assert_non_null (strstr (out, "STALLED"));
     assert_non_null (strstr (out, "target node n3"));
     assert_non_null (strstr (out, "is down"));
-    s_run (out, sizeof out, "%s explain --json --cluster %s %s", s_bin (), fx->cfg, address);
+    proc_sh (out, sizeof out, "%s explain --json --cluster %s %s", s_bin (), fx->cfg, address);
     assert_non_null (strstr (out, "\"stalled\":true"));
     assert_non_null (strstr (out, "\"target_node\":\"n3\""));
-    assert_int_equal (s_run (out, sizeof out,
-                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
-                             "--reason 'n3 is being repaired'",
-                             s_bin (), fx->cfg, address, id),
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                               "--reason 'n3 is being repaired'",
+                               s_bin (), fx->cfg, address, id),
                       0);
     assert_non_null (strstr (out, "the cancel waits for"));
 
@@ -357,16 +332,16 @@ static void test_repair (void **state)
     char address1[128];
     snprintf (address1, sizeof address1, "transfer/%s", transfer[1]);
     s_wait_stalled (fx, address1, "Debit", id, json, sizeof json);
-    assert_int_equal (s_run (out, sizeof out,
-                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
-                             "--reason 'n2 is being repaired'",
-                             s_bin (), fx->cfg, address1, id),
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                               "--reason 'n2 is being repaired'",
+                               s_bin (), fx->cfg, address1, id),
                       0);
     //  A second resolve of the same command says so.
-    assert_int_equal (s_run (NULL, 0,
-                             "%s resolve --cluster %s --wait 0 %s %s --reject x --reason y "
-                             "2>/dev/null",
-                             s_bin (), fx->cfg, address1, id),
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s resolve --cluster %s --wait 0 %s %s --reject x --reason y "
+                               "2>/dev/null",
+                               s_bin (), fx->cfg, address1, id),
                       1);
 
     //  4. --force: failed at once, without its target.
@@ -374,10 +349,10 @@ static void test_repair (void **state)
     char address2[128];
     snprintf (address2, sizeof address2, "transfer/%s", transfer[2]);
     s_wait_stalled (fx, address2, "Debit", id, json, sizeof json);
-    assert_int_equal (s_run (out, sizeof out,
-                             "%s resolve --cluster %s %s %s --reject node_lost --reason 'gone' "
-                             "--force 2>/dev/null",
-                             s_bin (), fx->cfg, address2, id),
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject node_lost --reason 'gone' "
+                               "--force 2>/dev/null",
+                               s_bin (), fx->cfg, address2, id),
                       0);
     assert_non_null (strstr (out, "FORCED"));
     assert_non_null (strstr (out, "\"status\":\"failed\""));
@@ -390,23 +365,23 @@ static void test_repair (void **state)
     snprintf (address3, sizeof address3, "transfer/%s", transfer[3]);
     s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
     s_node_kill (fx, 0, SIGKILL);
-    assert_int_equal (s_run (NULL, 0, "cp -a %s/n1/data %s/n1-copy", fx->dir, fx->dir), 0);
+    assert_int_equal (proc_sh (NULL, 0, "cp -a %s/n1/data %s/n1-copy", fx->dir, fx->dir), 0);
     s_node_start (fx, 0);
     s_node_start (fx, 1); //  both transfers 1 and 3 go on; 1 fails, 3 debits
     s_wait_get (fx, address1, "\"status\":\"failed\"");
     s_wait_get (fx, address3, "\"status\":\"debited\"");
     s_node_kill (fx, 0, SIGKILL);
     s_node_kill (fx, 1, SIGKILL);
-    assert_int_equal (
-        s_run (NULL, 0, "rm -rf %s/n1/data && mv %s/n1-copy %s/n1/data", fx->dir, fx->dir, fx->dir),
-        0);
+    assert_int_equal (proc_sh (NULL, 0, "rm -rf %s/n1/data && mv %s/n1-copy %s/n1/data", fx->dir,
+                               fx->dir, fx->dir),
+                      0);
     s_node_start (fx, 0);
     s_wait_get (fx, address3, "\"status\":\"started\""); //  it lost its Debited
     s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
-    assert_int_equal (s_run (out, sizeof out,
-                             "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
-                             "--reason 'n2 is being repaired'",
-                             s_bin (), fx->cfg, address3, id),
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
+                               "--reason 'n2 is being repaired'",
+                               s_bin (), fx->cfg, address3, id),
                       0);
     //  The copy holds transfer 1's $Resolved and $cancel, not its Failed:
     //  the $cancel, re-sent, gets the same rejection from the inbox.
@@ -434,18 +409,19 @@ static void test_repair (void **state)
         assert_int_equal (refunds, expect[k][1]);
         assert_int_equal (credits, expect[k][2]);
     }
-    s_run (out, sizeof out, "%s explain --cluster %s transfer/%s", s_bin (), fx->cfg, transfer[1]);
+    proc_sh (out, sizeof out, "%s explain --cluster %s transfer/%s", s_bin (), fx->cfg,
+             transfer[1]);
     assert_non_null (strstr (out, "$Resolved"));
     assert_non_null (strstr (out, "n2 is being repaired"));
-    s_run (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg);
+    proc_sh (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg);
     assert_non_null (strstr (out, "no command is pending"));
 
     //  The books of all three nodes, stopped.
     for (int i = 0; i < NODES; i++)
         s_node_kill (fx, i, SIGTERM);
     int rc =
-        s_run (out, sizeof out, "%s check --data %s/n1/data --data %s/n2/data --data %s/n3/data",
-               s_bin (), fx->dir, fx->dir, fx->dir);
+        proc_sh (out, sizeof out, "%s check --data %s/n1/data --data %s/n2/data --data %s/n3/data",
+                 s_bin (), fx->dir, fx->dir, fx->dir);
     if (rc != 0)
         fail_msg ("shoal check: %s", out);
 }

@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "proc.h"
+
 #define NODES 3
 #define DEADLINE_MS 30000
 
@@ -44,35 +46,6 @@ static const char *s_bin (void)
     const char *bin = getenv ("SHOAL_BIN");
     assert_non_null (bin);
     return bin;
-}
-
-//  Runs a shell command line; its stdout into out (may be NULL, at most
-//  size bytes). Returns its exit code.
-static int s_run (char *out, size_t size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *line = zsys_vprintf (format, args);
-    va_end (args);
-    FILE *pipe = popen (line, "r");
-    assert_non_null (pipe);
-    size_t got = 0;
-    char scratch[4096];
-    while (true) {
-        size_t n = out ? fread (out + got, 1, size - 1 - got, pipe)
-                       : fread (scratch, 1, sizeof scratch, pipe);
-        if (n == 0)
-            break;
-        if (out)
-            got += n;
-        if (out && got == size - 1)
-            break;
-    }
-    if (out)
-        out[got] = 0;
-    int status = pclose (pipe);
-    zstr_free (&line);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 static bool s_answers_stats (fixture_t *fx, const char *name)
@@ -144,7 +117,7 @@ static void s_id_on (fixture_t *fx, const char *type, const char *prefix, int no
 //  The pane's screen, into out.
 static void s_screen (fixture_t *fx, char *out, size_t size)
 {
-    s_run (out, size, "tmux -S %s capture-pane -p -t top 2>&1", fx->tmux);
+    proc_sh (out, size, "tmux -S %s capture-pane -p -t top 2>&1", fx->tmux);
 }
 
 //  The screen's line that starts with prefix, into line ("" if none).
@@ -191,8 +164,8 @@ static int s_setup (void **state)
     assert_non_null (mkdtemp (fx->dir));
     snprintf (fx->cfg, sizeof fx->cfg, "%s/cluster.cfg", fx->dir);
     snprintf (fx->tmux, sizeof fx->tmux, "%s/tmux.sock", fx->dir);
-    assert_int_equal (s_run (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
-                             s_bin (), NODES, fx->dir),
+    assert_int_equal (proc_sh (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
+                               s_bin (), NODES, fx->dir),
                       0);
     char *error = NULL;
     fx->cluster = cluster_load (fx->cfg, &error);
@@ -206,11 +179,11 @@ static int s_setup (void **state)
 static int s_teardown (void **state)
 {
     fixture_t *fx = *state;
-    s_run (NULL, 0, "tmux -S %s kill-server 2>/dev/null", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s kill-server 2>/dev/null", fx->tmux);
     for (int i = 0; i < NODES; i++)
         s_node_kill (fx, i);
     cluster_destroy (&fx->cluster);
-    s_run (NULL, 0, "rm -rf %s", fx->dir);
+    proc_sh (NULL, 0, "rm -rf %s", fx->dir);
     free (fx);
     return 0;
 }
@@ -223,8 +196,8 @@ static void test_once_json (void **state)
     //  The nodes' links come up on their own time: wait for three up.
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     int rc;
-    while ((rc = s_run (out, sizeof out, "%s top --once --json --interval 300 --cluster %s",
-                        s_bin (), fx->cfg)) != 0) {
+    while ((rc = proc_sh (out, sizeof out, "%s top --once --json --interval 300 --cluster %s",
+                          s_bin (), fx->cfg)) != 0) {
         if (zclock_mono () > deadline)
             fail_msg ("top --once exited %d: %s", rc, out);
         zclock_sleep (100);
@@ -244,14 +217,15 @@ static void test_once_json (void **state)
     assert_non_null (file);
     fputs (out, file);
     fclose (file);
-    assert_int_equal (s_run (NULL, 0, "%s", check), 0);
+    assert_int_equal (proc_sh (NULL, 0, "%s", check), 0);
     //  Text too, without a terminal.
     assert_int_equal (
-        s_run (out, sizeof out, "%s top --once --interval 200 --cluster %s", s_bin (), fx->cfg), 0);
+        proc_sh (out, sizeof out, "%s top --once --interval 200 --cluster %s", s_bin (), fx->cfg),
+        0);
     assert_non_null (strstr (out, "3 of 3 nodes up"));
     //  Without --once it needs a terminal.
     assert_int_equal (
-        s_run (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);
+        proc_sh (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);
 }
 
 //  The screen in tmux: rows, keys, resize, a node down, a stalled debit.
@@ -263,18 +237,18 @@ static void test_screen (void **state)
     s_id_on (fx, "account", "src", 1, from, sizeof from);
     s_id_on (fx, "account", "dst", 2, to, sizeof to);
     s_id_on (fx, "transfer", "t", 0, transfer, sizeof transfer);
-    assert_int_equal (s_run (NULL, 0,
-                             "%s send --cluster %s account/%s Open owner=x >/dev/null && "
-                             "%s send --cluster %s account/%s Deposit amount=100 >/dev/null && "
-                             "%s send --cluster %s account/%s Open owner=y >/dev/null",
-                             s_bin (), fx->cfg, from, s_bin (), fx->cfg, from, s_bin (), fx->cfg,
-                             to),
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s send --cluster %s account/%s Open owner=x >/dev/null && "
+                               "%s send --cluster %s account/%s Deposit amount=100 >/dev/null && "
+                               "%s send --cluster %s account/%s Open owner=y >/dev/null",
+                               s_bin (), fx->cfg, from, s_bin (), fx->cfg, from, s_bin (), fx->cfg,
+                               to),
                       0);
 
-    assert_int_equal (s_run (NULL, 0,
-                             "tmux -S %s -f /dev/null new-session -d -s top -x 100 -y 40 "
-                             "\"%s top --cluster %s; echo \\$? > %s/top.rc\"",
-                             fx->tmux, s_bin (), fx->cfg, fx->dir),
+    assert_int_equal (proc_sh (NULL, 0,
+                               "tmux -S %s -f /dev/null new-session -d -s top -x 100 -y 40 "
+                               "\"%s top --cluster %s; echo \\$? > %s/top.rc\"",
+                               fx->tmux, s_bin (), fx->cfg, fx->dir),
                       0);
     for (int i = 0; i < NODES; i++)
         s_wait_line (fx, cluster_node_name (fx->cluster, i), " up ", NULL);
@@ -282,15 +256,15 @@ static void test_screen (void **state)
     s_wait_line (fx, "STALLED COMMANDS", "(0)", NULL);
 
     //  Keys: help, any key closes it, s sorts by the next column.
-    s_run (NULL, 0, "tmux -S %s send-keys -t top h", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s send-keys -t top h", fx->tmux);
     s_wait_line (fx, "  shoal top - keys", NULL);
-    s_run (NULL, 0, "tmux -S %s send-keys -t top x", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s send-keys -t top x", fx->tmux);
     s_wait_line (fx, "NODE", NULL);
-    s_run (NULL, 0, "tmux -S %s send-keys -t top s", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s send-keys -t top s", fx->tmux);
     s_wait_line (fx, "shoal top", "sort cmd/s", NULL);
 
     //  A smaller terminal: the footer moves to its last line.
-    s_run (NULL, 0, "tmux -S %s resize-window -t top -x 90 -y 20", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s resize-window -t top -x 90 -y 20", fx->tmux);
     char screen[16384];
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (true) {
@@ -313,8 +287,8 @@ static void test_screen (void **state)
     s_wait_line (fx, "n2", "DOWN", "n1, n3 see its link down", NULL);
 
     //  A transfer from an account of n2: its Debit stalls on n1.
-    assert_int_equal (s_run (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
-                             s_bin (), fx->cfg, transfer, from, to),
+    assert_int_equal (proc_sh (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
+                               s_bin (), fx->cfg, transfer, from, to),
                       0);
     char sender[128];
     snprintf (sender, sizeof sender, "transfer/%s", transfer);
@@ -324,18 +298,18 @@ static void test_screen (void **state)
 
     //  --once says so too, and exits 3: a node did not answer.
     char out[65536];
-    assert_int_equal (s_run (out, sizeof out, "%s top --once --json --interval 200 --cluster %s",
-                             s_bin (), fx->cfg),
+    assert_int_equal (proc_sh (out, sizeof out, "%s top --once --json --interval 200 --cluster %s",
+                               s_bin (), fx->cfg),
                       3);
     assert_non_null (strstr (out, "{\"node\":\"n2\""));
     assert_non_null (strstr (out, "\"up\":false,\"reason\":\"no answer"));
     assert_non_null (strstr (out, "\"command\":\"Debit\""));
 
     //  q quits, with exit code 0.
-    s_run (NULL, 0, "tmux -S %s send-keys -t top q", fx->tmux);
+    proc_sh (NULL, 0, "tmux -S %s send-keys -t top q", fx->tmux);
     char rc[64] = "";
     deadline = zclock_mono () + DEADLINE_MS;
-    while (s_run (rc, sizeof rc, "cat %s/top.rc 2>/dev/null", fx->dir) != 0 || !rc[0]) {
+    while (proc_sh (rc, sizeof rc, "cat %s/top.rc 2>/dev/null", fx->dir) != 0 || !rc[0]) {
         if (zclock_mono () > deadline)
             fail_msg ("shoal top did not quit on q");
         zclock_sleep (100);
