@@ -64,7 +64,8 @@ static int s_query (client_t *client, const char *to, const char *name, int time
     client_request (&request, ENVELOPE_QUERY, NULL, to, name, NULL, 0);
     int rc = client_call (client, &request, timeout_ms, reply);
     if (rc == 0 && !reply->ok) {
-        fprintf (stderr, "%s: %s of %s rejected: %s %s\n", driver_command, name, to, reply->code, reply->reason);
+        fprintf (stderr, "%s: %s of %s rejected: %s %s\n", driver_command, name, to, reply->code,
+                 reply->reason);
         client_reply_close (reply);
         rc = SHOAL_EREJECTED;
     }
