@@ -1,7 +1,7 @@
 /*  front.c - the node's front: client endpoint, peer links, routing. See
     front.h. Runs on the node's main thread.
 */
-#include "front.h"
+#include "front_internal.h"
 #include "metrics.h"
 #include "auth.h"
 #include "data.h"
@@ -16,59 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
-#define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
-#define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
-#define FRONT_POLL_MAX (2 + 1 + 2 * 64)
-#define FRONT_GATHER_MS 5000  //  a node-wide query waits this long for its workers at most
-#define FRONT_CLIENT_HWM 1000 //  replies ZeroMQ queues for one client at most
-#define FRONT_OVERFLOW_BYTES (8u << 20) //  past it, replies of all clients held by the front
-#define FRONT_OVERFLOW_MS 1000          //  a reply held this long is dropped
-#define FRONT_OVERFLOW_TICK_MS 5        //  held replies are tried again this often
-
-//  A reply the router could not take (its client's FRONT_CLIENT_HWM was
-//  reached), held by the front for FRONT_OVERFLOW_MS at most.
-typedef struct {
-    uint8_t *id; //  the client's ROUTER id, then the frame, in one allocation
-    size_t id_size;
-    uint8_t *frame;
-    size_t size;
-    int64_t held_at; //  monotonic ms
-} held_t;
-
-//  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
-typedef struct {
-    uint32_t id;                    //  in the workers' route
-    const char *key;                //  the rows' key: "pending" or "busiest" (static)
-    uint8_t route[FRONT_ROUTE_MAX]; //  the client's
-    size_t route_size;
-    envelope_t request;    //  its id, to and name (payload NULL)
-    int waiting;           //  workers yet to answer
-    int64_t deadline;      //  monotonic ms
-    int64_t limit;         //  rows at most
-    msgpack_sbuffer rows;  //  the rows so far, packed one after another
-    msgpack_packer pk;     //  into rows
-    size_t count;          //  rows in rows
-    int64_t truncated;     //  rows left out
-    int64_t stall_ms, now; //  as the workers said
-} gather_t;
-
-struct _front_t {
-    front_config_t config;
-    char *endpoint;            //  bound, owned
-    zsock_t *router;           //  clients
-    zsock_t *replies;          //  PULL from workers
-    zsock_t **push;            //  PUSH to each worker
-    front_counters_t counters; //  atomic: the metrics scrape reads them
-    int64_t started;           //  wall clock ms
-    int64_t bad_logged_at;     //  when a burst of bad frames was last logged (mono ms)
-    uint64_t bad_logged;       //  bad_frames as of that line
-    zlistx_t *gathers;         //  gather_t waiting for their workers
-    uint32_t next_gather;      //  the last gather's id
-    zlistx_t *held;            //  held_t: replies waiting for their client's room
-    size_t held_bytes;         //  their bytes
-};
 
 //  Gives a reply to the router without waiting. Returns 0, or -1 with
 //  errno EAGAIN when its client has FRONT_CLIENT_HWM replies unread
@@ -298,8 +245,8 @@ static bool s_to_client (front_t *self, const uint8_t *route, size_t route_size,
 }
 
 //  Answers request (NULL if it could not be read) with payload (borrowed).
-static void s_reply (front_t *self, const uint8_t *route, size_t route_size,
-                     const envelope_t *request, const uint8_t *payload, size_t size)
+void front_reply (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                  const uint8_t *payload, size_t size)
 {
     envelope_t reply = {0};
     reply.kind = ENVELOPE_REPLY;
@@ -321,13 +268,13 @@ static void s_reply (front_t *self, const uint8_t *route, size_t route_size,
     free (frame);
 }
 
-static void s_reject (front_t *self, const uint8_t *route, size_t route_size,
-                      const envelope_t *request, const char *code, const char *reason)
+void front_reject (front_t *self, const uint8_t *route, size_t route_size,
+                   const envelope_t *request, const char *code, const char *reason)
 {
     uint8_t *payload;
     size_t size;
     if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) == 0) {
-        s_reply (self, route, route_size, request, payload, size);
+        front_reply (self, route, route_size, request, payload, size);
         free (payload);
     }
 }
@@ -341,21 +288,21 @@ static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route
     int rc = envelope_decode_detail (envelope, frame, size, detail, sizeof detail);
     if (rc != 0) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, NULL, "bad_frame",
-                  detail[0] ? detail : shoal_strerror (rc));
+        front_reject (self, route, route_size, NULL, "bad_frame",
+                      detail[0] ? detail : shoal_strerror (rc));
         return false;
     }
     if (envelope->kind != ENVELOPE_COMMAND && envelope->kind != ENVELOPE_QUERY) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, envelope, "bad_kind",
-                  "clients send commands and queries");
+        front_reject (self, route, route_size, envelope, "bad_kind",
+                      "clients send commands and queries");
         return false;
     }
     //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
     if (envelope->from[0]) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, envelope, "bad_from",
-                  "a client's message must have an empty from");
+        front_reject (self, route, route_size, envelope, "bad_from",
+                      "a client's message must have an empty from");
         return false;
     }
     return true;
@@ -374,7 +321,8 @@ static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
     if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
         zmq_send (worker, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         self->counters.busy++;
-        s_reject (self, route, route_size, envelope, "busy", "the node is overloaded; retry later");
+        front_reject (self, route, route_size, envelope, "busy",
+                      "the node is overloaded; retry later");
         return;
     }
     stats->queued_bytes += size;
@@ -384,180 +332,12 @@ static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
 //  --------------------------------------------------------------------------
 //  Node-wide queries: one question to every worker, one merged answer
 
-static void s_pack_str (msgpack_packer *pk, const char *text);
-
-//  Answers gather's client with the rows gathered, and frees it.
-static void s_gather_finish (front_t *self, gather_t *gather)
-{
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    const cluster_t *cluster = self->config.cluster;
-    bool pending = streq (gather->key, "pending");
-    msgpack_pack_map (&pk, pending ? 7 : 6);
-    s_pack_str (&pk, "node");
-    s_pack_str (&pk, cluster ? cluster_node_name (cluster, self->config.self_node) : "");
-    s_pack_str (&pk, gather->key);
-    msgpack_pack_array (&pk, gather->count);
-    msgpack_sbuffer_write (&buffer, gather->rows.data, gather->rows.size);
-    s_pack_str (&pk, "truncated");
-    msgpack_pack_int64 (&pk, gather->truncated);
-    if (pending) {
-        s_pack_str (&pk, "stall_ms");
-        msgpack_pack_int64 (&pk, gather->stall_ms);
-    }
-    s_pack_str (&pk, "now");
-    msgpack_pack_int64 (&pk, gather->now ? gather->now : zclock_time ());
-    s_pack_str (&pk, "workers");
-    msgpack_pack_int (&pk, self->config.config->workers);
-    s_pack_str (&pk, "missing");
-    msgpack_pack_int (&pk, gather->waiting);
-    uint8_t *payload;
-    size_t size;
-    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
-                               &payload, &size) == 0) {
-        s_reply (self, gather->route, gather->route_size, &gather->request, payload, size);
-        free (payload);
-    }
-    msgpack_sbuffer_destroy (&buffer);
-    msgpack_sbuffer_destroy (&gather->rows);
-    free (gather);
-}
-
-//  Sends a node-wide query (frame) to every worker, and remembers whom to
-//  answer when their parts are in.
-static void s_gather_start (front_t *self, const uint8_t *route, size_t route_size,
-                            const envelope_t *envelope, zmq_msg_t *frame)
-{
-    gather_t *gather = calloc (1, sizeof (gather_t));
-    if (!gather) {
-        s_reject (self, route, route_size, envelope, "unavailable", "out of memory");
-        return;
-    }
-    gather->id = ++self->next_gather;
-    gather->key = streq (envelope->name, "busiest") ? "busiest" : "pending";
-    memcpy (gather->route, route, route_size);
-    gather->route_size = route_size;
-    gather->request = *envelope;
-    gather->request.payload = NULL;
-    gather->request.payload_size = 0;
-    gather->deadline = zclock_mono () + FRONT_GATHER_MS;
-    gather->limit = REPAIR_ROWS_MAX;
-    shoal_data_t args;
-    if (data_init (&args, envelope->payload, envelope->payload_size) == 0)
-        shoal_data_int (&args, "limit", &gather->limit);
-    data_close (&args);
-    if (gather->limit < 0 || gather->limit > REPAIR_ROWS_MAX)
-        gather->limit = REPAIR_ROWS_MAX;
-    msgpack_sbuffer_init (&gather->rows);
-    msgpack_packer_init (&gather->pk, &gather->rows, msgpack_sbuffer_write);
-    uint8_t part_route[5] = {ROUTE_GATHER};
-    memcpy (part_route + 1, &gather->id, 4);
-    size_t size = zmq_msg_size (frame);
-    for (int w = 0; w < self->config.config->workers; w++) {
-        void *worker = zsock_resolve (self->push[w]);
-        if (zmq_send (worker, part_route, sizeof part_route, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-            continue; //  full: counted as missing
-        self->config.config->stats[w].queued_bytes += size;
-        zmq_send (worker, zmq_msg_data (frame), size, 0);
-        gather->waiting++;
-    }
-    void *handle = zlistx_add_end (self->gathers, gather);
-    if (gather->waiting == 0) {
-        zlistx_delete (self->gathers, handle);
-        s_gather_finish (self, gather);
-    }
-}
-
-//  A worker's part of a gather: its rows join the others'.
-static void s_gather_part (front_t *self, const uint8_t *route, size_t route_size,
-                           const uint8_t *frame, size_t size)
-{
-    uint32_t id;
-    memcpy (&id, route + 1, 4);
-    gather_t *gather = zlistx_first (self->gathers);
-    while (gather && gather->id != id)
-        gather = zlistx_next (self->gathers);
-    if (!gather)
-        return; //  answered already, at its deadline
-    void *cursor = zlistx_cursor (self->gathers);
-    envelope_t reply;
-    bool ok;
-    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
-    const uint8_t *data;
-    size_t data_size;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (envelope_decode (&reply, frame, size) == 0 &&
-        envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
-                               &data_size) == 0 &&
-        ok &&
-        msgpack_unpack_next (&unpacked, (const char *) data, data_size, NULL) ==
-            MSGPACK_UNPACK_SUCCESS &&
-        unpacked.data.type == MSGPACK_OBJECT_MAP) {
-        const msgpack_object_map *map = &unpacked.data.via.map;
-        for (uint32_t i = 0; i < map->size; i++) {
-            const msgpack_object *key = &map->ptr[i].key, *value = &map->ptr[i].val;
-            if (key->type != MSGPACK_OBJECT_STR)
-                continue;
-            const char *name = key->via.str.ptr;
-            size_t length = key->via.str.size;
-            bool integer = value->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-            if (length == strlen (gather->key) && memcmp (name, gather->key, length) == 0 &&
-                value->type == MSGPACK_OBJECT_ARRAY)
-                for (uint32_t r = 0; r < value->via.array.size; r++) {
-                    if ((int64_t) gather->count < gather->limit) {
-                        msgpack_pack_object (&gather->pk, value->via.array.ptr[r]);
-                        gather->count++;
-                    } else
-                        gather->truncated++;
-                }
-            else if (integer && length == 9 && memcmp (name, "truncated", 9) == 0)
-                gather->truncated += (int64_t) value->via.u64;
-            else if (integer && length == 8 && memcmp (name, "stall_ms", 8) == 0)
-                gather->stall_ms = (int64_t) value->via.u64;
-            else if (integer && length == 3 && memcmp (name, "now", 3) == 0)
-                gather->now = (int64_t) value->via.u64;
-        }
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    if (--gather->waiting == 0) {
-        zlistx_delete (self->gathers, cursor);
-        s_gather_finish (self, gather);
-    }
-}
-
-//  Answers the gathers whose workers are late with what came.
-static void s_gather_expire (front_t *self)
-{
-    int64_t now = zclock_mono ();
-    gather_t *gather = zlistx_first (self->gathers);
-    while (gather) {
-        if (gather->deadline <= now) {
-            zlistx_delete (self->gathers, zlistx_cursor (self->gathers));
-            s_gather_finish (self, gather);
-            gather = zlistx_first (self->gathers); //  the list changed: start over
-        } else
-            gather = zlistx_next (self->gathers);
-    }
-}
-
-//  True if envelope is a node-wide query: "pending" or "busiest" to
-//  node/...
-static bool s_node_wide (const envelope_t *envelope)
-{
-    return envelope->kind == ENVELOPE_QUERY &&
-           (streq (envelope->name, "pending") || streq (envelope->name, "busiest")) &&
-           strncmp (envelope->to, "node/", 5) == 0;
-}
-
 //  Routes a checked client message: here, to its owner, or `unavailable`.
 static void s_route_client (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *envelope, zmq_msg_t *frame)
 {
-    if (s_node_wide (envelope)) { //  this node's, whoever owns the address
-        s_gather_start (self, route, route_size, envelope, frame);
+    if (front_node_wide (envelope)) { //  this node's, whoever owns the address
+        front_gather_start (self, route, route_size, envelope, frame);
         return;
     }
     int owner = s_owner (self, envelope->to);
@@ -584,125 +364,9 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
                   cluster_node_name (self->config.cluster, owner),
                   cluster_node_client (self->config.cluster, owner), envelope->to);
     reason[ENVELOPE_REASON_MAX] = 0; //  a reason is at most that long
-    s_reject (self, route, route_size, envelope, "unavailable", reason);
+    front_reject (self, route, route_size, envelope, "unavailable", reason);
 }
 
-static void s_pack_str (msgpack_packer *pk, const char *text)
-{
-    msgpack_pack_str_with_body (pk, text, strlen (text));
-}
-
-//  "commit_latency": {le_ns: the buckets' upper bounds but +Inf's, counts:
-//  each bucket's commits (not cumulative), summed over the workers}, so a
-//  watcher takes a quantile of an interval from two readings.
-static void s_pack_commit_latency (msgpack_packer *pk, const worker_config_t *config)
-{
-    const uint64_t *bounds = histogram_bounds (HISTOGRAM_SECONDS);
-    s_pack_str (pk, "commit_latency");
-    msgpack_pack_map (pk, 2);
-    s_pack_str (pk, "le_ns");
-    msgpack_pack_array (pk, HISTOGRAM_BUCKETS - 1);
-    for (int b = 0; b < HISTOGRAM_BUCKETS - 1; b++)
-        msgpack_pack_uint64 (pk, bounds[b]);
-    s_pack_str (pk, "counts");
-    msgpack_pack_array (pk, HISTOGRAM_BUCKETS);
-    for (int b = 0; b < HISTOGRAM_BUCKETS; b++) {
-        uint64_t count = 0;
-        for (int w = 0; w < config->workers; w++)
-            count += atomic_load_explicit (&config->stats[w].commit_seconds.buckets[b],
-                                           memory_order_relaxed);
-        msgpack_pack_uint64 (pk, count);
-    }
-}
-
-//  The "stats" query: the workers' counters summed, the node's own, and,
-//  in a cluster, who this node is and which links are up.
-static void s_stats (front_t *self, const uint8_t *route, size_t route_size,
-                     const envelope_t *request)
-{
-    const worker_config_t *config = self->config.config;
-    struct {
-#define FRONT_COUNTER_FIELD(name, description) uint64_t name;
-        SHOAL_COUNTERS (FRONT_COUNTER_FIELD)
-#undef FRONT_COUNTER_FIELD
-    } sum = {0};
-    for (int w = 0; w < config->workers; w++) {
-#define FRONT_COUNTER_ADD(name, description) sum.name += atomic_load (&config->stats[w].name);
-        SHOAL_COUNTERS (FRONT_COUNTER_ADD)
-#undef FRONT_COUNTER_ADD
-    }
-    struct {
-#define FRONT_COUNTER_FIELD(name, description) int64_t name;
-        SHOAL_NODE_COUNTERS (FRONT_COUNTER_FIELD)
-#undef FRONT_COUNTER_FIELD
-    } node = {.bad_frames = (int64_t) self->counters.bad_frames,
-              .busy = (int64_t) self->counters.busy,
-              .workers = config->workers,
-              .shards = config->shards,
-              .peak_rss_kb = metrics_peak_rss_kb (),
-              .forwarded = (int64_t) self->counters.forwarded,
-              .unavailable = (int64_t) self->counters.unavailable,
-              .dropped = (int64_t) self->counters.dropped,
-              .unread = (int64_t) self->counters.unread,
-              .refused = self->config.refused ? (int64_t) atomic_load (self->config.refused) : 0,
-              .uptime_ms = zclock_time () - self->started};
-    const cluster_t *cluster = self->config.cluster;
-#define FRONT_COUNTER_PLUS_ONE(name, description) +1
-    size_t fields =
-        0 SHOAL_COUNTERS (FRONT_COUNTER_PLUS_ONE) SHOAL_NODE_COUNTERS (FRONT_COUNTER_PLUS_ONE);
-#undef FRONT_COUNTER_PLUS_ONE
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 1 + (cluster ? 7 : 0));
-#define FRONT_COUNTER_PACK(name, description)                                                      \
-    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
-    msgpack_pack_uint64 (&pk, sum.name);
-    SHOAL_COUNTERS (FRONT_COUNTER_PACK)
-#undef FRONT_COUNTER_PACK
-    //  Signed: msgpack packs a non-negative value the same either way.
-#define FRONT_COUNTER_PACK(name, description)                                                      \
-    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
-    msgpack_pack_int64 (&pk, node.name);
-    SHOAL_NODE_COUNTERS (FRONT_COUNTER_PACK)
-#undef FRONT_COUNTER_PACK
-    s_pack_commit_latency (&pk, config);
-    if (cluster) {
-        int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
-        s_pack_str (&pk, "node");
-        s_pack_str (&pk, cluster_node_name (cluster, me));
-        s_pack_str (&pk, "cluster");
-        s_pack_str (&pk, cluster_name (cluster));
-        s_pack_str (&pk, "epoch");
-        msgpack_pack_int64 (&pk, cluster_epoch (cluster));
-        s_pack_str (&pk, "digest");
-        s_pack_str (&pk, cluster_digest (cluster));
-        s_pack_str (&pk, "shards_owned");
-        msgpack_pack_uint32 (&pk, cluster_node_shard_count (cluster, me));
-        s_pack_str (&pk, "peers");
-        msgpack_pack_map (&pk, (size_t) (count - 1));
-        for (int i = 0; i < count; i++)
-            if (i != me) {
-                bool link = peers_up (self->config.peers, i);
-                up += link;
-                s_pack_str (&pk, cluster_node_name (cluster, i));
-                link ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
-            }
-        s_pack_str (&pk, "peers_up");
-        msgpack_pack_int (&pk, up);
-    }
-    uint8_t *payload;
-    size_t size;
-    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
-                               &payload, &size) == 0) {
-        s_reply (self, route, route_size, request, payload, size);
-        free (payload);
-    }
-    msgpack_sbuffer_destroy (&buffer);
-}
-
-//  The "dead_letters" query: this node's dead letters (deadletter.h).
 static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *request)
 {
@@ -710,10 +374,10 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
     size_t size;
     int rc = deadletter_list (self->config.config->journal, request, &payload, &size);
     if (rc == 0) {
-        s_reply (self, route, route_size, request, payload, size);
+        front_reply (self, route, route_size, request, payload, size);
         free (payload);
     } else
-        s_reject (self, route, route_size, request, "unavailable", shoal_strerror (rc));
+        front_reject (self, route, route_size, request, "unavailable", shoal_strerror (rc));
 }
 
 //  One client message: [identity, frame]; parts counts every frame that
@@ -729,7 +393,7 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
     size_t route_size = id_size + 1;
     if (parts != 2) {
         self->counters.bad_frames++;
-        s_reject (self, route, route_size, NULL, "bad_frame", "expected one frame per message");
+        front_reject (self, route, route_size, NULL, "bad_frame", "expected one frame per message");
         return;
     }
     envelope_t envelope;
@@ -737,7 +401,7 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
                             &envelope))
         return;
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
-        s_stats (self, route, route_size, &envelope);
+        front_stats (self, route, route_size, &envelope);
         return;
     }
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "dead_letters")) {
@@ -806,7 +470,7 @@ static bool s_recv_worker (front_t *self)
         if (r_size == 1 && r[0] == ROUTE_REMOTE)
             s_to_remote (self, zmq_msg_data (&frame), zmq_msg_size (&frame));
         else if (r_size == 5 && r[0] == ROUTE_GATHER)
-            s_gather_part (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
+            front_gather_part (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
         else if (!s_to_client (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame)))
             self->counters.bad_frames++;
     }
@@ -888,7 +552,7 @@ void front_run (front_t *self)
         if (zlistx_size (self->held))
             s_held_retry (self);
         if (zlistx_size (self->gathers))
-            s_gather_expire (self);
+            front_gather_expire (self);
         s_log_bad_frames (self);
     }
 }

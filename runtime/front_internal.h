@@ -1,0 +1,90 @@
+/*  front_internal.h - what the front's files share (front.c routes,
+    front_stats.c answers "stats", front_gather.c the node-wide queries):
+    its struct and limits. Internal to runtime/; the front's thread owns
+    everything here.
+*/
+#ifndef FRONT_INTERNAL_H_INCLUDED
+#define FRONT_INTERNAL_H_INCLUDED
+
+#include "front.h"
+#include "envelope.h"
+
+#include <msgpack.h>
+
+#define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
+#define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
+#define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
+#define FRONT_POLL_MAX (2 + 1 + 2 * 64)
+#define FRONT_GATHER_MS 5000  //  a node-wide query waits this long for its workers at most
+#define FRONT_CLIENT_HWM 1000 //  replies ZeroMQ queues for one client at most
+#define FRONT_OVERFLOW_BYTES (8u << 20) //  past it, replies of all clients held by the front
+#define FRONT_OVERFLOW_MS 1000          //  a reply held this long is dropped
+#define FRONT_OVERFLOW_TICK_MS 5        //  held replies are tried again this often
+
+//  A reply the router could not take (its client's FRONT_CLIENT_HWM was
+//  reached), held by the front for FRONT_OVERFLOW_MS at most.
+typedef struct {
+    uint8_t *id; //  the client's ROUTER id, then the frame, in one allocation
+    size_t id_size;
+    uint8_t *frame;
+    size_t size;
+    int64_t held_at; //  monotonic ms
+} held_t;
+
+//  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
+typedef struct {
+    uint32_t id;                    //  in the workers' route
+    const char *key;                //  the rows' key: "pending" or "busiest" (static)
+    uint8_t route[FRONT_ROUTE_MAX]; //  the client's
+    size_t route_size;
+    envelope_t request;    //  its id, to and name (payload NULL)
+    int waiting;           //  workers yet to answer
+    int64_t deadline;      //  monotonic ms
+    int64_t limit;         //  rows at most
+    msgpack_sbuffer rows;  //  the rows so far, packed one after another
+    msgpack_packer pk;     //  into rows
+    size_t count;          //  rows in rows
+    int64_t truncated;     //  rows left out
+    int64_t stall_ms, now; //  as the workers said
+} gather_t;
+
+struct _front_t {
+    front_config_t config;
+    char *endpoint;            //  bound, owned
+    zsock_t *router;           //  clients
+    zsock_t *replies;          //  PULL from workers
+    zsock_t **push;            //  PUSH to each worker
+    front_counters_t counters; //  atomic: the metrics scrape reads them
+    int64_t started;           //  wall clock ms
+    int64_t bad_logged_at;     //  when a burst of bad frames was last logged (mono ms)
+    uint64_t bad_logged;       //  bad_frames as of that line
+    zlistx_t *gathers;         //  gather_t waiting for their workers
+    uint32_t next_gather;      //  the last gather's id
+    zlistx_t *held;            //  held_t: replies waiting for their client's room
+    size_t held_bytes;         //  their bytes
+};
+
+//  Answers request (NULL if it could not be read) with payload (borrowed),
+//  to a client of this node or of a peer, by route.
+void front_reply (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                  const uint8_t *payload, size_t size);
+//  Answers request with a rejection.
+void front_reject (front_t *self, const uint8_t *route, size_t route_size,
+                   const envelope_t *request, const char *code, const char *reason);
+//  Packs a string.
+void front_pack_str (msgpack_packer *pk, const char *text);
+
+//  The "stats" query, answered here from the workers' counters (front_stats.c).
+void front_stats (front_t *self, const uint8_t *route, size_t route_size,
+                  const envelope_t *request);
+
+//  Node-wide queries (front_gather.c): whether envelope is one; start one
+//  (sent to every worker); a worker's part; give up on those past their time.
+bool front_node_wide (const envelope_t *envelope);
+void front_gather_start (front_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope, zmq_msg_t *frame);
+void front_gather_part (front_t *self, const uint8_t *route, size_t route_size,
+                        const uint8_t *frame, size_t size);
+void front_gather_expire (front_t *self);
+
+#endif

@@ -1,0 +1,136 @@
+/*  front_stats.c - the "stats" query, answered by the front itself from
+    the workers' counters (summed), the node's own, the commit-latency
+    histogram and, in a cluster, who this node is and which links are up.
+    See front.h. Runs on the front's thread.
+*/
+#include "front_internal.h"
+#include "metrics.h"
+#include "auth.h"
+#include "data.h"
+#include "envelope.h"
+#include "log.h"
+#include "repair.h"
+#include "shard.h"
+#include "shoal_stats.h"
+#include "deadletter.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void front_pack_str (msgpack_packer *pk, const char *text)
+{
+    msgpack_pack_str_with_body (pk, text, strlen (text));
+}
+
+//  "commit_latency": {le_ns: the buckets' upper bounds but +Inf's, counts:
+//  each bucket's commits (not cumulative), summed over the workers}, so a
+//  watcher takes a quantile of an interval from two readings.
+static void s_pack_commit_latency (msgpack_packer *pk, const worker_config_t *config)
+{
+    const uint64_t *bounds = histogram_bounds (HISTOGRAM_SECONDS);
+    front_pack_str (pk, "commit_latency");
+    msgpack_pack_map (pk, 2);
+    front_pack_str (pk, "le_ns");
+    msgpack_pack_array (pk, HISTOGRAM_BUCKETS - 1);
+    for (int b = 0; b < HISTOGRAM_BUCKETS - 1; b++)
+        msgpack_pack_uint64 (pk, bounds[b]);
+    front_pack_str (pk, "counts");
+    msgpack_pack_array (pk, HISTOGRAM_BUCKETS);
+    for (int b = 0; b < HISTOGRAM_BUCKETS; b++) {
+        uint64_t count = 0;
+        for (int w = 0; w < config->workers; w++)
+            count += atomic_load_explicit (&config->stats[w].commit_seconds.buckets[b],
+                                           memory_order_relaxed);
+        msgpack_pack_uint64 (pk, count);
+    }
+}
+
+//  The "stats" query: the workers' counters summed, the node's own, and,
+//  in a cluster, who this node is and which links are up.
+void front_stats (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request)
+{
+    const worker_config_t *config = self->config.config;
+    struct {
+#define FRONT_COUNTER_FIELD(name, description) uint64_t name;
+        SHOAL_COUNTERS (FRONT_COUNTER_FIELD)
+#undef FRONT_COUNTER_FIELD
+    } sum = {0};
+    for (int w = 0; w < config->workers; w++) {
+#define FRONT_COUNTER_ADD(name, description) sum.name += atomic_load (&config->stats[w].name);
+        SHOAL_COUNTERS (FRONT_COUNTER_ADD)
+#undef FRONT_COUNTER_ADD
+    }
+    struct {
+#define FRONT_COUNTER_FIELD(name, description) int64_t name;
+        SHOAL_NODE_COUNTERS (FRONT_COUNTER_FIELD)
+#undef FRONT_COUNTER_FIELD
+    } node = {.bad_frames = (int64_t) self->counters.bad_frames,
+              .busy = (int64_t) self->counters.busy,
+              .workers = config->workers,
+              .shards = config->shards,
+              .peak_rss_kb = metrics_peak_rss_kb (),
+              .forwarded = (int64_t) self->counters.forwarded,
+              .unavailable = (int64_t) self->counters.unavailable,
+              .dropped = (int64_t) self->counters.dropped,
+              .unread = (int64_t) self->counters.unread,
+              .refused = self->config.refused ? (int64_t) atomic_load (self->config.refused) : 0,
+              .uptime_ms = zclock_time () - self->started};
+    const cluster_t *cluster = self->config.cluster;
+#define FRONT_COUNTER_PLUS_ONE(name, description) +1
+    size_t fields =
+        0 SHOAL_COUNTERS (FRONT_COUNTER_PLUS_ONE) SHOAL_NODE_COUNTERS (FRONT_COUNTER_PLUS_ONE);
+#undef FRONT_COUNTER_PLUS_ONE
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, fields + 1 + (cluster ? 7 : 0));
+#define FRONT_COUNTER_PACK(name, description)                                                      \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_uint64 (&pk, sum.name);
+    SHOAL_COUNTERS (FRONT_COUNTER_PACK)
+#undef FRONT_COUNTER_PACK
+    //  Signed: msgpack packs a non-negative value the same either way.
+#define FRONT_COUNTER_PACK(name, description)                                                      \
+    msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
+    msgpack_pack_int64 (&pk, node.name);
+    SHOAL_NODE_COUNTERS (FRONT_COUNTER_PACK)
+#undef FRONT_COUNTER_PACK
+    s_pack_commit_latency (&pk, config);
+    if (cluster) {
+        int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
+        front_pack_str (&pk, "node");
+        front_pack_str (&pk, cluster_node_name (cluster, me));
+        front_pack_str (&pk, "cluster");
+        front_pack_str (&pk, cluster_name (cluster));
+        front_pack_str (&pk, "epoch");
+        msgpack_pack_int64 (&pk, cluster_epoch (cluster));
+        front_pack_str (&pk, "digest");
+        front_pack_str (&pk, cluster_digest (cluster));
+        front_pack_str (&pk, "shards_owned");
+        msgpack_pack_uint32 (&pk, cluster_node_shard_count (cluster, me));
+        front_pack_str (&pk, "peers");
+        msgpack_pack_map (&pk, (size_t) (count - 1));
+        for (int i = 0; i < count; i++)
+            if (i != me) {
+                bool link = peers_up (self->config.peers, i);
+                up += link;
+                front_pack_str (&pk, cluster_node_name (cluster, i));
+                link ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+            }
+        front_pack_str (&pk, "peers_up");
+        msgpack_pack_int (&pk, up);
+    }
+    uint8_t *payload;
+    size_t size;
+    if (envelope_reply_encode (true, NULL, NULL, (const uint8_t *) buffer.data, buffer.size,
+                               &payload, &size) == 0) {
+        front_reply (self, route, route_size, request, payload, size);
+        free (payload);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  The "dead_letters" query: this node's dead letters (deadletter.h).
