@@ -1,4 +1,5 @@
-/*  cmd_client.c - the client commands: send, get, events, stats, transfer.
+/*  cmd_client.c - the client commands: send, get, events, transfer (stats
+    is in cmd_stats.c).
     Each prints JSON on stdout and errors on stderr, with the exit codes of
     commands.h.
 
@@ -13,6 +14,7 @@
 #include "cluster.h"
 #include "cluster_stats.h"
 #include "options.h"
+#include "client_cmd.h"
 
 #include <ctype.h>
 #include <czmq.h>
@@ -20,39 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_TIMEOUT_MS 5000
-#define CLUSTER_STATS_TIMEOUT_MS 1000 //  stats of a whole cluster: a node's answer
-#define TRANSFER_GET_MS 1000          //  transfer --wait: one get's answer at most
-
-typedef struct {
-    const char *endpoint; //  a plain endpoint, or NULL when cluster is set
-    const char *cluster;  //  a cluster file, or NULL when endpoint is set
-    const char *node;     //  --node: that node of the cluster alone, or NULL
-    const char *id;
-    long timeout_ms; //  --timeout, 0 if not given (each command has its default)
-    long from;
-    bool wait;
-    bool follow;       //  events: keep printing new ones
-    const char *retry; //  the command line that retries this one safely, or NULL
-    const char *input; //  send --input: a file of a JSON object, "-" stdin
-} client_options_t;
-
-//  The options every client command's help lists, and how the target is
-//  chosen.
-#define TARGET_HELP                                                                                \
-    "Where to send (the first that is given wins):\n"                                              \
-    "  --endpoint E     one node's endpoint, plain (no CURVE)\n"                                   \
-    "  --cluster FILE   a cluster's map (shoal cluster init): any node, with CURVE\n"              \
-    "                   and the client certificate beside FILE; a node forwards\n"                 \
-    "                   what it does not own\n"                                                    \
-    "  $SHOAL_ENDPOINT, then $SHOAL_CLUSTER, then " CLIENT_DEFAULT_ENDPOINT "\n"                   \
-    "  --node NAME      with --cluster or $SHOAL_CLUSTER: talk to node NAME only\n\n"
-
 //  Parses the options the client commands share (each command ignores the
 //  ones it has no use for) and chooses the target. Returns the index of
 //  the first positional argument, or OPTIONS_ERROR / OPTIONS_HELP (see
 //  options.h).
-static int s_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *))
+int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *))
 {
     const option_t table[] = {
         OPT_STRING ("endpoint", &opts->endpoint),
@@ -206,8 +180,8 @@ static char *s_retry_command (int argc, char **argv, const char *id)
 }
 
 //  s_connect, then s_call, for a command that makes one call.
-static int s_call_once (const char *command, const client_options_t *opts,
-                        const envelope_t *request, long timeout_ms, client_reply_t *reply)
+int client_cmd_call_once (const char *command, const client_options_t *opts,
+                          const envelope_t *request, long timeout_ms, client_reply_t *reply)
 {
     client_t *client = s_connect (command, opts);
     if (!client)
@@ -319,7 +293,7 @@ static char *s_read_input (const char *path)
 int cmd_send (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse (argc, argv, &opts, s_send_help);
+    int first = client_cmd_parse (argc, argv, &opts, s_send_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first < 2) {
@@ -366,7 +340,7 @@ int cmd_send (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
     client_reply_t reply;
-    int rc = s_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
+    int rc = client_cmd_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
     free (payload);
     free (retry);
     if (rc >= 0)
@@ -405,7 +379,7 @@ static void s_get_help (FILE *out)
 int cmd_get (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse (argc, argv, &opts, s_get_help);
+    int first = client_cmd_parse (argc, argv, &opts, s_get_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 1) {
@@ -418,7 +392,7 @@ int cmd_get (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
     client_reply_t reply;
-    int rc = s_call_once ("get", &opts, &request, opts.timeout_ms, &reply);
+    int rc = client_cmd_call_once ("get", &opts, &request, opts.timeout_ms, &reply);
     if (rc >= 0)
         return rc;
     if (!reply.ok)
@@ -484,7 +458,7 @@ static int s_print_events (const client_reply_t *reply, int64_t *next)
 int cmd_events (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse (argc, argv, &opts, s_events_help);
+    int first = client_cmd_parse (argc, argv, &opts, s_events_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 1) {
@@ -542,166 +516,6 @@ int cmd_events (int argc, char **argv)
 
 //  --------------------------------------------------------------------------
 
-static void s_stats_help (FILE *out)
-{
-    fprintf (out,
-             "Usage: shoal stats [--endpoint E | --cluster FILE [--node NAME]] [--timeout MS]\n\n"
-             "Prints the node's counters as one JSON object: messages, accepted,\n"
-             "rejected, duplicates, events, commits, records, resends, active actors,\n"
-             "pending outbox entries, bad frames, peak RSS.\n\n"
-             "With a cluster and no --node, asks every node at once and prints\n"
-             "{\"nodes\":[{\"node\":\"n1\",\"up\":true,...its counters...},\n"
-             "{\"node\":\"n2\",\"up\":false,\"error\":\"no answer in 1000 ms\"}],\"sum\":{...}}:\n"
-             "sum adds up each integer counter over the nodes that answered (not epoch,\n"
-             "uptime_ms or shards, which are no counts). A node that does not answer\n"
-             "within --timeout (default %d ms here, else %d ms) is down: exit 3.\n\n" TARGET_HELP
-             "Examples:\n"
-             "  shoal stats | jq .commits\n"
-             "  shoal stats --cluster cluster/cluster.cfg | jq .sum.accepted\n"
-             "  shoal stats --cluster cluster/cluster.cfg --node n2\n",
-             CLUSTER_STATS_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
-}
-
-//  Keys that the sum of a cluster's stats leaves out: not counts.
-static bool s_not_summed (const msgpack_object *key)
-{
-    static const char *keys[] = {"epoch", "uptime_ms", "shards"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (key->via.str.size == strlen (keys[i]) &&
-            memcmp (key->via.str.ptr, keys[i], key->via.str.size) == 0)
-            return true;
-    return false;
-}
-
-//  An integer counter summed over nodes: its key borrowed from a node's stats.
-typedef struct {
-    const char *key;
-    uint32_t size;
-    int64_t sum;
-} counter_sum_t;
-
-//  Adds stats' integer values to sums (at most max keys, in the order met).
-static void s_sum (const msgpack_object *stats, counter_sum_t *sums, int *count, int max)
-{
-    for (uint32_t k = 0; k < stats->via.map.size; k++) {
-        const msgpack_object *key = &stats->via.map.ptr[k].key;
-        const msgpack_object *value = &stats->via.map.ptr[k].val;
-        if (key->type != MSGPACK_OBJECT_STR || s_not_summed (key) ||
-            (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-             value->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
-            continue;
-        int i = 0;
-        while (i < *count && !(sums[i].size == key->via.str.size &&
-                               memcmp (sums[i].key, key->via.str.ptr, key->via.str.size) == 0))
-            i++;
-        if (i == *count) {
-            if (*count == max)
-                continue;
-            sums[(*count)++] = (counter_sum_t){key->via.str.ptr, key->via.str.size, 0};
-        }
-        sums[i].sum += value->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) value->via.u64
-                                                                      : value->via.i64;
-    }
-}
-
-//  Prints {"node":N,"up":B,...} for one node: its stats' keys after ours
-//  (a key of ours in the stats is left out), or why it is down.
-static void s_print_node_stats (const node_stats_t *node)
-{
-    printf ("{\"node\":");
-    json_string (stdout, node->name, strlen (node->name));
-    printf (",\"up\":%s", node->up ? "true" : "false");
-    if (node->error[0]) {
-        printf (",\"error\":");
-        json_string (stdout, node->error, strlen (node->error));
-    }
-    for (uint32_t k = 0; node->stats && k < node->stats->via.map.size; k++) {
-        const msgpack_object *key = &node->stats->via.map.ptr[k].key;
-        if (key->type != MSGPACK_OBJECT_STR)
-            continue;
-        static const char *ours[] = {"node", "up", "error"};
-        bool skip = false;
-        for (size_t i = 0; i < 3; i++)
-            skip |= key->via.str.size == strlen (ours[i]) &&
-                    memcmp (key->via.str.ptr, ours[i], key->via.str.size) == 0;
-        if (skip)
-            continue;
-        putchar (',');
-        json_string (stdout, key->via.str.ptr, key->via.str.size);
-        putchar (':');
-        json_object (stdout, &node->stats->via.map.ptr[k].val);
-    }
-    putchar ('}');
-}
-
-//  `shoal stats` of every node of the cluster at path. Returns the exit code.
-static int s_stats_cluster (const char *path, long timeout_ms)
-{
-    char *error = NULL;
-    cluster_t *cluster = cluster_load (path, &error);
-    if (!cluster) {
-        fprintf (stderr, "shoal stats: %s\n", error ? error : "out of memory");
-        free (error);
-        return EXIT_USAGE;
-    }
-    int count = cluster_node_count (cluster);
-    node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
-    int answered = nodes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
-    cluster_destroy (&cluster);
-    if (answered < 0) {
-        fprintf (stderr, "shoal stats: %s\n", error ? error : "out of memory");
-        free (error);
-        free (nodes);
-        return EXIT_USAGE;
-    }
-    counter_sum_t sums[256];
-    int sum_count = 0;
-    printf ("{\"nodes\":[");
-    for (int i = 0; i < count; i++) {
-        if (i)
-            putchar (',');
-        s_print_node_stats (&nodes[i]);
-        if (nodes[i].stats)
-            s_sum (nodes[i].stats, sums, &sum_count, (int) (sizeof sums / sizeof sums[0]));
-    }
-    printf ("],\"sum\":{");
-    for (int i = 0; i < sum_count; i++) {
-        if (i)
-            putchar (',');
-        json_string (stdout, sums[i].key, sums[i].size);
-        printf (":%lld", (long long) sums[i].sum);
-    }
-    printf ("}}\n");
-    cluster_stats_close (nodes, count);
-    free (nodes);
-    return answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
-}
-
-int cmd_stats (int argc, char **argv)
-{
-    client_options_t opts = {0};
-    int first = s_parse (argc, argv, &opts, s_stats_help);
-    if (first < 0)
-        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
-    if (argc != first) {
-        fprintf (stderr, "shoal stats: takes no arguments\n");
-        return EXIT_USAGE;
-    }
-    if (opts.cluster && !opts.node)
-        return s_stats_cluster (opts.cluster,
-                                opts.timeout_ms ? opts.timeout_ms : CLUSTER_STATS_TIMEOUT_MS);
-    envelope_t request;
-    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
-    client_reply_t reply;
-    int rc = s_call_once ("stats", &opts, &request, opts.timeout_ms, &reply);
-    if (rc >= 0)
-        return rc;
-    json_write (stdout, reply.data, reply.size);
-    printf ("\n");
-    client_reply_close (&reply);
-    return EXIT_ACCEPTED;
-}
-
 //  --------------------------------------------------------------------------
 
 static void s_transfer_help (FILE *out)
@@ -745,7 +559,7 @@ static void s_print_transfer (const char *id, const char *status, const client_r
 int cmd_transfer (int argc, char **argv)
 {
     client_options_t opts = {0};
-    int first = s_parse (argc, argv, &opts, s_transfer_help);
+    int first = client_cmd_parse (argc, argv, &opts, s_transfer_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (argc - first != 3) {

@@ -1,0 +1,54 @@
+/*  client_cmd.h - what the client commands share (cmd_client.c: send,
+    get, events, transfer; cmd_stats.c: stats): their options, the help
+    text about the target, and two helpers. Internal to tools/.
+*/
+#ifndef CLIENT_CMD_H_INCLUDED
+#define CLIENT_CMD_H_INCLUDED
+
+#include "client.h"
+#include "commands.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define CLUSTER_STATS_TIMEOUT_MS 1000 //  stats of a whole cluster: a node's answer
+#define TRANSFER_GET_MS 1000          //  transfer --wait: one get's answer at most
+
+typedef struct {
+    const char *endpoint; //  a plain endpoint, or NULL when cluster is set
+    const char *cluster;  //  a cluster file, or NULL when endpoint is set
+    const char *node;     //  --node: that node of the cluster alone, or NULL
+    const char *id;
+    long timeout_ms; //  --timeout, 0 if not given (each command has its default)
+    long from;
+    bool wait;
+    bool follow;       //  events: keep printing new ones
+    const char *retry; //  the command line that retries this one safely, or NULL
+    const char *input; //  send --input: a file of a JSON object, "-" stdin
+} client_options_t;
+
+//  The options every client command's help lists, and how the target is
+//  chosen.
+#define TARGET_HELP                                                                                \
+    "Where to send (the first that is given wins):\n"                                              \
+    "  --endpoint E     one node's endpoint, plain (no CURVE)\n"                                   \
+    "  --cluster FILE   a cluster's map (shoal cluster init): any node, with CURVE\n"              \
+    "                   and the client certificate beside FILE; a node forwards\n"                 \
+    "                   what it does not own\n"                                                    \
+    "  $SHOAL_ENDPOINT, then $SHOAL_CLUSTER, then " CLIENT_DEFAULT_ENDPOINT "\n"                   \
+    "  --node NAME      with --cluster or $SHOAL_CLUSTER: talk to node NAME only\n\n"
+
+//  Parses the options the client commands share and chooses the target.
+//  Returns the index of the first positional argument, or OPTIONS_ERROR /
+//  OPTIONS_HELP (see options.h).
+int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *));
+
+//  Connects to the target, sends one request and waits for its reply
+//  (timeout_ms, 0: DEFAULT_TIMEOUT_MS), disconnects. Prints a message and
+//  returns an exit code when there is no reply; returns -1 with *reply
+//  (to close) when there is.
+int client_cmd_call_once (const char *command, const client_options_t *opts,
+                          const envelope_t *request, long timeout_ms, client_reply_t *reply);
+
+#endif
