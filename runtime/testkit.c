@@ -8,7 +8,7 @@
     that sends a command twice runs it twice), and a module's options are
     never set.
 */
-#include "shoal_testkit.h"
+#include "testkit_internal.h"
 #include "ctx.h"
 #include "data.h"
 #include "registry.h"
@@ -16,74 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TESTKIT_MAX_GIVEN 1024 //  uncommitted given events
-
-//  A field map kept by the kit (an event, a command sent, a timer, a
-//  reply), with what names it, parsed when a test first reads it.
-typedef struct {
-    char name[SHOAL_NAME_MAX + 1];
-    char to[SHOAL_ADDRESS_MAX + 1];    //  a command's receiver
-    char id[2 * ENVELOPE_ID_SIZE + 1]; //  a command's or a timer's id
-    int64_t due;                       //  a timer's due time; a command's send time
-    uint64_t seq;                      //  a timer's order among equal due times
-    bool answered;                     //  a command: a reply was delivered
-    uint8_t *bytes;                    //  the encoded map, owned
-    size_t size;
-    shoal_data_t data; //  bytes parsed, when parsed
-    bool parsed;
-} item_t;
-
-//  A growable list of items.
-typedef struct {
-    item_t *items;
-    size_t count;
-    size_t max;
-} list_t;
-
-struct _shoal_testkit_t {
-    const shoal_type_t *type;            //  borrowed, or in registry
-    shoal_registry_t *registry;          //  for a module's types, owned
-    char address[SHOAL_ADDRESS_MAX + 1]; //  the actor's
-    const char *id;                      //  part of address after '/'
-    int64_t now;                         //  the clock
-    uint64_t seq;                        //  ids handed out
-    shoal_ctx_t ctx;                     //  reused for every turn
-    uint8_t *state;                      //  type->state_size bytes
-    uint8_t *before;                     //  the state before the last turn
-    list_t history;                      //  every event kept
-    shoal_rec_t given[TESTKIT_MAX_GIVEN];
-    char given_names[TESTKIT_MAX_GIVEN][SHOAL_NAME_MAX + 1];
-    size_t given_count; //  given events not yet committed
-    list_t ledger;      //  every command sent, for replies and stalls
-    list_t pending;     //  timers set, not fired nor cancelled
-    //  The prepared message.
-    bool prepared;
-    uint8_t kind;
-    char name[SHOAL_NAME_MAX + 1];
-    char from[SHOAL_ADDRESS_MAX + 1];
-    char msg_id[2 * ENVELOPE_ID_SIZE + 1];
-    int64_t created;
-    bool accepted_reply;
-    char code[ENVELOPE_CODE_MAX + 1];
-    char reason[ENVELOPE_REASON_MAX + 1];
-    shoal_rec_t payload;
-    item_t fired; //  the pending timer being delivered, taken out
-    bool has_fired;
-    //  The last turn.
-    bool accepted;
-    char last_code[ENVELOPE_CODE_MAX + 1];
-    char why[512];
-    item_t reply;
-    list_t events, sent, timers;
-    char cancels[CTX_MAX_CANCELS][SHOAL_NAME_MAX + 1];
-    size_t cancel_count;
-    //  The view.
-    shoal_rec_t view_rec;
-    shoal_data_t view;
-    bool view_open;
-};
-
-static const shoal_data_t s_empty; //  map NULL: every key absent
+const shoal_data_t testkit_empty; //  map NULL: every key absent
 
 //  --------------------------------------------------------------------------
 //  Items and lists
@@ -115,16 +48,16 @@ static int s_item_take (item_t *item, shoal_rec_t *rec)
 }
 
 //  The item's fields, parsed on first use. Never NULL.
-static const shoal_data_t *s_item_data (item_t *item)
+const shoal_data_t *testkit_item_data (item_t *item)
 {
     if (!item->parsed) {
         if (data_init (&item->data, item->bytes, item->size) != 0) {
             data_close (&item->data);
-            return &s_empty;
+            return &testkit_empty;
         }
         item->parsed = true;
     }
-    return item->data.map ? &item->data : &s_empty;
+    return item->data.map ? &item->data : &testkit_empty;
 }
 
 //  Appends a zeroed item. Returns it, or NULL out of memory. Growing the
@@ -173,7 +106,7 @@ static void s_list_destroy (list_t *list)
     list->max = 0;
 }
 
-static item_t *s_list_at (const list_t *list, size_t i)
+item_t *testkit_list_at (const list_t *list, size_t i)
 {
     return i < list->count ? &list->items[i] : NULL;
 }
@@ -481,8 +414,8 @@ int shoal_testkit_from (shoal_testkit_t *self, const char *from)
 
 //  Writes the view of state into rec. Returns its bytes (borrowed until rec
 //  changes) or NULL if view misused it.
-static const uint8_t *s_view_bytes (shoal_testkit_t *self, const void *state, shoal_rec_t *rec,
-                                    size_t *size)
+const uint8_t *testkit_view_bytes (shoal_testkit_t *self, const void *state, shoal_rec_t *rec,
+                                   size_t *size)
 {
     rec_reset (rec);
     self->type->view (state, rec);
@@ -498,8 +431,8 @@ static int s_same_view (shoal_testkit_t *self, const void *live, const void *oth
     rec_init (&a);
     rec_init (&b);
     size_t a_size, b_size;
-    const uint8_t *a_bytes = s_view_bytes (self, live, &a, &a_size);
-    const uint8_t *b_bytes = s_view_bytes (self, other, &b, &b_size);
+    const uint8_t *a_bytes = testkit_view_bytes (self, live, &a, &a_size);
+    const uint8_t *b_bytes = testkit_view_bytes (self, other, &b, &b_size);
     int rc = 0;
     if (!a_bytes || !b_bytes) {
         rc = SHOAL_EFORMAT;
@@ -557,7 +490,7 @@ static int s_check_snapshot (shoal_testkit_t *self)
         data_close (&data);
         snprintf (self->why, sizeof self->why, "snapshot wrote what does not parse");
     } else {
-        if (type->restore (fresh, type->snapshot_version, data.map ? &data : &s_empty) != 0)
+        if (type->restore (fresh, type->snapshot_version, data.map ? &data : &testkit_empty) != 0)
             snprintf (self->why, sizeof self->why, "restore refused a snapshot of version %d",
                       type->snapshot_version);
         else
@@ -762,146 +695,4 @@ int shoal_testkit_advance (shoal_testkit_t *self, int64_t ms)
 size_t shoal_testkit_pending (const shoal_testkit_t *self)
 {
     return self->pending.count;
-}
-
-//  --------------------------------------------------------------------------
-//  The last turn
-
-bool shoal_testkit_accepted (const shoal_testkit_t *self)
-{
-    return self->accepted;
-}
-
-const char *shoal_testkit_code (const shoal_testkit_t *self)
-{
-    return self->last_code;
-}
-
-const char *shoal_testkit_why (const shoal_testkit_t *self)
-{
-    return self->why;
-}
-
-const shoal_data_t *shoal_testkit_replied (shoal_testkit_t *self)
-{
-    return s_item_data (&self->reply);
-}
-
-size_t shoal_testkit_events (const shoal_testkit_t *self)
-{
-    return self->events.count;
-}
-
-const char *shoal_testkit_event (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->events, i);
-    return item ? item->name : NULL;
-}
-
-const shoal_data_t *shoal_testkit_event_fields (shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->events, i);
-    return item ? s_item_data (item) : NULL;
-}
-
-size_t shoal_testkit_sent (const shoal_testkit_t *self)
-{
-    return self->sent.count;
-}
-
-const char *shoal_testkit_sent_to (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->sent, i);
-    return item ? item->to : NULL;
-}
-
-const char *shoal_testkit_sent_name (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->sent, i);
-    return item ? item->name : NULL;
-}
-
-const shoal_data_t *shoal_testkit_sent_fields (shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->sent, i);
-    return item ? s_item_data (item) : NULL;
-}
-
-const char *shoal_testkit_sent_id (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->sent, i);
-    return item ? item->id : NULL;
-}
-
-size_t shoal_testkit_timers (const shoal_testkit_t *self)
-{
-    return self->timers.count;
-}
-
-const char *shoal_testkit_timer_name (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->timers, i);
-    return item ? item->name : NULL;
-}
-
-int64_t shoal_testkit_timer_due (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->timers, i);
-    return item ? item->due : -1;
-}
-
-const shoal_data_t *shoal_testkit_timer_fields (shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->timers, i);
-    return item ? s_item_data (item) : NULL;
-}
-
-size_t shoal_testkit_cancels (const shoal_testkit_t *self)
-{
-    return self->cancel_count;
-}
-
-const char *shoal_testkit_cancel_name (const shoal_testkit_t *self, size_t i)
-{
-    return i < self->cancel_count ? self->cancels[i] : NULL;
-}
-
-//  --------------------------------------------------------------------------
-//  The actor
-
-const shoal_data_t *shoal_testkit_view (shoal_testkit_t *self)
-{
-    if (self->view_open)
-        data_close (&self->view);
-    self->view_open = false;
-    size_t size;
-    const uint8_t *bytes = s_view_bytes (self, self->state, &self->view_rec, &size);
-    if (!bytes)
-        return NULL;
-    self->view_open = true;
-    if (data_init (&self->view, bytes, size) != 0)
-        return NULL;
-    return self->view.map ? &self->view : &s_empty;
-}
-
-const void *shoal_testkit_state (const shoal_testkit_t *self)
-{
-    return self->state;
-}
-
-int64_t shoal_testkit_version (const shoal_testkit_t *self)
-{
-    return (int64_t) self->history.count;
-}
-
-const char *shoal_testkit_history (const shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->history, i);
-    return item ? item->name : NULL;
-}
-
-const shoal_data_t *shoal_testkit_history_fields (shoal_testkit_t *self, size_t i)
-{
-    item_t *item = s_list_at (&self->history, i);
-    return item ? s_item_data (item) : NULL;
 }
