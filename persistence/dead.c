@@ -96,13 +96,7 @@ int journal_dead_scan (journal_t *self, journal_dead_fn *fn, void *arg)
                      (const uint8_t *) value, value_len);
         }
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc < 0 ? rc : 0;
 }

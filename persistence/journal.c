@@ -83,14 +83,7 @@ static int s_is_empty (journal_t *self, bool *empty)
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     leveldb_iter_seek_to_first (it);
     *empty = !leveldb_iter_valid (it);
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    leveldb_iter_destroy (it);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
-    return 0;
+    return journal_iter_close (it, 0);
 }
 
 //  Marks a new, empty store with the key layout and its shard count, in
@@ -620,4 +613,15 @@ int journal_repair (const char *dir, char **report, char **error)
     *report = strdup ((char *) zchunk_data (lines));
     zchunk_destroy (&lines);
     return 0;
+}
+
+int journal_iter_close (leveldb_iterator_t *it, int rc)
+{
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    leveldb_iter_destroy (it);
+    if (!err)
+        return rc;
+    leveldb_free (err);
+    return SHOAL_EIO;
 }

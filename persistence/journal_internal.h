@@ -65,4 +65,8 @@ int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
 //  returns NULL for size 0 unless memory ran out. In read.c.
 uint8_t *journal_memdup (const void *bytes, size_t size);
 
+//  Destroys an iterator that a read or scan is done with. Returns rc, or
+//  SHOAL_EIO if the iterator met a storage error on the way.
+int journal_iter_close (leveldb_iterator_t *it, int rc);
+
 #endif

@@ -75,13 +75,7 @@ int journal_version (journal_t *self, const char *stream, int64_t *version)
                 *version = seq;
         }
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
 }
@@ -131,13 +125,7 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
         if (limit && ++delivered == limit)
             break;
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
 }

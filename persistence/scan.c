@@ -54,13 +54,7 @@ static int s_scan (journal_t *self, uint32_t first, uint32_t past, char tag, sca
                 break;
         }
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc < 0 ? rc : 0;
 }
@@ -184,13 +178,7 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
             leveldb_iter_seek (it, (const char *) seek, seek_len);
         }
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc < 0 ? rc : 0;
 }
@@ -352,13 +340,7 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
         const char *value = leveldb_iter_value (it, &value_len);
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
     }
-    char *err = NULL;
-    leveldb_iter_get_error (it, &err);
-    if (err) {
-        leveldb_free (err);
-        rc = SHOAL_EIO;
-    }
-    leveldb_iter_destroy (it);
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
 }
