@@ -469,7 +469,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         options->max_amount <= 0 || options->window == 0 || options->kills > 15 ||
         options->hot > options->accounts || (options->endpoint && options->kills) ||
         options->nodes < 0 || options->nodes > BANK_NODES_MAX || options->freeze_ms < 0 ||
-        (options->endpoint && (options->nodes > 1 || options->freeze_ms))) {
+        (options->endpoint && (options->nodes > 1 || options->freeze_ms)) ||
+        (options->listen && (options->endpoint || options->nodes >= 1))) {
         fprintf (stderr, "%s: the bank run's options are out of range\n", driver_command);
         return SHOAL_EINVAL;
     }

@@ -45,6 +45,8 @@ typedef struct {
     bool async;           //  node durability
     bool progress;        //  progress on stderr
     const char *endpoint; //  an existing node's (NULL: start a child; see above)
+    const char *listen;   //  its own node's endpoint, kept across kills (NULL: a free
+                          //  loopback TCP port); a test gives ipc:// in its own directory
     int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
     int nodes;            //  0 or 1: one node; 2 to BANK_NODES_MAX: a cluster of its own
     int freeze_ms;        //  SIGSTOP one random node this long once mid-run (0: never)

@@ -63,7 +63,9 @@ static int s_restart (run_t *run, int i)
         node_child_args_t args;
         node_child_args (&args, o->async, o->workers, NULL);
         node_child_t *node = &run->nodes[0];
-        const char *endpoint = node->endpoint[0] ? node->endpoint : NODE_CHILD_FREE_ENDPOINT;
+        const char *endpoint = node->endpoint[0] ? node->endpoint
+                               : o->listen       ? o->listen
+                                                 : NODE_CHILD_FREE_ENDPOINT;
         rc = node_child_start_retry (node, o->shoal, run->result->data_dir, endpoint, &args, o->log,
                                      30000);
     }

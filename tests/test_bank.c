@@ -265,10 +265,11 @@ static int s_run (char *out, size_t size, const char *format, ...)
 //  --------------------------------------------------------------------------
 
 //  The invariants of DESIGN.md, from the journal itself, after 10,000
-//  concurrent transfers over 1,000 accounts with 3+ SIGKILLs.
+//  concurrent transfers over 1,000 accounts with 3+ SIGKILLs. The node
+//  keeps its store and its ipc:// endpoint in the test's own directory.
 static void test_invariants_under_kills (void **state)
 {
-    (void) state;
+    fixture_t *f = *state;
     uint64_t seed = getenv ("SHOAL_TEST_SEED") ? strtoull (getenv ("SHOAL_TEST_SEED"), NULL, 10)
                                                : (uint64_t) time (NULL);
     print_message ("test_invariants_under_kills: seed %llu (replay with SHOAL_TEST_SEED)\n",
@@ -284,6 +285,8 @@ static void test_invariants_under_kills (void **state)
         .kills = 3,
         .seed = seed,
         .workers = 2,
+        .data_dir = f->data,
+        .listen = f->endpoint,
     };
     bank_result_t r;
     int rc = bank_run (&o, &r);
@@ -291,6 +294,7 @@ static void test_invariants_under_kills (void **state)
                    r.completed, r.failed, r.compensated, r.kills, r.resends,
                    r.problem[0] ? r.problem : "books balance");
     assert_int_equal (rc, 0);
+    assert_string_equal (r.endpoint, f->endpoint);
     assert_true (r.balanced);
     assert_true (r.kills >= 3);
     assert_int_equal (r.unfinished, 0);
@@ -604,7 +608,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_inbox_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stall_notice, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_file, s_setup, s_teardown),
-        cmocka_unit_test (test_invariants_under_kills),
+        cmocka_unit_test_setup_teardown (test_invariants_under_kills, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
