@@ -60,7 +60,10 @@
     X (unavailable, "client messages refused: the node that owns their actor is down")             \
     X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
-    X (unread, "replies dropped: their client had 1000 unread (a re-send gets the stored reply)")  \
+    X (unread,                                                                                     \
+       "replies dropped: their client did not read them (a re-send gets the stored reply)")        \
+    X (reply_bytes, "reply bytes queued and held for clients that have not read them")             \
+    X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
     X (uptime_ms, "milliseconds since the node started")
 
 #define SHOAL_METRICS(X)                                                                           \
@@ -102,6 +105,10 @@
     X (shoal_unread_replies_dropped_total, counter, "", n.unread,                                  \
        "Replies dropped: their client was not reading them (it re-sends and gets the stored "      \
        "reply)")                                                                                   \
+    X (shoal_unread_reply_bytes, gauge, "", n.reply_bytes,                                         \
+       "Reply bytes queued and held for clients that have not read them (at most 64 MiB)")         \
+    X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
+       "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \
        "Connections refused: a key not in the cluster file or the clients directory")              \
     X (shoal_workers, gauge, "", n.workers, "Worker threads")                                      \

@@ -17,80 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Gives a reply to the router without waiting. Returns 0, or -1 with
-//  errno EAGAIN when its client has FRONT_CLIENT_HWM replies unread
-//  (EHOSTUNREACH: the client is gone).
-static int s_router_try (front_t *self, const uint8_t *id, size_t id_size, const uint8_t *frame,
-                         size_t size)
-{
-    void *router = zsock_resolve (self->router);
-    if (zmq_send (router, id, id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-        return -1;
-    zmq_send (router, frame, size, ZMQ_DONTWAIT); //  a message's next part always goes
-    return 0;
-}
-
-//  Sends a reply to the client of ROUTER id (borrowed). When the client
-//  has FRONT_CLIENT_HWM replies unread, the reply is held (s_held_retry
-//  tries it again) while all the held replies stay under
-//  FRONT_OVERFLOW_BYTES; past that it is dropped and counted (unread): a
-//  re-send with the same id gets the stored reply. A client that is gone
-//  is skipped.
-static void s_router_send (front_t *self, const uint8_t *id, size_t id_size, const uint8_t *frame,
-                           size_t size)
-{
-    if (s_router_try (self, id, id_size, frame, size) == 0 || zmq_errno () != EAGAIN)
-        return;
-    held_t *held = NULL;
-    if (self->held_bytes + size + id_size <= FRONT_OVERFLOW_BYTES)
-        held = malloc (sizeof (held_t));
-    if (held && (held->id = malloc (id_size + size))) {
-        held->id_size = id_size;
-        held->frame = held->id + id_size;
-        held->size = size;
-        memcpy (held->id, id, id_size);
-        memcpy (held->frame, frame, size);
-        held->held_at = zclock_mono ();
-        zlistx_add_end (self->held, held);
-        self->held_bytes += id_size + size;
-        return;
-    }
-    free (held);
-    self->counters.unread++;
-}
-
-static void s_held_destroy (void **item)
-{
-    held_t *held = (held_t *) *item;
-    if (held) {
-        free (held->id);
-        free (held);
-        *item = NULL;
-    }
-}
-
-//  Tries the held replies again, in order; drops those of clients that
-//  are gone, and those held past FRONT_OVERFLOW_MS (counted unread).
-static void s_held_retry (front_t *self)
-{
-    int64_t now = zclock_mono ();
-    held_t *held = zlistx_first (self->held);
-    while (held) {
-        void *handle = zlistx_cursor (self->held);
-        bool done = s_router_try (self, held->id, held->id_size, held->frame, held->size) == 0 ||
-                    zmq_errno () == EHOSTUNREACH;
-        if (!done && now - held->held_at > FRONT_OVERFLOW_MS) {
-            self->counters.unread++;
-            done = true;
-        }
-        if (done)
-            self->held_bytes -= held->id_size + held->size;
-        held = zlistx_next (self->held);
-        if (done)
-            zlistx_delete (self->held, handle);
-    }
-}
-
 static zsock_t *s_socket (int type, int hwm)
 {
     zsock_t *socket = zsock_new (type);
@@ -111,9 +37,6 @@ front_t *front_new (const front_config_t *config, char **error)
         self->started = zclock_time ();
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
         self->gathers = zlistx_new ();
-        self->held = zlistx_new ();
-        if (self->held)
-            zlistx_set_destructor (self->held, s_held_destroy);
         self->replies = s_socket (ZMQ_PULL, 0);
         self->router = s_socket (ZMQ_ROUTER, 100000);
         if (self->router) {
@@ -121,9 +44,12 @@ front_t *front_new (const front_config_t *config, char **error)
             //  then each is dropped, counted, and not waited for.
             zsock_set_sndhwm (self->router, FRONT_CLIENT_HWM);
             zsock_set_router_mandatory (self->router, 1);
+            self->client_replies =
+                front_replies_new (zsock_resolve (self->router), &self->counters);
         }
     }
-    if (!self || !self->push || !self->replies || !self->router || !self->gathers || !self->held) {
+    if (!self || !self->push || !self->replies || !self->router || !self->gathers ||
+        !self->client_replies) {
         *error = strdup ("out of memory");
         front_destroy (&self);
         return NULL;
@@ -179,7 +105,7 @@ void front_destroy (front_t **self_p)
         free (gather);
     }
     zlistx_destroy (&self->gathers);
-    zlistx_destroy (&self->held);
+    front_replies_destroy (&self->client_replies);
     zsock_destroy (&self->router);
     zsock_destroy (&self->replies);
     free (self->endpoint);
@@ -233,7 +159,7 @@ static bool s_to_client (front_t *self, const uint8_t *route, size_t route_size,
                          const uint8_t *frame, size_t size)
 {
     if (route_size >= 2 && route[0] == ROUTE_CLIENT) {
-        s_router_send (self, route + 1, route_size - 1, frame, size);
+        front_replies_send (self->client_replies, route + 1, route_size - 1, frame, size);
         return true;
     }
     if (route_size >= 3 && route[0] == ROUTE_PEER && self->config.peers) {
@@ -486,7 +412,7 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     front_t *self = arg;
     if (kind == PEERS_ANSWER) {
         //  The reply to a CALL we forwarded: route is our client's id.
-        s_router_send (self, route, route_size, frame, size);
+        front_replies_send (self->client_replies, route, route_size, frame, size);
         return;
     }
     envelope_t envelope;
@@ -532,7 +458,7 @@ void front_run (front_t *self)
         count += peers_poll_items (self->config.peers, items + 2, FRONT_POLL_MAX - 2);
     while (!zsys_interrupted) {
         long timeout = self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500;
-        if (zlistx_size (self->held))
+        if (front_replies_holding (self->client_replies))
             timeout = FRONT_OVERFLOW_TICK_MS;
         int rc = zmq_poll (items, count, timeout);
         if (rc == -1) {
@@ -549,8 +475,7 @@ void front_run (front_t *self)
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
             if (!s_recv_client (self))
                 break;
-        if (zlistx_size (self->held))
-            s_held_retry (self);
+        front_replies_tick (self->client_replies);
         if (zlistx_size (self->gathers))
             front_gather_expire (self);
         s_log_bad_frames (self);

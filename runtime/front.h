@@ -45,12 +45,14 @@ typedef struct _front_t front_t;
 
 //  The front's own counters: the front bumps them, any thread reads them.
 typedef struct {
-    atomic_uint_fast64_t bad_frames;  //  client or peer frames refused
-    atomic_uint_fast64_t busy;        //  client messages refused: a worker's queue was full
-    atomic_uint_fast64_t forwarded;   //  client messages sent on to their owner
-    atomic_uint_fast64_t unavailable; //  client messages refused: their owner is down
-    atomic_uint_fast64_t dropped;     //  actor messages dropped: their owner's link is down
-    atomic_uint_fast64_t unread;      //  replies dropped: their client was not reading
+    atomic_uint_fast64_t bad_frames;       //  client or peer frames refused
+    atomic_uint_fast64_t busy;             //  client messages refused: a worker's queue was full
+    atomic_uint_fast64_t forwarded;        //  client messages sent on to their owner
+    atomic_uint_fast64_t unavailable;      //  client messages refused: their owner is down
+    atomic_uint_fast64_t dropped;          //  actor messages dropped: their owner's link is down
+    atomic_uint_fast64_t unread;           //  replies dropped: their client was not reading
+    atomic_uint_fast64_t reply_bytes;      //  reply bytes queued and held for clients (sampled)
+    atomic_uint_fast64_t reply_bytes_peak; //  the most at once
 } front_counters_t;
 
 typedef struct {

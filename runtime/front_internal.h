@@ -1,7 +1,8 @@
 /*  front_internal.h - what the front's files share (front.c routes,
-    front_stats.c answers "stats", front_gather.c the node-wide queries):
-    its struct and limits. Internal to runtime/; the front's thread owns
-    everything here.
+    front_replies.c gives replies to clients within bounds, front_stats.c
+    answers "stats", front_gather.c the node-wide queries): its struct
+    and limits. Internal to runtime/; the front's thread owns everything
+    here.
 */
 #ifndef FRONT_INTERNAL_H_INCLUDED
 #define FRONT_INTERNAL_H_INCLUDED
@@ -15,21 +16,38 @@
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
 #define FRONT_POLL_MAX (2 + 1 + 2 * 64)
-#define FRONT_GATHER_MS 5000  //  a node-wide query waits this long for its workers at most
-#define FRONT_CLIENT_HWM 1000 //  replies ZeroMQ queues for one client at most
-#define FRONT_OVERFLOW_BYTES (8u << 20) //  past it, replies of all clients held by the front
+#define FRONT_GATHER_MS 5000          //  a node-wide query waits this long for its workers at most
+#define FRONT_CLIENT_HWM 1000         //  replies ZeroMQ queues for one client at most
+#define FRONT_CLIENT_BYTES (1u << 20) //  and their bytes at most (but one reply)
+#define FRONT_OVERFLOW_BYTES (8u << 20) //  past them, replies of all clients held by the front
 #define FRONT_OVERFLOW_MS 1000          //  a reply held this long is dropped
 #define FRONT_OVERFLOW_TICK_MS 5        //  held replies are tried again this often
+#define FRONT_REPLY_BUDGET (64u << 20)  //  reply bytes queued and held, all clients together
+#define FRONT_REPLY_RESERVE (8u << 20)  //  of the budget, kept for clients that read:
+#define FRONT_CLIENT_FLOOR (64u << 10)  //  those with at most this much queued
 
-//  A reply the router could not take (its client's FRONT_CLIENT_HWM was
-//  reached), held by the front for FRONT_OVERFLOW_MS at most.
-typedef struct {
-    uint8_t *id; //  the client's ROUTER id, then the frame, in one allocation
-    size_t id_size;
-    uint8_t *frame;
-    size_t size;
-    int64_t held_at; //  monotonic ms
-} held_t;
+//  The replies to clients, and the memory they hold until read, bounded
+//  per client and in total (front_replies.c, whose first comment says
+//  how). The front's thread only.
+typedef struct _front_replies_t front_replies_t;
+
+//  Sends through router (borrowed; a ROUTER with router_mandatory);
+//  counts into counters (borrowed): unread, reply_bytes, reply_bytes_peak.
+//  NULL out of memory.
+front_replies_t *front_replies_new (void *router, front_counters_t *counters);
+//  Drops what is held. Replies in ZeroMQ's queues stay ZeroMQ's: their
+//  counts outlive the front. Safe to call twice.
+void front_replies_destroy (front_replies_t **self_p);
+//  Sends a reply (borrowed) to the client of ROUTER id, holds it, or
+//  drops it (counted unread). A client that is gone is skipped. Can't fail.
+void front_replies_send (front_replies_t *self, const uint8_t *id, size_t id_size,
+                         const uint8_t *frame, size_t size);
+//  True while replies are held: call front_replies_tick every
+//  FRONT_OVERFLOW_TICK_MS then.
+bool front_replies_holding (const front_replies_t *self);
+//  Tries the held replies again, drops those past FRONT_OVERFLOW_MS,
+//  forgets clients with nothing queued, and refreshes the counters.
+void front_replies_tick (front_replies_t *self);
 
 //  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
 typedef struct {
@@ -50,18 +68,17 @@ typedef struct {
 
 struct _front_t {
     front_config_t config;
-    char *endpoint;            //  bound, owned
-    zsock_t *router;           //  clients
-    zsock_t *replies;          //  PULL from workers
-    zsock_t **push;            //  PUSH to each worker
-    front_counters_t counters; //  atomic: the metrics scrape reads them
-    int64_t started;           //  wall clock ms
-    int64_t bad_logged_at;     //  when a burst of bad frames was last logged (mono ms)
-    uint64_t bad_logged;       //  bad_frames as of that line
-    zlistx_t *gathers;         //  gather_t waiting for their workers
-    uint32_t next_gather;      //  the last gather's id
-    zlistx_t *held;            //  held_t: replies waiting for their client's room
-    size_t held_bytes;         //  their bytes
+    char *endpoint;                  //  bound, owned
+    zsock_t *router;                 //  clients
+    zsock_t *replies;                //  PULL from workers
+    zsock_t **push;                  //  PUSH to each worker
+    front_counters_t counters;       //  atomic: the metrics scrape reads them
+    int64_t started;                 //  wall clock ms
+    int64_t bad_logged_at;           //  when a burst of bad frames was last logged (mono ms)
+    uint64_t bad_logged;             //  bad_frames as of that line
+    zlistx_t *gathers;               //  gather_t waiting for their workers
+    uint32_t next_gather;            //  the last gather's id
+    front_replies_t *client_replies; //  replies to clients, bounded (front_replies.c)
 };
 
 //  Answers request (NULL if it could not be read) with payload (borrowed),

@@ -144,6 +144,8 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .unavailable = (int64_t) atomic_load (&f->unavailable),
         .dropped = (int64_t) atomic_load (&f->dropped),
         .unread = (int64_t) atomic_load (&f->unread),
+        .reply_bytes = (int64_t) atomic_load (&f->reply_bytes),
+        .reply_bytes_peak = (int64_t) atomic_load (&f->reply_bytes_peak),
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .uptime_ms = zclock_time () - config->started,
     };
