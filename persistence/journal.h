@@ -181,8 +181,10 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
 //  of them did not decode (a key that does not parse counts as bad).
 typedef struct {
     size_t events, snapshots, inbox, outbox, timers, meta, unknown;
-    size_t dead; //  dead-letter records (journal_dead.h): counted, not decoded
-    size_t bad_events, bad_snapshots, bad_inbox, bad_keys;
+    size_t dead;  //  dead-letter records (journal_dead.h): counted, not decoded
+    size_t log;   //  event log records, each decoded whole
+    size_t views; //  projections' rows and checkpoints: counted, not decoded
+    size_t bad_events, bad_snapshots, bad_inbox, bad_log, bad_keys;
     char first_bad[256]; //  the first bad record, described ("" if none)
 } journal_records_t;
 
@@ -205,6 +207,33 @@ int journal_repair (const char *dir, char **report, char **error);
 //  *value is the caller's to free().
 int journal_meta_get (journal_t *self, const char *name, char **value);
 int journal_meta_put (journal_t *self, const char *name, const char *value);
+
+//  --------------------------------------------------------------------------
+//  The event log (eventlog.c): every event committed, in commit order, at
+//  dense positions from 0, written in the same write as the events.
+
+//  One event of the log, borrowed for the callback.
+typedef struct {
+    uint64_t position;   //  its place in the node's log
+    const char *stream;  //  the actor's address
+    int64_t seq;         //  its seq in that stream
+    const char *name;    //  the event's name
+    const uint8_t *data; //  its fields, an encoded msgpack map
+    size_t size;
+    int64_t created; //  ms since the epoch, when its turn ran
+} journal_logged_t;
+
+//  Called for each event read from the log. Return non-zero to stop.
+typedef int (journal_log_fn) (void *arg, const journal_logged_t *event);
+
+//  The position the next committed event will get: the number of events
+//  in the log. Can't fail.
+uint64_t journal_log_end (journal_t *self);
+
+//  Calls fn for the events at positions from, from+1, ... in order, at
+//  most limit of them (0 = all). Returns 0, fn's non-zero value,
+//  SHOAL_EFORMAT for a damaged log record, SHOAL_EIO.
+int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg);
 
 //  --------------------------------------------------------------------------
 //  Batches
@@ -265,6 +294,7 @@ size_t journal_batch_count (const journal_batch_t *self);
 size_t journal_batch_bytes (const journal_batch_t *self);
 
 //  Writes everything staged in one LevelDB write and empties the batch,
+//  with one event log record holding a copy of the events appended,
 //  whatever the result. Returns 0 or SHOAL_EIO: then the write failed and
 //  may have left part of itself, which the reopen that follows drops (it
 //  may also keep all of it, as after a crash: nothing of it was
