@@ -114,6 +114,17 @@ static void s_stage_delete (journal_batch_t *self, const uint8_t *key, size_t ke
     self->bytes += key_len;
 }
 
+int journal_batch_stage (journal_batch_t *self, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t size)
+{
+    assert (self);
+    if (value)
+        s_stage_put (self, key, key_len, value, size);
+    else
+        s_stage_delete (self, key, key_len);
+    return 0;
+}
+
 //  Stages the record in the encoding buffer under key, unless encoding
 //  failed (pack_rc != 0): then the batch is marked broken, as part of a
 //  record set may already be staged, and SHOAL_ENOMEM is returned.

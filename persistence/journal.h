@@ -236,6 +236,69 @@ uint64_t journal_log_end (journal_t *self);
 int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg);
 
 //  --------------------------------------------------------------------------
+//  Projections (views.c): each build of a projection keeps a checkpoint,
+//  rows by key, the commands its reactions sent and have not seen answered,
+//  and the events an operator skipped, in a key range of its own.
+
+#define JOURNAL_VIEW_KEY_MAX 512 //  bytes of a row key at most
+
+//  One build of a projection: a rebuild makes a new build of the same
+//  version, beside the old one until it takes over.
+typedef struct {
+    const char *view; //  the projection's name, as a type's ([a-z][a-z0-9_-]*)
+    uint32_t version; //  the module's version of it, 1 or more
+    uint32_t build;   //  0 for the first, one more for each rebuild
+} journal_build_t;
+
+//  Where a build stands, written in the same batch as the rows it covers.
+typedef struct {
+    uint64_t next;    //  the position of the next event to apply
+    uint64_t applied; //  events given to apply so far
+    uint64_t skipped; //  events an operator skipped
+    bool paused;      //  an operator paused it
+    bool caught_up;   //  it has reached the log's end once
+} journal_checkpoint_t;
+
+//  True for a usable projection name. Can't fail.
+bool journal_view_name_ok (const char *view);
+
+//  The build's checkpoint. SHOAL_ENOTFOUND if it has none yet.
+int journal_view_checkpoint (journal_t *self, const journal_build_t *build,
+                             journal_checkpoint_t *cp);
+int journal_view_checkpoint_decode (const uint8_t *buf, size_t size, journal_checkpoint_t *cp);
+
+//  The row under key (the caller frees *row). SHOAL_ENOTFOUND if none.
+int journal_view_get (journal_t *self, const journal_build_t *build, const char *key,
+                      uint8_t **row, size_t *size);
+
+//  Called with each record found: its key (not NUL-terminated) and value.
+typedef int (journal_row_fn) (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                              size_t size);
+//  Calls fn for the rows whose key starts with prefix (NULL or "" for
+//  all), in key order, at most limit of them (0 = all).
+int journal_view_scan (journal_t *self, const journal_build_t *build, const char *prefix,
+                       size_t limit, journal_row_fn *fn, void *arg);
+//  Calls fn for each command the build's reactions await an answer to
+//  (key: its 16-byte id; value: its envelope), and for each event skipped
+//  (key: its position, u64be; value [1, at, reason]).
+int journal_view_sends (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
+                        void *arg);
+int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
+                        void *arg);
+
+//  Called for each build in the store, with its checkpoint (NULL if it has
+//  none). build->view is borrowed for the call.
+typedef int (journal_view_fn) (void *arg, const journal_build_t *build,
+                               const journal_checkpoint_t *cp);
+//  Every build, by name then version then build. Returns 0, fn's non-zero
+//  value, SHOAL_EFORMAT for a damaged key, SHOAL_EIO.
+int journal_view_list (journal_t *self, journal_view_fn *fn, void *arg);
+
+//  Deletes every record of the build, in several writes (a crash midway
+//  leaves a build without some rows: drop it again). *dropped counts them.
+int journal_view_drop (journal_t *self, const journal_build_t *build, size_t *dropped);
+
+//  --------------------------------------------------------------------------
 //  Batches
 
 journal_batch_t *journal_batch_new (journal_t *journal);
@@ -288,6 +351,20 @@ int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t 
                              size_t size);
 int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t due,
                              const uint8_t id[JOURNAL_ID_SIZE]);
+
+//  A projection's writes, staged with the rest of a batch: a row put
+//  (row a msgpack map) or deleted, the checkpoint, a reaction's command
+//  (envelope NULL: delete it, answered), an event skipped at position.
+int journal_batch_view_put (journal_batch_t *self, const journal_build_t *build, const char *key,
+                            const uint8_t *row, size_t size);
+int journal_batch_view_del (journal_batch_t *self, const journal_build_t *build, const char *key);
+int journal_batch_view_checkpoint (journal_batch_t *self, const journal_build_t *build,
+                                   const journal_checkpoint_t *cp);
+int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size);
+int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build,
+                             uint64_t position, int64_t at, const char *reason);
 
 //  Number of records staged, and their bytes.
 size_t journal_batch_count (const journal_batch_t *self);

@@ -80,6 +80,11 @@ int journal_log_recover (journal_t *self);
 #define JOURNAL_LOG_META "eventlog" //  metadata: "1" once the log holds every event
 int journal_log_backfill (journal_t *self);
 
+//  Stages a put of value under key in batch (a delete when value is NULL).
+//  In batch.c, for views.c. Returns 0.
+int journal_batch_stage (journal_batch_t *batch, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t size);
+
 //  Copies bytes into a fresh buffer for the caller to free(); never
 //  returns NULL for size 0 unless memory ran out. In read.c.
 uint8_t *journal_memdup (const void *bytes, size_t size);
