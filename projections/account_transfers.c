@@ -74,8 +74,8 @@ static void s_put_index (shoal_view_t *view, const char *transfer, const started
 
 //  Writes the row of the transfer under one of its accounts (out: under
 //  its source, else under its target).
-static void s_put_row (shoal_view_t *view, const char *transfer, const started_t *started,
-                       bool out, const char *status)
+static void s_put_row (shoal_view_t *view, const char *transfer, const started_t *started, bool out,
+                       const char *status)
 {
     char key[SHOAL_VIEW_KEY_MAX + 1];
     snprintf (key, sizeof key, "%s/%020" PRIu64, out ? started->from : started->to,
@@ -149,8 +149,8 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
         const char *event, *status;
         bool terminal;
     } steps[] = {
-        {"Debited", "debited", false},         {"Compensating", "compensating", false},
-        {"Completed", "completed", true},      {"Failed", "failed", true},
+        {"Debited", "debited", false},        {"Compensating", "compensating", false},
+        {"Completed", "completed", true},     {"Failed", "failed", true},
         {"Compensated", "compensated", true},
     };
     const char *name = shoal_event_name (event);
