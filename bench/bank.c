@@ -548,7 +548,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (own && (rc = bank_nodes_start (&run)) != 0)
         goto done;
     if (options->projections && !(run.watch = bank_watch_new (run.cluster ? NULL : run.endpoint,
-                                                              run.cluster, run.node_count, 500))) {
+                                                              run.cluster, run.node_count, 250))) {
         rc = SHOAL_ENOMEM;
         goto done;
     }

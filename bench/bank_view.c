@@ -268,10 +268,8 @@ bool bank_watch_poll (bank_watch_t *self, bank_totals_t *totals)
         if (now < self->next_at)
             return false;
         self->next_at = now + self->period_ms;
-        if (!s_watch_send (self)) {
-            s_watch_drop_clients (self);
-            return false;
-        }
+        if (!s_watch_send (self))
+            return false; //  a cluster's links not up yet: the same clients next time
         self->sent_at = now;
     }
     int answered = 0;

@@ -75,11 +75,11 @@ static void s_print_projected (const bank_result_t *r)
                 p->failed == (int64_t) r->failed && p->compensated == (int64_t) r->compensated;
     char where[64];
     if (r->nodes >= 2)
-        snprintf (where, sizeof where, "summed over %d nodes", r->nodes);
+        snprintf (where, sizeof where, "summed over %d nodes, each caught up", r->nodes);
     else
-        snprintf (where, sizeof where, "at log position %llu", (unsigned long long) p->position);
-    printf ("  bank_totals    %8lld   (the projection, caught up %s)\n", (long long) p->balance,
-            where);
+        snprintf (where, sizeof where, "caught up at log position %llu",
+                  (unsigned long long) p->position);
+    printf ("  bank_totals    %8lld   (the projection, %s)\n", (long long) p->balance, where);
     printf ("                 %8s   accounts %lld open, %lld closed; transfers %lld completed, "
             "%lld failed, %lld compensated\n",
             "", (long long) p->open, (long long) p->closed, (long long) p->completed,
