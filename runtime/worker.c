@@ -20,8 +20,8 @@
     commands retry them. If the journal is down (it reopens the store after
     a failed write, journal.h), the reload is tried again each retry tick.
 
-    Known limits: the pending-outbox scan is O(n) per tick;
-    a tick runs at most every 20 ms (retries) and 1 s (passivation).
+    Known limits: a re-send runs at most every 20 ms after it is due, and
+    passivation every 1 s; a tick walks no table, only what is due.
 */
 #include "worker.h"
 #include "deadletter.h"
@@ -125,7 +125,7 @@ static void s_release (worker_t *self)
 static int s_reload (worker_t *self)
 {
     actor_table_purge (self);
-    zhashx_purge (self->pending);
+    zhashx_purge (self->pending); //  its entries leave their heaps
     timers_purge (self->timers);
     int rc = outbox_load (self);
     if (rc == 0)
@@ -299,8 +299,10 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         self->tally.messages++;
 }
 
-//  Timers that are due, then re-sends and stall notices (every
-//  RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS).
+//  Timers that are due, then re-sends and stall notices (at most every
+//  RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS). Each is
+//  kept in order of time (a heap by due time, the actors' LRU list), so a
+//  tick costs what is due: O(due · log n), not O(pending or active).
 static void s_tick (worker_t *self)
 {
     int64_t now = worker_now ();
@@ -324,8 +326,12 @@ static long s_poll_timeout (worker_t *self)
         return 0;
     int64_t now = worker_now ();
     int64_t next = self->next_passivate_tick;
-    if (zhashx_size (self->pending) && self->next_retry_tick < next)
-        next = self->next_retry_tick;
+    //  The outbox wakes us when a re-send is due, at most each retry tick.
+    int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
+    if (retry < self->next_retry_tick)
+        retry = self->next_retry_tick;
+    if (retry < next)
+        next = retry;
     if (timers_next_due (self) < next)
         next = timers_next_due (self);
     return next <= now ? 0 : (long) (next - now);
@@ -378,7 +384,7 @@ static void s_worker_destroy (worker_t **self_p)
     free (self->outs);
     free (self->staged_timers);
     zhashx_destroy (&self->actors);
-    zhashx_destroy (&self->pending);
+    outbox_close (self);
     timers_destroy (&self->timers);
     zlistx_destroy (&self->local);
     zhashx_destroy (&self->dead);
@@ -416,7 +422,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->stats = &config->stats[index];
     ctx_init (&self->ctx);
     self->actors = actor_table_new ();
-    self->pending = outbox_new ();
+    bool outbox_made = outbox_init (self) == 0;
     self->timers = timers_new ();
     self->local = zlistx_new ();
     zlistx_set_destructor (self->local, s_local_destroy);
@@ -425,7 +431,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
-    if (!self->actors || !self->pending || !self->timers || !self->local || !self->pull ||
+    if (!self->actors || !outbox_made || !self->timers || !self->local || !self->pull ||
         !self->push || !self->batch || !self->dead) {
         s_worker_destroy (&self);
         return NULL;
