@@ -61,12 +61,12 @@ struct _worker_t {
     size_t out_count, out_cap;
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
-    zhashx_t *pending;     //  id (16 bytes) -> pending_t (outbox.c)
+    zhashx_t *pending;            //  id (16 bytes) -> pending_t (outbox.c)
     outbox_order_t pending_order; //  the same entries by due time (outbox.c)
-    heap_t *timers;        //  wtimer_t by due time (timers.c)
-    uint64_t timers_armed; //  timers ever armed: ties in due time fire in this order
-    bool timers_cancelled; //  this batch cancelled some of them (timers.c)
-    shoal_ctx_t ctx;       //  the turn being run
+    heap_t *timers;               //  wtimer_t by due time (timers.c)
+    uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
+    bool timers_cancelled;        //  this batch cancelled some of them (timers.c)
+    shoal_ctx_t ctx;              //  the turn being run
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
     size_t turns;           //  messages in the current batch
