@@ -90,11 +90,9 @@ static size_t s_passivate_as_it_was (worker_t *self, int64_t now)
 
 static void s_local_drain (worker_t *self)
 {
-    local_t *item;
-    while ((item = zlistx_detach (self->local, NULL))) {
-        free (item->frame);
-        free (item);
-    }
+    for (size_t i = 0; i < self->local.count; i++)
+        free (self->local.items[(self->local.head + i) % self->local.cap].frame);
+    self->local.head = self->local.count = 0;
 }
 
 //  The bench's state: the worker, and the table as it was beside it.
@@ -206,10 +204,9 @@ int main (int argc, char *argv[])
                               .stats = &stats};
     worker_t worker = {.config = &config, .stats = &stats, .batch_number = 1};
     worker_t *self = &worker;
-    self->local = zlistx_new ();
     self->actors = actor_table_new ();
     zhashx_t *was = envelope_id_table_new (outbox_pending_destroy);
-    if (!self->local || !self->actors || !was || outbox_init (self) != 0)
+    if (!self->actors || !was || outbox_init (self) != 0)
         return 1;
 
     int64_t now = zclock_time ();
@@ -264,7 +261,8 @@ int main (int argc, char *argv[])
     zhashx_destroy (&was);
     outbox_close (self);
     zhashx_destroy (&self->actors);
-    zlistx_destroy (&self->local);
+    s_local_drain (self);
+    free (self->local.items);
     registry_destroy (&registry);
     journal_destroy (&journal);
     char command[128];
