@@ -10,7 +10,10 @@
        grows while the rows stay; resume: it catches up.
     3. Bad inputs are refused with clear messages and exit codes, and
        change nothing.
-    4. A cluster of two nodes: each node's row, merged; an action on every
+    4. With tests/projection_module.c: a failed projection with its error
+       and position, skipped; a new version refused as not_ready while it
+       builds and the old one answers, then served; the old one dropped.
+    5. A cluster of two nodes: each node's row, merged; an action on every
        node; a node down is named and its exit code given.
 
     Every wait polls a condition against a deadline.
@@ -309,7 +312,77 @@ static void test_bad_inputs (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  4. A cluster: every node answers for its own events
+//  4. tests/projection_module.c: a failed projection shown with its error
+//     and position, skipped through the command line; a new version that
+//     is still building refused as not_ready while the old one answers,
+//     then served; the old one dropped.
+
+#define MODULE_NODE NODE " --module \"$SHOAL_PROJECTION_MODULE\" --module-opt projection.version=%d"
+
+//  The "error_position" of projection name in a --json list, or -1.
+static long s_error_position (const char *list, const char *name)
+{
+    char entry[64];
+    snprintf (entry, sizeof entry, "{\"name\":\"%s\",", name);
+    const char *at = strstr (list, entry);
+    at = at ? strstr (at, "\"error_position\":") : NULL;
+    return at && at[17] >= '0' && at[17] <= '9' ? strtol (at + 17, NULL, 10) : -1;
+}
+
+static void test_failed_and_versions (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, MODULE_NODE, 1);
+    s_ok (p, "for i in 1 2 3 4 5 6 7 8; do $SHOAL send item/x Add by=$i --endpoint $E >/dev/null "
+             "|| exit 1; done; $SHOAL send item/x Poison --endpoint $E");
+    s_wait_for (p, out, "\"status\":\"failed\"", "$SHOAL projections --json --endpoint $E");
+    long position = s_error_position (out, "strict");
+    if (position < 0)
+        fail_msg ("no error_position for strict: %s", out);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E"), 0);
+    char failed[128];
+    snprintf (failed, sizeof failed, "failed at position %ld: Poisoned of item/x cannot be counted",
+              position);
+    assert_has (out, failed);
+    //  skip of another position is refused; of that one, it goes on.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position + 1),
+        1);
+    assert_has (err, "shoal projections: invalid: strict@1 is not stopped at position");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position), 0);
+    snprintf (failed, sizeof failed, "strict@1: skipped the event at position %ld", position);
+    assert_has (out, failed);
+    assert_has (out, "1 skipped");
+    s_wait_for (p, out, "{\"key\":\"total\",\"row\":{\"events\":8}}",
+                "$SHOAL query strict total --endpoint $E");
+    s_wait_for (p, out, "\"events\":9,\"sum\":36,\"version\":1}",
+                "$SHOAL query tally total --endpoint $E");
+
+    //  Version 2, slow: refused while it builds, version 1 answering.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, MODULE_NODE " --module-opt projection.slow_us=500000", 2);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query tally@2 total --endpoint $E"), 1);
+    assert_has (err, "shoal query: not_ready: tally@2 is still building (");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query tally total --endpoint $E"), 0);
+    assert_has (out, "\"version\":1}");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E"), 0);
+    if (!strstr (out, "tally@2") || !strstr (out, " building ") || !strstr (out, "] "))
+        fail_msg ("no tally@2 building with a progress bar: %s", out);
+    //  Served once it has caught up; then version 1, an orphan, dropped.
+    s_wait_for (p, out, "\"version\":2}", "$SHOAL query tally total --endpoint $E");
+    assert_has (out, "\"events\":9,\"sum\":36,");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections drop tally@1 --endpoint $E"), 0);
+    assert_has (out, "tally@1: dropped");
+    assert_has (out, "tally@2 ");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E"), 0);
+    if (strstr (out, "tally@1"))
+        fail_msg ("tally@1 still listed after its drop: %s", out);
+}
+
+//  --------------------------------------------------------------------------
+//  5. A cluster: every node answers for its own events
 
 static void s_cluster_start (proc_t *p, cluster_nodes_t *nodes, int i)
 {
@@ -435,6 +508,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_query_list_rebuild, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pause_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_inputs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_and_versions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cluster, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
