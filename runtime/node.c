@@ -454,7 +454,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                          .self_node = self->self_node,
                          .peers = self->peers,
                          .config = &self->config,
-                         .refused = &self->refused};
+                         .refused = &self->refused,
+                         .no_projections = self->options.projections_off};
     self->front = front_new (&fc, error);
     if (!self->front)
         return SHOAL_ENET;
@@ -464,8 +465,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                                   .registry = self->registry,
                                                   .prefix = self->prefix,
                                                   .gauges = &self->gauges};
-    self->projector = projector_new (&self->projector_config);
-    if (!self->projector) {
+    if (!self->options.projections_off)
+        self->projector = projector_new (&self->projector_config);
+    if (!self->options.projections_off && !self->projector) {
         *error = strdup ("the projection thread could not start (see the log)");
         return SHOAL_EIO;
     }

@@ -250,6 +250,7 @@ typedef struct {
     uint64_t stop_at; //  apply nothing from this position on (a failure's)
     uint64_t next;    //  the position after the last event read
     uint64_t applied;
+    int64_t until;    //  stop after this (monotonic ms): queries wait no longer
     int error;        //  the first apply's failure
     uint64_t error_position;
 } step_t;
@@ -270,14 +271,14 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 1;
     }
     step->applied++;
-    return 0;
+    return zclock_mono () >= step->until ? 1 : 0;
 }
 
 //  Reads and applies one batch. Returns true if it moved.
 static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
-    step_t step = {self, build, UINT64_MAX, from, 0, 0, 0};
+    step_t step = {self, build, UINT64_MAX, from, 0, zclock_mono () + PROJECTOR_STEP_MS, 0, 0};
     view_begin (&self->view, build, build->served);
     int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
     if (rc < 0) {
@@ -294,7 +295,7 @@ static bool s_step (projector_t *self, build_t *build)
         char reason[sizeof build->error];
         snprintf (reason, sizeof reason, "%s", build->error);
         view_begin (&self->view, build, build->served);
-        step = (step_t){self, build, failed_at, from, 0, 0, 0};
+        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
         journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         step.next = failed_at;
         build->failed = true;

@@ -18,6 +18,7 @@
 #include "projector.h"
 
 #define PROJECTOR_CHUNK 1000     //  events read per batch, at most
+#define PROJECTOR_STEP_MS 50     //  and for this long at most, so queries wait no longer
 #define PROJECTOR_SENDS_MAX 16   //  commands one apply may send
 #define PROJECTOR_FILTER_MAX 32  //  words of a projection's events list
 

@@ -83,7 +83,9 @@ void view_begin (shoal_view_t *view, build_t *build, bool react)
 
 //  The id of the rank-th command sent for the event at position by the
 //  projection name: the same on every replay, so that the target's inbox
-//  answers a re-send from its record.
+//  answers a re-send from its record. Its last 8 bytes are position and
+//  rank (unique within the projection); its first 8 mix them with the
+//  name's hash, as id tables hash an id by its first bytes.
 static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint64_t position,
                            int rank)
 {
@@ -91,8 +93,12 @@ static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint6
     for (const char *c = name; *c; c++)
         hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
     uint64_t tail = position << 4 | (uint64_t) rank;
+    uint64_t mixed = hash ^ tail; //  splitmix64's finalizer
+    mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ull;
+    mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebull;
+    mixed ^= mixed >> 31;
     for (int i = 0; i < 8; i++) {
-        id[i] = (uint8_t) (hash >> (56 - 8 * i));
+        id[i] = (uint8_t) (mixed >> (56 - 8 * i));
         id[8 + i] = (uint8_t) (tail >> (56 - 8 * i));
     }
 }
