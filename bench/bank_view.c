@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define SETTLE_MS (2 * 60 * 1000) //  the most the end check waits for the projections
-#define ROUND_MS 5000             //  a watch's round unanswered this long is dropped
+#define ROUND_MS 1500             //  a watch's round unanswered this long is dropped
 
 const char *const bank_view_names[] = {"bank_totals", "account_transfers", "large_debits", NULL};
 

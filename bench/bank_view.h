@@ -50,9 +50,9 @@ extern const char *const bank_view_names[];
 //  --------------------------------------------------------------------------
 //  A watch of bank_totals over one node (endpoint) or every node of a
 //  cluster (cluster, nodes n1..nN): a query every period_ms, its answers
-//  read without waiting; a round not answered in 5 s is dropped (a node
-//  may be down) and the clients made anew. A node's projection thread
-//  answers between its batches: under load a round may take a second.
+//  read without waiting. A round not answered in 1.5 s is dropped (a node
+//  may be down, or was killed with the query) and the clients made anew;
+//  the figures shown meanwhile are the last round's.
 
 typedef struct _bank_watch_t bank_watch_t;
 
