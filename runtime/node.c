@@ -464,7 +464,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
     self->projector_config = (projector_config_t){.journal = self->journal,
                                                   .registry = self->registry,
                                                   .prefix = self->prefix,
-                                                  .gauges = &self->gauges};
+                                                  .gauges = &self->gauges,
+                                                  .data_dir = self->data_dir};
     if (!self->options.projections_off)
         self->projector = projector_new (&self->projector_config);
     if (!self->options.projections_off && !self->projector) {

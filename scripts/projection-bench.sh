@@ -102,7 +102,7 @@ EOF
 
 bench() {   # bench -> transfers/s
     "$shoal" bench --endpoint "ipc://$dir/node.ipc" --accounts 10000 --concurrency 512 \
-        --transfers "$transfers" --json | "$python" -c \
+        --transfers "$transfers" --json 2>/dev/null | "$python" -c \
         'import json,sys; print(int(json.loads(sys.stdin.read().strip().splitlines()[-1])["transfers_per_second"]))'
 }
 
@@ -139,7 +139,7 @@ start_node "$dir/big" off
 # accounts, and the saga's own), as `shoal bench` reports.
 fill=$((events / 5))
 "$shoal" bench --endpoint "ipc://$dir/node.ipc" --accounts 10000 --concurrency 512 \
-    --transfers "$fill" --json >/dev/null
+    --transfers "$fill" --json >/dev/null 2>&1
 stop_node
 start_node "$dir/big" on
 read -r seconds end < <(probe rebuild)
