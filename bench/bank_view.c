@@ -51,8 +51,8 @@ static void s_totals_request (envelope_t *request, msgpack_sbuffer *buffer)
 
 static void s_reason (char *reason, size_t size, const client_reply_t *reply)
 {
-    if (reason)
-        snprintf (reason, size, "%s: %s", reply->code, reply->reason);
+    if (reason) //  cut to fit, as a message line
+        snprintf (reason, size, "%.63s: %.200s", reply->code, reply->reason);
 }
 
 //  Reads an accepted projection_rows reply of bank_totals into totals.
