@@ -31,7 +31,8 @@ static void s_help (FILE *out)
              "                 the Start reply as the client saw it\n"
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
-             "                 (the bench's own gets left out); the node's peak RSS\n\n"
+             "                 (the bench's own gets left out); LevelDB records per\n"
+             "                 completed transfer and per second; the node's peak RSS\n\n"
              "With --nodes N it starts a cluster of N nodes of its own instead\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
              "node) and one client connected to all of them; requests go to any node, which\n"
@@ -100,17 +101,19 @@ static void s_help (FILE *out)
 
 //  What the bench prints, worked out from the bank's result.
 typedef struct {
-    double seconds;             //  end to end (the span; wall clock if none)
-    double per_second;          //  completed / seconds
-    bool counters;              //  the node's figures below are known
-    double events_per_second;   //  over seconds
-    double commits_per_second;  //  over seconds
-    double records_per_commit;  //  records per LevelDB write
-    double messages_per_commit; //  the bench's own gets left out
-    int64_t resends;            //  the node's outbox re-sends
-    int64_t duplicates;         //  commands and replies it had seen already
-    int64_t peak_rss_kb;        //  the node's, over its life
-    int64_t workers;            //  0: unknown
+    double seconds;              //  end to end (the span; wall clock if none)
+    double per_second;           //  completed / seconds
+    bool counters;               //  the node's figures below are known
+    double events_per_second;    //  over seconds
+    double commits_per_second;   //  over seconds
+    double records_per_commit;   //  records per LevelDB write
+    double records_per_second;   //  LevelDB records written, over seconds
+    double records_per_transfer; //  records over the completed transfers
+    double messages_per_commit;  //  the bench's own gets left out
+    int64_t resends;             //  the node's outbox re-sends
+    int64_t duplicates;          //  commands and replies it had seen already
+    int64_t peak_rss_kb;         //  the node's, over its life
+    int64_t workers;             //  0: unknown
 } figures_t;
 
 static void s_figures (const bank_result_t *r, figures_t *f)
@@ -124,12 +127,16 @@ static void s_figures (const bank_result_t *r, figures_t *f)
     const bank_stats_t *a = &r->after, *b = &r->before;
     int64_t commits = a->commits - b->commits;
     int64_t messages = a->messages - b->messages - (int64_t) r->own_queries;
+    int64_t records = a->records - b->records;
     if (f->seconds > 0) {
         f->events_per_second = (double) (a->events - b->events) / f->seconds;
         f->commits_per_second = (double) commits / f->seconds;
+        f->records_per_second = (double) records / f->seconds;
     }
+    if (r->completed > 0)
+        f->records_per_transfer = (double) records / (double) r->completed;
     if (commits > 0) {
-        f->records_per_commit = (double) (a->records - b->records) / (double) commits;
+        f->records_per_commit = (double) records / (double) commits;
         f->messages_per_commit = (double) (messages > 0 ? messages : 0) / (double) commits;
     }
     f->resends = a->resends - b->resends;
@@ -180,6 +187,8 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
                 "%.1f messages/commit, %lld resends, %lld duplicates\n",
                 f->events_per_second, f->commits_per_second, f->records_per_commit,
                 f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
+        printf ("  records        %.0f LevelDB records/s, %.1f per completed transfer\n",
+                f->records_per_second, f->records_per_transfer);
         printf ("  peak RSS       %.1f MB (%s)\n", (double) f->peak_rss_kb / 1024.0,
                 r->nodes >= 2 ? "the nodes' summed" : "node");
     } else
@@ -214,6 +223,8 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("commits_per_second", f->counters, f->commits_per_second, 1);
     s_json_number ("records_per_commit", f->counters, f->records_per_commit, 2);
     s_json_number ("messages_per_commit", f->counters, f->messages_per_commit, 2);
+    s_json_number ("records_per_second", f->counters, f->records_per_second, 1);
+    s_json_number ("records_per_transfer", f->counters, f->records_per_transfer, 2);
     s_json_number ("resends", f->counters, (double) f->resends, 0);
     s_json_number ("duplicates", f->counters, (double) f->duplicates, 0);
     s_json_number ("peak_rss_kb", f->counters, (double) f->peak_rss_kb, 0);
