@@ -240,6 +240,7 @@ static int s_write (run_t *run, size_t records, int ms, ceiling_row_t *row, doub
             *capacity = grown;
         }
         (*samples)[row->commits++] = (double) (now - before) / 1000.0;
+        row->write_seconds += (double) (now - before) / 1e6;
         row->written += records;
     }
     row->seconds = (double) (now - start) / 1e6;
@@ -278,14 +279,15 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
     free (run);
     if (bench_remove_tree (dir) != 0)
         fprintf (stderr, "shoal bench: --ceiling: could not remove all of %s\n", dir);
-    if (rc == 0 && row->seconds > 0) {
+    if (rc == 0 && row->write_seconds > 0) {
         qsort (samples, row->commits, sizeof (double), s_compare_double);
         row->p50_ms = s_percentile (samples, row->commits, 50);
         row->p99_ms = s_percentile (samples, row->commits, 99);
         row->max_ms = row->commits ? samples[row->commits - 1] : 0;
-        row->commits_per_second = (double) row->commits / row->seconds;
-        row->records_per_second = (double) row->written / row->seconds;
-        row->mb_per_second = (double) row->bytes / row->seconds / 1e6;
+        row->commits_per_second = (double) row->commits / row->write_seconds;
+        row->records_per_second = (double) row->written / row->write_seconds;
+        row->wall_records_per_second = (double) row->written / row->seconds;
+        row->mb_per_second = (double) row->bytes / row->write_seconds / 1e6;
     }
     free (samples);
     return rc;

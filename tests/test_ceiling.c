@@ -79,15 +79,18 @@ static void test_json (void **state)
         "b = d[\"batches\"]\n"
         "assert [r[\"records_per_commit\"] for r in b] == [1, 50], b\n"
         "for r in b:\n"
-        "    for k in (\"commits\", \"records\", \"bytes\", \"seconds\",\n"
-        "              \"commits_per_second\", \"records_per_second\", \"mb_per_second\"):\n"
+        "    for k in (\"commits\", \"records\", \"bytes\", \"seconds\", \"write_seconds\",\n"
+        "              \"commits_per_second\", \"records_per_second\",\n"
+        "              \"wall_records_per_second\"):\n"
         "        assert r[k] > 0, (k, r)\n"
         "    assert r[\"records\"] == r[\"commits\"] * r[\"records_per_commit\"], r\n"
-        "    assert r[\"seconds\"] >= 0.2, r\n"
+        "    assert r[\"seconds\"] >= 0.2 and r[\"mb_per_second\"] >= 0, r\n"
         "    w = r[\"write_ms\"]\n"
         "    assert 0 < w[\"p50\"] <= w[\"p99\"] <= w[\"max\"], r\n"
-        "    assert abs (r[\"records_per_second\"] * r[\"seconds\"] - r[\"records\"]) "
+        "    assert r[\"write_seconds\"] <= r[\"seconds\"], r\n"
+        "    assert abs (r[\"records_per_second\"] * r[\"write_seconds\"] - r[\"records\"]) "
         "<= 0.01 * r[\"records\"] + 1, r\n"
+        "    assert r[\"wall_records_per_second\"] <= r[\"records_per_second\"], r\n"
         "print (\"ok\")' %s 2>&1",
         path);
     if (rc != 0)
