@@ -160,6 +160,7 @@ pg_report() {
         echo "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         jq -r -s '
             def r(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
+            def f1: if . == null then "-" else (. * 10 | round) as $x | "\($x / 10 | floor).\($x % 10)" end;
             def div(a; b): if a == null or b == null or b == 0 then null else a / b end;
             . as $all | [.[].round] | unique | .[] as $round |
             ($all | map(select(.round == $round))) as $x |
@@ -170,10 +171,10 @@ pg_report() {
             ($s.records_per_commit // null | if . == null then null else round end) as $batch |
             ($ceiling | map(select(.records_per_commit == $batch)) | .[0].records_per_second) as $top |
             "| \($round) | \($w) | \($pg.transfers_per_second | r(0)) | \($s.transfers_per_second | r(0)) | " +
-            "\(div($s.transfers_per_second; $pg.transfers_per_second) | r(1))× | " +
+            "\(div($s.transfers_per_second; $pg.transfers_per_second) | f1)× | " +
             "\(if $pg == null then "-" elif $pg.balanced then "balance" else "BROKEN" end), " +
             "\(if $s == null then "-" elif $s.balanced then "balance" else "BROKEN" end) | " +
-            "\($s.records_per_transfer | r(1)) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
+            "\($s.records_per_transfer | f1) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
             "\($top | r(0)) | \(div($s.records_per_second; $top) * 100 | r(0))% | " +
             "\(div($top; $s.records_per_transfer) | r(0)) |"' "$jsonl"
         echo
