@@ -156,8 +156,8 @@ pg_report() {
         echo "\$TMPDIR on $(df -h "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $1}'), load average (1, 5, 15 min) $load_start at the start, $load_end at the end."
         echo "PostgreSQL $(jq -r -s 'map(select(.postgres)) | .[0].postgres // "?"' "$jsonl"), LevelDB $(jq -r -s 'map(select(.mode == "ceiling")) | .[0].leveldb // "?"' "$jsonl")."
         echo
-        echo "| round | workload | PostgreSQL transfers/s | shoal transfers/s | shoal / PostgreSQL | books (pg, shoal) | shoal records/transfer | shoal records/commit | shoal records/s | LevelDB alone, records/s at that batch | shoal / LevelDB alone | transfers/s LevelDB alone allows at shoal's records/transfer |"
-        echo "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| round | workload | PostgreSQL transfers/s | shoal transfers/s | shoal / PostgreSQL | books (pg, shoal) | shoal records/transfer | shoal records/commit | shoal records/s | LevelDB alone, records/s at that batch | shoal / LevelDB alone | transfers/s LevelDB alone allows at shoal's records/transfer | load before (pg, shoal, ceiling) |"
+        echo "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         jq -r -s '
             def r(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
             def f1: if . == null then "-" else (. * 10 | round) as $x | "\($x / 10 | floor).\($x % 10)" end;
@@ -176,7 +176,9 @@ pg_report() {
             "\(if $s == null then "-" elif $s.balanced then "balance" else "BROKEN" end) | " +
             "\($s.records_per_transfer | f1) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
             "\($top | r(0)) | \(div($s.records_per_second; $top) * 100 | r(0))% | " +
-            "\(div($top; $s.records_per_transfer) | r(0)) |"' "$jsonl"
+            "\(div($top; $s.records_per_transfer) | r(0)) | " +
+            "\([($x | map(select(.row == "pg " + $w)) | .[0].load), $s.load,
+                ($x | map(select(.row == "ceiling")) | .[0].load)] | map(f1) | join(", ")) |"' "$jsonl"
         echo
         echo "LevelDB alone (\`shoal bench --ceiling\`, $(t "$ceiling_ms") ms per batch size, right after the benches of its round):"
         echo
@@ -189,6 +191,9 @@ pg_report() {
         echo
         echo "Measured one after the other on the same machine, in the order of the"
         echo "table's columns: only the ratios of one round are meant to be compared."
+        echo "The load is the 1-minute load average just before each measurement: other"
+        echo "processes on the machine show there, and they slow the CPU-bound shoal node"
+        echo "more than PostgreSQL, which waits on its locks and fsyncs."
         echo "PostgreSQL's transfers/s is pgbench's committed transactions per second"
         echo "(${seconds} s, 64 clients, connection set-up excluded); shoal's is completed"
         echo "transfers over the span from the first Started to the last terminal event"
