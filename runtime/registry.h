@@ -8,6 +8,7 @@
 #include "shoal.h"
 
 #define REGISTRY_MAX_TYPES 64
+#define REGISTRY_MAX_PROJECTIONS 64
 
 shoal_registry_t *registry_new (void);
 void registry_destroy (shoal_registry_t **self_p);
@@ -20,6 +21,17 @@ void registry_truncate (shoal_registry_t *self, size_t count);
 //  The type named by the part of address before '/', or NULL (also when
 //  address has no '/').
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
+
+//  The projections registered (shoal_register_projection): how many, and
+//  the index-th (copied at this ABI's size; name and apply borrowed).
+size_t registry_projection_count (const shoal_registry_t *self);
+const shoal_projection_t *registry_projection (const shoal_registry_t *self, size_t index);
+
+//  True if events (a shoal_projection_t's list) is well formed: words of
+//  "type", "type:Event" or "*", separated by spaces. NULL is "*".
+bool registry_events_ok (const char *events);
+//  Forgets the projections registered after the first count.
+void registry_projection_truncate (shoal_registry_t *self, size_t count);
 
 //  Sets option key of the module named module to value (copied; a value
 //  set before is replaced). Returns 0, SHOAL_EINVAL for an empty name or

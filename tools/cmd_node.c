@@ -8,6 +8,7 @@
 #include "log.h"
 #include "account.h"
 #include "transfer.h"
+#include "bank_projections.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -98,6 +99,8 @@ int bank_register (shoal_registry_t *registry)
     int rc = shoal_register (registry, &account_type);
     if (rc == 0)
         rc = shoal_register (registry, &transfer_type);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &bank_totals_projection);
     return rc;
 }
 
