@@ -46,7 +46,8 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
                      size_t dir_size);
 
 //  The mix the records follow, in words ("5 events (28 + 42 B), ..."),
-//  and the mean bytes of key and value per record. Borrowed, static.
+//  and the mean bytes of key and value per record, the event log's copy
+//  of each event included. Borrowed, static.
 const char *ceiling_mix (double *bytes_per_record);
 
 //  The version of the LevelDB library linked in.

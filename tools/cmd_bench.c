@@ -81,11 +81,14 @@ static void s_help (FILE *out)
              "  --ceiling-ms, and is removed. The records are shaped as a transfer writes\n"
              "  them today: per 12, 5 events, 3 inbox records, 2 outbox puts and 2 deletes\n"
              "  of earlier outbox entries, keys laid out as shoal's, 37 to 156 bytes of key\n"
-             "  and value. It prints commits/s, records/s and MB/s over the time spent in\n"
-             "  LevelDB's write (as if the next batch were always staged, as a node's other\n"
-             "  worker stages its own meanwhile), records/s with the staging counted too,\n"
-             "  and the time of one synced write (p50, p99, max) per batch size. The store\n"
-             "  starts empty: a store that holds a long journal compacts more.\n\n"
+             "  and value; and in each write one record of the node's event log, which\n"
+             "  copies the write's events (not counted as a record, as the node does not\n"
+             "  count it either). It prints commits/s, records/s and MB/s over the time\n"
+             "  spent in LevelDB's write (as if the next batch were always staged, as a\n"
+             "  node's other worker stages its own meanwhile), records/s with the staging\n"
+             "  counted too, and the time of one synced write (p50, p99, max) per batch\n"
+             "  size. The store starts empty: a store that holds a long journal compacts\n"
+             "  more.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
              "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
@@ -283,7 +286,8 @@ static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed
     printf ("shoal bench --ceiling: LevelDB %d.%d alone, synced writes from one thread, "
             "%d ms per batch size, stores in %s (as the bench's data directory)\n",
             major, minor, ms, where);
-    printf ("  records        %s; %.1f B on average\n", mix, record_bytes);
+    printf ("  records        %s; %.1f B per record on average, the log's share included\n", mix,
+            record_bytes);
     printf ("  rates over the time inside leveldb_write; \"staging too\": one thread staging "
             "each batch and writing it\n");
     for (size_t i = 0; i < count; i++) {
