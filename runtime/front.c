@@ -396,6 +396,11 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
 static void s_to_projector (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *envelope, zmq_msg_t *frame)
 {
+    if (self->config.no_projections) {
+        front_reject (self, route, route_size, envelope, "unavailable",
+                      "this node runs no projections (it was started with --projections off)");
+        return;
+    }
     void *projector = zsock_resolve (self->projector);
     if (zmq_send (projector, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
         zmq_send (projector, zmq_msg_data (frame), zmq_msg_size (frame), 0) == -1)

@@ -454,7 +454,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                          .self_node = self->self_node,
                          .peers = self->peers,
                          .config = &self->config,
-                         .refused = &self->refused};
+                         .refused = &self->refused,
+                         .no_projections = self->options.projections_off};
     self->front = front_new (&fc, error);
     if (!self->front)
         return SHOAL_ENET;
@@ -463,9 +464,11 @@ int shoal_node_start (shoal_node_t *self, char **error)
     self->projector_config = (projector_config_t){.journal = self->journal,
                                                   .registry = self->registry,
                                                   .prefix = self->prefix,
-                                                  .gauges = &self->gauges};
-    self->projector = projector_new (&self->projector_config);
-    if (!self->projector) {
+                                                  .gauges = &self->gauges,
+                                                  .data_dir = self->data_dir};
+    if (!self->options.projections_off)
+        self->projector = projector_new (&self->projector_config);
+    if (!self->options.projections_off && !self->projector) {
         *error = strdup ("the projection thread could not start (see the log)");
         return SHOAL_EIO;
     }

@@ -22,6 +22,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,7 +264,9 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     step->next = logged->position + 1;
     if (!projector_wants (step->build, logged->stream, logged->name))
         return 0;
+    applyfile_begin (step->self->guard, &step->build->build, logged->position);
     int rc = view_apply (&step->self->view, logged);
+    applyfile_end (step->self->guard);
     if (rc) {
         step->error = rc;
         step->error_position = logged->position;
@@ -575,6 +578,47 @@ static int s_load (projector_t *self)
     return rc;
 }
 
+//  Opens the apply guard and sets aside the event that crashed the node
+//  APPLYFILE_STRIKES times in a row: its build stops there, failed, as if
+//  its apply had returned an error, until an operator resumes or skips.
+static void s_guard (projector_t *self)
+{
+    applyfile_crash_t crash;
+    if (!self->config->data_dir)
+        return;
+    self->guard = applyfile_open (self->config->data_dir, &crash);
+    if (!self->guard) {
+        log_warn ("projections: cannot keep the apply in progress in %s (%s): an apply that "
+                  "crashes the node will crash it again at each start",
+                  self->config->data_dir, strerror (errno));
+        return;
+    }
+    if (crash.crashes == 0)
+        return;
+    build_t *build = NULL;
+    for (size_t i = 0; i < self->build_count && !build; i++)
+        if (strcmp (self->builds[i]->name, crash.view) == 0 &&
+            self->builds[i]->build.version == crash.version &&
+            self->builds[i]->build.build == crash.build)
+            build = self->builds[i];
+    if (!build)
+        return; //  dropped since
+    if (crash.crashes < APPLYFILE_STRIKES) {
+        log_warn ("projection %s@%" PRIu32 ": the node died applying the event at position %" PRIu64
+                  " (crash %" PRIu32 " of %d before it is set aside)",
+                  crash.view, crash.version, crash.position, crash.crashes, APPLYFILE_STRIKES);
+        return;
+    }
+    build->failed = true;
+    build->error_position = crash.position;
+    snprintf (build->error, sizeof build->error,
+              "the node crashed %" PRIu32 " times in a row applying this event (a crash in "
+              "apply): fix the module and resume, or skip it",
+              crash.crashes);
+    log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64 ": %s", crash.view,
+               crash.version, crash.position, build->error);
+}
+
 //  --------------------------------------------------------------------------
 //  The thread
 
@@ -651,6 +695,7 @@ static void s_destroy (projector_t **self_p)
     zsock_destroy (&self->requests);
     zsock_destroy (&self->front);
     zsock_destroy (&self->client);
+    applyfile_close (&self->guard);
     free (self);
     *self_p = NULL;
 }
@@ -676,6 +721,8 @@ static void s_actor (zsock_t *pipe, void *arg)
         rc = SHOAL_EIO;
     if (!rc)
         rc = s_load (self);
+    if (!rc)
+        s_guard (self);
     zsock_signal (pipe, 0); //  the handshake zactor_new waits for
     if (rc) {
         log_error ("projections: cannot start: %s", shoal_strerror (rc < 0 ? rc : SHOAL_ENOMEM));

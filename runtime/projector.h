@@ -54,6 +54,7 @@ typedef struct {
     const shoal_registry_t *registry;
     const char *prefix;          //  the node's inproc endpoint prefix
     projector_gauges_t *gauges;  //  for the metrics (may be NULL)
+    const char *data_dir;        //  where the apply in progress is kept (applyfile.h)
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

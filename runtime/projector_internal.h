@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 
+#include "applyfile.h"
 #include "client.h"
 #include "data.h"
 #include "envelope.h"
@@ -118,6 +119,7 @@ struct _projector_t {
     zsock_t *client;         //  DEALER: a client of the node's own front, for reactions
     shoal_view_t view;       //  reused for every batch
     uint64_t log_end;        //  journal_log_end at the last look
+    applyfile_t *guard;      //  the apply in progress, for a crash (NULL: none kept)
 };
 
 //  view.c: one batch of one build. view_begin empties the staging;

@@ -2,7 +2,8 @@
     built as a shared library and loaded by `shoal node --module`. It sees
     only the public header, as a user's module would.
 
-    item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged.
+    item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged;
+    Boom -> Boomed.
     echo/ID: Echo{position} -> Echoed{position}: what a reaction sends.
 
     Projections (options: projection.version, default 1; projection.manual,
@@ -13,6 +14,8 @@
       "total" = {events, sum, version}.
     - strict@1: item events; fails on Poisoned.
     - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>.
+    - crasher@1 (with projection.crasher=1): aborts the process on
+      item:Boomed, as a module's bug would.
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -44,6 +47,10 @@ static int s_item_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t
     }
     if (strcmp (name, "Ping") == 0) {
         shoal_ctx_emit (ctx, "Pinged");
+        return 0;
+    }
+    if (strcmp (name, "Boom") == 0) {
+        shoal_ctx_emit (ctx, "Boomed");
         return 0;
     }
     return shoal_ctx_reject (ctx, "unknown_command", "an item takes Add, Poison and Ping");
@@ -119,6 +126,14 @@ static int s_strict (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+//  A projection that crashes the process, as a module's bug would.
+static int s_crasher (shoal_view_t *view, const shoal_event_t *event)
+{
+    (void) view;
+    (void) event;
+    abort ();
+}
+
 static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
 {
     char to[SHOAL_ADDRESS_MAX + 1];
@@ -153,5 +168,10 @@ int shoal_module_init (shoal_registry_t *registry)
         rc = shoal_register_projection (registry, &strict);
     if (rc == 0)
         rc = shoal_register_projection (registry, &pinger);
+    const char *crasher_on = shoal_registry_option (registry, "crasher");
+    static const shoal_projection_t crasher = {
+        .name = "crasher", .version = 1, .events = "item:Boomed", .apply = s_crasher};
+    if (rc == 0 && crasher_on && strcmp (crasher_on, "1") == 0)
+        rc = shoal_register_projection (registry, &crasher);
     return rc;
 }

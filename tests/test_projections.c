@@ -13,7 +13,9 @@
        position shown, `skip` moves past it, and the other projections
        and the commands go on meanwhile;
     5. a reaction whose node is SIGKILLed again and again sends each
-       command exactly once: one Echoed per Pinged.
+       command exactly once: one Echoed per Pinged;
+    6. an apply that crashes the node three times in a row at one event is
+       set aside: the node starts, that projection stopped there.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NODE                                                                                       \
@@ -479,6 +482,42 @@ static void test_reaction_exactly_once (void **state)
         assert_int_equal (s_echoed (p, i), pings / 5); //  one Echoed per Pinged, no more
 }
 
+//  --------------------------------------------------------------------------
+//  6. An apply that crashes the node: after 3 crashes in a row at the same
+//  event, the node starts with that projection stopped there, failed, and
+//  serves everything else; skip moves past it.
+
+static void test_crashing_apply (void **state)
+{
+    proc_t *p = *state;
+    const char *node = NODE " --module-opt projection.crasher=1";
+    proc_node_start (p, node);
+    s_send_many (p, "Add", 0, 5, 1);
+    s_send_many (p, "Boom", 0, 1, 1); //  position 5
+    int status;
+    //  The supervisor's part: start it again after each crash.
+    //  (It may die before or after its ready line.)
+    for (int crash = 1; crash <= 3; crash++) {
+        bool ready = crash == 1 || proc_node_try_start (p, &status, "%s", node);
+        if (ready)
+            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
+        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
+    }
+    proc_node_start (p, node);
+    build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
+    assert_int_equal (crasher.error_position, 5);
+    assert_non_null (strstr (crasher.error, "crashed 3 times in a row"));
+    s_send_many (p, "Add", 5, 3, 1); //  commands go on
+    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 9);
+    s_control (p, "skip", "crasher", 1, 5, NULL);
+    s_send_many (p, "Add", 8, 2, 1);
+    crasher = s_wait_status (p, "crasher", 1, "live");
+    assert_int_equal (crasher.skipped, 1);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "crash 2 of 3 before it is set aside"));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +526,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

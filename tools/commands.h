@@ -45,6 +45,8 @@ int cmd_resend (int argc, char **argv);
 int cmd_resolve (int argc, char **argv);
 int cmd_top (int argc, char **argv);
 int cmd_deadletters (int argc, char **argv);
+int cmd_projections (int argc, char **argv);
+int cmd_query (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as
 //  "shoal COMMAND: ...", and returns false.
