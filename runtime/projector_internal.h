@@ -83,7 +83,9 @@ struct _shoal_view_t {
     zhashx_t *rows;           //  key -> staged_row_t, this batch's
     //  The apply in progress:
     const journal_logged_t *logged;
-    shoal_data_t *reads;      //  rows read by shoal_view_get, closed after apply
+    shoal_data_t **reads;     //  rows read by shoal_view_get, each its own
+                              //  (a data points into itself: never moved),
+                              //  closed after apply
     uint8_t **read_bytes;
     size_t read_count, read_cap;
     char open_key[SHOAL_VIEW_KEY_MAX + 1]; //  the row of open_rec, "" if none

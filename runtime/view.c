@@ -37,7 +37,8 @@ void view_init (shoal_view_t *view, projector_t *projector)
 static void s_close_reads (shoal_view_t *view)
 {
     for (size_t i = 0; i < view->read_count; i++) {
-        data_close (&view->reads[i]);
+        data_close (view->reads[i]);
+        free (view->reads[i]);
         free (view->read_bytes[i]);
     }
     view->read_count = 0;
@@ -270,7 +271,7 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     }
     if (view->read_count == view->read_cap) {
         size_t cap = view->read_cap ? 2 * view->read_cap : 8;
-        shoal_data_t *reads = realloc (view->reads, cap * sizeof (shoal_data_t));
+        shoal_data_t **reads = realloc (view->reads, cap * sizeof (shoal_data_t *));
         if (reads)
             view->reads = reads;
         uint8_t **read_bytes = realloc (view->read_bytes, cap * sizeof (uint8_t *));
@@ -282,8 +283,13 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         }
         view->read_cap = cap;
     }
-    shoal_data_t *data = &view->reads[view->read_count];
+    shoal_data_t *data = malloc (sizeof (shoal_data_t));
+    if (!data) {
+        free (bytes);
+        return SHOAL_ENOMEM;
+    }
     int rc = data_init (data, bytes, size);
+    view->reads[view->read_count] = data;
     view->read_bytes[view->read_count++] = bytes;
     if (rc)
         return rc;

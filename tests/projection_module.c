@@ -14,6 +14,8 @@
       "total" = {events, sum, version}.
     - strict@1: item events; fails on Poisoned.
     - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>.
+    - wide@1: on item:Added, reads twelve rows "slot/NN", then adds 1 to
+      the "n" of each (rows read stay valid while more are read).
     - crasher@1 (with projection.crasher=1): aborts the process on
       item:Boomed, as a module's bug would.
 */
@@ -126,6 +128,31 @@ static int s_strict (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+//  Reads twelve rows, then uses every one of them: each row read stays
+//  valid until apply returns, however many are read after it.
+static int s_wide (shoal_view_t *view, const shoal_event_t *event)
+{
+    (void) event;
+    const shoal_data_t *rows[12];
+    char key[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf (key, sizeof key, "slot/%02d", i);
+        if (shoal_view_get (view, key, &rows[i]) != 0)
+            rows[i] = NULL;
+    }
+    int64_t counts[12];
+    for (int i = 0; i < 12; i++) {
+        counts[i] = 0;
+        if (rows[i])
+            shoal_data_int (rows[i], "n", &counts[i]);
+    }
+    for (int i = 0; i < 12; i++) {
+        snprintf (key, sizeof key, "slot/%02d", i);
+        shoal_rec_int (shoal_view_put (view, key), "n", counts[i] + 1);
+    }
+    return 0;
+}
+
 //  A projection that crashes the process, as a module's bug would.
 static int s_crasher (shoal_view_t *view, const shoal_event_t *event)
 {
@@ -157,6 +184,8 @@ int shoal_module_init (shoal_registry_t *registry)
     tally.manual_switch = manual && strcmp (manual, "1") == 0;
     static const shoal_projection_t strict = {
         .name = "strict", .version = 1, .events = "item", .apply = s_strict};
+    static const shoal_projection_t wide = {
+        .name = "wide", .version = 1, .events = "item:Added", .apply = s_wide};
     static const shoal_projection_t pinger = {
         .name = "pinger", .version = 1, .events = "item:Pinged", .apply = s_pinger};
     int rc = shoal_register (registry, &s_item);
@@ -168,6 +197,8 @@ int shoal_module_init (shoal_registry_t *registry)
         rc = shoal_register_projection (registry, &strict);
     if (rc == 0)
         rc = shoal_register_projection (registry, &pinger);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &wide);
     const char *crasher_on = shoal_registry_option (registry, "crasher");
     static const shoal_projection_t crasher = {
         .name = "crasher", .version = 1, .events = "item:Boomed", .apply = s_crasher};

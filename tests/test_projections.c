@@ -278,6 +278,31 @@ static void test_rebuild_equals_live (void **state)
     s_rows (p, "tally", 0, live, ROWS_MAX, code);
     assert_string_equal (code, "");
     s_assert_each_once (live, 600);
+    //  wide read twelve rows in each apply before using them.
+    s_wait_status (p, "wide", 1, "live");
+    char *wide = malloc (ROWS_MAX);
+    s_rows (p, "wide", 0, wide, ROWS_MAX, code);
+    assert_int_equal (s_count (wide, "slot/"), 12);
+    for (int i = 0; i < 12; i++) {
+        char slot[64];
+        snprintf (slot, sizeof slot, "slot/%02d times=-1 events=-1 sum=-1 version=-1", i);
+        assert_non_null (strstr (wide, slot));
+    }
+    free (wide);
+    client_reply_t reply;
+    char *argv[] = {"name=wide", "key=slot/11"};
+    s_query (p, "projection_rows", &reply, 2, argv);
+    assert_true (reply.ok);
+    int64_t n = -1;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    assert_true (rows && rows->via.array.size == 1);
+    map_find_int (map_find (&rows->via.array.ptr[0], "row"), "n", &n);
+    assert_int_equal (n, 600);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
 
     s_control (p, "rebuild", "tally", 1, -1, NULL);
     int64_t deadline = proc_now_ms () + WAIT_MS;
