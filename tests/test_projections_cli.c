@@ -189,7 +189,7 @@ static void test_query_list_rebuild (void **state)
     s_wait_for (p, out, "\"build\":1,\"status\":\"live\",\"served\":true",
                 "$SHOAL projections --json --endpoint $E");
     s_wait_for (p, out, "\"lag\":0,", "$SHOAL projections --json --endpoint $E");
-    if (strstr (out, "\"build\":0,"))
+    if (strstr (out, "\"name\":\"bank_totals\",\"version\":1,\"build\":0,"))
         fail_msg ("build 0 still listed after the rebuild: %s", out);
     assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals@1 totals --endpoint $E"), 0);
     assert_string_equal (out, before);
