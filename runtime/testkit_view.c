@@ -159,21 +159,22 @@ shoal_rec_t *shoal_testkit_view_event (shoal_testkit_view_t *self, const char *a
     return &self->payload;
 }
 
-//  Appends the prepared event to the log. Returns it, or NULL with why set.
-static kitview_event_t *s_log_add (shoal_testkit_view_t *self)
+//  Appends the prepared event to the log, at *event_p. Returns 0, or
+//  SHOAL_EINVAL (its rec misused) or SHOAL_ENOMEM with why set.
+static int s_log_add (shoal_testkit_view_t *self, kitview_event_t **event_p)
 {
     size_t size;
     const uint8_t *fields = rec_finish (&self->payload, &size);
     if (!fields) {
         snprintf (self->why, sizeof self->why, "the event's rec was misused");
-        return NULL;
+        return SHOAL_EINVAL;
     }
     if (self->log_count == self->log_max) {
         size_t max = self->log_max ? 2 * self->log_max : 64;
         kitview_event_t *grown = realloc (self->log, max * sizeof (kitview_event_t));
         if (!grown) {
             snprintf (self->why, sizeof self->why, "out of memory");
-            return NULL;
+            return SHOAL_ENOMEM;
         }
         self->log = grown;
         self->log_max = max;
@@ -182,7 +183,7 @@ static kitview_event_t *s_log_add (shoal_testkit_view_t *self)
     memset (event, 0, sizeof *event);
     if (!(event->bytes = malloc (size))) {
         snprintf (self->why, sizeof self->why, "out of memory");
-        return NULL;
+        return SHOAL_ENOMEM;
     }
     memcpy (event->bytes, fields, size);
     event->size = size;
@@ -195,7 +196,8 @@ static kitview_event_t *s_log_add (shoal_testkit_view_t *self)
             event->seq++;
     event->created = self->now;
     self->log_count++;
-    return event;
+    *event_p = event;
+    return 0;
 }
 
 int shoal_testkit_view_apply (shoal_testkit_view_t *self)
@@ -211,13 +213,14 @@ int shoal_testkit_view_apply (shoal_testkit_view_t *self)
         return SHOAL_EINVAL;
     }
     self->prepared = false;
-    kitview_event_t *event = s_log_add (self);
-    if (!event)
-        return SHOAL_EINVAL;
+    kitview_event_t *event;
+    int rc = s_log_add (self, &event);
+    if (rc)
+        return rc;
     self->wanted = s_wants (self, event->address, event->name);
     if (!self->wanted)
         return 0;
-    int rc = kitview_apply (self, &self->rows, event, true);
+    rc = kitview_apply (self, &self->rows, event, true);
     if (rc) {
         snprintf (self->why, sizeof self->why, "%s", self->view.reason);
         return rc;

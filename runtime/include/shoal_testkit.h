@@ -239,7 +239,8 @@ shoal_rec_t *shoal_testkit_view_event (shoal_testkit_view_t *self, const char *a
 //    kept, neither rows nor commands, and shoal_testkit_view_why says
 //    why. The event keeps its position, and rebuilds leave it out, as
 //    after an operator's `shoal projections skip`;
-//  - SHOAL_EINVAL: no event prepared, or its rec misused: nothing given.
+//  - SHOAL_EINVAL: no event prepared, or its rec misused; SHOAL_ENOMEM:
+//    nothing given.
 int shoal_testkit_view_apply (shoal_testkit_view_t *self);
 //  Whether the projection wanted the last event given.
 bool shoal_testkit_view_wanted (const shoal_testkit_view_t *self);
