@@ -53,6 +53,7 @@ struct _journal_batch_t {
     size_t count;                 //  records staged
     size_t bytes;                 //  their key and value bytes
     bool broken;                  //  an encoding ran out of memory midway
+    bool lazy;                    //  commits are not synced (journal_batch_set_lazy)
 };
 
 static void s_free_item (void **item)
@@ -376,6 +377,12 @@ int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t 
     return 0;
 }
 
+void journal_batch_set_lazy (journal_batch_t *self, bool lazy)
+{
+    assert (self);
+    self->lazy = lazy;
+}
+
 size_t journal_batch_count (const journal_batch_t *self)
 {
     assert (self);
@@ -398,7 +405,8 @@ int journal_batch_commit (journal_batch_t *self)
         journal_t *journal = self->journal;
         rc = journal_enter (journal);
         if (rc == 0) {
-            rc = journal_write_log_held (journal, journal->write, self->writes, true,
+            rc = journal_write_log_held (journal, self->lazy ? journal->write_lazy : journal->write,
+                                         self->writes, true,
                                          self->log.data, self->log.size, self->logged);
             journal_leave (journal);
         }

@@ -366,6 +366,13 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build,
                              uint64_t position, int64_t at, const char *reason);
 
+//  With lazy true, the batch's commits are not synced whatever the
+//  journal's durability: for writes that a crash may lose without harm
+//  because they are made again from what is synced (a projection's rows
+//  and checkpoint, written together, re-applied from the checkpoint that
+//  survived). A later synced commit syncs them too (one log file).
+void journal_batch_set_lazy (journal_batch_t *self, bool lazy);
+
 //  Number of records staged, and their bytes.
 size_t journal_batch_count (const journal_batch_t *self);
 size_t journal_batch_bytes (const journal_batch_t *self);

@@ -68,14 +68,14 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
         totals.open--;
         totals.closed++;
     } else if (account) {
-        if (shoal_data_int (shoal_event_data (event), "amount", &amount) != 0)
-            return shoal_view_fail (view, "%s of %s has no amount", name,
-                                    shoal_event_address (event));
         bool in = strcmp (name, "Deposited") == 0 || strcmp (name, "Credited") == 0 ||
                   strcmp (name, "Refunded") == 0;
         bool out = strcmp (name, "Withdrawn") == 0 || strcmp (name, "Debited") == 0;
         if (!in && !out)
-            return 0; //  an event that moves no money
+            return 0; //  an event that moves no money (an operator's $... record)
+        if (shoal_data_int (shoal_event_data (event), "amount", &amount) != 0)
+            return shoal_view_fail (view, "%s of %s has no amount", name,
+                                    shoal_event_address (event));
         totals.balance += in ? amount : -amount;
     } else if (strcmp (name, "Started") == 0)
         totals.started++;

@@ -161,13 +161,23 @@ const char *projector_status_name (const projector_t *self, const build_t *build
 //  --------------------------------------------------------------------------
 //  Commits
 
+//  Commits the projector's batch synced: an operator's word (a pause, a
+//  skip) or a new build is kept whatever the node's durability.
+static int s_commit_synced (projector_t *self)
+{
+    journal_batch_set_lazy (self->view.batch, false);
+    int rc = journal_batch_commit (self->view.batch);
+    journal_batch_set_lazy (self->view.batch, true);
+    return rc;
+}
+
 //  Writes the checkpoint alone (a pause, a new build, a flag).
 static int s_save (projector_t *self, build_t *build)
 {
     journal_batch_t *batch = self->view.batch;
     int rc = journal_batch_view_checkpoint (batch, &build->build, &build->cp);
     if (rc == 0)
-        rc = journal_batch_commit (batch);
+        rc = s_commit_synced (self);
     else
         journal_batch_clear (batch);
     return rc;
@@ -465,7 +475,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                                       build->error);
         if (rc == 0)
             rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
-        rc = rc ? (journal_batch_clear (batch), rc) : journal_batch_commit (batch);
+        rc = rc ? (journal_batch_clear (batch), rc) : s_commit_synced (self);
         if (rc == 0) {
             build->cp = cp;
             build->failed = false;
@@ -710,6 +720,12 @@ static void s_actor (zsock_t *pipe, void *arg)
         self->pipe = pipe;
         view_init (&self->view, self);
         self->view.batch = journal_batch_new (config->journal);
+        //  Not synced: a build that loses its last batches to a power cut
+        //  applies them again from the checkpoint that survived (rows and
+        //  checkpoint are lost together), and its reactions' commands, sent
+        //  again with the same ids, are answered from their targets' inbox.
+        if (self->view.batch)
+            journal_batch_set_lazy (self->view.batch, true);
         self->requests = zsock_new (ZMQ_PULL);
         self->front = zsock_new (ZMQ_PUSH);
         self->client = zsock_new (ZMQ_DEALER);

@@ -7,9 +7,11 @@
 #      `shoal bench --endpoint` on a node started with --projections on,
 #      then off, alternately (ROUNDS times each), with the largest lag the
 #      projections showed during each "on" run (sampled every 100 ms);
-#   2. the rebuild speed of bank_totals over a store of EVENTS events: the
-#      store is filled with projections off, then the node starts with
-#      them on and every projection builds from position 0.
+#   2. the rebuild speed over a store of EVENTS events: the store is
+#      filled with projections off, then the node starts with them on and
+#      every bank projection builds from position 0 (at once); then
+#      `rebuild bank_totals` builds that one again, alone, beside the
+#      one served, until it takes over.
 #
 # Usage: scripts/projection-bench.sh [--shoal BIN] [--events N]
 #            [--transfers N] [--rounds N] [--json]
@@ -97,6 +99,22 @@ elif mode == "rebuild":  # seconds until every projection has caught up
             print("%.3f %d" % (time.monotonic() - start, end))
             break
         time.sleep(0.05)
+elif mode == "rebuild-one":  # `shoal projections rebuild NAME`, until it serves
+    name = sys.argv[3]
+    def served():
+        reply = client.request(sc.QUERY, "node/projections", "projections")
+        return [b for b in reply.data["projections"] if b["name"] == name and b["served"]][0]
+    before = served()["build"]
+    start = time.monotonic()
+    reply = client.request(sc.QUERY, "node/projections", "projection_control",
+                           {"action": "rebuild", "name": name})
+    assert reply.ok, reply
+    while True:
+        now = served()
+        if now["build"] != before and now["lag"] == 0:
+            print("%.3f %d" % (time.monotonic() - start, now["position"]))
+            break
+        time.sleep(0.02)
 EOF
 }
 
@@ -143,11 +161,15 @@ fill=$((events / 5))
 stop_node
 start_node "$dir/big" on
 read -r seconds end < <(probe rebuild)
-stop_node
 rebuild_rate=$("$python" -c "print(int($end / $seconds))")
-echo "  rebuild of every bank projection over $end events: $seconds s, $rebuild_rate events/s"
+echo "  first build of the bank's projections over $end events: $seconds s, $rebuild_rate events/s"
+read -r totals_seconds totals_end < <(probe rebuild-one bank_totals)
+stop_node
+totals_rate=$("$python" -c "print(int($totals_end / $totals_seconds))")
+echo "  rebuild of bank_totals alone (shoal projections rebuild) over $totals_end events: $totals_seconds s, $totals_rate events/s"
 
-summary=$("$python" - "${on_rates[*]}" "${off_rates[*]}" "${lags[*]}" "$end" "$seconds" <<'EOF'
+summary=$("$python" - "${on_rates[*]}" "${off_rates[*]}" "${lags[*]}" "$end" "$seconds" \
+    "$totals_seconds" <<'EOF'
 import json, sys
 on = [int(x) for x in sys.argv[1].split()]
 off = [int(x) for x in sys.argv[2].split()]
@@ -157,7 +179,9 @@ mean = lambda xs: sum(xs) / len(xs)
 print(json.dumps({"on_transfers_per_s": on, "off_transfers_per_s": off,
                   "ratio_on_off": round(mean(on) / mean(off), 3), "largest_lag": max(lags),
                   "rebuild_events": end, "rebuild_seconds": seconds,
-                  "rebuild_events_per_s": int(end / seconds)}))
+                  "rebuild_events_per_s": int(end / seconds),
+                  "bank_totals_rebuild_seconds": float(sys.argv[6]),
+                  "bank_totals_rebuild_events_per_s": int(end / float(sys.argv[6]))}))
 EOF
 )
 if [ "$json" = 1 ]; then

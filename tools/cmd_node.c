@@ -8,6 +8,7 @@
 #include "log.h"
 #include "account.h"
 #include "transfer.h"
+#include "review.h"
 #include "bank_projections.h"
 
 #include <czmq.h>
@@ -103,7 +104,13 @@ int bank_register (shoal_registry_t *registry)
     if (rc == 0)
         rc = shoal_register (registry, &transfer_type);
     if (rc == 0)
+        rc = shoal_register (registry, &review_type);
+    if (rc == 0)
         rc = shoal_register_projection (registry, &bank_totals_projection);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &account_transfers_projection);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &large_debits_projection);
     return rc;
 }
 

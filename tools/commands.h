@@ -52,7 +52,8 @@ int cmd_query (int argc, char **argv);
 //  "shoal COMMAND: ...", and returns false.
 bool cmd_check_address (const char *command, const char *address);
 
-//  Registers the bank (account, transfer) in a registry.
+//  Registers the bank in a registry: account, transfer and review, and
+//  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
 
 #endif
