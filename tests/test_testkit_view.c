@@ -4,7 +4,7 @@
     are read back in key order; a failed apply keeps nothing; reactions
     are recorded; check_rebuild passes for a pure projection and catches
     one that keeps global state; misuse fails the apply as in a node. And
-    the bank's own bank_totals through the kit. Links shoal_testkit alone
+    the bank's own projections through the kit. Links shoal_testkit alone
     (and the bank's projections, which need shoal.h only).
 */
 #include <stdarg.h>
@@ -524,7 +524,7 @@ static void test_new (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  The bank's totals (projections/bank_totals.c)
+//  The bank's projections (projections/)
 
 static void test_bank_totals (void **state)
 {
@@ -562,6 +562,82 @@ static void test_bank_totals (void **state)
     shoal_testkit_view_destroy (&kit);
 }
 
+//  large_debits: a Flag to review/ACCOUNT for each debit of at least
+//  LARGE_DEBIT_MIN, and a row per account flagged.
+static int s_debit (shoal_testkit_view_t *kit, const char *account, const char *transfer,
+                    int64_t amount)
+{
+    shoal_rec_t *rec = shoal_testkit_view_event (kit, account, "Debited");
+    shoal_rec_int (rec, "amount", amount);
+    if (transfer)
+        shoal_rec_str (rec, "transfer", transfer);
+    return shoal_testkit_view_apply (kit);
+}
+
+static void test_bank_large_debits (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&large_debits_projection);
+    assert_int_equal (s_debit (kit, "account/alice", "t1", LARGE_DEBIT_MIN - 1), 0);
+    assert_int_equal (shoal_testkit_view_sent (kit), 0);
+    assert_int_equal (s_debit (kit, "account/alice", "t2", LARGE_DEBIT_MIN), 0);
+    assert_int_equal (shoal_testkit_view_sent (kit), 1);
+    assert_string_equal (shoal_testkit_view_sent_to (kit, 0), "review/alice");
+    assert_string_equal (shoal_testkit_view_sent_name (kit, 0), "Flag");
+    const shoal_data_t *flag = shoal_testkit_view_sent_fields (kit, 0);
+    assert_string_equal (s_str (flag, "account"), "alice");
+    assert_string_equal (s_str (flag, "transfer"), "t2");
+    assert_int_equal (s_int (flag, "amount"), LARGE_DEBIT_MIN);
+    assert_int_equal (s_debit (kit, "account/alice", "t3", 700), 0);
+    const shoal_data_t *row = shoal_testkit_view_row (kit, "alice");
+    assert_int_equal (s_int (row, "flagged"), 2);
+    assert_int_equal (s_int (row, "amount"), LARGE_DEBIT_MIN + 700);
+    assert_string_equal (s_str (row, "last"), "t3");
+    //  A debit without its transfer stops it: no row changed, no Flag.
+    assert_int_equal (s_debit (kit, "account/alice", NULL, 900), SHOAL_EREJECTED);
+    assert_int_equal (shoal_testkit_view_sent (kit), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "alice"), "flagged"), 2);
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+}
+
+//  account_transfers: each account's transfers newest first, and an index
+//  row while a transfer is under way.
+static void s_started (shoal_testkit_view_t *kit, const char *transfer, const char *from,
+                       const char *to, int64_t amount)
+{
+    shoal_rec_t *rec = shoal_testkit_view_event (kit, transfer, "Started");
+    shoal_rec_str (rec, "from", from);
+    shoal_rec_str (rec, "to", to);
+    shoal_rec_int (rec, "amount", amount);
+    assert_int_equal (shoal_testkit_view_apply (kit), 0);
+}
+
+static void test_bank_account_transfers (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&account_transfers_projection);
+    s_started (kit, "transfer/t1", "account/alice", "account/bob", 10);
+    assert_int_equal (shoal_testkit_view_advance (kit, 1000), 0);
+    s_started (kit, "transfer/t2", "account/alice", "account/carol", 20);
+    assert_int_equal (s_give (kit, "transfer/t1", "Completed", NULL, 0), 0);
+    //  Index rows ("\x01transfer/ID") sort first; t1's is gone.
+    assert_int_equal (shoal_testkit_view_rows (kit), 5);
+    assert_string_equal (shoal_testkit_view_key (kit, 0), "\x01transfer/t2");
+    //  alice's transfers newest first: t2 (position 1), then t1.
+    const char *first = shoal_testkit_view_key (kit, 1), *second = shoal_testkit_view_key (kit, 2);
+    assert_int_equal (strncmp (first, "alice/", 6), 0);
+    assert_int_equal (strncmp (second, "alice/", 6), 0);
+    assert_string_equal (s_str (shoal_testkit_view_row (kit, first), "transfer"), "t2");
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, first), "at"),
+                      SHOAL_TESTKIT_EPOCH + 1000);
+    assert_string_equal (s_str (shoal_testkit_view_row (kit, second), "transfer"), "t1");
+    assert_string_equal (s_str (shoal_testkit_view_row (kit, second), "status"), "completed");
+    assert_string_equal (
+        s_str (shoal_testkit_view_row (kit, shoal_testkit_view_key (kit, 3)), "direction"),
+        "in"); //  bob's
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +651,8 @@ int main (void)
         cmocka_unit_test (test_misuse),
         cmocka_unit_test (test_new),
         cmocka_unit_test (test_bank_totals),
+        cmocka_unit_test (test_bank_large_debits),
+        cmocka_unit_test (test_bank_account_transfers),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
