@@ -45,47 +45,9 @@ static void s_reaction_destroy (void **item)
     }
 }
 
-//  Parses events (checked by the registry) into the build's filter.
-static void s_filter (build_t *build, const char *events)
-{
-    build->filter_count = 0;
-    if (!events)
-        return;
-    for (const char *at = events; *at && build->filter_count < PROJECTOR_FILTER_MAX;) {
-        if (*at == ' ') {
-            at++;
-            continue;
-        }
-        size_t len = strcspn (at, " ");
-        char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
-        snprintf (word, sizeof word, "%.*s", (int) len, at);
-        at += len;
-        if (strcmp (word, "*") == 0) {
-            build->filter_count = 0; //  every event
-            return;
-        }
-        filter_t *filter = &build->filter[build->filter_count++];
-        char *colon = strchr (word, ':');
-        if (colon)
-            *colon = 0;
-        snprintf (filter->type, sizeof filter->type, "%.*s", (int) (sizeof filter->type - 1), word);
-        snprintf (filter->event, sizeof filter->event, "%s", colon ? colon + 1 : "");
-    }
-}
-
 bool projector_wants (const build_t *build, const char *address, const char *name)
 {
-    if (build->filter_count == 0)
-        return true;
-    const char *slash = strchr (address, '/');
-    size_t type_len = slash ? (size_t) (slash - address) : strlen (address);
-    for (size_t i = 0; i < build->filter_count; i++) {
-        const filter_t *filter = &build->filter[i];
-        if (strlen (filter->type) == type_len && memcmp (filter->type, address, type_len) == 0 &&
-            (!filter->event[0] || strcmp (filter->event, name) == 0))
-            return true;
-    }
-    return false;
+    return registry_filter_wants (&build->filter, address, name);
 }
 
 static build_t *s_build_add (projector_t *self, const char *name, uint32_t version, uint32_t number)
@@ -514,7 +476,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
         if (!fresh)
             return SHOAL_ENOMEM;
         fresh->def = build->def;
-        s_filter (fresh, fresh->def->events);
+        registry_filter_parse (&fresh->filter, fresh->def->events);
         rc = s_save (self, fresh);
         if (rc == 0)
             log_info ("projection %s@%" PRIu32 ": rebuilding from position 0 (build %" PRIu32
@@ -557,7 +519,7 @@ static int s_load (projector_t *self)
             if (strcmp (build->name, def->name) == 0 &&
                 build->build.version == (uint32_t) def->version) {
                 build->def = def;
-                s_filter (build, def->events);
+                registry_filter_parse (&build->filter, def->events);
                 any = true;
             }
         }
@@ -566,7 +528,7 @@ static int s_load (projector_t *self)
             if (!build)
                 return SHOAL_ENOMEM;
             build->def = def;
-            s_filter (build, def->events);
+            registry_filter_parse (&build->filter, def->events);
             if ((rc = s_save (self, build)) == 0)
                 log_info ("projection %s@%d: new, building from position 0", def->name,
                           def->version);

@@ -21,7 +21,6 @@
 #define PROJECTOR_CHUNK 1000     //  events read per batch, at most
 #define PROJECTOR_STEP_MS 50     //  and for this long at most, so queries wait no longer
 #define PROJECTOR_SENDS_MAX 16   //  commands one apply may send
-#define PROJECTOR_FILTER_MAX 32  //  words of a projection's events list
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -33,13 +32,6 @@ typedef enum {
     BUILD_FAILED,   //  apply failed at error_position
     BUILD_ORPHAN,   //  no module registers this version: its rows stay, it does not move
 } build_status_t;
-
-//  One word of an events list: a type ("" for every type) and an event
-//  ("" for every event of it).
-typedef struct {
-    char type[SHOAL_TYPE_MAX + 1];
-    char event[SHOAL_NAME_MAX + 1];
-} filter_t;
 
 //  A row staged by applies not yet committed: its bytes, or deleted.
 typedef struct {
@@ -62,8 +54,7 @@ typedef struct {
     char name[SHOAL_TYPE_MAX + 1];
     journal_build_t build;              //  build.view points at name
     const shoal_projection_t *def;      //  NULL: not registered (orphan)
-    filter_t filter[PROJECTOR_FILTER_MAX];
-    size_t filter_count;                //  0: every event
+    registry_filter_t filter;           //  the events it wants
     journal_checkpoint_t cp;            //  as committed
     bool served;                        //  queries of name read this build
     bool failed;                        //  apply failed: stopped at error_position

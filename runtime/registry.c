@@ -6,6 +6,7 @@
     reads them once, at its init.
 */
 #include "registry.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,51 @@ bool registry_events_ok (const char *events)
         }
     }
     return words > 0;
+}
+
+void registry_filter_parse (registry_filter_t *filter, const char *events)
+{
+    filter->count = 0;
+    if (!events)
+        return;
+    for (const char *at = events; *at && filter->count < REGISTRY_FILTER_MAX;) {
+        if (*at == ' ') {
+            at++;
+            continue;
+        }
+        size_t len = strcspn (at, " ");
+        char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
+        snprintf (word, sizeof word, "%.*s", (int) len, at);
+        at += len;
+        if (strcmp (word, "*") == 0) {
+            filter->count = 0; //  every event
+            return;
+        }
+        char *colon = strchr (word, ':');
+        if (colon)
+            *colon = 0;
+        snprintf (filter->words[filter->count].type, sizeof filter->words[0].type, "%.*s",
+                  (int) (sizeof filter->words[0].type - 1), word);
+        snprintf (filter->words[filter->count].event, sizeof filter->words[0].event, "%s",
+                  colon ? colon + 1 : "");
+        filter->count++;
+    }
+}
+
+bool registry_filter_wants (const registry_filter_t *filter, const char *address,
+                            const char *name)
+{
+    if (filter->count == 0)
+        return true;
+    const char *slash = strchr (address, '/');
+    size_t type_len = slash ? (size_t) (slash - address) : strlen (address);
+    for (size_t i = 0; i < filter->count; i++) {
+        const char *type = filter->words[i].type, *event = filter->words[i].event;
+        if (strlen (type) == type_len && memcmp (type, address, type_len) == 0 &&
+            (!event[0] || strcmp (event, name) == 0))
+            return true;
+    }
+    return false;
 }
 
 static const size_t s_projection_sizes[] = {sizeof (shoal_projection_t)};

@@ -30,6 +30,25 @@ const shoal_projection_t *registry_projection (const shoal_registry_t *self, siz
 //  True if events (a shoal_projection_t's list) is well formed: words of
 //  "type", "type:Event" or "*", separated by spaces. NULL is "*".
 bool registry_events_ok (const char *events);
+//  A projection's events list, parsed: the words "type" or "type:Event"
+//  (count 0: every event, the list "*" or NULL). Words past
+//  REGISTRY_FILTER_MAX are ignored.
+#define REGISTRY_FILTER_MAX 32
+typedef struct {
+    struct {
+        char type[SHOAL_TYPE_MAX + 1];
+        char event[SHOAL_NAME_MAX + 1]; //  "" for every event of the type
+    } words[REGISTRY_FILTER_MAX];
+    size_t count;
+} registry_filter_t;
+
+//  Parses events (a list registry_events_ok accepts) into filter. Can't
+//  fail.
+void registry_filter_parse (registry_filter_t *filter, const char *events);
+//  True if filter wants the event named name of the actor at address.
+bool registry_filter_wants (const registry_filter_t *filter, const char *address,
+                            const char *name);
+
 //  Forgets the projections registered after the first count.
 void registry_projection_truncate (shoal_registry_t *self, size_t count);
 

@@ -18,52 +18,6 @@
 //  --------------------------------------------------------------------------
 //  Making a kit
 
-//  Parses the events list (checked by the registry) as projector.c's
-//  s_filter does, words past KITVIEW_FILTER_MAX ignored as there.
-static void s_filter (shoal_testkit_view_t *self, const char *events)
-{
-    self->filter_count = 0;
-    if (!events)
-        return;
-    for (const char *at = events; *at && self->filter_count < KITVIEW_FILTER_MAX;) {
-        if (*at == ' ') {
-            at++;
-            continue;
-        }
-        size_t len = strcspn (at, " ");
-        char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
-        snprintf (word, sizeof word, "%.*s", (int) len, at);
-        at += len;
-        if (strcmp (word, "*") == 0) {
-            self->filter_count = 0; //  every event
-            return;
-        }
-        kitview_filter_t *filter = &self->filter[self->filter_count++];
-        char *colon = strchr (word, ':');
-        if (colon)
-            *colon = 0;
-        snprintf (filter->type, sizeof filter->type, "%.*s", (int) (sizeof filter->type - 1), word);
-        snprintf (filter->event, sizeof filter->event, "%s", colon ? colon + 1 : "");
-    }
-}
-
-//  True if the projection wants the event at address named name: the
-//  node's projector_wants.
-static bool s_wants (const shoal_testkit_view_t *self, const char *address, const char *name)
-{
-    if (self->filter_count == 0)
-        return true;
-    const char *slash = strchr (address, '/');
-    size_t type_len = slash ? (size_t) (slash - address) : strlen (address);
-    for (size_t i = 0; i < self->filter_count; i++) {
-        const kitview_filter_t *filter = &self->filter[i];
-        if (strlen (filter->type) == type_len && memcmp (filter->type, address, type_len) == 0 &&
-            (!filter->event[0] || strcmp (filter->event, name) == 0))
-            return true;
-    }
-    return false;
-}
-
 //  Makes a kit of the projection at index of registry, taking registry.
 static shoal_testkit_view_t *s_new (shoal_registry_t *registry, size_t index)
 {
@@ -74,7 +28,7 @@ static shoal_testkit_view_t *s_new (shoal_registry_t *registry, size_t index)
     }
     self->registry = registry;
     self->projection = registry_projection (registry, index);
-    s_filter (self, self->projection->events);
+    registry_filter_parse (&self->filter, self->projection->events);
     self->now = SHOAL_TESTKIT_EPOCH;
     rec_init (&self->payload);
     rec_init (&self->view.rec);
@@ -217,7 +171,7 @@ int shoal_testkit_view_apply (shoal_testkit_view_t *self)
     int rc = s_log_add (self, &event);
     if (rc)
         return rc;
-    self->wanted = s_wants (self, event->address, event->name);
+    self->wanted = registry_filter_wants (&self->filter, event->address, event->name);
     if (!self->wanted)
         return 0;
     rc = kitview_apply (self, &self->rows, event, true);

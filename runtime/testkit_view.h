@@ -9,15 +9,9 @@
 
 #include "shoal_testkit.h"
 #include "data.h"
+#include "registry.h"
 
 #define KITVIEW_SENDS_MAX 16  //  commands one apply may send, as PROJECTOR_SENDS_MAX
-#define KITVIEW_FILTER_MAX 32 //  words of an events list read, as PROJECTOR_FILTER_MAX
-
-//  One word of an events list: a type, and an event ("" for all of it).
-typedef struct {
-    char type[SHOAL_TYPE_MAX + 1];
-    char event[SHOAL_NAME_MAX + 1];
-} kitview_filter_t;
 
 //  A row, or a deletion staged by an apply: one allocation holding its
 //  fields' bytes and then its key.
@@ -96,8 +90,7 @@ struct _shoal_event_t {
 struct _shoal_testkit_view_t {
     shoal_registry_t *registry;           //  holds the projection, owned
     const shoal_projection_t *projection; //  in registry
-    kitview_filter_t filter[KITVIEW_FILTER_MAX];
-    size_t filter_count;  //  0: every event
+    registry_filter_t filter; //  the events it wants (registry.h)
     int64_t now;          //  the clock
     kitview_event_t *log; //  every event given
     size_t log_count, log_max;
