@@ -238,10 +238,25 @@ static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_
     return 0;
 }
 
+//  bank_totals' balance beside the progress, when a round of the watch
+//  has come back.
+static void s_watch (run_t *run)
+{
+    bank_totals_t totals;
+    if (!bank_watch_poll (run->watch, &totals))
+        return;
+    char note[128];
+    snprintf (note, sizeof note, "bank_totals: balance %lld, lag %llu", (long long) totals.balance,
+              (unsigned long long) totals.lag);
+    progress_note (note);
+}
+
 static int s_tick (void *arg, size_t done, size_t total)
 {
     run_t *run = arg;
     const bank_options_t *o = run->options;
+    if (run->watch)
+        s_watch (run);
     if (o->progress)
         progress_show (s_phase_labels[run->phase], done, total, false);
     if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
@@ -415,12 +430,14 @@ static int s_check (run_t *run)
             snprintf (result->problem, sizeof result->problem, "%s %s (journal: %s)", address,
                       broken, transfer->last[0] ? transfer->last : "no events");
     }
-    books_destroy (&books);
     result->from_journal = true;
     s_latency (run->done_ms, run->done_count, &result->completion);
     if (run->done_count && last_ended > first_started)
         result->span_seconds = (double) (last_ended - first_started) / 1000.0;
     s_check_totals (run, false);
+    if (o->projections)
+        bank_view_check (run, books);
+    books_destroy (&books);
     result->balanced = !result->problem[0];
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
@@ -531,6 +548,11 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
                                                        (options->transfers / 3 + 1));
     if (own && (rc = bank_nodes_start (&run)) != 0)
         goto done;
+    if (options->projections && !(run.watch = bank_watch_new (run.cluster ? NULL : run.endpoint,
+                                                              run.cluster, run.node_count, 250))) {
+        rc = SHOAL_ENOMEM;
+        goto done;
+    }
     bank_stats_t probe; //  a node that is not there would keep the driver waiting
     if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
         fprintf (stderr, "%s: no node answers on %s: %s\n", driver_command, run.endpoint,
@@ -558,6 +580,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (result->counters)
         result->counters = bank_nodes_counters (&run, &result->after);
     s_latency (run.start_ms, run.start_count, &result->start_reply);
+    if (own && options->projections)
+        bank_view_settle (&run); //  a failure is the run's problem, said at the end
     if (own) {
         //  A clean stop, then the books from the journal itself.
         for (int i = 0; i < run.node_count; i++)
@@ -579,6 +603,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (result->span_seconds > 0)
         result->span_per_second = (double) result->completed / result->span_seconds;
 done:
+    bank_watch_destroy (&run.watch);
+    progress_note (NULL);
     for (int i = 0; i < run.node_count; i++)
         node_child_stop (&run.nodes[i], SIGKILL); //  SIGKILL ends a stopped node too
     free (run.status);

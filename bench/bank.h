@@ -20,6 +20,7 @@
 #ifndef BANK_H_INCLUDED
 #define BANK_H_INCLUDED
 
+#include "bank_view.h"
 #include "client.h"
 #include "shoal_stats.h"
 #include "measure.h"
@@ -50,6 +51,11 @@ typedef struct {
     int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
     int nodes;            //  0 or 1: one node; 2 to BANK_NODES_MAX: a cluster of its own
     int freeze_ms;        //  SIGSTOP one random node this long once mid-run (0: never)
+    //  Follow the bank's projections: bank_totals' balance beside the
+    //  progress; and on nodes of its own, at the end, wait until they have
+    //  caught up and answered their reactions, and check bank_totals and
+    //  the review flags against the journal (an invariant like the others).
+    bool projections;
 } bank_options_t;
 
 #define BANK_NODES_MAX 16
@@ -98,6 +104,15 @@ typedef struct {
     bank_stats_t before, after; //  around the transfers (after: before the node stops);
                                 //  a cluster's summed over its nodes (see bank_stats_add)
     size_t own_queries;         //  gets the run sent between before and after
+    //  With options->projections, on nodes of its own: bank_totals once
+    //  caught up (summed over the nodes), and from the journal what it is
+    //  checked against beside the figures above.
+    bool has_projected;      //  projected was read
+    bank_totals_t projected; //  bank_totals' row
+    size_t open, closed;     //  accounts, from the journal
+    size_t started;          //  transfers started, from the journal
+    size_t large_debits;     //  transfers debited at least LARGE_DEBIT_MIN, from the journal
+    size_t flags;            //  Flagged events of the review actors, from the journal
 } bank_result_t;
 
 //  Runs the bank. Returns 0 when the run went through and every invariant

@@ -13,6 +13,7 @@
 #define BANK_INTERNAL_H_INCLUDED
 
 #include "bank.h"
+#include "books.h"
 
 typedef enum {
     PHASE_OPEN,
@@ -34,6 +35,7 @@ typedef struct {
     int frozen;                         //  the node stopped with SIGSTOP, or -1
     int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
     size_t freeze_at;                   //  progress at which to freeze
+    bank_watch_t *watch;                //  bank_totals beside the progress, or NULL
     phase_t phase;
     char run[48];       //  run id: names transfers and message ids
     char accounts[64];  //  account ids are this and a number
@@ -83,5 +85,17 @@ void bank_nodes_thaw (run_t *run);
 //  Reads the node's counters into stats, a cluster's summed over its nodes.
 //  Says on stderr when it cannot. True if it could.
 bool bank_nodes_counters (const run_t *run, bank_stats_t *stats);
+
+//  bank_view.c: waits (at most 2 minutes) until the bank's projections
+//  of every node have read their log to the end and their reactions are
+//  answered, and reads bank_totals into result->projected. Returns 0, or
+//  a negative code with result->problem set.
+int bank_view_settle (run_t *run);
+
+//  bank_view.c: the journal's figures beside bank_totals' (result->open,
+//  closed, started, large_debits, flags), and result->problem, unless it
+//  holds one, if bank_totals differs from the journal or a large debit
+//  was not flagged exactly once.
+void bank_view_check (run_t *run, books_t *books);
 
 #endif

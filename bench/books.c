@@ -19,6 +19,8 @@
 struct _books_t {
     zhashx_t *accounts;  //  address -> books_account_t, owned
     zhashx_t *transfers; //  transfer id -> books_transfer_t, owned
+    zhashx_t *flags;     //  transfer id -> uint32_t, Flagged events naming it, owned
+    size_t flag_count;   //  Flagged events
     int64_t deposits;    //  sum of Deposited
     int64_t withdrawals; //  sum of Withdrawn
 };
@@ -57,12 +59,14 @@ books_t *books_new (void)
         return NULL;
     self->accounts = zhashx_new ();
     self->transfers = zhashx_new ();
-    if (!self->accounts || !self->transfers) {
+    self->flags = zhashx_new ();
+    if (!self->accounts || !self->transfers || !self->flags) {
         books_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->accounts, s_free_item);
     zhashx_set_destructor (self->transfers, s_free_item);
+    zhashx_set_destructor (self->flags, s_free_item);
     return self;
 }
 
@@ -71,6 +75,7 @@ void books_destroy (books_t **self_p)
     if (*self_p) {
         zhashx_destroy (&(*self_p)->accounts);
         zhashx_destroy (&(*self_p)->transfers);
+        zhashx_destroy (&(*self_p)->flags);
         free (*self_p);
         *self_p = NULL;
     }
@@ -109,8 +114,11 @@ static int s_account_event (void *arg, int64_t seq, const char *name, const uint
     bool moves = strcmp (name, "Deposited") == 0 || strcmp (name, "Withdrawn") == 0 ||
                  strcmp (name, "Debited") == 0 || strcmp (name, "Credited") == 0 ||
                  strcmp (name, "Refunded") == 0;
-    if (strcmp (name, "Opened") == 0)
+    if (strcmp (name, "Opened") == 0) {
         map_int (data, size, "overdraft", &account->overdraft);
+        account->opened = true;
+    } else if (strcmp (name, "Closed") == 0)
+        account->closed = true;
     if (!moves)
         return 0;
     sign = strcmp (name, "Withdrawn") == 0 || strcmp (name, "Debited") == 0 ? -1 : 1;
@@ -135,9 +143,10 @@ static int s_account_event (void *arg, int64_t seq, const char *name, const uint
         reading->rc = SHOAL_ENOMEM;
         return 1;
     }
-    if (strcmp (name, "Debited") == 0)
+    if (strcmp (name, "Debited") == 0) {
         transfer->debits++;
-    else if (strcmp (name, "Credited") == 0)
+        transfer->debited = amount;
+    } else if (strcmp (name, "Credited") == 0)
         transfer->credits++;
     else if (strcmp (name, "Refunded") == 0)
         transfer->refunds++;
@@ -158,6 +167,24 @@ static int s_transfer_event (void *arg, int64_t seq, const char *name, const uin
     return 0;
 }
 
+static int s_review_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                           size_t size, int64_t created)
+{
+    (void) seq, (void) created;
+    reading_t *reading = arg;
+    char id[SHOAL_ID_MAX + 1];
+    if (strcmp (name, "Flagged") != 0 || map_str (data, size, "transfer", id, sizeof id) != 0)
+        return 0;
+    uint32_t *flags = s_entry (reading->books->flags, id, sizeof (uint32_t));
+    if (!flags) {
+        reading->rc = SHOAL_ENOMEM;
+        return 1;
+    }
+    (*flags)++;
+    reading->books->flag_count++;
+    return 0;
+}
+
 static int s_stream (void *arg, const char *stream)
 {
     reading_t *reading = arg;
@@ -169,6 +196,9 @@ static int s_stream (void *arg, const char *stream)
     } else if (strncmp (stream, "transfer/", 9) == 0) {
         inner.entry = s_entry (reading->books->transfers, stream + 9, sizeof (books_transfer_t));
         fn = s_transfer_event;
+    } else if (strncmp (stream, "review/", 7) == 0) {
+        inner.entry = reading->books; //  the flags are by transfer: no entry of its own
+        fn = s_review_event;
     } else
         return 0;
     int rc = inner.entry ? journal_read (reading->journal, stream, 1, 0, fn, &inner) : SHOAL_ENOMEM;
@@ -330,6 +360,30 @@ static void s_verify_transfer (books_summary_t *summary, char *keys[], const cha
                   transfer->credits, transfer->refunds);
 }
 
+void books_review (books_t *self, int64_t min, books_review_t *review)
+{
+    memset (review, 0, sizeof *review);
+    review->flags = self->flag_count;
+    for (books_transfer_t *transfer = zhashx_first (self->transfers); transfer;
+         transfer = zhashx_next (self->transfers)) {
+        if (transfer->debits == 0 || transfer->debited < min)
+            continue;
+        review->debits++;
+        uint32_t *flags = zhashx_lookup (self->flags, zhashx_cursor (self->transfers));
+        review->flagged_once += flags && *flags == 1;
+    }
+    for (uint32_t *flags = zhashx_first (self->flags); flags; flags = zhashx_next (self->flags)) {
+        const char *id = zhashx_cursor (self->flags);
+        const books_transfer_t *transfer = zhashx_lookup (self->transfers, id);
+        bool large = transfer && transfer->debits && transfer->debited >= min;
+        if (*flags == 1 && large)
+            continue;
+        review->wrong++;
+        if (!review->first_wrong[0] || strcmp (id, review->first_wrong) < 0)
+            snprintf (review->first_wrong, sizeof review->first_wrong, "%s", id);
+    }
+}
+
 int books_verify (books_t *self, books_summary_t *summary)
 {
     memset (summary, 0, sizeof *summary);
@@ -339,6 +393,8 @@ int books_verify (books_t *self, books_summary_t *summary)
          account = zhashx_next (self->accounts)) {
         const char *address = zhashx_cursor (self->accounts);
         summary->accounts++;
+        summary->closed += account->closed;
+        summary->open += account->opened && !account->closed;
         overflow |= __builtin_add_overflow (summary->total, account->balance, &summary->total);
         if (account->below_seq)
             s_broken (summary, BOOKS_OVERDRAFT, keys, address,
@@ -349,6 +405,7 @@ int books_verify (books_t *self, books_summary_t *summary)
     for (books_transfer_t *transfer = zhashx_first (self->transfers); transfer;
          transfer = zhashx_next (self->transfers)) {
         summary->transfers++;
+        summary->started += transfer->started != 0;
         s_verify_transfer (summary, keys, zhashx_cursor (self->transfers), transfer);
     }
     summary->deposits = self->deposits;

@@ -5,10 +5,12 @@
     books_read_dir reads every account/ and transfer/ stream of a data
     directory: per account its balance (from Deposited, Withdrawn,
     Debited, Credited and Refunded), its overdraft (from Opened) and the
-    first seq at which it went below it; per transfer id the debits,
-    credits and refunds that account events name, and its own stream's
-    last event. Several directories (a cluster's nodes) add up into one
-    set of books, so an account on one node and a transfer on another meet.
+    first seq at which it went below it, whether it was opened and
+    closed; per transfer id the debits, credits and refunds that account
+    events name (and the amount debited), and its own stream's last event;
+    per transfer id the flags that review/ streams' Flagged events name. Several directories (a
+   cluster's nodes) add up into one set of books, so an account on one node and a transfer on
+   another meet.
 
     A books_t belongs to one thread. A node must not be running on a
     directory being read: LevelDB locks it (SHOAL_EBUSY).
@@ -31,11 +33,14 @@ typedef struct {
     int64_t overdraft; //  from Opened (0 if none)
     int64_t below_seq; //  first seq with balance < -overdraft (0: never)
     int64_t below;     //  the balance then
+    bool opened;       //  an Opened event
+    bool closed;       //  a Closed event
 } books_account_t;
 
 //  A transfer, as its own stream and the accounts' events tell it.
 typedef struct {
     uint32_t debits, credits, refunds; //  account events naming it
+    int64_t debited;                   //  the amount of its (last) Debited
     char last[32];                     //  its stream's last event but Stalled ("": none)
     int64_t started;                   //  created of its Started event (0: none)
     int64_t ended;                     //  created of its last event but Stalled
@@ -71,7 +76,10 @@ const char *books_invariant_text (books_invariant_t invariant);
 //  What books_verify finds.
 typedef struct {
     size_t accounts;  //  account streams
+    size_t open;      //  accounts opened and not closed
+    size_t closed;    //  accounts closed
     size_t transfers; //  transfer ids seen
+    size_t started;   //  transfers with a Started event
     size_t completed, failed, compensated, unfinished;
     int64_t total;                          //  sum of balances
     int64_t deposits, withdrawals;          //  sums of Deposited, Withdrawn
@@ -110,6 +118,21 @@ books_status_t books_transfer_status (const books_transfer_t *transfer);
 bool books_transfer_repeated (const books_transfer_t *transfer);
 //  What is wrong with a terminal transfer's legs for its status, or NULL.
 const char *books_transfer_legs (const books_transfer_t *transfer);
+
+//  The large debits and their flags (actors/review.h): transfers debited
+//  at least min, and the Flagged events of review/ streams.
+typedef struct {
+    size_t debits;        //  transfers debited at least min
+    size_t flagged_once;  //  of those, flagged exactly once
+    size_t flags;         //  Flagged events, all of them
+    size_t wrong;         //  transfers flagged more than once, or flagged and not debited
+                          //  at least min
+    char first_wrong[96]; //  one of those ("" if none)
+} books_review_t;
+
+//  Counts the large debits and their flags into review. This function
+//  can't fail.
+void books_review (books_t *self, int64_t min, books_review_t *review);
 
 //  Checks every invariant over all that was read into summary. Returns 0
 //  if all hold, else SHOAL_EREJECTED. This function can't fail otherwise.

@@ -11,6 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+static char s_note[128]; //  progress_note's; the run's one thread only
+
+void progress_note (const char *note)
+{
+    snprintf (s_note, sizeof s_note, "%s", note ? note : "");
+}
+
 void progress_show (const char *label, size_t done, size_t total, bool force)
 {
     static int last_decile = -1;
@@ -25,7 +32,9 @@ void progress_show (const char *label, size_t done, size_t total, bool force)
         fprintf (stderr, "\r  %-22s [", label);
         for (int i = 0; i < width; i++)
             fputc (i < filled ? '#' : '.', stderr);
-        fprintf (stderr, "] %zu/%zu", done, total);
+        //  The note padded, so that a shorter one covers the last.
+        fprintf (stderr, "] %zu/%zu%s%-*s", done, total, s_note[0] ? "  " : "", s_note[0] ? 60 : 0,
+                 s_note);
         if (done >= total || force)
             fputc ('\n', stderr);
         fflush (stderr);
@@ -34,7 +43,7 @@ void progress_show (const char *label, size_t done, size_t total, bool force)
     int decile = total ? (int) (done * 10 / total) : 10;
     if (decile != last_decile || force) {
         last_decile = decile;
-        fprintf (stderr, "  %s: %zu/%zu\n", label, done, total);
+        fprintf (stderr, "  %s: %zu/%zu%s%s\n", label, done, total, s_note[0] ? "  " : "", s_note);
     }
 }
 

@@ -11,6 +11,9 @@
 //  A terminal progress bar on stderr when it is a TTY, else a plain line
 //  at most every 10%. label is borrowed.
 void progress_show (const char *label, size_t done, size_t total, bool force);
+//  Sets what progress_show writes after the count from now on ("" or NULL:
+//  nothing), copied: a live figure beside the progress.
+void progress_note (const char *note);
 
 //  Starts a `shoal node` as node_child_start does (executable: this
 //  process's own; stderr inherited) while a probe asks it for address (a

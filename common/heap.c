@@ -1,7 +1,8 @@
 /*  heap.c - a binary min-heap of pointers. See heap.h.
 
     Contract: items[0] is the least; every item orders no later than its
-    children at 2i+1 and 2i+2. Can't fail but on growth (heap_push).
+    children at 2i+1 and 2i+2; in an indexed heap every item holds its own
+    index. Can't fail but on growth (heap_push).
 */
 #include "heap.h"
 
@@ -13,6 +14,8 @@ struct _heap_t {
     size_t size;              //  items in use
     size_t capacity;          //  items allocated
     heap_compare_fn *compare; //  the order
+    bool indexed;             //  items hold their index (heap_set_index)
+    size_t offset;            //  where, in bytes from the item's start
 };
 
 heap_t *heap_new (heap_compare_fn *compare)
@@ -32,11 +35,31 @@ void heap_destroy (heap_t **self_p)
     }
 }
 
+void heap_set_index (heap_t *self, size_t offset)
+{
+    self->indexed = true;
+    self->offset = offset;
+}
+
+//  Writes index into item, if the heap is indexed.
+static void s_mark (heap_t *self, void *item, size_t index)
+{
+    if (self->indexed)
+        *(size_t *) ((char *) item + self->offset) = index;
+}
+
+//  Puts item at index.
+static void s_place (heap_t *self, size_t index, void *item)
+{
+    self->items[index] = item;
+    s_mark (self, item, index);
+}
+
 static void s_swap (heap_t *self, size_t a, size_t b)
 {
     void *item = self->items[a];
-    self->items[a] = self->items[b];
-    self->items[b] = item;
+    s_place (self, a, self->items[b]);
+    s_place (self, b, item);
 }
 
 static void s_sift_up (heap_t *self, size_t i)
@@ -75,7 +98,7 @@ int heap_push (heap_t *self, void *item)
         self->items = items;
         self->capacity = capacity;
     }
-    self->items[self->size++] = item;
+    s_place (self, self->size++, item);
     s_sift_up (self, self->size - 1);
     return 0;
 }
@@ -90,20 +113,31 @@ void *heap_remove (heap_t *self, size_t index)
     if (index >= self->size)
         return NULL;
     void *item = self->items[index];
-    self->items[index] = self->items[--self->size];
-    if (index < self->size) { //  the last item moved here: up or down
-        s_sift_up (self, index);
-        s_sift_down (self, index);
+    s_mark (self, item, HEAP_NONE);
+    if (index < --self->size) { //  the last item moves here: then up or down
+        s_place (self, index, self->items[self->size]);
+        heap_update (self, index);
     }
     return item;
+}
+
+void heap_update (heap_t *self, size_t index)
+{
+    if (index >= self->size)
+        return;
+    s_sift_up (self, index);
+    s_sift_down (self, index);
 }
 
 size_t heap_filter (heap_t *self, heap_keep_fn *keep, void *arg)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < self->size; i++)
-        if (keep (self->items[i], arg))
-            self->items[kept++] = self->items[i];
+    for (size_t i = 0; i < self->size; i++) {
+        void *item = self->items[i];
+        s_mark (self, item, HEAP_NONE); //  before keep, which may free it
+        if (keep (item, arg))
+            s_place (self, kept++, item);
+    }
     size_t removed = self->size - kept;
     self->size = kept;
     for (size_t i = kept / 2; i-- > 0;) //  heapify, bottom up

@@ -1,6 +1,7 @@
 /*  fuzz_records.c - libFuzzer target: every stored record's decoder of
-    persistence/keys.c (event, snapshot, inbox) over arbitrary bytes, as a
-    damaged store would give them; and the event key's seq parser.
+    persistence/keys.c (event, snapshot, inbox, event log) and views.c
+    (a projection's checkpoint) over arbitrary bytes, as a damaged store
+    would give them; and the event key's seq parser.
 
     Properties: a decoded record's borrowed parts lie inside it, its name
     fits SHOAL_NAME_MAX, and its map parts are well-formed maps.
@@ -41,6 +42,23 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (keys_inbox_decode (data, size, &created, &part, &part_len, &request) == 0)
         s_inside (data, size, part, part_len);
     keys_inbox_decode (data, size, &created, &part, &part_len, NULL);
+    size_t offset;
+    uint64_t count;
+    if (keys_log_open (data, size, &offset, &count) == 0) {
+        keys_log_entry_t entry;
+        for (uint64_t i = 0; i < count && keys_log_next (data, size, &offset, &entry) == 0; i++) {
+            CHECK (offset <= size);
+            s_inside (data, size, entry.stream, entry.stream_len);
+            s_inside (data, size, entry.name, entry.name_len);
+            s_inside (data, size, entry.data, entry.size);
+            CHECK (entry.stream_len >= 1 && entry.stream_len <= SHOAL_ADDRESS_MAX);
+            CHECK (entry.name_len >= 1 && entry.name_len <= SHOAL_NAME_MAX);
+            CHECK (entry.seq >= 1);
+            CHECK (mpread_is_map (entry.data, entry.size, MPREAD_DEPTH_ANY));
+        }
+    }
+    journal_checkpoint_t checkpoint;
+    journal_view_checkpoint_decode (data, size, &checkpoint);
     for (size_t prefix = 0; prefix <= size && prefix < 8; prefix++)
         keys_event_seq ((const char *) data, size, prefix);
     return 0;

@@ -58,6 +58,9 @@ write("records", "snapshot", pack([1, 42, {"balance": 100, "owner": "alice"}]))
 write("records", "inbox3", pack([1, 1700000000000, pack({"ok": True})]))
 write("records", "inbox5", pack([1, 1700000000000, pack({"ok": True}), 2 ** 63 + 5, "deposit"]))
 write("records", "version2", pack([2, "deposited", {}, 0]))
+write("records", "log", pack([1, ["account/alice", 1, "Opened", {"owner": "alice"}, 1700000000000],
+                              ["transfer/t1", 3, "Started", {"amount": 5}, 1700000000001]]))
+write("records", "checkpoint", pack([1, 1000, 998, 1, False, True]))
 write("records", "eventkey", b"S\x00\x07eaccount/alice\x00" + (5).to_bytes(8, "big"))
 
 # data: field maps as handlers read them

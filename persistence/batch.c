@@ -48,9 +48,12 @@ struct _journal_batch_t {
                                   //  one writer, as a worker is for its shards)
     zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
     msgpack_sbuffer buffer;       //  reused to encode records
+    msgpack_sbuffer log;          //  the event log record of the events appended
+    uint32_t logged;              //  events in it
     size_t count;                 //  records staged
     size_t bytes;                 //  their key and value bytes
     bool broken;                  //  an encoding ran out of memory midway
+    bool lazy;                    //  commits are not synced (journal_batch_set_lazy)
 };
 
 static void s_free_item (void **item)
@@ -78,6 +81,7 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     zhashx_set_destructor (self->inbox, s_free_item);
     zhashx_set_destructor (self->known, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
+    msgpack_sbuffer_init (&self->log);
     return self;
 }
 
@@ -91,6 +95,7 @@ void journal_batch_destroy (journal_batch_t **self_p)
     zhashx_destroy (&self->inbox);
     zhashx_destroy (&self->known);
     msgpack_sbuffer_destroy (&self->buffer);
+    msgpack_sbuffer_destroy (&self->log);
     free (self);
     *self_p = NULL;
 }
@@ -108,6 +113,17 @@ static void s_stage_delete (journal_batch_t *self, const uint8_t *key, size_t ke
     leveldb_writebatch_delete (self->writes, (const char *) key, key_len);
     self->count++;
     self->bytes += key_len;
+}
+
+int journal_batch_stage (journal_batch_t *self, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t size)
+{
+    assert (self);
+    if (value)
+        s_stage_put (self, key, key_len, value, size);
+    else
+        s_stage_delete (self, key, key_len);
+    return 0;
 }
 
 //  Stages the record in the encoding buffer under key, unless encoding
@@ -195,6 +211,13 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
             if ((rc = s_stage_record (self, key, key_len, pack_rc)))
                 return rc;
             *staged = current + (int64_t) i + 1;
+            if (keys_log_append (&self->log, stream, len, *staged, events[i].name,
+                                 strlen (events[i].name), events[i].data, events[i].size,
+                                 created)) {
+                self->broken = true;
+                return SHOAL_ENOMEM;
+            }
+            self->logged++;
         }
     }
     if (version)
@@ -354,6 +377,12 @@ int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t 
     return 0;
 }
 
+void journal_batch_set_lazy (journal_batch_t *self, bool lazy)
+{
+    assert (self);
+    self->lazy = lazy;
+}
+
 size_t journal_batch_count (const journal_batch_t *self)
 {
     assert (self);
@@ -376,7 +405,9 @@ int journal_batch_commit (journal_batch_t *self)
         journal_t *journal = self->journal;
         rc = journal_enter (journal);
         if (rc == 0) {
-            rc = journal_write_held (journal, journal->write, self->writes, true);
+            rc = journal_write_log_held (journal, self->lazy ? journal->write_lazy : journal->write,
+                                         self->writes, true,
+                                         self->log.data, self->log.size, self->logged);
             journal_leave (journal);
         }
         if (rc && journal_enter (journal) == 0) //  reopens the store at once
@@ -399,6 +430,8 @@ void journal_batch_clear (journal_batch_t *self)
     zhashx_purge (self->versions);
     zhashx_purge (self->inbox);
     msgpack_sbuffer_clear (&self->buffer);
+    msgpack_sbuffer_clear (&self->log);
+    self->logged = 0;
     self->count = 0;
     self->bytes = 0;
     self->broken = false;

@@ -99,6 +99,9 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_put (marks, (const char *) layout_key, layout_len, KEYS_LAYOUT,
                             strlen (KEYS_LAYOUT));
     leveldb_writebatch_put (marks, (const char *) shards_key, shards_len, text, strlen (text));
+    uint8_t log_key[1 + KEYS_META_NAME_MAX];
+    size_t log_len = keys_meta_key (log_key, JOURNAL_LOG_META);
+    leveldb_writebatch_put (marks, (const char *) log_key, log_len, "1", 1);
     int rc = journal_enter (self);
     if (rc == 0) {
         rc = journal_write_held (self, self->write, marks, false);
@@ -371,6 +374,14 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         rc = s_verify_all (self, &message);
     if (rc == 0)
         rc = s_open_layout (self, dir, wanted, &message);
+    if (rc == 0 && (rc = journal_log_recover (self)) != 0)
+        message = zsys_sprintf ("the event log of the store in %s is damaged: its last record "
+                                "cannot be read (%s)",
+                                dir, shoal_strerror (rc));
+    if (rc == 0 && (rc = journal_log_backfill (self)) != 0)
+        message = zsys_sprintf ("cannot fill the event log of the store in %s from its "
+                                "events (%s)",
+                                dir, shoal_strerror (rc));
     if (rc != 0) {
         s_set_error (code, error, rc, message);
         journal_destroy (&self);
@@ -444,6 +455,11 @@ static void s_reopen (journal_t *self)
         char *message = NULL;
         int rc = s_db_open (self, false, &message);
         pthread_mutex_lock (&self->writing);
+        //  The failed write may have been kept whole: the log goes on
+        //  after whatever the store now holds.
+        if (rc == 0 && (rc = journal_log_recover (self)) != 0)
+            message = zsys_sprintf ("the event log's last record cannot be read (%s)",
+                                    shoal_strerror (rc));
         if (rc == 0) {
             atomic_store (&self->failed, false);
             atomic_fetch_add (&self->reopens, 1);
@@ -484,8 +500,21 @@ void journal_leave (journal_t *self)
 int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked)
 {
+    return journal_write_log_held (self, options, writes, hooked, NULL, 0, 0);
+}
+
+int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *options,
+                            leveldb_writebatch_t *writes, bool hooked, char *log, size_t log_size,
+                            uint32_t count)
+{
     int rc = 0;
     pthread_mutex_lock (&self->writing);
+    if (log && count > 0) {
+        uint8_t key[KEYS_LOG_KEY_SIZE];
+        keys_log_finish (&(msgpack_sbuffer){.data = log, .size = log_size}, count);
+        leveldb_writebatch_put (writes, (const char *) key, keys_log_key (key, self->log_next),
+                                log, log_size);
+    }
     if (atomic_load (&self->failed))
         rc = SHOAL_EIO;
     else if (hooked && journal_commit_must_fail (self)) {
@@ -503,6 +532,10 @@ int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
             leveldb_free (err);
             rc = SHOAL_EIO;
         }
+    }
+    if (rc == 0 && log && count > 0) {
+        self->log_next += count;
+        atomic_store (&self->log_end, self->log_next);
     }
     pthread_mutex_unlock (&self->writing);
     return rc;

@@ -181,8 +181,10 @@ int64_t journal_inbox_prune (journal_t *self, int64_t cutoff);
 //  of them did not decode (a key that does not parse counts as bad).
 typedef struct {
     size_t events, snapshots, inbox, outbox, timers, meta, unknown;
-    size_t dead; //  dead-letter records (journal_dead.h): counted, not decoded
-    size_t bad_events, bad_snapshots, bad_inbox, bad_keys;
+    size_t dead;  //  dead-letter records (journal_dead.h): counted, not decoded
+    size_t log;   //  event log records, each decoded whole
+    size_t views; //  projections' rows and checkpoints: counted, not decoded
+    size_t bad_events, bad_snapshots, bad_inbox, bad_log, bad_keys;
     char first_bad[256]; //  the first bad record, described ("" if none)
 } journal_records_t;
 
@@ -205,6 +207,96 @@ int journal_repair (const char *dir, char **report, char **error);
 //  *value is the caller's to free().
 int journal_meta_get (journal_t *self, const char *name, char **value);
 int journal_meta_put (journal_t *self, const char *name, const char *value);
+
+//  --------------------------------------------------------------------------
+//  The event log (eventlog.c): every event committed, in commit order, at
+//  dense positions from 0, written in the same write as the events.
+
+//  One event of the log, borrowed for the callback.
+typedef struct {
+    uint64_t position;   //  its place in the node's log
+    const char *stream;  //  the actor's address
+    int64_t seq;         //  its seq in that stream
+    const char *name;    //  the event's name
+    const uint8_t *data; //  its fields, an encoded msgpack map
+    size_t size;
+    int64_t created; //  ms since the epoch, when its turn ran
+} journal_logged_t;
+
+//  Called for each event read from the log. Return non-zero to stop.
+typedef int (journal_log_fn) (void *arg, const journal_logged_t *event);
+
+//  The position the next committed event will get: the number of events
+//  in the log. Can't fail.
+uint64_t journal_log_end (journal_t *self);
+
+//  Calls fn for the events at positions from, from+1, ... in order, at
+//  most limit of them (0 = all). Returns 0, fn's non-zero value,
+//  SHOAL_EFORMAT for a damaged log record, SHOAL_EIO.
+int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg);
+
+//  --------------------------------------------------------------------------
+//  Projections (views.c): each build of a projection keeps a checkpoint,
+//  rows by key, the commands its reactions sent and have not seen answered,
+//  and the events an operator skipped, in a key range of its own.
+
+#define JOURNAL_VIEW_KEY_MAX 512 //  bytes of a row key at most
+
+//  One build of a projection: a rebuild makes a new build of the same
+//  version, beside the old one until it takes over.
+typedef struct {
+    const char *view; //  the projection's name, as a type's ([a-z][a-z0-9_-]*)
+    uint32_t version; //  the module's version of it, 1 or more
+    uint32_t build;   //  0 for the first, one more for each rebuild
+} journal_build_t;
+
+//  Where a build stands, written in the same batch as the rows it covers.
+typedef struct {
+    uint64_t next;    //  the position of the next event to apply
+    uint64_t applied; //  events given to apply so far
+    uint64_t skipped; //  events an operator skipped
+    bool paused;      //  an operator paused it
+    bool caught_up;   //  it has reached the log's end once
+} journal_checkpoint_t;
+
+//  True for a usable projection name. Can't fail.
+bool journal_view_name_ok (const char *view);
+
+//  The build's checkpoint. SHOAL_ENOTFOUND if it has none yet.
+int journal_view_checkpoint (journal_t *self, const journal_build_t *build,
+                             journal_checkpoint_t *cp);
+int journal_view_checkpoint_decode (const uint8_t *buf, size_t size, journal_checkpoint_t *cp);
+
+//  The row under key (the caller frees *row). SHOAL_ENOTFOUND if none.
+int journal_view_get (journal_t *self, const journal_build_t *build, const char *key,
+                      uint8_t **row, size_t *size);
+
+//  Called with each record found: its key (not NUL-terminated) and value.
+typedef int (journal_row_fn) (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                              size_t size);
+//  Calls fn for the rows whose key starts with prefix (NULL or "" for
+//  all), in key order, at most limit of them (0 = all).
+int journal_view_scan (journal_t *self, const journal_build_t *build, const char *prefix,
+                       size_t limit, journal_row_fn *fn, void *arg);
+//  Calls fn for each command the build's reactions await an answer to
+//  (key: its 16-byte id; value: its envelope), and for each event skipped
+//  (key: its position, u64be; value [1, at, reason]).
+int journal_view_sends (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
+                        void *arg);
+int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
+                        void *arg);
+
+//  Called for each build in the store, with its checkpoint (NULL if it has
+//  none). build->view is borrowed for the call.
+typedef int (journal_view_fn) (void *arg, const journal_build_t *build,
+                               const journal_checkpoint_t *cp);
+//  Every build, by name then version then build. Returns 0, fn's non-zero
+//  value, SHOAL_EFORMAT for a damaged key, SHOAL_EIO.
+int journal_view_list (journal_t *self, journal_view_fn *fn, void *arg);
+
+//  Deletes every record of the build, in several writes (a crash midway
+//  leaves a build without some rows: drop it again). *dropped counts them.
+int journal_view_drop (journal_t *self, const journal_build_t *build, size_t *dropped);
 
 //  --------------------------------------------------------------------------
 //  Batches
@@ -260,11 +352,33 @@ int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t 
 int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t due,
                              const uint8_t id[JOURNAL_ID_SIZE]);
 
+//  A projection's writes, staged with the rest of a batch: a row put
+//  (row a msgpack map) or deleted, the checkpoint, a reaction's command
+//  (envelope NULL: delete it, answered), an event skipped at position.
+int journal_batch_view_put (journal_batch_t *self, const journal_build_t *build, const char *key,
+                            const uint8_t *row, size_t size);
+int journal_batch_view_del (journal_batch_t *self, const journal_build_t *build, const char *key);
+int journal_batch_view_checkpoint (journal_batch_t *self, const journal_build_t *build,
+                                   const journal_checkpoint_t *cp);
+int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size);
+int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build,
+                             uint64_t position, int64_t at, const char *reason);
+
+//  With lazy true, the batch's commits are not synced whatever the
+//  journal's durability: for writes that a crash may lose without harm
+//  because they are made again from what is synced (a projection's rows
+//  and checkpoint, written together, re-applied from the checkpoint that
+//  survived). A later synced commit syncs them too (one log file).
+void journal_batch_set_lazy (journal_batch_t *self, bool lazy);
+
 //  Number of records staged, and their bytes.
 size_t journal_batch_count (const journal_batch_t *self);
 size_t journal_batch_bytes (const journal_batch_t *self);
 
 //  Writes everything staged in one LevelDB write and empties the batch,
+//  with one event log record holding a copy of the events appended,
 //  whatever the result. Returns 0 or SHOAL_EIO: then the write failed and
 //  may have left part of itself, which the reopen that follows drops (it
 //  may also keep all of it, as after a crash: nothing of it was

@@ -40,6 +40,8 @@ struct _journal_t {
     leveldb_writeoptions_t *write_lazy; //  prune deletes: never synced
     atomic_int fail_after;              //  test hook, 0 = off
     uint32_t shards;                    //  the store's shard count, fixed
+    uint64_t log_next;                  //  the event log's next position (under writing)
+    atomic_uint_fast64_t log_end;       //  the same, as visible to readers
 };
 
 //  Counts one commit against the test hook (journal_fail_commits_after).
@@ -60,6 +62,28 @@ void journal_leave (journal_t *self);
 //  (journal_fail_commits_after) counts this write. Returns 0 or SHOAL_EIO.
 int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked);
+
+//  The same, adding the log record of the batch's events to writes at the
+//  event log's next position, which it advances when the write succeeds.
+//  log is a log record built with keys_log_begin/append (its header not
+//  yet patched) of count events; NULL or count 0 for none.
+int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *options,
+                            leveldb_writebatch_t *writes, bool hooked, char *log, size_t log_size,
+                            uint32_t count);
+
+//  Finds the event log's next position from its last record, using db
+//  directly (at open, and in a reopen, which holds the handle exclusive).
+//  Returns 0, or SHOAL_EFORMAT for a damaged last record, SHOAL_EIO. In
+//  eventlog.c, as is the one-time filling of the log of a store made
+//  before it existed (journal_log_backfill, at open).
+int journal_log_recover (journal_t *self);
+#define JOURNAL_LOG_META "eventlog" //  metadata: "1" once the log holds every event
+int journal_log_backfill (journal_t *self);
+
+//  Stages a put of value under key in batch (a delete when value is NULL).
+//  In batch.c, for views.c. Returns 0.
+int journal_batch_stage (journal_batch_t *batch, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t size);
 
 //  Copies bytes into a fresh buffer for the caller to free(); never
 //  returns NULL for size 0 unless memory ran out. In read.c.

@@ -82,6 +82,13 @@ void keys_timer_key (uint8_t *key, uint32_t shard, int64_t due, const uint8_t id
     memcpy (key + size + 8, id, JOURNAL_ID_SIZE);
 }
 
+size_t keys_log_key (uint8_t key[KEYS_LOG_KEY_SIZE], uint64_t pos)
+{
+    key[0] = 'L';
+    s_put_be64 (key + 1, pos);
+    return KEYS_LOG_KEY_SIZE;
+}
+
 size_t keys_meta_key (uint8_t *key, const char *name)
 {
     size_t len = name ? strnlen (name, KEYS_META_NAME_MAX + 1) : 0;
@@ -261,4 +268,74 @@ int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *
                                           strnlen (request->name, SHOAL_NAME_MAX));
     }
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Log records
+
+int keys_log_begin (msgpack_sbuffer *log)
+{
+    if (log->size > 0)
+        return 0;
+    static const uint8_t header[KEYS_LOG_HEADER_SIZE] = {0xdd, 0, 0, 0, 1, KEYS_FORMAT_VERSION};
+    return msgpack_sbuffer_write (log, (const char *) header, sizeof header);
+}
+
+int keys_log_append (msgpack_sbuffer *log, const char *stream, size_t stream_len, int64_t seq,
+                     const char *name, size_t name_len, const uint8_t *data, size_t size,
+                     int64_t created)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, log, msgpack_sbuffer_write);
+    int rc = keys_log_begin (log);
+    rc |= msgpack_pack_array (&pk, 5);
+    rc |= msgpack_pack_str_with_body (&pk, stream, stream_len);
+    rc |= msgpack_pack_int64 (&pk, seq);
+    rc |= msgpack_pack_str_with_body (&pk, name, name_len);
+    rc |= msgpack_sbuffer_write (log, (const char *) data, size);
+    rc |= msgpack_pack_int64 (&pk, created);
+    return rc;
+}
+
+void keys_log_finish (msgpack_sbuffer *log, uint32_t count)
+{
+    assert (log->size >= KEYS_LOG_HEADER_SIZE);
+    uint32_t fields = count + 1;
+    uint8_t *header = (uint8_t *) log->data;
+    header[1] = (uint8_t) (fields >> 24);
+    header[2] = (uint8_t) (fields >> 16);
+    header[3] = (uint8_t) (fields >> 8);
+    header[4] = (uint8_t) fields;
+}
+
+int keys_log_open (const uint8_t *buf, size_t size, size_t *offset, uint64_t *count)
+{
+    uint64_t fields;
+    int64_t version;
+    *offset = 0;
+    if (mpread_array (buf, size, offset, &fields) || fields < 1 ||
+        mpread_int (buf, size, offset, INT64_MIN, INT64_MAX, &version))
+        return SHOAL_EFORMAT;
+    if (version != KEYS_FORMAT_VERSION)
+        return SHOAL_EVERSION;
+    *count = fields - 1;
+    return 0;
+}
+
+int keys_log_next (const uint8_t *buf, size_t size, size_t *offset, keys_log_entry_t *entry)
+{
+    size_t at = *offset;
+    uint64_t fields;
+    if (mpread_array (buf, size, &at, &fields) || fields != 5 ||
+        mpread_str (buf, size, &at, &entry->stream, &entry->stream_len) ||
+        entry->stream_len == 0 || entry->stream_len > SHOAL_ADDRESS_MAX ||
+        memchr (entry->stream, 0, entry->stream_len) ||
+        mpread_int (buf, size, &at, 1, JOURNAL_SEQ_MAX, &entry->seq) ||
+        mpread_str (buf, size, &at, &entry->name, &entry->name_len) || entry->name_len == 0 ||
+        entry->name_len > SHOAL_NAME_MAX || memchr (entry->name, 0, entry->name_len) ||
+        s_read_map (buf, size, &at, &entry->data, &entry->size) ||
+        s_read_int (buf, size, &at, &entry->created))
+        return SHOAL_EFORMAT;
+    *offset = at;
+    return 0;
 }

@@ -12,7 +12,18 @@
         'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply(, digest, name)]
         'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
         'S' shard:u16be 't' due:u64be id:16       -> timer (an encoded envelope)
+        'L' pos:u64be                             -> log record (one per commit)
+        'V' view 0x00 version:u32be ...           -> a projection's rows and
+                                                     checkpoint (views.c)
         'm' name                                  -> metadata value
+
+    The node's event log: every commit that appends events writes one log
+    record, keyed by the position of its first event, that holds a copy
+    of each of them in commit order (positions are dense: the next
+    record's key is this one's plus its events). Positions are given under
+    the journal's write mutex, so that the log's key order is the order in
+    which the commits became visible. Projections read it from any
+    position (eventlog.c).
 
     A timer's shard is its actor's (the envelope's to). Within a shard,
     timers sort by due. Metadata is the node's, not a shard's: it includes
@@ -33,6 +44,9 @@
     snapshot's version (the actor type's snapshot_version, 0 to INT32_MAX):
     a snapshot of three fields was made before it was kept, and is
     version 0.
+        log       [1, entry, entry, ...], entry i being the event at the
+                  record's position + i: [stream:str, seq:int, name:str,
+                  data:map, created:int]
     Outbox entries, timers and metadata are stored as given.
 
     Contract: a key builder writes into a caller's buffer of the size named
@@ -70,6 +84,8 @@
 //  'o'/'i' with their 16-byte id are the longest keys with a stream.
 #define KEYS_STREAM_MAX (KEYS_TAG_SIZE + SHOAL_ADDRESS_MAX + 1 + JOURNAL_ID_SIZE)
 #define KEYS_TIMER_SIZE (KEYS_TAG_SIZE + 8 + JOURNAL_ID_SIZE)
+#define KEYS_LOG_KEY_SIZE 9    //  'L' pos:u64be
+#define KEYS_LOG_HEADER_SIZE 6 //  a log record's array32 header and format version
 
 //  --------------------------------------------------------------------------
 //  Keys
@@ -114,6 +130,10 @@ bool keys_has_prefix (const char *key, size_t size, const uint8_t *prefix, size_
 //  if the key is malformed.
 int64_t keys_event_seq (const char *key, size_t key_len, size_t prefix_len);
 
+//  Writes 'L' pos, the key of the log record whose first event is at pos.
+//  Returns KEYS_LOG_KEY_SIZE.
+size_t keys_log_key (uint8_t key[KEYS_LOG_KEY_SIZE], uint64_t pos);
+
 //  --------------------------------------------------------------------------
 //  Records
 
@@ -147,5 +167,34 @@ int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *s
 //  unless request is NULL or its digest 0.
 int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size,
                        const journal_request_t *request);
+
+//  A log record is built in a buffer of its own: keys_log_begin reserves
+//  its header (when the buffer is empty), keys_log_append adds one event,
+//  keys_log_finish patches the header with their count. Returns 0, or
+//  non-zero if msgpack ran out of memory.
+int keys_log_begin (msgpack_sbuffer *log);
+int keys_log_append (msgpack_sbuffer *log, const char *stream, size_t stream_len, int64_t seq,
+                     const char *name, size_t name_len, const uint8_t *data, size_t size,
+                     int64_t created);
+void keys_log_finish (msgpack_sbuffer *log, uint32_t count);
+
+//  One event of a log record, pointing into the record.
+typedef struct {
+    const uint8_t *stream;
+    size_t stream_len;
+    int64_t seq;
+    const uint8_t *name;
+    size_t name_len;
+    const uint8_t *data; //  an encoded msgpack map
+    size_t size;
+    int64_t created;
+} keys_log_entry_t;
+
+//  Reads a log record's header: *count events follow from *offset.
+//  Returns 0, SHOAL_EFORMAT or SHOAL_EVERSION.
+int keys_log_open (const uint8_t *buf, size_t size, size_t *offset, uint64_t *count);
+//  Reads the event at *offset and advances it. Returns 0 or SHOAL_EFORMAT
+//  (a bad stream or name length, a seq below 1, a data that is no map).
+int keys_log_next (const uint8_t *buf, size_t size, size_t *offset, keys_log_entry_t *entry);
 
 #endif

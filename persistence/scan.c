@@ -254,12 +254,39 @@ static void s_note_bad (journal_records_t *counts, const char *what, const char 
               printable, shoal_strerror (rc));
 }
 
+//  Decodes every event of a log record. Returns 0 or SHOAL_EFORMAT.
+static int s_check_log (const uint8_t *value, size_t size)
+{
+    size_t offset;
+    uint64_t count;
+    if (keys_log_open (value, size, &offset, &count))
+        return SHOAL_EFORMAT;
+    for (uint64_t i = 0; i < count; i++) {
+        keys_log_entry_t entry;
+        if (keys_log_next (value, size, &offset, &entry))
+            return SHOAL_EFORMAT;
+    }
+    return offset == size ? 0 : SHOAL_EFORMAT;
+}
+
 //  Checks one record; see journal_check_records.
 static void s_check_record (journal_records_t *counts, const char *key, size_t key_len,
                             const uint8_t *value, size_t size, journal_entry_fn *fn, void *arg)
 {
     if (key_len >= 1 && key[0] == 'm') {
         counts->meta++;
+        return;
+    }
+    if (key_len >= 1 && key[0] == 'L') {
+        counts->log++;
+        if (s_check_log (value, size) != 0 || key_len != KEYS_LOG_KEY_SIZE) {
+            counts->bad_log++;
+            s_note_bad (counts, "event log", key, key_len, SHOAL_EFORMAT);
+        }
+        return;
+    }
+    if (key_len >= 1 && key[0] == 'V') {
+        counts->views++;
         return;
     }
     if (key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S') {

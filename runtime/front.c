@@ -68,6 +68,16 @@ front_t *front_new (const front_config_t *config, char **error)
         front_destroy (&self);
         return NULL;
     }
+    //  The projection thread's queries, and its reactions' commands: an
+    //  inproc client of ours (ZeroMQ's inproc takes no CURVE handshake;
+    //  only this process can reach it).
+    self->projector = s_socket (ZMQ_PUSH, 1000);
+    if (!self->projector || zsock_connect (self->projector, "%s-proj", prefix) != 0 ||
+        zsock_bind (self->router, "%s-clients", prefix) != 0) {
+        *error = zsys_sprintf ("cannot reach the projection thread at %s-proj", prefix);
+        front_destroy (&self);
+        return NULL;
+    }
     for (int i = 0; i < workers; i++) {
         //  Bounded: past FRONT_QUEUE_MAX waiting commands a client is told
         //  "busy" instead of growing the node's memory without limit.
@@ -108,6 +118,7 @@ void front_destroy (front_t **self_p)
     front_replies_destroy (&self->client_replies);
     zsock_destroy (&self->router);
     zsock_destroy (&self->replies);
+    zsock_destroy (&self->projector);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -306,6 +317,23 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
         front_reject (self, route, route_size, request, "unavailable", shoal_strerror (rc));
 }
 
+//  A query for the projection thread (projector.h), which answers it
+//  through our replies socket, as a worker does.
+static void s_to_projector (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope, zmq_msg_t *frame)
+{
+    if (self->config.no_projections) {
+        front_reject (self, route, route_size, envelope, "unavailable",
+                      "this node runs no projections (it was started with --projections off)");
+        return;
+    }
+    void *projector = zsock_resolve (self->projector);
+    if (zmq_send (projector, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
+        zmq_send (projector, zmq_msg_data (frame), zmq_msg_size (frame), 0) == -1)
+        front_reject (self, route, route_size, envelope, "busy",
+                      "the projection thread has too many queries waiting; retry later");
+}
+
 //  One client message: [identity, frame]; parts counts every frame that
 //  came: anything but two is refused.
 static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
@@ -332,6 +360,10 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
     }
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "dead_letters")) {
         s_dead_letters (self, route, route_size, &envelope);
+        return;
+    }
+    if (envelope.kind == ENVELOPE_QUERY && strncmp (envelope.name, "projection", 10) == 0) {
+        s_to_projector (self, route, route_size, &envelope, frame);
         return;
     }
     s_route_client (self, route, route_size, &envelope, frame);

@@ -63,6 +63,7 @@ typedef struct {
     peers_t *peers;                //  the links, NULL for a node alone
     const worker_config_t *config; //  the workers: count, counters, prefix
     atomic_uint_fast64_t *refused; //  connections the authenticator refused
+    bool no_projections;           //  the node runs no projection thread
 } front_config_t;
 
 //  Binds the client endpoint and connects to the workers. config and what

@@ -124,6 +124,38 @@ static void s_series (FILE *out, const char **last, const char *name, const char
     fprintf (out, "%s%s%s%s %.15g\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", value);
 }
 
+//  Each build of each projection: its position, lag, events applied, and
+//  whether it is stopped by a failure or served.
+static void s_projections (FILE *out, projector_gauges_t *gauges)
+{
+    projector_gauge_t items[PROJECTOR_GAUGES_MAX];
+    pthread_mutex_lock (&gauges->lock);
+    size_t count = gauges->count;
+    memcpy (items, gauges->items, count * sizeof (projector_gauge_t));
+    pthread_mutex_unlock (&gauges->lock);
+    static const char *families[][3] = {
+        {"shoal_projection_position", "gauge", "The position of the next event a projection applies"},
+        {"shoal_projection_lag_events", "gauge", "Events of the node's log a projection has not reached"},
+        {"shoal_projection_applied_total", "counter", "Events a projection's apply was given"},
+        {"shoal_projection_failed", "gauge", "1 while a projection is stopped by a failed apply"},
+        {"shoal_projection_served", "gauge", "1 for the build of a projection that queries read"}};
+    for (int k = 0; k < 5; k++) {
+        s_family (out, families[k][0], families[k][1], families[k][2]);
+        for (size_t i = 0; i < count; i++) {
+            const projector_gauge_t *g = &items[i];
+            uint64_t value = k == 0   ? g->position
+                             : k == 1 ? g->lag
+                             : k == 2 ? g->applied
+                             : k == 3 ? g->failed
+                                      : g->served;
+            fprintf (out,
+                     "%s{projection=\"%s\",version=\"%" PRIu32 "\",build=\"%" PRIu32 "\"} %" PRIu64
+                     "\n",
+                     families[k][0], g->name, g->version, g->build, value);
+        }
+    }
+}
+
 int metrics_write (const metrics_config_t *config, FILE *out)
 {
     const worker_config_t *workers = config->config;
@@ -174,6 +206,8 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         s_family (out, "shoal_data_bytes", "gauge", "Bytes of the files in the data directory");
         fprintf (out, "shoal_data_bytes %" PRId64 "\n", bytes);
     }
+    if (config->projections)
+        s_projections (out, config->projections);
     if (config->peers && config->cluster) {
         int count = cluster_node_count (config->cluster);
         static const char *families[][2] = {

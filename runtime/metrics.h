@@ -14,6 +14,7 @@
 
 #include "front.h"
 #include "peers.h"
+#include "projector.h"
 #include "worker.h"
 
 typedef struct _metrics_t metrics_t;
@@ -28,6 +29,7 @@ typedef struct {
     const cluster_t *cluster;            //  NULL for a node alone
     int self_node;                       //  our index in it
     const char *data_dir;                //  summed at each scrape
+    projector_gauges_t *projections;     //  the projections' builds (may be NULL)
     int64_t started;                     //  wall clock ms
 } metrics_config_t;
 

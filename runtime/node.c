@@ -21,6 +21,7 @@
 #include "worker.h"
 #include "deadletter.h"
 #include "turnfile.h"
+#include "projector.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -61,6 +62,9 @@ struct _shoal_node_t {
     turnfile_watch_t watch;       //  what the watchdog reads
     zactor_t *watchdog;           //  logs turns past --turn-timeout
     zactor_t *stop_guard;         //  after a stop, exits if a worker will not
+    projector_config_t projector_config; //  what the projection thread reads
+    projector_gauges_t gauges;           //  its builds, for the metrics
+    zactor_t *projector;                 //  the projection thread
 };
 
 //  True if endpoint cannot be reached from another machine.
@@ -165,6 +169,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         *error = zsys_sprintf ("out of memory");
         return NULL;
     }
+    pthread_mutex_init (&self->gauges.lock, NULL);
     self->options = *options;
     shoal_node_options_t *o = &self->options;
     if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
@@ -255,6 +260,8 @@ void shoal_node_destroy (shoal_node_t **self_p)
     //  and a PUSH whose peer is gone blocks for ever.
     metrics_destroy (&self->metrics);
     zactor_destroy (&self->janitor);
+    zactor_destroy (&self->projector);
+    pthread_mutex_destroy (&self->gauges.lock);
     zactor_destroy (&self->watchdog);
     if (self->workers)
         for (int i = 0; i < self->options.workers; i++)
@@ -346,6 +353,7 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         return SHOAL_EMODULE;
     }
     size_t types = registry_count (self->registry);
+    size_t projections = registry_projection_count (self->registry);
     char *derived = name ? NULL : s_module_name (path);
     int rc =
         name || derived ? registry_loading (self->registry, name ? name : derived) : SHOAL_ENOMEM;
@@ -356,12 +364,14 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     if (rc != 0) {
         *error = zsys_sprintf ("module %s failed to start: %s", path, shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose
+        registry_projection_truncate (self->registry, projections);
         dlclose (handle);
         return SHOAL_EMODULE;
     }
     self->modules[self->module_count++] = handle;
-    log_info ("shoal node: loaded module %s (%zu actor types)", path,
-              registry_count (self->registry) - types);
+    log_info ("shoal node: loaded module %s (%zu actor types, %zu projections)", path,
+              registry_count (self->registry) - types,
+              registry_projection_count (self->registry) - projections);
     return 0;
 }
 
@@ -444,12 +454,24 @@ int shoal_node_start (shoal_node_t *self, char **error)
                          .self_node = self->self_node,
                          .peers = self->peers,
                          .config = &self->config,
-                         .refused = &self->refused};
+                         .refused = &self->refused,
+                         .no_projections = self->options.projections_off};
     self->front = front_new (&fc, error);
     if (!self->front)
         return SHOAL_ENET;
     free (self->endpoint);
     self->endpoint = strdup (front_endpoint (self->front));
+    self->projector_config = (projector_config_t){.journal = self->journal,
+                                                  .registry = self->registry,
+                                                  .prefix = self->prefix,
+                                                  .gauges = &self->gauges,
+                                                  .data_dir = self->data_dir};
+    if (!self->options.projections_off)
+        self->projector = projector_new (&self->projector_config);
+    if (!self->options.projections_off && !self->projector) {
+        *error = strdup ("the projection thread could not start (see the log)");
+        return SHOAL_EIO;
+    }
     const char *address = self->options.metrics ? self->options.metrics : "127.0.0.1:0";
     if (!streq (address, "off")) {
         metrics_config_t mc = {.address = address,
@@ -460,6 +482,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                .cluster = self->cluster,
                                .self_node = self->self_node,
                                .data_dir = self->data_dir,
+                               .projections = &self->gauges,
                                .started = front_started (self->front)};
         self->metrics = metrics_new (&mc, error);
         if (!self->metrics)

@@ -18,6 +18,8 @@ typedef struct {
     const char *endpoint;       //  client endpoint (default tcp://127.0.0.1:7700)
     int workers;                //  worker threads (default: number of cores)
     bool async;                 //  durability async: commits are not fsynced
+    bool projections_off;       //  run no projection thread (the event log is
+                                //  still written; they resume when it runs)
     int shards;                 //  shards of a new store (default 256); fixed after
     int64_t idle_ms;            //  passivate actors idle this long (default 60000)
     int snapshot_every;         //  events between snapshots (default 100)

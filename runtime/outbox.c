@@ -3,14 +3,20 @@
     Contract: the pending table holds every committed, unanswered command
     of this worker's actors (after a reload, what the journal holds); an
     entry leaves it only when the turn handling its reply is staged with
-    the record's delete, or when the table is purged to be reloaded. The
-    worker thread owns the table, its entries and their frames.
+    the record's delete, or when the table is purged to be reloaded. Every
+    entry of the table that is not cancelling is in order.due, and every
+    one not yet counted in order.stalled is in order.unstalled (but when a
+    heap could not grow: then it is re-sent, or counted, after the next
+    reload). The worker thread owns the table, its entries and their
+    frames.
 */
 #include "outbox.h"
 #include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
+#include "log.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,16 +26,55 @@
 void outbox_pending_destroy (void **item)
 {
     pending_t *self = (pending_t *) *item;
-    if (self) {
-        free (self->frame);
-        free (self);
-        *item = NULL;
+    if (!self)
+        return;
+    outbox_order_t *order = self->order;
+    if (order) {
+        if (self->due_at != HEAP_NONE)
+            heap_remove (order->due, self->due_at);
+        if (self->unstalled_at != HEAP_NONE)
+            heap_remove (order->unstalled, self->unstalled_at);
+        if (self->past_stall)
+            order->stalled--;
     }
+    free (self->frame);
+    free (self);
+    *item = NULL;
 }
 
-zhashx_t *outbox_new (void)
+static int s_by_due (const void *a, const void *b)
 {
-    return envelope_id_table_new (outbox_pending_destroy);
+    const pending_t *x = a, *y = b;
+    return x->next_due < y->next_due ? -1 : x->next_due > y->next_due;
+}
+
+static int s_by_created (const void *a, const void *b)
+{
+    const pending_t *x = a, *y = b;
+    return x->created < y->created ? -1 : x->created > y->created;
+}
+
+int outbox_init (worker_t *self)
+{
+    outbox_order_t *order = &self->pending_order;
+    self->pending = envelope_id_table_new (outbox_pending_destroy);
+    order->due = heap_new (s_by_due);
+    order->unstalled = heap_new (s_by_created);
+    if (!self->pending || !order->due || !order->unstalled)
+        return SHOAL_ENOMEM;
+    heap_set_index (order->due, offsetof (pending_t, due_at));
+    heap_set_index (order->unstalled, offsetof (pending_t, unstalled_at));
+    return 0;
+}
+
+void outbox_close (worker_t *self)
+{
+    outbox_order_t *order = &self->pending_order;
+    zhashx_destroy (&self->pending); //  first: its entries leave the heaps
+    heap_destroy (&order->due);
+    heap_destroy (&order->unstalled);
+    free (order->noticing);
+    *order = (outbox_order_t){0};
 }
 
 //  RFC 6298's gains. A reply to a command sent more than once is timed
@@ -62,39 +107,99 @@ int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt)
     return delay + (int64_t) (random () % (delay / 4 + 1));
 }
 
+//  Puts pending into heap. Out of memory, it stays out: it is re-sent (or
+//  counted as stalled) after the next reload, as a timer that cannot be
+//  armed fires then (timers.h).
+static void s_push (worker_t *self, heap_t *heap, pending_t *pending)
+{
+    if (heap_push (heap, pending) != 0)
+        log_error ("worker %d: out of memory: a pending command waits for the next reload",
+                   self->index);
+}
+
 void outbox_track (worker_t *self, pending_t *pending)
 {
-    zhashx_update (self->pending, pending->id, pending);
+    //  The table keeps no key of its own (it points into the entry): an
+    //  entry with the same id goes first, with its places in the heaps.
+    zhashx_delete (self->pending, pending->id);
+    zhashx_insert (self->pending, pending->id, pending);
+    pending->order = &self->pending_order;
+    pending->due_at = pending->unstalled_at = HEAP_NONE;
+    pending->past_stall = false;
+    if (!pending->cancelling)
+        s_push (self, self->pending_order.due, pending);
+    s_push (self, self->pending_order.unstalled, pending);
+}
+
+void outbox_due_at (worker_t *self, pending_t *pending, int64_t due)
+{
+    pending->next_due = due;
+    if (pending->due_at != HEAP_NONE)
+        heap_update (self->pending_order.due, pending->due_at);
+    else if (pending->order && !pending->cancelling)
+        s_push (self, self->pending_order.due, pending);
+}
+
+//  Adds pending to the tick's stall notices. False if there is no room
+//  (out of memory): it is noticed at a later re-send.
+static bool s_noticing_add (outbox_order_t *order, size_t count, pending_t *pending)
+{
+    if (count == order->noticing_cap) {
+        size_t cap = order->noticing_cap ? order->noticing_cap * 2 : 64;
+        pending_t **grown = realloc (order->noticing, cap * sizeof (pending_t *));
+        if (!grown)
+            return false;
+        order->noticing = grown;
+        order->noticing_cap = cap;
+    }
+    order->noticing[count] = pending;
+    return true;
 }
 
 void outbox_resend (worker_t *self, int64_t now)
 {
-    zlistx_t *stalled = zlistx_new ();
-    uint64_t past_stall = 0; //  for the stalled gauge
-    for (pending_t *pending = zhashx_first (self->pending); pending;
-         pending = zhashx_next (self->pending)) {
-        past_stall += now - pending->created >= self->config->stall_ms;
+    outbox_order_t *order = &self->pending_order;
+    int64_t stall_ms = self->config->stall_ms;
+    pending_t *pending;
+    while ((pending = heap_peek (order->unstalled)) && now - pending->created >= stall_ms) {
+        heap_pop (order->unstalled);
+        pending->past_stall = true;
+        order->stalled++;
+    }
+    self->stats->stalled = order->stalled;
+    size_t noticing = 0;
+    while ((pending = heap_peek (order->due)) && pending->next_due <= now) {
         //  A command an operator resolved waits for its $cancel's answer,
         //  which ends it either way (repair.h): sending it again could only
-        //  race the cancel.
-        if (pending->next_due > now || pending->cancelling)
+        //  race the cancel. It leaves the heap here, once due.
+        if (pending->cancelling) {
+            heap_pop (order->due);
             continue;
+        }
         pending->attempt++;
-        pending->next_due = now + outbox_retry_delay (self, pending->attempt);
         pending->last_sent = now;
+        outbox_due_at (self, pending, now + outbox_retry_delay (self, pending->attempt));
         worker_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
         self->stats->resends++;
-        if (!pending->stall_noticed && now - pending->created >= self->config->stall_ms)
-            zlistx_add_end (stalled, pending);
+        if (!pending->stall_noticed && now - pending->created >= stall_ms &&
+            s_noticing_add (order, noticing, pending))
+            noticing++;
     }
-    self->stats->stalled = past_stall;
-    //  Turns may change the pending table: notice outside the walk.
+    //  Turns may change the pending table: notice outside the heap's walk.
     //  An aborted batch frees the pending table: stop there.
     uint64_t batch = self->batch_number;
-    for (pending_t *pending = zlistx_first (stalled); pending && batch == self->batch_number;
-         pending = zlistx_next (stalled))
-        turn_on_stalled (self, pending);
-    zlistx_destroy (&stalled);
+    for (size_t i = 0; i < noticing && batch == self->batch_number; i++)
+        turn_on_stalled (self, order->noticing[i]);
+}
+
+int64_t outbox_next_due (const worker_t *self)
+{
+    const pending_t *due = heap_peek (self->pending_order.due);
+    const pending_t *unstalled = heap_peek (self->pending_order.unstalled);
+    int64_t next = due ? due->next_due : INT64_MAX;
+    if (unstalled && unstalled->created + self->config->stall_ms < next)
+        next = unstalled->created + self->config->stall_ms;
+    return next;
 }
 
 static int s_pending_add (worker_t *self, const char *sender, const uint8_t *frame, size_t size,
@@ -117,7 +222,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->sent_at = worker_now ();
     pending->is_cancel = repair_cancel_of (&envelope, pending->cancels) == 0;
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
-    zhashx_update (self->pending, pending->id, pending);
+    outbox_track (self, pending);
     self->stats->pending = zhashx_size (self->pending);
     return 0;
 }

@@ -7,9 +7,17 @@
     after an aborted batch, and added to when a committed batch is
     released. A command is re-sent until the turn that handles its reply
     deletes it (DESIGN-NOTES.md, "Outbox, replies and timers"); one
-    unanswered for stall_ms is reported to its sender once per load.
-    Known limit: the scan is O(pending) per tick. Internal to the worker:
-    the worker thread owns the table and every entry in it.
+    unanswered for stall_ms is reported to its sender once per load, at
+    its first re-send past stall_ms.
+
+    Beside the table (by id), the entries are in two heaps ordered by time
+    (outbox_order_t): by when their next re-send is due, and, until they
+    pass stall_ms, by their first send. So a tick costs what is due,
+    O(due · log n), and O(1) when nothing is: it never walks the table.
+    An entry's places in the heaps go with it: whatever takes it out of
+    the table (zhashx_delete, zhashx_purge, a replacement) takes it out of
+    the heaps too, through the table's destructor. Internal to the worker:
+    the worker thread owns the table, the heaps and every entry.
 */
 #ifndef OUTBOX_H_INCLUDED
 #define OUTBOX_H_INCLUDED
@@ -19,9 +27,11 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "heap.h"
 #include "shoal.h"
 
 typedef struct _worker_t worker_t;
+typedef struct _outbox_order_t outbox_order_t;
 
 //  A command sent and not yet answered.
 typedef struct {
@@ -40,14 +50,32 @@ typedef struct {
     bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
     uint8_t cancels[ENVELOPE_ID_SIZE];  //  is_cancel: the id of the command it cancels
     char error[128];                    //  the last failure known about it, "" for none
+    outbox_order_t *order;              //  the heaps it is in, NULL until tracked
+    size_t due_at;                      //  its place in order->due, HEAP_NONE if not there
+    size_t unstalled_at;                //  its place in order->unstalled, HEAP_NONE if not there
+    bool past_stall;                    //  counted in order->stalled
 } pending_t;
 
-//  A new, empty pending table keyed by command id, owning its entries.
-//  NULL when out of memory.
-zhashx_t *outbox_new (void);
+//  The pending entries in the order of time. Part of the worker.
+struct _outbox_order_t {
+    heap_t *due;          //  by next_due: to re-send (a cancelling one leaves when due)
+    heap_t *unstalled;    //  by created: not yet unanswered for stall_ms
+    uint64_t stalled;     //  entries unanswered for stall_ms or more (the gauge)
+    pending_t **noticing; //  a tick's stall notices, reused from tick to tick
+    size_t noticing_cap;  //  its room, in entries
+};
 
-//  Frees a pending entry and its frame, and sets *item to NULL. Safe with
-//  *item NULL. The table's destructor.
+//  Makes self's pending table (keyed by command id, owning its entries)
+//  and its order, both empty. Returns 0 or SHOAL_ENOMEM (outbox_close
+//  frees what was made).
+int outbox_init (worker_t *self);
+
+//  Frees the pending table, its entries and its order. Safe twice.
+void outbox_close (worker_t *self);
+
+//  Takes a pending entry out of the heaps it is in, frees it and its
+//  frame, and sets *item to NULL. Safe with *item NULL. The table's
+//  destructor, and the free of an entry that was never tracked.
 void outbox_pending_destroy (void **item);
 
 //  Takes one reply time, in ms, into the estimate outbox_retry_delay uses.
@@ -57,13 +85,24 @@ void outbox_reply_sample (worker_t *self, double ms);
 //  wait), with jitter. Can't fail.
 int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt);
 
-//  Tracks pending (owned) from now on, replacing any entry with its id.
+//  Tracks pending (owned) from now on, re-sent at its next_due, replacing
+//  any entry with its id. O(log n).
 void outbox_track (worker_t *self, pending_t *pending);
 
+//  Makes pending (tracked, not cancelling) due at due. O(log n).
+void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
+
 //  Re-sends every command due at now; then tells the sender of each one
-//  unanswered for stall_ms, in a turn of its own (which may abort the
-//  batch: the scan stops there).
+//  re-sent and unanswered for stall_ms, in a turn of its own (which may
+//  abort the batch: the notices stop there). Sets the stalled gauge.
+//  O(due · log n), where due counts the re-sends and the entries that
+//  passed stall_ms since the last call.
 void outbox_resend (worker_t *self, int64_t now);
+
+//  When outbox_resend has something to do next: a re-send due, or an
+//  entry passing stall_ms (for the gauge). INT64_MAX when nothing is
+//  pending. O(1).
+int64_t outbox_next_due (const worker_t *self);
 
 //  Loads the outbox entries of this worker's actors from the journal, due
 //  at once; a command whose $cancel is in the outbox is marked cancelling

@@ -6,6 +6,7 @@
     reads them once, at its init.
 */
 #include "registry.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ typedef struct {
 struct _shoal_registry_t {
     shoal_type_t types[REGISTRY_MAX_TYPES]; //  copies; names and callbacks borrowed
     size_t count;
+    shoal_projection_t projections[REGISTRY_MAX_PROJECTIONS]; //  copies, as types
+    size_t projection_count;
     option_t *options; //  modules' options, owned
     size_t option_count;
     char *loading; //  the name of the module being loaded, owned; or NULL
@@ -97,6 +100,148 @@ void registry_truncate (shoal_registry_t *self, size_t count)
 {
     if (count < self->count)
         self->count = count;
+}
+
+//  --------------------------------------------------------------------------
+//  Projections
+
+static bool s_name_ok (const char *name, size_t max)
+{
+    size_t len = name ? strnlen (name, max + 1) : 0;
+    if (len == 0 || len > max || name[0] < 'a' || name[0] > 'z')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool registry_events_ok (const char *events)
+{
+    if (!events)
+        return true;
+    size_t words = 0;
+    for (const char *at = events; *at;) {
+        if (*at == ' ') {
+            at++;
+            continue;
+        }
+        size_t len = strcspn (at, " ");
+        words++;
+        char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
+        if (len >= sizeof word)
+            return false;
+        memcpy (word, at, len);
+        word[len] = 0;
+        at += len;
+        if (strcmp (word, "*") == 0)
+            continue;
+        char *colon = strchr (word, ':');
+        if (colon)
+            *colon = 0;
+        if (!s_name_ok (word, SHOAL_TYPE_MAX))
+            return false;
+        if (colon) {
+            const char *event = colon + 1;
+            size_t event_len = strlen (event);
+            if (event_len == 0 || event_len > SHOAL_NAME_MAX)
+                return false;
+            for (size_t i = 0; i < event_len; i++)
+                if (event[i] <= ' ' || event[i] > '~')
+                    return false;
+        }
+    }
+    return words > 0;
+}
+
+void registry_filter_parse (registry_filter_t *filter, const char *events)
+{
+    filter->count = 0;
+    if (!events)
+        return;
+    for (const char *at = events; *at && filter->count < REGISTRY_FILTER_MAX;) {
+        if (*at == ' ') {
+            at++;
+            continue;
+        }
+        size_t len = strcspn (at, " ");
+        char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
+        snprintf (word, sizeof word, "%.*s", (int) len, at);
+        at += len;
+        if (strcmp (word, "*") == 0) {
+            filter->count = 0; //  every event
+            return;
+        }
+        char *colon = strchr (word, ':');
+        if (colon)
+            *colon = 0;
+        snprintf (filter->words[filter->count].type, sizeof filter->words[0].type, "%.*s",
+                  (int) (sizeof filter->words[0].type - 1), word);
+        snprintf (filter->words[filter->count].event, sizeof filter->words[0].event, "%s",
+                  colon ? colon + 1 : "");
+        filter->count++;
+    }
+}
+
+bool registry_filter_wants (const registry_filter_t *filter, const char *address,
+                            const char *name)
+{
+    if (filter->count == 0)
+        return true;
+    const char *slash = strchr (address, '/');
+    size_t type_len = slash ? (size_t) (slash - address) : strlen (address);
+    for (size_t i = 0; i < filter->count; i++) {
+        const char *type = filter->words[i].type, *event = filter->words[i].event;
+        if (strlen (type) == type_len && memcmp (type, address, type_len) == 0 &&
+            (!event[0] || strcmp (event, name) == 0))
+            return true;
+    }
+    return false;
+}
+
+static const size_t s_projection_sizes[] = {sizeof (shoal_projection_t)};
+
+int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_projection_t *given,
+                                     size_t size)
+{
+    if (!registry || !given)
+        return SHOAL_EINVAL;
+    bool known = false;
+    for (size_t i = 0; i < sizeof s_projection_sizes / sizeof s_projection_sizes[0]; i++)
+        known |= s_projection_sizes[i] == size;
+    if (!known)
+        return SHOAL_EVERSION;
+    shoal_projection_t projection = {0};
+    memcpy (&projection, given, size);
+    if (!s_name_ok (projection.name, SHOAL_TYPE_MAX) || projection.version < 1 ||
+        !projection.apply || !registry_events_ok (projection.events))
+        return SHOAL_EINVAL;
+    for (size_t i = 0; i < registry->projection_count; i++)
+        if (strcmp (registry->projections[i].name, projection.name) == 0 &&
+            registry->projections[i].version == projection.version)
+            return SHOAL_EEXIST;
+    if (registry->projection_count == REGISTRY_MAX_PROJECTIONS)
+        return SHOAL_ETOOBIG;
+    registry->projections[registry->projection_count++] = projection;
+    return 0;
+}
+
+void registry_projection_truncate (shoal_registry_t *self, size_t count)
+{
+    if (count < self->projection_count)
+        self->projection_count = count;
+}
+
+size_t registry_projection_count (const shoal_registry_t *self)
+{
+    return self->projection_count;
+}
+
+const shoal_projection_t *registry_projection (const shoal_registry_t *self, size_t index)
+{
+    return index < self->projection_count ? &self->projections[index] : NULL;
 }
 
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address)

@@ -8,6 +8,7 @@
 #include "shoal.h"
 
 #define REGISTRY_MAX_TYPES 64
+#define REGISTRY_MAX_PROJECTIONS 64
 
 shoal_registry_t *registry_new (void);
 void registry_destroy (shoal_registry_t **self_p);
@@ -20,6 +21,36 @@ void registry_truncate (shoal_registry_t *self, size_t count);
 //  The type named by the part of address before '/', or NULL (also when
 //  address has no '/').
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
+
+//  The projections registered (shoal_register_projection): how many, and
+//  the index-th (copied at this ABI's size; name and apply borrowed).
+size_t registry_projection_count (const shoal_registry_t *self);
+const shoal_projection_t *registry_projection (const shoal_registry_t *self, size_t index);
+
+//  True if events (a shoal_projection_t's list) is well formed: words of
+//  "type", "type:Event" or "*", separated by spaces. NULL is "*".
+bool registry_events_ok (const char *events);
+//  A projection's events list, parsed: the words "type" or "type:Event"
+//  (count 0: every event, the list "*" or NULL). Words past
+//  REGISTRY_FILTER_MAX are ignored.
+#define REGISTRY_FILTER_MAX 32
+typedef struct {
+    struct {
+        char type[SHOAL_TYPE_MAX + 1];
+        char event[SHOAL_NAME_MAX + 1]; //  "" for every event of the type
+    } words[REGISTRY_FILTER_MAX];
+    size_t count;
+} registry_filter_t;
+
+//  Parses events (a list registry_events_ok accepts) into filter. Can't
+//  fail.
+void registry_filter_parse (registry_filter_t *filter, const char *events);
+//  True if filter wants the event named name of the actor at address.
+bool registry_filter_wants (const registry_filter_t *filter, const char *address,
+                            const char *name);
+
+//  Forgets the projections registered after the first count.
+void registry_projection_truncate (shoal_registry_t *self, size_t count);
 
 //  Sets option key of the module named module to value (copied; a value
 //  set before is replaced). Returns 0, SHOAL_EINVAL for an empty name or

@@ -205,7 +205,8 @@ static void s_accept (worker_t *self, const uint8_t *route, size_t route_size,
         turn_error (self, route, route_size, request, "unavailable", "out of memory");
 }
 
-//  $resend: the actor's pending commands are due now.
+//  $resend: the actor's pending commands are due now. O(pending): an
+//  operator's command, not a tick's work.
 static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *request)
 {
@@ -213,7 +214,7 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
     for (pending_t *pending = zhashx_first (self->pending); pending;
          pending = zhashx_next (self->pending))
         if (streq (pending->sender, request->to) && !pending->cancelling) {
-            pending->next_due = now;
+            outbox_due_at (self, pending, now);
             count++;
         }
     self->next_retry_tick = now; //  at the end of this loop

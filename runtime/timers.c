@@ -96,13 +96,7 @@ void timers_fire (worker_t *self, int64_t now)
             s_timer_free (timer);
             continue;
         }
-        local_t *item = calloc (1, sizeof (local_t));
-        if (item) {
-            item->frame = timer->frame;
-            item->size = timer->size;
-            zlistx_add_end (self->local, item);
-        } else
-            free (timer->frame);
+        worker_local_push (self, timer->frame, timer->size);
         free (timer);
     }
 }

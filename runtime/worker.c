@@ -20,8 +20,8 @@
     commands retry them. If the journal is down (it reopens the store after
     a failed write, journal.h), the reload is tried again each retry tick.
 
-    Known limits: the pending-outbox scan is O(n) per tick;
-    a tick runs at most every 20 ms (retries) and 1 s (passivation).
+    Known limits: a re-send runs at most every 20 ms after it is due, and
+    passivation every 1 s; a tick walks no table, only what is due.
 */
 #include "worker.h"
 #include "deadletter.h"
@@ -41,15 +41,48 @@
 #define SLOW_COMMIT_NS 100000000u //  a commit slower than this is logged
 #define SLOW_LOG_EVERY_MS 10000   //  at most once this often per worker
 
-static void s_local_destroy (void **item)
+//  --------------------------------------------------------------------------
+//  The local queue
+
+int worker_local_push (worker_t *self, uint8_t *frame, size_t size)
 {
-    local_t *self = (local_t *) *item;
-    if (self) {
-        free (self->route);
-        free (self->frame);
-        free (self);
-        *item = NULL;
+    local_queue_t *queue = &self->local;
+    if (queue->count == queue->cap) {
+        size_t cap = queue->cap ? queue->cap * 2 : 256;
+        local_t *items = malloc (cap * sizeof (local_t));
+        if (!items) {
+            free (frame);
+            return -1;
+        }
+        for (size_t i = 0; i < queue->count; i++) //  unwrapped, oldest first
+            items[i] = queue->items[(queue->head + i) % queue->cap];
+        free (queue->items);
+        *queue = (local_queue_t){items, 0, queue->count, cap};
     }
+    queue->items[(queue->head + queue->count++) % queue->cap] = (local_t){frame, size};
+    return 0;
+}
+
+//  Takes the oldest message into *item (its frame is the caller's to
+//  free). False when the queue is empty.
+static bool s_local_pop (worker_t *self, local_t *item)
+{
+    local_queue_t *queue = &self->local;
+    if (queue->count == 0)
+        return false;
+    *item = queue->items[queue->head];
+    queue->head = (queue->head + 1) % queue->cap;
+    queue->count--;
+    return true;
+}
+
+//  Frees every message waiting; the ring stays, for reuse.
+static void s_local_purge (worker_t *self)
+{
+    local_t item;
+    while (s_local_pop (self, &item))
+        free (item.frame);
+    self->local.head = 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -59,13 +92,8 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
                  const uint8_t *frame, size_t size)
 {
     if (dest == self->index) {
-        local_t *item = calloc (1, sizeof (local_t));
-        if (!item)
-            return -1;
-        item->frame = worker_memdup (frame, size);
-        item->size = size;
-        zlistx_add_end (self->local, item);
-        return 0;
+        uint8_t *copy = worker_memdup (frame, size);
+        return copy ? worker_local_push (self, copy, size) : -1;
     }
     if (dest == WORKER_REMOTE) {            //  another node's: the front sends it on
         static const uint8_t remote = 0x02; //  front.h's ROUTE_REMOTE
@@ -101,14 +129,19 @@ static void s_release (worker_t *self)
     int64_t now = worker_now ();
     for (size_t i = 0; i < self->out_count; i++) {
         out_t *out = &self->outs[i];
-        worker_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
+        //  A frame for one of ours that nobody keeps is moved, not copied.
+        bool moved = !out->pending && out->dest == self->index;
+        if (moved)
+            worker_local_push (self, out->frame, out->size);
+        else
+            worker_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
         free (out->route);
         if (out->pending) { //  it keeps the frame for re-sends
             pending_t *pending = out->pending;
             pending->sent_at = now;
             pending->next_due = now + outbox_retry_delay (self, 0);
             outbox_track (self, pending);
-        } else
+        } else if (!moved)
             free (out->frame);
     }
     self->out_count = 0;
@@ -125,7 +158,7 @@ static void s_release (worker_t *self)
 static int s_reload (worker_t *self)
 {
     actor_table_purge (self);
-    zhashx_purge (self->pending);
+    zhashx_purge (self->pending); //  its entries leave their heaps
     timers_purge (self->timers);
     int rc = outbox_load (self);
     if (rc == 0)
@@ -170,7 +203,7 @@ static void s_abort (worker_t *self, const char *reason)
     self->tally = (worker_tally_t){0}; //  none of its outcomes happened
     //  Timers already fired into the local queue are re-armed by the
     //  reload; commands and replies in it come back through re-sends.
-    zlistx_purge (self->local);
+    s_local_purge (self);
     self->batch_number++;
     self->turns = 0;
     self->reload_due = s_reload (self) != 0;
@@ -299,8 +332,10 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         self->tally.messages++;
 }
 
-//  Timers that are due, then re-sends and stall notices (every
-//  RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS).
+//  Timers that are due, then re-sends and stall notices (at most every
+//  RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS). Each is
+//  kept in order of time (a heap by due time, the actors' LRU list), so a
+//  tick costs what is due: O(due · log n), not O(pending or active).
 static void s_tick (worker_t *self)
 {
     int64_t now = worker_now ();
@@ -320,12 +355,16 @@ static void s_tick (worker_t *self)
 
 static long s_poll_timeout (worker_t *self)
 {
-    if (zlistx_size (self->local) || self->turns)
+    if (self->local.count || self->turns)
         return 0;
     int64_t now = worker_now ();
     int64_t next = self->next_passivate_tick;
-    if (zhashx_size (self->pending) && self->next_retry_tick < next)
-        next = self->next_retry_tick;
+    //  The outbox wakes us when a re-send is due, at most each retry tick.
+    int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
+    if (retry < self->next_retry_tick)
+        retry = self->next_retry_tick;
+    if (retry < next)
+        next = retry;
     if (timers_next_due (self) < next)
         next = timers_next_due (self);
     return next <= now ? 0 : (long) (next - now);
@@ -342,11 +381,10 @@ static void s_drain (worker_t *self)
     for (int n = 0; n < self->config->batch_max; n++) {
         if (journal_batch_bytes (self->batch) >= BATCH_BYTES_MAX)
             break;
-        local_t *item = zlistx_first (self->local);
-        if (item) {
-            item = zlistx_detach (self->local, NULL);
-            s_on_frame (self, item->route, item->route_size, item->frame, item->size);
-            s_local_destroy ((void **) &item);
+        local_t item;
+        if (s_local_pop (self, &item)) {
+            s_on_frame (self, NULL, 0, item.frame, item.size);
+            free (item.frame);
             continue;
         }
         if (zmq_msg_recv (&route, pull, ZMQ_DONTWAIT) == -1)
@@ -378,9 +416,10 @@ static void s_worker_destroy (worker_t **self_p)
     free (self->outs);
     free (self->staged_timers);
     zhashx_destroy (&self->actors);
-    zhashx_destroy (&self->pending);
+    outbox_close (self);
     timers_destroy (&self->timers);
-    zlistx_destroy (&self->local);
+    s_local_purge (self);
+    free (self->local.items);
     zhashx_destroy (&self->dead);
     journal_batch_destroy (&self->batch);
     ctx_close (&self->ctx);
@@ -416,17 +455,15 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->stats = &config->stats[index];
     ctx_init (&self->ctx);
     self->actors = actor_table_new ();
-    self->pending = outbox_new ();
+    bool outbox_made = outbox_init (self) == 0;
     self->timers = timers_new ();
-    self->local = zlistx_new ();
-    zlistx_set_destructor (self->local, s_local_destroy);
     self->batch = journal_batch_new (config->journal);
     int rc;
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
-    if (!self->actors || !self->pending || !self->timers || !self->local || !self->pull ||
-        !self->push || !self->batch || !self->dead) {
+    if (!self->actors || !outbox_made || !self->timers || !self->pull || !self->push ||
+        !self->batch || !self->dead) {
         s_worker_destroy (&self);
         return NULL;
     }

@@ -26,11 +26,19 @@
 //  A message waiting in the local queue (same-worker delivery, and timers
 //  that are due).
 typedef struct {
-    uint8_t *route; //  NULL for actor-to-actor
-    size_t route_size;
     uint8_t *frame; //  encoded envelope, owned
     size_t size;
 } local_t;
+
+//  The local queue, first in first out: a ring of local_t that grows by
+//  doubling and is reused, so that a message costs no allocation but its
+//  frame's (none when the frame is moved in: worker_local_push).
+typedef struct {
+    local_t *items; //  the ring, cap entries
+    size_t head;    //  the oldest message's index
+    size_t count;   //  messages waiting
+    size_t cap;     //  its room
+} local_queue_t;
 
 //  The outcomes of the batch being built: added to the counters when the
 //  batch is released after its commit, dropped when it is aborted, so that
@@ -55,17 +63,18 @@ struct _worker_t {
     zsock_t *front;         //  to the node's front thread
     zhashx_t *actors;       //  address -> actor_t (actors.c)
     actor_lru_t lru;        //  the same actors, most recently used first
-    zlistx_t *local;        //  local_t, FIFO
+    local_queue_t local;    //  messages to our own actors (worker.c)
     journal_batch_t *batch; //  staged writes
     out_t *outs;            //  staged sends (stage.c)
     size_t out_count, out_cap;
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
-    zhashx_t *pending;     //  id (16 bytes) -> pending_t (outbox.c)
-    heap_t *timers;        //  wtimer_t by due time (timers.c)
-    uint64_t timers_armed; //  timers ever armed: ties in due time fire in this order
-    bool timers_cancelled; //  this batch cancelled some of them (timers.c)
-    shoal_ctx_t ctx;       //  the turn being run
+    zhashx_t *pending;            //  id (16 bytes) -> pending_t (outbox.c)
+    outbox_order_t pending_order; //  the same entries by due time (outbox.c)
+    heap_t *timers;               //  wtimer_t by due time (timers.c)
+    uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
+    bool timers_cancelled;        //  this batch cancelled some of them (timers.c)
+    shoal_ctx_t ctx;              //  the turn being run
     int64_t next_retry_tick;
     int64_t next_passivate_tick;
     size_t turns;           //  messages in the current batch
@@ -99,6 +108,11 @@ static inline void *worker_memdup (const void *src, size_t size)
 //  queue. Returns 0 or -1.
 int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
                  const uint8_t *frame, size_t size);
+
+//  Queues frame (owned: freed here if it cannot be queued) for one of
+//  this worker's actors, after the messages already queued. Returns 0 or
+//  -1 (out of memory: the message is lost, as a send that fails).
+int worker_local_push (worker_t *self, uint8_t *frame, size_t size);
 
 //  Drops everything staged in the batch and reloads from the journal, as
 //  after a failed commit: nobody was told anything about it yet. Every

@@ -1,7 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages shoal builds with, when any is missing.
 # A no-op (and no root needed) when everything is there.
+#
+#   scripts/install-deps.sh [--bench]
+#
+# --bench also installs what the benchmark scripts use and the build and
+# tests never do: PostgreSQL (server, psql, pgbench) for
+# scripts/pg-baseline.sh, jq for scripts/perf-report.sh. Debian's package
+# makes and starts a cluster of its own (15/main, port 5432); the scripts
+# do not use it.
 set -euo pipefail
+
+bench=false
+case ${1:-} in
+"") ;;
+--bench) bench=true ;;
+*) echo "install-deps: unknown argument '$1' (--bench or nothing)" >&2; exit 2 ;;
+esac
 
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           libleveldb-dev libcmocka-dev libmicrohttpd-dev libncurses-dev libjson-c-dev python3
@@ -9,6 +24,9 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-de
           python3-zmq python3-msgpack   # the Python client example and its test
           prometheus    # prometheus: promtool, which the metrics test runs
           clang libclang-rt-dev)   # the libFuzzer targets of fuzz/ (libFuzzer's runtime)
+if $bench; then
+    packages+=(postgresql jq)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 /*  test_heap.c - common/heap.c, the binary min-heap the timer queue
     (runtime/timers.c) is built on: items come out in order whatever the
     order they went in, equal keys included; removal from the middle keeps
-    the order; an empty heap answers NULL.
+    the order; an empty heap answers NULL; an indexed heap keeps each
+    item's position in the item, through pushes, pops, removals, updates
+    of its key and filters.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +105,71 @@ static void test_remove (void **state)
     heap_destroy (&heap);
 }
 
+//  An item of an indexed heap: its key and its position.
+typedef struct {
+    int64_t key;
+    size_t at;
+} slot_t;
+
+static int s_compare_slot (const void *a, const void *b)
+{
+    return s_compare (&((const slot_t *) a)->key, &((const slot_t *) b)->key);
+}
+
+//  Every item in the heap is where it says; every other one says HEAP_NONE.
+static void s_check_positions (heap_t *heap, slot_t *slots, int n)
+{
+    for (size_t i = 0; i < heap_size (heap); i++)
+        assert_int_equal (((slot_t *) heap_at (heap, i))->at, i);
+    size_t in = 0;
+    for (int i = 0; i < n; i++)
+        in += slots[i].at != HEAP_NONE;
+    assert_int_equal (in, heap_size (heap));
+}
+
+static bool s_keep_odd_slot (void *item, void *arg)
+{
+    (void) arg;
+    return ((slot_t *) item)->key % 2 == 1;
+}
+
+//  Items removed and re-keyed by their own position, as the outbox does
+//  (runtime/outbox.c): the rest stay in order, and every position is true.
+static void test_indexed (void **state)
+{
+    enum { N = 2000 };
+    slot_t *slots = calloc (N, sizeof (slot_t));
+    heap_t *heap = heap_new (s_compare_slot);
+    heap_set_index (heap, offsetof (slot_t, at));
+    srand (11);
+    for (int i = 0; i < N; i++) {
+        slots[i].key = rand () % 100000;
+        assert_int_equal (heap_push (heap, &slots[i]), 0);
+    }
+    s_check_positions (heap, slots, N);
+    for (int i = 0; i < N; i += 3) //  a third leave, by their own position
+        assert_ptr_equal (heap_remove (heap, slots[i].at), &slots[i]);
+    s_check_positions (heap, slots, N);
+    for (int i = 1; i < N; i += 3) { //  a third move, either way
+        slots[i].key = i % 2 ? slots[i].key / 2 : slots[i].key * 2 + 1;
+        heap_update (heap, slots[i].at);
+    }
+    s_check_positions (heap, slots, N);
+    heap_update (heap, HEAP_NONE); //  past the end: nothing
+    heap_filter (heap, s_keep_odd_slot, NULL);
+    s_check_positions (heap, slots, N);
+    int64_t last = -1;
+    slot_t *slot;
+    while ((slot = heap_pop (heap))) {
+        assert_true (slot->key >= last && slot->key % 2 == 1);
+        assert_int_equal (slot->at, HEAP_NONE);
+        last = slot->key;
+    }
+    s_check_positions (heap, slots, N);
+    heap_destroy (&heap);
+    free (slots);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +177,7 @@ int main (void)
         cmocka_unit_test (test_empty),
         cmocka_unit_test (test_random_order),
         cmocka_unit_test (test_remove),
+        cmocka_unit_test (test_indexed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

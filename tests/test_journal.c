@@ -1348,7 +1348,7 @@ static void test_actor_records_in_shard_range (void **state)
     assert_null (err);
     leveldb_readoptions_t *read = leveldb_readoptions_create ();
     leveldb_iterator_t *it = leveldb_create_iterator (db, read);
-    size_t in_a = 0, in_b = 0, meta = 0, elsewhere = 0, a_named_in_b = 0;
+    size_t in_a = 0, in_b = 0, meta = 0, log = 0, elsewhere = 0, a_named_in_b = 0;
     for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
         size_t key_len;
         const char *key = leveldb_iter_key (it, &key_len);
@@ -1362,6 +1362,8 @@ static void test_actor_records_in_shard_range (void **state)
             a_named_in_b += names_a;
         } else if (key_len > 0 && key[0] == 'm')
             meta++;
+        else if (key_len > 0 && key[0] == 'L')
+            log++; //  the node's event log: not a shard's
         else
             elsewhere++;
     }
@@ -1373,7 +1375,8 @@ static void test_actor_records_in_shard_range (void **state)
     assert_int_equal (in_a, 6);
     assert_int_equal (in_b, 6);
     assert_int_equal (a_named_in_b, 0);
-    assert_int_equal (meta, 2); //  "layout" and "shards"
+    assert_int_equal (meta, 3); //  "layout", "shards" and "eventlog"
+    assert_int_equal (log, 2);  //  one record per commit with events
     assert_int_equal (elsewhere, 0);
     fixture->journal = s_open (fixture->dir);
 

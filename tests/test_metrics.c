@@ -220,6 +220,19 @@ static double s_value (const fixture_t *fx, const char *series)
     return 0;
 }
 
+//  True if the scrape has the series.
+static bool s_has (const fixture_t *fx, const char *series)
+{
+    size_t len = strlen (series);
+    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp (line, series, len) == 0 && line[len] == ' ')
+            return true;
+    }
+    return false;
+}
+
 //  The sum of every series of family (its name followed by '{').
 static double s_family_sum (const fixture_t *fx, const char *family)
 {
@@ -369,6 +382,23 @@ static void test_busy_scrape (void **state)
     assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
     //  No label names an actor.
     assert_null (strstr (fx->scrape, "counter/"));
+    //  The projections' gauges, refreshed about once a second: the bank's
+    //  bank_totals follows the node's log to its end (it wants none of
+    //  these events, but passes them).
+#define TOTALS "{projection=\"bank_totals\",version=\"1\",build=\"0\"}"
+    int64_t deadline = zclock_mono () + 30000;
+    while (!s_has (fx, "shoal_projection_lag_events" TOTALS) ||
+           s_value (fx, "shoal_projection_lag_events" TOTALS) != 0 ||
+           s_value (fx, "shoal_projection_position" TOTALS) < (double) accepted) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50);
+        s_scrape (fx);
+    }
+    s_promtool (fx);
+    assert_true (s_value (fx, "shoal_projection_served" TOTALS) == 1);
+    assert_true (s_value (fx, "shoal_projection_failed" TOTALS) == 0);
+    assert_true (s_value (fx, "shoal_projection_applied_total" TOTALS) == 0);
+#undef TOTALS
 
     //  Only GET /metrics.
     assert_int_equal (s_get (fx, "/"), 404);

@@ -25,7 +25,8 @@ typedef struct {
     const msgpack_object *stats; //  up: its answer's map (NULL if malformed
                                  //  or rejected), borrowed from unpacked
     msgpack_unpacked unpacked;   //  private
-    client_reply_t reply;        //  private: owns what stats points into
+    client_reply_t reply;        //  read-only: the answer (ok, code, reason);
+                                 //  owns what stats points into
 } node_stats_t;
 
 //  Asks each node of cluster (loaded from path, whose directory holds the

@@ -5,12 +5,14 @@
     machine (ipc:// endpoints). Human-readable lines on stdout, then with --json
     one JSON object as the last line; progress on stderr.
 
-    Two other modes, --recovery and --memory, are in bench_probe.c. One
+    Two other modes, --recovery and --memory, are in bench_probe.c; a
+    third, --ceiling (LevelDB alone on the same disk), in ceiling.c. One
     thread.
 */
 #include "commands.h"
 #include "bank.h"
 #include "bench_probe.h"
+#include "ceiling.h"
 #include "options.h"
 
 #include <czmq.h>
@@ -31,7 +33,8 @@ static void s_help (FILE *out)
              "                 the Start reply as the client saw it\n"
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
-             "                 (the bench's own gets left out); the node's peak RSS\n\n"
+             "                 (the bench's own gets left out); LevelDB records per\n"
+             "                 completed transfer and per second; the node's peak RSS\n\n"
              "With --nodes N it starts a cluster of N nodes of its own instead\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
              "node) and one client connected to all of them; requests go to any node, which\n"
@@ -69,7 +72,23 @@ static void s_help (FILE *out)
              "  restarts the node and activates the same accounts with `get` only (no\n"
              "  writes) and reports it again. Both include LevelDB's block cache (64 MiB at\n"
              "  most), the first its memtables too; the growth over the second half of the\n"
-             "  accounts is shown as well.\n\n"
+             "  accounts is shown as well.\n"
+             "--ceiling, with no node: what LevelDB alone sustains on the disk of the bench's\n"
+             "  data directory ($TMPDIR, else /tmp), so that a transfers/s figure can be held\n"
+             "  against it. For each batch size B (--batch, default 1, 64 and 1000) a new\n"
+             "  store there, opened with the options of shoal's own, takes synced writes of B\n"
+             "  records each from one thread (shoal's journal serializes its writes) for\n"
+             "  --ceiling-ms, and is removed. The records are shaped as a transfer writes\n"
+             "  them today: per 12, 5 events, 3 inbox records, 2 outbox puts and 2 deletes\n"
+             "  of earlier outbox entries, keys laid out as shoal's, 37 to 156 bytes of key\n"
+             "  and value; and in each write one record of the node's event log, which\n"
+             "  copies the write's events (not counted as a record, as the node does not\n"
+             "  count it either). It prints commits/s, records/s and MB/s over the time\n"
+             "  spent in LevelDB's write (as if the next batch were always staged, as a\n"
+             "  node's other worker stages its own meanwhile), records/s with the staging\n"
+             "  counted too, and the time of one synced write (p50, p99, max) per batch\n"
+             "  size. The store starts empty: a store that holds a long journal compacts\n"
+             "  more.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
              "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
@@ -86,7 +105,11 @@ static void s_help (FILE *out)
              "  --json             print one JSON object as the last line\n"
              "  --recovery [N]     measure restart and replay instead (see above)\n"
              "  --replay R         --recovery: events in each long stream (default 200000)\n"
-             "  --memory [N]       measure memory per active actor instead (see above)\n\n"
+             "  --memory [N]       measure memory per active actor instead (see above)\n"
+             "  --ceiling          measure LevelDB alone on this disk instead (see above)\n"
+             "  --batch B          --ceiling: records per write; repeat for more sizes, up to\n"
+             "                     %d (default: 1, 64 and 1000)\n"
+             "  --ceiling-ms MS    --ceiling: time spent on each batch size (default 3000)\n\n"
              "Examples:\n"
              "  shoal bench\n"
              "  shoal bench --accounts 10000 --transfers 200000 --concurrency 1024 --json\n"
@@ -94,23 +117,27 @@ static void s_help (FILE *out)
              "  shoal bench --nodes 3 --json\n"
              "  shoal bench --recovery 1000000 --json\n"
              "  shoal bench --memory 100000\n"
+             "  shoal bench --ceiling --json\n"
+             "  shoal bench --ceiling --batch 1000 --batch 4000 --ceiling-ms 10000\n"
              "  shoal bench --endpoint tcp://127.0.0.1:7700 --transfers 20000\n",
-             BANK_NODES_MAX);
+             BANK_NODES_MAX, CEILING_BATCHES_MAX);
 }
 
 //  What the bench prints, worked out from the bank's result.
 typedef struct {
-    double seconds;             //  end to end (the span; wall clock if none)
-    double per_second;          //  completed / seconds
-    bool counters;              //  the node's figures below are known
-    double events_per_second;   //  over seconds
-    double commits_per_second;  //  over seconds
-    double records_per_commit;  //  records per LevelDB write
-    double messages_per_commit; //  the bench's own gets left out
-    int64_t resends;            //  the node's outbox re-sends
-    int64_t duplicates;         //  commands and replies it had seen already
-    int64_t peak_rss_kb;        //  the node's, over its life
-    int64_t workers;            //  0: unknown
+    double seconds;              //  end to end (the span; wall clock if none)
+    double per_second;           //  completed / seconds
+    bool counters;               //  the node's figures below are known
+    double events_per_second;    //  over seconds
+    double commits_per_second;   //  over seconds
+    double records_per_commit;   //  records per LevelDB write
+    double records_per_second;   //  LevelDB records written, over seconds
+    double records_per_transfer; //  records over the completed transfers
+    double messages_per_commit;  //  the bench's own gets left out
+    int64_t resends;             //  the node's outbox re-sends
+    int64_t duplicates;          //  commands and replies it had seen already
+    int64_t peak_rss_kb;         //  the node's, over its life
+    int64_t workers;             //  0: unknown
 } figures_t;
 
 static void s_figures (const bank_result_t *r, figures_t *f)
@@ -124,12 +151,16 @@ static void s_figures (const bank_result_t *r, figures_t *f)
     const bank_stats_t *a = &r->after, *b = &r->before;
     int64_t commits = a->commits - b->commits;
     int64_t messages = a->messages - b->messages - (int64_t) r->own_queries;
+    int64_t records = a->records - b->records;
     if (f->seconds > 0) {
         f->events_per_second = (double) (a->events - b->events) / f->seconds;
         f->commits_per_second = (double) commits / f->seconds;
+        f->records_per_second = (double) records / f->seconds;
     }
+    if (r->completed > 0)
+        f->records_per_transfer = (double) records / (double) r->completed;
     if (commits > 0) {
-        f->records_per_commit = (double) (a->records - b->records) / (double) commits;
+        f->records_per_commit = (double) records / (double) commits;
         f->messages_per_commit = (double) (messages > 0 ? messages : 0) / (double) commits;
     }
     f->resends = a->resends - b->resends;
@@ -180,6 +211,8 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
                 "%.1f messages/commit, %lld resends, %lld duplicates\n",
                 f->events_per_second, f->commits_per_second, f->records_per_commit,
                 f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
+        printf ("  records        %.0f LevelDB records/s, %.1f per completed transfer\n",
+                f->records_per_second, f->records_per_transfer);
         printf ("  peak RSS       %.1f MB (%s)\n", (double) f->peak_rss_kb / 1024.0,
                 r->nodes >= 2 ? "the nodes' summed" : "node");
     } else
@@ -214,6 +247,8 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("commits_per_second", f->counters, f->commits_per_second, 1);
     s_json_number ("records_per_commit", f->counters, f->records_per_commit, 2);
     s_json_number ("messages_per_commit", f->counters, f->messages_per_commit, 2);
+    s_json_number ("records_per_second", f->counters, f->records_per_second, 1);
+    s_json_number ("records_per_transfer", f->counters, f->records_per_transfer, 2);
     s_json_number ("resends", f->counters, (double) f->resends, 0);
     s_json_number ("duplicates", f->counters, (double) f->duplicates, 0);
     s_json_number ("peak_rss_kb", f->counters, (double) f->peak_rss_kb, 0);
@@ -236,6 +271,79 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     printf ("}\n");
 }
 
+//  --ceiling: measures each batch size in turn (see ceiling.h) and prints
+//  a line for each, then with json one JSON object. Returns the exit code.
+static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed, bool json)
+{
+    ceiling_row_t rows[CEILING_BATCHES_MAX];
+    char dir[512] = "", where[512];
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (where, sizeof where, "%s", tmp ? tmp : "/tmp"); //  as bench_temp_dir
+    double record_bytes;
+    int major, minor;
+    ceiling_leveldb_version (&major, &minor);
+    const char *mix = ceiling_mix (&record_bytes);
+    printf ("shoal bench --ceiling: LevelDB %d.%d alone, synced writes from one thread, "
+            "%d ms per batch size, stores in %s (as the bench's data directory)\n",
+            major, minor, ms, where);
+    printf ("  records        %s; %.1f B per record on average, the log's share included\n", mix,
+            record_bytes);
+    printf ("  rates over the time inside leveldb_write; \"staging too\": one thread staging "
+            "each batch and writing it\n");
+    for (size_t i = 0; i < count; i++) {
+        fprintf (stderr, "shoal bench: --ceiling: writes of %zu record%s for %d ms\n", batches[i],
+                 batches[i] == 1 ? "" : "s", ms);
+        if (ceiling_measure (batches[i], ms, seed, &rows[i], dir, sizeof dir) != 0)
+            return 1;
+        const ceiling_row_t *r = &rows[i];
+        printf ("  batch %-8zu %.0f commits/s, %.0f records/s (staging too: %.0f), %.1f MB/s; "
+                "a synced write: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu writes)\n",
+                r->records, r->commits_per_second, r->records_per_second,
+                r->wall_records_per_second, r->mb_per_second, r->p50_ms, r->p99_ms, r->max_ms,
+                r->commits);
+        fflush (stdout);
+    }
+    if (!json)
+        return 0;
+    printf ("{\"mode\":\"ceiling\",\"leveldb\":\"%d.%d\",\"ms_per_batch\":%d,\"seed\":%llu,"
+            "\"record_bytes\":%.1f,\"dir\":",
+            major, minor, ms, (unsigned long long) seed, record_bytes);
+    json_string (stdout, where, strlen (where));
+    printf (",\"batches\":[");
+    for (size_t i = 0; i < count; i++) {
+        const ceiling_row_t *r = &rows[i];
+        printf ("%s{\"records_per_commit\":%zu,\"commits\":%zu,\"records\":%zu,\"bytes\":%zu,"
+                "\"seconds\":%.3f,\"write_seconds\":%.3f,",
+                i ? "," : "", r->records, r->commits, r->written, r->bytes, r->seconds,
+                r->write_seconds);
+        printf ("\"commits_per_second\":%.1f,\"records_per_second\":%.1f,"
+                "\"wall_records_per_second\":%.1f,\"mb_per_second\":%.2f,"
+                "\"write_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}",
+                r->commits_per_second, r->records_per_second, r->wall_records_per_second,
+                r->mb_per_second, r->p50_ms, r->p99_ms, r->max_ms);
+    }
+    printf ("]}\n");
+    return 0;
+}
+
+//  Parses the --batch values given into batches (the defaults if none).
+//  Returns how many, or 0 after a message on stderr.
+static size_t s_batches (const char *const *given, int count, size_t *batches)
+{
+    static const size_t defaults[] = {1, 64, 1000};
+    if (count == 0) {
+        memcpy (batches, defaults, sizeof defaults);
+        return sizeof defaults / sizeof defaults[0];
+    }
+    for (int i = 0; i < count; i++) {
+        long value;
+        if (!options_int ("bench", "--batch", given[i], 1, CEILING_RECORDS_MAX, &value))
+            return 0;
+        batches[i] = (size_t) value;
+    }
+    return (size_t) count;
+}
+
 int cmd_bench (int argc, char **argv)
 {
     bank_options_t o = {
@@ -246,7 +354,9 @@ int cmd_bench (int argc, char **argv)
         .seed = 1,
         .progress = true,
     };
-    bool json = false, recovery = false, memory = false;
+    bool json = false, recovery = false, memory = false, ceiling = false;
+    const char *batch_given[CEILING_BATCHES_MAX];
+    int batch_count = 0, ceiling_ms = 0;
     size_t recovery_events = 1000000, replay = 200000, memory_accounts = 1000000;
     const option_t table[] = {
         OPT_STRING ("endpoint", &o.endpoint),
@@ -263,6 +373,9 @@ int cmd_bench (int argc, char **argv)
         OPT_COUNT ("recovery", &recovery_events, 1000, 1000000000, &recovery),
         OPT_INT ("replay", &replay, 1, 100000000),
         OPT_COUNT ("memory", &memory_accounts, 1000, 1000000000, &memory),
+        OPT_FLAG ("ceiling", &ceiling),
+        OPT_LIST ("batch", batch_given, &batch_count),
+        OPT_INT ("ceiling-ms", &ceiling_ms, 10, 3600000),
         OPT_END,
     };
     int first = options_parse (table, argc, argv, s_help);
@@ -283,6 +396,23 @@ int cmd_bench (int argc, char **argv)
         fprintf (stderr,
                  "shoal bench: --recovery and --memory run alone, on a node of their own\n");
         return EXIT_USAGE;
+    }
+    if ((batch_count || ceiling_ms) && !ceiling) {
+        fprintf (stderr, "shoal bench: --batch and --ceiling-ms go with --ceiling\n");
+        return EXIT_USAGE;
+    }
+    if (ceiling && (o.endpoint || o.nodes > 1 || recovery || memory)) {
+        fprintf (stderr, "shoal bench: --ceiling runs alone, with no node\n");
+        return EXIT_USAGE;
+    }
+    if (ceiling) {
+        size_t batches[CEILING_BATCHES_MAX];
+        size_t count = s_batches (batch_given, batch_count, batches);
+        if (count == 0)
+            return EXIT_USAGE;
+        zsys_init ();
+        zsys_handler_set (NULL);
+        return s_ceiling (batches, count, ceiling_ms ? ceiling_ms : 3000, o.seed, json);
     }
     if (recovery || memory) {
         zsys_init ();

@@ -169,11 +169,13 @@ size_t cmd_check_records (const char *dir, FILE *out)
         free (error);
         return 1;
     }
-    size_t bad = n.bad_events + n.bad_snapshots + n.bad_inbox + n.bad_keys + bad_envelopes;
+    size_t bad =
+        n.bad_events + n.bad_snapshots + n.bad_inbox + n.bad_log + n.bad_keys + bad_envelopes;
     fprintf (out,
              "records of %s: %zu events, %zu snapshots, %zu inbox, %zu outbox, %zu timers, "
-             "%zu metadata: %zu do not decode\n",
-             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.meta, bad);
+             "%zu event log, %zu projection, %zu metadata: %zu do not decode\n",
+             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta,
+             bad);
     if (bad)
         fprintf (stderr, "shoal check: in %s: first bad: %s\n", dir, n.first_bad);
     return bad;

@@ -3,11 +3,16 @@
     directory, opens and funds accounts, closes a few, runs concurrent
     transfers while killing the node with SIGKILL and restarting it, waits
     for every transfer to finish and checks the books from the journal.
+    Meanwhile it shows the live balance from the bank_totals projection;
+    at the end it waits for the projections to catch up and checks
+    bank_totals and the review flags (large_debits' reaction) against the
+    journal too.
     With --nodes N it runs a cluster of N nodes of its own instead (ipc://
     endpoints in its directory), kills random nodes and freezes one.
 */
 #include "commands.h"
 #include "bank.h"
+#include "bank_projections.h"
 #include "options.h"
 
 #include <czmq.h>
@@ -25,6 +30,10 @@ static void s_help (FILE *out)
              "runs concurrent transfers (some overdraw and fail, some hit a closed account\n"
              "and are compensated), kills the node with SIGKILL mid-run and restarts it,\n"
              "waits for every transfer, then checks the books from the journal itself.\n"
+             "Beside the progress: the balance of the bank_totals projection, live. At the\n"
+             "end, once the projections have caught up: bank_totals (balance, accounts,\n"
+             "transfers by outcome) must equal the journal, and every debit of %d or more\n"
+             "must have been flagged exactly once in review/ACCOUNT (large_debits).\n"
              "With --nodes N (2 or more) the same runs on a cluster of N nodes of its own\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process\n"
              "per node, a client connected to all of them): the kills hit random nodes,\n"
@@ -49,7 +58,37 @@ static void s_help (FILE *out)
              "  shoal demo --transfers 100000 --kills 5 --seed 42\n"
              "  shoal demo --nodes 3\n"
              "  shoal demo --nodes 5 --kills 6 --freeze-ms 5000 --seed 42\n",
-             BANK_NODES_MAX);
+             LARGE_DEBIT_MIN, BANK_NODES_MAX);
+}
+
+//  bank_totals beside the journal, and the review flags: the summary's
+//  lines about the projections.
+static void s_print_projected (const bank_result_t *r)
+{
+    if (!r->has_projected) {
+        printf ("  bank_totals         -   (the projections did not catch up)\n");
+        return;
+    }
+    const bank_totals_t *p = &r->projected;
+    bool same = p->balance == r->total_after && p->open == (int64_t) r->open &&
+                p->closed == (int64_t) r->closed && p->completed == (int64_t) r->completed &&
+                p->failed == (int64_t) r->failed && p->compensated == (int64_t) r->compensated;
+    char where[64];
+    if (r->nodes >= 2)
+        snprintf (where, sizeof where, "summed over %d nodes, each caught up", r->nodes);
+    else
+        snprintf (where, sizeof where, "caught up at log position %llu",
+                  (unsigned long long) p->position);
+    printf ("  bank_totals    %8lld   (the projection, %s)\n", (long long) p->balance, where);
+    printf ("                 %8s   accounts %lld open, %lld closed; transfers %lld completed, "
+            "%lld failed, %lld compensated\n",
+            "", (long long) p->open, (long long) p->closed, (long long) p->completed,
+            (long long) p->failed, (long long) p->compensated);
+    printf ("                 %8s   %s the journal (%zu open, %zu closed)\n", "",
+            same ? "the same as" : "NOT the same as", r->open, r->closed);
+    printf ("  review flags   %8zu   (large_debits: one per debit of %d or more; %zu such "
+            "debits)\n",
+            r->flags, LARGE_DEBIT_MIN, r->large_debits);
 }
 
 int cmd_demo (int argc, char **argv)
@@ -63,6 +102,7 @@ int cmd_demo (int argc, char **argv)
         .kills = 2,
         .seed = (uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32),
         .progress = true,
+        .projections = true,
     };
     bool json = false;
     long freeze_ms = -1; //  not given
@@ -122,11 +162,20 @@ int cmd_demo (int argc, char **argv)
                 "\"compensated\":%zu,\"unfinished\":%zu,\"nodes\":%d,\"kills\":%d,\"freezes\":%d,"
                 "\"freeze_ms\":%d,\"total_before\":%lld,"
                 "\"total_after\":%lld,\"balanced\":%s,\"seconds\":%.3f,"
-                "\"completed_per_second\":%.1f,\"resends\":%zu,\"seed\":%llu,\"problem\":",
+                "\"completed_per_second\":%.1f,\"resends\":%zu,\"seed\":%llu,",
                 o.accounts, o.transfers, r.completed, r.failed, r.compensated, r.unfinished,
                 r.nodes, r.kills, r.freezes, o.freeze_ms, (long long) r.total_before,
                 (long long) r.total_after, r.balanced ? "true" : "false", r.transfer_seconds,
                 r.transfers_per_second, r.resends, (unsigned long long) o.seed);
+        if (r.has_projected)
+            printf ("\"bank_totals\":{\"balance\":%lld,\"open\":%lld,\"closed\":%lld,"
+                    "\"completed\":%lld,\"failed\":%lld,\"compensated\":%lld},",
+                    (long long) r.projected.balance, (long long) r.projected.open,
+                    (long long) r.projected.closed, (long long) r.projected.completed,
+                    (long long) r.projected.failed, (long long) r.projected.compensated);
+        else
+            printf ("\"bank_totals\":null,");
+        printf ("\"large_debits\":%zu,\"flags\":%zu,\"problem\":", r.large_debits, r.flags);
         if (r.problem[0])
             json_string (stdout, r.problem, strlen (r.problem));
         else
@@ -158,6 +207,7 @@ int cmd_demo (int argc, char **argv)
         printf ("  total before   %8lld\n", (long long) r.total_before);
         printf ("  total after    %8lld   (from the %s)\n", (long long) r.total_after,
                 r.nodes >= 2 ? "journals of every node" : "journal");
+        s_print_projected (&r);
         printf ("  took           %8.2f s  (%.0f completed transfers/s, crashes included)\n",
                 r.transfer_seconds, r.transfers_per_second);
         printf ("  books balance: %s\n", r.balanced ? "yes" : "NO");

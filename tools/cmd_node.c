@@ -8,6 +8,8 @@
 #include "log.h"
 #include "account.h"
 #include "transfer.h"
+#include "review.h"
+#include "bank_projections.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -40,6 +42,9 @@ static void s_help (FILE *out)
                   "                          tcp://127.0.0.1:* picks a free port)\n"
                   "  --workers N             worker threads (default: number of cores)\n"
                   "  --durability MODE       sync (default: every commit fsynced) or async\n"
+                  "  --projections on|off    run the projections (default on); off, the\n"
+                  "                          events are still logged, and the projections\n"
+                  "                          catch up when the node runs them again\n"
                   "  --module FILE.so        load an actor module (repeatable)\n"
                   "  --module-opt NAME.KEY=VALUE\n"
                   "                          an option for module NAME (its file's base name\n"
@@ -98,6 +103,14 @@ int bank_register (shoal_registry_t *registry)
     int rc = shoal_register (registry, &account_type);
     if (rc == 0)
         rc = shoal_register (registry, &transfer_type);
+    if (rc == 0)
+        rc = shoal_register (registry, &review_type);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &bank_totals_projection);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &account_transfers_projection);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &large_debits_projection);
     return rc;
 }
 
@@ -323,6 +336,7 @@ int cmd_node (int argc, char **argv)
         OPT_STRING ("endpoint", &opts.endpoint),
         OPT_INT ("workers", &opts.workers, 1, 256),
         OPT_WORD ("durability", &opts.async, "sync|async"),
+        OPT_WORD ("projections", &opts.projections_off, "on|off"),
         OPT_LIST ("module", modules, &module_count),
         OPT_LIST ("module-opt", module_opts, &module_opt_count),
         OPT_INT ("shards", &opts.shards, 1, 1 << 20),

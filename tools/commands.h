@@ -45,12 +45,15 @@ int cmd_resend (int argc, char **argv);
 int cmd_resolve (int argc, char **argv);
 int cmd_top (int argc, char **argv);
 int cmd_deadletters (int argc, char **argv);
+int cmd_projections (int argc, char **argv);
+int cmd_query (int argc, char **argv);
 
 //  True if address is an actor's address; else says why on stderr, as
 //  "shoal COMMAND: ...", and returns false.
 bool cmd_check_address (const char *command, const char *address);
 
-//  Registers the bank (account, transfer) in a registry.
+//  Registers the bank in a registry: account, transfer and review, and
+//  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
 
 #endif

@@ -28,6 +28,9 @@ static const command_t s_commands[] = {
     {"resolve", cmd_resolve, "end a saga's stuck command safely (journaled)"},
     {"top", cmd_top, "a live dashboard of a cluster's nodes, stalled work, busiest actors"},
     {"dead-letters", cmd_deadletters, "list, retry or drop the messages that crashed a node"},
+    {"projections", cmd_projections,
+     "list projections (status, lag, ETA); switch, rebuild, pause, skip"},
+    {"query", cmd_query, "print rows of a projection as JSON, by key or prefix"},
 };
 
 static void s_usage (FILE *out)
@@ -37,7 +40,7 @@ static void s_usage (FILE *out)
              "Usage: shoal COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
              SHOAL_VERSION_STRING);
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        fprintf (out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
+        fprintf (out, "  %-12s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf (out,
              "\nRun 'shoal help COMMAND' (or 'shoal COMMAND --help') for a command's options\n"
              "and examples; 'shoal version' (or -V, --version) prints the version.\n"

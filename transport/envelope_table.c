@@ -5,11 +5,17 @@
 #include "envelope.h"
 #include <string.h>
 
+//  Both halves of the id, mixed: ids made by shoal are not all random. A
+//  projection's reactions (runtime/view.c) share their first 8 bytes (the
+//  projection's name) and differ in the last 8 (the event's position);
+//  hashed on one half they would all fall in one chain, which zhashx
+//  answers by growing the table on every insert until it cannot.
 static size_t s_id_hash (const void *key)
 {
-    size_t hash;
-    memcpy (&hash, key, sizeof hash);
-    return hash;
+    uint64_t head, tail;
+    memcpy (&head, key, sizeof head);
+    memcpy (&tail, (const uint8_t *) key + sizeof head, sizeof tail);
+    return (size_t) (head ^ (tail * 0x9e3779b97f4a7c15ULL));
 }
 
 static int s_id_compare (const void *a, const void *b)

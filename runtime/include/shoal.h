@@ -300,6 +300,99 @@ SHOAL_EXPORT int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name);
 SHOAL_EXPORT void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format,
                              ...) __attribute__ ((format (printf, 3, 4)));
 
+//  --------------------------------------------------------------------------
+//  Projections: read models fed by the node's events, in the background.
+//
+//  Every event a node commits gets a position in the node's log. A
+//  projection folds the events it wants, in log order, into rows of its
+//  own (a row is a map of fields under a string key), from its checkpoint
+//  on; its rows and its checkpoint are written in one batch, so a crash
+//  never applies an event twice nor skips one. The command path never
+//  waits for a projection: one that falls behind lags, and `shoal
+//  projections` shows by how much.
+//
+//  A projection has a name and a version: registering a version the node
+//  has not built yet builds it from position 0 in the background while
+//  the version served so far keeps answering queries; once the new one
+//  has caught up with the log it is served (or waits for `shoal
+//  projections switch NAME@VERSION` when manual_switch is set). A version
+//  already built is reused when the node restarts. An apply that fails
+//  stops its projection at that event, with the error and the position
+//  shown, until it is fixed or the event skipped.
+//
+//  A projection may also react: shoal_view_send sends a command, durably,
+//  written in the same batch as the checkpoint and re-sent until it is
+//  answered, with an id derived from the event's position, so that each
+//  event leads to its commands exactly once, across crashes. Reactions run
+//  for the served version only (a rebuild or a new version replays events
+//  without sending again).
+//
+//  apply runs on the node's projection thread, one event at a time, never
+//  at the same time as another apply of the same projection.
+
+typedef struct _shoal_view_t shoal_view_t;   //  a projection's rows, during apply
+typedef struct _shoal_event_t shoal_event_t; //  one event of the node's log
+
+typedef struct {
+    const char *name; //  [a-z][a-z0-9_-]*, at most SHOAL_TYPE_MAX bytes
+    int version;      //  1 or more; raise it when what apply writes changes
+    //  The events it wants, separated by spaces: "type:Event" for one event
+    //  of one actor type, "type" for all of that type's, "*" (or NULL) for
+    //  every event. "account:Debited account:Credited transfer".
+    const char *events;
+    //  Folds one event into the rows, through view. Returns 0, or the
+    //  result of shoal_view_fail: then nothing of this event is kept and the
+    //  projection stops here until resumed or the event is skipped.
+    int (*apply) (shoal_view_t *view, const shoal_event_t *event);
+    //  Once caught up, wait for `shoal projections switch` rather than be
+    //  served at once.
+    bool manual_switch;
+} shoal_projection_t;
+
+//  Registers a projection, like shoal_register. Returns 0, SHOAL_EEXIST if
+//  name@version is taken, SHOAL_EINVAL for a bad name, version, events
+//  list or no apply, SHOAL_EVERSION for a size the node does not know,
+//  SHOAL_ETOOBIG past the projections a node holds (64).
+SHOAL_EXPORT int shoal_register_projection_sized (shoal_registry_t *registry,
+                                                  const shoal_projection_t *projection,
+                                                  size_t size);
+#define shoal_register_projection(registry, projection)                                            \
+    shoal_register_projection_sized ((registry), (projection), sizeof (shoal_projection_t))
+
+//  The event being applied. Results are borrowed for the call.
+SHOAL_EXPORT const char *shoal_event_address (const shoal_event_t *event); //  "account/alice"
+SHOAL_EXPORT const char *shoal_event_type (const shoal_event_t *event);    //  "account"
+SHOAL_EXPORT const char *shoal_event_id (const shoal_event_t *event);      //  "alice"
+SHOAL_EXPORT const char *shoal_event_name (const shoal_event_t *event);    //  "Debited"
+SHOAL_EXPORT const shoal_data_t *shoal_event_data (const shoal_event_t *event);
+SHOAL_EXPORT int64_t shoal_event_seq (const shoal_event_t *event);     //  in its actor's stream
+SHOAL_EXPORT uint64_t shoal_event_position (const shoal_event_t *event); //  in the node's log
+SHOAL_EXPORT int64_t shoal_event_created (const shoal_event_t *event); //  ms since the epoch
+
+//  Row keys are 1 to SHOAL_VIEW_KEY_MAX bytes of UTF-8 without NUL; keys
+//  sort bytewise, which `shoal query --prefix` follows.
+#define SHOAL_VIEW_KEY_MAX 512
+
+//  The row under key, as this projection's rows stand now (with what this
+//  apply and the ones before it in the same batch wrote). Returns 0 with
+//  *row borrowed until apply returns, SHOAL_ENOTFOUND, SHOAL_EINVAL.
+SHOAL_EXPORT int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row);
+//  Replaces the row under key with the fields written into the returned
+//  rec (an empty row if none). NULL for a bad key: then apply fails.
+SHOAL_EXPORT shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key);
+//  Deletes the row under key (nothing if there is none).
+SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
+//  Sends a command to an actor, as shoal_ctx_send does: durably, re-sent
+//  until answered, its id derived from the event's position and the
+//  send's rank in this apply. The answer is logged when rejected, not
+//  given back. At most 16 sends per event.
+SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to,
+                                           const char *command);
+//  Fails this apply with a reason (printf format), shown by `shoal
+//  projections`. Returns SHOAL_EREJECTED, for `return shoal_view_fail (...)`.
+SHOAL_EXPORT int shoal_view_fail (shoal_view_t *view, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

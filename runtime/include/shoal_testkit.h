@@ -14,6 +14,10 @@
     what handle decided fails the turn. docs/MODULES.md section 8 has a
     complete example.
 
+    A projection is tested the same way with a shoal_testkit_view_t (the
+    second part of this header): events given one at a time, its rows in
+    memory, and a check that a rebuild gives the same rows.
+
         cc -o test_x test_x.c x.c $(pkg-config --cflags --libs shoal-testkit)
 
     Conventions:
@@ -191,6 +195,90 @@ const shoal_data_t *shoal_testkit_history_fields (shoal_testkit_t *self, size_t 
 //  accepted turn. Returns 0, or SHOAL_EFORMAT (shoal_testkit_why says
 //  what differs).
 int shoal_testkit_replay (shoal_testkit_t *self);
+
+//  ==========================================================================
+//  Projections (shoal.h, "Projections"): a kit of one projection, fed
+//  events one at a time as a node's projection thread feeds it, its rows
+//  kept in memory in key order (bytewise, as a node's are). Not to be
+//  confused with shoal_testkit_view above, an actor's view: this part is
+//  shoal_testkit_view_* on a shoal_testkit_view_t. Conventions 1, 3 and 4
+//  hold; what its readers return (rows, keys, commands sent) is borrowed
+//  until the next shoal_testkit_view_apply or the kit is destroyed.
+
+typedef struct _shoal_testkit_view_t shoal_testkit_view_t;
+
+//  Returns a kit of projection, copied as shoal_register_projection copies
+//  it (its name, events and apply stay borrowed: they must outlive the
+//  kit), with no rows, no events, the clock at SHOAL_TESTKIT_EPOCH. NULL if
+//  a node would refuse to register it (a bad name, version or events
+//  list, no apply) or out of memory.
+shoal_testkit_view_t *shoal_testkit_view_new (const shoal_projection_t *projection);
+//  The same for a module: runs its shoal_module_init with a registry of
+//  the kit's own and takes the projection registered as name: "name" for
+//  its highest version, "name@version" for one. NULL if init fails or
+//  registers no such projection.
+shoal_testkit_view_t *shoal_testkit_view_new_module (shoal_module_init_fn *init, const char *name);
+//  Frees the kit and sets *self_p to NULL. Safe to call twice.
+void shoal_testkit_view_destroy (shoal_testkit_view_t **self_p);
+
+//  Prepares the next event of the node's log: named name, of the actor at
+//  address; its fields are written into the returned rec (borrowed until
+//  the event is applied). Replaces an event prepared and not applied. NULL
+//  for a bad address or name.
+shoal_rec_t *shoal_testkit_view_event (shoal_testkit_view_t *self, const char *address,
+                                       const char *name);
+//  Gives the prepared event to the log, at the next position (from 0, for
+//  every event given, wanted or not), with seq the count of the events of
+//  its address given so far, this one included (from 1), created the
+//  kit's clock; and applies it if the projection's events list wants it
+//  (as a node does: "type:Event", "type", "*" or NULL). Returns
+//  - 0: applied, or not wanted (shoal_testkit_view_wanted says which);
+//  - apply's error (SHOAL_EREJECTED from shoal_view_fail), SHOAL_EINVAL or
+//    SHOAL_ETOOBIG for a misuse of shoal_view_* (a bad key, address or
+//    command, more than 16 sends), SHOAL_ENOMEM: nothing of the event is
+//    kept, neither rows nor commands, and shoal_testkit_view_why says
+//    why. The event keeps its position, and rebuilds leave it out, as
+//    after an operator's `shoal projections skip`;
+//  - SHOAL_EINVAL: no event prepared, or its rec misused; SHOAL_ENOMEM:
+//    nothing given.
+int shoal_testkit_view_apply (shoal_testkit_view_t *self);
+//  Whether the projection wanted the last event given.
+bool shoal_testkit_view_wanted (const shoal_testkit_view_t *self);
+//  Why the last apply or check failed: shoal_view_fail's reason, the
+//  misuse, what differs. "" after an apply that succeeded.
+const char *shoal_testkit_view_why (const shoal_testkit_view_t *self);
+//  The number of events given so far: the next event's position.
+uint64_t shoal_testkit_view_given (const shoal_testkit_view_t *self);
+
+//  The kit's clock, the created time of the next event (ms since the
+//  epoch), and moving it ms (>= 0) forward. advance returns 0, or
+//  SHOAL_EINVAL for a negative ms.
+int64_t shoal_testkit_view_now (const shoal_testkit_view_t *self);
+int shoal_testkit_view_advance (shoal_testkit_view_t *self, int64_t ms);
+
+//  The row under key, NULL if there is none; the number of rows; the key
+//  of row i in key order (NULL past the end).
+const shoal_data_t *shoal_testkit_view_row (shoal_testkit_view_t *self, const char *key);
+size_t shoal_testkit_view_rows (const shoal_testkit_view_t *self);
+const char *shoal_testkit_view_key (const shoal_testkit_view_t *self, size_t i);
+
+//  The commands the last apply sent (shoal_view_send), in order: how many,
+//  and of command i its receiver, name and fields. None after an apply
+//  that failed.
+size_t shoal_testkit_view_sent (const shoal_testkit_view_t *self);
+const char *shoal_testkit_view_sent_to (const shoal_testkit_view_t *self, size_t i);
+const char *shoal_testkit_view_sent_name (const shoal_testkit_view_t *self, size_t i);
+const shoal_data_t *shoal_testkit_view_sent_fields (shoal_testkit_view_t *self, size_t i);
+
+//  Applies every event applied so far again, in order, to empty rows, as
+//  a node does when it rebuilds the projection (`shoal projections
+//  rebuild`, a new version), and compares the rows with the live ones
+//  byte for byte. Returns 0, or SHOAL_EFORMAT (shoal_testkit_view_why
+//  says which row differs, or which event the rebuild's apply refused):
+//  apply depends on something besides the events and the rows (the wall
+//  clock, global state). SHOAL_ENOMEM out of memory. The live rows and the
+//  last apply's commands are left as they were; the rebuild sends nothing.
+int shoal_testkit_view_check_rebuild (shoal_testkit_view_t *self);
 
 #ifdef __cplusplus
 }

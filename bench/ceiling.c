@@ -1,0 +1,334 @@
+/*  ceiling.c - LevelDB alone on the bench's disk: synced group commits of
+    records shaped like a transfer's (see ceiling.h).
+
+    The records follow, in a cycle of 12, what one completed transfer
+    writes today: 5 events, 3 inbox records, 2 outbox puts and 2 deletes
+    of outbox entries put earlier. Their key and value sizes are the means
+    seen in `shoal bench --accounts 10000` (leveldb_writebatch_put counted
+    by a preloaded shim, 2026-12-02): events 28 + 42 bytes, inbox records
+    36 + 75, outbox entries 37 + 119. Keys are laid out as persistence/
+    keys.h lays them out ('S' shard tag stream ...), over 10,000 account
+    streams and 10,000 transfer streams drawn at random, events with a
+    sequence number that grows per stream, inbox and outbox ids random;
+    values are random bytes (compression is off, as in shoal's store). A
+    delete removes the outbox entry put CEILING_DELETE_LAG outbox puts
+    before, as a reply arriving moments later does. Each write also holds
+    one record of the node's event log ('L' pos, 9 bytes of key), which
+    copies every event of the write: 6 bytes and 59 per event (the mean
+    seen the same way), not counted among the records, as the node's own
+    counter does not count it either. The projections' few records are
+    left out (368 in a run of 20,000 transfers).
+
+    Limits: a store that starts empty, so compaction costs less than in a
+    store that holds months of journal; the options copy journal_open's
+    (persistence/journal.c) and must follow them by hand.
+*/
+#include "ceiling.h"
+#include "node_child.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <leveldb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  As journal_open sets them (persistence/journal.c).
+#define STORE_CACHE_BYTES (64u << 20)
+#define STORE_WRITE_BUFFER_BYTES (16u << 20)
+#define STORE_BLOOM_BITS_PER_KEY 10
+
+#define CEILING_STREAMS 10000 //  account streams, and transfer streams
+#define CEILING_DELETE_LAG 64 //  outbox puts between an entry's put and its delete
+#define CEILING_KEY_MAX 64    //  bytes of the longest key below
+#define CEILING_VALUE_MAX 128 //  bytes of the longest value below
+#define CEILING_LOG_KEY 9     //  'L' pos:u64be
+#define CEILING_LOG_HEADER 6  //  a log record's header
+#define CEILING_LOG_ENTRY 59  //  a log record's bytes per event
+
+typedef enum { RECORD_EVENT, RECORD_INBOX, RECORD_OUTBOX, RECORD_DELETE } record_kind_t;
+
+//  One record of the cycle: its kind and its key and value bytes.
+typedef struct {
+    record_kind_t kind;
+    size_t key;
+    size_t value;
+} record_shape_t;
+
+static const record_shape_t s_cycle[] = {
+    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},   {RECORD_OUTBOX, 37, 119},
+    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},   {RECORD_DELETE, 37, 0},
+    {RECORD_EVENT, 28, 42}, {RECORD_OUTBOX, 37, 119}, {RECORD_EVENT, 28, 42},
+    {RECORD_INBOX, 36, 75}, {RECORD_DELETE, 37, 0},   {RECORD_EVENT, 28, 42},
+};
+#define CEILING_CYCLE (sizeof s_cycle / sizeof s_cycle[0])
+
+const char *ceiling_mix (double *bytes_per_record)
+{
+    if (bytes_per_record) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < CEILING_CYCLE; i++)
+            bytes += s_cycle[i].key + s_cycle[i].value +
+                     (s_cycle[i].kind == RECORD_EVENT ? CEILING_LOG_ENTRY : 0);
+        *bytes_per_record = (double) bytes / (double) CEILING_CYCLE;
+    }
+    return "per 12 records, as a transfer writes them: 5 events (28 + 42 B), 3 inbox records "
+           "(36 + 75 B), 2 outbox puts (37 + 119 B), 2 outbox deletes (37 B); and per write "
+           "one event log record, 59 B per event in it, not counted as a record";
+}
+
+void ceiling_leveldb_version (int *major, int *minor)
+{
+    *major = leveldb_major_version ();
+    *minor = leveldb_minor_version ();
+}
+
+//  The state of one run: the store, the generator, the keys to delete.
+typedef struct {
+    leveldb_t *db;
+    leveldb_options_t *options;
+    leveldb_filterpolicy_t *filter;
+    leveldb_cache_t *cache;
+    leveldb_writeoptions_t *synced;
+    leveldb_writebatch_t *batch;
+    uint64_t random;                                     //  xorshift64* state, never 0
+    uint64_t seq[CEILING_STREAMS];                       //  each account stream's last event
+    uint8_t outbox[CEILING_DELETE_LAG][CEILING_KEY_MAX]; //  ring of outbox keys put
+    size_t outbox_puts;                                  //  outbox keys put so far
+    size_t next;                                         //  position in s_cycle
+    uint64_t logged;                                     //  events in the log so far
+    size_t batch_events;                                 //  events in the batch being staged
+    uint8_t *log;                                        //  a log record's value (random bytes)
+} run_t;
+
+static uint64_t s_random (run_t *run)
+{
+    run->random ^= run->random >> 12;
+    run->random ^= run->random << 25;
+    run->random ^= run->random >> 27;
+    return run->random * 2685821657736338717ULL;
+}
+
+static void s_put_be (uint8_t *out, uint64_t value, size_t bytes)
+{
+    for (size_t i = 0; i < bytes; i++)
+        out[i] = (uint8_t) (value >> (8 * (bytes - 1 - i)));
+}
+
+//  Writes the key of shape into key: 'S' shard:u16be tag stream 0x00, then
+//  the sequence number (events) or a 16-byte id (inbox, outbox), padded or
+//  cut to shape->key bytes.
+static void s_key (run_t *run, const record_shape_t *shape, uint8_t *key)
+{
+    uint64_t stream = s_random (run) % CEILING_STREAMS;
+    char name[32];
+    int len = snprintf (name, sizeof name, "%s%07u",
+                        shape->kind == RECORD_OUTBOX ? "transfer/" : "account/", (unsigned) stream);
+    uint8_t full[CEILING_KEY_MAX + 32] = {'S'};
+    s_put_be (full + 1, stream % 256, 2);
+    full[3] = shape->kind == RECORD_EVENT ? 'e' : shape->kind == RECORD_INBOX ? 'i' : 'o';
+    memcpy (full + 4, name, (size_t) len);
+    size_t at = 4 + (size_t) len + 1; //  and the 0x00 after the stream
+    if (shape->kind == RECORD_EVENT)
+        s_put_be (full + at, ++run->seq[stream], 8);
+    else {
+        s_put_be (full + at, s_random (run), 8);
+        s_put_be (full + at + 8, s_random (run), 8);
+    }
+    memcpy (key, full, shape->key);
+}
+
+//  Stages the next record of the cycle into the run's batch.
+static void s_stage (run_t *run)
+{
+    const record_shape_t *shape = &s_cycle[run->next];
+    run->next = (run->next + 1) % CEILING_CYCLE;
+    if (shape->kind == RECORD_DELETE) {
+        if (run->outbox_puts >= CEILING_DELETE_LAG) {
+            const uint8_t *key = run->outbox[run->outbox_puts % CEILING_DELETE_LAG];
+            leveldb_writebatch_delete (run->batch, (const char *) key, shape->key);
+        } else //  nothing old enough yet: delete a key that is not there
+            leveldb_writebatch_delete (run->batch, "Sxxo-none", 9);
+        return;
+    }
+    uint8_t key[CEILING_KEY_MAX];
+    uint64_t value[CEILING_VALUE_MAX / 8];
+    s_key (run, shape, key);
+    for (size_t i = 0; i < CEILING_VALUE_MAX / 8; i++)
+        value[i] = s_random (run);
+    leveldb_writebatch_put (run->batch, (const char *) key, shape->key, (const char *) value,
+                            shape->value);
+    if (shape->kind == RECORD_OUTBOX)
+        memcpy (run->outbox[run->outbox_puts++ % CEILING_DELETE_LAG], key, shape->key);
+    if (shape->kind == RECORD_EVENT)
+        run->batch_events++;
+}
+
+//  Stages the event log's record of the batch's events, if it has any.
+//  Returns its key and value bytes.
+static size_t s_stage_log (run_t *run)
+{
+    if (run->batch_events == 0)
+        return 0;
+    uint8_t key[CEILING_LOG_KEY] = {'L'};
+    s_put_be (key + 1, run->logged, 8);
+    size_t size = CEILING_LOG_HEADER + run->batch_events * CEILING_LOG_ENTRY;
+    leveldb_writebatch_put (run->batch, (const char *) key, sizeof key, (const char *) run->log,
+                            size);
+    run->logged += run->batch_events;
+    run->batch_events = 0;
+    return sizeof key + size;
+}
+
+static int s_compare_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+//  The nearest-rank percentile p (0-100) of sorted[0..count-1].
+static double s_percentile (const double *sorted, size_t count, double p)
+{
+    if (count == 0)
+        return 0;
+    size_t rank = (size_t) (p / 100.0 * (double) count + 0.999999);
+    return sorted[rank ? rank - 1 : 0];
+}
+
+static void s_close (run_t *run)
+{
+    if (run->db)
+        leveldb_close (run->db);
+    if (run->batch)
+        leveldb_writebatch_destroy (run->batch);
+    if (run->synced)
+        leveldb_writeoptions_destroy (run->synced);
+    if (run->options)
+        leveldb_options_destroy (run->options);
+    if (run->filter)
+        leveldb_filterpolicy_destroy (run->filter);
+    if (run->cache)
+        leveldb_cache_destroy (run->cache);
+}
+
+//  Opens a new store in dir as journal_open would. Returns 0 or SHOAL_EIO
+//  (said on stderr).
+static int s_open (run_t *run, const char *dir)
+{
+    run->options = leveldb_options_create ();
+    run->filter = leveldb_filterpolicy_create_bloom (STORE_BLOOM_BITS_PER_KEY);
+    run->cache = leveldb_cache_create_lru (STORE_CACHE_BYTES);
+    leveldb_options_set_create_if_missing (run->options, 1);
+    leveldb_options_set_error_if_exists (run->options, 1);
+    leveldb_options_set_paranoid_checks (run->options, 1);
+    leveldb_options_set_filter_policy (run->options, run->filter);
+    leveldb_options_set_cache (run->options, run->cache);
+    leveldb_options_set_write_buffer_size (run->options, STORE_WRITE_BUFFER_BYTES);
+    leveldb_options_set_compression (run->options, leveldb_no_compression);
+    run->synced = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (run->synced, 1);
+    run->batch = leveldb_writebatch_create ();
+    char *err = NULL;
+    run->db = leveldb_open (run->options, dir, &err);
+    if (err) {
+        fprintf (stderr, "shoal bench: --ceiling: cannot open a store in %s: %s\n", dir, err);
+        leveldb_free (err);
+        run->db = NULL;
+        return SHOAL_EIO;
+    }
+    return 0;
+}
+
+//  Writes batches of records records, synced, for ms milliseconds; one
+//  latency sample (ms) per write into *samples (grown with realloc).
+//  Returns 0, SHOAL_EIO or SHOAL_ENOMEM (said on stderr).
+static int s_write (run_t *run, size_t records, int ms, ceiling_row_t *row, double **samples,
+                    size_t *capacity)
+{
+    int64_t start = zclock_usecs (), deadline = start + (int64_t) ms * 1000, now = start;
+    while (now < deadline) {
+        leveldb_writebatch_clear (run->batch);
+        for (size_t i = 0; i < records; i++) {
+            row->bytes += s_cycle[run->next].key + s_cycle[run->next].value;
+            s_stage (run);
+        }
+        row->bytes += s_stage_log (run);
+        int64_t before = zclock_usecs ();
+        char *err = NULL;
+        leveldb_write (run->db, run->synced, run->batch, &err);
+        now = zclock_usecs ();
+        if (err) {
+            fprintf (stderr, "shoal bench: --ceiling: a synced write failed: %s\n", err);
+            leveldb_free (err);
+            return SHOAL_EIO;
+        }
+        if (row->commits == *capacity) {
+            size_t grown = *capacity ? *capacity * 2 : 4096;
+            double *more = realloc (*samples, grown * sizeof (double));
+            if (!more) {
+                fprintf (stderr, "shoal bench: --ceiling: out of memory\n");
+                return SHOAL_ENOMEM;
+            }
+            *samples = more;
+            *capacity = grown;
+        }
+        (*samples)[row->commits++] = (double) (now - before) / 1000.0;
+        row->write_seconds += (double) (now - before) / 1e6;
+        row->written += records;
+    }
+    row->seconds = (double) (now - start) / 1e6;
+    return 0;
+}
+
+int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, char *dir,
+                     size_t dir_size)
+{
+    memset (row, 0, sizeof *row);
+    row->records = records;
+    if (dir_size)
+        dir[0] = 0;
+    if (records == 0 || records > CEILING_RECORDS_MAX || ms <= 0 || dir_size == 0)
+        return SHOAL_EINVAL;
+    if (bench_temp_dir ("shoal-ceiling", dir, dir_size) != 0) {
+        fprintf (stderr, "shoal bench: --ceiling: cannot make a temporary directory: %s\n",
+                 strerror (errno));
+        dir[0] = 0;
+        return SHOAL_EIO;
+    }
+    //  A batch holds fewer events than records: a log value of records
+    //  entries is always long enough.
+    size_t log_size = CEILING_LOG_HEADER + records * CEILING_LOG_ENTRY;
+    run_t *run = calloc (1, sizeof (run_t));
+    if (!run || !(run->log = malloc (log_size))) {
+        fprintf (stderr, "shoal bench: --ceiling: out of memory\n");
+        free (run);
+        bench_remove_tree (dir);
+        return SHOAL_ENOMEM;
+    }
+    run->random = seed * 0x9E3779B97F4A7C15ULL + records + 1;
+    if (run->random == 0)
+        run->random = 1;
+    for (size_t i = 0; i < log_size; i++)
+        run->log[i] = (uint8_t) s_random (run);
+    double *samples = NULL;
+    size_t capacity = 0;
+    int rc = s_open (run, dir);
+    if (rc == 0)
+        rc = s_write (run, records, ms, row, &samples, &capacity);
+    s_close (run);
+    free (run->log);
+    free (run);
+    if (bench_remove_tree (dir) != 0)
+        fprintf (stderr, "shoal bench: --ceiling: could not remove all of %s\n", dir);
+    if (rc == 0 && row->write_seconds > 0) {
+        qsort (samples, row->commits, sizeof (double), s_compare_double);
+        row->p50_ms = s_percentile (samples, row->commits, 50);
+        row->p99_ms = s_percentile (samples, row->commits, 99);
+        row->max_ms = row->commits ? samples[row->commits - 1] : 0;
+        row->commits_per_second = (double) row->commits / row->write_seconds;
+        row->records_per_second = (double) row->written / row->write_seconds;
+        row->wall_records_per_second = (double) row->written / row->seconds;
+        row->mb_per_second = (double) row->bytes / row->write_seconds / 1e6;
+    }
+    free (samples);
+    return rc;
+}

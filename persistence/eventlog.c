@@ -1,0 +1,230 @@
+/*  eventlog.c - the node's event log: every event the store holds, in the
+    order its commits became visible, at dense positions from 0. One log
+    record per commit that appended events (keys.h: 'L' pos -> [1, entry,
+    ...]), written in the same LevelDB write as the events themselves
+    (batch.c stages it, journal_write_log_held gives it its position under
+    the write mutex). Projections read it from their checkpoint.
+
+    Contract: positions are dense and never reused. A write that failed
+    may still be kept whole by the reopen that follows it (journal.c):
+    the reopen finds the log's end again from the store, so positions go on
+    after whatever it holds. A store made before the log existed has its
+    events copied into the log once, at open, stream by stream in key order
+    (their commit order is not known any more; each stream's order is
+    kept), and is marked with the metadata "eventlog".
+
+    Threads: any thread, as for journal_t; reads hold the handle
+    (journal_enter), recover and backfill run while the store is not shared
+    (open) or held exclusive (reopen).
+*/
+#include "journal_internal.h"
+#include "keys.h"
+#include "log.h"
+#include <assert.h>
+#include <czmq.h>
+#include <leveldb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKFILL_EVENTS 1000 //  events per log record written by the backfill
+
+uint64_t journal_log_end (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->log_end);
+}
+
+//  Reads the log record at the iterator: its first position from the key
+//  and its event count from the value. Returns 0 or SHOAL_EFORMAT.
+static int s_record_at (leveldb_iterator_t *it, uint64_t *first, uint64_t *count)
+{
+    size_t key_len, value_len;
+    const char *key = leveldb_iter_key (it, &key_len);
+    const char *value = leveldb_iter_value (it, &value_len);
+    if (key_len != KEYS_LOG_KEY_SIZE)
+        return SHOAL_EFORMAT;
+    *first = keys_get_be ((const uint8_t *) key + 1, 8);
+    size_t offset;
+    return keys_log_open ((const uint8_t *) value, value_len, &offset, count);
+}
+
+static bool s_is_log_key (leveldb_iterator_t *it)
+{
+    if (!leveldb_iter_valid (it))
+        return false;
+    size_t key_len;
+    const char *key = leveldb_iter_key (it, &key_len);
+    return key_len >= 1 && key[0] == 'L';
+}
+
+int journal_log_recover (journal_t *self)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, "M", 1); //  past every 'L' key
+    if (leveldb_iter_valid (it))
+        leveldb_iter_prev (it);
+    else
+        leveldb_iter_seek_to_last (it);
+    uint64_t next = 0;
+    int rc = 0;
+    if (s_is_log_key (it)) {
+        uint64_t first, count;
+        if ((rc = s_record_at (it, &first, &count)) == 0)
+            next = first + count;
+    }
+    rc = journal_iter_close (it, rc);
+    if (rc == 0) {
+        self->log_next = next;
+        atomic_store (&self->log_end, next);
+    }
+    return rc;
+}
+
+//  Writes the log record built in log (count events) at the log's end.
+static int s_backfill_flush (journal_t *self, msgpack_sbuffer *log, uint32_t count)
+{
+    if (count == 0)
+        return 0;
+    leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        rc = journal_write_log_held (self, self->write, writes, false, log->data, log->size, count);
+        journal_leave (self);
+    }
+    leveldb_writebatch_destroy (writes);
+    msgpack_sbuffer_clear (log);
+    return rc;
+}
+
+int journal_log_backfill (journal_t *self)
+{
+    char *mark = NULL;
+    int rc = journal_meta_get (self, JOURNAL_LOG_META, &mark);
+    free (mark);
+    if (rc != SHOAL_ENOTFOUND)
+        return rc;
+    msgpack_sbuffer log;
+    msgpack_sbuffer_init (&log);
+    uint32_t count = 0;
+    uint64_t total = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    rc = 0;
+    for (leveldb_iter_seek (it, "S", 1); rc == 0 && leveldb_iter_valid (it);
+         leveldb_iter_next (it)) {
+        size_t key_len, value_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (key_len < 1 || key[0] != 'S')
+            break;
+        if (key_len < KEYS_TAG_SIZE + 1 || key[KEYS_SHARD_SIZE] != 'e')
+            continue;
+        const char *stream = key + KEYS_TAG_SIZE;
+        const char *nul = memchr (stream, 0, key_len - KEYS_TAG_SIZE);
+        int64_t seq = nul ? keys_event_seq (key, key_len, (size_t) (nul - key) + 1) : -1;
+        const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &value_len);
+        const uint8_t *name, *data;
+        size_t name_len, size;
+        int64_t created;
+        if (seq < 1 ||
+            keys_event_decode (value, value_len, &name, &name_len, &data, &size, &created)) {
+            rc = SHOAL_EFORMAT;
+            break;
+        }
+        if (keys_log_append (&log, stream, (size_t) (nul - stream), seq, (const char *) name,
+                             name_len, data, size, created)) {
+            rc = SHOAL_ENOMEM;
+            break;
+        }
+        total++;
+        if (++count == BACKFILL_EVENTS) {
+            rc = s_backfill_flush (self, &log, count);
+            count = 0;
+        }
+    }
+    rc = journal_iter_close (it, rc);
+    if (rc == 0)
+        rc = s_backfill_flush (self, &log, count);
+    msgpack_sbuffer_destroy (&log);
+    if (rc == 0)
+        rc = journal_meta_put (self, JOURNAL_LOG_META, "1");
+    if (rc == 0 && total)
+        log_info ("journal %s: the event log was filled with the %" PRIu64
+                  " events of a store made before it",
+                  self->dir, total);
+    return rc;
+}
+
+//  Delivers the events of one log record (its first position first) at
+//  positions >= from. Counts them in *given, stops at limit (0 = none).
+//  Returns 0, fn's non-zero value, or SHOAL_EFORMAT.
+static int s_deliver (const uint8_t *value, size_t size, uint64_t first, uint64_t from,
+                      size_t limit, size_t *given, journal_log_fn *fn, void *arg)
+{
+    size_t offset;
+    uint64_t count;
+    int rc = keys_log_open (value, size, &offset, &count);
+    for (uint64_t i = 0; rc == 0 && i < count; i++) {
+        keys_log_entry_t entry;
+        if (keys_log_next (value, size, &offset, &entry))
+            return SHOAL_EFORMAT;
+        if (first + i < from)
+            continue;
+        char stream[SHOAL_ADDRESS_MAX + 1], name[SHOAL_NAME_MAX + 1];
+        memcpy (stream, entry.stream, entry.stream_len);
+        stream[entry.stream_len] = 0;
+        memcpy (name, entry.name, entry.name_len);
+        name[entry.name_len] = 0;
+        journal_logged_t event = {.position = first + i,
+                                  .stream = stream,
+                                  .seq = entry.seq,
+                                  .name = name,
+                                  .data = entry.data,
+                                  .size = entry.size,
+                                  .created = entry.created};
+        if ((rc = fn (arg, &event)) != 0)
+            return rc;
+        if (limit && ++*given >= limit)
+            return 0;
+    }
+    return rc;
+}
+
+int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    uint8_t key[KEYS_LOG_KEY_SIZE];
+    leveldb_iter_seek (it, (const char *) key, keys_log_key (key, from));
+    //  from may fall inside the record before the one found.
+    bool exact = false;
+    if (s_is_log_key (it)) {
+        size_t key_len;
+        const char *found = leveldb_iter_key (it, &key_len);
+        exact = key_len == KEYS_LOG_KEY_SIZE && memcmp (found, key, KEYS_LOG_KEY_SIZE) == 0;
+    }
+    if (!exact) {
+        if (leveldb_iter_valid (it))
+            leveldb_iter_prev (it);
+        else
+            leveldb_iter_seek_to_last (it);
+        if (!s_is_log_key (it))
+            leveldb_iter_seek (it, (const char *) key, KEYS_LOG_KEY_SIZE);
+    }
+    size_t given = 0;
+    for (; rc == 0 && s_is_log_key (it) && !(limit && given >= limit); leveldb_iter_next (it)) {
+        uint64_t first, count;
+        if ((rc = s_record_at (it, &first, &count)) != 0)
+            break;
+        if (first + count <= from)
+            continue;
+        size_t size;
+        const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &size);
+        rc = s_deliver (value, size, first, from, limit, &given, fn, arg);
+    }
+    rc = journal_iter_close (it, rc);
+    journal_leave (self);
+    return rc;
+}

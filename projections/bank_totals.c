@@ -1,0 +1,99 @@
+/*  bank_totals.c - the bank's totals as a projection: the sum of every
+    account's balance, the accounts by status and the transfers by
+    outcome, in one row "totals":
+
+        {"balance": N, "accounts": {"open": n, "closed": n},
+         "transfers": {"started": n, "completed": n, "failed": n,
+                       "compensated": n}}
+
+    It must equal what the journal's events sum to (`shoal demo` checks
+    it at the end). Version 1.
+*/
+#include "bank_projections.h"
+#include <string.h>
+
+#define TOTALS_KEY "totals"
+
+typedef struct {
+    int64_t balance;
+    int64_t open, closed;
+    int64_t started, completed, failed, compensated;
+} totals_t;
+
+static void s_read (shoal_view_t *view, totals_t *totals)
+{
+    memset (totals, 0, sizeof *totals);
+    const shoal_data_t *row, *accounts = NULL, *transfers = NULL;
+    if (shoal_view_get (view, TOTALS_KEY, &row) != 0)
+        return;
+    shoal_data_int (row, "balance", &totals->balance);
+    if (shoal_data_map (row, "accounts", &accounts) == 0) {
+        shoal_data_int (accounts, "open", &totals->open);
+        shoal_data_int (accounts, "closed", &totals->closed);
+    }
+    if (shoal_data_map (row, "transfers", &transfers) == 0) {
+        shoal_data_int (transfers, "started", &totals->started);
+        shoal_data_int (transfers, "completed", &totals->completed);
+        shoal_data_int (transfers, "failed", &totals->failed);
+        shoal_data_int (transfers, "compensated", &totals->compensated);
+    }
+}
+
+static void s_write (shoal_view_t *view, const totals_t *totals)
+{
+    shoal_rec_t *row = shoal_view_put (view, TOTALS_KEY);
+    shoal_rec_int (row, "balance", totals->balance);
+    shoal_rec_map_begin (row, "accounts");
+    shoal_rec_int (row, "open", totals->open);
+    shoal_rec_int (row, "closed", totals->closed);
+    shoal_rec_map_end (row);
+    shoal_rec_map_begin (row, "transfers");
+    shoal_rec_int (row, "started", totals->started);
+    shoal_rec_int (row, "completed", totals->completed);
+    shoal_rec_int (row, "failed", totals->failed);
+    shoal_rec_int (row, "compensated", totals->compensated);
+    shoal_rec_map_end (row);
+}
+
+static int s_apply (shoal_view_t *view, const shoal_event_t *event)
+{
+    const char *name = shoal_event_name (event);
+    bool account = strcmp (shoal_event_type (event), "account") == 0;
+    totals_t totals;
+    s_read (view, &totals);
+    int64_t amount = 0;
+    if (account && strcmp (name, "Opened") == 0)
+        totals.open++;
+    else if (account && strcmp (name, "Closed") == 0) {
+        totals.open--;
+        totals.closed++;
+    } else if (account) {
+        bool in = strcmp (name, "Deposited") == 0 || strcmp (name, "Credited") == 0 ||
+                  strcmp (name, "Refunded") == 0;
+        bool out = strcmp (name, "Withdrawn") == 0 || strcmp (name, "Debited") == 0;
+        if (!in && !out)
+            return 0; //  an event that moves no money (an operator's $... record)
+        if (shoal_data_int (shoal_event_data (event), "amount", &amount) != 0)
+            return shoal_view_fail (view, "%s of %s has no amount", name,
+                                    shoal_event_address (event));
+        totals.balance += in ? amount : -amount;
+    } else if (strcmp (name, "Started") == 0)
+        totals.started++;
+    else if (strcmp (name, "Completed") == 0)
+        totals.completed++;
+    else if (strcmp (name, "Failed") == 0)
+        totals.failed++;
+    else if (strcmp (name, "Compensated") == 0)
+        totals.compensated++;
+    else
+        return 0;
+    s_write (view, &totals);
+    return 0;
+}
+
+const shoal_projection_t bank_totals_projection = {
+    .name = "bank_totals",
+    .version = 1,
+    .events = "account transfer:Started transfer:Completed transfer:Failed transfer:Compensated",
+    .apply = s_apply,
+};

@@ -1,0 +1,45 @@
+/*  applyfile.h - the projection apply in progress, kept where a crash of
+    the process cannot lose it, so that an event whose apply crashes the
+    node (a segfault in a module's projection) does not crash-loop it: as
+    turnfile.h does for handlers, with the same three strikes.
+
+    One small file in the data directory, "projection-apply", mapped
+    shared. applyfile_begin writes the build and the event's position and
+    marks the apply running; applyfile_end clears the mark. No system call
+    and no fsync per event: a process crash leaves the page cache intact. At
+    open, a mark still set means the last process died in that apply: it
+    is counted, and the count goes on while the node keeps dying at the
+    same event of the same build.
+
+    Threads: the projection thread's.
+*/
+#ifndef APPLYFILE_H_INCLUDED
+#define APPLYFILE_H_INCLUDED
+
+#include "journal.h"
+#include "shoal_base.h"
+
+#define APPLYFILE_STRIKES 3 //  crashes at one event before it is set aside
+
+typedef struct _applyfile_t applyfile_t;
+
+//  The apply the last process died in, and how many times in a row.
+typedef struct {
+    char view[SHOAL_TYPE_MAX + 1];
+    uint32_t version, build;
+    uint64_t position;
+    uint32_t crashes; //  0: the last process did not die in an apply
+} applyfile_crash_t;
+
+//  Opens (creating) dir/projection-apply and maps it; *crash says how the
+//  last process ended. Returns NULL with errno set when it cannot (then
+//  the projections run unguarded: the caller logs it).
+applyfile_t *applyfile_open (const char *dir, applyfile_crash_t *crash);
+void applyfile_close (applyfile_t **self_p);
+
+//  Marks the apply of the event at position by build as running; ends it.
+//  self may be NULL. Can't fail.
+void applyfile_begin (applyfile_t *self, const journal_build_t *build, uint64_t position);
+void applyfile_end (applyfile_t *self);
+
+#endif

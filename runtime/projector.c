@@ -1,0 +1,750 @@
+/*  projector.c - the projection thread: every build of every projection,
+    moved forward over the node's event log in batches, switched when
+    caught up, paused, resumed, rebuilt, skipped and dropped on an
+    operator's word; and the reactions' commands, re-sent until answered.
+
+    The life of a batch (s_step): read up to PROJECTOR_CHUNK events from
+    the build's checkpoint; give each one it wants to apply (view.c); stage
+    the rows, the reactions' commands and the new checkpoint in one
+    journal batch and commit it. If an apply fails at position p, the
+    batch is dropped, the events before p are applied again and committed
+    with the checkpoint at p, and the build stops there, failed, until an
+    operator resumes it (after a fix) or skips p. So the rows and the
+    checkpoint always move together: a crash never applies an event twice
+    nor skips one.
+
+    Builds take turns, one batch each, so that a rebuild of a million
+    events does not hold up the projections that follow the log live.
+    Switches: see s_caught_up. A build's served state is the metadata
+    "projection/NAME" = "VERSION.BUILD".
+
+    Threads: one zactor; its builds are its own. The journal is shared.
+*/
+#include "projector_internal.h"
+#include "log.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RATE_EVERY_MS 1000
+#define RESEND_FIRST_MS 1000
+#define RESEND_MAX_MS 30000
+
+//  --------------------------------------------------------------------------
+//  Builds
+
+static void s_reaction_destroy (void **item)
+{
+    reaction_t *reaction = *item;
+    if (reaction) {
+        free (reaction->frame);
+        free (reaction);
+        *item = NULL;
+    }
+}
+
+bool projector_wants (const build_t *build, const char *address, const char *name)
+{
+    return registry_filter_wants (&build->filter, address, name);
+}
+
+static build_t *s_build_add (projector_t *self, const char *name, uint32_t version, uint32_t number)
+{
+    if (self->build_count == self->build_cap) {
+        size_t cap = self->build_cap ? 2 * self->build_cap : 16;
+        build_t **grown = realloc (self->builds, cap * sizeof (build_t *));
+        if (!grown)
+            return NULL;
+        self->builds = grown;
+        self->build_cap = cap;
+    }
+    build_t *build = calloc (1, sizeof (build_t));
+    if (!build)
+        return NULL;
+    snprintf (build->name, sizeof build->name, "%s", name);
+    build->build = (journal_build_t){build->name, version, number};
+    build->reactions = envelope_id_table_new (s_reaction_destroy);
+    build->rate_at = zclock_mono ();
+    self->builds[self->build_count++] = build;
+    return build;
+}
+
+static void s_build_remove (projector_t *self, build_t *build)
+{
+    for (size_t i = 0; i < self->build_count; i++)
+        if (self->builds[i] == build) {
+            memmove (&self->builds[i], &self->builds[i + 1],
+                     (self->build_count - i - 1) * sizeof (build_t *));
+            self->build_count--;
+            break;
+        }
+    zhashx_destroy (&build->reactions);
+    free (build);
+}
+
+build_t *projector_find (projector_t *self, const char *name, uint32_t version)
+{
+    build_t *found = NULL; //  the newest build of that version
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        if (strcmp (build->name, name) == 0 && build->build.version == version &&
+            (!found || build->build.build > found->build.build))
+            found = build;
+    }
+    return found;
+}
+
+build_t *projector_served (projector_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->build_count; i++)
+        if (self->builds[i]->served && strcmp (self->builds[i]->name, name) == 0)
+            return self->builds[i];
+    return NULL;
+}
+
+const char *projector_status_name (const projector_t *self, const build_t *build)
+{
+    (void) self;
+    if (build->failed)
+        return "failed";
+    if (build->cp.paused)
+        return "paused";
+    if (!build->def)
+        return "orphan";
+    if (build->served)
+        return "live";
+    if (!build->cp.caught_up)
+        return "building";
+    return build->def->manual_switch ? "ready" : "old";
+}
+
+//  --------------------------------------------------------------------------
+//  Commits
+
+//  Commits the projector's batch synced: an operator's word (a pause, a
+//  skip) or a new build is kept whatever the node's durability.
+static int s_commit_synced (projector_t *self)
+{
+    journal_batch_set_lazy (self->view.batch, false);
+    int rc = journal_batch_commit (self->view.batch);
+    journal_batch_set_lazy (self->view.batch, true);
+    return rc;
+}
+
+//  Writes the checkpoint alone (a pause, a new build, a flag).
+static int s_save (projector_t *self, build_t *build)
+{
+    journal_batch_t *batch = self->view.batch;
+    int rc = journal_batch_view_checkpoint (batch, &build->build, &build->cp);
+    if (rc == 0)
+        rc = s_commit_synced (self);
+    else
+        journal_batch_clear (batch);
+    return rc;
+}
+
+static int s_serve (projector_t *self, build_t *build)
+{
+    char key[SHOAL_TYPE_MAX + 16], value[32];
+    snprintf (key, sizeof key, "projection/%s", build->name);
+    snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version, build->build.build);
+    int rc = journal_meta_put (self->journal, key, value);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < self->build_count; i++)
+        if (strcmp (self->builds[i]->name, build->name) == 0)
+            self->builds[i]->served = false;
+    build->served = true;
+    log_info ("projection %s@%" PRIu32 " is served (build %" PRIu32 ", at position %" PRIu64 ")",
+              build->name, build->build.version, build->build.build, build->cp.next);
+    return 0;
+}
+
+//  Drops every build of name@version but keep (NULL: all of them).
+static int s_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->build_count && rc == 0;) {
+        build_t *build = self->builds[i];
+        if (build == keep || strcmp (build->name, name) != 0 || build->build.version != version) {
+            i++;
+            continue;
+        }
+        size_t dropped = 0;
+        rc = journal_view_drop (self->journal, &build->build, &dropped);
+        if (rc == 0) {
+            log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records)",
+                      build->name, version, build->build.build, dropped);
+            s_build_remove (self, build);
+        }
+    }
+    return rc;
+}
+
+//  A build that reached the log's end: served at once when nothing of its
+//  name is, when it rebuilds the version served, or when it is a newer
+//  version than the one served and its module does not ask for a manual
+//  switch. A rebuild that takes over drops the build it replaces.
+static void s_caught_up (projector_t *self, build_t *build)
+{
+    if (build->served || !build->def)
+        return;
+    build_t *served = projector_served (self, build->name);
+    bool rebuild = served && served->build.version == build->build.version;
+    bool newer = served && served->build.version < build->build.version;
+    if (served && !rebuild && !(newer && !build->def->manual_switch))
+        return;
+    if (s_serve (self, build) != 0)
+        return;
+    if (rebuild)
+        s_drop_builds (self, build->name, build->build.version, build);
+}
+
+//  Keeps the batch's reactions: each goes out now, and again until answered.
+static void s_release_sends (projector_t *self, build_t *build)
+{
+    shoal_view_t *view = &self->view;
+    for (size_t i = 0; i < view->staged_count; i++) {
+        reaction_t *reaction = view->staged_sends[i];
+        view->staged_sends[i] = NULL;
+        reaction->next_send = 0;
+        if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+            s_reaction_destroy ((void **) &reaction); //  already there: a replay
+    }
+    view->staged_count = 0;
+}
+
+//  One batch of events, from the checkpoint, for the build.
+typedef struct {
+    projector_t *self;
+    build_t *build;
+    uint64_t stop_at; //  apply nothing from this position on (a failure's)
+    uint64_t next;    //  the position after the last event read
+    uint64_t applied;
+    int64_t until;    //  stop after this (monotonic ms): queries wait no longer
+    int error;        //  the first apply's failure
+    uint64_t error_position;
+} step_t;
+
+static int s_step_event (void *arg, const journal_logged_t *logged)
+{
+    step_t *step = arg;
+    if (logged->position >= step->stop_at)
+        return 1;
+    step->next = logged->position + 1;
+    if (!projector_wants (step->build, logged->stream, logged->name))
+        return 0;
+    applyfile_begin (step->self->guard, &step->build->build, logged->position);
+    int rc = view_apply (&step->self->view, logged);
+    applyfile_end (step->self->guard);
+    if (rc) {
+        step->error = rc;
+        step->error_position = logged->position;
+        snprintf (step->build->error, sizeof step->build->error, "%s", step->self->view.reason);
+        return 1;
+    }
+    step->applied++;
+    return zclock_mono () >= step->until ? 1 : 0;
+}
+
+//  Reads and applies one batch. Returns true if it moved.
+static bool s_step (projector_t *self, build_t *build)
+{
+    uint64_t from = build->cp.next;
+    step_t step = {self, build, UINT64_MAX, from, 0, zclock_mono () + PROJECTOR_STEP_MS, 0, 0};
+    view_begin (&self->view, build, build->served);
+    int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+    if (rc < 0) {
+        view_discard (&self->view);
+        build->failed = true;
+        build->error_position = from;
+        snprintf (build->error, sizeof build->error, "cannot read the event log: %s",
+                  shoal_strerror (rc));
+        return false;
+    }
+    if (step.error) {
+        //  Again without the failing event and what follows it.
+        uint64_t failed_at = step.error_position;
+        char reason[sizeof build->error];
+        snprintf (reason, sizeof reason, "%s", build->error);
+        view_begin (&self->view, build, build->served);
+        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
+        journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+        step.next = failed_at;
+        build->failed = true;
+        build->error_position = failed_at;
+        snprintf (build->error, sizeof build->error, "%s", reason);
+        log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64 ": %s", build->name,
+                   build->build.version, failed_at, reason);
+    }
+    if (step.next == from) {
+        view_discard (&self->view);
+        return false;
+    }
+    journal_checkpoint_t cp = build->cp;
+    cp.next = step.next;
+    cp.applied += step.applied;
+    bool caught_up = !build->failed && cp.next >= journal_log_end (self->journal);
+    if (caught_up)
+        cp.caught_up = true;
+    rc = view_stage (&self->view);
+    if (rc == 0)
+        rc = journal_batch_view_checkpoint (self->view.batch, &build->build, &cp);
+    if (rc == 0)
+        rc = journal_batch_commit (self->view.batch);
+    else
+        journal_batch_clear (self->view.batch);
+    if (rc) {
+        view_discard (&self->view);
+        build->failed = false; //  tried again from the checkpoint
+        log_warn ("projection %s@%" PRIu32 ": a commit failed (%s); retrying", build->name,
+                  build->build.version, shoal_strerror (rc));
+        return false;
+    }
+    build->cp = cp;
+    s_release_sends (self, build);
+    zhashx_purge (self->view.rows);
+    if (caught_up)
+        s_caught_up (self, build);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Reactions
+
+static void s_send_due (projector_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
+             reaction = zhashx_next (build->reactions)) {
+            if (reaction->next_send > now)
+                continue;
+            if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
+                          ZMQ_DONTWAIT) == -1)
+                return; //  the front's queue is full: later
+            int64_t wait = RESEND_FIRST_MS << (reaction->attempts < 5 ? reaction->attempts : 5);
+            reaction->next_send = now + (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS);
+            reaction->attempts++;
+        }
+    }
+}
+
+//  An answer to a reaction's command: it is done, whatever the answer.
+static void s_on_answer (projector_t *self)
+{
+    zframe_t *frame = zframe_recv (self->client);
+    if (!frame)
+        return;
+    envelope_t reply;
+    bool ok = false;
+    char code[ENVELOPE_CODE_MAX + 1] = "", reason[ENVELOPE_REASON_MAX + 1] = "";
+    const uint8_t *data;
+    size_t size;
+    if (envelope_decode (&reply, zframe_data (frame), zframe_size (frame)) != 0 ||
+        envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
+                               &size) != 0) {
+        zframe_destroy (&frame);
+        return;
+    }
+    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0)) {
+        zframe_destroy (&frame); //  re-sent when due
+        return;
+    }
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        reaction_t *reaction = zhashx_lookup (build->reactions, reply.correlation);
+        if (!reaction)
+            continue;
+        if (!ok)
+            log_warn ("projection %s@%" PRIu32 ": %s to %s was rejected: %s: %s", build->name,
+                      build->build.version, reply.name, reply.from, code, reason);
+        journal_batch_t *batch = self->view.batch;
+        if (journal_batch_view_send (batch, &build->build, reaction->id, NULL, 0) == 0 &&
+            journal_batch_commit (batch) == 0)
+            zhashx_delete (build->reactions, reply.correlation);
+        else
+            journal_batch_clear (batch);
+        break;
+    }
+    zframe_destroy (&frame);
+}
+
+static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                        size_t size)
+{
+    build_t *build = arg;
+    envelope_t envelope;
+    if (key_len != ENVELOPE_ID_SIZE || envelope_decode (&envelope, value, size) != 0)
+        return 0; //  shoal check reports it
+    reaction_t *reaction = calloc (1, sizeof (reaction_t));
+    if (!reaction || !(reaction->frame = malloc (size))) {
+        free (reaction);
+        return SHOAL_ENOMEM;
+    }
+    memcpy (reaction->id, key, ENVELOPE_ID_SIZE);
+    memcpy (reaction->frame, value, size);
+    reaction->size = size;
+    if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        s_reaction_destroy ((void **) &reaction);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Operators' actions
+
+static int s_fail (char *reason, size_t size, int rc, const char *format, const char *name,
+                   uint32_t version, uint64_t detail)
+{
+    snprintf (reason, size, format, name, version, detail);
+    return rc;
+}
+
+int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
+                       uint64_t position, char *reason, size_t reason_size)
+{
+    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
+    if (!build)
+        return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
+                       "no projection %s@%" PRIu32 " on this node%.0" PRIu64, name, version, 0);
+    version = build->build.version;
+    int rc = 0;
+    if (strcmp (action, "pause") == 0 || strcmp (action, "resume") == 0) {
+        bool pause = action[0] == 'p';
+        for (size_t i = 0; i < self->build_count && rc == 0; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, name) == 0 && each->build.version == version) {
+                each->cp.paused = pause;
+                if (!pause)
+                    each->failed = false; //  a fixed module tries again
+                rc = s_save (self, each);
+            }
+        }
+    } else if (strcmp (action, "skip") == 0) {
+        if (!build->failed || build->error_position != position)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " is not stopped at position %" PRIu64
+                           " (see `shoal projections`)",
+                           name, version, position);
+        journal_checkpoint_t cp = build->cp;
+        cp.next = position + 1;
+        cp.skipped++;
+        journal_batch_t *batch = self->view.batch;
+        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (),
+                                      build->error);
+        if (rc == 0)
+            rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
+        rc = rc ? (journal_batch_clear (batch), rc) : s_commit_synced (self);
+        if (rc == 0) {
+            build->cp = cp;
+            build->failed = false;
+            log_warn ("projection %s@%" PRIu32 ": the event at position %" PRIu64
+                      " was skipped by an operator (it failed with: %s)",
+                      name, version, position, build->error);
+        }
+    } else if (strcmp (action, "switch") == 0) {
+        if (build->served)
+            return 0;
+        uint64_t end = journal_log_end (self->journal);
+        if (!build->cp.caught_up || build->failed)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " has not caught up yet (%" PRIu64
+                           " events behind): it is served once it has",
+                           name, version, end - build->cp.next);
+        rc = s_serve (self, build);
+    } else if (strcmp (action, "drop") == 0) {
+        if (build->served)
+            return s_fail (reason, reason_size, SHOAL_EBUSY,
+                           "%s@%" PRIu32 " is the version served: switch to another first%.0" PRIu64,
+                           name, version, 0);
+        if (build->def)
+            return s_fail (reason, reason_size, SHOAL_EBUSY,
+                           "%s@%" PRIu32 " is registered by a module, which would build it "
+                           "again: remove it from the module first%.0" PRIu64,
+                           name, version, 0);
+        rc = s_drop_builds (self, name, version, NULL);
+    } else if (strcmp (action, "rebuild") == 0) {
+        if (!build->def)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " is not registered by a module: nothing can "
+                           "rebuild it%.0" PRIu64,
+                           name, version, 0);
+        build_t *fresh = s_build_add (self, name, version, build->build.build + 1);
+        if (!fresh)
+            return SHOAL_ENOMEM;
+        fresh->def = build->def;
+        registry_filter_parse (&fresh->filter, fresh->def->events);
+        rc = s_save (self, fresh);
+        if (rc == 0)
+            log_info ("projection %s@%" PRIu32 ": rebuilding from position 0 (build %" PRIu32
+                      "); build %" PRIu32 " serves until it has caught up",
+                      name, version, fresh->build.build, build->build.build);
+    } else
+        return s_fail (reason, reason_size, SHOAL_EINVAL,
+                       "unknown action for %s@%" PRIu32
+                       " (pause, resume, rebuild, skip, switch, drop)%.0" PRIu64,
+                       name, version, 0);
+    if (rc && !reason[0])
+        snprintf (reason, reason_size, "%s", shoal_strerror (rc));
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Start: the builds in the store, and the projections registered
+
+static int s_found_build (void *arg, const journal_build_t *found, const journal_checkpoint_t *cp)
+{
+    projector_t *self = arg;
+    build_t *build = s_build_add (self, found->view, found->version, found->build);
+    if (!build)
+        return SHOAL_ENOMEM;
+    if (cp)
+        build->cp = *cp;
+    build->rate_mark = build->cp.next;
+    return 0;
+}
+
+static int s_load (projector_t *self)
+{
+    int rc = journal_view_list (self->journal, s_found_build, self);
+    size_t registered = registry_projection_count (self->config->registry);
+    for (size_t i = 0; rc == 0 && i < registered; i++) {
+        const shoal_projection_t *def = registry_projection (self->config->registry, i);
+        bool any = false;
+        for (size_t j = 0; j < self->build_count; j++) {
+            build_t *build = self->builds[j];
+            if (strcmp (build->name, def->name) == 0 &&
+                build->build.version == (uint32_t) def->version) {
+                build->def = def;
+                registry_filter_parse (&build->filter, def->events);
+                any = true;
+            }
+        }
+        if (!any) {
+            build_t *build = s_build_add (self, def->name, (uint32_t) def->version, 0);
+            if (!build)
+                return SHOAL_ENOMEM;
+            build->def = def;
+            registry_filter_parse (&build->filter, def->events);
+            if ((rc = s_save (self, build)) == 0)
+                log_info ("projection %s@%d: new, building from position 0", def->name,
+                          def->version);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        char key[SHOAL_TYPE_MAX + 16], *value = NULL;
+        snprintf (key, sizeof key, "projection/%s", build->name);
+        if (journal_meta_get (self->journal, key, &value) == 0) {
+            char mine[32];
+            snprintf (mine, sizeof mine, "%" PRIu32 ".%" PRIu32, build->build.version,
+                      build->build.build);
+            build->served = strcmp (value, mine) == 0;
+        }
+        free (value);
+        rc = journal_view_sends (self->journal, &build->build, s_load_send, build);
+    }
+    return rc;
+}
+
+//  Opens the apply guard and sets aside the event that crashed the node
+//  APPLYFILE_STRIKES times in a row: its build stops there, failed, as if
+//  its apply had returned an error, until an operator resumes or skips.
+static void s_guard (projector_t *self)
+{
+    applyfile_crash_t crash;
+    if (!self->config->data_dir)
+        return;
+    self->guard = applyfile_open (self->config->data_dir, &crash);
+    if (!self->guard) {
+        log_warn ("projections: cannot keep the apply in progress in %s (%s): an apply that "
+                  "crashes the node will crash it again at each start",
+                  self->config->data_dir, strerror (errno));
+        return;
+    }
+    if (crash.crashes == 0)
+        return;
+    build_t *build = NULL;
+    for (size_t i = 0; i < self->build_count && !build; i++)
+        if (strcmp (self->builds[i]->name, crash.view) == 0 &&
+            self->builds[i]->build.version == crash.version &&
+            self->builds[i]->build.build == crash.build)
+            build = self->builds[i];
+    if (!build)
+        return; //  dropped since
+    if (crash.crashes < APPLYFILE_STRIKES) {
+        log_warn ("projection %s@%" PRIu32 ": the node died applying the event at position %" PRIu64
+                  " (crash %" PRIu32 " of %d before it is set aside)",
+                  crash.view, crash.version, crash.position, crash.crashes, APPLYFILE_STRIKES);
+        return;
+    }
+    build->failed = true;
+    build->error_position = crash.position;
+    snprintf (build->error, sizeof build->error,
+              "the node crashed %" PRIu32 " times in a row applying this event (a crash in "
+              "apply): fix the module and resume, or skip it",
+              crash.crashes);
+    log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64 ": %s", crash.view,
+               crash.version, crash.position, build->error);
+}
+
+//  --------------------------------------------------------------------------
+//  The thread
+
+static void s_gauges (projector_t *self)
+{
+    projector_gauges_t *gauges = self->config->gauges;
+    if (!gauges)
+        return;
+    uint64_t end = journal_log_end (self->journal);
+    pthread_mutex_lock (&gauges->lock);
+    gauges->count = 0;
+    for (size_t i = 0; i < self->build_count && gauges->count < PROJECTOR_GAUGES_MAX; i++) {
+        build_t *build = self->builds[i];
+        projector_gauge_t *gauge = &gauges->items[gauges->count++];
+        snprintf (gauge->name, sizeof gauge->name, "%s", build->name);
+        gauge->version = build->build.version;
+        gauge->build = build->build.build;
+        gauge->position = build->cp.next;
+        gauge->lag = end > build->cp.next ? end - build->cp.next : 0;
+        gauge->applied = build->cp.applied;
+        gauge->failed = build->failed;
+        gauge->served = build->served;
+    }
+    pthread_mutex_unlock (&gauges->lock);
+}
+
+static void s_rates (projector_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        int64_t elapsed = now - build->rate_at;
+        if (elapsed < RATE_EVERY_MS)
+            continue;
+        double rate = (double) (build->cp.next - build->rate_mark) * 1000.0 / (double) elapsed;
+        build->rate = build->rate == 0 ? rate : 0.5 * build->rate + 0.5 * rate;
+        build->rate_mark = build->cp.next;
+        build->rate_at = now;
+    }
+}
+
+//  One batch for each build that can move. Returns true if any moved.
+static bool s_work (projector_t *self)
+{
+    bool moved = false;
+    uint64_t end = journal_log_end (self->journal);
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        if (!build->def || build->failed || build->cp.paused)
+            continue;
+        if (build->cp.next < end)
+            moved |= s_step (self, build);
+        else if (!build->cp.caught_up) {
+            build->cp.caught_up = true;
+            if (s_save (self, build) == 0)
+                s_caught_up (self, build);
+            else
+                build->cp.caught_up = false;
+        }
+    }
+    return moved;
+}
+
+static void s_destroy (projector_t **self_p)
+{
+    projector_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->build_count)
+        s_build_remove (self, self->builds[self->build_count - 1]);
+    free (self->builds);
+    view_close (&self->view);
+    journal_batch_destroy (&self->view.batch);
+    zsock_destroy (&self->requests);
+    zsock_destroy (&self->front);
+    zsock_destroy (&self->client);
+    applyfile_close (&self->guard);
+    free (self);
+    *self_p = NULL;
+}
+
+static void s_actor (zsock_t *pipe, void *arg)
+{
+    const projector_config_t *config = arg;
+    projector_t *self = calloc (1, sizeof (projector_t));
+    if (self) {
+        self->config = config;
+        self->journal = config->journal;
+        self->pipe = pipe;
+        view_init (&self->view, self);
+        self->view.batch = journal_batch_new (config->journal);
+        //  Not synced: a build that loses its last batches to a power cut
+        //  applies them again from the checkpoint that survived (rows and
+        //  checkpoint are lost together), and its reactions' commands, sent
+        //  again with the same ids, are answered from their targets' inbox.
+        if (self->view.batch)
+            journal_batch_set_lazy (self->view.batch, true);
+        self->requests = zsock_new (ZMQ_PULL);
+        self->front = zsock_new (ZMQ_PUSH);
+        self->client = zsock_new (ZMQ_DEALER);
+    }
+    int rc = !self || !self->view.batch || !self->requests || !self->front || !self->client;
+    if (!rc && (zsock_bind (self->requests, "%s-proj", config->prefix) != 0 ||
+                zsock_connect (self->front, "%s-front", config->prefix) != 0 ||
+                zsock_connect (self->client, "%s-clients", config->prefix) != 0))
+        rc = SHOAL_EIO;
+    if (!rc)
+        rc = s_load (self);
+    if (!rc)
+        s_guard (self);
+    zsock_signal (pipe, 0); //  the handshake zactor_new waits for
+    if (rc) {
+        log_error ("projections: cannot start: %s", shoal_strerror (rc < 0 ? rc : SHOAL_ENOMEM));
+        s_destroy (&self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->requests, self->client, NULL);
+    int64_t next_rates = zclock_mono () + RATE_EVERY_MS;
+    bool busy = true;
+    while (true) {
+        zsock_t *which = zpoller_wait (poller, busy ? 0 : PROJECTOR_IDLE_MS);
+        if (which == pipe)
+            break; //  $TERM
+        if (zpoller_terminated (poller))
+            break;
+        for (int n = 0; n < 64 && zsock_events (self->requests) & ZMQ_POLLIN; n++) {
+            zframe_t *route = zframe_recv (self->requests);
+            zframe_t *frame = route && zframe_more (route) ? zframe_recv (self->requests) : NULL;
+            if (frame)
+                projector_serve (self, zframe_data (route), zframe_size (route),
+                                 zframe_data (frame), zframe_size (frame));
+            zframe_destroy (&route);
+            zframe_destroy (&frame);
+        }
+        while (zsock_events (self->client) & ZMQ_POLLIN)
+            s_on_answer (self);
+        busy = s_work (self);
+        s_send_due (self);
+        if (zclock_mono () >= next_rates) {
+            s_rates (self);
+            s_gauges (self);
+            next_rates = zclock_mono () + RATE_EVERY_MS;
+        }
+    }
+    zpoller_destroy (&poller);
+    s_destroy (&self);
+}
+
+zactor_t *projector_new (const projector_config_t *config)
+{
+    zactor_t *actor = zactor_new (s_actor, (void *) config);
+    if (actor && zsock_wait (actor) != 0)
+        zactor_destroy (&actor);
+    return actor;
+}

@@ -1,0 +1,150 @@
+/*  projector_internal.h - what the projection thread's files share:
+    projector.c (the thread: builds, their schedule, commits, switches,
+    reactions), view.c (the shoal_view_* and shoal_event_* calls an apply
+    makes) and projector_serve.c (the answers to `shoal projections` and
+    `shoal query`). Included only by those files.
+
+    Threads: everything here belongs to the projection thread.
+*/
+#ifndef PROJECTOR_INTERNAL_H_INCLUDED
+#define PROJECTOR_INTERNAL_H_INCLUDED
+
+#include <czmq.h>
+
+#include "applyfile.h"
+#include "client.h"
+#include "data.h"
+#include "envelope.h"
+#include "journal.h"
+#include "projector.h"
+
+#define PROJECTOR_CHUNK 1000     //  events read per batch, at most
+#define PROJECTOR_STEP_MS 50     //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16   //  commands one apply may send
+
+//  What a build is doing, as `shoal projections` shows it.
+typedef enum {
+    BUILD_BUILDING, //  catching up, not served
+    BUILD_READY,    //  caught up, waiting for a manual switch
+    BUILD_LIVE,     //  served, following the log
+    BUILD_OLD,      //  caught up once, no longer served: kept until dropped
+    BUILD_PAUSED,   //  paused by an operator
+    BUILD_FAILED,   //  apply failed at error_position
+    BUILD_ORPHAN,   //  no module registers this version: its rows stay, it does not move
+} build_status_t;
+
+//  A row staged by applies not yet committed: its bytes, or deleted.
+typedef struct {
+    bool deleted;
+    size_t size;
+    uint8_t bytes[];
+} staged_row_t;
+
+//  A reaction's command: stored with the checkpoint, re-sent until answered.
+typedef struct {
+    uint8_t id[ENVELOPE_ID_SIZE];
+    uint8_t *frame; //  the encoded envelope, owned
+    size_t size;
+    int64_t next_send; //  monotonic ms
+    int attempts;
+} reaction_t;
+
+//  One build of a projection.
+typedef struct {
+    char name[SHOAL_TYPE_MAX + 1];
+    journal_build_t build;              //  build.view points at name
+    const shoal_projection_t *def;      //  NULL: not registered (orphan)
+    registry_filter_t filter;           //  the events it wants
+    journal_checkpoint_t cp;            //  as committed
+    bool served;                        //  queries of name read this build
+    bool failed;                        //  apply failed: stopped at error_position
+    uint64_t error_position;
+    char error[256];
+    double rate;                        //  events/s, smoothed
+    uint64_t rate_mark;                 //  cp.next when rate was last measured
+    int64_t rate_at;                    //  and when (monotonic ms)
+    zhashx_t *reactions;                //  id -> reaction_t, awaiting answers (served only)
+} build_t;
+
+//  The staging of one batch of one build, and the apply in progress.
+struct _shoal_view_t {
+    projector_t *projector;
+    build_t *build;
+    journal_batch_t *batch;   //  the projector's
+    zhashx_t *rows;           //  key -> staged_row_t, this batch's
+    //  The apply in progress:
+    const journal_logged_t *logged;
+    shoal_data_t **reads;     //  rows read by shoal_view_get, each its own
+                              //  (a data points into itself: never moved),
+                              //  closed after apply
+    uint8_t **read_bytes;
+    size_t read_count, read_cap;
+    char open_key[SHOAL_VIEW_KEY_MAX + 1]; //  the row of open_rec, "" if none
+    bool open_send;           //  open_rec is a command to send_to
+    char send_to[SHOAL_ADDRESS_MAX + 1];
+    char send_name[SHOAL_NAME_MAX + 1];
+    shoal_rec_t rec;          //  the row or command being written
+    bool rec_open;
+    int sends;                //  commands sent by this apply
+    int error;                //  the apply's first misuse, 0 if none
+    char reason[256];         //  shoal_view_fail's
+    bool react;               //  sends are kept (the served build) or dropped
+    //  Commands staged by this batch, released after its commit:
+    reaction_t **staged_sends;
+    size_t staged_count, staged_cap;
+};
+
+struct _shoal_event_t {
+    const journal_logged_t *logged;
+    char type[SHOAL_TYPE_MAX + 1];
+    const char *id;
+    shoal_data_t data;
+};
+
+struct _projector_t {
+    const projector_config_t *config;
+    journal_t *journal;
+    build_t **builds;
+    size_t build_count, build_cap;
+    zsock_t *pipe;           //  the zactor's
+    zsock_t *requests;       //  PULL: [route, frame] queries from the front
+    zsock_t *front;          //  PUSH: [route, frame] answers to the front
+    zsock_t *client;         //  DEALER: a client of the node's own front, for reactions
+    shoal_view_t view;       //  reused for every batch
+    uint64_t log_end;        //  journal_log_end at the last look
+    applyfile_t *guard;      //  the apply in progress, for a crash (NULL: none kept)
+};
+
+//  view.c: one batch of one build. view_begin empties the staging;
+//  view_apply runs the build's apply on one event (0, or the apply's error
+//  with view->reason set); view_stage writes the batch's rows into its
+//  journal batch; view_close frees what view_init took.
+void view_init (shoal_view_t *view, projector_t *projector);
+void view_close (shoal_view_t *view);
+void view_begin (shoal_view_t *view, build_t *build, bool react);
+int view_apply (shoal_view_t *view, const journal_logged_t *logged);
+int view_stage (shoal_view_t *view);
+//  Drops what the batch staged (an apply failed, or its commit did).
+void view_discard (shoal_view_t *view);
+
+//  True if the build wants the event at address named name.
+bool projector_wants (const build_t *build, const char *address, const char *name);
+
+//  projector_serve.c: answers one query frame from the front.
+void projector_serve (projector_t *self, const uint8_t *route, size_t route_size,
+                      const uint8_t *frame, size_t size);
+//  Sends an answer to route through the front.
+void projector_answer (projector_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *request, bool ok, const char *code, const char *reason,
+                       const uint8_t *data, size_t size);
+
+//  projector.c, for projector_serve.c: the builds named name (version 0:
+//  every version); the served one of name; a control action. Each
+//  returns 0 or a SHOAL_E... code with *reason set.
+build_t *projector_served (projector_t *self, const char *name);
+build_t *projector_find (projector_t *self, const char *name, uint32_t version);
+int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
+                       uint64_t position, char *reason, size_t reason_size);
+const char *projector_status_name (const projector_t *self, const build_t *build);
+
+#endif

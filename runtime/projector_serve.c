@@ -1,0 +1,302 @@
+/*  projector_serve.c - the projection thread's answers to the queries the
+    front passes it (projector.h): the list of builds ("projections"), an
+    operator's action ("projection_control") and rows ("projection_rows").
+
+    Contract: a query's payload is checked field by field; a bad one is
+    answered with "invalid" and changes nothing. Rows are read from the
+    build served (or the version asked for), never from one still
+    building: a query never sees a half-built version.
+
+    Threads: the projection thread's.
+*/
+#include "projector_internal.h"
+#include "client.h"
+#include "log.h"
+#include "mpread.h"
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS_LIMIT_DEFAULT 100
+#define ROWS_LIMIT_MAX 10000
+
+void projector_answer (projector_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *request, bool ok, const char *code, const char *reason,
+                       const uint8_t *data, size_t size)
+{
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t payload_size = 0, frame_size = 0;
+    if (envelope_reply_encode (ok, code, reason, data, size, &payload, &payload_size) != 0)
+        return;
+    envelope_t reply = {0};
+    reply.kind = ENVELOPE_REPLY;
+    envelope_new_id (reply.id);
+    memcpy (reply.correlation, request->id, ENVELOPE_ID_SIZE);
+    snprintf (reply.from, sizeof reply.from, "%s", request->to);
+    snprintf (reply.name, sizeof reply.name, "%s", request->name);
+    reply.payload = payload;
+    reply.payload_size = payload_size;
+    reply.created = zclock_time ();
+    if (envelope_encode (&reply, &frame, &frame_size) == 0) {
+        void *front = zsock_resolve (self->front);
+        if (zmq_send (front, route, route_size, ZMQ_SNDMORE) != -1)
+            zmq_send (front, frame, frame_size, 0);
+    }
+    free (payload);
+    free (frame);
+}
+
+static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+static void s_pack_uint (msgpack_packer *pk, const char *key, uint64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_uint64 (pk, value);
+}
+
+static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    if (value)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+//  {"end": N, "projections": [{name, version, build, status, served,
+//  registered, manual_switch, position, lag, applied, skipped, rate,
+//  eta_s, error, error_position, sends}...]}
+static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
+                    const envelope_t *request)
+{
+    uint64_t end = journal_log_end (self->journal);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    s_pack_uint (&pk, "end", end);
+    msgpack_pack_str_with_body (&pk, "projections", 11);
+    msgpack_pack_array (&pk, (uint32_t) self->build_count);
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        uint64_t lag = end > build->cp.next ? end - build->cp.next : 0;
+        msgpack_pack_map (&pk, 16);
+        s_pack_str (&pk, "name", build->name);
+        s_pack_uint (&pk, "version", build->build.version);
+        s_pack_uint (&pk, "build", build->build.build);
+        s_pack_str (&pk, "status", projector_status_name (self, build));
+        s_pack_bool (&pk, "served", build->served);
+        s_pack_bool (&pk, "registered", build->def != NULL);
+        s_pack_bool (&pk, "manual_switch", build->def && build->def->manual_switch);
+        s_pack_uint (&pk, "position", build->cp.next);
+        s_pack_uint (&pk, "lag", lag);
+        s_pack_uint (&pk, "applied", build->cp.applied);
+        s_pack_uint (&pk, "skipped", build->cp.skipped);
+        s_pack_uint (&pk, "rate", (uint64_t) (build->rate + 0.5));
+        //  The time left at the measured rate; -1 when it is not moving.
+        msgpack_pack_str_with_body (&pk, "eta_s", 5);
+        if (lag == 0)
+            msgpack_pack_int64 (&pk, 0);
+        else if (build->rate >= 1 && build->def && !build->failed && !build->cp.paused)
+            msgpack_pack_int64 (&pk, (int64_t) ((double) lag / build->rate + 0.5));
+        else
+            msgpack_pack_int64 (&pk, -1);
+        s_pack_str (&pk, "error", build->failed ? build->error : "");
+        msgpack_pack_str_with_body (&pk, "error_position", 14);
+        if (build->failed)
+            msgpack_pack_uint64 (&pk, build->error_position);
+        else
+            msgpack_pack_nil (&pk);
+        s_pack_uint (&pk, "sends", zhashx_size (build->reactions));
+    }
+    projector_answer (self, route, route_size, request, true, NULL, NULL,
+                      (const uint8_t *) buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  The name and version a request names: {"name": str, "version": int}
+//  (version absent or 0: the one served). Returns 0 or SHOAL_EINVAL.
+static int s_target (const envelope_t *request, char *name, size_t name_size, uint32_t *version)
+{
+    int64_t number = 0;
+    if (map_str (request->payload, request->payload_size, "name", name, name_size) != 0 ||
+        !journal_view_name_ok (name))
+        return SHOAL_EINVAL;
+    int rc = map_int (request->payload, request->payload_size, "version", &number);
+    if ((rc != 0 && rc != SHOAL_ENOTFOUND) || number < 0 || number > UINT32_MAX)
+        return SHOAL_EINVAL;
+    *version = (uint32_t) number;
+    return 0;
+}
+
+static const char *s_code (int rc)
+{
+    return rc == SHOAL_ENOTFOUND ? "not_found" : rc == SHOAL_EBUSY ? "busy_projection"
+                                             : rc == SHOAL_EINVAL  ? "invalid"
+                                                                   : "unavailable";
+}
+
+static void s_control (projector_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *request)
+{
+    char name[SHOAL_TYPE_MAX + 1], action[16];
+    uint32_t version = 0;
+    int64_t position = -1;
+    if (s_target (request, name, sizeof name, &version) != 0 ||
+        map_str (request->payload, request->payload_size, "action", action, sizeof action) != 0) {
+        projector_answer (self, route, route_size, request, false, "invalid",
+                          "expected {action, name, version, position}", NULL, 0);
+        return;
+    }
+    map_int (request->payload, request->payload_size, "position", &position);
+    if (strcmp (action, "skip") == 0 && position < 0) {
+        projector_answer (self, route, route_size, request, false, "invalid",
+                          "skip needs the position of the event to skip", NULL, 0);
+        return;
+    }
+    char reason[ENVELOPE_REASON_MAX + 1] = "";
+    int rc = projector_control (self, action, name, version, (uint64_t) position, reason,
+                                sizeof reason);
+    if (rc) {
+        projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
+        return;
+    }
+    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator", name, version ? "@" : "",
+              version, action);
+    s_list (self, route, route_size, request);
+}
+
+//  The rows gathered for an answer.
+typedef struct {
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    uint32_t count;
+} rows_t;
+
+static int s_row (void *arg, const char *key, size_t key_len, const uint8_t *value, size_t size)
+{
+    rows_t *rows = arg;
+    if (!mpread_is_map (value, size, MPREAD_DEPTH_ANY))
+        return 0; //  shoal check reports it
+    msgpack_pack_map (&rows->pk, 2);
+    msgpack_pack_str_with_body (&rows->pk, "key", 3);
+    msgpack_pack_str_with_body (&rows->pk, key, key_len);
+    msgpack_pack_str_with_body (&rows->pk, "row", 3);
+    msgpack_sbuffer_write (&rows->buffer, (const char *) value, size);
+    rows->count++;
+    return 0;
+}
+
+//  {name, version?, key? | prefix?, limit?} -> {name, version, rows: [{key, row}]}
+static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
+                    const envelope_t *request)
+{
+    char name[SHOAL_TYPE_MAX + 1], key[JOURNAL_VIEW_KEY_MAX + 1] = "",
+                                   prefix[JOURNAL_VIEW_KEY_MAX + 1] = "";
+    uint32_t version = 0;
+    int64_t limit = ROWS_LIMIT_DEFAULT;
+    const uint8_t *payload = request->payload;
+    size_t size = request->payload_size;
+    if (s_target (request, name, sizeof name, &version) != 0) {
+        projector_answer (self, route, route_size, request, false, "invalid",
+                          "expected {name, version, key | prefix, limit}", NULL, 0);
+        return;
+    }
+    bool by_key = map_str (payload, size, "key", key, sizeof key) == 0;
+    map_str (payload, size, "prefix", prefix, sizeof prefix);
+    map_int (payload, size, "limit", &limit);
+    if ((by_key && !key[0]) || limit < 1 || limit > ROWS_LIMIT_MAX) {
+        projector_answer (self, route, route_size, request, false, "invalid",
+                          "a key is 1 to 512 bytes; a limit 1 to 10000", NULL, 0);
+        return;
+    }
+    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
+    //  A version asked for by number is read from its served build, or
+    //  its newest if none serves; never one that has not caught up.
+    if (build && version) {
+        build_t *served = projector_served (self, name);
+        if (served && served->build.version == version)
+            build = served;
+    }
+    char reason[ENVELOPE_REASON_MAX + 1];
+    if (!build) {
+        snprintf (reason, sizeof reason,
+                  version ? "no projection %s@%" PRIu32 " on this node"
+                          : "no version of %s is served yet on this node%.0" PRIu32,
+                  name, version);
+        projector_answer (self, route, route_size, request, false, "not_found", reason, NULL, 0);
+        return;
+    }
+    if (!build->served && !build->cp.caught_up) {
+        uint64_t end = journal_log_end (self->journal);
+        snprintf (reason, sizeof reason,
+                  "%s@%" PRIu32 " is still building (%" PRIu64 " of %" PRIu64
+                  " events): it answers once it has caught up",
+                  name, build->build.version, build->cp.next, end);
+        projector_answer (self, route, route_size, request, false, "not_ready", reason, NULL, 0);
+        return;
+    }
+    rows_t rows = {.count = 0};
+    msgpack_sbuffer_init (&rows.buffer);
+    msgpack_packer_init (&rows.pk, &rows.buffer, msgpack_sbuffer_write);
+    int rc;
+    if (by_key) {
+        uint8_t *row = NULL;
+        size_t row_size = 0;
+        rc = journal_view_get (self->journal, &build->build, key, &row, &row_size);
+        if (rc == 0)
+            s_row (&rows, key, strlen (key), row, row_size);
+        if (rc == SHOAL_ENOTFOUND)
+            rc = 0;
+        free (row);
+    } else
+        rc = journal_view_scan (self->journal, &build->build, prefix, (size_t) limit, s_row,
+                                &rows);
+    if (rc) {
+        projector_answer (self, route, route_size, request, false, "unavailable",
+                          shoal_strerror (rc), NULL, 0);
+        msgpack_sbuffer_destroy (&rows.buffer);
+        return;
+    }
+    msgpack_sbuffer answer;
+    msgpack_sbuffer_init (&answer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &answer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 5);
+    s_pack_str (&pk, "name", build->name);
+    s_pack_uint (&pk, "version", build->build.version);
+    s_pack_uint (&pk, "position", build->cp.next);
+    s_pack_uint (&pk, "lag", journal_log_end (self->journal) - build->cp.next);
+    msgpack_pack_str_with_body (&pk, "rows", 4);
+    msgpack_pack_array (&pk, rows.count);
+    msgpack_sbuffer_write (&answer, rows.buffer.data, rows.buffer.size);
+    projector_answer (self, route, route_size, request, true, NULL, NULL,
+                      (const uint8_t *) answer.data, answer.size);
+    msgpack_sbuffer_destroy (&answer);
+    msgpack_sbuffer_destroy (&rows.buffer);
+}
+
+void projector_serve (projector_t *self, const uint8_t *route, size_t route_size,
+                      const uint8_t *frame, size_t size)
+{
+    envelope_t request;
+    if (envelope_decode (&request, frame, size) != 0)
+        return; //  the front checked it
+    if (strcmp (request.name, "projections") == 0)
+        s_list (self, route, route_size, &request);
+    else if (strcmp (request.name, "projection_control") == 0)
+        s_control (self, route, route_size, &request);
+    else if (strcmp (request.name, "projection_rows") == 0)
+        s_rows (self, route, route_size, &request);
+    else
+        projector_answer (self, route, route_size, &request, false, "unknown_query",
+                          "the projection thread answers projections, projection_control and "
+                          "projection_rows",
+                          NULL, 0);
+}

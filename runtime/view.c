@@ -1,0 +1,397 @@
+/*  view.c - what an apply sees and does: the event (shoal_event_*), the
+    rows of its build (shoal_view_get/put/delete), its reactions
+    (shoal_view_send) and its failure (shoal_view_fail), staged for the
+    projection thread's next commit (projector.c).
+
+    Contract: a batch's rows are staged in a hash, so that an apply reads
+    what the applies before it in the same batch wrote; the journal batch
+    gets them only when the batch is committed whole (view_stage). A row
+    or command being written (its rec) is closed when the apply calls
+    the next shoal_view_* or returns. Misuse (a bad key, address or name,
+    too many sends) fails the apply, and nothing of it is kept.
+
+    Threads: the projection thread's.
+*/
+#include "projector_internal.h"
+#include "log.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_row_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+void view_init (shoal_view_t *view, projector_t *projector)
+{
+    memset (view, 0, sizeof *view);
+    view->projector = projector;
+    view->rows = zhashx_new ();
+    zhashx_set_destructor (view->rows, s_row_free);
+    rec_init (&view->rec);
+}
+
+static void s_close_reads (shoal_view_t *view)
+{
+    for (size_t i = 0; i < view->read_count; i++) {
+        data_close (view->reads[i]);
+        free (view->reads[i]);
+        free (view->read_bytes[i]);
+    }
+    view->read_count = 0;
+}
+
+static void s_reaction_free (reaction_t **reaction_p)
+{
+    if (*reaction_p) {
+        free ((*reaction_p)->frame);
+        free (*reaction_p);
+        *reaction_p = NULL;
+    }
+}
+
+void view_discard (shoal_view_t *view)
+{
+    zhashx_purge (view->rows);
+    for (size_t i = 0; i < view->staged_count; i++)
+        s_reaction_free (&view->staged_sends[i]);
+    view->staged_count = 0;
+}
+
+void view_close (shoal_view_t *view)
+{
+    view_discard (view);
+    s_close_reads (view);
+    zhashx_destroy (&view->rows);
+    free (view->reads);
+    free (view->read_bytes);
+    free (view->staged_sends);
+    rec_close (&view->rec);
+}
+
+void view_begin (shoal_view_t *view, build_t *build, bool react)
+{
+    view_discard (view);
+    view->build = build;
+    view->react = react;
+}
+
+//  --------------------------------------------------------------------------
+//  The row or command being written
+
+//  The id of the rank-th command sent for the event at position by the
+//  projection name: the same on every replay, so that the target's inbox
+//  answers a re-send from its record. Its last 8 bytes are position and
+//  rank (unique within the projection); its first 8 mix them with the
+//  name's hash, as id tables hash an id by its first bytes.
+static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint64_t position,
+                           int rank)
+{
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
+    uint64_t tail = position << 4 | (uint64_t) rank;
+    uint64_t mixed = hash ^ tail; //  splitmix64's finalizer
+    mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ull;
+    mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebull;
+    mixed ^= mixed >> 31;
+    for (int i = 0; i < 8; i++) {
+        id[i] = (uint8_t) (mixed >> (56 - 8 * i));
+        id[8 + i] = (uint8_t) (tail >> (56 - 8 * i));
+    }
+}
+
+//  Keeps the command written in the rec: encoded, staged for the commit.
+static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size)
+{
+    envelope_t envelope = {0};
+    envelope.kind = ENVELOPE_COMMAND;
+    s_reaction_id (envelope.id, view->build->name, view->logged->position, view->sends - 1);
+    snprintf (envelope.from, sizeof envelope.from, "%s", "");
+    snprintf (envelope.to, sizeof envelope.to, "%s", view->send_to);
+    snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);
+    envelope.payload = fields;
+    envelope.payload_size = size;
+    envelope.created = view->logged->created;
+    reaction_t *reaction = calloc (1, sizeof (reaction_t));
+    if (!reaction || envelope_encode (&envelope, &reaction->frame, &reaction->size) != 0) {
+        free (reaction);
+        view->error = SHOAL_ENOMEM;
+        return;
+    }
+    memcpy (reaction->id, envelope.id, ENVELOPE_ID_SIZE);
+    if (view->staged_count == view->staged_cap) {
+        size_t cap = view->staged_cap ? 2 * view->staged_cap : 64;
+        reaction_t **grown = realloc (view->staged_sends, cap * sizeof (reaction_t *));
+        if (!grown) {
+            s_reaction_free (&reaction);
+            view->error = SHOAL_ENOMEM;
+            return;
+        }
+        view->staged_sends = grown;
+        view->staged_cap = cap;
+    }
+    view->staged_sends[view->staged_count++] = reaction;
+}
+
+//  Stages a row (bytes NULL: deleted) in the batch's hash.
+static void s_stage_row (shoal_view_t *view, const char *key, const uint8_t *bytes, size_t size)
+{
+    staged_row_t *row = malloc (sizeof (staged_row_t) + size);
+    if (!row) {
+        view->error = SHOAL_ENOMEM;
+        return;
+    }
+    row->deleted = bytes == NULL;
+    row->size = size;
+    if (size)
+        memcpy (row->bytes, bytes, size);
+    zhashx_update (view->rows, key, row);
+}
+
+//  Closes the row or command being written, if any.
+static void s_close_rec (shoal_view_t *view)
+{
+    if (!view->rec_open)
+        return;
+    view->rec_open = false;
+    size_t size;
+    const uint8_t *fields = rec_finish (&view->rec, &size);
+    if (!fields) {
+        if (!view->error)
+            view->error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
+        return;
+    }
+    if (view->open_send) {
+        if (view->react)
+            s_close_send (view, fields, size);
+    } else
+        s_stage_row (view, view->open_key, fields, size);
+}
+
+//  --------------------------------------------------------------------------
+//  Running one apply
+
+int view_apply (shoal_view_t *view, const journal_logged_t *logged)
+{
+    shoal_event_t event = {.logged = logged};
+    const char *slash = strchr (logged->stream, '/');
+    size_t type_len = slash ? (size_t) (slash - logged->stream) : 0;
+    if (type_len > SHOAL_TYPE_MAX)
+        type_len = 0;
+    memcpy (event.type, logged->stream, type_len);
+    event.type[type_len] = 0;
+    event.id = slash ? slash + 1 : logged->stream;
+    view->logged = logged;
+    view->error = 0;
+    view->reason[0] = 0;
+    view->sends = 0;
+    size_t staged_before = view->staged_count;
+    int rc = data_init (&event.data, logged->data, logged->size);
+    if (rc == 0) {
+        //  The rows this apply stages replace the batch's; on a failure
+        //  they are dropped with the batch (projector.c commits the
+        //  applies before this one alone).
+        rc = view->build->def->apply (view, &event);
+        s_close_rec (view);
+        if (rc == 0)
+            rc = view->error;
+        else if (!view->reason[0])
+            snprintf (view->reason, sizeof view->reason, "apply returned %d (%s)", rc,
+                      shoal_strerror (rc));
+    } else
+        snprintf (view->reason, sizeof view->reason, "the event's data does not decode: %s",
+                  shoal_strerror (rc));
+    if (rc && !view->reason[0])
+        snprintf (view->reason, sizeof view->reason, "misuse of shoal_view_*: %s",
+                  shoal_strerror (rc));
+    data_close (&event.data);
+    s_close_reads (view);
+    if (rc)
+        while (view->staged_count > staged_before)
+            s_reaction_free (&view->staged_sends[--view->staged_count]);
+    view->logged = NULL;
+    return rc;
+}
+
+int view_stage (shoal_view_t *view)
+{
+    const journal_build_t *build = &view->build->build;
+    int rc = 0;
+    for (staged_row_t *row = zhashx_first (view->rows); row && rc == 0;
+         row = zhashx_next (view->rows)) {
+        const char *key = zhashx_cursor (view->rows);
+        rc = row->deleted ? journal_batch_view_del (view->batch, build, key)
+                          : journal_batch_view_put (view->batch, build, key, row->bytes, row->size);
+    }
+    for (size_t i = 0; i < view->staged_count && rc == 0; i++)
+        rc = journal_batch_view_send (view->batch, build, view->staged_sends[i]->id,
+                                      view->staged_sends[i]->frame, view->staged_sends[i]->size);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The calls an apply makes
+
+static bool s_key_ok (shoal_view_t *view, const char *key)
+{
+    size_t len = key ? strnlen (key, SHOAL_VIEW_KEY_MAX + 1) : 0;
+    if (len == 0 || len > SHOAL_VIEW_KEY_MAX) {
+        if (view && !view->error)
+            view->error = SHOAL_EINVAL;
+        return false;
+    }
+    return true;
+}
+
+int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row)
+{
+    if (!view || !row || !view->logged || !s_key_ok (view, key))
+        return SHOAL_EINVAL;
+    s_close_rec (view);
+    *row = NULL;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    staged_row_t *staged = zhashx_lookup (view->rows, key);
+    if (staged) {
+        if (staged->deleted)
+            return SHOAL_ENOTFOUND;
+        if (!(bytes = malloc (staged->size ? staged->size : 1)))
+            return SHOAL_ENOMEM;
+        memcpy (bytes, staged->bytes, staged->size);
+        size = staged->size;
+    } else {
+        int rc = journal_view_get (view->projector->journal, &view->build->build, key, &bytes,
+                                   &size);
+        if (rc)
+            return rc;
+    }
+    if (view->read_count == view->read_cap) {
+        size_t cap = view->read_cap ? 2 * view->read_cap : 8;
+        shoal_data_t **reads = realloc (view->reads, cap * sizeof (shoal_data_t *));
+        if (reads)
+            view->reads = reads;
+        uint8_t **read_bytes = realloc (view->read_bytes, cap * sizeof (uint8_t *));
+        if (read_bytes)
+            view->read_bytes = read_bytes;
+        if (!reads || !read_bytes) {
+            free (bytes);
+            return SHOAL_ENOMEM;
+        }
+        view->read_cap = cap;
+    }
+    shoal_data_t *data = malloc (sizeof (shoal_data_t));
+    if (!data) {
+        free (bytes);
+        return SHOAL_ENOMEM;
+    }
+    int rc = data_init (data, bytes, size);
+    view->reads[view->read_count] = data;
+    view->read_bytes[view->read_count++] = bytes;
+    if (rc)
+        return rc;
+    *row = data;
+    return 0;
+}
+
+shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
+{
+    if (!view || !view->logged || !s_key_ok (view, key))
+        return NULL;
+    s_close_rec (view);
+    snprintf (view->open_key, sizeof view->open_key, "%s", key);
+    view->open_send = false;
+    rec_reset (&view->rec);
+    view->rec_open = true;
+    return &view->rec;
+}
+
+int shoal_view_delete (shoal_view_t *view, const char *key)
+{
+    if (!view || !view->logged || !s_key_ok (view, key))
+        return SHOAL_EINVAL;
+    s_close_rec (view);
+    s_stage_row (view, key, NULL, 0);
+    return view->error;
+}
+
+shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *command)
+{
+    if (!view || !view->logged)
+        return NULL;
+    s_close_rec (view);
+    size_t name_len = command ? strlen (command) : 0;
+    if (!to || shoal_address_check (to, strlen (to)) != 0 ||
+        shoal_name_check (command, name_len) != 0 || command[0] == '$') {
+        view->error = SHOAL_EINVAL;
+        return NULL;
+    }
+    if (view->sends == PROJECTOR_SENDS_MAX) {
+        view->error = SHOAL_ETOOBIG;
+        return NULL;
+    }
+    view->sends++;
+    snprintf (view->send_to, sizeof view->send_to, "%s", to);
+    snprintf (view->send_name, sizeof view->send_name, "%s", command);
+    view->open_send = true;
+    rec_reset (&view->rec);
+    view->rec_open = true;
+    return &view->rec;
+}
+
+int shoal_view_fail (shoal_view_t *view, const char *format, ...)
+{
+    if (view && format) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (view->reason, sizeof view->reason, format, args);
+        va_end (args);
+    }
+    return SHOAL_EREJECTED;
+}
+
+//  --------------------------------------------------------------------------
+//  The event
+
+const char *shoal_event_address (const shoal_event_t *event)
+{
+    return event ? event->logged->stream : "";
+}
+
+const char *shoal_event_type (const shoal_event_t *event)
+{
+    return event ? event->type : "";
+}
+
+const char *shoal_event_id (const shoal_event_t *event)
+{
+    return event ? event->id : "";
+}
+
+const char *shoal_event_name (const shoal_event_t *event)
+{
+    return event ? event->logged->name : "";
+}
+
+const shoal_data_t *shoal_event_data (const shoal_event_t *event)
+{
+    return event ? &event->data : NULL;
+}
+
+int64_t shoal_event_seq (const shoal_event_t *event)
+{
+    return event ? event->logged->seq : 0;
+}
+
+uint64_t shoal_event_position (const shoal_event_t *event)
+{
+    return event ? event->logged->position : 0;
+}
+
+int64_t shoal_event_created (const shoal_event_t *event)
+{
+    return event ? event->logged->created : 0;
+}

@@ -1,0 +1,208 @@
+/*  projection_module.c - a module of projections for tests/test_projections.c,
+    built as a shared library and loaded by `shoal node --module`. It sees
+    only the public header, as a user's module would.
+
+    item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged;
+    Boom -> Boomed.
+    echo/ID: Echo{position} -> Echoed{position}: what a reaction sends.
+
+    Projections (options: projection.version, default 1; projection.manual,
+    "1" for a manual switch; projection.slow_us, a pause in each apply of
+    tally, to make a rebuild last):
+    - tally@VERSION: every item event. Row "seen/<position, 12 digits>" =
+      {times}, incremented: an event applied twice shows times 2. Row
+      "total" = {events, sum, version}.
+    - strict@1: item events; fails on Poisoned.
+    - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>.
+    - wide@1: on item:Added, reads twelve rows "slot/NN", then adds 1 to
+      the "n" of each (rows read stay valid while more are read).
+    - crasher@1 (with projection.crasher=1): aborts the process on
+      item:Boomed, as a module's bug would.
+*/
+#include "shoal.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+SHOAL_MODULE;
+
+static int s_version = 1;
+static long s_slow_us;
+static long s_echo_ms;
+
+static int s_item_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
+{
+    (void) state;
+    const char *name = shoal_msg_name (msg);
+    if (strcmp (name, "Add") == 0) {
+        int64_t by;
+        if (shoal_data_int (shoal_msg_data (msg), "by", &by) != 0)
+            return shoal_ctx_reject (ctx, "invalid_field", "by must be an integer");
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", by);
+        return 0;
+    }
+    if (strcmp (name, "Poison") == 0) {
+        shoal_ctx_emit (ctx, "Poisoned");
+        return 0;
+    }
+    if (strcmp (name, "Ping") == 0) {
+        shoal_ctx_emit (ctx, "Pinged");
+        return 0;
+    }
+    if (strcmp (name, "Boom") == 0) {
+        shoal_ctx_emit (ctx, "Boomed");
+        return 0;
+    }
+    return shoal_ctx_reject (ctx, "unknown_command", "an item takes Add, Poison and Ping");
+}
+
+static int s_echo_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
+{
+    (void) state;
+    int64_t position;
+    if (strcmp (shoal_msg_name (msg), "Echo") != 0 ||
+        shoal_data_int (shoal_msg_data (msg), "position", &position) != 0)
+        return shoal_ctx_reject (ctx, "invalid_field", "an echo takes Echo{position}");
+    if (s_echo_ms)
+        usleep ((useconds_t) s_echo_ms * 1000); //  answers come late: reactions wait in the outbox
+    shoal_rec_int (shoal_ctx_emit (ctx, "Echoed"), "position", position);
+    return 0;
+}
+
+static int s_apply_any (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) state;
+    (void) event;
+    (void) data;
+    return 0;
+}
+
+static void s_view_none (const void *state, shoal_rec_t *out)
+{
+    (void) state;
+    (void) out;
+}
+
+static const shoal_type_t s_item = {
+    .name = "item", .state_size = 1, .apply = s_apply_any, .handle = s_item_handle,
+    .view = s_view_none};
+static const shoal_type_t s_echo = {
+    .name = "echo", .state_size = 1, .apply = s_apply_any, .handle = s_echo_handle,
+    .view = s_view_none};
+
+static int s_tally (shoal_view_t *view, const shoal_event_t *event)
+{
+    if (s_slow_us)
+        usleep ((useconds_t) s_slow_us);
+    char key[32];
+    snprintf (key, sizeof key, "seen/%012" PRIu64, shoal_event_position (event));
+    const shoal_data_t *row;
+    int64_t times = 0, events = 0, sum = 0, by = 0;
+    if (shoal_view_get (view, key, &row) == 0)
+        shoal_data_int (row, "times", &times);
+    shoal_rec_int (shoal_view_put (view, key), "times", times + 1);
+    if (shoal_view_get (view, "total", &row) == 0) {
+        shoal_data_int (row, "events", &events);
+        shoal_data_int (row, "sum", &sum);
+    }
+    shoal_data_int (shoal_event_data (event), "by", &by);
+    shoal_rec_t *total = shoal_view_put (view, "total");
+    shoal_rec_int (total, "events", events + 1);
+    shoal_rec_int (total, "sum", sum + by);
+    shoal_rec_int (total, "version", s_version);
+    return 0;
+}
+
+static int s_strict (shoal_view_t *view, const shoal_event_t *event)
+{
+    if (strcmp (shoal_event_name (event), "Poisoned") == 0)
+        return shoal_view_fail (view, "%s of %s cannot be counted", shoal_event_name (event),
+                                shoal_event_address (event));
+    const shoal_data_t *row;
+    int64_t events = 0;
+    if (shoal_view_get (view, "total", &row) == 0)
+        shoal_data_int (row, "events", &events);
+    shoal_rec_int (shoal_view_put (view, "total"), "events", events + 1);
+    return 0;
+}
+
+//  Reads twelve rows, then uses every one of them: each row read stays
+//  valid until apply returns, however many are read after it.
+static int s_wide (shoal_view_t *view, const shoal_event_t *event)
+{
+    (void) event;
+    const shoal_data_t *rows[12];
+    char key[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf (key, sizeof key, "slot/%02d", i);
+        if (shoal_view_get (view, key, &rows[i]) != 0)
+            rows[i] = NULL;
+    }
+    int64_t counts[12];
+    for (int i = 0; i < 12; i++) {
+        counts[i] = 0;
+        if (rows[i])
+            shoal_data_int (rows[i], "n", &counts[i]);
+    }
+    for (int i = 0; i < 12; i++) {
+        snprintf (key, sizeof key, "slot/%02d", i);
+        shoal_rec_int (shoal_view_put (view, key), "n", counts[i] + 1);
+    }
+    return 0;
+}
+
+//  A projection that crashes the process, as a module's bug would.
+static int s_crasher (shoal_view_t *view, const shoal_event_t *event)
+{
+    (void) view;
+    (void) event;
+    abort ();
+}
+
+static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
+{
+    char to[SHOAL_ADDRESS_MAX + 1];
+    snprintf (to, sizeof to, "echo/%s", shoal_event_id (event));
+    shoal_rec_int (shoal_view_send (view, to, "Echo"), "position",
+                   (int64_t) shoal_event_position (event));
+    return 0;
+}
+
+int shoal_module_init (shoal_registry_t *registry)
+{
+    const char *version = shoal_registry_option (registry, "version");
+    const char *manual = shoal_registry_option (registry, "manual");
+    const char *slow = shoal_registry_option (registry, "slow_us");
+    const char *echo_ms = shoal_registry_option (registry, "echo_ms");
+    s_echo_ms = echo_ms ? atol (echo_ms) : 0;
+    s_version = version ? atoi (version) : 1;
+    s_slow_us = slow ? atol (slow) : 0;
+    static shoal_projection_t tally = {.name = "tally", .events = "item", .apply = s_tally};
+    tally.version = s_version;
+    tally.manual_switch = manual && strcmp (manual, "1") == 0;
+    static const shoal_projection_t strict = {
+        .name = "strict", .version = 1, .events = "item", .apply = s_strict};
+    static const shoal_projection_t wide = {
+        .name = "wide", .version = 1, .events = "item:Added", .apply = s_wide};
+    static const shoal_projection_t pinger = {
+        .name = "pinger", .version = 1, .events = "item:Pinged", .apply = s_pinger};
+    int rc = shoal_register (registry, &s_item);
+    if (rc == 0)
+        rc = shoal_register (registry, &s_echo);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &tally);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &strict);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &pinger);
+    if (rc == 0)
+        rc = shoal_register_projection (registry, &wide);
+    const char *crasher_on = shoal_registry_option (registry, "crasher");
+    static const shoal_projection_t crasher = {
+        .name = "crasher", .version = 1, .events = "item:Boomed", .apply = s_crasher};
+    if (rc == 0 && crasher_on && strcmp (crasher_on, "1") == 0)
+        rc = shoal_register_projection (registry, &crasher);
+    return rc;
+}

@@ -1,0 +1,557 @@
+/*  test_projections.c - projections against real `shoal node` processes
+    and real LevelDB files, with the projections of
+    tests/projection_module.c:
+
+    1. a rebuild from position 0 gives the same rows as the build that
+       followed the events live;
+    2. a node SIGKILLed in the middle of a rebuild resumes from its
+       checkpoint, and no event is applied twice (tally's "seen" rows);
+    3. version 2 builds while version 1 answers, the switch comes only
+       once version 2 has caught up, and a query never sees a half-built
+       version; a manual version waits for `switch`; `drop`;
+    4. an apply that fails stops its projection with the error and the
+       position shown, `skip` moves past it, and the other projections
+       and the commands go on meanwhile;
+    5. a reaction whose node is SIGKILLed again and again sends each
+       command exactly once: one Echoed per Pinged;
+    6. an apply that crashes the node three times in a row at one event is
+       set aside: the node starts, that projection stopped there.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "proc.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NODE                                                                                       \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off --module "               \
+    "\"$SHOAL_PROJECTION_MODULE\""
+#define WAIT_MS 60000 //  for a projection to reach a state (ASan is slow)
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-proj");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Talking to the node
+
+//  Sends count commands `command` to item/i (i from first, modulo spread)
+//  with {"by": i}, window of 100, and checks every one is accepted.
+static void s_send_many (proc_t *p, const char *command, int first, int count, int spread)
+{
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    int sent = 0, answered = 0;
+    while (answered < count) {
+        while (sent < count && sent - answered < 100) {
+            char address[32], field[32];
+            int n = first + sent;
+            snprintf (address, sizeof address, "item/i%d", n % spread);
+            snprintf (field, sizeof field, "by=%d", n);
+            char *argv[] = {field};
+            uint8_t *payload = NULL;
+            size_t size = 0;
+            char error[128];
+            assert_int_equal (client_fields (1, argv, &payload, &size, error, sizeof error), 0);
+            envelope_t request;
+            client_request (&request, ENVELOPE_COMMAND, NULL, address, command, payload, size);
+            assert_int_equal (client_send (client, &request), 0);
+            free (payload);
+            sent++;
+        }
+        client_reply_t reply;
+        int rc = client_recv (client, 20000, &reply);
+        assert_int_equal (rc, 0);
+        if (!reply.ok)
+            fail_msg ("%s refused: %s: %s", command, reply.code, reply.reason);
+        client_reply_close (&reply);
+        answered++;
+    }
+    client_destroy (&client);
+}
+
+//  A query to the projection thread; fields are "key=value" strings.
+//  Returns 0 with *reply filled (close it), or fails the test on no answer.
+static void s_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char **argv)
+{
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    uint8_t *payload = NULL;
+    size_t size = 0;
+    char error[128];
+    assert_int_equal (client_fields (argc, argv, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", name, payload, size);
+    assert_int_equal (client_call (client, &request, 20000, reply), 0);
+    free (payload);
+    client_destroy (&client);
+}
+
+//  One build as the list shows it.
+typedef struct {
+    bool found;
+    int64_t version, build, position, lag, applied, skipped, error_position, sends;
+    char status[16];
+    char error[256];
+    bool served;
+} build_info_t;
+
+static int64_t s_int (const msgpack_object *map, const char *key)
+{
+    int64_t value = -1;
+    map_find_int (map, key, &value);
+    return value;
+}
+
+//  The newest build of name@version (version 0: the served one).
+static build_info_t s_build (proc_t *p, const char *name, int64_t version)
+{
+    client_reply_t reply;
+    s_query (p, "projections", &reply, 0, NULL);
+    assert_true (reply.ok);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *list = map ? map_find (map, "projections") : NULL;
+    assert_non_null (list);
+    build_info_t info = {0};
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *item = &list->via.array.ptr[i];
+        char item_name[64];
+        const msgpack_object *served = map_find (item, "served");
+        bool is_served = served && served->type == MSGPACK_OBJECT_BOOLEAN && served->via.boolean;
+        if (map_find_str (item, "name", item_name, sizeof item_name) != 0 ||
+            strcmp (item_name, name) != 0)
+            continue;
+        if (version ? s_int (item, "version") != version : !is_served)
+            continue;
+        if (info.found && s_int (item, "build") < info.build)
+            continue;
+        info.found = true;
+        info.served = is_served;
+        info.version = s_int (item, "version");
+        info.build = s_int (item, "build");
+        info.position = s_int (item, "position");
+        info.lag = s_int (item, "lag");
+        info.applied = s_int (item, "applied");
+        info.skipped = s_int (item, "skipped");
+        info.error_position = s_int (item, "error_position");
+        info.sends = s_int (item, "sends");
+        map_find_str (item, "status", info.status, sizeof info.status);
+        map_find_str (item, "error", info.error, sizeof info.error);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return info;
+}
+
+//  Waits until name@version (0: the served one) has status, with lag 0
+//  when status is "live". Returns what it last saw.
+static build_info_t s_wait_status (proc_t *p, const char *name, int64_t version,
+                                   const char *status)
+{
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do {
+        info = s_build (p, name, version);
+        if (info.found && strcmp (info.status, status) == 0 &&
+            (strcmp (status, "live") != 0 || info.lag == 0))
+            return info;
+        usleep (20 * 1000);
+    } while (proc_now_ms () < deadline);
+    fail_msg ("%s@%" PRId64 " never became %s (last: %s, lag %" PRId64 ")", name, version, status,
+              info.found ? info.status : "absent", info.lag);
+    return info;
+}
+
+static void s_control (proc_t *p, const char *action, const char *name, int64_t version,
+                       int64_t position, const char *expect_code)
+{
+    char fields[4][64];
+    snprintf (fields[0], sizeof fields[0], "action=%s", action);
+    snprintf (fields[1], sizeof fields[1], "name=%s", name);
+    snprintf (fields[2], sizeof fields[2], "version=%" PRId64, version);
+    snprintf (fields[3], sizeof fields[3], "position=%" PRId64, position);
+    char *argv[] = {fields[0], fields[1], fields[2], fields[3]};
+    client_reply_t reply;
+    s_query (p, "projection_control", &reply, position >= 0 ? 4 : 3, argv);
+    if (expect_code) {
+        assert_false (reply.ok);
+        assert_string_equal (reply.code, expect_code);
+    } else if (!reply.ok)
+        fail_msg ("%s %s@%" PRId64 " refused: %s: %s", action, name, version, reply.code,
+                  reply.reason);
+    client_reply_close (&reply);
+}
+
+//  All the rows of name@version (0: served), as "key=times|events..." text
+//  lines in key order, into text. Returns the reply's code ("" when ok).
+static void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t size,
+                    char *code)
+{
+    char fields[3][64];
+    snprintf (fields[0], sizeof fields[0], "name=%s", name);
+    snprintf (fields[1], sizeof fields[1], "version=%" PRId64, version);
+    snprintf (fields[2], sizeof fields[2], "limit=10000");
+    char *argv[] = {fields[0], fields[1], fields[2]};
+    client_reply_t reply;
+    s_query (p, "projection_rows", &reply, 3, argv);
+    text[0] = 0;
+    code[0] = 0;
+    if (!reply.ok) {
+        snprintf (code, 64, "%s", reply.code);
+        client_reply_close (&reply);
+        return;
+    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    assert_non_null (rows);
+    size_t used = 0;
+    for (uint32_t i = 0; i < rows->via.array.size; i++) {
+        const msgpack_object *item = &rows->via.array.ptr[i];
+        const msgpack_object *row = map_find (item, "row");
+        char key[64];
+        assert_int_equal (map_find_str (item, "key", key, sizeof key), 0);
+        int n = snprintf (text + used, size - used, "%s times=%" PRId64 " events=%" PRId64
+                          " sum=%" PRId64 " version=%" PRId64 "\n",
+                          key, s_int (row, "times"), s_int (row, "events"), s_int (row, "sum"),
+                          s_int (row, "version"));
+        assert_true (n > 0 && (size_t) n < size - used);
+        used += (size_t) n;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+}
+
+static int s_count (const char *text, const char *needle)
+{
+    int count = 0;
+    for (const char *at = strstr (text, needle); at; at = strstr (at + 1, needle))
+        count++;
+    return count;
+}
+
+//  Every "seen" row of tally says times=1, and there are events of them.
+static void s_assert_each_once (const char *rows, int events)
+{
+    assert_int_equal (s_count (rows, "seen/"), events);
+    assert_int_equal (s_count (rows, "times=1 "), events);
+    char total[64];
+    snprintf (total, sizeof total, "total times=-1 events=%d ", events);
+    if (!strstr (rows, total))
+        fail_msg ("expected '%s' in the rows", total);
+}
+
+#define ROWS_MAX (1 << 21)
+
+//  --------------------------------------------------------------------------
+//  1. A rebuild gives the rows the live build gave.
+
+static void test_rebuild_equals_live (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 600, 37);
+    s_wait_status (p, "tally", 1, "live");
+    char *live = malloc (ROWS_MAX), *rebuilt = malloc (ROWS_MAX), code[64];
+    s_rows (p, "tally", 0, live, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    s_assert_each_once (live, 600);
+    //  wide read twelve rows in each apply before using them.
+    s_wait_status (p, "wide", 1, "live");
+    char *wide = malloc (ROWS_MAX);
+    s_rows (p, "wide", 0, wide, ROWS_MAX, code);
+    assert_int_equal (s_count (wide, "slot/"), 12);
+    for (int i = 0; i < 12; i++) {
+        char slot[64];
+        snprintf (slot, sizeof slot, "slot/%02d times=-1 events=-1 sum=-1 version=-1", i);
+        assert_non_null (strstr (wide, slot));
+    }
+    free (wide);
+    client_reply_t reply;
+    char *argv[] = {"name=wide", "key=slot/11"};
+    s_query (p, "projection_rows", &reply, 2, argv);
+    assert_true (reply.ok);
+    int64_t n = -1;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    assert_true (rows && rows->via.array.size == 1);
+    map_find_int (map_find (&rows->via.array.ptr[0], "row"), "n", &n);
+    assert_int_equal (n, 600);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+
+    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do { //  served again once the new build (1) has caught up
+        info = s_build (p, "tally", 0);
+        usleep (10 * 1000);
+    } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
+    assert_int_equal (info.build, 1);
+    s_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    assert_string_equal (live, rebuilt);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "tally@1: build 0 dropped")); //  the one it replaced
+    free (live);
+    free (rebuilt);
+}
+
+//  --------------------------------------------------------------------------
+//  2. SIGKILL in the middle of a rebuild.
+
+static void test_kill_mid_rebuild (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 3000, 101);
+    s_wait_status (p, "tally", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    //  Slow applies (300 µs each): the rebuild takes about a second.
+    proc_node_start (p, NODE " --module-opt projection.slow_us=300");
+    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do {
+        info = s_build (p, "tally", 1);
+        usleep (5 * 1000);
+    } while (!(info.build == 1 && info.position >= 1000) && proc_now_ms () < deadline);
+    assert_int_equal (info.build, 1);
+    assert_true (info.position < 3000); //  still rebuilding
+    proc_node_signal (p, SIGKILL);
+
+    proc_node_start (p, NODE);
+    info = s_build (p, "tally", 1);
+    assert_int_equal (info.build, 1);
+    assert_true (info.position >= 1000); //  resumed from its checkpoint, not from 0
+    deadline = proc_now_ms () + WAIT_MS;
+    do {
+        info = s_build (p, "tally", 0);
+        usleep (10 * 1000);
+    } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
+    assert_int_equal (info.build, 1);
+    assert_int_equal (info.applied, 3000); //  each event given to apply once, across the kill
+    char *rows = malloc (ROWS_MAX), code[64];
+    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    s_assert_each_once (rows, 3000);
+    free (rows);
+}
+
+//  --------------------------------------------------------------------------
+//  3. Versions: 2 builds while 1 answers; a manual 3 waits for a switch.
+
+static void test_versions_switch (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 1500, 13);
+    s_wait_status (p, "tally", 1, "live");
+    proc_node_signal (p, SIGTERM);
+
+    proc_node_start (p, NODE " --module-opt projection.version=2 --module-opt "
+                              "projection.slow_us=1000");
+    char *rows = malloc (ROWS_MAX), code[64];
+    int v1_answers = 0;
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t v2;
+    for (;;) {
+        v2 = s_build (p, "tally", 2);
+        s_rows (p, "tally", 0, rows, ROWS_MAX, code); //  the served version
+        assert_string_equal (code, "");
+        if (strstr (rows, "version=1\n")) {
+            s_assert_each_once (rows, 1500); //  version 1, whole
+            v1_answers++;
+        } else {
+            assert_non_null (strstr (rows, "version=2\n"));
+            s_assert_each_once (rows, 1500); //  version 2, never half-built
+            break;
+        }
+        if (!v2.served && v2.lag > 0) {
+            //  Still building: refused; or caught up in between: whole.
+            s_rows (p, "tally", 2, rows, ROWS_MAX, code);
+            if (code[0])
+                assert_string_equal (code, "not_ready");
+            else
+                s_assert_each_once (rows, 1500);
+        }
+        assert_true (proc_now_ms () < deadline);
+        usleep (20 * 1000);
+    }
+    assert_true (v1_answers > 0); //  version 1 answered while 2 was building
+    assert_string_equal (s_wait_status (p, "tally", 2, "live").status, "live");
+    assert_string_equal (s_build (p, "tally", 1).status, "orphan"); //  kept until dropped
+    s_control (p, "drop", "tally", 2, -1, "busy_projection");       //  the one served
+    s_control (p, "drop", "tally", 1, -1, NULL);
+    assert_false (s_build (p, "tally", 1).found);
+    proc_node_signal (p, SIGTERM);
+
+    //  A version built already is reused at the next start, not rebuilt.
+    proc_node_start (p, NODE " --module-opt projection.version=2");
+    build_info_t again = s_build (p, "tally", 2);
+    assert_true (again.served);
+    assert_int_equal (again.applied, 1500);
+    proc_node_signal (p, SIGTERM);
+
+    //  A manual version: caught up, it waits for the operator.
+    proc_node_start (p, NODE " --module-opt projection.version=3 --module-opt projection.manual=1");
+    s_wait_status (p, "tally", 3, "ready");
+    assert_true (s_build (p, "tally", 2).served);
+    s_control (p, "switch", "tally", 3, -1, NULL);
+    assert_true (s_build (p, "tally", 3).served);
+    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    assert_non_null (strstr (rows, "version=3\n"));
+    free (rows);
+}
+
+//  --------------------------------------------------------------------------
+//  4. A failing apply stops its projection alone; skip moves past it.
+
+static void test_failure_and_skip (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 10, 3);
+    s_send_many (p, "Poison", 0, 1, 1);
+    s_send_many (p, "Add", 10, 10, 3);
+    build_info_t strict = s_wait_status (p, "strict", 1, "failed");
+    assert_int_equal (strict.error_position, 10); //  the 11th event
+    assert_int_equal (strict.position, 10);      //  stopped there, the 10 before it kept
+    assert_non_null (strstr (strict.error, "Poisoned of item/i0 cannot be counted"));
+    //  The others go on, and so do commands.
+    s_wait_status (p, "tally", 1, "live");
+    s_send_many (p, "Add", 20, 5, 3);
+    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 26);
+    assert_string_equal (s_build (p, "strict", 1).status, "failed");
+
+    s_control (p, "skip", "strict", 1, 9, "invalid"); //  not where it stopped
+    s_control (p, "skip", "strict", 1, 10, NULL);
+    strict = s_wait_status (p, "strict", 1, "live");
+    assert_int_equal (strict.skipped, 1);
+    assert_int_equal (strict.applied, 25);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "skipped by an operator"));
+    //  A restart keeps the skip: nothing fails again.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    assert_string_equal (s_wait_status (p, "strict", 1, "live").status, "live");
+}
+
+//  --------------------------------------------------------------------------
+//  5. A reaction, SIGKILLed again and again: each command once.
+
+static int s_echoed (proc_t *p, int item)
+{
+    char out[PROC_OUTPUT_MAX];
+    int rc = proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", item);
+    return rc == 0 ? s_count (out, "Echoed") : 0;
+}
+
+static void test_reaction_exactly_once (void **state)
+{
+    proc_t *p = *state;
+    int pings = 0;
+    for (int round = 0; round < 4; round++) {
+        //  Each Echo takes 20 ms: the reaction's commands wait for answers.
+        proc_node_start (p, NODE " --module-opt projection.echo_ms=20");
+        s_send_many (p, "Ping", pings, 30, 5);
+        pings += 30;
+        //  Killed at once (the reaction's checkpoint or sends not made
+        //  yet), or once its checkpoint and commands are committed and
+        //  wait for their answers (some of them answered, the answer lost
+        //  with the node).
+        if (round % 2) {
+            int64_t deadline = proc_now_ms () + WAIT_MS;
+            while (s_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
+                usleep (2 * 1000);
+            assert_true (proc_now_ms () < deadline);
+        }
+        proc_node_signal (p, SIGKILL);
+    }
+    proc_node_start (p, NODE);
+    s_wait_status (p, "pinger", 1, "live");
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    int total;
+    do {
+        total = 0;
+        for (int i = 0; i < 5; i++)
+            total += s_echoed (p, i);
+        usleep (20 * 1000);
+    } while (total < pings && proc_now_ms () < deadline);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), pings / 5); //  one Echoed per Pinged, no more
+}
+
+//  --------------------------------------------------------------------------
+//  6. An apply that crashes the node: after 3 crashes in a row at the same
+//  event, the node starts with that projection stopped there, failed, and
+//  serves everything else; skip moves past it.
+
+static void test_crashing_apply (void **state)
+{
+    proc_t *p = *state;
+    const char *node = NODE " --module-opt projection.crasher=1";
+    proc_node_start (p, node);
+    s_send_many (p, "Add", 0, 5, 1);
+    s_send_many (p, "Boom", 0, 1, 1); //  position 5
+    int status;
+    //  The supervisor's part: start it again after each crash.
+    //  (It may die before or after its ready line.)
+    for (int crash = 1; crash <= 3; crash++) {
+        bool ready = crash == 1 || proc_node_try_start (p, &status, "%s", node);
+        if (ready)
+            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
+        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
+    }
+    proc_node_start (p, node);
+    build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
+    assert_int_equal (crasher.error_position, 5);
+    assert_non_null (strstr (crasher.error, "crashed 3 times in a row"));
+    s_send_many (p, "Add", 5, 3, 1); //  commands go on
+    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 9);
+    s_control (p, "skip", "crasher", 1, 5, NULL);
+    s_send_many (p, "Add", 8, 2, 1);
+    crasher = s_wait_status (p, "crasher", 1, "live");
+    assert_int_equal (crasher.skipped, 1);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "crash 2 of 3 before it is set aside"));
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_rebuild_equals_live, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,524 @@
+/*  cmd_projections.c - `shoal projections`: every build of every
+    projection of a node (or of each node of a cluster) with its status,
+    position, lag, speed and time left, as a table, as JSON, or refreshed
+    each second (--watch); and an operator's actions on one: switch, drop,
+    pause, resume, rebuild, skip.
+
+    The node's projection thread answers (runtime/projector_serve.c): the
+    query "projections" for the list, "projection_control" for an action,
+    whose answer is the list after it. Exit codes of commands.h; with a
+    cluster, the worst node's (no answer, then refused).
+
+    Threads: the command's one thread.
+*/
+#include "projection_cmd.h"
+#include "client_window.h"
+#include "options.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCH_EVERY_MS 1000 //  --watch: one refresh
+#define BAR_WIDTH 20        //  a building version's progress bar
+
+static void s_help (FILE *out)
+{
+    fprintf (
+        out,
+        "Usage: shoal projections [--json] [--watch] [--endpoint E | --cluster FILE [--node N]]\n"
+        "       shoal projections switch|drop NAME@VERSION\n"
+        "       shoal projections pause|resume|rebuild NAME[@VERSION]\n"
+        "       shoal projections skip NAME@VERSION POSITION\n\n"
+        "Lists every build of every projection of the node: NAME@VERSION, the build\n"
+        "(a rebuild makes a new one), its status, * for the one served, the position\n"
+        "in the node's event log it reached, its lag (events behind the log's end),\n"
+        "events per second, the time left at that speed (? when it is not moving),\n"
+        "and a progress bar while it builds, or the error and the position of the\n"
+        "event it stopped at when it failed. A status is building (from position 0,\n"
+        "not yet served), live (served, following the log), ready (caught up, waits\n"
+        "for switch), old (caught up, another version is served), paused, failed, or\n"
+        "orphan (built, but no module registers it any more).\n"
+        "--json prints the node's answer: {\"end\":N,\"projections\":[{name, version,\n"
+        "build, status, served, registered, manual_switch, position, lag, applied,\n"
+        "skipped, rate, eta_s, error, error_position, sends}]}; with --cluster,\n"
+        "{\"nodes\":[{\"node\":\"n1\",\"up\":true,\"end\":N,\"projections\":[...]},...]}.\n"
+        "--watch refreshes it every second until Ctrl-C (with --json: a line each).\n\n"
+        "Actions (VERSION left out: the version served), each printing what happened\n"
+        "and the projection's builds after it:\n"
+        "  switch NAME@VERSION   serve that version (it must have caught up)\n"
+        "  drop NAME@VERSION     delete a version's rows and builds (not the one\n"
+        "                        served, nor one a module still registers)\n"
+        "  pause, resume         stop and start applying events; queries still\n"
+        "                        answer, from rows that stop moving; resume also\n"
+        "                        retries a failed event (after a fixed module)\n"
+        "  rebuild               build the version again from position 0 in the\n"
+        "                        background; the old build serves until it caught up\n"
+        "  skip NAME@VERSION P   step over the failed event at position P (recorded\n"
+        "                        and logged)\n"
+        "With --cluster, an action goes to every node (each has its own builds).\n"
+        "\n" PROJ_TARGET_HELP
+        "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
+        "invalid, busy_projection), 2 bad usage (nothing sent), 3 no answer.\n\n"
+        "Examples:\n"
+        "  shoal projections\n"
+        "  shoal projections --watch\n"
+        "  shoal projections --json | jq '.projections[] | select(.status==\"failed\")'\n"
+        "  shoal projections rebuild bank_totals\n"
+        "  shoal projections switch bank_totals@2\n"
+        "  shoal projections skip bank_totals@2 1234\n"
+        "  shoal projections pause bank_totals --cluster cluster/cluster.cfg\n");
+}
+
+//  --------------------------------------------------------------------------
+//  One build, as the list has it
+
+typedef struct {
+    char name[SHOAL_TYPE_MAX + 1];
+    char status[16];
+    char error[512];
+    int64_t version, build, position, lag, skipped, rate, eta_s, error_position;
+    bool served, failed;
+} proj_build_t;
+
+static bool s_bool (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = map_find (map, key);
+    return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}
+
+static void s_build_read (const msgpack_object *entry, proj_build_t *build)
+{
+    memset (build, 0, sizeof *build);
+    build->eta_s = -1;
+    map_find_str (entry, "name", build->name, sizeof build->name);
+    map_find_str (entry, "status", build->status, sizeof build->status);
+    map_find_str (entry, "error", build->error, sizeof build->error);
+    map_find_int (entry, "version", &build->version);
+    map_find_int (entry, "build", &build->build);
+    map_find_int (entry, "position", &build->position);
+    map_find_int (entry, "lag", &build->lag);
+    map_find_int (entry, "skipped", &build->skipped);
+    map_find_int (entry, "rate", &build->rate);
+    map_find_int (entry, "eta_s", &build->eta_s);
+    build->failed = map_find_int (entry, "error_position", &build->error_position) == 0;
+    build->served = s_bool (entry, "served");
+}
+
+//  The list of a node's answer (an array of maps), or NULL.
+static const msgpack_object *s_entries (const node_stats_t *node)
+{
+    const msgpack_object *list = node->stats ? map_find (node->stats, "projections") : NULL;
+    return list && list->type == MSGPACK_OBJECT_ARRAY ? list : NULL;
+}
+
+//  A time left in seconds, short: -, ?, 42s, 3m07s, 2h05m.
+static void s_eta (const proj_build_t *build, char *text, size_t size)
+{
+    int64_t s = build->eta_s;
+    if (build->lag == 0)
+        snprintf (text, size, "-");
+    else if (s < 0)
+        snprintf (text, size, "?");
+    else if (s < 60)
+        snprintf (text, size, "%llds", (long long) s);
+    else if (s < 3600)
+        snprintf (text, size, "%lldm%02llds", (long long) (s / 60), (long long) (s % 60));
+    else
+        snprintf (text, size, "%lldh%02lldm", (long long) (s / 3600), (long long) (s / 60 % 60));
+}
+
+static void s_print_header (void)
+{
+    printf ("%-26s %5s  %-8s %6s %10s %8s %8s %6s  %s\n", "PROJECTION", "BUILD", "STATUS", "SERVED",
+            "POSITION", "LAG", "EVENTS/S", "ETA", "PROGRESS / ERROR");
+}
+
+static void s_print_build (const proj_build_t *build, int64_t end)
+{
+    char label[SHOAL_TYPE_MAX + 16], eta[24];
+    snprintf (label, sizeof label, "%s@%lld", build->name, (long long) build->version);
+    s_eta (build, eta, sizeof eta);
+    char note[640] = "";
+    size_t used = 0;
+    if (build->failed)
+        used = (size_t) snprintf (note, sizeof note, "failed at position %lld: %s",
+                                  (long long) build->error_position, build->error);
+    else if (!build->served && build->lag > 0 && end > 0) {
+        int done = (int) (build->position * BAR_WIDTH / end);
+        used = (size_t) snprintf (note, sizeof note, "[%.*s%.*s] %3d%%", done,
+                                  "####################", BAR_WIDTH - done, "....................",
+                                  (int) (build->position * 100 / end));
+    } else if (streq (build->status, "ready"))
+        used =
+            (size_t) snprintf (note, sizeof note, "caught up: shoal projections switch %s", label);
+    if (build->skipped && used < sizeof note)
+        snprintf (note + used, sizeof note - used, "%s%lld skipped", used ? "; " : "",
+                  (long long) build->skipped);
+    printf ("%-26s %5lld  %-8s %6s %10lld %8lld %8lld %6s%s%s\n", label, (long long) build->build,
+            build->status, build->served ? "*" : "", (long long) build->position,
+            (long long) build->lag, (long long) build->rate, eta, note[0] ? "  " : "", note);
+}
+
+//  Prints node i's builds (of name only, unless NULL) as a table.
+static void s_print_table (const proj_target_t *target, int i, const char *name)
+{
+    const node_stats_t *node = &target->nodes[i];
+    const msgpack_object *list = s_entries (node);
+    int64_t end = 0;
+    map_find_int (node->stats, "end", &end);
+    int shown = 0;
+    for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+        proj_build_t build;
+        s_build_read (&list->via.array.ptr[k], &build);
+        if (name && !streq (name, build.name))
+            continue;
+        if (shown++ == 0)
+            s_print_header ();
+        s_print_build (&build, end);
+    }
+    if (!shown)
+        printf (name ? "no build of %s is left\n" : "no projection on this node%s\n",
+                name ? name : "");
+}
+
+//  Prints one JSON member "key":value of a map's entry.
+static void s_json_member (const msgpack_object_kv *kv)
+{
+    json_object (stdout, &kv->key);
+    putchar (':');
+    json_object (stdout, &kv->val);
+}
+
+//  Prints the list of every node asked: the table, or JSON.
+static int s_print_list (const proj_target_t *target, bool json)
+{
+    int rc = EXIT_ACCEPTED;
+    if (json && target->sections)
+        printf ("{\"nodes\":[");
+    bool first = true;
+    for (int i = 0; i < target->count; i++) {
+        if (!target->ask[i])
+            continue;
+        const node_stats_t *node = &target->nodes[i];
+        bool listed = node->up && node->stats;
+        if (!listed) {
+            int failure = proj_node_failure (target, i, "projections");
+            rc = rc == EXIT_NO_ANSWER ? rc : failure;
+        }
+        if (json && !target->sections) {
+            if (listed) {
+                json_object (stdout, node->stats);
+                putchar ('\n');
+            }
+        } else if (json) {
+            printf ("%s{\"node\":", first ? "" : ",");
+            json_string (stdout, node->name, strlen (node->name));
+            printf (",\"up\":%s", listed ? "true" : "false");
+            if (!listed) {
+                printf (",\"error\":");
+                json_string (stdout, node->error, strlen (node->error));
+            }
+            for (uint32_t k = 0; listed && k < node->stats->via.map.size; k++) {
+                putchar (',');
+                s_json_member (&node->stats->via.map.ptr[k]);
+            }
+            putchar ('}');
+        } else {
+            int64_t end = 0;
+            map_find_int (node->stats, "end", &end);
+            if (target->sections)
+                printf ("%snode %s (%s): ", first ? "" : "\n", node->name, node->endpoint);
+            if (listed) {
+                printf ("%lld events in the log\n", (long long) end);
+                s_print_table (target, i, NULL);
+            } else if (target->sections)
+                printf ("%s\n", node->up ? "refused (see above)" : "down, no answer");
+        }
+        first = false;
+    }
+    if (json && target->sections)
+        printf ("]}\n");
+    return rc;
+}
+
+//  --watch: the list again every second until interrupted.
+static int s_watch (proj_target_t *target, bool json)
+{
+    bool screen = !json && isatty (STDOUT_FILENO);
+    while (!zsys_interrupted) {
+        int64_t next = zclock_mono () + WATCH_EVERY_MS;
+        proj_target_ask (target, "projections", NULL, 0);
+        if (zsys_interrupted)
+            break;
+        if (screen)
+            printf ("\033[H\033[2J");
+        if (!json) {
+            char now[16];
+            time_t seconds = time (NULL);
+            struct tm tm;
+            strftime (now, sizeof now, "%H:%M:%S", localtime_r (&seconds, &tm));
+            printf ("shoal projections at %s, every %d s (Ctrl-C ends)\n", now,
+                    WATCH_EVERY_MS / 1000);
+        }
+        s_print_list (target, json);
+        if (!screen && !json)
+            printf ("\n");
+        fflush (stdout);
+        while (!zsys_interrupted && zclock_mono () < next)
+            zclock_sleep (50);
+    }
+    return EXIT_ACCEPTED;
+}
+
+//  --------------------------------------------------------------------------
+//  Actions
+
+//  What an accepted action did to name@version, in words, from the list
+//  after it (the new build of a rebuild).
+static void s_said (const node_stats_t *node, const char *action, const char *name,
+                    uint32_t version, int64_t position, char *text, size_t size)
+{
+    const msgpack_object *list = s_entries (node);
+    int64_t newest = 0, serving = 0;
+    for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+        proj_build_t build;
+        s_build_read (&list->via.array.ptr[k], &build);
+        if (!streq (build.name, name) || build.version != (int64_t) version)
+            continue;
+        newest = build.build > newest ? build.build : newest;
+        if (build.served)
+            serving = build.build;
+    }
+    if (streq (action, "rebuild"))
+        snprintf (text, size,
+                  "rebuilding from position 0 as build %lld in the background; build %lld "
+                  "serves until it has caught up",
+                  (long long) newest, (long long) serving);
+    else if (streq (action, "skip"))
+        snprintf (text, size, "skipped the event at position %lld; it goes on from %lld",
+                  (long long) position, (long long) position + 1);
+    else if (streq (action, "pause"))
+        snprintf (text, size, "paused: its rows stay as they are and its lag grows until resumed");
+    else if (streq (action, "resume"))
+        snprintf (text, size, "resumed");
+    else if (streq (action, "switch"))
+        snprintf (text, size, "served");
+    else
+        snprintf (text, size, "dropped");
+}
+
+//  The version the node acted on: version, else the one it serves of name.
+static uint32_t s_acted_on (const node_stats_t *node, const char *name, uint32_t version)
+{
+    const msgpack_object *list = s_entries (node);
+    for (uint32_t k = 0; !version && list && k < list->via.array.size; k++) {
+        proj_build_t build;
+        s_build_read (&list->via.array.ptr[k], &build);
+        if (build.served && streq (build.name, name))
+            return (uint32_t) build.version;
+    }
+    return version;
+}
+
+//  The payload of projection_control, packed into buf (cap bytes). Returns
+//  its size.
+static size_t s_control_payload (uint8_t *buf, size_t cap, const char *action, const char *name,
+                                 uint32_t version, int64_t position)
+{
+    driver_payload_t packed;
+    msgpack_packer pk;
+    driver_payload_init (&packed, &pk, buf, cap);
+    msgpack_pack_map (&pk, position >= 0 ? 4 : 3);
+    driver_pack_str (&pk, "action", action);
+    driver_pack_str (&pk, "name", name);
+    driver_pack_int (&pk, "version", version);
+    if (position >= 0)
+        driver_pack_int (&pk, "position", position);
+    return packed.size;
+}
+
+//  Prints node i's answer to an action as JSON (one object, no newline).
+static void s_control_json (const proj_target_t *target, int i, const char *action,
+                            const char *name, uint32_t version)
+{
+    const node_stats_t *node = &target->nodes[i];
+    printf ("{");
+    if (target->sections) {
+        printf ("\"node\":");
+        json_string (stdout, node->name, strlen (node->name));
+        putchar (',');
+    }
+    bool ok = node->up && node->reply.ok && node->stats;
+    printf ("\"ok\":%s,\"action\":\"%s\",\"name\":\"%s\"", ok ? "true" : "false", action, name);
+    if (!ok) {
+        const char *code = !node->up        ? "no_answer"
+                           : node->reply.ok ? "bad_answer"
+                                            : node->reply.code;
+        const char *reason = node->up && !node->reply.ok ? node->reply.reason : node->error;
+        printf (",\"version\":%" PRIu32 ",\"code\":", version);
+        json_string (stdout, code, strlen (code));
+        printf (",\"reason\":");
+        json_string (stdout, reason, strlen (reason));
+        printf ("}");
+        return;
+    }
+    printf (",\"version\":%" PRIu32, s_acted_on (node, name, version));
+    int64_t end = 0;
+    map_find_int (node->stats, "end", &end);
+    printf (",\"end\":%lld,\"projections\":[", (long long) end);
+    const msgpack_object *list = s_entries (node);
+    bool first = true;
+    for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+        char each[SHOAL_TYPE_MAX + 1] = "";
+        map_find_str (&list->via.array.ptr[k], "name", each, sizeof each);
+        if (!streq (each, name))
+            continue;
+        printf ("%s", first ? "" : ",");
+        json_object (stdout, &list->via.array.ptr[k]);
+        first = false;
+    }
+    printf ("]}");
+}
+
+//  Sends the action to every node asked and says what each did.
+static int s_control (proj_target_t *target, bool json, const char *action, const char *name,
+                      uint32_t version, int64_t position)
+{
+    uint8_t payload[256];
+    size_t size = s_control_payload (payload, sizeof payload, action, name, version, position);
+    proj_target_ask (target, "projection_control", payload, size);
+    int rc = EXIT_ACCEPTED;
+    bool first = true;
+    if (json && target->sections)
+        printf ("{\"nodes\":[");
+    for (int i = 0; i < target->count; i++) {
+        if (!target->ask[i])
+            continue;
+        const node_stats_t *node = &target->nodes[i];
+        bool ok = node->up && node->reply.ok && node->stats;
+        if (!ok) {
+            int failure = EXIT_REJECTED;
+            if (node->up && streq (node->reply.code, "not_found") && !version)
+                fprintf (stderr,
+                         "shoal projections: %s%s%snot_found: no version of %s is served on "
+                         "this node (shoal projections lists them)\n",
+                         target->cluster ? "node " : "", target->cluster ? node->name : "",
+                         target->cluster ? ": " : "", name);
+            else
+                failure = proj_node_failure (target, i, "projections");
+            rc = rc == EXIT_NO_ANSWER ? rc : failure;
+        }
+        if (json) {
+            printf ("%s", first ? "" : ",");
+            s_control_json (target, i, action, name, version);
+            if (!target->sections)
+                printf ("\n");
+        } else if (ok) {
+            char said[256];
+            s_said (node, action, name, s_acted_on (node, name, version), position, said,
+                    sizeof said);
+            printf ("%s%s%s%s%s@%" PRIu32 ": %s\n", first ? "" : "\n",
+                    target->sections ? "node " : "", target->sections ? node->name : "",
+                    target->sections ? ": " : "", name, s_acted_on (node, name, version), said);
+            s_print_table (target, i, name);
+        }
+        first = false;
+    }
+    if (json && target->sections)
+        printf ("]}\n");
+    return rc;
+}
+
+//  Checks the arguments of an action (argv[first] is the action). Returns
+//  0 with name, *version and *position (-1 if none) set, or EXIT_USAGE
+//  after a message.
+static int s_action_args (int argc, char **argv, int first, char *name, size_t size,
+                          uint32_t *version, int64_t *position)
+{
+    const char *action = argv[first];
+    static const char *actions[] = {"switch", "drop", "pause", "resume", "rebuild", "skip"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        known |= streq (action, actions[i]);
+    int wanted = streq (action, "skip") ? 3 : 2;
+    if (!known) {
+        fprintf (stderr,
+                 "shoal projections: unknown action '%s' (switch, drop, pause, resume, rebuild "
+                 "or skip; see shoal projections --help)\n",
+                 action);
+        return EXIT_USAGE;
+    }
+    if (argc - first != wanted) {
+        fprintf (stderr, "shoal projections: expected %s %s (see shoal projections --help)\n",
+                 action,
+                 wanted == 3                                          ? "NAME@VERSION POSITION"
+                 : streq (action, "switch") || streq (action, "drop") ? "NAME@VERSION"
+                                                                      : "NAME[@VERSION]");
+        return EXIT_USAGE;
+    }
+    if (proj_name_parse ("projections", argv[first + 1], name, size, version) != 0)
+        return EXIT_USAGE;
+    if (!*version && wanted == 3) {
+        fprintf (stderr,
+                 "shoal projections: skip needs the version: NAME@VERSION POSITION, as shoal "
+                 "projections shows the failed build\n");
+        return EXIT_USAGE;
+    }
+    if (!*version && (streq (action, "switch") || streq (action, "drop"))) {
+        fprintf (stderr, "shoal projections: %s needs the version to %s: %s NAME@VERSION\n", action,
+                 streq (action, "drop") ? "drop (not the one served)" : "serve", action);
+        return EXIT_USAGE;
+    }
+    *position = -1;
+    long number;
+    if (wanted == 3) {
+        if (!options_int ("projections", "POSITION", argv[first + 2], 0, LONG_MAX, &number))
+            return EXIT_USAGE;
+        *position = number;
+    }
+    return 0;
+}
+
+int cmd_projections (int argc, char **argv)
+{
+    proj_options_t opts = {0};
+    bool json = false, watch = false;
+    const option_t table[] = {
+        PROJ_TARGET_OPTIONS (&opts),
+        OPT_FLAG ("json", &json),
+        OPT_FLAG ("watch", &watch),
+        OPT_END,
+    };
+    int first = options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    char name[SHOAL_TYPE_MAX + 1] = "";
+    uint32_t version = 0;
+    int64_t position = -1;
+    bool action = first < argc;
+    if (action && watch) {
+        fprintf (stderr, "shoal projections: --watch lists; it takes no action\n");
+        return EXIT_USAGE;
+    }
+    if (action && s_action_args (argc, argv, first, name, sizeof name, &version, &position) != 0)
+        return EXIT_USAGE;
+    proj_target_t target;
+    if (proj_target_open (&target, "projections", &opts) != 0)
+        return EXIT_USAGE;
+    int rc;
+    if (action)
+        rc = s_control (&target, json, argv[first], name, version, position);
+    else if (watch)
+        rc = s_watch (&target, json);
+    else {
+        proj_target_ask (&target, "projections", NULL, 0);
+        rc = s_print_list (&target, json);
+    }
+    proj_target_close (&target);
+    return rc;
+}

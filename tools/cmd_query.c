@@ -1,0 +1,304 @@
+/*  cmd_query.c - `shoal query`: rows of a projection, by key or by key
+    prefix, from one node or merged from every node of a cluster (each node
+    projects its own events, so each holds rows of its own).
+
+    The node's projection thread answers the query "projection_rows"
+    (runtime/projector_serve.c) from the build it serves, or the version
+    asked for once it has caught up; never from one still building.
+
+    Output: one JSON object per row and line, {"key":K,"row":{...}} (with
+    "node" first when every node of a cluster is asked), in key order
+    (bytewise; a key held by several nodes comes once per node, in the
+    map's order); with --json one object with the rows in an array.
+    Exit codes of commands.h.
+
+    Threads: the command's one thread.
+*/
+#include "projection_cmd.h"
+#include "client_window.h"
+#include "options.h"
+
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIMIT_DEFAULT 100
+#define LIMIT_MAX 10000
+
+static void s_help (FILE *out)
+{
+    fprintf (out,
+             "Usage: shoal query NAME[@VERSION] KEY [--json]\n"
+             "       shoal query NAME[@VERSION] --prefix P | --all [--limit N] [--json]\n"
+             "       [--endpoint E | --cluster FILE [--node N]] [--timeout MS]\n\n"
+             "Prints rows of the projection NAME: the version served, or VERSION once it\n"
+             "has caught up (a version still building is refused as not_ready, with its\n"
+             "progress). KEY: that row. --prefix P: the rows whose key starts with P, in\n"
+             "key order (bytewise), --all: every row, both at most --limit N (1 to %d,\n"
+             "default %d).\n\n"
+             "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
+             "or a shell loop; --json: one object,\n"
+             "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"rows\":[...],\"truncated\":B}\n"
+             "where position is how far in the node's event log the rows are, lag how\n"
+             "far behind its end, truncated that --limit cut the rows short.\n"
+             "With --cluster (no --node), every node is asked and the rows merged in key\n"
+             "order, each with \"node\" first; a key held by several nodes comes once\n"
+             "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
+             "\"version\":V,\"position\":P,\"lag\":L},...],\"rows\":[...],\"truncated\":B}."
+             "\n\n" PROJ_TARGET_HELP
+             "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
+             "not_ready: still building; the node's reason on stderr) or no row KEY,\n"
+             "2 bad usage (nothing sent), 3 no answer. With --cluster, the rows of the\n"
+             "nodes that answered are printed and the exit says a node that did not.\n\n"
+             "Examples:\n"
+             "  shoal query bank_totals totals\n"
+             "  shoal query bank_totals totals | jq .row.balance\n"
+             "  shoal query bank_totals@2 totals\n"
+             "  shoal query account_transfers --prefix account/alice --limit 20\n"
+             "  shoal query bank_totals totals --cluster cluster/cluster.cfg\n",
+             LIMIT_MAX, LIMIT_DEFAULT);
+}
+
+//  One row of a node's answer, borrowed from it.
+typedef struct {
+    int node;                  //  its node's index
+    const char *key;           //  not NUL-terminated
+    uint32_t key_size;         //  bytes
+    const msgpack_object *row; //  the row's map
+} query_row_t;
+
+static int s_row_compare (const void *a, const void *b)
+{
+    const query_row_t *x = a, *y = b;
+    uint32_t common = x->key_size < y->key_size ? x->key_size : y->key_size;
+    int order = memcmp (x->key, y->key, common);
+    if (order == 0)
+        order = x->key_size < y->key_size ? -1 : x->key_size > y->key_size ? 1 : 0;
+    return order ? order : x->node - y->node;
+}
+
+//  The rows array of node's answer, or NULL.
+static const msgpack_object *s_rows_of (const node_stats_t *node)
+{
+    const msgpack_object *rows = node->stats ? map_find (node->stats, "rows") : NULL;
+    return rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows : NULL;
+}
+
+//  Gathers the rows of every node that answered into *rows (to free()),
+//  sorted. Returns their count, or -1 out of memory; sets *truncated if a
+//  node gave limit rows (it may hold more).
+static int s_gather (const proj_target_t *target, long limit, query_row_t **rows, bool *truncated)
+{
+    size_t count = 0;
+    for (int i = 0; i < target->count; i++) {
+        const msgpack_object *list =
+            proj_node_answered (target, i) ? s_rows_of (&target->nodes[i]) : NULL;
+        count += list ? list->via.array.size : 0;
+        if (list && list->via.array.size >= (uint32_t) limit)
+            *truncated = true;
+    }
+    *rows = calloc (count ? count : 1, sizeof (query_row_t));
+    if (!*rows)
+        return -1;
+    size_t used = 0;
+    for (int i = 0; i < target->count; i++) {
+        const msgpack_object *list =
+            proj_node_answered (target, i) ? s_rows_of (&target->nodes[i]) : NULL;
+        for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+            const msgpack_object *key = map_find (&list->via.array.ptr[k], "key");
+            const msgpack_object *row = map_find (&list->via.array.ptr[k], "row");
+            if (!key || key->type != MSGPACK_OBJECT_STR || !row)
+                continue;
+            (*rows)[used++] = (query_row_t){i, key->via.str.ptr, key->via.str.size, row};
+        }
+    }
+    qsort (*rows, used, sizeof (query_row_t), s_row_compare);
+    return (int) used;
+}
+
+static void s_print_row (const proj_target_t *target, const query_row_t *row)
+{
+    printf ("{");
+    if (target->sections) {
+        const char *node = target->nodes[row->node].name;
+        printf ("\"node\":");
+        json_string (stdout, node, strlen (node));
+        printf (",");
+    }
+    printf ("\"key\":");
+    json_string (stdout, row->key, row->key_size);
+    printf (",\"row\":");
+    json_object (stdout, row->row);
+    printf ("}");
+}
+
+//  Prints "version", "position" and "lag" of node's answer as JSON members.
+static void s_print_where (const node_stats_t *node)
+{
+    int64_t version = 0, position = 0, lag = 0;
+    map_find_int (node->stats, "version", &version);
+    map_find_int (node->stats, "position", &position);
+    map_find_int (node->stats, "lag", &lag);
+    printf ("\"version\":%lld,\"position\":%lld,\"lag\":%lld", (long long) version,
+            (long long) position, (long long) lag);
+}
+
+//  --json: everything in one object.
+static void s_print_json (const proj_target_t *target, const char *name, const query_row_t *rows,
+                          int count, bool truncated)
+{
+    printf ("{\"name\":");
+    json_string (stdout, name, strlen (name));
+    if (target->sections) {
+        printf (",\"nodes\":[");
+        bool first = true;
+        for (int i = 0; i < target->count; i++) {
+            const node_stats_t *node = &target->nodes[i];
+            bool ok = proj_node_answered (target, i) && node->reply.ok && node->stats;
+            printf ("%s{\"node\":", first ? "" : ",");
+            json_string (stdout, node->name, strlen (node->name));
+            printf (",\"up\":%s,", ok ? "true" : "false");
+            if (ok)
+                s_print_where (node);
+            else {
+                const char *why = node->up && !node->reply.ok ? node->reply.reason : node->error;
+                printf ("\"code\":\"%s\",\"error\":", !node->up        ? "no_answer"
+                                                      : node->reply.ok ? "bad_answer"
+                                                                       : node->reply.code);
+                json_string (stdout, why, strlen (why));
+            }
+            printf ("}");
+            first = false;
+        }
+        printf ("]");
+    } else {
+        for (int i = 0; i < target->count; i++)
+            if (proj_node_answered (target, i) && target->nodes[i].stats) {
+                printf (",");
+                s_print_where (&target->nodes[i]);
+            }
+    }
+    printf (",\"rows\":[");
+    for (int k = 0; k < count; k++) {
+        printf ("%s", k ? "," : "");
+        s_print_row (target, &rows[k]);
+    }
+    printf ("],\"truncated\":%s}\n", truncated ? "true" : "false");
+}
+
+//  The payload of projection_rows, packed into buf (cap bytes). Returns its
+//  size, 0 if it does not fit.
+static size_t s_payload (uint8_t *buf, size_t cap, const char *name, uint32_t version,
+                         const char *key, const char *prefix, long limit)
+{
+    driver_payload_t packed;
+    msgpack_packer pk;
+    driver_payload_init (&packed, &pk, buf, cap);
+    msgpack_pack_map (&pk, (version ? 1 : 0) + (key ? 2 : 3));
+    driver_pack_str (&pk, "name", name);
+    if (version)
+        driver_pack_int (&pk, "version", version);
+    if (key)
+        driver_pack_str (&pk, "key", key);
+    else {
+        driver_pack_str (&pk, "prefix", prefix);
+        driver_pack_int (&pk, "limit", limit);
+    }
+    return packed.full ? 0 : packed.size;
+}
+
+typedef struct {
+    proj_options_t target;
+    const char *prefix;
+    long limit;
+    bool all;
+    bool json;
+} query_options_t;
+
+//  Checks the arguments. Returns 0 with *key (NULL for --prefix or --all),
+//  name and *version set, or EXIT_USAGE after a message.
+static int s_args (int argc, char **argv, int first, const query_options_t *opts, const char **key,
+                   char *name, size_t size, uint32_t *version)
+{
+    int left = argc - first;
+    bool range = opts->prefix || opts->all;
+    if (left < 1 || left > 2 || (left == 2) == range || (opts->prefix && opts->all)) {
+        fprintf (stderr,
+                 "shoal query: expected NAME[@VERSION] KEY, or NAME[@VERSION] with --prefix P "
+                 "or --all (see shoal query --help)\n");
+        return EXIT_USAGE;
+    }
+    if (proj_name_parse ("query", argv[first], name, size, version) != 0)
+        return EXIT_USAGE;
+    *key = left == 2 ? argv[first + 1] : NULL;
+    const char *text = *key ? *key : opts->prefix ? opts->prefix : "";
+    if (strlen (text) > SHOAL_VIEW_KEY_MAX) {
+        fprintf (stderr, "shoal query: a %s is at most %d bytes\n", *key ? "key" : "prefix",
+                 SHOAL_VIEW_KEY_MAX);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cmd_query (int argc, char **argv)
+{
+    query_options_t opts = {.limit = LIMIT_DEFAULT};
+    const option_t table[] = {
+        PROJ_TARGET_OPTIONS (&opts.target), OPT_STRING ("prefix", &opts.prefix),
+        OPT_FLAG ("all", &opts.all),        OPT_INT ("limit", &opts.limit, 1, LIMIT_MAX),
+        OPT_FLAG ("json", &opts.json),      OPT_END,
+    };
+    int first = options_parse (table, argc, argv, s_help);
+    if (first < 0)
+        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    const char *key;
+    char name[SHOAL_TYPE_MAX + 1];
+    uint32_t version;
+    if (s_args (argc, argv, first, &opts, &key, name, sizeof name, &version) != 0)
+        return EXIT_USAGE;
+    uint8_t payload[SHOAL_VIEW_KEY_MAX + SHOAL_TYPE_MAX + 128];
+    size_t size = s_payload (payload, sizeof payload, name, version, key,
+                             opts.prefix ? opts.prefix : "", key ? 1 : opts.limit);
+    proj_target_t target;
+    if (size == 0 || proj_target_open (&target, "query", &opts.target) != 0)
+        return EXIT_USAGE;
+    proj_target_ask (&target, "projection_rows", payload, size);
+    int rc = EXIT_ACCEPTED;
+    for (int i = 0; i < target.count; i++) {
+        const node_stats_t *node = &target.nodes[i];
+        if (target.ask[i] && !(node->up && node->reply.ok && node->stats)) {
+            int failure = proj_node_failure (&target, i, "query");
+            rc = rc == EXIT_NO_ANSWER ? rc : failure;
+        }
+    }
+    query_row_t *rows = NULL;
+    bool truncated = false;
+    int count = s_gather (&target, key ? LIMIT_MAX : opts.limit, &rows, &truncated);
+    if (count < 0) {
+        fprintf (stderr, "shoal query: out of memory\n");
+        proj_target_close (&target);
+        return EXIT_NO_ANSWER;
+    }
+    if (!key && count > opts.limit) {
+        count = (int) opts.limit;
+        truncated = true;
+    }
+    if (opts.json)
+        s_print_json (&target, name, rows, count, truncated);
+    else
+        for (int k = 0; k < count; k++) {
+            s_print_row (&target, &rows[k]);
+            printf ("\n");
+        }
+    if (key && count == 0 && rc == EXIT_ACCEPTED) {
+        fprintf (stderr, "shoal query: no row '%s' in %s%s%.0" PRIu32 "\n", key, name,
+                 version ? "@" : "", version);
+        rc = EXIT_REJECTED;
+    } else if (truncated && !opts.json)
+        fprintf (stderr, "shoal query: the first %ld rows (--limit); there may be more\n",
+                 opts.limit);
+    free (rows);
+    proj_target_close (&target);
+    return rc;
+}
