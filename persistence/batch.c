@@ -406,8 +406,8 @@ int journal_batch_commit (journal_batch_t *self)
         rc = journal_enter (journal);
         if (rc == 0) {
             rc = journal_write_log_held (journal, self->lazy ? journal->write_lazy : journal->write,
-                                         self->writes, true,
-                                         self->log.data, self->log.size, self->logged);
+                                         self->writes, true, self->log.data, self->log.size,
+                                         self->logged);
             journal_leave (journal);
         }
         if (rc && journal_enter (journal) == 0) //  reopens the store at once

@@ -512,8 +512,8 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
     if (log && count > 0) {
         uint8_t key[KEYS_LOG_KEY_SIZE];
         keys_log_finish (&(msgpack_sbuffer){.data = log, .size = log_size}, count);
-        leveldb_writebatch_put (writes, (const char *) key, keys_log_key (key, self->log_next),
-                                log, log_size);
+        leveldb_writebatch_put (writes, (const char *) key, keys_log_key (key, self->log_next), log,
+                                log_size);
     }
     if (atomic_load (&self->failed))
         rc = SHOAL_EIO;

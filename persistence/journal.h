@@ -268,8 +268,8 @@ int journal_view_checkpoint (journal_t *self, const journal_build_t *build,
 int journal_view_checkpoint_decode (const uint8_t *buf, size_t size, journal_checkpoint_t *cp);
 
 //  The row under key (the caller frees *row). SHOAL_ENOTFOUND if none.
-int journal_view_get (journal_t *self, const journal_build_t *build, const char *key,
-                      uint8_t **row, size_t *size);
+int journal_view_get (journal_t *self, const journal_build_t *build, const char *key, uint8_t **row,
+                      size_t *size);
 
 //  Called with each record found: its key (not NUL-terminated) and value.
 typedef int (journal_row_fn) (void *arg, const char *key, size_t key_len, const uint8_t *value,
@@ -363,8 +363,8 @@ int journal_batch_view_checkpoint (journal_batch_t *self, const journal_build_t 
 int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
                              size_t size);
-int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build,
-                             uint64_t position, int64_t at, const char *reason);
+int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
+                             int64_t at, const char *reason);
 
 //  With lazy true, the batch's commits are not synced whatever the
 //  journal's durability: for writes that a crash may lose without harm

@@ -327,9 +327,8 @@ int keys_log_next (const uint8_t *buf, size_t size, size_t *offset, keys_log_ent
     size_t at = *offset;
     uint64_t fields;
     if (mpread_array (buf, size, &at, &fields) || fields != 5 ||
-        mpread_str (buf, size, &at, &entry->stream, &entry->stream_len) ||
-        entry->stream_len == 0 || entry->stream_len > SHOAL_ADDRESS_MAX ||
-        memchr (entry->stream, 0, entry->stream_len) ||
+        mpread_str (buf, size, &at, &entry->stream, &entry->stream_len) || entry->stream_len == 0 ||
+        entry->stream_len > SHOAL_ADDRESS_MAX || memchr (entry->stream, 0, entry->stream_len) ||
         mpread_int (buf, size, &at, 1, JOURNAL_SEQ_MAX, &entry->seq) ||
         mpread_str (buf, size, &at, &entry->name, &entry->name_len) || entry->name_len == 0 ||
         entry->name_len > SHOAL_NAME_MAX || memchr (entry->name, 0, entry->name_len) ||

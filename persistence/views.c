@@ -385,8 +385,8 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
     return journal_batch_stage (self, key, key_len, envelope, size);
 }
 
-int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build,
-                             uint64_t position, int64_t at, const char *reason)
+int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
+                             int64_t at, const char *reason)
 {
     uint8_t pos[8];
     s_put_be (pos, position, 8);

@@ -16,11 +16,11 @@
 
 typedef struct {
     char magic[8];
-    atomic_uint running;            //  1 while an apply runs
-    uint32_t version, build;        //  the apply running, or the last one begun
+    atomic_uint running;     //  1 while an apply runs
+    uint32_t version, build; //  the apply running, or the last one begun
     uint64_t position;
     char view[SHOAL_TYPE_MAX + 1];
-    uint32_t crashes;               //  crashes in a row at crash_* below
+    uint32_t crashes; //  crashes in a row at crash_* below
     uint32_t crash_version, crash_build;
     uint64_t crash_position;
     char crash_view[SHOAL_TYPE_MAX + 1];

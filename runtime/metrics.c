@@ -134,8 +134,10 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
     memcpy (items, gauges->items, count * sizeof (projector_gauge_t));
     pthread_mutex_unlock (&gauges->lock);
     static const char *families[][3] = {
-        {"shoal_projection_position", "gauge", "The position of the next event a projection applies"},
-        {"shoal_projection_lag_events", "gauge", "Events of the node's log a projection has not reached"},
+        {"shoal_projection_position", "gauge",
+         "The position of the next event a projection applies"},
+        {"shoal_projection_lag_events", "gauge",
+         "Events of the node's log a projection has not reached"},
         {"shoal_projection_applied_total", "counter", "Events a projection's apply was given"},
         {"shoal_projection_failed", "gauge", "1 while a projection is stopped by a failed apply"},
         {"shoal_projection_served", "gauge", "1 for the build of a projection that queries read"}};

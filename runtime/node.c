@@ -46,22 +46,22 @@ struct _shoal_node_t {
     worker_config_t config; //  shared with the workers
     worker_stats_t *stats;  //  one per worker
     zactor_t **workers;
-    zactor_t *janitor;            //  prunes old inbox records
-    cluster_t *cluster;           //  the map, NULL for a node alone
-    int self_node;                //  our index in it
-    zcert_t *cert;                //  our certificate, NULL for a node alone
-    char *clients_dir;            //  client certificates allowed, owned
-    const char **peer_keys;       //  the cluster's node keys, for the authenticator
-    auth_config_t auth_config;    //  what the authenticator reads
-    atomic_uint_fast64_t refused; //  connections it refused
-    zactor_t *auth;               //  the ZAP handler
-    peers_t *peers;               //  the links to the other nodes
-    front_t *front;               //  the client endpoint and the routing
-    metrics_t *metrics;           //  the HTTP server of /metrics, NULL when off
-    turnfile_t **turn_files;      //  each worker's turn in progress (turnfile.h)
-    turnfile_watch_t watch;       //  what the watchdog reads
-    zactor_t *watchdog;           //  logs turns past --turn-timeout
-    zactor_t *stop_guard;         //  after a stop, exits if a worker will not
+    zactor_t *janitor;                   //  prunes old inbox records
+    cluster_t *cluster;                  //  the map, NULL for a node alone
+    int self_node;                       //  our index in it
+    zcert_t *cert;                       //  our certificate, NULL for a node alone
+    char *clients_dir;                   //  client certificates allowed, owned
+    const char **peer_keys;              //  the cluster's node keys, for the authenticator
+    auth_config_t auth_config;           //  what the authenticator reads
+    atomic_uint_fast64_t refused;        //  connections it refused
+    zactor_t *auth;                      //  the ZAP handler
+    peers_t *peers;                      //  the links to the other nodes
+    front_t *front;                      //  the client endpoint and the routing
+    metrics_t *metrics;                  //  the HTTP server of /metrics, NULL when off
+    turnfile_t **turn_files;             //  each worker's turn in progress (turnfile.h)
+    turnfile_watch_t watch;              //  what the watchdog reads
+    zactor_t *watchdog;                  //  logs turns past --turn-timeout
+    zactor_t *stop_guard;                //  after a stop, exits if a worker will not
     projector_config_t projector_config; //  what the projection thread reads
     projector_gauges_t gauges;           //  its builds, for the metrics
     zactor_t *projector;                 //  the projection thread

@@ -149,7 +149,8 @@ static int s_serve (projector_t *self, build_t *build)
 {
     char key[SHOAL_TYPE_MAX + 16], value[32];
     snprintf (key, sizeof key, "projection/%s", build->name);
-    snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version, build->build.build);
+    snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
+              build->build.build);
     int rc = journal_meta_put (self->journal, key, value);
     if (rc)
         return rc;
@@ -223,8 +224,8 @@ typedef struct {
     uint64_t stop_at; //  apply nothing from this position on (a failure's)
     uint64_t next;    //  the position after the last event read
     uint64_t applied;
-    int64_t until;    //  stop after this (monotonic ms): queries wait no longer
-    int error;        //  the first apply's failure
+    int64_t until; //  stop after this (monotonic ms): queries wait no longer
+    int error;     //  the first apply's failure
     uint64_t error_position;
 } step_t;
 
@@ -433,8 +434,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
         cp.next = position + 1;
         cp.skipped++;
         journal_batch_t *batch = self->view.batch;
-        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (),
-                                      build->error);
+        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (), build->error);
         if (rc == 0)
             rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
         rc = rc ? (journal_batch_clear (batch), rc) : s_commit_synced (self);
@@ -458,7 +458,8 @@ int projector_control (projector_t *self, const char *action, const char *name, 
     } else if (strcmp (action, "drop") == 0) {
         if (build->served)
             return s_fail (reason, reason_size, SHOAL_EBUSY,
-                           "%s@%" PRIu32 " is the version served: switch to another first%.0" PRIu64,
+                           "%s@%" PRIu32
+                           " is the version served: switch to another first%.0" PRIu64,
                            name, version, 0);
         if (build->def)
             return s_fail (reason, reason_size, SHOAL_EBUSY,

@@ -52,9 +52,9 @@ typedef struct _projector_t projector_t;
 typedef struct {
     journal_t *journal;
     const shoal_registry_t *registry;
-    const char *prefix;          //  the node's inproc endpoint prefix
-    projector_gauges_t *gauges;  //  for the metrics (may be NULL)
-    const char *data_dir;        //  where the apply in progress is kept (applyfile.h)
+    const char *prefix;         //  the node's inproc endpoint prefix
+    projector_gauges_t *gauges; //  for the metrics (may be NULL)
+    const char *data_dir;       //  where the apply in progress is kept (applyfile.h)
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

@@ -18,9 +18,9 @@
 #include "journal.h"
 #include "projector.h"
 
-#define PROJECTOR_CHUNK 1000     //  events read per batch, at most
-#define PROJECTOR_STEP_MS 50     //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16   //  commands one apply may send
+#define PROJECTOR_CHUNK 1000   //  events read per batch, at most
+#define PROJECTOR_STEP_MS 50   //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16 //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -52,43 +52,43 @@ typedef struct {
 //  One build of a projection.
 typedef struct {
     char name[SHOAL_TYPE_MAX + 1];
-    journal_build_t build;              //  build.view points at name
-    const shoal_projection_t *def;      //  NULL: not registered (orphan)
-    registry_filter_t filter;           //  the events it wants
-    journal_checkpoint_t cp;            //  as committed
-    bool served;                        //  queries of name read this build
-    bool failed;                        //  apply failed: stopped at error_position
+    journal_build_t build;         //  build.view points at name
+    const shoal_projection_t *def; //  NULL: not registered (orphan)
+    registry_filter_t filter;      //  the events it wants
+    journal_checkpoint_t cp;       //  as committed
+    bool served;                   //  queries of name read this build
+    bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;
     char error[256];
-    double rate;                        //  events/s, smoothed
-    uint64_t rate_mark;                 //  cp.next when rate was last measured
-    int64_t rate_at;                    //  and when (monotonic ms)
-    zhashx_t *reactions;                //  id -> reaction_t, awaiting answers (served only)
+    double rate;         //  events/s, smoothed
+    uint64_t rate_mark;  //  cp.next when rate was last measured
+    int64_t rate_at;     //  and when (monotonic ms)
+    zhashx_t *reactions; //  id -> reaction_t, awaiting answers (served only)
 } build_t;
 
 //  The staging of one batch of one build, and the apply in progress.
 struct _shoal_view_t {
     projector_t *projector;
     build_t *build;
-    journal_batch_t *batch;   //  the projector's
-    zhashx_t *rows;           //  key -> staged_row_t, this batch's
+    journal_batch_t *batch; //  the projector's
+    zhashx_t *rows;         //  key -> staged_row_t, this batch's
     //  The apply in progress:
     const journal_logged_t *logged;
-    shoal_data_t **reads;     //  rows read by shoal_view_get, each its own
-                              //  (a data points into itself: never moved),
-                              //  closed after apply
+    shoal_data_t **reads; //  rows read by shoal_view_get, each its own
+                          //  (a data points into itself: never moved),
+                          //  closed after apply
     uint8_t **read_bytes;
     size_t read_count, read_cap;
     char open_key[SHOAL_VIEW_KEY_MAX + 1]; //  the row of open_rec, "" if none
-    bool open_send;           //  open_rec is a command to send_to
+    bool open_send;                        //  open_rec is a command to send_to
     char send_to[SHOAL_ADDRESS_MAX + 1];
     char send_name[SHOAL_NAME_MAX + 1];
-    shoal_rec_t rec;          //  the row or command being written
+    shoal_rec_t rec; //  the row or command being written
     bool rec_open;
-    int sends;                //  commands sent by this apply
-    int error;                //  the apply's first misuse, 0 if none
-    char reason[256];         //  shoal_view_fail's
-    bool react;               //  sends are kept (the served build) or dropped
+    int sends;        //  commands sent by this apply
+    int error;        //  the apply's first misuse, 0 if none
+    char reason[256]; //  shoal_view_fail's
+    bool react;       //  sends are kept (the served build) or dropped
     //  Commands staged by this batch, released after its commit:
     reaction_t **staged_sends;
     size_t staged_count, staged_cap;
@@ -106,13 +106,13 @@ struct _projector_t {
     journal_t *journal;
     build_t **builds;
     size_t build_count, build_cap;
-    zsock_t *pipe;           //  the zactor's
-    zsock_t *requests;       //  PULL: [route, frame] queries from the front
-    zsock_t *front;          //  PUSH: [route, frame] answers to the front
-    zsock_t *client;         //  DEALER: a client of the node's own front, for reactions
-    shoal_view_t view;       //  reused for every batch
-    uint64_t log_end;        //  journal_log_end at the last look
-    applyfile_t *guard;      //  the apply in progress, for a crash (NULL: none kept)
+    zsock_t *pipe;      //  the zactor's
+    zsock_t *requests;  //  PULL: [route, frame] queries from the front
+    zsock_t *front;     //  PUSH: [route, frame] answers to the front
+    zsock_t *client;    //  DEALER: a client of the node's own front, for reactions
+    shoal_view_t view;  //  reused for every batch
+    uint64_t log_end;   //  journal_log_end at the last look
+    applyfile_t *guard; //  the apply in progress, for a crash (NULL: none kept)
 };
 
 //  view.c: one batch of one build. view_begin empties the staging;

@@ -137,9 +137,10 @@ static int s_target (const envelope_t *request, char *name, size_t name_size, ui
 
 static const char *s_code (int rc)
 {
-    return rc == SHOAL_ENOTFOUND ? "not_found" : rc == SHOAL_EBUSY ? "busy_projection"
-                                             : rc == SHOAL_EINVAL  ? "invalid"
-                                                                   : "unavailable";
+    return rc == SHOAL_ENOTFOUND ? "not_found"
+           : rc == SHOAL_EBUSY   ? "busy_projection"
+           : rc == SHOAL_EINVAL  ? "invalid"
+                                 : "unavailable";
 }
 
 static void s_control (projector_t *self, const uint8_t *route, size_t route_size,
@@ -161,14 +162,14 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
         return;
     }
     char reason[ENVELOPE_REASON_MAX + 1] = "";
-    int rc = projector_control (self, action, name, version, (uint64_t) position, reason,
-                                sizeof reason);
+    int rc =
+        projector_control (self, action, name, version, (uint64_t) position, reason, sizeof reason);
     if (rc) {
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
         return;
     }
-    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator", name, version ? "@" : "",
-              version, action);
+    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator", name, version ? "@" : "", version,
+              action);
     s_list (self, route, route_size, request);
 }
 
@@ -198,7 +199,7 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
                     const envelope_t *request)
 {
     char name[SHOAL_TYPE_MAX + 1], key[JOURNAL_VIEW_KEY_MAX + 1] = "",
-                                   prefix[JOURNAL_VIEW_KEY_MAX + 1] = "";
+                                                              prefix[JOURNAL_VIEW_KEY_MAX + 1] = "";
     uint32_t version = 0;
     int64_t limit = ROWS_LIMIT_DEFAULT;
     const uint8_t *payload = request->payload;
@@ -256,8 +257,7 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
             rc = 0;
         free (row);
     } else
-        rc = journal_view_scan (self->journal, &build->build, prefix, (size_t) limit, s_row,
-                                &rows);
+        rc = journal_view_scan (self->journal, &build->build, prefix, (size_t) limit, s_row, &rows);
     if (rc) {
         projector_answer (self, route, route_size, request, false, "unavailable",
                           shoal_strerror (rc), NULL, 0);

@@ -185,8 +185,7 @@ void registry_filter_parse (registry_filter_t *filter, const char *events)
     }
 }
 
-bool registry_filter_wants (const registry_filter_t *filter, const char *address,
-                            const char *name)
+bool registry_filter_wants (const registry_filter_t *filter, const char *address, const char *name)
 {
     if (filter->count == 0)
         return true;

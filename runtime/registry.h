@@ -46,8 +46,7 @@ typedef struct {
 //  fail.
 void registry_filter_parse (registry_filter_t *filter, const char *events);
 //  True if filter wants the event named name of the actor at address.
-bool registry_filter_wants (const registry_filter_t *filter, const char *address,
-                            const char *name);
+bool registry_filter_wants (const registry_filter_t *filter, const char *address, const char *name);
 
 //  Forgets the projections registered after the first count.
 void registry_projection_truncate (shoal_registry_t *self, size_t count);

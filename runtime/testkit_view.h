@@ -11,7 +11,7 @@
 #include "data.h"
 #include "registry.h"
 
-#define KITVIEW_SENDS_MAX 16  //  commands one apply may send, as PROJECTOR_SENDS_MAX
+#define KITVIEW_SENDS_MAX 16 //  commands one apply may send, as PROJECTOR_SENDS_MAX
 
 //  A row, or a deletion staged by an apply: one allocation holding its
 //  fields' bytes and then its key.
@@ -90,9 +90,9 @@ struct _shoal_event_t {
 struct _shoal_testkit_view_t {
     shoal_registry_t *registry;           //  holds the projection, owned
     const shoal_projection_t *projection; //  in registry
-    registry_filter_t filter; //  the events it wants (registry.h)
-    int64_t now;          //  the clock
-    kitview_event_t *log; //  every event given
+    registry_filter_t filter;             //  the events it wants (registry.h)
+    int64_t now;                          //  the clock
+    kitview_event_t *log;                 //  every event given
     size_t log_count, log_max;
     bool prepared; //  an event is being written
     char address[SHOAL_ADDRESS_MAX + 1];

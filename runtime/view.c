@@ -264,8 +264,8 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         memcpy (bytes, staged->bytes, staged->size);
         size = staged->size;
     } else {
-        int rc = journal_view_get (view->projector->journal, &view->build->build, key, &bytes,
-                                   &size);
+        int rc =
+            journal_view_get (view->projector->journal, &view->build->build, key, &bytes, &size);
         if (rc)
             return rc;
     }

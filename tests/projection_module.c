@@ -85,12 +85,16 @@ static void s_view_none (const void *state, shoal_rec_t *out)
     (void) out;
 }
 
-static const shoal_type_t s_item = {
-    .name = "item", .state_size = 1, .apply = s_apply_any, .handle = s_item_handle,
-    .view = s_view_none};
-static const shoal_type_t s_echo = {
-    .name = "echo", .state_size = 1, .apply = s_apply_any, .handle = s_echo_handle,
-    .view = s_view_none};
+static const shoal_type_t s_item = {.name = "item",
+                                    .state_size = 1,
+                                    .apply = s_apply_any,
+                                    .handle = s_item_handle,
+                                    .view = s_view_none};
+static const shoal_type_t s_echo = {.name = "echo",
+                                    .state_size = 1,
+                                    .apply = s_apply_any,
+                                    .handle = s_echo_handle,
+                                    .view = s_view_none};
 
 static int s_tally (shoal_view_t *view, const shoal_event_t *event)
 {

@@ -113,9 +113,9 @@ static int s_collect (void *arg, const journal_logged_t *event)
     //  {"n": n}: fixmap 1, fixstr "n", then the integer
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    assert_int_equal (msgpack_unpack_next (&unpacked, (const char *) event->data, event->size,
-                                           NULL),
-                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (
+        msgpack_unpack_next (&unpacked, (const char *) event->data, event->size, NULL),
+        MSGPACK_UNPACK_SUCCESS);
     seen->n[i] = unpacked.data.via.map.ptr[0].val.via.i64;
     msgpack_unpacked_destroy (&unpacked);
     return 0;
@@ -356,8 +356,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_concurrent_commits_dense_and_ordered, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_read_from_inside_a_record, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_failed_commit_takes_no_position, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_commit_takes_no_position, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_backfill_of_an_older_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_record_refused, s_setup, s_teardown),
     };

@@ -125,8 +125,13 @@ static void s_mount_small_disk (fixture_t *f)
 //  is asked again.
 static void s_start (fixture_t *f, const char *durability)
 {
-    char *extra[] = {"--workers", "2", "--durability", (char *) durability, "--projections",
-                     f->no_projections ? "off" : "on", NULL};
+    char *extra[] = {"--workers",
+                     "2",
+                     "--durability",
+                     (char *) durability,
+                     "--projections",
+                     f->no_projections ? "off" : "on",
+                     NULL};
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, f->log,
                                WAIT_MS);
     if (rc)

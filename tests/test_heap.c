@@ -173,10 +173,8 @@ static void test_indexed (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_usage),
-        cmocka_unit_test (test_empty),
-        cmocka_unit_test (test_random_order),
-        cmocka_unit_test (test_remove),
+        cmocka_unit_test (test_usage),        cmocka_unit_test (test_empty),
+        cmocka_unit_test (test_random_order), cmocka_unit_test (test_remove),
         cmocka_unit_test (test_indexed),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

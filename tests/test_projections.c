@@ -166,8 +166,7 @@ static build_info_t s_build (proc_t *p, const char *name, int64_t version)
 
 //  Waits until name@version (0: the served one) has status, with lag 0
 //  when status is "live". Returns what it last saw.
-static build_info_t s_wait_status (proc_t *p, const char *name, int64_t version,
-                                   const char *status)
+static build_info_t s_wait_status (proc_t *p, const char *name, int64_t version, const char *status)
 {
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
@@ -233,8 +232,9 @@ static void s_rows (proc_t *p, const char *name, int64_t version, char *text, si
         const msgpack_object *row = map_find (item, "row");
         char key[64];
         assert_int_equal (map_find_str (item, "key", key, sizeof key), 0);
-        int n = snprintf (text + used, size - used, "%s times=%" PRId64 " events=%" PRId64
-                          " sum=%" PRId64 " version=%" PRId64 "\n",
+        int n = snprintf (text + used, size - used,
+                          "%s times=%" PRId64 " events=%" PRId64 " sum=%" PRId64 " version=%" PRId64
+                          "\n",
                           key, s_int (row, "times"), s_int (row, "events"), s_int (row, "sum"),
                           s_int (row, "version"));
         assert_true (n > 0 && (size_t) n < size - used);
@@ -374,7 +374,7 @@ static void test_versions_switch (void **state)
     proc_node_signal (p, SIGTERM);
 
     proc_node_start (p, NODE " --module-opt projection.version=2 --module-opt "
-                              "projection.slow_us=1000");
+                             "projection.slow_us=1000");
     char *rows = malloc (ROWS_MAX), code[64];
     int v1_answers = 0;
     int64_t deadline = proc_now_ms () + WAIT_MS;
@@ -440,7 +440,7 @@ static void test_failure_and_skip (void **state)
     s_send_many (p, "Add", 10, 10, 3);
     build_info_t strict = s_wait_status (p, "strict", 1, "failed");
     assert_int_equal (strict.error_position, 10); //  the 11th event
-    assert_int_equal (strict.position, 10);      //  stopped there, the 10 before it kept
+    assert_int_equal (strict.position, 10);       //  stopped there, the 10 before it kept
     assert_non_null (strstr (strict.error, "Poisoned of item/i0 cannot be counted"));
     //  The others go on, and so do commands.
     s_wait_status (p, "tally", 1, "live");

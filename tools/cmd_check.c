@@ -174,8 +174,7 @@ size_t cmd_check_records (const char *dir, FILE *out)
     fprintf (out,
              "records of %s: %zu events, %zu snapshots, %zu inbox, %zu outbox, %zu timers, "
              "%zu event log, %zu projection, %zu metadata: %zu do not decode\n",
-             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta,
-             bad);
+             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta, bad);
     if (bad)
         fprintf (stderr, "shoal check: in %s: first bad: %s\n", dir, n.first_bad);
     return bad;

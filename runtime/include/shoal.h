@@ -365,9 +365,9 @@ SHOAL_EXPORT const char *shoal_event_type (const shoal_event_t *event);    //  "
 SHOAL_EXPORT const char *shoal_event_id (const shoal_event_t *event);      //  "alice"
 SHOAL_EXPORT const char *shoal_event_name (const shoal_event_t *event);    //  "Debited"
 SHOAL_EXPORT const shoal_data_t *shoal_event_data (const shoal_event_t *event);
-SHOAL_EXPORT int64_t shoal_event_seq (const shoal_event_t *event);     //  in its actor's stream
+SHOAL_EXPORT int64_t shoal_event_seq (const shoal_event_t *event);       //  in its actor's stream
 SHOAL_EXPORT uint64_t shoal_event_position (const shoal_event_t *event); //  in the node's log
-SHOAL_EXPORT int64_t shoal_event_created (const shoal_event_t *event); //  ms since the epoch
+SHOAL_EXPORT int64_t shoal_event_created (const shoal_event_t *event);   //  ms since the epoch
 
 //  Row keys are 1 to SHOAL_VIEW_KEY_MAX bytes of UTF-8 without NUL; keys
 //  sort bytewise, which `shoal query --prefix` follows.
@@ -386,8 +386,7 @@ SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
 //  until answered, its id derived from the event's position and the
 //  send's rank in this apply. The answer is logged when rejected, not
 //  given back. At most 16 sends per event.
-SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to,
-                                           const char *command);
+SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *command);
 //  Fails this apply with a reason (printf format), shown by `shoal
 //  projections`. Returns SHOAL_EREJECTED, for `return shoal_view_fail (...)`.
 SHOAL_EXPORT int shoal_view_fail (shoal_view_t *view, const char *format, ...)
