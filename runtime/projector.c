@@ -31,6 +31,7 @@
 #define RATE_EVERY_MS 1000
 #define RESEND_FIRST_MS 1000
 #define RESEND_MAX_MS 30000
+#define STORE_RETRY_MS 1000 //  a build whose store was down tries again after this
 
 //  --------------------------------------------------------------------------
 //  Builds
@@ -250,6 +251,19 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return zclock_mono () >= step->until ? 1 : 0;
 }
 
+//  The store could not be read or written (a full disk, an I/O error):
+//  the build tries again from its checkpoint in STORE_RETRY_MS, and says
+//  so once.
+static void s_store_down (build_t *build, int rc)
+{
+    build->retry_at = zclock_mono () + STORE_RETRY_MS;
+    if (!build->store_down)
+        log_warn ("projection %s@%" PRIu32 ": the store is not writable (%s); trying again "
+                  "from the checkpoint every %d ms",
+                  build->name, build->build.version, shoal_strerror (rc), STORE_RETRY_MS);
+    build->store_down = true;
+}
+
 //  Reads and applies one batch. Returns true if it moved.
 static bool s_step (projector_t *self, build_t *build)
 {
@@ -257,6 +271,11 @@ static bool s_step (projector_t *self, build_t *build)
     step_t step = {self, build, UINT64_MAX, from, 0, zclock_mono () + PROJECTOR_STEP_MS, 0, 0};
     view_begin (&self->view, build, build->served);
     int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+    if (rc == SHOAL_EIO) { //  the store is down (a full disk): not the build's failure
+        view_discard (&self->view);
+        s_store_down (build, rc);
+        return false;
+    }
     if (rc < 0) {
         view_discard (&self->view);
         build->failed = true;
@@ -300,10 +319,12 @@ static bool s_step (projector_t *self, build_t *build)
     if (rc) {
         view_discard (&self->view);
         build->failed = false; //  tried again from the checkpoint
-        log_warn ("projection %s@%" PRIu32 ": a commit failed (%s); retrying", build->name,
-                  build->build.version, shoal_strerror (rc));
+        s_store_down (build, rc);
         return false;
     }
+    if (build->store_down)
+        log_info ("projection %s@%" PRIu32 ": writing again", build->name, build->build.version);
+    build->store_down = false;
     build->cp = cp;
     s_release_sends (self, build);
     zhashx_purge (self->view.rows);
@@ -640,7 +661,7 @@ static bool s_work (projector_t *self)
     uint64_t end = journal_log_end (self->journal);
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
-        if (!build->def || build->failed || build->cp.paused)
+        if (!build->def || build->failed || build->cp.paused || zclock_mono () < build->retry_at)
             continue;
         if (build->cp.next < end)
             moved |= s_step (self, build);

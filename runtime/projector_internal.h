@@ -61,6 +61,8 @@ typedef struct {
     uint64_t error_position;
     char error[256];
     double rate;         //  events/s, smoothed
+    int64_t retry_at;    //  the store was down: no batch before (monotonic ms)
+    bool store_down;     //  and that was logged
     uint64_t rate_mark;  //  cp.next when rate was last measured
     int64_t rate_at;     //  and when (monotonic ms)
     zhashx_t *reactions; //  id -> reaction_t, awaiting answers (served only)
