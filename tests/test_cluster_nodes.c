@@ -708,7 +708,8 @@ static void s_wait_refused (fixture_t *f, int64_t before)
 //  the other and that a command for account (on n1) sent to the variant
 //  is unavailable, naming n1, and changes nothing.
 static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *log_name,
-                            const char *refused_text, bool counted, const char *account)
+                            const char *refused_text, const char *own_text, bool counted,
+                            const char *account)
 {
     stats_t before, stats;
     s_stats (f, f->client[0], &before);
@@ -740,6 +741,11 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     assert_int_equal (s_version (f->client[0], account), 0);
 
     client_destroy (&f->other);
+    //  What the refused node says of it, before it is killed (killed
+    //  first, it may never have read n1's refusal).
+    char own_log[192];
+    snprintf (own_log, sizeof own_log, "%s/%s.log", f->dir, log_name);
+    s_wait_file_has (own_log, own_text);
     s_kill (pid, SIGKILL);
 }
 
@@ -788,9 +794,8 @@ static void test_refusals_change_nothing (void **state)
     s_variant (f, "impostor", 1, map, impostor, cfg, sizeof cfg);
     zcert_destroy (&impostor);
     cluster_destroy (&map);
-    s_refused_peer (f, cfg, 1, "impostor", "refused a peer connection", true, account);
-    snprintf (path, sizeof path, "%s/impostor.log", f->dir);
-    s_wait_file_has (path, "peer n1 refused our CURVE handshake");
+    s_refused_peer (f, cfg, 1, "impostor", "refused a peer connection",
+                    "peer n1 refused our CURVE handshake", true, account);
 
     //  n2 with its own key but the next epoch: refused at HELLO.
     map = cluster_load (f->cfg, &error);
@@ -798,9 +803,8 @@ static void test_refusals_change_nothing (void **state)
     assert_int_equal (cluster_set_epoch (map, cluster_epoch (map) + 1), 0);
     s_variant (f, "epoch", 1, map, NULL, cfg, sizeof cfg);
     cluster_destroy (&map);
-    s_refused_peer (f, cfg, 1, "epoch", "refused peer n2: it has another epoch", false, account);
-    snprintf (path, sizeof path, "%s/epoch.log", f->dir);
-    s_wait_file_has (path, "peer n1 refused us: we have another epoch");
+    s_refused_peer (f, cfg, 1, "epoch", "refused peer n2: it has another epoch",
+                    "peer n1 refused us: we have another epoch", false, account);
 
     //  The real n2 is welcomed: what kept the others out was their map.
     s_start_node (f, 1);

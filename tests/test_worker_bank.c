@@ -248,9 +248,17 @@ static bool s_recv (fixture_t *fx, int timeout_ms, bool failing)
     if (ok) {
         uint8_t *stored = NULL;
         size_t stored_size;
-        if (journal_inbox_get (fx->journal, request->to, request->id, &stored, &stored_size) != 0)
-            fail_msg ("%s %s #%zu acknowledged, but its inbox record is not in the journal",
-                      request->to, request->name, index);
+        //  While another worker's commit has just failed, the store is down
+        //  until its reopen: a read then says SHOAL_EIO, not "absent".
+        int rc;
+        int64_t deadline = zclock_mono () + 10000;
+        while ((rc = journal_inbox_get (fx->journal, request->to, request->id, &stored,
+                                        &stored_size)) == SHOAL_EIO &&
+               zclock_mono () < deadline)
+            zclock_sleep (5);
+        if (rc != 0)
+            fail_msg ("%s %s #%zu acknowledged, but its inbox record is not in the journal (%s)",
+                      request->to, request->name, index, shoal_strerror (rc));
         free (stored);
         request->acked = true;
         fx->acked_while_failing += failing;
