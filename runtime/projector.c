@@ -251,6 +251,15 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return zclock_mono () >= step->until ? 1 : 0;
 }
 
+//  True if the build's reactions send: it is the build served, or the
+//  first of its name (nothing of its name served yet: no other build has
+//  sent for these events). A rebuild, or a new version while another is
+//  served, replays the events without sending again.
+static bool s_reacts (projector_t *self, build_t *build)
+{
+    return build->served || !projector_served (self, build->name);
+}
+
 //  The store could not be read or written (a full disk, an I/O error):
 //  the build tries again from its checkpoint in STORE_RETRY_MS, and says
 //  so once.
@@ -269,7 +278,7 @@ static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
     step_t step = {self, build, UINT64_MAX, from, 0, zclock_mono () + PROJECTOR_STEP_MS, 0, 0};
-    view_begin (&self->view, build, build->served);
+    view_begin (&self->view, build, s_reacts (self, build));
     int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
     if (rc == SHOAL_EIO) { //  the store is down (a full disk): not the build's failure
         view_discard (&self->view);
@@ -289,7 +298,7 @@ static bool s_step (projector_t *self, build_t *build)
         uint64_t failed_at = step.error_position;
         char reason[sizeof build->error];
         snprintf (reason, sizeof reason, "%s", build->error);
-        view_begin (&self->view, build, build->served);
+        view_begin (&self->view, build, s_reacts (self, build));
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
         journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         step.next = failed_at;

@@ -324,8 +324,10 @@ SHOAL_EXPORT void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, co
 //  written in the same batch as the checkpoint and re-sent until it is
 //  answered, with an id derived from the event's position, so that each
 //  event leads to its commands exactly once, across crashes. Reactions run
-//  for the served version only (a rebuild or a new version replays events
-//  without sending again).
+//  for the served version, and for the first build of a projection while
+//  nothing of its name is served (it reacts to every event from the
+//  first); a rebuild or a new version replays events without sending
+//  again.
 //
 //  apply runs on the node's projection thread, one event at a time, never
 //  at the same time as another apply of the same projection.
