@@ -50,6 +50,13 @@ struct _journal_batch_t {
     msgpack_sbuffer buffer;       //  reused to encode records
     msgpack_sbuffer log;          //  the event log record of the events appended
     uint32_t logged;              //  events in it
+    msgpack_sbuffer note;         //  the outbox note of this commit (keys.h)
+    uint32_t noted;               //  entries in it
+    uint32_t worker;              //  whose notes it writes
+    uint64_t *notes;              //  the positions of the notes written, not yet dropped
+    size_t notes_count;           //  how many
+    size_t notes_cap;             //  room in notes
+    bool notes_lost;              //  one could not be remembered: read them from the store
     size_t count;                 //  records staged
     size_t bytes;                 //  their key and value bytes
     bool broken;                  //  an encoding ran out of memory midway
@@ -82,6 +89,7 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     zhashx_set_destructor (self->known, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->log);
+    msgpack_sbuffer_init (&self->note);
     return self;
 }
 
@@ -96,6 +104,8 @@ void journal_batch_destroy (journal_batch_t **self_p)
     zhashx_destroy (&self->known);
     msgpack_sbuffer_destroy (&self->buffer);
     msgpack_sbuffer_destroy (&self->log);
+    msgpack_sbuffer_destroy (&self->note);
+    free (self->notes);
     free (self);
     *self_p = NULL;
 }
@@ -352,6 +362,85 @@ int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
     return 0;
 }
 
+int journal_batch_outbox_note (journal_batch_t *self, const char *stream,
+                               const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                               size_t size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id || (size && !envelope))
+        return SHOAL_EINVAL;
+    if (keys_note_append (&self->note, stream, len, id, envelope, size)) {
+        self->broken = true;
+        return SHOAL_ENOMEM;
+    }
+    if (self->noted++ == 0)
+        self->count++; //  the note is one record, whatever it holds
+    return 0;
+}
+
+void journal_batch_set_worker (journal_batch_t *self, uint32_t worker)
+{
+    assert (self);
+    assert (worker <= UINT16_MAX);
+    self->worker = worker;
+}
+
+//  Remembers that the note at pos was written (or may have been: a failed
+//  write can be kept by the reopen). Out of memory, no note is dropped
+//  until journal_batch_notes_reload has read them from the store.
+static void s_note_written (journal_batch_t *self, uint64_t pos)
+{
+    if (self->notes_count == self->notes_cap) {
+        size_t cap = self->notes_cap ? 2 * self->notes_cap : 64;
+        uint64_t *notes = realloc (self->notes, cap * sizeof (uint64_t));
+        if (!notes) {
+            self->notes_lost = true;
+            return;
+        }
+        self->notes = notes;
+        self->notes_cap = cap;
+    }
+    self->notes[self->notes_count++] = pos;
+}
+
+int journal_batch_notes_drop (journal_batch_t *self, size_t count)
+{
+    assert (self);
+    if (self->notes_lost)
+        return SHOAL_ENOMEM;
+    if (count > self->notes_count)
+        count = self->notes_count;
+    for (size_t i = 0; i < count; i++) {
+        uint8_t key[KEYS_NOTE_KEY_SIZE];
+        s_stage_delete (self, key, keys_note_key (key, self->worker, self->notes[i]));
+    }
+    memmove (self->notes, self->notes + count, (self->notes_count - count) * sizeof (uint64_t));
+    self->notes_count -= count;
+    return 0;
+}
+
+int journal_batch_notes_reload (journal_batch_t *self)
+{
+    assert (self);
+    uint64_t *positions;
+    size_t count;
+    int rc = journal_notes_list (self->journal, self->worker, &positions, &count);
+    if (rc == 0) {
+        free (self->notes);
+        self->notes = positions;
+        self->notes_count = self->notes_cap = count;
+        self->notes_lost = false;
+    }
+    return rc;
+}
+
+size_t journal_batch_notes_count (const journal_batch_t *self)
+{
+    assert (self);
+    return self->notes_count;
+}
+
 int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t due,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
                              size_t size)
@@ -403,6 +492,16 @@ int journal_batch_commit (journal_batch_t *self)
         rc = SHOAL_EIO;
     else if (self->count > 0) {
         journal_t *journal = self->journal;
+        if (self->noted) {
+            uint64_t pos = atomic_fetch_add (&journal->note_next, 1);
+            uint8_t key[KEYS_NOTE_KEY_SIZE];
+            keys_log_finish (&self->note, self->noted);
+            leveldb_writebatch_put (self->writes, (const char *) key,
+                                    keys_note_key (key, self->worker, pos), self->note.data,
+                                    self->note.size);
+            self->bytes += KEYS_NOTE_KEY_SIZE + self->note.size;
+            s_note_written (self, pos);
+        }
         rc = journal_enter (journal);
         if (rc == 0) {
             rc = journal_write_log_held (journal, self->lazy ? journal->write_lazy : journal->write,
@@ -431,7 +530,9 @@ void journal_batch_clear (journal_batch_t *self)
     zhashx_purge (self->inbox);
     msgpack_sbuffer_clear (&self->buffer);
     msgpack_sbuffer_clear (&self->log);
+    msgpack_sbuffer_clear (&self->note);
     self->logged = 0;
+    self->noted = 0;
     self->count = 0;
     self->bytes = 0;
     self->broken = false;

@@ -382,6 +382,11 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         message = zsys_sprintf ("cannot fill the event log of the store in %s from its "
                                 "events (%s)",
                                 dir, shoal_strerror (rc));
+    if (rc == 0 && (rc = journal_notes_fold (self)) != 0)
+        message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
+                                "outbox (%s)",
+                                dir, shoal_strerror (rc));
+    atomic_init (&self->note_next, 1);
     if (rc != 0) {
         s_set_error (code, error, rc, message);
         journal_destroy (&self);

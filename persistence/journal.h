@@ -168,6 +168,15 @@ typedef int (journal_entry_fn) (void *arg, const char *stream, const uint8_t id[
 int journal_outbox_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 
+//  Calls fn (due 0) for each command the outbox notes send that no note
+//  answers: the outbox entries not stored under their own keys (keys.h).
+//  Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
+int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg);
+
+//  The positions of the notes the store holds for worker, in *positions
+//  (the caller frees it) and *count. Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
+int journal_notes_list (journal_t *self, uint32_t worker, uint64_t **positions, size_t *count);
+
 //  The same scans over one shard alone (below journal_shards, else
 //  SHOAL_EINVAL), for a worker or a node that holds some shards only.
 int journal_shard_outbox_scan (journal_t *self, uint32_t shard, journal_entry_fn *fn, void *arg);
@@ -339,11 +348,30 @@ int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size,
                               journal_request_t *request);
 
+//  Stores / deletes the outbox entry id of stream under its own key.
 int journal_batch_outbox_put (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
                               size_t size);
 int journal_batch_outbox_del (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE]);
+
+//  The outbox in two tiers (keys.h): a command sent goes into the note
+//  the batch writes with its commit, and so does the answer to a command
+//  that is not stored under its key (envelope NULL). A batch writes its
+//  notes under its worker's index (journal_batch_set_worker, default 0)
+//  and remembers them in the order written; journal_batch_notes_count
+//  says how many it remembers, journal_batch_notes_drop stages the
+//  deletes of the first count of them and forgets them at once (after a
+//  failed commit, journal_batch_notes_reload learns from the store which
+//  notes of the worker it holds). The drop returns 0, or SHOAL_ENOMEM if
+//  a note could not be remembered: then it stages nothing until a reload.
+int journal_batch_outbox_note (journal_batch_t *self, const char *stream,
+                               const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                               size_t size);
+void journal_batch_set_worker (journal_batch_t *self, uint32_t worker);
+int journal_batch_notes_drop (journal_batch_t *self, size_t count);
+int journal_batch_notes_reload (journal_batch_t *self);
+size_t journal_batch_notes_count (const journal_batch_t *self);
 //  Stages / deletes the timer (due, id) of stream, the actor it is for
 //  (its envelope's to), whose shard holds it. due is not negative.
 int journal_batch_timer_put (journal_batch_t *self, const char *stream, int64_t due,

@@ -42,6 +42,7 @@ struct _journal_t {
     uint32_t shards;                    //  the store's shard count, fixed
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers
+    atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
 };
 
 //  Counts one commit against the test hook (journal_fail_commits_after).
@@ -79,6 +80,10 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
 int journal_log_recover (journal_t *self);
 #define JOURNAL_LOG_META "eventlog" //  metadata: "1" once the log holds every event
 int journal_log_backfill (journal_t *self);
+
+//  Folds the outbox notes a store holds into 'o' keys and deletes them,
+//  in one synced write (at open, before the store is shared). In notes.c.
+int journal_notes_fold (journal_t *self);
 
 //  Stages a put of value under key in batch (a delete when value is NULL).
 //  In batch.c, for views.c. Returns 0.

@@ -89,6 +89,15 @@ size_t keys_log_key (uint8_t key[KEYS_LOG_KEY_SIZE], uint64_t pos)
     return KEYS_LOG_KEY_SIZE;
 }
 
+size_t keys_note_key (uint8_t key[KEYS_NOTE_KEY_SIZE], uint32_t worker, uint64_t pos)
+{
+    key[0] = 'W';
+    key[1] = (uint8_t) (worker >> 8);
+    key[2] = (uint8_t) worker;
+    s_put_be64 (key + 3, pos);
+    return KEYS_NOTE_KEY_SIZE;
+}
+
 size_t keys_meta_key (uint8_t *key, const char *name)
 {
     size_t len = name ? strnlen (name, KEYS_META_NAME_MAX + 1) : 0;
@@ -335,6 +344,40 @@ int keys_log_next (const uint8_t *buf, size_t size, size_t *offset, keys_log_ent
         s_read_map (buf, size, &at, &entry->data, &entry->size) ||
         s_read_int (buf, size, &at, &entry->created))
         return SHOAL_EFORMAT;
+    *offset = at;
+    return 0;
+}
+
+int keys_note_append (msgpack_sbuffer *note, const char *stream, size_t stream_len,
+                      const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope, size_t size)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, note, msgpack_sbuffer_write);
+    int rc = keys_log_begin (note);
+    rc |= msgpack_pack_array (&pk, envelope ? 3 : 2);
+    rc |= msgpack_pack_str_with_body (&pk, stream, stream_len);
+    rc |= msgpack_pack_bin_with_body (&pk, id, JOURNAL_ID_SIZE);
+    if (envelope)
+        rc |= msgpack_pack_bin_with_body (&pk, envelope, size);
+    return rc;
+}
+
+int keys_note_next (const uint8_t *buf, size_t size, size_t *offset, keys_note_entry_t *entry)
+{
+    size_t at = *offset, stream_len, id_len;
+    uint64_t fields;
+    const uint8_t *stream;
+    if (mpread_array (buf, size, &at, &fields) || fields < 2 || fields > 3 ||
+        mpread_str (buf, size, &at, &stream, &stream_len) || stream_len == 0 ||
+        stream_len > SHOAL_ADDRESS_MAX || memchr (stream, 0, stream_len) ||
+        mpread_bin (buf, size, &at, &entry->id, &id_len) || id_len != JOURNAL_ID_SIZE)
+        return SHOAL_EFORMAT;
+    entry->envelope = NULL;
+    entry->size = 0;
+    if (fields == 3 && mpread_bin (buf, size, &at, &entry->envelope, &entry->size))
+        return SHOAL_EFORMAT;
+    memcpy (entry->stream, stream, stream_len);
+    entry->stream[stream_len] = '\0';
     *offset = at;
     return 0;
 }

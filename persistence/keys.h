@@ -13,6 +13,8 @@
         'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
         'S' shard:u16be 't' due:u64be id:16       -> timer (an encoded envelope)
         'L' pos:u64be                             -> log record (one per commit)
+        'W' worker:u16be pos:u64be                -> outbox note (one per commit
+                                                     that sends or answers)
         'V' view 0x00 version:u32be ...           -> a projection's rows and
                                                      checkpoint (views.c)
         'm' name                                  -> metadata value
@@ -47,7 +49,19 @@
         log       [1, entry, entry, ...], entry i being the event at the
                   record's position + i: [stream:str, seq:int, name:str,
                   data:map, created:int]
+        note      [1, entry, entry, ...], entry being [stream:str, id:bin16,
+                  envelope:bin] (a command sent) or [stream:str, id:bin16]
+                  (an unstored command answered)
     Outbox entries, timers and metadata are stored as given.
+
+    The outbox in two tiers: a command an actor sends is written into its
+    commit's note, not under a key of its own, and the answer to it as a
+    two-field entry in the note of the commit that handles the answer.
+    Only a command still unanswered when its worker takes a checkpoint is
+    stored under its 'o' key, in the same write that deletes the worker's
+    notes written so far (runtime/outbox.c). The outbox is the 'o' keys
+    plus the commands of the notes that no note answers (scan.c), and an
+    open folds the notes into 'o' keys (notes.c).
 
     Contract: a key builder writes into a caller's buffer of the size named
     by its comment (KEYS_STREAM_MAX, KEYS_TIMER_SIZE, KEYS_TAG_SIZE,
@@ -86,6 +100,7 @@
 #define KEYS_TIMER_SIZE (KEYS_TAG_SIZE + 8 + JOURNAL_ID_SIZE)
 #define KEYS_LOG_KEY_SIZE 9    //  'L' pos:u64be
 #define KEYS_LOG_HEADER_SIZE 6 //  a log record's array32 header and format version
+#define KEYS_NOTE_KEY_SIZE 11  //  'W' worker:u16be pos:u64be
 
 //  --------------------------------------------------------------------------
 //  Keys
@@ -196,5 +211,28 @@ int keys_log_open (const uint8_t *buf, size_t size, size_t *offset, uint64_t *co
 //  Reads the event at *offset and advances it. Returns 0 or SHOAL_EFORMAT
 //  (a bad stream or name length, a seq below 1, a data that is no map).
 int keys_log_next (const uint8_t *buf, size_t size, size_t *offset, keys_log_entry_t *entry);
+
+//  Writes 'W' worker pos, the key of an outbox note. worker < 65536.
+//  Returns KEYS_NOTE_KEY_SIZE.
+size_t keys_note_key (uint8_t key[KEYS_NOTE_KEY_SIZE], uint32_t worker, uint64_t pos);
+
+//  A note is built as a log record is: keys_log_begin reserves its header,
+//  keys_note_append adds one entry, keys_log_finish patches the count.
+//  envelope NULL: the entry says the command id of stream is answered.
+//  Returns 0, or non-zero if msgpack ran out of memory.
+int keys_note_append (msgpack_sbuffer *note, const char *stream, size_t stream_len,
+                      const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope, size_t size);
+
+//  One entry of a note, pointing into the note.
+typedef struct {
+    char stream[SHOAL_ADDRESS_MAX + 1]; //  copied, NUL-terminated
+    const uint8_t *id;                  //  JOURNAL_ID_SIZE bytes
+    const uint8_t *envelope;            //  NULL: answered
+    size_t size;
+} keys_note_entry_t;
+
+//  A note's header is read with keys_log_open. Reads the entry at *offset
+//  and advances it. Returns 0 or SHOAL_EFORMAT.
+int keys_note_next (const uint8_t *buf, size_t size, size_t *offset, keys_note_entry_t *entry);
 
 #endif

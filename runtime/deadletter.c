@@ -253,11 +253,8 @@ static entry_t *s_lookup (worker_t *self, const envelope_t *envelope)
 static void s_forget_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
-    if (pending && strcmp (pending->sender, envelope->to) == 0 &&
-        journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
-        zhashx_delete (self->pending, envelope->correlation);
-        self->stats->pending = zhashx_size (self->pending);
-    }
+    if (pending && strcmp (pending->sender, envelope->to) == 0)
+        outbox_forget (self, pending);
 }
 
 bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,

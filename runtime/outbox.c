@@ -22,6 +22,19 @@
 
 #define RETRY_FIRST_MS 50
 #define RETRY_MAX_MS 5000
+#define CHECKPOINT_MS 1000 //  notes are folded into 'o' keys at most this late
+
+//  Takes pending out of the list of its generation (swap with the last).
+//  O(1).
+static void s_noted_remove (outbox_order_t *order, pending_t *pending)
+{
+    noted_list_t *list = &order->notes[pending->gen];
+    size_t at = pending->noted_at;
+    pending_t *last = list->items[--list->count];
+    list->items[at] = last;
+    last->noted_at = at;
+    pending->noted_at = HEAP_NONE;
+}
 
 void outbox_pending_destroy (void **item)
 {
@@ -36,6 +49,8 @@ void outbox_pending_destroy (void **item)
             heap_remove (order->unstalled, self->unstalled_at);
         if (self->past_stall)
             order->stalled--;
+        if (self->noted_at != HEAP_NONE)
+            s_noted_remove (order, self);
     }
     free (self->frame);
     free (self);
@@ -74,6 +89,8 @@ void outbox_close (worker_t *self)
     heap_destroy (&order->due);
     heap_destroy (&order->unstalled);
     free (order->noticing);
+    free (order->notes[0].items);
+    free (order->notes[1].items);
     *order = (outbox_order_t){0};
 }
 
@@ -123,9 +140,29 @@ void outbox_track (worker_t *self, pending_t *pending)
     //  entry with the same id goes first, with its places in the heaps.
     zhashx_delete (self->pending, pending->id);
     zhashx_insert (self->pending, pending->id, pending);
-    pending->order = &self->pending_order;
-    pending->due_at = pending->unstalled_at = HEAP_NONE;
+    outbox_order_t *order = &self->pending_order;
+    pending->order = order;
+    pending->due_at = pending->unstalled_at = pending->noted_at = HEAP_NONE;
     pending->past_stall = false;
+    if (!pending->stored) {
+        noted_list_t *list = &order->notes[order->epoch & 1];
+        if (list->count == list->cap) {
+            size_t cap = list->cap ? 2 * list->cap : 1024;
+            pending_t **items = realloc (list->items, cap * sizeof (pending_t *));
+            if (items) {
+                list->items = items;
+                list->cap = cap;
+            }
+        }
+        //  Out of memory, it stays in its note: the worker's notes are
+        //  then kept until a reload (outbox_checkpoint).
+        if (list->count < list->cap) {
+            pending->gen = (int) (order->epoch & 1);
+            pending->noted_at = list->count;
+            list->items[list->count++] = pending;
+        } else
+            self->notes_pinned = true;
+    }
     if (!pending->cancelling)
         s_push (self, self->pending_order.due, pending);
     s_push (self, self->pending_order.unstalled, pending);
@@ -202,8 +239,66 @@ int64_t outbox_next_due (const worker_t *self)
     return next;
 }
 
+int outbox_forget (worker_t *self, pending_t *pending)
+{
+    int rc = pending->stored
+                 ? journal_batch_outbox_del (self->batch, pending->sender, pending->id)
+                 : journal_batch_outbox_note (self->batch, pending->sender, pending->id, NULL, 0);
+    if (rc == 0) {
+        zhashx_delete (self->pending, pending->id);
+        self->stats->pending = zhashx_size (self->pending);
+    }
+    return rc;
+}
+
+//  Stores every entry of list under its 'o' key. False if the batch broke.
+static bool s_store (worker_t *self, noted_list_t *list)
+{
+    outbox_order_t *order = &self->pending_order;
+    while (list->count > 0) {
+        pending_t *pending = list->items[list->count - 1];
+        if (journal_batch_outbox_put (self->batch, pending->sender, pending->id, pending->frame,
+                                      pending->size) != 0)
+            return false; //  its commit fails and reloads
+        pending->stored = true;
+        s_noted_remove (order, pending);
+    }
+    return true;
+}
+
+bool outbox_checkpoint (worker_t *self, int64_t now, bool force)
+{
+    outbox_order_t *order = &self->pending_order;
+    if (!force && now < order->checkpoint)
+        return false;
+    order->checkpoint = now + CHECKPOINT_MS;
+    //  An entry that could not be listed is in a note only: the notes stay
+    //  until a reload has listed it again.
+    if (self->notes_pinned)
+        return false;
+    noted_list_t *older = &order->notes[(order->epoch + 1) & 1];
+    noted_list_t *newer = &order->notes[order->epoch & 1];
+    size_t written = journal_batch_notes_count (self->batch);
+    size_t drop = force ? written : order->notes_older;
+    if (drop == 0 && older->count == 0 && !(force && newer->count))
+        goto flip;
+    if (journal_batch_notes_drop (self->batch, drop) != 0) {
+        self->notes_pinned = true;
+        return false;
+    }
+    if (!s_store (self, older) || (force && !s_store (self, newer)))
+        return true;
+    written -= drop;
+flip:
+    //  What was sent since the last checkpoint is stored at the next one,
+    //  with the notes written until now, unless answered by then.
+    order->epoch++;
+    order->notes_older = written;
+    return drop > 0;
+}
+
 static int s_pending_add (worker_t *self, const char *sender, const uint8_t *frame, size_t size,
-                          int64_t due)
+                          int64_t due, bool stored)
 {
     envelope_t envelope;
     if (envelope_decode (&envelope, frame, size) != 0)
@@ -222,6 +317,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->sent_at = worker_now ();
     pending->is_cancel = repair_cancel_of (&envelope, pending->cancels) == 0;
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
+    pending->stored = stored;
     outbox_track (self, pending);
     self->stats->pending = zhashx_size (self->pending);
     return 0;
@@ -232,13 +328,30 @@ static int s_load_outbox (void *arg, const char *stream, const uint8_t id[JOURNA
 {
     worker_t *self = arg;
     if (worker_of (self->config, stream) == self->index)
-        s_pending_add (self, stream, value, size, worker_now ());
+        s_pending_add (self, stream, value, size, worker_now (), true);
+    return 0;
+}
+
+static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                         int64_t due, const uint8_t *value, size_t size)
+{
+    worker_t *self = arg;
+    if (worker_of (self->config, stream) == self->index)
+        s_pending_add (self, stream, value, size, worker_now (), false);
     return 0;
 }
 
 int outbox_load (worker_t *self)
 {
-    int rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
+    //  The notes first: which of ours the store holds (a failed write may
+    //  have been kept), then what they send that nothing answers.
+    self->notes_pinned = false;
+    self->pending_order.notes_older = 0; //  what it loads is stored at the second checkpoint
+    int rc = journal_batch_notes_reload (self->batch);
+    if (rc == 0)
+        rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
+    if (rc == 0)
+        rc = journal_outbox_scan_notes (self->config->journal, s_load_noted, self);
     //  Looked up outside the walk, which a lookup may disturb.
     zlistx_t *cancels = zlistx_new ();
     for (pending_t *pending = zhashx_first (self->pending); cancels && pending;

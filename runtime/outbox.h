@@ -2,10 +2,15 @@
     that are committed and not yet answered (the pending table), the
     reply-time estimate that paces re-sends, and the re-send and stall scan.
 
-    The journal holds the outbox itself ('o' records, written with the
-    sender's events); this table is its copy in memory, loaded at start and
-    after an aborted batch, and added to when a committed batch is
-    released. A command is re-sent until the turn that handles its reply
+    The journal holds the outbox itself, in two tiers (persistence/keys.h):
+    a command sent is written in the note of the sender's commit, and
+    stored under its own 'o' key only if it is still unanswered at the
+    second checkpoint after its send (outbox_checkpoint, every
+    CHECKPOINT_MS: so after one to two of them), which also deletes the
+    notes written before the first; most commands are answered before,
+    and then write no record of their own. This table is its copy
+    in memory, loaded at start and after an aborted batch, and added to
+    when a committed batch is released. A command is re-sent until the turn that handles its reply
     deletes it (DESIGN-NOTES.md, "Outbox, replies and timers"); one
     unanswered for stall_ms is reported to its sender once per load, at
     its first re-send past stall_ms.
@@ -54,15 +59,31 @@ typedef struct {
     size_t due_at;                      //  its place in order->due, HEAP_NONE if not there
     size_t unstalled_at;                //  its place in order->unstalled, HEAP_NONE if not there
     bool past_stall;                    //  counted in order->stalled
+    bool stored;                        //  under its 'o' key, not in a note only
+    int gen;                            //  !stored: which of order->notes it is in
+    size_t noted_at;                    //  its place there, HEAP_NONE if not there
 } pending_t;
+
+//  Entries in notes only, of one generation (the notes written between
+//  two checkpoints).
+typedef struct {
+    pending_t **items;
+    size_t count;
+    size_t cap;
+} noted_list_t;
 
 //  The pending entries in the order of time. Part of the worker.
 struct _outbox_order_t {
-    heap_t *due;          //  by next_due: to re-send (a cancelling one leaves when due)
-    heap_t *unstalled;    //  by created: not yet unanswered for stall_ms
-    uint64_t stalled;     //  entries unanswered for stall_ms or more (the gauge)
-    pending_t **noticing; //  a tick's stall notices, reused from tick to tick
-    size_t noticing_cap;  //  its room, in entries
+    heap_t *due;           //  by next_due: to re-send (a cancelling one leaves when due)
+    heap_t *unstalled;     //  by created: not yet unanswered for stall_ms
+    uint64_t stalled;      //  entries unanswered for stall_ms or more (the gauge)
+    pending_t **noticing;  //  a tick's stall notices, reused from tick to tick
+    size_t noticing_cap;   //  its room, in entries
+    noted_list_t notes[2]; //  entries in notes only: [epoch & 1] since the last
+                           //  checkpoint, the other stored at the next one
+    unsigned epoch;        //  checkpoints so far
+    size_t notes_older;    //  notes written before the last checkpoint (dropped at the next)
+    int64_t checkpoint;    //  ms: the next checkpoint is due
 };
 
 //  Makes self's pending table (keyed by command id, owning its entries)
@@ -103,6 +124,18 @@ void outbox_resend (worker_t *self, int64_t now);
 //  entry passing stall_ms (for the gauge). INT64_MAX when nothing is
 //  pending. O(1).
 int64_t outbox_next_due (const worker_t *self);
+
+//  Stages the delete of pending's journal record (its 'o' key if stored,
+//  else an answer in this commit's note) and takes it out of the table.
+//  Returns 0 or the journal's error (then it stays).
+int outbox_forget (worker_t *self, pending_t *pending);
+
+//  If a checkpoint is due at now: stages, in the worker's batch, the 'o'
+//  key of every entry still in notes only that was sent before the last
+//  checkpoint, and the delete of every note written before it (force:
+//  of every entry and note, for a clean stop). True if it staged
+//  anything. O(entries stored + notes dropped).
+bool outbox_checkpoint (worker_t *self, int64_t now, bool force);
 
 //  Loads the outbox entries of this worker's actors from the journal, due
 //  at once; a command whose $cancel is in the outbox is marked cancelling

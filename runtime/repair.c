@@ -318,7 +318,7 @@ static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t 
     int rc = cancel.payload ? envelope_encode (&cancel, &frame, &size) : SHOAL_ENOMEM;
     rec_close (&fields);
     if (rc == 0)
-        rc = journal_batch_outbox_put (self->batch, actor->address, cancel.id, frame, size);
+        rc = journal_batch_outbox_note (self->batch, actor->address, cancel.id, frame, size);
     pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
     if (!pending) {
         free (frame);
@@ -523,8 +523,5 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
         }
     }
     //  The command is answered, by this or by its own reply: done.
-    if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
-        zhashx_delete (self->pending, envelope->correlation);
-        self->stats->pending = zhashx_size (self->pending);
-    }
+    outbox_forget (self, cancel);
 }

@@ -147,8 +147,8 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
         s_stage_snapshot (self, actor);
     for (size_t i = 0; i < send_count; i++) {
         if (rc == 0)
-            rc = journal_batch_outbox_put (self->batch, actor->address, sends[i].id, sends[i].frame,
-                                           sends[i].size);
+            rc = journal_batch_outbox_note (self->batch, actor->address, sends[i].id,
+                                            sends[i].frame, sends[i].size);
         pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
         if (pending) {
             memcpy (pending->id, sends[i].id, ENVELOPE_ID_SIZE);

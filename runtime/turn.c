@@ -287,10 +287,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         log_info ("command %s from %s to %s is un-stalled: its reply came after %lld ms",
                   envelope->name, envelope->to, envelope->from,
                   (long long) (now - pending->created));
-    if (journal_batch_outbox_del (self->batch, envelope->to, envelope->correlation) == 0) {
-        zhashx_delete (self->pending, envelope->correlation);
-        self->stats->pending = zhashx_size (self->pending);
-    }
+    outbox_forget (self, pending);
 }
 
 void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame, size_t size)

@@ -246,7 +246,7 @@ static void s_slow_commit (worker_t *self, uint64_t ns, size_t records)
 
 static void s_commit (worker_t *self)
 {
-    if (self->turns == 0 && self->out_count == 0)
+    if (self->turns == 0 && self->out_count == 0 && journal_batch_count (self->batch) == 0)
         return;
     size_t records = journal_batch_count (self->batch);
     size_t turns = self->turns;
@@ -458,6 +458,8 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     bool outbox_made = outbox_init (self) == 0;
     self->timers = timers_new ();
     self->batch = journal_batch_new (config->journal);
+    if (self->batch)
+        journal_batch_set_worker (self->batch, (uint32_t) index);
     int rc;
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
@@ -524,10 +526,13 @@ static void s_worker_actor (zsock_t *pipe, void *arg)
             if (term)
                 break;
         }
+        outbox_checkpoint (self, worker_now (), false);
         s_drain (self);
         s_commit (self);
         s_tick (self);
     }
+    //  A clean stop leaves no notes for the next open to fold.
+    outbox_checkpoint (self, worker_now (), true);
     s_commit (self);
     s_worker_destroy (&self);
 }

@@ -436,11 +436,85 @@ static void test_passivation_on_time (void **state)
     assert_int_equal (atomic_load (&fx->stats.passivations), activations);
 }
 
+//  Outbox entries under their own 'o' keys, counted by a scan.
+static int s_count_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                          int64_t due, const uint8_t *value, size_t size)
+{
+    (void) stream, (void) id, (void) due, (void) value, (void) size;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+static size_t s_stored (fixture_t *fx)
+{
+    size_t count = 0;
+    assert_int_equal (journal_outbox_scan (fx->journal, s_count_entry, &count), 0);
+    return count;
+}
+
+static size_t s_noted (fixture_t *fx)
+{
+    size_t count = 0;
+    assert_int_equal (journal_outbox_scan_notes (fx->journal, s_count_entry, &count), 0);
+    return count;
+}
+
+//  The outbox in two tiers (runtime/outbox.c): a command still unanswered
+//  two checkpoints after its send is stored under its 'o' key, and the
+//  notes that sent it are deleted; those answered before are in no note
+//  any more and under no key; answered then, its key goes. A clean stop
+//  leaves no note, and every command still unanswered under its key.
+static void test_outbox_in_two_tiers (void **state)
+{
+    fixture_t *fx = *state;
+    s_start (fx, 200);
+    size_t half = fx->count / 2;
+    for (size_t i = 0; i < fx->count; i++)
+        s_command (fx, &fx->entries[i], "Send");
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (!(fx->replies == fx->count && s_all_sent (fx, NULL, 1)) && zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (fx->replies, fx->count);
+    for (size_t i = 0; i < half; i++)
+        s_answer (fx, &fx->entries[i]);
+    assert_int_equal (s_pump_until (fx, &fx->stats.pending, fx->count - half), fx->count - half);
+
+    //  The unanswered half are stored, and no note sends anything any more.
+    deadline = zclock_mono () + WAIT_MS;
+    while (!(s_stored (fx) == fx->count - half && s_noted (fx) == 0) && zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (s_stored (fx), fx->count - half);
+    assert_int_equal (s_noted (fx), 0);
+
+    //  Answered, they leave their keys at once (the commit of the turn).
+    for (size_t i = half; i < fx->count; i++)
+        s_answer (fx, &fx->entries[i]);
+    assert_int_equal (s_pump_until (fx, &fx->stats.pending, 0), 0);
+    deadline = zclock_mono () + WAIT_MS;
+    while (s_stored (fx) > 0 && zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (s_stored (fx), 0);
+
+    //  New commands, unanswered, then a clean stop: stored, no note left.
+    uint64_t events = atomic_load (&fx->stats.events);
+    for (size_t i = 0; i < half; i++)
+        s_command (fx, &fx->entries[i], "Send");
+    assert_int_equal (s_pump_until (fx, &fx->stats.events, events + half), events + half);
+    zactor_destroy (&fx->worker);
+    assert_int_equal (s_stored (fx), half);
+    uint64_t *positions;
+    size_t notes;
+    assert_int_equal (journal_notes_list (fx->journal, 0, &positions, &notes), 0);
+    free (positions);
+    assert_int_equal (notes, 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_resends_and_stalls_on_time, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_passivation_on_time, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_in_two_tiers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

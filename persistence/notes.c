@@ -1,0 +1,257 @@
+/*  notes.c - the outbox's notes (keys.h, "The outbox in two tiers"):
+    reading them back, and folding them into 'o' keys when a store opens.
+
+    A note ('W' worker pos) is written by a worker's commit that sent
+    commands or answered commands not yet stored under their own keys;
+    the worker deletes its notes when it stores what they still hold
+    (runtime/outbox.c). So the outbox is the 'o' keys plus the commands
+    the notes send that no note answers. A node that stops, or crashes,
+    leaves its last notes: the next open folds them into 'o' keys and
+    deletes them in one synced write, so a store at rest has no notes and
+    every reader of the outbox (a scan, the books, a tool) finds it under
+    'o' keys alone.
+
+    Contract: entries are matched by (stream, id). An answer whose command
+    is under its 'o' key (none is written so, but a damaged or older store
+    may hold one) deletes that key at the fold. A note that does not parse
+    is skipped with a warning, as a scan skips a bad key: one damaged
+    record does not keep a node from starting.
+
+    Threads: any thread, as for journal_t. The fold runs at open, before
+    the store is shared; journal_notes_list and journal_outbox_scan_notes
+    hold the handle (journal_enter).
+*/
+#include "journal_internal.h"
+#include "keys.h"
+#include "log.h"
+#include <assert.h>
+#include <czmq.h>
+#include <leveldb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTE_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
+
+//  A command a note sends, copied out of the note.
+typedef struct {
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    uint8_t id[JOURNAL_ID_SIZE];
+    size_t size;
+    uint8_t envelope[];
+} noted_t;
+
+//  What the notes hold: the commands sent and the answers, by (id, stream).
+typedef struct {
+    zhashx_t *sent;     //  hash key -> noted_t *
+    zhashx_t *answered; //  hash key -> noted_t * (size 0)
+    size_t notes;       //  notes read
+} notes_t;
+
+static void s_hash_key (char *key, const char *stream, const uint8_t id[JOURNAL_ID_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < JOURNAL_ID_SIZE; i++) {
+        key[2 * i] = hex[id[i] >> 4];
+        key[2 * i + 1] = hex[id[i] & 0x0f];
+    }
+    strcpy (key + 2 * JOURNAL_ID_SIZE, stream);
+}
+
+static void s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void s_notes_close (notes_t *notes)
+{
+    zhashx_destroy (&notes->sent);
+    zhashx_destroy (&notes->answered);
+}
+
+//  Adds one note's entries to notes. Returns 0, SHOAL_EFORMAT (the note is
+//  skipped whole) or SHOAL_ENOMEM.
+static int s_note_add (notes_t *notes, const uint8_t *value, size_t size)
+{
+    size_t offset;
+    uint64_t count;
+    int rc = keys_log_open (value, size, &offset, &count);
+    //  Checked whole first, so that a damaged note adds nothing.
+    size_t at = offset;
+    keys_note_entry_t entry;
+    for (uint64_t i = 0; rc == 0 && i < count; i++)
+        rc = keys_note_next (value, size, &at, &entry);
+    if (rc)
+        return SHOAL_EFORMAT;
+    for (uint64_t i = 0; i < count; i++) {
+        keys_note_next (value, size, &offset, &entry);
+        noted_t *noted = malloc (sizeof (noted_t) + entry.size);
+        if (!noted)
+            return SHOAL_ENOMEM;
+        memcpy (noted->stream, entry.stream, sizeof noted->stream);
+        memcpy (noted->id, entry.id, JOURNAL_ID_SIZE);
+        noted->size = entry.size;
+        if (entry.size)
+            memcpy (noted->envelope, entry.envelope, entry.size);
+        char key[NOTE_HASH_KEY_MAX];
+        s_hash_key (key, noted->stream, noted->id);
+        zhashx_update (entry.envelope ? notes->sent : notes->answered, key, noted);
+    }
+    notes->notes++;
+    return 0;
+}
+
+//  Reads every note (worker < 0) or one worker's into notes, with db
+//  held. keys (may be NULL) gets each note's key as a uint64_t position,
+//  with one worker only. Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
+static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *keys)
+{
+    notes->sent = zhashx_new ();
+    notes->answered = zhashx_new ();
+    notes->notes = 0;
+    if (!notes->sent || !notes->answered)
+        return SHOAL_ENOMEM;
+    zhashx_set_destructor (notes->sent, s_free_item);
+    zhashx_set_destructor (notes->answered, s_free_item);
+    uint8_t prefix[3] = {'W', (uint8_t) (worker >> 8), (uint8_t) worker};
+    size_t prefix_len = worker < 0 ? 1 : 3;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    int rc = 0;
+    for (leveldb_iter_seek (it, (const char *) prefix, prefix_len);
+         rc == 0 && leveldb_iter_valid (it); leveldb_iter_next (it)) {
+        size_t key_len, value_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (!keys_has_prefix (key, key_len, prefix, prefix_len))
+            break;
+        const char *value = leveldb_iter_value (it, &value_len);
+        if (key_len != KEYS_NOTE_KEY_SIZE ||
+            (rc = s_note_add (notes, (const uint8_t *) value, value_len)) == SHOAL_EFORMAT) {
+            log_warn ("journal: skipped a malformed outbox note (%zu bytes of key, %zu of value)",
+                      key_len, value_len);
+            rc = 0;
+        }
+        if (rc == 0 && keys && key_len == KEYS_NOTE_KEY_SIZE) {
+            uint64_t *pos = malloc (sizeof (uint64_t));
+            if (!pos || !zlistx_add_end (keys, pos)) {
+                free (pos);
+                rc = SHOAL_ENOMEM;
+            } else
+                *pos = keys_get_be ((const uint8_t *) key + 3, 8);
+        }
+    }
+    return journal_iter_close (it, rc);
+}
+
+//  The hash key's stream and id of an answer: does it answer a sent one?
+static bool s_answered (notes_t *notes, const char *hash_key)
+{
+    return zhashx_lookup (notes->answered, hash_key) != NULL;
+}
+
+int journal_notes_fold (journal_t *self)
+{
+    assert (self);
+    notes_t notes;
+    int rc = s_notes_read (self, -1, &notes, NULL);
+    if (rc == 0 && notes.notes == 0) {
+        s_notes_close (&notes);
+        return 0;
+    }
+    leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+    size_t kept = 0, answered = 0;
+    for (noted_t *noted = rc == 0 ? zhashx_first (notes.sent) : NULL; noted;
+         noted = zhashx_next (notes.sent)) {
+        if (s_answered (&notes, zhashx_cursor (notes.sent)))
+            continue;
+        uint8_t key[KEYS_STREAM_MAX];
+        size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'o', noted->stream,
+                                      strlen (noted->stream), noted->id);
+        leveldb_writebatch_put (writes, (const char *) key, key_len, (const char *) noted->envelope,
+                                noted->size);
+        kept++;
+    }
+    for (noted_t *noted = rc == 0 ? zhashx_first (notes.answered) : NULL; noted;
+         noted = zhashx_next (notes.answered)) {
+        if (zhashx_lookup (notes.sent, zhashx_cursor (notes.answered)))
+            continue;
+        uint8_t key[KEYS_STREAM_MAX];
+        size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'o', noted->stream,
+                                      strlen (noted->stream), noted->id);
+        leveldb_writebatch_delete (writes, (const char *) key, key_len);
+        answered++;
+    }
+    size_t notes_read = notes.notes;
+    s_notes_close (&notes);
+    //  Every note goes, the malformed ones too.
+    leveldb_iterator_t *it = rc == 0 ? leveldb_create_iterator (self->db, self->read) : NULL;
+    for (it ? leveldb_iter_seek (it, "W", 1) : (void) 0; it && leveldb_iter_valid (it);
+         leveldb_iter_next (it)) {
+        size_t key_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (key_len < 1 || key[0] != 'W')
+            break;
+        leveldb_writebatch_delete (writes, key, key_len);
+    }
+    if (it)
+        rc = journal_iter_close (it, rc);
+    if (rc == 0 && (rc = journal_enter (self)) == 0) {
+        rc = journal_write_held (self, self->write, writes, false);
+        journal_leave (self);
+    }
+    leveldb_writebatch_destroy (writes);
+    if (rc == 0)
+        log_info ("journal %s: %zu outbox note%s of the last run folded: %zu command%s still "
+                  "unanswered kept in the outbox",
+                  self->dir, notes_read, notes_read == 1 ? "" : "s", kept, kept == 1 ? "" : "s");
+    (void) answered;
+    return rc;
+}
+
+int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    notes_t notes;
+    rc = s_notes_read (self, -1, &notes, NULL);
+    journal_leave (self);
+    for (noted_t *noted = rc == 0 ? zhashx_first (notes.sent) : NULL; noted;
+         noted = zhashx_next (notes.sent))
+        if (!s_answered (&notes, zhashx_cursor (notes.sent)) &&
+            fn (arg, noted->stream, noted->id, 0, noted->envelope, noted->size))
+            break;
+    s_notes_close (&notes);
+    return rc;
+}
+
+int journal_notes_list (journal_t *self, uint32_t worker, uint64_t **positions, size_t *count)
+{
+    assert (self);
+    assert (positions && count);
+    *positions = NULL;
+    *count = 0;
+    if (worker > UINT16_MAX)
+        return SHOAL_EINVAL;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    notes_t notes;
+    zlistx_t *keys = zlistx_new ();
+    if (!keys)
+        rc = SHOAL_ENOMEM;
+    else {
+        zlistx_set_destructor (keys, s_free_item);
+        rc = s_notes_read (self, (int) worker, &notes, keys);
+        s_notes_close (&notes);
+    }
+    journal_leave (self);
+    size_t size = keys ? zlistx_size (keys) : 0;
+    if (rc == 0 && size && !(*positions = malloc (size * sizeof (uint64_t))))
+        rc = SHOAL_ENOMEM;
+    for (uint64_t *pos = rc == 0 ? zlistx_first (keys) : NULL; pos; pos = zlistx_next (keys))
+        (*positions)[(*count)++] = *pos;
+    zlistx_destroy (&keys);
+    return rc;
+}
