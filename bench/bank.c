@@ -15,7 +15,7 @@
 
     This file is the workload: the requests of each phase and their
     replies, the books check and bank_run. Starting the nodes, the kills,
-    the freeze and the nodes' counters are in bank_nodes.c.
+    the freeze and the nodes' counters and CPU time are in bank_nodes.c.
 */
 #include "bank_internal.h"
 #include "books.h"
@@ -479,6 +479,19 @@ static int s_check_gets (run_t *run)
     return result->balanced ? 0 : SHOAL_EREJECTED;
 }
 
+//  The CPU time used since node_cpu and client_cpu were read (each -1 if
+//  it was not known then) into the result.
+static void s_cpu_span (run_t *run, int64_t node_cpu, int64_t client_cpu)
+{
+    bank_result_t *result = run->result;
+    int64_t node_now = node_cpu >= 0 ? bank_nodes_cpu_us (run) : -1;
+    int64_t client_now = client_cpu >= 0 ? measure_self_cpu_us () : -1;
+    result->node_cpu = node_now >= node_cpu && node_cpu >= 0;
+    result->node_cpu_us = result->node_cpu ? node_now - node_cpu : 0;
+    result->client_cpu = client_now >= client_cpu && client_cpu >= 0;
+    result->client_cpu_us = result->client_cpu ? client_now - client_cpu : 0;
+}
+
 int bank_run (const bank_options_t *options, bank_result_t *result)
 {
     memset (result, 0, sizeof *result);
@@ -565,9 +578,13 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         (rc = s_phase (&run, PHASE_BALANCE, options->accounts)))
         goto done;
     result->total_before = run.sum;
-    //  The node's counters around the transfers; a kill would reset them.
+    //  The node's counters and CPU time around the transfers; a kill would
+    //  reset them. The CPU is read inside the stats queries' span, right
+    //  around the clock's.
     if (options->kills == 0)
         result->counters = bank_nodes_counters (&run, &result->before);
+    int64_t node_cpu = own && options->kills == 0 ? bank_nodes_cpu_us (&run) : -1;
+    int64_t client_cpu = measure_self_cpu_us ();
     run.counting = true;
     int64_t started = zclock_usecs ();
     if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)) ||
@@ -575,6 +592,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         goto done;
     bank_nodes_thaw (&run); //  a freeze may outlast the transfers
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
+    s_cpu_span (&run, node_cpu, client_cpu);
     run.counting = false;
     result->own_queries = run.queries;
     if (result->counters)

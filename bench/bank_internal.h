@@ -86,6 +86,11 @@ void bank_nodes_thaw (run_t *run);
 //  Says on stderr when it cannot. True if it could.
 bool bank_nodes_counters (const run_t *run, bank_stats_t *stats);
 
+//  The CPU time, user and system, that the run's own nodes have used so
+//  far (µs, a cluster's summed); -1 if any node's is not known (one not
+//  started by the run, or not running).
+int64_t bank_nodes_cpu_us (const run_t *run);
+
 //  bank_view.c: waits (at most 2 minutes) until the bank's projections
 //  of every node have read their log to the end and their reactions are
 //  answered, and reads bank_totals into result->projected. Returns 0, or

@@ -3,8 +3,8 @@
     `shoal node` child per node), SIGKILLing a seeded random node and
     starting it again, freezing one with SIGSTOP and thawing it with
     SIGCONT, and reading the nodes' counters (bank_stats and its kin, see
-    bank.h). The workload itself is in bank.c; bank_internal.h holds what
-    the two share.
+    bank.h) and CPU time. The workload itself is in bank.c;
+    bank_internal.h holds what the two share.
 
     Contract: a node that is started again keeps its data directory and
     its endpoint (one node's, or the cluster file's ipc:// path), so the
@@ -203,6 +203,18 @@ bool bank_nodes_counters (const run_t *run, bank_stats_t *stats)
         fprintf (stderr, "%s: the node's stats did not come: %s\n", driver_command,
                  shoal_strerror (rc));
     return rc == 0;
+}
+
+int64_t bank_nodes_cpu_us (const run_t *run)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < run->node_count; i++) {
+        int64_t us = run->nodes[i].pid > 0 ? measure_cpu_us (run->nodes[i].pid) : -1;
+        if (us < 0)
+            return -1;
+        sum += us;
+    }
+    return run->node_count > 0 ? sum : -1;
 }
 
 //  Asks the node behind *client_p for its "stats" and destroys the client.

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char s_note[128]; //  progress_note's; the run's one thread only
@@ -62,6 +63,38 @@ int64_t measure_rss_kb (pid_t pid)
     if (file)
         fclose (file);
     return kb;
+}
+
+int64_t measure_cpu_us (pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    size_t n = fread (line, 1, sizeof line - 1, file);
+    fclose (file);
+    line[n] = 0;
+    //  "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+    //  so the fields are counted from its last ')'. After it come fields 3
+    //  (state) to 13; utime and stime are fields 14 and 15.
+    const char *fields = strrchr (line, ')');
+    unsigned long long utime, stime;
+    long ticks = sysconf (_SC_CLK_TCK);
+    if (!fields || ticks <= 0 ||
+        sscanf (fields + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                &stime) != 2)
+        return -1;
+    return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) ticks);
+}
+
+int64_t measure_self_cpu_us (void)
+{
+    struct rusage usage;
+    if (getrusage (RUSAGE_SELF, &usage) != 0)
+        return -1;
+    return (int64_t) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
 //  Sends a query on client and waits for its reply. Returns 0 with reply

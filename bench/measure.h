@@ -1,6 +1,7 @@
 /*  measure.h - showing a run's progress, and measuring a node process:
-    its start, its first answers, its memory. Used by the demo and the
-    bench. One thread (measure_timed_start runs its probe on a second).
+    its start, its first answers, its memory, its CPU time. Used by the
+    demo and the bench. One thread (measure_timed_start runs its probe on
+    a second).
 */
 #ifndef MEASURE_H_INCLUDED
 #define MEASURE_H_INCLUDED
@@ -33,5 +34,15 @@ int measure_timed_get (const char *endpoint, const char *address, double *ms, in
 
 //  The resident set of process pid in KiB (VmRSS), 0 if unknown.
 int64_t measure_rss_kb (pid_t pid);
+
+//  The CPU time process pid has used so far, user and system, all its
+//  threads (utime + stime of /proc/PID/stat), in µs. Its steps are a
+//  clock tick (sysconf (_SC_CLK_TCK), 10 ms at 100 Hz). -1 if unknown (no
+//  such process, no /proc).
+int64_t measure_cpu_us (pid_t pid);
+
+//  This process's own CPU time so far, user and system, all its threads
+//  (getrusage RUSAGE_SELF), in µs. -1 if unknown.
+int64_t measure_self_cpu_us (void);
 
 #endif

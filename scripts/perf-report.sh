@@ -28,10 +28,12 @@
 # marked section of FILE (default docs/PERFORMANCE.md) with the ratio table:
 # shoal's transfers/s over PostgreSQL's, and shoal's LevelDB records/s (its
 # transfers/s times its records per transfer, from the node's counters)
-# over what LevelDB alone sustained at the same records per commit, with
-# the JSON lines it was made from; progress and the benches' stderr go to a
-# log in $TMPDIR (or /tmp). Needs PostgreSQL (scripts/install-deps.sh
-# --bench) and jq. About 3 minutes a round on a 2-core machine.
+# over what LevelDB alone sustained at the same records per commit, and the
+# node's CPU µs per completed transfer (cpu_us_per_transfer, see `shoal
+# bench --help`), with the JSON lines it was made from; progress and the
+# benches' stderr go to a log in $TMPDIR (or /tmp). Needs PostgreSQL
+# (scripts/install-deps.sh --bench) and jq. About 3 minutes a round on a
+# 2-core machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -156,8 +158,8 @@ pg_report() {
         echo "\$TMPDIR on $(df -h "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $1}'), load average (1, 5, 15 min) $load_start at the start, $load_end at the end."
         echo "PostgreSQL $(jq -r -s 'map(select(.postgres)) | .[0].postgres // "?"' "$jsonl"), LevelDB $(jq -r -s 'map(select(.mode == "ceiling")) | .[0].leveldb // "?"' "$jsonl")."
         echo
-        echo "| round | workload | PostgreSQL transfers/s | shoal transfers/s | shoal / PostgreSQL | books (pg, shoal) | shoal records/transfer | shoal records/commit | shoal records/s | LevelDB alone, records/s at that batch | shoal / LevelDB alone | transfers/s LevelDB alone allows at shoal's records/transfer | load before (pg, shoal, ceiling) |"
-        echo "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        echo "| round | workload | PostgreSQL transfers/s | shoal transfers/s | shoal / PostgreSQL | books (pg, shoal) | shoal node CPU µs/transfer | shoal records/transfer | shoal records/commit | shoal records/s | LevelDB alone, records/s at that batch | shoal / LevelDB alone | transfers/s LevelDB alone allows at shoal's records/transfer | load before (pg, shoal, ceiling) |"
+        echo "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         jq -r -s '
             def r(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
             def f1: if . == null then "-" else (. * 10 | round) as $x | "\($x / 10 | floor).\($x % 10)" end;
@@ -174,7 +176,7 @@ pg_report() {
             "\(div($s.transfers_per_second; $pg.transfers_per_second) | f1)× | " +
             "\(if $pg == null then "-" elif $pg.balanced then "balance" else "BROKEN" end), " +
             "\(if $s == null then "-" elif $s.balanced then "balance" else "BROKEN" end) | " +
-            "\($s.records_per_transfer | f1) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
+            "\($s.cpu_us_per_transfer // null | r(0)) | \($s.records_per_transfer | f1) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
             "\($top | r(0)) | \(div($s.records_per_second; $top) * 100 | r(0))% | " +
             "\(div($top; $s.records_per_transfer) | r(0)) | " +
             "\([($x | map(select(.row == "pg " + $w)) | .[0].load), $s.load,
@@ -201,7 +203,9 @@ pg_report() {
         echo "(puts and deletes) over the same span, from the node's counters; LevelDB alone"
         echo "is read at shoal's own records per commit (rounded), so the last"
         echo "column is the transfers/s the store would allow with shoal's present record"
-        echo "count, if nothing else cost anything."
+        echo "count, if nothing else cost anything. The node's CPU µs per transfer is its"
+        echo "user and system time (all threads, /proc, 10 ms ticks) from the first Start"
+        echo "sent until every transfer was seen terminal, over the completed transfers."
         echo
         echo "<details><summary>The JSON lines the table was made from</summary>"
         echo

@@ -34,12 +34,22 @@ static void s_help (FILE *out)
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
              "                 (the bench's own gets left out); LevelDB records per\n"
-             "                 completed transfer and per second; the node's peak RSS\n\n"
+             "                 completed transfer and per second; the node's peak RSS\n"
+             "  node CPU       the node's CPU time, user and system, all its threads\n"
+             "                 (utime + stime of /proc/PID/stat, in clock ticks of 10 ms at\n"
+             "                 100 Hz), read just before the first Start and once every\n"
+             "                 transfer is terminal (answering the bench's gets included):\n"
+             "                 per completed transfer (JSON cpu_us_per_transfer, µs), in all\n"
+             "                 (node_cpu_seconds) and over the wall clock of that span, in\n"
+             "                 cores (node_cpu_cores: 1.0 is one core busy throughout); and\n"
+             "                 the bench's own, every thread, over the same span\n"
+             "                 (client_cpu_seconds): it runs on the same cores as the node\n\n"
              "With --nodes N it starts a cluster of N nodes of its own instead\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
              "node) and one client connected to all of them; requests go to any node, which\n"
              "forwards what it does not own. The books are checked across every node's\n"
-             "journal; the node figures are the nodes' counters summed (peak RSS too).\n\n"
+             "journal; the node figures are the nodes' counters summed (peak RSS and CPU\n"
+             "time too).\n\n"
              "With --endpoint it runs against a node that is already running instead. Its\n"
              "accounts and transfers are named from the seed and the clock, so they do not\n"
              "meet earlier runs. There is no journal to read from here, so:\n"
@@ -52,6 +62,8 @@ static void s_help (FILE *out)
              "  - the books are checked with gets: the run's accounts still hold what was\n"
              "    deposited and every transfer is terminal;\n"
              "  - the node's counters and peak RSS include whatever else it did meanwhile;\n"
+             "    its CPU time is not known (no pid): node_cpu_seconds, node_cpu_cores and\n"
+             "    cpu_us_per_transfer are null, client_cpu_seconds is there;\n"
              "    --durability and --workers are the node's own and not set from here.\n\n"
              "Set-up (opening, funding, reading balances) runs with max(C, 1024) requests in\n"
              "flight; it is not measured.\n\n"
@@ -138,6 +150,12 @@ typedef struct {
     int64_t duplicates;          //  commands and replies it had seen already
     int64_t peak_rss_kb;         //  the node's, over its life
     int64_t workers;             //  0: unknown
+    bool node_cpu;               //  the node's CPU figures below are known
+    double node_cpu_seconds;     //  user + system over the wall clock's span (summed: a cluster)
+    double node_cpu_cores;       //  node_cpu_seconds over that span's seconds
+    double cpu_us_per_transfer;  //  node CPU µs per completed transfer (0: none completed)
+    bool client_cpu;             //  client_cpu_seconds is known
+    double client_cpu_seconds;   //  this process's, over the same span
 } figures_t;
 
 static void s_figures (const bank_result_t *r, figures_t *f)
@@ -146,6 +164,14 @@ static void s_figures (const bank_result_t *r, figures_t *f)
     f->seconds = r->span_seconds > 0 ? r->span_seconds : r->transfer_seconds;
     f->per_second = r->span_seconds > 0 ? r->span_per_second : r->transfers_per_second;
     f->counters = r->counters;
+    f->node_cpu = r->node_cpu;
+    f->node_cpu_seconds = (double) r->node_cpu_us / 1e6;
+    if (r->transfer_seconds > 0)
+        f->node_cpu_cores = f->node_cpu_seconds / r->transfer_seconds;
+    if (r->completed > 0)
+        f->cpu_us_per_transfer = (double) r->node_cpu_us / (double) r->completed;
+    f->client_cpu = r->client_cpu;
+    f->client_cpu_seconds = (double) r->client_cpu_us / 1e6;
     if (!r->counters)
         return;
     const bank_stats_t *a = &r->after, *b = &r->before;
@@ -217,6 +243,18 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
                 r->nodes >= 2 ? "the nodes' summed" : "node");
     } else
         printf ("  node           counters not available\n");
+    if (f->node_cpu)
+        printf ("  node CPU       %.1f µs per completed transfer, %.3f s%s, %.2f cores over "
+                "%.3f s wall",
+                f->cpu_us_per_transfer, f->node_cpu_seconds, r->nodes >= 2 ? " (nodes summed)" : "",
+                f->node_cpu_cores, r->transfer_seconds);
+    else
+        printf ("  node CPU       not known (%s)",
+                o->endpoint ? "a node the bench did not start" : "not readable from /proc");
+    if (f->client_cpu)
+        printf ("; client %.3f s (%.2f cores)", f->client_cpu_seconds,
+                r->transfer_seconds > 0 ? f->client_cpu_seconds / r->transfer_seconds : 0.0);
+    printf ("\n");
     printf ("  books balance  %s\n", r->balanced ? "yes" : "NO");
     if (r->problem[0])
         printf ("  broken: %s (seed %llu)\n", r->problem, (unsigned long long) o->seed);
@@ -252,6 +290,11 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("resends", f->counters, (double) f->resends, 0);
     s_json_number ("duplicates", f->counters, (double) f->duplicates, 0);
     s_json_number ("peak_rss_kb", f->counters, (double) f->peak_rss_kb, 0);
+    s_json_number ("node_cpu_seconds", f->node_cpu, f->node_cpu_seconds, 3);
+    s_json_number ("node_cpu_cores", f->node_cpu, f->node_cpu_cores, 2);
+    s_json_number ("cpu_us_per_transfer", f->node_cpu && r->completed > 0, f->cpu_us_per_transfer,
+                   1);
+    s_json_number ("client_cpu_seconds", f->client_cpu, f->client_cpu_seconds, 3);
     printf ("\"client_resends\":%zu,\"balanced\":%s,\"accounts\":%zu,\"concurrency\":%zu,"
             "\"hot\":%zu,\"durability\":",
             r->resends, r->balanced ? "true" : "false", o->accounts, o->window, o->hot);

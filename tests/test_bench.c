@@ -1,0 +1,146 @@
+/*  test_bench.c - `shoal bench` (transfers) as a script reads it: a short
+    run on a cluster of its own, whose --json line is one well-formed
+    object (python3's json) with the node's and the client's CPU time over
+    the transfers, positive and consistent with the other figures, and the
+    "node CPU" text line beside it; and against a node it did not start
+    (--endpoint), where the node's CPU is null and said to be unknown.
+
+    The cluster's nodes listen on ipc:// under the test's own $TMPDIR
+    (--nodes 2 makes them with `shoal cluster init --ipc`), and the
+    --endpoint node on ipc://DIR/node.ipc: no TCP port. Only that the
+    figures are there and sane: how high they are belongs to `shoal
+    bench`, not to a test. The runs are bounded by timeout(1).
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  The bench with $DIR/tmp as its $TMPDIR (its data directories go there),
+//  a few thousand transfers: enough CPU time to span many clock ticks.
+#define BENCH                                                                                      \
+    "mkdir -p $DIR/tmp && TMPDIR=$DIR/tmp timeout 600 $SHOAL bench --accounts 200 "                \
+    "--transfers 2000 --concurrency 64 --json"
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-bench");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+#define assert_has(out, needle)                                                                    \
+    do {                                                                                           \
+        if (!strstr ((out), (needle)))                                                             \
+            fail_msg ("expected '%s' in: %s", (needle), (out));                                    \
+    } while (0)
+
+//  The last line of text (borrowed, in text, which loses its last newline).
+static const char *s_last_line (char *text)
+{
+    size_t len = strlen (text);
+    while (len && text[len - 1] == '\n')
+        text[--len] = 0;
+    char *line = strrchr (text, '\n');
+    return line ? line + 1 : text;
+}
+
+//  Checks the JSON line of out with the python3 program check (d is the
+//  object); fails the test with what it printed if it does not hold.
+static void s_check_json (proc_t *p, char *out, const char *check)
+{
+    char path[256], said[PROC_OUTPUT_MAX];
+    snprintf (path, sizeof path, "%s/bench.json", p->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "%s\n", s_last_line (out));
+    fclose (file);
+    int rc = proc_sh (said, sizeof said,
+                      "python3 -c 'import json, sys\n"
+                      "d = json.loads (open (sys.argv[1]).read ())\n"
+                      "assert d[\"balanced\"] and d[\"completed\"] == 2000, d\n"
+                      "%s\n"
+                      "print (\"ok\")' %s 2>&1",
+                      check, path);
+    if (rc != 0)
+        fail_msg ("the JSON line is not as expected: %s", said);
+}
+
+//  On a cluster of two of its own: the nodes' CPU time summed, per
+//  completed transfer and in cores over the wall clock; the client's.
+static void test_cpu_own_nodes (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int rc = proc_run (p, out, err, BENCH " --nodes 2");
+    if (rc != 0)
+        fail_msg ("bench exited %d: %s", rc, err);
+    assert_has (out, "\n  node CPU       ");
+    assert_has (out, " µs per completed transfer, ");
+    assert_has (out, "; client ");
+    s_check_json (
+        p, out,
+        "assert d[\"nodes\"] == 2, d\n"
+        "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\",\n"
+        "          \"client_cpu_seconds\"):\n"
+        "    assert d[k] is not None and d[k] > 0, (k, d)\n"
+        "s, c = d[\"node_cpu_seconds\"], d[\"completed\"]\n"
+        "assert abs (d[\"cpu_us_per_transfer\"] * c / 1e6 - s) <= 0.001 + 1e-3 * s, d\n"
+        "assert abs (d[\"node_cpu_cores\"] * d[\"wall_seconds\"] - s) <= 0.01 + 0.01 * s, d\n"
+        "assert d[\"node_cpu_cores\"] <= 2 * 64, d");
+    //  Its data directories are gone: nothing left in its $TMPDIR.
+    assert_int_equal (proc_run (p, out, NULL, "ls -A $DIR/tmp"), 0);
+    assert_string_equal (out, "");
+}
+
+//  Against a node the bench did not start: no pid, so the node's CPU is
+//  null and said to be unknown; the client's is still there.
+static void test_cpu_endpoint (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off");
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int rc = proc_run (p, out, err, BENCH " --endpoint $E");
+    if (rc != 0)
+        fail_msg ("bench --endpoint exited %d: %s", rc, err);
+    assert_has (out, "\n  node CPU       not known (a node the bench did not start); client ");
+    s_check_json (p, out,
+                  "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\"):\n"
+                  "    assert k in d and d[k] is None, (k, d)\n"
+                  "assert d[\"client_cpu_seconds\"] > 0, d");
+}
+
+//  --help says what the fields are, and that --endpoint leaves them null.
+static void test_help (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL bench --help"), 0);
+    assert_has (out, "cpu_us_per_transfer");
+    assert_has (out, "node_cpu_seconds");
+    assert_has (out, "node_cpu_cores");
+    assert_has (out, "client_cpu_seconds");
+    assert_has (out, "its CPU time is not known (no pid)");
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_cpu_own_nodes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cpu_endpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_help, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
