@@ -183,6 +183,13 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
     return rc;
 }
 
+void journal_batch_remember (journal_batch_t *self, const char *stream, int64_t version)
+{
+    assert (self);
+    if (keys_stream_len (stream) > 0 && version >= 0)
+        s_remember (self, stream, version);
+}
+
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
                           const journal_event_t *events, size_t count, int64_t created,
                           int64_t *version)

@@ -323,6 +323,14 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
 
 //  The stream's version as this batch sees it (staged, else committed).
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version);
+//  Tells the batch that stream's committed version is version, as its
+//  caller has just read the stream from the store (an actor's load: its
+//  last event's seq, or its snapshot's with no event after it, or 0), so
+//  that journal_batch_version does not seek it again. Valid only while
+//  this batch's thread is the stream's one writer. Ignores an invalid
+//  stream or a negative version; can't fail (out of memory, the version
+//  is not remembered).
+void journal_batch_remember (journal_batch_t *self, const char *stream, int64_t version);
 
 int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
                             const uint8_t *state, size_t size);

@@ -131,8 +131,9 @@ static int s_actor_restore (worker_t *self, actor_t *actor)
     return 0;
 }
 
-//  Loads an actor from its latest snapshot and the events after it.
-//  Returns the actor (owned by the caller) or NULL with *rc set.
+//  Loads an actor from its latest snapshot and the events after it, and
+//  tells the worker's batch the stream's committed version. Returns the
+//  actor (owned by the caller) or NULL with *rc set.
 static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const char *address,
                               int *rc)
 {
@@ -156,6 +157,10 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
         s_actor_free (actor);
         return NULL;
     }
+    //  The replay read to the stream's end: its version is the committed
+    //  one (a snapshot is committed with the event it was taken at), which
+    //  the append of this actor's next turn would otherwise seek again.
+    journal_batch_remember (self->batch, address, actor->version);
     self->stats->activations++;
     return actor;
 }

@@ -11,12 +11,24 @@
 
 static const shoal_data_t s_empty_data; //  map NULL: every key absent
 
+//  Writes the id's bytes in lowercase hex and a NUL into hex, which holds
+//  2 * ENVELOPE_ID_SIZE + 1 bytes. A table, not snprintf: this runs for
+//  every message a worker takes.
+static void s_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++) {
+        hex[2 * i] = digits[id[i] >> 4];
+        hex[2 * i + 1] = digits[id[i] & 0x0f];
+    }
+    hex[2 * ENVELOPE_ID_SIZE] = '\0';
+}
+
 int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
 {
     memset (msg, 0, sizeof (*msg));
     msg->envelope = envelope;
-    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
-        snprintf (msg->id + 2 * i, 3, "%02x", envelope->id[i]);
+    s_id_hex (envelope->id, msg->id);
     const uint8_t *data = envelope->payload;
     size_t size = envelope->payload_size;
     if (envelope->kind == ENVELOPE_REPLY &&

@@ -869,6 +869,71 @@ static size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *
     return at + len + 1 + tail_len;
 }
 
+//  A version told to the batch (journal_batch_remember, as an actor's load
+//  does) answers journal_batch_version without a seek, follows the batch's
+//  own commits, and is forgotten when a commit fails: a stale one would let
+//  an append overwrite committed events.
+static void test_remembered_version (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *writer = journal_batch_new (journal);
+    assert_int_equal (s_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (s_append_one (writer, "account/a", 1, "credited", 2, NULL), 0);
+    assert_int_equal (journal_batch_commit (writer), 0);
+    journal_batch_destroy (&writer);
+
+    //  Told the true version, the batch appends after it and then knows
+    //  the version its commit made.
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_batch_remember (batch, "account/a", 2);
+    int64_t version;
+    assert_int_equal (s_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
+    assert_int_equal (version, 3);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 3);
+    assert_int_equal (s_version (journal, "account/a"), 3);
+
+    //  The batch believes what it is told (this is what makes it a cache):
+    //  told a version that is not the store's, it answers that one.
+    journal_batch_remember (batch, "account/a", 7);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 7);
+
+    //  A failed commit forgets it: the store answers again, and an append
+    //  expecting the stale version is refused, not written at seq 8.
+    journal_fail_commits_after (journal, 1);
+    assert_int_equal (s_append_one (batch, "account/b", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
+    journal_fail_commits_after (journal, 0);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 3);
+    assert_int_equal (s_append_one (batch, "account/a", 7, "credited", 4, NULL), SHOAL_ECONFLICT);
+    assert_int_equal (s_append_one (batch, "account/a", 3, "credited", 4, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    events_t *read = s_read_all (journal, "account/a");
+    assert_int_equal (read->count, 4);
+    for (size_t i = 0; i < read->count; i++)
+        assert_int_equal (read->seq[i], (int64_t) i + 1);
+    assert_int_equal (read->n[3], 4);
+    free (read);
+
+    //  Staged events win over a remembered version; what cannot be a
+    //  version is not remembered.
+    assert_int_equal (s_append_one (batch, "account/c", 0, "opened", 1, NULL), 0);
+    journal_batch_remember (batch, "account/c", 0);
+    assert_int_equal (journal_batch_version (batch, "account/c", &version), 0);
+    assert_int_equal (version, 1);
+    journal_batch_clear (batch);
+    journal_batch_remember (batch, "account/d", -1);
+    journal_batch_remember (batch, "", 5);
+    journal_batch_remember (batch, NULL, 5);
+    assert_int_equal (journal_batch_version (batch, "account/d", &version), 0);
+    assert_int_equal (version, 0);
+    journal_batch_destroy (&batch);
+}
+
 static void test_corrupted_event (void **state)
 {
     fixture_t *fixture = *state;
@@ -1412,6 +1477,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_busy_other_process, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_remembered_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seq_limit, s_setup, s_teardown),

@@ -6,7 +6,8 @@
     What it shows: counters count an outcome once, when it is released
     after its commit. A batch whose commit fails (journal_fail_commits_after)
     counts nothing, and the commands it held, retried by their client,
-    count once.
+    count once. An actor loaded from the journal (events, a snapshot, or
+    nothing) appends its next events right after its stream's last one.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,28 @@ static const shoal_type_t s_counter = {
     .view = s_counter_view,
 };
 
+//  The same counter, with snapshots: "tally/..." addresses.
+static void s_counter_snapshot (const void *state, shoal_rec_t *out)
+{
+    shoal_rec_int (out, "count", *(const int64_t *) state);
+}
+
+static int s_counter_restore (void *state, int version, const shoal_data_t *snapshot)
+{
+    (void) version;
+    return shoal_data_int (snapshot, "count", (int64_t *) state);
+}
+
+static const shoal_type_t s_tally = {
+    .name = "tally",
+    .state_size = sizeof (int64_t),
+    .apply = s_counter_apply,
+    .handle = s_counter_handle,
+    .view = s_counter_view,
+    .snapshot = s_counter_snapshot,
+    .restore = s_counter_restore,
+};
+
 //  --------------------------------------------------------------------------
 //  Fixture: a journal, one worker, and the two sockets of the front.
 
@@ -94,6 +117,7 @@ static int s_setup (void **state)
     fx->registry = registry_new ();
     assert_non_null (fx->registry);
     assert_int_equal (shoal_register (fx->registry, &s_counter), 0);
+    assert_int_equal (shoal_register (fx->registry, &s_tally), 0);
     fx->config = (worker_config_t){
         .journal = fx->journal,
         .registry = fx->registry,
@@ -146,11 +170,12 @@ static void s_command_id (size_t index, uint8_t id[ENVELOPE_ID_SIZE])
 //  Sends command index ("Add" to one of the counters) as the front does:
 //  [route, frame], with queued_bytes counting the frame until the worker
 //  takes it. created is the first send's time, kept by every retry.
-static void s_send (fixture_t *fx, size_t index, int64_t created, uint32_t attempt)
+static void s_send_to (fixture_t *fx, const char *to, size_t index, int64_t created,
+                       uint32_t attempt)
 {
     envelope_t command = {.kind = ENVELOPE_COMMAND, .attempt = attempt, .created = created};
     s_command_id (index, command.id);
-    snprintf (command.to, sizeof command.to, "counter/c%zu", index % COUNTERS);
+    snprintf (command.to, sizeof command.to, "%s", to);
     snprintf (command.name, sizeof command.name, "Add");
     uint8_t *frame;
     size_t size;
@@ -160,6 +185,14 @@ static void s_send (fixture_t *fx, size_t index, int64_t created, uint32_t attem
     assert_int_equal (zmq_send (push, ROUTE, strlen (ROUTE), ZMQ_SNDMORE), (int) strlen (ROUTE));
     assert_int_equal (zmq_send (push, frame, size, 0), (int) size);
     free (frame);
+}
+
+//  Sends command index to one of the counters, as s_send_to.
+static void s_send (fixture_t *fx, size_t index, int64_t created, uint32_t attempt)
+{
+    char to[SHOAL_ADDRESS_MAX + 1];
+    snprintf (to, sizeof to, "counter/c%zu", index % COUNTERS);
+    s_send_to (fx, to, index, created, attempt);
 }
 
 static char s_last_code[ENVELOPE_CODE_MAX + 1]; //  the last refusal's code
@@ -294,10 +327,83 @@ static void test_failed_commits_count_once (void **state)
     assert_int_equal (atomic_load (&fx->stats.events), journaled);
 }
 
+//  Stages count "Added" events on stream in a batch of the test's own, and
+//  a snapshot of the count at snapshot_at (0: none), and commits them.
+static void s_prefill (fixture_t *fx, const char *stream, int64_t count, int64_t snapshot_at)
+{
+    journal_batch_t *batch = journal_batch_new (fx->journal);
+    assert_non_null (batch);
+    static const uint8_t empty_map[] = {0x80};
+    journal_event_t added = {"Added", empty_map, sizeof empty_map};
+    for (int64_t seq = 1; seq <= count; seq++) {
+        assert_int_equal (journal_batch_append (batch, stream, seq - 1, &added, 1, 1, NULL), 0);
+        if (seq == snapshot_at) {
+            const uint8_t state[] = {0x81, 0xa5, 'c', 'o', 'u', 'n', 't', (uint8_t) seq};
+            assert_int_equal (journal_batch_snapshot (batch, stream, seq, state, sizeof state), 0);
+        }
+    }
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+}
+
+static int s_collect_seq (void *arg, int64_t seq, const char *name, const uint8_t *data,
+                          size_t size, int64_t created)
+{
+    (void) name, (void) data, (void) size, (void) created;
+    int64_t *seqs = arg;
+    seqs[++seqs[0]] = seq;
+    return seqs[0] == 15;
+}
+
+//  An actor loaded from the journal tells the worker's batch its stream's
+//  version, so its first append does not seek it again: that version must
+//  be the stream's last event (replayed after a snapshot, or the
+//  snapshot's own when none follows it, or none at all), or its events
+//  would be refused as a conflict, or written over committed ones.
+static void test_loaded_actor_appends_after_its_last_event (void **state)
+{
+    fixture_t *fx = *state;
+    const char *streams[] = {"counter/c0", "tally/t0", "tally/t1", "tally/t2"};
+    s_prefill (fx, streams[0], 5, 0);
+    s_prefill (fx, streams[1], 5, 5); //  the snapshot is at the last event
+    s_prefill (fx, streams[2], 5, 3); //  two events after the snapshot
+    //  streams[3] has none: a new stream
+    int64_t created = zclock_time ();
+    for (uint32_t round = 0; round < 2; round++) {
+        for (size_t i = 0; i < 4; i++)
+            s_send_to (fx, streams[i], 4 * round + i, created, 0);
+        size_t index, answered = 0;
+        bool ok;
+        int64_t deadline = zclock_mono () + WAIT_MS;
+        while (answered < 4 && zclock_mono () < deadline) {
+            if (!s_recv_reply (fx, 100, &index, &ok))
+                continue;
+            assert_true (ok);
+            answered++;
+        }
+        assert_int_equal (answered, 4);
+    }
+    zactor_destroy (&fx->worker);
+    for (size_t i = 0; i < 4; i++) {
+        int64_t version, expected = i == 3 ? 2 : 7;
+        assert_int_equal (journal_version (fx->journal, streams[i], &version), 0);
+        assert_int_equal (version, expected);
+        int64_t seqs[16] = {0};
+        assert_int_equal (journal_read (fx->journal, streams[i], 1, 0, s_collect_seq, seqs), 0);
+        assert_int_equal (seqs[0], expected);
+        for (int64_t seq = 1; seq <= expected; seq++)
+            assert_int_equal (seqs[seq], seq);
+    }
+    assert_int_equal (atomic_load (&fx->stats.accepted), 8);
+    assert_int_equal (atomic_load (&fx->stats.events), 8);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_failed_commits_count_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_loaded_actor_appends_after_its_last_event, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
