@@ -1,23 +1,23 @@
 /*  ceiling.c - LevelDB alone on the bench's disk: synced group commits of
     records shaped like a transfer's (see ceiling.h).
 
-    The records follow, in a cycle of 12, what one completed transfer
-    writes today: 5 events, 3 inbox records, 2 outbox puts and 2 deletes
-    of outbox entries put earlier. Their key and value sizes are the means
-    seen in `shoal bench --accounts 10000` (leveldb_writebatch_put counted
-    by a preloaded shim, 2026-12-02): events 28 + 42 bytes, inbox records
-    36 + 75, outbox entries 37 + 119. Keys are laid out as persistence/
-    keys.h lays them out ('S' shard tag stream ...), over 10,000 account
-    streams and 10,000 transfer streams drawn at random, events with a
-    sequence number that grows per stream, inbox and outbox ids random;
-    values are random bytes (compression is off, as in shoal's store). A
-    delete removes the outbox entry put CEILING_DELETE_LAG outbox puts
-    before, as a reply arriving moments later does. Each write also holds
-    one record of the node's event log ('L' pos, 9 bytes of key), which
-    copies every event of the write: 6 bytes and 59 per event (the mean
-    seen the same way), not counted among the records, as the node's own
-    counter does not count it either. The projections' few records are
-    left out (368 in a run of 20,000 transfers).
+    The records follow, in a cycle of 8, what one completed transfer
+    writes today: 5 events and 3 inbox records. Their key and value sizes
+    are the means seen in `shoal bench --accounts 10000`
+    (leveldb_writebatch_put counted by a preloaded shim, 2026-12-02):
+    events 28 + 42 bytes, inbox records 36 + 75. Keys are laid out as
+    persistence/keys.h lays them out ('S' shard tag stream ...), over
+    10,000 account streams drawn at random, events with a sequence number
+    that grows per stream, inbox ids random; values are random bytes
+    (compression is off, as in shoal's store). Each write also holds one
+    record of the node's event log ('L' pos, 9 bytes of key), which copies
+    every event of the write (6 bytes and 59 per event, the mean seen the
+    same way), and one outbox note ('W' worker pos, 11 bytes of key: per
+    transfer, 2 commands sent of CEILING_NOTE_SENT bytes and 2 answers of
+    CEILING_NOTE_ANSWER), neither counted among the records (the node
+    counts its note, one record per write). The outbox entries a worker
+    stores under their keys when still unanswered after a second, and the
+    projections' few records, are left out.
 
     Limits: a store that starts empty, so compaction costs less than in a
     store that holds months of journal; the options copy journal_open's
@@ -37,15 +37,18 @@
 #define STORE_WRITE_BUFFER_BYTES (16u << 20)
 #define STORE_BLOOM_BITS_PER_KEY 10
 
-#define CEILING_STREAMS 10000 //  account streams, and transfer streams
-#define CEILING_DELETE_LAG 64 //  outbox puts between an entry's put and its delete
-#define CEILING_KEY_MAX 64    //  bytes of the longest key below
-#define CEILING_VALUE_MAX 128 //  bytes of the longest value below
-#define CEILING_LOG_KEY 9     //  'L' pos:u64be
-#define CEILING_LOG_HEADER 6  //  a log record's header
-#define CEILING_LOG_ENTRY 59  //  a log record's bytes per event
+#define CEILING_STREAMS 10000  //  account streams
+#define CEILING_KEY_MAX 64     //  bytes of the longest key below
+#define CEILING_VALUE_MAX 128  //  bytes of the longest value below
+#define CEILING_LOG_KEY 9      //  'L' pos:u64be
+#define CEILING_LOG_HEADER 6   //  a log record's header
+#define CEILING_LOG_ENTRY 59   //  a log record's bytes per event
+#define CEILING_NOTE_KEY 11    //  'W' worker:u16be pos:u64be
+#define CEILING_NOTE_SENT 156  //  a note's bytes per command sent (stream, id, envelope)
+#define CEILING_NOTE_ANSWER 35 //  and per answer (stream, id)
+#define CEILING_CYCLE_EVENTS 5 //  events per cycle: one cycle is one transfer
 
-typedef enum { RECORD_EVENT, RECORD_INBOX, RECORD_OUTBOX, RECORD_DELETE } record_kind_t;
+typedef enum { RECORD_EVENT, RECORD_INBOX } record_kind_t;
 
 //  One record of the cycle: its kind and its key and value bytes.
 typedef struct {
@@ -55,10 +58,8 @@ typedef struct {
 } record_shape_t;
 
 static const record_shape_t s_cycle[] = {
-    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},   {RECORD_OUTBOX, 37, 119},
-    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},   {RECORD_DELETE, 37, 0},
-    {RECORD_EVENT, 28, 42}, {RECORD_OUTBOX, 37, 119}, {RECORD_EVENT, 28, 42},
-    {RECORD_INBOX, 36, 75}, {RECORD_DELETE, 37, 0},   {RECORD_EVENT, 28, 42},
+    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75}, {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},
+    {RECORD_EVENT, 28, 42}, {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75}, {RECORD_EVENT, 28, 42},
 };
 #define CEILING_CYCLE (sizeof s_cycle / sizeof s_cycle[0])
 
@@ -69,11 +70,12 @@ const char *ceiling_mix (double *bytes_per_record)
         for (size_t i = 0; i < CEILING_CYCLE; i++)
             bytes += s_cycle[i].key + s_cycle[i].value +
                      (s_cycle[i].kind == RECORD_EVENT ? CEILING_LOG_ENTRY : 0);
+        bytes += 2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER;
         *bytes_per_record = (double) bytes / (double) CEILING_CYCLE;
     }
-    return "per 12 records, as a transfer writes them: 5 events (28 + 42 B), 3 inbox records "
-           "(36 + 75 B), 2 outbox puts (37 + 119 B), 2 outbox deletes (37 B); and per write "
-           "one event log record, 59 B per event in it, not counted as a record";
+    return "per 8 records, as a transfer writes them: 5 events (28 + 42 B), 3 inbox records "
+           "(36 + 75 B); and per write one event log record (59 B per event in it) and one "
+           "outbox note (2 x 156 B + 2 x 35 B per transfer in it), not counted as records";
 }
 
 void ceiling_leveldb_version (int *major, int *minor)
@@ -90,14 +92,13 @@ typedef struct {
     leveldb_cache_t *cache;
     leveldb_writeoptions_t *synced;
     leveldb_writebatch_t *batch;
-    uint64_t random;                                     //  xorshift64* state, never 0
-    uint64_t seq[CEILING_STREAMS];                       //  each account stream's last event
-    uint8_t outbox[CEILING_DELETE_LAG][CEILING_KEY_MAX]; //  ring of outbox keys put
-    size_t outbox_puts;                                  //  outbox keys put so far
-    size_t next;                                         //  position in s_cycle
-    uint64_t logged;                                     //  events in the log so far
-    size_t batch_events;                                 //  events in the batch being staged
-    uint8_t *log;                                        //  a log record's value (random bytes)
+    uint64_t random;               //  xorshift64* state, never 0
+    uint64_t seq[CEILING_STREAMS]; //  each account stream's last event
+    uint64_t notes;                //  notes written so far
+    size_t next;                   //  position in s_cycle
+    uint64_t logged;               //  events in the log so far
+    size_t batch_events;           //  events in the batch being staged
+    uint8_t *log;                  //  a log record's value (random bytes)
 } run_t;
 
 static uint64_t s_random (run_t *run)
@@ -121,11 +122,10 @@ static void s_key (run_t *run, const record_shape_t *shape, uint8_t *key)
 {
     uint64_t stream = s_random (run) % CEILING_STREAMS;
     char name[32];
-    int len = snprintf (name, sizeof name, "%s%07u",
-                        shape->kind == RECORD_OUTBOX ? "transfer/" : "account/", (unsigned) stream);
+    int len = snprintf (name, sizeof name, "account/%07u", (unsigned) stream);
     uint8_t full[CEILING_KEY_MAX + 32] = {'S'};
     s_put_be (full + 1, stream % 256, 2);
-    full[3] = shape->kind == RECORD_EVENT ? 'e' : shape->kind == RECORD_INBOX ? 'i' : 'o';
+    full[3] = shape->kind == RECORD_EVENT ? 'e' : 'i';
     memcpy (full + 4, name, (size_t) len);
     size_t at = 4 + (size_t) len + 1; //  and the 0x00 after the stream
     if (shape->kind == RECORD_EVENT)
@@ -142,14 +142,6 @@ static void s_stage (run_t *run)
 {
     const record_shape_t *shape = &s_cycle[run->next];
     run->next = (run->next + 1) % CEILING_CYCLE;
-    if (shape->kind == RECORD_DELETE) {
-        if (run->outbox_puts >= CEILING_DELETE_LAG) {
-            const uint8_t *key = run->outbox[run->outbox_puts % CEILING_DELETE_LAG];
-            leveldb_writebatch_delete (run->batch, (const char *) key, shape->key);
-        } else //  nothing old enough yet: delete a key that is not there
-            leveldb_writebatch_delete (run->batch, "Sxxo-none", 9);
-        return;
-    }
     uint8_t key[CEILING_KEY_MAX];
     uint64_t value[CEILING_VALUE_MAX / 8];
     s_key (run, shape, key);
@@ -157,18 +149,36 @@ static void s_stage (run_t *run)
         value[i] = s_random (run);
     leveldb_writebatch_put (run->batch, (const char *) key, shape->key, (const char *) value,
                             shape->value);
-    if (shape->kind == RECORD_OUTBOX)
-        memcpy (run->outbox[run->outbox_puts++ % CEILING_DELETE_LAG], key, shape->key);
     if (shape->kind == RECORD_EVENT)
         run->batch_events++;
 }
 
-//  Stages the event log's record of the batch's events, if it has any.
-//  Returns its key and value bytes.
+//  Stages the outbox note of the batch's transfers (a cycle's events
+//  each). Returns its key and value bytes.
+static size_t s_stage_note (run_t *run)
+{
+    size_t transfers = (run->batch_events + CEILING_CYCLE_EVENTS - 1) / CEILING_CYCLE_EVENTS;
+    size_t size =
+        CEILING_LOG_HEADER + transfers * (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER);
+    uint8_t key[CEILING_NOTE_KEY] = {'W'};
+    s_put_be (key + 3, ++run->notes, 8);
+    uint8_t *value = malloc (size);
+    if (!value)
+        return 0;
+    for (size_t i = 0; i < size; i++)
+        value[i] = run->log[i % (CEILING_LOG_HEADER + CEILING_LOG_ENTRY)];
+    leveldb_writebatch_put (run->batch, (const char *) key, sizeof key, (const char *) value, size);
+    free (value);
+    return sizeof key + size;
+}
+
+//  Stages the event log's record of the batch's events, if it has any,
+//  and its outbox note. Returns their key and value bytes.
 static size_t s_stage_log (run_t *run)
 {
     if (run->batch_events == 0)
         return 0;
+    size_t note = s_stage_note (run);
     uint8_t key[CEILING_LOG_KEY] = {'L'};
     s_put_be (key + 1, run->logged, 8);
     size_t size = CEILING_LOG_HEADER + run->batch_events * CEILING_LOG_ENTRY;
@@ -176,7 +186,7 @@ static size_t s_stage_log (run_t *run)
                             size);
     run->logged += run->batch_events;
     run->batch_events = 0;
-    return sizeof key + size;
+    return note + sizeof key + size;
 }
 
 static int s_compare_double (const void *a, const void *b)

@@ -44,6 +44,7 @@ struct _journal_batch_t {
     leveldb_writebatch_t *writes; //  staged puts and deletes
     zhashx_t *versions;           //  stream -> int64_t *, staged versions
     zhashx_t *known;              //  stream -> int64_t *, committed versions seen
+    zhashx_t *known_old;          //  the generation before (s_remember)
                                   //  (valid while this batch is the stream's
                                   //  one writer, as a worker is for its shards)
     zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
@@ -80,13 +81,15 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     self->versions = zhashx_new ();
     self->inbox = zhashx_new ();
     self->known = zhashx_new ();
-    if (!self->versions || !self->inbox || !self->known) {
+    self->known_old = zhashx_new ();
+    if (!self->versions || !self->inbox || !self->known || !self->known_old) {
         journal_batch_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->versions, s_free_item);
     zhashx_set_destructor (self->inbox, s_free_item);
     zhashx_set_destructor (self->known, s_free_item);
+    zhashx_set_destructor (self->known_old, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->log);
     msgpack_sbuffer_init (&self->note);
@@ -102,6 +105,7 @@ void journal_batch_destroy (journal_batch_t **self_p)
     zhashx_destroy (&self->versions);
     zhashx_destroy (&self->inbox);
     zhashx_destroy (&self->known);
+    zhashx_destroy (&self->known_old);
     msgpack_sbuffer_destroy (&self->buffer);
     msgpack_sbuffer_destroy (&self->log);
     msgpack_sbuffer_destroy (&self->note);
@@ -149,19 +153,40 @@ static int s_stage_record (journal_batch_t *self, const uint8_t *key, size_t key
     return 0;
 }
 
-//  Remembers a committed version of stream. The memory is bounded: past
-//  JOURNAL_KNOWN_MAX streams it starts over (a miss costs one seek).
+//  Remembers a committed version of stream. The memory is bounded, in two
+//  generations: past JOURNAL_KNOWN_MAX streams the older one is forgotten
+//  and the newer one becomes it, so that the streams in use (a bank's
+//  accounts among thousands of finished sagas) stay known (a miss costs
+//  one seek).
 static void s_remember (journal_batch_t *self, const char *stream, int64_t version)
 {
     int64_t *known = zhashx_lookup (self->known, stream);
     if (!known) {
-        if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX)
-            zhashx_purge (self->known);
+        if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX) {
+            zhashx_t *old = self->known_old;
+            zhashx_purge (old);
+            self->known_old = self->known;
+            self->known = old;
+        }
         if (!(known = malloc (sizeof (int64_t))))
             return;
         zhashx_insert (self->known, stream, known);
     }
     *known = version;
+}
+
+//  The committed version of stream remembered, or NULL. One found in the
+//  older generation moves to the newer.
+static int64_t *s_known (journal_batch_t *self, const char *stream)
+{
+    int64_t *known = zhashx_lookup (self->known, stream);
+    if (known)
+        return known;
+    int64_t *old = zhashx_lookup (self->known_old, stream);
+    if (!old)
+        return NULL;
+    s_remember (self, stream, *old);
+    return zhashx_lookup (self->known, stream);
 }
 
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version)
@@ -172,7 +197,7 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
         return SHOAL_EINVAL;
     int64_t *staged = zhashx_lookup (self->versions, stream);
     if (!staged)
-        staged = zhashx_lookup (self->known, stream);
+        staged = s_known (self, stream);
     if (staged) {
         *version = *staged;
         return 0;
@@ -523,8 +548,10 @@ int journal_batch_commit (journal_batch_t *self)
         for (int64_t *staged = zhashx_first (self->versions); staged;
              staged = zhashx_next (self->versions))
             s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);
-    } else
+    } else {
         zhashx_purge (self->known);
+        zhashx_purge (self->known_old);
+    }
     journal_batch_clear (self);
     return rc;
 }
