@@ -73,6 +73,7 @@ int journal_log_recover (journal_t *self)
             next = first + count;
     }
     rc = journal_iter_close (it, rc);
+    log_tail_clear (self->tail); //  it may miss what a failed write left
     if (rc == 0) {
         self->log_next = next;
         atomic_store (&self->log_end, next);
@@ -192,7 +193,18 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
 {
     assert (self);
     assert (fn);
-    int rc = journal_enter (self);
+    //  What was just committed is read from the tail in memory.
+    log_tail_copy_t copy;
+    int rc = log_tail_copy (self->tail, from, limit, &copy);
+    if (rc != SHOAL_ENOTFOUND) {
+        size_t given = 0;
+        for (size_t i = 0; rc == 0 && i < copy.count && !(limit && given >= limit); i++)
+            rc = s_deliver (copy.bytes + copy.records[i].offset, copy.records[i].size,
+                            copy.records[i].first, from, limit, &given, fn, arg);
+        log_tail_copy_free (&copy);
+        return rc;
+    }
+    rc = journal_enter (self);
     if (rc)
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);

@@ -345,6 +345,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     }
     pthread_rwlock_init (&self->handle, NULL);
     pthread_mutex_init (&self->writing, NULL);
+    self->tail = log_tail_new (); //  none out of memory: reads go to the store
     bool sync = opts ? opts->sync : true;
     size_t cache_bytes = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE_BYTES;
 
@@ -410,6 +411,7 @@ void journal_destroy (journal_t **self_p)
     leveldb_filterpolicy_destroy (self->filter);
     pthread_rwlock_destroy (&self->handle);
     pthread_mutex_destroy (&self->writing);
+    log_tail_destroy (&self->tail);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -539,6 +541,7 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
         }
     }
     if (rc == 0 && log && count > 0) {
+        log_tail_push (self->tail, self->log_next, count, log, log_size);
         self->log_next += count;
         atomic_store (&self->log_end, self->log_next);
     }

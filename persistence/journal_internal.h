@@ -23,6 +23,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+typedef struct _log_tail_t log_tail_t; //  the log's latest records (logtail.c)
+
 struct _journal_t {
     leveldb_t *db;                      //  the store; NULL while down (handle held)
     char *dir;                          //  its directory, owned
@@ -43,7 +45,33 @@ struct _journal_t {
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
+    log_tail_t *tail;                   //  the log's latest records in memory, owned
 };
+
+//  The log's tail (logtail.c). push: a record just written (under the
+//  write mutex), at first with count events; a record that does not follow
+//  the last one empties the tail first. copy: the records from the one
+//  that holds from (up to limit events, 0 = all) copied out into *out, or
+//  SHOAL_ENOTFOUND when from is older than the tail (or it is empty);
+//  from at the log's end copies nothing and returns 0.
+typedef struct {
+    uint64_t first; //  the record's first position
+    size_t offset;  //  where it starts in the copy's bytes
+    size_t size;    //  its bytes
+} log_tail_item_t;
+typedef struct {
+    uint8_t *bytes;           //  the records, one after the other
+    size_t size;              //  their bytes
+    log_tail_item_t *records; //  each record's place
+    size_t count;             //  how many
+} log_tail_copy_t;
+log_tail_t *log_tail_new (void);
+void log_tail_destroy (log_tail_t **self_p);
+void log_tail_clear (log_tail_t *self);
+void log_tail_push (log_tail_t *self, uint64_t first, uint64_t count, const void *record,
+                    size_t size);
+int log_tail_copy (log_tail_t *self, uint64_t from, size_t limit, log_tail_copy_t *out);
+void log_tail_copy_free (log_tail_copy_t *copy);
 
 //  Counts one commit against the test hook (journal_fail_commits_after).
 //  True if it must fail. Any thread.

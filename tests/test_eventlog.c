@@ -239,6 +239,86 @@ static void test_failed_commit_takes_no_position (void **state)
     free (seen);
 }
 
+//  A reader of the log gets the same events whether they come from the
+//  tail kept in memory (the latest 4096 records) or from the store: reads
+//  inside the tail, across its oldest record, from before it, and after a
+//  reopen (which empties it).
+typedef struct {
+    uint64_t next; //  the position expected next
+    size_t count;  //  events checked
+    bool wrong;    //  one did not match
+} checked_t;
+
+//  Commit i wrote one event {"n": i} to counter/<i % 3>, seq i / 3 + 1.
+static int s_check (void *arg, const journal_logged_t *event)
+{
+    checked_t *checked = arg;
+    uint64_t i = event->position;
+    char stream[32];
+    snprintf (stream, sizeof stream, "counter/%d", (int) (i % 3));
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    bool map = msgpack_unpack_next (&unpacked, (const char *) event->data, event->size, NULL) ==
+                   MSGPACK_UNPACK_SUCCESS &&
+               unpacked.data.type == MSGPACK_OBJECT_MAP && unpacked.data.via.map.size == 1;
+    int64_t n = map ? unpacked.data.via.map.ptr[0].val.via.i64 : -1;
+    msgpack_unpacked_destroy (&unpacked);
+    if (i != checked->next || strcmp (event->stream, stream) != 0 ||
+        event->seq != (int64_t) (i / 3 + 1) || n != (int64_t) i)
+        checked->wrong = true;
+    checked->next++;
+    checked->count++;
+    return 0;
+}
+
+static void s_read_checked (journal_t *journal, uint64_t from, size_t limit, size_t expected)
+{
+    checked_t checked = {.next = from};
+    assert_int_equal (journal_log_read (journal, from, limit, s_check, &checked), 0);
+    assert_false (checked.wrong);
+    assert_int_equal (checked.count, expected);
+}
+
+static void test_tail_and_store_agree (void **state)
+{
+    fixture_t *fixture = *state;
+    const uint64_t total = 4500; //  more records than the tail keeps
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_non_null (batch);
+    journal_batch_set_lazy (batch, true);
+    for (uint64_t i = 0; i < total; i++) {
+        uint8_t bytes[32];
+        journal_event_t event = {"Counted", bytes, s_map (bytes, (int64_t) i)};
+        char stream[32];
+        snprintf (stream, sizeof stream, "counter/%d", (int) (i % 3));
+        assert_int_equal (journal_batch_append (batch, stream, JOURNAL_ANY, &event, 1, 1000, NULL),
+                          0);
+        assert_int_equal (journal_batch_commit (batch), 0);
+    }
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_log_end (fixture->journal), total);
+    for (int pass = 0; pass < 2; pass++) {
+        s_read_checked (fixture->journal, total - 10, 0, 10);     //  the tail
+        s_read_checked (fixture->journal, total - 10, 3, 3);      //  part of it
+        s_read_checked (fixture->journal, total, 0, 0);           //  the end
+        s_read_checked (fixture->journal, total - 4096, 0, 4096); //  its oldest record on
+        s_read_checked (fixture->journal, total - 4097, 0, 4097); //  one before it: the store
+        s_read_checked (fixture->journal, 0, 1000, 1000);
+        s_read_checked (fixture->journal, 0, 0, total);
+        //  Reopened, the tail is empty: everything comes from the store.
+        journal_destroy (&fixture->journal);
+        fixture->journal = s_open (fixture->dir);
+        assert_non_null (fixture->journal);
+    }
+    //  What is committed after the reopen is read from the tail again.
+    assert_int_equal (s_commit (fixture->journal, "counter/0", 1501, 1), 0);
+    seen_t *seen = s_read (fixture->journal, total, 0);
+    assert_int_equal (seen->count, 1);
+    assert_int_equal (seen->position[0], total);
+    assert_int_equal (seen->seq[0], 1501);
+    free (seen);
+}
+
 //  Deletes every 'L' record and the "eventlog" mark, as in a store made
 //  before the log.
 static void s_strip_log (const char *dir)
@@ -359,6 +439,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failed_commit_takes_no_position, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_backfill_of_an_older_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_record_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_tail_and_store_agree, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
