@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOURNAL_KNOWN_MAX 65536 //  committed stream versions a batch remembers
+#define JOURNAL_KNOWN_MAX 32768 //  committed stream versions a batch remembers, per generation
 #define INBOX_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
 
 //  An inbox record staged in a batch.
@@ -43,7 +43,9 @@ struct _journal_batch_t {
     journal_t *journal;           //  the store it commits to, borrowed
     leveldb_writebatch_t *writes; //  staged puts and deletes
     zhashx_t *versions;           //  stream -> int64_t *, staged versions
-    zhashx_t *known;              //  stream -> int64_t *, committed versions seen
+    zhashx_t *known;              //  stream -> version + 1 (in the pointer), committed
+                                  //  versions seen (valid while this batch is the
+                                  //  stream's one writer, as a worker is for its shards)
     zhashx_t *known_old;          //  the generation before (s_remember)
                                   //  (valid while this batch is the stream's
                                   //  one writer, as a worker is for its shards)
@@ -88,8 +90,6 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     }
     zhashx_set_destructor (self->versions, s_free_item);
     zhashx_set_destructor (self->inbox, s_free_item);
-    zhashx_set_destructor (self->known, s_free_item);
-    zhashx_set_destructor (self->known_old, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->log);
     msgpack_sbuffer_init (&self->note);
@@ -154,39 +154,37 @@ static int s_stage_record (journal_batch_t *self, const uint8_t *key, size_t key
 }
 
 //  Remembers a committed version of stream. The memory is bounded, in two
-//  generations: past JOURNAL_KNOWN_MAX streams the older one is forgotten
-//  and the newer one becomes it, so that the streams in use (a bank's
-//  accounts among thousands of finished sagas) stay known (a miss costs
-//  one seek).
+//  generations of JOURNAL_KNOWN_MAX streams: when the newer is full, the
+//  older is forgotten and the newer becomes it, so that the streams in use
+//  (a bank's accounts among thousands of finished sagas) stay known (a
+//  miss costs one seek). The version is kept in the value's pointer, plus
+//  one (NULL is absent): no allocation of its own.
 static void s_remember (journal_batch_t *self, const char *stream, int64_t version)
 {
-    int64_t *known = zhashx_lookup (self->known, stream);
-    if (!known) {
-        if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX) {
-            zhashx_t *old = self->known_old;
-            zhashx_purge (old);
-            self->known_old = self->known;
-            self->known = old;
-        }
-        if (!(known = malloc (sizeof (int64_t))))
-            return;
-        zhashx_insert (self->known, stream, known);
+    void *value = (void *) (intptr_t) (version + 1);
+    if (zhashx_lookup (self->known, stream)) {
+        zhashx_update (self->known, stream, value);
+        return;
     }
-    *known = version;
+    if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX) {
+        zhashx_t *old = self->known_old;
+        zhashx_purge (old);
+        self->known_old = self->known;
+        self->known = old;
+    }
+    zhashx_insert (self->known, stream, value);
 }
 
-//  The committed version of stream remembered, or NULL. One found in the
+//  Finds the committed version of stream remembered. One found in the
 //  older generation moves to the newer.
-static int64_t *s_known (journal_batch_t *self, const char *stream)
+static bool s_known (journal_batch_t *self, const char *stream, int64_t *version)
 {
-    int64_t *known = zhashx_lookup (self->known, stream);
-    if (known)
-        return known;
-    int64_t *old = zhashx_lookup (self->known_old, stream);
-    if (!old)
-        return NULL;
-    s_remember (self, stream, *old);
-    return zhashx_lookup (self->known, stream);
+    void *value = zhashx_lookup (self->known, stream);
+    if (!value && (value = zhashx_lookup (self->known_old, stream)) != NULL)
+        s_remember (self, stream, (int64_t) (intptr_t) value - 1);
+    if (value)
+        *version = (int64_t) (intptr_t) value - 1;
+    return value != NULL;
 }
 
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version)
@@ -196,12 +194,12 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
     if (keys_stream_len (stream) == 0)
         return SHOAL_EINVAL;
     int64_t *staged = zhashx_lookup (self->versions, stream);
-    if (!staged)
-        staged = s_known (self, stream);
     if (staged) {
         *version = *staged;
         return 0;
     }
+    if (s_known (self, stream, version))
+        return 0;
     int rc = journal_version (self->journal, stream, version);
     if (rc == 0)
         s_remember (self, stream, *version);

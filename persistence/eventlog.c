@@ -196,7 +196,7 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
     //  What was just committed is read from the tail in memory.
     log_tail_copy_t copy;
     int rc = log_tail_copy (self->tail, from, limit, &copy);
-    if (rc != SHOAL_ENOTFOUND) {
+    if (rc == 0) {
         size_t given = 0;
         for (size_t i = 0; rc == 0 && i < copy.count && !(limit && given >= limit); i++)
             rc = s_deliver (copy.bytes + copy.records[i].offset, copy.records[i].size,
@@ -204,7 +204,7 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
         log_tail_copy_free (&copy);
         return rc;
     }
-    rc = journal_enter (self);
+    rc = journal_enter (self); //  older than the tail, or out of memory: the store
     if (rc)
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);

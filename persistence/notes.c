@@ -45,6 +45,7 @@ typedef struct {
     zhashx_t *sent;     //  hash key -> noted_t *
     zhashx_t *answered; //  hash key -> noted_t * (size 0)
     size_t notes;       //  notes read
+    size_t keys;        //  keys under 'W' seen, those that do not parse too
 } notes_t;
 
 static void s_hash_key (char *key, const char *stream, const uint8_t id[JOURNAL_ID_SIZE])
@@ -108,7 +109,7 @@ static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *
 {
     notes->sent = zhashx_new ();
     notes->answered = zhashx_new ();
-    notes->notes = 0;
+    notes->notes = notes->keys = 0;
     if (!notes->sent || !notes->answered)
         return SHOAL_ENOMEM;
     zhashx_set_destructor (notes->sent, s_free_item);
@@ -124,6 +125,7 @@ static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *
         if (!keys_has_prefix (key, key_len, prefix, prefix_len))
             break;
         const char *value = leveldb_iter_value (it, &value_len);
+        notes->keys++;
         if (key_len != KEYS_NOTE_KEY_SIZE ||
             (rc = s_note_add (notes, (const uint8_t *) value, value_len)) == SHOAL_EFORMAT) {
             log_warn ("journal: skipped a malformed outbox note (%zu bytes of key, %zu of value)",
@@ -153,7 +155,7 @@ int journal_notes_fold (journal_t *self)
     assert (self);
     notes_t notes;
     int rc = s_notes_read (self, -1, &notes, NULL);
-    if (rc == 0 && notes.notes == 0) {
+    if (rc == 0 && notes.keys == 0) {
         s_notes_close (&notes);
         return 0;
     }

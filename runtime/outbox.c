@@ -155,13 +155,13 @@ void outbox_track (worker_t *self, pending_t *pending)
             }
         }
         //  Out of memory, it stays in its note: the worker's notes are
-        //  then kept until a reload (outbox_checkpoint).
+        //  kept (outbox_checkpoint) until a reload lists it again.
         if (list->count < list->cap) {
             pending->gen = (int) (order->epoch & 1);
             pending->noted_at = list->count;
             list->items[list->count++] = pending;
         } else
-            self->notes_pinned = true;
+            self->notes_pinned = self->reload_due = true;
     }
     if (!pending->cancelling)
         s_push (self, self->pending_order.due, pending);
@@ -272,9 +272,10 @@ bool outbox_checkpoint (worker_t *self, int64_t now, bool force)
     if (!force && now < order->checkpoint)
         return false;
     order->checkpoint = now + CHECKPOINT_MS;
-    //  An entry that could not be listed is in a note only: the notes stay
-    //  until a reload has listed it again.
-    if (self->notes_pinned)
+    //  While the outbox in memory may miss an entry that is in a note only
+    //  (a reload is due, or could not list one), the notes stay: dropping
+    //  them would lose it.
+    if (self->notes_pinned || self->reload_due)
         return false;
     noted_list_t *older = &order->notes[(order->epoch + 1) & 1];
     noted_list_t *newer = &order->notes[order->epoch & 1];
@@ -283,7 +284,7 @@ bool outbox_checkpoint (worker_t *self, int64_t now, bool force)
     if (drop == 0 && older->count == 0 && !(force && newer->count))
         goto flip;
     if (journal_batch_notes_drop (self->batch, drop) != 0) {
-        self->notes_pinned = true;
+        self->notes_pinned = self->reload_due = true; //  the reload lists them again
         return false;
     }
     if (!s_store (self, older) || (force && !s_store (self, newer)))
@@ -323,35 +324,46 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     return 0;
 }
 
+//  An entry that cannot be loaded fails the load (out of memory), which
+//  is then tried again: one in a note only would be lost if the notes were
+//  dropped without it. One that does not decode stays where it is.
 static int s_load_outbox (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
                           int64_t due, const uint8_t *value, size_t size)
 {
     worker_t *self = arg;
-    if (worker_of (self->config, stream) == self->index)
-        s_pending_add (self, stream, value, size, worker_now (), true);
-    return 0;
+    if (worker_of (self->config, stream) == self->index &&
+        s_pending_add (self, stream, value, size, worker_now (), true) == SHOAL_ENOMEM)
+        self->load_failed = true;
+    return self->load_failed;
 }
 
 static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
                          int64_t due, const uint8_t *value, size_t size)
 {
     worker_t *self = arg;
-    if (worker_of (self->config, stream) == self->index)
-        s_pending_add (self, stream, value, size, worker_now (), false);
-    return 0;
+    if (worker_of (self->config, stream) == self->index &&
+        s_pending_add (self, stream, value, size, worker_now (), false) == SHOAL_ENOMEM)
+        self->load_failed = true;
+    return self->load_failed;
 }
 
 int outbox_load (worker_t *self)
 {
     //  The notes first: which of ours the store holds (a failed write may
-    //  have been kept), then what they send that nothing answers.
-    self->notes_pinned = false;
+    //  have been kept), then what they send that nothing answers. Until
+    //  all of it is loaded, no note is dropped.
+    self->notes_pinned = true;
+    self->load_failed = false;
     self->pending_order.notes_older = 0; //  what it loads is stored at the second checkpoint
     int rc = journal_batch_notes_reload (self->batch);
     if (rc == 0)
         rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
     if (rc == 0)
         rc = journal_outbox_scan_notes (self->config->journal, s_load_noted, self);
+    if (rc == 0 && self->load_failed)
+        rc = SHOAL_ENOMEM;
+    if (rc == 0)
+        self->notes_pinned = false;
     //  Looked up outside the walk, which a lookup may disturb.
     zlistx_t *cancels = zlistx_new ();
     for (pending_t *pending = zhashx_first (self->pending); cancels && pending;

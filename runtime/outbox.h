@@ -130,7 +130,7 @@ int64_t outbox_next_due (const worker_t *self);
 //  Returns 0 or the journal's error (then it stays).
 int outbox_forget (worker_t *self, pending_t *pending);
 
-//  If a checkpoint is due at now: stages, in the worker's batch, the 'o'
+//  If a checkpoint is due at now (monotonic ms): stages, in the worker's batch, the 'o'
 //  key of every entry still in notes only that was sent before the last
 //  checkpoint, and the delete of every note written before it (force:
 //  of every entry and note, for a clean stop). True if it staged

@@ -526,13 +526,13 @@ static void s_worker_actor (zsock_t *pipe, void *arg)
             if (term)
                 break;
         }
-        outbox_checkpoint (self, worker_now (), false);
+        outbox_checkpoint (self, zclock_mono (), false);
         s_drain (self);
         s_commit (self);
         s_tick (self);
     }
     //  A clean stop leaves no notes for the next open to fold.
-    outbox_checkpoint (self, worker_now (), true);
+    outbox_checkpoint (self, zclock_mono (), true);
     s_commit (self);
     s_worker_destroy (&self);
 }

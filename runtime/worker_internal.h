@@ -71,7 +71,9 @@ struct _worker_t {
     size_t staged_timer_count, staged_timer_cap;
     zhashx_t *pending;            //  id (16 bytes) -> pending_t (outbox.c)
     outbox_order_t pending_order; //  the same entries by due time (outbox.c)
-    bool notes_pinned;            //  an entry in a note only is not in fresh: keep the notes
+    bool notes_pinned;            //  an entry in a note only may be missing from
+                                  //  pending_order.notes: keep the notes (outbox.c)
+    bool load_failed;             //  outbox_load could not load an entry
     heap_t *timers;               //  wtimer_t by due time (timers.c)
     uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
     bool timers_cancelled;        //  this batch cancelled some of them (timers.c)

@@ -509,12 +509,65 @@ static void test_outbox_in_two_tiers (void **state)
     assert_int_equal (notes, 0);
 }
 
+//  Commits that fail for a while, as a disk that refuses writes, while
+//  commands wait unanswered in notes only: every failure reloads the
+//  outbox from the journal and checkpoints come due meanwhile, but no
+//  note is dropped without what it sends: once writes succeed again, every
+//  command is still pending, re-sent, and stored under its key.
+static void test_failed_commits_lose_no_noted_command (void **state)
+{
+    fixture_t *fx = *state;
+    s_start (fx, 100);
+    for (size_t i = 0; i < fx->count; i++)
+        s_command (fx, &fx->entries[i], "Send");
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (!(fx->replies == fx->count && s_all_sent (fx, NULL, 1)) && zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (fx->replies, fx->count);
+    assert_int_equal (atomic_load (&fx->stats.pending), fx->count);
+
+    //  2.5 s of failing commits: two checkpoints and more come due.
+    journal_fail_commits_after (fx->journal, 1);
+    int64_t until = zclock_mono () + 2500;
+    size_t touches = 0;
+    while (zclock_mono () < until) {
+        s_command (fx, &fx->entries[touches++ % fx->count], "Touch");
+        s_pump (fx, 20);
+    }
+    assert_true (atomic_load (&fx->stats.failures) >= 2);
+    journal_fail_commits_after (fx->journal, 0);
+    int *sends = calloc (fx->count, sizeof (int));
+    assert_non_null (sends);
+    for (size_t i = 0; i < fx->count; i++)
+        sends[i] = fx->entries[i].sends;
+
+    //  Every command is still pending, sent again, and stored in the end.
+    deadline = zclock_mono () + WAIT_MS;
+    while (!(s_stored (fx) == fx->count && s_noted (fx) == 0 && s_all_sent (fx, sends, 1)) &&
+           zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (atomic_load (&fx->stats.pending), fx->count);
+    assert_int_equal (s_stored (fx), fx->count);
+    assert_int_equal (s_noted (fx), 0);
+    assert_true (s_all_sent (fx, sends, 1));
+    free (sends);
+    for (size_t i = 0; i < fx->count; i++)
+        s_answer (fx, &fx->entries[i]);
+    assert_int_equal (s_pump_until (fx, &fx->stats.pending, 0), 0);
+    deadline = zclock_mono () + WAIT_MS;
+    while (s_stored (fx) > 0 && zclock_mono () < deadline)
+        s_pump (fx, 10);
+    assert_int_equal (s_stored (fx), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_resends_and_stalls_on_time, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_passivation_on_time, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_in_two_tiers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_commits_lose_no_noted_command, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
