@@ -365,7 +365,12 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
 {
     node_child_t node = {.pid = 0};
     node_child_args_t args;
-    node_child_args (&args, o->async, o->workers, (char *[]){"--idle-ms", "3600000", NULL});
+    //  Room for every account on whichever worker holds more than its
+    //  share: the node's cap (1M by default) is split evenly between them.
+    char max_actors[32];
+    snprintf (max_actors, sizeof max_actors, "%zu", 2 * count + 1024);
+    node_child_args (&args, o->async, o->workers,
+                     (char *[]){"--idle-ms", "3600000", "--max-actors", max_actors, NULL});
     double seconds;
     int rc = s_node_start (&node, dir, NODE_CHILD_FREE_ENDPOINT, &args);
     if (rc)

@@ -1,5 +1,5 @@
 /*  fuzz_records.c - libFuzzer target: every stored record's decoder of
-    persistence/keys.c (event, snapshot, inbox, event log) and views.c
+    persistence/keys.c (event, snapshot, inbox, event log, outbox note) and views.c
     (a projection's checkpoint) over arbitrary bytes, as a damaged store
     would give them; and the event key's seq parser.
 
@@ -55,6 +55,19 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             CHECK (entry.name_len >= 1 && entry.name_len <= SHOAL_NAME_MAX);
             CHECK (entry.seq >= 1);
             CHECK (mpread_is_map (entry.data, entry.size, MPREAD_DEPTH_ANY));
+        }
+    }
+    if (keys_log_open (data, size, &offset, &count) == 0) { //  as an outbox note
+        keys_note_entry_t note;
+        for (uint64_t i = 0; i < count && keys_note_next (data, size, &offset, &note) == 0; i++) {
+            CHECK (offset <= size);
+            size_t len = strlen (note.stream);
+            CHECK (len >= 1 && len <= SHOAL_ADDRESS_MAX);
+            s_inside (data, size, note.id, JOURNAL_ID_SIZE);
+            if (note.envelope)
+                s_inside (data, size, note.envelope, note.size);
+            else
+                CHECK (note.size == 0);
         }
     }
     journal_checkpoint_t checkpoint;
