@@ -199,3 +199,12 @@ int proc_sh (char *out, size_t size, const char *format, ...)
     zstr_free (&line);
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
+
+const char *proc_last_line (char *text)
+{
+    size_t len = strlen (text);
+    while (len && text[len - 1] == '\n')
+        text[--len] = 0;
+    char *line = strrchr (text, '\n');
+    return line ? line + 1 : text;
+}

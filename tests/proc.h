@@ -22,6 +22,16 @@ typedef struct {
     pid_t node;         //  the running node, or 0
 } proc_t;
 
+//  Fails the running test (cmocka's fail_msg) unless out contains needle.
+#define proc_assert_has(out, needle)                                                               \
+    do {                                                                                           \
+        if (!strstr ((out), (needle)))                                                             \
+            fail_msg ("expected '%s' in: %s", (needle), (out));                                    \
+    } while (0)
+
+//  The last line of text (borrowed, in text, which loses its last newline).
+const char *proc_last_line (char *text);
+
 //  A fixture with a fresh directory (name: a word for its path).
 proc_t *proc_new (const char *name);
 //  Kills the node if any, removes the directory, frees; *self_p = NULL.

@@ -41,22 +41,6 @@ static int s_teardown (void **state)
     return 0;
 }
 
-#define assert_has(out, needle)                                                                    \
-    do {                                                                                           \
-        if (!strstr ((out), (needle)))                                                             \
-            fail_msg ("expected '%s' in: %s", (needle), (out));                                    \
-    } while (0)
-
-//  The last line of text (borrowed, in text, which loses its last newline).
-static const char *s_last_line (char *text)
-{
-    size_t len = strlen (text);
-    while (len && text[len - 1] == '\n')
-        text[--len] = 0;
-    char *line = strrchr (text, '\n');
-    return line ? line + 1 : text;
-}
-
 //  Checks the JSON line of out with the python3 program check (d is the
 //  object); fails the test with what it printed if it does not hold.
 static void s_check_json (proc_t *p, char *out, const char *check)
@@ -65,7 +49,7 @@ static void s_check_json (proc_t *p, char *out, const char *check)
     snprintf (path, sizeof path, "%s/bench.json", p->dir);
     FILE *file = fopen (path, "w");
     assert_non_null (file);
-    fprintf (file, "%s\n", s_last_line (out));
+    fprintf (file, "%s\n", proc_last_line (out));
     fclose (file);
     int rc = proc_sh (said, sizeof said,
                       "python3 -c 'import json, sys\n"
@@ -87,9 +71,9 @@ static void test_cpu_own_nodes (void **state)
     int rc = proc_run (p, out, err, BENCH " --nodes 2");
     if (rc != 0)
         fail_msg ("bench exited %d: %s", rc, err);
-    assert_has (out, "\n  node CPU       ");
-    assert_has (out, " µs per completed transfer, ");
-    assert_has (out, "; client ");
+    proc_assert_has (out, "\n  node CPU       ");
+    proc_assert_has (out, " µs per completed transfer, ");
+    proc_assert_has (out, "; client ");
     s_check_json (
         p, out,
         "assert d[\"nodes\"] == 2, d\n"
@@ -115,7 +99,7 @@ static void test_cpu_endpoint (void **state)
     int rc = proc_run (p, out, err, BENCH " --endpoint $E");
     if (rc != 0)
         fail_msg ("bench --endpoint exited %d: %s", rc, err);
-    assert_has (out, "\n  node CPU       not known (a node the bench did not start); client ");
+    proc_assert_has (out, "\n  node CPU       not known (a node the bench did not start); client ");
     s_check_json (p, out,
                   "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\"):\n"
                   "    assert k in d and d[k] is None, (k, d)\n"
@@ -128,11 +112,11 @@ static void test_help (void **state)
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX];
     assert_int_equal (proc_run (p, out, NULL, "$SHOAL bench --help"), 0);
-    assert_has (out, "cpu_us_per_transfer");
-    assert_has (out, "node_cpu_seconds");
-    assert_has (out, "node_cpu_cores");
-    assert_has (out, "client_cpu_seconds");
-    assert_has (out, "its CPU time is not known (no pid)");
+    proc_assert_has (out, "cpu_us_per_transfer");
+    proc_assert_has (out, "node_cpu_seconds");
+    proc_assert_has (out, "node_cpu_cores");
+    proc_assert_has (out, "client_cpu_seconds");
+    proc_assert_has (out, "its CPU time is not known (no pid)");
 }
 
 int main (void)

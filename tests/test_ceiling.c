@@ -33,22 +33,6 @@ static int s_teardown (void **state)
     return 0;
 }
 
-#define assert_has(out, needle)                                                                    \
-    do {                                                                                           \
-        if (!strstr ((out), (needle)))                                                             \
-            fail_msg ("expected '%s' in: %s", (needle), (out));                                    \
-    } while (0)
-
-//  The last line of text (borrowed, in text, which loses its last newline).
-static const char *s_last_line (char *text)
-{
-    size_t len = strlen (text);
-    while (len && text[len - 1] == '\n')
-        text[--len] = 0;
-    char *line = strrchr (text, '\n');
-    return line ? line + 1 : text;
-}
-
 //  A short run with two batch sizes: the JSON line and the text lines.
 static void test_json (void **state)
 {
@@ -57,16 +41,16 @@ static void test_json (void **state)
     int rc = proc_run (p, out, err, CEILING " --batch 1 --batch 50 --ceiling-ms 200 --json");
     if (rc != 0)
         fail_msg ("bench --ceiling exited %d: %s", rc, err);
-    assert_has (out, "shoal bench --ceiling: LevelDB ");
-    assert_has (out, "\n  batch 1 ");
-    assert_has (out, "\n  batch 50 ");
-    assert_has (out, " commits/s, ");
+    proc_assert_has (out, "shoal bench --ceiling: LevelDB ");
+    proc_assert_has (out, "\n  batch 1 ");
+    proc_assert_has (out, "\n  batch 50 ");
+    proc_assert_has (out, " commits/s, ");
 
     char path[256];
     snprintf (path, sizeof path, "%s/ceiling.json", p->dir);
     FILE *file = fopen (path, "w");
     assert_non_null (file);
-    fprintf (file, "%s\n", s_last_line (out));
+    fprintf (file, "%s\n", proc_last_line (out));
     fclose (file);
     //  json.loads refuses anything but one well-formed value; then every
     //  figure: positive where it must be, and the rows' sums consistent.
@@ -127,12 +111,12 @@ static void test_refused (void **state)
     }
     //  --batch and --ceiling-ms alone are the ceiling's, not the transfers'.
     assert_int_equal (proc_run (p, out, err, "$SHOAL bench --batch 10"), 2);
-    assert_has (err, "shoal bench: --batch and --ceiling-ms go with --ceiling");
+    proc_assert_has (err, "shoal bench: --batch and --ceiling-ms go with --ceiling");
 
     int rc = proc_run (p, out, err, "TMPDIR=$DIR/missing $SHOAL bench --ceiling --ceiling-ms 10");
     if (rc != 1)
         fail_msg ("a missing $TMPDIR: exit %d, stderr: %s", rc, err);
-    assert_has (err, "shoal bench: --ceiling: cannot make a temporary directory");
+    proc_assert_has (err, "shoal bench: --ceiling: cannot make a temporary directory");
 }
 
 int main (void)
