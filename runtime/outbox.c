@@ -160,8 +160,8 @@ void outbox_track (worker_t *self, pending_t *pending)
             pending->gen = (int) (order->epoch & 1);
             pending->noted_at = list->count;
             list->items[list->count++] = pending;
-        } else
-            self->notes_pinned = self->reload_due = true;
+        } else //  (during a load, the load fails: its reload is tried again)
+            self->notes_pinned = self->reload_due = self->load_failed = true;
     }
     if (!pending->cancelling)
         s_push (self, self->pending_order.due, pending);
