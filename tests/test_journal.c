@@ -873,6 +873,67 @@ static size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *
 //  does) answers journal_batch_version without a seek, follows the batch's
 //  own commits, and is forgotten when a commit fails: a stale one would let
 //  an append overwrite committed events.
+//  The versions a batch remembers are kept in two generations of 32,768
+//  streams (persistence/batch.c): a stream in use stays known while
+//  thousands of others pass, one left alone is forgotten after two
+//  generations (the store answers again), and a newer version always
+//  shadows an older one of the other generation.
+#define KNOWN_GENERATION 32768
+
+static void s_remember_others (journal_batch_t *batch, int *next, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char stream[32];
+        snprintf (stream, sizeof stream, "transfer/%d", (*next)++);
+        journal_batch_remember (batch, stream, 1);
+    }
+}
+
+static void test_remembered_versions_in_two_generations (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *writer = journal_batch_new (journal);
+    assert_int_equal (s_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (writer), 0);
+    journal_batch_destroy (&writer);
+
+    journal_batch_t *batch = journal_batch_new (journal);
+    int next = 0;
+    int64_t version;
+    //  Told 7 (not the store's 1, so that the cache shows), then a full
+    //  generation of others: still known, from the older generation.
+    journal_batch_remember (batch, "account/a", 7);
+    s_remember_others (batch, &next, KNOWN_GENERATION);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 7);
+    //  That lookup moved it to the newer generation: two more passes of
+    //  others keep it only if it is used in between.
+    s_remember_others (batch, &next, KNOWN_GENERATION);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 7);
+    //  A newer version shadows the older generation's.
+    s_remember_others (batch, &next, KNOWN_GENERATION);
+    journal_batch_remember (batch, "account/a", 9);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 9);
+    s_remember_others (batch, &next, KNOWN_GENERATION);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 9);
+    //  Left alone for two generations, it is forgotten: the store answers.
+    s_remember_others (batch, &next, 2 * KNOWN_GENERATION + 1);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 1);
+    //  And one of the others, remembered last, is still known.
+    assert_int_equal (journal_batch_version (batch, "transfer/0", &version), 0);
+    assert_int_equal (version, 0); //  forgotten too: the store has no such stream
+    char last[32];
+    snprintf (last, sizeof last, "transfer/%d", next - 1);
+    assert_int_equal (journal_batch_version (batch, last, &version), 0);
+    assert_int_equal (version, 1);
+    journal_batch_destroy (&batch);
+}
+
 static void test_remembered_version (void **state)
 {
     fixture_t *fixture = *state;
@@ -1478,6 +1539,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_remembered_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_remembered_versions_in_two_generations, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seq_limit, s_setup, s_teardown),
