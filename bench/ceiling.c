@@ -162,13 +162,8 @@ static size_t s_stage_note (run_t *run)
         CEILING_LOG_HEADER + transfers * (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER);
     uint8_t key[CEILING_NOTE_KEY] = {'W'};
     s_put_be (key + 3, ++run->notes, 8);
-    uint8_t *value = malloc (size);
-    if (!value)
-        return 0;
-    for (size_t i = 0; i < size; i++)
-        value[i] = run->log[i % (CEILING_LOG_HEADER + CEILING_LOG_ENTRY)];
-    leveldb_writebatch_put (run->batch, (const char *) key, sizeof key, (const char *) value, size);
-    free (value);
+    leveldb_writebatch_put (run->batch, (const char *) key, sizeof key, (const char *) run->log,
+                            size);
     return sizeof key + size;
 }
 
@@ -304,9 +299,13 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
         dir[0] = 0;
         return SHOAL_EIO;
     }
-    //  A batch holds fewer events than records: a log value of records
-    //  entries is always long enough.
+    //  A batch holds fewer events than records, and at most records / 8 + 2
+    //  transfers: random bytes enough for its log record and its note.
     size_t log_size = CEILING_LOG_HEADER + records * CEILING_LOG_ENTRY;
+    size_t note_size = CEILING_LOG_HEADER + (records / CEILING_CYCLE + 2) *
+                                                (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER);
+    if (note_size > log_size)
+        log_size = note_size;
     run_t *run = calloc (1, sizeof (run_t));
     if (!run || !(run->log = malloc (log_size))) {
         fprintf (stderr, "shoal bench: --ceiling: out of memory\n");

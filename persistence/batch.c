@@ -30,7 +30,6 @@
 #include <string.h>
 
 #define JOURNAL_KNOWN_MAX 32768 //  committed stream versions a batch remembers, per generation
-#define INBOX_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
 
 //  An inbox record staged in a batch.
 typedef struct {
@@ -285,19 +284,6 @@ int journal_batch_snapshot_versioned (journal_batch_t *self, const char *stream,
     return s_stage_record (self, key, key_len, pack_rc);
 }
 
-//  Writes the batch's hash key for an inbox record: the id in hex, then
-//  the stream. key holds INBOX_HASH_KEY_MAX bytes.
-static void s_inbox_hash_key (char *key, const char *stream, size_t len,
-                              const uint8_t id[JOURNAL_ID_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < JOURNAL_ID_SIZE; i++) {
-        key[2 * i] = hex[id[i] >> 4];
-        key[2 * i + 1] = hex[id[i] & 0x0f];
-    }
-    memcpy (key + 2 * JOURNAL_ID_SIZE, stream, len + 1);
-}
-
 int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
                              int64_t created)
@@ -332,8 +318,8 @@ int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
         free (staged);
         return rc;
     }
-    char hash_key[INBOX_HASH_KEY_MAX];
-    s_inbox_hash_key (hash_key, stream, len, id);
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, stream, len, id);
     zhashx_update (self->inbox, hash_key, staged);
     return 0;
 }
@@ -352,8 +338,8 @@ int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
         return SHOAL_EINVAL;
-    char hash_key[INBOX_HASH_KEY_MAX];
-    s_inbox_hash_key (hash_key, stream, len, id);
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, stream, len, id);
     staged_reply_t *staged = zhashx_lookup (self->inbox, hash_key);
     if (!staged)
         return journal_inbox_find (self->journal, stream, id, reply, size, request);

@@ -108,6 +108,17 @@ size_t keys_meta_key (uint8_t *key, const char *name)
     return 1 + len;
 }
 
+void keys_hash_key (char *key, const char *stream, size_t len, const uint8_t id[JOURNAL_ID_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < JOURNAL_ID_SIZE; i++) {
+        key[2 * i] = hex[id[i] >> 4];
+        key[2 * i + 1] = hex[id[i] & 0x0f];
+    }
+    memcpy (key + 2 * JOURNAL_ID_SIZE, stream, len);
+    key[2 * JOURNAL_ID_SIZE + len] = '\0';
+}
+
 bool keys_has_prefix (const char *key, size_t size, const uint8_t *prefix, size_t len)
 {
     return size >= len && memcmp (key, prefix, len) == 0;

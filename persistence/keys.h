@@ -138,6 +138,12 @@ void keys_timer_key (uint8_t *key, uint32_t shard, int64_t due, const uint8_t id
 //  name is unusable. key holds 1 + KEYS_META_NAME_MAX bytes.
 size_t keys_meta_key (uint8_t *key, const char *name);
 
+//  Writes the id in hex, then the stream (NUL-terminated): a hash key for
+//  a record by (stream, id) in memory (a batch's staged inbox records,
+//  the notes' commands). key holds KEYS_HASH_KEY_MAX bytes.
+#define KEYS_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
+void keys_hash_key (char *key, const char *stream, size_t len, const uint8_t id[JOURNAL_ID_SIZE]);
+
 //  True if key starts with prefix.
 bool keys_has_prefix (const char *key, size_t size, const uint8_t *prefix, size_t len);
 

@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOTE_HASH_KEY_MAX (2 * JOURNAL_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
-
 //  A command a note sends, copied out of the note.
 typedef struct {
     char stream[SHOAL_ADDRESS_MAX + 1];
@@ -47,16 +45,6 @@ typedef struct {
     size_t notes;       //  notes read
     size_t keys;        //  keys under 'W' seen, those that do not parse too
 } notes_t;
-
-static void s_hash_key (char *key, const char *stream, const uint8_t id[JOURNAL_ID_SIZE])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < JOURNAL_ID_SIZE; i++) {
-        key[2 * i] = hex[id[i] >> 4];
-        key[2 * i + 1] = hex[id[i] & 0x0f];
-    }
-    strcpy (key + 2 * JOURNAL_ID_SIZE, stream);
-}
 
 static void s_free_item (void **item)
 {
@@ -94,18 +82,17 @@ static int s_note_add (notes_t *notes, const uint8_t *value, size_t size)
         noted->size = entry.size;
         if (entry.size)
             memcpy (noted->envelope, entry.envelope, entry.size);
-        char key[NOTE_HASH_KEY_MAX];
-        s_hash_key (key, noted->stream, noted->id);
+        char key[KEYS_HASH_KEY_MAX];
+        keys_hash_key (key, noted->stream, strlen (noted->stream), noted->id);
         zhashx_update (entry.envelope ? notes->sent : notes->answered, key, noted);
     }
     notes->notes++;
     return 0;
 }
 
-//  Reads every note (worker < 0) or one worker's into notes, with db
-//  held. keys (may be NULL) gets each note's key as a uint64_t position,
-//  with one worker only. Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
-static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *keys)
+//  Reads every note into notes, with db held. Returns 0, SHOAL_EIO or
+//  SHOAL_ENOMEM.
+static int s_notes_read (journal_t *self, notes_t *notes)
 {
     notes->sent = zhashx_new ();
     notes->answered = zhashx_new ();
@@ -114,15 +101,13 @@ static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *
         return SHOAL_ENOMEM;
     zhashx_set_destructor (notes->sent, s_free_item);
     zhashx_set_destructor (notes->answered, s_free_item);
-    uint8_t prefix[3] = {'W', (uint8_t) (worker >> 8), (uint8_t) worker};
-    size_t prefix_len = worker < 0 ? 1 : 3;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     int rc = 0;
-    for (leveldb_iter_seek (it, (const char *) prefix, prefix_len);
-         rc == 0 && leveldb_iter_valid (it); leveldb_iter_next (it)) {
+    for (leveldb_iter_seek (it, "W", 1); rc == 0 && leveldb_iter_valid (it);
+         leveldb_iter_next (it)) {
         size_t key_len, value_len;
         const char *key = leveldb_iter_key (it, &key_len);
-        if (!keys_has_prefix (key, key_len, prefix, prefix_len))
+        if (key_len < 1 || key[0] != 'W')
             break;
         const char *value = leveldb_iter_value (it, &value_len);
         notes->keys++;
@@ -131,14 +116,6 @@ static int s_notes_read (journal_t *self, int worker, notes_t *notes, zlistx_t *
             log_warn ("journal: skipped a malformed outbox note (%zu bytes of key, %zu of value)",
                       key_len, value_len);
             rc = 0;
-        }
-        if (rc == 0 && keys && key_len == KEYS_NOTE_KEY_SIZE) {
-            uint64_t *pos = malloc (sizeof (uint64_t));
-            if (!pos || !zlistx_add_end (keys, pos)) {
-                free (pos);
-                rc = SHOAL_ENOMEM;
-            } else
-                *pos = keys_get_be ((const uint8_t *) key + 3, 8);
         }
     }
     return journal_iter_close (it, rc);
@@ -154,7 +131,7 @@ int journal_notes_fold (journal_t *self)
 {
     assert (self);
     notes_t notes;
-    int rc = s_notes_read (self, -1, &notes, NULL);
+    int rc = s_notes_read (self, &notes);
     if (rc == 0 && notes.keys == 0) {
         s_notes_close (&notes);
         return 0;
@@ -217,7 +194,7 @@ int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
     if (rc)
         return rc;
     notes_t notes;
-    rc = s_notes_read (self, -1, &notes, NULL);
+    rc = s_notes_read (self, &notes);
     journal_leave (self);
     for (noted_t *noted = rc == 0 ? zhashx_first (notes.sent) : NULL; noted;
          noted = zhashx_next (notes.sent))
@@ -239,21 +216,36 @@ int journal_notes_list (journal_t *self, uint32_t worker, uint64_t **positions, 
     int rc = journal_enter (self);
     if (rc)
         return rc;
-    notes_t notes;
-    zlistx_t *keys = zlistx_new ();
-    if (!keys)
-        rc = SHOAL_ENOMEM;
-    else {
-        zlistx_set_destructor (keys, s_free_item);
-        rc = s_notes_read (self, (int) worker, &notes, keys);
-        s_notes_close (&notes);
+    //  Keys only: a note that does not parse is listed too, so that a
+    //  drop deletes it.
+    const uint8_t prefix[3] = {'W', (uint8_t) (worker >> 8), (uint8_t) worker};
+    size_t cap = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (leveldb_iter_seek (it, (const char *) prefix, sizeof prefix);
+         rc == 0 && leveldb_iter_valid (it); leveldb_iter_next (it)) {
+        size_t key_len;
+        const char *key = leveldb_iter_key (it, &key_len);
+        if (!keys_has_prefix (key, key_len, prefix, sizeof prefix))
+            break;
+        if (key_len != KEYS_NOTE_KEY_SIZE)
+            continue;
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 64;
+            uint64_t *grown = realloc (*positions, cap * sizeof (uint64_t));
+            if (!grown) {
+                rc = SHOAL_ENOMEM;
+                break;
+            }
+            *positions = grown;
+        }
+        (*positions)[(*count)++] = keys_get_be ((const uint8_t *) key + 3, 8);
     }
+    rc = journal_iter_close (it, rc);
     journal_leave (self);
-    size_t size = keys ? zlistx_size (keys) : 0;
-    if (rc == 0 && size && !(*positions = malloc (size * sizeof (uint64_t))))
-        rc = SHOAL_ENOMEM;
-    for (uint64_t *pos = rc == 0 ? zlistx_first (keys) : NULL; pos; pos = zlistx_next (keys))
-        (*positions)[(*count)++] = *pos;
-    zlistx_destroy (&keys);
+    if (rc) {
+        free (*positions);
+        *positions = NULL;
+        *count = 0;
+    }
     return rc;
 }
