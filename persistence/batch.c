@@ -212,9 +212,50 @@ void journal_batch_remember (journal_batch_t *self, const char *stream, int64_t 
         s_remember (self, stream, version);
 }
 
+static int s_append (journal_batch_t *self, const char *stream, int64_t expected,
+                     const journal_event_t *events, size_t count, int64_t created,
+                     int64_t *version, const journal_creator_t *creator);
+
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
                           const journal_event_t *events, size_t count, int64_t created,
                           int64_t *version)
+{
+    return s_append (self, stream, expected, events, count, created, version, NULL);
+}
+
+int journal_batch_append_creator (journal_batch_t *self, const char *stream,
+                                  const journal_event_t *events, size_t count, int64_t created,
+                                  int64_t *version, const journal_creator_t *creator)
+{
+    assert (self);
+    assert (creator);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || count == 0 || !creator->id || (creator->size && !creator->reply) ||
+        creator->size > UINT32_MAX)
+        return SHOAL_EINVAL;
+    staged_reply_t *staged = malloc (sizeof (staged_reply_t) + creator->size);
+    if (!staged)
+        return SHOAL_ENOMEM;
+    staged->size = creator->size;
+    if (creator->size)
+        memcpy (staged->reply, creator->reply, creator->size);
+    staged->request = creator->request ? *creator->request : (journal_request_t){0};
+    int rc = s_append (self, stream, JOURNAL_NO_STREAM, events, count, created, version, creator);
+    if (rc) {
+        free (staged);
+        return rc;
+    }
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, stream, len, creator->id);
+    zhashx_update (self->inbox, hash_key, staged);
+    return 0;
+}
+
+//  Appends events to stream (journal_batch_append); with creator, the
+//  first event's record holds its inbox record.
+static int s_append (journal_batch_t *self, const char *stream, int64_t expected,
+                     const journal_event_t *events, size_t count, int64_t created,
+                     int64_t *version, const journal_creator_t *creator)
 {
     assert (self);
     size_t len = keys_stream_len (stream);
@@ -242,8 +283,15 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
             zhashx_insert (self->versions, stream, staged);
         }
         for (size_t i = 0; i < count; i++) {
-            int pack_rc = keys_event_encode (&self->buffer, events[i].name, strlen (events[i].name),
-                                             events[i].data, events[i].size, created);
+            int pack_rc =
+                creator && i == 0
+                    ? keys_event_encode_creator (&self->buffer, events[i].name,
+                                                 strlen (events[i].name), events[i].data,
+                                                 events[i].size, created, creator->id,
+                                                 creator->created, creator->reply, creator->size,
+                                                 creator->request)
+                    : keys_event_encode (&self->buffer, events[i].name, strlen (events[i].name),
+                                         events[i].data, events[i].size, created);
             uint8_t key[KEYS_STREAM_MAX];
             size_t key_len = keys_event_key (key, journal_shard (self->journal, stream), stream,
                                              len, current + (int64_t) i + 1);

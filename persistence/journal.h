@@ -128,6 +128,24 @@ typedef int (journal_event_fn) (void *arg, int64_t seq, const char *name, const 
 int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
                   journal_event_fn *fn, void *arg);
 
+//  As journal_read; besides, when event 1 is read and holds the inbox
+//  record of the command that created stream (keys.h), copies that
+//  command's id into creator and sets *has_creator (else leaves both).
+int journal_read_creator (journal_t *self, const char *stream, int64_t from, size_t limit,
+                          journal_event_fn *fn, void *arg, uint8_t creator[JOURNAL_ID_SIZE],
+                          bool *has_creator);
+
+//  The id of the command that created stream, read from its first event
+//  (one get). Returns 0, SHOAL_ENOTFOUND if the stream has no event or its
+//  first event holds no inbox record, SHOAL_EFORMAT or SHOAL_EIO.
+int journal_creator_id (journal_t *self, const char *stream, uint8_t id[JOURNAL_ID_SIZE]);
+
+//  The inbox record of command id that stream's first event holds, as
+//  journal_inbox_find gives an 'i' record: SHOAL_ENOTFOUND when the first
+//  event holds another command's record, or none.
+int journal_creator_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                          uint8_t **reply, size_t *size, journal_request_t *request);
+
 //  Called for each stream found by journal_stream_scan, with its name
 //  (borrowed for the call). Return non-zero to stop the scan.
 typedef int (journal_stream_fn) (void *arg, const char *stream);
@@ -320,6 +338,25 @@ void journal_batch_destroy (journal_batch_t **self_p);
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
                           const journal_event_t *events, size_t count, int64_t created,
                           int64_t *version);
+
+//  The inbox record of the command that creates a stream, which the
+//  stream's first event holds instead of an 'i' record (keys.h).
+typedef struct {
+    const uint8_t *id;                //  the command's, JOURNAL_ID_SIZE bytes
+    const uint8_t *reply;             //  its reply
+    size_t size;                      //  bytes of reply
+    int64_t created;                  //  the record's time, as an 'i' record's
+    const journal_request_t *request; //  the command (may be NULL: none kept)
+} journal_creator_t;
+
+//  As journal_batch_append with expected JOURNAL_NO_STREAM and count 1 or
+//  more, the first event's record holding creator's inbox record. Until
+//  the commit the batch answers journal_batch_inbox_find for (stream,
+//  creator's id) with it, as for a staged inbox record; no 'i' record is
+//  written.
+int journal_batch_append_creator (journal_batch_t *self, const char *stream,
+                                  const journal_event_t *events, size_t count, int64_t created,
+                                  int64_t *version, const journal_creator_t *creator);
 
 //  The stream's version as this batch sees it (staged, else committed).
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version);

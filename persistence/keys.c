@@ -165,16 +165,44 @@ static int s_read_map (const uint8_t *buf, size_t size, size_t *offset, const ui
 int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
                        const uint8_t **data, size_t *data_len, int64_t *created)
 {
+    return keys_event_decode_creator (buf, size, name, name_len, data, data_len, created, NULL);
+}
+
+int keys_event_decode_creator (const uint8_t *buf, size_t size, const uint8_t **name,
+                               size_t *name_len, const uint8_t **data, size_t *data_len,
+                               int64_t *created, keys_creator_t *creator)
+{
     size_t offset = 0;
+    bool with_creator = false;
     int rc = s_read_header (buf, size, &offset, 4);
+    if (rc == SHOAL_EFORMAT) { //  a stream's first event, with its creator's inbox record
+        offset = 0;
+        rc = s_read_header (buf, size, &offset, 6);
+        with_creator = true;
+    }
     if (rc)
         return rc;
     if (mpread_str (buf, size, &offset, name, name_len) ||
-        s_read_map (buf, size, &offset, data, data_len) ||
-        s_read_int (buf, size, &offset, created) || offset != size)
+        s_read_map (buf, size, &offset, data, data_len) || s_read_int (buf, size, &offset, created))
         return SHOAL_EFORMAT;
     if (*name_len == 0 || *name_len > SHOAL_NAME_MAX)
         return SHOAL_EFORMAT;
+    keys_creator_t found = {NULL, NULL, 0};
+    if (with_creator) {
+        size_t id_len;
+        int64_t inbox_created;
+        const uint8_t *reply;
+        size_t reply_len;
+        if (mpread_bin (buf, size, &offset, &found.id, &id_len) || id_len != JOURNAL_ID_SIZE ||
+            mpread_bin (buf, size, &offset, &found.inbox, &found.inbox_len) ||
+            keys_inbox_decode (found.inbox, found.inbox_len, &inbox_created, &reply, &reply_len,
+                               NULL) != 0)
+            return SHOAL_EFORMAT;
+    }
+    if (offset != size)
+        return SHOAL_EFORMAT;
+    if (creator)
+        *creator = found;
     return 0;
 }
 
@@ -251,6 +279,24 @@ static int s_write_header (msgpack_packer *pk, msgpack_sbuffer *buffer, uint32_t
     return rc;
 }
 
+//  Packs an inbox record, header included, at the end of pk's buffer.
+static int s_pack_inbox (msgpack_packer *pk, int64_t created, const uint8_t *reply, size_t size,
+                         const journal_request_t *request)
+{
+    bool with_request = request && request->digest;
+    int rc = msgpack_pack_array (pk, with_request ? 5 : 3);
+    rc |= msgpack_pack_uint8 (pk, KEYS_FORMAT_VERSION);
+    rc |= msgpack_pack_int64 (pk, created);
+    rc |= msgpack_pack_bin_with_body (pk, reply, size);
+    if (with_request) {
+        //  Stored as an int64's bits: mpread reads signed integers.
+        rc |= msgpack_pack_int64 (pk, (int64_t) request->digest);
+        rc |= msgpack_pack_str_with_body (pk, request->name,
+                                          strnlen (request->name, SHOAL_NAME_MAX));
+    }
+    return rc;
+}
+
 int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_len,
                        const uint8_t *data, size_t size, int64_t created)
 {
@@ -260,6 +306,37 @@ int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_le
     rc |= msgpack_sbuffer_write (buffer, (const char *) data, size);
     rc |= msgpack_pack_int64 (&pk, created);
     return rc;
+}
+
+int keys_event_encode_creator (msgpack_sbuffer *buffer, const char *name, size_t name_len,
+                               const uint8_t *data, size_t size, int64_t created,
+                               const uint8_t id[JOURNAL_ID_SIZE], int64_t inbox_created,
+                               const uint8_t *reply, size_t reply_size,
+                               const journal_request_t *request)
+{
+    msgpack_packer pk;
+    int rc = s_write_header (&pk, buffer, 6);
+    rc |= msgpack_pack_str_with_body (&pk, name, name_len);
+    rc |= msgpack_sbuffer_write (buffer, (const char *) data, size);
+    rc |= msgpack_pack_int64 (&pk, created);
+    rc |= msgpack_pack_bin_with_body (&pk, id, JOURNAL_ID_SIZE);
+    if (rc)
+        return rc;
+    //  The inbox record, a record of its own, follows a bin32 header whose
+    //  length is patched in once it is written.
+    static const uint8_t bin32[5] = {0xc6, 0, 0, 0, 0};
+    size_t header = buffer->size;
+    rc = msgpack_sbuffer_write (buffer, (const char *) bin32, sizeof bin32);
+    rc |= s_pack_inbox (&pk, inbox_created, reply, reply_size, request);
+    size_t length = buffer->size - header - sizeof bin32;
+    if (rc || length > UINT32_MAX)
+        return -1;
+    uint8_t *patch = (uint8_t *) buffer->data + header + 1;
+    patch[0] = (uint8_t) (length >> 24);
+    patch[1] = (uint8_t) (length >> 16);
+    patch[2] = (uint8_t) (length >> 8);
+    patch[3] = (uint8_t) length;
+    return 0;
 }
 
 int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *state, size_t size,
@@ -276,18 +353,10 @@ int keys_snapshot_encode (msgpack_sbuffer *buffer, int64_t seq, const uint8_t *s
 int keys_inbox_encode (msgpack_sbuffer *buffer, int64_t created, const uint8_t *reply, size_t size,
                        const journal_request_t *request)
 {
-    bool with_request = request && request->digest;
     msgpack_packer pk;
-    int rc = s_write_header (&pk, buffer, with_request ? 5 : 3);
-    rc |= msgpack_pack_int64 (&pk, created);
-    rc |= msgpack_pack_bin_with_body (&pk, reply, size);
-    if (with_request) {
-        //  Stored as an int64's bits: mpread reads signed integers.
-        rc |= msgpack_pack_int64 (&pk, (int64_t) request->digest);
-        rc |= msgpack_pack_str_with_body (&pk, request->name,
-                                          strnlen (request->name, SHOAL_NAME_MAX));
-    }
-    return rc;
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    msgpack_sbuffer_clear (buffer);
+    return s_pack_inbox (&pk, created, reply, size, request);
 }
 
 //  --------------------------------------------------------------------------

@@ -7,7 +7,7 @@
     one contiguous range ['S' shard, 'S' shard+1): moving a shard is
     copying that range.
 
-        'S' shard:u16be 'e' stream 0x00 seq:u64be -> event [1, name, data, created]
+        'S' shard:u16be 'e' stream 0x00 seq:u64be -> event [1, name, data, created(, id, inbox)]
         'S' shard:u16be 's' stream                -> snapshot [1, seq, state(, version)]
         'S' shard:u16be 'i' stream 0x00 id:16     -> inbox [1, created, reply(, digest, name)]
         'S' shard:u16be 'o' stream 0x00 id:16     -> outbox entry (an encoded envelope)
@@ -35,14 +35,21 @@
     migrated.
 
     Records are msgpack arrays that start with the format version (1):
-        event     [1, name:str, data:map, created:int]
+        event     [1, name:str, data:map, created:int] or, a stream's first
+                  event only, [1, name:str, data:map, created:int, id:bin16,
+                  inbox:bin]
         snapshot  [1, seq:int, state:map] or
                   [1, seq:int, state:map, version:int]
         inbox     [1, created:int, reply:bin] or
                   [1, created:int, reply:bin, digest:uint, name:str]
     The inbox record's digest and name (the command it answered: a 64-bit
     digest of its name and payload, and its name) are an optional pair:
-    a record of three fields was made before they were kept. Likewise the
+    a record of three fields was made before they were kept.
+    The first event of a stream created by a command (the turn of a
+    command to an actor with no event appended some) holds that command's
+    inbox record: its id and, in inbox, the inbox record as above, encoded
+    whole, instead of an 'i' record. It is never pruned. The event log's
+    copy of the event does not hold it. Likewise the
     snapshot's version (the actor type's snapshot_version, 0 to INT32_MAX):
     a snapshot of three fields was made before it was kept, and is
     version 0.
@@ -158,9 +165,27 @@ size_t keys_log_key (uint8_t key[KEYS_LOG_KEY_SIZE], uint64_t pos);
 //  --------------------------------------------------------------------------
 //  Records
 
-//  Decodes an event record. *name and *data point into buf.
+//  Decodes an event record, of either form (a first event's inbox record
+//  is checked, not returned). *name and *data point into buf.
 int keys_event_decode (const uint8_t *buf, size_t size, const uint8_t **name, size_t *name_len,
                        const uint8_t **data, size_t *data_len, int64_t *created);
+
+//  The inbox record a stream's first event holds (keys.h), pointing into
+//  the event record: the id of the command that created the stream, and
+//  its inbox record (decode it with keys_inbox_decode).
+typedef struct {
+    const uint8_t *id;    //  JOURNAL_ID_SIZE bytes; NULL: the event holds none
+    const uint8_t *inbox; //  an inbox record
+    size_t inbox_len;
+} keys_creator_t;
+
+//  The same, accepting both forms; creator (may be NULL) gets the inbox
+//  record of the command that created the stream, or id NULL if the
+//  event holds none. A held inbox record that does not decode makes the
+//  event damaged (SHOAL_EFORMAT).
+int keys_event_decode_creator (const uint8_t *buf, size_t size, const uint8_t **name,
+                               size_t *name_len, const uint8_t **data, size_t *data_len,
+                               int64_t *created, keys_creator_t *creator);
 
 //  Decodes a snapshot record. *state points into buf; *version (may be
 //  NULL) is the type's snapshot version it was written with, 0 for a
@@ -178,6 +203,15 @@ int keys_inbox_decode (const uint8_t *buf, size_t size, int64_t *created, const 
 //  copied as is.
 int keys_event_encode (msgpack_sbuffer *buffer, const char *name, size_t name_len,
                        const uint8_t *data, size_t size, int64_t created);
+
+//  Encodes a stream's first event into buffer with the inbox record of
+//  the command id that created the stream (created, reply and request as
+//  for keys_inbox_encode).
+int keys_event_encode_creator (msgpack_sbuffer *buffer, const char *name, size_t name_len,
+                               const uint8_t *data, size_t size, int64_t created,
+                               const uint8_t id[JOURNAL_ID_SIZE], int64_t inbox_created,
+                               const uint8_t *reply, size_t reply_size,
+                               const journal_request_t *request);
 
 //  Encodes a snapshot record into buffer, with its version (>= 0). state
 //  is an encoded msgpack map, copied as is.

@@ -1,6 +1,7 @@
 /*  read.c - the journal's reads of committed records: a stream's version
     and its events, snapshots, inbox records (and the digest that ties a
-    record to its request), and the store's metadata (read and written).
+    record to its request; a stream's creator's, held by its first event),
+    and the store's metadata (read and written).
     See journal.h for the API and keys.h for the key layout; opening the
     store, its handle and its reopen after a failed write are in journal.c.
 
@@ -83,6 +84,13 @@ int journal_version (journal_t *self, const char *stream, int64_t *version)
 int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
                   journal_event_fn *fn, void *arg)
 {
+    return journal_read_creator (self, stream, from, limit, fn, arg, NULL, NULL);
+}
+
+int journal_read_creator (journal_t *self, const char *stream, int64_t from, size_t limit,
+                          journal_event_fn *fn, void *arg, uint8_t creator[JOURNAL_ID_SIZE],
+                          bool *has_creator)
+{
     assert (self);
     assert (fn);
     size_t len = keys_stream_len (stream);
@@ -114,9 +122,15 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
             rc = SHOAL_EFORMAT;
             break;
         }
-        rc = keys_event_decode (value, value_len, &name, &name_len, &data, &data_len, &created);
+        keys_creator_t held;
+        rc = keys_event_decode_creator (value, value_len, &name, &name_len, &data, &data_len,
+                                        &created, &held);
         if (rc)
             break;
+        if (seq == 1 && held.id && creator) {
+            memcpy (creator, held.id, JOURNAL_ID_SIZE);
+            *has_creator = true;
+        }
         char name_z[SHOAL_NAME_MAX + 1];
         memcpy (name_z, name, name_len);
         name_z[name_len] = '\0';
@@ -211,6 +225,68 @@ int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JO
     rc = keys_inbox_decode ((const uint8_t *) value, value_len, &created, &bytes, size, request);
     if (rc == 0 && !(*reply = journal_memdup (bytes, *size)))
         rc = SHOAL_ENOMEM;
+    leveldb_free (value);
+    return rc;
+}
+
+//  Gets stream's first event. Returns 0 with *value (free with
+//  leveldb_free) and *creator pointing into it, SHOAL_ENOTFOUND if the
+//  stream has no event, SHOAL_EFORMAT, SHOAL_EIO.
+static int s_first_event (journal_t *self, const char *stream, char **value,
+                          keys_creator_t *creator)
+{
+    size_t len = keys_stream_len (stream);
+    if (len == 0)
+        return SHOAL_EINVAL;
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_event_key (key, journal_shard (self, stream), stream, len, 1);
+    size_t size;
+    int rc = s_get (self, key, key_len, value, &size);
+    if (rc)
+        return rc;
+    const uint8_t *name, *data;
+    size_t name_len, data_len;
+    int64_t created;
+    rc = keys_event_decode_creator ((const uint8_t *) *value, size, &name, &name_len, &data,
+                                    &data_len, &created, creator);
+    if (rc)
+        leveldb_free (*value);
+    return rc;
+}
+
+int journal_creator_id (journal_t *self, const char *stream, uint8_t id[JOURNAL_ID_SIZE])
+{
+    assert (self);
+    char *value;
+    keys_creator_t creator;
+    int rc = s_first_event (self, stream, &value, &creator);
+    if (rc)
+        return rc;
+    if (creator.id)
+        memcpy (id, creator.id, JOURNAL_ID_SIZE);
+    leveldb_free (value);
+    return creator.id ? 0 : SHOAL_ENOTFOUND;
+}
+
+int journal_creator_find (journal_t *self, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                          uint8_t **reply, size_t *size, journal_request_t *request)
+{
+    assert (self);
+    if (!id)
+        return SHOAL_EINVAL;
+    char *value;
+    keys_creator_t creator;
+    int rc = s_first_event (self, stream, &value, &creator);
+    if (rc)
+        return rc;
+    rc = SHOAL_ENOTFOUND;
+    if (creator.id && memcmp (creator.id, id, JOURNAL_ID_SIZE) == 0) {
+        int64_t created;
+        const uint8_t *bytes;
+        rc = keys_inbox_decode (creator.inbox, creator.inbox_len, &created, &bytes, size, request);
+        if (rc == 0 && !(*reply = journal_memdup (bytes, *size)))
+            rc = SHOAL_ENOMEM;
+    }
     leveldb_free (value);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "actors.h"
 #include "ctx.h"
 #include "data.h"
+#include "inbox.h"
 #include "worker_internal.h"
 #include "log.h"
 
@@ -148,11 +149,23 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
         type->init (actor->state, strchr (address, '/') + 1);
     *rc = type->restore ? s_actor_restore (self, actor) : 0;
     replay_t replay = {actor, 0};
+    int64_t from = actor->version + 1;
+    uint8_t creator[JOURNAL_ID_SIZE];
+    bool has_creator = false;
     if (*rc == 0)
-        *rc = journal_read (self->config->journal, address, actor->version + 1, 0, s_replay_event,
-                            &replay);
+        *rc = journal_read_creator (self->config->journal, address, from, 0, s_replay_event,
+                                    &replay, creator, &has_creator);
     if (*rc == 0)
         *rc = replay.rc;
+    //  Restored from a snapshot, the replay did not read event 1: one get.
+    if (*rc == 0 && from > 1) {
+        *rc = journal_creator_id (self->config->journal, address, creator);
+        has_creator = *rc == 0;
+        if (*rc == SHOAL_ENOTFOUND)
+            *rc = 0;
+    }
+    if (has_creator)
+        actor->creator = inbox_creator_hash (creator);
     if (*rc) {
         s_actor_free (actor);
         return NULL;

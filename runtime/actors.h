@@ -36,6 +36,8 @@ struct _actor_t {
     int64_t snapshot_seq;     //  seq of its latest snapshot
     int64_t last_used;        //  ms, for passivation
     uint64_t staged_in;       //  the batch number its last events were staged in
+    uint64_t creator;         //  the hash of the id of the command that created its
+                              //  stream (inbox_creator_hash), 0: none
     actor_t *newer, *older;   //  its neighbours in the table's use order
     max_align_t state[];      //  type->state_size bytes
 };

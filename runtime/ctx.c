@@ -141,6 +141,7 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
     rec_reset (&ctx->reply);
     ctx->rejected = false;
     ctx->failed = false;
+    ctx->inbox_held = false;
     ctx->code[0] = 0;
     ctx->reason[0] = 0;
     ctx->error = 0;

@@ -62,6 +62,8 @@ struct _shoal_ctx_t {
     shoal_rec_t reply;                    //  accepted reply's fields
     bool rejected;                        //  shoal_ctx_reject was called
     bool failed;                          //  ...or the handler failed instead
+    bool inbox_held;                      //  the command's inbox record is staged in
+                                          //  its stream's first event (inbox.h)
     char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM

@@ -8,6 +8,7 @@
 */
 #include "stage.h"
 #include "ctx.h"
+#include "inbox.h"
 #include "timers.h"
 #include "worker_internal.h"
 
@@ -128,8 +129,13 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             events[i].name = ctx->events[i].name;
             events[i].data = rec_finish (&ctx->events[i].rec, &events[i].size);
         }
-        rc = journal_batch_append (self->batch, actor->address, actor->version, events,
-                                   ctx->event_count, now, &actor->version);
+        //  A command that creates the stream: its inbox record goes in the
+        //  first event (inbox.h).
+        if (actor->version == 0 && cause->kind == ENVELOPE_COMMAND)
+            rc = inbox_append_creating (self, actor, cause, events, ctx->event_count, now);
+        else
+            rc = journal_batch_append (self->batch, actor->address, actor->version, events,
+                                       ctx->event_count, now, &actor->version);
         if (rc == 0) {
             self->tally.events += ctx->event_count;
             actor->staged_in = self->batch_number;

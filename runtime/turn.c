@@ -10,6 +10,7 @@
 #include "actors.h"
 #include "ctx.h"
 #include "deadletter.h"
+#include "inbox.h"
 #include "stage.h"
 #include "timers.h"
 #include "worker_internal.h"
@@ -175,8 +176,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     journal_request_t request = {
         journal_request_digest (envelope->name, envelope->payload, envelope->payload_size), ""};
     snprintf (request.name, sizeof request.name, "%s", envelope->name);
-    int found = journal_batch_inbox_find (self->batch, envelope->to, envelope->id, &stored,
-                                          &stored_size, &first);
+    int found = inbox_find (self, envelope->to, envelope->id, &stored, &stored_size, &first);
     if (found == 0) {
         if (first.digest && first.digest != request.digest) {
             free (stored);
@@ -238,8 +238,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     int64_t recorded = envelope->created > now ? envelope->created : now;
     //  ctx_run bounded the reply's fields, so only memory can fail here;
     //  the turn's events are staged, so the batch must go.
-    if (rc == 0 && journal_batch_inbox_record (self->batch, envelope->to, envelope->id, payload,
-                                               payload_size, recorded, &request) != 0) {
+    if (rc == 0 && inbox_record (self, envelope, payload, payload_size, recorded, &request) != 0) {
         free (payload);
         rc = SHOAL_ENOMEM;
     }
