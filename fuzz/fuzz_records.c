@@ -1,10 +1,12 @@
 /*  fuzz_records.c - libFuzzer target: every stored record's decoder of
-    persistence/keys.c (event, snapshot, inbox, event log, outbox note) and views.c
+    persistence/keys.c (event, a first event with its creator's inbox
+    record, snapshot, inbox, event log, outbox note) and views.c
     (a projection's checkpoint) over arbitrary bytes, as a damaged store
     would give them; and the event key's seq parser.
 
     Properties: a decoded record's borrowed parts lie inside it, its name
-    fits SHOAL_NAME_MAX, and its map parts are well-formed maps.
+    fits SHOAL_NAME_MAX, its map parts are well-formed maps, and the inbox
+    record a first event holds decodes.
 */
 #include "keys.h"
 #include "mpread.h"
@@ -30,6 +32,20 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_inside (data, size, name, name_len);
         s_inside (data, size, part, part_len);
         CHECK (mpread_is_map (part, part_len, MPREAD_DEPTH_ANY));
+    }
+    keys_creator_t creator;
+    if (keys_event_decode_creator (data, size, &name, &name_len, &part, &part_len, &created,
+                                   &creator) == 0 &&
+        creator.id) {
+        s_inside (data, size, creator.id, JOURNAL_ID_SIZE);
+        s_inside (data, size, creator.inbox, creator.inbox_len);
+        const uint8_t *reply;
+        size_t reply_len;
+        int64_t at;
+        journal_request_t held;
+        CHECK (keys_inbox_decode (creator.inbox, creator.inbox_len, &at, &reply, &reply_len,
+                                  &held) == 0);
+        s_inside (data, size, reply, reply_len);
     }
     int version = 0;
     if (keys_snapshot_decode (data, size, &seq, &part, &part_len, &version) == 0) {

@@ -54,6 +54,12 @@ write("mpread", "two", pack(1) + pack(2))
 
 # records: event, snapshot, inbox (old and new), another version
 write("records", "event", pack([1, "deposited", {"amount": 10}, 1700000000000]))
+# a stream's first event, holding the inbox record of the command that
+# created the stream; and a near miss, its id one byte short
+write("records", "event6", pack([1, "opened", {"owner": "alice"}, 1700000000000, ID,
+                                 pack([1, 1700000000000, pack({"ok": True}), 12345, "open"])]))
+write("records", "event6short", pack([1, "opened", {}, 1700000000000, ID[:15],
+                                      pack([1, 1700000000000, pack({"ok": True})])]))
 write("records", "snapshot", pack([1, 42, {"balance": 100, "owner": "alice"}]))
 write("records", "inbox3", pack([1, 1700000000000, pack({"ok": True})]))
 write("records", "inbox5", pack([1, 1700000000000, pack({"ok": True}), 2 ** 63 + 5, "deposit"]))

@@ -252,8 +252,13 @@ static bool s_recv (fixture_t *fx, int timeout_ms, bool failing)
         //  until its reopen: a read then says SHOAL_EIO, not "absent".
         int rc;
         int64_t deadline = zclock_mono () + 10000;
-        while ((rc = journal_inbox_get (fx->journal, request->to, request->id, &stored,
-                                        &stored_size)) == SHOAL_EIO &&
+        //  A command that created its stream has its record in the
+        //  stream's first event (runtime/inbox.h).
+        while (((rc = journal_inbox_get (fx->journal, request->to, request->id, &stored,
+                                         &stored_size)) == SHOAL_EIO ||
+                (rc == SHOAL_ENOTFOUND &&
+                 (rc = journal_creator_find (fx->journal, request->to, request->id, &stored,
+                                             &stored_size, NULL)) == SHOAL_EIO)) &&
                zclock_mono () < deadline)
             zclock_sleep (5);
         if (rc != 0)
