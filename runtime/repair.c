@@ -451,7 +451,7 @@ static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
     }
     uint8_t *stored;
     size_t stored_size;
-    int found = journal_batch_inbox_get (self->batch, request->to, id, &stored, &stored_size);
+    int found = inbox_find (self, request->to, id, &stored, &stored_size, NULL);
     if (found == 0) { //  it ran: its one true reply
         turn_reply (self, route, route_size, request, stored, stored_size);
         free (stored);
