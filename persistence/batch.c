@@ -592,6 +592,7 @@ int journal_batch_commit (journal_batch_t *self)
             journal_leave (journal);
     }
     if (rc == 0) {
+        atomic_fetch_add (&self->journal->records, self->count);
         for (int64_t *staged = zhashx_first (self->versions); staged;
              staged = zhashx_next (self->versions))
             s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);

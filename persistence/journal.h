@@ -116,6 +116,10 @@ void journal_last_error (journal_t *self, char *buf, size_t size);
 //  How many times the store was reopened after a failed write.
 uint64_t journal_reopens (journal_t *self);
 
+//  Records (puts and deletes) of the batches committed through this handle
+//  so far, whoever staged them (workers, projections, the janitor).
+uint64_t journal_records_written (journal_t *self);
+
 //  The committed version of stream, 0 if it has no events.
 int journal_version (journal_t *self, const char *stream, int64_t *version);
 
