@@ -375,12 +375,22 @@ int journal_batch_inbox_restore (journal_batch_t *self, const char *stream,
     journal_request_t request;
     if (len == 0 || !id || !record)
         return SHOAL_EINVAL;
-    if (journal_inbox_decode (record, size, &reply, &reply_size, &request) != 0)
-        return SHOAL_EFORMAT;
+    //  A record that does not read (a note damaged past its checksum) is
+    //  stored all the same, and found as it is: "found" keeps its command
+    //  from running again; its reply is refused as unreadable.
+    if (journal_inbox_decode (record, size, &reply, &reply_size, &request) != 0) {
+        reply = record;
+        reply_size = size;
+        request = (journal_request_t){0};
+    }
+    //  The caller drops the record's note in this batch: the batch must
+    //  not commit without it.
     int rc =
         s_stage_reply (self, stream, len, id, reply, reply_size, request.digest ? &request : NULL);
-    if (rc)
+    if (rc) {
+        self->broken = true;
         return rc;
+    }
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     s_stage_put (self, key, key_len, record, size);
