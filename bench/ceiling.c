@@ -1,8 +1,8 @@
 /*  ceiling.c - LevelDB alone on the bench's disk: synced group commits of
     records shaped like a transfer's (see ceiling.h).
 
-    The records follow, in a cycle of 8, what one completed transfer
-    writes today: 5 events and 3 inbox records. Their key and value sizes
+    The records follow, in a cycle of 6, what one completed transfer
+    writes today: 5 events and the client's inbox record. Their key and value sizes
     are the means seen in `shoal bench --accounts 10000`
     (leveldb_writebatch_put counted by a preloaded shim, 2026-12-02):
     events 28 + 42 bytes, inbox records 36 + 75. Keys are laid out as
@@ -12,12 +12,14 @@
     (compression is off, as in shoal's store). Each write also holds one
     record of the node's event log ('L' pos, 9 bytes of key), which copies
     every event of the write (6 bytes and 59 per event, the mean seen the
-    same way), and one outbox note ('W' worker pos, 11 bytes of key: per
-    transfer, 2 commands sent of CEILING_NOTE_SENT bytes and 2 answers of
-    CEILING_NOTE_ANSWER), neither counted among the records (the node
-    counts its note, one record per write). The outbox entries a worker
-    stores under their keys when still unanswered after a second, and the
-    projections' few records, are left out.
+    same way), and one note ('W' worker pos, 11 bytes of key: per
+    transfer, 2 commands sent of CEILING_NOTE_SENT bytes, 2 answers of
+    CEILING_NOTE_ANSWER and 2 inbox records of CEILING_NOTE_INBOX, the
+    Debit's and the Credit's, their size reckoned from keys.h's line and
+    an inbox record's mean), neither counted among the records (the node
+    counts its note, one record per write). The outbox entries and inbox
+    records a worker stores under their keys when still noted after a
+    second, and the projections' records, are left out.
 
     Limits: a store that starts empty, so compaction costs less than in a
     store that holds months of journal; the options copy journal_open's
@@ -46,6 +48,7 @@
 #define CEILING_NOTE_KEY 11    //  'W' worker:u16be pos:u64be
 #define CEILING_NOTE_SENT 156  //  a note's bytes per command sent (stream, id, envelope)
 #define CEILING_NOTE_ANSWER 35 //  and per answer (stream, id)
+#define CEILING_NOTE_INBOX 137 //  and per inbox record (stream, id, record, sender)
 #define CEILING_CYCLE_EVENTS 5 //  events per cycle: one cycle is one transfer
 
 typedef enum { RECORD_EVENT, RECORD_INBOX } record_kind_t;
@@ -58,8 +61,8 @@ typedef struct {
 } record_shape_t;
 
 static const record_shape_t s_cycle[] = {
-    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75}, {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75},
-    {RECORD_EVENT, 28, 42}, {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75}, {RECORD_EVENT, 28, 42},
+    {RECORD_EVENT, 28, 42}, {RECORD_INBOX, 36, 75}, {RECORD_EVENT, 28, 42},
+    {RECORD_EVENT, 28, 42}, {RECORD_EVENT, 28, 42}, {RECORD_EVENT, 28, 42},
 };
 #define CEILING_CYCLE (sizeof s_cycle / sizeof s_cycle[0])
 
@@ -70,12 +73,12 @@ const char *ceiling_mix (double *bytes_per_record)
         for (size_t i = 0; i < CEILING_CYCLE; i++)
             bytes += s_cycle[i].key + s_cycle[i].value +
                      (s_cycle[i].kind == RECORD_EVENT ? CEILING_LOG_ENTRY : 0);
-        bytes += 2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER;
+        bytes += 2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER + 2 * CEILING_NOTE_INBOX;
         *bytes_per_record = (double) bytes / (double) CEILING_CYCLE;
     }
-    return "per 8 records, as a transfer writes them: 5 events (28 + 42 B), 3 inbox records "
+    return "per 6 records, as a transfer writes them: 5 events (28 + 42 B), 1 inbox record "
            "(36 + 75 B); and per write one event log record (59 B per event in it) and one "
-           "outbox note (2 x 156 B + 2 x 35 B per transfer in it), not counted as records";
+           "note (2 x 156 B + 2 x 35 B + 2 x 137 B per transfer in it), not counted as records";
 }
 
 void ceiling_leveldb_version (int *major, int *minor)
@@ -159,7 +162,8 @@ static size_t s_stage_note (run_t *run)
 {
     size_t transfers = (run->batch_events + CEILING_CYCLE_EVENTS - 1) / CEILING_CYCLE_EVENTS;
     size_t size =
-        CEILING_LOG_HEADER + transfers * (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER);
+        CEILING_LOG_HEADER +
+        transfers * (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER + 2 * CEILING_NOTE_INBOX);
     uint8_t key[CEILING_NOTE_KEY] = {'W'};
     s_put_be (key + 3, ++run->notes, 8);
     leveldb_writebatch_put (run->batch, (const char *) key, sizeof key, (const char *) run->log,
@@ -299,11 +303,12 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
         dir[0] = 0;
         return SHOAL_EIO;
     }
-    //  A batch holds fewer events than records, and at most records / 8 + 2
+    //  A batch holds fewer events than records, and at most records / 6 + 2
     //  transfers: random bytes enough for its log record and its note.
     size_t log_size = CEILING_LOG_HEADER + records * CEILING_LOG_ENTRY;
     size_t note_size = CEILING_LOG_HEADER + (records / CEILING_CYCLE + 2) *
-                                                (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER);
+                                                (2 * CEILING_NOTE_SENT + 2 * CEILING_NOTE_ANSWER +
+                                                 2 * CEILING_NOTE_INBOX);
     if (note_size > log_size)
         log_size = note_size;
     run_t *run = calloc (1, sizeof (run_t));

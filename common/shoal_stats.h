@@ -64,7 +64,8 @@
        "replies dropped: their client did not read them (a re-send gets the stored reply)")        \
     X (reply_bytes, "reply bytes queued and held for clients that have not read them")             \
     X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
-    X (uptime_ms, "milliseconds since the node started")
+    X (uptime_ms, "milliseconds since the node started")                                           \
+    X (store_records, "records its workers and its projections wrote to the node's store")
 
 #define SHOAL_METRICS(X)                                                                           \
     X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
@@ -115,6 +116,8 @@
     X (shoal_shards, gauge, "", n.shards, "Shards of the store")                                   \
     X (shoal_peak_resident_memory_bytes, gauge, "", n.peak_rss_kb * 1024.0,                        \
        "The node's peak resident memory")                                                          \
-    X (shoal_uptime_seconds, gauge, "", n.uptime_ms / 1000.0, "Seconds since the node started")
+    X (shoal_uptime_seconds, gauge, "", n.uptime_ms / 1000.0, "Seconds since the node started")    \
+    X (shoal_store_records_total, counter, "", n.store_records,                                    \
+       "Records the workers and the projections wrote to the node's store")
 
 #endif

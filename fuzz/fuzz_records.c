@@ -84,6 +84,17 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 s_inside (data, size, note.envelope, note.size);
             else
                 CHECK (note.size == 0);
+            CHECK ((note.kind == KEYS_NOTE_ANSWERED) == !note.envelope);
+            size_t sender_len = strlen (note.sender);
+            CHECK ((note.kind == KEYS_NOTE_INBOX) == (sender_len > 0));
+            CHECK (sender_len <= SHOAL_ADDRESS_MAX);
+            if (note.kind == KEYS_NOTE_INBOX) { //  its record, as a lookup reads it
+                const uint8_t *reply;
+                size_t reply_len;
+                if (keys_inbox_decode (note.envelope, note.size, &created, &reply, &reply_len,
+                                       &request) == 0)
+                    s_inside (data, size, reply, reply_len);
+            }
         }
     }
     journal_checkpoint_t checkpoint;

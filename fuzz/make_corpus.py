@@ -66,6 +66,12 @@ write("records", "inbox5", pack([1, 1700000000000, pack({"ok": True}), 2 ** 63 +
 write("records", "version2", pack([2, "deposited", {}, 0]))
 write("records", "log", pack([1, ["account/alice", 1, "Opened", {"owner": "alice"}, 1700000000000],
                               ["transfer/t1", 3, "Started", {"amount": 5}, 1700000000001]]))
+# an outbox note: a command sent, one answered, an inbox record (its sender last)
+write("records", "note", pack([1, ["transfer/t1", ID, envelope(1, "transfer/t1", "account/a", "Debit",
+                                                               {"amount": 5})],
+                               ["transfer/t0", ID2],
+                               ["account/a", ID2, pack([1, 1700000000000, pack({"ok": True}), 5,
+                                                        "Debit"]), "transfer/t0"]]))
 write("records", "checkpoint", pack([1, 1000, 998, 1, False, True]))
 write("records", "eventkey", b"S\x00\x07eaccount/alice\x00" + (5).to_bytes(8, "big"))
 

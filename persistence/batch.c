@@ -339,14 +339,12 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
     return journal_batch_inbox_record (self, stream, id, reply, size, created, NULL);
 }
 
-int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
-                                const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply,
-                                size_t size, int64_t created, const journal_request_t *request)
+//  Stages (stream, id)'s record in the batch's hash, so its lookups find
+//  it before the commit.
+static int s_stage_reply (journal_batch_t *self, const char *stream, size_t len,
+                          const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
+                          const journal_request_t *request)
 {
-    assert (self);
-    size_t len = keys_stream_len (stream);
-    if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
-        return SHOAL_EINVAL;
     staged_reply_t *staged = malloc (sizeof (staged_reply_t) + size);
     if (!staged)
         return SHOAL_ENOMEM;
@@ -357,18 +355,93 @@ int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
         staged->request = *request;
     else
         staged->request = (journal_request_t){0};
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, stream, len, id);
+    zhashx_update (self->inbox, hash_key, staged);
+    return 0;
+}
 
+int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
+                                const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply,
+                                size_t size, int64_t created, const journal_request_t *request)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
+        return SHOAL_EINVAL;
     int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size, request);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     int rc = s_stage_record (self, key, key_len, pack_rc);
+    return rc ? rc : s_stage_reply (self, stream, len, id, reply, size, request);
+}
+
+int journal_batch_inbox_note (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
+                              int64_t created, const journal_request_t *request, const char *sender,
+                              uint8_t **record, size_t *record_size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    size_t sender_len = keys_stream_len (sender);
+    if (len == 0 || sender_len == 0 || !id || (size && !reply) || size > UINT32_MAX)
+        return SHOAL_EINVAL;
+    if (keys_inbox_encode (&self->buffer, created, reply, size, request)) {
+        self->broken = true;
+        return SHOAL_ENOMEM;
+    }
+    if (!(*record = journal_memdup (self->buffer.data, self->buffer.size)))
+        return SHOAL_ENOMEM;
+    *record_size = self->buffer.size;
+    if (keys_note_append_inbox (&self->note, stream, len, id, *record, *record_size, sender,
+                                sender_len)) {
+        self->broken = true; //  part of the line may be written
+        free (*record);
+        *record = NULL;
+        return SHOAL_ENOMEM;
+    }
+    if (self->noted++ == 0)
+        self->count++; //  the note is one record, whatever it holds
+    self->bytes += *record_size;
+    int rc = s_stage_reply (self, stream, len, id, reply, size, request);
+    if (rc) { //  the line is in the note: the batch can no longer be trusted
+        self->broken = true;
+        free (*record);
+        *record = NULL;
+    }
+    return rc;
+}
+
+int journal_batch_inbox_restore (journal_batch_t *self, const char *stream,
+                                 const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *record,
+                                 size_t size)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    const uint8_t *reply;
+    size_t reply_size;
+    journal_request_t request;
+    if (len == 0 || !id || !record)
+        return SHOAL_EINVAL;
+    //  A record that does not read (a note damaged past its checksum) is
+    //  stored all the same, and found as it is: "found" keeps its command
+    //  from running again; its reply is refused as unreadable.
+    if (journal_inbox_decode (record, size, &reply, &reply_size, &request) != 0) {
+        reply = record;
+        reply_size = size;
+        request = (journal_request_t){0};
+    }
+    //  The caller drops the record's note in this batch: the batch must
+    //  not commit without it.
+    int rc =
+        s_stage_reply (self, stream, len, id, reply, reply_size, request.digest ? &request : NULL);
     if (rc) {
-        free (staged);
+        self->broken = true;
         return rc;
     }
-    char hash_key[KEYS_HASH_KEY_MAX];
-    keys_hash_key (hash_key, stream, len, id);
-    zhashx_update (self->inbox, hash_key, staged);
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
+    s_stage_put (self, key, key_len, record, size);
     return 0;
 }
 
@@ -577,6 +650,7 @@ int journal_batch_commit (journal_batch_t *self)
             journal_leave (journal);
     }
     if (rc == 0) {
+        atomic_fetch_add (&self->journal->records, self->count);
         for (int64_t *staged = zhashx_first (self->versions); staged;
              staged = zhashx_next (self->versions))
             s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);

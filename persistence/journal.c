@@ -388,6 +388,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                 "outbox (%s)",
                                 dir, shoal_strerror (rc));
     atomic_init (&self->note_next, 1);
+    atomic_init (&self->records, 0);
     if (rc != 0) {
         s_set_error (code, error, rc, message);
         journal_destroy (&self);
@@ -561,6 +562,12 @@ uint64_t journal_reopens (journal_t *self)
 {
     assert (self);
     return atomic_load (&self->reopens);
+}
+
+uint64_t journal_records_written (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->records);
 }
 
 int journal_shards (const journal_t *self)

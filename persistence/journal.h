@@ -116,6 +116,10 @@ void journal_last_error (journal_t *self, char *buf, size_t size);
 //  How many times the store was reopened after a failed write.
 uint64_t journal_reopens (journal_t *self);
 
+//  Records (puts and deletes) of the batches committed through this handle
+//  so far, whoever staged them (workers, projections, the janitor).
+uint64_t journal_records_written (journal_t *self);
+
 //  The committed version of stream, 0 if it has no events.
 int journal_version (journal_t *self, const char *stream, int64_t *version);
 
@@ -190,6 +194,9 @@ int journal_timer_scan (journal_t *self, journal_entry_fn *fn, void *arg);
 //  answers: the outbox entries not stored under their own keys (keys.h).
 //  Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
 int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg);
+//  Calls fn (due 0, value the encoded record) for each inbox record the
+//  notes hold. Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
+int journal_inbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg);
 
 //  The positions of the notes the store holds for worker, in *positions
 //  (the caller frees it) and *count. Returns 0, SHOAL_EIO or SHOAL_ENOMEM.
@@ -392,6 +399,26 @@ int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
 int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
                               const uint8_t id[JOURNAL_ID_SIZE], uint8_t **reply, size_t *size,
                               journal_request_t *request);
+
+//  The inbox in two tiers (docs/DESIGN-NOTES.md): the inbox record of a
+//  command that sender, an actor of this node, sent goes into the note the
+//  batch writes with its commit instead of under its own key. Staged as
+//  journal_batch_inbox_record (this batch's lookups find it), and *record
+//  gets a copy of the encoded record (free()) for the caller to keep until
+//  it either stores it (journal_batch_inbox_restore, the same bytes under
+//  the record's 'i' key, staged and found like any record) or learns that
+//  the sender will never send the command again.
+int journal_batch_inbox_note (journal_batch_t *self, const char *stream,
+                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
+                              int64_t created, const journal_request_t *request, const char *sender,
+                              uint8_t **record, size_t *record_size);
+int journal_batch_inbox_restore (journal_batch_t *self, const char *stream,
+                                 const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *record,
+                                 size_t size);
+//  Reads an encoded inbox record: *reply points into record; request may
+//  be NULL. Returns 0 or SHOAL_EFORMAT.
+int journal_inbox_decode (const uint8_t *record, size_t size, const uint8_t **reply,
+                          size_t *reply_size, journal_request_t *request);
 
 //  Stores / deletes the outbox entry id of stream under its own key.
 int journal_batch_outbox_put (journal_batch_t *self, const char *stream,

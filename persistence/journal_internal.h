@@ -45,6 +45,7 @@ struct _journal_t {
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
+    atomic_uint_fast64_t records;       //  records of the batches committed (batch.c)
     log_tail_t *tail;                   //  the log's latest records in memory, owned
 };
 

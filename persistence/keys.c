@@ -442,22 +442,50 @@ int keys_note_append (msgpack_sbuffer *note, const char *stream, size_t stream_l
     return rc;
 }
 
+int keys_note_append_inbox (msgpack_sbuffer *note, const char *stream, size_t stream_len,
+                            const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *record, size_t size,
+                            const char *sender, size_t sender_len)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, note, msgpack_sbuffer_write);
+    int rc = keys_log_begin (note);
+    rc |= msgpack_pack_array (&pk, 4);
+    rc |= msgpack_pack_str_with_body (&pk, stream, stream_len);
+    rc |= msgpack_pack_bin_with_body (&pk, id, JOURNAL_ID_SIZE);
+    rc |= msgpack_pack_bin_with_body (&pk, record, size);
+    rc |= msgpack_pack_str_with_body (&pk, sender, sender_len);
+    return rc;
+}
+
+//  Reads a stream name into out (SHOAL_ADDRESS_MAX + 1 bytes).
+static int s_read_stream (const uint8_t *buf, size_t size, size_t *at, char *out)
+{
+    const uint8_t *stream;
+    size_t len;
+    if (mpread_str (buf, size, at, &stream, &len) || len == 0 || len > SHOAL_ADDRESS_MAX ||
+        memchr (stream, 0, len))
+        return SHOAL_EFORMAT;
+    memcpy (out, stream, len);
+    out[len] = '\0';
+    return 0;
+}
+
 int keys_note_next (const uint8_t *buf, size_t size, size_t *offset, keys_note_entry_t *entry)
 {
-    size_t at = *offset, stream_len, id_len;
+    size_t at = *offset, id_len;
     uint64_t fields;
-    const uint8_t *stream;
-    if (mpread_array (buf, size, &at, &fields) || fields < 2 || fields > 3 ||
-        mpread_str (buf, size, &at, &stream, &stream_len) || stream_len == 0 ||
-        stream_len > SHOAL_ADDRESS_MAX || memchr (stream, 0, stream_len) ||
+    if (mpread_array (buf, size, &at, &fields) || fields < 2 || fields > 4 ||
+        s_read_stream (buf, size, &at, entry->stream) ||
         mpread_bin (buf, size, &at, &entry->id, &id_len) || id_len != JOURNAL_ID_SIZE)
         return SHOAL_EFORMAT;
+    entry->kind = fields == 2 ? KEYS_NOTE_ANSWERED : fields == 3 ? KEYS_NOTE_SENT : KEYS_NOTE_INBOX;
     entry->envelope = NULL;
     entry->size = 0;
-    if (fields == 3 && mpread_bin (buf, size, &at, &entry->envelope, &entry->size))
+    entry->sender[0] = '\0';
+    if (fields >= 3 && mpread_bin (buf, size, &at, &entry->envelope, &entry->size))
         return SHOAL_EFORMAT;
-    memcpy (entry->stream, stream, stream_len);
-    entry->stream[stream_len] = '\0';
+    if (fields == 4 && s_read_stream (buf, size, &at, entry->sender))
+        return SHOAL_EFORMAT;
     *offset = at;
     return 0;
 }

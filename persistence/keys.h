@@ -57,8 +57,11 @@
                   record's position + i: [stream:str, seq:int, name:str,
                   data:map, created:int]
         note      [1, entry, entry, ...], entry being [stream:str, id:bin16,
-                  envelope:bin] (a command sent) or [stream:str, id:bin16]
-                  (an unstored command answered)
+                  envelope:bin] (a command sent), [stream:str, id:bin16]
+                  (an unstored command answered) or [stream:str, id:bin16,
+                  record:bin, sender:str] (stream's inbox record, an inbox
+                  value as above, of the command id that sender, an actor
+                  of this node, sent)
     Outbox entries, timers and metadata are stored as given.
 
     The outbox in two tiers: a command an actor sends is written into its
@@ -68,7 +71,11 @@
     stored under its 'o' key, in the same write that deletes the worker's
     notes written so far (runtime/outbox.c). The outbox is the 'o' keys
     plus the commands of the notes that no note answers (scan.c), and an
-    open folds the notes into 'o' keys (notes.c).
+    open folds the notes into 'o' keys (notes.c). The inbox likewise
+    (runtime/inbox.h): the record of a command an actor of this node sent
+    is a line of its receiver's note until the sender is done with it or
+    the receiver's checkpoint stores it under its 'i' key; the fold keeps
+    it under that key exactly while its command is in the outbox.
 
     Contract: a key builder writes into a caller's buffer of the size named
     by its comment (KEYS_STREAM_MAX, KEYS_TIMER_SIZE, KEYS_TAG_SIZE,
@@ -263,12 +270,26 @@ size_t keys_note_key (uint8_t key[KEYS_NOTE_KEY_SIZE], uint32_t worker, uint64_t
 int keys_note_append (msgpack_sbuffer *note, const char *stream, size_t stream_len,
                       const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope, size_t size);
 
+//  Adds an inbox entry: stream's inbox record (an encoded inbox value) for
+//  command id, which sender, an actor of this node, sent. The same return.
+int keys_note_append_inbox (msgpack_sbuffer *note, const char *stream, size_t stream_len,
+                            const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *record, size_t size,
+                            const char *sender, size_t sender_len);
+
+typedef enum {
+    KEYS_NOTE_SENT,     //  [stream, id, envelope]: a command stream sent
+    KEYS_NOTE_ANSWERED, //  [stream, id]: stream's command id is answered
+    KEYS_NOTE_INBOX,    //  [stream, id, record, sender]: stream's inbox record
+} keys_note_kind_t;
+
 //  One entry of a note, pointing into the note.
 typedef struct {
+    keys_note_kind_t kind;
     char stream[SHOAL_ADDRESS_MAX + 1]; //  copied, NUL-terminated
     const uint8_t *id;                  //  JOURNAL_ID_SIZE bytes
-    const uint8_t *envelope;            //  NULL: answered
+    const uint8_t *envelope;            //  SENT: the command; INBOX: the record; else NULL
     size_t size;
+    char sender[SHOAL_ADDRESS_MAX + 1]; //  INBOX: who sent the command; else ""
 } keys_note_entry_t;
 
 //  A note's header is read with keys_log_open. Reads the entry at *offset

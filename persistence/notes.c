@@ -30,18 +30,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  A command a note sends, copied out of the note.
+//  A command a note sends, or an inbox record it holds, copied out of the
+//  note.
 typedef struct {
     char stream[SHOAL_ADDRESS_MAX + 1];
     uint8_t id[JOURNAL_ID_SIZE];
+    char *sender; //  an inbox record's: who sent the command (in envelope[])
     size_t size;
     uint8_t envelope[];
 } noted_t;
 
-//  What the notes hold: the commands sent and the answers, by (id, stream).
+//  What the notes hold: the commands sent, the answers and the inbox
+//  records, by (id, stream).
 typedef struct {
     zhashx_t *sent;     //  hash key -> noted_t *
     zhashx_t *answered; //  hash key -> noted_t * (size 0)
+    zhashx_t *inbox;    //  hash key -> noted_t * (the record, then the sender)
     size_t notes;       //  notes read
     size_t keys;        //  keys under 'W' seen, those that do not parse too
 } notes_t;
@@ -56,6 +60,7 @@ static void s_notes_close (notes_t *notes)
 {
     zhashx_destroy (&notes->sent);
     zhashx_destroy (&notes->answered);
+    zhashx_destroy (&notes->inbox);
 }
 
 //  Adds one note's entries to notes. Returns 0, SHOAL_EFORMAT (the note is
@@ -74,7 +79,8 @@ static int s_note_add (notes_t *notes, const uint8_t *value, size_t size)
         return SHOAL_EFORMAT;
     for (uint64_t i = 0; i < count; i++) {
         keys_note_next (value, size, &offset, &entry);
-        noted_t *noted = malloc (sizeof (noted_t) + entry.size);
+        size_t sender_len = strlen (entry.sender);
+        noted_t *noted = malloc (sizeof (noted_t) + entry.size + sender_len + 1);
         if (!noted)
             return SHOAL_ENOMEM;
         memcpy (noted->stream, entry.stream, sizeof noted->stream);
@@ -82,9 +88,14 @@ static int s_note_add (notes_t *notes, const uint8_t *value, size_t size)
         noted->size = entry.size;
         if (entry.size)
             memcpy (noted->envelope, entry.envelope, entry.size);
+        noted->sender = (char *) noted->envelope + entry.size;
+        memcpy (noted->sender, entry.sender, sender_len + 1);
         char key[KEYS_HASH_KEY_MAX];
         keys_hash_key (key, noted->stream, strlen (noted->stream), noted->id);
-        zhashx_update (entry.envelope ? notes->sent : notes->answered, key, noted);
+        zhashx_t *table = entry.kind == KEYS_NOTE_SENT       ? notes->sent
+                          : entry.kind == KEYS_NOTE_ANSWERED ? notes->answered
+                                                             : notes->inbox;
+        zhashx_update (table, key, noted);
     }
     notes->notes++;
     return 0;
@@ -96,11 +107,13 @@ static int s_notes_read (journal_t *self, notes_t *notes)
 {
     notes->sent = zhashx_new ();
     notes->answered = zhashx_new ();
+    notes->inbox = zhashx_new ();
     notes->notes = notes->keys = 0;
-    if (!notes->sent || !notes->answered)
+    if (!notes->sent || !notes->answered || !notes->inbox)
         return SHOAL_ENOMEM;
     zhashx_set_destructor (notes->sent, s_free_item);
     zhashx_set_destructor (notes->answered, s_free_item);
+    zhashx_set_destructor (notes->inbox, s_free_item);
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     int rc = 0;
     for (leveldb_iter_seek (it, "W", 1); rc == 0 && leveldb_iter_valid (it);
@@ -125,6 +138,38 @@ static int s_notes_read (journal_t *self, notes_t *notes)
 static bool s_answered (notes_t *notes, const char *hash_key)
 {
     return zhashx_lookup (notes->answered, hash_key) != NULL;
+}
+
+//  Is command id of sender still in the outbox, as the notes and the 'o'
+//  keys say? Returns 0 or a read error.
+static int s_pending (journal_t *self, notes_t *notes, const char *sender,
+                      const uint8_t id[JOURNAL_ID_SIZE], bool *pending)
+{
+    size_t len = keys_stream_len (sender);
+    *pending = true; //  a sender that cannot be named: keep the record
+    if (len == 0)
+        return 0;
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, sender, len, id);
+    if (s_answered (notes, hash_key)) {
+        *pending = false;
+        return 0;
+    }
+    if (zhashx_lookup (notes->sent, hash_key))
+        return 0;
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, journal_shard (self, sender), 'o', sender, len, id);
+    char *error = NULL;
+    size_t value_len;
+    char *value =
+        leveldb_get (self->db, self->read, (const char *) key, key_len, &value_len, &error);
+    if (error) {
+        leveldb_free (error);
+        return SHOAL_EIO;
+    }
+    *pending = value != NULL;
+    leveldb_free (value);
+    return 0;
 }
 
 int journal_notes_fold (journal_t *self)
@@ -159,6 +204,24 @@ int journal_notes_fold (journal_t *self)
         leveldb_writebatch_delete (writes, (const char *) key, key_len);
         answered++;
     }
+    //  An inbox record in a note is kept while its command's sender may
+    //  still send it again: while the command is in the outbox (an 'o' key
+    //  or a note's, unanswered). Otherwise the sender has committed the
+    //  answer and will never send it again: the record goes with the note.
+    size_t inbox_kept = 0;
+    for (noted_t *noted = rc == 0 ? zhashx_first (notes.inbox) : NULL; rc == 0 && noted;
+         noted = zhashx_next (notes.inbox)) {
+        bool pending;
+        rc = s_pending (self, &notes, noted->sender, noted->id, &pending);
+        if (rc || !pending)
+            continue;
+        uint8_t key[KEYS_STREAM_MAX];
+        size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'i', noted->stream,
+                                      strlen (noted->stream), noted->id);
+        leveldb_writebatch_put (writes, (const char *) key, key_len, (const char *) noted->envelope,
+                                noted->size);
+        inbox_kept++;
+    }
     size_t notes_read = notes.notes;
     s_notes_close (&notes);
     //  Every note goes, the malformed ones too.
@@ -180,8 +243,9 @@ int journal_notes_fold (journal_t *self)
     leveldb_writebatch_destroy (writes);
     if (rc == 0)
         log_info ("journal %s: %zu outbox note%s of the last run folded: %zu command%s still "
-                  "unanswered kept in the outbox",
-                  self->dir, notes_read, notes_read == 1 ? "" : "s", kept, kept == 1 ? "" : "s");
+                  "unanswered kept in the outbox, %zu inbox record%s kept for them",
+                  self->dir, notes_read, notes_read == 1 ? "" : "s", kept, kept == 1 ? "" : "s",
+                  inbox_kept, inbox_kept == 1 ? "" : "s");
     (void) answered;
     return rc;
 }
@@ -200,6 +264,24 @@ int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
          noted = zhashx_next (notes.sent))
         if (!s_answered (&notes, zhashx_cursor (notes.sent)) &&
             fn (arg, noted->stream, noted->id, 0, noted->envelope, noted->size))
+            break;
+    s_notes_close (&notes);
+    return rc;
+}
+
+int journal_inbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    notes_t notes;
+    rc = s_notes_read (self, &notes);
+    journal_leave (self);
+    for (noted_t *noted = rc == 0 ? zhashx_first (notes.inbox) : NULL; noted;
+         noted = zhashx_next (notes.inbox))
+        if (fn (arg, noted->stream, noted->id, 0, noted->envelope, noted->size))
             break;
     s_notes_close (&notes);
     return rc;

@@ -291,6 +291,13 @@ int journal_creator_find (journal_t *self, const char *stream, const uint8_t id[
     return rc;
 }
 
+int journal_inbox_decode (const uint8_t *record, size_t size, const uint8_t **reply,
+                          size_t *reply_size, journal_request_t *request)
+{
+    int64_t created;
+    return keys_inbox_decode (record, size, &created, reply, reply_size, request);
+}
+
 //  --------------------------------------------------------------------------
 //  Metadata
 

@@ -1,18 +1,87 @@
-/*  inbox.c - a worker's inbox lookups, the creator's record included. See
-    inbox.h.
+/*  inbox.c - a worker's inbox records in notes. See inbox.h.
 
-    Contract: a command's record is found wherever it was kept (the batch,
-    its 'i' key, its stream's first event), so a retry gets the first reply
-    whichever; a lookup that cannot read what may hold the record says so
-    rather than "not found". Runs on the worker thread.
+    Contract: every record in gens is in the table and in exactly one
+    generation, noted in a note written before the checkpoint that ends
+    its generation; a note is dropped only by a checkpoint that stores or
+    frees every record of the generation before, so a record leaves its
+    note only for its 'i' key or because its sender is done. A record that
+    cannot be kept in memory (out of memory) pins the notes until a reload
+    lists it again, as an outbox entry does (outbox.c).
+
+    A command's record is found wherever it was kept (a note, the batch,
+    its 'i' key, its stream's first event), so a retry gets the first
+    reply whichever; a lookup that cannot read what may hold the record
+    says so rather than "not found".
 */
 #include "inbox.h"
 #include "ctx.h"
 #include "worker_internal.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void s_entry_free (noted_inbox_t **entry_p)
+{
+    if (*entry_p) {
+        free ((*entry_p)->record);
+        free (*entry_p);
+        *entry_p = NULL;
+    }
+}
+
+static void s_list_clear (inbox_list_t *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        s_entry_free (&list->items[i]);
+    list->count = 0;
+}
+
+static bool s_list_add (inbox_list_t *list, noted_inbox_t *entry)
+{
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 1024;
+        noted_inbox_t **items = realloc (list->items, cap * sizeof (noted_inbox_t *));
+        if (!items)
+            return false;
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->count++] = entry;
+    return true;
+}
+
+//  Puts entry in the table, whose key points into it. A record is noted
+//  once (its copies find it), but were an id to come twice, the older
+//  entry would leave the table (it stays in its list, and is stored).
+static void s_table_put (zhashx_t *table, noted_inbox_t *entry)
+{
+    zhashx_delete (table, entry->id);
+    zhashx_insert (table, entry->id, entry);
+}
+
+int inbox_init (worker_t *self)
+{
+    self->inbox = (inbox_notes_t){0};
+    self->inbox.table = envelope_id_table_new (NULL);
+    return self->inbox.table ? 0 : SHOAL_ENOMEM;
+}
+
+void inbox_close (worker_t *self)
+{
+    inbox_notes_t *inbox = &self->inbox;
+    zhashx_destroy (&inbox->table);
+    for (int i = 0; i < 2; i++) {
+        s_list_clear (&inbox->gens[i]);
+        free (inbox->gens[i].items);
+    }
+    s_list_clear (&inbox->staged);
+    free (inbox->staged.items);
+    free (inbox->dones);
+    free (inbox->frame);
+    *inbox = (inbox_notes_t){0};
+}
 
 uint64_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE])
 {
@@ -23,8 +92,10 @@ uint64_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE])
     return hash ? hash : 1;
 }
 
-int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
-                uint8_t **reply, size_t *size, journal_request_t *request)
+//  Looks (stream, id) up in the batch, under its 'i' key, then in the
+//  stream's first event if the command created the stream (inbox_find).
+static int s_find_kept (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
+                        uint8_t **reply, size_t *size, journal_request_t *request)
 {
     int rc = journal_batch_inbox_find (self->batch, stream, id, reply, size, request);
     if (rc != SHOAL_ENOTFOUND)
@@ -66,11 +137,202 @@ int inbox_append_creating (worker_t *self, actor_t *actor, const envelope_t *com
     return rc;
 }
 
-int inbox_record (worker_t *self, const envelope_t *command, const uint8_t *reply, size_t size,
-                  int64_t created, const journal_request_t *request)
+int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
+                uint8_t **reply, size_t *size, journal_request_t *request)
+{
+    noted_inbox_t *entry = zhashx_lookup (self->inbox.table, id);
+    if (!entry || !streq (entry->stream, stream))
+        return s_find_kept (self, stream, id, reply, size, request);
+    const uint8_t *bytes;
+    journal_request_t first;
+    if (journal_inbox_decode (entry->record, entry->size, &bytes, size, &first) != 0)
+        return SHOAL_EFORMAT;
+    if (!(*reply = worker_memdup (bytes, *size)))
+        return SHOAL_ENOMEM;
+    if (request)
+        *request = first;
+    return 0;
+}
+
+//  A record noted in memory: (stream, id) and its encoded bytes (owned).
+static noted_inbox_t *s_entry_new (const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
+                                   uint8_t *record, size_t size)
+{
+    size_t len = strlen (stream);
+    noted_inbox_t *entry = malloc (sizeof (noted_inbox_t) + len + 1);
+    if (!entry) {
+        free (record);
+        return NULL;
+    }
+    memcpy (entry->id, id, ENVELOPE_ID_SIZE);
+    entry->done = false;
+    entry->record = record;
+    entry->size = size;
+    memcpy (entry->stream, stream, len + 1);
+    return entry;
+}
+
+int inbox_record (worker_t *self, const envelope_t *command, bool local, const uint8_t *reply,
+                  size_t size, int64_t created, const journal_request_t *request)
 {
     if (self->ctx.inbox_held)
         return 0;
-    return journal_batch_inbox_record (self->batch, command->to, command->id, reply, size, created,
-                                       request);
+    if (!local || !command->from[0])
+        return journal_batch_inbox_record (self->batch, command->to, command->id, reply, size,
+                                           created, request);
+    uint8_t *record;
+    size_t record_size;
+    int rc = journal_batch_inbox_note (self->batch, command->to, command->id, reply, size, created,
+                                       request, command->from, &record, &record_size);
+    if (rc)
+        return rc;
+    noted_inbox_t *entry = s_entry_new (command->to, command->id, record, record_size);
+    if (!entry || !s_list_add (&self->inbox.staged, entry)) {
+        //  Its line is staged: without it in memory, the notes must stay
+        //  until a reload lists it (the batch itself is sound).
+        s_entry_free (&entry);
+        self->notes_pinned = self->reload_due = true;
+    }
+    return 0;
+}
+
+//  Sends the dones of the batch to each receiving worker, in one message
+//  each, after the copies of their commands (the same queue).
+static void s_send_dones (worker_t *self)
+{
+    inbox_notes_t *inbox = &self->inbox;
+    size_t need = inbox->done_count * ENVELOPE_ID_SIZE;
+    if (need > inbox->frame_cap) {
+        uint8_t *frame = realloc (inbox->frame, need);
+        if (!frame) //  the receivers store these records: safe, one more write each
+            return;
+        inbox->frame = frame;
+        inbox->frame_cap = need;
+    }
+    static const uint8_t route = WORKER_ROUTE_DONE;
+    for (int dest = 0; dest < self->config->workers; dest++) {
+        size_t size = 0;
+        for (size_t i = 0; i < inbox->done_count; i++)
+            if (inbox->dones[i].dest == dest) {
+                memcpy (inbox->frame + size, inbox->dones[i].id, ENVELOPE_ID_SIZE);
+                size += ENVELOPE_ID_SIZE;
+            }
+        if (size == 0)
+            continue;
+        if (dest == self->index) {
+            uint8_t *copy = worker_memdup (inbox->frame, size);
+            if (copy)
+                worker_local_push_route (self, copy, size, WORKER_ROUTE_DONE);
+        } else
+            worker_send (self, dest, &route, 1, inbox->frame, size);
+    }
+}
+
+void inbox_release (worker_t *self)
+{
+    inbox_notes_t *inbox = &self->inbox;
+    inbox_list_t *gen = &inbox->gens[self->pending_order.epoch & 1];
+    for (size_t i = 0; i < inbox->staged.count; i++) {
+        noted_inbox_t *entry = inbox->staged.items[i];
+        if (s_list_add (gen, entry))
+            s_table_put (inbox->table, entry);
+        else {
+            s_entry_free (&entry);
+            self->notes_pinned = self->reload_due = true;
+        }
+    }
+    inbox->staged.count = 0;
+    if (inbox->done_count)
+        s_send_dones (self);
+    inbox->done_count = 0;
+}
+
+void inbox_drop_staged (worker_t *self)
+{
+    s_list_clear (&self->inbox.staged);
+    self->inbox.done_count = 0;
+}
+
+void inbox_forgotten (worker_t *self, int dest, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    inbox_notes_t *inbox = &self->inbox;
+    if (dest < 0 || dest >= self->config->workers)
+        return; //  another node's: its receiver keeps the record under its key
+    if (inbox->done_count == inbox->done_cap) {
+        size_t cap = inbox->done_cap ? 2 * inbox->done_cap : 256;
+        inbox_done_t *dones = realloc (inbox->dones, cap * sizeof (inbox_done_t));
+        if (!dones) //  not told: the receiver stores the record, safe
+            return;
+        inbox->dones = dones;
+        inbox->done_cap = cap;
+    }
+    inbox_done_t *done = &inbox->dones[inbox->done_count++];
+    done->dest = dest;
+    memcpy (done->id, id, ENVELOPE_ID_SIZE);
+}
+
+void inbox_on_done (worker_t *self, const uint8_t *frame, size_t size)
+{
+    for (size_t at = 0; at + ENVELOPE_ID_SIZE <= size; at += ENVELOPE_ID_SIZE) {
+        noted_inbox_t *entry = zhashx_lookup (self->inbox.table, frame + at);
+        if (entry)
+            entry->done = true;
+    }
+}
+
+//  Stores or frees every record of list. False if the batch broke (the
+//  list is then freed all the same: the commit fails and reloads).
+static bool s_store (worker_t *self, inbox_list_t *list)
+{
+    bool ok = true;
+    for (size_t i = 0; i < list->count; i++) {
+        noted_inbox_t *entry = list->items[i];
+        if (zhashx_lookup (self->inbox.table, entry->id) == entry)
+            zhashx_delete (self->inbox.table, entry->id);
+        if (!entry->done && ok &&
+            journal_batch_inbox_restore (self->batch, entry->stream, entry->id, entry->record,
+                                         entry->size) != 0)
+            ok = false;
+        s_entry_free (&list->items[i]);
+    }
+    list->count = 0;
+    return ok;
+}
+
+bool inbox_checkpoint (worker_t *self, int older, bool all)
+{
+    bool ok = s_store (self, &self->inbox.gens[older]);
+    if (all)
+        ok = s_store (self, &self->inbox.gens[older ^ 1]) && ok;
+    return ok;
+}
+
+static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                         int64_t due, const uint8_t *value, size_t size)
+{
+    worker_t *self = arg;
+    if (worker_of (self->config, stream) != self->index)
+        return 0;
+    inbox_notes_t *inbox = &self->inbox;
+    uint8_t *record = worker_memdup (value, size);
+    noted_inbox_t *entry = record ? s_entry_new (stream, id, record, size) : NULL;
+    if (!entry || !s_list_add (&inbox->gens[self->pending_order.epoch & 1], entry)) {
+        s_entry_free (&entry);
+        self->load_failed = true;
+        return -1;
+    }
+    s_table_put (inbox->table, entry);
+    return 0;
+}
+
+int inbox_load (worker_t *self)
+{
+    inbox_notes_t *inbox = &self->inbox;
+    zhashx_purge (inbox->table);
+    for (int i = 0; i < 2; i++)
+        s_list_clear (&inbox->gens[i]);
+    s_list_clear (&inbox->staged);
+    inbox->done_count = 0;
+    int rc = journal_inbox_scan_notes (self->config->journal, s_load_noted, self);
+    return rc == 0 && self->load_failed ? SHOAL_ENOMEM : rc;
 }

@@ -216,7 +216,7 @@ void outbox_resend (worker_t *self, int64_t now)
         pending->attempt++;
         pending->last_sent = now;
         outbox_due_at (self, pending, now + outbox_retry_delay (self, pending->attempt));
-        worker_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
+        worker_send_command (self, pending->dest, pending->frame, pending->size, false);
         self->stats->resends++;
         if (!pending->stall_noticed && now - pending->created >= stall_ms &&
             s_noticing_add (order, noticing, pending))
@@ -245,6 +245,7 @@ int outbox_forget (worker_t *self, pending_t *pending)
                  ? journal_batch_outbox_del (self->batch, pending->sender, pending->id)
                  : journal_batch_outbox_note (self->batch, pending->sender, pending->id, NULL, 0);
     if (rc == 0) {
+        inbox_forgotten (self, pending->dest, pending->id);
         zhashx_delete (self->pending, pending->id);
         self->stats->pending = zhashx_size (self->pending);
     }
@@ -277,17 +278,24 @@ bool outbox_checkpoint (worker_t *self, int64_t now, bool force)
     //  them would lose it.
     if (self->notes_pinned || self->reload_due)
         return false;
-    noted_list_t *older = &order->notes[(order->epoch + 1) & 1];
+    int older_gen = (int) ((order->epoch + 1) & 1);
+    noted_list_t *older = &order->notes[older_gen];
     noted_list_t *newer = &order->notes[order->epoch & 1];
+    size_t inbox_older = self->inbox.gens[older_gen].count;
+    size_t inbox_newer = self->inbox.gens[older_gen ^ 1].count;
     size_t written = journal_batch_notes_count (self->batch);
     size_t drop = force ? written : order->notes_older;
-    if (drop == 0 && older->count == 0 && !(force && newer->count))
+    if (drop == 0 && older->count == 0 && inbox_older == 0 &&
+        !(force && (newer->count || inbox_newer)))
         goto flip;
     if (journal_batch_notes_drop (self->batch, drop) != 0) {
         self->notes_pinned = self->reload_due = true; //  the reload lists them again
         return false;
     }
-    if (!s_store (self, older) || (force && !s_store (self, newer)))
+    //  The inbox records of the same notes: stored unless their senders
+    //  are done (inbox.h).
+    if (!s_store (self, older) || (force && !s_store (self, newer)) ||
+        !inbox_checkpoint (self, older_gen, force))
         return true;
     written -= drop;
 flip:
@@ -360,6 +368,8 @@ int outbox_load (worker_t *self)
         rc = journal_outbox_scan (self->config->journal, s_load_outbox, self);
     if (rc == 0)
         rc = journal_outbox_scan_notes (self->config->journal, s_load_noted, self);
+    if (rc == 0) //  the inbox records in our notes, as the outbox's entries
+        rc = inbox_load (self);
     if (rc == 0 && self->load_failed)
         rc = SHOAL_ENOMEM;
     if (rc == 0)

@@ -167,7 +167,7 @@ static void s_id_reused (worker_t *self, const uint8_t *route, size_t route_size
 }
 
 void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
-                      const envelope_t *envelope)
+                      const envelope_t *envelope, uint8_t via)
 {
     int64_t now = worker_now ();
     uint8_t *stored;
@@ -176,7 +176,12 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     journal_request_t request = {
         journal_request_digest (envelope->name, envelope->payload, envelope->payload_size), ""};
     snprintf (request.name, sizeof request.name, "%s", envelope->name);
-    int found = inbox_find (self, envelope->to, envelope->id, &stored, &stored_size, &first);
+    //  A command's first send, right after its sender's commit, cannot
+    //  have been seen: only its sender had its id until then.
+    bool local = via && envelope->from[0];
+    int found = local && via == WORKER_ROUTE_FIRST
+                    ? SHOAL_ENOTFOUND
+                    : inbox_find (self, envelope->to, envelope->id, &stored, &stored_size, &first);
     if (found == 0) {
         if (first.digest && first.digest != request.digest) {
             free (stored);
@@ -238,7 +243,8 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     int64_t recorded = envelope->created > now ? envelope->created : now;
     //  ctx_run bounded the reply's fields, so only memory can fail here;
     //  the turn's events are staged, so the batch must go.
-    if (rc == 0 && inbox_record (self, envelope, payload, payload_size, recorded, &request) != 0) {
+    if (rc == 0 &&
+        inbox_record (self, envelope, local, payload, payload_size, recorded, &request) != 0) {
         free (payload);
         rc = SHOAL_ENOMEM;
     }

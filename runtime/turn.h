@@ -23,9 +23,12 @@
 typedef struct _worker_t worker_t;
 
 //  A command from a client (route, its ROUTER identity, borrowed) or from
-//  an actor (route_size 0): runs it and stages the reply.
+//  an actor (route_size 0): runs it and stages the reply. via is the
+//  WORKER_ROUTE_* of a command an actor of this node sent, else 0: its
+//  first send cannot have been seen before, so its inbox is not looked up,
+//  and its inbox record is noted (inbox.h).
 void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
-                      const envelope_t *envelope);
+                      const envelope_t *envelope, uint8_t via);
 
 //  A reply to a command one of our actors sent: the turn that handles it
 //  also deletes the outbox entry, so a duplicate reply finds none.

@@ -46,6 +46,11 @@
 
 int worker_local_push (worker_t *self, uint8_t *frame, size_t size)
 {
+    return worker_local_push_route (self, frame, size, 0);
+}
+
+int worker_local_push_route (worker_t *self, uint8_t *frame, size_t size, uint8_t route)
+{
     local_queue_t *queue = &self->local;
     if (queue->count == queue->cap) {
         size_t cap = queue->cap ? queue->cap * 2 : 256;
@@ -59,7 +64,7 @@ int worker_local_push (worker_t *self, uint8_t *frame, size_t size)
         free (queue->items);
         *queue = (local_queue_t){items, 0, queue->count, cap};
     }
-    queue->items[(queue->head + queue->count++) % queue->cap] = (local_t){frame, size};
+    queue->items[(queue->head + queue->count++) % queue->cap] = (local_t){frame, size, route};
     return 0;
 }
 
@@ -107,6 +112,18 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
     return 0;
 }
 
+int worker_send_command (worker_t *self, int dest, const uint8_t *frame, size_t size, bool first)
+{
+    if (dest < 0)
+        return worker_send (self, dest, NULL, 0, frame, size);
+    uint8_t route = first ? WORKER_ROUTE_FIRST : WORKER_ROUTE_LOCAL;
+    if (dest == self->index) {
+        uint8_t *copy = worker_memdup (frame, size);
+        return copy ? worker_local_push_route (self, copy, size, route) : -1;
+    }
+    return worker_send (self, dest, &route, 1, frame, size);
+}
+
 //  Adds the outcomes of the committed batch to the counters.
 static void s_count (worker_t *self)
 {
@@ -133,6 +150,8 @@ static void s_release (worker_t *self)
         bool moved = !out->pending && out->dest == self->index;
         if (moved)
             worker_local_push (self, out->frame, out->size);
+        else if (out->pending)
+            worker_send_command (self, out->dest, out->frame, out->size, true);
         else
             worker_send (self, out->dest, out->route, out->route_size, out->frame, out->size);
         free (out->route);
@@ -151,6 +170,7 @@ static void s_release (worker_t *self)
     self->staged_timer_count = 0;
     timers_drop_cancelled (self);
     self->stats->timers = timers_count (self->timers);
+    inbox_release (self);
 }
 
 //  Forgets everything in memory and reloads what the journal holds:
@@ -199,6 +219,7 @@ static void s_abort (worker_t *self, const char *reason)
 {
     s_refuse_staged_replies (self, reason);
     stage_drop (self);
+    inbox_drop_staged (self);
     journal_batch_clear (self->batch);
     self->tally = (worker_tally_t){0}; //  none of its outcomes happened
     //  Timers already fired into the local queue are re-armed by the
@@ -281,8 +302,9 @@ static void s_commit (worker_t *self)
 //  --------------------------------------------------------------------------
 //  The drain and the ticks
 
+//  via: 0, or the WORKER_ROUTE_* a command of this node's came with.
 static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
-                        const uint8_t *frame, size_t size)
+                        const uint8_t *frame, size_t size, uint8_t via)
 {
     envelope_t envelope;
     if (envelope_decode (&envelope, frame, size) != 0) {
@@ -307,7 +329,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         if (envelope.name[0] == '$')
             repair_on_command (self, route, route_size, &envelope);
         else
-            turn_on_command (self, route, route_size, &envelope);
+            turn_on_command (self, route, route_size, &envelope, via);
         break;
     case ENVELOPE_REPLY:
         if (streq (envelope.name, REPAIR_CANCEL))
@@ -383,7 +405,10 @@ static void s_drain (worker_t *self)
             break;
         local_t item;
         if (s_local_pop (self, &item)) {
-            s_on_frame (self, NULL, 0, item.frame, item.size);
+            if (item.route == WORKER_ROUTE_DONE)
+                inbox_on_done (self, item.frame, item.size);
+            else
+                s_on_frame (self, NULL, 0, item.frame, item.size, item.route);
             free (item.frame);
             continue;
         }
@@ -395,10 +420,19 @@ static void s_drain (worker_t *self)
         }
         while (zmq_msg_more (&frame)) //  extra frames: never sent by shoal
             zmq_msg_recv (&frame, pull, 0);
-        if (zmq_msg_size (&route)) //  a client's, from the front
+        const uint8_t *r = zmq_msg_data (&route);
+        size_t r_size = zmq_msg_size (&route);
+        uint8_t via =
+            r_size == 1 && r[0] >= WORKER_ROUTE_LOCAL && r[0] <= WORKER_ROUTE_DONE ? r[0] : 0;
+        if (via == WORKER_ROUTE_DONE) {
+            inbox_on_done (self, zmq_msg_data (&frame), zmq_msg_size (&frame));
+            continue;
+        }
+        if (via) //  another worker's: no route to answer by
+            r_size = 0;
+        else if (r_size) //  a client's, from the front
             self->stats->queued_bytes -= zmq_msg_size (&frame);
-        s_on_frame (self, zmq_msg_data (&route), zmq_msg_size (&route), zmq_msg_data (&frame),
-                    zmq_msg_size (&frame));
+        s_on_frame (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame), via);
     }
     zmq_msg_close (&route);
     zmq_msg_close (&frame);
@@ -417,6 +451,7 @@ static void s_worker_destroy (worker_t **self_p)
     free (self->staged_timers);
     zhashx_destroy (&self->actors);
     outbox_close (self);
+    inbox_close (self);
     timers_destroy (&self->timers);
     s_local_purge (self);
     free (self->local.items);
@@ -455,7 +490,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->stats = &config->stats[index];
     ctx_init (&self->ctx);
     self->actors = actor_table_new ();
-    bool outbox_made = outbox_init (self) == 0;
+    bool outbox_made = outbox_init (self) == 0 && inbox_init (self) == 0;
     self->timers = timers_new ();
     self->batch = journal_batch_new (config->journal);
     if (self->batch)

@@ -18,6 +18,7 @@
 #include "actors.h"
 #include "busiest.h"
 #include "ctx.h"
+#include "inbox.h"
 #include "outbox.h"
 #include "stage.h"
 #include "timers.h"
@@ -28,7 +29,16 @@
 typedef struct {
     uint8_t *frame; //  encoded envelope, owned
     size_t size;
+    uint8_t route; //  0, or WORKER_ROUTE_*
 } local_t;
+
+//  The one-byte routes of what one worker sends another (front.h's routes
+//  stop at 0x03): a command an actor sent, first or again, and the word
+//  that some commands will never be sent again (inbox.h). A message that
+//  comes with none of them came from a client or another node.
+#define WORKER_ROUTE_LOCAL 0x04 //  a command of an actor of this node, sent again
+#define WORKER_ROUTE_FIRST 0x05 //  its first send, right after its commit
+#define WORKER_ROUTE_DONE 0x06  //  ids of commands their senders forgot (inbox.h)
 
 //  The local queue, first in first out: a ring of local_t that grows by
 //  doubling and is reused, so that a message costs no allocation but its
@@ -74,6 +84,7 @@ struct _worker_t {
     bool notes_pinned;            //  an entry in a note only may be missing from
                                   //  pending_order.notes: keep the notes (outbox.c)
     bool load_failed;             //  outbox_load could not load an entry
+    inbox_notes_t inbox;          //  inbox records in notes only (inbox.c)
     heap_t *timers;               //  wtimer_t by due time (timers.c)
     uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
     bool timers_cancelled;        //  this batch cancelled some of them (timers.c)
@@ -116,6 +127,12 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
 //  this worker's actors, after the messages already queued. Returns 0 or
 //  -1 (out of memory: the message is lost, as a send that fails).
 int worker_local_push (worker_t *self, uint8_t *frame, size_t size);
+//  The same, with one of the WORKER_ROUTE_* routes.
+int worker_local_push_route (worker_t *self, uint8_t *frame, size_t size, uint8_t route);
+//  Sends a command of pending's (its first send after its commit, or
+//  again) to its receiver's worker, or to the front for another node.
+//  Returns 0 or -1.
+int worker_send_command (worker_t *self, int dest, const uint8_t *frame, size_t size, bool first);
 
 //  Drops everything staged in the batch and reloads from the journal, as
 //  after a failed commit: nobody was told anything about it yet. Every

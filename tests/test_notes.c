@@ -56,6 +56,14 @@ static bool s_has (const seen_t *seen, const char *stream, uint8_t id0, const ch
     return false;
 }
 
+static int s_count_any (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                        int64_t due, const uint8_t *value, size_t size)
+{
+    (void) stream, (void) id, (void) due, (void) value, (void) size;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
 static journal_t *s_open (const char *dir)
 {
     int code = 0;
@@ -300,12 +308,121 @@ static void test_damaged_note_skipped (void **state)
     fx->journal = s_open (fx->dir);
 }
 
+//  Whether the store holds (stream, id)'s inbox record under its key,
+//  with reply "R<id[0]>".
+static bool s_inbox_stored (journal_t *journal, const char *stream,
+                            const uint8_t id[JOURNAL_ID_SIZE])
+{
+    uint8_t *reply;
+    size_t size;
+    journal_request_t request;
+    int rc = journal_inbox_find (journal, stream, id, &reply, &size, &request);
+    if (rc == SHOAL_ENOTFOUND)
+        return false;
+    assert_int_equal (rc, 0);
+    assert_int_equal (size, 2);
+    assert_int_equal (reply[0], 'R');
+    assert_int_equal (reply[1], id[0]);
+    assert_int_equal (request.digest, 42);
+    assert_string_equal (request.name, "Debit");
+    free (reply);
+    return true;
+}
+
+//  The inbox in two tiers at the journal's level: a record noted is found
+//  by its batch before the commit and is under no key after it; one
+//  restored is under its key. At the fold, a record in a note is kept
+//  exactly while its command may still be sent again: when a note sends
+//  it unanswered (a), or its 'o' key holds it (c); not when a note answers
+//  it (b), its key was deleted (d), or nothing holds it (e).
+static void test_inbox_notes_fold (void **state)
+{
+    fixture_t *fx = *state;
+    journal_batch_t *senders = journal_batch_new (fx->journal);
+    journal_batch_t *receiver = journal_batch_new (fx->journal);
+    assert_non_null (senders);
+    assert_non_null (receiver);
+    journal_batch_set_worker (receiver, 1);
+    uint8_t ids[5][JOURNAL_ID_SIZE];
+    for (int i = 0; i < 5; i++)
+        s_id (ids[i], (uint8_t) ('a' + i));
+    assert_int_equal (
+        journal_batch_outbox_note (senders, "saga/a", ids[0], (const uint8_t *) "A", 1), 0);
+    assert_int_equal (
+        journal_batch_outbox_note (senders, "saga/b", ids[1], (const uint8_t *) "B", 1), 0);
+    assert_int_equal (
+        journal_batch_outbox_put (senders, "saga/c", ids[2], (const uint8_t *) "C", 1), 0);
+    assert_int_equal (
+        journal_batch_outbox_put (senders, "saga/d", ids[3], (const uint8_t *) "D", 1), 0);
+    assert_int_equal (journal_batch_commit (senders), 0);
+
+    journal_request_t request = {.digest = 42, .name = "Debit"};
+    uint8_t *records[5];
+    size_t sizes[5];
+    for (int i = 0; i < 5; i++) {
+        char stream[32], sender[32];
+        snprintf (stream, sizeof stream, "account/%c", 'a' + i);
+        snprintf (sender, sizeof sender, "saga/%c", 'a' + i);
+        uint8_t reply[2] = {'R', ids[i][0]};
+        assert_int_equal (journal_batch_inbox_note (receiver, stream, ids[i], reply, 2, 1000,
+                                                    &request, sender, &records[i], &sizes[i]),
+                          0);
+    }
+    assert_int_equal (journal_batch_count (receiver), 1); //  one note, whatever it holds
+    uint8_t *reply;
+    size_t size;
+    assert_int_equal (journal_batch_inbox_get (receiver, "account/c", ids[2], &reply, &size), 0);
+    assert_memory_equal (reply, "Rc", 2);
+    free (reply);
+    assert_int_equal (journal_batch_commit (receiver), 0);
+    for (int i = 0; i < 5; i++) {
+        char stream[32];
+        snprintf (stream, sizeof stream, "account/%c", 'a' + i);
+        assert_false (s_inbox_stored (fx->journal, stream, ids[i]));
+    }
+    size_t noted = 0;
+    assert_int_equal (journal_inbox_scan_notes (fx->journal, s_count_any, &noted), 0);
+    assert_int_equal (noted, 5);
+    //  The outbox scans do not take inbox lines for commands.
+    assert_int_equal (s_noted (fx->journal).count, 2);
+
+    //  b answered in a note, d's key deleted; e was never in an outbox.
+    assert_int_equal (journal_batch_outbox_note (senders, "saga/b", ids[1], NULL, 0), 0);
+    assert_int_equal (journal_batch_outbox_del (senders, "saga/d", ids[3]), 0);
+    assert_int_equal (journal_batch_commit (senders), 0);
+    //  A record restored is under its key at once (e's: kept whatever the
+    //  fold decides).
+    assert_int_equal (
+        journal_batch_inbox_restore (receiver, "account/e", ids[4], records[4], sizes[4]), 0);
+    assert_int_equal (journal_batch_commit (receiver), 0);
+    assert_true (s_inbox_stored (fx->journal, "account/e", ids[4]));
+    for (int i = 0; i < 5; i++)
+        free (records[i]);
+    journal_batch_destroy (&senders);
+    journal_batch_destroy (&receiver);
+
+    journal_destroy (&fx->journal);
+    fx->journal = s_open (fx->dir);
+    assert_true (s_inbox_stored (fx->journal, "account/a", ids[0]));
+    assert_false (s_inbox_stored (fx->journal, "account/b", ids[1]));
+    assert_true (s_inbox_stored (fx->journal, "account/c", ids[2]));
+    assert_false (s_inbox_stored (fx->journal, "account/d", ids[3]));
+    assert_true (s_inbox_stored (fx->journal, "account/e", ids[4]));
+    noted = 0;
+    assert_int_equal (journal_inbox_scan_notes (fx->journal, s_count_any, &noted), 0);
+    assert_int_equal (noted, 0);
+    journal_destroy (&fx->journal);
+    assert_int_equal (s_keys_with (fx->dir, 'W'), 0);
+    fx->journal = s_open (fx->dir);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_notes_send_answer_and_fold, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_notes_drop_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_note_skipped, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_notes_fold, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

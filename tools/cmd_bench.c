@@ -34,7 +34,9 @@ static void s_help (FILE *out)
              "  node           events/s, commits/s, records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
              "                 (the bench's own gets left out); LevelDB records per\n"
-             "                 completed transfer and per second; the node's peak RSS\n"
+             "                 completed transfer (JSON records_per_transfer: the journal's,\n"
+             "                 the workers' commits; store_records_per_transfer: with the\n"
+             "                 projections' rows) and per second; the node's peak RSS\n"
              "  node CPU       the node's CPU time, user and system, all its threads\n"
              "                 (utime + stime of /proc/PID/stat, in clock ticks of 10 ms at\n"
              "                 100 Hz), read just before the first Start and once every\n"
@@ -138,25 +140,26 @@ static void s_help (FILE *out)
 
 //  What the bench prints, worked out from the bank's result.
 typedef struct {
-    double seconds;              //  end to end (the span; wall clock if none)
-    double per_second;           //  completed / seconds
-    bool counters;               //  the node's figures below are known
-    double events_per_second;    //  over seconds
-    double commits_per_second;   //  over seconds
-    double records_per_commit;   //  records per LevelDB write
-    double records_per_second;   //  LevelDB records written, over seconds
-    double records_per_transfer; //  records over the completed transfers
-    double messages_per_commit;  //  the bench's own gets left out
-    int64_t resends;             //  the node's outbox re-sends
-    int64_t duplicates;          //  commands and replies it had seen already
-    int64_t peak_rss_kb;         //  the node's, over its life
-    int64_t workers;             //  0: unknown
-    bool node_cpu;               //  the node's CPU figures below are known
-    double node_cpu_seconds;     //  user + system over the wall clock's span (summed: a cluster)
-    double node_cpu_cores;       //  node_cpu_seconds over that span's seconds
-    double cpu_us_per_transfer;  //  node CPU µs per completed transfer (0: none completed)
-    bool client_cpu;             //  client_cpu_seconds is known
-    double client_cpu_seconds;   //  this process's, over the same span
+    double seconds;                    //  end to end (the span; wall clock if none)
+    double per_second;                 //  completed / seconds
+    bool counters;                     //  the node's figures below are known
+    double events_per_second;          //  over seconds
+    double commits_per_second;         //  over seconds
+    double records_per_commit;         //  records per LevelDB write
+    double records_per_second;         //  LevelDB records written, over seconds
+    double records_per_transfer;       //  records over the completed transfers
+    double store_records_per_transfer; //  and all the store's (projections' too)
+    double messages_per_commit;        //  the bench's own gets left out
+    int64_t resends;                   //  the node's outbox re-sends
+    int64_t duplicates;                //  commands and replies it had seen already
+    int64_t peak_rss_kb;               //  the node's, over its life
+    int64_t workers;                   //  0: unknown
+    bool node_cpu;                     //  the node's CPU figures below are known
+    double node_cpu_seconds;    //  user + system over the wall clock's span (summed: a cluster)
+    double node_cpu_cores;      //  node_cpu_seconds over that span's seconds
+    double cpu_us_per_transfer; //  node CPU µs per completed transfer (0: none completed)
+    bool client_cpu;            //  client_cpu_seconds is known
+    double client_cpu_seconds;  //  this process's, over the same span
 } figures_t;
 
 static void s_figures (const bank_result_t *r, figures_t *f)
@@ -184,8 +187,11 @@ static void s_figures (const bank_result_t *r, figures_t *f)
         f->commits_per_second = (double) commits / f->seconds;
         f->records_per_second = (double) records / f->seconds;
     }
-    if (r->completed > 0)
+    if (r->completed > 0) {
         f->records_per_transfer = (double) records / (double) r->completed;
+        f->store_records_per_transfer =
+            (double) (a->store_records - b->store_records) / (double) r->completed;
+    }
     if (commits > 0) {
         f->records_per_commit = (double) records / (double) commits;
         f->messages_per_commit = (double) (messages > 0 ? messages : 0) / (double) commits;
@@ -238,8 +244,9 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
                 "%.1f messages/commit, %lld resends, %lld duplicates\n",
                 f->events_per_second, f->commits_per_second, f->records_per_commit,
                 f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
-        printf ("  records        %.0f LevelDB records/s, %.1f per completed transfer\n",
-                f->records_per_second, f->records_per_transfer);
+        printf ("  records        %.0f LevelDB records/s, %.1f per completed transfer "
+                "(%.1f with the projections')\n",
+                f->records_per_second, f->records_per_transfer, f->store_records_per_transfer);
         printf ("  peak RSS       %.1f MB (%s)\n", (double) f->peak_rss_kb / 1024.0,
                 r->nodes >= 2 ? "the nodes' summed" : "node");
     } else
@@ -288,6 +295,7 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("messages_per_commit", f->counters, f->messages_per_commit, 2);
     s_json_number ("records_per_second", f->counters, f->records_per_second, 1);
     s_json_number ("records_per_transfer", f->counters, f->records_per_transfer, 2);
+    s_json_number ("store_records_per_transfer", f->counters, f->store_records_per_transfer, 2);
     s_json_number ("resends", f->counters, (double) f->resends, 0);
     s_json_number ("duplicates", f->counters, (double) f->duplicates, 0);
     s_json_number ("peak_rss_kb", f->counters, (double) f->peak_rss_kb, 0);
