@@ -64,6 +64,7 @@ typedef struct {
     size_t done_count, done_cap;
     uint8_t *frame; //  reused to send dones
     size_t frame_cap;
+    bool complete; //  every record of the worker's notes is in table
 } inbox_notes_t;
 
 //  Makes the worker's table. Returns 0 or SHOAL_ENOMEM.
@@ -72,7 +73,10 @@ int inbox_init (worker_t *self);
 void inbox_close (worker_t *self);
 
 //  Looks (stream, id) up: in the notes, then in the batch and the store
-//  (journal_batch_inbox_find, same contract).
+//  (journal_batch_inbox_find, same contract). While the notes in memory
+//  are incomplete (their last load failed), a record not found may be in
+//  a note: SHOAL_EIO then, not SHOAL_ENOTFOUND, so that nothing runs or
+//  is cancelled on a miss.
 int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
                 uint8_t **reply, size_t *size, journal_request_t *request);
 
