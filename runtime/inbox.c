@@ -38,16 +38,26 @@ static void s_list_clear (inbox_list_t *list)
     list->count = 0;
 }
 
+//  Makes room in list for more entries. False if out of memory.
+static bool s_list_reserve (inbox_list_t *list, size_t more)
+{
+    if (list->count + more <= list->cap)
+        return true;
+    size_t cap = list->cap ? 2 * list->cap : 1024;
+    while (cap < list->count + more)
+        cap *= 2;
+    noted_inbox_t **items = realloc (list->items, cap * sizeof (noted_inbox_t *));
+    if (!items)
+        return false;
+    list->items = items;
+    list->cap = cap;
+    return true;
+}
+
 static bool s_list_add (inbox_list_t *list, noted_inbox_t *entry)
 {
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? 2 * list->cap : 1024;
-        noted_inbox_t **items = realloc (list->items, cap * sizeof (noted_inbox_t *));
-        if (!items)
-            return false;
-        list->items = items;
-        list->cap = cap;
-    }
+    if (!s_list_reserve (list, 1))
+        return false;
     list->items[list->count++] = entry;
     return true;
 }
@@ -141,8 +151,13 @@ int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID
                 uint8_t **reply, size_t *size, journal_request_t *request)
 {
     noted_inbox_t *entry = zhashx_lookup (self->inbox.table, id);
-    if (!entry || !streq (entry->stream, stream))
-        return s_find_kept (self, stream, id, reply, size, request);
+    if (!entry || !streq (entry->stream, stream)) {
+        int rc = s_find_kept (self, stream, id, reply, size, request);
+        //  Not found while the notes in memory are incomplete (a reload
+        //  that failed): its record may be in a note only, so it is not
+        //  run (nor cancelled) until a reload lists them all.
+        return rc == SHOAL_ENOTFOUND && !self->inbox.complete ? SHOAL_EIO : rc;
+    }
     const uint8_t *bytes;
     journal_request_t first;
     if (journal_inbox_decode (entry->record, entry->size, &bytes, size, &first) != 0)
@@ -177,22 +192,24 @@ int inbox_record (worker_t *self, const envelope_t *command, bool local, const u
 {
     if (self->ctx.inbox_held)
         return 0;
-    if (!local || !command->from[0])
+    inbox_notes_t *inbox = &self->inbox;
+    //  Room first, for the entry and its place now and after the commit,
+    //  so that a record noted is always in memory too; without it, the
+    //  record goes under its key as a client's.
+    noted_inbox_t *entry = NULL;
+    if (local && command->from[0] && s_list_reserve (&inbox->staged, 1) &&
+        s_list_reserve (&inbox->gens[self->pending_order.epoch & 1], inbox->staged.count + 1))
+        entry = s_entry_new (command->to, command->id, NULL, 0);
+    if (!entry)
         return journal_batch_inbox_record (self->batch, command->to, command->id, reply, size,
                                            created, request);
-    uint8_t *record;
-    size_t record_size;
     int rc = journal_batch_inbox_note (self->batch, command->to, command->id, reply, size, created,
-                                       request, command->from, &record, &record_size);
-    if (rc)
-        return rc;
-    noted_inbox_t *entry = s_entry_new (command->to, command->id, record, record_size);
-    if (!entry || !s_list_add (&self->inbox.staged, entry)) {
-        //  Its line is staged: without it in memory, the notes must stay
-        //  until a reload lists it (the batch itself is sound).
+                                       request, command->from, &entry->record, &entry->size);
+    if (rc) {
         s_entry_free (&entry);
-        self->notes_pinned = self->reload_due = true;
+        return rc;
     }
+    inbox->staged.items[inbox->staged.count++] = entry;
     return 0;
 }
 
@@ -328,11 +345,15 @@ static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL
 int inbox_load (worker_t *self)
 {
     inbox_notes_t *inbox = &self->inbox;
+    inbox->complete = false; //  until every record of the notes is listed
     zhashx_purge (inbox->table);
     for (int i = 0; i < 2; i++)
         s_list_clear (&inbox->gens[i]);
     s_list_clear (&inbox->staged);
     inbox->done_count = 0;
     int rc = journal_inbox_scan_notes (self->config->journal, s_load_noted, self);
-    return rc == 0 && self->load_failed ? SHOAL_ENOMEM : rc;
+    if (rc == 0 && self->load_failed)
+        rc = SHOAL_ENOMEM;
+    inbox->complete = rc == 0;
+    return rc;
 }

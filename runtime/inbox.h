@@ -75,6 +75,7 @@ typedef struct {
     size_t done_count, done_cap;
     uint8_t *frame; //  reused to send dones
     size_t frame_cap;
+    bool complete; //  every record of the worker's notes is in table
 } inbox_notes_t;
 
 //  Makes the worker's table. Returns 0 or SHOAL_ENOMEM.
@@ -87,7 +88,10 @@ void inbox_close (worker_t *self);
 //  created the stream, in its first event (which loads the actor at
 //  stream). Returns 0 with *reply (the caller frees it), SHOAL_ENOTFOUND
 //  (an unknown actor type too), or an error: the record or the actor
-//  could not be read, so the command may have run.
+//  could not be read, so the command may have run. While the notes in
+//  memory are incomplete (their last load failed), a record not found may
+//  be in a note: SHOAL_EIO then, not SHOAL_ENOTFOUND, so that nothing runs
+//  or is cancelled on a miss.
 int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
                 uint8_t **reply, size_t *size, journal_request_t *request);
 

@@ -361,6 +361,7 @@ int outbox_load (worker_t *self)
     //  have been kept), then what they send that nothing answers. Until
     //  all of it is loaded, no note is dropped.
     self->notes_pinned = true;
+    self->inbox.complete = false; //  a failed write kept may have noted more
     self->load_failed = false;
     self->pending_order.notes_older = 0; //  what it loads is stored at the second checkpoint
     int rc = journal_batch_notes_reload (self->batch);

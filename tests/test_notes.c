@@ -416,6 +416,29 @@ static void test_inbox_notes_fold (void **state)
     fx->journal = s_open (fx->dir);
 }
 
+//  A record restored at a checkpoint that does not read (a note damaged
+//  past its checksum) is stored all the same, and a lookup finds it
+//  unreadable, so that its command is not run again: the batch that
+//  drops its note commits it (found by the batch before the commit too).
+static void test_unreadable_record_restored (void **state)
+{
+    fixture_t *fx = *state;
+    journal_batch_t *batch = journal_batch_new (fx->journal);
+    assert_non_null (batch);
+    uint8_t id[JOURNAL_ID_SIZE];
+    s_id (id, 'u');
+    assert_int_equal (
+        journal_batch_inbox_restore (batch, "account/u", id, (const uint8_t *) "\xc1", 1), 0);
+    uint8_t *reply;
+    size_t size;
+    assert_int_equal (journal_batch_inbox_get (batch, "account/u", id, &reply, &size), 0);
+    free (reply);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_inbox_get (fx->journal, "account/u", id, &reply, &size),
+                      SHOAL_EFORMAT);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +446,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_notes_drop_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_note_skipped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_notes_fold, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unreadable_record_restored, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
