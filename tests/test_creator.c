@@ -297,7 +297,8 @@ static const shoal_type_t s_gate = {
 
 typedef struct {
     char dir[64];               //  the test's temporary directory
-    char prefix[96];            //  inproc endpoint prefix
+    char prefix[96];            //  inproc endpoint prefix, new for each worker
+    int workers_made;           //  worker 0s started so far
     journal_t *journal;         //  the worker's store
     shoal_registry_t *registry; //  the counter types
     worker_stats_t stats[2];    //  the workers' counters (worker 1's unused)
@@ -308,14 +309,35 @@ typedef struct {
     zactor_t *worker;           //  NULL once stopped
 } fixture_t;
 
+//  Starts worker 0 with the test's sockets around it, on endpoints of its
+//  own: an inproc name is free again only some time after its socket is
+//  closed, so a restarted worker could not bind the same one at once.
+static void s_start (fixture_t *fx)
+{
+    snprintf (fx->prefix, sizeof fx->prefix, "inproc://test-creator-%d-%p-%d", (int) getpid (),
+              (void *) fx, fx->workers_made++);
+    zsock_destroy (&fx->front);
+    zsock_destroy (&fx->w1);
+    zsock_destroy (&fx->push);
+    fx->front = zsock_new_pull (NULL);
+    assert_non_null (fx->front);
+    assert_int_equal (zsock_bind (fx->front, "%s-front", fx->prefix), 0);
+    fx->w1 = zsock_new_pull (NULL);
+    assert_non_null (fx->w1);
+    assert_int_equal (zsock_bind (fx->w1, "%s-w1", fx->prefix), 0);
+    fx->worker = worker_new (&fx->config, 0);
+    assert_non_null (fx->worker);
+    fx->push = zsock_new_push (NULL);
+    assert_non_null (fx->push);
+    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+}
+
 static int s_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
     snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-creator-XXXXXX");
     assert_non_null (mkdtemp (fx->dir));
-    snprintf (fx->prefix, sizeof fx->prefix, "inproc://test-creator-%d-%p", (int) getpid (),
-              (void *) fx);
     int code;
     char *error = NULL;
     fx->journal = journal_open (fx->dir, &(journal_options_t){.sync = false}, &code, &error);
@@ -338,17 +360,7 @@ static int s_setup (void **state)
         .batch_max = 4,
         .stats = fx->stats,
     };
-    fx->front = zsock_new_pull (NULL);
-    assert_non_null (fx->front);
-    assert_int_equal (zsock_bind (fx->front, "%s-front", fx->prefix), 0);
-    fx->w1 = zsock_new_pull (NULL);
-    assert_non_null (fx->w1);
-    assert_int_equal (zsock_bind (fx->w1, "%s-w1", fx->prefix), 0);
-    fx->worker = worker_new (&fx->config, 0);
-    assert_non_null (fx->worker);
-    fx->push = zsock_new_push (NULL);
-    assert_non_null (fx->push);
-    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    s_start (fx);
     *state = fx;
     return 0;
 }
@@ -380,13 +392,7 @@ static void s_restart (fixture_t *fx, bool reopen)
         assert_non_null (fx->journal);
         fx->config.journal = fx->journal;
     }
-    fx->worker = worker_new (&fx->config, 0);
-    assert_non_null (fx->worker);
-    //  An inproc pipe does not outlive its bind: connect anew.
-    zsock_destroy (&fx->push);
-    fx->push = zsock_new_push (NULL);
-    assert_non_null (fx->push);
-    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    s_start (fx);
 }
 
 //  The nth address "type/x..." (from 0) whose shard is worker's (of 2).
@@ -409,12 +415,14 @@ static void s_id (int index, uint8_t id[ENVELOPE_ID_SIZE])
     id[ENVELOPE_ID_SIZE - 1] = (uint8_t) index;
 }
 
-//  Sends "Add" with id index to to, from a client (from NULL) or from an
-//  actor (then with no route); payload (may be NULL) a msgpack map.
-static void s_send (zsock_t *push, const char *to, const char *name, int index,
-                    const uint8_t *payload, size_t payload_size, const char *from)
+//  Sends name with id index to to, from a client (from NULL) or from an
+//  actor (then with no route); payload (may be NULL) a msgpack map;
+//  created its first send's time.
+static void s_send_at (zsock_t *push, const char *to, const char *name, int index,
+                       const uint8_t *payload, size_t payload_size, const char *from,
+                       int64_t created)
 {
-    envelope_t command = {.kind = ENVELOPE_COMMAND, .created = zclock_time ()};
+    envelope_t command = {.kind = ENVELOPE_COMMAND, .created = created};
     s_id (index, command.id);
     snprintf (command.to, sizeof command.to, "%s", to);
     snprintf (command.name, sizeof command.name, "%s", name);
@@ -430,6 +438,13 @@ static void s_send (zsock_t *push, const char *to, const char *name, int index,
     assert_int_equal (zmq_send (socket, route, strlen (route), ZMQ_SNDMORE), (int) strlen (route));
     assert_int_equal (zmq_send (socket, frame, size, 0), (int) size);
     free (frame);
+}
+
+//  The same, sent for the first time now.
+static void s_send (zsock_t *push, const char *to, const char *name, int index,
+                    const uint8_t *payload, size_t payload_size, const char *from)
+{
+    s_send_at (push, to, name, index, payload, payload_size, from, zclock_time ());
 }
 
 typedef struct {
@@ -718,6 +733,35 @@ static void test_failed_creating_commit (void **state)
     assert_int_equal (atomic_load (&fx->stats[0].duplicates), 1);
 }
 
+//  A creating command's record is never pruned: its retry after the
+//  retention gets the first reply, where another command is expired.
+static void test_creator_outlives_the_retention (void **state)
+{
+    fixture_t *fx = *state;
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    s_address_of ("counter", 0, 0, stream, sizeof stream);
+    fx->config.retention_ms = 1000;
+    s_restart (fx, false);
+    int64_t created = zclock_time ();
+    s_send_at (fx->push, stream, "Add", 1, NULL, 0, NULL, created);
+    reply_t reply;
+    assert_true (s_recv (fx->front, &reply));
+    assert_true (reply.ok);
+    int64_t deadline = zclock_mono () + WAIT_MS; //  the command's age passes the retention
+    while (zclock_time () <= created + fx->config.retention_ms && zclock_mono () < deadline)
+        zclock_sleep (10);
+    s_restart (fx, true);
+    s_send_at (fx->push, stream, "Add", 1, NULL, 0, NULL, created);
+    assert_true (s_recv (fx->front, &reply));
+    assert_true (reply.ok);
+    assert_int_equal (reply.count, 1);
+    s_send_at (fx->push, stream, "Add", 2, NULL, 0, NULL, created);
+    assert_true (s_recv (fx->front, &reply));
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "expired");
+    assert_int_equal (s_version (fx, stream), 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -729,6 +773,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_creator_after_a_snapshot, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cancel_of_a_creating_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_creating_commit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_creator_outlives_the_retention, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
