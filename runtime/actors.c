@@ -219,7 +219,7 @@ static void s_evict (worker_t *self)
     size_t cap = self->config->max_actors ? self->config->max_actors : SIZE_MAX;
     while (zhashx_size (self->actors) >= cap) {
         actor_t *oldest = self->lru.oldest;
-        if (!oldest || oldest->staged_in == self->batch_number)
+        if (!oldest || actor_staged_in (oldest, self->batch_number))
             return;
         s_remove (self, oldest);
         self->stats->passivations++;

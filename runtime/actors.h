@@ -35,12 +35,24 @@ struct _actor_t {
     int64_t version;          //  events in its stream, staged included
     int64_t snapshot_seq;     //  seq of its latest snapshot
     int64_t last_used;        //  ms, for passivation
-    uint64_t staged_in;       //  the batch number its last events were staged in
-    uint64_t creator;         //  the hash of the id of the command that created its
+    uint32_t staged_in;       //  the batch number its last events were staged in, its
+                              //  low 32 bits (actor_staged_in)
+    uint32_t creator;         //  the hash of the id of the command that created its
                               //  stream (inbox_creator_hash), 0: none
     actor_t *newer, *older;   //  its neighbours in the table's use order
     max_align_t state[];      //  type->state_size bytes
 };
+
+//  True if actor's last events were staged in batch (the worker's batch
+//  number). Compares the low 32 bits, so that actor_t keeps 64 bytes: an
+//  actor staged 2^32 batches ago, or never, may be taken for one of this
+//  batch, which only keeps it in memory until the commit (s_evict) or
+//  aborts the batch where dropping the actor would have done (turn.c):
+//  both safe. Can't fail.
+static inline bool actor_staged_in (const actor_t *actor, uint64_t batch)
+{
+    return actor->staged_in == (uint32_t) batch;
+}
 
 //  The table's actors in the order of their use: first the most recent.
 typedef struct {

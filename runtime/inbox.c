@@ -93,13 +93,15 @@ void inbox_close (worker_t *self)
     *inbox = (inbox_notes_t){0};
 }
 
-uint64_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE])
+uint32_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE])
 {
-    //  64-bit FNV-1a: an id is random, or a client's key hashed already.
+    //  64-bit FNV-1a folded to 32: an id is random, or a client's key
+    //  hashed already. Two ids that meet cost one read of event 1.
     uint64_t hash = 14695981039346656037ull;
     for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
         hash = (hash ^ id[i]) * 1099511628211ull;
-    return hash ? hash : 1;
+    uint32_t folded = (uint32_t) (hash ^ (hash >> 32));
+    return folded ? folded : 1;
 }
 
 //  Looks (stream, id) up in the batch, under its 'i' key, then in the

@@ -23,7 +23,7 @@
     The record of a command that created a stream (its turn, on an actor
     with no event, appended some) is in the stream's first event instead,
     neither in a note nor under its key (persistence/keys.h), for as long
-    as the stream. An actor remembers its creator as a 64-bit hash of the
+    as the stream. An actor remembers its creator as a 32-bit hash of the
     command's id (actor_t.creator, 0 for none): set by the turn that
     creates its stream and by its load (the replay of event 1, or one read
     of event 1 when it is restored from a snapshot). The hash only saves a
@@ -105,7 +105,7 @@ int inbox_record (worker_t *self, const envelope_t *command, bool local, const u
 
 //  The hash of a command's id that actor_t.creator holds: never 0. Can't
 //  fail.
-uint64_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE]);
+uint32_t inbox_creator_hash (const uint8_t id[ENVELOPE_ID_SIZE]);
 
 //  Stages the events of an accepted turn of actor on command, the first
 //  of its stream (actor->version 0, count 1 or more): the first event

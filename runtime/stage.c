@@ -138,7 +138,7 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
                                        ctx->event_count, now, &actor->version);
         if (rc == 0) {
             self->tally.events += ctx->event_count;
-            actor->staged_in = self->batch_number;
+            actor->staged_in = (uint32_t) self->batch_number;
         }
     }
     if (rc) {

@@ -120,7 +120,7 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
     if (result == CTX_CORRUPT) {
         //  Reloaded from the journal, an actor with events staged in this
         //  batch would decide on a state that misses them: drop the batch.
-        if (actor->staged_in == self->batch_number)
+        if (actor_staged_in (actor, self->batch_number))
             worker_abort_batch (self);
         else
             actor_table_drop (self, actor->address);
