@@ -250,7 +250,9 @@ int journal_notes_fold (journal_t *self)
     return rc;
 }
 
-int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
+//  Reads the notes and calls fn for each command they send that none
+//  answers (inbox false), or for each inbox record they hold (true).
+static int s_scan_notes (journal_t *self, bool inbox, journal_entry_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
@@ -260,31 +262,23 @@ int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
     notes_t notes;
     rc = s_notes_read (self, &notes);
     journal_leave (self);
-    for (noted_t *noted = rc == 0 ? zhashx_first (notes.sent) : NULL; noted;
-         noted = zhashx_next (notes.sent))
-        if (!s_answered (&notes, zhashx_cursor (notes.sent)) &&
+    zhashx_t *table = inbox ? notes.inbox : notes.sent;
+    for (noted_t *noted = rc == 0 ? zhashx_first (table) : NULL; noted; noted = zhashx_next (table))
+        if ((inbox || !s_answered (&notes, zhashx_cursor (table))) &&
             fn (arg, noted->stream, noted->id, 0, noted->envelope, noted->size))
             break;
     s_notes_close (&notes);
     return rc;
 }
 
+int journal_outbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    return s_scan_notes (self, false, fn, arg);
+}
+
 int journal_inbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
 {
-    assert (self);
-    assert (fn);
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    notes_t notes;
-    rc = s_notes_read (self, &notes);
-    journal_leave (self);
-    for (noted_t *noted = rc == 0 ? zhashx_first (notes.inbox) : NULL; noted;
-         noted = zhashx_next (notes.inbox))
-        if (fn (arg, noted->stream, noted->id, 0, noted->envelope, noted->size))
-            break;
-    s_notes_close (&notes);
-    return rc;
+    return s_scan_notes (self, true, fn, arg);
 }
 
 int journal_notes_list (journal_t *self, uint32_t worker, uint64_t **positions, size_t *count)
