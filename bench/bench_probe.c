@@ -334,8 +334,9 @@ int bench_recovery (const bank_options_t *o, size_t events, size_t replay, size_
 
 //  One step of --memory: the node's resident set and its active actors.
 typedef struct {
-    int64_t rss_kb; //  VmRSS of the node, from /proc
-    int64_t active; //  the node's "active" counter
+    int64_t rss_kb;  //  VmRSS of the node, from /proc
+    int64_t anon_kb; //  its RssAnon: without mapped files' pages
+    int64_t active;  //  the node's "active" counter
     int64_t peak_rss_kb;
 } memory_point_t;
 
@@ -344,6 +345,7 @@ static int s_memory_point (const node_child_t *node, memory_point_t *point)
     bank_stats_t stats;
     int rc = bank_stats (node->endpoint, 10000, &stats);
     point->rss_kb = measure_rss_kb (node->pid);
+    point->anon_kb = measure_rss_anon_kb (node->pid);
     point->active = stats.active;
     point->peak_rss_kb = stats.peak_rss_kb;
     if (rc)
@@ -356,6 +358,13 @@ static double s_per_actor (const memory_point_t *from, const memory_point_t *to)
 {
     int64_t actors = to->active - from->active;
     return actors > 0 ? (double) (to->rss_kb - from->rss_kb) * 1024.0 / (double) actors : 0;
+}
+
+//  The same, of the anonymous resident set (RssAnon).
+static double s_anon_per_actor (const memory_point_t *from, const memory_point_t *to)
+{
+    int64_t actors = to->active - from->active;
+    return actors > 0 ? (double) (to->anon_kb - from->anon_kb) * 1024.0 / (double) actors : 0;
 }
 
 //  --memory: points[0..2] while opening (before, half, all), [3..5] after
@@ -422,6 +431,7 @@ int bench_memory (const bank_options_t *o, size_t count, size_t window, bool jso
         return 1;
     double open_all = s_per_actor (&p[0], &p[2]), open_marginal = s_per_actor (&p[1], &p[2]);
     double get_all = s_per_actor (&p[3], &p[5]), get_marginal = s_per_actor (&p[4], &p[5]);
+    double open_anon = s_anon_per_actor (&p[0], &p[2]), get_anon = s_anon_per_actor (&p[3], &p[5]);
     printf ("shoal bench --memory: %zu accounts, each an active actor (state %zu bytes: "
             "sizeof account_t)\n",
             count, account_type.state_size);
@@ -433,20 +443,24 @@ int bench_memory (const bank_options_t *o, size_t count, size_t window, bool jso
             "(%.0f over the second half)\n",
             (double) p[3].rss_kb / 1024.0, (double) p[5].rss_kb / 1024.0, (long long) p[5].active,
             get_all, get_marginal);
+    printf ("  anonymous      %.0f bytes per actor opened, %.0f after restart (RssAnon: the\n"
+            "                 heap, without the pages of LevelDB's mapped tables)\n",
+            open_anon, get_anon);
     printf ("  note           both include LevelDB's block cache (64 MiB at most); the opened\n"
             "                 figure also its memtables (16 MiB write buffer)\n");
     if (json)
         printf ("{\"mode\":\"memory\",\"accounts\":%zu,\"state_bytes\":%zu,\"durability\":\"%s\","
                 "\"open\":{\"rss_before_kb\":%lld,\"rss_half_kb\":%lld,\"rss_after_kb\":%lld,"
                 "\"active\":%lld,\"bytes_per_actor\":%.1f,\"marginal_bytes_per_actor\":%.1f,"
-                "\"peak_rss_kb\":%lld},"
+                "\"anon_bytes_per_actor\":%.1f,\"peak_rss_kb\":%lld},"
                 "\"get\":{\"rss_before_kb\":%lld,\"rss_half_kb\":%lld,\"rss_after_kb\":%lld,"
                 "\"active\":%lld,\"bytes_per_actor\":%.1f,\"marginal_bytes_per_actor\":%.1f,"
-                "\"peak_rss_kb\":%lld}}\n",
+                "\"anon_bytes_per_actor\":%.1f,\"peak_rss_kb\":%lld}}\n",
                 count, account_type.state_size, o->async ? "async" : "sync",
                 (long long) p[0].rss_kb, (long long) p[1].rss_kb, (long long) p[2].rss_kb,
-                (long long) p[2].active, open_all, open_marginal, (long long) p[2].peak_rss_kb,
-                (long long) p[3].rss_kb, (long long) p[4].rss_kb, (long long) p[5].rss_kb,
-                (long long) p[5].active, get_all, get_marginal, (long long) p[5].peak_rss_kb);
+                (long long) p[2].active, open_all, open_marginal, open_anon,
+                (long long) p[2].peak_rss_kb, (long long) p[3].rss_kb, (long long) p[4].rss_kb,
+                (long long) p[5].rss_kb, (long long) p[5].active, get_all, get_marginal, get_anon,
+                (long long) p[5].peak_rss_kb);
     return 0;
 }

@@ -51,18 +51,30 @@ void progress_show (const char *label, size_t done, size_t total, bool force)
 //  --------------------------------------------------------------------------
 //  Measuring a node process
 
-int64_t measure_rss_kb (pid_t pid)
+//  The field of /proc/PID/status named field (with its colon), in KiB.
+static int64_t s_status_kb (pid_t pid, const char *field)
 {
     char path[64], line[256];
     snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
     FILE *file = fopen (path, "r");
     int64_t kb = 0;
+    size_t len = strlen (field);
     while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmRSS:", 6) == 0)
-            kb = atoll (line + 6);
+        if (strncmp (line, field, len) == 0)
+            kb = atoll (line + len);
     if (file)
         fclose (file);
     return kb;
+}
+
+int64_t measure_rss_kb (pid_t pid)
+{
+    return s_status_kb (pid, "VmRSS:");
+}
+
+int64_t measure_rss_anon_kb (pid_t pid)
+{
+    return s_status_kb (pid, "RssAnon:");
 }
 
 int64_t measure_cpu_us (pid_t pid)

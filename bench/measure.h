@@ -34,6 +34,9 @@ int measure_timed_get (const char *endpoint, const char *address, double *ms, in
 
 //  The resident set of process pid in KiB (VmRSS), 0 if unknown.
 int64_t measure_rss_kb (pid_t pid);
+//  Its anonymous part in KiB (RssAnon: the heap and stacks, not the pages
+//  of mapped files, such as LevelDB's tables), 0 if unknown.
+int64_t measure_rss_anon_kb (pid_t pid);
 
 //  The CPU time process pid has used so far, user and system, all its
 //  threads (utime + stime of /proc/PID/stat), in µs. Its steps are a
