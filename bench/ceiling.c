@@ -80,7 +80,8 @@ const char *ceiling_mix (double *bytes_per_record)
         *bytes_per_record = (double) bytes / (double) CEILING_CYCLE;
     }
     return "per 5 records, as a transfer writes them: 5 events (28 + 42 B; the first 28 + 137 B, "
-           "holding the client's inbox record); and per write one event log record (59 B per event in it) and one "
+           "holding the client's inbox record); and per write one event log record (59 B per event "
+           "in it) and one "
            "note (2 x 156 B + 2 x 35 B + 2 x 137 B per transfer in it), not counted as records";
 }
 

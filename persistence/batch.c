@@ -213,8 +213,8 @@ void journal_batch_remember (journal_batch_t *self, const char *stream, int64_t 
 }
 
 static int s_append (journal_batch_t *self, const char *stream, int64_t expected,
-                     const journal_event_t *events, size_t count, int64_t created,
-                     int64_t *version, const journal_creator_t *creator);
+                     const journal_event_t *events, size_t count, int64_t created, int64_t *version,
+                     const journal_creator_t *creator);
 
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
                           const journal_event_t *events, size_t count, int64_t created,
@@ -254,8 +254,8 @@ int journal_batch_append_creator (journal_batch_t *self, const char *stream,
 //  Appends events to stream (journal_batch_append); with creator, the
 //  first event's record holds its inbox record.
 static int s_append (journal_batch_t *self, const char *stream, int64_t expected,
-                     const journal_event_t *events, size_t count, int64_t created,
-                     int64_t *version, const journal_creator_t *creator)
+                     const journal_event_t *events, size_t count, int64_t created, int64_t *version,
+                     const journal_creator_t *creator)
 {
     assert (self);
     size_t len = keys_stream_len (stream);
@@ -285,11 +285,10 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
         for (size_t i = 0; i < count; i++) {
             int pack_rc =
                 creator && i == 0
-                    ? keys_event_encode_creator (&self->buffer, events[i].name,
-                                                 strlen (events[i].name), events[i].data,
-                                                 events[i].size, created, creator->id,
-                                                 creator->created, creator->reply, creator->size,
-                                                 creator->request)
+                    ? keys_event_encode_creator (
+                          &self->buffer, events[i].name, strlen (events[i].name), events[i].data,
+                          events[i].size, created, creator->id, creator->created, creator->reply,
+                          creator->size, creator->request)
                     : keys_event_encode (&self->buffer, events[i].name, strlen (events[i].name),
                                          events[i].data, events[i].size, created);
             uint8_t key[KEYS_STREAM_MAX];

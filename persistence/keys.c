@@ -291,8 +291,8 @@ static int s_pack_inbox (msgpack_packer *pk, int64_t created, const uint8_t *rep
     if (with_request) {
         //  Stored as an int64's bits: mpread reads signed integers.
         rc |= msgpack_pack_int64 (pk, (int64_t) request->digest);
-        rc |= msgpack_pack_str_with_body (pk, request->name,
-                                          strnlen (request->name, SHOAL_NAME_MAX));
+        rc |=
+            msgpack_pack_str_with_body (pk, request->name, strnlen (request->name, SHOAL_NAME_MAX));
     }
     return rc;
 }

@@ -88,10 +88,9 @@ static void test_event_record_forms (void **state)
 
     //  Damaged: cut anywhere, the record does not decode.
     for (size_t cut = 0; cut < size; cut++)
-        assert_int_not_equal (
-            keys_event_decode_creator (bytes, cut, &name, &name_len, &data, &data_len, &created,
-                                       &creator),
-            0);
+        assert_int_not_equal (keys_event_decode_creator (bytes, cut, &name, &name_len, &data,
+                                                         &data_len, &created, &creator),
+                              0);
     //  The held inbox record must decode: a bad one makes the event bad.
     uint8_t *bad = harness_copy (bytes, size);
     assert_int_equal (bad[size - 5], 0xa4); //  the held record's name, "Open"
@@ -163,7 +162,7 @@ static void test_batch_and_reads (void **state)
     assert_int_equal (found.digest, 99);
     free (stored);
     assert_int_equal (journal_creator_find (journal, "counter/a", id, &stored, &size, NULL),
-                      SHOAL_ENOTFOUND); //  not committed yet
+                      SHOAL_ENOTFOUND);                //  not committed yet
     assert_int_equal (journal_batch_count (batch), 2); //  two events, no 'i' record
     assert_int_equal (journal_batch_commit (batch), 0);
 
@@ -773,8 +772,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_creator_after_a_snapshot, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cancel_of_a_creating_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_creating_commit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_creator_outlives_the_retention, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_creator_outlives_the_retention, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
