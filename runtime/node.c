@@ -465,7 +465,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                                   .registry = self->registry,
                                                   .prefix = self->prefix,
                                                   .gauges = &self->gauges,
-                                                  .data_dir = self->data_dir};
+                                                  .data_dir = self->data_dir,
+                                                  .linger_ms = self->options.projection_linger_ms};
     if (!self->options.projections_off)
         self->projector = projector_new (&self->projector_config);
     if (!self->options.projections_off && !self->projector) {

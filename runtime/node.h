@@ -14,30 +14,33 @@
 typedef struct _shoal_node_t shoal_node_t;
 
 typedef struct {
-    const char *data_dir;       //  LevelDB directory (default "shoal-data")
-    const char *endpoint;       //  client endpoint (default tcp://127.0.0.1:7700)
-    int workers;                //  worker threads (default: number of cores)
-    bool async;                 //  durability async: commits are not fsynced
-    bool projections_off;       //  run no projection thread (the event log is
-                                //  still written; they resume when it runs)
-    int shards;                 //  shards of a new store (default 256); fixed after
-    int64_t idle_ms;            //  passivate actors idle this long (default 60000)
-    int snapshot_every;         //  events between snapshots (default 100)
-    int64_t stall_ms;           //  notify senders of commands unanswered this
-                                //  long (default 30000)
-    int64_t inbox_retention_ms; //  keep inbox records this long (default 7 days);
-                                //  older commands are refused as "expired"
-    int batch_max;              //  messages per group commit at most (default 4096)
-    const char *cluster_file;   //  a cluster node: the cluster file (NULL: alone)
-    const char *name;           //  and which of its nodes this is
-    bool insecure;              //  alone: listen without CURVE beyond loopback
-    const char *metrics;        //  HOST:PORT of the metrics server (default
-                                //  127.0.0.1:0, a free port), "off" for none
-    int64_t turn_timeout_ms;    //  a turn running longer is logged (default 5000)
-    int64_t max_actors;         //  active actors at most, least recently used
-                                //  passivated first (default 1000000)
-    int64_t stop_grace_ms;      //  after a stop, exit without a worker whose turn
-                                //  runs this long (default 5000; see shoal_node_run)
+    const char *data_dir;         //  LevelDB directory (default "shoal-data")
+    const char *endpoint;         //  client endpoint (default tcp://127.0.0.1:7700)
+    int workers;                  //  worker threads (default: number of cores)
+    bool async;                   //  durability async: commits are not fsynced
+    bool projections_off;         //  run no projection thread (the event log is
+                                  //  still written; they resume when it runs)
+    int64_t projection_linger_ms; //  a projection that follows the log batches
+                                  //  this long at most (0: none; `shoal node`'s
+                                  //  default is 250), see projector.h
+    int shards;                   //  shards of a new store (default 256); fixed after
+    int64_t idle_ms;              //  passivate actors idle this long (default 60000)
+    int snapshot_every;           //  events between snapshots (default 100)
+    int64_t stall_ms;             //  notify senders of commands unanswered this
+                                  //  long (default 30000)
+    int64_t inbox_retention_ms;   //  keep inbox records this long (default 7 days);
+                                  //  older commands are refused as "expired"
+    int batch_max;                //  messages per group commit at most (default 4096)
+    const char *cluster_file;     //  a cluster node: the cluster file (NULL: alone)
+    const char *name;             //  and which of its nodes this is
+    bool insecure;                //  alone: listen without CURVE beyond loopback
+    const char *metrics;          //  HOST:PORT of the metrics server (default
+                                  //  127.0.0.1:0, a free port), "off" for none
+    int64_t turn_timeout_ms;      //  a turn running longer is logged (default 5000)
+    int64_t max_actors;           //  active actors at most, least recently used
+                                  //  passivated first (default 1000000)
+    int64_t stop_grace_ms;        //  after a stop, exit without a worker whose turn
+                                  //  runs this long (default 5000; see shoal_node_run)
 } shoal_node_options_t;
 
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:

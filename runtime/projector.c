@@ -672,9 +672,16 @@ static bool s_work (projector_t *self)
         build_t *build = self->builds[i];
         if (!build->def || build->failed || build->cp.paused || zclock_mono () < build->retry_at)
             continue;
-        if (build->cp.next < end)
+        if (build->cp.next < end) {
+            //  Following the log, a build lingers: its batch then holds the
+            //  later steps of the same sagas, whose rows it writes once.
+            int64_t now = zclock_mono ();
+            if (build->cp.caught_up && end - build->cp.next < PROJECTOR_LINGER_EVENTS &&
+                now - build->stepped_at < self->config->linger_ms)
+                continue;
+            build->stepped_at = now;
             moved |= s_step (self, build);
-        else if (!build->cp.caught_up) {
+        } else if (!build->cp.caught_up) {
             build->cp.caught_up = true;
             if (s_save (self, build) == 0)
                 s_caught_up (self, build);

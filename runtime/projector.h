@@ -55,6 +55,9 @@ typedef struct {
     const char *prefix;         //  the node's inproc endpoint prefix
     projector_gauges_t *gauges; //  for the metrics (may be NULL)
     const char *data_dir;       //  where the apply in progress is kept (applyfile.h)
+    int64_t linger_ms;          //  a build that follows the log takes a batch at most
+                                //  this often (0: as soon as events come), unless
+                                //  PROJECTOR_LINGER_EVENTS are waiting
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

@@ -18,9 +18,10 @@
 #include "journal.h"
 #include "projector.h"
 
-#define PROJECTOR_CHUNK 1000   //  events read per batch, at most
-#define PROJECTOR_STEP_MS 50   //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16 //  commands one apply may send
+#define PROJECTOR_CHUNK 16384        //  events read per batch, at most
+#define PROJECTOR_LINGER_EVENTS 8192 //  waiting, a lingering build takes them at once
+#define PROJECTOR_STEP_MS 50         //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16       //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -62,6 +63,7 @@ typedef struct {
     char error[256];
     double rate;         //  events/s, smoothed
     int64_t retry_at;    //  the store was down: no batch before (monotonic ms)
+    int64_t stepped_at;  //  its last batch began (monotonic ms)
     bool store_down;     //  and that was logged
     uint64_t rate_mark;  //  cp.next when rate was last measured
     int64_t rate_at;     //  and when (monotonic ms)

@@ -195,6 +195,52 @@ static void test_query_list_rebuild (void **state)
     assert_string_equal (out, before);
 }
 
+//  The records a node's projections wrote (`store_records`, every record
+//  of the store, less the journal's `records`) for s_bank and four
+//  transfers more, once they have caught up, lingering linger_ms. On a
+//  data directory of its own.
+static long long s_projection_records (proc_t *p, int linger_ms)
+{
+    char out[PROC_OUTPUT_MAX];
+    proc_node_start (p,
+                     "$SHOAL node --endpoint $E --data $DIR/data-%d --workers 2 --metrics off "
+                     "--projection-linger-ms %d",
+                     linger_ms, linger_ms);
+    s_bank (p);
+    for (int i = 0; i < 4; i++)
+        s_ok (p, "$SHOAL transfer --wait a c %d --endpoint $E", i + 1);
+    s_wait_for (p, out, "\"completed\":6", "$SHOAL query bank_totals totals --endpoint $E");
+    //  Every build at the log's end: the transfers' rows are all written.
+    s_wait_for (p, out, "lag 0 0 0",
+                "$SHOAL projections --json --endpoint $E | python3 -c 'import json, sys; "
+                "print (\"lag\", *sorted (b[\"lag\"] for b in json.load (sys.stdin)"
+                "[\"projections\"]))'");
+    s_wait_for (p, out, "\"store_records\":", "$SHOAL stats --endpoint $E");
+    const char *all = strstr (out, "\"store_records\":"), *journal = strstr (out, "\"records\":");
+    assert_non_null (journal);
+    long long records =
+        atoll (all + strlen ("\"store_records\":")) - atoll (journal + strlen ("\"records\":"));
+    proc_node_signal (p, SIGTERM);
+    return records;
+}
+
+//  Projections that follow the log linger (--projection-linger-ms): the
+//  three steps of a transfer then meet in one of their batches, which
+//  writes each row once and one checkpoint per projection, where a
+//  projection that takes every commit as it comes writes its rows and a
+//  checkpoint at each step.
+static void test_linger_writes_rows_once (void **state)
+{
+    proc_t *p = *state;
+    long long at_once = s_projection_records (p, 0);
+    long long lingering = s_projection_records (p, 3000);
+    print_message ("the projections' records: %lld at once, %lld lingering 3000 ms\n", at_once,
+                   lingering);
+    if (!(lingering > 0 && lingering * 10 < at_once * 8))
+        fail_msg ("lingering wrote %lld records, at once %lld: not 20 %% fewer", lingering,
+                  at_once);
+}
+
 //  --------------------------------------------------------------------------
 //  2. pause and resume
 
@@ -506,6 +552,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_query_list_rebuild, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_linger_writes_rows_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pause_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_inputs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_and_versions, s_setup, s_teardown),

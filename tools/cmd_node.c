@@ -45,6 +45,11 @@ static void s_help (FILE *out)
                   "  --projections on|off    run the projections (default on); off, the\n"
                   "                          events are still logged, and the projections\n"
                   "                          catch up when the node runs them again\n"
+                  "  --projection-linger-ms MS\n"
+                  "                          a projection that follows the log takes its next\n"
+                  "                          batch at most this often (default 250; 0: at once):\n"
+                  "                          the steps of a saga then meet in one batch, whose\n"
+                  "                          rows are written once; its lag grows by as much\n"
                   "  --module FILE.so        load an actor module (repeatable)\n"
                   "  --module-opt NAME.KEY=VALUE\n"
                   "                          an option for module NAME (its file's base name\n"
@@ -324,7 +329,7 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
 
 int cmd_node (int argc, char **argv)
 {
-    shoal_node_options_t opts = {0};
+    shoal_node_options_t opts = {.projection_linger_ms = 250};
     int log_level = SHOAL_LOG_INFO; //  an index into SHOAL_LOG_LEVELS
     const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL;
     const char *module_opts[NODE_MAX_MODULE_OPTS];
@@ -337,6 +342,7 @@ int cmd_node (int argc, char **argv)
         OPT_INT ("workers", &opts.workers, 1, 256),
         OPT_WORD ("durability", &opts.async, "sync|async"),
         OPT_WORD ("projections", &opts.projections_off, "on|off"),
+        OPT_INT ("projection-linger-ms", &opts.projection_linger_ms, 0, 60000),
         OPT_LIST ("module", modules, &module_count),
         OPT_LIST ("module-opt", module_opts, &module_opt_count),
         OPT_INT ("shards", &opts.shards, 1, 1 << 20),
