@@ -293,6 +293,12 @@ static bool s_step (projector_t *self, build_t *build)
                   shoal_strerror (rc));
         return false;
     }
+    if (step.error == SHOAL_EIO) { //  a row could not be read: the store, not the build
+        view_discard (&self->view);
+        build->error[0] = '\0';
+        s_store_down (build, step.error);
+        return false;
+    }
     if (step.error) {
         //  Again without the failing event and what follows it.
         uint64_t failed_at = step.error_position;

@@ -266,6 +266,15 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     } else {
         int rc =
             journal_view_get (view->projector->journal, &view->build->build, key, &bytes, &size);
+        //  A row that cannot be read is not a row that is not there: the
+        //  apply fails whatever it makes of it, and its batch is tried
+        //  again from the checkpoint (an apply that took it for missing
+        //  would write a row made from nothing: bank_totals from zero).
+        if (rc && rc != SHOAL_ENOTFOUND && !view->error) {
+            view->error = SHOAL_EIO;
+            snprintf (view->reason, sizeof view->reason, "the row %s could not be read: %s", key,
+                      shoal_strerror (rc));
+        }
         if (rc)
             return rc;
     }
