@@ -172,6 +172,17 @@ static int s_pending (journal_t *self, notes_t *notes, const char *sender,
     return 0;
 }
 
+//  Stages noted's bytes under its own key of table tag ('o' or 'i').
+static void s_fold_put (journal_t *self, leveldb_writebatch_t *writes, char tag,
+                        const noted_t *noted)
+{
+    uint8_t key[KEYS_STREAM_MAX];
+    size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), tag, noted->stream,
+                                  strlen (noted->stream), noted->id);
+    leveldb_writebatch_put (writes, (const char *) key, key_len, (const char *) noted->envelope,
+                            noted->size);
+}
+
 int journal_notes_fold (journal_t *self)
 {
     assert (self);
@@ -182,16 +193,12 @@ int journal_notes_fold (journal_t *self)
         return 0;
     }
     leveldb_writebatch_t *writes = leveldb_writebatch_create ();
-    size_t kept = 0, answered = 0;
+    size_t kept = 0;
     for (noted_t *noted = rc == 0 ? zhashx_first (notes.sent) : NULL; noted;
          noted = zhashx_next (notes.sent)) {
         if (s_answered (&notes, zhashx_cursor (notes.sent)))
             continue;
-        uint8_t key[KEYS_STREAM_MAX];
-        size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'o', noted->stream,
-                                      strlen (noted->stream), noted->id);
-        leveldb_writebatch_put (writes, (const char *) key, key_len, (const char *) noted->envelope,
-                                noted->size);
+        s_fold_put (self, writes, 'o', noted);
         kept++;
     }
     for (noted_t *noted = rc == 0 ? zhashx_first (notes.answered) : NULL; noted;
@@ -202,7 +209,6 @@ int journal_notes_fold (journal_t *self)
         size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'o', noted->stream,
                                       strlen (noted->stream), noted->id);
         leveldb_writebatch_delete (writes, (const char *) key, key_len);
-        answered++;
     }
     //  An inbox record in a note is kept while its command's sender may
     //  still send it again: while the command is in the outbox (an 'o' key
@@ -215,11 +221,7 @@ int journal_notes_fold (journal_t *self)
         rc = s_pending (self, &notes, noted->sender, noted->id, &pending);
         if (rc || !pending)
             continue;
-        uint8_t key[KEYS_STREAM_MAX];
-        size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), 'i', noted->stream,
-                                      strlen (noted->stream), noted->id);
-        leveldb_writebatch_put (writes, (const char *) key, key_len, (const char *) noted->envelope,
-                                noted->size);
+        s_fold_put (self, writes, 'i', noted);
         inbox_kept++;
     }
     size_t notes_read = notes.notes;
@@ -246,7 +248,6 @@ int journal_notes_fold (journal_t *self)
                   "unanswered kept in the outbox, %zu inbox record%s kept for them",
                   self->dir, notes_read, notes_read == 1 ? "" : "s", kept, kept == 1 ? "" : "s",
                   inbox_kept, inbox_kept == 1 ? "" : "s");
-    (void) answered;
     return rc;
 }
 

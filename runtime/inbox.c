@@ -238,12 +238,7 @@ static void s_send_dones (worker_t *self)
             }
         if (size == 0)
             continue;
-        if (dest == self->index) {
-            uint8_t *copy = worker_memdup (inbox->frame, size);
-            if (copy)
-                worker_local_push_route (self, copy, size, WORKER_ROUTE_DONE);
-        } else
-            worker_send (self, dest, &route, 1, inbox->frame, size);
+        worker_send (self, dest, &route, 1, inbox->frame, size);
     }
 }
 

@@ -96,9 +96,10 @@ static void s_local_purge (worker_t *self)
 int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
                  const uint8_t *frame, size_t size)
 {
-    if (dest == self->index) {
+    if (dest == self->index) { //  only a worker's own one-byte route is kept
         uint8_t *copy = worker_memdup (frame, size);
-        return copy ? worker_local_push (self, copy, size) : -1;
+        uint8_t local = route_size == 1 && route[0] >= WORKER_ROUTE_LOCAL ? route[0] : 0;
+        return copy ? worker_local_push_route (self, copy, size, local) : -1;
     }
     if (dest == WORKER_REMOTE) {            //  another node's: the front sends it on
         static const uint8_t remote = 0x02; //  front.h's ROUTE_REMOTE
@@ -114,14 +115,8 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
 
 int worker_send_command (worker_t *self, int dest, const uint8_t *frame, size_t size, bool first)
 {
-    if (dest < 0)
-        return worker_send (self, dest, NULL, 0, frame, size);
     uint8_t route = first ? WORKER_ROUTE_FIRST : WORKER_ROUTE_LOCAL;
-    if (dest == self->index) {
-        uint8_t *copy = worker_memdup (frame, size);
-        return copy ? worker_local_push_route (self, copy, size, route) : -1;
-    }
-    return worker_send (self, dest, &route, 1, frame, size);
+    return worker_send (self, dest, dest < 0 ? NULL : &route, dest < 0 ? 0 : 1, frame, size);
 }
 
 //  Adds the outcomes of the committed batch to the counters.

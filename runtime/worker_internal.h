@@ -119,7 +119,7 @@ static inline void *worker_memdup (const void *src, size_t size)
 
 //  Sends one frame to dest (a worker index, or -1 for the front) with an
 //  optional route (borrowed). Delivery to ourselves goes through the local
-//  queue. Returns 0 or -1.
+//  queue, with the route if it is one of WORKER_ROUTE_*. Returns 0 or -1.
 int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
                  const uint8_t *frame, size_t size);
 
