@@ -27,30 +27,32 @@
 #include "node_child.h"
 
 typedef struct {
-    const char *shoal;    //  the shoal executable (NULL: this process)
-    const char *data_dir; //  store (NULL: a new temporary directory)
-    bool keep;            //  keep a temporary directory afterwards
-    const char *log;      //  node stderr goes here (NULL: inherited)
-    size_t accounts;      //  accounts opened
-    int64_t funding;      //  deposited into each
-    size_t closed;        //  accounts closed before the transfers
-    size_t transfers;     //  transfers started
-    int64_t max_amount;   //  amounts drawn from 1..max_amount
-    size_t hot;           //  0, or: every transfer debits one of the first hot accounts
-    size_t window;        //  requests in flight
-    size_t setup_window;  //  in flight while opening, funding, closing and reading balances
-                          //  (0: window); set-up is not measured
-    int kills;            //  SIGKILLs during the transfers
-    uint64_t seed;        //  drives every random choice
-    int workers;          //  node workers (0: default)
-    bool async;           //  node durability
-    bool progress;        //  progress on stderr
-    const char *endpoint; //  an existing node's (NULL: start a child; see above)
-    const char *listen;   //  its own node's endpoint, kept across kills (NULL: a free
-                          //  loopback TCP port); a test gives ipc:// in its own directory
-    int poll_ms;          //  with endpoint: pause between gets of a transfer (0: 20)
-    int nodes;            //  0 or 1: one node; 2 to BANK_NODES_MAX: a cluster of its own
-    int freeze_ms;        //  SIGSTOP one random node this long once mid-run (0: never)
+    const char *shoal;      //  the shoal executable (NULL: this process)
+    const char *data_dir;   //  store (NULL: a new temporary directory)
+    bool keep;              //  keep a temporary directory afterwards
+    const char *log;        //  node stderr goes here (NULL: inherited)
+    size_t accounts;        //  accounts opened
+    int64_t funding;        //  deposited into each
+    size_t closed;          //  accounts closed before the transfers
+    size_t transfers;       //  transfers started
+    int64_t max_amount;     //  amounts drawn from 1..max_amount
+    size_t hot;             //  0, or: every transfer debits one of the first hot accounts
+    size_t window;          //  requests in flight
+    size_t setup_window;    //  in flight while opening, funding, closing and reading balances
+                            //  (0: window); set-up is not measured
+    int kills;              //  SIGKILLs during the transfers
+    uint64_t seed;          //  drives every random choice
+    int workers;            //  node workers (0: default)
+    char *const *node_args; //  more options for every node it starts, last (NULL-terminated;
+                            //  NULL: none): `shoal bench --node-arg`
+    bool async;             //  node durability
+    bool progress;          //  progress on stderr
+    const char *endpoint;   //  an existing node's (NULL: start a child; see above)
+    const char *listen;     //  its own node's endpoint, kept across kills (NULL: a free
+                            //  loopback TCP port); a test gives ipc:// in its own directory
+    int poll_ms;            //  with endpoint: pause between gets of a transfer (0: 20)
+    int nodes;              //  0 or 1: one node; 2 to BANK_NODES_MAX: a cluster of its own
+    int freeze_ms;          //  SIGSTOP one random node this long once mid-run (0: never)
     //  Follow the bank's projections: bank_totals' balance beside the
     //  progress; and on nodes of its own, at the end, wait until they have
     //  caught up and answered their reactions, and check bank_totals and

@@ -38,10 +38,11 @@ static int s_start_cluster_node (run_t *run, int i)
     if (snprintf (data, sizeof data, "%s/%s", run->result->data_dir, name) >= (int) sizeof data)
         return SHOAL_EINVAL;
     node_child_args_t args;
-    node_child_args (&args, o->async, o->workers, NULL);
-    char *argv[32] = {"node", "--cluster", (char *) run->cluster, "--name", name, "--data", data};
+    node_child_args (&args, o->async, o->workers, NULL, o->node_args);
+    char *argv[NODE_CHILD_ARGS_MAX + 8] = {
+        "node", "--cluster", (char *) run->cluster, "--name", name, "--data", data};
     int argc = 7;
-    for (int a = 0; args.argv[a] && argc < 31; a++)
+    for (int a = 0; args.argv[a] && argc < NODE_CHILD_ARGS_MAX + 7; a++)
         argv[argc++] = args.argv[a];
     argv[argc] = NULL;
     int rc = SHOAL_ETIMEOUT;
@@ -61,7 +62,7 @@ static int s_restart (run_t *run, int i)
         rc = s_start_cluster_node (run, i);
     else {
         node_child_args_t args;
-        node_child_args (&args, o->async, o->workers, NULL);
+        node_child_args (&args, o->async, o->workers, NULL, o->node_args);
         node_child_t *node = &run->nodes[0];
         const char *endpoint = node->endpoint[0] ? node->endpoint
                                : o->listen       ? o->listen

@@ -189,9 +189,10 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
 {
     node_child_t node = {.pid = 0};
     node_child_args_t plain, bare;
-    node_child_args (&plain, o->async, o->workers, (char *[]){"--snapshot-every", "100", NULL});
+    node_child_args (&plain, o->async, o->workers, (char *[]){"--snapshot-every", "100", NULL},
+                     o->node_args);
     node_child_args (&bare, o->async, o->workers,
-                     (char *[]){"--snapshot-every", "1000000000", NULL});
+                     (char *[]){"--snapshot-every", "1000000000", NULL}, o->node_args);
     const char *full = "account/replay-full", *snap = "account/replay-snap";
     char endpoint[128];
     double seconds;
@@ -379,7 +380,8 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
     char max_actors[32];
     snprintf (max_actors, sizeof max_actors, "%zu", 2 * count + 1024);
     node_child_args (&args, o->async, o->workers,
-                     (char *[]){"--idle-ms", "3600000", "--max-actors", max_actors, NULL});
+                     (char *[]){"--idle-ms", "3600000", "--max-actors", max_actors, NULL},
+                     o->node_args);
     double seconds;
     int rc = s_node_start (&node, dir, NODE_CHILD_FREE_ENDPOINT, &args);
     if (rc)

@@ -177,7 +177,8 @@ int node_child_start (node_child_t *child, const char *shoal, const char *data_d
     return rc;
 }
 
-void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra)
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra,
+                      char *const *given)
 {
     memset (args, 0, sizeof *args);
     size_t argc = 0, max = sizeof args->argv / sizeof args->argv[0] - 1;
@@ -190,6 +191,8 @@ void node_child_args (node_child_args_t *args, bool async, int workers, char *co
     }
     for (size_t i = 0; extra && extra[i] && argc < max; i++)
         args->argv[argc++] = extra[i];
+    for (size_t i = 0; given && given[i] && argc < max; i++)
+        args->argv[argc++] = given[i];
 }
 
 int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,

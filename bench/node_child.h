@@ -56,13 +56,17 @@ int node_child_run (const char *shoal, char *const *args, const char *log);
 int node_child_start (node_child_t *child, const char *shoal, const char *data_dir,
                       const char *endpoint, char *const *extra, const char *log, int timeout_ms);
 //  The options of a `shoal node` child: "--durability async|sync",
-//  "--workers N" if workers > 0, then extra, as an argv for
+//  "--workers N" if workers > 0, then extra, then given (a user's own,
+//  `shoal bench --node-arg`: last, so that they win), as an argv for
 //  node_child_start (argv is NULL-terminated; its strings are borrowed).
+//  Either list may be NULL.
+#define NODE_CHILD_ARGS_MAX 48
 typedef struct {
-    char *argv[24];   //  NULL-terminated
-    char workers[16]; //  the text of N
+    char *argv[NODE_CHILD_ARGS_MAX]; //  NULL-terminated
+    char workers[16];                //  the text of N
 } node_child_args_t;
-void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra);
+void node_child_args (node_child_args_t *args, bool async, int workers, char *const *extra,
+                      char *const *given);
 
 //  node_child_start with args, tried up to 20 times 250 ms apart: a port
 //  just freed by a kill may stay busy for a moment. endpoint is copied

@@ -3,7 +3,8 @@
     object (python3's json) with the node's and the client's CPU time over
     the transfers, positive and consistent with the other figures, and the
     "node CPU" text line beside it; and against a node it did not start
-    (--endpoint), where the node's CPU is null and said to be unknown.
+    (--endpoint), where the node's CPU is null and said to be unknown;
+    --node-arg's options reach the node.
 
     The cluster's nodes listen on ipc:// under the test's own $TMPDIR
     (--nodes 2 makes them with `shoal cluster init --ipc`), and the
@@ -135,6 +136,29 @@ static void test_memory_anonymous (void **state)
                   "assert d[\"open\"][\"anon_bytes_per_actor\"] > 88, d");
 }
 
+//  --node-arg hands options to the node it starts, after its own: with
+//  the projections off the store writes no rows (every record of the
+//  store is the journal's), and the JSON says what was given. An option
+//  the node refuses fails the run with the node's own words.
+static void test_node_args (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int rc = proc_run (p, out, err,
+                       BENCH " --node-arg=--projections=off --node-arg --log-level "
+                             "--node-arg warn");
+    if (rc != 0)
+        fail_msg ("bench --node-arg exited %d: %s", rc, err);
+    s_check_json (p, out,
+                  "assert d[\"node_args\"] == [\"--projections=off\", \"--log-level\", "
+                  "\"warn\"], d\n"
+                  "assert d[\"store_records_per_transfer\"] == d[\"records_per_transfer\"], d");
+    rc = proc_run (p, out, err, BENCH " --node-arg=--no-such-option");
+    assert_int_not_equal (rc, 0);
+    proc_assert_has (err, "shoal node: unknown option '--no-such-option'");
+    proc_assert_has (err, "shoal bench: the node did not start");
+}
+
 //  --help says what the fields are, and that --endpoint leaves them null.
 static void test_help (void **state)
 {
@@ -155,6 +179,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_cpu_own_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cpu_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_memory_anonymous, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_args, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

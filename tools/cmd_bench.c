@@ -18,6 +18,9 @@
 #include <czmq.h>
 #include <stdlib.h>
 
+//  --node-arg given at most this often.
+#define BENCH_NODE_ARGS_MAX 16
+
 static void s_help (FILE *out)
 {
     fprintf (out,
@@ -117,6 +120,9 @@ static void s_help (FILE *out)
              "                     those are funded to cover every debit, so none fails\n"
              "  --durability MODE  sync (default) or async\n"
              "  --workers N        node workers (default: number of cores)\n"
+             "  --node-arg ARG     one more option for every node it starts, after its own\n"
+             "                     (repeatable, up to %d; a value in the same word:\n"
+             "                     --node-arg=--projections=off)\n"
              "  --poll-ms MS       with --endpoint: pause between gets of a transfer (default 20)\n"
              "  --seed N           random seed (default 1)\n"
              "  --json             print one JSON object as the last line\n"
@@ -131,13 +137,14 @@ static void s_help (FILE *out)
              "  shoal bench\n"
              "  shoal bench --accounts 10000 --transfers 200000 --concurrency 1024 --json\n"
              "  shoal bench --hot 1\n"
+             "  shoal bench --concurrency 16 --node-arg=--projections=off\n"
              "  shoal bench --nodes 3 --json\n"
              "  shoal bench --recovery 1000000 --json\n"
              "  shoal bench --memory 100000\n"
              "  shoal bench --ceiling --json\n"
              "  shoal bench --ceiling --batch 1000 --batch 4000 --ceiling-ms 10000\n"
              "  shoal bench --endpoint tcp://127.0.0.1:7700 --transfers 20000\n",
-             BANK_NODES_MAX, CEILING_BATCHES_MAX);
+             BANK_NODES_MAX, BENCH_NODE_ARGS_MAX, CEILING_BATCHES_MAX);
 }
 
 //  What the bench prints, worked out from the bank's result.
@@ -317,7 +324,12 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("workers", f->workers > 0, (double) f->workers, 0);
     printf ("\"nodes\":%d,\"seed\":%llu,\"endpoint\":", r->nodes, (unsigned long long) o->seed);
     json_string (stdout, r->endpoint, strlen (r->endpoint));
-    printf (",\"problem\":");
+    printf (",\"node_args\":[");
+    for (size_t i = 0; o->node_args && o->node_args[i]; i++) {
+        printf ("%s", i ? "," : "");
+        json_string (stdout, o->node_args[i], strlen (o->node_args[i]));
+    }
+    printf ("],\"problem\":");
     if (r->problem[0])
         json_string (stdout, r->problem, strlen (r->problem));
     else
@@ -410,6 +422,8 @@ int cmd_bench (int argc, char **argv)
     };
     bool json = false, recovery = false, memory = false, ceiling = false;
     const char *batch_given[CEILING_BATCHES_MAX];
+    const char *node_arg[BENCH_NODE_ARGS_MAX + 1] = {NULL};
+    int node_arg_count = 0;
     int batch_count = 0, ceiling_ms = 0;
     size_t recovery_events = 1000000, replay = 200000, memory_accounts = 1000000;
     const option_t table[] = {
@@ -421,6 +435,11 @@ int cmd_bench (int argc, char **argv)
         OPT_INT ("hot", &o.hot, 1, 100000000),
         OPT_WORD ("durability", &o.async, "sync|async"),
         OPT_INT ("workers", &o.workers, 1, 256),
+        {.name = "node-arg",
+         .kind = OPTION_LIST,
+         .value = node_arg,
+         .max = BENCH_NODE_ARGS_MAX,
+         .given = &node_arg_count},
         OPT_INT ("poll-ms", &o.poll_ms, 1, 10000),
         OPT_INT ("seed", &o.seed, 0, LONG_MAX),
         OPT_FLAG ("json", &json),
@@ -439,6 +458,7 @@ int cmd_bench (int argc, char **argv)
         fprintf (stderr, "shoal bench: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
+    o.node_args = node_arg_count ? (char *const *) node_arg : NULL;
     bool window_set = o.window > 0; //  --concurrency given (its least is 1)
     if (!window_set)
         o.window = 256;
