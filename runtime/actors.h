@@ -2,7 +2,9 @@
     snapshot, then the events after it replayed through the type's apply),
     lookup, drop and passivation.
 
-    The table maps an address to its actor_t and owns it: dropping an
+    The table (common/ptable.h: open addressing, 8 bytes a slot, no
+    allocation per actor) maps an address to its actor_t, which holds
+    the address, and owns it: dropping an
     actor from the table calls its type's fini and frees it. An actor is
     dropped when its state may no longer match its stream (its apply
     refused its own event, or a batch was aborted) and is reloaded from the
@@ -23,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ptable.h"
 #include "registry.h"
 
 typedef struct _worker_t worker_t;
@@ -30,7 +33,7 @@ typedef struct _worker_t worker_t;
 //  An active actor. Owned by the worker's table.
 typedef struct _actor_t actor_t;
 struct _actor_t {
-    char *address;            //  key in the table (owned)
+    char *address;            //  key in the table: after the state, in the same allocation
     const shoal_type_t *type; //  its type
     int64_t version;          //  events in its stream, staged included
     int64_t snapshot_seq;     //  seq of its latest snapshot
@@ -60,8 +63,16 @@ typedef struct {
     actor_t *oldest;
 } actor_lru_t;
 
-//  A new, empty table that owns its actors. NULL when out of memory.
-zhashx_t *actor_table_new (void);
+//  An empty table, which owns the actors put in it. Can't fail (allocates
+//  nothing until the first actor).
+void actor_table_init (ptable_t *actors);
+
+//  Frees every actor of the table and the table's slots; it is empty
+//  again. Safe twice.
+void actor_table_close (ptable_t *actors);
+
+//  How many actors are active. Can't fail.
+size_t actor_table_size (const ptable_t *actors);
 
 //  Returns the active actor at address, activating it if needed, or NULL
 //  with *rc: SHOAL_ENOTFOUND for an unknown type, else a load error. The

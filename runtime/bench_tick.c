@@ -83,7 +83,9 @@ static void s_resend_as_it_was (worker_t *self, zhashx_t *table, int64_t now)
 static size_t s_passivate_as_it_was (worker_t *self, int64_t now)
 {
     size_t idle = 0;
-    for (actor_t *actor = zhashx_first (self->actors); actor; actor = zhashx_next (self->actors))
+    size_t cursor = 0;
+    for (actor_t *actor = ptable_next (&self->actors, &cursor); actor;
+         actor = ptable_next (&self->actors, &cursor))
         idle += now - actor->last_used >= self->config->idle_ms;
     return idle;
 }
@@ -204,9 +206,9 @@ int main (int argc, char *argv[])
                               .stats = &stats};
     worker_t worker = {.config = &config, .stats = &stats, .batch_number = 1};
     worker_t *self = &worker;
-    self->actors = actor_table_new ();
+    actor_table_init (&self->actors);
     zhashx_t *was = envelope_id_table_new (outbox_pending_destroy);
-    if (!self->actors || !was || outbox_init (self) != 0)
+    if (!was || outbox_init (self) != 0)
         return 1;
 
     int64_t now = zclock_time ();
@@ -224,7 +226,7 @@ int main (int argc, char *argv[])
     }
     printf ("bench_tick: %zu pending outbox entries, %zu active actors; one tick's part, "
             "as it was and as it is\n",
-            zhashx_size (self->pending), zhashx_size (self->actors));
+            zhashx_size (self->pending), actor_table_size (&self->actors));
     printf ("  %-26s %15s %15s %12s\n", "", "as it was", "as it is", "ratio");
 
     bench_t bench = {.self = self, .was = was, .now = now};
@@ -248,7 +250,7 @@ int main (int argc, char *argv[])
     config.idle_ms = 1000;
     s_row ("passivation, 100 idle", s_time (&bench, 50, s_make_idle, s_passivate_was),
            s_time (&bench, 1000, s_make_idle, s_passivate_is));
-    if (zhashx_size (self->actors) < n - DUE)
+    if (actor_table_size (&self->actors) < n - DUE)
         return 1; //  the rounds lost actors: the figures would not be of n
 
     //  An idle worker used to tick each 20 ms while anything was pending
@@ -260,7 +262,7 @@ int main (int argc, char *argv[])
 
     zhashx_destroy (&was);
     outbox_close (self);
-    zhashx_destroy (&self->actors);
+    actor_table_close (&self->actors);
     s_local_drain (self);
     free (self->local.items);
     registry_destroy (&registry);

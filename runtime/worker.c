@@ -444,7 +444,7 @@ static void s_worker_destroy (worker_t **self_p)
     stage_drop (self);
     free (self->outs);
     free (self->staged_timers);
-    zhashx_destroy (&self->actors);
+    actor_table_close (&self->actors);
     outbox_close (self);
     inbox_close (self);
     timers_destroy (&self->timers);
@@ -484,7 +484,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->index = index;
     self->stats = &config->stats[index];
     ctx_init (&self->ctx);
-    self->actors = actor_table_new ();
+    actor_table_init (&self->actors);
     bool outbox_made = outbox_init (self) == 0 && inbox_init (self) == 0;
     self->timers = timers_new ();
     self->batch = journal_batch_new (config->journal);
@@ -494,8 +494,8 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
-    if (!self->actors || !outbox_made || !self->timers || !self->pull || !self->push ||
-        !self->batch || !self->dead) {
+    if (!outbox_made || !self->timers || !self->pull || !self->push || !self->batch ||
+        !self->dead) {
         s_worker_destroy (&self);
         return NULL;
     }

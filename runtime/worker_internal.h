@@ -71,7 +71,7 @@ struct _worker_t {
     zsock_t *pull;          //  our inbox socket
     zsock_t **push;         //  one per worker (NULL for ourselves)
     zsock_t *front;         //  to the node's front thread
-    zhashx_t *actors;       //  address -> actor_t (actors.c)
+    ptable_t actors;        //  address -> actor_t (actors.c)
     actor_lru_t lru;        //  the same actors, most recently used first
     local_queue_t local;    //  messages to our own actors (worker.c)
     journal_batch_t *batch; //  staged writes
