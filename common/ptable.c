@@ -55,6 +55,13 @@ void ptable_close (ptable_t *self)
     self->capacity = self->count = 0;
 }
 
+void ptable_clear (ptable_t *self)
+{
+    if (self->slots)
+        memset (self->slots, 0, self->capacity * sizeof (uint64_t));
+    self->count = 0;
+}
+
 //  Where the key lives, or where its probe ends (an empty slot).
 static size_t s_probe (const ptable_t *self, const void *key, size_t size, uint64_t hash,
                        bool *found)

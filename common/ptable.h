@@ -40,6 +40,9 @@ void ptable_init (ptable_t *self, ptable_key_fn *key_fn);
 //  usable. Safe twice.
 void ptable_close (ptable_t *self);
 
+//  Empties the table, keeping its slots. Can't fail.
+void ptable_clear (ptable_t *self);
+
 //  The item with this key, or NULL.
 void *ptable_find (const ptable_t *self, const void *key, size_t size);
 

@@ -22,6 +22,7 @@
 #include "journal_internal.h"
 #include "keys.h"
 #include "mpread.h"
+#include "vmap.h"
 #include <assert.h>
 #include <czmq.h>
 #include <leveldb/c.h>
@@ -41,13 +42,11 @@ typedef struct {
 struct _journal_batch_t {
     journal_t *journal;           //  the store it commits to, borrowed
     leveldb_writebatch_t *writes; //  staged puts and deletes
-    zhashx_t *versions;           //  stream -> int64_t *, staged versions
-    zhashx_t *known;              //  stream -> version + 1 (in the pointer), committed
-                                  //  versions seen (valid while this batch is the
-                                  //  stream's one writer, as a worker is for its shards)
-    zhashx_t *known_old;          //  the generation before (s_remember)
-                                  //  (valid while this batch is the stream's
-                                  //  one writer, as a worker is for its shards)
+    vmap_t versions;              //  stream -> its version staged in this batch
+    vmap_t known[2];              //  stream -> its committed version seen (valid while
+                                  //  this batch is the stream's one writer, as a worker
+                                  //  is for its shards), in two generations (s_remember)
+    int newer;                    //  which of known is the newer generation
     zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
     msgpack_sbuffer buffer;       //  reused to encode records
     msgpack_sbuffer log;          //  the event log record of the events appended
@@ -79,15 +78,14 @@ journal_batch_t *journal_batch_new (journal_t *journal)
         return NULL;
     self->journal = journal;
     self->writes = leveldb_writebatch_create ();
-    self->versions = zhashx_new ();
+    vmap_init (&self->versions);
+    vmap_init (&self->known[0]);
+    vmap_init (&self->known[1]);
     self->inbox = zhashx_new ();
-    self->known = zhashx_new ();
-    self->known_old = zhashx_new ();
-    if (!self->versions || !self->inbox || !self->known || !self->known_old) {
+    if (!self->inbox) {
         journal_batch_destroy (&self);
         return NULL;
     }
-    zhashx_set_destructor (self->versions, s_free_item);
     zhashx_set_destructor (self->inbox, s_free_item);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->log);
@@ -101,10 +99,10 @@ void journal_batch_destroy (journal_batch_t **self_p)
         return;
     journal_batch_t *self = *self_p;
     leveldb_writebatch_destroy (self->writes);
-    zhashx_destroy (&self->versions);
+    vmap_close (&self->versions);
     zhashx_destroy (&self->inbox);
-    zhashx_destroy (&self->known);
-    zhashx_destroy (&self->known_old);
+    vmap_close (&self->known[0]);
+    vmap_close (&self->known[1]);
     msgpack_sbuffer_destroy (&self->buffer);
     msgpack_sbuffer_destroy (&self->log);
     msgpack_sbuffer_destroy (&self->note);
@@ -156,34 +154,38 @@ static int s_stage_record (journal_batch_t *self, const uint8_t *key, size_t key
 //  generations of JOURNAL_KNOWN_MAX streams: when the newer is full, the
 //  older is forgotten and the newer becomes it, so that the streams in use
 //  (a bank's accounts among thousands of finished sagas) stay known (a
-//  miss costs one seek). The version is kept in the value's pointer, plus
-//  one (NULL is absent): no allocation of its own.
+//  miss costs one seek). Out of memory, the stream is not remembered (its
+//  next append seeks): never a version that is not the latest.
 static void s_remember (journal_batch_t *self, const char *stream, int64_t version)
 {
-    void *value = (void *) (intptr_t) (version + 1);
-    if (zhashx_lookup (self->known, stream)) {
-        zhashx_update (self->known, stream, value);
+    vmap_t *newer = &self->known[self->newer];
+    int64_t *known = vmap_find (newer, stream);
+    if (known) {
+        *known = version;
         return;
     }
-    if (zhashx_size (self->known) >= JOURNAL_KNOWN_MAX) {
-        zhashx_t *old = self->known_old;
-        zhashx_purge (old);
-        self->known_old = self->known;
-        self->known = old;
+    if (vmap_count (newer) >= JOURNAL_KNOWN_MAX) {
+        self->newer ^= 1;
+        newer = &self->known[self->newer];
+        vmap_clear (newer);
     }
-    zhashx_insert (self->known, stream, value);
+    vmap_put (newer, stream, version);
 }
 
 //  Finds the committed version of stream remembered. One found in the
 //  older generation moves to the newer.
 static bool s_known (journal_batch_t *self, const char *stream, int64_t *version)
 {
-    void *value = zhashx_lookup (self->known, stream);
-    if (!value && (value = zhashx_lookup (self->known_old, stream)) != NULL)
-        s_remember (self, stream, (int64_t) (intptr_t) value - 1);
-    if (value)
-        *version = (int64_t) (intptr_t) value - 1;
-    return value != NULL;
+    int64_t *known = vmap_find (&self->known[self->newer], stream);
+    if (known) {
+        *version = *known;
+        return true;
+    }
+    if (!(known = vmap_find (&self->known[self->newer ^ 1], stream)))
+        return false;
+    *version = *known;
+    s_remember (self, stream, *version); //  may clear the older generation
+    return true;
 }
 
 int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *version)
@@ -192,7 +194,7 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
     assert (version);
     if (keys_stream_len (stream) == 0)
         return SHOAL_EINVAL;
-    int64_t *staged = zhashx_lookup (self->versions, stream);
+    int64_t *staged = vmap_find (&self->versions, stream);
     if (staged) {
         *version = *staged;
         return 0;
@@ -276,12 +278,9 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
     if (current < 0 || current > JOURNAL_SEQ_MAX - (int64_t) count)
         return SHOAL_EFORMAT; //  a damaged last key: no seq past JOURNAL_SEQ_MAX
     if (count > 0) {
-        int64_t *staged = zhashx_lookup (self->versions, stream);
-        if (!staged) {
-            if (!(staged = malloc (sizeof (int64_t))))
-                return SHOAL_ENOMEM;
-            zhashx_insert (self->versions, stream, staged);
-        }
+        int64_t *staged = vmap_find (&self->versions, stream);
+        if (!staged && !(staged = vmap_put (&self->versions, stream, current)))
+            return SHOAL_ENOMEM;
         for (size_t i = 0; i < count; i++) {
             int pack_rc =
                 creator && i == 0
@@ -650,12 +649,14 @@ int journal_batch_commit (journal_batch_t *self)
     }
     if (rc == 0) {
         atomic_fetch_add (&self->journal->records, self->count);
-        for (int64_t *staged = zhashx_first (self->versions); staged;
-             staged = zhashx_next (self->versions))
-            s_remember (self, (const char *) zhashx_cursor (self->versions), *staged);
+        size_t cursor = 0;
+        const char *stream;
+        for (int64_t *staged = vmap_next (&self->versions, &cursor, &stream); staged;
+             staged = vmap_next (&self->versions, &cursor, &stream))
+            s_remember (self, stream, *staged);
     } else {
-        zhashx_purge (self->known);
-        zhashx_purge (self->known_old);
+        vmap_clear (&self->known[0]);
+        vmap_clear (&self->known[1]);
     }
     journal_batch_clear (self);
     return rc;
@@ -665,7 +666,7 @@ void journal_batch_clear (journal_batch_t *self)
 {
     assert (self);
     leveldb_writebatch_clear (self->writes);
-    zhashx_purge (self->versions);
+    vmap_clear (&self->versions);
     zhashx_purge (self->inbox);
     msgpack_sbuffer_clear (&self->buffer);
     msgpack_sbuffer_clear (&self->log);
