@@ -454,7 +454,9 @@ typedef struct {
 } reply_t;
 
 //  Waits for one reply on pull (the front's, or worker 1's). False if none
-//  came within WAIT_MS.
+//  came within WAIT_MS. Worker 1 gets what a worker's release sends it as
+//  one bundle (route 0x07: a route byte, a 4-byte little-endian size and
+//  the frame, for each message): here the reply alone.
 static bool s_recv (zsock_t *pull, reply_t *out)
 {
     zmq_pollitem_t item = {zsock_resolve (pull), 0, ZMQ_POLLIN, 0};
@@ -463,9 +465,20 @@ static bool s_recv (zsock_t *pull, reply_t *out)
     zmsg_t *msg = zmsg_recv (pull);
     assert_non_null (msg);
     assert_int_equal (zmsg_size (msg), 2);
-    zframe_t *frame = zmsg_last (msg);
+    zframe_t *route = zmsg_first (msg), *frame = zmsg_last (msg);
+    const uint8_t *bytes = zframe_data (frame);
+    size_t size = zframe_size (frame);
+    if (zframe_size (route) == 1 && zframe_data (route)[0] == 0x07) {
+        assert_true (size >= 5);
+        size_t one = (size_t) bytes[1] | (size_t) bytes[2] << 8 | (size_t) bytes[3] << 16 |
+                     (size_t) bytes[4] << 24;
+        assert_int_equal (bytes[0], 0);
+        assert_int_equal (one, size - 5); //  nothing else in it
+        bytes += 5;
+        size = one;
+    }
     envelope_t reply;
-    assert_int_equal (envelope_decode (&reply, zframe_data (frame), zframe_size (frame)), 0);
+    assert_int_equal (envelope_decode (&reply, bytes, size), 0);
     assert_int_equal (reply.kind, ENVELOPE_REPLY);
     out->index = reply.correlation[ENVELOPE_ID_SIZE - 1];
     char reason[ENVELOPE_REASON_MAX + 1];
