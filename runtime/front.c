@@ -2,6 +2,7 @@
     front.h. Runs on the node's main thread.
 */
 #include "front_internal.h"
+#include "bundle.h"
 #include "metrics.h"
 #include "auth.h"
 #include "data.h"
@@ -413,8 +414,22 @@ static void s_to_remote (front_t *self, const uint8_t *frame, size_t size)
         self->counters.dropped++;
 }
 
-//  What the workers pushed: [route, frame]. Returns false when nothing
-//  was waiting.
+//  One [route, frame] a worker sent: on to another node, a node-wide
+//  query's part, or a client's reply.
+static void s_from_worker (front_t *self, const uint8_t *r, size_t r_size, const uint8_t *frame,
+                           size_t size)
+{
+    if (r_size == 1 && r[0] == ROUTE_REMOTE)
+        s_to_remote (self, frame, size);
+    else if (r_size == 5 && r[0] == ROUTE_GATHER)
+        front_gather_part (self, r, r_size, frame, size);
+    else if (!s_to_client (self, r, r_size, frame, size))
+        self->counters.bad_frames++;
+}
+
+//  What the workers pushed: [route, frame], or a bundle of them (what one
+//  commit sent, bundle.h), each handled in turn. Returns false when
+//  nothing was waiting.
 static bool s_recv_worker (front_t *self)
 {
     void *replies = zsock_resolve (self->replies);
@@ -425,12 +440,17 @@ static bool s_recv_worker (front_t *self)
     if (got && zmq_msg_more (&route) && zmq_msg_recv (&frame, replies, 0) != -1) {
         const uint8_t *r = zmq_msg_data (&route);
         size_t r_size = zmq_msg_size (&route);
-        if (r_size == 1 && r[0] == ROUTE_REMOTE)
-            s_to_remote (self, zmq_msg_data (&frame), zmq_msg_size (&frame));
-        else if (r_size == 5 && r[0] == ROUTE_GATHER)
-            front_gather_part (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
-        else if (!s_to_client (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame)))
-            self->counters.bad_frames++;
+        if (r_size == 1 && r[0] == BUNDLE_ROUTE) {
+            bundle_reader_t reader = {zmq_msg_data (&frame), zmq_msg_size (&frame)};
+            const uint8_t *each, *data;
+            size_t each_size, size;
+            int rc;
+            while ((rc = bundle_next (&reader, &each, &each_size, &data, &size)) == 1)
+                s_from_worker (self, each, each_size, data, size);
+            if (rc < 0)
+                self->counters.bad_frames++;
+        } else
+            s_from_worker (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
     }
     zmq_msg_close (&route);
     zmq_msg_close (&frame);

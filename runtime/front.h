@@ -25,8 +25,10 @@
     it is. ROUTE_CLIENT + a client's ROUTER id; ROUTE_PEER + node index +
     the id of a client of that node; ROUTE_GATHER + a 4-byte gather id, a
     worker's part of a node-wide query. A worker pushes an actor's message
-    for another node with the one-byte route ROUTE_REMOTE. (0x04 to 0x07
-    are the workers' own, between themselves: worker_internal.h.)
+    for another node with the one-byte route ROUTE_REMOTE. (0x04 to 0x06
+    are the workers' own, between themselves: worker_internal.h; 0x07 a
+    bundle of many messages, from a worker to another or to the front:
+    bundle.h.)
 
     Runs on the thread that calls front_run (the node's main thread).
 */

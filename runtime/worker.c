@@ -93,82 +93,37 @@ static void s_local_purge (worker_t *self)
 //  --------------------------------------------------------------------------
 //  Commit and release
 
-static void s_bundle_free (void *data, void *hint)
+//  Sends what is gathered for slot (a worker's index, or workers for the
+//  front), if anything, as one message. On a failed send the messages are
+//  lost, as sends that fail: commands and replies come back through
+//  re-sends, a client retries.
+static void s_bundle_flush (worker_t *self, int slot)
 {
-    (void) hint;
-    free (data);
-}
-
-//  Sends what is gathered for worker dest, if anything, as one message.
-//  Out of memory or on a failed send the entries are lost, as sends that
-//  fail: commands and replies come back through re-sends.
-static void s_bundle_flush (worker_t *self, int dest)
-{
-    bundle_t *bundle = self->bundles ? &self->bundles[dest] : NULL;
-    if (!bundle || bundle->size == 0)
+    if (!self->bundles || self->bundles[slot].size == 0)
         return;
-    static const uint8_t route = WORKER_ROUTE_BUNDLE;
-    void *socket = zsock_resolve (self->push[dest]);
-    zmq_msg_t msg;
-    if (zmq_msg_init_data (&msg, bundle->data, bundle->size, s_bundle_free, NULL) != 0)
-        free (bundle->data);
-    else if (zmq_send (socket, &route, 1, ZMQ_SNDMORE) == -1 ||
-             zmq_msg_send (&msg, socket, 0) == -1)
-        zmq_msg_close (&msg); //  frees the entries
-    bundle->data = NULL;
-    bundle->size = 0;
+    zsock_t *socket = slot == self->config->workers ? self->front : self->push[slot];
+    bundle_send (&self->bundles[slot], zsock_resolve (socket));
 }
 
-//  Adds a frame and its route (none or one byte) to dest's bundle.
-//  Returns 0, or -1 out of memory (nothing added).
-static int s_bundle_add (worker_t *self, int dest, const uint8_t *route, size_t route_size,
-                         const uint8_t *frame, size_t size)
-{
-    bundle_t *bundle = &self->bundles[dest];
-    size_t need = bundle->size + 5 + size;
-    if (size > UINT32_MAX)
-        return -1;
-    if (!bundle->data || need > bundle->cap) {
-        size_t cap = bundle->cap > 4096 ? bundle->cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *data = realloc (bundle->data, cap);
-        if (!data)
-            return -1;
-        bundle->data = data;
-        bundle->cap = cap;
-    }
-    uint8_t *entry = bundle->data + bundle->size;
-    entry[0] = route_size ? route[0] : 0;
-    for (int i = 0; i < 4; i++)
-        entry[1 + i] = (uint8_t) (size >> (8 * i));
-    memcpy (entry + 5, frame, size);
-    bundle->size = need;
-    return 0;
-}
-
-//  Puts each entry of a bundle from another worker in the local queue, in
-//  order. Returns 0, or -1 if it does not parse (what came before is
-//  queued) or out of memory (the rest is lost, as sends that fail).
+//  Puts each message of a bundle from another worker in the local queue,
+//  in order. Returns 0, or -1 if it does not parse or holds a route that
+//  is not one of ours (what came before is queued), or out of memory (the
+//  rest is lost, as sends that fail).
 static int s_unbundle (worker_t *self, const uint8_t *data, size_t size)
 {
-    while (size > 0) {
-        if (size < 5)
+    bundle_reader_t reader = {data, size};
+    const uint8_t *route, *frame;
+    size_t route_size, frame_size;
+    int rc;
+    while ((rc = bundle_next (&reader, &route, &route_size, &frame, &frame_size)) == 1) {
+        if (route_size > 1 ||
+            (route_size == 1 && (route[0] < WORKER_ROUTE_LOCAL || route[0] > WORKER_ROUTE_DONE)))
             return -1;
-        uint8_t route = data[0];
-        size_t frame_size = 0;
-        for (int i = 0; i < 4; i++)
-            frame_size |= (size_t) data[1 + i] << (8 * i);
-        if (frame_size > size - 5 ||
-            (route && (route < WORKER_ROUTE_LOCAL || route > WORKER_ROUTE_DONE)))
+        uint8_t *copy = worker_memdup (frame, frame_size);
+        if (!copy || worker_local_push_route (self, copy, frame_size, route_size ? route[0] : 0))
             return -1;
-        uint8_t *copy = worker_memdup (data + 5, frame_size);
-        if (!copy || worker_local_push_route (self, copy, frame_size, route) != 0)
-            return -1;
-        data += 5 + frame_size;
-        size -= 5 + frame_size;
     }
-    return 0;
+    return rc;
 }
 
 int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_size,
@@ -179,17 +134,17 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
         uint8_t local = route_size == 1 && route[0] >= WORKER_ROUTE_LOCAL ? route[0] : 0;
         return copy ? worker_local_push_route (self, copy, size, local) : -1;
     }
-    if (dest >= 0) { //  another worker: gathered during a release, in order
-        if (self->bundling && route_size <= 1 &&
-            s_bundle_add (self, dest, route, route_size, frame, size) == 0)
-            return 0;
-        s_bundle_flush (self, dest);
-    }
     if (dest == WORKER_REMOTE) {            //  another node's: the front sends it on
         static const uint8_t remote = 0x02; //  front.h's ROUTE_REMOTE
         route = &remote;
         route_size = 1;
     }
+    //  Gathered during a release, in order; else what was gathered for
+    //  that thread goes first.
+    int slot = dest >= 0 ? dest : self->config->workers;
+    if (self->bundling && bundle_add (&self->bundles[slot], route, route_size, frame, size) == 0)
+        return 0;
+    s_bundle_flush (self, slot);
     void *socket = zsock_resolve (dest < 0 ? self->front : self->push[dest]);
     if (zmq_send (socket, route, route_size, ZMQ_SNDMORE) == -1 ||
         zmq_send (socket, frame, size, 0) == -1)
@@ -252,8 +207,8 @@ static void s_release (worker_t *self)
     self->stats->timers = timers_count (self->timers);
     inbox_release (self);
     self->bundling = false;
-    for (int dest = 0; self->bundles && dest < self->config->workers; dest++)
-        s_bundle_flush (self, dest);
+    for (int slot = 0; self->bundles && slot <= self->config->workers; slot++)
+        s_bundle_flush (self, slot);
 }
 
 //  Forgets everything in memory and reloads what the journal holds:
@@ -543,8 +498,8 @@ static void s_worker_destroy (worker_t **self_p)
     timers_destroy (&self->timers);
     s_local_purge (self);
     free (self->local.items);
-    for (int i = 0; self->bundles && i < self->config->workers; i++)
-        free (self->bundles[i].data);
+    for (int i = 0; self->bundles && i <= self->config->workers; i++)
+        bundle_close (&self->bundles[i]);
     free (self->bundles);
     zhashx_destroy (&self->dead);
     journal_batch_destroy (&self->batch);
@@ -590,7 +545,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
-    self->bundles = calloc ((size_t) config->workers, sizeof (bundle_t));
+    self->bundles = calloc ((size_t) config->workers + 1, sizeof (bundle_t));
     if (!outbox_made || !self->timers || !self->pull || !self->push || !self->bundles ||
         !self->batch || !self->dead) {
         s_worker_destroy (&self);

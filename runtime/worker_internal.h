@@ -17,6 +17,7 @@
 
 #include "actors.h"
 #include "busiest.h"
+#include "bundle.h"
 #include "ctx.h"
 #include "inbox.h"
 #include "outbox.h"
@@ -36,21 +37,10 @@ typedef struct {
 //  stop at 0x03): a command an actor sent, first or again, and the word
 //  that some commands will never be sent again (inbox.h). A message that
 //  comes with none of them came from a client or another node.
-#define WORKER_ROUTE_LOCAL 0x04  //  a command of an actor of this node, sent again
-#define WORKER_ROUTE_FIRST 0x05  //  its first send, right after its commit
-#define WORKER_ROUTE_DONE 0x06   //  ids of commands their senders forgot (inbox.h)
-#define WORKER_ROUTE_BUNDLE 0x07 //  what one commit sends a worker, in one message (below)
-
-//  What a worker's release sends another worker, gathered into one ZeroMQ
-//  message (route WORKER_ROUTE_BUNDLE) rather than two frames each: its
-//  entries, in the order they were sent, are each a route byte (0 or one
-//  of the routes above), the frame's size (4 bytes, little-endian) and
-//  the frame. The receiver puts them in its local queue, in order.
-typedef struct {
-    uint8_t *data; //  the entries, owned (NULL once handed to ZeroMQ)
-    size_t size;   //  their bytes
-    size_t cap;    //  room in data (kept as the next one's size)
-} bundle_t;
+#define WORKER_ROUTE_LOCAL 0x04          //  a command of an actor of this node, sent again
+#define WORKER_ROUTE_FIRST 0x05          //  its first send, right after its commit
+#define WORKER_ROUTE_DONE 0x06           //  ids of commands their senders forgot (inbox.h)
+#define WORKER_ROUTE_BUNDLE BUNDLE_ROUTE //  what a release sends a thread, in one (bundle.h)
 
 //  The local queue, first in first out: a ring of local_t that grows by
 //  doubling and is reused, so that a message costs no allocation but its
@@ -86,7 +76,7 @@ struct _worker_t {
     ptable_t actors;        //  address -> actor_t (actors.c)
     actor_lru_t lru;        //  the same actors, most recently used first
     local_queue_t local;    //  messages to our own actors (worker.c)
-    bundle_t *bundles;      //  one per worker: what the release sends it (worker.c)
+    bundle_t *bundles;      //  what the release sends each worker, and last the front's
     bool bundling;          //  worker_send gathers into bundles (during a release)
     journal_batch_t *batch; //  staged writes
     out_t *outs;            //  staged sends (stage.c)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "bundle.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,4 +327,73 @@ void harness_turn_assert_replay (harness_turn_t *self)
     free (replayed);
     free (fresh);
     free (live);
+}
+
+//  --------------------------------------------------------------------------
+//  What a worker sends
+
+#define HARNESS_PULLS 8
+
+static struct {
+    zsock_t *pull;
+    zlist_t *split; //  zmsg_t *, not given yet
+} s_pulls[HARNESS_PULLS];
+
+static zlist_t *s_split_of (zsock_t *pull)
+{
+    for (int i = 0; i < HARNESS_PULLS; i++)
+        if (s_pulls[i].pull == pull)
+            return s_pulls[i].split;
+    for (int i = 0; i < HARNESS_PULLS; i++)
+        if (!s_pulls[i].pull) {
+            s_pulls[i].pull = pull;
+            s_pulls[i].split = zlist_new ();
+            assert_non_null (s_pulls[i].split);
+            return s_pulls[i].split;
+        }
+    fail_msg ("harness_recv: more than %d sockets at once", HARNESS_PULLS);
+    return NULL;
+}
+
+zmsg_t *harness_recv (zsock_t *pull, int timeout_ms)
+{
+    zlist_t *split = s_split_of (pull);
+    if (zlist_size (split) > 0)
+        return zlist_pop (split);
+    zmq_pollitem_t item = {zsock_resolve (pull), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll (&item, 1, timeout_ms) <= 0)
+        return NULL;
+    zmsg_t *msg = zmsg_recv (pull);
+    assert_non_null (msg);
+    zframe_t *route = zmsg_first (msg);
+    if (zmsg_size (msg) != 2 || zframe_size (route) != 1 || zframe_data (route)[0] != BUNDLE_ROUTE)
+        return msg;
+    zframe_t *frame = zmsg_last (msg);
+    bundle_reader_t reader = {zframe_data (frame), zframe_size (frame)};
+    const uint8_t *r, *data;
+    size_t r_size, size;
+    int rc;
+    while ((rc = bundle_next (&reader, &r, &r_size, &data, &size)) == 1) {
+        zmsg_t *one = zmsg_new ();
+        assert_non_null (one);
+        assert_int_equal (zmsg_addmem (one, r, r_size), 0);
+        assert_int_equal (zmsg_addmem (one, data, size), 0);
+        assert_int_equal (zlist_append (split, one), 0);
+    }
+    assert_int_equal (rc, 0); //  the whole bundle read
+    zmsg_destroy (&msg);
+    assert_true (zlist_size (split) > 0);
+    return zlist_pop (split);
+}
+
+void harness_recv_close (zsock_t *pull)
+{
+    for (int i = 0; pull && i < HARNESS_PULLS; i++)
+        if (s_pulls[i].pull == pull) {
+            zmsg_t *msg;
+            while ((msg = zlist_pop (s_pulls[i].split)))
+                zmsg_destroy (&msg);
+            zlist_destroy (&s_pulls[i].split);
+            s_pulls[i].pull = NULL;
+        }
 }

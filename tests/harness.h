@@ -1,8 +1,8 @@
 /*  harness.h - helpers shared by the cmocka tests in tests/: a seeded
     random source and exact-size buffers for the codec tests, rm -rf for
     the tests that work in a temporary directory, field readers for encoded
-    recs, and the turn fixture that drives an actor type through ctx_run
-    with no node and no network.
+    recs, the turn fixture that drives an actor type through ctx_run
+    with no node and no network, and a reader of what a worker sends.
 
     Conventions:
     1. Every helper fails the running test (cmocka's fail_msg or an
@@ -16,6 +16,7 @@
 
 #include "ctx.h"
 #include "data.h"
+#include <czmq.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -119,6 +120,19 @@ void harness_turn_accepted (harness_turn_t *self, int rc, const char *what, size
 void harness_turn_nothing (harness_turn_t *self, int rc, const char *what, int line);
 void harness_turn_rejected (harness_turn_t *self, int rc, const char *what, const char *code,
                             int line);
+
+//  --------------------------------------------------------------------------
+//  What a worker sends, as a test playing the front or another worker
+//  reads it
+
+//  The next [route, frame] that arrived on pull (a PULL socket a worker
+//  pushes to) within timeout_ms, or NULL. A bundle (bundle.h: what one
+//  commit sent, in one message) is split into its messages, given one by
+//  one in their order. The zmsg_t is the caller's.
+zmsg_t *harness_recv (zsock_t *pull, int timeout_ms);
+//  Forgets what harness_recv split and did not give yet for pull: call it
+//  before destroying pull (NULL: nothing to do).
+void harness_recv_close (zsock_t *pull);
 
 //  Writes the view of state (self->state or another of the type) into
 //  self->view and returns it: borrowed until the next call.

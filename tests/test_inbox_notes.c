@@ -35,12 +35,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_MS 60000     //  a condition's deadline (ASan on a busy machine)
-#define COMMANDS 200      //  commands sent by "actors of this node"
-#define ROUTE_LOCAL 0x04  //  worker_internal.h's WORKER_ROUTE_LOCAL
-#define ROUTE_FIRST 0x05  //  WORKER_ROUTE_FIRST
-#define ROUTE_DONE 0x06   //  WORKER_ROUTE_DONE
-#define ROUTE_BUNDLE 0x07 //  WORKER_ROUTE_BUNDLE: a release's messages, in one
+#define WAIT_MS 60000    //  a condition's deadline (ASan on a busy machine)
+#define COMMANDS 200     //  commands sent by "actors of this node"
+#define ROUTE_LOCAL 0x04 //  worker_internal.h's WORKER_ROUTE_LOCAL
+#define ROUTE_FIRST 0x05 //  WORKER_ROUTE_FIRST
+#define ROUTE_DONE 0x06  //  WORKER_ROUTE_DONE
 
 //  A counter: "Add" records Added and is accepted. Replies to it go to
 //  its sender, an address of this worker with no actor type: dropped.
@@ -119,8 +118,6 @@ typedef struct {
     zsock_t *other; //  PULL: what worker 0 sends worker 1 (two workers)
     zactor_t *worker;
     envelope_t commands[COMMANDS];
-    zframe_t *bundle; //  the last bundle fx->other read (s_take)
-    size_t bundle_at; //  its bytes taken so far
 } fixture_t;
 
 static int s_setup_workers (void **state, int workers);
@@ -210,9 +207,10 @@ static int s_teardown (void **state)
     fixture_t *fx = *state;
     zactor_destroy (&fx->worker);
     zsock_destroy (&fx->push);
+    harness_recv_close (fx->front);
+    harness_recv_close (fx->other);
     zsock_destroy (&fx->front);
     zsock_destroy (&fx->other);
-    zframe_destroy (&fx->bundle);
     registry_destroy (&fx->registry);
     journal_destroy (&fx->journal);
     harness_rm_rf (fx->dir);
@@ -415,58 +413,28 @@ static void test_failed_commits_lose_no_noted_record (void **state)
     }
 }
 
-//  Reads one [route, frame] from worker 0 to worker 1 within WAIT_MS, or
-//  the next one of the bundle read last (a release's messages in one):
+//  Reads one [route, frame] from worker 0 to worker 1 within WAIT_MS (a
+//  bundle of them split, harness_recv):
 //  the route's byte, and the frame's envelope into *envelope (its payload
 //  dropped) and, for a done, its ids into ids. False on timeout.
 static bool s_take (fixture_t *fx, uint8_t *route, envelope_t *envelope, uint8_t *ids,
                     size_t *ids_size)
 {
-    //  The next message of a bundle (a route byte, a 4-byte little-endian
-    //  size, the frame), else the next message read.
-    if (!fx->bundle || fx->bundle_at == zframe_size (fx->bundle)) {
-        zframe_destroy (&fx->bundle);
-        fx->bundle_at = 0;
-        zsock_set_rcvtimeo (fx->other, WAIT_MS);
-        zmsg_t *msg = zmsg_recv (fx->other);
-        if (!msg)
-            return false;
-        zframe_t *r = zmsg_first (msg);
-        assert_int_equal (zframe_size (r), 1);
-        *route = zframe_data (r)[0];
-        zframe_t *frame = zmsg_next (msg);
-        if (*route != ROUTE_BUNDLE) { //  one message alone
-            if (*route == ROUTE_DONE) {
-                *ids_size = zframe_size (frame);
-                memcpy (ids, zframe_data (frame), *ids_size);
-            } else {
-                assert_int_equal (
-                    envelope_decode (envelope, zframe_data (frame), zframe_size (frame)), 0);
-                envelope->payload = NULL;
-                envelope->payload_size = 0;
-            }
-            zmsg_destroy (&msg);
-            return true;
-        }
-        fx->bundle = zframe_dup (frame);
-        zmsg_destroy (&msg);
-    }
-    const uint8_t *at = zframe_data (fx->bundle) + fx->bundle_at;
-    size_t left = zframe_size (fx->bundle) - fx->bundle_at;
-    assert_true (left >= 5);
-    *route = at[0];
-    size_t size =
-        (size_t) at[1] | (size_t) at[2] << 8 | (size_t) at[3] << 16 | (size_t) at[4] << 24;
-    assert_true (size <= left - 5);
+    zmsg_t *msg = harness_recv (fx->other, WAIT_MS);
+    if (!msg)
+        return false;
+    zframe_t *r = zmsg_first (msg), *frame = zmsg_next (msg);
+    assert_int_equal (zframe_size (r), 1);
+    *route = zframe_data (r)[0];
     if (*route == ROUTE_DONE) {
-        *ids_size = size;
-        memcpy (ids, at + 5, size);
+        *ids_size = zframe_size (frame);
+        memcpy (ids, zframe_data (frame), *ids_size);
     } else {
-        assert_int_equal (envelope_decode (envelope, at + 5, size), 0);
+        assert_int_equal (envelope_decode (envelope, zframe_data (frame), zframe_size (frame)), 0);
         envelope->payload = NULL;
         envelope->payload_size = 0;
     }
-    fx->bundle_at += 5 + size;
+    zmsg_destroy (&msg);
     return true;
 }
 

@@ -148,6 +148,7 @@ static int s_teardown (void **state)
     fixture_t *fx = *state;
     zactor_destroy (&fx->worker);
     zsock_destroy (&fx->push);
+    harness_recv_close (fx->front);
     zsock_destroy (&fx->front);
     registry_destroy (&fx->registry);
     journal_destroy (&fx->journal);
@@ -201,11 +202,9 @@ static char s_last_code[ENVELOPE_CODE_MAX + 1]; //  the last refusal's code
 //  came; else sets *index to the command it answers and *ok.
 static bool s_recv_reply (fixture_t *fx, int timeout_ms, size_t *index, bool *ok)
 {
-    zmq_pollitem_t item = {zsock_resolve (fx->front), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll (&item, 1, timeout_ms) <= 0)
+    zmsg_t *msg = harness_recv (fx->front, timeout_ms);
+    if (!msg)
         return false;
-    zmsg_t *msg = zmsg_recv (fx->front);
-    assert_non_null (msg);
     assert_int_equal (zmsg_size (msg), 2);
     zframe_t *route = zmsg_first (msg), *frame = zmsg_next (msg);
     assert_memory_equal (zframe_data (route), ROUTE, strlen (ROUTE));

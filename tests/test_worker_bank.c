@@ -137,6 +137,7 @@ static int s_teardown (void **state)
     s_stop_workers (fx);
     for (int w = 0; w < WORKERS; w++)
         zsock_destroy (&fx->push[w]);
+    harness_recv_close (fx->front);
     zsock_destroy (&fx->front);
     registry_destroy (&fx->registry);
     journal_destroy (&fx->journal);
@@ -220,11 +221,9 @@ static void s_send_unacked (fixture_t *fx, size_t first)
 //  `unavailable`. Returns false if none came.
 static bool s_recv (fixture_t *fx, int timeout_ms, bool failing)
 {
-    zmq_pollitem_t item = {zsock_resolve (fx->front), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll (&item, 1, timeout_ms) <= 0)
+    zmsg_t *msg = harness_recv (fx->front, timeout_ms);
+    if (!msg)
         return false;
-    zmsg_t *msg = zmsg_recv (fx->front);
-    assert_non_null (msg);
     assert_int_equal (zmsg_size (msg), 2);
     zframe_t *route = zmsg_first (msg), *frame = zmsg_next (msg);
     assert_memory_equal (zframe_data (route), ROUTE, strlen (ROUTE));
