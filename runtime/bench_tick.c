@@ -226,12 +226,13 @@ int main (int argc, char *argv[])
     }
     printf ("bench_tick: %zu pending outbox entries, %zu active actors; one tick's part, "
             "as it was and as it is\n",
-            zhashx_size (self->pending), actor_table_size (&self->actors));
+            outbox_pending_count (self), actor_table_size (&self->actors));
     printf ("  %-26s %15s %15s %12s\n", "", "as it was", "as it is", "ratio");
 
     bench_t bench = {.self = self, .was = was, .now = now};
-    size_t k = 0;
-    for (pending_t *p = zhashx_first (self->pending); p && k < DUE; p = zhashx_next (self->pending))
+    size_t k = 0, cursor = 0;
+    for (pending_t *p = outbox_pending_next (self, &cursor); p && k < DUE;
+         p = outbox_pending_next (self, &cursor))
         bench.due[k++] = p;
     k = 0;
     for (pending_t *p = zhashx_first (was); p && k < DUE; p = zhashx_next (was))

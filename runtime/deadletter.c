@@ -252,7 +252,7 @@ static entry_t *s_lookup (worker_t *self, const envelope_t *envelope)
 //  A dropped reply: its outbox entry is forgotten, unseen by its actor.
 static void s_forget_reply (worker_t *self, const envelope_t *envelope)
 {
-    pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
+    pending_t *pending = outbox_pending_find (self, envelope->correlation);
     if (pending && strcmp (pending->sender, envelope->to) == 0)
         outbox_forget (self, pending);
 }

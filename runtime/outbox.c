@@ -16,6 +16,7 @@
 #include "worker_internal.h"
 #include "log.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,44 @@ void outbox_pending_destroy (void **item)
     *item = NULL;
 }
 
+static const void *s_pending_key (const void *item, size_t *size)
+{
+    *size = ENVELOPE_ID_SIZE;
+    return ((const pending_t *) item)->id;
+}
+
+pending_t *outbox_pending_find (const worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    return ptable_find (&self->pending, id, ENVELOPE_ID_SIZE);
+}
+
+pending_t *outbox_pending_next (const worker_t *self, size_t *cursor)
+{
+    return ptable_next (&self->pending, cursor);
+}
+
+size_t outbox_pending_count (const worker_t *self)
+{
+    return self->pending.count;
+}
+
+void outbox_pending_drop (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    pending_t *pending = ptable_remove (&self->pending, id, ENVELOPE_ID_SIZE);
+    outbox_pending_destroy ((void **) &pending);
+}
+
+void outbox_pending_purge (worker_t *self)
+{
+    //  The entries are freed in the walk, not removed: the walk reads the
+    //  slots only, and closing the table then forgets them all at once.
+    size_t cursor = 0;
+    for (pending_t *pending = ptable_next (&self->pending, &cursor); pending;
+         pending = ptable_next (&self->pending, &cursor))
+        outbox_pending_destroy ((void **) &pending);
+    ptable_close (&self->pending);
+}
+
 static int s_by_due (const void *a, const void *b)
 {
     const pending_t *x = a, *y = b;
@@ -72,10 +111,10 @@ static int s_by_created (const void *a, const void *b)
 int outbox_init (worker_t *self)
 {
     outbox_order_t *order = &self->pending_order;
-    self->pending = envelope_id_table_new (outbox_pending_destroy);
+    ptable_init (&self->pending, s_pending_key);
     order->due = heap_new (s_by_due);
     order->unstalled = heap_new (s_by_created);
-    if (!self->pending || !order->due || !order->unstalled)
+    if (!order->due || !order->unstalled)
         return SHOAL_ENOMEM;
     heap_set_index (order->due, offsetof (pending_t, due_at));
     heap_set_index (order->unstalled, offsetof (pending_t, unstalled_at));
@@ -85,7 +124,7 @@ int outbox_init (worker_t *self)
 void outbox_close (worker_t *self)
 {
     outbox_order_t *order = &self->pending_order;
-    zhashx_destroy (&self->pending); //  first: its entries leave the heaps
+    outbox_pending_purge (self); //  first: its entries leave the heaps
     heap_destroy (&order->due);
     heap_destroy (&order->unstalled);
     free (order->noticing);
@@ -136,10 +175,23 @@ static void s_push (worker_t *self, heap_t *heap, pending_t *pending)
 
 void outbox_track (worker_t *self, pending_t *pending)
 {
+    assert (!pending->order); //  not tracked yet: the drop below would free it
     //  The table keeps no key of its own (it points into the entry): an
     //  entry with the same id goes first, with its places in the heaps.
-    zhashx_delete (self->pending, pending->id);
-    zhashx_insert (self->pending, pending->id, pending);
+    outbox_pending_drop (self, pending->id);
+    //  Out of memory, it is freed before it is in a heap: its command is
+    //  committed (in a note, or under its 'o' key), and the reload lists
+    //  it again; its note is kept until then. A reply that comes first is
+    //  taken for a copy's; the reloaded entry is re-sent and answered from
+    //  the receiver's inbox. (During a load, the load fails and is tried
+    //  again.)
+    if (ptable_insert (&self->pending, pending) != 0) {
+        log_error ("worker %d: out of memory: a pending command waits for the next reload",
+                   self->index);
+        outbox_pending_destroy ((void **) &pending);
+        self->notes_pinned = self->reload_due = self->load_failed = true;
+        return;
+    }
     outbox_order_t *order = &self->pending_order;
     pending->order = order;
     pending->due_at = pending->unstalled_at = pending->noted_at = HEAP_NONE;
@@ -246,8 +298,8 @@ int outbox_forget (worker_t *self, pending_t *pending)
                  : journal_batch_outbox_note (self->batch, pending->sender, pending->id, NULL, 0);
     if (rc == 0) {
         inbox_forgotten (self, pending->dest, pending->id);
-        zhashx_delete (self->pending, pending->id);
-        self->stats->pending = zhashx_size (self->pending);
+        outbox_pending_drop (self, pending->id);
+        self->stats->pending = outbox_pending_count (self);
     }
     return rc;
 }
@@ -328,7 +380,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
     pending->stored = stored;
     outbox_track (self, pending);
-    self->stats->pending = zhashx_size (self->pending);
+    self->stats->pending = outbox_pending_count (self);
     return 0;
 }
 
@@ -375,18 +427,13 @@ int outbox_load (worker_t *self)
         rc = SHOAL_ENOMEM;
     if (rc == 0)
         self->notes_pinned = false;
-    //  Looked up outside the walk, which a lookup may disturb.
-    zlistx_t *cancels = zlistx_new ();
-    for (pending_t *pending = zhashx_first (self->pending); cancels && pending;
-         pending = zhashx_next (self->pending))
-        if (pending->is_cancel)
-            zlistx_add_end (cancels, pending);
-    for (pending_t *cancel = cancels ? zlistx_first (cancels) : NULL; cancel;
-         cancel = zlistx_next (cancels)) {
-        pending_t *command = zhashx_lookup (self->pending, cancel->cancels);
+    //  A lookup leaves the walk's cursor alone (it is ours): one pass.
+    size_t cursor = 0;
+    for (pending_t *cancel = ptable_next (&self->pending, &cursor); cancel;
+         cancel = ptable_next (&self->pending, &cursor)) {
+        pending_t *command = cancel->is_cancel ? outbox_pending_find (self, cancel->cancels) : NULL;
         if (command && streq (command->sender, cancel->sender))
             command->cancelling = true;
     }
-    zlistx_destroy (&cancels);
     return rc;
 }

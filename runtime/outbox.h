@@ -15,14 +15,17 @@
     unanswered for stall_ms is reported to its sender once per load, at
     its first re-send past stall_ms.
 
-    Beside the table (by id), the entries are in two heaps ordered by time
+    The table (by id) is a ptable_t (common/ptable.h: open addressing, 8
+    bytes a slot, no allocation per entry) of entries that hold their key.
+    Beside it, the entries are in two heaps ordered by time
     (outbox_order_t): by when their next re-send is due, and, until they
     pass stall_ms, by their first send. So a tick costs what is due,
     O(due · log n), and O(1) when nothing is: it never walks the table.
     An entry's places in the heaps go with it: whatever takes it out of
-    the table (zhashx_delete, zhashx_purge, a replacement) takes it out of
-    the heaps too, through the table's destructor. Internal to the worker:
-    the worker thread owns the table, the heaps and every entry.
+    the table (outbox_pending_drop, outbox_pending_purge, a replacement in
+    outbox_track) frees it and takes it out of the heaps too, through
+    outbox_pending_destroy. Internal to the worker: the worker thread owns
+    the table, the heaps and every entry.
 */
 #ifndef OUTBOX_H_INCLUDED
 #define OUTBOX_H_INCLUDED
@@ -33,6 +36,7 @@
 
 #include "envelope.h"
 #include "heap.h"
+#include "ptable.h"
 #include "shoal.h"
 
 typedef struct _worker_t worker_t;
@@ -86,18 +90,39 @@ struct _outbox_order_t {
     int64_t checkpoint;    //  ms: the next checkpoint is due
 };
 
-//  Makes self's pending table (keyed by command id, owning its entries)
-//  and its order, both empty. Returns 0 or SHOAL_ENOMEM (outbox_close
-//  frees what was made).
+//  Makes self's pending table (keyed by command id, owning its entries,
+//  which allocates nothing until the first) and its order, both empty.
+//  Returns 0 or SHOAL_ENOMEM (outbox_close frees what was made).
 int outbox_init (worker_t *self);
 
 //  Frees the pending table, its entries and its order. Safe twice.
 void outbox_close (worker_t *self);
 
 //  Takes a pending entry out of the heaps it is in, frees it and its
-//  frame, and sets *item to NULL. Safe with *item NULL. The table's
-//  destructor, and the free of an entry that was never tracked.
+//  frame, and sets *item to NULL. Safe with *item NULL. What takes an
+//  entry out of the table calls it; so does the free of an entry that
+//  was never tracked. It does not touch the table.
 void outbox_pending_destroy (void **item);
+
+//  The tracked entry of command id, or NULL. Borrowed: valid until the
+//  entry leaves the table (a turn on its reply, a reload). O(1).
+pending_t *outbox_pending_find (const worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE]);
+
+//  Walks the table: start with *cursor = 0; returns the next entry, or
+//  NULL at the end. Each entry is seen once if none is added or dropped
+//  meanwhile (finds and changes to the heaps are fine).
+pending_t *outbox_pending_next (const worker_t *self, size_t *cursor);
+
+//  How many entries the table holds. Can't fail.
+size_t outbox_pending_count (const worker_t *self);
+
+//  Takes the entry of command id out of the table and destroys it
+//  (outbox_pending_destroy). Nothing if there is none.
+void outbox_pending_drop (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE]);
+
+//  Destroys every entry of the table and frees its slots: it is empty,
+//  still usable. O(n · log n) for the heaps.
+void outbox_pending_purge (worker_t *self);
 
 //  Takes one reply time, in ms, into the estimate outbox_retry_delay uses.
 void outbox_reply_sample (worker_t *self, double ms);
@@ -106,8 +131,10 @@ void outbox_reply_sample (worker_t *self, double ms);
 //  wait), with jitter. Can't fail.
 int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt);
 
-//  Tracks pending (owned) from now on, re-sent at its next_due, replacing
-//  any entry with its id. O(log n).
+//  Tracks pending (owned, not tracked yet) from now on, re-sent at its
+//  next_due, replacing any entry with its id (destroyed). Out of memory,
+//  pending is freed and a reload is due, which lists its command again
+//  from the journal (a load in progress fails: load_failed). O(log n).
 void outbox_track (worker_t *self, pending_t *pending);
 
 //  Makes pending (tracked, not cancelling) due at due. O(log n).

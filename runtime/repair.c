@@ -149,9 +149,9 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
     msgpack_sbuffer_init (&rows);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
-    size_t count = 0, truncated = 0;
-    for (pending_t *pending = zhashx_first (self->pending); pending;
-         pending = zhashx_next (self->pending)) {
+    size_t count = 0, truncated = 0, cursor = 0;
+    for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
+         pending = outbox_pending_next (self, &cursor)) {
         if (!all && !streq (pending->sender, envelope->to))
             continue;
         bool stalled = now - pending->created >= self->config->stall_ms;
@@ -212,8 +212,9 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *request)
 {
     int64_t now = worker_now (), count = 0;
-    for (pending_t *pending = zhashx_first (self->pending); pending;
-         pending = zhashx_next (self->pending))
+    size_t cursor = 0;
+    for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
+         pending = outbox_pending_next (self, &cursor))
         if (streq (pending->sender, request->to) && !pending->cancelling) {
             outbox_due_at (self, pending, now);
             count++;
@@ -357,7 +358,7 @@ static bool s_hand_reply (worker_t *self, const pending_t *pending, const envelo
     reply.created = worker_now ();
     uint64_t batch = self->batch_number;
     turn_on_reply (self, &reply); //  may free pending
-    return batch == self->batch_number && !zhashx_lookup (self->pending, id);
+    return batch == self->batch_number && !outbox_pending_find (self, id);
 }
 
 //  $resolve (from a client): see repair.h.
@@ -370,7 +371,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         turn_error (self, route, route_size, request, "invalid_field", wrong);
         return;
     }
-    pending_t *pending = zhashx_lookup (self->pending, args.command_id);
+    pending_t *pending = outbox_pending_find (self, args.command_id);
     if (!pending || !streq (pending->sender, request->to) || pending->is_cancel) {
         char reason[ENVELOPE_REASON_MAX + 1];
         snprintf (reason, sizeof reason, "%.170s has no pending command %s (answered already?)",
@@ -503,12 +504,12 @@ void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
 
 void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
 {
-    pending_t *cancel = zhashx_lookup (self->pending, envelope->correlation);
+    pending_t *cancel = outbox_pending_find (self, envelope->correlation);
     if (!cancel || !cancel->is_cancel || !streq (cancel->sender, envelope->to)) {
         self->tally.duplicates++;
         return;
     }
-    pending_t *pending = zhashx_lookup (self->pending, cancel->cancels);
+    pending_t *pending = outbox_pending_find (self, cancel->cancels);
     envelope_t command;
     if (pending && streq (pending->sender, envelope->to) &&
         envelope_decode (&command, pending->frame, pending->size) == 0) {

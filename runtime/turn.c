@@ -258,7 +258,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
 
 void turn_on_reply (worker_t *self, const envelope_t *envelope)
 {
-    pending_t *pending = zhashx_lookup (self->pending, envelope->correlation);
+    pending_t *pending = outbox_pending_find (self, envelope->correlation);
     if (!pending || strcmp (pending->sender, envelope->to) != 0) {
         self->tally.duplicates++;
         return;

@@ -199,7 +199,7 @@ static void s_release (worker_t *self)
             free (out->frame);
     }
     self->out_count = 0;
-    self->stats->pending = zhashx_size (self->pending);
+    self->stats->pending = outbox_pending_count (self);
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
@@ -216,12 +216,12 @@ static void s_release (worker_t *self)
 static int s_reload (worker_t *self)
 {
     actor_table_purge (self);
-    zhashx_purge (self->pending); //  its entries leave their heaps
+    outbox_pending_purge (self); //  its entries leave their heaps
     timers_purge (self->timers);
     int rc = outbox_load (self);
     if (rc == 0)
         rc = timers_load (self);
-    self->stats->pending = zhashx_size (self->pending);
+    self->stats->pending = outbox_pending_count (self);
     return rc;
 }
 

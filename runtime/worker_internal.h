@@ -83,7 +83,7 @@ struct _worker_t {
     size_t out_count, out_cap;
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
-    zhashx_t *pending;            //  id (16 bytes) -> pending_t (outbox.c)
+    ptable_t pending;             //  id (16 bytes) -> pending_t, owned (outbox.c)
     outbox_order_t pending_order; //  the same entries by due time (outbox.c)
     bool notes_pinned;            //  an entry in a note only may be missing from
                                   //  pending_order.notes: keep the notes (outbox.c)
