@@ -5,8 +5,10 @@
     its generation; a note is dropped only by a checkpoint that stores or
     frees every record of the generation before, so a record leaves its
     note only for its 'i' key or because its sender is done. A record that
-    cannot be kept in memory (out of memory) pins the notes until a reload
-    lists it again, as an outbox entry does (outbox.c).
+    cannot be kept in memory, or found there (out of memory: not in its
+    list, or not in the table), pins the notes until a reload lists it
+    again, as an outbox entry does (outbox.c); the table is a ptable_t
+    (common/ptable.h) of records that hold their key.
 
     A command's record is found wherever it was kept (a note, the batch,
     its 'i' key, its stream's first event), so a retry gets the first
@@ -62,26 +64,40 @@ static bool s_list_add (inbox_list_t *list, noted_inbox_t *entry)
     return true;
 }
 
+static const void *s_entry_key (const void *item, size_t *size)
+{
+    *size = ENVELOPE_ID_SIZE;
+    return ((const noted_inbox_t *) item)->id;
+}
+
+//  The record of command id in the table, or NULL.
+static noted_inbox_t *s_table_find (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    return ptable_find (&self->inbox.table, id, ENVELOPE_ID_SIZE);
+}
+
 //  Puts entry in the table, whose key points into it. A record is noted
 //  once (its copies find it), but were an id to come twice, the older
 //  entry would leave the table (it stays in its list, and is stored).
-static void s_table_put (zhashx_t *table, noted_inbox_t *entry)
+//  Returns 0, or -1 when out of memory: entry is not in the table then
+//  (nor any older one), and stays in its list.
+static int s_table_put (worker_t *self, noted_inbox_t *entry)
 {
-    zhashx_delete (table, entry->id);
-    zhashx_insert (table, entry->id, entry);
+    ptable_remove (&self->inbox.table, entry->id, ENVELOPE_ID_SIZE);
+    return ptable_insert (&self->inbox.table, entry);
 }
 
 int inbox_init (worker_t *self)
 {
     self->inbox = (inbox_notes_t){0};
-    self->inbox.table = envelope_id_table_new (NULL);
-    return self->inbox.table ? 0 : SHOAL_ENOMEM;
+    ptable_init (&self->inbox.table, s_entry_key);
+    return 0;
 }
 
 void inbox_close (worker_t *self)
 {
     inbox_notes_t *inbox = &self->inbox;
-    zhashx_destroy (&inbox->table);
+    ptable_close (&inbox->table);
     for (int i = 0; i < 2; i++) {
         s_list_clear (&inbox->gens[i]);
         free (inbox->gens[i].items);
@@ -152,7 +168,7 @@ int inbox_append_creating (worker_t *self, actor_t *actor, const envelope_t *com
 int inbox_find (worker_t *self, const char *stream, const uint8_t id[ENVELOPE_ID_SIZE],
                 uint8_t **reply, size_t *size, journal_request_t *request)
 {
-    noted_inbox_t *entry = zhashx_lookup (self->inbox.table, id);
+    noted_inbox_t *entry = s_table_find (self, id);
     if (!entry || !streq (entry->stream, stream)) {
         int rc = s_find_kept (self, stream, id, reply, size, request);
         //  Not found while the notes in memory are incomplete (a reload
@@ -248,11 +264,18 @@ void inbox_release (worker_t *self)
     inbox_list_t *gen = &inbox->gens[self->pending_order.epoch & 1];
     for (size_t i = 0; i < inbox->staged.count; i++) {
         noted_inbox_t *entry = inbox->staged.items[i];
-        if (s_list_add (gen, entry))
-            s_table_put (inbox->table, entry);
-        else {
+        if (!s_list_add (gen, entry)) {
             s_entry_free (&entry);
             self->notes_pinned = self->reload_due = true;
+        } else if (s_table_put (self, entry) != 0) {
+            //  Out of memory, a record committed in a note is not found
+            //  in memory: the notes are kept and reloaded, and until then
+            //  they are incomplete, so that a copy of its command is not
+            //  run on a miss (inbox_find). It stays in its list.
+            log_error ("worker %d: out of memory: an inbox record waits for the next reload",
+                       self->index);
+            self->notes_pinned = self->reload_due = true;
+            inbox->complete = false;
         }
     }
     inbox->staged.count = 0;
@@ -288,7 +311,7 @@ void inbox_forgotten (worker_t *self, int dest, const uint8_t id[ENVELOPE_ID_SIZ
 void inbox_on_done (worker_t *self, const uint8_t *frame, size_t size)
 {
     for (size_t at = 0; at + ENVELOPE_ID_SIZE <= size; at += ENVELOPE_ID_SIZE) {
-        noted_inbox_t *entry = zhashx_lookup (self->inbox.table, frame + at);
+        noted_inbox_t *entry = s_table_find (self, frame + at);
         if (entry)
             entry->done = true;
     }
@@ -301,8 +324,8 @@ static bool s_store (worker_t *self, inbox_list_t *list)
     bool ok = true;
     for (size_t i = 0; i < list->count; i++) {
         noted_inbox_t *entry = list->items[i];
-        if (zhashx_lookup (self->inbox.table, entry->id) == entry)
-            zhashx_delete (self->inbox.table, entry->id);
+        if (s_table_find (self, entry->id) == entry)
+            ptable_remove (&self->inbox.table, entry->id, ENVELOPE_ID_SIZE);
         if (!entry->done && ok &&
             journal_batch_inbox_restore (self->batch, entry->stream, entry->id, entry->record,
                                          entry->size) != 0)
@@ -335,7 +358,10 @@ static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL
         self->load_failed = true;
         return -1;
     }
-    s_table_put (inbox->table, entry);
+    if (s_table_put (self, entry) != 0) { //  listed: freed with its list
+        self->load_failed = true;
+        return -1;
+    }
     return 0;
 }
 
@@ -343,7 +369,7 @@ int inbox_load (worker_t *self)
 {
     inbox_notes_t *inbox = &self->inbox;
     inbox->complete = false; //  until every record of the notes is listed
-    zhashx_purge (inbox->table);
+    ptable_close (&inbox->table);
     for (int i = 0; i < 2; i++)
         s_list_clear (&inbox->gens[i]);
     s_list_clear (&inbox->staged);

@@ -41,6 +41,7 @@
 #include "actors.h"
 #include "envelope.h"
 #include "journal.h"
+#include "ptable.h"
 
 typedef struct _worker_t worker_t;
 
@@ -68,7 +69,7 @@ typedef struct {
 } inbox_done_t;
 
 typedef struct {
-    zhashx_t *table;      //  id -> noted_inbox_t *, every record of gens (not owning)
+    ptable_t table;       //  id -> noted_inbox_t *, every record of gens (not owning)
     inbox_list_t gens[2]; //  [epoch & 1]: noted since the last checkpoint
     inbox_list_t staged;  //  noted in the batch being built
     inbox_done_t *dones;  //  forgotten in the batch being built
@@ -78,7 +79,8 @@ typedef struct {
     bool complete; //  every record of the worker's notes is in table
 } inbox_notes_t;
 
-//  Makes the worker's table. Returns 0 or SHOAL_ENOMEM.
+//  Makes the worker's table, empty (it allocates nothing until the first
+//  record). Returns 0: can't fail.
 int inbox_init (worker_t *self);
 //  Frees everything. Safe twice.
 void inbox_close (worker_t *self);
