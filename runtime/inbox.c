@@ -264,14 +264,14 @@ void inbox_release (worker_t *self)
     inbox_list_t *gen = &inbox->gens[self->pending_order.epoch & 1];
     for (size_t i = 0; i < inbox->staged.count; i++) {
         noted_inbox_t *entry = inbox->staged.items[i];
-        if (!s_list_add (gen, entry)) {
+        bool listed = s_list_add (gen, entry);
+        if (!listed)
             s_entry_free (&entry);
-            self->notes_pinned = self->reload_due = true;
-        } else if (s_table_put (self, entry) != 0) {
-            //  Out of memory, a record committed in a note is not found
-            //  in memory: the notes are kept and reloaded, and until then
-            //  they are incomplete, so that a copy of its command is not
-            //  run on a miss (inbox_find). It stays in its list.
+        //  Out of memory, a record committed in a note is not found in
+        //  memory: the notes are kept and reloaded, and until then they
+        //  are incomplete, so that a copy of its command is not run on a
+        //  miss (inbox_find). One that is listed stays in its list.
+        if (!listed || s_table_put (self, entry) != 0) {
             log_error ("worker %d: out of memory: an inbox record waits for the next reload",
                        self->index);
             self->notes_pinned = self->reload_due = true;
