@@ -58,7 +58,9 @@ void *ptable_remove (ptable_t *self, const void *key, size_t size);
 //  the end.
 void *ptable_next (const ptable_t *self, size_t *cursor);
 
-//  The hash that places keys: 64-bit FNV-1a. Can't fail.
+//  The hash that places keys: 8 bytes a step (multiply, xorshift), FNV-1a
+//  for the last few, MurmurHash3's fmix64 to finish. Not stable across
+//  versions: never store it. Can't fail.
 uint64_t ptable_hash (const void *key, size_t size);
 
 #endif
