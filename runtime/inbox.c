@@ -369,7 +369,7 @@ int inbox_load (worker_t *self)
 {
     inbox_notes_t *inbox = &self->inbox;
     inbox->complete = false; //  until every record of the notes is listed
-    ptable_close (&inbox->table);
+    ptable_clear (&inbox->table);
     for (int i = 0; i < 2; i++)
         s_list_clear (&inbox->gens[i]);
     s_list_clear (&inbox->staged);

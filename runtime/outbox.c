@@ -88,12 +88,12 @@ void outbox_pending_drop (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
 void outbox_pending_purge (worker_t *self)
 {
     //  The entries are freed in the walk, not removed: the walk reads the
-    //  slots only, and closing the table then forgets them all at once.
+    //  slots only, and clearing the table then forgets them all at once.
     size_t cursor = 0;
     for (pending_t *pending = ptable_next (&self->pending, &cursor); pending;
          pending = ptable_next (&self->pending, &cursor))
         outbox_pending_destroy ((void **) &pending);
-    ptable_close (&self->pending);
+    ptable_clear (&self->pending);
 }
 
 static int s_by_due (const void *a, const void *b)
@@ -125,6 +125,7 @@ void outbox_close (worker_t *self)
 {
     outbox_order_t *order = &self->pending_order;
     outbox_pending_purge (self); //  first: its entries leave the heaps
+    ptable_close (&self->pending);
     heap_destroy (&order->due);
     heap_destroy (&order->unstalled);
     free (order->noticing);

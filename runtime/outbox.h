@@ -120,8 +120,8 @@ size_t outbox_pending_count (const worker_t *self);
 //  (outbox_pending_destroy). Nothing if there is none.
 void outbox_pending_drop (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE]);
 
-//  Destroys every entry of the table and frees its slots: it is empty,
-//  still usable. O(n · log n) for the heaps.
+//  Destroys every entry of the table, which keeps its slots (for the
+//  reload that follows). O(capacity + n · log n) for the heaps.
 void outbox_pending_purge (worker_t *self);
 
 //  Takes one reply time, in ms, into the estimate outbox_retry_delay uses.
