@@ -100,6 +100,19 @@ static void *s_carve (vmap_t *self, size_t size)
     return room;
 }
 
+void *vmap_alloc (vmap_t *self, size_t size)
+{
+    //  Entries are padded to 8 bytes only: skip to the next aligned byte
+    //  (the chunk's data is aligned), or to the chunk's end.
+    size_t align = sizeof (max_align_t);
+    vmap_chunk_t *last = self->last;
+    if (last) {
+        size_t aligned = (last->used + align - 1) / align * align;
+        last->used = aligned < last->size ? aligned : last->size;
+    }
+    return s_carve (self, (size + align - 1) / align * align);
+}
+
 int64_t *vmap_put (vmap_t *self, const char *name, int64_t value)
 {
     size_t length = strlen (name);

@@ -50,6 +50,11 @@ int64_t *vmap_find (const vmap_t *self, const char *name);
 //  the map is as before).
 int64_t *vmap_put (vmap_t *self, const char *name, int64_t value);
 
+//  size bytes of room for what the caller keeps as long as the entries
+//  (until the map is cleared or closed), aligned for any type; a number
+//  may hold its address. NULL when out of memory.
+void *vmap_alloc (vmap_t *self, size_t size);
+
 //  Iteration: start with *cursor = 0; returns the next entry's number and
 //  sets *name to its name, or NULL at the end. Nothing may be put while
 //  iterating.

@@ -47,7 +47,8 @@ struct _journal_batch_t {
                                   //  this batch is the stream's one writer, as a worker
                                   //  is for its shards), in two generations (s_remember)
     int newer;                    //  which of known is the newer generation
-    zhashx_t *inbox;              //  hex id + stream -> staged_reply_t *
+    vmap_t inbox;                 //  hex id + stream -> staged_reply_t * (in the number),
+                                  //  the records carved from the map's own chunks
     msgpack_sbuffer buffer;       //  reused to encode records
     msgpack_sbuffer log;          //  the event log record of the events appended
     uint32_t logged;              //  events in it
@@ -64,12 +65,6 @@ struct _journal_batch_t {
     bool lazy;                    //  commits are not synced (journal_batch_set_lazy)
 };
 
-static void s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
 journal_batch_t *journal_batch_new (journal_t *journal)
 {
     assert (journal);
@@ -81,12 +76,7 @@ journal_batch_t *journal_batch_new (journal_t *journal)
     vmap_init (&self->versions);
     vmap_init (&self->known[0]);
     vmap_init (&self->known[1]);
-    self->inbox = zhashx_new ();
-    if (!self->inbox) {
-        journal_batch_destroy (&self);
-        return NULL;
-    }
-    zhashx_set_destructor (self->inbox, s_free_item);
+    vmap_init (&self->inbox);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->log);
     msgpack_sbuffer_init (&self->note);
@@ -100,7 +90,7 @@ void journal_batch_destroy (journal_batch_t **self_p)
     journal_batch_t *self = *self_p;
     leveldb_writebatch_destroy (self->writes);
     vmap_close (&self->versions);
-    zhashx_destroy (&self->inbox);
+    vmap_close (&self->inbox);
     vmap_close (&self->known[0]);
     vmap_close (&self->known[1]);
     msgpack_sbuffer_destroy (&self->buffer);
@@ -225,6 +215,22 @@ int journal_batch_append (journal_batch_t *self, const char *stream, int64_t exp
     return s_append (self, stream, expected, events, count, created, version, NULL);
 }
 
+//  Indexes staged (carved from the map) under (stream, id), replacing any
+//  record the batch staged for it before. Out of memory, the batch is
+//  broken (its commit fails): its record is staged, and a lookup would
+//  miss it.
+static int s_index_reply (journal_batch_t *self, const char *stream, size_t len,
+                          const uint8_t id[JOURNAL_ID_SIZE], staged_reply_t *staged)
+{
+    char hash_key[KEYS_HASH_KEY_MAX];
+    keys_hash_key (hash_key, stream, len, id);
+    if (!vmap_put (&self->inbox, hash_key, (int64_t) (intptr_t) staged)) {
+        self->broken = true;
+        return SHOAL_ENOMEM;
+    }
+    return 0;
+}
+
 int journal_batch_append_creator (journal_batch_t *self, const char *stream,
                                   const journal_event_t *events, size_t count, int64_t created,
                                   int64_t *version, const journal_creator_t *creator)
@@ -235,7 +241,7 @@ int journal_batch_append_creator (journal_batch_t *self, const char *stream,
     if (len == 0 || count == 0 || !creator->id || (creator->size && !creator->reply) ||
         creator->size > UINT32_MAX)
         return SHOAL_EINVAL;
-    staged_reply_t *staged = malloc (sizeof (staged_reply_t) + creator->size);
+    staged_reply_t *staged = vmap_alloc (&self->inbox, sizeof (staged_reply_t) + creator->size);
     if (!staged)
         return SHOAL_ENOMEM;
     staged->size = creator->size;
@@ -243,14 +249,9 @@ int journal_batch_append_creator (journal_batch_t *self, const char *stream,
         memcpy (staged->reply, creator->reply, creator->size);
     staged->request = creator->request ? *creator->request : (journal_request_t){0};
     int rc = s_append (self, stream, JOURNAL_NO_STREAM, events, count, created, version, creator);
-    if (rc) {
-        free (staged);
-        return rc;
-    }
-    char hash_key[KEYS_HASH_KEY_MAX];
-    keys_hash_key (hash_key, stream, len, creator->id);
-    zhashx_update (self->inbox, hash_key, staged);
-    return 0;
+    if (rc)
+        return rc; //  the room stays carved until the batch is cleared
+    return s_index_reply (self, stream, len, creator->id, staged);
 }
 
 //  Appends events to stream (journal_batch_append); with creator, the
@@ -337,15 +338,18 @@ int journal_batch_inbox_put (journal_batch_t *self, const char *stream,
     return journal_batch_inbox_record (self, stream, id, reply, size, created, NULL);
 }
 
-//  Stages (stream, id)'s record in the batch's hash, so its lookups find
-//  it before the commit.
+//  Stages (stream, id)'s record in the batch's map, so its lookups find
+//  it before the commit. Its record is staged already: out of memory, the
+//  batch is broken (its commit fails), as a lookup would miss it.
 static int s_stage_reply (journal_batch_t *self, const char *stream, size_t len,
                           const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *reply, size_t size,
                           const journal_request_t *request)
 {
-    staged_reply_t *staged = malloc (sizeof (staged_reply_t) + size);
-    if (!staged)
+    staged_reply_t *staged = vmap_alloc (&self->inbox, sizeof (staged_reply_t) + size);
+    if (!staged) {
+        self->broken = true;
         return SHOAL_ENOMEM;
+    }
     staged->size = size;
     if (size)
         memcpy (staged->reply, reply, size);
@@ -353,10 +357,7 @@ static int s_stage_reply (journal_batch_t *self, const char *stream, size_t len,
         staged->request = *request;
     else
         staged->request = (journal_request_t){0};
-    char hash_key[KEYS_HASH_KEY_MAX];
-    keys_hash_key (hash_key, stream, len, id);
-    zhashx_update (self->inbox, hash_key, staged);
-    return 0;
+    return s_index_reply (self, stream, len, id, staged);
 }
 
 int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
@@ -459,7 +460,8 @@ int journal_batch_inbox_find (journal_batch_t *self, const char *stream,
         return SHOAL_EINVAL;
     char hash_key[KEYS_HASH_KEY_MAX];
     keys_hash_key (hash_key, stream, len, id);
-    staged_reply_t *staged = zhashx_lookup (self->inbox, hash_key);
+    int64_t *found = vmap_find (&self->inbox, hash_key);
+    staged_reply_t *staged = found ? (staged_reply_t *) (intptr_t) *found : NULL;
     if (!staged)
         return journal_inbox_find (self->journal, stream, id, reply, size, request);
     if (!(*reply = journal_memdup (staged->reply, staged->size)))
@@ -667,7 +669,7 @@ void journal_batch_clear (journal_batch_t *self)
     assert (self);
     leveldb_writebatch_clear (self->writes);
     vmap_clear (&self->versions);
-    zhashx_purge (self->inbox);
+    vmap_clear (&self->inbox);
     msgpack_sbuffer_clear (&self->buffer);
     msgpack_sbuffer_clear (&self->log);
     msgpack_sbuffer_clear (&self->note);

@@ -342,7 +342,7 @@ static bool s_step (projector_t *self, build_t *build)
     build->store_down = false;
     build->cp = cp;
     s_release_sends (self, build);
-    zhashx_purge (self->view.rows);
+    vmap_clear (&self->view.rows);
     if (caught_up)
         s_caught_up (self, build);
     return true;

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "journal.h"
 #include "projector.h"
+#include "vmap.h"
 
 #define PROJECTOR_CHUNK 16384        //  events read per batch, at most
 #define PROJECTOR_LINGER_EVENTS 8192 //  waiting, a lingering build takes them at once
@@ -75,7 +76,8 @@ struct _shoal_view_t {
     projector_t *projector;
     build_t *build;
     journal_batch_t *batch; //  the projector's
-    zhashx_t *rows;         //  key -> staged_row_t, this batch's
+    vmap_t rows;            //  key -> staged_row_t * (in the number), this batch's,
+                            //  carved from the map's chunks
     //  The apply in progress:
     const journal_logged_t *logged;
     shoal_data_t **reads; //  rows read by shoal_view_get, each its own

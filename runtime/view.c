@@ -19,18 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_row_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
 void view_init (shoal_view_t *view, projector_t *projector)
 {
     memset (view, 0, sizeof *view);
     view->projector = projector;
-    view->rows = zhashx_new ();
-    zhashx_set_destructor (view->rows, s_row_free);
+    vmap_init (&view->rows);
     rec_init (&view->rec);
 }
 
@@ -55,7 +48,7 @@ static void s_reaction_free (reaction_t **reaction_p)
 
 void view_discard (shoal_view_t *view)
 {
-    zhashx_purge (view->rows);
+    vmap_clear (&view->rows);
     for (size_t i = 0; i < view->staged_count; i++)
         s_reaction_free (&view->staged_sends[i]);
     view->staged_count = 0;
@@ -65,7 +58,7 @@ void view_close (shoal_view_t *view)
 {
     view_discard (view);
     s_close_reads (view);
-    zhashx_destroy (&view->rows);
+    vmap_close (&view->rows);
     free (view->reads);
     free (view->read_bytes);
     free (view->staged_sends);
@@ -137,11 +130,13 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     view->staged_sends[view->staged_count++] = reaction;
 }
 
-//  Stages a row (bytes NULL: deleted) in the batch's hash.
+//  Stages a row (bytes NULL: deleted) in the batch's map, carved from
+//  the map's chunks (a row staged again leaves its older room until the
+//  batch ends).
 static void s_stage_row (shoal_view_t *view, const char *key, const uint8_t *bytes, size_t size)
 {
-    staged_row_t *row = malloc (sizeof (staged_row_t) + size);
-    if (!row) {
+    staged_row_t *row = vmap_alloc (&view->rows, sizeof (staged_row_t) + size);
+    if (!row || !vmap_put (&view->rows, key, (int64_t) (intptr_t) row)) {
         view->error = SHOAL_ENOMEM;
         return;
     }
@@ -149,7 +144,6 @@ static void s_stage_row (shoal_view_t *view, const char *key, const uint8_t *byt
     row->size = size;
     if (size)
         memcpy (row->bytes, bytes, size);
-    zhashx_update (view->rows, key, row);
 }
 
 //  Closes the row or command being written, if any.
@@ -221,9 +215,11 @@ int view_stage (shoal_view_t *view)
 {
     const journal_build_t *build = &view->build->build;
     int rc = 0;
-    for (staged_row_t *row = zhashx_first (view->rows); row && rc == 0;
-         row = zhashx_next (view->rows)) {
-        const char *key = zhashx_cursor (view->rows);
+    size_t cursor = 0;
+    const char *key;
+    for (int64_t *each = vmap_next (&view->rows, &cursor, &key); each && rc == 0;
+         each = vmap_next (&view->rows, &cursor, &key)) {
+        const staged_row_t *row = (const staged_row_t *) (intptr_t) *each;
         rc = row->deleted ? journal_batch_view_del (view->batch, build, key)
                           : journal_batch_view_put (view->batch, build, key, row->bytes, row->size);
     }
@@ -255,7 +251,8 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     *row = NULL;
     uint8_t *bytes = NULL;
     size_t size = 0;
-    staged_row_t *staged = zhashx_lookup (view->rows, key);
+    int64_t *found = vmap_find (&view->rows, key);
+    const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
     if (staged) {
         if (staged->deleted)
             return SHOAL_ENOTFOUND;

@@ -3,7 +3,8 @@
     same name changes its number in place; a clear empties the map and the
     map fills again to the same content; names of every length up to the
     largest, one larger than a chunk included, and one too long refused;
-    iteration gives every entry once with its name.
+    iteration gives every entry once with its name; room carved beside
+    the entries (vmap_alloc) is aligned and kept until the clear.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,13 +122,50 @@ static void test_iteration (void **state)
     vmap_close (&map);
 }
 
+//  Room carved beside the entries is aligned for any type, holds what was
+//  written there while more is carved (past many chunks, one larger than
+//  a chunk too), and a number can point to it.
+static void test_alloc (void **state)
+{
+    enum { N = 3000 };
+    vmap_t map;
+    vmap_init (&map);
+    uint8_t *rooms[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            size_t size = i == N / 2 ? 100000 : (size_t) (i % 97) + 1;
+            char name[32];
+            snprintf (name, sizeof name, "stream/%d", i); //  entries between the rooms
+            assert_non_null (vmap_put (&map, name, i));
+            rooms[i] = vmap_alloc (&map, size);
+            assert_non_null (rooms[i]);
+            assert_int_equal ((uintptr_t) rooms[i] % sizeof (max_align_t), 0);
+            memset (rooms[i], (uint8_t) i, size);
+            snprintf (name, sizeof name, "room/%d", i);
+            assert_non_null (vmap_put (&map, name, (int64_t) (intptr_t) rooms[i]));
+        }
+        for (int i = 0; i < N; i++) {
+            size_t size = i == N / 2 ? 100000 : (size_t) (i % 97) + 1;
+            char name[32];
+            snprintf (name, sizeof name, "room/%d", i);
+            uint8_t *room = (uint8_t *) (intptr_t) *vmap_find (&map, name);
+            assert_ptr_equal (room, rooms[i]);
+            for (size_t b = 0; b < size; b++)
+                assert_int_equal (room[b], (uint8_t) i);
+            snprintf (name, sizeof name, "stream/%d", i);
+            assert_int_equal (*vmap_find (&map, name), i);
+        }
+        vmap_clear (&map);
+    }
+    vmap_close (&map);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_usage),
-        cmocka_unit_test (test_clear_and_refill),
-        cmocka_unit_test (test_long_names),
-        cmocka_unit_test (test_iteration),
+        cmocka_unit_test (test_usage),      cmocka_unit_test (test_clear_and_refill),
+        cmocka_unit_test (test_long_names), cmocka_unit_test (test_iteration),
+        cmocka_unit_test (test_alloc),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
