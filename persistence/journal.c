@@ -14,7 +14,10 @@
     store too (a directory of LevelDB files without CURRENT, a corruption
     found by LevelDB's recovery or by reading every record), with a message
     naming the damage and `shoal repair`, and never makes a new store over
-    one. Messages returned to the caller are theirs to free().
+    one. A store it makes gets JOURNAL_GAPLESS_FILE beside it (no stream
+    has a gap: a missing event 1 means no stream), which journal_repair
+    removes before LevelDB's repair runs. Messages returned to the caller
+    are theirs to free().
 
     Threads: any thread may use a journal_t. Its settings are fixed after
     journal_open; the handle is guarded as journal_internal.h says (the
@@ -25,6 +28,7 @@
 #include "keys.h"
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <leveldb/c.h>
 #include <limits.h>
 #include <czmq.h>
@@ -110,6 +114,30 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_destroy (marks);
     return rc;
 }
+//  Writes JOURNAL_GAPLESS_FILE into the new store's directory, synced with
+//  the directory. Returns true if it is there.
+static bool s_mark_gapless (const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path)
+        return false;
+    static const char text[] =
+        "Made with this store by shoal. While this file is here, every stream's events\n"
+        "run from 1 without a gap. `shoal repair` removes it first. Do not copy it.\n";
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false;
+    bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
+    close (fd);
+    int dir_fd = ok ? open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    ok = dir_fd >= 0 && fsync (dir_fd) == 0;
+    if (dir_fd >= 0)
+        close (dir_fd);
+    if (!ok)
+        unlink (path);
+    return ok;
+}
+
 //  Sets self->shards from the store's metadata, marking a new store with
 //  wanted shards (SHOAL_SHARDS_DEFAULT if 0). Returns 0, or a code with
 //  *message set (free with free()): see journal_open.
@@ -136,6 +164,9 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
             return rc;
         }
         self->shards = (uint32_t) shards;
+        //  Without the file the store is read as one that may have gaps:
+        //  slower, never wrong.
+        self->gapless = s_mark_gapless (dir);
         return 0;
     }
     if (rc != 0) {
@@ -170,6 +201,10 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         return SHOAL_EINVAL;
     }
     self->shards = (uint32_t) shards;
+    char path[PATH_MAX];
+    self->gapless =
+        snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) < (int) sizeof path &&
+        access (path, F_OK) == 0;
     return 0;
 }
 
@@ -628,6 +663,25 @@ int journal_repair (const char *dir, char **report, char **error)
     *error = NULL;
     if (report)
         *report = NULL;
+    //  First the mark that no stream has a gap: the repair may drop any
+    //  record, and a crash between the two must not leave the mark.
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path) {
+        *error = zsys_sprintf ("the path of %s is too long", dir);
+        return SHOAL_EINVAL;
+    }
+    if (unlink (path) != 0 && errno != ENOENT) {
+        *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
+        return SHOAL_EIO;
+    }
+    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool synced = dir_fd >= 0 && fsync (dir_fd) == 0;
+    if (dir_fd >= 0)
+        close (dir_fd);
+    if (!synced) {
+        *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
+        return SHOAL_EIO;
+    }
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
     //  Paranoid: the repair then reads tables with their checksums, so a
@@ -644,7 +698,6 @@ int journal_repair (const char *dir, char **report, char **error)
     }
     if (!report)
         return 0;
-    char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/LOG", dir);
     FILE *file = fopen (path, "r");
     if (!file)

@@ -42,6 +42,7 @@ struct _journal_t {
     leveldb_writeoptions_t *write_lazy; //  prune deletes: never synced
     atomic_int fail_after;              //  test hook, 0 = off
     uint32_t shards;                    //  the store's shard count, fixed
+    bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
@@ -108,6 +109,12 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
 //  before it existed (journal_log_backfill, at open).
 int journal_log_recover (journal_t *self);
 #define JOURNAL_LOG_META "eventlog" //  metadata: "1" once the log holds every event
+//  A file in the store's directory, made with the store and removed by
+//  journal_repair before LevelDB's repair runs: while it is there, no
+//  stream's events have a gap (shoal deletes no event, and LevelDB loses
+//  none that it acknowledged but through its repair), so a stream without
+//  event 1 has none (journal_read_creator).
+#define JOURNAL_GAPLESS_FILE "GAPLESS"
 int journal_log_backfill (journal_t *self);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,
