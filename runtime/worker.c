@@ -106,9 +106,10 @@ static void s_bundle_flush (worker_t *self, int slot)
 }
 
 //  Puts each message of a bundle from another worker in the local queue,
-//  in order. Returns 0, or -1 if it does not parse or holds a route that
-//  is not one of ours (what came before is queued), or out of memory (the
-//  rest is lost, as sends that fail).
+//  in order; one with a route that is not a worker's own (none is sent)
+//  is counted as a bad internal frame and left out. Returns 0, or -1 if
+//  the rest does not parse (what came before is queued) or out of memory
+//  (the rest is lost, as sends that fail).
 static int s_unbundle (worker_t *self, const uint8_t *data, size_t size)
 {
     bundle_reader_t reader = {data, size};
@@ -117,8 +118,10 @@ static int s_unbundle (worker_t *self, const uint8_t *data, size_t size)
     int rc;
     while ((rc = bundle_next (&reader, &route, &route_size, &frame, &frame_size)) == 1) {
         if (route_size > 1 ||
-            (route_size == 1 && (route[0] < WORKER_ROUTE_LOCAL || route[0] > WORKER_ROUTE_DONE)))
-            return -1;
+            (route_size == 1 && (route[0] < WORKER_ROUTE_LOCAL || route[0] > WORKER_ROUTE_DONE))) {
+            self->stats->bad_internal_frames++;
+            continue;
+        }
         uint8_t *copy = worker_memdup (frame, frame_size);
         if (!copy || worker_local_push_route (self, copy, frame_size, route_size ? route[0] : 0))
             return -1;

@@ -13,14 +13,17 @@
     sender says nothing is stored under its key two checkpoints later; a
     clean stop stores the records still noted and leaves no note; and
     commits that fail for a while (a disk refusing writes) lose no noted
-    record: after them every copy is still answered, not run. Every wait
-    polls a condition against a deadline.
+    record: after them every copy is still answered, not run; another
+    worker's bundle runs its commands in order, leaving out (and counting)
+    one with a route no worker sends and a tail that does not parse. Every
+    wait polls a condition against a deadline.
 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "bundle.h"
 #include "envelope.h"
 #include "data.h"
 #include "harness.h"
@@ -514,10 +517,50 @@ static void test_sends_marked_and_done_told (void **state)
     assert_int_equal (atomic_load (&fx->stats.pending), 0);
 }
 
+//  Another worker's release comes as one bundle (bundle.h): its commands
+//  run in order; one with a route that is not a worker's own is counted
+//  as a bad internal frame and left out, and the rest runs; a bundle whose
+//  tail does not parse runs what came before it and counts one.
+static void test_bundles_from_another_worker (void **state)
+{
+    fixture_t *fx = *state;
+    bundle_t bundle = {NULL, 0, 0};
+    static const uint8_t first = ROUTE_FIRST, foreign[] = {0x00, 'c', 'l'};
+    for (int i = 0; i < 3; i++) {
+        uint8_t *frame;
+        size_t size;
+        assert_int_equal (envelope_encode (&fx->commands[i], &frame, &size), 0);
+        assert_int_equal (i == 1 ? bundle_add (&bundle, foreign, sizeof foreign, frame, size)
+                                 : bundle_add (&bundle, &first, 1, frame, size),
+                          0);
+        free (frame);
+    }
+    assert_int_equal (bundle_send (&bundle, zsock_resolve (fx->push)), 0);
+    assert_true (s_reached (&fx->stats.events, 2));
+    assert_true (s_reached (&fx->stats.bad_internal_frames, 1));
+    assert_int_equal (s_noted (fx) + (size_t) s_stored (fx, 0, 3), 2); //  not command 1's
+
+    //  Command 3 whole, then 7 bytes that are no entry.
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (envelope_encode (&fx->commands[3], &frame, &size), 0);
+    assert_int_equal (bundle_add (&bundle, &first, 1, frame, size), 0);
+    free (frame);
+    assert_int_equal (bundle_add (&bundle, NULL, 0, NULL, 0), 0);
+    bundle.size -= 1; //  its frame size cut short
+    assert_int_equal (bundle_send (&bundle, zsock_resolve (fx->push)), 0);
+    assert_true (s_reached (&fx->stats.events, 3));
+    assert_true (s_reached (&fx->stats.bad_internal_frames, 2));
+    bundle_close (&bundle);
+    zactor_destroy (&fx->worker); //  then nothing more ran
+    assert_int_equal (atomic_load (&fx->stats.events), 3);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_inbox_in_two_tiers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bundles_from_another_worker, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_commits_lose_no_noted_record, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sends_marked_and_done_told, s_setup_two, s_teardown),
