@@ -114,6 +114,16 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_destroy (marks);
     return rc;
 }
+//  Syncs directory dir (what was made or removed in it). True if done.
+static bool s_sync_dir (const char *dir)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool synced = fd >= 0 && fsync (fd) == 0;
+    if (fd >= 0)
+        close (fd);
+    return synced;
+}
+
 //  Writes JOURNAL_GAPLESS_FILE into the new store's directory, synced with
 //  the directory. Returns true if it is there.
 static bool s_mark_gapless (const char *dir)
@@ -129,10 +139,7 @@ static bool s_mark_gapless (const char *dir)
         return false;
     bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
     close (fd);
-    int dir_fd = ok ? open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    ok = dir_fd >= 0 && fsync (dir_fd) == 0;
-    if (dir_fd >= 0)
-        close (dir_fd);
+    ok = ok && s_sync_dir (dir);
     if (!ok)
         unlink (path);
     return ok;
@@ -674,11 +681,7 @@ int journal_repair (const char *dir, char **report, char **error)
         *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
         return SHOAL_EIO;
     }
-    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool synced = dir_fd >= 0 && fsync (dir_fd) == 0;
-    if (dir_fd >= 0)
-        close (dir_fd);
-    if (!synced) {
+    if (!s_sync_dir (dir)) {
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }

@@ -87,6 +87,23 @@ int journal_read (journal_t *self, const char *stream, int64_t from, size_t limi
     return journal_read_creator (self, stream, from, limit, fn, arg, NULL, NULL);
 }
 
+//  Gets the value of key. Returns 0 with *value (free with leveldb_free),
+//  SHOAL_ENOTFOUND, or SHOAL_EIO.
+static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **value, size_t *size)
+{
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    char *err = NULL;
+    *value = leveldb_get (self->db, self->read, (const char *) key, key_len, size, &err);
+    journal_leave (self);
+    if (err) {
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    return *value ? 0 : SHOAL_ENOTFOUND;
+}
+
 int journal_read_creator (journal_t *self, const char *stream, int64_t from, size_t limit,
                           journal_event_fn *fn, void *arg, uint8_t creator[JOURNAL_ID_SIZE],
                           bool *has_creator)
@@ -102,29 +119,21 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
     uint8_t start[KEYS_STREAM_MAX];
     size_t start_len = keys_event_key (start, shard, stream, len, from < 1 ? 1 : from);
 
-    size_t delivered = 0;
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
     //  In a store with no gap (journal_internal.h), a stream without event
     //  1 has none: a bloom-filtered get instead of an iterator's seek, for
     //  every new stream (a saga's first command).
     if (self->gapless && from <= 1) {
-        char *err = NULL;
-        size_t size;
-        char *value =
-            leveldb_get (self->db, self->read, (const char *) start, start_len, &size, &err);
-        if (err) {
-            leveldb_free (err);
-            journal_leave (self);
-            return SHOAL_EIO;
-        }
-        if (!value) {
-            journal_leave (self);
-            return 0;
-        }
-        leveldb_free (value);
+        char *first;
+        size_t first_size;
+        int rc = s_get (self, start, start_len, &first, &first_size);
+        if (rc)
+            return rc == SHOAL_ENOTFOUND ? 0 : rc;
+        leveldb_free (first);
     }
+    size_t delivered = 0;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (leveldb_iter_seek (it, (const char *) start, start_len); leveldb_iter_valid (it);
          leveldb_iter_next (it)) {
@@ -161,23 +170,6 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
     rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
-}
-
-//  Gets the value of key. Returns 0 with *value (free with leveldb_free),
-//  SHOAL_ENOTFOUND, or SHOAL_EIO.
-static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **value, size_t *size)
-{
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    char *err = NULL;
-    *value = leveldb_get (self->db, self->read, (const char *) key, key_len, size, &err);
-    journal_leave (self);
-    if (err) {
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
-    return *value ? 0 : SHOAL_ENOTFOUND;
 }
 
 int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,
