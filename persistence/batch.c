@@ -623,8 +623,19 @@ size_t journal_batch_bytes (const journal_batch_t *self)
 
 int journal_batch_commit (journal_batch_t *self)
 {
+    uint64_t written;
+    int rc = journal_batch_commit_unsynced (self, &written);
+    if (rc == 0 && !self->lazy)
+        rc = journal_sync (self->journal, written);
+    return rc;
+}
+
+int journal_batch_commit_unsynced (journal_batch_t *self, uint64_t *written)
+{
     assert (self);
+    assert (written);
     int rc = 0;
+    *written = journal_written (self->journal);
     if (self->broken)
         rc = SHOAL_EIO;
     else if (self->count > 0) {
@@ -641,9 +652,9 @@ int journal_batch_commit (journal_batch_t *self)
         }
         rc = journal_enter (journal);
         if (rc == 0) {
-            rc = journal_write_log_held (journal, self->lazy ? journal->write_lazy : journal->write,
-                                         self->writes, true, self->log.data, self->log.size,
-                                         self->logged);
+            rc = journal_write_unsynced_held (
+                journal, self->lazy ? journal->write_lazy : journal->write, self->writes, true,
+                self->log.data, self->log.size, self->logged, written);
             journal_leave (journal);
         }
         if (rc && journal_enter (journal) == 0) //  reopens the store at once

@@ -193,6 +193,12 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
 {
     assert (self);
     assert (fn);
+    //  Nothing past the end readers see: what is not durable yet.
+    uint64_t end = atomic_load (&self->log_end);
+    if (from >= end)
+        return 0;
+    if (limit == 0 || limit > end - from)
+        limit = (size_t) (end - from);
     //  What was just committed is read from the tail in memory.
     log_tail_copy_t copy;
     int rc = log_tail_copy (self->tail, from, limit, &copy);

@@ -389,6 +389,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     pthread_mutex_init (&self->writing, NULL);
     self->tail = log_tail_new (); //  none out of memory: reads go to the store
     bool sync = opts ? opts->sync : true;
+    journal_sync_init (self, sync);
     size_t cache_bytes = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE_BYTES;
 
     self->options = leveldb_options_create ();
@@ -403,7 +404,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     self->read = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (self->read, 1);
     self->write = leveldb_writeoptions_create ();
-    leveldb_writeoptions_set_sync (self->write, sync);
+    leveldb_writeoptions_set_sync (self->write, false); //  sync.c syncs
     self->write_lazy = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->write_lazy, 0);
     atomic_init (&self->fail_after, 0);
@@ -444,8 +445,11 @@ void journal_destroy (journal_t **self_p)
     if (!self_p || !*self_p)
         return;
     journal_t *self = *self_p;
-    if (self->db)
+    if (self->db) {
+        journal_sync_all (self); //  a clean close leaves every write durable
         leveldb_close (self->db);
+    }
+    journal_sync_close (self);
     leveldb_writeoptions_destroy (self->write_lazy);
     leveldb_writeoptions_destroy (self->write);
     leveldb_readoptions_destroy (self->read);
@@ -471,9 +475,10 @@ void journal_destroy (journal_t **self_p)
 //
 //  1. Writes are serialized (the mutex `writing`): when one fails, no other
 //     write is under way on the handle, and `failed` is set before the
-//     mutex is released, so no write follows it. Every write acknowledged
-//     before it completed (flushed to the OS, and synced with durability
-//     sync) before it began; the torn record, if any, is the log's tail.
+//     mutex is released, so no write follows it. Every write before it
+//     completed (flushed to the OS; in sync durability made durable by
+//     sync.c after that) before it began; the torn record, if any, is the
+//     log's tail.
 //  2. The next journal_enter (the failing commit calls one at once) takes
 //     the handle exclusive, which waits for every reader and writer to
 //     leave it, closes it and opens the store again with paranoid checks.
@@ -488,7 +493,9 @@ void journal_destroy (journal_t **self_p)
 //     the process (exit code 3): the store must be looked at, not served.
 //
 //  The cost: commits of different workers are no longer grouped by LevelDB
-//  into one write (each worker still groups its own messages).
+//  into one write (each worker still groups its own messages); in sync
+//  durability they share their fsyncs instead (sync.c), which run outside
+//  the mutex.
 
 #define JOURNAL_RETRY_MS 200
 
@@ -557,7 +564,23 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
                             leveldb_writebatch_t *writes, bool hooked, char *log, size_t log_size,
                             uint32_t count)
 {
+    uint64_t written;
+    int rc =
+        journal_write_unsynced_held (self, options, writes, hooked, log, log_size, count, &written);
+    if (rc == 0 && options == self->write)
+        rc = journal_sync (self, written);
+    return rc;
+}
+
+int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *options,
+                                 leveldb_writebatch_t *writes, bool hooked, char *log,
+                                 size_t log_size, uint32_t count, uint64_t *written)
+{
     int rc = 0;
+    //  In sync durability LevelDB does not sync: sync.c does, for many
+    //  writes at once.
+    if (self->sync_group)
+        options = self->write_lazy;
     pthread_mutex_lock (&self->writing);
     if (log && count > 0) {
         uint8_t key[KEYS_LOG_KEY_SIZE];
@@ -583,11 +606,14 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
             rc = SHOAL_EIO;
         }
     }
-    if (rc == 0 && log && count > 0) {
-        log_tail_push (self->tail, self->log_next, count, log, log_size);
-        self->log_next += count;
-        atomic_store (&self->log_end, self->log_next);
+    if (rc == 0) {
+        if (log && count > 0) {
+            log_tail_push (self->tail, self->log_next, count, log, log_size);
+            self->log_next += count;
+        }
+        journal_sync_wrote (self, self->log_next);
     }
+    *written = self->write_seq;
     pthread_mutex_unlock (&self->writing);
     return rc;
 }

@@ -116,6 +116,27 @@ void journal_last_error (journal_t *self, char *buf, size_t size);
 //  How many times the store was reopened after a failed write.
 uint64_t journal_reopens (journal_t *self);
 
+//  Durability (sync.c). In sync durability a write is not synced by
+//  LevelDB: it is visible to readers at once, and durable once a sync
+//  that began after it completed. Writes are counted from 1 in the order
+//  they completed; journal_written is the last one's count,
+//  journal_synced the count of those made durable. In async durability
+//  both are the same and nothing is synced.
+uint64_t journal_written (journal_t *self);
+uint64_t journal_synced (journal_t *self);
+
+//  Returns once the first upto writes are durable: at once if they are,
+//  else after a sync of the store's log files (one thread's sync covers
+//  every write before it; the others wait for it, or run the next). A sync
+//  that fails stops the process (exit code 3): see sync.c. Returns 0.
+int journal_sync (journal_t *self, uint64_t upto);
+
+//  journal_sync of every write completed so far.
+int journal_sync_all (journal_t *self);
+
+//  Syncs run so far (each covering one or more writes).
+uint64_t journal_syncs (journal_t *self);
+
 //  Records (puts and deletes) of the batches committed through this handle
 //  so far, whoever staged them (workers, projections, the janitor).
 uint64_t journal_records_written (journal_t *self);
@@ -260,13 +281,14 @@ typedef struct {
 //  Called for each event read from the log. Return non-zero to stop.
 typedef int (journal_log_fn) (void *arg, const journal_logged_t *event);
 
-//  The position the next committed event will get: the number of events
-//  in the log. Can't fail.
+//  The position the next committed event will get, as readers see the
+//  log: the number of events in it that are durable (journal_sync; the
+//  log's records past it are not read). Can't fail.
 uint64_t journal_log_end (journal_t *self);
 
 //  Calls fn for the events at positions from, from+1, ... in order, at
-//  most limit of them (0 = all). Returns 0, fn's non-zero value,
-//  SHOAL_EFORMAT for a damaged log record, SHOAL_EIO.
+//  most limit of them (0 = all), none at journal_log_end or past it. Returns 0, fn's non-zero
+//  value, SHOAL_EFORMAT for a damaged log record, SHOAL_EIO.
 int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg);
 
 //  --------------------------------------------------------------------------
@@ -484,6 +506,12 @@ size_t journal_batch_bytes (const journal_batch_t *self);
 //  may also keep all of it, as after a crash: nothing of it was
 //  acknowledged, and a retry is answered from its inbox record).
 int journal_batch_commit (journal_batch_t *self);
+
+//  The same, but in sync durability it returns once the write is in the
+//  store, before it is durable, and sets *written to the write's count
+//  (journal_written): what depends on it leaving the node must wait for
+//  journal_sync (*written). Set to journal_written when nothing was written.
+int journal_batch_commit_unsynced (journal_batch_t *self, uint64_t *written);
 
 //  Drops everything staged.
 void journal_batch_clear (journal_batch_t *self);

@@ -25,6 +25,12 @@
 
 typedef struct _log_tail_t log_tail_t; //  the log's latest records (logtail.c)
 
+#define JOURNAL_SYNC_LOGS_MAX 16 //  LevelDB log files a sync covers at most
+typedef struct {
+    uint64_t number; //  NNNNNN.log
+    int fd;          //  read-only
+} journal_sync_log_t;
+
 struct _journal_t {
     leveldb_t *db;                      //  the store; NULL while down (handle held)
     char *dir;                          //  its directory, owned
@@ -44,11 +50,33 @@ struct _journal_t {
     uint32_t shards;                    //  the store's shard count, fixed
     bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
     uint64_t log_next;                  //  the event log's next position (under writing)
-    atomic_uint_fast64_t log_end;       //  the same, as visible to readers
+    atomic_uint_fast64_t log_end;       //  the same, as visible to readers: synced
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
     atomic_uint_fast64_t records;       //  records of the batches committed (batch.c)
     log_tail_t *tail;                   //  the log's latest records in memory, owned
+
+    //  The group sync (sync.c). In sync durability (sync_group) writes
+    //  are not synced by LevelDB: journal_sync makes them durable.
+    bool sync_group;              //  sync durability
+    uint64_t write_seq;           //  writes that completed (under writing)
+    atomic_uint_fast64_t written; //  the same, for any thread
+    atomic_uint_fast64_t synced;  //  the writes a sync made durable
+    atomic_uint_fast64_t syncs;   //  syncs run
+    pthread_mutex_t sync_lock;    //  guards syncing and the logs below
+    pthread_cond_t sync_done;     //  a sync ended
+    bool syncing;                 //  a thread runs a sync (under sync_lock)
+    int sync_notify;              //  inotify on dir, -1 (under the running sync)
+    bool sync_listed;             //  dir was listed once
+    journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
+    size_t sync_log_count;
 };
+
+//  The group sync (sync.c). init: before the store is shared; group: sync
+//  durability. wrote: a write completed (under the write mutex), the event
+//  log's next position after it.
+void journal_sync_init (journal_t *self, bool group);
+void journal_sync_close (journal_t *self);
+void journal_sync_wrote (journal_t *self, uint64_t log_next);
 
 //  The log's tail (logtail.c). push: a record just written (under the
 //  write mutex), at first with count events; a record that does not follow
@@ -87,10 +115,11 @@ int journal_enter (journal_t *self);
 void journal_leave (journal_t *self);
 
 //  Writes writes with options, the caller holding the handle (journal_enter).
-//  Serialized with every other write. On a failure (or the test hook) the
-//  store is marked failed and never written again through this handle: the
-//  next journal_enter reopens it. hooked: the test hook
-//  (journal_fail_commits_after) counts this write. Returns 0 or SHOAL_EIO.
+//  Serialized with every other write. With options `write`, returns once
+//  the write is durable (journal_sync); `write_lazy`, once it is written. On a failure (or the test
+//  hook) the store is marked failed and never written again through this handle: the next
+//  journal_enter reopens it. hooked: the test hook (journal_fail_commits_after) counts this write.
+//  Returns 0 or SHOAL_EIO.
 int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked);
 
@@ -101,6 +130,13 @@ int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
 int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *options,
                             leveldb_writebatch_t *writes, bool hooked, char *log, size_t log_size,
                             uint32_t count);
+
+//  The same, returning once the write is in the store, durable or not, and
+//  setting *written to journal_written after it (the write's own count
+//  when it succeeded).
+int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *options,
+                                 leveldb_writebatch_t *writes, bool hooked, char *log,
+                                 size_t log_size, uint32_t count, uint64_t *written);
 
 //  Finds the event log's next position from its last record, using db
 //  directly (at open, and in a reopen, which holds the handle exclusive).

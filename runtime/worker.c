@@ -93,6 +93,18 @@ static void s_local_purge (worker_t *self)
 //  --------------------------------------------------------------------------
 //  Commit and release
 
+//  What leaves the node (through the front: replies, sends to other nodes)
+//  leaves once every write that completed before it is durable; what goes
+//  to the node's own actors does not wait: their effects are written after
+//  their causes, and a crash keeps a prefix of the writes (sync.c).
+static void s_gate (worker_t *self)
+{
+    journal_t *journal = self->config->journal;
+    uint64_t written = journal_written (journal);
+    if (journal_synced (journal) < written)
+        journal_sync (journal, written);
+}
+
 //  Sends what is gathered for slot (a worker's index, or workers for the
 //  front), if anything, as one message. On a failed send the messages are
 //  lost, as sends that fail: commands and replies come back through
@@ -101,6 +113,8 @@ static void s_bundle_flush (worker_t *self, int slot)
 {
     if (!self->bundles || self->bundles[slot].size == 0)
         return;
+    if (slot == self->config->workers)
+        s_gate (self);
     zsock_t *socket = slot == self->config->workers ? self->front : self->push[slot];
     bundle_send (&self->bundles[slot], zsock_resolve (socket));
 }
@@ -148,6 +162,8 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
     if (self->bundling && bundle_add (&self->bundles[slot], route, route_size, frame, size) == 0)
         return 0;
     s_bundle_flush (self, slot);
+    if (dest < 0)
+        s_gate (self);
     void *socket = zsock_resolve (dest < 0 ? self->front : self->push[dest]);
     if (zmq_send (socket, route, route_size, ZMQ_SNDMORE) == -1 ||
         zmq_send (socket, frame, size, 0) == -1)
@@ -313,7 +329,8 @@ static void s_commit (worker_t *self)
     size_t records = journal_batch_count (self->batch);
     size_t turns = self->turns;
     uint64_t started = histogram_now_ns ();
-    int rc = records ? journal_batch_commit (self->batch) : 0;
+    uint64_t written;
+    int rc = records ? journal_batch_commit_unsynced (self->batch, &written) : 0;
     self->turns = 0;
     if (rc == 0) {
         if (records) {
@@ -615,6 +632,10 @@ static void s_worker_actor (zsock_t *pipe, void *arg)
         s_drain (self);
         s_commit (self);
         s_tick (self);
+        //  Before it waits for work: what it wrote becomes durable (the
+        //  event log's end moves on for the projections).
+        if (s_poll_timeout (self) != 0 && !(zsock_events (self->pull) & ZMQ_POLLIN))
+            s_gate (self);
     }
     //  A clean stop leaves no notes for the next open to fold.
     outbox_checkpoint (self, zclock_mono (), true);

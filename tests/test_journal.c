@@ -791,6 +791,72 @@ static void test_open_creates_and_fails (void **state)
     free (error);
 }
 
+//  An unsynced commit is in the store at once (reads see it) and counted
+//  written; the event log readers see, and journal_synced, move only with
+//  a sync, one sync covering every write before it.
+static void test_unsynced_commit_then_sync (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    uint64_t synced = journal_synced (journal);
+    uint64_t syncs = journal_syncs (journal);
+    uint64_t log_end = journal_log_end (journal);
+    uint64_t written = 0;
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal (s_append_one (batch, "counter/u", i - 1, "Counted", i, NULL), 0);
+        assert_int_equal (journal_batch_commit_unsynced (batch, &written), 0);
+        assert_int_equal (written, journal_written (journal));
+        assert_int_equal (s_version (journal, "counter/u"), i); //  in the store
+    }
+    assert_int_equal (journal_synced (journal), synced);
+    assert_int_equal (journal_syncs (journal), syncs);
+    assert_int_equal (journal_log_end (journal), log_end);
+    assert_int_equal (journal_sync (journal, written), 0);
+    assert_int_equal (journal_synced (journal), written);
+    assert_int_equal (journal_syncs (journal), syncs + 1); //  one for the three
+    assert_int_equal (journal_log_end (journal), log_end + 3);
+    assert_int_equal (journal_sync (journal, written), 0); //  nothing left: no sync
+    assert_int_equal (journal_syncs (journal), syncs + 1);
+    //  Nothing staged: written as it was, no sync to wait for.
+    uint64_t none;
+    assert_int_equal (journal_batch_commit_unsynced (batch, &none), 0);
+    assert_int_equal (none, written);
+    //  A commit that waits is durable when it returns.
+    assert_int_equal (s_append_one (batch, "counter/u", 3, "Counted", 4, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (journal_synced (journal), journal_written (journal));
+    assert_int_equal (journal_log_end (journal), log_end + 4);
+    journal_batch_destroy (&batch);
+    s_reopen (fixture); //  all of it is there after a reopen
+    assert_int_equal (s_version (fixture->journal, "counter/u"), 4);
+}
+
+//  In async durability nothing is synced: a write counts as synced at once.
+static void test_async_needs_no_sync (void **state)
+{
+    fixture_t *fixture = *state;
+    char dir[512];
+    snprintf (dir, sizeof dir, "%s/async", fixture->dir);
+    journal_options_t opts = {.sync = false};
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, &opts, &code, &error);
+    assert_non_null (journal);
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    uint64_t written = 0;
+    assert_int_equal (s_append_one (batch, "counter/a", 0, "Counted", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit_unsynced (batch, &written), 0);
+    assert_int_equal (journal_synced (journal), written);
+    assert_int_equal (journal_log_end (journal), 1);
+    assert_int_equal (journal_sync (journal, written), 0);
+    assert_int_equal (journal_syncs (journal), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+}
+
 static void test_fail_commits_after (void **state)
 {
     fixture_t *fixture = *state;
@@ -1630,6 +1696,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_old_layout_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unsynced_commit_then_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_async_needs_no_sync, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

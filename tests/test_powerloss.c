@@ -5,7 +5,11 @@
     as a power cut would; the node is started again, without the preload,
     and the books are counted.
 
-    With `sync` durability every acknowledged deposit must be there. With
+    With `sync` durability every acknowledged deposit must be there, and
+    so must every acknowledged transfer with the books balanced: transfers
+    run between actors of two workers, whose steps go from one to the other
+    before they are fsynced (sync.c), and the cut comes while thousands are
+    half-way, after LevelDB moved to a new log file at least once. With
     `async` a cut must lose acknowledged deposits in at least one of a few
     rounds: if it never does, the model cuts nothing and the sync test
     proves nothing, and the test fails saying so.
@@ -33,6 +37,10 @@
 #define WAIT_MS 30000  //  the longest any condition is waited for
 #define ASYNC_ROUNDS 3 //  rounds of async before the test gives up
 #define REPORT_SIZE 65536
+#define ACCOUNTS 16         //  account/p0..p15, funded, for the transfers
+#define FUNDING 1000000     //  deposited into each
+#define TRANSFERS 9000      //  Starts sent (enough for LevelDB to switch logs)
+#define TRANSFER_WINDOW 128 //  Starts in flight
 
 typedef struct {
     char dir[256];      //  the test's own directory
@@ -130,6 +138,59 @@ static bool s_command (fixture_t *f, const char *name, char *field)
         fail_msg ("%s %s refused: %s %s", name, text, reply.code, reply.reason);
     client_reply_close (&reply);
     return ok;
+}
+
+//  Sends command name to address with up to three "k=v" fields, its id
+//  made from "powerloss-transfer-" and index, without waiting.
+static void s_send_command (fixture_t *f, const char *address, const char *name, int index, char *a,
+                            char *b, char *c)
+{
+    char text[64];
+    snprintf (text, sizeof text, "powerloss-transfer-%d", index);
+    uint8_t id[ENVELOPE_ID_SIZE];
+    client_id_from_string (text, id);
+    char *fields[] = {a, b, c};
+    int count = c ? 3 : b ? 2 : a ? 1 : 0;
+    uint8_t *payload;
+    size_t size;
+    char error[128];
+    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
+    assert_int_equal (client_send (f->client, &request), 0);
+    free (payload);
+}
+
+//  The index of the Start a reply answers (its correlation id), or -1.
+static int s_transfer_index (const client_reply_t *reply)
+{
+    static uint8_t ids[TRANSFERS][ENVELOPE_ID_SIZE];
+    static bool made;
+    for (int i = 0; !made && i < TRANSFERS; i++) {
+        char text[64];
+        snprintf (text, sizeof text, "powerloss-transfer-%d", i);
+        client_id_from_string (text, ids[i]);
+    }
+    made = true;
+    for (int i = 0; i < TRANSFERS; i++)
+        if (memcmp (ids[i], reply->correlation, ENVELOPE_ID_SIZE) == 0)
+            return i;
+    return -1;
+}
+
+//  Sends command name to address with up to two fields and waits for its
+//  acknowledgement; fails the test on silence or a refusal.
+static void s_call (fixture_t *f, const char *address, const char *name, char *a, char *b)
+{
+    static int calls;
+    s_send_command (f, address, name, TRANSFERS + calls++, a, b, NULL);
+    client_reply_t reply;
+    int rc = client_recv (f->client, 10000, &reply);
+    if (rc)
+        fail_msg ("%s %s: no answer (%s)", address, name, shoal_strerror (rc));
+    if (!reply.ok)
+        fail_msg ("%s %s refused: %s %s", address, name, reply.code, reply.reason);
+    client_reply_close (&reply);
 }
 
 //  The balance of account/a as the running node answers a get (0 if the
@@ -240,6 +301,154 @@ static void test_async_loses_acknowledged_deposits (void **state)
               ASYNC_ROUNDS);
 }
 
+//  The LevelDB log files the node created in the round (powerloss.c's
+//  "create INO NNNNNN.log" lines).
+static int s_logs_created (fixture_t *f)
+{
+    FILE *file = fopen (f->pl_log, "r");
+    assert_non_null (file);
+    char line[1024];
+    int created = 0;
+    while (fgets (line, sizeof line, file)) {
+        unsigned long long ino;
+        char name[512];
+        size_t len;
+        if (sscanf (line, "create %llu %511s", &ino, name) == 2 && (len = strlen (name)) > 4 &&
+            streq (name + len - 4, ".log")) {
+            print_message ("created %s\n", name);
+            created++;
+        }
+    }
+    fclose (file);
+    return created;
+}
+
+//  The node's count of outbox entries awaiting a reply.
+static int64_t s_pending (fixture_t *f)
+{
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    assert_int_equal (client_call (f->client, &request, 10000, &reply), 0);
+    int64_t pending = -1;
+    assert_int_equal (map_int (reply.data, reply.size, "pending", &pending), 0);
+    client_reply_close (&reply);
+    return pending;
+}
+
+//  sync, transfers: a cut while thousands of transfers are half-way keeps
+//  every acknowledged Start, and the books balance once the node finished
+//  them: no money made or lost, no leg done twice.
+static void test_sync_transfers_keep_the_books (void **state)
+{
+    fixture_t *f = *state;
+    snprintf (f->data, sizeof f->data, "%s/data-transfers", f->dir);
+    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-transfers.log", f->dir);
+    s_start (f, "sync", true);
+    for (int i = 0; i < ACCOUNTS; i++) {
+        char address[32], amount[32];
+        snprintf (address, sizeof address, "account/p%d", i);
+        snprintf (amount, sizeof amount, "amount=%d", FUNDING);
+        s_call (f, address, "Open", "owner=powerloss", NULL);
+        s_call (f, address, "Deposit", amount, NULL);
+    }
+    //  Starts with TRANSFER_WINDOW in flight; which ones were acknowledged.
+    bool *acked = calloc (TRANSFERS, sizeof (bool));
+    assert_non_null (acked);
+    int sent = 0, answered = 0, acks = 0;
+    uint64_t rand = 7;
+    int64_t deadline = zclock_mono () + 4 * WAIT_MS;
+    while (answered < TRANSFERS) {
+        while (sent < TRANSFERS && sent - answered < TRANSFER_WINDOW) {
+            rand = rand * 6364136223846793005ULL + 1442695040888963407ULL;
+            int source = (int) ((rand >> 33) % ACCOUNTS);
+            int target = (source + 1 + (int) ((rand >> 40) % (ACCOUNTS - 1))) % ACCOUNTS;
+            char address[32], from[32], to[32], amount[32];
+            snprintf (address, sizeof address, "transfer/p%d", sent);
+            snprintf (from, sizeof from, "from=account/p%d", source);
+            snprintf (to, sizeof to, "to=account/p%d", target);
+            snprintf (amount, sizeof amount, "amount=%d", 1 + (int) ((rand >> 20) % 100));
+            s_send_command (f, address, "Start", sent, from, to, amount);
+            sent++;
+        }
+        client_reply_t reply;
+        int rc = client_recv (f->client, 1000, &reply);
+        if (rc == SHOAL_ETIMEOUT) {
+            if (zclock_mono () > deadline)
+                fail_msg ("%d of %d Starts answered (see %s)", answered, TRANSFERS, f->log);
+            continue;
+        }
+        assert_int_equal (rc, 0);
+        int index = s_transfer_index (&reply);
+        assert_true (index >= 0 && index < TRANSFERS);
+        if (!reply.ok)
+            fail_msg ("Start %d refused: %s %s", index, reply.code, reply.reason);
+        acked[index] = true;
+        acks++;
+        answered++;
+        client_reply_close (&reply);
+    }
+    //  The last Start is just acknowledged: most transfers are half-way.
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+    powerloss_stats_t stats;
+    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    int logs = s_logs_created (f);
+    print_message ("transfers: %d Starts acknowledged; %d log files created; cut: %d files kept "
+                   "(%d restored), %d vanished, %lld bytes dropped, after %d syncs\n",
+                   acks, logs, stats.kept, stats.restored, stats.vanished,
+                   (long long) stats.bytes_cut, stats.syncs);
+    assert_int_equal (stats.overwrites, 0);
+    if (stats.syncs == 0)
+        fail_msg ("the preload saw no sync (see %s)", f->pl_log);
+    //  The node's first log, and at least one more: the cut covered a
+    //  switch of logs, with writes in the old one that only our sync made
+    //  durable.
+    if (logs < 2)
+        fail_msg ("LevelDB created %d log file(s): the run did not switch logs, raise TRANSFERS",
+                  logs);
+
+    //  Without the preload: the node finishes what was half-way.
+    s_start (f, "sync", false);
+    int64_t done_by = zclock_mono () + 4 * WAIT_MS;
+    while (s_pending (f) != 0) {
+        if (zclock_mono () > done_by)
+            fail_msg ("transfers still pending after %d ms (see %s)", 4 * WAIT_MS, f->log);
+        zclock_sleep (50);
+    }
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+
+    books_t *books = books_new ();
+    char *error = NULL;
+    if (books_read_dir (books, f->data, &error) != 0)
+        fail_msg ("cannot read the books in %s: %s", f->data, error ? error : "");
+    books_summary_t summary;
+    int verified = books_verify (books, &summary);
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
+        if (summary.broken[i])
+            print_error ("%s broken: %s\n", books_invariant_name ((books_invariant_t) i),
+                         summary.first[i]);
+    assert_int_equal (verified, 0);
+    assert_int_equal (summary.total, (int64_t) ACCOUNTS * FUNDING);
+    int lost = 0;
+    for (int i = 0; i < TRANSFERS; i++) {
+        char id[32]; //  the books name a transfer without "transfer/"
+        snprintf (id, sizeof id, "p%d", i);
+        const books_transfer_t *transfer = books_transfer (books, id);
+        if (acked[i] && (!transfer || !transfer->started))
+            lost++;
+    }
+    books_destroy (&books);
+    free (acked);
+    if (lost)
+        fail_msg ("%d acknowledged Starts lost in the cut", lost);
+    print_message ("transfers: %zu started, %zu completed, %zu failed, %zu compensated after the "
+                   "cut\n",
+                   summary.started, summary.completed, summary.failed, summary.compensated);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +456,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_async_loses_acknowledged_deposits, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

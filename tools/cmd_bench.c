@@ -34,7 +34,9 @@ static void s_help (FILE *out)
              "                 timestamps (set-up excluded); the wall-clock figure too\n"
              "  latency        per transfer, Started to terminal event (journal, 1 ms steps);\n"
              "                 the Start reply as the client saw it\n"
-             "  node           events/s, commits/s, records and messages per commit and\n"
+             "  node           events/s, commits/s, fsyncs/s (JSON syncs_per_second: in sync\n"
+             "                 durability one fsync covers the commits of every worker\n"
+             "                 written before it), records and messages per commit and\n"
              "                 outbox re-sends over the transfers, from the node's counters\n"
              "                 (the bench's own gets left out); LevelDB records per\n"
              "                 completed transfer (JSON records_per_transfer: the journal's,\n"
@@ -154,6 +156,7 @@ typedef struct {
     bool counters;                     //  the node's figures below are known
     double events_per_second;          //  over seconds
     double commits_per_second;         //  over seconds
+    double syncs_per_second;           //  the node's fsyncs, over seconds
     double records_per_commit;         //  records per LevelDB write
     double records_per_second;         //  LevelDB records written, over seconds
     double records_per_transfer;       //  records over the completed transfers
@@ -194,6 +197,7 @@ static void s_figures (const bank_result_t *r, figures_t *f)
     if (f->seconds > 0) {
         f->events_per_second = (double) (a->events - b->events) / f->seconds;
         f->commits_per_second = (double) commits / f->seconds;
+        f->syncs_per_second = (double) (a->syncs - b->syncs) / f->seconds;
         f->records_per_second = (double) records / f->seconds;
     }
     if (r->completed > 0) {
@@ -249,10 +253,11 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
     printf ("  Start reply    p50 %.1f ms, p99 %.1f ms (client)\n", r->start_reply.p50,
             r->start_reply.p99);
     if (f->counters) {
-        printf ("  node           %.0f events/s, %.0f commits/s, %.1f records/commit, "
-                "%.1f messages/commit, %lld resends, %lld duplicates\n",
-                f->events_per_second, f->commits_per_second, f->records_per_commit,
-                f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
+        printf (
+            "  node           %.0f events/s, %.0f commits/s, %.0f fsyncs/s, %.1f records/commit, "
+            "%.1f messages/commit, %lld resends, %lld duplicates\n",
+            f->events_per_second, f->commits_per_second, f->syncs_per_second, f->records_per_commit,
+            f->messages_per_commit, (long long) f->resends, (long long) f->duplicates);
         printf ("  records        %.0f LevelDB records/s, %.1f per completed transfer "
                 "(%.1f with the projections')\n",
                 f->records_per_second, f->records_per_transfer, f->store_records_per_transfer);
@@ -300,6 +305,7 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
             r->completion.p999, r->completion.max, r->start_reply.p50, r->start_reply.p99);
     s_json_number ("events_per_second", f->counters, f->events_per_second, 1);
     s_json_number ("commits_per_second", f->counters, f->commits_per_second, 1);
+    s_json_number ("syncs_per_second", f->counters, f->syncs_per_second, 1);
     s_json_number ("records_per_commit", f->counters, f->records_per_commit, 2);
     s_json_number ("messages_per_commit", f->counters, f->messages_per_commit, 2);
     s_json_number ("records_per_second", f->counters, f->records_per_second, 1);

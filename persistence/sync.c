@@ -1,0 +1,277 @@
+/*  sync.c - the journal's group sync, in sync durability.
+
+    A commit is one LevelDB write without LevelDB's sync (the record is in
+    the log file, in the OS's cache, and visible to every reader at once),
+    then journal_sync makes it durable: fdatasync of LevelDB's log files,
+    one caller at a time, each covering every write that completed before
+    it began. While one runs, other threads go on writing; the next sync
+    covers all of them at once, so the workers' commits share their
+    fsyncs (LevelDB's own sync write holds its writer queue across the
+    fsync, and our write mutex serialized the rest).
+
+    Why the log files are enough, and which they are:
+
+    - LevelDB appends each write to its current log file (flushed to the
+      OS before leveldb_write returns) and to the memtable. When the
+      memtable is full it opens a new log file and turns the old memtable
+      into a table, which it syncs with the MANIFEST before it deletes the
+      old log. So what a sync must cover is in the log files still there:
+      every one, oldest first (a write may have gone to the old one just
+      before the switch; LevelDB itself never syncs the old one).
+    - The log files are found by listing the directory once, then through
+      inotify: a file created there is queued as an event before create()
+      returns, so a log that a write before this sync went to is seen by
+      it. A log deleted since (its links are 0) was compacted into a synced
+      table and is closed. Without inotify (no instance left), the
+      directory is listed at every sync. A new log's directory entry is
+      synced too (LevelDB does not).
+    - The log is a sequence: a sync that covers a write covers every write
+      before it. So a crash keeps a prefix of the writes, in the order they
+      completed, across workers: what one worker released to another after
+      its write (the release runs after the write) was written later by
+      that other, never kept without its cause.
+
+    What waits for a sync: everything that leaves the node (the front's
+    replies and sends to other nodes, worker.c), and the event log's end as
+    readers see it (journal_log_end: projections never see an event that a
+    crash could take back). What does not: messages between the node's own
+    actors, whose effects are written after their causes.
+
+    A failed fsync stops the process (exit code 3), as PostgreSQL does: the
+    kernel may have dropped the pages it could not write and marked them
+    clean, so no later sync, reopen or read can be trusted to tell what the
+    disk holds. Nothing that waited for it was acknowledged; a restart
+    recovers from what the disk holds.
+
+    Threads: any. sync_lock guards syncing, synced and the list of logs
+    (touched by the one thread that runs the sync, syncing set); write_seq
+    is the write mutex's.
+*/
+#include "journal_internal.h"
+#include "log.h"
+#include <assert.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+//  "NNNNNN.log": LevelDB's log files. Sets *number.
+static bool s_is_log (const char *name, uint64_t *number)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull (name, &end, 10);
+    if (end == name || errno || strcmp (end, ".log") != 0)
+        return false;
+    *number = n;
+    return true;
+}
+
+//  Starts tracking log number (opened read-only: fdatasync needs no more).
+//  Returns true if it is new.
+static bool s_track (journal_t *self, uint64_t number)
+{
+    for (size_t i = 0; i < self->sync_log_count; i++)
+        if (self->sync_logs[i].number == number)
+            return false;
+    if (self->sync_log_count == JOURNAL_SYNC_LOGS_MAX)
+        return false; //  never: LevelDB keeps two at most; the listing finds it again
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%06" PRIu64 ".log", self->dir, number);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false; //  deleted since: compacted into a synced table
+    size_t at = self->sync_log_count;
+    while (at > 0 && self->sync_logs[at - 1].number > number) {
+        self->sync_logs[at] = self->sync_logs[at - 1];
+        at--;
+    }
+    self->sync_logs[at] = (journal_sync_log_t){number, fd};
+    self->sync_log_count++;
+    return true;
+}
+
+//  Lists the directory's log files. Returns the count of new ones, or -1.
+static int s_list (journal_t *self)
+{
+    DIR *dir = opendir (self->dir);
+    if (!dir)
+        return -1;
+    int added = 0;
+    struct dirent *entry;
+    uint64_t number;
+    while ((entry = readdir (dir)))
+        if (s_is_log (entry->d_name, &number) && s_track (self, number))
+            added++;
+    closedir (dir);
+    return added;
+}
+
+//  True if inotify saw a log file created (or lost events) since the last
+//  look, or cannot be read.
+static bool s_logs_changed (journal_t *self)
+{
+    bool changed = false;
+    char buffer[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+    while (true) {
+        ssize_t size = read (self->sync_notify, buffer, sizeof buffer);
+        if (size < 0)
+            return changed || errno != EAGAIN;
+        if (size == 0)
+            return true;
+        for (char *at = buffer; at < buffer + size;) {
+            struct inotify_event *event = (struct inotify_event *) at;
+            uint64_t number;
+            if ((event->mask & IN_Q_OVERFLOW) || (event->len && s_is_log (event->name, &number)))
+                changed = true;
+            at += sizeof (struct inotify_event) + event->len;
+        }
+    }
+}
+
+//  Finds the logs a sync must cover; syncs the directory if one is new.
+//  Returns 0 or an errno.
+static int s_find_logs (journal_t *self)
+{
+    if (!self->sync_listed && self->sync_notify < 0) {
+        self->sync_notify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+        if (self->sync_notify >= 0 &&
+            inotify_add_watch (self->sync_notify, self->dir, IN_CREATE | IN_MOVED_TO) < 0) {
+            close (self->sync_notify);
+            self->sync_notify = -1;
+        }
+    }
+    bool list = !self->sync_listed || self->sync_notify < 0 || s_logs_changed (self);
+    if (!list)
+        return 0;
+    int added = s_list (self);
+    if (added < 0)
+        return errno ? errno : EIO;
+    self->sync_listed = true;
+    if (added == 0)
+        return 0;
+    int dir = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = dir >= 0 && fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
+    if (dir >= 0)
+        close (dir);
+    return rc;
+}
+
+//  fdatasync of every log still there, oldest first. Returns 0 or an errno.
+static int s_sync_logs (journal_t *self)
+{
+    int rc = s_find_logs (self);
+    for (size_t i = 0; rc == 0 && i < self->sync_log_count;) {
+        journal_sync_log_t *log = &self->sync_logs[i];
+        struct stat st;
+        if (fstat (log->fd, &st) == 0 && st.st_nlink == 0) { //  compacted and deleted
+            close (log->fd);
+            memmove (log, log + 1, (self->sync_log_count - i - 1) * sizeof *log);
+            self->sync_log_count--;
+            continue;
+        }
+        if (fdatasync (log->fd) != 0)
+            rc = errno ? errno : EIO;
+        i++;
+    }
+    //  An open store always has its log: none found is no sync at all.
+    return rc == 0 && self->sync_log_count == 0 ? ENOENT : rc;
+}
+
+void journal_sync_init (journal_t *self, bool group)
+{
+    self->sync_group = group;
+    self->sync_notify = -1;
+    pthread_mutex_init (&self->sync_lock, NULL);
+    pthread_cond_init (&self->sync_done, NULL);
+}
+
+void journal_sync_close (journal_t *self)
+{
+    for (size_t i = 0; i < self->sync_log_count; i++)
+        close (self->sync_logs[i].fd);
+    self->sync_log_count = 0;
+    if (self->sync_notify >= 0)
+        close (self->sync_notify);
+    self->sync_notify = -1;
+    pthread_cond_destroy (&self->sync_done);
+    pthread_mutex_destroy (&self->sync_lock);
+}
+
+void journal_sync_wrote (journal_t *self, uint64_t log_next)
+{
+    self->write_seq++;
+    atomic_store (&self->written, self->write_seq);
+    if (!self->sync_group) {
+        atomic_store (&self->synced, self->write_seq);
+        atomic_store (&self->log_end, log_next);
+    }
+}
+
+uint64_t journal_written (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->written);
+}
+
+uint64_t journal_synced (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->synced);
+}
+
+uint64_t journal_syncs (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->syncs);
+}
+
+int journal_sync (journal_t *self, uint64_t upto)
+{
+    assert (self);
+    if (atomic_load (&self->synced) >= upto)
+        return 0;
+    pthread_mutex_lock (&self->sync_lock);
+    while (atomic_load (&self->synced) < upto) {
+        if (self->syncing) { //  another thread's: it may cover ours
+            pthread_cond_wait (&self->sync_done, &self->sync_lock);
+            continue;
+        }
+        self->syncing = true;
+        pthread_mutex_unlock (&self->sync_lock);
+        //  What this sync covers: every write that completed before it.
+        pthread_mutex_lock (&self->writing);
+        uint64_t target = self->write_seq;
+        uint64_t log_target = self->log_next;
+        pthread_mutex_unlock (&self->writing);
+        int rc = s_sync_logs (self);
+        if (rc) {
+            log_error ("journal %s: cannot make its writes durable (fdatasync of its log: %s); "
+                       "stopping the node: nothing that waited for it was acknowledged, and a "
+                       "restart recovers from what the disk holds",
+                       self->dir, strerror (rc));
+            _exit (3);
+        }
+        atomic_fetch_add (&self->syncs, 1);
+        pthread_mutex_lock (&self->sync_lock);
+        self->syncing = false;
+        if (target > atomic_load (&self->synced))
+            atomic_store (&self->synced, target);
+        if (log_target > atomic_load (&self->log_end))
+            atomic_store (&self->log_end, log_target);
+        pthread_cond_broadcast (&self->sync_done);
+    }
+    pthread_mutex_unlock (&self->sync_lock);
+    return 0;
+}
+
+int journal_sync_all (journal_t *self)
+{
+    assert (self);
+    return journal_sync (self, journal_written (self));
+}
