@@ -21,6 +21,12 @@
         overwrite INO OFF   a write below the file's synced length (the model
                             cannot undo it: powerloss_apply counts them)
 
+    With $SHOALPL_FAIL_LOG_SYNCS=N, the disk stops writing LevelDB's logs
+    after N syncs of them: every later fsync/fdatasync of a file there
+    named *.log fails with EIO, syncs nothing, and is logged as
+
+        failsync INO        a sync that failed (nothing made durable)
+
     INO is the file's inode number, NAME a path relative to $SHOALPL_DIR.
     Before an unlink, or a rename over an existing file, the file is
     hard-linked as $SHOALPL_LOG.grave/INO, so that a cut that undoes the
@@ -85,6 +91,10 @@ static ssize_t (*real_pwrite) (int, const void *, size_t, off_t);
 static ssize_t (*real_writev) (int, const struct iovec *, int);
 static int (*real_fsync) (int);
 static int (*real_fdatasync) (int);
+//  $SHOALPL_FAIL_LOG_SYNCS: log syncs that succeed before they fail (-1:
+//  none fails).
+static long s_fail_after = -1;
+static long s_log_syncs;
 static int (*real_sync_file_range) (int, off_t, off_t, unsigned int);
 static int (*real_rename) (const char *, const char *);
 static int (*real_close) (int);
@@ -186,6 +196,9 @@ __attribute__ ((constructor)) static void s_init (void)
         s_dir[--s_dir_len] = 0;
     snprintf (s_grave, sizeof s_grave, "%s.grave", log);
     mkdir (s_grave, 0700);
+    const char *fail = getenv ("SHOALPL_FAIL_LOG_SYNCS");
+    if (fail && *fail)
+        s_fail_after = strtol (fail, NULL, 10);
     s_log = real_open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (s_log >= 0)
         s_log_line ("start %d\n", (int) getpid ());
@@ -369,9 +382,30 @@ static void s_synced (int fd)
     errno = saved;
 }
 
+//  True if this sync of fd must fail: a *.log file there, past the count.
+static bool s_sync_fails (int fd)
+{
+    if (s_fail_after < 0 || fd < 0 || fd >= FD_MAX || !s_fds[fd].name || s_fds[fd].is_dir)
+        return false;
+    size_t len = strlen (s_fds[fd].name);
+    if (len < 4 || strcmp (s_fds[fd].name + len - 4, ".log") != 0)
+        return false;
+    pthread_mutex_lock (&s_lock);
+    bool fails = s_log_syncs++ >= s_fail_after;
+    struct stat st;
+    if (fails && fstat (fd, &st) == 0)
+        s_log_line ("failsync %llu\n", (unsigned long long) st.st_ino);
+    pthread_mutex_unlock (&s_lock);
+    return fails;
+}
+
 EXPORT int fsync (int fd)
 {
     s_resolve ();
+    if (s_sync_fails (fd)) {
+        errno = EIO;
+        return -1;
+    }
     int rc = real_fsync (fd);
     if (rc == 0)
         s_synced (fd);
@@ -381,6 +415,10 @@ EXPORT int fsync (int fd)
 EXPORT int fdatasync (int fd)
 {
     s_resolve ();
+    if (s_sync_fails (fd)) {
+        errno = EIO;
+        return -1;
+    }
     int rc = real_fdatasync (fd);
     if (rc == 0)
         s_synced (fd);

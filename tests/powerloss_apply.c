@@ -149,7 +149,8 @@ static int s_replay_line (replay_t *r, const char *line, powerloss_stats_t *stat
         stats->dirsyncs++;
     } else if (strncmp (line, "overwrite ", 10) == 0)
         stats->overwrites++;
-    else if (strncmp (line, "range ", 6) == 0 || strncmp (line, "start ", 6) == 0)
+    else if (strncmp (line, "range ", 6) == 0 || strncmp (line, "start ", 6) == 0 ||
+             strncmp (line, "failsync ", 9) == 0) //  made nothing durable
         ;
     else if (strncmp (line, "error ", 6) == 0)
         return -1;

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,10 +38,12 @@
 #define WAIT_MS 30000  //  the longest any condition is waited for
 #define ASYNC_ROUNDS 3 //  rounds of async before the test gives up
 #define REPORT_SIZE 65536
-#define ACCOUNTS 16         //  account/p0..p15, funded, for the transfers
-#define FUNDING 1000000     //  deposited into each
-#define TRANSFERS 9000      //  Starts sent (enough for LevelDB to switch logs)
-#define TRANSFER_WINDOW 128 //  Starts in flight
+#define ACCOUNTS 16          //  account/p0..p15, funded, for the transfers
+#define FUNDING 1000000      //  deposited into each
+#define TRANSFERS 60000      //  Starts at most: until LevelDB switched logs, and AFTER more
+#define AFTER 3000           //  Starts sent after the switch was seen
+#define TRANSFER_WINDOW 128  //  Starts in flight
+#define FAIL_SYNCS_AFTER 100 //  log syncs that succeed before the disk fails
 
 typedef struct {
     char dir[256];      //  the test's own directory
@@ -50,8 +53,9 @@ typedef struct {
     char pl_log[320];   //  powerloss.c's side log (one per round)
     node_child_t node;
     client_t *client;
-    int next_id;   //  deposits sent so far (each its own id)
-    int64_t acked; //  deposits of this round acknowledged
+    int next_id;    //  deposits sent so far (each its own id)
+    int64_t acked;  //  deposits of this round acknowledged
+    int fail_syncs; //  preloaded: log syncs before they fail (-1: none fails)
     char report[REPORT_SIZE];
 } fixture_t;
 
@@ -61,6 +65,7 @@ static int s_setup (void **state)
     assert_int_equal (bench_temp_dir ("shoal-test-powerloss", f->dir, sizeof f->dir), 0);
     snprintf (f->endpoint, sizeof f->endpoint, "ipc://%s/node.ipc", f->dir);
     snprintf (f->log, sizeof f->log, "%s/node.log", f->dir);
+    f->fail_syncs = -1;
     *state = f;
     return 0;
 }
@@ -88,6 +93,11 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         setenv ("LD_PRELOAD", library, 1);
         setenv ("SHOALPL_DIR", f->data, 1);
         setenv ("SHOALPL_LOG", f->pl_log, 1);
+        if (f->fail_syncs >= 0) {
+            char fail[32];
+            snprintf (fail, sizeof fail, "%d", f->fail_syncs);
+            setenv ("SHOALPL_FAIL_LOG_SYNCS", fail, 1);
+        }
         //  The node is ASan-built in CI: the preloaded library comes before
         //  ASan's runtime in the list, which ASan refuses unless told.
         char with[1100];
@@ -101,6 +111,7 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         unsetenv ("LD_PRELOAD");
         unsetenv ("SHOALPL_DIR");
         unsetenv ("SHOALPL_LOG");
+        unsetenv ("SHOALPL_FAIL_LOG_SYNCS");
         if (old_asan)
             setenv ("ASAN_OPTIONS", asan, 1);
         else
@@ -140,15 +151,22 @@ static bool s_command (fixture_t *f, const char *name, char *field)
     return ok;
 }
 
-//  Sends command name to address with up to three "k=v" fields, its id
-//  made from "powerloss-transfer-" and index, without waiting.
+//  The id of command index: "powerloss" and the index, big-endian.
+static void s_index_id (int index, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    memset (id, 0, ENVELOPE_ID_SIZE);
+    memcpy (id, "powerloss", 9);
+    for (int i = 0; i < 4; i++)
+        id[ENVELOPE_ID_SIZE - 1 - i] = (uint8_t) ((unsigned) index >> (8 * i));
+}
+
+//  Sends command name to address with up to three "k=v" fields, with the
+//  id of index, without waiting.
 static void s_send_command (fixture_t *f, const char *address, const char *name, int index, char *a,
                             char *b, char *c)
 {
-    char text[64];
-    snprintf (text, sizeof text, "powerloss-transfer-%d", index);
     uint8_t id[ENVELOPE_ID_SIZE];
-    client_id_from_string (text, id);
+    s_index_id (index, id);
     char *fields[] = {a, b, c};
     int count = c ? 3 : b ? 2 : a ? 1 : 0;
     uint8_t *payload;
@@ -161,21 +179,17 @@ static void s_send_command (fixture_t *f, const char *address, const char *name,
     free (payload);
 }
 
-//  The index of the Start a reply answers (its correlation id), or -1.
+//  The index of the command a reply answers (its correlation id), or -1.
 static int s_transfer_index (const client_reply_t *reply)
 {
-    static uint8_t ids[TRANSFERS][ENVELOPE_ID_SIZE];
-    static bool made;
-    for (int i = 0; !made && i < TRANSFERS; i++) {
-        char text[64];
-        snprintf (text, sizeof text, "powerloss-transfer-%d", i);
-        client_id_from_string (text, ids[i]);
-    }
-    made = true;
-    for (int i = 0; i < TRANSFERS; i++)
-        if (memcmp (ids[i], reply->correlation, ENVELOPE_ID_SIZE) == 0)
-            return i;
-    return -1;
+    uint8_t id[ENVELOPE_ID_SIZE];
+    s_index_id (0, id);
+    if (memcmp (id, reply->correlation, ENVELOPE_ID_SIZE - 4) != 0)
+        return -1;
+    unsigned index = 0;
+    for (int i = ENVELOPE_ID_SIZE - 4; i < ENVELOPE_ID_SIZE; i++)
+        index = index << 8 | reply->correlation[i];
+    return (int) index;
 }
 
 //  Sends command name to address with up to two fields and waits for its
@@ -301,26 +315,38 @@ static void test_async_loses_acknowledged_deposits (void **state)
               ASYNC_ROUNDS);
 }
 
-//  The LevelDB log files the node created in the round (powerloss.c's
-//  "create INO NNNNNN.log" lines).
-static int s_logs_created (fixture_t *f)
+//  The whole of a small file, NUL-terminated (the caller frees it), or NULL.
+static char *s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    char *text = calloc (1, 1 << 20);
+    if (text)
+        fread (text, 1, (1 << 20) - 1, file);
+    fclose (file);
+    return text;
+}
+
+//  Counts the LevelDB log files the node created (powerloss.c's "create
+//  INO NNNNNN.log" lines) into *created, reading the side log on from
+//  *offset (a running node's: it grows).
+static void s_logs_created (fixture_t *f, long *offset, int *created)
 {
     FILE *file = fopen (f->pl_log, "r");
     assert_non_null (file);
+    assert_int_equal (fseek (file, *offset, SEEK_SET), 0);
     char line[1024];
-    int created = 0;
-    while (fgets (line, sizeof line, file)) {
+    while (fgets (line, sizeof line, file) && strchr (line, '\n')) {
+        *offset += (long) strlen (line);
         unsigned long long ino;
         char name[512];
         size_t len;
         if (sscanf (line, "create %llu %511s", &ino, name) == 2 && (len = strlen (name)) > 4 &&
-            streq (name + len - 4, ".log")) {
-            print_message ("created %s\n", name);
-            created++;
-        }
+            streq (name + len - 4, ".log"))
+            (*created)++;
     }
     fclose (file);
-    return created;
 }
 
 //  The node's count of outbox entries awaiting a reply.
@@ -352,14 +378,22 @@ static void test_sync_transfers_keep_the_books (void **state)
         s_call (f, address, "Open", "owner=powerloss", NULL);
         s_call (f, address, "Deposit", amount, NULL);
     }
-    //  Starts with TRANSFER_WINDOW in flight; which ones were acknowledged.
+    //  Starts with TRANSFER_WINDOW in flight, until LevelDB switched to a
+    //  new log (its first, and one more) and AFTER more were sent; which
+    //  ones were acknowledged.
     bool *acked = calloc (TRANSFERS, sizeof (bool));
     assert_non_null (acked);
-    int sent = 0, answered = 0, acks = 0;
+    int sent = 0, answered = 0, acks = 0, logs = 0, last = TRANSFERS;
+    long offset = 0;
     uint64_t rand = 7;
     int64_t deadline = zclock_mono () + 4 * WAIT_MS;
-    while (answered < TRANSFERS) {
-        while (sent < TRANSFERS && sent - answered < TRANSFER_WINDOW) {
+    while (answered < sent || sent < last) {
+        if (logs < 2 && sent % 500 == 0 && sent > 0 && sent - answered < TRANSFER_WINDOW) {
+            s_logs_created (f, &offset, &logs);
+            if (logs >= 2)
+                last = sent + AFTER < TRANSFERS ? sent + AFTER : TRANSFERS;
+        }
+        while (sent < last && sent - answered < TRANSFER_WINDOW) {
             rand = rand * 6364136223846793005ULL + 1442695040888963407ULL;
             int source = (int) ((rand >> 33) % ACCOUNTS);
             int target = (source + 1 + (int) ((rand >> 40) % (ACCOUNTS - 1))) % ACCOUNTS;
@@ -370,17 +404,21 @@ static void test_sync_transfers_keep_the_books (void **state)
             snprintf (amount, sizeof amount, "amount=%d", 1 + (int) ((rand >> 20) % 100));
             s_send_command (f, address, "Start", sent, from, to, amount);
             sent++;
+            if (sent % 500 == 0)
+                break; //  a look at the side log
         }
+        if (answered == sent)
+            continue;
         client_reply_t reply;
         int rc = client_recv (f->client, 1000, &reply);
         if (rc == SHOAL_ETIMEOUT) {
             if (zclock_mono () > deadline)
-                fail_msg ("%d of %d Starts answered (see %s)", answered, TRANSFERS, f->log);
+                fail_msg ("%d of %d Starts answered (see %s)", answered, sent, f->log);
             continue;
         }
         assert_int_equal (rc, 0);
         int index = s_transfer_index (&reply);
-        assert_true (index >= 0 && index < TRANSFERS);
+        assert_true (index >= 0 && index < sent);
         if (!reply.ok)
             fail_msg ("Start %d refused: %s %s", index, reply.code, reply.reason);
         acked[index] = true;
@@ -394,7 +432,7 @@ static void test_sync_transfers_keep_the_books (void **state)
     powerloss_stats_t stats;
     if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
         fail_msg ("the cut failed: %s", f->report);
-    int logs = s_logs_created (f);
+    s_logs_created (f, &offset, &logs);
     print_message ("transfers: %d Starts acknowledged; %d log files created; cut: %d files kept "
                    "(%d restored), %d vanished, %lld bytes dropped, after %d syncs\n",
                    acks, logs, stats.kept, stats.restored, stats.vanished,
@@ -406,8 +444,8 @@ static void test_sync_transfers_keep_the_books (void **state)
     //  switch of logs, with writes in the old one that only our sync made
     //  durable.
     if (logs < 2)
-        fail_msg ("LevelDB created %d log file(s): the run did not switch logs, raise TRANSFERS",
-                  logs);
+        fail_msg ("LevelDB created %d log file(s) for %d transfers: it never switched logs", logs,
+                  sent);
 
     //  Without the preload: the node finishes what was half-way.
     s_start (f, "sync", false);
@@ -433,7 +471,7 @@ static void test_sync_transfers_keep_the_books (void **state)
     assert_int_equal (verified, 0);
     assert_int_equal (summary.total, (int64_t) ACCOUNTS * FUNDING);
     int lost = 0;
-    for (int i = 0; i < TRANSFERS; i++) {
+    for (int i = 0; i < sent; i++) {
         char id[32]; //  the books name a transfer without "transfer/"
         snprintf (id, sizeof id, "p%d", i);
         const books_transfer_t *transfer = books_transfer (books, id);
@@ -449,6 +487,81 @@ static void test_sync_transfers_keep_the_books (void **state)
                    summary.started, summary.completed, summary.failed, summary.compensated);
 }
 
+//  sync, a disk that stops writing the log: the first fsync that fails
+//  stops the node (exit code 3, the cause on stderr) before anything it
+//  could not make durable is acknowledged; after the cut and a restart
+//  every acknowledged deposit is there and none is there twice.
+static void test_failed_sync_stops_the_node (void **state)
+{
+    fixture_t *f = *state;
+    snprintf (f->data, sizeof f->data, "%s/data-failsync", f->dir);
+    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-failsync.log", f->dir);
+    f->fail_syncs = FAIL_SYNCS_AFTER;
+    s_start (f, "sync", true);
+    f->fail_syncs = -1;
+    int sent = 0, acked = 0;
+    bool silent = false;
+    while (!silent && sent < 5000) {
+        char text[64];
+        snprintf (text, sizeof text, "powerloss-failsync-%d", sent);
+        uint8_t id[ENVELOPE_ID_SIZE];
+        client_id_from_string (text, id);
+        char *field = sent == 0 ? "owner=powerloss" : "amount=1";
+        uint8_t *payload;
+        size_t size;
+        char error[128];
+        assert_int_equal (client_fields (1, &field, &payload, &size, error, sizeof error), 0);
+        envelope_t request;
+        client_request (&request, ENVELOPE_COMMAND, id, "account/a", sent == 0 ? "Open" : "Deposit",
+                        payload, size);
+        client_reply_t reply;
+        int rc = client_call (f->client, &request, 5000, &reply);
+        free (payload);
+        if (rc == 0) {
+            if (!reply.ok)
+                fail_msg ("command %d refused: %s %s", sent, reply.code, reply.reason);
+            acked += sent > 0;
+            client_reply_close (&reply);
+        } else
+            silent = true;
+        sent++;
+    }
+    if (!silent)
+        fail_msg ("%d commands acknowledged: no fsync failed (see %s)", sent, f->pl_log);
+    int status = 0;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    pid_t pid = 0;
+    while ((pid = waitpid (f->node.pid, &status, WNOHANG)) == 0 && zclock_mono () < deadline)
+        zclock_sleep (10);
+    if (pid != f->node.pid)
+        fail_msg ("the node is still running after its fsync failed (see %s)", f->log);
+    f->node.pid = 0;
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 3)
+        fail_msg ("the node ended with wait status %d, not exit code 3 (see %s)", status, f->log);
+    char *text = s_read_file (f->log);
+    assert_non_null (text);
+    if (!strstr (text, "cannot make its writes durable"))
+        fail_msg ("the node's stderr does not say why it stopped (see %s)", f->log);
+    free (text);
+
+    client_destroy (&f->client);
+    powerloss_stats_t stats;
+    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    assert_int_equal (stats.overwrites, 0);
+    s_start (f, "sync", false);
+    int64_t balance = s_balance (f);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_equal (s_books_balance (f), balance);
+    print_message ("failed sync: %d deposits acknowledged, %d sent; balance %lld after the cut\n",
+                   acked, sent - 1, (long long) balance);
+    if (balance < acked)
+        fail_msg ("%lld acknowledged deposits lost", (long long) (acked - balance));
+    if (balance > sent - 1)
+        fail_msg ("balance %lld: more than the %d deposits sent", (long long) balance, sent - 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +570,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_async_loses_acknowledged_deposits, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
