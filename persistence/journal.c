@@ -445,6 +445,7 @@ void journal_destroy (journal_t **self_p)
     if (!self_p || !*self_p)
         return;
     journal_t *self = *self_p;
+    journal_sync_stop (self);
     if (self->db) {
         journal_sync_all (self); //  a clean close leaves every write durable
         leveldb_close (self->db);
@@ -615,6 +616,8 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
     }
     *written = self->write_seq;
     pthread_mutex_unlock (&self->writing);
+    if (rc == 0)
+        journal_sync_wanted (self);
     return rc;
 }
 

@@ -134,6 +134,18 @@ int journal_sync (journal_t *self, uint64_t upto);
 //  journal_sync of every write completed so far.
 int journal_sync_all (journal_t *self);
 
+//  Starts a thread that syncs whenever a write is not durable yet (sync
+//  durability; nothing in async), so that no writer has to wait for a sync
+//  it does not need: the node's, whose front holds what leaves it until
+//  journal_synced covers it. Stopped by journal_sync_stop or
+//  journal_destroy. Returns 0, SHOAL_ENOMEM or SHOAL_EIO (no eventfd).
+int journal_sync_start (journal_t *self);
+void journal_sync_stop (journal_t *self);
+
+//  While the syncer runs: a file descriptor (an eventfd) that becomes
+//  readable after each sync, for poll (read it to clear it); else -1.
+int journal_sync_fd (journal_t *self);
+
 //  Syncs run so far (each covering one or more writes).
 uint64_t journal_syncs (journal_t *self);
 

@@ -69,6 +69,11 @@ struct _journal_t {
     bool sync_listed;             //  dir was listed once
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;
+    int sync_event;             //  eventfd: +1 after each sync (journal_sync_fd)
+    pthread_t syncer;           //  the thread that syncs (journal_sync_start)
+    atomic_bool syncer_on;      //  it runs
+    bool syncer_stop;           //  it is to stop (under sync_lock)
+    pthread_cond_t sync_wanted; //  a write wants a sync (under sync_lock)
 };
 
 //  The group sync (sync.c). init: before the store is shared; group: sync
@@ -77,6 +82,8 @@ struct _journal_t {
 void journal_sync_init (journal_t *self, bool group);
 void journal_sync_close (journal_t *self);
 void journal_sync_wrote (journal_t *self, uint64_t log_next);
+//  After a write, outside the write mutex: wakes the syncer thread.
+void journal_sync_wanted (journal_t *self);
 
 //  The log's tail (logtail.c). push: a record just written (under the
 //  write mutex), at first with count events; a record that does not follow

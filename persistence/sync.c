@@ -31,11 +31,16 @@
       its write (the release runs after the write) was written later by
       that other, never kept without its cause.
 
-    What waits for a sync: everything that leaves the node (the front's
-    replies and sends to other nodes, worker.c), and the event log's end as
-    readers see it (journal_log_end: projections never see an event that a
-    crash could take back). What does not: messages between the node's own
-    actors, whose effects are written after their causes.
+    What waits for a sync: everything that leaves the node (the front holds
+    clients' replies and sends to other nodes: runtime/front.c), and the
+    event log's end as readers see it (journal_log_end: projections never
+    see an event that a crash could take back). What does not: messages
+    between the node's own actors, whose effects are written after their
+    causes. In a node the syncs run on a thread of their own (the syncer,
+    journal_sync_start), one as soon as the last ended if anything was
+    written meanwhile, and an eventfd tells the front after each; callers
+    that want a write durable on return (journal_batch_commit, metadata)
+    call journal_sync and wait for the sync that covers it, or run it.
 
     A failed fsync stops the process (exit code 3), as PostgreSQL does: the
     kernel may have dropped the pages it could not write and marked them
@@ -56,6 +61,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -187,12 +193,83 @@ void journal_sync_init (journal_t *self, bool group)
 {
     self->sync_group = group;
     self->sync_notify = -1;
+    self->sync_event = group ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
     pthread_mutex_init (&self->sync_lock, NULL);
     pthread_cond_init (&self->sync_done, NULL);
+    pthread_cond_init (&self->sync_wanted, NULL);
+}
+
+//  The syncer: syncs whenever a write is not durable yet.
+static void *s_syncer (void *arg)
+{
+    journal_t *self = arg;
+    pthread_mutex_lock (&self->sync_lock);
+    while (!self->syncer_stop) {
+        uint64_t written = atomic_load (&self->written);
+        if (atomic_load (&self->synced) < written) {
+            pthread_mutex_unlock (&self->sync_lock);
+            journal_sync (self, written);
+            pthread_mutex_lock (&self->sync_lock);
+        } else
+            pthread_cond_wait (&self->sync_wanted, &self->sync_lock);
+    }
+    pthread_mutex_unlock (&self->sync_lock);
+    return NULL;
+}
+
+int journal_sync_start (journal_t *self)
+{
+    assert (self);
+    if (!self->sync_group || atomic_load (&self->syncer_on))
+        return 0;
+    if (self->sync_event < 0)
+        return SHOAL_EIO;
+    self->syncer_stop = false;
+    if (pthread_create (&self->syncer, NULL, s_syncer, self) != 0)
+        return SHOAL_ENOMEM;
+    atomic_store (&self->syncer_on, true);
+    return 0;
+}
+
+int journal_sync_fd (journal_t *self)
+{
+    assert (self);
+    return atomic_load (&self->syncer_on) ? self->sync_event : -1;
+}
+
+void journal_sync_wanted (journal_t *self)
+{
+    if (!atomic_load (&self->syncer_on))
+        return;
+    pthread_mutex_lock (&self->sync_lock);
+    pthread_cond_signal (&self->sync_wanted);
+    pthread_mutex_unlock (&self->sync_lock);
+}
+
+//  Stops the syncer thread, if it runs.
+static void s_syncer_stop (journal_t *self)
+{
+    if (!atomic_load (&self->syncer_on))
+        return;
+    pthread_mutex_lock (&self->sync_lock);
+    self->syncer_stop = true;
+    pthread_cond_signal (&self->sync_wanted);
+    pthread_mutex_unlock (&self->sync_lock);
+    pthread_join (self->syncer, NULL);
+    atomic_store (&self->syncer_on, false);
+}
+
+void journal_sync_stop (journal_t *self)
+{
+    s_syncer_stop (self);
 }
 
 void journal_sync_close (journal_t *self)
 {
+    s_syncer_stop (self);
+    if (self->sync_event >= 0)
+        close (self->sync_event);
+    self->sync_event = -1;
     for (size_t i = 0; i < self->sync_log_count; i++)
         close (self->sync_logs[i].fd);
     self->sync_log_count = 0;
@@ -200,6 +277,7 @@ void journal_sync_close (journal_t *self)
         close (self->sync_notify);
     self->sync_notify = -1;
     pthread_cond_destroy (&self->sync_done);
+    pthread_cond_destroy (&self->sync_wanted);
     pthread_mutex_destroy (&self->sync_lock);
 }
 
@@ -265,6 +343,11 @@ int journal_sync (journal_t *self, uint64_t upto)
         if (log_target > atomic_load (&self->log_end))
             atomic_store (&self->log_end, log_target);
         pthread_cond_broadcast (&self->sync_done);
+        if (self->sync_event >= 0) { //  the front holds what waits for it
+            uint64_t one = 1;
+            ssize_t wrote = write (self->sync_event, &one, sizeof one);
+            (void) wrote; //  full: it is readable anyway
+        }
     }
     pthread_mutex_unlock (&self->sync_lock);
     return 0;

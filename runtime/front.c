@@ -29,6 +29,8 @@ static zsock_t *s_socket (int type, int hwm)
     return socket;
 }
 
+static void s_drop_held (front_t *self);
+
 front_t *front_new (const front_config_t *config, char **error)
 {
     front_t *self = calloc (1, sizeof (front_t));
@@ -106,6 +108,7 @@ void front_destroy (front_t **self_p)
     front_t *self = *self_p;
     if (!self)
         return;
+    s_drop_held (self);
     if (self->push)
         for (int i = 0; i < self->config.config->workers; i++)
             zsock_destroy (&self->push[i]);
@@ -427,9 +430,99 @@ static void s_from_worker (front_t *self, const uint8_t *r, size_t r_size, const
         self->counters.bad_frames++;
 }
 
-//  What the workers pushed: [route, frame], or a bundle of them (what one
-//  commit sent, bundle.h), each handled in turn. Returns false when
-//  nothing was waiting.
+//  One message the workers pushed: [route, frame], or a bundle of them
+//  (what one commit sent, bundle.h), each handled in turn.
+static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
+{
+    const uint8_t *r = zmq_msg_data (route);
+    size_t r_size = zmq_msg_size (route);
+    if (r_size == 1 && r[0] == BUNDLE_ROUTE) {
+        bundle_reader_t reader = {zmq_msg_data (frame), zmq_msg_size (frame)};
+        const uint8_t *each, *data;
+        size_t each_size, size;
+        int rc;
+        while ((rc = bundle_next (&reader, &each, &each_size, &data, &size)) == 1)
+            s_from_worker (self, each, each_size, data, size);
+        if (rc < 0)
+            self->counters.bad_frames++;
+    } else
+        s_from_worker (self, r, r_size, zmq_msg_data (frame), zmq_msg_size (frame));
+}
+
+//  --------------------------------------------------------------------------
+//  What leaves the node
+//
+//  In sync durability a worker's commit is written, not yet durable, when
+//  it sends what the commit caused (persistence/sync.c): the journal's
+//  syncer thread makes it durable a moment later. Messages between the
+//  node's own actors need not wait (their effects are written after their
+//  causes, and a crash keeps a prefix of the writes); what leaves the node
+//  does, here: a message that comes while journal_synced is behind
+//  journal_written is held, with that count, until a sync covers it (the
+//  syncer's eventfd wakes the loop), and every later one queues behind it,
+//  in order. Nothing is held in async durability.
+
+//  Holds the message (moved from route and frame). Out of memory it is
+//  dropped, as a send that fails: a client asks again, an outbox re-sends.
+static void s_hold (front_t *self, uint64_t written, zmq_msg_t *route, zmq_msg_t *frame)
+{
+    if (self->held_count == self->held_cap) {
+        size_t cap = self->held_cap ? 2 * self->held_cap : 64;
+        front_held_t *ring = malloc (cap * sizeof (front_held_t));
+        if (!ring) {
+            self->counters.dropped++;
+            return;
+        }
+        for (size_t i = 0; i < self->held_count; i++) //  unwrapped, oldest first
+            ring[i] = self->held[(self->held_head + i) % self->held_cap];
+        free (self->held);
+        self->held = ring;
+        self->held_head = 0;
+        self->held_cap = cap;
+    }
+    front_held_t *held = &self->held[(self->held_head + self->held_count++) % self->held_cap];
+    held->written = written;
+    zmq_msg_init (&held->route);
+    zmq_msg_init (&held->frame);
+    zmq_msg_move (&held->route, route);
+    zmq_msg_move (&held->frame, frame);
+}
+
+//  Handles the held messages that the last sync covered, in order.
+static void s_release_held (front_t *self)
+{
+    if (self->held_count == 0)
+        return;
+    uint64_t synced = journal_synced (self->config.config->journal);
+    while (self->held_count && self->held[self->held_head].written <= synced) {
+        front_held_t *held = &self->held[self->held_head];
+        s_worker_message (self, &held->route, &held->frame);
+        zmq_msg_close (&held->route);
+        zmq_msg_close (&held->frame);
+        self->held_head = (self->held_head + 1) % self->held_cap;
+        self->held_count--;
+    }
+}
+
+//  Drops what is held (the front stops): a client asks again, an outbox
+//  re-sends.
+static void s_drop_held (front_t *self)
+{
+    while (self->held_count) {
+        front_held_t *held = &self->held[self->held_head];
+        zmq_msg_close (&held->route);
+        zmq_msg_close (&held->frame);
+        self->held_head = (self->held_head + 1) % self->held_cap;
+        self->held_count--;
+    }
+    free (self->held);
+    self->held = NULL;
+    self->held_cap = 0;
+}
+
+//  Takes one message the workers pushed: handled at once, or held until
+//  the writes before it are durable. Returns false when nothing was
+//  waiting.
 static bool s_recv_worker (front_t *self)
 {
     void *replies = zsock_resolve (self->replies);
@@ -438,19 +531,12 @@ static bool s_recv_worker (front_t *self)
     zmq_msg_init (&frame);
     bool got = zmq_msg_recv (&route, replies, ZMQ_DONTWAIT) != -1;
     if (got && zmq_msg_more (&route) && zmq_msg_recv (&frame, replies, 0) != -1) {
-        const uint8_t *r = zmq_msg_data (&route);
-        size_t r_size = zmq_msg_size (&route);
-        if (r_size == 1 && r[0] == BUNDLE_ROUTE) {
-            bundle_reader_t reader = {zmq_msg_data (&frame), zmq_msg_size (&frame)};
-            const uint8_t *each, *data;
-            size_t each_size, size;
-            int rc;
-            while ((rc = bundle_next (&reader, &each, &each_size, &data, &size)) == 1)
-                s_from_worker (self, each, each_size, data, size);
-            if (rc < 0)
-                self->counters.bad_frames++;
-        } else
-            s_from_worker (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame));
+        journal_t *journal = self->config.config->journal;
+        uint64_t written = journal_written (journal);
+        if (self->held_count || journal_synced (journal) < written)
+            s_hold (self, written, &route, &frame);
+        else
+            s_worker_message (self, &route, &frame);
     }
     zmq_msg_close (&route);
     zmq_msg_close (&frame);
@@ -505,9 +591,12 @@ void front_run (front_t *self)
     zmq_pollitem_t items[FRONT_POLL_MAX];
     items[0] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
     items[1] = (zmq_pollitem_t){zsock_resolve (self->replies), 0, ZMQ_POLLIN, 0};
-    int count = 2;
+    //  The journal's syncer: readable after each sync (-1: none, never).
+    int synced = journal_sync_fd (self->config.config->journal);
+    items[2] = (zmq_pollitem_t){NULL, synced, synced >= 0 ? ZMQ_POLLIN : 0, 0};
+    int count = 3;
     if (self->config.peers)
-        count += peers_poll_items (self->config.peers, items + 2, FRONT_POLL_MAX - 2);
+        count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
     while (!zsys_interrupted) {
         long timeout = self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500;
         if (front_replies_holding (self->client_replies))
@@ -518,12 +607,19 @@ void front_run (front_t *self)
                 continue;
             break;
         }
+        if (items[2].revents & ZMQ_POLLIN) {
+            uint64_t syncs;
+            ssize_t got = read (synced, &syncs, sizeof syncs);
+            (void) got; //  cleared; what is durable is journal_synced
+        }
         //  Replies first, so a busy client cannot starve them.
+        s_release_held (self);
         for (int n = 0; n < 4096 && (items[1].revents & ZMQ_POLLIN); n++)
             if (!s_recv_worker (self))
                 break;
+        s_release_held (self);
         if (self->config.peers)
-            peers_process (self->config.peers, items + 2, s_on_peer, self);
+            peers_process (self->config.peers, items + 3, s_on_peer, self);
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
             if (!s_recv_client (self))
                 break;

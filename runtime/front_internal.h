@@ -15,7 +15,7 @@
 #define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
-#define FRONT_POLL_MAX (2 + 1 + 2 * 64)
+#define FRONT_POLL_MAX (3 + 1 + 2 * 64)
 #define FRONT_GATHER_MS 5000          //  a node-wide query waits this long for its workers at most
 #define FRONT_CLIENT_HWM 1000         //  replies ZeroMQ queues for one client at most
 #define FRONT_CLIENT_BYTES (1u << 20) //  and their bytes at most (but one reply)
@@ -66,8 +66,17 @@ typedef struct {
     int64_t stall_ms, now; //  as the workers said
 } gather_t;
 
+//  A message a worker pushed, held until the writes before it are durable
+//  (front.c, "What leaves the node").
+typedef struct {
+    uint64_t written; //  journal_written when it came
+    zmq_msg_t route, frame;
+} front_held_t;
+
 struct _front_t {
     front_config_t config;
+    front_held_t *held; //  a ring, oldest first (front.c)
+    size_t held_head, held_count, held_cap;
     char *endpoint;                  //  bound, owned
     zsock_t *router;                 //  clients
     zsock_t *replies;                //  PULL from workers

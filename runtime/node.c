@@ -240,6 +240,15 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     }
     //  The shard count is fixed when the store is made (journal_open).
     o->shards = journal_shards (self->journal);
+    //  In sync durability a thread makes the commits durable, and the
+    //  front holds what leaves the node until it has (front.c).
+    *code = journal_sync_start (self->journal);
+    if (*code) {
+        *error =
+            zsys_sprintf ("cannot start the journal's sync thread: %s", shoal_strerror (*code));
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     *code = s_check_owner (self, error);
     if (*code) {
         if (!*error)
