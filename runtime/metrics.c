@@ -193,7 +193,8 @@ int metrics_write (const metrics_config_t *config, FILE *out)
 #undef METRICS_SERIES
     s_histogram (out, workers, offsetof (worker_stats_t, commit_seconds), HISTOGRAM_SECONDS,
                  "shoal_commit_duration_seconds",
-                 "Time of a group commit's LevelDB write, fsync included");
+                 "Time of a group commit's LevelDB write (in sync durability its fsync is shared: "
+                 "shoal_syncs_total)");
     s_histogram (out, workers, offsetof (worker_stats_t, turn_seconds), HISTOGRAM_SECONDS,
                  "shoal_turn_duration_seconds", "Time of one message's turn (handler and staging)");
     s_histogram (out, workers, offsetof (worker_stats_t, batch_messages), HISTOGRAM_SIZES,

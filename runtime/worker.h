@@ -32,7 +32,7 @@ typedef struct {
 #define WORKER_STATS_FIELD(name, description) atomic_uint_fast64_t name;
     SHOAL_COUNTERS (WORKER_STATS_FIELD)
 #undef WORKER_STATS_FIELD
-    histogram_t commit_seconds; //  a group commit's LevelDB write, fsync included (ns)
+    histogram_t commit_seconds; //  a group commit's LevelDB write (ns; sync.c's fsync apart)
     histogram_t turn_seconds;   //  one message's turn, from decode to staged (ns)
     histogram_t batch_messages; //  messages per group commit
 } worker_stats_t;
