@@ -125,6 +125,11 @@ uint64_t journal_reopens (journal_t *self);
 uint64_t journal_written (journal_t *self);
 uint64_t journal_synced (journal_t *self);
 
+//  journal_written once no write is under way: a write is readable a moment
+//  before it is counted, so a thread that read the store and wants what it
+//  read durable syncs up to this (after its read), not journal_written.
+uint64_t journal_written_all (journal_t *self);
+
 //  Returns once the first upto writes are durable: at once if they are,
 //  else after a sync of the store's log files (one thread's sync covers
 //  every write before it; the others wait for it, or run the next). A sync

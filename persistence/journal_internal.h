@@ -26,6 +26,7 @@
 typedef struct _log_tail_t log_tail_t; //  the log's latest records (logtail.c)
 
 #define JOURNAL_SYNC_LOGS_MAX 16 //  LevelDB log files a sync covers at most
+#define JOURNAL_SYNC_RETRY_MS 10 //  logs not found: looked for again after
 typedef struct {
     uint64_t number; //  NNNNNN.log
     int fd;          //  read-only
@@ -66,7 +67,9 @@ struct _journal_t {
     pthread_cond_t sync_done;     //  a sync ended
     bool syncing;                 //  a thread runs a sync (under sync_lock)
     int sync_notify;              //  inotify on dir, -1 (under the running sync)
-    bool sync_listed;             //  dir was listed once
+    bool sync_listed;             //  dir was listed, nothing missed since
+    bool sync_notify_lost;        //  the watch ended: list at every sync
+    int64_t sync_warned_at;       //  logs not found: last warned (mono ms)
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;
     int sync_event;             //  eventfd: +1 after each sync (journal_sync_fd)

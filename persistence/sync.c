@@ -79,19 +79,21 @@ static bool s_is_log (const char *name, uint64_t *number)
 }
 
 //  Starts tracking log number (opened read-only: fdatasync needs no more).
-//  Returns true if it is new.
-static bool s_track (journal_t *self, uint64_t number)
+//  Returns 1 if it is new, 0 if it was tracked or is gone (deleted since:
+//  compacted into a synced table), else an errno (it is there and cannot be
+//  opened: no sync may pass it by).
+static int s_track (journal_t *self, uint64_t number)
 {
     for (size_t i = 0; i < self->sync_log_count; i++)
         if (self->sync_logs[i].number == number)
-            return false;
+            return 0;
     if (self->sync_log_count == JOURNAL_SYNC_LOGS_MAX)
-        return false; //  never: LevelDB keeps two at most; the listing finds it again
+        return ENFILE; //  LevelDB keeps two at most: something else is wrong
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/%06" PRIu64 ".log", self->dir, number);
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false; //  deleted since: compacted into a synced table
+        return errno == ENOENT ? 0 : (errno ? errno : EIO);
     size_t at = self->sync_log_count;
     while (at > 0 && self->sync_logs[at - 1].number > number) {
         self->sync_logs[at] = self->sync_logs[at - 1];
@@ -99,52 +101,70 @@ static bool s_track (journal_t *self, uint64_t number)
     }
     self->sync_logs[at] = (journal_sync_log_t){number, fd};
     self->sync_log_count++;
-    return true;
+    return 1;
 }
 
-//  Lists the directory's log files. Returns the count of new ones, or -1.
-static int s_list (journal_t *self)
+//  Lists the directory's log files into the tracked ones. Returns 0 and
+//  sets *added to the count of new ones, or an errno.
+static int s_list (journal_t *self, int *added)
 {
+    *added = 0;
     DIR *dir = opendir (self->dir);
     if (!dir)
-        return -1;
-    int added = 0;
+        return errno ? errno : EIO;
+    int rc = 0;
     struct dirent *entry;
     uint64_t number;
-    while ((entry = readdir (dir)))
-        if (s_is_log (entry->d_name, &number) && s_track (self, number))
-            added++;
+    while (rc == 0 && (entry = readdir (dir))) {
+        if (!s_is_log (entry->d_name, &number))
+            continue;
+        int tracked = s_track (self, number);
+        if (tracked == 1)
+            (*added)++;
+        else if (tracked != 0)
+            rc = tracked;
+    }
     closedir (dir);
-    return added;
+    return rc;
 }
 
-//  True if inotify saw a log file created (or lost events) since the last
-//  look, or cannot be read.
+//  True if inotify saw a log file created (or lost events, or the watch
+//  ended) since the last look, or cannot be read. A watch that ended
+//  (IN_IGNORED, IN_UNMOUNT) is closed: every sync lists the directory.
 static bool s_logs_changed (journal_t *self)
 {
-    bool changed = false;
+    bool changed = false, ended = false;
     char buffer[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
     while (true) {
         ssize_t size = read (self->sync_notify, buffer, sizeof buffer);
-        if (size < 0)
-            return changed || errno != EAGAIN;
-        if (size == 0)
-            return true;
+        if (size <= 0) {
+            if (size == 0 || errno != EAGAIN)
+                changed = ended = true;
+            break;
+        }
         for (char *at = buffer; at < buffer + size;) {
             struct inotify_event *event = (struct inotify_event *) at;
             uint64_t number;
+            if (event->mask & (IN_IGNORED | IN_UNMOUNT))
+                changed = ended = true;
             if ((event->mask & IN_Q_OVERFLOW) || (event->len && s_is_log (event->name, &number)))
                 changed = true;
             at += sizeof (struct inotify_event) + event->len;
         }
     }
+    if (ended) {
+        close (self->sync_notify);
+        self->sync_notify = -1;
+        self->sync_notify_lost = true;
+    }
+    return changed;
 }
 
 //  Finds the logs a sync must cover; syncs the directory if one is new.
-//  Returns 0 or an errno.
+//  Returns 0, or an errno: then the next sync lists the directory again.
 static int s_find_logs (journal_t *self)
 {
-    if (!self->sync_listed && self->sync_notify < 0) {
+    if (!self->sync_listed && self->sync_notify < 0 && !self->sync_notify_lost) {
         self->sync_notify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
         if (self->sync_notify >= 0 &&
             inotify_add_watch (self->sync_notify, self->dir, IN_CREATE | IN_MOVED_TO) < 0) {
@@ -152,26 +172,39 @@ static int s_find_logs (journal_t *self)
             self->sync_notify = -1;
         }
     }
+    //  The watch first, then the listing: a log made between them is an
+    //  event, seen at the next sync.
     bool list = !self->sync_listed || self->sync_notify < 0 || s_logs_changed (self);
     if (!list)
         return 0;
-    int added = s_list (self);
-    if (added < 0)
-        return errno ? errno : EIO;
-    self->sync_listed = true;
-    if (added == 0)
-        return 0;
+    int added;
+    int rc = s_list (self, &added);
+    self->sync_listed = rc == 0;
+    if (rc || added == 0)
+        return rc;
     int dir = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = dir >= 0 && fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
+    rc = dir >= 0 && fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
     if (dir >= 0)
         close (dir);
     return rc;
 }
 
-//  fdatasync of every log still there, oldest first. Returns 0 or an errno.
-static int s_sync_logs (journal_t *self)
+//  Sets *value to at least to (other threads move it too: a reopen's
+//  recovery sets the log's end).
+static void s_raise (atomic_uint_fast64_t *value, uint64_t to)
+{
+    uint_fast64_t was = atomic_load (value);
+    while (was < to && !atomic_compare_exchange_weak (value, &was, to))
+        ;
+}
+
+//  fdatasync of every log still there, oldest first. Returns 0 or an
+//  errno; *found is false when the logs could not be found (listed, or
+//  one opened), true when an fdatasync failed.
+static int s_sync_logs (journal_t *self, bool *found)
 {
     int rc = s_find_logs (self);
+    *found = rc == 0;
     for (size_t i = 0; rc == 0 && i < self->sync_log_count;) {
         journal_sync_log_t *log = &self->sync_logs[i];
         struct stat st;
@@ -186,7 +219,12 @@ static int s_sync_logs (journal_t *self)
         i++;
     }
     //  An open store always has its log: none found is no sync at all.
-    return rc == 0 && self->sync_log_count == 0 ? ENOENT : rc;
+    if (rc == 0 && self->sync_log_count == 0) {
+        self->sync_listed = false;
+        *found = false;
+        rc = ENOENT;
+    }
+    return rc;
 }
 
 void journal_sync_init (journal_t *self, bool group)
@@ -225,9 +263,11 @@ int journal_sync_start (journal_t *self)
     if (self->sync_event < 0)
         return SHOAL_EIO;
     self->syncer_stop = false;
-    if (pthread_create (&self->syncer, NULL, s_syncer, self) != 0)
+    atomic_store (&self->syncer_on, true); //  before any write can miss it
+    if (pthread_create (&self->syncer, NULL, s_syncer, self) != 0) {
+        atomic_store (&self->syncer_on, false);
         return SHOAL_ENOMEM;
-    atomic_store (&self->syncer_on, true);
+    }
     return 0;
 }
 
@@ -284,17 +324,26 @@ void journal_sync_close (journal_t *self)
 void journal_sync_wrote (journal_t *self, uint64_t log_next)
 {
     self->write_seq++;
-    atomic_store (&self->written, self->write_seq);
-    if (!self->sync_group) {
+    if (!self->sync_group) { //  synced first: no reader sees it behind
         atomic_store (&self->synced, self->write_seq);
         atomic_store (&self->log_end, log_next);
     }
+    atomic_store (&self->written, self->write_seq);
 }
 
 uint64_t journal_written (journal_t *self)
 {
     assert (self);
     return atomic_load (&self->written);
+}
+
+uint64_t journal_written_all (journal_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->writing); //  a write under way counts itself first
+    uint64_t written = self->write_seq;
+    pthread_mutex_unlock (&self->writing);
+    return written;
 }
 
 uint64_t journal_synced (journal_t *self)
@@ -327,21 +376,34 @@ int journal_sync (journal_t *self, uint64_t upto)
         uint64_t target = self->write_seq;
         uint64_t log_target = self->log_next;
         pthread_mutex_unlock (&self->writing);
-        int rc = s_sync_logs (self);
-        if (rc) {
+        bool found;
+        int rc = s_sync_logs (self, &found);
+        if (rc && found) {
             log_error ("journal %s: cannot make its writes durable (fdatasync of its log: %s); "
                        "stopping the node: nothing that waited for it was acknowledged, and a "
                        "restart recovers from what the disk holds",
                        self->dir, strerror (rc));
             _exit (3);
         }
-        atomic_fetch_add (&self->syncs, 1);
+        if (rc) {
+            //  The logs cannot be found (out of descriptors, say): nothing
+            //  is taken as durable; the next sync lists them again.
+            int64_t now = zclock_mono ();
+            if (now - self->sync_warned_at >= 1000) {
+                log_warn ("journal %s: cannot find its log files to sync them (%s); what waits "
+                          "for them waits, and they are looked for again",
+                          self->dir, strerror (rc));
+                self->sync_warned_at = now;
+            }
+            zclock_sleep (JOURNAL_SYNC_RETRY_MS);
+        } else
+            atomic_fetch_add (&self->syncs, 1);
         pthread_mutex_lock (&self->sync_lock);
         self->syncing = false;
-        if (target > atomic_load (&self->synced))
-            atomic_store (&self->synced, target);
-        if (log_target > atomic_load (&self->log_end))
-            atomic_store (&self->log_end, log_target);
+        if (rc == 0) {
+            s_raise (&self->synced, target);
+            s_raise (&self->log_end, log_target);
+        }
         pthread_cond_broadcast (&self->sync_done);
         if (self->sync_event >= 0) { //  the front holds what waits for it
             uint64_t one = 1;

@@ -313,7 +313,13 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
 {
     uint8_t *payload;
     size_t size;
-    int rc = deadletter_list (self->config.config->journal, request, &payload, &size);
+    journal_t *journal = self->config.config->journal;
+    int rc = deadletter_list (journal, request, &payload, &size);
+    //  What it read leaves the node once durable (a worker's record is
+    //  readable before its sync): a short wait of the front's, for a
+    //  command operators run by hand.
+    if (rc == 0)
+        journal_sync (journal, journal_written_all (journal));
     if (rc == 0) {
         front_reply (self, route, route_size, request, payload, size);
         free (payload);
@@ -460,7 +466,9 @@ static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
 //  does, here: a message that comes while journal_synced is behind
 //  journal_written is held, with that count, until a sync covers it (the
 //  syncer's eventfd wakes the loop), and every later one queues behind it,
-//  in order. Nothing is held in async durability.
+//  in order. Nothing is held in async durability. Past
+//  FRONT_HELD_BYTES_MAX held, the front stops taking the workers' messages
+//  until a sync lets some go: the workers' queues fill and hold them back.
 
 //  Holds the message (moved from route and frame). Out of memory it is
 //  dropped, as a send that fails: a client asks again, an outbox re-sends.
@@ -473,8 +481,16 @@ static void s_hold (front_t *self, uint64_t written, zmq_msg_t *route, zmq_msg_t
             self->counters.dropped++;
             return;
         }
-        for (size_t i = 0; i < self->held_count; i++) //  unwrapped, oldest first
-            ring[i] = self->held[(self->held_head + i) % self->held_cap];
+        for (size_t i = 0; i < self->held_count; i++) { //  unwrapped, oldest first
+            front_held_t *from = &self->held[(self->held_head + i) % self->held_cap];
+            ring[i].written = from->written;
+            zmq_msg_init (&ring[i].route);
+            zmq_msg_init (&ring[i].frame);
+            zmq_msg_move (&ring[i].route, &from->route);
+            zmq_msg_move (&ring[i].frame, &from->frame);
+            zmq_msg_close (&from->route);
+            zmq_msg_close (&from->frame);
+        }
         free (self->held);
         self->held = ring;
         self->held_head = 0;
@@ -486,6 +502,7 @@ static void s_hold (front_t *self, uint64_t written, zmq_msg_t *route, zmq_msg_t
     zmq_msg_init (&held->frame);
     zmq_msg_move (&held->route, route);
     zmq_msg_move (&held->frame, frame);
+    self->held_bytes += zmq_msg_size (&held->route) + zmq_msg_size (&held->frame);
 }
 
 //  Handles the held messages that the last sync covered, in order.
@@ -497,6 +514,7 @@ static void s_release_held (front_t *self)
     while (self->held_count && self->held[self->held_head].written <= synced) {
         front_held_t *held = &self->held[self->held_head];
         s_worker_message (self, &held->route, &held->frame);
+        self->held_bytes -= zmq_msg_size (&held->route) + zmq_msg_size (&held->frame);
         zmq_msg_close (&held->route);
         zmq_msg_close (&held->frame);
         self->held_head = (self->held_head + 1) % self->held_cap;
@@ -518,6 +536,7 @@ static void s_drop_held (front_t *self)
     free (self->held);
     self->held = NULL;
     self->held_cap = 0;
+    self->held_bytes = 0;
 }
 
 //  Takes one message the workers pushed: handled at once, or held until
@@ -533,7 +552,8 @@ static bool s_recv_worker (front_t *self)
     if (got && zmq_msg_more (&route) && zmq_msg_recv (&frame, replies, 0) != -1) {
         journal_t *journal = self->config.config->journal;
         uint64_t written = journal_written (journal);
-        if (self->held_count || journal_synced (journal) < written)
+        if (journal_sync_fd (journal) >= 0 &&
+            (self->held_count || journal_synced (journal) < written))
             s_hold (self, written, &route, &frame);
         else
             s_worker_message (self, &route, &frame);
@@ -615,9 +635,13 @@ void front_run (front_t *self)
         //  Replies first, so a busy client cannot starve them.
         s_release_held (self);
         for (int n = 0; n < 4096 && (items[1].revents & ZMQ_POLLIN); n++)
-            if (!s_recv_worker (self))
+            if (self->held_bytes >= FRONT_HELD_BYTES_MAX || !s_recv_worker (self))
                 break;
         s_release_held (self);
+        //  Past FRONT_HELD_BYTES_MAX held (the disk is slow) the workers'
+        //  messages wait in their queue, whose bound then holds the
+        //  workers back, until a sync lets the held ones go.
+        items[1].events = self->held_bytes < FRONT_HELD_BYTES_MAX ? ZMQ_POLLIN : 0;
         if (self->config.peers)
             peers_process (self->config.peers, items + 3, s_on_peer, self);
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
