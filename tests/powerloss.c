@@ -21,6 +21,10 @@
         overwrite INO OFF   a write below the file's synced length (the model
                             cannot undo it: powerloss_apply counts them)
 
+    With $SHOALPL_SLOW_LOG_SYNC_MS=M, each fsync/fdatasync of a file there
+    named *.log first sleeps M ms (a slow disk): what waits for a sync waits
+    that long, and a SIGKILL in that time finds it not durable.
+
     With $SHOALPL_FAIL_LOG_SYNCS=N, the disk stops writing LevelDB's logs
     after N syncs of them: every later fsync/fdatasync of a file there
     named *.log fails with EIO, syncs nothing, and is logged as
@@ -95,6 +99,7 @@ static int (*real_fdatasync) (int);
 //  none fails).
 static long s_fail_after = -1;
 static long s_log_syncs;
+static long s_slow_ms; //  $SHOALPL_SLOW_LOG_SYNC_MS
 static int (*real_sync_file_range) (int, off_t, off_t, unsigned int);
 static int (*real_rename) (const char *, const char *);
 static int (*real_close) (int);
@@ -199,6 +204,9 @@ __attribute__ ((constructor)) static void s_init (void)
     const char *fail = getenv ("SHOALPL_FAIL_LOG_SYNCS");
     if (fail && *fail)
         s_fail_after = strtol (fail, NULL, 10);
+    const char *slow = getenv ("SHOALPL_SLOW_LOG_SYNC_MS");
+    if (slow && *slow)
+        s_slow_ms = strtol (slow, NULL, 10);
     s_log = real_open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (s_log >= 0)
         s_log_line ("start %d\n", (int) getpid ());
@@ -382,13 +390,24 @@ static void s_synced (int fd)
     errno = saved;
 }
 
-//  True if this sync of fd must fail: a *.log file there, past the count.
-static bool s_sync_fails (int fd)
+//  True if fd is a file there named *.log (one of LevelDB's logs).
+static bool s_is_log_fd (int fd)
 {
-    if (s_fail_after < 0 || fd < 0 || fd >= FD_MAX || !s_fds[fd].name || s_fds[fd].is_dir)
+    if (fd < 0 || fd >= FD_MAX || !s_fds[fd].name || s_fds[fd].is_dir)
         return false;
     size_t len = strlen (s_fds[fd].name);
-    if (len < 4 || strcmp (s_fds[fd].name + len - 4, ".log") != 0)
+    return len >= 4 && strcmp (s_fds[fd].name + len - 4, ".log") == 0;
+}
+
+//  True if this sync of fd must fail: a *.log file there, past the count.
+//  With $SHOALPL_SLOW_LOG_SYNC_MS, a log's sync sleeps first.
+static bool s_sync_fails (int fd)
+{
+    if (!s_is_log_fd (fd))
+        return false;
+    if (s_slow_ms > 0)
+        usleep ((useconds_t) s_slow_ms * 1000);
+    if (s_fail_after < 0)
         return false;
     pthread_mutex_lock (&s_lock);
     bool fails = s_log_syncs++ >= s_fail_after;

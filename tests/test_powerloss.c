@@ -44,6 +44,8 @@
 #define AFTER 3000           //  Starts sent after the switch was seen
 #define TRANSFER_WINDOW 128  //  Starts in flight
 #define FAIL_SYNCS_AFTER 100 //  log syncs that succeed before the disk fails
+#define SLOW_SYNC_MS 40      //  a slow disk's log fsync
+#define SLOW_DEPOSITS 30     //  deposits, one at a time, on it
 
 typedef struct {
     char dir[256];      //  the test's own directory
@@ -56,6 +58,7 @@ typedef struct {
     int next_id;    //  deposits sent so far (each its own id)
     int64_t acked;  //  deposits of this round acknowledged
     int fail_syncs; //  preloaded: log syncs before they fail (-1: none fails)
+    int slow_ms;    //  preloaded: each log sync sleeps this long first (0: none)
     char report[REPORT_SIZE];
 } fixture_t;
 
@@ -93,6 +96,11 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         setenv ("LD_PRELOAD", library, 1);
         setenv ("SHOALPL_DIR", f->data, 1);
         setenv ("SHOALPL_LOG", f->pl_log, 1);
+        if (f->slow_ms > 0) {
+            char slow[32];
+            snprintf (slow, sizeof slow, "%d", f->slow_ms);
+            setenv ("SHOALPL_SLOW_LOG_SYNC_MS", slow, 1);
+        }
         if (f->fail_syncs >= 0) {
             char fail[32];
             snprintf (fail, sizeof fail, "%d", f->fail_syncs);
@@ -112,6 +120,7 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         unsetenv ("SHOALPL_DIR");
         unsetenv ("SHOALPL_LOG");
         unsetenv ("SHOALPL_FAIL_LOG_SYNCS");
+        unsetenv ("SHOALPL_SLOW_LOG_SYNC_MS");
         if (old_asan)
             setenv ("ASAN_OPTIONS", asan, 1);
         else
@@ -562,6 +571,51 @@ static void test_failed_sync_stops_the_node (void **state)
         fail_msg ("balance %lld: more than the %d deposits sent", (long long) balance, sent - 1);
 }
 
+//  sync, a slow disk (each fsync of the log takes SLOW_SYNC_MS): a reply
+//  leaves the node only once the fsync that covers its commit ended, so
+//  each deposit takes at least that long, and a SIGKILL at once after the
+//  last acknowledgement, then the cut, keeps every acknowledged deposit.
+static void test_replies_wait_for_the_sync (void **state)
+{
+    fixture_t *f = *state;
+    snprintf (f->data, sizeof f->data, "%s/data-slow", f->dir);
+    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-slow.log", f->dir);
+    f->slow_ms = SLOW_SYNC_MS;
+    s_start (f, "sync", true);
+    f->slow_ms = 0;
+    f->acked = 0;
+    s_command (f, "Open", "owner=powerloss");
+    int64_t quickest = INT64_MAX;
+    for (int i = 0; i < SLOW_DEPOSITS; i++) {
+        int64_t started = zclock_usecs ();
+        if (s_command (f, "Deposit", "amount=1"))
+            f->acked++;
+        int64_t took = zclock_usecs () - started;
+        if (took < quickest)
+            quickest = took;
+    }
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL); //  right after the last answer
+    print_message ("slow disk: %lld deposits acknowledged, the quickest in %.1f ms (each log "
+                   "fsync %d ms)\n",
+                   (long long) f->acked, (double) quickest / 1000.0, SLOW_SYNC_MS);
+    if (quickest < SLOW_SYNC_MS * 1000)
+        fail_msg ("a deposit was answered in %.1f ms, before the %d ms fsync of its commit ended",
+                  (double) quickest / 1000.0, SLOW_SYNC_MS);
+    powerloss_stats_t stats;
+    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    assert_int_equal (stats.overwrites, 0);
+    s_start (f, "sync", false);
+    int64_t balance = s_balance (f);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_equal (s_books_balance (f), balance);
+    if (balance != f->acked)
+        fail_msg ("%lld deposits acknowledged, balance %lld after the cut", (long long) f->acked,
+                  (long long) balance);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +625,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
