@@ -1,5 +1,6 @@
 /*  ceiling.c - LevelDB alone on the bench's disk: synced group commits of
-    records shaped like a transfer's (see ceiling.h).
+    records shaped like a transfer's, then the same writes without sync
+    beside a thread that fsyncs the logs (see ceiling.h).
 
     The records follow, in a cycle of 5, what one completed transfer
     writes today: 5 events, the first of which holds the client's inbox
@@ -32,10 +33,15 @@
 #include "node_child.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <leveldb/c.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 //  As journal_open sets them (persistence/journal.c).
 #define STORE_CACHE_BYTES (64u << 20)
@@ -98,6 +104,7 @@ typedef struct {
     leveldb_filterpolicy_t *filter;
     leveldb_cache_t *cache;
     leveldb_writeoptions_t *synced;
+    leveldb_writeoptions_t *lazy; //  the group phase's writes: not synced
     leveldb_writebatch_t *batch;
     uint64_t random;               //  xorshift64* state, never 0
     uint64_t seq[CEILING_STREAMS]; //  each account stream's last event
@@ -215,6 +222,8 @@ static void s_close (run_t *run)
         leveldb_writebatch_destroy (run->batch);
     if (run->synced)
         leveldb_writeoptions_destroy (run->synced);
+    if (run->lazy)
+        leveldb_writeoptions_destroy (run->lazy);
     if (run->options)
         leveldb_options_destroy (run->options);
     if (run->filter)
@@ -239,6 +248,8 @@ static int s_open (run_t *run, const char *dir)
     leveldb_options_set_compression (run->options, leveldb_no_compression);
     run->synced = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (run->synced, 1);
+    run->lazy = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (run->lazy, 0);
     run->batch = leveldb_writebatch_create ();
     char *err = NULL;
     run->db = leveldb_open (run->options, dir, &err);
@@ -292,6 +303,85 @@ static int s_write (run_t *run, size_t records, int ms, ceiling_row_t *row, doub
     return 0;
 }
 
+//  The group phase's syncing thread: fdatasync of every log file in dir,
+//  back to back, as shoal's syncer does (persistence/sync.c), until stop.
+typedef struct {
+    const char *dir;
+    atomic_bool stop;
+    size_t syncs; //  rounds that synced every log there
+    int rc;       //  0, or the errno of a failed fdatasync
+} syncer_t;
+
+static void *s_syncer (void *arg)
+{
+    syncer_t *syncer = arg;
+    while (!atomic_load (&syncer->stop) && syncer->rc == 0) {
+        DIR *dir = opendir (syncer->dir);
+        if (!dir) {
+            syncer->rc = errno ? errno : EIO;
+            break;
+        }
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            size_t len = strlen (entry->d_name);
+            if (len < 5 || strcmp (entry->d_name + len - 4, ".log") != 0)
+                continue;
+            char path[1024];
+            snprintf (path, sizeof path, "%s/%s", syncer->dir, entry->d_name);
+            int fd = open (path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue; //  compacted and deleted
+            if (fdatasync (fd) != 0)
+                syncer->rc = errno ? errno : EIO;
+            close (fd);
+        }
+        closedir (dir);
+        syncer->syncs++;
+    }
+    return NULL;
+}
+
+//  The group phase: batches of records records written without sync, back
+//  to back from one thread, for ms milliseconds, while a second thread
+//  fsyncs the logs back to back. Returns 0 or SHOAL_EIO (said on stderr).
+static int s_write_group (run_t *run, const char *dir, size_t records, int ms, ceiling_row_t *row)
+{
+    syncer_t syncer = {.dir = dir};
+    atomic_init (&syncer.stop, false);
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_syncer, &syncer) != 0) {
+        fprintf (stderr, "shoal bench: --ceiling: cannot start the syncing thread\n");
+        return SHOAL_EIO;
+    }
+    int rc = 0;
+    int64_t start = zclock_usecs (), deadline = start + (int64_t) ms * 1000, now = start;
+    while (now < deadline && rc == 0) {
+        leveldb_writebatch_clear (run->batch);
+        for (size_t i = 0; i < records; i++)
+            s_stage (run);
+        s_stage_log (run);
+        char *err = NULL;
+        leveldb_write (run->db, run->lazy, run->batch, &err);
+        now = zclock_usecs ();
+        if (err) {
+            fprintf (stderr, "shoal bench: --ceiling: a write failed: %s\n", err);
+            leveldb_free (err);
+            rc = SHOAL_EIO;
+        }
+        row->group_commits++;
+        row->group_written += records;
+    }
+    atomic_store (&syncer.stop, true);
+    pthread_join (thread, NULL);
+    if (rc == 0 && syncer.rc) {
+        fprintf (stderr, "shoal bench: --ceiling: an fdatasync failed: %s\n", strerror (syncer.rc));
+        rc = SHOAL_EIO;
+    }
+    row->group_syncs = syncer.syncs;
+    row->group_seconds = (double) (now - start) / 1e6;
+    return rc;
+}
+
 int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, char *dir,
                      size_t dir_size)
 {
@@ -333,10 +423,32 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
     if (rc == 0)
         rc = s_write (run, records, ms, row, &samples, &capacity);
     s_close (run);
-    free (run->log);
-    free (run);
     if (bench_remove_tree (dir) != 0)
         fprintf (stderr, "shoal bench: --ceiling: could not remove all of %s\n", dir);
+    //  Then, in a store of its own, as shoal writes since its group sync.
+    if (rc == 0) {
+        run_t *group = calloc (1, sizeof (run_t));
+        if (!group)
+            rc = SHOAL_ENOMEM;
+        else if (bench_temp_dir ("shoal-ceiling", dir, dir_size) != 0) {
+            fprintf (stderr, "shoal bench: --ceiling: cannot make a temporary directory: %s\n",
+                     strerror (errno));
+            dir[0] = 0;
+            rc = SHOAL_EIO;
+        } else {
+            group->log = run->log;
+            group->random = run->random;
+            rc = s_open (group, dir);
+            if (rc == 0)
+                rc = s_write_group (group, dir, records, ms, row);
+            s_close (group);
+            if (bench_remove_tree (dir) != 0)
+                fprintf (stderr, "shoal bench: --ceiling: could not remove all of %s\n", dir);
+        }
+        free (group);
+    }
+    free (run->log);
+    free (run);
     if (rc == 0 && row->write_seconds > 0) {
         qsort (samples, row->commits, sizeof (double), s_compare_double);
         row->p50_ms = s_percentile (samples, row->commits, 50);
@@ -346,6 +458,11 @@ int ceiling_measure (size_t records, int ms, uint64_t seed, ceiling_row_t *row, 
         row->records_per_second = (double) row->written / row->write_seconds;
         row->wall_records_per_second = (double) row->written / row->seconds;
         row->mb_per_second = (double) row->bytes / row->write_seconds / 1e6;
+    }
+    if (rc == 0 && row->group_seconds > 0) {
+        row->group_commits_per_second = (double) row->group_commits / row->group_seconds;
+        row->group_records_per_second = (double) row->group_written / row->group_seconds;
+        row->group_syncs_per_second = (double) row->group_syncs / row->group_seconds;
     }
     free (samples);
     return rc;

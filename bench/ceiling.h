@@ -8,7 +8,12 @@
     writes); the rate with the staging counted too is given beside them.
 
     One writer thread, as shoal's journal serializes its writes
-    (persistence/journal.c). One thread.
+    (persistence/journal.c). Then the group phase, as shoal writes since
+    its group sync (persistence/sync.c): the same batches written without
+    sync, back to back, in a new store, while a second thread fsyncs
+    LevelDB's log files back to back; its records/s is over the phase's
+    wall clock, its fsyncs/s how often every write so far was made
+    durable. The calling thread writes; the group phase starts one more.
 */
 #ifndef CEILING_H_INCLUDED
 #define CEILING_H_INCLUDED
@@ -33,12 +38,21 @@ typedef struct {
     double wall_records_per_second; //  written / seconds: one thread staging and writing
     double mb_per_second;           //  bytes / write_seconds, in MB (10^6)
     double p50_ms, p99_ms, max_ms;  //  one synced write (leveldb_write), ms
+    //  The group phase: unsynced writes, fsyncs beside them.
+    size_t group_commits;            //  writes done
+    size_t group_written;            //  records in them
+    size_t group_syncs;              //  rounds of fsyncs of every log
+    double group_seconds;            //  the phase's wall clock
+    double group_commits_per_second; //  group_commits / group_seconds
+    double group_records_per_second; //  group_written / group_seconds
+    double group_syncs_per_second;   //  group_syncs / group_seconds
 } ceiling_row_t;
 
 //  Makes a new LevelDB store in a temporary directory (bench_temp_dir:
 //  $TMPDIR or /tmp, where `shoal bench` makes its node's data directory)
 //  with the options journal_open gives shoal's store, writes batches of
-//  records records each, synced, for ms milliseconds, and removes it.
+//  records records each, synced, for ms milliseconds, and removes it; then
+//  the group phase for ms milliseconds in another such store.
 //  Records follow a transfer's mix (see ceiling.c); seed draws the keys.
 //  Fills row. Returns 0, or a negative code (said on stderr); dir gets the
 //  store's path either way ("" if none was made).

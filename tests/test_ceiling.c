@@ -45,6 +45,7 @@ static void test_json (void **state)
     proc_assert_has (out, "\n  batch 1 ");
     proc_assert_has (out, "\n  batch 50 ");
     proc_assert_has (out, " commits/s, ");
+    proc_assert_has (out, "; unsynced, fsyncs beside: ");
 
     char path[256];
     snprintf (path, sizeof path, "%s/ceiling.json", p->dir);
@@ -75,6 +76,12 @@ static void test_json (void **state)
         "    assert abs (r[\"records_per_second\"] * r[\"write_seconds\"] - r[\"records\"]) "
         "<= 0.01 * r[\"records\"] + 1, r\n"
         "    assert r[\"wall_records_per_second\"] <= r[\"records_per_second\"], r\n"
+        "    g = r[\"group\"]\n"
+        "    assert g[\"commits\"] > 0 and g[\"syncs\"] > 0 and g[\"seconds\"] >= 0.2, g\n"
+        "    assert g[\"records\"] == g[\"commits\"] * r[\"records_per_commit\"], g\n"
+        "    assert abs (g[\"records_per_second\"] * g[\"seconds\"] - g[\"records\"]) "
+        "<= 0.01 * g[\"records\"] + 1, g\n"
+        "    assert g[\"syncs_per_second\"] > 0, g\n"
         "print (\"ok\")' %s 2>&1",
         path);
     if (rc != 0)

@@ -109,8 +109,12 @@ static void s_help (FILE *out)
              "  commits/s, records/s and MB/s over the time spent in LevelDB's write (as\n"
              "  if the next batch were always staged, as a node's other worker stages its\n"
              "  own meanwhile), records/s with the staging counted too, and the time of\n"
-             "  one synced write (p50, p99, max) per batch size. The store starts empty:\n"
-             "  a store that holds a long journal compacts more.\n\n"
+             "  one synced write (p50, p99, max) per batch size. Then, for as long, in a\n"
+             "  new store, the group phase, as shoal writes since its group sync: the same\n"
+             "  batches without sync, back to back, while a second thread fsyncs LevelDB's\n"
+             "  log files back to back; records/s and commits/s over its wall clock, and\n"
+             "  fsyncs/s (JSON \"group\"). Each store starts empty: a store that holds a\n"
+             "  long journal compacts more.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
              "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
@@ -355,8 +359,9 @@ static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed
     int major, minor;
     ceiling_leveldb_version (&major, &minor);
     const char *mix = ceiling_mix (&record_bytes);
-    printf ("shoal bench --ceiling: LevelDB %d.%d alone, synced writes from one thread, "
-            "%d ms per batch size, stores in %s (as the bench's data directory)\n",
+    printf ("shoal bench --ceiling: LevelDB %d.%d alone, synced writes from one thread, then "
+            "unsynced ones with fsyncs beside them, %d ms each per batch size, stores in %s "
+            "(as the bench's data directory)\n",
             major, minor, ms, where);
     printf ("  records        %s; %.1f B per record on average, the log's share included\n", mix,
             record_bytes);
@@ -369,10 +374,12 @@ static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed
             return 1;
         const ceiling_row_t *r = &rows[i];
         printf ("  batch %-8zu %.0f commits/s, %.0f records/s (staging too: %.0f), %.1f MB/s; "
-                "a synced write: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu writes)\n",
+                "a synced write: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu writes); "
+                "unsynced, fsyncs beside: %.0f records/s, %.0f commits/s, %.0f fsyncs/s\n",
                 r->records, r->commits_per_second, r->records_per_second,
                 r->wall_records_per_second, r->mb_per_second, r->p50_ms, r->p99_ms, r->max_ms,
-                r->commits);
+                r->commits, r->group_records_per_second, r->group_commits_per_second,
+                r->group_syncs_per_second);
         fflush (stdout);
     }
     if (!json)
@@ -390,9 +397,15 @@ static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed
                 r->write_seconds);
         printf ("\"commits_per_second\":%.1f,\"records_per_second\":%.1f,"
                 "\"wall_records_per_second\":%.1f,\"mb_per_second\":%.2f,"
-                "\"write_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}",
+                "\"write_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},",
                 r->commits_per_second, r->records_per_second, r->wall_records_per_second,
                 r->mb_per_second, r->p50_ms, r->p99_ms, r->max_ms);
+        printf ("\"group\":{\"commits\":%zu,\"records\":%zu,\"syncs\":%zu,\"seconds\":%.3f,"
+                "\"commits_per_second\":%.1f,\"records_per_second\":%.1f,"
+                "\"syncs_per_second\":%.1f}}",
+                r->group_commits, r->group_written, r->group_syncs, r->group_seconds,
+                r->group_commits_per_second, r->group_records_per_second,
+                r->group_syncs_per_second);
     }
     printf ("]}\n");
     return 0;
