@@ -496,6 +496,23 @@ static void test_sync_transfers_keep_the_books (void **state)
                    summary.started, summary.completed, summary.failed, summary.compensated);
 }
 
+//  After the node was killed: applies the cut, starts it again without the
+//  preload, and returns account/a's balance, which the books (every
+//  invariant holding) must agree with.
+static int64_t s_cut_and_count (fixture_t *f)
+{
+    powerloss_stats_t stats;
+    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    assert_int_equal (stats.overwrites, 0);
+    s_start (f, "sync", false);
+    int64_t balance = s_balance (f);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_equal (s_books_balance (f), balance);
+    return balance;
+}
+
 //  sync, a disk that stops writing the log: the first fsync that fails
 //  stops the node (exit code 3, the cause on stderr) before anything it
 //  could not make durable is acknowledged; after the cut and a restart
@@ -554,15 +571,7 @@ static void test_failed_sync_stops_the_node (void **state)
     free (text);
 
     client_destroy (&f->client);
-    powerloss_stats_t stats;
-    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
-        fail_msg ("the cut failed: %s", f->report);
-    assert_int_equal (stats.overwrites, 0);
-    s_start (f, "sync", false);
-    int64_t balance = s_balance (f);
-    client_destroy (&f->client);
-    node_child_stop (&f->node, SIGTERM);
-    assert_int_equal (s_books_balance (f), balance);
+    int64_t balance = s_cut_and_count (f);
     print_message ("failed sync: %d deposits acknowledged, %d sent; balance %lld after the cut\n",
                    acked, sent - 1, (long long) balance);
     if (balance < acked)
@@ -602,15 +611,7 @@ static void test_replies_wait_for_the_sync (void **state)
     if (quickest < SLOW_SYNC_MS * 1000)
         fail_msg ("a deposit was answered in %.1f ms, before the %d ms fsync of its commit ended",
                   (double) quickest / 1000.0, SLOW_SYNC_MS);
-    powerloss_stats_t stats;
-    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
-        fail_msg ("the cut failed: %s", f->report);
-    assert_int_equal (stats.overwrites, 0);
-    s_start (f, "sync", false);
-    int64_t balance = s_balance (f);
-    client_destroy (&f->client);
-    node_child_stop (&f->node, SIGTERM);
-    assert_int_equal (s_books_balance (f), balance);
+    int64_t balance = s_cut_and_count (f);
     if (balance != f->acked)
         fail_msg ("%lld deposits acknowledged, balance %lld after the cut", (long long) f->acked,
                   (long long) balance);
