@@ -103,8 +103,10 @@ static void s_local_purge (worker_t *self)
 static void s_gate (worker_t *self)
 {
     journal_t *journal = self->config->journal;
+    if (journal_sync_fd (journal) >= 0)
+        return;
     uint64_t written = journal_written (journal);
-    if (journal_synced (journal) < written && journal_sync_fd (journal) < 0)
+    if (journal_synced (journal) < written)
         journal_sync (journal, written);
 }
 
@@ -638,7 +640,8 @@ static void s_worker_actor (zsock_t *pipe, void *arg)
         //  Before it waits for work: what it wrote becomes durable (the
         //  event log's end moves on for the projections), if no syncer
         //  thread does it.
-        if (s_poll_timeout (self) != 0 && !(zsock_events (self->pull) & ZMQ_POLLIN))
+        if (journal_sync_fd (self->config->journal) < 0 && s_poll_timeout (self) != 0 &&
+            !(zsock_events (self->pull) & ZMQ_POLLIN))
             s_gate (self);
     }
     //  A clean stop leaves no notes for the next open to fold.
