@@ -612,8 +612,8 @@ void front_run (front_t *self)
     items[0] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
     items[1] = (zmq_pollitem_t){zsock_resolve (self->replies), 0, ZMQ_POLLIN, 0};
     //  The journal's syncer: readable after each sync (-1: none, never).
-    int synced = journal_sync_fd (self->config.config->journal);
-    items[2] = (zmq_pollitem_t){NULL, synced, synced >= 0 ? ZMQ_POLLIN : 0, 0};
+    int sync_fd = journal_sync_fd (self->config.config->journal);
+    items[2] = (zmq_pollitem_t){NULL, sync_fd, sync_fd >= 0 ? ZMQ_POLLIN : 0, 0};
     int count = 3;
     if (self->config.peers)
         count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
@@ -629,7 +629,7 @@ void front_run (front_t *self)
         }
         if (items[2].revents & ZMQ_POLLIN) {
             uint64_t syncs;
-            ssize_t got = read (synced, &syncs, sizeof syncs);
+            ssize_t got = read (sync_fd, &syncs, sizeof syncs);
             (void) got; //  cleared; what is durable is journal_synced
         }
         //  Replies first, so a busy client cannot starve them.
