@@ -29,7 +29,14 @@
       before it. So a crash keeps a prefix of the writes, in the order they
       completed, across workers: what one worker released to another after
       its write (the release runs after the write) was written later by
-      that other, never kept without its cause.
+      that other, never kept without its cause. That holds for what our
+      fsyncs leave behind; a disk that wrote the kernel's own writeback of
+      two log pages out of order, just before a power cut, could keep the
+      later one alone: every open of a GAPLESS store checks the event log
+      for such a gap and refuses it (journal.c, s_verify_all).
+    - A log that is there but cannot be opened (no descriptor left) is
+      never taken for a deleted one: the sync makes nothing durable, says
+      so once a second, and the directory is listed again.
 
     What waits for a sync: everything that leaves the node (the front holds
     clients' replies and sends to other nodes: runtime/front.c), and the
