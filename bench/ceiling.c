@@ -367,6 +367,7 @@ static int s_write_group (run_t *run, const char *dir, size_t records, int ms, c
             fprintf (stderr, "shoal bench: --ceiling: a write failed: %s\n", err);
             leveldb_free (err);
             rc = SHOAL_EIO;
+            break;
         }
         row->group_commits++;
         row->group_written += records;

@@ -66,7 +66,8 @@
     X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
     X (uptime_ms, "milliseconds since the node started")                                           \
     X (store_records, "records its workers and its projections wrote to the node's store")         \
-    X (syncs, "fsyncs that made its store's writes durable, each covering one or more commits")
+    X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "      \
+              "covering one or more commits")
 
 #define SHOAL_METRICS(X)                                                                           \
     X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
@@ -110,7 +111,8 @@
     X (shoal_unread_reply_bytes, gauge, "", n.reply_bytes,                                         \
        "Reply bytes queued and held for clients that have not read them (at most 64 MiB)")         \
     X (shoal_syncs_total, counter, "", n.syncs,                                                    \
-       "Fsyncs that made the store's writes durable, each covering one or more commits")           \
+       "Syncs (fdatasync of the store's log files) that made its writes durable, each covering "   \
+       "one or more commits")                                                                      \
     X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \

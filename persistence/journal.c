@@ -315,9 +315,6 @@ static int s_db_open (journal_t *self, bool create, char **message)
     return rc;
 }
 
-//  Reads every record of the store with its checksums, so that a damaged
-//  table file is found at the start rather than when an actor is read.
-//  Returns 0, or SHOAL_EFORMAT with *message set (free with free()).
 //  True if the event log's record at position first decodes whole: its
 //  header and each of the events it counts.
 static bool s_log_record_whole (journal_t *self, uint64_t first)
@@ -340,6 +337,10 @@ static bool s_log_record_whole (journal_t *self, uint64_t first)
     return whole;
 }
 
+//  Reads every record of the store with its checksums, so that a damaged
+//  table file is found at the start rather than when an actor is read, and
+//  checks that the event log has no gap (below). Returns 0, or
+//  SHOAL_EFORMAT with *message set (free with free()).
 static int s_verify_all (journal_t *self, char **message)
 {
     leveldb_readoptions_t *scan = leveldb_readoptions_create ();
@@ -368,8 +369,10 @@ static int s_verify_all (journal_t *self, char **message)
         size_t offset;
         uint64_t count;
         first = keys_get_be (key + 1, 8);
-        if (keys_log_open (value, value_len, &offset, &count) != 0)
-            continue; //  journal_log_recover reads the last one, and says so
+        if (keys_log_open (value, value_len, &offset, &count) != 0) {
+            logged = false; //  damage, which reads report: no gap to tell from it
+            continue;
+        }
         //  A damaged record may claim a wrong count: then it is damage,
         //  which reads report, not a gap.
         if ((gap = logged && first != expected && s_log_record_whole (self, previous)))

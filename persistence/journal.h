@@ -45,7 +45,8 @@ typedef struct _journal_t journal_t;
 typedef struct _journal_batch_t journal_batch_t;
 
 typedef struct {
-    bool sync;          //  fsync each commit (default true)
+    bool sync;          //  sync durability: commits made durable by fsyncs (sync.c;
+                        //  default true); false: never fsynced
     size_t cache_bytes; //  LevelDB block cache (default 64 MiB)
     int shards;         //  shard count: a new store's (0 = SHOAL_SHARDS_DEFAULT);
                         //  if not 0, an existing store must have as many
@@ -133,7 +134,9 @@ uint64_t journal_written_all (journal_t *self);
 //  Returns once the first upto writes are durable: at once if they are,
 //  else after a sync of the store's log files (one thread's sync covers
 //  every write before it; the others wait for it, or run the next). A sync
-//  that fails stops the process (exit code 3): see sync.c. Returns 0.
+//  that fails stops the process (exit code 3): see sync.c. Returns 0, or
+//  SHOAL_EIO once the journal is closing and its log files cannot be
+//  found (out of descriptors): nothing acknowledged waits for that.
 int journal_sync (journal_t *self, uint64_t upto);
 
 //  journal_sync of every write completed so far.
@@ -505,11 +508,11 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
                              int64_t at, const char *reason);
 
-//  With lazy true, the batch's commits are not synced whatever the
-//  journal's durability: for writes that a crash may lose without harm
-//  because they are made again from what is synced (a projection's rows
-//  and checkpoint, written together, re-applied from the checkpoint that
-//  survived). A later synced commit syncs them too (one log file).
+//  With lazy true, journal_batch_commit returns without waiting for a
+//  sync: for writes that a crash may lose without harm because they are
+//  made again from what is synced (a projection's rows and checkpoint,
+//  written together, re-applied from the checkpoint that survived). In
+//  sync durability the next sync covers them anyway (sync.c).
 void journal_batch_set_lazy (journal_batch_t *self, bool lazy);
 
 //  Number of records staged, and their bytes.

@@ -69,6 +69,8 @@ struct _journal_t {
     int sync_notify;              //  inotify on dir, -1 (under the running sync)
     bool sync_listed;             //  dir was listed, nothing missed since
     bool sync_notify_lost;        //  the watch ended: list at every sync
+    bool sync_dir_due;            //  a new log's name may not be durable yet
+    atomic_bool sync_stopping;    //  closing: a sync that cannot find the logs gives up
     int64_t sync_warned_at;       //  logs not found: last warned (mono ms)
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;

@@ -167,10 +167,13 @@ static bool s_logs_changed (journal_t *self)
     return changed;
 }
 
-//  Finds the logs a sync must cover; syncs the directory if one is new.
-//  Returns 0, or an errno: then the next sync lists the directory again.
-static int s_find_logs (journal_t *self)
+//  Finds the logs a sync must cover; syncs the directory while a new one's
+//  name may not be durable. Returns 0, or an errno: then *found is false
+//  if the logs could not be found (the next sync lists them again, or
+//  tries the directory again), true if the directory's fsync failed.
+static int s_find_logs (journal_t *self, bool *found)
 {
+    *found = false;
     if (!self->sync_listed && self->sync_notify < 0 && !self->sync_notify_lost) {
         self->sync_notify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
         if (self->sync_notify >= 0 &&
@@ -182,17 +185,26 @@ static int s_find_logs (journal_t *self)
     //  The watch first, then the listing: a log made between them is an
     //  event, seen at the next sync.
     bool list = !self->sync_listed || self->sync_notify < 0 || s_logs_changed (self);
-    if (!list)
+    if (list) {
+        int added;
+        int rc = s_list (self, &added);
+        self->sync_listed = rc == 0;
+        if (added)
+            self->sync_dir_due = true;
+        if (rc)
+            return rc;
+    }
+    if (!self->sync_dir_due)
         return 0;
-    int added;
-    int rc = s_list (self, &added);
-    self->sync_listed = rc == 0;
-    if (rc || added == 0)
-        return rc;
     int dir = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    rc = dir >= 0 && fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
-    if (dir >= 0)
-        close (dir);
+    if (dir < 0)
+        return errno ? errno : EIO; //  tried again at the next sync
+    int rc = fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
+    close (dir);
+    if (rc)
+        *found = true; //  a failed fsync: nothing can be trusted
+    else
+        self->sync_dir_due = false;
     return rc;
 }
 
@@ -210,8 +222,9 @@ static void s_raise (atomic_uint_fast64_t *value, uint64_t to)
 //  one opened), true when an fdatasync failed.
 static int s_sync_logs (journal_t *self, bool *found)
 {
-    int rc = s_find_logs (self);
-    *found = rc == 0;
+    int rc = s_find_logs (self, found);
+    if (rc == 0)
+        *found = true;
     for (size_t i = 0; rc == 0 && i < self->sync_log_count;) {
         journal_sync_log_t *log = &self->sync_logs[i];
         struct stat st;
@@ -296,6 +309,7 @@ void journal_sync_wanted (journal_t *self)
 //  Stops the syncer thread, if it runs.
 static void s_syncer_stop (journal_t *self)
 {
+    atomic_store (&self->sync_stopping, true); //  and journal_destroy's last sync
     if (!atomic_load (&self->syncer_on))
         return;
     pthread_mutex_lock (&self->sync_lock);
@@ -405,6 +419,13 @@ int journal_sync (journal_t *self, uint64_t upto)
             zclock_sleep (JOURNAL_SYNC_RETRY_MS);
         } else
             atomic_fetch_add (&self->syncs, 1);
+        //  Stopping, the retries end: nothing acknowledged waits for them
+        //  (the front held it), and the next start recovers from the disk.
+        bool give_up = rc && atomic_load (&self->sync_stopping);
+        if (give_up)
+            log_warn ("journal %s: stopping with its last writes maybe not durable (nothing "
+                      "acknowledged depends on them)",
+                      self->dir);
         pthread_mutex_lock (&self->sync_lock);
         self->syncing = false;
         if (rc == 0) {
@@ -416,6 +437,10 @@ int journal_sync (journal_t *self, uint64_t upto)
             uint64_t one = 1;
             ssize_t wrote = write (self->sync_event, &one, sizeof one);
             (void) wrote; //  full: it is readable anyway
+        }
+        if (give_up) {
+            pthread_mutex_unlock (&self->sync_lock);
+            return SHOAL_EIO;
         }
     }
     pthread_mutex_unlock (&self->sync_lock);
