@@ -25,6 +25,11 @@
     named *.log first sleeps M ms (a slow disk): what waits for a sync waits
     that long, and a SIGKILL in that time finds it not durable.
 
+    With $SHOALPL_FAIL_NEW_LOG_OPENS_MS=M, the first *.log there opened
+    read-only (as the node's sync opens the logs it fsyncs) opens; a
+    read-only open of any later *.log fails with EMFILE (no descriptor
+    left) for M ms from its first try, then opens.
+
     With $SHOALPL_FAIL_LOG_SYNCS=N, the disk stops writing LevelDB's logs
     after N syncs of them: every later fsync/fdatasync of a file there
     named *.log fails with EIO, syncs nothing, and is logged as
@@ -59,6 +64,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -100,6 +106,11 @@ static int (*real_fdatasync) (int);
 static long s_fail_after = -1;
 static long s_log_syncs;
 static long s_slow_ms; //  $SHOALPL_SLOW_LOG_SYNC_MS
+//  $SHOALPL_FAIL_NEW_LOG_OPENS_MS: the window, the first log, the one failing
+static long s_fail_opens_ms;
+static char s_first_log[NAME_MAX_LEN];
+static char s_failing_log[NAME_MAX_LEN];
+static long long s_failing_until; //  monotonic ms
 static int (*real_sync_file_range) (int, off_t, off_t, unsigned int);
 static int (*real_rename) (const char *, const char *);
 static int (*real_close) (int);
@@ -207,6 +218,9 @@ __attribute__ ((constructor)) static void s_init (void)
     const char *slow = getenv ("SHOALPL_SLOW_LOG_SYNC_MS");
     if (slow && *slow)
         s_slow_ms = strtol (slow, NULL, 10);
+    const char *opens = getenv ("SHOALPL_FAIL_NEW_LOG_OPENS_MS");
+    if (opens && *opens)
+        s_fail_opens_ms = strtol (opens, NULL, 10);
     s_log = real_open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (s_log >= 0)
         s_log_line ("start %d\n", (int) getpid ());
@@ -267,11 +281,43 @@ static bool s_takes_mode (int flags)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+//  $SHOALPL_FAIL_NEW_LOG_OPENS_MS: true if this read-only open of name (a
+//  *.log there) must fail with EMFILE.
+static bool s_open_fails (const char *name, int flags)
+{
+    size_t len = name ? strlen (name) : 0;
+    if (s_fail_opens_ms <= 0 || (flags & O_ACCMODE) != O_RDONLY || len < 5 ||
+        strcmp (name + len - 4, ".log") != 0)
+        return false;
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    long long now_ms = (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    pthread_mutex_lock (&s_lock);
+    bool fails = false;
+    if (!s_first_log[0])
+        snprintf (s_first_log, sizeof s_first_log, "%s", name);
+    else if (strcmp (name, s_first_log) != 0) {
+        if (strcmp (name, s_failing_log) != 0) { //  its first try: the window opens
+            snprintf (s_failing_log, sizeof s_failing_log, "%s", name);
+            s_failing_until = now_ms + s_fail_opens_ms;
+        }
+        fails = now_ms < s_failing_until;
+        if (fails)
+            s_log_line ("failopen %s\n", name);
+    }
+    pthread_mutex_unlock (&s_lock);
+    return fails;
+}
+
 static int s_open_common (int dirfd, const char *path, int flags, mode_t mode)
 {
     char buf[PATH_MAX];
     const char *absolute = s_absolute (dirfd, path, buf, sizeof buf);
     bool tracked = s_relative (absolute) != NULL;
+    if (tracked && s_open_fails (s_relative (absolute), flags)) {
+        errno = EMFILE;
+        return -1;
+    }
     bool existed = tracked && s_exists (absolute);
     int fd = real_openat (dirfd, path, flags, mode);
     if (tracked && fd >= 0) {

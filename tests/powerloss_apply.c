@@ -150,7 +150,8 @@ static int s_replay_line (replay_t *r, const char *line, powerloss_stats_t *stat
     } else if (strncmp (line, "overwrite ", 10) == 0)
         stats->overwrites++;
     else if (strncmp (line, "range ", 6) == 0 || strncmp (line, "start ", 6) == 0 ||
-             strncmp (line, "failsync ", 9) == 0) //  made nothing durable
+             strncmp (line, "failsync ", 9) == 0 || //  made nothing durable
+             strncmp (line, "failopen ", 9) == 0)
         ;
     else if (strncmp (line, "error ", 6) == 0)
         return -1;

@@ -46,6 +46,7 @@
 #define TRANSFER_WINDOW 128  //  Starts in flight
 #define FAIL_SYNCS_AFTER 100 //  log syncs that succeed before the disk fails
 #define SLOW_SYNC_MS 40      //  a slow disk's log fsync
+#define UNREACHABLE_MS 300   //  the new log cannot be opened this long after the switch
 #define SLOW_DEPOSITS 30     //  deposits, one at a time, on it
 
 typedef struct {
@@ -56,10 +57,11 @@ typedef struct {
     char pl_log[320];   //  powerloss.c's side log (one per round)
     node_child_t node;
     client_t *client;
-    int next_id;    //  deposits sent so far (each its own id)
-    int64_t acked;  //  deposits of this round acknowledged
-    int fail_syncs; //  preloaded: log syncs before they fail (-1: none fails)
-    int slow_ms;    //  preloaded: each log sync sleeps this long first (0: none)
+    int next_id;       //  deposits sent so far (each its own id)
+    int64_t acked;     //  deposits of this round acknowledged
+    int fail_syncs;    //  preloaded: log syncs before they fail (-1: none fails)
+    int slow_ms;       //  preloaded: each log sync sleeps this long first (0: none)
+    int open_fails_ms; //  preloaded: a new log cannot be opened for this long (0: none)
     char report[REPORT_SIZE];
 } fixture_t;
 
@@ -97,6 +99,11 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         setenv ("LD_PRELOAD", library, 1);
         setenv ("SHOALPL_DIR", f->data, 1);
         setenv ("SHOALPL_LOG", f->pl_log, 1);
+        if (f->open_fails_ms > 0) {
+            char fails[32];
+            snprintf (fails, sizeof fails, "%d", f->open_fails_ms);
+            setenv ("SHOALPL_FAIL_NEW_LOG_OPENS_MS", fails, 1);
+        }
         if (f->slow_ms > 0) {
             char slow[32];
             snprintf (slow, sizeof slow, "%d", f->slow_ms);
@@ -122,6 +129,7 @@ static void s_start (fixture_t *f, const char *durability, bool preload)
         unsetenv ("SHOALPL_LOG");
         unsetenv ("SHOALPL_FAIL_LOG_SYNCS");
         unsetenv ("SHOALPL_SLOW_LOG_SYNC_MS");
+        unsetenv ("SHOALPL_FAIL_NEW_LOG_OPENS_MS");
         if (old_asan)
             setenv ("ASAN_OPTIONS", asan, 1);
         else
@@ -416,12 +424,15 @@ static int64_t s_pending (fixture_t *f)
 //  sync, transfers: a cut while thousands of transfers are half-way keeps
 //  every acknowledged Start, and the books balance once the node finished
 //  them: no money made or lost, no leg done twice.
-static void test_sync_transfers_keep_the_books (void **state)
+//  One round of it in data-NAME; with open_fails_ms, the node cannot open
+//  LevelDB's new log for that long after the switch.
+static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms)
 {
-    fixture_t *f = *state;
-    snprintf (f->data, sizeof f->data, "%s/data-transfers", f->dir);
-    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-transfers.log", f->dir);
+    snprintf (f->data, sizeof f->data, "%s/data-%s", f->dir, name);
+    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-%s.log", f->dir, name);
+    f->open_fails_ms = open_fails_ms;
     s_start (f, "sync", true);
+    f->open_fails_ms = 0;
     for (int i = 0; i < ACCOUNTS; i++) {
         char address[32], amount[32];
         snprintf (address, sizeof address, "account/p%d", i);
@@ -542,6 +553,27 @@ static void test_sync_transfers_keep_the_books (void **state)
     print_message ("transfers: %zu started, %zu completed, %zu failed, %zu compensated after the "
                    "cut\n",
                    summary.started, summary.completed, summary.failed, summary.compensated);
+}
+
+static void test_sync_transfers_keep_the_books (void **state)
+{
+    s_transfers_round (*state, "transfers", 0);
+}
+
+//  The same, the new log out of reach for a while after the switch (no
+//  descriptor left, as the node sees it): the node says it cannot find its
+//  logs, takes nothing for durable meanwhile, and goes on once it can; the
+//  cut keeps every acknowledged Start and the books.
+static void test_new_log_out_of_reach (void **state)
+{
+    fixture_t *f = *state;
+    s_transfers_round (f, "unreachable", UNREACHABLE_MS);
+    char *text = s_read_file (f->log);
+    assert_non_null (text);
+    bool said = strstr (text, "cannot find its log files to sync them") != NULL;
+    free (text);
+    if (!said)
+        fail_msg ("the node never said it could not find its new log (see %s)", f->log);
 }
 
 //  After the node was killed: applies the cut, starts it again without the
@@ -679,6 +711,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_async_loses_acknowledged_deposits, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_new_log_out_of_reach, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
     };
