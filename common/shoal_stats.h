@@ -66,7 +66,7 @@
     X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
     X (uptime_ms, "milliseconds since the node started")                                           \
     X (store_records, "records its workers and its projections wrote to the node's store")         \
-    X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "      \
+    X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "     \
               "covering one or more commits")
 
 #define SHOAL_METRICS(X)                                                                           \
