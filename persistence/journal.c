@@ -114,14 +114,24 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_destroy (marks);
     return rc;
 }
-//  Syncs directory dir (what was made or removed in it). True if done.
-static bool s_sync_dir (const char *dir)
+int journal_sync_dir (const char *dir, bool *opened)
 {
     int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    bool synced = fd >= 0 && fsync (fd) == 0;
-    if (fd >= 0)
-        close (fd);
-    return synced;
+    if (opened)
+        *opened = fd >= 0;
+    if (fd < 0)
+        return errno ? errno : EIO;
+    int rc = fsync (fd) == 0 ? 0 : (errno ? errno : EIO);
+    close (fd);
+    return rc;
+}
+
+//  True if dir holds JOURNAL_GAPLESS_FILE.
+static bool s_marked_gapless (const char *dir)
+{
+    char path[PATH_MAX];
+    return snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) < (int) sizeof path &&
+           access (path, F_OK) == 0;
 }
 
 //  Writes JOURNAL_GAPLESS_FILE into the new store's directory, synced with
@@ -139,7 +149,7 @@ static bool s_mark_gapless (const char *dir)
         return false;
     bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
     close (fd);
-    ok = ok && s_sync_dir (dir);
+    ok = ok && journal_sync_dir (dir, NULL) == 0;
     if (!ok)
         unlink (path);
     return ok;
@@ -208,10 +218,7 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         return SHOAL_EINVAL;
     }
     self->shards = (uint32_t) shards;
-    char path[PATH_MAX];
-    self->gapless =
-        snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) < (int) sizeof path &&
-        access (path, F_OK) == 0;
+    self->gapless = s_marked_gapless (dir);
     return 0;
 }
 
@@ -353,10 +360,7 @@ static int s_verify_all (journal_t *self, char **message)
     //  (sync.c: a crash is to keep a prefix of the writes). Checked while
     //  the store is marked gapless: LevelDB's repair may drop a record
     //  anywhere, and shoal repair removes the mark first.
-    char mark[PATH_MAX];
-    bool checked = snprintf (mark, sizeof mark, "%s/%s", self->dir, JOURNAL_GAPLESS_FILE) <
-                       (int) sizeof mark &&
-                   access (mark, F_OK) == 0;
+    bool checked = s_marked_gapless (self->dir);
     bool logged = false, gap = false;
     uint64_t expected = 0, first = 0, previous = 0;
     for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
@@ -775,7 +779,7 @@ int journal_repair (const char *dir, char **report, char **error)
         *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
         return SHOAL_EIO;
     }
-    if (!s_sync_dir (dir)) {
+    if (journal_sync_dir (dir, NULL) != 0) {
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }

@@ -90,6 +90,10 @@ void journal_sync_wrote (journal_t *self, uint64_t log_next);
 //  After a write, outside the write mutex: wakes the syncer thread.
 void journal_sync_wanted (journal_t *self);
 
+//  fsync of directory dir (what was made or removed in it). Returns 0 or
+//  an errno; *opened (may be NULL) says whether dir could be opened.
+int journal_sync_dir (const char *dir, bool *opened);
+
 //  The log's tail (logtail.c). push: a record just written (under the
 //  write mutex), at first with count events; a record that does not follow
 //  the last one empties the tail first. copy: the records from the one

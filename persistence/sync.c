@@ -196,14 +196,12 @@ static int s_find_logs (journal_t *self, bool *found)
     }
     if (!self->sync_dir_due)
         return 0;
-    int dir = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return errno ? errno : EIO; //  tried again at the next sync
-    int rc = fsync (dir) == 0 ? 0 : (errno ? errno : EIO);
-    close (dir);
-    if (rc)
-        *found = true; //  a failed fsync: nothing can be trusted
-    else
+    bool opened;
+    int rc = journal_sync_dir (self->dir, &opened);
+    //  Not opened: tried again at the next sync; a failed fsync: nothing
+    //  can be trusted.
+    *found = opened;
+    if (rc == 0)
         self->sync_dir_due = false;
     return rc;
 }
