@@ -86,6 +86,16 @@ static int s_teardown (void **state)
     return 0;
 }
 
+//  A round's node data directory, data-NAME, and preload side log,
+//  powerloss-NAME.log, in the test's directory.
+static void s_name_round (fixture_t *f, const char *name)
+{
+    assert_true (snprintf (f->data, sizeof f->data, "%s/data-%s", f->dir, name) <
+                 (int) sizeof f->data);
+    assert_true (snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-%s.log", f->dir, name) <
+                 (int) sizeof f->pl_log);
+}
+
 //  Starts the node on f->data; with preload, powerloss.c records it into
 //  f->pl_log. The preload's variables are set for the child only.
 static void s_start (fixture_t *f, const char *durability, bool preload)
@@ -267,8 +277,9 @@ static int64_t s_books_balance (fixture_t *f)
 static int64_t s_round (fixture_t *f, int round, const char *durability, int deposits,
                         powerloss_stats_t *stats)
 {
-    snprintf (f->data, sizeof f->data, "%s/data-%s-%d", f->dir, durability, round);
-    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-%s-%d.log", f->dir, durability, round);
+    char name[64];
+    snprintf (name, sizeof name, "%s-%d", durability, round);
+    s_name_round (f, name);
     f->acked = 0;
     s_start (f, durability, true);
     s_command (f, "Open", "owner=powerloss");
@@ -428,8 +439,7 @@ static int64_t s_pending (fixture_t *f)
 //  LevelDB's new log for that long after the switch.
 static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms)
 {
-    snprintf (f->data, sizeof f->data, "%s/data-%s", f->dir, name);
-    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-%s.log", f->dir, name);
+    s_name_round (f, name);
     f->open_fails_ms = open_fails_ms;
     s_start (f, "sync", true);
     f->open_fails_ms = 0;
@@ -600,8 +610,7 @@ static int64_t s_cut_and_count (fixture_t *f)
 static void test_failed_sync_stops_the_node (void **state)
 {
     fixture_t *f = *state;
-    snprintf (f->data, sizeof f->data, "%s/data-failsync", f->dir);
-    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-failsync.log", f->dir);
+    s_name_round (f, "failsync");
     f->fail_syncs = FAIL_SYNCS_AFTER;
     s_start (f, "sync", true);
     f->fail_syncs = -1;
@@ -673,8 +682,7 @@ static void test_failed_sync_stops_the_node (void **state)
 static void test_replies_wait_for_the_sync (void **state)
 {
     fixture_t *f = *state;
-    snprintf (f->data, sizeof f->data, "%s/data-slow", f->dir);
-    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-slow.log", f->dir);
+    s_name_round (f, "slow");
     f->slow_ms = SLOW_SYNC_MS;
     s_start (f, "sync", true);
     f->slow_ms = 0;
