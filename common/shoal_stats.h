@@ -67,7 +67,10 @@
     X (uptime_ms, "milliseconds since the node started")                                           \
     X (store_records, "records its workers and its projections wrote to the node's store")         \
     X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "     \
-              "covering one or more commits")
+              "covering one or more commits")                                                      \
+    X (inbox_reads_spared,                                                                         \
+       "commands whose inbox record was known absent without reading the store (the inbox "        \
+       "filter)")
 
 #define SHOAL_METRICS(X)                                                                           \
     X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
@@ -113,6 +116,9 @@
     X (shoal_syncs_total, counter, "", n.syncs,                                                    \
        "Syncs (fdatasync of the store's log files) that made its writes durable, each covering "   \
        "one or more commits")                                                                      \
+    X (shoal_inbox_reads_spared_total, counter, "", n.inbox_reads_spared,                          \
+       "Commands whose inbox record was known absent without reading the store (the inbox "        \
+       "filter)")                                                                                  \
     X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \

@@ -369,6 +369,7 @@ int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
     if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
         return SHOAL_EINVAL;
     int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size, request);
+    journal_inbox_filter_add (self->journal, stream, len);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     int rc = s_stage_record (self, key, key_len, pack_rc);
@@ -438,6 +439,7 @@ int journal_batch_inbox_restore (journal_batch_t *self, const char *stream,
         self->broken = true;
         return rc;
     }
+    journal_inbox_filter_add (self->journal, stream, len);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     s_stage_put (self, key, key_len, record, size);

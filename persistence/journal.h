@@ -150,6 +150,18 @@ int journal_sync_all (journal_t *self);
 int journal_sync_start (journal_t *self);
 void journal_sync_stop (journal_t *self);
 
+//  Starts the inbox filter's thread (persistence/inboxfilter.c): it reads
+//  every 'i' key of the store once, after which a command to a stream
+//  with no inbox record is not looked up in the store. Until it is done
+//  (journal_inbox_filter_ready) every lookup reads the store, as without
+//  it. A node starts it after its open; tools need not. Returns 0 or
+//  SHOAL_ENOMEM. Stopped by journal_inbox_filter_stop or journal_destroy.
+int journal_inbox_filter_start (journal_t *self);
+void journal_inbox_filter_stop (journal_t *self);
+bool journal_inbox_filter_ready (journal_t *self);
+//  Lookups of an 'i' key that the filter spared so far.
+uint64_t journal_inbox_filter_skips (journal_t *self);
+
 //  While the syncer runs: a file descriptor (an eventfd) that becomes
 //  readable after each sync, for poll (read it to clear it); else -1.
 int journal_sync_fd (journal_t *self);

@@ -224,6 +224,8 @@ int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JO
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
         return SHOAL_EINVAL;
+    if (journal_inbox_filter_absent (self, stream, len))
+        return SHOAL_ENOTFOUND;
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self, stream), 'i', stream, len, id);
     char *value;

@@ -182,6 +182,9 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .reply_bytes_peak = (int64_t) atomic_load (&f->reply_bytes_peak),
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .uptime_ms = zclock_time () - config->started,
+        .store_records = (int64_t) journal_records_written (workers->journal),
+        .syncs = (int64_t) journal_syncs (workers->journal),
+        .inbox_reads_spared = (int64_t) journal_inbox_filter_skips (workers->journal),
     };
     s_family (out, "shoal_build_info", "gauge", "The shoal version this node runs");
     fprintf (out, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION_STRING);

@@ -1,7 +1,9 @@
 /*  test_idempotency.c - idempotency keys that cannot be misused, with real
     processes: the same id with another command or another payload is
     refused as id_reused, naming the first command, and changes nothing;
-    the same request again gets the first reply. A send that times out
+    the same request again gets the first reply, across restarts, also for
+    a stream that had no events when it was first answered (the inbox
+    filter). A send that times out
     (its node SIGSTOPped) says its id and the exact command to retry,
     and that command, run once the node goes on, has one effect.
 */
@@ -98,7 +100,81 @@ static void test_id_reused (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  2. A send that times out says how to retry it safely.
+//  2. The first reply of a stream that had no events yet, across a restart.
+//  Such a reply is kept under the command's inbox key; the node's inbox
+//  filter (persistence/inboxfilter.c) spares the read of that key for a
+//  stream it knows has none, so a filter that missed the key would run
+//  the retry again and answer the stream's later state instead.
+
+//  Waits (deadline) for the node's log to say its inbox filter is ready
+//  for the count-th time.
+static void s_wait_filter_ready (proc_t *p, int count)
+{
+    char log[PROC_OUTPUT_MAX];
+    for (int64_t deadline = proc_now_ms () + 10000; proc_now_ms () < deadline; usleep (10000)) {
+        proc_read (p, "node.log", log);
+        if (s_count (log, "inbox filter ready") >= count)
+            return;
+    }
+    fail_msg ("the inbox filter was not ready within 10 s: %s", log);
+}
+
+//  The "inbox_reads_spared" counter of the node's stats.
+static long s_spared (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL stats --endpoint $E"), 0);
+    const char *at = strstr (out, "\"inbox_reads_spared\":");
+    if (!at)
+        fail_msg ("no inbox_reads_spared in: %s", out);
+    return atol (at + strlen ("\"inbox_reads_spared\":"));
+}
+
+static void test_first_reply_before_events (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_wait_filter_ready (p, 1);
+    //  A command to a new stream, which the filter spares the read.
+    long spared = s_spared (p);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
+    assert_has (out, "\"value\":0");
+    assert_true (s_spared (p) > spared);
+    //  Then the stream gets its first event.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id a1 counter/e Add by=3"), 0);
+    assert_has (out, "\"value\":3");
+    //  g1 again: its first reply (the filter took the stream in when g1's
+    //  record was written).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
+    assert_has (out, "\"value\":0");
+    //  After a restart the filter is made again from the store: g1 still
+    //  gets its first reply, not 3.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    s_wait_filter_ready (p, 2);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
+    assert_has (out, "\"value\":0");
+    //  And so after a SIGKILL, g2's record read back from the log.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g2 counter/f Get"), 0);
+    assert_has (out, "\"value\":0");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id a2 counter/f Add by=4"), 0);
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, NODE);
+    s_wait_filter_ready (p, 3);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g2 counter/f Get"), 0);
+    assert_has (out, "\"value\":0");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
+    assert_has (out, "\"value\":0");
+    //  A new id on the stream runs: the stream's state now.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g3 counter/f Get"), 0);
+    assert_has (out, "\"value\":4");
+}
+
+//  --------------------------------------------------------------------------
+//  3. A send that times out says how to retry it safely.
 
 //  Sends to a stopped node with --timeout 300 (extra: more options), then
 //  lets it go on, runs the retry command it printed, and checks that
@@ -152,6 +228,7 @@ int main (void)
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_id_reused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_first_reply_before_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -521,6 +521,87 @@ static void test_inbox_staged_and_committed (void **state)
     journal_batch_destroy (&batch);
 }
 
+//  The inbox filter: once it has read the store's 'i' keys, a lookup of
+//  a stream with none is answered without a read (counted), and a stream
+//  with one, written before the open or after, is read as before.
+static void s_wait_filter_ready (journal_t *journal)
+{
+    for (int i = 0; i < 1000 && !journal_inbox_filter_ready (journal); i++)
+        usleep (10000);
+    assert_true (journal_inbox_filter_ready (journal));
+}
+
+static void test_inbox_filter (void **state)
+{
+    fixture_t *fixture = *state;
+    uint8_t id[JOURNAL_ID_SIZE], other[JOURNAL_ID_SIZE];
+    s_id (id, 0xab);
+    s_id (other, 0xcd);
+    uint8_t *reply;
+    size_t size;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/a", id, (const uint8_t *) "first", 5, 100), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    //  Not started (a tool's journal): every lookup reads.
+    assert_false (journal_inbox_filter_ready (fixture->journal));
+    assert_int_equal (journal_inbox_get (fixture->journal, "account/b", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (journal_inbox_filter_skips (fixture->journal), 0);
+
+    s_reopen (fixture);
+    journal_t *journal = fixture->journal;
+    assert_int_equal (journal_inbox_filter_start (journal), 0);
+    s_wait_filter_ready (journal);
+    //  Written before the open: found by the filter's read of the store.
+    assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), 0);
+    assert_int_equal (size, 5);
+    assert_memory_equal (reply, "first", 5);
+    free (reply);
+    assert_int_equal (journal_inbox_filter_skips (journal), 0);
+    //  Another id of the same stream is read (and not found).
+    assert_int_equal (journal_inbox_get (journal, "account/a", other, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (journal_inbox_filter_skips (journal), 0);
+    //  A stream with no record: spared.
+    assert_int_equal (journal_inbox_get (journal, "account/b", id, &reply, &size),
+                      SHOAL_ENOTFOUND);
+    assert_int_equal (journal_inbox_filter_skips (journal), 1);
+    //  Written after: both ways of writing an 'i' key take the stream in.
+    batch = journal_batch_new (journal);
+    assert_int_equal (
+        journal_batch_inbox_put (batch, "account/b", id, (const uint8_t *) "later", 5, 100), 0);
+    uint8_t record[64];
+    size_t record_size = 0;
+    {
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init (&buffer);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+        msgpack_pack_array (&pk, 3);
+        msgpack_pack_int (&pk, 1);
+        msgpack_pack_int64 (&pk, 100);
+        msgpack_pack_bin_with_body (&pk, "kept", 4);
+        assert_true (buffer.size <= sizeof record);
+        memcpy (record, buffer.data, buffer.size);
+        record_size = buffer.size;
+        msgpack_sbuffer_destroy (&buffer);
+    }
+    assert_int_equal (journal_batch_inbox_restore (batch, "account/c", other, record, record_size),
+                      0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_inbox_get (journal, "account/b", id, &reply, &size), 0);
+    assert_memory_equal (reply, "later", 5);
+    free (reply);
+    assert_int_equal (journal_inbox_get (journal, "account/c", other, &reply, &size), 0);
+    assert_int_equal (size, 4);
+    assert_memory_equal (reply, "kept", 4);
+    free (reply);
+    assert_int_equal (journal_inbox_filter_skips (journal), 1);
+}
+
 static void test_outbox_put_del_scan (void **state)
 {
     fixture_t *fixture = *state;
@@ -1714,6 +1795,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_snapshot_then_later_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_read_from_and_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_staged_and_committed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_filter, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_scan_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_prune, s_setup, s_teardown),

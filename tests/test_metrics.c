@@ -378,6 +378,12 @@ static void test_busy_scrape (void **state)
     assert_true (s_value (fx, "shoal_messages_total") >= COMMANDS);
     assert_true (s_value (fx, "shoal_active_actors") == 37);
     assert_true (s_value (fx, "shoal_data_bytes") > 0);
+    //  The store's own counters (every scrape showed 0 until 2026-12-02):
+    //  every commit wrote records, and in sync durability a sync covered it.
+    assert_true (s_value (fx, "shoal_store_records_total") >= s_value (fx, "shoal_commits_total"));
+    assert_true (s_value (fx, "shoal_syncs_total") >= 1);
+    //  Each command went to a new counter: its inbox read was spared.
+    assert_true (s_value (fx, "shoal_inbox_reads_spared_total") >= 1);
     assert_true (s_value (fx, "shoal_worker_queue_bytes{worker=\"1\"}") == 0);
     assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
     //  No label names an actor.
