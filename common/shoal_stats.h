@@ -69,8 +69,11 @@
     X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "     \
               "covering one or more commits")                                                      \
     X (inbox_reads_spared,                                                                         \
-       "commands whose inbox record was known absent without reading the store (the inbox "        \
-       "filter)")
+       "commands whose inbox record was known absent without reading the store (the stream "       \
+       "filters)")                                                                                 \
+    X (stream_reads_spared,                                                                        \
+       "loads of a stream known to have no events without reading the store (the stream "          \
+       "filters)")
 
 #define SHOAL_METRICS(X)                                                                           \
     X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
@@ -117,8 +120,11 @@
        "Syncs (fdatasync of the store's log files) that made its writes durable, each covering "   \
        "one or more commits")                                                                      \
     X (shoal_inbox_reads_spared_total, counter, "", n.inbox_reads_spared,                          \
-       "Commands whose inbox record was known absent without reading the store (the inbox "        \
-       "filter)")                                                                                  \
+       "Commands whose inbox record was known absent without reading the store (the stream "       \
+       "filters)")                                                                                 \
+    X (shoal_stream_reads_spared_total, counter, "", n.stream_reads_spared,                        \
+       "Loads of a stream known to have no events without reading the store (the stream "          \
+       "filters)")                                                                                 \
     X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \

@@ -279,6 +279,8 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
     if (current < 0 || current > JOURNAL_SEQ_MAX - (int64_t) count)
         return SHOAL_EFORMAT; //  a damaged last key: no seq past JOURNAL_SEQ_MAX
     if (count > 0) {
+        if (current == 0) //  the stream's event 1: before anything can read it
+            journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
         int64_t *staged = vmap_find (&self->versions, stream);
         if (!staged && !(staged = vmap_put (&self->versions, stream, current)))
             return SHOAL_ENOMEM;
@@ -369,7 +371,7 @@ int journal_batch_inbox_record (journal_batch_t *self, const char *stream,
     if (len == 0 || !id || (size && !reply) || size > UINT32_MAX)
         return SHOAL_EINVAL;
     int pack_rc = keys_inbox_encode (&self->buffer, created, reply, size, request);
-    journal_inbox_filter_add (self->journal, stream, len);
+    journal_filter_add (self->journal, JOURNAL_FILTER_INBOX, stream, len);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     int rc = s_stage_record (self, key, key_len, pack_rc);
@@ -439,7 +441,7 @@ int journal_batch_inbox_restore (journal_batch_t *self, const char *stream,
         self->broken = true;
         return rc;
     }
-    journal_inbox_filter_add (self->journal, stream, len);
+    journal_filter_add (self->journal, JOURNAL_FILTER_INBOX, stream, len);
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self->journal, stream), 'i', stream, len, id);
     s_stage_put (self, key, key_len, record, size);

@@ -456,8 +456,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     }
     pthread_rwlock_init (&self->handle, NULL);
     pthread_mutex_init (&self->writing, NULL);
-    self->tail = log_tail_new ();     //  none out of memory: reads go to the store
-    journal_inbox_filter_init (self); //  none out of memory: every lookup reads
+    self->tail = log_tail_new (); //  none out of memory: reads go to the store
+    journal_filters_init (self);  //  none out of memory: every lookup reads
     bool sync = opts ? opts->sync : true;
     journal_sync_init (self, sync);
     size_t cache_bytes = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE_BYTES;
@@ -516,7 +516,7 @@ void journal_destroy (journal_t **self_p)
         return;
     journal_t *self = *self_p;
     journal_sync_stop (self);
-    journal_inbox_filter_stop (self); //  its thread reads db
+    journal_filters_stop (self); //  its thread reads db
     if (self->db) {
         journal_sync_all (self); //  a clean close leaves every write durable
         leveldb_close (self->db);
@@ -531,7 +531,7 @@ void journal_destroy (journal_t **self_p)
     pthread_rwlock_destroy (&self->handle);
     pthread_mutex_destroy (&self->writing);
     log_tail_destroy (&self->tail);
-    journal_inbox_filter_destroy (self);
+    journal_filters_destroy (self);
     free (self->dir);
     free (self);
     *self_p = NULL;

@@ -150,17 +150,24 @@ int journal_sync_all (journal_t *self);
 int journal_sync_start (journal_t *self);
 void journal_sync_stop (journal_t *self);
 
-//  Starts the inbox filter's thread (persistence/inboxfilter.c): it reads
-//  every 'i' key of the store once, after which a command to a stream
-//  with no inbox record is not looked up in the store. Until it is done
-//  (journal_inbox_filter_ready) every lookup reads the store, as without
-//  it. A node starts it after its open; tools need not. Returns 0 or
-//  SHOAL_ENOMEM. Stopped by journal_inbox_filter_stop or journal_destroy.
-int journal_inbox_filter_start (journal_t *self);
-void journal_inbox_filter_stop (journal_t *self);
-bool journal_inbox_filter_ready (journal_t *self);
-//  Lookups of an 'i' key that the filter spared so far.
-uint64_t journal_inbox_filter_skips (journal_t *self);
+//  The stream filters (persistence/filters.c): which streams may have an
+//  inbox record ('i' key), and which may have events. Started, a thread
+//  reads the store's keys once, after which a lookup of a stream with
+//  none (a client's first command to a new stream) answers without a
+//  read. Until it is done (journal_filters_ready) every lookup reads the
+//  store, as without them. A node starts them after its open; tools need
+//  not. Returns 0 or SHOAL_ENOMEM. Stopped by journal_filters_stop or
+//  journal_destroy.
+typedef enum {
+    JOURNAL_FILTER_INBOX,   //  streams that may have an 'i' record
+    JOURNAL_FILTER_STREAMS, //  streams that may have events
+    JOURNAL_FILTERS
+} journal_filter_t;
+int journal_filters_start (journal_t *self);
+void journal_filters_stop (journal_t *self);
+bool journal_filters_ready (journal_t *self);
+//  Reads of the store that a filter spared so far.
+uint64_t journal_filter_skips (journal_t *self, journal_filter_t which);
 
 //  While the syncer runs: a file descriptor (an eventfd) that becomes
 //  readable after each sync, for poll (read it to clear it); else -1.

@@ -23,8 +23,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct _log_tail_t log_tail_t; //  the log's latest records (logtail.c)
-typedef struct _journal_inbox_filter_t journal_inbox_filter_t; //  inboxfilter.c
+typedef struct _log_tail_t log_tail_t;               //  the log's latest records (logtail.c)
+typedef struct _journal_filters_t journal_filters_t; //  filters.c
 
 #define JOURNAL_SYNC_LOGS_MAX 16 //  LevelDB log files a sync covers at most
 #define JOURNAL_SYNC_RETRY_MS 10 //  logs not found: looked for again after
@@ -34,29 +34,29 @@ typedef struct {
 } journal_sync_log_t;
 
 struct _journal_t {
-    leveldb_t *db;                        //  the store; NULL while down (handle held)
-    char *dir;                            //  its directory, owned
-    pthread_rwlock_t handle;              //  shared: any use of db; exclusive: reopen
-    pthread_mutex_t writing;              //  held across each write to db
-    atomic_bool failed;                   //  a write failed: db is not written again
-    atomic_int_fast64_t retry_at;         //  no reopen before (monotonic ms)
-    atomic_uint_fast64_t reopens;         //  reopens that succeeded
-    char cause[512];                      //  the last failure (under writing)
-    leveldb_options_t *options;           //  open options, live as long as db
-    leveldb_filterpolicy_t *filter;       //  bloom filter, owned
-    leveldb_cache_t *cache;               //  block cache, owned
-    leveldb_readoptions_t *read;          //  checksummed reads
-    leveldb_writeoptions_t *write;        //  commits: synced unless async
-    leveldb_writeoptions_t *write_lazy;   //  prune deletes: never synced
-    atomic_int fail_after;                //  test hook, 0 = off
-    uint32_t shards;                      //  the store's shard count, fixed
-    bool gapless;                         //  JOURNAL_GAPLESS_FILE is there (journal.c)
-    uint64_t log_next;                    //  the event log's next position (under writing)
-    atomic_uint_fast64_t log_end;         //  the same, as visible to readers: synced
-    atomic_uint_fast64_t note_next;       //  the next outbox note's position (notes.c)
-    atomic_uint_fast64_t records;         //  records of the batches committed (batch.c)
-    log_tail_t *tail;                     //  the log's latest records in memory, owned
-    journal_inbox_filter_t *inbox_filter; //  streams that may have 'i' records, owned
+    leveldb_t *db;                      //  the store; NULL while down (handle held)
+    char *dir;                          //  its directory, owned
+    pthread_rwlock_t handle;            //  shared: any use of db; exclusive: reopen
+    pthread_mutex_t writing;            //  held across each write to db
+    atomic_bool failed;                 //  a write failed: db is not written again
+    atomic_int_fast64_t retry_at;       //  no reopen before (monotonic ms)
+    atomic_uint_fast64_t reopens;       //  reopens that succeeded
+    char cause[512];                    //  the last failure (under writing)
+    leveldb_options_t *options;         //  open options, live as long as db
+    leveldb_filterpolicy_t *filter;     //  bloom filter, owned
+    leveldb_cache_t *cache;             //  block cache, owned
+    leveldb_readoptions_t *read;        //  checksummed reads
+    leveldb_writeoptions_t *write;      //  commits: synced unless async
+    leveldb_writeoptions_t *write_lazy; //  prune deletes: never synced
+    atomic_int fail_after;              //  test hook, 0 = off
+    uint32_t shards;                    //  the store's shard count, fixed
+    bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
+    uint64_t log_next;                  //  the event log's next position (under writing)
+    atomic_uint_fast64_t log_end;       //  the same, as visible to readers: synced
+    atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
+    atomic_uint_fast64_t records;       //  records of the batches committed (batch.c)
+    log_tail_t *tail;                   //  the log's latest records in memory, owned
+    journal_filters_t *filters;         //  streams that may have 'i' records, events; owned
 
     //  The group sync (sync.c). In sync durability (sync_group) writes
     //  are not synced by LevelDB: journal_sync makes them durable.
@@ -96,15 +96,15 @@ void journal_sync_wanted (journal_t *self);
 //  an errno; *opened (may be NULL) says whether dir could be opened.
 int journal_sync_dir (const char *dir, bool *opened);
 
-//  The inbox filter (inboxfilter.c). init: at open (SHOAL_ENOMEM);
-//  add: before an 'i' key of stream (len bytes) is written; absent: true
-//  only if the filter is ready and stream has no 'i' record (then the read
-//  of its key is spared); destroy: at close.
-#define JOURNAL_INBOX_FILTER_BITS (UINT64_C (1) << 26)
-int journal_inbox_filter_init (journal_t *self);
-void journal_inbox_filter_add (journal_t *self, const char *stream, size_t len);
-bool journal_inbox_filter_absent (journal_t *self, const char *stream, size_t len);
-void journal_inbox_filter_destroy (journal_t *self);
+//  The stream filters (filters.c). init: at open (none out of memory);
+//  add: before an 'i' key, or event 1, of stream (len bytes) is written;
+//  absent: true only if the filters are ready and stream has no such
+//  record (then the read of its key is spared); destroy: at close.
+void journal_filters_init (journal_t *self);
+void journal_filter_add (journal_t *self, journal_filter_t which, const char *stream, size_t len);
+bool journal_filter_absent (journal_t *self, journal_filter_t which, const char *stream,
+                            size_t len);
+void journal_filters_destroy (journal_t *self);
 
 //  The log's tail (logtail.c). push: a record just written (under the
 //  write mutex), at first with count events; a record that does not follow

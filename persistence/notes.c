@@ -177,7 +177,7 @@ static void s_fold_put (journal_t *self, leveldb_writebatch_t *writes, char tag,
                         const noted_t *noted)
 {
     if (tag == 'i')
-        journal_inbox_filter_add (self, noted->stream, strlen (noted->stream));
+        journal_filter_add (self, JOURNAL_FILTER_INBOX, noted->stream, strlen (noted->stream));
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self, noted->stream), tag, noted->stream,
                                   strlen (noted->stream), noted->id);

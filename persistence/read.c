@@ -119,9 +119,12 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
     uint8_t start[KEYS_STREAM_MAX];
     size_t start_len = keys_event_key (start, shard, stream, len, from < 1 ? 1 : from);
 
+    //  A stream the filter knows has no events: no read (every new stream,
+    //  a saga's first command, once the filters are ready, filters.c).
+    if (journal_filter_absent (self, JOURNAL_FILTER_STREAMS, stream, len))
+        return 0;
     //  In a store with no gap (journal_internal.h), a stream without event
-    //  1 has none: a bloom-filtered get instead of an iterator's seek, for
-    //  every new stream (a saga's first command).
+    //  1 has none: a bloom-filtered get instead of an iterator's seek.
     if (self->gapless && from <= 1) {
         char *first;
         size_t first_size;
@@ -224,7 +227,7 @@ int journal_inbox_find (journal_t *self, const char *stream, const uint8_t id[JO
     size_t len = keys_stream_len (stream);
     if (len == 0 || !id)
         return SHOAL_EINVAL;
-    if (journal_inbox_filter_absent (self, stream, len))
+    if (journal_filter_absent (self, JOURNAL_FILTER_INBOX, stream, len))
         return SHOAL_ENOTFOUND;
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_id_key (key, journal_shard (self, stream), 'i', stream, len, id);
@@ -251,6 +254,8 @@ static int s_first_event (journal_t *self, const char *stream, char **value,
     size_t len = keys_stream_len (stream);
     if (len == 0)
         return SHOAL_EINVAL;
+    if (journal_filter_absent (self, JOURNAL_FILTER_STREAMS, stream, len))
+        return SHOAL_ENOTFOUND;
     uint8_t key[KEYS_STREAM_MAX];
     size_t key_len = keys_event_key (key, journal_shard (self, stream), stream, len, 1);
     size_t size;

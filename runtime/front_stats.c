@@ -81,7 +81,10 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
               .uptime_ms = zclock_time () - self->started,
               .store_records = (int64_t) journal_records_written (config->journal),
               .syncs = (int64_t) journal_syncs (config->journal),
-              .inbox_reads_spared = (int64_t) journal_inbox_filter_skips (config->journal)};
+              .inbox_reads_spared =
+                  (int64_t) journal_filter_skips (config->journal, JOURNAL_FILTER_INBOX),
+              .stream_reads_spared =
+                  (int64_t) journal_filter_skips (config->journal, JOURNAL_FILTER_STREAMS)};
     const cluster_t *cluster = self->config.cluster;
 #define FRONT_COUNTER_PLUS_ONE(name, description) +1
     size_t fields =

@@ -184,7 +184,10 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .uptime_ms = zclock_time () - config->started,
         .store_records = (int64_t) journal_records_written (workers->journal),
         .syncs = (int64_t) journal_syncs (workers->journal),
-        .inbox_reads_spared = (int64_t) journal_inbox_filter_skips (workers->journal),
+        .inbox_reads_spared =
+            (int64_t) journal_filter_skips (workers->journal, JOURNAL_FILTER_INBOX),
+        .stream_reads_spared =
+            (int64_t) journal_filter_skips (workers->journal, JOURNAL_FILTER_STREAMS),
     };
     s_family (out, "shoal_build_info", "gauge", "The shoal version this node runs");
     fprintf (out, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION_STRING);

@@ -249,12 +249,13 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
-    //  Spares a client's first command to a new stream the read of its
-    //  inbox record, once it has read those of the store (inboxfilter.c).
-    *code = journal_inbox_filter_start (self->journal);
+    //  Spares a client's first command to a new stream the reads of its
+    //  inbox record and its event 1, once it has read the store's keys
+    //  (persistence/filters.c).
+    *code = journal_filters_start (self->journal);
     if (*code) {
         *error =
-            zsys_sprintf ("cannot start the journal's inbox filter: %s", shoal_strerror (*code));
+            zsys_sprintf ("cannot start the journal's stream filters: %s", shoal_strerror (*code));
         shoal_node_destroy (&self);
         return NULL;
     }

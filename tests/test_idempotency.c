@@ -102,32 +102,33 @@ static void test_id_reused (void **state)
 //  --------------------------------------------------------------------------
 //  2. The first reply of a stream that had no events yet, across a restart.
 //  Such a reply is kept under the command's inbox key; the node's inbox
-//  filter (persistence/inboxfilter.c) spares the read of that key for a
+//  filter (persistence/filters.c) spares the read of that key for a
 //  stream it knows has none, so a filter that missed the key would run
 //  the retry again and answer the stream's later state instead.
 
-//  Waits (deadline) for the node's log to say its inbox filter is ready
+//  Waits (deadline) for the node's log to say its stream filters are ready
 //  for the count-th time.
 static void s_wait_filter_ready (proc_t *p, int count)
 {
     char log[PROC_OUTPUT_MAX];
     for (int64_t deadline = proc_now_ms () + 10000; proc_now_ms () < deadline; usleep (10000)) {
         proc_read (p, "node.log", log);
-        if (s_count (log, "inbox filter ready") >= count)
+        if (s_count (log, "stream filters ready") >= count)
             return;
     }
-    fail_msg ("the inbox filter was not ready within 10 s: %s", log);
+    fail_msg ("the stream filters were not ready within 10 s: %s", log);
 }
 
-//  The "inbox_reads_spared" counter of the node's stats.
-static long s_spared (proc_t *p)
+//  A counter of the node's stats ("inbox_reads_spared").
+static long s_stat (proc_t *p, const char *name)
 {
-    char out[PROC_OUTPUT_MAX];
+    char out[PROC_OUTPUT_MAX], field[64];
     assert_int_equal (proc_run (p, out, NULL, "$SHOAL stats --endpoint $E"), 0);
-    const char *at = strstr (out, "\"inbox_reads_spared\":");
+    snprintf (field, sizeof field, "\"%s\":", name);
+    const char *at = strstr (out, field);
     if (!at)
-        fail_msg ("no inbox_reads_spared in: %s", out);
-    return atol (at + strlen ("\"inbox_reads_spared\":"));
+        fail_msg ("no %s in: %s", name, out);
+    return atol (at + strlen (field));
 }
 
 static void test_first_reply_before_events (void **state)
@@ -137,10 +138,12 @@ static void test_first_reply_before_events (void **state)
     proc_node_start (p, NODE);
     s_wait_filter_ready (p, 1);
     //  A command to a new stream, which the filter spares the read.
-    long spared = s_spared (p);
+    long spared = s_stat (p, "inbox_reads_spared");
+    long loads_spared = s_stat (p, "stream_reads_spared");
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
     assert_has (out, "\"value\":0");
-    assert_true (s_spared (p) > spared);
+    assert_true (s_stat (p, "inbox_reads_spared") > spared);
+    assert_true (s_stat (p, "stream_reads_spared") > loads_spared);
     //  Then the stream gets its first event.
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL send --endpoint $E --id a1 counter/e Add by=3"), 0);
@@ -168,9 +171,12 @@ static void test_first_reply_before_events (void **state)
     assert_has (out, "\"value\":0");
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
     assert_has (out, "\"value\":0");
-    //  A new id on the stream runs: the stream's state now.
+    //  A new id on the stream runs: the stream's state now, read whole
+    //  (the filters took in the stream's events from the store).
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g3 counter/f Get"), 0);
     assert_has (out, "\"value\":4");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/e"), 0);
+    assert_has (out, "\"value\":3");
 }
 
 //  --------------------------------------------------------------------------

@@ -526,9 +526,9 @@ static void test_inbox_staged_and_committed (void **state)
 //  with one, written before the open or after, is read as before.
 static void s_wait_filter_ready (journal_t *journal)
 {
-    for (int i = 0; i < 1000 && !journal_inbox_filter_ready (journal); i++)
+    for (int i = 0; i < 1000 && !journal_filters_ready (journal); i++)
         usleep (10000);
-    assert_true (journal_inbox_filter_ready (journal));
+    assert_true (journal_filters_ready (journal));
 }
 
 static void test_inbox_filter (void **state)
@@ -545,29 +545,28 @@ static void test_inbox_filter (void **state)
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
     //  Not started (a tool's journal): every lookup reads.
-    assert_false (journal_inbox_filter_ready (fixture->journal));
+    assert_false (journal_filters_ready (fixture->journal));
     assert_int_equal (journal_inbox_get (fixture->journal, "account/b", id, &reply, &size),
                       SHOAL_ENOTFOUND);
-    assert_int_equal (journal_inbox_filter_skips (fixture->journal), 0);
+    assert_int_equal (journal_filter_skips (fixture->journal, JOURNAL_FILTER_INBOX), 0);
 
     s_reopen (fixture);
     journal_t *journal = fixture->journal;
-    assert_int_equal (journal_inbox_filter_start (journal), 0);
+    assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
     //  Written before the open: found by the filter's read of the store.
     assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), 0);
     assert_int_equal (size, 5);
     assert_memory_equal (reply, "first", 5);
     free (reply);
-    assert_int_equal (journal_inbox_filter_skips (journal), 0);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 0);
     //  Another id of the same stream is read (and not found).
     assert_int_equal (journal_inbox_get (journal, "account/a", other, &reply, &size),
                       SHOAL_ENOTFOUND);
-    assert_int_equal (journal_inbox_filter_skips (journal), 0);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 0);
     //  A stream with no record: spared.
-    assert_int_equal (journal_inbox_get (journal, "account/b", id, &reply, &size),
-                      SHOAL_ENOTFOUND);
-    assert_int_equal (journal_inbox_filter_skips (journal), 1);
+    assert_int_equal (journal_inbox_get (journal, "account/b", id, &reply, &size), SHOAL_ENOTFOUND);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 1);
     //  Written after: both ways of writing an 'i' key take the stream in.
     batch = journal_batch_new (journal);
     assert_int_equal (
@@ -599,7 +598,69 @@ static void test_inbox_filter (void **state)
     assert_int_equal (size, 4);
     assert_memory_equal (reply, "kept", 4);
     free (reply);
-    assert_int_equal (journal_inbox_filter_skips (journal), 1);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 1);
+}
+
+//  The streams' filter, in a store of one shard so that the scan meets
+//  several streams in a row: a stream with many events (the scan seeks
+//  past them), one with one, one after them; each is read whole after a
+//  reopen, and a stream with none is answered without a read.
+static void test_stream_filter (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_destroy (&fixture->journal);
+    harness_rm_rf (fixture->dir);
+    assert_non_null (mkdtemp (strcpy (fixture->dir, "/tmp/test_journal.XXXXXX")));
+    journal_options_t options = {.sync = true, .shards = 1};
+    int code;
+    char *error = NULL;
+    fixture->journal = journal_open (fixture->dir, &options, &code, &error);
+    assert_non_null (fixture->journal);
+    const char *streams[] = {"counter/a", "counter/b", "counter/c"};
+    const int counts[] = {10, 1, 6};
+    map_t one = s_map (1);
+    journal_event_t event = {"added", one.bytes, one.size};
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    for (int i = 0; i < 3; i++)
+        for (int n = 0; n < counts[i]; n++) {
+            int64_t version;
+            assert_int_equal (
+                journal_batch_append (batch, streams[i], JOURNAL_ANY, &event, 1, 1700, &version),
+                0);
+        }
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+
+    journal_destroy (&fixture->journal);
+    fixture->journal = journal_open (fixture->dir, &options, &code, &error);
+    assert_non_null (fixture->journal);
+    journal_t *journal = fixture->journal;
+    assert_int_equal (journal_filters_start (journal), 0);
+    s_wait_filter_ready (journal);
+    for (int i = 0; i < 3; i++) {
+        events_t *read = s_read_all (journal, streams[i]);
+        assert_int_equal (read->count, counts[i]);
+        free (read);
+    }
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_STREAMS), 0);
+    //  None: spared, both ways of reading a stream's start.
+    events_t *read = s_read_all (journal, "counter/d");
+    assert_int_equal (read->count, 0);
+    free (read);
+    uint8_t id[JOURNAL_ID_SIZE];
+    assert_int_equal (journal_creator_id (journal, "counter/d", id), SHOAL_ENOTFOUND);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_STREAMS), 2);
+    //  Its first event staged takes it in: read at once after the commit.
+    batch = journal_batch_new (journal);
+    int64_t version;
+    assert_int_equal (
+        journal_batch_append (batch, "counter/d", JOURNAL_NO_STREAM, &event, 1, 1700, &version), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    read = s_read_all (journal, "counter/d");
+    assert_int_equal (read->count, 1);
+    free (read);
+    assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_STREAMS), 2);
 }
 
 static void test_outbox_put_del_scan (void **state)
@@ -1796,6 +1857,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_read_from_and_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_staged_and_committed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inbox_filter, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_filter, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_scan_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_prune, s_setup, s_teardown),
