@@ -19,10 +19,10 @@
 #include "projector.h"
 #include "vmap.h"
 
-#define PROJECTOR_CHUNK 16384        //  events read per batch, at most
-#define PROJECTOR_LINGER_EVENTS 8192 //  waiting, a lingering build takes them at once
-#define PROJECTOR_STEP_MS 50         //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16       //  commands one apply may send
+#define PROJECTOR_CHUNK 65536         //  events read per batch, at most
+#define PROJECTOR_LINGER_EVENTS 65536 //  waiting, a lingering build takes them at once
+#define PROJECTOR_STEP_MS 50          //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16        //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
