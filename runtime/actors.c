@@ -24,10 +24,16 @@ static void s_actor_free (actor_t *actor)
     free (actor); //  its address too: one allocation
 }
 
+_Static_assert (SHOAL_ADDRESS_MAX <= UINT16_MAX, "an address's length fits 2 bytes");
+
+//  The address's length is kept in the 2 bytes before it (s_actor_load):
+//  a find compares keys without a strlen.
 static const void *s_actor_key (const void *item, size_t *size)
 {
     const actor_t *actor = item;
-    *size = strlen (actor->address);
+    uint16_t length;
+    memcpy (&length, actor->address - sizeof length, sizeof length);
+    *size = length;
     return actor->address;
 }
 
@@ -149,15 +155,19 @@ static int s_actor_restore (worker_t *self, actor_t *actor)
 static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const char *address,
                               int *rc)
 {
-    //  The address after the state, in the same allocation: one chunk
-    //  per actor rather than two (16 bytes less for a short address).
+    //  The address after the state, in the same allocation, its length
+    //  in 2 bytes before it (s_actor_key): one chunk per actor rather than
+    //  two (16 bytes less for a short address).
     size_t length = strlen (address);
-    actor_t *actor = calloc (1, sizeof (actor_t) + type->state_size + length + 1);
+    uint16_t stored = (uint16_t) length; //  at most SHOAL_ADDRESS_MAX
+    actor_t *actor = calloc (1, sizeof (actor_t) + type->state_size + sizeof stored + length + 1);
     if (!actor) {
         *rc = SHOAL_ENOMEM;
         return NULL;
     }
-    actor->address = memcpy ((char *) actor->state + type->state_size, address, length + 1);
+    char *after = (char *) actor->state + type->state_size;
+    memcpy (after, &stored, sizeof stored);
+    actor->address = memcpy (after + sizeof stored, address, length + 1);
     actor->type = type;
     if (type->init)
         type->init (actor->state, strchr (address, '/') + 1);

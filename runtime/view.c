@@ -253,12 +253,13 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     size_t size = 0;
     int64_t *found = vmap_find (&view->rows, key);
     const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
+    const uint8_t *at = NULL; //  what the row is read from
     if (staged) {
         if (staged->deleted)
             return SHOAL_ENOTFOUND;
-        if (!(bytes = malloc (staged->size ? staged->size : 1)))
-            return SHOAL_ENOMEM;
-        memcpy (bytes, staged->bytes, staged->size);
+        //  Read in place: a row staged again leaves this room as it is
+        //  until the batch ends (s_stage_row), past this apply.
+        at = staged->bytes;
         size = staged->size;
     } else {
         int rc =
@@ -274,6 +275,7 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         }
         if (rc)
             return rc;
+        at = bytes;
     }
     if (view->read_count == view->read_cap) {
         size_t cap = view->read_cap ? 2 * view->read_cap : 8;
@@ -294,7 +296,7 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         free (bytes);
         return SHOAL_ENOMEM;
     }
-    int rc = data_init (data, bytes, size);
+    int rc = data_init (data, at, size);
     view->reads[view->read_count] = data;
     view->read_bytes[view->read_count++] = bytes;
     if (rc)
