@@ -64,6 +64,9 @@
        "replies dropped: their client did not read them (a re-send gets the stored reply)")        \
     X (reply_bytes, "reply bytes queued and held for clients that have not read them")             \
     X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
+    X (held_bytes, "bytes of messages leaving the node held until a sync makes their causes "      \
+                   "durable (sync durability)")                                                    \
+    X (held_bytes_peak, "the most bytes held at once (bound: 64 MiB and one message)")             \
     X (uptime_ms, "milliseconds since the node started")                                           \
     X (store_records, "records its workers and its projections wrote to the node's store")         \
     X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "     \
@@ -125,6 +128,10 @@
     X (shoal_stream_reads_spared_total, counter, "", n.stream_reads_spared,                        \
        "Loads of a stream known to have no events without reading the store (the stream "          \
        "filters)")                                                                                 \
+    X (shoal_sync_held_bytes, gauge, "", n.held_bytes,                                             \
+       "Bytes of messages leaving the node held until a sync makes their causes durable")          \
+    X (shoal_sync_held_peak_bytes, gauge, "", n.held_bytes_peak,                                   \
+       "The most bytes held for a sync at once (bound: 64 MiB and one message)")                   \
     X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \

@@ -469,6 +469,8 @@ static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
 //  in order. Nothing is held in async durability. Past
 //  FRONT_HELD_BYTES_MAX held, the front stops taking the workers' messages
 //  until a sync lets some go: the workers' queues fill and hold them back.
+//  So at most FRONT_HELD_BYTES_MAX and one message (a bundle: a commit's
+//  messages for the front) are held; test_powerloss presses the bound.
 
 //  Holds the message (moved from route and frame). Out of memory it is
 //  dropped, as a send that fails: a client asks again, an outbox re-sends.
@@ -503,6 +505,9 @@ static void s_hold (front_t *self, uint64_t written, zmq_msg_t *route, zmq_msg_t
     zmq_msg_move (&held->route, route);
     zmq_msg_move (&held->frame, frame);
     self->held_bytes += zmq_msg_size (&held->route) + zmq_msg_size (&held->frame);
+    atomic_store (&self->counters.held_bytes, self->held_bytes);
+    if (self->held_bytes > atomic_load (&self->counters.held_bytes_peak))
+        atomic_store (&self->counters.held_bytes_peak, self->held_bytes);
 }
 
 //  Handles the held messages that the last sync covered, in order.
@@ -520,6 +525,7 @@ static void s_release_held (front_t *self)
         self->held_head = (self->held_head + 1) % self->held_cap;
         self->held_count--;
     }
+    atomic_store (&self->counters.held_bytes, self->held_bytes);
 }
 
 //  Drops what is held (the front stops): a client asks again, an outbox
@@ -537,6 +543,7 @@ static void s_drop_held (front_t *self)
     self->held = NULL;
     self->held_cap = 0;
     self->held_bytes = 0;
+    atomic_store (&self->counters.held_bytes, 0);
 }
 
 //  Takes one message the workers pushed: handled at once, or held until

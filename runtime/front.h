@@ -56,6 +56,8 @@ typedef struct {
     atomic_uint_fast64_t unread;           //  replies dropped: their client was not reading
     atomic_uint_fast64_t reply_bytes;      //  reply bytes queued and held for clients (sampled)
     atomic_uint_fast64_t reply_bytes_peak; //  the most at once
+    atomic_uint_fast64_t held_bytes;       //  messages held until a sync covers them
+    atomic_uint_fast64_t held_bytes_peak;  //  the most at once
 } front_counters_t;
 
 typedef struct {

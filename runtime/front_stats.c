@@ -77,6 +77,8 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
               .unread = (int64_t) self->counters.unread,
               .reply_bytes = (int64_t) self->counters.reply_bytes,
               .reply_bytes_peak = (int64_t) self->counters.reply_bytes_peak,
+              .held_bytes = (int64_t) self->counters.held_bytes,
+              .held_bytes_peak = (int64_t) self->counters.held_bytes_peak,
               .refused = self->config.refused ? (int64_t) atomic_load (self->config.refused) : 0,
               .uptime_ms = zclock_time () - self->started,
               .store_records = (int64_t) journal_records_written (config->journal),

@@ -180,6 +180,8 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .unread = (int64_t) atomic_load (&f->unread),
         .reply_bytes = (int64_t) atomic_load (&f->reply_bytes),
         .reply_bytes_peak = (int64_t) atomic_load (&f->reply_bytes_peak),
+        .held_bytes = (int64_t) atomic_load (&f->held_bytes),
+        .held_bytes_peak = (int64_t) atomic_load (&f->held_bytes_peak),
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .uptime_ms = zclock_time () - config->started,
         .store_records = (int64_t) journal_records_written (workers->journal),

@@ -48,6 +48,11 @@
 #define SLOW_SYNC_MS 40      //  a slow disk's log fsync
 #define UNREACHABLE_MS 300   //  the new log cannot be opened this long after the switch
 #define SLOW_DEPOSITS 30     //  deposits, one at a time, on it
+#define HOLD_SYNC_MS 4000    //  the log fsync while replies pile up behind it
+#define HOLD_EVENTS 100      //  account/a's deposits: its events answer is ~6 KB
+#define HOLD_QUERIES 20000   //  events queries sent at once: ~120 MB of answers
+#define HOLD_EVERY 500       //  a deposit among them this often, unsynced ahead
+#define HOLD_MAX (64u << 20) //  runtime/front.c's FRONT_HELD_BYTES_MAX
 
 typedef struct {
     char dir[256];      //  the test's own directory
@@ -711,6 +716,140 @@ static void test_replies_wait_for_the_sync (void **state)
                   (long long) balance);
 }
 
+//  One counter of the running node's stats.
+static int64_t s_stat (fixture_t *f, const char *name)
+{
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_t *client = client_new (f->node.endpoint);
+    assert_non_null (client);
+    client_reply_t reply;
+    if (client_call (client, &request, WAIT_MS, &reply) != 0)
+        fail_msg ("no answer to stats");
+    client_destroy (&client);
+    int64_t value = -1;
+    assert_int_equal (map_int (reply.data, reply.size, name, &value), 0);
+    client_reply_close (&reply);
+    return value;
+}
+
+//  sync, a disk whose fsync takes HOLD_SYNC_MS, and answers piling up
+//  behind an unsynced deposit: the front holds at most 64 MiB of them and
+//  one bundle (the messages of one commit, at most --batch-max 4096
+//  answers), stops taking the workers' messages past that, and the
+//  workers' queues hold the rest. Every answer reaches the client or is
+//  counted as dropped unread (the client did not read 64 MiB: its reply
+//  queue's bound), none vanishes; every deposit sent again with its id
+//  gets its stored answer; nothing is held at the end; and the cut keeps
+//  every acknowledged deposit, none twice.
+static void test_held_answers_bounded (void **state)
+{
+    fixture_t *f = *state;
+    s_name_round (f, "held");
+    f->slow_ms = HOLD_SYNC_MS;
+    s_start (f, "sync", true);
+    f->slow_ms = 0;
+    s_command (f, "Open", "owner=powerloss");
+    for (int i = 0; i < HOLD_EVENTS; i++)
+        s_send_command (f, "account/a", "Deposit", i, "amount=1", NULL, NULL);
+    for (int i = 0; i < HOLD_EVENTS; i++) {
+        client_reply_t reply;
+        if (client_recv (f->client, WAIT_MS, &reply) != 0)
+            fail_msg ("%d of %d deposits answered", i, HOLD_EVENTS);
+        if (!reply.ok)
+            fail_msg ("deposit refused: %s %s", reply.code, reply.reason);
+        client_reply_close (&reply);
+    }
+    //  The size of one events answer, for the bound.
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "account/a", "events", NULL, 0);
+    client_reply_t reply;
+    if (client_call (f->client, &request, WAIT_MS, &reply) != 0 || !reply.ok)
+        fail_msg ("no events answer");
+    size_t answer = reply.size;
+    client_reply_close (&reply);
+
+    int64_t unread_before = s_stat (f, "unread");
+    int deposits = 0, queries = 0;
+    for (int i = 0; i < HOLD_QUERIES; i++) {
+        if (i % HOLD_EVERY == 0) {
+            s_send_command (f, "account/a", "Deposit", HOLD_EVENTS + deposits++, "amount=1", NULL,
+                            NULL);
+            continue;
+        }
+        client_request (&request, ENVELOPE_QUERY, NULL, "account/a", "events", NULL, 0);
+        assert_int_equal (client_send (f->client, &request), 0);
+        queries++;
+    }
+    //  Answers until every one is in or counted dropped (deadline).
+    bool *deposited = calloc ((size_t) deposits, sizeof (bool));
+    int answered = 0, events = 0, busy = 0;
+    int64_t dropped = 0;
+    for (int64_t deadline = zclock_mono () + 6 * HOLD_SYNC_MS + WAIT_MS;
+         answered + dropped < HOLD_QUERIES && zclock_mono () < deadline;) {
+        if (client_recv (f->client, 500, &reply) != 0) {
+            dropped = s_stat (f, "unread") - unread_before;
+            continue;
+        }
+        answered++;
+        int index = s_transfer_index (&reply);
+        if (index >= HOLD_EVENTS && index < HOLD_EVENTS + deposits)
+            deposited[index - HOLD_EVENTS] = reply.ok;
+        else if (reply.ok)
+            events++;
+        else if (client_reply_transient (&reply))
+            busy++;
+        else
+            fail_msg ("refused: %s %s", reply.code, reply.reason);
+        client_reply_close (&reply);
+    }
+    int64_t peak = s_stat (f, "held_bytes_peak");
+    int64_t held = s_stat (f, "held_bytes");
+    int64_t bound = (int64_t) HOLD_MAX + 4096 * (int64_t) (answer + 64);
+    print_message ("held answers: %d queries and %d deposits sent; %d answered (%d with events, %d "
+                   "busy), %lld dropped unread; held at most %.1f MiB (bound %.1f MiB), %lld "
+                   "bytes at the end\n",
+                   queries, deposits, answered, events, busy, (long long) dropped,
+                   (double) peak / (1 << 20), (double) bound / (1 << 20), (long long) held);
+    if (answered + dropped != HOLD_QUERIES)
+        fail_msg ("%d answered and %lld dropped unread of %d sent: %lld vanished", answered,
+                  (long long) dropped, HOLD_QUERIES,
+                  (long long) (HOLD_QUERIES - answered - dropped));
+    //  The bound was reached (the test pressed it), and held.
+    if (peak < (int64_t) HOLD_MAX)
+        fail_msg ("at most %lld bytes held: the 64 MiB bound was never reached", (long long) peak);
+    if (peak > bound)
+        fail_msg ("%lld bytes held: past 64 MiB and one commit's answers", (long long) peak);
+    assert_int_equal (held, 0);
+    //  One client reading as fast as it can still gets only what its
+    //  queues take of a 64 MiB burst (front_replies.c's bounds): the rest
+    //  is counted, and a client asks again.
+    if (events == 0)
+        fail_msg ("no query answered with events");
+    //  Each deposit not answered is sent again with its id: its stored
+    //  answer (a transient refusal is sent again too).
+    int64_t acked = HOLD_EVENTS;
+    for (int i = 0; i < deposits; i++) {
+        for (int tries = 0; !deposited[i] && tries < 20; tries++) {
+            s_send_command (f, "account/a", "Deposit", HOLD_EVENTS + i, "amount=1", NULL, NULL);
+            if (client_recv (f->client, WAIT_MS, &reply) != 0)
+                fail_msg ("deposit %d: no answer when sent again", i);
+            deposited[i] = reply.ok && s_transfer_index (&reply) == HOLD_EVENTS + i;
+            client_reply_close (&reply);
+        }
+        if (!deposited[i])
+            fail_msg ("deposit %d never acknowledged", i);
+        acked++;
+    }
+    free (deposited);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+    int64_t balance = s_cut_and_count (f);
+    if (balance != acked)
+        fail_msg ("%lld deposits acknowledged, balance %lld after the cut", (long long) acked,
+                  (long long) balance);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +861,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_new_log_out_of_reach, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_held_answers_bounded, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
