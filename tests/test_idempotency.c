@@ -131,51 +131,52 @@ static long s_stat (proc_t *p, const char *name)
     return atol (at + strlen (field));
 }
 
+//  Sends `send --id ID ADDRESS COMMAND` and checks that it succeeds with
+//  expect in its output.
+static void s_send_expect (proc_t *p, const char *id, const char *address, const char *command,
+                           const char *expect)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %s %s %s", id, address, command), 0);
+    assert_has (out, expect);
+}
+
 static void test_first_reply_before_events (void **state)
 {
     proc_t *p = *state;
-    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    char out[PROC_OUTPUT_MAX];
     proc_node_start (p, NODE);
     s_wait_filter_ready (p, 1);
     //  A command to a new stream, which the filter spares the read.
     long spared = s_stat (p, "inbox_reads_spared");
     long loads_spared = s_stat (p, "stream_reads_spared");
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
-    assert_has (out, "\"value\":0");
+    s_send_expect (p, "g1", "counter/e", "Get", "\"value\":0");
     assert_true (s_stat (p, "inbox_reads_spared") > spared);
     assert_true (s_stat (p, "stream_reads_spared") > loads_spared);
     //  Then the stream gets its first event.
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL send --endpoint $E --id a1 counter/e Add by=3"), 0);
-    assert_has (out, "\"value\":3");
+    s_send_expect (p, "a1", "counter/e", "Add by=3", "\"value\":3");
     //  g1 again: its first reply (the filter took the stream in when g1's
     //  record was written).
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
-    assert_has (out, "\"value\":0");
+    s_send_expect (p, "g1", "counter/e", "Get", "\"value\":0");
     //  After a restart the filter is made again from the store: g1 still
     //  gets its first reply, not 3.
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE);
     s_wait_filter_ready (p, 2);
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
-    assert_has (out, "\"value\":0");
+    s_send_expect (p, "g1", "counter/e", "Get", "\"value\":0");
     //  And so after a SIGKILL, g2's record read back from the log.
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g2 counter/f Get"), 0);
-    assert_has (out, "\"value\":0");
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL send --endpoint $E --id a2 counter/f Add by=4"), 0);
+    s_send_expect (p, "g2", "counter/f", "Get", "\"value\":0");
+    s_send_expect (p, "a2", "counter/f", "Add by=4", "\"value\":4");
     proc_node_signal (p, SIGKILL);
     proc_node_start (p, NODE);
     s_wait_filter_ready (p, 3);
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g2 counter/f Get"), 0);
-    assert_has (out, "\"value\":0");
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g1 counter/e Get"), 0);
-    assert_has (out, "\"value\":0");
+    s_send_expect (p, "g2", "counter/f", "Get", "\"value\":0");
+    s_send_expect (p, "g1", "counter/e", "Get", "\"value\":0");
     //  A new id on the stream runs: the stream's state now, read whole
     //  (the filters took in the stream's events from the store).
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id g3 counter/f Get"), 0);
-    assert_has (out, "\"value\":4");
-    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/e"), 0);
+    s_send_expect (p, "g3", "counter/f", "Get", "\"value\":4");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E counter/e"), 0);
     assert_has (out, "\"value\":3");
 }
 

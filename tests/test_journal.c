@@ -531,6 +531,18 @@ static void s_wait_filter_ready (journal_t *journal)
     assert_true (journal_filters_ready (journal));
 }
 
+//  Checks that the committed inbox record of (stream, id) holds text.
+static void s_expect_inbox (journal_t *journal, const char *stream,
+                            const uint8_t id[JOURNAL_ID_SIZE], const char *text)
+{
+    uint8_t *reply;
+    size_t size;
+    assert_int_equal (journal_inbox_get (journal, stream, id, &reply, &size), 0);
+    assert_int_equal (size, strlen (text));
+    assert_memory_equal (reply, text, size);
+    free (reply);
+}
+
 static void test_inbox_filter (void **state)
 {
     fixture_t *fixture = *state;
@@ -555,10 +567,7 @@ static void test_inbox_filter (void **state)
     assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
     //  Written before the open: found by the filter's read of the store.
-    assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), 0);
-    assert_int_equal (size, 5);
-    assert_memory_equal (reply, "first", 5);
-    free (reply);
+    s_expect_inbox (journal, "account/a", id, "first");
     assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 0);
     //  Another id of the same stream is read (and not found).
     assert_int_equal (journal_inbox_get (journal, "account/a", other, &reply, &size),
@@ -591,13 +600,8 @@ static void test_inbox_filter (void **state)
                       0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    assert_int_equal (journal_inbox_get (journal, "account/b", id, &reply, &size), 0);
-    assert_memory_equal (reply, "later", 5);
-    free (reply);
-    assert_int_equal (journal_inbox_get (journal, "account/c", other, &reply, &size), 0);
-    assert_int_equal (size, 4);
-    assert_memory_equal (reply, "kept", 4);
-    free (reply);
+    s_expect_inbox (journal, "account/b", id, "later");
+    s_expect_inbox (journal, "account/c", other, "kept");
     assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_INBOX), 1);
 }
 
