@@ -109,7 +109,8 @@ static int s_started (shoal_view_t *view, const shoal_event_t *event)
 }
 
 //  A later event of the saga: both rows get the new status (and its code,
-//  kept in the index row until the end); a terminal one deletes the index
+//  kept in the index row until the end: the index row is written again
+//  only when an event brings a code); a terminal one deletes the index
 //  row.
 static int s_moved (shoal_view_t *view, const shoal_event_t *event, const char *status,
                     bool terminal)
@@ -131,14 +132,15 @@ static int s_moved (shoal_view_t *view, const shoal_event_t *event, const char *
         return shoal_view_fail (view, "the index row of transfer %s does not read: %s", transfer,
                                 shoal_strerror (rc ? rc : SHOAL_EFORMAT));
     started.position = (uint64_t) position;
-    if (shoal_data_str (shoal_event_data (event), "code", started.code, sizeof started.code) != 0 &&
-        shoal_data_str (index, "code", started.code, sizeof started.code) != 0)
+    bool coded =
+        shoal_data_str (shoal_event_data (event), "code", started.code, sizeof started.code) == 0;
+    if (!coded && shoal_data_str (index, "code", started.code, sizeof started.code) != 0)
         started.code[0] = 0;
     s_put_row (view, transfer, &started, true, status);
     s_put_row (view, transfer, &started, false, status);
     if (terminal)
         shoal_view_delete (view, key);
-    else
+    else if (coded) //  else the index row holds all it held: not written again
         s_put_index (view, transfer, &started);
     return 0;
 }
