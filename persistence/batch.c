@@ -279,8 +279,10 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
     if (current < 0 || current > JOURNAL_SEQ_MAX - (int64_t) count)
         return SHOAL_EFORMAT; //  a damaged last key: no seq past JOURNAL_SEQ_MAX
     if (count > 0) {
-        if (current == 0) //  the stream's event 1: before anything can read it
-            journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
+        //  Every append, not only event 1's: a stream whose version came
+        //  from a snapshot alone (a store a repair left without its
+        //  events) has no 'e' key for the scan to find.
+        journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
         int64_t *staged = vmap_find (&self->versions, stream);
         if (!staged && !(staged = vmap_put (&self->versions, stream, current)))
             return SHOAL_ENOMEM;

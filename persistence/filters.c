@@ -7,10 +7,12 @@
     What a filter holds: every stream that has had such a record since
     the filter was made, and possibly others. Each is filled from two
     sides:
-      - every write of an 'i' key, and of a stream's event 1, adds its
+      - every write of an 'i' key, and every append of events, adds its
         stream when it is staged (batch.c, notes.c's fold:
         journal_filter_add), before the write, so that no thread reads the
-        record before the stream is in;
+        record before the stream is in (every append, not only event 1's:
+        a stream a repair left with a snapshot and no events has its
+        version from the snapshot, and no 'e' key for the scan);
       - a thread (journal_filters_start) reads the store's 'i' and 'e'
         keys once, shard by shard, and adds their streams. What it does
         not see was written after it began, by the writes above.
@@ -119,8 +121,14 @@ void journal_filters_init (journal_t *self)
 
 void journal_filter_add (journal_t *self, journal_filter_t which, const char *stream, size_t len)
 {
-    if (self->filters)
-        s_add (&self->filters->sets[which], ptable_hash (stream, len));
+    if (!self->filters)
+        return;
+    //  A stream in already (most appends) writes nothing: no cache line
+    //  bounced between the workers.
+    bloom_t *bloom = &self->filters->sets[which];
+    uint64_t hash = ptable_hash (stream, len);
+    if (!s_maybe (bloom, hash))
+        s_add (bloom, hash);
 }
 
 bool journal_filter_absent (journal_t *self, journal_filter_t which, const char *stream, size_t len)
@@ -185,7 +193,13 @@ static int s_scan_table (leveldb_iterator_t *it, uint32_t shard, char tag, bloom
         }
         leveldb_iter_next (it);
     }
-    return 0;
+    char *error = NULL;
+    leveldb_iter_get_error (it, &error);
+    if (!error)
+        return 0;
+    log_warn ("journal: the stream filters' scan of shard %" PRIu32 " failed: %s", shard, error);
+    leveldb_free (error);
+    return SHOAL_EIO;
 }
 
 static int s_scan_shard (journal_t *self, uint32_t shard, uint64_t counts[JOURNAL_FILTERS])
@@ -198,11 +212,12 @@ static int s_scan_shard (journal_t *self, uint32_t shard, uint64_t counts[JOURNA
     leveldb_readoptions_set_fill_cache (read, 0);
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, read);
     journal_filters_t *filters = self->filters;
-    s_scan_table (it, shard, 'i', &filters->sets[JOURNAL_FILTER_INBOX], false,
-                  &counts[JOURNAL_FILTER_INBOX]);
-    s_scan_table (it, shard, 'e', &filters->sets[JOURNAL_FILTER_STREAMS], true,
-                  &counts[JOURNAL_FILTER_STREAMS]);
-    rc = journal_iter_close (it, 0);
+    rc = s_scan_table (it, shard, 'i', &filters->sets[JOURNAL_FILTER_INBOX], false,
+                       &counts[JOURNAL_FILTER_INBOX]);
+    if (rc == 0)
+        rc = s_scan_table (it, shard, 'e', &filters->sets[JOURNAL_FILTER_STREAMS], true,
+                           &counts[JOURNAL_FILTER_STREAMS]);
+    rc = journal_iter_close (it, rc);
     leveldb_readoptions_destroy (read);
     journal_leave (self);
     return rc;

@@ -97,7 +97,7 @@ void journal_sync_wanted (journal_t *self);
 int journal_sync_dir (const char *dir, bool *opened);
 
 //  The stream filters (filters.c). init: at open (none out of memory);
-//  add: before an 'i' key, or event 1, of stream (len bytes) is written;
+//  add: before an 'i' key, or events, of stream (len bytes) are written;
 //  absent: true only if the filters are ready and stream has no such
 //  record (then the read of its key is spared); destroy: at close.
 void journal_filters_init (journal_t *self);
