@@ -104,7 +104,7 @@ void *vmap_alloc (vmap_t *self, size_t size)
 {
     //  Entries are padded to 8 bytes only: skip to the next aligned byte
     //  (the chunk's data is aligned), or to the chunk's end.
-    size_t align = _Alignof (max_align_t);
+    size_t align = _Alignof(max_align_t);
     vmap_chunk_t *last = self->last;
     if (last) {
         size_t aligned = (last->used + align - 1) / align * align;

@@ -24,7 +24,7 @@ static void s_actor_free (actor_t *actor)
     free (actor); //  its address too: one allocation
 }
 
-_Static_assert (SHOAL_ADDRESS_MAX <= UINT16_MAX, "an address's length fits 2 bytes");
+_Static_assert(SHOAL_ADDRESS_MAX <= UINT16_MAX, "an address's length fits 2 bytes");
 
 //  The address's length is kept in the 2 bytes before it (s_actor_load):
 //  a find compares keys without a strlen.

@@ -139,7 +139,7 @@ static void test_alloc (void **state)
             assert_non_null (vmap_put (&map, name, i));
             rooms[i] = vmap_alloc (&map, size);
             assert_non_null (rooms[i]);
-            assert_int_equal ((uintptr_t) rooms[i] % _Alignof (max_align_t), 0);
+            assert_int_equal ((uintptr_t) rooms[i] % _Alignof(max_align_t), 0);
             memset (rooms[i], (uint8_t) i, size);
             snprintf (name, sizeof name, "room/%d", i);
             assert_non_null (vmap_put (&map, name, (int64_t) (intptr_t) rooms[i]));
