@@ -52,41 +52,14 @@ static void s_pack_commit_latency (msgpack_packer *pk, const worker_config_t *co
 void front_stats (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request)
 {
     const worker_config_t *config = self->config.config;
-    struct {
-#define FRONT_COUNTER_FIELD(name, description) uint64_t name;
-        SHOAL_COUNTERS (FRONT_COUNTER_FIELD)
-#undef FRONT_COUNTER_FIELD
-    } sum = {0};
-    for (int w = 0; w < config->workers; w++) {
-#define FRONT_COUNTER_ADD(name, description) sum.name += atomic_load (&config->stats[w].name);
-        SHOAL_COUNTERS (FRONT_COUNTER_ADD)
-#undef FRONT_COUNTER_ADD
-    }
-    struct {
-#define FRONT_COUNTER_FIELD(name, description) int64_t name;
-        SHOAL_NODE_COUNTERS (FRONT_COUNTER_FIELD)
-#undef FRONT_COUNTER_FIELD
-    } node = {.bad_frames = (int64_t) self->counters.bad_frames,
-              .busy = (int64_t) self->counters.busy,
-              .workers = config->workers,
-              .shards = config->shards,
-              .peak_rss_kb = metrics_peak_rss_kb (),
-              .forwarded = (int64_t) self->counters.forwarded,
-              .unavailable = (int64_t) self->counters.unavailable,
-              .dropped = (int64_t) self->counters.dropped,
-              .unread = (int64_t) self->counters.unread,
-              .reply_bytes = (int64_t) self->counters.reply_bytes,
-              .reply_bytes_peak = (int64_t) self->counters.reply_bytes_peak,
-              .held_bytes = (int64_t) self->counters.held_bytes,
-              .held_bytes_peak = (int64_t) self->counters.held_bytes_peak,
-              .refused = self->config.refused ? (int64_t) atomic_load (self->config.refused) : 0,
-              .uptime_ms = zclock_time () - self->started,
-              .store_records = (int64_t) journal_records_written (config->journal),
-              .syncs = (int64_t) journal_syncs (config->journal),
-              .inbox_reads_spared =
-                  (int64_t) journal_filter_skips (config->journal, JOURNAL_FILTER_INBOX),
-              .stream_reads_spared =
-                  (int64_t) journal_filter_skips (config->journal, JOURNAL_FILTER_STREAMS)};
+    //  The same counters as the metrics' (metrics_read).
+    metrics_config_t read = {.config = config,
+                             .front = &self->counters,
+                             .refused = self->config.refused,
+                             .started = self->started};
+    metrics_sum_t sum;
+    metrics_node_t node;
+    metrics_read (&read, &sum, &node);
     const cluster_t *cluster = self->config.cluster;
 #define FRONT_COUNTER_PLUS_ONE(name, description) +1
     size_t fields =

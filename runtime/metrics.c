@@ -34,20 +34,6 @@ struct _metrics_t {
 //  --------------------------------------------------------------------------
 //  The exposition text
 
-//  The workers' counters, summed.
-typedef struct {
-#define METRICS_FIELD(name, description) uint64_t name;
-    SHOAL_COUNTERS (METRICS_FIELD)
-#undef METRICS_FIELD
-} metrics_sum_t;
-
-//  The node's own counters, as the "stats" query has them.
-typedef struct {
-#define METRICS_FIELD(name, description) int64_t name;
-    SHOAL_NODE_COUNTERS (METRICS_FIELD)
-#undef METRICS_FIELD
-} metrics_node_t;
-
 //  Peak resident set of this process in KiB (VmHWM), 0 if unknown.
 long metrics_peak_rss_kb (void)
 {
@@ -158,17 +144,17 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
     }
 }
 
-int metrics_write (const metrics_config_t *config, FILE *out)
+void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node)
 {
     const worker_config_t *workers = config->config;
-    metrics_sum_t s = {0};
+    *sum = (metrics_sum_t){0};
     for (int w = 0; w < workers->workers; w++) {
-#define METRICS_ADD(name, description) s.name += atomic_load (&workers->stats[w].name);
+#define METRICS_ADD(name, description) sum->name += atomic_load (&workers->stats[w].name);
         SHOAL_COUNTERS (METRICS_ADD)
 #undef METRICS_ADD
     }
     const front_counters_t *f = config->front;
-    metrics_node_t n = {
+    *node = (metrics_node_t){
         .bad_frames = (int64_t) atomic_load (&f->bad_frames),
         .busy = (int64_t) atomic_load (&f->busy),
         .workers = workers->workers,
@@ -191,6 +177,14 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         .stream_reads_spared =
             (int64_t) journal_filter_skips (workers->journal, JOURNAL_FILTER_STREAMS),
     };
+}
+
+int metrics_write (const metrics_config_t *config, FILE *out)
+{
+    const worker_config_t *workers = config->config;
+    metrics_sum_t s;
+    metrics_node_t n;
+    metrics_read (config, &s, &n);
     s_family (out, "shoal_build_info", "gauge", "The shoal version this node runs");
     fprintf (out, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION_STRING);
     const char *last = NULL;

@@ -44,6 +44,24 @@ void metrics_destroy (metrics_t **self_p);
 //  object's life.
 const char *metrics_url (const metrics_t *self);
 
+//  The workers' counters, summed.
+typedef struct {
+#define METRICS_FIELD(name, description) uint64_t name;
+    SHOAL_COUNTERS (METRICS_FIELD)
+#undef METRICS_FIELD
+} metrics_sum_t;
+
+//  The node's own counters, as the "stats" query has them.
+typedef struct {
+#define METRICS_FIELD(name, description) int64_t name;
+    SHOAL_NODE_COUNTERS (METRICS_FIELD)
+#undef METRICS_FIELD
+} metrics_node_t;
+
+//  Reads the counters of config: the workers' summed, and the node's own.
+//  The stats query and the metrics both show these. Any thread.
+void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node);
+
 //  Writes the exposition text of config to out, as a scrape does.
 //  Returns 0, or -1 if out failed.
 int metrics_write (const metrics_config_t *config, FILE *out);
