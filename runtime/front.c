@@ -468,9 +468,11 @@ static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
 //  syncer's eventfd wakes the loop), and every later one queues behind it,
 //  in order. Nothing is held in async durability. Past
 //  FRONT_HELD_BYTES_MAX held, the front stops taking the workers' messages
-//  until a sync lets some go: the workers' queues fill and hold them back.
-//  So at most FRONT_HELD_BYTES_MAX and one message (a bundle: a commit's
-//  messages for the front) are held; test_powerloss presses the bound.
+//  until a sync lets some go: at most FRONT_HELD_BYTES_MAX and one message
+//  (a bundle: a commit's messages for the front) are held; test_powerloss
+//  presses the bound. The rest waits in ZeroMQ's queues from the workers,
+//  which have no limit (their PUSH's and this PULL's HWM are 0): the
+//  workers are not held back (left for later, docs/DESIGN-NOTES.md).
 
 //  Holds the message (moved from route and frame). Out of memory it is
 //  dropped, as a send that fails: a client asks again, an outbox re-sends.
