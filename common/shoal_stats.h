@@ -48,7 +48,8 @@
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
     X (timers, "durable timers armed and not yet fired")                                           \
     X (overdue_turns, "turns that ran past --turn-timeout (counted by the watchdog)")              \
-    X (overdue_now, "turns running past --turn-timeout now")
+    X (overdue_now, "turns running past --turn-timeout now")                                       \
+    X (outbound_waits, "times a worker waited for the front: 64 MiB of its messages were out")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \
@@ -66,7 +67,11 @@
     X (reply_bytes_peak, "the most reply bytes queued and held at once (bound: 64 MiB)")           \
     X (held_bytes, "bytes of messages leaving the node held until a sync makes their causes "      \
                    "durable (sync durability)")                                                    \
-    X (held_bytes_peak, "the most bytes held at once (bound: 64 MiB and one message)")             \
+    X (held_bytes_peak, "the most bytes held at once (bound: 64 MiB and one message per worker)")  \
+    X (outbound_bytes, "bytes of messages the workers sent the front that it has not handled: "    \
+                       "queued or held")                                                           \
+    X (outbound_bytes_peak, "the most outbound bytes at once (bound: 64 MiB and one message per "  \
+                            "worker)")                                                             \
     X (uptime_ms, "milliseconds since the node started")                                           \
     X (store_records, "records its workers and its projections wrote to the node's store")         \
     X (syncs, "syncs (fdatasync of the store's log files) that made its writes durable, each "     \
@@ -102,7 +107,9 @@
     X (shoal_timers_pending, gauge, "", s.timers, "Durable timers armed and not yet fired")        \
     X (shoal_inbox_pruned_total, counter, "", s.pruned, "Inbox records deleted by the janitor")    \
     X (shoal_bad_internal_frames_total, counter, "", s.bad_internal_frames,                        \
-       "Undecodable frames between the node's threads, or in the journal")
+       "Undecodable frames between the node's threads, or in the journal")                         \
+    X (shoal_outbound_waits_total, counter, "", s.outbound_waits,                                  \
+       "Times a worker waited for the front: 64 MiB of its messages were out")
 
 #define SHOAL_NODE_METRICS(X)                                                                      \
     X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \
@@ -131,7 +138,11 @@
     X (shoal_sync_held_bytes, gauge, "", n.held_bytes,                                             \
        "Bytes of messages leaving the node held until a sync makes their causes durable")          \
     X (shoal_sync_held_peak_bytes, gauge, "", n.held_bytes_peak,                                   \
-       "The most bytes held for a sync at once (bound: 64 MiB and one message)")                   \
+       "The most bytes held for a sync at once (bound: 64 MiB and one message per worker)")        \
+    X (shoal_outbound_bytes, gauge, "", n.outbound_bytes,                                          \
+       "Bytes of messages the workers sent the front that it has not handled: queued or held")     \
+    X (shoal_outbound_peak_bytes, gauge, "", n.outbound_bytes_peak,                                \
+       "The most outbound bytes at once (bound: 64 MiB and one message per worker)")               \
     X (shoal_unread_reply_peak_bytes, gauge, "", n.reply_bytes_peak,                               \
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #define BUNDLE_FIRST_CAP 4096
+#define BUNDLE_KEPT_CAP (256u << 10) //  the next one's room, at most
 
 int bundle_add (bundle_t *self, const uint8_t *route, size_t route_size, const uint8_t *frame,
                 size_t size)
@@ -62,6 +63,8 @@ int bundle_send (bundle_t *self, void *socket)
     }
     self->data = NULL; //  ZeroMQ's now; the next gets a buffer of cap bytes
     self->size = 0;
+    if (self->cap > BUNDLE_KEPT_CAP) //  one long bundle does not make every next one long
+        self->cap = BUNDLE_KEPT_CAP;
     return rc;
 }
 

@@ -466,13 +466,20 @@ static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
 //  does, here: a message that comes while journal_synced is behind
 //  journal_written is held, with that count, until a sync covers it (the
 //  syncer's eventfd wakes the loop), and every later one queues behind it,
-//  in order. Nothing is held in async durability. Past
-//  FRONT_HELD_BYTES_MAX held, the front stops taking the workers' messages
-//  until a sync lets some go: at most FRONT_HELD_BYTES_MAX and one message
-//  (a bundle: a commit's messages for the front) are held; test_powerloss
-//  presses the bound. The rest waits in ZeroMQ's queues from the workers,
-//  which have no limit (their PUSH's and this PULL's HWM are 0): the
-//  workers are not held back (left for later, docs/DESIGN-NOTES.md).
+//  in order. Nothing is held in async durability. What is held, and what
+//  waits in ZeroMQ's queue from the workers (its HWMs are 0), is bounded
+//  where it is made: a worker counts the bytes it sends here, this thread
+//  counts them off as it handles them, and a worker with
+//  WORKER_OUTBOUND_MAX or more out waits (worker.h): at most that and one
+//  message (a bundle: a commit's messages for the front) per worker are
+//  out. test_powerloss presses the bound and checks the node's memory.
+
+//  The workers' message of size bytes is handled (sent on, or dropped):
+//  no longer out (worker.h's worker_outbound_t).
+static void s_outbound_done (front_t *self, size_t size)
+{
+    worker_outbound_sub (self->config.config->outbound, size);
+}
 
 //  Holds the message (moved from route and frame). Out of memory it is
 //  dropped, as a send that fails: a client asks again, an outbox re-sends.
@@ -483,6 +490,7 @@ static void s_hold (front_t *self, uint64_t written, zmq_msg_t *route, zmq_msg_t
         front_held_t *ring = malloc (cap * sizeof (front_held_t));
         if (!ring) {
             self->counters.dropped++;
+            s_outbound_done (self, zmq_msg_size (route) + zmq_msg_size (frame));
             return;
         }
         for (size_t i = 0; i < self->held_count; i++) { //  unwrapped, oldest first
@@ -521,7 +529,9 @@ static void s_release_held (front_t *self)
     while (self->held_count && self->held[self->held_head].written <= synced) {
         front_held_t *held = &self->held[self->held_head];
         s_worker_message (self, &held->route, &held->frame);
-        self->held_bytes -= zmq_msg_size (&held->route) + zmq_msg_size (&held->frame);
+        size_t size = zmq_msg_size (&held->route) + zmq_msg_size (&held->frame);
+        self->held_bytes -= size;
+        s_outbound_done (self, size);
         zmq_msg_close (&held->route);
         zmq_msg_close (&held->frame);
         self->held_head = (self->held_head + 1) % self->held_cap;
@@ -536,6 +546,7 @@ static void s_drop_held (front_t *self)
 {
     while (self->held_count) {
         front_held_t *held = &self->held[self->held_head];
+        s_outbound_done (self, zmq_msg_size (&held->route) + zmq_msg_size (&held->frame));
         zmq_msg_close (&held->route);
         zmq_msg_close (&held->frame);
         self->held_head = (self->held_head + 1) % self->held_cap;
@@ -557,19 +568,25 @@ static bool s_recv_worker (front_t *self)
     zmq_msg_t route, frame;
     zmq_msg_init (&route);
     zmq_msg_init (&frame);
-    bool got = zmq_msg_recv (&route, replies, ZMQ_DONTWAIT) != -1;
-    if (got && zmq_msg_more (&route) && zmq_msg_recv (&frame, replies, 0) != -1) {
-        journal_t *journal = self->config.config->journal;
-        uint64_t written = journal_written (journal);
-        if (journal_sync_fd (journal) >= 0 &&
-            (self->held_count || journal_synced (journal) < written))
-            s_hold (self, written, &route, &frame);
-        else
-            s_worker_message (self, &route, &frame);
+    if (zmq_msg_recv (&route, replies, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&route);
+        zmq_msg_close (&frame);
+        return false;
+    }
+    if (zmq_msg_more (&route))
+        zmq_msg_recv (&frame, replies, 0); //  the rest of a message that came is there
+    size_t size = zmq_msg_size (&route) + zmq_msg_size (&frame);
+    journal_t *journal = self->config.config->journal;
+    uint64_t written = journal_written (journal);
+    if (journal_sync_fd (journal) >= 0 && (self->held_count || journal_synced (journal) < written))
+        s_hold (self, written, &route, &frame); //  no longer out when let go
+    else {
+        s_worker_message (self, &route, &frame);
+        s_outbound_done (self, size);
     }
     zmq_msg_close (&route);
     zmq_msg_close (&frame);
-    return got;
+    return true;
 }
 
 //  A frame a welcomed peer sent (peers_deliver_fn).
@@ -644,13 +661,9 @@ void front_run (front_t *self)
         //  Replies first, so a busy client cannot starve them.
         s_release_held (self);
         for (int n = 0; n < 4096 && (items[1].revents & ZMQ_POLLIN); n++)
-            if (self->held_bytes >= FRONT_HELD_BYTES_MAX || !s_recv_worker (self))
+            if (!s_recv_worker (self))
                 break;
         s_release_held (self);
-        //  Past FRONT_HELD_BYTES_MAX held (the disk is slow) the workers'
-        //  messages wait in their queue, whose bound then holds the
-        //  workers back, until a sync lets the held ones go.
-        items[1].events = self->held_bytes < FRONT_HELD_BYTES_MAX ? ZMQ_POLLIN : 0;
         if (self->config.peers)
             peers_process (self->config.peers, items + 3, s_on_peer, self);
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)

@@ -22,7 +22,6 @@
 #define FRONT_OVERFLOW_BYTES (8u << 20)  //  past them, replies of all clients held by the front
 #define FRONT_OVERFLOW_MS 1000           //  a reply held this long is dropped
 #define FRONT_OVERFLOW_TICK_MS 5         //  held replies are tried again this often
-#define FRONT_HELD_BYTES_MAX (64u << 20) //  workers' messages held for a sync, at most
 #define FRONT_REPLY_BUDGET (64u << 20)   //  reply bytes queued and held, all clients together
 #define FRONT_REPLY_RESERVE (8u << 20)   //  of the budget, kept for clients that read:
 #define FRONT_CLIENT_FLOOR (64u << 10)   //  those with at most this much queued

@@ -168,6 +168,9 @@ void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_n
         .reply_bytes_peak = (int64_t) atomic_load (&f->reply_bytes_peak),
         .held_bytes = (int64_t) atomic_load (&f->held_bytes),
         .held_bytes_peak = (int64_t) atomic_load (&f->held_bytes_peak),
+        .outbound_bytes = workers->outbound ? (int64_t) atomic_load (&workers->outbound->bytes) : 0,
+        .outbound_bytes_peak =
+            workers->outbound ? (int64_t) atomic_load (&workers->outbound->peak) : 0,
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .uptime_ms = zclock_time () - config->started,
         .store_records = (int64_t) journal_records_written (workers->journal),

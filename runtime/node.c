@@ -43,8 +43,9 @@ struct _shoal_node_t {
     shoal_registry_t *registry;
     void *modules[NODE_MAX_MODULES]; //  dlopen handles
     int module_count;
-    worker_config_t config; //  shared with the workers
-    worker_stats_t *stats;  //  one per worker
+    worker_config_t config;     //  shared with the workers
+    worker_outbound_t outbound; //  bytes the workers sent the front, not yet handled
+    worker_stats_t *stats;      //  one per worker
     zactor_t **workers;
     zactor_t *janitor;                   //  prunes old inbox records
     cluster_t *cluster;                  //  the map, NULL for a node alone
@@ -442,6 +443,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .stall_ms = self->options.stall_ms,
         .batch_max = self->options.batch_max,
         .stats = self->stats,
+        .outbound = &self->outbound,
         .cluster = self->cluster,
         .self_node = self->self_node,
     };
@@ -485,7 +487,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                                   .prefix = self->prefix,
                                                   .gauges = &self->gauges,
                                                   .data_dir = self->data_dir,
-                                                  .linger_ms = self->options.projection_linger_ms};
+                                                  .linger_ms = self->options.projection_linger_ms,
+                                                  .outbound = &self->outbound};
     if (!self->options.projections_off)
         self->projector = projector_new (&self->projector_config);
     if (!self->options.projections_off && !self->projector) {

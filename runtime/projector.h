@@ -24,6 +24,7 @@
 
 #include "journal.h"
 #include "registry.h"
+#include "worker.h"
 
 #define PROJECTOR_IDLE_MS 20
 
@@ -52,12 +53,14 @@ typedef struct _projector_t projector_t;
 typedef struct {
     journal_t *journal;
     const shoal_registry_t *registry;
-    const char *prefix;         //  the node's inproc endpoint prefix
-    projector_gauges_t *gauges; //  for the metrics (may be NULL)
-    const char *data_dir;       //  where the apply in progress is kept (applyfile.h)
-    int64_t linger_ms;          //  a build that follows the log takes a batch at most
-                                //  this often (0: as soon as events come), unless
-                                //  PROJECTOR_LINGER_EVENTS are waiting
+    const char *prefix;          //  the node's inproc endpoint prefix
+    projector_gauges_t *gauges;  //  for the metrics (may be NULL)
+    const char *data_dir;        //  where the apply in progress is kept (applyfile.h)
+    int64_t linger_ms;           //  a build that follows the log takes a batch at most
+                                 //  this often (0: as soon as events come), unless
+                                 //  PROJECTOR_LINGER_EVENTS are waiting
+    worker_outbound_t *outbound; //  what it answers counts there, as a worker's
+                                 //  sends to the front do (worker.h; NULL: not counted)
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

@@ -40,8 +40,10 @@ void projector_answer (projector_t *self, const uint8_t *route, size_t route_siz
     reply.created = zclock_time ();
     if (envelope_encode (&reply, &frame, &frame_size) == 0) {
         void *front = zsock_resolve (self->front);
-        if (zmq_send (front, route, route_size, ZMQ_SNDMORE) != -1)
-            zmq_send (front, frame, frame_size, 0);
+        worker_outbound_add (self->config->outbound, route_size + frame_size);
+        if (zmq_send (front, route, route_size, ZMQ_SNDMORE) == -1 ||
+            zmq_send (front, frame, frame_size, 0) == -1)
+            worker_outbound_sub (self->config->outbound, route_size + frame_size);
     }
     free (payload);
     free (frame);

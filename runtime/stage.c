@@ -38,6 +38,7 @@ int stage_out (worker_t *self, int dest, const uint8_t *route, size_t route_size
     out->frame = frame;
     out->size = size;
     out->pending = pending;
+    self->out_bytes += route_size + size;
     return 0;
 }
 
@@ -197,6 +198,7 @@ void stage_drop (worker_t *self)
             free (self->outs[i].frame);
     }
     self->out_count = 0;
+    self->out_bytes = 0;
     for (size_t i = 0; i < self->staged_timer_count; i++)
         free (self->staged_timers[i].frame);
     self->staged_timer_count = 0;

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #define BATCH_BYTES_MAX (64u << 20) //  a group commit's records, at most (about)
+#define STAGED_BYTES_MAX (4u << 20) //  the sends it waits to release, at most (about)
 #define RETRY_TICK_MS 20
 #define PASSIVATE_TICK_MS 1000
 #define SLOW_COMMIT_NS 100000000u //  a commit slower than this is logged
@@ -110,6 +111,25 @@ static void s_gate (worker_t *self)
         journal_sync (journal, written);
 }
 
+//  Counts size bytes out to the front (worker.h's worker_outbound_t),
+//  waiting first, while WORKER_OUTBOUND_MAX or more are out, for the front
+//  to handle some: it takes them as a sync makes their causes durable, on
+//  its own thread, and never waits for a worker, so the wait ends (or the
+//  node is stopping). Meanwhile this worker takes no message: what comes
+//  waits in its queue, whose bound then refuses clients `busy`.
+static void s_outbound (worker_t *self, size_t size)
+{
+    worker_outbound_t *outbound = self->config->outbound;
+    if (!outbound)
+        return;
+    if (atomic_load (&outbound->bytes) >= WORKER_OUTBOUND_MAX) {
+        self->stats->outbound_waits++;
+        while (atomic_load (&outbound->bytes) >= WORKER_OUTBOUND_MAX && !zsys_interrupted)
+            zclock_sleep (1);
+    }
+    worker_outbound_add (outbound, size);
+}
+
 //  Sends what is gathered for slot (a worker's index, or workers for the
 //  front), if anything, as one message. On a failed send the messages are
 //  lost, as sends that fail: commands and replies come back through
@@ -118,10 +138,15 @@ static void s_bundle_flush (worker_t *self, int slot)
 {
     if (!self->bundles || self->bundles[slot].size == 0)
         return;
-    if (slot == self->config->workers)
+    if (slot == self->config->workers) {
         s_gate (self);
+        s_outbound (self, 1 + self->bundles[slot].size); //  [BUNDLE_ROUTE, entries]
+    }
     zsock_t *socket = slot == self->config->workers ? self->front : self->push[slot];
-    bundle_send (&self->bundles[slot], zsock_resolve (socket));
+    size_t size = 1 + self->bundles[slot].size;
+    if (bundle_send (&self->bundles[slot], zsock_resolve (socket)) != 0 &&
+        slot == self->config->workers)
+        worker_outbound_sub (self->config->outbound, size);
 }
 
 //  Puts each message of a bundle from another worker in the local queue,
@@ -161,18 +186,27 @@ int worker_send (worker_t *self, int dest, const uint8_t *route, size_t route_si
         route = &remote;
         route_size = 1;
     }
-    //  Gathered during a release, in order; else what was gathered for
+    //  Gathered during a release, in order, a bundle at most
+    //  WORKER_BUNDLE_MAX (and one message) long; else what was gathered for
     //  that thread goes first.
     int slot = dest >= 0 ? dest : self->config->workers;
-    if (self->bundling && bundle_add (&self->bundles[slot], route, route_size, frame, size) == 0)
+    if (self->bundling && bundle_add (&self->bundles[slot], route, route_size, frame, size) == 0) {
+        if (self->bundles[slot].size >= WORKER_BUNDLE_MAX)
+            s_bundle_flush (self, slot);
         return 0;
+    }
     s_bundle_flush (self, slot);
-    if (dest < 0)
+    if (dest < 0) {
         s_gate (self);
+        s_outbound (self, route_size + size);
+    }
     void *socket = zsock_resolve (dest < 0 ? self->front : self->push[dest]);
     if (zmq_send (socket, route, route_size, ZMQ_SNDMORE) == -1 ||
-        zmq_send (socket, frame, size, 0) == -1)
+        zmq_send (socket, frame, size, 0) == -1) {
+        if (dest < 0)
+            worker_outbound_sub (self->config->outbound, route_size + size);
         return -1;
+    }
     return 0;
 }
 
@@ -223,6 +257,7 @@ static void s_release (worker_t *self)
             free (out->frame);
     }
     self->out_count = 0;
+    self->out_bytes = 0;
     self->stats->pending = outbox_pending_count (self);
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
@@ -456,7 +491,8 @@ static long s_poll_timeout (worker_t *self)
 }
 
 //  Handles up to batch_max messages that are already waiting, and stops
-//  early when the batch holds BATCH_BYTES_MAX.
+//  early when the batch holds BATCH_BYTES_MAX or its sends STAGED_BYTES_MAX
+//  (queries' answers, say: a worker's memory is not batch_max of them).
 static void s_drain (worker_t *self)
 {
     void *pull = zsock_resolve (self->pull);
@@ -464,7 +500,8 @@ static void s_drain (worker_t *self)
     zmq_msg_init (&route);
     zmq_msg_init (&frame);
     for (int n = 0; n < self->config->batch_max; n++) {
-        if (journal_batch_bytes (self->batch) >= BATCH_BYTES_MAX)
+        if (journal_batch_bytes (self->batch) >= BATCH_BYTES_MAX ||
+            self->out_bytes >= STAGED_BYTES_MAX)
             break;
         local_t item;
         if (s_local_pop (self, &item)) {

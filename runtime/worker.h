@@ -37,6 +37,38 @@ typedef struct {
     histogram_t batch_messages; //  messages per group commit
 } worker_stats_t;
 
+//  What the workers sent the front (replies, messages for other nodes)
+//  and the front has not yet handled: queued in ZeroMQ or held for a sync
+//  (front.c). A worker adds a message's bytes before it sends it and,
+//  when WORKER_OUTBOUND_MAX or more are out, first waits for the front to
+//  handle some: that bounds the node's memory when the disk is slower
+//  than the work, at WORKER_OUTBOUND_MAX and one message per worker (a
+//  bundle: WORKER_BUNDLE_MAX and one message).
+#define WORKER_OUTBOUND_MAX (64u << 20)
+#define WORKER_BUNDLE_MAX (1u << 20) //  a bundle's bytes before it is sent (bundle.h)
+typedef struct {
+    atomic_uint_fast64_t bytes; //  out now
+    atomic_uint_fast64_t peak;  //  the most at once
+} worker_outbound_t;
+
+//  Counts size bytes out (outbound NULL: nothing), before the send.
+static inline void worker_outbound_add (worker_outbound_t *outbound, size_t size)
+{
+    if (!outbound)
+        return;
+    uint_fast64_t out = atomic_fetch_add (&outbound->bytes, size) + size;
+    uint_fast64_t peak = atomic_load (&outbound->peak);
+    while (out > peak && !atomic_compare_exchange_weak (&outbound->peak, &peak, out))
+        ;
+}
+
+//  Counts size bytes no longer out: handled by the front, or not sent.
+static inline void worker_outbound_sub (worker_outbound_t *outbound, size_t size)
+{
+    if (outbound)
+        atomic_fetch_sub (&outbound->bytes, size);
+}
+
 //  What every worker of a node shares, read-only while they run.
 typedef struct worker_config_s {
     journal_t *journal;               //  the node's store
@@ -55,6 +87,8 @@ typedef struct worker_config_s {
     int self_node;                    //  this node's index in it
     struct _turnfile_t **turn_files;  //  the turn in progress, one per worker
                                       //  (turnfile.h); NULL: none kept
+    worker_outbound_t *outbound;      //  bytes out to the front; NULL: not counted
+                                      //  (a test playing the front)
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store

@@ -81,6 +81,7 @@ struct _worker_t {
     journal_batch_t *batch; //  staged writes
     out_t *outs;            //  staged sends (stage.c)
     size_t out_count, out_cap;
+    size_t out_bytes;        //  their frames' bytes (a batch stops at WORKER_STAGED_MAX)
     wtimer_t *staged_timers; //  set in this batch, armed after commit (stage.c)
     size_t staged_timer_count, staged_timer_cap;
     ptable_t pending;             //  id (16 bytes) -> pending_t, owned (outbox.c)
