@@ -61,10 +61,15 @@ int bundle_send (bundle_t *self, void *socket)
         zmq_msg_close (&msg); //  frees the entries
         rc = -1;
     }
-    self->data = NULL; //  ZeroMQ's now; the next gets a buffer of cap bytes
+    //  ZeroMQ's now. The next gets room for as much as this one held (a
+    //  power of 2, from BUNDLE_FIRST_CAP to BUNDLE_KEPT_CAP): a long one
+    //  does not make every next one long.
+    size_t cap = BUNDLE_FIRST_CAP;
+    while (cap < self->size && cap < BUNDLE_KEPT_CAP)
+        cap *= 2;
+    self->data = NULL;
     self->size = 0;
-    if (self->cap > BUNDLE_KEPT_CAP) //  one long bundle does not make every next one long
-        self->cap = BUNDLE_KEPT_CAP;
+    self->cap = cap;
     return rc;
 }
 

@@ -25,7 +25,7 @@
 typedef struct {
     uint8_t *data; //  the entries, owned (NULL once sent)
     size_t size;   //  their bytes
-    size_t cap;    //  room in data (kept as the next one's, up to 256 KiB)
+    size_t cap;    //  room in data (the next one's: what the last held, up to 256 KiB)
 } bundle_t;
 
 //  Adds [route, frame] (both copied). Returns 0, or -1 out of memory or

@@ -573,9 +573,15 @@ static bool s_recv_worker (front_t *self)
         zmq_msg_close (&frame);
         return false;
     }
-    if (zmq_msg_more (&route))
-        zmq_msg_recv (&frame, replies, 0); //  the rest of a message that came is there
-    size_t size = zmq_msg_size (&route) + zmq_msg_size (&frame);
+    size_t size = zmq_msg_size (&route);
+    if (!zmq_msg_more (&route) || zmq_msg_recv (&frame, replies, 0) == -1) {
+        s_outbound_done (self, size); //  never sent so by a worker: dropped
+        self->counters.bad_frames++;
+        zmq_msg_close (&route);
+        zmq_msg_close (&frame);
+        return true;
+    }
+    size += zmq_msg_size (&frame);
     journal_t *journal = self->config.config->journal;
     uint64_t written = journal_written (journal);
     if (journal_sync_fd (journal) >= 0 && (self->held_count || journal_synced (journal) < written))

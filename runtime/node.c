@@ -279,6 +279,9 @@ void shoal_node_destroy (shoal_node_t **self_p)
     //  counters. Then the workers: a worker may be pushing to the front,
     //  and a PUSH whose peer is gone blocks for ever.
     metrics_destroy (&self->metrics);
+    //  No thread waits for the front to take what it sent any more: the
+    //  front may never have run (a start that failed after the workers').
+    atomic_store (&self->outbound.stopping, true);
     zactor_destroy (&self->janitor);
     zactor_destroy (&self->projector);
     pthread_mutex_destroy (&self->gauges.lock);

@@ -40,6 +40,8 @@ void projector_answer (projector_t *self, const uint8_t *route, size_t route_siz
     reply.created = zclock_time ();
     if (envelope_encode (&reply, &frame, &frame_size) == 0) {
         void *front = zsock_resolve (self->front);
+        //  Held by the front behind a sync as a worker's are, and bounded
+        //  with them: past 64 MiB out this thread waits too.
         worker_outbound_add (self->config->outbound, route_size + frame_size);
         if (zmq_send (front, route, route_size, ZMQ_SNDMORE) == -1 ||
             zmq_send (front, frame, frame_size, 0) == -1)

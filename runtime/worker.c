@@ -111,23 +111,32 @@ static void s_gate (worker_t *self)
         journal_sync (journal, written);
 }
 
-//  Counts size bytes out to the front (worker.h's worker_outbound_t),
-//  waiting first, while WORKER_OUTBOUND_MAX or more are out, for the front
-//  to handle some: it takes them as a sync makes their causes durable, on
-//  its own thread, and never waits for a worker, so the wait ends (or the
-//  node is stopping). Meanwhile this worker takes no message: what comes
+bool worker_outbound_add (worker_outbound_t *outbound, size_t size)
+{
+    if (!outbound)
+        return false;
+    bool waited = false;
+    while (atomic_load (&outbound->bytes) >= WORKER_OUTBOUND_MAX &&
+           !atomic_load (&outbound->stopping) && !zsys_interrupted) {
+        waited = true;
+        zclock_sleep (1);
+    }
+    uint_fast64_t out = atomic_fetch_add (&outbound->bytes, size) + size;
+    uint_fast64_t peak = atomic_load (&outbound->peak);
+    while (out > peak && !atomic_compare_exchange_weak (&outbound->peak, &peak, out))
+        ;
+    return waited;
+}
+
+//  Counts size bytes out to the front, waiting first while 64 MiB or more
+//  are (worker_outbound_add). The front takes them as a sync makes their
+//  causes durable, on its own thread, and never waits for a worker, so
+//  the wait ends. Meanwhile this worker takes no message: what comes
 //  waits in its queue, whose bound then refuses clients `busy`.
 static void s_outbound (worker_t *self, size_t size)
 {
-    worker_outbound_t *outbound = self->config->outbound;
-    if (!outbound)
-        return;
-    if (atomic_load (&outbound->bytes) >= WORKER_OUTBOUND_MAX) {
+    if (worker_outbound_add (self->config->outbound, size))
         self->stats->outbound_waits++;
-        while (atomic_load (&outbound->bytes) >= WORKER_OUTBOUND_MAX && !zsys_interrupted)
-            zclock_sleep (1);
-    }
-    worker_outbound_add (outbound, size);
 }
 
 //  Sends what is gathered for slot (a worker's index, or workers for the

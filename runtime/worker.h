@@ -49,18 +49,14 @@ typedef struct {
 typedef struct {
     atomic_uint_fast64_t bytes; //  out now
     atomic_uint_fast64_t peak;  //  the most at once
+    atomic_bool stopping;       //  the node is stopping: no one waits any more
 } worker_outbound_t;
 
-//  Counts size bytes out (outbound NULL: nothing), before the send.
-static inline void worker_outbound_add (worker_outbound_t *outbound, size_t size)
-{
-    if (!outbound)
-        return;
-    uint_fast64_t out = atomic_fetch_add (&outbound->bytes, size) + size;
-    uint_fast64_t peak = atomic_load (&outbound->peak);
-    while (out > peak && !atomic_compare_exchange_weak (&outbound->peak, &peak, out))
-        ;
-}
+//  Counts size bytes out before they are sent (outbound NULL: nothing),
+//  first waiting, while WORKER_OUTBOUND_MAX or more are out, for the
+//  front to handle some, unless the node is stopping (or was signalled).
+//  Returns true if it waited.
+bool worker_outbound_add (worker_outbound_t *outbound, size_t size);
 
 //  Counts size bytes no longer out: handled by the front, or not sent.
 static inline void worker_outbound_sub (worker_outbound_t *outbound, size_t size)
