@@ -19,12 +19,12 @@
 #define FRONT_GATHER_MS 5000          //  a node-wide query waits this long for its workers at most
 #define FRONT_CLIENT_HWM 1000         //  replies ZeroMQ queues for one client at most
 #define FRONT_CLIENT_BYTES (1u << 20) //  and their bytes at most (but one reply)
-#define FRONT_OVERFLOW_BYTES (8u << 20)  //  past them, replies of all clients held by the front
-#define FRONT_OVERFLOW_MS 1000           //  a reply held this long is dropped
-#define FRONT_OVERFLOW_TICK_MS 5         //  held replies are tried again this often
-#define FRONT_REPLY_BUDGET (64u << 20)   //  reply bytes queued and held, all clients together
-#define FRONT_REPLY_RESERVE (8u << 20)   //  of the budget, kept for clients that read:
-#define FRONT_CLIENT_FLOOR (64u << 10)   //  those with at most this much queued
+#define FRONT_OVERFLOW_BYTES (8u << 20) //  past them, replies of all clients held by the front
+#define FRONT_OVERFLOW_MS 1000          //  a reply held this long is dropped
+#define FRONT_OVERFLOW_TICK_MS 5        //  held replies are tried again this often
+#define FRONT_REPLY_BUDGET (64u << 20)  //  reply bytes queued and held, all clients together
+#define FRONT_REPLY_RESERVE (8u << 20)  //  of the budget, kept for clients that read:
+#define FRONT_CLIENT_FLOOR (64u << 10)  //  those with at most this much queued
 
 //  The replies to clients, and the memory they hold until read, bounded
 //  per client and in total (front_replies.c, whose first comment says
