@@ -147,14 +147,14 @@ static void s_bundle_flush (worker_t *self, int slot)
 {
     if (!self->bundles || self->bundles[slot].size == 0)
         return;
-    if (slot == self->config->workers) {
+    bool front = slot == self->config->workers;
+    size_t size = 1 + self->bundles[slot].size; //  [BUNDLE_ROUTE, entries]
+    if (front) {
         s_gate (self);
-        s_outbound (self, 1 + self->bundles[slot].size); //  [BUNDLE_ROUTE, entries]
+        s_outbound (self, size);
     }
-    zsock_t *socket = slot == self->config->workers ? self->front : self->push[slot];
-    size_t size = 1 + self->bundles[slot].size;
-    if (bundle_send (&self->bundles[slot], zsock_resolve (socket)) != 0 &&
-        slot == self->config->workers)
+    zsock_t *socket = front ? self->front : self->push[slot];
+    if (bundle_send (&self->bundles[slot], zsock_resolve (socket)) != 0 && front)
         worker_outbound_sub (self->config->outbound, size);
 }
 
