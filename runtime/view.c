@@ -232,15 +232,21 @@ int view_stage (shoal_view_t *view)
 //  --------------------------------------------------------------------------
 //  The calls an apply makes
 
-static bool s_key_ok (shoal_view_t *view, const char *key)
+//  The key's length, or 0 for a bad key (then the apply fails).
+static size_t s_key_len (shoal_view_t *view, const char *key)
 {
     size_t len = key ? strnlen (key, SHOAL_VIEW_KEY_MAX + 1) : 0;
     if (len == 0 || len > SHOAL_VIEW_KEY_MAX) {
         if (view && !view->error)
             view->error = SHOAL_EINVAL;
-        return false;
+        return 0;
     }
-    return true;
+    return len;
+}
+
+static bool s_key_ok (shoal_view_t *view, const char *key)
+{
+    return s_key_len (view, key) > 0;
 }
 
 int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row)
@@ -307,10 +313,11 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
 {
-    if (!view || !view->logged || !s_key_ok (view, key))
+    size_t len = view && view->logged ? s_key_len (view, key) : 0;
+    if (len == 0)
         return NULL;
     s_close_rec (view);
-    snprintf (view->open_key, sizeof view->open_key, "%s", key);
+    memcpy (view->open_key, key, len + 1);
     view->open_send = false;
     rec_reset (&view->rec);
     view->rec_open = true;

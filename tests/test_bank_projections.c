@@ -368,8 +368,15 @@ static void test_account_transfers_newest_first (void **state)
     assert_string_equal (rows[0].to, "carol");
     assert_string_equal (rows[2].from, "bob");
     assert_int_equal (rows[1].amount, 5000);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
+        //  alice/ and UINT64_MAX - position in 20 digits: a position
+        //  below 10^19 leaves the first digit a 1, the second an 8.
         assert_int_equal (strlen (rows[i].key), strlen ("alice/") + 20);
+        assert_int_equal (strspn (rows[i].key + 6, "0123456789"), 20);
+        assert_memory_equal (rows[i].key, "alice/18", 8);
+        if (i > 0)
+            assert_true (strcmp (rows[i - 1].key, rows[i].key) < 0);
+    }
     assert_int_equal (s_rows (f, "account_transfers", "bob/", rows), 3);
     s_row_is (&rows[0], "t3", "in", "failed", "insufficient_funds");
     s_row_is (&rows[1], "t2", "out", "completed", "");
