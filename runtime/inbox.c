@@ -19,6 +19,7 @@
 #include "ctx.h"
 #include "worker_internal.h"
 #include "log.h"
+#include "strcopy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +152,7 @@ int inbox_append_creating (worker_t *self, actor_t *actor, const envelope_t *com
         return rc;
     journal_request_t request = {
         journal_request_digest (command->name, command->payload, command->payload_size), ""};
-    snprintf (request.name, sizeof request.name, "%s", command->name);
+    str_copy (request.name, sizeof request.name, command->name);
     //  As turn_on_command stamps an 'i' record (see there).
     journal_creator_t creator = {command->id, payload, payload_size,
                                  command->created > now ? command->created : now, &request};

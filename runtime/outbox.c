@@ -15,6 +15,7 @@
 #include "turn.h"
 #include "worker_internal.h"
 #include "log.h"
+#include "strcopy.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -371,7 +372,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
         return SHOAL_ENOMEM;
     }
     memcpy (pending->id, envelope.id, ENVELOPE_ID_SIZE);
-    snprintf (pending->sender, sizeof pending->sender, "%s", sender);
+    str_copy (pending->sender, sizeof pending->sender, sender);
     pending->dest = worker_of (self->config, envelope.to);
     pending->size = size;
     pending->next_due = due;

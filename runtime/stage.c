@@ -11,6 +11,7 @@
 #include "inbox.h"
 #include "timers.h"
 #include "worker_internal.h"
+#include "strcopy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
         pending_t *pending = rc == 0 ? calloc (1, sizeof (pending_t)) : NULL;
         if (pending) {
             memcpy (pending->id, sends[i].id, ENVELOPE_ID_SIZE);
-            snprintf (pending->sender, sizeof pending->sender, "%s", actor->address);
+            str_copy (pending->sender, sizeof pending->sender, actor->address);
             pending->dest = sends[i].dest;
             pending->frame = sends[i].frame;
             pending->size = sends[i].size;

@@ -15,6 +15,7 @@
 #include "timers.h"
 #include "worker_internal.h"
 #include "log.h"
+#include "strcopy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     journal_request_t first;
     journal_request_t request = {
         journal_request_digest (envelope->name, envelope->payload, envelope->payload_size), ""};
-    snprintf (request.name, sizeof request.name, "%s", envelope->name);
+    str_copy (request.name, sizeof request.name, envelope->name);
     //  A command's first send, right after its sender's commit, cannot
     //  have been seen: only its sender had its id until then.
     bool local = via && envelope->from[0];
