@@ -279,6 +279,70 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
     return actor;
 }
 
+//  The actors that left memory on their own ask (shoal_ctx_passivate) are
+//  kept in two generations of a Bloom filter, ASKED_PER_GEN each: a read
+//  of one of them (a client polling a finished saga) loads it for the
+//  read only, rather than bring it back into the table until it is idle.
+//  A false positive (about 3 %) only makes a read of another inactive
+//  actor load it for itself.
+#define ASKED_BITS (UINT64_C (1) << 20) //  per generation: 128 KiB
+#define ASKED_PER_GEN 100000
+#define ASKED_HASHES 3
+
+static size_t s_asked_bit (uint64_t hash, int i)
+{
+    uint64_t step = (hash >> 32) | 1;
+    return (size_t) ((hash + (uint64_t) i * step) & (ASKED_BITS - 1));
+}
+
+//  Adds address to the newer generation; past ASKED_PER_GEN, the older
+//  one is cleared and becomes the newer. Nothing if out of memory.
+static void s_asked_add (worker_t *self, const char *address)
+{
+    if (!self->asked[0]) {
+        self->asked[0] = calloc (ASKED_BITS / 64, sizeof (uint64_t));
+        self->asked[1] = calloc (ASKED_BITS / 64, sizeof (uint64_t));
+        if (!self->asked[0] || !self->asked[1]) {
+            free (self->asked[0]);
+            free (self->asked[1]);
+            self->asked[0] = self->asked[1] = NULL;
+            return;
+        }
+    }
+    if (self->asked_count == ASKED_PER_GEN) {
+        self->asked_newer ^= 1;
+        memset (self->asked[self->asked_newer], 0, ASKED_BITS / 8);
+        self->asked_count = 0;
+    }
+    uint64_t hash = ptable_hash (address, strlen (address));
+    uint64_t *bits = self->asked[self->asked_newer];
+    for (int i = 0; i < ASKED_HASHES; i++) {
+        size_t bit = s_asked_bit (hash, i);
+        bits[bit / 64] |= UINT64_C (1) << (bit % 64);
+    }
+    self->asked_count++;
+}
+
+//  True if address may have left memory on its own ask.
+static bool s_asked (const worker_t *self, const char *address)
+{
+    if (!self->asked[0])
+        return false;
+    uint64_t hash = ptable_hash (address, strlen (address));
+    for (int gen = 0; gen < 2; gen++) {
+        int i = 0;
+        while (i < ASKED_HASHES) {
+            size_t bit = s_asked_bit (hash, i);
+            if (!(self->asked[gen][bit / 64] & (UINT64_C (1) << (bit % 64))))
+                break;
+            i++;
+        }
+        if (i == ASKED_HASHES)
+            return true;
+    }
+    return false;
+}
+
 actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc)
 {
     *transient = false;
@@ -293,7 +357,7 @@ actor_t *actor_table_read (worker_t *self, const char *address, bool *transient,
     *rc = journal_batch_version (self->batch, address, &version);
     if (*rc)
         return NULL;
-    if (version > 0)
+    if (version > 0 && !s_asked (self, address))
         return actor_table_get (self, address, rc);
     *transient = true;
     return s_actor_load (self, type, address, rc);
@@ -315,10 +379,45 @@ void actor_table_drop (worker_t *self, const char *address)
     self->stats->active = self->actors.count;
 }
 
+int actor_table_ask_passivate (worker_t *self, const actor_t *actor)
+{
+    size_t len = strlen (actor->address) + 1;
+    if (self->passivating_size + len > self->passivating_cap) {
+        size_t cap = self->passivating_cap ? self->passivating_cap : 4096;
+        while (cap < self->passivating_size + len)
+            cap *= 2;
+        char *grown = realloc (self->passivating, cap);
+        if (!grown)
+            return SHOAL_ENOMEM;
+        self->passivating = grown;
+        self->passivating_cap = cap;
+    }
+    memcpy (self->passivating + self->passivating_size, actor->address, len);
+    self->passivating_size += len;
+    return 0;
+}
+
+void actor_table_passivate_asked (worker_t *self)
+{
+    for (size_t at = 0; at < self->passivating_size;) {
+        const char *address = self->passivating + at;
+        at += strlen (address) + 1;
+        actor_t *actor = s_find (self, address);
+        if (actor && !actor_staged_in (actor, self->batch_number)) {
+            s_remove (self, actor);
+            self->stats->passivations++;
+            s_asked_add (self, address);
+        }
+    }
+    self->passivating_size = 0;
+    self->stats->active = self->actors.count;
+}
+
 void actor_table_purge (worker_t *self)
 {
     actor_table_close (&self->actors);
     self->lru = (actor_lru_t){NULL, NULL};
+    self->passivating_size = 0;
     self->stats->active = 0;
 }
 

@@ -81,10 +81,12 @@ size_t actor_table_size (const ptable_t *actors);
 actor_t *actor_table_get (worker_t *self, const char *address, int *rc);
 
 //  For a read: the active actor at address (*transient false), else, when
-//  its stream has no event, a fresh one (*transient true) that is not put
-//  in the table: the caller frees it with actor_free. Otherwise as
-//  actor_table_get. So that reading an address that never existed keeps
-//  nothing in memory.
+//  its stream has no event or the actor left memory on its own ask
+//  (actor_table_passivate_asked; a Bloom filter, so now and then another
+//  one), one loaded for the read (*transient true) that is not put in the
+//  table: the caller frees it with actor_free. Otherwise as
+//  actor_table_get. So that reading an address that never existed, or a
+//  finished saga, keeps nothing in memory.
 actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc);
 
 //  Frees an actor that is in no table (actor_table_read's transient one).
@@ -95,6 +97,16 @@ void actor_table_drop (worker_t *self, const char *address);
 
 //  Drops every actor, as after an aborted batch.
 void actor_table_purge (worker_t *self);
+
+//  Notes that actor asked to leave memory once the batch being built
+//  commits (shoal_ctx_passivate). Returns 0, or SHOAL_ENOMEM: then it
+//  stays until it is idle, as if it had not asked.
+int actor_table_ask_passivate (worker_t *self, const actor_t *actor);
+
+//  Passivates the actors that asked it in the batch just committed (call
+//  it right after the commit; a purge forgets what they asked). One that
+//  has events staged in the next batch already stays. O(actors asking).
+void actor_table_passivate_asked (worker_t *self);
 
 //  Drops actors idle for idle_ms or longer. Call it with an empty batch
 //  only, so that no dropped actor has uncommitted events. O(actors dropped).

@@ -142,6 +142,7 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
     ctx->rejected = false;
     ctx->failed = false;
     ctx->inbox_held = false;
+    ctx->passivate = false;
     ctx->code[0] = 0;
     ctx->reason[0] = 0;
     ctx->error = 0;
@@ -256,6 +257,12 @@ int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name)
         return SHOAL_EINVAL;
     ctx->cancel_count++;
     return 0;
+}
+
+void shoal_ctx_passivate (shoal_ctx_t *ctx)
+{
+    if (ctx)
+        ctx->passivate = true;
 }
 
 void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format, ...)

@@ -64,6 +64,7 @@ struct _shoal_ctx_t {
     bool failed;                          //  ...or the handler failed instead
     bool inbox_held;                      //  the command's inbox record is staged in
                                           //  its stream's first event (inbox.h)
+    bool passivate;                       //  shoal_ctx_passivate was called
     char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM

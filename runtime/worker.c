@@ -393,6 +393,7 @@ static void s_commit (worker_t *self)
         }
         self->batch_number++;
         s_release (self);
+        actor_table_passivate_asked (self);
         return;
     }
     self->stats->failures++;
@@ -563,6 +564,9 @@ static void s_worker_destroy (worker_t **self_p)
     stage_drop (self);
     free (self->outs);
     free (self->staged_timers);
+    free (self->passivating);
+    free (self->asked[0]);
+    free (self->asked[1]);
     actor_table_close (&self->actors);
     outbox_close (self);
     inbox_close (self);

@@ -137,21 +137,25 @@ static int s_on_reply (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal
         if (accepted) {
             shoal_ctx_emit (ctx, "Debited");
             s_leg (ctx, transfer->to, "Credit", transfer->amount);
-        } else
+        } else {
             s_emit_why (ctx, "Failed", msg);
+            shoal_ctx_passivate (ctx);
+        }
         break;
     case TRANSFER_DEBITED:
-        if (accepted)
+        if (accepted) {
             shoal_ctx_emit (ctx, "Completed");
-        else {
+            shoal_ctx_passivate (ctx);
+        } else {
             s_emit_why (ctx, "Compensating", msg);
             s_leg (ctx, transfer->from, "Refund", transfer->amount);
         }
         break;
     default: //  TRANSFER_COMPENSATING
-        if (accepted)
+        if (accepted) {
             shoal_ctx_emit (ctx, "Compensated");
-        else {
+            shoal_ctx_passivate (ctx);
+        } else {
             //  The money must go back, but the source refuses it now (its
             //  balance would overflow): stall visibly, try again later.
             if (!transfer->stalled) {
@@ -179,6 +183,11 @@ static int s_on_stalled (shoal_ctx_t *ctx, const transfer_t *transfer, const sho
 static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     const transfer_t *transfer = state;
+    //  A saga at its end expects nothing more: it leaves memory once this
+    //  turn is committed (a late reply or a client's Status loads it
+    //  again). So does one that reaches its end in this turn (s_on_reply).
+    if (s_terminal (transfer->status))
+        shoal_ctx_passivate (ctx);
     switch (shoal_msg_kind (msg)) {
     case SHOAL_REPLY:
         return s_on_reply (ctx, transfer, msg);

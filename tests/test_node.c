@@ -870,6 +870,70 @@ static void test_passivation (void **state)
     assert_int_equal (s_ok (fx, "account/p3", "Deposit", "amount=6", NULL), 1);
 }
 
+#define SAGAS 20
+
+//  The transfer's status, by a get.
+static void s_transfer_status (fixture_t *fx, const char *address, char *status, size_t size)
+{
+    s_get (fx, address, NULL, NULL, status, size);
+}
+
+//  A saga at its end asks to leave memory (shoal_ctx_passivate): with
+//  --idle-ms at its default of a minute, the finished transfers are out
+//  of the table at once, a client's get of one loads it for the read
+//  only, and a message to one loads it again, in the state it ended in.
+static void test_passivate_finished_sagas (void **state)
+{
+    fixture_t *fx = *state;
+    s_start (fx, NULL);
+    s_ok (fx, "account/s1", "Open", "owner=S", NULL);
+    s_ok (fx, "account/s2", "Open", "owner=S", NULL);
+    s_ok (fx, "account/s1", "Deposit", "amount=1000", NULL);
+    int64_t passivations = s_stat (fx, "passivations");
+    char address[32], status[16];
+    for (int i = 0; i < SAGAS; i++) {
+        snprintf (address, sizeof address, "transfer/ps%d", i);
+        s_ok (fx, address, "Start", "from=s1", "to=s2", "amount=7", NULL);
+        int64_t deadline = zclock_mono () + 10000;
+        do {
+            s_transfer_status (fx, address, status, sizeof status);
+            if (strcmp (status, "completed") != 0)
+                zclock_sleep (10);
+        } while (strcmp (status, "completed") != 0 && zclock_mono () < deadline);
+        assert_string_equal (status, "completed");
+    }
+    //  Only the two accounts stay; every saga left, each once.
+    int64_t deadline = zclock_mono () + 10000;
+    while (s_stat (fx, "active") != 2 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_int_equal (s_stat (fx, "active"), 2);
+    assert_int_equal (s_stat (fx, "passivations"), passivations + SAGAS);
+
+    //  A get reads a finished saga without keeping it.
+    int64_t version;
+    for (int i = 0; i < SAGAS; i++) {
+        snprintf (address, sizeof address, "transfer/ps%d", i);
+        s_get (fx, address, &version, NULL, status, sizeof status);
+        assert_string_equal (status, "completed");
+        assert_int_equal (version, 3); //  Started, Debited, Completed
+    }
+    assert_int_equal (s_stat (fx, "active"), 2);
+
+    //  A command loads it again, answers from its state, and it leaves
+    //  again once that turn is committed.
+    s_ok (fx, "transfer/ps0", "Status", NULL);
+    deadline = zclock_mono () + 10000;
+    while (s_stat (fx, "active") != 2 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_int_equal (s_stat (fx, "active"), 2);
+    assert_int_equal (s_stat (fx, "passivations"), passivations + SAGAS + 1);
+    int64_t balance;
+    s_get (fx, "account/s1", NULL, &balance, NULL, 0);
+    assert_int_equal (balance, 1000 - 7 * SAGAS);
+    s_get (fx, "account/s2", NULL, &balance, NULL, 0);
+    assert_int_equal (balance, 7 * SAGAS);
+}
+
 static void test_snapshots (void **state)
 {
     fixture_t *fx = *state;
@@ -2060,6 +2124,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_sigterm_in_flight_then_resend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_async_sigkill_after_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_passivation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_passivate_finished_sagas, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshots, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_events_paging, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_duplicate_ids, s_setup, s_teardown),

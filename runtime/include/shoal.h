@@ -291,6 +291,13 @@ SHOAL_EXPORT shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const c
 //  Returns 0, or SHOAL_EINVAL for a bad name, SHOAL_ETOOBIG past 16
 //  cancels in a turn: then the turn fails, as with other misuse of ctx.
 SHOAL_EXPORT int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name);
+//  Lets this actor leave memory as soon as this turn is committed, rather
+//  than after --idle-ms without a message: for an actor that expects no
+//  more (a saga at its end), so that finished work does not fill the
+//  node's tables. A later message activates it again from its journal, as
+//  after any passivation. Nothing changes if the turn is rejected or
+//  fails.
+SHOAL_EXPORT void shoal_ctx_passivate (shoal_ctx_t *ctx);
 
 //  Writes one line to the node's log (stderr) at level, with printf's
 //  format, prefixed by this actor's address: "... WARN account/alice:
