@@ -363,6 +363,21 @@ actor_t *actor_table_read (worker_t *self, const char *address, bool *transient,
     return s_actor_load (self, type, address, rc);
 }
 
+actor_t *actor_table_get_unless_asked (worker_t *self, const char *address, bool *transient,
+                                       int *rc)
+{
+    *transient = false;
+    if (s_find (self, address) || !s_asked (self, address))
+        return actor_table_get (self, address, rc);
+    const shoal_type_t *type = registry_lookup (self->config->registry, address);
+    if (!type) {
+        *rc = SHOAL_ENOTFOUND;
+        return NULL;
+    }
+    *transient = true;
+    return s_actor_load (self, type, address, rc);
+}
+
 void actor_free (actor_t **actor_p)
 {
     if (*actor_p) {

@@ -82,12 +82,21 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc);
 
 //  For a read: the active actor at address (*transient false), else, when
 //  its stream has no event or the actor left memory on its own ask
-//  (actor_table_passivate_asked; a Bloom filter, so now and then another
-//  one), one loaded for the read (*transient true) that is not put in the
-//  table: the caller frees it with actor_free. Otherwise as
+//  (actor_table_passivate_asked) since the node started, among the last
+//  100,000 to 200,000 of its worker to ask (a Bloom filter: now and then
+//  another one too), one loaded for the read (*transient true) that is not
+//  put in the table: the caller frees it with actor_free. Otherwise as
 //  actor_table_get. So that reading an address that never existed, or a
-//  finished saga, keeps nothing in memory.
+//  saga that finished recently, keeps nothing in memory.
 actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc);
+
+//  As actor_table_get, but an inactive actor that left memory on its own
+//  ask (or, now and then, another: see actor_table_read) is loaded for the
+//  caller only (*transient true; free it with actor_free), not put back
+//  in the table: for the inbox's look at a finished saga's first event
+//  when a client sends its Start again.
+actor_t *actor_table_get_unless_asked (worker_t *self, const char *address, bool *transient,
+                                       int *rc);
 
 //  Frees an actor that is in no table (actor_table_read's transient one).
 void actor_free (actor_t **actor_p);
@@ -104,8 +113,8 @@ void actor_table_purge (worker_t *self);
 int actor_table_ask_passivate (worker_t *self, const actor_t *actor);
 
 //  Passivates the actors that asked it in the batch just committed (call
-//  it right after the commit; a purge forgets what they asked). One that
-//  has events staged in the next batch already stays. O(actors asking).
+//  it right after the commit, before the next turn; a purge forgets what
+//  they asked). O(actors asking).
 void actor_table_passivate_asked (worker_t *self);
 
 //  Drops actors idle for idle_ms or longer. Call it with an empty batch

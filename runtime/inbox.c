@@ -129,10 +129,16 @@ static int s_find_kept (worker_t *self, const char *stream, const uint8_t id[ENV
     int rc = journal_batch_inbox_find (self->batch, stream, id, reply, size, request);
     if (rc != SHOAL_ENOTFOUND)
         return rc;
-    actor_t *actor = actor_table_get (self, stream, &rc);
+    //  A finished saga that left memory is looked at, not brought back
+    //  (a client sending its Start again).
+    bool transient;
+    actor_t *actor = actor_table_get_unless_asked (self, stream, &transient, &rc);
     if (!actor)
         return rc;
-    if (actor->version == 0 || actor->creator != inbox_creator_hash (id))
+    bool created = actor->version > 0 && actor->creator == inbox_creator_hash (id);
+    if (transient)
+        actor_free (&actor);
+    if (!created)
         return SHOAL_ENOTFOUND;
     //  Staged in this batch, the creating turn's record was found above:
     //  this one is committed.

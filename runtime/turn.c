@@ -118,7 +118,7 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
             return CTX_CORRUPT;
         }
         if (rc == 0 && self->ctx.passivate)
-            actor_table_ask_passivate (self, actor); //  none out of memory: left for idle
+            actor_table_ask_passivate (self, actor); //  out of memory: it stays until idle
     }
     if (result == CTX_CORRUPT) {
         //  Reloaded from the journal, an actor with events staged in this

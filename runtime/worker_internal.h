@@ -78,9 +78,9 @@ struct _worker_t {
     char *passivating;                        //  actors to passivate once the batch commits: their
                                               //  addresses, each ended by a NUL (actors.c)
     size_t passivating_size, passivating_cap; //  its bytes, and its room
-    uint64_t *asked[2]; //  Bloom filters of the actors passivated on their own
-                        //  ask, the newer [asked_newer] (actors.c), NULL until one
-    int asked_newer;
+    uint64_t *asked[2];     //  Bloom filters of the actors passivated on their own
+                            //  ask, the newer [asked_newer] (actors.c), NULL until one
+    int asked_newer;        //  which of asked takes the next additions
     size_t asked_count;     //  actors added to the newer one
     local_queue_t local;    //  messages to our own actors (worker.c)
     bundle_t *bundles;      //  what the release sends each worker, and last the front's

@@ -880,8 +880,9 @@ static void s_transfer_status (fixture_t *fx, const char *address, char *status,
 
 //  A saga at its end asks to leave memory (shoal_ctx_passivate): with
 //  --idle-ms at its default of a minute, the finished transfers are out
-//  of the table at once, a client's get of one loads it for the read
-//  only, and a message to one loads it again, in the state it ended in.
+//  of the table at once, a client's get of one, or its Start sent again,
+//  loads it for the answer only, and a message to one loads it again, in
+//  the state it ended in.
 static void test_passivate_finished_sagas (void **state)
 {
     fixture_t *fx = *state;
@@ -891,9 +892,18 @@ static void test_passivate_finished_sagas (void **state)
     s_ok (fx, "account/s1", "Deposit", "amount=1000", NULL);
     int64_t passivations = s_stat (fx, "passivations");
     char address[32], status[16];
+    uint8_t start_id[ENVELOPE_ID_SIZE];
+    memset (start_id, 0x5a, sizeof start_id);
+    client_reply_t reply;
     for (int i = 0; i < SAGAS; i++) {
         snprintf (address, sizeof address, "transfer/ps%d", i);
-        s_ok (fx, address, "Start", "from=s1", "to=s2", "amount=7", NULL);
+        if (i == 0) { //  with an id of ours, to send it again below
+            s_call (fx->client, ENVELOPE_COMMAND, start_id, address, "Start", &reply, "from=s1",
+                    "to=s2", "amount=7", NULL);
+            assert_true (reply.ok);
+            client_reply_close (&reply);
+        } else
+            s_ok (fx, address, "Start", "from=s1", "to=s2", "amount=7", NULL);
         int64_t deadline = zclock_mono () + 10000;
         do {
             s_transfer_status (fx, address, status, sizeof status);
@@ -917,6 +927,16 @@ static void test_passivate_finished_sagas (void **state)
         assert_string_equal (status, "completed");
         assert_int_equal (version, 3); //  Started, Debited, Completed
     }
+    assert_int_equal (s_stat (fx, "active"), 2);
+
+    //  Its Start again, the same id: answered from its first event, as
+    //  the first time (a duplicate), and it is not kept either.
+    int64_t duplicates = s_stat (fx, "duplicates");
+    s_call (fx->client, ENVELOPE_COMMAND, start_id, "transfer/ps0", "Start", &reply, "from=s1",
+            "to=s2", "amount=7", NULL);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    assert_int_equal (s_stat (fx, "duplicates"), duplicates + 1);
     assert_int_equal (s_stat (fx, "active"), 2);
 
     //  A command loads it again, answers from its state, and it leaves

@@ -296,7 +296,7 @@ SHOAL_EXPORT int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name);
 //  more (a saga at its end), so that finished work does not fill the
 //  node's tables. A later message activates it again from its journal, as
 //  after any passivation. Nothing changes if the turn is rejected or
-//  fails.
+//  fails; a later turn of the same batch does not take it back.
 SHOAL_EXPORT void shoal_ctx_passivate (shoal_ctx_t *ctx);
 
 //  Writes one line to the node's log (stderr) at level, with printf's
