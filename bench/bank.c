@@ -492,6 +492,34 @@ static void s_cpu_span (run_t *run, int64_t node_cpu, int64_t client_cpu)
     result->client_cpu_us = result->client_cpu ? client_now - client_cpu : 0;
 }
 
+//  Waits until the run's own nodes are quiet: no outbox entry awaiting a
+//  reply and no event committed over QUIET_READS reads of their counters
+//  QUIET_MS apart (a turn that sends the next leg commits an event), for
+//  at most QUIET_WAIT_MS. True if they were.
+#define QUIET_READS 3
+#define QUIET_MS 50
+#define QUIET_WAIT_MS 10000
+
+static bool s_wait_quiet (run_t *run)
+{
+    bank_stats_t last;
+    if (!bank_nodes_counters (run, &last))
+        return false;
+    int stable = 1;
+    int64_t deadline = zclock_mono () + QUIET_WAIT_MS;
+    while (zclock_mono () < deadline) {
+        zclock_sleep (QUIET_MS);
+        bank_stats_t now;
+        if (!bank_nodes_counters (run, &now))
+            return false;
+        stable = now.pending == 0 && now.events == last.events ? stable + 1 : 1;
+        if (stable >= QUIET_READS && now.pending == 0)
+            return true;
+        last = now;
+    }
+    return false;
+}
+
 int bank_run (const bank_options_t *options, bank_result_t *result)
 {
     memset (result, 0, sizeof *result);
@@ -587,12 +615,25 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     int64_t client_cpu = measure_self_cpu_us ();
     run.counting = true;
     int64_t started = zclock_usecs ();
-    if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)) ||
-        (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers))))
+    if ((rc = s_phase (&run, own ? PHASE_TRANSFER : PHASE_FOLLOW, options->transfers)))
+        goto done;
+    //  The CPU span ends with the transfers' work, not with the gets that
+    //  then check each one (a get loads a finished saga from the journal).
+    result->cpu_quiet = own && node_cpu >= 0 && options->freeze_ms == 0 && s_wait_quiet (&run);
+    if (result->cpu_quiet && options->projections)
+        bank_view_settle (&run); //  their work on the transfers' events counts too
+    if (result->cpu_quiet) {
+        s_cpu_span (&run, node_cpu, client_cpu);
+        result->cpu_seconds = (double) (zclock_usecs () - started) / 1e6;
+    }
+    if (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers)))
         goto done;
     bank_nodes_thaw (&run); //  a freeze may outlast the transfers
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
-    s_cpu_span (&run, node_cpu, client_cpu);
+    if (!result->cpu_quiet) {
+        s_cpu_span (&run, node_cpu, client_cpu);
+        result->cpu_seconds = result->transfer_seconds;
+    }
     run.counting = false;
     result->own_queries = run.queries;
     if (result->counters)

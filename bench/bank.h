@@ -106,14 +106,21 @@ typedef struct {
     bank_stats_t before, after; //  around the transfers (after: before the node stops);
                                 //  a cluster's summed over its nodes (see bank_stats_add)
     size_t own_queries;         //  gets the run sent between before and after
-    //  CPU time, user and system, over the same span as before/after (the
-    //  wall clock of transfer_seconds): the nodes' from /proc/PID/stat (in
-    //  clock ticks; answering the run's gets included), and this process's
-    //  own, every thread of it (the client, on the same cores).
+    //  CPU time, user and system, from the first Start to the end of the
+    //  transfers' work (cpu_seconds of wall clock): the nodes' from
+    //  /proc/PID/stat (in clock ticks), and this process's own, every thread
+    //  of it (the client, on the same cores). On nodes of its own, the span
+    //  ends once they are quiet (no command awaiting its reply, no event
+    //  committed, over three reads of their counters 50 ms apart) and, with
+    //  options->projections, their projections have caught up: before the
+    //  gets that check every transfer is terminal. Else (a freeze, or
+    //  counters that do not come) it ends after those gets, included.
     bool node_cpu;         //  node_cpu_us is known: nodes of its own, no kills
     int64_t node_cpu_us;   //  the nodes' summed
     bool client_cpu;       //  client_cpu_us is known
     int64_t client_cpu_us; //  this process's
+    double cpu_seconds;    //  the wall clock of that span
+    bool cpu_quiet;        //  the span ended at the nodes' quiet, not after the gets
     //  With options->projections, on nodes of its own: bank_totals once
     //  caught up (summed over the nodes), and from the journal what it is
     //  checked against beside the figures above.

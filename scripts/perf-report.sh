@@ -208,7 +208,9 @@ pg_report() {
         echo "column is the transfers/s the store would allow with shoal's present record"
         echo "count, if nothing else cost anything. The node's CPU µs per transfer is its"
         echo "user and system time (all threads, /proc, 10 ms ticks) from the first Start"
-        echo "sent until every transfer was seen terminal, over the completed transfers."
+        echo "sent until the node was quiet (cpu_quiet in the JSON; false: until every"
+        echo "transfer was seen terminal, the bench's gets included), over the completed"
+        echo "transfers."
         echo
         echo "<details><summary>The JSON lines the table was made from</summary>"
         echo

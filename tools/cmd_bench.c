@@ -44,10 +44,16 @@ static void s_help (FILE *out)
              "                 projections' rows) and per second; the node's peak RSS\n"
              "  node CPU       the node's CPU time, user and system, all its threads\n"
              "                 (utime + stime of /proc/PID/stat, in clock ticks of 10 ms at\n"
-             "                 100 Hz), read just before the first Start and once every\n"
-             "                 transfer is terminal (answering the bench's gets included):\n"
+             "                 100 Hz), read just before the first Start and once the\n"
+             "                 node is quiet (no command awaiting its reply, no event\n"
+             "                 committed over 3 reads of its counters 50 ms apart) and\n"
+             "                 its projections have caught up, before the gets that\n"
+             "                 check every transfer (JSON cpu_quiet true; false: a\n"
+             "                 freeze, or no counters, and the span ends after the gets,\n"
+             "                 answering them included):\n"
              "                 per completed transfer (JSON cpu_us_per_transfer, µs), in all\n"
-             "                 (node_cpu_seconds) and over the wall clock of that span, in\n"
+             "                 (node_cpu_seconds) and over the wall clock of that span\n"
+             "                 (cpu_wall_seconds), in\n"
              "                 cores (node_cpu_cores: 1.0 is one core busy throughout); and\n"
              "                 the bench's own, every thread, over the same span\n"
              "                 (client_cpu_seconds): it runs on the same cores as the node\n\n"
@@ -186,8 +192,8 @@ static void s_figures (const bank_result_t *r, figures_t *f)
     f->counters = r->counters;
     f->node_cpu = r->node_cpu;
     f->node_cpu_seconds = (double) r->node_cpu_us / 1e6;
-    if (r->transfer_seconds > 0)
-        f->node_cpu_cores = f->node_cpu_seconds / r->transfer_seconds;
+    if (r->cpu_seconds > 0)
+        f->node_cpu_cores = f->node_cpu_seconds / r->cpu_seconds;
     if (r->completed > 0)
         f->cpu_us_per_transfer = (double) r->node_cpu_us / (double) r->completed;
     f->client_cpu = r->client_cpu;
@@ -273,13 +279,13 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
         printf ("  node CPU       %.1f µs per completed transfer, %.3f s%s, %.2f cores over "
                 "%.3f s wall",
                 f->cpu_us_per_transfer, f->node_cpu_seconds, r->nodes >= 2 ? " (nodes summed)" : "",
-                f->node_cpu_cores, r->transfer_seconds);
+                f->node_cpu_cores, r->cpu_seconds);
     else
         printf ("  node CPU       not known (%s)",
                 o->endpoint ? "a node the bench did not start" : "not readable from /proc");
     if (f->client_cpu)
         printf ("; client %.3f s (%.2f cores)", f->client_cpu_seconds,
-                r->transfer_seconds > 0 ? f->client_cpu_seconds / r->transfer_seconds : 0.0);
+                r->cpu_seconds > 0 ? f->client_cpu_seconds / r->cpu_seconds : 0.0);
     printf ("\n");
     printf ("  books balance  %s\n", r->balanced ? "yes" : "NO");
     if (r->problem[0])
@@ -323,6 +329,8 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("cpu_us_per_transfer", f->node_cpu && r->completed > 0, f->cpu_us_per_transfer,
                    1);
     s_json_number ("client_cpu_seconds", f->client_cpu, f->client_cpu_seconds, 3);
+    s_json_number ("cpu_wall_seconds", r->cpu_seconds > 0, r->cpu_seconds, 3);
+    printf ("\"cpu_quiet\":%s,", r->cpu_quiet ? "true" : "false");
     printf ("\"client_resends\":%zu,\"balanced\":%s,\"accounts\":%zu,\"concurrency\":%zu,"
             "\"hot\":%zu,\"durability\":",
             r->resends, r->balanced ? "true" : "false", o->accounts, o->window, o->hot);
