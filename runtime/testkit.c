@@ -197,6 +197,7 @@ static void s_last_clear (shoal_testkit_t *self)
     s_list_clear (&self->sent);
     s_list_clear (&self->timers);
     self->cancel_count = 0;
+    self->passivated = false;
     self->accepted = false;
     self->last_code[0] = 0;
     self->why[0] = 0;
@@ -551,6 +552,7 @@ static int s_keep_turn (shoal_testkit_t *self)
                 s_list_remove (&self->pending, i);
     }
     self->cancel_count = ctx->cancel_count;
+    self->passivated = ctx->passivate;
     for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++) {
         item_t *timer = s_list_add (&self->timers), *kept = s_list_add (&self->pending);
         if (!timer || !kept)

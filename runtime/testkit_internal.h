@@ -70,6 +70,7 @@ struct _shoal_testkit_t {
     list_t events, sent, timers;
     char cancels[CTX_MAX_CANCELS][SHOAL_NAME_MAX + 1];
     size_t cancel_count;
+    bool passivated; //  the accepted turn called shoal_ctx_passivate
     //  The view.
     shoal_rec_t view_rec;
     shoal_data_t view;

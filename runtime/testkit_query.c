@@ -107,6 +107,11 @@ const char *shoal_testkit_cancel_name (const shoal_testkit_t *self, size_t i)
     return i < self->cancel_count ? self->cancels[i] : NULL;
 }
 
+bool shoal_testkit_passivated (const shoal_testkit_t *self)
+{
+    return self->passivated;
+}
+
 //  --------------------------------------------------------------------------
 //  The actor
 

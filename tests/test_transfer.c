@@ -233,6 +233,7 @@ static void test_usage (void **state)
     s_assert_leg (f, "account/alice", "Debit", 50);
     assert_string_equal (s_str (shoal_testkit_replied (f), "transfer"), "t1");
     assert_string_equal (s_str (shoal_testkit_replied (f), "status"), "started");
+    assert_false (shoal_testkit_passivated (f)); //  it has work to do
 
     const shoal_data_t *view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "status"), "started");
@@ -248,10 +249,13 @@ static void test_usage (void **state)
     assert_string_equal (EVENT0 (f), "Debited");
     s_assert_leg (f, "account/bob", "Credit", 50);
     assert_string_equal (s_status (f), "debited");
+    assert_false (shoal_testkit_passivated (f));
 
-    //  The credit is accepted: Completed, nothing more to send.
+    //  The credit is accepted: Completed, nothing more to send, and the
+    //  saga asks to leave memory once that is committed.
     ACCEPT (f, s_reply (f, "Credit", NULL), 1, 0, 0);
     assert_string_equal (EVENT0 (f), "Completed");
+    assert_true (shoal_testkit_passivated (f));
     view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "status"), "completed");
     assert_true (s_bool (view, "terminal"));
@@ -407,6 +411,7 @@ static void test_debit_rejected (void **state)
     assert_string_equal (EVENT0 (f), "Failed");
     assert_string_equal (s_str (EVENT0_FIELDS (f), "code"), "insufficient_funds");
     assert_string_equal (s_str (EVENT0_FIELDS (f), "reason"), "refused by the account");
+    assert_true (shoal_testkit_passivated (f));
 
     const shoal_data_t *view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "status"), "failed");
@@ -417,6 +422,7 @@ static void test_debit_rejected (void **state)
     NOTHING (f, s_reply (f, "Debit", NULL));
     NOTHING (f, s_reply (f, "Credit", NULL));
     NOTHING (f, s_stall (f, "Debit"));
+    assert_true (shoal_testkit_passivated (f)); //  loaded for it, it leaves again
     assert_string_equal (s_status (f), "failed");
 }
 
@@ -432,6 +438,7 @@ static void test_credit_rejected_then_refunded (void **state)
     assert_string_equal (s_str (EVENT0_FIELDS (f), "code"), "closed");
     assert_string_equal (s_str (EVENT0_FIELDS (f), "reason"), "refused by the account");
     s_assert_leg (f, "account/alice", "Refund", 50);
+    assert_false (shoal_testkit_passivated (f));
     const shoal_data_t *view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "status"), "compensating");
     assert_string_equal (s_str (view, "code"), "closed");
@@ -440,6 +447,7 @@ static void test_credit_rejected_then_refunded (void **state)
     //  The refund is accepted: Compensated.
     ACCEPT (f, s_reply (f, "Refund", NULL), 1, 0, 0);
     assert_string_equal (EVENT0 (f), "Compensated");
+    assert_true (shoal_testkit_passivated (f));
     view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "status"), "compensated");
     assert_string_equal (s_str (view, "code"), "closed");

@@ -174,6 +174,10 @@ const shoal_data_t *shoal_testkit_timer_fields (shoal_testkit_t *self, size_t i)
 size_t shoal_testkit_cancels (const shoal_testkit_t *self);
 const char *shoal_testkit_cancel_name (const shoal_testkit_t *self, size_t i);
 
+//  True if it asked to leave memory once committed (shoal_ctx_passivate);
+//  false for a turn rejected or failed, which keeps nothing of it.
+bool shoal_testkit_passivated (const shoal_testkit_t *self);
+
 //  --------------------------------------------------------------------------
 //  The actor
 
