@@ -492,10 +492,10 @@ static void s_cpu_span (run_t *run, int64_t node_cpu, int64_t client_cpu)
     result->client_cpu_us = result->client_cpu ? client_now - client_cpu : 0;
 }
 
-//  Waits until the run's own nodes are quiet: no outbox entry awaiting a
-//  reply and no event committed over QUIET_READS reads of their counters
-//  QUIET_MS apart (a turn that sends the next leg commits an event), for
-//  at most QUIET_WAIT_MS. True if they were.
+//  Waits until the run's own nodes are quiet: QUIET_READS reads of their
+//  counters in a row, QUIET_MS apart, with no outbox entry awaiting a
+//  reply and the same events committed (a turn that sends the next leg
+//  commits an event), for at most QUIET_WAIT_MS. True if they were.
 #define QUIET_READS 3
 #define QUIET_MS 50
 #define QUIET_WAIT_MS 10000
@@ -505,19 +505,17 @@ static bool s_wait_quiet (run_t *run)
     bank_stats_t last;
     if (!bank_nodes_counters (run, &last))
         return false;
-    int stable = 1;
+    int quiet = last.pending == 0; //  reads in a row that were
     int64_t deadline = zclock_mono () + QUIET_WAIT_MS;
-    while (zclock_mono () < deadline) {
+    while (quiet < QUIET_READS && zclock_mono () < deadline) {
         zclock_sleep (QUIET_MS);
         bank_stats_t now;
         if (!bank_nodes_counters (run, &now))
             return false;
-        stable = now.pending == 0 && now.events == last.events ? stable + 1 : 1;
-        if (stable >= QUIET_READS && now.pending == 0)
-            return true;
+        quiet = now.pending == 0 ? (now.events == last.events ? quiet + 1 : 1) : 0;
         last = now;
     }
-    return false;
+    return quiet >= QUIET_READS;
 }
 
 int bank_run (const bank_options_t *options, bank_result_t *result)

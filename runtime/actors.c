@@ -357,8 +357,8 @@ actor_t *actor_table_read (worker_t *self, const char *address, bool *transient,
     *rc = journal_batch_version (self->batch, address, &version);
     if (*rc)
         return NULL;
-    if (version > 0 && !s_asked (self, address))
-        return actor_table_get (self, address, rc);
+    if (version > 0)
+        return actor_table_get_unless_asked (self, address, transient, rc);
     *transient = true;
     return s_actor_load (self, type, address, rc);
 }
