@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
-#define OUTPUT_MAX 8192        //  bytes kept of a command's stdout or stderr
+#define OUTPUT_MAX 16384       //  bytes kept of a command's stdout or stderr (bench --help is 9 KB)
 
 typedef struct {
     char dir[64];       //  the test's temporary directory
