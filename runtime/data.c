@@ -53,7 +53,7 @@ static arena_t *s_arena (void)
 
 #define REC_HEADER 5 //  0xdf + u32 count
 
-int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
+static int s_init (shoal_data_t *self, const uint8_t *bytes, size_t size, bool own)
 {
     self->object.type = MSGPACK_OBJECT_NIL;
     self->map = NULL;
@@ -62,7 +62,7 @@ int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
         return 0;
     //  msgpack-c sizes a container by its header before reading it: bound
     //  the input first, so a lying header cannot ask for gigabytes.
-    if (!mpread_is_map (bytes, size, SHOAL_DATA_DEPTH))
+    if (!own && !mpread_is_map (bytes, size, SHOAL_DATA_DEPTH))
         return SHOAL_EFORMAT;
     arena_t *arena = s_arena ();
     if (!arena)
@@ -79,6 +79,16 @@ int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
     if (self->object.via.map.size > 0)
         self->map = &self->object;
     return 0;
+}
+
+int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size)
+{
+    return s_init (self, bytes, size, false);
+}
+
+int data_init_own (shoal_data_t *self, const uint8_t *bytes, size_t size)
+{
+    return s_init (self, bytes, size, true);
 }
 
 void data_close (shoal_data_t *self)

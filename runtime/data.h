@@ -42,6 +42,10 @@ struct _shoal_rec_t {
 //  one arena per thread (a msgpack zone, freed when the thread ends), emptied whenever no data of
 //  the thread is open: no allocation per message once it has grown.
 int data_init (shoal_data_t *self, const uint8_t *bytes, size_t size);
+//  As data_init, for bytes this process encoded itself (rec_finish's, not
+//  read from the disk or the network): without the walk that bounds a
+//  container's header before msgpack-c sizes it.
+int data_init_own (shoal_data_t *self, const uint8_t *bytes, size_t size);
 void data_close (shoal_data_t *self);
 
 //  Starts an empty map. Can't fail (allocates on first write).

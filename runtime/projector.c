@@ -218,6 +218,17 @@ static void s_release_sends (projector_t *self, build_t *build)
     view->staged_count = 0;
 }
 
+//  The step's clock, read after every event applied: the coarse monotonic
+//  clock (a few ms steps, against a step of PROJECTOR_STEP_MS), which
+//  costs a read of memory where the fine one (zclock_mono) was 4 % of
+//  this thread.
+static int64_t s_coarse_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 //  One batch of events, from the checkpoint, for the build.
 typedef struct {
     projector_t *self;
@@ -248,7 +259,7 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 1;
     }
     step->applied++;
-    return zclock_mono () >= step->until ? 1 : 0;
+    return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
 //  True if the build's reactions send: it is the build served, or the
@@ -277,7 +288,7 @@ static void s_store_down (build_t *build, int rc)
 static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
-    step_t step = {self, build, UINT64_MAX, from, 0, zclock_mono () + PROJECTOR_STEP_MS, 0, 0};
+    step_t step = {self, build, UINT64_MAX, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0};
     view_begin (&self->view, build, s_reacts (self, build));
     int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
     if (rc == SHOAL_EIO) { //  the store is down (a full disk): not the build's failure

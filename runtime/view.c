@@ -302,7 +302,9 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         free (bytes);
         return SHOAL_ENOMEM;
     }
-    int rc = data_init (data, at, size);
+    //  A row staged in this batch was encoded here (rec_finish); one read
+    //  from the store is checked as any bytes from the disk.
+    int rc = staged ? data_init_own (data, at, size) : data_init (data, at, size);
     view->reads[view->read_count] = data;
     view->read_bytes[view->read_count++] = bytes;
     if (rc)
