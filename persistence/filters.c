@@ -24,7 +24,7 @@
     in" proves "none", and a stream in it costs the read it cost before.
 
     The bits: blocks of 512 bits (a cache line); a stream's hash picks a
-    block and FILTER_PROBES bits in it. The inbox filter has 8 MiB, the
+    block and 6 bits in it (common/bloom.h). The inbox filter has 8 MiB, the
     streams' 16 MiB (every transfer is a stream): at 10 million streams
     ~1% of the misses read as maybe, and more as streams accumulate, up to
     every miss read as before. Memory is mapped when first written.
@@ -37,6 +37,7 @@
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "bloom.h"
 #include "log.h"
 #include "ptable.h"
 #include <czmq.h>
@@ -44,57 +45,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FILTER_BLOCK_WORDS 8 //  512 bits, one cache line
-#define FILTER_PROBES 6
 #define FILTER_INBOX_BITS (UINT64_C (1) << 26)   //  8 MiB
 #define FILTER_STREAMS_BITS (UINT64_C (1) << 27) //  16 MiB
 #define SCAN_NEXTS 4 //  a stream's events stepped over before a seek past them
 
-typedef struct {
-    _Atomic uint64_t *words;    //  blocks * FILTER_BLOCK_WORDS
-    uint64_t blocks;            //  a power of 2
-    atomic_uint_fast64_t skips; //  reads it spared
-} bloom_t;
-
 struct _journal_filters_t {
-    bloom_t sets[JOURNAL_FILTERS]; //  by journal_filter_t
-    atomic_bool ready;             //  the store's keys were read
-    atomic_bool stop;              //  the journal closes: the scan gives up
+    bloom_t sets[JOURNAL_FILTERS];               //  by journal_filter_t (common/bloom.h)
+    atomic_uint_fast64_t skips[JOURNAL_FILTERS]; //  reads each spared
+    atomic_bool ready;                           //  the store's keys were read
+    atomic_bool stop;                            //  the journal closes: the scan gives up
     pthread_t scanner;
     bool scanning; //  scanner runs, to be joined
 };
-
-//  FILTER_PROBES bit numbers of 9 bits each, from another mix of the
-//  hash than the block's (its low bits).
-static uint64_t s_probes (uint64_t hash)
-{
-    hash ^= hash >> 29;
-    return hash * UINT64_C (0xbf58476d1ce4e5b9);
-}
-
-static void s_add (bloom_t *bloom, uint64_t hash)
-{
-    _Atomic uint64_t *block = bloom->words + (hash & (bloom->blocks - 1)) * FILTER_BLOCK_WORDS;
-    uint64_t bits = s_probes (hash);
-    for (int i = 0; i < FILTER_PROBES; i++, bits >>= 9) {
-        unsigned bit = (unsigned) (bits & 511);
-        atomic_fetch_or_explicit (&block[bit >> 6], UINT64_C (1) << (bit & 63),
-                                  memory_order_release);
-    }
-}
-
-static bool s_maybe (bloom_t *bloom, uint64_t hash)
-{
-    _Atomic uint64_t *block = bloom->words + (hash & (bloom->blocks - 1)) * FILTER_BLOCK_WORDS;
-    uint64_t bits = s_probes (hash);
-    for (int i = 0; i < FILTER_PROBES; i++, bits >>= 9) {
-        unsigned bit = (unsigned) (bits & 511);
-        uint64_t word = atomic_load_explicit (&block[bit >> 6], memory_order_acquire);
-        if (!(word & (UINT64_C (1) << (bit & 63))))
-            return false;
-    }
-    return true;
-}
 
 void journal_filters_init (journal_t *self)
 {
@@ -103,13 +65,10 @@ void journal_filters_init (journal_t *self)
         return;
     const uint64_t bits[JOURNAL_FILTERS] = {FILTER_INBOX_BITS, FILTER_STREAMS_BITS};
     for (int i = 0; i < JOURNAL_FILTERS; i++) {
-        bloom_t *bloom = &filters->sets[i];
-        bloom->words = calloc (bits[i] / 64, sizeof (uint64_t));
-        bloom->blocks = bits[i] / 64 / FILTER_BLOCK_WORDS;
-        atomic_init (&bloom->skips, 0);
-        if (!bloom->words) {
+        atomic_init (&filters->skips[i], 0);
+        if (bloom_init (&filters->sets[i], bits[i]) != 0) {
             for (int j = 0; j < i; j++)
-                free (filters->sets[j].words);
+                bloom_close (&filters->sets[j]);
             free (filters);
             return;
         }
@@ -127,8 +86,8 @@ void journal_filter_add (journal_t *self, journal_filter_t which, const char *st
     //  bounced between the workers.
     bloom_t *bloom = &self->filters->sets[which];
     uint64_t hash = ptable_hash (stream, len);
-    if (!s_maybe (bloom, hash))
-        s_add (bloom, hash);
+    if (!bloom_maybe (bloom, hash))
+        bloom_add (bloom, hash);
 }
 
 bool journal_filter_absent (journal_t *self, journal_filter_t which, const char *stream, size_t len)
@@ -137,9 +96,9 @@ bool journal_filter_absent (journal_t *self, journal_filter_t which, const char 
     if (!filters || !atomic_load_explicit (&filters->ready, memory_order_acquire))
         return false;
     bloom_t *bloom = &filters->sets[which];
-    if (s_maybe (bloom, ptable_hash (stream, len)))
+    if (bloom_maybe (bloom, ptable_hash (stream, len)))
         return false;
-    atomic_fetch_add_explicit (&bloom->skips, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit (&filters->skips[which], 1, memory_order_relaxed);
     return true;
 }
 
@@ -184,7 +143,7 @@ static int s_scan_table (leveldb_iterator_t *it, uint32_t shard, char tag, bloom
                 continue;
             }
         } else {
-            s_add (bloom, ptable_hash (stream, len));
+            bloom_add (bloom, ptable_hash (stream, len));
             (*streams)++;
             last_len = len <= SHOAL_ADDRESS_MAX ? len : SIZE_MAX;
             if (last_len != SIZE_MAX)
@@ -277,7 +236,7 @@ void journal_filters_destroy (journal_t *self)
     journal_filters_stop (self);
     if (self->filters) {
         for (int i = 0; i < JOURNAL_FILTERS; i++)
-            free (self->filters->sets[i].words);
+            bloom_close (&self->filters->sets[i]);
         free (self->filters);
         self->filters = NULL;
     }
@@ -292,5 +251,5 @@ bool journal_filters_ready (journal_t *self)
 uint64_t journal_filter_skips (journal_t *self, journal_filter_t which)
 {
     assert (self);
-    return self->filters ? atomic_load (&self->filters->sets[which].skips) : 0;
+    return self->filters ? atomic_load (&self->filters->skips[which]) : 0;
 }

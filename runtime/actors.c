@@ -280,67 +280,39 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
 }
 
 //  The actors that left memory on their own ask (shoal_ctx_passivate) are
-//  kept in two generations of a Bloom filter, ASKED_PER_GEN each: a read
-//  of one of them (a client polling a finished saga) loads it for the
-//  read only, rather than bring it back into the table until it is idle.
-//  A false positive (about 3 %) only makes a read of another inactive
-//  actor load it for itself.
+//  kept in two generations of a Bloom filter (common/bloom.h),
+//  ASKED_PER_GEN each: a read of one of them (a client polling a finished
+//  saga) loads it for the read only, rather than bring it back into the
+//  table until it is idle. A false positive only makes a read of another
+//  inactive actor load it for itself.
 #define ASKED_BITS (UINT64_C (1) << 20) //  per generation: 128 KiB
 #define ASKED_PER_GEN 100000
-#define ASKED_HASHES 3
-
-static size_t s_asked_bit (uint64_t hash, int i)
-{
-    uint64_t step = (hash >> 32) | 1;
-    return (size_t) ((hash + (uint64_t) i * step) & (ASKED_BITS - 1));
-}
 
 //  Adds address to the newer generation; past ASKED_PER_GEN, the older
 //  one is cleared and becomes the newer. Nothing if out of memory.
 static void s_asked_add (worker_t *self, const char *address)
 {
-    if (!self->asked[0]) {
-        self->asked[0] = calloc (ASKED_BITS / 64, sizeof (uint64_t));
-        self->asked[1] = calloc (ASKED_BITS / 64, sizeof (uint64_t));
-        if (!self->asked[0] || !self->asked[1]) {
-            free (self->asked[0]);
-            free (self->asked[1]);
-            self->asked[0] = self->asked[1] = NULL;
-            return;
-        }
+    if (!self->asked[0].words &&
+        (bloom_init (&self->asked[0], ASKED_BITS) || bloom_init (&self->asked[1], ASKED_BITS))) {
+        bloom_close (&self->asked[0]);
+        return;
     }
     if (self->asked_count == ASKED_PER_GEN) {
         self->asked_newer ^= 1;
-        memset (self->asked[self->asked_newer], 0, ASKED_BITS / 8);
+        bloom_clear (&self->asked[self->asked_newer]);
         self->asked_count = 0;
     }
-    uint64_t hash = ptable_hash (address, strlen (address));
-    uint64_t *bits = self->asked[self->asked_newer];
-    for (int i = 0; i < ASKED_HASHES; i++) {
-        size_t bit = s_asked_bit (hash, i);
-        bits[bit / 64] |= UINT64_C (1) << (bit % 64);
-    }
+    bloom_add (&self->asked[self->asked_newer], ptable_hash (address, strlen (address)));
     self->asked_count++;
 }
 
 //  True if address may have left memory on its own ask.
 static bool s_asked (const worker_t *self, const char *address)
 {
-    if (!self->asked[0])
+    if (!self->asked[0].words)
         return false;
     uint64_t hash = ptable_hash (address, strlen (address));
-    for (int gen = 0; gen < 2; gen++) {
-        int i = 0;
-        while (i < ASKED_HASHES) {
-            size_t bit = s_asked_bit (hash, i);
-            if (!(self->asked[gen][bit / 64] & (UINT64_C (1) << (bit % 64))))
-                break;
-            i++;
-        }
-        if (i == ASKED_HASHES)
-            return true;
-    }
-    return false;
+    return bloom_maybe (&self->asked[0], hash) || bloom_maybe (&self->asked[1], hash);
 }
 
 actor_t *actor_table_read (worker_t *self, const char *address, bool *transient, int *rc)

@@ -565,8 +565,8 @@ static void s_worker_destroy (worker_t **self_p)
     free (self->outs);
     free (self->staged_timers);
     free (self->passivating);
-    free (self->asked[0]);
-    free (self->asked[1]);
+    bloom_close (&self->asked[0]);
+    bloom_close (&self->asked[1]);
     actor_table_close (&self->actors);
     outbox_close (self);
     inbox_close (self);

@@ -24,6 +24,7 @@
 #include "stage.h"
 #include "timers.h"
 #include "worker.h"
+#include "bloom.h"
 
 //  A message waiting in the local queue (same-worker delivery, and timers
 //  that are due).
@@ -78,8 +79,8 @@ struct _worker_t {
     char *passivating;                        //  actors to passivate once the batch commits: their
                                               //  addresses, each ended by a NUL (actors.c)
     size_t passivating_size, passivating_cap; //  its bytes, and its room
-    uint64_t *asked[2];     //  Bloom filters of the actors passivated on their own
-                            //  ask, the newer [asked_newer] (actors.c), NULL until one
+    bloom_t asked[2];       //  Bloom filters of the actors passivated on their own
+                            //  ask, the newer [asked_newer] (actors.c), empty until one
     int asked_newer;        //  which of asked takes the next additions
     size_t asked_count;     //  actors added to the newer one
     local_queue_t local;    //  messages to our own actors (worker.c)
