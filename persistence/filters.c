@@ -40,6 +40,7 @@
 #include "bloom.h"
 #include "log.h"
 #include "ptable.h"
+#include "threadname.h"
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -184,6 +185,7 @@ static int s_scan_shard (journal_t *self, uint32_t shard, uint64_t counts[JOURNA
 
 static void *s_scanner (void *arg)
 {
+    thread_name ("shoal-filters");
     journal_t *self = arg;
     journal_filters_t *filters = self->filters;
     int64_t started = zclock_mono ();

@@ -61,6 +61,7 @@
 */
 #include "journal_internal.h"
 #include "log.h"
+#include "threadname.h"
 #include <assert.h>
 #include <czmq.h>
 #include <dirent.h>
@@ -259,6 +260,7 @@ void journal_sync_init (journal_t *self, bool group)
 static void *s_syncer (void *arg)
 {
     journal_t *self = arg;
+    thread_name ("shoal-syncer");
     pthread_mutex_lock (&self->sync_lock);
     while (!self->syncer_stop) {
         uint64_t written = atomic_load (&self->written);

@@ -6,6 +6,7 @@
     node's config, which outlives it.
 */
 #include "janitor.h"
+#include "threadname.h"
 
 #include <time.h>
 
@@ -33,6 +34,7 @@ int64_t janitor_mono_ms (void)
 
 static void s_janitor (zsock_t *pipe, void *arg)
 {
+    thread_name ("shoal-janitor");
     const worker_config_t *config = arg;
     int64_t wall_start = zclock_time (), mono_start = janitor_mono_ms ();
     zsock_signal (pipe, 0);

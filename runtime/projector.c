@@ -22,6 +22,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include "threadname.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -731,6 +732,7 @@ static void s_actor (zsock_t *pipe, void *arg)
 {
     const projector_config_t *config = arg;
     projector_t *self = calloc (1, sizeof (projector_t));
+    thread_name ("shoal-projector");
     if (self) {
         self->config = config;
         self->journal = config->journal;

@@ -9,6 +9,7 @@
 #include "turnfile.h"
 #include "log.h"
 #include "worker.h"
+#include "threadname.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -231,6 +232,7 @@ static void s_watch (const turnfile_watch_t *watch, int64_t *reported)
 
 void turnfile_watchdog (zsock_t *pipe, void *arg)
 {
+    thread_name ("shoal-watchdog");
     const turnfile_watch_t *watch = arg;
     zsock_signal (pipe, 0);
     int64_t *reported = calloc ((size_t) watch->config->workers, sizeof (int64_t));

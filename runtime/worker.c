@@ -30,6 +30,7 @@
 #include "turn.h"
 #include "worker_internal.h"
 #include "log.h"
+#include "threadname.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -664,6 +665,7 @@ typedef struct {
 static void s_worker_actor (zsock_t *pipe, void *arg)
 {
     worker_args_t *args = arg;
+    thread_name ("shoal-worker-%d", args->index);
     worker_t *self = s_worker_new (args->config, args->index);
     free (args);
     zsock_signal (pipe, 0); //  the handshake zactor_new waits for

@@ -206,6 +206,24 @@ static void test_node_honours_shoal_endpoint (void **state)
     assert_non_null (strstr (out, "\"owner\":\"A\""));
 }
 
+//  A node's threads carry names (`top -H`, `ps -L`, perf): the workers,
+//  the projections', the group sync's, the janitor's, the watchdog's.
+static void test_threads_named (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 2 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    int code = s_run (fx, out, err, "cat /proc/%d/task/*/comm | sort", (int) fx->node);
+    assert_int_equal (code, 0);
+    const char *names[] = {"shoal-janitor\n",  "shoal-projector\n", "shoal-syncer\n",
+                           "shoal-watchdog\n", "shoal-worker-0\n",  "shoal-worker-1\n"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strstr (out, names[i]))
+            fail_msg ("no thread %s among:\n%s", names[i], out);
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+}
+
 //  --------------------------------------------------------------------------
 //  2. Options may follow the positional arguments; -- ends the options.
 
@@ -485,6 +503,7 @@ int main (void)
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_node_honours_shoal_endpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_threads_named, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_options_after_positionals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
