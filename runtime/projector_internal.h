@@ -36,8 +36,11 @@ typedef enum {
 } build_status_t;
 
 //  A row staged by applies not yet committed: its bytes, or deleted.
+//  A row this batch put and then deleted, under a key the store holds no
+//  row for, is unstored: the batch writes nothing for it.
 typedef struct {
     bool deleted;
+    bool unstored; //  deleted, and the store holds none: nothing to write
     size_t size;
     uint8_t bytes[];
 } staged_row_t;

@@ -132,18 +132,21 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
 
 //  Stages a row (bytes NULL: deleted) in the batch's map, carved from
 //  the map's chunks (a row staged again leaves its older room until the
-//  batch ends).
-static void s_stage_row (shoal_view_t *view, const char *key, const uint8_t *bytes, size_t size)
+//  batch ends). Returns it, or NULL out of memory (view->error set).
+static staged_row_t *s_stage_row (shoal_view_t *view, const char *key, const uint8_t *bytes,
+                                  size_t size)
 {
     staged_row_t *row = vmap_alloc (&view->rows, sizeof (staged_row_t) + size);
     if (!row || !vmap_put (&view->rows, key, (int64_t) (intptr_t) row)) {
         view->error = SHOAL_ENOMEM;
-        return;
+        return NULL;
     }
     row->deleted = bytes == NULL;
+    row->unstored = false;
     row->size = size;
     if (size)
         memcpy (row->bytes, bytes, size);
+    return row;
 }
 
 //  Closes the row or command being written, if any.
@@ -220,6 +223,8 @@ int view_stage (shoal_view_t *view)
     for (int64_t *each = vmap_next (&view->rows, &cursor, &key); each && rc == 0;
          each = vmap_next (&view->rows, &cursor, &key)) {
         const staged_row_t *row = (const staged_row_t *) (intptr_t) *each;
+        if (row->unstored)
+            continue;
         rc = row->deleted ? journal_batch_view_del (view->batch, build, key)
                           : journal_batch_view_put (view->batch, build, key, row->bytes, row->size);
     }
@@ -331,7 +336,24 @@ int shoal_view_delete (shoal_view_t *view, const char *key)
     if (!view || !view->logged || !s_key_ok (view, key))
         return SHOAL_EINVAL;
     s_close_rec (view);
-    s_stage_row (view, key, NULL, 0);
+    //  A row this batch put (an account_transfers index row, put at a
+    //  transfer's start and deleted at its end, when the linger put both
+    //  steps in one batch): if the store has none under the key, neither
+    //  the put nor a delete is written. A read that fails stages the
+    //  delete as any other.
+    int64_t *found = vmap_find (&view->rows, key);
+    const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
+    bool unstored = false;
+    if (staged && !staged->deleted) {
+        uint8_t *bytes = NULL;
+        size_t size = 0;
+        unstored = journal_view_get (view->projector->journal, &view->build->build, key, &bytes,
+                                     &size) == SHOAL_ENOTFOUND;
+        free (bytes);
+    }
+    staged_row_t *row = s_stage_row (view, key, NULL, 0);
+    if (row)
+        row->unstored = unstored;
     return view->error;
 }
 
