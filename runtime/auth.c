@@ -9,6 +9,7 @@
 */
 #include "auth.h"
 #include "log.h"
+#include "threadname.h"
 
 #include <string.h>
 
@@ -87,6 +88,7 @@ typedef struct {
 
 static void s_auth_actor (zsock_t *pipe, void *arg)
 {
+    thread_name ("shoal-auth");
     auth_args_t *args = arg;
     auth_t self = {.config = args->config};
     zsock_t *handler = args->handler;

@@ -12,6 +12,7 @@
 #include "shard.h"
 #include "shoal_stats.h"
 #include "deadletter.h"
+#include "threadname.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -649,7 +650,16 @@ void front_run (front_t *self)
     int count = 3;
     if (self->config.peers)
         count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
+    //  LevelDB's compaction thread, once it has started, gets a name of
+    //  its own (threadname.h), looked for every 2 s: a dozen small reads
+    //  of /proc. Not only until a first find: a library's thread may
+    //  carry its starter's name for a moment before naming itself.
+    int64_t strays_at = 0;
     while (!zsys_interrupted) {
+        if (zclock_mono () >= strays_at) {
+            thread_name_strays ("shoal", "shoal-leveldb");
+            strays_at = zclock_mono () + 2000;
+        }
         long timeout = self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500;
         if (front_replies_holding (self->client_replies))
             timeout = FRONT_OVERFLOW_TICK_MS;

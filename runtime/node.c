@@ -22,6 +22,7 @@
 #include "deadletter.h"
 #include "turnfile.h"
 #include "projector.h"
+#include "threadname.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -547,6 +548,7 @@ const char *shoal_node_name (const shoal_node_t *self)
 //  ends the process. See shoal_node_run.
 static void s_stop_guard (zsock_t *pipe, void *arg)
 {
+    thread_name ("shoal-stopguard");
     shoal_node_t *self = arg;
     zsock_signal (pipe, 0);
     //  The signal that stopped the front set zsys_interrupted: this

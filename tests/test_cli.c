@@ -208,6 +208,7 @@ static void test_node_honours_shoal_endpoint (void **state)
 
 //  A node's threads carry names (`top -H`, `ps -L`, perf): the workers,
 //  the projections', the group sync's, the janitor's, the watchdog's.
+//  (LevelDB's, shoal-leveldb, only once it has run: test_threadname.)
 static void test_threads_named (void **state)
 {
     fixture_t *fx = *state;
