@@ -481,9 +481,14 @@ static int s_check_gets (run_t *run)
 
 //  The CPU time used since node_cpu and client_cpu were read (each -1 if
 //  it was not known then) into the result.
-static void s_cpu_span (run_t *run, int64_t node_cpu, int64_t client_cpu)
+static void s_cpu_span (run_t *run, int64_t node_cpu, int64_t client_cpu,
+                        const measure_threads_t *threads)
 {
     bank_result_t *result = run->result;
+    measure_threads_t threads_now;
+    result->node_threads = threads && node_cpu >= 0 && bank_nodes_threads (run, &threads_now);
+    if (result->node_threads)
+        measure_threads_span (threads, &threads_now, &result->threads);
     int64_t node_now = node_cpu >= 0 ? bank_nodes_cpu_us (run) : -1;
     int64_t client_now = client_cpu >= 0 ? measure_self_cpu_us () : -1;
     result->node_cpu = node_now >= node_cpu && node_cpu >= 0;
@@ -609,6 +614,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     //  around the clock's.
     if (options->kills == 0)
         result->counters = bank_nodes_counters (&run, &result->before);
+    measure_threads_t threads;
+    bool threads_known = own && options->kills == 0 && bank_nodes_threads (&run, &threads);
     int64_t node_cpu = own && options->kills == 0 ? bank_nodes_cpu_us (&run) : -1;
     int64_t client_cpu = measure_self_cpu_us ();
     run.counting = true;
@@ -621,7 +628,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (result->cpu_quiet && options->projections)
         bank_view_settle (&run); //  their work on the transfers' events counts too
     if (result->cpu_quiet) {
-        s_cpu_span (&run, node_cpu, client_cpu);
+        s_cpu_span (&run, node_cpu, client_cpu, threads_known ? &threads : NULL);
         result->cpu_seconds = (double) (zclock_usecs () - started) / 1e6;
     }
     if (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers)))
@@ -629,7 +636,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     bank_nodes_thaw (&run); //  a freeze may outlast the transfers
     result->transfer_seconds = (double) (zclock_usecs () - started) / 1e6;
     if (!result->cpu_quiet) {
-        s_cpu_span (&run, node_cpu, client_cpu);
+        s_cpu_span (&run, node_cpu, client_cpu, threads_known ? &threads : NULL);
         result->cpu_seconds = result->transfer_seconds;
     }
     run.counting = false;

@@ -115,12 +115,14 @@ typedef struct {
     //  options->projections, their projections have caught up: before the
     //  gets that check every transfer is terminal. Else (a freeze, or
     //  counters that do not come) it ends after those gets, included.
-    bool node_cpu;         //  node_cpu_us is known: nodes of its own, no kills
-    int64_t node_cpu_us;   //  the nodes' summed
-    bool client_cpu;       //  client_cpu_us is known
-    int64_t client_cpu_us; //  this process's
-    double cpu_seconds;    //  the wall clock of that span
-    bool cpu_quiet;        //  the span ended at the nodes' quiet, not after the gets
+    bool node_cpu;             //  node_cpu_us is known: nodes of its own, no kills
+    int64_t node_cpu_us;       //  the nodes' summed
+    bool node_threads;         //  threads is known, as node_cpu_us
+    measure_threads_t threads; //  the same span by thread name (nodes summed)
+    bool client_cpu;           //  client_cpu_us is known
+    int64_t client_cpu_us;     //  this process's
+    double cpu_seconds;        //  the wall clock of that span
+    bool cpu_quiet;            //  the span ended at the nodes' quiet, not after the gets
     //  With options->projections, on nodes of its own: bank_totals once
     //  caught up (summed over the nodes), and from the journal what it is
     //  checked against beside the figures above.

@@ -91,6 +91,11 @@ bool bank_nodes_counters (const run_t *run, bank_stats_t *stats);
 //  started by the run, or not running).
 int64_t bank_nodes_cpu_us (const run_t *run);
 
+//  The CPU time of the run's own nodes' threads so far, by thread name (a
+//  cluster's summed name by name) into *threads. False if any node's is
+//  not known.
+bool bank_nodes_threads (const run_t *run, measure_threads_t *threads);
+
 //  bank_view.c: waits (at most 2 minutes) until the bank's projections
 //  of every node have read their log to the end and their reactions are
 //  answered, and reads bank_totals into result->projected. Returns 0, or

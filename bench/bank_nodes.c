@@ -218,6 +218,15 @@ int64_t bank_nodes_cpu_us (const run_t *run)
     return run->node_count > 0 ? sum : -1;
 }
 
+bool bank_nodes_threads (const run_t *run, measure_threads_t *threads)
+{
+    *threads = (measure_threads_t){.count = 0};
+    for (int i = 0; i < run->node_count; i++)
+        if (run->nodes[i].pid <= 0 || measure_threads_cpu (run->nodes[i].pid, threads) != 0)
+            return false;
+    return run->node_count > 0;
+}
+
 //  Asks the node behind *client_p for its "stats" and destroys the client.
 static int s_stats_call (client_t **client_p, int timeout_ms, bank_stats_t *stats)
 {

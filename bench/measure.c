@@ -6,6 +6,7 @@
 #include "client_window.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +78,10 @@ int64_t measure_rss_anon_kb (pid_t pid)
     return s_status_kb (pid, "RssAnon:");
 }
 
-int64_t measure_cpu_us (pid_t pid)
+//  utime + stime of a /proc stat file, in µs; -1 if unknown.
+static int64_t s_stat_cpu_us (const char *path)
 {
-    char path[64], line[1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    char line[1024];
     FILE *file = fopen (path, "r");
     if (!file)
         return -1;
@@ -98,6 +99,70 @@ int64_t measure_cpu_us (pid_t pid)
                 &stime) != 2)
         return -1;
     return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) ticks);
+}
+
+int64_t measure_cpu_us (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    return s_stat_cpu_us (path);
+}
+
+//  The entry of *threads named name, made if there is room, else "other".
+static measure_thread_t *s_thread_entry (measure_threads_t *threads, const char *name)
+{
+    for (size_t i = 0; i < threads->count; i++)
+        if (strcmp (threads->threads[i].name, name) == 0)
+            return &threads->threads[i];
+    if (threads->count >= MEASURE_THREADS_MAX - 1 && strcmp (name, "other") != 0)
+        return s_thread_entry (threads, "other");
+    measure_thread_t *entry = &threads->threads[threads->count++];
+    *entry = (measure_thread_t){.us = 0};
+    snprintf (entry->name, sizeof entry->name, "%s", name);
+    return entry;
+}
+
+int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
+{
+    char path[96];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return -1;
+    struct dirent *each;
+    while ((each = readdir (dir))) {
+        if (each->d_name[0] < '0' || each->d_name[0] > '9')
+            continue;
+        char name[32] = "";
+        snprintf (path, sizeof path, "/proc/%d/task/%.16s/comm", (int) pid, each->d_name);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue; //  a thread that ended meanwhile
+        if (!fgets (name, sizeof name, file))
+            name[0] = 0;
+        fclose (file);
+        name[strcspn (name, "\n")] = 0;
+        snprintf (path, sizeof path, "/proc/%d/task/%.16s/stat", (int) pid, each->d_name);
+        int64_t us = s_stat_cpu_us (path);
+        if (us >= 0)
+            s_thread_entry (threads, name[0] ? name : "?")->us += us;
+    }
+    closedir (dir);
+    return 0;
+}
+
+void measure_threads_span (const measure_threads_t *before, const measure_threads_t *after,
+                           measure_threads_t *span)
+{
+    *span = *after;
+    for (size_t i = 0; i < span->count; i++)
+        for (size_t j = 0; j < before->count; j++)
+            if (strcmp (span->threads[i].name, before->threads[j].name) == 0) {
+                span->threads[i].us -= before->threads[j].us;
+                if (span->threads[i].us < 0)
+                    span->threads[i].us = 0; //  a thread of that name ended
+                break;
+            }
 }
 
 int64_t measure_self_cpu_us (void)

@@ -44,6 +44,29 @@ int64_t measure_rss_anon_kb (pid_t pid);
 //  such process, no /proc).
 int64_t measure_cpu_us (pid_t pid);
 
+//  The CPU time of a process's threads by name (as `top -H` shows them:
+//  "shoal-worker-0", "shoal-leveldb", ...), threads of one name summed.
+#define MEASURE_THREADS_MAX 32
+typedef struct {
+    char name[16]; //  the thread's comm
+    int64_t us;    //  user and system, µs (clock ticks)
+} measure_thread_t;
+typedef struct {
+    size_t count;
+    measure_thread_t threads[MEASURE_THREADS_MAX]; //  in the order first met
+} measure_threads_t;
+
+//  Adds the CPU time each thread of pid has used so far (utime + stime of
+//  /proc/PID/task/TID/stat) to *threads under the thread's name; names past
+//  MEASURE_THREADS_MAX go under "other". Returns 0, or -1 if unknown (no
+//  such process, no /proc): *threads is then as it may be half-added.
+int measure_threads_cpu (pid_t pid, measure_threads_t *threads);
+
+//  after less before, name by name, into *span (names only in after count
+//  from 0: threads started in between).
+void measure_threads_span (const measure_threads_t *before, const measure_threads_t *after,
+                           measure_threads_t *span);
+
 //  This process's own CPU time so far, user and system, all its threads
 //  (getrusage RUSAGE_SELF), in µs. -1 if unknown.
 int64_t measure_self_cpu_us (void);

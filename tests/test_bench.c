@@ -74,7 +74,7 @@ static void s_check_json (proc_t *p, char *out, const char *check)
 //  On a cluster of two of its own: the nodes' CPU time summed, per
 //  completed transfer and in cores over the wall clock of its span, which
 //  ends once the nodes are quiet, before the gets that check the
-//  transfers; the client's.
+//  transfers, and thread by thread; the client's.
 static void test_cpu_own_nodes (void **state)
 {
     proc_t *p = *state;
@@ -85,18 +85,25 @@ static void test_cpu_own_nodes (void **state)
     proc_assert_has (out, "\n  node CPU       ");
     proc_assert_has (out, " µs per completed transfer, ");
     proc_assert_has (out, "; client ");
-    s_check_json (p, out,
-                  "assert d[\"nodes\"] == 2, d\n"
-                  "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\",\n"
-                  "          \"client_cpu_seconds\"):\n"
-                  "    assert d[k] is not None and d[k] > 0, (k, d)\n"
-                  "s, c = d[\"node_cpu_seconds\"], d[\"completed\"]\n"
-                  "assert abs (d[\"cpu_us_per_transfer\"] * c / 1e6 - s) <= 0.001 + 1e-3 * s, d\n"
-                  "assert d[\"cpu_quiet\"] is True, d\n"
-                  "w = d[\"cpu_wall_seconds\"]\n"
-                  "assert 0 < w <= d[\"wall_seconds\"], d\n"
-                  "assert abs (d[\"node_cpu_cores\"] * w - s) <= 0.01 + 0.01 * s, d\n"
-                  "assert d[\"node_cpu_cores\"] <= 2 * 64, d");
+    s_check_json (
+        p, out,
+        "assert d[\"nodes\"] == 2, d\n"
+        "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\",\n"
+        "          \"client_cpu_seconds\"):\n"
+        "    assert d[k] is not None and d[k] > 0, (k, d)\n"
+        "s, c = d[\"node_cpu_seconds\"], d[\"completed\"]\n"
+        "assert abs (d[\"cpu_us_per_transfer\"] * c / 1e6 - s) <= 0.001 + 1e-3 * s, d\n"
+        "assert d[\"cpu_quiet\"] is True, d\n"
+        "w = d[\"cpu_wall_seconds\"]\n"
+        "assert 0 < w <= d[\"wall_seconds\"], d\n"
+        "assert abs (d[\"node_cpu_cores\"] * w - s) <= 0.01 + 0.01 * s, d\n"
+        "assert d[\"node_cpu_cores\"] <= 2 * 64, d\n"
+        "t = d[\"node_threads_us_per_transfer\"]\n"
+        "assert t[\"shoal-worker-0\"] > 0 and min (t.values ()) > 0, d\n"
+        "assert list (t.values ()) == sorted (t.values (), reverse=True), d\n"
+        "# their sum is the nodes time, each thread read to a 10 ms tick\n"
+        "assert abs (sum (t.values ()) * c / 1e6 - s) <= 0.02 * (len (t) + 2) + 0.02 * s, d");
+    proc_assert_has (out, "\n  node threads   µs per completed transfer: ");
     //  Its data directories are gone: nothing left in its $TMPDIR.
     assert_int_equal (proc_run (p, out, NULL, "ls -A $DIR/tmp"), 0);
     assert_string_equal (out, "");
@@ -117,6 +124,7 @@ static void test_cpu_endpoint (void **state)
                   "for k in (\"cpu_us_per_transfer\", \"node_cpu_seconds\", \"node_cpu_cores\"):\n"
                   "    assert k in d and d[k] is None, (k, d)\n"
                   "assert d[\"cpu_quiet\"] is False, d\n"
+                  "assert d[\"node_threads_us_per_transfer\"] is None, d\n"
                   "assert d[\"client_cpu_seconds\"] > 0, d");
 }
 

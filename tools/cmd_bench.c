@@ -56,7 +56,12 @@ static void s_help (FILE *out)
              "                 (cpu_wall_seconds), in\n"
              "                 cores (node_cpu_cores: 1.0 is one core busy throughout); and\n"
              "                 the bench's own, every thread, over the same span\n"
-             "                 (client_cpu_seconds): it runs on the same cores as the node\n\n"
+             "                 (client_cpu_seconds): it runs on the same cores as the node\n"
+             "  node threads   the same span thread by thread, by name (shoal-worker-N,\n"
+             "                 shoal-leveldb: LevelDB's compactions, shoal-projector, ...;\n"
+             "                 a cluster's summed name by name), µs per completed\n"
+             "                 transfer, busiest first (JSON node_threads_us_per_transfer,\n"
+             "                 an object; null where node CPU is not known)\n\n"
              "With --nodes N it starts a cluster of N nodes of its own instead\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process per\n"
              "node) and one client connected to all of them; requests go to any node, which\n"
@@ -184,6 +189,26 @@ typedef struct {
     double client_cpu_seconds;  //  this process's, over the same span
 } figures_t;
 
+//  The node threads that used CPU in the span, busiest first, as indexes
+//  into r->threads; how many (0: not known, or no transfer completed).
+static size_t s_threads_order (const bank_result_t *r, size_t order[MEASURE_THREADS_MAX])
+{
+    size_t count = 0;
+    if (!r->node_threads || r->completed == 0)
+        return 0;
+    for (size_t i = 0; i < r->threads.count; i++) {
+        if (r->threads.threads[i].us <= 0)
+            continue;
+        size_t at = count++;
+        while (at > 0 && r->threads.threads[order[at - 1]].us < r->threads.threads[i].us) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    return count;
+}
+
 static void s_figures (const bank_result_t *r, figures_t *f)
 {
     memset (f, 0, sizeof *f);
@@ -287,6 +312,15 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
         printf ("; client %.3f s (%.2f cores)", f->client_cpu_seconds,
                 r->cpu_seconds > 0 ? f->client_cpu_seconds / r->cpu_seconds : 0.0);
     printf ("\n");
+    size_t order[MEASURE_THREADS_MAX];
+    size_t busy = s_threads_order (r, order);
+    if (busy) {
+        printf ("  node threads   µs per completed transfer:");
+        for (size_t i = 0; i < busy; i++)
+            printf ("%s %s %.1f", i ? "," : "", r->threads.threads[order[i]].name,
+                    (double) r->threads.threads[order[i]].us / (double) r->completed);
+        printf ("\n");
+    }
     printf ("  books balance  %s\n", r->balanced ? "yes" : "NO");
     if (r->problem[0])
         printf ("  broken: %s (seed %llu)\n", r->problem, (unsigned long long) o->seed);
@@ -331,6 +365,19 @@ static void s_print_json (const bank_options_t *o, const bank_result_t *r, const
     s_json_number ("client_cpu_seconds", f->client_cpu, f->client_cpu_seconds, 3);
     s_json_number ("cpu_wall_seconds", r->cpu_seconds > 0, r->cpu_seconds, 3);
     printf ("\"cpu_quiet\":%s,", r->cpu_quiet ? "true" : "false");
+    size_t order[MEASURE_THREADS_MAX];
+    size_t busy = s_threads_order (r, order);
+    printf ("\"node_threads_us_per_transfer\":");
+    if (busy) {
+        for (size_t i = 0; i < busy; i++) {
+            printf ("%s", i ? "," : "{");
+            json_string (stdout, r->threads.threads[order[i]].name,
+                         strlen (r->threads.threads[order[i]].name));
+            printf (":%.1f", (double) r->threads.threads[order[i]].us / (double) r->completed);
+        }
+        printf ("},");
+    } else
+        printf ("null,");
     printf ("\"client_resends\":%zu,\"balanced\":%s,\"accounts\":%zu,\"concurrency\":%zu,"
             "\"hot\":%zu,\"durability\":",
             r->resends, r->balanced ? "true" : "false", o->accounts, o->window, o->hot);
