@@ -58,8 +58,10 @@ typedef struct {
 
 //  Adds the CPU time each thread of pid has used so far (utime + stime of
 //  /proc/PID/task/TID/stat) to *threads under the thread's name; names past
-//  MEASURE_THREADS_MAX go under "other". Returns 0, or -1 if unknown (no
-//  such process, no /proc): *threads is then as it may be half-added.
+//  MEASURE_THREADS_MAX go under "other". The later of two threads of one
+//  name beginning with "shoal" is LevelDB's compaction thread before the
+//  node renamed it (threadname.h): it counts as "shoal-leveldb". Returns 0,
+//  or -1 if unknown (no such process, no /proc, out of memory).
 int measure_threads_cpu (pid_t pid, measure_threads_t *threads);
 
 //  after less before, name by name, into *span (names only in after count

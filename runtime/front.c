@@ -651,14 +651,14 @@ void front_run (front_t *self)
     if (self->config.peers)
         count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
     //  LevelDB's compaction thread, once it has started, gets a name of
-    //  its own (threadname.h), looked for every 2 s: a dozen small reads
-    //  of /proc. Not only until a first find: a library's thread may
-    //  carry its starter's name for a moment before naming itself.
+    //  its own (threadname.h), looked for every second: a dozen small
+    //  reads of /proc. Not only until a first find: a library's thread
+    //  may carry its starter's name for a moment before naming itself.
     int64_t strays_at = 0;
     while (!zsys_interrupted) {
         if (zclock_mono () >= strays_at) {
             thread_name_strays ("shoal", "shoal-leveldb");
-            strays_at = zclock_mono () + 2000;
+            strays_at = zclock_mono () + 1000;
         }
         long timeout = self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500;
         if (front_replies_holding (self->client_replies))

@@ -182,6 +182,16 @@ pg_report() {
             "\([($x | map(select(.row == "pg " + $w)) | .[0].load), $s.load,
                 ($x | map(select(.row == "ceiling")) | .[0].load)] | map(f1) | join(", ")) |"' "$jsonl"
         echo
+        echo "shoal's node CPU by thread, µs per completed transfer, busiest first (node_threads_us_per_transfer):"
+        echo
+        echo "| round | workload | threads |"
+        echo "| ---: | --- | --- |"
+        jq -r -s '
+            .[] | select(.row != null and (.row | startswith("shoal "))) |
+            "| \(.round) | \(.row | ltrimstr("shoal ")) | " +
+            (if .node_threads_us_per_transfer == null then "-"
+             else (.node_threads_us_per_transfer | to_entries | map("\(.key) \(.value)") | join(", ")) end) + " |"' "$jsonl"
+        echo
         echo "LevelDB alone (\`shoal bench --ceiling\`, $(t "$ceiling_ms") ms per batch size, right after the benches of its round):"
         echo
         echo "| round | records per commit | synced: commits/s | records/s | MB/s | synced write p50 ms | p99 ms | unsynced, fsyncs beside: records/s | commits/s | fsyncs/s |"
