@@ -79,7 +79,7 @@ int64_t measure_rss_anon_kb (pid_t pid)
 }
 
 //  utime + stime of a /proc stat file, in µs; -1 if unknown.
-static int64_t s_stat_cpu_us (const char *path)
+static int64_t s_stat_cpu_us (const char *path, unsigned long long *started)
 {
     char line[1024];
     FILE *file = fopen (path, "r");
@@ -90,14 +90,18 @@ static int64_t s_stat_cpu_us (const char *path)
     line[n] = 0;
     //  "pid (comm) state ppid ...": comm may hold spaces and parentheses,
     //  so the fields are counted from its last ')'. After it come fields 3
-    //  (state) to 13; utime and stime are fields 14 and 15.
+    //  (state) to 13; utime and stime are fields 14 and 15, starttime 22.
     const char *fields = strrchr (line, ')');
-    unsigned long long utime, stime;
+    unsigned long long utime, stime, start;
     long ticks = sysconf (_SC_CLK_TCK);
     if (!fields || ticks <= 0 ||
-        sscanf (fields + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                &stime) != 2)
+        sscanf (fields + 1,
+                " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+                "%llu",
+                &utime, &stime, &start) != 3)
         return -1;
+    if (started)
+        *started = start;
     return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) ticks);
 }
 
@@ -105,7 +109,7 @@ int64_t measure_cpu_us (pid_t pid)
 {
     char path[64];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    return s_stat_cpu_us (path);
+    return s_stat_cpu_us (path, NULL);
 }
 
 //  The entry of *threads named name, made if there is room, else "other".
@@ -128,6 +132,7 @@ typedef struct {
     long tid;
     char name[16];
     int64_t us;
+    unsigned long long started; //  clock ticks after boot
 } task_t;
 
 int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
@@ -153,7 +158,7 @@ int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
         fclose (file);
         task->name[strcspn (task->name, "\n")] = 0;
         snprintf (path, sizeof path, "/proc/%d/task/%.16s/stat", (int) pid, each->d_name);
-        task->us = s_stat_cpu_us (path);
+        task->us = s_stat_cpu_us (path, &task->started);
         task->tid = strtol (each->d_name, NULL, 10);
         if (task->us >= 0)
             count++;
@@ -162,11 +167,14 @@ int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
     if (!tasks)
         return -1;
     //  LevelDB's compaction thread until the node renames it (within a
-    //  second, threadname.h): the later of two threads of one "shoal"
-    //  name, as the node tells them apart.
+    //  second, threadname.h): the later started of two threads of one
+    //  "shoal" name, not the main thread (the node knows which named
+    //  itself; from outside, its starter is the earlier).
     for (size_t i = 0; i < count; i++)
         for (size_t j = 0; j < count; j++)
-            if (strncmp (tasks[i].name, "shoal", 5) == 0 && tasks[j].tid < tasks[i].tid &&
+            if (strncmp (tasks[i].name, "shoal", 5) == 0 && tasks[i].tid != (long) pid &&
+                (tasks[j].started < tasks[i].started ||
+                 (tasks[j].started == tasks[i].started && tasks[j].tid < tasks[i].tid)) &&
                 strcmp (tasks[i].name, tasks[j].name) == 0) {
                 snprintf (tasks[i].name, sizeof tasks[i].name, "shoal-leveldb");
                 break;

@@ -46,7 +46,7 @@ int64_t measure_cpu_us (pid_t pid);
 
 //  The CPU time of a process's threads by name (as `top -H` shows them:
 //  "shoal-worker-0", "shoal-leveldb", ...), threads of one name summed.
-#define MEASURE_THREADS_MAX 32
+#define MEASURE_THREADS_MAX 128
 typedef struct {
     char name[16]; //  the thread's comm
     int64_t us;    //  user and system, µs (clock ticks)
@@ -58,10 +58,11 @@ typedef struct {
 
 //  Adds the CPU time each thread of pid has used so far (utime + stime of
 //  /proc/PID/task/TID/stat) to *threads under the thread's name; names past
-//  MEASURE_THREADS_MAX go under "other". The later of two threads of one
-//  name beginning with "shoal" is LevelDB's compaction thread before the
-//  node renamed it (threadname.h): it counts as "shoal-leveldb". Returns 0,
-//  or -1 if unknown (no such process, no /proc, out of memory).
+//  MEASURE_THREADS_MAX go under "other". The later started of two threads
+//  of one name beginning with "shoal" (not the main thread) is LevelDB's
+//  compaction thread before the node renamed it (threadname.h, within a
+//  second): it counts as "shoal-leveldb". Returns 0, or -1 if unknown (no
+//  such process, no /proc, out of memory).
 int measure_threads_cpu (pid_t pid, measure_threads_t *threads);
 
 //  after less before, name by name, into *span (names only in after count

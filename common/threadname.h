@@ -4,36 +4,28 @@
 
     thread_name takes a printf format; the name is cut to the kernel's 15
     bytes. Failure is ignored: a name is a convenience, never a reason to
-    stop. Threads: names only the calling thread.
+    stop. It also notes the thread as one that named itself.
 
     A thread that a library starts takes its starter's name: LevelDB's
     one compaction thread per process, started by whichever thread first
     fills a memtable (a worker, mostly), was a second "shoal-worker-0".
-    thread_name_strays renames each thread whose name, beginning with
-    prefix, another thread of the process holds already and held first
-    (a lower thread id: the starter), to name. Every thread of shoal's own
-    names itself at its start, so such a twin is a library's; LevelDB's
-    is the only one that starts later. Returns true if it renamed one.
-    Reads and writes /proc/self/task/TID/comm; any thread may call it.
+    thread_name_strays renames to name each thread that did not name
+    itself with thread_name, is not the process's main thread, and has
+    the name, beginning with prefix, of another thread of the process:
+    LevelDB's is then the only one (every thread of shoal names itself
+    first thing; libzmq's and libmicrohttpd's name themselves too, and one
+    caught in the instant before it does so names itself after). The two
+    calls exclude each other, so a thread naming itself is never renamed
+    after. Returns true if it renamed one. Reads and writes
+    /proc/self/task/TID/comm; any thread may call either.
 */
 #ifndef THREADNAME_H_INCLUDED
 #define THREADNAME_H_INCLUDED
 
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
+
+void thread_name (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
 bool thread_name_strays (const char *prefix, const char *name);
-
-static inline void thread_name (const char *format, ...)
-{
-    char name[16];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (name, sizeof name, format, args);
-    va_end (args);
-    pthread_setname_np (pthread_self (), name);
-}
 
 #endif

@@ -665,7 +665,11 @@ typedef struct {
 static void s_worker_actor (zsock_t *pipe, void *arg)
 {
     worker_args_t *args = arg;
-    thread_name ("shoal-worker-%d", args->index);
+    //  15 bytes at most: "shoal-worker-99", then "shoal-wkr-100".
+    if (args->index < 100)
+        thread_name ("shoal-worker-%d", args->index);
+    else
+        thread_name ("shoal-wkr-%d", args->index);
     worker_t *self = s_worker_new (args->config, args->index);
     free (args);
     zsock_signal (pipe, 0); //  the handshake zactor_new waits for

@@ -1,13 +1,15 @@
 /*  test_threadname.c - common/threadname.h on this process's own threads:
     a thread names itself "shoal-parent" and starts a child, which takes
     its name (as LevelDB's compaction thread takes a worker's);
-    thread_name_strays renames the child, the later of the two, and
-    leaves the parent, the test's main thread and names of another prefix
-    alone.
+    thread_name_strays renames the child and leaves alone the parent, a
+    sibling that named itself "shoal-parent" too (two nodes in one
+    process), the main thread, given that name without thread_name, and
+    names of another prefix.
 */
 #include "threadname.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +63,17 @@ static void *s_parent (void *arg)
     return NULL;
 }
 
+static long s_sibling_tid;
+
+static void *s_sibling (void *arg)
+{
+    family_t *family = arg;
+    thread_name ("shoal-parent");
+    __atomic_store_n (&s_sibling_tid, (long) syscall (SYS_gettid), __ATOMIC_SEQ_CST);
+    s_wait (family, 2);
+    return NULL;
+}
+
 static void s_comm (long tid, char name[32])
 {
     char path[64];
@@ -76,9 +89,13 @@ static void test_strays_renamed (void **state)
 {
     (void) state;
     family_t family = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0, 0}};
-    pthread_t parent;
+    pthread_setname_np (pthread_self (), "shoal-parent");
+    pthread_t parent, sibling;
     assert_int_equal (pthread_create (&parent, NULL, s_parent, &family), 0);
     s_wait (&family, 1);
+    assert_int_equal (pthread_create (&sibling, NULL, s_sibling, &family), 0);
+    while (!__atomic_load_n (&s_sibling_tid, __ATOMIC_SEQ_CST))
+        sched_yield ();
     char name[32], main_before[32], main_after[32];
     s_comm (family.tid[1], name);
     assert_string_equal (name, "shoal-parent"); //  inherited
@@ -96,11 +113,14 @@ static void test_strays_renamed (void **state)
     assert_string_equal (name, "shoal-parent");
     s_comm ((long) getpid (), main_after);
     assert_string_equal (main_after, main_before);
+    s_comm (s_sibling_tid, name);
+    assert_string_equal (name, "shoal-parent");
     //  No twin left: a second look renames nothing.
     assert_false (thread_name_strays ("shoal", "shoal-twin"));
 
     s_set (&family, 2);
     pthread_join (parent, NULL);
+    pthread_join (sibling, NULL);
 }
 
 int main (void)
