@@ -110,8 +110,8 @@ static void s_series (FILE *out, const char **last, const char *name, const char
     fprintf (out, "%s%s%s%s %.15g\n", name, *labels ? "{" : "", labels, *labels ? "}" : "", value);
 }
 
-//  Each build of each projection: its position, lag, events applied, and
-//  whether it is stopped by a failure or served.
+//  Each build of each projection: its position, lag, events applied,
+//  batches committed, and whether it is stopped by a failure or served.
 static void s_projections (FILE *out, projector_gauges_t *gauges)
 {
     projector_gauge_t items[PROJECTOR_GAUGES_MAX];
@@ -125,16 +125,19 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
         {"shoal_projection_lag_events", "gauge",
          "Events of the node's log a projection has not reached"},
         {"shoal_projection_applied_total", "counter", "Events a projection's apply was given"},
+        {"shoal_projection_batches_total", "counter",
+         "Batches a projection committed (rows and checkpoint, one write each)"},
         {"shoal_projection_failed", "gauge", "1 while a projection is stopped by a failed apply"},
         {"shoal_projection_served", "gauge", "1 for the build of a projection that queries read"}};
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         s_family (out, families[k][0], families[k][1], families[k][2]);
         for (size_t i = 0; i < count; i++) {
             const projector_gauge_t *g = &items[i];
             uint64_t value = k == 0   ? g->position
                              : k == 1 ? g->lag
                              : k == 2 ? g->applied
-                             : k == 3 ? g->failed
+                             : k == 3 ? g->batches
+                             : k == 4 ? g->failed
                                       : g->served;
             fprintf (out,
                      "%s{projection=\"%s\",version=\"%" PRIu32 "\",build=\"%" PRIu32 "\"} %" PRIu64

@@ -353,6 +353,7 @@ static bool s_step (projector_t *self, build_t *build)
         log_info ("projection %s@%" PRIu32 ": writing again", build->name, build->build.version);
     build->store_down = false;
     build->cp = cp;
+    build->batches++;
     s_release_sends (self, build);
     vmap_clear (&self->view.rows);
     if (caught_up)
@@ -660,6 +661,7 @@ static void s_gauges (projector_t *self)
         gauge->position = build->cp.next;
         gauge->lag = end > build->cp.next ? end - build->cp.next : 0;
         gauge->applied = build->cp.applied;
+        gauge->batches = build->batches;
         gauge->failed = build->failed;
         gauge->served = build->served;
     }

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t position; //  its checkpoint
     uint64_t lag;      //  events behind the log
     uint64_t applied;
+    uint64_t batches; //  committed since the node started
     bool failed;
     bool served;
 } projector_gauge_t;

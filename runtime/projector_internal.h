@@ -61,6 +61,7 @@ typedef struct {
     const shoal_projection_t *def; //  NULL: not registered (orphan)
     registry_filter_t filter;      //  the events it wants
     journal_checkpoint_t cp;       //  as committed
+    uint64_t batches;              //  batches committed since the node started
     bool served;                   //  queries of name read this build
     bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;

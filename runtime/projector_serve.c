@@ -73,7 +73,7 @@ static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
 }
 
 //  {"end": N, "projections": [{name, version, build, status, served,
-//  registered, manual_switch, position, lag, applied, skipped, rate,
+//  registered, manual_switch, position, lag, applied, batches, skipped, rate,
 //  eta_s, error, error_position, sends}...]}
 static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
                     const envelope_t *request)
@@ -90,7 +90,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
         uint64_t lag = end > build->cp.next ? end - build->cp.next : 0;
-        msgpack_pack_map (&pk, 16);
+        msgpack_pack_map (&pk, 17);
         s_pack_str (&pk, "name", build->name);
         s_pack_uint (&pk, "version", build->build.version);
         s_pack_uint (&pk, "build", build->build.build);
@@ -101,6 +101,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
         s_pack_uint (&pk, "position", build->cp.next);
         s_pack_uint (&pk, "lag", lag);
         s_pack_uint (&pk, "applied", build->cp.applied);
+        s_pack_uint (&pk, "batches", build->batches);
         s_pack_uint (&pk, "skipped", build->cp.skipped);
         s_pack_uint (&pk, "rate", (uint64_t) (build->rate + 0.5));
         //  The time left at the measured rate; -1 when it is not moving.

@@ -343,7 +343,7 @@ int shoal_view_delete (shoal_view_t *view, const char *key)
     //  delete as any other.
     int64_t *found = vmap_find (&view->rows, key);
     const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
-    bool unstored = false;
+    bool unstored = staged && staged->deleted && staged->unstored; //  deleted twice
     if (staged && !staged->deleted) {
         uint8_t *bytes = NULL;
         size_t size = 0;

@@ -408,6 +408,8 @@ static void test_busy_scrape (void **state)
     assert_true (s_value (fx, "shoal_projection_served" TOTALS) == 1);
     assert_true (s_value (fx, "shoal_projection_failed" TOTALS) == 0);
     assert_true (s_value (fx, "shoal_projection_applied_total" TOTALS) == 0);
+    //  It has taken the log's events: in one batch or more.
+    assert_true (s_value (fx, "shoal_projection_batches_total" TOTALS) >= 1);
 #undef TOTALS
 
     //  Only GET /metrics.

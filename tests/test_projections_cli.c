@@ -256,13 +256,27 @@ static long long s_rows_written (proc_t *p)
     return atoll (all + strlen ("\"store_records\":")) - atoll (journal + strlen ("\"records\":"));
 }
 
+//  The batches account_transfers has committed (`shoal projections`).
+static long long s_batches (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "$SHOAL projections --json --endpoint $E | python3 -c 'import json, sys; "
+                  "print ([b[\"batches\"] for b in json.load (sys.stdin)[\"projections\"] "
+                  "if b[\"name\"] == \"account_transfers\"][0])'"),
+        0);
+    return atoll (out);
+}
+
 //  A row that a batch puts and deletes again (account_transfers' index
 //  row of a transfer that starts and ends in the batch) is not written at
 //  all, not even as a delete. account_transfers is paused while four
 //  transfers run, then resumed (resume saves its checkpoint): it takes
 //  them in one batch, which writes their 8 rows (one under each account)
 //  and its checkpoint, nothing else. It wrote 4 more records when the
-//  index rows' deletes were written.
+//  index rows' deletes were written. A batch takes at most 50 ms: on a
+//  busy machine the four may need two, and the round is run again.
 static void test_batch_writes_no_row_it_deletes (void **state)
 {
     proc_t *p = *state;
@@ -271,24 +285,32 @@ static void test_batch_writes_no_row_it_deletes (void **state)
                         "--projection-linger-ms 0");
     s_bank (p);
     s_wait_for (p, out, "lag 0 0 0", LAGS);
-    s_ok (p, "$SHOAL projections pause account_transfers --endpoint $E");
-    for (int i = 0; i < 4; i++)
-        s_ok (p, "$SHOAL transfer --wait a c %d --endpoint $E", i + 1);
-    s_wait_for (p, out, "\"completed\":6", "$SHOAL query bank_totals totals --endpoint $E");
-    s_wait_for (p, out, "lag 0 0 20", LAGS); //  4 transfers of 5 events; the others caught up
-    long long before = s_rows_written (p);
-    s_ok (p, "$SHOAL projections resume account_transfers --endpoint $E");
-    s_wait_for (p, out, "lag 0 0 0", LAGS);
-    long long written = s_rows_written (p) - before;
+    int completed = 2, rounds = 0;
+    long long written = -1, batches = 0;
+    while (batches != 1 && rounds < 5) {
+        rounds++;
+        s_ok (p, "$SHOAL projections pause account_transfers --endpoint $E");
+        for (int i = 0; i < 4; i++)
+            s_ok (p, "$SHOAL transfer --wait a c %d --endpoint $E", i + 1);
+        completed += 4;
+        s_wait_for (p, out, "lag 0 0 20", LAGS); //  4 transfers of 5 events; the others caught up
+        long long before = s_rows_written (p), batches_before = s_batches (p);
+        s_ok (p, "$SHOAL projections resume account_transfers --endpoint $E");
+        s_wait_for (p, out, "lag 0 0 0", LAGS);
+        written = s_rows_written (p) - before;
+        batches = s_batches (p) - batches_before;
+    }
+    if (batches != 1)
+        fail_msg ("%d rounds, and the last took %lld batches", rounds, batches);
     assert_int_equal (written, 1 + 4 * 2 + 1); //  resume's checkpoint, the rows, the batch's
-    //  And the rows are what they would be: a's four transfers, completed.
+    //  And the rows are what they would be: a's transfers, completed.
     assert_int_equal (
         proc_run (p, out, NULL, "$SHOAL query account_transfers --prefix a/ --endpoint $E"), 0);
     const char *at = out;
-    int completed = 0;
+    int found = 0;
     while ((at = strstr (at, "\"status\":\"completed\"")))
-        completed++, at++;
-    assert_int_equal (completed, 5); //  a -> b in s_bank, and the four
+        found++, at++;
+    assert_int_equal (found, completed - 1); //  all but b -> c in s_bank
 }
 
 //  --------------------------------------------------------------------------
