@@ -3,10 +3,10 @@
     for its probe; everything else runs on the caller's thread.
 */
 #include "measure.h"
+#include "threadname.h"
 #include "client_window.h"
 
 #include <czmq.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,38 +78,12 @@ int64_t measure_rss_anon_kb (pid_t pid)
     return s_status_kb (pid, "RssAnon:");
 }
 
-//  utime + stime of a /proc stat file, in µs; -1 if unknown.
-static int64_t s_stat_cpu_us (const char *path, unsigned long long *started)
-{
-    char line[1024];
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    size_t n = fread (line, 1, sizeof line - 1, file);
-    fclose (file);
-    line[n] = 0;
-    //  "pid (comm) state ppid ...": comm may hold spaces and parentheses,
-    //  so the fields are counted from its last ')'. After it come fields 3
-    //  (state) to 13; utime and stime are fields 14 and 15, starttime 22.
-    const char *fields = strrchr (line, ')');
-    unsigned long long utime, stime, start;
-    long ticks = sysconf (_SC_CLK_TCK);
-    if (!fields || ticks <= 0 ||
-        sscanf (fields + 1,
-                " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-                "%llu",
-                &utime, &stime, &start) != 3)
-        return -1;
-    if (started)
-        *started = start;
-    return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) ticks);
-}
-
 int64_t measure_cpu_us (pid_t pid)
 {
     char path[64];
+    int64_t us;
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    return s_stat_cpu_us (path, NULL);
+    return thread_stat (path, &us, NULL) == 0 ? us : -1;
 }
 
 //  The entry of *threads named name, made if there is room, else "other".
@@ -128,44 +102,15 @@ static measure_thread_t *s_thread_entry (measure_threads_t *threads, const char 
 
 #define MEASURE_TASKS_MAX 256 //  a node has about 15 threads
 
-typedef struct {
-    long tid;
-    char name[16];
-    int64_t us;
-    unsigned long long started; //  clock ticks after boot
-} task_t;
-
 int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
 {
-    char path[96];
-    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
-    DIR *dir = opendir (path);
-    if (!dir)
+    thread_info_t *tasks = calloc (MEASURE_TASKS_MAX, sizeof (thread_info_t));
+    int listed = tasks ? thread_list ((int) pid, tasks, MEASURE_TASKS_MAX) : -1;
+    if (listed < 0) {
+        free (tasks);
         return -1;
-    task_t *tasks = calloc (MEASURE_TASKS_MAX, sizeof (task_t));
-    size_t count = 0;
-    struct dirent *each;
-    while (tasks && count < MEASURE_TASKS_MAX && (each = readdir (dir))) {
-        if (each->d_name[0] < '0' || each->d_name[0] > '9')
-            continue;
-        task_t *task = &tasks[count];
-        snprintf (path, sizeof path, "/proc/%d/task/%.16s/comm", (int) pid, each->d_name);
-        FILE *file = fopen (path, "r");
-        if (!file)
-            continue; //  a thread that ended meanwhile
-        if (!fgets (task->name, sizeof task->name, file))
-            task->name[0] = 0;
-        fclose (file);
-        task->name[strcspn (task->name, "\n")] = 0;
-        snprintf (path, sizeof path, "/proc/%d/task/%.16s/stat", (int) pid, each->d_name);
-        task->us = s_stat_cpu_us (path, &task->started);
-        task->tid = strtol (each->d_name, NULL, 10);
-        if (task->us >= 0)
-            count++;
     }
-    closedir (dir);
-    if (!tasks)
-        return -1;
+    size_t count = (size_t) listed;
     //  LevelDB's compaction thread until the node renames it (within a
     //  second, threadname.h): the later started of two threads of one
     //  "shoal" name, not the main thread (the node knows which named
@@ -180,7 +125,7 @@ int measure_threads_cpu (pid_t pid, measure_threads_t *threads)
                 break;
             }
     for (size_t i = 0; i < count; i++)
-        s_thread_entry (threads, tasks[i].name[0] ? tasks[i].name : "?")->us += tasks[i].us;
+        s_thread_entry (threads, tasks[i].name[0] ? tasks[i].name : "?")->us += tasks[i].cpu_us;
     free (tasks);
     return 0;
 }

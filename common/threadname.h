@@ -18,11 +18,34 @@
     calls exclude each other, so a thread naming itself is never renamed
     after. Returns true if it renamed one. Reads and writes
     /proc/self/task/TID/comm; any thread may call either.
+
+    thread_list reads a process's threads, their names and CPU time, for
+    the metrics (shoal_thread_cpu_seconds_total) and `shoal bench`.
 */
 #ifndef THREADNAME_H_INCLUDED
 #define THREADNAME_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  A thread as /proc shows it.
+typedef struct {
+    long tid;
+    char name[16];              //  its comm
+    int64_t cpu_us;             //  user and system time so far, µs (clock ticks)
+    unsigned long long started; //  when it started, clock ticks after boot
+} thread_info_t;
+
+//  Reads a /proc stat file (/proc/PID/stat or /proc/PID/task/TID/stat):
+//  the CPU time, user and system, in µs, and the start time (started may
+//  be NULL). Returns 0, or -1 if it cannot be read.
+int thread_stat (const char *path, int64_t *cpu_us, unsigned long long *started);
+
+//  The threads of process pid (0: this process), at most max, into
+//  threads. Returns how many, or -1 (no such process, no /proc). A thread
+//  that ends meanwhile is left out.
+int thread_list (int pid, thread_info_t *threads, size_t max);
 
 void thread_name (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 

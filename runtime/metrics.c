@@ -9,6 +9,7 @@
 */
 #include "metrics.h"
 #include "log.h"
+#include "threadname.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -147,6 +148,39 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
     }
 }
 
+//  The CPU time of the node's threads by name (threadname.h): which one is
+//  busy (a worker with a hot actor at one core while the others idle; the
+//  compactions, shoal-leveldb). Threads of one name summed.
+#define METRICS_THREADS_MAX 256
+
+static void s_threads (FILE *out)
+{
+    thread_info_t *threads = calloc (METRICS_THREADS_MAX, sizeof (thread_info_t));
+    int count = threads ? thread_list (0, threads, METRICS_THREADS_MAX) : -1;
+    if (count > 0) {
+        s_family (out, "shoal_thread_cpu_seconds_total", "counter",
+                  "CPU time, user and system, of the node's threads by name");
+        for (int i = 0; i < count; i++) {
+            if (!threads[i].name[0])
+                continue;
+            int64_t us = threads[i].cpu_us;
+            for (int j = i + 1; j < count; j++)
+                if (strcmp (threads[j].name, threads[i].name) == 0) {
+                    us += threads[j].cpu_us;
+                    threads[j].name[0] = 0; //  counted
+                }
+            fprintf (out, "shoal_thread_cpu_seconds_total{thread=\"");
+            for (const char *c = threads[i].name; *c; c++)
+                if (*c == '"' || *c == '\\')
+                    fprintf (out, "\\%c", *c);
+                else if (*c >= 0x20)
+                    fputc (*c, out);
+            fprintf (out, "\"} %.2f\n", (double) us / 1e6);
+        }
+    }
+    free (threads);
+}
+
 void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node)
 {
     const worker_config_t *workers = config->config;
@@ -219,6 +253,7 @@ int metrics_write (const metrics_config_t *config, FILE *out)
     }
     if (config->projections)
         s_projections (out, config->projections);
+    s_threads (out);
     if (config->peers && config->cluster) {
         int count = cluster_node_count (config->cluster);
         static const char *families[][2] = {

@@ -390,6 +390,12 @@ static void test_busy_scrape (void **state)
     assert_true (s_value (fx, "shoal_outbound_peak_bytes") > 0);
     assert_true (s_value (fx, "shoal_outbound_waits_total") == 0);
     assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
+    //  The threads by name: the workers and the projections' are there
+    //  (their CPU time may still round to 0).
+    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}"));
+    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-1\"}"));
+    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-projector\"}"));
+    assert_true (s_value (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}") >= 0);
     //  No label names an actor.
     assert_null (strstr (fx->scrape, "counter/"));
     //  The projections' gauges, refreshed about once a second: the bank's
