@@ -96,6 +96,22 @@ int thread_list (int pid, thread_info_t *threads, size_t max)
     return (int) count;
 }
 
+int thread_list_by_name (int pid, thread_info_t *threads, size_t max)
+{
+    int count = thread_list (pid, threads, max);
+    int names = 0;
+    for (int i = 0; i < count; i++) {
+        int same = 0;
+        while (same < names && strcmp (threads[same].name, threads[i].name) != 0)
+            same++;
+        if (same < names)
+            threads[same].cpu_us += threads[i].cpu_us;
+        else
+            threads[names++] = threads[i];
+    }
+    return count < 0 ? -1 : names;
+}
+
 bool thread_name_strays (const char *prefix, const char *name)
 {
     thread_info_t *threads = calloc (THREADS_MAX, sizeof (thread_info_t));

@@ -47,6 +47,11 @@ int thread_stat (const char *path, int64_t *cpu_us, unsigned long long *started)
 //  that ends meanwhile is left out.
 int thread_list (int pid, thread_info_t *threads, size_t max);
 
+//  As thread_list, with the threads of one name as one: their CPU times
+//  summed (tid and started are the first's). Returns how many names, or
+//  -1.
+int thread_list_by_name (int pid, thread_info_t *threads, size_t max);
+
 void thread_name (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
 bool thread_name_strays (const char *prefix, const char *name);

@@ -13,6 +13,7 @@
 #include "shard.h"
 #include "shoal_stats.h"
 #include "deadletter.h"
+#include "threadname.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -47,6 +48,23 @@ static void s_pack_commit_latency (msgpack_packer *pk, const worker_config_t *co
     }
 }
 
+//  "threads_cpu_us": {name: µs}, the CPU time of the node's threads by
+//  name so far (threadname.h; threads of one name summed).
+#define STATS_THREADS_MAX 256
+
+static void s_pack_threads (msgpack_packer *pk)
+{
+    thread_info_t *threads = calloc (STATS_THREADS_MAX, sizeof (thread_info_t));
+    int count = threads ? thread_list_by_name (0, threads, STATS_THREADS_MAX) : -1;
+    front_pack_str (pk, "threads_cpu_us");
+    msgpack_pack_map (pk, count > 0 ? (size_t) count : 0);
+    for (int i = 0; i < count; i++) {
+        front_pack_str (pk, threads[i].name);
+        msgpack_pack_int64 (pk, threads[i].cpu_us);
+    }
+    free (threads);
+}
+
 //  The "stats" query: the workers' counters summed, the node's own, and,
 //  in a cluster, who this node is and which links are up.
 void front_stats (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request)
@@ -69,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 1 + (cluster ? 7 : 0));
+    msgpack_pack_map (&pk, fields + 2 + (cluster ? 7 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -82,6 +100,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     SHOAL_NODE_COUNTERS (FRONT_COUNTER_PACK)
 #undef FRONT_COUNTER_PACK
     s_pack_commit_latency (&pk, config);
+    s_pack_threads (&pk);
     if (cluster) {
         int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
         front_pack_str (&pk, "node");

@@ -156,27 +156,18 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
 static void s_threads (FILE *out)
 {
     thread_info_t *threads = calloc (METRICS_THREADS_MAX, sizeof (thread_info_t));
-    int count = threads ? thread_list (0, threads, METRICS_THREADS_MAX) : -1;
-    if (count > 0) {
+    int count = threads ? thread_list_by_name (0, threads, METRICS_THREADS_MAX) : -1;
+    if (count > 0)
         s_family (out, "shoal_thread_cpu_seconds_total", "counter",
                   "CPU time, user and system, of the node's threads by name");
-        for (int i = 0; i < count; i++) {
-            if (!threads[i].name[0])
-                continue;
-            int64_t us = threads[i].cpu_us;
-            for (int j = i + 1; j < count; j++)
-                if (strcmp (threads[j].name, threads[i].name) == 0) {
-                    us += threads[j].cpu_us;
-                    threads[j].name[0] = 0; //  counted
-                }
-            fprintf (out, "shoal_thread_cpu_seconds_total{thread=\"");
-            for (const char *c = threads[i].name; *c; c++)
-                if (*c == '"' || *c == '\\')
-                    fprintf (out, "\\%c", *c);
-                else if (*c >= 0x20)
-                    fputc (*c, out);
-            fprintf (out, "\"} %.2f\n", (double) us / 1e6);
-        }
+    for (int i = 0; i < count; i++) {
+        fprintf (out, "shoal_thread_cpu_seconds_total{thread=\"");
+        for (const char *c = threads[i].name; *c; c++)
+            if (*c == '"' || *c == '\\')
+                fprintf (out, "\\%c", *c);
+            else if (*c >= 0x20)
+                fputc (*c, out);
+        fprintf (out, "\"} %.2f\n", (double) threads[i].cpu_us / 1e6);
     }
     free (threads);
 }

@@ -209,7 +209,9 @@ static void test_once_json (void **state)
               "assert [n[\"node\"] for n in d[\"nodes\"]] == [\"n1\", \"n2\", \"n3\"], d\n"
               "assert all (n[\"up\"] and n[\"uptime_ms\"] > 0 for n in d[\"nodes\"]), d\n"
               "assert d[\"nodes_up\"] == 3 and d[\"stalled\"] == [], d\n"
-              "assert all (\"p99_commit_ms\" in n and \"steps_per_s\" in n for n in d[\"nodes\"])'",
+              "assert all (\"p99_commit_ms\" in n and \"steps_per_s\" in n for n in d[\"nodes\"])\n"
+              "t = [n[\"busiest_thread\"] for n in d[\"nodes\"]]\n"
+              "assert all (b[\"name\"] and 0 <= b[\"cpu_percent\"] <= 150 for b in t), t'",
               fx->dir);
     char path[400];
     snprintf (path, sizeof path, "%s/once.json", fx->dir);
@@ -252,7 +254,7 @@ static void test_screen (void **state)
                       0);
     for (int i = 0; i < NODES; i++)
         s_wait_line (fx, cluster_node_name (fx->cluster, i), " up ", NULL);
-    s_wait_line (fx, "NODE", "CMD/S", "STEP/S", "P99CMT", "STALL", NULL);
+    s_wait_line (fx, "NODE", "CMD/S", "STEP/S", "P99CMT", "STALL", "BUSIEST THREAD", NULL);
     s_wait_line (fx, "STALLED COMMANDS", "(0)", NULL);
 
     //  Keys: help, any key closes it, s sorts by the next column.

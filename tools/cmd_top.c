@@ -173,9 +173,9 @@ static int s_draw_nodes (const screen_t *s, int y)
 {
     attron (A_BOLD);
     char line[512];
-    snprintf (line, sizeof line, "%-8s %-5s %6s %6s %6s %6s %5s %7s %6s %5s %5s %4s", "NODE",
+    snprintf (line, sizeof line, "%-8s %-5s %6s %6s %6s %6s %5s %7s %6s %5s %5s %4s %s", "NODE",
               "STATE", "UPTIME", "CMD/S", "STEP/S", "CMT/S", "REC/C", "P99CMT", "ACTORS", "PEND",
-              "STALL", "ERR");
+              "STALL", "ERR", "BUSIEST THREAD");
     s_put (y++, 0, line);
     attroff (A_BOLD);
     int count = top_node_count (s->top);
@@ -198,17 +198,19 @@ static int s_draw_nodes (const screen_t *s, int y)
                 attroff (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
             continue;
         }
-        char up[16], cmd[16], steps[16], commits[16], rec[16], p99[16];
+        char up[16], cmd[16], steps[16], commits[16], rec[16], p99[16], busy[32];
         top_format_uptime (n->uptime_ms, up, sizeof up);
         top_format_rate (n->commands_ps, cmd, sizeof cmd);
         top_format_rate (n->steps_ps, steps, sizeof steps);
         top_format_rate (n->commits_ps, commits, sizeof commits);
         snprintf (rec, sizeof rec, "%.1f", n->records_per_commit);
         top_format_p99 (n, p99, sizeof p99);
-        snprintf (line, sizeof line, "%-8.8s %-5s %6s %6s %6s %6s %5s %7s %6lld %5lld %5lld %4lld",
-                  n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
-                  n->rated ? commits : "-", n->rated ? rec : "-", p99, (long long) n->active,
-                  (long long) n->pending, (long long) n->stalled, (long long) n->errors);
+        top_format_busy_thread (n, busy, sizeof busy);
+        snprintf (line, sizeof line,
+                  "%-8.8s %-5s %6s %6s %6s %6s %5s %7s %6lld %5lld %5lld %4lld %s", n->name, "up",
+                  up, n->rated ? cmd : "-", n->rated ? steps : "-", n->rated ? commits : "-",
+                  n->rated ? rec : "-", p99, (long long) n->active, (long long) n->pending,
+                  (long long) n->stalled, (long long) n->errors, busy);
         s_put (y, 0, line);
         if (s->colors) {
             mvchgat (y, 9, 2, A_BOLD, PAIR_UP, NULL);

@@ -136,6 +136,25 @@ static void s_p99 (top_node_t *node, const top_counters_t *was, const top_counte
     }
 }
 
+//  The thread that used the most CPU between two readings, into node.
+static void s_busy_thread (top_node_t *node, const top_counters_t *was, const top_counters_t *now,
+                           double seconds)
+{
+    node->busy_thread[0] = 0;
+    node->busy_thread_pct = 0;
+    for (int i = 0; i < now->threads; i++)
+        for (int j = 0; j < was->threads; j++)
+            if (strcmp (now->thread[i], was->thread[j]) == 0 &&
+                now->thread_us[i] >= was->thread_us[j]) {
+                double pct = (double) (now->thread_us[i] - was->thread_us[j]) / 1e4 / seconds;
+                if (!node->busy_thread[0] || pct > node->busy_thread_pct) {
+                    snprintf (node->busy_thread, sizeof node->busy_thread, "%s", now->thread[i]);
+                    node->busy_thread_pct = pct;
+                }
+                break;
+            }
+}
+
 //  A node's stats answer (map) into its row: gauges, and rates from its
 //  last sample when that was of the same run.
 static void s_read_stats (top_node_t *node, const msgpack_object *map)
@@ -152,6 +171,18 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
     if (latency && latency->type == MSGPACK_OBJECT_MAP) {
         s_array (latency, "counts", now.buckets, TOP_BUCKETS);
         s_array (latency, "le_ns", now.bounds, TOP_BUCKETS - 1);
+    }
+    const msgpack_object *threads = map_find (map, "threads_cpu_us");
+    for (uint32_t t = 0; threads && threads->type == MSGPACK_OBJECT_MAP &&
+                         t < threads->via.map.size && now.threads < TOP_THREADS_MAX;
+         t++) {
+        const msgpack_object_kv *kv = &threads->via.map.ptr[t];
+        if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            continue;
+        size_t len = kv->key.via.str.size < 15 ? kv->key.via.str.size : 15;
+        memcpy (now.thread[now.threads], kv->key.via.str.ptr, len);
+        now.thread[now.threads][len] = 0;
+        now.thread_us[now.threads++] = kv->val.via.u64;
     }
     uint64_t errors = s_uint (map, "bad_frames") + s_uint (map, "busy") +
                       s_uint (map, "unavailable") + s_uint (map, "failures");
@@ -175,6 +206,7 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
                               ? (double) (errors - (uint64_t) node->errors) / seconds
                               : 0;
         s_p99 (node, was, &now);
+        s_busy_thread (node, was, &now, seconds);
     }
     node->errors = (int64_t) errors;
     node->last = now;
@@ -467,6 +499,14 @@ void top_format_p99 (const top_node_t *node, char *buf, size_t size)
                   node->p99_ms);
 }
 
+void top_format_busy_thread (const top_node_t *node, char *buf, size_t size)
+{
+    if (!node->rated || !node->busy_thread[0])
+        snprintf (buf, size, "-");
+    else
+        snprintf (buf, size, "%s %.0f%%", node->busy_thread, node->busy_thread_pct);
+}
+
 //  --------------------------------------------------------------------------
 //  --once
 
@@ -476,9 +516,9 @@ void top_print_text (const top_t *self, FILE *out)
     top_format_rate (self->commands_ps, rate, sizeof rate);
     fprintf (out, "shoal top: %s, %d of %d nodes up, %s commands/s\n\n", self->title,
              top_up_count (self), self->count, rate);
-    fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10s %9s %8s %8s %8s %7s\n", "NODE", "STATE",
+    fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10s %9s %8s %8s %8s %7s  %s\n", "NODE", "STATE",
              "UPTIME", "CMDS/S", "STEPS/S", "COMMITS/S", "REC/COMMIT", "P99COMMIT", "ACTORS",
-             "PENDING", "STALLED", "ERRORS");
+             "PENDING", "STALLED", "ERRORS", "BUSIEST THREAD");
     for (int i = 0; i < self->count; i++) {
         const top_node_t *n = &self->nodes[i];
         if (!n->up) {
@@ -491,10 +531,12 @@ void top_print_text (const top_t *self, FILE *out)
         top_format_rate (n->steps_ps, steps, sizeof steps);
         top_format_rate (n->commits_ps, commits, sizeof commits);
         top_format_p99 (n, p99, sizeof p99);
-        fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10.1f %9s %8lld %8lld %8lld %7lld\n", n->name,
-                 "up", up, n->rated ? cmd : "-", n->rated ? steps : "-", n->rated ? commits : "-",
-                 n->records_per_commit, p99, (long long) n->active, (long long) n->pending,
-                 (long long) n->stalled, (long long) n->errors);
+        char busy[32];
+        top_format_busy_thread (n, busy, sizeof busy);
+        fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10.1f %9s %8lld %8lld %8lld %7lld  %s\n",
+                 n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
+                 n->rated ? commits : "-", n->records_per_commit, p99, (long long) n->active,
+                 (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
     }
     fprintf (out, "\nSTALLED (%d)\n", self->stalled_count);
     if (self->stalled_count)
@@ -556,6 +598,13 @@ void top_print_json (const top_t *self, FILE *out)
         s_json_num (out, "p99_commit_ms", n->p99_ms, n->rated && n->p99_ms >= 0);
         fprintf (out, ",\"p99_commit_above\":%s", n->p99_above ? "true" : "false");
         s_json_num (out, "errors_per_s", n->errors_ps, n->rated);
+        fprintf (out, ",\"busiest_thread\":");
+        if (n->rated && n->busy_thread[0]) {
+            fprintf (out, "{");
+            s_json_str (out, "name", n->busy_thread);
+            fprintf (out, ",\"cpu_percent\":%.1f}", n->busy_thread_pct);
+        } else
+            fprintf (out, "null");
         fprintf (out, ",\"active\":%lld,\"pending\":%lld,\"stalled\":%lld,\"errors\":%lld}",
                  (long long) n->active, (long long) n->pending, (long long) n->stalled,
                  (long long) n->errors);

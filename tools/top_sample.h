@@ -31,14 +31,18 @@
 #define TOP_BUCKETS 16      //  the commit latency histogram's (runtime/histogram.h)
 #define TOP_STALLED_MAX 100 //  stalled rows asked per node
 #define TOP_BUSIEST_MAX 64  //  busiest rows kept
+#define TOP_THREADS_MAX 32  //  a node's threads by name, read from its stats
 
 typedef struct {
-    bool have;                        //  a sample was taken
-    int64_t uptime_ms;                //  the node's, at that sample
-    uint64_t commands, replies;       //  accepted + rejected; replies handled
-    uint64_t commits, records;        //  LevelDB writes and their records
-    uint64_t buckets[TOP_BUCKETS];    //  commits per latency bucket
-    uint64_t bounds[TOP_BUCKETS - 1]; //  the buckets' upper bounds, ns
+    bool have;                           //  a sample was taken
+    int64_t uptime_ms;                   //  the node's, at that sample
+    uint64_t commands, replies;          //  accepted + rejected; replies handled
+    uint64_t commits, records;           //  LevelDB writes and their records
+    uint64_t buckets[TOP_BUCKETS];       //  commits per latency bucket
+    uint64_t bounds[TOP_BUCKETS - 1];    //  the buckets' upper bounds, ns
+    int threads;                         //  names in thread and thread_us
+    char thread[TOP_THREADS_MAX][16];    //  the node's threads by name
+    uint64_t thread_us[TOP_THREADS_MAX]; //  and their CPU time so far
 } top_counters_t;
 
 typedef struct {
@@ -55,6 +59,8 @@ typedef struct {
     double p99_ms;                    //  p99 of commit latency in the interval, ms (< 0: no commit)
     bool p99_above;                   //  it is past the last finite bound (p99_ms is that bound)
     double errors_ps;                 //  errors per second
+    char busy_thread[16];             //  the thread that used the most CPU ("": not known)
+    double busy_thread_pct;           //  its share of a core over the interval, %
     int64_t active, pending, stalled; //  actors in memory; outbox entries; stalled ones
     int64_t errors;      //  bad frames + busy + unavailable + failed commits, since start
     top_counters_t last; //  private: the last sample's counters
@@ -104,10 +110,12 @@ const top_stalled_t *top_stalled (const top_t *self, int *count);
 const top_busy_t *top_busiest (const top_t *self, int *count);
 
 //  Text: an uptime ("3d04h", "5h02m", "12m03s", "45s"), a rate ("12.3k"),
-//  a latency (node's p99: "4.1ms", ">5s", "-"). Into buf.
+//  a latency (node's p99: "4.1ms", ">5s", "-"), the busiest thread
+//  ("shoal-worker-1 97%", "-"). Into buf.
 void top_format_uptime (int64_t ms, char *buf, size_t size);
 void top_format_rate (double value, char *buf, size_t size);
 void top_format_p99 (const top_node_t *node, char *buf, size_t size);
+void top_format_busy_thread (const top_node_t *node, char *buf, size_t size);
 
 //  Prints the last sample as text (`shoal top --once`) or as one JSON
 //  object (`--once --json`) on out.
