@@ -318,7 +318,21 @@ static bool s_step (projector_t *self, build_t *build)
         snprintf (reason, sizeof reason, "%s", build->error);
         view_begin (&self->view, build, s_reacts (self, build));
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
-        journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+        rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+        if (rc < 0 || step.error) {
+            //  The applies before the failing event did not all pass again
+            //  (the store, or an apply that fails now and not before):
+            //  nothing of the batch is kept, and the build tries again
+            //  from its checkpoint, never past events it did not apply.
+            view_discard (&self->view);
+            snprintf (build->error, sizeof build->error, "%s", reason);
+            log_warn ("projection %s@%" PRIu32 ": the events before position %" PRIu64
+                      " did not apply again (%s); trying again from the checkpoint",
+                      build->name, build->build.version, failed_at,
+                      shoal_strerror (rc < 0 ? rc : step.error));
+            build->retry_at = zclock_mono () + STORE_RETRY_MS;
+            return false;
+        }
         step.next = failed_at;
         build->failed = true;
         build->error_position = failed_at;

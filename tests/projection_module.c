@@ -18,6 +18,9 @@
       the "n" of each (rows read stay valid while more are read).
     - crasher@1 (with projection.crasher=1): aborts the process on
       item:Boomed, as a module's bug would.
+    - flaky@1 (with projection.flaky=1): as strict, and fails on
+      item:Pinged the second time (and only then) that it applies one, as
+      an apply that depends on something outside its events would.
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -157,6 +160,15 @@ static int s_wide (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+static int s_flaky_pings;
+
+static int s_flaky (shoal_view_t *view, const shoal_event_t *event)
+{
+    if (strcmp (shoal_event_name (event), "Pinged") == 0 && ++s_flaky_pings == 2)
+        return shoal_view_fail (view, "a flaky apply (Pinged, the second time)");
+    return s_strict (view, event);
+}
+
 //  A projection that crashes the process, as a module's bug would.
 static int s_crasher (shoal_view_t *view, const shoal_event_t *event)
 {
@@ -208,5 +220,10 @@ int shoal_module_init (shoal_registry_t *registry)
         .name = "crasher", .version = 1, .events = "item:Boomed", .apply = s_crasher};
     if (rc == 0 && crasher_on && strcmp (crasher_on, "1") == 0)
         rc = shoal_register_projection (registry, &crasher);
+    const char *flaky_on = shoal_registry_option (registry, "flaky");
+    static const shoal_projection_t flaky = {
+        .name = "flaky", .version = 1, .events = "item", .apply = s_flaky};
+    if (rc == 0 && flaky_on && strcmp (flaky_on, "1") == 0)
+        rc = shoal_register_projection (registry, &flaky);
     return rc;
 }
