@@ -69,6 +69,7 @@ static build_t *s_build_add (projector_t *self, const char *name, uint32_t versi
     build->build = (journal_build_t){build->name, version, number};
     build->reactions = envelope_id_table_new (s_reaction_destroy);
     build->rate_at = zclock_mono ();
+    build->guard_at = UINT64_MAX;
     self->builds[self->build_count++] = build;
     return build;
 }
@@ -285,11 +286,23 @@ static void s_store_down (build_t *build, int rc)
     build->store_down = true;
 }
 
+//  A build whose checkpoint reached the event that crashed the node
+//  (guard_at) stops there, failed.
+static void s_guard_reached (build_t *build)
+{
+    build->failed = true;
+    build->error_position = build->guard_at;
+    snprintf (build->error, sizeof build->error, "%s", build->guard_error);
+    log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64 ": %s", build->name,
+               build->build.version, build->guard_at, build->error);
+    build->guard_at = UINT64_MAX;
+}
+
 //  Reads and applies one batch. Returns true if it moved.
 static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
-    step_t step = {self, build, UINT64_MAX, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0};
+    step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0};
     view_begin (&self->view, build, s_reacts (self, build));
     int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
     if (rc == SHOAL_EIO) { //  the store is down (a full disk): not the build's failure
@@ -368,6 +381,8 @@ static bool s_step (projector_t *self, build_t *build)
     build->store_down = false;
     build->cp = cp;
     build->batches++;
+    if (build->cp.next >= build->guard_at)
+        s_guard_reached (build);
     s_release_sends (self, build);
     vmap_clear (&self->view.rows);
     if (caught_up)
@@ -615,8 +630,9 @@ static int s_load (projector_t *self)
 }
 
 //  Opens the apply guard and sets aside the event that crashed the node
-//  APPLYFILE_STRIKES times in a row: its build stops there, failed, as if
-//  its apply had returned an error, until an operator resumes or skips.
+//  APPLYFILE_STRIKES times in a row: its build applies the events before
+//  it, then stops there, failed, as if its apply had returned an error,
+//  until an operator resumes or skips.
 static void s_guard (projector_t *self)
 {
     applyfile_crash_t crash;
@@ -645,14 +661,15 @@ static void s_guard (projector_t *self)
                   crash.view, crash.version, crash.position, crash.crashes, APPLYFILE_STRIKES);
         return;
     }
-    build->failed = true;
-    build->error_position = crash.position;
-    snprintf (build->error, sizeof build->error,
+    //  It stops there once the events before it are applied: a batch that
+    //  crashed may have begun before it (a rebuild, a linger).
+    build->guard_at = crash.position;
+    snprintf (build->guard_error, sizeof build->guard_error,
               "the node crashed %" PRIu32 " times in a row applying this event (a crash in "
               "apply): fix the module and resume, or skip it",
               crash.crashes);
-    log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64 ": %s", crash.view,
-               crash.version, crash.position, build->error);
+    if (build->cp.next >= build->guard_at)
+        s_guard_reached (build);
 }
 
 //  --------------------------------------------------------------------------

@@ -62,17 +62,20 @@ typedef struct {
     registry_filter_t filter;      //  the events it wants
     journal_checkpoint_t cp;       //  as committed
     uint64_t batches;              //  batches committed since the node started
+    uint64_t guard_at;             //  an event that crashed the node: applied up to it, then
+                                   //  failed there (UINT64_MAX: none; s_guard)
     bool served;                   //  queries of name read this build
     bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;
     char error[256];
-    double rate;         //  events/s, smoothed
-    int64_t retry_at;    //  the store was down: no batch before (monotonic ms)
-    int64_t stepped_at;  //  its last batch began (monotonic ms)
-    bool store_down;     //  and that was logged
-    uint64_t rate_mark;  //  cp.next when rate was last measured
-    int64_t rate_at;     //  and when (monotonic ms)
-    zhashx_t *reactions; //  id -> reaction_t, awaiting answers (served only)
+    char guard_error[256]; //  guard_at's, made error when it is reached
+    double rate;           //  events/s, smoothed
+    int64_t retry_at;      //  the store was down: no batch before (monotonic ms)
+    int64_t stepped_at;    //  its last batch began (monotonic ms)
+    bool store_down;       //  and that was logged
+    uint64_t rate_mark;    //  cp.next when rate was last measured
+    int64_t rate_at;       //  and when (monotonic ms)
+    zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
 } build_t;
 
 //  The staging of one batch of one build, and the apply in progress.

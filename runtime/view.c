@@ -194,7 +194,9 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
         //  applies before this one alone).
         rc = view->build->def->apply (view, &event);
         s_close_rec (view);
-        if (rc == 0)
+        //  A row the store could not give is the store's trouble, whatever
+        //  the apply made of it: the batch is tried again, not failed.
+        if (rc == 0 || view->error == SHOAL_EIO)
             rc = view->error;
         else if (!view->reason[0])
             snprintf (view->reason, sizeof view->reason, "apply returned %d (%s)", rc,

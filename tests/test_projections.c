@@ -15,7 +15,8 @@
     5. a reaction whose node is SIGKILLed again and again sends each
        command exactly once: one Echoed per Pinged;
     6. an apply that crashes the node three times in a row at one event is
-       set aside: the node starts, that projection stopped there;
+       set aside: the node starts, that projection stopped there, the
+       events before it applied;
     7. an apply that fails when its batch is applied again without the
        failing event: nothing of the batch kept, no event skipped.
 */
@@ -558,6 +559,41 @@ static void test_crashing_apply (void **state)
     assert_non_null (strstr (log, "crash 2 of 3 before it is set aside"));
 }
 
+//  6b. The event that crashed the node three times came in a batch that
+//  began before it (a projection built from position 0): the build applies
+//  the events before it, then stops there. A skip then loses nothing but
+//  that event (the build used to stop at its old checkpoint, and a skip
+//  moved it past every event in between, never applied).
+
+static void test_crash_guard_applies_before (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 5, 1);  //  positions 0-4
+    s_send_many (p, "Boom", 0, 1, 1); //  5: crasher is not there yet
+    s_send_many (p, "Add", 5, 2, 1);  //  6-7
+    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 8);
+    proc_node_signal (p, SIGTERM);
+    //  crasher builds from position 0: its first batch reaches Boomed.
+    const char *node = NODE " --module-opt projection.crasher=1";
+    int status;
+    for (int crash = 1; crash <= 3; crash++) {
+        if (proc_node_try_start (p, &status, "%s", node))
+            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
+        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
+    }
+    proc_node_start (p, node);
+    build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
+    assert_int_equal (crasher.error_position, 5);
+    assert_int_equal (crasher.position, 5); //  0-4 applied
+    assert_int_equal (crasher.applied, 5);
+    assert_non_null (strstr (crasher.error, "crashed 3 times in a row"));
+    s_control (p, "skip", "crasher", 1, 5, NULL);
+    crasher = s_wait_status (p, "crasher", 1, "live");
+    assert_int_equal (crasher.skipped, 1);
+    assert_int_equal (crasher.applied, 7); //  every item event but Boomed
+}
+
 //  --------------------------------------------------------------------------
 //  7. An apply fails at Poisoned; the batch is applied again without it,
 //  and in that second pass an earlier apply fails (flaky: Pinged, the
@@ -601,6 +637,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
