@@ -6,7 +6,7 @@
 #
 # --bench also installs what the benchmark scripts use and the build and
 # tests never do: PostgreSQL (server, psql, pgbench) for
-# scripts/pg-baseline.sh, jq for scripts/perf-report.sh. Debian's package
+# scripts/pg-baseline.sh. Debian's package
 # makes and starts a cluster of its own (15/main, port 5432); the scripts
 # do not use it.
 set -euo pipefail
@@ -23,9 +23,10 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-de
           tmux          # the shoal top test reads its screen from a tmux pane
           python3-zmq python3-msgpack   # the Python client example and its test
           prometheus    # prometheus: promtool, which the metrics test runs
-          clang libclang-rt-dev)   # the libFuzzer targets of fuzz/ (libFuzzer's runtime)
+          clang libclang-rt-dev    # the libFuzzer targets of fuzz/ (libFuzzer's runtime)
+          jq)           # the benchmark scripts read shoal bench --json; a test runs one
 if $bench; then
-    packages+=(postgresql jq)
+    packages+=(postgresql)
 fi
 
 missing=()
