@@ -103,13 +103,17 @@ for round in $(seq 1 "$rounds"); do
     done
     # The first to fail stops the other: its round is lost anyway.
     failed=-1
-    for _ in 0 1; do
+    left=("${pids[@]}")
+    while [ ${#left[@]} -gt 0 ]; do
         rc=0
-        wait -n -p done_pid "${pids[@]}" || rc=$?
+        wait -n -p done_pid "${left[@]}" || rc=$?
         if [ "$rc" -ne 0 ] && [ $failed -lt 0 ]; then
             [ "$done_pid" = "${pids[0]}" ] && failed=0 || failed=1
             kill "${pids[@]}" 2>/dev/null || true
         fi
+        rest=()
+        for pid in "${left[@]}"; do [ "$pid" = "$done_pid" ] || rest+=("$pid"); done
+        left=("${rest[@]}")
     done
     pids=()
     [ $failed -ge 0 ] && s_failed $failed

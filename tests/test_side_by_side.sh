@@ -18,6 +18,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
     "on=$shoal" "off=$shoal::--node-arg=--projections=off" >"$work/out" 2>"$work/err"
 rc=$?
 [ $rc -eq 0 ] || fail "two sides: exit $rc, $(cat "$work/err")"
+[ -s "$work/err" ] && fail "two sides: it said on stderr: $(cat "$work/err")"
 grep -q '^round 1  on  .* transfers/s .* µs/transfer .*projector' "$work/out" ||
     fail "no line for side on: $(cat "$work/out")"
 grep '^round 1  off ' "$work/out" | grep -q projector &&
