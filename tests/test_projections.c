@@ -605,13 +605,15 @@ static void test_crash_guard_applies_before (void **state)
 static void test_rerun_fails (void **state)
 {
     proc_t *p = *state;
-    proc_node_start (p, NODE);
+    //  The projections off while the events are written: pinger's Echoed
+    //  (its reaction to Pinged) would land among them, wherever its echo
+    //  came back, and move Poisoned. It lands after them at the restart.
+    proc_node_start (p, NODE " --projections off");
     s_send_many (p, "Add", 0, 3, 1);    //  positions 0-2
     s_send_many (p, "Ping", 0, 1, 1);   //  3
     s_send_many (p, "Add", 3, 3, 1);    //  4-6
     s_send_many (p, "Poison", 0, 1, 1); //  7
     s_send_many (p, "Add", 6, 2, 1);    //  8-9
-    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 10);
     proc_node_signal (p, SIGTERM);
     //  flaky builds from position 0, all ten events in its first batch.
     proc_node_start (p, NODE " --module-opt projection.flaky=1");
