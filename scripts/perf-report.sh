@@ -32,8 +32,8 @@
 # node's CPU µs per completed transfer (cpu_us_per_transfer, see `shoal
 # bench --help`), with the JSON lines it was made from; progress and the
 # benches' stderr go to a log in $TMPDIR (or /tmp). Needs PostgreSQL
-# (scripts/install-deps.sh --bench) and jq. About 3 minutes a round on a
-# 2-core machine.
+# (scripts/install-deps.sh --bench) and jq (scripts/install-deps.sh).
+# About 3 minutes a round on a 2-core machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -29,7 +29,7 @@ grep -Eq '^off over on, CPU per transfer: median [0-9]+\.[0-9]{3} \(rounds in or
 [ "$(jq -s 'map(.label) | join(",")' "$work/runs.jsonl")" = '"on,off"' ] ||
     fail "the JSON lines are not on, off: $(cat "$work/runs.jsonl")"
 [ "$(jq -s 'map(select(.balanced and .completed == 6000 and .round == 1)) | length' \
-    "$work/runs.jsonl")" = 2 ] || fail "a run did not complete 3000 balanced transfers"
+    "$work/runs.jsonl")" = 2 ] || fail "a run did not complete 6000 balanced transfers"
 
 # One side: refused before any bench runs.
 "$script" --rounds 1 "on=$shoal" >"$work/out" 2>"$work/err"
