@@ -77,11 +77,15 @@ static int s_account_id (const shoal_data_t *data, const char *key, char *id)
     return 0;
 }
 
-static void s_put_index (shoal_view_t *view, const char *transfer, const started_t *started)
+//  Writes the index row: new at the transfer's Started (a saga starts
+//  once), so that its delete, when the transfer ends in the same batch,
+//  writes nothing and reads nothing.
+static void s_put_index (shoal_view_t *view, const char *transfer, const started_t *started,
+                         bool new)
 {
     char key[SHOAL_VIEW_KEY_MAX + 1];
     s_index_key (transfer, key);
-    shoal_rec_t *index = shoal_view_put (view, key);
+    shoal_rec_t *index = new ? shoal_view_put_new (view, key) : shoal_view_put (view, key);
     shoal_rec_str (index, "from", started->from);
     shoal_rec_str (index, "to", started->to);
     shoal_rec_int (index, "amount", started->amount);
@@ -120,7 +124,7 @@ static int s_started (shoal_view_t *view, const shoal_event_t *event)
         shoal_data_int (data, "amount", &started.amount) != 0)
         return shoal_view_fail (view, "Started of %s lacks from, to or amount",
                                 shoal_event_address (event));
-    s_put_index (view, shoal_event_id (event), &started);
+    s_put_index (view, shoal_event_id (event), &started, true);
     s_put_row (view, shoal_event_id (event), &started, true, "started");
     s_put_row (view, shoal_event_id (event), &started, false, "started");
     return 0;
@@ -159,7 +163,7 @@ static int s_moved (shoal_view_t *view, const shoal_event_t *event, const char *
     if (terminal)
         shoal_view_delete (view, key);
     else if (coded) //  else the index row holds all it held: not written again
-        s_put_index (view, transfer, &started);
+        s_put_index (view, transfer, &started, false);
     return 0;
 }
 

@@ -70,6 +70,8 @@ static build_t *s_build_add (projector_t *self, const char *name, uint32_t versi
     build->reactions = envelope_id_table_new (s_reaction_destroy);
     build->rate_at = zclock_mono ();
     build->guard_at = UINT64_MAX;
+    vmap_init (&build->kept[0]);
+    vmap_init (&build->kept[1]);
     self->builds[self->build_count++] = build;
     return build;
 }
@@ -84,6 +86,8 @@ static void s_build_remove (projector_t *self, build_t *build)
             break;
         }
     zhashx_destroy (&build->reactions);
+    vmap_close (&build->kept[0]);
+    vmap_close (&build->kept[1]);
     free (build);
 }
 
@@ -372,6 +376,7 @@ static bool s_step (projector_t *self, build_t *build)
         journal_batch_clear (self->view.batch);
     if (rc) {
         view_discard (&self->view);
+        view_forget (build);   //  whatever of the batch reached the store
         build->failed = false; //  tried again from the checkpoint
         s_store_down (build, rc);
         return false;
@@ -384,7 +389,7 @@ static bool s_step (projector_t *self, build_t *build)
     if (build->cp.next >= build->guard_at)
         s_guard_reached (build);
     s_release_sends (self, build);
-    vmap_clear (&self->view.rows);
+    view_committed (&self->view);
     if (caught_up)
         s_caught_up (self, build);
     return true;

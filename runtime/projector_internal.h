@@ -35,12 +35,17 @@ typedef enum {
     BUILD_ORPHAN,   //  no module registers this version: its rows stay, it does not move
 } build_status_t;
 
-//  A row staged by applies not yet committed: its bytes, or deleted.
-//  A row this batch put and then deleted, under a key the store holds no
-//  row for, is unstored: the batch writes nothing for it.
+//  What the store held under a row's key before the batch: a row, none,
+//  or not known (never read, and not written by the build's last batches).
+typedef enum { STORED_UNKNOWN = 0, STORED_NONE, STORED_ROW } stored_t;
+
+//  A row staged by applies not yet committed: its bytes, or deleted, and
+//  what the store holds under its key. A row deleted under a key the
+//  store holds none for (an index row put and deleted in one batch) is
+//  not written at all.
 typedef struct {
     bool deleted;
-    bool unstored; //  deleted, and the store holds none: nothing to write
+    uint8_t stored; //  stored_t, before this batch
     size_t size;
     uint8_t bytes[];
 } staged_row_t;
@@ -76,6 +81,12 @@ typedef struct {
     uint64_t rate_mark;    //  cp.next when rate was last measured
     int64_t rate_at;       //  and when (monotonic ms)
     zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
+    //  The rows its last two committed batches wrote (kept[0] the newer),
+    //  key -> staged_row_t * as in the view's rows: what the store holds
+    //  under those keys, read there before the store (view.c). Only a
+    //  build's own batches write its rows, so they stay true until the
+    //  build goes; a failed commit empties them (view_forget).
+    vmap_t kept[2];
 } build_t;
 
 //  The staging of one batch of one build, and the apply in progress.
@@ -94,6 +105,7 @@ struct _shoal_view_t {
     size_t read_count, read_cap;
     char open_key[SHOAL_VIEW_KEY_MAX + 1]; //  the row of open_rec, "" if none
     bool open_send;                        //  open_rec is a command to send_to
+    stored_t open_stored;                  //  what the store holds under open_key
     char send_to[SHOAL_ADDRESS_MAX + 1];
     char send_name[SHOAL_NAME_MAX + 1];
     shoal_rec_t rec; //  the row or command being written
@@ -139,6 +151,12 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged);
 int view_stage (shoal_view_t *view);
 //  Drops what the batch staged (an apply failed, or its commit did).
 void view_discard (shoal_view_t *view);
+//  The batch is committed: its rows become the build's newest kept ones,
+//  the oldest are dropped, and the staging is empty for the next batch.
+void view_committed (shoal_view_t *view);
+//  What the build keeps of its rows is no longer known to be the store's
+//  (a commit failed): it is dropped, and reads go to the store.
+void view_forget (build_t *build);
 
 //  True if the build wants the event at address named name.
 bool projector_wants (const build_t *build, const char *address, const char *name);

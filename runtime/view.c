@@ -72,6 +72,46 @@ void view_begin (shoal_view_t *view, build_t *build, bool react)
     view->react = react;
 }
 
+void view_committed (shoal_view_t *view)
+{
+    build_t *build = view->build;
+    vmap_t oldest = build->kept[1];
+    build->kept[1] = build->kept[0];
+    build->kept[0] = view->rows;
+    view->rows = oldest;
+    vmap_clear (&view->rows);
+}
+
+void view_forget (build_t *build)
+{
+    vmap_clear (&build->kept[0]);
+    vmap_clear (&build->kept[1]);
+}
+
+static const staged_row_t *s_found (int64_t *found)
+{
+    return found ? (const staged_row_t *) (intptr_t) *found : NULL;
+}
+
+//  The row under key as the build's last committed batches wrote it (as
+//  the store holds it), or NULL if they did not: the store knows.
+static const staged_row_t *s_kept (const shoal_view_t *view, const char *key)
+{
+    int64_t *found = vmap_find (&view->build->kept[0], key);
+    return s_found (found ? found : vmap_find (&view->build->kept[1], key));
+}
+
+//  What the store held under key before this batch, as far as it is known
+//  without reading it: from the row this batch staged (staged), else from
+//  the build's last batches.
+static stored_t s_stored (const shoal_view_t *view, const staged_row_t *staged, const char *key)
+{
+    if (staged)
+        return (stored_t) staged->stored;
+    const staged_row_t *kept = s_kept (view, key);
+    return !kept ? STORED_UNKNOWN : kept->deleted ? STORED_NONE : STORED_ROW;
+}
+
 //  --------------------------------------------------------------------------
 //  The row or command being written
 
@@ -134,7 +174,7 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
 //  the map's chunks (a row staged again leaves its older room until the
 //  batch ends). Returns it, or NULL out of memory (view->error set).
 static staged_row_t *s_stage_row (shoal_view_t *view, const char *key, const uint8_t *bytes,
-                                  size_t size)
+                                  size_t size, stored_t stored)
 {
     staged_row_t *row = vmap_alloc (&view->rows, sizeof (staged_row_t) + size);
     if (!row || !vmap_put (&view->rows, key, (int64_t) (intptr_t) row)) {
@@ -142,7 +182,7 @@ static staged_row_t *s_stage_row (shoal_view_t *view, const char *key, const uin
         return NULL;
     }
     row->deleted = bytes == NULL;
-    row->unstored = false;
+    row->stored = (uint8_t) stored;
     row->size = size;
     if (size)
         memcpy (row->bytes, bytes, size);
@@ -166,7 +206,7 @@ static void s_close_rec (shoal_view_t *view)
         if (view->react)
             s_close_send (view, fields, size);
     } else
-        s_stage_row (view, view->open_key, fields, size);
+        s_stage_row (view, view->open_key, fields, size, view->open_stored);
 }
 
 //  --------------------------------------------------------------------------
@@ -225,7 +265,7 @@ int view_stage (shoal_view_t *view)
     for (int64_t *each = vmap_next (&view->rows, &cursor, &key); each && rc == 0;
          each = vmap_next (&view->rows, &cursor, &key)) {
         const staged_row_t *row = (const staged_row_t *) (intptr_t) *each;
-        if (row->unstored)
+        if (row->deleted && row->stored == STORED_NONE)
             continue;
         rc = row->deleted ? journal_batch_view_del (view->batch, build, key)
                           : journal_batch_view_put (view->batch, build, key, row->bytes, row->size);
@@ -264,14 +304,16 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     *row = NULL;
     uint8_t *bytes = NULL;
     size_t size = 0;
-    int64_t *found = vmap_find (&view->rows, key);
-    const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
+    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
+    if (!staged)
+        staged = s_kept (view, key);
     const uint8_t *at = NULL; //  what the row is read from
     if (staged) {
         if (staged->deleted)
             return SHOAL_ENOTFOUND;
         //  Read in place: a row staged again leaves this room as it is
-        //  until the batch ends (s_stage_row), past this apply.
+        //  until the batch ends (s_stage_row), past this apply; a kept
+        //  one stays until a later commit.
         at = staged->bytes;
         size = staged->size;
     } else {
@@ -309,8 +351,9 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         free (bytes);
         return SHOAL_ENOMEM;
     }
-    //  A row staged in this batch was encoded here (rec_finish); one read
-    //  from the store is checked as any bytes from the disk.
+    //  A row staged in this batch or kept from the last ones was encoded
+    //  here (rec_finish); one read from the store is checked as any bytes
+    //  from the disk.
     int rc = staged ? data_init_own (data, at, size) : data_init (data, at, size);
     view->reads[view->read_count] = data;
     view->read_bytes[view->read_count++] = bytes;
@@ -320,17 +363,47 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     return 0;
 }
 
+//  Opens the rec of the row under key (len bytes), whose store holds
+//  stored.
+static shoal_rec_t *s_open_row (shoal_view_t *view, const char *key, size_t len, stored_t stored)
+{
+    memcpy (view->open_key, key, len + 1);
+    view->open_send = false;
+    view->open_stored = stored;
+    rec_reset (&view->rec);
+    view->rec_open = true;
+    return &view->rec;
+}
+
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
 {
     size_t len = view && view->logged ? s_key_len (view, key) : 0;
     if (len == 0)
         return NULL;
     s_close_rec (view);
-    memcpy (view->open_key, key, len + 1);
-    view->open_send = false;
-    rec_reset (&view->rec);
-    view->rec_open = true;
-    return &view->rec;
+    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
+    return s_open_row (view, key, len, s_stored (view, staged, key));
+}
+
+shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
+{
+    size_t len = view && view->logged ? s_key_len (view, key) : 0;
+    if (len == 0)
+        return NULL;
+    s_close_rec (view);
+    //  The apply says no row is under key; where the view knows better,
+    //  that is misuse (else the store might keep a row the apply deletes).
+    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
+    const staged_row_t *kept = staged ? NULL : s_kept (view, key);
+    if ((staged && !staged->deleted) || (kept && !kept->deleted)) {
+        if (!view->error) {
+            view->error = SHOAL_EEXIST;
+            snprintf (view->reason, sizeof view->reason,
+                      "shoal_view_put_new of %.200s, which holds a row", key);
+        }
+        return NULL;
+    }
+    return s_open_row (view, key, len, staged ? (stored_t) staged->stored : STORED_NONE);
 }
 
 int shoal_view_delete (shoal_view_t *view, const char *key)
@@ -338,24 +411,24 @@ int shoal_view_delete (shoal_view_t *view, const char *key)
     if (!view || !view->logged || !s_key_ok (view, key))
         return SHOAL_EINVAL;
     s_close_rec (view);
-    //  A row this batch put (an account_transfers index row, put at a
-    //  transfer's start and deleted at its end, when the linger put both
-    //  steps in one batch): if the store has none under the key, neither
-    //  the put nor a delete is written. A read that fails stages the
-    //  delete as any other.
-    int64_t *found = vmap_find (&view->rows, key);
-    const staged_row_t *staged = found ? (const staged_row_t *) (intptr_t) *found : NULL;
-    bool unstored = staged && staged->deleted && staged->unstored; //  deleted twice
-    if (staged && !staged->deleted) {
+    //  A row the store holds none of is not deleted there: an
+    //  account_transfers index row put at a transfer's start and deleted
+    //  at its end, when the linger put both steps in one batch, writes
+    //  neither the put nor a delete. What the store holds is known for a
+    //  row put new, or one the build's last batches wrote; for a row this
+    //  batch put, else, it is read (a read that fails stages the delete as
+    //  any other). A row not staged is deleted unread.
+    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
+    stored_t stored = s_stored (view, staged, key);
+    if (stored == STORED_UNKNOWN && staged && !staged->deleted) {
         uint8_t *bytes = NULL;
         size_t size = 0;
-        unstored = journal_view_get (view->projector->journal, &view->build->build, key, &bytes,
-                                     &size) == SHOAL_ENOTFOUND;
+        int rc =
+            journal_view_get (view->projector->journal, &view->build->build, key, &bytes, &size);
+        stored = rc == SHOAL_ENOTFOUND ? STORED_NONE : rc == 0 ? STORED_ROW : STORED_UNKNOWN;
         free (bytes);
     }
-    staged_row_t *row = s_stage_row (view, key, NULL, 0);
-    if (row)
-        row->unstored = unstored;
+    s_stage_row (view, key, NULL, 0, stored);
     return view->error;
 }
 

@@ -19,6 +19,9 @@
     - crasher@1 (with projection.crasher=1): aborts the process on
       item:Boomed, as a module's bug would; counts the other item events
       in "total" as strict does.
+    - once@1 (with projection.once=1): on item:Added, puts the row
+      "added/<the item's id>" = {position} with shoal_view_put_new, as if
+      an item were added once: a second Added of one item is misuse.
     - flaky@1 (with projection.flaky=1): as strict, and fails on
       item:Pinged the second time (and only then) that it applies one, as
       an apply that depends on something outside its events would.
@@ -179,6 +182,15 @@ static int s_crasher (shoal_view_t *view, const shoal_event_t *event)
     return s_strict (view, event);
 }
 
+static int s_once (shoal_view_t *view, const shoal_event_t *event)
+{
+    char key[SHOAL_ADDRESS_MAX + 16];
+    snprintf (key, sizeof key, "added/%s", shoal_event_id (event));
+    shoal_rec_int (shoal_view_put_new (view, key), "position",
+                   (int64_t) shoal_event_position (event));
+    return 0;
+}
+
 static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
 {
     char to[SHOAL_ADDRESS_MAX + 1];
@@ -222,6 +234,11 @@ int shoal_module_init (shoal_registry_t *registry)
         .name = "crasher", .version = 1, .events = "item", .apply = s_crasher};
     if (rc == 0 && crasher_on && strcmp (crasher_on, "1") == 0)
         rc = shoal_register_projection (registry, &crasher);
+    const char *once_on = shoal_registry_option (registry, "once");
+    static const shoal_projection_t once = {
+        .name = "once", .version = 1, .events = "item:Added", .apply = s_once};
+    if (rc == 0 && once_on && strcmp (once_on, "1") == 0)
+        rc = shoal_register_projection (registry, &once);
     const char *flaky_on = shoal_registry_option (registry, "flaky");
     static const shoal_projection_t flaky = {
         .name = "flaky", .version = 1, .events = "item", .apply = s_flaky};

@@ -386,10 +386,10 @@ static void s_wait_terminal (fixture_t *f, int i)
     fail_msg ("%s is not terminal after %d ms (status %s)", address, WAIT_MS, status);
 }
 
-//  The balance of the bank_totals projection once it has caught up with
-//  the log (it went on through the full disk: a batch it could not write
-//  was applied again from its checkpoint when space came back).
-static int64_t s_projected_balance (fixture_t *f)
+//  Waits until the projection name is live and has caught up with the log
+//  (it went on through the full disk: a batch it could not write was
+//  applied again from its checkpoint when space came back).
+static void s_wait_projected (fixture_t *f, const char *wanted)
 {
     int64_t deadline = zclock_mono () + WAIT_MS;
     while (zclock_mono () < deadline) {
@@ -409,39 +409,106 @@ static int64_t s_projected_balance (fixture_t *f)
                 map_find_str (build, "name", name, sizeof name);
                 map_find_str (build, "status", status, sizeof status);
                 map_find_int (build, "lag", &lag);
-                if (streq (name, "bank_totals"))
+                if (streq (name, wanted))
                     live = streq (status, "live") && lag == 0;
             }
             msgpack_unpacked_destroy (&unpacked);
             client_reply_close (&reply);
         }
-        if (live) {
-            const char *fields[] = {"name=bank_totals", "key=totals"};
-            uint8_t *payload;
-            size_t size;
-            char error[64];
-            assert_int_equal (
-                client_fields (2, (char **) fields, &payload, &size, error, sizeof error), 0);
-            client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", "projection_rows",
-                            payload, size);
-            assert_int_equal (client_call (f->client, &request, 5000, &reply), 0);
-            free (payload);
-            assert_true (reply.ok);
-            msgpack_unpacked unpacked;
-            msgpack_unpacked_init (&unpacked);
-            const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
-            const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
-            assert_true (rows && rows->via.array.size == 1);
-            int64_t balance = -1;
-            map_find_int (map_find (&rows->via.array.ptr[0], "row"), "balance", &balance);
-            msgpack_unpacked_destroy (&unpacked);
-            client_reply_close (&reply);
-            return balance;
-        }
+        if (live)
+            return;
         zclock_sleep (20);
     }
-    fail_msg ("bank_totals did not catch up in %d ms", WAIT_MS);
-    return -1;
+    fail_msg ("%s did not catch up in %d ms", wanted, WAIT_MS);
+}
+
+//  The rows of the projection name under prefix ("": the row "totals"),
+//  at most 10,000: the "rows" array of reply, unpacked into unpacked
+//  (pointing into reply). The caller closes both.
+static const msgpack_object *s_projected_rows (fixture_t *f, const char *name, const char *prefix,
+                                               client_reply_t *reply, msgpack_unpacked *unpacked)
+{
+    char name_field[64], prefix_field[64];
+    snprintf (name_field, sizeof name_field, "name=%s", name);
+    snprintf (prefix_field, sizeof prefix_field, "%s%s", prefix[0] ? "prefix=" : "key=",
+              prefix[0] ? prefix : "totals");
+    const char *fields[] = {name_field, prefix_field, "limit=10000"};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (3, (char **) fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", "projection_rows", payload,
+                    size);
+    assert_int_equal (client_call (f->client, &request, 5000, reply), 0);
+    free (payload);
+    if (!reply->ok)
+        fail_msg ("the rows of %s were refused: %s %s", name, reply->code, reply->reason);
+    msgpack_unpacked_init (unpacked);
+    const msgpack_object *map = map_unpack (unpacked, reply->data, reply->size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    assert_true (rows && rows->type == MSGPACK_OBJECT_ARRAY);
+    return rows;
+}
+
+//  The balance of the bank_totals projection once it has caught up.
+static int64_t s_projected_balance (fixture_t *f)
+{
+    s_wait_projected (f, "bank_totals");
+    client_reply_t reply;
+    msgpack_unpacked unpacked;
+    const msgpack_object *rows = s_projected_rows (f, "bank_totals", "", &reply, &unpacked);
+    assert_int_equal (rows->via.array.size, 1);
+    int64_t balance = -1;
+    map_find_int (map_find (&rows->via.array.ptr[0], "row"), "balance", &balance);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return balance;
+}
+
+//  account_transfers once it has caught up: every transfer that started
+//  has its two rows (one under each account), each at its terminal
+//  status, and no index row is left (a batch that could not be written
+//  while the disk was full, its index rows' puts or deletes with it, was
+//  applied again). Returns the transfers with rows.
+static size_t s_projected_transfers (fixture_t *f)
+{
+    s_wait_projected (f, "account_transfers");
+    client_reply_t reply;
+    msgpack_unpacked unpacked;
+    //  The transfers' accounts are b0 to b7 and bx: their rows, a prefix
+    //  each (at most 10,000 rows a query); then the index rows.
+    size_t rows_seen = 0, transfers_out = 0;
+    const char *prefixes[] = {"b0/", "b1/", "b2/", "b3/", "b4/", "b5/", "b6/", "b7/", "bx/"};
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+        const msgpack_object *rows =
+            s_projected_rows (f, "account_transfers", prefixes[p], &reply, &unpacked);
+        assert_true (rows->via.array.size < 10000);
+        for (uint32_t i = 0; i < rows->via.array.size; i++) {
+            const msgpack_object *row = map_find (&rows->via.array.ptr[i], "row");
+            char status[32] = "", direction[8] = "";
+            map_find_str (row, "status", status, sizeof status);
+            map_find_str (row, "direction", direction, sizeof direction);
+            if (!(streq (status, "completed") || streq (status, "failed") ||
+                  streq (status, "compensated")))
+                fail_msg ("a row of account_transfers under %s has status '%s' after every "
+                          "transfer ended",
+                          prefixes[p], status);
+            rows_seen++;
+            transfers_out += streq (direction, "out");
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    const msgpack_object *index =
+        s_projected_rows (f, "account_transfers", "\x01transfer/", &reply, &unpacked);
+    if (index->via.array.size != 0)
+        fail_msg ("%u index rows of account_transfers outlived their transfers",
+                  index->via.array.size);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    assert_int_equal (rows_seen, 2 * transfers_out);
+    return transfers_out;
 }
 
 //  The full-disk run: accounts opened and funded, deposits and transfers
@@ -504,6 +571,7 @@ static void s_full_disk (fixture_t *f, bool restart)
     for (int i = 0; i < f->transfers; i++)
         s_wait_terminal (f, i);
     int64_t projected = s_projected_balance (f);
+    size_t projected_transfers = s_projected_transfers (f);
     node_child_stop (&f->node, SIGTERM);
     print_message ("%lld deposits and %d transfers acknowledged, %lld unavailable answers\n",
                    (long long) f->acked, f->transfers, (long long) f->refused);
@@ -515,6 +583,7 @@ static void s_full_disk (fixture_t *f, bool restart)
     assert_int_equal (summary.completed + summary.failed + summary.compensated, f->transfers);
     assert_int_equal (summary.total, f->acked + FUNDED * FUNDING);
     assert_int_equal (projected, summary.total); //  the projection lost and doubled nothing
+    assert_int_equal (projected_transfers, f->transfers);
     assert_int_equal (summary.deposits, f->acked + FUNDED * FUNDING);
     assert_true (summary.compensated > 0);
 }

@@ -115,7 +115,8 @@ static void test_usage (void **state)
 //  kv: kv/ID Set{key, value}, Del{key}, SetGet{key, value} (puts, then
 //  reads it back into "copy"), DelGet{key} (deletes, then reads: "gone"
 //  records whether it was found), SetTwice{key, value} (value, then
-//  value + 1), SetDel{key, value} (puts, then deletes), Fail{key} (puts,
+//  value + 1), SetDel{key, value} (puts, then deletes), New{key, value}
+//  (puts it new), NewDel{key, value} (puts it new, deletes), Fail{key} (puts,
 //  sends, then fails), Crash (returns an error of its own).
 
 static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
@@ -147,6 +148,10 @@ static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
     } else if (strcmp (name, "SetDel") == 0) {
         shoal_rec_int (shoal_view_put (view, key), "value", value);
         shoal_view_delete (view, key);
+    } else if (strcmp (name, "New") == 0 || strcmp (name, "NewDel") == 0) {
+        shoal_rec_int (shoal_view_put_new (view, key), "value", value);
+        if (strcmp (name, "NewDel") == 0)
+            shoal_view_delete (view, key);
     } else if (strcmp (name, "Fail") == 0) {
         shoal_rec_int (shoal_view_put (view, key), "value", 666);
         shoal_rec_str (shoal_view_send (view, "alarm/a1", "Ring"), "key", key);
@@ -423,6 +428,30 @@ static const shoal_projection_t s_misuse = {
     .apply = s_misuse_apply,
 };
 
+//  shoal_view_put_new: a key that holds no row takes it; one that holds
+//  a row fails the apply (the kit always knows), and nothing changes; a
+//  row put new and deleted in one apply is gone.
+static void test_put_new (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_kv);
+    assert_int_equal (s_kv_give (kit, "New", "n", 1), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (s_kv_give (kit, "New", "n", 2), SHOAL_EEXIST);
+    assert_non_null (
+        strstr (shoal_testkit_view_why (kit), "shoal_view_put_new of n, which holds a row"));
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (s_kv_give (kit, "SetTwice", "s", 1), 0);
+    assert_int_equal (s_kv_give (kit, "New", "s", 5), SHOAL_EEXIST);
+    assert_int_equal (s_kv_give (kit, "Del", "n", 0), 0);
+    assert_int_equal (s_kv_give (kit, "New", "n", 3), 0); //  deleted: new again
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 3);
+    assert_int_equal (s_kv_give (kit, "NewDel", "m", 4), 0);
+    assert_null (shoal_testkit_view_row (kit, "m"));
+    assert_int_equal (shoal_testkit_view_rows (kit), 2); //  n, s
+    assert_null (shoal_view_put_new (NULL, "n"));
+    shoal_testkit_view_destroy (&kit);
+}
+
 static void test_misuse (void **state)
 {
     shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_misuse);
@@ -648,6 +677,7 @@ int main (void)
         cmocka_unit_test (test_key_order),
         cmocka_unit_test (test_reactions),
         cmocka_unit_test (test_check_rebuild),
+        cmocka_unit_test (test_put_new),
         cmocka_unit_test (test_misuse),
         cmocka_unit_test (test_new),
         cmocka_unit_test (test_bank_totals),

@@ -389,6 +389,14 @@ SHOAL_EXPORT int shoal_view_get (shoal_view_t *view, const char *key, const shoa
 //  Replaces the row under key with the fields written into the returned
 //  rec (an empty row if none). NULL for a bad key: then apply fails.
 SHOAL_EXPORT shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key);
+//  As shoal_view_put, for a key that holds no row: one made of what
+//  happens once, as a new transfer's id. The node then knows, without
+//  reading its store, that a delete of the row in the same batch has
+//  nothing to delete there, and writes neither. A key that holds a row is
+//  misuse: the apply fails (SHOAL_EEXIST) where the node can tell (the
+//  row was written lately; the testkit always can); where it cannot, a
+//  row stored before and deleted in the same batch may stay.
+SHOAL_EXPORT shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key);
 //  Deletes the row under key (nothing if there is none).
 SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
 //  Sends a command to an actor, as shoal_ctx_send does: durably, re-sent
