@@ -64,6 +64,14 @@ size_t vmap_count (const vmap_t *self)
     return self->index.count;
 }
 
+size_t vmap_bytes (const vmap_t *self)
+{
+    size_t bytes = self->index.capacity * sizeof (uint64_t);
+    for (const vmap_chunk_t *chunk = self->chunks; chunk; chunk = chunk->next)
+        bytes += chunk->size;
+    return bytes;
+}
+
 int64_t *vmap_find (const vmap_t *self, const char *name)
 {
     vmap_entry_t *entry = ptable_find (&self->index, name, strlen (name));

@@ -40,6 +40,9 @@ void vmap_clear (vmap_t *self);
 //  Entries in the map. Can't fail.
 size_t vmap_count (const vmap_t *self);
 
+//  The memory the map holds, its entries' or kept for them, in bytes. Can't fail.
+size_t vmap_bytes (const vmap_t *self);
+
 //  The number kept for name, which it points to (valid until the map is
 //  cleared or closed; the caller may change it), or NULL if none.
 int64_t *vmap_find (const vmap_t *self, const char *name);

@@ -376,8 +376,8 @@ static bool s_step (projector_t *self, build_t *build)
         journal_batch_clear (self->view.batch);
     if (rc) {
         view_discard (&self->view);
-        view_forget (build);   //  whatever of the batch reached the store
-        build->failed = false; //  tried again from the checkpoint
+        view_forget (build, cp.next); //  whatever of the batch reached the store
+        build->failed = false;        //  tried again from the checkpoint
         s_store_down (build, rc);
         return false;
     }

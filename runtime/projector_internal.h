@@ -19,10 +19,11 @@
 #include "projector.h"
 #include "vmap.h"
 
-#define PROJECTOR_CHUNK 65536         //  events read per batch, at most
-#define PROJECTOR_LINGER_EVENTS 65536 //  waiting, a lingering build takes them at once
-#define PROJECTOR_STEP_MS 50          //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16        //  commands one apply may send
+#define PROJECTOR_CHUNK 65536          //  events read per batch, at most
+#define VIEW_KEPT_BYTES_MAX (4u << 20) //  a batch's rows kept after its commit, at most (view.c)
+#define PROJECTOR_LINGER_EVENTS 65536  //  waiting, a lingering build takes them at once
+#define PROJECTOR_STEP_MS 50           //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16         //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -87,6 +88,10 @@ typedef struct {
     //  build's own batches write its rows, so they stay true until the
     //  build goes; a failed commit empties them (view_forget).
     vmap_t kept[2];
+    //  A commit failed, and may yet have been kept whole (journal.h): up to
+    //  this position, the store may hold rows of that batch, so a row put
+    //  new there is not known to have none (view.c). 0: no doubt.
+    uint64_t doubt_until;
 } build_t;
 
 //  The staging of one batch of one build, and the apply in progress.
@@ -154,9 +159,11 @@ void view_discard (shoal_view_t *view);
 //  The batch is committed: its rows become the build's newest kept ones,
 //  the oldest are dropped, and the staging is empty for the next batch.
 void view_committed (shoal_view_t *view);
-//  What the build keeps of its rows is no longer known to be the store's
-//  (a commit failed): it is dropped, and reads go to the store.
-void view_forget (build_t *build);
+//  A commit of the build's batch of the events before position until
+//  failed: what the build keeps of its rows is no longer known to be the
+//  store's, and is dropped (reads go to the store); rows put new before
+//  until are not known to have none.
+void view_forget (build_t *build, uint64_t until);
 
 //  True if the build wants the event at address named name.
 bool projector_wants (const build_t *build, const char *address, const char *name);

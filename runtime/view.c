@@ -72,20 +72,39 @@ void view_begin (shoal_view_t *view, build_t *build, bool react)
     view->react = react;
 }
 
+//  Empties a map for the next batch: its memory is kept, unless a batch
+//  larger than those kept (a rebuild's) made it large.
+static void s_recycle (vmap_t *map)
+{
+    if (vmap_bytes (map) > VIEW_KEPT_BYTES_MAX)
+        vmap_close (map);
+    else
+        vmap_clear (map);
+}
+
 void view_committed (shoal_view_t *view)
 {
     build_t *build = view->build;
+    if (vmap_bytes (&view->rows) > VIEW_KEPT_BYTES_MAX) {
+        //  Too large to keep: the older kept rows may be stale now.
+        s_recycle (&view->rows);
+        vmap_clear (&build->kept[0]);
+        vmap_clear (&build->kept[1]);
+        return;
+    }
     vmap_t oldest = build->kept[1];
     build->kept[1] = build->kept[0];
     build->kept[0] = view->rows;
     view->rows = oldest;
-    vmap_clear (&view->rows);
+    s_recycle (&view->rows);
 }
 
-void view_forget (build_t *build)
+void view_forget (build_t *build, uint64_t until)
 {
     vmap_clear (&build->kept[0]);
     vmap_clear (&build->kept[1]);
+    if (until > build->doubt_until)
+        build->doubt_until = until;
 }
 
 static const staged_row_t *s_found (int64_t *found)
@@ -403,7 +422,11 @@ shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
         }
         return NULL;
     }
-    return s_open_row (view, key, len, staged ? (stored_t) staged->stored : STORED_NONE);
+    //  After a failed commit that the store may have kept whole, a row
+    //  its batch put new may be there: the delete reads.
+    stored_t stored =
+        view->logged->position < view->build->doubt_until ? STORED_UNKNOWN : STORED_NONE;
+    return s_open_row (view, key, len, staged ? (stored_t) staged->stored : stored);
 }
 
 int shoal_view_delete (shoal_view_t *view, const char *key)

@@ -116,7 +116,9 @@ static void test_usage (void **state)
 //  reads it back into "copy"), DelGet{key} (deletes, then reads: "gone"
 //  records whether it was found), SetTwice{key, value} (value, then
 //  value + 1), SetDel{key, value} (puts, then deletes), New{key, value}
-//  (puts it new), NewDel{key, value} (puts it new, deletes), Fail{key} (puts,
+//  (puts it new), NewDel{key, value} (puts it new, deletes), NewSet{key,
+//  value} (puts it new, then value + 1), DelNew{key, value} (deletes, then
+//  puts it new), Fail{key} (puts,
 //  sends, then fails), Crash (returns an error of its own).
 
 static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
@@ -148,10 +150,16 @@ static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
     } else if (strcmp (name, "SetDel") == 0) {
         shoal_rec_int (shoal_view_put (view, key), "value", value);
         shoal_view_delete (view, key);
-    } else if (strcmp (name, "New") == 0 || strcmp (name, "NewDel") == 0) {
+    } else if (strcmp (name, "New") == 0 || strcmp (name, "NewDel") == 0 ||
+               strcmp (name, "NewSet") == 0) {
         shoal_rec_int (shoal_view_put_new (view, key), "value", value);
         if (strcmp (name, "NewDel") == 0)
             shoal_view_delete (view, key);
+        if (strcmp (name, "NewSet") == 0)
+            shoal_rec_int (shoal_view_put (view, key), "value", value + 1);
+    } else if (strcmp (name, "DelNew") == 0) {
+        shoal_view_delete (view, key);
+        shoal_rec_int (shoal_view_put_new (view, key), "value", value);
     } else if (strcmp (name, "Fail") == 0) {
         shoal_rec_int (shoal_view_put (view, key), "value", 666);
         shoal_rec_str (shoal_view_send (view, "alarm/a1", "Ring"), "key", key);
@@ -448,6 +456,15 @@ static void test_put_new (void **state)
     assert_int_equal (s_kv_give (kit, "NewDel", "m", 4), 0);
     assert_null (shoal_testkit_view_row (kit, "m"));
     assert_int_equal (shoal_testkit_view_rows (kit), 2); //  n, s
+    //  Within one apply: a row put new, then put again; a held row
+    //  deleted, then put new.
+    assert_int_equal (s_kv_give (kit, "NewSet", "t", 6), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 7);
+    assert_int_equal (s_kv_give (kit, "DelNew", "t", 9), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (s_kv_give (kit, "NewSet", "t", 1), SHOAL_EEXIST);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     assert_null (shoal_view_put_new (NULL, "n"));
     shoal_testkit_view_destroy (&kit);
 }

@@ -47,7 +47,9 @@ static void test_clear_and_refill (void **state)
     enum { N = 20000 };
     vmap_t map;
     vmap_init (&map);
+    assert_int_equal (vmap_bytes (&map), 0);
     char name[64];
+    size_t held = 0;
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < N; i++) {
             snprintf (name, sizeof name, "transfer/%d-%d", round % 2, i);
@@ -62,9 +64,18 @@ static void test_clear_and_refill (void **state)
             snprintf (name, sizeof name, "transfer/%d-%d", (round + 1) % 2, i);
             assert_null (vmap_find (&map, name));
         }
+        //  The memory it holds: N entries of 32 bytes and more, and the
+        //  index's slots; a refill to the same size takes no more.
+        size_t bytes = vmap_bytes (&map);
+        assert_true (bytes >= (size_t) N * (32 + 8));
+        if (round > 0)
+            assert_int_equal (bytes, held);
+        held = bytes;
         vmap_clear (&map);
+        assert_int_equal (vmap_bytes (&map), held); //  kept for the next fill
     }
     vmap_close (&map);
+    assert_int_equal (vmap_bytes (&map), 0);
 }
 
 //  A name longer than a chunk gets room of its own, and the small ones
