@@ -70,8 +70,7 @@ static build_t *s_build_add (projector_t *self, const char *name, uint32_t versi
     build->reactions = envelope_id_table_new (s_reaction_destroy);
     build->rate_at = zclock_mono ();
     build->guard_at = UINT64_MAX;
-    vmap_init (&build->kept[0]);
-    vmap_init (&build->kept[1]);
+    vmap_init (&build->kept);
     self->builds[self->build_count++] = build;
     return build;
 }
@@ -86,8 +85,7 @@ static void s_build_remove (projector_t *self, build_t *build)
             break;
         }
     zhashx_destroy (&build->reactions);
-    vmap_close (&build->kept[0]);
-    vmap_close (&build->kept[1]);
+    vmap_close (&build->kept);
     free (build);
 }
 

@@ -19,11 +19,11 @@
 #include "projector.h"
 #include "vmap.h"
 
-#define PROJECTOR_CHUNK 65536          //  events read per batch, at most
-#define VIEW_KEPT_BYTES_MAX (4u << 20) //  a batch's rows kept after its commit, at most (view.c)
-#define PROJECTOR_LINGER_EVENTS 65536  //  waiting, a lingering build takes them at once
-#define PROJECTOR_STEP_MS 50           //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16         //  commands one apply may send
+#define PROJECTOR_CHUNK 65536           //  events read per batch, at most
+#define VIEW_KEPT_BYTES_MAX (16u << 20) //  a batch's rows kept after its commit, at most (view.c)
+#define PROJECTOR_LINGER_EVENTS 65536   //  waiting, a lingering build takes them at once
+#define PROJECTOR_STEP_MS 50            //  and for this long at most, so queries wait no longer
+#define PROJECTOR_SENDS_MAX 16          //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -37,7 +37,7 @@ typedef enum {
 } build_status_t;
 
 //  What the store held under a row's key before the batch: a row, none,
-//  or not known (never read, and not written by the build's last batches).
+//  or not known (never read, and not written by the build's last batch).
 typedef enum { STORED_UNKNOWN = 0, STORED_NONE, STORED_ROW } stored_t;
 
 //  A row staged by applies not yet committed: its bytes, or deleted, and
@@ -82,12 +82,13 @@ typedef struct {
     uint64_t rate_mark;    //  cp.next when rate was last measured
     int64_t rate_at;       //  and when (monotonic ms)
     zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
-    //  The rows its last two committed batches wrote (kept[0] the newer),
-    //  key -> staged_row_t * as in the view's rows: what the store holds
-    //  under those keys, read there before the store (view.c). Only a
-    //  build's own batches write its rows, so they stay true until the
-    //  build goes; a failed commit empties them (view_forget).
-    vmap_t kept[2];
+    //  The rows its last committed batch wrote, key -> staged_row_t * as
+    //  in the view's rows: what the store holds under those keys, read
+    //  there before the store (view.c). Only a build's own batches write
+    //  its rows, so they stay true until the build goes; a failed commit
+    //  empties them (view_forget), and a batch too large to keep (over
+    //  VIEW_KEPT_BYTES_MAX) leaves none.
+    vmap_t kept;
     //  A commit failed, and may yet have been kept whole (journal.h): up to
     //  this position, the store may hold rows of that batch, so a row put
     //  new there is not known to have none (view.c). 0: no doubt.
@@ -156,8 +157,9 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged);
 int view_stage (shoal_view_t *view);
 //  Drops what the batch staged (an apply failed, or its commit did).
 void view_discard (shoal_view_t *view);
-//  The batch is committed: its rows become the build's newest kept ones,
-//  the oldest are dropped, and the staging is empty for the next batch.
+//  The batch is committed: its rows become the build's kept ones, the
+//  ones kept before are dropped, and the staging is empty for the next
+//  batch.
 void view_committed (shoal_view_t *view);
 //  A commit of the build's batch of the events before position until
 //  failed: what the build keeps of its rows is no longer known to be the

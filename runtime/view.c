@@ -86,23 +86,21 @@ void view_committed (shoal_view_t *view)
 {
     build_t *build = view->build;
     if (vmap_bytes (&view->rows) > VIEW_KEPT_BYTES_MAX) {
-        //  Too large to keep: the older kept rows may be stale now.
+        //  Too large to keep (a rebuild's, or a long linger's): the rows
+        //  kept before may be stale now, and go too.
         s_recycle (&view->rows);
-        vmap_clear (&build->kept[0]);
-        vmap_clear (&build->kept[1]);
+        vmap_clear (&build->kept);
         return;
     }
-    vmap_t oldest = build->kept[1];
-    build->kept[1] = build->kept[0];
-    build->kept[0] = view->rows;
-    view->rows = oldest;
+    vmap_t older = build->kept;
+    build->kept = view->rows;
+    view->rows = older;
     s_recycle (&view->rows);
 }
 
 void view_forget (build_t *build, uint64_t until)
 {
-    vmap_clear (&build->kept[0]);
-    vmap_clear (&build->kept[1]);
+    vmap_clear (&build->kept);
     if (until > build->doubt_until)
         build->doubt_until = until;
 }
@@ -112,17 +110,16 @@ static const staged_row_t *s_found (int64_t *found)
     return found ? (const staged_row_t *) (intptr_t) *found : NULL;
 }
 
-//  The row under key as the build's last committed batches wrote it (as
-//  the store holds it), or NULL if they did not: the store knows.
+//  The row under key as the build's last committed batch wrote it (as
+//  the store holds it), or NULL if it did not: the store knows.
 static const staged_row_t *s_kept (const shoal_view_t *view, const char *key)
 {
-    int64_t *found = vmap_find (&view->build->kept[0], key);
-    return s_found (found ? found : vmap_find (&view->build->kept[1], key));
+    return s_found (vmap_find (&view->build->kept, key));
 }
 
 //  What the store held under key before this batch, as far as it is known
 //  without reading it: from the row this batch staged (staged), else from
-//  the build's last batches.
+//  the build's last batch.
 static stored_t s_stored (const shoal_view_t *view, const staged_row_t *staged, const char *key)
 {
     if (staged)
@@ -438,7 +435,7 @@ int shoal_view_delete (shoal_view_t *view, const char *key)
     //  account_transfers index row put at a transfer's start and deleted
     //  at its end, when the linger put both steps in one batch, writes
     //  neither the put nor a delete. What the store holds is known for a
-    //  row put new, or one the build's last batches wrote; for a row this
+    //  row put new, or one the build's last batch wrote; for a row this
     //  batch put, else, it is read (a read that fails stages the delete as
     //  any other). A row not staged is deleted unread.
     const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
