@@ -288,22 +288,25 @@ static bool s_key_ok (shoal_view_t *view, const char *key)
     return true;
 }
 
+//  The row under key as the apply sees it: staged by it (the last
+//  staging), else applied before; NULL if neither.
+static const kitview_row_t *s_find_row (const shoal_view_t *view, const char *key)
+{
+    for (size_t i = view->staged_count; i-- > 0;)
+        if (strcmp (view->staged[i]->key, key) == 0)
+            return view->staged[i];
+    bool present;
+    size_t at = kitview_rows_find (view->rows, key, &present);
+    return present ? view->rows->rows[at] : NULL;
+}
+
 int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row)
 {
     if (!view || !row || !view->event || !s_key_ok (view, key))
         return SHOAL_EINVAL;
     s_close_rec (view);
     *row = NULL;
-    const kitview_row_t *found = NULL;
-    for (size_t i = view->staged_count; i-- > 0 && !found;)
-        if (strcmp (view->staged[i]->key, key) == 0)
-            found = view->staged[i];
-    if (!found) {
-        bool present;
-        size_t at = kitview_rows_find (view->rows, key, &present);
-        if (present)
-            found = view->rows->rows[at];
-    }
+    const kitview_row_t *found = s_find_row (view, key);
     if (!found || found->deleted)
         return SHOAL_ENOTFOUND;
     //  The bytes stay put until apply returns: staged rows are only added
@@ -339,16 +342,7 @@ shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
     if (!view || !view->event || !s_key_ok (view, key))
         return NULL;
     s_close_rec (view);
-    const kitview_row_t *found = NULL;
-    for (size_t i = view->staged_count; i-- > 0 && !found;)
-        if (strcmp (view->staged[i]->key, key) == 0)
-            found = view->staged[i];
-    if (!found) {
-        bool present;
-        size_t at = kitview_rows_find (view->rows, key, &present);
-        if (present)
-            found = view->rows->rows[at];
-    }
+    const kitview_row_t *found = s_find_row (view, key);
     if (found && !found->deleted) {
         if (!view->error) {
             view->error = SHOAL_EEXIST;
