@@ -46,9 +46,19 @@ static void s_reaction_free (reaction_t **reaction_p)
     }
 }
 
+//  Empties a map for the next batch: its memory is kept, unless a batch
+//  larger than those kept (a rebuild's) made it large.
+static void s_recycle (vmap_t *map)
+{
+    if (vmap_bytes (map) > VIEW_KEPT_BYTES_MAX)
+        vmap_close (map);
+    else
+        vmap_clear (map);
+}
+
 void view_discard (shoal_view_t *view)
 {
-    vmap_clear (&view->rows);
+    s_recycle (&view->rows);
     for (size_t i = 0; i < view->staged_count; i++)
         s_reaction_free (&view->staged_sends[i]);
     view->staged_count = 0;
@@ -72,19 +82,11 @@ void view_begin (shoal_view_t *view, build_t *build, bool react)
     view->react = react;
 }
 
-//  Empties a map for the next batch: its memory is kept, unless a batch
-//  larger than those kept (a rebuild's) made it large.
-static void s_recycle (vmap_t *map)
-{
-    if (vmap_bytes (map) > VIEW_KEPT_BYTES_MAX)
-        vmap_close (map);
-    else
-        vmap_clear (map);
-}
-
 void view_committed (shoal_view_t *view)
 {
     build_t *build = view->build;
+    if (vmap_count (&view->rows) == 0)
+        return; //  the batch wrote no row: the rows kept are still the store's
     if (vmap_bytes (&view->rows) > VIEW_KEPT_BYTES_MAX) {
         //  Too large to keep (a rebuild's, or a long linger's): the rows
         //  kept before may be stale now, and go too.
