@@ -369,7 +369,7 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
         free (bytes);
         return SHOAL_ENOMEM;
     }
-    //  A row staged in this batch or kept from the last ones was encoded
+    //  A row staged in this batch or kept from the last one was encoded
     //  here (rec_finish); one read from the store is checked as any bytes
     //  from the disk.
     int rc = staged ? data_init_own (data, at, size) : data_init (data, at, size);

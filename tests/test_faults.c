@@ -422,17 +422,16 @@ static void s_wait_projected (fixture_t *f, const char *wanted)
     fail_msg ("%s did not catch up in %d ms", wanted, WAIT_MS);
 }
 
-//  The rows of the projection name under prefix ("": the row "totals"),
-//  at most 10,000: the "rows" array of reply, unpacked into unpacked
-//  (pointing into reply). The caller closes both.
-static const msgpack_object *s_projected_rows (fixture_t *f, const char *name, const char *prefix,
+//  The rows of the projection name that match (a field of the query:
+//  "key=K" or "prefix=P"), at most 10,000: the "rows" array of reply,
+//  unpacked into unpacked (pointing into reply). The caller closes both.
+static const msgpack_object *s_projected_rows (fixture_t *f, const char *name, const char *match,
                                                client_reply_t *reply, msgpack_unpacked *unpacked)
 {
-    char name_field[64], prefix_field[64];
+    char name_field[64], match_field[64];
     snprintf (name_field, sizeof name_field, "name=%s", name);
-    snprintf (prefix_field, sizeof prefix_field, "%s%s", prefix[0] ? "prefix=" : "key=",
-              prefix[0] ? prefix : "totals");
-    const char *fields[] = {name_field, prefix_field, "limit=10000"};
+    snprintf (match_field, sizeof match_field, "%s", match);
+    const char *fields[] = {name_field, match_field, "limit=10000"};
     uint8_t *payload;
     size_t size;
     char error[64];
@@ -457,7 +456,8 @@ static int64_t s_projected_balance (fixture_t *f)
     s_wait_projected (f, "bank_totals");
     client_reply_t reply;
     msgpack_unpacked unpacked;
-    const msgpack_object *rows = s_projected_rows (f, "bank_totals", "", &reply, &unpacked);
+    const msgpack_object *rows =
+        s_projected_rows (f, "bank_totals", "key=totals", &reply, &unpacked);
     assert_int_equal (rows->via.array.size, 1);
     int64_t balance = -1;
     map_find_int (map_find (&rows->via.array.ptr[0], "row"), "balance", &balance);
@@ -479,7 +479,8 @@ static size_t s_projected_transfers (fixture_t *f)
     //  The transfers' accounts are b0 to b7 and bx: their rows, a prefix
     //  each (at most 10,000 rows a query); then the index rows.
     size_t rows_seen = 0, transfers_out = 0;
-    const char *prefixes[] = {"b0/", "b1/", "b2/", "b3/", "b4/", "b5/", "b6/", "b7/", "bx/"};
+    const char *prefixes[] = {"prefix=b0/", "prefix=b1/", "prefix=b2/", "prefix=b3/", "prefix=b4/",
+                              "prefix=b5/", "prefix=b6/", "prefix=b7/", "prefix=bx/"};
     for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
         const msgpack_object *rows =
             s_projected_rows (f, "account_transfers", prefixes[p], &reply, &unpacked);
@@ -501,7 +502,7 @@ static size_t s_projected_transfers (fixture_t *f)
         client_reply_close (&reply);
     }
     const msgpack_object *index =
-        s_projected_rows (f, "account_transfers", "\x01transfer/", &reply, &unpacked);
+        s_projected_rows (f, "account_transfers", "prefix=\x01transfer/", &reply, &unpacked);
     if (index->via.array.size != 0)
         fail_msg ("%u index rows of account_transfers outlived their transfers",
                   index->via.array.size);
