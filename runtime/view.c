@@ -381,10 +381,34 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     return 0;
 }
 
-//  Opens the rec of the row under key (len bytes), whose store holds
-//  stored.
-static shoal_rec_t *s_open_row (shoal_view_t *view, const char *key, size_t len, stored_t stored)
+//  Opens the rec of the row under key; new: the apply says no row is
+//  under key (shoal_view_put_new).
+static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
 {
+    size_t len = view && view->logged ? s_key_len (view, key) : 0;
+    if (len == 0)
+        return NULL;
+    s_close_rec (view);
+    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
+    stored_t stored = s_stored (view, staged, key);
+    if (new) {
+        //  Where the view knows better, that is misuse (else the store
+        //  might keep a row the apply deletes).
+        if (staged ? !staged->deleted : stored == STORED_ROW) {
+            if (!view->error) {
+                view->error = SHOAL_EEXIST;
+                snprintf (view->reason, sizeof view->reason,
+                          "shoal_view_put_new of %.200s, which holds a row", key);
+            }
+            return NULL;
+        }
+        //  Taken at its word, but after a failed commit that the store may
+        //  have kept whole, a row its batch put new may be there: the
+        //  delete reads.
+        if (!staged && stored == STORED_UNKNOWN &&
+            view->logged->position >= view->build->doubt_until)
+            stored = STORED_NONE;
+    }
     memcpy (view->open_key, key, len + 1);
     view->open_send = false;
     view->open_stored = stored;
@@ -395,37 +419,12 @@ static shoal_rec_t *s_open_row (shoal_view_t *view, const char *key, size_t len,
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
 {
-    size_t len = view && view->logged ? s_key_len (view, key) : 0;
-    if (len == 0)
-        return NULL;
-    s_close_rec (view);
-    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
-    return s_open_row (view, key, len, s_stored (view, staged, key));
+    return s_put (view, key, false);
 }
 
 shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
 {
-    size_t len = view && view->logged ? s_key_len (view, key) : 0;
-    if (len == 0)
-        return NULL;
-    s_close_rec (view);
-    //  The apply says no row is under key; where the view knows better,
-    //  that is misuse (else the store might keep a row the apply deletes).
-    const staged_row_t *staged = s_found (vmap_find (&view->rows, key));
-    const staged_row_t *kept = staged ? NULL : s_kept (view, key);
-    if ((staged && !staged->deleted) || (kept && !kept->deleted)) {
-        if (!view->error) {
-            view->error = SHOAL_EEXIST;
-            snprintf (view->reason, sizeof view->reason,
-                      "shoal_view_put_new of %.200s, which holds a row", key);
-        }
-        return NULL;
-    }
-    //  After a failed commit that the store may have kept whole, a row
-    //  its batch put new may be there: the delete reads.
-    stored_t stored =
-        view->logged->position < view->build->doubt_until ? STORED_UNKNOWN : STORED_NONE;
-    return s_open_row (view, key, len, staged ? (stored_t) staged->stored : stored);
+    return s_put (view, key, true);
 }
 
 int shoal_view_delete (shoal_view_t *view, const char *key)
