@@ -39,7 +39,7 @@ case "$command" in
         # The libFuzzer targets (fuzz/) need clang: a second, small build of
         # the decoders' libraries and the targets only, each fuzzed for a few
         # seconds. Not -Werror: the gcc build above is the warnings' gate.
-        CC=clang build build-fuzz -DSHOAL_FUZZ=ON
+        CC=clang CXX=clang++ build build-fuzz -DSHOAL_FUZZ=ON
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
         export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
         (cd build-test && ctest --output-on-failure --timeout 1500 "$@")

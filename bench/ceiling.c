@@ -31,6 +31,7 @@
 */
 #include "ceiling.h"
 #include "node_child.h"
+#include "tablefile.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -246,6 +247,8 @@ static int s_open (run_t *run, const char *dir)
     leveldb_options_set_cache (run->options, run->cache);
     leveldb_options_set_write_buffer_size (run->options, STORE_WRITE_BUFFER_BYTES);
     leveldb_options_set_compression (run->options, leveldb_no_compression);
+    if (tablefile_env ())
+        leveldb_options_set_env (run->options, tablefile_env ());
     run->synced = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (run->synced, 1);
     run->lazy = leveldb_writeoptions_create ();

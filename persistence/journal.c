@@ -26,6 +26,7 @@
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "tablefile.h"
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -470,6 +471,13 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     leveldb_options_set_cache (self->options, self->cache);
     leveldb_options_set_write_buffer_size (self->options, WRITE_BUFFER_BYTES);
     leveldb_options_set_compression (self->options, leveldb_no_compression);
+    leveldb_env_t *env = tablefile_env (); //  tables written a MiB at a time
+    if (env)
+        leveldb_options_set_env (self->options, env);
+    else
+        log_warn ("journal %s: this LevelDB's C handles are not laid out as tablefile.cc "
+                  "expects: its table files are written a block at a time",
+                  dir);
 
     self->read = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (self->read, 1);
