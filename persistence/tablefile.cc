@@ -7,6 +7,7 @@
 #include <leveldb/env.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 //  The C API's handle of an environment, as leveldb/c.cc defines it (the
@@ -22,6 +23,13 @@ namespace
 
 std::atomic<uint64_t> s_files, s_writes, s_bytes, s_failures;
 
+//  The buffer of the last table file closed, for the next one: LevelDB
+//  writes one table at a time, and a fresh MiB each time costs its page
+//  faults (and its growth by doubling, a copy each). Never freed, as the
+//  environment: a table may be written while the process exits.
+std::mutex s_spare_lock;
+std::string *s_spare = new std::string ();
+
 //  A table file: its bytes gathered up to TABLEFILE_CHUNK, then handed to
 //  LevelDB's own file (which writes what it is given at its Flush).
 class chunked_file_t : public leveldb::WritableFile
@@ -30,10 +38,19 @@ class chunked_file_t : public leveldb::WritableFile
     explicit chunked_file_t (leveldb::WritableFile *file) : file_ (file)
     {
         s_files++;
+        {
+            std::lock_guard<std::mutex> hold (s_spare_lock);
+            buffer_.swap (*s_spare);
+        }
+        buffer_.clear ();
+        buffer_.reserve (TABLEFILE_CHUNK + (64u << 10)); //  a chunk and a block
     }
     ~chunked_file_t () override
     {
         delete file_; //  closes it if Close was not called: a discarded table
+        std::lock_guard<std::mutex> hold (s_spare_lock);
+        if (buffer_.capacity () > s_spare->capacity ())
+            buffer_.swap (*s_spare);
     }
     leveldb::Status Append (const leveldb::Slice &data) override
     {
