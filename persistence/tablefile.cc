@@ -4,10 +4,13 @@
 */
 #include "tablefile.h"
 
+#include <leveldb/db.h>
 #include <leveldb/env.h>
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 
 //  The C API's handle of an environment, as leveldb/c.cc defines it (the
@@ -31,7 +34,8 @@ std::mutex s_spare_lock;
 std::string *s_spare = new std::string ();
 
 //  A table file: its bytes gathered up to TABLEFILE_CHUNK, then handed to
-//  LevelDB's own file (which writes what it is given at its Flush).
+//  LevelDB's own file, which writes them out at its Flush (the first 64
+//  KiB through its own buffer: two write(2)s a chunk).
 class chunked_file_t : public leveldb::WritableFile
 {
   public:
@@ -43,7 +47,11 @@ class chunked_file_t : public leveldb::WritableFile
             buffer_.swap (*s_spare);
         }
         buffer_.clear ();
-        buffer_.reserve (TABLEFILE_CHUNK + (64u << 10)); //  a chunk and a block
+        try {
+            buffer_.reserve (TABLEFILE_CHUNK + (64u << 10)); //  a chunk and a block
+        } catch (const std::bad_alloc &) {
+            //  it grows as the bytes come, or fails their Append
+        }
     }
     ~chunked_file_t () override
     {
@@ -56,8 +64,13 @@ class chunked_file_t : public leveldb::WritableFile
     {
         if (!status_.ok ())
             return status_;
-        buffer_.append (data.data (), data.size ());
-        return buffer_.size () >= TABLEFILE_CHUNK ? s_push () : status_;
+        try { //  LevelDB is built without exceptions: none may reach it
+            buffer_.append (data.data (), data.size ());
+        } catch (const std::bad_alloc &) {
+            s_failures++;
+            return status_ = leveldb::Status::IOError ("out of memory for a table's bytes");
+        }
+        return buffer_.size () >= TABLEFILE_CHUNK ? s_push (false) : status_;
     }
     leveldb::Status Flush () override
     {
@@ -65,30 +78,33 @@ class chunked_file_t : public leveldb::WritableFile
     }
     leveldb::Status Sync () override
     {
-        leveldb::Status status = s_push ();
+        leveldb::Status status = s_push (true);
         return status.ok () ? file_->Sync () : status;
     }
     leveldb::Status Close () override
     {
-        leveldb::Status status = s_push ();
+        leveldb::Status status = s_push (true);
         leveldb::Status closed = file_->Close ();
         return status.ok () ? closed : status;
     }
 
   private:
-    //  Writes the buffer out. A failure stays: every later call returns it.
-    leveldb::Status s_push ()
+    //  Writes the buffer out: all of it, or (a full chunk) its whole pages,
+    //  the rest kept for the next, so that each write covers whole pages
+    //  of the file. A failure stays: every later call returns it.
+    leveldb::Status s_push (bool all)
     {
-        if (!status_.ok () || buffer_.empty ())
+        size_t size = all ? buffer_.size () : buffer_.size () & ~(size_t) (TABLEFILE_PAGE - 1);
+        if (!status_.ok () || size == 0)
             return status_;
         s_writes++;
-        s_bytes += buffer_.size ();
-        status_ = file_->Append (buffer_);
+        s_bytes += size;
+        status_ = file_->Append (leveldb::Slice (buffer_.data (), size));
         if (status_.ok ())
             status_ = file_->Flush ();
         if (!status_.ok ())
             s_failures++;
-        buffer_.clear (); //  keeps its capacity
+        buffer_.erase (0, size); //  keeps its capacity
         return status_;
     }
 
@@ -104,30 +120,43 @@ class table_env_t : public leveldb::EnvWrapper
     leveldb::Status NewWritableFile (const std::string &name, leveldb::WritableFile **file) override
     {
         leveldb::Status status = target ()->NewWritableFile (name, file);
-        if (status.ok () && s_is_table (name))
-            *file = new chunked_file_t (*file);
+        if (status.ok () && s_is_table (name)) {
+            chunked_file_t *chunked = new (std::nothrow) chunked_file_t (*file);
+            if (chunked) //  else out of memory: LevelDB's own file, a block a write
+                *file = chunked;
+        }
         return status;
     }
 
   private:
     static bool s_is_table (const std::string &name)
     {
-        static const std::string suffix = ".ldb";
-        return name.size () > suffix.size () &&
-               name.compare (name.size () - suffix.size (), suffix.size (), suffix) == 0;
+        static constexpr char suffix[] = ".ldb"; //  no destructor: used until exit
+        size_t len = sizeof suffix - 1;
+        return name.size () > len && memcmp (name.data () + name.size () - len, suffix, len) == 0;
     }
 };
 
 leveldb_env_t *s_make ()
 {
-    //  The layout check: LevelDB's own handle of its default environment.
+    //  The library is the one these headers describe (its classes, as
+    //  this file derives from them)...
+    if (leveldb_major_version () != leveldb::kMajorVersion ||
+        leveldb_minor_version () != leveldb::kMinorVersion)
+        return nullptr;
+    //  ...and its C handle is laid out as above: LevelDB's own handle of
+    //  its default environment.
     leveldb_env_t *probe = leveldb_create_default_env ();
     bool laid_out = probe && probe->rep == leveldb::Env::Default ();
     leveldb_env_destroy (probe);
     if (!laid_out)
         return nullptr;
     //  Never freed: LevelDB's background thread may use it until exit.
-    return new leveldb_env_t{new table_env_t (), false};
+    table_env_t *env = new (std::nothrow) table_env_t ();
+    leveldb_env_t *handle = env ? new (std::nothrow) leveldb_env_t{env, false} : nullptr;
+    if (!handle)
+        delete env; //  out of memory: the default environment
+    return handle;
 }
 
 } // namespace

@@ -8,23 +8,29 @@
     the compaction thread (docs/PERFORMANCE.md, tenth round). The
     environment here is LevelDB's own (Env::Default) but for the files it
     makes whose name ends in ".ldb": those are buffered up to
-    TABLEFILE_CHUNK bytes, their Flush does nothing, and a write(2) goes
-    out when the buffer is full, at Sync and at Close.
+    TABLEFILE_CHUNK bytes, their Flush does nothing, and their bytes go
+    out when the buffer is full (its whole pages, the rest kept for the
+    next: two write(2)s, as LevelDB's own file takes the first 64 KiB
+    through its buffer), at Sync and at Close (all of it).
 
     Why that is safe: LevelDB never relies on a table's bytes before the
     file's Sync, which it calls before it names the table in its MANIFEST
     (a memtable's flush, a compaction's output); a table not named there
     is deleted at the next open. A failed write(2) (ENOSPC) fails the
     Append, Sync or Close that pushed it, which LevelDB takes as a failed
-    compaction, as it would the same write a block at a time. The log
+    flush or compaction, as it would the same write a block at a time. The log
     (".log"), whose every write the group sync must find in the kernel
     (sync.c), and the MANIFEST keep LevelDB's own files, unbuffered.
 
     How: a C++ EnvWrapper (tablefile.cc), handed to the C API through
     its opaque leveldb_env_t, whose layout (leveldb/c.cc: the Env, then
-    a flag) the first call checks against a handle LevelDB makes itself.
-    Should that check fail (another LevelDB), tablefile_env returns NULL
-    and the store keeps LevelDB's default environment.
+    a flag) the first call checks against a handle LevelDB makes itself,
+    after checking that the library's version is the headers' (the C++
+    classes it derives from are theirs). Should either check fail,
+    tablefile_env returns NULL and the store keeps LevelDB's default
+    environment (a warning in the node's log). Out of memory, a table
+    file is LevelDB's own, or its Append fails: no exception reaches
+    LevelDB, which is built without them.
 
     Threads: any. The environment lives until the process ends.
 */
@@ -38,7 +44,8 @@
 extern "C" {
 #endif
 
-#define TABLEFILE_CHUNK (1u << 20) //  bytes a table file's write(2) carries at most
+#define TABLEFILE_CHUNK (1u << 20) //  a table file's bytes are written when this many wait
+#define TABLEFILE_PAGE 4096u       //  ... a multiple of this many at a time (whole pages)
 
 //  The environment for leveldb_options_set_env, or NULL when this
 //  LevelDB's C handle is not laid out as expected (the default is then

@@ -79,6 +79,7 @@ static leveldb_t *s_open (const char *dir, size_t write_buffer)
     leveldb_options_set_paranoid_checks (options, 1);
     leveldb_options_set_compression (options, leveldb_no_compression);
     leveldb_options_set_write_buffer_size (options, write_buffer);
+    assert_non_null (tablefile_env ());
     leveldb_options_set_env (options, tablefile_env ());
     char *err = NULL;
     leveldb_t *db = leveldb_open (options, dir, &err);
@@ -88,10 +89,15 @@ static leveldb_t *s_open (const char *dir, size_t write_buffer)
     return db;
 }
 
+//  The error of the last put LevelDB refused
+static char s_put_error[256];
+
 //  Puts records [from, to) in synced batches of 64. Returns the first
-//  record not acknowledged (to when every batch was).
+//  record not acknowledged (to when every batch was); the refusal's
+//  error in s_put_error.
 static int s_put (leveldb_t *db, int from, int to)
 {
+    s_put_error[0] = '\0';
     leveldb_writeoptions_t *synced = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (synced, 1);
     leveldb_writebatch_t *batch = leveldb_writebatch_create ();
@@ -107,6 +113,7 @@ static int s_put (leveldb_t *db, int from, int to)
         char *err = NULL;
         leveldb_write (db, synced, batch, &err);
         if (err) {
+            snprintf (s_put_error, sizeof s_put_error, "%s", err);
             leveldb_free (err);
             break;
         }
@@ -242,8 +249,14 @@ static void test_full_disk (void **state)
     leveldb_compact_range (db, NULL, 0, NULL, 0); //  the memtable's table: ENOSPC
     tablefile_stats (&after);
     assert_true (after.failures > before.failures);
-    //  LevelDB refuses writes after its failed flush: none is acknowledged
+    //  LevelDB refuses writes after its failed flush, saying why (the
+    //  write's error reached it: had it been lost, LevelDB's read of the
+    //  table it took for whole would have said Corruption): none is
+    //  acknowledged
     assert_int_equal (s_put (db, COUNT, COUNT + 64), COUNT);
+    if (!strstr (s_put_error, "No space left"))
+        fail_msg ("the put after the failed flush was refused with \"%s\", not ENOSPC",
+                  s_put_error);
     leveldb_close (db);
 
     //  Room again: every acknowledged put is there, from LevelDB's log,
