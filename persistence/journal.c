@@ -773,6 +773,42 @@ bool journal_commit_must_fail (journal_t *self)
 //  --------------------------------------------------------------------------
 //  Repair
 
+//  Syncs every regular file in dir (not below), then dir itself: what
+//  LevelDB's repair leaves, it does not sync (the tables it copies, the
+//  MANIFEST it writes, the renames). Returns 0 or an errno, with the path
+//  that failed in failed (PATH_MAX bytes).
+static int s_sync_files (const char *dir, char *failed)
+{
+    DIR *listing = opendir (dir);
+    if (!listing) {
+        snprintf (failed, PATH_MAX, "%s", dir);
+        return errno ? errno : EIO;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    while (rc == 0 && (entry = readdir (listing))) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf (path, sizeof path, "%s/%s", dir, entry->d_name) >= (int) sizeof path)
+            rc = ENAMETOOLONG;
+        else if (lstat (path, &st) != 0)
+            rc = errno ? errno : EIO;
+        else if (S_ISREG (st.st_mode)) {
+            int fd = open (path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || fsync (fd) != 0)
+                rc = errno ? errno : EIO;
+            if (fd >= 0)
+                close (fd);
+        }
+        if (rc)
+            snprintf (failed, PATH_MAX, "%s", path);
+    }
+    closedir (listing);
+    if (rc == 0 && (rc = journal_sync_dir (dir, NULL)) != 0)
+        snprintf (failed, PATH_MAX, "%s", dir);
+    return rc;
+}
+
 int journal_repair (const char *dir, char **report, char **error)
 {
     assert (dir);
@@ -806,6 +842,19 @@ int journal_repair (const char *dir, char **report, char **error)
     if (err) {
         *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
         leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    //  Then what it left is made durable, where it set aside files too
+    //  (lost/): its tables, its MANIFEST and their names.
+    char failed[PATH_MAX], lost[PATH_MAX];
+    int sync_rc = s_sync_files (dir, failed);
+    if (sync_rc == 0 && snprintf (lost, sizeof lost, "%s/lost", dir) < (int) sizeof lost &&
+        access (lost, F_OK) == 0)
+        sync_rc = s_sync_files (lost, failed);
+    if (sync_rc) {
+        *error = zsys_sprintf ("LevelDB repaired %s, but syncing %s failed: %s; run the repair "
+                               "again before starting the node",
+                               dir, failed, strerror (sync_rc));
         return SHOAL_EIO;
     }
     if (!report)

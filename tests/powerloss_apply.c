@@ -207,6 +207,22 @@ int powerloss_apply (const char *dir, const char *log, powerloss_stats_t *stats,
             stats->restored++;
         }
         snprintf (to, sizeof to, "%s/%s", dir, entry->name);
+        //  A name in a subdirectory (LevelDB's repair sets files aside
+        //  in lost/): the subdirectory is made as the name needs it
+        for (char *slash = strchr (to + strlen (dir) + 1, '/'); slash;
+             slash = strchr (slash + 1, '/')) {
+            *slash = '\0';
+            int made = mkdir (to, 0700);
+            *slash = '/';
+            if (made != 0 && errno != EEXIST) {
+                s_report (report, report_size, "cannot make the directory of %s: %s\n", to,
+                          strerror (errno));
+                rc = -1;
+                break;
+            }
+        }
+        if (rc)
+            break;
         struct stat st;
         if (stat (from, &st) != 0) {
             s_report (report, report_size, "%s (inode %llu): its bytes are gone (%s)\n",
