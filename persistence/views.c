@@ -14,7 +14,9 @@
         checkpoint [1, next:int, applied:int, skipped:int, paused:bool, caught_up:bool]
 
     One build's records are the one range [prefix, prefix+1): dropping a
-    build deletes that range, in writes of at most DROP_CHUNK deletes.
+    build deletes that range, in writes of at most DROP_CHUNK deletes, its
+    checkpoint ('c', the range's first key) in the first: a build listed
+    without one is a drop cut short (the projector finishes it).
 
     Contract: names are checked (journal_view_name_ok); a row key is 1 to
     JOURNAL_VIEW_KEY_MAX bytes without NUL; rows are msgpack maps, checked

@@ -198,7 +198,20 @@ static void s_caught_up (projector_t *self, build_t *build)
     if (build->served || !build->def)
         return;
     build_t *served = projector_served (self, build->name);
-    bool rebuild = served && served->build.version == build->build.version;
+    bool same = served && served->build.version == build->build.version;
+    if (same && build->build.build < served->build.build) {
+        //  A build a rebuild replaced, whose drop failed: never served again
+        size_t dropped = 0;
+        if (journal_view_drop (self->journal, &build->build, &dropped) == 0) {
+            log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records), "
+                      "replaced by build %" PRIu32,
+                      build->name, build->build.version, build->build.build, dropped,
+                      served->build.build);
+            s_build_remove (self, build);
+        }
+        return;
+    }
+    bool rebuild = same;
     bool newer = served && served->build.version < build->build.version;
     if (served && !rebuild && !(newer && !build->def->manual_switch))
         return;
@@ -585,13 +598,64 @@ static int s_found_build (void *arg, const journal_build_t *found, const journal
         return SHOAL_ENOMEM;
     if (cp)
         build->cp = *cp;
+    else
+        build->unchecked = true;
     build->rate_mark = build->cp.next;
     return 0;
+}
+
+//  Finishes the drops a crash cut short, before anything applies:
+//  - a build without a checkpoint: every build has one from its start
+//    (s_save), and a drop deletes it first (it is the build's first key),
+//    so the rest of its records are what the drop had still to delete;
+//  - a build older than the one served of its version: a rebuild took
+//    over, and the crash came before the build it replaced was dropped.
+//  Left alone, either would be built on again (from position 0, over the
+//  rows left; or from its checkpoint) and, caught up, served in place of
+//  the rebuild, which it would then drop.
+static int s_finish_drops (projector_t *self)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < self->build_count;) {
+        build_t *build = self->builds[i];
+        build_t *served = projector_served (self, build->name);
+        bool replaced = served && served != build &&
+                        served->build.version == build->build.version &&
+                        build->build.build < served->build.build;
+        if (!build->unchecked && !replaced) {
+            i++;
+            continue;
+        }
+        size_t dropped = 0;
+        rc = journal_view_drop (self->journal, &build->build, &dropped);
+        if (rc == 0) {
+            log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records): %s",
+                      build->name, build->build.version, build->build.build, dropped,
+                      build->unchecked ? "its drop had been cut short"
+                                       : "a rebuild replaced it, and its drop had been cut short");
+            s_build_remove (self, build); //  the next build moved to i
+        }
+    }
+    return rc;
 }
 
 static int s_load (projector_t *self)
 {
     int rc = journal_view_list (self->journal, s_found_build, self);
+    for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        char key[SHOAL_TYPE_MAX + 16], *value = NULL;
+        snprintf (key, sizeof key, "projection/%s", build->name);
+        if (journal_meta_get (self->journal, key, &value) == 0) {
+            char mine[32];
+            snprintf (mine, sizeof mine, "%" PRIu32 ".%" PRIu32, build->build.version,
+                      build->build.build);
+            build->served = strcmp (value, mine) == 0;
+        }
+        free (value);
+    }
+    if (rc == 0)
+        rc = s_finish_drops (self);
     size_t registered = registry_projection_count (self->config->registry);
     for (size_t i = 0; rc == 0 && i < registered; i++) {
         const shoal_projection_t *def = registry_projection (self->config->registry, i);
@@ -616,19 +680,9 @@ static int s_load (projector_t *self)
                           def->version);
         }
     }
-    for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        char key[SHOAL_TYPE_MAX + 16], *value = NULL;
-        snprintf (key, sizeof key, "projection/%s", build->name);
-        if (journal_meta_get (self->journal, key, &value) == 0) {
-            char mine[32];
-            snprintf (mine, sizeof mine, "%" PRIu32 ".%" PRIu32, build->build.version,
-                      build->build.build);
-            build->served = strcmp (value, mine) == 0;
-        }
-        free (value);
-        rc = journal_view_sends (self->journal, &build->build, s_load_send, build);
-    }
+    for (size_t i = 0; rc == 0 && i < self->build_count; i++)
+        rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
+                                 self->builds[i]);
     return rc;
 }
 

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t guard_at;             //  an event that crashed the node: applied up to it, then
                                    //  failed there (UINT64_MAX: none; s_guard)
     bool served;                   //  queries of name read this build
+    bool unchecked;                //  found in the store without a checkpoint (s_load)
     bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;
     char error[256];

@@ -21,7 +21,11 @@
        failing event: nothing of the batch kept, no event skipped;
     8. shoal_view_put_new of a key that holds a row, committed in an
        earlier batch or staged in the same one, stops the projection with
-       the misuse shown, and its rows stay as they were.
+       the misuse shown, and its rows stay as they were;
+    9. drops a crash cut short (a rebuild served, the build it replaced
+       still in the store; a build whose checkpoint a drop deleted, its
+       rows not yet) are finished at the next start: the rebuild stays
+       served, with its rows.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +33,10 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "journal.h"
 #include "proc.h"
+
+#include <msgpack.h>
 
 #include <inttypes.h>
 #include <signal.h>
@@ -667,6 +674,95 @@ static void test_put_new_misuse (void **state)
     print_message ("once@1 stopped: %s\n", once.error);
 }
 
+//  --------------------------------------------------------------------------
+//  9. Drops that a crash cut short.
+
+//  Writes, into the stopped node's store, what a crash in the middle of a
+//  drop leaves: build 0 of tally@1 whole (its checkpoint at the log's end,
+//  caught up) though build 1 replaced it, and build 7 without a
+//  checkpoint (a drop deletes it first), each with a row the rebuild has
+//  not.
+static void s_leave_cut_drops (proc_t *p, uint64_t position)
+{
+    char dir[128];
+    snprintf (dir, sizeof dir, "%s/data", p->dir);
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("cannot open %s: %s", dir, error ? error : "");
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    msgpack_sbuffer row;
+    msgpack_sbuffer_init (&row);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &row, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "times", 5);
+    msgpack_pack_int64 (&pk, 99);
+    journal_build_t replaced = {.view = "tally", .version = 1, .build = 0};
+    journal_checkpoint_t cp = {.next = position, .applied = position, .caught_up = true};
+    assert_int_equal (journal_batch_view_checkpoint (batch, &replaced, &cp), 0);
+    assert_int_equal (
+        journal_batch_view_put (batch, &replaced, "seen/stale", (uint8_t *) row.data, row.size), 0);
+    journal_build_t half = {.view = "tally", .version = 1, .build = 7};
+    assert_int_equal (
+        journal_batch_view_put (batch, &half, "seen/half", (uint8_t *) row.data, row.size), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    msgpack_sbuffer_destroy (&row);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+}
+
+static void test_drops_cut_short (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 300, 37);
+    s_wait_status (p, "tally", 1, "live");
+    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do { //  build 1 served, caught up; build 0 dropped
+        info = s_build (p, "tally", 0);
+        usleep (10 * 1000);
+    } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
+    assert_int_equal (info.build, 1);
+    char *rebuilt = malloc (ROWS_MAX), *after = malloc (ROWS_MAX), code[64];
+    s_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    s_assert_each_once (rebuilt, 300);
+    proc_node_signal (p, SIGTERM);
+
+    s_leave_cut_drops (p, (uint64_t) info.position);
+    proc_node_start (p, NODE);
+    //  Whichever build is served applies the next events: the rebuild's,
+    //  with its rows and nothing of the others'
+    s_send_many (p, "Add", 300, 10, 37);
+    deadline = proc_now_ms () + WAIT_MS;
+    do {
+        info = s_build (p, "tally", 0);
+        usleep (10 * 1000);
+    } while (!(info.found && info.applied >= 310 && info.lag == 0) && proc_now_ms () < deadline);
+    if (info.build != 1)
+        fail_msg ("tally@1 serves build %" PRId64 " after the restart, not the rebuild (1)",
+                  info.build);
+    assert_int_equal (s_build (p, "tally", 1).build, 1); //  no newer build of tally@1 left
+    s_rows (p, "tally", 0, after, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    assert_null (strstr (after, "stale"));
+    assert_null (strstr (after, "half"));
+    s_assert_each_once (after, 310);
+    //  Both drops were finished as the node started, and said so
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "tally@1: build 7 dropped (1 records): its drop had been cut short");
+    proc_assert_has (log, "tally@1: build 0 dropped");
+    proc_assert_has (log, "a rebuild replaced it");
+    free (rebuilt);
+    free (after);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +775,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_put_new_misuse, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drops_cut_short, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
