@@ -14,6 +14,9 @@
     rounds: if it never does, the model cuts nothing and the sync test
     proves nothing, and the test fails saying so.
 
+    In `async` an operator's decision (a projection paused) must survive
+    a cut all the same: it was answered as done.
+
     `shoal repair` is cut too: a store with a damaged table is repaired
     under the preload, and the cut must take back nothing the repair
     wrote (the books read the same before and after it).
@@ -888,6 +891,87 @@ static void test_held_answers_bounded (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  An operator's decision in async durability
+
+//  Sends a query to node/projections with "k=v" fields; returns the
+//  reply (close it), failing the test on silence.
+static void s_projections_query (fixture_t *f, const char *name, int argc, char **argv,
+                                 client_reply_t *reply)
+{
+    uint8_t *payload = NULL;
+    size_t size = 0;
+    char error[128];
+    assert_int_equal (client_fields (argc, argv, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", name, payload, size);
+    int rc = client_call (f->client, &request, 10000, reply);
+    free (payload);
+    if (rc)
+        fail_msg ("%s: no answer (%s)", name, shoal_strerror (rc));
+}
+
+//  The status of bank_totals@1 as the node lists it.
+static void s_totals_status (fixture_t *f, char *status, size_t size)
+{
+    client_reply_t reply;
+    s_projections_query (f, "projections", 0, NULL, &reply);
+    assert_true (reply.ok);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *list = map ? map_find (map, "projections") : NULL;
+    assert_non_null (list);
+    status[0] = '\0';
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        char name[64];
+        if (map_find_str (&list->via.array.ptr[i], "name", name, sizeof name) == 0 &&
+            streq (name, "bank_totals"))
+            map_find_str (&list->via.array.ptr[i], "status", status, size);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+}
+
+//  In async durability nothing is fsynced, but what an operator was told
+//  is done must be: a projection paused, then a cut, stays paused (the
+//  deposits around it may be lost, as async allows).
+static void test_async_keeps_operator_decisions (void **state)
+{
+    fixture_t *f = *state;
+    s_name_round (f, "async-pause");
+    s_start (f, "async", true);
+    s_command (f, "Open", "owner=powerloss");
+    char status[32];
+    s_totals_status (f, status, sizeof status);
+    assert_string_equal (status, "live");
+    char *fields[] = {"action=pause", "name=bank_totals", "version=1"};
+    client_reply_t reply;
+    s_projections_query (f, "projection_control", 3, fields, &reply);
+    if (!reply.ok)
+        fail_msg ("pause refused: %s %s", reply.code, reply.reason);
+    client_reply_close (&reply);
+    for (int i = 0; i < 20; i++)
+        s_command (f, "Deposit", "amount=1");
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+
+    powerloss_stats_t stats;
+    if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    print_message ("async pause: cut: %d files kept, %lld bytes dropped, after %d syncs and %d "
+                   "dirsyncs\n",
+                   stats.kept, stats.bytes_cut, stats.syncs, stats.dirsyncs);
+    if (stats.syncs == 0)
+        fail_msg ("the preload saw no sync: it did not interpose the node's calls");
+    s_start (f, "async", false);
+    s_totals_status (f, status, sizeof status);
+    if (!streq (status, "paused"))
+        fail_msg ("bank_totals@1 is %s after the cut: the pause an operator was told was done "
+                  "is lost",
+                  status);
+}
+
+//  --------------------------------------------------------------------------
 //  `shoal repair` under the preload
 
 //  Runs `shoal repair --data f->data --yes` to its end with powerloss.c
@@ -1048,6 +1132,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_held_answers_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_repair_is_durable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_async_keeps_operator_decisions, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
