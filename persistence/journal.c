@@ -25,6 +25,7 @@
     commit-failure test counter are atomic.
 */
 #include "journal_internal.h"
+#include "dirsync.h"
 #include "keys.h"
 #include "tablefile.h"
 #include <assert.h>
@@ -444,9 +445,12 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                    state.names, state.data_files > 4 ? ", ..." : "", dir));
         return NULL;
     }
-    if (!state.exists && zsys_dir_create ("%s", dir) != 0) {
+    char failed[PATH_MAX];
+    int made = state.exists ? 0 : dirsync_create (dir, failed); //  its name durable too
+    if (made) {
         s_set_error (code, error, SHOAL_EIO,
-                     zsys_sprintf ("cannot create data directory %s: %s", dir, strerror (errno)));
+                     zsys_sprintf ("cannot create data directory %s: %s (%s)", dir, strerror (made),
+                                   failed));
         return NULL;
     }
     journal_t *self = calloc (1, sizeof (journal_t));

@@ -14,6 +14,9 @@
     rounds: if it never does, the model cuts nothing and the sync test
     proves nothing, and the test fails saying so.
 
+    `shoal cluster init` is cut too: the certificates and the map it says
+    it wrote must all be there after the cut.
+
     In `async` an operator's decision (a projection paused) must survive
     a cut all the same: it was answered as done.
 
@@ -27,6 +30,7 @@
 */
 #include "books.h"
 #include "client.h"
+#include "cluster.h"
 #include "node_child.h"
 #include "powerloss_apply.h"
 
@@ -974,13 +978,21 @@ static void test_async_keeps_operator_decisions (void **state)
 //  --------------------------------------------------------------------------
 //  `shoal repair` under the preload
 
-//  Runs `shoal repair --data f->data --yes` to its end with powerloss.c
-//  preloaded (recording into f->pl_log), stdout and stderr to f->log.
-//  Returns its exit code.
-static int s_repair_preloaded (fixture_t *f)
+//  Runs $SHOAL_BIN with args (NULL-terminated) to its end, with
+//  powerloss.c preloaded watching the directory watched (recording into
+//  f->pl_log), stdout and stderr to f->log. Returns its exit code.
+static int s_run_preloaded (fixture_t *f, const char *watched, ...)
 {
     const char *library = getenv ("SHOAL_POWERLOSS");
     assert_non_null (library);
+    char *argv[16] = {(char *) getenv ("SHOAL_BIN")};
+    int argc = 1;
+    va_list args;
+    va_start (args, watched);
+    for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
+        argv[argc++] = arg;
+    va_end (args);
+    argv[argc] = NULL;
     const char *old_asan = getenv ("ASAN_OPTIONS");
     char asan[1100];
     snprintf (asan, sizeof asan, "%s%sverify_asan_link_order=0", old_asan ? old_asan : "",
@@ -989,13 +1001,12 @@ static int s_repair_preloaded (fixture_t *f)
     assert_true (pid >= 0);
     if (pid == 0) {
         setenv ("LD_PRELOAD", library, 1);
-        setenv ("SHOALPL_DIR", f->data, 1);
+        setenv ("SHOALPL_DIR", watched, 1);
         setenv ("SHOALPL_LOG", f->pl_log, 1);
         setenv ("ASAN_OPTIONS", asan, 1);
         if (!freopen ("/dev/null", "r", stdin) || !freopen (f->log, "w", stdout) ||
             dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
             _exit (127);
-        char *argv[] = {(char *) getenv ("SHOAL_BIN"), "repair", "--data", f->data, "--yes", NULL};
         execv (argv[0], argv);
         _exit (127);
     }
@@ -1005,7 +1016,7 @@ static int s_repair_preloaded (fixture_t *f)
         if (zclock_mono () > deadline) {
             kill (pid, SIGKILL);
             waitpid (pid, &status, 0);
-            fail_msg ("shoal repair did not end within %d ms (see %s)", WAIT_MS, f->log);
+            fail_msg ("shoal %s did not end within %d ms (see %s)", argv[1], WAIT_MS, f->log);
         }
         zclock_sleep (10);
     }
@@ -1084,7 +1095,7 @@ static void test_repair_is_durable (void **state)
     assert_int_equal (fsync (fd), 0);
     close (fd);
 
-    int code = s_repair_preloaded (f);
+    int code = s_run_preloaded (f, f->data, "repair", "--data", f->data, "--yes", NULL);
     if (code != 0 && code != 1)
         fail_msg ("shoal repair exited %d (see %s)", code, f->log);
     //  The store as the repair left it, copied aside (the cut's own
@@ -1119,6 +1130,64 @@ static void test_repair_is_durable (void **state)
                   (long long) repaired, (long long) cut);
 }
 
+//  --------------------------------------------------------------------------
+//  `shoal cluster init` under the preload
+
+//  The certificates and the map `shoal cluster init` says it wrote are
+//  all there after a cut: each node's certificate with the key the map
+//  gives it, its secret, the client's certificate it authorizes.
+static void test_cluster_init_is_durable (void **state)
+{
+    fixture_t *f = *state;
+    char dir[320], path[400];
+    snprintf (dir, sizeof dir, "%s/cluster", f->dir);
+    assert_int_equal (mkdir (dir, 0700), 0);
+    snprintf (f->pl_log, sizeof f->pl_log, "%s/powerloss-cluster.log", f->dir);
+    snprintf (f->log, sizeof f->log, "%s/cluster-init.txt", f->dir);
+    int code = s_run_preloaded (f, dir, "cluster", "init", "--nodes", "2", "--dir", dir, NULL);
+    if (code != 0)
+        fail_msg ("shoal cluster init exited %d (see %s)", code, f->log);
+    powerloss_stats_t stats;
+    if (powerloss_apply (dir, f->pl_log, &stats, f->report, sizeof f->report) != 0)
+        fail_msg ("the cut failed: %s", f->report);
+    print_message ("cluster init: cut: %d files kept, %d vanished, %lld bytes dropped, after %d "
+                   "syncs and %d dirsyncs\n%s",
+                   stats.kept, stats.vanished, stats.bytes_cut, stats.syncs, stats.dirsyncs,
+                   f->report);
+    if (stats.syncs == 0)
+        fail_msg ("the preload saw no sync: it did not interpose the command's calls");
+
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (path, &error);
+    if (!cluster)
+        fail_msg ("the map after the cut: %s", error ? error : "");
+    assert_int_equal (cluster_node_count (cluster), 2);
+    snprintf (path, sizeof path, "%s/client.cert", dir);
+    zcert_t *client = zcert_load (path);
+    if (!client)
+        fail_msg ("%s is lost or damaged after the cut", path);
+    for (int i = 0; i < 2; i++) {
+        const char *name = cluster_node_name (cluster, i);
+        const char *tails[] = {"node.cert", "node.cert_secret", "clients/client.cert"};
+        zcert_t *certs[3];
+        for (int t = 0; t < 3; t++) {
+            snprintf (path, sizeof path, "%s/%s/%s", dir, name, tails[t]);
+            if (!(certs[t] = zcert_load (path)))
+                fail_msg ("%s is lost or damaged after the cut", path);
+        }
+        assert_string_equal (zcert_public_txt (certs[0]), cluster_node_key (cluster, i));
+        assert_string_equal (zcert_public_txt (certs[1]), cluster_node_key (cluster, i));
+        assert_string_not_equal (zcert_secret_txt (certs[1]),
+                                 "0000000000000000000000000000000000000000");
+        assert_string_equal (zcert_public_txt (certs[2]), zcert_public_txt (client));
+        for (int t = 0; t < 3; t++)
+            zcert_destroy (&certs[t]);
+    }
+    zcert_destroy (&client);
+    cluster_destroy (&cluster);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -1132,6 +1201,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_held_answers_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_repair_is_durable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_init_is_durable, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_async_keeps_operator_decisions, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -27,7 +27,9 @@
 #include "cluster.h"
 #include "cluster_stats.h"
 #include "shard.h"
+#include "dirsync.h"
 #include "node_child.h"
+#include "zplfile.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -111,33 +113,76 @@ static cluster_t *s_load (const char *command, const char *path)
     return cluster;
 }
 
-//  Saves cert's public part to path and its secret part, created mode
-//  0600, to path_secret (whatever the umask, and even if an old one was
-//  more open). Returns 0 or -1 with a message printed.
+//  The text czmq writes for cert's public part (secret false) or its
+//  secret part: saved by czmq into a private temporary directory, read
+//  back, removed. Returns it (free it) and its size, or NULL with errno.
+static char *s_cert_text (zcert_t *cert, bool secret, size_t *size)
+{
+    char dir[] = "/tmp/shoal-cert-XXXXXX", path[64];
+    if (!mkdtemp (dir))
+        return NULL;
+    snprintf (path, sizeof path, "%s/cert", dir);
+    char *text = NULL;
+    int saved = secret ? zcert_save_secret (cert, path) : zcert_save_public (cert, path);
+    int error = errno;
+    zfile_t *file = saved == 0 ? zfile_new (NULL, path) : NULL;
+    if (file && zfile_input (file) == 0) {
+        zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+        if (chunk) {
+            *size = zchunk_size (chunk);
+            text = (char *) zmalloc (*size + 1);
+            memcpy (text, zchunk_data (chunk), *size);
+            zchunk_destroy (&chunk);
+        }
+        zfile_close (file);
+    }
+    if (!text && saved == 0)
+        error = errno ? errno : EIO;
+    zfile_destroy (&file);
+    unlink (path);
+    rmdir (dir);
+    errno = error;
+    return text;
+}
+
+//  Writes cert's public part (secret false) or its secret part to path,
+//  durably (zplfile_save: a temporary file synced, renamed over path, its
+//  directory synced; czmq's own save does neither), the secret mode 0600.
+//  Returns 0 or -1 with a message printed.
+static int s_write_cert (zcert_t *cert, bool secret, const char *path)
+{
+    size_t size = 0;
+    char *text = s_cert_text (cert, secret, &size);
+    char *error = NULL;
+    int rc = text ? zplfile_save_mode (path, text, size, secret ? 0600 : 0644, &error) : -1;
+    if (rc != 0)
+        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path,
+                 error ? error : strerror (errno));
+    free (error);
+    free (text);
+    return rc ? -1 : 0;
+}
+
+//  Saves cert's public part to path and its secret part to path_secret
+//  (mode 0600 whatever the umask, and even if an old one was more open).
+//  Returns 0 or -1 with a message printed.
 static int s_save_cert (zcert_t *cert, const char *path)
 {
     char secret[PATH_MAX];
     snprintf (secret, sizeof secret, "%s_secret", path);
-    if (zcert_save_public (cert, path) != 0) {
-        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path, strerror (errno));
+    if (s_write_cert (cert, false, path) != 0 || s_write_cert (cert, true, secret) != 0)
         return -1;
-    }
-    unlink (secret);
-    mode_t old = umask (077);
-    int rc = zcert_save_secret (cert, secret);
-    umask (old);
-    if (rc != 0 || chmod (secret, 0600) != 0) {
-        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", secret, strerror (errno));
-        return -1;
-    }
     return 0;
 }
 
 //  Makes dir and its parents. Returns 0 or -1 with a message printed.
 static int s_mkdir (const char *dir)
 {
-    if (zsys_dir_create ("%s", dir) != 0) {
-        fprintf (stderr, "shoal cluster: cannot create directory %s: %s\n", dir, strerror (errno));
+    char failed[PATH_MAX];
+    int rc = dirsync_create (dir, failed);
+    if (rc) {
+        fprintf (stderr, "shoal cluster: cannot create directory %s: %s (%s)\n", dir, strerror (rc),
+                 failed);
         return -1;
     }
     return 0;
@@ -175,9 +220,7 @@ static int s_write (cluster_t *cluster, const char *dir)
         }
         if (rc == 0) {
             snprintf (path, sizeof path, "%s/%s/clients/client.cert", dir, name);
-            rc = zcert_save_public (client, path);
-            if (rc)
-                fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path, strerror (errno));
+            rc = s_write_cert (client, false, path);
         }
         if (rc == 0 && cluster_set_key (cluster, i, zcert_public_txt (cert)) != 0) {
             fprintf (stderr, "shoal cluster: a new key was refused\n");

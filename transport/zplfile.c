@@ -171,14 +171,20 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error)
 
 int zplfile_save (const char *path, const char *text, size_t size, char **error)
 {
+    return zplfile_save_mode (path, text, size, 0644, error);
+}
+
+int zplfile_save_mode (const char *path, const char *text, size_t size, mode_t mode, char **error)
+{
     char *temp = zsys_sprintf ("%s.tmp", path);
     if (!temp) {
         zplfile_fail (error, path, "out of memory");
         return SHOAL_ENOMEM;
     }
     const char *step = "cannot create";
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    unlink (temp); //  an old one may be more open than mode
+    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0600);
+    if (fd < 0 || fchmod (fd, mode) < 0)
         goto fail;
     step = "cannot write";
     for (size_t done = 0; done < size;) {

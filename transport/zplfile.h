@@ -29,6 +29,10 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error);
 //  Two processes must not save the same path at once.
 int zplfile_save (const char *path, const char *text, size_t size, char **error);
 
+//  The same, the file made with exactly mode (0600 for a secret: path.tmp
+//  never has more, whatever the umask).
+int zplfile_save_mode (const char *path, const char *text, size_t size, mode_t mode, char **error);
+
 //  Sets *error (when error is not NULL) to "PATH: what", what formatted
 //  from format; frees what *error held. The caller frees it with free().
 void zplfile_fail (char **error, const char *path, const char *format, ...)

@@ -1,0 +1,23 @@
+/*  dirsync.h - directories made durably.
+
+    mkdir(2) makes a name in the parent directory, which a power cut may
+    take back until that directory is fsynced (POSIX; ext4 and XFS commit
+    it with the next fsync of anything, other filesystems need not).
+    dirsync_create makes path and its missing parents, then fsyncs the
+    parent of each directory it made, deepest first, so that the path
+    stands once it returns. Threads: any (a pure function of the
+    filesystem).
+*/
+#ifndef DIRSYNC_H_INCLUDED
+#define DIRSYNC_H_INCLUDED
+
+//  Makes path (mode 0755 less the umask) and its missing parents, and
+//  fsyncs the parent of each one made. Returns 0 (also when path was
+//  there already), or an errno value; failed (when not NULL, PATH_MAX
+//  bytes) then names the directory that failed.
+int dirsync_create (const char *path, char *failed);
+
+//  fsyncs the directory path. Returns 0 or an errno value.
+int dirsync_sync (const char *path);
+
+#endif
