@@ -277,20 +277,26 @@ static int64_t s_balance (fixture_t *f)
     return balance;
 }
 
-//  The balance of account/a in the stopped node's books, every invariant
-//  of the bank holding.
-static int64_t s_books_balance (fixture_t *f)
+//  The balance of account/a in the books of the stopped store in dir,
+//  every invariant of the bank holding.
+static int64_t s_dir_balance (const char *dir)
 {
     books_t *books = books_new ();
     char *error = NULL;
-    if (books_read_dir (books, f->data, &error) != 0)
-        fail_msg ("cannot read the books in %s: %s", f->data, error ? error : "");
+    if (books_read_dir (books, dir, &error) != 0)
+        fail_msg ("cannot read the books in %s: %s", dir, error ? error : "");
     books_summary_t summary;
     assert_int_equal (books_verify (books, &summary), 0);
     const books_account_t *account = books_account (books, "account/a");
     int64_t balance = account ? account->balance : 0;
     books_destroy (&books);
     return balance;
+}
+
+//  The balance of account/a in the stopped node's books.
+static int64_t s_books_balance (fixture_t *f)
+{
+    return s_dir_balance (f->data);
 }
 
 //  One round in a fresh data directory: the preloaded node takes deposits
@@ -1022,21 +1028,6 @@ static int s_run_preloaded (fixture_t *f, const char *watched, ...)
     }
     assert_true (WIFEXITED (status));
     return WEXITSTATUS (status);
-}
-
-//  The balance of account/a in the books of the stopped store in dir.
-static int64_t s_dir_balance (const char *dir)
-{
-    books_t *books = books_new ();
-    char *error = NULL;
-    if (books_read_dir (books, dir, &error) != 0)
-        fail_msg ("cannot read the books in %s: %s", dir, error ? error : "");
-    books_summary_t summary;
-    assert_int_equal (books_verify (books, &summary), 0);
-    const books_account_t *account = books_account (books, "account/a");
-    int64_t balance = account ? account->balance : 0;
-    books_destroy (&books);
-    return balance;
 }
 
 //  The newest file in dir whose name ends with tail, as a path.
