@@ -37,9 +37,14 @@ static bool s_parent (char *path)
 
 int dirsync_create (const char *path, char *failed)
 {
+    if (failed)
+        failed[0] = '\0';
     char made[PATH_MAX], parent[PATH_MAX];
-    if (snprintf (made, sizeof made, "%s", path) >= (int) sizeof made)
+    if (snprintf (made, sizeof made, "%s", path) >= (int) sizeof made) {
+        if (failed)
+            snprintf (failed, PATH_MAX, "%.*s...", 64, path);
         return ENAMETOOLONG;
+    }
     struct stat st;
     if (stat (made, &st) == 0) {
         if (S_ISDIR (st.st_mode))

@@ -4,7 +4,7 @@
     take back until that directory is fsynced (POSIX; ext4 and XFS commit
     it with the next fsync of anything, other filesystems need not).
     dirsync_create makes path and its missing parents, then fsyncs the
-    parent of each directory it made, deepest first, so that the path
+    parent of each directory it made, each after its mkdir, so that the path
     stands once it returns. Threads: any (a pure function of the
     filesystem).
 */

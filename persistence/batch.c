@@ -63,7 +63,6 @@ struct _journal_batch_t {
     size_t bytes;                 //  their key and value bytes
     bool broken;                  //  an encoding ran out of memory midway
     bool lazy;                    //  commits are not synced (journal_batch_set_lazy)
-    bool durable;                 //  this commit is synced even in async durability
 };
 
 journal_batch_t *journal_batch_new (journal_t *journal)
@@ -631,13 +630,12 @@ size_t journal_batch_bytes (const journal_batch_t *self)
 int journal_batch_commit (journal_batch_t *self)
 {
     uint64_t written;
-    //  A commit that asks to be durable is, in async durability too
-    //  (where journal_sync has nothing to wait for): LevelDB syncs it.
-    self->durable = !self->lazy && !self->journal->sync_group;
     int rc = journal_batch_commit_unsynced (self, &written);
-    self->durable = false;
+    //  A commit that asks to be durable is, in async durability too (where
+    //  journal_sync has nothing to wait for).
     if (rc == 0 && !self->lazy)
-        rc = journal_sync (self->journal, written);
+        rc = self->journal->sync_group ? journal_sync (self->journal, written)
+                                       : journal_sync_logs_now (self->journal);
     return rc;
 }
 
@@ -663,12 +661,9 @@ int journal_batch_commit_unsynced (journal_batch_t *self, uint64_t *written)
         }
         rc = journal_enter (journal);
         if (rc == 0) {
-            rc = journal_write_unsynced_held (journal,
-                                              self->lazy      ? journal->write_lazy
-                                              : self->durable ? journal->write_durable
-                                                              : journal->write,
-                                              self->writes, true, self->log.data, self->log.size,
-                                              self->logged, written);
+            rc = journal_write_unsynced_held (
+                journal, self->lazy ? journal->write_lazy : journal->write, self->writes, true,
+                self->log.data, self->log.size, self->logged, written);
             journal_leave (journal);
         }
         if (rc && journal_enter (journal) == 0) //  reopens the store at once

@@ -489,8 +489,6 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     leveldb_writeoptions_set_sync (self->write, false); //  sync.c syncs
     self->write_lazy = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->write_lazy, 0);
-    self->write_durable = leveldb_writeoptions_create ();
-    leveldb_writeoptions_set_sync (self->write_durable, 1);
     atomic_init (&self->fail_after, 0);
     atomic_init (&self->failed, false);
     atomic_init (&self->retry_at, 0);
@@ -537,7 +535,6 @@ void journal_destroy (journal_t **self_p)
     }
     journal_sync_close (self);
     leveldb_writeoptions_destroy (self->write_lazy);
-    leveldb_writeoptions_destroy (self->write_durable);
     leveldb_writeoptions_destroy (self->write);
     leveldb_readoptions_destroy (self->read);
     leveldb_options_destroy (self->options);
@@ -653,14 +650,12 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
                             uint32_t count)
 {
     uint64_t written;
-    //  In async durability nothing syncs but this: the write that asks
-    //  to be durable is synced by LevelDB (its log, and what came before).
-    const leveldb_writeoptions_t *using =
-        options == self->write && !self->sync_group ? self->write_durable : options;
     int rc =
-        journal_write_unsynced_held (self, using, writes, hooked, log, log_size, count, &written);
+        journal_write_unsynced_held (self, options, writes, hooked, log, log_size, count, &written);
+    //  In async durability nothing else syncs: a write that asks to be
+    //  durable syncs the logs itself.
     if (rc == 0 && options == self->write)
-        rc = journal_sync (self, written);
+        rc = self->sync_group ? journal_sync (self, written) : journal_sync_logs_now (self);
     return rc;
 }
 

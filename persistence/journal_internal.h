@@ -34,30 +34,29 @@ typedef struct {
 } journal_sync_log_t;
 
 struct _journal_t {
-    leveldb_t *db;                         //  the store; NULL while down (handle held)
-    char *dir;                             //  its directory, owned
-    pthread_rwlock_t handle;               //  shared: any use of db; exclusive: reopen
-    pthread_mutex_t writing;               //  held across each write to db
-    atomic_bool failed;                    //  a write failed: db is not written again
-    atomic_int_fast64_t retry_at;          //  no reopen before (monotonic ms)
-    atomic_uint_fast64_t reopens;          //  reopens that succeeded
-    char cause[512];                       //  the last failure (under writing)
-    leveldb_options_t *options;            //  open options, live as long as db
-    leveldb_filterpolicy_t *filter;        //  bloom filter, owned
-    leveldb_cache_t *cache;                //  block cache, owned
-    leveldb_readoptions_t *read;           //  checksummed reads
-    leveldb_writeoptions_t *write;         //  commits: synced unless async
-    leveldb_writeoptions_t *write_lazy;    //  prune deletes: never synced
-    leveldb_writeoptions_t *write_durable; //  async durability: what must be durable all the same
-    atomic_int fail_after;                 //  test hook, 0 = off
-    uint32_t shards;                       //  the store's shard count, fixed
-    bool gapless;                          //  JOURNAL_GAPLESS_FILE is there (journal.c)
-    uint64_t log_next;                     //  the event log's next position (under writing)
-    atomic_uint_fast64_t log_end;          //  the same, as visible to readers: synced
-    atomic_uint_fast64_t note_next;        //  the next outbox note's position (notes.c)
-    atomic_uint_fast64_t records;          //  records of the batches committed (batch.c)
-    log_tail_t *tail;                      //  the log's latest records in memory, owned
-    journal_filters_t *filters;            //  streams that may have 'i' records, events; owned
+    leveldb_t *db;                      //  the store; NULL while down (handle held)
+    char *dir;                          //  its directory, owned
+    pthread_rwlock_t handle;            //  shared: any use of db; exclusive: reopen
+    pthread_mutex_t writing;            //  held across each write to db
+    atomic_bool failed;                 //  a write failed: db is not written again
+    atomic_int_fast64_t retry_at;       //  no reopen before (monotonic ms)
+    atomic_uint_fast64_t reopens;       //  reopens that succeeded
+    char cause[512];                    //  the last failure (under writing)
+    leveldb_options_t *options;         //  open options, live as long as db
+    leveldb_filterpolicy_t *filter;     //  bloom filter, owned
+    leveldb_cache_t *cache;             //  block cache, owned
+    leveldb_readoptions_t *read;        //  checksummed reads
+    leveldb_writeoptions_t *write;      //  commits: synced unless async
+    leveldb_writeoptions_t *write_lazy; //  prune deletes: never synced
+    atomic_int fail_after;              //  test hook, 0 = off
+    uint32_t shards;                    //  the store's shard count, fixed
+    bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
+    uint64_t log_next;                  //  the event log's next position (under writing)
+    atomic_uint_fast64_t log_end;       //  the same, as visible to readers: synced
+    atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)
+    atomic_uint_fast64_t records;       //  records of the batches committed (batch.c)
+    log_tail_t *tail;                   //  the log's latest records in memory, owned
+    journal_filters_t *filters;         //  streams that may have 'i' records, events; owned
 
     //  The group sync (sync.c). In sync durability (sync_group) writes
     //  are not synced by LevelDB: journal_sync makes them durable.
@@ -146,11 +145,16 @@ void journal_leave (journal_t *self);
 //  Writes writes with options, the caller holding the handle (journal_enter).
 //  Serialized with every other write. With options `write`, returns once
 //  the write is durable (journal_sync; in async durability, where nothing
-//  else is synced, LevelDB syncs this write: an operator's decision, a
-//  dead letter, metadata); `write_lazy`, once it is written. On a failure (or the test
+//  else is synced, journal_sync_logs_now: an operator's decision, a dead
+//  letter, metadata); `write_lazy`, once it is written. On a failure (or the test
 //  hook) the store is marked failed and never written again through this handle: the next
 //  journal_enter reopens it. hooked: the test hook (journal_fail_commits_after) counts this write.
 //  Returns 0 or SHOAL_EIO.
+//  Syncs LevelDB's logs now, as the group sync does (every log still
+//  there, a new one's directory entry), whatever the durability: what
+//  async durability syncs all the same. Returns 0 or SHOAL_EIO.
+int journal_sync_logs_now (journal_t *self);
+
 int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked);
 

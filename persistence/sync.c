@@ -447,6 +447,28 @@ int journal_sync (journal_t *self, uint64_t upto)
     return 0;
 }
 
+int journal_sync_logs_now (journal_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->sync_lock);
+    while (self->syncing)
+        pthread_cond_wait (&self->sync_done, &self->sync_lock);
+    self->syncing = true;
+    pthread_mutex_unlock (&self->sync_lock);
+    bool found;
+    int rc = s_sync_logs (self, &found);
+    pthread_mutex_lock (&self->sync_lock);
+    self->syncing = false;
+    pthread_cond_broadcast (&self->sync_done);
+    pthread_mutex_unlock (&self->sync_lock);
+    if (rc == 0)
+        atomic_fetch_add (&self->syncs, 1);
+    else
+        log_warn ("journal %s: cannot make a write durable (fdatasync of its logs: %s)", self->dir,
+                  strerror (rc));
+    return rc ? SHOAL_EIO : 0;
+}
+
 int journal_sync_all (journal_t *self)
 {
     assert (self);

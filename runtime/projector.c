@@ -168,13 +168,16 @@ static int s_serve (projector_t *self, build_t *build)
     return 0;
 }
 
-//  Drops every build of name@version but keep (NULL: all of them).
+//  Drops every build of name@version older than keep (NULL: all of
+//  them). A newer one (a rebuild an operator asked for since) goes on,
+//  to replace keep in its turn.
 static int s_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep)
 {
     int rc = 0;
     for (size_t i = 0; i < self->build_count && rc == 0;) {
         build_t *build = self->builds[i];
-        if (build == keep || strcmp (build->name, name) != 0 || build->build.version != version) {
+        if ((keep && build->build.build >= keep->build.build) || strcmp (build->name, name) != 0 ||
+            build->build.version != version) {
             i++;
             continue;
         }

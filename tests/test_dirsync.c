@@ -1,7 +1,7 @@
 /*  test_dirsync.c - common/dirsync.h: directories made with their
-    parents, and what a failure names. (That each parent is fsynced is
-    seen from outside by test_powerloss: `shoal cluster init`'s
-    directories and files, cut.)
+    parents, and what a failure names. That each parent is fsynced is not
+    seen here, nor by test_powerloss, whose preload does not interpose
+    mkdir (docs/DESIGN-NOTES.md, "Power loss").
 */
 #include "dirsync.h"
 #include "harness.h"

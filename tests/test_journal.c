@@ -1042,12 +1042,19 @@ static void test_async_needs_no_sync (void **state)
     journal_batch_t *batch = journal_batch_new (journal);
     assert_non_null (batch);
     uint64_t written = 0;
+    //  (The new store's metadata was synced: it asks to be, in async too.)
+    uint64_t syncs = journal_syncs (journal);
     assert_int_equal (s_append_one (batch, "counter/a", 0, "Counted", 1, NULL), 0);
     assert_int_equal (journal_batch_commit_unsynced (batch, &written), 0);
     assert_int_equal (journal_synced (journal), written);
     assert_int_equal (journal_log_end (journal), 1);
     assert_int_equal (journal_sync (journal, written), 0);
-    assert_int_equal (journal_syncs (journal), 0);
+    assert_int_equal (journal_syncs (journal), syncs);
+    //  A commit that asks to be durable syncs the logs, in async too
+    journal_batch_set_lazy (batch, false);
+    assert_int_equal (s_append_one (batch, "counter/a", 1, "Counted", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    assert_int_equal (journal_syncs (journal), syncs + 1);
     journal_batch_destroy (&batch);
     journal_destroy (&journal);
 }

@@ -114,32 +114,45 @@ static cluster_t *s_load (const char *command, const char *path)
 }
 
 //  The text czmq writes for cert's public part (secret false) or its
-//  secret part: saved by czmq into a private temporary directory, read
-//  back, removed. Returns it (free it) and its size, or NULL with errno.
-static char *s_cert_text (zcert_t *cert, bool secret, size_t *size)
+//  secret part, for path: saved by czmq into a private directory made
+//  beside path (the secret never leaves path's filesystem), read back and
+//  checked (czmq's save does not report a failed write: a short file
+//  would not load, or not with cert's keys), removed. Returns it (free
+//  it) and its size, or NULL with errno.
+static char *s_cert_text (zcert_t *cert, bool secret, const char *path, size_t *size)
 {
-    char dir[] = "/tmp/shoal-cert-XXXXXX", path[64];
+    char dir[PATH_MAX], temp[PATH_MAX + 16];
+    const char *slash = strrchr (path, '/');
+    int len = slash ? (int) (slash - path) : 1;
+    if (snprintf (dir, sizeof dir, "%.*s/.shoal-cert-XXXXXX", len, slash ? path : ".") >=
+        (int) sizeof dir) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
     if (!mkdtemp (dir))
         return NULL;
-    snprintf (path, sizeof path, "%s/cert", dir);
+    snprintf (temp, sizeof temp, "%s/cert", dir);
     char *text = NULL;
-    int saved = secret ? zcert_save_secret (cert, path) : zcert_save_public (cert, path);
-    int error = errno;
-    zfile_t *file = saved == 0 ? zfile_new (NULL, path) : NULL;
+    int error = EIO;
+    int saved = secret ? zcert_save_secret (cert, temp) : zcert_save_public (cert, temp);
+    zcert_t *back = saved == 0 ? zcert_load (temp) : NULL;
+    bool same = back && streq (zcert_public_txt (back), zcert_public_txt (cert)) &&
+                (!secret || streq (zcert_secret_txt (back), zcert_secret_txt (cert)));
+    zcert_destroy (&back);
+    zfile_t *file = same ? zfile_new (NULL, temp) : NULL;
     if (file && zfile_input (file) == 0) {
         zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
-        if (chunk) {
+        if (chunk && (text = (char *) malloc (zchunk_size (chunk) + 1))) {
             *size = zchunk_size (chunk);
-            text = (char *) zmalloc (*size + 1);
             memcpy (text, zchunk_data (chunk), *size);
-            zchunk_destroy (&chunk);
+            text[*size] = '\0';
         }
+        zchunk_destroy (&chunk);
         zfile_close (file);
-    }
-    if (!text && saved == 0)
+    } else if (saved != 0)
         error = errno ? errno : EIO;
     zfile_destroy (&file);
-    unlink (path);
+    unlink (temp);
     rmdir (dir);
     errno = error;
     return text;
@@ -152,7 +165,7 @@ static char *s_cert_text (zcert_t *cert, bool secret, size_t *size)
 static int s_write_cert (zcert_t *cert, bool secret, const char *path)
 {
     size_t size = 0;
-    char *text = s_cert_text (cert, secret, &size);
+    char *text = s_cert_text (cert, secret, path, &size);
     char *error = NULL;
     int rc = text ? zplfile_save_mode (path, text, size, secret ? 0600 : 0644, &error) : -1;
     if (rc != 0)

@@ -182,9 +182,11 @@ int zplfile_save_mode (const char *path, const char *text, size_t size, mode_t m
         return SHOAL_ENOMEM;
     }
     const char *step = "cannot create";
-    unlink (temp); //  an old one may be more open than mode
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0600);
-    if (fd < 0 || fchmod (fd, mode) < 0)
+    //  A new file, made with mode (less the umask): never an old one,
+    //  which may be more open; the rename then puts this inode in place.
+    unlink (temp);
+    int fd = open (temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
         goto fail;
     step = "cannot write";
     for (size_t done = 0; done < size;) {

@@ -29,8 +29,8 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error);
 //  Two processes must not save the same path at once.
 int zplfile_save (const char *path, const char *text, size_t size, char **error);
 
-//  The same, the file made with exactly mode (0600 for a secret: path.tmp
-//  never has more, whatever the umask).
+//  The same, the file made new with mode less the umask (0600 for a
+//  secret: never more open, whatever an old file was).
 int zplfile_save_mode (const char *path, const char *text, size_t size, mode_t mode, char **error);
 
 //  Sets *error (when error is not NULL) to "PATH: what", what formatted
