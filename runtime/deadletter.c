@@ -163,6 +163,13 @@ void deadletter_crashed (void *arg, const turnfile_turn_t *turn)
     } else if (rc) {
         log_error ("cannot read the dead-letter record of %s: %s", turn->to, shoal_strerror (rc));
         return;
+    } else if (record.last_crash == turn->started) {
+        //  This very turn was counted at an earlier start: its file came
+        //  back marked running (a power cut took the clearing back)
+        log_info ("the turn of %s on %s that died at %lld was counted already", turn->name,
+                  turn->to, (long long) turn->started);
+        free (bytes);
+        return;
     }
     record.kind = turn->kind;
     snprintf (record.name, sizeof record.name, "%s", turn->name);

@@ -179,6 +179,11 @@ static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
         found = 1;
     }
     atomic_store (&header->running, 0);
+    //  Cleared on disk before the node goes on, so that a power cut does
+    //  not bring the mark back (deadletter_crashed also knows a turn it
+    //  counted already, by its start)
+    if (msync (map, FRAME_AT, MS_SYNC) != 0)
+        log_warn ("cannot sync the turn file %s: %s", path, strerror (errno));
     munmap (map, TURNFILE_SIZE);
     return found;
 }

@@ -227,6 +227,45 @@ static void test_turn_timeout (void **state)
         fail_msg ("no line about the slow turn in the log: %s", log);
 }
 
+//  --------------------------------------------------------------------------
+//  4. A turn file that comes back marked (a power cut took its clearing
+//     back) is not counted twice.
+
+static void test_stale_turn_counted_once (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, CRASHING);
+    int rc = proc_run (p, out, err,
+                       "$SHOAL send --endpoint $E --timeout 5000 counter/f Forward to=poison/p "
+                       "name=Boom");
+    assert_true (rc == 0 || rc == 3);
+    int status;
+    if (!proc_node_wait_exit (p, EXIT_MS, &status))
+        fail_msg ("the crash did not come within %d ms", EXIT_MS);
+    s_assert_crashed (status);
+    //  The turn files as the crash left them: Boom's turn marked running
+    assert_int_equal (proc_run (p, out, err, "mkdir $DIR/saved && cp $DIR/data/turn-* $DIR/saved/"),
+                      0);
+
+    //  Counted once at the next start; fixed, Boom then runs
+    proc_node_start (p, FIXED);
+    s_wait_for (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    assert_int_equal (s_count (log, "crash 1 of 3"), 1);
+
+    //  The marks come back, as a cut before they reached the disk would
+    //  leave them: the same turn, not counted again
+    assert_int_equal (proc_run (p, out, err, "cp $DIR/saved/turn-* $DIR/data/"), 0);
+    proc_node_start (p, FIXED);
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    if (s_count (log, "crash 1 of 3") != 1 || s_count (log, "crash 2 of 3") != 0)
+        fail_msg ("a turn counted twice: %s", log);
+    proc_assert_has (log, "was counted already");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -238,6 +277,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
