@@ -175,6 +175,19 @@ static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
         memcpy (turn.key, header->key, ENVELOPE_ID_SIZE);
         strcpy (turn.to, header->to);
         strcpy (turn.name, header->name);
+        //  The header's page and the frame's are written back apart: after
+        //  a machine crash the frame may be another turn's. Kept only if it
+        //  is this turn's message (never retried as the wrong one).
+        envelope_t envelope;
+        if (turn.frame && (envelope_decode (&envelope, turn.frame, turn.frame_size) != 0 ||
+                           memcmp (s_key (&envelope), turn.key, ENVELOPE_ID_SIZE) != 0 ||
+                           strcmp (envelope.to, turn.to) != 0 || envelope.kind != turn.kind)) {
+            log_warn ("the turn file %s holds another message than its turn's (%s on %s): "
+                      "not kept",
+                      path, turn.name, turn.to);
+            turn.frame = NULL;
+            turn.frame_size = 0;
+        }
         fn (arg, &turn);
         found = 1;
     }
