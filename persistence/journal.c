@@ -1,8 +1,9 @@
 /*  journal.c - the node's LevelDB store itself: opening it (the checks of
     its directory, of its key layout and shard count, and of every record's
     checksum), closing it, the handle every use holds and its reopen after a
-    failed write, the shard ranges, the commit-failure test hook, and the
-    repair of a damaged store (`shoal repair`). See journal.h for the API
+    failed write, the shard ranges and the commit-failure test hook (the
+    repair of a damaged store, `shoal repair`, is journal_repair.c's). See
+    journal.h for the API
     and keys.h for the key layout. The reads (versions, events, snapshots,
     inbox records, metadata) are in read.c; writes are staged and committed
     in batch.c; the outbox, timer and inbox scans are in scan.c.
@@ -778,110 +779,6 @@ bool journal_commit_must_fail (journal_t *self)
 
 //  --------------------------------------------------------------------------
 //  Repair
-
-//  Syncs every regular file in dir (not below), then dir itself: what
-//  LevelDB's repair leaves, it does not sync (the tables it copies, the
-//  MANIFEST it writes, the renames). Returns 0 or an errno, with the path
-//  that failed in failed (PATH_MAX bytes).
-static int s_sync_files (const char *dir, char *failed)
-{
-    DIR *listing = opendir (dir);
-    if (!listing) {
-        snprintf (failed, PATH_MAX, "%s", dir);
-        return errno ? errno : EIO;
-    }
-    int rc = 0;
-    struct dirent *entry;
-    while (rc == 0 && (entry = readdir (listing))) {
-        char path[PATH_MAX];
-        struct stat st;
-        if (snprintf (path, sizeof path, "%s/%s", dir, entry->d_name) >= (int) sizeof path)
-            rc = ENAMETOOLONG;
-        else if (lstat (path, &st) != 0)
-            rc = errno ? errno : EIO;
-        else if (S_ISREG (st.st_mode)) {
-            int fd = open (path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0 || fsync (fd) != 0)
-                rc = errno ? errno : EIO;
-            if (fd >= 0)
-                close (fd);
-        }
-        if (rc)
-            snprintf (failed, PATH_MAX, "%s", path);
-    }
-    closedir (listing);
-    if (rc == 0 && (rc = journal_sync_dir (dir, NULL)) != 0)
-        snprintf (failed, PATH_MAX, "%s", dir);
-    return rc;
-}
-
-int journal_repair (const char *dir, char **report, char **error)
-{
-    assert (dir);
-    *error = NULL;
-    if (report)
-        *report = NULL;
-    //  First the mark that no stream has a gap: the repair may drop any
-    //  record, and a crash between the two must not leave the mark.
-    char path[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path) {
-        *error = zsys_sprintf ("the path of %s is too long", dir);
-        return SHOAL_EINVAL;
-    }
-    if (unlink (path) != 0 && errno != ENOENT) {
-        *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
-        return SHOAL_EIO;
-    }
-    if (journal_sync_dir (dir, NULL) != 0) {
-        *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
-        return SHOAL_EIO;
-    }
-    leveldb_options_t *options = leveldb_options_create ();
-    leveldb_options_set_compression (options, leveldb_no_compression);
-    //  Paranoid: the repair then reads tables with their checksums, so a
-    //  block whose bytes still parse but fail the checksum (which the
-    //  store's open refuses) is dropped too, not kept as it is.
-    leveldb_options_set_paranoid_checks (options, 1);
-    char *err = NULL;
-    leveldb_repair_db (options, dir, &err);
-    leveldb_options_destroy (options);
-    if (err) {
-        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
-        leveldb_free (err);
-        return SHOAL_EIO;
-    }
-    //  Then what it left is made durable, where it set aside files too
-    //  (lost/): its tables, its MANIFEST and their names.
-    char failed[PATH_MAX], lost[PATH_MAX];
-    int sync_rc = s_sync_files (dir, failed);
-    if (sync_rc == 0 && snprintf (lost, sizeof lost, "%s/lost", dir) < (int) sizeof lost &&
-        access (lost, F_OK) == 0)
-        sync_rc = s_sync_files (lost, failed);
-    if (sync_rc) {
-        *error = zsys_sprintf ("LevelDB repaired %s, but syncing %s failed: %s; run the repair "
-                               "again before starting the node",
-                               dir, failed, strerror (sync_rc));
-        return SHOAL_EIO;
-    }
-    if (!report)
-        return 0;
-    snprintf (path, sizeof path, "%s/LOG", dir);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    zchunk_t *lines = zchunk_new (NULL, 0);
-    char line[1024];
-    while (fgets (line, sizeof line, file))
-        if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
-            strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
-            strstr (line, "Table #"))
-            zchunk_extend (lines, line, strlen (line));
-    fclose (file);
-    zchunk_extend (lines, "", 1);
-    *report = strdup ((char *) zchunk_data (lines));
-    zchunk_destroy (&lines);
-    return 0;
-}
 
 int journal_iter_close (leveldb_iterator_t *it, int rc)
 {

@@ -2,8 +2,8 @@
     struct and the few helpers journal.c and read.c lend to the others.
     Internal to persistence/: other folders include journal.h only.
 
-    Files: journal.c opens the store (and reopens it, and repairs it);
-    read.c reads committed records and metadata; keys.c holds the key
+    Files: journal.c opens the store (and reopens it); journal_repair.c
+    salvages a damaged one; read.c reads committed records and metadata; keys.c holds the key
     layout and record codecs (keys.h); batch.c stages and commits writes;
     scan.c walks the outbox, timers and inbox. A journal_batch_t's struct
     is private to batch.c, the one file that uses it.
