@@ -168,6 +168,27 @@ static int s_serve (projector_t *self, build_t *build)
     return 0;
 }
 
+//  Drops build's records and forgets it, saying so (warn: at the level of
+//  a warning; why, when not empty, after the count). Returns 0 or the
+//  store's error (the build then stays, to be dropped again).
+static int s_drop (projector_t *self, build_t *build, bool warn, const char *why)
+{
+    size_t dropped = 0;
+    int rc = journal_view_drop (self->journal, &build->build, &dropped);
+    if (rc)
+        return rc;
+    char line[SHOAL_TYPE_MAX + 256];
+    snprintf (line, sizeof line,
+              "projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records)%s%s", build->name,
+              build->build.version, build->build.build, dropped, *why ? ": " : "", why);
+    if (warn)
+        log_warn ("%s", line);
+    else
+        log_info ("%s", line);
+    s_build_remove (self, build);
+    return 0;
+}
+
 //  Drops every build of name@version older than keep (NULL: all of
 //  them). A newer one (a rebuild an operator asked for since) goes on,
 //  to replace keep in its turn.
@@ -181,13 +202,7 @@ static int s_drop_builds (projector_t *self, const char *name, uint32_t version,
             i++;
             continue;
         }
-        size_t dropped = 0;
-        rc = journal_view_drop (self->journal, &build->build, &dropped);
-        if (rc == 0) {
-            log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records)",
-                      build->name, version, build->build.build, dropped);
-            s_build_remove (self, build);
-        }
+        rc = s_drop (self, build, false, ""); //  the next build moved to i
     }
     return rc;
 }
@@ -204,14 +219,7 @@ static void s_caught_up (projector_t *self, build_t *build)
     bool same = served && served->build.version == build->build.version;
     if (same && build->build.build < served->build.build) {
         //  A build a rebuild replaced, whose drop failed: never served again
-        size_t dropped = 0;
-        if (journal_view_drop (self->journal, &build->build, &dropped) == 0) {
-            log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records), "
-                      "replaced by build %" PRIu32,
-                      build->name, build->build.version, build->build.build, dropped,
-                      served->build.build);
-            s_build_remove (self, build);
-        }
+        s_drop (self, build, false, "a rebuild replaced it");
         return;
     }
     bool rebuild = same;
@@ -629,15 +637,9 @@ static int s_finish_drops (projector_t *self)
             i++;
             continue;
         }
-        size_t dropped = 0;
-        rc = journal_view_drop (self->journal, &build->build, &dropped);
-        if (rc == 0) {
-            log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records): %s",
-                      build->name, build->build.version, build->build.build, dropped,
-                      build->unchecked ? "its drop had been cut short"
-                                       : "a rebuild replaced it, and its drop had been cut short");
-            s_build_remove (self, build); //  the next build moved to i
-        }
+        rc = s_drop (self, build, true,
+                     build->unchecked ? "its drop had been cut short"
+                                      : "a rebuild replaced it, and its drop had been cut short");
     }
     return rc;
 }
