@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int dirsync_sync (const char *path)
+int dirsync_sync (const char *path, bool *opened)
 {
     int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (opened)
+        *opened = fd >= 0;
     if (fd < 0)
         return errno ? errno : EIO;
     int rc = fsync (fd) == 0 ? 0 : (errno ? errno : EIO);
@@ -65,7 +67,7 @@ int dirsync_create (const char *path, char *failed)
         rc = errno;
         if (failed)
             snprintf (failed, PATH_MAX, "%s", made);
-    } else if ((rc = dirsync_sync (has_parent ? parent : ".")) != 0 && failed)
+    } else if ((rc = dirsync_sync (has_parent ? parent : ".", NULL)) != 0 && failed)
         snprintf (failed, PATH_MAX, "%s", has_parent ? parent : ".");
     return rc;
 }

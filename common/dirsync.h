@@ -11,13 +11,17 @@
 #ifndef DIRSYNC_H_INCLUDED
 #define DIRSYNC_H_INCLUDED
 
+#include <stdbool.h>
+
 //  Makes path (mode 0755 less the umask) and its missing parents, and
 //  fsyncs the parent of each one made. Returns 0 (also when path was
 //  there already), or an errno value; failed (when not NULL, PATH_MAX
 //  bytes) then names the directory that failed.
 int dirsync_create (const char *path, char *failed);
 
-//  fsyncs the directory path. Returns 0 or an errno value.
-int dirsync_sync (const char *path);
+//  fsyncs the directory path (what was made or removed in it). Returns 0
+//  or an errno value; *opened (may be NULL) says whether path could be
+//  opened.
+int dirsync_sync (const char *path, bool *opened);
 
 #endif

@@ -631,11 +631,8 @@ int journal_batch_commit (journal_batch_t *self)
 {
     uint64_t written;
     int rc = journal_batch_commit_unsynced (self, &written);
-    //  A commit that asks to be durable is, in async durability too (where
-    //  journal_sync has nothing to wait for).
-    if (rc == 0 && !self->lazy)
-        rc = self->journal->sync_group ? journal_sync (self->journal, written)
-                                       : journal_sync_logs_now (self->journal);
+    if (rc == 0 && !self->lazy) //  durable, in async durability too
+        rc = journal_sync_durable (self->journal, written);
     return rc;
 }
 

@@ -117,17 +117,6 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_destroy (marks);
     return rc;
 }
-int journal_sync_dir (const char *dir, bool *opened)
-{
-    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (opened)
-        *opened = fd >= 0;
-    if (fd < 0)
-        return errno ? errno : EIO;
-    int rc = fsync (fd) == 0 ? 0 : (errno ? errno : EIO);
-    close (fd);
-    return rc;
-}
 
 //  True if dir holds JOURNAL_GAPLESS_FILE.
 static bool s_marked_gapless (const char *dir)
@@ -152,7 +141,7 @@ static bool s_mark_gapless (const char *dir)
         return false;
     bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
     close (fd);
-    ok = ok && journal_sync_dir (dir, NULL) == 0;
+    ok = ok && dirsync_sync (dir, NULL) == 0;
     if (!ok)
         unlink (path);
     return ok;
@@ -480,8 +469,9 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (env)
         leveldb_options_set_env (self->options, env);
     else
-        log_warn ("journal %s: this LevelDB's C handles are not laid out as tablefile.cc "
-                  "expects: its table files are written a block at a time",
+        log_warn ("journal %s: tablefile.cc's environment does not fit this LevelDB (another "
+                  "version, or its C handles laid out otherwise): its table files are written "
+                  "a block at a time",
                   dir);
 
     self->read = leveldb_readoptions_create ();
@@ -653,10 +643,8 @@ int journal_write_log_held (journal_t *self, const leveldb_writeoptions_t *optio
     uint64_t written;
     int rc =
         journal_write_unsynced_held (self, options, writes, hooked, log, log_size, count, &written);
-    //  In async durability nothing else syncs: a write that asks to be
-    //  durable syncs the logs itself.
-    if (rc == 0 && options == self->write)
-        rc = self->sync_group ? journal_sync (self, written) : journal_sync_logs_now (self);
+    if (rc == 0 && options == self->write) //  durable, in async durability too
+        rc = journal_sync_durable (self, written);
     return rc;
 }
 

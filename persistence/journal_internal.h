@@ -92,10 +92,6 @@ void journal_sync_wrote (journal_t *self, uint64_t log_next);
 //  After a write, outside the write mutex: wakes the syncer thread.
 void journal_sync_wanted (journal_t *self);
 
-//  fsync of directory dir (what was made or removed in it). Returns 0 or
-//  an errno; *opened (may be NULL) says whether dir could be opened.
-int journal_sync_dir (const char *dir, bool *opened);
-
 //  The stream filters (filters.c). init: at open (none out of memory);
 //  add: before an 'i' key, or events, of stream (len bytes) are written;
 //  absent: true only if the filters are ready and stream has no such
@@ -154,6 +150,11 @@ void journal_leave (journal_t *self);
 //  there, a new one's directory entry), whatever the durability: what
 //  async durability syncs all the same. Returns 0 or SHOAL_EIO.
 int journal_sync_logs_now (journal_t *self);
+
+//  Makes the writes up to written durable, whatever the durability: the
+//  group sync's journal_sync in sync, journal_sync_logs_now in async.
+//  Returns 0 or SHOAL_EIO.
+int journal_sync_durable (journal_t *self, uint64_t written);
 
 int journal_write_held (journal_t *self, const leveldb_writeoptions_t *options,
                         leveldb_writebatch_t *writes, bool hooked);

@@ -4,6 +4,7 @@
     journal.c's.
 */
 #include "journal_internal.h"
+#include "dirsync.h"
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
@@ -47,7 +48,7 @@ static int s_sync_files (const char *dir, char *failed)
             snprintf (failed, PATH_MAX, "%s", path);
     }
     closedir (listing);
-    if (rc == 0 && (rc = journal_sync_dir (dir, NULL)) != 0)
+    if (rc == 0 && (rc = dirsync_sync (dir, NULL)) != 0)
         snprintf (failed, PATH_MAX, "%s", dir);
     return rc;
 }
@@ -69,7 +70,7 @@ int journal_repair (const char *dir, char **report, char **error)
         *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
         return SHOAL_EIO;
     }
-    if (journal_sync_dir (dir, NULL) != 0) {
+    if (dirsync_sync (dir, NULL) != 0) {
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }

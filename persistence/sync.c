@@ -60,6 +60,7 @@
     is the write mutex's.
 */
 #include "journal_internal.h"
+#include "dirsync.h"
 #include "log.h"
 #include "threadname.h"
 #include <assert.h>
@@ -198,7 +199,7 @@ static int s_find_logs (journal_t *self, bool *found)
     if (!self->sync_dir_due)
         return 0;
     bool opened;
-    int rc = journal_sync_dir (self->dir, &opened);
+    int rc = dirsync_sync (self->dir, &opened);
     //  Not opened: tried again at the next sync; a failed fsync: nothing
     //  can be trusted.
     *found = opened;
@@ -467,6 +468,11 @@ int journal_sync_logs_now (journal_t *self)
         log_warn ("journal %s: cannot make a write durable (fdatasync of its logs: %s)", self->dir,
                   strerror (rc));
     return rc ? SHOAL_EIO : 0;
+}
+
+int journal_sync_durable (journal_t *self, uint64_t written)
+{
+    return self->sync_group ? journal_sync (self, written) : journal_sync_logs_now (self);
 }
 
 int journal_sync_all (journal_t *self)

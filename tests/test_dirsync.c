@@ -31,7 +31,7 @@ static void test_create (void **state)
     assert_true (S_ISDIR (st.st_mode));
     //  There already: nothing to do
     assert_int_equal (dirsync_create (path, failed), 0);
-    assert_int_equal (dirsync_sync (path), 0);
+    assert_int_equal (dirsync_sync (path, NULL), 0);
 
     //  A file where a directory should be: ENOTDIR, naming where
     snprintf (path, sizeof path, "%s/a/file", dir);
@@ -44,8 +44,8 @@ static void test_create (void **state)
     assert_int_equal (dirsync_create (path, failed), ENOTDIR);
     snprintf (path, sizeof path, "%s/a/file", dir);
     assert_string_equal (failed, path);
-    assert_int_equal (dirsync_sync (path), ENOTDIR);
-    assert_int_equal (dirsync_sync ("/nonexistent-shoal-dir"), ENOENT);
+    assert_int_equal (dirsync_sync (path, NULL), ENOTDIR);
+    assert_int_equal (dirsync_sync ("/nonexistent-shoal-dir", NULL), ENOENT);
     harness_rm_rf (dir);
 }
 

@@ -3,6 +3,7 @@
 */
 #include "zplfile.h"
 #include "shoal_base.h"
+#include "dirsync.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -211,16 +212,12 @@ int zplfile_save_mode (const char *path, const char *text, size_t size, mode_t m
     char *slash = strrchr (temp, '/');
     if (slash)
         slash[slash == temp ? 1 : 0] = 0;
-    int dir = open (slash ? temp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    step = "cannot fsync its directory";
-    if (dir < 0 || fsync (dir) < 0) {
-        if (dir >= 0)
-            close (dir);
-        zplfile_fail (error, path, "%s: %s", step, strerror (errno));
+    int synced = dirsync_sync (slash ? temp : ".", NULL);
+    if (synced) {
+        zplfile_fail (error, path, "cannot fsync its directory: %s", strerror (synced));
         free (temp);
         return SHOAL_EIO;
     }
-    close (dir);
     free (temp);
     return 0;
 fail:
