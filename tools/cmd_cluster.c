@@ -177,12 +177,15 @@ static int s_write_cert (zcert_t *cert, bool secret, const char *path)
 }
 
 //  Saves cert's public part to path and its secret part to path_secret
-//  (mode 0600 whatever the umask, and even if an old one was more open).
+//  (mode 0600, made new whatever an old one was).
 //  Returns 0 or -1 with a message printed.
 static int s_save_cert (zcert_t *cert, const char *path)
 {
     char secret[PATH_MAX];
-    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (snprintf (secret, sizeof secret, "%s_secret", path) >= (int) sizeof secret) {
+        fprintf (stderr, "shoal cluster: the path %s_secret is too long\n", path);
+        return -1;
+    }
     if (s_write_cert (cert, false, path) != 0 || s_write_cert (cert, true, secret) != 0)
         return -1;
     return 0;
