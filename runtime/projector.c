@@ -52,7 +52,8 @@ bool projector_wants (const build_t *build, const char *address, const char *nam
     return registry_filter_wants (&build->filter, address, name);
 }
 
-static build_t *s_build_add (projector_t *self, const char *name, uint32_t version, uint32_t number)
+build_t *projector_build_add (projector_t *self, const char *name, uint32_t version,
+                              uint32_t number)
 {
     if (self->build_count == self->build_cap) {
         size_t cap = self->build_cap ? 2 * self->build_cap : 16;
@@ -130,7 +131,7 @@ const char *projector_status_name (const projector_t *self, const build_t *build
 
 //  Commits the projector's batch synced: an operator's word (a pause, a
 //  skip) or a new build is kept whatever the node's durability.
-static int s_commit_synced (projector_t *self)
+int projector_commit_synced (projector_t *self)
 {
     journal_batch_set_lazy (self->view.batch, false);
     int rc = journal_batch_commit (self->view.batch);
@@ -139,18 +140,18 @@ static int s_commit_synced (projector_t *self)
 }
 
 //  Writes the checkpoint alone (a pause, a new build, a flag).
-static int s_save (projector_t *self, build_t *build)
+int projector_save (projector_t *self, build_t *build)
 {
     journal_batch_t *batch = self->view.batch;
     int rc = journal_batch_view_checkpoint (batch, &build->build, &build->cp);
     if (rc == 0)
-        rc = s_commit_synced (self);
+        rc = projector_commit_synced (self);
     else
         journal_batch_clear (batch);
     return rc;
 }
 
-static int s_serve (projector_t *self, build_t *build)
+int projector_set_served (projector_t *self, build_t *build)
 {
     char key[SHOAL_TYPE_MAX + 16], value[32];
     snprintf (key, sizeof key, "projection/%s", build->name);
@@ -192,7 +193,7 @@ static int s_drop (projector_t *self, build_t *build, bool warn, const char *why
 //  Drops every build of name@version older than keep (NULL: all of
 //  them). A newer one (a rebuild an operator asked for since) goes on,
 //  to replace keep in its turn.
-static int s_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep)
+int projector_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep)
 {
     int rc = 0;
     for (size_t i = 0; i < self->build_count && rc == 0;) {
@@ -226,10 +227,10 @@ static void s_caught_up (projector_t *self, build_t *build)
     bool newer = served && served->build.version < build->build.version;
     if (served && !rebuild && !(newer && !build->def->manual_switch))
         return;
-    if (s_serve (self, build) != 0)
+    if (projector_set_served (self, build) != 0)
         return;
     if (rebuild)
-        s_drop_builds (self, build->name, build->build.version, build);
+        projector_drop_builds (self, build->name, build->build.version, build);
 }
 
 //  Keeps the batch's reactions: each goes out now, and again until answered.
@@ -500,111 +501,12 @@ static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_
 }
 
 //  --------------------------------------------------------------------------
-//  Operators' actions
-
-static int s_fail (char *reason, size_t size, int rc, const char *format, const char *name,
-                   uint32_t version, uint64_t detail)
-{
-    snprintf (reason, size, format, name, version, detail);
-    return rc;
-}
-
-int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
-                       uint64_t position, char *reason, size_t reason_size)
-{
-    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
-    if (!build)
-        return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
-                       "no projection %s@%" PRIu32 " on this node%.0" PRIu64, name, version, 0);
-    version = build->build.version;
-    int rc = 0;
-    if (strcmp (action, "pause") == 0 || strcmp (action, "resume") == 0) {
-        bool pause = action[0] == 'p';
-        for (size_t i = 0; i < self->build_count && rc == 0; i++) {
-            build_t *each = self->builds[i];
-            if (strcmp (each->name, name) == 0 && each->build.version == version) {
-                each->cp.paused = pause;
-                if (!pause)
-                    each->failed = false; //  a fixed module tries again
-                rc = s_save (self, each);
-            }
-        }
-    } else if (strcmp (action, "skip") == 0) {
-        if (!build->failed || build->error_position != position)
-            return s_fail (reason, reason_size, SHOAL_EINVAL,
-                           "%s@%" PRIu32 " is not stopped at position %" PRIu64
-                           " (see `shoal projections`)",
-                           name, version, position);
-        journal_checkpoint_t cp = build->cp;
-        cp.next = position + 1;
-        cp.skipped++;
-        journal_batch_t *batch = self->view.batch;
-        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (), build->error);
-        if (rc == 0)
-            rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
-        rc = rc ? (journal_batch_clear (batch), rc) : s_commit_synced (self);
-        if (rc == 0) {
-            build->cp = cp;
-            build->failed = false;
-            log_warn ("projection %s@%" PRIu32 ": the event at position %" PRIu64
-                      " was skipped by an operator (it failed with: %s)",
-                      name, version, position, build->error);
-        }
-    } else if (strcmp (action, "switch") == 0) {
-        if (build->served)
-            return 0;
-        uint64_t end = journal_log_end (self->journal);
-        if (!build->cp.caught_up || build->failed)
-            return s_fail (reason, reason_size, SHOAL_EINVAL,
-                           "%s@%" PRIu32 " has not caught up yet (%" PRIu64
-                           " events behind): it is served once it has",
-                           name, version, end - build->cp.next);
-        rc = s_serve (self, build);
-    } else if (strcmp (action, "drop") == 0) {
-        if (build->served)
-            return s_fail (reason, reason_size, SHOAL_EBUSY,
-                           "%s@%" PRIu32
-                           " is the version served: switch to another first%.0" PRIu64,
-                           name, version, 0);
-        if (build->def)
-            return s_fail (reason, reason_size, SHOAL_EBUSY,
-                           "%s@%" PRIu32 " is registered by a module, which would build it "
-                           "again: remove it from the module first%.0" PRIu64,
-                           name, version, 0);
-        rc = s_drop_builds (self, name, version, NULL);
-    } else if (strcmp (action, "rebuild") == 0) {
-        if (!build->def)
-            return s_fail (reason, reason_size, SHOAL_EINVAL,
-                           "%s@%" PRIu32 " is not registered by a module: nothing can "
-                           "rebuild it%.0" PRIu64,
-                           name, version, 0);
-        build_t *fresh = s_build_add (self, name, version, build->build.build + 1);
-        if (!fresh)
-            return SHOAL_ENOMEM;
-        fresh->def = build->def;
-        registry_filter_parse (&fresh->filter, fresh->def->events);
-        rc = s_save (self, fresh);
-        if (rc == 0)
-            log_info ("projection %s@%" PRIu32 ": rebuilding from position 0 (build %" PRIu32
-                      "); build %" PRIu32 " serves until it has caught up",
-                      name, version, fresh->build.build, build->build.build);
-    } else
-        return s_fail (reason, reason_size, SHOAL_EINVAL,
-                       "unknown action for %s@%" PRIu32
-                       " (pause, resume, rebuild, skip, switch, drop)%.0" PRIu64,
-                       name, version, 0);
-    if (rc && !reason[0])
-        snprintf (reason, reason_size, "%s", shoal_strerror (rc));
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
 //  Start: the builds in the store, and the projections registered
 
 static int s_found_build (void *arg, const journal_build_t *found, const journal_checkpoint_t *cp)
 {
     projector_t *self = arg;
-    build_t *build = s_build_add (self, found->view, found->version, found->build);
+    build_t *build = projector_build_add (self, found->view, found->version, found->build);
     if (!build)
         return SHOAL_ENOMEM;
     if (cp)
@@ -675,12 +577,12 @@ static int s_load (projector_t *self)
             }
         }
         if (!any) {
-            build_t *build = s_build_add (self, def->name, (uint32_t) def->version, 0);
+            build_t *build = projector_build_add (self, def->name, (uint32_t) def->version, 0);
             if (!build)
                 return SHOAL_ENOMEM;
             build->def = def;
             registry_filter_parse (&build->filter, def->events);
-            if ((rc = s_save (self, build)) == 0)
+            if ((rc = projector_save (self, build)) == 0)
                 log_info ("projection %s@%d: new, building from position 0", def->name,
                           def->version);
         }
@@ -796,7 +698,7 @@ static bool s_work (projector_t *self)
             moved |= s_step (self, build);
         } else if (!build->cp.caught_up) {
             build->cp.caught_up = true;
-            if (s_save (self, build) == 0)
+            if (projector_save (self, build) == 0)
                 s_caught_up (self, build);
             else
                 build->cp.caught_up = false;

@@ -188,4 +188,16 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                        uint64_t position, char *reason, size_t reason_size);
 const char *projector_status_name (const projector_t *self, const build_t *build);
 
+//  projector.c, for projector_control.c: a new build of name@version
+//  (NULL out of memory); a non-lazy commit of the view's batch; a
+//  build's checkpoint written alone (synced); build made the one served;
+//  every build of name@version older than keep dropped (NULL: all).
+//  Each int returns 0 or a SHOAL_E... code.
+build_t *projector_build_add (projector_t *self, const char *name, uint32_t version,
+                              uint32_t number);
+int projector_commit_synced (projector_t *self);
+int projector_save (projector_t *self, build_t *build);
+int projector_set_served (projector_t *self, build_t *build);
+int projector_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep);
+
 #endif

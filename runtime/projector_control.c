@@ -1,0 +1,109 @@
+/*  projector_control.c - an operator's actions on a projection's builds
+    (`shoal projections pause|resume|skip|switch|drop|rebuild`), as the
+    projection thread takes them (projector_serve.c passes them on). Each
+    is written, synced, before it is answered.
+
+    Threads: the projection thread's.
+*/
+#include "projector_internal.h"
+#include "log.h"
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int s_fail (char *reason, size_t size, int rc, const char *format, const char *name,
+                   uint32_t version, uint64_t detail)
+{
+    snprintf (reason, size, format, name, version, detail);
+    return rc;
+}
+
+int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
+                       uint64_t position, char *reason, size_t reason_size)
+{
+    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
+    if (!build)
+        return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
+                       "no projection %s@%" PRIu32 " on this node%.0" PRIu64, name, version, 0);
+    version = build->build.version;
+    int rc = 0;
+    if (strcmp (action, "pause") == 0 || strcmp (action, "resume") == 0) {
+        bool pause = action[0] == 'p';
+        for (size_t i = 0; i < self->build_count && rc == 0; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, name) == 0 && each->build.version == version) {
+                each->cp.paused = pause;
+                if (!pause)
+                    each->failed = false; //  a fixed module tries again
+                rc = projector_save (self, each);
+            }
+        }
+    } else if (strcmp (action, "skip") == 0) {
+        if (!build->failed || build->error_position != position)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " is not stopped at position %" PRIu64
+                           " (see `shoal projections`)",
+                           name, version, position);
+        journal_checkpoint_t cp = build->cp;
+        cp.next = position + 1;
+        cp.skipped++;
+        journal_batch_t *batch = self->view.batch;
+        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (), build->error);
+        if (rc == 0)
+            rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
+        rc = rc ? (journal_batch_clear (batch), rc) : projector_commit_synced (self);
+        if (rc == 0) {
+            build->cp = cp;
+            build->failed = false;
+            log_warn ("projection %s@%" PRIu32 ": the event at position %" PRIu64
+                      " was skipped by an operator (it failed with: %s)",
+                      name, version, position, build->error);
+        }
+    } else if (strcmp (action, "switch") == 0) {
+        if (build->served)
+            return 0;
+        uint64_t end = journal_log_end (self->journal);
+        if (!build->cp.caught_up || build->failed)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " has not caught up yet (%" PRIu64
+                           " events behind): it is served once it has",
+                           name, version, end - build->cp.next);
+        rc = projector_set_served (self, build);
+    } else if (strcmp (action, "drop") == 0) {
+        if (build->served)
+            return s_fail (reason, reason_size, SHOAL_EBUSY,
+                           "%s@%" PRIu32
+                           " is the version served: switch to another first%.0" PRIu64,
+                           name, version, 0);
+        if (build->def)
+            return s_fail (reason, reason_size, SHOAL_EBUSY,
+                           "%s@%" PRIu32 " is registered by a module, which would build it "
+                           "again: remove it from the module first%.0" PRIu64,
+                           name, version, 0);
+        rc = projector_drop_builds (self, name, version, NULL);
+    } else if (strcmp (action, "rebuild") == 0) {
+        if (!build->def)
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " is not registered by a module: nothing can "
+                           "rebuild it%.0" PRIu64,
+                           name, version, 0);
+        build_t *fresh = projector_build_add (self, name, version, build->build.build + 1);
+        if (!fresh)
+            return SHOAL_ENOMEM;
+        fresh->def = build->def;
+        registry_filter_parse (&fresh->filter, fresh->def->events);
+        rc = projector_save (self, fresh);
+        if (rc == 0)
+            log_info ("projection %s@%" PRIu32 ": rebuilding from position 0 (build %" PRIu32
+                      "); build %" PRIu32 " serves until it has caught up",
+                      name, version, fresh->build.build, build->build.build);
+    } else
+        return s_fail (reason, reason_size, SHOAL_EINVAL,
+                       "unknown action for %s@%" PRIu32
+                       " (pause, resume, rebuild, skip, switch, drop)%.0" PRIu64,
+                       name, version, 0);
+    if (rc && !reason[0])
+        snprintf (reason, reason_size, "%s", shoal_strerror (rc));
+    return rc;
+}
