@@ -86,7 +86,8 @@ typedef struct {
     int nodes;                         //  nodes run (1 for one node or an endpoint)
     int freezes;                       //  SIGSTOPs done (each followed by SIGCONT)
     size_t resends;                    //  client re-sends
-    double transfer_seconds;           //  wall clock: transfer phase + waiting, set-up excluded
+    double transfer_seconds;           //  wall clock from the first Start, set-up excluded, to
+                                       //  the nodes' quiet (cpu_quiet), else after the gets
     double transfers_per_second;       //  completed / transfer_seconds
     bool balanced;                     //  every invariant held
     char problem[512];                 //  the first broken invariant

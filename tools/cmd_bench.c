@@ -31,7 +31,8 @@ static void s_help (FILE *out)
              "from the journal and prints what it measured:\n"
              "  transfers/s    completed transfers over the end-to-end span: from the first\n"
              "                 Started event to the last terminal one, by the journal's own\n"
-             "                 timestamps (set-up excluded); the wall-clock figure too\n"
+             "                 timestamps (set-up excluded); the wall-clock figure too,\n"
+             "                 from the first Start sent to the node's quiet (below)\n"
              "  latency        per transfer, Started to terminal event (journal, 1 ms steps);\n"
              "                 the Start reply as the client saw it\n"
              "  node           events/s, commits/s, fsyncs/s (JSON syncs_per_second: in sync\n"
@@ -280,8 +281,9 @@ static void s_print_text (const bank_options_t *o, const bank_result_t *r, const
             f->seconds,
             r->from_journal ? "journal: first Started to last terminal event"
                             : "client: first Start sent to last seen terminal");
-    printf ("  wall clock     %.0f completed transfers/s (%.3f s, transfers and waiting)\n",
-            r->transfers_per_second, r->transfer_seconds);
+    printf ("  wall clock     %.0f completed transfers/s (%.3f s, first Start sent to %s)\n",
+            r->transfers_per_second, r->transfer_seconds,
+            r->cpu_quiet ? "the node quiet" : "every transfer seen terminal");
     printf ("  latency        p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%s)\n",
             r->completion.p50, r->completion.p99, r->completion.p999, r->completion.max,
             r->from_journal ? "Started to terminal, journal" : "Start sent to seen terminal");
