@@ -23,7 +23,8 @@
 # --mode uniform (64 clients, 10,000 accounts, S seconds, default 20), then
 # `shoal bench --accounts 10000 --concurrency 512 --transfers M` (default
 # 200000), then pg-baseline --mode hot, then the same bench with --hot 1, then
-# `shoal bench --ceiling` (batches of 1, 64, 1000 and of the records per
+# both benches again with --node-arg=--projections=off (like for like:
+# PostgreSQL's transaction keeps no read model), then `shoal bench --ceiling` (batches of 1, 64, 1000 and of the records per
 # commit the two benches showed). --runs N rounds (default 1). It rewrites the
 # marked section of FILE (default docs/PERFORMANCE.md) with the ratio table:
 # shoal's transfers/s over PostgreSQL's, and shoal's LevelDB records/s (its
@@ -33,7 +34,7 @@
 # bench --help`), with the JSON lines it was made from; progress and the
 # benches' stderr go to a log in $TMPDIR (or /tmp). Needs PostgreSQL
 # (scripts/install-deps.sh --bench) and jq (scripts/install-deps.sh).
-# About 3 minutes a round on a 2-core machine.
+# About 4 minutes a round on a 2-core machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -136,6 +137,12 @@ pg_report() {
         pg_step "shoal uniform" "$shoal" bench --accounts 10000 --concurrency 512 --transfers "$transfers" --json
         pg_step "pg hot" "$root/scripts/pg-baseline.sh" --mode hot --seconds "$seconds" --json
         pg_step "shoal hot" "$shoal" bench --accounts 10000 --concurrency 512 --hot 1 --transfers "$transfers" --json
+        # Like for like: PostgreSQL's transaction keeps no read model, so the
+        # same two benches again without the bank's projections.
+        pg_step "shoal uniform, projections off" "$shoal" bench --accounts 10000 --concurrency 512 \
+            --transfers "$transfers" --node-arg=--projections=off --json
+        pg_step "shoal hot, projections off" "$shoal" bench --accounts 10000 --concurrency 512 --hot 1 \
+            --transfers "$transfers" --node-arg=--projections=off --json
         # The ceiling at the records per commit the node just showed too.
         local batches=(--batch 1 --batch 64 --batch 1000) b
         for b in $(jq -r --argjson round "$round" 'select(.round == $round and (.row | startswith("shoal ")))
@@ -167,8 +174,9 @@ pg_report() {
             . as $all | [.[].round] | unique | .[] as $round |
             ($all | map(select(.round == $round))) as $x |
             ($x | map(select(.row == "ceiling")) | .[0].batches // []) as $ceiling |
-            ("uniform", "hot") as $w |
-            ($x | map(select(.row == "pg " + $w)) | .[0][$w]) as $pg |
+            ("uniform", "hot", "uniform, projections off", "hot, projections off") as $w |
+            ($w | split(",") | .[0]) as $mode |
+            ($x | map(select(.row == "pg " + $mode)) | .[0][$mode]) as $pg |
             ($x | map(select(.row == "shoal " + $w)) | .[0]) as $s |
             ($s.records_per_commit // null | if . == null then null else round end) as $batch |
             ($ceiling | map(select(.records_per_commit == $batch)) | .[0] | .group.records_per_second // .records_per_second) as $top |
@@ -179,7 +187,7 @@ pg_report() {
             "\($s.cpu_us_per_transfer // null | r(0)) | \($s.records_per_transfer | f1) | \($s.records_per_commit | r(0)) | \($s.records_per_second | r(0)) | " +
             "\($top | r(0)) | \(div($s.records_per_second; $top) * 100 | r(0))% | " +
             "\(div($top; $s.records_per_transfer) | r(0)) | " +
-            "\([($x | map(select(.row == "pg " + $w)) | .[0].load), $s.load,
+            "\([($x | map(select(.row == "pg " + $mode)) | .[0].load), $s.load,
                 ($x | map(select(.row == "ceiling")) | .[0].load)] | map(f1) | join(", ")) |"' "$jsonl"
         echo
         echo "shoal's node CPU by thread, µs per completed transfer, busiest first (node_threads_us_per_transfer):"
@@ -220,7 +228,11 @@ pg_report() {
         echo "user and system time (all threads, /proc, 10 ms ticks) from the first Start"
         echo "sent until the node was quiet (cpu_quiet in the JSON; false: until every"
         echo "transfer was seen terminal, the bench's gets included), over the completed"
-        echo "transfers."
+        echo "transfers. The rows \"projections off\" are the same benches with"
+        echo "\`--node-arg=--projections=off\`, against the same PostgreSQL run: its"
+        echo "transaction keeps no read model, where shoal's node by default also keeps"
+        echo "the bank's three projections (an account's transfers, the bank's totals, the"
+        echo "large debits) up to date. The issue's targets are read on the rows with them."
         echo
         echo "<details><summary>The JSON lines the table was made from</summary>"
         echo
