@@ -63,8 +63,10 @@ void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const 
     stage_out (self, dest, route, route_size, frame, size, NULL);
 }
 
-void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
-                 const char *code, const char *reason)
+//  Stages the error reply {code, reason} to request, not recorded in the
+//  inbox.
+static void s_error_reply (worker_t *self, const uint8_t *route, size_t route_size,
+                           const envelope_t *request, const char *code, const char *reason)
 {
     uint8_t *payload;
     size_t size;
@@ -72,17 +74,32 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
         turn_reply (self, route, route_size, request, payload, size);
         free (payload);
     }
+}
+
+void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
+                 const char *code, const char *reason)
+{
+    s_error_reply (self, route, route_size, request, code, reason);
     self->tally.rejected++;
 }
 
-//  A failure that may pass (storage trouble, an actor being reloaded): a
-//  client is told and may retry; an actor is told nothing, so its outbox
-//  re-sends the command rather than take the failure for a rejection.
+//  A failure that may pass (storage trouble, an actor being reloaded, a
+//  handler's error): a client is told and may retry; an actor is told
+//  nothing, so its outbox re-sends the command rather than take the
+//  failure for a rejection. The store's (code "unavailable"), like an
+//  aborted batch's, counts nothing, neither the message nor an outcome:
+//  the command is counted once, when it is tried again. A client's
+//  refused otherwise counts as rejected, so that a handler that keeps
+//  failing shows.
 static void s_transient (worker_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *request, const char *code, const char *reason)
 {
-    if (route_size || !request->from[0])
-        turn_error (self, route, route_size, request, code, reason);
+    bool store = strcmp (code, "unavailable") == 0;
+    if (route_size || !request->from[0]) {
+        s_error_reply (self, route, route_size, request, code, reason);
+        self->tally.rejected += !store;
+    }
+    self->turn_uncounted = store;
 }
 
 //  Runs msg through actor's handler and stages the effects. Returns the

@@ -433,6 +433,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     if (envelope.kind != ENVELOPE_QUERY && deadletter_stop (self, route, route_size, &envelope))
         return;
     turnfile_begin (turn_file, &envelope, frame, size);
+    self->turn_uncounted = false;
     switch (envelope.kind) {
     case ENVELOPE_COMMAND: //  '$': the runtime's own (repair.h)
         if (envelope.name[0] == '$')
@@ -458,8 +459,9 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         deadletter_survived (self, &envelope);
     histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,
                        histogram_now_ns () - started);
-    //  A turn that aborted the batch is counted when it comes again.
-    if (batch == self->batch_number)
+    //  A turn that aborted the batch, or refused its message for now, is
+    //  counted when that comes again.
+    if (batch == self->batch_number && !self->turn_uncounted)
         self->tally.messages++;
 }
 

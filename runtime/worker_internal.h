@@ -69,15 +69,16 @@ typedef struct {
 struct _worker_t {
     const worker_config_t *config;
     int index;
-    worker_stats_t *stats;                    //  counters (shared, atomic)
-    worker_tally_t tally;                     //  the batch's outcomes, counted at its release
-    zsock_t *pull;                            //  our inbox socket
-    zsock_t **push;                           //  one per worker (NULL for ourselves)
-    zsock_t *front;                           //  to the node's front thread
-    ptable_t actors;                          //  address -> actor_t (actors.c)
-    actor_lru_t lru;                          //  the same actors, most recently used first
-    char *passivating;                        //  actors to passivate once the batch commits: their
-                                              //  addresses, each ended by a NUL (actors.c)
+    worker_stats_t *stats; //  counters (shared, atomic)
+    worker_tally_t tally;  //  the batch's outcomes, counted at its release
+    bool turn_uncounted;   //  the turn refused its message for now (turn.c, s_transient)
+    zsock_t *pull;         //  our inbox socket
+    zsock_t **push;        //  one per worker (NULL for ourselves)
+    zsock_t *front;        //  to the node's front thread
+    ptable_t actors;       //  address -> actor_t (actors.c)
+    actor_lru_t lru;       //  the same actors, most recently used first
+    char *passivating;     //  actors to passivate once the batch commits: their
+                           //  addresses, each ended by a NUL (actors.c)
     size_t passivating_size, passivating_cap; //  its bytes, and its room
     bloom_t asked[2];       //  Bloom filters of the actors passivated on their own
                             //  ask, the newer [asked_newer] (actors.c), empty until one

@@ -18,6 +18,11 @@
     - the counters count each outcome once: accepted, rejected and replies
       are what the journal says happened, and messages are their sum with
       the duplicates (re-sends answered from the inbox).
+
+    And, on its own, a worker whose reload keeps failing after a failed
+    commit (the store's scan of the inbox's notes, wrapped at link time to
+    fail while the test says so): it refuses commands `unavailable`,
+    counts nothing for them, and takes each once when the reload works.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +40,7 @@
 #include "worker.h"
 
 #include <czmq.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +55,18 @@
 #define FAIL_AT 3        //  the commit that fails, counted from the mix's start
 #define ROUTE "client-1" //  the client's identity, as the front would pass it
 #define REQUESTS_MAX (2 * ACCOUNTS + 2 + DEPOSITS + TRANSFERS)
+
+//  The store's scan of the inbox's notes, which a worker's reload makes
+//  (runtime/inbox.c), fails with SHOAL_EIO while this is set.
+static atomic_bool s_scans_fail;
+
+int __real_journal_inbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg);
+int __wrap_journal_inbox_scan_notes (journal_t *self, journal_entry_fn *fn, void *arg)
+{
+    if (atomic_load (&s_scans_fail))
+        return SHOAL_EIO;
+    return __real_journal_inbox_scan_notes (self, fn, arg);
+}
 
 //  A client's command, with the id it keeps on every re-send.
 typedef struct {
@@ -76,6 +94,7 @@ typedef struct {
     request_t requests[REQUESTS_MAX]; //  every command the client sent
     size_t count;                     //  requests used
     size_t unavailable;               //  `unavailable` answers
+    size_t unreadable;                //  those of a turn that could not read the inbox
     size_t acked_while_failing;       //  ok answers while the hook was on
     int64_t deposited;                //  the sum of every deposit
 } fixture_t;
@@ -266,9 +285,10 @@ static bool s_recv (fixture_t *fx, int timeout_ms, bool failing)
         free (stored);
         request->acked = true;
         fx->acked_while_failing += failing;
-    } else if (strcmp (code, "unavailable") == 0)
+    } else if (strcmp (code, "unavailable") == 0) {
         fx->unavailable++;
-    else
+        fx->unreadable += strcmp (reason, "its inbox record cannot be read") == 0;
+    } else
         fail_msg ("%s %s #%zu refused: %s: %s", request->to, request->name, index, code, reason);
     zmsg_destroy (&msg);
     return true;
@@ -486,10 +506,67 @@ static void test_commit_fails_during_transfers (void **state)
     assert_true (S_SUM (fx, activations) > ACCOUNTS + 1 + TRANSFERS);
 }
 
+//  A commit fails, and the worker's reload after it fails too, again and
+//  again: until it works, the worker cannot tell a command it ran from a
+//  new one (its inbox is not whole), so it refuses each `unavailable`
+//  ("its inbox record cannot be read"). Those refusals, like an aborted
+//  batch's, count nothing: once the reload works, each command is taken
+//  once and the counters add up exactly.
+static void test_reload_fails_counts_nothing (void **state)
+{
+    fixture_t *fx = *state;
+    s_add (fx, "account/a0", "Open", "owner=A0", NULL);
+    s_until_acked (fx);
+    uint64_t messages = S_SUM (fx, messages), accepted = S_SUM (fx, accepted);
+
+    //  The next commit fails, and every reload after it.
+    atomic_store (&s_scans_fail, true);
+    journal_fail_commits_after (fx->journal, 1);
+    request_t *first = s_add (fx, "account/a0", "Deposit", "amount=7", NULL);
+    s_send (fx, first);
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (S_SUM (fx, failures) == 0 || first->waiting) {
+        if (zclock_mono () > deadline)
+            fail_msg ("no failed commit after %d ms", WAIT_MS);
+        s_recv (fx, 100, true);
+    }
+    journal_fail_commits_after (fx->journal, 0);
+
+    //  Commits would work now, but the reload does not: the client keeps
+    //  asking and hears the turn's refusal.
+    for (int d = 0; d < 4; d++)
+        s_add (fx, "account/a0", "Deposit", "amount=5", NULL);
+    deadline = zclock_mono () + WAIT_MS;
+    while (fx->unreadable < 20) {
+        if (zclock_mono () > deadline)
+            fail_msg ("%zu refusals of unreadable inbox records after %d ms", fx->unreadable,
+                      WAIT_MS);
+        s_send_unacked (fx, 0);
+        s_recv (fx, 100, false);
+    }
+    for (size_t i = 0; i < fx->count; i++)
+        assert_true (fx->requests[i].acked == (i == 0)); //  only the Open
+    assert_int_equal (S_SUM (fx, rejected), 0);
+    assert_int_equal (S_SUM (fx, messages), messages);
+
+    //  The reload works: each deposit taken once, nothing else counted.
+    atomic_store (&s_scans_fail, false);
+    s_until_acked (fx);
+    while (s_recv (fx, 50, false))
+        ;
+    assert_int_equal (S_SUM (fx, accepted), accepted + 5);
+    assert_int_equal (S_SUM (fx, rejected), 0);
+    assert_int_equal (S_SUM (fx, messages), messages + 5 + S_SUM (fx, duplicates));
+    int64_t version;
+    assert_int_equal (journal_version (fx->journal, "account/a0", &version), 0);
+    assert_int_equal (version, 6); //  Opened and five Deposited
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_commit_fails_during_transfers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reload_fails_counts_nothing, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
