@@ -20,6 +20,7 @@ esac
 
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           libleveldb-dev libcmocka-dev libmicrohttpd-dev libncurses-dev libjson-c-dev python3
+          libjemalloc-dev  # the shoal binary's allocator (not in the sanitized builds)
           tmux          # the shoal top test reads its screen from a tmux pane
           python3-zmq python3-msgpack   # the Python client example and its test
           prometheus    # prometheus: promtool, which the metrics test runs
