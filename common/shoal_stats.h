@@ -8,9 +8,10 @@
     (messages, accepted, rejected, duplicates, events, expired) are counted
     when their batch is released after its commit: a batch that is aborted
     (a failed commit, an actor dropped with staged events) counts nothing,
-    and what it held counts once, when it is tried again; so does a
-    command refused for now (`unavailable`: its inbox record or its actor
-    cannot be read at the moment), which its sender tries again. A counter of a node
+    and what it held counts once, when it is tried again; so does an
+    actor's command or reply refused because the store cannot be read at
+    the moment (`unavailable`, SHOAL_EIO: a reload after a failed commit
+    not yet done), which its sender tries again. A counter of a node
     that restarted starts again from zero. Macros only: no state, no
     thread.
 

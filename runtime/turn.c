@@ -86,20 +86,21 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
 //  A failure that may pass (storage trouble, an actor being reloaded, a
 //  handler's error): a client is told and may retry; an actor is told
 //  nothing, so its outbox re-sends the command rather than take the
-//  failure for a rejection. The store's (code "unavailable"), like an
-//  aborted batch's, counts nothing, neither the message nor an outcome:
-//  the command is counted once, when it is tried again. A client's
-//  refused otherwise counts as rejected, so that a handler that keeps
-//  failing shows.
+//  failure for a rejection. When the store cannot be read now (store_down:
+//  SHOAL_EIO), the turn, like an aborted batch's, counts nothing, neither
+//  the message nor an outcome: the command is counted once, when it is
+//  tried again. A client's command refused otherwise counts as rejected,
+//  so that a handler or a stream that keeps failing shows; unless the
+//  turn aborted the batch, whose outcomes are counted when it comes again.
 static void s_transient (worker_t *self, const uint8_t *route, size_t route_size,
-                         const envelope_t *request, const char *code, const char *reason)
+                         const envelope_t *request, const char *code, const char *reason,
+                         bool store_down)
 {
-    bool store = strcmp (code, "unavailable") == 0;
     if (route_size || !request->from[0]) {
         s_error_reply (self, route, route_size, request, code, reason);
-        self->tally.rejected += !store;
+        self->tally.rejected += !store_down && !self->turn_uncounted;
     }
-    self->turn_uncounted = store;
+    self->turn_uncounted |= store_down;
 }
 
 //  Runs msg through actor's handler and stages the effects. Returns the
@@ -215,7 +216,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     }
     if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
         s_transient (self, route, route_size, envelope, "unavailable",
-                     "its inbox record cannot be read");
+                     "its inbox record cannot be read", found == SHOAL_EIO);
         return;
     }
     //  Its inbox record may have been pruned: refuse rather than risk a
@@ -233,7 +234,8 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
             turn_error (self, route, route_size, envelope, "unknown_type",
                         "no actor type is registered for this address");
         else
-            s_transient (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+            s_transient (self, route, route_size, envelope, "unavailable", shoal_strerror (rc),
+                         rc == SHOAL_EIO);
         return;
     }
     int result = s_turn (self, actor, envelope, now);
@@ -242,7 +244,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     //  stored, so a retry runs the command again.
     if (result == CTX_CORRUPT || (result == CTX_REJECTED && ctx->failed)) {
         s_log_failure (self, envelope, ctx);
-        s_transient (self, route, route_size, envelope, ctx->code, ctx->reason);
+        s_transient (self, route, route_size, envelope, ctx->code, ctx->reason, false);
         return;
     }
     uint8_t *payload;
@@ -288,6 +290,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
     if (!actor) { //  retried: the pending entry stays and the command is re-sent
         snprintf (pending->error, sizeof pending->error,
                   "its reply came; the sender cannot load: %.64s", shoal_strerror (rc));
+        self->turn_uncounted |= rc == SHOAL_EIO; //  counted when it comes again
         return;
     }
     int64_t now = worker_now ();

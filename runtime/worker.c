@@ -334,6 +334,7 @@ static void s_abort (worker_t *self, const char *reason)
     s_local_purge (self);
     self->batch_number++;
     self->turns = 0;
+    self->turn_uncounted = true; //  a turn that aborted counts when it comes again
     self->reload_due = s_reload (self) != 0;
     if (self->reload_due)
         log_error ("worker %d: cannot reload from the journal; trying again", self->index);

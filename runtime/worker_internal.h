@@ -71,7 +71,7 @@ struct _worker_t {
     int index;
     worker_stats_t *stats; //  counters (shared, atomic)
     worker_tally_t tally;  //  the batch's outcomes, counted at its release
-    bool turn_uncounted;   //  the turn refused its message for now (turn.c, s_transient)
+    bool turn_uncounted;   //  the turn counts nothing: it aborted, or the store was down
     zsock_t *pull;         //  our inbox socket
     zsock_t **push;        //  one per worker (NULL for ourselves)
     zsock_t *front;        //  to the node's front thread
