@@ -102,6 +102,12 @@ bool bank_nodes_threads (const run_t *run, measure_threads_t *threads);
 //  a negative code with result->problem set.
 int bank_view_settle (run_t *run);
 
+//  bank_view.c: waits (at most 2 minutes) until every projection each
+//  node serves, whichever it runs (none: at once), has read its log to
+//  the end and its reactions are answered. Returns 0, SHOAL_EBUSY (not
+//  in time), SHOAL_EREJECTED (one failed or is paused) or a client's error.
+int bank_view_caught_up (run_t *run);
+
 //  bank_view.c: the journal's figures beside bank_totals' (result->open,
 //  closed, started, large_debits, flags), and result->problem, unless it
 //  holds one, if bank_totals differs from the journal or a large debit

@@ -51,8 +51,9 @@ static void s_totals_request (envelope_t *request, msgpack_sbuffer *buffer)
 
 static void s_reason (char *reason, size_t size, const client_reply_t *reply)
 {
-    if (reason) //  cut to fit, as a message line
-        snprintf (reason, size, "%.63s: %.200s", reply->code, reply->reason);
+    //  Cut to fit, as a message line; none if it cannot be formatted.
+    if (reason && snprintf (reason, size, "%.63s: %.200s", reply->code, reply->reason) < 0)
+        reason[0] = 0;
 }
 
 //  Reads an accepted projection_rows reply of bank_totals into totals.
@@ -122,7 +123,8 @@ void bank_totals_add (bank_totals_t *sum, const bank_totals_t *node)
 }
 
 //  Whether the build of name served in the list projections (an array of
-//  maps) has settled: 0, SHOAL_EBUSY or SHOAL_EREJECTED with reason.
+//  maps) has settled: 0, SHOAL_EBUSY or SHOAL_EREJECTED with reason. With
+//  name NULL, whether every build served has: 0 if none is.
 static int s_settled_one (const msgpack_object *projections, const char *name, char *reason,
                           size_t reason_size)
 {
@@ -130,9 +132,16 @@ static int s_settled_one (const msgpack_object *projections, const char *name, c
         const msgpack_object *build = &projections->via.array.ptr[i];
         char each[SHOAL_TYPE_MAX + 1], status[32] = "", error[256] = "";
         const msgpack_object *served = map_find (build, "served");
-        if (map_find_str (build, "name", each, sizeof each) != 0 || strcmp (each, name) != 0 ||
-            !served || served->type != MSGPACK_OBJECT_BOOLEAN || !served->via.boolean)
+        if (map_find_str (build, "name", each, sizeof each) != 0 ||
+            (name && strcmp (each, name) != 0) || !served ||
+            served->type != MSGPACK_OBJECT_BOOLEAN || !served->via.boolean)
             continue;
+        if (!name) { //  each served build in turn
+            int rc = s_settled_one (projections, each, reason, reason_size);
+            if (rc)
+                return rc;
+            continue;
+        }
         int64_t lag = -1, sends = -1;
         map_find_str (build, "status", status, sizeof status);
         map_find_int (build, "lag", &lag);
@@ -150,6 +159,8 @@ static int s_settled_one (const msgpack_object *projections, const char *name, c
                   "%s: %" PRId64 " events behind, %" PRId64 " sends unanswered", name, lag, sends);
         return lag == 0 && sends == 0 ? 0 : SHOAL_EBUSY;
     }
+    if (!name)
+        return 0;
     snprintf (reason, reason_size, "no version of %s is served", name);
     return SHOAL_EBUSY; //  a node just started may not have served it yet
 }
@@ -181,7 +192,9 @@ int bank_view_settled (client_t *client, const char *const *names, int timeout_m
     const msgpack_object *projections =
         map_find (map_unpack (&unpacked, reply.data, reply.size), "projections");
     rc = projections && projections->type == MSGPACK_OBJECT_ARRAY ? 0 : SHOAL_EFORMAT;
-    for (const char *const *name = names; rc == 0 && *name; name++)
+    if (rc == 0 && !names)
+        rc = s_settled_one (projections, NULL, reason, reason_size);
+    for (const char *const *name = names; rc == 0 && name && *name; name++)
         rc = s_settled_one (projections, *name, reason, reason_size);
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
@@ -337,6 +350,26 @@ static int s_settle_node (const run_t *run, int i, int64_t deadline, bank_totals
         zclock_sleep (50);
     }
     client_destroy (&client);
+    return rc;
+}
+
+int bank_view_caught_up (run_t *run)
+{
+    int64_t deadline = zclock_mono () + SETTLE_MS;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < run->node_count; i++) {
+        client_t *client = s_client (run, i);
+        if (!client)
+            return SHOAL_EINVAL;
+        char reason[300];
+        while ((rc = bank_view_settled (client, NULL, 5000, reason, sizeof reason)) ==
+                   SHOAL_EBUSY &&
+               zclock_mono () < deadline)
+            zclock_sleep (20);
+        if (rc == SHOAL_EREJECTED && strstr (reason, "runs no projections"))
+            rc = 0; //  --projections off: nothing to wait for
+        client_destroy (&client);
+    }
     return rc;
 }
 

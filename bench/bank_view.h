@@ -40,7 +40,10 @@ void bank_totals_add (bank_totals_t *sum, const bank_totals_t *node);
 //  NULL-terminated list) is served, has read its log to the end, and has
 //  no reaction awaiting its answer. Returns 0 if so; SHOAL_EBUSY if not
 //  yet; SHOAL_EREJECTED if one has failed or none of a name is served
-//  (reason says which); or the client's error.
+//  (reason says which); or the client's error. names NULL: every
+//  projection the node serves, whatever it is (0 if it serves none).
+//  reason may be NULL. A node started with --projections off refuses
+//  the question (SHOAL_EREJECTED, "runs no projections").
 int bank_view_settled (client_t *client, const char *const *names, int timeout_ms, char *reason,
                        size_t reason_size);
 

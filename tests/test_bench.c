@@ -73,7 +73,8 @@ static void s_check_json (proc_t *p, char *out, const char *check)
 
 //  On a cluster of two of its own: the nodes' CPU time summed, per
 //  completed transfer and in cores over the wall clock of its span, which
-//  ends once the nodes are quiet, before the gets that check the
+//  ends once the nodes are quiet and their projections caught up (else
+//  cpu_quiet would be false), before the gets that check the
 //  transfers (the wall clock's too), and thread by thread; the client's.
 static void test_cpu_own_nodes (void **state)
 {
@@ -166,7 +167,9 @@ static void test_node_args (void **state)
     s_check_json (p, out,
                   "assert d[\"node_args\"] == [\"--projections=off\", \"--log-level\", "
                   "\"warn\"], d\n"
-                  "assert d[\"store_records_per_transfer\"] == d[\"records_per_transfer\"], d");
+                  "assert d[\"store_records_per_transfer\"] == d[\"records_per_transfer\"], d\n"
+                  "# no projections to wait for: the span still ends at the quiet\n"
+                  "assert d[\"cpu_quiet\"] is True, d");
     rc = proc_run (p, out, err, BENCH " --node-arg=--no-such-option");
     assert_int_not_equal (rc, 0);
     proc_assert_has (err, "shoal node: unknown option '--no-such-option'");
