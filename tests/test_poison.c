@@ -266,6 +266,43 @@ static void test_stale_turn_counted_once (void **state)
     proc_assert_has (log, "was counted already");
 }
 
+//  --------------------------------------------------------------------------
+//  5. A turn that ended, whose cleared mark a power cut takes back, is not
+//     counted as a crash: its command's inbox record in the journal says
+//     that its turn was committed.
+
+static void test_ended_turn_not_counted (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED " --turn-timeout 100");
+    //  While Slow runs (the watchdog sees it past --turn-timeout), its turn
+    //  file says so: a copy of it is what a cut would leave
+    int rc = proc_run (p, out, err,
+                       "$SHOAL send --endpoint $E --timeout 20000 counter/s Slow ms=1000 "
+                       "> $DIR/slow.out & "
+                       "for i in $(seq 200); do "
+                       "  if $SHOAL stats --endpoint $E | grep -q '\"overdue_now\":1'; then "
+                       "    mkdir $DIR/saved && cp $DIR/data/turn-* $DIR/saved/ && break; fi; "
+                       "  sleep 0.01; done; "
+                       "wait $! && test -d $DIR/saved");
+    if (rc != 0)
+        fail_msg ("Slow's turn was not seen running, or its send failed: %s", err);
+    proc_node_signal (p, SIGTERM);
+
+    //  The marks come back: Slow's turn ended and was committed, so no
+    //  crash is counted
+    assert_int_equal (proc_run (p, out, err, "cp $DIR/saved/turn-* $DIR/data/"), 0);
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/s Get"), 0);
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    if (s_count (log, "crash 1 of 3") != 0)
+        fail_msg ("an ended turn counted as a crash: %s", log);
+    proc_assert_has (log, "the turn of Slow on counter/s marked running at");
+    proc_assert_has (log, "was committed: it ended, and is not counted as a crash");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -278,6 +315,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ended_turn_not_counted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
