@@ -6,7 +6,7 @@
     absolute path: the node must be given the same string) and $SHOALPL_LOG
     (the side log, outside the directory). It interposes open, openat,
     creat, write, pwrite, writev, fsync, fdatasync, sync_file_range,
-    rename, close, unlink and ftruncate (dlsym (RTLD_NEXT): each call goes
+    rename, close, unlink, ftruncate and mkdir (dlsym (RTLD_NEXT): each call goes
     on to the next definition, ASan's interceptor or libc's), changes
     nothing of what they do, and appends one line per event to the log:
 
@@ -17,6 +17,8 @@
         trunc INO LEN       ftruncate, or an open with O_TRUNC
         rename OLD NEW      a rename inside the directory
         unlink NAME         an unlink inside the directory
+        mkdir NAME          a directory made (its name durable at a dirsync
+                            of its parent, as a file's)
         dirsync DIR         fsync of a directory: its names durable ("." = top)
         overwrite INO OFF   a write below the file's synced length (the model
                             cannot undo it: powerloss_apply counts them)
@@ -44,7 +46,9 @@
     The model (powerloss_apply.c applies it): contents are durable up to
     the length of the last fsync/fdatasync; names (create, rename, unlink)
     are durable as they were at the last fsync of their directory; a
-    truncation is taken as durable at once. Writes through mmap are not
+    truncation is taken as durable at once; a directory made is durable
+    once its parent is synced after it, and until then it vanishes at the
+    cut with everything in it. Writes through mmap are not
     seen (shoal's turn-* files: their contents are lost unless synced).
     Files opened by glibc's own stdio (fopen: LevelDB's LOG) are never
     seen as created: they vanish at the cut.
@@ -116,6 +120,7 @@ static int (*real_rename) (const char *, const char *);
 static int (*real_close) (int);
 static int (*real_unlink) (const char *);
 static int (*real_ftruncate) (int, off_t);
+static int (*real_mkdir) (const char *, mode_t);
 
 static void s_resolve (void)
 {
@@ -133,6 +138,7 @@ static void s_resolve (void)
     real_close = dlsym (RTLD_NEXT, "close");
     real_unlink = dlsym (RTLD_NEXT, "unlink");
     real_ftruncate = dlsym (RTLD_NEXT, "ftruncate");
+    real_mkdir = dlsym (RTLD_NEXT, "mkdir");
     real_open = dlsym (RTLD_NEXT, "open");
 }
 
@@ -556,6 +562,24 @@ EXPORT int unlink (const char *path)
     int saved = errno;
     if (rc == 0)
         s_log_line ("unlink %s\n", name);
+    pthread_mutex_unlock (&s_lock);
+    errno = saved;
+    return rc;
+}
+
+EXPORT int mkdir (const char *path, mode_t mode)
+{
+    s_resolve ();
+    char buf[PATH_MAX];
+    const char *absolute = s_absolute (AT_FDCWD, path, buf, sizeof buf);
+    const char *name = s_relative (absolute);
+    if (!name)
+        return real_mkdir (path, mode);
+    pthread_mutex_lock (&s_lock);
+    int rc = real_mkdir (path, mode);
+    int saved = errno;
+    if (rc == 0)
+        s_log_line ("mkdir %s\n", name);
     pthread_mutex_unlock (&s_lock);
     errno = saved;
     return rc;

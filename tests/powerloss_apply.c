@@ -7,6 +7,8 @@
       or of the start ("base") if there was none: a file created after it
       vanishes, a rename or unlink after it is undone (the file comes back
       from $LOG.grave, where the preload kept a hard link).
+    - A directory made ("mkdir") is there if its parent was synced after
+      it; else it vanishes with every name in it.
     - Each file keeps the length of its last fsync/fdatasync ("sync"), or
       of the start, cut by any later truncation; a file never synced is
       empty. Bytes past that length are dropped.
@@ -44,6 +46,10 @@ typedef struct {
     unsigned long long ino[ENTRY_MAX]; //  inodes with a known synced length
     long long synced[ENTRY_MAX];
     int ino_count;
+    entry_t made[ENTRY_MAX]; //  the directories the process made
+    int made_count;
+    entry_t made_durable[ENTRY_MAX]; //  those of them their parent's dirsync kept
+    int made_durable_count;
 } replay_t;
 
 static void s_report (char *report, size_t size, const char *format, ...)
@@ -112,6 +118,48 @@ static void s_dirsync (replay_t *r, const char *dir)
     for (int i = 0; i < r->live_count; i++)
         if (s_in_dir (r->live[i].name, dir))
             s_add (r->durable, &r->durable_count, r->live[i].name, r->live[i].ino);
+    for (int i = 0; i < r->made_count; i++)
+        if (s_in_dir (r->made[i].name, dir) &&
+            s_find (r->made_durable, r->made_durable_count, r->made[i].name) < 0)
+            s_add (r->made_durable, &r->made_durable_count, r->made[i].name, 0);
+}
+
+//  True if every directory on name's path that the process made is
+//  durable: else the cut takes name with its directory.
+static bool s_dirs_durable (const replay_t *r, const char *name)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s", name);
+    for (char *slash = strchr (path, '/'); slash; slash = strchr (slash + 1, '/')) {
+        *slash = '\0';
+        bool made = s_find ((entry_t *) r->made, r->made_count, path) >= 0;
+        bool kept = s_find ((entry_t *) r->made_durable, r->made_durable_count, path) >= 0;
+        *slash = '/';
+        if (made && !kept)
+            return false;
+    }
+    return true;
+}
+
+//  Makes each directory of path below its first root_len bytes, and path
+//  itself if whole (else its last component is a file's name). Returns 0
+//  or -1 with a line in report.
+static int s_make_dirs (char *path, size_t root_len, bool whole, char *report, size_t report_size)
+{
+    for (char *slash = strchr (path + root_len + 1, '/');; slash = strchr (slash + 1, '/')) {
+        if (!slash && !whole)
+            return 0;
+        if (slash)
+            *slash = '\0';
+        bool failed = mkdir (path, 0700) != 0 && errno != EEXIST;
+        if (failed)
+            s_report (report, report_size, "cannot make the directory %s: %s\n", path,
+                      strerror (errno));
+        if (slash)
+            *slash = '/';
+        if (!slash || failed)
+            return failed ? -1 : 0;
+    }
 }
 
 //  Replays one line of the log. Returns 0, or -1 if it cannot be read.
@@ -144,6 +192,8 @@ static int s_replay_line (replay_t *r, const char *line, powerloss_stats_t *stat
         }
     } else if (sscanf (line, "unlink %599s", a) == 1)
         s_remove (r->live, &r->live_count, a);
+    else if (sscanf (line, "mkdir %599s", a) == 1)
+        s_add (r->made, &r->made_count, a, 0);
     else if (sscanf (line, "dirsync %599s", a) == 1) {
         s_dirsync (r, a);
         stats->dirsyncs++;
@@ -196,6 +246,8 @@ int powerloss_apply (const char *dir, const char *log, powerloss_stats_t *stats,
     for (int i = 0; rc == 0 && i < r->durable_count; i++) {
         const entry_t *entry = &r->durable[i];
         char from[PATH_MAX + 600], to[PATH_MAX + 600];
+        if (!s_dirs_durable (r, entry->name))
+            continue; //  its directory is gone: counted as vanished below
         int live = -1;
         for (int j = 0; j < r->live_count && live < 0; j++)
             if (r->live[j].ino == entry->ino)
@@ -209,19 +261,7 @@ int powerloss_apply (const char *dir, const char *log, powerloss_stats_t *stats,
         snprintf (to, sizeof to, "%s/%s", dir, entry->name);
         //  A name in a subdirectory (LevelDB's repair sets files aside
         //  in lost/): the subdirectory is made as the name needs it
-        for (char *slash = strchr (to + strlen (dir) + 1, '/'); slash;
-             slash = strchr (slash + 1, '/')) {
-            *slash = '\0';
-            int made = mkdir (to, 0700);
-            *slash = '/';
-            if (made != 0 && errno != EEXIST) {
-                s_report (report, report_size, "cannot make the directory of %s: %s\n", to,
-                          strerror (errno));
-                rc = -1;
-                break;
-            }
-        }
-        if (rc)
+        if ((rc = s_make_dirs (to, strlen (dir), false, report, report_size)) != 0)
             break;
         struct stat st;
         if (stat (from, &st) != 0) {
@@ -247,8 +287,16 @@ int powerloss_apply (const char *dir, const char *log, powerloss_stats_t *stats,
         if (live >= 0)
             r->live[live].ino = 0; //  its bytes are placed: a second name would share them
     }
+    //  The directories made and kept, even those left empty.
+    for (int i = 0; rc == 0 && i < r->made_durable_count; i++) {
+        char to[PATH_MAX + 600];
+        snprintf (to, sizeof to, "%s/%s", dir, r->made_durable[i].name);
+        if (s_dirs_durable (r, r->made_durable[i].name))
+            rc = s_make_dirs (to, strlen (dir), true, report, report_size);
+    }
     for (int i = 0; i < r->live_count; i++)
-        if (s_find (r->durable, r->durable_count, r->live[i].name) < 0) {
+        if (s_find (r->durable, r->durable_count, r->live[i].name) < 0 ||
+            !s_dirs_durable (r, r->live[i].name)) {
             stats->vanished++;
             s_report (report, report_size, "%s: vanished (never made durable)\n", r->live[i].name);
         }
