@@ -151,27 +151,16 @@ static int s_get (journal_t *journal, const char *to, const uint8_t key[ENVELOPE
 //  --------------------------------------------------------------------------
 //  At start
 
-typedef struct {
-    const char *to;
-    const uint8_t *id;
-    bool found;
-} noted_t;
-
-static int s_noted (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE], int64_t due,
-                    const uint8_t *value, size_t size)
-{
-    (void) due, (void) value, (void) size;
-    noted_t *noted = arg;
-    noted->found = strcmp (stream, noted->to) == 0 && memcmp (id, noted->id, JOURNAL_ID_SIZE) == 0;
-    return noted->found; //  found: the scan stops
-}
-
-//  True if turn is a command whose inbox record the journal holds (under
-//  its 'i' key, in its stream's first event, or in a note): its turn was
-//  committed, so it ended, and its file came back marked running because
-//  a power cut took the clearing back. Not so for a turn that ended but
-//  whose commit the cut took too, nor for a command whose record was
-//  dropped since: those are counted as before (one crash of three).
+//  True if turn is a command whose inbox record the journal holds under
+//  its 'i' key: its turn was committed, so it ended, and its file came
+//  back marked running because a power cut took the clearing back. (A
+//  command answered from that record as a duplicate runs no module code,
+//  so cannot have crashed the node.) Not so for a turn that ended but
+//  whose commit the cut took too, nor for a command whose record is kept
+//  in its stream's first event or was dropped since: a duplicate of a
+//  creating command loads its actor, whose code may crash the node, and
+//  notes are folded at open. Those are counted as before (one crash of
+//  three).
 static bool s_committed (journal_t *journal, const turnfile_turn_t *turn)
 {
     if (turn->kind != ENVELOPE_COMMAND)
@@ -179,13 +168,8 @@ static bool s_committed (journal_t *journal, const turnfile_turn_t *turn)
     uint8_t *reply = NULL;
     size_t size;
     int rc = journal_inbox_get (journal, turn->to, turn->key, &reply, &size);
-    if (rc == SHOAL_ENOTFOUND)
-        rc = journal_creator_find (journal, turn->to, turn->key, &reply, &size, NULL);
     free (reply);
-    if (rc != SHOAL_ENOTFOUND)
-        return rc == 0;
-    noted_t noted = {turn->to, turn->key, false};
-    return journal_inbox_scan_notes (journal, s_noted, &noted) == 0 && noted.found;
+    return rc == 0;
 }
 
 void deadletter_crashed (void *arg, const turnfile_turn_t *turn)
