@@ -122,6 +122,30 @@ void bank_totals_add (bank_totals_t *sum, const bank_totals_t *node)
     sum->lag += node->lag;
 }
 
+//  Whether the served build (a map of the list) named name has settled:
+//  0, SHOAL_EBUSY or SHOAL_EREJECTED with reason.
+static int s_build_settled (const msgpack_object *build, const char *name, char *reason,
+                            size_t reason_size)
+{
+    char status[32] = "", error[256] = "";
+    int64_t lag = -1, sends = -1;
+    map_find_str (build, "status", status, sizeof status);
+    map_find_int (build, "lag", &lag);
+    map_find_int (build, "sends", &sends);
+    if (strcmp (status, "failed") == 0) {
+        map_find_str (build, "error", error, sizeof error);
+        snprintf (reason, reason_size, "%s has failed: %s", name, error);
+        return SHOAL_EREJECTED;
+    }
+    if (strcmp (status, "paused") == 0) {
+        snprintf (reason, reason_size, "%s is paused", name);
+        return SHOAL_EREJECTED;
+    }
+    snprintf (reason, reason_size, "%s: %" PRId64 " events behind, %" PRId64 " sends unanswered",
+              name, lag, sends);
+    return lag == 0 && sends == 0 ? 0 : SHOAL_EBUSY;
+}
+
 //  Whether the build of name served in the list projections (an array of
 //  maps) has settled: 0, SHOAL_EBUSY or SHOAL_EREJECTED with reason. With
 //  name NULL, whether every build served has: 0 if none is.
@@ -130,34 +154,15 @@ static int s_settled_one (const msgpack_object *projections, const char *name, c
 {
     for (uint32_t i = 0; i < projections->via.array.size; i++) {
         const msgpack_object *build = &projections->via.array.ptr[i];
-        char each[SHOAL_TYPE_MAX + 1], status[32] = "", error[256] = "";
+        char each[SHOAL_TYPE_MAX + 1];
         const msgpack_object *served = map_find (build, "served");
         if (map_find_str (build, "name", each, sizeof each) != 0 ||
             (name && strcmp (each, name) != 0) || !served ||
             served->type != MSGPACK_OBJECT_BOOLEAN || !served->via.boolean)
             continue;
-        if (!name) { //  each served build in turn
-            int rc = s_settled_one (projections, each, reason, reason_size);
-            if (rc)
-                return rc;
-            continue;
-        }
-        int64_t lag = -1, sends = -1;
-        map_find_str (build, "status", status, sizeof status);
-        map_find_int (build, "lag", &lag);
-        map_find_int (build, "sends", &sends);
-        if (strcmp (status, "failed") == 0) {
-            map_find_str (build, "error", error, sizeof error);
-            snprintf (reason, reason_size, "%s has failed: %s", name, error);
-            return SHOAL_EREJECTED;
-        }
-        if (strcmp (status, "paused") == 0) {
-            snprintf (reason, reason_size, "%s is paused", name);
-            return SHOAL_EREJECTED;
-        }
-        snprintf (reason, reason_size,
-                  "%s: %" PRId64 " events behind, %" PRId64 " sends unanswered", name, lag, sends);
-        return lag == 0 && sends == 0 ? 0 : SHOAL_EBUSY;
+        int rc = s_build_settled (build, each, reason, reason_size);
+        if (name || rc)
+            return rc; //  name's one build; or the first of all that has not settled
     }
     if (!name)
         return 0;

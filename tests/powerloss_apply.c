@@ -75,7 +75,7 @@ static long long *s_synced (replay_t *r, unsigned long long ino, bool add)
     return &r->synced[r->ino_count++];
 }
 
-static int s_find (entry_t *entries, int count, const char *name)
+static int s_find (const entry_t *entries, int count, const char *name)
 {
     for (int i = 0; i < count; i++)
         if (strcmp (entries[i].name, name) == 0)
@@ -132,8 +132,8 @@ static bool s_dirs_durable (const replay_t *r, const char *name)
     snprintf (path, sizeof path, "%s", name);
     for (char *slash = strchr (path, '/'); slash; slash = strchr (slash + 1, '/')) {
         *slash = '\0';
-        bool made = s_find ((entry_t *) r->made, r->made_count, path) >= 0;
-        bool kept = s_find ((entry_t *) r->made_durable, r->made_durable_count, path) >= 0;
+        bool made = s_find (r->made, r->made_count, path) >= 0;
+        bool kept = s_find (r->made_durable, r->made_durable_count, path) >= 0;
         *slash = '/';
         if (made && !kept)
             return false;
