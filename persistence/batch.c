@@ -63,6 +63,7 @@ struct _journal_batch_t {
     size_t bytes;                 //  their key and value bytes
     bool broken;                  //  an encoding ran out of memory midway
     bool lazy;                    //  commits are not synced (journal_batch_set_lazy)
+    bool owned;                   //  appends trust their expected version (journal_batch_set_owned)
 };
 
 journal_batch_t *journal_batch_new (journal_t *journal)
@@ -270,9 +271,16 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
             !mpread_is_map (events[i].data, events[i].size, MPREAD_DEPTH_ANY))
             return SHOAL_EINVAL;
     }
+    //  Owned: the caller's version is the committed one unless this batch
+    //  staged the stream (journal_batch_set_owned), no lookup of known.
     int64_t current;
-    int rc = journal_batch_version (self, stream, &current);
-    if (rc)
+    int64_t *staged = vmap_find (&self->versions, stream);
+    int rc = 0;
+    if (staged)
+        current = *staged;
+    else if (self->owned && expected != JOURNAL_ANY)
+        current = expected;
+    else if ((rc = journal_batch_version (self, stream, &current)))
         return rc;
     if (expected != JOURNAL_ANY && expected != current)
         return SHOAL_ECONFLICT;
@@ -283,7 +291,6 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
         //  from a snapshot alone (a store a repair left without its
         //  events) has no 'e' key for the scan to find.
         journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
-        int64_t *staged = vmap_find (&self->versions, stream);
         if (!staged && !(staged = vmap_put (&self->versions, stream, current)))
             return SHOAL_ENOMEM;
         for (size_t i = 0; i < count; i++) {
@@ -609,6 +616,19 @@ int journal_batch_timer_del (journal_batch_t *self, const char *stream, int64_t 
     return 0;
 }
 
+void journal_batch_set_owned (journal_batch_t *self, bool owned)
+{
+    assert (self);
+    self->owned = owned;
+}
+
+void journal_batch_forget (journal_batch_t *self)
+{
+    assert (self);
+    vmap_clear (&self->known[0]);
+    vmap_clear (&self->known[1]);
+}
+
 void journal_batch_set_lazy (journal_batch_t *self, bool lazy)
 {
     assert (self);
@@ -670,8 +690,9 @@ int journal_batch_commit_unsynced (journal_batch_t *self, uint64_t *written)
         atomic_fetch_add (&self->journal->records, self->count);
         size_t cursor = 0;
         const char *stream;
-        for (int64_t *staged = vmap_next (&self->versions, &cursor, &stream); staged;
-             staged = vmap_next (&self->versions, &cursor, &stream))
+        //  An owned batch's caller remembers its streams' versions itself.
+        for (int64_t *staged = self->owned ? NULL : vmap_next (&self->versions, &cursor, &stream);
+             staged; staged = vmap_next (&self->versions, &cursor, &stream))
             s_remember (self, stream, *staged);
     } else {
         vmap_clear (&self->known[0]);

@@ -437,6 +437,22 @@ int journal_batch_version (journal_batch_t *self, const char *stream, int64_t *v
 //  is not remembered).
 void journal_batch_remember (journal_batch_t *self, const char *stream, int64_t version);
 
+//  With owned true, the caller is the one writer of every stream it
+//  appends to through this batch and knows each one's committed version
+//  (an actor's, from its load and its committed turns): an append's
+//  expected version, unless JOURNAL_ANY, is taken as the committed one
+//  when the batch has not staged the stream, rather than looked up (a
+//  table probe per append, and one per stream at each commit). The batch
+//  then remembers no version at commit: the caller tells it, with
+//  journal_batch_remember, the version of each stream it stops keeping
+//  (an actor leaving memory), and calls journal_batch_forget when it
+//  forgets them all at once. Until then journal_batch_version may answer
+//  an older version for a stream the caller keeps: ask the caller.
+void journal_batch_set_owned (journal_batch_t *self, bool owned);
+//  Forgets every committed version remembered (the next lookup of each
+//  seeks the store). Can't fail.
+void journal_batch_forget (journal_batch_t *self);
+
 int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
                             const uint8_t *state, size_t size);
 //  The same, written with the actor type's snapshot version (>= 0; the

@@ -194,10 +194,6 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
         s_actor_free (actor);
         return NULL;
     }
-    //  The replay read to the stream's end: its version is the committed
-    //  one (a snapshot is committed with the event it was taken at), which
-    //  the append of this actor's next turn would otherwise seek again.
-    journal_batch_remember (self->batch, address, actor->version);
     self->stats->activations++;
     return actor;
 }
@@ -227,9 +223,26 @@ static void s_lru_unlink (actor_lru_t *lru, actor_t *actor)
     actor->newer = actor->older = NULL;
 }
 
+//  A transient actor's load read its stream to the end: its version is
+//  the committed one (a snapshot is committed with the event it was taken
+//  at), which the batch would otherwise seek again at the next read.
+static actor_t *s_actor_load_transient (worker_t *self, const shoal_type_t *type,
+                                        const char *address, int *rc)
+{
+    actor_t *actor = s_actor_load (self, type, address, rc);
+    if (actor)
+        journal_batch_remember (self->batch, address, actor->version);
+    return actor;
+}
+
 //  Unlinks and frees the active actor (the table's destructor frees it).
+//  The worker's batch is owned (journal_batch_set_owned): while an actor
+//  is in the table its version is the one that counts, and the batch
+//  learns it as the actor leaves (committed, or staged in a batch whose
+//  failure makes the batch forget every version).
 static void s_remove (worker_t *self, actor_t *actor)
 {
+    journal_batch_remember (self->batch, actor->address, actor->version);
     s_lru_unlink (&self->lru, actor);
     ptable_remove (&self->actors, actor->address, strlen (actor->address));
     s_actor_free (actor);
@@ -332,7 +345,7 @@ actor_t *actor_table_read (worker_t *self, const char *address, bool *transient,
     if (version > 0)
         return actor_table_get_unless_asked (self, address, transient, rc);
     *transient = true;
-    return s_actor_load (self, type, address, rc);
+    return s_actor_load_transient (self, type, address, rc);
 }
 
 actor_t *actor_table_get_unless_asked (worker_t *self, const char *address, bool *transient,
@@ -347,7 +360,7 @@ actor_t *actor_table_get_unless_asked (worker_t *self, const char *address, bool
         return NULL;
     }
     *transient = true;
-    return s_actor_load (self, type, address, rc);
+    return s_actor_load_transient (self, type, address, rc);
 }
 
 void actor_free (actor_t **actor_p)
@@ -402,6 +415,8 @@ void actor_table_passivate_asked (worker_t *self)
 
 void actor_table_purge (worker_t *self)
 {
+    //  The actors' versions go with them (s_remove): the batch's may be older.
+    journal_batch_forget (self->batch);
     actor_table_close (&self->actors);
     self->lru = (actor_lru_t){NULL, NULL};
     self->passivating_size = 0;

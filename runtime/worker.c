@@ -618,8 +618,10 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     bool outbox_made = outbox_init (self) == 0 && inbox_init (self) == 0;
     self->timers = timers_new ();
     self->batch = journal_batch_new (config->journal);
-    if (self->batch)
+    if (self->batch) {
         journal_batch_set_worker (self->batch, (uint32_t) index);
+        journal_batch_set_owned (self->batch, true); //  the actors' table knows the versions
+    }
     int rc;
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
     self->pull = zsock_new (ZMQ_PULL);

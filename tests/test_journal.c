@@ -1375,6 +1375,54 @@ static void test_remembered_version (void **state)
     journal_batch_destroy (&batch);
 }
 
+//  An owned batch (the worker's: journal_batch_set_owned) takes an
+//  append's expected version as the committed one, with no lookup, and
+//  still checks it against what it staged itself; it remembers nothing at
+//  commit (its caller does, as an actor leaves memory), and forgets what
+//  it was told when asked to.
+static void test_owned_batch_trusts_its_caller (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_batch_set_owned (batch, true);
+    int64_t version;
+    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, &version), 0);
+    assert_int_equal (version, 2);
+    //  Staged: the batch's own version is checked, as without ownership.
+    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, NULL), SHOAL_ECONFLICT);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    //  Nothing remembered at the commit: told an older version, the batch
+    //  answers it (the caller, who keeps the stream, knows better)...
+    journal_batch_remember (batch, "account/a", 1);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 1);
+    //  ... but an owned append is not looked up: the caller's 2 is used.
+    assert_int_equal (s_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
+    assert_int_equal (version, 3);
+    //  JOURNAL_ANY is looked up (here the stale 1: an owned batch's
+    //  caller must not use it for a stream it keeps).
+    journal_batch_forget (batch);
+    map_t map = s_map (4);
+    journal_event_t event = {"credited", map.bytes, map.size};
+    assert_int_equal (
+        journal_batch_append (batch, "account/b", JOURNAL_ANY, &event, 1, 1004, &version), 0);
+    assert_int_equal (version, 1);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    //  Forgotten, the store answers.
+    journal_batch_remember (batch, "account/a", 1);
+    journal_batch_forget (batch);
+    assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
+    assert_int_equal (version, 3);
+    events_t *read = s_read_all (journal, "account/a");
+    assert_int_equal (read->count, 3);
+    for (size_t i = 0; i < read->count; i++)
+        assert_int_equal (read->seq[i], (int64_t) i + 1);
+    free (read);
+    journal_batch_destroy (&batch);
+}
+
 static void test_corrupted_event (void **state)
 {
     fixture_t *fixture = *state;
@@ -1928,6 +1976,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_remembered_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_owned_batch_trusts_its_caller, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_remembered_versions_in_two_generations, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
