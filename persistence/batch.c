@@ -289,8 +289,11 @@ static int s_append (journal_batch_t *self, const char *stream, int64_t expected
     if (count > 0) {
         //  Every append, not only event 1's: a stream whose version came
         //  from a snapshot alone (a store a repair left without its
-        //  events) has no 'e' key for the scan to find.
-        journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
+        //  events) has no 'e' key for the scan to find. An owned batch's
+        //  caller added the streams it keeps as it loaded them
+        //  (journal_batch_keep): only a new one is added here.
+        if (!self->owned || expected == JOURNAL_ANY || current == 0)
+            journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
         if (!staged && !(staged = vmap_put (&self->versions, stream, current)))
             return SHOAL_ENOMEM;
         for (size_t i = 0; i < count; i++) {
@@ -620,6 +623,14 @@ void journal_batch_set_owned (journal_batch_t *self, bool owned)
 {
     assert (self);
     self->owned = owned;
+}
+
+void journal_batch_keep (journal_batch_t *self, const char *stream, int64_t version)
+{
+    assert (self);
+    size_t len = keys_stream_len (stream);
+    if (len > 0 && version > 0)
+        journal_filter_add (self->journal, JOURNAL_FILTER_STREAMS, stream, len);
 }
 
 void journal_batch_forget (journal_batch_t *self)

@@ -452,6 +452,12 @@ void journal_batch_set_owned (journal_batch_t *self, bool owned);
 //  Forgets every committed version remembered (the next lookup of each
 //  seeks the store). Can't fail.
 void journal_batch_forget (journal_batch_t *self);
+//  Tells an owned batch that its caller keeps stream from now on, at
+//  version (as loaded): a stream with records is then in the journal's
+//  stream filter (journal_filter_absent) before any owned append, which
+//  adds only a new stream (version 0). Call it at every load of a stream
+//  that will be appended to. Can't fail.
+void journal_batch_keep (journal_batch_t *self, const char *stream, int64_t version);
 
 int journal_batch_snapshot (journal_batch_t *self, const char *stream, int64_t seq,
                             const uint8_t *state, size_t size);

@@ -278,6 +278,7 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
         actor = s_actor_load (self, type, address, rc);
         if (!actor)
             return NULL;
+        journal_batch_keep (self->batch, address, actor->version);
         s_evict (self);
         if (ptable_insert (&self->actors, actor) != 0) {
             s_actor_free (actor);

@@ -714,6 +714,28 @@ static void test_stream_filter_snapshot_only (void **state)
     read = 0;
     assert_int_equal (journal_read (journal, "counter/x", 4, 0, s_count_event, &read), 0);
     assert_int_equal (read, 1);
+
+    //  The same through an owned batch (a worker's), whose appends add
+    //  only new streams: its load's journal_batch_keep takes it in.
+    batch = journal_batch_new (journal);
+    journal_batch_set_owned (batch, true);
+    assert_int_equal (journal_batch_snapshot (batch, "counter/y", 3, empty, sizeof empty), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    s_reopen (fixture);
+    journal = fixture->journal;
+    assert_int_equal (journal_filters_start (journal), 0);
+    s_wait_filter_ready (journal);
+    batch = journal_batch_new (journal);
+    journal_batch_set_owned (batch, true);
+    journal_batch_keep (batch, "counter/y", 3);
+    assert_int_equal (journal_batch_append (batch, "counter/y", 3, &event, 1, 1700, &version), 0);
+    assert_int_equal (version, 4);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    read = 0;
+    assert_int_equal (journal_read (journal, "counter/y", 4, 0, s_count_event, &read), 0);
+    assert_int_equal (read, 1);
 }
 
 static void test_outbox_put_del_scan (void **state)
