@@ -1,7 +1,7 @@
 /*  test_dirsync.c - common/dirsync.h: directories made with their
     parents, and what a failure names. That each parent is fsynced is not
-    seen here, nor by test_powerloss, whose preload does not interpose
-    mkdir (docs/DESIGN-NOTES.md, "Power loss").
+    seen here but by test_powerloss, whose preload interposes mkdir
+    (test_cluster_init_is_durable; docs/DESIGN-NOTES.md, "Power loss").
 */
 #include "dirsync.h"
 #include "harness.h"
