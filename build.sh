@@ -4,7 +4,9 @@
 #   ./build.sh demo     install what is missing, build, run `shoal demo`
 #   ./build.sh test     install what is missing, build with -Werror under
 #                       ASan/UBSan, run every test, then build the fuzz
-#                       targets with clang and fuzz each briefly (what CI runs)
+#                       targets with clang and fuzz each briefly, then build
+#                       the binary `build` makes and run a short bench on it
+#                       (what CI runs)
 #   ./build.sh build    install what is missing, build build/tools/shoal
 #   ./build.sh deps     only install what is missing
 #
@@ -43,10 +45,15 @@ case "$command" in
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
         export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
         (cd build-test && ctest --output-on-failure --timeout 1500 "$@")
-        cd build-fuzz
-        ctest --output-on-failure --timeout 300 "$@" ;;
+        (cd build-fuzz && ctest --output-on-failure --timeout 300 "$@")
+        # The binary users run (./build.sh build: jemalloc, no sanitizers),
+        # which the tests above do not: built, and one short bench on it,
+        # books checked.
+        cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+        cmake --build build --parallel "$jobs" --target shoal
+        build/tools/shoal bench --accounts 100 --transfers 2000 --concurrency 64 ;;
     -h|--help|help)
-        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+        sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
     *)
         echo "build.sh: unknown command '$command' (demo, test, build, deps)" >&2
         exit 2 ;;
