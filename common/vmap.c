@@ -43,6 +43,9 @@ void vmap_init (vmap_t *self)
 void vmap_close (vmap_t *self)
 {
     ptable_close (&self->index);
+    free (self->order);
+    self->order = NULL;
+    self->order_cap = 0;
     while (self->chunks) {
         vmap_chunk_t *next = self->chunks->next;
         free (self->chunks);
@@ -66,7 +69,7 @@ size_t vmap_count (const vmap_t *self)
 
 size_t vmap_bytes (const vmap_t *self)
 {
-    size_t bytes = self->index.capacity * sizeof (uint64_t);
+    size_t bytes = self->index.capacity * sizeof (uint64_t) + self->order_cap * sizeof (void *);
     for (const vmap_chunk_t *chunk = self->chunks; chunk; chunk = chunk->next)
         bytes += chunk->size;
     return bytes;
@@ -137,18 +140,30 @@ int64_t *vmap_put (vmap_t *self, const char *name, int64_t value)
     entry->value = value;
     entry->length = (uint16_t) length;
     memcpy (entry->name, name, length + 1);
+    size_t count = self->index.count;
+    if (count == self->order_cap) {
+        size_t cap = self->order_cap ? self->order_cap * 2 : 64;
+        void **grown = realloc (self->order, cap * sizeof (void *));
+        if (!grown) {
+            self->last->used -= size; //  the room carved last, given back
+            return NULL;
+        }
+        self->order = grown;
+        self->order_cap = cap;
+    }
     if (ptable_insert (&self->index, entry) != 0) {
-        self->last->used -= size; //  the room carved last, given back
+        self->last->used -= size;
         return NULL;
     }
+    self->order[count] = entry;
     return &entry->value;
 }
 
 int64_t *vmap_next (const vmap_t *self, size_t *cursor, const char **name)
 {
-    vmap_entry_t *entry = ptable_next (&self->index, cursor);
-    if (!entry)
+    if (*cursor >= self->index.count)
         return NULL;
+    vmap_entry_t *entry = self->order[(*cursor)++];
     *name = entry->name;
     return &entry->value;
 }

@@ -23,6 +23,8 @@ typedef struct {
     ptable_t index;       //  name -> entry (private)
     vmap_chunk_t *chunks; //  the first chunk, the others linked after it (private)
     vmap_chunk_t *last;   //  the chunk entries are carved from (private)
+    void **order;         //  the entries in the order they were made (private)
+    size_t order_cap;     //  room in order (private)
 } vmap_t;
 
 //  The longest name a map takes.
@@ -59,7 +61,9 @@ int64_t *vmap_put (vmap_t *self, const char *name, int64_t value);
 void *vmap_alloc (vmap_t *self, size_t size);
 
 //  Iteration: start with *cursor = 0; returns the next entry's number and
-//  sets *name to its name, or NULL at the end. Nothing may be put while
+//  sets *name to its name, or NULL at the end, in the order the entries
+//  were made (so through the chunks' memory in order, not the table's
+//  hash order: a walk the CPU prefetches). Nothing may be put while
 //  iterating.
 int64_t *vmap_next (const vmap_t *self, size_t *cursor, const char **name);
 

@@ -124,12 +124,25 @@ static void test_iteration (void **state)
          value = vmap_next (&map, &cursor, &each)) {
         snprintf (name, sizeof name, "account/%d", (int) *value);
         assert_string_equal (each, name);
+        assert_int_equal (*value, (int64_t) count); //  in the order they were put
         assert_false (seen[*value]);
         seen[*value] = true;
         count++;
     }
     assert_int_equal (count, N);
     free (seen);
+    //  Cleared and filled again: only the new entries, in their order.
+    vmap_clear (&map);
+    const char *names[] = {"c", "a", "b"};
+    for (int i = 0; i < 3; i++)
+        assert_non_null (vmap_put (&map, names[i], i));
+    assert_non_null (vmap_put (&map, "a", 7)); //  a second put makes no entry
+    cursor = 0;
+    count = 0;
+    for (int64_t *value = vmap_next (&map, &cursor, &each); value;
+         value = vmap_next (&map, &cursor, &each))
+        assert_string_equal (each, names[count++]);
+    assert_int_equal (count, 3);
     vmap_close (&map);
 }
 
