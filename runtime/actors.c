@@ -242,7 +242,8 @@ static actor_t *s_actor_load_transient (worker_t *self, const shoal_type_t *type
 //  failure makes the batch forget every version).
 static void s_remove (worker_t *self, actor_t *actor)
 {
-    journal_batch_remember (self->batch, actor->address, actor->version);
+    if (self->batch) //  none in bench_tick's worker
+        journal_batch_remember (self->batch, actor->address, actor->version);
     s_lru_unlink (&self->lru, actor);
     ptable_remove (&self->actors, actor->address, strlen (actor->address));
     s_actor_free (actor);
@@ -278,7 +279,8 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
         actor = s_actor_load (self, type, address, rc);
         if (!actor)
             return NULL;
-        journal_batch_keep (self->batch, address, actor->version);
+        if (self->batch)
+            journal_batch_keep (self->batch, address, actor->version);
         s_evict (self);
         if (ptable_insert (&self->actors, actor) != 0) {
             s_actor_free (actor);
@@ -417,7 +419,8 @@ void actor_table_passivate_asked (worker_t *self)
 void actor_table_purge (worker_t *self)
 {
     //  The actors' versions go with them (s_remove): the batch's may be older.
-    journal_batch_forget (self->batch);
+    if (self->batch)
+        journal_batch_forget (self->batch);
     actor_table_close (&self->actors);
     self->lru = (actor_lru_t){NULL, NULL};
     self->passivating_size = 0;
@@ -426,7 +429,11 @@ void actor_table_purge (worker_t *self)
 
 void actor_table_passivate (worker_t *self, int64_t now)
 {
-    while (self->lru.oldest && now - self->lru.oldest->last_used >= self->config->idle_ms) {
+    //  Never one with events staged in the batch being built (as s_evict):
+    //  its version is not yet committed, and were it loaded again before
+    //  the commit, the load's version would be the older one.
+    while (self->lru.oldest && now - self->lru.oldest->last_used >= self->config->idle_ms &&
+           !actor_staged_in (self->lru.oldest, self->batch_number)) {
         s_remove (self, self->lru.oldest);
         self->stats->passivations++;
     }

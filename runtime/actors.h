@@ -117,8 +117,9 @@ int actor_table_ask_passivate (worker_t *self, const actor_t *actor);
 //  they asked). O(actors asking).
 void actor_table_passivate_asked (worker_t *self);
 
-//  Drops actors idle for idle_ms or longer. Call it with an empty batch
-//  only, so that no dropped actor has uncommitted events. O(actors dropped).
+//  Drops actors idle for idle_ms or longer, but none with events staged in
+//  the batch being built (the worker calls it between batches). O(actors
+//  dropped).
 void actor_table_passivate (worker_t *self, int64_t now);
 
 #endif
