@@ -10,7 +10,8 @@
     staged (stream versions, inbox records), so a worker sees its own
     writes before they are committed. It also remembers the committed
     versions it has seen, which is valid while it is the stream's one
-    writer, as a worker is for its shards.
+    writer, as a worker is for its shards; an owned batch (a worker's)
+    takes them from its caller instead (journal_batch_set_owned).
 
     Threads: a journal_batch_t (its LevelDB write batch, its hashes of
     staged stream versions and inbox records, its encoding buffer) belongs

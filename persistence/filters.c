@@ -12,7 +12,9 @@
         journal_filter_add), before the write, so that no thread reads the
         record before the stream is in (every append, not only event 1's:
         a stream a repair left with a snapshot and no events has its
-        version from the snapshot, and no 'e' key for the scan);
+        version from the snapshot, and no 'e' key for the scan; an owned
+        batch adds only new streams, its caller the others as it loads
+        them: journal_batch_keep);
       - a thread (journal_filters_start) reads the store's 'i' and 'e'
         keys once, shard by shard, and adds their streams. What it does
         not see was written after it began, by the writes above.

@@ -400,7 +400,9 @@ journal_batch_t *journal_batch_new (journal_t *journal);
 void journal_batch_destroy (journal_batch_t **self_p);
 
 //  Stages events at the end of stream if its version (committed, or as
-//  staged in this batch) equals expected (or expected is JOURNAL_ANY).
+//  staged in this batch) equals expected (or expected is JOURNAL_ANY; an
+//  owned batch takes expected as the committed version: see
+//  journal_batch_set_owned).
 //  On a mismatch stages nothing and returns SHOAL_ECONFLICT. Sets
 //  *version (may be NULL) to the stream's new version.
 int journal_batch_append (journal_batch_t *self, const char *stream, int64_t expected,
