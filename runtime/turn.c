@@ -371,7 +371,7 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     //  derived again after a restart.
     turnfile_t *file = self->config->turn_files ? self->config->turn_files[self->index] : NULL;
     if (notice.payload && !deadletter_stop (self, NULL, 0, &notice)) {
-        turnfile_begin (file, &notice, NULL, 0);
+        turnfile_begin (file, &notice, NULL, 0, notice.created, zclock_mono ());
         int result = s_turn (self, actor, &notice, notice.created);
         turnfile_end (file);
         deadletter_survived (self, &notice);

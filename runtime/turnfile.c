@@ -110,7 +110,7 @@ static const uint8_t *s_key (const envelope_t *envelope)
 }
 
 void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t *frame,
-                     size_t size)
+                     size_t size, int64_t now, int64_t mono)
 {
     if (!self)
         return;
@@ -119,14 +119,14 @@ void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t
     memcpy (header->key, s_key (envelope), ENVELOPE_ID_SIZE);
     strcpy (header->to, envelope->to);
     strcpy (header->name, envelope->name);
-    header->started = zclock_time ();
+    header->started = now;
     if (frame && size <= TURNFILE_FRAME_MAX) {
         memcpy (self->map + FRAME_AT, frame, size);
         header->frame_size = (uint32_t) size;
     } else
         header->frame_size = 0;
     atomic_store_explicit (&header->running, 1, memory_order_release);
-    atomic_store_explicit (&self->mono, zclock_mono (), memory_order_release);
+    atomic_store_explicit (&self->mono, mono, memory_order_release);
 }
 
 void turnfile_end (turnfile_t *self)

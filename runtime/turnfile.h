@@ -55,10 +55,11 @@ turnfile_t **turnfile_open_all (const char *dir, int count, char **error);
 //  Unmaps and closes them; sets *files_p to NULL. Safe to call twice.
 void turnfile_close_all (turnfile_t ***files_p, int count);
 
-//  Marks a turn of envelope (frame: its encoding, borrowed) as running.
+//  Marks a turn of envelope (frame: its encoding, borrowed) as running,
+//  since now (ms since the epoch) and mono (zclock_mono's clock, ms).
 //  self may be NULL (a worker without files, in tests). Can't fail.
 void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t *frame,
-                     size_t size);
+                     size_t size, int64_t now, int64_t mono);
 //  Marks the turn as ended. self may be NULL.
 void turnfile_end (turnfile_t *self);
 

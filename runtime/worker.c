@@ -412,6 +412,8 @@ static void s_commit (worker_t *self)
 //  --------------------------------------------------------------------------
 //  The drain and the ticks
 
+_Thread_local int64_t worker_frame_ms;
+
 //  via: 0, or the WORKER_ROUTE_* a command of this node's came with.
 static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
                         const uint8_t *frame, size_t size, uint8_t via)
@@ -426,14 +428,18 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         busiest_count (&self->busiest, envelope.to);
     uint64_t batch = self->batch_number;
     uint64_t started = histogram_now_ns ();
+    worker_frame_ms = zclock_time ();
     //  Poison messages (deadletter.h): a dead one is not run; every other
     //  turn is marked in the turn file while it runs.
     turnfile_t *turn_file = self->config->turn_files && envelope.kind != ENVELOPE_QUERY
                                 ? self->config->turn_files[self->index]
                                 : NULL;
-    if (envelope.kind != ENVELOPE_QUERY && deadletter_stop (self, route, route_size, &envelope))
+    if (envelope.kind != ENVELOPE_QUERY && deadletter_stop (self, route, route_size, &envelope)) {
+        worker_frame_ms = 0;
         return;
-    turnfile_begin (turn_file, &envelope, frame, size);
+    }
+    turnfile_begin (turn_file, &envelope, frame, size, worker_frame_ms,
+                    (int64_t) (started / 1000000u));
     self->turn_uncounted = false;
     switch (envelope.kind) {
     case ENVELOPE_COMMAND: //  '$': the runtime's own (repair.h)
@@ -456,6 +462,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         break;
     }
     turnfile_end (turn_file);
+    worker_frame_ms = 0;
     if (envelope.kind != ENVELOPE_QUERY)
         deadletter_survived (self, &envelope);
     histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,

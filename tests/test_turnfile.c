@@ -70,7 +70,7 @@ static void test_recover (void **state)
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
 
     //  A's turn running, its frame kept
-    turnfile_begin (files[0], &a, a_frame, a_size);
+    turnfile_begin (files[0], &a, a_frame, a_size, zclock_time (), zclock_mono ());
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 1);
     assert_memory_equal (seen.key, a.id, ENVELOPE_ID_SIZE);
     assert_string_equal (seen.to, "counter/a");
@@ -83,7 +83,7 @@ static void test_recover (void **state)
 
     //  A's header with B's frame: A's crash counts, B's message is not
     //  taken for it
-    turnfile_begin (files[0], &a, b_frame, b_size);
+    turnfile_begin (files[0], &a, b_frame, b_size, zclock_time (), zclock_mono ());
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 1);
     assert_memory_equal (seen.key, a.id, ENVELOPE_ID_SIZE);
     assert_false (seen.framed);
@@ -91,7 +91,7 @@ static void test_recover (void **state)
     //  A frame that does not decode: not kept either
     uint8_t junk[64];
     memset (junk, 0xc1, sizeof junk); //  0xc1: never used in msgpack
-    turnfile_begin (files[0], &a, junk, sizeof junk);
+    turnfile_begin (files[0], &a, junk, sizeof junk, zclock_time (), zclock_mono ());
     memset (&seen, 0, sizeof seen);
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 1);
     assert_memory_equal (seen.key, a.id, ENVELOPE_ID_SIZE);
