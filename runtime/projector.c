@@ -330,8 +330,12 @@ static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0};
-    view_begin (&self->view, build, s_reacts (self, build));
-    int rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+    int rc = view_begin (&self->view, build, s_reacts (self, build));
+    if (rc) { //  no memory for its batch state: as a store that is down
+        s_store_down (build, rc);
+        return false;
+    }
+    rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
     if (rc == SHOAL_EIO) { //  the store is down (a full disk): not the build's failure
         view_discard (&self->view);
         s_store_down (build, rc);
@@ -356,9 +360,10 @@ static bool s_step (projector_t *self, build_t *build)
         uint64_t failed_at = step.error_position;
         char reason[sizeof build->error];
         snprintf (reason, sizeof reason, "%s", build->error);
-        view_begin (&self->view, build, s_reacts (self, build));
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
-        rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
+        rc = view_begin (&self->view, build, s_reacts (self, build));
+        if (rc == 0)
+            rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         if (rc < 0 || step.error) {
             //  The applies before the failing event did not all pass again
             //  (the store, or an apply that fails now and not before):
@@ -382,6 +387,23 @@ static bool s_step (projector_t *self, build_t *build)
     }
     if (step.next == from) {
         view_discard (&self->view);
+        return false;
+    }
+    //  The projection's batch_end writes what its applies summed up.
+    rc = step.applied ? view_end (&self->view, step.next - 1) : 0;
+    if (rc == SHOAL_EIO) {
+        view_discard (&self->view);
+        s_store_down (build, rc);
+        return false;
+    }
+    if (rc) {
+        view_discard (&self->view);
+        build->failed = true;
+        build->error_position = from;
+        snprintf (build->error, sizeof build->error, "%s", self->view.reason);
+        log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64
+                   ": its batch_end failed: %s",
+                   build->name, build->build.version, from, build->error);
         return false;
     }
     journal_checkpoint_t cp = build->cp;

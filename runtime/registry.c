@@ -6,6 +6,7 @@
     reads them once, at its init.
 */
 #include "registry.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,7 +201,9 @@ bool registry_filter_wants (const registry_filter_t *filter, const char *address
     return false;
 }
 
-static const size_t s_projection_sizes[] = {sizeof (shoal_projection_t)};
+//  Before batch_state_size and batch_end, and since.
+static const size_t s_projection_sizes[] = {offsetof (shoal_projection_t, batch_state_size),
+                                            sizeof (shoal_projection_t)};
 
 int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_projection_t *given,
                                      size_t size)
@@ -215,7 +218,9 @@ int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_pro
     shoal_projection_t projection = {0};
     memcpy (&projection, given, size);
     if (!s_name_ok (projection.name, SHOAL_TYPE_MAX) || projection.version < 1 ||
-        !projection.apply || !registry_events_ok (projection.events))
+        !projection.apply || !registry_events_ok (projection.events) ||
+        (projection.batch_state_size > 0) != (projection.batch_end != NULL) ||
+        projection.batch_state_size > SHOAL_BATCH_STATE_MAX)
         return SHOAL_EINVAL;
     for (size_t i = 0; i < registry->projection_count; i++)
         if (strcmp (registry->projections[i].name, projection.name) == 0 &&

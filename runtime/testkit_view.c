@@ -28,6 +28,12 @@ static shoal_testkit_view_t *s_new (shoal_registry_t *registry, size_t index)
     }
     self->registry = registry;
     self->projection = registry_projection (registry, index);
+    size_t state_size = self->projection->batch_state_size;
+    if (state_size && !(self->view.batch_state = malloc (state_size))) {
+        registry_destroy (&self->registry);
+        free (self);
+        return NULL;
+    }
     registry_filter_parse (&self->filter, self->projection->events);
     self->now = SHOAL_TESTKIT_EPOCH;
     rec_init (&self->payload);
@@ -84,6 +90,7 @@ void shoal_testkit_view_destroy (shoal_testkit_view_t **self_p)
         return;
     kitview_discard (&self->view);
     free (self->view.staged);
+    free (self->view.batch_state);
     rec_close (&self->view.rec);
     kitview_sent_clear (self->sent, &self->sent_count);
     kitview_rows_close (&self->rows);

@@ -75,9 +75,11 @@ struct _shoal_view_t {
     int sends;                              //  shoal_view_send calls that were accepted
     kitview_sent_t sent[KITVIEW_SENDS_MAX]; //  the commands kept, when react
     size_t sent_count;
-    bool react;       //  commands are kept (live) or dropped (rebuild)
-    int error;        //  the apply's first misuse, 0 if none
-    char reason[256]; //  shoal_view_fail's
+    bool react;        //  commands are kept (live) or dropped (rebuild)
+    int error;         //  the apply's first misuse, 0 if none
+    char reason[256];  //  shoal_view_fail's
+    void *batch_state; //  the projection's batch_state_size bytes, NULL if none
+    bool ending;       //  batch_end is running
 };
 
 struct _shoal_event_t {

@@ -242,6 +242,10 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
     view->error = 0;
     view->reason[0] = 0;
     view->sends = 0;
+    //  Each event is a batch of its own: its batch state zeroed, then
+    //  batch_end after its apply.
+    if (view->batch_state)
+        memset (view->batch_state, 0, self->projection->batch_state_size);
     int rc = data_init (&event.data, given->bytes, given->size);
     if (rc == 0) {
         rc = self->projection->apply (view, &event);
@@ -251,6 +255,17 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
         else if (!view->reason[0])
             snprintf (view->reason, sizeof view->reason, "apply returned %d (%s)", rc,
                       shoal_strerror (rc));
+        if (rc == 0 && self->projection->batch_end) {
+            view->ending = true;
+            rc = self->projection->batch_end (view, view->batch_state);
+            s_close_rec (view);
+            view->ending = false;
+            if (rc == 0)
+                rc = view->error;
+            else if (!view->reason[0])
+                snprintf (view->reason, sizeof view->reason, "batch_end returned %d (%s)", rc,
+                          shoal_strerror (rc));
+        }
     } else
         snprintf (view->reason, sizeof view->reason, "the event's data does not decode: %s",
                   shoal_strerror (rc));
@@ -368,6 +383,11 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     if (!view || !view->event)
         return NULL;
     s_close_rec (view);
+    if (view->ending) { //  as the node: a batch's end has no event
+        view->error = SHOAL_EINVAL;
+        snprintf (view->reason, sizeof view->reason, "shoal_view_send in batch_end");
+        return NULL;
+    }
     size_t name_len = command ? strlen (command) : 0;
     if (!to || shoal_address_check (to, strlen (to)) != 0 ||
         shoal_name_check (command, name_len) != 0 || command[0] == '$') {
@@ -385,6 +405,11 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     rec_reset (&view->rec);
     view->rec_open = true;
     return &view->rec;
+}
+
+void *shoal_view_batch_state (shoal_view_t *view)
+{
+    return view ? view->batch_state : NULL;
 }
 
 int shoal_view_fail (shoal_view_t *view, const char *format, ...)

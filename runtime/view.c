@@ -72,14 +72,26 @@ void view_close (shoal_view_t *view)
     free (view->reads);
     free (view->read_bytes);
     free (view->staged_sends);
+    free (view->batch_state);
     rec_close (&view->rec);
 }
 
-void view_begin (shoal_view_t *view, build_t *build, bool react)
+int view_begin (shoal_view_t *view, build_t *build, bool react)
 {
     view_discard (view);
     view->build = build;
     view->react = react;
+    size_t size = build->def ? build->def->batch_state_size : 0;
+    if (size > view->batch_state_cap) {
+        void *grown = realloc (view->batch_state, size);
+        if (!grown)
+            return SHOAL_ENOMEM;
+        view->batch_state = grown;
+        view->batch_state_cap = size;
+    }
+    if (size)
+        memset (view->batch_state, 0, size);
+    return 0;
 }
 
 void view_committed (shoal_view_t *view)
@@ -274,6 +286,32 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
     return rc;
 }
 
+int view_end (shoal_view_t *view, uint64_t last)
+{
+    const shoal_projection_t *def = view->build->def;
+    if (!def || !def->batch_end)
+        return 0;
+    view->ending_at = (journal_logged_t){.position = last, .stream = "", .name = ""};
+    view->logged = &view->ending_at;
+    view->ending = true;
+    view->error = 0;
+    view->reason[0] = 0;
+    int rc = def->batch_end (view, view->batch_state);
+    s_close_rec (view);
+    if (rc == 0 || view->error == SHOAL_EIO)
+        rc = view->error;
+    else if (!view->reason[0])
+        snprintf (view->reason, sizeof view->reason, "batch_end returned %d (%s)", rc,
+                  shoal_strerror (rc));
+    if (rc && !view->reason[0])
+        snprintf (view->reason, sizeof view->reason, "misuse of shoal_view_* in batch_end: %s",
+                  shoal_strerror (rc));
+    s_close_reads (view);
+    view->ending = false;
+    view->logged = NULL;
+    return rc;
+}
+
 int view_stage (shoal_view_t *view)
 {
     const journal_build_t *build = &view->build->build;
@@ -458,6 +496,11 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     if (!view || !view->logged)
         return NULL;
     s_close_rec (view);
+    if (view->ending) { //  a batch's end has no event to derive the id from
+        view->error = SHOAL_EINVAL;
+        snprintf (view->reason, sizeof view->reason, "shoal_view_send in batch_end");
+        return NULL;
+    }
     size_t name_len = command ? strlen (command) : 0;
     if (!to || shoal_address_check (to, strlen (to)) != 0 ||
         shoal_name_check (command, name_len) != 0 || command[0] == '$') {
@@ -475,6 +518,13 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     rec_reset (&view->rec);
     view->rec_open = true;
     return &view->rec;
+}
+
+void *shoal_view_batch_state (shoal_view_t *view)
+{
+    return view && view->build && view->build->def && view->build->def->batch_state_size
+               ? view->batch_state
+               : NULL;
 }
 
 int shoal_view_fail (shoal_view_t *view, const char *format, ...)

@@ -25,6 +25,11 @@
     - flaky@1 (with projection.flaky=1): as strict, and fails on
       item:Pinged the second time (and only then) that it applies one, as
       an apply that depends on something outside its events would.
+    - summed@1 (with projection.summed=1): tally's "total" {events, sum}
+      through a batch state: each apply adds to the batch's sums,
+      batch_end writes the row once. Fails on Poisoned, as strict; a
+      batch with a Pinged fails in batch_end, after trying a send there
+      ("send refused: yes" in its reason when the node refused it).
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -200,6 +205,48 @@ static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+typedef struct {
+    int64_t events, sum;
+    bool pinged;
+} sums_t;
+
+static int s_summed (shoal_view_t *view, const shoal_event_t *event)
+{
+    sums_t *sums = shoal_view_batch_state (view);
+    if (!sums)
+        return shoal_view_fail (view, "no batch state");
+    if (strcmp (shoal_event_name (event), "Poisoned") == 0)
+        return shoal_view_fail (view, "%s of %s cannot be counted", shoal_event_name (event),
+                                shoal_event_address (event));
+    int64_t by = 0;
+    shoal_data_int (shoal_event_data (event), "by", &by);
+    sums->events++;
+    sums->sum += by;
+    if (strcmp (shoal_event_name (event), "Pinged") == 0)
+        sums->pinged = true;
+    return 0;
+}
+
+static int s_summed_end (shoal_view_t *view, void *batch_state)
+{
+    const sums_t *sums = batch_state;
+    if (sums->pinged) {
+        bool refused = shoal_view_send (view, "echo/x", "Echo") == NULL;
+        return shoal_view_fail (view, "a batch with a Pinged (send refused: %s)",
+                                refused ? "yes" : "no");
+    }
+    const shoal_data_t *row;
+    int64_t events = 0, sum = 0;
+    if (shoal_view_get (view, "total", &row) == 0) {
+        shoal_data_int (row, "events", &events);
+        shoal_data_int (row, "sum", &sum);
+    }
+    shoal_rec_t *total = shoal_view_put (view, "total");
+    shoal_rec_int (total, "events", events + sums->events);
+    shoal_rec_int (total, "sum", sum + sums->sum);
+    return 0;
+}
+
 int shoal_module_init (shoal_registry_t *registry)
 {
     const char *version = shoal_registry_option (registry, "version");
@@ -244,5 +291,14 @@ int shoal_module_init (shoal_registry_t *registry)
         .name = "flaky", .version = 1, .events = "item", .apply = s_flaky};
     if (rc == 0 && flaky_on && strcmp (flaky_on, "1") == 0)
         rc = shoal_register_projection (registry, &flaky);
+    const char *summed_on = shoal_registry_option (registry, "summed");
+    static const shoal_projection_t summed = {.name = "summed",
+                                              .version = 1,
+                                              .events = "item",
+                                              .apply = s_summed,
+                                              .batch_state_size = sizeof (sums_t),
+                                              .batch_end = s_summed_end};
+    if (rc == 0 && summed_on && strcmp (summed_on, "1") == 0)
+        rc = shoal_register_projection (registry, &summed);
     return rc;
 }

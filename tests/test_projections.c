@@ -25,7 +25,11 @@
     9. drops a crash cut short (a rebuild served, the build it replaced
        still in the store; a build whose checkpoint a drop deleted, its
        rows not yet) are finished at the next start: the rebuild stays
-       served, with its rows.
+       served, with its rows;
+   10. a projection that sums in its batch state (summed@1) writes what
+       tally writes event by event, across batches, a failed apply (its
+       batch applied again with the sums zeroed) and a SIGKILL; a
+       batch_end that fails keeps nothing of its batch, and may not send.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -763,6 +767,76 @@ static void test_drops_cut_short (void **state)
     free (after);
 }
 
+//  --------------------------------------------------------------------------
+//  10. A batch state: summed@1.
+
+//  The "total" row of name@version (0: served), "" if none.
+static void s_total (proc_t *p, const char *name, int64_t version, char *total, size_t size)
+{
+    static char rows[ROWS_MAX];
+    char code[64];
+    s_rows (p, name, version, rows, sizeof rows, code);
+    assert_string_equal (code, "");
+    const char *at = strstr (rows, "total ");
+    const char *end = at ? strchr (at, '\n') : NULL;
+    snprintf (total, size, "%.*s", at && end ? (int) (end - at) : 0, at ? at : "");
+}
+
+static void test_batch_state (void **state)
+{
+    proc_t *p = *state;
+    //  Written with the projections off, so that summed's first batch
+    //  holds them all: Poisoned at 6 fails it, and the six before it are
+    //  applied again, into sums zeroed first.
+    proc_node_start (p, NODE " --projections off");
+    s_send_many (p, "Add", 0, 6, 2);    //  0-5, by 0..5
+    s_send_many (p, "Poison", 0, 1, 1); //  6
+    s_send_many (p, "Add", 6, 3, 2);    //  7-9, by 6..8
+    proc_node_signal (p, SIGTERM);
+#define SUMMED NODE " --module-opt projection.summed=1"
+    proc_node_start (p, SUMMED);
+    build_info_t summed = s_wait_status (p, "summed", 1, "failed");
+    assert_int_equal (summed.error_position, 6);
+    assert_int_equal (summed.position, 6);
+    assert_int_equal (summed.applied, 6);
+    assert_non_null (strstr (summed.error, "Poisoned of item/i0 cannot be counted"));
+    s_control (p, "skip", "summed", 1, 6, NULL);
+    s_wait_status (p, "summed", 1, "live");
+    char total[256];
+    s_total (p, "summed", 1, total, sizeof total);
+    //  0+...+8 over nine Adds (events 15, sum 51 had the sums not been
+    //  zeroed before the batch ran again)
+    assert_string_equal (total, "total times=-1 events=9 sum=36 version=-1");
+
+    //  More, in many batches, with a SIGKILL between them.
+    s_send_many (p, "Add", 9, 200, 3); //  by 9..208
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, SUMMED);
+    s_send_many (p, "Add", 209, 100, 3); //  by 209..308
+    s_wait_status (p, "summed", 1, "live");
+    s_wait_status (p, "tally", 1, "live");
+    s_total (p, "summed", 1, total, sizeof total);
+    assert_string_equal (total, "total times=-1 events=309 sum=47586 version=-1");
+    //  tally's, event by event: the same, and Poisoned (by 0) besides.
+    s_total (p, "tally", 0, total, sizeof total);
+    assert_string_equal (total, "total times=-1 events=310 sum=47586 version=1");
+
+    //  A batch_end that fails: the projection stops at its batch's first
+    //  event, with nothing of the batch kept; its send was refused.
+    summed = s_build (p, "summed", 1);
+    uint64_t next = (uint64_t) summed.position;
+    s_send_many (p, "Ping", 0, 1, 1);
+    summed = s_wait_status (p, "summed", 1, "failed");
+    assert_int_equal (summed.error_position, (int64_t) next);
+    assert_int_equal (summed.position, (int64_t) next);
+    assert_non_null (strstr (summed.error, "a batch with a Pinged (send refused: yes)"));
+    s_total (p, "summed", 1, total, sizeof total);
+    assert_string_equal (total, "total times=-1 events=309 sum=47586 version=-1");
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "its batch_end failed"));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +850,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_put_new_misuse, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_drops_cut_short, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_state, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

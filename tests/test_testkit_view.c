@@ -3,7 +3,9 @@
     the events list wants them, with their position, seq and time; rows
     are read back in key order; a failed apply keeps nothing; reactions
     are recorded; check_rebuild passes for a pure projection and catches
-    one that keeps global state; misuse fails the apply as in a node. And
+    one that keeps global state; misuse fails the apply as in a node; a
+    batch state is zeroed for each event, batch_end runs after its apply
+    and may not send; a module of an older struct size registers. And
     the bank's own projections through the kit. Links shoal_testkit alone
     (and the bank's projections, which need shoal.h only).
 */
@@ -570,6 +572,100 @@ static void test_new (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  A batch state: the kit runs each event as a batch of its own.
+
+typedef struct {
+    int64_t amount;
+    int64_t applies; //  in this batch
+} batch_sums_t;
+
+static int s_sums_apply (shoal_view_t *view, const shoal_event_t *event)
+{
+    batch_sums_t *sums = shoal_view_batch_state (view);
+    int64_t amount = 0;
+    shoal_data_int (shoal_event_data (event), "amount", &amount);
+    sums->amount += amount;
+    sums->applies++;
+    return 0;
+}
+
+static int s_sums_end (shoal_view_t *view, void *batch_state)
+{
+    const batch_sums_t *sums = batch_state;
+    if (sums->amount < 0) //  a send from batch_end is refused
+        return shoal_view_send (view, "account/x", "Flag") ? 0 : shoal_view_fail (view, "refused");
+    const shoal_data_t *row;
+    int64_t total = 0;
+    if (shoal_view_get (view, "total", &row) == 0)
+        total = s_int (row, "total");
+    shoal_rec_t *out = shoal_view_put (view, "total");
+    shoal_rec_int (out, "total", total + sums->amount);
+    shoal_rec_int (out, "applies", sums->applies);
+    return 0;
+}
+
+static const shoal_projection_t s_sums = {
+    .name = "sums",
+    .version = 1,
+    .events = "account",
+    .apply = s_sums_apply,
+    .batch_state_size = sizeof (batch_sums_t),
+    .batch_end = s_sums_end,
+};
+
+static int s_init_old_size (shoal_registry_t *registry)
+{
+    return shoal_register_projection_sized (registry, &s_counts,
+                                            offsetof (shoal_projection_t, batch_state_size));
+}
+
+static int s_init_unknown_size (shoal_registry_t *registry)
+{
+    return shoal_register_projection_sized (registry, &s_sums, sizeof (shoal_projection_t) + 8);
+}
+
+static void test_batch_state (void **state)
+{
+    shoal_projection_t bad = s_sums;
+    bad.batch_end = NULL;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_sums;
+    bad.batch_state_size = 0;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_sums;
+    bad.batch_state_size = SHOAL_BATCH_STATE_MAX + 1;
+    assert_null (shoal_testkit_view_new (&bad));
+    //  Without a batch state, none is given.
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_counts);
+    assert_non_null (kit);
+    shoal_testkit_view_destroy (&kit);
+
+    kit = shoal_testkit_view_new (&s_sums);
+    assert_non_null (kit);
+    assert_int_equal (s_give (kit, "account/a", "Deposited", "amount", 5), 0);
+    assert_int_equal (s_give (kit, "account/b", "Deposited", "amount", 7), 0);
+    const shoal_data_t *total = shoal_testkit_view_row (kit, "total");
+    assert_non_null (total);
+    assert_int_equal (s_int (total, "total"), 12);
+    assert_int_equal (s_int (total, "applies"), 1); //  each event a batch, its sums zeroed
+    //  A batch_end that fails keeps nothing of its batch.
+    assert_int_equal (s_give (kit, "account/a", "Withdrawn", "amount", -3), SHOAL_EREJECTED);
+    assert_string_equal (shoal_testkit_view_why (kit), "refused"); //  the send was
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "total"), "total"), 12);
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+
+    //  A module built before batch states registers (its struct is
+    //  shorter); one of a size the node does not know does not.
+    kit = shoal_testkit_view_new_module (s_init_old_size, "counts");
+    assert_non_null (kit);
+    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (shoal_testkit_view_rows (kit), 2);
+    shoal_testkit_view_destroy (&kit);
+    assert_null (shoal_testkit_view_new_module (s_init_unknown_size, "sums"));
+}
+
+//  --------------------------------------------------------------------------
 //  The bank's projections (projections/)
 
 static void test_bank_totals (void **state)
@@ -697,6 +793,7 @@ int main (void)
         cmocka_unit_test (test_put_new),
         cmocka_unit_test (test_misuse),
         cmocka_unit_test (test_new),
+        cmocka_unit_test (test_batch_state),
         cmocka_unit_test (test_bank_totals),
         cmocka_unit_test (test_bank_large_debits),
         cmocka_unit_test (test_bank_account_transfers),

@@ -356,11 +356,28 @@ typedef struct {
     //  Once caught up, wait for `shoal projections switch` rather than be
     //  served at once.
     bool manual_switch;
+    //  Optional, for a projection that sums or counts: memory of its own
+    //  for one batch of applies (shoal_view_batch_state), zeroed at each
+    //  batch's start, batch_state_size bytes (at most 1 MiB); and
+    //  batch_end, run once after a batch's last apply and before its
+    //  commit, which writes what that memory holds with shoal_view_get,
+    //  put and delete (not send). So a row every event changes is read
+    //  and written once a batch, not once an event. Batches have no fixed
+    //  size: the rows must come out the same however the events fall into
+    //  batches (the kit runs each event as a batch of its own). A batch
+    //  whose apply fails is run again without that event, its memory
+    //  zeroed first. batch_end returns 0, or the result of
+    //  shoal_view_fail: then nothing of the batch is kept and the
+    //  projection stops at the batch's first event.
+    size_t batch_state_size;
+    int (*batch_end) (shoal_view_t *view, void *batch_state);
 } shoal_projection_t;
+#define SHOAL_BATCH_STATE_MAX (1u << 20)
 
 //  Registers a projection, like shoal_register. Returns 0, SHOAL_EEXIST if
 //  name@version is taken, SHOAL_EINVAL for a bad name, version, events
-//  list or no apply, SHOAL_EVERSION for a size the node does not know,
+//  list, no apply, batch_state_size without batch_end or the reverse, or
+//  more than SHOAL_BATCH_STATE_MAX of it, SHOAL_EVERSION for a size the node does not know,
 //  SHOAL_ETOOBIG past the projections a node holds (64).
 SHOAL_EXPORT int shoal_register_projection_sized (shoal_registry_t *registry,
                                                   const shoal_projection_t *projection,
@@ -404,6 +421,10 @@ SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
 //  send's rank in this apply. The answer is logged when rejected, not
 //  given back. At most 16 sends per event.
 SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *command);
+//  The batch's memory of a projection with batch_state_size (see
+//  shoal_projection_t), from apply or batch_end: zeroed at each batch's
+//  start. NULL for a projection without.
+SHOAL_EXPORT void *shoal_view_batch_state (shoal_view_t *view);
 //  Fails this apply with a reason (printf format), shown by `shoal
 //  projections`. Returns SHOAL_EREJECTED, for `return shoal_view_fail (...)`.
 SHOAL_EXPORT int shoal_view_fail (shoal_view_t *view, const char *format, ...)
