@@ -103,6 +103,24 @@ void applyfile_begin (applyfile_t *self, const journal_build_t *build, uint64_t 
     atomic_store (&map->running, 1);
 }
 
+void applyfile_pause (applyfile_t *self)
+{
+    if (self)
+        atomic_store (&((apply_header_t *) self->map)->running, 0);
+}
+
+void applyfile_passed (applyfile_t *self, uint64_t first, uint64_t last)
+{
+    if (!self)
+        return;
+    apply_header_t *map = self->map;
+    atomic_store (&map->running, 0);
+    if (map->crashes && map->crash_position >= first && map->crash_position <= last &&
+        map->build == map->crash_build && map->version == map->crash_version &&
+        strcmp (map->view, map->crash_view) == 0)
+        map->crashes = 0;
+}
+
 void applyfile_end (applyfile_t *self)
 {
     if (!self)

@@ -41,5 +41,13 @@ void applyfile_close (applyfile_t **self_p);
 //  self may be NULL. Can't fail.
 void applyfile_begin (applyfile_t *self, const journal_build_t *build, uint64_t position);
 void applyfile_end (applyfile_t *self);
+//  For a projection with a batch_end, which runs after the batch's
+//  applies: applyfile_pause ends an apply without counting it as passed
+//  (the batch's batch_end may yet crash, guarded at the batch's first
+//  event, and an apply passing that event must not end the count), and
+//  applyfile_passed ends batch_end's guard, the whole batch from first
+//  to last passed: a crash counted at one of its events ends.
+void applyfile_pause (applyfile_t *self);
+void applyfile_passed (applyfile_t *self, uint64_t first, uint64_t last);
 
 #endif

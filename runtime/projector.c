@@ -268,6 +268,7 @@ typedef struct {
     int64_t until; //  stop after this (monotonic ms): queries wait no longer
     int error;     //  the first apply's failure
     uint64_t error_position;
+    uint64_t first; //  the position of the first event applied
 } step_t;
 
 static int s_step_event (void *arg, const journal_logged_t *logged)
@@ -278,9 +279,14 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     step->next = logged->position + 1;
     if (!projector_wants (step->build, logged->stream, logged->name))
         return 0;
+    if (!step->applied)
+        step->first = logged->position;
     applyfile_begin (step->self->guard, &step->build->build, logged->position);
     int rc = view_apply (&step->self->view, logged);
-    applyfile_end (step->self->guard);
+    if (step->build->def->batch_end)
+        applyfile_pause (step->self->guard); //  passed once batch_end has
+    else
+        applyfile_end (step->self->guard);
     if (rc) {
         step->error = rc;
         step->error_position = logged->position;
@@ -329,7 +335,8 @@ static void s_guard_reached (build_t *build)
 static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
-    step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0};
+    step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
+                   0,    0};
     int rc = view_begin (&self->view, build, s_reacts (self, build));
     if (rc) { //  no memory for its batch state: as a store that is down
         s_store_down (build, rc);
@@ -355,12 +362,14 @@ static bool s_step (projector_t *self, build_t *build)
         s_store_down (build, step.error);
         return false;
     }
+    bool stopped = false; //  at failed_at, once the applies before it are written
+    uint64_t failed_at = 0;
+    char reason[sizeof build->error] = "";
     if (step.error) {
         //  Again without the failing event and what follows it.
-        uint64_t failed_at = step.error_position;
-        char reason[sizeof build->error];
+        failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
-        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0};
+        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0};
         rc = view_begin (&self->view, build, s_reacts (self, build));
         if (rc == 0)
             rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
@@ -379,6 +388,36 @@ static bool s_step (projector_t *self, build_t *build)
             return false;
         }
         step.next = failed_at;
+        stopped = true;
+    }
+    //  The projection's batch_end writes what its applies summed up,
+    //  guarded as an apply of the batch's first event (a crash in it sets
+    //  the build aside there), and answerable for the whole batch.
+    if (step.applied) {
+        applyfile_begin (self->guard, &build->build, step.first);
+        rc = view_end (&self->view, step.first);
+        if (rc == 0)
+            applyfile_passed (self->guard, step.first, step.next - 1);
+        else
+            applyfile_pause (self->guard);
+        if (rc == SHOAL_EIO) { //  the store's trouble: tried again, stopped nowhere
+            view_discard (&self->view);
+            build->error[0] = '\0';
+            s_store_down (build, rc);
+            return false;
+        }
+        if (rc) {
+            view_discard (&self->view);
+            build->failed = true;
+            build->error_position = step.first;
+            snprintf (build->error, sizeof build->error, "%s", self->view.reason);
+            log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64
+                       ": its batch_end failed: %s",
+                       build->name, build->build.version, step.first, build->error);
+            return false;
+        }
+    }
+    if (stopped) {
         build->failed = true;
         build->error_position = failed_at;
         snprintf (build->error, sizeof build->error, "%s", reason);
@@ -387,23 +426,6 @@ static bool s_step (projector_t *self, build_t *build)
     }
     if (step.next == from) {
         view_discard (&self->view);
-        return false;
-    }
-    //  The projection's batch_end writes what its applies summed up.
-    rc = step.applied ? view_end (&self->view, step.next - 1) : 0;
-    if (rc == SHOAL_EIO) {
-        view_discard (&self->view);
-        s_store_down (build, rc);
-        return false;
-    }
-    if (rc) {
-        view_discard (&self->view);
-        build->failed = true;
-        build->error_position = from;
-        snprintf (build->error, sizeof build->error, "%s", self->view.reason);
-        log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64
-                   ": its batch_end failed: %s",
-                   build->name, build->build.version, from, build->error);
         return false;
     }
     journal_checkpoint_t cp = build->cp;

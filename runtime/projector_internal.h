@@ -125,8 +125,8 @@ struct _shoal_view_t {
     reaction_t **staged_sends;
     size_t staged_count, staged_cap;
     //  The batch's memory of a projection with batch_state_size, zeroed
-    //  by view_begin; ending_at: the last event read when batch_end runs,
-    //  as logged during it (no send then).
+    //  by view_begin; ending_at: the batch's first event applied, as
+    //  logged while batch_end runs (no send then).
     void *batch_state;
     size_t batch_state_cap;
     journal_logged_t ending_at;
@@ -162,11 +162,12 @@ void view_init (shoal_view_t *view, projector_t *projector);
 void view_close (shoal_view_t *view);
 //  view_begin returns 0, or SHOAL_ENOMEM for the build's batch state
 //  (then the batch is not run). view_end runs the build's batch_end, if it
-//  has one, after the batch's applies (last: the position of the last
-//  event read): 0, or its error as view_apply's.
+//  has one, after the batch's applies (first: the position of the first
+//  event applied, as its rows' event: shoal_view_put_new's doubt): 0, or
+//  its error as view_apply's.
 int view_begin (shoal_view_t *view, build_t *build, bool react);
 int view_apply (shoal_view_t *view, const journal_logged_t *logged);
-int view_end (shoal_view_t *view, uint64_t last);
+int view_end (shoal_view_t *view, uint64_t first);
 int view_stage (shoal_view_t *view);
 //  Drops what the batch staged (an apply failed, or its commit did).
 void view_discard (shoal_view_t *view);

@@ -125,6 +125,10 @@ void kitview_discard (shoal_view_t *view);
 //  self->view.sent; or the apply's error with self->view.reason set and
 //  nothing kept.
 int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview_event_t *given,
-                   bool react);
+                   bool react, bool alone);
+//  alone: the event is a batch of its own (the batch state zeroed before,
+//  batch_end after); else one of a batch that kitview_end ends, which
+//  runs batch_end (if any) with last as the event its calls belong to.
+int kitview_end (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview_event_t *last);
 
 #endif

@@ -219,12 +219,47 @@ void kitview_discard (shoal_view_t *view)
     kitview_sent_clear (view->sent, &view->sent_count);
 }
 
+//  Runs the projection's batch_end, as view.c's view_end (the misuse
+//  reasons aside). Returns 0 or its error, view->reason set.
+static int s_batch_end (shoal_testkit_view_t *self)
+{
+    shoal_view_t *view = &self->view;
+    view->ending = true;
+    int rc = self->projection->batch_end (view, view->batch_state);
+    s_close_rec (view);
+    view->ending = false;
+    if (rc == 0)
+        rc = view->error;
+    else if (!view->reason[0])
+        snprintf (view->reason, sizeof view->reason, "batch_end returned %d (%s)", rc,
+                  shoal_strerror (rc));
+    return rc;
+}
+
+//  Takes what the view staged into rows if rc is 0, else drops it.
+//  Returns rc, or SHOAL_ENOMEM.
+static int s_take_staged (shoal_view_t *view, kitview_rows_t *rows, int rc)
+{
+    if (rc == 0)
+        rc = s_rows_reserve (rows, view->staged_count);
+    if (rc == 0) {
+        for (size_t i = 0; i < view->staged_count; i++)
+            s_rows_take (rows, view->staged[i]);
+        view->staged_count = 0;
+    } else {
+        if (rc == SHOAL_ENOMEM && !view->reason[0])
+            snprintf (view->reason, sizeof view->reason, "out of memory");
+        kitview_discard (view);
+    }
+    return rc;
+}
+
 //  Applies event to rows with the projection's apply, as view_apply does.
 //  Returns 0 with the rows changed and, if react, the commands in
 //  view->sent; or the apply's error with view->reason set and nothing
 //  kept.
 int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview_event_t *given,
-                   bool react)
+                   bool react, bool alone)
 {
     shoal_view_t *view = &self->view;
     shoal_event_t event = {.given = given};
@@ -242,9 +277,9 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
     view->error = 0;
     view->reason[0] = 0;
     view->sends = 0;
-    //  Each event is a batch of its own: its batch state zeroed, then
-    //  batch_end after its apply.
-    if (view->batch_state)
+    //  Alone, the event is a batch of its own: its batch state zeroed,
+    //  then batch_end after its apply.
+    if (alone && view->batch_state)
         memset (view->batch_state, 0, self->projection->batch_state_size);
     int rc = data_init (&event.data, given->bytes, given->size);
     if (rc == 0) {
@@ -255,17 +290,8 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
         else if (!view->reason[0])
             snprintf (view->reason, sizeof view->reason, "apply returned %d (%s)", rc,
                       shoal_strerror (rc));
-        if (rc == 0 && self->projection->batch_end) {
-            view->ending = true;
-            rc = self->projection->batch_end (view, view->batch_state);
-            s_close_rec (view);
-            view->ending = false;
-            if (rc == 0)
-                rc = view->error;
-            else if (!view->reason[0])
-                snprintf (view->reason, sizeof view->reason, "batch_end returned %d (%s)", rc,
-                          shoal_strerror (rc));
-        }
+        if (rc == 0 && alone && self->projection->batch_end)
+            rc = s_batch_end (self);
     } else
         snprintf (view->reason, sizeof view->reason, "the event's data does not decode: %s",
                   shoal_strerror (rc));
@@ -275,18 +301,28 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
     data_close (&event.data);
     s_close_reads (view);
     view->event = NULL;
-    if (rc == 0)
-        rc = s_rows_reserve (rows, view->staged_count);
-    if (rc == 0) {
-        for (size_t i = 0; i < view->staged_count; i++)
-            s_rows_take (rows, view->staged[i]);
-        view->staged_count = 0;
-    } else {
-        if (rc == SHOAL_ENOMEM && !view->reason[0])
-            snprintf (view->reason, sizeof view->reason, "out of memory");
-        kitview_discard (view);
-    }
-    return rc;
+    return s_take_staged (view, rows, rc);
+}
+
+int kitview_end (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview_event_t *last)
+{
+    shoal_view_t *view = &self->view;
+    if (!self->projection->batch_end)
+        return 0;
+    kitview_discard (view);
+    view->rows = rows;
+    view->event = last;
+    view->react = false;
+    view->error = 0;
+    view->reason[0] = 0;
+    view->sends = 0;
+    int rc = s_batch_end (self);
+    if (rc && !view->reason[0])
+        snprintf (view->reason, sizeof view->reason, "misuse of shoal_view_*: %s",
+                  shoal_strerror (rc));
+    s_close_reads (view);
+    view->event = NULL;
+    return s_take_staged (view, rows, rc);
 }
 
 //  --------------------------------------------------------------------------

@@ -286,12 +286,12 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
     return rc;
 }
 
-int view_end (shoal_view_t *view, uint64_t last)
+int view_end (shoal_view_t *view, uint64_t first)
 {
     const shoal_projection_t *def = view->build->def;
     if (!def || !def->batch_end)
         return 0;
-    view->ending_at = (journal_logged_t){.position = last, .stream = "", .name = ""};
+    view->ending_at = (journal_logged_t){.position = first, .stream = "", .name = ""};
     view->logged = &view->ending_at;
     view->ending = true;
     view->error = 0;

@@ -29,7 +29,8 @@
       through a batch state: each apply adds to the batch's sums,
       batch_end writes the row once. Fails on Poisoned, as strict; a
       batch with a Pinged fails in batch_end, after trying a send there
-      ("send refused: yes" in its reason when the node refused it).
+      ("send refused: yes" in its reason when the node refused it); a
+      batch with a Boomed aborts the process in batch_end.
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -207,7 +208,7 @@ static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
 
 typedef struct {
     int64_t events, sum;
-    bool pinged;
+    bool pinged, boomed;
 } sums_t;
 
 static int s_summed (shoal_view_t *view, const shoal_event_t *event)
@@ -224,12 +225,16 @@ static int s_summed (shoal_view_t *view, const shoal_event_t *event)
     sums->sum += by;
     if (strcmp (shoal_event_name (event), "Pinged") == 0)
         sums->pinged = true;
+    if (strcmp (shoal_event_name (event), "Boomed") == 0)
+        sums->boomed = true;
     return 0;
 }
 
 static int s_summed_end (shoal_view_t *view, void *batch_state)
 {
     const sums_t *sums = batch_state;
+    if (sums->boomed)
+        abort ();
     if (sums->pinged) {
         bool refused = shoal_view_send (view, "echo/x", "Echo") == NULL;
         return shoal_view_fail (view, "a batch with a Pinged (send refused: %s)",

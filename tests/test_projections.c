@@ -29,7 +29,9 @@
    10. a projection that sums in its batch state (summed@1) writes what
        tally writes event by event, across batches, a failed apply (its
        batch applied again with the sums zeroed) and a SIGKILL; a
-       batch_end that fails keeps nothing of its batch, and may not send.
+       batch_end that fails keeps nothing of its batch, and may not send;
+       one that crashes the node three times is set aside at its batch's
+       first event, as an apply would be.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -837,6 +839,40 @@ static void test_batch_state (void **state)
     assert_non_null (strstr (log, "its batch_end failed"));
 }
 
+static void test_batch_end_crash (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, SUMMED);
+    s_send_many (p, "Add", 0, 5, 1); //  0-4, by 0..4
+    assert_int_equal (s_wait_status (p, "summed", 1, "live").applied, 5);
+    //  Boom, position 5, alone in summed's next batch: its batch_end
+    //  aborts the node, maybe before the reply leaves (test_crashing_apply).
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, "item/i0", "Boom", NULL, 0);
+    assert_int_equal (client_send (client, &request), 0);
+    int status;
+    for (int crash = 1; crash <= 3; crash++) {
+        bool ready = crash == 1 || proc_node_try_start (p, &status, "%s", SUMMED);
+        if (ready)
+            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
+        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
+    }
+    client_destroy (&client);
+    proc_node_start (p, SUMMED);
+    build_info_t summed = s_wait_status (p, "summed", 1, "failed");
+    assert_int_equal (summed.error_position, 5);
+    assert_int_equal (summed.position, 5);
+    assert_non_null (strstr (summed.error, "crashed 3 times in a row"));
+    s_control (p, "skip", "summed", 1, 5, NULL);
+    s_send_many (p, "Add", 5, 3, 1); //  6-8, by 5..7
+    s_wait_status (p, "summed", 1, "live");
+    char total[256];
+    s_total (p, "summed", 1, total, sizeof total);
+    assert_string_equal (total, "total times=-1 events=8 sum=28 version=-1");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -851,6 +887,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_put_new_misuse, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_drops_cut_short, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_state, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_end_crash, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

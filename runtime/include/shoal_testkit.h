@@ -280,7 +280,9 @@ const shoal_data_t *shoal_testkit_view_sent_fields (shoal_testkit_view_t *self, 
 //  byte for byte. Returns 0, or SHOAL_EFORMAT (shoal_testkit_view_why
 //  says which row differs, or which event the rebuild's apply refused):
 //  apply depends on something besides the events and the rows (the wall
-//  clock, global state). SHOAL_ENOMEM out of memory. The live rows and the
+//  clock, global state), or, with a batch state, on how the events fall
+//  into batches (the rebuild is one batch, the live rows took one an
+//  event). SHOAL_ENOMEM out of memory. The live rows and the
 //  last apply's commands are left as they were; the rebuild sends nothing.
 int shoal_testkit_view_check_rebuild (shoal_testkit_view_t *self);
 
