@@ -1414,17 +1414,20 @@ static void test_owned_batch_trusts_its_caller (void **state)
     assert_int_equal (version, 2);
     //  Staged: the batch's own version is checked, as without ownership.
     assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, NULL), SHOAL_ECONFLICT);
-    assert_int_equal (journal_batch_commit (batch), 0);
-    //  Nothing remembered at the commit: told an older version, the batch
-    //  answers it (the caller, who keeps the stream, knows better)...
+    //  Nothing remembered at the commit: told an older version before it,
+    //  the batch still answers that one after it (a batch not owned would
+    //  remember its 2 at the commit); the caller, who keeps the stream,
+    //  knows better...
     journal_batch_remember (batch, "account/a", 1);
+    assert_int_equal (journal_batch_commit (batch), 0);
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 1);
     //  ... but an owned append is not looked up: the caller's 2 is used.
     assert_int_equal (s_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
     assert_int_equal (version, 3);
-    //  JOURNAL_ANY is looked up (here the stale 1: an owned batch's
-    //  caller must not use it for a stream it keeps).
+    //  JOURNAL_ANY is looked up, as without ownership: account/b, new,
+    //  gets 1. (An owned batch's caller must not use it for a stream it
+    //  keeps: the lookup may find an older remembered version.)
     journal_batch_forget (batch);
     map_t map = s_map (4);
     journal_event_t event = {"credited", map.bytes, map.size};
