@@ -219,6 +219,19 @@ void kitview_discard (shoal_view_t *view)
     kitview_sent_clear (view->sent, &view->sent_count);
 }
 
+//  Readies the view for an apply of event (or a batch_end) on rows.
+static void s_view_begin (shoal_view_t *view, kitview_rows_t *rows, const kitview_event_t *event,
+                          bool react)
+{
+    kitview_discard (view);
+    view->rows = rows;
+    view->event = event;
+    view->react = react;
+    view->error = 0;
+    view->reason[0] = 0;
+    view->sends = 0;
+}
+
 //  Runs the projection's batch_end, as view.c's view_end (the misuse
 //  reasons aside). Returns 0 or its error, view->reason set.
 static int s_batch_end (shoal_testkit_view_t *self)
@@ -270,13 +283,7 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
     memcpy (event.type, given->address, type_len);
     event.type[type_len] = 0;
     event.id = slash ? slash + 1 : given->address;
-    kitview_discard (view);
-    view->rows = rows;
-    view->event = given;
-    view->react = react;
-    view->error = 0;
-    view->reason[0] = 0;
-    view->sends = 0;
+    s_view_begin (view, rows, given, react);
     //  Alone, the event is a batch of its own: its batch state zeroed,
     //  then batch_end after its apply.
     if (alone && view->batch_state)
@@ -309,13 +316,7 @@ int kitview_end (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview
     shoal_view_t *view = &self->view;
     if (!self->projection->batch_end)
         return 0;
-    kitview_discard (view);
-    view->rows = rows;
-    view->event = last;
-    view->react = false;
-    view->error = 0;
-    view->reason[0] = 0;
-    view->sends = 0;
+    s_view_begin (view, rows, last, false);
     int rc = s_batch_end (self);
     if (rc && !view->reason[0])
         snprintf (view->reason, sizeof view->reason, "misuse of shoal_view_*: %s",

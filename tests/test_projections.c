@@ -536,23 +536,19 @@ static void test_reaction_exactly_once (void **state)
 //  event, the node starts with that projection stopped there, failed, and
 //  serves everything else; skip moves past it.
 
-static void test_crashing_apply (void **state)
+//  Sends Boom to item/i0 without waiting (its answer may never come:
+//  something aborts the node once the event is committed, maybe before
+//  the reply leaves), then plays the supervisor: starts node again after
+//  each crash, three in all, each a SIGABRT. (It may die before or after
+//  its ready line.)
+static void s_boom_three_crashes (proc_t *p, const char *node)
 {
-    proc_t *p = *state;
-    const char *node = NODE " --module-opt projection.crasher=1";
-    proc_node_start (p, node);
-    s_send_many (p, "Add", 0, 5, 1);
-    //  Boom, position 5: its answer may never come, as the projection
-    //  aborts the node once the event is committed, maybe before the reply
-    //  leaves. Sent without waiting; the crash below says it landed.
     client_t *client = client_new (p->endpoint);
     assert_non_null (client);
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, NULL, "item/i0", "Boom", NULL, 0);
     assert_int_equal (client_send (client, &request), 0);
     int status;
-    //  The supervisor's part: start it again after each crash.
-    //  (It may die before or after its ready line.)
     for (int crash = 1; crash <= 3; crash++) {
         bool ready = crash == 1 || proc_node_try_start (p, &status, "%s", node);
         if (ready)
@@ -560,6 +556,15 @@ static void test_crashing_apply (void **state)
         assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
     }
     client_destroy (&client);
+}
+
+static void test_crashing_apply (void **state)
+{
+    proc_t *p = *state;
+    const char *node = NODE " --module-opt projection.crasher=1";
+    proc_node_start (p, node);
+    s_send_many (p, "Add", 0, 5, 1);
+    s_boom_three_crashes (p, node); //  Boom at position 5: crasher aborts on it
     proc_node_start (p, node);
     build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
     assert_int_equal (crasher.error_position, 5);
@@ -846,20 +851,8 @@ static void test_batch_end_crash (void **state)
     s_send_many (p, "Add", 0, 5, 1); //  0-4, by 0..4
     assert_int_equal (s_wait_status (p, "summed", 1, "live").applied, 5);
     //  Boom, position 5, alone in summed's next batch: its batch_end
-    //  aborts the node, maybe before the reply leaves (test_crashing_apply).
-    client_t *client = client_new (p->endpoint);
-    assert_non_null (client);
-    envelope_t request;
-    client_request (&request, ENVELOPE_COMMAND, NULL, "item/i0", "Boom", NULL, 0);
-    assert_int_equal (client_send (client, &request), 0);
-    int status;
-    for (int crash = 1; crash <= 3; crash++) {
-        bool ready = crash == 1 || proc_node_try_start (p, &status, "%s", SUMMED);
-        if (ready)
-            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
-        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
-    }
-    client_destroy (&client);
+    //  aborts the node.
+    s_boom_three_crashes (p, SUMMED);
     proc_node_start (p, SUMMED);
     build_info_t summed = s_wait_status (p, "summed", 1, "failed");
     assert_int_equal (summed.error_position, 5);
