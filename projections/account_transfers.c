@@ -21,12 +21,23 @@
     ends. No account id holds a control byte, so no prefix of an
     account's rows reaches the index rows.
 
+    Within one batch of the projection (its batch state), a transfer that
+    starts in it is kept in memory until the batch's end, its later events
+    moving its status there; batch_end writes its two rows once, with the
+    status it reached, and its index row only if it has not ended. The
+    rows are those the events would write one at a time (a rebuild, one
+    batch, and the test kit, a batch an event, check it): only the puts
+    that a later event of the same batch would overwrite are not made.
+    A batch with more transfers than the memory holds writes the others
+    event by event, as above.
+
     Known limits: an account id with a '/' shares its prefix with another
     account ("a/b" is listed under --prefix a/); in a cluster, each node
     holds the rows of the transfers whose saga it owns, and "newest
     first" holds within one node's log only. Version 1.
 */
 #include "bank_projections.h"
+#include <stdio.h>
 #include <string.h>
 
 #define INDEX_PREFIX "\x01transfer/"
@@ -114,16 +125,24 @@ static void s_put_row (shoal_view_t *view, const char *transfer, const started_t
         shoal_rec_str (row, "code", started->code);
 }
 
-static int s_started (shoal_view_t *view, const shoal_event_t *event)
+//  The Started of transfer, read into *started. 0, or the apply's failure.
+static int s_read_started (shoal_view_t *view, const shoal_event_t *event, started_t *started)
 {
     const shoal_data_t *data = shoal_event_data (event);
-    started_t started = {.at = shoal_event_created (event),
-                         .position = shoal_event_position (event)};
-    if (s_account_id (data, "from", started.from) != 0 ||
-        s_account_id (data, "to", started.to) != 0 ||
-        shoal_data_int (data, "amount", &started.amount) != 0)
+    *started =
+        (started_t){.at = shoal_event_created (event), .position = shoal_event_position (event)};
+    if (s_account_id (data, "from", started->from) != 0 ||
+        s_account_id (data, "to", started->to) != 0 ||
+        shoal_data_int (data, "amount", &started->amount) != 0)
         return shoal_view_fail (view, "Started of %s lacks from, to or amount",
                                 shoal_event_address (event));
+    return 0;
+}
+
+//  A transfer's Started, its rows and index row written at once.
+static int s_started_now (shoal_view_t *view, const shoal_event_t *event, const started_t *given)
+{
+    started_t started = *given;
     s_put_index (view, shoal_event_id (event), &started, true);
     s_put_row (view, shoal_event_id (event), &started, true, "started");
     s_put_row (view, shoal_event_id (event), &started, false, "started");
@@ -167,6 +186,161 @@ static int s_moved (shoal_view_t *view, const shoal_event_t *event, const char *
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  The batch's transfers: those that started in it, until its end.
+
+//  A batch, following the log at full speed, holds up to some 10,000
+//  transfers (PROJECTOR_STEP_MS of applies); a rebuild's, more. The state
+//  is 1 MiB, zeroed at each batch's start (and at each event in the kit).
+#define PENDING_MAX 8192                //  transfers a batch keeps; more are written at once
+#define PENDING_SLOTS 16384             //  their hash's slots (a power of two, twice as many)
+#define PENDING_TEXT (PENDING_MAX * 64) //  bytes of their ids (more: written at once)
+
+typedef struct {
+    uint64_t position; //  Started's
+    int64_t at, amount;
+    uint32_t transfer, from, to, code; //  offsets of their text (code 0: none)
+    const char *status;                //  one of s_apply's steps', or "started"
+    bool terminal;
+} pending_t;
+
+typedef struct {
+    uint32_t count;                 //  pending used
+    uint32_t text_used;             //  text used, from 1 (0 is "none")
+    uint16_t slots[PENDING_SLOTS];  //  1 + the index of a pending, 0 if free
+    pending_t pending[PENDING_MAX]; //  in the order they started
+    char text[PENDING_TEXT];        //  NUL-terminated ids and codes
+} batch_t;
+
+static uint32_t s_hash (const char *text)
+{
+    uint32_t hash = 2166136261u;
+    for (const char *c = text; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 16777619u;
+    return hash;
+}
+
+//  The slot of transfer in the batch: its own, or the free one it would take.
+static uint16_t *s_slot (batch_t *batch, const char *transfer)
+{
+    for (uint32_t i = s_hash (transfer);; i++) {
+        uint16_t *slot = &batch->slots[i & (PENDING_SLOTS - 1)];
+        if (*slot == 0 || strcmp (batch->text + batch->pending[*slot - 1].transfer, transfer) == 0)
+            return slot;
+    }
+}
+
+//  Copies text into the batch's text; its offset, or 0 if there is no room.
+static uint32_t s_text (batch_t *batch, const char *text)
+{
+    size_t size = strlen (text) + 1;
+    if (batch->text_used == 0)
+        batch->text_used = 1;
+    if (batch->text_used + size > PENDING_TEXT)
+        return 0;
+    uint32_t at = batch->text_used;
+    memcpy (batch->text + at, text, size);
+    batch->text_used += (uint32_t) size;
+    return at;
+}
+
+//  Keeps transfer's start in the batch. False if it has no room (then it
+//  is written at once).
+static bool s_keep (batch_t *batch, uint16_t *slot, const char *transfer, const started_t *started)
+{
+    if (batch->count == PENDING_MAX)
+        return false;
+    uint32_t used = batch->text_used;
+    pending_t pending = {.position = started->position,
+                         .at = started->at,
+                         .amount = started->amount,
+                         .transfer = s_text (batch, transfer),
+                         .from = s_text (batch, started->from),
+                         .to = s_text (batch, started->to),
+                         .status = "started"};
+    if (!pending.transfer || !pending.from || !pending.to) {
+        batch->text_used = used;
+        return false;
+    }
+    batch->pending[batch->count] = pending;
+    *slot = (uint16_t) ++batch->count;
+    return true;
+}
+
+//  What the index row would hold of a pending transfer.
+static void s_unpack (const batch_t *batch, const pending_t *pending, started_t *started)
+{
+    *started =
+        (started_t){.amount = pending->amount, .at = pending->at, .position = pending->position};
+    snprintf (started->from, sizeof started->from, "%s", batch->text + pending->from);
+    snprintf (started->to, sizeof started->to, "%s", batch->text + pending->to);
+    snprintf (started->code, sizeof started->code, "%s",
+              pending->code ? batch->text + pending->code : "");
+}
+
+static int s_started (shoal_view_t *view, const shoal_event_t *event)
+{
+    started_t started;
+    int rc = s_read_started (view, event, &started);
+    if (rc)
+        return rc;
+    batch_t *batch = shoal_view_batch_state (view);
+    const char *transfer = shoal_event_id (event);
+    uint16_t *slot = s_slot (batch, transfer);
+    if (*slot) //  as the index row's shoal_view_put_new would find
+        return shoal_view_fail (view, "transfer %s started twice in one batch", transfer);
+    return s_keep (batch, slot, transfer, &started) ? 0 : s_started_now (view, event, &started);
+}
+
+//  A later event of a transfer the batch keeps: its status moves (and its
+//  code, if the event brings one); else the rows are written at once.
+static int s_later (shoal_view_t *view, const shoal_event_t *event, const char *status,
+                    bool terminal)
+{
+    batch_t *batch = shoal_view_batch_state (view);
+    uint16_t *slot = s_slot (batch, shoal_event_id (event));
+    if (*slot == 0 || !batch->pending[*slot - 1].status)
+        return s_moved (view, event, status, terminal); //  not kept, or written already
+    pending_t *pending = &batch->pending[*slot - 1];
+    if (pending->terminal)
+        return 0; //  as s_moved, once the index row is gone
+    char code[64];
+    if (shoal_data_str (shoal_event_data (event), "code", code, sizeof code) == 0) {
+        uint32_t at = s_text (batch, code);
+        if (!at) { //  no room for it: written now, and forgotten by the batch
+            started_t started;
+            s_unpack (batch, pending, &started);
+            pending->status = NULL;
+            int rc = s_started_now (view, event, &started);
+            return rc ? rc : s_moved (view, event, status, terminal);
+        }
+        pending->code = at;
+    }
+    pending->status = status;
+    pending->terminal = terminal;
+    return 0;
+}
+
+//  Writes each transfer the batch kept: its rows with the status it
+//  reached, and its index row if it has not ended.
+static int s_batch_end (shoal_view_t *view, void *state)
+{
+    const batch_t *batch = state;
+    for (uint32_t i = 0; i < batch->count; i++) {
+        const pending_t *pending = &batch->pending[i];
+        if (!pending->status)
+            continue; //  written already
+        started_t started;
+        s_unpack (batch, pending, &started);
+        const char *transfer = batch->text + pending->transfer;
+        s_put_row (view, transfer, &started, true, pending->status);
+        s_put_row (view, transfer, &started, false, pending->status);
+        if (!pending->terminal)
+            s_put_index (view, transfer, &started, true);
+    }
+    return 0;
+}
+
 static int s_apply (shoal_view_t *view, const shoal_event_t *event)
 {
     static const struct {
@@ -182,7 +356,7 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
         return s_started (view, event);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         if (strcmp (name, steps[i].event) == 0)
-            return s_moved (view, event, steps[i].status, steps[i].terminal);
+            return s_later (view, event, steps[i].status, steps[i].terminal);
     return 0;
 }
 
@@ -192,4 +366,6 @@ const shoal_projection_t account_transfers_projection = {
     .events = "transfer:Started transfer:Debited transfer:Compensating transfer:Completed "
               "transfer:Failed transfer:Compensated",
     .apply = s_apply,
+    .batch_state_size = sizeof (batch_t),
+    .batch_end = s_batch_end,
 };

@@ -785,6 +785,83 @@ static void test_bank_account_transfers (void **state)
     shoal_testkit_view_destroy (&kit);
 }
 
+//  Gives transfer's later event name, with a code if code is not NULL.
+static void s_step (shoal_testkit_view_t *kit, const char *transfer, const char *name,
+                    const char *code)
+{
+    shoal_rec_t *rec = shoal_testkit_view_event (kit, transfer, name);
+    assert_non_null (rec);
+    if (code)
+        shoal_rec_str (rec, "code", code);
+    assert_int_equal (shoal_testkit_view_apply (kit), 0);
+}
+
+//  The status and code ("" if none) of the row at key.
+static void s_expect_row (shoal_testkit_view_t *kit, const char *key, const char *status,
+                          const char *code)
+{
+    const shoal_data_t *row = shoal_testkit_view_row (kit, key);
+    if (!row)
+        fail_msg ("no row %s", key);
+    assert_string_equal (s_str (row, "status"), status);
+    char text[64] = "";
+    shoal_data_str (row, "code", text, sizeof text);
+    assert_string_equal (text, code);
+}
+
+//  account_transfers keeps the transfers that start in a batch until its
+//  end (its batch state): check_rebuild's one batch takes that path for
+//  every transfer, the kit's batch an event the other (its later events
+//  written at once), and the rows must come out the same; so must they
+//  when a batch holds more transfers, or more of their ids, than the
+//  batch state does.
+static void test_bank_account_transfers_batched (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&account_transfers_projection);
+    assert_non_null (kit);
+    s_started (kit, "transfer/t1", "account/a", "account/b", 10); //  position 0
+    s_step (kit, "transfer/t1", "Debited", NULL);
+    s_step (kit, "transfer/t1", "Compensating", "account_closed");
+    s_step (kit, "transfer/t1", "Compensated", NULL);
+    s_started (kit, "transfer/t2", "account/a", "account/c", 20); //  4
+    s_step (kit, "transfer/t2", "Failed", "insufficient_funds");
+    s_started (kit, "transfer/t3", "account/b", "account/c", 30); //  6
+    s_step (kit, "transfer/t3", "Debited", NULL);
+    s_started (kit, "transfer/t4", "account/c", "account/a", 40); //  8
+    s_step (kit, "transfer/t4", "Compensating", "account_closed");
+    s_expect_row (kit, "a/18446744073709551615", "compensated", "account_closed");
+    s_expect_row (kit, "c/18446744073709551611", "failed", "insufficient_funds");
+    s_expect_row (kit, "b/18446744073709551609", "debited", "");
+    s_expect_row (kit, "a/18446744073709551607", "compensating", "account_closed");
+    //  The two not ended keep their index rows, t4's with its code.
+    assert_non_null (shoal_testkit_view_row (kit, "\x01transfer/t3"));
+    const shoal_data_t *index = shoal_testkit_view_row (kit, "\x01transfer/t4");
+    assert_non_null (index);
+    assert_string_equal (s_str (index, "code"), "account_closed");
+    assert_null (shoal_testkit_view_row (kit, "\x01transfer/t1"));
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+
+    //  1,000 transfers with ids of 185 bytes: more text than the batch
+    //  state holds (512 KiB), so the rebuild's one batch keeps the first
+    //  ones and writes the others at once.
+    kit = shoal_testkit_view_new (&account_transfers_projection);
+    char from[SHOAL_ADDRESS_MAX + 1], to[SHOAL_ADDRESS_MAX + 1], transfer[SHOAL_ADDRESS_MAX + 1];
+    for (int i = 0; i < 1000; i++) {
+        snprintf (from, sizeof from, "account/%0180d-from", i % 7);
+        snprintf (to, sizeof to, "account/%0182d-to", i % 11);
+        snprintf (transfer, sizeof transfer, "transfer/%0185d", i);
+        s_started (kit, transfer, from, to, i + 1);
+        if (i % 4 != 3)
+            s_step (kit, transfer, i % 4 == 2 ? "Compensating" : "Debited",
+                    i % 4 == 2 ? "account_closed" : NULL);
+        if (i % 4 < 2)
+            s_step (kit, transfer, i % 4 ? "Completed" : "Failed", i % 4 ? NULL : "insufficient");
+    }
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -802,6 +879,7 @@ int main (void)
         cmocka_unit_test (test_bank_totals),
         cmocka_unit_test (test_bank_large_debits),
         cmocka_unit_test (test_bank_account_transfers),
+        cmocka_unit_test (test_bank_account_transfers_batched),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
