@@ -27,9 +27,13 @@
     status it reached, and its index row only if it has not ended. The
     rows are those the events would write one at a time (a rebuild, one
     batch, and the test kit, a batch an event, check it): only the puts
-    that a later event of the same batch would overwrite are not made.
+    that a later event of the same batch would overwrite are not made. An
+    ended transfer's index row is still put new and deleted, so that after
+    a failed commit the store kept whole, the delete reads and is written.
     A batch with more transfers than the memory holds writes the others
-    event by event, as above.
+    event by event, as above. A transfer started twice while its index
+    row stands (a saga never is) fails its Started's apply when both are
+    in one batch, else the later batch's batch_end.
 
     Known limits: an account id with a '/' shares its prefix with another
     account ("a/b" is listed under --prefix a/); in a cluster, each node
@@ -191,7 +195,8 @@ static int s_moved (shoal_view_t *view, const shoal_event_t *event, const char *
 
 //  A batch, following the log at full speed, holds up to some 10,000
 //  transfers (PROJECTOR_STEP_MS of applies); a rebuild's, more. The state
-//  is 1 MiB, zeroed at each batch's start (and at each event in the kit).
+//  is just under SHOAL_BATCH_STATE_MAX (1 MiB), zeroed at each batch's
+//  start (and at each event in the kit).
 #define PENDING_MAX 8192                //  transfers a batch keeps; more are written at once
 #define PENDING_SLOTS 16384             //  their hash's slots (a power of two, twice as many)
 #define PENDING_TEXT (PENDING_MAX * 64) //  bytes of their ids (more: written at once)
@@ -211,6 +216,7 @@ typedef struct {
     pending_t pending[PENDING_MAX]; //  in the order they started
     char text[PENDING_TEXT];        //  NUL-terminated ids and codes
 } batch_t;
+_Static_assert(sizeof (batch_t) <= SHOAL_BATCH_STATE_MAX, "the batch state fits a node's limit");
 
 static uint32_t s_hash (const char *text)
 {
@@ -278,6 +284,27 @@ static void s_unpack (const batch_t *batch, const pending_t *pending, started_t 
               pending->code ? batch->text + pending->code : "");
 }
 
+//  Writes a transfer the batch kept: its rows with the status it reached,
+//  and its index row if it has not ended. One that has ended gets its
+//  index row put new and deleted, as its events would have: nothing is
+//  written, unless a failed commit leaves the view in doubt whether the
+//  store holds one (then the delete reads, and is written if it does).
+static void s_write_kept (shoal_view_t *view, const batch_t *batch, const pending_t *pending)
+{
+    started_t started;
+    s_unpack (batch, pending, &started);
+    const char *transfer = batch->text + pending->transfer;
+    s_put_row (view, transfer, &started, true, pending->status);
+    s_put_row (view, transfer, &started, false, pending->status);
+    if (pending->terminal) {
+        char key[SHOAL_VIEW_KEY_MAX + 1];
+        s_index_key (transfer, key);
+        shoal_view_put_new (view, key); //  no fields: deleted at once
+        shoal_view_delete (view, key);
+    } else
+        s_put_index (view, transfer, &started, true);
+}
+
 static int s_started (shoal_view_t *view, const shoal_event_t *event)
 {
     started_t started;
@@ -287,8 +314,17 @@ static int s_started (shoal_view_t *view, const shoal_event_t *event)
     batch_t *batch = shoal_view_batch_state (view);
     const char *transfer = shoal_event_id (event);
     uint16_t *slot = s_slot (batch, transfer);
-    if (*slot) //  as the index row's shoal_view_put_new would find
-        return shoal_view_fail (view, "transfer %s started twice in one batch", transfer);
+    if (*slot) { //  started again in the batch: as its events one at a time
+        pending_t *pending = &batch->pending[*slot - 1];
+        if (pending->status && !pending->terminal) //  its index row's put_new would fail
+            return shoal_view_fail (
+                view, "shoal_view_put_new of \\x01transfer/%s, which holds a row", transfer);
+        if (pending->status) { //  ended: written now, and the new start at once
+            s_write_kept (view, batch, pending);
+            pending->status = NULL;
+        }
+        return s_started_now (view, event, &started);
+    }
     return s_keep (batch, slot, transfer, &started) ? 0 : s_started_now (view, event, &started);
 }
 
@@ -307,12 +343,14 @@ static int s_later (shoal_view_t *view, const shoal_event_t *event, const char *
     char code[64];
     if (shoal_data_str (shoal_event_data (event), "code", code, sizeof code) == 0) {
         uint32_t at = s_text (batch, code);
-        if (!at) { //  no room for it: written now, and forgotten by the batch
+        if (!at) { //  no room for it: written now, event by event from here
             started_t started;
             s_unpack (batch, pending, &started);
             pending->status = NULL;
-            int rc = s_started_now (view, event, &started);
-            return rc ? rc : s_moved (view, event, status, terminal);
+            //  Its index row for s_moved to read (a put: put new at a later
+            //  event's position, a failed commit's doubt would not cover it).
+            s_put_index (view, shoal_event_id (event), &started, false);
+            return s_moved (view, event, status, terminal);
         }
         pending->code = at;
     }
@@ -326,18 +364,9 @@ static int s_later (shoal_view_t *view, const shoal_event_t *event, const char *
 static int s_batch_end (shoal_view_t *view, void *state)
 {
     const batch_t *batch = state;
-    for (uint32_t i = 0; i < batch->count; i++) {
-        const pending_t *pending = &batch->pending[i];
-        if (!pending->status)
-            continue; //  written already
-        started_t started;
-        s_unpack (batch, pending, &started);
-        const char *transfer = batch->text + pending->transfer;
-        s_put_row (view, transfer, &started, true, pending->status);
-        s_put_row (view, transfer, &started, false, pending->status);
-        if (!pending->terminal)
-            s_put_index (view, transfer, &started, true);
-    }
+    for (uint32_t i = 0; i < batch->count; i++)
+        if (batch->pending[i].status) //  else written already
+            s_write_kept (view, batch, &batch->pending[i]);
     return 0;
 }
 

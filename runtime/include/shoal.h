@@ -358,7 +358,7 @@ typedef struct {
     bool manual_switch;
     //  Optional, for a projection that sums or counts: memory of its own
     //  for one batch of applies (shoal_view_batch_state), zeroed at each
-    //  batch's start, batch_state_size bytes (at most 16 MiB); and
+    //  batch's start, batch_state_size bytes (at most 1 MiB); and
     //  batch_end, run once after a batch's last apply and before its
     //  commit, which writes what that memory holds with shoal_view_get,
     //  put and delete (not send). So a row every event changes is read
@@ -373,7 +373,7 @@ typedef struct {
     size_t batch_state_size;
     int (*batch_end) (shoal_view_t *view, void *batch_state);
 } shoal_projection_t;
-#define SHOAL_BATCH_STATE_MAX (16u << 20)
+#define SHOAL_BATCH_STATE_MAX (1u << 20)
 
 //  Registers a projection, like shoal_register. Returns 0, SHOAL_EEXIST if
 //  name@version is taken, SHOAL_EINVAL for a bad name, version, events
