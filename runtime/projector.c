@@ -393,7 +393,7 @@ static bool s_step (projector_t *self, build_t *build)
     //  The projection's batch_end writes what its applies summed up,
     //  guarded as an apply of the batch's first event (a crash in it sets
     //  the build aside there), and answerable for the whole batch.
-    if (step.applied) {
+    if (step.applied && build->def->batch_end) {
         applyfile_begin (self->guard, &build->build, step.first);
         rc = view_end (&self->view, step.first);
         if (rc == 0)
