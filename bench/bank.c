@@ -512,7 +512,7 @@ static bool s_wait_quiet (run_t *run)
         return false;
     int quiet = last.pending == 0; //  reads in a row that were
     int64_t deadline = zclock_mono () + QUIET_WAIT_MS;
-    while (quiet < QUIET_READS && zclock_mono () < deadline) {
+    while (quiet < QUIET_READS && zclock_mono () < deadline && !zsys_interrupted) {
         zclock_sleep (QUIET_MS);
         bank_stats_t now;
         if (!bank_nodes_counters (run, &now))
@@ -521,6 +521,17 @@ static bool s_wait_quiet (run_t *run)
         last = now;
     }
     return quiet >= QUIET_READS;
+}
+
+const char *bank_interrupted_text (const bank_options_t *o)
+{
+    if (o->endpoint)
+        return "nothing measured";
+    if (o->data_dir)
+        return o->nodes >= 2 ? "its nodes stopped, their data kept"
+                             : "its node stopped, its data kept";
+    return o->nodes >= 2 ? "its nodes stopped, their data directory removed"
+                         : "its node stopped, its data directory removed";
 }
 
 int bank_run (const bank_options_t *options, bank_result_t *result)
@@ -637,6 +648,10 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers)))
         goto done;
     bank_nodes_thaw (&run); //  a freeze may outlast the transfers
+    if (zsys_interrupted) { //  SIGINT or SIGTERM: cleaned up below, nothing measured
+        rc = SHOAL_ETIMEOUT;
+        goto done;
+    }
     //  The wall clock ends where the CPU span does: at the nodes' quiet,
     //  when it was seen. The gets that then check each transfer load
     //  finished sagas back from the journal, which no client of a bank

@@ -140,6 +140,11 @@ typedef struct {
 //  which); another negative code if the run itself failed (stderr says).
 int bank_run (const bank_options_t *options, bank_result_t *result);
 
+//  What bank_run cleaned up when SIGINT or SIGTERM cut it short (see
+//  bench_signals_catch), for the line that says so: the nodes it stopped,
+//  the data it removed or kept. A static string.
+const char *bank_interrupted_text (const bank_options_t *options);
+
 //  Asks the node at endpoint for its counters, waiting at most timeout_ms.
 //  Returns 0, SHOAL_ETIMEOUT, SHOAL_EREJECTED or another negative code.
 //  A counter the node does not report is left at 0.

@@ -342,7 +342,7 @@ static int s_settle_node (const run_t *run, int i, int64_t deadline, bank_totals
     if (!client)
         return SHOAL_EINVAL;
     int rc = SHOAL_ETIMEOUT;
-    while (zclock_mono () < deadline) {
+    while (zclock_mono () < deadline && !zsys_interrupted) {
         rc = bank_view_settled (client, bank_view_names, 5000, reason, reason_size);
         if (rc == 0)
             rc = bank_view_totals (client, 5000, totals, reason, reason_size);
@@ -369,7 +369,7 @@ int bank_view_caught_up (run_t *run)
         char reason[300];
         while ((rc = bank_view_settled (client, NULL, 5000, reason, sizeof reason)) ==
                    SHOAL_EBUSY &&
-               zclock_mono () < deadline)
+               zclock_mono () < deadline && !zsys_interrupted)
             zclock_sleep (20);
         if (rc == SHOAL_EREJECTED && strstr (reason, "runs no projections"))
             rc = 0; //  --projections off: nothing to wait for

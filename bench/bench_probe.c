@@ -217,7 +217,7 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
     r->data_mb = (double) s_tree_bytes (dir) / 1048576.0;
 
     //  (b) restarts after a SIGKILL, the first right after the load
-    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
+    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT && !zsys_interrupted; i++) {
         rc = measure_timed_start (&node, dir, endpoint, plain.argv, "account/r0000000",
                                   &r->ready_ms[i], &r->first_ms[i]);
         if (rc == 0 && i + 1 < RECOVERY_REPEAT)
@@ -250,18 +250,20 @@ static int s_recovery_run (const bank_options_t *o, size_t window, const char *d
     if (rc == 0)
         rc = s_load (endpoint, &stream, r->replay, window, &r->stream_seconds);
     node_child_stop (&node, SIGKILL);
-    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
+    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT && !zsys_interrupted; i++) {
         rc = s_node_start (&node, dir, endpoint, &bare);
         if (rc == 0)
             rc = measure_timed_get (endpoint, full, &r->full_ms[i], &r->full_version);
         node_child_stop (&node, SIGKILL);
     }
-    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT; i++) {
+    for (int i = 0; rc == 0 && i < RECOVERY_REPEAT && !zsys_interrupted; i++) {
         rc = s_node_start (&node, dir, endpoint, &plain);
         if (rc == 0)
             rc = measure_timed_get (endpoint, snap, &r->snap_ms[i], &r->snap_version);
         node_child_stop (&node, SIGKILL);
     }
+    if (rc == 0 && zsys_interrupted)
+        rc = SHOAL_ETIMEOUT; //  cut short: nothing to report
     if (rc == 0 && (r->full_version != (int64_t) r->replay + 1 ||
                     r->snap_version != (int64_t) r->replay + 1)) {
         fprintf (stderr, "shoal bench: the long streams are at versions %lld and %lld, not %zu\n",
@@ -389,7 +391,7 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
     char endpoint[128];
     snprintf (endpoint, sizeof endpoint, "%s", node.endpoint);
     size_t half = count / 2;
-    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+    for (int pass = 0; rc == 0 && pass < 2 && !zsys_interrupted; pass++) {
         memory_point_t *p = points + 3 * pass;
         load_t load = {.kind = pass ? LOAD_GET : LOAD_OPEN,
                        .label = pass ? "getting accounts" : "opening accounts",
@@ -415,7 +417,7 @@ static int s_memory_run (const bank_options_t *o, size_t count, size_t window, c
             rc = s_node_start (&node, dir, endpoint, &args);
     }
     node_child_stop (&node, SIGKILL);
-    return rc;
+    return rc == 0 && zsys_interrupted ? SHOAL_ETIMEOUT : rc;
 }
 
 int bench_memory (const bank_options_t *o, size_t count, size_t window, bool json)

@@ -272,7 +272,7 @@ static int s_write (run_t *run, size_t records, int ms, ceiling_row_t *row, doub
                     size_t *capacity)
 {
     int64_t start = zclock_usecs (), deadline = start + (int64_t) ms * 1000, now = start;
-    while (now < deadline) {
+    while (now < deadline && !zsys_interrupted) {
         leveldb_writebatch_clear (run->batch);
         for (size_t i = 0; i < records; i++) {
             row->bytes += s_cycle[run->next].key + s_cycle[run->next].value;
@@ -358,7 +358,7 @@ static int s_write_group (run_t *run, const char *dir, size_t records, int ms, c
     }
     int rc = 0;
     int64_t start = zclock_usecs (), deadline = start + (int64_t) ms * 1000, now = start;
-    while (now < deadline && rc == 0) {
+    while (now < deadline && rc == 0 && !zsys_interrupted) {
         leveldb_writebatch_clear (run->batch);
         for (size_t i = 0; i < records; i++)
             s_stage (run);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,44 @@ int bench_remove_tree (const char *dir)
     if (!dir || !dir[0])
         return -1;
     return nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+static volatile sig_atomic_t s_signal;
+
+static void s_on_signal (int sig)
+{
+    if (s_signal) { //  asked twice: as if nothing caught it
+        signal (sig, SIG_DFL);
+        raise (sig);
+        return;
+    }
+    s_signal = sig;
+    zsys_interrupted = 1;
+}
+
+void bench_signals_catch (void)
+{
+    zsys_handler_set (NULL); //  czmq's own handler is not to come back
+    struct sigaction action = {.sa_handler = s_on_signal};
+    sigemptyset (&action.sa_mask);
+    //  No SA_RESTART: a wait in zmq_poll or a sleep ends with EINTR.
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+}
+
+int bench_interrupted (void)
+{
+    return s_signal;
+}
+
+int bench_interrupted_exit (const char *command, const char *cleaned)
+{
+    int sig = s_signal;
+    if (!sig)
+        return 0;
+    fprintf (stderr, "%s: interrupted by %s: %s\n", command, sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cleaned);
+    return 128 + sig;
 }
 
 //  The executable to run: shoal, or this process's own into buf. NULL if

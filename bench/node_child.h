@@ -26,6 +26,20 @@ int bench_temp_dir (const char *prefix, char *buf, size_t size);
 //  removed, not followed. Returns 0, or -1 if anything stayed.
 int bench_remove_tree (const char *dir);
 
+//  For a command that makes temporary directories or child nodes (the
+//  bench, the demo): SIGINT and SIGTERM set zsys_interrupted, so that its
+//  loops end and it stops its nodes and removes its directories before it
+//  exits; a second one ends the process at once. Call after zsys_init.
+void bench_signals_catch (void);
+
+//  The signal that interrupted the command (SIGINT or SIGTERM), or 0.
+int bench_interrupted (void);
+
+//  If the command was interrupted, says so on stderr (as command: what
+//  cleaned) and returns the shell's exit code for the signal, 128 + its
+//  number; else returns 0.
+int bench_interrupted_exit (const char *command, const char *cleaned);
+
 //  A `shoal node` child process.
 typedef struct {
     pid_t pid;          //  0 when not running

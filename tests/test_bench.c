@@ -176,6 +176,85 @@ static void test_node_args (void **state)
     proc_assert_has (err, "shoal bench: the node did not start");
 }
 
+//  Runs "$@" with $DIR/tmp as its $TMPDIR (stderr into $DIR/i.err) until
+//  the shell condition $2 holds, sends it signal $1, and waits for its end
+//  (30 s at most); then prints "exit N", its interrupted line, and what it
+//  left: "left: NAME" for each entry of $DIR/tmp, "a node is left" if a
+//  process still runs on a data directory there.
+#define INTERRUPT                                                                                  \
+    "interrupt () {\n"                                                                             \
+    "  sig=$1; cond=$2; shift 2\n"                                                                 \
+    "  rm -rf $DIR/tmp $DIR/i.rc; mkdir -p $DIR/tmp\n"                                             \
+    "  ( TMPDIR=$DIR/tmp sh -c 'echo $$ >\"$1\"; shift; exec \"$@\"' sh $DIR/i.pid \"$@\" \\\n"    \
+    "      >$DIR/i.out 2>$DIR/i.err; echo $? >$DIR/i.rc ) &\n"                                     \
+    "  n=0\n"                                                                                      \
+    "  until eval \"$cond\" >/dev/null 2>&1; do\n"                                                 \
+    "    n=$((n + 1))\n"                                                                           \
+    "    if [ $n -gt 2400 ] || [ -e $DIR/i.rc ]; then\n"                                           \
+    "      echo \"never held: $cond\"; cat $DIR/i.err; kill -9 $(cat $DIR/i.pid); return 1\n"      \
+    "    fi\n"                                                                                     \
+    "    sleep 0.05\n"                                                                             \
+    "  done\n"                                                                                     \
+    "  kill -$sig $(cat $DIR/i.pid)\n"                                                             \
+    "  n=0\n"                                                                                      \
+    "  until [ -s $DIR/i.rc ]; do\n"                                                               \
+    "    n=$((n + 1))\n"                                                                           \
+    "    if [ $n -gt 600 ]; then\n"                                                                \
+    "      echo \"still running 30 s after SIG$sig\"; kill -9 $(cat $DIR/i.pid); return 1\n"       \
+    "    fi\n"                                                                                     \
+    "    sleep 0.05\n"                                                                             \
+    "  done\n"                                                                                     \
+    "  echo \"exit $(cat $DIR/i.rc)\"\n"                                                           \
+    "  grep interrupted $DIR/i.err\n"                                                              \
+    "  ls -A $DIR/tmp | sed 's/^/left: /'\n"                                                       \
+    "  pgrep -f \"$DIR/tmp/shoal-\" >/dev/null && echo 'a node is left'\n"                         \
+    "  return 0\n"                                                                                 \
+    "}\n"
+
+//  SIGINT (Ctrl-C) or SIGTERM in the middle of the work: the bench and the
+//  demo stop the nodes they started and remove their temporary data
+//  directories (hundreds of MB after a long run), and exit 128 + the
+//  signal, saying so; --ceiling removes its store likewise.
+//  Transfers under way, and a node's store in $DIR/tmp.
+#define TRANSFERS_RUNNING                                                                          \
+    "grep -q \"^  transfers: \" $DIR/i.err && find $DIR/tmp -name CURRENT | grep -q ."
+
+static void test_interrupted (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    struct {
+        const char *sig, *until, *command, *exit, *said;
+    } cases[] = {
+        {"INT", TRANSFERS_RUNNING,
+         "$SHOAL bench --accounts 200 --transfers 2000000 --concurrency 64", "exit 130",
+         "shoal bench: interrupted by SIGINT: its node stopped, its data directory removed"},
+        {"TERM", TRANSFERS_RUNNING,
+         "$SHOAL bench --accounts 200 --transfers 2000000 --concurrency 64", "exit 143",
+         "shoal bench: interrupted by SIGTERM: its node stopped, its data directory removed"},
+        {"INT", TRANSFERS_RUNNING,
+         "$SHOAL demo --nodes 2 --freeze-ms 0 --accounts 200 --transfers 2000000 --kills 0 "
+         "--concurrency 64",
+         "exit 130",
+         "shoal demo: interrupted by SIGINT: its nodes stopped, their data directory removed"},
+        {"TERM", "ls $DIR/tmp/shoal-ceiling-*/CURRENT",
+         "$SHOAL bench --ceiling --batch 1000 --ceiling-ms 600000", "exit 143",
+         "shoal bench: interrupted by SIGTERM: its stores removed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = proc_run (p, out, err, INTERRUPT "interrupt %s '%s' %s", cases[i].sig,
+                           cases[i].until, cases[i].command);
+        if (rc != 0)
+            fail_msg ("SIG%s to `%s`: %s%s", cases[i].sig, cases[i].command, out, err);
+        print_message ("SIG%s to `%s`:\n%s", cases[i].sig, cases[i].command, out);
+        proc_assert_has (out, cases[i].exit);
+        proc_assert_has (out, cases[i].said);
+        if (strstr (out, "left: ") || strstr (out, "a node is left"))
+            fail_msg ("SIG%s to `%s` left something behind: %s", cases[i].sig, cases[i].command,
+                      out);
+    }
+}
+
 //  --help says what the fields are, and that --endpoint leaves them null.
 static void test_help (void **state)
 {
@@ -188,6 +267,7 @@ static void test_help (void **state)
     proc_assert_has (out, "client_cpu_seconds");
     proc_assert_has (out, "its CPU time is not known (no pid)");
     proc_assert_has (out, "anon_bytes_per_actor");
+    proc_assert_has (out, "exits 130 or 143");
 }
 
 int main (void)
@@ -198,6 +278,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_memory_anonymous, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_args, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_interrupted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "bank.h"
 #include "bench_probe.h"
 #include "ceiling.h"
+#include "node_child.h"
 #include "options.h"
 
 #include <czmq.h>
@@ -127,6 +128,8 @@ static void s_help (FILE *out)
              "  log files back to back; records/s and commits/s over its wall clock, and\n"
              "  fsyncs/s (JSON \"group\"). Each store starts empty: a store that holds a\n"
              "  long journal compacts more.\n\n"
+             "Ctrl-C (SIGINT) or SIGTERM stops the nodes it started, removes its temporary\n"
+             "directories and exits 130 or 143, with no figures; a second one ends it at once.\n\n"
              "Options:\n"
              "  --endpoint E       run against the node at E (default: start one)\n"
              "  --nodes N          start a cluster of N nodes, 1 to %d, CURVE on every\n"
@@ -427,7 +430,8 @@ static int s_ceiling (const size_t *batches, size_t count, int ms, uint64_t seed
     for (size_t i = 0; i < count; i++) {
         fprintf (stderr, "shoal bench: --ceiling: writes of %zu record%s for %d ms\n", batches[i],
                  batches[i] == 1 ? "" : "s", ms);
-        if (ceiling_measure (batches[i], ms, seed, &rows[i], dir, sizeof dir) != 0)
+        if (ceiling_measure (batches[i], ms, seed, &rows[i], dir, sizeof dir) != 0 ||
+            zsys_interrupted) //  cut short: no figures
             return 1;
         const ceiling_row_t *r = &rows[i];
         printf ("  batch %-8zu %.0f commits/s, %.0f records/s (staging too: %.0f), %.1f MB/s; "
@@ -561,15 +565,21 @@ int cmd_bench (int argc, char **argv)
         if (count == 0)
             return EXIT_USAGE;
         zsys_init ();
-        zsys_handler_set (NULL);
-        return s_ceiling (batches, count, ceiling_ms ? ceiling_ms : 3000, o.seed, json);
+        bench_signals_catch ();
+        int code = s_ceiling (batches, count, ceiling_ms ? ceiling_ms : 3000, o.seed, json);
+        int interrupted = bench_interrupted_exit ("shoal bench", "its stores removed");
+        return interrupted ? interrupted : code;
     }
     if (recovery || memory) {
         zsys_init ();
-        zsys_handler_set (NULL);
-        if (recovery)
-            return bench_recovery (&o, recovery_events, replay, window_set ? o.window : 4096, json);
-        return bench_memory (&o, memory_accounts, window_set ? o.window : 1024, json);
+        bench_signals_catch ();
+        int code =
+            recovery
+                ? bench_recovery (&o, recovery_events, replay, window_set ? o.window : 4096, json)
+                : bench_memory (&o, memory_accounts, window_set ? o.window : 1024, json);
+        int interrupted =
+            bench_interrupted_exit ("shoal bench", "its node stopped, its data directory removed");
+        return interrupted ? interrupted : code;
     }
     if (o.hot > o.accounts) {
         fprintf (stderr, "shoal bench: --hot is at most --accounts\n");
@@ -585,9 +595,12 @@ int cmd_bench (int argc, char **argv)
     //  Set-up is not measured: do it with plenty in flight whatever C is.
     o.setup_window = o.window < 1024 ? 1024 : o.window;
     zsys_init ();
-    zsys_handler_set (NULL);
+    bench_signals_catch ();
     bank_result_t r;
     int rc = bank_run (&o, &r);
+    int interrupted = bench_interrupted_exit ("shoal bench", bank_interrupted_text (&o));
+    if (interrupted)
+        return interrupted;
     if (rc != 0 && rc != SHOAL_EREJECTED)
         return 1;
     figures_t f;

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "bank.h"
 #include "bank_projections.h"
+#include "node_child.h"
 #include "options.h"
 
 #include <czmq.h>
@@ -39,7 +40,9 @@ static void s_help (FILE *out)
              "per node, a client connected to all of them): the kills hit random nodes,\n"
              "one random node is frozen with SIGSTOP mid-run (then SIGCONT), and the\n"
              "books are checked across every node's journal.\n"
-             "Exits 1 if any invariant fails.\n\n"
+             "Exits 1 if any invariant fails. Ctrl-C (SIGINT) or SIGTERM stops its nodes,\n"
+             "removes its temporary directory and exits 130 or 143; a second one ends it\n"
+             "at once.\n\n"
              "Options:\n"
              "  --accounts N      accounts (default 1000)\n"
              "  --transfers N     transfers (default 20000)\n"
@@ -130,7 +133,7 @@ int cmd_demo (int argc, char **argv)
     o.freeze_ms = freeze_ms >= 0 ? (int) freeze_ms : o.nodes >= 2 ? 3000 : 0;
     o.closed = o.accounts / 100 ? o.accounts / 100 : 1;
     zsys_init ();
-    zsys_handler_set (NULL); //  Ctrl-C kills the demo and its node at once
+    bench_signals_catch (); //  Ctrl-C stops its nodes and removes what it made
     char nodes[64] = "";
     if (o.nodes >= 2)
         snprintf (nodes, sizeof nodes, "%d nodes, ", o.nodes);
@@ -150,6 +153,10 @@ int cmd_demo (int argc, char **argv)
     o.log = log;
     bank_result_t r;
     int rc = bank_run (&o, &r);
+    if (bench_interrupted ()) {
+        unlink (log);
+        return bench_interrupted_exit ("shoal demo", bank_interrupted_text (&o));
+    }
     if ((rc != 0 && rc != SHOAL_EREJECTED) || !r.balanced)
         fprintf (stderr, "shoal demo: the %s log is in %s\n", o.nodes >= 2 ? "nodes'" : "node's",
                  log);
