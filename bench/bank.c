@@ -305,6 +305,8 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
     size_t resent = 0;
     int rc = driver_run (&driver, &resent);
     run->result->resends += resent;
+    if (zsys_interrupted) //  the command says so; nothing here finished
+        return rc ? rc : SHOAL_ETIMEOUT;
     if (run->options->progress)
         progress_show (s_phase_labels[phase], count, count, false);
     if (rc)
@@ -670,6 +672,10 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     s_latency (run.start_ms, run.start_count, &result->start_reply);
     if (own && options->projections)
         bank_view_settle (&run); //  a failure is the run's problem, said at the end
+    if (zsys_interrupted) {
+        rc = SHOAL_ETIMEOUT;
+        goto done;
+    }
     if (own) {
         //  A clean stop, then the books from the journal itself.
         for (int i = 0; i < run.node_count; i++)
@@ -678,6 +684,10 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
                 bank_node_label (&run, i, label, sizeof label);
                 fprintf (stderr, "%s: the %s did not stop cleanly\n", driver_command, label);
             }
+        if (zsys_interrupted) { //  during the stop: no check to wait for
+            rc = SHOAL_ETIMEOUT;
+            goto done;
+        }
         rc = s_check (&run);
     } else {
         run.sum = 0;

@@ -46,7 +46,7 @@ static int s_start_cluster_node (run_t *run, int i)
         argv[argc++] = args.argv[a];
     argv[argc] = NULL;
     int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 3 && rc != 0; attempt++)
+    for (int attempt = 0; attempt < 3 && rc != 0 && !zsys_interrupted; attempt++)
         if ((rc = node_child_spawn (&run->nodes[i], o->shoal, argv, o->log, 30000)) != 0)
             zclock_sleep (250);
     snprintf (run->nodes[i].data_dir, sizeof run->nodes[i].data_dir, "%s", data);

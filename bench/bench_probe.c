@@ -291,7 +291,7 @@ int bench_recovery (const bank_options_t *o, size_t events, size_t replay, size_
     }
     int rc = s_recovery_run (o, window, dir, &r);
     s_tree_remove (dir);
-    if (rc)
+    if (rc || zsys_interrupted) //  a signal during the removal: no figures either
         return 1;
     double full = s_median (r.full_ms, RECOVERY_REPEAT),
            snap = s_median (r.snap_ms, RECOVERY_REPEAT);
@@ -431,7 +431,7 @@ int bench_memory (const bank_options_t *o, size_t count, size_t window, bool jso
     memset (p, 0, sizeof p);
     int rc = s_memory_run (o, count, window, dir, p);
     s_tree_remove (dir);
-    if (rc)
+    if (rc || zsys_interrupted)
         return 1;
     double open_all = s_per_actor (&p[0], &p[2]), open_marginal = s_per_actor (&p[1], &p[2]);
     double get_all = s_per_actor (&p[3], &p[5]), get_marginal = s_per_actor (&p[4], &p[5]);

@@ -7,6 +7,8 @@
 #include "client_window.h"
 
 #include <czmq.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,7 +280,15 @@ int measure_timed_start (node_child_t *node, const char *data_dir, const char *e
         else
             rc = SHOAL_ETIMEOUT;
     }
+    //  No SIGINT nor SIGTERM here while the probe is joined: zactor_destroy's
+    //  wait would end with EINTR and leave the thread on this frame.
+    sigset_t stop, was;
+    sigemptyset (&stop);
+    sigaddset (&stop, SIGINT);
+    sigaddset (&stop, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &stop, &was);
     zactor_destroy (&actor);
+    pthread_sigmask (SIG_SETMASK, &was, NULL);
     if (rc)
         fprintf (stderr, "%s: the node did not answer: %s\n", driver_command, shoal_strerror (rc));
     return rc;

@@ -59,9 +59,15 @@ void bench_signals_catch (void)
     zsys_handler_set (NULL); //  czmq's own handler is not to come back
     struct sigaction action = {.sa_handler = s_on_signal};
     sigemptyset (&action.sa_mask);
-    //  No SA_RESTART: a wait in zmq_poll or a sleep ends with EINTR.
-    sigaction (SIGINT, &action, NULL);
+    //  No SA_RESTART: a wait in zmq_poll or a sleep ends with EINTR. A
+    //  SIGINT ignored from the start (a job a script put in the
+    //  background) stays ignored, as before.
+    struct sigaction was;
+    if (sigaction (SIGINT, NULL, &was) != 0 || was.sa_handler != SIG_IGN)
+        sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
+    if (zsys_interrupted && !s_signal) //  one came before this call
+        s_signal = SIGINT;
 }
 
 int bench_interrupted (void)
@@ -157,7 +163,7 @@ int node_child_spawn (node_child_t *child, const char *shoal, char *const *args,
     size_t used = 0;
     int64_t deadline = zclock_mono () + timeout_ms;
     int rc = SHOAL_ETIMEOUT;
-    while (zclock_mono () < deadline && used < sizeof line - 1) {
+    while (zclock_mono () < deadline && used < sizeof line - 1 && !zsys_interrupted) {
         zmq_pollitem_t item = {NULL, out[0], ZMQ_POLLIN, 0};
         if (zmq_poll (&item, 1, 100) <= 0)
             continue;
@@ -241,7 +247,7 @@ int node_child_start_retry (node_child_t *child, const char *shoal, const char *
     char saved[128];
     snprintf (saved, sizeof saved, "%s", endpoint);
     int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 20 && rc != 0; attempt++) {
+    for (int attempt = 0; attempt < 20 && rc != 0 && !zsys_interrupted; attempt++) {
         rc = node_child_start (child, shoal, data_dir, saved, args->argv, log, timeout_ms);
         if (rc)
             zclock_sleep (250);

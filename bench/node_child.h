@@ -29,7 +29,8 @@ int bench_remove_tree (const char *dir);
 //  For a command that makes temporary directories or child nodes (the
 //  bench, the demo): SIGINT and SIGTERM set zsys_interrupted, so that its
 //  loops end and it stops its nodes and removes its directories before it
-//  exits; a second one ends the process at once. Call after zsys_init.
+//  exits; a second one ends the process at once. A SIGINT the process was
+//  started ignoring stays ignored. Call after zsys_init.
 void bench_signals_catch (void);
 
 //  The signal that interrupted the command (SIGINT or SIGTERM), or 0.

@@ -176,7 +176,8 @@ static void test_node_args (void **state)
     proc_assert_has (err, "shoal bench: the node did not start");
 }
 
-//  Runs "$@" with $DIR/tmp as its $TMPDIR (stderr into $DIR/i.err) until
+//  Runs "$@" with $DIR/tmp as its $TMPDIR (stderr into $DIR/i.err; SIGINT
+//  back to its default, which sh ignores for a job in the background) until
 //  the shell condition $2 holds, sends it signal $1, and waits for its end
 //  (30 s at most); then prints "exit N", its interrupted line, and what it
 //  left: "left: NAME" for each entry of $DIR/tmp, "a node is left" if a
@@ -185,7 +186,8 @@ static void test_node_args (void **state)
     "interrupt () {\n"                                                                             \
     "  sig=$1; cond=$2; shift 2\n"                                                                 \
     "  rm -rf $DIR/tmp $DIR/i.rc; mkdir -p $DIR/tmp\n"                                             \
-    "  ( TMPDIR=$DIR/tmp sh -c 'echo $$ >\"$1\"; shift; exec \"$@\"' sh $DIR/i.pid \"$@\" \\\n"    \
+    "  ( TMPDIR=$DIR/tmp env --default-signal=INT \\\n"                                            \
+    "      sh -c 'echo $$ >\"$1\"; shift; exec \"$@\"' sh $DIR/i.pid \"$@\" \\\n"                  \
     "      >$DIR/i.out 2>$DIR/i.err; echo $? >$DIR/i.rc ) &\n"                                     \
     "  n=0\n"                                                                                      \
     "  until eval \"$cond\" >/dev/null 2>&1; do\n"                                                 \

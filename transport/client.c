@@ -157,7 +157,7 @@ int client_recv (client_t *self, int timeout_ms, client_reply_t *reply)
     int64_t deadline = zclock_mono () + timeout_ms;
     while (true) {
         int64_t left = deadline - zclock_mono ();
-        if (left < 0)
+        if (left < 0 || zsys_interrupted) //  after Ctrl-C: no wait, what has come
             left = 0;
         int rc = zmq_poll (&item, 1, (long) left);
         if (rc == -1 && zmq_errno () == EINTR && !zsys_interrupted)

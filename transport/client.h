@@ -68,8 +68,10 @@ void client_destroy (client_t **self_p);
 
 //  Sends a request. Returns 0 or a negative code.
 int client_send (client_t *self, const envelope_t *request);
-//  Receives one reply, waiting at most timeout_ms. Returns 0,
-//  SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not decode.
+//  Receives one reply, waiting at most timeout_ms (not at all once
+//  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
+//  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
+//  decode.
 int client_recv (client_t *self, int timeout_ms, client_reply_t *reply);
 void client_reply_close (client_reply_t *reply);
 //  True if reply is a rejection that means "ask again": the node could

@@ -114,6 +114,10 @@ int driver_run (const driver_t *driver, size_t *resent)
             s_send (client, driver, f);
             zhashx_insert (flights, f->id, f);
         }
+        if (zsys_interrupted) { //  before tick: no kill nor restart after a signal
+            rc = SHOAL_ETIMEOUT;
+            break;
+        }
         if (driver->tick && now - last_tick >= 20) {
             last_tick = now;
             if (driver->tick (driver->arg, done, driver->count)) {
@@ -122,10 +126,6 @@ int driver_run (const driver_t *driver, size_t *resent)
             }
         }
         if (driver->deadline_ms && now - start > driver->deadline_ms) {
-            rc = SHOAL_ETIMEOUT;
-            break;
-        }
-        if (zsys_interrupted) {
             rc = SHOAL_ETIMEOUT;
             break;
         }
