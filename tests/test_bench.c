@@ -19,6 +19,7 @@
 
 #include "proc.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,16 +178,18 @@ static void test_node_args (void **state)
 }
 
 //  Runs "$@" with $DIR/tmp as its $TMPDIR (stderr into $DIR/i.err; SIGINT
-//  back to its default, which sh ignores for a job in the background) until
-//  the shell condition $2 holds, sends it signal $1, and waits for its end
-//  (30 s at most); then prints "exit N", its interrupted line, and what it
-//  left: "left: NAME" for each entry of $DIR/tmp, "a node is left" if a
-//  process still runs on a data directory there.
+//  back to its default, which sh ignores for a job in the background,
+//  unless $KEEP_IGNORED is set) until the shell condition $2 holds, prints
+//  its SigIgn and SigCgt lines (/proc), sends it signal $1, and waits for
+//  its end (30 s at most); then prints "exit N", its interrupted line, and
+//  what it left: "left: NAME" for each entry of $DIR/tmp, "a node is
+//  left" if a process still runs on a data directory there.
 #define INTERRUPT                                                                                  \
     "interrupt () {\n"                                                                             \
     "  sig=$1; cond=$2; shift 2\n"                                                                 \
     "  rm -rf $DIR/tmp $DIR/i.rc; mkdir -p $DIR/tmp\n"                                             \
-    "  ( TMPDIR=$DIR/tmp env --default-signal=INT \\\n"                                            \
+    "  reset='env --default-signal=INT'; [ -n \"${KEEP_IGNORED:-}\" ] && reset=\n"                 \
+    "  ( TMPDIR=$DIR/tmp $reset \\\n"                                                              \
     "      sh -c 'echo $$ >\"$1\"; shift; exec \"$@\"' sh $DIR/i.pid \"$@\" \\\n"                  \
     "      >$DIR/i.out 2>$DIR/i.err; echo $? >$DIR/i.rc ) &\n"                                     \
     "  n=0\n"                                                                                      \
@@ -197,6 +200,7 @@ static void test_node_args (void **state)
     "    fi\n"                                                                                     \
     "    sleep 0.05\n"                                                                             \
     "  done\n"                                                                                     \
+    "  grep -E '^Sig(Ign|Cgt):' /proc/$(cat $DIR/i.pid)/status\n"                                  \
     "  kill -$sig $(cat $DIR/i.pid)\n"                                                             \
     "  n=0\n"                                                                                      \
     "  until [ -s $DIR/i.rc ]; do\n"                                                               \
@@ -213,14 +217,29 @@ static void test_node_args (void **state)
     "  return 0\n"                                                                                 \
     "}\n"
 
-//  SIGINT (Ctrl-C) or SIGTERM in the middle of the work: the bench and the
-//  demo stop the nodes they started and remove their temporary data
-//  directories (hundreds of MB after a long run), and exit 128 + the
-//  signal, saying so; --ceiling removes its store likewise.
 //  Transfers under way, and a node's store in $DIR/tmp.
 #define TRANSFERS_RUNNING                                                                          \
     "grep -q \"^  transfers: \" $DIR/i.err && find $DIR/tmp -name CURRENT | grep -q ."
 
+//  The process's signal mask of kind ("SigIgn" or "SigCgt") as printed
+//  by INTERRUPT: bit N - 1 for signal N.
+static unsigned long long s_sigmask (const char *out, const char *kind)
+{
+    const char *at = strstr (out, kind);
+    unsigned long long mask = 0;
+    if (!at || sscanf (at + strlen (kind), ":%llx", &mask) != 1)
+        fail_msg ("no %s line in: %s", kind, out);
+    return mask;
+}
+
+#define SIGBIT(sig) (1ull << ((sig) -1))
+
+//  SIGINT (Ctrl-C) or SIGTERM in the middle of the work: the bench and the
+//  demo stop the nodes they started and remove their temporary data
+//  directories (hundreds of MB after a long run), and exit 128 + the
+//  signal, saying so; --ceiling removes its store likewise. A bench that
+//  started with SIGINT ignored (a script's job in the background) leaves
+//  it ignored, and still cleans up on SIGTERM.
 static void test_interrupted (void **state)
 {
     proc_t *p = *state;
@@ -242,10 +261,15 @@ static void test_interrupted (void **state)
         {"TERM", "ls $DIR/tmp/shoal-ceiling-*/CURRENT",
          "$SHOAL bench --ceiling --batch 1000 --ceiling-ms 600000", "exit 143",
          "shoal bench: interrupted by SIGTERM: its stores removed"},
+        {"TERM", TRANSFERS_RUNNING,
+         "$SHOAL bench --accounts 200 --transfers 2000000 --concurrency 64", "exit 143",
+         "shoal bench: interrupted by SIGTERM: its node stopped, its data directory removed"},
     };
+    size_t last = sizeof cases / sizeof cases[0] - 1; //  the one started with SIGINT ignored
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = proc_run (p, out, err, INTERRUPT "interrupt %s '%s' %s", cases[i].sig,
-                           cases[i].until, cases[i].command);
+        int rc = proc_run (p, out, err, INTERRUPT "%sinterrupt %s '%s' %s",
+                           i == last ? "KEEP_IGNORED=1 " : "", cases[i].sig, cases[i].until,
+                           cases[i].command);
         if (rc != 0)
             fail_msg ("SIG%s to `%s`: %s%s", cases[i].sig, cases[i].command, out, err);
         print_message ("SIG%s to `%s`:\n%s", cases[i].sig, cases[i].command, out);
@@ -254,6 +278,12 @@ static void test_interrupted (void **state)
         if (strstr (out, "left: ") || strstr (out, "a node is left"))
             fail_msg ("SIG%s to `%s` left something behind: %s", cases[i].sig, cases[i].command,
                       out);
+        unsigned long long ignored = s_sigmask (out, "SigIgn"), caught = s_sigmask (out, "SigCgt");
+        assert_true (caught & SIGBIT (SIGTERM));
+        if (i == last)
+            assert_true ((ignored & SIGBIT (SIGINT)) && !(caught & SIGBIT (SIGINT)));
+        else
+            assert_true (caught & SIGBIT (SIGINT));
     }
 }
 
