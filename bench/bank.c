@@ -650,10 +650,6 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     if (own && (rc = s_phase (&run, PHASE_WAIT, options->transfers)))
         goto done;
     bank_nodes_thaw (&run); //  a freeze may outlast the transfers
-    if (zsys_interrupted) { //  SIGINT or SIGTERM: cleaned up below, nothing measured
-        rc = SHOAL_ETIMEOUT;
-        goto done;
-    }
     //  The wall clock ends where the CPU span does: at the nodes' quiet,
     //  when it was seen. The gets that then check each transfer load
     //  finished sagas back from the journal, which no client of a bank
@@ -672,7 +668,7 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     s_latency (run.start_ms, run.start_count, &result->start_reply);
     if (own && options->projections)
         bank_view_settle (&run); //  a failure is the run's problem, said at the end
-    if (zsys_interrupted) {
+    if (zsys_interrupted) { //  SIGINT or SIGTERM (s_phase ends its phase): cleaned up below
         rc = SHOAL_ETIMEOUT;
         goto done;
     }
