@@ -290,11 +290,14 @@ typedef struct {
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
 
-//  Runs LevelDB's repair on the store in dir (which no process may hold):
-//  it rebuilds the store from whatever log and table files it can read and
-//  sets aside what it cannot (in dir/lost). Returns 0, or SHOAL_EIO with
-//  *error set (free with free()). *report (free with free(); may be NULL)
-//  gets the lines of LevelDB's LOG that say what was dropped or ignored.
+//  Runs LevelDB's repair on the store in dir: it rebuilds the store from
+//  whatever log and table files it can read and sets aside what it cannot
+//  (in dir/lost). It first takes LevelDB's lock, as an open does, and
+//  changes nothing if a process (a running node) holds it. Returns 0, or
+//  with *error set (free with free()) SHOAL_EBUSY (held), SHOAL_ENOTFOUND
+//  (dir is no directory, or holds no LevelDB store: nothing is made
+//  there), SHOAL_EIO. *report (free with free(); may be NULL) gets the
+//  lines of LevelDB's LOG that say what was dropped or ignored.
 int journal_repair (const char *dir, char **report, char **error);
 
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;

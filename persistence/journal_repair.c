@@ -53,12 +53,96 @@ static int s_sync_files (const char *dir, char *failed)
     return rc;
 }
 
+static int s_repair_locked (const char *dir, char **report, char **error);
+
+//  True if dir holds what a LevelDB store leaves: its CURRENT, a MANIFEST,
+//  a table or a log file. A directory without any is no store to repair
+//  (LevelDB's repair would make a new, empty one there).
+static bool s_holds_store (const char *dir)
+{
+    DIR *listing = opendir (dir);
+    if (!listing)
+        return false;
+    bool found = false;
+    struct dirent *entry;
+    while (!found && (entry = readdir (listing))) {
+        const char *name = entry->d_name;
+        size_t len = strlen (name);
+        found = strcmp (name, "CURRENT") == 0 || strncmp (name, "MANIFEST-", 9) == 0 ||
+                (len > 4 &&
+                 (strcmp (name + len - 4, ".ldb") == 0 || strcmp (name + len - 4, ".sst") == 0 ||
+                  strcmp (name + len - 4, ".log") == 0));
+    }
+    closedir (listing);
+    return found;
+}
+
+//  Takes LevelDB's lock on dir (its LOCK file, an fcntl write lock, as
+//  LevelDB's own open takes it): a node running on dir holds it, and a
+//  repair under a live node would move its log and MANIFEST away and lose
+//  what it acknowledges afterwards. Returns the locked descriptor (closing
+//  it releases the lock), or -1 with *rc SHOAL_EBUSY or SHOAL_EIO.
+static int s_lock (const char *dir, int *rc, char **error)
+{
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/LOCK", dir) >= (int) sizeof path) {
+        *error = zsys_sprintf ("the path of %s is too long", dir);
+        *rc = SHOAL_EINVAL;
+        return -1;
+    }
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *error = zsys_sprintf ("cannot open %s: %s", path, strerror (errno));
+        *rc = SHOAL_EIO;
+        return -1;
+    }
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl (fd, F_SETLK, &lock) != 0) {
+        int why = errno;
+        close (fd);
+        bool held = why == EAGAIN || why == EACCES;
+        *error = held ? zsys_sprintf ("data directory %s is in use by another process (LevelDB "
+                                      "lock held): stop the node first; nothing was changed",
+                                      dir)
+                      : zsys_sprintf ("cannot lock %s: %s", path, strerror (why));
+        *rc = held ? SHOAL_EBUSY : SHOAL_EIO;
+        return -1;
+    }
+    return fd;
+}
+
 int journal_repair (const char *dir, char **report, char **error)
 {
     assert (dir);
     *error = NULL;
     if (report)
         *report = NULL;
+    struct stat st;
+    if (stat (dir, &st) != 0) {
+        *error = zsys_sprintf ("cannot read %s: %s", dir, strerror (errno));
+        return SHOAL_ENOTFOUND;
+    }
+    if (!S_ISDIR (st.st_mode)) {
+        *error = zsys_sprintf ("%s is not a directory", dir);
+        return SHOAL_ENOTFOUND;
+    }
+    if (!s_holds_store (dir)) {
+        *error = zsys_sprintf ("%s holds no LevelDB store (no CURRENT, MANIFEST, table or log "
+                               "file): nothing to repair, nothing was changed",
+                               dir);
+        return SHOAL_ENOTFOUND;
+    }
+    int rc = 0;
+    int lock = s_lock (dir, &rc, error);
+    if (lock < 0)
+        return rc;
+    rc = s_repair_locked (dir, report, error);
+    close (lock);
+    return rc;
+}
+
+static int s_repair_locked (const char *dir, char **report, char **error)
+{
     //  First the mark that no stream has a gap: the repair may drop any
     //  record, and a crash between the two must not leave the mark.
     char path[PATH_MAX];

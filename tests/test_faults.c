@@ -6,7 +6,8 @@
     stopped (bytes flipped in the log and in a table file, a missing
     CURRENT, a read-only directory), each refused with a message and a
     non-zero exit, then salvaged by `shoal repair` and counted by `shoal
-    check`.
+    check`; `shoal repair` under a running node, or on a directory with no
+    store, refused with nothing changed.
 
     A client keeps 32 commands in flight, each with its own id, asking
     again with the same id while the node answers `unavailable`, as a
@@ -28,6 +29,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -793,6 +795,56 @@ static void test_read_only_directory (void **state)
     s_refused (f, "Read-only file system", NULL);
 }
 
+//  `shoal repair` under a running node is refused and changes nothing:
+//  the node's log and MANIFEST stay where they are, so what it
+//  acknowledges afterwards is there after a restart (a repair used to move
+//  them to lost/, and the later deposits were gone). A directory that
+//  holds no store is refused too, and nothing is made in it.
+static void test_repair_refused (void **state)
+{
+    fixture_t *f = *state;
+    f->window = 1;
+    s_start (f, "sync");
+    s_add (f, "account/a", "Open", "owner=faults", NULL);
+    s_pump (f, NULL);
+    for (int i = 0; i < 20; i++)
+        s_add_deposit (f);
+    s_pump (f, NULL);
+    char *output = NULL;
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair of a live node's data (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "is in use by another process"));
+    assert_non_null (strstr (output, "nothing was changed"));
+    free (output);
+    char lost[400];
+    snprintf (lost, sizeof lost, "%s/lost", f->data);
+    assert_int_not_equal (access (lost, F_OK), 0);
+    for (int i = 0; i < 20; i++) //  acknowledged after the refused repair
+        s_add_deposit (f);
+    s_pump (f, NULL);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+    s_start (f, "sync"); //  its log replayed: every deposit there
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_equal (f->acked, 40);
+    assert_int_equal (s_books (f, NULL), f->acked);
+
+    char empty[400];
+    snprintf (empty, sizeof empty, "%s/empty", f->dir);
+    assert_int_equal (mkdir (empty, 0700), 0);
+    code = s_run (f, &output, "repair", "--data", empty, "--yes", NULL);
+    print_message ("repair of an empty directory (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "holds no LevelDB store"));
+    free (output);
+    zdir_t *made = zdir_new (empty, NULL);
+    assert_non_null (made);
+    assert_int_equal (zdir_count (made), 0);
+    zdir_destroy (&made);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -802,6 +854,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_damaged_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_read_only_directory, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
