@@ -118,12 +118,14 @@ static int s_join_cluster (shoal_node_t *self, char **error)
     if (!self->data_dir && dir)
         self->data_dir = zsys_sprintf ("%s/%s/data", dir, o->name);
     free (copy);
-    self->cert = cert_path ? zcert_load (cert_path) : NULL;
+    char *why = NULL;
+    self->cert = cert_path ? cluster_cert_load (cert_path, &why) : NULL;
     int rc = 0;
     if (!self->cert) {
         *error = zsys_sprintf ("cannot load %s and its _secret (node %s's certificate, written by "
-                               "`shoal cluster init`)",
-                               cert_path ? cert_path : "the certificate", o->name);
+                               "`shoal cluster init`): %s",
+                               cert_path ? cert_path : "the certificate", o->name,
+                               why ? why : "out of memory");
         rc = SHOAL_EINVAL;
     } else if (!streq (zcert_public_txt (self->cert),
                        cluster_node_key (self->cluster, self->self_node))) {
@@ -137,6 +139,7 @@ static int s_join_cluster (shoal_node_t *self, char **error)
         rc = SHOAL_EINVAL;
     }
     zstr_free (&cert_path);
+    free (why);
     return rc;
 }
 

@@ -700,6 +700,74 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "Examples:"));
 }
 
+//  cluster_cert_load takes a certificate only with its own secret key: a
+//  missing or unreadable _secret, one with no secret key, or the secret
+//  of another pair is refused, saying which (a node or a client with any
+//  of them used to start and then fail every CURVE handshake, silently).
+//  And a client whose client.cert_secret is gone says so at once.
+static void test_cert_pairs (void **state)
+{
+    fixture_t *f = *state;
+    char path[192], secret[200], other[192], other_secret[200], text[4096];
+    snprintf (path, sizeof path, "%s/a.cert", f->dir);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    snprintf (other, sizeof other, "%s/b.cert", f->dir);
+    snprintf (other_secret, sizeof other_secret, "%s_secret", other);
+    zcert_t *a = zcert_new (), *b = zcert_new ();
+    assert_int_equal (zcert_save (a, path), 0);
+    assert_int_equal (zcert_save (b, other), 0);
+    char *error = NULL;
+    zcert_t *loaded = cluster_cert_load (path, &error);
+    assert_non_null (loaded);
+    assert_null (error);
+    assert_string_equal (zcert_secret_txt (loaded), zcert_secret_txt (a));
+    zcert_destroy (&loaded);
+
+    //  The secret of another pair.
+    char *b_secret = s_slurp (other_secret);
+    s_write (secret, b_secret, strlen (b_secret));
+    free (b_secret);
+    assert_null (cluster_cert_load (path, &error));
+    print_message ("%s\n", error);
+    assert_non_null (strstr (error, "is not the one of the public key"));
+    free (error);
+    //  No secret key in it (the public file's text).
+    char *public_text = s_slurp (path);
+    s_write (secret, public_text, strlen (public_text));
+    free (public_text);
+    assert_null (cluster_cert_load (path, &error));
+    print_message ("%s\n", error);
+    assert_non_null (strstr (error, "holds no secret key"));
+    free (error);
+    //  Missing.
+    assert_int_equal (unlink (secret), 0);
+    assert_null (cluster_cert_load (path, &error));
+    print_message ("%s\n", error);
+    assert_non_null (strstr (error, "cannot read"));
+    assert_non_null (strstr (error, "_secret"));
+    free (error);
+    zcert_destroy (&a);
+    zcert_destroy (&b);
+
+    //  A client of a cluster whose client.cert_secret is gone.
+    if (!getenv ("SHOAL_BIN"))
+        fail_msg ("SHOAL_BIN is not set");
+    char dir[128], out[128];
+    snprintf (dir, sizeof dir, "%s/c", f->dir);
+    snprintf (out, sizeof out, "%s/out.txt", f->dir);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "1", "--ipc", "--dir", dir, NULL),
+                      0);
+    snprintf (text, sizeof text, "%s/client.cert_secret", dir);
+    assert_int_equal (unlink (text), 0);
+    snprintf (text, sizeof text, "%s/cluster.cfg", dir);
+    assert_int_not_equal (s_run (out, "get", "--cluster", text, "account/a", NULL), 0);
+    char *said = s_slurp (out);
+    print_message ("%s", said);
+    assert_non_null (strstr (said, "cannot load the client certificate"));
+    assert_non_null (strstr (said, "client.cert_secret"));
+    free (said);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +779,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_bad_files, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_init_command, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cert_pairs, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

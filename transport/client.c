@@ -63,13 +63,14 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
                       : slash ? (*slash = 0, zsys_sprintf ("%s/client.cert", dir))
                               : strdup ("client.cert");
     free (dir);
-    zcert_t *cert = cert_path ? zcert_load (cert_path) : NULL;
+    char *why = NULL;
+    zcert_t *cert = cert_path ? cluster_cert_load (cert_path, &why) : NULL;
     int index = node ? cluster_find (cluster, node) : -1;
     client_t *self = NULL;
     if (!cert)
-        *error = zsys_sprintf ("cannot load the client certificate %s (and its _secret): "
+        *error = zsys_sprintf ("cannot load the client certificate %s (and its _secret): %s; "
                                "`shoal cluster init` writes it beside the cluster file",
-                               cert_path ? cert_path : "client.cert");
+                               cert_path ? cert_path : "client.cert", why ? why : "out of memory");
     else if (node && index < 0)
         *error = zsys_sprintf ("%s: no node is called %s", path, node);
     else if (!(self = calloc (1, sizeof (client_t))) || !(self->dealer = zsock_new (ZMQ_DEALER))) {
@@ -77,6 +78,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
         free (self);
         self = NULL;
     }
+    free (why);
     if (self) {
         zsock_set_linger (self->dealer, 0);
         zsock_set_sndhwm (self->dealer, 0);

@@ -10,10 +10,12 @@
 #include "shoal_base.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char s_z85[] = "0123456789abcdefghijklmnopqrstuvwxyz"
                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -375,4 +377,44 @@ cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *ho
     if (cluster_update_digest (self))
         cluster_destroy (&self);
     return self;
+}
+
+zcert_t *cluster_cert_load (const char *path, char **error)
+{
+    *error = NULL;
+    char secret_path[4096];
+    if (snprintf (secret_path, sizeof secret_path, "%s_secret", path) >= (int) sizeof secret_path) {
+        *error = zsys_sprintf ("the path %s is too long", path);
+        return NULL;
+    }
+    if (access (path, R_OK) != 0 || access (secret_path, R_OK) != 0) {
+        const char *which = access (path, R_OK) != 0 ? path : secret_path;
+        *error = zsys_sprintf ("cannot read %s: %s", which, strerror (errno));
+        return NULL;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        *error = zsys_sprintf ("%s or %s is not a certificate", path, secret_path);
+        return NULL;
+    }
+    //  zcert_load reads the public key from the _secret file too: the
+    //  public file's own must be the same.
+    zconfig_t *public_file = zconfig_load (path);
+    const char *public_txt =
+        public_file ? zconfig_get (public_file, "/curve/public-key", NULL) : NULL;
+    static const uint8_t zero[32];
+    char derived[41];
+    if (!public_txt || strcmp (public_txt, zcert_public_txt (cert)) != 0)
+        *error = zsys_sprintf ("the secret key in %s is not the one of the public key in %s",
+                               secret_path, path);
+    else if (memcmp (zcert_secret_key (cert), zero, sizeof zero) == 0)
+        *error = zsys_sprintf ("%s holds no secret key", secret_path);
+    else if (zmq_curve_public (derived, zcert_secret_txt (cert)) != 0 ||
+             strcmp (derived, zcert_public_txt (cert)) != 0)
+        *error = zsys_sprintf ("the secret key in %s is not the one of the public key in %s",
+                               secret_path, path);
+    zconfig_destroy (&public_file);
+    if (*error)
+        zcert_destroy (&cert);
+    return cert;
 }

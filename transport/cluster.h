@@ -55,6 +55,15 @@ typedef struct _cluster_t cluster_t;
 //  Can't crash on any file contents.
 cluster_t *cluster_load (const char *path, char **error);
 
+//  Loads the certificate at path and its secret half (path_secret), as
+//  zcert_load does, and checks the pair: a secret key is there (zcert_load
+//  takes a missing or unreadable _secret file as an all-zero key) and it
+//  is the public key's own (zmq_curve_public). Returns the certificate, or
+//  NULL with *error set (free with free()): a node or client with a wrong
+//  secret would start and then fail every CURVE handshake, saying nothing.
+typedef struct _zcert_t zcert_t;
+zcert_t *cluster_cert_load (const char *path, char **error);
+
 //  Writes the map to path in the format above: to path.tmp, fsync, then
 //  rename over path and fsync the directory, so that path is always the
 //  old map or the new one. Returns 0, SHOAL_EINVAL if the map is
