@@ -311,6 +311,7 @@ static void test_messages_prefixed (void **state)
         {"events --from 0 account/a", "shoal events: "},
         {"transfer a b x", "shoal transfer: "},
         {"transfer --wait=yes a b 1", "shoal transfer: "},
+        {"transfer a b 99999999999999999999999", "shoal transfer: "},
         {"stats extra", "shoal stats: "},
         {"node --workers 0", "shoal node: "},
         {"node --durability sometimes", "shoal node: "},

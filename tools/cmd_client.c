@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <czmq.h>
+#include <errno.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,10 +592,12 @@ int cmd_transfer (int argc, char **argv)
             return EXIT_USAGE;
     }
     char *end;
+    errno = 0;
     long long value = strtoll (argv[first + 2], &end, 10);
-    if (*end || end == argv[first + 2] || value <= 0) {
-        fprintf (stderr, "shoal transfer: AMOUNT must be a positive integer, not '%s'\n",
-                 argv[first + 2]);
+    if (*end || end == argv[first + 2] || value <= 0 || errno == ERANGE) {
+        fprintf (stderr,
+                 "shoal transfer: AMOUNT must be a positive integer of at most %lld, not '%s'\n",
+                 (long long) INT64_MAX, argv[first + 2]);
         return EXIT_USAGE;
     }
     snprintf (amount, sizeof amount, "amount=%lld", value);
