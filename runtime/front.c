@@ -647,9 +647,6 @@ void front_run (front_t *self)
     //  The journal's syncer: readable after each sync (-1: none, never).
     int sync_fd = journal_sync_fd (self->config.config->journal);
     items[2] = (zmq_pollitem_t){NULL, sync_fd, sync_fd >= 0 ? ZMQ_POLLIN : 0, 0};
-    int count = 3;
-    if (self->config.peers)
-        count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
     //  LevelDB's compaction thread, once it has started, gets a name of
     //  its own (threadname.h), looked for every second: a dozen small
     //  reads of /proc. Not only until a first find: a library's thread
@@ -660,6 +657,10 @@ void front_run (front_t *self)
             thread_name_strays ("shoal", "shoal-leveldb");
             strays_at = zclock_mono () + 1000;
         }
+        //  The peers' items each time: a link made again has new sockets.
+        int count = 3;
+        if (self->config.peers)
+            count += peers_poll_items (self->config.peers, items + 3, FRONT_POLL_MAX - 3);
         long timeout = self->config.peers ? PEERS_HEARTBEAT_IVL_MS / 2 : 500;
         if (front_replies_holding (self->client_replies))
             timeout = FRONT_OVERFLOW_TICK_MS;

@@ -14,6 +14,7 @@
 
 #define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often
 #define PEERS_LOG_EVERY_MS 5000  //  a repeated refusal is logged this often
+#define PEERS_REMAKE_MS 1000     //  a link whose handshake failed is made again after this
 #define PEERS_FRAMES_MAX 4       //  frames of a data message after the kind
 #define PEERS_HWM 100000         //  messages queued to one peer at most
 
@@ -27,6 +28,8 @@ typedef struct {
     int64_t hello_at;              //  when we last said HELLO (monotonic ms)
     int64_t logged_at;             //  when we last logged a refusal about it
     char epoch[24];                //  our epoch, as text for HELLO
+    int64_t remake_at;             //  when to make the link again (0: not to be)
+    unsigned generation;           //  links made to it so far (the monitor's name)
 } peer_t;
 
 struct _peers_t {
@@ -35,6 +38,8 @@ struct _peers_t {
     zsock_t *router; //  our peer endpoint
     peer_t *peers;   //  one per node, ours unused
     int count;       //  nodes
+    zcert_t *cert;   //  ours, borrowed: a link made again presents it
+    char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
 };
 
@@ -70,8 +75,8 @@ static int s_link_new (peers_t *self, int node, zcert_t *cert, const char *prefi
     zsock_set_identity (peer->dealer, s_name (self, self->self));
     zcert_apply (cert, peer->dealer);
     zsock_set_curve_serverkey (peer->dealer, cluster_node_key (self->cluster, node));
-    char endpoint[128];
-    snprintf (endpoint, sizeof endpoint, "%s-peer-%d", prefix, node);
+    char endpoint[160];
+    snprintf (endpoint, sizeof endpoint, "%s-peer-%d-%u", prefix, node, peer->generation++);
     int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     if (zmq_socket_monitor (zsock_resolve (peer->dealer), endpoint, events) != 0 ||
@@ -86,6 +91,35 @@ static int s_link_new (peers_t *self, int node, zcert_t *cert, const char *prefi
     return 0;
 }
 
+//  Closes the link to a peer (its dealer and monitor), if it has one.
+static void s_link_close (peer_t *peer)
+{
+    if (peer->dealer)
+        zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
+    zsock_destroy (&peer->dealer);
+    zsock_destroy (&peer->monitor);
+}
+
+//  Makes the link to node again, due once its handshake failed: libzmq
+//  does not connect again after a refused CURVE handshake, and the peer
+//  may since have come back with the right keys (a node started once with
+//  a wrong cluster file, then the right one). Tried again later if it
+//  cannot be made.
+static void s_link_remake (peers_t *self, int node, int64_t now)
+{
+    peer_t *peer = &self->peers[node];
+    s_link_close (peer);
+    char *error = NULL;
+    if (s_link_new (self, node, self->cert, self->prefix, &error) == 0)
+        peer->remake_at = 0; //  a refusal again is logged as before, at most every 5 s
+    else {
+        s_link_close (peer);
+        peer->remake_at = now + PEERS_REMAKE_MS;
+        log_warn ("peer %s: %s; trying again", s_name (self, node), error ? error : "");
+    }
+    free (error);
+}
+
 peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, const char *prefix,
                     char **error)
 {
@@ -96,6 +130,8 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
     }
     self->cluster = cluster;
     self->self = self_index;
+    self->cert = cert;
+    snprintf (self->prefix, sizeof self->prefix, "%s", prefix);
     self->count = cluster_node_count (cluster);
     self->peers = calloc ((size_t) self->count, sizeof (peer_t));
     self->router = zsock_new (ZMQ_ROUTER);
@@ -129,12 +165,8 @@ void peers_destroy (peers_t **self_p)
     peers_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; self->peers && i < self->count; i++) {
-        if (self->peers[i].dealer)
-            zmq_socket_monitor (zsock_resolve (self->peers[i].dealer), NULL, 0);
-        zsock_destroy (&self->peers[i].dealer);
-        zsock_destroy (&self->peers[i].monitor);
-    }
+    for (int i = 0; self->peers && i < self->count; i++)
+        s_link_close (&self->peers[i]);
     free (self->peers);
     zsock_destroy (&self->router);
     free (self);
@@ -149,10 +181,16 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max)
     for (int i = 0; i < self->count; i++) {
         if (i == self->self)
             continue;
+        //  A link being made again may have no sockets: polled as nothing.
+        peer_t *peer = &self->peers[i];
         if (n < max)
-            items[n++] = (zmq_pollitem_t){zsock_resolve (self->peers[i].dealer), 0, ZMQ_POLLIN, 0};
+            items[n++] = peer->dealer
+                             ? (zmq_pollitem_t){zsock_resolve (peer->dealer), 0, ZMQ_POLLIN, 0}
+                             : (zmq_pollitem_t){NULL, -1, 0, 0};
         if (n < max)
-            items[n++] = (zmq_pollitem_t){zsock_resolve (self->peers[i].monitor), 0, ZMQ_POLLIN, 0};
+            items[n++] = peer->monitor
+                             ? (zmq_pollitem_t){zsock_resolve (peer->monitor), 0, ZMQ_POLLIN, 0}
+                             : (zmq_pollitem_t){NULL, -1, 0, 0};
     }
     return n;
 }
@@ -370,6 +408,8 @@ static void s_on_monitor (peers_t *self, int node)
             s_set_up (self, node, false, "handshake failed");
             s_log_refusal (self, node, "peer %s refused our CURVE handshake%s",
                            " (is our key in its cluster file?)");
+            if (!self->peers[node].remake_at)
+                self->peers[node].remake_at = zclock_mono () + PEERS_REMAKE_MS;
         }
         for (int i = 0; i < count; i++)
             zmq_msg_close (&parts[i]);
@@ -389,7 +429,10 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
             s_on_dealer (self, i, fn, arg);
         if (items[n++].revents & ZMQ_POLLIN)
             s_on_monitor (self, i);
-        if (!self->peers[i].up && now - self->peers[i].hello_at >= PEERS_HELLO_EVERY_MS)
+        if (self->peers[i].remake_at && now >= self->peers[i].remake_at)
+            s_link_remake (self, i, now); //  items of this link are not read again
+        if (self->peers[i].dealer && !self->peers[i].up &&
+            now - self->peers[i].hello_at >= PEERS_HELLO_EVERY_MS)
             s_say_hello (self, i);
     }
 }

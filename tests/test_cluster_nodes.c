@@ -812,6 +812,39 @@ static void test_refusals_change_nothing (void **state)
     assert_int_equal (s_version (f->client[0], account), 0);
 }
 
+//  A node that once refused a peer's CURVE handshake (n1 started with a
+//  cluster file naming another key for n2) and then comes back with the
+//  right file is linked again: libzmq does not connect again after a
+//  refused handshake, so n2 makes its link anew. Before, n2 never saw n1
+//  up again until n2 itself was restarted.
+static void test_link_back_after_refused_handshake (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_start_node (f, 1); //  the real n2
+    char *error = NULL, cfg[256];
+    cluster_t *map = cluster_load (f->cfg, &error);
+    assert_non_null (map);
+    zcert_t *other = zcert_new ();
+    assert_int_equal (cluster_set_key (map, 1, zcert_public_txt (other)), 0);
+    zcert_destroy (&other);
+    s_variant (f, "wrongmap", 0, map, NULL, cfg, sizeof cfg);
+    cluster_destroy (&map);
+    pid_t *wrong = s_keep_child (f, s_start (f, cfg, "n1", "wrongmap"));
+    char n2_log[192];
+    snprintf (n2_log, sizeof n2_log, "%s/n2.log", f->dir);
+    s_wait_file_has (n2_log, "peer n1 refused our CURVE handshake");
+    s_kill (wrong, SIGKILL);
+
+    s_start_node (f, 0); //  n1 again, with the cluster's own file
+    s_wait_all_up (f);
+    char account[64];
+    int next = 0;
+    s_address_on (f, "account/l", 0, &next, account, sizeof account);
+    s_fund (f->client[1], account); //  through n2, to n1's shard
+    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+}
+
 //  --------------------------------------------------------------------------
 //  4. A node alone beyond loopback: only with --insecure, said loudly
 
@@ -907,6 +940,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_partition_and_freeze_stall_then_complete, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_refusals_change_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_link_back_after_refused_handshake, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_alone_beyond_loopback_needs_insecure, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name, s_setup,
