@@ -668,7 +668,8 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
     s_latency (run.start_ms, run.start_count, &result->start_reply);
     if (own && options->projections)
         bank_view_settle (&run); //  a failure is the run's problem, said at the end
-    if (zsys_interrupted) { //  SIGINT or SIGTERM (s_phase ends its phase): cleaned up below
+    //  SIGINT or SIGTERM (s_phase ends its phase): cleaned up below.
+    if (zsys_interrupted) {
         rc = SHOAL_ETIMEOUT;
         goto done;
     }
