@@ -340,6 +340,22 @@ static void test_messages_prefixed (void **state)
     s_all_lines_start (err, "shoal bench: ", "bench with no node");
 }
 
+//  `shoal pending` against a node that does not answer says so, exits 3,
+//  and does not say that nothing is pending (it does not know).
+static void test_pending_node_down (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = s_run (
+        fx, out, err,
+        "timeout 30 \"$SHOAL\" pending --endpoint 'ipc://%s/nobody.ipc' --timeout 300", fx->dir);
+    assert_int_equal (code, 3);
+    if (!strstr (out, "did not answer within 300 ms"))
+        fail_msg ("no line about the node: %s", out);
+    if (strstr (out, "no command is pending"))
+        fail_msg ("says nothing is pending with no node answering: %s", out);
+}
+
 //  --------------------------------------------------------------------------
 //  5. The events of an address of no registered type are refused, as its
 //     state is.
@@ -514,6 +530,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -112,10 +112,13 @@ int cmd_pending (int argc, char **argv)
         }
         printf ("],\"truncated\":%lld}\n", (long long) truncated);
     } else {
+        //  Nothing pending is said only of nodes that answered.
+        size_t answered = (size_t) nodes - zlistx_size (down);
         if (zlistx_size (rows))
             s_rows_text (rows, cluster != NULL);
-        else
-            printf ("no %scommand is pending\n", opts.stalled ? "stalled " : "");
+        else if (answered)
+            printf ("no %scommand is pending%s\n", opts.stalled ? "stalled " : "",
+                    zlistx_size (down) ? " on the nodes that answered" : "");
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
         for (char *name = zlistx_first (down); name; name = zlistx_next (down))
