@@ -143,6 +143,34 @@ static int s_join_cluster (shoal_node_t *self, char **error)
     return rc;
 }
 
+//  A cluster node's store also remembers the node's public key: two
+//  `shoal cluster init` runs make clusters of the same name and node
+//  names, and a data directory of one would otherwise be taken into the
+//  other, its accounts mixed into the other's books. A store made before
+//  the key was kept takes the key it is first opened with.
+static int s_check_owner_key (shoal_node_t *self, char **error)
+{
+    const char *mine = zcert_public_txt (self->cert);
+    char *stored = NULL;
+    int rc = journal_meta_get (self->journal, "owner_key", &stored);
+    if (rc == SHOAL_ENOTFOUND)
+        return journal_meta_put (self->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
+    if (rc != 0)
+        return rc;
+    if (!streq (stored, mine)) {
+        *error = zsys_sprintf (
+            "the store in %s belongs to another cluster named %s: it was written by a node %s "
+            "whose public key is %s, and %s gives node %s the key %s. A store stays with the "
+            "key it was written under: give this node its own data directory, or, if you "
+            "replaced %s's certificate yourself, put the old one back",
+            self->data_dir, cluster_name (self->cluster), self->options.name, stored,
+            self->options.cluster_file, self->options.name, mine, self->options.name);
+        rc = SHOAL_EINVAL;
+    }
+    free (stored);
+    return rc;
+}
+
 //  A store remembers the node and cluster it belongs to: it is refused as
 //  another's, and a store of a node alone is not taken into a cluster.
 static int s_check_owner (shoal_node_t *self, char **error)
@@ -153,17 +181,15 @@ static int s_check_owner (shoal_node_t *self, char **error)
     char *stored = NULL;
     int rc = journal_meta_get (self->journal, "owner", &stored);
     if (rc == SHOAL_ENOTFOUND)
-        return journal_meta_put (self->journal, "owner", mine) == 0 ? 0 : SHOAL_EIO;
-    if (rc != 0)
-        return rc;
-    if (!streq (stored, mine)) {
+        rc = journal_meta_put (self->journal, "owner", mine) == 0 ? 0 : SHOAL_EIO;
+    else if (rc == 0 && !streq (stored, mine)) {
         *error = zsys_sprintf ("the store in %s belongs to %s, not to %s (cluster/node; a node "
                                "alone is \"/\")",
                                self->data_dir, stored, mine);
         rc = SHOAL_EINVAL;
     }
     free (stored);
-    return rc;
+    return rc == 0 && self->cluster ? s_check_owner_key (self, error) : rc;
 }
 
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error)

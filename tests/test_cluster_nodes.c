@@ -930,6 +930,61 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     assert_int_equal (stats.unavailable, unavailable + 3);
 }
 
+//  --------------------------------------------------------------------------
+//  6. The store of a node of another cluster of the same names is refused
+
+static void test_store_of_another_cluster_refused (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 1);
+    const char *name = cluster_node_name (f->cluster, 0);
+    s_start_node (f, 0);
+    s_fund (f->client[0], "account/kept");
+    client_destroy (&f->client[0]);
+    s_kill (&f->node[0], SIGTERM);
+
+    //  A second `cluster init` makes a cluster of the same name and node
+    //  names, with keys of its own; its n1 is given the first one's data.
+    char other[192], cfg[256], log[192], mine[256], theirs[256];
+    snprintf (other, sizeof other, "%s/b", f->dir);
+    snprintf (cfg, sizeof cfg, "%s/cluster.cfg", other);
+    snprintf (log, sizeof log, "%s/init-b.log", f->dir);
+    char *init[] = {
+        getenv ("SHOAL_BIN"), "cluster", "init", "--nodes", "1", "--dir", other, "--ipc",
+        "--shards",           "64",      NULL};
+    assert_int_equal (s_wait_exit (s_spawn (init, log, NULL), DEADLINE_MS), 0);
+    snprintf (mine, sizeof mine, "%s/c/%s/data", f->dir, name);
+    snprintf (theirs, sizeof theirs, "%s/%s/data", other, name);
+    assert_int_equal (rename (mine, theirs), 0);
+
+    snprintf (log, sizeof log, "%s/stranger.log", f->dir);
+    char *node[] = {getenv ("SHOAL_BIN"), "node", "--cluster", cfg, "--name", (char *) name, NULL};
+    pid_t pid = s_spawn (node, log, NULL);
+    int code = s_wait_exit (pid, DEADLINE_MS);
+    if (code == -1)
+        s_kill (&pid, SIGKILL);
+    assert_true (code > 0);
+    assert_true (s_file_has (log, "belongs to another cluster named"));
+    assert_true (s_file_has (log, "put the old one back"));
+    //  Nor is it taken by a node alone.
+    snprintf (log, sizeof log, "%s/alone.log", f->dir);
+    char endpoint[256];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/alone.ipc", f->dir);
+    char *alone[] = {getenv ("SHOAL_BIN"), "node", "--data", theirs, "--endpoint", endpoint, NULL};
+    pid = s_spawn (alone, log, NULL);
+    code = s_wait_exit (pid, DEADLINE_MS);
+    if (code == -1)
+        s_kill (&pid, SIGKILL);
+    assert_true (code > 0);
+    assert_true (s_file_has (log, "belongs to shoal/n1, not to /"));
+
+    //  Refused, it changed nothing: back in its own cluster, the store
+    //  serves its account as before.
+    assert_int_equal (rename (theirs, mine), 0);
+    s_start_node (f, 0);
+    assert_int_equal (s_balance (f->client[0], "account/kept"), FUNDING);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -945,6 +1000,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_alone_beyond_loopback_needs_insecure, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_store_of_another_cluster_refused, s_setup,
                                          s_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
