@@ -241,6 +241,13 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         self->endpoint = strdup (cluster_node_client (self->cluster, self->self_node));
     } else {
         self->endpoint = strdup (o->endpoint ? o->endpoint : "tcp://127.0.0.1:7700");
+        const char *problem = self->endpoint ? cluster_endpoint_problem (self->endpoint) : NULL;
+        if (problem) {
+            *code = SHOAL_EINVAL;
+            *error = zsys_sprintf ("--endpoint %s is not an endpoint: %s", self->endpoint, problem);
+            shoal_node_destroy (&self);
+            return NULL;
+        }
         if (self->endpoint && !o->insecure && !s_local_endpoint (self->endpoint)) {
             *code = SHOAL_EINVAL;
             *error = zsys_sprintf (

@@ -340,6 +340,47 @@ static void test_messages_prefixed (void **state)
     s_all_lines_start (err, "shoal bench: ", "bench with no node");
 }
 
+//  A usage error of `shoal node` exits 2, says why, and makes nothing: no
+//  store, no socket. An endpoint whose port is not 1 to 65535 is one
+//  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
+//  4464); a client command refuses it too.
+static void test_node_usage_errors (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *options; //  after "$SHOAL" node --data "$DIR/d" --workers 1
+        const char *said;
+    } cases[] = {
+        {"--endpoint tcp://127.0.0.1:70000",
+         "shoal node: --endpoint tcp://127.0.0.1:70000 is not an endpoint: its port is not a "
+         "number from 1 to 65535 (or *, a free port)\n"},
+        {"--endpoint tcp://127.0.0.1:0",
+         "shoal node: --endpoint tcp://127.0.0.1:0 is not an endpoint: its port is not a number"},
+        {"--endpoint tcp://127.0.0.1", "is not an endpoint: no port: expected tcp://HOST:PORT\n"},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
+    snprintf (data, sizeof data, "%s/d", fx->dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code =
+            s_run (fx, out, err,
+                   "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --data \"$DIR/d\" --workers 1 %s",
+                   cases[i].options);
+        if (code != 2 || !strstr (err, cases[i].said))
+            fail_msg ("node %s: exit %d, stderr: %s", cases[i].options, code, err);
+        assert_string_equal (out, "");
+        s_all_lines_start (err, "shoal node: ", cases[i].options);
+        struct stat st;
+        if (stat (data, &st) == 0)
+            fail_msg ("node %s made its store %s", cases[i].options, data);
+    }
+    int code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" get --endpoint tcp://127.0.0.1:70000 account/a");
+    assert_int_equal (code, 2);
+    assert_string_equal (err,
+                         "shoal get: 'tcp://127.0.0.1:70000' is not a valid endpoint: its port "
+                         "is not a number from 1 to 65535 (or *, a free port)\n");
+}
+
 //  `shoal pending` against a node that does not answer says so, exits 3,
 //  and does not say that nothing is pending (it does not know).
 static void test_pending_node_down (void **state)
@@ -531,6 +572,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -401,6 +401,75 @@ static void test_plan_limits (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  Endpoints: what cluster_endpoint_problem takes, and what it refuses
+//  (before, tcp://HOST:70000 was taken, and libzmq listened on port 4464)
+
+static void test_endpoints (void **state)
+{
+    (void) state;
+    const char *good[] = {
+        "tcp://127.0.0.1:7700",
+        "tcp://127.0.0.1:1",
+        "tcp://127.0.0.1:65535",
+        "tcp://127.0.0.1:*",
+        "tcp://[::1]:7700",
+        "tcp://*:7700",
+        "tcp://host.example:80",
+        "ipc:///tmp/n1.ipc",
+        "ipc://@abstract",
+        "inproc://front",
+        "tcp://127.0.0.1:!",
+        "tcp://[::1]:*",
+        "tcp://127.0.0.1:![20000-32767]",
+        "tcp://127.0.0.1:*[1-65535]",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (cluster_endpoint_problem (good[i]))
+            fail_msg ("%s refused: %s", good[i], cluster_endpoint_problem (good[i]));
+    static const struct {
+        const char *endpoint, *problem;
+    } bad[] = {
+        {"tcp://127.0.0.1:70000", "its port is not a number from 1 to 65535 (or *, a free port)"},
+        {"tcp://127.0.0.1:65536", "its port is not a number from 1 to 65535"},
+        {"tcp://127.0.0.1:0", "its port is not a number from 1 to 65535"},
+        {"tcp://127.0.0.1:99999999999999999999", "its port is not a number"},
+        {"tcp://127.0.0.1:-1", "its port is not a number"},
+        {"tcp://127.0.0.1:77x", "its port is not a number"},
+        {"tcp://127.0.0.1:*[1-70000]", "its port is not a number"},
+        {"tcp://127.0.0.1:![20-10]", "its port is not a number"},
+        {"tcp://127.0.0.1:*x", "its port is not a number"},
+        {"tcp://127.0.0.1:", "its port is not a number"},
+        {"tcp://127.0.0.1", "no port: expected tcp://HOST:PORT"},
+        {"tcp://[::1]", "no port"},
+        {"tcp://:7700", "no port"},
+        {"tcp://", "expected tcp://, ipc:// or inproc:// and an address"},
+        {"http://n3", "expected tcp://"},
+        {"ipc://a b", "a space, a quote or a byte that is not printable ASCII"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *problem = cluster_endpoint_problem (bad[i].endpoint);
+        if (!problem || !strstr (problem, bad[i].problem))
+            fail_msg ("%s: '%s', not '%s'", bad[i].endpoint, problem ? problem : "(taken)",
+                      bad[i].problem);
+    }
+    char longest[CLUSTER_ENDPOINT_MAX + 2] = "ipc://";
+    memset (longest + 6, 'a', CLUSTER_ENDPOINT_MAX - 6);
+    longest[CLUSTER_ENDPOINT_MAX] = 0;
+    assert_null (cluster_endpoint_problem (longest));
+    longest[CLUSTER_ENDPOINT_MAX] = 'a';
+    longest[CLUSTER_ENDPOINT_MAX + 1] = 0;
+    assert_string_equal (cluster_endpoint_problem (longest), "longer than 255 bytes");
+    //  A map refuses one too.
+    cluster_t *plan = cluster_plan ("bank", 2, 16, "127.0.0.1", 7700);
+    assert_non_null (plan);
+    assert_int_equal (cluster_set_client (plan, 0, "tcp://127.0.0.1:70000"), SHOAL_EINVAL);
+    assert_int_equal (cluster_set_peer (plan, 0, "tcp://127.0.0.1:7701", "tcp://0.0.0.0:65536"),
+                      SHOAL_EINVAL);
+    assert_string_equal (cluster_node_peer (plan, 0), "tcp://127.0.0.1:7701");
+    cluster_destroy (&plan);
+}
+
+//  --------------------------------------------------------------------------
 //  Bad files
 
 typedef struct {
@@ -439,6 +508,15 @@ static const bad_t s_bad[] = {
     {"a bad endpoint", "ipc://n3.ipc", "http://n3",
      "node n3: client: 'http://n3' is not an endpoint"},
     {"an empty endpoint", "ipc://n3.ipc", "", "node n3: missing client"},
+    {"a port past 65535", "tcp://127.0.0.1:7703", "tcp://127.0.0.1:70000",
+     "node n2: peer: 'tcp://127.0.0.1:70000' is not an endpoint: its port is not a number from 1 "
+     "to 65535"},
+    {"port 0", "tcp://127.0.0.1:7702", "tcp://127.0.0.1:0",
+     "node n2: client: 'tcp://127.0.0.1:0' is not an endpoint: its port"},
+    {"no port", "tcp://127.0.0.1:7702", "tcp://127.0.0.1",
+     "node n2: client: "
+     "'tcp://127.0.0.1' is not an endpoint: "
+     "no port"},
     {"a key given twice", "        shards = 0-5\n",
      "        shards = 0-5\n        peer = tcp://x:1\n", "node n1: peer: given twice"},
     {"an unknown node key", "        shards = 0-5\n", "        shards = 0-5\n        pubkey = x\n",
@@ -776,6 +854,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_hand_written, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rendezvous, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_plan_limits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_endpoints, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_files, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_init_command, s_setup, s_teardown),

@@ -88,8 +88,10 @@ static client_t *s_connect (const char *command, const client_options_t *opts)
 {
     if (opts->endpoint) {
         client_t *client = client_new (opts->endpoint);
+        const char *problem = cluster_endpoint_problem (opts->endpoint);
         if (!client)
-            fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
+            fprintf (stderr, "shoal %s: '%s' is not a valid endpoint%s%s\n", command,
+                     opts->endpoint, problem ? ": " : "", problem ? problem : "");
         return client;
     }
     char *error = NULL;

@@ -3,6 +3,7 @@
     accepts commands; everything else goes to stderr.
 */
 #include "commands.h"
+#include "cluster.h"
 #include "options.h"
 #include "node.h"
 #include "log.h"
@@ -271,6 +272,20 @@ static int s_module_options (shoal_node_t *node, const module_config_t *config, 
     return rc;
 }
 
+//  Checks what the options say together, before anything is opened: a
+//  usage error is said on stderr ("shoal node: ...") and returns
+//  EXIT_USAGE; else 0.
+static int s_check_usage (const shoal_node_options_t *opts)
+{
+    const char *problem = opts->endpoint ? cluster_endpoint_problem (opts->endpoint) : NULL;
+    if (problem) {
+        fprintf (stderr, "shoal node: --endpoint %s is not an endpoint: %s\n", opts->endpoint,
+                 problem);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 //  Opens the store, loads the modules and serves until a signal. Returns
 //  the exit code.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
@@ -390,6 +405,8 @@ int cmd_node (int argc, char **argv)
             rc = EXIT_USAGE;
         }
     }
+    if (rc == 0 && first >= 0 && first >= argc)
+        rc = s_check_usage (&opts);
     if (rc == 0 && first >= 0 && first >= argc) {
         log_set_level ((shoal_log_level_t) log_level);
         rc = s_run (&opts, modules, module_count, &module_config, module_opts, module_opt_count);

@@ -24,6 +24,8 @@ const char *client_endpoint (const char *option)
 
 client_t *client_new (const char *endpoint)
 {
+    if (cluster_endpoint_problem (endpoint))
+        return NULL; //  libzmq would take tcp://HOST:70000 as port 4464
     client_t *self = calloc (1, sizeof (client_t));
     if (!self)
         return NULL;

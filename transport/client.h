@@ -35,7 +35,8 @@ typedef struct {
 //  default. Borrowed.
 const char *client_endpoint (const char *option);
 
-//  Connects to endpoint. Returns NULL if the endpoint is malformed.
+//  Connects to endpoint. Returns NULL if the endpoint is malformed
+//  (cluster_endpoint_problem, cluster.h, says how).
 client_t *client_new (const char *endpoint);
 
 //  The cluster file to use: option if given, else $SHOAL_CLUSTER, else

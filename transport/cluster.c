@@ -38,26 +38,64 @@ bool cluster_valid_name (const char *name)
     return true;
 }
 
-//  A ZeroMQ endpoint we can write in a quoted ZPL value: tcp://, ipc:// or
-//  inproc:// and an address of printable ASCII without spaces or quotes.
-bool cluster_valid_endpoint (const char *endpoint)
+//  True if text is a port number, 1 to 65535, and sets *port.
+static bool s_port (const char *text, size_t length, long *port)
 {
-    size_t length = strlen (endpoint);
-    if (length > CLUSTER_ENDPOINT_MAX)
-        return false;
+    long value = 0;
+    for (size_t i = 0; i < length && value <= 65535; i++)
+        value = text[i] >= '0' && text[i] <= '9' ? value * 10 + (text[i] - '0') : 65536;
+    *port = value;
+    return length > 0 && value >= 1 && value <= 65535;
+}
+
+//  A tcp:// address's port: after the host (a "[v6]" one in brackets) and
+//  a ':', a number from 1 to 65535, or what czmq binds to a free port:
+//  '*' or '!', alone or with a range "[FIRST-LAST]". libzmq itself takes
+//  the number modulo 65536: tcp://127.0.0.1:70000 would listen on 4464.
+static const char *s_tcp_problem (const char *address)
+{
+    const char *colon = address[0] == '[' && strchr (address, ']') ? strchr (address, ']') + 1
+                                                                   : strrchr (address, ':');
+    if (!colon || *colon != ':' || colon == address)
+        return "no port: expected tcp://HOST:PORT";
+    const char *port = colon + 1;
+    long first, last;
+    if (*port == '*' || *port == '!') {
+        const char *dash = strchr (port, '-');
+        size_t length = strlen (port);
+        if (port[1] == 0 ||
+            (port[1] == '[' && dash && port[length - 1] == ']' &&
+             s_port (port + 2, (size_t) (dash - port - 2), &first) &&
+             s_port (dash + 1, (size_t) (port + length - 1 - dash - 1), &last) && first <= last))
+            return NULL;
+    } else if (s_port (port, strlen (port), &first))
+        return NULL;
+    return "its port is not a number from 1 to 65535 (or *, a free port)";
+}
+
+const char *cluster_endpoint_problem (const char *endpoint)
+{
+    if (strlen (endpoint) > CLUSTER_ENDPOINT_MAX)
+        return "longer than 255 bytes";
     const char *address = NULL;
-    if (strncmp (endpoint, "tcp://", 6) == 0)
+    bool tcp = strncmp (endpoint, "tcp://", 6) == 0;
+    if (tcp)
         address = endpoint + 6;
     else if (strncmp (endpoint, "ipc://", 6) == 0)
         address = endpoint + 6;
     else if (strncmp (endpoint, "inproc://", 9) == 0)
         address = endpoint + 9;
     if (!address || !*address)
-        return false;
+        return "expected tcp://, ipc:// or inproc:// and an address";
     for (const char *p = address; *p; p++)
         if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'')
-            return false;
-    return true;
+            return "a space, a quote or a byte that is not printable ASCII";
+    return tcp ? s_tcp_problem (address) : NULL;
+}
+
+bool cluster_valid_endpoint (const char *endpoint)
+{
+    return cluster_endpoint_problem (endpoint) == NULL;
 }
 
 //  40 characters of the Z85 alphabet, each group of 5 at most 2^32 - 1.

@@ -55,6 +55,15 @@ typedef struct _cluster_t cluster_t;
 //  Can't crash on any file contents.
 cluster_t *cluster_load (const char *path, char **error);
 
+//  What is wrong with endpoint as a ZeroMQ endpoint of a cluster file or
+//  a node: NULL if nothing, else a static phrase ("its port is not a
+//  number from 1 to 65535 (or *, a free port)") for a message that names
+//  the endpoint. A good one is tcp://, ipc:// or inproc:// and an address
+//  of printable ASCII without spaces or quotes, at most
+//  CLUSTER_ENDPOINT_MAX bytes; a tcp:// address ends with :PORT, PORT 1
+//  to 65535 or '*'. This function can't fail.
+const char *cluster_endpoint_problem (const char *endpoint);
+
 //  Loads the certificate at path and its secret half (path_secret), as
 //  zcert_load does, and checks the pair: a secret key is there (zcert_load
 //  takes a missing or unreadable _secret file as an all-zero key) and it

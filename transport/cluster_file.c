@@ -315,20 +315,15 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
         zplfile_fail (error, path, "node %s: missing %s", name, missing);
         return SHOAL_EFORMAT;
     }
-    const char *bad = !cluster_valid_endpoint (node->client) ? "client"
-                      : !cluster_valid_endpoint (node->peer) ? "peer"
-                      : node->peer_bind[0] && !cluster_valid_endpoint (node->peer_bind)
-                          ? "peer_bind"
-                          : NULL;
-    if (bad) {
-        zplfile_fail (
-            error, path,
-            "node %s: %s: '%s' is not an endpoint (tcp://, ipc:// or inproc:// and an address)",
-            name, bad,
-            streq (bad, "client") ? node->client
-            : streq (bad, "peer") ? node->peer
-                                  : node->peer_bind);
-        return SHOAL_EFORMAT;
+    const char *keys[] = {"client", "peer", "peer_bind"};
+    const char *values[] = {node->client, node->peer, node->peer_bind};
+    for (int i = 0; i < 3; i++) {
+        const char *problem = values[i][0] ? cluster_endpoint_problem (values[i]) : NULL;
+        if (problem) {
+            zplfile_fail (error, path, "node %s: %s: '%s' is not an endpoint: %s", name, keys[i],
+                          values[i], problem);
+            return SHOAL_EFORMAT;
+        }
     }
     return 0;
 }

@@ -39,9 +39,7 @@ struct _cluster_t {
 //  True if name is a node or cluster name: [a-z0-9][a-z0-9_-]{0,31}.
 bool cluster_valid_name (const char *name);
 
-//  True if endpoint is a ZeroMQ endpoint we can write in a quoted ZPL
-//  value: tcp://, ipc:// or inproc:// and an address of printable ASCII
-//  without spaces or quotes.
+//  True if cluster_endpoint_problem (cluster.h) finds none.
 bool cluster_valid_endpoint (const char *endpoint);
 
 //  True if key is 40 characters of the Z85 alphabet, each group of 5 at
