@@ -343,7 +343,10 @@ static void test_messages_prefixed (void **state)
 //  A usage error of `shoal node` exits 2, says why, and makes nothing: no
 //  store, no socket. An endpoint whose port is not 1 to 65535 is one
 //  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
-//  4464); a client command refuses it too.
+//  4464); a client command refuses it too. --name without --cluster is
+//  one (before, it was ignored and a node alone started); --cluster
+//  without --name is one (before, exit 1). test_cluster_cli has those of
+//  a cluster file.
 static void test_node_usage_errors (void **state)
 {
     fixture_t *fx = *state;
@@ -357,6 +360,10 @@ static void test_node_usage_errors (void **state)
         {"--endpoint tcp://127.0.0.1:0",
          "shoal node: --endpoint tcp://127.0.0.1:0 is not an endpoint: its port is not a number"},
         {"--endpoint tcp://127.0.0.1", "is not an endpoint: no port: expected tcp://HOST:PORT\n"},
+        {"--name n1 --endpoint \"ipc://$DIR/n1.ipc\"",
+         "shoal node: --name needs --cluster: it says which node of the cluster file this is\n"},
+        {"--cluster \"$DIR/c.cfg\"",
+         "shoal node: --cluster needs --name: which node of /tmp/shoal-test-cli-"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
     snprintf (data, sizeof data, "%s/d", fx->dir);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,6 +279,42 @@ static void test_cluster_option_errors (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  3b. `shoal node --cluster` with options that do not go with the cluster
+//      file, or a file it cannot take: a usage error (exit 2; before, 1),
+//      said, and nothing made (the node's store is not there).
+
+static void test_node_usage_errors (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *options; //  after "$SHOAL" node --workers 1
+        const char *said;
+    } cases[] = {
+        {"--cluster \"$C\"", "shoal node: --cluster needs --name: which node of "},
+        {"--cluster \"$C\" --name n9", "cluster.cfg has no node called n9\n"},
+        {"--cluster \"$C\" --name n1 --endpoint \"ipc://$DIR/other.ipc\"",
+         "shoal node: --endpoint does not go with --cluster: node n1 listens on ipc://"},
+        {"--cluster \"$C\" --name n1 --shards 8", "shoal node: --shards 8 does not go with "},
+        {"--cluster \"$DIR/nope.cfg\" --name n1", "nope.cfg: cannot open"},
+        {"--name n1 --data \"$DIR/alone\" --endpoint \"ipc://$DIR/alone.ipc\"",
+         "shoal node: --name needs --cluster"},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
+    snprintf (data, sizeof data, "%s/c/n1/data", fx->dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err,
+                          "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --workers 1 --metrics off %s",
+                          cases[i].options);
+        if (code != 2 || !strstr (err, cases[i].said) || strncmp (err, "shoal node: ", 12) != 0)
+            fail_msg ("node %s: exit %d, stderr: %s", cases[i].options, code, err);
+        assert_string_equal (out, "");
+        struct stat st;
+        if (stat (data, &st) == 0)
+            fail_msg ("node %s made the store %s", cases[i].options, data);
+    }
+}
+
+//  --------------------------------------------------------------------------
 //  4. A node that is not there: --node's cert and map are fine, but
 //     nobody answers. --node of no such node is refused.
 
@@ -500,6 +537,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_where, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_where_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cluster_option_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nodes_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_three_nodes, s_setup, s_teardown),
     };

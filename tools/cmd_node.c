@@ -75,7 +75,8 @@ static void s_help (FILE *out)
                   "                          `shoal cluster init`): its endpoints, shards and\n"
                   "                          CURVE keys come from the file and the directory\n"
                   "                          beside it (NAME/node.cert, NAME/clients/)\n"
-                  "  --name NAME             which node of the cluster this is\n"
+                  "  --name NAME             which node of the cluster this is (with\n"
+                  "                          --cluster only)\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
                   "                          ready line); off: none\n"
@@ -272,9 +273,10 @@ static int s_module_options (shoal_node_t *node, const module_config_t *config, 
     return rc;
 }
 
-//  Checks what the options say together, before anything is opened: a
-//  usage error is said on stderr ("shoal node: ...") and returns
-//  EXIT_USAGE; else 0.
+//  Checks what the options say together, and the cluster file they name,
+//  before anything is opened: a usage error is said on stderr ("shoal
+//  node: ...") and returns EXIT_USAGE; else 0. shoal_node_new checks the
+//  same for any caller of the library, but all it has is an error.
 static int s_check_usage (const shoal_node_options_t *opts)
 {
     const char *problem = opts->endpoint ? cluster_endpoint_problem (opts->endpoint) : NULL;
@@ -283,7 +285,35 @@ static int s_check_usage (const shoal_node_options_t *opts)
                  problem);
         return EXIT_USAGE;
     }
-    return 0;
+    if (!opts->cluster_file) {
+        if (opts->name)
+            fprintf (stderr, "shoal node: --name needs --cluster: it says which node of the "
+                             "cluster file this is\n");
+        return opts->name ? EXIT_USAGE : 0;
+    }
+    const char *file = opts->cluster_file;
+    if (!opts->name) {
+        fprintf (stderr, "shoal node: --cluster needs --name: which node of %s this is\n", file);
+        return EXIT_USAGE;
+    }
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (file, &error);
+    int self = cluster ? cluster_find (cluster, opts->name) : -1;
+    if (cluster && self < 0)
+        error = zsys_sprintf ("%s has no node called %s", file, opts->name);
+    else if (cluster && opts->endpoint)
+        error = zsys_sprintf ("--endpoint does not go with --cluster: node %s listens on %s, as "
+                              "%s says (--endpoint, or $SHOAL_ENDPOINT)",
+                              opts->name, cluster_node_client (cluster, self), file);
+    else if (cluster && opts->shards && opts->shards != (int) cluster_shards (cluster))
+        error = zsys_sprintf ("--shards %d does not go with %s, which has %u shards", opts->shards,
+                              file, cluster_shards (cluster));
+    int rc = !cluster || error ? EXIT_USAGE : 0;
+    if (rc)
+        fprintf (stderr, "shoal node: %s\n", error ? error : "out of memory");
+    free (error);
+    cluster_destroy (&cluster);
+    return rc;
 }
 
 //  Opens the store, loads the modules and serves until a signal. Returns
