@@ -321,6 +321,14 @@ static void test_messages_prefixed (void **state)
         {"demo --nope", "shoal demo: "},
         {"bench --durability sometimes", "shoal bench: "},
         {"bench --recovery 5", "shoal bench: "},
+        //  Before, "shoal init: " and "shoal up: ".
+        {"cluster init --bogus", "shoal cluster init: "},
+        {"cluster init --dir \"$DIR/c\"", "shoal cluster init: "},
+        {"cluster init --nodes 2 --hosts a --dir \"$DIR/c\"", "shoal cluster init: "},
+        {"cluster init --nodes 2 extra", "shoal cluster init: "},
+        {"cluster up --nodes 0", "shoal cluster up: "},
+        {"cluster up --bogus", "shoal cluster up: "},
+        {"cluster up extra", "shoal cluster up: "},
         {"help nosuch", "shoal help: "},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];

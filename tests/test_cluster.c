@@ -768,9 +768,11 @@ static void test_init_command (void **state)
 
     //  Bad usage.
     assert_int_equal (s_run (out, "cluster", "init", "--dir", dir, NULL), 2);
-    assert_true (s_contains (out, "shoal cluster: init needs --nodes"));
+    assert_true (s_contains (out, "shoal cluster init: needs --nodes"));
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "65", NULL), 2);
+    assert_true (s_contains (out, "shoal cluster init: --nodes must be"));
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--name", "A B", NULL), 2);
+    assert_true (s_contains (out, "shoal cluster init: cannot plan"));
     assert_int_equal (s_run (out, "cluster", "frob", NULL), 2);
     assert_true (s_contains (out, "shoal cluster: unknown subcommand 'frob'"));
     assert_int_equal (s_run (out, "cluster", NULL), 2);

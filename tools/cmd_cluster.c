@@ -119,6 +119,11 @@ static cluster_t *s_load (const char *command, const char *path)
 //  checked (czmq's save does not report a failed write: a short file
 //  would not load, or not with cert's keys), removed. Returns it (free
 //  it) and its size, or NULL with errno.
+//  The command whose messages these are: "cluster init", or "cluster up"
+//  when up plans a cluster ("shoal cluster init: ..."). One thread: the
+//  command line's.
+static const char *s_command = "cluster init";
+
 static char *s_cert_text (zcert_t *cert, bool secret, const char *path, size_t *size)
 {
     char dir[PATH_MAX], temp[PATH_MAX + 16];
@@ -169,7 +174,7 @@ static int s_write_cert (zcert_t *cert, bool secret, const char *path)
     char *error = NULL;
     int rc = text ? zplfile_save_mode (path, text, size, secret ? 0600 : 0644, &error) : -1;
     if (rc != 0)
-        fprintf (stderr, "shoal cluster: cannot write %s: %s\n", path,
+        fprintf (stderr, "shoal %s: cannot write %s: %s\n", s_command, path,
                  error ? error : strerror (errno));
     free (error);
     free (text);
@@ -183,7 +188,7 @@ static int s_save_cert (zcert_t *cert, const char *path)
 {
     char secret[PATH_MAX];
     if (snprintf (secret, sizeof secret, "%s_secret", path) >= (int) sizeof secret) {
-        fprintf (stderr, "shoal cluster: the path %s_secret is too long\n", path);
+        fprintf (stderr, "shoal %s: the path %s_secret is too long\n", s_command, path);
         return -1;
     }
     if (s_write_cert (cert, false, path) != 0 || s_write_cert (cert, true, secret) != 0)
@@ -197,8 +202,8 @@ static int s_mkdir (const char *dir)
     char failed[PATH_MAX];
     int rc = dirsync_create (dir, failed);
     if (rc) {
-        fprintf (stderr, "shoal cluster: cannot create directory %s: %s (%s)\n", dir, strerror (rc),
-                 failed);
+        fprintf (stderr, "shoal %s: cannot create directory %s: %s (%s)\n", s_command, dir,
+                 strerror (rc), failed);
         return -1;
     }
     return 0;
@@ -210,7 +215,7 @@ static int s_write (cluster_t *cluster, const char *dir)
     char path[PATH_MAX];
     zcert_t *client = zcert_new ();
     if (!client) {
-        fprintf (stderr, "shoal cluster: cannot make a certificate\n");
+        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
         return EXIT_REJECTED;
     }
     zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
@@ -221,7 +226,7 @@ static int s_write (cluster_t *cluster, const char *dir)
         const char *name = cluster_node_name (cluster, i);
         zcert_t *cert = zcert_new ();
         if (!cert) {
-            fprintf (stderr, "shoal cluster: cannot make a certificate\n");
+            fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
             rc = -1;
             break;
         }
@@ -239,7 +244,7 @@ static int s_write (cluster_t *cluster, const char *dir)
             rc = s_write_cert (client, false, path);
         }
         if (rc == 0 && cluster_set_key (cluster, i, zcert_public_txt (cert)) != 0) {
-            fprintf (stderr, "shoal cluster: a new key was refused\n");
+            fprintf (stderr, "shoal %s: a new key was refused\n", s_command);
             rc = -1;
         }
         zcert_destroy (&cert);
@@ -250,7 +255,7 @@ static int s_write (cluster_t *cluster, const char *dir)
     char *error = NULL;
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
     if (cluster_save (cluster, path, &error) != 0) {
-        fprintf (stderr, "shoal cluster: %s\n", error ? error : "out of memory");
+        fprintf (stderr, "shoal %s: %s\n", s_command, error ? error : "out of memory");
         free (error);
         return EXIT_REJECTED;
     }
@@ -288,14 +293,15 @@ static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
         rc = -1;
     if (rc)
         fprintf (stderr,
-                 "shoal cluster: --hosts needs %d host names or addresses, one per node, "
+                 "shoal %s: --hosts needs %d host names or addresses, one per node, "
                  "separated by commas\n",
-                 count);
+                 s_command, count);
     return rc;
 }
 
 int cluster_init (int argc, char **argv)
 {
+    s_command = argv[0];
     const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
     long nodes = 0, shards = 256, base_port = 7700;
     bool force = false, ipc = false;
@@ -316,20 +322,21 @@ int cluster_init (int argc, char **argv)
     if (first == OPTIONS_ERROR)
         return EXIT_USAGE;
     if (first < argc) {
-        fprintf (stderr, "shoal cluster: unexpected argument '%s'\n", argv[first]);
+        fprintf (stderr, "shoal %s: unexpected argument '%s'\n", s_command, argv[first]);
         return EXIT_USAGE;
     }
     if (nodes == 0) {
-        fprintf (stderr, "shoal cluster: init needs --nodes N (1 to %d)\n", CLUSTER_MAX_NODES);
+        fprintf (stderr, "shoal %s: needs --nodes N (1 to %d)\n", s_command, CLUSTER_MAX_NODES);
         return EXIT_USAGE;
     }
     if (!*dir || strlen (dir) > PATH_MAX - 100) {
-        fprintf (stderr, "shoal cluster: --dir must be a path of 1 to %d bytes\n", PATH_MAX - 100);
+        fprintf (stderr, "shoal %s: --dir must be a path of 1 to %d bytes\n", s_command,
+                 PATH_MAX - 100);
         return EXIT_USAGE;
     }
     if (base_port + 2 * nodes - 1 > 65535) {
-        fprintf (stderr, "shoal cluster: %ld nodes need ports %ld to %ld, past 65535\n", nodes,
-                 base_port, base_port + 2 * nodes - 1);
+        fprintf (stderr, "shoal %s: %ld nodes need ports %ld to %ld, past 65535\n", s_command,
+                 nodes, base_port, base_port + 2 * nodes - 1);
         return EXIT_USAGE;
     }
     cluster_t *cluster = NULL;
@@ -338,8 +345,10 @@ int cluster_init (int argc, char **argv)
             return EXIT_REJECTED;
         char absolute[PATH_MAX];
         if (!realpath (dir, absolute) || strlen (absolute) > 80) {
-            fprintf (stderr, "shoal cluster: --ipc needs a directory whose full path has at most "
-                             "80 bytes (a unix socket's path is short)\n");
+            fprintf (stderr,
+                     "shoal %s: --ipc needs a directory whose full path has at most "
+                     "80 bytes (a unix socket's path is short)\n",
+                     s_command);
             return EXIT_USAGE;
         }
         cluster = cluster_plan_ipc (name, (int) nodes, (int) shards, absolute);
@@ -351,8 +360,9 @@ int cluster_init (int argc, char **argv)
     }
     if (!cluster) {
         fprintf (stderr,
-                 "shoal cluster: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "
-                 "--host a host name or address?\n");
+                 "shoal %s: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "
+                 "--host a host name or address?\n",
+                 s_command);
         return EXIT_USAGE;
     }
     zsys_init ();
@@ -361,11 +371,13 @@ int cluster_init (int argc, char **argv)
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
     if (!zsys_has_curve ())
-        fprintf (stderr, "shoal cluster: this libzmq has no CURVE support: no keys to make\n");
+        fprintf (stderr, "shoal %s: this libzmq has no CURVE support: no keys to make\n",
+                 s_command);
     else if (!force && access (path, F_OK) == 0)
-        fprintf (stderr, "shoal cluster: %s exists; not overwriting it without --force\n", path);
+        fprintf (stderr, "shoal %s: %s exists; not overwriting it without --force\n", s_command,
+                 path);
     else if (force && unlink (path) != 0 && errno != ENOENT)
-        fprintf (stderr, "shoal cluster: cannot remove %s: %s\n", path, strerror (errno));
+        fprintf (stderr, "shoal %s: cannot remove %s: %s\n", s_command, path, strerror (errno));
     else if (s_mkdir (dir) == 0)
         rc = s_write (cluster, dir); //  cluster.cfg last: it exists only when complete
     cluster_destroy (&cluster);
@@ -655,12 +667,17 @@ int cmd_cluster (int argc, char **argv)
         s_usage (stdout);
         return 0;
     }
-    if (streq (argv[1], "init"))
+    static char init[] = "cluster init", up[] = "cluster up"; //  "shoal cluster up: ..."
+    if (streq (argv[1], "init")) {
+        argv[1] = init;
         return cluster_init (argc - 1, argv + 1);
+    }
     if (streq (argv[1], "status"))
         return s_status (argc - 1, argv + 1);
-    if (streq (argv[1], "up"))
+    if (streq (argv[1], "up")) {
+        argv[1] = up;
         return cluster_up (argc - 1, argv + 1);
+    }
     fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, up, status)\n\n", argv[1]);
     s_usage (stderr);
     return EXIT_USAGE;

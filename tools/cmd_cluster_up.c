@@ -73,11 +73,11 @@ static void s_up_ended (const cluster_t *cluster, int i, pid_t pid, int status)
 {
     const char *name = cluster_node_name (cluster, i);
     if (WIFSIGNALED (status))
-        fprintf (stderr, "shoal cluster: node %s (pid %d) was killed by signal %d\n", name,
+        fprintf (stderr, "shoal cluster up: node %s (pid %d) was killed by signal %d\n", name,
                  (int) pid, WTERMSIG (status));
     else
-        fprintf (stderr, "shoal cluster: node %s (pid %d) exited with code %d\n", name, (int) pid,
-                 WIFEXITED (status) ? WEXITSTATUS (status) : -1);
+        fprintf (stderr, "shoal cluster up: node %s (pid %d) exited with code %d\n", name,
+                 (int) pid, WIFEXITED (status) ? WEXITSTATUS (status) : -1);
 }
 
 //  Sends SIGTERM to every running node, then waits for each (SIGKILL after
@@ -115,22 +115,22 @@ static int s_up_watch (const cluster_t *cluster, node_child_t *nodes, int count)
             s_up_ended (cluster, i, nodes[i].pid, status);
             nodes[i].pid = 0;
             if (--running > 0)
-                fprintf (stderr, "shoal cluster: %d node%s still running\n", running,
+                fprintf (stderr, "shoal cluster up: %d node%s still running\n", running,
                          running == 1 ? "" : "s");
         }
         if (running > 0 && !s_up_stop)
             usleep (100 * 1000); //  a signal cuts it short
     }
     if (running == 0) {
-        fprintf (stderr, "shoal cluster: every node has exited\n");
+        fprintf (stderr, "shoal cluster up: every node has exited\n");
         return EXIT_REJECTED;
     }
-    fprintf (stderr, "shoal cluster: stopping %d node%s\n", running, running == 1 ? "" : "s");
+    fprintf (stderr, "shoal cluster up: stopping %d node%s\n", running, running == 1 ? "" : "s");
     int killed = s_up_stop_all (nodes, count);
     if (killed)
-        fprintf (stderr, "shoal cluster: %d node%s did not stop within 30 s: killed\n", killed,
+        fprintf (stderr, "shoal cluster up: %d node%s did not stop within 30 s: killed\n", killed,
                  killed == 1 ? "" : "s");
-    fprintf (stderr, "shoal cluster: stopped\n");
+    fprintf (stderr, "shoal cluster up: stopped\n");
     return 0;
 }
 
@@ -143,21 +143,21 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
         char count[16], port[16];
         snprintf (count, sizeof count, "%ld", nodes);
         snprintf (port, sizeof port, "%ld", base_port);
-        char *argv[] = {"init",       "--nodes",     count, "--dir",
+        char *argv[] = {"cluster up", "--nodes",     count, "--dir",
                         (char *) dir, "--base-port", port,  ipc ? "--ipc" : NULL,
                         NULL};
         if (cluster_init (ipc ? 8 : 7, argv) != 0)
             return NULL;
     } else
-        fprintf (stderr, "shoal cluster: using the cluster in %s\n", path);
+        fprintf (stderr, "shoal cluster up: using the cluster in %s\n", path);
     char *error = NULL;
     cluster_t *cluster = cluster_load (path, &error);
     if (!cluster) {
-        fprintf (stderr, "shoal cluster: %s\n", error ? error : "out of memory");
+        fprintf (stderr, "shoal cluster up: %s\n", error ? error : "out of memory");
         free (error);
     } else if (nodes_given && cluster_node_count (cluster) != nodes) {
         fprintf (stderr,
-                 "shoal cluster: %s has %d nodes, not %ld (leave out --nodes, or use another "
+                 "shoal cluster up: %s has %d nodes, not %ld (leave out --nodes, or use another "
                  "--dir)\n",
                  path, cluster_node_count (cluster), nodes);
         cluster_destroy (&cluster);
@@ -180,14 +180,15 @@ int cluster_up (int argc, char **argv)
     if (first == OPTIONS_ERROR)
         return EXIT_USAGE;
     if (first < argc) {
-        fprintf (stderr, "shoal cluster: unexpected argument '%s'\n", argv[first]);
+        fprintf (stderr, "shoal cluster up: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
     bool nodes_given = nodes > 0;
     if (!nodes_given)
         nodes = 3;
     if (!*dir || strlen (dir) > PATH_MAX - 100) {
-        fprintf (stderr, "shoal cluster: --dir must be a path of 1 to %d bytes\n", PATH_MAX - 100);
+        fprintf (stderr, "shoal cluster up: --dir must be a path of 1 to %d bytes\n",
+                 PATH_MAX - 100);
         return EXIT_USAGE;
     }
     char path[PATH_MAX];
@@ -209,7 +210,7 @@ int cluster_up (int argc, char **argv)
         if (workers)
             args[5] = "--workers", args[6] = workers_text;
         if (node_child_spawn (&children[i], NULL, args, NULL, 60000) != 0) {
-            fprintf (stderr, "shoal cluster: node %s did not start (its messages are above)\n",
+            fprintf (stderr, "shoal cluster up: node %s did not start (its messages are above)\n",
                      cluster_node_name (cluster, i));
             rc = EXIT_REJECTED;
         } else {
@@ -218,14 +219,14 @@ int cluster_up (int argc, char **argv)
         }
     }
     if (rc == 0 && !s_up_stop) {
-        printf ("shoal cluster: %d node%s up; clients use --cluster %s; Ctrl-C stops them\n", count,
-                count == 1 ? "" : "s", path);
+        printf ("shoal cluster up: %d node%s up; clients use --cluster %s; Ctrl-C stops them\n",
+                count, count == 1 ? "" : "s", path);
         fflush (stdout);
     }
     if (children && (rc != 0 || s_up_stop)) {
         s_up_stop_all (children, count); //  what did start
         if (rc == 0)
-            fprintf (stderr, "shoal cluster: stopped\n");
+            fprintf (stderr, "shoal cluster up: stopped\n");
     } else if (children)
         rc = s_up_watch (cluster, children, count);
     free (children);

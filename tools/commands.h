@@ -29,7 +29,8 @@ int cmd_stats (int argc, char **argv);
 int cmd_demo (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 int cmd_cluster (int argc, char **argv);
-//  `shoal cluster init` and `shoal cluster up`, argv[0] being the subcommand.
+//  `shoal cluster init` and `shoal cluster up`, argv[0] being the name their
+//  messages give the command ("cluster init": "shoal cluster init: ...").
 int cluster_init (int argc, char **argv);
 int cluster_up (int argc, char **argv);
 int cmd_where (int argc, char **argv);
