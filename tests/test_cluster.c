@@ -780,6 +780,81 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "Examples:"));
 }
 
+//  What cluster_cert_load (path) writes on stderr (the log) into said
+//  (size bytes), and whether it loaded the pair.
+static bool s_cert_load_said (const char *path, char *said, size_t size)
+{
+    char log[] = "/tmp/test_cluster_log.XXXXXX";
+    int fd = mkstemp (log);
+    assert_true (fd >= 0);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    assert_true (saved >= 0 && dup2 (fd, STDERR_FILENO) >= 0);
+    char *error = NULL;
+    zcert_t *cert = cluster_cert_load (path, &error);
+    fflush (stderr);
+    dup2 (saved, STDERR_FILENO);
+    close (saved);
+    ssize_t got = pread (fd, said, size - 1, 0);
+    said[got > 0 ? got : 0] = 0;
+    close (fd);
+    unlink (log);
+    free (error);
+    bool loaded = cert != NULL;
+    zcert_destroy (&cert);
+    return loaded;
+}
+
+//  A secret others may read is taken, with a warning as ssh's that names
+//  the file, its mode and the fix (before, not a word); 0600 and 0400
+//  are taken without one.
+static void test_cert_secret_mode (void **state)
+{
+    fixture_t *f = *state;
+    char path[192], secret[200], said[4096], expected[1024];
+    snprintf (path, sizeof path, "%s/a.cert", f->dir);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    zcert_t *cert = zcert_new ();
+    assert_int_equal (zcert_save (cert, path), 0);
+    zcert_destroy (&cert);
+    static const mode_t quiet[] = {0600, 0400};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal (chmod (secret, quiet[i]), 0);
+        assert_true (s_cert_load_said (path, said, sizeof said));
+        assert_string_equal (said, "");
+    }
+    static const mode_t open_modes[] = {0640, 0604, 0644, 0620, 0660};
+    for (size_t i = 0; i < sizeof open_modes / sizeof open_modes[0]; i++) {
+        assert_int_equal (chmod (secret, open_modes[i]), 0);
+        assert_true (s_cert_load_said (path, said, sizeof said));
+        snprintf (expected, sizeof expected,
+                  " WARN UNPROTECTED PRIVATE KEY FILE: %s is mode %04o: others than its owner "
+                  "may read the secret key, and act as its node or client. Run: chmod 600 %s\n",
+                  secret, (unsigned) open_modes[i], secret);
+        if (!strstr (said, expected))
+            fail_msg ("mode %04o: said '%s'", (unsigned) open_modes[i], said);
+    }
+
+    //  A client command says it too, and goes on (no node: no answer).
+    if (!getenv ("SHOAL_BIN"))
+        fail_msg ("SHOAL_BIN is not set");
+    char dir[128], out[128], cfg[160];
+    snprintf (dir, sizeof dir, "%s/c", f->dir);
+    snprintf (out, sizeof out, "%s/out.txt", f->dir);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "1", "--ipc", "--dir", dir, NULL),
+                      0);
+    snprintf (cfg, sizeof cfg, "%s/cluster.cfg", dir);
+    snprintf (secret, sizeof secret, "%s/client.cert_secret", dir);
+    assert_int_equal (chmod (secret, 0644), 0);
+    assert_int_equal (s_run (out, "get", "--cluster", cfg, "--timeout", "100", "account/a", NULL),
+                      3);
+    char *text = s_slurp (out);
+    snprintf (expected, sizeof expected, "UNPROTECTED PRIVATE KEY FILE: %s is mode 0644", secret);
+    if (!strstr (text, expected) || !strstr (text, "could not reach"))
+        fail_msg ("said: %s", text);
+    free (text);
+}
+
 //  cluster_cert_load takes a certificate only with its own secret key: a
 //  missing or unreadable _secret, one with no secret key, or the secret
 //  of another pair is refused, saying which (a node or a client with any
@@ -861,6 +936,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_init_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cert_pairs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cert_secret_mode, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

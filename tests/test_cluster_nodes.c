@@ -4,8 +4,9 @@
     healed from outside (tests/proxy.py on a node's peer link, $SHOAL_PROXY)
     and a frozen node, refusals that change nothing (a client, a peer key
     and a shard map the cluster does not know), a node alone that will not
-    listen beyond loopback without --insecure, and `unavailable` for a node
-    that was killed.
+    listen beyond loopback without --insecure, `unavailable` for a node
+    that was killed, the store of another cluster of the same names,
+    refused, and a node whose secret key others may read, warned.
 
     Every wait polls its condition against a deadline; nothing sleeps a
     fixed time and then asserts. One thread.
@@ -985,6 +986,28 @@ static void test_store_of_another_cluster_refused (void **state)
     assert_int_equal (s_balance (f->client[0], "account/kept"), FUNDING);
 }
 
+//  --------------------------------------------------------------------------
+//  7. A node whose node.cert_secret others may read starts, and its log
+//     says so, naming the file, its mode and the fix (before: nothing)
+
+static void test_open_secret_is_warned (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 1);
+    char secret[192], log[192], expected[1024];
+    snprintf (secret, sizeof secret, "%s/c/n1/node.cert_secret", f->dir);
+    assert_int_equal (chmod (secret, 0640), 0);
+    s_start_node (f, 0);
+    snprintf (log, sizeof log, "%s/n1.log", f->dir);
+    snprintf (expected, sizeof expected,
+              "WARN UNPROTECTED PRIVATE KEY FILE: %s is mode 0640: others than its owner may "
+              "read the secret key, and act as its node or client. Run: chmod 600 %s",
+              secret, secret);
+    assert_true (s_file_has (log, expected));
+    stats_t stats;
+    s_stats (f, f->client[0], &stats); //  and it serves
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -1003,6 +1026,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_store_of_another_cluster_refused, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_secret_is_warned, s_setup, s_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

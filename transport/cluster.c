@@ -7,6 +7,7 @@
     Threads: a map is plain data owned by one thread (cluster.h).
 */
 #include "cluster_internal.h"
+#include "log.h"
 #include "shoal_base.h"
 
 #include <czmq.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char s_z85[] = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -417,6 +419,21 @@ cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *ho
     return self;
 }
 
+//  Warns, as ssh does, when the secret key at path is open to others than
+//  its owner. A warning, not a refusal: `shoal cluster init` writes every
+//  secret 0600, but a certificate reaches a node by a copy (scp, a config
+//  tool) or is made by hand (czmq's zcert saves its secret 0644 under the
+//  usual umask), and a node that will not start is worse than a key that
+//  must be tightened.
+static void s_check_secret_mode (const char *path)
+{
+    struct stat st;
+    if (stat (path, &st) == 0 && (st.st_mode & 077))
+        log_warn ("UNPROTECTED PRIVATE KEY FILE: %s is mode %04o: others than its owner may "
+                  "read the secret key, and act as its node or client. Run: chmod 600 %s",
+                  path, (unsigned) (st.st_mode & 07777), path);
+}
+
 zcert_t *cluster_cert_load (const char *path, char **error)
 {
     *error = NULL;
@@ -454,5 +471,7 @@ zcert_t *cluster_cert_load (const char *path, char **error)
     zconfig_destroy (&public_file);
     if (*error)
         zcert_destroy (&cert);
+    else
+        s_check_secret_mode (secret_path);
     return cert;
 }

@@ -70,6 +70,9 @@ const char *cluster_endpoint_problem (const char *endpoint);
 //  is the public key's own (zmq_curve_public). Returns the certificate, or
 //  NULL with *error set (free with free()): a node or client with a wrong
 //  secret would start and then fail every CURVE handshake, saying nothing.
+//  A _secret file that others than its owner may read (mode & 077) is
+//  taken, with a warning in the log (log.h) naming it, its mode and
+//  `chmod 600`.
 typedef struct _zcert_t zcert_t;
 zcert_t *cluster_cert_load (const char *path, char **error);
 
