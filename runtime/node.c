@@ -11,6 +11,7 @@
 #include "node.h"
 #include "auth.h"
 #include "cluster.h"
+#include "endpoint_lock.h"
 #include "envelope.h"
 #include "front.h"
 #include "janitor.h"
@@ -39,6 +40,7 @@ struct _shoal_node_t {
     shoal_node_options_t options; //  with defaults filled in
     char *data_dir;               //  owned copy
     char *endpoint;               //  owned copy, resolved after bind
+    int endpoint_locks[2];        //  of the ipc:// client and peer endpoints, -1: none
     char prefix[64];              //  inproc endpoint prefix, unique
     journal_t *journal;
     shoal_registry_t *registry;
@@ -171,6 +173,23 @@ static int s_check_owner_key (shoal_node_t *self, char **error)
     return rc;
 }
 
+//  Takes the locks of the ipc:// endpoints the node will bind (client,
+//  and a cluster node's peer endpoint), before anything else is opened:
+//  a second node on them is refused and changes nothing (endpoint_lock.h).
+//  Returns 0 or an error with *error set.
+static int s_lock_endpoints (shoal_node_t *self, char **error)
+{
+    const char *endpoints[2] = {
+        self->endpoint,
+        self->cluster ? cluster_node_peer_bind (self->cluster, self->self_node) : NULL};
+    for (int i = 0; i < 2; i++) {
+        int rc = endpoints[i] ? endpoint_lock (endpoints[i], &self->endpoint_locks[i], error) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 //  A store remembers the node and cluster it belongs to: it is refused as
 //  another's, and a store of a node alone is not taken into a cluster.
 static int s_check_owner (shoal_node_t *self, char **error)
@@ -201,6 +220,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         return NULL;
     }
     pthread_mutex_init (&self->gauges.lock, NULL);
+    self->endpoint_locks[0] = self->endpoint_locks[1] = -1;
     self->options = *options;
     shoal_node_options_t *o = &self->options;
     if (o->workers < 0 || o->shards < 0 || o->idle_ms < 0 || o->snapshot_every < 0 ||
@@ -270,6 +290,11 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
+    *code = s_lock_endpoints (self, error);
+    if (*code) {
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);
     if (!self->journal) {
@@ -331,6 +356,11 @@ void shoal_node_destroy (shoal_node_t **self_p)
     turnfile_close_all (&self->turn_files, self->options.workers);
     front_destroy (&self->front);
     peers_destroy (&self->peers);
+    //  Known limit: libzmq unlinks an ipc:// socket file on its own I/O
+    //  thread, after zmq_close: a node that takes the lock within that
+    //  moment may see its new socket file unlinked.
+    endpoint_unlock (&self->endpoint_locks[0]);
+    endpoint_unlock (&self->endpoint_locks[1]);
     zactor_destroy (&self->auth);
     zcert_destroy (&self->cert);
     cluster_destroy (&self->cluster);

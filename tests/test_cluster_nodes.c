@@ -6,7 +6,8 @@
     and a shard map the cluster does not know), a node alone that will not
     listen beyond loopback without --insecure, `unavailable` for a node
     that was killed, the store of another cluster of the same names,
-    refused, and a node whose secret key others may read, warned.
+    refused, a node whose secret key others may read, warned, and a
+    second node of a name, refused.
 
     Every wait polls its condition against a deadline; nothing sleeps a
     fixed time and then asserts. One thread.
@@ -1008,6 +1009,60 @@ static void test_open_secret_is_warned (void **state)
     s_stats (f, f->client[0], &stats); //  and it serves
 }
 
+//  --------------------------------------------------------------------------
+//  8. A second node of the same name (another data directory) is refused,
+//     naming the endpoint, and changes nothing: the first keeps its
+//     ipc:// endpoints and its clients. Before, libzmq unlinked the first
+//     one's socket files and bound its own: new clients reached the
+//     second, a split brain. A node killed leaves its lock file behind,
+//     and starts again.
+
+static void test_second_node_of_a_name_is_refused (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_start_node (f, 0);
+    char account[64];
+    int next = 0;
+    s_address_on (f, "account/s", 0, &next, account, sizeof account);
+    s_fund (f->client[0], account);
+
+    char data[192], log[192], line[512], expected[512];
+    snprintf (data, sizeof data, "%s/second", f->dir);
+    snprintf (log, sizeof log, "%s/second.log", f->dir);
+    char *argv[] = {
+        getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name", "n1", "--data", data,
+        "--workers",          "1",    NULL};
+    int out;
+    pid_t *second = s_keep_child (f, s_spawn (argv, log, &out));
+    int code = s_wait_exit (*second, DEADLINE_MS);
+    if (code == -1)
+        fail_msg ("a second n1 still runs after %d ms: it took n1's endpoints", DEADLINE_MS);
+    *second = 0;
+    assert_int_equal (code, 1);
+    assert_false (s_read_until (out, "ready on", line, sizeof line, 1000));
+    close (out);
+    snprintf (expected, sizeof expected,
+              "shoal node: cannot listen on %s: another process is bound there (it holds %s.lock)",
+              cluster_node_client (f->cluster, 0), cluster_node_client (f->cluster, 0) + 6);
+    if (!s_file_has (log, expected))
+        fail_msg ("%s does not say '%s'", log, expected);
+    struct stat st;
+    assert_int_equal (stat (data, &st), -1);
+
+    //  A new client of n1 reaches the first n1, with its store.
+    client_destroy (&f->client[0]);
+    char *error = NULL;
+    f->client[0] = client_new_cluster (f->cfg, "n1", &error);
+    assert_non_null (f->client[0]);
+    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+
+    //  Killed, n1 starts again: the kernel dropped its lock.
+    s_kill (&f->node[0], SIGKILL);
+    s_start_node (f, 0);
+    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -1027,6 +1082,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_store_of_another_cluster_refused, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_open_secret_is_warned, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_second_node_of_a_name_is_refused, s_setup,
+                                         s_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

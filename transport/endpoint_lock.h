@@ -1,0 +1,43 @@
+/*  endpoint_lock.h - an ipc:// endpoint bound by one process at a time.
+
+    libzmq binds an ipc:// endpoint by unlinking whatever socket file is at
+    its path and binding a new one there: a second node started on the
+    endpoints of a running one (the same node name, another data
+    directory) took the first one's clients and peers from it, silently,
+    until one of them stopped. Over TCP the second bind fails ("address in
+    use"). endpoint_lock gives ipc:// the same: before binding PATH, a
+    node takes an exclusive flock(2) on PATH.lock, beside the socket, and
+    holds it until it no longer listens there.
+
+    Why a lock file: the kernel drops the lock when its process dies, even
+    by SIGKILL, so a lock file left behind never keeps a restart out, and
+    taking it is atomic, where probing the socket by connecting to it
+    races with a node that starts at the same moment. Why flock and not
+    fcntl's locks: two opens conflict even in one process (two nodes of a
+    test), closing another descriptor of the file does not drop it, and a
+    read-only descriptor can hold it. The lock file is never removed:
+    removing it would let two processes lock two different files of the
+    same name.
+
+    Known limit: only processes that take the lock are kept out; a
+    program that binds the path without it still takes the socket, as
+    before. An abstract socket (ipc://@name) needs no lock (the kernel
+    refuses a second bind), nor does the path "*" (libzmq picks a new
+    one).
+    Threads: any; a lock belongs to the process.
+*/
+#ifndef ENDPOINT_LOCK_H_INCLUDED
+#define ENDPOINT_LOCK_H_INCLUDED
+
+//  Takes the lock of endpoint if it is an ipc:// path. Returns 0 with
+//  *fd the lock's descriptor (-1 when endpoint needs none), to give back
+//  with endpoint_unlock once nothing listens there any more; or
+//  SHOAL_EBUSY when another process holds it, SHOAL_EIO when the lock file
+//  cannot be opened or locked, SHOAL_ENOMEM, with *error (free with
+//  free()) naming the endpoint.
+int endpoint_lock (const char *endpoint, int *fd, char **error);
+
+//  Gives back the lock *fd (nothing if -1) and sets it to -1. Can't fail.
+void endpoint_unlock (int *fd);
+
+#endif
