@@ -39,7 +39,8 @@ extern "C" {
     X (SHOAL_ETIMEOUT, -13, "timed out")                                                           \
     X (SHOAL_EEXIST, -14, "already exists")                                                        \
     X (SHOAL_ENET, -15, "network error")                                                           \
-    X (SHOAL_EMODULE, -16, "module error")
+    X (SHOAL_EMODULE, -16, "module error")                                                         \
+    X (SHOAL_EAUTH, -17, "not authorized")
 
 typedef enum {
 #define SHOAL_ERROR_ENUM(name, value, text) name = value,

@@ -434,6 +434,43 @@ static void test_three_nodes (void **state)
         s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
     }
 
+    //  A client whose key the cluster does not know (another cluster's, in
+    //  a copy of the map) is told so at once, by every node, and what to
+    //  do; before, it waited out --timeout and said "could not reach".
+    assert_int_equal (s_run (fx, out, err,
+                             "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir "
+                             "\"$DIR/other\" && mkdir \"$DIR/stranger\" && cp \"$C\" "
+                             "\"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
+                      0);
+    char refused[256];
+    snprintf (refused, sizeof refused,
+              " refused this client's key: is %s/stranger/client.cert in the cluster's clients? A "
+              "node lets in only the certificates in its clients/ directory",
+              fx->dir);
+    static const char *strangers[] = {"get", "get --node n2", "send"};
+    for (int i = 0; i < 3; i++) {
+        int64_t started = s_now_ms ();
+        int refused_code =
+            s_run (fx, out, err,
+                   "timeout 60 \"$SHOAL\" %s --cluster \"$DIR/stranger/cluster.cfg\" "
+                   "--timeout 30000 account/a%s",
+                   strangers[i], i == 2 ? " Open owner=X" : "");
+        int64_t took = s_now_ms () - started;
+        const char *who = i == 1   ? "shoal get: node n2"
+                          : i == 0 ? "shoal get: nodes n"
+                                   : "shoal send: nodes n";
+        if (refused_code != 3 || took > 10000 || strncmp (err, who, strlen (who)) != 0 ||
+            !strstr (err, refused))
+            fail_msg ("%s as a stranger: exit %d in %d ms: %s", strangers[i], refused_code,
+                      (int) took, err);
+        assert_string_equal (out, "");
+    }
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$DIR/stranger/cluster.cfg\""),
+        3);
+    assert_non_null (strstr (out, "0 up, 3 down\n"));
+    assert_int_equal (s_count (out, "  refused this client's key\n"), NODES);
+
     cluster_t *cluster = s_map (fx);
     char accounts[NODES][64];
     for (int i = 0; i < NODES; i++)

@@ -119,9 +119,15 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
     while (pending && zclock_mono () < deadline && !zsys_interrupted) {
         pending = false;
         for (int i = 0; i < count; i++) {
-            if (self->states[i] == NODE_UNSENT &&
-                client_send (self->clients[i], &self->requests[i]) == 0)
+            int sent = self->states[i] == NODE_UNSENT
+                           ? client_send (self->clients[i], &self->requests[i])
+                           : SHOAL_EINVAL;
+            if (sent == 0)
                 self->states[i] = NODE_SENT;
+            else if (sent == SHOAL_EAUTH) {
+                snprintf (nodes[i].error, sizeof nodes[i].error, "refused this client's key");
+                self->states[i] = NODE_DONE;
+            }
             client_reply_t reply;
             while (self->states[i] == NODE_SENT && client_recv (self->clients[i], 0, &reply) == 0) {
                 if (memcmp (reply.correlation, self->requests[i].id, ENVELOPE_ID_SIZE) == 0 ||

@@ -1,17 +1,41 @@
 /*  client.c - a ZeroMQ DEALER client of a node, and the reading of its
     replies. See client.h.
+
+    A client of a cluster watches its DEALER's CURVE handshakes on a
+    socket monitor: a node that refuses its key (ZAP status 400, seen as
+    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) will never take a request from it,
+    since libzmq does not connect again after a refused handshake. When
+    every node it talks to has refused, a send fails at once with
+    SHOAL_EAUTH instead of waiting out its timeout; a node that is merely
+    down is waited for as before (libzmq reconnects).
 */
 #include "client.h"
 #include "cluster.h"
 
 #include <czmq.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define CLIENT_DEFAULT_SEND_TIMEOUT_MS 2000 //  a cluster client's wait for a link
+
+typedef struct {
+    char name[CLUSTER_NAME_MAX + 1];         //  the node's
+    char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint, as connected
+} client_node_t;
+
 struct _client_t {
     zsock_t *dealer;
+    zsock_t *monitor;     //  PAIR reading the dealer's handshake events; NULL without CURVE
+    int send_timeout_ms;  //  with a monitor: how long a send waits for a link (-1: for ever)
+    client_node_t *nodes; //  with a monitor: those connected to
+    int node_count;
+    char **refused; //  addresses the monitor saw refuse our key (node_count at most)
+    int refused_count;
+    char *cert_path; //  with a monitor: the client certificate, for the message
+    char *refusal;   //  what client_refusal says, NULL until a refusal
 };
 
 const char *client_endpoint (const char *option)
@@ -53,6 +77,125 @@ const char *client_cluster (const char *option)
     return env && *env ? env : NULL;
 }
 
+//  Starts watching self's DEALER for refused handshakes, before it
+//  connects: the monitor's PAIR at a name unique in the process.
+//  Returns 0 or -1.
+static int s_monitor_start (client_t *self)
+{
+    static atomic_uint counter;
+    char endpoint[96];
+    snprintf (endpoint, sizeof endpoint, "inproc://shoal-client-monitor-%d-%u", (int) getpid (),
+              atomic_fetch_add (&counter, 1));
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor)
+        return -1;
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+        zsock_connect (self->monitor, "%s", endpoint) != 0) {
+        zsock_destroy (&self->monitor);
+        return -1;
+    }
+    return 0;
+}
+
+//  The name of the node at address, as its monitor event gives it, or
+//  address itself when no endpoint connected to is spelt so (a host name
+//  that libzmq resolved).
+static const char *s_node_name (const client_t *self, const char *address)
+{
+    for (int i = 0; i < self->node_count; i++)
+        if (streq (self->nodes[i].endpoint, address))
+            return self->nodes[i].name;
+    return address;
+}
+
+//  Writes self->refusal: which nodes refused this client's key, and what
+//  lets a client in. Leaves it NULL if memory runs out.
+static void s_refusal_text (client_t *self)
+{
+    char *names = strdup ("");
+    for (int i = 0; names && i < self->refused_count; i++) {
+        char *longer =
+            zsys_sprintf ("%s%s%s", names, i ? ", " : "", s_node_name (self, self->refused[i]));
+        free (names);
+        names = longer;
+    }
+    free (self->refusal);
+    self->refusal =
+        names ? zsys_sprintf ("%s %s refused this client's key: is %s in the cluster's clients? "
+                              "A node lets in only the certificates in its clients/ directory "
+                              "(`shoal cluster init` puts its own client.cert there): copy it "
+                              "into each node's clients/, which the nodes read again when it "
+                              "changes",
+                              self->refused_count > 1 ? "nodes" : "node", names, self->cert_path)
+              : NULL;
+    free (names);
+}
+
+//  Reads the monitor's events that have come, without waiting, and
+//  records each address that refused our key once.
+static void s_read_events (client_t *self)
+{
+    void *monitor = zsock_resolve (self->monitor);
+    while (true) {
+        zmq_msg_t event, address;
+        zmq_msg_init (&event);
+        zmq_msg_init (&address);
+        bool got = zmq_msg_recv (&event, monitor, ZMQ_DONTWAIT) != -1 && zmq_msg_more (&event) &&
+                   zmq_msg_recv (&address, monitor, 0) != -1;
+        uint16_t id = 0;
+        if (got && zmq_msg_size (&event) >= 2)
+            memcpy (&id, zmq_msg_data (&event), 2);
+        char *text = got ? strndup (zmq_msg_data (&address), zmq_msg_size (&address)) : NULL;
+        bool known = false;
+        for (int i = 0; text && i < self->refused_count; i++)
+            known |= streq (self->refused[i], text);
+        if (text && id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !known &&
+            self->refused_count < self->node_count) {
+            self->refused[self->refused_count++] = text;
+            text = NULL;
+            s_refusal_text (self);
+        }
+        free (text);
+        zmq_msg_close (&event);
+        zmq_msg_close (&address);
+        if (!got)
+            return;
+    }
+}
+
+const char *client_refusal (client_t *self)
+{
+    if (self->monitor)
+        s_read_events (self);
+    return self->refusal;
+}
+
+//  Sends frame over a link that is up, waiting for one at most the send
+//  timeout. Returns 0, SHOAL_EAUTH at once when every node has refused
+//  our key, or SHOAL_ENET when no link came up in time.
+static int s_send_up (client_t *self, const void *frame, size_t size)
+{
+    void *dealer = zsock_resolve (self->dealer);
+    int64_t deadline = zclock_mono () + self->send_timeout_ms;
+    while (true) {
+        s_read_events (self);
+        if (zmq_send (dealer, frame, size, ZMQ_DONTWAIT) != -1)
+            return 0;
+        if (zmq_errno () != EAGAIN)
+            return SHOAL_ENET;
+        if (self->refused_count == self->node_count)
+            return SHOAL_EAUTH;
+        int64_t left = self->send_timeout_ms < 0 ? -1 : deadline - zclock_mono ();
+        if ((self->send_timeout_ms >= 0 && left <= 0) || zsys_interrupted)
+            return SHOAL_ENET;
+        zmq_pollitem_t items[] = {{dealer, 0, ZMQ_POLLOUT, 0},
+                                  {zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, 2, (long) left) == -1 && zmq_errno () != EINTR)
+            return SHOAL_ENET;
+    }
+}
+
 client_t *client_new_cluster (const char *path, const char *node, char **error)
 {
     *error = NULL;
@@ -75,10 +218,13 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
                                cert_path ? cert_path : "client.cert", why ? why : "out of memory");
     else if (node && index < 0)
         *error = zsys_sprintf ("%s: no node is called %s", path, node);
-    else if (!(self = calloc (1, sizeof (client_t))) || !(self->dealer = zsock_new (ZMQ_DEALER))) {
+    else if (!(self = calloc (1, sizeof (client_t))) || !(self->dealer = zsock_new (ZMQ_DEALER)) ||
+             !(self->nodes =
+                   calloc ((size_t) cluster_node_count (cluster), sizeof (client_node_t))) ||
+             !(self->refused = calloc ((size_t) cluster_node_count (cluster), sizeof (char *))) ||
+             s_monitor_start (self) != 0) {
         *error = strdup ("out of memory");
-        free (self);
-        self = NULL;
+        client_destroy (&self);
     }
     free (why);
     if (self) {
@@ -86,13 +232,21 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
         zsock_set_sndhwm (self->dealer, 0);
         zsock_set_rcvhwm (self->dealer, 0);
         //  A request goes to a node whose link is up, never queued for one
-        //  that is down; with none up, a send gives up after a while.
+        //  that is down; with none up, a send gives up after a while
+        //  (s_send_up), or at once when every node refused our key.
         zsock_set_immediate (self->dealer, 1);
-        zsock_set_sndtimeo (self->dealer, 2000);
+        self->send_timeout_ms = CLIENT_DEFAULT_SEND_TIMEOUT_MS;
+        self->cert_path = cert_path;
+        cert_path = NULL;
         zcert_apply (cert, self->dealer);
         for (int i = 0; i < cluster_node_count (cluster); i++) {
             if (node && i != index)
                 continue;
+            client_node_t *connected = &self->nodes[self->node_count++];
+            snprintf (connected->name, sizeof connected->name, "%s",
+                      cluster_node_name (cluster, i));
+            snprintf (connected->endpoint, sizeof connected->endpoint, "%s",
+                      cluster_node_client (cluster, i));
             zsock_set_curve_serverkey (self->dealer, cluster_node_key (cluster, i));
             if (zsock_connect (self->dealer, "%s", cluster_node_client (cluster, i)) != 0) {
                 *error = zsys_sprintf ("%s: cannot connect to %s", path,
@@ -129,14 +283,27 @@ void client_target (const char *endpoint_option, const char *cluster_option, con
 
 void client_set_send_timeout (client_t *self, int timeout_ms)
 {
-    zsock_set_sndtimeo (self->dealer, timeout_ms);
+    if (self->monitor)
+        self->send_timeout_ms = timeout_ms; //  s_send_up waits
+    else
+        zsock_set_sndtimeo (self->dealer, timeout_ms);
 }
 
 void client_destroy (client_t **self_p)
 {
-    if (*self_p) {
-        zsock_destroy (&(*self_p)->dealer);
-        free (*self_p);
+    client_t *self = *self_p;
+    if (self) {
+        if (self->monitor)
+            zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+        zsock_destroy (&self->monitor);
+        zsock_destroy (&self->dealer);
+        for (int i = 0; i < self->refused_count; i++)
+            free (self->refused[i]);
+        free (self->refused);
+        free (self->nodes);
+        free (self->cert_path);
+        free (self->refusal);
+        free (self);
         *self_p = NULL;
     }
 }
@@ -148,7 +315,10 @@ int client_send (client_t *self, const envelope_t *request)
     int rc = envelope_encode (request, &frame, &size);
     if (rc)
         return rc;
-    rc = zmq_send (zsock_resolve (self->dealer), frame, size, 0) == -1 ? SHOAL_ENET : 0;
+    if (self->monitor)
+        rc = s_send_up (self, frame, size);
+    else
+        rc = zmq_send (zsock_resolve (self->dealer), frame, size, 0) == -1 ? SHOAL_ENET : 0;
     free (frame);
     return rc;
 }

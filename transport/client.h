@@ -67,8 +67,14 @@ void client_target (const char *endpoint_option, const char *cluster_option, con
 void client_set_send_timeout (client_t *self, int timeout_ms);
 void client_destroy (client_t **self_p);
 
-//  Sends a request. Returns 0 or a negative code.
+//  Sends a request. Returns 0 or a negative code: a client of
+//  client_new_cluster returns SHOAL_ENET when no link came up within the
+//  send timeout, and SHOAL_EAUTH at once when every node it talks to has
+//  refused its key (client_refusal says which, and what to do).
 int client_send (client_t *self, const envelope_t *request);
+//  Which nodes refused this client's key, and what lets a client in, as
+//  a message; NULL while none has. Borrowed until the next call on self.
+const char *client_refusal (client_t *self);
 //  Receives one reply, waiting at most timeout_ms (not at all once
 //  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
 //  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
