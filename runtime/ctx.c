@@ -146,6 +146,7 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
     ctx->code[0] = 0;
     ctx->reason[0] = 0;
     ctx->error = 0;
+    ctx->misuse = NULL;
 }
 
 const char *shoal_ctx_address (const shoal_ctx_t *ctx)
@@ -172,11 +173,27 @@ int64_t shoal_ctx_now (const shoal_ctx_t *ctx)
 //  marks the ctx) if it is empty, too long or not printable ASCII, or
 //  starts with '$': those names are the runtime's (an operator's record,
 //  a $cancel; see repair.h), never a handler's.
+#define s_str(x) s_str_of (x)
+#define s_str_of(x) #x
+
+//  Records a misuse of ctx: error, and what it was for the handler_error's
+//  reason. The first one stays. Returns error.
+static int s_misuse (shoal_ctx_t *ctx, int error, const char *what)
+{
+    if (!ctx->error) {
+        ctx->error = error;
+        ctx->misuse = what;
+    }
+    return error;
+}
+
 static bool s_name_copy (shoal_ctx_t *ctx, char *dest, const char *name)
 {
     size_t len = name ? strlen (name) : 0;
     if (shoal_name_check (name, len) != 0 || name[0] == '$') {
-        ctx->error = SHOAL_EINVAL;
+        s_misuse (ctx, SHOAL_EINVAL,
+                  "an event, command or timer name that is not a name (1 to " s_str (
+                      SHOAL_NAME_MAX) " printable ASCII bytes, no space, not starting with $)");
         return false;
     }
     memcpy (dest, name, len + 1);
@@ -186,7 +203,8 @@ static bool s_name_copy (shoal_ctx_t *ctx, char *dest, const char *name)
 shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event)
 {
     if (ctx->event_count == CTX_MAX_EVENTS) {
-        ctx->error = SHOAL_ETOOBIG;
+        s_misuse (ctx, SHOAL_ETOOBIG,
+                  "more than " s_str (CTX_MAX_EVENTS) " events emitted in one turn");
         return NULL;
     }
     ctx_event_t *slot = &ctx->events[ctx->event_count];
@@ -216,11 +234,12 @@ int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ..
 shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command)
 {
     if (ctx->send_count == CTX_MAX_SENDS) {
-        ctx->error = SHOAL_ETOOBIG;
+        s_misuse (ctx, SHOAL_ETOOBIG,
+                  "more than " s_str (CTX_MAX_SENDS) " commands sent in one turn");
         return NULL;
     }
     if (!to || shoal_address_check (to, strlen (to))) {
-        ctx->error = SHOAL_EADDRESS;
+        s_misuse (ctx, SHOAL_EADDRESS, "a command sent to something that is not an address");
         return NULL;
     }
     ctx_send_t *slot = &ctx->sends[ctx->send_count];
@@ -235,7 +254,11 @@ shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *comma
 shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
 {
     if (ctx->timer_count == CTX_MAX_TIMERS || ms < 0 || ms > CTX_MAX_TIMER_MS) {
-        ctx->error = ctx->timer_count == CTX_MAX_TIMERS ? SHOAL_ETOOBIG : SHOAL_EINVAL;
+        if (ctx->timer_count == CTX_MAX_TIMERS)
+            s_misuse (ctx, SHOAL_ETOOBIG,
+                      "more than " s_str (CTX_MAX_TIMERS) " timers set in one turn");
+        else
+            s_misuse (ctx, SHOAL_EINVAL, "a timer's delay below 0 or over 100 years");
         return NULL;
     }
     ctx_timer_t *slot = &ctx->timers[ctx->timer_count];
@@ -249,10 +272,9 @@ shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name)
 
 int shoal_ctx_cancel (shoal_ctx_t *ctx, const char *name)
 {
-    if (ctx->cancel_count == CTX_MAX_CANCELS) {
-        ctx->error = SHOAL_ETOOBIG;
-        return SHOAL_ETOOBIG;
-    }
+    if (ctx->cancel_count == CTX_MAX_CANCELS)
+        return s_misuse (ctx, SHOAL_ETOOBIG,
+                         "more than " s_str (CTX_MAX_CANCELS) " timers cancelled in one turn");
     if (!s_name_copy (ctx, ctx->cancels[ctx->cancel_count], name))
         return SHOAL_EINVAL;
     ctx->cancel_count++;
@@ -282,22 +304,27 @@ void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *for
 
 //  Checks that every rec the handler wrote encoded. Returns 0 or the first
 //  error.
-static int s_rec_error (const shoal_rec_t *rec)
+static int s_rec_error (shoal_ctx_t *ctx, const shoal_rec_t *rec)
 {
     if (rec->error)
-        return rec->error;
-    return rec->buffer.size > CTX_MAX_REC_BYTES ? SHOAL_ETOOBIG : 0;
+        return s_misuse (ctx, rec->error,
+                         rec->error == SHOAL_ENOMEM ? NULL
+                                                    : "a field written wrongly with shoal_rec_*");
+    if (rec->buffer.size > CTX_MAX_REC_BYTES)
+        return s_misuse (ctx, SHOAL_ETOOBIG,
+                         "a reply, event, command or timer of more than 1 MiB less 8 KiB");
+    return 0;
 }
 
 static int s_recs_error (shoal_ctx_t *ctx)
 {
-    int rc = s_rec_error (&ctx->reply);
+    int rc = s_rec_error (ctx, &ctx->reply);
     for (size_t i = 0; rc == 0 && i < ctx->event_count; i++)
-        rc = s_rec_error (&ctx->events[i].rec);
+        rc = s_rec_error (ctx, &ctx->events[i].rec);
     for (size_t i = 0; rc == 0 && i < ctx->send_count; i++)
-        rc = s_rec_error (&ctx->sends[i].rec);
+        rc = s_rec_error (ctx, &ctx->sends[i].rec);
     for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++)
-        rc = s_rec_error (&ctx->timers[i].rec);
+        rc = s_rec_error (ctx, &ctx->timers[i].rec);
     return rc;
 }
 
@@ -357,8 +384,10 @@ int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoa
             int why = ctx->error ? ctx->error : rc;
             ctx->failed = true;
             snprintf (ctx->code, sizeof ctx->code, "handler_error");
-            snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s", type->name,
-                      msg->envelope->name, shoal_strerror (why));
+            snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s%s%s%s",
+                      type->name, msg->envelope->name, shoal_strerror (why),
+                      ctx->misuse ? " (" : "", ctx->misuse ? ctx->misuse : "",
+                      ctx->misuse ? ")" : "");
         }
         ctx->rejected = true;
         s_drop_staged (ctx);

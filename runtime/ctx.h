@@ -68,6 +68,7 @@ struct _shoal_ctx_t {
     char code[ENVELOPE_CODE_MAX + 1];     //  rejection code
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM
+    const char *misuse;                   //  what the first misuse was (static text), or NULL
     uint8_t *before;                      //  the state before handle, to restore
     size_t before_size;                   //  bytes before holds
 };

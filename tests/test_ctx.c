@@ -820,6 +820,8 @@ static void test_emit_limit (void **state)
     shoal_rec_int (&f->payload, "n", CTX_MAX_EVENTS + 1);
     REJECT (f, "Emit", "handler_error");
     assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
+    //  The reason names the limit, not only "too big".
+    assert_non_null (strstr (f->ctx.reason, "(more than 32 events emitted in one turn)"));
     assert_int_equal (s_probe (f)->applied, CTX_MAX_EVENTS);
 }
 
@@ -831,6 +833,7 @@ static void test_send_limit (void **state)
     assert_string_equal (f->ctx.sends[CTX_MAX_SENDS - 1].to, "probe/other");
     shoal_rec_int (&f->payload, "n", CTX_MAX_SENDS + 1);
     REJECT (f, "Send", "handler_error");
+    assert_non_null (strstr (f->ctx.reason, "(more than 16 commands sent in one turn)"));
 }
 
 static void test_timer_limit (void **state)
@@ -840,6 +843,7 @@ static void test_timer_limit (void **state)
     ACCEPT (f, "After", 0, 0, CTX_MAX_TIMERS);
     shoal_rec_int (&f->payload, "n", CTX_MAX_TIMERS + 1);
     REJECT (f, "After", "handler_error");
+    assert_non_null (strstr (f->ctx.reason, "(more than 16 timers set in one turn)"));
 }
 
 static void test_bad_send_address (void **state)
@@ -855,6 +859,7 @@ static void test_bad_send_address (void **state)
         shoal_rec_str (&f->payload, "to", bad[i]);
         REJECT (f, "Send", "handler_error");
         assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EADDRESS)));
+        assert_non_null (strstr (f->ctx.reason, "(a command sent to something that is not"));
     }
     shoal_rec_bool (&f->payload, "null_to", true);
     REJECT (f, "Send", "handler_error");
@@ -974,6 +979,7 @@ static void test_rec_error_fails_turn (void **state)
         shoal_rec_str (&f->payload, "target", targets[i]);
         REJECT (f, "RecNull", "handler_error");
         assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EINVAL)));
+        assert_non_null (strstr (f->ctx.reason, "(a field written wrongly with shoal_rec_*)"));
     }
 }
 
@@ -989,6 +995,7 @@ static void test_rec_too_big_fails_turn (void **state)
         REJECT (f, "Big", "handler_error");
         assert_true (f->ctx.failed);
         assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
+        assert_non_null (strstr (f->ctx.reason, "of more than 1 MiB less 8 KiB)"));
         shoal_rec_str (&f->payload, "target", targets[i]);
         shoal_rec_int (&f->payload, "n", 100000);
         assert_int_equal (s_run (f, "Big"), CTX_ACCEPTED);

@@ -268,6 +268,7 @@ SHOAL_EXPORT int64_t shoal_ctx_now (const shoal_ctx_t *ctx);
 
 //  Records an event; its fields are written into the returned rec. The
 //  events are applied to the state, in order, after handle returns 0.
+//  At most 32 a turn: the 33rd returns NULL and the turn fails.
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event);
 //  The fields of the accepted reply (none if never called).
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
@@ -277,12 +278,13 @@ SHOAL_EXPORT int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const cha
     __attribute__ ((format (printf, 3, 4)));
 //  Sends a command to another actor, durably: it is stored with this
 //  turn, re-sent until it is answered, and its reply comes back to this
-//  actor as a SHOAL_REPLY message.
+//  actor as a SHOAL_REPLY message. At most 16 a turn: past them (or to a
+//  bad address) it returns NULL and the turn fails.
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command);
 //  Sets a durable timer: after ms milliseconds this actor receives a
 //  SHOAL_TIMER message with this name and the rec's fields, once, even
-//  across restarts (late rather than never). ms is 0 to 100 years; beyond,
-//  the turn fails.
+//  across restarts (late rather than never). ms is 0 to 100 years, and a
+//  turn sets at most 16; beyond, it returns NULL and the turn fails.
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_after (shoal_ctx_t *ctx, int64_t ms, const char *name);
 //  Cancels this actor's pending timers named name, set in earlier turns
 //  (not those this turn sets): with the turn's commit they are deleted
