@@ -21,6 +21,8 @@ As a library:
             print(event["seq"], event["event"], event["data"])
 """
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
@@ -38,6 +40,35 @@ TRANSIENT = ("unavailable", "busy")  # codes that mean "ask again"
 
 class ShoalError(Exception):
     """No answer in time, or a frame that is not a shoal reply."""
+
+
+class Rejected(ShoalError):
+    """A node's rejection where a reply was needed to go on (a page of
+    events); reply is the Reply."""
+
+    def __init__(self, what, reply):
+        ShoalError.__init__(self, "%s: %s: %s" % (what, reply.code, reply.reason))
+        self.reply = reply
+
+
+class Invalid(ShoalError):
+    """A request this client will not send (too big): nothing was sent."""
+
+
+def message_id(text):
+    """The 16-byte message id `shoal send --id TEXT` stands for: 32 hex
+    digits as they are, anything else the first 16 bytes of its SHA-1, so
+    that either client can retry the other's command."""
+    if re.fullmatch(r"[0-9a-fA-F]{32}", text):
+        return bytes.fromhex(text)
+    return hashlib.sha1(text.encode()).digest()[:16]
+
+
+def json_default(value):
+    """Bytes as `shoal` prints them: {"$bytes": standard base64}."""
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    raise TypeError("%s is not JSON" % type(value).__name__)
 
 
 class Reply:
@@ -143,7 +174,8 @@ class Client:
             frame = msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
                                    fields or {}, attempt, created], use_bin_type=True)
             if len(frame) > MAX_FRAME:
-                raise ShoalError("the request is %d bytes, over %d" % (len(frame), MAX_FRAME))
+                raise Invalid("the request is %d bytes, over %d: nothing was sent"
+                              % (len(frame), MAX_FRAME))
             # With a cluster, a send waits for a link that is up (CURVE
             # handshakes take a moment); no link in time counts as no answer.
             if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
@@ -177,8 +209,8 @@ class Client:
                 raise ShoalError("a frame that is not a reply: %s" % e)
             if reply.correlation == id:
                 return reply
-            if reply.correlation is None:  # the node could not read our frame
-                raise ShoalError("%s: %s" % (reply.code, reply.reason))
+            if reply.correlation is None:  # the node could not read our frame:
+                return reply  # its rejection (bad_frame) is the answer
 
     def send(self, to, command, fields=None, id=None):
         """A command to the actor at address to."""
@@ -195,7 +227,7 @@ class Client:
         while True:
             reply = self.request(QUERY, address, "events", {"from": start, "limit": limit})
             if not reply.ok:
-                raise ShoalError("events of %s: %s: %s" % (address, reply.code, reply.reason))
+                raise Rejected("events of %s" % address, reply)
             page = reply.data["events"]
             yield from page
             if not page:
@@ -226,7 +258,8 @@ def main(argv=None):
     target.add_argument("--cluster", help="a cluster file; client.cert is read beside it")
     parser.add_argument("--timeout", type=int, default=2000, help="ms to wait for one answer")
     parser.add_argument("--attempts", type=int, default=5, help="sends of one request")
-    parser.add_argument("--id", help="the command's id, 32 hex digits (default random)")
+    parser.add_argument("--id", help="the command's id, as `shoal send --id`: 32 hex digits, or "
+                        "any text (its SHA-1's first 16 bytes); default random")
     sub = parser.add_subparsers(dest="verb", required=True)
     p = sub.add_parser("send")
     p.add_argument("address")
@@ -242,7 +275,7 @@ def main(argv=None):
     with Client(args.endpoint, args.cluster, args.timeout, args.attempts) as client:
         try:
             if args.verb == "send":
-                id = bytes.fromhex(args.id) if args.id else None
+                id = message_id(args.id) if args.id else None
                 reply = client.send(args.address, args.command, dict(args.fields), id)
             elif args.verb == "get":
                 reply = client.get(args.address)
@@ -250,12 +283,18 @@ def main(argv=None):
                 reply = client.stats()
             else:
                 for event in client.events(args.address, args.start):
-                    print(json.dumps(event))
+                    print(json.dumps(event, default=json_default))
                 return 0
+        except Rejected as e:
+            print(json.dumps(e.reply.as_dict(), default=json_default))
+            return 1
+        except Invalid as e:
+            print("shoal_client: %s" % e, file=sys.stderr)
+            return 2
         except ShoalError as e:
             print("shoal_client: %s" % e, file=sys.stderr)
             return 3
-        print(json.dumps(reply.as_dict()))
+        print(json.dumps(reply.as_dict(), default=json_default))
         return 0 if reply.ok else 1
 
 

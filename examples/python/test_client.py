@@ -9,6 +9,7 @@ for every actor. Every wait has a deadline.
 Usage: test_client.py  with SHOAL_BIN (the shoal binary) and
 SHOAL_TEST_MODULE (a module with counter/, e.g. the build's counter.so).
 """
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shoal_client import Client, ShoalError, main as client_main  # noqa: E402
+from shoal_client import Client, ShoalError, json_default, main as client_main  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "shoal")
 MODULE = os.environ["SHOAL_TEST_MODULE"]
@@ -133,7 +134,28 @@ def test_one_node(workdir):
           "shoal_client.py send, rejected")
     check(client_main(["--endpoint", endpoint, "events", "counter/c3"]) == 0,
           "shoal_client.py events")
+    # --id means what it means to `shoal send`: a command sent by one is
+    # answered to the other as its duplicate, with one effect.
+    for id in ("py-order-1", "00112233445566778899aabbccddeeff"):
+        address = "counter/id-%s" % id[:6]
+        check(client_main(["--endpoint", endpoint, "--id", id, "send", address, "Add",
+                           "by=3"]) == 0, "shoal_client.py send --id %s" % id)
+        again = subprocess.run([SHOAL, "send", "--endpoint", endpoint, "--id", id, address,
+                                "Add", "by=3"], capture_output=True, text=True, timeout=DEADLINE)
+        check(again.returncode == 0 and '"value":3' in again.stdout,
+              "shoal send --id %s after shoal_client.py: %s %s" % (id, again.stdout, again.stderr))
+        with Client(endpoint, timeout_ms=5000) as client:
+            check(client.get(address).data["version"] == 1, "one effect for --id %s" % id)
+    # A frame the node cannot read is its rejection (exit 1), not "no
+    # answer" (3); a request too big to send is invalid input (2).
+    check(client_main(["--endpoint", endpoint, "get", "not an address"]) == 1,
+          "shoal_client.py get of a bad address")
+    check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add",
+                       "big=" + "x" * (1 << 20)]) == 2, "shoal_client.py send, too big")
     node.stop()
+    # Bytes print as shoal prints them.
+    check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
+          "bytes as {\"$bytes\": base64}")
 
 
 def test_cluster(workdir):
