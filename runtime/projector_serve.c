@@ -103,7 +103,9 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
         s_pack_uint (&pk, "applied", build->cp.applied);
         s_pack_uint (&pk, "batches", build->batches);
         s_pack_uint (&pk, "skipped", build->cp.skipped);
-        s_pack_uint (&pk, "rate", (uint64_t) (build->rate + 0.5));
+        //  A paused or failed build does not move, whatever it did before.
+        bool still = build->cp.paused || build->failed;
+        s_pack_uint (&pk, "rate", still ? 0 : (uint64_t) (build->rate + 0.5));
         //  The time left at the measured rate; -1 when it is not moving.
         msgpack_pack_str_with_body (&pk, "eta_s", 5);
         if (lag == 0)

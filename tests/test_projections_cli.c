@@ -351,6 +351,45 @@ static void test_pause_resume (void **state)
     s_wait_for (p, out, "\"lag\":0,", "$SHOAL projections --json --endpoint $E");
 }
 
+//  The "rate" of name's entry in a `projections --json` answer, -1 if none.
+static long s_rate_of (const char *json, const char *name)
+{
+    char key[128];
+    snprintf (key, sizeof key, "\"name\":\"%s\"", name);
+    const char *entry = strstr (json, key);
+    const char *rate = entry ? strstr (entry, "\"rate\":") : NULL;
+    return rate ? strtol (rate + strlen ("\"rate\":"), NULL, 10) : -1;
+}
+
+//  A paused projection moves at 0 events/s, at once: it showed the rate it
+//  had when it was paused, decaying over seconds.
+static void test_paused_rate_is_zero (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_bank (p);
+    //  Deposits go on in the background until the node stops.
+    assert_int_equal (proc_run (p, out, err,
+                                "(for i in $(seq 2000); do $SHOAL send account/a Deposit "
+                                "amount=1 --endpoint $E || break; done) >/dev/null 2>&1 &"),
+                      0);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_rate_of (out, "bank_totals") < 1) {
+        if (proc_now_ms () > deadline)
+            fail_msg ("bank_totals never moved at 1 event/s or more: %s", out);
+        usleep (50 * 1000);
+        assert_int_equal (proc_run (p, out, err, "$SHOAL projections --json --endpoint $E"), 0);
+    }
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections pause bank_totals --endpoint $E"),
+                      0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections --json --endpoint $E"), 0);
+    assert_has (out, "\"status\":\"paused\"");
+    assert_int_equal (s_rate_of (out, "bank_totals"), 0);
+    //  The others still move.
+    assert_true (s_rate_of (out, "account_transfers") >= 0);
+}
+
 //  --------------------------------------------------------------------------
 //  3. Bad inputs: refused, said clearly, nothing changed
 
@@ -627,6 +666,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_linger_writes_rows_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_writes_no_row_it_deletes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pause_resume, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_paused_rate_is_zero, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_inputs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_and_versions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cluster, s_setup, s_teardown),
