@@ -58,7 +58,13 @@ static void s_help (FILE *out)
              "Exit: 0 done, 1 refused (not found, not dead: why on stderr, or as JSON on\n"
              "stdout with --json), 2 bad usage, 3 no answer.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
-             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n",
+             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n"
+             "Examples:\n"
+             "  shoal dead-letters\n"
+             "  shoal dead-letters --cluster bank/cluster.cfg --all\n"
+             "  shoal dead-letters retry 07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters drop 07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters --json | jq -r '.dead_letters[] | .address + \" \" + .id'\n",
              "3");
 }
 
