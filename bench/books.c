@@ -11,6 +11,8 @@
 #include "journal.h"
 
 #include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,24 +211,30 @@ static int s_stream (void *arg, const char *stream)
 int books_read_dir (books_t *self, const char *dir, char **error)
 {
     assert (self);
-    //  journal_open creates a missing store: look for LevelDB's CURRENT
-    //  first, so that a mistyped directory is not made into an empty one.
-    char *current = zsys_sprintf ("%s/CURRENT", dir);
-    bool found = current && zsys_file_exists (current);
-    zstr_free (&current);
-    if (!found) {
+    //  journal_open makes a store where there is none: look for one first,
+    //  so that a mistyped directory is not made into an empty store. A
+    //  damaged one (no CURRENT) is journal_open's to refuse, saying so.
+    if (!journal_holds_store (dir)) {
+        DIR *listing = opendir (dir);
+        int why = listing || errno == ENOENT ? 0 : errno;
+        if (listing)
+            closedir (listing);
         if (error)
-            *error = zsys_sprintf ("%s holds no shoal journal", dir);
-        return SHOAL_ENOTFOUND;
+            *error = why ? zsys_sprintf ("cannot read %s: %s", dir, strerror (why))
+                         : zsys_sprintf ("%s holds no shoal journal", dir);
+        return why ? SHOAL_EIO : SHOAL_ENOTFOUND;
     }
     int code = 0;
     char *message = NULL;
     journal_t *journal = journal_open (dir, NULL, &code, &message);
     if (!journal) {
+        //  journal_open's messages name dir and what is wrong with it.
         if (error)
-            *error = zsys_sprintf ("cannot open the journal in %s: %s", dir,
-                                   message ? message : shoal_strerror (code));
-        free (message);
+            *error = message ? message
+                             : zsys_sprintf ("cannot open the journal in %s: %s", dir,
+                                             shoal_strerror (code));
+        else
+            free (message);
         return code ? code : SHOAL_EIO;
     }
     reading_t reading = {self, journal, NULL, 0};

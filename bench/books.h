@@ -92,8 +92,11 @@ books_t *books_new (void);
 void books_destroy (books_t **self_p);
 
 //  Adds the account and transfer streams of the journal in dir. Returns
-//  0; SHOAL_ENOTFOUND if dir holds no journal; SHOAL_EBUSY if a node
-//  holds it; SHOAL_EIO, SHOAL_EFORMAT or SHOAL_ENOMEM. On failure *error
+//  0; SHOAL_ENOTFOUND if dir holds no journal (no LevelDB file at all:
+//  nothing is made there); SHOAL_EFORMAT if it holds a damaged one that
+//  journal_open refuses (no CURRENT, a bad CURRENT, log or table: the
+//  message names `shoal repair`); SHOAL_EBUSY if a node holds it;
+//  SHOAL_EIO, SHOAL_EVERSION or SHOAL_ENOMEM. On failure *error
 //  (may be NULL) gets a message, the caller's to free(); the books may
 //  then hold part of dir.
 int books_read_dir (books_t *self, const char *dir, char **error);

@@ -254,6 +254,12 @@ static int s_dir_state (const char *dir, dir_state_t *state)
     return 0;
 }
 
+bool journal_holds_store (const char *dir)
+{
+    dir_state_t state;
+    return s_dir_state (dir, &state) == 0 && (state.current || state.data_files > 0);
+}
+
 //  The last line of dir's LevelDB info LOG that mentions a corruption,
 //  which names the damaged file, or NULL. The caller frees it with free().
 static char *s_corruption_line (const char *dir)

@@ -290,6 +290,11 @@ typedef struct {
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
 
+//  True if dir holds what a LevelDB store leaves: its CURRENT, a MANIFEST,
+//  a table or a log file; the store may be damaged (no CURRENT). False if
+//  dir is absent, unreadable or holds none of them. Can't fail.
+bool journal_holds_store (const char *dir);
+
 //  Runs LevelDB's repair on the store in dir: it rebuilds the store from
 //  whatever log and table files it can read and sets aside what it cannot
 //  (in dir/lost). It first takes LevelDB's lock, as an open does, and

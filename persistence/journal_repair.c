@@ -55,28 +55,6 @@ static int s_sync_files (const char *dir, char *failed)
 
 static int s_repair_locked (const char *dir, char **report, char **error);
 
-//  True if dir holds what a LevelDB store leaves: its CURRENT, a MANIFEST,
-//  a table or a log file. A directory without any is no store to repair
-//  (LevelDB's repair would make a new, empty one there).
-static bool s_holds_store (const char *dir)
-{
-    DIR *listing = opendir (dir);
-    if (!listing)
-        return false;
-    bool found = false;
-    struct dirent *entry;
-    while (!found && (entry = readdir (listing))) {
-        const char *name = entry->d_name;
-        size_t len = strlen (name);
-        found = strcmp (name, "CURRENT") == 0 || strncmp (name, "MANIFEST-", 9) == 0 ||
-                (len > 4 &&
-                 (strcmp (name + len - 4, ".ldb") == 0 || strcmp (name + len - 4, ".sst") == 0 ||
-                  strcmp (name + len - 4, ".log") == 0));
-    }
-    closedir (listing);
-    return found;
-}
-
 //  Takes LevelDB's lock on dir (its LOCK file, an fcntl write lock, as
 //  LevelDB's own open takes it): a node running on dir holds it, and a
 //  repair under a live node would move its log and MANIFEST away and lose
@@ -126,7 +104,8 @@ int journal_repair (const char *dir, char **report, char **error)
         *error = zsys_sprintf ("%s is not a directory", dir);
         return SHOAL_ENOTFOUND;
     }
-    if (!s_holds_store (dir)) {
+    //  LevelDB's repair of a directory with no store makes an empty one.
+    if (!journal_holds_store (dir)) {
         *error = zsys_sprintf ("%s holds no LevelDB store (no CURRENT, MANIFEST, table or log "
                                "file): nothing to repair, nothing was changed",
                                dir);

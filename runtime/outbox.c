@@ -247,17 +247,25 @@ static bool s_noticing_add (outbox_order_t *order, size_t count, pending_t *pend
     return true;
 }
 
+void outbox_count_stalled (worker_t *self, int64_t now)
+{
+    outbox_order_t *order = &self->pending_order;
+    pending_t *pending;
+    while ((pending = heap_peek (order->unstalled)) &&
+           now - pending->created >= self->config->stall_ms) {
+        heap_pop (order->unstalled);
+        pending->past_stall = true;
+        order->stalled++;
+    }
+    outbox_gauges (self);
+}
+
 void outbox_resend (worker_t *self, int64_t now)
 {
     outbox_order_t *order = &self->pending_order;
     int64_t stall_ms = self->config->stall_ms;
     pending_t *pending;
-    while ((pending = heap_peek (order->unstalled)) && now - pending->created >= stall_ms) {
-        heap_pop (order->unstalled);
-        pending->past_stall = true;
-        order->stalled++;
-    }
-    self->stats->stalled = order->stalled;
+    outbox_count_stalled (self, now);
     size_t noticing = 0;
     while ((pending = heap_peek (order->due)) && pending->next_due <= now) {
         //  A command an operator resolved waits for its $cancel's answer,
@@ -283,14 +291,22 @@ void outbox_resend (worker_t *self, int64_t now)
         turn_on_stalled (self, order->noticing[i]);
 }
 
+void outbox_gauges (worker_t *self)
+{
+    self->stats->stalled = self->pending_order.stalled;
+    self->stats->pending = outbox_pending_count (self);
+}
+
 int64_t outbox_next_due (const worker_t *self)
 {
     const pending_t *due = heap_peek (self->pending_order.due);
+    return due ? due->next_due : INT64_MAX;
+}
+
+int64_t outbox_next_stall (const worker_t *self)
+{
     const pending_t *unstalled = heap_peek (self->pending_order.unstalled);
-    int64_t next = due ? due->next_due : INT64_MAX;
-    if (unstalled && unstalled->created + self->config->stall_ms < next)
-        next = unstalled->created + self->config->stall_ms;
-    return next;
+    return unstalled ? unstalled->created + self->config->stall_ms : INT64_MAX;
 }
 
 int outbox_forget (worker_t *self, pending_t *pending)
@@ -301,7 +317,7 @@ int outbox_forget (worker_t *self, pending_t *pending)
     if (rc == 0) {
         inbox_forgotten (self, pending->dest, pending->id);
         outbox_pending_drop (self, pending->id);
-        self->stats->pending = outbox_pending_count (self);
+        outbox_gauges (self);
     }
     return rc;
 }
@@ -382,7 +398,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
     pending->stored = stored;
     outbox_track (self, pending);
-    self->stats->pending = outbox_pending_count (self);
+    outbox_gauges (self);
     return 0;
 }
 

@@ -147,10 +147,24 @@ void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 //  passed stall_ms since the last call.
 void outbox_resend (worker_t *self, int64_t now);
 
-//  When outbox_resend has something to do next: a re-send due, or an
-//  entry passing stall_ms (for the gauge). INT64_MAX when nothing is
-//  pending. O(1).
+//  Sets the worker's pending and stalled gauges from the table and its
+//  order, stalled first: a reader that sees the new pending count sees
+//  the stalled count that goes with it. Called wherever entries come or
+//  go, so an answered entry leaves both at once. O(1).
+void outbox_gauges (worker_t *self);
+
+//  Counts the entries that passed stall_ms by now in the stalled gauge
+//  (outbox_gauges). O(passed · log n): a look at the heap's top when none
+//  did, so the worker calls it on every tick.
+void outbox_count_stalled (worker_t *self, int64_t now);
+
+//  When outbox_resend has a re-send to do next. INT64_MAX when none is
+//  due. O(1).
 int64_t outbox_next_due (const worker_t *self);
+
+//  When the next entry passes stall_ms (for outbox_count_stalled).
+//  INT64_MAX when every entry has. O(1).
+int64_t outbox_next_stall (const worker_t *self);
 
 //  Stages the delete of pending's journal record (its 'o' key if stored,
 //  else an answer in this commit's note) and takes it out of the table.

@@ -145,6 +145,8 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
     //  "node/..." asks for the whole worker; an address for its own rows.
     bool all = strncmp (envelope->to, "node/", 5) == 0;
     int64_t now = worker_now ();
+    //  The gauge counts what this answer calls stalled before it leaves.
+    outbox_count_stalled (self, now);
     msgpack_sbuffer rows;
     msgpack_sbuffer_init (&rows);
     msgpack_packer pk;

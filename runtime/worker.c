@@ -268,7 +268,7 @@ static void s_release (worker_t *self)
     }
     self->out_count = 0;
     self->out_bytes = 0;
-    self->stats->pending = outbox_pending_count (self);
+    outbox_gauges (self);
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
@@ -290,7 +290,7 @@ static int s_reload (worker_t *self)
     int rc = outbox_load (self);
     if (rc == 0)
         rc = timers_load (self);
-    self->stats->pending = outbox_pending_count (self);
+    outbox_gauges (self);
     return rc;
 }
 
@@ -473,8 +473,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         self->tally.messages++;
 }
 
-//  Timers that are due, then re-sends and stall notices (at most every
-//  RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS). Each is
+//  Timers that are due, the stalled gauge, then re-sends and stall
+//  notices (at most every RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
 static void s_tick (worker_t *self)
@@ -484,6 +484,7 @@ static void s_tick (worker_t *self)
         s_reload_if_due (self);
     timers_fire (self, now);
     self->stats->timers = timers_count (self->timers);
+    outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
     if (now >= self->next_retry_tick) {
         self->next_retry_tick = now + RETRY_TICK_MS;
         outbox_resend (self, now);
@@ -506,6 +507,9 @@ static long s_poll_timeout (worker_t *self)
         retry = self->next_retry_tick;
     if (retry < next)
         next = retry;
+    //  And when a pending command passes --stall-ms, for the gauge.
+    if (outbox_next_stall (self) < next)
+        next = outbox_next_stall (self);
     if (timers_next_due (self) < next)
         next = timers_next_due (self);
     return next <= now ? 0 : (long) (next - now);

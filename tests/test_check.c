@@ -3,7 +3,8 @@
     a compensated transfer, is stopped, and its books check out; then a
     second Debited is written into the source account's stream with the
     journal API and the check names the broken invariant. Also: a node
-    still running, a directory with no journal, and the books of two
+    still running, a directory with no journal, a store that lost its
+    CURRENT file (damaged: exit 4, shoal repair), and the books of two
     journals that only hold together.
 */
 #include "books.h"
@@ -52,18 +53,15 @@ static int s_teardown (void **state)
     return 0;
 }
 
-//  Runs `shoal check` with args (NULL-terminated) and waits for it, at
+//  Runs `shoal COMMAND` with args (NULL-terminated) and waits for it, at
 //  most 60 s. Returns its exit code; *output (to free) holds what it
 //  printed on stdout and stderr.
-static int s_check (const fixture_t *f, char **output, ...)
+static int s_shoal_v (const fixture_t *f, char **output, char *command, va_list args)
 {
-    char *argv[16] = {getenv ("SHOAL_BIN"), "check"};
+    char *argv[16] = {getenv ("SHOAL_BIN"), command};
     int argc = 2;
-    va_list args;
-    va_start (args, output);
     for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
         argv[argc++] = arg;
-    va_end (args);
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
@@ -92,6 +90,26 @@ static int s_check (const fixture_t *f, char **output, ...)
     zfile_destroy (&file);
     assert_true (WIFEXITED (status));
     return WEXITSTATUS (status);
+}
+
+//  `shoal check` with args (NULL-terminated), as s_shoal_v.
+static int s_check (const fixture_t *f, char **output, ...)
+{
+    va_list args;
+    va_start (args, output);
+    int rc = s_shoal_v (f, output, "check", args);
+    va_end (args);
+    return rc;
+}
+
+//  `shoal repair` with args (NULL-terminated), as s_shoal_v.
+static int s_repair (const fixture_t *f, char **output, ...)
+{
+    va_list args;
+    va_start (args, output);
+    int rc = s_shoal_v (f, output, "repair", args);
+    va_end (args);
+    return rc;
 }
 
 //  Sends a command with "k=v" fields (NULL-terminated), asked again while
@@ -266,8 +284,65 @@ static void test_check_usage (void **state)
     assert_non_null (strstr (output, "holds no shoal journal"));
     free (output);
     assert_false (zsys_file_exists (f->data));
+    //  A directory that is there, with no store in it: the same.
+    assert_int_equal (zsys_dir_create ("%s", f->data), 0);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "holds no shoal journal"));
+    free (output);
+    char current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    assert_false (zsys_file_exists (current));
     assert_int_equal (s_check (f, &output, "--help", NULL), 0);
     assert_non_null (strstr (output, "shoal check --data"));
+    free (output);
+}
+
+//  A real node's store that lost its CURRENT file, or has a corrupt one:
+//  a damaged store (exit 4, pointing to shoal repair), not "no journal";
+//  nothing is made there, and after the repair the books check out.
+static void test_check_damaged (void **state)
+{
+    fixture_t *f = *state;
+    s_run_bank (f);
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+    char current[400], repair[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    snprintf (repair, sizeof repair, "`shoal repair --data %s`", f->data);
+    assert_int_equal (unlink (current), 0);
+
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 4);
+    assert_null (strstr (output, "holds no shoal journal"));
+    if (!strstr (output, "has no CURRENT file") || !strstr (output, repair))
+        fail_msg ("expected a damaged store and %s in: %s", repair, output);
+    free (output);
+    assert_false (zsys_file_exists (current)); //  no new store made over it
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 4);
+    free (output);
+
+    //  A CURRENT that names no manifest.
+    FILE *file = fopen (current, "w");
+    assert_non_null (file);
+    fputs ("MANIFEST-999999\n", file);
+    assert_int_equal (fclose (file), 0);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 4);
+    if (!strstr (output, "damaged") || !strstr (output, repair))
+        fail_msg ("expected a damaged store and %s in: %s", repair, output);
+    free (output);
+
+    //  What the message points to works: repaired, the books hold.
+    assert_int_equal (unlink (current), 0);
+    int rc = s_repair (f, &output, "--data", f->data, "--yes", NULL);
+    if (rc != 0)
+        fail_msg ("shoal repair exited %d:\n%s", rc, output);
+    free (output);
+    rc = s_check (f, &output, "--data", f->data, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check after the repair exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--help", NULL), 0);
+    assert_non_null (strstr (output, "4 a store that is damaged"));
     free (output);
 }
 
@@ -370,6 +445,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
     };

@@ -260,23 +260,33 @@ static void test_options_after_positionals (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  3. shoal help CMD; -V, --version and version.
+//  3. shoal help CMD, for every command `shoal help` lists: the same as
+//     CMD --help, with examples; -V, --version and version.
 
 static void test_help_and_version (void **state)
 {
     fixture_t *fx = *state;
-    char out[OUTPUT_MAX], err[OUTPUT_MAX], direct[OUTPUT_MAX];
-    const char *commands[] = {"node",     "send",  "get",  "events",
-                              "transfer", "stats", "demo", "bench"};
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help %s", commands[i]), 0);
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], direct[OUTPUT_MAX], list[OUTPUT_MAX];
+    assert_int_equal (s_run (fx, list, err, "\"$SHOAL\" help"), 0);
+    const char *at = strstr (list, "Commands:\n");
+    assert_non_null (at);
+    at += strlen ("Commands:\n");
+    int count = 0;
+    bool repair = false, deadletters = false;
+    for (; strncmp (at, "  ", 2) == 0; at = strchr (at, '\n') + 1, count++) {
+        char command[32];
+        assert_int_equal (sscanf (at, "%31s", command), 1);
+        repair |= strcmp (command, "repair") == 0;
+        deadletters |= strcmp (command, "dead-letters") == 0;
+        assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help %s", command), 0);
         char usage[64];
-        snprintf (usage, sizeof usage, "Usage: shoal %s", commands[i]);
-        assert_non_null (strstr (out, usage));
-        assert_non_null (strstr (out, "Example"));
-        assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" %s --help", commands[i]), 0);
+        snprintf (usage, sizeof usage, "Usage: shoal %s", command);
+        if (!strstr (out, usage) || !strstr (out, "\nExamples:\n  shoal "))
+            fail_msg ("shoal help %s: no usage or no examples: %s", command, out);
+        assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" %s --help", command), 0);
         assert_string_equal (out, direct);
     }
+    assert_true (count >= 20 && repair && deadletters);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
     assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);

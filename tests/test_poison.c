@@ -169,8 +169,30 @@ static void test_poison_command (void **state)
     assert_non_null (strstr (out, "\"who\":\"ops-tester\""));
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
     assert_null (strstr (out, "poison/p"));
-    //  A retry of what is not dead is refused.
+    //  A retry of what is not dead is refused: why, in a line on stderr,
+    //  or as JSON on stdout with --json.
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 1);
+    assert_string_equal (out, "");
+    proc_assert_has (err, "shoal dead-letters: retry ");
+    proc_assert_has (err, " refused: the message ");
+    proc_assert_has (err, "not dead (not_dead)");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json retry %s", id), 1);
+    proc_assert_has (out, "{\"ok\":false,\"action\":\"retry\",\"address\":\"poison/p\"");
+    proc_assert_has (out, "\"code\":\"not_dead\"");
+    assert_string_equal (err, "");
+    //  So is one of an id no node lists.
+    const char *none = "0123456789abcdef0123456789abcdef";
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", none), 1);
+    assert_string_equal (out, "");
+    proc_assert_has (err, "shoal dead-letters: drop 0123456789abcdef0123456789abcdef refused: no "
+                          "message 0123456789abcdef0123456789abcdef in the dead-letter lists");
+    proc_assert_has (err, "(not_found)");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json drop %s", none), 1);
+    proc_assert_has (out, "{\"ok\":false,\"action\":\"drop\",\"id\":\""
+                          "0123456789abcdef0123456789abcdef\",\"code\":\"not_found\"");
+    assert_string_equal (err, "");
 }
 
 //  --------------------------------------------------------------------------

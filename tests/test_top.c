@@ -5,10 +5,12 @@
     against a deadline.
 
     First `shoal top --once --json`: one valid JSON object with the three
-    nodes up. Then the screen: the three rows; the help and the sort key;
-    a resize followed; node n2 killed with SIGKILL and shown DOWN with the
-    reason; a transfer whose source account is on n2 has its Debit stalled,
-    and the stalled list shows it; --once then exits 3 and says n2 is down;
+    nodes up. Then a terminal whose TERM is unknown, unset or dumb: a line
+    that says so, exit 2, the terminal's modes unchanged. Then the screen:
+    the three rows; the help and the sort key; a resize followed; node n2
+    killed with SIGKILL and shown DOWN with the reason; a transfer whose
+    source account is on n2 has its Debit stalled, and the stalled list
+    shows it; --once then exits 3 and says n2 is down;
     q quits with exit code 0.
 */
 #include "client.h"
@@ -230,6 +232,63 @@ static void test_once_json (void **state)
         proc_sh (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);
 }
 
+//  Waits for DIR/name (the last file a pane's script writes) and reads it
+//  into out.
+static void s_wait_file (fixture_t *fx, const char *name, char *out, size_t size)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (proc_sh (out, size, "cat %s/%s 2>/dev/null", fx->dir, name) != 0 || !out[0]) {
+        if (zclock_mono () > deadline)
+            fail_msg ("%s/%s was not written", fx->dir, name);
+        zclock_sleep (100);
+    }
+}
+
+//  In a terminal whose TERM is unknown, unset or cannot move the cursor,
+//  `shoal top` says so and exits 2, the terminal's modes as they were
+//  (ncurses' initscr printed its own line and exited 1).
+static void test_bad_term (void **state)
+{
+    fixture_t *fx = *state;
+    char script[400];
+    snprintf (script, sizeof script, "%s/term.sh", fx->dir);
+    FILE *file = fopen (script, "w");
+    assert_non_null (file);
+    fprintf (file,
+             "cd %s\n"
+             "stty -g > before\n"
+             "TERM=nosuchterm %s top --cluster %s 2> unknown.err; echo $? > unknown.rc\n"
+             "env -u TERM %s top --cluster %s 2> unset.err; echo $? > unset.rc\n"
+             "TERM=dumb %s top --cluster %s 2> dumb.err; echo $? > dumb.rc\n"
+             "stty -g > after.tmp && mv after.tmp after\n",
+             fx->dir, s_bin (), fx->cfg, s_bin (), fx->cfg, s_bin (), fx->cfg);
+    assert_int_equal (fclose (file), 0);
+    assert_int_equal (proc_sh (NULL, 0,
+                               "tmux -S %s -f /dev/null new-session -d -s term -x 100 -y 40 "
+                               "\"sh %s; sleep 60\"",
+                               fx->tmux, script),
+                      0);
+    char before[1024], after[1024], out[4096];
+    s_wait_file (fx, "after", after, sizeof after);
+    s_wait_file (fx, "before", before, sizeof before);
+    assert_string_equal (before, after);
+
+    s_wait_file (fx, "unknown.rc", out, sizeof out);
+    assert_string_equal (out, "2\n");
+    s_wait_file (fx, "unknown.err", out, sizeof out);
+    assert_string_equal (out, "shoal top: terminal type 'nosuchterm' is not known; try TERM=xterm, "
+                              "or `shoal stats --json` for a script\n");
+    s_wait_file (fx, "unset.rc", out, sizeof out);
+    assert_string_equal (out, "2\n");
+    s_wait_file (fx, "unset.err", out, sizeof out);
+    assert_non_null (strstr (out, "shoal top: TERM is not set; try TERM=xterm"));
+    s_wait_file (fx, "dumb.rc", out, sizeof out);
+    assert_string_equal (out, "2\n");
+    s_wait_file (fx, "dumb.err", out, sizeof out);
+    assert_non_null (strstr (out, "shoal top: terminal type 'dumb' cannot draw a screen"));
+    proc_sh (NULL, 0, "tmux -S %s kill-session -t term", fx->tmux);
+}
+
 //  The screen in tmux: rows, keys, resize, a node down, a stalled debit.
 static void test_screen (void **state)
 {
@@ -323,6 +382,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_once_json),
+        cmocka_unit_test (test_bad_term),
         cmocka_unit_test (test_screen),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

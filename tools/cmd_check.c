@@ -8,7 +8,9 @@
 
     Exit codes: 0 every invariant holds and every record decodes, 1 one or
     more are broken or do not (stderr names each), 2 bad usage or a data
-    directory that cannot be read.
+    directory that cannot be read (none there, no store in it, a node
+    holds it), EXIT_DAMAGED a store that journal_open refuses as damaged
+    (no CURRENT, a bad CURRENT, log or table), which `shoal repair` is for.
 */
 #include "commands.h"
 #include "books.h"
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #define CHECK_DIRS_MAX 64
+#define EXIT_DAMAGED 4 //  a damaged store: shoal repair's work, not check's
 
 static void s_help (FILE *out)
 {
@@ -28,8 +31,12 @@ static void s_help (FILE *out)
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
-                  "invariant ok or broken. Exits 1 naming each broken invariant on stderr,\n"
-                  "2 if a directory cannot be read.\n\n"
+                  "invariant ok or broken.\n\n"
+                  "Exit: 0 the books hold; 1 an invariant is broken or a record does not\n"
+                  "decode (stderr names each); 2 bad usage, or a directory that holds no\n"
+                  "store or cannot be read (a node runs on it); 4 a store that is damaged\n"
+                  "and cannot be opened (its CURRENT file lost or corrupt, a bad log or\n"
+                  "table): stop there, copy DIR, run `shoal repair --data DIR`, then check.\n\n"
                   "Options:\n"
                   "  --data DIR   a stopped node's data directory (repeatable, at most 64)\n"
                   "  --json       print the summary as one JSON object\n\n"
@@ -134,9 +141,14 @@ int cmd_check (int argc, char **argv)
         if (rc) {
             fprintf (stderr, "shoal check: %s%s\n", error ? error : shoal_strerror (rc),
                      rc == SHOAL_EBUSY ? " (stop the node first)" : "");
+            if (rc == SHOAL_EFORMAT && !(error && strstr (error, "shoal repair")))
+                fprintf (stderr,
+                         "shoal check: %s is damaged: `shoal repair --data %s` can "
+                         "salvage what is readable\n",
+                         dirs[i], dirs[i]);
             free (error);
             books_destroy (&books);
-            return EXIT_USAGE;
+            return rc == SHOAL_EFORMAT ? EXIT_DAMAGED : EXIT_USAGE;
         }
     }
     size_t bad_records = 0;

@@ -55,9 +55,16 @@ static void s_help (FILE *out)
              "  drop ID      never run it: a command is answered dropped, a reply is\n"
              "               forgotten, a timer deleted\n"
              "Decisions are written in the node's journal with $USER and the time.\n\n"
-             "Exit: 0 done, 1 refused (not found, not dead), 2 bad usage, 3 no answer.\n\n"
+             "Exit: 0 done, 1 refused (not found, not dead: why on stderr, or as JSON on\n"
+             "stdout with --json), 2 bad usage, 3 no answer.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
-             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n",
+             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n"
+             "Examples:\n"
+             "  shoal dead-letters\n"
+             "  shoal dead-letters --cluster bank/cluster.cfg --all\n"
+             "  shoal dead-letters retry 07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters drop 07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters --json | jq -r '.dead_letters[] | .address + \" \" + .id'\n",
              "3");
 }
 
@@ -244,6 +251,31 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
     return EXIT_ACCEPTED;
 }
 
+//  Says that action on id was refused, and why: a JSON object on stdout
+//  with --json, else a line on stderr. address is NULL when no node
+//  listed id.
+static void s_print_refusal (const dl_options_t *opts, const char *action, const char *id,
+                             const char *address, const char *code, const char *reason)
+{
+    if (!opts->json) {
+        fprintf (stderr, "shoal dead-letters: %s %s refused: %s (%s)\n", action, id, reason, code);
+        return;
+    }
+    printf ("{\"ok\":false,\"action\":\"%s\",", action);
+    if (address) {
+        printf ("\"address\":");
+        json_string (stdout, address, strlen (address));
+        printf (",");
+    }
+    printf ("\"id\":");
+    json_string (stdout, id, strlen (id));
+    printf (",\"code\":");
+    json_string (stdout, code, strlen (code));
+    printf (",\"reason\":");
+    json_string (stdout, reason, strlen (reason));
+    printf ("}\n");
+}
+
 //  retry or drop: finds id in the lists and sends the decision to the
 //  node that listed it.
 static int s_decide (const dl_options_t *opts, target_t *targets, int count, const char *action,
@@ -305,20 +337,16 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
             printf (",\"id\":\"%s\",\"reply\":", found);
             json_write (stdout, reply.data, reply.size);
             printf ("}\n");
-        } else {
-            printf ("{\"ok\":false,\"action\":\"%s\",\"id\":\"%s\",\"code\":", action, found);
-            json_string (stdout, reply.code, strlen (reply.code));
-            printf (",\"reason\":");
-            json_string (stdout, reply.reason, strlen (reply.reason));
-            printf ("}\n");
-        }
+        } else
+            s_print_refusal (opts, action, found, address, reply.code, reply.reason);
         client_reply_close (&reply);
         return exit_code;
     }
-    fprintf (stderr,
-             "shoal dead-letters: no message %s in the dead-letter lists (shoal "
-             "dead-letters --all shows them all)\n",
-             id);
+    char reason[160];
+    snprintf (reason, sizeof reason,
+              "no message %s in the dead-letter lists (shoal dead-letters --all shows them all)",
+              id);
+    s_print_refusal (opts, action, id, NULL, "not_found", reason);
     return EXIT_REJECTED;
 }
 

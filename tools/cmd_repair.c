@@ -29,7 +29,15 @@ static void s_help (FILE *out)
                   "kind of record left, as `shoal check` does.\n\n"
                   "Options:\n"
                   "  --data DIR   the stopped node's data directory\n"
-                  "  --yes        do not ask (required when stdin is not a terminal)\n");
+                  "  --yes        do not ask (required when stdin is not a terminal)\n\n"
+                  "Exit: 0 repaired and every record left decodes, 1 repaired with records\n"
+                  "that do not decode, 2 bad usage, refused (a node runs on DIR, DIR holds no\n"
+                  "store, no --yes without a terminal) or the repair failed.\n\n"
+                  "Examples:\n"
+                  "  shoal repair --data ./bank\n"
+                  "  cp -a /var/lib/shoal/n1 /root/n1.copy && shoal repair --data "
+                  "/var/lib/shoal/n1 --yes\n"
+                  "  shoal check --data /var/lib/shoal/n1\n");
 }
 
 //  Asks on the terminal. True if the user typed "yes".
@@ -69,8 +77,10 @@ int cmd_repair (int argc, char **argv)
         }
     }
     if (optind < argc || !dir) {
-        fprintf (stderr, "shoal repair: %s\n\n",
-                 dir ? "unexpected argument" : "--data DIR is required");
+        if (dir)
+            fprintf (stderr, "shoal repair: unexpected argument '%s'\n\n", argv[optind]);
+        else
+            fprintf (stderr, "shoal repair: --data DIR is required\n\n");
         s_help (stderr);
         return EXIT_USAGE;
     }

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "options.h"
 #include "top_sample.h"
+#include "top_term.h"
 
 #include <czmq.h>
 #include <langinfo.h>
@@ -72,7 +73,9 @@ static void s_help (FILE *out)
              "failed commits). Below: the cluster's commands/s over the last minute, the\n"
              "stalled commands (sender, command, target and its node, times sent, age;\n"
              "asked every 2 s), and the busiest actors (messages/s, node).\n\n"
-             "Keys: q quit, h or ? help, s next sort column, p pause.\n\n"
+             "Keys: q quit, h or ? help, s next sort column, p pause. The screen needs a\n"
+             "terminal whose $TERM terminfo knows and that can move the cursor; else it\n"
+             "says so and exits 2.\n\n"
              "--once takes two samples one --interval apart and prints the second as text,\n"
              "or as one JSON object with --json, then exits: 0 if every node answered, 3\n"
              "if one did not.\n\n"
@@ -357,10 +360,9 @@ static bool s_locale_utf8 (void)
 static int s_run_screen (screen_t *s)
 {
     s->utf8 = s_locale_utf8 ();
-    if (!initscr ()) {
-        fprintf (stderr, "shoal top: cannot start the terminal\n");
+    SCREEN *screen = top_term_open ();
+    if (!screen)
         return EXIT_USAGE;
-    }
     cbreak ();
     noecho ();
     curs_set (0);
@@ -413,6 +415,7 @@ static int s_run_screen (screen_t *s)
         //  KEY_RESIZE: ncurses has resized stdscr; the redraw follows.
     }
     endwin ();
+    delscreen (screen);
     return 0;
 }
 
