@@ -5,7 +5,10 @@
     a stream that had no events when it was first answered (the inbox
     filter). A send that times out
     (its node SIGSTOPped) says its id and the exact command to retry,
-    and that command, run once the node goes on, has one effect.
+    and that command, run once the node goes on, has one effect, whatever
+    the order of its options. A transfer's id reused with other fields is
+    refused too; a transfer's id too long to be one is bad usage, as is a
+    request too big to send.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +229,66 @@ static void test_timeout_shows_retry (void **state)
     s_timeout_then_retry (p, "--id 'order 77'", "counter/d", 3, "--id 'order 77'");
 }
 
+//  --------------------------------------------------------------------------
+//  4. A transfer's id is its idempotency key: a Start under it with other
+//  from, to or amount is refused as id_reused, with or without --wait,
+//  naming what differs, and changes nothing; the same Start again is
+//  answered with the transfer's status.
+
+//  Opens account/alice (100) and account/bob (0).
+static void s_open_accounts (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL,
+                                "$SHOAL send --endpoint $E account/alice Open "
+                                "owner=Alice"),
+                      0);
+    assert_int_equal (
+        proc_run (p, out, NULL, "$SHOAL send --endpoint $E account/alice Deposit amount=100"), 0);
+    assert_int_equal (
+        proc_run (p, out, NULL, "$SHOAL send --endpoint $E account/bob Open owner=Bob"), 0);
+}
+
+static void test_transfer_id_reused (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 1"), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    assert_has (out, "\"amount\":1}");
+
+    //  Another amount, with --wait: refused, exit 1, not "completed".
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 2"), 1);
+    assert_has (out, "\"ok\":false,\"address\":\"transfer/tshort\",\"command\":\"Start\"");
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "(amount 1, not 2); it is completed and unchanged: a new transfer needs "
+                     "a new id");
+    //  Other accounts, without --wait.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id tshort bob alice 3"), 1);
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "from account/alice, not account/bob; to account/bob, not account/alice; "
+                     "amount 1, not 3");
+    //  The same transfer again (account/alice is alice): its status.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id tshort account/alice bob 1"), 0);
+    assert_has (out, "{\"transfer\":\"tshort\",\"status\":\"completed\"}");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 1"), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    //  Nothing changed: one Started, 1 moved.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E transfer/tshort"), 0);
+    assert_int_equal (s_count (out, "\"Started\""), 1);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/alice"), 0);
+    assert_has (out, "\"balance\":99,");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/bob"), 0);
+    assert_has (out, "\"balance\":1,");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -237,6 +300,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_reply_before_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -532,15 +532,18 @@ static void s_transfer_help (FILE *out)
              "                      [--wait] [--timeout MS] FROM TO AMOUNT\n\n"
              "Starts transfer/ID moving AMOUNT from account FROM to account TO (an id like\n"
              "alice means account/alice) and prints {\"transfer\":ID,\"status\":...}. ID is the\n"
-             "idempotency key: starting an ID again returns that transfer's status and\n"
-             "starts nothing (default: a random ID).\n"
+             "idempotency key: starting an ID again with the same FROM TO AMOUNT returns\n"
+             "that transfer's status and starts nothing; with others it is refused as\n"
+             "id_reused (exit 1), changing nothing. ID: at most %d bytes (default: a\n"
+             "random ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
              "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
              "Through a cluster it asks any node, which forwards to the transfer's "
              "owner.\n\n" TARGET_HELP "Examples:\n"
              "  shoal transfer alice bob 40\n"
              "  shoal transfer --id order-1234 --wait account/alice account/bob 40\n"
-             "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n");
+             "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n",
+             SHOAL_ID_MAX);
 }
 
 //  Prints {"transfer":ID,"status":S,...} from a get or Start reply.
@@ -619,8 +622,9 @@ int cmd_transfer (int argc, char **argv)
         return EXIT_USAGE;
     }
     //  A fresh message id: the transfer id is the idempotency key, and the
-    //  saga answers a repeated Start with its current status (a repeated
-    //  message id would get the first Start's stored reply instead).
+    //  saga answers a repeated Start with its current status, or refuses
+    //  one with other fields as id_reused (a repeated message id would get
+    //  the first Start's stored reply instead).
     uint8_t message_id[ENVELOPE_ID_SIZE];
     envelope_new_id (message_id);
     envelope_t request;
