@@ -289,6 +289,47 @@ static void test_transfer_id_reused (void **state)
     assert_has (out, "\"balance\":1,");
 }
 
+//  --------------------------------------------------------------------------
+//  5. Long ids: a transfer's --id past SHOAL_ID_MAX (200) bytes is a usage
+//  error (it was cut short, so two ids named one transfer); send's --id,
+//  hashed into the message id, is not cut: two long ids are two requests.
+
+static void test_long_ids (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    char id200[201], id250[251];
+    memset (id200, 'a', 200);
+    id200[200] = 0;
+    memset (id250, 'b', 250);
+    id250[250] = 0;
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id %sX alice bob 1", id200), 2);
+    assert_has (err, "shoal transfer: --id is 201 bytes, more than the 200 bytes a transfer's id "
+                     "may have (nothing was sent)");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id %sY alice bob 2", id200), 2);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E transfer/%s", id200), 0);
+    assert_has (out, "\"status\":\"none\"");
+    //  200 bytes is a transfer's id.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id %s alice bob 1", id200),
+        0);
+    assert_has (out, "\"status\":\"completed\"");
+
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sX counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":1");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sY counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":2");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sX counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":1");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -301,6 +342,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_first_reply_before_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -577,6 +577,15 @@ int cmd_transfer (int argc, char **argv)
         return EXIT_USAGE;
     }
     long wait_ms = opts.timeout_ms ? opts.timeout_ms : 60000;
+    //  The id is the transfer's address's id: one cut short would name
+    //  another transfer.
+    if (opts.id && strlen (opts.id) > SHOAL_ID_MAX) {
+        fprintf (stderr,
+                 "shoal transfer: --id is %zu bytes, more than the %d bytes a transfer's id may "
+                 "have (nothing was sent)\n",
+                 strlen (opts.id), SHOAL_ID_MAX);
+        return EXIT_USAGE;
+    }
     char id[SHOAL_ID_MAX + 1];
     if (opts.id)
         snprintf (id, sizeof id, "%s", opts.id);
