@@ -330,6 +330,73 @@ static void test_long_ids (void **state)
     assert_has (out, "\"value\":1");
 }
 
+//  --------------------------------------------------------------------------
+//  6. The retry command of a request whose options came after its
+//  arguments: each argument once, every option that says where and what
+//  (the endpoint from $SHOAL_ENDPOINT too), and, run by the shell, the
+//  same request: answered as the first's duplicate.
+
+//  Runs command (its node stopped) and returns its printed retry line, in
+//  err, less its "shoal " (for "$SHOAL ..."). Fails unless it exits 3.
+static char *s_retry_line (proc_t *p, char *err, const char *command)
+{
+    char out[PROC_OUTPUT_MAX];
+    proc_node_signal (p, SIGSTOP);
+    int rc = proc_run (p, out, err, "%s", command);
+    proc_node_signal (p, SIGCONT);
+    assert_int_equal (rc, 3);
+    assert_has (err, RETRY_PREFIX);
+    char *line = strstr (err, RETRY_PREFIX) + strlen (RETRY_PREFIX);
+    char *end = strchr (line, '\n');
+    if (end)
+        *end = 0;
+    return line;
+}
+
+static void test_retry_options_after_arguments (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], expect[512];
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+
+    //  Options after the arguments, the endpoint from the environment, a
+    //  field the shell must quote.
+    char *line = s_retry_line (
+        p, err, "SHOAL_ENDPOINT=$E $SHOAL send counter/r Add by=4 'note=a b' --timeout 300");
+    snprintf (expect, sizeof expect, "--endpoint %s --timeout 300 counter/r Add by=4 'note=a b'",
+              p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (s_count (line, "counter/r"), 1);
+    //  (a longer timeout than the first try's: the machine may be busy)
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"value\":4");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/r"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  --endpoint after the arguments too, and --id.
+    line = s_retry_line (p, err,
+                         "$SHOAL send counter/s Add by=5 --timeout 300 --id 'r 2' --endpoint $E");
+    snprintf (expect, sizeof expect,
+              "send --id 'r 2' --endpoint %s --timeout 300 counter/s Add by=5", p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"value\":5");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/s"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  A transfer with --wait: the retry waits too, and moves the money once.
+    line = s_retry_line (p, err, "$SHOAL transfer --endpoint $E --wait alice bob 7 --timeout 300");
+    snprintf (expect, sizeof expect, "--endpoint %s --timeout 300 --wait alice bob 7", p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (s_count (line, "alice"), 1);
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    assert_has (out, "\"amount\":7}");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/bob"), 0);
+    assert_has (out, "\"balance\":7,");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -343,6 +410,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

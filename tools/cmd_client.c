@@ -160,26 +160,45 @@ static void s_shell_word (zchunk_t *line, const char *text)
 }
 
 //  The command line that sends the same request again with the same id
-//  (id, a string as --id takes it): "shoal COMMAND --id ID" then argv's
-//  arguments but its own --id. The caller frees it with free(), NULL if
-//  memory ran out.
-static char *s_retry_command (int argc, char **argv, const char *id)
+//  (id, a string as --id takes it): "shoal COMMAND --id ID", the target
+//  as chosen (--endpoint, or --cluster and --node), --timeout, --input and
+//  --wait if given, then the count positional arguments at args ("--"
+//  first if one starts with '-'), each quoted for the shell. Built from
+//  what was parsed, not from argv, whose options options_parse moved.
+//  The caller frees it with free(), NULL if memory ran out.
+static char *s_retry_command (const char *command, const client_options_t *opts, int count,
+                              char **args, const char *id)
 {
     zchunk_t *line = zchunk_new ("shoal", 5);
     if (!line)
         return NULL;
-    s_shell_word (line, argv[0]);
+    s_shell_word (line, command);
     s_shell_word (line, "--id");
     s_shell_word (line, id);
-    for (int i = 1; i < argc; i++) {
-        if (streq (argv[i], "--id") && i + 1 < argc) {
-            i++;
-            continue;
+    const char *options[][2] = {{"--endpoint", opts->endpoint},
+                                {"--cluster", opts->endpoint ? NULL : opts->cluster},
+                                {"--node", opts->endpoint ? NULL : opts->node},
+                                {"--input", opts->input}};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (options[i][1]) {
+            s_shell_word (line, options[i][0]);
+            s_shell_word (line, options[i][1]);
         }
-        if (strncmp (argv[i], "--id=", 5) == 0)
-            continue;
-        s_shell_word (line, argv[i]);
+    if (opts->timeout_ms) {
+        char timeout[32];
+        snprintf (timeout, sizeof timeout, "%ld", opts->timeout_ms);
+        s_shell_word (line, "--timeout");
+        s_shell_word (line, timeout);
     }
+    if (opts->wait)
+        s_shell_word (line, "--wait");
+    bool dashed = false;
+    for (int i = 0; i < count; i++)
+        dashed = dashed || args[i][0] == '-';
+    if (dashed)
+        s_shell_word (line, "--");
+    for (int i = 0; i < count; i++)
+        s_shell_word (line, args[i]);
     zchunk_extend (line, "", 1);
     char *text = strdup ((const char *) zchunk_data (line));
     zchunk_destroy (&line);
@@ -342,7 +361,7 @@ int cmd_send (int argc, char **argv)
     //  The id shown is the one the user gave (its hex too when it was
     //  hashed into one), or the one we chose.
     const char *shown = opts.id ? opts.id : hex;
-    char *retry = s_retry_command (argc, argv, shown);
+    char *retry = s_retry_command ("send", &opts, argc - first, argv + first, shown);
     opts.retry = retry;
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
@@ -643,7 +662,7 @@ int cmd_transfer (int argc, char **argv)
         free (payload);
         return EXIT_USAGE;
     }
-    char *retry = s_retry_command (argc, argv, id);
+    char *retry = s_retry_command ("transfer", &opts, argc - first, argv + first, id);
     opts.retry = retry;
     client_reply_t reply;
     int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
