@@ -397,6 +397,39 @@ static void test_retry_options_after_arguments (void **state)
     assert_has (out, "\"balance\":7,");
 }
 
+//  --------------------------------------------------------------------------
+//  7. A request too big to send is bad input (exit 2), with its size and
+//  the limit, never "no answer" with a retry to offer: nothing was sent.
+
+static void test_too_big (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    //  11 fields of 100,000 bytes.
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "big=$(head -c 100000 /dev/zero | tr '\\0' a); $SHOAL send --endpoint $E "
+                  "account/in9 Open owner=x p1=$big p2=$big p3=$big p4=$big p5=$big p6=$big "
+                  "p7=$big p8=$big p9=$big p10=$big p11=$big"),
+        2);
+    assert_has (err, "shoal send: the request is too big: its fields are 1100");
+    assert_has (err, "bytes, and a request may have 1048576 bytes (1 MiB) in all; nothing was "
+                     "sent\n");
+    assert_null (strstr (err, "etry"));
+    //  A JSON file of 2,000,000 bytes.
+    assert_int_equal (proc_run (p, out, err,
+                                "{ printf '{\"owner\":\"x\",\"p\":\"'; head -c 2000000 /dev/zero "
+                                "| tr '\\0' a; printf '\"}'; } >$DIR/big.json; $SHOAL send "
+                                "--endpoint $E --input $DIR/big.json account/in9 Open"),
+                      2);
+    assert_has (err, "shoal send: the request is too big: its fields are 2000");
+    assert_null (strstr (err, "etry"));
+    //  Nothing reached the account.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E account/in9"), 0);
+    assert_null (strstr (out, "Opened"));
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -411,6 +444,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -105,7 +105,8 @@ static client_t *s_connect (const char *command, const client_options_t *opts)
 //  Sends one request over client and waits for its reply, at most
 //  timeout_ms (0: DEFAULT_TIMEOUT_MS) for a link that takes it and as long
 //  again for the reply. Prints a message and returns an exit code when
-//  there is none; returns -1 with *reply to close when there is.
+//  there is none (EXIT_USAGE for a request too big to send, which is not
+//  sent); returns -1 with *reply to close when there is.
 static int s_call (const char *command, client_t *client, const client_options_t *opts,
                    const envelope_t *request, long timeout_ms, client_reply_t *reply)
 {
@@ -115,6 +116,13 @@ static int s_call (const char *command, client_t *client, const client_options_t
     int rc = client_call (client, request, (int) timeout_ms, reply);
     if (rc == 0)
         return -1;
+    if (rc == SHOAL_ETOOBIG) { //  refused by envelope_encode: nothing left this process
+        fprintf (stderr,
+                 "shoal %s: the request is too big: its fields are %zu bytes, and a request "
+                 "may have %d bytes (1 MiB) in all; nothing was sent\n",
+                 command, request->payload_size, ENVELOPE_MAX_SIZE);
+        return EXIT_USAGE;
+    }
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
     if (rc == SHOAL_ETIMEOUT && opts->retry)
