@@ -64,12 +64,60 @@ static int s_account (const shoal_msg_t *msg, const char *key, char *address, si
     return 0;
 }
 
-static int s_start (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
+//  Appends to said (size bytes) "; KEY FIRST, not THIS" for a field of a
+//  repeated Start that differs from the first's.
+static void s_differs (char *said, size_t size, const char *key, const char *first,
+                       const char *this)
 {
-    if (transfer->status != TRANSFER_NONE) {
+    size_t used = strlen (said);
+    if (used < size)
+        snprintf (said + used, size - used, "%s%s %s, not %s", used ? "; " : "", key, first, this);
+}
+
+//  A Start for a transfer already started: the same from, to and amount
+//  (as the first Start gave them, "alice" being "account/alice") is a
+//  retry, answered with the status; anything else reuses the transfer's
+//  id for another transfer, and is refused as id_reused, naming what
+//  differs and what the first Start had, changing nothing.
+static int s_start_again (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
+{
+    const shoal_data_t *data = shoal_msg_data (msg);
+    char said[256] = ""; //  a rejection reason is cut at 255 bytes anyway
+    static const char *keys[] = {"from", "to"};
+    const char *firsts[] = {transfer->from, transfer->to};
+    for (int i = 0; i < 2; i++) {
+        char address[SHOAL_ADDRESS_MAX + 1], given[SHOAL_ADDRESS_MAX + 3] = "none";
+        char value[SHOAL_ADDRESS_MAX + 1];
+        if (s_account (msg, keys[i], address, sizeof address) == 0) {
+            if (strcmp (address, firsts[i]) == 0)
+                continue;
+            snprintf (given, sizeof given, "%s", address);
+        } else if (shoal_data_str (data, keys[i], value, sizeof value) == 0)
+            snprintf (given, sizeof given, "'%s'", value);
+        s_differs (said, sizeof said, keys[i], firsts[i], given);
+    }
+    int64_t amount;
+    char first_amount[32], given[32] = "none";
+    snprintf (first_amount, sizeof first_amount, "%lld", (long long) transfer->amount);
+    if (shoal_data_int (data, "amount", &amount) != 0 || amount != transfer->amount) {
+        if (shoal_data_int (data, "amount", &amount) == 0)
+            snprintf (given, sizeof given, "%lld", (long long) amount);
+        s_differs (said, sizeof said, "amount", first_amount, given);
+    }
+    if (!said[0]) {
         s_reply_status (ctx, transfer->status);
         return 0;
     }
+    return shoal_ctx_reject (ctx, "id_reused",
+                             "transfer %s was started with other fields (%s); it is %s and "
+                             "unchanged: a new transfer needs a new id",
+                             shoal_ctx_id (ctx), said, s_status_names[transfer->status]);
+}
+
+static int s_start (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal_msg_t *msg)
+{
+    if (transfer->status != TRANSFER_NONE)
+        return s_start_again (ctx, transfer, msg);
     char from[SHOAL_ADDRESS_MAX + 1], to[SHOAL_ADDRESS_MAX + 1];
     int64_t amount;
     if (s_account (msg, "from", from, sizeof from) || s_account (msg, "to", to, sizeof to))

@@ -3,8 +3,10 @@
     transfer/ID: Start{from, to, amount} -> Debit the source -> on its
     acceptance Credit the target -> Completed. A rejected debit -> Failed
     (nothing moved). A rejected credit -> Refund the source -> Compensated.
-    The id is the client's idempotency key: a second Start returns the
-    transfer's status and starts nothing.
+    The id is the client's idempotency key: a second Start with the same
+    from, to and amount returns the transfer's status and starts nothing;
+    one with other fields is rejected as id_reused (the reason names what
+    differs and what the first Start had) and changes nothing.
 
     Status: started, debited, compensating, completed, failed, compensated.
     A leg the runtime reports stalled (no answer for the node's --stall-ms,

@@ -451,11 +451,16 @@ static void test_closed_target_compensated (void **state)
                       1);
     assert_non_null (strstr (out, "\"status\":\"failed\""));
     assert_int_equal (s_state_int (f, "account/src", "balance"), 300);
-    //  Starting an existing id returns its status and starts nothing.
+    //  Starting an existing id again returns its status and starts
+    //  nothing; with another amount it is refused as id_reused.
+    assert_int_equal (s_run (out, sizeof out, "transfer --endpoint %s --id comp-4 src gone 120",
+                             f->node.endpoint),
+                      0);
+    assert_non_null (strstr (out, "\"status\":\"compensated\""));
     assert_int_equal (
         s_run (out, sizeof out, "transfer --endpoint %s --id comp-4 src gone 5", f->node.endpoint),
-        0);
-    assert_non_null (strstr (out, "\"status\":\"compensated\""));
+        1);
+    assert_non_null (strstr (out, "\"code\":\"id_reused\""));
     assert_int_equal (s_count_events (f, "account/src", "Debited", NULL), 1);
 }
 

@@ -5,7 +5,10 @@
     a stream that had no events when it was first answered (the inbox
     filter). A send that times out
     (its node SIGSTOPped) says its id and the exact command to retry,
-    and that command, run once the node goes on, has one effect.
+    and that command, run once the node goes on, has one effect, whatever
+    the order of its options. A transfer's id reused with other fields is
+    refused too; a transfer's id too long to be one is bad usage, as is a
+    request too big to send.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +229,207 @@ static void test_timeout_shows_retry (void **state)
     s_timeout_then_retry (p, "--id 'order 77'", "counter/d", 3, "--id 'order 77'");
 }
 
+//  --------------------------------------------------------------------------
+//  4. A transfer's id is its idempotency key: a Start under it with other
+//  from, to or amount is refused as id_reused, with or without --wait,
+//  naming what differs, and changes nothing; the same Start again is
+//  answered with the transfer's status.
+
+//  Opens account/alice (100) and account/bob (0).
+static void s_open_accounts (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL,
+                                "$SHOAL send --endpoint $E account/alice Open "
+                                "owner=Alice"),
+                      0);
+    assert_int_equal (
+        proc_run (p, out, NULL, "$SHOAL send --endpoint $E account/alice Deposit amount=100"), 0);
+    assert_int_equal (
+        proc_run (p, out, NULL, "$SHOAL send --endpoint $E account/bob Open owner=Bob"), 0);
+}
+
+static void test_transfer_id_reused (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 1"), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    assert_has (out, "\"amount\":1}");
+
+    //  Another amount, with --wait: refused, exit 1, not "completed".
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 2"), 1);
+    assert_has (out, "\"ok\":false,\"address\":\"transfer/tshort\",\"command\":\"Start\"");
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "(amount 1, not 2); it is completed and unchanged: a new transfer needs "
+                     "a new id");
+    //  Other accounts, without --wait.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id tshort bob alice 3"), 1);
+    assert_has (out, "\"code\":\"id_reused\"");
+    assert_has (out, "from account/alice, not account/bob; to account/bob, not account/alice; "
+                     "amount 1, not 3");
+    //  The same transfer again (account/alice is alice): its status.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id tshort account/alice bob 1"), 0);
+    assert_has (out, "{\"transfer\":\"tshort\",\"status\":\"completed\"}");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id tshort alice bob 1"), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    //  Nothing changed: one Started, 1 moved.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E transfer/tshort"), 0);
+    assert_int_equal (s_count (out, "\"Started\""), 1);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/alice"), 0);
+    assert_has (out, "\"balance\":99,");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/bob"), 0);
+    assert_has (out, "\"balance\":1,");
+}
+
+//  --------------------------------------------------------------------------
+//  5. Long ids: a transfer's --id past SHOAL_ID_MAX (200) bytes is a usage
+//  error (it was cut short, so two ids named one transfer); send's --id,
+//  hashed into the message id, is not cut: two long ids are two requests.
+
+static void test_long_ids (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    char id200[201], id250[251];
+    memset (id200, 'a', 200);
+    id200[200] = 0;
+    memset (id250, 'b', 250);
+    id250[250] = 0;
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id %sX alice bob 1", id200), 2);
+    assert_has (err, "shoal transfer: --id is 201 bytes, more than the 200 bytes a transfer's id "
+                     "may have (nothing was sent)");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --id %sY alice bob 2", id200), 2);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E transfer/%s", id200), 0);
+    assert_has (out, "\"status\":\"none\"");
+    //  200 bytes is a transfer's id.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL transfer --endpoint $E --wait --id %s alice bob 1", id200),
+        0);
+    assert_has (out, "\"status\":\"completed\"");
+
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sX counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":1");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sY counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":2");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --id %sX counter/l Add by=1", id250), 0);
+    assert_has (out, "\"value\":1");
+}
+
+//  --------------------------------------------------------------------------
+//  6. The retry command of a request whose options came after its
+//  arguments: each argument once, every option that says where and what
+//  (the endpoint from $SHOAL_ENDPOINT too), and, run by the shell, the
+//  same request: answered as the first's duplicate.
+
+//  Runs command (its node stopped) and returns its printed retry line, in
+//  err, less its "shoal " (for "$SHOAL ..."). Fails unless it exits 3.
+static char *s_retry_line (proc_t *p, char *err, const char *command)
+{
+    char out[PROC_OUTPUT_MAX];
+    proc_node_signal (p, SIGSTOP);
+    int rc = proc_run (p, out, err, "%s", command);
+    proc_node_signal (p, SIGCONT);
+    assert_int_equal (rc, 3);
+    assert_has (err, RETRY_PREFIX);
+    char *line = strstr (err, RETRY_PREFIX) + strlen (RETRY_PREFIX);
+    char *end = strchr (line, '\n');
+    if (end)
+        *end = 0;
+    return line;
+}
+
+static void test_retry_options_after_arguments (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], expect[512];
+    proc_node_start (p, NODE);
+    s_open_accounts (p);
+
+    //  Options after the arguments, the endpoint from the environment, a
+    //  field the shell must quote.
+    char *line = s_retry_line (
+        p, err, "SHOAL_ENDPOINT=$E $SHOAL send counter/r Add by=4 'note=a b' --timeout 300");
+    snprintf (expect, sizeof expect, "--endpoint %s --timeout 300 counter/r Add by=4 'note=a b'",
+              p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (s_count (line, "counter/r"), 1);
+    //  (a longer timeout than the first try's: the machine may be busy)
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"value\":4");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/r"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  --endpoint after the arguments too, and --id.
+    line = s_retry_line (p, err,
+                         "$SHOAL send counter/s Add by=5 --timeout 300 --id 'r 2' --endpoint $E");
+    snprintf (expect, sizeof expect,
+              "send --id 'r 2' --endpoint %s --timeout 300 counter/s Add by=5", p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"value\":5");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/s"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  A transfer with --wait: the retry waits too, and moves the money once.
+    line = s_retry_line (p, err, "$SHOAL transfer --endpoint $E --wait alice bob 7 --timeout 300");
+    snprintf (expect, sizeof expect, "--endpoint %s --timeout 300 --wait alice bob 7", p->endpoint);
+    assert_has (line, expect);
+    assert_int_equal (s_count (line, "alice"), 1);
+    assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
+    assert_has (out, "\"status\":\"completed\"");
+    assert_has (out, "\"amount\":7}");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E account/bob"), 0);
+    assert_has (out, "\"balance\":7,");
+}
+
+//  --------------------------------------------------------------------------
+//  7. A request too big to send is bad input (exit 2), with its size and
+//  the limit, never "no answer" with a retry to offer: nothing was sent.
+
+static void test_too_big (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    //  11 fields of 100,000 bytes.
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "big=$(head -c 100000 /dev/zero | tr '\\0' a); $SHOAL send --endpoint $E "
+                  "account/in9 Open owner=x p1=$big p2=$big p3=$big p4=$big p5=$big p6=$big "
+                  "p7=$big p8=$big p9=$big p10=$big p11=$big"),
+        2);
+    assert_has (err, "shoal send: the request is too big: its fields are 1100");
+    assert_has (err, "bytes, and a request may have 1048576 bytes (1 MiB) in all; nothing was "
+                     "sent\n");
+    assert_null (strstr (err, "etry"));
+    //  A JSON file of 2,000,000 bytes.
+    assert_int_equal (proc_run (p, out, err,
+                                "{ printf '{\"owner\":\"x\",\"p\":\"'; head -c 2000000 /dev/zero "
+                                "| tr '\\0' a; printf '\"}'; } >$DIR/big.json; $SHOAL send "
+                                "--endpoint $E --input $DIR/big.json account/in9 Open"),
+                      2);
+    assert_has (err, "shoal send: the request is too big: its fields are 2000");
+    assert_null (strstr (err, "etry"));
+    //  Nothing reached the account.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E account/in9"), 0);
+    assert_null (strstr (out, "Opened"));
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -237,6 +441,10 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_reply_before_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -365,15 +365,29 @@ static void test_second_start (void **state)
     fixture_t *f = *state;
     ACCEPT (f, s_start (f, "alice", "bob", 50), 1, 1, 0);
 
-    //  The same Start, a different one, even an invalid one: the status.
-    ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
+    //  The same Start (account/alice is alice): the status.
+    ACCEPT (f, s_start (f, "alice", "account/bob", 50), 0, 0, 0);
     assert_memory_equal (s_before, shoal_testkit_state (f), transfer_type.state_size);
     assert_string_equal (s_str (shoal_testkit_replied (f), "status"), "started");
     assert_string_equal (s_str (shoal_testkit_replied (f), "transfer"), "t1");
-    ACCEPT (f, s_start (f, "carol", "dave", 99), 0, 0, 0);
-    assert_string_equal (s_str (shoal_testkit_replied (f), "status"), "started");
-    ACCEPT (f, s_start (f, "alice", "alice", 0), 0, 0, 0);
-    assert_string_equal (s_str (shoal_testkit_replied (f), "status"), "started");
+    //  Another one under the same id, even an invalid one: id_reused,
+    //  naming what differs and what the first had, changing nothing.
+    REJECT (f, s_start (f, "alice", "bob", 99), "id_reused");
+    assert_string_equal (shoal_testkit_why (f),
+                         "transfer t1 was started with other fields (amount 50, not 99); it is "
+                         "started and unchanged: a new transfer needs a new id");
+    REJECT (f, s_start (f, "carol", "bob", 50), "id_reused");
+    assert_non_null (strstr (shoal_testkit_why (f), "(from account/alice, not account/carol)"));
+    REJECT (f, s_start (f, "bob", "alice", 50), "id_reused");
+    assert_non_null (strstr (shoal_testkit_why (f),
+                             "(from account/alice, not account/bob; to account/bob, not "
+                             "account/alice)"));
+    REJECT (f, s_start (f, "alice", "alice", 0), "id_reused");
+    assert_non_null (
+        strstr (shoal_testkit_why (f), "to account/bob, not account/alice; amount 50, not 0"));
+    REJECT (f, s_start (f, NULL, "bob/", 50), "id_reused");
+    assert_non_null (strstr (shoal_testkit_why (f), "from account/alice, not none; to "
+                                                    "account/bob, not 'bob/'"));
 
     ACCEPT (f, s_reply (f, "Debit", NULL), 1, 1, 0);
     ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
@@ -381,6 +395,8 @@ static void test_second_start (void **state)
     ACCEPT (f, s_reply (f, "Credit", NULL), 1, 0, 0);
     ACCEPT (f, s_start (f, "alice", "bob", 50), 0, 0, 0);
     assert_string_equal (s_str (shoal_testkit_replied (f), "status"), "completed");
+    REJECT (f, s_start (f, "alice", "bob", 2), "id_reused");
+    assert_non_null (strstr (shoal_testkit_why (f), "it is completed and unchanged"));
 
     const shoal_data_t *view = shoal_testkit_view (f);
     assert_string_equal (s_str (view, "from"), "account/alice");

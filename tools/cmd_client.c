@@ -105,7 +105,8 @@ static client_t *s_connect (const char *command, const client_options_t *opts)
 //  Sends one request over client and waits for its reply, at most
 //  timeout_ms (0: DEFAULT_TIMEOUT_MS) for a link that takes it and as long
 //  again for the reply. Prints a message and returns an exit code when
-//  there is none; returns -1 with *reply to close when there is.
+//  there is none (EXIT_USAGE for a request too big to send, which is not
+//  sent); returns -1 with *reply to close when there is.
 static int s_call (const char *command, client_t *client, const client_options_t *opts,
                    const envelope_t *request, long timeout_ms, client_reply_t *reply)
 {
@@ -115,6 +116,13 @@ static int s_call (const char *command, client_t *client, const client_options_t
     int rc = client_call (client, request, (int) timeout_ms, reply);
     if (rc == 0)
         return -1;
+    if (rc == SHOAL_ETOOBIG) { //  refused by envelope_encode: nothing left this process
+        fprintf (stderr,
+                 "shoal %s: the request is too big: its fields are %zu bytes, and a request "
+                 "may have %d bytes (1 MiB) in all; nothing was sent\n",
+                 command, request->payload_size, ENVELOPE_MAX_SIZE);
+        return EXIT_USAGE;
+    }
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
     if (rc == SHOAL_ETIMEOUT && opts->retry)
@@ -160,26 +168,45 @@ static void s_shell_word (zchunk_t *line, const char *text)
 }
 
 //  The command line that sends the same request again with the same id
-//  (id, a string as --id takes it): "shoal COMMAND --id ID" then argv's
-//  arguments but its own --id. The caller frees it with free(), NULL if
-//  memory ran out.
-static char *s_retry_command (int argc, char **argv, const char *id)
+//  (id, a string as --id takes it): "shoal COMMAND --id ID", the target
+//  as chosen (--endpoint, or --cluster and --node), --timeout, --input and
+//  --wait if given, then the count positional arguments at args ("--"
+//  first if one starts with '-'), each quoted for the shell. Built from
+//  what was parsed, not from argv, whose options options_parse moved.
+//  The caller frees it with free(), NULL if memory ran out.
+static char *s_retry_command (const char *command, const client_options_t *opts, int count,
+                              char **args, const char *id)
 {
     zchunk_t *line = zchunk_new ("shoal", 5);
     if (!line)
         return NULL;
-    s_shell_word (line, argv[0]);
+    s_shell_word (line, command);
     s_shell_word (line, "--id");
     s_shell_word (line, id);
-    for (int i = 1; i < argc; i++) {
-        if (streq (argv[i], "--id") && i + 1 < argc) {
-            i++;
-            continue;
+    const char *options[][2] = {{"--endpoint", opts->endpoint},
+                                {"--cluster", opts->endpoint ? NULL : opts->cluster},
+                                {"--node", opts->endpoint ? NULL : opts->node},
+                                {"--input", opts->input}};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (options[i][1]) {
+            s_shell_word (line, options[i][0]);
+            s_shell_word (line, options[i][1]);
         }
-        if (strncmp (argv[i], "--id=", 5) == 0)
-            continue;
-        s_shell_word (line, argv[i]);
+    if (opts->timeout_ms) {
+        char timeout[32];
+        snprintf (timeout, sizeof timeout, "%ld", opts->timeout_ms);
+        s_shell_word (line, "--timeout");
+        s_shell_word (line, timeout);
     }
+    if (opts->wait)
+        s_shell_word (line, "--wait");
+    bool dashed = false;
+    for (int i = 0; i < count; i++)
+        dashed = dashed || args[i][0] == '-';
+    if (dashed)
+        s_shell_word (line, "--");
+    for (int i = 0; i < count; i++)
+        s_shell_word (line, args[i]);
     zchunk_extend (line, "", 1);
     char *text = strdup ((const char *) zchunk_data (line));
     zchunk_destroy (&line);
@@ -342,7 +369,7 @@ int cmd_send (int argc, char **argv)
     //  The id shown is the one the user gave (its hex too when it was
     //  hashed into one), or the one we chose.
     const char *shown = opts.id ? opts.id : hex;
-    char *retry = s_retry_command (argc, argv, shown);
+    char *retry = s_retry_command ("send", &opts, argc - first, argv + first, shown);
     opts.retry = retry;
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
@@ -532,15 +559,18 @@ static void s_transfer_help (FILE *out)
              "                      [--wait] [--timeout MS] FROM TO AMOUNT\n\n"
              "Starts transfer/ID moving AMOUNT from account FROM to account TO (an id like\n"
              "alice means account/alice) and prints {\"transfer\":ID,\"status\":...}. ID is the\n"
-             "idempotency key: starting an ID again returns that transfer's status and\n"
-             "starts nothing (default: a random ID).\n"
+             "idempotency key: starting an ID again with the same FROM TO AMOUNT returns\n"
+             "that transfer's status and starts nothing; with others it is refused as\n"
+             "id_reused (exit 1), changing nothing. ID: at most %d bytes (default: a\n"
+             "random ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
              "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
              "Through a cluster it asks any node, which forwards to the transfer's "
              "owner.\n\n" TARGET_HELP "Examples:\n"
              "  shoal transfer alice bob 40\n"
              "  shoal transfer --id order-1234 --wait account/alice account/bob 40\n"
-             "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n");
+             "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n",
+             SHOAL_ID_MAX);
 }
 
 //  Prints {"transfer":ID,"status":S,...} from a get or Start reply.
@@ -574,6 +604,15 @@ int cmd_transfer (int argc, char **argv)
         return EXIT_USAGE;
     }
     long wait_ms = opts.timeout_ms ? opts.timeout_ms : 60000;
+    //  The id is the transfer's address's id: one cut short would name
+    //  another transfer.
+    if (opts.id && strlen (opts.id) > SHOAL_ID_MAX) {
+        fprintf (stderr,
+                 "shoal transfer: --id is %zu bytes, more than the %d bytes a transfer's id may "
+                 "have (nothing was sent)\n",
+                 strlen (opts.id), SHOAL_ID_MAX);
+        return EXIT_USAGE;
+    }
     char id[SHOAL_ID_MAX + 1];
     if (opts.id)
         snprintf (id, sizeof id, "%s", opts.id);
@@ -619,8 +658,9 @@ int cmd_transfer (int argc, char **argv)
         return EXIT_USAGE;
     }
     //  A fresh message id: the transfer id is the idempotency key, and the
-    //  saga answers a repeated Start with its current status (a repeated
-    //  message id would get the first Start's stored reply instead).
+    //  saga answers a repeated Start with its current status, or refuses
+    //  one with other fields as id_reused (a repeated message id would get
+    //  the first Start's stored reply instead).
     uint8_t message_id[ENVELOPE_ID_SIZE];
     envelope_new_id (message_id);
     envelope_t request;
@@ -630,7 +670,7 @@ int cmd_transfer (int argc, char **argv)
         free (payload);
         return EXIT_USAGE;
     }
-    char *retry = s_retry_command (argc, argv, id);
+    char *retry = s_retry_command ("transfer", &opts, argc - first, argv + first, id);
     opts.retry = retry;
     client_reply_t reply;
     int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
