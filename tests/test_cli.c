@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -446,6 +447,70 @@ static void test_events_unknown_type (void **state)
     assert_string_equal (out, "");
 }
 
+//  `shoal events --follow` outlives a restart of its node: it asks again
+//  until the node answers, and goes on printing (it exited 3 on the first
+//  unanswered ask).
+static void test_follow_across_restart (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    //  The follower is the shell's child, and becomes ours when it exits.
+    assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
+    const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --metrics off";
+    s_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/f Open owner=f && "
+                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit amount=3",
+                             fx->endpoint, fx->endpoint),
+                      0);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" events --follow --timeout 300 --endpoint '%s' "
+                             "account/f >\"$DIR/follow.out\" 2>\"$DIR/follow.err\" & echo $!",
+                             fx->endpoint),
+                      0);
+    pid_t follower = (pid_t) atoi (out);
+    assert_true (follower > 0);
+    char path[160], err_path[160], text[OUTPUT_MAX];
+    snprintf (path, sizeof path, "%s/follow.out", fx->dir);
+    snprintf (err_path, sizeof err_path, "%s/follow.err", fx->dir);
+    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
+    for (s_read (path, text); !strstr (text, "\"amount\":3"); s_read (path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower never printed the first deposit: %s", text);
+        usleep (20 * 1000);
+    }
+    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+    for (s_read (err_path, text); !strstr (text, "still following account/f from seq 3");
+         s_read (err_path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower did not say it goes on: %s", text);
+        assert_int_equal (waitpid (follower, NULL, WNOHANG), 0); //  still running
+        usleep (20 * 1000);
+    }
+    s_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit "
+                             "amount=4",
+                             fx->endpoint),
+                      0);
+    for (s_read (path, text); !strstr (text, "\"amount\":4"); s_read (path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower never printed the deposit after the restart: %s", text);
+        usleep (20 * 1000);
+    }
+    s_read (err_path, text);
+    assert_non_null (strstr (text, "account/f answers again"));
+    assert_int_equal (waitpid (follower, NULL, WNOHANG), 0);
+    kill (follower, SIGINT);
+    assert_int_equal (waitpid (follower, NULL, 0), follower);
+    assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 0), 0);
+    //  Each event once: the restart printed nothing twice.
+    s_read (path, text);
+    assert_int_equal (strstr (strstr (text, "\"seq\":1") + 1, "\"seq\":1"), NULL);
+    assert_int_equal (strstr (strstr (text, "\"seq\":2") + 1, "\"seq\":2"), NULL);
+    assert_int_equal (strstr (strstr (text, "\"seq\":3") + 1, "\"seq\":3"), NULL);
+}
+
 //  --------------------------------------------------------------------------
 //  6. --shards for a store made with another count is refused, saying both.
 
@@ -592,6 +657,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_events_unknown_type, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_follow_across_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shards_mismatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),

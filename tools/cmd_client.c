@@ -451,7 +451,9 @@ static void s_events_help (FILE *out)
              "per line: {\"seq\":N,\"event\":\"Debited\",\"data\":{...}}. Events named\n"
              "$... are the runtime's records (an operator's $Resolved).\n"
              "With --follow, keeps printing new events as they are committed (it asks\n"
-             "every 200 ms from the last seq), until Ctrl-C.\n\n" TARGET_HELP "Examples:\n"
+             "every 200 ms from the last seq), until Ctrl-C; a node that stops or\n"
+             "restarts is asked again until it answers (said on stderr).\n\n" TARGET_HELP
+             "Examples:\n"
              "  shoal events account/alice\n"
              "  shoal events --from 10 account/alice\n"
              "  shoal events --follow transfer/t-42\n");
@@ -507,6 +509,7 @@ int cmd_events (int argc, char **argv)
         return EXIT_USAGE;
     int64_t from = opts.from;
     int rc = EXIT_ACCEPTED;
+    bool unanswered = false; //  --follow: the last ask had no answer
     while (true) {
         uint8_t payload[32];
         driver_payload_t packed;
@@ -518,8 +521,26 @@ int cmd_events (int argc, char **argv)
         client_request (&request, ENVELOPE_QUERY, NULL, address, "events", payload, packed.size);
         client_reply_t reply;
         rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
+        //  --follow outlives a node that stops or restarts: it asks again
+        //  (s_call said there was no answer), until Ctrl-C. A key the node
+        //  refused will not be let in by asking again.
+        if (rc == EXIT_NO_ANSWER && opts.follow && !client_refusal (client)) {
+            if (!unanswered)
+                fprintf (stderr,
+                         "shoal events: still following %s from seq %lld; asking again "
+                         "until it answers (Ctrl-C stops)\n",
+                         address, (long long) from);
+            unanswered = true;
+            zclock_sleep (200);
+            if (zsys_interrupted)
+                break;
+            continue;
+        }
         if (rc >= 0)
             break;
+        if (unanswered)
+            fprintf (stderr, "shoal events: %s answers again\n", address);
+        unanswered = false;
         if (!reply.ok) {
             rc = s_print_rejection (address, "events", NULL, NULL, &reply);
             client_reply_close (&reply);
