@@ -178,7 +178,11 @@ static void test_poison_command (void **state)
     proc_assert_has (err, "not dead (not_dead)");
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json retry %s", id), 1);
-    proc_assert_has (out, "{\"ok\":false,\"action\":\"retry\",\"address\":\"poison/p\"");
+    //  (The id has a second record, at counter/f, whose turn of the reply
+    //  ran while the node crashed: either is named; neither is dead.)
+    proc_assert_has (out, "{\"ok\":false,\"action\":\"retry\",\"address\":\"");
+    if (!strstr (out, "\"address\":\"poison/p\"") && !strstr (out, "\"address\":\"counter/f\""))
+        fail_msg ("the refusal names neither record's address: %s", out);
     proc_assert_has (out, "\"code\":\"not_dead\"");
     assert_string_equal (err, "");
     //  So is one of an id no node lists.
