@@ -288,6 +288,11 @@ static void test_help_and_version (void **state)
         assert_string_equal (out, direct);
     }
     assert_true (count >= 20 && repair && deadletters);
+    //  A subcommand's help: `shoal help cluster init` is `cluster init --help`.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help cluster init"), 0);
+    assert_non_null (strstr (out, "Usage: shoal cluster init"));
+    assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" cluster init --help"), 0);
+    assert_string_equal (out, direct);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
     assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);

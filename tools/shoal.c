@@ -94,8 +94,14 @@ int main (int argc, char **argv)
             fprintf (stderr, ")\n");
             return 2;
         }
-        char *help[] = {argv[2], "--help", NULL};
-        return command->run (2, help);
+        //  Words after CMD go with it: `shoal help cluster init` is
+        //  `shoal cluster init --help`.
+        char *help[argc];
+        for (int i = 2; i < argc; i++)
+            help[i - 2] = argv[i];
+        help[argc - 2] = "--help";
+        help[argc - 1] = NULL;
+        return command->run (argc - 1, help);
     }
     const command_t *command = s_command (argv[1]);
     if (!command) {
