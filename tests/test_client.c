@@ -175,6 +175,47 @@ static void test_fields_json_rejected (void **state)
     assert_string_equal (error, "field 'a' is given twice");
 }
 
+//  json-c keeps the last of a repeated key and cuts a key at \u0000: both
+//  would send something else than the user wrote, so both are refused,
+//  naming the key, at any depth, in --input and in key:=JSON.
+static void test_fields_json_keys (void **state)
+{
+    (void) state;
+    char error[160], *text;
+    struct {
+        const char *input;
+        const char *arg;
+        const char *error;
+    } cases[] = {
+        {"{\"amount\":5,\"amount\\u0000\":1000000}", "z=1",
+         "input: key \"amount\\u0000\" holds \\u0000"},
+        {"{\"amount\":5,\"amount\":7}", "z=1", "input: key \"amount\" is repeated"},
+        {"{\"a\":1, \"b\":{\"c\":[{\"d\":1,\"e\":2 , \"d\" :3}]}}", "z=1",
+         "input: key \"d\" is repeated"},
+        {"{\"a\":{\"x\":{\"y\":1,\"z\":2}}, \"a\":{\"x\":1}}", "z=1",
+         "input: key \"a\" is repeated"},
+        {"{\"a\":1,\"\\u0061\":2}", "z=1", "input: key \"\\u0061\" is repeated"},
+        {NULL, "o:={\"k\":1,\"k\":2}", "field 'o': key \"k\" is repeated"},
+        {NULL, "o:=[{\"k\\u0000x\":1}]", "field 'o': key \"k\\u0000x\" holds \\u0000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *) cases[i].arg};
+        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
+                          SHOAL_EINVAL);
+        if (!strstr (error, cases[i].error))
+            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
+    }
+    //  The same key in two objects, \u0000 in a value, an escaped backslash
+    //  before u0000 and "x\":" inside a string are no repeated or cut keys.
+    char *argv[] = {"o:={\"k\":\"a\\u0000\",\"n\":{\"k\":\"\\\\u0000\"}}"};
+    assert_int_equal (s_fields_json ("{\"k\":[{\"k\":1},{\"k\":\"k\\\":\"}],\"a\\\\u0000\":1}", 1,
+                                     argv, &text, error, sizeof error),
+                      0);
+    assert_string_equal (text, "{\"k\":[{\"k\":1},{\"k\":\"k\\\":\"}],\"a\\\\u0000\":1,"
+                               "\"o\":{\"k\":\"a\\u0000\",\"n\":{\"k\":\"\\\\u0000\"}}}");
+    free (text);
+}
+
 static void test_ids (void **state)
 {
     (void) state;
@@ -248,13 +289,10 @@ static void test_target (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_fields_map_json),
-        cmocka_unit_test (test_fields_rejected),
-        cmocka_unit_test (test_fields_json),
-        cmocka_unit_test (test_fields_json_rejected),
-        cmocka_unit_test (test_ids),
-        cmocka_unit_test (test_no_node),
-        cmocka_unit_test (test_target),
+        cmocka_unit_test (test_fields_map_json),  cmocka_unit_test (test_fields_rejected),
+        cmocka_unit_test (test_fields_json),      cmocka_unit_test (test_fields_json_rejected),
+        cmocka_unit_test (test_fields_json_keys), cmocka_unit_test (test_ids),
+        cmocka_unit_test (test_no_node),          cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

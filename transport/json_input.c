@@ -161,9 +161,154 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
     }
 }
 
+//  The keys of JSON text as written, before json-c keeps one of each: a
+//  key is a string followed, after white space, by ':'.
+typedef struct {
+    size_t count;    //  keys in the text
+    const char *nul; //  the first key holding \u0000, or NULL
+    size_t nul_len;  //  its length in the text, quotes included
+} s_text_keys_t;
+
+//  Returns the end of the string whose opening quote is at text[i] (the
+//  index after its closing quote), and sets *has_nul if it holds \u0000.
+//  text is valid JSON.
+static size_t s_string_end (const char *text, size_t i, bool *has_nul)
+{
+    *has_nul = false;
+    for (i++; text[i] != '"'; i++) {
+        if (text[i] != '\\')
+            continue;
+        i++;
+        if (text[i] == 'u' && strncmp (text + i + 1, "0000", 4) == 0)
+            *has_nul = true;
+    }
+    return i + 1;
+}
+
+//  Scans valid JSON text once for its keys. O(length).
+static s_text_keys_t s_scan_keys (const char *text)
+{
+    s_text_keys_t keys = {0};
+    for (size_t i = 0; text[i];) {
+        if (text[i] != '"') {
+            i++;
+            continue;
+        }
+        bool has_nul;
+        size_t start = i;
+        i = s_string_end (text, i, &has_nul);
+        size_t after = i + strspn (text + i, " \t\n\r");
+        if (text[after] == ':') {
+            keys.count++;
+            if (has_nul && !keys.nul) {
+                keys.nul = text + start;
+                keys.nul_len = i - start;
+            }
+        }
+    }
+    return keys;
+}
+
+//  Returns the number of keys in value's objects, at any depth.
+static size_t s_tree_keys (json_object *value)
+{
+    size_t count = 0;
+    if (json_object_is_type (value, json_type_array)) {
+        size_t length = json_object_array_length (value);
+        for (size_t i = 0; i < length; i++)
+            count += s_tree_keys (json_object_array_get_idx (value, i));
+    } else if (json_object_is_type (value, json_type_object)) {
+        json_object_object_foreach (value, key, member)
+        {
+            (void) key;
+            count += 1 + s_tree_keys (member);
+        }
+    }
+    return count;
+}
+
+//  Finds a key that an object of valid JSON text repeats, after json-c
+//  decoded it (so "a" and "\u0061" are one key), and writes it into name,
+//  quoted as in the text. Returns true if found. One json-c object per
+//  open object of the text serves as the set of its keys. Runs only when
+//  the counts of s_scan_keys and s_tree_keys said there is one.
+static bool s_repeated_key (const char *text, char *name, size_t name_size)
+{
+    json_object *seen[JSON_INPUT_DEPTH + 1] = {NULL};
+    int depth = 0; //  containers open; seen[depth] is NULL in an array
+    bool found = false;
+    for (size_t i = 0; text[i] && !found;) {
+        char c = text[i];
+        if (c == '{' || c == '[') {
+            if (depth == JSON_INPUT_DEPTH)
+                break;
+            seen[++depth] = c == '{' ? json_object_new_object () : NULL;
+            i++;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            json_object_put (seen[depth]);
+            seen[depth--] = NULL;
+            i++;
+            continue;
+        }
+        if (c != '"') {
+            i++;
+            continue;
+        }
+        bool has_nul;
+        size_t start = i;
+        i = s_string_end (text, i, &has_nul);
+        size_t after = i + strspn (text + i, " \t\n\r");
+        if (text[after] != ':' || depth < 1 || !seen[depth])
+            continue;
+        char *quoted = strndup (text + start, i - start);
+        json_object *key = quoted ? json_tokener_parse (quoted) : NULL;
+        if (key && json_object_is_type (key, json_type_string)) {
+            const char *decoded = json_object_get_string (key);
+            if (json_object_object_get_ex (seen[depth], decoded, NULL)) {
+                snprintf (name, name_size, "%s", quoted);
+                found = true;
+            } else
+                json_object_object_add (seen[depth], decoded, NULL);
+        }
+        json_object_put (key);
+        free (quoted);
+    }
+    for (; depth > 0; depth--)
+        json_object_put (seen[depth]);
+    return found;
+}
+
+//  Refuses what json-c would change silently in parsed, read from text: a
+//  key holding \u0000 (json-c's keys are C strings: it cuts them there) and
+//  a key repeated in one object (json-c keeps the last). Each object json-c
+//  built comes from one object of the text with at least as many keys, so
+//  the text has more keys than the tree if and only if one is repeated.
+//  Returns 0, or SHOAL_EINVAL with *error, where what names text.
+static int s_check_keys (const char *text, json_object *parsed, const char *what, char *error,
+                         size_t error_size)
+{
+    s_text_keys_t keys = s_scan_keys (text);
+    if (keys.nul) {
+        snprintf (error, error_size, "%s: key %.*s holds \\u0000, which keys cannot", what,
+                  keys.nul_len > 64 ? 64 : (int) keys.nul_len, keys.nul);
+        return SHOAL_EINVAL;
+    }
+    if (keys.count == s_tree_keys (parsed))
+        return 0;
+    char name[80];
+    if (s_repeated_key (text, name, sizeof name))
+        snprintf (error, error_size, "%s: key %s is repeated in one object", what, name);
+    else
+        snprintf (error, error_size, "%s: a key is repeated in one object", what);
+    return SHOAL_EINVAL;
+}
+
 //  Parses text as one JSON value, strictly, with nothing after it, into
 //  *value (the caller's to json_object_put; NULL is JSON's null, as json-c
-//  has it). Returns 0, or SHOAL_EINVAL with *error, where what names text.
+//  has it). Refuses keys that json-c would change (s_check_keys). Returns
+//  0, or SHOAL_EINVAL with *error, where what names text.
 static int s_parse (const char *text, const char *what, json_object **value, char *error,
                     size_t error_size)
 {
@@ -188,7 +333,7 @@ static int s_parse (const char *text, const char *what, json_object **value, cha
     else if (end < len)
         snprintf (error, error_size, "%s: not JSON (something after the value, at character %zu)",
                   what, end);
-    else {
+    else if (s_check_keys (text, parsed, what, error, error_size) == 0) {
         *value = parsed;
         parsed = NULL;
         rc = 0;
