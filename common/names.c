@@ -3,39 +3,15 @@
     command line. See shoal_base.h. Thread-safe: no state.
 */
 #include "shoal_base.h"
+#include "utf8.h"
 
-//  Returns the length of the valid UTF-8 sequence at s (at most len bytes),
-//  or 0 if it is invalid: overlong, a surrogate, past U+10FFFF, truncated,
-//  or a NUL or control byte.
+//  Returns the length of the valid UTF-8 character at s (at most len bytes),
+//  or 0 if it is invalid (see utf8.h) or a NUL or control byte.
 static size_t s_utf8_char (const uint8_t *s, size_t len)
 {
-    uint8_t c = s[0];
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7f ? 1 : 0;
-    size_t need;
-    uint8_t low = 0x80, high = 0xbf; //  range of the second byte
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            low = 0xa0;
-        else if (c == 0xed)
-            high = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            low = 0x90;
-        else if (c == 0xf4)
-            high = 0x8f;
-    } else
+    if (s[0] < 0x20 || s[0] == 0x7f)
         return 0;
-    if (len < need || s[1] < low || s[1] > high)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need;
+    return utf8_char (s, len);
 }
 
 int shoal_address_check (const char *address, size_t len)

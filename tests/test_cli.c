@@ -452,6 +452,42 @@ static void test_events_unknown_type (void **state)
     assert_string_equal (out, "");
 }
 
+//  `shoal send` refuses what it would send otherwise than the user wrote:
+//  a string that is not UTF-8, a key repeated in --input, a key cut at
+//  \u0000. Each exits 2 naming the field or key, and nothing reaches the
+//  node (the account stays unopened).
+static void test_send_refuses_altered_fields (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    struct {
+        const char *command;
+        const char *error;
+    } cases[] = {
+        {"send account/zz Open \"owner=$(printf 'a\\377b')\"",
+         "field 'owner': the value is not UTF-8"},
+        {"send --input \"$DIR/f.json\" account/zz Open",
+         "input: key \"owner\\u0000\" holds \\u0000"},
+        {"send --input \"$DIR/d.json\" account/zz Open", "input: key \"owner\" is repeated"},
+    };
+    assert_int_equal (
+        s_run (fx, out, err,
+               "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
+               "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\""),
+        0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code =
+            s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s'", cases[i].command, fx->endpoint);
+        if (code != 2 || !strstr (err, cases[i].error))
+            fail_msg ("case %zu: exit %d, stderr '%s'", i, code, err);
+    }
+    int code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/zz", fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"version\":0,"));
+}
+
 //  `shoal events --follow` outlives a restart of its node: it asks again
 //  until the node answers, and goes on printing (it exited 3 on the first
 //  unanswered ask).
@@ -662,6 +698,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_events_unknown_type, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_send_refuses_altered_fields, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_follow_across_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shards_mismatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),

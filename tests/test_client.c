@@ -216,6 +216,79 @@ static void test_fields_json_keys (void **state)
     free (text);
 }
 
+//  Strings are UTF-8 (shoal.h): a value, a field's name or a key that is
+//  not, raw or made by a JSON escape, is refused, naming the field.
+static void test_fields_utf8_rejected (void **state)
+{
+    (void) state;
+    char error[160], *text;
+    struct {
+        const char *input;
+        const char *arg;
+        const char *error;
+    } cases[] = {
+        {NULL,
+         "owner=a\xff"
+         "b",
+         "field 'owner': the value is not UTF-8 (byte 0xff at offset 1)"},
+        {NULL, "owner:=\"a\xc3\"", "field 'owner': the value is not UTF-8 (byte 0xc3 at offset 1)"},
+        {NULL, "owner:=\"a\\ud800\"",
+         "field 'owner': \\ud800 at character 2 is half a surrogate pair"},
+        {NULL, "o:={\"\\udc00\":1}", "field 'o': \\udc00 at character 2 is half"},
+        {"{\"a\":\"\\ud83d\\u0041\"}", "z=1", "input: \\ud83d at character 6 is half"},
+        {NULL, "o:={\"k\":[\"\xed\xa0\x80\"]}", "field 'o': the value is not UTF-8 (byte 0xed"},
+        {NULL, "o:={\"a\xfe\":1}", "field 'o': a key is not UTF-8 (byte 0xfe at offset 1)"},
+        {NULL, "na\xffme=1", "a field name is not UTF-8 (byte 0xff after 'na')"},
+        {"{\"owner\":\"\xc0\xaf\"}", "z=1", "field 'owner': the value is not UTF-8 (byte 0xc0"},
+        {"{\"ow\xf5ner\":1}", "z=1", "a field name is not UTF-8 (byte 0xf5 after 'ow')"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *) cases[i].arg};
+        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
+                          SHOAL_EINVAL);
+        if (!strstr (error, cases[i].error))
+            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
+    }
+    char *valid[] = {"owner=\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "e:=\"\\ud83d\\ude00\""};
+    assert_int_equal (s_fields_json (NULL, 2, valid, &text, error, sizeof error), 0);
+    assert_string_equal (text, "{\"owner\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+                               "\"e\":\"\xf0\x9f\x98\x80\"}");
+    free (text);
+}
+
+//  The printer writes each byte that is not valid UTF-8 as U+FFFD, so that
+//  what it prints is JSON even for a string stored by another client.
+static void test_json_invalid_utf8 (void **state)
+{
+    (void) state;
+    struct {
+        const char *stored;
+        const char *printed;
+    } cases[] = {
+        {"a\xff"
+         "b",
+         "\"a\xef\xbf\xbd"
+         "b\""},
+        {"\xc3", "\"\xef\xbf\xbd\""},
+        {"\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xe2\x82x", "\"\xef\xbf\xbd\xef\xbf\xbdx\""},
+        {"\xf4\x90\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x7f\"",
+         "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\\u007f\\\"\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text;
+        size_t len;
+        FILE *out = open_memstream (&text, &len);
+        json_string (out, cases[i].stored, strlen (cases[i].stored));
+        fclose (out);
+        if (strcmp (text, cases[i].printed))
+            fail_msg ("case %zu: printed '%s', expected '%s'", i, text, cases[i].printed);
+        free (text);
+    }
+}
+
 static void test_ids (void **state)
 {
     (void) state;
@@ -289,10 +362,11 @@ static void test_target (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_fields_map_json),  cmocka_unit_test (test_fields_rejected),
-        cmocka_unit_test (test_fields_json),      cmocka_unit_test (test_fields_json_rejected),
-        cmocka_unit_test (test_fields_json_keys), cmocka_unit_test (test_ids),
-        cmocka_unit_test (test_no_node),          cmocka_unit_test (test_target),
+        cmocka_unit_test (test_fields_map_json),   cmocka_unit_test (test_fields_rejected),
+        cmocka_unit_test (test_fields_json),       cmocka_unit_test (test_fields_json_rejected),
+        cmocka_unit_test (test_fields_json_keys),  cmocka_unit_test (test_fields_utf8_rejected),
+        cmocka_unit_test (test_json_invalid_utf8), cmocka_unit_test (test_ids),
+        cmocka_unit_test (test_no_node),           cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,18 +2,31 @@
  */
 #include "json.h"
 #include "envelope.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+//  Strings are UTF-8 (shoal.h), but one stored before the command line
+//  checked, or sent by another client, may not be: each byte that does
+//  not start a valid UTF-8 character is written as U+FFFD, so that every
+//  line printed parses as JSON. The string printed then differs from the
+//  bytes stored (docs/PROTOCOL.md says so).
 void json_string (FILE *file, const char *text, size_t len)
 {
     fputc ('"', file);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) text[i];
-        if (c == '"' || c == '\\')
+        if (c >= 0x80) {
+            size_t n = utf8_char ((const uint8_t *) text + i, len - i);
+            if (n == 0)
+                fputs ("\xef\xbf\xbd", file);
+            else
+                fwrite (text + i, 1, n, file);
+            i += n ? n - 1 : 0;
+        } else if (c == '"' || c == '\\')
             fprintf (file, "\\%c", c);
         else if (c == '\n')
             fputs ("\\n", file);

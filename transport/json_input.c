@@ -15,6 +15,7 @@
     json.h a function. Pure functions: safe on any thread.
 */
 #include "client.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -84,6 +85,37 @@ typedef struct {
 
 static int s_pack (s_packing_t *self, json_object *value, int depth);
 
+//  Refuses text that is not UTF-8 (shoal.h: strings are UTF-8), raw in the
+//  user's words or made by a JSON escape such as a lone \ud800. what says
+//  which string of the field: NULL for its value, or "a key", or "the
+//  name" for the field's own name. Returns 0 or SHOAL_EINVAL with *error.
+static int s_check_utf8 (s_packing_t *self, const char *text, size_t len, const char *what)
+{
+    size_t valid = utf8_valid_prefix (text, len);
+    if (valid == len)
+        return 0;
+    unsigned byte = (uint8_t) text[valid];
+    if (what && streq (what, "the name"))
+        snprintf (self->error, self->error_size,
+                  "a field name is not UTF-8 (byte 0x%02x after '%.*s')", byte,
+                  valid > 64 ? 64 : (int) valid, text);
+    else
+        snprintf (self->error, self->error_size,
+                  "field '%s': %s is not UTF-8 (byte 0x%02x at offset %zu)", self->field,
+                  what ? what : "the value", byte, valid);
+    return SHOAL_EINVAL;
+}
+
+//  Packs a field's name or a key of a map, as a str, once it is UTF-8.
+static int s_pack_key (s_packing_t *self, const char *key, const char *what)
+{
+    size_t len = strlen (key);
+    int rc = s_check_utf8 (self, key, len, what);
+    if (rc == 0)
+        msgpack_pack_str_with_body (&self->packer, key, len);
+    return rc;
+}
+
 //  Packs a JSON object as a map (or a bin, for {"$bytes": ...}).
 static int s_pack_object (s_packing_t *self, json_object *object, int depth)
 {
@@ -112,8 +144,9 @@ static int s_pack_object (s_packing_t *self, json_object *object, int depth)
     msgpack_pack_map (pk, (size_t) json_object_object_length (object));
     json_object_object_foreach (object, key, member)
     {
-        msgpack_pack_str_with_body (pk, key, strlen (key));
-        int rc = s_pack (self, member, depth + 1);
+        int rc = s_pack_key (self, key, "a key");
+        if (rc == 0)
+            rc = s_pack (self, member, depth + 1);
         if (rc)
             return rc;
     }
@@ -139,7 +172,8 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
         return msgpack_pack_double (pk, json_object_get_double (value));
     case json_type_string: {
         size_t len = (size_t) json_object_get_string_len (value);
-        return msgpack_pack_str_with_body (pk, json_object_get_string (value), len);
+        int rc = s_check_utf8 (self, json_object_get_string (value), len, NULL);
+        return rc ? rc : msgpack_pack_str_with_body (pk, json_object_get_string (value), len);
     }
     case json_type_array: {
         if (depth + 1 > SHOAL_DATA_DEPTH) {
@@ -164,24 +198,46 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
 //  The keys of JSON text as written, before json-c keeps one of each: a
 //  key is a string followed, after white space, by ':'.
 typedef struct {
-    size_t count;    //  keys in the text
-    const char *nul; //  the first key holding \u0000, or NULL
-    size_t nul_len;  //  its length in the text, quotes included
+    size_t count;     //  keys in the text
+    const char *nul;  //  the first key holding \u0000, or NULL
+    size_t nul_len;   //  its length in the text, quotes included
+    const char *lone; //  the first \u escape of a lone surrogate, or NULL
 } s_text_keys_t;
 
+//  The value of the 4 hex digits at text, or -1.
+static long s_hex4 (const char *text)
+{
+    char digits[5] = {0};
+    memcpy (digits, text, 4);
+    char *end;
+    long value = strtol (digits, &end, 16);
+    return end == digits + 4 ? value : -1;
+}
+
 //  Returns the end of the string whose opening quote is at text[i] (the
-//  index after its closing quote), and sets *has_nul if it holds \u0000.
-//  text is valid JSON.
-static size_t s_string_end (const char *text, size_t i, bool *has_nul)
+//  index after its closing quote); sets *has_nul if it holds \u0000, and
+//  *lone to its first escape of a surrogate that is not one of a pair
+//  (json-c makes it U+FFFD) if there is one and *lone was NULL. text is
+//  valid JSON.
+static size_t s_string_end (const char *text, size_t i, bool *has_nul, const char **lone)
 {
     *has_nul = false;
+    const char *high = NULL; //  the escape of a high surrogate just before
     for (i++; text[i] != '"'; i++) {
-        if (text[i] != '\\')
-            continue;
-        i++;
-        if (text[i] == 'u' && strncmp (text + i + 1, "0000", 4) == 0)
+        long code = text[i] == '\\' && text[i + 1] == 'u' ? s_hex4 (text + i + 2) : -1;
+        bool low = code >= 0xdc00 && code <= 0xdfff;
+        if (high && !low && !*lone)
+            *lone = high;
+        if (low && !high && !*lone)
+            *lone = text + i;
+        high = code >= 0xd800 && code <= 0xdbff ? text + i : NULL;
+        if (code == 0)
             *has_nul = true;
+        if (text[i] == '\\')
+            i += code >= 0 ? 5 : 1;
     }
+    if (high && !*lone)
+        *lone = high;
     return i + 1;
 }
 
@@ -196,7 +252,7 @@ static s_text_keys_t s_scan_keys (const char *text)
         }
         bool has_nul;
         size_t start = i;
-        i = s_string_end (text, i, &has_nul);
+        i = s_string_end (text, i, &has_nul, &keys.lone);
         size_t after = i + strspn (text + i, " \t\n\r");
         if (text[after] == ':') {
             keys.count++;
@@ -257,8 +313,9 @@ static bool s_repeated_key (const char *text, char *name, size_t name_size)
             continue;
         }
         bool has_nul;
+        const char *lone = NULL;
         size_t start = i;
-        i = s_string_end (text, i, &has_nul);
+        i = s_string_end (text, i, &has_nul, &lone);
         size_t after = i + strspn (text + i, " \t\n\r");
         if (text[after] != ':' || depth < 1 || !seen[depth])
             continue;
@@ -281,10 +338,11 @@ static bool s_repeated_key (const char *text, char *name, size_t name_size)
 }
 
 //  Refuses what json-c would change silently in parsed, read from text: a
-//  key holding \u0000 (json-c's keys are C strings: it cuts them there) and
-//  a key repeated in one object (json-c keeps the last). Each object json-c
-//  built comes from one object of the text with at least as many keys, so
-//  the text has more keys than the tree if and only if one is repeated.
+//  key holding \u0000 (json-c's keys are C strings: it cuts them there), a
+//  lone surrogate escape (json-c makes it U+FFFD), and a key repeated in
+//  one object (json-c keeps the last). Each object json-c built comes from
+//  one object of the text with at least as many keys, so the text has more
+//  keys than the tree if and only if one is repeated.
 //  Returns 0, or SHOAL_EINVAL with *error, where what names text.
 static int s_check_keys (const char *text, json_object *parsed, const char *what, char *error,
                          size_t error_size)
@@ -293,6 +351,12 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
     if (keys.nul) {
         snprintf (error, error_size, "%s: key %.*s holds \\u0000, which keys cannot", what,
                   keys.nul_len > 64 ? 64 : (int) keys.nul_len, keys.nul);
+        return SHOAL_EINVAL;
+    }
+    if (keys.lone) {
+        snprintf (error, error_size,
+                  "%s: %.6s at character %zu is half a surrogate pair, which is not UTF-8", what,
+                  keys.lone, (size_t) (keys.lone - text));
         return SHOAL_EINVAL;
     }
     if (keys.count == s_tree_keys (parsed))
@@ -384,7 +448,8 @@ static int s_pack_auto (s_packing_t *self, const char *value)
         return msgpack_pack_true (pk);
     if (streq (value, "false"))
         return msgpack_pack_false (pk);
-    return msgpack_pack_str_with_body (pk, value, strlen (value));
+    int rc = s_check_utf8 (self, value, strlen (value), NULL);
+    return rc ? rc : msgpack_pack_str_with_body (pk, value, strlen (value));
 }
 
 //  Splits argument "key=value" or "key:=json" into *key (the caller's to
@@ -436,7 +501,8 @@ static int s_pack_arguments (s_packing_t *self, json_object *input, int argc, ch
         if (rc)
             return rc;
         self->field = key;
-        if (s_given_before (input, argv, i, key)) {
+        rc = s_pack_key (self, key, "the name");
+        if (rc == 0 && s_given_before (input, argv, i, key)) {
             snprintf (self->error, self->error_size, "field '%s' is given twice", key);
             rc = SHOAL_EINVAL;
         }
@@ -446,8 +512,6 @@ static int s_pack_arguments (s_packing_t *self, json_object *input, int argc, ch
             snprintf (what, sizeof what, "field '%.64s'", key);
             rc = s_parse (text, what, &value, self->error, self->error_size);
         }
-        if (rc == 0)
-            msgpack_pack_str_with_body (&self->packer, key, strlen (key));
         if (rc == 0)
             rc = is_json ? s_pack (self, value, 1) : s_pack_auto (self, text);
         json_object_put (value);
@@ -484,8 +548,8 @@ int client_payload (const char *input, int argc, char **argv, uint8_t **map, siz
         json_object_object_foreach (object, key, member)
         {
             packing.field = key;
-            msgpack_pack_str_with_body (&packing.packer, key, strlen (key));
-            if ((rc = s_pack (&packing, member, 1)) != 0)
+            if ((rc = s_pack_key (&packing, key, "the name")) != 0 ||
+                (rc = s_pack (&packing, member, 1)) != 0)
                 break;
         }
     }
