@@ -452,7 +452,9 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         rc = init (self->registry);
     registry_loading (self->registry, NULL);
     if (rc != 0) {
-        *error = zsys_sprintf ("module %s failed to start: %s", path, shoal_strerror (rc));
+        const char *why = rc == SHOAL_EEXIST ? registry_error (self->registry) : NULL;
+        *error =
+            zsys_sprintf ("module %s failed to start: %s", path, why ? why : shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose
         registry_projection_truncate (self->registry, projections);
         dlclose (handle);

@@ -25,7 +25,30 @@ struct _shoal_registry_t {
     option_t *options; //  modules' options, owned
     size_t option_count;
     char *loading; //  the name of the module being loaded, owned; or NULL
+    //  Who registered each type and projection: the module's name
+    //  (truncated), or "" for the node itself. For the refusal's words.
+    char type_owner[REGISTRY_MAX_TYPES][REGISTRY_OWNER_MAX];
+    char projection_owner[REGISTRY_MAX_PROJECTIONS][REGISTRY_OWNER_MAX];
+    char error[REGISTRY_OWNER_MAX + 128]; //  why the last refusal, or ""
 };
+
+//  Records who registers the next type or projection into owner.
+static void s_owner_set (const shoal_registry_t *self, char *owner)
+{
+    snprintf (owner, REGISTRY_OWNER_MAX, "%s", self->loading ? self->loading : "");
+}
+
+//  Records why a registration is refused: what (the type or projection)
+//  clashes with the one registered by owner.
+static void s_error_exists (shoal_registry_t *self, const char *what, const char *owner)
+{
+    if (*owner)
+        snprintf (self->error, sizeof self->error, "%s already exists: module %s registered it",
+                  what, owner);
+    else
+        snprintf (self->error, sizeof self->error,
+                  "%s already exists: the node itself (the bank) registered it", what);
+}
 
 shoal_registry_t *registry_new (void)
 {
@@ -84,10 +107,15 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
             return SHOAL_EINVAL;
     }
     for (size_t i = 0; i < registry->count; i++)
-        if (strcmp (registry->types[i].name, type.name) == 0)
+        if (strcmp (registry->types[i].name, type.name) == 0) {
+            char what[SHOAL_TYPE_MAX + 32];
+            snprintf (what, sizeof what, "actor type '%s'", type.name);
+            s_error_exists (registry, what, registry->type_owner[i]);
             return SHOAL_EEXIST;
+        }
     if (registry->count == REGISTRY_MAX_TYPES || type.state_size > SHOAL_STATE_MAX)
         return SHOAL_ETOOBIG;
+    s_owner_set (registry, registry->type_owner[registry->count]);
     registry->types[registry->count++] = type;
     return 0;
 }
@@ -224,10 +252,15 @@ int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_pro
         return SHOAL_EINVAL;
     for (size_t i = 0; i < registry->projection_count; i++)
         if (strcmp (registry->projections[i].name, projection.name) == 0 &&
-            registry->projections[i].version == projection.version)
+            registry->projections[i].version == projection.version) {
+            char what[SHOAL_TYPE_MAX + 32];
+            snprintf (what, sizeof what, "projection %s@%d", projection.name, projection.version);
+            s_error_exists (registry, what, registry->projection_owner[i]);
             return SHOAL_EEXIST;
+        }
     if (registry->projection_count == REGISTRY_MAX_PROJECTIONS)
         return SHOAL_ETOOBIG;
+    s_owner_set (registry, registry->projection_owner[registry->projection_count]);
     registry->projections[registry->projection_count++] = projection;
     return 0;
 }
@@ -308,6 +341,8 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
 
 int registry_loading (shoal_registry_t *self, const char *module)
 {
+    if (module)
+        self->error[0] = 0;
     free (self->loading);
     self->loading = NULL;
     if (module && !(self->loading = strdup (module)))
@@ -321,4 +356,9 @@ const char *shoal_registry_option (shoal_registry_t *registry, const char *key)
         return NULL;
     const option_t *option = s_option_find (registry, registry->loading, key);
     return option ? option->value : NULL;
+}
+
+const char *registry_error (const shoal_registry_t *self)
+{
+    return self->error[0] ? self->error : NULL;
 }

@@ -9,6 +9,7 @@
 
 #define REGISTRY_MAX_TYPES 64
 #define REGISTRY_MAX_PROJECTIONS 64
+#define REGISTRY_OWNER_MAX 128 //  bytes of a module's name kept, with its NUL
 
 shoal_registry_t *registry_new (void);
 void registry_destroy (shoal_registry_t **self_p);
@@ -61,5 +62,12 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
 //  shoal_registry_option reads; NULL when it is done. Returns 0 or
 //  SHOAL_ENOMEM.
 int registry_loading (shoal_registry_t *self, const char *module);
+
+//  Why the last registration was refused since a module began loading
+//  (registry_loading), in words that name the type or projection and who
+//  registered it first ("actor type 'account' already exists: the node
+//  itself (the bank) registered it"); NULL if none was. Borrowed until the
+//  next registration or registry_loading.
+const char *registry_error (const shoal_registry_t *self);
 
 #endif

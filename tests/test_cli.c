@@ -412,6 +412,40 @@ static void test_node_usage_errors (void **state)
                          "is not a number from 1 to 65535 (or *, a free port)\n");
 }
 
+//  A module that registers a type or projection already registered is
+//  refused with its name and who registered it first: the node itself
+//  (the bank), or the module loaded before (it said only "already exists").
+static void test_module_clash_named (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *options; //  after "$SHOAL" node --data "$DIR/d" ... --endpoint E
+        const char *env;     //  the clash module's variables
+        const char *said;
+    } cases[] = {
+        {"--module \"$CLASH\"", "CLASH_TYPE=account",
+         "failed to start: actor type 'account' already exists: the node itself (the bank) "
+         "registered it\n"},
+        {"--module \"$COUNTER\" --module \"$COUNTER\"", "",
+         "failed to start: actor type 'counter' already exists: module counter registered it\n"},
+        {"--module \"$COUNTER\" --module \"$CLASH\"", "CLASH_TYPE=sink",
+         "failed to start: actor type 'sink' already exists: module counter registered it\n"},
+        {"--module \"$CLASH\"", "CLASH_PROJECTION=bank_totals",
+         "failed to start: projection bank_totals@1 already exists: the node itself (the bank) "
+         "registered it\n"},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err,
+                          "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data "
+                          "\"$DIR/d\" --workers 1 --endpoint '%s' %s",
+                          getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), cases[i].env,
+                          fx->endpoint, cases[i].options);
+        if (code != 1 || !strstr (err, cases[i].said))
+            fail_msg ("case %zu: exit %d, stderr: %s", i, code, err);
+    }
+}
+
 //  `shoal pending` against a node that does not answer says so, exits 3,
 //  and does not say that nothing is pending (it does not know).
 static void test_pending_node_down (void **state)
@@ -706,6 +740,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
