@@ -293,6 +293,12 @@ static void test_help_and_version (void **state)
     assert_non_null (strstr (out, "Usage: shoal cluster init"));
     assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" cluster init --help"), 0);
     assert_string_equal (out, direct);
+    //  The config example's endpoint is one a node alone accepts, loopback
+    //  (it was tcp://0.0.0.0:7700, refused without CURVE or --insecure).
+    //  Not run: a test binds no fixed TCP port.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" node --help"), 0);
+    if (!strstr (out, "endpoint = tcp://127.0.0.1:") || strstr (out, "endpoint = tcp://0.0.0.0"))
+        fail_msg ("shoal node --help: a config example a node alone refuses: %s", out);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
     assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);

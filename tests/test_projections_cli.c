@@ -466,6 +466,21 @@ static void test_bad_inputs (void **state)
                                 "--timeout 200"),
                       3);
     assert_has (err, "shoal query: no answer from ipc://");
+
+    //  The help's example of --prefix, copied as it is, prints alice's
+    //  transfers (it had --prefix account/alice, which prints nothing).
+    s_ok (p, "$SHOAL send account/alice Open owner=Alice --endpoint $E");
+    s_ok (p, "$SHOAL send account/alice Deposit amount=100 --endpoint $E");
+    s_ok (p, "$SHOAL transfer --wait alice a 10 --endpoint $E");
+    char example[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, example, err,
+                                "$SHOAL query --help | grep -o 'shoal query account_transfers "
+                                "--prefix [^ ]* --limit [0-9]*'"),
+                      0);
+    assert_has (example, "shoal query account_transfers --prefix");
+    example[strcspn (example, "\n")] = 0;
+    s_wait_for (p, out, "{\"key\":\"alice/", "SHOAL_ENDPOINT=$E $SHOAL %s",
+                example + strlen ("shoal "));
 }
 
 //  --------------------------------------------------------------------------

@@ -55,7 +55,7 @@ static void s_help (FILE *out)
              "  shoal query bank_totals totals\n"
              "  shoal query bank_totals totals | jq .row.balance\n"
              "  shoal query bank_totals@2 totals\n"
-             "  shoal query account_transfers --prefix account/alice --limit 20\n"
+             "  shoal query account_transfers --prefix alice/ --limit 20   # keys: ACCOUNT/...\n"
              "  shoal query bank_totals totals --cluster cluster/cluster.cfg\n",
              LIMIT_MAX, LIMIT_DEFAULT);
 }
