@@ -489,10 +489,28 @@ static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
     free (payload);
 }
 
+//  Refuses $resend or $resolve to an address of a type this node does not
+//  know: a mistyped address, which has nothing pending. Returns true if so.
+static bool s_unknown_type (worker_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope)
+{
+    if (registry_lookup (self->config->registry, envelope->to))
+        return false;
+    char reason[SHOAL_TYPE_MAX + 80];
+    snprintf (reason, sizeof reason,
+              "unknown type '%.*s': no actor type of that name is registered",
+              (int) strcspn (envelope->to, "/"), envelope->to);
+    turn_error (self, route, route_size, envelope, "unknown_type", reason);
+    return true;
+}
+
 void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
                         const envelope_t *envelope)
 {
     bool from_client = route_size > 0 || !envelope->from[0];
+    if (from_client && (streq (envelope->name, "$resend") || streq (envelope->name, "$resolve")) &&
+        s_unknown_type (self, route, route_size, envelope))
+        return;
     if (streq (envelope->name, REPAIR_CANCEL))
         s_cancel (self, route, route_size, envelope);
     else if (from_client && streq (envelope->name, "$resend"))

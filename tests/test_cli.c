@@ -418,6 +418,42 @@ static void test_node_usage_errors (void **state)
                          "is not a number from 1 to 65535 (or *, a free port)\n");
 }
 
+//  Bad usage exits 2 from the client whatever the limit it breaks (an empty
+//  query key and a resolve code or reason the node refuses exited 1), and
+//  resend or resolve to a type the node does not know says so and exits 1
+//  (resend said "0 pending commands re-sent now" and exited 0).
+static void test_exit_codes_consistent (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    static const struct {
+        const char *args; //  after "$SHOAL", with SHOAL_ENDPOINT set
+        int code;
+        const char *says;
+    } cases[] = {
+        {"query bank_totals ''", 2, "shoal query: a key is 1 to 512 bytes, not empty\n"},
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject 'bad code' --reason y", 2,
+         "shoal resolve: --reject CODE is 1 to 63 printable characters without spaces, not "
+         "'bad code'\n"},
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject c --reason "
+         "\"$(printf '%0300d' 0)\"",
+         2, "shoal resolve: --reason TEXT is 1 to 255 bytes, not 300\n"},
+        {"resend nosuch/x", 1, "shoal resend: nosuch/x refused: unknown type 'nosuch'"},
+        {"resolve nosuch/x 00112233445566778899aabbccddeeff --reject c --reason y", 1,
+         "shoal resolve: nosuch/x refused: unknown type 'nosuch'"},
+        {"resend account/x", 0, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" %s",
+                          fx->endpoint, cases[i].args);
+        if (code != cases[i].code || !strstr (err, cases[i].says))
+            fail_msg ("shoal %s: exit %d (not %d), stderr: %s", cases[i].args, code, cases[i].code,
+                      err);
+    }
+}
+
 //  A module that registers a type or projection already registered is
 //  refused with its name and who registered it first: the node itself
 //  (the bank), or the module loaded before (it said only "already exists").
@@ -747,6 +783,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_exit_codes_consistent, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

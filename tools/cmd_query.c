@@ -238,6 +238,10 @@ static int s_args (int argc, char **argv, int first, const query_options_t *opts
                  SHOAL_VIEW_KEY_MAX);
         return EXIT_USAGE;
     }
+    if (*key && !**key) { //  the node refuses it too, but that exited 1
+        fprintf (stderr, "shoal query: a key is 1 to %d bytes, not empty\n", SHOAL_VIEW_KEY_MAX);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -172,6 +172,20 @@ int cmd_resolve (int argc, char **argv)
                  msgid);
         return EXIT_USAGE;
     }
+    //  The node's limits (runtime/repair.c), checked here too, so that bad
+    //  usage exits 2 whatever is wrong (the node's refusal exited 1).
+    if (shoal_name_check (opts.reject, strlen (opts.reject)) != 0) {
+        fprintf (stderr,
+                 "shoal resolve: --reject CODE is 1 to %d printable characters without spaces, "
+                 "not '%s'\n",
+                 SHOAL_NAME_MAX, opts.reject);
+        return EXIT_USAGE;
+    }
+    if (!opts.reason[0] || strlen (opts.reason) > ENVELOPE_REASON_MAX) {
+        fprintf (stderr, "shoal resolve: --reason TEXT is 1 to %d bytes, not %zu\n",
+                 ENVELOPE_REASON_MAX, strlen (opts.reason));
+        return EXIT_USAGE;
+    }
     const char *user = getenv ("USER");
     uint8_t payload[1024];
     driver_payload_t packed;
