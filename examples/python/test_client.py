@@ -152,6 +152,27 @@ def test_one_node(workdir):
           "shoal_client.py get of a bad address")
     check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add",
                        "big=" + "x" * (1 << 20)]) == 2, "shoal_client.py send, too big")
+    # A string that is not UTF-8, stored by a client that does not check (a
+    # msgpack str this packer never makes, spliced into its frame): `shoal
+    # get` prints each invalid byte as U+FFFD, so its line is JSON (it
+    # printed the raw bytes, which json.loads refused).
+    import msgpack
+    real_packb = msgpack.packb
+    msgpack.packb = lambda *a, **k: real_packb(*a, **k).replace(b"PLACEHOLDER",
+                                                                b"a\xffb\xc3XXXXXXX")
+    try:
+        with Client(endpoint, timeout_ms=5000) as client:
+            reply = client.send("account/py-utf8", "Open", {"owner": "PLACEHOLDER"})
+    finally:
+        msgpack.packb = real_packb
+    check(reply.ok, "Open with raw bytes: %s" % reply.as_dict())
+    got = subprocess.run([SHOAL, "get", "--endpoint", endpoint, "account/py-utf8"],
+                         capture_output=True, timeout=DEADLINE)
+    try:
+        owner = json.loads(got.stdout)["state"]["owner"]
+    except ValueError as e:
+        check(False, "shoal get of a string not UTF-8 is not JSON: %s %r" % (e, got.stdout))
+    check(owner == "a\ufffdb\ufffdXXXXXXX", "invalid bytes as U+FFFD: %r" % owner)
     node.stop()
     # Bytes print as shoal prints them.
     check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
