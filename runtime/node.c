@@ -493,6 +493,15 @@ static int s_start_cluster (shoal_node_t *self, char **error)
 
 int shoal_node_start (shoal_node_t *self, char **error)
 {
+    //  An option for no module would be dropped silently: a misspelt name.
+    const char *module, *key;
+    if (registry_option_orphan (self->registry, &module, &key)) {
+        *error = zsys_sprintf ("--module-opt %s.%s: no module %s is loaded (a module's name is "
+                               "its file's base name without .so, or its name in the config "
+                               "file)",
+                               module, key, module);
+        return SHOAL_EINVAL;
+    }
     int n = self->options.workers;
     self->stats = calloc ((size_t) n, sizeof (worker_stats_t));
     self->workers = calloc ((size_t) n, sizeof (zactor_t *));

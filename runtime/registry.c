@@ -15,6 +15,7 @@ typedef struct {
     char *module; //  owned
     char *key;    //  owned
     char *value;  //  owned
+    bool loaded;  //  a module of that name has loaded (registry_loading)
 } option_t;
 
 struct _shoal_registry_t {
@@ -329,6 +330,7 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
     option->module = strdup (module);
     option->key = strdup (key);
     option->value = copy;
+    option->loaded = self->loading && strcmp (self->loading, module) == 0;
     if (!option->module || !option->key) {
         free (option->module);
         free (option->key);
@@ -343,6 +345,9 @@ int registry_loading (shoal_registry_t *self, const char *module)
 {
     if (module)
         self->error[0] = 0;
+    for (size_t i = 0; module && i < self->option_count; i++)
+        if (strcmp (self->options[i].module, module) == 0)
+            self->options[i].loaded = true;
     free (self->loading);
     self->loading = NULL;
     if (module && !(self->loading = strdup (module)))
@@ -356,6 +361,17 @@ const char *shoal_registry_option (shoal_registry_t *registry, const char *key)
         return NULL;
     const option_t *option = s_option_find (registry, registry->loading, key);
     return option ? option->value : NULL;
+}
+
+bool registry_option_orphan (const shoal_registry_t *self, const char **module, const char **key)
+{
+    for (size_t i = 0; i < self->option_count; i++)
+        if (!self->options[i].loaded) {
+            *module = self->options[i].module;
+            *key = self->options[i].key;
+            return true;
+        }
+    return false;
 }
 
 const char *registry_error (const shoal_registry_t *self)

@@ -475,6 +475,10 @@ static void test_module_clash_named (void **state)
         {"--module \"$CLASH\"", "CLASH_PROJECTION=bank_totals",
          "failed to start: projection bank_totals@1 already exists: the node itself (the bank) "
          "registered it\n"},
+        //  Not a clash, but a module's option for no module: refused too
+        //  (it was dropped silently).
+        {"--module \"$COUNTER\" --module-opt countr.start=10", "",
+         "shoal node: --module-opt countr.start: no module countr is loaded"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -479,10 +479,16 @@ static void test_module_options (void **state)
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
     //  On the command line, by the file's base name.
-    proc_node_start (p, NODE " --module-opt api.greeting=hello --module-opt other.greeting=no");
+    proc_node_start (p, NODE " --module-opt api.greeting=hello");
     s_send (p, out, 0, "note/o", "Option", NULL);
     assert_has (out, "\"greeting\":\"hello\"");
     proc_node_signal (p, SIGTERM);
+    //  An option for a module that is not loaded is refused, not dropped.
+    assert_int_equal (proc_run (p, out, err,
+                                NODE
+                                " --module-opt api.greeting=hello --module-opt other.greeting=no"),
+                      1);
+    assert_has (err, "--module-opt other.greeting: no module other is loaded");
 
     //  In the config file, under the module's entry, by the name it has
     //  there; the command line wins.
@@ -496,9 +502,14 @@ static void test_module_options (void **state)
     s_send (p, out, 0, "note/o", "Option", NULL);
     assert_has (out, "\"greeting\":\"fromfile\"");
     proc_node_signal (p, SIGTERM);
+    //  There the module is called notes, not api.
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics "
+                                "off --config $DIR/node.cfg --module-opt api.greeting=cli"),
+                      1);
+    assert_has (err, "--module-opt api.greeting: no module api is loaded");
     proc_node_start (p, "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off "
-                        "--config $DIR/node.cfg --module-opt notes.greeting=cli "
-                        "--module-opt api.greeting=not-this-one");
+                        "--config $DIR/node.cfg --module-opt notes.greeting=cli");
     s_send (p, out, 0, "note/o", "Option", NULL);
     assert_has (out, "\"greeting\":\"cli\"");
     proc_node_signal (p, SIGTERM);
