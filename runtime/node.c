@@ -416,7 +416,12 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         *error = zsys_sprintf ("cannot load module %s: the node has started", path);
         return SHOAL_EMODULE;
     }
-    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    //  A path without a slash is a file here, as for any other command:
+    //  dlopen would look it up on the linker's path instead (and find a
+    //  system library of that name, or nothing, never ./counter.so).
+    char *here = strchr (path, '/') ? NULL : zsys_sprintf ("./%s", path);
+    void *handle = dlopen (here ? here : path, RTLD_NOW | RTLD_LOCAL);
+    zstr_free (&here);
     if (!handle) {
         *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
         return SHOAL_EMODULE;

@@ -475,6 +475,10 @@ static void test_module_clash_named (void **state)
         {"--module \"$CLASH\"", "CLASH_PROJECTION=bank_totals",
          "failed to start: projection bank_totals@1 already exists: the node itself (the bank) "
          "registered it\n"},
+        //  A file name without a slash is a file here, not a library on
+        //  the linker's path (libz.so.1 was loaded, then refused).
+        {"--module libz.so.1", "",
+         "cannot load module libz.so.1: ./libz.so.1: cannot open shared object file"},
         //  Not a clash, but a module's option for no module: refused too
         //  (it was dropped silently).
         {"--module \"$COUNTER\" --module-opt countr.start=10", "",
@@ -734,6 +738,17 @@ static void test_config_module_relative (void **state)
         s_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=2 --endpoint '%s'", fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"value\":2}"));
+
+    //  --module with a file name alone takes the file here, as other
+    //  commands do (dlopen looked it up on the linker's path: not found).
+    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+    s_node_start (fx, ready,
+                  "sh -c \"cd '%s/mods' && exec '$SHOAL' node --module counter.so --data '%s' "
+                  "--endpoint '%s'\"",
+                  conf, fx->data, fx->endpoint);
+    code = s_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=3 --endpoint '%s'", fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"reply\":{\"value\":5}"));
 }
 
 //  --------------------------------------------------------------------------
