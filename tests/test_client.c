@@ -87,6 +87,27 @@ static int s_fields_json (const char *input, int argc, char **argv, char **text,
     return 0;
 }
 
+//  A field list that client_payload refuses: input (NULL: none) and one
+//  argument, and the words its error must hold.
+typedef struct {
+    const char *input;
+    const char *arg;
+    const char *error;
+} refusal_t;
+
+//  Fails unless client_payload refuses each case, saying its words.
+static void s_expect_refusals (const refusal_t *cases, size_t count)
+{
+    char error[160], *text;
+    for (size_t i = 0; i < count; i++) {
+        char *argv[] = {(char *) cases[i].arg};
+        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
+                          SHOAL_EINVAL);
+        if (!strstr (error, cases[i].error))
+            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
+    }
+}
+
 //  key:=JSON takes any JSON value, as msgpack's own types, and prints back
 //  as it came (bytes as {"$bytes": base64}); key=value is auto-typed as
 //  before.
@@ -147,11 +168,7 @@ static void test_fields_json_rejected (void **state)
 {
     (void) state;
     char error[128], *text;
-    struct {
-        const char *input;
-        const char *arg;
-        const char *error;
-    } cases[] = {
+    static const refusal_t cases[] = {
         {NULL, "a:=", "field 'a': not JSON (unexpected end of data"},
         {NULL, "a:={x}", "field 'a': not JSON"},
         {NULL, "a:=1 2", "field 'a': not JSON (unexpected character at character 2)"},
@@ -163,13 +180,7 @@ static void test_fields_json_rejected (void **state)
         {"{\"z\":1}", "z:=2", "field 'z' is given twice"},
         {"{\"z\":1", "y=1", "input: not JSON"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *argv[] = {(char *) cases[i].arg};
-        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
-                          SHOAL_EINVAL);
-        if (!strstr (error, cases[i].error))
-            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
-    }
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
     char *twice[] = {"a=1", "a:=2"};
     assert_int_equal (s_fields_json (NULL, 2, twice, &text, error, sizeof error), SHOAL_EINVAL);
     assert_string_equal (error, "field 'a' is given twice");
@@ -182,11 +193,7 @@ static void test_fields_json_keys (void **state)
 {
     (void) state;
     char error[160], *text;
-    struct {
-        const char *input;
-        const char *arg;
-        const char *error;
-    } cases[] = {
+    static const refusal_t cases[] = {
         {"{\"amount\":5,\"amount\\u0000\":1000000}", "z=1",
          "input: key \"amount\\u0000\" holds \\u0000"},
         {"{\"amount\":5,\"amount\":7}", "z=1", "input: key \"amount\" is repeated"},
@@ -198,13 +205,7 @@ static void test_fields_json_keys (void **state)
         {NULL, "o:={\"k\":1,\"k\":2}", "field 'o': key \"k\" is repeated"},
         {NULL, "o:=[{\"k\\u0000x\":1}]", "field 'o': key \"k\\u0000x\" holds \\u0000"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *argv[] = {(char *) cases[i].arg};
-        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
-                          SHOAL_EINVAL);
-        if (!strstr (error, cases[i].error))
-            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
-    }
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
     //  The same key in two objects, \u0000 in a value, an escaped backslash
     //  before u0000 and "x\":" inside a string are no repeated or cut keys.
     char *argv[] = {"o:={\"k\":\"a\\u0000\",\"n\":{\"k\":\"\\\\u0000\"}}"};
@@ -222,11 +223,7 @@ static void test_fields_utf8_rejected (void **state)
 {
     (void) state;
     char error[160], *text;
-    struct {
-        const char *input;
-        const char *arg;
-        const char *error;
-    } cases[] = {
+    static const refusal_t cases[] = {
         {NULL,
          "owner=a\xff"
          "b",
@@ -242,13 +239,7 @@ static void test_fields_utf8_rejected (void **state)
         {"{\"owner\":\"\xc0\xaf\"}", "z=1", "field 'owner': the value is not UTF-8 (byte 0xc0"},
         {"{\"ow\xf5ner\":1}", "z=1", "a field name is not UTF-8 (byte 0xf5 after 'ow')"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *argv[] = {(char *) cases[i].arg};
-        assert_int_equal (s_fields_json (cases[i].input, 1, argv, &text, error, sizeof error),
-                          SHOAL_EINVAL);
-        if (!strstr (error, cases[i].error))
-            fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
-    }
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
     char *valid[] = {"owner=\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "e:=\"\\ud83d\\ude00\""};
     assert_int_equal (s_fields_json (NULL, 2, valid, &text, error, sizeof error), 0);
     assert_string_equal (text, "{\"owner\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
