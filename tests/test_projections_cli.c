@@ -428,6 +428,7 @@ static void test_bad_inputs (void **state)
         {"query bank_totals", 2, "expected NAME[@VERSION] KEY"},
         {"query bank_totals totals --prefix t", 2, "expected NAME[@VERSION] KEY"},
         {"query bank_totals --all --limit 0", 2, "--limit must be an integer from 1 to 10000"},
+        {"query bank_totals totals --limit 5", 2, "--limit goes with --prefix or --all"},
         {"query bank_totals --bogus totals", 2, "unknown option '--bogus'"},
         {"query -- bank_totals --bogus", 1, "no row '--bogus'"},
         {"query bank_totals totals --node n1", 2, "--node names a node of a cluster"},

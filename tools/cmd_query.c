@@ -238,6 +238,10 @@ static int s_args (int argc, char **argv, int first, const query_options_t *opts
                  SHOAL_VIEW_KEY_MAX);
         return EXIT_USAGE;
     }
+    if (*key && opts->limit) { //  one row: a limit would be ignored
+        fprintf (stderr, "shoal query: --limit goes with --prefix or --all; a KEY is one row\n");
+        return EXIT_USAGE;
+    }
     if (*key && !**key) { //  the node refuses it too, but that exited 1
         fprintf (stderr, "shoal query: a key is 1 to %d bytes, not empty\n", SHOAL_VIEW_KEY_MAX);
         return EXIT_USAGE;
@@ -247,7 +251,7 @@ static int s_args (int argc, char **argv, int first, const query_options_t *opts
 
 int cmd_query (int argc, char **argv)
 {
-    query_options_t opts = {.limit = LIMIT_DEFAULT};
+    query_options_t opts = {.limit = 0}; //  0: not given (LIMIT_DEFAULT)
     const option_t table[] = {
         PROJ_TARGET_OPTIONS (&opts.target), OPT_STRING ("prefix", &opts.prefix),
         OPT_FLAG ("all", &opts.all),        OPT_INT ("limit", &opts.limit, 1, LIMIT_MAX),
@@ -261,6 +265,8 @@ int cmd_query (int argc, char **argv)
     uint32_t version;
     if (s_args (argc, argv, first, &opts, &key, name, sizeof name, &version) != 0)
         return EXIT_USAGE;
+    if (!opts.limit)
+        opts.limit = LIMIT_DEFAULT;
     uint8_t payload[SHOAL_VIEW_KEY_MAX + SHOAL_TYPE_MAX + 128];
     size_t size = s_payload (payload, sizeof payload, name, version, key,
                              opts.prefix ? opts.prefix : "", key ? 1 : opts.limit);
