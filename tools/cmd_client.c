@@ -520,10 +520,17 @@ int cmd_events (int argc, char **argv)
         envelope_t request;
         client_request (&request, ENVELOPE_QUERY, NULL, address, "events", payload, packed.size);
         client_reply_t reply;
-        rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
         //  --follow outlives a node that stops or restarts: it asks again
-        //  (s_call said there was no answer), until Ctrl-C. A key the node
-        //  refused will not be let in by asking again.
+        //  until Ctrl-C. The first ask unanswered is said (s_call), the
+        //  next ones are quiet. A key the node refused will not be let in
+        //  by asking again.
+        if (unanswered) {
+            long timeout_ms = opts.timeout_ms ? opts.timeout_ms : DEFAULT_TIMEOUT_MS;
+            client_set_send_timeout (client, (int) timeout_ms);
+            rc =
+                client_call (client, &request, (int) timeout_ms, &reply) == 0 ? -1 : EXIT_NO_ANSWER;
+        } else
+            rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
         if (rc == EXIT_NO_ANSWER && opts.follow && !client_refusal (client)) {
             if (!unanswered)
                 fprintf (stderr,

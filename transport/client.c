@@ -177,13 +177,17 @@ const char *client_refusal (client_t *self)
 static int s_send_up (client_t *self, const void *frame, size_t size)
 {
     void *dealer = zsock_resolve (self->dealer);
-    int64_t deadline = zclock_mono () + self->send_timeout_ms;
+    int64_t deadline = 0;
     while (true) {
-        s_read_events (self);
+        //  A link is up: sent, with no look at the monitor (a read of it is
+        //  a poll(2); this is every request's path).
         if (zmq_send (dealer, frame, size, ZMQ_DONTWAIT) != -1)
             return 0;
         if (zmq_errno () != EAGAIN)
             return SHOAL_ENET;
+        if (!deadline)
+            deadline = zclock_mono () + self->send_timeout_ms;
+        s_read_events (self);
         if (self->refused_count == self->node_count)
             return SHOAL_EAUTH;
         int64_t left = self->send_timeout_ms < 0 ? -1 : deadline - zclock_mono ();
