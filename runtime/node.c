@@ -452,9 +452,11 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     char *derived = name ? NULL : s_module_name (path);
     int rc =
         name || derived ? registry_loading (self->registry, name ? name : derived) : SHOAL_ENOMEM;
-    free (derived);
     if (rc == 0)
         rc = init (self->registry);
+    if (rc == 0) //  its options are taken (shoal_node_start refuses the others)
+        registry_options_loaded (self->registry, name ? name : derived);
+    free (derived);
     registry_loading (self->registry, NULL);
     if (rc != 0) {
         const char *why = rc == SHOAL_EEXIST ? registry_error (self->registry) : NULL;

@@ -15,7 +15,7 @@ typedef struct {
     char *module; //  owned
     char *key;    //  owned
     char *value;  //  owned
-    bool loaded;  //  a module of that name has loaded (registry_loading)
+    bool loaded;  //  a module of that name has loaded (registry_options_loaded)
 } option_t;
 
 struct _shoal_registry_t {
@@ -330,7 +330,7 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
     option->module = strdup (module);
     option->key = strdup (key);
     option->value = copy;
-    option->loaded = self->loading && strcmp (self->loading, module) == 0;
+    option->loaded = false;
     if (!option->module || !option->key) {
         free (option->module);
         free (option->key);
@@ -345,9 +345,6 @@ int registry_loading (shoal_registry_t *self, const char *module)
 {
     if (module)
         self->error[0] = 0;
-    for (size_t i = 0; module && i < self->option_count; i++)
-        if (strcmp (self->options[i].module, module) == 0)
-            self->options[i].loaded = true;
     free (self->loading);
     self->loading = NULL;
     if (module && !(self->loading = strdup (module)))
@@ -361,6 +358,13 @@ const char *shoal_registry_option (shoal_registry_t *registry, const char *key)
         return NULL;
     const option_t *option = s_option_find (registry, registry->loading, key);
     return option ? option->value : NULL;
+}
+
+void registry_options_loaded (shoal_registry_t *self, const char *module)
+{
+    for (size_t i = 0; i < self->option_count; i++)
+        if (strcmp (self->options[i].module, module) == 0)
+            self->options[i].loaded = true;
 }
 
 bool registry_option_orphan (const shoal_registry_t *self, const char **module, const char **key)

@@ -63,9 +63,13 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
 //  SHOAL_ENOMEM.
 int registry_loading (shoal_registry_t *self, const char *module);
 
+//  Marks the options of module as taken: it has loaded (its init
+//  succeeded).
+void registry_options_loaded (shoal_registry_t *self, const char *module);
+
 //  True if an option was set for a module that never loaded (no
-//  registry_loading of its name): a misspelt --module-opt, say; sets
-//  *module and *key (borrowed) to the first.
+//  registry_options_loaded of its name): a misspelt --module-opt, say;
+//  sets *module and *key (borrowed) to the first.
 bool registry_option_orphan (const shoal_registry_t *self, const char **module, const char **key);
 
 //  Why the last registration was refused since a module began loading
