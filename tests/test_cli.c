@@ -538,7 +538,8 @@ static void test_events_unknown_type (void **state)
 
 //  `shoal send` refuses what it would send otherwise than the user wrote:
 //  a string that is not UTF-8, a key repeated in --input, a key cut at
-//  \u0000. Each exits 2 naming the field or key, and nothing reaches the
+//  \u0000, a second --input (it replaced the first: the owner was "b").
+//  Each exits 2 naming the field, key or option, and nothing reaches the
 //  node (the account stays unopened).
 static void test_send_refuses_altered_fields (void **state)
 {
@@ -555,11 +556,17 @@ static void test_send_refuses_altered_fields (void **state)
         {"send --input \"$DIR/f.json\" account/zz Open",
          "input: key \"owner\\u0000\" holds \\u0000"},
         {"send --input \"$DIR/d.json\" account/zz Open", "input: key \"owner\" is repeated"},
+        {"send --input \"$DIR/a.json\" account/zz Open --input \"$DIR/b.json\"",
+         "shoal send: --input given twice"},
+        {"send --input=- --input - account/zz Open <\"$DIR/a.json\"",
+         "shoal send: --input given twice"},
     };
     assert_int_equal (
         s_run (fx, out, err,
                "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
-               "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\""),
+               "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
+               "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
+               "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\""),
         0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =

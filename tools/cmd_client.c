@@ -34,7 +34,7 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
         OPT_STRING ("cluster", &opts->cluster),
         OPT_STRING ("node", &opts->node),
         OPT_STRING ("id", &opts->id),
-        OPT_STRING ("input", &opts->input),
+        OPT_STRING_ONCE ("input", &opts->input),
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
@@ -269,8 +269,9 @@ static void s_send_help (FILE *out)
              "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
              "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
              "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
-             "of fields from FILE, or stdin for -; fields given after it are added (a key\n"
-             "once). The same --id sent twice has one effect and gets the same reply.\n\n"
+             "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
+             "it are added (a key once). The same --id sent twice has one effect and gets\n"
+             "the same reply.\n\n"
              "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
              "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
              "a cluster, a node that cannot reach the actor's owner rejects at once with\n"

@@ -180,6 +180,7 @@ int options_parse (const option_t *table, int argc, char **argv, void (*help) (F
         return OPTIONS_ERROR;
     }
     int count = 0, rc = 0, c;
+    bool seen[OPTIONS_MAX] = {false}; //  table entries met on this command line
     opterr = 0;
     optind = 0; //  glibc: start over, forgetting any earlier scan
     while (rc == 0 && (c = getopt_long (argc, argv, "-:h", longs, NULL)) != -1) {
@@ -192,6 +193,14 @@ int options_parse (const option_t *table, int argc, char **argv, void (*help) (F
             rc = s_refused (table, command, c, argv[optind - 1]);
         else {
             const option_t *o = &table[c - OPTION_VAL_BASE];
+            if (o->once && seen[c - OPTION_VAL_BASE]) {
+                fprintf (stderr,
+                         "shoal %s: --%s given twice (it takes one value; see shoal %s --help)\n",
+                         command, o->name, command);
+                rc = OPTIONS_ERROR;
+                break;
+            }
+            seen[c - OPTION_VAL_BASE] = true;
             const char *text = optarg;
             if (o->kind == OPTION_COUNT && !text && optind < argc &&
                 isdigit ((unsigned char) argv[optind][0]))

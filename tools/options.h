@@ -11,6 +11,10 @@
     2. Strings stored are borrowed from argv (or from what the caller
        passed to options_set): they live as long as those.
     3. One thread: getopt's globals are reset on each options_parse.
+    4. An option given twice keeps the last value (a script may override
+       an option it was handed: bench's --node-arg does), except an
+       OPT_LIST, which keeps each, and an OPT_STRING_ONCE, which is bad
+       usage: "--input given twice".
 */
 #ifndef OPTIONS_H_INCLUDED
 #define OPTIONS_H_INCLUDED
@@ -37,6 +41,7 @@ typedef struct {
     long min, max;      //  OPTION_INT, OPTION_COUNT: the range; OPTION_LIST: max entries
     const char *words;  //  OPTION_WORD: the words, '|' between them
     void *given;        //  OPTION_COUNT: bool *, set when given; OPTION_LIST: int *, the count
+    bool once;          //  OPTION_STRING: given twice on the command line is bad usage
 } option_t;
 
 #define OPT_FLAG(n, p)                                                                             \
@@ -46,6 +51,12 @@ typedef struct {
 #define OPT_STRING(n, p)                                                                           \
     {                                                                                              \
         .name = (n), .kind = OPTION_STRING, .value = (p)                                           \
+    }
+//  A string that a second occurrence would silently replace where the user
+//  may well mean both (send --input): refused as "--NAME given twice".
+#define OPT_STRING_ONCE(n, p)                                                                      \
+    {                                                                                              \
+        .name = (n), .kind = OPTION_STRING, .value = (p), .once = true                             \
     }
 #define OPT_INT(n, p, lo, hi)                                                                      \
     {                                                                                              \
