@@ -6,7 +6,8 @@
     filter). A send that times out
     (its node SIGSTOPped) says its id and the exact command to retry,
     and that command, run once the node goes on, has one effect, whatever
-    the order of its options. A transfer's id reused with other fields is
+    the order of its options, also for fields read from stdin. A
+    transfer's id reused with other fields is
     refused too; a transfer's id too long to be one is bad usage, as is a
     request too big to send.
 */
@@ -398,6 +399,78 @@ static void test_retry_options_after_arguments (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  6b. The retry command of a send whose fields came from stdin (--input
+//  -): it cannot read them again (it read what the retrier's stdin held:
+//  nothing, or another request), so it holds them as key:=JSON arguments
+//  that pack to the same bytes, every JSON type and a key that needs "--"
+//  or ends in ':' included; run by the shell with nothing on stdin, it is
+//  answered as the first's duplicate. A key that cannot be an argument
+//  ("a=b") leaves --input - in the line, with a comment that says so.
+
+//  Runs the retry line (as printed, less its "shoal ") through sh -c with
+//  stdin from stdin_from (a shell word), its "--timeout 300" made 10000
+//  (the machine may be busy; an option after its "--" would be a field);
+//  output in out.
+static int s_run_retry (proc_t *p, char *out, const char *line, const char *stdin_from)
+{
+    const char *timeout = strstr (line, " --timeout 300 ");
+    assert_non_null (timeout);
+    //  The line holds both kinds of quotes: it goes to sh -c from a file.
+    char path[128];
+    snprintf (path, sizeof path, "%s/retry.sh", p->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "\"$SHOAL\" %.*s --timeout 10000 %s\n", (int) (timeout - line), line,
+             timeout + strlen (" --timeout 300 "));
+    fclose (file);
+    return proc_run (p, out, NULL, "SHOAL=\"$SHOAL\" sh -c \"$(cat \"$DIR/retry.sh\")\" <%s",
+                     stdin_from);
+}
+
+static void test_retry_input_stdin (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    assert_int_equal (
+        proc_run (p, out, NULL,
+                  "printf '%%s' '{\"by\":6,\"note\":\"it'\\''s a\\nb \\\"q\\\" \\u00e9 $x\","
+                  "\"price\":12.50,\"zero\":-0.0,\"big\":1e300,\"n\":null,\"t\":true,"
+                  "\"raw\":{\"$bytes\":\"AAEC/w==\"},\"items\":[{\"sku\":\"a\",\"qty\":2},[]],"
+                  "\"u\":18446744073709551615,\"neg\":-9223372036854775808,\"-dash\":1,"
+                  "\"a:\":{}}' >\"$DIR/in.json\""),
+        0);
+    char *line = s_retry_line (p, err,
+                               "$SHOAL send --endpoint $E --timeout 300 --input - counter/in Add "
+                               "extra=1 <\"$DIR/in.json\"");
+    assert_null (strstr (line, "--input"));
+    assert_null (strstr (line, "#"));
+    assert_has (line, "--timeout 300 -- counter/in Add by:=6 'note:=\"it'\\''s a\\nb \\\"q\\\" ");
+    assert_has (line, " price:=12.5 zero:=-0.0 big:=1e+300 n:=null t:=true "
+                      "'raw:={\"$bytes\":\"AAEC/w==\"}' "
+                      "'items:=[{\"sku\":\"a\",\"qty\":2},[]]' u:=18446744073709551615 "
+                      "neg:=-9223372036854775808 -dash:=1 'a::={}' extra=1");
+    assert_int_equal (s_run_retry (p, out, line, "/dev/null"), 0);
+    assert_has (out, "\"value\":6");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/in"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  A key with '=': the line reads stdin again, and says so.
+    assert_int_equal (proc_run (p, out, NULL, "printf '{\"by\":2,\"a=b\":1}' >\"$DIR/eq.json\""),
+                      0);
+    line = s_retry_line (p, err,
+                         "$SHOAL send --endpoint $E --timeout 300 --input - counter/eq Add "
+                         "<\"$DIR/eq.json\"");
+    assert_has (line, "--input - --timeout 300 counter/eq Add  # with the same JSON on stdin "
+                      "again");
+    *strchr (line, '#') = 0;
+    assert_int_equal (s_run_retry (p, out, line, "\"$DIR/eq.json\""), 0);
+    assert_has (out, "\"value\":2");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/eq"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+}
+
+//  --------------------------------------------------------------------------
 //  7. A request too big to send is bad input (exit 2), with its size and
 //  the limit, never "no answer" with a retry to offer: nothing was sent.
 
@@ -444,6 +517,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_input_stdin, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*  client_cmd.h - what the client commands share (cmd_client.c: send,
     get, events, transfer; cmd_stats.c: stats): their options, the help
-    text about the target, and two helpers. Internal to tools/.
+    text about the target, two helpers, and the retry line of send and
+    transfer (client_retry.c). Internal to tools/.
 */
 #ifndef CLIENT_CMD_H_INCLUDED
 #define CLIENT_CMD_H_INCLUDED
@@ -50,5 +51,24 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
 //  (to close) when there is.
 int client_cmd_call_once (const char *command, const client_options_t *opts,
                           const envelope_t *request, long timeout_ms, client_reply_t *reply);
+
+//  The command line that sends the same request again with the same id
+//  (id, a string as --id takes it): "shoal COMMAND --id ID", the target
+//  as chosen (--endpoint, or --cluster and --node), --input, --timeout and
+//  --wait if given, then the count positional arguments at args ("--"
+//  first if one starts with '-'), each quoted for the shell; with
+//  "--input -", a comment that stdin must hold the same JSON again.
+//  The caller frees it with free(), NULL if memory ran out.
+char *client_retry_command (const char *command, const client_options_t *opts, int count,
+                            char **args, const char *id);
+
+//  The fields of the map at payload (size bytes) but its last leave, as
+//  "KEY:=JSON" arguments that `shoal send` packs into the same bytes, for
+//  a retry line that must not read stdin again. Returns them, *count of
+//  them and a NULL after, to free with client_retry_fields_free; NULL if
+//  one cannot be written so (client_retry.c says which) or memory ran out.
+char **client_retry_fields (const uint8_t *payload, size_t size, int leave, int *count);
+//  Frees what client_retry_fields returned and sets *words_p to NULL.
+void client_retry_fields_free (char ***words_p);
 
 #endif

@@ -16,7 +16,6 @@
 #include "options.h"
 #include "client_cmd.h"
 
-#include <ctype.h>
 #include <czmq.h>
 #include <errno.h>
 #include <msgpack.h>
@@ -147,72 +146,6 @@ static int s_call (const char *command, client_t *client, const client_options_t
     return EXIT_NO_ANSWER;
 }
 
-//  Appends text to line, in single quotes unless it needs none.
-static void s_shell_word (zchunk_t *line, const char *text)
-{
-    bool plain = *text != 0;
-    for (const char *c = text; plain && *c; c++)
-        plain = isalnum ((unsigned char) *c) || strchr ("_./:=@%+,-", *c);
-    zchunk_extend (line, " ", 1);
-    if (plain) {
-        zchunk_extend (line, text, strlen (text));
-        return;
-    }
-    zchunk_extend (line, "'", 1);
-    for (const char *c = text; *c; c++)
-        if (*c == '\'')
-            zchunk_extend (line, "'\\''", 4);
-        else
-            zchunk_extend (line, c, 1);
-    zchunk_extend (line, "'", 1);
-}
-
-//  The command line that sends the same request again with the same id
-//  (id, a string as --id takes it): "shoal COMMAND --id ID", the target
-//  as chosen (--endpoint, or --cluster and --node), --timeout, --input and
-//  --wait if given, then the count positional arguments at args ("--"
-//  first if one starts with '-'), each quoted for the shell. Built from
-//  what was parsed, not from argv, whose options options_parse moved.
-//  The caller frees it with free(), NULL if memory ran out.
-static char *s_retry_command (const char *command, const client_options_t *opts, int count,
-                              char **args, const char *id)
-{
-    zchunk_t *line = zchunk_new ("shoal", 5);
-    if (!line)
-        return NULL;
-    s_shell_word (line, command);
-    s_shell_word (line, "--id");
-    s_shell_word (line, id);
-    const char *options[][2] = {{"--endpoint", opts->endpoint},
-                                {"--cluster", opts->endpoint ? NULL : opts->cluster},
-                                {"--node", opts->endpoint ? NULL : opts->node},
-                                {"--input", opts->input}};
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-        if (options[i][1]) {
-            s_shell_word (line, options[i][0]);
-            s_shell_word (line, options[i][1]);
-        }
-    if (opts->timeout_ms) {
-        char timeout[32];
-        snprintf (timeout, sizeof timeout, "%ld", opts->timeout_ms);
-        s_shell_word (line, "--timeout");
-        s_shell_word (line, timeout);
-    }
-    if (opts->wait)
-        s_shell_word (line, "--wait");
-    bool dashed = false;
-    for (int i = 0; i < count; i++)
-        dashed = dashed || args[i][0] == '-';
-    if (dashed)
-        s_shell_word (line, "--");
-    for (int i = 0; i < count; i++)
-        s_shell_word (line, args[i]);
-    zchunk_extend (line, "", 1);
-    char *text = strdup ((const char *) zchunk_data (line));
-    zchunk_destroy (&line);
-    return text;
-}
-
 //  s_connect, then s_call, for a command that makes one call.
 int client_cmd_call_once (const char *command, const client_options_t *opts,
                           const envelope_t *request, long timeout_ms, client_reply_t *reply)
@@ -325,6 +258,37 @@ static char *s_read_input (const char *path)
     return text;
 }
 
+//  The retry line of a send whose positional arguments (ADDRESS COMMAND
+//  FIELD...) are the count at args and whose fields packed are payload.
+//  Fields read from stdin go into it as key:=JSON arguments, where the
+//  first request had them (a map's fields are in their order in its
+//  digest), as the line cannot read stdin again; if they cannot all be,
+//  it keeps "--input -" and says stdin must hold the same JSON again.
+//  Returns it (free()), or NULL out of memory.
+static char *s_send_retry (const client_options_t *opts, int count, char **args, const char *id,
+                           const uint8_t *payload, size_t size)
+{
+    int from_stdin = 0;
+    char **fields = opts->input && streq (opts->input, "-")
+                        ? client_retry_fields (payload, size, count - 2, &from_stdin)
+                        : NULL;
+    char **words = fields ? calloc ((size_t) (count + from_stdin), sizeof (char *)) : NULL;
+    if (!words) {
+        client_retry_fields_free (&fields);
+        return client_retry_command ("send", opts, count, args, id);
+    }
+    client_options_t inlined = *opts;
+    inlined.input = NULL;
+    words[0] = args[0];
+    words[1] = args[1];
+    memcpy (words + 2, fields, (size_t) from_stdin * sizeof (char *));
+    memcpy (words + 2 + from_stdin, args + 2, (size_t) (count - 2) * sizeof (char *));
+    char *retry = client_retry_command ("send", &inlined, count + from_stdin, words, id);
+    free (words);
+    client_retry_fields_free (&fields);
+    return retry;
+}
+
 int cmd_send (int argc, char **argv)
 {
     client_options_t opts = {0};
@@ -370,7 +334,7 @@ int cmd_send (int argc, char **argv)
     //  The id shown is the one the user gave (its hex too when it was
     //  hashed into one), or the one we chose.
     const char *shown = opts.id ? opts.id : hex;
-    char *retry = s_retry_command ("send", &opts, argc - first, argv + first, shown);
+    char *retry = s_send_retry (&opts, argc - first, argv + first, shown, payload, size);
     opts.retry = retry;
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
@@ -699,7 +663,7 @@ int cmd_transfer (int argc, char **argv)
         free (payload);
         return EXIT_USAGE;
     }
-    char *retry = s_retry_command ("transfer", &opts, argc - first, argv + first, id);
+    char *retry = client_retry_command ("transfer", &opts, argc - first, argv + first, id);
     opts.retry = retry;
     client_reply_t reply;
     int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
