@@ -2,6 +2,10 @@
  */
 #include "utf8.h"
 
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
 size_t utf8_char (const uint8_t *s, size_t len)
 {
     uint8_t c = s[0];
@@ -44,4 +48,44 @@ size_t utf8_valid_prefix (const char *text, size_t len)
         i += n;
     }
     return i;
+}
+
+char *utf8_quote (char *out, size_t size, const char *text, size_t len, char quote)
+{
+    assert (out && size >= UTF8_QUOTE_MIN && (text || len == 0));
+    const uint8_t *s = (const uint8_t *) text;
+    size_t used = 0;
+    out[used++] = quote;
+    for (size_t i = 0; i < len;) {
+        char escape[8];
+        const char *piece = escape;
+        size_t n = 1, piece_len = 2; //  bytes of text taken, bytes written
+        escape[0] = '\\';
+        if (s[i] == (uint8_t) quote || s[i] == '\\')
+            escape[1] = (char) s[i];
+        else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
+            escape[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
+        else if (s[i] < 0x20 || s[i] == 0x7f)
+            piece_len = (size_t) snprintf (escape, sizeof escape, "\\u%04x", s[i]);
+        else if ((n = utf8_char (s + i, len - i)) == 0) {
+            n = 1;
+            piece_len = (size_t) snprintf (escape, sizeof escape, "\\x%02x", s[i]);
+        } else {
+            piece = text + i;
+            piece_len = n;
+        }
+        //  Room for this piece, then "...", the quote and the NUL if more follow.
+        size_t after = i + n < len ? 5 : 2;
+        if (used + piece_len + after > size) {
+            memcpy (out + used, "...", 3);
+            used += 3;
+            break;
+        }
+        memcpy (out + used, piece, piece_len);
+        used += piece_len;
+        i += n;
+    }
+    out[used++] = quote;
+    out[used] = 0;
+    return out;
 }

@@ -1,5 +1,6 @@
 /*  utf8.h - the check of UTF-8 text, shared by the names of shoal.h, the
-    command line's fields and the JSON printer. Strict UTF-8 (RFC 3629):
+    command line's fields and the JSON printer, and the quoting of text
+    that may not be UTF-8 in a message. Strict UTF-8 (RFC 3629):
     no overlong forms, no surrogates, nothing past U+10FFFF. NUL and the
     control characters are valid here; callers that refuse them say so.
     Thread-safe: no state.
@@ -17,5 +18,17 @@ size_t utf8_char (const uint8_t *s, size_t len);
 //  Returns the offset of the first byte of text that does not start a
 //  valid UTF-8 character, or len if all of text is valid.
 size_t utf8_valid_prefix (const char *text, size_t len);
+
+#define UTF8_QUOTE_MIN 8 //  the least room utf8_quote takes
+
+//  Writes text (len bytes, NULs included) into out (size bytes, at least
+//  UTF8_QUOTE_MIN) between two quote characters, escaped so that it reads
+//  as one line whatever its bytes: valid printable UTF-8 as it is; the
+//  quote and '\' after a '\'; \n, \r, \t, and \u00XX for the other
+//  control characters, NUL and DEL (JSON's escapes); \xNN for each byte
+//  that does not start a valid UTF-8 character. What does not fit ends in
+//  "..." before the closing quote, cut between characters. For an error
+//  message that names a key or value someone else wrote. Returns out.
+char *utf8_quote (char *out, size_t size, const char *text, size_t len, char quote);
 
 #endif

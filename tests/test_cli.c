@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "utf8.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -536,11 +537,25 @@ static void test_events_unknown_type (void **state)
     assert_string_equal (out, "");
 }
 
+//  Fails unless text is one line of printable UTF-8, its newline last.
+static void s_assert_one_clean_line (const char *text, const char *what)
+{
+    size_t len = strlen (text);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text[i];
+        bool bad = c >= 0x80 ? utf8_char ((const uint8_t *) text + i, len - i) == 0
+                             : (c < 0x20 && !(c == '\n' && i == len - 1)) || c == 0x7f;
+        if (bad)
+            fail_msg ("%s: byte 0x%02x at %zu of: %s", what, c, i, text);
+    }
+}
+
 //  `shoal send` refuses what it would send otherwise than the user wrote:
 //  a string that is not UTF-8, a key repeated in --input, a key cut at
 //  \u0000, a second --input (it replaced the first: the owner was "b").
 //  Each exits 2 naming the field, key or option, and nothing reaches the
-//  node (the account stays unopened).
+//  node (the account stays unopened). A key, address or name it names is
+//  quoted escaped, in one clean line (an ESC or 0xff came out raw).
 static void test_send_refuses_altered_fields (void **state)
 {
     fixture_t *fx = *state;
@@ -560,19 +575,29 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal send: --input given twice"},
         {"send --input=- --input - account/zz Open <\"$DIR/a.json\"",
          "shoal send: --input given twice"},
+        {"send account/zz Open \"$(printf 'ow\\033ner')=x\" \"$(printf 'ow\\033ner')=y\"",
+         "shoal send: field 'ow\\u001bner' is given twice\n"},
+        {"send --input \"$DIR/x.json\" account/zz Open",
+         "shoal send: input: key \"\\xff\\n\" is repeated in one object\n"},
+        {"send \"$(printf 'account/z\\033')\" Open",
+         "shoal send: 'account/z\\u001b' is not an address"},
+        {"send account/zz \"$(printf 'Op\\377en')\"",
+         "shoal send: 'Op\\xffen' is not a command name"},
     };
     assert_int_equal (
         s_run (fx, out, err,
                "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
                "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
                "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
-               "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\""),
+               "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
+               "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
         0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =
             s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s'", cases[i].command, fx->endpoint);
         if (code != 2 || !strstr (err, cases[i].error))
             fail_msg ("case %zu: exit %d, stderr '%s'", i, code, err);
+        s_assert_one_clean_line (err, cases[i].command);
     }
     int code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/zz", fx->endpoint);
     assert_int_equal (code, 0);

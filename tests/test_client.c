@@ -7,6 +7,7 @@
 #include "client.h"
 #include "client_window.h"
 #include "json.h"
+#include "utf8.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,7 +96,20 @@ typedef struct {
     const char *error;
 } refusal_t;
 
-//  Fails unless client_payload refuses each case, saying its words.
+//  Fails unless error is one line of printable UTF-8 (no control byte, no
+//  byte that is not UTF-8), whatever the keys it names hold.
+static void s_assert_clean (const char *error)
+{
+    size_t len = strlen (error);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) error[i] < 0x20 || error[i] == 0x7f)
+            fail_msg ("byte 0x%02x at %zu of '%s'", (unsigned char) error[i], i, error);
+    if (utf8_valid_prefix (error, len) != len)
+        fail_msg ("not UTF-8 at %zu: '%s'", utf8_valid_prefix (error, len), error);
+}
+
+//  Fails unless client_payload refuses each case, saying its words, in one
+//  clean line.
 static void s_expect_refusals (const refusal_t *cases, size_t count)
 {
     char error[160], *text;
@@ -105,6 +119,7 @@ static void s_expect_refusals (const refusal_t *cases, size_t count)
                           SHOAL_EINVAL);
         if (!strstr (error, cases[i].error))
             fail_msg ("case %zu: expected '%s' in '%s'", i, cases[i].error, error);
+        s_assert_clean (error);
     }
 }
 
@@ -201,7 +216,7 @@ static void test_fields_json_keys (void **state)
          "input: key \"d\" is repeated"},
         {"{\"a\":{\"x\":{\"y\":1,\"z\":2}}, \"a\":{\"x\":1}}", "z=1",
          "input: key \"a\" is repeated"},
-        {"{\"a\":1,\"\\u0061\":2}", "z=1", "input: key \"\\u0061\" is repeated"},
+        {"{\"a\":1,\"\\u0061\":2}", "z=1", "input: key \"a\" is repeated"},
         {NULL, "o:={\"k\":1,\"k\":2}", "field 'o': key \"k\" is repeated"},
         {NULL, "o:=[{\"k\\u0000x\":1}]", "field 'o': key \"k\\u0000x\" holds \\u0000"},
     };
@@ -245,6 +260,47 @@ static void test_fields_utf8_rejected (void **state)
     assert_string_equal (text, "{\"owner\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
                                "\"e\":\"\xf0\x9f\x98\x80\"}");
     free (text);
+}
+
+//  An error that names a key or a field quotes it escaped, as JSON does
+//  (\u001b, \t, \n, \', \u0000) and \xNN for a byte that is not UTF-8, cut
+//  with "..." when long: one error is one clean line (the key came out
+//  raw, an ESC or a 0xff to the terminal).
+static void test_fields_keys_quoted (void **state)
+{
+    (void) state;
+    static const refusal_t cases[] = {
+        {"{\"a\\u001bb\":1}",
+         "a\x1b"
+         "b=2",
+         "field 'a\\u001bb' is given twice"},
+        {NULL, "it's:=[", "field 'it\\'s': not JSON"},
+        {NULL, "a\tb\n:={", "field 'a\\tb\\n': not JSON"},
+        {NULL,
+         "a\x1b\xff"
+         "b=1",
+         "a field name is not UTF-8 (byte 0xff after 'a\\u001b')"},
+        {"{\"\xff\":1,\"\xff\":2}", "z=1", "input: key \"\\xff\" is repeated in one object"},
+        {"{\"\xc3\\u0000\":1}", "z=1", "input: key \"\\xc3\\u0000\" holds \\u0000"},
+        {NULL, "o:={\"k\\n\\\"\":1,\"k\\n\\\"\":2}", "field 'o': key \"k\\n\\\"\" is repeated"},
+        {NULL, "\x1b[31mred", "field '\\u001b[31mred' is not key=value or key:=JSON"},
+    };
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
+    //  A key of 300 bytes: cut between characters (é is 2 bytes), with "...".
+    char input[700] = "{\"", arg[400] = "";
+    for (int i = 0; i < 150; i++)
+        strcat (input, "\xc3\xa9");
+    strcat (input, "\":1}");
+    memcpy (arg, input + 2, 300);
+    strcat (arg, "=2");
+    char error[160], *text, *argv[] = {arg};
+    assert_int_equal (s_fields_json (input, 1, argv, &text, error, sizeof error), SHOAL_EINVAL);
+    s_assert_clean (error);
+    //  The key quoted, from its first quote to its last: 80 bytes at most.
+    const char *quoted = strchr (error, '\'');
+    const char *end = strstr (error, "...' is given twice");
+    if (!quoted || !end || end + 4 - quoted > 80)
+        fail_msg ("expected the key cut short with ...: %s", error);
 }
 
 //  The printer writes each byte that is not valid UTF-8 as U+FFFD, so that
@@ -353,11 +409,17 @@ static void test_target (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_fields_map_json),   cmocka_unit_test (test_fields_rejected),
-        cmocka_unit_test (test_fields_json),       cmocka_unit_test (test_fields_json_rejected),
-        cmocka_unit_test (test_fields_json_keys),  cmocka_unit_test (test_fields_utf8_rejected),
-        cmocka_unit_test (test_json_invalid_utf8), cmocka_unit_test (test_ids),
-        cmocka_unit_test (test_no_node),           cmocka_unit_test (test_target),
+        cmocka_unit_test (test_fields_map_json),
+        cmocka_unit_test (test_fields_rejected),
+        cmocka_unit_test (test_fields_json),
+        cmocka_unit_test (test_fields_json_rejected),
+        cmocka_unit_test (test_fields_json_keys),
+        cmocka_unit_test (test_fields_utf8_rejected),
+        cmocka_unit_test (test_fields_keys_quoted),
+        cmocka_unit_test (test_json_invalid_utf8),
+        cmocka_unit_test (test_ids),
+        cmocka_unit_test (test_no_node),
+        cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "cluster_stats.h"
 #include "options.h"
 #include "client_cmd.h"
+#include "utf8.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -62,10 +63,12 @@ bool cmd_check_address (const char *command, const char *address)
 {
     if (shoal_address_check (address, strlen (address)) == 0)
         return true;
+    char quoted[SHOAL_ADDRESS_MAX + 64]; //  one line, whatever its bytes
     fprintf (stderr,
-             "shoal %s: '%s' is not an address: expected type/id, the type in [a-z0-9_-] "
+             "shoal %s: %s is not an address: expected type/id, the type in [a-z0-9_-] "
              "starting with a letter, the id 1..%d bytes of UTF-8\n",
-             command, address, SHOAL_ID_MAX);
+             command, utf8_quote (quoted, sizeof quoted, address, strlen (address), '\''),
+             SHOAL_ID_MAX);
     return false;
 }
 
@@ -307,8 +310,9 @@ int cmd_send (int argc, char **argv)
     for (size_t i = 0; name_ok && i < name_len; i++)
         name_ok = name[i] > 0x20 && name[i] < 0x7f;
     if (!name_ok) {
-        fprintf (stderr, "shoal send: '%s' is not a command name (1..%d printable bytes)\n", name,
-                 SHOAL_NAME_MAX);
+        char quoted[SHOAL_NAME_MAX + 64];
+        fprintf (stderr, "shoal send: %s is not a command name (1..%d printable bytes)\n",
+                 utf8_quote (quoted, sizeof quoted, name, name_len, '\''), SHOAL_NAME_MAX);
         return EXIT_USAGE;
     }
     uint8_t *payload;

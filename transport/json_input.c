@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define JSON_INPUT_DEPTH 64 //  json-c's own limit, above ours
+#define QUOTED_MAX 80       //  bytes of a key or field quoted in an error (utf8_quote)
 
 //  The value of one base64 digit, or -1.
 static int s_base64_digit (char c)
@@ -78,10 +79,18 @@ static json_object *s_bytes_value (json_object *object)
 
 typedef struct {
     msgpack_packer packer;
-    const char *field; //  the top-level key being packed, for errors
+    const char *field;       //  the top-level key being packed
+    char quoted[QUOTED_MAX]; //  field, quoted for errors ('owner')
     char *error;
     size_t error_size;
 } s_packing_t;
+
+//  Sets the top-level key being packed, and its quoted form for errors.
+static void s_set_field (s_packing_t *self, const char *key)
+{
+    self->field = key;
+    utf8_quote (self->quoted, sizeof self->quoted, key, strlen (key), '\'');
+}
 
 static int s_pack (s_packing_t *self, json_object *value, int depth);
 
@@ -95,13 +104,13 @@ static int s_check_utf8 (s_packing_t *self, const char *text, size_t len, const 
     if (valid == len)
         return 0;
     unsigned byte = (uint8_t) text[valid];
+    char before[QUOTED_MAX];
     if (what && streq (what, "the name"))
-        snprintf (self->error, self->error_size,
-                  "a field name is not UTF-8 (byte 0x%02x after '%.*s')", byte,
-                  valid > 64 ? 64 : (int) valid, text);
+        snprintf (self->error, self->error_size, "a field name is not UTF-8 (byte 0x%02x after %s)",
+                  byte, utf8_quote (before, sizeof before, text, valid, '\''));
     else
         snprintf (self->error, self->error_size,
-                  "field '%s': %s is not UTF-8 (byte 0x%02x at offset %zu)", self->field,
+                  "field %s: %s is not UTF-8 (byte 0x%02x at offset %zu)", self->quoted,
                   what ? what : "the value", byte, valid);
     return SHOAL_EINVAL;
 }
@@ -127,7 +136,7 @@ static int s_pack_object (s_packing_t *self, json_object *object, int depth)
         long size = buf ? s_base64_decode (json_object_get_string (bytes), len, buf) : -1;
         if (size < 0) {
             snprintf (self->error, self->error_size,
-                      "field '%s': \"$bytes\" holds no standard base64", self->field);
+                      "field %s: \"$bytes\" holds no standard base64", self->quoted);
             free (buf);
             return SHOAL_EINVAL;
         }
@@ -137,7 +146,7 @@ static int s_pack_object (s_packing_t *self, json_object *object, int depth)
         return 0;
     }
     if (depth + 1 > SHOAL_DATA_DEPTH) {
-        snprintf (self->error, self->error_size, "field '%s': nesting deeper than %d", self->field,
+        snprintf (self->error, self->error_size, "field %s: nesting deeper than %d", self->quoted,
                   SHOAL_DATA_DEPTH);
         return SHOAL_EINVAL;
     }
@@ -177,8 +186,8 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
     }
     case json_type_array: {
         if (depth + 1 > SHOAL_DATA_DEPTH) {
-            snprintf (self->error, self->error_size, "field '%s': nesting deeper than %d",
-                      self->field, SHOAL_DATA_DEPTH);
+            snprintf (self->error, self->error_size, "field %s: nesting deeper than %d",
+                      self->quoted, SHOAL_DATA_DEPTH);
             return SHOAL_EINVAL;
         }
         size_t count = json_object_array_length (value);
@@ -283,11 +292,29 @@ static size_t s_tree_keys (json_object *value)
     return count;
 }
 
+//  Writes the string whose JSON text (quotes included) is the len bytes at
+//  text into out (size bytes) as decoded, quoted for an error ("a\u0000",
+//  utf8_quote): a key of the user's may hold any byte. Returns out.
+static char *s_quote_key (const char *text, size_t len, char *out, size_t size)
+{
+    char *source = strndup (text, len);
+    json_object *key = source ? json_tokener_parse (source) : NULL;
+    if (key && json_object_is_type (key, json_type_string))
+        utf8_quote (out, size, json_object_get_string (key),
+                    (size_t) json_object_get_string_len (key), '"');
+    else //  not a JSON string after all: its text, bytes escaped
+        utf8_quote (out, size, text, len, '"');
+    json_object_put (key);
+    free (source);
+    return out;
+}
+
 //  Finds a key that an object of valid JSON text repeats, after json-c
-//  decoded it (so "a" and "\u0061" are one key), and writes it into name,
-//  quoted as in the text. Returns true if found. One json-c object per
-//  open object of the text serves as the set of its keys. Runs only when
-//  the counts of s_scan_keys and s_tree_keys said there is one.
+//  decoded it (so "a" and "\u0061" are one key), and writes it into name
+//  (name_size bytes), decoded and quoted (s_quote_key). Returns true if
+//  found. One json-c object per open object of the text serves as the set
+//  of its keys. Runs only when the counts of s_scan_keys and s_tree_keys
+//  said there is one.
 static bool s_repeated_key (const char *text, char *name, size_t name_size)
 {
     json_object *seen[JSON_INPUT_DEPTH + 1] = {NULL};
@@ -324,7 +351,7 @@ static bool s_repeated_key (const char *text, char *name, size_t name_size)
         if (key && json_object_is_type (key, json_type_string)) {
             const char *decoded = json_object_get_string (key);
             if (json_object_object_get_ex (seen[depth], decoded, NULL)) {
-                snprintf (name, name_size, "%s", quoted);
+                s_quote_key (quoted, i - start, name, name_size);
                 found = true;
             } else
                 json_object_object_add (seen[depth], decoded, NULL);
@@ -348,9 +375,10 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
                          size_t error_size)
 {
     s_text_keys_t keys = s_scan_keys (text);
+    char name[QUOTED_MAX];
     if (keys.nul) {
-        snprintf (error, error_size, "%s: key %.*s holds \\u0000, which keys cannot", what,
-                  keys.nul_len > 64 ? 64 : (int) keys.nul_len, keys.nul);
+        snprintf (error, error_size, "%s: key %s holds \\u0000, which keys cannot", what,
+                  s_quote_key (keys.nul, keys.nul_len, name, sizeof name));
         return SHOAL_EINVAL;
     }
     if (keys.lone) {
@@ -361,7 +389,6 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
     }
     if (keys.count == s_tree_keys (parsed))
         return 0;
-    char name[80];
     if (s_repeated_key (text, name, sizeof name))
         snprintf (error, error_size, "%s: key %s is repeated in one object", what, name);
     else
@@ -440,8 +467,8 @@ static int s_pack_auto (s_packing_t *self, const char *value)
     if (s_parse_int (value, &number, &overflow))
         return msgpack_pack_int64 (pk, number);
     if (overflow) {
-        snprintf (self->error, self->error_size, "field '%s': %s is out of the int64 range",
-                  self->field, value);
+        snprintf (self->error, self->error_size, "field %s: %s is out of the int64 range",
+                  self->quoted, value);
         return SHOAL_EINVAL;
     }
     if (streq (value, "true"))
@@ -461,7 +488,9 @@ static int s_split (const char *arg, char **key, const char **value, bool *is_js
     *is_json = equals && equals > arg && equals[-1] == ':';
     size_t key_len = equals ? (size_t) (equals - arg) - (*is_json ? 1 : 0) : 0;
     if (key_len == 0) {
-        snprintf (error, error_size, "field '%s' is not key=value or key:=JSON", arg);
+        char quoted[QUOTED_MAX];
+        snprintf (error, error_size, "field %s is not key=value or key:=JSON",
+                  utf8_quote (quoted, sizeof quoted, arg, strlen (arg), '\''));
         return SHOAL_EINVAL;
     }
     if (!(*key = strndup (arg, key_len))) {
@@ -500,16 +529,16 @@ static int s_pack_arguments (s_packing_t *self, json_object *input, int argc, ch
         int rc = s_split (argv[i], &key, &text, &is_json, self->error, self->error_size);
         if (rc)
             return rc;
-        self->field = key;
+        s_set_field (self, key);
         rc = s_pack_key (self, key, "the name");
         if (rc == 0 && s_given_before (input, argv, i, key)) {
-            snprintf (self->error, self->error_size, "field '%s' is given twice", key);
+            snprintf (self->error, self->error_size, "field %s is given twice", self->quoted);
             rc = SHOAL_EINVAL;
         }
         json_object *value = NULL;
         if (rc == 0 && is_json) {
-            char what[64 + 16];
-            snprintf (what, sizeof what, "field '%.64s'", key);
+            char what[QUOTED_MAX + 16];
+            snprintf (what, sizeof what, "field %s", self->quoted);
             rc = s_parse (text, what, &value, self->error, self->error_size);
         }
         if (rc == 0)
@@ -547,7 +576,7 @@ int client_payload (const char *input, int argc, char **argv, uint8_t **map, siz
     if (object) {
         json_object_object_foreach (object, key, member)
         {
-            packing.field = key;
+            s_set_field (&packing, key);
             if ((rc = s_pack_key (&packing, key, "the name")) != 0 ||
                 (rc = s_pack (&packing, member, 1)) != 0)
                 break;
