@@ -4,11 +4,13 @@
     format: the fixed forms (fixint, fixmap, fixarray, fixstr) directly,
     the others from a big-endian header of 1 to 8 bytes. Every other
     reader is built on it, and mpread_skip inlines it, as skipping a
-    payload is the hot path (once per envelope). Case ranges (a GNU C
-    extension, as the build allows) keep the switch one screen long.
-    Nothing here allocates or recurses.
+    payload is the hot path (once per envelope; a client's request has its
+    strings checked in that same walk, mpread_map_span_utf8). Case ranges
+    (a GNU C extension, as the build allows) keep the switch one screen
+    long. Nothing here allocates or recurses.
 */
 #include "mpread.h"
+#include "utf8.h"
 #include <assert.h>
 #include <string.h>
 
@@ -213,7 +215,12 @@ int mpread_next (const uint8_t *data, size_t size, size_t *offset, mpread_item_t
     return s_next (data, size, offset, item);
 }
 
-int mpread_skip (const uint8_t *data, size_t size, size_t *offset, int max_depth)
+//  The work of mpread_skip and, with utf8, of mpread_map_span_utf8, which
+//  also reads each str's bytes (utf8_valid_prefix) and stops at the first
+//  that is not UTF-8: SHOAL_EINVAL, its offset in *bad. Inlined into each
+//  with utf8 a constant, so mpread_skip's loop has no test of it.
+static inline __attribute__ ((always_inline)) int
+s_walk (const uint8_t *data, size_t size, size_t *offset, int max_depth, bool utf8, size_t *bad)
 {
     assert (offset);
     assert (max_depth >= MPREAD_DEPTH_ANY && max_depth <= MPREAD_DEPTH_MAX);
@@ -226,8 +233,14 @@ int mpread_skip (const uint8_t *data, size_t size, size_t *offset, int max_depth
     size_t at = *offset;
     while (pending > 0) {
         mpread_item_t item;
+        size_t start = at;
         if (s_next (data, size, &at, &item))
             return SHOAL_EFORMAT;
+        if (utf8 && item.kind == MPREAD_STR &&
+            utf8_valid_prefix ((const char *) item.data, item.len) != item.len) {
+            *bad = start;
+            return SHOAL_EINVAL;
+        }
         pending--;
         if (item.kind == MPREAD_ARRAY || item.kind == MPREAD_MAP) {
             uint64_t elements = item.kind == MPREAD_MAP ? 2 * item.count : item.count;
@@ -249,6 +262,11 @@ int mpread_skip (const uint8_t *data, size_t size, size_t *offset, int max_depth
     }
     *offset = at;
     return 0;
+}
+
+int mpread_skip (const uint8_t *data, size_t size, size_t *offset, int max_depth)
+{
+    return s_walk (data, size, offset, max_depth, false, NULL);
 }
 
 int mpread_check (const uint8_t *data, size_t size, int max_depth)
@@ -299,8 +317,12 @@ int mpread_map (const uint8_t *data, size_t size, size_t *offset, uint64_t *pair
     return s_read_count (data, size, offset, MPREAD_MAP, pairs);
 }
 
-int mpread_map_span (const uint8_t *data, size_t size, size_t *offset, int max_depth,
-                     const uint8_t **map, size_t *len)
+//  The work of mpread_map_span and mpread_map_span_utf8 (utf8, bad: see
+//  s_walk).
+static inline __attribute__ ((always_inline)) int s_map_span (const uint8_t *data, size_t size,
+                                                              size_t *offset, int max_depth,
+                                                              const uint8_t **map, size_t *len,
+                                                              bool utf8, size_t *bad)
 {
     size_t start = *offset, at = start;
     if (at >= size)
@@ -308,12 +330,26 @@ int mpread_map_span (const uint8_t *data, size_t size, size_t *offset, int max_d
     uint8_t byte = data[at];
     if (!((byte >= 0x80 && byte <= 0x8f) || byte == 0xde || byte == 0xdf))
         return SHOAL_EFORMAT;
-    if (mpread_skip (data, size, &at, max_depth))
-        return SHOAL_EFORMAT;
+    int rc = s_walk (data, size, &at, max_depth, utf8, bad);
+    if (rc)
+        return rc;
     *map = data + start;
     *len = at - start;
     *offset = at;
     return 0;
+}
+
+int mpread_map_span (const uint8_t *data, size_t size, size_t *offset, int max_depth,
+                     const uint8_t **map, size_t *len)
+{
+    return s_map_span (data, size, offset, max_depth, map, len, false, NULL);
+}
+
+int mpread_map_span_utf8 (const uint8_t *data, size_t size, size_t *offset, int max_depth,
+                          const uint8_t **map, size_t *len, size_t *bad)
+{
+    assert (bad);
+    return s_map_span (data, size, offset, max_depth, map, len, true, bad);
 }
 
 int mpread_uint (const uint8_t *data, size_t size, size_t *offset, uint64_t max, uint64_t *value)

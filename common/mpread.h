@@ -7,7 +7,8 @@
        reads one element there and advances the offset past what it read.
     2. It returns 0, or SHOAL_EFORMAT and leaves the offset alone. Input
        is never trusted and never asserted: a truncated, reserved (0xc1) or
-       wrongly typed element is SHOAL_EFORMAT.
+       wrongly typed element is SHOAL_EFORMAT. (mpread_map_span_utf8 also
+       returns SHOAL_EINVAL: a str that is not UTF-8.)
     3. Str, bin and ext bytes, and map spans, are pointers into data,
        borrowed for as long as data lives.
     4. A container's count is checked against the bytes left when its
@@ -81,6 +82,16 @@ int mpread_map (const uint8_t *data, size_t size, size_t *offset, uint64_t *pair
 //  its encoded bytes.
 int mpread_map_span (const uint8_t *data, size_t size, size_t *offset, int max_depth,
                      const uint8_t **map, size_t *len);
+
+//  The same, and every str inside it (a key or a value, at any depth) must
+//  be UTF-8 (utf8.h), checked in the same walk: one more read of the
+//  strings' bytes, nothing allocated. Returns SHOAL_EINVAL, with *bad the
+//  offset of the first str that is not UTF-8, when the walk met one
+//  before anything malformed (the map past it is then unread: the caller
+//  that needs it located walks it again with mpread_map_span); else as
+//  mpread_map_span.
+int mpread_map_span_utf8 (const uint8_t *data, size_t size, size_t *offset, int max_depth,
+                          const uint8_t **map, size_t *len, size_t *bad);
 
 //  Reads a non-negative integer no greater than max.
 int mpread_uint (const uint8_t *data, size_t size, size_t *offset, uint64_t max, uint64_t *value);

@@ -42,6 +42,21 @@ size_t utf8_valid_prefix (const char *text, size_t len)
     const uint8_t *s = (const uint8_t *) text;
     size_t i = 0;
     while (i < len) {
+        //  ASCII 8 bytes at a time: most keys and values are ASCII, and a
+        //  node checks every string of every client's request.
+        while (len - i >= sizeof (uint64_t)) {
+            uint64_t word;
+            memcpy (&word, s + i, sizeof word);
+            if (word & 0x8080808080808080ull)
+                break;
+            i += sizeof word;
+        }
+        if (i == len)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t n = utf8_char (s + i, len - i);
         if (n == 0)
             break;

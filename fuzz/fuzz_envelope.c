@@ -3,7 +3,10 @@
 
     Properties beyond "no crash, no leak, no sanitizer report": a frame
     that decodes encodes again, and the re-encoded frame decodes to the
-    same envelope; a reply payload that decodes has bounded code and reason.
+    same envelope; a reply payload that decodes has bounded code and reason;
+    envelope_decode_request refuses what envelope_decode refuses, with the
+    same code, and besides only a payload string that is not UTF-8
+    (SHOAL_EINVAL), with the envelope whole.
 */
 #include "envelope.h"
 #include <stdlib.h>
@@ -28,8 +31,17 @@ static void s_check_reply (const envelope_t *env)
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     envelope_check_msgpack (data, size);
-    envelope_t env;
-    if (envelope_decode (&env, data, size) != 0)
+    envelope_t env, request;
+    char detail[ENVELOPE_REASON_MAX + 1];
+    int rc = envelope_decode (&env, data, size);
+    int request_rc = envelope_decode_request (&request, data, size, detail, sizeof detail);
+    if (rc ? request_rc != rc : request_rc != 0 && request_rc != SHOAL_EINVAL)
+        __builtin_trap ();
+    if (request_rc == SHOAL_EINVAL &&
+        (request.payload != env.payload || request.payload_size != env.payload_size ||
+         strcmp (request.to, env.to) != 0 || !detail[0]))
+        __builtin_trap ();
+    if (rc != 0)
         return 0;
     if (env.payload < data || env.payload + env.payload_size > data + size)
         __builtin_trap ();

@@ -221,16 +221,20 @@ void front_reject (front_t *self, const uint8_t *route, size_t route_size,
     }
 }
 
-//  Checks a client's frame, as it came from a client or a peer's CALL.
-//  Returns true if it may be routed; else it was answered and counted.
+//  Checks a client's frame, as it came from a client or a peer's CALL;
+//  the strings of its payload must be UTF-8 (another client than shoal may
+//  not check them: they were stored, and printed with U+FFFD). Returns
+//  true if it may be routed; else it was answered and counted.
 static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route_size,
                                const uint8_t *frame, size_t size, envelope_t *envelope)
 {
     char detail[ENVELOPE_REASON_MAX + 1];
-    int rc = envelope_decode_detail (envelope, frame, size, detail, sizeof detail);
+    int rc = envelope_decode_request (envelope, frame, size, detail, sizeof detail);
     if (rc != 0) {
         self->counters.bad_frames++;
-        front_reject (self, route, route_size, NULL, "bad_frame",
+        //  A string that is not UTF-8 comes in a frame read whole: the
+        //  refusal answers that request (its id, its sender can match it).
+        front_reject (self, route, route_size, rc == SHOAL_EINVAL ? envelope : NULL, "bad_frame",
                       detail[0] ? detail : shoal_strerror (rc));
         return false;
     }

@@ -4,8 +4,8 @@
     `shoal get` (view), `shoal events`, and a restart from the snapshot.
     Misused recs fail the turn with nothing kept; too deep a :=JSON is
     refused by the CLI; raw frames from a ZeroMQ DEALER that break the
-    envelope get a bad_frame reason naming the field, and nothing is
-    written.
+    envelope, or whose payload holds a string that is not UTF-8, get a
+    bad_frame reason naming the field, and nothing is written.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,8 +180,9 @@ static void test_too_deep (void **state)
 }
 
 //  Sends one raw frame with a DEALER and returns the reply's reason
-//  (asserting it is a bad_frame).
-static void s_raw (proc_t *p, const uint8_t *frame, size_t size, char *reason)
+//  (asserting it is a bad_frame), and its correlation if correlation is
+//  not NULL.
+static void s_raw (proc_t *p, const uint8_t *frame, size_t size, char *reason, uint8_t *correlation)
 {
     zsock_t *dealer = zsock_new_dealer (p->endpoint);
     assert_non_null (dealer);
@@ -200,27 +201,30 @@ static void s_raw (proc_t *p, const uint8_t *frame, size_t size, char *reason)
                       0);
     assert_false (ok);
     assert_string_equal (code, "bad_frame");
+    if (correlation)
+        memcpy (correlation, reply.correlation, ENVELOPE_ID_SIZE);
     zframe_destroy (&answer);
     zsock_destroy (&dealer);
 }
 
-//  Packs an envelope's fields before the payload, with version and a to
-//  of the caller's choice (to_int: an integer instead).
-static void s_head (msgpack_packer *pk, unsigned version, bool to_int)
+static const uint8_t s_raw_id[ENVELOPE_ID_SIZE] = {1, 2, 3}; //  every raw frame's id
+
+//  Packs an envelope's fields before the payload, with version, to and
+//  name of the caller's choice (to NULL: an integer instead).
+static void s_head (msgpack_packer *pk, unsigned version, const char *to, const char *name)
 {
-    static const uint8_t id[ENVELOPE_ID_SIZE] = {1, 2, 3};
     msgpack_pack_array (pk, 11);
     msgpack_pack_uint8 (pk, (uint8_t) version);
     msgpack_pack_uint8 (pk, ENVELOPE_COMMAND);
-    msgpack_pack_bin_with_body (pk, id, sizeof id);
+    msgpack_pack_bin_with_body (pk, s_raw_id, sizeof s_raw_id);
     msgpack_pack_nil (pk);
     msgpack_pack_nil (pk);
     msgpack_pack_str_with_body (pk, "", 0);
-    if (to_int)
-        msgpack_pack_int (pk, 42);
+    if (to)
+        msgpack_pack_str_with_body (pk, to, strlen (to));
     else
-        msgpack_pack_str_with_body (pk, "order/raw", 9);
-    msgpack_pack_str_with_body (pk, "Echo", 4);
+        msgpack_pack_int (pk, 42);
+    msgpack_pack_str_with_body (pk, name, strlen (name));
 }
 
 static void s_tail (msgpack_packer *pk)
@@ -238,34 +242,34 @@ static void test_raw_frames (void **state)
 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    s_head (&pk, 1, true);
+    s_head (&pk, 1, NULL, "Echo");
     msgpack_pack_map (&pk, 0);
     s_tail (&pk);
-    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
     assert_string_equal (reason, "field 'to': expected a string, got an integer");
 
     buffer.size = 0;
-    s_head (&pk, 7, false);
+    s_head (&pk, 7, "order/raw", "Echo");
     msgpack_pack_map (&pk, 0);
     s_tail (&pk);
-    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
     s_assert_has (reason, "frame: version 7 is not supported");
 
     //  A payload 17 deep: {"d": [[...]]} with 16 arrays.
     buffer.size = 0;
-    s_head (&pk, 1, false);
+    s_head (&pk, 1, "order/raw", "Echo");
     msgpack_pack_map (&pk, 1);
     msgpack_pack_str_with_body (&pk, "d", 1);
     for (int i = 0; i < SHOAL_DATA_DEPTH; i++)
         msgpack_pack_array (&pk, i + 1 < SHOAL_DATA_DEPTH ? 1 : 0);
     s_tail (&pk);
-    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
     assert_string_equal (reason, "payload: nesting deeper than 16");
 
     //  A nested payload whose lengths lie: an array of 1000 elements with
     //  2, a string of 200 bytes with 3.
     buffer.size = 0;
-    s_head (&pk, 1, false);
+    s_head (&pk, 1, "order/raw", "Echo");
     msgpack_pack_map (&pk, 2);
     msgpack_pack_str_with_body (&pk, "a", 1);
     msgpack_pack_array (&pk, 1000);
@@ -275,14 +279,14 @@ static void test_raw_frames (void **state)
     msgpack_pack_str (&pk, 200);
     msgpack_pack_str_body (&pk, "abc", 3);
     s_tail (&pk);
-    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
     s_assert_has (reason, "payload: a length or count runs past the end of the frame");
 
     buffer.size = 0;
-    s_head (&pk, 1, false);
+    s_head (&pk, 1, "order/raw", "Echo");
     msgpack_pack_array (&pk, 0);
     s_tail (&pk);
-    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
     assert_string_equal (reason, "field 'payload': expected a map, got an array");
     msgpack_sbuffer_destroy (&buffer);
 
@@ -293,6 +297,92 @@ static void test_raw_frames (void **state)
     s_assert_has (out, "\"bad_frames\":5");
 }
 
+//  Packs text as a str (its bytes as they are, UTF-8 or not).
+static void s_str (msgpack_packer *pk, const char *text)
+{
+    msgpack_pack_str_with_body (pk, text, strlen (text));
+}
+
+//  A request whose payload holds a string that is not UTF-8 (as a client
+//  other than shoal may send one: shoal send checks its own) is refused
+//  bad_frame, naming the field, answered under its id, and changes
+//  nothing; an address with a control byte is named escaped. The node
+//  stored such strings, and shoal get printed them with U+FFFD.
+static void test_raw_frames_not_utf8 (void **state)
+{
+    proc_t *p = *state;
+    char reason[ENVELOPE_REASON_MAX + 1];
+    uint8_t correlation[ENVELOPE_ID_SIZE];
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    static const char *said[] = {
+        "payload: field 'customer': the value is not UTF-8 (byte 0xff at offset 1)",
+        "payload: field 'items': a key or string inside it is not UTF-8 (byte 0xc3 at offset 1)",
+        "payload: a field name is not UTF-8 (byte 0xff after 'a\\u001b')",
+        "payload: field 'm': a key or string inside it is not UTF-8 (byte 0xed at offset 1)",
+    };
+    for (int i = 0; i < 4; i++) {
+        buffer.size = 0;
+        s_head (&pk, 1, i < 2 ? "order/p1" : "order/p2", i < 2 ? "Place" : "Echo");
+        if (i < 2) { //  a Place that would be stored
+            msgpack_pack_map (&pk, 3);
+            s_str (&pk, "customer");
+            s_str (&pk, i == 0 ? "a\xff"
+                                 "b"
+                               : "B");
+            s_str (&pk, "price");
+            msgpack_pack_double (&pk, 1.5);
+            s_str (&pk, "items");
+            msgpack_pack_array (&pk, 1);
+            msgpack_pack_map (&pk, 2);
+            s_str (&pk, "qty");
+            msgpack_pack_int (&pk, 2);
+            s_str (&pk, "sku");
+            s_str (&pk, i == 1 ? "s\xc3" : "s");
+        } else if (i == 2) {
+            msgpack_pack_map (&pk, 1);
+            s_str (&pk, "a\x1b\xff");
+            msgpack_pack_int (&pk, 1);
+        } else { //  a surrogate (ED A0 80) in a nested key
+            msgpack_pack_map (&pk, 2);
+            s_str (&pk, "ok");
+            s_str (&pk, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 valid, and long enough for words");
+            s_str (&pk, "m");
+            msgpack_pack_map (&pk, 1);
+            s_str (&pk, "k\xed\xa0\x80");
+            s_str (&pk, "v");
+        }
+        s_tail (&pk);
+        s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, correlation);
+        assert_string_equal (reason, said[i]);
+        assert_memory_equal (correlation, s_raw_id, ENVELOPE_ID_SIZE);
+    }
+    //  An address with ESC: named escaped (it came raw in the reason).
+    buffer.size = 0;
+    s_head (&pk, 1, "order/p\x1b", "Echo");
+    msgpack_pack_map (&pk, 0);
+    s_tail (&pk);
+    s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, NULL);
+    assert_string_equal (reason, "field 'to': \"order/p\\u001b\" is not an address (type/id)");
+    msgpack_sbuffer_destroy (&buffer);
+
+    //  Nothing stored; the same Place with UTF-8 strings is.
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E order/p1"), 0);
+    s_assert_has (out, "\"version\":0,");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E"), 0);
+    s_assert_has (out, "\"bad_frames\":5");
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL send --endpoint $E order/p1 Place customer='Zo\xc3\xab "
+                                "\xe2\x82\xac' price:=1.5 items:='[{\"sku\":\"s\",\"qty\":2}]'"),
+                      0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E order/p1"), 0);
+    s_assert_has (out, "\"version\":1,");
+    s_assert_has (out, "\"customer\":\"Zo\xc3\xab \xe2\x82\xac\"");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +391,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_misuse, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_too_deep, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_raw_frames, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_raw_frames_not_utf8, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include "envelope.h"
 #include "harness.h"
+#include "mpread.h"
 #include <msgpack.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1885,6 +1886,87 @@ static void test_decode_detail (void **state)
     free (frame);
 }
 
+static void p_not_utf8 (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 3);
+    msgpack_pack_str_with_body (pk, "ok", 2);
+    msgpack_pack_str_with_body (pk, "\xc3\xa9\xe2\x82\xac and some ASCII", 21);
+    msgpack_pack_str_with_body (pk, "k", 1);
+    msgpack_pack_str_with_body (pk,
+                                "a\xff"
+                                "b",
+                                3);
+    msgpack_pack_str_with_body (pk, "n", 1);
+    msgpack_pack_int (pk, 1);
+}
+static void p_name_not_utf8 (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "a\n\xc0\xaf", 4); //  an overlong '/'
+    msgpack_pack_nil (pk);
+}
+static void p_deep_not_utf8 (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "it's", 4);
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "x\xed\xa0\x80", 4); //  a surrogate
+    msgpack_pack_true (pk);
+}
+
+//  envelope_decode_request also refuses a payload string that is not
+//  UTF-8, naming the field, with env whole; a frame malformed besides is
+//  malformed. The other decoders take such strings (the node's own).
+static void test_decode_request (void **state)
+{
+    char detail[ENVELOPE_REASON_MAX + 1];
+    static const struct {
+        s_pack_fn *payload;
+        const char *detail;
+    } cases[] = {
+        {p_not_utf8, "payload: field 'k': the value is not UTF-8 (byte 0xff at offset 1)"},
+        {p_name_not_utf8, "payload: a field name is not UTF-8 (byte 0xc0 after 'a\\n')"},
+        {p_deep_not_utf8, "payload: field 'it\\'s': a key or string inside it is not UTF-8 "
+                          "(byte 0xed at offset 1)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t size;
+        uint8_t *frame = s_frame (ENVELOPE_FIELDS,
+                                  (s_pack_fn *[ENVELOPE_FIELDS]){[8] = cases[i].payload}, &size);
+        uint8_t *copy = harness_copy (frame, size);
+        envelope_t env;
+        assert_int_equal (envelope_decode_request (&env, copy, size, detail, sizeof detail),
+                          SHOAL_EINVAL);
+        assert_string_equal (detail, cases[i].detail);
+        assert_memory_equal (env.id, s_sample_id, ENVELOPE_ID_SIZE);
+        assert_string_equal (env.to, "account/alice");
+        assert_string_equal (env.name, "deposit");
+        assert_int_equal (env.created, 1700000000123ll);
+        assert_true (mpread_is_map (env.payload, env.payload_size, ENVELOPE_DATA_DEPTH));
+        //  The node's own decoders do not check.
+        assert_int_equal (envelope_decode (&env, copy, size), 0);
+        free (copy);
+        free (frame);
+    }
+    //  Malformed past the string: that is what is said.
+    size_t size;
+    uint8_t *frame =
+        s_frame (ENVELOPE_FIELDS + 1, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_not_utf8}, &size);
+    frame[0] = 0x9b; //  11 fields announced, 12 present
+    envelope_t env;
+    assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail),
+                      SHOAL_EFORMAT);
+    assert_string_equal (detail, "frame: 1 bytes after the last field");
+    free (frame);
+    //  UTF-8 of every length passes, as decode_detail.
+    frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
+    assert_string_equal (detail, "");
+    free (frame);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -1898,6 +1980,7 @@ int main (void)
         cmocka_unit_test (test_roundtrip_name),
         cmocka_unit_test (test_roundtrip_attempt_created),
         cmocka_unit_test (test_roundtrip_payloads),
+        cmocka_unit_test (test_decode_request),
         cmocka_unit_test (test_roundtrip_max_size),
         cmocka_unit_test (test_encode_invalid),
         cmocka_unit_test (test_decode_truncated),

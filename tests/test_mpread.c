@@ -514,6 +514,65 @@ static void test_map_span (void **state)
     assert_int_equal (offset, sizeof bytes);
 }
 
+//  mpread_map_span_utf8: the same span, and a str that is not UTF-8 at
+//  any depth, as a key or a value, is SHOAL_EINVAL at its offset, the
+//  offset left alone; something malformed before it is SHOAL_EFORMAT.
+//  Strings of 0 to 40 bytes with a bad byte at each place, or a 4-byte
+//  character across each 8-byte boundary (utf8_valid_prefix reads ASCII
+//  8 bytes at a time), from exact-size copies.
+static void test_map_span_utf8 (void **state)
+{
+    const uint8_t *map;
+    size_t len, bad = 0, offset;
+    for (size_t length = 0; length <= 40; length++)
+        for (size_t at = 0; at <= length; at++) {
+            //  {"k": [1, STR]}: STR is length ASCII bytes, byte at bad (0xff),
+            //  or, for at == length, a valid U+1F600 at the end.
+            uint8_t bytes[64] = {0x81, 0xa1, 'k', 0x92, 0x01, 0xd9, 0};
+            size_t str_len = at < length ? length : length + 4;
+            bytes[6] = (uint8_t) str_len;
+            memset (bytes + 7, 'a', length);
+            if (at < length)
+                bytes[7 + at] = 0xff;
+            else
+                memcpy (bytes + 7 + length, "\xf0\x9f\x98\x80", 4);
+            size_t size = 7 + str_len;
+            uint8_t *copy = harness_copy (bytes, size);
+            offset = 0;
+            int rc = mpread_map_span_utf8 (copy, size, &offset, 2, &map, &len, &bad);
+            if (at < length) {
+                assert_int_equal (rc, SHOAL_EINVAL);
+                assert_int_equal (bad, 5);
+                assert_int_equal (offset, 0);
+            } else {
+                assert_int_equal (rc, 0);
+                assert_int_equal (len, size);
+                assert_int_equal (offset, size);
+            }
+            free (copy);
+        }
+    //  A key, and a truncated surrogate, at depth.
+    static const uint8_t key[] = {0x82, 0xa1, 'a', 0x01, 0xa2, 0xc3, 'x', 0x02};
+    offset = 0;
+    assert_int_equal (mpread_map_span_utf8 (key, sizeof key, &offset, 1, &map, &len, &bad),
+                      SHOAL_EINVAL);
+    assert_int_equal (bad, 4);
+    static const uint8_t deep[] = {0x81, 0xa1, 'm', 0x81, 0xa1, 'n', 0xa2, 0xed, 0xa0};
+    assert_int_equal (mpread_map_span_utf8 (deep, sizeof deep, &offset, 2, &map, &len, &bad),
+                      SHOAL_EINVAL);
+    assert_int_equal (bad, 6);
+    //  Malformed first (a reserved byte 0xc1), too deep, not a map.
+    static const uint8_t reserved[] = {0x82, 0xa1, 'a', 0xc1, 0xa1, 'b', 0xa1, 0xff};
+    assert_int_equal (
+        mpread_map_span_utf8 (reserved, sizeof reserved, &offset, 2, &map, &len, &bad),
+        SHOAL_EFORMAT);
+    assert_int_equal (mpread_map_span_utf8 (deep, sizeof deep, &offset, 1, &map, &len, &bad),
+                      SHOAL_EFORMAT);
+    assert_int_equal (mpread_map_span_utf8 (deep + 1, 2, &offset, 1, &map, &len, &bad),
+                      SHOAL_EFORMAT);
+    assert_int_equal (offset, 0);
+}
+
 static void test_uint_and_int (void **state)
 {
     uint64_t u = 99;
@@ -728,6 +787,7 @@ int main (void)
         cmocka_unit_test (test_depth),
         cmocka_unit_test (test_check_and_is_map),
         cmocka_unit_test (test_map_span),
+        cmocka_unit_test (test_map_span_utf8),
         cmocka_unit_test (test_uint_and_int),
         cmocka_unit_test (test_str_bin_bool_headers),
         cmocka_unit_test (test_random_elements),

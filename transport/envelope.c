@@ -8,13 +8,16 @@
     within ENVELOPE_MAX_DEPTH; the frame must end with the last field. So
     one pass validates and decodes, and a hostile frame costs no more
     memory than its own bytes. A frame that is not well-formed msgpack is
-    SHOAL_EFORMAT whichever field failed first.
+    SHOAL_EFORMAT whichever field failed first. A request from outside
+    the node has the strings of its payload checked for UTF-8 in that same
+    skip (envelope_decode_request).
 
     Pure functions, safe on any thread. envelope_new_id keeps a small
     per-thread buffer of kernel randomness, reset in a forked child.
 */
 #include "envelope.h"
 #include "mpread.h"
+#include "utf8.h"
 #include <assert.h>
 #include <errno.h>
 #include <msgpack.h>
@@ -163,6 +166,8 @@ typedef struct {
     size_t offset;
     char *detail;       //  where a failure is explained, or NULL
     size_t detail_size; //  bytes at detail
+    bool utf8;          //  the payload's strings must be UTF-8 (a request)
+    size_t bad_string;  //  utf8: the offset of one that is not, or SIZE_MAX
 } s_frame_t;
 
 //  Explains a failure in the frame's detail buffer, if it has one, and
@@ -274,8 +279,9 @@ static int s_read_address (s_frame_t *frame, const char *field, char *buf, bool 
         return s_explain (frame, rc, "field '%s': longer than %d bytes", field, SHOAL_ADDRESS_MAX);
     if (!(len == 0 && empty_ok) && shoal_address_check (buf, len)) {
         frame->offset = at;
-        return s_explain (frame, SHOAL_EADDRESS,
-                          "field '%s': \"%.64s\" is not an address (type/id)", field, buf);
+        char quoted[96]; //  one line, whatever its bytes
+        return s_explain (frame, SHOAL_EADDRESS, "field '%s': %s is not an address (type/id)",
+                          field, utf8_quote (quoted, sizeof quoted, buf, len, '"'));
     }
     return 0;
 }
@@ -302,10 +308,21 @@ static int s_read_id_field (s_frame_t *frame, const char *field, bool nil_ok,
     return s_expected (frame, field, nil_ok ? "16 bytes (bin) or nil" : "16 bytes (bin)");
 }
 
-//  Locates the payload map, no deeper than max_depth.
+//  Locates the payload map, no deeper than max_depth. With frame->utf8,
+//  checks its strings in the same walk; one that is not UTF-8 sets
+//  frame->bad_string (the map is walked again, to be located: that is the
+//  refusal's cost, not every request's).
 static int s_read_payload (s_frame_t *frame, int max_depth, envelope_t *env)
 {
     size_t at = frame->offset;
+    if (frame->utf8) {
+        int rc = mpread_map_span_utf8 (frame->data, frame->size, &frame->offset, max_depth,
+                                       &env->payload, &env->payload_size, &frame->bad_string);
+        if (rc == 0)
+            return 0;
+        if (rc != SHOAL_EINVAL)
+            frame->bad_string = SIZE_MAX; //  malformed first: said as such
+    }
     if (s_read_map (frame, max_depth, &env->payload, &env->payload_size) == 0)
         return 0;
     mpread_item_t item;
@@ -319,10 +336,51 @@ static int s_read_payload (s_frame_t *frame, int max_depth, envelope_t *env)
                       "not msgpack");
 }
 
+//  Explains the string at frame->bad_string, of env's payload, which is not
+//  UTF-8, naming the payload's field it is in (the frame is valid
+//  otherwise), and returns SHOAL_EINVAL.
+static int s_not_utf8 (s_frame_t *frame, const envelope_t *env)
+{
+    const uint8_t *map = env->payload;
+    size_t size = env->payload_size, bad = frame->bad_string - (size_t) (map - frame->data);
+    mpread_item_t string;
+    size_t at = bad;
+    mpread_next (map, size, &at, &string); //  read once already: a str
+    size_t valid = utf8_valid_prefix ((const char *) string.data, string.len);
+    unsigned byte = string.data[valid];
+    char quoted[96];
+    uint64_t pairs = 0;
+    at = 0;
+    mpread_map (map, size, &at, &pairs);
+    for (uint64_t i = 0; i < pairs; i++) {
+        size_t key_at = at, past_key = at;
+        mpread_item_t key;
+        mpread_next (map, size, &past_key, &key);
+        mpread_skip (map, size, &at, MPREAD_DEPTH_ANY);
+        size_t value_at = at;
+        mpread_skip (map, size, &at, MPREAD_DEPTH_ANY);
+        if (bad >= at)
+            continue;
+        if (bad == key_at)
+            return s_explain (
+                frame, SHOAL_EINVAL, "payload: a field name is not UTF-8 (byte 0x%02x after %s)",
+                byte, utf8_quote (quoted, sizeof quoted, (const char *) string.data, valid, '\''));
+        if (key.kind == MPREAD_STR)
+            utf8_quote (quoted, sizeof quoted, (const char *) key.data, key.len, '\'');
+        else
+            snprintf (quoted, sizeof quoted, "%llu (not a string)", (unsigned long long) i + 1);
+        return s_explain (frame, SHOAL_EINVAL,
+                          "payload: field %s: %s is not UTF-8 (byte 0x%02x at offset %zu)", quoted,
+                          bad == value_at ? "the value" : "a key or string inside it", byte, valid);
+    }
+    return s_explain (frame, SHOAL_EINVAL, "payload: a string is not UTF-8");
+}
+
 //  Reads the fields of a frame in order, in one pass: every read is bounds
 //  checked, the payload is skipped once, and the frame must end with the
 //  last field. Returns the first field's error, explained in frame's
-//  detail.
+//  detail; with frame->utf8, a payload string that is not UTF-8 comes
+//  last, once the frame is known to be valid otherwise and env is whole.
 static int s_decode_fields (envelope_t *env, s_frame_t *frame)
 {
     uint64_t count, value;
@@ -380,19 +438,17 @@ static int s_decode_fields (envelope_t *env, s_frame_t *frame)
     if (frame->offset != frame->size)
         return s_explain (frame, SHOAL_EFORMAT, "frame: %zu bytes after the last field",
                           frame->size - frame->offset);
+    if (frame->bad_string != SIZE_MAX)
+        return s_not_utf8 (frame, env);
     return 0;
 }
 
-int envelope_decode (envelope_t *env, const uint8_t *data, size_t size)
-{
-    return envelope_decode_detail (env, data, size, NULL, 0);
-}
-
-int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, char *detail,
-                            size_t detail_size)
+//  envelope_decode_detail, and with utf8 envelope_decode_request.
+static int s_decode (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                     size_t detail_size, bool utf8)
 {
     assert (env);
-    s_frame_t frame = {data, size, 0, detail, detail_size};
+    s_frame_t frame = {data, size, 0, detail, detail_size, utf8, SIZE_MAX};
     if (detail && detail_size)
         detail[0] = 0;
     if (size > ENVELOPE_MAX_SIZE)
@@ -407,6 +463,23 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
     if (rc != 0 && rc != SHOAL_EFORMAT && mpread_check (data, size, ENVELOPE_MAX_DEPTH + 1))
         rc = SHOAL_EFORMAT;
     return rc;
+}
+
+int envelope_decode (envelope_t *env, const uint8_t *data, size_t size)
+{
+    return s_decode (env, data, size, NULL, 0, false);
+}
+
+int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                            size_t detail_size)
+{
+    return s_decode (env, data, size, detail, detail_size, false);
+}
+
+int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                             size_t detail_size)
+{
+    return s_decode (env, data, size, detail, detail_size, true);
 }
 
 //  --------------------------------------------------------------------------
@@ -582,7 +655,7 @@ int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok
     assert (ok && code && reason && data && data_size);
     if (!payload || payload_size > ENVELOPE_MAX_SIZE)
         return SHOAL_EFORMAT;
-    s_frame_t frame = {payload, payload_size, 0, NULL, 0};
+    s_frame_t frame = {payload, payload_size, 0, NULL, 0, false, SIZE_MAX};
     uint64_t pairs;
     if (mpread_map (payload, payload_size, &frame.offset, &pairs))
         return SHOAL_EFORMAT;

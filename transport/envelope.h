@@ -21,7 +21,9 @@
 
     Decoding validates everything and never asserts on input: a frame
     that is too big, truncated, of another version, of wrong types, with
-    a bad address or trailing bytes is a negative SHOAL_E... code.
+    a bad address or trailing bytes is a negative SHOAL_E... code; a
+    request from outside the node also with a payload string that is not
+    UTF-8 (envelope_decode_request).
 
     A reply's payload is a map {"ok": bool, "code": str, "reason": str,
     "data": map}; code and reason are "" when ok.
@@ -81,6 +83,15 @@ int envelope_decode (envelope_t *env, const uint8_t *data, size_t size);
 //  nesting deeper than 16"). detail is "" on success.
 int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                             size_t detail_size);
+//  The same, for a request from outside the node (a client's, or one a
+//  peer forwarded for a client): also every str of the payload, a key or
+//  a value at any depth, must be UTF-8 (shoal.h), checked in the walk that
+//  locates the payload (one more read of the strings' bytes, nothing
+//  allocated). Returns SHOAL_EINVAL for one that is not, with env whole
+//  (the frame is valid otherwise) and detail naming the field ("payload:
+//  field 'owner': its value is not UTF-8 (byte 0xff at offset 1)").
+int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
+                             size_t detail_size);
 
 //  Validates that data holds exactly one well-formed msgpack object, no
 //  deeper than ENVELOPE_MAX_DEPTH, whose containers' counts fit in the

@@ -152,27 +152,31 @@ def test_one_node(workdir):
           "shoal_client.py get of a bad address")
     check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add",
                        "big=" + "x" * (1 << 20)]) == 2, "shoal_client.py send, too big")
-    # A string that is not UTF-8, stored by a client that does not check (a
-    # msgpack str this packer never makes, spliced into its frame): `shoal
-    # get` prints each invalid byte as U+FFFD, so its line is JSON (it
-    # printed the raw bytes, which json.loads refused).
+    # A string that is not UTF-8, from a client that does not check (a
+    # msgpack str this packer never makes, spliced into its frame), in a
+    # value or a key: the node refuses it (bad_frame, naming the field,
+    # answered under the request's id) and stores nothing. It stored it,
+    # and `shoal get` printed each invalid byte as U+FFFD.
     import msgpack
     real_packb = msgpack.packb
     msgpack.packb = lambda *a, **k: real_packb(*a, **k).replace(b"PLACEHOLDER",
                                                                 b"a\xffb\xc3XXXXXXX")
     try:
         with Client(endpoint, timeout_ms=5000) as client:
-            reply = client.send("account/py-utf8", "Open", {"owner": "PLACEHOLDER"})
+            replies = [client.send("account/py-utf8", "Open", fields)
+                       for fields in ({"owner": "PLACEHOLDER"}, {"PLACEHOLDER": "Ann"})]
     finally:
         msgpack.packb = real_packb
-    check(reply.ok, "Open with raw bytes: %s" % reply.as_dict())
+    said = ["payload: field 'owner': the value is not UTF-8 (byte 0xff at offset 1)",
+            "payload: a field name is not UTF-8 (byte 0xff after 'a')"]
+    for reply, reason in zip(replies, said):
+        check(not reply.ok and reply.code == "bad_frame" and reply.reason == reason
+              and reply.correlation is not None,
+              "Open with raw bytes refused, naming the field: %s" % reply.as_dict())
     got = subprocess.run([SHOAL, "get", "--endpoint", endpoint, "account/py-utf8"],
-                         capture_output=True, timeout=DEADLINE)
-    try:
-        owner = json.loads(got.stdout)["state"]["owner"]
-    except ValueError as e:
-        check(False, "shoal get of a string not UTF-8 is not JSON: %s %r" % (e, got.stdout))
-    check(owner == "a\ufffdb\ufffdXXXXXXX", "invalid bytes as U+FFFD: %r" % owner)
+                         capture_output=True, text=True, timeout=DEADLINE)
+    check(got.returncode == 0 and json.loads(got.stdout)["version"] == 0,
+          "nothing stored for account/py-utf8: %s %s" % (got.stdout, got.stderr))
     node.stop()
     # Bytes print as shoal prints them.
     check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
