@@ -1,7 +1,7 @@
 /*  test_cluster_cli.c - process tests of the command line with a cluster:
-    `shoal where`, `--cluster` and `--node` on the client commands,
-    `shoal stats --cluster` and `shoal cluster status`, run as users run
-    them: the real binary ($SHOAL_BIN) through /bin/sh.
+    `shoal where`, `--cluster` and `--node` on the client commands and in
+    their retry line, `shoal stats --cluster` and `shoal cluster status`,
+    run as users run them: the real binary ($SHOAL_BIN) through /bin/sh.
 
     Each test has its own temporary directory with a cluster made by
     `shoal cluster init --ipc` in DIR/c: its nodes listen on ipc:// paths
@@ -418,21 +418,27 @@ static void s_status_until (fixture_t *fx, int code, const char *want, char *out
     }
 }
 
-static void test_three_nodes (void **state)
+//  Waits until every node is up with both its links up.
+static void s_all_links_up (fixture_t *fx)
 {
-    fixture_t *fx = *state;
-    for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    //  Every node up with both its links up.
-    s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
+    char out[OUTPUT_MAX];
     int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
     while (s_count (out, "\"peers_up\":2") != NODES) {
         if (s_now_ms () > deadline)
             fail_msg ("the peer links did not come up: %s", out);
         usleep (50 * 1000);
         s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
     }
+}
+
+static void test_three_nodes (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_all_links_up (fx);
 
     //  A client whose key the cluster does not know (another cluster's, in
     //  a copy of the map) is told so at once, by every node, and what to
@@ -539,7 +545,7 @@ static void test_three_nodes (void **state)
     s_node_kill (fx, 2);
     s_status_until (fx, 3, "\"up\":2,\"down\":1", out);
     assert_non_null (strstr (out, "\"node\":\"n3\",\"up\":false"));
-    deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         code = s_run (fx, out, err,
                       "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 5000 %s "
@@ -563,6 +569,117 @@ static void test_three_nodes (void **state)
         strstr (out, "{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 1000 ms\"}"));
 }
 
+//  --------------------------------------------------------------------------
+//  6. The retry line through a cluster: a send that had no answer in time
+//     (its actor's owner n2 SIGSTOPped, the node it went through
+//     forwarding to it) prints a line with the cluster file, and --node as
+//     given ($SHOAL_CLUSTER made explicit), and that line, run by sh -c
+//     once n2 goes on and ran the first request, is answered as that
+//     request's duplicate: exit 0, one event.
+
+//  Runs command (a send with --timeout 300 in it) with n2 stopped until it
+//  exits 3 (a node that took n2 for down answers
+//  `unavailable` at once: then it waits for the links and tries again).
+//  Returns its retry line, in err, less its "shoal ".
+static char *s_retry_line (fixture_t *fx, char *err, const char *command)
+{
+    char out[OUTPUT_MAX];
+    const char *prefix = "Retry safely with: shoal ";
+    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    while (true) {
+        kill (fx->nodes[1], SIGSTOP);
+        int code = s_run (fx, out, err, "timeout 30 %s", command);
+        kill (fx->nodes[1], SIGCONT);
+        if (code == 3)
+            break;
+        if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") || s_now_ms () > deadline)
+            fail_msg ("send %s: exit %d, not 3: %s%s", command, code, out, err);
+        s_all_links_up (fx);
+    }
+    char *line = strstr (err, prefix);
+    if (!line)
+        fail_msg ("no retry line: %s", err);
+    line += strlen (prefix);
+    char *end = strchr (line, '\n');
+    if (end)
+        *end = 0;
+    return line;
+}
+
+//  Runs the retry line through sh -c, its --timeout 300 made 10000 (the
+//  machine may be busy), with nothing on stdin. Returns its exit code,
+//  its stdout in out.
+static int s_run_retry (fixture_t *fx, char *out, const char *line)
+{
+    const char *timeout = strstr (line, " --timeout 300 ");
+    assert_non_null (timeout);
+    char path[160];
+    snprintf (path, sizeof path, "%s/retry.sh", fx->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "timeout 30 \"$SHOAL\" %.*s --timeout 10000 %s\n", (int) (timeout - line), line,
+             timeout + strlen (" --timeout 300 "));
+    fclose (file);
+    return s_run (fx, out, NULL, "SHOAL=\"$SHOAL\" sh -c \"$(cat \"$DIR/retry.sh\")\" </dev/null");
+}
+
+//  Polls `get` of address until its output has want, against a deadline.
+static void s_get_until (fixture_t *fx, const char *address, const char *want)
+{
+    char out[OUTPUT_MAX];
+    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    while (s_run (fx, out, NULL, "timeout 30 \"$SHOAL\" get --cluster \"$C\" %s", address) != 0 ||
+           !strstr (out, want)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("get %s: no %s in %s", address, want, out);
+        usleep (50 * 1000);
+    }
+}
+
+static void test_retry_line (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    s_all_links_up (fx);
+    cluster_t *cluster = s_map (fx);
+    char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX], expect[512];
+    s_account_of (cluster, 1, account, sizeof account);
+    cluster_destroy (&cluster);
+
+    //  --cluster and --node n1, after the arguments. A second Open would
+    //  be refused: exit 0 is the first one's reply.
+    char command[512];
+    snprintf (command, sizeof command,
+              "\"$SHOAL\" send %s Open owner=X --timeout 300 --cluster \"$C\" --node n1", account);
+    char *line = s_retry_line (fx, err, command);
+    snprintf (expect, sizeof expect, "--cluster %s --node n1 --timeout 300 %s Open owner=X",
+              fx->cluster, account);
+    if (!strstr (line, expect))
+        fail_msg ("expected '%s' in: %s", expect, line);
+    s_get_until (fx, account, "\"version\":1,"); //  n2 ran the first one
+    assert_int_equal (s_run_retry (fx, out, line), 0);
+    assert_non_null (strstr (out, "\"reply\":{\"balance\":0}"));
+
+    //  $SHOAL_CLUSTER, any node (n1 or n3 forwards): the line names the
+    //  file, and no node. A second Deposit would make 10.
+    snprintf (command, sizeof command,
+              "env SHOAL_CLUSTER=\"$C\" \"$SHOAL\" send --timeout 300 %s Deposit amount=5",
+              account);
+    line = s_retry_line (fx, err, command);
+    snprintf (expect, sizeof expect, "--cluster %s --timeout 300 %s Deposit amount=5", fx->cluster,
+              account);
+    if (!strstr (line, expect) || strstr (line, "--node"))
+        fail_msg ("expected '%s' and no --node in: %s", expect, line);
+    s_get_until (fx, account, "\"version\":2,");
+    assert_int_equal (s_run_retry (fx, out, line), 0);
+    assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
+    assert_int_equal (
+        s_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account), 0);
+    assert_int_equal (s_count (out, "\"Opened\""), 1);
+    assert_int_equal (s_count (out, "\"Deposited\""), 1);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -577,6 +694,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nodes_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_three_nodes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_line, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
