@@ -552,7 +552,8 @@ static void s_assert_one_clean_line (const char *text, const char *what)
 
 //  `shoal send` refuses what it would send otherwise than the user wrote:
 //  a string that is not UTF-8, a key repeated in --input, a key cut at
-//  \u0000, a second --input (it replaced the first: the owner was "b").
+//  \u0000, a second --input (it replaced the first: the owner was "b"),
+//  a second --id (the idempotency key: the last one was taken).
 //  Each exits 2 naming the field, key or option, and nothing reaches the
 //  node (the account stays unopened). A key, address or name it names is
 //  quoted escaped, in one clean line (an ESC or 0xff came out raw).
@@ -575,6 +576,7 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal send: --input given twice"},
         {"send --input=- --input - account/zz Open <\"$DIR/a.json\"",
          "shoal send: --input given twice"},
+        {"send --id one account/zz Open owner=a --id two", "shoal send: --id given twice"},
         {"send account/zz Open \"$(printf 'ow\\033ner')=x\" \"$(printf 'ow\\033ner')=y\"",
          "shoal send: field 'ow\\u001bner' is given twice\n"},
         {"send --input \"$DIR/x.json\" account/zz Open",

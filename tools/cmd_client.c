@@ -33,7 +33,7 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
         OPT_STRING ("endpoint", &opts->endpoint),
         OPT_STRING ("cluster", &opts->cluster),
         OPT_STRING ("node", &opts->node),
-        OPT_STRING ("id", &opts->id),
+        OPT_STRING_ONCE ("id", &opts->id),
         OPT_STRING_ONCE ("input", &opts->input),
         OPT_INT ("timeout", &opts->timeout_ms, 1, 3600000),
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),

@@ -14,7 +14,7 @@
     4. An option given twice keeps the last value (a script may override
        an option it was handed: bench's --node-arg does), except an
        OPT_LIST, which keeps each, and an OPT_STRING_ONCE, which is bad
-       usage: "--input given twice".
+       usage: "--input given twice" (--input, and --id, the idempotency key).
 */
 #ifndef OPTIONS_H_INCLUDED
 #define OPTIONS_H_INCLUDED
