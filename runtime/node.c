@@ -82,6 +82,16 @@ static bool s_local_endpoint (const char *endpoint)
     return false;
 }
 
+char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
+{
+    if (insecure || s_local_endpoint (endpoint))
+        return NULL;
+    return zsys_sprintf ("will not listen on %s without CURVE: another machine could reach it. "
+                         "Run a cluster (`shoal cluster init --nodes 1` makes one of one node, "
+                         "with keys), listen on loopback or ipc://, or give --insecure",
+                         endpoint);
+}
+
 //  Takes this node's place in the cluster of options->cluster_file: its
 //  name, endpoint, shard count and certificate. Returns 0 or an error
 //  with *error set.
@@ -268,13 +278,11 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
             shoal_node_destroy (&self);
             return NULL;
         }
-        if (self->endpoint && !o->insecure && !s_local_endpoint (self->endpoint)) {
+        char *refusal =
+            self->endpoint ? shoal_node_listen_refusal (self->endpoint, o->insecure) : NULL;
+        if (refusal) {
             *code = SHOAL_EINVAL;
-            *error = zsys_sprintf (
-                "will not listen on %s without CURVE: another machine could reach it. Run a "
-                "cluster (`shoal cluster init --nodes 1` makes one of one node, with keys), "
-                "listen on loopback or ipc://, or give --insecure",
-                self->endpoint);
+            *error = refusal;
             shoal_node_destroy (&self);
             return NULL;
         }

@@ -43,6 +43,13 @@ typedef struct {
                                   //  runs this long (default 5000; see shoal_node_run)
 } shoal_node_options_t;
 
+//  Why a node alone will not listen on endpoint: NULL when it may (no
+//  other machine can reach it: loopback, ipc://, inproc://; or insecure),
+//  else the refusal, naming the endpoint and the ways out, to free().
+//  Checked by shoal_node_new; `shoal node` checks it first, as a usage
+//  error.
+char *shoal_node_listen_refusal (const char *endpoint, bool insecure);
+
 //  Opens the store. Returns NULL with *error (free() it) when it cannot:
 //  *code is SHOAL_EBUSY when another node holds the data directory.
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error);

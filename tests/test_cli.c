@@ -375,8 +375,9 @@ static void test_messages_prefixed (void **state)
 //  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
 //  4464); a client command refuses it too. --name without --cluster is
 //  one (before, it was ignored and a node alone started); --cluster
-//  without --name is one (before, exit 1). test_cluster_cli has those of
-//  a cluster file.
+//  without --name is one (before, exit 1). So is an endpoint beyond
+//  loopback without --insecure (before, exit 1). test_cluster_cli has
+//  those of a cluster file.
 static void test_node_usage_errors (void **state)
 {
     fixture_t *fx = *state;
@@ -394,6 +395,15 @@ static void test_node_usage_errors (void **state)
          "shoal node: --name needs --cluster: it says which node of the cluster file this is\n"},
         {"--cluster \"$DIR/c.cfg\"",
          "shoal node: --cluster needs --name: which node of /tmp/shoal-test-cli-"},
+        //  Beyond loopback without --insecure (before, exit 1), and
+        //  --insecure with --cluster, whose nodes have CURVE (before, it
+        //  was ignored).
+        {"--endpoint 'tcp://0.0.0.0:*'",
+         "shoal node: will not listen on tcp://0.0.0.0:* without CURVE: another machine could "
+         "reach it. Run a cluster"},
+        {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
+         "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
+         "without CURVE, and a cluster's nodes always have it\n"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
     snprintf (data, sizeof data, "%s/d", fx->dir);
