@@ -334,7 +334,7 @@ static int s_check_usage (const shoal_node_options_t *opts)
 }
 
 //  Opens the store, loads the modules and serves until a signal. Returns
-//  the exit code.
+//  the exit code. A start refused leaves no store it made.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
                   const module_config_t *config, const char **module_opts, int module_opt_count)
 {
@@ -359,10 +359,10 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
             node, modules[i], i < NODE_MAX_MODULE_ARGS ? config->names[i] : NULL, &error);
     if (rc == 0)
         rc = shoal_node_start (node, &error);
-    if (rc != 0) {
+    if (rc != 0) { //  a store this start made goes with it
         fprintf (stderr, "shoal node: %s\n", error ? error : shoal_strerror (rc));
         free (error);
-        shoal_node_destroy (&node);
+        shoal_node_discard (&node);
         return 1;
     }
     if (opts->insecure && !opts->cluster_file)
