@@ -362,6 +362,7 @@ void rec_reset (shoal_rec_t *self)
     self->count = 0;
     self->error = 0;
     self->failed = 0;
+    self->misuse = NULL;
     self->open = 0;
 }
 
@@ -371,12 +372,29 @@ void rec_close (shoal_rec_t *self)
     self->count = 0;
 }
 
-//  Records the first failure; error follows it.
-static void s_fail (shoal_rec_t *self, int rc)
+//  What a misuse was, for the reason of the turn or apply it fails: the
+//  text of rec_misuse.
+#define REC_MISUSED "a field written wrongly with shoal_rec_*: "
+#define REC_DEPTH_TEXT s_text (SHOAL_DATA_DEPTH)
+#define s_text(x) s_text_of (x)
+#define s_text_of(x) #x
+
+//  Records the first failure, and what it was (static text; NULL for out
+//  of memory); error follows it.
+static void s_fail (shoal_rec_t *self, int rc, const char *what)
 {
-    if (!self->failed)
+    if (!self->failed) {
         self->failed = rc;
+        self->misuse = what;
+    }
     self->error = self->failed;
+}
+
+const char *rec_misuse (const shoal_rec_t *self)
+{
+    if (self->failed)
+        return self->misuse;
+    return self->error ? REC_MISUSED "a map or array begun and not ended" : NULL;
 }
 
 //  Starts a value: writes the top map's header first if the rec is empty,
@@ -389,13 +407,15 @@ static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
     rec_open_t *inner = self->open ? &self->stack[self->open - 1] : NULL;
     bool in_array = inner && inner->is_array;
     if (in_array ? key != NULL : key == NULL) {
-        s_fail (self, SHOAL_EINVAL);
+        s_fail (self, SHOAL_EINVAL,
+                in_array ? REC_MISUSED "a key inside an array (its values take NULL)"
+                         : REC_MISUSED "a NULL key inside a map");
         return false;
     }
     if (self->buffer.size == 0) {
         static const char header[REC_HEADER] = {(char) 0xdf, 0, 0, 0, 0};
         if (msgpack_sbuffer_write (&self->buffer, header, REC_HEADER)) {
-            s_fail (self, SHOAL_ENOMEM);
+            s_fail (self, SHOAL_ENOMEM, NULL);
             return false;
         }
     }
@@ -403,7 +423,7 @@ static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
     if (!in_array) {
         size_t len = strlen (key);
         if (msgpack_pack_str (pk, len) || msgpack_pack_str_body (pk, key, len)) {
-            s_fail (self, SHOAL_ENOMEM);
+            s_fail (self, SHOAL_ENOMEM, NULL);
             return false;
         }
     }
@@ -418,7 +438,7 @@ static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
 static void s_packed (shoal_rec_t *self, int rc)
 {
     if (rc)
-        s_fail (self, SHOAL_ENOMEM);
+        s_fail (self, SHOAL_ENOMEM, NULL);
 }
 
 void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value)
@@ -441,7 +461,7 @@ void shoal_rec_str (shoal_rec_t *rec, const char *key, const char *value)
     if (!rec)
         return;
     if (!value) {
-        s_fail (rec, SHOAL_EINVAL);
+        s_fail (rec, SHOAL_EINVAL, REC_MISUSED "a NULL string");
         return;
     }
     size_t len = strlen (value);
@@ -462,7 +482,7 @@ void shoal_rec_bytes (shoal_rec_t *rec, const char *key, const void *ptr, size_t
     if (!rec)
         return;
     if ((!ptr && size) || size > UINT32_MAX) {
-        s_fail (rec, SHOAL_EINVAL);
+        s_fail (rec, SHOAL_EINVAL, REC_MISUSED "NULL bytes of a size not 0, or more than 4 GiB");
         return;
     }
     if (s_begin (rec, key, &pk))
@@ -484,7 +504,8 @@ static void s_open (shoal_rec_t *rec, const char *key, bool is_array)
     if (!rec || rec->failed)
         return;
     if (rec->open + 1 >= SHOAL_DATA_DEPTH) {
-        s_fail (rec, SHOAL_ETOOBIG);
+        s_fail (rec, SHOAL_ETOOBIG,
+                REC_MISUSED "maps and arrays nested deeper than " REC_DEPTH_TEXT);
         return;
     }
     if (!s_begin (rec, key, &pk))
@@ -492,7 +513,7 @@ static void s_open (shoal_rec_t *rec, const char *key, bool is_array)
     const char header[REC_HEADER] = {(char) (is_array ? 0xdd : 0xdf), 0, 0, 0, 0};
     size_t at = rec->buffer.size;
     if (msgpack_sbuffer_write (&rec->buffer, header, REC_HEADER)) {
-        s_fail (rec, SHOAL_ENOMEM);
+        s_fail (rec, SHOAL_ENOMEM, NULL);
         return;
     }
     rec->stack[rec->open++] = (rec_open_t){.header = at, .count = 0, .is_array = is_array};
@@ -515,7 +536,10 @@ static void s_close (shoal_rec_t *rec, bool is_array)
     if (!rec || rec->failed)
         return;
     if (rec->open == 0 || rec->stack[rec->open - 1].is_array != is_array) {
-        s_fail (rec, SHOAL_EINVAL);
+        s_fail (rec, SHOAL_EINVAL,
+                rec->open ? REC_MISUSED "an end of the other kind (a map's for an array, or the "
+                                        "reverse)"
+                          : REC_MISUSED "an end without its begin");
         return;
     }
     rec_open_t *inner = &rec->stack[--rec->open];
@@ -574,7 +598,8 @@ void shoal_rec_data (shoal_rec_t *rec, const char *key, const shoal_data_t *data
     if (!rec || rec->failed)
         return;
     if (1 + rec->open + s_depth (o) > SHOAL_DATA_DEPTH) {
-        s_fail (rec, SHOAL_ETOOBIG);
+        s_fail (rec, SHOAL_ETOOBIG,
+                REC_MISUSED "maps and arrays nested deeper than " REC_DEPTH_TEXT);
         return;
     }
     if (s_begin (rec, key, &pk))

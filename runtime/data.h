@@ -32,6 +32,7 @@ struct _shoal_rec_t {
     int error;                              //  what finishing now fails with: the first
                                             //  failure, or SHOAL_EINVAL while open > 0
     int failed;                             //  sticky: first failure, 0 if none
+    const char *misuse;                     //  what the first failure was, static text
     int open;                               //  containers open inside the top map
     rec_open_t stack[SHOAL_DATA_DEPTH - 1]; //  open containers, innermost last
 };
@@ -56,6 +57,11 @@ void rec_close (shoal_rec_t *self);
 //  Patches the count and returns the encoded map, borrowed until the next
 //  write, reset or close. NULL if a write failed (then *size is 0).
 const uint8_t *rec_finish (shoal_rec_t *self, size_t *size);
+//  What was wrong with what was written, for a turn's or an apply's
+//  reason ("a field written wrongly with shoal_rec_*: a NULL string"),
+//  while error is set; NULL when nothing was or out of memory. Borrowed
+//  until the next write, reset or close.
+const char *rec_misuse (const shoal_rec_t *self);
 //  Appends pre-encoded msgpack bytes as the value of key.
 void rec_raw (shoal_rec_t *self, const char *key, const uint8_t *value, size_t size);
 

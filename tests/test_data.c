@@ -11,6 +11,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,9 +142,18 @@ static void test_usage (void **state)
 }
 
 //  Each misuse fails the rec with SHOAL_EINVAL (nothing can be finished),
-//  and later writes do nothing.
+//  and later writes do nothing; rec_misuse says which it was.
 static void test_misuse (void **state)
 {
+    static const char *said[] = {
+        "an end without its begin",
+        "an end without its begin",
+        "a key inside an array (its values take NULL)",
+        "a NULL key inside a map",
+        "a map or array begun and not ended",
+        "an end of the other kind (a map's for an array, or the reverse)",
+        "NULL bytes of a size not 0, or more than 4 GiB",
+    };
     for (int how = 0; how < 7; how++) {
         shoal_rec_t rec;
         rec_init (&rec);
@@ -175,6 +185,10 @@ static void test_misuse (void **state)
             shoal_rec_bytes (&rec, "b", NULL, 3);
         }
         assert_int_equal (rec.error, SHOAL_EINVAL);
+        char expected[128];
+        snprintf (expected, sizeof expected, "a field written wrongly with shoal_rec_*: %s",
+                  said[how]);
+        assert_string_equal (rec_misuse (&rec), expected);
         size_t size;
         assert_null (rec_finish (&rec, &size));
         rec_close (&rec);
@@ -217,6 +231,10 @@ static void test_depth (void **state)
     for (int i = 0; i < SHOAL_DATA_DEPTH; i++)
         shoal_rec_map_begin (&rec, "m");
     assert_int_equal (rec.error, SHOAL_ETOOBIG);
+    assert_string_equal (rec_misuse (&rec), "a field written wrongly with shoal_rec_*: maps and "
+                                            "arrays nested deeper than 16");
+    rec_reset (&rec);
+    assert_null (rec_misuse (&rec));
     rec_close (&rec);
 
     //  17 deep: {"d": [[...]]} with 16 arrays.
