@@ -258,8 +258,8 @@ static int s_summed_end (shoal_view_t *view, void *batch_state)
 //  misuse@1: on Added{by}, one misuse of the view API by number: 1 a row
 //  key of 600 bytes, 2 an empty key, 3 17 sends, 4 a send to no address,
 //  5 a NULL string in a row, 6 a map begun and not ended in a command's
-//  fields, 7 a row nested 17 deep; 9 an empty key in batch_end; 10 a
-//  command too big for an envelope.
+//  fields, 7 a row nested 17 deep, 8 a row given the key k twice; 9 an
+//  empty key in batch_end; 10 a command too big for an envelope.
 static const uint8_t s_big[1100 * 1024];
 
 static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
@@ -296,6 +296,11 @@ static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
         rec = shoal_view_put (view, "row/7");
         for (int i = 0; i < 17; i++)
             shoal_rec_map_begin (rec, "m");
+        break;
+    case 8:
+        rec = shoal_view_put (view, "row/8");
+        shoal_rec_int (rec, "k", 1);
+        shoal_rec_int (rec, "k", 2);
         break;
     case 9:
         *in_batch_end = true;
