@@ -516,6 +516,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         journal_destroy (&self);
         return NULL;
     }
+    self->made = !state.current;
     return self;
 }
 
@@ -720,6 +721,12 @@ uint64_t journal_records_written (journal_t *self)
 {
     assert (self);
     return atomic_load (&self->records);
+}
+
+bool journal_made (const journal_t *self)
+{
+    assert (self);
+    return self->made;
 }
 
 int journal_shards (const journal_t *self)

@@ -97,6 +97,10 @@ void journal_destroy (journal_t **self_p);
 //  The store's shard count, fixed when it was made: 1 to SHOAL_SHARDS_MAX.
 int journal_shards (const journal_t *self);
 
+//  True if journal_open made this store (its directory held none; LevelDB
+//  was told to fail if one was there), false if it opened one that was.
+bool journal_made (const journal_t *self);
+
 //  The shard of stream in this store: shoal_shard (stream, shards).
 uint32_t journal_shard (const journal_t *self, const char *stream);
 

@@ -51,6 +51,7 @@ struct _journal_t {
     atomic_int fail_after;              //  test hook, 0 = off
     uint32_t shards;                    //  the store's shard count, fixed
     bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
+    bool made;                          //  journal_open made the store (journal_made)
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers: synced
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)

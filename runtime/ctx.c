@@ -307,9 +307,7 @@ void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *for
 static int s_rec_error (shoal_ctx_t *ctx, const shoal_rec_t *rec)
 {
     if (rec->error)
-        return s_misuse (ctx, rec->error,
-                         rec->error == SHOAL_ENOMEM ? NULL
-                                                    : "a field written wrongly with shoal_rec_*");
+        return s_misuse (ctx, rec->error, rec_misuse (rec));
     if (rec->buffer.size > CTX_MAX_REC_BYTES)
         return s_misuse (ctx, SHOAL_ETOOBIG,
                          "a reply, event, command or timer of more than 1 MiB less 8 KiB");

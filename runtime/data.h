@@ -23,8 +23,18 @@ struct _shoal_data_t {
 typedef struct {
     size_t header;  //  offset of its 32-bit header in buffer
     uint32_t count; //  pairs (map) or values (array) written
+    uint32_t map;   //  a map's number, as rec_key_t has it
     bool is_array;  //  values take no key
 } rec_open_t;
+
+//  A key written into one of a rec's maps, kept so that no map is given a
+//  key twice: that is misuse (SHOAL_EINVAL, rec_misuse names the key).
+typedef struct {
+    uint64_t id;     //  the map's number (0: the rec itself, then 1, 2... as they were
+                     //  opened) above a 32-bit hash of the key: keys of one id may be equal
+    uint32_t offset; //  where the key's bytes are in buffer
+    uint32_t len;    //  bytes of the key
+} rec_key_t;
 
 struct _shoal_rec_t {
     msgpack_sbuffer buffer;                 //  map32 header (count patched at finish) + pairs
@@ -32,8 +42,18 @@ struct _shoal_rec_t {
     int error;                              //  what finishing now fails with: the first
                                             //  failure, or SHOAL_EINVAL while open > 0
     int failed;                             //  sticky: first failure, 0 if none
+    const char *misuse;                     //  what the first failure was, static text
     int open;                               //  containers open inside the top map
     rec_open_t stack[SHOAL_DATA_DEPTH - 1]; //  open containers, innermost last
+    uint32_t maps;                          //  maps opened inside the top map
+    rec_key_t *keys;                        //  every key written in a map, owned
+    uint32_t key_count;                     //  keys written
+    uint32_t key_max;                       //  room in keys
+    uint32_t *table;                        //  past a few keys, their indexes by id, owned
+    uint32_t table_size;                    //  slots of table in use, a power of two
+    uint32_t table_max;                     //  slots table has room for
+    uint32_t table_keys;                    //  keys the table holds (the first ones)
+    char twice[96];                         //  misuse's text for a key written twice
 };
 
 //  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes must
@@ -56,6 +76,11 @@ void rec_close (shoal_rec_t *self);
 //  Patches the count and returns the encoded map, borrowed until the next
 //  write, reset or close. NULL if a write failed (then *size is 0).
 const uint8_t *rec_finish (shoal_rec_t *self, size_t *size);
+//  What was wrong with what was written, for a turn's or an apply's
+//  reason ("a field written wrongly with shoal_rec_*: a NULL string"),
+//  while error is set; NULL when nothing was or out of memory. Borrowed
+//  until the next write, reset or close.
+const char *rec_misuse (const shoal_rec_t *self);
 //  Appends pre-encoded msgpack bytes as the value of key.
 void rec_raw (shoal_rec_t *self, const char *key, const uint8_t *value, size_t size);
 

@@ -23,10 +23,12 @@
 #include "deadletter.h"
 #include "turnfile.h"
 #include "projector.h"
+#include "storemade.h"
 #include "threadname.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,7 @@ struct _shoal_node_t {
     int endpoint_locks[2];        //  of the ipc:// client and peer endpoints, -1: none
     char prefix[64];              //  inproc endpoint prefix, unique
     journal_t *journal;
+    storemade_t *made; //  a store it made, to undo; NULL once started
     shoal_registry_t *registry;
     void *modules[NODE_MAX_MODULES]; //  dlopen handles
     int module_count;
@@ -80,6 +83,16 @@ static bool s_local_endpoint (const char *endpoint)
         if (strncmp (endpoint, local[i], strlen (local[i])) == 0)
             return true;
     return false;
+}
+
+char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
+{
+    if (insecure || s_local_endpoint (endpoint))
+        return NULL;
+    return zsys_sprintf ("will not listen on %s without CURVE: another machine could reach it. "
+                         "Run a cluster (`shoal cluster init --nodes 1` makes one of one node, "
+                         "with keys), listen on loopback or ipc://, or give --insecure",
+                         endpoint);
 }
 
 //  Takes this node's place in the cluster of options->cluster_file: its
@@ -268,13 +281,11 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
             shoal_node_destroy (&self);
             return NULL;
         }
-        if (self->endpoint && !o->insecure && !s_local_endpoint (self->endpoint)) {
+        char *refusal =
+            self->endpoint ? shoal_node_listen_refusal (self->endpoint, o->insecure) : NULL;
+        if (refusal) {
             *code = SHOAL_EINVAL;
-            *error = zsys_sprintf (
-                "will not listen on %s without CURVE: another machine could reach it. Run a "
-                "cluster (`shoal cluster init --nodes 1` makes one of one node, with keys), "
-                "listen on loopback or ipc://, or give --insecure",
-                self->endpoint);
+            *error = refusal;
             shoal_node_destroy (&self);
             return NULL;
         }
@@ -295,12 +306,18 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
+    //  A store made here is taken back if the start is refused
+    //  (shoal_node_discard): bad input must leave no store behind, with a
+    //  shard count fixed.
+    self->made = storemade_note (self->data_dir);
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);
     if (!self->journal) {
         shoal_node_destroy (&self);
         return NULL;
     }
+    if (!journal_made (self->journal))
+        storemade_destroy (&self->made); //  it was there: never removed
     //  The shard count is fixed when the store is made (journal_open).
     o->shards = journal_shards (self->journal);
     //  In sync durability a thread makes the commits durable, and the
@@ -309,7 +326,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     if (*code) {
         *error =
             zsys_sprintf ("cannot start the journal's sync thread: %s", shoal_strerror (*code));
-        shoal_node_destroy (&self);
+        shoal_node_discard (&self);
         return NULL;
     }
     //  Spares a client's first command to a new stream the reads of its
@@ -319,14 +336,14 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     if (*code) {
         *error =
             zsys_sprintf ("cannot start the journal's stream filters: %s", shoal_strerror (*code));
-        shoal_node_destroy (&self);
+        shoal_node_discard (&self);
         return NULL;
     }
     *code = s_check_owner (self, error);
     if (*code) {
         if (!*error)
             *error = zsys_sprintf ("cannot write to the store in %s", self->data_dir);
-        shoal_node_destroy (&self);
+        shoal_node_discard (&self);
         return NULL;
     }
     return self;
@@ -367,6 +384,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
     free (self->peer_keys);
     zstr_free (&self->clients_dir);
     journal_destroy (&self->journal);
+    storemade_destroy (&self->made);
     registry_destroy (&self->registry);
     for (int i = 0; i < self->module_count; i++)
         dlclose (self->modules[i]);
@@ -375,6 +393,25 @@ void shoal_node_destroy (shoal_node_t **self_p)
     free (self->endpoint);
     free (self);
     *self_p = NULL;
+}
+
+void shoal_node_discard (shoal_node_t **self_p)
+{
+    shoal_node_t *self = *self_p;
+    if (!self || !self->made) {
+        shoal_node_destroy (self_p);
+        return;
+    }
+    //  CURRENT first, while this node holds the store's lock: a node
+    //  started on the directory from now on refuses what is left as a
+    //  damaged store, rather than open one that is about to go.
+    char current[PATH_MAX];
+    snprintf (current, sizeof current, "%s/CURRENT", self->data_dir);
+    unlink (current);
+    storemade_t *made = self->made;
+    self->made = NULL;
+    shoal_node_destroy (self_p); //  closes the store
+    storemade_undo (&made);
 }
 
 shoal_registry_t *shoal_node_registry (shoal_node_t *self)
@@ -599,6 +636,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         if (!self->metrics)
             return SHOAL_ENET;
     }
+    storemade_destroy (&self->made); //  started: the store stays, whatever follows
     return 0;
 }
 

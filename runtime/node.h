@@ -43,10 +43,27 @@ typedef struct {
                                   //  runs this long (default 5000; see shoal_node_run)
 } shoal_node_options_t;
 
-//  Opens the store. Returns NULL with *error (free() it) when it cannot:
-//  *code is SHOAL_EBUSY when another node holds the data directory.
+//  Why a node alone will not listen on endpoint: NULL when it may (no
+//  other machine can reach it: loopback, ipc://, inproc://; or insecure),
+//  else the refusal, naming the endpoint and the ways out, to free().
+//  Checked by shoal_node_new; `shoal node` checks it first, as a usage
+//  error.
+char *shoal_node_listen_refusal (const char *endpoint, bool insecure);
+
+//  Opens the store, or makes one if the data directory holds none.
+//  Returns NULL with *error (free() it) when it cannot: *code is
+//  SHOAL_EBUSY when another node holds the data directory. A store it made
+//  and then could not use is removed again (shoal_node_discard).
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error);
 void shoal_node_destroy (shoal_node_t **self_p);
+//  Destroys a node whose start was refused (a module that failed, an
+//  option for no module, shoal_node_start's error) and, if shoal_node_new
+//  made its store, removes that store and what the node made with it (the
+//  data directory too, and its parents, if it made them), so that bad
+//  input leaves the directory as it was: no store, no shard count fixed.
+//  A store that was there before is never touched; once shoal_node_start
+//  has succeeded, this is shoal_node_destroy. Safe to call twice.
+void shoal_node_discard (shoal_node_t **self_p);
 
 //  The registry to add types to before shoal_node_start.
 shoal_registry_t *shoal_node_registry (shoal_node_t *self);

@@ -23,7 +23,6 @@
 #define VIEW_KEPT_BYTES_MAX (16u << 20) //  a batch's rows kept after its commit, at most (view.c)
 #define PROJECTOR_LINGER_EVENTS 65536   //  waiting, a lingering build takes them at once
 #define PROJECTOR_STEP_MS 50            //  and for this long at most, so queries wait no longer
-#define PROJECTOR_SENDS_MAX 16          //  commands one apply may send
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {

@@ -10,8 +10,9 @@
 #include "shoal_testkit.h"
 #include "data.h"
 #include "registry.h"
+#include "viewcheck.h"
 
-#define KITVIEW_SENDS_MAX 16 //  commands one apply may send, as PROJECTOR_SENDS_MAX
+#define KITVIEW_SENDS_MAX VIEWCHECK_SENDS_MAX //  commands one apply may send, as a node
 
 //  A row, or a deletion staged by an apply: one allocation holding its
 //  fields' bytes and then its key.

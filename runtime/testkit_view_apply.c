@@ -6,7 +6,8 @@
     in the kit. An apply reads the rows it wrote itself; a row or command
     being written (its rec) is closed at the next shoal_view_* call or
     when apply returns; misuse (a bad key, address or command, more than
-    16 sends) fails the apply, and nothing of a failed apply is kept. The
+    16 sends, a row or command written wrongly) fails the apply, with the
+    node's reason (viewcheck.h), and nothing of a failed apply is kept. The
     node stages a batch of applies before its commit; the kit commits each
     apply alone, which an apply cannot tell apart.
 
@@ -141,6 +142,23 @@ void kitview_sent_clear (kitview_sent_t *sent, size_t *count)
     *count = 0;
 }
 
+//  Records the apply's first misuse: error, and what it was (printf
+//  format) as its reason, as view.c does. Returns error.
+static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
+{
+    if (!view->error) {
+        view->error = error;
+        va_list args;
+        va_start (args, format);
+        vsnprintf (view->reason, sizeof view->reason, format, args);
+        va_end (args);
+    }
+    return error;
+}
+
 //  Keeps the command written in the rec (fields), when the view reacts.
 static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size)
 {
@@ -190,8 +208,17 @@ static void s_close_rec (shoal_view_t *view)
     size_t size;
     const uint8_t *fields = rec_finish (&view->rec, &size);
     if (!fields) {
-        if (!view->error)
-            view->error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
+        const char *why = rec_misuse (&view->rec);
+        int error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
+        if (!why)
+            view->error = view->error ? view->error : error; //  out of memory
+        else if (view->open_send)
+            s_misuse (view, error, "the command %s sent by shoal_view_send: %s", view->send_name,
+                      why);
+        else if (viewcheck_quotable (view->open_key, 64))
+            s_misuse (view, error, "the row %s: %s", view->open_key, why);
+        else
+            s_misuse (view, error, "a row put by shoal_view_put: %s", why);
         return;
     }
     if (view->open_send) {
@@ -232,8 +259,8 @@ static void s_view_begin (shoal_view_t *view, kitview_rows_t *rows, const kitvie
     view->sends = 0;
 }
 
-//  Runs the projection's batch_end, as view.c's view_end (the misuse
-//  reasons aside). Returns 0 or its error, view->reason set.
+//  Runs the projection's batch_end, as view.c's view_end. Returns 0 or its
+//  error, view->reason set.
 static int s_batch_end (shoal_testkit_view_t *self)
 {
     shoal_view_t *view = &self->view;
@@ -329,15 +356,14 @@ int kitview_end (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitview
 //  --------------------------------------------------------------------------
 //  The calls an apply makes: view.c's, over the kit's rows
 
-static bool s_key_ok (shoal_view_t *view, const char *key)
+//  True if key is a row key; else the apply fails, its reason naming call
+//  (shoal_view_CALL) and the key's limit.
+static bool s_key_ok (shoal_view_t *view, const char *key, const char *call)
 {
-    size_t len = key ? strnlen (key, SHOAL_VIEW_KEY_MAX + 1) : 0;
-    if (len == 0 || len > SHOAL_VIEW_KEY_MAX) {
-        if (view && !view->error)
-            view->error = SHOAL_EINVAL;
-        return false;
-    }
-    return true;
+    const char *why = viewcheck_key (key);
+    if (why)
+        s_misuse (view, SHOAL_EINVAL, "shoal_view_%s: %s", call, why);
+    return !why;
 }
 
 //  The row under key as the apply sees it: staged by it (the last
@@ -354,7 +380,7 @@ static const kitview_row_t *s_find_row (const shoal_view_t *view, const char *ke
 
 int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row)
 {
-    if (!view || !row || !view->event || !s_key_ok (view, key))
+    if (!view || !row || !view->event || !s_key_ok (view, key, "get"))
         return SHOAL_EINVAL;
     s_close_rec (view);
     *row = NULL;
@@ -375,9 +401,10 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     return 0;
 }
 
-shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
+//  Opens the rec of the row under key, for call (put or put_new).
+static shoal_rec_t *s_put (shoal_view_t *view, const char *key, const char *call)
 {
-    if (!view || !view->event || !s_key_ok (view, key))
+    if (!view || !view->event || !s_key_ok (view, key, call))
         return NULL;
     s_close_rec (view);
     snprintf (view->open_key, sizeof view->open_key, "%s", key);
@@ -387,11 +414,16 @@ shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
     return &view->rec;
 }
 
+shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
+{
+    return s_put (view, key, "put");
+}
+
 //  The kit knows every row: a key that holds one fails the apply, as the
 //  node does when it can tell.
 shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
 {
-    if (!view || !view->event || !s_key_ok (view, key))
+    if (!view || !view->event || !s_key_ok (view, key, "put_new"))
         return NULL;
     s_close_rec (view);
     const kitview_row_t *found = s_find_row (view, key);
@@ -403,12 +435,12 @@ shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
         }
         return NULL;
     }
-    return shoal_view_put (view, key);
+    return s_put (view, key, "put_new");
 }
 
 int shoal_view_delete (shoal_view_t *view, const char *key)
 {
-    if (!view || !view->event || !s_key_ok (view, key))
+    if (!view || !view->event || !s_key_ok (view, key, "delete"))
         return SHOAL_EINVAL;
     s_close_rec (view);
     s_stage_row (view, key, NULL, 0);
@@ -421,18 +453,13 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
         return NULL;
     s_close_rec (view);
     if (view->ending) { //  as the node: a batch's end has no event
-        view->error = SHOAL_EINVAL;
-        snprintf (view->reason, sizeof view->reason, "shoal_view_send in batch_end");
+        s_misuse (view, SHOAL_EINVAL, "shoal_view_send in batch_end");
         return NULL;
     }
-    size_t name_len = command ? strlen (command) : 0;
-    if (!to || shoal_address_check (to, strlen (to)) != 0 ||
-        shoal_name_check (command, name_len) != 0 || command[0] == '$') {
-        view->error = SHOAL_EINVAL;
-        return NULL;
-    }
-    if (view->sends == KITVIEW_SENDS_MAX) {
-        view->error = SHOAL_ETOOBIG;
+    int error;
+    const char *why = viewcheck_send (to, command, view->sends, &error);
+    if (why) {
+        s_misuse (view, error, "shoal_view_send: %s", why);
         return NULL;
     }
     view->sends++;

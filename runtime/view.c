@@ -8,12 +8,15 @@
     gets them only when the batch is committed whole (view_stage). A row
     or command being written (its rec) is closed when the apply calls
     the next shoal_view_* or returns. Misuse (a bad key, address or name,
-    too many sends) fails the apply, and nothing of it is kept.
+    too many sends, a row or command written wrongly) fails the apply, and
+    nothing of it is kept; its reason names the call and the limit
+    (viewcheck.h).
 
     Threads: the projection thread's.
 */
 #include "projector_internal.h"
 #include "log.h"
+#include "viewcheck.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,24 @@ static stored_t s_stored (const shoal_view_t *view, const staged_row_t *staged, 
     return !kept ? STORED_UNKNOWN : kept->deleted ? STORED_NONE : STORED_ROW;
 }
 
+//  Records the apply's first misuse: error, and what it was (printf
+//  format) as its reason, which `shoal projections` and the log show.
+//  Returns error.
+static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
+{
+    if (!view->error) {
+        view->error = error;
+        va_list args;
+        va_start (args, format);
+        vsnprintf (view->reason, sizeof view->reason, format, args);
+        va_end (args);
+    }
+    return error;
+}
+
 //  --------------------------------------------------------------------------
 //  The row or command being written
 
@@ -180,9 +201,17 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     envelope.payload_size = size;
     envelope.created = view->logged->created;
     reaction_t *reaction = calloc (1, sizeof (reaction_t));
-    if (!reaction || envelope_encode (&envelope, &reaction->frame, &reaction->size) != 0) {
+    int rc =
+        reaction ? envelope_encode (&envelope, &reaction->frame, &reaction->size) : SHOAL_ENOMEM;
+    if (rc) {
         free (reaction);
-        view->error = SHOAL_ENOMEM;
+        if (rc == SHOAL_ETOOBIG)
+            s_misuse (view, rc,
+                      "the command %s sent by shoal_view_send: more than 1 MiB with "
+                      "its envelope",
+                      view->send_name);
+        else
+            view->error = view->error ? view->error : SHOAL_ENOMEM;
         return;
     }
     memcpy (reaction->id, envelope.id, ENVELOPE_ID_SIZE);
@@ -228,8 +257,17 @@ static void s_close_rec (shoal_view_t *view)
     size_t size;
     const uint8_t *fields = rec_finish (&view->rec, &size);
     if (!fields) {
-        if (!view->error)
-            view->error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
+        const char *why = rec_misuse (&view->rec);
+        int error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
+        if (!why)
+            view->error = view->error ? view->error : error; //  out of memory
+        else if (view->open_send)
+            s_misuse (view, error, "the command %s sent by shoal_view_send: %s", view->send_name,
+                      why);
+        else if (viewcheck_quotable (view->open_key, 64))
+            s_misuse (view, error, "the row %s: %s", view->open_key, why);
+        else
+            s_misuse (view, error, "a row put by shoal_view_put: %s", why);
         return;
     }
     if (view->open_send) {
@@ -335,26 +373,26 @@ int view_stage (shoal_view_t *view)
 //  --------------------------------------------------------------------------
 //  The calls an apply makes
 
-//  The key's length, or 0 for a bad key (then the apply fails).
-static size_t s_key_len (shoal_view_t *view, const char *key)
+//  The key's length, or 0 for a bad key: then the apply fails, its
+//  reason naming call (shoal_view_CALL) and the key's limit.
+static size_t s_key_len (shoal_view_t *view, const char *key, const char *call)
 {
-    size_t len = key ? strnlen (key, SHOAL_VIEW_KEY_MAX + 1) : 0;
-    if (len == 0 || len > SHOAL_VIEW_KEY_MAX) {
-        if (view && !view->error)
-            view->error = SHOAL_EINVAL;
+    const char *why = viewcheck_key (key);
+    if (why) {
+        s_misuse (view, SHOAL_EINVAL, "shoal_view_%s: %s", call, why);
         return 0;
     }
-    return len;
+    return strlen (key);
 }
 
-static bool s_key_ok (shoal_view_t *view, const char *key)
+static bool s_key_ok (shoal_view_t *view, const char *key, const char *call)
 {
-    return s_key_len (view, key) > 0;
+    return s_key_len (view, key, call) > 0;
 }
 
 int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row)
 {
-    if (!view || !row || !view->logged || !s_key_ok (view, key))
+    if (!view || !row || !view->logged || !s_key_ok (view, key, "get"))
         return SHOAL_EINVAL;
     s_close_rec (view);
     *row = NULL;
@@ -423,7 +461,7 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
 //  under key (shoal_view_put_new).
 static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
 {
-    size_t len = view && view->logged ? s_key_len (view, key) : 0;
+    size_t len = view && view->logged ? s_key_len (view, key, new ? "put_new" : "put") : 0;
     if (len == 0)
         return NULL;
     s_close_rec (view);
@@ -467,7 +505,7 @@ shoal_rec_t *shoal_view_put_new (shoal_view_t *view, const char *key)
 
 int shoal_view_delete (shoal_view_t *view, const char *key)
 {
-    if (!view || !view->logged || !s_key_ok (view, key))
+    if (!view || !view->logged || !s_key_ok (view, key, "delete"))
         return SHOAL_EINVAL;
     s_close_rec (view);
     //  A row the store holds none of is not deleted there: an
@@ -497,18 +535,13 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
         return NULL;
     s_close_rec (view);
     if (view->ending) { //  a batch's end has no event to derive the id from
-        view->error = SHOAL_EINVAL;
-        snprintf (view->reason, sizeof view->reason, "shoal_view_send in batch_end");
+        s_misuse (view, SHOAL_EINVAL, "shoal_view_send in batch_end");
         return NULL;
     }
-    size_t name_len = command ? strlen (command) : 0;
-    if (!to || shoal_address_check (to, strlen (to)) != 0 ||
-        shoal_name_check (command, name_len) != 0 || command[0] == '$') {
-        view->error = SHOAL_EINVAL;
-        return NULL;
-    }
-    if (view->sends == PROJECTOR_SENDS_MAX) {
-        view->error = SHOAL_ETOOBIG;
+    int error;
+    const char *why = viewcheck_send (to, command, view->sends, &error);
+    if (why) {
+        s_misuse (view, error, "shoal_view_send: %s", why);
         return NULL;
     }
     view->sends++;

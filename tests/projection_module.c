@@ -31,6 +31,9 @@
       batch with a Pinged fails in batch_end, after trying a send there
       ("send refused: yes" in its reason when the node refused it); a
       batch with a Boomed aborts the process in batch_end.
+    - misuse@1 (with projection.misuse=1): on item:Added{by}, misuses the
+      view API as by says (s_misuse), or in batch_end for by 9; any
+      other by is fine.
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -252,6 +255,73 @@ static int s_summed_end (shoal_view_t *view, void *batch_state)
     return 0;
 }
 
+//  misuse@1: on Added{by}, one misuse of the view API by number: 1 a row
+//  key of 600 bytes, 2 an empty key, 3 17 sends, 4 a send to no address,
+//  5 a NULL string in a row, 6 a map begun and not ended in a command's
+//  fields, 7 a row nested 17 deep, 8 a row given the key k twice; 9 an
+//  empty key in batch_end; 10 a command too big for an envelope.
+static const uint8_t s_big[1100 * 1024];
+
+static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
+{
+    bool *in_batch_end = shoal_view_batch_state (view);
+    int64_t by = 0;
+    shoal_data_int (shoal_event_data (event), "by", &by);
+    char key[600];
+    const shoal_data_t *row;
+    shoal_rec_t *rec;
+    switch (by) {
+    case 1:
+        memset (key, 'k', sizeof key - 1);
+        key[sizeof key - 1] = 0;
+        shoal_rec_int (shoal_view_put (view, key), "n", 1);
+        break;
+    case 2:
+        shoal_view_get (view, "", &row);
+        break;
+    case 3:
+        for (int i = 0; i < 17; i++)
+            shoal_view_send (view, "echo/m", "Echo");
+        break;
+    case 4:
+        shoal_view_send (view, "nobody", "Echo");
+        break;
+    case 5:
+        shoal_rec_str (shoal_view_put (view, "row/5"), "name", NULL);
+        break;
+    case 6:
+        shoal_rec_map_begin (shoal_view_send (view, "echo/m", "Echo"), "open");
+        break;
+    case 7:
+        rec = shoal_view_put (view, "row/7");
+        for (int i = 0; i < 17; i++)
+            shoal_rec_map_begin (rec, "m");
+        break;
+    case 8:
+        rec = shoal_view_put (view, "row/8");
+        shoal_rec_int (rec, "k", 1);
+        shoal_rec_int (rec, "k", 2);
+        break;
+    case 9:
+        *in_batch_end = true;
+        break;
+    case 10:
+        shoal_rec_bytes (shoal_view_send (view, "echo/m", "Echo"), "big", s_big, sizeof s_big);
+        break;
+    default:
+        shoal_rec_int (shoal_view_put (view, "fine"), "by", by);
+    }
+    return 0;
+}
+
+static int s_misuse_end (shoal_view_t *view, void *batch_state)
+{
+    const bool *misuse = batch_state;
+    if (*misuse)
+        shoal_view_delete (view, "");
+    return 0;
+}
+
 int shoal_module_init (shoal_registry_t *registry)
 {
     const char *version = shoal_registry_option (registry, "version");
@@ -305,5 +375,14 @@ int shoal_module_init (shoal_registry_t *registry)
                                               .batch_end = s_summed_end};
     if (rc == 0 && summed_on && strcmp (summed_on, "1") == 0)
         rc = shoal_register_projection (registry, &summed);
+    const char *misuse_on = shoal_registry_option (registry, "misuse");
+    static const shoal_projection_t misuse = {.name = "misuse",
+                                              .version = 1,
+                                              .events = "item:Added",
+                                              .apply = s_misuse,
+                                              .batch_state_size = sizeof (bool),
+                                              .batch_end = s_misuse_end};
+    if (rc == 0 && misuse_on && strcmp (misuse_on, "1") == 0)
+        rc = shoal_register_projection (registry, &misuse);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "harness.h"
 #include "utf8.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -376,8 +377,9 @@ static void test_messages_prefixed (void **state)
 //  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
 //  4464); a client command refuses it too. --name without --cluster is
 //  one (before, it was ignored and a node alone started); --cluster
-//  without --name is one (before, exit 1). test_cluster_cli has those of
-//  a cluster file.
+//  without --name is one (before, exit 1). So is an endpoint beyond
+//  loopback without --insecure (before, exit 1). test_cluster_cli has
+//  those of a cluster file.
 static void test_node_usage_errors (void **state)
 {
     fixture_t *fx = *state;
@@ -395,6 +397,15 @@ static void test_node_usage_errors (void **state)
          "shoal node: --name needs --cluster: it says which node of the cluster file this is\n"},
         {"--cluster \"$DIR/c.cfg\"",
          "shoal node: --cluster needs --name: which node of /tmp/shoal-test-cli-"},
+        //  Beyond loopback without --insecure (before, exit 1), and
+        //  --insecure with --cluster, whose nodes have CURVE (before, it
+        //  was ignored).
+        {"--endpoint 'tcp://0.0.0.0:*'",
+         "shoal node: will not listen on tcp://0.0.0.0:* without CURVE: another machine could "
+         "reach it. Run a cluster"},
+        {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
+         "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
+         "without CURVE, and a cluster's nodes always have it\n"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
     snprintf (data, sizeof data, "%s/d", fx->dir);
@@ -495,6 +506,105 @@ static void test_module_clash_named (void **state)
         if (code != 1 || !strstr (err, cases[i].said))
             fail_msg ("case %zu: exit %d, stderr: %s", i, code, err);
     }
+}
+
+//  The number of entries of the directory at path besides . and .., -1
+//  if it cannot be read.
+static int s_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return -1;
+    int count = 0;
+    for (struct dirent *entry = readdir (dir); entry; entry = readdir (dir))
+        count += strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0;
+    closedir (dir);
+    return count;
+}
+
+//  A start refused for bad input: the modules' variables, the options
+//  after "$SHOAL" node --data D --workers 1 --endpoint E, and what it says.
+typedef struct {
+    const char *env;
+    const char *options;
+    const char *said;
+} refusal_t;
+
+//  Runs the refused start of refusal on the data directory data; fails
+//  the test unless it exits 1 saying why, without a ready line.
+static void s_refused (fixture_t *fx, const refusal_t *refusal, const char *data)
+{
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = s_run (fx, out, err,
+                      "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data '%s' "
+                      "--workers 1 --metrics off --endpoint '%s' %s",
+                      getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), refusal->env,
+                      data, fx->endpoint, refusal->options);
+    if (code != 1 || !strstr (err, refusal->said) || strstr (out, "ready on"))
+        fail_msg ("%s on %s: exit %d, stderr: %s", refusal->options, data, code, err);
+}
+
+//  A start refused for bad input (a module whose init fails, an option for
+//  no module, a type clash) changes nothing: on a new data directory it
+//  leaves no store (before, it left one with its shard count fixed, and a
+//  later --shards 8 was refused), neither the directories it made nor
+//  anything in an empty one; a store that was there keeps its data and
+//  its shards.
+static void test_refused_start_makes_no_store (void **state)
+{
+    fixture_t *fx = *state;
+    static const refusal_t cases[] = {
+        {"COUNTER_MODULE_FAIL=1", "--module \"$COUNTER\"",
+         "counter.so failed to start: invalid argument\n"},
+        {"", "--module \"$COUNTER\" --module-opt countr.start=10",
+         "shoal node: --module-opt countr.start: no module countr is loaded"},
+        {"CLASH_TYPE=account", "--module \"$CLASH\"",
+         "failed to start: actor type 'account' already exists"},
+    };
+    size_t count = sizeof cases / sizeof cases[0];
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX], top[160], data[192], empty[160];
+    snprintf (top, sizeof top, "%s/new", fx->dir);
+    snprintf (data, sizeof data, "%s/d", top); //  neither is there yet
+    snprintf (empty, sizeof empty, "%s/empty", fx->dir);
+    assert_int_equal (mkdir (empty, 0755), 0);
+    struct stat st;
+    for (size_t i = 0; i < count; i++) {
+        s_refused (fx, &cases[i], data);
+        if (stat (top, &st) == 0)
+            fail_msg ("%s left %s (%d entries in %s)", cases[i].options, top, s_entries (data),
+                      data);
+        s_refused (fx, &cases[i], empty);
+        if (s_entries (empty) != 0)
+            fail_msg ("%s left %d entries in %s", cases[i].options, s_entries (empty), empty);
+    }
+
+    //  After them the store is new: it takes --shards.
+    const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --metrics off --endpoint '%s' %s";
+    s_node_start (fx, ready, node, data, fx->endpoint, "--shards 8");
+    if (!strstr (ready, "8 shards"))
+        fail_msg ("not 8 shards: %s", ready);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/k Open owner=k && "
+                             "\"$SHOAL\" send --endpoint '%s' account/k Deposit amount=7",
+                             fx->endpoint, fx->endpoint),
+                      0);
+    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+
+    //  On that store the same starts are refused, and take nothing from it.
+    char current[224];
+    snprintf (current, sizeof current, "%s/CURRENT", data);
+    for (size_t i = 0; i < count; i++) {
+        s_refused (fx, &cases[i], data);
+        if (stat (current, &st) != 0)
+            fail_msg ("%s removed %s", cases[i].options, current);
+    }
+    s_node_start (fx, ready, node, data, fx->endpoint, "");
+    if (!strstr (ready, "8 shards"))
+        fail_msg ("not 8 shards: %s", ready);
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/k", fx->endpoint), 0);
+    if (!strstr (out, "\"balance\":7"))
+        fail_msg ("the deposit is gone: %s", out);
 }
 
 //  `shoal pending` against a node that does not answer says so, exits 3,
@@ -836,6 +946,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_refused_start_makes_no_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_exit_codes_consistent, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

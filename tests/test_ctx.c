@@ -612,6 +612,16 @@ static int s_probe_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_
         shoal_rec_str (rec, "k", NULL);
         return 0;
     }
+    if (strcmp (command, "RecTwice") == 0) { //  the key k written twice into target's rec
+        shoal_rec_t *rec = strcmp (target, "event") == 0   ? shoal_ctx_emit (ctx, "E")
+                           : strcmp (target, "send") == 0  ? shoal_ctx_send (ctx, to, "Ping")
+                           : strcmp (target, "timer") == 0 ? shoal_ctx_after (ctx, 1, "tick")
+                                                           : shoal_ctx_reply (ctx);
+        shoal_rec_int (rec, "k", 1);
+        shoal_rec_str (rec, "other", "x");
+        shoal_rec_int (rec, "k", 2);
+        return 0;
+    }
     return shoal_ctx_reject (ctx, "unknown_command", "probe takes no %s", command);
 }
 
@@ -979,8 +989,28 @@ static void test_rec_error_fails_turn (void **state)
         shoal_rec_str (&f->payload, "target", targets[i]);
         REJECT (f, "RecNull", "handler_error");
         assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EINVAL)));
-        assert_non_null (strstr (f->ctx.reason, "(a field written wrongly with shoal_rec_*)"));
+        assert_non_null (
+            strstr (f->ctx.reason, "(a field written wrongly with shoal_rec_*: a NULL string)"));
     }
+}
+
+//  A key written twice into one rec's map fails the turn as any other
+//  misuse of a rec, and the reason names the key (the rec held it twice,
+//  and `shoal` printed {"k":1,"k":2}).
+static void test_rec_key_twice_fails_turn (void **state)
+{
+    fixture_t *f = *state;
+    const char *targets[] = {"event", "send", "timer", "reply"};
+    for (size_t i = 0; i < 4; i++) {
+        shoal_rec_str (&f->payload, "target", targets[i]);
+        shoal_rec_str (&f->payload, "to", "probe/other");
+        REJECT (f, "RecTwice", "handler_error");
+        assert_true (f->ctx.failed);
+        assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EINVAL)));
+        assert_non_null (strstr (f->ctx.reason, "(a field written wrongly with shoal_rec_*: the "
+                                                "key 'k' written twice in one map)"));
+    }
+    assert_int_equal (s_probe (f)->applied, 0);
 }
 
 //  A field map that could not travel (over CTX_MAX_REC_BYTES) fails the
@@ -1087,6 +1117,8 @@ int main (void)
                                          harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_reject, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_rec_key_twice_fails_turn, s_setup,
+                                         harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, s_setup,
                                          harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, s_setup,

@@ -11,6 +11,7 @@
 #include "data.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,9 +142,18 @@ static void test_usage (void **state)
 }
 
 //  Each misuse fails the rec with SHOAL_EINVAL (nothing can be finished),
-//  and later writes do nothing.
+//  and later writes do nothing; rec_misuse says which it was.
 static void test_misuse (void **state)
 {
+    static const char *said[] = {
+        "an end without its begin",
+        "an end without its begin",
+        "a key inside an array (its values take NULL)",
+        "a NULL key inside a map",
+        "a map or array begun and not ended",
+        "an end of the other kind (a map's for an array, or the reverse)",
+        "NULL bytes of a size not 0, or more than 4 GiB",
+    };
     for (int how = 0; how < 7; how++) {
         shoal_rec_t rec;
         rec_init (&rec);
@@ -175,6 +185,10 @@ static void test_misuse (void **state)
             shoal_rec_bytes (&rec, "b", NULL, 3);
         }
         assert_int_equal (rec.error, SHOAL_EINVAL);
+        char expected[128];
+        snprintf (expected, sizeof expected, "a field written wrongly with shoal_rec_*: %s",
+                  said[how]);
+        assert_string_equal (rec_misuse (&rec), expected);
         size_t size;
         assert_null (rec_finish (&rec, &size));
         rec_close (&rec);
@@ -188,6 +202,111 @@ static void test_misuse (void **state)
     shoal_rec_data (NULL, "d", NULL);
     shoal_rec_array_end (NULL);
     shoal_rec_map_end (NULL);
+}
+
+//  Fails unless rec was refused for a key written twice, with why.
+static void s_assert_twice (shoal_rec_t *rec, const char *why)
+{
+    assert_int_equal (rec->error, SHOAL_EINVAL);
+    char expected[128];
+    snprintf (expected, sizeof expected, "a field written wrongly with shoal_rec_*: %s", why);
+    assert_string_equal (rec_misuse (rec), expected);
+    size_t size;
+    assert_null (rec_finish (rec, &size));
+    assert_int_equal (size, 0);
+}
+
+//  No map of a rec holds a key twice: the second is misuse, found when it
+//  is written, among a few keys as among many. The same key in another
+//  map, or again after a reset, is fine.
+static void test_key_twice (void **state)
+{
+    shoal_rec_t rec;
+    char key[32];
+    rec_init (&rec);
+    shoal_rec_int (&rec, "k", 1);
+    shoal_rec_str (&rec, "other", "x");
+    shoal_rec_int (&rec, "k", 2);
+    s_assert_twice (&rec, "the key 'k' written twice in one map");
+
+    //  The same key in other maps, and in the maps of an array; keys that
+    //  share a prefix.
+    rec_reset (&rec);
+    shoal_rec_int (&rec, "k", 1);
+    shoal_rec_map_begin (&rec, "m");
+    shoal_rec_int (&rec, "k", 2);
+    shoal_rec_int (&rec, "kk", 2);
+    shoal_rec_map_end (&rec);
+    shoal_rec_array_begin (&rec, "items");
+    for (int i = 0; i < 3; i++) {
+        shoal_rec_map_begin (&rec, NULL);
+        shoal_rec_int (&rec, "k", i);
+        shoal_rec_map_end (&rec);
+    }
+    shoal_rec_array_end (&rec);
+    shoal_rec_int (&rec, "kk", 3);
+    shoal_rec_int (&rec, "", 4);
+    assert_int_equal (rec.error, 0);
+    size_t size;
+    assert_non_null (rec_finish (&rec, &size));
+    //  After a finish too.
+    shoal_rec_nil (&rec, "m");
+    s_assert_twice (&rec, "the key 'm' written twice in one map");
+
+    //  Twice in the top map, the second by rec_raw; twice in a map inside
+    //  an array.
+    rec_reset (&rec);
+    shoal_rec_map_begin (&rec, "m");
+    shoal_rec_int (&rec, "a", 1);
+    shoal_rec_map_end (&rec);
+    rec_raw (&rec, "m", (const uint8_t *) "\xc0", 1);
+    s_assert_twice (&rec, "the key 'm' written twice in one map");
+    rec_reset (&rec);
+    shoal_rec_array_begin (&rec, "items");
+    shoal_rec_map_begin (&rec, NULL);
+    shoal_rec_bool (&rec, "b", true);
+    shoal_rec_bool (&rec, "b", false);
+    shoal_rec_map_end (&rec);
+    shoal_rec_array_end (&rec);
+    s_assert_twice (&rec, "the key 'b' written twice in one map");
+    //  A key that cannot be quoted is not.
+    rec_reset (&rec);
+    shoal_rec_nil (&rec, "caf\xc3\xa9");
+    shoal_rec_nil (&rec, "caf\xc3\xa9");
+    s_assert_twice (&rec, "a key written twice in one map");
+
+    //  The ninth key, the first one looked up in a table, against the
+    //  eight before it.
+    rec_reset (&rec);
+    for (int i = 0; i < 8; i++) {
+        snprintf (key, sizeof key, "k%d", i);
+        shoal_rec_int (&rec, key, i);
+    }
+    shoal_rec_int (&rec, "k0", 8);
+    s_assert_twice (&rec, "the key 'k0' written twice in one map");
+
+    //  Many keys, found in a hash table rather than compared one by one:
+    //  20000 in the top map and 20000 of the same names in a nested one
+    //  are fine; one of them again is not.
+    rec_reset (&rec);
+    for (int map = 0; map < 2; map++) {
+        if (map)
+            shoal_rec_map_begin (&rec, "nested");
+        for (int i = 0; i < 20000; i++) {
+            snprintf (key, sizeof key, "key-%d", (i * 7919) % 20000);
+            shoal_rec_int (&rec, key, i);
+        }
+    }
+    shoal_rec_map_end (&rec);
+    assert_int_equal (rec.error, 0);
+    shoal_rec_int (&rec, "key-12345", 0);
+    s_assert_twice (&rec, "the key 'key-12345' written twice in one map");
+    //  After a reset, the rec is as new.
+    rec_reset (&rec);
+    shoal_rec_int (&rec, "key-12345", 0);
+    assert_int_equal (rec.error, 0);
+    assert_null (rec_misuse (&rec));
+    rec_close (&rec);
 }
 
 //  Writing: the top map and SHOAL_DATA_DEPTH - 1 containers fit, one more
@@ -217,6 +336,10 @@ static void test_depth (void **state)
     for (int i = 0; i < SHOAL_DATA_DEPTH; i++)
         shoal_rec_map_begin (&rec, "m");
     assert_int_equal (rec.error, SHOAL_ETOOBIG);
+    assert_string_equal (rec_misuse (&rec), "a field written wrongly with shoal_rec_*: maps and "
+                                            "arrays nested deeper than 16");
+    rec_reset (&rec);
+    assert_null (rec_misuse (&rec));
     rec_close (&rec);
 
     //  17 deep: {"d": [[...]]} with 16 arrays.
@@ -289,7 +412,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),   cmocka_unit_test (test_misuse),
         cmocka_unit_test (test_depth),   cmocka_unit_test (test_lying_lengths),
-        cmocka_unit_test (test_doubles),
+        cmocka_unit_test (test_doubles), cmocka_unit_test (test_key_twice),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -31,7 +31,10 @@
        batch applied again with the sums zeroed) and a SIGKILL; a
        batch_end that fails keeps nothing of its batch, and may not send;
        one that crashes the node three times is set aside at its batch's
-       first event, as an apply would be.
+       first event, as an apply would be;
+   11. a misuse of the view API (misuse@1) stops its projection with a
+       reason that names the call and the limit it broke, shown by `shoal
+       projections` and logged.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -866,6 +869,58 @@ static void test_batch_end_crash (void **state)
     assert_string_equal (total, "total times=-1 events=8 sum=28 version=-1");
 }
 
+//  --------------------------------------------------------------------------
+//  11. A misuse of the view API says which: the call and its limit (it
+//      said "misuse of shoal_view_*: invalid argument", whatever it was).
+
+#define MISUSE NODE " --log-level warn --module-opt projection.misuse=1"
+
+static void test_misuse_named (void **state)
+{
+    proc_t *p = *state;
+    static const struct {
+        int by; //  the misuse, as s_misuse in projection_module.c numbers them
+        const char *said;
+    } cases[] = {
+        {1, "shoal_view_put: a row key of more than 512 bytes"},
+        {2, "shoal_view_get: an empty row key (1 to 512 bytes)"},
+        {3, "shoal_view_send: more than 16 commands sent by one apply"},
+        {4, "shoal_view_send: a command sent to something that is not an address (TYPE/ID, at "
+            "most 264 bytes)"},
+        {5, "the row row/5: a field written wrongly with shoal_rec_*: a NULL string"},
+        {6, "the command Echo sent by shoal_view_send: a field written wrongly with shoal_rec_*: "
+            "a map or array begun and not ended"},
+        {7, "the row row/7: a field written wrongly with shoal_rec_*: maps and arrays nested "
+            "deeper than 16"},
+        //  It was kept, and `shoal query` printed {"k":1,"k":2}.
+        {8, "the row row/8: a field written wrongly with shoal_rec_*: the key 'k' written twice "
+            "in one map"},
+        {9, "shoal_view_delete: an empty row key (1 to 512 bytes)"}, //  in batch_end
+        {10, "the command Echo sent by shoal_view_send: more than 1 MiB with its envelope"},
+    };
+    proc_node_start (p, MISUSE);
+    char log[PROC_OUTPUT_MAX], line[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_send_many (p, "Add", cases[i].by, 1, 1000); //  position i
+        build_info_t misuse = s_wait_status (p, "misuse", 1, "failed");
+        assert_int_equal (misuse.error_position, (int64_t) i);
+        if (strcmp (misuse.error, cases[i].said) != 0)
+            fail_msg ("by %d: the error is '%s', not '%s'", cases[i].by, misuse.error,
+                      cases[i].said);
+        print_message ("misuse@1 stopped: %s\n", misuse.error);
+        snprintf (line, sizeof line, "projection misuse@1 stopped at position %zu: %s%s", i,
+                  cases[i].by == 9 ? "its batch_end failed: " : "", cases[i].said);
+        proc_read (p, "node.log", log);
+        proc_assert_has (log, line);
+        s_control (p, "skip", "misuse", 1, (int64_t) i, NULL);
+        s_wait_status (p, "misuse", 1, "live");
+    }
+    s_send_many (p, "Add", 11, 1, 1000); //  a fine one goes on
+    build_info_t after = s_wait_status (p, "misuse", 1, "live");
+    assert_int_equal (after.applied, 1);
+    assert_int_equal (after.skipped, 10);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,6 +936,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_drops_cut_short, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_state, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_end_crash, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_misuse_named, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

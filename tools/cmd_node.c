@@ -277,8 +277,10 @@ static int s_module_options (shoal_node_t *node, const module_config_t *config, 
 
 //  Checks what the options say together, and the cluster file they name,
 //  before anything is opened: a usage error is said on stderr ("shoal
-//  node: ...") and returns EXIT_USAGE; else 0. shoal_node_new checks the
-//  same for any caller of the library, but all it has is an error.
+//  node: ...") and returns EXIT_USAGE; else 0. A node alone beyond
+//  loopback without --insecure is one, and --insecure with --cluster
+//  (which has CURVE: it was ignored). shoal_node_new checks the same for
+//  any caller of the library, but all it has is an error.
 static int s_check_usage (const shoal_node_options_t *opts)
 {
     const char *problem = opts->endpoint ? cluster_endpoint_problem (opts->endpoint) : NULL;
@@ -287,11 +289,24 @@ static int s_check_usage (const shoal_node_options_t *opts)
                  problem);
         return EXIT_USAGE;
     }
-    if (!opts->cluster_file) {
-        if (opts->name)
-            fprintf (stderr, "shoal node: --name needs --cluster: it says which node of the "
-                             "cluster file this is\n");
-        return opts->name ? EXIT_USAGE : 0;
+    if (!opts->cluster_file && opts->name) {
+        fprintf (stderr, "shoal node: --name needs --cluster: it says which node of the "
+                         "cluster file this is\n");
+        return EXIT_USAGE;
+    }
+    if (!opts->cluster_file) { //  the default endpoint is loopback's
+        char *refusal =
+            opts->endpoint ? shoal_node_listen_refusal (opts->endpoint, opts->insecure) : NULL;
+        int rc = refusal ? EXIT_USAGE : 0;
+        if (refusal)
+            fprintf (stderr, "shoal node: %s\n", refusal);
+        free (refusal);
+        return rc;
+    }
+    if (opts->insecure) {
+        fprintf (stderr, "shoal node: --insecure does not go with --cluster: it lets a node "
+                         "alone listen without CURVE, and a cluster's nodes always have it\n");
+        return EXIT_USAGE;
     }
     const char *file = opts->cluster_file;
     if (!opts->name) {
@@ -319,7 +334,7 @@ static int s_check_usage (const shoal_node_options_t *opts)
 }
 
 //  Opens the store, loads the modules and serves until a signal. Returns
-//  the exit code.
+//  the exit code. A start refused leaves no store it made.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
                   const module_config_t *config, const char **module_opts, int module_opt_count)
 {
@@ -344,10 +359,10 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
             node, modules[i], i < NODE_MAX_MODULE_ARGS ? config->names[i] : NULL, &error);
     if (rc == 0)
         rc = shoal_node_start (node, &error);
-    if (rc != 0) {
+    if (rc != 0) { //  a store this start made goes with it
         fprintf (stderr, "shoal node: %s\n", error ? error : shoal_strerror (rc));
         free (error);
-        shoal_node_destroy (&node);
+        shoal_node_discard (&node);
         return 1;
     }
     if (opts->insecure && !opts->cluster_file)

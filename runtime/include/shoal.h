@@ -225,15 +225,17 @@ SHOAL_EXPORT int shoal_array_array (const shoal_array_t *array, size_t index,
 //  --------------------------------------------------------------------------
 //  Building fields. A rec may be NULL (out of memory), then these do
 //  nothing and the turn fails with SHOAL_ENOMEM when it ends. Keys are
-//  written in call order; write each key once.
+//  written in call order, each once per map: a key written again into the
+//  same map is misuse, not a replacement.
 //
 //  Inside a map (the rec itself, or one opened with shoal_rec_map_begin)
 //  every value needs a key; inside an array (shoal_rec_array_begin) key
 //  is NULL and each call appends one value. Each begin needs its end, in
-//  order. Misuse (a key inside an array, none inside a map, an end without
-//  its begin, a container still open when the callback returns) fails the
-//  turn with SHOAL_EINVAL, nesting deeper than SHOAL_DATA_DEPTH with
-//  SHOAL_ETOOBIG, and nothing of the turn is kept.
+//  order. Misuse (a key inside an array, none inside a map, a key twice in
+//  one map, an end without its begin, a container still open when the
+//  callback returns) fails the turn with SHOAL_EINVAL, nesting deeper than
+//  SHOAL_DATA_DEPTH with SHOAL_ETOOBIG, and nothing of the turn is kept;
+//  the reason says which.
 
 SHOAL_EXPORT void shoal_rec_int (shoal_rec_t *rec, const char *key, int64_t value);
 SHOAL_EXPORT void shoal_rec_bool (shoal_rec_t *rec, const char *key, bool value);

@@ -1,0 +1,57 @@
+/*  viewcheck.h - what an apply (or a batch_end) may not do with
+    shoal_view_*, and the words its failure says it in: shared by the
+    node's view (view.c) and the test kit's (testkit_view_apply.c), so
+    that a misuse reads the same in `shoal projections`, the node's log
+    and shoal_testkit_view_why. Pure functions over their arguments: any
+    thread.
+*/
+#ifndef VIEWCHECK_H_INCLUDED
+#define VIEWCHECK_H_INCLUDED
+
+#include "shoal.h"
+#include <stdbool.h>
+#include <string.h>
+
+#define VIEWCHECK_SENDS_MAX 16 //  commands one apply may send
+
+//  Why key is not a row key (static text: the limit it breaks), or NULL
+//  when it is one.
+static inline const char *viewcheck_key (const char *key)
+{
+    size_t len = key ? strnlen (key, SHOAL_VIEW_KEY_MAX + 1) : 0;
+    if (!key)
+        return "a NULL row key";
+    if (len == 0)
+        return "an empty row key (1 to 512 bytes)";
+    return len > SHOAL_VIEW_KEY_MAX ? "a row key of more than 512 bytes" : NULL;
+}
+
+//  Why an apply that has sent sends commands may not send command to
+//  to (static text), with *error the apply's error then; NULL when it may.
+static inline const char *viewcheck_send (const char *to, const char *command, int sends,
+                                          int *error)
+{
+    size_t name_len = command ? strlen (command) : 0;
+    *error = SHOAL_EINVAL;
+    if (!to || shoal_address_check (to, strlen (to)) != 0)
+        return "a command sent to something that is not an address (TYPE/ID, at most 264 "
+               "bytes)";
+    if (shoal_name_check (command, name_len) != 0 || command[0] == '$')
+        return "a command name that is not a name (1 to 63 printable ASCII bytes, no space, "
+               "not starting with $)";
+    *error = SHOAL_ETOOBIG;
+    return sends == VIEWCHECK_SENDS_MAX ? "more than 16 commands sent by one apply" : NULL;
+}
+
+//  True if text may be quoted in a reason as it is: printable ASCII (no
+//  byte of a UTF-8 sequence for the reason to cut), at most max bytes.
+static inline bool viewcheck_quotable (const char *text, size_t max)
+{
+    size_t len = 0;
+    for (; text[len] && len <= max; len++)
+        if ((unsigned char) text[len] < 0x20 || (unsigned char) text[len] > 0x7e)
+            return false;
+    return len <= max;
+}
+
+#endif
