@@ -169,13 +169,59 @@ int projector_set_served (projector_t *self, build_t *build)
     return 0;
 }
 
+//  Gives the commands from has sent and not seen answered to to, which
+//  re-sends them until they are: written under to's build first, then
+//  kept in its memory. Returns 0 or the store's error (nothing moved).
+//  One left in from's records as well (a crash before its drop ends) is
+//  sent by both under one id: its receiver runs it once.
+static int s_adopt_reactions (projector_t *self, build_t *to, build_t *from)
+{
+    if (!to || to == from || zhashx_size (from->reactions) == 0)
+        return 0;
+    journal_batch_t *batch = self->view.batch;
+    int rc = 0;
+    for (reaction_t *reaction = zhashx_first (from->reactions); reaction && rc == 0;
+         reaction = zhashx_next (from->reactions))
+        rc = journal_batch_view_send (batch, &to->build, reaction->id, reaction->frame,
+                                      reaction->size);
+    rc = rc ? rc : journal_batch_commit (batch);
+    if (rc) {
+        journal_batch_clear (batch);
+        return rc;
+    }
+    size_t moved = 0;
+    for (reaction_t *reaction = zhashx_first (from->reactions); reaction;
+         reaction = zhashx_next (from->reactions)) {
+        reaction_t *copy = calloc (1, sizeof (reaction_t));
+        if (copy && (copy->frame = malloc (reaction->size))) {
+            memcpy (copy->id, reaction->id, ENVELOPE_ID_SIZE);
+            memcpy (copy->frame, reaction->frame, reaction->size);
+            copy->size = reaction->size;
+            moved++;
+            if (zhashx_insert (to->reactions, copy->id, copy) == 0)
+                continue;
+        }
+        s_reaction_destroy ((void **) &copy); //  already there, or no memory: a restart loads it
+    }
+    log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " takes over %zu unanswered commands of "
+              "build %" PRIu32,
+              to->name, to->build.version, to->build.build, moved, from->build.build);
+    return 0;
+}
+
 //  Drops build's records and forgets it, saying so (warn: at the level of
-//  a warning; why, when not empty, after the count). Returns 0 or the
-//  store's error (the build then stays, to be dropped again).
+//  a warning; why, when not empty, after the count). Its unanswered
+//  commands go to the build served of its name first (s_adopt_reactions):
+//  a command a reaction decided is sent until answered, whichever build
+//  serves. Returns 0 or the store's error (the build then stays, to be
+//  dropped again).
 static int s_drop (projector_t *self, build_t *build, bool warn, const char *why)
 {
     size_t dropped = 0;
-    int rc = journal_view_drop (self->journal, &build->build, &dropped);
+    int rc = s_adopt_reactions (self, projector_served (self, build->name), build);
+    if (rc)
+        return rc;
+    rc = journal_view_drop (self->journal, &build->build, &dropped);
     if (rc)
         return rc;
     char line[SHOAL_TYPE_MAX + 256];
@@ -297,13 +343,23 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
-//  True if the build's reactions send: it is the build served, or the
-//  first of its name (nothing of its name served yet: no other build has
-//  sent for these events). A rebuild, or a new version while another is
-//  served, replays the events without sending again.
-static bool s_reacts (projector_t *self, build_t *build)
+//  The first position whose reactions the build sends: every one for the
+//  build served, or the first of its name (nothing of its name served
+//  yet: no other build has sent for these events). A rebuild, or a new
+//  version while another is served, replays the events the served build
+//  has applied without sending again, and sends for those it has not
+//  (its checkpoint on): the served build may be paused, failed, waiting
+//  on a full disk or lingering when the other one takes its place, and
+//  drops its own sending there (a rebuild's switch drops it; a newer
+//  version's makes it unserved). An event both apply is sent twice under
+//  one id (the projection's name, the event's position and the send's
+//  rank: view.c), with the event's time as its created, so its receiver
+//  runs it once: the second copy finds the first one's inbox record or,
+//  past the retention, is refused as expired.
+static uint64_t s_react_from (projector_t *self, build_t *build)
 {
-    return build->served || !projector_served (self, build->name);
+    build_t *served = build->served ? NULL : projector_served (self, build->name);
+    return served ? served->cp.next : 0;
 }
 
 //  The store could not be read or written (a full disk, an I/O error):
@@ -337,7 +393,7 @@ static bool s_step (projector_t *self, build_t *build)
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
                    0,    0};
-    int rc = view_begin (&self->view, build, s_reacts (self, build));
+    int rc = view_begin (&self->view, build, s_react_from (self, build));
     if (rc) { //  no memory for its batch state: as a store that is down
         s_store_down (build, rc);
         return false;
@@ -370,7 +426,7 @@ static bool s_step (projector_t *self, build_t *build)
         failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0};
-        rc = view_begin (&self->view, build, s_reacts (self, build));
+        rc = view_begin (&self->view, build, s_react_from (self, build));
         if (rc == 0)
             rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         if (rc < 0 || step.error) {
@@ -569,7 +625,8 @@ static int s_found_build (void *arg, const journal_build_t *found, const journal
 //    over, and the crash came before the build it replaced was dropped.
 //  Left alone, either would be built on again (from position 0, over the
 //  rows left; or from its checkpoint) and, caught up, served in place of
-//  the rebuild, which it would then drop.
+//  the rebuild, which it would then drop. The commands either left
+//  unanswered go to the build served (s_drop).
 static int s_finish_drops (projector_t *self)
 {
     int rc = 0;
@@ -605,6 +662,10 @@ static int s_load (projector_t *self)
         }
         free (value);
     }
+    //  The unanswered commands before the drops, which hand theirs over.
+    for (size_t i = 0; rc == 0 && i < self->build_count; i++)
+        rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
+                                 self->builds[i]);
     if (rc == 0)
         rc = s_finish_drops (self);
     size_t registered = registry_projection_count (self->config->registry);
@@ -631,10 +692,7 @@ static int s_load (projector_t *self)
                           def->version);
         }
     }
-    for (size_t i = 0; rc == 0 && i < self->build_count; i++)
-        rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
-                                 self->builds[i]);
-    return rc;
+    return rc; //  a build made here has sent nothing yet
 }
 
 //  Opens the apply guard and sets aside the event that crashed the node

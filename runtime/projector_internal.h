@@ -119,7 +119,11 @@ struct _shoal_view_t {
     int sends;        //  commands sent by this apply
     int error;        //  the apply's first misuse, 0 if none
     char reason[256]; //  shoal_view_fail's
-    bool react;       //  sends are kept (the served build) or dropped
+    bool react;       //  sends are kept (from react_from on) or dropped
+    //  The first position whose sends are kept: 0 for the build served
+    //  (or the first of its name), the served build's checkpoint for
+    //  another (s_react_from in projector.c). The testkit leaves it 0.
+    uint64_t react_from;
     //  Commands staged by this batch, released after its commit:
     reaction_t **staged_sends;
     size_t staged_count, staged_cap;
@@ -164,7 +168,9 @@ void view_close (shoal_view_t *view);
 //  has one, after the batch's applies (first: the position of the first
 //  event applied, as its rows' event: shoal_view_put_new's doubt): 0, or
 //  its error as view_apply's.
-int view_begin (shoal_view_t *view, build_t *build, bool react);
+//  react_from: sends of events at that position or later are kept
+//  (UINT64_MAX: none).
+int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from);
 int view_apply (shoal_view_t *view, const journal_logged_t *logged);
 int view_end (shoal_view_t *view, uint64_t first);
 int view_stage (shoal_view_t *view);

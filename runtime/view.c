@@ -79,11 +79,12 @@ void view_close (shoal_view_t *view)
     rec_close (&view->rec);
 }
 
-int view_begin (shoal_view_t *view, build_t *build, bool react)
+int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from)
 {
     view_discard (view);
     view->build = build;
-    view->react = react;
+    view->react = react_from != UINT64_MAX;
+    view->react_from = react_from;
     size_t size = build->def ? build->def->batch_state_size : 0;
     if (size > view->batch_state_cap) {
         void *grown = realloc (view->batch_state, size);
@@ -271,7 +272,7 @@ static void s_close_rec (shoal_view_t *view)
         return;
     }
     if (view->open_send) {
-        if (view->react)
+        if (view->react && view->logged->position >= view->react_from)
             s_close_send (view, fields, size);
     } else
         s_stage_row (view, view->open_key, fields, size, view->open_stored);

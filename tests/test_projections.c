@@ -13,7 +13,8 @@
        position shown, `skip` moves past it, and the other projections
        and the commands go on meanwhile;
     5. a reaction whose node is SIGKILLed again and again sends each
-       command exactly once: one Echoed per Pinged;
+       command exactly once: one Echoed per Pinged; a rebuild that
+       replaces the build served takes over its unanswered commands;
     6. an apply that crashes the node three times in a row at one event is
        set aside: the node starts, that projection stopped there, the
        events before it applied;
@@ -534,6 +535,50 @@ static void test_reaction_exactly_once (void **state)
         assert_int_equal (s_echoed (p, i), pings / 5); //  one Echoed per Pinged, no more
 }
 
+//  5b. A rebuild takes over the commands the build it replaces sent and
+//  has not seen answered: pinger's Echo to echo/i0 is being handled (an
+//  Echo takes 4 s here) when a rebuild of pinger catches up, is served
+//  and drops the build it replaced; the node is SIGKILLed before the Echo
+//  commits. The rebuild does not send for the Ping (the build it
+//  replaced had), so the command was in the dropped build's records
+//  alone: gone with it, echo/i0 was never Echoed. Now the rebuild writes
+//  it under its own build before the drop, and re-sends it after the
+//  restart: one Echoed.
+static void test_rebuild_takes_over_sends (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.echo_ms=4000 --turn-timeout 60000");
+    s_send_many (p, "Ping", 0, 1, 1);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
+        usleep (2 * 1000);
+    assert_int_equal (s_build (p, "pinger", 1).sends, 1);
+    int64_t sent_at = proc_now_ms ();
+    s_control (p, "rebuild", "pinger", 1, -1, NULL);
+    build_info_t info;
+    do {
+        info = s_build (p, "pinger", 1);
+        usleep (2 * 1000);
+    } while (!(info.served && info.build == 1) && proc_now_ms () < deadline);
+    assert_true (info.served && info.build == 1);
+    assert_int_equal (info.sends, 1); //  taken over, still unanswered
+    //  Before the Echo's turn ends: its command is not answered, nor
+    //  its event committed.
+    assert_true (proc_now_ms () - sent_at < 3000);
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, NODE);
+    s_wait_status (p, "pinger", 1, "live");
+    deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed (p, 0) < 1 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_echoed (p, 0), 1);
+    deadline = proc_now_ms () + WAIT_MS;
+    while (s_build (p, "pinger", 1).sends != 0 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_build (p, "pinger", 1).sends, 0);
+    assert_int_equal (s_echoed (p, 0), 1); //  once, not twice
+}
+
 //  --------------------------------------------------------------------------
 //  6. An apply that crashes the node: after 3 crashes in a row at the same
 //  event, the node starts with that projection stopped there, failed, and
@@ -929,6 +974,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
