@@ -286,15 +286,26 @@ int journal_repair (const char *dir, char **report, char **error)
 static int s_repair_locked (const char *dir, char **report, char **error)
 {
     //  First the mark that no stream has a gap: the repair may drop any
-    //  record, and a crash between the two must not leave the mark.
+    //  record, and a crash between the two must not leave the mark. Then
+    //  CURRENT: LevelDB's repair moves the logs to lost/ (their records in
+    //  new tables) long before it writes its MANIFEST and CURRENT, so a
+    //  repair cut short there (SIGKILL, a power cut, Ctrl-C during its scan
+    //  of the tables) left CURRENT naming the old MANIFEST, whose logs are
+    //  gone: a node opened that store without them, and deleted the new
+    //  tables no MANIFEST names. Without CURRENT the node refuses the store
+    //  until a repair has ended (the repair does not read CURRENT).
     char path[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path) {
-        *error = zsys_sprintf ("the path of %s is too long", dir);
-        return SHOAL_EINVAL;
-    }
-    if (unlink (path) != 0 && errno != ENOENT) {
-        *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
-        return SHOAL_EIO;
+    const char *removed[] = {JOURNAL_GAPLESS_FILE, "CURRENT"};
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
+        if (snprintf (path, sizeof path, "%s/%s", dir, removed[i]) >= (int) sizeof path) {
+            *error = zsys_sprintf ("the path of %s is too long", dir);
+            return SHOAL_EINVAL;
+        }
+        if (unlink (path) != 0 && errno != ENOENT) {
+            *error =
+                zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
+            return SHOAL_EIO;
+        }
     }
     if (dirsync_sync (dir, NULL) != 0) {
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
