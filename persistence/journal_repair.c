@@ -92,7 +92,7 @@ static zlist_t *s_inputs (const char *dir)
     if (names)
         zlist_autofree (names);
     struct dirent *entry;
-    uint64_t number;
+    uint64_t number = 0;
     while (names && (entry = readdir (listing)))
         if (s_input_kind (entry->d_name, &number) != INPUT_NONE &&
             zlist_append (names, entry->d_name) != 0)
@@ -180,7 +180,7 @@ static int s_restore_uncopied (const char *dir, zlist_t *inputs, zchunk_t *put_b
     char *log = s_read_log (dir);
     int restored = 0;
     for (const char *name = zlist_first (inputs); name; name = zlist_next (inputs)) {
-        uint64_t number;
+        uint64_t number = 0;
         input_kind_t kind = s_input_kind (name, &number);
         if (s_exists (dir, name) || (kind == INPUT_TABLE && s_table_in (dir, number)) ||
             !s_exists (lost, name) || s_carried_over (log, dir, kind, number))
@@ -352,7 +352,9 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     }
     zchunk_destroy (&put_back);
     if (err) {
-        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
+        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s; a node refuses the store until "
+                               "a repair has ended: run the repair again",
+                               dir, err);
         leveldb_free (err);
         return SHOAL_EIO;
     }
