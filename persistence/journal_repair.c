@@ -2,6 +2,15 @@
     a damaged store, what it dropped (from its LOG), and everything it left
     made durable. See journal.h (journal_repair); opening the store is
     journal.c's.
+
+    LevelDB's repair sets aside in lost/ every log it turned into a table,
+    and every table it copied, whether or not the write of the copy
+    worked: a log whose table could not be written (a full disk) is moved
+    away all the same ("ignoring conversion error"), and the store it
+    writes lacks its records. So the names of the logs and tables are
+    taken before it runs, and after it each one found in lost/ whose
+    records its LOG does not show carried over is put back, and the store
+    left without CURRENT for another repair (s_restore_uncopied).
 */
 #include "journal_internal.h"
 #include "dirsync.h"
@@ -9,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <leveldb/c.h>
 #include <limits.h>
 #include <stdio.h>
@@ -51,6 +61,159 @@ static int s_sync_files (const char *dir, char *failed)
     if (rc == 0 && (rc = dirsync_sync (dir, NULL)) != 0)
         snprintf (failed, PATH_MAX, "%s", dir);
     return rc;
+}
+
+//  The kinds of LevelDB file the repair takes as input.
+typedef enum { INPUT_NONE, INPUT_LOG, INPUT_TABLE } input_kind_t;
+
+//  The kind of name ("000003.log", "000004.ldb" or ".sst") and its number.
+static input_kind_t s_input_kind (const char *name, uint64_t *number)
+{
+    char *end = NULL;
+    if (name[0] < '0' || name[0] > '9')
+        return INPUT_NONE;
+    *number = strtoull (name, &end, 10);
+    if (strcmp (end, ".log") == 0)
+        return INPUT_LOG;
+    if (strcmp (end, ".ldb") == 0 || strcmp (end, ".sst") == 0)
+        return INPUT_TABLE;
+    return INPUT_NONE;
+}
+
+//  The names of the logs and tables in dir: the repair's input. Returns a
+//  list of strings (destroy with zlist_destroy), or NULL if dir cannot be
+//  read or there is no memory.
+static zlist_t *s_inputs (const char *dir)
+{
+    DIR *listing = opendir (dir);
+    if (!listing)
+        return NULL;
+    zlist_t *names = zlist_new ();
+    if (names)
+        zlist_autofree (names);
+    struct dirent *entry;
+    uint64_t number = 0;
+    while (names && (entry = readdir (listing)))
+        if (s_input_kind (entry->d_name, &number) != INPUT_NONE &&
+            zlist_append (names, entry->d_name) != 0)
+            zlist_destroy (&names);
+    closedir (listing);
+    return names;
+}
+
+static bool s_exists (const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    return snprintf (path, sizeof path, "%s/%s", dir, name) < (int) sizeof path &&
+           access (path, F_OK) == 0;
+}
+
+//  True if table number is in dir, under either of LevelDB's names.
+static bool s_table_in (const char *dir, uint64_t number)
+{
+    char name[64];
+    snprintf (name, sizeof name, "%06" PRIu64 ".ldb", number);
+    if (s_exists (dir, name))
+        return true;
+    snprintf (name, sizeof name, "%06" PRIu64 ".sst", number);
+    return s_exists (dir, name);
+}
+
+//  True if the repair's LOG (log, may be NULL) shows the records of the
+//  file set aside carried over: a log's ops saved to a table (OK) that is
+//  in dir, or none to save; a table with no entry it could read (what is
+//  unreadable is dropped, as a repair should). Anything else, or a line
+//  the LOG lacks (it could not be written either), is not.
+static bool s_carried_over (const char *log, const char *dir, input_kind_t kind, uint64_t number)
+{
+    for (const char *line = log; line && *line;) {
+        const char *end = strchr (line, '\n');
+        const char *at;
+        uint64_t found, table;
+        int count;
+        char status[16];
+        if (kind == INPUT_LOG && (at = strstr (line, "Log #")) && (!end || at < end) &&
+            sscanf (at, "Log #%" SCNu64 ": %d ops saved to Table #%" SCNu64 " %15s", &found, &count,
+                    &table, status) == 4 &&
+            found == number && strcmp (status, "OK") == 0 &&
+            (count == 0 || s_table_in (dir, table)))
+            return true;
+        if (kind == INPUT_TABLE && (at = strstr (line, "Table #")) && (!end || at < end) &&
+            sscanf (at, "Table #%" SCNu64 ": %d entries", &found, &count) == 2 && found == number &&
+            count == 0)
+            return true;
+        line = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+//  The repair's LOG, whole (free with free()), or NULL.
+static char *s_read_log (const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOG", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    zchunk_t *text = zchunk_new (NULL, 0);
+    char buffer[4096];
+    size_t got;
+    while (text && (got = fread (buffer, 1, sizeof buffer, file)) > 0)
+        zchunk_extend (text, buffer, got);
+    fclose (file);
+    char *log = text ? zchunk_strdup (text) : NULL;
+    zchunk_destroy (&text);
+    return log;
+}
+
+//  Puts back into dir each input that LevelDB's repair set aside in
+//  dir/lost without its records carried over (s_carried_over), and then
+//  removes CURRENT, so that no node opens the store as that repair left
+//  it (its open would delete a table put back, which the MANIFEST does not
+//  name) and another repair, with room, takes them again. Returns how
+//  many it put back (their names in put_back), or -1 with *error set.
+static int s_restore_uncopied (const char *dir, zlist_t *inputs, zchunk_t *put_back, char **error)
+{
+    char lost[PATH_MAX];
+    if (snprintf (lost, sizeof lost, "%s/lost", dir) >= (int) sizeof lost)
+        return 0;
+    char *log = s_read_log (dir);
+    int restored = 0;
+    for (const char *name = zlist_first (inputs); name; name = zlist_next (inputs)) {
+        uint64_t number = 0;
+        input_kind_t kind = s_input_kind (name, &number);
+        if (s_exists (dir, name) || (kind == INPUT_TABLE && s_table_in (dir, number)) ||
+            !s_exists (lost, name) || s_carried_over (log, dir, kind, number))
+            continue;
+        char from[PATH_MAX], to[PATH_MAX];
+        if (snprintf (from, sizeof from, "%s/%s", lost, name) >= (int) sizeof from ||
+            snprintf (to, sizeof to, "%s/%s", dir, name) >= (int) sizeof to)
+            errno = ENAMETOOLONG;
+        else if (rename (from, to) == 0)
+            errno = 0;
+        if (errno) {
+            *error = zsys_sprintf ("cannot put %s back as %s: %s", from, to, strerror (errno));
+            free (log);
+            return -1;
+        }
+        zchunk_extend (put_back, restored ? ", " : "", restored ? 2 : 0);
+        zchunk_extend (put_back, name, strlen (name));
+        restored++;
+    }
+    free (log);
+    if (restored == 0)
+        return 0;
+    char current[PATH_MAX];
+    snprintf (current, sizeof current, "%s/CURRENT", dir);
+    if (unlink (current) != 0 && errno != ENOENT) {
+        *error = zsys_sprintf ("cannot remove %s: %s", current, strerror (errno));
+        return -1;
+    }
+    if (dirsync_sync (dir, NULL) != 0 || dirsync_sync (lost, NULL) != 0) {
+        *error = zsys_sprintf ("cannot sync %s: %s", dir, strerror (errno));
+        return -1;
+    }
+    return restored;
 }
 
 static int s_repair_locked (const char *dir, char **report, char **error);
@@ -123,15 +286,26 @@ int journal_repair (const char *dir, char **report, char **error)
 static int s_repair_locked (const char *dir, char **report, char **error)
 {
     //  First the mark that no stream has a gap: the repair may drop any
-    //  record, and a crash between the two must not leave the mark.
+    //  record, and a crash between the two must not leave the mark. Then
+    //  CURRENT: LevelDB's repair moves the logs to lost/ (their records in
+    //  new tables) long before it writes its MANIFEST and CURRENT, so a
+    //  repair cut short there (SIGKILL, a power cut, Ctrl-C during its scan
+    //  of the tables) left CURRENT naming the old MANIFEST, whose logs are
+    //  gone: a node opened that store without them, and deleted the new
+    //  tables no MANIFEST names. Without CURRENT the node refuses the store
+    //  until a repair has ended (the repair does not read CURRENT).
     char path[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path) {
-        *error = zsys_sprintf ("the path of %s is too long", dir);
-        return SHOAL_EINVAL;
-    }
-    if (unlink (path) != 0 && errno != ENOENT) {
-        *error = zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
-        return SHOAL_EIO;
+    const char *removed[] = {JOURNAL_GAPLESS_FILE, "CURRENT"};
+    for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
+        if (snprintf (path, sizeof path, "%s/%s", dir, removed[i]) >= (int) sizeof path) {
+            *error = zsys_sprintf ("the path of %s is too long", dir);
+            return SHOAL_EINVAL;
+        }
+        if (unlink (path) != 0 && errno != ENOENT) {
+            *error =
+                zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
+            return SHOAL_EIO;
+        }
     }
     if (dirsync_sync (dir, NULL) != 0) {
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
@@ -143,11 +317,44 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     //  block whose bytes still parse but fail the checksum (which the
     //  store's open refuses) is dropped too, not kept as it is.
     leveldb_options_set_paranoid_checks (options, 1);
+    zlist_t *inputs = s_inputs (dir);
+    if (!inputs) {
+        leveldb_options_destroy (options);
+        *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno ? errno : ENOMEM));
+        return SHOAL_EIO;
+    }
     char *err = NULL;
     leveldb_repair_db (options, dir, &err);
     leveldb_options_destroy (options);
+    zchunk_t *put_back = zchunk_new (NULL, 0);
+    char *restore_error = NULL;
+    int restored = put_back ? s_restore_uncopied (dir, inputs, put_back, &restore_error) : -1;
+    zlist_destroy (&inputs);
+    if (restored != 0) {
+        if (restored > 0) {
+            zchunk_extend (put_back, "", 1);
+            *error = zsys_sprintf (
+                "the repair of %s could not write the copies of %s (a full disk?%s%s): they "
+                "are back in %s, and the store is left without CURRENT, for another repair; "
+                "nothing was dropped: make room, then run the repair again",
+                dir, (char *) zchunk_data (put_back), err ? " LevelDB: " : "", err ? err : "", dir);
+        } else
+            *error = zsys_sprintf ("the repair of %s set aside files it may not have copied, "
+                                   "and putting them back failed (%s): do not start the node; "
+                                   "move them back from %s/lost by hand and run the repair "
+                                   "again",
+                                   dir, restore_error ? restore_error : "out of memory", dir);
+        free (restore_error);
+        zchunk_destroy (&put_back);
+        if (err)
+            leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    zchunk_destroy (&put_back);
     if (err) {
-        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s", dir, err);
+        *error = zsys_sprintf ("LevelDB's repair of %s failed: %s; a node refuses the store until "
+                               "a repair has ended: run the repair again",
+                               dir, err);
         leveldb_free (err);
         return SHOAL_EIO;
     }

@@ -32,6 +32,10 @@
     read-only open of any later *.log fails with EMFILE (no descriptor
     left) for M ms from its first try, then opens.
 
+    With $SHOALPL_KILL_BEFORE_RENAME=TEXT, the process SIGKILLs itself at
+    the first rename there whose new name holds TEXT, before it happens
+    (`shoal repair` cut short at one step of LevelDB's repair).
+
     With $SHOALPL_FAIL_LOG_SYNCS=N, the disk stops writing LevelDB's logs
     after N syncs of them: every later fsync/fdatasync of a file there
     named *.log fails with EIO, syncs nothing, and is logged as
@@ -62,6 +66,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +114,8 @@ static int (*real_fdatasync) (int);
 //  none fails).
 static long s_fail_after = -1;
 static long s_log_syncs;
-static long s_slow_ms; //  $SHOALPL_SLOW_LOG_SYNC_MS
+static long s_slow_ms;         //  $SHOALPL_SLOW_LOG_SYNC_MS
+static char s_kill_rename[64]; //  $SHOALPL_KILL_BEFORE_RENAME, "" if unset
 //  $SHOALPL_FAIL_NEW_LOG_OPENS_MS: the window, the first log, the one failing
 static long s_fail_opens_ms;
 static char s_first_log[NAME_MAX_LEN];
@@ -224,6 +230,9 @@ __attribute__ ((constructor)) static void s_init (void)
     const char *slow = getenv ("SHOALPL_SLOW_LOG_SYNC_MS");
     if (slow && *slow)
         s_slow_ms = strtol (slow, NULL, 10);
+    const char *kill_rename = getenv ("SHOALPL_KILL_BEFORE_RENAME");
+    if (kill_rename)
+        snprintf (s_kill_rename, sizeof s_kill_rename, "%s", kill_rename);
     const char *opens = getenv ("SHOALPL_FAIL_NEW_LOG_OPENS_MS");
     if (opens && *opens)
         s_fail_opens_ms = strtol (opens, NULL, 10);
@@ -530,6 +539,8 @@ EXPORT int rename (const char *from, const char *to)
     const char *name_from = s_relative (abs_from), *name_to = s_relative (abs_to);
     if (!name_from || !name_to)
         return real_rename (from, to);
+    if (s_kill_rename[0] && strstr (name_to, s_kill_rename))
+        raise (SIGKILL);
     pthread_mutex_lock (&s_lock);
     s_bury (abs_from);
     s_bury (abs_to);

@@ -785,6 +785,42 @@ static void test_missing_current (void **state)
     assert_int_equal (s_books (f, NULL), f->acked);
 }
 
+//  A disk that fills while `shoal repair` runs. LevelDB's repair turns
+//  each log into a table; when that write fails (ENOSPC) it logs "ignoring
+//  conversion error", sets the log aside in lost/ all the same and writes
+//  a store without it: the repair said "repaired" (exit 0), the node then
+//  started on an empty store and `shoal check` found the books balanced,
+//  every acknowledged deposit gone. Now the repair fails, puts back what
+//  it set aside without a copy, and leaves the store for another repair
+//  (no CURRENT: the node refuses it meanwhile); once there is room, that
+//  repair keeps every deposit.
+static void test_full_disk_during_repair (void **state)
+{
+    fixture_t *f = *state;
+    s_mount_small_disk (f);
+    f->no_projections = true; //  the log then holds the deposits alone
+    s_fill_store (f, 300, SIGKILL);
+    char current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    assert_int_equal (unlink (current), 0);
+    char filler[400];
+    s_fill (f, filler, sizeof filler, 16 << 10); //  less than the log's table
+    char *output = NULL;
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair on a full disk (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "run the repair again"));
+    free (output);
+    s_refused (f, "no CURRENT", NULL);
+    assert_int_equal (unlink (filler), 0);
+    code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair with room (exit %d): %s", code, output);
+    assert_int_equal (code, 0);
+    free (output);
+    assert_int_equal (f->acked, 300);
+    assert_int_equal (s_books (f, NULL), f->acked);
+}
+
 static void test_read_only_directory (void **state)
 {
     fixture_t *f = *state;
@@ -853,6 +889,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_damaged_log, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_during_repair, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_read_only_directory, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refused, s_setup, s_teardown),
     };
