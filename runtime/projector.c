@@ -343,23 +343,30 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
-//  The first position whose reactions the build sends: every one for the
-//  build served, or the first of its name (nothing of its name served
-//  yet: no other build has sent for these events). A rebuild, or a new
-//  version while another is served, replays the events the served build
+//  The first position whose reactions the build sends (UINT64_MAX: none).
+//  Every one for the build served, or the first of its name (nothing of
+//  its name served yet: no other build has sent for these events). A
+//  rebuild of the version served replays the events the served build
 //  has applied without sending again, and sends for those it has not
 //  (its checkpoint on): the served build may be paused, failed, waiting
-//  on a full disk or lingering when the other one takes its place, and
-//  drops its own sending there (a rebuild's switch drops it; a newer
-//  version's makes it unserved). An event both apply is sent twice under
-//  one id (the projection's name, the event's position and the send's
-//  rank: view.c), with the event's time as its created, so its receiver
-//  runs it once: the second copy finds the first one's inbox record or,
-//  past the retention, is refused as expired.
+//  on a full disk or lingering when the rebuild takes its place, and the
+//  switch drops it wherever it stood. An event both apply is sent twice
+//  under one id (the projection's name, the event's position and the
+//  send's rank: view.c), the same command from the same code, with the
+//  event's time as its created, so its receiver runs it once: the second
+//  copy finds the first one's inbox record or, past the retention, is
+//  refused as expired. Another version sends nothing while one is
+//  served: its code may decide otherwise under the same ids, and a
+//  version waiting for its manual switch must not act before it. (Known
+//  limit: the events between the served version's checkpoint and a new
+//  version's switch get no reaction from either; holding a version's
+//  reactions until its switch would close that gap.)
 static uint64_t s_react_from (projector_t *self, build_t *build)
 {
     build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served ? served->cp.next : 0;
+    if (!served)
+        return 0;
+    return served->build.version == build->build.version ? served->cp.next : UINT64_MAX;
 }
 
 //  The store could not be read or written (a full disk, an I/O error):

@@ -16,6 +16,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include "mpread.h"
 #include "viewcheck.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,8 +191,23 @@ static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint6
 }
 
 //  Keeps the command written in the rec: encoded, staged for the commit.
+//  Its strings must be UTF-8, as the node's front asks of every request
+//  (a reaction goes out through it): one that is not would be refused
+//  bad_frame and dropped, never run, so the apply fails here instead,
+//  saying so, and the projection stops at the event (an event stored
+//  before the node checked its clients' strings may hold such bytes).
 static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size)
 {
+    size_t at = 0, bad = 0, len = 0;
+    const uint8_t *map = NULL;
+    if (mpread_map_span_utf8 (fields, size, &at, MPREAD_DEPTH_ANY, &map, &len, &bad) ==
+        SHOAL_EINVAL) {
+        s_misuse (view, SHOAL_EINVAL,
+                  "the command %s sent by shoal_view_send: a string that is not UTF-8 (at byte "
+                  "%zu of its fields)",
+                  view->send_name, bad);
+        return;
+    }
     envelope_t envelope = {0};
     envelope.kind = ENVELOPE_COMMAND;
     s_reaction_id (envelope.id, view->build->name, view->logged->position, view->sends - 1);

@@ -259,7 +259,8 @@ static int s_summed_end (shoal_view_t *view, void *batch_state)
 //  key of 600 bytes, 2 an empty key, 3 17 sends, 4 a send to no address,
 //  5 a NULL string in a row, 6 a map begun and not ended in a command's
 //  fields, 7 a row nested 17 deep, 8 a row given the key k twice; 9 an
-//  empty key in batch_end; 10 a command too big for an envelope.
+//  empty key in batch_end; 10 a command too big for an envelope; 11 a
+//  command holding a string that is not UTF-8.
 static const uint8_t s_big[1100 * 1024];
 
 static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
@@ -307,6 +308,9 @@ static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
         break;
     case 10:
         shoal_rec_bytes (shoal_view_send (view, "echo/m", "Echo"), "big", s_big, sizeof s_big);
+        break;
+    case 11: //  the node's front would refuse it bad_frame: never run
+        shoal_rec_str (shoal_view_send (view, "echo/m", "Echo"), "note", "a\xff");
         break;
     default:
         shoal_rec_int (shoal_view_put (view, "fine"), "by", by);

@@ -942,6 +942,10 @@ static void test_misuse_named (void **state)
             "in one map"},
         {9, "shoal_view_delete: an empty row key (1 to 512 bytes)"}, //  in batch_end
         {10, "the command Echo sent by shoal_view_send: more than 1 MiB with its envelope"},
+        //  It was sent, refused bad_frame by the node's own front, and
+        //  dropped: the reaction never ran.
+        {11, "the command Echo sent by shoal_view_send: a string that is not UTF-8 (at byte 10 "
+             "of its fields)"},
     };
     proc_node_start (p, MISUSE);
     char log[PROC_OUTPUT_MAX], line[512];
@@ -960,10 +964,10 @@ static void test_misuse_named (void **state)
         s_control (p, "skip", "misuse", 1, (int64_t) i, NULL);
         s_wait_status (p, "misuse", 1, "live");
     }
-    s_send_many (p, "Add", 11, 1, 1000); //  a fine one goes on
+    s_send_many (p, "Add", 12, 1, 1000); //  a fine one goes on
     build_info_t after = s_wait_status (p, "misuse", 1, "live");
     assert_int_equal (after.applied, 1);
-    assert_int_equal (after.skipped, 10);
+    assert_int_equal (after.skipped, 11);
 }
 
 int main (void)
