@@ -9,7 +9,7 @@
     the order of its options, also for fields read from stdin. A
     transfer's id reused with other fields is
     refused too; a transfer's id too long to be one is bad usage, as is a
-    request too big to send.
+    request too big to send and a number that is not finite.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -503,6 +503,42 @@ static void test_too_big (void **state)
     assert_null (strstr (out, "Opened"));
 }
 
+//  --------------------------------------------------------------------------
+//  8. A number that is not finite (1e400 reads as inf; json-c takes NaN
+//  and Infinity) is bad input, in --input and in key:=JSON, naming its
+//  field: JSON prints it as null, so its retry line would send another
+//  request. Nothing is sent.
+
+static void test_non_finite (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    assert_int_equal (proc_run (p, out, err,
+                                "printf '{\"by\":1,\"x\":1e400}' | $SHOAL send --endpoint $E "
+                                "--input - counter/nf Add"),
+                      2);
+    assert_has (err, "field 'x': 1e400 is not a finite number");
+    assert_null (strstr (err, "etry"));
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 'y:=-1e400'"), 2);
+    assert_has (err, "field 'y': -1e400 is not a finite number");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 'z:=[1,NaN]'"), 2);
+    assert_has (err, "field 'z': NaN is not a finite number");
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL send --endpoint $E counter/nf Add by=1 "
+                                "'w:={\"a\":-Infinity}'"),
+                      2);
+    assert_has (err, "field 'w': -Infinity is not a finite number");
+    //  Nothing reached the counter; a finite double still goes.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/nf"), 0);
+    assert_null (strstr (out, "Added"));
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 v:=1e300"), 0);
+    assert_has (out, "\"value\":1");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -519,6 +555,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_input_stdin, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_non_finite, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
