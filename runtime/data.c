@@ -15,6 +15,7 @@
 #include "mpread.h"
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define DATA_ZONE_CHUNK 4096
@@ -420,6 +421,29 @@ const char *rec_misuse (const shoal_rec_t *self)
     if (self->failed)
         return self->misuse;
     return self->error ? REC_MISUSED "a map or array begun and not ended" : NULL;
+}
+
+#define MISUSE_ONCE_MAX 256
+
+bool rec_misuse_once (const void *owner, const char *what)
+{
+    static _Atomic (uintptr_t) seen[MISUSE_ONCE_MAX][2]; //  (owner, what) pairs, 0 for free
+    uintptr_t pair[2] = {(uintptr_t) owner, (uintptr_t) what};
+    for (size_t i = 0; i < MISUSE_ONCE_MAX; i++) {
+        uintptr_t expected = 0;
+        //  A slot is taken by its owner first, then its what: a slot whose
+        //  what is still 0 is being filled; wait it out.
+        if (atomic_compare_exchange_strong (&seen[i][0], &expected, pair[0])) {
+            atomic_store (&seen[i][1], pair[1]);
+            return true;
+        }
+        uintptr_t other;
+        while ((other = atomic_load (&seen[i][1])) == 0)
+            ;
+        if (expected == pair[0] && other == pair[1])
+            return false;
+    }
+    return false;
 }
 
 //  A hash of key, of len bytes, from its length and its first and last 8

@@ -81,6 +81,14 @@ const uint8_t *rec_finish (shoal_rec_t *self, size_t *size);
 //  while error is set; NULL when nothing was or out of memory. Borrowed
 //  until the next write, reset or close.
 const char *rec_misuse (const shoal_rec_t *self);
+//  True the first time it is called for (owner, what) in this process,
+//  false after: a misuse a module repeats on every turn or query (a key
+//  written twice in its snapshot or view) is logged once per type, not
+//  per turn. owner is an actor type; what is a short static word of what
+//  misused it ("snapshot", "view"), compared by pointer. Lock-free: any
+//  thread. Known limit: holds 256 pairs, and false past them; one process
+//  for all its nodes.
+bool rec_misuse_once (const void *owner, const char *what);
 //  Appends pre-encoded msgpack bytes as the value of key.
 void rec_raw (shoal_rec_t *self, const char *key, const uint8_t *value, size_t size);
 

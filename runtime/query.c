@@ -1,7 +1,8 @@
 /*  query.c - the get, events and busiest queries. See query.h.
 
     Contract: a reply is staged for every query, an answer or an error
-    (unknown_type, unknown_query, unavailable); a page of events stays
+    (unknown_type, unknown_query, handler_error for a view the module
+    wrote wrongly, unavailable); a page of events stays
     under half the envelope limit, so its reply always fits. Runs on the
     worker thread, which owns the actors it reads.
 */
@@ -11,11 +12,13 @@
 #include "ctx.h"
 #include "data.h"
 #include "deadletter.h"
+#include "log.h"
 #include "repair.h"
 #include "turn.h"
 #include "worker_internal.h"
 
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,10 +53,13 @@ static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t
 }
 
 //  Writes the actor's address, version and view into out. Returns 0 or
-//  the error (unknown type, load or view failure). An address whose
-//  stream has no event is answered from a fresh state, version 0, and
-//  not kept active: a get of addresses that never existed fills nothing.
-static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+//  the error (unknown type, load or view failure); a view the module wrote
+//  wrongly (a key twice) is SHOAL_EREJECTED with why, its reason, and
+//  logged once per type. An address whose stream has no event is answered
+//  from a fresh state, version 0, and not kept active: a get of addresses
+//  that never existed fills nothing.
+static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, char *why,
+                  size_t why_size)
 {
     int rc;
     bool transient;
@@ -66,9 +72,17 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
         const uint8_t *bytes = rec_finish (&view, &size);
         shoal_rec_str (out, "address", actor->address);
         shoal_rec_int (out, "version", actor->version);
+        const char *misuse = bytes ? NULL : rec_misuse (&view);
         if (bytes)
             rec_raw (out, "state", bytes, size);
-        else
+        else if (misuse) {
+            snprintf (why, why_size, "view() of actor type '%s': %s", actor->type->name, misuse);
+            if (rec_misuse_once (actor->type, "view"))
+                log_warn ("actor type '%s': its view() failed (%s), first at %s: `shoal get` "
+                          "answers handler_error until the module is fixed",
+                          actor->type->name, misuse, actor->address);
+            rc = SHOAL_EREJECTED;
+        } else
             rc = view.error;
         rec_close (&view);
         if (transient)
@@ -142,10 +156,11 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
         return;
     }
     int rc;
+    char why[256] = "";
     shoal_rec_t out;
     rec_init (&out);
     if (strcmp (envelope->name, "get") == 0)
-        rc = s_get (self, envelope, &out);
+        rc = s_get (self, envelope, &out, why, sizeof why);
     else if (strcmp (envelope->name, "events") == 0)
         rc = s_events (self, envelope, &out);
     else if (strcmp (envelope->name, "pending") == 0)
@@ -167,6 +182,8 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
     } else if (rc == SHOAL_ENOTFOUND)
         turn_error (self, route, route_size, envelope, "unknown_type",
                     "no actor type is registered for this address");
+    else if (rc == SHOAL_EREJECTED && why[0]) //  the module's misuse: not transient
+        turn_error (self, route, route_size, envelope, "handler_error", why);
     else if (rc == SHOAL_EINVAL)
         turn_error (self, route, route_size, envelope, "unknown_query",
                     "queries are get, events, pending and busiest");

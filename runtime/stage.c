@@ -8,7 +8,9 @@
 */
 #include "stage.h"
 #include "ctx.h"
+#include "data.h"
 #include "inbox.h"
+#include "log.h"
 #include "timers.h"
 #include "worker_internal.h"
 #include "strcopy.h"
@@ -88,6 +90,8 @@ static int s_grow_staged_timers (worker_t *self, size_t more)
 
 //  Stages a snapshot of actor when snapshot_every events passed since its
 //  last one. A snapshot that cannot be made is skipped: the next is due.
+//  One the module wrote wrongly (a key twice) never can be: that is logged,
+//  once per type, as replay then grows with every event.
 static void s_stage_snapshot (worker_t *self, actor_t *actor)
 {
     shoal_rec_t snapshot;
@@ -95,6 +99,11 @@ static void s_stage_snapshot (worker_t *self, actor_t *actor)
     actor->type->snapshot (actor->state, &snapshot);
     size_t size;
     const uint8_t *bytes = rec_finish (&snapshot, &size);
+    const char *why = bytes ? NULL : rec_misuse (&snapshot);
+    if (why && rec_misuse_once (actor->type, "snapshot"))
+        log_warn ("actor type '%s': its snapshot() failed (%s), first at %s: no snapshot is "
+                  "taken, and replay grows with every event, until the module is fixed",
+                  actor->type->name, why, actor->address);
     if (bytes && journal_batch_snapshot_versioned (self->batch, actor->address, actor->version,
                                                    actor->type->snapshot_version, bytes, size) == 0)
         actor->snapshot_seq = actor->version;

@@ -5,6 +5,9 @@
     "boom"; when it fires -> Rang{}. With $SHOAL_POISON set in the node's
     environment, Boom and the timer abort() the process instead: the
     "module with a bug" that a fixed build (no $SHOAL_POISON) replaces.
+
+    twice/ID: as poison/ID (without $SHOAL_POISON), but its snapshot()
+    and view() write a key twice: a module misusing shoal_rec_*.
 */
 #include "shoal.h"
 #include <stdlib.h>
@@ -69,7 +72,33 @@ static const shoal_type_t s_poison = {
     .view = s_view,
 };
 
+//  twice/ID: a module with a bug that does not crash: Boom -> Boomed{}
+//  (reply {booms}), but its snapshot() and view() write the key "booms"
+//  twice, which the rec refuses as misuse.
+static void s_twice_write (const void *state, shoal_rec_t *out)
+{
+    shoal_rec_int (out, "booms", ((const poison_t *) state)->booms);
+    shoal_rec_int (out, "booms", ((const poison_t *) state)->booms);
+}
+
+static int s_twice_restore (void *state, int version, const shoal_data_t *snapshot)
+{
+    (void) version;
+    return shoal_data_int (snapshot, "booms", &((poison_t *) state)->booms);
+}
+
+static const shoal_type_t s_twice = {
+    .name = "twice",
+    .state_size = sizeof (poison_t),
+    .apply = s_apply,
+    .handle = s_handle,
+    .view = s_twice_write,
+    .snapshot = s_twice_write,
+    .restore = s_twice_restore,
+};
+
 int shoal_module_init (shoal_registry_t *registry)
 {
-    return shoal_register (registry, &s_poison);
+    int rc = shoal_register (registry, &s_poison);
+    return rc ? rc : shoal_register (registry, &s_twice);
 }

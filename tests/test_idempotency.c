@@ -6,10 +6,11 @@
     filter). A send that times out
     (its node SIGSTOPped) says its id and the exact command to retry,
     and that command, run once the node goes on, has one effect, whatever
-    the order of its options, also for fields read from stdin. A
+    the order of its options, also for fields read from stdin, and shows
+    no control byte of a field. A
     transfer's id reused with other fields is
     refused too; a transfer's id too long to be one is bad usage, as is a
-    request too big to send.
+    request too big to send and a number that is not finite.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -411,7 +412,8 @@ static void test_retry_options_after_arguments (void **state)
 //  stdin from stdin_from (a shell word), its "--timeout 300" made 10000
 //  (the machine may be busy; an option after its "--" would be a field);
 //  output in out.
-static int s_run_retry (proc_t *p, char *out, const char *line, const char *stdin_from)
+static int s_run_retry_in (proc_t *p, char *out, const char *line, const char *stdin_from,
+                           const char *shell)
 {
     const char *timeout = strstr (line, " --timeout 300 ");
     assert_non_null (timeout);
@@ -423,8 +425,13 @@ static int s_run_retry (proc_t *p, char *out, const char *line, const char *stdi
     fprintf (file, "\"$SHOAL\" %.*s --timeout 10000 %s\n", (int) (timeout - line), line,
              timeout + strlen (" --timeout 300 "));
     fclose (file);
-    return proc_run (p, out, NULL, "SHOAL=\"$SHOAL\" sh -c \"$(cat \"$DIR/retry.sh\")\" <%s",
+    return proc_run (p, out, NULL, "SHOAL=\"$SHOAL\" %s -c \"$(cat \"$DIR/retry.sh\")\" <%s", shell,
                      stdin_from);
+}
+
+static int s_run_retry (proc_t *p, char *out, const char *line, const char *stdin_from)
+{
+    return s_run_retry_in (p, out, line, stdin_from, "sh");
 }
 
 static void test_retry_input_stdin (void **state)
@@ -471,6 +478,48 @@ static void test_retry_input_stdin (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  6c. The retry line shows what runs: a field holding control bytes (CR,
+//  ESC, a trailing newline) is written as key:=JSON, whose escapes are
+//  ASCII, so the line has no control byte but its final newline, and sh
+//  runs it as the first request's duplicate; a word starting with '='
+//  (zsh's =name) is quoted. A field whose key holds one can only be
+//  written as $'...', and the line says it is for bash, zsh or ksh.
+
+static void test_retry_control_bytes (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    char *line =
+        s_retry_line (p, err,
+                      "n=$(printf 'a\\rb\\033[31mc\\n_'); n=${n%%_}; $SHOAL send "
+                      "--endpoint $E --timeout 300 --id =r9 counter/cr Add by=3 \"note=$n\"");
+    size_t len = strlen (line);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) line[i] < 0x20 || line[i] == 0x7f)
+            fail_msg ("byte 0x%02x at %zu in the retry line: %s", line[i], i, line);
+    assert_int_equal (line[len + 1], 0); //  its newline was the last byte
+    assert_has (line, "--id '=r9' ");
+    assert_has (line, " counter/cr Add by=3 'note:=\"a\\rb\\u001b[31mc\\n\"'");
+    assert_null (strstr (line, "#"));
+    assert_int_equal (s_run_retry (p, out, line, "/dev/null"), 0);
+    assert_has (out, "\"value\":3");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/cr"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+
+    //  A key with a control byte: $'...', for bash.
+    line = s_retry_line (p, err,
+                         "k=$(printf 'k\\001'); $SHOAL send --endpoint $E --timeout 300 "
+                         "counter/ck Add by=2 \"$k=v\"");
+    assert_has (line, " counter/ck Add by=2 $'k\\001=v'  # in bash, zsh or ksh (it has $'...' "
+                      "quoting)");
+    assert_int_equal (s_run_retry_in (p, out, line, "/dev/null", "bash"), 0);
+    assert_has (out, "\"value\":2");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/ck"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+}
+
+//  --------------------------------------------------------------------------
 //  7. A request too big to send is bad input (exit 2), with its size and
 //  the limit, never "no answer" with a retry to offer: nothing was sent.
 
@@ -503,6 +552,42 @@ static void test_too_big (void **state)
     assert_null (strstr (out, "Opened"));
 }
 
+//  --------------------------------------------------------------------------
+//  8. A number that is not finite (1e400 reads as inf; json-c takes NaN
+//  and Infinity) is bad input, in --input and in key:=JSON, naming its
+//  field: JSON prints it as null, so its retry line would send another
+//  request. Nothing is sent.
+
+static void test_non_finite (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    assert_int_equal (proc_run (p, out, err,
+                                "printf '{\"by\":1,\"x\":1e400}' | $SHOAL send --endpoint $E "
+                                "--input - counter/nf Add"),
+                      2);
+    assert_has (err, "field 'x': 1e400 is not a finite number");
+    assert_null (strstr (err, "etry"));
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 'y:=-1e400'"), 2);
+    assert_has (err, "field 'y': -1e400 is not a finite number");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 'z:=[1,NaN]'"), 2);
+    assert_has (err, "field 'z': NaN is not a finite number");
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL send --endpoint $E counter/nf Add by=1 "
+                                "'w:={\"a\":-Infinity}'"),
+                      2);
+    assert_has (err, "field 'w': -Infinity is not a finite number");
+    //  Nothing reached the counter; a finite double still goes.
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/nf"), 0);
+    assert_null (strstr (out, "Added"));
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/nf Add by=1 v:=1e300"), 0);
+    assert_has (out, "\"value\":1");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -518,7 +603,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_input_stdin, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_control_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_non_finite, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

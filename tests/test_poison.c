@@ -5,7 +5,9 @@
     lists the dead letter, answers a client that sends it `poisoned`, and
     the saga that sent it sees it stalled. Started again with the module
     "fixed", `shoal dead-letters retry` runs it exactly once. A timer
-    that crashes is set aside the same way, and `drop` forgets it.
+    that crashes is set aside the same way, and `drop` forgets it. A
+    module that writes a key twice in snapshot() or view() is logged once
+    per type, and `shoal get` answers it as handler_error.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +331,48 @@ static void test_ended_turn_not_counted (void **state)
     proc_assert_has (log, "was committed: it ended, and is not counted as a crash");
 }
 
+//  --------------------------------------------------------------------------
+//  A module whose snapshot() and view() write a key twice: the node logs
+//  each misuse once (not per turn), naming the type and the key; commands
+//  still work; `shoal get` exits 1 with handler_error and the reason,
+//  never "unavailable", which reads as transient.
+
+static void test_misused_snapshot_and_view (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE_ARGS " --snapshot-every 2");
+    for (int i = 1; i <= 7; i++) {
+        assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E twice/t Boom"), 0);
+        char booms[32];
+        snprintf (booms, sizeof booms, "\"booms\":%d", i);
+        if (!strstr (out, booms))
+            fail_msg ("expected %s in: %s", booms, out);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E twice/t"), 1);
+        if (!strstr (out, "\"code\":\"handler_error\"") ||
+            !strstr (out, "view() of actor type 'twice': a field written wrongly with "
+                          "shoal_rec_*: the key 'booms' written twice in one map"))
+            fail_msg ("expected handler_error naming the key in: %s", out);
+    }
+    //  Three snapshots were due, and three gets: one line each, in time.
+    const char *snap = "actor type 'twice': its snapshot() failed (a field written wrongly with "
+                       "shoal_rec_*: the key 'booms' written twice in one map)";
+    const char *view = "actor type 'twice': its view() failed (a field written wrongly with "
+                       "shoal_rec_*: the key 'booms' written twice in one map)";
+    for (int64_t deadline = proc_now_ms () + 10000; proc_now_ms () < deadline; usleep (10000)) {
+        proc_read (p, "node.log", log);
+        if (strstr (log, snap) && strstr (log, view))
+            break;
+    }
+    if (s_count (log, snap) != 1 || s_count (log, view) != 1)
+        fail_msg ("expected one line for the snapshot and one for the view in: %s", log);
+    //  The type's replies and events are as ever.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E twice/t"), 0);
+    assert_int_equal (s_count (out, "\"Boomed\""), 7);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -342,6 +386,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ended_turn_not_counted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_misused_snapshot_and_view, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

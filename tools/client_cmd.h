@@ -57,7 +57,9 @@ int client_cmd_call_once (const char *command, const client_options_t *opts,
 //  as chosen (--endpoint, or --cluster and --node), --input, --timeout and
 //  --wait if given, then the count positional arguments at args ("--"
 //  first if one starts with '-'), each quoted for the shell; with
-//  "--input -", a comment that stdin must hold the same JSON again.
+//  "--input -", a comment that stdin must hold the same JSON again. A
+//  word with a control byte is written as $'...', with a comment that the
+//  line is for bash, zsh or ksh.
 //  The caller frees it with free(), NULL if memory ran out.
 char *client_retry_command (const char *command, const client_options_t *opts, int count,
                             char **args, const char *id);
@@ -68,6 +70,13 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
 //  them and a NULL after, to free with client_retry_fields_free; NULL if
 //  one cannot be written so (client_retry.c says which) or memory ran out.
 char **client_retry_fields (const uint8_t *payload, size_t size, int leave, int *count);
+//  The field of the map at payload from_end from its end (1: the last) as
+//  one "KEY:=JSON" argument
+//  (free() it), or NULL if it cannot be one or memory ran out.
+char *client_retry_field_from_end (const uint8_t *payload, size_t size, uint32_t from_end);
+//  True if an argument, printed as it is, would put a control byte in the
+//  line: a field's should be written by client_retry_field.
+bool client_retry_needs_json (const char *word);
 //  Frees what client_retry_fields returned and sets *words_p to NULL.
 void client_retry_fields_free (char ***words_p);
 

@@ -13,6 +13,12 @@
     whose argument exec would refuse (128 KiB or more) leaves the line
     with `--input -` and a comment saying to give it the same input again.
 
+    What the line prints is what runs: a field argument holding a control
+    byte (a CR, an ESC, a newline) is written as `key:=JSON` too, whose
+    escapes are plain ASCII. Known limit: a word that still holds one (an
+    option, a key with one) is written as $'...', and the line says it is
+    for bash, zsh or ksh.
+
     One thread; no state.
 */
 #include "client_cmd.h"
@@ -27,11 +33,24 @@
 //  included.
 #define RETRY_ARGUMENT_MAX (128 * 1024)
 
-//  Appends text to line, after a space, in single quotes unless it needs
-//  none.
-static void s_shell_word (zchunk_t *line, const char *text)
+//  True if text holds a control byte (below 0x20, or 0x7f): printed raw,
+//  it would move the cursor or recolour the terminal, and what the user
+//  sees or copies would not be what runs.
+static bool s_has_control (const char *text)
 {
-    bool plain = *text != 0;
+    for (const char *c = text; *c; c++)
+        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+            return true;
+    return false;
+}
+
+//  Appends text to line, after a space, in single quotes unless it needs
+//  none (a word starting with '=' does: zsh expands =name). A word holding
+//  a control byte is written as $'...' with octal escapes, exact in bash,
+//  zsh and ksh but not in POSIX sh; sets *bash then.
+static void s_shell_word (zchunk_t *line, const char *text, bool *bash)
+{
+    bool plain = *text != 0 && *text != '=';
     for (const char *c = text; plain && *c; c++)
         plain = isalnum ((unsigned char) *c) || strchr ("_./:=@%+,-", *c);
     zchunk_extend (line, " ", 1);
@@ -39,12 +58,27 @@ static void s_shell_word (zchunk_t *line, const char *text)
         zchunk_extend (line, text, strlen (text));
         return;
     }
+    bool ansi = s_has_control (text);
+    if (ansi) {
+        *bash = true;
+        zchunk_extend (line, "$", 1);
+    }
     zchunk_extend (line, "'", 1);
-    for (const char *c = text; *c; c++)
-        if (*c == '\'')
+    for (const char *c = text; *c; c++) {
+        unsigned char byte = (unsigned char) *c;
+        char octal[8];
+        if (ansi && (byte < 0x20 || byte == 0x7f)) {
+            snprintf (octal, sizeof octal, "\\%03o", byte);
+            zchunk_extend (line, octal, strlen (octal));
+        } else if (ansi && (byte == '\'' || byte == '\\')) {
+            octal[0] = '\\';
+            octal[1] = (char) byte;
+            zchunk_extend (line, octal, 2);
+        } else if (byte == '\'')
             zchunk_extend (line, "'\\''", 4);
         else
             zchunk_extend (line, c, 1);
+    }
     zchunk_extend (line, "'", 1);
 }
 
@@ -54,37 +88,42 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
     zchunk_t *line = zchunk_new ("shoal", 5);
     if (!line)
         return NULL;
-    s_shell_word (line, command);
-    s_shell_word (line, "--id");
-    s_shell_word (line, id);
+    bool bash = false;
+    s_shell_word (line, command, &bash);
+    s_shell_word (line, "--id", &bash);
+    s_shell_word (line, id, &bash);
     const char *options[][2] = {{"--endpoint", opts->endpoint},
                                 {"--cluster", opts->endpoint ? NULL : opts->cluster},
                                 {"--node", opts->endpoint ? NULL : opts->node},
                                 {"--input", opts->input}};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i][1]) {
-            s_shell_word (line, options[i][0]);
-            s_shell_word (line, options[i][1]);
+            s_shell_word (line, options[i][0], &bash);
+            s_shell_word (line, options[i][1], &bash);
         }
     if (opts->timeout_ms) {
         char timeout[32];
         snprintf (timeout, sizeof timeout, "%ld", opts->timeout_ms);
-        s_shell_word (line, "--timeout");
-        s_shell_word (line, timeout);
+        s_shell_word (line, "--timeout", &bash);
+        s_shell_word (line, timeout, &bash);
     }
     if (opts->wait)
-        s_shell_word (line, "--wait");
+        s_shell_word (line, "--wait", &bash);
     bool dashed = false;
     for (int i = 0; i < count; i++)
         dashed = dashed || args[i][0] == '-';
     if (dashed)
-        s_shell_word (line, "--");
+        s_shell_word (line, "--", &bash);
     for (int i = 0; i < count; i++)
-        s_shell_word (line, args[i]);
+        s_shell_word (line, args[i], &bash);
     //  Still --input -: fields the line could not hold (see the top).
-    const char *stdin_again = "  # with the same JSON on stdin again";
-    if (opts->input && streq (opts->input, "-"))
-        zchunk_extend (line, stdin_again, strlen (stdin_again));
+    bool stdin_again = opts->input && streq (opts->input, "-");
+    const char *comment = stdin_again && bash ? "  # with the same JSON on stdin again, in bash, "
+                                                "zsh or ksh (it has $'...' quoting)"
+                          : stdin_again       ? "  # with the same JSON on stdin again"
+                          : bash              ? "  # in bash, zsh or ksh (it has $'...' quoting)"
+                                              : "";
+    zchunk_extend (line, comment, strlen (comment));
     zchunk_extend (line, "", 1);
     char *text = strdup ((const char *) zchunk_data (line));
     zchunk_destroy (&line);
@@ -116,6 +155,24 @@ static char *s_field_argument (const msgpack_object_kv *field)
         return NULL;
     }
     return text;
+}
+
+char *client_retry_field_from_end (const uint8_t *payload, size_t size, uint32_t from_end)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, payload, size);
+    uint32_t fields = map ? map->via.map.size : 0;
+    char *word = from_end >= 1 && from_end <= fields
+                     ? s_field_argument (&map->via.map.ptr[fields - from_end])
+                     : NULL;
+    msgpack_unpacked_destroy (&unpacked);
+    return word;
+}
+
+bool client_retry_needs_json (const char *word)
+{
+    return s_has_control (word);
 }
 
 char **client_retry_fields (const uint8_t *payload, size_t size, int leave, int *count)

@@ -266,8 +266,10 @@ static char *s_read_input (const char *path)
 //  Fields read from stdin go into it as key:=JSON arguments, where the
 //  first request had them (a map's fields are in their order in its
 //  digest), as the line cannot read stdin again; if they cannot all be,
-//  it keeps "--input -" and says stdin must hold the same JSON again.
-//  Returns it (free()), or NULL out of memory.
+//  it keeps "--input -" and says stdin must hold the same JSON again. A
+//  field argument holding a control byte goes in as key:=JSON too, whose
+//  escapes show as they run (client_retry.c). Returns it (free()), or
+//  NULL out of memory.
 static char *s_send_retry (const client_options_t *opts, int count, char **args, const char *id,
                            const uint8_t *payload, size_t size)
 {
@@ -275,18 +277,31 @@ static char *s_send_retry (const client_options_t *opts, int count, char **args,
     char **fields = opts->input && streq (opts->input, "-")
                         ? client_retry_fields (payload, size, count - 2, &from_stdin)
                         : NULL;
-    char **words = fields ? calloc ((size_t) (count + from_stdin), sizeof (char *)) : NULL;
-    if (!words) {
-        client_retry_fields_free (&fields);
-        return client_retry_command ("send", opts, count, args, id);
+    if (!fields)
+        from_stdin = 0; //  set even when they could not all be written
+    char **words = calloc ((size_t) (count + from_stdin), sizeof (char *));
+    char **escaped = calloc ((size_t) count + 1, sizeof (char *));
+    char *retry = NULL;
+    if (words && escaped) {
+        client_options_t inlined = *opts;
+        if (fields)
+            inlined.input = NULL;
+        words[0] = args[0];
+        words[1] = args[1];
+        for (int i = 0; i < from_stdin; i++)
+            words[2 + i] = fields[i];
+        for (int i = 2; i < count; i++) {
+            //  The field's place in the map, counted from its end.
+            uint32_t from_end = (uint32_t) (count - i);
+            if (client_retry_needs_json (args[i]))
+                escaped[i] = client_retry_field_from_end (payload, size, from_end);
+            words[from_stdin + i] = escaped[i] ? escaped[i] : args[i];
+        }
+        retry = client_retry_command ("send", &inlined, count + from_stdin, words, id);
     }
-    client_options_t inlined = *opts;
-    inlined.input = NULL;
-    words[0] = args[0];
-    words[1] = args[1];
-    memcpy (words + 2, fields, (size_t) from_stdin * sizeof (char *));
-    memcpy (words + 2 + from_stdin, args + 2, (size_t) (count - 2) * sizeof (char *));
-    char *retry = client_retry_command ("send", &inlined, count + from_stdin, words, id);
+    for (int i = 0; escaped && i < count; i++)
+        free (escaped[i]);
+    free (escaped);
     free (words);
     client_retry_fields_free (&fields);
     return retry;

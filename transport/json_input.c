@@ -5,11 +5,11 @@
 
     JSON is parsed by json-c (strict mode). A JSON value becomes msgpack's
     own: an integer an int (a uint past INT64_MAX), a number with a
-    fraction or an exponent a float 64, null nil, an object whose only key
-    is "$bytes" a bin of its base64 string (json.h prints bin that way),
-    any other object a map. Nesting is held to SHOAL_DATA_DEPTH, the top
-    map counting as 1, here rather than by the node, so that the user
-    reads which field is too deep.
+    fraction or an exponent a float 64 (one that is not finite, 1e400 or
+    json-c's NaN and Infinity, is refused: JSON cannot print it back), null nil, an object whose
+   only key is "$bytes" a bin of its base64 string (json.h prints bin that way), any other object a
+   map. Nesting is held to SHOAL_DATA_DEPTH, the top map counting as 1, here rather than by the
+   node, so that the user reads which field is too deep.
 
     This file does not include json.h: json-c names a type json_object,
     json.h a function. Pure functions: safe on any thread.
@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,8 +178,18 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
         return i == INT64_MAX && u > INT64_MAX ? msgpack_pack_uint64 (pk, u)
                                                : msgpack_pack_int64 (pk, i);
     }
-    case json_type_double:
-        return msgpack_pack_double (pk, json_object_get_double (value));
+    case json_type_double: {
+        //  json-c reads 1e400 as inf and takes NaN and Infinity even in
+        //  strict mode; json.h prints them as null, so a retry line would
+        //  send another request: refused.
+        double d = json_object_get_double (value);
+        if (!isfinite (d)) {
+            snprintf (self->error, self->error_size, "field %s: %.40s is not a finite number",
+                      self->quoted, json_object_to_json_string_ext (value, JSON_C_TO_STRING_PLAIN));
+            return SHOAL_EINVAL;
+        }
+        return msgpack_pack_double (pk, d);
+    }
     case json_type_string: {
         size_t len = (size_t) json_object_get_string_len (value);
         int rc = s_check_utf8 (self, json_object_get_string (value), len, NULL);
