@@ -522,6 +522,30 @@ static int s_entries (const char *path)
     return count;
 }
 
+//  Writes text to the file at path, or fails the test.
+static void s_write_file (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_int_equal (fputs (text, file) >= 0, 1);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  Fails the test (saying after what) unless the file at path holds
+//  exactly text.
+static void s_assert_file (const char *path, const char *text, const char *after)
+{
+    char held[256] = "";
+    FILE *file = fopen (path, "r");
+    size_t len = file ? fread (held, 1, sizeof held - 1, file) : 0;
+    if (file)
+        fclose (file);
+    held[len] = '\0';
+    if (!file || strcmp (held, text) != 0)
+        fail_msg ("%s: %s %s (holds '%s', not '%s')", after, path, file ? "was changed" : "is gone",
+                  held, text);
+}
+
 //  A start refused for bad input: the modules' variables, the options
 //  after "$SHOAL" node --data D --workers 1 --endpoint E, and what it says.
 typedef struct {
@@ -576,6 +600,26 @@ static void test_refused_start_makes_no_store (void **state)
         s_refused (fx, &cases[i], empty);
         if (s_entries (empty) != 0)
             fail_msg ("%s left %d entries in %s", cases[i].options, s_entries (empty), empty);
+    }
+
+    //  A directory that holds other files but no store is left alone: the
+    //  store the start made stays, and the files too (the undo once took
+    //  LOG.old, the user's LOG that LevelDB renames when it opens, and
+    //  kept LevelDB's LOG). One directory for each case: a second open
+    //  would rename LevelDB's own LOG over LOG.old.
+    static const char user_log[] = "the user's own LOG\n", user_notes[] = "notes\n";
+    for (size_t i = 0; i < count; i++) {
+        char user[160], log[192], log_old[192], notes[192];
+        snprintf (user, sizeof user, "%s/user%zu", fx->dir, i);
+        snprintf (log, sizeof log, "%s/LOG", user);
+        snprintf (log_old, sizeof log_old, "%s/LOG.old", user);
+        snprintf (notes, sizeof notes, "%s/notes", user);
+        assert_int_equal (mkdir (user, 0755), 0);
+        s_write_file (log, user_log);
+        s_write_file (notes, user_notes);
+        s_refused (fx, &cases[i], user);
+        s_assert_file (notes, user_notes, cases[i].options);
+        s_assert_file (log_old, user_log, cases[i].options); //  LevelDB's rename
     }
 
     //  After them the store is new: it takes --shards.
