@@ -622,6 +622,32 @@ static void test_refused_start_makes_no_store (void **state)
         s_assert_file (log_old, user_log, cases[i].options); //  LevelDB's rename
     }
 
+    //  A relative --data, and a module whose init calls chdir to where a
+    //  directory of the same name holds files of a store's names: the
+    //  undo takes back the store made, not those (it went by path, and
+    //  removed them).
+    char elsewhere[160], decoy[192], decoy_current[224], decoy_log[224], rel[160];
+    snprintf (elsewhere, sizeof elsewhere, "%s/elsewhere", fx->dir);
+    snprintf (decoy, sizeof decoy, "%s/rel", elsewhere);
+    snprintf (decoy_current, sizeof decoy_current, "%s/CURRENT", decoy);
+    snprintf (decoy_log, sizeof decoy_log, "%s/LOG", decoy);
+    snprintf (rel, sizeof rel, "%s/rel", fx->dir);
+    assert_int_equal (mkdir (elsewhere, 0755), 0);
+    assert_int_equal (mkdir (decoy, 0755), 0);
+    s_write_file (decoy_current, user_notes);
+    s_write_file (decoy_log, user_log);
+    int code = s_run (fx, out, err,
+                      "cd \"$DIR\" && COUNTER_MODULE_FAIL=1 COUNTER_MODULE_CHDIR='%s' timeout 30 "
+                      "\"$SHOAL\" node --data rel --workers 1 --metrics off --endpoint '%s' "
+                      "--module '%s'",
+                      elsewhere, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
+    if (code != 1 || !strstr (err, "failed to start"))
+        fail_msg ("a module that calls chdir: exit %d, stderr: %s", code, err);
+    s_assert_file (decoy_current, user_notes, "a module that calls chdir");
+    s_assert_file (decoy_log, user_log, "a module that calls chdir");
+    if (stat (rel, &st) == 0)
+        fail_msg ("a module that calls chdir: left %s (%d entries)", rel, s_entries (rel));
+
     //  After them the store is new: it takes --shards.
     const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --metrics off --endpoint '%s' %s";
     s_node_start (fx, ready, node, data, fx->endpoint, "--shards 8");
