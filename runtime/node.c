@@ -26,9 +26,9 @@
 #include "storemade.h"
 #include "threadname.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,7 +308,8 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     }
     //  A store made here is taken back if the start is refused
     //  (shoal_node_discard): bad input must leave no store behind, with a
-    //  shard count fixed.
+    //  shard count fixed. Only in a directory that is missing or empty
+    //  (storemade.h): all that is in it then is the store's.
     self->made = storemade_note (self->data_dir);
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);
@@ -316,7 +317,9 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
-    if (!journal_made (self->journal))
+    if (journal_made (self->journal))
+        storemade_made (&self->made, self->data_dir); //  before a module may chdir
+    else
         storemade_destroy (&self->made); //  it was there: never removed
     //  The shard count is fixed when the store is made (journal_open).
     o->shards = journal_shards (self->journal);
@@ -404,10 +407,10 @@ void shoal_node_discard (shoal_node_t **self_p)
     }
     //  CURRENT first, while this node holds the store's lock: a node
     //  started on the directory from now on refuses what is left as a
-    //  damaged store, rather than open one that is about to go.
-    char current[PATH_MAX];
-    snprintf (current, sizeof current, "%s/CURRENT", self->data_dir);
-    unlink (current);
+    //  damaged store, rather than open one that is about to go. The undo
+    //  takes the lock again once the store is closed, and does nothing if
+    //  another process took it in between.
+    storemade_drop_current (self->made);
     storemade_t *made = self->made;
     self->made = NULL;
     shoal_node_destroy (self_p); //  closes the store
@@ -636,7 +639,10 @@ int shoal_node_start (shoal_node_t *self, char **error)
         if (!self->metrics)
             return SHOAL_ENET;
     }
-    storemade_destroy (&self->made); //  started: the store stays, whatever follows
+    //  Started: the store stays, whatever follows. This must come before
+    //  anything is served (shoal_node_run): a store that acknowledged a
+    //  write is never removed.
+    storemade_destroy (&self->made);
     return 0;
 }
 
@@ -712,6 +718,7 @@ static void s_stop_guard (zsock_t *pipe, void *arg)
 
 int shoal_node_run (shoal_node_t *self)
 {
+    assert (!self->made); //  shoal_node_start dropped it: what is served stays
     front_run (self->front);
     if (!self->stop_guard)
         self->stop_guard = zactor_new (s_stop_guard, self);

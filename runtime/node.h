@@ -58,11 +58,15 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
 void shoal_node_destroy (shoal_node_t **self_p);
 //  Destroys a node whose start was refused (a module that failed, an
 //  option for no module, shoal_node_start's error) and, if shoal_node_new
-//  made its store, removes that store and what the node made with it (the
-//  data directory too, and its parents, if it made them), so that bad
-//  input leaves the directory as it was: no store, no shard count fixed.
-//  A store that was there before is never touched; once shoal_node_start
-//  has succeeded, this is shoal_node_destroy. Safe to call twice.
+//  made its store in a data directory that was missing or empty, removes
+//  that store and what the node made with it (the data directory too, and
+//  its parents, if it made them), so that bad input leaves the directory
+//  as it was: no store, no shard count fixed. It removes through handles
+//  taken at shoal_node_new (a module's chdir changes nothing), under the
+//  store's lock, and nothing if another process took that lock. A store
+//  that was there before is never touched, nor a directory that held
+//  other files (the store made there stays); once shoal_node_start has
+//  succeeded, this is shoal_node_destroy. Safe to call twice.
 void shoal_node_discard (shoal_node_t **self_p);
 
 //  The registry to add types to before shoal_node_start.

@@ -1,99 +1,198 @@
 /*  storemade.c - what a node's start made of a new store, and taking it
-    back. See storemade.h.
+    back, by handle and under the store's lock. See storemade.h.
 */
 #include "storemade.h"
-#include "dirsync.h"
-#include "journal.h"
+#include "log.h"
 
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+//  The most directories of a data directory's path that a note takes
+//  back; a start that makes more is not noted.
+#define STOREMADE_DEPTH_MAX 32
+
 struct _storemade_t {
-    char dir[PATH_MAX]; //  the data directory
-    char top[PATH_MAX]; //  the topmost directory of its path that was missing, "" if none
-    zhashx_t *names;    //  the names dir held, NULL when it was missing
+    char *path;                       //  the data directory, as given: for messages only
+    int base;                         //  the deepest directory of the path that was there
+    int depth;                        //  directories journal_open was to make below base
+    char *names[STOREMADE_DEPTH_MAX]; //  their names, the topmost first
+    int made[STOREMADE_DEPTH_MAX];    //  their handles once made (storemade_made), -1: none
+    int dir; //  the data directory (base, or made[depth - 1]), -1 before storemade_made
 };
 
-//  True if path is missing (not merely unreadable).
-static bool s_missing (const char *path)
+//  True if fd is the file st describes (same device and inode).
+static bool s_same (int fd, const struct stat *st)
 {
-    struct stat st;
-    return stat (path, &st) != 0 && errno == ENOENT;
+    struct stat own;
+    return fstat (fd, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino;
 }
 
-//  Copies the parent of path into parent (PATH_MAX bytes).
-static void s_parent (const char *path, char *parent)
+//  Opens the directory name in parent, following a symlink if follow.
+//  Returns the descriptor, or -1 with errno set.
+static int s_open_dir (int parent, const char *name, bool follow)
 {
-    char copy[PATH_MAX];
-    snprintf (copy, sizeof copy, "%s", path);
-    snprintf (parent, PATH_MAX, "%s", dirname (copy));
+    return openat (parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+}
+
+//  Lists the names in the directory dir other than ., .. and LOCK into a
+//  new list the caller destroys. Returns NULL when it cannot.
+static zlist_t *s_names (int dir)
+{
+    int fd = dup (dir);
+    DIR *handle = fd >= 0 ? fdopendir (fd) : NULL;
+    zlist_t *names = handle ? zlist_new () : NULL;
+    if (!names) {
+        if (handle)
+            closedir (handle);
+        else if (fd >= 0)
+            close (fd);
+        return NULL;
+    }
+    zlist_autofree (names);
+    rewinddir (handle); //  a dup shares the offset of an earlier listing
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0 &&
+            strcmp (entry->d_name, "LOCK") != 0)
+            zlist_append (names, entry->d_name);
+    closedir (handle);
+    return names;
+}
+
+//  True if the directory dir holds nothing but . and .. (nor LOCK).
+static bool s_empty (int dir)
+{
+    struct stat lock;
+    zlist_t *names = s_names (dir);
+    bool empty = names && zlist_size (names) == 0 &&
+                 fstatat (dir, "LOCK", &lock, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+    zlist_destroy (&names);
+    return empty;
 }
 
 storemade_t *storemade_note (const char *dir)
 {
-    if (!dir || strlen (dir) >= PATH_MAX || journal_holds_store (dir))
+    if (!dir || !*dir)
         return NULL;
     storemade_t *self = calloc (1, sizeof (storemade_t));
-    if (!self)
-        return NULL;
-    snprintf (self->dir, sizeof self->dir, "%s", dir);
-    if (s_missing (dir)) {
-        snprintf (self->top, sizeof self->top, "%s", dir);
-        char parent[PATH_MAX];
-        for (s_parent (self->top, parent); strcmp (parent, self->top) != 0 && s_missing (parent);
-             s_parent (self->top, parent))
-            snprintf (self->top, sizeof self->top, "%s", parent);
-        return self;
-    }
-    DIR *handle = opendir (dir);
-    self->names = handle ? zhashx_new () : NULL;
-    if (!self->names) { //  journal_open will say why it cannot read dir
-        if (handle)
-            closedir (handle);
+    char *walk = strdup (dir);
+    if (!self || !walk || !(self->path = strdup (dir))) {
+        free (walk);
         free (self);
         return NULL;
     }
-    struct dirent *entry;
-    while ((entry = readdir (handle)))
-        zhashx_insert (self->names, entry->d_name, self);
-    closedir (handle);
+    self->dir = -1;
+    for (int i = 0; i < STOREMADE_DEPTH_MAX; i++)
+        self->made[i] = -1;
+    self->base = open (dir[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool ok = self->base >= 0;
+    char *rest = NULL;
+    for (char *name = strtok_r (walk, "/", &rest); ok && name; name = strtok_r (NULL, "/", &rest)) {
+        if (self->depth == 0) { //  still where the path is there
+            int next = s_open_dir (self->base, name, true);
+            if (next >= 0) {
+                close (self->base);
+                self->base = next;
+                continue;
+            }
+            ok = errno == ENOENT; //  else journal_open says why it cannot
+        }
+        //  Missing: journal_open makes it. "." or ".." there would make
+        //  the path lead elsewhere than the directories made.
+        if (ok && (self->depth == STOREMADE_DEPTH_MAX || strcmp (name, ".") == 0 ||
+                   strcmp (name, "..") == 0))
+            ok = false;
+        if (ok)
+            ok = (self->names[self->depth++] = strdup (name)) != NULL;
+    }
+    free (walk);
+    if (ok && self->depth == 0)
+        ok = s_empty (self->base); //  there: only if nothing in it can be another's
+    if (!ok)
+        storemade_destroy (&self);
     return self;
 }
 
-//  Removes the names of the directory that the note does not hold: all
-//  of them for a directory that was missing. A directory among them goes
-//  only if empty (nothing made there is one).
-static void s_remove_new_names (storemade_t *self)
+void storemade_made (storemade_t **self_p, const char *dir)
 {
-    DIR *handle = opendir (self->dir);
-    zlist_t *made = handle ? zlist_new () : NULL;
-    if (!made) {
-        if (handle)
-            closedir (handle);
+    storemade_t *self = *self_p;
+    if (!self)
+        return;
+    int opened = self->base;
+    for (int i = 0; i < self->depth && opened >= 0; i++)
+        opened = self->made[i] = s_open_dir (opened, self->names[i], false);
+    struct stat by_path;
+    if (opened < 0 || stat (dir, &by_path) != 0 || !s_same (opened, &by_path)) {
+        log_warn ("shoal node: the data directory %s changed while its store was made: a "
+                  "refused start will leave that store",
+                  self->path);
+        storemade_destroy (self_p);
         return;
     }
-    zlist_autofree (made);
-    struct dirent *entry; //  listed first: readdir is not told of removals
-    while ((entry = readdir (handle)))
-        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0 &&
-            !(self->names && zhashx_lookup (self->names, entry->d_name)))
-            zlist_append (made, entry->d_name);
-    closedir (handle);
-    for (const char *name = zlist_first (made); name; name = zlist_next (made)) {
-        char path[sizeof self->dir + 1 + NAME_MAX + 1];
-        snprintf (path, sizeof path, "%s/%s", self->dir, name);
-        if (unlink (path) != 0 && (errno == EISDIR || errno == EPERM))
-            rmdir (path);
+    self->dir = opened;
+}
+
+void storemade_drop_current (storemade_t *self)
+{
+    if (self && self->dir >= 0)
+        unlinkat (self->dir, "CURRENT", 0);
+}
+
+//  Takes the store's lock as LevelDB does: an fcntl write lock on LOCK in
+//  dir (made if missing). Returns the descriptor that holds it, or -1
+//  with errno set (EAGAIN or EACCES: another process holds it).
+static int s_lock (int dir)
+{
+    int fd = openat (dir, "LOCK", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl (fd, F_SETLK, &lock) != 0) {
+        int why = errno;
+        close (fd);
+        errno = why;
+        return -1;
     }
-    zlist_destroy (&made);
+    return fd;
+}
+
+//  Removes every name in the data directory (a directory only if empty),
+//  then LOCK, which lock holds, if it is still that file; syncs it.
+static void s_remove_names (storemade_t *self, int lock)
+{
+    zlist_t *names = s_names (self->dir);
+    for (const char *name = names ? zlist_first (names) : NULL; name; name = zlist_next (names))
+        if (unlinkat (self->dir, name, 0) != 0 && (errno == EISDIR || errno == EPERM))
+            unlinkat (self->dir, name, AT_REMOVEDIR);
+    zlist_destroy (&names);
+    struct stat st;
+    if (fstatat (self->dir, "LOCK", &st, AT_SYMLINK_NOFOLLOW) == 0 && s_same (lock, &st))
+        unlinkat (self->dir, "LOCK", 0);
+    fsync (self->dir);
+}
+
+//  Removes the directories journal_open made, from the data directory
+//  up, each only if it is still the one made and empty; syncs the parent
+//  of the last one removed.
+static void s_remove_made (storemade_t *self)
+{
+    int i = self->depth - 1;
+    for (; i >= 0; i--) {
+        int parent = i ? self->made[i - 1] : self->base;
+        struct stat st;
+        if (fstatat (parent, self->names[i], &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !s_same (self->made[i], &st) || unlinkat (parent, self->names[i], AT_REMOVEDIR) != 0)
+            break;
+    }
+    if (i < self->depth - 1)
+        fsync (i >= 0 ? self->made[i] : self->base);
 }
 
 void storemade_undo (storemade_t **self_p)
@@ -101,25 +200,16 @@ void storemade_undo (storemade_t **self_p)
     storemade_t *self = *self_p;
     if (!self)
         return;
-    s_remove_new_names (self);
-    if (!self->top[0])
-        dirsync_sync (self->dir, NULL);
-    else {
-        //  From the data directory up to the topmost one made, each only
-        //  if empty; the first one kept (or the parent of the topmost) is
-        //  synced, its entry of the one removed below it gone for good.
-        char path[PATH_MAX], parent[PATH_MAX];
-        snprintf (path, sizeof path, "%s", self->dir);
-        bool removed = rmdir (path) == 0;
-        while (removed && strcmp (path, self->top) != 0) {
-            s_parent (path, parent);
-            snprintf (path, sizeof path, "%s", parent);
-            removed = rmdir (path) == 0;
-        }
-        if (removed)
-            s_parent (path, parent);
-        dirsync_sync (removed ? parent : path, NULL);
-    }
+    int lock = self->dir >= 0 ? s_lock (self->dir) : -1;
+    if (lock >= 0) {
+        s_remove_names (self, lock);
+        close (lock); //  LOCK is gone: a start from now on makes its own
+        s_remove_made (self);
+    } else if (self->dir >= 0)
+        log_warn ("shoal node: the store made in %s is left as it is: %s", self->path,
+                  errno == EAGAIN || errno == EACCES
+                      ? "another process took its lock when this one closed it"
+                      : strerror (errno));
     storemade_destroy (self_p);
 }
 
@@ -128,7 +218,14 @@ void storemade_destroy (storemade_t **self_p)
     storemade_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy (&self->names);
+    if (self->base >= 0)
+        close (self->base);
+    for (int i = 0; i < self->depth; i++) {
+        if (self->made[i] >= 0)
+            close (self->made[i]);
+        free (self->names[i]);
+    }
+    free (self->path);
     free (self);
     *self_p = NULL;
 }

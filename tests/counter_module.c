@@ -136,9 +136,14 @@ static const shoal_type_t s_sink = {
 };
 
 //  With COUNTER_MODULE_FAIL set it fails after registering counter, for
-//  the test that a failed module leaves no type behind.
+//  the test that a failed module leaves no type behind. With
+//  COUNTER_MODULE_CHDIR set it first changes the working directory there
+//  (a module may), for the test that the node's undo does not follow it.
 int shoal_module_init (shoal_registry_t *registry)
 {
+    const char *dir = getenv ("COUNTER_MODULE_CHDIR");
+    if (dir && chdir (dir) != 0)
+        return SHOAL_EINVAL;
     int rc = shoal_register (registry, &s_counter);
     if (rc == 0 && getenv ("COUNTER_MODULE_FAIL"))
         return SHOAL_EINVAL;

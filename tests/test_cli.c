@@ -522,6 +522,30 @@ static int s_entries (const char *path)
     return count;
 }
 
+//  Writes text to the file at path, or fails the test.
+static void s_write_file (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_int_equal (fputs (text, file) >= 0, 1);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  Fails the test (saying after what) unless the file at path holds
+//  exactly text.
+static void s_assert_file (const char *path, const char *text, const char *after)
+{
+    char held[256] = "";
+    FILE *file = fopen (path, "r");
+    size_t len = file ? fread (held, 1, sizeof held - 1, file) : 0;
+    if (file)
+        fclose (file);
+    held[len] = '\0';
+    if (!file || strcmp (held, text) != 0)
+        fail_msg ("%s: %s %s (holds '%s', not '%s')", after, path, file ? "was changed" : "is gone",
+                  held, text);
+}
+
 //  A start refused for bad input: the modules' variables, the options
 //  after "$SHOAL" node --data D --workers 1 --endpoint E, and what it says.
 typedef struct {
@@ -577,6 +601,52 @@ static void test_refused_start_makes_no_store (void **state)
         if (s_entries (empty) != 0)
             fail_msg ("%s left %d entries in %s", cases[i].options, s_entries (empty), empty);
     }
+
+    //  A directory that holds other files but no store is left alone: the
+    //  store the start made stays, and the files too (the undo once took
+    //  LOG.old, the user's LOG that LevelDB renames when it opens, and
+    //  kept LevelDB's LOG). One directory for each case: a second open
+    //  would rename LevelDB's own LOG over LOG.old.
+    static const char user_log[] = "the user's own LOG\n", user_notes[] = "notes\n";
+    for (size_t i = 0; i < count; i++) {
+        char user[160], log[192], log_old[192], notes[192];
+        snprintf (user, sizeof user, "%s/user%zu", fx->dir, i);
+        snprintf (log, sizeof log, "%s/LOG", user);
+        snprintf (log_old, sizeof log_old, "%s/LOG.old", user);
+        snprintf (notes, sizeof notes, "%s/notes", user);
+        assert_int_equal (mkdir (user, 0755), 0);
+        s_write_file (log, user_log);
+        s_write_file (notes, user_notes);
+        s_refused (fx, &cases[i], user);
+        s_assert_file (notes, user_notes, cases[i].options);
+        s_assert_file (log_old, user_log, cases[i].options); //  LevelDB's rename
+    }
+
+    //  A relative --data, and a module whose init calls chdir to where a
+    //  directory of the same name holds files of a store's names: the
+    //  undo takes back the store made, not those (it went by path, and
+    //  removed them).
+    char elsewhere[160], decoy[192], decoy_current[224], decoy_log[224], rel[160];
+    snprintf (elsewhere, sizeof elsewhere, "%s/elsewhere", fx->dir);
+    snprintf (decoy, sizeof decoy, "%s/rel", elsewhere);
+    snprintf (decoy_current, sizeof decoy_current, "%s/CURRENT", decoy);
+    snprintf (decoy_log, sizeof decoy_log, "%s/LOG", decoy);
+    snprintf (rel, sizeof rel, "%s/rel", fx->dir);
+    assert_int_equal (mkdir (elsewhere, 0755), 0);
+    assert_int_equal (mkdir (decoy, 0755), 0);
+    s_write_file (decoy_current, user_notes);
+    s_write_file (decoy_log, user_log);
+    int code = s_run (fx, out, err,
+                      "cd \"$DIR\" && COUNTER_MODULE_FAIL=1 COUNTER_MODULE_CHDIR='%s' timeout 30 "
+                      "\"$SHOAL\" node --data rel --workers 1 --metrics off --endpoint '%s' "
+                      "--module '%s'",
+                      elsewhere, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
+    if (code != 1 || !strstr (err, "failed to start"))
+        fail_msg ("a module that calls chdir: exit %d, stderr: %s", code, err);
+    s_assert_file (decoy_current, user_notes, "a module that calls chdir");
+    s_assert_file (decoy_log, user_log, "a module that calls chdir");
+    if (stat (rel, &st) == 0)
+        fail_msg ("a module that calls chdir: left %s (%d entries)", rel, s_entries (rel));
 
     //  After them the store is new: it takes --shards.
     const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --metrics off --endpoint '%s' %s";
