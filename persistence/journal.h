@@ -562,9 +562,6 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
                              size_t size);
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
                              int64_t at, const char *reason);
-//  Stages the metadata name = value (journal_meta_put's record) with the
-//  rest of the batch: a projection's switch, with its reactions' records.
-int journal_batch_meta_put (journal_batch_t *self, const char *name, const char *value);
 
 //  With lazy true, journal_batch_commit returns without waiting for a
 //  sync: for writes that a crash may lose without harm because they are

@@ -387,15 +387,6 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
     return journal_batch_stage (self, key, key_len, envelope, size);
 }
 
-int journal_batch_meta_put (journal_batch_t *self, const char *name, const char *value)
-{
-    uint8_t key[1 + KEYS_META_NAME_MAX];
-    size_t key_len = keys_meta_key (key, name);
-    if (key_len == 0 || !value)
-        return SHOAL_EINVAL;
-    return journal_batch_stage (self, key, key_len, (const uint8_t *) value, strlen (value));
-}
-
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
                              int64_t at, const char *reason)
 {

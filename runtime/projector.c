@@ -110,24 +110,6 @@ build_t *projector_served (projector_t *self, const char *name)
     return NULL;
 }
 
-//  True if what build's reactions decide is held, not sent: it is not
-//  served, and another version of its name is.
-static bool s_holds (projector_t *self, const build_t *build)
-{
-    build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served && served->build.version != build->build.version;
-}
-
-//  The position of the event a reaction's command was decided on: its
-//  id ends with position << 4 | rank (view.c).
-static uint64_t s_reaction_position (const reaction_t *reaction)
-{
-    uint64_t tail = 0;
-    for (int i = 8; i < 16; i++)
-        tail = tail << 8 | reaction->id[i];
-    return tail >> 4;
-}
-
 const char *projector_status_name (const projector_t *self, const build_t *build)
 {
     (void) self;
@@ -169,96 +151,15 @@ int projector_save (projector_t *self, build_t *build)
     return rc;
 }
 
-//  Copies reaction (NULL out of memory).
-static reaction_t *s_reaction_copy (const reaction_t *reaction)
-{
-    reaction_t *copy = calloc (1, sizeof (reaction_t));
-    if (copy && !(copy->frame = malloc (reaction->size))) {
-        free (copy);
-        return NULL;
-    }
-    if (copy) {
-        memcpy (copy->id, reaction->id, ENVELOPE_ID_SIZE);
-        memcpy (copy->frame, reaction->frame, reaction->size);
-        copy->size = reaction->size;
-    }
-    return copy;
-}
-
-//  Makes build the one served of its name, in one synced write with what
-//  the switch does to the reactions (old: the build served until now, or
-//  NULL): build's held decisions on events old had applied are deleted
-//  (old decided those, and sent them), those past old's checkpoint are
-//  sent from now on; the commands old sent and has not seen answered are
-//  build's to re-send (written under it, deleted under old). A crash
-//  keeps all of it or none.
 int projector_set_served (projector_t *self, build_t *build)
 {
     char key[SHOAL_TYPE_MAX + 16], value[32];
     snprintf (key, sizeof key, "projection/%s", build->name);
     snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
               build->build.build);
-    build_t *old = projector_served (self, build->name);
-    if (old == build)
-        old = NULL;
-    journal_batch_t *batch = self->view.batch;
-    int rc = 0;
-    size_t released = 0, superseded = 0, taken = 0;
-    if (old) {
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction && rc == 0;
-             reaction = zhashx_next (build->reactions))
-            if (reaction->held && s_reaction_position (reaction) < old->cp.next) {
-                rc = journal_batch_view_send (batch, &build->build, reaction->id, NULL, 0);
-                superseded++;
-            }
-        for (reaction_t *reaction = zhashx_first (old->reactions); reaction && rc == 0;
-             reaction = zhashx_next (old->reactions))
-            if (!reaction->held) {
-                rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
-                                              reaction->size);
-                if (rc == 0)
-                    rc = journal_batch_view_send (batch, &old->build, reaction->id, NULL, 0);
-                taken++;
-            }
-    }
-    rc = rc ? rc : journal_batch_meta_put (batch, key, value);
-    rc = rc ? rc : projector_commit_synced (self);
-    if (rc) {
-        journal_batch_clear (batch);
+    int rc = journal_meta_put (self->journal, key, value);
+    if (rc)
         return rc;
-    }
-    if (old) {
-        zlist_t *gone = zlist_new ();
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-             reaction = zhashx_next (build->reactions))
-            if (reaction->held && s_reaction_position (reaction) < old->cp.next && gone)
-                zlist_append (gone, reaction->id);
-        for (uint8_t *id = gone ? zlist_first (gone) : NULL; id; id = zlist_next (gone))
-            zhashx_delete (build->reactions, id);
-        zlist_destroy (&gone);
-        for (reaction_t *reaction = zhashx_first (old->reactions); reaction;
-             reaction = zhashx_next (old->reactions)) {
-            if (reaction->held)
-                continue;
-            reaction_t *copy = s_reaction_copy (reaction);
-            if (copy && zhashx_insert (build->reactions, copy->id, copy) != 0)
-                s_reaction_destroy ((void **) &copy); //  already there
-            //  (none out of memory: the write holds it, a restart sends it)
-        }
-        zhashx_purge (old->reactions); //  its held ones are of a version never served since
-    }
-    for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-         reaction = zhashx_next (build->reactions))
-        if (reaction->held) {
-            reaction->held = false;
-            reaction->next_send = 0;
-            released++;
-        }
-    if (old && (released || superseded || taken))
-        log_info ("projection %s@%" PRIu32 ": at its switch, %zu held commands sent, %zu "
-                  "superseded by %s@%" PRIu32 "'s, %zu unanswered taken over",
-                  build->name, build->build.version, released, superseded, old->name,
-                  old->build.version, taken);
     for (size_t i = 0; i < self->build_count; i++)
         if (strcmp (self->builds[i]->name, build->name) == 0)
             self->builds[i]->served = false;
@@ -281,9 +182,8 @@ static int s_adopt_reactions (projector_t *self, build_t *to, build_t *from)
     int rc = 0;
     for (reaction_t *reaction = zhashx_first (from->reactions); reaction && rc == 0;
          reaction = zhashx_next (from->reactions))
-        if (!reaction->held) //  a decision never sent, of a version never served since
-            rc = journal_batch_view_send (batch, &to->build, reaction->id, reaction->frame,
-                                          reaction->size);
+        rc = journal_batch_view_send (batch, &to->build, reaction->id, reaction->frame,
+                                      reaction->size);
     rc = rc ? rc : journal_batch_commit (batch);
     if (rc) {
         journal_batch_clear (batch);
@@ -292,8 +192,6 @@ static int s_adopt_reactions (projector_t *self, build_t *to, build_t *from)
     size_t moved = 0;
     for (reaction_t *reaction = zhashx_first (from->reactions); reaction;
          reaction = zhashx_next (from->reactions)) {
-        if (reaction->held)
-            continue;
         reaction_t *copy = calloc (1, sizeof (reaction_t));
         if (copy && (copy->frame = malloc (reaction->size))) {
             memcpy (copy->id, reaction->id, ENVELOPE_ID_SIZE);
@@ -385,72 +283,14 @@ static void s_caught_up (projector_t *self, build_t *build)
 static void s_release_sends (projector_t *self, build_t *build)
 {
     shoal_view_t *view = &self->view;
-    bool held = s_holds (self, build);
     for (size_t i = 0; i < view->staged_count; i++) {
         reaction_t *reaction = view->staged_sends[i];
         view->staged_sends[i] = NULL;
         reaction->next_send = 0;
-        reaction->held = held;
         if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
             s_reaction_destroy ((void **) &reaction); //  already there: a replay
     }
     view->staged_count = 0;
-}
-
-//  Deletes the decisions other versions of served's name hold on events
-//  served has now applied: its own were sent for those, theirs never
-//  will be (a version waiting for its manual switch would keep them
-//  all). A write that fails leaves them, to go at the next batch or at
-//  the switch.
-static void s_purge_held (projector_t *self, build_t *served)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        if (build != served && zhashx_size (build->reactions) &&
-            strcmp (build->name, served->name) == 0 && s_holds (self, build))
-            count++;
-    }
-    if (count == 0) //  the common case: no other version of its name holds any
-        return;
-    journal_batch_t *batch = self->view.batch;
-    zlist_t *gone = zlist_new ();
-    int rc = gone ? 0 : SHOAL_ENOMEM;
-    size_t staged = 0;
-    for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        if (build == served || strcmp (build->name, served->name) != 0)
-            continue;
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction && rc == 0;
-             reaction = zhashx_next (build->reactions))
-            if (reaction->held && s_reaction_position (reaction) < served->cp.next) {
-                rc = journal_batch_view_send (batch, &build->build, reaction->id, NULL, 0);
-                staged++;
-            }
-    }
-    if (rc == 0 && staged == 0) {
-        zlist_destroy (&gone);
-        return;
-    }
-    rc = rc ? rc : journal_batch_commit (batch);
-    if (rc) {
-        journal_batch_clear (batch);
-        zlist_destroy (&gone);
-        return;
-    }
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        if (build == served || strcmp (build->name, served->name) != 0)
-            continue;
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-             reaction = zhashx_next (build->reactions))
-            if (reaction->held && s_reaction_position (reaction) < served->cp.next)
-                zlist_append (gone, reaction->id);
-        for (uint8_t *id = zlist_first (gone); id; id = zlist_next (gone))
-            zhashx_delete (build->reactions, id);
-        zlist_purge (gone);
-    }
-    zlist_destroy (&gone);
 }
 
 //  The step's clock, read after every event applied: the coarse monotonic
@@ -515,15 +355,18 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
 //  send's rank: view.c), the same command from the same code, with the
 //  event's time as its created, so its receiver runs it once: the second
 //  copy finds the first one's inbox record or, past the retention, is
-//  refused as expired. Another version decides from the served build's
-//  checkpoint on too, but holds what it decides (s_holds): its code may
-//  decide otherwise under the same ids, and a version waiting for its
-//  manual switch must not act before it; its switch sends those past the
-//  old version's checkpoint then (projector_set_served).
+//  refused as expired. Another version sends nothing while one is
+//  served: its code may decide otherwise under the same ids, and a
+//  version waiting for its manual switch must not act before it. (Known
+//  limit: the events between the served version's checkpoint and a new
+//  version's switch get no reaction from either; holding a version's
+//  reactions until its switch would close that gap.)
 static uint64_t s_react_from (projector_t *self, build_t *build)
 {
     build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served ? served->cp.next : 0;
+    if (!served)
+        return 0;
+    return served->build.version == build->build.version ? served->cp.next : UINT64_MAX;
 }
 
 //  The store could not be read or written (a full disk, an I/O error):
@@ -677,8 +520,6 @@ static bool s_step (projector_t *self, build_t *build)
         s_guard_reached (build);
     s_release_sends (self, build);
     view_committed (&self->view);
-    if (build->served)
-        s_purge_held (self, build);
     if (caught_up)
         s_caught_up (self, build);
     return true;
@@ -694,7 +535,7 @@ static void s_send_due (projector_t *self)
         build_t *build = self->builds[i];
         for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
              reaction = zhashx_next (build->reactions)) {
-            if (reaction->held || reaction->next_send > now)
+            if (reaction->next_send > now)
                 continue;
             if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
                           ZMQ_DONTWAIT) == -1)
@@ -730,7 +571,7 @@ static void s_on_answer (projector_t *self)
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
         reaction_t *reaction = zhashx_lookup (build->reactions, reply.correlation);
-        if (!reaction || reaction->held) //  never sent: another build's copy was
+        if (!reaction)
             continue;
         if (!ok)
             log_warn ("projection %s@%" PRIu32 ": %s to %s was rejected: %s: %s", build->name,
@@ -828,16 +669,10 @@ static int s_load (projector_t *self)
         }
         free (value);
     }
-    //  The unanswered commands before the drops, which hand theirs over;
-    //  a build that holds its decisions (s_holds) held these.
-    for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        rc = journal_view_sends (self->journal, &build->build, s_load_send, build);
-        bool held = s_holds (self, build);
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-             reaction = zhashx_next (build->reactions))
-            reaction->held = held;
-    }
+    //  The unanswered commands before the drops, which hand theirs over.
+    for (size_t i = 0; rc == 0 && i < self->build_count; i++)
+        rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
+                                 self->builds[i]);
     if (rc == 0)
         rc = s_finish_drops (self);
     size_t registered = registry_projection_count (self->config->registry);

@@ -57,10 +57,6 @@ typedef struct {
     size_t size;
     int64_t next_send; //  monotonic ms
     int attempts;
-    //  Decided by a version that is not served while another is: kept in
-    //  its records, never sent, until it is served (projector_set_served
-    //  sends those past the old version's checkpoint, deletes the rest).
-    bool held;
 } reaction_t;
 
 //  One build of a projection.
