@@ -386,10 +386,13 @@ typedef int (journal_row_fn) (void *arg, const char *key, size_t key_len, const 
 int journal_view_scan (journal_t *self, const journal_build_t *build, const char *prefix,
                        size_t limit, journal_row_fn *fn, void *arg);
 //  Calls fn for each command the build's reactions await an answer to
-//  (key: its 16-byte id; value: its envelope), and for each event skipped
-//  (key: its position, u64be; value [1, at, reason]).
+//  (key: its 16-byte id; value: its envelope), for each command held (the
+//  same), and for each event skipped (key: its position, u64be; value
+//  [1, at, reason]).
 int journal_view_sends (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
                         void *arg);
+int journal_view_held (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
+                       void *arg);
 int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
                         void *arg);
 
@@ -562,6 +565,15 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
                              size_t size);
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,
                              int64_t at, const char *reason);
+//  A reaction's command held (envelope NULL: delete it): decided by a
+//  version not served, kept apart from the commands sent ('o') until its
+//  switch sends it or drops it.
+int journal_batch_view_hold (journal_batch_t *self, const journal_build_t *build,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size);
+//  Stages the metadata name = value (journal_meta_put's record) with the
+//  rest of the batch: a projection's switch, with its reactions' records.
+int journal_batch_meta_put (journal_batch_t *self, const char *name, const char *value);
 
 //  With lazy true, journal_batch_commit returns without waiting for a
 //  sync: for writes that a crash may lose without harm because they are

@@ -6,6 +6,10 @@
     Key layout (beside keys.h's; big-endian integers):
 
         'V' view 0x00 version:u32be build:u32be 'c'           -> checkpoint
+        'V' view 0x00 version:u32be build:u32be 'h' id:16     -> a reaction's command held:
+                                                                 decided by a version not
+                                                                 served, never sent (an
+                                                                 encoded envelope)
         'V' view 0x00 version:u32be build:u32be 'k' pos:u64be -> skip [1, at, reason]
         'V' view 0x00 version:u32be build:u32be 'o' id:16     -> a reaction's command
                                                                  (an encoded envelope)
@@ -236,6 +240,13 @@ int journal_view_sends (journal_t *self, const journal_build_t *build, journal_r
     return s_scan (self, build, 'o', NULL, 0, fn, arg);
 }
 
+int journal_view_held (journal_t *self, const journal_build_t *build, journal_row_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    return s_scan (self, build, 'h', NULL, 0, fn, arg);
+}
+
 int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
                         void *arg)
 {
@@ -385,6 +396,26 @@ int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build
     if (key_len == 0 || (envelope && size == 0))
         return SHOAL_EINVAL;
     return journal_batch_stage (self, key, key_len, envelope, size);
+}
+
+int journal_batch_view_hold (journal_batch_t *self, const journal_build_t *build,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size)
+{
+    uint8_t key[VIEW_KEY_MAX];
+    size_t key_len = s_key (key, build, 'h', id, JOURNAL_ID_SIZE);
+    if (key_len == 0 || (envelope && size == 0))
+        return SHOAL_EINVAL;
+    return journal_batch_stage (self, key, key_len, envelope, size);
+}
+
+int journal_batch_meta_put (journal_batch_t *self, const char *name, const char *value)
+{
+    uint8_t key[1 + KEYS_META_NAME_MAX];
+    size_t key_len = keys_meta_key (key, name);
+    if (key_len == 0 || !value)
+        return SHOAL_EINVAL;
+    return journal_batch_stage (self, key, key_len, (const uint8_t *) value, strlen (value));
 }
 
 int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build, uint64_t position,

@@ -151,15 +151,142 @@ int projector_save (projector_t *self, build_t *build)
     return rc;
 }
 
+//  The position of the event a reaction's command was decided on: its
+//  id ends with position << 4 | rank (view.c).
+static uint64_t s_id_position (const uint8_t *id)
+{
+    uint64_t tail = 0;
+    for (int i = 8; i < 16; i++)
+        tail = tail << 8 | id[i];
+    return tail >> 4;
+}
+
+//  What a switch reads of the store: the commands the new build holds,
+//  and the events the old version's builds skipped.
+typedef struct {
+    zlist_t *held;     //  reaction_t *, owned
+    uint64_t *skipped; //  positions
+    size_t skip_count, skip_cap;
+    int error;
+} switch_read_t;
+
+static int s_read_held (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                        size_t size)
+{
+    switch_read_t *read = arg;
+    if (key_len != ENVELOPE_ID_SIZE || size == 0)
+        return 0; //  shoal check reports it
+    reaction_t *reaction = calloc (1, sizeof (reaction_t));
+    if (!reaction || !(reaction->frame = malloc (size))) {
+        free (reaction);
+        return read->error = SHOAL_ENOMEM;
+    }
+    memcpy (reaction->id, key, ENVELOPE_ID_SIZE);
+    memcpy (reaction->frame, value, size);
+    reaction->size = size;
+    if (zlist_append (read->held, reaction) != 0) {
+        s_reaction_destroy ((void **) &reaction);
+        return read->error = SHOAL_ENOMEM;
+    }
+    return 0;
+}
+
+static int s_read_skip (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                        size_t size)
+{
+    (void) value;
+    (void) size;
+    switch_read_t *read = arg;
+    if (key_len != 8)
+        return 0;
+    if (read->skip_count == read->skip_cap) {
+        size_t cap = read->skip_cap ? 2 * read->skip_cap : 16;
+        uint64_t *grown = realloc (read->skipped, cap * sizeof (uint64_t));
+        if (!grown)
+            return read->error = SHOAL_ENOMEM;
+        read->skipped = grown;
+        read->skip_cap = cap;
+    }
+    uint64_t position = 0;
+    for (size_t i = 0; i < 8; i++)
+        position = position << 8 | (uint8_t) key[i];
+    read->skipped[read->skip_count++] = position;
+    return 0;
+}
+
+static bool s_skipped (const switch_read_t *read, uint64_t position)
+{
+    for (size_t i = 0; i < read->skip_count; i++)
+        if (read->skipped[i] == position)
+            return true;
+    return false;
+}
+
+//  Makes build the one served of its name. When another version was
+//  served (old), build held what it decided (s_holds): in the same synced
+//  write as the switch, each held command becomes one to send ('o'), or
+//  goes when the old version had decided its event: before the highest
+//  checkpoint of the old version's builds (the one served and its
+//  rebuilds, which send too), unless they skipped the event. A crash
+//  keeps all of it or none. The old version's builds go on re-sending
+//  what they sent until it is answered, and hold from then on.
 int projector_set_served (projector_t *self, build_t *build)
 {
     char key[SHOAL_TYPE_MAX + 16], value[32];
     snprintf (key, sizeof key, "projection/%s", build->name);
     snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
               build->build.build);
-    int rc = journal_meta_put (self->journal, key, value);
+    build_t *old = projector_served (self, build->name);
+    bool handover = old && old->build.version != build->build.version;
+    switch_read_t read = {.held = handover ? zlist_new () : NULL};
+    journal_batch_t *batch = self->view.batch;
+    int rc = handover && !read.held ? SHOAL_ENOMEM : 0;
+    uint64_t decided = 0; //  the old version's highest checkpoint
+    size_t sent = 0, dropped = 0;
+    if (handover) {
+        for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, build->name) != 0 || each->build.version != old->build.version)
+                continue;
+            if (each->cp.next > decided)
+                decided = each->cp.next;
+            rc = journal_view_skips (self->journal, &each->build, s_read_skip, &read);
+        }
+        rc = rc ? rc : journal_view_held (self->journal, &build->build, s_read_held, &read);
+        rc = rc ? rc : read.error;
+        for (reaction_t *reaction = read.held ? zlist_first (read.held) : NULL; reaction && rc == 0;
+             reaction = zlist_next (read.held)) {
+            uint64_t position = s_id_position (reaction->id);
+            rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
+            if (rc == 0 && (position >= decided || s_skipped (&read, position))) {
+                rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
+                                              reaction->size);
+                sent++;
+            } else
+                dropped++;
+        }
+    }
+    rc = rc ? rc : journal_batch_meta_put (batch, key, value);
+    rc = rc ? rc : projector_commit_synced (self);
+    if (rc)
+        journal_batch_clear (batch);
+    reaction_t *reaction; //  in memory what the write made 'o', the rest freed
+    while (read.held && (reaction = zlist_pop (read.held))) {
+        uint64_t position = s_id_position (reaction->id);
+        bool send = rc == 0 && (position >= decided || s_skipped (&read, position));
+        if (send && zhashx_insert (build->reactions, reaction->id, reaction) == 0)
+            continue; //  sent from now on
+        s_reaction_destroy ((void **) &reaction);
+    }
+    zlist_destroy (&read.held);
+    free (read.skipped);
     if (rc)
         return rc;
+    if (handover)
+        log_info ("projection %s@%" PRIu32 ": at its switch from version %" PRIu32 ", %zu held "
+                  "commands sent, %zu dropped (decided by version %" PRIu32 ")",
+                  build->name, build->build.version, old->build.version, sent, dropped,
+                  old->build.version);
     for (size_t i = 0; i < self->build_count; i++)
         if (strcmp (self->builds[i]->name, build->name) == 0)
             self->builds[i]->served = false;
@@ -287,7 +414,9 @@ static void s_release_sends (projector_t *self, build_t *build)
         reaction_t *reaction = view->staged_sends[i];
         view->staged_sends[i] = NULL;
         reaction->next_send = 0;
-        if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        if (view->hold) //  written held: in the store alone until its switch
+            s_reaction_destroy ((void **) &reaction);
+        else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
             s_reaction_destroy ((void **) &reaction); //  already there: a replay
     }
     view->staged_count = 0;
@@ -343,30 +472,36 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
-//  The first position whose reactions the build sends (UINT64_MAX: none).
-//  Every one for the build served, or the first of its name (nothing of
-//  its name served yet: no other build has sent for these events). A
-//  rebuild of the version served replays the events the served build
-//  has applied without sending again, and sends for those it has not
-//  (its checkpoint on): the served build may be paused, failed, waiting
-//  on a full disk or lingering when the rebuild takes its place, and the
-//  switch drops it wherever it stood. An event both apply is sent twice
-//  under one id (the projection's name, the event's position and the
-//  send's rank: view.c), the same command from the same code, with the
-//  event's time as its created, so its receiver runs it once: the second
-//  copy finds the first one's inbox record or, past the retention, is
-//  refused as expired. Another version sends nothing while one is
-//  served: its code may decide otherwise under the same ids, and a
-//  version waiting for its manual switch must not act before it. (Known
-//  limit: the events between the served version's checkpoint and a new
-//  version's switch get no reaction from either; holding a version's
-//  reactions until its switch would close that gap.)
+//  The first position whose reactions the build decides: every one for
+//  the build served, or the first of its name (nothing of its name served
+//  yet: no other build has sent for these events). Another build replays
+//  the events the served build has applied without deciding again, and
+//  decides for those it has not (its checkpoint on): the served build may
+//  be paused, failed, waiting on a full disk or lingering when the other
+//  takes its place. A rebuild of the version served sends what it decides
+//  at once (s_holds): an event both apply is sent twice under one id (the
+//  projection's name, the event's position and the send's rank: view.c),
+//  the same command from the same code, with the event's time as its
+//  created, so its receiver runs it once: the second copy finds the first
+//  one's inbox record or, past the retention, is refused as expired.
 static uint64_t s_react_from (projector_t *self, build_t *build)
 {
     build_t *served = build->served ? NULL : projector_served (self, build->name);
-    if (!served)
-        return 0;
-    return served->build.version == build->build.version ? served->cp.next : UINT64_MAX;
+    return served ? served->cp.next : 0;
+}
+
+//  True if what build's reactions decide is held, not sent: it is not
+//  served, and another version of its name is. Its code may decide
+//  otherwise under the same ids (where the target would refuse one as
+//  id_reused, or run both), and a version waiting for its manual switch
+//  must not act before it: its commands are written apart ('h' records)
+//  and its switch sends those the old version had not decided
+//  (projector_set_served). A version that stops being served sends what
+//  it had sent until answered, and holds from then on.
+static bool s_holds (projector_t *self, const build_t *build)
+{
+    build_t *served = build->served ? NULL : projector_served (self, build->name);
+    return served && served->build.version != build->build.version;
 }
 
 //  The store could not be read or written (a full disk, an I/O error):
@@ -400,7 +535,7 @@ static bool s_step (projector_t *self, build_t *build)
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
                    0,    0};
-    int rc = view_begin (&self->view, build, s_react_from (self, build));
+    int rc = view_begin (&self->view, build, s_react_from (self, build), s_holds (self, build));
     if (rc) { //  no memory for its batch state: as a store that is down
         s_store_down (build, rc);
         return false;
@@ -433,7 +568,7 @@ static bool s_step (projector_t *self, build_t *build)
         failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0};
-        rc = view_begin (&self->view, build, s_react_from (self, build));
+        rc = view_begin (&self->view, build, s_react_from (self, build), s_holds (self, build));
         if (rc == 0)
             rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         if (rc < 0 || step.error) {

@@ -122,8 +122,11 @@ struct _shoal_view_t {
     bool react;       //  sends are kept (from react_from on) or dropped
     //  The first position whose sends are kept: 0 for the build served
     //  (or the first of its name), the served build's checkpoint for
-    //  another (s_react_from in projector.c). The testkit leaves it 0.
+    //  another (s_react_from in projector.c).
     uint64_t react_from;
+    //  The sends kept are held ('h' records, never sent: a version not
+    //  served while another is), not sent ('o').
+    bool hold;
     //  Commands staged by this batch, released after its commit:
     reaction_t **staged_sends;
     size_t staged_count, staged_cap;
@@ -170,7 +173,7 @@ void view_close (shoal_view_t *view);
 //  its error as view_apply's.
 //  react_from: sends of events at that position or later are kept
 //  (UINT64_MAX: none).
-int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from);
+int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from, bool hold);
 int view_apply (shoal_view_t *view, const journal_logged_t *logged);
 int view_end (shoal_view_t *view, uint64_t first);
 int view_stage (shoal_view_t *view);

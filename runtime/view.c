@@ -80,12 +80,13 @@ void view_close (shoal_view_t *view)
     rec_close (&view->rec);
 }
 
-int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from)
+int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from, bool hold)
 {
     view_discard (view);
     view->build = build;
     view->react = react_from != UINT64_MAX;
     view->react_from = react_from;
+    view->hold = hold;
     size_t size = build->def ? build->def->batch_state_size : 0;
     if (size > view->batch_state_cap) {
         void *grown = realloc (view->batch_state, size);
@@ -382,8 +383,9 @@ int view_stage (shoal_view_t *view)
                           : journal_batch_view_put (view->batch, build, key, row->bytes, row->size);
     }
     for (size_t i = 0; i < view->staged_count && rc == 0; i++)
-        rc = journal_batch_view_send (view->batch, build, view->staged_sends[i]->id,
-                                      view->staged_sends[i]->frame, view->staged_sends[i]->size);
+        rc = (view->hold ? journal_batch_view_hold : journal_batch_view_send) (
+            view->batch, build, view->staged_sends[i]->id, view->staged_sends[i]->frame,
+            view->staged_sends[i]->size);
     return rc;
 }
 

@@ -13,7 +13,8 @@
       {times}, incremented: an event applied twice shows times 2. Row
       "total" = {events, sum, version}.
     - strict@1: item events; fails on Poisoned.
-    - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>.
+    - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>
+      (as pinger@N with projection.pinger_version=N).
     - wide@1: on item:Added, reads twelve rows "slot/NN", then adds 1 to
       the "n" of each (rows read stay valid while more are read).
     - crasher@1 (with projection.crasher=1): aborts the process on
@@ -342,8 +343,10 @@ int shoal_module_init (shoal_registry_t *registry)
         .name = "strict", .version = 1, .events = "item", .apply = s_strict};
     static const shoal_projection_t wide = {
         .name = "wide", .version = 1, .events = "item:Added", .apply = s_wide};
-    static const shoal_projection_t pinger = {
+    static shoal_projection_t pinger = {
         .name = "pinger", .version = 1, .events = "item:Pinged", .apply = s_pinger};
+    const char *pinger_version = shoal_registry_option (registry, "pinger_version");
+    pinger.version = pinger_version ? atoi (pinger_version) : 1;
     int rc = shoal_register (registry, &s_item);
     if (rc == 0)
         rc = shoal_register (registry, &s_echo);

@@ -579,6 +579,52 @@ static void test_rebuild_takes_over_sends (void **state)
     assert_int_equal (s_echoed (p, 0), 1); //  once, not twice
 }
 
+//  5c. A new version takes over the reactions of the events the version
+//  it replaces had not applied: pinger@1 is paused (it could as well be
+//  failed, or lingering), ten Pings come, and the node restarts with
+//  pinger@2 instead. Version 2 builds from position 0 while version 1 is
+//  served, deciding the Echoes of the events past version 1's checkpoint
+//  without sending them (a version not served must not act), and sends
+//  them at its switch: every Ping Echoed once. They were never sent: the
+//  version served had not reached them, the new one sent nothing for
+//  events before its switch.
+static int s_echoed_all (proc_t *p)
+{
+    int total = 0;
+    for (int i = 0; i < 5; i++)
+        total += s_echoed (p, i);
+    return total;
+}
+
+static void test_version_switch_sends_the_gap (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Ping", 0, 10, 5);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed_all (p) < 10 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_echoed_all (p), 10);
+    s_control (p, "pause", "pinger", 1, -1, NULL);
+    s_send_many (p, "Ping", 10, 10, 5);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE " --module-opt projection.pinger_version=2");
+    build_info_t v2;
+    deadline = proc_now_ms () + WAIT_MS;
+    do {
+        v2 = s_build (p, "pinger", 2);
+        usleep (20 * 1000);
+    } while (!(v2.served && v2.sends == 0 && s_echoed_all (p) >= 20) && proc_now_ms () < deadline);
+    assert_true (v2.served);
+    assert_int_equal (v2.sends, 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), 4); //  one Echoed per Pinged, no more
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "projection pinger@2: at its switch from version 1, 10 held commands "
+                          "sent");
+}
+
 //  --------------------------------------------------------------------------
 //  6. An apply that crashes the node: after 3 crashes in a row at the same
 //  event, the node starts with that projection stopped there, failed, and
@@ -979,6 +1025,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
