@@ -161,75 +161,93 @@ static uint64_t s_id_position (const uint8_t *id)
     return tail >> 4;
 }
 
-//  What a switch reads of the store: the commands the new build holds,
-//  and the events the old version's builds skipped.
-typedef struct {
-    zlist_t *held;     //  reaction_t *, owned
-    uint64_t *skipped; //  positions
-    size_t skip_count, skip_cap;
-    int error;
-} switch_read_t;
-
+//  The commands a build holds, read from the store (reaction_t *, owned).
 static int s_read_held (void *arg, const char *key, size_t key_len, const uint8_t *value,
                         size_t size)
 {
-    switch_read_t *read = arg;
+    zlist_t *held = arg;
     if (key_len != ENVELOPE_ID_SIZE || size == 0)
-        return 0; //  shoal check reports it
+        return 0; //  not one of ours: left as it is
     reaction_t *reaction = calloc (1, sizeof (reaction_t));
     if (!reaction || !(reaction->frame = malloc (size))) {
         free (reaction);
-        return read->error = SHOAL_ENOMEM;
+        return SHOAL_ENOMEM;
     }
     memcpy (reaction->id, key, ENVELOPE_ID_SIZE);
     memcpy (reaction->frame, value, size);
     reaction->size = size;
-    if (zlist_append (read->held, reaction) != 0) {
+    if (zlist_append (held, reaction) != 0) {
         s_reaction_destroy ((void **) &reaction);
-        return read->error = SHOAL_ENOMEM;
+        return SHOAL_ENOMEM;
     }
     return 0;
 }
 
-static int s_read_skip (void *arg, const char *key, size_t key_len, const uint8_t *value,
-                        size_t size)
+//  Frees a list of s_read_held's.
+static void s_held_destroy (zlist_t **held_p)
 {
-    (void) value;
-    (void) size;
-    switch_read_t *read = arg;
-    if (key_len != 8)
-        return 0;
-    if (read->skip_count == read->skip_cap) {
-        size_t cap = read->skip_cap ? 2 * read->skip_cap : 16;
-        uint64_t *grown = realloc (read->skipped, cap * sizeof (uint64_t));
-        if (!grown)
-            return read->error = SHOAL_ENOMEM;
-        read->skipped = grown;
-        read->skip_cap = cap;
-    }
-    uint64_t position = 0;
-    for (size_t i = 0; i < 8; i++)
-        position = position << 8 | (uint8_t) key[i];
-    read->skipped[read->skip_count++] = position;
-    return 0;
+    reaction_t *reaction;
+    while (*held_p && (reaction = zlist_pop (*held_p)))
+        s_reaction_destroy ((void **) &reaction);
+    zlist_destroy (held_p);
 }
 
-static bool s_skipped (const switch_read_t *read, uint64_t position)
+//  The events version of name has decided the reactions of: up to the
+//  highest checkpoint of its builds (the one served and its rebuilds,
+//  which send too).
+static uint64_t s_decided (projector_t *self, const char *name, uint32_t version)
 {
-    for (size_t i = 0; i < read->skip_count; i++)
-        if (read->skipped[i] == position)
-            return true;
-    return false;
+    uint64_t decided = 0;
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *each = self->builds[i];
+        if (strcmp (each->name, name) == 0 && each->build.version == version &&
+            each->cp.next > decided)
+            decided = each->cp.next;
+    }
+    return decided;
+}
+
+//  Deletes the commands build holds on events the version served has
+//  decided since: they would be dropped at its switch, and a version
+//  waiting for its switch would otherwise keep one for every event.
+//  Only while build->held_hint says it may hold some. A write that fails
+//  leaves them for the next batch.
+static void s_trim_held (projector_t *self, build_t *build)
+{
+    build_t *served = projector_served (self, build->name);
+    if (!build->held_hint || !served || served->build.version == build->build.version)
+        return;
+    uint64_t decided = s_decided (self, served->name, served->build.version);
+    zlist_t *held = zlist_new ();
+    int rc =
+        held ? journal_view_held (self->journal, &build->build, s_read_held, held) : SHOAL_ENOMEM;
+    journal_batch_t *batch = self->view.batch;
+    size_t left = 0, gone = 0;
+    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
+         reaction = zlist_next (held))
+        if (s_id_position (reaction->id) < decided) {
+            rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
+            gone++;
+        } else
+            left++;
+    rc = rc ? rc : (gone ? journal_batch_commit (batch) : 0);
+    if (rc)
+        journal_batch_clear (batch);
+    else
+        build->held_hint = left;
+    s_held_destroy (&held);
 }
 
 //  Makes build the one served of its name. When another version was
 //  served (old), build held what it decided (s_holds): in the same synced
 //  write as the switch, each held command becomes one to send ('o'), or
-//  goes when the old version had decided its event: before the highest
-//  checkpoint of the old version's builds (the one served and its
-//  rebuilds, which send too), unless they skipped the event. A crash
-//  keeps all of it or none. The old version's builds go on re-sending
-//  what they sent until it is answered, and hold from then on.
+//  goes when the old version had decided its event (s_decided); build
+//  must have reached that point (SHOAL_EINVAL if not: it would decide
+//  again, with its own code, events the old version reacted to). A
+//  rebuild of the version served holds nothing it would need: what it
+//  holds goes. A crash keeps all of it or none. The old version's builds
+//  go on re-sending what they sent until it is answered, and hold from
+//  then on.
 int projector_set_served (projector_t *self, build_t *build)
 {
     char key[SHOAL_TYPE_MAX + 16], value[32];
@@ -237,52 +255,44 @@ int projector_set_served (projector_t *self, build_t *build)
     snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
               build->build.build);
     build_t *old = projector_served (self, build->name);
+    if (old == build)
+        old = NULL;
     bool handover = old && old->build.version != build->build.version;
-    switch_read_t read = {.held = handover ? zlist_new () : NULL};
+    uint64_t decided = handover ? s_decided (self, old->name, old->build.version) : 0;
+    if (handover && build->cp.next < decided)
+        return SHOAL_EINVAL;
+    zlist_t *held = old ? zlist_new () : NULL;
+    int rc = old && !held ? SHOAL_ENOMEM : 0;
+    if (held)
+        rc = journal_view_held (self->journal, &build->build, s_read_held, held);
     journal_batch_t *batch = self->view.batch;
-    int rc = handover && !read.held ? SHOAL_ENOMEM : 0;
-    uint64_t decided = 0; //  the old version's highest checkpoint
     size_t sent = 0, dropped = 0;
-    if (handover) {
-        for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
-            build_t *each = self->builds[i];
-            if (strcmp (each->name, build->name) != 0 || each->build.version != old->build.version)
-                continue;
-            if (each->cp.next > decided)
-                decided = each->cp.next;
-            rc = journal_view_skips (self->journal, &each->build, s_read_skip, &read);
-        }
-        rc = rc ? rc : journal_view_held (self->journal, &build->build, s_read_held, &read);
-        rc = rc ? rc : read.error;
-        for (reaction_t *reaction = read.held ? zlist_first (read.held) : NULL; reaction && rc == 0;
-             reaction = zlist_next (read.held)) {
-            uint64_t position = s_id_position (reaction->id);
-            rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
-            if (rc == 0 && (position >= decided || s_skipped (&read, position))) {
-                rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
-                                              reaction->size);
-                sent++;
-            } else
-                dropped++;
-        }
+    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
+         reaction = zlist_next (held)) {
+        rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
+        if (rc == 0 && handover && s_id_position (reaction->id) >= decided) {
+            rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
+                                          reaction->size);
+            sent++;
+        } else
+            dropped++;
     }
     rc = rc ? rc : journal_batch_meta_put (batch, key, value);
     rc = rc ? rc : projector_commit_synced (self);
     if (rc)
         journal_batch_clear (batch);
     reaction_t *reaction; //  in memory what the write made 'o', the rest freed
-    while (read.held && (reaction = zlist_pop (read.held))) {
-        uint64_t position = s_id_position (reaction->id);
-        bool send = rc == 0 && (position >= decided || s_skipped (&read, position));
+    while (held && (reaction = zlist_pop (held))) {
+        bool send = rc == 0 && handover && s_id_position (reaction->id) >= decided;
         if (send && zhashx_insert (build->reactions, reaction->id, reaction) == 0)
             continue; //  sent from now on
         s_reaction_destroy ((void **) &reaction);
     }
-    zlist_destroy (&read.held);
-    free (read.skipped);
+    zlist_destroy (&held);
     if (rc)
         return rc;
-    if (handover)
+    build->held_hint = 0;
+    if (sent || dropped)
         log_info ("projection %s@%" PRIu32 ": at its switch from version %" PRIu32 ", %zu held "
                   "commands sent, %zu dropped (decided by version %" PRIu32 ")",
                   build->name, build->build.version, old->build.version, sent, dropped,
@@ -414,9 +424,10 @@ static void s_release_sends (projector_t *self, build_t *build)
         reaction_t *reaction = view->staged_sends[i];
         view->staged_sends[i] = NULL;
         reaction->next_send = 0;
-        if (view->hold) //  written held: in the store alone until its switch
+        if (view->hold) { //  written held: in the store alone until its switch
+            build->held_hint++;
             s_reaction_destroy ((void **) &reaction);
-        else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        } else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
             s_reaction_destroy ((void **) &reaction); //  already there: a replay
     }
     view->staged_count = 0;
@@ -653,11 +664,28 @@ static bool s_step (projector_t *self, build_t *build)
     build->batches++;
     if (build->cp.next >= build->guard_at)
         s_guard_reached (build);
+    bool held = self->view.hold;
     s_release_sends (self, build);
     view_committed (&self->view);
+    if (held)
+        s_trim_held (self, build);
     if (caught_up)
         s_caught_up (self, build);
     return true;
+}
+
+bool projector_catch_up (projector_t *self, build_t *build)
+{
+    build_t *served = projector_served (self, build->name);
+    if (!served || served == build || served->build.version == build->build.version)
+        return true;
+    uint64_t decided = s_decided (self, served->name, served->build.version);
+    //  Each step moves it on, or it is stopped (failed, paused, the store):
+    //  a few batches at most for a build that has caught up once.
+    while (build->cp.next < decided && build->def && !build->failed && !build->cp.paused &&
+           s_step (self, build))
+        ;
+    return build->cp.next >= decided;
 }
 
 //  --------------------------------------------------------------------------
@@ -805,6 +833,9 @@ static int s_load (projector_t *self)
         free (value);
     }
     //  The unanswered commands before the drops, which hand theirs over.
+    //  What each holds is not known yet: the first trim looks.
+    for (size_t i = 0; i < self->build_count; i++)
+        self->builds[i]->held_hint = 1;
     for (size_t i = 0; rc == 0 && i < self->build_count; i++)
         rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
                                  self->builds[i]);

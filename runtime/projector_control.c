@@ -69,6 +69,16 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                            "%s@%" PRIu32 " has not caught up yet (%" PRIu64
                            " events behind): it is served once it has",
                            name, version, end - build->cp.next);
+        //  A build lingers behind the log's end: it is moved on to where
+        //  the version served has decided reactions, or the switch would
+        //  have it decide them again.
+        if (!projector_catch_up (self, build))
+            return s_fail (reason, reason_size, SHOAL_EINVAL,
+                           "%s@%" PRIu32 " is behind the version served and cannot move on now "
+                           "(paused, failed or the store): resume it, then switch%.0" PRIu64,
+                           name, version, 0);
+        if (build->served)
+            return 0; //  it switched on its own on the way
         rc = projector_set_served (self, build);
     } else if (strcmp (action, "drop") == 0) {
         if (build->served)

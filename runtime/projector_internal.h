@@ -82,6 +82,7 @@ typedef struct {
     uint64_t rate_mark;    //  cp.next when rate was last measured
     int64_t rate_at;       //  and when (monotonic ms)
     zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
+    size_t held_hint;      //  'h' records it may hold (s_trim_held): 0 none, else about how many
     //  The rows its last committed batch wrote, key -> staged_row_t * as
     //  in the view's rows: what the store holds under those keys, read
     //  there before the store (view.c). Only a build's own batches write
@@ -219,6 +220,10 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
 int projector_commit_synced (projector_t *self);
 int projector_save (projector_t *self, build_t *build);
 int projector_set_served (projector_t *self, build_t *build);
+//  Moves build on until it has reached the events the version served has
+//  decided the reactions of (a switch to it needs that: projector.c),
+//  as far as it goes. Returns true if it has.
+bool projector_catch_up (projector_t *self, build_t *build);
 int projector_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep);
 
 #endif

@@ -14,7 +14,9 @@
       "total" = {events, sum, version}.
     - strict@1: item events; fails on Poisoned.
     - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>
-      (as pinger@N with projection.pinger_version=N).
+      (as pinger@N with projection.pinger_version=N; with
+      projection.pinger_next=1, pinger@2 too, waiting for a manual switch,
+      its Echo with "by": 2).
     - wide@1: on item:Added, reads twelve rows "slot/NN", then adds 1 to
       the "n" of each (rows read stay valid while more are read).
     - crasher@1 (with projection.crasher=1): aborts the process on
@@ -210,6 +212,18 @@ static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+//  pinger@2's: the same Echo, with "by": 2 (another command under the
+//  same id, which echo/ID would refuse as id_reused after version 1's).
+static int s_pinger2 (shoal_view_t *view, const shoal_event_t *event)
+{
+    char to[SHOAL_ADDRESS_MAX + 1];
+    snprintf (to, sizeof to, "echo/%s", shoal_event_id (event));
+    shoal_rec_t *echo = shoal_view_send (view, to, "Echo");
+    shoal_rec_int (echo, "position", (int64_t) shoal_event_position (event));
+    shoal_rec_int (echo, "by", 2);
+    return 0;
+}
+
 typedef struct {
     int64_t events, sum;
     bool pinged, boomed;
@@ -356,6 +370,14 @@ int shoal_module_init (shoal_registry_t *registry)
         rc = shoal_register_projection (registry, &strict);
     if (rc == 0)
         rc = shoal_register_projection (registry, &pinger);
+    const char *pinger_next = shoal_registry_option (registry, "pinger_next");
+    static const shoal_projection_t pinger2 = {.name = "pinger",
+                                               .version = 2,
+                                               .manual_switch = true,
+                                               .events = "item:Pinged",
+                                               .apply = s_pinger2};
+    if (rc == 0 && pinger_next && strcmp (pinger_next, "1") == 0)
+        rc = shoal_register_projection (registry, &pinger2);
     if (rc == 0)
         rc = shoal_register_projection (registry, &wide);
     const char *crasher_on = shoal_registry_option (registry, "crasher");

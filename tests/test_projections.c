@@ -625,6 +625,51 @@ static void test_version_switch_sends_the_gap (void **state)
                           "sent");
 }
 
+//  5d. A version waiting for its manual switch does not act: pinger@2
+//  builds beside pinger@1, which serves and sends, while Pings keep
+//  coming; every Ping is Echoed once before the switch (version 2 holds
+//  its decisions, and its Echo differs: one sent would be refused
+//  id_reused, and logged), and after it version 2 sends alone: once
+//  each, across the switch. (The switch's catch-up, for a build lingering
+//  behind version 1's, is not forced here: the two builds' lingers.)
+static void test_manual_version_waits (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Ping", 0, 10, 5);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE " --module-opt projection.pinger_next=1");
+    s_wait_status (p, "pinger", 2, "ready");
+    for (int round = 1; round < 4; round++) {
+        s_send_many (p, "Ping", 10 * round, 10, 5);
+        int64_t deadline = proc_now_ms () + WAIT_MS;
+        while (s_echoed_all (p) < 10 * (round + 1) && proc_now_ms () < deadline)
+            usleep (20 * 1000);
+        assert_int_equal (s_echoed_all (p), 10 * (round + 1));
+    }
+    s_control (p, "switch", "pinger", 2, -1, NULL);
+    assert_true (s_build (p, "pinger", 2).served);
+    s_send_many (p, "Ping", 40, 10, 5);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t v2;
+    do {
+        v2 = s_build (p, "pinger", 2);
+        usleep (20 * 1000);
+    } while (!(v2.sends == 0 && s_echoed_all (p) >= 50) && proc_now_ms () < deadline);
+    //  A copy sent twice would show once it is answered: wait for quiet.
+    s_wait_status (p, "pinger", 2, "live");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), 10); //  one Echoed per Pinged, no more
+    //  Version 2's Echo differs from version 1's: one sent for an event
+    //  version 1 had reacted to would be refused id_reused, and logged.
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    const char *rejected = strstr (log, "was rejected");
+    if (rejected)
+        fail_msg ("a command of pinger was rejected: %.240s",
+                  rejected - log > 160 ? rejected - 160 : log);
+}
+
 //  --------------------------------------------------------------------------
 //  6. An apply that crashes the node: after 3 crashes in a row at the same
 //  event, the node starts with that projection stopped there, failed, and
@@ -1026,6 +1071,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
