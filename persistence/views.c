@@ -387,26 +387,31 @@ int journal_batch_view_checkpoint (journal_batch_t *self, const journal_build_t 
     return rc;
 }
 
-int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build,
+//  Stages a reaction's command under tag ('o' sent, 'h' held), or its
+//  delete (envelope NULL).
+static int s_stage_reaction (journal_batch_t *self, const journal_build_t *build, char tag,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
                              size_t size)
 {
     uint8_t key[VIEW_KEY_MAX];
-    size_t key_len = s_key (key, build, 'o', id, JOURNAL_ID_SIZE);
+    size_t key_len = s_key (key, build, tag, id, JOURNAL_ID_SIZE);
     if (key_len == 0 || (envelope && size == 0))
         return SHOAL_EINVAL;
     return journal_batch_stage (self, key, key_len, envelope, size);
+}
+
+int journal_batch_view_send (journal_batch_t *self, const journal_build_t *build,
+                             const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
+                             size_t size)
+{
+    return s_stage_reaction (self, build, 'o', id, envelope, size);
 }
 
 int journal_batch_view_hold (journal_batch_t *self, const journal_build_t *build,
                              const uint8_t id[JOURNAL_ID_SIZE], const uint8_t *envelope,
                              size_t size)
 {
-    uint8_t key[VIEW_KEY_MAX];
-    size_t key_len = s_key (key, build, 'h', id, JOURNAL_ID_SIZE);
-    if (key_len == 0 || (envelope && size == 0))
-        return SHOAL_EINVAL;
-    return journal_batch_stage (self, key, key_len, envelope, size);
+    return s_stage_reaction (self, build, 'h', id, envelope, size);
 }
 
 int journal_batch_meta_put (journal_batch_t *self, const char *name, const char *value)

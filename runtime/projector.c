@@ -47,6 +47,21 @@ static void s_reaction_destroy (void **item)
     }
 }
 
+//  A reaction of the command id, its envelope frame copied (NULL out of
+//  memory).
+static reaction_t *s_reaction_new (const uint8_t *id, const uint8_t *frame, size_t size)
+{
+    reaction_t *reaction = calloc (1, sizeof (reaction_t));
+    if (!reaction || !(reaction->frame = malloc (size))) {
+        free (reaction);
+        return NULL;
+    }
+    memcpy (reaction->id, id, ENVELOPE_ID_SIZE);
+    memcpy (reaction->frame, frame, size);
+    reaction->size = size;
+    return reaction;
+}
+
 bool projector_wants (const build_t *build, const char *address, const char *name)
 {
     return registry_filter_wants (&build->filter, address, name);
@@ -168,14 +183,9 @@ static int s_read_held (void *arg, const char *key, size_t key_len, const uint8_
     zlist_t *held = arg;
     if (key_len != ENVELOPE_ID_SIZE || size == 0)
         return 0; //  not one of ours: left as it is
-    reaction_t *reaction = calloc (1, sizeof (reaction_t));
-    if (!reaction || !(reaction->frame = malloc (size))) {
-        free (reaction);
+    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
+    if (!reaction)
         return SHOAL_ENOMEM;
-    }
-    memcpy (reaction->id, key, ENVELOPE_ID_SIZE);
-    memcpy (reaction->frame, value, size);
-    reaction->size = size;
     if (zlist_append (held, reaction) != 0) {
         s_reaction_destroy ((void **) &reaction);
         return SHOAL_ENOMEM;
@@ -329,15 +339,10 @@ static int s_adopt_reactions (projector_t *self, build_t *to, build_t *from)
     size_t moved = 0;
     for (reaction_t *reaction = zhashx_first (from->reactions); reaction;
          reaction = zhashx_next (from->reactions)) {
-        reaction_t *copy = calloc (1, sizeof (reaction_t));
-        if (copy && (copy->frame = malloc (reaction->size))) {
-            memcpy (copy->id, reaction->id, ENVELOPE_ID_SIZE);
-            memcpy (copy->frame, reaction->frame, reaction->size);
-            copy->size = reaction->size;
-            moved++;
-            if (zhashx_insert (to->reactions, copy->id, copy) == 0)
-                continue;
-        }
+        reaction_t *copy = s_reaction_new (reaction->id, reaction->frame, reaction->size);
+        moved += copy != NULL;
+        if (copy && zhashx_insert (to->reactions, copy->id, copy) == 0)
+            continue;
         s_reaction_destroy ((void **) &copy); //  already there, or no memory: a restart loads it
     }
     log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " takes over %zu unanswered commands of "
@@ -757,14 +762,9 @@ static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_
     envelope_t envelope;
     if (key_len != ENVELOPE_ID_SIZE || envelope_decode (&envelope, value, size) != 0)
         return 0; //  shoal check reports it
-    reaction_t *reaction = calloc (1, sizeof (reaction_t));
-    if (!reaction || !(reaction->frame = malloc (size))) {
-        free (reaction);
+    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
+    if (!reaction)
         return SHOAL_ENOMEM;
-    }
-    memcpy (reaction->id, key, ENVELOPE_ID_SIZE);
-    memcpy (reaction->frame, value, size);
-    reaction->size = size;
     if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
         s_reaction_destroy ((void **) &reaction);
     return 0;
