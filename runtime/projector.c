@@ -1,7 +1,8 @@
 /*  projector.c - the projection thread: every build of every projection,
     moved forward over the node's event log in batches, switched when
     caught up, paused, resumed, rebuilt, skipped and dropped on an
-    operator's word; and the reactions' commands, re-sent until answered.
+    operator's word; and the reactions' commands, re-sent until answered
+    (projector_reactions.c).
 
     The life of a batch (s_step): read up to PROJECTOR_CHUNK events from
     the build's checkpoint; give each one it wants to apply (view.c); stage
@@ -30,37 +31,10 @@
 #include <string.h>
 
 #define RATE_EVERY_MS 1000
-#define RESEND_FIRST_MS 1000
-#define RESEND_MAX_MS 30000
 #define STORE_RETRY_MS 1000 //  a build whose store was down tries again after this
 
 //  --------------------------------------------------------------------------
 //  Builds
-
-static void s_reaction_destroy (void **item)
-{
-    reaction_t *reaction = *item;
-    if (reaction) {
-        free (reaction->frame);
-        free (reaction);
-        *item = NULL;
-    }
-}
-
-//  A reaction of the command id, its envelope frame copied (NULL out of
-//  memory).
-static reaction_t *s_reaction_new (const uint8_t *id, const uint8_t *frame, size_t size)
-{
-    reaction_t *reaction = calloc (1, sizeof (reaction_t));
-    if (!reaction || !(reaction->frame = malloc (size))) {
-        free (reaction);
-        return NULL;
-    }
-    memcpy (reaction->id, id, ENVELOPE_ID_SIZE);
-    memcpy (reaction->frame, frame, size);
-    reaction->size = size;
-    return reaction;
-}
 
 bool projector_wants (const build_t *build, const char *address, const char *name)
 {
@@ -83,7 +57,7 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
         return NULL;
     snprintf (build->name, sizeof build->name, "%s", name);
     build->build = (journal_build_t){build->name, version, number};
-    build->reactions = envelope_id_table_new (s_reaction_destroy);
+    build->reactions = envelope_id_table_new (projector_reaction_destroy);
     build->rate_at = zclock_mono ();
     build->guard_at = UINT64_MAX;
     vmap_init (&build->kept);
@@ -166,201 +140,16 @@ int projector_save (projector_t *self, build_t *build)
     return rc;
 }
 
-//  The position of the event a reaction's command was decided on: its
-//  id ends with position << 4 | rank (view.c).
-static uint64_t s_id_position (const uint8_t *id)
-{
-    uint64_t tail = 0;
-    for (int i = 8; i < 16; i++)
-        tail = tail << 8 | id[i];
-    return tail >> 4;
-}
-
-//  The commands a build holds, read from the store (reaction_t *, owned).
-static int s_read_held (void *arg, const char *key, size_t key_len, const uint8_t *value,
-                        size_t size)
-{
-    zlist_t *held = arg;
-    if (key_len != ENVELOPE_ID_SIZE || size == 0)
-        return 0; //  not one of ours: left as it is
-    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
-    if (!reaction)
-        return SHOAL_ENOMEM;
-    if (zlist_append (held, reaction) != 0) {
-        s_reaction_destroy ((void **) &reaction);
-        return SHOAL_ENOMEM;
-    }
-    return 0;
-}
-
-//  Frees a list of s_read_held's.
-static void s_held_destroy (zlist_t **held_p)
-{
-    reaction_t *reaction;
-    while (*held_p && (reaction = zlist_pop (*held_p)))
-        s_reaction_destroy ((void **) &reaction);
-    zlist_destroy (held_p);
-}
-
-//  The events version of name has decided the reactions of: up to the
-//  highest checkpoint of its builds (the one served and its rebuilds,
-//  which send too).
-static uint64_t s_decided (projector_t *self, const char *name, uint32_t version)
-{
-    uint64_t decided = 0;
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *each = self->builds[i];
-        if (strcmp (each->name, name) == 0 && each->build.version == version &&
-            each->cp.next > decided)
-            decided = each->cp.next;
-    }
-    return decided;
-}
-
-//  Deletes the commands build holds on events the version served has
-//  decided since: they would be dropped at its switch, and a version
-//  waiting for its switch would otherwise keep one for every event.
-//  Only while build->held_hint says it may hold some. A write that fails
-//  leaves them for the next batch.
-static void s_trim_held (projector_t *self, build_t *build)
-{
-    build_t *served = projector_served (self, build->name);
-    if (!build->held_hint || !served || served->build.version == build->build.version)
-        return;
-    uint64_t decided = s_decided (self, served->name, served->build.version);
-    zlist_t *held = zlist_new ();
-    int rc =
-        held ? journal_view_held (self->journal, &build->build, s_read_held, held) : SHOAL_ENOMEM;
-    journal_batch_t *batch = self->view.batch;
-    size_t left = 0, gone = 0;
-    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
-         reaction = zlist_next (held))
-        if (s_id_position (reaction->id) < decided) {
-            rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
-            gone++;
-        } else
-            left++;
-    rc = rc ? rc : (gone ? journal_batch_commit (batch) : 0);
-    if (rc)
-        journal_batch_clear (batch);
-    else
-        build->held_hint = left;
-    s_held_destroy (&held);
-}
-
-//  Makes build the one served of its name. When another version was
-//  served (old), build held what it decided (s_holds): in the same synced
-//  write as the switch, each held command becomes one to send ('o'), or
-//  goes when the old version had decided its event (s_decided); build
-//  must have reached that point (SHOAL_EINVAL if not: it would decide
-//  again, with its own code, events the old version reacted to). A
-//  rebuild of the version served holds nothing it would need: what it
-//  holds goes. A crash keeps all of it or none. The old version's builds
-//  go on re-sending what they sent until it is answered, and hold from
-//  then on.
-int projector_set_served (projector_t *self, build_t *build)
-{
-    char key[SHOAL_TYPE_MAX + 16], value[32];
-    snprintf (key, sizeof key, "projection/%s", build->name);
-    snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
-              build->build.build);
-    build_t *old = projector_served (self, build->name);
-    if (old == build)
-        old = NULL;
-    bool handover = old && old->build.version != build->build.version;
-    uint64_t decided = handover ? s_decided (self, old->name, old->build.version) : 0;
-    if (handover && build->cp.next < decided)
-        return SHOAL_EINVAL;
-    zlist_t *held = old ? zlist_new () : NULL;
-    int rc = old && !held ? SHOAL_ENOMEM : 0;
-    if (held)
-        rc = journal_view_held (self->journal, &build->build, s_read_held, held);
-    journal_batch_t *batch = self->view.batch;
-    size_t sent = 0, dropped = 0;
-    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
-         reaction = zlist_next (held)) {
-        rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
-        if (rc == 0 && handover && s_id_position (reaction->id) >= decided) {
-            rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
-                                          reaction->size);
-            sent++;
-        } else
-            dropped++;
-    }
-    rc = rc ? rc : journal_batch_meta_put (batch, key, value);
-    rc = rc ? rc : projector_commit_synced (self);
-    if (rc)
-        journal_batch_clear (batch);
-    reaction_t *reaction; //  in memory what the write made 'o', the rest freed
-    while (held && (reaction = zlist_pop (held))) {
-        bool send = rc == 0 && handover && s_id_position (reaction->id) >= decided;
-        if (send && zhashx_insert (build->reactions, reaction->id, reaction) == 0)
-            continue; //  sent from now on
-        s_reaction_destroy ((void **) &reaction);
-    }
-    zlist_destroy (&held);
-    if (rc)
-        return rc;
-    build->held_hint = 0;
-    if (sent || dropped)
-        log_info ("projection %s@%" PRIu32 ": at its switch from version %" PRIu32 ", %zu held "
-                  "commands sent, %zu dropped (decided by version %" PRIu32 ")",
-                  build->name, build->build.version, old->build.version, sent, dropped,
-                  old->build.version);
-    for (size_t i = 0; i < self->build_count; i++)
-        if (strcmp (self->builds[i]->name, build->name) == 0)
-            self->builds[i]->served = false;
-    build->served = true;
-    log_info ("projection %s@%" PRIu32 " is served (build %" PRIu32 ", at position %" PRIu64 ")",
-              build->name, build->build.version, build->build.build, build->cp.next);
-    return 0;
-}
-
-//  Gives the commands from has sent and not seen answered to to, which
-//  re-sends them until they are: written under to's build first, then
-//  kept in its memory. Returns 0 or the store's error (nothing moved).
-//  One left in from's records as well (a crash before its drop ends) is
-//  sent by both under one id: its receiver runs it once.
-static int s_adopt_reactions (projector_t *self, build_t *to, build_t *from)
-{
-    if (!to || to == from || zhashx_size (from->reactions) == 0)
-        return 0;
-    journal_batch_t *batch = self->view.batch;
-    int rc = 0;
-    for (reaction_t *reaction = zhashx_first (from->reactions); reaction && rc == 0;
-         reaction = zhashx_next (from->reactions))
-        rc = journal_batch_view_send (batch, &to->build, reaction->id, reaction->frame,
-                                      reaction->size);
-    rc = rc ? rc : journal_batch_commit (batch);
-    if (rc) {
-        journal_batch_clear (batch);
-        return rc;
-    }
-    size_t moved = 0;
-    for (reaction_t *reaction = zhashx_first (from->reactions); reaction;
-         reaction = zhashx_next (from->reactions)) {
-        reaction_t *copy = s_reaction_new (reaction->id, reaction->frame, reaction->size);
-        moved += copy != NULL;
-        if (copy && zhashx_insert (to->reactions, copy->id, copy) == 0)
-            continue;
-        s_reaction_destroy ((void **) &copy); //  already there, or no memory: a restart loads it
-    }
-    log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " takes over %zu unanswered commands of "
-              "build %" PRIu32,
-              to->name, to->build.version, to->build.build, moved, from->build.build);
-    return 0;
-}
-
 //  Drops build's records and forgets it, saying so (warn: at the level of
 //  a warning; why, when not empty, after the count). Its unanswered
-//  commands go to the build served of its name first (s_adopt_reactions):
+//  commands go to the build served of its name first (projector_adopt_reactions):
 //  a command a reaction decided is sent until answered, whichever build
 //  serves. Returns 0 or the store's error (the build then stays, to be
 //  dropped again).
 static int s_drop (projector_t *self, build_t *build, bool warn, const char *why)
 {
     size_t dropped = 0;
-    int rc = s_adopt_reactions (self, projector_served (self, build->name), build);
+    int rc = projector_adopt_reactions (self, projector_served (self, build->name), build);
     if (rc)
         return rc;
     rc = journal_view_drop (self->journal, &build->build, &dropped);
@@ -421,23 +210,6 @@ static void s_caught_up (projector_t *self, build_t *build)
         projector_drop_builds (self, build->name, build->build.version, build);
 }
 
-//  Keeps the batch's reactions: each goes out now, and again until answered.
-static void s_release_sends (projector_t *self, build_t *build)
-{
-    shoal_view_t *view = &self->view;
-    for (size_t i = 0; i < view->staged_count; i++) {
-        reaction_t *reaction = view->staged_sends[i];
-        view->staged_sends[i] = NULL;
-        reaction->next_send = 0;
-        if (view->hold) { //  written held: in the store alone until its switch
-            build->held_hint++;
-            s_reaction_destroy ((void **) &reaction);
-        } else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
-            s_reaction_destroy ((void **) &reaction); //  already there: a replay
-    }
-    view->staged_count = 0;
-}
-
 //  The step's clock, read after every event applied: the coarse monotonic
 //  clock (a few ms steps, against a step of PROJECTOR_STEP_MS), which
 //  costs a read of memory where the fine one (zclock_mono) was about 1 %
@@ -488,38 +260,6 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
-//  The first position whose reactions the build decides: every one for
-//  the build served, or the first of its name (nothing of its name served
-//  yet: no other build has sent for these events). Another build replays
-//  the events the served build has applied without deciding again, and
-//  decides for those it has not (its checkpoint on): the served build may
-//  be paused, failed, waiting on a full disk or lingering when the other
-//  takes its place. A rebuild of the version served sends what it decides
-//  at once (s_holds): an event both apply is sent twice under one id (the
-//  projection's name, the event's position and the send's rank: view.c),
-//  the same command from the same code, with the event's time as its
-//  created, so its receiver runs it once: the second copy finds the first
-//  one's inbox record or, past the retention, is refused as expired.
-static uint64_t s_react_from (projector_t *self, build_t *build)
-{
-    build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served ? served->cp.next : 0;
-}
-
-//  True if what build's reactions decide is held, not sent: it is not
-//  served, and another version of its name is. Its code may decide
-//  otherwise under the same ids (where the target would refuse one as
-//  id_reused, or run both), and a version waiting for its manual switch
-//  must not act before it: its commands are written apart ('h' records)
-//  and its switch sends those the old version had not decided
-//  (projector_set_served). A version that stops being served sends what
-//  it had sent until answered, and holds from then on.
-static bool s_holds (projector_t *self, const build_t *build)
-{
-    build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served && served->build.version != build->build.version;
-}
-
 //  The store could not be read or written (a full disk, an I/O error):
 //  the build tries again from its checkpoint in STORE_RETRY_MS, and says
 //  so once.
@@ -551,7 +291,8 @@ static bool s_step (projector_t *self, build_t *build)
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
                    0,    0};
-    int rc = view_begin (&self->view, build, s_react_from (self, build), s_holds (self, build));
+    int rc = view_begin (&self->view, build, projector_react_from (self, build),
+                         projector_holds (self, build));
     if (rc) { //  no memory for its batch state: as a store that is down
         s_store_down (build, rc);
         return false;
@@ -584,7 +325,8 @@ static bool s_step (projector_t *self, build_t *build)
         failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
         step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0};
-        rc = view_begin (&self->view, build, s_react_from (self, build), s_holds (self, build));
+        rc = view_begin (&self->view, build, projector_react_from (self, build),
+                         projector_holds (self, build));
         if (rc == 0)
             rc = journal_log_read (self->journal, from, PROJECTOR_CHUNK, s_step_event, &step);
         if (rc < 0 || step.error) {
@@ -670,10 +412,10 @@ static bool s_step (projector_t *self, build_t *build)
     if (build->cp.next >= build->guard_at)
         s_guard_reached (build);
     bool held = self->view.hold;
-    s_release_sends (self, build);
+    projector_release_sends (self, build);
     view_committed (&self->view);
     if (held)
-        s_trim_held (self, build);
+        projector_trim_held (self, build);
     if (caught_up)
         s_caught_up (self, build);
     return true;
@@ -684,7 +426,7 @@ bool projector_catch_up (projector_t *self, build_t *build)
     build_t *served = projector_served (self, build->name);
     if (!served || served == build || served->build.version == build->build.version)
         return true;
-    uint64_t decided = s_decided (self, served->name, served->build.version);
+    uint64_t decided = projector_decided (self, served->name, served->build.version);
     //  Each step moves it on, or it is stopped (failed, paused, the store):
     //  a few batches at most for a build that has caught up once.
     while (build->cp.next < decided && build->def && !build->failed && !build->cp.paused &&
@@ -695,80 +437,6 @@ bool projector_catch_up (projector_t *self, build_t *build)
 
 //  --------------------------------------------------------------------------
 //  Reactions
-
-static void s_send_due (projector_t *self)
-{
-    int64_t now = zclock_mono ();
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-             reaction = zhashx_next (build->reactions)) {
-            if (reaction->next_send > now)
-                continue;
-            if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
-                          ZMQ_DONTWAIT) == -1)
-                return; //  the front's queue is full: later
-            int64_t wait = RESEND_FIRST_MS << (reaction->attempts < 5 ? reaction->attempts : 5);
-            reaction->next_send = now + (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS);
-            reaction->attempts++;
-        }
-    }
-}
-
-//  An answer to a reaction's command: it is done, whatever the answer.
-static void s_on_answer (projector_t *self)
-{
-    zframe_t *frame = zframe_recv (self->client);
-    if (!frame)
-        return;
-    envelope_t reply;
-    bool ok = false;
-    char code[ENVELOPE_CODE_MAX + 1] = "", reason[ENVELOPE_REASON_MAX + 1] = "";
-    const uint8_t *data;
-    size_t size;
-    if (envelope_decode (&reply, zframe_data (frame), zframe_size (frame)) != 0 ||
-        envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
-                               &size) != 0) {
-        zframe_destroy (&frame);
-        return;
-    }
-    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0)) {
-        zframe_destroy (&frame); //  re-sent when due
-        return;
-    }
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        reaction_t *reaction = zhashx_lookup (build->reactions, reply.correlation);
-        if (!reaction)
-            continue;
-        if (!ok)
-            log_warn ("projection %s@%" PRIu32 ": %s to %s was rejected: %s: %s", build->name,
-                      build->build.version, reply.name, reply.from, code, reason);
-        journal_batch_t *batch = self->view.batch;
-        if (journal_batch_view_send (batch, &build->build, reaction->id, NULL, 0) == 0 &&
-            journal_batch_commit (batch) == 0)
-            zhashx_delete (build->reactions, reply.correlation);
-        else
-            journal_batch_clear (batch);
-        break;
-    }
-    zframe_destroy (&frame);
-}
-
-static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_t *value,
-                        size_t size)
-{
-    build_t *build = arg;
-    envelope_t envelope;
-    if (key_len != ENVELOPE_ID_SIZE || envelope_decode (&envelope, value, size) != 0)
-        return 0; //  shoal check reports it
-    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
-    if (!reaction)
-        return SHOAL_ENOMEM;
-    if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
-        s_reaction_destroy ((void **) &reaction);
-    return 0;
-}
 
 //  --------------------------------------------------------------------------
 //  Start: the builds in the store, and the projections registered
@@ -837,8 +505,7 @@ static int s_load (projector_t *self)
     for (size_t i = 0; i < self->build_count; i++)
         self->builds[i]->held_hint = 1;
     for (size_t i = 0; rc == 0 && i < self->build_count; i++)
-        rc = journal_view_sends (self->journal, &self->builds[i]->build, s_load_send,
-                                 self->builds[i]);
+        rc = projector_load_sends (self, self->builds[i]);
     if (rc == 0)
         rc = s_finish_drops (self);
     size_t registered = registry_projection_count (self->config->registry);
@@ -1057,9 +724,9 @@ static void s_actor (zsock_t *pipe, void *arg)
             zframe_destroy (&frame);
         }
         while (zsock_events (self->client) & ZMQ_POLLIN)
-            s_on_answer (self);
+            projector_on_answer (self);
         busy = s_work (self);
-        s_send_due (self);
+        projector_send_due (self);
         if (zclock_mono () >= next_rates) {
             s_rates (self);
             s_gauges (self);

@@ -220,6 +220,27 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
 int projector_commit_synced (projector_t *self);
 int projector_save (projector_t *self, build_t *build);
 int projector_set_served (projector_t *self, build_t *build);
+
+//  projector_reactions.c: a projection's reactions (see there).
+//  projector_react_from: the first position whose reactions build decides;
+//  projector_holds: whether it holds them ('h') rather than sends them;
+//  projector_release_sends: after a batch's commit, its staged commands
+//  go out (or are freed, held); projector_trim_held: a holding build's
+//  'h' on events the version served has decided since, deleted;
+//  projector_decided: how far version of name has decided reactions;
+//  projector_adopt_reactions: from's unanswered commands become to's;
+//  projector_send_due / projector_on_answer: (re-)sends and answers;
+//  projector_load_sends: a build's unanswered commands read at a start.
+void projector_reaction_destroy (void **item);
+uint64_t projector_react_from (projector_t *self, build_t *build);
+bool projector_holds (projector_t *self, const build_t *build);
+void projector_release_sends (projector_t *self, build_t *build);
+void projector_trim_held (projector_t *self, build_t *build);
+uint64_t projector_decided (projector_t *self, const char *name, uint32_t version);
+int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
+void projector_send_due (projector_t *self);
+void projector_on_answer (projector_t *self);
+int projector_load_sends (projector_t *self, build_t *build);
 //  Moves build on until it has reached the events the version served has
 //  decided the reactions of (a switch to it needs that: projector.c),
 //  as far as it goes. Returns true if it has.

@@ -1,0 +1,358 @@
+/*  projector_reactions.c - a projection's reactions: the commands its
+    applies send (shoal_view_send), written with the checkpoint and re-sent
+    until answered; which build decides them, which sends them and which
+    holds them ('h' records) while another version is served; a switch's
+    handover; a dropped build's unanswered commands taken over; loading
+    them at a start. See docs/DESIGN-NOTES.md, "The event log and
+    projections", and projector.c for the builds' batches.
+
+    Threads: the projection thread's (projector.c).
+*/
+#include "projector_internal.h"
+#include "log.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESEND_FIRST_MS 1000
+#define RESEND_MAX_MS 30000
+
+void projector_reaction_destroy (void **item)
+{
+    reaction_t *reaction = *item;
+    if (reaction) {
+        free (reaction->frame);
+        free (reaction);
+        *item = NULL;
+    }
+}
+
+//  A reaction of the command id, its envelope frame copied (NULL out of
+//  memory).
+static reaction_t *s_reaction_new (const uint8_t *id, const uint8_t *frame, size_t size)
+{
+    reaction_t *reaction = calloc (1, sizeof (reaction_t));
+    if (!reaction || !(reaction->frame = malloc (size))) {
+        free (reaction);
+        return NULL;
+    }
+    memcpy (reaction->id, id, ENVELOPE_ID_SIZE);
+    memcpy (reaction->frame, frame, size);
+    reaction->size = size;
+    return reaction;
+}
+
+//  The position of the event a reaction's command was decided on: its
+//  id ends with position << 4 | rank (view.c).
+static uint64_t s_id_position (const uint8_t *id)
+{
+    uint64_t tail = 0;
+    for (int i = 8; i < 16; i++)
+        tail = tail << 8 | id[i];
+    return tail >> 4;
+}
+
+//  The commands a build holds, read from the store (reaction_t *, owned).
+static int s_read_held (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                        size_t size)
+{
+    zlist_t *held = arg;
+    if (key_len != ENVELOPE_ID_SIZE || size == 0)
+        return 0; //  not one of ours: left as it is
+    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
+    if (!reaction)
+        return SHOAL_ENOMEM;
+    if (zlist_append (held, reaction) != 0) {
+        projector_reaction_destroy ((void **) &reaction);
+        return SHOAL_ENOMEM;
+    }
+    return 0;
+}
+
+//  Frees a list of s_read_held's.
+static void s_held_destroy (zlist_t **held_p)
+{
+    reaction_t *reaction;
+    while (*held_p && (reaction = zlist_pop (*held_p)))
+        projector_reaction_destroy ((void **) &reaction);
+    zlist_destroy (held_p);
+}
+
+//  The events version of name has decided the reactions of: up to the
+//  highest checkpoint of its builds (the one served and its rebuilds,
+//  which send too).
+uint64_t projector_decided (projector_t *self, const char *name, uint32_t version)
+{
+    uint64_t decided = 0;
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *each = self->builds[i];
+        if (strcmp (each->name, name) == 0 && each->build.version == version &&
+            each->cp.next > decided)
+            decided = each->cp.next;
+    }
+    return decided;
+}
+
+//  Deletes the commands build holds on events the version served has
+//  decided since: they would be dropped at its switch, and a version
+//  waiting for its switch would otherwise keep one for every event.
+//  Only while build->held_hint says it may hold some. A write that fails
+//  leaves them for the next batch.
+void projector_trim_held (projector_t *self, build_t *build)
+{
+    build_t *served = projector_served (self, build->name);
+    if (!build->held_hint || !served || served->build.version == build->build.version)
+        return;
+    uint64_t decided = projector_decided (self, served->name, served->build.version);
+    zlist_t *held = zlist_new ();
+    int rc =
+        held ? journal_view_held (self->journal, &build->build, s_read_held, held) : SHOAL_ENOMEM;
+    journal_batch_t *batch = self->view.batch;
+    size_t left = 0, gone = 0;
+    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
+         reaction = zlist_next (held))
+        if (s_id_position (reaction->id) < decided) {
+            rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
+            gone++;
+        } else
+            left++;
+    rc = rc ? rc : (gone ? journal_batch_commit (batch) : 0);
+    if (rc)
+        journal_batch_clear (batch);
+    else
+        build->held_hint = left;
+    s_held_destroy (&held);
+}
+
+//  Makes build the one served of its name. When another version was
+//  served (old), build held what it decided (projector_holds): in the same synced
+//  write as the switch, each held command becomes one to send ('o'), or
+//  goes when the old version had decided its event (projector_decided); build
+//  must have reached that point (SHOAL_EINVAL if not: it would decide
+//  again, with its own code, events the old version reacted to). A
+//  rebuild of the version served holds nothing it would need: what it
+//  holds goes. A crash keeps all of it or none. The old version's builds
+//  go on re-sending what they sent until it is answered, and hold from
+//  then on.
+int projector_set_served (projector_t *self, build_t *build)
+{
+    char key[SHOAL_TYPE_MAX + 16], value[32];
+    snprintf (key, sizeof key, "projection/%s", build->name);
+    snprintf (value, sizeof value, "%" PRIu32 ".%" PRIu32, build->build.version,
+              build->build.build);
+    build_t *old = projector_served (self, build->name);
+    if (old == build)
+        old = NULL;
+    bool handover = old && old->build.version != build->build.version;
+    uint64_t decided = handover ? projector_decided (self, old->name, old->build.version) : 0;
+    if (handover && build->cp.next < decided)
+        return SHOAL_EINVAL;
+    zlist_t *held = old ? zlist_new () : NULL;
+    int rc = old && !held ? SHOAL_ENOMEM : 0;
+    if (held)
+        rc = journal_view_held (self->journal, &build->build, s_read_held, held);
+    journal_batch_t *batch = self->view.batch;
+    size_t sent = 0, dropped = 0;
+    for (reaction_t *reaction = held ? zlist_first (held) : NULL; reaction && rc == 0;
+         reaction = zlist_next (held)) {
+        rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
+        if (rc == 0 && handover && s_id_position (reaction->id) >= decided) {
+            rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
+                                          reaction->size);
+            sent++;
+        } else
+            dropped++;
+    }
+    rc = rc ? rc : journal_batch_meta_put (batch, key, value);
+    rc = rc ? rc : projector_commit_synced (self);
+    if (rc)
+        journal_batch_clear (batch);
+    reaction_t *reaction; //  in memory what the write made 'o', the rest freed
+    while (held && (reaction = zlist_pop (held))) {
+        bool send = rc == 0 && handover && s_id_position (reaction->id) >= decided;
+        if (send && zhashx_insert (build->reactions, reaction->id, reaction) == 0)
+            continue; //  sent from now on
+        projector_reaction_destroy ((void **) &reaction);
+    }
+    zlist_destroy (&held);
+    if (rc)
+        return rc;
+    build->held_hint = 0;
+    if (sent || dropped)
+        log_info ("projection %s@%" PRIu32 ": at its switch from version %" PRIu32 ", %zu held "
+                  "commands sent, %zu dropped (decided by version %" PRIu32 ")",
+                  build->name, build->build.version, old->build.version, sent, dropped,
+                  old->build.version);
+    for (size_t i = 0; i < self->build_count; i++)
+        if (strcmp (self->builds[i]->name, build->name) == 0)
+            self->builds[i]->served = false;
+    build->served = true;
+    log_info ("projection %s@%" PRIu32 " is served (build %" PRIu32 ", at position %" PRIu64 ")",
+              build->name, build->build.version, build->build.build, build->cp.next);
+    return 0;
+}
+
+//  Gives the commands from has sent and not seen answered to to, which
+//  re-sends them until they are: written under to's build first, then
+//  kept in its memory. Returns 0 or the store's error (nothing moved).
+//  One left in from's records as well (a crash before its drop ends) is
+//  sent by both under one id: its receiver runs it once.
+int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from)
+{
+    if (!to || to == from || zhashx_size (from->reactions) == 0)
+        return 0;
+    journal_batch_t *batch = self->view.batch;
+    int rc = 0;
+    for (reaction_t *reaction = zhashx_first (from->reactions); reaction && rc == 0;
+         reaction = zhashx_next (from->reactions))
+        rc = journal_batch_view_send (batch, &to->build, reaction->id, reaction->frame,
+                                      reaction->size);
+    rc = rc ? rc : journal_batch_commit (batch);
+    if (rc) {
+        journal_batch_clear (batch);
+        return rc;
+    }
+    size_t moved = 0;
+    for (reaction_t *reaction = zhashx_first (from->reactions); reaction;
+         reaction = zhashx_next (from->reactions)) {
+        reaction_t *copy = s_reaction_new (reaction->id, reaction->frame, reaction->size);
+        moved += copy != NULL;
+        if (copy && zhashx_insert (to->reactions, copy->id, copy) == 0)
+            continue;
+        projector_reaction_destroy (
+            (void **) &copy); //  already there, or no memory: a restart loads it
+    }
+    log_info ("projection %s@%" PRIu32 ": build %" PRIu32 " takes over %zu unanswered commands of "
+              "build %" PRIu32,
+              to->name, to->build.version, to->build.build, moved, from->build.build);
+    return 0;
+}
+
+//  Keeps the batch's reactions: each goes out now, and again until answered.
+void projector_release_sends (projector_t *self, build_t *build)
+{
+    shoal_view_t *view = &self->view;
+    for (size_t i = 0; i < view->staged_count; i++) {
+        reaction_t *reaction = view->staged_sends[i];
+        view->staged_sends[i] = NULL;
+        reaction->next_send = 0;
+        if (view->hold) { //  written held: in the store alone until its switch
+            build->held_hint++;
+            projector_reaction_destroy ((void **) &reaction);
+        } else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+            projector_reaction_destroy ((void **) &reaction); //  already there: a replay
+    }
+    view->staged_count = 0;
+}
+
+//  The first position whose reactions the build decides: every one for
+//  the build served, or the first of its name (nothing of its name served
+//  yet: no other build has sent for these events). Another build replays
+//  the events the served build has applied without deciding again, and
+//  decides for those it has not (its checkpoint on): the served build may
+//  be paused, failed, waiting on a full disk or lingering when the other
+//  takes its place. A rebuild of the version served sends what it decides
+//  at once (projector_holds): an event both apply is sent twice under one id (the
+//  projection's name, the event's position and the send's rank: view.c),
+//  the same command from the same code, with the event's time as its
+//  created, so its receiver runs it once: the second copy finds the first
+//  one's inbox record or, past the retention, is refused as expired.
+uint64_t projector_react_from (projector_t *self, build_t *build)
+{
+    build_t *served = build->served ? NULL : projector_served (self, build->name);
+    return served ? served->cp.next : 0;
+}
+
+//  True if what build's reactions decide is held, not sent: it is not
+//  served, and another version of its name is. Its code may decide
+//  otherwise under the same ids (where the target would refuse one as
+//  id_reused, or run both), and a version waiting for its manual switch
+//  must not act before it: its commands are written apart ('h' records)
+//  and its switch sends those the old version had not decided
+//  (projector_set_served). A version that stops being served sends what
+//  it had sent until answered, and holds from then on.
+bool projector_holds (projector_t *self, const build_t *build)
+{
+    build_t *served = build->served ? NULL : projector_served (self, build->name);
+    return served && served->build.version != build->build.version;
+}
+
+void projector_send_due (projector_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
+             reaction = zhashx_next (build->reactions)) {
+            if (reaction->next_send > now)
+                continue;
+            if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
+                          ZMQ_DONTWAIT) == -1)
+                return; //  the front's queue is full: later
+            int64_t wait = RESEND_FIRST_MS << (reaction->attempts < 5 ? reaction->attempts : 5);
+            reaction->next_send = now + (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS);
+            reaction->attempts++;
+        }
+    }
+}
+
+//  An answer to a reaction's command: it is done, whatever the answer.
+void projector_on_answer (projector_t *self)
+{
+    zframe_t *frame = zframe_recv (self->client);
+    if (!frame)
+        return;
+    envelope_t reply;
+    bool ok = false;
+    char code[ENVELOPE_CODE_MAX + 1] = "", reason[ENVELOPE_REASON_MAX + 1] = "";
+    const uint8_t *data;
+    size_t size;
+    if (envelope_decode (&reply, zframe_data (frame), zframe_size (frame)) != 0 ||
+        envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
+                               &size) != 0) {
+        zframe_destroy (&frame);
+        return;
+    }
+    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0)) {
+        zframe_destroy (&frame); //  re-sent when due
+        return;
+    }
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        reaction_t *reaction = zhashx_lookup (build->reactions, reply.correlation);
+        if (!reaction)
+            continue;
+        if (!ok)
+            log_warn ("projection %s@%" PRIu32 ": %s to %s was rejected: %s: %s", build->name,
+                      build->build.version, reply.name, reply.from, code, reason);
+        journal_batch_t *batch = self->view.batch;
+        if (journal_batch_view_send (batch, &build->build, reaction->id, NULL, 0) == 0 &&
+            journal_batch_commit (batch) == 0)
+            zhashx_delete (build->reactions, reply.correlation);
+        else
+            journal_batch_clear (batch);
+        break;
+    }
+    zframe_destroy (&frame);
+}
+
+static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                        size_t size)
+{
+    build_t *build = arg;
+    envelope_t envelope;
+    if (key_len != ENVELOPE_ID_SIZE || envelope_decode (&envelope, value, size) != 0)
+        return 0; //  shoal check reports it
+    reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
+    if (!reaction)
+        return SHOAL_ENOMEM;
+    if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        projector_reaction_destroy ((void **) &reaction);
+    return 0;
+}
+
+int projector_load_sends (projector_t *self, build_t *build)
+{
+    return journal_view_sends (self->journal, &build->build, s_load_send, build);
+}
