@@ -152,15 +152,7 @@ static char *s_read_log (const char *dir)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/LOG", dir);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return NULL;
-    zchunk_t *text = zchunk_new (NULL, 0);
-    char buffer[4096];
-    size_t got;
-    while (text && (got = fread (buffer, 1, sizeof buffer, file)) > 0)
-        zchunk_extend (text, buffer, got);
-    fclose (file);
+    zchunk_t *text = zchunk_slurp (path, 0);
     char *log = text ? zchunk_strdup (text) : NULL;
     zchunk_destroy (&text);
     return log;
