@@ -307,7 +307,8 @@ static void s_str (msgpack_packer *pk, const char *text)
 //  other than shoal may send one: shoal send checks its own) is refused
 //  bad_frame, naming the field, answered under its id, and changes
 //  nothing; an address with a control byte is named escaped. The node
-//  stored such strings, and shoal get printed them with U+FFFD.
+//  stored such strings, and shoal get printed them with U+FFFD. So is a
+//  key given twice in one map (the handler read the first).
 static void test_raw_frames_not_utf8 (void **state)
 {
     proc_t *p = *state;
@@ -359,6 +360,37 @@ static void test_raw_frames_not_utf8 (void **state)
         assert_string_equal (reason, said[i]);
         assert_memory_equal (correlation, s_raw_id, ENVELOPE_ID_SIZE);
     }
+    //  A key given twice in one map, at the top or inside: a handler's
+    //  lookup reads the first, so the Place would store "A" for "B".
+    for (int i = 0; i < 2; i++) {
+        buffer.size = 0;
+        s_head (&pk, 1, "order/p1", "Place");
+        msgpack_pack_map (&pk, i == 0 ? 4 : 3);
+        s_str (&pk, "customer");
+        s_str (&pk, "A");
+        s_str (&pk, "price");
+        msgpack_pack_double (&pk, 1.5);
+        s_str (&pk, "items");
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_map (&pk, i == 0 ? 2 : 3);
+        s_str (&pk, "qty");
+        msgpack_pack_int (&pk, 2);
+        s_str (&pk, "sku");
+        s_str (&pk, "s");
+        if (i == 1) {
+            s_str (&pk, "qty");
+            msgpack_pack_int (&pk, 200);
+        } else {
+            s_str (&pk, "customer");
+            s_str (&pk, "B");
+        }
+        s_tail (&pk);
+        s_raw (p, (uint8_t *) buffer.data, buffer.size, reason, correlation);
+        assert_string_equal (reason, i == 0 ? "payload: field 'customer' is given twice"
+                                            : "payload: key 'qty' is given twice in one map "
+                                              "(inside field 'items')");
+        assert_memory_equal (correlation, s_raw_id, ENVELOPE_ID_SIZE);
+    }
     //  An address with ESC: named escaped (it came raw in the reason).
     buffer.size = 0;
     s_head (&pk, 1, "order/p\x1b", "Echo");
@@ -373,7 +405,7 @@ static void test_raw_frames_not_utf8 (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E order/p1"), 0);
     s_assert_has (out, "\"version\":0,");
     assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E"), 0);
-    s_assert_has (out, "\"bad_frames\":5");
+    s_assert_has (out, "\"bad_frames\":7");
     assert_int_equal (proc_run (p, out, err,
                                 "$SHOAL send --endpoint $E order/p1 Place customer='Zo\xc3\xab "
                                 "\xe2\x82\xac' price:=1.5 items:='[{\"sku\":\"s\",\"qty\":2}]'"),

@@ -1916,9 +1916,75 @@ static void p_deep_not_utf8 (msgpack_packer *pk)
     msgpack_pack_true (pk);
 }
 
+static void p_twice (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 3);
+    msgpack_pack_str_with_body (pk, "amount", 6);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_str_with_body (pk, "to", 2);
+    msgpack_pack_str_with_body (pk, "x", 1);
+    msgpack_pack_str_with_body (pk, "amount", 6);
+    msgpack_pack_int (pk, 2);
+}
+static void p_twice_encoded (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 2);
+    msgpack_pack_str_with_body (pk, "amount", 6);
+    msgpack_pack_int (pk, 1);
+    static const char str8[] = "\xd9\x06"
+                               "amount";
+    pk->callback (pk->data, str8, sizeof str8 - 1);
+    msgpack_pack_int (pk, 1000000);
+}
+static void p_deep_twice (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "items", 5);
+    msgpack_pack_array (pk, 2);
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "sku", 3);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_map (pk, 2);
+    msgpack_pack_str_with_body (pk, "sku", 3);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_str_with_body (pk, "sku", 3);
+    msgpack_pack_int (pk, 2);
+}
+//  40 keys, k7 twice: a map past the stack's 16 keys, sorted.
+static void p_many_twice (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 40);
+    for (int i = 0; i < 40; i++) {
+        char key[8];
+        int len = snprintf (key, sizeof key, "k%d", i == 33 ? 7 : i);
+        msgpack_pack_str_with_body (pk, key, (size_t) len);
+        msgpack_pack_int (pk, i);
+    }
+}
+//  The same keys in different maps, 40 keys in one, int keys alike: fine.
+static void p_keys_once (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 43);
+    for (int i = 0; i < 40; i++) {
+        char key[8];
+        int len = snprintf (key, sizeof key, "k%d", i);
+        msgpack_pack_str_with_body (pk, key, (size_t) len);
+        msgpack_pack_map (pk, 1);
+        msgpack_pack_str_with_body (pk, "x", 1);
+        msgpack_pack_int (pk, i);
+    }
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_int (pk, 2);
+    msgpack_pack_str_with_body (pk, "k400", 4); //  k40 and k400 differ in length only
+    msgpack_pack_nil (pk);
+}
+
 //  envelope_decode_request also refuses a payload string that is not
-//  UTF-8, naming the field, with env whole; a frame malformed besides is
-//  malformed. The other decoders take such strings (the node's own).
+//  UTF-8, or a key given twice in one map, naming the field, with env
+//  whole; a frame malformed besides is malformed. The other decoders take
+//  such payloads (the node's own).
 static void test_decode_request (void **state)
 {
     char detail[ENVELOPE_REASON_MAX + 1];
@@ -1930,6 +1996,10 @@ static void test_decode_request (void **state)
         {p_name_not_utf8, "payload: a field name is not UTF-8 (byte 0xc0 after 'a\\n')"},
         {p_deep_not_utf8, "payload: field 'it\\'s': a key or string inside it is not UTF-8 "
                           "(byte 0xed at offset 1)"},
+        {p_twice, "payload: field 'amount' is given twice"},
+        {p_twice_encoded, "payload: field 'amount' is given twice"},
+        {p_deep_twice, "payload: key 'sku' is given twice in one map (inside field 'items')"},
+        {p_many_twice, "payload: field 'k7' is given twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t size;
@@ -1962,6 +2032,11 @@ static void test_decode_request (void **state)
     free (frame);
     //  UTF-8 of every length passes, as decode_detail.
     frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
+    assert_string_equal (detail, "");
+    free (frame);
+    //  Keys repeated only across maps, and a map of 43 keys, pass.
+    frame = s_frame (ENVELOPE_FIELDS, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_keys_once}, &size);
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
     free (frame);

@@ -10,7 +10,8 @@
     memory than its own bytes. A frame that is not well-formed msgpack is
     SHOAL_EFORMAT whichever field failed first. A request from outside
     the node has the strings of its payload checked for UTF-8 in that same
-    skip (envelope_decode_request).
+    skip, and its maps for a key given twice after it
+    (envelope_decode_request).
 
     Pure functions, safe on any thread. envelope_new_id keeps a small
     per-thread buffer of kernel randomness, reset in a forked child.
@@ -376,6 +377,97 @@ static int s_not_utf8 (s_frame_t *frame, const envelope_t *env)
     return s_explain (frame, SHOAL_EINVAL, "payload: a string is not UTF-8");
 }
 
+//  A key of a map within a request's payload: a str's bytes.
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} s_key_t;
+
+#define KEYS_ON_STACK 16 //  a map with more keys has its keys sorted on the heap
+
+static int s_key_order (const void *a, const void *b)
+{
+    const s_key_t *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp (x->data, y->data, x->len);
+}
+
+//  The first key of keys[0..count) that another equals, or NULL. Pairwise
+//  for a few keys, else sorted (keys is reordered).
+static const s_key_t *s_repeated_key (s_key_t *keys, size_t count)
+{
+    if (count <= KEYS_ON_STACK) {
+        for (size_t i = 1; i < count; i++)
+            for (size_t j = 0; j < i; j++)
+                if (s_key_order (keys + i, keys + j) == 0)
+                    return keys + i;
+        return NULL;
+    }
+    qsort (keys, count, sizeof (s_key_t), s_key_order);
+    for (size_t i = 1; i < count; i++)
+        if (s_key_order (keys + i, keys + i - 1) == 0)
+            return keys + i;
+    return NULL;
+}
+
+//  Walks the item at *at, of a payload already proved well-formed and
+//  within its depth, and finds a str key given twice in one of its maps,
+//  at any depth: a handler's lookup would read the first and never see
+//  the second, so the request is refused instead. Explains it (field:
+//  the payload's field it is in, or NULL at the top) and returns
+//  SHOAL_EINVAL; SHOAL_ENOMEM if a large map's keys cannot be sorted.
+static int s_check_keys (s_frame_t *frame, const uint8_t *data, size_t size, size_t *at,
+                         const s_key_t *field)
+{
+    mpread_item_t item;
+    mpread_next (data, size, at, &item); //  proved well-formed by the payload's walk
+    if (item.kind == MPREAD_ARRAY) {
+        for (uint64_t i = 0; i < item.count; i++) {
+            int rc = s_check_keys (frame, data, size, at, field);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (item.kind != MPREAD_MAP)
+        return 0;
+    s_key_t stack[KEYS_ON_STACK];
+    s_key_t *keys = item.count > KEYS_ON_STACK ? malloc (item.count * sizeof (s_key_t)) : stack;
+    if (!keys)
+        return s_explain (frame, SHOAL_ENOMEM, "payload: out of memory checking %llu keys",
+                          (unsigned long long) item.count);
+    size_t count = 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < item.count && rc == 0; i++) {
+        mpread_item_t key;
+        size_t key_at = *at;
+        mpread_next (data, size, &key_at, &key);
+        s_key_t name = {key.data, key.len};
+        if (key.kind == MPREAD_STR)
+            keys[count++] = name;
+        mpread_skip (data, size, at, MPREAD_DEPTH_ANY);
+        rc = s_check_keys (frame, data, size, at, field ? field : &name);
+    }
+    const s_key_t *twice = rc ? NULL : s_repeated_key (keys, count);
+    if (twice) {
+        char quoted[96], inside[112] = "";
+        utf8_quote (quoted, sizeof quoted, (const char *) twice->data, twice->len, '\'');
+        if (field) {
+            char outer[96];
+            utf8_quote (outer, sizeof outer, (const char *) field->data, field->len, '\'');
+            snprintf (inside, sizeof inside, " (inside field %s)", outer);
+        }
+        rc = s_explain (frame, SHOAL_EINVAL,
+                        field ? "payload: key %s is given twice in one map%s"
+                              : "payload: field %s is given twice%s",
+                        quoted, inside);
+    }
+    if (keys != stack)
+        free (keys);
+    return rc;
+}
+
 //  Reads the fields of a frame in order, in one pass: every read is bounds
 //  checked, the payload is skipped once, and the frame must end with the
 //  last field. Returns the first field's error, explained in frame's
@@ -440,6 +532,10 @@ static int s_decode_fields (envelope_t *env, s_frame_t *frame)
                           frame->size - frame->offset);
     if (frame->bad_string != SIZE_MAX)
         return s_not_utf8 (frame, env);
+    if (frame->utf8) {
+        size_t payload_at = 0;
+        return s_check_keys (frame, env->payload, env->payload_size, &payload_at, NULL);
+    }
     return 0;
 }
 

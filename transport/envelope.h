@@ -89,7 +89,11 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 //  locates the payload (one more read of the strings' bytes, nothing
 //  allocated). Returns SHOAL_EINVAL for one that is not, with env whole
 //  (the frame is valid otherwise) and detail naming the field ("payload:
-//  field 'owner': its value is not UTF-8 (byte 0xff at offset 1)").
+//  field 'owner': its value is not UTF-8 (byte 0xff at offset 1)"). Also
+//  SHOAL_EINVAL, env whole, for a str key given twice in one map at any
+//  depth, which a handler's lookup would read once ("payload: field
+//  'amount' is given twice"): a second walk, allocating only for a map of
+//  more than 16 keys (SHOAL_ENOMEM if that fails).
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size);
 
