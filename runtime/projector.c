@@ -186,9 +186,10 @@ int projector_drop_builds (projector_t *self, const char *name, uint32_t version
 }
 
 //  A build that reached the log's end: served at once when nothing of its
-//  name is, when it rebuilds the version served, or when it is a newer
-//  version than the one served and its module does not ask for a manual
-//  switch. A rebuild that takes over drops the build it replaces.
+//  name is and it is the version that sends (projector_deciding), when it
+//  rebuilds the version served, or when it is a newer version than the
+//  one served and its module does not ask for a manual switch. A rebuild
+//  that takes over drops the build it replaces.
 static void s_caught_up (projector_t *self, build_t *build)
 {
     if (build->served || !build->def)
@@ -204,6 +205,8 @@ static void s_caught_up (projector_t *self, build_t *build)
     bool newer = served && served->build.version < build->build.version;
     if (served && !rebuild && !(newer && !build->def->manual_switch))
         return;
+    if (!served && projector_deciding (self, build->name) != build->build.version)
+        return; //  nothing served yet: the version that sends goes first
     if (projector_set_served (self, build) != 0)
         return;
     if (rebuild)
@@ -423,10 +426,10 @@ static bool s_step (projector_t *self, build_t *build)
 
 bool projector_catch_up (projector_t *self, build_t *build)
 {
-    build_t *served = projector_served (self, build->name);
-    if (!served || served == build || served->build.version == build->build.version)
+    uint32_t deciding = projector_deciding (self, build->name);
+    if (build->served || !deciding || deciding == build->build.version)
         return true;
-    uint64_t decided = projector_decided (self, served->name, served->build.version);
+    uint64_t decided = projector_decided (self, build->name, deciding);
     //  Each step moves it on, or it is stopped (failed, paused, the store):
     //  a few batches at most for a build that has caught up once.
     while (build->cp.next < decided && build->def && !build->failed && !build->cp.paused &&

@@ -82,7 +82,7 @@ typedef struct {
     uint64_t rate_mark;    //  cp.next when rate was last measured
     int64_t rate_at;       //  and when (monotonic ms)
     zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
-    size_t held_hint;      //  'h' records it may hold (s_trim_held): 0 none, else about how many
+    size_t held_hint; //  'h' records it may hold (projector_trim_held): 0 none, else about how many
     //  The rows its last committed batch wrote, key -> staged_row_t * as
     //  in the view's rows: what the store holds under those keys, read
     //  there before the store (view.c). Only a build's own batches write
@@ -122,11 +122,11 @@ struct _shoal_view_t {
     char reason[256]; //  shoal_view_fail's
     bool react;       //  sends are kept (from react_from on) or dropped
     //  The first position whose sends are kept: 0 for the build served
-    //  (or the first of its name), the served build's checkpoint for
-    //  another (s_react_from in projector.c).
+    //  (or any while nothing of its name is), the served build's
+    //  checkpoint for another (projector_react_from).
     uint64_t react_from;
     //  The sends kept are held ('h' records, never sent: a version not
-    //  served while another is), not sent ('o').
+    //  served while another is, or would be first), not sent ('o').
     bool hold;
     //  Commands staged by this batch, released after its commit:
     reaction_t **staged_sends;
@@ -228,6 +228,7 @@ int projector_set_served (projector_t *self, build_t *build);
 //  go out (or are freed, held); projector_trim_held: a holding build's
 //  'h' on events the version served has decided since, deleted;
 //  projector_decided: how far version of name has decided reactions;
+//  projector_deciding: the version of name whose reactions are sent;
 //  projector_adopt_reactions: from's unanswered commands become to's;
 //  projector_send_due / projector_on_answer: (re-)sends and answers;
 //  projector_load_sends: a build's unanswered commands read at a start.
@@ -237,6 +238,7 @@ bool projector_holds (projector_t *self, const build_t *build);
 void projector_release_sends (projector_t *self, build_t *build);
 void projector_trim_held (projector_t *self, build_t *build);
 uint64_t projector_decided (projector_t *self, const char *name, uint32_t version);
+uint32_t projector_deciding (projector_t *self, const char *name);
 int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
 void projector_send_due (projector_t *self);
 void projector_on_answer (projector_t *self);

@@ -94,6 +94,31 @@ uint64_t projector_decided (projector_t *self, const char *name, uint32_t versio
     return decided;
 }
 
+//  The version of name whose reactions are sent: the version served;
+//  while none is, the one that will be served first once caught up: the
+//  newest a module registers to switch to without an operator, else the
+//  newest registered (0: none). Every other version holds what it
+//  decides, so that two versions built at once before anything of name
+//  is served do not both act on one event (under one id, with their own
+//  code: the target would refuse one as id_reused, or run both).
+uint32_t projector_deciding (projector_t *self, const char *name)
+{
+    build_t *served = projector_served (self, name);
+    if (served)
+        return served->build.version;
+    uint32_t automatic = 0, any = 0;
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *each = self->builds[i];
+        if (!each->def || strcmp (each->name, name) != 0)
+            continue;
+        if (each->build.version > any)
+            any = each->build.version;
+        if (!each->def->manual_switch && each->build.version > automatic)
+            automatic = each->build.version;
+    }
+    return automatic ? automatic : any;
+}
+
 //  Deletes the commands build holds on events the version served has
 //  decided since: they would be dropped at its switch, and a version
 //  waiting for its switch would otherwise keep one for every event.
@@ -101,10 +126,10 @@ uint64_t projector_decided (projector_t *self, const char *name, uint32_t versio
 //  leaves them for the next batch.
 void projector_trim_held (projector_t *self, build_t *build)
 {
-    build_t *served = projector_served (self, build->name);
-    if (!build->held_hint || !served || served->build.version == build->build.version)
+    uint32_t deciding = projector_deciding (self, build->name);
+    if (!build->held_hint || !deciding || deciding == build->build.version)
         return;
-    uint64_t decided = projector_decided (self, served->name, served->build.version);
+    uint64_t decided = projector_decided (self, build->name, deciding);
     zlist_t *held = zlist_new ();
     int rc =
         held ? journal_view_held (self->journal, &build->build, s_read_held, held) : SHOAL_ENOMEM;
@@ -144,12 +169,15 @@ int projector_set_served (projector_t *self, build_t *build)
     build_t *old = projector_served (self, build->name);
     if (old == build)
         old = NULL;
-    bool handover = old && old->build.version != build->build.version;
-    uint64_t decided = handover ? projector_decided (self, old->name, old->build.version) : 0;
+    //  The version whose commands were sent until now: the one served, or
+    //  with none, the one that would have been (projector_deciding).
+    uint32_t from = projector_deciding (self, build->name);
+    bool handover = from && from != build->build.version;
+    uint64_t decided = handover ? projector_decided (self, build->name, from) : 0;
     if (handover && build->cp.next < decided)
         return SHOAL_EINVAL;
-    zlist_t *held = old ? zlist_new () : NULL;
-    int rc = old && !held ? SHOAL_ENOMEM : 0;
+    zlist_t *held = old || handover ? zlist_new () : NULL;
+    int rc = (old || handover) && !held ? SHOAL_ENOMEM : 0;
     if (held)
         rc = journal_view_held (self->journal, &build->build, s_read_held, held);
     journal_batch_t *batch = self->view.batch;
@@ -182,8 +210,7 @@ int projector_set_served (projector_t *self, build_t *build)
     if (sent || dropped)
         log_info ("projection %s@%" PRIu32 ": at its switch from version %" PRIu32 ", %zu held "
                   "commands sent, %zu dropped (decided by version %" PRIu32 ")",
-                  build->name, build->build.version, old->build.version, sent, dropped,
-                  old->build.version);
+                  build->name, build->build.version, from, sent, dropped, from);
     for (size_t i = 0; i < self->build_count; i++)
         if (strcmp (self->builds[i]->name, build->name) == 0)
             self->builds[i]->served = false;
@@ -247,8 +274,9 @@ void projector_release_sends (projector_t *self, build_t *build)
 }
 
 //  The first position whose reactions the build decides: every one for
-//  the build served, or the first of its name (nothing of its name served
-//  yet: no other build has sent for these events). Another build replays
+//  the build served, or for any while nothing of its name is served (no
+//  build has sent for these events; only the version projector_deciding
+//  names sends, the others hold). Another build replays
 //  the events the served build has applied without deciding again, and
 //  decides for those it has not (its checkpoint on): the served build may
 //  be paused, failed, waiting on a full disk or lingering when the other
@@ -265,7 +293,8 @@ uint64_t projector_react_from (projector_t *self, build_t *build)
 }
 
 //  True if what build's reactions decide is held, not sent: it is not
-//  served, and another version of its name is. Its code may decide
+//  served, and another version of its name is, or would be first
+//  (projector_deciding). Its code may decide
 //  otherwise under the same ids (where the target would refuse one as
 //  id_reused, or run both), and a version waiting for its manual switch
 //  must not act before it: its commands are written apart ('h' records)
@@ -274,8 +303,7 @@ uint64_t projector_react_from (projector_t *self, build_t *build)
 //  it had sent until answered, and holds from then on.
 bool projector_holds (projector_t *self, const build_t *build)
 {
-    build_t *served = build->served ? NULL : projector_served (self, build->name);
-    return served && served->build.version != build->build.version;
+    return !build->served && projector_deciding (self, build->name) != build->build.version;
 }
 
 void projector_send_due (projector_t *self)

@@ -16,7 +16,10 @@
     - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>
       (as pinger@N with projection.pinger_version=N; with
       projection.pinger_next=1, pinger@2 too, waiting for a manual switch,
-      its Echo with "by": 2).
+      its Echo with "by": 2; with projection.pinger_next=auto, pinger@2
+      switched to without an operator; with projection.pinger=0, no
+      pinger at all; projection.pinger_us, a pause in each of their
+      applies, so that a build takes more than one step to catch up).
     - wide@1: on item:Added, reads twelve rows "slot/NN", then adds 1 to
       the "n" of each (rows read stay valid while more are read).
     - crasher@1 (with projection.crasher=1): aborts the process on
@@ -50,6 +53,7 @@ SHOAL_MODULE;
 static int s_version = 1;
 static long s_slow_us;
 static long s_echo_ms;
+static long s_pinger_us; //  a pause in each apply of a pinger
 
 static int s_item_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
@@ -205,6 +209,8 @@ static int s_once (shoal_view_t *view, const shoal_event_t *event)
 
 static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
 {
+    if (s_pinger_us)
+        usleep ((useconds_t) s_pinger_us);
     char to[SHOAL_ADDRESS_MAX + 1];
     snprintf (to, sizeof to, "echo/%s", shoal_event_id (event));
     shoal_rec_int (shoal_view_send (view, to, "Echo"), "position",
@@ -216,6 +222,8 @@ static int s_pinger (shoal_view_t *view, const shoal_event_t *event)
 //  same id, which echo/ID would refuse as id_reused after version 1's).
 static int s_pinger2 (shoal_view_t *view, const shoal_event_t *event)
 {
+    if (s_pinger_us)
+        usleep ((useconds_t) s_pinger_us);
     char to[SHOAL_ADDRESS_MAX + 1];
     snprintf (to, sizeof to, "echo/%s", shoal_event_id (event));
     shoal_rec_t *echo = shoal_view_send (view, to, "Echo");
@@ -348,6 +356,8 @@ int shoal_module_init (shoal_registry_t *registry)
     const char *slow = shoal_registry_option (registry, "slow_us");
     const char *echo_ms = shoal_registry_option (registry, "echo_ms");
     s_echo_ms = echo_ms ? atol (echo_ms) : 0;
+    const char *pinger_us = shoal_registry_option (registry, "pinger_us");
+    s_pinger_us = pinger_us ? atol (pinger_us) : 0;
     s_version = version ? atoi (version) : 1;
     s_slow_us = slow ? atol (slow) : 0;
     static shoal_projection_t tally = {.name = "tally", .events = "item", .apply = s_tally};
@@ -368,15 +378,19 @@ int shoal_module_init (shoal_registry_t *registry)
         rc = shoal_register_projection (registry, &tally);
     if (rc == 0)
         rc = shoal_register_projection (registry, &strict);
-    if (rc == 0)
+    const char *pinger_on = shoal_registry_option (registry, "pinger");
+    bool pingers = !pinger_on || strcmp (pinger_on, "0") != 0;
+    if (rc == 0 && pingers)
         rc = shoal_register_projection (registry, &pinger);
     const char *pinger_next = shoal_registry_option (registry, "pinger_next");
-    static const shoal_projection_t pinger2 = {.name = "pinger",
-                                               .version = 2,
-                                               .manual_switch = true,
-                                               .events = "item:Pinged",
-                                               .apply = s_pinger2};
-    if (rc == 0 && pinger_next && strcmp (pinger_next, "1") == 0)
+    static shoal_projection_t pinger2 = {.name = "pinger",
+                                         .version = 2,
+                                         .manual_switch = true,
+                                         .events = "item:Pinged",
+                                         .apply = s_pinger2};
+    pinger2.manual_switch = !pinger_next || strcmp (pinger_next, "auto") != 0;
+    if (rc == 0 && pingers && pinger_next &&
+        (strcmp (pinger_next, "1") == 0 || strcmp (pinger_next, "auto") == 0))
         rc = shoal_register_projection (registry, &pinger2);
     if (rc == 0)
         rc = shoal_register_projection (registry, &wide);

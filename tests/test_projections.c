@@ -670,6 +670,53 @@ static void test_manual_version_waits (void **state)
                   rejected - log > 160 ? rejected - 160 : log);
 }
 
+//  5f. Two versions of pinger registered at once on a store where pinger
+//  never ran: both build from position 0 with nothing of the name served,
+//  each taking several steps (an apply pauses 5 ms, a step lasts 50 ms).
+//  Only the version that will be served first sends (version 1 when 2
+//  waits for a manual switch, version 2 when it does not); the other
+//  holds. Both sent before: one Echo per event from each, under one id,
+//  the second refused id_reused (version 2's carries "by": 2).
+static void s_first_versions (proc_t *p, const char *next, int64_t sender, int64_t other,
+                              const char *other_status)
+{
+    proc_node_start (p, NODE " --projections off");
+    s_send_many (p, "Ping", 0, 40, 5);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p,
+                     "%s --module-opt projection.pinger_next=%s "
+                     "--module-opt projection.pinger_us=5000",
+                     NODE, next);
+    assert_true (s_wait_status (p, "pinger", sender, "live").served);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do {
+        info = s_build (p, "pinger", sender);
+        usleep (20 * 1000);
+    } while (!(info.sends == 0 && s_echoed_all (p) >= 40) && proc_now_ms () < deadline);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), 8); //  one Echoed per Pinged
+    info = s_wait_status (p, "pinger", other, other_status);
+    assert_false (info.served);
+    assert_int_equal (info.sends, 0); //  it sent nothing
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    const char *rejected = strstr (log, "was rejected");
+    if (rejected)
+        fail_msg ("a command of pinger was rejected: %.240s",
+                  rejected - log > 160 ? rejected - 160 : log);
+}
+
+static void test_first_versions_manual (void **state)
+{
+    s_first_versions (*state, "1", 1, 2, "ready");
+}
+
+static void test_first_versions_auto (void **state)
+{
+    s_first_versions (*state, "auto", 2, 1, "old");
+}
+
 //  --------------------------------------------------------------------------
 //  6. An apply that crashes the node: after 3 crashes in a row at the same
 //  event, the node starts with that projection stopped there, failed, and
@@ -1072,6 +1119,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_first_versions_manual, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_first_versions_auto, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
