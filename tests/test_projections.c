@@ -670,6 +670,47 @@ static void test_manual_version_waits (void **state)
                   rejected - log > 160 ? rejected - 160 : log);
 }
 
+//  5e. A switch moves the new version on to where the served one has
+//  decided first: pinger@2 paused while version 1 reacts to 20 Pings,
+//  then resumed and switched at once, while it has those 20 to apply
+//  (50 ms each). Without the catch-up the switch was refused (version 2
+//  would have decided again, with its own code, events version 1 had
+//  reacted to); while paused, it is refused, saying why.
+static void test_switch_catches_up (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.pinger_next=1 "
+                             "--module-opt projection.pinger_us=50000");
+    s_wait_status (p, "pinger", 2, "ready");
+    s_control (p, "pause", "pinger", 2, -1, NULL);
+    s_send_many (p, "Ping", 0, 20, 5);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed_all (p) < 20 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_echoed_all (p), 20);
+    s_control (p, "switch", "pinger", 2, -1, "invalid");
+    assert_int_equal (s_build (p, "pinger", 2).position, 0);
+    s_control (p, "resume", "pinger", 2, -1, NULL);
+    s_control (p, "switch", "pinger", 2, -1, NULL);
+    build_info_t v2 = s_build (p, "pinger", 2);
+    assert_true (v2.served);
+    assert_true (v2.position >= s_build (p, "pinger", 1).position);
+    s_send_many (p, "Ping", 20, 10, 5);
+    deadline = proc_now_ms () + WAIT_MS;
+    do {
+        v2 = s_build (p, "pinger", 2);
+        usleep (20 * 1000);
+    } while (!(v2.sends == 0 && s_echoed_all (p) >= 30) && proc_now_ms () < deadline);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), 6); //  one Echoed per Pinged, no more
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    const char *rejected = strstr (log, "was rejected");
+    if (rejected)
+        fail_msg ("a command of pinger was rejected: %.240s",
+                  rejected - log > 160 ? rejected - 160 : log);
+}
+
 //  5f. Two versions of pinger registered at once on a store where pinger
 //  never ran: both build from position 0 with nothing of the name served,
 //  each taking several steps (an apply pauses 5 ms, a step lasts 50 ms).
@@ -1119,6 +1160,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_switch_catches_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_versions_manual, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_versions_auto, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
