@@ -149,13 +149,10 @@ static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
 
 static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
 {
-    if (!view->error) {
-        view->error = error;
-        va_list args;
-        va_start (args, format);
-        vsnprintf (view->reason, sizeof view->reason, format, args);
-        va_end (args);
-    }
+    va_list args;
+    va_start (args, format);
+    viewcheck_misuse (&view->error, view->reason, sizeof view->reason, error, format, args);
+    va_end (args);
     return error;
 }
 

@@ -9,10 +9,25 @@
 #define VIEWCHECK_H_INCLUDED
 
 #include "shoal.h"
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #define VIEWCHECK_SENDS_MAX 16 //  commands one apply may send
+
+//  Keeps an apply's first misuse: error in *kept and the reason, format
+//  over args, in reason (size bytes), unless one is kept already. Returns
+//  error.
+static inline int viewcheck_misuse (int *kept, char *reason, size_t size, int error,
+                                    const char *format, va_list args)
+{
+    if (!*kept) {
+        *kept = error;
+        vsnprintf (reason, size, format, args);
+    }
+    return error;
+}
 
 //  Why key is not a row key (static text: the limit it breaks), or NULL
 //  when it is one.
