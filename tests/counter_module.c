@@ -7,6 +7,8 @@
     Forward{to, name} sends command name to address to; its reply is
     recorded as Answered{accepted}, a stall notice as Stalled{command}.
     Spin never returns: a handler that runs away (test_bounded).
+    Hold{path} holds its worker until a file is at path (at most a
+    minute), for a test to fill the worker's queue first (test_node).
 
     sink/ID: every command fails to apply (a corrupt actor), so commands to
     it are never answered: what the stall notices are tested with.
@@ -76,6 +78,17 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0 || ms > 1000)
             return shoal_ctx_reject (ctx, "invalid_field", "ms must be an integer in 0..1000");
         usleep ((useconds_t) ms * 1000);
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Hold") == 0) {
+        char path[256];
+        if (shoal_data_str (shoal_msg_data (msg), "path", path, sizeof path) != 0)
+            return shoal_ctx_reject (ctx, "invalid_field", "path must be a string");
+        for (int waited_ms = 0; access (path, F_OK) != 0; waited_ms += 10) {
+            if (waited_ms >= 60000)
+                return shoal_ctx_reject (ctx, "timeout", "no file came at path in a minute");
+            usleep (10000);
+        }
         return 0;
     }
     if (strcmp (shoal_msg_name (msg), "Spin") == 0)
