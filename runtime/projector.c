@@ -140,16 +140,36 @@ int projector_save (projector_t *self, build_t *build)
     return rc;
 }
 
+//  The build that takes over the unanswered commands of build, dropped:
+//  the one served of its name, or with none served, the newest other
+//  build of the version that sends (NULL: none).
+static build_t *s_heir (projector_t *self, build_t *build)
+{
+    build_t *served = projector_served (self, build->name);
+    if (served)
+        return served;
+    uint32_t deciding = projector_deciding (self, build->name);
+    build_t *heir = NULL;
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *each = self->builds[i];
+        if (each != build && each->build.version == deciding &&
+            strcmp (each->name, build->name) == 0 &&
+            (!heir || each->build.build > heir->build.build))
+            heir = each;
+    }
+    return heir;
+}
+
 //  Drops build's records and forgets it, saying so (warn: at the level of
 //  a warning; why, when not empty, after the count). Its unanswered
-//  commands go to the build served of its name first (projector_adopt_reactions):
+//  commands go to the build served of its name first (s_heir, projector_adopt_reactions):
 //  a command a reaction decided is sent until answered, whichever build
 //  serves. Returns 0 or the store's error (the build then stays, to be
 //  dropped again).
 static int s_drop (projector_t *self, build_t *build, bool warn, const char *why)
 {
     size_t dropped = 0;
-    int rc = projector_adopt_reactions (self, projector_served (self, build->name), build);
+    int rc = projector_adopt_reactions (self, s_heir (self, build), build);
     if (rc)
         return rc;
     rc = journal_view_drop (self->journal, &build->build, &dropped);
@@ -185,8 +205,19 @@ int projector_drop_builds (projector_t *self, const char *name, uint32_t version
     return rc;
 }
 
+//  True if a module registers name@version (an orphan never moves).
+static bool s_registered (projector_t *self, const char *name, uint32_t version)
+{
+    for (size_t i = 0; i < self->build_count; i++)
+        if (self->builds[i]->def && self->builds[i]->build.version == version &&
+            strcmp (self->builds[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
 //  A build that reached the log's end: served at once when nothing of its
-//  name is and it is the version that sends (projector_deciding), when it
+//  name is and it is the version that sends (projector_deciding), or that
+//  version is an orphan (its commands are handed over at the switch), when it
 //  rebuilds the version served, or when it is a newer version than the
 //  one served and its module does not ask for a manual switch. A rebuild
 //  that takes over drops the build it replaces.
@@ -205,8 +236,9 @@ static void s_caught_up (projector_t *self, build_t *build)
     bool newer = served && served->build.version < build->build.version;
     if (served && !rebuild && !(newer && !build->def->manual_switch))
         return;
-    if (!served && projector_deciding (self, build->name) != build->build.version)
-        return; //  nothing served yet: the version that sends goes first
+    uint32_t deciding = served ? 0 : projector_deciding (self, build->name);
+    if (deciding && deciding != build->build.version && s_registered (self, build->name, deciding))
+        return; //  nothing served yet: the version that sends goes first, unless it is an orphan
     if (projector_set_served (self, build) != 0)
         return;
     if (rebuild)
@@ -294,9 +326,11 @@ static bool s_step (projector_t *self, build_t *build)
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
                    0,    0};
-    int rc = view_begin (&self->view, build, projector_react_from (self, build),
+    int rc = projector_fix_sender (self, build->name);
+    if (rc == 0)
+        rc = view_begin (&self->view, build, projector_react_from (self, build),
                          projector_holds (self, build));
-    if (rc) { //  no memory for its batch state: as a store that is down
+    if (rc) { //  the store, or no memory for its batch state: as a store that is down
         s_store_down (build, rc);
         return false;
     }
@@ -502,6 +536,7 @@ static int s_load (projector_t *self)
             build->served = strcmp (value, mine) == 0;
         }
         free (value);
+        rc = projector_load_sender (self, build->name);
     }
     //  The unanswered commands before the drops, which hand theirs over.
     //  What each holds is not known yet: the first trim looks.
@@ -665,6 +700,7 @@ static void s_destroy (projector_t **self_p)
     zsock_destroy (&self->requests);
     zsock_destroy (&self->front);
     zsock_destroy (&self->client);
+    zhashx_destroy (&self->senders);
     applyfile_close (&self->guard);
     free (self);
     *self_p = NULL;
@@ -690,8 +726,10 @@ static void s_actor (zsock_t *pipe, void *arg)
         self->requests = zsock_new (ZMQ_PULL);
         self->front = zsock_new (ZMQ_PUSH);
         self->client = zsock_new (ZMQ_DEALER);
+        self->senders = zhashx_new ();
     }
-    int rc = !self || !self->view.batch || !self->requests || !self->front || !self->client;
+    int rc = !self || !self->view.batch || !self->requests || !self->front || !self->client ||
+             !self->senders;
     if (!rc && (zsock_bind (self->requests, "%s-proj", config->prefix) != 0 ||
                 zsock_connect (self->front, "%s-front", config->prefix) != 0 ||
                 zsock_connect (self->client, "%s-clients", config->prefix) != 0))

@@ -91,6 +91,13 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                            "%s@%" PRIu32 " is registered by a module, which would build it "
                            "again: remove it from the module first%.0" PRIu64,
                            name, version, 0);
+        //  Its commands are the ones sent, and how far it decided says
+        //  which of another version's held ones go out at its switch.
+        if (!projector_served (self, name) && projector_deciding (self, name) == version)
+            return s_fail (reason, reason_size, SHOAL_EBUSY,
+                           "%s@%" PRIu32 " sends the reactions while no version of its name "
+                           "is served: switch to another first%.0" PRIu64,
+                           name, version, 0);
         rc = projector_drop_builds (self, name, version, NULL);
     } else if (strcmp (action, "rebuild") == 0) {
         if (!build->def)

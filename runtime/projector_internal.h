@@ -152,12 +152,15 @@ struct _projector_t {
     journal_t *journal;
     build_t **builds;
     size_t build_count, build_cap;
-    zsock_t *pipe;      //  the zactor's
-    zsock_t *requests;  //  PULL: [route, frame] queries from the front
-    zsock_t *front;     //  PUSH: [route, frame] answers to the front
-    zsock_t *client;    //  DEALER: a client of the node's own front, for reactions
-    shoal_view_t view;  //  reused for every batch
-    uint64_t log_end;   //  journal_log_end at the last look
+    zsock_t *pipe;     //  the zactor's
+    zsock_t *requests; //  PULL: [route, frame] queries from the front
+    zsock_t *front;    //  PUSH: [route, frame] answers to the front
+    zsock_t *client;   //  DEALER: a client of the node's own front, for reactions
+    shoal_view_t view; //  reused for every batch
+    uint64_t log_end;  //  journal_log_end at the last look
+    //  name -> the version (uintptr_t) whose reactions are sent while
+    //  nothing of name is served, as stored (projector_fix_sender)
+    zhashx_t *senders;
     applyfile_t *guard; //  the apply in progress, for a crash (NULL: none kept)
 };
 
@@ -229,6 +232,8 @@ int projector_set_served (projector_t *self, build_t *build);
 //  'h' on events the version served has decided since, deleted;
 //  projector_decided: how far version of name has decided reactions;
 //  projector_deciding: the version of name whose reactions are sent;
+//  projector_fix_sender / _load_sender: that version while nothing of
+//  name is served, stored before anything acts on it / read at a start;
 //  projector_adopt_reactions: from's unanswered commands become to's;
 //  projector_send_due / projector_on_answer: (re-)sends and answers;
 //  projector_load_sends: a build's unanswered commands read at a start.
@@ -239,6 +244,8 @@ void projector_release_sends (projector_t *self, build_t *build);
 void projector_trim_held (projector_t *self, build_t *build);
 uint64_t projector_decided (projector_t *self, const char *name, uint32_t version);
 uint32_t projector_deciding (projector_t *self, const char *name);
+int projector_fix_sender (projector_t *self, const char *name);
+int projector_load_sender (projector_t *self, const char *name);
 int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
 void projector_send_due (projector_t *self);
 void projector_on_answer (projector_t *self);

@@ -94,18 +94,11 @@ uint64_t projector_decided (projector_t *self, const char *name, uint32_t versio
     return decided;
 }
 
-//  The version of name whose reactions are sent: the version served;
-//  while none is, the one that will be served first once caught up: the
-//  newest a module registers to switch to without an operator, else the
-//  newest registered (0: none). Every other version holds what it
-//  decides, so that two versions built at once before anything of name
-//  is served do not both act on one event (under one id, with their own
-//  code: the target would refuse one as id_reused, or run both).
-uint32_t projector_deciding (projector_t *self, const char *name)
+//  The version of name that would send while nothing of name is served,
+//  from the modules: the newest a module registers to switch to without
+//  an operator, else the newest registered (0: none).
+static uint32_t s_preferred (projector_t *self, const char *name)
 {
-    build_t *served = projector_served (self, name);
-    if (served)
-        return served->build.version;
     uint32_t automatic = 0, any = 0;
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *each = self->builds[i];
@@ -117,6 +110,77 @@ uint32_t projector_deciding (projector_t *self, const char *name)
             automatic = each->build.version;
     }
     return automatic ? automatic : any;
+}
+
+//  The version of name whose reactions are sent: the version served;
+//  while none is, the one fixed when a build of name first applied
+//  (projector_fix_sender), the one that is served first. Every other
+//  version holds what it decides, so that two versions built at once
+//  before anything of name is served do not both act on one event (under
+//  one id, with their own code: the target would refuse one as
+//  id_reused, or run both).
+uint32_t projector_deciding (projector_t *self, const char *name)
+{
+    build_t *served = projector_served (self, name);
+    if (served)
+        return served->build.version;
+    uintptr_t fixed = (uintptr_t) zhashx_lookup (self->senders, name);
+    return fixed ? (uint32_t) fixed : s_preferred (self, name);
+}
+
+//  The metadata key of name's sender.
+static void s_sender_key (char *key, size_t size, const char *name)
+{
+    snprintf (key, size, "projection-sender/%s", name);
+}
+
+//  Before a build of name applies while nothing of name is served, fixes
+//  which version sends (s_preferred), synced: a module changed at a
+//  restart (a version added, removed or made manual) then changes
+//  nothing of who sent what, and the others hold from their first event.
+//  Returns 0 or the store's error (nothing applies then).
+int projector_fix_sender (projector_t *self, const char *name)
+{
+    if (zhashx_lookup (self->senders, name) || projector_served (self, name))
+        return 0;
+    uint32_t version = s_preferred (self, name);
+    if (version == 0)
+        return 0;
+    char key[SHOAL_TYPE_MAX + 32], value[16];
+    s_sender_key (key, sizeof key, name);
+    snprintf (value, sizeof value, "%" PRIu32, version);
+    int rc = journal_meta_put (self->journal, key, value);
+    if (rc == 0 && zhashx_insert (self->senders, name, (void *) (uintptr_t) version) != 0)
+        rc = SHOAL_ENOMEM;
+    if (rc == 0)
+        log_info ("projection %s@%" PRIu32 ": sends its reactions until a version of %s is "
+                  "served",
+                  name, version, name);
+    return rc;
+}
+
+//  Reads name's sender, if one was fixed. Returns 0 or the store's error.
+int projector_load_sender (projector_t *self, const char *name)
+{
+    if (zhashx_lookup (self->senders, name))
+        return 0; //  another build of name read it
+    char key[SHOAL_TYPE_MAX + 32], *value = NULL;
+    s_sender_key (key, sizeof key, name);
+    int rc = journal_meta_get (self->journal, key, &value);
+    if (rc == SHOAL_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    char *end = NULL;
+    unsigned long version = strtoul (value, &end, 10);
+    if (*end == '\0' && version > 0 && version <= UINT32_MAX)
+        rc = zhashx_insert (self->senders, name, (void *) (uintptr_t) version) == 0 ? 0
+                                                                                    : SHOAL_ENOMEM;
+    else
+        log_warn ("projection %s: its sender is not a version (%s): taken as not fixed", name,
+                  value);
+    free (value);
+    return rc;
 }
 
 //  Deletes the commands build holds on events the version served has

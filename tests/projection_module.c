@@ -4,7 +4,8 @@
 
     item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged;
     Boom -> Boomed.
-    echo/ID: Echo{position} -> Echoed{position}: what a reaction sends.
+    echo/ID: Echo{position(, by)} -> Echoed{position(, by)}: what a
+    reaction sends.
 
     Projections (options: projection.version, default 1; projection.manual,
     "1" for a manual switch; projection.slow_us, a pause in each apply of
@@ -90,7 +91,11 @@ static int s_echo_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t
         return shoal_ctx_reject (ctx, "invalid_field", "an echo takes Echo{position}");
     if (s_echo_ms)
         usleep ((useconds_t) s_echo_ms * 1000); //  answers come late: reactions wait in the outbox
-    shoal_rec_int (shoal_ctx_emit (ctx, "Echoed"), "position", position);
+    shoal_rec_t *echoed = shoal_ctx_emit (ctx, "Echoed");
+    shoal_rec_int (echoed, "position", position);
+    int64_t by;
+    if (shoal_data_int (shoal_msg_data (msg), "by", &by) == 0)
+        shoal_rec_int (echoed, "by", by);
     return 0;
 }
 

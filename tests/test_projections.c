@@ -495,6 +495,19 @@ static int s_echoed (proc_t *p, int item)
     return rc == 0 ? s_count (out, "Echoed") : 0;
 }
 
+//  Echoed events over the five items that pinger@2 sent (its Echo has
+//  "by": 2).
+static int s_echoed_by_2 (proc_t *p)
+{
+    int total = 0;
+    for (int i = 0; i < 5; i++) {
+        char out[PROC_OUTPUT_MAX];
+        if (proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", i) == 0)
+            total += s_count (out, "\"by\":2");
+    }
+    return total;
+}
+
 static void test_reaction_exactly_once (void **state)
 {
     proc_t *p = *state;
@@ -715,9 +728,9 @@ static void test_switch_catches_up (void **state)
 //  never ran: both build from position 0 with nothing of the name served,
 //  each taking several steps (an apply pauses 5 ms, a step lasts 50 ms).
 //  Only the version that will be served first sends (version 1 when 2
-//  waits for a manual switch, version 2 when it does not); the other
-//  holds. Both sent before: one Echo per event from each, under one id,
-//  the second refused id_reused (version 2's carries "by": 2).
+//  waits for a manual switch, version 2 when it does not: every Echoed
+//  then carries its "by": 2); the other holds. Both sent before: one Echo
+//  per event from each, under one id, the second refused id_reused.
 static void s_first_versions (proc_t *p, const char *next, int64_t sender, int64_t other,
                               const char *other_status)
 {
@@ -739,7 +752,7 @@ static void s_first_versions (proc_t *p, const char *next, int64_t sender, int64
         assert_int_equal (s_echoed (p, i), 8); //  one Echoed per Pinged
     info = s_wait_status (p, "pinger", other, other_status);
     assert_false (info.served);
-    assert_int_equal (info.sends, 0); //  it sent nothing
+    assert_int_equal (s_echoed_by_2 (p), sender == 2 ? 40 : 0); //  the other sent nothing
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
     const char *rejected = strstr (log, "was rejected");
@@ -756,6 +769,119 @@ static void test_first_versions_manual (void **state)
 static void test_first_versions_auto (void **state)
 {
     s_first_versions (*state, "auto", 2, 1, "old");
+}
+
+//  Waits until every item has been Echoed per times, then asserts once
+//  more per item (one Echoed per Pinged, no more) and that no command of
+//  pinger was rejected (a second version's Echo under one id is).
+static void s_echoes_once (proc_t *p, int per_item)
+{
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed_all (p) < 5 * per_item && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_echoed (p, i), per_item);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    const char *rejected = strstr (log, "was rejected");
+    if (rejected)
+        fail_msg ("a command of pinger was rejected: %.240s",
+                  rejected - log > 160 ? rejected - 160 : log);
+}
+
+//  5g. The version that sends while nothing is served is fixed when a
+//  build of the name first applies, not taken from the modules at each
+//  start. pinger@2 (switched to without an operator) sends and is paused
+//  at once; pinger@1 holds to the log's end. Restarted with version 2
+//  gone from the module (an orphan, which never moves), version 1 is
+//  served and sends what it held past what version 2 had decided;
+//  restarted with version 2 made manual instead, version 2 still sends,
+//  and is served once resumed. Before, version 1 took over as the sender
+//  and never sent what it held: 8 of 45 Echoed.
+static void s_sender_changed (proc_t *p, const char *restart_next)
+{
+    proc_node_start (p, NODE " --projections off");
+    s_send_many (p, "Ping", 0, 40, 5);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE " --module-opt projection.pinger_next=auto "
+                             "--module-opt projection.pinger_us=20000");
+    s_control (p, "pause", "pinger", 2, -1, NULL);
+    assert_false (s_wait_status (p, "pinger", 1, "old").served);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, "%s --module-opt projection.pinger_us=20000%s%s", NODE,
+                     restart_next ? " --module-opt projection.pinger_next=" : "",
+                     restart_next ? restart_next : "");
+    if (!restart_next) { //  the orphan sends: not dropped before another is served
+        char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+        assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E drop pinger@2"),
+                          1);
+        assert_non_null (strstr (err, "sends the reactions while no version of its name is "
+                                      "served"));
+    } else {
+        assert_false (s_build (p, "pinger", 1).served);
+        s_control (p, "resume", "pinger", 2, -1, NULL);
+        assert_true (s_wait_status (p, "pinger", 2, "live").served);
+    }
+    s_send_many (p, "Ping", 40, 5, 5);
+    assert_true (s_wait_status (p, "pinger", restart_next ? 2 : 1, "live").served);
+    s_echoes_once (p, 9);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "pinger@2: sends its reactions until a version of pinger is "
+                                  "served"));
+    if (!restart_next)
+        assert_non_null (strstr (log, "at its switch from version 2"));
+}
+
+static void test_sender_removed (void **state)
+{
+    s_sender_changed (*state, NULL);
+    //  Not dropped while it was the sender; now version 1 is served, it may be.
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (*state, out, err, "$SHOAL projections --endpoint $E drop pinger@2"),
+                      0);
+}
+
+static void test_sender_made_manual (void **state)
+{
+    s_sender_changed (*state, "1");
+}
+
+//  5h. A version added at a restart while nothing is served holds what
+//  the version that has been sending decides: pinger@1 alone sends part
+//  of the log and is paused; restarted with pinger@2 (switched to without
+//  an operator), version 2 holds, version 1 (resumed) is served first,
+//  and version 2 takes over at its switch (on its next step: the Echoed
+//  events are enough) with what version 1 had not reached. Before, version 2 became the sender and
+//  sent again from position 0 what version 1 had sent: 10 rejected id_reused. An orphan that sends
+//  cannot be dropped before another version is served.
+static void test_sender_added (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --projections off");
+    s_send_many (p, "Ping", 0, 40, 5);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE " --module-opt projection.pinger_us=50000");
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed_all (p) < 5 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    s_control (p, "pause", "pinger", 1, -1, NULL);
+    build_info_t v1 = s_build (p, "pinger", 1);
+    assert_false (v1.served);
+    assert_true (v1.position > 0 && v1.position < 40);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE " --module-opt projection.pinger_next=auto");
+    assert_false (s_wait_status (p, "pinger", 2, "old").served);
+    s_control (p, "resume", "pinger", 1, -1, NULL);
+    s_echoes_once (p, 8);
+    s_send_many (p, "Ping", 40, 5, 5);
+    assert_true (s_wait_status (p, "pinger", 2, "live").served);
+    s_echoes_once (p, 9);
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_non_null (strstr (log, "projection pinger@1 is served"));
+    assert_non_null (strstr (log, "pinger@1: sends its reactions until a version of pinger is "
+                                  "served"));
 }
 
 //  --------------------------------------------------------------------------
@@ -1163,6 +1289,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_switch_catches_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_versions_manual, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_versions_auto, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_removed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_made_manual, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_added, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
