@@ -680,6 +680,68 @@ static void test_retry_line (void **state)
     assert_int_equal (s_count (out, "\"Deposited\""), 1);
 }
 
+//  --------------------------------------------------------------------------
+//  7. An attempt refused `unavailable` under the caller's --id is not a
+//     refusal of the command: an earlier attempt, forwarded before the
+//     owner (n2, SIGSTOPped) was taken for down, runs when it goes on. So
+//     send exits 3 with the retry, never 1; without --id (an id chosen and
+//     sent once) the refusal stands, and nothing of it runs. Before, the
+//     retry exited 1 and the Deposit ran: a client that believed it and
+//     sent again under a new id would deposit twice.
+
+static void test_unavailable_with_id (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    s_all_links_up (fx);
+    cluster_t *cluster = s_map (fx);
+    char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_account_of (cluster, 1, account, sizeof account);
+    cluster_destroy (&cluster);
+    assert_int_equal (s_run (fx, out, err,
+                             "timeout 30 \"$SHOAL\" send --cluster \"$C\" %s Open owner=X",
+                             account),
+                      0);
+    kill (fx->nodes[1], SIGSTOP);
+    const char *send = "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 300 "
+                       "--id dep-1 %s Deposit amount=5";
+    int code = s_run (fx, out, err, send, account);
+    if (code != 3 || strstr (out, "unavailable")) //  n1 forwarded it: n2 was up to it
+        fail_msg ("the first attempt: exit %d, not 3 (no answer): %s%s", code, out, err);
+    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    while (!strstr (out, "\"code\":\"unavailable\"")) {
+        if (s_now_ms () > deadline)
+            fail_msg ("n1 never took n2 for down: %s%s", out, err);
+        usleep (50 * 1000);
+        code = s_run (fx, out, err, send, account);
+        if (code != 3)
+            fail_msg ("a retry under --id: exit %d, not 3: %s%s", code, out, err);
+    }
+    assert_non_null (strstr (err, "an earlier attempt under id dep-1 may still take effect"));
+    assert_non_null (strstr (err, "Retry safely with: shoal send"));
+    //  No --id: refused, exit 1, and it never runs.
+    code = s_run (fx, out, err,
+                  "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 300 %s "
+                  "Deposit amount=7",
+                  account);
+    if (code != 1 || !strstr (out, "\"code\":\"unavailable\""))
+        fail_msg ("without --id: exit %d, not 1 unavailable: %s%s", code, out, err);
+    kill (fx->nodes[1], SIGCONT);
+    s_get_until (fx, account, "\"version\":2,"); //  Opened, and the first attempt's Deposited
+    s_get_until (fx, account, "\"balance\":5,");
+    s_all_links_up (fx);
+    code = s_run (fx, out, err,
+                  "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --id dep-1 %s "
+                  "Deposit amount=5",
+                  account);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"reply\":{\"balance\":5}")); //  the first one's reply
+    assert_int_equal (
+        s_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account), 0);
+    assert_int_equal (s_count (out, "\"Deposited\""), 1);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -695,6 +757,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_nodes_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_three_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_line, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unavailable_with_id, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -190,35 +190,62 @@ static int s_print_rejection (const char *address, const char *name, const char 
     return EXIT_REJECTED;
 }
 
+//  Prints a command's rejection as s_print_rejection does, and returns
+//  its exit code. A transient one (unavailable, busy: this attempt was
+//  not passed on) of a command sent under the caller's --id is not
+//  known to have failed: an earlier attempt under that id may already be
+//  on its way to its actor (forwarded before the owner went down), and
+//  run when it comes back. That is said, with the retry, and is
+//  EXIT_NO_ANSWER: a client that took it for a refusal and tried again
+//  under a new id would have the effect twice. Without --id the id was
+//  chosen here and sent once: the refusal is final.
+static int s_command_rejected (const char *command, const client_options_t *opts,
+                               const char *address, const char *name, const char *id,
+                               const char *id_hex, const client_reply_t *reply)
+{
+    int rc = s_print_rejection (address, name, id, id_hex, reply);
+    if (!opts->id || !client_reply_transient (reply))
+        return rc;
+    fprintf (stderr,
+             "shoal %s: %s: %s; an earlier attempt under id %s may still take effect. "
+             "Retry safely with: %s\n",
+             command, reply->code, reply->reason, opts->id,
+             opts->retry ? opts->retry : "the same command and --id");
+    return EXIT_NO_ANSWER;
+}
+
 //  --------------------------------------------------------------------------
 
 static void s_send_help (FILE *out)
 {
-    fprintf (out,
-             "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
-             "                  [key=value | key:=JSON ...]\n\n"
-             "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
-             "key=value: integers stay integers and true/false are booleans (as they always\n"
-             "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
-             "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
-             "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
-             "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
-             "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
-             "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
-             "it are added (a key once). The same --id sent twice has one effect and gets\n"
-             "the same reply.\n\n"
-             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
-             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
-             "code unavailable, naming the node.\n\n" TARGET_HELP "Examples:\n"
-             "  shoal send account/alice Open owner=Alice overdraft=0\n"
-             "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-             "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
-             "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
-             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
-             "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
-             SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
+    fprintf (
+        out,
+        "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
+        "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
+        "                  [key=value | key:=JSON ...]\n\n"
+        "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
+        "key=value: integers stay integers and true/false are booleans (as they always\n"
+        "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
+        "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
+        "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
+        "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
+        "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
+        "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
+        "it are added (a key once). The same --id sent twice has one effect and gets\n"
+        "the same reply.\n\n"
+        "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
+        "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
+        "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
+        "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
+        "earlier attempt under that id may still be on its way (retry with it).\n\n" TARGET_HELP
+        "Examples:\n"
+        "  shoal send account/alice Open owner=Alice overdraft=0\n"
+        "  shoal send --id dep-1 account/alice Deposit amount=100\n"
+        "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
+        "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
+        "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
+        "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
+        SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
 }
 
 //  Reads all of path ("-": stdin) as a NUL-terminated text. Returns it
@@ -360,11 +387,12 @@ int cmd_send (int argc, char **argv)
     client_reply_t reply;
     int rc = client_cmd_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
     free (payload);
-    free (retry);
-    if (rc >= 0)
+    if (rc >= 0) {
+        free (retry);
         return rc;
+    }
     if (!reply.ok)
-        rc = s_print_rejection (address, name, shown, hex, &reply);
+        rc = s_command_rejected ("send", &opts, address, name, shown, hex, &reply);
     else {
         printf ("{\"ok\":true,\"address\":");
         json_string (stdout, address, strlen (address));
@@ -377,6 +405,7 @@ int cmd_send (int argc, char **argv)
         rc = EXIT_ACCEPTED;
     }
     client_reply_close (&reply);
+    free (retry);
     return rc;
 }
 
@@ -574,7 +603,9 @@ static void s_transfer_help (FILE *out)
              "idempotency key: starting an ID again with the same FROM TO AMOUNT returns\n"
              "that transfer's status and starts nothing; with others it is refused as\n"
              "id_reused (exit 1), changing nothing. ID: at most %d bytes (default: a\n"
-             "random ID).\n"
+             "random ID). A node that cannot reach the owner refuses with code\n"
+             "unavailable: exit 1, or with --id exit 3, as an earlier start of that ID\n"
+             "may still be on its way (start it again with the same ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
              "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
              "Through a cluster it asks any node, which forwards to the transfer's "
@@ -687,12 +718,12 @@ int cmd_transfer (int argc, char **argv)
     client_reply_t reply;
     int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
     free (payload);
-    free (retry);
-    opts.retry = NULL;
     if (rc < 0 && !reply.ok) {
-        rc = s_print_rejection (address, "Start", id, NULL, &reply);
+        rc = s_command_rejected ("transfer", &opts, address, "Start", id, NULL, &reply);
         client_reply_close (&reply);
     }
+    free (retry);
+    opts.retry = NULL;
     if (rc >= 0) {
         client_destroy (&client);
         return rc;
