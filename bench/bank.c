@@ -259,6 +259,8 @@ static int s_tick (void *arg, size_t done, size_t total)
         s_watch (run);
     if (o->progress)
         progress_show (s_phase_labels[run->phase], done, total, false);
+    if (bank_nodes_gone (run))
+        return 1;
     if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
         bank_nodes_thaw (run);
     //  Kills land in the transfers at their planned points, at least 250 ms

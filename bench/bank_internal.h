@@ -76,6 +76,11 @@ void bank_node_label (const run_t *run, int i, char *label, size_t size);
 //  did not come back.
 int bank_nodes_kill (run_t *run, size_t done, size_t total);
 
+//  True if one of the run's own nodes has exited on its own (a crash, a
+//  kill from outside, the OOM killer): said on stderr, with how it ended,
+//  and reaped. A run that went on would wait for answers that never come.
+bool bank_nodes_gone (run_t *run);
+
 //  SIGSTOPs a seeded random node for freeze_ms; bank_nodes_thaw ends it.
 void bank_nodes_freeze (run_t *run, size_t done, size_t total);
 

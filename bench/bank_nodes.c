@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 //  --------------------------------------------------------------------------
@@ -105,6 +106,30 @@ void bank_nodes_thaw (run_t *run)
 
 //  SIGKILLs a seeded random node and restarts it. Returns non-zero if it
 //  did not come back.
+bool bank_nodes_gone (run_t *run)
+{
+    for (int i = 0; i < run->node_count; i++) {
+        node_child_t *node = &run->nodes[i];
+        int status;
+        if (node->pid <= 0 || waitpid (node->pid, &status, WNOHANG) != node->pid)
+            continue;
+        char label[32], how[64];
+        bank_node_label (run, i, label, sizeof label);
+        if (WIFSIGNALED (status))
+            snprintf (how, sizeof how, "was killed by signal %d (%s)", WTERMSIG (status),
+                      strsignal (WTERMSIG (status)));
+        else
+            snprintf (how, sizeof how, "exited with status %d", WEXITSTATUS (status));
+        fprintf (stderr, "%s%s: the %s (pid %d) %s during the run, not by the bench%s%s\n",
+                 isatty (STDERR_FILENO) ? "\n" : "", driver_command, label, (int) node->pid, how,
+                 run->options->log ? "; its log: " : "",
+                 run->options->log ? run->options->log : "");
+        node->pid = 0;
+        return true;
+    }
+    return false;
+}
+
 int bank_nodes_kill (run_t *run, size_t done, size_t total)
 {
     const bank_options_t *o = run->options;

@@ -287,6 +287,43 @@ static void test_interrupted (void **state)
     }
 }
 
+//  A node of the bench's own that dies on its own (a crash, the OOM
+//  killer; here a SIGKILL from outside) ends the run at once, saying which
+//  and how, and the bench still removes its data directory. It waited
+//  for the transfers' answers for 15 minutes, "waiting for transfers".
+static void test_node_gone (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int rc = proc_run (
+        p, out, err,
+        "rm -rf $DIR/tmp $DIR/g.rc; mkdir -p $DIR/tmp\n"
+        "( TMPDIR=$DIR/tmp $SHOAL bench --accounts 200 --transfers 2000000 --concurrency 64 \\\n"
+        "    >$DIR/g.out 2>$DIR/g.err; echo $? >$DIR/g.rc ) &\n"
+        "n=0\n"
+        "until grep -q '^  transfers: ' $DIR/g.err && pgrep -f \"$DIR/tmp/shoal-\" >/dev/null; do\n"
+        "  n=$((n + 1)); [ $n -gt 2400 ] && { echo 'never ran'; cat $DIR/g.err; exit 1; }\n"
+        "  sleep 0.05\n"
+        "done\n"
+        "pkill -9 -f \"$DIR/tmp/shoal-\"\n"
+        "n=0\n"
+        "until [ -s $DIR/g.rc ]; do\n"
+        "  n=$((n + 1)); [ $n -gt 600 ] && { echo 'still running 30 s after'; exit 1; }\n"
+        "  sleep 0.05\n"
+        "done\n"
+        "echo \"exit $(cat $DIR/g.rc)\"\n"
+        "grep 'not by the bench' $DIR/g.err\n"
+        "ls -A $DIR/tmp | sed 's/^/left: /'\n");
+    if (rc != 0)
+        fail_msg ("%s%s", out, err);
+    print_message ("%s", out);
+    assert_null (strstr (out, "exit 0"));
+    proc_assert_has (out, "shoal bench: the node (pid ");
+    proc_assert_has (out, ") was killed by signal 9 (Killed) during the run, not by the bench");
+    if (strstr (out, "left: "))
+        fail_msg ("the bench left its data behind: %s", out);
+}
+
 //  --help says what the fields are, and that --endpoint leaves them null.
 static void test_help (void **state)
 {
@@ -311,6 +348,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_node_args, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_interrupted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_gone, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
