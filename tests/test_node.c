@@ -1591,6 +1591,27 @@ static void s_raw_send (zsock_t *dealer, const void *data, size_t size, bool mor
     assert_int_equal (zframe_send (&frame, dealer, more ? ZFRAME_MORE : 0), 0);
 }
 
+//  Receives one reply on a raw DEALER into id (its correlation), ok and
+//  code.
+static void s_raw_reply (zsock_t *dealer, uint8_t id[ENVELOPE_ID_SIZE], bool *ok,
+                         char code[ENVELOPE_CODE_MAX + 1])
+{
+    zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
+    assert_int_equal (zmq_poll (&item, 1, CALL_TIMEOUT_MS), 1);
+    zframe_t *answer = zframe_recv (dealer);
+    assert_non_null (answer);
+    envelope_t reply;
+    assert_int_equal (envelope_decode (&reply, zframe_data (answer), zframe_size (answer)), 0);
+    memcpy (id, reply.correlation, ENVELOPE_ID_SIZE);
+    char reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t size;
+    assert_int_equal (
+        envelope_reply_decode (reply.payload, reply.payload_size, ok, code, reason, &data, &size),
+        0);
+    zframe_destroy (&answer);
+}
+
 static void test_bad_frames (void **state)
 {
     fixture_t *fx = *state;
@@ -1690,22 +1711,12 @@ static void test_bad_frames (void **state)
     s_same_books (fx, "account/b", b);
     //  The same socket still works for a good frame.
     s_raw_send (dealer, valid, valid_size, false);
-    zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
-    assert_int_equal (zmq_poll (&item, 1, CALL_TIMEOUT_MS), 1);
-    zframe_t *answer = zframe_recv (dealer);
-    assert_non_null (answer);
-    envelope_t accepted;
-    assert_int_equal (envelope_decode (&accepted, zframe_data (answer), zframe_size (answer)), 0);
-    assert_memory_equal (accepted.correlation, command.id, ENVELOPE_ID_SIZE);
+    uint8_t correlation[ENVELOPE_ID_SIZE];
     bool ok;
-    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
-    const uint8_t *data;
-    size_t size;
-    assert_int_equal (envelope_reply_decode (accepted.payload, accepted.payload_size, &ok, code,
-                                             reason, &data, &size),
-                      0);
+    char code[ENVELOPE_CODE_MAX + 1];
+    s_raw_reply (dealer, correlation, &ok, code);
+    assert_memory_equal (correlation, command.id, ENVELOPE_ID_SIZE);
     assert_true (ok);
-    zframe_destroy (&answer);
     books_t after = s_books (fx, "account/b");
     assert_int_equal (after.version, b.version + 1);
     assert_int_equal (after.balance, b.balance + 1000);
@@ -1789,27 +1800,6 @@ static void s_raw_envelope (zsock_t *dealer, const raw_envelope_t *raw, const ch
 }
 
 #define QUEUE_BYTES (64u << 20) //  a worker's queue at most (the front's FRONT_QUEUE_BYTES)
-
-//  Receives one reply on a raw DEALER into id (its correlation), ok and
-//  code.
-static void s_raw_reply (zsock_t *dealer, uint8_t id[ENVELOPE_ID_SIZE], bool *ok,
-                         char code[ENVELOPE_CODE_MAX + 1])
-{
-    zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
-    assert_int_equal (zmq_poll (&item, 1, CALL_TIMEOUT_MS), 1);
-    zframe_t *answer = zframe_recv (dealer);
-    assert_non_null (answer);
-    envelope_t reply;
-    assert_int_equal (envelope_decode (&reply, zframe_data (answer), zframe_size (answer)), 0);
-    memcpy (id, reply.correlation, ENVELOPE_ID_SIZE);
-    char reason[ENVELOPE_REASON_MAX + 1];
-    const uint8_t *data;
-    size_t size;
-    assert_int_equal (
-        envelope_reply_decode (reply.payload, reply.payload_size, ok, code, reason, &data, &size),
-        0);
-    zframe_destroy (&answer);
-}
 
 //  A client sending big commands faster than a worker takes them is told
 //  "busy" once the worker's queue holds 64 MiB, rather than the node's

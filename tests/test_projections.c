@@ -488,6 +488,18 @@ static void test_failure_and_skip (void **state)
 //  --------------------------------------------------------------------------
 //  5. A reaction, SIGKILLed again and again: each command once.
 
+//  No command of pinger was rejected (the node logs it): a second
+//  version's Echo under an id the first used is refused id_reused.
+static void s_assert_none_rejected (proc_t *p)
+{
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    const char *rejected = strstr (log, "was rejected");
+    if (rejected)
+        fail_msg ("a command of pinger was rejected: %.240s",
+                  rejected - log > 160 ? rejected - 160 : log);
+}
+
 static int s_echoed (proc_t *p, int item)
 {
     char out[PROC_OUTPUT_MAX];
@@ -675,12 +687,7 @@ static void test_manual_version_waits (void **state)
         assert_int_equal (s_echoed (p, i), 10); //  one Echoed per Pinged, no more
     //  Version 2's Echo differs from version 1's: one sent for an event
     //  version 1 had reacted to would be refused id_reused, and logged.
-    char log[PROC_OUTPUT_MAX];
-    proc_read (p, "node.log", log);
-    const char *rejected = strstr (log, "was rejected");
-    if (rejected)
-        fail_msg ("a command of pinger was rejected: %.240s",
-                  rejected - log > 160 ? rejected - 160 : log);
+    s_assert_none_rejected (p);
 }
 
 //  5e. A switch moves the new version on to where the served one has
@@ -716,12 +723,7 @@ static void test_switch_catches_up (void **state)
     } while (!(v2.sends == 0 && s_echoed_all (p) >= 30) && proc_now_ms () < deadline);
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_echoed (p, i), 6); //  one Echoed per Pinged, no more
-    char log[PROC_OUTPUT_MAX];
-    proc_read (p, "node.log", log);
-    const char *rejected = strstr (log, "was rejected");
-    if (rejected)
-        fail_msg ("a command of pinger was rejected: %.240s",
-                  rejected - log > 160 ? rejected - 160 : log);
+    s_assert_none_rejected (p);
 }
 
 //  5f. Two versions of pinger registered at once on a store where pinger
@@ -753,12 +755,7 @@ static void s_first_versions (proc_t *p, const char *next, int64_t sender, int64
     info = s_wait_status (p, "pinger", other, other_status);
     assert_false (info.served);
     assert_int_equal (s_echoed_by_2 (p), sender == 2 ? 40 : 0); //  the other sent nothing
-    char log[PROC_OUTPUT_MAX];
-    proc_read (p, "node.log", log);
-    const char *rejected = strstr (log, "was rejected");
-    if (rejected)
-        fail_msg ("a command of pinger was rejected: %.240s",
-                  rejected - log > 160 ? rejected - 160 : log);
+    s_assert_none_rejected (p);
 }
 
 static void test_first_versions_manual (void **state)
@@ -781,12 +778,7 @@ static void s_echoes_once (proc_t *p, int per_item)
         usleep (20 * 1000);
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_echoed (p, i), per_item);
-    char log[PROC_OUTPUT_MAX];
-    proc_read (p, "node.log", log);
-    const char *rejected = strstr (log, "was rejected");
-    if (rejected)
-        fail_msg ("a command of pinger was rejected: %.240s",
-                  rejected - log > 160 ? rejected - 160 : log);
+    s_assert_none_rejected (p);
 }
 
 //  5g. The version that sends while nothing is served is fixed when a
