@@ -256,6 +256,9 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
     else if (shoal_data_str (&data, "code", args->code, sizeof args->code) != 0 || !args->code[0] ||
              shoal_name_check (args->code, strlen (args->code)) != 0)
         wrong = "code must be 1 to 63 printable characters without spaces";
+    else if (envelope_code_reserved (args->code))
+        wrong = "code must be one of the operator's own: the runtime answers with this one "
+                "itself, and its senders read it so (a transfer stays stalled on expired)";
     else if (shoal_data_str (&data, "reason", args->reason, sizeof args->reason) != 0 ||
              !args->reason[0])
         wrong = "reason must be a text of 1 to 255 bytes";

@@ -452,6 +452,10 @@ static void test_exit_codes_consistent (void **state)
         {"resolve account/x 00112233445566778899aabbccddeeff --reject c --reason "
          "\"$(printf '%0300d' 0)\"",
          2, "shoal resolve: --reason TEXT is 1 to 255 bytes, not 300\n"},
+        //  A code the runtime answers with: a transfer stayed stalled on
+        //  expired, its command ended, the debit never credited nor refunded.
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject expired --reason y", 2,
+         "shoal resolve: --reject expired is a code the runtime answers with itself"},
         {"resend nosuch/x", 1, "shoal resend: nosuch/x refused: unknown type 'nosuch'"},
         {"resolve nosuch/x 00112233445566778899aabbccddeeff --reject c --reason y", 1,
          "shoal resolve: nosuch/x refused: unknown type 'nosuch'"},
@@ -464,6 +468,13 @@ static void test_exit_codes_consistent (void **state)
             fail_msg ("shoal %s: exit %d (not %d), stderr: %s", cases[i].args, code, cases[i].code,
                       err);
     }
+    //  The node refuses such a code from any client too.
+    int code = s_run (fx, out, err,
+                      "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" send account/x '$resolve' "
+                      "id=00112233445566778899aabbccddeeff code=unavailable reason=y",
+                      fx->endpoint);
+    if (code != 1 || !strstr (out, "code must be one of the operator's own"))
+        fail_msg ("a $resolve with code unavailable: exit %d: %s%s", code, out, err);
 }
 
 //  A module that registers a type or projection already registered is

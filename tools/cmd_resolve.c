@@ -103,7 +103,9 @@ static void s_resolve_help (FILE *out)
                   "the saga gets that rejection as the command's reply (a transfer: a refused\n"
                   "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
                   "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
-                  "(default 5000) for the command to end.\n\n"
+                  "(default 5000) for the command to end. CODE is your own (operator_cancel,\n"
+                  "node_lost): one the runtime answers with itself (expired, unavailable,\n"
+                  "busy, ...) is refused, as senders read those otherwise.\n\n"
                   "--force, only when the target's node is gone for good: the saga gets the\n"
                   "rejection at once, without asking the target. If the target did run it, the\n"
                   "books are WRONG: say so, and check them (shoal check).\n\n"
@@ -179,6 +181,14 @@ int cmd_resolve (int argc, char **argv)
                  "shoal resolve: --reject CODE is 1 to %d printable characters without spaces, "
                  "not '%s'\n",
                  SHOAL_NAME_MAX, opts.reject);
+        return EXIT_USAGE;
+    }
+    if (envelope_code_reserved (opts.reject)) {
+        fprintf (stderr,
+                 "shoal resolve: --reject %s is a code the runtime answers with itself, and "
+                 "senders read it so (a transfer stays stalled on expired, its command never "
+                 "ended): use one of your own, such as operator_cancel\n",
+                 opts.reject);
         return EXIT_USAGE;
     }
     if (!opts.reason[0] || strlen (opts.reason) > ENVELOPE_REASON_MAX) {

@@ -97,6 +97,13 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size);
 
+//  True if code is one the runtime answers with itself (docs/PROTOCOL.md,
+//  "Rejection codes"): bad_frame, expired, busy, unavailable, ... Its
+//  senders read each so (a transfer stays stalled on expired, waiting for
+//  an operator), so an operator's rejection (`shoal resolve --reject`)
+//  must not borrow one.
+bool envelope_code_reserved (const char *code);
+
 //  Validates that data holds exactly one well-formed msgpack object, no
 //  deeper than ENVELOPE_MAX_DEPTH, whose containers' counts fit in the
 //  bytes present. Allocates nothing. Returns 0 or SHOAL_EFORMAT.
