@@ -295,6 +295,13 @@ static void test_check_usage (void **state)
     assert_int_equal (s_check (f, &output, "--help", NULL), 0);
     assert_non_null (strstr (output, "shoal check --data"));
     free (output);
+    //  One directory given twice, by another name: its accounts would be
+    //  counted twice, the sums wrong and every invariant "ok".
+    char again[400];
+    snprintf (again, sizeof again, "%s/.", f->data);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--data", again, NULL), 2);
+    assert_non_null (strstr (output, "are the same directory"));
+    free (output);
 }
 
 //  A real node's store that lost its CURRENT file, or has a corrupt one:

@@ -16,8 +16,10 @@
 #include "books.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHECK_DIRS_MAX 64
 #define EXIT_DAMAGED 4 //  a damaged store: shoal repair's work, not check's
@@ -129,6 +131,21 @@ int cmd_check (int argc, char **argv)
         fprintf (stderr, "shoal check: --data DIR is required\n\n");
         s_help (stderr);
         return EXIT_USAGE;
+    }
+    //  One directory named twice (./d and d/, or a link) would count its
+    //  accounts twice: the sums would be wrong and look right.
+    struct stat seen[CHECK_DIRS_MAX];
+    bool known[CHECK_DIRS_MAX];
+    for (int i = 0; i < count; i++) {
+        known[i] = stat (dirs[i], &seen[i]) == 0; //  else said by books_read_dir
+        for (int j = 0; j < i && known[i]; j++)
+            if (known[j] && seen[j].st_ino == seen[i].st_ino && seen[j].st_dev == seen[i].st_dev) {
+                fprintf (stderr,
+                         "shoal check: --data %s and --data %s are the same directory: each "
+                         "node's once\n",
+                         dirs[j], dirs[i]);
+                return EXIT_USAGE;
+            }
     }
     books_t *books = books_new ();
     if (!books) {
