@@ -93,6 +93,32 @@ static int s_is_empty (journal_t *self, bool *empty)
     return journal_iter_close (it, 0);
 }
 
+//  Whose a store without shoal's metadata is, from its first keys: 2 if
+//  they are this shoal's (an actor's record: 'S' shard:u16be and its kind),
+//  1 if an older shoal's (key layout 1: the kind, then an address), 0 if
+//  neither (another program's).
+static int s_origin (journal_t *self)
+{
+    int layout2 = 0, layout1 = 0, other = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek_to_first (it);
+    for (int seen = 0; leveldb_iter_valid (it) && seen < 4096; seen++) {
+        size_t len;
+        const char *key = leveldb_iter_key (it, &len);
+        if (len >= 5 && key[0] == 'S' && strchr ("esiot", key[3]))
+            layout2++;
+        else if (len >= 4 && strchr ("esiot", key[0]) && memchr (key + 1, '/', len - 1))
+            layout1++;
+        else if (!strchr ("LWVm", key[0]))
+            other++;
+        leveldb_iter_next (it);
+    }
+    journal_iter_close (it, 0);
+    if (layout2 > other && layout2 >= layout1)
+        return 2;
+    return layout1 > other ? 1 : 0;
+}
+
 //  Marks a new, empty store with the key layout and its shard count, in
 //  one write. Returns 0 or SHOAL_EIO.
 static int s_mark_new_store (journal_t *self, int shards)
@@ -161,11 +187,25 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
             return rc;
         }
         if (!empty) {
-            *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, "
-                                     "without shards in its keys); this shoal reads key layout %s "
-                                     "only and cannot convert it: move it away or delete it",
-                                     dir, KEYS_LAYOUT);
-            return SHOAL_EVERSION;
+            int origin = s_origin (self);
+            if (origin == 2)
+                *message = zsys_sprintf (
+                    "the store in %s holds this shoal's records (key layout %s) but not its "
+                    "metadata (the layout and the shard count): the table that held it is "
+                    "damaged or lost. It cannot be opened safely without it; keep a copy of the "
+                    "directory",
+                    dir, KEYS_LAYOUT);
+            else if (origin == 1)
+                *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout "
+                                         "1, without shards in its keys); this shoal reads key "
+                                         "layout %s only and cannot convert it: move it away",
+                                         dir, KEYS_LAYOUT);
+            else
+                *message = zsys_sprintf ("the store in %s is a LevelDB store but not shoal's (no "
+                                         "shoal metadata, and keys that are not shoal's): give a "
+                                         "shoal node's data directory",
+                                         dir);
+            return origin ? SHOAL_EVERSION : SHOAL_EINVAL;
         }
         int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
         if ((rc = s_mark_new_store (self, shards)) != 0) {

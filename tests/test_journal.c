@@ -1822,6 +1822,44 @@ static void test_shards_fixed_at_creation (void **state)
     fixture->journal = s_open (fixture->dir);
 }
 
+//  A store without shoal's metadata is named for what its keys are:
+//  another program's, or this shoal's whose metadata table was lost (a
+//  damaged store, whose records are still there). Both were said to be an
+//  older shoal's, to move away or delete.
+static void test_store_without_metadata (void **state)
+{
+    fixture_t *fixture = *state;
+    char foreign[128], lost[128];
+    snprintf (foreign, sizeof foreign, "%s/foreign", fixture->dir);
+    snprintf (lost, sizeof lost, "%s/lost", fixture->dir);
+    const char *dirs[] = {foreign, lost};
+    for (int i = 0; i < 2; i++) {
+        leveldb_options_t *options = leveldb_options_create ();
+        leveldb_options_set_create_if_missing (options, 1);
+        char *err = NULL;
+        leveldb_t *db = leveldb_open (options, dirs[i], &err);
+        assert_null (err);
+        leveldb_close (db);
+        leveldb_options_destroy (options);
+    }
+    s_raw_put (foreign, (const uint8_t *) "user:1", 6, "{\"name\":\"a\"}", 12);
+    s_raw_put (foreign, (const uint8_t *) "user:2", 6, "{\"name\":\"b\"}", 12);
+    s_refused (foreign, 0, SHOAL_EINVAL, foreign, "a LevelDB store but not shoal's", NULL);
+    //  'S' shard 5, an event of account/a: layout 2's, with no 'm' records.
+    uint8_t key[64] = "S\x00\x05"
+                      "eaccount/a";
+    memcpy (key + 14, "\0\0\0\0\0\0\0\x01", 8);
+    s_raw_put (lost, key, 22, "\x94\x01\xa6opened\x80\x05", 11);
+    s_refused (lost, 0, SHOAL_EVERSION, lost, "holds this shoal's records", "damaged or lost",
+               NULL);
+    char *error = NULL;
+    journal_options_t opts = {.sync = true};
+    int code = 0;
+    assert_null (journal_open (lost, &opts, &code, &error));
+    assert_null (strstr (error, "delete"));
+    free (error);
+}
+
 //  A store made by an older shoal (keys without shards, no layout mark)
 //  is refused, not misread; so is a layout this shoal does not know, and a
 //  store whose shard count is damaged.
@@ -2014,6 +2052,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_gapless_mark, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_old_layout_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_store_without_metadata, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unsynced_commit_then_sync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_async_needs_no_sync, s_setup, s_teardown),
