@@ -418,8 +418,13 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     //  Room for the longest address; cut to a reason's length below.
     char reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 64];
     if (rc == 0 && record.state != DEAD_DEAD && record.state != DEAD_SUSPECT) {
-        snprintf (reason, sizeof reason, "the message %s to %s is %s, not dead", hex, envelope->to,
-                  s_states[record.state]);
+        snprintf (reason, sizeof reason,
+                  "the message %s to %s %s already: only a dead or suspect one is retried "
+                  "or dropped",
+                  hex, envelope->to,
+                  record.state == DEAD_RAN       ? "has run"
+                  : record.state == DEAD_DROPPED ? "was dropped"
+                                                 : "was retried");
         reason[ENVELOPE_REASON_MAX] = 0;
         turn_error (self, route, route_size, envelope, "not_dead", reason);
     } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {

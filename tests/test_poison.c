@@ -177,7 +177,7 @@ static void test_poison_command (void **state)
     assert_string_equal (out, "");
     proc_assert_has (err, "shoal dead-letters: retry ");
     proc_assert_has (err, " refused: the message ");
-    proc_assert_has (err, "not dead (not_dead)");
+    proc_assert_has (err, " already: only a dead or suspect one is retried or dropped (not_dead)");
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json retry %s", id), 1);
     //  (The id has a second record, at counter/f, whose turn of the reply
