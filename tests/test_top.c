@@ -306,6 +306,7 @@ static void test_screen (void **state)
                                to),
                       0);
 
+    int64_t started = zclock_mono ();
     assert_int_equal (proc_sh (NULL, 0,
                                "tmux -S %s -f /dev/null new-session -d -s top -x 100 -y 40 "
                                "\"%s top --cluster %s; echo \\$? > %s/top.rc\"",
@@ -314,6 +315,18 @@ static void test_screen (void **state)
     for (int i = 0; i < NODES; i++)
         s_wait_line (fx, cluster_node_name (fx->cluster, i), " up ", NULL);
     s_wait_line (fx, "NODE", "CMD/S", "STEP/S", "P99CMT", "STALL", "BUSIEST THREAD", NULL);
+    //  The sparkline's span is the time sampled, not its width's: "last
+    //  60s" a second after the start, before.
+    {
+        char first[16384];
+        s_screen (fx, first, sizeof first);
+        int64_t elapsed_s = (zclock_mono () - started) / 1000;
+        const char *span = strstr (first, " (last ");
+        int seconds = -1;
+        if (!span || sscanf (span, " (last %ds)", &seconds) != 1 || seconds > elapsed_s + 1)
+            fail_msg ("the sparkline spans %ds after %llds:\n%s", seconds, (long long) elapsed_s,
+                      first);
+    }
     s_wait_line (fx, "STALLED COMMANDS", "(0)", NULL);
 
     //  Keys: help, any key closes it, s sorts by the next column.

@@ -142,22 +142,23 @@ static void s_sparkline (const screen_t *s, int y)
     static const char ascii[] = "_.:-=+*#";
     int count;
     const double *history = top_history (s->top, &count);
-    double max = 0;
-    for (int k = 0; k < count; k++)
-        max = history[k] > max ? history[k] : max;
-    char label[64], rate[16], top[16];
+    char label[64], rate[16], top[16], suffix[64];
     top_format_rate (top_commands_ps (s->top), rate, sizeof rate);
-    top_format_rate (max, top, sizeof top);
-    char suffix[64];
-    snprintf (suffix, sizeof suffix, " max %s (last %ds)", top,
-              (int) (TOP_HISTORY * s->interval_ms / 1000));
     snprintf (label, sizeof label, "cmd/s %6s ", rate);
     s_put (y, 0, label);
-    //  As many of the newest points as fit beside the label and the suffix.
+    //  As many of the newest points as fit beside the label and the
+    //  longest suffix; the max and the span are of the points shown.
+    snprintf (suffix, sizeof suffix, " max 999.9k (last %ds)",
+              (int) (TOP_HISTORY * s->interval_ms / 1000));
     int x = (int) strlen (label), width = COLS - x - (int) strlen (suffix);
     width = width > TOP_HISTORY ? TOP_HISTORY : width < 10 ? 10 : width;
+    int shown = count < width ? count : width;
+    double max = 0;
+    for (int at = count - shown; at < count; at++)
+        max = history[at] > max ? history[at] : max;
+    top_format_rate (max, top, sizeof top);
     snprintf (suffix, sizeof suffix, " max %s (last %ds)", top,
-              (int) (width * s->interval_ms / 1000));
+              (int) ((int64_t) shown * s->interval_ms / 1000));
     for (int k = 0; k < width && x + k < COLS; k++) {
         int at = count - width + k; //  the newest at the right
         if (at < 0)
