@@ -343,17 +343,31 @@ static void test_repair (void **state)
                                "2>/dev/null",
                                s_bin (), fx->cfg, address1, id),
                       1);
+    //  A forced one refused (nothing pending under that id) warns of
+    //  nothing: the warning that it ended the command came before the
+    //  refusal.
+    assert_int_equal (
+        proc_sh (out, sizeof out,
+                 "%s resolve --cluster %s --wait 0 %s "
+                 "00112233445566778899aabbccddeeff --reject x --reason y --force 2>&1",
+                 s_bin (), fx->cfg, address1),
+        1);
+    assert_null (strstr (out, "WARNING"));
 
     //  4. --force: failed at once, without its target.
     s_transfer (fx, transfer[2], from[2], to[2]);
     char address2[128];
     snprintf (address2, sizeof address2, "transfer/%s", transfer[2]);
     s_wait_stalled (fx, address2, "Debit", id, json, sizeof json);
+    //  Without $USER, the login of the user running it is recorded.
     assert_int_equal (proc_sh (out, sizeof out,
-                               "%s resolve --cluster %s %s %s --reject node_lost --reason 'gone' "
-                               "--force 2>/dev/null",
+                               "env -u USER %s resolve --cluster %s %s %s --reject node_lost "
+                               "--reason 'gone' --force 2>&1",
                                s_bin (), fx->cfg, address2, id),
                       0);
+    assert_non_null (strstr (out, "WARNING: --force ended"));
+    assert_non_null (strstr (out, "recorded as $Resolved by "));
+    assert_null (strstr (out, "by unknown"));
     assert_non_null (strstr (out, "FORCED"));
     assert_non_null (strstr (out, "\"status\":\"failed\""));
 

@@ -10,8 +10,10 @@
 #include "stuck_work.h"
 
 #include <msgpack.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define REPAIR_FOLLOW_MS 100
 
@@ -196,7 +198,13 @@ int cmd_resolve (int argc, char **argv)
                  ENVELOPE_REASON_MAX, strlen (opts.reason));
         return EXIT_USAGE;
     }
+    //  Who decided: $USER, else the login of the user running this.
     const char *user = getenv ("USER");
+    struct passwd *account = user && *user ? NULL : getpwuid (geteuid ());
+    char uid[32];
+    snprintf (uid, sizeof uid, "uid %u", (unsigned) geteuid ());
+    if (!user || !*user)
+        user = account && account->pw_name && *account->pw_name ? account->pw_name : uid;
     uint8_t payload[1024];
     driver_payload_t packed;
     msgpack_packer pk;
@@ -205,22 +213,22 @@ int cmd_resolve (int argc, char **argv)
     driver_pack_str (&pk, "id", msgid);
     driver_pack_str (&pk, "code", opts.reject);
     driver_pack_str (&pk, "reason", opts.reason);
-    driver_pack_str (&pk, "operator", user && *user ? user : "unknown");
+    driver_pack_str (&pk, "operator", user);
     msgpack_pack_str_with_body (&pk, "force", 5);
     opts.force ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
     if (packed.full) {
         fprintf (stderr, "shoal resolve: --reject or --reason is too long\n");
         return EXIT_USAGE;
     }
-    if (opts.force)
-        fprintf (stderr,
-                 "shoal resolve: WARNING: --force ends %s's command %s WITHOUT asking its "
-                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
-                 address, msgid);
     client_reply_t reply;
     int rc = s_control ("resolve", &opts, address, "$resolve", payload, packed.size, &reply);
     if (rc >= 0)
         return rc;
+    if (opts.force) //  once the node took it: a refusal ended nothing
+        fprintf (stderr,
+                 "shoal resolve: WARNING: --force ended %s's command %s WITHOUT asking its "
+                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
+                 address, msgid);
     char state[64] = "", command[SHOAL_NAME_MAX + 1] = "", target[SHOAL_ADDRESS_MAX + 1] = "";
     map_str (reply.data, reply.size, "state", state, sizeof state);
     map_str (reply.data, reply.size, "command", command, sizeof command);
@@ -248,7 +256,7 @@ int cmd_resolve (int argc, char **argv)
         printf ("}\n");
     } else {
         printf ("%s: %s %s to %s resolved (%s: %s), recorded as $Resolved by %s\n", address,
-                command, msgid, target, opts.reject, opts.reason, user && *user ? user : "unknown");
+                command, msgid, target, opts.reject, opts.reason, user);
         if (opts.force)
             printf ("FORCED: %s was not asked; the books may be wrong if it ran %s\n", target,
                     command);
