@@ -379,8 +379,15 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     pending_t *pending = outbox_pending_find (self, args.command_id);
     if (!pending || !streq (pending->sender, request->to) || pending->is_cancel) {
         char reason[ENVELOPE_REASON_MAX + 1];
-        snprintf (reason, sizeof reason, "%.170s has no pending command %s (answered already?)",
-                  request->to, args.id);
+        if (pending && pending->is_cancel && streq (pending->sender, request->to))
+            snprintf (reason, sizeof reason,
+                      "%s is the $cancel of a resolve under way: it is re-sent until its target "
+                      "answers; to end the command it cancels now, resolve that one with "
+                      "--force",
+                      args.id);
+        else
+            snprintf (reason, sizeof reason, "%.170s has no pending command %s (answered already?)",
+                      request->to, args.id);
         turn_error (self, route, route_size, request, "not_pending", reason);
         return;
     }

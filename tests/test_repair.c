@@ -158,17 +158,17 @@ static void s_wait_get (fixture_t *fx, const char *address, const char *text)
     fail_msg ("%s never showed %s; last: %s", address, text, out);
 }
 
-//  Polls `shoal pending --stalled --json` until a row of sender names
-//  command; writes its message id into id (33 bytes).
-static void s_wait_stalled (fixture_t *fx, const char *sender, const char *command, char *id,
-                            char *json, size_t size)
+//  Polls `shoal pending --json` (--stalled if stalled) until a row of
+//  sender names command; writes its message id into id (33 bytes).
+static void s_wait_pending (fixture_t *fx, bool stalled, const char *sender, const char *command,
+                            char *id, char *json, size_t size)
 {
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     char pattern[300];
     snprintf (pattern, sizeof pattern, "{\"sender\":\"%s\",\"command\":\"%s\"", sender, command);
     while (zclock_mono () < deadline) {
-        proc_sh (json, size, "%s pending --cluster %s --stalled --json --timeout 1000", s_bin (),
-                 fx->cfg);
+        proc_sh (json, size, "%s pending --cluster %s%s --json --timeout 1000", s_bin (), fx->cfg,
+                 stalled ? " --stalled" : "");
         const char *row = strstr (json, pattern);
         const char *key = row ? strstr (row, "\"id\":\"") : NULL;
         if (key) {
@@ -178,7 +178,7 @@ static void s_wait_stalled (fixture_t *fx, const char *sender, const char *comma
         }
         zclock_sleep (100);
     }
-    fail_msg ("%s's %s never showed stalled; last: %s", sender, command, json);
+    fail_msg ("%s's %s never showed%s; last: %s", sender, command, stalled ? " stalled" : "", json);
 }
 
 static int s_setup (void **state)
@@ -304,7 +304,7 @@ static void test_repair (void **state)
     s_wait_link (fx, 0, 2, false);
     s_transfer (fx, transfer[0], from[0], to[0]);
     snprintf (address, sizeof address, "transfer/%s", transfer[0]);
-    s_wait_stalled (fx, address, "Credit", id, json, sizeof json);
+    s_wait_pending (fx, true, address, "Credit", id, json, sizeof json);
     assert_non_null (strstr (json, "\"target_node\":\"n3\""));
     assert_non_null (strstr (json, "\"nodes_down\":[\"n3\"]"));
     proc_sh (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000", s_bin (),
@@ -324,6 +324,14 @@ static void test_repair (void **state)
                                s_bin (), fx->cfg, address, id),
                       0);
     assert_non_null (strstr (out, "the cancel waits for"));
+    //  The $cancel that pending lists is not a command to resolve: said so.
+    char cancel[33];
+    s_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s --wait 0 %s %s --reject x --reason y 2>&1",
+                               s_bin (), fx->cfg, address, cancel),
+                      1);
+    assert_non_null (strstr (out, "is the $cancel of a resolve under way"));
 
     //  3. A debit's node down, resolved: failed, nothing moved.
     s_node_kill (fx, 1, SIGKILL);
@@ -331,7 +339,7 @@ static void test_repair (void **state)
     s_transfer (fx, transfer[1], from[1], to[1]);
     char address1[128];
     snprintf (address1, sizeof address1, "transfer/%s", transfer[1]);
-    s_wait_stalled (fx, address1, "Debit", id, json, sizeof json);
+    s_wait_pending (fx, true, address1, "Debit", id, json, sizeof json);
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
                                "--reason 'n2 is being repaired'",
@@ -358,7 +366,7 @@ static void test_repair (void **state)
     s_transfer (fx, transfer[2], from[2], to[2]);
     char address2[128];
     snprintf (address2, sizeof address2, "transfer/%s", transfer[2]);
-    s_wait_stalled (fx, address2, "Debit", id, json, sizeof json);
+    s_wait_pending (fx, true, address2, "Debit", id, json, sizeof json);
     //  Without $USER, the login of the user running it is recorded.
     assert_int_equal (proc_sh (out, sizeof out,
                                "env -u USER %s resolve --cluster %s %s %s --reject node_lost "
@@ -377,7 +385,7 @@ static void test_repair (void **state)
     s_transfer (fx, transfer[3], from[3], to[3]);
     char address3[128];
     snprintf (address3, sizeof address3, "transfer/%s", transfer[3]);
-    s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
+    s_wait_pending (fx, true, address3, "Debit", id, json, sizeof json);
     s_node_kill (fx, 0, SIGKILL);
     assert_int_equal (proc_sh (NULL, 0, "cp -a %s/n1/data %s/n1-copy", fx->dir, fx->dir), 0);
     s_node_start (fx, 0);
@@ -391,7 +399,7 @@ static void test_repair (void **state)
                       0);
     s_node_start (fx, 0);
     s_wait_get (fx, address3, "\"status\":\"started\""); //  it lost its Debited
-    s_wait_stalled (fx, address3, "Debit", id, json, sizeof json);
+    s_wait_pending (fx, true, address3, "Debit", id, json, sizeof json);
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s --wait 200 %s %s --reject operator_cancel "
                                "--reason 'n2 is being repaired'",
