@@ -2,19 +2,23 @@
     shoal_client and nothing else of shoal (no runtime, no persistence, no
     LevelDB), so building it is the first check. Then: fields to msgpack
     and back through the map_* readers, JSON printing, message ids, and a
-    call to a node that is not there.
+    call to a node that is not there, alone or in a cluster.
 */
 #include "client.h"
 #include "client_window.h"
+#include "cluster.h"
 #include "json.h"
 #include "utf8.h"
 
+#include <czmq.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -365,6 +369,54 @@ static void test_no_node (void **state)
     client_destroy (&client);
 }
 
+//  A cluster client's call waits for a link within the call's timeout,
+//  whatever its send timeout: a node down is waited for 300 ms by a call
+//  of 300 ms, with a send timeout of 0 (before: given up at once) or of a
+//  minute (before: a minute, the call's timeout ignored).
+static void test_call_timeout_cluster (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path[128], cert_path[128], secret_path[136];
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    snprintf (cert_path, sizeof cert_path, "%s/client.cert", dir);
+    snprintf (secret_path, sizeof secret_path, "%s_secret", cert_path);
+    //  One node, whose ipc:// endpoint nobody listens on.
+    cluster_t *cluster = cluster_plan_ipc ("down", 1, 4, dir);
+    assert_non_null (cluster);
+    zcert_t *node = zcert_new (), *cert = zcert_new ();
+    assert_int_equal (cluster_set_key (cluster, 0, zcert_public_txt (node)), 0);
+    char *error = NULL;
+    assert_int_equal (cluster_save (cluster, path, &error), 0);
+    assert_int_equal (zcert_save (cert, cert_path), 0);
+    assert_int_equal (chmod (secret_path, 0600), 0);
+    zcert_destroy (&node);
+    zcert_destroy (&cert);
+    cluster_destroy (&cluster);
+    client_t *client = client_new_cluster (path, NULL, &error);
+    if (!client)
+        fail_msg ("client_new_cluster: %s", error);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    static const int send_timeouts[] = {0, 60000};
+    for (size_t i = 0; i < 2; i++) {
+        client_set_send_timeout (client, send_timeouts[i]);
+        client_reply_t reply;
+        int64_t started = zclock_mono ();
+        assert_int_equal (client_call (client, &request, 300, &reply), SHOAL_ENET);
+        int64_t took = zclock_mono () - started;
+        if (took < 300 || took > 30000)
+            fail_msg ("send timeout %d: a call of 300 ms gave up after %d ms", send_timeouts[i],
+                      (int) took);
+    }
+    client_destroy (&client);
+    assert_int_equal (unlink (path), 0);
+    assert_int_equal (unlink (cert_path), 0);
+    assert_int_equal (unlink (secret_path), 0);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 //  client_target: --endpoint, then --cluster, then $SHOAL_ENDPOINT, then
 //  $SHOAL_CLUSTER, then the default; exactly one of the two is set.
 static void test_target (void **state)
@@ -419,6 +471,7 @@ int main (void)
         cmocka_unit_test (test_json_invalid_utf8),
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
+        cmocka_unit_test (test_call_timeout_cluster),
         cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

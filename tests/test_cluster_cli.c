@@ -1,6 +1,7 @@
 /*  test_cluster_cli.c - process tests of the command line with a cluster:
     `shoal where`, `--cluster` and `--node` on the client commands and in
     their retry line, `shoal stats --cluster` and `shoal cluster status`,
+    how long `pending` and `explain` wait for a stopped node,
     run as users run them: the real binary ($SHOAL_BIN) through /bin/sh.
 
     Each test has its own temporary directory with a cluster made by
@@ -742,6 +743,98 @@ static void test_unavailable_with_id (void **state)
     assert_int_equal (s_count (out, "\"Deposited\""), 1);
 }
 
+//  --------------------------------------------------------------------------
+//  8. The stuck-work commands wait for a node as long as --timeout says:
+//     with n2 SIGSTOPped for longer than a cluster client's default wait
+//     for a link (2 s), `pending --timeout 60000` and `explain` of an
+//     account of n2 get n2's answer once it goes on. Before, both gave up
+//     after 2 s, pending saying "did not answer within 60000 ms".
+
+//  Starts the shell command made from format in the background, as s_run
+//  runs it, its stdout and stderr in DIR/NAME.out and DIR/NAME.err.
+//  Returns its pid.
+static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
+{
+    char command[2048], text[1536];
+    va_list args;
+    va_start (args, format);
+    int length = vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    snprintf (command, sizeof command,
+              "unset SHOAL_ENDPOINT SHOAL_CLUSTER; SHOAL='%s' DIR='%s' C='%s'; (%s) >'%s/%s.out' "
+              "2>'%s/%s.err'",
+              s_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    return pid;
+}
+
+//  Waits for pid until deadline (s_now_ms). Returns its exit code, -1 if
+//  it did not exit normally, or -2 if it still runs at the deadline.
+static int s_exit_by (pid_t pid, int64_t deadline)
+{
+    while (true) {
+        int status;
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+        if (s_now_ms () > deadline)
+            return -2;
+        usleep (20 * 1000);
+    }
+}
+
+//  What the background command name wrote, into out and err.
+static void s_output (fixture_t *fx, const char *name, char *out, char *err)
+{
+    char path[160];
+    snprintf (path, sizeof path, "%s/%s.out", fx->dir, name);
+    s_read (path, out);
+    snprintf (path, sizeof path, "%s/%s.err", fx->dir, name);
+    s_read (path, err);
+}
+
+static void test_stuck_work_timeout (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    s_all_links_up (fx);
+    cluster_t *cluster = s_map (fx);
+    char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_account_of (cluster, 1, account, sizeof account);
+    cluster_destroy (&cluster);
+    kill (fx->nodes[1], SIGSTOP);
+    int64_t started = s_now_ms ();
+    pid_t pending =
+        s_start (fx, "pending", "timeout 120 \"$SHOAL\" pending --cluster \"$C\" --timeout 60000");
+    pid_t explain =
+        s_start (fx, "explain",
+                 "timeout 120 \"$SHOAL\" explain --cluster \"$C\" --timeout 60000 %s", account);
+    //  n2 stays stopped 5 s, well past the 2 s, unless a command gives up.
+    int code = s_exit_by (pending, started + 5000);
+    int explained = s_exit_by (explain, started + 5000);
+    kill (fx->nodes[1], SIGCONT);
+    if (code != -2 || explained != -2) {
+        s_output (fx, code != -2 ? "pending" : "explain", out, err);
+        fail_msg ("%s gave up after %d ms, n2 stopped and --timeout 60000: exit %d: %s%s",
+                  code != -2 ? "pending" : "explain", (int) (s_now_ms () - started),
+                  code != -2 ? code : explained, out, err);
+    }
+    code = s_exit_by (pending, s_now_ms () + 90000);
+    s_output (fx, "pending", out, err);
+    if (code != 0 || strcmp (out, "no command is pending\n") != 0)
+        fail_msg ("pending, n2 back: exit %d: %s%s", code, out, err);
+    code = s_exit_by (explain, s_now_ms () + 90000);
+    s_output (fx, "explain", out, err);
+    if (code != 0 || !strstr (out, " on node n2, version 0\n"))
+        fail_msg ("explain %s, n2 back: exit %d: %s%s", account, code, out, err);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -758,6 +851,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_three_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unavailable_with_id, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stuck_work_timeout, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

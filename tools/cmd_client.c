@@ -105,8 +105,8 @@ static client_t *s_connect (const char *command, const client_options_t *opts)
 }
 
 //  Sends one request over client and waits for its reply, at most
-//  timeout_ms (0: DEFAULT_TIMEOUT_MS) for a link that takes it and as long
-//  again for the reply. Prints a message and returns an exit code when
+//  timeout_ms (0: DEFAULT_TIMEOUT_MS) in all, the wait for a link that
+//  takes it included. Prints a message and returns an exit code when
 //  there is none (EXIT_USAGE for a request too big to send, which is not
 //  sent); returns -1 with *reply to close when there is.
 static int s_call (const char *command, client_t *client, const client_options_t *opts,
@@ -114,7 +114,6 @@ static int s_call (const char *command, client_t *client, const client_options_t
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    client_set_send_timeout (client, (int) timeout_ms);
     int rc = client_call (client, request, (int) timeout_ms, reply);
     if (rc == 0)
         return -1;
@@ -539,7 +538,6 @@ int cmd_events (int argc, char **argv)
         //  by asking again.
         if (unanswered) {
             long timeout_ms = opts.timeout_ms ? opts.timeout_ms : DEFAULT_TIMEOUT_MS;
-            client_set_send_timeout (client, (int) timeout_ms);
             rc =
                 client_call (client, &request, (int) timeout_ms, &reply) == 0 ? -1 : EXIT_NO_ANSWER;
         } else
@@ -744,7 +742,6 @@ int cmd_transfer (int argc, char **argv)
         client_request (&get, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
         int64_t left = deadline - zclock_mono ();
         int try_ms = left < 1 ? 1 : left < TRANSFER_GET_MS ? (int) left : TRANSFER_GET_MS;
-        client_set_send_timeout (client, try_ms);
         rc = client_call (client, &get, try_ms, &reply);
         if (rc == 0 && reply.ok && reply_state_str (&reply, "status", status, sizeof status) == 0 &&
             (streq (status, "completed") || streq (status, "failed") ||

@@ -131,7 +131,6 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
         envelope_t request;
         client_request (&request, ENVELOPE_QUERY, NULL, "node/dead-letters", "dead_letters",
                         payload, size);
-        client_set_send_timeout (targets[i].client, (int) opts->timeout_ms);
         int rc =
             client_call (targets[i].client, &request, (int) opts->timeout_ms, &targets[i].reply);
         if (rc == 0 && targets[i].reply.ok) {

@@ -171,10 +171,10 @@ const char *client_refusal (client_t *self)
     return self->refusal;
 }
 
-//  Sends frame over a link that is up, waiting for one at most the send
-//  timeout. Returns 0, SHOAL_EAUTH at once when every node has refused
-//  our key, or SHOAL_ENET when no link came up in time.
-static int s_send_up (client_t *self, const void *frame, size_t size)
+//  Sends frame over a link that is up, waiting for one at most wait_ms
+//  (-1: for ever). Returns 0, SHOAL_EAUTH at once when every node has
+//  refused our key, or SHOAL_ENET when no link came up in time.
+static int s_send_up (client_t *self, const void *frame, size_t size, int wait_ms)
 {
     void *dealer = zsock_resolve (self->dealer);
     int64_t deadline = 0;
@@ -186,12 +186,12 @@ static int s_send_up (client_t *self, const void *frame, size_t size)
         if (zmq_errno () != EAGAIN)
             return SHOAL_ENET;
         if (!deadline)
-            deadline = zclock_mono () + self->send_timeout_ms;
+            deadline = zclock_mono () + wait_ms;
         s_read_events (self);
         if (self->refused_count == self->node_count)
             return SHOAL_EAUTH;
-        int64_t left = self->send_timeout_ms < 0 ? -1 : deadline - zclock_mono ();
-        if ((self->send_timeout_ms >= 0 && left <= 0) || zsys_interrupted)
+        int64_t left = wait_ms < 0 ? -1 : deadline - zclock_mono ();
+        if ((wait_ms >= 0 && left <= 0) || zsys_interrupted)
             return SHOAL_ENET;
         zmq_pollitem_t items[] = {{dealer, 0, ZMQ_POLLOUT, 0},
                                   {zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0}};
@@ -312,7 +312,9 @@ void client_destroy (client_t **self_p)
     }
 }
 
-int client_send (client_t *self, const envelope_t *request)
+//  client_send, a cluster client waiting for a link at most wait_ms (-1:
+//  for ever) instead of its send timeout.
+static int s_send (client_t *self, const envelope_t *request, int wait_ms)
 {
     uint8_t *frame;
     size_t size;
@@ -320,11 +322,16 @@ int client_send (client_t *self, const envelope_t *request)
     if (rc)
         return rc;
     if (self->monitor)
-        rc = s_send_up (self, frame, size);
+        rc = s_send_up (self, frame, size, wait_ms);
     else
         rc = zmq_send (zsock_resolve (self->dealer), frame, size, 0) == -1 ? SHOAL_ENET : 0;
     free (frame);
     return rc;
+}
+
+int client_send (client_t *self, const envelope_t *request)
+{
+    return s_send (self, request, self->send_timeout_ms);
 }
 
 int client_recv (client_t *self, int timeout_ms, client_reply_t *reply)
@@ -388,11 +395,14 @@ bool client_reply_transient (const client_reply_t *reply)
 
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply)
 {
-    int rc = client_send (self, request);
+    //  One deadline for the link and the reply, not the send timeout: a
+    //  call of 8000 ms waits for a node that is back after 3 s, one of
+    //  300 ms gives up after 300 ms.
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0);
     if (rc)
         return rc;
     static const uint8_t zero[ENVELOPE_ID_SIZE];
-    int64_t deadline = zclock_mono () + timeout_ms;
     while (true) {
         int64_t left = deadline - zclock_mono ();
         rc = client_recv (self, left > 0 ? (int) left : 0, reply);

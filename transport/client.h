@@ -63,7 +63,7 @@ void client_target (const char *endpoint_option, const char *cluster_option, con
 //  Sets how long client_send may wait for a link that takes the request:
 //  0 not at all, -1 for ever. A client of client_new_cluster sends only
 //  over links that are up, and waits 2000 ms unless told; a client of
-//  client_new queues and never waits.
+//  client_new queues and never waits. client_call has its own timeout.
 void client_set_send_timeout (client_t *self, int timeout_ms);
 void client_destroy (client_t **self_p);
 
@@ -85,8 +85,12 @@ void client_reply_close (client_reply_t *reply);
 //  not take the request now (`unavailable` or `busy`).
 bool client_reply_transient (const client_reply_t *reply);
 
-//  Sends request and waits for its reply (or a frame error) until
-//  timeout_ms. Returns 0, SHOAL_ETIMEOUT or another negative code.
+//  Sends request and waits for its reply (or a frame error), at most
+//  timeout_ms in all: a client of client_new_cluster waits for a link
+//  within that time, whatever its send timeout. Returns 0, SHOAL_ETIMEOUT
+//  (sent, no reply), or another negative code as client_send does
+//  (SHOAL_ENET: no link came up in time, SHOAL_EAUTH: every node refused
+//  this client's key).
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply);
 
 //  Fills a request envelope. payload is borrowed. id NULL = random.
