@@ -1,7 +1,9 @@
 /*  test_cluster_cli.c - process tests of the command line with a cluster:
     `shoal where`, `--cluster` and `--node` on the client commands and in
     their retry line, `shoal stats --cluster` and `shoal cluster status`,
-    how long `pending` and `explain` wait for a stopped node,
+    how long `pending` and `explain` wait for a stopped node, and what
+    every command that asks nodes says of a client certificate that is
+    missing (exit 2),
     run as users run them: the real binary ($SHOAL_BIN) through /bin/sh.
 
     Each test has its own temporary directory with a cluster made by
@@ -230,6 +232,9 @@ static void test_cluster_option_errors (void **state)
     snprintf (cert, sizeof cert, "%s/c/client.cert", fx->dir);
     assert_int_equal (
         s_run (fx, NULL, NULL, "rm \"$DIR/c/client.cert\" \"$DIR/c/client.cert_secret\""), 0);
+    //  Every command that asks nodes: before, pending printed the error
+    //  once per node and exited 3, saying the nodes did not answer, and
+    //  explain exited 3.
     const char *commands[] = {
         "send --cluster \"$C\" account/a Open owner=A",
         "get account/a --cluster \"$C\"",
@@ -237,6 +242,16 @@ static void test_cluster_option_errors (void **state)
         "transfer --cluster \"$C\" a b 1",
         "stats --cluster \"$C\"",
         "cluster status --cluster \"$C\"",
+        "pending --cluster \"$C\"",
+        "pending --json --cluster \"$C\"",
+        "explain --cluster \"$C\" account/a",
+        "resend --cluster \"$C\" account/a",
+        "resolve --cluster \"$C\" account/a 07ae0551c2a954d964f83d510607e427 --reject x "
+        "--reason y",
+        "dead-letters --cluster \"$C\"",
+        "projections --cluster \"$C\"",
+        "query --cluster \"$C\" bank_totals totals",
+        "top --once --cluster \"$C\"",
         //  $SHOAL_CLUSTER, and --cluster over $SHOAL_ENDPOINT.
         "env SHOAL_CLUSTER=\"$C\" \"$SHOAL\" get account/a",
         "env SHOAL_ENDPOINT=ipc://$DIR/nobody.ipc \"$SHOAL\" get --cluster \"$C\" account/a",
@@ -246,7 +261,8 @@ static void test_cluster_option_errors (void **state)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         bool own = strncmp (commands[i], "env ", 4) == 0;
         int code = s_run (fx, out, err, "timeout 30 %s%s", own ? "" : "\"$SHOAL\" ", commands[i]);
-        if (code != 2 || !strstr (err, cert) || strncmp (err, "shoal ", 6) != 0)
+        if (code != 2 || !strstr (err, cert) || strncmp (err, "shoal ", 6) != 0 ||
+            strchr (err, '\n') != err + strlen (err) - 1)
             fail_msg ("%s: exit %d, stderr: %s", commands[i], code, err);
         assert_string_equal (out, "");
     }

@@ -88,20 +88,7 @@ static void s_target_name (const client_options_t *opts, char *text, size_t size
 //  after a message (exit EXIT_USAGE: nothing was sent).
 static client_t *s_connect (const char *command, const client_options_t *opts)
 {
-    if (opts->endpoint) {
-        client_t *client = client_new (opts->endpoint);
-        const char *problem = cluster_endpoint_problem (opts->endpoint);
-        if (!client)
-            fprintf (stderr, "shoal %s: '%s' is not a valid endpoint%s%s\n", command,
-                     opts->endpoint, problem ? ": " : "", problem ? problem : "");
-        return client;
-    }
-    char *error = NULL;
-    client_t *client = client_new_cluster (opts->cluster, opts->node, &error);
-    if (!client)
-        fprintf (stderr, "shoal %s: %s\n", command, error ? error : "out of memory");
-    free (error);
-    return client;
+    return cmd_connect (command, opts->endpoint, opts->cluster, opts->node);
 }
 
 //  Sends one request over client and waits for its reply, at most

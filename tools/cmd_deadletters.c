@@ -70,18 +70,23 @@ static void s_help (FILE *out)
              "3");
 }
 
+static void s_targets_close (target_t *targets, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (targets[i].listed)
+            client_reply_close (&targets[i].reply);
+        client_destroy (&targets[i].client);
+    }
+}
+
 //  Makes the targets: the endpoint, or every node of the cluster. Returns
 //  their count, or -1 after a message.
 static int s_targets (const dl_options_t *opts, target_t *targets)
 {
     if (opts->endpoint) {
-        targets[0].client = client_new (opts->endpoint);
+        targets[0].client = cmd_connect ("dead-letters", opts->endpoint, NULL, NULL);
         snprintf (targets[0].name, sizeof targets[0].name, "%s", "");
-        if (!targets[0].client) {
-            fprintf (stderr, "shoal dead-letters: '%s' is not a valid endpoint\n", opts->endpoint);
-            return -1;
-        }
-        return 1;
+        return targets[0].client ? 1 : -1;
     }
     char *error = NULL;
     cluster_t *cluster = cluster_load (opts->cluster, &error);
@@ -94,25 +99,15 @@ static int s_targets (const dl_options_t *opts, target_t *targets)
     count = count > TARGETS_MAX ? TARGETS_MAX : count;
     for (int i = 0; i < count; i++) {
         snprintf (targets[i].name, sizeof targets[i].name, "%s", cluster_node_name (cluster, i));
-        targets[i].client = client_new_cluster (opts->cluster, targets[i].name, &error);
+        targets[i].client = cmd_connect ("dead-letters", NULL, opts->cluster, targets[i].name);
         if (!targets[i].client) {
-            fprintf (stderr, "shoal dead-letters: %s\n", error ? error : "out of memory");
-            free (error);
+            s_targets_close (targets, i);
             cluster_destroy (&cluster);
             return -1;
         }
     }
     cluster_destroy (&cluster);
     return count;
-}
-
-static void s_targets_close (target_t *targets, int count)
-{
-    for (int i = 0; i < count; i++) {
-        if (targets[i].listed)
-            client_reply_close (&targets[i].reply);
-        client_destroy (&targets[i].client);
-    }
 }
 
 //  Asks every target for its list. Returns the number that answered;

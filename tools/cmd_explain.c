@@ -229,10 +229,12 @@ int cmd_explain (int argc, char **argv)
         own_node = owner >= 0 ? cluster_node_name (cluster, owner) : NULL;
     }
     client_t *client = stuck_connect ("explain", &opts, own_node);
+    if (!client) {
+        cluster_destroy (&cluster);
+        return EXIT_USAGE;
+    }
     client_reply_t get, pending;
-    int rc =
-        client ? stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get)
-               : SHOAL_EINVAL;
+    int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get);
     if (rc) {
         fprintf (stderr, "shoal explain: no answer about %s%s%s: %s\n", address,
                  own_node ? " from its node " : "", own_node ? own_node : "", shoal_strerror (rc));

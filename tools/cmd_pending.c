@@ -81,20 +81,28 @@ int cmd_pending (int argc, char **argv)
     uint8_t args[64];
     size_t args_size = stuck_pending_args (args, sizeof args, opts.stalled, opts.limit);
     int nodes = cluster ? cluster_node_count (cluster) : 1;
-    for (int i = 0; i < nodes; i++) {
+    bool connected = true;
+    for (int i = 0; i < nodes && connected; i++) {
         const char *name = cluster ? cluster_node_name (cluster, i) : NULL;
         client_t *client = stuck_connect ("pending", &opts, name);
+        connected = client != NULL; //  the map or the client certificate: the same for all
         client_reply_t reply;
         int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/all", "pending", args, args_size,
                                      opts.timeout_ms, &reply)
                         : SHOAL_EINVAL;
-        client_destroy (&client);
         if (rc == 0 && reply.ok)
             stuck_rows_read (&reply, cluster, name, rows, &truncated);
-        else
+        else if (client)
             zlistx_add_end (down, strdup (name ? name : opts.endpoint));
         if (rc == 0)
             client_reply_close (&reply);
+        client_destroy (&client);
+    }
+    if (!connected) {
+        zlistx_destroy (&rows);
+        zlistx_destroy (&down);
+        cluster_destroy (&cluster);
+        return EXIT_USAGE;
     }
     if (opts.json) {
         printf ("{\"pending\":[");

@@ -53,6 +53,16 @@ int cmd_query (int argc, char **argv);
 //  "shoal COMMAND: ...", and returns false.
 bool cmd_check_address (const char *command, const char *address);
 
+//  The client of every command that talks to nodes (cmd_connect.c): to
+//  endpoint (plain) if not NULL, else to node of the cluster whose file is
+//  cluster (node NULL: any of its nodes), with the client certificate
+//  beside the file. Returns it (client_destroy it), or NULL after saying
+//  why on stderr as "shoal COMMAND: ..." (a malformed endpoint, a map or
+//  client certificate that cannot be read): the command exits
+//  EXIT_USAGE, nothing sent.
+client_t *cmd_connect (const char *command, const char *endpoint, const char *cluster,
+                       const char *node);
+
 //  Registers the bank in a registry: account, transfer and review, and
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);

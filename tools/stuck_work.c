@@ -34,22 +34,9 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
     return first;
 }
 
-//  A client of node (NULL: any node) of the cluster, or of the endpoint.
-//  NULL after a message.
 client_t *stuck_connect (const char *command, const stuck_options_t *opts, const char *node)
 {
-    if (opts->cluster) {
-        char *error = NULL;
-        client_t *client = client_new_cluster (opts->cluster, node, &error);
-        if (!client)
-            fprintf (stderr, "shoal %s: %s\n", command, error ? error : "cannot connect");
-        free (error);
-        return client;
-    }
-    client_t *client = client_new (opts->endpoint);
-    if (!client)
-        fprintf (stderr, "shoal %s: '%s' is not a valid endpoint\n", command, opts->endpoint);
-    return client;
+    return cmd_connect (command, opts->endpoint, opts->cluster, node);
 }
 
 //  Asks to/name with payload (may be NULL) and waits for the answer.

@@ -40,8 +40,9 @@ typedef struct {
 //  --help, printed with help).
 int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FILE *));
 
-//  A client of node (NULL: any node) of the cluster, or of the endpoint.
-//  NULL after a message. The caller destroys it with client_destroy.
+//  A client of node (NULL: any node) of the cluster, or of the endpoint,
+//  as cmd_connect makes it: NULL after a message, and the command exits
+//  EXIT_USAGE. The caller destroys it with client_destroy.
 client_t *stuck_connect (const char *command, const stuck_options_t *opts, const char *node);
 
 //  Asks to/name with payload (may be NULL) and waits for the answer.
