@@ -97,6 +97,11 @@ int cluster_asker_count (const cluster_asker_t *self)
     return self->count;
 }
 
+client_t *cluster_asker_client (cluster_asker_t *self, int i)
+{
+    return self->clients[i];
+}
+
 int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
                        const uint8_t *payload, size_t size, const bool *ask, long timeout_ms,
                        node_stats_t *nodes)
@@ -126,6 +131,7 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
                 self->states[i] = NODE_SENT;
             else if (sent == SHOAL_EAUTH) {
                 snprintf (nodes[i].error, sizeof nodes[i].error, "refused this client's key");
+                nodes[i].refused = true;
                 self->states[i] = NODE_DONE;
             }
             client_reply_t reply;

@@ -21,6 +21,7 @@ typedef struct {
     char name[CLUSTER_NAME_MAX + 1];                          //  the node's name in the map
     char endpoint[CLUSTER_ENDPOINT_MAX + 1];                  //  its client endpoint
     bool up;                                                  //  answered before the deadline
+    bool refused;                                             //  not up: our key refused
     char error[ENVELOPE_CODE_MAX + ENVELOPE_REASON_MAX + 32]; //  why not up, or why stats is NULL
     const msgpack_object *stats; //  up: its answer's map (NULL if malformed
                                  //  or rejected), borrowed from unpacked
@@ -54,6 +55,10 @@ void cluster_asker_destroy (cluster_asker_t **self_p);
 
 //  The nodes asked (1 for an endpoint).
 int cluster_asker_count (const cluster_asker_t *self);
+
+//  The client of node i, borrowed until cluster_asker_destroy: for
+//  client_refusal, after a node was found refused.
+client_t *cluster_asker_client (cluster_asker_t *self, int i);
 
 //  Asks the query name to `to` with payload (may be NULL) of every node i
 //  for which ask is NULL or ask[i], all at once, and waits at most

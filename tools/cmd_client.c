@@ -121,10 +121,9 @@ static int s_call (const char *command, client_t *client, const client_options_t
     else if (rc == SHOAL_ETIMEOUT)
         fprintf (stderr, "shoal %s: no answer from %s within %ld ms\n", command, target,
                  timeout_ms);
-    else if (rc == SHOAL_EAUTH && client_refusal (client)) {
-        fprintf (stderr, "shoal %s: %s\n", command, client_refusal (client));
+    else if (cmd_refused (command, client, rc))
         return EXIT_NO_ANSWER; //  nothing was sent: no retry to offer
-    } else if (rc == SHOAL_ENET && !opts->endpoint)
+    else if (rc == SHOAL_ENET && !opts->endpoint)
         fprintf (stderr, "shoal %s: could not reach %s within %ld ms%s%s\n", command, target,
                  timeout_ms, client_refusal (client) ? "; " : "",
                  client_refusal (client) ? client_refusal (client) : "");

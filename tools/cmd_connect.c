@@ -1,7 +1,8 @@
 /*  cmd_connect.c - what every command that talks to nodes does alike: it
-    makes its client with cmd_connect, so that a client certificate that
-    cannot be loaded exits 2, said once, whichever command it is (see
-    commands.h).
+    makes its client with cmd_connect, and says a key the nodes refused
+    with cmd_refused, so that a missing client certificate exits 2 and a
+    refused one exits 3 with client_refusal's words, whichever command it
+    is (see commands.h).
 
     Threads: the command's one thread.
 */
@@ -28,4 +29,13 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
         fprintf (stderr, "shoal %s: %s\n", command, error ? error : "out of memory");
     free (error);
     return client;
+}
+
+bool cmd_refused (const char *command, client_t *client, int rc)
+{
+    if (rc != SHOAL_EAUTH)
+        return false;
+    const char *refusal = client_refusal (client);
+    fprintf (stderr, "shoal %s: %s\n", command, refusal ? refusal : shoal_strerror (rc));
+    return true;
 }

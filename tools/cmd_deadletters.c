@@ -44,7 +44,7 @@ static void s_help (FILE *out)
              "Usage: shoal dead-letters [--endpoint E | --cluster FILE] [--json] [--all]\n"
              "       shoal dead-letters [--endpoint E | --cluster FILE] retry ID\n"
              "       shoal dead-letters [--endpoint E | --cluster FILE] drop ID\n\n"
-             "A message during whose turn the node died %s times in a row is set aside as a\n"
+             "A message during whose turn the node died 3 times in a row is set aside as a\n"
              "dead letter: the node starts and serves everything else. A client sending it\n"
              "is answered poisoned; an actor sending it sees it stalled.\n\n"
              "  (no action)  list the dead letters: address, command, id, crashes and the\n"
@@ -54,11 +54,13 @@ static void s_help (FILE *out)
              "               again, so a crash sets it aside after 3 more\n"
              "  drop ID      never run it: a command is answered dropped, a reply is\n"
              "               forgotten, a timer deleted\n"
-             "Decisions are written in the node's journal with $USER and the time.\n\n"
+             "Decisions are written in the node's journal with $USER and the time.\n"
+             "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n\n"
              "Exit: 0 done, 1 refused (not found, or decided already: why on stderr, or as\n"
-             "JSON on stdout with --json), 2 bad usage, 3 no answer.\n\n"
+             "JSON on stdout with --json), 2 bad usage (or a client certificate that cannot\n"
+             "be read), 3 no answer, or a node refused this client's key (said on stderr).\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
              "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n"
              "Examples:\n"
@@ -67,7 +69,7 @@ static void s_help (FILE *out)
              "  shoal dead-letters retry 07ae0551c2a954d964f83d510607e427\n"
              "  shoal dead-letters drop 07ae0551c2a954d964f83d510607e427\n"
              "  shoal dead-letters --json | jq -r '.dead_letters[] | .address + \" \" + .id'\n",
-             "3");
+             DEFAULT_TIMEOUT_MS);
 }
 
 static void s_targets_close (target_t *targets, int count)
@@ -139,7 +141,7 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
                      targets[i].name[0] ? targets[i].name : opts->endpoint, targets[i].reply.code,
                      targets[i].reply.reason);
             client_reply_close (&targets[i].reply);
-        } else
+        } else if (!cmd_refused ("dead-letters", targets[i].client, rc))
             fprintf (stderr, "shoal dead-letters: no answer from %s%s within %ld ms\n",
                      targets[i].name[0] ? "node " : "",
                      targets[i].name[0] ? targets[i].name : opts->endpoint, opts->timeout_ms);
@@ -320,10 +322,11 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         int rc = client_call (targets[i].client, &request, (int) opts->timeout_ms, &reply);
         free (payload);
         if (rc != 0) {
-            fprintf (stderr,
-                     "shoal dead-letters: no answer within %ld ms; %s %s may or may not "
-                     "be recorded: list with --all to see\n",
-                     opts->timeout_ms, action, found);
+            if (!cmd_refused ("dead-letters", targets[i].client, rc))
+                fprintf (stderr,
+                         "shoal dead-letters: no answer within %ld ms; %s %s may or may not "
+                         "be recorded: list with --all to see\n",
+                         opts->timeout_ms, action, found);
             return EXIT_NO_ANSWER;
         }
         int exit_code = reply.ok ? EXIT_ACCEPTED : EXIT_REJECTED;

@@ -148,18 +148,23 @@ static int s_peer_up (const char *peers, const char *name)
 
 static void s_explain_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal explain [--endpoint E | --cluster FILE] [--json] [--timeout MS] "
-                  "ADDRESS\n\n"
-                  "Says what the actor at ADDRESS is doing: its state and version, its last five\n"
-                  "events, the commands it sent that wait for an answer (since when, how often\n"
-                  "sent), its timers, whether it is stalled and why (in a cluster: the target's\n"
-                  "node is down, as its own node's link and a stats query to it say; the target\n"
-                  "refuses; a cancel is on its way), and the operators' records ($Resolved:\n"
-                  "who, when, why). --json prints the same as one object.\n\n"
-                  "Examples:\n"
-                  "  shoal explain transfer/t-42\n"
-                  "  shoal explain --cluster bank/cluster.cfg transfer/t-42\n"
-                  "  shoal explain --json account/alice | jq .pending\n");
+    fprintf (out,
+             "Usage: shoal explain [--endpoint E | --cluster FILE] [--json] [--timeout MS] "
+             "ADDRESS\n\n"
+             "Says what the actor at ADDRESS is doing: its state and version, its last five\n"
+             "events, the commands it sent that wait for an answer (since when, how often\n"
+             "sent), its timers, whether it is stalled and why (in a cluster: the target's\n"
+             "node is down, as its own node's link and a stats query to it say; the target\n"
+             "refuses; a cancel is on its way), and the operators' records ($Resolved:\n"
+             "who, when, why). --json prints the same as one object.\n\n"
+             "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
+             "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
+             "(default %d ms), or the node refused this client's key.\n\n"
+             "Examples:\n"
+             "  shoal explain transfer/t-42\n"
+             "  shoal explain --cluster bank/cluster.cfg transfer/t-42\n"
+             "  shoal explain --json account/alice | jq .pending\n",
+             REPAIR_TIMEOUT_MS);
 }
 
 //  Fills each stalled row's why; returns true if any row is stalled.
@@ -236,8 +241,10 @@ int cmd_explain (int argc, char **argv)
     client_reply_t get, pending;
     int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get);
     if (rc) {
-        fprintf (stderr, "shoal explain: no answer about %s%s%s: %s\n", address,
-                 own_node ? " from its node " : "", own_node ? own_node : "", shoal_strerror (rc));
+        if (!cmd_refused ("explain", client, rc))
+            fprintf (stderr, "shoal explain: no answer about %s%s%s: %s\n", address,
+                     own_node ? " from its node " : "", own_node ? own_node : "",
+                     shoal_strerror (rc));
         client_destroy (&client);
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;

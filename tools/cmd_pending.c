@@ -29,28 +29,42 @@ static void s_rows_text (zlistx_t *rows, bool cluster)
     }
 }
 
+//  Prints names (strings) as a JSON array on stdout.
+static void s_names_json (zlistx_t *names)
+{
+    printf ("[");
+    const char *comma = "";
+    for (char *name = zlistx_first (names); name; name = zlistx_next (names), comma = ",") {
+        printf ("%s", comma);
+        json_string (stdout, name, strlen (name));
+    }
+    printf ("]");
+}
+
 //  --------------------------------------------------------------------------
 
 static void s_pending_help (FILE *out)
 {
-    fprintf (
-        out,
-        "Usage: shoal pending [--endpoint E | --cluster FILE] [--stalled] [--json]\n"
-        "                     [--limit N] [--timeout MS]\n\n"
-        "Lists every command an actor sent that is not answered yet: sender, command,\n"
-        "target (and, in a cluster, the target's node), message id, how often it was\n"
-        "sent, when first (UTC), its age, whether it is stalled (older than the node's\n"
-        "--stall-ms), and the last failure known about it. With --cluster, every node\n"
-        "is asked; a node that does not answer within --timeout (default %d ms) is\n"
-        "listed as down. At most --limit rows per node (default and most 1000); the\n"
-        "rest is counted as truncated.\n\n"
-        "--json prints one object: {\"pending\":[...],\"nodes_down\":[...],\"truncated\":N}.\n\n"
-        "Exit: 0 answered by every node, 3 a node did not answer.\n\n"
-        "Examples:\n"
-        "  shoal pending\n"
-        "  shoal pending --cluster bank/cluster.cfg --stalled\n"
-        "  shoal pending --json --limit 50 | jq '.pending[].target'\n",
-        REPAIR_TIMEOUT_MS);
+    fprintf (out,
+             "Usage: shoal pending [--endpoint E | --cluster FILE] [--stalled] [--json]\n"
+             "                     [--limit N] [--timeout MS]\n\n"
+             "Lists every command an actor sent that is not answered yet: sender, command,\n"
+             "target (and, in a cluster, the target's node), message id, how often it was\n"
+             "sent, when first (UTC), its age, whether it is stalled (older than the node's\n"
+             "--stall-ms), and the last failure known about it. With --cluster, every node\n"
+             "is asked; a node that does not answer within --timeout (default %d ms) is\n"
+             "listed as down, and one that refuses this client's key is said on stderr,\n"
+             "with what lets the client in. At most --limit rows per node (default and\n"
+             "most 1000); the rest is counted as truncated.\n\n"
+             "--json prints one object: {\"pending\":[...],\"nodes_down\":[...],\n"
+             "\"nodes_refused\":[...],\"truncated\":N}.\n\n"
+             "Exit: 0 answered by every node, 2 bad usage (or a client certificate that\n"
+             "cannot be read), 3 a node did not answer or refused this client's key.\n\n"
+             "Examples:\n"
+             "  shoal pending\n"
+             "  shoal pending --cluster bank/cluster.cfg --stalled\n"
+             "  shoal pending --json --limit 50 | jq '.pending[].target'\n",
+             REPAIR_TIMEOUT_MS);
 }
 
 int cmd_pending (int argc, char **argv)
@@ -75,8 +89,9 @@ int cmd_pending (int argc, char **argv)
     }
     zlistx_t *rows = zlistx_new ();
     zlistx_set_destructor (rows, stuck_row_free);
-    zlistx_t *down = zlistx_new ();
+    zlistx_t *down = zlistx_new (), *refused = zlistx_new ();
     zlistx_set_destructor (down, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_destructor (refused, (zlistx_destructor_fn *) zstr_free);
     int64_t truncated = 0;
     uint8_t args[64];
     size_t args_size = stuck_pending_args (args, sizeof args, opts.stalled, opts.limit);
@@ -92,6 +107,8 @@ int cmd_pending (int argc, char **argv)
                         : SHOAL_EINVAL;
         if (rc == 0 && reply.ok)
             stuck_rows_read (&reply, cluster, name, rows, &truncated);
+        else if (client && cmd_refused ("pending", client, rc))
+            zlistx_add_end (refused, strdup (name ? name : opts.endpoint));
         else if (client)
             zlistx_add_end (down, strdup (name ? name : opts.endpoint));
         if (rc == 0)
@@ -101,6 +118,7 @@ int cmd_pending (int argc, char **argv)
     if (!connected) {
         zlistx_destroy (&rows);
         zlistx_destroy (&down);
+        zlistx_destroy (&refused);
         cluster_destroy (&cluster);
         return EXIT_USAGE;
     }
@@ -112,21 +130,19 @@ int cmd_pending (int argc, char **argv)
             stuck_row_json (row);
             printf ("}");
         }
-        printf ("],\"nodes_down\":[");
-        comma = "";
-        for (char *name = zlistx_first (down); name; name = zlistx_next (down), comma = ",") {
-            printf ("%s", comma);
-            json_string (stdout, name, strlen (name));
-        }
-        printf ("],\"truncated\":%lld}\n", (long long) truncated);
+        printf ("],\"nodes_down\":");
+        s_names_json (down);
+        printf (",\"nodes_refused\":");
+        s_names_json (refused);
+        printf (",\"truncated\":%lld}\n", (long long) truncated);
     } else {
         //  Nothing pending is said only of nodes that answered.
-        size_t answered = (size_t) nodes - zlistx_size (down);
+        size_t unanswered = zlistx_size (down) + zlistx_size (refused);
         if (zlistx_size (rows))
             s_rows_text (rows, cluster != NULL);
-        else if (answered)
+        else if ((size_t) nodes > unanswered)
             printf ("no %scommand is pending%s\n", opts.stalled ? "stalled " : "",
-                    zlistx_size (down) ? " on the nodes that answered" : "");
+                    unanswered ? " on the nodes that answered" : "");
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
         for (char *name = zlistx_first (down); name; name = zlistx_next (down))
@@ -134,9 +150,10 @@ int cmd_pending (int argc, char **argv)
                     "not listed)\n",
                     name, opts.timeout_ms);
     }
-    int rc = zlistx_size (down) ? EXIT_NO_ANSWER : EXIT_ACCEPTED;
+    int rc = zlistx_size (down) || zlistx_size (refused) ? EXIT_NO_ANSWER : EXIT_ACCEPTED;
     zlistx_destroy (&rows);
     zlistx_destroy (&down);
+    zlistx_destroy (&refused);
     cluster_destroy (&cluster);
     return rc;
 }

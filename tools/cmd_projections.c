@@ -238,7 +238,9 @@ static int s_print_list (const proj_target_t *target, bool json)
                 printf ("%lld events in the log\n", (long long) end);
                 s_print_table (target, i, NULL);
             } else if (target->sections)
-                printf ("%s\n", node->up ? "refused (see above)" : "down, no answer");
+                printf ("%s\n", node->up        ? "refused (see above)"
+                                : node->refused ? "refused this client's key (see above)"
+                                                : "down, no answer");
         }
         first = false;
     }
@@ -357,7 +359,8 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
     bool ok = node->up && node->reply.ok && node->stats;
     printf ("\"ok\":%s,\"action\":\"%s\",\"name\":\"%s\"", ok ? "true" : "false", action, name);
     if (!ok) {
-        const char *code = !node->up        ? "no_answer"
+        const char *code = node->refused    ? "key_refused"
+                           : !node->up      ? "no_answer"
                            : node->reply.ok ? "bad_answer"
                                             : node->reply.code;
         const char *reason = node->up && !node->reply.ok ? node->reply.reason : node->error;

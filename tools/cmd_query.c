@@ -163,7 +163,8 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
                 s_print_where (node);
             else {
                 const char *why = node->up && !node->reply.ok ? node->reply.reason : node->error;
-                printf ("\"code\":\"%s\",\"error\":", !node->up        ? "no_answer"
+                printf ("\"code\":\"%s\",\"error\":", node->refused    ? "key_refused"
+                                                      : !node->up      ? "no_answer"
                                                       : node->reply.ok ? "bad_answer"
                                                                        : node->reply.code);
                 json_string (stdout, why, strlen (why));

@@ -22,14 +22,20 @@
 
 static void s_resend_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal resend [--endpoint E | --cluster FILE] [--json] ADDRESS\n\n"
-                  "Re-sends now every pending command of the actor at ADDRESS (instead of at\n"
-                  "its next back-off), e.g. once the node it waits for is back. Harmless: a\n"
-                  "receiver that ran a command answers a copy with the stored reply. A command\n"
-                  "an operator resolved is not re-sent (its $cancel is).\n\n"
-                  "Examples:\n"
-                  "  shoal resend transfer/t-42\n"
-                  "  shoal resend --cluster bank/cluster.cfg transfer/t-42\n");
+    fprintf (out,
+             "Usage: shoal resend [--endpoint E | --cluster FILE] [--json] [--timeout MS] "
+             "ADDRESS\n\n"
+             "Re-sends now every pending command of the actor at ADDRESS (instead of at\n"
+             "its next back-off), e.g. once the node it waits for is back. Harmless: a\n"
+             "receiver that ran a command answers a copy with the stored reply. A command\n"
+             "an operator resolved is not re-sent (its $cancel is).\n\n"
+             "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
+             "be read), 3 no answer within --timeout (default %d ms), or the nodes refused\n"
+             "this client's key.\n\n"
+             "Examples:\n"
+             "  shoal resend transfer/t-42\n"
+             "  shoal resend --cluster bank/cluster.cfg transfer/t-42\n",
+             REPAIR_TIMEOUT_MS);
 }
 
 //  Sends a control command to address's node and prints a rejection.
@@ -42,12 +48,12 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
         return EXIT_USAGE;
     int rc =
         stuck_ask (client, ENVELOPE_COMMAND, address, name, payload, size, opts->timeout_ms, reply);
-    client_destroy (&client);
-    if (rc) {
+    if (rc && !cmd_refused (command, client, rc))
         fprintf (stderr, "shoal %s: no answer about %s within %ld ms: %s\n", command, address,
                  opts->timeout_ms, shoal_strerror (rc));
+    client_destroy (&client);
+    if (rc)
         return EXIT_NO_ANSWER;
-    }
     if (!reply->ok) {
         if (opts->json) {
             printf ("{\"ok\":false");
@@ -94,30 +100,34 @@ int cmd_resend (int argc, char **argv)
 
 static void s_resolve_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
-                  "                     ADDRESS MSGID --reject CODE --reason TEXT [--force]\n\n"
-                  "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
-                  "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
-                  "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
-                  "to cancel MSGID, re-sending until it answers. If the target ran the command\n"
-                  "already, its real reply comes back and the saga goes on; if not, the target\n"
-                  "records MSGID as rejected with CODE (a late copy is refused, never run) and\n"
-                  "the saga gets that rejection as the command's reply (a transfer: a refused\n"
-                  "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
-                  "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
-                  "(default 5000) for the command to end. CODE is your own (operator_cancel,\n"
-                  "node_lost): one the runtime answers with itself (expired, unavailable,\n"
-                  "busy, ...) is refused, as senders read those otherwise.\n\n"
-                  "--force, only when the target's node is gone for good: the saga gets the\n"
-                  "rejection at once, without asking the target. If the target did run it, the\n"
-                  "books are WRONG: say so, and check them (shoal check).\n\n"
-                  "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage,\n"
-                  "3 no answer.\n\n"
-                  "Examples:\n"
-                  "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
-                  "      --reason \"account node n2 lost its disk; ticket 981\"\n"
-                  "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
-                  "      --reject node_lost --reason \"n3 decommissioned\" --force\n");
+    fprintf (out,
+             "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
+             "                     [--timeout MS] ADDRESS MSGID --reject CODE --reason TEXT\n"
+             "                     [--force]\n\n"
+             "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
+             "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
+             "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
+             "to cancel MSGID, re-sending until it answers. If the target ran the command\n"
+             "already, its real reply comes back and the saga goes on; if not, the target\n"
+             "records MSGID as rejected with CODE (a late copy is refused, never run) and\n"
+             "the saga gets that rejection as the command's reply (a transfer: a refused\n"
+             "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
+             "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
+             "(default 5000) for the command to end. CODE is your own (operator_cancel,\n"
+             "node_lost): one the runtime answers with itself (expired, unavailable,\n"
+             "busy, ...) is refused, as senders read those otherwise.\n\n"
+             "--force, only when the target's node is gone for good: the saga gets the\n"
+             "rejection at once, without asking the target. If the target did run it, the\n"
+             "books are WRONG: say so, and check them (shoal check).\n\n"
+             "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
+             "a client certificate that cannot be read), 3 no answer within --timeout\n"
+             "(default %d ms), or the nodes refused this client's key.\n\n"
+             "Examples:\n"
+             "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
+             "      --reason \"account node n2 lost its disk; ticket 981\"\n"
+             "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
+             "      --reject node_lost --reason \"n3 decommissioned\" --force\n",
+             REPAIR_TIMEOUT_MS);
 }
 
 //  Polls address's pending commands until msgid is gone or wait_ms has

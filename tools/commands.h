@@ -63,6 +63,14 @@ bool cmd_check_address (const char *command, const char *address);
 client_t *cmd_connect (const char *command, const char *endpoint, const char *cluster,
                        const char *node);
 
+//  If rc, what client_call or client_send over client returned, is
+//  SHOAL_EAUTH (every node client talks to refused its key: nothing was
+//  sent), says so on stderr as "shoal COMMAND: " and client_refusal's
+//  message (which nodes, and what lets a client in) and returns true:
+//  the command exits EXIT_NO_ANSWER, as for a node that did not answer.
+//  Else says nothing and returns false.
+bool cmd_refused (const char *command, client_t *client, int rc);
+
 //  Registers the bank in a registry: account, transfer and review, and
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);

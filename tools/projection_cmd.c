@@ -97,8 +97,10 @@ int proj_node_failure (const proj_target_t *self, int i, const char *command)
     if (self->cluster)
         snprintf (who, sizeof who, "node %s: ", node->name);
     if (!node->up) {
-        fprintf (stderr, "shoal %s: %sno answer from %s within %ld ms\n", command, who,
-                 node->endpoint, self->timeout_ms);
+        if (!(node->refused &&
+              cmd_refused (command, cluster_asker_client (self->asker, i), SHOAL_EAUTH)))
+            fprintf (stderr, "shoal %s: %sno answer from %s within %ld ms\n", command, who,
+                     node->endpoint, self->timeout_ms);
         return EXIT_NO_ANSWER;
     }
     if (!node->reply.ok)

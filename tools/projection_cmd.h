@@ -69,8 +69,9 @@ int proj_target_ask (proj_target_t *self, const char *name, const uint8_t *paylo
 bool proj_node_answered (const proj_target_t *self, int i);
 
 //  Says on stderr why node i has no accepted answer (no answer in time,
-//  or the node's code and reason), as "shoal COMMAND: [node N: ]...".
-//  Returns the exit code it stands for: EXIT_NO_ANSWER or EXIT_REJECTED.
+//  its key refused as cmd_refused says it, or the node's code and
+//  reason), as "shoal COMMAND: [node N: ]...". Returns the exit code it
+//  stands for: EXIT_NO_ANSWER or EXIT_REJECTED.
 int proj_node_failure (const proj_target_t *self, int i, const char *command);
 
 //  Parses "NAME" or "NAME@VERSION" (NAME as shoal.h has it, VERSION from 1

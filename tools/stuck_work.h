@@ -45,8 +45,10 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
 //  EXIT_USAGE. The caller destroys it with client_destroy.
 client_t *stuck_connect (const char *command, const stuck_options_t *opts, const char *node);
 
-//  Asks to/name with payload (may be NULL) and waits for the answer.
-//  Returns 0 with *reply to close, or SHOAL_ETIMEOUT / another code.
+//  Asks to/name with payload (may be NULL) and waits for the answer, at
+//  most timeout_ms in all. Returns 0 with *reply to close, or
+//  SHOAL_ETIMEOUT / another code of client_call (SHOAL_EAUTH: say it with
+//  cmd_refused).
 int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
 
