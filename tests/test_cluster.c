@@ -858,7 +858,8 @@ static void test_cert_secret_mode (void **state)
 //  cluster_cert_load takes a certificate only with its own secret key: a
 //  missing or unreadable _secret, one with no secret key, or the secret
 //  of another pair is refused, saying which (a node or a client with any
-//  of them used to start and then fail every CURVE handshake, silently).
+//  of them used to start and then fail every CURVE handshake, silently),
+//  as is an empty file.
 //  And a client whose client.cert_secret is gone says so at once.
 static void test_cert_pairs (void **state)
 {
@@ -901,6 +902,20 @@ static void test_cert_pairs (void **state)
     assert_non_null (strstr (error, "cannot read"));
     assert_non_null (strstr (error, "_secret"));
     free (error);
+    //  An empty file, either of them, is said to be empty; a public file
+    //  with no key, to have none (before, both were "the secret key ... is
+    //  not the one of the public key").
+    const char *damaged[][2] = {{path, ""}, {secret, ""}, {path, "metadata\n"}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (zcert_save (a, path), 0);
+        s_write (damaged[i][0], damaged[i][1], strlen (damaged[i][1]));
+        assert_null (cluster_cert_load (path, &error));
+        snprintf (text, sizeof text, "%s %s", damaged[i][0],
+                  damaged[i][1][0] ? "holds no public key" : "is empty");
+        if (!streq (error, text))
+            fail_msg ("said '%s', not '%s'", error, text);
+        free (error);
+    }
     zcert_destroy (&a);
     zcert_destroy (&b);
 

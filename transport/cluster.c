@@ -447,6 +447,14 @@ zcert_t *cluster_cert_load (const char *path, char **error)
         *error = zsys_sprintf ("cannot read %s: %s", which, strerror (errno));
         return NULL;
     }
+    struct stat st;
+    const char *empty = stat (path, &st) == 0 && st.st_size == 0          ? path
+                        : stat (secret_path, &st) == 0 && st.st_size == 0 ? secret_path
+                                                                          : NULL;
+    if (empty) {
+        *error = zsys_sprintf ("%s is empty", empty);
+        return NULL;
+    }
     zcert_t *cert = zcert_load (path);
     if (!cert) {
         *error = zsys_sprintf ("%s or %s is not a certificate", path, secret_path);
@@ -459,7 +467,9 @@ zcert_t *cluster_cert_load (const char *path, char **error)
         public_file ? zconfig_get (public_file, "/curve/public-key", NULL) : NULL;
     static const uint8_t zero[32];
     char derived[41];
-    if (!public_txt || strcmp (public_txt, zcert_public_txt (cert)) != 0)
+    if (!public_txt)
+        *error = zsys_sprintf ("%s holds no public key", path);
+    else if (strcmp (public_txt, zcert_public_txt (cert)) != 0)
         *error = zsys_sprintf ("the secret key in %s is not the one of the public key in %s",
                                secret_path, path);
     else if (memcmp (zcert_secret_key (cert), zero, sizeof zero) == 0)

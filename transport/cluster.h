@@ -65,9 +65,10 @@ cluster_t *cluster_load (const char *path, char **error);
 const char *cluster_endpoint_problem (const char *endpoint);
 
 //  Loads the certificate at path and its secret half (path_secret), as
-//  zcert_load does, and checks the pair: a secret key is there (zcert_load
-//  takes a missing or unreadable _secret file as an all-zero key) and it
-//  is the public key's own (zmq_curve_public). Returns the certificate, or
+//  zcert_load does, and checks the pair: neither file is empty, the
+//  public file has a public key, a secret key is there (zcert_load takes
+//  a missing or unreadable _secret file as an all-zero key) and it is the
+//  public key's own (zmq_curve_public). Returns the certificate, or
 //  NULL with *error set (free with free()): a node or client with a wrong
 //  secret would start and then fail every CURVE handshake, saying nothing.
 //  A _secret file that others than its owner may read (mode & 077) is
