@@ -145,6 +145,11 @@ static void test_poison_command (void **state)
     //  The saga's outbox entry stays pending and is reported stalled.
     s_wait_for (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E counter/f");
     assert_int_equal (kill (p->node, 0), 0);
+    //  explain says why: the target set it aside ("is up but has not
+    //  answered yet (busy, or a message lost)", before).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/f"), 0);
+    proc_assert_has (out, "poison/p set it aside as a dead letter: it crashed its node 3 times");
+    proc_assert_has (out, id);
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_int_equal (s_count (out, "\"Boomed\""), 0);
 

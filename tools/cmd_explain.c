@@ -167,6 +167,45 @@ static void s_explain_help (FILE *out)
              REPAIR_TIMEOUT_MS);
 }
 
+//  The state ("dead", "suspect", ...) and crashes of row's command as a
+//  dead letter of its target's node (node: a cluster's node name, NULL
+//  alone), if that node holds one. True if it does: a command that
+//  crashes the target's node is never answered, which the sender cannot
+//  tell from a slow target.
+static bool s_dead_letter (const stuck_options_t *opts, const char *node, const stuck_row_t *row,
+                           char *state, size_t state_size, int64_t *crashes)
+{
+    client_t *client = stuck_connect ("explain", opts, node);
+    if (!client)
+        return false;
+    static const uint8_t all[] = {0x81, 0xa3, 'a', 'l', 'l', 0xc3}; //  {"all": true}
+    client_reply_t reply;
+    bool found = false;
+    if (stuck_ask (client, ENVELOPE_QUERY, "node/dead-letters", "dead_letters", all, sizeof all,
+                   opts->timeout_ms, &reply) == 0) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *map =
+            reply.ok ? map_unpack (&unpacked, reply.data, reply.size) : NULL;
+        const msgpack_object *list = map ? map_find (map, "dead_letters") : NULL;
+        for (uint32_t i = 0;
+             list && list->type == MSGPACK_OBJECT_ARRAY && !found && i < list->via.array.size;
+             i++) {
+            const msgpack_object *entry = &list->via.array.ptr[i];
+            char id[2 * ENVELOPE_ID_SIZE + 1], address[SHOAL_ADDRESS_MAX + 1];
+            found = map_find_str (entry, "id", id, sizeof id) == 0 && streq (id, row->id) &&
+                    map_find_str (entry, "address", address, sizeof address) == 0 &&
+                    streq (address, row->target) &&
+                    map_find_str (entry, "state", state, state_size) == 0 &&
+                    map_find_int (entry, "crashes", crashes) == 0;
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return found;
+}
+
 //  Fills each stalled row's why; returns true if any row is stalled.
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
@@ -184,6 +223,8 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "an operator resolved it: its $cancel waits for %s's answer", row->target);
             continue;
         }
+        char state[16];
+        int64_t crashes = 0;
         bool remote = cluster && own_node && !streq (row->target_node, own_node);
         int link = remote && own_up ? s_peer_up (peers, row->target_node) : -1;
         char ignored[8];
@@ -196,6 +237,16 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                               : (link == 0 ? ", and it does not answer" : "it does not answer"));
         else if (row->error[0])
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
+        else if (s_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row, state,
+                                sizeof state, &crashes) &&
+                 (streq (state, "dead") || streq (state, "suspect")))
+            snprintf (row->why, sizeof row->why,
+                      streq (state, "dead")
+                          ? "%s set it aside as a dead letter: it crashed its node %lld times "
+                            "(shoal dead-letters: retry it once the module is fixed, or drop it)"
+                          : "%s crashed its node %lld times running it (at 3 it is set aside: "
+                            "shoal dead-letters --all)",
+                      row->target, (long long) crashes);
         else
             snprintf (row->why, sizeof row->why,
                       "%s%s is up but has not answered yet (busy, or a message lost: try "
