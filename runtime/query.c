@@ -72,6 +72,17 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, 
         const uint8_t *bytes = rec_finish (&view, &size);
         shoal_rec_str (out, "address", actor->address);
         shoal_rec_int (out, "version", actor->version);
+        const failing_t *failing = zhashx_lookup (self->failing, actor->address);
+        if (failing) {
+            shoal_rec_map_begin (out, "failing");
+            shoal_rec_str (out, "command", failing->command);
+            shoal_rec_str (out, "code", failing->code);
+            shoal_rec_str (out, "reason", failing->reason);
+            shoal_rec_int (out, "since", failing->since);
+            shoal_rec_int (out, "last", failing->last);
+            shoal_rec_int (out, "times", (int64_t) failing->times);
+            shoal_rec_map_end (out);
+        }
         const char *misuse = bytes ? NULL : rec_misuse (&view);
         if (bytes)
             rec_raw (out, "state", bytes, size);

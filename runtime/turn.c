@@ -167,6 +167,28 @@ static void s_log_failure (worker_t *self, const envelope_t *envelope, const sho
     failures = 0;
 }
 
+//  Keeps how envelope's actor is failing (worker.h's failing), for `get`:
+//  a sender that is an actor is told nothing, and re-sends.
+static void s_note_failing (worker_t *self, const envelope_t *envelope, const shoal_ctx_t *ctx)
+{
+    failing_t *failing = zhashx_lookup (self->failing, envelope->to);
+    int64_t now = worker_now ();
+    if (!failing) {
+        if (zhashx_size (self->failing) >= FAILING_MAX || !(failing = calloc (1, sizeof *failing)))
+            return;
+        failing->since = now;
+        if (zhashx_insert (self->failing, envelope->to, failing) != 0) {
+            free (failing);
+            return;
+        }
+    }
+    snprintf (failing->command, sizeof failing->command, "%s", envelope->name);
+    snprintf (failing->code, sizeof failing->code, "%s", ctx->code);
+    snprintf (failing->reason, sizeof failing->reason, "%s", ctx->reason);
+    failing->last = now;
+    failing->times++;
+}
+
 //  The same id came with another command or payload: an idempotency key
 //  names one request, so this one is refused, naming the first, and
 //  changes nothing (not recorded: the first's record stays).
@@ -244,9 +266,12 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     //  stored, so a retry runs the command again.
     if (result == CTX_CORRUPT || (result == CTX_REJECTED && ctx->failed)) {
         s_log_failure (self, envelope, ctx);
+        s_note_failing (self, envelope, ctx);
         s_transient (self, route, route_size, envelope, ctx->code, ctx->reason, false);
         return;
     }
+    if (zhashx_size (self->failing))
+        zhashx_delete (self->failing, envelope->to); //  its commands go through again
     uint8_t *payload;
     size_t payload_size;
     if (result == CTX_ACCEPTED) {

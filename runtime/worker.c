@@ -571,6 +571,13 @@ static void s_drain (worker_t *self)
 //  --------------------------------------------------------------------------
 //  Set-up and the loop
 
+//  A zhashx destructor for an item malloc'd whole.
+static void s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 static void s_worker_destroy (worker_t **self_p)
 {
     worker_t *self = *self_p;
@@ -592,6 +599,7 @@ static void s_worker_destroy (worker_t **self_p)
         bundle_close (&self->bundles[i]);
     free (self->bundles);
     zhashx_destroy (&self->dead);
+    zhashx_destroy (&self->failing);
     journal_batch_destroy (&self->batch);
     ctx_close (&self->ctx);
     zsock_destroy (&self->pull);
@@ -635,11 +643,14 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     }
     int rc;
     self->dead = deadletter_table_new (config->journal, config, index, &rc);
+    self->failing = zhashx_new ();
+    if (self->failing)
+        zhashx_set_destructor (self->failing, s_free_item);
     self->pull = zsock_new (ZMQ_PULL);
     self->push = calloc ((size_t) config->workers, sizeof (zsock_t *));
     self->bundles = calloc ((size_t) config->workers + 1, sizeof (bundle_t));
     if (!outbox_made || !self->timers || !self->pull || !self->push || !self->bundles ||
-        !self->batch || !self->dead) {
+        !self->batch || !self->dead || !self->failing) {
         s_worker_destroy (&self);
         return NULL;
     }

@@ -114,7 +114,22 @@ struct _worker_t {
     bool reload_due;        //  an abort's reload failed: try again (worker.c)
     busiest_t busiest;      //  messages per address since last read (busiest.h)
     zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)
+    //  address -> failing_t: the actors whose last turn of a command failed
+    //  (a handler's error, not a decision), at most FAILING_MAX (turn.c),
+    //  shown by `get` (query.c): an actor sender is told nothing of it.
+    zhashx_t *failing;
 };
+
+#define FAILING_MAX 1024
+
+//  How an actor's commands have been failing since its last one that did not.
+typedef struct {
+    char command[SHOAL_NAME_MAX + 1];
+    char code[ENVELOPE_CODE_MAX + 1];
+    char reason[ENVELOPE_REASON_MAX + 1];
+    int64_t since, last; //  ms since the epoch
+    uint64_t times;
+} failing_t;
 
 //  The time the message in hand came to be handled (ms since the epoch),
 //  or 0 between messages (worker.c, s_on_frame): a turn reads the clock

@@ -108,6 +108,31 @@ static void s_wait_for (proc_t *p, int64_t ms, const char *needle, const char *c
 }
 
 //  --------------------------------------------------------------------------
+//  0. A command sent by an actor whose target's handler fails on it every
+//     time (sink/: its events do not apply) is never answered: the sender
+//     is told nothing, and re-sends. `get` of the target shows how it
+//     fails, and explain of the sender says it; it said the target "is up
+//     but has not answered yet (busy, or a message lost)".
+
+static void test_failing_target_explained (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL send --endpoint $E counter/g Forward to=sink/s1 name=Ping"),
+        0);
+    s_wait_for (p, 20000, "sink/s1 fails on its commands: Ping failed ",
+                "$SHOAL explain --endpoint $E counter/g");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E sink/s1"), 0);
+    proc_assert_has (out, "\"failing\":{\"command\":\"Ping\",\"code\":\"");
+    proc_assert_has (out, "\"times\":");
+    //  An actor whose commands go through shows none.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/g"), 0);
+    assert_null (strstr (out, "failing"));
+}
+
+//  --------------------------------------------------------------------------
 //  1. A command sent by an actor crashes the node three times: set aside.
 
 static void test_poison_command (void **state)
@@ -386,6 +411,7 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),

@@ -206,6 +206,50 @@ static bool s_dead_letter (const stuck_options_t *opts, const char *node, const 
     return found;
 }
 
+//  How row's target has been failing on its commands, from its `get`
+//  ("failing": a handler's error, which its sender is not told of), into
+//  why. True if it is.
+static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *row, char *why,
+                              size_t size)
+{
+    client_t *client = stuck_connect ("explain", opts, NULL);
+    if (!client)
+        return false;
+    client_reply_t reply;
+    bool failing = false;
+    if (stuck_ask (client, ENVELOPE_QUERY, row->target, "get", NULL, 0, opts->timeout_ms, &reply) ==
+        0) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *map =
+            reply.ok ? map_unpack (&unpacked, reply.data, reply.size) : NULL;
+        const msgpack_object *what = map ? map_find (map, "failing") : NULL;
+        char command[SHOAL_NAME_MAX + 1], code[ENVELOPE_CODE_MAX + 1],
+            reason[ENVELOPE_REASON_MAX + 1], since[40];
+        int64_t times = 0, since_ms = 0;
+        failing = what && map_find_str (what, "command", command, sizeof command) == 0 &&
+                  map_find_str (what, "code", code, sizeof code) == 0 &&
+                  map_find_str (what, "reason", reason, sizeof reason) == 0 &&
+                  map_find_int (what, "times", &times) == 0 &&
+                  map_find_int (what, "since", &since_ms) == 0;
+        if (failing) {
+            stuck_iso (since_ms, since, sizeof since);
+            //  Cut to why's size: the reason comes last.
+            int n = snprintf (why, size,
+                              "%s fails on its commands: %s failed %lld times since %s; fix the "
+                              "module, then shoal resend (%s: ",
+                              row->target, command, (long long) times, since, code);
+            if (n > 0 && (size_t) n + 2 < size)
+                snprintf (why + n, size - (size_t) n, "%.*s)", (int) (size - (size_t) n - 2),
+                          reason);
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return failing;
+}
+
 //  Fills each stalled row's why; returns true if any row is stalled.
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
@@ -247,7 +291,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                           : "%s crashed its node %lld times running it (at 3 it is set aside: "
                             "shoal dead-letters --all)",
                       row->target, (long long) crashes);
-        else
+        else if (!s_target_failing (opts, row, row->why, sizeof row->why))
             snprintf (row->why, sizeof row->why,
                       "%s%s is up but has not answered yet (busy, or a message lost: try "
                       "shoal resend)",
