@@ -29,7 +29,10 @@ static void s_help (FILE *out)
     fprintf (out, "Usage: shoal check --data DIR [--data DIR ...] [--json]\n\n"
                   "Checks the bank's books from the journals of stopped nodes, read directly\n"
                   "(stop the nodes first). With several --data (a cluster's nodes), the books\n"
-                  "of all of them together must hold. The invariants:\n");
+                  "of all of them together must hold (one node's alone shows its transfers'\n"
+                  "other legs missing). Opening a store writes to it, as a node's start does\n"
+                  "(LevelDB turns its log into a table): check a copy of one you suspect is\n"
+                  "damaged, or that must stay as it is. The invariants:\n");
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
