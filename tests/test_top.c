@@ -227,6 +227,30 @@ static void test_once_json (void **state)
         proc_sh (out, sizeof out, "%s top --once --interval 200 --cluster %s", s_bin (), fx->cfg),
         0);
     assert_non_null (strstr (out, "3 of 3 nodes up"));
+    //  A busy actor with a long address: the columns after it stay in line
+    //  (MSGS/S was pushed out by a 41-byte address).
+    const char *longest = "account/an-address-longer-than-the-column-is";
+    deadline = zclock_mono () + DEADLINE_MS;
+    const char *row = NULL, *header = NULL;
+    while (!row) {
+        proc_sh (NULL, 0,
+                 "(for i in $(seq 30); do %s send --cluster %s %s Open owner=x "
+                 ">/dev/null 2>&1; done) & %s top --once --interval 1500 --cluster %s "
+                 ">%s/once.txt; wait",
+                 s_bin (), fx->cfg, longest, s_bin (), fx->cfg, fx->dir);
+        proc_sh (out, sizeof out, "cat %s/once.txt", fx->dir);
+        header = strstr (out, "\nBUSIEST\n");
+        row = header ? strstr (header, longest) : NULL;
+        if (!row && zclock_mono () > deadline)
+            fail_msg ("%s never showed among the busiest: %.3000s", longest, header ? header : out);
+    }
+    header += strlen ("\nBUSIEST\n");
+    const char *rate_end = strstr (header, "MSGS/S") + strlen ("MSGS/S");
+    const char *row_line = row;
+    //  The rate right-aligned under MSGS/S: the same column ends both.
+    size_t column = (size_t) (rate_end - header);
+    assert_true (strlen (row_line) > column);
+    assert_true (row_line[column] == ' ' && row_line[column - 1] != ' ');
     //  Without --once it needs a terminal.
     assert_int_equal (
         proc_sh (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);

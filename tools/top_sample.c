@@ -510,6 +510,11 @@ void top_format_busy_thread (const top_node_t *node, char *buf, size_t size)
 //  --------------------------------------------------------------------------
 //  --once
 
+static int s_max_int (int a, int b)
+{
+    return a > b ? a : b;
+}
+
 void top_print_text (const top_t *self, FILE *out)
 {
     char rate[32];
@@ -538,21 +543,34 @@ void top_print_text (const top_t *self, FILE *out)
                  n->rated ? commits : "-", n->records_per_commit, p99, (long long) n->active,
                  (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
     }
+    //  Each column as wide as its longest text, so that a long address
+    //  does not push the columns after it out of line.
+    int sender_w = 28, command_w = 12, target_w = 28, address_w = 36;
+    for (int k = 0; k < self->stalled_count; k++) {
+        const top_stalled_t *s = &self->stalled[k];
+        sender_w = s_max_int (sender_w, (int) strlen (s->sender));
+        command_w = s_max_int (command_w, (int) strlen (s->command));
+        target_w = s_max_int (target_w, (int) strlen (s->target));
+    }
+    for (int k = 0; k < self->busiest_count && k < 10; k++)
+        address_w = s_max_int (address_w, (int) strlen (self->busiest[k].address));
     fprintf (out, "\nSTALLED (%d)\n", self->stalled_count);
     if (self->stalled_count)
-        fprintf (out, "%-28s %-12s %-28s %-8s %8s %8s\n", "SENDER", "COMMAND", "TARGET", "NODE",
-                 "ATTEMPTS", "AGE");
+        fprintf (out, "%-*s %-*s %-*s %-8s %8s %8s\n", sender_w, "SENDER", command_w, "COMMAND",
+                 target_w, "TARGET", "NODE", "ATTEMPTS", "AGE");
     for (int k = 0; k < self->stalled_count; k++) {
         const top_stalled_t *s = &self->stalled[k];
         char age[16];
         top_format_uptime (s->age_ms, age, sizeof age);
-        fprintf (out, "%-28s %-12s %-28s %-8s %8lld %8s\n", s->sender, s->command, s->target,
-                 s->target_node[0] ? s->target_node : "-", (long long) s->attempts, age);
+        fprintf (out, "%-*s %-*s %-*s %-8s %8lld %8s\n", sender_w, s->sender, command_w, s->command,
+                 target_w, s->target, s->target_node[0] ? s->target_node : "-",
+                 (long long) s->attempts, age);
     }
-    fprintf (out, "\nBUSIEST\n%-36s %10s %s\n", "ADDRESS", "MSGS/S", "NODE");
+    fprintf (out, "\nBUSIEST\n%-*s %10s %s\n", address_w, "ADDRESS", "MSGS/S", "NODE");
     for (int k = 0; k < self->busiest_count && k < 10; k++) {
         top_format_rate (self->busiest[k].per_s, rate, sizeof rate);
-        fprintf (out, "%-36s %10s %s\n", self->busiest[k].address, rate, self->busiest[k].node);
+        fprintf (out, "%-*s %10s %s\n", address_w, self->busiest[k].address, rate,
+                 self->busiest[k].node);
     }
 }
 
