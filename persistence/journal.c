@@ -545,6 +545,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         message = zsys_sprintf ("cannot fill the event log of the store in %s from its "
                                 "events (%s)",
                                 dir, shoal_strerror (rc));
+    if (rc == 0)
+        rc = journal_mark_check (self, &message);
     if (rc == 0 && (rc = journal_notes_fold (self)) != 0)
         message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
                                 "outbox (%s)",

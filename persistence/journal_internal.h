@@ -75,6 +75,13 @@ struct _journal_t {
     bool sync_dir_due;            //  a new log's name may not be durable yet
     atomic_bool sync_stopping;    //  closing: a sync that cannot find the logs gives up
     int64_t sync_warned_at;       //  logs not found: last warned (mono ms)
+    //  JOURNAL_SYNCED_FILE (sync.c): written by the syncer, at most once a
+    //  JOURNAL_MARK_MS, with the event log's end a sync made durable.
+    int mark_fd;       //  open once the first mark is due (-1: not yet, or cannot)
+    uint64_t marked;   //  the position the file holds
+    size_t mark_size;  //  its bytes
+    int64_t marked_at; //  when it was last written (monotonic ms)
+    bool mark_warned;  //  a mark could not be written: said once
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;
     int sync_event;             //  eventfd: +1 after each sync (journal_sync_fd)
@@ -188,6 +195,24 @@ int journal_log_recover (journal_t *self);
 //  none that it acknowledged but through its repair), so a stream without
 //  event 1 has none (journal_read_creator).
 #define JOURNAL_GAPLESS_FILE "GAPLESS"
+
+//  A file in the store's directory holding the event log's end that a
+//  sync made durable, as lines of 20 digits (the last one counts),
+//  appended and fdatasync'd by the syncer at most once a JOURNAL_MARK_MS
+//  while the end moves, and at a clean close (sync.c). A store opened whose event log
+//  ends before it has lost writes that were acknowledged (a log file
+//  truncated or deleted while stopped, a disk that dropped them), which
+//  LevelDB takes for a crash's torn tail and drops without a word: the
+//  open refuses it (journal_mark_check). journal_repair removes it before
+//  LevelDB's repair runs, as GAPLESS: the repair says what it dropped.
+#define JOURNAL_SYNCED_FILE "SYNCED"
+#define JOURNAL_MARK_MS 1000
+#define JOURNAL_MARK_ROTATE 4096 //  bytes of marks before a new file
+//  Compares the store's event log end with JOURNAL_SYNCED_FILE, after the
+//  log's recovery. Returns 0, or SHOAL_EFORMAT (a damaged store) with
+//  *message (free() it).
+int journal_mark_check (journal_t *self, char **message);
+
 int journal_log_backfill (journal_t *self);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,

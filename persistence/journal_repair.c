@@ -277,8 +277,9 @@ int journal_repair (const char *dir, char **report, char **error)
 
 static int s_repair_locked (const char *dir, char **report, char **error)
 {
-    //  First the mark that no stream has a gap: the repair may drop any
-    //  record, and a crash between the two must not leave the mark. Then
+    //  First the marks of how far the log was synced and that no stream
+    //  has a gap: the repair may drop any record (and says so), and a crash
+    //  between the two must not leave them. Then
     //  CURRENT: LevelDB's repair moves the logs to lost/ (their records in
     //  new tables) long before it writes its MANIFEST and CURRENT, so a
     //  repair cut short there (SIGKILL, a power cut, Ctrl-C during its scan
@@ -287,7 +288,7 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     //  tables no MANIFEST names. Without CURRENT the node refuses the store
     //  until a repair has ended (the repair does not read CURRENT).
     char path[PATH_MAX];
-    const char *removed[] = {JOURNAL_GAPLESS_FILE, "CURRENT"};
+    const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, "CURRENT"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         if (snprintf (path, sizeof path, "%s/%s", dir, removed[i]) >= (int) sizeof path) {
             *error = zsys_sprintf ("the path of %s is too long", dir);

@@ -69,6 +69,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -251,6 +253,7 @@ void journal_sync_init (journal_t *self, bool group)
 {
     self->sync_group = group;
     self->sync_notify = -1;
+    self->mark_fd = -1;
     self->sync_event = group ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
     pthread_mutex_init (&self->sync_lock, NULL);
     pthread_cond_init (&self->sync_done, NULL);
@@ -258,6 +261,57 @@ void journal_sync_init (journal_t *self, bool group)
 }
 
 //  The syncer: syncs whenever a write is not durable yet.
+//  Writes the synced end of the event log into JOURNAL_SYNCED_FILE, if it
+//  moved and (unless now) the last mark is JOURNAL_MARK_MS old. One
+//  thread at a time: the syncer, or the close once it has stopped. Marks
+//  are appended, each fdatasync'd (nothing is overwritten: a cut keeps a
+//  prefix of them); the first of a process, and one that would take the
+//  file past JOURNAL_MARK_ROTATE bytes, goes into a new file renamed over
+//  the old, the directory synced. A mark that cannot be written is said
+//  once and tried again: it is a check, and nothing waits for it.
+static void s_mark (journal_t *self, bool now)
+{
+    uint64_t end = atomic_load (&self->log_end);
+    int64_t at = zclock_mono ();
+    if (end <= self->marked || (!now && at - self->marked_at < JOURNAL_MARK_MS))
+        return;
+    self->marked_at = at;
+    char text[24];
+    int size = snprintf (text, sizeof text, "%020" PRIu64 "\n", end);
+    if (self->mark_fd >= 0 && self->mark_size + (size_t) size > JOURNAL_MARK_ROTATE) {
+        close (self->mark_fd);
+        self->mark_fd = -1;
+    }
+    bool done;
+    if (self->mark_fd >= 0) {
+        done = pwrite (self->mark_fd, text, (size_t) size, (off_t) self->mark_size) == size &&
+               fdatasync (self->mark_fd) == 0;
+        if (done)
+            self->mark_size += (size_t) size;
+    } else {
+        char path[PATH_MAX], fresh[PATH_MAX + 8];
+        snprintf (path, sizeof path, "%s/%s", self->dir, JOURNAL_SYNCED_FILE);
+        snprintf (fresh, sizeof fresh, "%s.new", path);
+        unlink (fresh); //  one a cut left
+        int fd = open (fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        done = fd >= 0 && write (fd, text, (size_t) size) == size && fdatasync (fd) == 0 &&
+               rename (fresh, path) == 0 && dirsync_sync (self->dir, NULL) == 0;
+        if (done) {
+            self->mark_fd = fd;
+            self->mark_size = (size_t) size;
+        } else if (fd >= 0)
+            close (fd);
+    }
+    if (done)
+        self->marked = end;
+    else if (!self->mark_warned) {
+        self->mark_warned = true;
+        log_warn ("journal %s: cannot write %s (%s): a log file lost while the node is stopped "
+                  "would not be noticed",
+                  self->dir, JOURNAL_SYNCED_FILE, strerror (errno));
+    }
+}
+
 static void *s_syncer (void *arg)
 {
     journal_t *self = arg;
@@ -268,12 +322,75 @@ static void *s_syncer (void *arg)
         if (atomic_load (&self->synced) < written) {
             pthread_mutex_unlock (&self->sync_lock);
             journal_sync (self, written);
+            s_mark (self, false);
             pthread_mutex_lock (&self->sync_lock);
+        } else if (atomic_load (&self->log_end) > self->marked) {
+            //  Idle with a mark due: written once its time comes.
+            struct timespec until;
+            clock_gettime (CLOCK_REALTIME, &until);
+            int64_t wait_ms = self->marked_at + JOURNAL_MARK_MS - zclock_mono ();
+            wait_ms = wait_ms < 1 ? 1 : wait_ms;
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (wait_ms % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            if (pthread_cond_timedwait (&self->sync_wanted, &self->sync_lock, &until) ==
+                ETIMEDOUT) {
+                pthread_mutex_unlock (&self->sync_lock);
+                s_mark (self, false);
+                pthread_mutex_lock (&self->sync_lock);
+            }
         } else
             pthread_cond_wait (&self->sync_wanted, &self->sync_lock);
     }
     pthread_mutex_unlock (&self->sync_lock);
     return NULL;
+}
+
+int journal_mark_check (journal_t *self, char **message)
+{
+    char path[PATH_MAX], text[64] = "";
+    snprintf (path, sizeof path, "%s/%s", self->dir, JOURNAL_SYNCED_FILE);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; //  none yet (a new store, an async node's, or a repaired one)
+    //  The last whole line of its end: a mark cut short has no newline.
+    off_t file_size = lseek (fd, 0, SEEK_END);
+    off_t from = file_size > (off_t) sizeof text - 1 ? file_size - (off_t) sizeof text + 1 : 0;
+    ssize_t size = file_size > 0 ? pread (fd, text, sizeof text - 1, from) : 0;
+    close (fd);
+    text[size > 0 ? size : 0] = 0;
+    char *last_end = strrchr (text, '\n');
+    unsigned long long marked = 0;
+    bool read = false;
+    if (last_end) {
+        *last_end = 0;
+        char *line = strrchr (text, '\n');
+        line = line ? line + 1 : text;
+        char *end = NULL;
+        marked = strtoull (line, &end, 10);
+        read = end != line && *end == 0 && last_end - line == 20;
+    }
+    if (!read) {
+        if (file_size > 0)
+            log_warn ("journal %s: %s holds no whole mark (%lld bytes): taken as none", self->dir,
+                      JOURNAL_SYNCED_FILE, (long long) file_size);
+        return 0;
+    }
+    uint64_t log_end = atomic_load (&self->log_end);
+    self->marked = log_end < marked ? log_end : marked;
+    if (log_end >= marked)
+        return 0;
+    *message = zsys_sprintf (
+        "the journal in %s lost writes that were acknowledged: its event log ends at position "
+        "%" PRIu64 ", but a sync had made it durable up to %llu (%s). A log file was truncated "
+        "or deleted while the node was stopped, or the disk dropped writes; LevelDB takes that "
+        "for a crash's torn end and drops it without a word. Nothing was started on it: restore "
+        "the directory from a backup, or accept the loss with `shoal repair --data %s`",
+        self->dir, log_end, marked, JOURNAL_SYNCED_FILE, self->dir);
+    return SHOAL_EFORMAT;
 }
 
 int journal_sync_start (journal_t *self)
@@ -329,6 +446,11 @@ void journal_sync_stop (journal_t *self)
 void journal_sync_close (journal_t *self)
 {
     s_syncer_stop (self);
+    if (self->sync_group && atomic_load (&self->syncs) > 0)
+        s_mark (self, true); //  after the close's last sync
+    if (self->mark_fd >= 0)
+        close (self->mark_fd);
+    self->mark_fd = -1;
     if (self->sync_event >= 0)
         close (self->sync_event);
     self->sync_event = -1;
