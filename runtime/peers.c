@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often
@@ -406,8 +407,24 @@ static void s_on_monitor (peers_t *self, int node)
         else if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
             s_set_up (self, node, false, "handshake failed");
-            s_log_refusal (self, node, "peer %s refused our CURVE handshake%s",
-                           " (is our key in its cluster file?)");
+            //  Only an AUTH failure is the peer refusing our key; a handshake
+            //  that did not complete (a stopped or overloaded peer: its
+            //  errno in the event's value) is not, nor a protocol error.
+            uint32_t value = 0;
+            if (zmq_msg_size (&parts[0]) >= 6)
+                memcpy (&value, (uint8_t *) zmq_msg_data (&parts[0]) + 2, 4);
+            if (event & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                s_log_refusal (self, node, "peer %s refused our CURVE handshake%s",
+                               " (is our key in its cluster file?)");
+            else if (event & ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+                s_log_refusal (self, node, "the CURVE handshake with peer %s failed%s",
+                               ": a protocol error (its public key in our cluster file not "
+                               "its own, or another version of shoal?)");
+            else
+                s_log_refusal (self, node, "the CURVE handshake with peer %s did not complete%s",
+                               value == ETIMEDOUT || value == EAGAIN
+                                   ? " in time (the peer stopped, overloaded or cut off?)"
+                                   : " (the peer stopped, overloaded or cut off?)");
             if (!self->peers[node].remake_at)
                 self->peers[node].remake_at = zclock_mono () + PEERS_REMAKE_MS;
         }
