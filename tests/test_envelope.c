@@ -1870,6 +1870,26 @@ static void test_decode_detail (void **state)
                       SHOAL_EFORMAT);
     assert_string_equal (detail, "frame: 1 bytes after the last field");
     free (frame);
+    //  What a frame that is not an array is, said as it is (all three were
+    //  "got an empty one").
+    static const struct {
+        const char *bytes;
+        size_t size;
+        const char *detail;
+    } whole[] = {
+        {"\x05", 1, "frame: expected an array of 11 fields, got an integer"},
+        {"", 0, "frame: expected an array of 11 fields, got an empty frame"},
+        {"\xc1\xc1", 2, "frame: expected an array of 11 fields, got bytes that are not msgpack"},
+        {"\x90", 1, "frame: expected an array of 11 fields, got an empty one"},
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        uint8_t *copy = harness_copy ((const uint8_t *) whole[i].bytes, whole[i].size);
+        assert_int_equal (envelope_decode_detail (&env, copy, whole[i].size, detail, sizeof detail),
+                          SHOAL_EFORMAT);
+        if (strncmp (detail, whole[i].detail, strlen (whole[i].detail)) != 0)
+            fail_msg ("'%s' does not begin '%s'", detail, whole[i].detail);
+        free (copy);
+    }
 
     //  A valid frame: no detail; a NULL buffer is allowed.
     frame = s_frame (ENVELOPE_FIELDS, NULL, &size);

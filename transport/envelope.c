@@ -189,6 +189,8 @@ static int s_explain (s_frame_t *frame, int rc, const char *format, ...)
 //  Names what is at the frame's offset, for "expected X, got Y".
 static const char *s_what_is_next (const s_frame_t *frame)
 {
+    if (frame->size == 0)
+        return "an empty frame";
     if (frame->offset >= frame->size)
         return "the end of the frame";
     size_t at = frame->offset;
@@ -475,10 +477,14 @@ static int s_check_keys (s_frame_t *frame, const uint8_t *data, size_t size, siz
 //  last, once the frame is known to be valid otherwise and env is whole.
 static int s_decode_fields (envelope_t *env, s_frame_t *frame)
 {
-    uint64_t count, value;
-    if (mpread_array (frame->data, frame->size, &frame->offset, &count) || count == 0)
+    uint64_t count = 0, value;
+    if (mpread_array (frame->data, frame->size, &frame->offset, &count))
         return s_explain (frame, SHOAL_EFORMAT, "frame: expected an array of %d fields, got %s",
-                          ENVELOPE_FIELDS, count == 0 ? "an empty one" : s_what_is_next (frame));
+                          ENVELOPE_FIELDS, s_what_is_next (frame));
+    if (count == 0)
+        return s_explain (frame, SHOAL_EFORMAT,
+                          "frame: expected an array of %d fields, got an empty one",
+                          ENVELOPE_FIELDS);
     if (s_read_uint (frame, UINT64_MAX, &value))
         return s_expected (frame, "version", "an unsigned integer");
     if (value != ENVELOPE_VERSION)
