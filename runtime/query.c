@@ -197,7 +197,9 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
         turn_error (self, route, route_size, envelope, "handler_error", why);
     else if (rc == SHOAL_EINVAL)
         turn_error (self, route, route_size, envelope, "unknown_query",
-                    "queries are get, events, pending and busiest");
+                    "the queries are get, events, pending, busiest, stats, dead_letters, "
+                    "dead_letter_retry, dead_letter_drop and projections, projection_rows, "
+                    "projection_control (docs/PROTOCOL.md)");
     else
         turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
     rec_close (&out);
