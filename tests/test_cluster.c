@@ -853,6 +853,21 @@ static void test_cert_secret_mode (void **state)
     if (!strstr (text, expected) || !strstr (text, "could not reach"))
         fail_msg ("said: %s", text);
     free (text);
+    //  Said once by a command that loads it for every node (three times
+    //  for `cluster status` of three nodes, nine for `top --once`).
+    snprintf (dir, sizeof dir, "%s/c3", f->dir);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--ipc", "--dir", dir, NULL),
+                      0);
+    snprintf (cfg, sizeof cfg, "%s/cluster.cfg", dir);
+    snprintf (secret, sizeof secret, "%s/client.cert_secret", dir);
+    assert_int_equal (chmod (secret, 0644), 0);
+    assert_int_equal (s_run (out, "cluster", "status", "--cluster", cfg, "--timeout", "100", NULL),
+                      3);
+    text = s_slurp (out);
+    const char *first = strstr (text, "UNPROTECTED PRIVATE KEY FILE");
+    if (!first || strstr (first + 1, "UNPROTECTED PRIVATE KEY FILE"))
+        fail_msg ("not said once: %s", text);
+    free (text);
 }
 
 //  cluster_cert_load takes a certificate only with its own secret key: a

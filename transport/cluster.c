@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -425,10 +426,28 @@ cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *ho
 //  tool) or is made by hand (czmq's zcert saves its secret 0644 under the
 //  usual umask), and a node that will not start is worse than a key that
 //  must be tightened.
+//  Once per process, file and mode: a command that talks to every node
+//  loads the client certificate once per node, and said it each time.
 static void s_check_secret_mode (const char *path)
 {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char warned[8][256];
+    static size_t warned_count;
     struct stat st;
-    if (stat (path, &st) == 0 && (st.st_mode & 077))
+    if (stat (path, &st) != 0 || !(st.st_mode & 077))
+        return;
+    char key[256];
+    if (snprintf (key, sizeof key, "%04o %s", (unsigned) (st.st_mode & 07777), path) >=
+        (int) sizeof key)
+        key[0] = 0; //  too long to keep: said every time
+    pthread_mutex_lock (&lock);
+    bool said = false;
+    for (size_t i = 0; i < warned_count && !said && key[0]; i++)
+        said = strcmp (warned[i], key) == 0;
+    if (!said && key[0] && warned_count < sizeof warned / sizeof warned[0])
+        snprintf (warned[warned_count++], sizeof warned[0], "%s", key);
+    pthread_mutex_unlock (&lock);
+    if (!said)
         log_warn ("UNPROTECTED PRIVATE KEY FILE: %s is mode %04o: others than its owner may "
                   "read the secret key, and act as its node or client. Run: chmod 600 %s",
                   path, (unsigned) (st.st_mode & 07777), path);
