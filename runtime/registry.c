@@ -6,6 +6,7 @@
     reads them once, at its init.
 */
 #include "registry.h"
+#include "log.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct {
     char *key;    //  owned
     char *value;  //  owned
     bool loaded;  //  a module of that name has loaded (registry_options_loaded)
+    bool read;    //  its module asked for it (shoal_registry_option)
 } option_t;
 
 struct _shoal_registry_t {
@@ -331,6 +333,7 @@ int registry_option_set (shoal_registry_t *self, const char *module, const char 
     option->key = strdup (key);
     option->value = copy;
     option->loaded = false;
+    option->read = false;
     if (!option->module || !option->key) {
         free (option->module);
         free (option->key);
@@ -356,15 +359,23 @@ const char *shoal_registry_option (shoal_registry_t *registry, const char *key)
 {
     if (!registry || !registry->loading || !key)
         return NULL;
-    const option_t *option = s_option_find (registry, registry->loading, key);
+    option_t *option = s_option_find (registry, registry->loading, key);
+    if (option)
+        option->read = true;
     return option ? option->value : NULL;
 }
 
 void registry_options_loaded (shoal_registry_t *self, const char *module)
 {
     for (size_t i = 0; i < self->option_count; i++)
-        if (strcmp (self->options[i].module, module) == 0)
+        if (strcmp (self->options[i].module, module) == 0) {
             self->options[i].loaded = true;
+            //  A typo, or an option of another version of the module.
+            if (!self->options[i].read)
+                log_warn ("module %s: its option '%s' was given, but the module did not read "
+                          "it (its options are the keys it asks shoal_registry_option for)",
+                          module, self->options[i].key);
+        }
 }
 
 bool registry_option_orphan (const shoal_registry_t *self, const char **module, const char **key)

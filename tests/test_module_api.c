@@ -479,10 +479,15 @@ static void test_module_options (void **state)
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
     //  On the command line, by the file's base name.
-    proc_node_start (p, NODE " --module-opt api.greeting=hello");
+    proc_node_start (p, NODE " --module-opt api.greeting=hello --module-opt api.greting=typo");
     s_send (p, out, 0, "note/o", "Option", NULL);
     assert_has (out, "\"greeting\":\"hello\"");
     proc_node_signal (p, SIGTERM);
+    //  One the module never asked for (a typo) is said at its start.
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_has (log, "module api: its option 'greting' was given, but the module did not read it");
+    assert_null (strstr (log, "its option 'greeting'"));
     //  An option for a module that is not loaded is refused, not dropped.
     assert_int_equal (proc_run (p, out, err,
                                 NODE
