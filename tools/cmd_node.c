@@ -321,7 +321,7 @@ static int s_check_usage (const shoal_node_options_t *opts)
         error = zsys_sprintf ("%s has no node called %s", file, opts->name);
     else if (cluster && opts->endpoint)
         error = zsys_sprintf ("--endpoint does not go with --cluster: node %s listens on %s, as "
-                              "%s says (--endpoint, or $SHOAL_ENDPOINT)",
+                              "%s says",
                               opts->name, cluster_node_client (cluster, self), file);
     else if (cluster && opts->shards && opts->shards != (int) cluster_shards (cluster))
         error = zsys_sprintf ("--shards %d does not go with %s, which has %u shards", opts->shards,
@@ -453,6 +453,11 @@ int cmd_node (int argc, char **argv)
             rc = EXIT_USAGE;
         }
     }
+    //  $SHOAL_ENDPOINT is the clients' too: a node of a cluster listens
+    //  where its map says, and one exported for the clients (as the
+    //  README's quick start does) is not the node's to refuse.
+    if (rc == 0 && opts.cluster_file && env && opts.endpoint == env)
+        opts.endpoint = NULL;
     if (rc == 0 && first >= 0 && first >= argc)
         rc = s_check_usage (&opts);
     if (rc == 0 && first >= 0 && first >= argc) {
