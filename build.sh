@@ -32,8 +32,9 @@ case "$command" in
         build build
         echo "built build/tools/shoal" ;;
     demo)
-        scripts/install-deps.sh
-        build build
+        # The build's progress on stderr: stdout is the demo's summary alone.
+        scripts/install-deps.sh >&2
+        build build >&2
         exec build/tools/shoal demo "$@" ;;
     test)
         scripts/install-deps.sh
