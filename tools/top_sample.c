@@ -521,13 +521,18 @@ void top_print_text (const top_t *self, FILE *out)
     top_format_rate (self->commands_ps, rate, sizeof rate);
     fprintf (out, "shoal top: %s, %d of %d nodes up, %s commands/s\n\n", self->title,
              top_up_count (self), self->count, rate);
-    fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10s %9s %8s %8s %8s %7s  %s\n", "NODE", "STATE",
-             "UPTIME", "CMDS/S", "STEPS/S", "COMMITS/S", "REC/COMMIT", "P99COMMIT", "ACTORS",
-             "PENDING", "STALLED", "ERRORS", "BUSIEST THREAD");
+    //  A node alone is named by its endpoint: the column as wide as the
+    //  longest name, so that the rest stays in line.
+    int name_w = 10;
+    for (int i = 0; i < self->count; i++)
+        name_w = s_max_int (name_w, (int) strlen (self->nodes[i].name));
+    fprintf (out, "%-*s %-5s %7s %8s %8s %9s %10s %9s %8s %8s %8s %7s  %s\n", name_w, "NODE",
+             "STATE", "UPTIME", "CMDS/S", "STEPS/S", "COMMITS/S", "REC/COMMIT", "P99COMMIT",
+             "ACTORS", "PENDING", "STALLED", "ERRORS", "BUSIEST THREAD");
     for (int i = 0; i < self->count; i++) {
         const top_node_t *n = &self->nodes[i];
         if (!n->up) {
-            fprintf (out, "%-10s %-5s %s\n", n->name, "down", n->reason);
+            fprintf (out, "%-*s %-5s %s\n", name_w, n->name, "down", n->reason);
             continue;
         }
         char up[16], cmd[16], steps[16], commits[16], p99[16];
@@ -538,7 +543,7 @@ void top_print_text (const top_t *self, FILE *out)
         top_format_p99 (n, p99, sizeof p99);
         char busy[32];
         top_format_busy_thread (n, busy, sizeof busy);
-        fprintf (out, "%-10s %-5s %7s %8s %8s %9s %10.1f %9s %8lld %8lld %8lld %7lld  %s\n",
+        fprintf (out, "%-*s %-5s %7s %8s %8s %9s %10.1f %9s %8lld %8lld %8lld %7lld  %s\n", name_w,
                  n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
                  n->rated ? commits : "-", n->records_per_commit, p99, (long long) n->active,
                  (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
