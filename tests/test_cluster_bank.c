@@ -194,7 +194,9 @@ static void test_cluster_up (void **state)
     char dir[128], cfg[160];
     snprintf (dir, sizeof dir, "%s/c", f->dir);
     snprintf (cfg, sizeof cfg, "%s/cluster.cfg", dir);
-    s_up_start (f, "--nodes", "2", "--dir", dir, "--ipc", "--workers", "1", NULL);
+    //  With a module of the user's, loaded on every node (and its option).
+    s_up_start (f, "--nodes", "2", "--dir", dir, "--ipc", "--workers", "1", "--module",
+                getenv ("SHOAL_TEST_MODULE"), NULL);
     s_up_wait_ready (f, 2, 60000);
     pid_t nodes[8];
     assert_int_equal (s_children (f->up, nodes, 8), 2);
@@ -202,6 +204,20 @@ static void test_cluster_up (void **state)
     assert_int_equal (bank_stats_cluster (cfg, "n1", 10000, &stats), 0);
     assert_int_equal (stats.workers, 1);
     assert_int_equal (bank_stats_cluster (cfg, "n2", 10000, &stats), 0);
+    for (int i = 0; i < 4; i++) { //  counters on either node, any node asked
+        //  (until the nodes' links are up, a node answers unavailable)
+        char command[512];
+        snprintf (command, sizeof command,
+                  "\"$SHOAL_BIN\" send --cluster '%s' --timeout 10000 --id up%d counter/up%d "
+                  "Add by=3 | grep -q '\"value\":3'",
+                  cfg, i, i);
+        int64_t until = zclock_mono () + 30000;
+        while (system (command) != 0)
+            if (zclock_mono () > until)
+                fail_msg ("counter/up%d: the module is not on its node", i);
+            else
+                zclock_sleep (50);
+    }
 
     assert_int_equal (kill (f->up, SIGTERM), 0);
     int status = 0;

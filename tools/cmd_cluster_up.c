@@ -39,10 +39,15 @@ static void s_up_help (FILE *out)
              "  --dir DIR        the cluster's directory (default ./cluster)\n"
              "  --workers N      worker threads per node (default: number of cores)\n"
              "  --ipc            a new cluster listens on ipc:// in DIR instead of TCP\n"
-             "  --base-port P    a new cluster's first client port (default 7700)\n\n"
+             "  --base-port P    a new cluster's first client port (default 7700)\n"
+             "  --module FILE.so load an actor module on every node (repeatable), as\n"
+             "                   shoal node --module does\n"
+             "  --module-opt NAME.KEY=VALUE\n"
+             "                   an option for module NAME on every node (repeatable)\n\n"
              "Examples:\n"
              "  shoal cluster up\n"
              "  shoal cluster up --nodes 5 --dir /tmp/dev --workers 2\n"
+             "  shoal cluster up --nodes 2 --ipc --module ./counter.so\n"
              "  shoal cluster up --nodes 2 --dir /tmp/dev --ipc\n"
              "  shoal send account/alice Open owner=alice --cluster cluster/cluster.cfg\n",
              CLUSTER_MAX_NODES);
@@ -170,10 +175,16 @@ int cluster_up (int argc, char **argv)
     const char *dir = "cluster";
     long nodes = 0, workers = 0, base_port = 7700;
     bool ipc = false;
-    const option_t table[] = {
-        OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES), OPT_STRING ("dir", &dir),
-        OPT_INT ("workers", &workers, 1, 256),           OPT_FLAG ("ipc", &ipc),
-        OPT_INT ("base-port", &base_port, 1, 65535),     OPT_END};
+    const char *modules[16], *module_opts[16];
+    int module_count = 0, module_opt_count = 0;
+    const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
+                              OPT_STRING ("dir", &dir),
+                              OPT_INT ("workers", &workers, 1, 256),
+                              OPT_FLAG ("ipc", &ipc),
+                              OPT_INT ("base-port", &base_port, 1, 65535),
+                              OPT_LIST ("module", modules, &module_count),
+                              OPT_LIST ("module-opt", module_opts, &module_opt_count),
+                              OPT_END};
     int first = options_parse (table, argc, argv, s_up_help);
     if (first == OPTIONS_HELP)
         return 0;
@@ -205,10 +216,17 @@ int cluster_up (int argc, char **argv)
     snprintf (workers_text, sizeof workers_text, "%ld", workers);
     int rc = children ? 0 : EXIT_REJECTED;
     for (int i = 0; rc == 0 && i < count && !s_up_stop; i++) {
-        char *args[8] = {"node", "--cluster", path, "--name",
-                         (char *) cluster_node_name (cluster, i)};
+        //  Each node gets the modules and their options as given.
+        char *args[8 + 2 * 32] = {"node", "--cluster", path, "--name",
+                                  (char *) cluster_node_name (cluster, i)};
+        int n = 5;
         if (workers)
-            args[5] = "--workers", args[6] = workers_text;
+            args[n++] = "--workers", args[n++] = workers_text;
+        for (int m = 0; m < module_count; m++)
+            args[n++] = "--module", args[n++] = (char *) modules[m];
+        for (int m = 0; m < module_opt_count; m++)
+            args[n++] = "--module-opt", args[n++] = (char *) module_opts[m];
+        args[n] = NULL;
         if (node_child_spawn (&children[i], NULL, args, NULL, 60000) != 0) {
             fprintf (stderr, "shoal cluster up: node %s did not start (its messages are above)\n",
                      cluster_node_name (cluster, i));
