@@ -207,6 +207,10 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
                                          dir);
             return origin ? SHOAL_EVERSION : SHOAL_EINVAL;
         }
+        //  Empty, but a sync had made events durable here: its logs were
+        //  lost whole, and it is not a new store to mark as one.
+        if ((rc = journal_mark_check (self, message)) != 0)
+            return rc;
         int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
         if ((rc = s_mark_new_store (self, shards)) != 0) {
             *message = zsys_sprintf ("cannot write to the journal in %s", dir);
@@ -530,6 +534,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     atomic_init (&self->failed, false);
     atomic_init (&self->retry_at, 0);
     atomic_init (&self->reopens, 0);
+    atomic_init (&self->mark_renew, false);
 
     char *message = NULL;
     int rc = s_db_open (self, !state.current, &message);
@@ -541,12 +546,12 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         message = zsys_sprintf ("the event log of the store in %s is damaged: its last record "
                                 "cannot be read (%s)",
                                 dir, shoal_strerror (rc));
+    if (rc == 0)
+        rc = journal_mark_check (self, &message);
     if (rc == 0 && (rc = journal_log_backfill (self)) != 0)
         message = zsys_sprintf ("cannot fill the event log of the store in %s from its "
                                 "events (%s)",
                                 dir, shoal_strerror (rc));
-    if (rc == 0)
-        rc = journal_mark_check (self, &message);
     if (rc == 0 && (rc = journal_notes_fold (self)) != 0)
         message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
                                 "outbox (%s)",
@@ -643,6 +648,10 @@ static void s_reopen (journal_t *self)
             message = zsys_sprintf ("the event log's last record cannot be read (%s)",
                                     shoal_strerror (rc));
         if (rc == 0) {
+            //  The recovered end may hold a failed write kept whole, durable
+            //  only once LevelDB's new CURRENT is: the next mark makes the
+            //  directory durable before it says so (sync.c).
+            atomic_store (&self->mark_renew, true);
             atomic_store (&self->failed, false);
             atomic_fetch_add (&self->reopens, 1);
             log_warn ("journal %s: reopened after a failed write (%s)", self->dir, self->cause);

@@ -77,11 +77,13 @@ struct _journal_t {
     int64_t sync_warned_at;       //  logs not found: last warned (mono ms)
     //  JOURNAL_SYNCED_FILE (sync.c): written by the syncer, at most once a
     //  JOURNAL_MARK_MS, with the event log's end a sync made durable.
-    int mark_fd;       //  open once the first mark is due (-1: not yet, or cannot)
-    uint64_t marked;   //  the position the file holds
-    size_t mark_size;  //  its bytes
-    int64_t marked_at; //  when it was last written (monotonic ms)
-    bool mark_warned;  //  a mark could not be written: said once
+    int mark_fd;            //  open once the first mark is due (-1: not yet, or cannot)
+    uint64_t marked;        //  the position the file holds
+    size_t mark_size;       //  its bytes
+    int64_t marked_at;      //  when it was last written (monotonic ms)
+    bool mark_warned;       //  a mark could not be written: said once
+    bool mark_checked;      //  the open compared the store with the file: marks may be written
+    atomic_bool mark_renew; //  a reopen: the next mark goes by the rename, the directory synced
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;
     int sync_event;             //  eventfd: +1 after each sync (journal_sync_fd)

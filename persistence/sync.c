@@ -257,7 +257,11 @@ void journal_sync_init (journal_t *self, bool group)
     self->sync_event = group ? eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
     pthread_mutex_init (&self->sync_lock, NULL);
     pthread_cond_init (&self->sync_done, NULL);
-    pthread_cond_init (&self->sync_wanted, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init (&monotonic);
+    pthread_condattr_setclock (&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init (&self->sync_wanted, &monotonic);
+    pthread_condattr_destroy (&monotonic);
 }
 
 //  The syncer: syncs whenever a write is not durable yet.
@@ -273,8 +277,13 @@ static void s_mark (journal_t *self, bool now)
 {
     uint64_t end = atomic_load (&self->log_end);
     int64_t at = zclock_mono ();
-    if (end <= self->marked || (!now && at - self->marked_at < JOURNAL_MARK_MS))
+    if (!self->mark_checked || end <= self->marked ||
+        (!now && at - self->marked_at < JOURNAL_MARK_MS))
         return;
+    if (atomic_exchange (&self->mark_renew, false) && self->mark_fd >= 0) {
+        close (self->mark_fd);
+        self->mark_fd = -1;
+    }
     self->marked_at = at;
     char text[24];
     int size = snprintf (text, sizeof text, "%020" PRIu64 "\n", end);
@@ -327,7 +336,7 @@ static void *s_syncer (void *arg)
         } else if (atomic_load (&self->log_end) > self->marked) {
             //  Idle with a mark due: written once its time comes.
             struct timespec until;
-            clock_gettime (CLOCK_REALTIME, &until);
+            clock_gettime (CLOCK_MONOTONIC, &until); //  sync_wanted's clock
             int64_t wait_ms = self->marked_at + JOURNAL_MARK_MS - zclock_mono ();
             wait_ms = wait_ms < 1 ? 1 : wait_ms;
             until.tv_sec += wait_ms / 1000;
@@ -353,6 +362,7 @@ int journal_mark_check (journal_t *self, char **message)
 {
     char path[PATH_MAX], text[64] = "";
     snprintf (path, sizeof path, "%s/%s", self->dir, JOURNAL_SYNCED_FILE);
+    self->mark_checked = true; //  from here on, marks may follow (s_mark)
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0; //  none yet (a new store, an async node's, or a repaired one)
@@ -370,8 +380,9 @@ int journal_mark_check (journal_t *self, char **message)
         char *line = strrchr (text, '\n');
         line = line ? line + 1 : text;
         char *end = NULL;
+        errno = 0;
         marked = strtoull (line, &end, 10);
-        read = end != line && *end == 0 && last_end - line == 20;
+        read = end != line && *end == 0 && last_end - line == 20 && errno == 0;
     }
     if (!read) {
         if (file_size > 0)
@@ -383,13 +394,15 @@ int journal_mark_check (journal_t *self, char **message)
     self->marked = log_end < marked ? log_end : marked;
     if (log_end >= marked)
         return 0;
+    self->mark_checked = false; //  refused: the close writes no lower mark
     *message = zsys_sprintf (
         "the journal in %s lost writes that were acknowledged: its event log ends at position "
         "%" PRIu64 ", but a sync had made it durable up to %llu (%s). A log file was truncated "
         "or deleted while the node was stopped, or the disk dropped writes; LevelDB takes that "
         "for a crash's torn end and drops it without a word. Nothing was started on it: restore "
-        "the directory from a backup, or accept the loss with `shoal repair --data %s`",
-        self->dir, log_end, marked, JOURNAL_SYNCED_FILE, self->dir);
+        "the directory from a backup, or accept the loss with `shoal repair --data %s` (an older "
+        "copy restored on purpose over a newer %s: delete that file)",
+        self->dir, log_end, marked, JOURNAL_SYNCED_FILE, self->dir, JOURNAL_SYNCED_FILE);
     return SHOAL_EFORMAT;
 }
 

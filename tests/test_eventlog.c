@@ -355,6 +355,10 @@ static void s_strip_log (const char *dir)
     leveldb_writeoptions_destroy (write);
     leveldb_close (db);
     leveldb_options_destroy (options);
+    //  A store from before the event log has no SYNCED either.
+    char synced[600];
+    snprintf (synced, sizeof synced, "%s/SYNCED", dir);
+    unlink (synced);
 }
 
 //  A store without a log gets one at open, holding each of its events
