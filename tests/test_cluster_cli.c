@@ -73,18 +73,28 @@ static void s_read (const char *path, char *buffer)
 //  (the test's directory) and $C (the cluster file) set, stdout and stderr
 //  kept in out and err (may be NULL). Returns its exit code, or -1 if it
 //  did not exit.
+//  Makes into command (2048 bytes) the shell command of format and args,
+//  with $SHOAL, $DIR and $C set, its stdout and stderr into DIR/NAME.out
+//  and DIR/NAME.err.
+static void s_shell (fixture_t *fx, char *command, const char *name, const char *format,
+                     va_list args)
+{
+    char text[1536];
+    int length = vsnprintf (text, sizeof text, format, args);
+    assert_true (length > 0 && (size_t) length < sizeof text);
+    snprintf (command, 2048,
+              "unset SHOAL_ENDPOINT SHOAL_CLUSTER; SHOAL='%s' DIR='%s' C='%s'; (%s) >'%s/%s.out' "
+              "2>'%s/%s.err'",
+              s_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
+}
+
 static int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
 {
-    char command[2048], text[1536];
+    char command[2048];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    s_shell (fx, command, "run", format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
-    snprintf (command, sizeof command,
-              "unset SHOAL_ENDPOINT SHOAL_CLUSTER; SHOAL='%s' DIR='%s' C='%s'; (%s) >'%s/run.out' "
-              "2>'%s/run.err'",
-              s_bin (), fx->dir, fx->cluster, text, fx->dir, fx->dir);
     int status = system (command);
     char path[160];
     if (out) {
@@ -813,16 +823,11 @@ static void test_unavailable_with_id (void **state)
 //  Returns its pid.
 static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
 {
-    char command[2048], text[1536];
+    char command[2048];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    s_shell (fx, command, name, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
-    snprintf (command, sizeof command,
-              "unset SHOAL_ENDPOINT SHOAL_CLUSTER; SHOAL='%s' DIR='%s' C='%s'; (%s) >'%s/%s.out' "
-              "2>'%s/%s.err'",
-              s_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
