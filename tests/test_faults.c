@@ -821,15 +821,7 @@ static void test_truncated_log (void **state)
 {
     fixture_t *f = *state;
     f->no_projections = true;
-    f->window = 1;
-    s_start (f, "sync");
-    s_add (f, "account/a", "Open", "owner=faults", NULL);
-    s_pump (f, NULL);
-    for (int i = 0; i < 30; i++)
-        s_add_deposit (f);
-    s_pump (f, NULL);
-    client_destroy (&f->client);
-    node_child_stop (&f->node, SIGTERM);
+    s_fill_store (f, 30, SIGTERM);
     s_start (f, "sync"); //  its log made a table: the 31 events stay
     s_deposits_then_cut_log (f, 31, 60, -1);
     s_refused (f, "lost writes that were acknowledged", "SYNCED", "shoal repair", NULL);
