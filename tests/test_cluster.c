@@ -805,6 +805,22 @@ static bool s_cert_load_said (const char *path, char *said, size_t size)
     return loaded;
 }
 
+//  `shoal cluster init --nodes nodes --ipc` in f's dir/name, its client
+//  secret then made 0644; its map's path into cfg (160 bytes) and the
+//  secret's into secret (200 bytes).
+static void s_cluster_open_secret (fixture_t *f, const char *name, const char *nodes, char *cfg,
+                                   char *secret)
+{
+    char dir[128], out[128];
+    snprintf (dir, sizeof dir, "%s/%s", f->dir, name);
+    snprintf (out, sizeof out, "%s/out.txt", f->dir);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", nodes, "--ipc", "--dir", dir, NULL),
+                      0);
+    snprintf (cfg, 160, "%s/cluster.cfg", dir);
+    snprintf (secret, 200, "%s/client.cert_secret", dir);
+    assert_int_equal (chmod (secret, 0644), 0);
+}
+
 //  A secret others may read is taken, with a warning as ssh's that names
 //  the file, its mode and the fix (before, not a word); 0600 and 0400
 //  are taken without one.
@@ -838,14 +854,9 @@ static void test_cert_secret_mode (void **state)
     //  A client command says it too, and goes on (no node: no answer).
     if (!getenv ("SHOAL_BIN"))
         fail_msg ("SHOAL_BIN is not set");
-    char dir[128], out[128], cfg[160];
-    snprintf (dir, sizeof dir, "%s/c", f->dir);
+    char out[128], cfg[160];
     snprintf (out, sizeof out, "%s/out.txt", f->dir);
-    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "1", "--ipc", "--dir", dir, NULL),
-                      0);
-    snprintf (cfg, sizeof cfg, "%s/cluster.cfg", dir);
-    snprintf (secret, sizeof secret, "%s/client.cert_secret", dir);
-    assert_int_equal (chmod (secret, 0644), 0);
+    s_cluster_open_secret (f, "c", "1", cfg, secret);
     assert_int_equal (s_run (out, "get", "--cluster", cfg, "--timeout", "100", "account/a", NULL),
                       3);
     char *text = s_slurp (out);
@@ -855,12 +866,7 @@ static void test_cert_secret_mode (void **state)
     free (text);
     //  Said once by a command that loads it for every node (three times
     //  for `cluster status` of three nodes, nine for `top --once`).
-    snprintf (dir, sizeof dir, "%s/c3", f->dir);
-    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--ipc", "--dir", dir, NULL),
-                      0);
-    snprintf (cfg, sizeof cfg, "%s/cluster.cfg", dir);
-    snprintf (secret, sizeof secret, "%s/client.cert_secret", dir);
-    assert_int_equal (chmod (secret, 0644), 0);
+    s_cluster_open_secret (f, "c3", "3", cfg, secret);
     assert_int_equal (s_run (out, "cluster", "status", "--cluster", cfg, "--timeout", "100", NULL),
                       3);
     text = s_slurp (out);
