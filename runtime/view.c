@@ -272,17 +272,10 @@ static void s_close_rec (shoal_view_t *view)
     size_t size;
     const uint8_t *fields = rec_finish (&view->rec, &size);
     if (!fields) {
-        const char *why = rec_misuse (&view->rec);
-        int error = view->rec.failed ? view->rec.failed : SHOAL_EINVAL;
-        if (!why)
-            view->error = view->error ? view->error : error; //  out of memory
-        else if (view->open_send)
-            s_misuse (view, error, "the command %s sent by shoal_view_send: %s", view->send_name,
-                      why);
-        else if (viewcheck_quotable (view->open_key, 64))
-            s_misuse (view, error, "the row %s: %s", view->open_key, why);
-        else
-            s_misuse (view, error, "a row put by shoal_view_put: %s", why);
+        viewcheck_rec_failed (&view->error, view->reason, sizeof view->reason,
+                              view->rec.failed ? view->rec.failed : SHOAL_EINVAL,
+                              rec_misuse (&view->rec), view->open_send, view->send_name,
+                              view->open_key);
         return;
     }
     if (view->open_send) {

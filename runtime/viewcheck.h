@@ -69,4 +69,33 @@ static inline bool viewcheck_quotable (const char *text, size_t max)
     return len <= max;
 }
 
+//  Keeps the misuse of a row or command the apply wrote wrongly (why, from
+//  rec_misuse; NULL: out of memory, error alone) as viewcheck_misuse
+//  does, naming the command (send) or the row (key, when it quotes).
+static inline void viewcheck_note (int *kept, char *reason, size_t size, int error,
+                                   const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+static inline void viewcheck_note (int *kept, char *reason, size_t size, int error,
+                                   const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    viewcheck_misuse (kept, reason, size, error, format, args);
+    va_end (args);
+}
+
+static inline void viewcheck_rec_failed (int *kept, char *reason, size_t size, int error,
+                                         const char *why, bool send, const char *send_name,
+                                         const char *key)
+{
+    if (!why)
+        *kept = *kept ? *kept : error; //  out of memory
+    else if (send)
+        viewcheck_note (kept, reason, size, error, "the command %s sent by shoal_view_send: %s",
+                        send_name, why);
+    else if (viewcheck_quotable (key, 64))
+        viewcheck_note (kept, reason, size, error, "the row %s: %s", key, why);
+    else
+        viewcheck_note (kept, reason, size, error, "a row put by shoal_view_put: %s", why);
+}
+
 #endif
