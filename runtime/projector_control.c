@@ -105,7 +105,11 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                            "%s@%" PRIu32 " is not registered by a module: nothing can "
                            "rebuild it%.0" PRIu64,
                            name, version, 0);
-        build_t *fresh = projector_build_add (self, name, version, build->build.build + 1);
+        //  Numbered after the newest build of the version, not after the
+        //  one served: a rebuild asked for while another builds must not
+        //  share its number, and so its checkpoint and rows.
+        build_t *newest = projector_find (self, name, version);
+        build_t *fresh = projector_build_add (self, name, version, newest->build.build + 1);
         if (!fresh)
             return SHOAL_ENOMEM;
         fresh->def = build->def;

@@ -5,7 +5,8 @@
     1. a rebuild from position 0 gives the same rows as the build that
        followed the events live;
     2. a node SIGKILLed in the middle of a rebuild resumes from its
-       checkpoint, and no event is applied twice (tally's "seen" rows);
+       checkpoint, and no event is applied twice (tally's "seen" rows); a
+       rebuild asked for while another builds is a build of its own;
     3. version 2 builds while version 1 answers, the switch comes only
        once version 2 has caught up, and a query never sees a half-built
        version; a manual version waits for `switch`; `drop`;
@@ -381,6 +382,70 @@ static void test_kill_mid_rebuild (void **state)
     assert_int_equal (info.applied, 3000); //  each event given to apply once, across the kill
     char *rows = malloc (ROWS_MAX), code[64];
     s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    s_assert_each_once (rows, 3000);
+    free (rows);
+}
+
+//  2b. A rebuild asked for while another builds: each its own build.
+//  Both asked of the version served (version 0), as `shoal projections
+//  rebuild tally` asks. The second was numbered after the build served,
+//  not after the newest: two builds 1 wrote the same rows, each event
+//  counted twice.
+
+//  How many builds of name@version are numbered number.
+static int s_builds_numbered (proc_t *p, const char *name, int64_t version, int64_t number)
+{
+    client_reply_t reply;
+    s_query (p, "projections", &reply, 0, NULL);
+    assert_true (reply.ok);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *list = map ? map_find (map, "projections") : NULL;
+    assert_non_null (list);
+    int count = 0;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *item = &list->via.array.ptr[i];
+        char item_name[64];
+        if (map_find_str (item, "name", item_name, sizeof item_name) == 0 &&
+            strcmp (item_name, name) == 0 && s_int (item, "version") == version &&
+            s_int (item, "build") == number)
+            count++;
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return count;
+}
+
+static void test_rebuild_while_rebuilding (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 3000, 101);
+    s_wait_status (p, "tally", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    //  Slow applies (300 µs each): a rebuild takes about a second.
+    proc_node_start (p, NODE " --module-opt projection.slow_us=300");
+    s_control (p, "rebuild", "tally", 0, -1, NULL);
+    s_control (p, "rebuild", "tally", 0, -1, NULL);
+    build_info_t info = s_build (p, "tally", 1);
+    assert_int_equal (info.build, 2);
+    assert_true (info.position < 3000); //  the second asked while the first builds
+    assert_int_equal (s_builds_numbered (p, "tally", 1, 1), 1);
+    assert_int_equal (s_builds_numbered (p, "tally", 1, 2), 1);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    do { //  the newest serves once caught up, and the others are dropped
+        info = s_build (p, "tally", 0);
+        usleep (10 * 1000);
+    } while (!(info.build == 2 && info.lag == 0 && s_builds_numbered (p, "tally", 1, 1) == 0) &&
+             proc_now_ms () < deadline);
+    assert_int_equal (info.build, 2);
+    assert_int_equal (info.applied, 3000);
+    assert_int_equal (s_builds_numbered (p, "tally", 1, 0), 0);
+    assert_int_equal (s_builds_numbered (p, "tally", 1, 1), 0);
+    char *rows = malloc (ROWS_MAX), code[64];
+    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    assert_string_equal (code, "");
     s_assert_each_once (rows, 3000);
     free (rows);
 }
@@ -1272,6 +1337,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_rebuild_equals_live, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_while_rebuilding, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
