@@ -5,7 +5,8 @@
     journal API and the check names the broken invariant. Also: a node
     still running, a directory with no journal, a store that lost its
     CURRENT file (damaged: exit 4, shoal repair), and the books of two
-    journals that only hold together.
+    journals that only hold together. A check leaves the store's files
+    as they were (it reads a copy).
 */
 #include "books.h"
 #include "client.h"
@@ -13,6 +14,7 @@
 #include "node_child.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <msgpack.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,6 +274,68 @@ static void test_check_books (void **state)
     free (output);
 }
 
+//  What dir holds, one line a file: name, inode, size, mtime (ns) and
+//  links, sorted by name, into text (at most size bytes).
+static void s_listing (const char *dir, char *text, size_t size)
+{
+    struct dirent **entries = NULL;
+    int n = scandir (dir, &entries, NULL, alphasort);
+    assert_true (n >= 0);
+    size_t used = 0;
+    text[0] = 0;
+    for (int i = 0; i < n; i++) {
+        char path[600];
+        struct stat info;
+        snprintf (path, sizeof path, "%s/%s", dir, entries[i]->d_name);
+        if (strcmp (entries[i]->d_name, ".") != 0 && strcmp (entries[i]->d_name, "..") != 0 &&
+            lstat (path, &info) == 0 && used < size)
+            used += (size_t) snprintf (text + used, size - used, "%s %lu %lld %lld.%09ld %lu\n",
+                                       entries[i]->d_name, (unsigned long) info.st_ino,
+                                       (long long) info.st_size, (long long) info.st_mtim.tv_sec,
+                                       info.st_mtim.tv_nsec, (unsigned long) info.st_nlink);
+        free (entries[i]);
+    }
+    free (entries);
+    assert_true (used < size);
+}
+
+//  The store is left as it was: check reads a copy. A node SIGKILLed
+//  leaves its last writes in LevelDB's log, which an open of the store
+//  itself turned into a table (a new log, a new MANIFEST, the old one
+//  deleted). A copy a killed check left in the store is removed.
+static void test_check_leaves_store (void **state)
+{
+    fixture_t *f = *state;
+    s_run_bank (f);
+    assert_int_equal (node_child_stop (&f->node, SIGKILL), SIGKILL);
+    char stale[400], stale_file[420];
+    snprintf (stale, sizeof stale, "%s/.shoal-check-AbC123", f->data);
+    snprintf (stale_file, sizeof stale_file, "%s/000001.ldb", stale);
+
+    char before[8192], after[8192];
+    s_listing (f->data, before, sizeof before);
+    assert_non_null (strstr (before, ".log "));
+    char *output = NULL;
+    int rc = s_check (f, &output, "--data", f->data, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+    free (output);
+    s_listing (f->data, after, sizeof after);
+    assert_string_equal (before, after);
+
+    //  A copy left behind by a check that was killed: removed by the next.
+    assert_int_equal (zsys_dir_create ("%s", stale), 0);
+    FILE *file = fopen (stale_file, "w");
+    assert_non_null (file);
+    assert_int_equal (fclose (file), 0);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 0);
+    free (output);
+    assert_false (zsys_file_exists (stale));
+    s_listing (f->data, after, sizeof after);
+    assert_string_equal (before, after);
+}
+
 //  Bad usage and a directory that holds no journal: exit 2, and no
 //  journal is made where there was none.
 static void test_check_usage (void **state)
@@ -451,6 +516,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_leaves_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),

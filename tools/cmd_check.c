@@ -6,6 +6,10 @@
     books_check_records: events, snapshots, inbox records, outbox entries
     and timers decoded as the node would), and the counts printed.
 
+    It reads a copy of each store (storecopy.h), never the store itself:
+    opening a LevelDB store writes to it, and a check leaves what it
+    checks as it was.
+
     Exit codes: 0 every invariant holds and every record decodes, 1 one or
     more are broken or do not (stderr names each), 2 bad usage or a data
     directory that cannot be read (none there, no store in it, a node
@@ -14,6 +18,8 @@
 */
 #include "commands.h"
 #include "books.h"
+#include "journal.h"
+#include "storecopy.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -30,9 +36,11 @@ static void s_help (FILE *out)
                   "Checks the bank's books from the journals of stopped nodes, read directly\n"
                   "(stop the nodes first). With several --data (a cluster's nodes), the books\n"
                   "of all of them together must hold (one node's alone shows its transfers'\n"
-                  "other legs missing). Opening a store writes to it, as a node's start does\n"
-                  "(LevelDB turns its log into a table): check a copy of one you suspect is\n"
-                  "damaged, or that must stay as it is. The invariants:\n");
+                  "other legs missing). Each store is left as it was: opening a LevelDB store\n"
+                  "writes to it, so check opens a private copy, DIR/.shoal-check-* (its tables\n"
+                  "hard links, its other files copied; under $TMPDIR when DIR is read-only),\n"
+                  "removed when it is done; no node can start on DIR meanwhile.\n"
+                  "The invariants:\n");
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
@@ -155,9 +163,17 @@ int cmd_check (int argc, char **argv)
         fprintf (stderr, "shoal check: out of memory\n");
         return EXIT_USAGE;
     }
-    for (int i = 0; i < count; i++) {
+    storecopy_t *copies[CHECK_DIRS_MAX] = {NULL};
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
         char *error = NULL;
-        int rc = books_read_dir (books, dirs[i], &error);
+        //  Where there is no store, books_read_dir says so (and makes none).
+        if (journal_holds_store (dirs[i]))
+            copies[i] = storecopy_new (dirs[i], &rc, &error);
+        if (rc == 0)
+            rc = books_read_dir (books, copies[i] ? storecopy_path (copies[i]) : dirs[i], &error);
+        if (copies[i])
+            error = storecopy_unname (copies[i], error);
         if (rc) {
             fprintf (stderr, "shoal check: %s%s\n", error ? error : shoal_strerror (rc),
                      rc == SHOAL_EBUSY ? " (stop the node first)" : "");
@@ -166,14 +182,18 @@ int cmd_check (int argc, char **argv)
                          "shoal check: %s is damaged: `shoal repair --data %s` can "
                          "salvage what is readable\n",
                          dirs[i], dirs[i]);
-            free (error);
-            books_destroy (&books);
-            return rc == SHOAL_EFORMAT ? EXIT_DAMAGED : EXIT_USAGE;
         }
+        free (error);
     }
     size_t bad_records = 0;
+    for (int i = 0; i < count && rc == 0; i++)
+        bad_records += cmd_check_records (dirs[i], copies[i], json ? stderr : stdout);
     for (int i = 0; i < count; i++)
-        bad_records += cmd_check_records (dirs[i], json ? stderr : stdout);
+        storecopy_destroy (&copies[i]);
+    if (rc) {
+        books_destroy (&books);
+        return rc == SHOAL_EFORMAT ? EXIT_DAMAGED : EXIT_USAGE;
+    }
     books_summary_t summary;
     bool held = books_verify (books, &summary) == 0;
     books_destroy (&books);
@@ -191,12 +211,14 @@ int cmd_check (int argc, char **argv)
     return held && bad_records == 0 ? 0 : EXIT_REJECTED;
 }
 
-size_t cmd_check_records (const char *dir, FILE *out)
+size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
 {
     journal_records_t n;
     size_t bad_envelopes = 0;
     char *error = NULL;
-    if (books_check_records (dir, &n, &bad_envelopes, &error) != 0) {
+    if (books_check_records (copy ? storecopy_path (copy) : dir, &n, &bad_envelopes, &error) != 0) {
+        if (copy)
+            error = storecopy_unname (copy, error);
         fprintf (stderr, "shoal check: %s\n", error ? error : "cannot read the journal");
         free (error);
         return 1;

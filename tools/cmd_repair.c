@@ -112,7 +112,7 @@ int cmd_repair (int argc, char **argv)
     else
         printf ("LevelDB's repair reported nothing dropped\n");
     free (report);
-    size_t bad = cmd_check_records (dir, stdout);
+    size_t bad = cmd_check_records (dir, NULL, stdout);
     printf ("run `shoal check --data %s` for the books\n", dir);
     return bad ? EXIT_REJECTED : 0;
 }

@@ -36,10 +36,12 @@ int cluster_up (int argc, char **argv);
 int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_repair (int argc, char **argv);
-//  Checks the format of every record in the stopped store in dir and
-//  prints the counts on out. Returns how many records do not decode (1 if
-//  the store cannot be read at all).
-size_t cmd_check_records (const char *dir, FILE *out);
+//  Checks the format of every record in the stopped store in dir (read
+//  from copy when not NULL: storecopy.h) and prints the counts on out.
+//  Returns how many records do not decode (1 if the store cannot be read
+//  at all).
+typedef struct _storecopy_t storecopy_t;
+size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out);
 int cmd_pending (int argc, char **argv);
 int cmd_explain (int argc, char **argv);
 int cmd_resend (int argc, char **argv);

@@ -1,0 +1,245 @@
+/*  storecopy.c - a private copy of a stopped node's store (storecopy.h).
+
+    Threads: one object, one thread.
+*/
+#include "storecopy.h"
+#include "shoal_base.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STALE_PREFIX ".shoal-check-"
+#define COPY_CHUNK (1u << 20)
+
+struct _storecopy_t {
+    char path[PATH_MAX]; //  the copy's directory
+    char dir[PATH_MAX];  //  the store's, as the caller named it
+    int lock_fd;         //  the store's LOCK, read-locked; -1 for none
+};
+
+static bool s_ends_with (const char *name, const char *suffix)
+{
+    size_t n = strlen (name), m = strlen (suffix);
+    return n >= m && strcmp (name + n - m, suffix) == 0;
+}
+
+//  Removes dir and the files in it (a copy holds no directory).
+static void s_remove_flat (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (handle) {
+        struct dirent *entry;
+        char path[PATH_MAX + NAME_MAX + 2];
+        while ((entry = readdir (handle)))
+            if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0) {
+                snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
+                unlink (path);
+            }
+        closedir (handle);
+    }
+    rmdir (dir);
+}
+
+//  Copies from into to, a new file. Returns 0 or an errno.
+static int s_copy_file (const char *from, const char *to, uint8_t *buffer)
+{
+    int in = open (from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno;
+    int out = open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int why = errno;
+        close (in);
+        return why;
+    }
+    int why = 0;
+    for (;;) {
+        ssize_t got = read (in, buffer, COPY_CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            why = got < 0 ? errno : 0;
+            break;
+        }
+        for (ssize_t done = 0; done < got && !why;) {
+            ssize_t put = write (out, buffer + done, (size_t) (got - done));
+            if (put < 0 && errno != EINTR)
+                why = errno;
+            done += put > 0 ? put : 0;
+        }
+        if (why)
+            break;
+    }
+    close (in);
+    if (close (out) != 0 && !why)
+        why = errno;
+    return why;
+}
+
+//  The store's files into self->path: tables linked (else copied), the
+//  rest copied, LevelDB's LOCK and info logs left out. A copy a killed
+//  reader left in dir is removed. Returns 0 or an errno, *failed the file.
+static int s_fill (storecopy_t *self, const char *dir, char *failed, size_t failed_size)
+{
+    DIR *handle = opendir (dir);
+    if (!handle) {
+        snprintf (failed, failed_size, "%s", dir);
+        return errno;
+    }
+    uint8_t *buffer = malloc (COPY_CHUNK);
+    int why = buffer ? 0 : ENOMEM;
+    struct dirent *entry;
+    char from[PATH_MAX + NAME_MAX + 2], to[PATH_MAX + NAME_MAX + 2];
+    while (!why && (entry = readdir (handle))) {
+        const char *name = entry->d_name;
+        if ((size_t) snprintf (from, sizeof from, "%s/%s", dir, name) >= sizeof from ||
+            (size_t) snprintf (to, sizeof to, "%s/%s", self->path, name) >= sizeof to) {
+            snprintf (failed, failed_size, "%s", name);
+            why = ENAMETOOLONG;
+            break;
+        }
+        struct stat info;
+        if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0 || strcmp (name, "LOCK") == 0 ||
+            strcmp (name, "LOG") == 0 || strcmp (name, "LOG.old") == 0 || lstat (from, &info) != 0)
+            continue;
+        if (S_ISDIR (info.st_mode)) {
+            if (strncmp (name, STALE_PREFIX, strlen (STALE_PREFIX)) == 0 &&
+                strcmp (from, self->path) != 0)
+                s_remove_flat (from);
+            continue;
+        }
+        if (!S_ISREG (info.st_mode))
+            continue;
+        bool table = s_ends_with (name, ".ldb") || s_ends_with (name, ".sst");
+        if (table && link (from, to) == 0)
+            continue;
+        why = s_copy_file (from, to, buffer);
+        if (why)
+            snprintf (failed, failed_size, "%s", from);
+    }
+    closedir (handle);
+    free (buffer);
+    return why;
+}
+
+//  Takes a read lock on dir's LOCK, as LevelDB takes its write lock.
+//  Returns 0 (also when there is no LOCK: no node ever opened the store,
+//  or it is damaged, which the reader of the copy says) or an errno.
+static int s_lock (storecopy_t *self, const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOCK", dir);
+    self->lock_fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (self->lock_fd < 0)
+        return errno == ENOENT ? 0 : errno;
+    struct flock lock = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl (self->lock_fd, F_SETLK, &lock) == 0)
+        return 0;
+    return errno;
+}
+
+storecopy_t *storecopy_new (const char *dir, int *code, char **error)
+{
+    assert (dir);
+    *code = 0;
+    *error = NULL;
+    storecopy_t *self = calloc (1, sizeof (storecopy_t));
+    if (!self) {
+        *code = SHOAL_ENOMEM;
+        return NULL;
+    }
+    self->lock_fd = -1;
+    snprintf (self->dir, sizeof self->dir, "%s", dir);
+    int why = s_lock (self, dir);
+    if (why) {
+        bool held = why == EAGAIN || why == EACCES;
+        *code = held ? SHOAL_EBUSY : SHOAL_EIO;
+        *error = held ? zsys_sprintf ("data directory %s is in use by another process "
+                                      "(LevelDB lock held)",
+                                      dir)
+                      : zsys_sprintf ("cannot lock %s/LOCK: %s", dir, strerror (why));
+        storecopy_destroy (&self);
+        return NULL;
+    }
+    snprintf (self->path, sizeof self->path, "%s/" STALE_PREFIX "XXXXXX", dir);
+    if (!mkdtemp (self->path)) {
+        //  A directory that cannot be written (a read-only copy): beside
+        //  the other temporary files, every file copied.
+        const char *tmp = getenv ("TMPDIR");
+        snprintf (self->path, sizeof self->path, "%s/" STALE_PREFIX "XXXXXX",
+                  tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp (self->path)) {
+            why = errno;
+            *code = SHOAL_EIO;
+            *error = zsys_sprintf ("cannot make a copy of %s to check (in it, or in %s): %s", dir,
+                                   tmp && *tmp ? tmp : "/tmp", strerror (why));
+            self->path[0] = 0;
+            storecopy_destroy (&self);
+            return NULL;
+        }
+    }
+    char failed[PATH_MAX + NAME_MAX + 2] = "";
+    why = s_fill (self, dir, failed, sizeof failed);
+    if (why) {
+        *code = SHOAL_EIO;
+        *error = zsys_sprintf ("cannot copy %s into %s to check it: %s", failed, self->path,
+                               strerror (why));
+        storecopy_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+const char *storecopy_path (const storecopy_t *self)
+{
+    assert (self);
+    return self->path;
+}
+
+char *storecopy_unname (const storecopy_t *self, char *message)
+{
+    assert (self);
+    if (!message)
+        return NULL;
+    const char *store = self->path;
+    size_t path_len = strlen (store);
+    zchunk_t *out = zchunk_new (NULL, strlen (message) + 1);
+    const char *at = message;
+    for (const char *hit; out && (hit = strstr (at, store));) {
+        zchunk_extend (out, at, (size_t) (hit - at));
+        zchunk_extend (out, self->dir, strlen (self->dir));
+        at = hit + path_len;
+    }
+    if (!out)
+        return message;
+    zchunk_extend (out, at, strlen (at) + 1);
+    char *result = strdup ((const char *) zchunk_data (out));
+    zchunk_destroy (&out);
+    if (!result)
+        return message;
+    free (message);
+    return result;
+}
+
+void storecopy_destroy (storecopy_t **self_p)
+{
+    assert (self_p);
+    storecopy_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->path[0])
+        s_remove_flat (self->path);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd); //  lets go of the lock
+    free (self);
+    *self_p = NULL;
+}

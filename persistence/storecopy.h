@@ -1,0 +1,46 @@
+/*  storecopy.h - a private copy of a stopped node's store, for a reader
+    that must leave the store as it found it (`shoal check`).
+
+    Opening a LevelDB store writes to it: its log becomes a table, a new
+    MANIFEST is written and the old one deleted, and shoal's journal adds
+    its marks. A check must not change what it checks (it may be the
+    evidence of a fault, or on a read-only disk), so it opens a copy:
+
+    - the copy is a directory inside the store, DIR/.shoal-check-XXXXXX
+      (the same file system, so no second copy of the data), or, when
+      DIR cannot be written, under $TMPDIR (else /tmp);
+    - LevelDB's table files (*.ldb, *.sst) never change once written:
+      they are hard links where the file system allows, else copies;
+      every other file of the store is copied; LevelDB's LOCK and info
+      logs are not;
+    - while the copy lives, the store's LOCK is held as LevelDB holds it
+      (an fcntl lock), read-only: a node running on the store makes
+      storecopy_new fail with SHOAL_EBUSY, and a node cannot start on it
+      until the copy is destroyed;
+    - a copy a killed reader left behind in DIR is removed by the next
+      storecopy_new (none can be in use: the LOCK says so).
+
+    Threads: one object, one thread.
+*/
+#ifndef SHOAL_STORECOPY_H
+#define SHOAL_STORECOPY_H
+
+typedef struct _storecopy_t storecopy_t;
+
+//  Copies the store in dir. Returns the copy, or NULL with *code (a
+//  SHOAL_E… code: EBUSY a process holds the store, EIO a file could not
+//  be read or written) and *error (to free with free(), naming dir).
+storecopy_t *storecopy_new (const char *dir, int *code, char **error);
+
+//  The copy's directory, to open; borrowed for the copy's life.
+const char *storecopy_path (const storecopy_t *self);
+
+//  message with each mention of the copy's directory replaced by the
+//  store's, or NULL for NULL; frees message. The caller frees the result
+//  with free(). So an error of a reader of the copy names the store.
+char *storecopy_unname (const storecopy_t *self, char *message);
+
+//  Removes the copy and lets go of the store's LOCK. Safe to call twice.
+void storecopy_destroy (storecopy_t **self_p);
+
+#endif
