@@ -401,12 +401,14 @@ int bank_view_settle (run_t *run)
 }
 
 //  Sets result->problem, unless it holds one, to what differs.
-static void s_differs (bank_result_t *result, const char *what, int64_t projected, int64_t journal)
+static void s_differs (bank_result_t *result, const char *what, int64_t projected,
+                       books_money_t journal)
 {
+    char text[BOOKS_MONEY_CHARS];
     if (!result->problem[0] && projected != journal)
         snprintf (result->problem, sizeof result->problem,
-                  "bank_totals says %s is %lld, the journal %lld", what, (long long) projected,
-                  (long long) journal);
+                  "bank_totals says %s is %lld, the journal %s", what, (long long) projected,
+                  books_money_str (journal, text));
 }
 
 void bank_view_check (run_t *run, books_t *books)

@@ -19,12 +19,12 @@
 #include <string.h>
 
 struct _books_t {
-    zhashx_t *accounts;  //  address -> books_account_t, owned
-    zhashx_t *transfers; //  transfer id -> books_transfer_t, owned
-    zhashx_t *flags;     //  transfer id -> uint32_t, Flagged events naming it, owned
-    size_t flag_count;   //  Flagged events
-    int64_t deposits;    //  sum of Deposited
-    int64_t withdrawals; //  sum of Withdrawn
+    zhashx_t *accounts;        //  address -> books_account_t, owned
+    zhashx_t *transfers;       //  transfer id -> books_transfer_t, owned
+    zhashx_t *flags;           //  transfer id -> uint32_t, Flagged events naming it, owned
+    size_t flag_count;         //  Flagged events
+    books_money_t deposits;    //  sum of Deposited
+    books_money_t withdrawals; //  sum of Withdrawn
 };
 
 static const char *s_names[] = {
@@ -111,7 +111,8 @@ static int s_account_event (void *arg, int64_t seq, const char *name, const uint
 {
     reading_t *reading = arg;
     books_account_t *account = reading->entry;
-    int64_t amount = 0, sign = 0, *sum = NULL;
+    int64_t amount = 0, sign = 0;
+    books_money_t *sum = NULL;
     map_int (data, size, "amount", &amount);
     bool moves = strcmp (name, "Deposited") == 0 || strcmp (name, "Withdrawn") == 0 ||
                  strcmp (name, "Debited") == 0 || strcmp (name, "Credited") == 0 ||
@@ -128,11 +129,14 @@ static int s_account_event (void *arg, int64_t seq, const char *name, const uint
         sum = &reading->books->deposits;
     else if (strcmp (name, "Withdrawn") == 0)
         sum = &reading->books->withdrawals;
-    if (amount < 0 || __builtin_add_overflow (account->balance, sign * amount, &account->balance) ||
-        (sum && __builtin_add_overflow (*sum, amount, sum))) {
-        reading->rc = SHOAL_EFORMAT; //  a sum that overflows: not the bank's events
+    //  An account's own balance past 64 bits: not the bank's events (an
+    //  account refuses the command that would take it there).
+    if (amount < 0 || __builtin_add_overflow (account->balance, sign * amount, &account->balance)) {
+        reading->rc = SHOAL_EFORMAT;
         return 1;
     }
+    if (sum)
+        *sum += amount;
     if (account->balance < -account->overdraft && account->below_seq == 0) {
         account->below_seq = seq;
         account->below = account->balance;
@@ -392,18 +396,36 @@ void books_review (books_t *self, int64_t min, books_review_t *review)
     }
 }
 
+const char *books_money_str (books_money_t money, char *text)
+{
+    char digits[BOOKS_MONEY_CHARS];
+    size_t n = 0;
+    unsigned __int128 magnitude =
+        money < 0 ? -(unsigned __int128) money : (unsigned __int128) money;
+    do {
+        digits[n++] = (char) ('0' + (int) (magnitude % 10));
+        magnitude /= 10;
+    } while (magnitude);
+    size_t at = 0;
+    if (money < 0)
+        text[at++] = '-';
+    while (n)
+        text[at++] = digits[--n];
+    text[at] = 0;
+    return text;
+}
+
 int books_verify (books_t *self, books_summary_t *summary)
 {
     memset (summary, 0, sizeof *summary);
     char *keys[BOOKS_INVARIANT_COUNT] = {NULL};
-    bool overflow = false;
     for (books_account_t *account = zhashx_first (self->accounts); account;
          account = zhashx_next (self->accounts)) {
         const char *address = zhashx_cursor (self->accounts);
         summary->accounts++;
         summary->closed += account->closed;
         summary->open += account->opened && !account->closed;
-        overflow |= __builtin_add_overflow (summary->total, account->balance, &summary->total);
+        summary->total += account->balance;
         if (account->below_seq)
             s_broken (summary, BOOKS_OVERDRAFT, keys, address,
                       "%s went to %lld at seq %lld, below its overdraft of %lld", address,
@@ -418,12 +440,15 @@ int books_verify (books_t *self, books_summary_t *summary)
     }
     summary->deposits = self->deposits;
     summary->withdrawals = self->withdrawals;
-    int64_t expected = self->deposits - self->withdrawals; //  both sums checked when read
-    if (overflow || summary->total != expected)
+    books_money_t expected = self->deposits - self->withdrawals;
+    if (summary->total != expected) {
+        char total[BOOKS_MONEY_CHARS], wanted[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS],
+            out[BOOKS_MONEY_CHARS];
         s_broken (summary, BOOKS_MONEY, keys, "",
-                  "the total balance is %lld, not %lld (deposits %lld minus withdrawals %lld)",
-                  (long long) summary->total, (long long) expected, (long long) self->deposits,
-                  (long long) self->withdrawals);
+                  "the total balance is %s, not %s (deposits %s minus withdrawals %s)",
+                  books_money_str (summary->total, total), books_money_str (expected, wanted),
+                  books_money_str (self->deposits, in), books_money_str (self->withdrawals, out));
+    }
     bool held = true;
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
         held &= summary->broken[i] == 0;

@@ -53,6 +53,14 @@ typedef enum {
     BOOKS_COMPENSATED,
 } books_status_t;
 
+//  A sum of money over accounts: each balance and amount fits in 64 bits
+//  (an account refuses more), their sums may not.
+typedef __int128 books_money_t;
+#define BOOKS_MONEY_CHARS 41 //  the longest books_money_str, with its NUL
+
+//  money in decimal, into text (BOOKS_MONEY_CHARS at least). Returns text.
+const char *books_money_str (books_money_t money, char *text);
+
 //  The invariants: name (as `shoal check` prints it) and what it says.
 #define BOOKS_INVARIANTS(X)                                                                        \
     X (MONEY, "money", "the sum of balances is deposits minus withdrawals")                        \
@@ -81,8 +89,8 @@ typedef struct {
     size_t transfers; //  transfer ids seen
     size_t started;   //  transfers with a Started event
     size_t completed, failed, compensated, unfinished;
-    int64_t total;                          //  sum of balances
-    int64_t deposits, withdrawals;          //  sums of Deposited, Withdrawn
+    books_money_t total;                    //  sum of balances
+    books_money_t deposits, withdrawals;    //  sums of Deposited, Withdrawn
     size_t broken[BOOKS_INVARIANT_COUNT];   //  accounts or transfers that break it
     char first[BOOKS_INVARIANT_COUNT][256]; //  the first of them (by address), said
 } books_summary_t;

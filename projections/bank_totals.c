@@ -10,6 +10,7 @@
     it at the end). Version 1.
 */
 #include "bank_projections.h"
+#include <stdint.h>
 #include <string.h>
 
 #define TOTALS_KEY "totals"
@@ -18,8 +19,17 @@ typedef struct {
     int64_t balance;
     int64_t open, closed;
     int64_t started, completed, failed, compensated;
-    bool changed; //  in a batch's sums: an event moved one
 } totals_t;
+
+//  A batch's sums. Its money in 128 bits: each account's balance fits in
+//  64 (the account refuses more), their sum may not, and a batch may
+//  pass 2^63 on its way back below.
+typedef struct {
+    __int128 balance;
+    int64_t open, closed;
+    int64_t started, completed, failed, compensated;
+    bool changed; //  an event moved one
+} sums_t;
 
 static void s_read (shoal_view_t *view, totals_t *totals)
 {
@@ -62,7 +72,7 @@ static void s_write (shoal_view_t *view, const totals_t *totals)
 //  thread).
 static int s_apply (shoal_view_t *view, const shoal_event_t *event)
 {
-    totals_t *sums = shoal_view_batch_state (view);
+    sums_t *sums = shoal_view_batch_state (view);
     const char *name = shoal_event_name (event);
     bool account = strcmp (shoal_event_type (event), "account") == 0;
     if (account && strcmp (name, "Opened") == 0)
@@ -80,7 +90,7 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
         if (shoal_data_int (shoal_event_data (event), "amount", &amount) != 0)
             return shoal_view_fail (view, "%s of %s has no amount", name,
                                     shoal_event_address (event));
-        sums->balance += in ? amount : -amount;
+        sums->balance += in ? (__int128) amount : -(__int128) amount;
     } else if (strcmp (name, "Started") == 0)
         sums->started++;
     else if (strcmp (name, "Completed") == 0)
@@ -97,12 +107,18 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
 
 static int s_batch_end (shoal_view_t *view, void *batch_state)
 {
-    const totals_t *sums = batch_state;
+    const sums_t *sums = batch_state;
     if (!sums->changed)
         return 0;
     totals_t totals;
     s_read (view, &totals);
-    totals.balance += sums->balance;
+    __int128 balance = (__int128) totals.balance + sums->balance;
+    if (balance > INT64_MAX || balance < INT64_MIN)
+        return shoal_view_fail (view,
+                                "the sum of the balances would pass %s: the row's 64 bits "
+                                "cannot hold it",
+                                balance > 0 ? "2^63 - 1" : "-2^63");
+    totals.balance = (int64_t) balance;
     totals.open += sums->open;
     totals.closed += sums->closed;
     totals.started += sums->started;
@@ -118,6 +134,6 @@ const shoal_projection_t bank_totals_projection = {
     .version = 1,
     .events = "account transfer:Started transfer:Completed transfer:Failed transfer:Compensated",
     .apply = s_apply,
-    .batch_state_size = sizeof (totals_t),
+    .batch_state_size = sizeof (sums_t),
     .batch_end = s_batch_end,
 };

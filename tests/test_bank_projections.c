@@ -524,6 +524,78 @@ static void test_large_debits_flagged_once (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  (c2) Balances whose sum passes 64 bits: each account holds 2^63 - 1,
+//  which it may; bank_totals cannot hold their sum and stops, failed,
+//  saying so, and the node goes on (it aborted on the signed overflow
+//  under the sanitizers, at every start). The journal's books hold, their
+//  sums in 128 bits (check called the store damaged).
+
+//  The status and error the projections list gives name.
+static void s_status (fixture_t *f, const char *name, char *status, char *error, size_t size)
+{
+    status[0] = error[0] = 0;
+    client_reply_t reply;
+    if (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL) != 0)
+        return;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *list =
+        map_find (map_unpack (&unpacked, reply.data, reply.size), "projections");
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+         i++) {
+        char each[64];
+        const msgpack_object *item = &list->via.array.ptr[i];
+        if (map_find_str (item, "name", each, sizeof each) == 0 && streq (each, name)) {
+            map_find_str (item, "status", status, size);
+            map_find_str (item, "error", error, size);
+        }
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+}
+
+static void test_totals_past_64_bits (void **state)
+{
+    fixture_t *f = *state;
+    s_start (f);
+    s_must (f, "account/a", "Open", "owner=a", NULL);
+    s_must (f, "account/b", "Open", "owner=b", NULL);
+    s_must (f, "account/a", "Deposit", "amount=9223372036854775807", NULL);
+    s_must (f, "account/b", "Deposit", "amount=9223372036854775807", NULL);
+    char status[64], error[256];
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    do {
+        s_status (f, "bank_totals", status, error, sizeof status);
+        if (streq (status, "failed"))
+            break;
+        zclock_sleep (20);
+    } while (zclock_mono () < deadline);
+    assert_string_equal (status, "failed");
+    s_status (f, "bank_totals", status, error, sizeof error);
+    if (!strstr (error, "would pass 2^63 - 1"))
+        fail_msg ("bank_totals failed with: %s", error);
+    //  The node serves on, and starts again.
+    s_must (f, "account/c", "Open", "owner=c", NULL);
+    s_stop (f, SIGTERM);
+    s_start (f);
+    s_must (f, "account/c", "Deposit", "amount=5", NULL);
+    s_status (f, "bank_totals", status, error, sizeof status);
+    assert_string_equal (status, "failed");
+    s_stop (f, SIGTERM);
+
+    books_t *books = books_new ();
+    char *why = NULL;
+    if (books_read_dir (books, f->data, &why) != 0)
+        fail_msg ("the journal could not be read: %s", why);
+    books_summary_t summary;
+    assert_int_equal (books_verify (books, &summary), 0);
+    books_destroy (&books);
+    char total[BOOKS_MONEY_CHARS];
+    assert_string_equal (books_money_str (summary.total, total), "18446744073709551619");
+    assert_true (summary.total == summary.deposits);
+}
+
+//  --------------------------------------------------------------------------
 //  (d) large_debits rebuilt while the build it replaces is behind
 
 //  Sends an operator's action (pause, resume, rebuild) on name; it must be
@@ -679,6 +751,7 @@ int main (void)
         cmocka_unit_test (test_totals_equal_journal),
         cmocka_unit_test_setup_teardown (test_account_transfers_newest_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_large_debits_flagged_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_totals_past_64_bits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_review_refuses_bad_fields, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_end_check, s_setup, s_teardown),

@@ -67,8 +67,10 @@ static void s_print_text (char **dirs, int count, const books_summary_t *s)
     printf ("  transfers      %8zu   (completed %zu, failed %zu, compensated %zu, "
             "unfinished %zu)\n",
             s->transfers, s->completed, s->failed, s->compensated, s->unfinished);
-    printf ("  total balance  %8lld   (deposits %lld, withdrawals %lld)\n", (long long) s->total,
-            (long long) s->deposits, (long long) s->withdrawals);
+    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS];
+    printf ("  total balance  %8s   (deposits %s, withdrawals %s)\n",
+            books_money_str (s->total, total), books_money_str (s->deposits, in),
+            books_money_str (s->withdrawals, out));
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
         if (s->broken[i] == 0)
             printf ("  %-14s ok\n", books_invariant_name (i));
@@ -80,6 +82,7 @@ static void s_print_text (char **dirs, int count, const books_summary_t *s)
 
 static void s_print_json (char **dirs, int count, const books_summary_t *s, bool held)
 {
+    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS];
     printf ("{\"data\":[");
     for (int i = 0; i < count; i++) {
         if (i)
@@ -87,10 +90,11 @@ static void s_print_json (char **dirs, int count, const books_summary_t *s, bool
         json_string (stdout, dirs[i], strlen (dirs[i]));
     }
     printf ("],\"accounts\":%zu,\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,"
-            "\"compensated\":%zu,\"unfinished\":%zu,\"total_balance\":%lld,\"deposits\":%lld,"
-            "\"withdrawals\":%lld,\"invariants\":{",
+            "\"compensated\":%zu,\"unfinished\":%zu,\"total_balance\":%s,\"deposits\":%s,"
+            "\"withdrawals\":%s,\"invariants\":{",
             s->accounts, s->transfers, s->completed, s->failed, s->compensated, s->unfinished,
-            (long long) s->total, (long long) s->deposits, (long long) s->withdrawals);
+            books_money_str (s->total, total), books_money_str (s->deposits, in),
+            books_money_str (s->withdrawals, out));
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
         printf ("%s\"%s\":{\"ok\":%s,\"broken\":%zu,\"first\":", i ? "," : "",
                 books_invariant_name (i), s->broken[i] ? "false" : "true", s->broken[i]);

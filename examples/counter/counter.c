@@ -21,8 +21,11 @@ static int handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
         return shoal_ctx_reject (ctx, "unknown_command", "a counter takes Add");
     if (shoal_data_int (shoal_msg_data (msg), "by", &by) != 0 || by < 1)
         return shoal_ctx_reject (ctx, "invalid_field", "by must be a positive integer");
+    int64_t value;
+    if (__builtin_add_overflow (counter->value, by, &value))
+        return shoal_ctx_reject (ctx, "overflow", "the counter would pass 2^63 - 1");
     shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", by);
-    shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value + by);
+    shoal_rec_int (shoal_ctx_reply (ctx), "value", value);
     return 0;
 }
 
@@ -31,7 +34,10 @@ static int apply (void *state, const char *event, const shoal_data_t *data)
     int64_t by;
     if (strcmp (event, "Added") != 0 || shoal_data_int (data, "by", &by) != 0)
         return SHOAL_EFORMAT;
-    ((counter_t *) state)->value += by;
+    //  handle never emits an Added that overflows; a stored one that
+    //  would is not this type's event.
+    if (__builtin_add_overflow (((counter_t *) state)->value, by, &((counter_t *) state)->value))
+        return SHOAL_EFORMAT;
     return 0;
 }
 

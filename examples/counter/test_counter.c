@@ -4,6 +4,7 @@
         cc -o test_counter test_counter.c counter.c $(pkg-config --cflags --libs shoal-testkit)
 */
 #include "shoal_testkit.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,12 @@ int main (void)
     CHECK (shoal_testkit_run (kit) == SHOAL_EREJECTED);
     CHECK (strcmp (shoal_testkit_code (kit), "unknown_command") == 0);
     CHECK (shoal_testkit_events (kit) == 0);
+    CHECK (s_int (shoal_testkit_view (kit), "value") == 8);
+
+    //  An Add past 2^63 - 1 is rejected, never wrapped.
+    shoal_rec_int (shoal_testkit_command (kit, "Add"), "by", INT64_MAX - 7);
+    CHECK (shoal_testkit_run (kit) == SHOAL_EREJECTED);
+    CHECK (strcmp (shoal_testkit_code (kit), "overflow") == 0);
     CHECK (s_int (shoal_testkit_view (kit), "value") == 8);
 
     //  Two events so far; replaying them gives the same view.
