@@ -32,14 +32,23 @@ static int s_amount (shoal_ctx_t *ctx, const shoal_msg_t *msg, int64_t *amount)
     return 0;
 }
 
-//  Reads the transfer id of Debit, Credit and Refund into transfer.
+//  Reads the transfer id of Debit, Credit and Refund into transfer. They
+//  are a transfer's legs: taken from transfer/ID naming ID only. From a
+//  client, or another actor, they would move money outside any transfer
+//  (the books' money and terminal invariants broken).
 static int s_transfer (shoal_ctx_t *ctx, const shoal_msg_t *msg, char *transfer, size_t size)
 {
     int rc = shoal_data_str (shoal_msg_data (msg), "transfer", transfer, size);
-    if (rc == 0 && transfer[0])
-        return 0;
-    return shoal_ctx_reject (ctx, "invalid_field",
-                             "transfer must be a non-empty string of at most %zu bytes", size - 1);
+    if (rc != 0 || !transfer[0])
+        return shoal_ctx_reject (ctx, "invalid_field",
+                                 "transfer must be a non-empty string of at most %zu bytes",
+                                 size - 1);
+    const char *from = shoal_msg_from (msg);
+    if (strncmp (from, "transfer/", 9) != 0 || strcmp (from + 9, transfer) != 0)
+        return shoal_ctx_reject (ctx, "not_a_transfer",
+                                 "%s is a leg of a transfer: only transfer/%s may send it, not %s",
+                                 shoal_msg_name (msg), transfer, from[0] ? from : "a client");
+    return 0;
 }
 
 static int s_must_be_open (shoal_ctx_t *ctx, const account_t *account)

@@ -42,9 +42,33 @@ static int s_setup (void **state)
 }
 
 //  Runs a command whose fields were written into f->payload.
+//  Runs a command from a client, or, when it names a transfer (Debit,
+//  Credit, Refund), from that transfer's saga, as the bank sends them.
 static int s_run (fixture_t *f, const char *name)
 {
-    return harness_turn_run (f, ENVELOPE_COMMAND, name);
+    size_t size;
+    const uint8_t *bytes = rec_finish (&f->payload, &size);
+    assert_non_null (bytes);
+    shoal_data_t data;
+    char from[SHOAL_ADDRESS_MAX + 1] = "", transfer[SHOAL_ID_MAX + 1];
+    assert_int_equal (data_init (&data, bytes, size), 0);
+    if (shoal_data_str (&data, "transfer", transfer, sizeof transfer) == 0 && transfer[0])
+        snprintf (from, sizeof from, "transfer/%s", transfer);
+    data_close (&data);
+    int rc = harness_turn_run_bytes (f, ENVELOPE_COMMAND, from, name, bytes, size);
+    rec_reset (&f->payload);
+    return rc;
+}
+
+//  Runs a command from from.
+static int s_run_from (fixture_t *f, const char *from, const char *name)
+{
+    size_t size;
+    const uint8_t *bytes = rec_finish (&f->payload, &size);
+    assert_non_null (bytes);
+    int rc = harness_turn_run_bytes (f, ENVELOPE_COMMAND, from, name, bytes, size);
+    rec_reset (&f->payload);
+    return rc;
 }
 
 //  An account sends nothing and sets no timer: an accepted turn only
@@ -341,6 +365,31 @@ static void test_refund (void **state)
 
 //  --------------------------------------------------------------------------
 //  Limits
+
+//  Debit, Credit and Refund only from the transfer they name: from a
+//  client, another actor, or another transfer they would move money
+//  outside any transfer (a client's Credit made money, check found the
+//  books broken).
+static void test_legs_only_from_their_transfer (void **state)
+{
+    fixture_t *f = *state;
+    s_open (f, "alice", -1);
+    s_deposit (f, 1000);
+    const char *names[] = {"Debit", "Credit", "Refund"};
+    const char *senders[] = {"", "account/bob", "transfer/t2", "transfer/t1x", "payment/t1"};
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < sizeof senders / sizeof senders[0]; j++) {
+            shoal_rec_str (&f->payload, "transfer", "t1");
+            shoal_rec_int (&f->payload, "amount", 10);
+            harness_turn_rejected (f, s_run_from (f, senders[j], names[i]), names[i],
+                                   "not_a_transfer", __LINE__);
+        }
+    assert_int_equal (s_balance (f), 1000);
+    shoal_rec_str (&f->payload, "transfer", "t1");
+    shoal_rec_int (&f->payload, "amount", 10);
+    harness_turn_accepted (f, s_run_from (f, "transfer/t1", "Credit"), "Credit", 1, 0, 0, __LINE__);
+    assert_int_equal (s_balance (f), 1010);
+}
 
 static void test_no_overdraft (void **state)
 {
@@ -702,6 +751,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_debit, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_credit, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_refund, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_legs_only_from_their_transfer, s_setup,
+                                         harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_no_overdraft, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_overdraft, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_overflow, s_setup, harness_turn_teardown),

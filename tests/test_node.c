@@ -1540,7 +1540,10 @@ static void test_rejections_write_nothing (void **state)
                       INT64_MAX);
     books_t o = s_books (fx, "account/o");
     s_rejected (fx, "overflow", "account/o", "Deposit", "amount=1", NULL);
-    s_rejected (fx, "overflow", "account/o", "Refund", "transfer=t1", "amount=1", NULL);
+    //  A Refund from a client: not a transfer's (test_account has the
+    //  overflow of a transfer's Refund).
+    s_rejected (fx, "not_a_transfer", "account/o", "Refund", "transfer=t1", "amount=1", NULL);
+    s_rejected (fx, "not_a_transfer", "account/o", "Credit", "transfer=t1", "amount=1", NULL);
     s_same_books (fx, "account/o", o);
     assert_int_equal (o.balance, INT64_MAX);
 
