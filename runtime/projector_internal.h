@@ -162,6 +162,12 @@ struct _projector_t {
     //  nothing of name is served, as stored (projector_fix_sender)
     zhashx_t *senders;
     applyfile_t *guard; //  the apply in progress, for a crash (NULL: none kept)
+    //  Mixed into every reaction's id: a secret of the store, so that a
+    //  client cannot send a command under a reaction's id before it
+    //  (the target would refuse the reaction as a reused id), and two
+    //  nodes' reactions at the same position differ. 0 for a store made
+    //  before it (its reactions keep the ids they were sent with).
+    uint64_t salt;
 };
 
 //  view.c: one batch of one build. view_begin empties the staging;

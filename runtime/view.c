@@ -170,11 +170,15 @@ static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
 //  projection name: the same on every replay, so that the target's inbox
 //  answers a re-send from its record. Its last 8 bytes are position and
 //  rank (unique within the projection); its first 8 mix them with the
-//  name's hash, as id tables hash an id by its first bytes.
-static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint64_t position,
-                           int rank)
+//  hash of the store's salt (projector_t.salt: secret, so a client cannot
+//  take the id first) and the name, as id tables hash an id by its first
+//  bytes.
+static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], uint64_t salt, const char *name,
+                           uint64_t position, int rank)
 {
     uint64_t hash = 14695981039346656037ull;
+    for (int i = 0; salt && i < 8; i++) //  an unsalted store's ids as they were
+        hash = (hash ^ (uint8_t) (salt >> (56 - 8 * i))) * 1099511628211ull;
     for (const char *c = name; *c; c++)
         hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
     uint64_t tail = position << 4 | (uint64_t) rank;
@@ -208,7 +212,8 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     }
     envelope_t envelope = {0};
     envelope.kind = ENVELOPE_COMMAND;
-    s_reaction_id (envelope.id, view->build->name, view->logged->position, view->sends - 1);
+    s_reaction_id (envelope.id, view->projector->salt, view->build->name, view->logged->position,
+                   view->sends - 1);
     snprintf (envelope.from, sizeof envelope.from, "%s", "");
     snprintf (envelope.to, sizeof envelope.to, "%s", view->send_to);
     snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);

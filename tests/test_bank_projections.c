@@ -596,6 +596,79 @@ static void test_totals_past_64_bits (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  (c3) A reaction's id cannot be taken first. Its last 8 bytes are the
+//  event's position and rank, which a client reads (the projections'
+//  `end`); its first 8 were a hash of the projection's name and them
+//  alone. A client sent review/a a command under the ids large_debits
+//  would use for the next events: the Flag was refused as a reused id and
+//  the debit never flagged. The store's secret salt is mixed in now.
+
+//  The id of a reaction as it was computed before the salt.
+static void s_unsalted_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint64_t position)
+{
+    uint64_t hash = 14695981039346656037ull;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (uint8_t) *c) * 1099511628211ull;
+    uint64_t tail = position << 4;
+    uint64_t mixed = hash ^ tail;
+    mixed = (mixed ^ (mixed >> 30)) * 0xbf58476d1ce4e5b9ull;
+    mixed = (mixed ^ (mixed >> 27)) * 0x94d049bb133111ebull;
+    mixed ^= mixed >> 31;
+    for (int i = 0; i < 8; i++) {
+        id[i] = (uint8_t) (mixed >> (56 - 8 * i));
+        id[8 + i] = (uint8_t) (tail >> (56 - 8 * i));
+    }
+}
+
+static void test_reaction_ids_cannot_be_taken (void **state)
+{
+    fixture_t *f = *state;
+    s_start (f);
+    s_must (f, "account/a", "Open", "owner=a", NULL);
+    s_must (f, "account/b", "Open", "owner=b", NULL);
+    s_must (f, "account/a", "Deposit", "amount=5000", NULL);
+    s_wait_settled (f);
+    client_reply_t reply;
+    assert_int_equal (
+        s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL), 0);
+    int64_t end = -1;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    map_find_int (map_unpack (&unpacked, reply.data, reply.size), "end", &end);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    assert_true (end > 0);
+    //  The ids of the next 16 positions, taken with a Flag review/a refuses.
+    for (int64_t position = end; position < end + 16; position++) {
+        char *fields[] = {"squat=1"};
+        uint8_t *payload, id[ENVELOPE_ID_SIZE];
+        size_t size;
+        char error[64];
+        assert_int_equal (client_fields (1, fields, &payload, &size, error, sizeof error), 0);
+        s_unsalted_id (id, "large_debits", (uint64_t) position);
+        envelope_t request;
+        client_request (&request, ENVELOPE_COMMAND, id, "review/a", "Flag", payload, size);
+        assert_int_equal (client_call (f->client, &request, 10000, &reply), 0);
+        assert_false (reply.ok);
+        assert_string_equal (reply.code, "invalid_field");
+        client_reply_close (&reply);
+        free (payload);
+    }
+    s_must (f, "transfer/t1", "Start", "from=a", "to=b", "amount=900", NULL);
+    char status[32];
+    s_wait_terminal (f, "t1", status, sizeof status);
+    assert_string_equal (status, "completed");
+    s_wait_settled (f);
+    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/a", "get", &reply, NULL), 0);
+    assert_true (reply.ok);
+    int64_t flags = -1;
+    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
+    client_reply_close (&reply);
+    assert_int_equal (flags, 1); //  the debit of 900, flagged
+    s_stop (f, SIGTERM);
+}
+
+//  --------------------------------------------------------------------------
 //  (d) large_debits rebuilt while the build it replaces is behind
 
 //  Sends an operator's action (pause, resume, rebuild) on name; it must be
@@ -752,6 +825,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_account_transfers_newest_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_large_debits_flagged_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_totals_past_64_bits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_ids_cannot_be_taken, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_review_refuses_bad_fields, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_end_check, s_setup, s_teardown),
