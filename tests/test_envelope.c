@@ -1981,10 +1981,10 @@ static void p_many_twice (msgpack_packer *pk)
         msgpack_pack_int (pk, i);
     }
 }
-//  The same keys in different maps, 40 keys in one, int keys alike: fine.
+//  The same keys in different maps, 40 keys in one: fine.
 static void p_keys_once (msgpack_packer *pk)
 {
-    msgpack_pack_map (pk, 43);
+    msgpack_pack_map (pk, 41);
     for (int i = 0; i < 40; i++) {
         char key[8];
         int len = snprintf (key, sizeof key, "k%d", i);
@@ -1993,16 +1993,32 @@ static void p_keys_once (msgpack_packer *pk)
         msgpack_pack_str_with_body (pk, "x", 1);
         msgpack_pack_int (pk, i);
     }
-    msgpack_pack_int (pk, 1);
-    msgpack_pack_int (pk, 1);
-    msgpack_pack_int (pk, 1);
-    msgpack_pack_int (pk, 2);
     msgpack_pack_str_with_body (pk, "k400", 4); //  k40 and k400 differ in length only
     msgpack_pack_nil (pk);
 }
+//  An int key: a field no handler can look up.
+static void p_int_key (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 2);
+    msgpack_pack_str_with_body (pk, "amount", 6);
+    msgpack_pack_int (pk, 5);
+    msgpack_pack_int (pk, 1);
+    msgpack_pack_int (pk, 2);
+}
+//  A nil key in a map inside a field.
+static void p_deep_nil_key (msgpack_packer *pk)
+{
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_str_with_body (pk, "items", 5);
+    msgpack_pack_array (pk, 1);
+    msgpack_pack_map (pk, 1);
+    msgpack_pack_nil (pk);
+    msgpack_pack_int (pk, 1);
+}
 
 //  envelope_decode_request also refuses a payload string that is not
-//  UTF-8, or a key given twice in one map, naming the field, with env
+//  UTF-8, a key given twice in one map, or a key that is not a string,
+//  naming the field, with env
 //  whole; a frame malformed besides is malformed. The other decoders take
 //  such payloads (the node's own).
 static void test_decode_request (void **state)
@@ -2020,6 +2036,8 @@ static void test_decode_request (void **state)
         {p_twice_encoded, "payload: field 'amount' is given twice"},
         {p_deep_twice, "payload: key 'sku' is given twice in one map (inside field 'items')"},
         {p_many_twice, "payload: field 'k7' is given twice"},
+        {p_int_key, "payload: key 2 of a map is an integer, not a string"},
+        {p_deep_nil_key, "payload: key 1 of a map is nil, not a string (inside field 'items')"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t size;
@@ -2055,7 +2073,7 @@ static void test_decode_request (void **state)
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
     free (frame);
-    //  Keys repeated only across maps, and a map of 43 keys, pass.
+    //  Keys repeated only across maps, and a map of 41 keys, pass.
     frame = s_frame (ENVELOPE_FIELDS, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_keys_once}, &size);
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");

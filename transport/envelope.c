@@ -186,18 +186,10 @@ static int s_explain (s_frame_t *frame, int rc, const char *format, ...)
     return rc;
 }
 
-//  Names what is at the frame's offset, for "expected X, got Y".
-static const char *s_what_is_next (const s_frame_t *frame)
+//  Names a kind of msgpack item, for "expected X, got Y".
+static const char *s_kind_name (mpread_kind_t kind)
 {
-    if (frame->size == 0)
-        return "an empty frame";
-    if (frame->offset >= frame->size)
-        return "the end of the frame";
-    size_t at = frame->offset;
-    mpread_item_t item;
-    if (mpread_next (frame->data, frame->size, &at, &item))
-        return "bytes that are not msgpack (truncated, or a length past the end)";
-    switch (item.kind) {
+    switch (kind) {
     case MPREAD_NIL:
         return "nil";
     case MPREAD_BOOL:
@@ -218,6 +210,20 @@ static const char *s_what_is_next (const s_frame_t *frame)
     default:
         return "a map";
     }
+}
+
+//  Names what is at the frame's offset, for "expected X, got Y".
+static const char *s_what_is_next (const s_frame_t *frame)
+{
+    if (frame->size == 0)
+        return "an empty frame";
+    if (frame->offset >= frame->size)
+        return "the end of the frame";
+    size_t at = frame->offset;
+    mpread_item_t item;
+    if (mpread_next (frame->data, frame->size, &at, &item))
+        return "bytes that are not msgpack (truncated, or a length past the end)";
+    return s_kind_name (item.kind);
 }
 
 //  Fails a field that does not hold what was expected.
@@ -446,8 +452,19 @@ static int s_check_keys (s_frame_t *frame, const uint8_t *data, size_t size, siz
         size_t key_at = *at;
         mpread_next (data, size, &key_at, &key);
         s_key_t name = {key.data, key.len};
-        if (key.kind == MPREAD_STR)
-            keys[count++] = name;
+        if (key.kind != MPREAD_STR) {
+            //  A handler looks fields up by name: an int, nil or float key
+            //  is a field no handler can read (PROTOCOL: keys are strings).
+            char outer[96], inside[112] = "";
+            if (field) {
+                utf8_quote (outer, sizeof outer, (const char *) field->data, field->len, '\'');
+                snprintf (inside, sizeof inside, " (inside field %s)", outer);
+            }
+            rc = s_explain (frame, SHOAL_EINVAL, "payload: key %llu of a map is %s, not a string%s",
+                            (unsigned long long) i + 1, s_kind_name (key.kind), inside);
+            break;
+        }
+        keys[count++] = name;
         mpread_skip (data, size, at, MPREAD_DEPTH_ANY);
         rc = s_check_keys (frame, data, size, at, field ? field : &name);
     }
