@@ -65,6 +65,11 @@ static int s_open (shoal_ctx_t *ctx, const account_t *account, const shoal_msg_t
     if (account->status != ACCOUNT_NONE)
         return shoal_ctx_reject (ctx, "already_open", "account %s was already opened",
                                  shoal_ctx_id (ctx));
+    //  account_transfers keys an account's rows ID/POSITION: an id with a
+    //  '/' would share its prefix with another account's.
+    if (strchr (shoal_ctx_id (ctx), '/'))
+        return shoal_ctx_reject (ctx, "invalid_id", "an account's id may not hold '/': %s",
+                                 shoal_ctx_id (ctx));
     char owner[ACCOUNT_OWNER_MAX + 1];
     int rc = shoal_data_str (shoal_msg_data (msg), "owner", owner, sizeof owner);
     if (rc != 0 || !owner[0])

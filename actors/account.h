@@ -5,7 +5,9 @@
     Refund{transfer, amount}, Close.
     Events: Opened, Deposited, Withdrawn, Debited, Credited, Refunded, Closed.
     Rejections: insufficient_funds, closed, not_open, already_open,
-    invalid_amount, overflow, invalid_field, unknown_command, and
+    invalid_amount, overflow, invalid_field, unknown_command, invalid_id
+    (an id with a '/', which account_transfers' keys cannot tell from
+    another account's rows), and
     not_a_transfer: Debit, Credit and Refund are a transfer's legs, taken
     from transfer/ID naming ID only.
 

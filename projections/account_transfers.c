@@ -35,8 +35,10 @@
     row stands (a saga never is) fails its Started's apply when both are
     in one batch, else the later batch's batch_end.
 
-    Known limits: an account id with a '/' shares its prefix with another
-    account ("a/b" is listed under --prefix a/); in a cluster, each node
+    An account id never holds a '/' (account.c refuses to open one), so
+    no account's rows share another's prefix ("a/b" would be listed under
+    --prefix a/): a transfer naming such an id, which fails, gets no row
+    under it. Known limit: in a cluster, each node
     holds the rows of the transfers whose saga it owns, and "newest
     first" holds within one node's log only. Version 1.
 */
@@ -115,8 +117,11 @@ static void s_put_index (shoal_view_t *view, const char *transfer, const started
 static void s_put_row (shoal_view_t *view, const char *transfer, const started_t *started, bool out,
                        const char *status)
 {
+    const char *account = out ? started->from : started->to;
+    if (strchr (account, '/'))
+        return; //  not an account's id (above)
     char key[SHOAL_VIEW_KEY_MAX + 1];
-    s_row_key (out ? started->from : started->to, started->position, key);
+    s_row_key (account, started->position, key);
     shoal_rec_t *row = shoal_view_put (view, key);
     shoal_rec_str (row, "transfer", transfer);
     shoal_rec_str (row, "from", started->from);

@@ -41,8 +41,8 @@ static int s_setup (void **state)
     return 0;
 }
 
-//  Runs a command whose fields were written into f->payload.
-//  Runs a command from a client, or, when it names a transfer (Debit,
+//  Runs a command whose fields were written into f->payload: from a
+//  client, or, when it names a transfer (Debit,
 //  Credit, Refund), from that transfer's saga, as the bank sends them.
 static int s_run (fixture_t *f, const char *name)
 {
@@ -162,6 +162,17 @@ static void test_open_owner_of_64_bytes (void **state)
     owner[ACCOUNT_OWNER_MAX] = 0;
     s_open (f, owner, -1);
     assert_string_equal (harness_rec_str (harness_turn_view (f, f->state), "owner"), owner);
+}
+
+//  An account's id may not hold a '/' (account_transfers' keys).
+static void test_open_id_with_slash (void **state)
+{
+    harness_turn_t *f = harness_turn_new (&account_type, "account/alice/x", NOW);
+    shoal_rec_str (&f->payload, "owner", "x");
+    REJECT (f, "Open", "invalid_id");
+    assert_string_equal (s_status (f), "none");
+    harness_turn_destroy (&f);
+    (void) state;
 }
 
 static void test_open_rejections (void **state)
@@ -746,6 +757,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_open_owner_of_64_bytes, s_setup,
                                          harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_open_rejections, s_setup, harness_turn_teardown),
+        cmocka_unit_test (test_open_id_with_slash),
         cmocka_unit_test_setup_teardown (test_deposit, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_withdraw, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_debit, s_setup, harness_turn_teardown),

@@ -410,6 +410,27 @@ static void test_account_transfers_newest_first (void **state)
     assert_memory_equal (before, after, sizeof (row_t) * 8);
 }
 
+//  An account's id never holds a '/': its Open is refused, and a transfer
+//  naming such an id gets no row under it. Before, `--prefix alice/`
+//  listed the rows of "alice/x" with alice's.
+static void test_account_ids_without_slash (void **state)
+{
+    fixture_t *f = *state;
+    s_start (f);
+    s_must (f, "account/alice", "Open", "owner=a", NULL);
+    s_must (f, "account/alice", "Deposit", "amount=100", NULL);
+    s_refused (f, "account/alice/x", "Open", "invalid_id", "owner=x", NULL);
+    s_must (f, "transfer/t1", "Start", "from=alice", "to=account/alice/x", "amount=10", NULL);
+    char status[32];
+    s_wait_terminal (f, "t1", status, sizeof status);
+    assert_string_equal (status, "compensated");
+    s_wait_settled (f);
+    row_t rows[ROWS_MAX];
+    assert_int_equal (s_rows (f, "account_transfers", "alice/", rows), 1);
+    s_row_is (&rows[0], "t1", "out", "compensated", "not_open");
+    assert_int_equal (s_rows (f, "account_transfers", "", rows), 1);
+}
+
 //  --------------------------------------------------------------------------
 //  (c) large_debits: each large debit flagged exactly once across SIGKILLs
 
@@ -823,6 +844,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_totals_equal_journal),
         cmocka_unit_test_setup_teardown (test_account_transfers_newest_first, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_account_ids_without_slash, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_large_debits_flagged_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_totals_past_64_bits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_ids_cannot_be_taken, s_setup, s_teardown),
