@@ -93,6 +93,24 @@ static int s_is_empty (journal_t *self, bool *empty)
     return journal_iter_close (it, 0);
 }
 
+//  Sets *beyond to 1 + the shard of the first actor's record at shard
+//  shards or above ('S' shard:u16be), 0 if there is none: one seek.
+//  Returns 0 or SHOAL_EIO.
+static int s_shard_beyond (journal_t *self, uint32_t shards, uint32_t *beyond)
+{
+    char start[3] = {'S', (char) (shards >> 8), (char) (shards & 0xff)};
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, start, sizeof start);
+    *beyond = 0;
+    if (leveldb_iter_valid (it)) {
+        size_t len;
+        const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &len);
+        if (len >= 3 && key[0] == 'S')
+            *beyond = 1 + ((uint32_t) key[1] << 8 | key[2]);
+    }
+    return journal_iter_close (it, 0);
+}
+
 //  Whose a store without shoal's metadata is, from its first keys: 2 if
 //  they are this shoal's (an actor's record: 'S' shard:u16be and its kind),
 //  1 if an older shoal's (key layout 1: the kind, then an address), 0 if
@@ -252,6 +270,19 @@ static int s_open_layout (journal_t *self, const char *dir, int wanted, char **m
         *message = zsys_sprintf ("the store in %s has %d shards; --shards %d was given", dir,
                                  shards, wanted);
         return SHOAL_EINVAL;
+    }
+    //  An actor's record past the count: the count was changed under the
+    //  store (those actors would read as never written).
+    uint32_t beyond = 0;
+    if (shards < SHOAL_SHARDS_MAX && s_shard_beyond (self, (uint32_t) shards, &beyond) != 0) {
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    if (beyond) {
+        *message = zsys_sprintf ("the store in %s holds records of shard %" PRIu32
+                                 " but its metadata says %d shards: the store is damaged",
+                                 dir, beyond - 1, shards);
+        return SHOAL_EFORMAT;
     }
     self->shards = (uint32_t) shards;
     self->gapless = s_marked_gapless (dir);

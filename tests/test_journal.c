@@ -1819,6 +1819,29 @@ static void test_shards_fixed_at_creation (void **state)
     s_refused (dir, SHOAL_SHARDS_MAX + 1, SHOAL_EINVAL, "65537", NULL);
     s_refused (dir, -1, SHOAL_EINVAL, "-1", NULL);
     assert_int_equal (s_shards_of (dir, SHOAL_SHARDS_MAX), SHOAL_SHARDS_MAX);
+
+    //  A count changed under the store, below a shard it holds: refused,
+    //  not opened with those actors read as never written.
+    snprintf (dir, sizeof dir, "%s/changed", fixture->dir);
+    journal_options_t opts = {.sync = true, .shards = 256};
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, &opts, &code, &error);
+    assert_non_null (journal);
+    char stream[32] = "";
+    for (int i = 0; i < 1000 && !stream[0]; i++) {
+        snprintf (stream, sizeof stream, "account/s%d", i);
+        if (shoal_shard (stream, 256) < 128)
+            stream[0] = 0;
+    }
+    assert_true (stream[0]);
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_int_equal (s_append_one (batch, stream, JOURNAL_ANY, "Opened", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_meta_put (journal, "shards", "128"), 0);
+    journal_destroy (&journal);
+    s_refused (dir, 0, SHOAL_EFORMAT, dir, "holds records of shard", "says 128 shards", NULL);
     fixture->journal = s_open (fixture->dir);
 }
 
