@@ -3,6 +3,7 @@
 #include "utf8.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,6 +64,39 @@ size_t utf8_valid_prefix (const char *text, size_t len)
         i += n;
     }
     return i;
+}
+
+//  True if the n bytes at s are the first bytes of a longer character: a
+//  lead byte, then only continuation bytes.
+static bool s_cut_short (const uint8_t *s, size_t n)
+{
+    size_t need = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                  : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                  : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                 : 0;
+    if (n >= need)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return false;
+    return true;
+}
+
+size_t utf8_scrub (char *text, size_t len)
+{
+    uint8_t *s = (uint8_t *) text;
+    size_t i = utf8_valid_prefix (text, len);
+    while (i < len) {
+        size_t n = utf8_char (s + i, len - i);
+        if (n)
+            i += n;
+        else if (s_cut_short (s + i, len - i))
+            len = i;
+        else
+            s[i++] = '?';
+    }
+    text[len] = 0;
+    return len;
 }
 
 char *utf8_quote (char *out, size_t size, const char *text, size_t len, char quote)

@@ -19,6 +19,15 @@ size_t utf8_char (const uint8_t *s, size_t len);
 //  valid UTF-8 character, or len if all of text is valid.
 size_t utf8_valid_prefix (const char *text, size_t len);
 
+//  Makes the len bytes of text valid UTF-8 in place, for a message that
+//  leaves the node holding bytes someone else wrote, or cut at a fixed
+//  size: the first bytes of a character cut short at the end (what
+//  snprintf leaves when it cuts one) are dropped, and each other byte that
+//  does not start a valid UTF-8 character becomes '?'. Writes a NUL at the
+//  new end: text must hold len + 1 bytes. Returns the new length (len, or
+//  1 to 3 less). Can't fail.
+size_t utf8_scrub (char *text, size_t len);
+
 #define UTF8_QUOTE_MIN 8 //  the least room utf8_quote takes
 
 //  Writes text (len bytes, NULs included) into out (size bytes, at least

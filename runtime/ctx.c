@@ -4,6 +4,7 @@
 */
 #include "ctx.h"
 #include "log.h"
+#include "utf8.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,14 +221,18 @@ shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx)
     return &ctx->reply;
 }
 
+//  The reason is cut between characters and made UTF-8 (utf8_scrub): it
+//  is a sentence for a person, and the wire's strings are UTF-8.
 int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
 {
     ctx->rejected = true;
     snprintf (ctx->code, sizeof ctx->code, "%s", code && *code ? code : "rejected");
     va_list args;
     va_start (args, format);
-    vsnprintf (ctx->reason, sizeof ctx->reason, format ? format : "", args);
+    if (vsnprintf (ctx->reason, sizeof ctx->reason, format ? format : "", args) < 0)
+        ctx->reason[0] = 0;
     va_end (args);
+    utf8_scrub (ctx->reason, strlen (ctx->reason));
     return SHOAL_EREJECTED;
 }
 

@@ -981,6 +981,30 @@ static void test_reject (void **state)
     assert_int_equal (s_probe (f)->applied, 0);
 }
 
+//  A rejection's reason is UTF-8 whatever the handler wrote: cut at
+//  ENVELOPE_REASON_MAX bytes between characters (the bank's transfer saga
+//  quoting 200-byte ids of 'é' in its id_reused reason was cut after the
+//  first byte of one, and the reply did not decode as UTF-8), a byte that
+//  is not UTF-8 replaced by '?'.
+static void test_reject_reason_utf8 (void **state)
+{
+    fixture_t *f = *state;
+    char reason[2 * 200 + 1];
+    for (size_t i = 0; i < 200; i++)
+        memcpy (reason + 2 * i, "\xc3\xa9", 2);
+    reason[sizeof reason - 1] = 0;
+    shoal_rec_str (&f->payload, "code", "id_reused");
+    shoal_rec_str (&f->payload, "reason", reason);
+    REJECT (f, "Reject", "id_reused");
+    assert_int_equal (strlen (f->ctx.reason), ENVELOPE_REASON_MAX - 1); //  127 of them
+    assert_memory_equal (f->ctx.reason, reason, ENVELOPE_REASON_MAX - 1);
+
+    shoal_rec_str (&f->payload, "code", "no");
+    shoal_rec_str (&f->payload, "reason", "bad \xff byte, cut \xe2\x82");
+    REJECT (f, "Reject", "no");
+    assert_string_equal (f->ctx.reason, "bad ? byte, cut ");
+}
+
 static void test_rec_error_fails_turn (void **state)
 {
     fixture_t *f = *state;
@@ -1116,6 +1140,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup,
                                          harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_reject, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_reject_reason_utf8, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_key_twice_fails_turn, s_setup,
                                          harness_turn_teardown),

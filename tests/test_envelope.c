@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "harness.h"
 #include "mpread.h"
+#include "utf8.h"
 #include <msgpack.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1692,6 +1693,49 @@ static void test_reply_encode_invalid (void **state)
     assert_null (payload);
 }
 
+//  Encodes a rejection with reason, decodes it and returns its reason in
+//  out (ENVELOPE_REASON_MAX + 1 bytes), checked to be UTF-8.
+static const char *s_reason_sent (const char *reason, char *out)
+{
+    uint8_t *payload;
+    size_t size;
+    assert_int_equal (envelope_reply_encode (false, "no", reason, NULL, 0, &payload, &size), 0);
+    bool ok = true;
+    char code[ENVELOPE_CODE_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    assert_int_equal (envelope_reply_decode (payload, size, &ok, code, out, &data, &data_size), 0);
+    assert_false (ok);
+    assert_string_equal (code, "no");
+    assert_int_equal (utf8_valid_prefix (out, strlen (out)), strlen (out));
+    free (payload);
+    return out;
+}
+
+//  A reason leaves as UTF-8 whatever it holds: one cut at
+//  ENVELOPE_REASON_MAX bytes in the middle of a character (as snprintf
+//  cuts, and as a saga's id_reused reason quoting 200-byte ids of 'é' was
+//  sent, ending in 0xc3) loses that character's first bytes; a byte that
+//  is not UTF-8 becomes '?'.
+static void test_reply_reason_utf8 (void **state)
+{
+    char reason[ENVELOPE_REASON_MAX + 1], out[ENVELOPE_REASON_MAX + 1];
+    for (size_t i = 0; i + 2 <= ENVELOPE_REASON_MAX; i += 2)
+        memcpy (reason + i, "\xc3\xa9", 2);
+    reason[ENVELOPE_REASON_MAX - 1] = '\xc3'; //  255 bytes: 127 'é' and half of one
+    reason[ENVELOPE_REASON_MAX] = 0;
+    s_reason_sent (reason, out);
+    assert_int_equal (strlen (out), ENVELOPE_REASON_MAX - 1);
+    assert_memory_equal (out, reason, ENVELOPE_REASON_MAX - 1);
+
+    assert_string_equal (s_reason_sent ("euro \xe2\x82", out), "euro ");
+    assert_string_equal (s_reason_sent ("four \xf0\x9f\x98", out), "four ");
+    assert_string_equal (s_reason_sent ("a\xff b\xc3(\xc3\xa9", out), "a? b?(\xc3\xa9");
+    assert_string_equal (s_reason_sent ("\xed\xa0\x80 surrogate", out), "??? surrogate");
+    assert_string_equal (s_reason_sent ("\x80\x80", out), "??");
+    assert_string_equal (s_reason_sent ("plain", out), "plain");
+}
+
 //  --------------------------------------------------------------------------
 //  Message ids
 
@@ -2119,6 +2163,7 @@ int main (void)
         cmocka_unit_test (test_reply_key_order),
         cmocka_unit_test (test_reply_decode_invalid),
         cmocka_unit_test (test_reply_encode_invalid),
+        cmocka_unit_test (test_reply_reason_utf8),
         cmocka_unit_test (test_new_id_unique),
         cmocka_unit_test (test_new_id_threads),
         cmocka_unit_test (test_new_id_fork),

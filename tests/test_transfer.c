@@ -24,6 +24,7 @@
 #include "data.h"
 #include "shoal_testkit.h"
 #include "transfer.h"
+#include "utf8.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,27 @@ static void test_second_start (void **state)
     assert_int_equal (s_int (view, "amount"), 50);
 }
 
+//  A reason that quotes long ids is cut at 255 bytes between characters:
+//  two accounts of 100 'é' (200 bytes) put the cut after the first byte of
+//  one, and the reply's reason ended in 0xc3, which a client reading
+//  UTF-8 (msgpack raw=False, shoal_client.py) could not decode at all.
+static void test_second_start_long_ids (void **state)
+{
+    fixture_t *f = *state;
+    char first[9 + 200] = "account/", other[9 + 200] = "account/";
+    for (size_t i = 0; i < 100; i++) {
+        memcpy (first + 8 + 2 * i, "\xc3\xa9", 2); //  é
+        memcpy (other + 8 + 2 * i, "\xc3\xa8", 2); //  è
+    }
+    first[8 + 200] = other[8 + 200] = 0;
+    ACCEPT (f, s_start (f, first, "bob", 50), 1, 1, 0);
+    REJECT (f, s_start (f, other, "bob", 50), "id_reused");
+    const char *why = shoal_testkit_why (f);
+    assert_int_equal (utf8_valid_prefix (why, strlen (why)), strlen (why));
+    assert_int_equal (strlen (why), 254); //  not 255: the half 'é' is dropped
+    assert_non_null (strstr (why, "(from account/\xc3\xa9\xc3\xa9"));
+}
+
 static void test_status_and_unknown_command (void **state)
 {
     fixture_t *f = *state;
@@ -736,6 +758,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_start_bad_amounts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_start_addresses_accepted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_second_start, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_second_start_long_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_status_and_unknown_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_debit_rejected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_credit_rejected_then_refunded, s_setup, s_teardown),

@@ -703,6 +703,13 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
         return SHOAL_EINVAL;
     if (code_len > ENVELOPE_CODE_MAX || reason_len > ENVELOPE_REASON_MAX)
         return SHOAL_EINVAL;
+    //  Every reason leaves as UTF-8, however it was cut or what it quotes.
+    char scrubbed[ENVELOPE_REASON_MAX + 1];
+    if (reason_len) {
+        memcpy (scrubbed, reason, reason_len);
+        reason_len = utf8_scrub (scrubbed, reason_len);
+        reason = scrubbed;
+    }
     if (data_size > ENVELOPE_MAX_SIZE)
         return SHOAL_ETOOBIG;
     if (data_size > 0 && (!data || !mpread_is_map (data, data_size, ENVELOPE_MAX_DEPTH)))
