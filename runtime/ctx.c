@@ -221,12 +221,23 @@ shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx)
     return &ctx->reply;
 }
 
-//  The reason is cut between characters and made UTF-8 (utf8_scrub): it
-//  is a sentence for a person, and the wire's strings are UTF-8.
+//  A code that is not a name (say "a b\n\xff", or one of 64 bytes) is a
+//  misuse, as a bad event name is: cut or patched it would be another
+//  code, which the module never chose and its clients would misread. The
+//  reason is cut between characters and made UTF-8 (utf8_scrub): it is a
+//  sentence for a person, and the wire's strings are UTF-8.
 int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
 {
     ctx->rejected = true;
-    snprintf (ctx->code, sizeof ctx->code, "%s", code && *code ? code : "rejected");
+    if (!code || !*code)
+        code = "rejected";
+    size_t code_len = strlen (code);
+    if (shoal_name_check (code, code_len) == 0)
+        memcpy (ctx->code, code, code_len + 1);
+    else
+        s_misuse (ctx, SHOAL_EINVAL,
+                  "a rejection code that is not a code (1 to " s_str (
+                      ENVELOPE_CODE_MAX) " printable ASCII bytes, no space)");
     va_list args;
     va_start (args, format);
     if (vsnprintf (ctx->reason, sizeof ctx->reason, format ? format : "", args) < 0)

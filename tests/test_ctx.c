@@ -962,23 +962,42 @@ static void test_reject (void **state)
     REJECT (f, "Reject", "nope");
     assert_string_equal (f->ctx.reason, "because");
 
-    //  An empty code becomes "rejected"; long ones are cut, not overrun.
+    //  An empty code becomes "rejected"; a long reason is cut, not overrun.
     shoal_rec_str (&f->payload, "code", "");
     REJECT (f, "Reject", "rejected");
-    char code[100], reason[400];
+    char code[ENVELOPE_CODE_MAX + 1], reason[400];
     memset (code, 'c', sizeof code - 1);
     code[sizeof code - 1] = 0;
     memset (reason, 'r', sizeof reason - 1);
     reason[sizeof reason - 1] = 0;
     shoal_rec_str (&f->payload, "code", code);
     shoal_rec_str (&f->payload, "reason", reason);
-    code[ENVELOPE_CODE_MAX] = 0;
     REJECT (f, "Reject", code);
     assert_int_equal (strlen (f->ctx.reason), ENVELOPE_REASON_MAX);
 
     //  A rejection that also misused the ctx is a handler error.
     REJECT (f, "RejectMisuse", "handler_error");
     assert_int_equal (s_probe (f)->applied, 0);
+}
+
+//  A rejection's code is a word, as the protocol says: one that is not
+//  (a space, a newline, a byte past ASCII, more than ENVELOPE_CODE_MAX
+//  bytes) is a misuse, and the turn fails as handler_error, naming it;
+//  before, it was stored and sent as it came ("a b\n\xff"), or cut.
+static void test_reject_bad_code (void **state)
+{
+    fixture_t *f = *state;
+    char long_code[ENVELOPE_CODE_MAX + 2];
+    memset (long_code, 'c', sizeof long_code - 1);
+    long_code[sizeof long_code - 1] = 0;
+    const char *codes[] = {"a b\n\xff", "a b", "tab\there", "caf\xc3\xa9", long_code};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        shoal_rec_str (&f->payload, "code", codes[i]);
+        REJECT (f, "Reject", "handler_error");
+        assert_true (f->ctx.failed);
+        assert_non_null (strstr (f->ctx.reason, "a rejection code that is not a code"));
+        assert_int_equal (s_probe (f)->applied, 0);
+    }
 }
 
 //  A rejection's reason is UTF-8 whatever the handler wrote: cut at
@@ -1140,6 +1159,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup,
                                          harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_reject, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_reject_bad_code, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_reject_reason_utf8, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, harness_turn_teardown),
         cmocka_unit_test_setup_teardown (test_rec_key_twice_fails_turn, s_setup,

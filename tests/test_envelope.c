@@ -1684,6 +1684,12 @@ static void test_reply_encode_invalid (void **state)
                       SHOAL_EINVAL);
     assert_int_equal (envelope_reply_encode (false, "x", long_reason, NULL, 0, &payload, &size),
                       SHOAL_EINVAL);
+    //  A code is a word: no space, control byte or byte past ASCII.
+    const char *not_codes[] = {"a b", "a\nb", "a\xff", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof not_codes / sizeof not_codes[0]; i++)
+        assert_int_equal (
+            envelope_reply_encode (false, not_codes[i], "why", NULL, 0, &payload, &size),
+            SHOAL_EINVAL);
     assert_int_equal (envelope_reply_encode (true, NULL, NULL, array, 1, &payload, &size),
                       SHOAL_EINVAL);
     assert_int_equal (envelope_reply_encode (true, NULL, NULL, truncated, 2, &payload, &size),

@@ -701,7 +701,8 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
     size_t reason_len = reason ? strlen (reason) : 0;
     if (ok ? code_len + reason_len > 0 : code_len == 0)
         return SHOAL_EINVAL;
-    if (code_len > ENVELOPE_CODE_MAX || reason_len > ENVELOPE_REASON_MAX)
+    if (code_len > ENVELOPE_CODE_MAX || reason_len > ENVELOPE_REASON_MAX ||
+        (code_len && shoal_name_check (code, code_len) != 0))
         return SHOAL_EINVAL;
     //  Every reason leaves as UTF-8, however it was cut or what it quotes.
     char scrubbed[ENVELOPE_REASON_MAX + 1];

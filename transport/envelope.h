@@ -113,10 +113,12 @@ int envelope_check_msgpack (const uint8_t *data, size_t size);
 void envelope_new_id (uint8_t id[ENVELOPE_ID_SIZE]);
 
 //  Builds a reply payload. data may be NULL (an empty map). code and
-//  reason may be NULL when ok. The reason (at most ENVELOPE_REASON_MAX
-//  bytes) is written as UTF-8 whatever it holds (utf8_scrub): a character
-//  cut at its end is dropped, a byte that is not UTF-8 becomes '?'. The
-//  result is the caller's to free().
+//  reason may be NULL when ok. A code is a name (1 to ENVELOPE_CODE_MAX
+//  printable ASCII bytes, no space: shoal_name_check), else SHOAL_EINVAL.
+//  The reason (at most ENVELOPE_REASON_MAX bytes) is written as UTF-8
+//  whatever it holds (utf8_scrub): a character cut at its end is dropped,
+//  a byte that is not UTF-8 becomes '?'. The result is the caller's to
+//  free().
 int envelope_reply_encode (bool ok, const char *code, const char *reason, const uint8_t *data,
                            size_t data_size, uint8_t **payload, size_t *payload_size);
 

@@ -275,8 +275,10 @@ SHOAL_EXPORT shoal_rec_t *shoal_ctx_emit (shoal_ctx_t *ctx, const char *event);
 //  The fields of the accepted reply (none if never called).
 SHOAL_EXPORT shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
 //  Rejects the command: nothing emitted, sent or set in this turn is kept.
-//  The reason is cut at 255 bytes between characters, and a byte in it
-//  that is not UTF-8 becomes '?'. Returns SHOAL_EREJECTED, for
+//  code is a short word, 1 to 63 printable ASCII bytes without space (NULL
+//  or "" is "rejected"); any other fails the turn as handler_error. The
+//  reason is cut at 255 bytes between characters, and a byte in it that is
+//  not UTF-8 becomes '?'. Returns SHOAL_EREJECTED, for
 //  `return shoal_ctx_reject (...)`.
 SHOAL_EXPORT int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
