@@ -400,16 +400,25 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 {
     bool retry = strcmp (envelope->name, "dead_letter_retry") == 0;
     char hex[2 * ENVELOPE_ID_SIZE + 2] = "", who[WHO_MAX + 1] = "";
+    int who_rc = SHOAL_ENOTFOUND;
     shoal_data_t args;
     if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
         shoal_data_str (&args, "id", hex, sizeof hex);
-        shoal_data_str (&args, "who", who, sizeof who);
+        who_rc = shoal_data_str (&args, "who", who, sizeof who);
     }
     data_close (&args);
     uint8_t id[ENVELOPE_ID_SIZE];
     if (!s_parse_hex (hex, id)) {
         turn_error (self, route, route_size, envelope, "invalid_field",
                     "id must be 32 hex digits, as shoal dead-letters shows it");
+        return;
+    }
+    //  A who that is there but unreadable is refused, not taken as absent
+    //  ("unknown") nor cut at a NUL: the record would name someone else.
+    if (who_rc != 0 && who_rc != SHOAL_ENOTFOUND) {
+        char why[96];
+        snprintf (why, sizeof why, "who must be a string of at most %d bytes without NUL", WHO_MAX);
+        turn_error (self, route, route_size, envelope, "invalid_field", why);
         return;
     }
     record_t record;

@@ -10,7 +10,6 @@
     Threads: the projection thread's.
 */
 #include "projector_internal.h"
-#include "client.h"
 #include "log.h"
 #include "mpread.h"
 #include <inttypes.h>
@@ -127,16 +126,73 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
     msgpack_sbuffer_destroy (&buffer);
 }
 
+//  A query's fields, each read as it was sent or refused: a field that
+//  is present but of another type, holds a NUL or is too long is never
+//  read as absent, nor as the bytes before its NUL ("pause\0x" is not
+//  "pause"). why gets what is wrong, to answer "invalid" with.
+typedef struct {
+    shoal_data_t data;                 //  the payload
+    char why[ENVELOPE_REASON_MAX + 1]; //  what is wrong, once a read said SHOAL_EINVAL
+} args_t;
+
+//  Parses the request's payload. Returns 0 or SHOAL_EINVAL (args->why
+//  says so); close args->data either way.
+static int s_args_init (args_t *args, const envelope_t *request)
+{
+    snprintf (args->why, sizeof args->why, "the payload is not a map");
+    return data_init (&args->data, request->payload, request->payload_size) ? SHOAL_EINVAL : 0;
+}
+
+//  Reads string field key into buf (size bytes, so size - 1 at most);
+//  present (may be NULL) says whether it was there. Returns 0 (absent:
+//  buf unchanged) or SHOAL_EINVAL.
+static int s_arg_str (args_t *args, const char *key, char *buf, size_t size, bool *present)
+{
+    int rc = shoal_data_str (&args->data, key, buf, size);
+    if (present)
+        *present = rc != SHOAL_ENOTFOUND;
+    if (rc == 0 || rc == SHOAL_ENOTFOUND)
+        return 0;
+    snprintf (args->why, sizeof args->why,
+              "%s must be a string of at most %zu bytes without NUL (it %s)", key, size - 1,
+              rc == SHOAL_ETYPE     ? "is not a string"
+              : rc == SHOAL_EFORMAT ? "holds a NUL byte"
+                                    : "is longer");
+    return SHOAL_EINVAL;
+}
+
+//  Reads integer field key into value, which must be from min to max.
+//  Returns 0 (absent: value unchanged) or SHOAL_EINVAL.
+static int s_arg_int (args_t *args, const char *key, int64_t min, int64_t max, int64_t *value)
+{
+    int64_t number;
+    int rc = shoal_data_int (&args->data, key, &number);
+    if (rc == SHOAL_ENOTFOUND)
+        return 0;
+    if (rc != 0 || number < min || number > max) {
+        snprintf (args->why, sizeof args->why, "%s must be an integer from %" PRId64 " to %" PRId64,
+                  key, min, max);
+        return SHOAL_EINVAL;
+    }
+    *value = number;
+    return 0;
+}
+
 //  The name and version a request names: {"name": str, "version": int}
 //  (version absent or 0: the one served). Returns 0 or SHOAL_EINVAL.
-static int s_target (const envelope_t *request, char *name, size_t name_size, uint32_t *version)
+static int s_target (args_t *args, char *name, size_t name_size, uint32_t *version)
 {
     int64_t number = 0;
-    if (map_str (request->payload, request->payload_size, "name", name, name_size) != 0 ||
-        !journal_view_name_ok (name))
+    bool present;
+    if (s_arg_str (args, "name", name, name_size, &present) != 0)
         return SHOAL_EINVAL;
-    int rc = map_int (request->payload, request->payload_size, "version", &number);
-    if ((rc != 0 && rc != SHOAL_ENOTFOUND) || number < 0 || number > UINT32_MAX)
+    if (!present || !journal_view_name_ok (name)) {
+        snprintf (args->why, sizeof args->why,
+                  "name must be a projection's name ([a-z][a-z0-9_-]*, 1 to %d bytes)",
+                  SHOAL_TYPE_MAX);
+        return SHOAL_EINVAL;
+    }
+    if (s_arg_int (args, "version", 0, UINT32_MAX, &number) != 0)
         return SHOAL_EINVAL;
     *version = (uint32_t) number;
     return 0;
@@ -156,20 +212,31 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
     char name[SHOAL_TYPE_MAX + 1], action[16];
     uint32_t version = 0;
     int64_t position = -1;
-    if (s_target (request, name, sizeof name, &version) != 0 ||
-        map_str (request->payload, request->payload_size, "action", action, sizeof action) != 0) {
-        projector_answer (self, route, route_size, request, false, "invalid",
-                          "expected {action, name, version, position}", NULL, 0);
+    bool has_action = false;
+    args_t args;
+    int rc = s_args_init (&args, request);
+    if (rc == 0)
+        rc = s_target (&args, name, sizeof name, &version);
+    if (rc == 0)
+        rc = s_arg_str (&args, "action", action, sizeof action, &has_action);
+    if (rc == 0 && !has_action) {
+        snprintf (args.why, sizeof args.why, "expected {action, name, version, position}");
+        rc = SHOAL_EINVAL;
+    }
+    if (rc == 0)
+        rc = s_arg_int (&args, "position", 0, INT64_MAX, &position);
+    data_close (&args.data);
+    if (rc) {
+        projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
         return;
     }
-    map_int (request->payload, request->payload_size, "position", &position);
     if (strcmp (action, "skip") == 0 && position < 0) {
         projector_answer (self, route, route_size, request, false, "invalid",
                           "skip needs the position of the event to skip", NULL, 0);
         return;
     }
     char reason[ENVELOPE_REASON_MAX + 1] = "";
-    int rc =
+    rc =
         projector_control (self, action, name, version, (uint64_t) position, reason, sizeof reason);
     if (rc) {
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
@@ -209,19 +276,25 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
                                                               prefix[JOURNAL_VIEW_KEY_MAX + 1] = "";
     uint32_t version = 0;
     int64_t limit = ROWS_LIMIT_DEFAULT;
-    const uint8_t *payload = request->payload;
-    size_t size = request->payload_size;
-    if (s_target (request, name, sizeof name, &version) != 0) {
-        projector_answer (self, route, route_size, request, false, "invalid",
-                          "expected {name, version, key | prefix, limit}", NULL, 0);
-        return;
+    bool by_key = false;
+    args_t args;
+    int rc = s_args_init (&args, request);
+    if (rc == 0)
+        rc = s_target (&args, name, sizeof name, &version);
+    if (rc == 0)
+        rc = s_arg_str (&args, "key", key, sizeof key, &by_key);
+    if (rc == 0 && by_key && !key[0]) {
+        snprintf (args.why, sizeof args.why, "key must be 1 to %d bytes, not empty",
+                  JOURNAL_VIEW_KEY_MAX);
+        rc = SHOAL_EINVAL;
     }
-    bool by_key = map_str (payload, size, "key", key, sizeof key) == 0;
-    map_str (payload, size, "prefix", prefix, sizeof prefix);
-    map_int (payload, size, "limit", &limit);
-    if ((by_key && !key[0]) || limit < 1 || limit > ROWS_LIMIT_MAX) {
-        projector_answer (self, route, route_size, request, false, "invalid",
-                          "a key is 1 to 512 bytes; a limit 1 to 10000", NULL, 0);
+    if (rc == 0)
+        rc = s_arg_str (&args, "prefix", prefix, sizeof prefix, NULL);
+    if (rc == 0)
+        rc = s_arg_int (&args, "limit", 1, ROWS_LIMIT_MAX, &limit);
+    data_close (&args.data);
+    if (rc) {
+        projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
         return;
     }
     build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
@@ -253,7 +326,6 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     rows_t rows = {.count = 0};
     msgpack_sbuffer_init (&rows.buffer);
     msgpack_packer_init (&rows.pk, &rows.buffer, msgpack_sbuffer_write);
-    int rc;
     if (by_key) {
         uint8_t *row = NULL;
         size_t row_size = 0;

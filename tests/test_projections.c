@@ -37,6 +37,9 @@
    11. a misuse of the view API (misuse@1) stops its projection with a
        reason that names the call and the limit it broke, shown by `shoal
        projections` and logged.
+   12. a query's field that is there but of another type, holds a NUL or
+       is too long is refused as invalid, naming it, and changes nothing
+       (projection_control, projection_rows; dead_letter_retry's who).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1332,6 +1335,150 @@ static void test_misuse_named (void **state)
     assert_int_equal (after.skipped, 11);
 }
 
+//  --------------------------------------------------------------------------
+//  12. A field present but unreadable is refused, not read as absent.
+
+//  One field of a payload sent as it is, bytes and type, which the
+//  command line would not send.
+typedef struct {
+    const char *key;
+    char type;       //  's' a str of len bytes (0: strlen), 'b' a bin of them, 'i' an int
+    const char *str; //  's', 'b'
+    size_t len;
+    int64_t number; //  'i'
+} raw_field_t;
+
+#define RAW_STR(key, value)                                                                        \
+    {                                                                                              \
+        key, 's', value, sizeof value - 1, 0                                                       \
+    }
+#define RAW_BIN(key, value)                                                                        \
+    {                                                                                              \
+        key, 'b', value, sizeof value - 1, 0                                                       \
+    }
+#define RAW_INT(key, value)                                                                        \
+    {                                                                                              \
+        key, 'i', NULL, 0, value                                                                   \
+    }
+#define RAW_FIELDS_MAX 4
+
+//  A query to to whose payload holds fields as they are. Fails the test
+//  on no answer; *reply is the caller's to close.
+static void s_query_raw (proc_t *p, const char *to, const char *name, const raw_field_t *fields,
+                         client_reply_t *reply)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    size_t count = 0;
+    while (count < RAW_FIELDS_MAX && fields[count].key)
+        count++;
+    msgpack_pack_map (&pk, (uint32_t) count);
+    for (size_t i = 0; i < count; i++) {
+        const raw_field_t *field = &fields[i];
+        msgpack_pack_str_with_body (&pk, field->key, strlen (field->key));
+        if (field->type == 'i')
+            msgpack_pack_int64 (&pk, field->number);
+        else if (field->type == 'b')
+            msgpack_pack_bin_with_body (&pk, field->str, field->len);
+        else
+            msgpack_pack_str_with_body (&pk, field->str, field->len);
+    }
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, to, name, (const uint8_t *) buffer.data,
+                    buffer.size);
+    assert_int_equal (client_call (client, &request, 20000, reply), 0);
+    client_destroy (&client);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  projection_rows and projection_control read each string field whole:
+//  "pause\0x" is not "pause", "tally\0junk" not tally (which that paused),
+//  and a key of 600 bytes, of an int or a bin is not absent (which read
+//  every row). Each is refused as invalid, the reason naming the field,
+//  and the build and its rows are as they were. dead_letter_retry's who
+//  likewise (a who of "ops\0x" was recorded as "ops").
+static void test_query_fields_refused (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 20, 5);
+    s_wait_status (p, "tally", 1, "live");
+    static char before[ROWS_MAX], after[ROWS_MAX];
+    char code[64];
+    s_rows (p, "tally", 1, before, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    assert_non_null (strstr (before, "total "));
+
+    char long_key[601];
+    memset (long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    static const struct {
+        const char *query;
+        raw_field_t fields[RAW_FIELDS_MAX];
+        const char *field; //  the reason starts with it
+    } cases[] = {
+        {"projection_control",
+         {RAW_STR ("action", "pause\0x"), RAW_STR ("name", "tally")},
+         "action"},
+        {"projection_control",
+         {RAW_STR ("action", "pause"), RAW_STR ("name", "tally\0junk")},
+         "name"},
+        {"projection_control", {RAW_STR ("action", "pause"), RAW_INT ("name", 5)}, "name"},
+        {"projection_control",
+         {RAW_STR ("action", "pause"), RAW_STR ("name", "tally"), RAW_STR ("version", "1")},
+         "version"},
+        {"projection_control",
+         {RAW_STR ("action", "pause"), RAW_STR ("name", "tally"), RAW_STR ("position", "3")},
+         "position"},
+        {"projection_rows", {RAW_STR ("name", "tally"), RAW_INT ("key", 5)}, "key"},
+        {"projection_rows", {RAW_STR ("name", "tally"), RAW_BIN ("key", "total")}, "key"},
+        {"projection_rows", {RAW_STR ("name", "tally"), RAW_STR ("key", "total\0")}, "key"},
+        {"projection_rows", {RAW_STR ("name", "tally\0x"), RAW_STR ("key", "total")}, "name"},
+        {"projection_rows", {RAW_STR ("name", "tally"), RAW_STR ("limit", "5")}, "limit"},
+        {"projection_rows", {RAW_STR ("name", "tally"), RAW_INT ("prefix", 1)}, "prefix"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] + 2; i++) {
+        raw_field_t longer[RAW_FIELDS_MAX] = {RAW_STR ("name", "tally"),
+                                              {i % 2 ? "prefix" : "key", 's', long_key, 600, 0}};
+        bool is_case = i < sizeof cases / sizeof cases[0];
+        const char *query = is_case ? cases[i].query : "projection_rows";
+        const char *field = is_case ? cases[i].field : longer[1].key;
+        client_reply_t reply;
+        s_query_raw (p, "node/projections", query, is_case ? cases[i].fields : longer, &reply);
+        if (reply.ok || strcmp (reply.code, "invalid") != 0 ||
+            strncmp (reply.reason, field, strlen (field)) != 0)
+            fail_msg ("%s, case %zu: %s %s: %s, not invalid naming %s", query, i,
+                      reply.ok ? "ok" : "refused", reply.code, reply.reason, field);
+        client_reply_close (&reply);
+    }
+    build_info_t tally = s_build (p, "tally", 1);
+    assert_string_equal (tally.status, "live");
+    s_rows (p, "tally", 1, after, ROWS_MAX, code);
+    assert_string_equal (after, before);
+
+    //  A dead letter's who; the same query with a fine who says not_found.
+    raw_field_t who_nul[RAW_FIELDS_MAX] = {RAW_STR ("id", "00000000000000000000000000000000"),
+                                           RAW_STR ("who", "ops\0x")};
+    raw_field_t who_int[RAW_FIELDS_MAX] = {RAW_STR ("id", "00000000000000000000000000000000"),
+                                           RAW_INT ("who", 7)};
+    raw_field_t who_ok[RAW_FIELDS_MAX] = {RAW_STR ("id", "00000000000000000000000000000000"),
+                                          RAW_STR ("who", "ops")};
+    const raw_field_t *whos[] = {who_nul, who_int, who_ok};
+    for (size_t i = 0; i < 3; i++) {
+        client_reply_t reply;
+        s_query_raw (p, "item/i1", "dead_letter_retry", whos[i], &reply);
+        assert_false (reply.ok);
+        assert_string_equal (reply.code, i < 2 ? "invalid_field" : "not_found");
+        if (i < 2)
+            assert_non_null (strstr (reply.reason, "who must be a string"));
+        client_reply_close (&reply);
+    }
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -1358,6 +1505,10 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_batch_state, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch_end_crash, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_misuse_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_query_fields_refused, s_setup, s_teardown),
     };
+    //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.
+    if (getenv ("SHOAL_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
