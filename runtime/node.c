@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NODE_MAX_MODULES 32
@@ -134,6 +135,7 @@ static int s_join_cluster (shoal_node_t *self, char **error)
         self->data_dir = zsys_sprintf ("%s/%s/data", dir, o->name);
     free (copy);
     char *why = NULL;
+    struct stat clients;
     self->cert = cert_path ? cluster_cert_load (cert_path, &why) : NULL;
     int rc = 0;
     if (!self->cert) {
@@ -147,9 +149,14 @@ static int s_join_cluster (shoal_node_t *self, char **error)
         *error = zsys_sprintf ("%s is not the key that %s names for node %s", cert_path,
                                o->cluster_file, o->name);
         rc = SHOAL_EINVAL;
-    } else if (!zsys_file_exists (self->clients_dir)) {
+    } else if (stat (self->clients_dir, &clients) < 0) {
         *error = zsys_sprintf ("no clients directory %s: put there the certificates of the "
                                "clients node %s accepts",
+                               self->clients_dir, o->name);
+        rc = SHOAL_EINVAL;
+    } else if (!S_ISDIR (clients.st_mode)) {
+        *error = zsys_sprintf ("%s is not a directory: it holds the certificates of the clients "
+                               "node %s accepts",
                                self->clients_dir, o->name);
         rc = SHOAL_EINVAL;
     }

@@ -932,6 +932,22 @@ static void test_config_errors (void **state)
     assert_int_equal (code, 2);
     snprintf (expected, sizeof expected, "shoal node: %s: unknown key nodes\n", path);
     assert_string_equal (err, expected);
+
+    //  A FIFO (or a directory) is not read: refused at once, where the
+    //  node waited for a writer in open() before.
+    snprintf (path, sizeof path, "%s/fifo.cfg", fx->dir);
+    assert_int_equal (mkfifo (path, 0600), 0);
+    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                  fx->data);
+    assert_int_equal (code, 2);
+    assert_string_equal (out, "");
+    snprintf (expected, sizeof expected,
+              "shoal node: cannot read the config file %s: not a regular file", path);
+    assert_true (strncmp (err, expected, strlen (expected)) == 0);
+    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", fx->dir,
+                  fx->data);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (err, "not a regular file"));
 }
 
 //  --------------------------------------------------------------------------

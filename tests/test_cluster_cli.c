@@ -323,11 +323,15 @@ static void test_node_usage_errors (void **state)
          "shoal node: --endpoint does not go with --cluster: node n1 listens on ipc://"},
         {"--cluster \"$C\" --name n1 --shards 8", "shoal node: --shards 8 does not go with "},
         {"--cluster \"$DIR/nope.cfg\" --name n1", "nope.cfg: cannot open"},
+        //  A FIFO is refused at once (before, the node waited in open()).
+        {"--cluster \"$DIR/fifo.cfg\" --name n1", "fifo.cfg: not a regular file"},
         {"--name n1 --data \"$DIR/alone\" --endpoint \"ipc://$DIR/alone.ipc\"",
          "shoal node: --name needs --cluster"},
     };
-    char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160], path[160];
     snprintf (data, sizeof data, "%s/c/n1/data", fx->dir);
+    snprintf (path, sizeof path, "%s/fifo.cfg", fx->dir);
+    assert_int_equal (mkfifo (path, 0600), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code = s_run (fx, out, err,
                           "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --workers 1 --metrics off %s",
@@ -339,6 +343,20 @@ static void test_node_usage_errors (void **state)
         if (stat (data, &st) == 0)
             fail_msg ("node %s made the store %s", cases[i].options, data);
     }
+
+    //  n1/clients a file, not a directory: refused at the start as a
+    //  missing one is (before, the node ran and refused every client).
+    snprintf (path, sizeof path, "%s/c/n1/clients", fx->dir);
+    harness_rm_rf (path);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fclose (file);
+    int code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" node --workers 1 --metrics off --cluster \"$C\" "
+                      "--name n1");
+    if (code != 1 || !strstr (err, "/c/n1/clients is not a directory"))
+        fail_msg ("clients/ a file: exit %d, stderr: %s", code, err);
+    assert_string_equal (out, "");
 }
 
 //  --------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 */
 #include "commands.h"
 #include "cluster.h"
+#include "zplfile.h"
 #include "options.h"
 #include "node.h"
 #include "log.h"
@@ -164,20 +165,29 @@ static int s_key_line (const char *path, const char *key)
 static int s_config (const char *path, zconfig_t **config, const option_t *table, char **paths,
                      int *path_count, module_config_t *modules, const int *module_count)
 {
+    //  Read here, not by zconfig_load, which would wait for ever on a FIFO.
+    char *error = NULL;
+    size_t size = 0;
+    char *text = zplfile_read (path, &size, &error);
+    if (!text) {
+        fprintf (stderr, "shoal node: cannot read the config file %s\n", error ? error : path);
+        free (error);
+        return OPTIONS_ERROR;
+    }
     //  zconfig says what is wrong with the file (and its line) on stdout:
     //  send it to stderr, so that stdout has the ready line alone.
     fflush (stdout);
     int saved = dup (STDOUT_FILENO);
     dup2 (STDERR_FILENO, STDOUT_FILENO);
-    *config = zconfig_load (path);
+    *config = zconfig_str_load (text);
     fflush (stdout);
     if (saved >= 0) {
         dup2 (saved, STDOUT_FILENO);
         close (saved);
     }
+    free (text);
     if (!*config) {
-        fprintf (stderr, "shoal node: cannot read the config file %s (missing, or not ZPL)\n",
-                 path);
+        fprintf (stderr, "shoal node: cannot read the config file %s (not ZPL)\n", path);
         return OPTIONS_ERROR;
     }
     const char *slash = strrchr (path, '/');

@@ -107,11 +107,12 @@ static int s_check_zpl (const char *text, size_t size, int line_max, const char 
     return 0;
 }
 
-//  Reads the whole file at path into a NUL-terminated buffer. Returns it
-//  (free()) and sets *size, or NULL and sets *error.
-static char *s_read_file (const char *path, size_t *size, char **error)
+char *zplfile_read (const char *path, size_t *size, char **error)
 {
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    //  O_NONBLOCK: opening a FIFO would wait for a writer (for ever), a
+    //  device may do the same. Only a regular file is read, and for one the
+    //  flag changes nothing.
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         zplfile_fail (error, path, "cannot open: %s", strerror (errno));
         return NULL;
@@ -157,7 +158,7 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error)
     if (error)
         *error = NULL;
     size_t size = 0;
-    char *text = s_read_file (path, &size, error);
+    char *text = zplfile_read (path, &size, error);
     if (!text)
         return NULL;
     zconfig_t *root = NULL;

@@ -18,6 +18,12 @@
 
 #define ZPLFILE_MAX_SIZE (16 * 1024 * 1024) //  bytes of a file we read
 
+//  Reads the whole regular file at path (at most ZPLFILE_MAX_SIZE bytes)
+//  into a NUL-terminated buffer, never waiting: a FIFO, a device or a
+//  directory is refused as "not a regular file". Returns the buffer, which
+//  the caller frees with free(), and sets *size; or NULL and sets *error.
+char *zplfile_read (const char *path, size_t *size, char **error);
+
 //  Reads and parses the ZPL file at path, whose lines must be at most
 //  line_max bytes (<= 1024) of printable ASCII. Returns the tree, which
 //  the caller destroys with zconfig_destroy, or NULL and sets *error.
