@@ -1020,6 +1020,37 @@ static void test_demo_summary (void **state)
     assert_int_equal (s_run (fx, NULL, NULL, "ls \"$DIR\" | grep -q '^shoal-demo-'"), 1);
 }
 
+//  --------------------------------------------------------------------------
+//  9b. `shoal demo --data DIR` on a DIR that holds a store (an earlier
+//      run's) is refused before anything runs: the end check would count
+//      the earlier run's accounts and transfers too (before, it ran, mixed
+//      them and printed "NOT the same as the journal").
+
+static void test_demo_data_in_use (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    const char *demo = "timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 --concurrency 8 "
+                       "--kills 0 --workers 1 --data \"$DIR/demo\"";
+    int code = s_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 1", demo);
+    if (code != 0)
+        fail_msg ("demo into a new --data: exit %d: %s", code, err);
+    code = s_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 2", demo);
+    assert_int_equal (code, 2);
+    assert_string_equal (out, "");
+    assert_non_null (strstr (err, "/demo is not empty"));
+    s_all_lines_start (err, "shoal demo: ", "demo --data DIR in use");
+    //  An empty directory is as good as a new one.
+    code = s_run (fx, out, err, "mkdir \"$DIR/empty\"");
+    assert_int_equal (code, 0);
+    code = s_run (fx, out, err,
+                  "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                  "--concurrency 8 --kills 0 --workers 1 --data \"$DIR/empty\" --seed 3");
+    if (code != 0)
+        fail_msg ("demo into an empty --data: exit %d: %s", code, err);
+    assert_non_null (strstr (out, "  books balance: yes\n"));
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -1040,6 +1071,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_demo_data_in_use, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),

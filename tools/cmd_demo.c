@@ -17,6 +17,8 @@
 #include "options.h"
 
 #include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <time.h>
@@ -54,7 +56,8 @@ static void s_help (FILE *out)
              "  --seed N          random seed (default: from the clock; printed)\n"
              "  --workers N       node workers (default: number of cores)\n"
              "  --data DIR        use DIR (kept) instead of a temporary directory (with\n"
-             "                    --nodes: DIR/cluster and DIR/nI; at most 72 bytes)\n"
+             "                    --nodes: DIR/cluster and DIR/nI; at most 72 bytes); new\n"
+             "                    or empty: a store of an earlier run is refused\n"
              "  --json            print the summary as one JSON object\n\n"
              "Examples:\n"
              "  shoal demo\n"
@@ -62,6 +65,41 @@ static void s_help (FILE *out)
              "  shoal demo --nodes 3\n"
              "  shoal demo --nodes 5 --kills 6 --freeze-ms 5000 --seed 42\n",
              LARGE_DEBIT_MIN, BANK_NODES_MAX);
+}
+
+//  Whether bank_totals (caught up) says what the run's check of the
+//  journal says: the summary prints the one beside the other.
+static bool s_projected_same (const bank_result_t *r)
+{
+    const bank_totals_t *p = &r->projected;
+    return p->balance == r->total_after && p->open == (int64_t) r->open &&
+           p->closed == (int64_t) r->closed && p->completed == (int64_t) r->completed &&
+           p->failed == (int64_t) r->failed && p->compensated == (int64_t) r->compensated;
+}
+
+//  Whether dir is missing or empty (false, said on stderr, if it holds
+//  anything or cannot be read): the demo's checks count every account and
+//  transfer of its store, so a store of an earlier run would be mixed in.
+static bool s_data_dir_fresh (const char *dir)
+{
+    DIR *handle = opendir (dir);
+    if (!handle && errno == ENOENT)
+        return true;
+    if (!handle) {
+        fprintf (stderr, "shoal demo: --data %s: %s\n", dir, strerror (errno));
+        return false;
+    }
+    struct dirent *entry;
+    bool empty = true;
+    while (empty && (entry = readdir (handle)))
+        empty = streq (entry->d_name, ".") || streq (entry->d_name, "..");
+    closedir (handle);
+    if (!empty)
+        fprintf (stderr,
+                 "shoal demo: --data %s is not empty (a store of an earlier run?): the demo "
+                 "checks the books of everything in it; give it a new or empty directory\n",
+                 dir);
+    return empty;
 }
 
 //  bank_totals beside the journal, and the review flags: the summary's
@@ -73,9 +111,7 @@ static void s_print_projected (const bank_result_t *r)
         return;
     }
     const bank_totals_t *p = &r->projected;
-    bool same = p->balance == r->total_after && p->open == (int64_t) r->open &&
-                p->closed == (int64_t) r->closed && p->completed == (int64_t) r->completed &&
-                p->failed == (int64_t) r->failed && p->compensated == (int64_t) r->compensated;
+    bool same = s_projected_same (r);
     char where[64];
     if (r->nodes >= 2)
         snprintf (where, sizeof where, "summed over %d nodes, each caught up", r->nodes);
@@ -129,6 +165,8 @@ int cmd_demo (int argc, char **argv)
         fprintf (stderr, "shoal demo: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
+    if (o.data_dir && !s_data_dir_fresh (o.data_dir))
+        return EXIT_USAGE;
     o.seed &= 0x7fffffffffffffffULL;
     o.freeze_ms = freeze_ms >= 0 ? (int) freeze_ms : o.nodes >= 2 ? 3000 : 0;
     o.closed = o.accounts / 100 ? o.accounts / 100 : 1;
@@ -156,6 +194,13 @@ int cmd_demo (int argc, char **argv)
     if (bench_interrupted ()) {
         unlink (log);
         return bench_interrupted_exit ("shoal demo", bank_interrupted_text (&o));
+    }
+    //  A difference the summary shows is a failed invariant, whether or not
+    //  bank_run's own check of the projection caught it.
+    if (rc == 0 && r.has_projected && !s_projected_same (&r)) {
+        snprintf (r.problem, sizeof r.problem, "bank_totals is not the same as the journal");
+        r.balanced = false;
+        rc = SHOAL_EREJECTED;
     }
     if ((rc != 0 && rc != SHOAL_EREJECTED) || !r.balanced)
         fprintf (stderr, "shoal demo: the %s log is in %s\n", o.nodes >= 2 ? "nodes'" : "node's",
