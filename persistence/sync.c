@@ -379,10 +379,13 @@ int journal_mark_check (journal_t *self, char **message)
         *last_end = 0;
         char *line = strrchr (text, '\n');
         line = line ? line + 1 : text;
+        //  20 digits and nothing else: strtoull alone would take a sign
+        //  or a space, and "-1" for 2^64 - 1.
+        bool digits = last_end - line == 20 && strspn (line, "0123456789") == 20;
         char *end = NULL;
         errno = 0;
-        marked = strtoull (line, &end, 10);
-        read = end != line && *end == 0 && last_end - line == 20 && errno == 0;
+        marked = digits ? strtoull (line, &end, 10) : 0;
+        read = digits && *end == 0 && errno == 0;
     }
     if (!read) {
         if (file_size > 0)

@@ -2,7 +2,8 @@
     real LevelDB files: positions dense and in commit order across threads,
     reads from inside a record, a failed commit that takes no position, the
     end found again after a reopen, the one-time fill of a store made
-    before the log, and a damaged log record refused.
+    before the log, a damaged log record refused, and SYNCED's marks read
+    strictly.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -439,6 +440,55 @@ static void test_damaged_record_refused (void **state)
     assert_null (fixture->journal); //  its end cannot be known: no start
 }
 
+//  Replaces dir's SYNCED with text.
+static void s_write_synced (const char *dir, const char *text)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/SYNCED", dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_int_equal (fputs (text, file) >= 0, 1);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  SYNCED's last whole line is a mark only if it is 20 digits: one with a
+//  sign, a space or a number past 2^64 - 1 is not one, and is taken as none
+//  (said in the log) like any other garbage. "-1" was read by strtoull as
+//  2^64 - 1, and the store refused for "lost writes". A mark past the
+//  log's end is still refused.
+static void test_synced_mark_strict (void **state)
+{
+    fixture_t *fixture = *state;
+    assert_int_equal (s_commit (fixture->journal, "counter/a", 1, 4), 0); //  0..3
+    journal_destroy (&fixture->journal);
+    static const char *malformed[] = {
+        "00000000000000000001\n-0000000000000000001\n",
+        "00000000000000000001\n+0000000000099999999\n",
+        "00000000000000000001\n 0000000000099999999\n",
+        "00000000000000000001\n99999999999999999999\n",
+        "00000000000000000001\n0000000000009999999x\n",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        s_write_synced (fixture->dir, malformed[i]);
+        fixture->journal = s_open (fixture->dir);
+        if (!fixture->journal)
+            fail_msg ("SYNCED '%s' refused the store", malformed[i]);
+        assert_int_equal (journal_log_end (fixture->journal), 4);
+        journal_destroy (&fixture->journal);
+    }
+    s_write_synced (fixture->dir, "00000000000000000001\n00000000000000000005\n");
+    int code = 0;
+    char *error = NULL;
+    fixture->journal = journal_open (fixture->dir, NULL, &code, &error);
+    assert_null (fixture->journal);
+    assert_non_null (error);
+    assert_non_null (strstr (error, "lost writes that were acknowledged"));
+    free (error);
+    s_write_synced (fixture->dir, "00000000000000000004\n");
+    fixture->journal = s_open (fixture->dir);
+    assert_non_null (fixture->journal);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +499,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_backfill_of_an_older_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_record_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_tail_and_store_agree, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_synced_mark_strict, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
