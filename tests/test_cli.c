@@ -460,6 +460,12 @@ static void test_exit_codes_consistent (void **state)
         {"resolve nosuch/x 00112233445566778899aabbccddeeff --reject c --reason y", 1,
          "shoal resolve: nosuch/x refused: unknown type 'nosuch'"},
         {"resend account/x", 0, ""},
+        //  An amount is digits alone (strtoll took these for 5: a transfer
+        //  was started).
+        {"transfer a b ' 5'", 2, "shoal transfer: AMOUNT must be a positive integer in digits"},
+        {"transfer a b +5", 2, "shoal transfer: AMOUNT must be a positive integer in digits"},
+        {"transfer a b '5 '", 2, "not '5 '"},
+        {"transfer a b ''", 2, "not ''"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" %s",

@@ -663,13 +663,16 @@ int cmd_transfer (int argc, char **argv)
         if (!cmd_check_address ("transfer", targets[i]))
             return EXIT_USAGE;
     }
-    char *end;
+    //  Digits alone: strtoll would also take " 5" and "+5" for 5.
+    const char *text = argv[first + 2];
+    bool digits = *text && strspn (text, "0123456789") == strlen (text);
     errno = 0;
-    long long value = strtoll (argv[first + 2], &end, 10);
-    if (*end || end == argv[first + 2] || value <= 0 || errno == ERANGE) {
+    long long value = digits ? strtoll (text, NULL, 10) : 0;
+    if (!digits || value <= 0 || errno == ERANGE) {
         fprintf (stderr,
-                 "shoal transfer: AMOUNT must be a positive integer of at most %lld, not '%s'\n",
-                 (long long) INT64_MAX, argv[first + 2]);
+                 "shoal transfer: AMOUNT must be a positive integer in digits of at most %lld, "
+                 "not '%s'\n",
+                 (long long) INT64_MAX, text);
         return EXIT_USAGE;
     }
     snprintf (amount, sizeof amount, "amount=%lld", value);
