@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "harness.h"
 #include <czmq.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -765,6 +766,24 @@ static void test_init_command (void **state)
     zcert_destroy (&client);
     snprintf (path, sizeof path, "%s/n1/node.cert_secret", dir);
     s_assert_mode (path, 0600);
+
+    //  A failed init leaves nothing of its own: here DIR/n2 is a file, so
+    //  n2/clients cannot be made after client.cert and n1's files were
+    //  written (they were left behind).
+    snprintf (dir, sizeof dir, "%s/partial", f->dir);
+    assert_int_equal (mkdir (dir, 0755), 0);
+    snprintf (path, sizeof path, "%s/n2", dir);
+    s_write (path, "x", 1);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, NULL), 1);
+    assert_true (s_contains (out, "cannot create directory"));
+    DIR *left = opendir (dir);
+    assert_non_null (left);
+    for (struct dirent *entry; (entry = readdir (left));)
+        if (!streq (entry->d_name, ".") && !streq (entry->d_name, "..") &&
+            !streq (entry->d_name, "n2"))
+            fail_msg ("a failed init left %s/%s", dir, entry->d_name);
+    closedir (left);
+    snprintf (dir, sizeof dir, "%s/cluster", f->dir);
 
     //  Bad usage.
     assert_int_equal (s_run (out, "cluster", "init", "--dir", dir, NULL), 2);

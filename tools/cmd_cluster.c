@@ -11,7 +11,9 @@
         DIR/client.cert              the client's certificate ...
         DIR/client.cert_secret       ... and its secret (mode 0600)
 
-    cluster.cfg is written last, so a directory holding one is complete.
+    cluster.cfg is written last, so a directory holding one is complete;
+    an init that fails removes the files it wrote and the directories it
+    made (with --force, the old cluster.cfg is gone too).
     Exit codes: 0 written, 1 refused or failed, 2 bad usage.
 
     `cluster status` asks every node for its stats (cluster_stats.h) and
@@ -181,17 +183,63 @@ static int s_write_cert (zcert_t *cert, bool secret, const char *path)
     return rc ? -1 : 0;
 }
 
+//  What a failed init undoes: the files it wrote and the directories it
+//  made, each an owned string, newest first.
+typedef struct {
+    zlist_t *files;
+    zlist_t *dirs;
+} made_t;
+
+//  Adds a copy of path to list. Returns 0, or -1 with a message printed.
+static int s_made_add (zlist_t *list, const char *path)
+{
+    if (zlist_push (list, (char *) path) != 0) { //  autofree: the list copies it
+        fprintf (stderr, "shoal %s: out of memory\n", s_command);
+        return -1;
+    }
+    return 0;
+}
+
+//  Removes what made lists, newest first (a directory only if empty),
+//  and frees the lists.
+static void s_made_undo (made_t *made)
+{
+    zlist_t *lists[] = {made->files, made->dirs};
+    for (int i = 0; i < 2; i++) {
+        char *path;
+        while (lists[i] && (path = (char *) zlist_pop (lists[i]))) {
+            if (i == 0)
+                unlink (path);
+            else
+                rmdir (path);
+            free (path);
+        }
+        zlist_destroy (&lists[i]);
+    }
+    made->files = made->dirs = NULL;
+}
+
+//  Writes cert's public part to path, noted in made. Returns 0 or -1
+//  with a message printed.
+static int s_write_cert_made (zcert_t *cert, bool secret, const char *path, made_t *made)
+{
+    if (s_write_cert (cert, secret, path) != 0)
+        return -1;
+    return s_made_add (made->files, path);
+}
+
 //  Saves cert's public part to path and its secret part to path_secret
-//  (mode 0600, made new whatever an old one was).
+//  (mode 0600, made new whatever an old one was), both noted in made.
 //  Returns 0 or -1 with a message printed.
-static int s_save_cert (zcert_t *cert, const char *path)
+static int s_save_cert (zcert_t *cert, const char *path, made_t *made)
 {
     char secret[PATH_MAX];
     if (snprintf (secret, sizeof secret, "%s_secret", path) >= (int) sizeof secret) {
         fprintf (stderr, "shoal %s: the path %s_secret is too long\n", s_command, path);
         return -1;
     }
-    if (s_write_cert (cert, false, path) != 0 || s_write_cert (cert, true, secret) != 0)
+    if (s_write_cert_made (cert, false, path, made) != 0 ||
+        s_write_cert_made (cert, true, secret, made) != 0)
         return -1;
     return 0;
 }
@@ -209,19 +257,44 @@ static int s_mkdir (const char *dir)
     return 0;
 }
 
-//  Writes the certificates and the map. Returns the exit code.
+//  Makes dir/name/clients, noting in made each of dir/name and
+//  dir/name/clients that was not there. Returns 0 or -1 with a message
+//  printed.
+static int s_mkdir_node (const char *dir, const char *name, made_t *made)
+{
+    char node[PATH_MAX], clients[PATH_MAX + 16];
+    snprintf (node, sizeof node, "%s/%s", dir, name);
+    snprintf (clients, sizeof clients, "%s/clients", node);
+    bool node_new = access (node, F_OK) != 0, clients_new = access (clients, F_OK) != 0;
+    if (s_mkdir (clients) != 0)
+        return -1;
+    if (node_new && s_made_add (made->dirs, node) != 0)
+        return -1;
+    if (clients_new && s_made_add (made->dirs, clients) != 0)
+        return -1;
+    return 0;
+}
+
+//  Writes the certificates and the map. Returns the exit code; on a
+//  failure, what it wrote and the directories it made are removed.
 static int s_write (cluster_t *cluster, const char *dir)
 {
     char path[PATH_MAX];
-    zcert_t *client = zcert_new ();
+    made_t made = {zlist_new (), zlist_new ()};
+    if (made.files && made.dirs) {
+        zlist_autofree (made.files);
+        zlist_autofree (made.dirs);
+    }
+    zcert_t *client = made.files && made.dirs ? zcert_new () : NULL;
     if (!client) {
         fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
+        s_made_undo (&made);
         return EXIT_REJECTED;
     }
     zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
     zcert_set_meta (client, "role", "client");
     snprintf (path, sizeof path, "%s/client.cert", dir);
-    int rc = s_save_cert (client, path);
+    int rc = s_save_cert (client, path, &made);
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
         const char *name = cluster_node_name (cluster, i);
         zcert_t *cert = zcert_new ();
@@ -233,15 +306,14 @@ static int s_write (cluster_t *cluster, const char *dir)
         zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
         zcert_set_meta (cert, "role", "node");
         zcert_set_meta (cert, "node", "%s", name);
-        snprintf (path, sizeof path, "%s/%s/clients", dir, name);
-        rc = s_mkdir (path);
+        rc = s_mkdir_node (dir, name, &made);
         if (rc == 0) {
             snprintf (path, sizeof path, "%s/%s/node.cert", dir, name);
-            rc = s_save_cert (cert, path);
+            rc = s_save_cert (cert, path, &made);
         }
         if (rc == 0) {
             snprintf (path, sizeof path, "%s/%s/clients/client.cert", dir, name);
-            rc = s_write_cert (client, false, path);
+            rc = s_write_cert_made (client, false, path, &made);
         }
         if (rc == 0 && cluster_set_key (cluster, i, zcert_public_txt (cert)) != 0) {
             fprintf (stderr, "shoal %s: a new key was refused\n", s_command);
@@ -250,15 +322,19 @@ static int s_write (cluster_t *cluster, const char *dir)
         zcert_destroy (&cert);
     }
     zcert_destroy (&client);
-    if (rc)
-        return EXIT_REJECTED;
     char *error = NULL;
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
-    if (cluster_save (cluster, path, &error) != 0) {
+    if (rc == 0 && cluster_save (cluster, path, &error) != 0) {
         fprintf (stderr, "shoal %s: %s\n", s_command, error ? error : "out of memory");
-        free (error);
+        rc = -1;
+    }
+    free (error);
+    if (rc) {
+        s_made_undo (&made);
         return EXIT_REJECTED;
     }
+    zlist_destroy (&made.files);
+    zlist_destroy (&made.dirs);
     printf ("wrote %s: cluster %s, %d nodes, %u shards, epoch %" PRId64 ", digest %s\n", path,
             cluster_name (cluster), cluster_node_count (cluster), cluster_shards (cluster),
             cluster_epoch (cluster), cluster_digest (cluster));
@@ -340,6 +416,7 @@ int cluster_init (int argc, char **argv)
         return EXIT_USAGE;
     }
     cluster_t *cluster = NULL;
+    bool dir_new = access (dir, F_OK) != 0; //  removed again if init fails
     if (ipc) {
         if (s_mkdir (dir) != 0)
             return EXIT_REJECTED;
@@ -380,6 +457,8 @@ int cluster_init (int argc, char **argv)
         fprintf (stderr, "shoal %s: cannot remove %s: %s\n", s_command, path, strerror (errno));
     else if (s_mkdir (dir) == 0)
         rc = s_write (cluster, dir); //  cluster.cfg last: it exists only when complete
+    if (rc != 0 && dir_new)
+        rmdir (dir); //  if empty: what s_write made is gone
     cluster_destroy (&cluster);
     return rc;
 }
