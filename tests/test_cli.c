@@ -939,6 +939,35 @@ static void test_config_errors (void **state)
     snprintf (expected, sizeof expected, "shoal node: %s: unknown key nodes\n", path);
     assert_string_equal (err, expected);
 
+    //  Said twice, as the cluster file refuses it (before, taken without
+    //  a word, the last one winning), and a node section with a value.
+    static const struct {
+        const char *text;
+        const char *says; //  after "shoal node: PATH: "
+    } twice[] = {
+        {"node\n    workers = 1\n    workers = 2\n", "node/workers given twice\n"},
+        {"node\n    workers = 1\nnode\n    durability = async\n", "section node given twice\n"},
+        {"node = 1\n", "node is a section, its keys indented under it; not 'node = VALUE'\n"},
+        {"node\n    modules\n        c = a.so\n        c = b.so\n", "node/modules/c given twice\n"},
+        {"node\n    modules\n        c = a.so\n            k = 1\n            k = 2\n",
+         "node/modules/c/k given twice\n"},
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        file = fopen (path, "w");
+        assert_non_null (file);
+        fputs (twice[i].text, file);
+        fclose (file);
+        //  Before, a node ran: on an endpoint of the test's own.
+        code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s' "
+                      "--metrics off",
+                      path, fx->data, fx->endpoint);
+        snprintf (expected, sizeof expected, "shoal node: %s: %s", path, twice[i].says);
+        if (code != 2 || strcmp (err, expected) != 0)
+            fail_msg ("config '%s': exit %d, stderr: %s", twice[i].text, code, err);
+        assert_string_equal (out, "");
+    }
+
     //  A FIFO (or a directory) is not read: refused at once, where the
     //  node waited for a writer in open() before.
     snprintf (path, sizeof path, "%s/fifo.cfg", fx->dir);

@@ -144,6 +144,63 @@ static int s_key_line (const char *path, const char *key)
     return found;
 }
 
+//  Whether a sibling before item (from first, its first sibling) has its
+//  name: the file gives that key or section twice.
+static bool s_given_before (zconfig_t *first, zconfig_t *item)
+{
+    for (zconfig_t *other = first; other && other != item; other = zconfig_next (other))
+        if (streq (zconfig_name (other), zconfig_name (item)))
+            return true;
+    return false;
+}
+
+//  Refuses what the file says twice, as the cluster file does: the node
+//  section, a key under it, a module, or a module's option; and a node
+//  "section" with a value. Returns 0, or OPTIONS_ERROR said on stderr.
+static int s_config_once (const char *path, zconfig_t *root)
+{
+    for (zconfig_t *top = zconfig_child (root); top; top = zconfig_next (top)) {
+        if (!streq (zconfig_name (top), "node"))
+            continue; //  refused as an unknown key
+        if (s_given_before (zconfig_child (root), top)) {
+            fprintf (stderr, "shoal node: %s: section node given twice\n", path);
+            return OPTIONS_ERROR;
+        }
+        const char *value = zconfig_value (top);
+        if (value && *value) {
+            fprintf (stderr,
+                     "shoal node: %s: node is a section, its keys indented under it; not "
+                     "'node = VALUE'\n",
+                     path);
+            return OPTIONS_ERROR;
+        }
+        for (zconfig_t *item = zconfig_child (top); item; item = zconfig_next (item)) {
+            if (s_given_before (zconfig_child (top), item)) {
+                fprintf (stderr, "shoal node: %s: node/%s given twice\n", path,
+                         zconfig_name (item));
+                return OPTIONS_ERROR;
+            }
+            if (!streq (zconfig_name (item), "modules"))
+                continue;
+            for (zconfig_t *module = zconfig_child (item); module; module = zconfig_next (module)) {
+                if (s_given_before (zconfig_child (item), module)) {
+                    fprintf (stderr, "shoal node: %s: node/modules/%.200s given twice\n", path,
+                             zconfig_name (module));
+                    return OPTIONS_ERROR;
+                }
+                for (zconfig_t *option = zconfig_child (module); option;
+                     option = zconfig_next (option))
+                    if (s_given_before (zconfig_child (module), option)) {
+                        fprintf (stderr, "shoal node: %s: node/modules/%.200s/%.200s given twice\n",
+                                 path, zconfig_name (module), zconfig_name (option));
+                        return OPTIONS_ERROR;
+                    }
+            }
+        }
+    }
+    return 0;
+}
+
 //  Applies the settings of the ZPL config file at path through table, as
 //  options given before the command line's:
 //
@@ -160,8 +217,9 @@ static int s_key_line (const char *path, const char *key)
 //  (the caller frees each of *path_count). Each module's name and entry
 //  (whose children are its options) go into *modules at its index, read
 //  from *module_count. Values are owned by *config.
-//  Returns 0, or OPTIONS_ERROR when the file cannot be read or a key or
-//  value is wrong (said on stderr with the file, line and key).
+//  Returns 0, or OPTIONS_ERROR when the file cannot be read, says a key
+//  twice, or a key or value is wrong (said on stderr with the file, line
+//  and key).
 static int s_config (const char *path, zconfig_t **config, const option_t *table, char **paths,
                      int *path_count, module_config_t *modules, const int *module_count)
 {
@@ -190,6 +248,8 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
         fprintf (stderr, "shoal node: cannot read the config file %s (not ZPL)\n", path);
         return OPTIONS_ERROR;
     }
+    if (s_config_once (path, *config) != 0)
+        return OPTIONS_ERROR;
     const char *slash = strrchr (path, '/');
     int dir_length = slash ? (int) (slash - path) : 0;
     for (zconfig_t *top = zconfig_child (*config); top; top = zconfig_next (top)) {
