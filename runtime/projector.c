@@ -91,6 +91,21 @@ build_t *projector_find (projector_t *self, const char *name, uint32_t version)
     return found;
 }
 
+build_t *projector_pick (projector_t *self, const char *name, uint32_t version)
+{
+    build_t *caught_up = NULL;
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        if (strcmp (build->name, name) != 0 || build->build.version != version)
+            continue;
+        if (build->served)
+            return build;
+        if (build->cp.caught_up && (!caught_up || build->build.build > caught_up->build.build))
+            caught_up = build;
+    }
+    return caught_up ? caught_up : projector_find (self, name, version);
+}
+
 build_t *projector_served (projector_t *self, const char *name)
 {
     for (size_t i = 0; i < self->build_count; i++)

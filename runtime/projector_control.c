@@ -22,7 +22,7 @@ static int s_fail (char *reason, size_t size, int rc, const char *format, const 
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
                        uint64_t position, char *reason, size_t reason_size)
 {
-    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
+    build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
     if (!build)
         return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
                        "no projection %s@%" PRIu32 " on this node%.0" PRIu64, name, version, 0);
@@ -40,6 +40,14 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             }
         }
     } else if (strcmp (action, "skip") == 0) {
+        //  The build stopped there: the one served, or a rebuild of it.
+        for (size_t i = 0; i < self->build_count; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, name) == 0 && each->build.version == version && each->failed &&
+                each->error_position == position &&
+                !(build->failed && build->error_position == position))
+                build = each;
+        }
         if (!build->failed || build->error_position != position)
             return s_fail (reason, reason_size, SHOAL_EINVAL,
                            "%s@%" PRIu32 " is not stopped at position %" PRIu64

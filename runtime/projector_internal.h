@@ -215,6 +215,10 @@ void projector_answer (projector_t *self, const uint8_t *route, size_t route_siz
 //  returns 0 or a SHOAL_E... code with *reason set.
 build_t *projector_served (projector_t *self, const char *name);
 build_t *projector_find (projector_t *self, const char *name, uint32_t version);
+//  The build that stands for name@version, for an operator's action or a
+//  query: the one served, else the newest that has caught up, else the
+//  newest (a rebuild asked for since is not the version). NULL: none.
+build_t *projector_pick (projector_t *self, const char *name, uint32_t version);
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
                        uint64_t position, char *reason, size_t reason_size);
 const char *projector_status_name (const projector_t *self, const build_t *build);

@@ -297,14 +297,9 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
         projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
         return;
     }
-    build_t *build = version ? projector_find (self, name, version) : projector_served (self, name);
-    //  A version asked for by number is read from its served build, or
-    //  its newest if none serves; never one that has not caught up.
-    if (build && version) {
-        build_t *served = projector_served (self, name);
-        if (served && served->build.version == version)
-            build = served;
-    }
+    //  A version asked for by number is read from its served build, else
+    //  its newest that has caught up; never one that has not.
+    build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
     char reason[ENVELOPE_REASON_MAX + 1];
     if (!build) {
         snprintf (reason, sizeof reason,

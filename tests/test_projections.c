@@ -453,6 +453,63 @@ static void test_rebuild_while_rebuilding (void **state)
     free (rows);
 }
 
+//  2c. An operator's actions while a rebuild runs act on the version's
+//  build that stands for it (served, else caught up), not on the rebuild:
+//  a switch to the version served was refused as "not caught up", a query
+//  of it as not ready, a skip of the served build's failed event as "not
+//  stopped there", a drop of an orphan version served while it rebuilt
+//  dropped the rows served.
+static void test_actions_while_rebuilding (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    s_send_many (p, "Add", 0, 3000, 101);
+    s_send_many (p, "Poison", 0, 1, 1);
+    s_wait_status (p, "tally", 1, "live");
+    assert_int_equal (s_wait_status (p, "strict", 1, "failed").error_position, 3000);
+    proc_node_signal (p, SIGTERM);
+    //  Slow applies (1 ms each): a rebuild takes some 3 s.
+    proc_node_start (p, NODE " --module-opt projection.slow_us=1000");
+    s_control (p, "rebuild", "tally", 0, -1, NULL);
+    assert_int_equal (s_build (p, "tally", 1).build, 1);
+    s_control (p, "switch", "tally", 1, -1, NULL); //  served already
+    char *rows = malloc (ROWS_MAX), code[64];
+    s_rows (p, "tally", 1, rows, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    s_assert_each_once (rows, 3001);
+
+    //  strict: the served build and its rebuild both stopped at 3000; a
+    //  skip is the served build's first, then the rebuild's.
+    s_control (p, "rebuild", "strict", 0, -1, NULL);
+    assert_int_equal (s_wait_status (p, "strict", 1, "failed").build, 1);
+    s_control (p, "skip", "strict", 1, 3000, NULL);
+    build_info_t served = s_build (p, "strict", 0);
+    assert_int_equal (served.build, 0);
+    assert_int_equal (served.skipped, 1);
+    assert_string_equal (s_build (p, "strict", 1).status, "failed");
+    s_control (p, "skip", "strict", 1, 3000, NULL);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    do { //  the rebuild, skipped, catches up and replaces build 0
+        served = s_build (p, "strict", 0);
+        usleep (10 * 1000);
+    } while (!(served.build == 1 && served.lag == 0) && proc_now_ms () < deadline);
+    assert_int_equal (served.build, 1);
+    assert_int_equal (served.skipped, 1);
+    s_control (p, "rebuild", "tally", 0, -1, NULL); //  behind, at the stop
+    proc_node_signal (p, SIGTERM);
+
+    //  tally@1 an orphan (the module registers 2 alone, switched by hand),
+    //  served, with rebuilds behind it: not dropped.
+    proc_node_start (p, NODE " --module-opt projection.version=2 --module-opt "
+                             "projection.manual=1");
+    s_control (p, "drop", "tally", 1, -1, "busy_projection");
+    assert_int_equal (s_build (p, "tally", 0).version, 1);
+    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    s_assert_each_once (rows, 3001);
+    free (rows);
+}
+
 //  --------------------------------------------------------------------------
 //  3. Versions: 2 builds while 1 answers; a manual 3 waits for a switch.
 
@@ -1485,6 +1542,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rebuild_equals_live, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_while_rebuilding, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actions_while_rebuilding, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),

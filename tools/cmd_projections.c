@@ -287,7 +287,8 @@ static void s_said (const node_stats_t *node, const char *action, const char *na
                     uint32_t version, int64_t position, char *text, size_t size)
 {
     const msgpack_object *list = s_entries (node);
-    int64_t newest = 0, serving = 0;
+    int64_t newest = 0, serving = -1;
+    bool paused = false;
     for (uint32_t k = 0; list && k < list->via.array.size; k++) {
         proj_build_t build;
         s_build_read (&list->via.array.ptr[k], &build);
@@ -296,12 +297,21 @@ static void s_said (const node_stats_t *node, const char *action, const char *na
         newest = build.build > newest ? build.build : newest;
         if (build.served)
             serving = build.build;
+        paused |= streq (build.status, "paused");
     }
-    if (streq (action, "rebuild"))
+    if (streq (action, "rebuild") && serving >= 0)
         snprintf (text, size,
                   "rebuilding from position 0 as build %lld in the background; build %lld "
-                  "serves until it has caught up",
-                  (long long) newest, (long long) serving);
+                  "serves until it has caught up%s",
+                  (long long) newest, (long long) serving,
+                  paused ? " (the rebuild is not paused: it replaces the paused build once "
+                           "caught up, and its reactions go out)"
+                         : "");
+    else if (streq (action, "rebuild"))
+        snprintf (text, size,
+                  "rebuilding from position 0 as build %lld in the background (version %u is "
+                  "not the one served)",
+                  (long long) newest, version);
     else if (streq (action, "skip"))
         snprintf (text, size, "skipped the event at position %lld; it goes on from %lld",
                   (long long) position, (long long) position + 1);
