@@ -232,8 +232,15 @@ int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ..
     if (!code || !*code)
         code = "rejected";
     size_t code_len = strlen (code);
-    if (shoal_name_check (code, code_len) == 0)
+    //  busy and unavailable say "not run, ask again": a client that does
+    //  would get the stored rejection again, for ever.
+    bool transient = strcmp (code, "busy") == 0 || strcmp (code, "unavailable") == 0;
+    if (shoal_name_check (code, code_len) == 0 && !transient)
         memcpy (ctx->code, code, code_len + 1);
+    else if (transient)
+        s_misuse (ctx, SHOAL_EINVAL,
+                  "a rejection code the runtime keeps for work it did not run (busy, "
+                  "unavailable): a client would ask again for ever");
     else
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code that is not a code (1 to " s_str (

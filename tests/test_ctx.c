@@ -998,6 +998,18 @@ static void test_reject_bad_code (void **state)
         assert_non_null (strstr (f->ctx.reason, "a rejection code that is not a code"));
         assert_int_equal (s_probe (f)->applied, 0);
     }
+    //  busy and unavailable tell a client to ask again: the stored
+    //  rejection would answer it for ever.
+    const char *transient[] = {"busy", "unavailable"};
+    for (size_t i = 0; i < 2; i++) {
+        shoal_rec_str (&f->payload, "code", transient[i]);
+        REJECT (f, "Reject", "handler_error");
+        assert_true (f->ctx.failed);
+        assert_non_null (strstr (f->ctx.reason, "a client would ask again for ever"));
+    }
+    //  The runtime's other codes a handler may mean as they are.
+    shoal_rec_str (&f->payload, "code", "id_reused");
+    REJECT (f, "Reject", "id_reused");
 }
 
 //  A rejection's reason is UTF-8 whatever the handler wrote: cut at
