@@ -23,9 +23,14 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                        uint64_t position, char *reason, size_t reason_size)
 {
     build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
-    if (!build)
+    if (!build && version)
         return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
                        "no projection %s@%" PRIu32 " on this node%.0" PRIu64, name, version, 0);
+    if (!build)
+        return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
+                       "no version of %s is served on this node (name a version: "
+                       "NAME@VERSION)%.0" PRIu32 "%.0" PRIu64,
+                       name, version, 0);
     version = build->build.version;
     int rc = 0;
     if (strcmp (action, "pause") == 0 || strcmp (action, "resume") == 0) {
