@@ -171,6 +171,8 @@ typedef struct {
     int64_t number;  //  the last one's build number
     int64_t applied; //  its events applied
     int64_t sends;   //  its reactions awaiting their answer
+    char status[16]; //  its status
+    char error[256]; //  its error ("" if none)
 } build_t;
 
 //  Reads the builds of name from the projections list; false if the node
@@ -194,6 +196,8 @@ static bool s_build (fixture_t *f, const char *name, build_t *build)
             map_find_int (item, "build", &build->number);
             map_find_int (item, "applied", &build->applied);
             map_find_int (item, "sends", &build->sends);
+            map_find_str (item, "status", build->status, sizeof build->status);
+            map_find_str (item, "error", build->error, sizeof build->error);
         }
     }
     msgpack_unpacked_destroy (&unpacked);
@@ -551,30 +555,6 @@ static void test_large_debits_flagged_once (void **state)
 //  under the sanitizers, at every start). The journal's books hold, their
 //  sums in 128 bits (check called the store damaged).
 
-//  The status and error the projections list gives name.
-static void s_status (fixture_t *f, const char *name, char *status, char *error, size_t size)
-{
-    status[0] = error[0] = 0;
-    client_reply_t reply;
-    if (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL) != 0)
-        return;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *list =
-        map_find (map_unpack (&unpacked, reply.data, reply.size), "projections");
-    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
-         i++) {
-        char each[64];
-        const msgpack_object *item = &list->via.array.ptr[i];
-        if (map_find_str (item, "name", each, sizeof each) == 0 && streq (each, name)) {
-            map_find_str (item, "status", status, size);
-            map_find_str (item, "error", error, size);
-        }
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    client_reply_close (&reply);
-}
-
 static void test_totals_past_64_bits (void **state)
 {
     fixture_t *f = *state;
@@ -583,25 +563,21 @@ static void test_totals_past_64_bits (void **state)
     s_must (f, "account/b", "Open", "owner=b", NULL);
     s_must (f, "account/a", "Deposit", "amount=9223372036854775807", NULL);
     s_must (f, "account/b", "Deposit", "amount=9223372036854775807", NULL);
-    char status[64], error[256];
+    build_t totals = {0};
     int64_t deadline = zclock_mono () + WAIT_MS;
-    do {
-        s_status (f, "bank_totals", status, error, sizeof status);
-        if (streq (status, "failed"))
-            break;
+    while (zclock_mono () < deadline &&
+           !(s_build (f, "bank_totals", &totals) && streq (totals.status, "failed")))
         zclock_sleep (20);
-    } while (zclock_mono () < deadline);
-    assert_string_equal (status, "failed");
-    s_status (f, "bank_totals", status, error, sizeof error);
-    if (!strstr (error, "would pass 2^63 - 1"))
-        fail_msg ("bank_totals failed with: %s", error);
+    assert_string_equal (totals.status, "failed");
+    if (!strstr (totals.error, "would pass 2^63 - 1"))
+        fail_msg ("bank_totals failed with: %s", totals.error);
     //  The node serves on, and starts again.
     s_must (f, "account/c", "Open", "owner=c", NULL);
     s_stop (f, SIGTERM);
     s_start (f);
     s_must (f, "account/c", "Deposit", "amount=5", NULL);
-    s_status (f, "bank_totals", status, error, sizeof status);
-    assert_string_equal (status, "failed");
+    assert_true (s_build (f, "bank_totals", &totals));
+    assert_string_equal (totals.status, "failed");
     s_stop (f, SIGTERM);
 
     books_t *books = books_new ();

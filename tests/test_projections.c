@@ -292,6 +292,18 @@ static void s_assert_each_once (const char *rows, int events)
 
 #define ROWS_MAX (1 << 21)
 
+//  The rows of name@version (0: served) answer, and count each of events
+//  once.
+static void s_rows_each_once (proc_t *p, const char *name, int64_t version, int events)
+{
+    char *rows = malloc (ROWS_MAX), code[64];
+    assert_non_null (rows);
+    s_rows (p, name, version, rows, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    s_assert_each_once (rows, events);
+    free (rows);
+}
+
 //  --------------------------------------------------------------------------
 //  1. A rebuild gives the rows the live build gave.
 
@@ -446,11 +458,7 @@ static void test_rebuild_while_rebuilding (void **state)
     assert_int_equal (info.applied, 3000);
     assert_int_equal (s_builds_numbered (p, "tally", 1, 0), 0);
     assert_int_equal (s_builds_numbered (p, "tally", 1, 1), 0);
-    char *rows = malloc (ROWS_MAX), code[64];
-    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
-    assert_string_equal (code, "");
-    s_assert_each_once (rows, 3000);
-    free (rows);
+    s_rows_each_once (p, "tally", 0, 3000);
 }
 
 //  2c. An operator's actions while a rebuild runs act on the version's
@@ -473,10 +481,7 @@ static void test_actions_while_rebuilding (void **state)
     s_control (p, "rebuild", "tally", 0, -1, NULL);
     assert_int_equal (s_build (p, "tally", 1).build, 1);
     s_control (p, "switch", "tally", 1, -1, NULL); //  served already
-    char *rows = malloc (ROWS_MAX), code[64];
-    s_rows (p, "tally", 1, rows, ROWS_MAX, code);
-    assert_string_equal (code, "");
-    s_assert_each_once (rows, 3001);
+    s_rows_each_once (p, "tally", 1, 3001);
 
     //  strict: the served build and its rebuild both stopped at 3000; a
     //  skip is the served build's first, then the rebuild's.
@@ -504,10 +509,7 @@ static void test_actions_while_rebuilding (void **state)
                              "projection.manual=1");
     s_control (p, "drop", "tally", 1, -1, "busy_projection");
     assert_int_equal (s_build (p, "tally", 0).version, 1);
-    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
-    assert_string_equal (code, "");
-    s_assert_each_once (rows, 3001);
-    free (rows);
+    s_rows_each_once (p, "tally", 0, 3001);
 }
 
 //  --------------------------------------------------------------------------
