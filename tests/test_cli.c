@@ -904,7 +904,7 @@ static void test_shards_mismatch (void **state)
 static void test_config_errors (void **state)
 {
     fixture_t *fx = *state;
-    char path[160], out[OUTPUT_MAX], err[OUTPUT_MAX], expected[256];
+    char path[160], out[OUTPUT_MAX], err[OUTPUT_MAX], expected[320];
     snprintf (path, sizeof path, "%s/node.cfg", fx->dir);
     FILE *file = fopen (path, "w");
     assert_non_null (file);
@@ -967,6 +967,22 @@ static void test_config_errors (void **state)
             fail_msg ("config '%s': exit %d, stderr: %s", twice[i].text, code, err);
         assert_string_equal (out, "");
     }
+
+    //  A byte order mark, as some editors write: said, where zconfig
+    //  printed "invalid syntax" of a first line that looks right.
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("\xef\xbb\xbfnode\n    workers = 2\n", file);
+    fclose (file);
+    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                  fx->data);
+    assert_int_equal (code, 2);
+    assert_string_equal (out, "");
+    snprintf (expected, sizeof expected,
+              "shoal node: the config file %s starts with a UTF-8 byte order mark (EF BB BF): "
+              "save it without one\n",
+              path);
+    assert_string_equal (err, expected);
 
     //  A FIFO (or a directory) is not read: refused at once, where the
     //  node waited for a writer in open() before.

@@ -232,6 +232,16 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
         free (error);
         return OPTIONS_ERROR;
     }
+    //  An editor's byte order mark: zconfig would say "invalid syntax" of
+    //  the first line, which looks right.
+    if (size >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0) {
+        fprintf (stderr,
+                 "shoal node: the config file %s starts with a UTF-8 byte order mark (EF BB "
+                 "BF): save it without one\n",
+                 path);
+        free (text);
+        return OPTIONS_ERROR;
+    }
     //  zconfig says what is wrong with the file (and its line) on stdout:
     //  send it to stderr, so that stdout has the ready line alone.
     fflush (stdout);
