@@ -226,15 +226,18 @@ shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx)
 //  code, which the module never chose and its clients would misread. The
 //  reason is cut between characters and made UTF-8 (utf8_scrub): it is a
 //  sentence for a person, and the wire's strings are UTF-8.
-int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+//  shoal_ctx_reject, and the runtime's own: ctx_reject_runtime may answer
+//  a code a handler may not (unavailable: the turn could not be staged).
+static int s_reject (shoal_ctx_t *ctx, bool runtime, const char *code, const char *format,
+                     va_list args)
 {
     ctx->rejected = true;
     if (!code || !*code)
         code = "rejected";
     size_t code_len = strlen (code);
     //  busy and unavailable say "not run, ask again": a client that does
-    //  would get the stored rejection again, for ever.
-    bool transient = strcmp (code, "busy") == 0 || strcmp (code, "unavailable") == 0;
+    //  would get a handler's stored rejection again, for ever.
+    bool transient = !runtime && (strcmp (code, "busy") == 0 || strcmp (code, "unavailable") == 0);
     if (shoal_name_check (code, code_len) == 0 && !transient)
         memcpy (ctx->code, code, code_len + 1);
     else if (transient)
@@ -245,13 +248,28 @@ int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ..
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code that is not a code (1 to " s_str (
                       ENVELOPE_CODE_MAX) " printable ASCII bytes, no space)");
-    va_list args;
-    va_start (args, format);
     if (vsnprintf (ctx->reason, sizeof ctx->reason, format ? format : "", args) < 0)
         ctx->reason[0] = 0;
-    va_end (args);
     utf8_scrub (ctx->reason, strlen (ctx->reason));
     return SHOAL_EREJECTED;
+}
+
+int shoal_ctx_reject (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = s_reject (ctx, false, code, format, args);
+    va_end (args);
+    return rc;
+}
+
+int ctx_reject_runtime (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int rc = s_reject (ctx, true, code, format, args);
+    va_end (args);
+    return rc;
 }
 
 shoal_rec_t *shoal_ctx_send (shoal_ctx_t *ctx, const char *to, const char *command)

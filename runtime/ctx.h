@@ -97,6 +97,10 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
 //  after, a shallow copy: memory the state points to is not restored), so
 //  that only apply changes the state.
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
+//  shoal_ctx_reject for the runtime itself, which may answer the codes a
+//  handler may not (busy, unavailable: not run, ask again).
+int ctx_reject_runtime (shoal_ctx_t *ctx, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 //  Replays one stored event into state (activation). Returns 0 or
 //  SHOAL_EFORMAT when the data does not parse or apply refuses it.

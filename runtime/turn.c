@@ -113,8 +113,8 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
     int rc = msg_init (&msg, envelope);
     if (rc != 0) {
         msg_close (&msg);
-        shoal_ctx_reject (&self->ctx, "invalid_payload", "the payload of %s is not a map",
-                          envelope->name);
+        ctx_reject_runtime (&self->ctx, "invalid_payload", "the payload of %s is not a map",
+                            envelope->name);
         //  Out of memory may pass; and a reply, timer or notice owed to the
         //  actor must not be dropped unseen: both are kept and tried again.
         self->ctx.failed = rc == SHOAL_ENOMEM || envelope->kind != ENVELOPE_COMMAND;
@@ -126,9 +126,9 @@ static int s_turn (worker_t *self, actor_t *actor, const envelope_t *envelope, i
         bool poisoned = false;
         rc = stage_effects (self, actor, envelope, now, &poisoned);
         if (rc) {
-            shoal_ctx_reject (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
-                              "could not stage the turn of %s: %s", actor->address,
-                              shoal_strerror (rc));
+            ctx_reject_runtime (&self->ctx, rc == SHOAL_ECONFLICT ? "conflict" : "unavailable",
+                                "could not stage the turn of %s: %s", actor->address,
+                                shoal_strerror (rc));
             result = CTX_CORRUPT;
         }
         if (poisoned) {

@@ -1010,6 +1010,18 @@ static void test_reject_bad_code (void **state)
     //  The runtime's other codes a handler may mean as they are.
     shoal_rec_str (&f->payload, "code", "id_reused");
     REJECT (f, "Reject", "id_reused");
+    //  The runtime itself answers unavailable (a turn it could not stage):
+    //  not a misuse, the code kept (it was refused, and the reply, with
+    //  an empty code, did not encode: the client heard nothing).
+    shoal_ctx_t *ctx = &f->ctx;
+    ctx_begin (ctx, "counter/c1", 0, 0);
+    assert_int_equal (ctx_reject_runtime (ctx, "unavailable", "could not stage: %s", "full"),
+                      SHOAL_EREJECTED);
+    assert_true (ctx->rejected);
+    assert_false (ctx->failed);
+    assert_null (ctx->misuse);
+    assert_string_equal (ctx->code, "unavailable");
+    assert_string_equal (ctx->reason, "could not stage: full");
 }
 
 //  A rejection's reason is UTF-8 whatever the handler wrote: cut at
