@@ -968,6 +968,19 @@ static void test_config_errors (void **state)
         assert_string_equal (out, "");
     }
 
+    //  module and module-opt are lists, on the command line and here: given
+    //  twice, both are taken (the node goes on to the data directory,
+    //  a file here, which it refuses).
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("node\n    module-opt = counter.x=1\n    module-opt = counter.y=2\n", file);
+    fclose (file);
+    code = s_run (fx, out, err,
+                  "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --metrics off", path, path);
+    assert_int_equal (code, 1);
+    if (strstr (err, "given twice") || !strstr (err, "Not a directory"))
+        fail_msg ("two module-opt in a config: %s", err);
+
     //  A byte order mark, as some editors write: said, where zconfig
     //  printed "invalid syntax" of a first line that looks right.
     file = fopen (path, "w");

@@ -175,7 +175,10 @@ static int s_config_once (const char *path, zconfig_t *root)
             return OPTIONS_ERROR;
         }
         for (zconfig_t *item = zconfig_child (top); item; item = zconfig_next (item)) {
-            if (s_given_before (zconfig_child (top), item)) {
+            //  module and module-opt are lists, as on the command line.
+            bool list =
+                streq (zconfig_name (item), "module") || streq (zconfig_name (item), "module-opt");
+            if (!list && s_given_before (zconfig_child (top), item)) {
                 fprintf (stderr, "shoal node: %s: node/%s given twice\n", path,
                          zconfig_name (item));
                 return OPTIONS_ERROR;
