@@ -28,6 +28,7 @@
 #include "journal_internal.h"
 #include "dirsync.h"
 #include "keys.h"
+#include "storecopy.h"
 #include "tablefile.h"
 #include <assert.h>
 #include <errno.h>
@@ -569,6 +570,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
 
     char *message = NULL;
     int rc = s_db_open (self, !state.current, &message);
+    if (rc == 0) //  the store held: what a killed `shoal check` left goes
+        storecopy_remove_stale (dir);
     if (rc == 0 && state.current)
         rc = s_verify_all (self, &message);
     if (rc == 0)

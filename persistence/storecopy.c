@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ struct _storecopy_t {
     char path[PATH_MAX]; //  the copy's directory
     char dir[PATH_MAX];  //  the store's, as the caller named it
     int lock_fd;         //  the store's LOCK, read-locked; -1 for none
+    int copy_fd;         //  the copy's directory, flock'ed while it lives; -1
 };
 
 static bool s_ends_with (const char *name, const char *suffix)
@@ -32,21 +34,52 @@ static bool s_ends_with (const char *name, const char *suffix)
     return n >= m && strcmp (name + n - m, suffix) == 0;
 }
 
-//  Removes dir and the files in it (a copy holds no directory).
-static void s_remove_flat (const char *dir)
+//  Removes the files in the directory open as fd, which must hold no
+//  directory (a copy does not), without following a link out of it.
+static void s_empty_dir (int fd)
 {
-    DIR *handle = opendir (dir);
+    int again = dup (fd);
+    DIR *handle = again >= 0 ? fdopendir (again) : NULL;
+    if (!handle) {
+        if (again >= 0)
+            close (again);
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+            unlinkat (fd, entry->d_name, 0);
+    closedir (handle);
+}
+
+//  Removes the copy name in the directory open as dir_fd if no check uses
+//  it any more: each check holds an flock on its copy's directory, so two
+//  checks of one store (which share the LOCK's read lock) keep theirs.
+static void s_remove_stale (int dir_fd, const char *name)
+{
+    int fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+        s_empty_dir (fd);
+        unlinkat (dir_fd, name, AT_REMOVEDIR);
+    }
+    close (fd); //  lets go of the flock
+}
+
+void storecopy_remove_stale (const char *dir)
+{
+    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *handle = dir_fd >= 0 ? opendir (dir) : NULL;
     if (handle) {
         struct dirent *entry;
-        char path[PATH_MAX + NAME_MAX + 2];
         while ((entry = readdir (handle)))
-            if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0) {
-                snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
-                unlink (path);
-            }
+            if (strncmp (entry->d_name, STALE_PREFIX, strlen (STALE_PREFIX)) == 0)
+                s_remove_stale (dir_fd, entry->d_name);
         closedir (handle);
     }
-    rmdir (dir);
+    if (dir_fd >= 0)
+        close (dir_fd);
 }
 
 //  Copies from into to, a new file. Returns 0 or an errno.
@@ -107,20 +140,18 @@ static int s_fill (storecopy_t *self, const char *dir, char *failed, size_t fail
             why = ENAMETOOLONG;
             break;
         }
-        struct stat info;
+        struct stat info, link_info;
         if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0 || strcmp (name, "LOCK") == 0 ||
-            strcmp (name, "LOG") == 0 || strcmp (name, "LOG.old") == 0 || lstat (from, &info) != 0)
+            strcmp (name, "LOG") == 0 || strcmp (name, "LOG.old") == 0 ||
+            lstat (from, &link_info) != 0)
             continue;
-        if (S_ISDIR (info.st_mode)) {
-            if (strncmp (name, STALE_PREFIX, strlen (STALE_PREFIX)) == 0 &&
-                strcmp (from, self->path) != 0)
-                s_remove_flat (from);
-            continue;
-        }
-        if (!S_ISREG (info.st_mode))
+        //  A file of the store linked from elsewhere (a table moved to
+        //  another disk) is copied, whatever the link says; a directory,
+        //  a socket or a dangling link is no file of the store's.
+        if (S_ISDIR (link_info.st_mode) || stat (from, &info) != 0 || !S_ISREG (info.st_mode))
             continue;
         bool table = s_ends_with (name, ".ldb") || s_ends_with (name, ".sst");
-        if (table && link (from, to) == 0)
+        if (table && S_ISREG (link_info.st_mode) && link (from, to) == 0)
             continue;
         why = s_copy_file (from, to, buffer);
         if (why)
@@ -134,17 +165,49 @@ static int s_fill (storecopy_t *self, const char *dir, char *failed, size_t fail
 //  Takes a read lock on dir's LOCK, as LevelDB takes its write lock.
 //  Returns 0 (also when there is no LOCK: no node ever opened the store,
 //  or it is damaged, which the reader of the copy says) or an errno.
-static int s_lock (storecopy_t *self, const char *dir)
+//  *held is set when a process holds it (a node), else the errno is of
+//  the LOCK's open.
+static int s_lock (storecopy_t *self, const char *dir, bool *held)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/LOCK", dir);
+    *held = false;
     self->lock_fd = open (path, O_RDONLY | O_CLOEXEC);
     if (self->lock_fd < 0)
         return errno == ENOENT ? 0 : errno;
     struct flock lock = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     if (fcntl (self->lock_fd, F_SETLK, &lock) == 0)
         return 0;
+    *held = errno == EAGAIN || errno == EACCES;
     return errno;
+}
+
+//  Makes the copy's directory under parent, flock'ed. Returns 0 or an
+//  errno.
+static int s_make_copy_dir (storecopy_t *self, const char *parent)
+{
+    snprintf (self->path, sizeof self->path, "%s/" STALE_PREFIX "XXXXXX", parent);
+    if (!mkdtemp (self->path)) {
+        self->path[0] = 0;
+        return errno;
+    }
+    self->copy_fd = open (self->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->copy_fd < 0 || flock (self->copy_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno;
+    return 0;
+}
+
+//  Removes the copy's directory, if any, and lets go of its flock.
+static void s_drop_copy_dir (storecopy_t *self)
+{
+    if (self->copy_fd >= 0) {
+        s_empty_dir (self->copy_fd);
+        close (self->copy_fd);
+        self->copy_fd = -1;
+    }
+    if (self->path[0])
+        rmdir (self->path);
+    self->path[0] = 0;
 }
 
 storecopy_t *storecopy_new (const char *dir, int *code, char **error)
@@ -158,41 +221,42 @@ storecopy_t *storecopy_new (const char *dir, int *code, char **error)
         return NULL;
     }
     self->lock_fd = -1;
+    self->copy_fd = -1;
     snprintf (self->dir, sizeof self->dir, "%s", dir);
-    int why = s_lock (self, dir);
+    bool held;
+    int why = s_lock (self, dir, &held);
     if (why) {
-        bool held = why == EAGAIN || why == EACCES;
         *code = held ? SHOAL_EBUSY : SHOAL_EIO;
         *error = held ? zsys_sprintf ("data directory %s is in use by another process "
                                       "(LevelDB lock held)",
                                       dir)
-                      : zsys_sprintf ("cannot lock %s/LOCK: %s", dir, strerror (why));
+                      : zsys_sprintf ("cannot open %s/LOCK to lock it: %s", dir, strerror (why));
         storecopy_destroy (&self);
         return NULL;
     }
-    snprintf (self->path, sizeof self->path, "%s/" STALE_PREFIX "XXXXXX", dir);
-    if (!mkdtemp (self->path)) {
-        //  A directory that cannot be written (a read-only copy): beside
-        //  the other temporary files, every file copied.
-        const char *tmp = getenv ("TMPDIR");
-        snprintf (self->path, sizeof self->path, "%s/" STALE_PREFIX "XXXXXX",
-                  tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp (self->path)) {
-            why = errno;
-            *code = SHOAL_EIO;
-            *error = zsys_sprintf ("cannot make a copy of %s to check (in it, or in %s): %s", dir,
-                                   tmp && *tmp ? tmp : "/tmp", strerror (why));
-            self->path[0] = 0;
-            storecopy_destroy (&self);
-            return NULL;
-        }
-    }
+    storecopy_remove_stale (dir);
+    //  In the store's directory, its tables linked; else (read-only, or
+    //  full: a check is wanted most then) under $TMPDIR, every file copied.
+    const char *tmp = getenv ("TMPDIR");
+    tmp = tmp && *tmp ? tmp : "/tmp";
     char failed[PATH_MAX + NAME_MAX + 2] = "";
-    why = s_fill (self, dir, failed, sizeof failed);
+    why = s_make_copy_dir (self, dir);
+    if (why == 0)
+        why = s_fill (self, dir, failed, sizeof failed);
+    if (why) {
+        s_drop_copy_dir (self);
+        failed[0] = 0;
+        why = s_make_copy_dir (self, tmp);
+        if (why == 0)
+            why = s_fill (self, dir, failed, sizeof failed);
+    }
     if (why) {
         *code = SHOAL_EIO;
-        *error = zsys_sprintf ("cannot copy %s into %s to check it: %s", failed, self->path,
-                               strerror (why));
+        *error = failed[0] ? zsys_sprintf ("cannot copy %s to check it (in %s, or in %s): %s",
+                                           failed, dir, tmp, strerror (why))
+                           : zsys_sprintf ("cannot make a copy of %s to check (in it, or in "
+                                           "%s): %s",
+                                           dir, tmp, strerror (why));
         storecopy_destroy (&self);
         return NULL;
     }
@@ -236,8 +300,7 @@ void storecopy_destroy (storecopy_t **self_p)
     storecopy_t *self = *self_p;
     if (!self)
         return;
-    if (self->path[0])
-        s_remove_flat (self->path);
+    s_drop_copy_dir (self);
     if (self->lock_fd >= 0)
         close (self->lock_fd); //  lets go of the lock
     free (self);

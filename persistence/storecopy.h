@@ -7,8 +7,7 @@
     evidence of a fault, or on a read-only disk), so it opens a copy:
 
     - the copy is a directory inside the store, DIR/.shoal-check-XXXXXX
-      (the same file system, so no second copy of the data), or, when
-      DIR cannot be written, under $TMPDIR (else /tmp);
+      (the same file system, so no second copy of the data);
     - LevelDB's table files (*.ldb, *.sst) never change once written:
       they are hard links where the file system allows, else copies;
       every other file of the store is copied; LevelDB's LOCK and info
@@ -17,8 +16,14 @@
       (an fcntl lock), read-only: a node running on the store makes
       storecopy_new fail with SHOAL_EBUSY, and a node cannot start on it
       until the copy is destroyed;
-    - a copy a killed reader left behind in DIR is removed by the next
-      storecopy_new (none can be in use: the LOCK says so).
+    - each copy's directory is flock'ed while it lives: a copy a killed
+      reader left behind in DIR (its hard links keep tables the store has
+      dropped) is removed by the next storecopy_new, or by the node's
+      start (storecopy_remove_stale), and one another reader of the same
+      store uses (two checks share the LOCK's read lock) is left alone;
+    - a copy that cannot be made in DIR (read-only, full) is made under
+      $TMPDIR, every file copied; a store file that is a link to a file
+      elsewhere is copied.
 
     Threads: one object, one thread.
 */
@@ -39,6 +44,10 @@ const char *storecopy_path (const storecopy_t *self);
 //  store's, or NULL for NULL; frees message. The caller frees the result
 //  with free(). So an error of a reader of the copy names the store.
 char *storecopy_unname (const storecopy_t *self, char *message);
+
+//  Removes the copies in dir that no reader uses any more. For a process
+//  that holds the store (a node at its start). Can't fail.
+void storecopy_remove_stale (const char *dir);
 
 //  Removes the copy and lets go of the store's LOCK. Safe to call twice.
 void storecopy_destroy (storecopy_t **self_p);

@@ -14,6 +14,7 @@
 #include "node_child.h"
 
 #include <czmq.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <msgpack.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,6 +336,46 @@ static void test_check_leaves_store (void **state)
     assert_false (zsys_file_exists (stale));
     s_listing (f->data, after, sizeof after);
     assert_string_equal (before, after);
+
+    //  One another check still uses (two checks share the LOCK's read
+    //  lock; each holds an flock on its copy) is left alone: the first
+    //  removed the second's, whose LevelDB then failed on a table gone.
+    assert_int_equal (zsys_dir_create ("%s", stale), 0);
+    int held = open (stale, O_RDONLY | O_DIRECTORY);
+    assert_true (held >= 0);
+    assert_int_equal (flock (held, LOCK_EX), 0);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 0);
+    free (output);
+    assert_true (zsys_file_exists (stale));
+    close (held);
+    //  A node's start removes what no check uses any more.
+    assert_int_equal (
+        node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, NULL, NULL, 30000),
+        0);
+    assert_false (zsys_file_exists (stale));
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+
+    //  A table moved to another disk and linked back: copied, where it
+    //  was passed over and the store called damaged.
+    char table[600] = "", moved[400];
+    struct dirent **entries = NULL;
+    int n = scandir (f->data, &entries, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen (entries[i]->d_name);
+        if (!table[0] && len > 4 && strcmp (entries[i]->d_name + len - 4, ".ldb") == 0)
+            snprintf (table, sizeof table, "%s/%s", f->data, entries[i]->d_name);
+        free (entries[i]);
+    }
+    free (entries);
+    assert_true (table[0]);
+    snprintf (moved, sizeof moved, "%s/moved.ldb", f->dir);
+    assert_int_equal (rename (table, moved), 0);
+    assert_int_equal (symlink (moved, table), 0);
+    rc = s_check (f, &output, "--data", f->data, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check with a linked table exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+    free (output);
 }
 
 //  Bad usage and a directory that holds no journal: exit 2, and no
