@@ -9,7 +9,8 @@
     in batch.c; the outbox, timer and inbox scans are in scan.c.
 
     Contract: a store carries its key layout and shard count in its
-    metadata ("layout" = KEYS_LAYOUT, "shards"), written when it is made;
+    metadata ("layout" = KEYS_LAYOUT, "shards"), written when it is made
+    (with "reaction-salt", JOURNAL_SALT_META);
     journal_open refuses a store without them (made by an older shoal) and
     a shard count that differs from the one asked for. It refuses a damaged
     store too (a directory of LevelDB files without CURRENT, a corruption
@@ -34,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <leveldb/c.h>
+#include <sys/random.h>
 #include <limits.h>
 #include <czmq.h>
 #include <stdatomic.h>
@@ -154,6 +156,16 @@ static int s_mark_new_store (journal_t *self, int shards)
     uint8_t log_key[1 + KEYS_META_NAME_MAX];
     size_t log_len = keys_meta_key (log_key, JOURNAL_LOG_META);
     leveldb_writebatch_put (marks, (const char *) log_key, log_len, "1", 1);
+    //  The secret the projections mix into their reactions' ids, made with
+    //  the store so that it is there before any reaction can be.
+    uint64_t salt = 0;
+    if (getrandom (&salt, sizeof salt, 0) != (ssize_t) sizeof salt)
+        salt = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
+    char salt_text[17];
+    snprintf (salt_text, sizeof salt_text, "%016" PRIx64, salt | 1);
+    uint8_t salt_key[1 + KEYS_META_NAME_MAX];
+    size_t salt_len = keys_meta_key (salt_key, JOURNAL_SALT_META);
+    leveldb_writebatch_put (marks, (const char *) salt_key, salt_len, salt_text, 16);
     int rc = journal_enter (self);
     if (rc == 0) {
         rc = journal_write_held (self, self->write, marks, false);

@@ -309,6 +309,11 @@ bool journal_holds_store (const char *dir);
 //  lines of LevelDB's LOG that say what was dropped or ignored.
 int journal_repair (const char *dir, char **report, char **error);
 
+//  The metadata a new store is made with besides its layout: a random
+//  secret (16 hex digits) the projections mix into their reactions' ids
+//  (runtime/view.c), so that no client can know one before it is sent.
+#define JOURNAL_SALT_META "reaction-salt"
+
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
 //  *value is the caller's to free().
 int journal_meta_get (journal_t *self, const char *name, char **value);

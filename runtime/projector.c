@@ -537,12 +537,13 @@ static int s_finish_drops (projector_t *self)
     return rc;
 }
 
-#define SALT_KEY "reaction-salt"
+#define SALT_KEY JOURNAL_SALT_META
 
-//  The reactions' salt (projector_t.salt): made, random, with the store's
-//  first start, written before any reaction can be; "none" for a store
-//  that logged events before there was one, whose reactions already went
-//  out under unsalted ids (a rebuild must send the same ones again).
+//  The reactions' salt (projector_t.salt), made with the store
+//  (journal.c). A store made before it: "none" if it has builds, whose
+//  reactions went out under unsalted ids (a rebuild must send the same
+//  ones again); else none was ever sent, and one is made here, synced
+//  before any can be. After journal_view_list.
 static int s_load_salt (projector_t *self)
 {
     char *value = NULL;
@@ -563,8 +564,10 @@ static int s_load_salt (projector_t *self)
     }
     if (rc != SHOAL_ENOTFOUND)
         return rc;
-    if (journal_log_end (self->journal) > 0)
-        return journal_meta_put (self->journal, SALT_KEY, "none");
+    if (self->build_count > 0) {
+        rc = journal_meta_put (self->journal, SALT_KEY, "none");
+        return rc ? rc : journal_sync_all (self->journal);
+    }
     uint8_t random[ENVELOPE_ID_SIZE];
     envelope_new_id (random);
     uint64_t salt = 0;
@@ -575,15 +578,17 @@ static int s_load_salt (projector_t *self)
     snprintf (text, sizeof text, "%016" PRIx64, salt);
     rc = journal_meta_put (self->journal, SALT_KEY, text);
     if (rc == 0)
+        rc = journal_sync_all (self->journal);
+    if (rc == 0)
         self->salt = salt;
     return rc;
 }
 
 static int s_load (projector_t *self)
 {
-    int rc = s_load_salt (self);
+    int rc = journal_view_list (self->journal, s_found_build, self);
     if (rc == 0)
-        rc = journal_view_list (self->journal, s_found_build, self);
+        rc = s_load_salt (self);
     for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
         build_t *build = self->builds[i];
         char key[SHOAL_TYPE_MAX + 16], *value = NULL;

@@ -2021,7 +2021,7 @@ static void test_actor_records_in_shard_range (void **state)
     assert_int_equal (in_a, 6);
     assert_int_equal (in_b, 6);
     assert_int_equal (a_named_in_b, 0);
-    assert_int_equal (meta, 3); //  "layout", "shards" and "eventlog"
+    assert_int_equal (meta, 4); //  "layout", "shards", "eventlog" and "reaction-salt"
     assert_int_equal (log, 2);  //  one record per commit with events
     assert_int_equal (elsewhere, 0);
     fixture->journal = s_open (fixture->dir);

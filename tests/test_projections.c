@@ -50,6 +50,7 @@
 #include "journal.h"
 #include "proc.h"
 
+#include <leveldb/c.h>
 #include <msgpack.h>
 
 #include <inttypes.h>
@@ -510,6 +511,91 @@ static void test_actions_while_rebuilding (void **state)
     s_control (p, "drop", "tally", 1, -1, "busy_projection");
     assert_int_equal (s_build (p, "tally", 0).version, 1);
     s_rows_each_once (p, "tally", 0, 3001);
+}
+
+//  2d. The reactions' salt (runtime/view.c's ids): made with the store, in
+//  its first write, before any reaction can be; a store made before the
+//  salt keeps unsalted ids ("none") if it has builds, whose reactions went
+//  out under them, else is given one at its start. Before, the salt was
+//  made at the projections' start, after the workers': an event logged
+//  in between made a new store "none" for good.
+
+//  The metadata name of the store in dir, into value ("" if absent).
+static void s_meta (const char *dir, const char *name, char *value, size_t size)
+{
+    int code = 0;
+    char *error = NULL, *got = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("cannot open %s: %s", dir, error ? error : "");
+    snprintf (value, size, "%s", journal_meta_get (journal, name, &got) == 0 ? got : "");
+    free (got);
+    journal_destroy (&journal);
+}
+
+//  Deletes the metadata name of the stopped store in dir, as a store made
+//  before it has none.
+static void s_meta_delete (const char *dir, const char *name)
+{
+    char key[64];
+    int len = snprintf (key, sizeof key, "m%s", name);
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (write, 1);
+    leveldb_delete (db, write, key, (size_t) len, &err);
+    assert_null (err);
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+}
+
+static void test_reaction_salt (void **state)
+{
+    proc_t *p = *state;
+    char dir[128], salt[64], again[64];
+    snprintf (dir, sizeof dir, "%s/data", p->dir);
+    //  Made by the journal alone, no node yet: salted.
+    int code = 0;
+    char *error = NULL;
+    journal_options_t opts = {.sync = true};
+    journal_t *journal = journal_open (dir, &opts, &code, &error);
+    assert_non_null (journal);
+    journal_destroy (&journal);
+    s_meta (dir, JOURNAL_SALT_META, salt, sizeof salt);
+    assert_int_equal (strlen (salt), 16);
+    assert_int_equal (strspn (salt, "0123456789abcdef"), 16);
+    //  Kept across starts.
+    proc_node_start (p, NODE);
+    s_send_many (p, "Ping", 0, 3, 1);
+    s_wait_status (p, "pinger", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    s_meta (dir, JOURNAL_SALT_META, again, sizeof again);
+    assert_string_equal (again, salt);
+    //  A store without one, that has builds: unsalted, for good.
+    s_meta_delete (dir, JOURNAL_SALT_META);
+    proc_node_start (p, NODE);
+    s_wait_status (p, "pinger", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    s_meta (dir, JOURNAL_SALT_META, again, sizeof again);
+    assert_string_equal (again, "none");
+    //  A store without one, with no build (its projections never ran): a
+    //  new salt at the start.
+    char bare[128];
+    snprintf (bare, sizeof bare, "%s/bare", p->dir);
+    journal = journal_open (bare, &opts, &code, &error);
+    assert_non_null (journal);
+    journal_destroy (&journal);
+    s_meta_delete (bare, JOURNAL_SALT_META);
+    proc_node_start (p, "$SHOAL node --endpoint $E --data $DIR/bare --workers 2 --metrics off "
+                        "--module \"$SHOAL_PROJECTION_MODULE\"");
+    s_wait_status (p, "pinger", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    s_meta (bare, JOURNAL_SALT_META, again, sizeof again);
+    assert_int_equal (strspn (again, "0123456789abcdef"), 16);
+    assert_string_not_equal (again, salt);
 }
 
 //  --------------------------------------------------------------------------
@@ -1545,6 +1631,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_while_rebuilding, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_actions_while_rebuilding, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_salt, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
