@@ -293,9 +293,9 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       row->target, (long long) crashes);
         else if (!s_target_failing (opts, row, row->why, sizeof row->why))
             snprintf (row->why, sizeof row->why,
-                      "%s%s is up but has not answered yet (busy, or a message lost: try "
+                      "%s%s up, but no answer has come yet (busy, or a message lost: try "
                       "shoal resend)",
-                      row->target, remote ? " and its node" : "");
+                      row->target, remote ? " and its node are" : " is");
     }
     return any;
 }
