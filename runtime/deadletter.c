@@ -457,8 +457,11 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
         snprintf (reason, sizeof reason, "no dead letter %s for %s", hex, envelope->to);
         reason[ENVELOPE_REASON_MAX] = 0;
         turn_error (self, route, route_size, envelope, "not_found", reason);
-    } else if (rc)
-        turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+    } else if (rc) {
+        char why_store[ENVELOPE_REASON_MAX + 1];
+        turn_error (self, route, route_size, envelope, "unavailable",
+                    turn_store_why (self, rc, envelope->name, why_store, sizeof why_store));
+    }
     free (bytes);
 }
 

@@ -200,7 +200,10 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
                     "the queries are get, events, pending, busiest, stats, dead_letters, "
                     "dead_letter_retry, dead_letter_drop and projections, projection_rows, "
                     "projection_control (docs/PROTOCOL.md)");
-    else
-        turn_error (self, route, route_size, envelope, "unavailable", shoal_strerror (rc));
+    else {
+        char why_store[ENVELOPE_REASON_MAX + 1];
+        turn_error (self, route, route_size, envelope, "unavailable",
+                    turn_store_why (self, rc, envelope->name, why_store, sizeof why_store));
+    }
     rec_close (&out);
 }

@@ -92,6 +92,16 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
 //  tried again. A client's command refused otherwise counts as rejected,
 //  so that a handler or a stream that keeps failing shows; unless the
 //  turn aborted the batch, whose outcomes are counted when it comes again.
+const char *turn_store_why (worker_t *self, int rc, const char *what, char *text, size_t size)
+{
+    char cause[160] = "";
+    if (rc == SHOAL_EIO)
+        journal_last_error (self->config->journal, cause, sizeof cause);
+    snprintf (text, size, "%s: %s%s%s%s", what, shoal_strerror (rc), cause[0] ? " (" : "", cause,
+              cause[0] ? ")" : "");
+    return text;
+}
+
 static void s_transient (worker_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *request, const char *code, const char *reason,
                          bool store_down)
@@ -237,8 +247,11 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
-        s_transient (self, route, route_size, envelope, "unavailable",
-                     "its inbox record cannot be read", found == SHOAL_EIO);
+        char why[ENVELOPE_REASON_MAX + 1];
+        s_transient (
+            self, route, route_size, envelope, "unavailable",
+            turn_store_why (self, found, "its inbox record cannot be read", why, sizeof why),
+            found == SHOAL_EIO);
         return;
     }
     //  Its inbox record may have been pruned: refuse rather than risk a

@@ -49,6 +49,12 @@ void turn_on_stalled (worker_t *self, pending_t *pending);
 void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
                  const uint8_t *payload, size_t payload_size);
 
+//  Says in text what failed and, for a store that is down (rc
+//  SHOAL_EIO), why: "what: storage error (No space left on device)", so
+//  that a client or an operator tells a full disk from a damaged store.
+//  Returns text.
+const char *turn_store_why (worker_t *self, int rc, const char *what, char *text, size_t size);
+
 //  Stages a rejection that is not recorded in the inbox (the request never
 //  reached a handler: unknown type, bad payload, storage trouble), and
 //  counts it as rejected.

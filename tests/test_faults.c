@@ -73,16 +73,19 @@ typedef struct {
     bool mounted;
     node_child_t node;
     client_t *client;
-    request_t *requests; //  every command sent
-    size_t count, cap;   //  requests used, allocated
-    size_t waiting;      //  requests in flight
-    size_t window;       //  at most (0: WINDOW)
-    int transfers;       //  transfers started (transfer/tI)
-    int mixed;           //  commands s_add_mix added
-    uint64_t rand;       //  the transfers' plans
-    int64_t acked;       //  deposits to account/a acknowledged
-    int64_t refused;     //  `unavailable` answers seen
-    bool no_projections; //  start the node with --projections off
+    request_t *requests;                         //  every command sent
+    size_t count, cap;                           //  requests used, allocated
+    size_t waiting;                              //  requests in flight
+    size_t window;                               //  at most (0: WINDOW)
+    int transfers;                               //  transfers started (transfer/tI)
+    int mixed;                                   //  commands s_add_mix added
+    uint64_t rand;                               //  the transfers' plans
+    int64_t acked;                               //  deposits to account/a acknowledged
+    int64_t refused;                             //  `unavailable` answers seen
+    bool full;                                   //  the disk is full: an `unavailable` must say so
+    int64_t unnamed;                             //  `unavailable` answers while full that did not
+    char first_unnamed[ENVELOPE_REASON_MAX + 1]; //  the first of them
+    bool no_projections;                         //  start the node with --projections off
 } fixture_t;
 
 static int s_setup (void **state)
@@ -240,6 +243,9 @@ static bool s_take (fixture_t *f, int timeout_ms)
         request->acked = true;
     } else if (client_reply_transient (&reply)) {
         f->refused++;
+        if (f->full && streq (reply.code, "unavailable") &&
+            !strstr (reply.reason, "No space left on device") && f->unnamed++ == 0)
+            snprintf (f->first_unnamed, sizeof f->first_unnamed, "%s", reply.reason);
         request->retry_at = zclock_mono () + 20;
     } else
         fail_msg ("%s %s refused: %s %s", request->to, request->name, reply.code, reply.reason);
@@ -548,6 +554,7 @@ static void s_full_disk (fixture_t *f, bool restart)
 
     char filler[400];
     s_fill (f, filler, sizeof filler, SLACK);
+    f->full = true;
     size_t before = f->count;
     s_pump (f, s_disk_refuses);
     int transfers_when_full = f->transfers;
@@ -556,6 +563,12 @@ static void s_full_disk (fixture_t *f, bool restart)
     //  Still full: the node keeps answering, and refusing.
     s_refused_goal = f->refused + 50;
     s_pump (f, s_refused_more);
+    //  Each refusal names the cause (it said "its inbox record cannot be
+    //  read", as of a damaged store).
+    f->full = false;
+    if (f->unnamed)
+        fail_msg ("%lld unavailable answers did not name the full disk; the first: %s",
+                  (long long) f->unnamed, f->first_unnamed);
 
     //  Space again: what was refused goes through when asked again, and
     //  more besides, without a restart.
