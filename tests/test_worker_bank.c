@@ -287,7 +287,8 @@ static bool s_recv (fixture_t *fx, int timeout_ms, bool failing)
         fx->acked_while_failing += failing;
     } else if (strcmp (code, "unavailable") == 0) {
         fx->unavailable++;
-        fx->unreadable += strcmp (reason, "its inbox record cannot be read") == 0;
+        fx->unreadable +=
+            strncmp (reason, "its inbox record cannot be read: storage error", 46) == 0;
     } else
         fail_msg ("%s %s #%zu refused: %s: %s", request->to, request->name, index, code, reason);
     zmsg_destroy (&msg);
