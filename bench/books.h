@@ -63,7 +63,7 @@ const char *books_money_str (books_money_t money, char *text);
 
 //  The invariants: name (as `shoal check` prints it) and what it says.
 #define BOOKS_INVARIANTS(X)                                                                        \
-    X (MONEY, "money", "the sum of balances is deposits minus withdrawals")                        \
+    X (MONEY, "money", "balances + in flight (unfinished) = deposits - withdrawals")               \
     X (ONCE, "once", "each transfer debits, credits and refunds at most once")                     \
     X (TERMINAL, "terminal", "every transfer is completed, failed or compensated")                 \
     X (OVERDRAFT, "overdraft", "no balance went below its overdraft")                              \
@@ -90,6 +90,8 @@ typedef struct {
     size_t started;   //  transfers with a Started event
     size_t completed, failed, compensated, unfinished;
     books_money_t total;                    //  sum of balances
+    books_money_t in_flight;                //  debited by unfinished transfers, not yet
+                                            //  credited or refunded
     books_money_t deposits, withdrawals;    //  sums of Deposited, Withdrawn
     size_t broken[BOOKS_INVARIANT_COUNT];   //  accounts or transfers that break it
     char first[BOOKS_INVARIANT_COUNT][256]; //  the first of them (by address), said

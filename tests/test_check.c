@@ -554,6 +554,39 @@ static void test_check_overdraft (void **state)
     free (output);
 }
 
+//  A node stopped between a transfer's debit and its credit: the money is
+//  in flight, not lost. terminal says the transfer is unfinished; money
+//  counts the debit in flight and holds (it was called broken too, which
+//  alarms for nothing). Money made from nothing beside it still breaks it.
+static void test_check_in_flight (void **state)
+{
+    fixture_t *f = *state;
+    journal_t *journal = s_open (f->data);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Deposited", NULL, 100);
+    s_append (journal, "account/b", "Opened", NULL, 0);
+    s_append (journal, "transfer/t1", "Started", NULL, 0);
+    s_append (journal, "account/a", "Debited", "t1", 30);
+    journal_destroy (&journal);
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/t1 is not terminal"));
+    assert_non_null (strstr (output, "money          ok"));
+    assert_non_null (strstr (output, "in flight            30"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_non_null (strstr (output, "\"total_balance\":70,\"in_flight\":30,"));
+    free (output);
+    //  Money made from nothing (a credit of no debit): broken, whatever is
+    //  in flight.
+    journal = s_open (f->data);
+    s_append (journal, "account/b", "Credited", "t9", 1);
+    journal_destroy (&journal);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "money          BROKEN"));
+    free (output);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +596,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_in_flight, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

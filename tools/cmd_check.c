@@ -67,10 +67,14 @@ static void s_print_text (char **dirs, int count, const books_summary_t *s)
     printf ("  transfers      %8zu   (completed %zu, failed %zu, compensated %zu, "
             "unfinished %zu)\n",
             s->transfers, s->completed, s->failed, s->compensated, s->unfinished);
-    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS];
+    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS],
+        flight[BOOKS_MONEY_CHARS];
     printf ("  total balance  %8s   (deposits %s, withdrawals %s)\n",
             books_money_str (s->total, total), books_money_str (s->deposits, in),
             books_money_str (s->withdrawals, out));
+    if (s->in_flight)
+        printf ("  in flight      %8s   (debited by unfinished transfers, not yet credited)\n",
+                books_money_str (s->in_flight, flight));
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
         if (s->broken[i] == 0)
             printf ("  %-14s ok\n", books_invariant_name (i));
@@ -82,7 +86,8 @@ static void s_print_text (char **dirs, int count, const books_summary_t *s)
 
 static void s_print_json (char **dirs, int count, const books_summary_t *s, bool held)
 {
-    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS];
+    char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS],
+        flight[BOOKS_MONEY_CHARS];
     printf ("{\"data\":[");
     for (int i = 0; i < count; i++) {
         if (i)
@@ -90,11 +95,11 @@ static void s_print_json (char **dirs, int count, const books_summary_t *s, bool
         json_string (stdout, dirs[i], strlen (dirs[i]));
     }
     printf ("],\"accounts\":%zu,\"transfers\":%zu,\"completed\":%zu,\"failed\":%zu,"
-            "\"compensated\":%zu,\"unfinished\":%zu,\"total_balance\":%s,\"deposits\":%s,"
-            "\"withdrawals\":%s,\"invariants\":{",
+            "\"compensated\":%zu,\"unfinished\":%zu,\"total_balance\":%s,\"in_flight\":%s,"
+            "\"deposits\":%s,\"withdrawals\":%s,\"invariants\":{",
             s->accounts, s->transfers, s->completed, s->failed, s->compensated, s->unfinished,
-            books_money_str (s->total, total), books_money_str (s->deposits, in),
-            books_money_str (s->withdrawals, out));
+            books_money_str (s->total, total), books_money_str (s->in_flight, flight),
+            books_money_str (s->deposits, in), books_money_str (s->withdrawals, out));
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
         printf ("%s\"%s\":{\"ok\":%s,\"broken\":%zu,\"first\":", i ? "," : "",
                 books_invariant_name (i), s->broken[i] ? "false" : "true", s->broken[i]);
