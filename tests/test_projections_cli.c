@@ -423,6 +423,7 @@ static void test_bad_inputs (void **state)
         {"query bank_totals@x totals", 2, "'bank_totals@x' is not NAME[@VERSION]: a version"},
         {"query bank_totals@0 totals", 2, "a version is an integer from 1"},
         {"query nope totals", 1, "shoal query: not_found: no version of nope is served"},
+        {"query nope totals --json", 1, "shoal query: not_found: no version of nope is served"},
         {"query bank_totals@2 totals", 1, "not_found: no projection bank_totals@2"},
         {"query bank_totals missing", 1, "shoal query: no row 'missing' in bank_totals"},
         {"query bank_totals", 2, "expected NAME[@VERSION] KEY"},

@@ -276,12 +276,14 @@ int cmd_query (int argc, char **argv)
         return EXIT_USAGE;
     proj_target_ask (&target, "projection_rows", payload, size);
     int rc = EXIT_ACCEPTED;
+    int answered = 0; //  nodes whose rows are printed
     for (int i = 0; i < target.count; i++) {
         const node_stats_t *node = &target.nodes[i];
         if (target.ask[i] && !(node->up && node->reply.ok && node->stats)) {
             int failure = proj_node_failure (&target, i, "query");
             rc = rc == EXIT_NO_ANSWER ? rc : failure;
-        }
+        } else if (target.ask[i])
+            answered++;
     }
     query_row_t *rows = NULL;
     bool truncated = false;
@@ -295,7 +297,8 @@ int cmd_query (int argc, char **argv)
         count = (int) opts.limit;
         truncated = true;
     }
-    if (opts.json)
+    //  No node answered: nothing to print (empty rows read as "none").
+    if (opts.json && answered)
         s_print_json (&target, name, rows, count, truncated);
     else
         for (int k = 0; k < count; k++) {
