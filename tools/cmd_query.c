@@ -297,8 +297,9 @@ int cmd_query (int argc, char **argv)
         count = (int) opts.limit;
         truncated = true;
     }
-    //  No node answered: nothing to print (empty rows read as "none").
-    if (opts.json && answered)
+    //  One node that did not answer: nothing to print (empty rows read as
+    //  "none"); a cluster's JSON says what each node answered.
+    if (opts.json && (answered || target.sections))
         s_print_json (&target, name, rows, count, truncated);
     else
         for (int k = 0; k < count; k++) {
