@@ -140,6 +140,14 @@ static int s_origin (journal_t *self)
     return layout1 > other ? 1 : 0;
 }
 
+void journal_salt_make (char text[JOURNAL_SALT_CHARS])
+{
+    uint64_t salt = 0;
+    if (getrandom (&salt, sizeof salt, 0) != (ssize_t) sizeof salt)
+        salt = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
+    snprintf (text, JOURNAL_SALT_CHARS, "%016" PRIx64, salt | 1); //  never 0: unsalted
+}
+
 //  Marks a new, empty store with the key layout and its shard count, in
 //  one write. Returns 0 or SHOAL_EIO.
 static int s_mark_new_store (journal_t *self, int shards)
@@ -158,11 +166,8 @@ static int s_mark_new_store (journal_t *self, int shards)
     leveldb_writebatch_put (marks, (const char *) log_key, log_len, "1", 1);
     //  The secret the projections mix into their reactions' ids, made with
     //  the store so that it is there before any reaction can be.
-    uint64_t salt = 0;
-    if (getrandom (&salt, sizeof salt, 0) != (ssize_t) sizeof salt)
-        salt = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
-    char salt_text[17];
-    snprintf (salt_text, sizeof salt_text, "%016" PRIx64, salt | 1);
+    char salt_text[JOURNAL_SALT_CHARS];
+    journal_salt_make (salt_text);
     uint8_t salt_key[1 + KEYS_META_NAME_MAX];
     size_t salt_len = keys_meta_key (salt_key, JOURNAL_SALT_META);
     leveldb_writebatch_put (marks, (const char *) salt_key, salt_len, salt_text, 16);

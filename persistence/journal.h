@@ -313,6 +313,10 @@ int journal_repair (const char *dir, char **report, char **error);
 //  secret (16 hex digits) the projections mix into their reactions' ids
 //  (runtime/view.c), so that no client can know one before it is sent.
 #define JOURNAL_SALT_META "reaction-salt"
+#define JOURNAL_SALT_CHARS 17 //  16 hex digits and a NUL
+
+//  A new salt, random and never 0, as 16 hex digits into text. Can't fail.
+void journal_salt_make (char text[JOURNAL_SALT_CHARS]);
 
 //  Metadata: small named values. get returns SHOAL_ENOTFOUND if absent;
 //  *value is the caller's to free().

@@ -69,17 +69,14 @@ static void s_remove_stale (int dir_fd, const char *name)
 
 void storecopy_remove_stale (const char *dir)
 {
-    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *handle = dir_fd >= 0 ? opendir (dir) : NULL;
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle)))
-            if (strncmp (entry->d_name, STALE_PREFIX, strlen (STALE_PREFIX)) == 0)
-                s_remove_stale (dir_fd, entry->d_name);
-        closedir (handle);
-    }
-    if (dir_fd >= 0)
-        close (dir_fd);
+    DIR *handle = opendir (dir);
+    if (!handle)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (handle)))
+        if (strncmp (entry->d_name, STALE_PREFIX, strlen (STALE_PREFIX)) == 0)
+            s_remove_stale (dirfd (handle), entry->d_name);
+    closedir (handle);
 }
 
 //  Copies from into to, a new file. Returns 0 or an errno.

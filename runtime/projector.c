@@ -537,58 +537,11 @@ static int s_finish_drops (projector_t *self)
     return rc;
 }
 
-#define SALT_KEY JOURNAL_SALT_META
-
-//  The reactions' salt (projector_t.salt), made with the store
-//  (journal.c). A store made before it: "none" if it has builds, whose
-//  reactions went out under unsalted ids (a rebuild must send the same
-//  ones again); else none was ever sent, and one is made here, synced
-//  before any can be. After journal_view_list.
-static int s_load_salt (projector_t *self)
-{
-    char *value = NULL;
-    int rc = journal_meta_get (self->journal, SALT_KEY, &value);
-    if (rc == 0) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long salt = strtoull (value, &end, 16);
-        bool none = strcmp (value, "none") == 0;
-        bool good = none || (strlen (value) == 16 && end && *end == 0 && errno == 0 &&
-                             strspn (value, "0123456789abcdef") == 16);
-        if (!good)
-            log_error ("projections: the store's %s is '%.40s', not 16 hex digits", SALT_KEY,
-                       value);
-        self->salt = none || !good ? 0 : (uint64_t) salt;
-        free (value);
-        return good ? 0 : SHOAL_EFORMAT;
-    }
-    if (rc != SHOAL_ENOTFOUND)
-        return rc;
-    if (self->build_count > 0) {
-        rc = journal_meta_put (self->journal, SALT_KEY, "none");
-        return rc ? rc : journal_sync_all (self->journal);
-    }
-    uint8_t random[ENVELOPE_ID_SIZE];
-    envelope_new_id (random);
-    uint64_t salt = 0;
-    for (int i = 0; i < 8; i++)
-        salt = salt << 8 | random[i];
-    salt |= 1; //  never 0, the unsalted ids'
-    char text[17];
-    snprintf (text, sizeof text, "%016" PRIx64, salt);
-    rc = journal_meta_put (self->journal, SALT_KEY, text);
-    if (rc == 0)
-        rc = journal_sync_all (self->journal);
-    if (rc == 0)
-        self->salt = salt;
-    return rc;
-}
-
 static int s_load (projector_t *self)
 {
     int rc = journal_view_list (self->journal, s_found_build, self);
     if (rc == 0)
-        rc = s_load_salt (self);
+        rc = projector_load_salt (self);
     for (size_t i = 0; rc == 0 && i < self->build_count; i++) {
         build_t *build = self->builds[i];
         char key[SHOAL_TYPE_MAX + 16], *value = NULL;

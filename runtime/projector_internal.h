@@ -219,6 +219,9 @@ build_t *projector_find (projector_t *self, const char *name, uint32_t version);
 //  query: the one served, else the newest that has caught up, else the
 //  newest (a rebuild asked for since is not the version). NULL: none.
 build_t *projector_pick (projector_t *self, const char *name, uint32_t version);
+//  Reads the store's reaction salt into self->salt (projector_reactions.c),
+//  after the builds are listed. Returns 0 or a SHOAL_E… code.
+int projector_load_salt (projector_t *self);
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
                        uint64_t position, char *reason, size_t reason_size);
 const char *projector_status_name (const projector_t *self, const build_t *build);

@@ -10,6 +10,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,4 +448,43 @@ static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_
 int projector_load_sends (projector_t *self, build_t *build)
 {
     return journal_view_sends (self->journal, &build->build, s_load_send, build);
+}
+
+//  The reactions' salt (projector_t.salt), made with the store
+//  (journal.c). A store made before it: "none" if it has builds, whose
+//  reactions went out under unsalted ids (a rebuild must send the same
+//  ones again); else none was ever sent, and one is made here, synced
+//  before any can be. After journal_view_list.
+int projector_load_salt (projector_t *self)
+{
+    char *value = NULL;
+    int rc = journal_meta_get (self->journal, JOURNAL_SALT_META, &value);
+    if (rc == 0) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long salt = strtoull (value, &end, 16);
+        bool none = strcmp (value, "none") == 0;
+        bool good = none || (strlen (value) == 16 && end && *end == 0 && errno == 0 &&
+                             strspn (value, "0123456789abcdef") == 16);
+        if (!good)
+            log_error ("projections: the store's %s is '%.40s', not 16 hex digits",
+                       JOURNAL_SALT_META, value);
+        self->salt = none || !good ? 0 : (uint64_t) salt;
+        free (value);
+        return good ? 0 : SHOAL_EFORMAT;
+    }
+    if (rc != SHOAL_ENOTFOUND)
+        return rc;
+    if (self->build_count > 0) {
+        rc = journal_meta_put (self->journal, JOURNAL_SALT_META, "none");
+        return rc ? rc : journal_sync_all (self->journal);
+    }
+    char text[JOURNAL_SALT_CHARS];
+    journal_salt_make (text);
+    rc = journal_meta_put (self->journal, JOURNAL_SALT_META, text);
+    if (rc == 0)
+        rc = journal_sync_all (self->journal);
+    if (rc == 0)
+        self->salt = strtoull (text, NULL, 16);
+    return rc;
 }
