@@ -234,4 +234,11 @@ uint8_t *journal_memdup (const void *bytes, size_t size);
 //  SHOAL_EIO if the iterator met a storage error on the way.
 int journal_iter_close (leveldb_iterator_t *it, int rc);
 
+//  layout.c: checks the layout, shard count and salt of the store just
+//  opened in dir (wanted: the shard count asked for, 0 for any), marking a
+//  new store. Returns 0, or a SHOAL_E… code with *message (to free).
+int journal_open_layout (journal_t *self, const char *dir, int wanted, char **message);
+//  True if dir holds JOURNAL_GAPLESS_FILE.
+bool journal_marked_gapless (const char *dir);
+
 #endif

@@ -1,0 +1,256 @@
+/*  layout.c - what a store says of itself, checked when it is opened:
+    its key layout, its shard count (and that no record lies past it),
+    whose it is when it has no metadata, the marks a new store is made
+    with (layout, shards, the reactions' salt) and its GAPLESS file. See
+    journal.c, which calls journal_open_layout while opening.
+
+    Threads: journal_open's, before any other thread has the journal.
+*/
+#include "journal_internal.h"
+#include "dirsync.h"
+#include "keys.h"
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <leveldb/c.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+//  Parses a stored shard count: decimal digits, 1 to SHOAL_SHARDS_MAX.
+//  Returns it, or 0 if text is anything else.
+static int s_parse_shards (const char *text)
+{
+    long value = 0;
+    for (const char *digit = text; *digit; digit++) {
+        if (*digit < '0' || *digit > '9' || value > SHOAL_SHARDS_MAX)
+            return 0;
+        value = value * 10 + (*digit - '0');
+    }
+    return value <= SHOAL_SHARDS_MAX ? (int) value : 0;
+}
+
+//  Sets *empty to whether the store holds no key at all. Returns 0 or
+//  SHOAL_EIO. Called while opening, before any other thread has self.
+static int s_is_empty (journal_t *self, bool *empty)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek_to_first (it);
+    *empty = !leveldb_iter_valid (it);
+    return journal_iter_close (it, 0);
+}
+
+//  Sets *beyond to 1 + the shard of the first actor's record at shard
+//  shards or above ('S' shard:u16be), 0 if there is none: one seek.
+//  Returns 0 or SHOAL_EIO.
+static int s_shard_beyond (journal_t *self, uint32_t shards, uint32_t *beyond)
+{
+    char start[3] = {'S', (char) (shards >> 8), (char) (shards & 0xff)};
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, start, sizeof start);
+    *beyond = 0;
+    if (leveldb_iter_valid (it)) {
+        size_t len;
+        const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &len);
+        if (len >= 3 && key[0] == 'S')
+            *beyond = 1 + ((uint32_t) key[1] << 8 | key[2]);
+    }
+    return journal_iter_close (it, 0);
+}
+
+//  Whose a store without shoal's metadata is, from its first keys: 2 if
+//  they are this shoal's (an actor's record: 'S' shard:u16be and its kind),
+//  1 if an older shoal's (key layout 1: the kind, then an address), 0 if
+//  neither (another program's).
+static int s_origin (journal_t *self)
+{
+    int layout2 = 0, layout1 = 0, other = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek_to_first (it);
+    for (int seen = 0; leveldb_iter_valid (it) && seen < 4096; seen++) {
+        size_t len;
+        const char *key = leveldb_iter_key (it, &len);
+        if (len >= 5 && key[0] == 'S' && strchr ("esiot", key[3]))
+            layout2++;
+        else if (len >= 4 && strchr ("esiot", key[0]) && memchr (key + 1, '/', len - 1))
+            layout1++;
+        else if (!strchr ("LWVm", key[0]))
+            other++;
+        leveldb_iter_next (it);
+    }
+    journal_iter_close (it, 0);
+    if (layout2 > other && layout2 >= layout1)
+        return 2;
+    return layout1 > other ? 1 : 0;
+}
+
+void journal_salt_make (char text[JOURNAL_SALT_CHARS])
+{
+    uint64_t salt = 0;
+    if (getrandom (&salt, sizeof salt, 0) != (ssize_t) sizeof salt)
+        salt = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
+    snprintf (text, JOURNAL_SALT_CHARS, "%016" PRIx64, salt | 1); //  never 0: unsalted
+}
+
+//  Marks a new, empty store with the key layout and its shard count, in
+//  one write. Returns 0 or SHOAL_EIO.
+static int s_mark_new_store (journal_t *self, int shards)
+{
+    char text[16];
+    snprintf (text, sizeof text, "%d", shards);
+    uint8_t layout_key[1 + KEYS_META_NAME_MAX], shards_key[1 + KEYS_META_NAME_MAX];
+    size_t layout_len = keys_meta_key (layout_key, "layout");
+    size_t shards_len = keys_meta_key (shards_key, "shards");
+    leveldb_writebatch_t *marks = leveldb_writebatch_create ();
+    leveldb_writebatch_put (marks, (const char *) layout_key, layout_len, KEYS_LAYOUT,
+                            strlen (KEYS_LAYOUT));
+    leveldb_writebatch_put (marks, (const char *) shards_key, shards_len, text, strlen (text));
+    uint8_t log_key[1 + KEYS_META_NAME_MAX];
+    size_t log_len = keys_meta_key (log_key, JOURNAL_LOG_META);
+    leveldb_writebatch_put (marks, (const char *) log_key, log_len, "1", 1);
+    //  The secret the projections mix into their reactions' ids, made with
+    //  the store so that it is there before any reaction can be.
+    char salt_text[JOURNAL_SALT_CHARS];
+    journal_salt_make (salt_text);
+    uint8_t salt_key[1 + KEYS_META_NAME_MAX];
+    size_t salt_len = keys_meta_key (salt_key, JOURNAL_SALT_META);
+    leveldb_writebatch_put (marks, (const char *) salt_key, salt_len, salt_text, 16);
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        rc = journal_write_held (self, self->write, marks, false);
+        journal_leave (self);
+    }
+    leveldb_writebatch_destroy (marks);
+    return rc;
+}
+
+//  True if dir holds JOURNAL_GAPLESS_FILE.
+bool journal_marked_gapless (const char *dir)
+{
+    char path[PATH_MAX];
+    return snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) < (int) sizeof path &&
+           access (path, F_OK) == 0;
+}
+
+//  Writes JOURNAL_GAPLESS_FILE into the new store's directory, synced with
+//  the directory. Returns true if it is there.
+static bool s_mark_gapless (const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path)
+        return false;
+    static const char text[] =
+        "Made with this store by shoal. While this file is here, every stream's events\n"
+        "run from 1 without a gap. `shoal repair` removes it first. Do not copy it.\n";
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false;
+    bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
+    close (fd);
+    ok = ok && dirsync_sync (dir, NULL) == 0;
+    if (!ok)
+        unlink (path);
+    return ok;
+}
+
+//  Sets self->shards from the store's metadata, marking a new store with
+//  wanted shards (SHOAL_SHARDS_DEFAULT if 0). Returns 0, or a code with
+//  *message set (free with free()): see journal_open.
+int journal_open_layout (journal_t *self, const char *dir, int wanted, char **message)
+{
+    char *layout = NULL;
+    int rc = journal_meta_get (self, "layout", &layout);
+    if (rc == SHOAL_ENOTFOUND) {
+        bool empty;
+        if ((rc = s_is_empty (self, &empty)) != 0) {
+            *message = zsys_sprintf ("cannot read the journal in %s", dir);
+            return rc;
+        }
+        if (!empty) {
+            int origin = s_origin (self);
+            if (origin == 2)
+                *message = zsys_sprintf (
+                    "the store in %s holds this shoal's records (key layout %s) but not its "
+                    "metadata (the layout and the shard count): the table that held it is "
+                    "damaged or lost. It cannot be opened safely without it; keep a copy of the "
+                    "directory",
+                    dir, KEYS_LAYOUT);
+            else if (origin == 1)
+                *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout "
+                                         "1, without shards in its keys); this shoal reads key "
+                                         "layout %s only and cannot convert it: move it away",
+                                         dir, KEYS_LAYOUT);
+            else
+                *message = zsys_sprintf ("the store in %s is a LevelDB store but not shoal's (no "
+                                         "shoal metadata, and keys that are not shoal's): give a "
+                                         "shoal node's data directory",
+                                         dir);
+            return origin ? SHOAL_EVERSION : SHOAL_EINVAL;
+        }
+        //  Empty, but a sync had made events durable here: its logs were
+        //  lost whole, and it is not a new store to mark as one.
+        if ((rc = journal_mark_check (self, message)) != 0)
+            return rc;
+        int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
+        if ((rc = s_mark_new_store (self, shards)) != 0) {
+            *message = zsys_sprintf ("cannot write to the journal in %s", dir);
+            return rc;
+        }
+        self->shards = (uint32_t) shards;
+        //  Without the file the store is read as one that may have gaps:
+        //  slower, never wrong.
+        self->gapless = s_mark_gapless (dir);
+        return 0;
+    }
+    if (rc != 0) {
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    bool known = strcmp (layout, KEYS_LAYOUT) == 0;
+    if (!known)
+        *message = zsys_sprintf ("the store in %s has key layout '%s'; this shoal reads key "
+                                 "layout %s only",
+                                 dir, layout, KEYS_LAYOUT);
+    free (layout);
+    if (!known)
+        return SHOAL_EVERSION;
+
+    char *stored = NULL;
+    rc = journal_meta_get (self, "shards", &stored);
+    int shards = rc == 0 ? s_parse_shards (stored) : 0;
+    free (stored);
+    if (rc != 0 && rc != SHOAL_ENOTFOUND) {
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    if (shards == 0) {
+        *message =
+            zsys_sprintf ("the store in %s has no valid shard count (metadata \"shards\")", dir);
+        return SHOAL_EFORMAT;
+    }
+    if (wanted && wanted != shards) {
+        *message = zsys_sprintf ("the store in %s has %d shards; --shards %d was given", dir,
+                                 shards, wanted);
+        return SHOAL_EINVAL;
+    }
+    //  An actor's record past the count: the count was changed under the
+    //  store (those actors would read as never written).
+    uint32_t beyond = 0;
+    if (shards < SHOAL_SHARDS_MAX && s_shard_beyond (self, (uint32_t) shards, &beyond) != 0) {
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        return SHOAL_EIO;
+    }
+    if (beyond) {
+        *message = zsys_sprintf ("the store in %s holds records of shard %" PRIu32
+                                 " but its metadata says %d shards: the store is damaged",
+                                 dir, beyond - 1, shards);
+        return SHOAL_EFORMAT;
+    }
+    self->shards = (uint32_t) shards;
+    self->gapless = journal_marked_gapless (dir);
+    return 0;
+}
