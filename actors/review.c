@@ -24,8 +24,23 @@ static int s_id (const shoal_data_t *data, const char *key, char *value)
     return rc == 0 && !value[0] ? SHOAL_EINVAL : rc;
 }
 
+//  True if msg comes from a projection's reaction ("projection/NAME").
+static bool s_from_projection (const shoal_msg_t *msg)
+{
+    const char *from = shoal_msg_from (msg);
+    size_t len = strlen (SHOAL_PROJECTION_SENDER);
+    return strncmp (from, SHOAL_PROJECTION_SENDER, len) == 0 && from[len] == '/';
+}
+
 static int s_flag (shoal_ctx_t *ctx, const review_t *review, const shoal_msg_t *msg)
 {
+    //  A flag is the bank's word on a debit, not anybody's: a client's
+    //  would put a false one in front of the person who reviews.
+    if (!s_from_projection (msg))
+        return shoal_ctx_reject (
+            ctx, "not_a_projection",
+            "a review takes Flag from a projection's reaction only, not from %s",
+            shoal_msg_from (msg)[0] ? shoal_msg_from (msg) : "a client");
     const shoal_data_t *data = shoal_msg_data (msg);
     char account[SHOAL_ID_MAX + 1], transfer[SHOAL_ID_MAX + 1];
     int64_t amount;

@@ -4,11 +4,13 @@
     every large debit, as a reaction: review/ID collects the flags of
     account/ID.
 
-    Command: Flag{account, transfer, amount}. Event: Flagged{account,
+    Command: Flag{account, transfer, amount}, from a projection's reaction
+    only (shoal_msg_from "projection/NAME"). Event: Flagged{account,
     transfer, amount, at} (at: ms since the epoch, when it was flagged).
-    Rejections: invalid_field (account or transfer not a non-empty string
-    of at most SHOAL_ID_MAX bytes), invalid_amount (not a positive
-    integer), unknown_command.
+    Rejections: not_a_projection (a client's Flag, or an actor's),
+    invalid_field (account or transfer not a non-empty string of at most
+    SHOAL_ID_MAX bytes), invalid_amount (not a positive integer),
+    unknown_command.
 
     `shoal get review/ID` shows {flags, amount, last}: how many flags, the
     sum of their amounts, and the REVIEW_LAST newest, newest first.

@@ -221,6 +221,24 @@ void front_reject (front_t *self, const uint8_t *route, size_t route_size,
     }
 }
 
+//  True if envelope is a projection's reaction (from "projection/NAME")
+//  that came from this node's projection thread, whose routing id no
+//  client knows, or from a peer's CALL: its front checked it so.
+static bool s_from_projector (front_t *self, const uint8_t *route, size_t route_size,
+                              const envelope_t *envelope)
+{
+    size_t type_len = strlen (SHOAL_PROJECTION_SENDER);
+    if (envelope->kind != ENVELOPE_COMMAND ||
+        strncmp (envelope->from, SHOAL_PROJECTION_SENDER, type_len) != 0 ||
+        envelope->from[type_len] != '/')
+        return false;
+    if (route[0] == ROUTE_PEER)
+        return true;
+    const uint8_t *id = self->config.config->projector_id;
+    return route[0] == ROUTE_CLIENT && route_size == 1 + WORKER_PROJECTOR_ID_SIZE &&
+           memcmp (route + 1, id, WORKER_PROJECTOR_ID_SIZE) == 0 && id[0] != 0;
+}
+
 //  Checks a client's frame, as it came from a client or a peer's CALL;
 //  the strings of its payload must be UTF-8 (another client than shoal may
 //  not check them: they were stored, and printed with U+FFFD). Returns
@@ -244,8 +262,9 @@ static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route
                       "clients send commands and queries");
         return false;
     }
-    //  A handler may trust shoal_msg_from: a client cannot speak for an actor.
-    if (envelope->from[0]) {
+    //  A handler may trust shoal_msg_from: a client cannot speak for an
+    //  actor, nor for a projection.
+    if (envelope->from[0] && !s_from_projector (self, route, route_size, envelope)) {
         self->counters.bad_frames++;
         front_reject (self, route, route_size, envelope, "bad_from",
                       "a client's message must have an empty from");

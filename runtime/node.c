@@ -522,6 +522,16 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
 }
 
 //  Starts the authenticator and the peer links of a cluster node.
+//  A new routing id for the projection thread's socket at the front
+//  (worker_config_t.projector_id): the kernel's randomness, and never a
+//  first byte of zero, which ZeroMQ keeps for the ids it makes itself.
+static void s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
+{
+    static_assert (WORKER_PROJECTOR_ID_SIZE == ENVELOPE_ID_SIZE, "one id's size");
+    envelope_new_id (id);
+    id[0] |= 1;
+}
+
 static int s_start_cluster (shoal_node_t *self, char **error)
 {
     int count = cluster_node_count (self->cluster);
@@ -582,6 +592,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .cluster = self->cluster,
         .self_node = self->self_node,
     };
+    if (!self->options.projections_off)
+        s_projector_id (self->config.projector_id);
     if (self->cluster) {
         int rc = s_start_cluster (self, error);
         if (rc)
@@ -623,7 +635,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                                   .gauges = &self->gauges,
                                                   .data_dir = self->data_dir,
                                                   .linger_ms = self->options.projection_linger_ms,
-                                                  .outbound = &self->outbound};
+                                                  .outbound = &self->outbound,
+                                                  .id = self->config.projector_id};
     if (!self->options.projections_off)
         self->projector = projector_new (&self->projector_config);
     if (!self->options.projections_off && !self->projector) {

@@ -749,6 +749,8 @@ static void s_actor (zsock_t *pipe, void *arg)
              !self->senders;
     if (!rc && (zsock_bind (self->requests, "%s-proj", config->prefix) != 0 ||
                 zsock_connect (self->front, "%s-front", config->prefix) != 0 ||
+                zmq_setsockopt (zsock_resolve (self->client), ZMQ_ROUTING_ID, config->id,
+                                WORKER_PROJECTOR_ID_SIZE) != 0 ||
                 zsock_connect (self->client, "%s-clients", config->prefix) != 0))
         rc = SHOAL_EIO;
     if (!rc)

@@ -62,6 +62,8 @@ typedef struct {
                                  //  PROJECTOR_LINGER_EVENTS are waiting
     worker_outbound_t *outbound; //  what it answers counts there, as a worker's
                                  //  sends to the front do (worker.h; NULL: not counted)
+    const uint8_t *id;           //  its client socket's routing id at the front
+                                 //  (worker_config_t.projector_id)
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

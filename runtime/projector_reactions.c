@@ -371,6 +371,25 @@ bool projector_holds (projector_t *self, const build_t *build)
     return !build->served && projector_deciding (self, build->name) != build->build.version;
 }
 
+//  A reaction stored before its projection was named as its sender (from
+//  ""), named now: its receiver must not take it for a client's command.
+//  Left as it is where it cannot be (out of memory; a frame the front
+//  refuses, which shoal check reports).
+static void s_sender_named (reaction_t *reaction, const char *name)
+{
+    envelope_t envelope;
+    if (envelope_decode (&envelope, reaction->frame, reaction->size) != 0 || envelope.from[0])
+        return;
+    snprintf (envelope.from, sizeof envelope.from, "%s/%s", SHOAL_PROJECTION_SENDER, name);
+    uint8_t *frame;
+    size_t size;
+    if (envelope_encode (&envelope, &frame, &size) != 0)
+        return;
+    free (reaction->frame);
+    reaction->frame = frame;
+    reaction->size = size;
+}
+
 void projector_send_due (projector_t *self)
 {
     int64_t now = zclock_mono ();
@@ -380,6 +399,8 @@ void projector_send_due (projector_t *self)
              reaction = zhashx_next (build->reactions)) {
             if (reaction->next_send > now)
                 continue;
+            if (reaction->attempts == 0)
+                s_sender_named (reaction, build->name);
             if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
                           ZMQ_DONTWAIT) == -1)
                 return; //  the front's queue is full: later

@@ -109,6 +109,12 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
             return SHOAL_EINVAL;
     }
+    if (strcmp (type.name, SHOAL_PROJECTION_SENDER) == 0) {
+        snprintf (registry->error, sizeof registry->error,
+                  "actor type '%s' is the runtime's: the projections' reactions come from it",
+                  type.name);
+        return SHOAL_EEXIST;
+    }
     for (size_t i = 0; i < registry->count; i++)
         if (strcmp (registry->types[i].name, type.name) == 0) {
             char what[SHOAL_TYPE_MAX + 32];

@@ -65,6 +65,8 @@ static inline void worker_outbound_sub (worker_outbound_t *outbound, size_t size
         atomic_fetch_sub (&outbound->bytes, size);
 }
 
+#define WORKER_PROJECTOR_ID_SIZE 16
+
 //  What every worker of a node shares, read-only while they run.
 typedef struct worker_config_s {
     journal_t *journal;               //  the node's store
@@ -85,6 +87,11 @@ typedef struct worker_config_s {
                                       //  (turnfile.h); NULL: none kept
     worker_outbound_t *outbound;      //  bytes out to the front; NULL: not counted
                                       //  (a test playing the front)
+    //  The projection thread's routing id at the front, random at each
+    //  start: its reactions name their projection as their sender
+    //  (shoal_msg_from), which the front takes from that socket alone, as
+    //  no client can know the id. All zero: no projection thread.
+    uint8_t projector_id[WORKER_PROJECTOR_ID_SIZE];
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store

@@ -4,8 +4,8 @@
 
     item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged;
     Boom -> Boomed.
-    echo/ID: Echo{position(, by)} -> Echoed{position(, by)}: what a
-    reaction sends.
+    echo/ID: Echo{position(, by)} -> Echoed{position, from(, by)}: what a
+    reaction sends, and whom it came from (shoal_msg_from).
 
     Projections (options: projection.version, default 1; projection.manual,
     "1" for a manual switch; projection.slow_us, a pause in each apply of
@@ -93,6 +93,7 @@ static int s_echo_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t
         usleep ((useconds_t) s_echo_ms * 1000); //  answers come late: reactions wait in the outbox
     shoal_rec_t *echoed = shoal_ctx_emit (ctx, "Echoed");
     shoal_rec_int (echoed, "position", position);
+    shoal_rec_str (echoed, "from", shoal_msg_from (msg));
     int64_t by;
     if (shoal_data_int (shoal_msg_data (msg), "by", &by) == 0)
         shoal_rec_int (echoed, "by", by);

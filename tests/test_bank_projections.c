@@ -635,7 +635,9 @@ static void test_reaction_ids_cannot_be_taken (void **state)
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
     assert_true (end > 0);
-    //  The ids of the next 16 positions, taken with a Flag review/a refuses.
+    //  The ids of the next 16 positions, taken with a Flag review/a refuses
+    //  (once because a client's is not a projection's, once because it had
+    //  no account field).
     for (int64_t position = end; position < end + 16; position++) {
         char *fields[] = {"squat=1"};
         uint8_t *payload, id[ENVELOPE_ID_SIZE];
@@ -647,7 +649,7 @@ static void test_reaction_ids_cannot_be_taken (void **state)
         client_request (&request, ENVELOPE_COMMAND, id, "review/a", "Flag", payload, size);
         assert_int_equal (client_call (f->client, &request, 10000, &reply), 0);
         assert_false (reply.ok);
-        assert_string_equal (reply.code, "invalid_field");
+        assert_string_equal (reply.code, "not_a_projection");
         client_reply_close (&reply);
         free (payload);
     }
@@ -743,27 +745,54 @@ static void test_rebuild_keeps_reactions (void **state)
 //  --------------------------------------------------------------------------
 //  The review actor's refusals, and its view
 
-static void test_review_refuses_bad_fields (void **state)
+//  A flag is the bank's word on a debit: only a projection's reaction may
+//  raise one. A client's Flag was taken (review/ID showed it to the person
+//  who reviews), and a client could not be told from large_debits, whose
+//  reactions went out as a client's commands. Now they come from
+//  "projection/large_debits", which the front takes from the projection
+//  thread's own socket alone.
+static void test_flags_from_projections_only (void **state)
 {
     fixture_t *f = *state;
     s_start (f);
-    s_refused (f, "review/r", "Flag", "invalid_field", "transfer=t", "amount=5", NULL);
-    s_refused (f, "review/r", "Flag", "invalid_field", "account=", "transfer=t", "amount=5");
-    s_refused (f, "review/r", "Flag", "invalid_field", "account=a", "amount=5", NULL);
-    s_refused (f, "review/r", "Flag", "invalid_field", "account=a", "transfer=7", "amount=5");
-    s_refused (f, "review/r", "Flag", "invalid_amount", "account=a", "transfer=t", NULL);
-    s_refused (f, "review/r", "Flag", "invalid_amount", "account=a", "transfer=t", "amount=0");
-    s_refused (f, "review/r", "Flag", "invalid_amount", "account=a", "transfer=t", "amount=x");
-    s_refused (f, "review/r", "Clear", "unknown_command", NULL);
-    for (int i = 1; i <= 7; i++) {
-        char transfer[16];
-        snprintf (transfer, sizeof transfer, "transfer=t%d", i);
-        s_must (f, "review/r", "Flag", "account=a", transfer, "amount=700", NULL);
-    }
+    s_refused (f, "review/r", "Flag", "not_a_projection", "account=r", "transfer=t", "amount=700");
+    //  A client that names the projection as its sender.
+    char *fields[] = {"account=r", "transfer=t", "amount=700"};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (3, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, "review/r", "Flag", payload, size);
+    snprintf (request.from, sizeof request.from, "%s", "projection/large_debits");
     client_reply_t reply;
+    assert_int_equal (client_call (f->client, &request, 10000, &reply), 0);
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "bad_from");
+    client_reply_close (&reply);
+    free (payload);
+    int64_t flags = -1, amount = -1;
     assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
     assert_true (reply.ok);
-    int64_t flags = 0, amount = 0;
+    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
+    assert_int_equal (flags, 0);
+    client_reply_close (&reply);
+    //  Seven large debits of account/r: seven flags, one at a time, so
+    //  that they come in the transfers' order.
+    s_must (f, "account/r", "Open", "owner=r", NULL);
+    s_must (f, "account/s", "Open", "owner=s", NULL);
+    s_must (f, "account/r", "Deposit", "amount=10000", NULL);
+    for (int i = 1; i <= 7; i++) {
+        char address[32], status[32];
+        snprintf (address, sizeof address, "transfer/t%d", i);
+        s_must (f, address, "Start", "from=r", "to=s", "amount=700", NULL);
+        snprintf (address, sizeof address, "t%d", i);
+        s_wait_terminal (f, address, status, sizeof status);
+        assert_string_equal (status, "completed");
+        s_wait_settled (f);
+    }
+    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
+    assert_true (reply.ok);
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     assert_int_equal (reply_state_int (&reply, "amount", &amount), 0);
     assert_int_equal (flags, 7);
@@ -825,7 +854,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_totals_past_64_bits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_ids_cannot_be_taken, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_review_refuses_bad_fields, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_flags_from_projections_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_demo_end_check, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -720,6 +720,15 @@ static int s_echoed (proc_t *p, int item)
     return rc == 0 ? s_count (out, "Echoed") : 0;
 }
 
+//  Echoed events over the five items.
+static int s_echoed_all (proc_t *p)
+{
+    int total = 0;
+    for (int i = 0; i < 5; i++)
+        total += s_echoed (p, i);
+    return total;
+}
+
 //  Echoed events over the five items that pinger@2 sent (its Echo has
 //  "by": 2).
 static int s_echoed_by_2 (proc_t *p)
@@ -771,6 +780,75 @@ static void test_reaction_exactly_once (void **state)
     } while (total < pings && proc_now_ms () < deadline);
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_echoed (p, i), pings / 5); //  one Echoed per Pinged, no more
+}
+
+//  A reaction comes from "projection/NAME" (shoal_msg_from), so that its
+//  receiver can tell it from a client's command: one sent before that was
+//  stored with an empty sender, and is named when it is sent again after
+//  an upgrade (else a receiver that takes the command from a projection
+//  only, as the bank's review, would refuse it for good).
+
+//  Rewrites each command pinger@1 awaits an answer to with an empty
+//  sender, as a node before the sender was named stored it.
+static int s_unname_send (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                          size_t size)
+{
+    journal_batch_t *batch = arg;
+    envelope_t envelope;
+    assert_int_equal (key_len, ENVELOPE_ID_SIZE);
+    assert_int_equal (envelope_decode (&envelope, value, size), 0);
+    assert_string_equal (envelope.from, "projection/pinger");
+    envelope.from[0] = 0;
+    uint8_t *frame;
+    size_t frame_size;
+    assert_int_equal (envelope_encode (&envelope, &frame, &frame_size), 0);
+    journal_build_t build = {"pinger", 1, 0};
+    assert_int_equal (
+        journal_batch_view_send (batch, &build, (const uint8_t *) key, frame, frame_size), 0);
+    free (frame);
+    return 0;
+}
+
+static void test_reaction_sender (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --projections off");
+    s_send_many (p, "Ping", 0, 10, 5);
+    proc_node_signal (p, SIGTERM);
+    //  Each Echo takes 300 ms: killed while the reactions wait for answers.
+    proc_node_start (p, NODE " --module-opt projection.echo_ms=300");
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_build (p, "pinger", 1).sends < 5 && proc_now_ms () < deadline)
+        usleep (2 * 1000);
+    assert_true (proc_now_ms () < deadline);
+    proc_node_signal (p, SIGKILL);
+    char dir[128];
+    snprintf (dir, sizeof dir, "%s/data", p->dir);
+    int code = 0;
+    char *error = NULL;
+    journal_options_t opts = {.sync = true};
+    journal_t *journal = journal_open (dir, &opts, &code, &error);
+    assert_non_null (journal);
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_build_t build = {"pinger", 1, 0};
+    assert_int_equal (journal_view_sends (journal, &build, s_unname_send, batch), 0);
+    assert_true (journal_batch_count (batch) >= 5);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+    //  Sent again: every Echo, the rewritten ones included, from pinger.
+    proc_node_start (p, NODE);
+    deadline = proc_now_ms () + WAIT_MS;
+    while (s_echoed_all (p) < 10 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_echoed_all (p), 10);
+    int named = 0;
+    for (int i = 0; i < 5; i++) {
+        char out[PROC_OUTPUT_MAX];
+        assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", i), 0);
+        named += s_count (out, "\"from\":\"projection/pinger\"");
+    }
+    assert_int_equal (named, 10);
 }
 
 //  5b. A rebuild takes over the commands the build it replaces sent and
@@ -826,14 +904,6 @@ static void test_rebuild_takes_over_sends (void **state)
 //  them at its switch: every Ping Echoed once. They were never sent: the
 //  version served had not reached them, the new one sent nothing for
 //  events before its switch.
-static int s_echoed_all (proc_t *p)
-{
-    int total = 0;
-    for (int i = 0; i < 5; i++)
-        total += s_echoed (p, i);
-    return total;
-}
-
 static void test_version_switch_sends_the_gap (void **state)
 {
     proc_t *p = *state;
@@ -1635,6 +1705,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_sender, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),

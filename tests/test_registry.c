@@ -107,6 +107,13 @@ static void test_taken_and_full (void **state)
     shoal_registry_t *registry = registry_new ();
     assert_int_equal (shoal_register (registry, &s_thing), 0);
     assert_int_equal (shoal_register (registry, &s_thing), SHOAL_EEXIST);
+    //  The type the projections' reactions come from is the runtime's: an
+    //  actor of it could pass for a projection (shoal_msg_from).
+    shoal_type_t projection = s_thing;
+    projection.name = SHOAL_PROJECTION_SENDER;
+    assert_int_equal (shoal_register (registry, &projection), SHOAL_EEXIST);
+    assert_non_null (strstr (registry_error (registry), "the runtime's"));
+    assert_int_equal (registry_count (registry), 1);
     static char names[REGISTRY_MAX_TYPES][16];
     shoal_type_t type = s_thing;
     for (int i = 1; i < REGISTRY_MAX_TYPES; i++) {

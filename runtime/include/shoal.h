@@ -31,6 +31,10 @@
 extern "C" {
 #endif
 
+//  The type in the address a projection's reactions come from
+//  (shoal_msg_from: "projection/NAME"); no actor type may take it.
+#define SHOAL_PROJECTION_SENDER "projection"
+
 typedef struct _shoal_ctx_t shoal_ctx_t;           //  one handler turn
 typedef struct _shoal_msg_t shoal_msg_t;           //  the message being handled
 typedef struct _shoal_data_t shoal_data_t;         //  read-only map of fields
@@ -144,7 +148,9 @@ SHOAL_EXPORT const char *shoal_msg_id (const shoal_msg_t *msg);
 //  When the message was made, in ms since the epoch by its sender's clock
 //  (a client's for a client's command); for a timer, the time it was due.
 SHOAL_EXPORT int64_t shoal_msg_created (const shoal_msg_t *msg);
-//  The sender's address, or "" when the sender is a client.
+//  The sender's address, or "" when the sender is a client. A projection's
+//  reaction (shoal_view_send) comes from "projection/NAME": no client and
+//  no actor can pass for one (SHOAL_PROJECTION_SENDER is the runtime's).
 SHOAL_EXPORT const char *shoal_msg_from (const shoal_msg_t *msg);
 //  The payload fields (for an accepted reply, the replier's fields).
 SHOAL_EXPORT const shoal_data_t *shoal_msg_data (const shoal_msg_t *msg);
@@ -430,7 +436,8 @@ SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
 //  Sends a command to an actor, as shoal_ctx_send does: durably, re-sent
 //  until answered, its id derived from the event's position and the
 //  send's rank in this apply. The answer is logged when rejected, not
-//  given back. At most 16 sends per event.
+//  given back. At most 16 sends per event. Its receiver sees it come
+//  from "projection/NAME" (shoal_msg_from), NAME the projection's.
 SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *command);
 //  The batch's memory of a projection with batch_state_size (see
 //  shoal_projection_t), from apply or batch_end: zeroed at each batch's
