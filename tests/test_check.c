@@ -6,7 +6,7 @@
     still running, a directory with no journal, a store that lost its
     CURRENT file (damaged: exit 4, shoal repair), and the books of two
     journals that only hold together. A check leaves the store's files
-    as they were (it reads a copy).
+    as they were (it reads a copy), on a full or read-only disk too.
 */
 #include "books.h"
 #include "client.h"
@@ -14,6 +14,7 @@
 #include "node_child.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <msgpack.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +36,8 @@ typedef struct {
     char dir[256];  //  the test's own directory
     char data[300]; //  the node's data directory, under dir
     char endpoint[300];
-    char out[300]; //  where a `shoal check` writes stdout and stderr
+    char out[300];  //  where a `shoal check` writes stdout and stderr
+    char disk[280]; //  a tmpfs mounted under dir, or ""
     node_child_t node;
 } fixture_t;
 
@@ -53,6 +56,8 @@ static int s_teardown (void **state)
 {
     fixture_t *f = *state;
     node_child_stop (&f->node, SIGKILL);
+    if (f->disk[0])
+        umount2 (f->disk, MNT_DETACH);
     assert_int_equal (bench_remove_tree (f->dir), 0);
     free (f);
     return 0;
@@ -378,6 +383,64 @@ static void test_check_leaves_store (void **state)
     free (output);
 }
 
+//  A store on a full disk, or on one mounted read-only (when a check is
+//  wanted most), is copied under $TMPDIR rather than beside itself, and
+//  nothing in it changes. The disk is a 16 MiB tmpfs, which needs root
+//  (CI runs the tests as root): read-only holds for root too.
+static void test_check_full_or_read_only (void **state)
+{
+    fixture_t *f = *state;
+    snprintf (f->disk, sizeof f->disk, "%s/disk", f->dir);
+    assert_int_equal (zsys_dir_create ("%s", f->disk), 0);
+    if (mount ("tmpfs", f->disk, "tmpfs", 0, "size=16m") != 0) {
+        int error = errno;
+        f->disk[0] = 0;
+        fail_msg ("cannot mount a tmpfs: %s; this test needs root (uid %d here), as in CI",
+                  strerror (error), (int) getuid ());
+    }
+    snprintf (f->data, sizeof f->data, "%s/data", f->disk);
+    s_run_bank (f);
+    assert_int_equal (node_child_stop (&f->node, SIGKILL), SIGKILL);
+    //  The disk filled to its last byte, beside the store.
+    char filler[400];
+    snprintf (filler, sizeof filler, "%s/filler", f->disk);
+    int fd = open (filler, O_WRONLY | O_CREAT, 0600);
+    assert_true (fd >= 0);
+    static char block[65536];
+    for (size_t chunk = sizeof block; chunk > 0; chunk /= 2)
+        while (write (fd, block, chunk) == (ssize_t) chunk)
+            ;
+    assert_int_equal (errno, ENOSPC);
+    close (fd);
+    char tmp[400], before[8192], after[8192];
+    snprintf (tmp, sizeof tmp, "%s/tmp", f->dir);
+    assert_int_equal (zsys_dir_create ("%s", tmp), 0);
+    char *was = getenv ("TMPDIR") ? strdup (getenv ("TMPDIR")) : NULL;
+    setenv ("TMPDIR", tmp, 1);
+    s_listing (f->data, before, sizeof before);
+    for (int read_only = 0; read_only < 2; read_only++) {
+        if (read_only)
+            assert_int_equal (mount (NULL, f->disk, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
+        char *output = NULL;
+        int rc = s_check (f, &output, "--data", f->data, NULL);
+        if (rc != 0)
+            fail_msg ("shoal check on a %s disk exited %d:\n%s", read_only ? "read-only" : "full",
+                      rc, output);
+        assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+        free (output);
+        s_listing (f->data, after, sizeof after);
+        assert_string_equal (before, after);
+        //  Its copy under $TMPDIR, removed.
+        s_listing (tmp, after, sizeof after);
+        assert_string_equal (after, "");
+    }
+    if (was)
+        setenv ("TMPDIR", was, 1);
+    else
+        unsetenv ("TMPDIR");
+    free (was);
+}
+
 //  Bad usage and a directory that holds no journal: exit 2, and no
 //  journal is made where there was none.
 static void test_check_usage (void **state)
@@ -592,6 +655,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_leaves_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_full_or_read_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
