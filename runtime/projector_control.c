@@ -20,8 +20,9 @@ static int s_fail (char *reason, size_t size, int rc, const char *format, const 
 }
 
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
-                       uint64_t position, char *reason, size_t reason_size)
+                       uint64_t position, bool *changed, char *reason, size_t reason_size)
 {
+    *changed = true;
     build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
     if (!build && version)
         return s_fail (reason, reason_size, SHOAL_ENOTFOUND,
@@ -34,15 +35,22 @@ int projector_control (projector_t *self, const char *action, const char *name, 
     version = build->build.version;
     int rc = 0;
     if (strcmp (action, "pause") == 0 || strcmp (action, "resume") == 0) {
+        //  Only the builds it changes are written: a pause of a paused
+        //  build, or a resume of one neither paused nor failed, is no
+        //  action, and *changed says so.
         bool pause = action[0] == 'p';
+        *changed = false;
         for (size_t i = 0; i < self->build_count && rc == 0; i++) {
             build_t *each = self->builds[i];
-            if (strcmp (each->name, name) == 0 && each->build.version == version) {
-                each->cp.paused = pause;
-                if (!pause)
-                    each->failed = false; //  a fixed module tries again
-                rc = projector_save (self, each);
-            }
+            if (strcmp (each->name, name) != 0 || each->build.version != version)
+                continue;
+            if (pause ? each->cp.paused : !each->cp.paused && !each->failed)
+                continue;
+            each->cp.paused = pause;
+            if (!pause)
+                each->failed = false; //  a fixed module tries again
+            rc = projector_save (self, each);
+            *changed = true;
         }
     } else if (strcmp (action, "skip") == 0) {
         //  The build stopped there: the one served, or a rebuild of it.
@@ -74,8 +82,10 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                       name, version, position, build->error);
         }
     } else if (strcmp (action, "switch") == 0) {
-        if (build->served)
+        if (build->served) {
+            *changed = false;
             return 0;
+        }
         uint64_t end = journal_log_end (self->journal);
         if (!build->cp.caught_up || build->failed)
             return s_fail (reason, reason_size, SHOAL_EINVAL,

@@ -222,8 +222,11 @@ build_t *projector_pick (projector_t *self, const char *name, uint32_t version);
 //  Reads the store's reaction salt into self->salt (projector_reactions.c),
 //  after the builds are listed. Returns 0 or a SHOAL_E… code.
 int projector_load_salt (projector_t *self);
+//  projector_control: *changed is false when the action found nothing to
+//  do (a pause of a paused build, a resume of one neither paused nor
+//  failed, a switch to the version served), which still returns 0.
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
-                       uint64_t position, char *reason, size_t reason_size);
+                       uint64_t position, bool *changed, char *reason, size_t reason_size);
 const char *projector_status_name (const projector_t *self, const build_t *build);
 
 //  projector.c, for projector_control.c: a new build of name@version

@@ -73,17 +73,20 @@ static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
 
 //  {"end": N, "projections": [{name, version, build, status, served,
 //  registered, manual_switch, position, lag, applied, batches, skipped, rate,
-//  eta_s, error, error_position, sends}...]}
+//  eta_s, error, error_position, sends}...]}, and "changed" after an
+//  action (changed not NULL): false when it found nothing to do.
 static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
-                    const envelope_t *request)
+                    const envelope_t *request, const bool *changed)
 {
     uint64_t end = journal_log_end (self->journal);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
+    msgpack_pack_map (&pk, changed ? 3 : 2);
     s_pack_uint (&pk, "end", end);
+    if (changed)
+        s_pack_bool (&pk, "changed", *changed);
     msgpack_pack_str_with_body (&pk, "projections", 11);
     msgpack_pack_array (&pk, (uint32_t) self->build_count);
     for (size_t i = 0; i < self->build_count; i++) {
@@ -236,15 +239,16 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
         return;
     }
     char reason[ENVELOPE_REASON_MAX + 1] = "";
-    rc =
-        projector_control (self, action, name, version, (uint64_t) position, reason, sizeof reason);
+    bool changed;
+    rc = projector_control (self, action, name, version, (uint64_t) position, &changed, reason,
+                            sizeof reason);
     if (rc) {
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
         return;
     }
-    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator", name, version ? "@" : "", version,
-              action);
-    s_list (self, route, route_size, request);
+    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator%s", name, version ? "@" : "",
+              version, action, changed ? "" : " (nothing to do)");
+    s_list (self, route, route_size, request, &changed);
 }
 
 //  The rows gathered for an answer.
@@ -363,7 +367,7 @@ void projector_serve (projector_t *self, const uint8_t *route, size_t route_size
     if (envelope_decode (&request, frame, size) != 0)
         return; //  the front checked it
     if (strcmp (request.name, "projections") == 0)
-        s_list (self, route, route_size, &request);
+        s_list (self, route, route_size, &request, NULL);
     else if (strcmp (request.name, "projection_control") == 0)
         s_control (self, route, route_size, &request);
     else if (strcmp (request.name, "projection_rows") == 0)

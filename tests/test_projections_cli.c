@@ -332,6 +332,15 @@ static void test_pause_resume (void **state)
     assert_has (out, " paused ");
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections --json --endpoint $E"), 0);
     assert_has (out, "\"status\":\"paused\"");
+    //  Paused again: nothing to do, and it says so (exit 0, as a switch to
+    //  the version served).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections pause bank_totals --endpoint $E"),
+                      0);
+    assert_has (out, "bank_totals@1: already paused: nothing changed");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections pause bank_totals --json --endpoint $E"), 0);
+    assert_has (out, "\"ok\":true,\"action\":\"pause\",\"name\":\"bank_totals\",\"version\":1,"
+                     "\"changed\":false,");
 
     //  Commands go on; the rows stay as they were and the lag grows.
     for (int i = 0; i < 3; i++)
@@ -349,6 +358,18 @@ static void test_pause_resume (void **state)
     s_wait_for (p, out, "\"status\":\"live\",\"served\":true,",
                 "$SHOAL projections --json --endpoint $E");
     s_wait_for (p, out, "\"lag\":0,", "$SHOAL projections --json --endpoint $E");
+
+    //  Resumed again: it was not paused (nor failed), and it says so.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections resume bank_totals --endpoint $E"),
+                      0);
+    assert_has (out, "bank_totals@1: not paused: nothing to resume");
+    if (strstr (out, "resumed"))
+        fail_msg ("a resume of a build not paused said resumed: %s", out);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections resume bank_totals --json --endpoint $E"), 0);
+    assert_has (out, "\"ok\":true,\"action\":\"resume\",\"name\":\"bank_totals\","
+                     "\"version\":1,\"changed\":false,");
+    assert_has (out, "\"status\":\"live\"");
 }
 
 //  The "rate" of name's entry in a `projections --json` answer, -1 if none.
@@ -657,6 +678,7 @@ static void test_cluster (void **state)
         0);
     assert_has (out, "{\"nodes\":[{\"node\":\"n1\",\"ok\":true,\"action\":\"resume\"");
     assert_has (out, "{\"node\":\"n2\",\"ok\":true,\"action\":\"resume\"");
+    assert_has (out, "\"version\":1,\"changed\":true,");
     assert_int_equal (proc_run (p, out, err,
                                 "$SHOAL projections --json --cluster "
                                 "$DIR/c/cluster.cfg"),

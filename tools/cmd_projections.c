@@ -61,6 +61,9 @@ static void s_help (FILE *out)
         "                        background; the old build serves until it caught up\n"
         "  skip NAME@VERSION P   step over the failed event at position P (recorded\n"
         "                        and logged)\n"
+        "A pause of a paused build, a resume of one neither paused nor failed, and a\n"
+        "switch to the version served change nothing: each says so (already paused,\n"
+        "not paused, already served) and exits 0; with --json, \"changed\":false.\n"
         "With --cluster, an action goes to every node (each has its own builds).\n"
         "\n" PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
@@ -281,11 +284,26 @@ static int s_watch (proj_target_t *target, bool json)
 //  --------------------------------------------------------------------------
 //  Actions
 
+//  Whether an accepted action changed anything: false when the node said
+//  it found nothing to do (a node that does not say so changed it).
+static bool s_changed (const node_stats_t *node)
+{
+    const msgpack_object *o = map_find (node->stats, "changed");
+    return !(o && o->type == MSGPACK_OBJECT_BOOLEAN && !o->via.boolean);
+}
+
 //  What an accepted action did to name@version, in words, from the list
 //  after it (the new build of a rebuild).
 static void s_said (const node_stats_t *node, const char *action, const char *name,
                     uint32_t version, int64_t position, char *text, size_t size)
 {
+    if (!s_changed (node)) {
+        snprintf (text, size, "%s",
+                  streq (action, "pause")    ? "already paused: nothing changed"
+                  : streq (action, "resume") ? "not paused: nothing to resume"
+                                             : "already served: nothing changed");
+        return;
+    }
     const msgpack_object *list = s_entries (node);
     int64_t newest = 0, serving = -1;
     bool paused = false;
@@ -381,7 +399,8 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
         printf ("}");
         return;
     }
-    printf (",\"version\":%" PRIu32, s_acted_on (node, name, version));
+    printf (",\"version\":%" PRIu32 ",\"changed\":%s", s_acted_on (node, name, version),
+            s_changed (node) ? "true" : "false");
     int64_t end = 0;
     map_find_int (node->stats, "end", &end);
     printf (",\"end\":%lld,\"projections\":[", (long long) end);
