@@ -299,15 +299,28 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
 //  dir is absent, unreadable or holds none of them. Can't fail.
 bool journal_holds_store (const char *dir);
 
+//  Asked by journal_repair before it changes anything: true to go on.
+typedef bool (journal_confirm_fn) (const char *dir, void *arg);
+
 //  Runs LevelDB's repair on the store in dir: it rebuilds the store from
 //  whatever log and table files it can read and sets aside what it cannot
-//  (in dir/lost). It first takes LevelDB's lock, as an open does, and
-//  changes nothing if a process (a running node) holds it. Returns 0, or
-//  with *error set (free with free()) SHOAL_EBUSY (held), SHOAL_ENOTFOUND
-//  (dir is no directory, or holds no LevelDB store: nothing is made
-//  there), SHOAL_EIO. *report (free with free(); may be NULL) gets the
-//  lines of LevelDB's LOG that say what was dropped or ignored.
-int journal_repair (const char *dir, char **report, char **error);
+//  (in dir/lost). First it makes sure the store is shoal's, as `shoal
+//  check` does: journal_open of a private copy (storecopy.h), repaired
+//  first if it is too damaged to open; then it asks confirm (may be NULL:
+//  go on) with arg; then it takes LevelDB's lock, as an open does. Returns
+//  0, or with *error set (free with free()) and nothing in dir changed:
+//  SHOAL_ENOTFOUND (dir is absent, no directory, or holds no LevelDB
+//  store: nothing is made there), SHOAL_EINVAL (a LevelDB store, but
+//  another program's: no shoal metadata, keys that are not shoal's),
+//  SHOAL_EREJECTED (confirm said no), SHOAL_EBUSY (a process, a running
+//  node, holds it); or SHOAL_EIO (also when a copy to tell whose it is
+//  could not be made or repaired: then nothing changed either). *report
+//  (free with free(); may be NULL) gets the lines of LevelDB's LOG that
+//  say what was dropped or ignored. The check reads every record of the
+//  copy, and a damaged store is repaired twice (its copy, then itself):
+//  a repair of a large store takes that long.
+int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, char **report,
+                    char **error);
 
 //  The metadata a new store is made with besides its layout: a random
 //  secret (16 hex digits) the projections mix into their reactions' ids

@@ -11,9 +11,14 @@
     taken before it runs, and after it each one found in lost/ whose
     records its LOG does not show carried over is put back, and the store
     left without CURRENT for another repair (s_restore_uncopied).
+
+    Nothing is changed unless the store is shoal's, as `shoal check`
+    tells it: journal_open of a private copy (storecopy.h), which refuses
+    another program's store (layout.c, s_whose_store).
 */
 #include "journal_internal.h"
 #include "dirsync.h"
+#include "storecopy.h"
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
@@ -244,7 +249,56 @@ static int s_lock (const char *dir, int *rc, char **error)
     return fd;
 }
 
-int journal_repair (const char *dir, char **report, char **error)
+//  Whether the store in dir is shoal's, told as `shoal check` tells it:
+//  journal_open of a private copy, which refuses another program's store
+//  with SHOAL_EINVAL (journal_open_layout). A copy too damaged to open is
+//  repaired as the store would be, then opened: whose its keys are is
+//  known only once they can be read. Returns 0 (shoal's, of any key
+//  layout, or its keys cannot tell), or a code with *error set:
+//  SHOAL_EINVAL not shoal's, else the copy could not be made or repaired.
+//  Takes and lets go of the store's LOCK: call it before s_lock, whose
+//  lock the copy's release would release too (one process's fcntl locks).
+static int s_whose_store (const char *dir, char **error)
+{
+    int rc = 0;
+    char *why = NULL;
+    storecopy_t *copy = storecopy_new (dir, &rc, &why);
+    if (!copy) {
+        *error = zsys_sprintf ("%s%s; nothing was changed", why ? why : shoal_strerror (rc),
+                               rc == SHOAL_EBUSY ? ": stop the node first" : "");
+        free (why);
+        return rc;
+    }
+    const char *path = storecopy_path (copy);
+    char *message = NULL;
+    journal_t *journal = journal_open (path, NULL, &rc, &message);
+    bool unrepaired = false;
+    if (!journal && rc != SHOAL_EINVAL && rc != SHOAL_EVERSION) {
+        free (message);
+        message = NULL;
+        unrepaired = s_repair_locked (path, NULL, &message) != 0;
+        if (!unrepaired)
+            journal = journal_open (path, NULL, &rc, &message);
+    }
+    journal_destroy (&journal);
+    message = storecopy_unname (copy, message);
+    storecopy_destroy (&copy);
+    if (unrepaired) {
+        *error = zsys_sprintf ("cannot tell whose store %s is: the repair of a copy of it, to "
+                               "read its keys, failed (%s); nothing was changed",
+                               dir, message ? message : "out of memory");
+        rc = SHOAL_EIO;
+    } else if (rc == SHOAL_EINVAL)
+        *error = zsys_sprintf ("refused: %s; nothing was changed",
+                               message ? message : "it is not shoal's store");
+    else
+        rc = 0; //  shoal's, or its keys still cannot be read: the repair's to try
+    free (message);
+    return rc;
+}
+
+int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, char **report,
+                    char **error)
 {
     assert (dir);
     *error = NULL;
@@ -252,11 +306,13 @@ int journal_repair (const char *dir, char **report, char **error)
         *report = NULL;
     struct stat st;
     if (stat (dir, &st) != 0) {
-        *error = zsys_sprintf ("cannot read %s: %s", dir, strerror (errno));
+        int why = errno;
+        *error = why == ENOENT ? zsys_sprintf ("%s does not exist: nothing to repair", dir)
+                               : zsys_sprintf ("cannot read %s: %s", dir, strerror (why));
         return SHOAL_ENOTFOUND;
     }
     if (!S_ISDIR (st.st_mode)) {
-        *error = zsys_sprintf ("%s is not a directory", dir);
+        *error = zsys_sprintf ("%s is not a directory: give a node's data directory", dir);
         return SHOAL_ENOTFOUND;
     }
     //  LevelDB's repair of a directory with no store makes an empty one.
@@ -266,7 +322,13 @@ int journal_repair (const char *dir, char **report, char **error)
                                dir);
         return SHOAL_ENOTFOUND;
     }
-    int rc = 0;
+    int rc = s_whose_store (dir, error);
+    if (rc)
+        return rc;
+    if (confirm && !confirm (dir, arg)) {
+        *error = zsys_sprintf ("%s was not repaired: nothing was changed", dir);
+        return SHOAL_EREJECTED;
+    }
     int lock = s_lock (dir, &rc, error);
     if (lock < 0)
         return rc;

@@ -34,9 +34,11 @@ static bool s_ends_with (const char *name, const char *suffix)
     return n >= m && strcmp (name + n - m, suffix) == 0;
 }
 
-//  Removes the files in the directory open as fd, which must hold no
-//  directory (a copy does not), without following a link out of it.
-static void s_empty_dir (int fd)
+//  Removes the files in the directory open as fd, without following a
+//  link out of it, and the directories in it one level down: a copy holds
+//  none, unless a repair of it set files aside in lost/ (journal_repair's
+//  look at whose a damaged store is).
+static void s_empty_dir (int fd, int depth)
 {
     int again = dup (fd);
     DIR *handle = again >= 0 ? fdopendir (again) : NULL;
@@ -46,9 +48,17 @@ static void s_empty_dir (int fd)
         return;
     }
     struct dirent *entry;
-    while ((entry = readdir (handle)))
-        if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
-            unlinkat (fd, entry->d_name, 0);
+    while ((entry = readdir (handle))) {
+        if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0 ||
+            unlinkat (fd, entry->d_name, 0) == 0 || depth == 0)
+            continue;
+        int inner = openat (fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (inner >= 0) {
+            s_empty_dir (inner, depth - 1);
+            close (inner);
+            unlinkat (fd, entry->d_name, AT_REMOVEDIR);
+        }
+    }
     closedir (handle);
 }
 
@@ -61,7 +71,7 @@ static void s_remove_stale (int dir_fd, const char *name)
     if (fd < 0)
         return;
     if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
-        s_empty_dir (fd);
+        s_empty_dir (fd, 1);
         unlinkat (dir_fd, name, AT_REMOVEDIR);
     }
     close (fd); //  lets go of the flock
@@ -198,7 +208,7 @@ static int s_make_copy_dir (storecopy_t *self, const char *parent)
 static void s_drop_copy_dir (storecopy_t *self)
 {
     if (self->copy_fd >= 0) {
-        s_empty_dir (self->copy_fd);
+        s_empty_dir (self->copy_fd, 1);
         close (self->copy_fd);
         self->copy_fd = -1;
     }

@@ -163,7 +163,10 @@ static void s_log_line (const char *format, ...)
 }
 
 //  The path of path relative to the directory, or NULL if it is not under
-//  it (or is the directory itself: then ".").
+//  it (or is the directory itself: then "."). A private copy of the store
+//  (storecopy.h: `shoal repair` reads one to tell whose the store is) is
+//  not the store: never read as it, removed at a node's start, it is not
+//  watched.
 static const char *s_relative (const char *path)
 {
     if (!s_dir_len || !path || strncmp (path, s_dir, s_dir_len) != 0)
@@ -175,6 +178,8 @@ static const char *s_relative (const char *path)
     const char *rest = path + s_dir_len;
     while (*rest == '/')
         rest++;
+    if (strncmp (rest, ".shoal-check-", 13) == 0)
+        return NULL;
     return *rest ? rest : ".";
 }
 

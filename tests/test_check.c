@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <leveldb/c.h>
 #include <msgpack.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -523,6 +524,112 @@ static void test_check_damaged (void **state)
     free (output);
 }
 
+//  What dir holds, byte for byte: s_listing's line for each entry, with
+//  the FNV-1a hash of a file's bytes, into text (at most size bytes).
+static void s_contents (const char *dir, char *text, size_t size)
+{
+    char listing[8192];
+    s_listing (dir, listing, sizeof listing);
+    size_t used = (size_t) snprintf (text, size, "%s", listing);
+    struct dirent **entries = NULL;
+    int n = scandir (dir, &entries, NULL, alphasort);
+    assert_true (n >= 0);
+    for (int i = 0; i < n; i++) {
+        char path[600];
+        snprintf (path, sizeof path, "%s/%s", dir, entries[i]->d_name);
+        FILE *file = entries[i]->d_type == DT_REG ? fopen (path, "rb") : NULL;
+        uint64_t hash = 14695981039346656037ull;
+        for (int c; file && (c = fgetc (file)) != EOF;)
+            hash = (hash ^ (uint8_t) c) * 1099511628211ull;
+        if (file && used < size)
+            used += (size_t) snprintf (text + used, size - used, "%s %016llx\n", entries[i]->d_name,
+                                       (unsigned long long) hash);
+        if (file)
+            fclose (file);
+        free (entries[i]);
+    }
+    free (entries);
+    assert_true (used < size);
+}
+
+//  Another program's LevelDB store in dir: keys of its own, in a table
+//  and in a log (two opens).
+static void s_foreign_store (const char *dir)
+{
+    for (int open = 0; open < 2; open++) {
+        leveldb_options_t *options = leveldb_options_create ();
+        leveldb_options_set_create_if_missing (options, 1);
+        leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+        char *err = NULL;
+        leveldb_t *db = leveldb_open (options, dir, &err);
+        if (!db)
+            fail_msg ("leveldb_open %s: %s", dir, err);
+        for (int i = 0; i < 100 && !err; i++) {
+            char key[32], value[64];
+            snprintf (key, sizeof key, "user:%d:%d", open, i);
+            snprintf (value, sizeof value, "{\"name\":\"user %d\"}", i);
+            leveldb_put (db, write, key, strlen (key), value, strlen (value), &err);
+        }
+        assert_null (err);
+        leveldb_close (db);
+        leveldb_writeoptions_destroy (write);
+        leveldb_options_destroy (options);
+    }
+}
+
+//  `shoal repair` of a directory that holds no shoal store is refused
+//  (exit 2) before its warning, and changes nothing: one that does not
+//  exist, an empty one, a file, and another program's LevelDB store, whole
+//  or damaged (no CURRENT: a copy of it is repaired to read its keys). It
+//  was repaired: rebuilt by LevelDB, its logs moved to lost/.
+static void test_repair_refuses (void **state)
+{
+    fixture_t *f = *state;
+    char *output = NULL;
+    assert_int_equal (s_repair (f, &output, "--data", f->data, "--yes", NULL), 2);
+    if (!strstr (output, "does not exist: nothing to repair") || strstr (output, "WARNING"))
+        fail_msg ("expected a refusal of a directory that does not exist: %s", output);
+    free (output);
+    assert_false (zsys_file_exists (f->data));
+
+    assert_int_equal (zsys_dir_create ("%s", f->data), 0);
+    assert_int_equal (s_repair (f, &output, "--data", f->data, "--yes", NULL), 2);
+    if (!strstr (output, "holds no LevelDB store") || strstr (output, "WARNING"))
+        fail_msg ("expected a refusal of an empty directory: %s", output);
+    free (output);
+    char empty[8192];
+    s_listing (f->data, empty, sizeof empty);
+    assert_string_equal (empty, "");
+
+    char file[400];
+    snprintf (file, sizeof file, "%s/a-file", f->dir);
+    FILE *made = fopen (file, "w");
+    assert_non_null (made);
+    assert_int_equal (fclose (made), 0);
+    assert_int_equal (s_repair (f, &output, "--data", file, "--yes", NULL), 2);
+    if (!strstr (output, "is not a directory") || strstr (output, "WARNING"))
+        fail_msg ("expected a refusal of a file: %s", output);
+    free (output);
+
+    s_foreign_store (f->data);
+    char before[16384], after[16384], current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    for (int damaged = 0; damaged < 2; damaged++) {
+        if (damaged)
+            assert_int_equal (unlink (current), 0);
+        s_contents (f->data, before, sizeof before);
+        assert_int_equal (s_repair (f, &output, "--data", f->data, "--yes", NULL), 2);
+        if (!strstr (output, "is a LevelDB store but not shoal's") ||
+            !strstr (output, "nothing was changed") || strstr (output, "WARNING") ||
+            strstr (output, ".shoal-check-"))
+            fail_msg ("expected a refusal of another program's store%s: %s",
+                      damaged ? " without CURRENT" : "", output);
+        free (output);
+        s_contents (f->data, after, sizeof after);
+        assert_string_equal (before, after);
+    }
+}
+
 //  Appends one event {"transfer": transfer, "amount": amount} (either may
 //  be absent: NULL, 0) named name to stream.
 static void s_append (journal_t *journal, const char *stream, const char *name,
@@ -658,6 +765,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_check_full_or_read_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_refuses, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_check_in_flight, s_setup, s_teardown),

@@ -1209,7 +1209,7 @@ static void test_event_log_gap_refused (void **state)
     free (error);
     //  shoal repair accepts the loss: it removes the mark first.
     char *report = NULL, *failure = NULL;
-    assert_int_equal (journal_repair (fixture->dir, &report, &failure), 0);
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &failure), 0);
     free (report);
     free (failure);
     fixture->journal = s_open (fixture->dir);
@@ -1254,7 +1254,7 @@ static void test_gapless_mark (void **state)
     //  Repaired: no mark, its events 2 and 3 read again, after a reopen too.
     journal_destroy (&fixture->journal);
     char *report = NULL, *error = NULL;
-    assert_int_equal (journal_repair (fixture->dir, &report, &error), 0);
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &error), 0);
     free (report);
     free (error);
     assert_int_not_equal (access (path, F_OK), 0);

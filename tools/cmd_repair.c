@@ -6,7 +6,10 @@
     its records from the damage on, a damaged table the blocks it cannot
     read. What was dropped is lost for good, acknowledged or not; so
     repair never runs unasked: without --yes it asks on a terminal, and
-    refuses when stdin is not one.
+    refuses when stdin is not one. Nor does it run on a directory that
+    holds no store, or another program's LevelDB store (journal_repair
+    tells, as `shoal check` does): it says so before any warning or
+    question, and changes nothing.
 
     Exit codes: 0 repaired and every record left decodes, 1 repaired with
     records that do not decode, 2 bad usage, refused, or repair failed.
@@ -26,13 +29,18 @@ static void s_help (FILE *out)
                   "lost CURRENT file) with LevelDB's repair: it rebuilds the store from the\n"
                   "files it can read and DROPS what it cannot, for good. Stop the node and\n"
                   "copy DIR first. Then prints what LevelDB dropped and the counts of every\n"
-                  "kind of record left, as `shoal check` does.\n\n"
+                  "kind of record left, as `shoal check` does.\n"
+                  "It first makes sure DIR holds a shoal store, as `shoal check` does (it\n"
+                  "opens a private copy; a copy too damaged to open is repaired to read its\n"
+                  "keys), and refuses, changing nothing, a directory that does not exist,\n"
+                  "holds no LevelDB store, or holds another program's.\n\n"
                   "Options:\n"
                   "  --data DIR   the stopped node's data directory\n"
                   "  --yes        do not ask (required when stdin is not a terminal)\n\n"
                   "Exit: 0 repaired and every record left decodes, 1 repaired with records\n"
-                  "that do not decode, 2 bad usage, refused (a node runs on DIR, DIR holds no\n"
-                  "store, no --yes without a terminal) or the repair failed.\n\n"
+                  "that do not decode, 2 bad usage, refused (a node runs on DIR, DIR does not\n"
+                  "exist or holds no store or not shoal's, no --yes without a terminal, not\n"
+                  "confirmed) or the repair failed.\n\n"
                   "Examples:\n"
                   "  shoal repair --data ./bank\n"
                   "  cp -a /var/lib/shoal/n1 /root/n1.copy && shoal repair --data "
@@ -40,9 +48,17 @@ static void s_help (FILE *out)
                   "  shoal check --data /var/lib/shoal/n1\n");
 }
 
-//  Asks on the terminal. True if the user typed "yes".
-static bool s_confirm (const char *dir)
+//  journal_repair's question, once it knows dir holds shoal's store: the
+//  warning, then, unless *yes, the terminal's answer. True to repair.
+static bool s_confirm (const char *dir, void *yes)
 {
+    fprintf (stderr,
+             "shoal repair: WARNING: repair rebuilds the store in %s from the files it can\n"
+             "read and drops for good whatever it cannot, acknowledged or not. Stop the node\n"
+             "and keep a copy of the directory first.\n",
+             dir);
+    if (*(bool *) yes)
+        return true;
     fprintf (stderr, "Repair %s? Type yes to go on: ", dir);
     char answer[16];
     if (!fgets (answer, sizeof answer, stdin))
@@ -84,24 +100,13 @@ int cmd_repair (int argc, char **argv)
         s_help (stderr);
         return EXIT_USAGE;
     }
-    fprintf (stderr,
-             "shoal repair: WARNING: repair rebuilds the store in %s from the files it can\n"
-             "read and drops for good whatever it cannot, acknowledged or not. Stop the node\n"
-             "and keep a copy of the directory first.\n",
-             dir);
-    if (!yes) {
-        if (!isatty (STDIN_FILENO)) {
-            fprintf (stderr, "shoal repair: refused: stdin is not a terminal and --yes was "
-                             "not given\n");
-            return EXIT_USAGE;
-        }
-        if (!s_confirm (dir)) {
-            fprintf (stderr, "shoal repair: not repaired\n");
-            return EXIT_USAGE;
-        }
+    if (!yes && !isatty (STDIN_FILENO)) {
+        fprintf (stderr, "shoal repair: refused: stdin is not a terminal and --yes was "
+                         "not given\n");
+        return EXIT_USAGE;
     }
     char *report = NULL, *error = NULL;
-    if (journal_repair (dir, &report, &error) != 0) {
+    if (journal_repair (dir, s_confirm, &yes, &report, &error) != 0) {
         fprintf (stderr, "shoal repair: %s\n", error ? error : "repair failed");
         free (error);
         return EXIT_USAGE;
