@@ -10,6 +10,7 @@
     it at the end). Version 1.
 */
 #include "bank_projections.h"
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,13 +23,15 @@ typedef struct {
 } totals_t;
 
 //  A batch's sums. Its money in 128 bits: each account's balance fits in
-//  64 (the account refuses more), their sum may not, and a batch may
-//  pass 2^63 on its way back below.
+//  64 (the account refuses more), their sum may not, and a batch's sum
+//  may pass 2^63 while the row's total, which it adds to, does not.
 typedef struct {
     __int128 balance;
     int64_t open, closed;
     int64_t started, completed, failed, compensated;
     bool changed; //  an event moved one
+    bool based;   //  base is read: the batch's first event that moves money
+    int64_t base; //  the row's balance before the batch
 } sums_t;
 
 static void s_read (shoal_view_t *view, totals_t *totals)
@@ -69,7 +72,11 @@ static void s_write (shoal_view_t *view, const totals_t *totals)
 //  The batch's sums: what its events add to the row. Each apply adds to
 //  them; batch_end reads the row once, adds them and writes it once (a
 //  row read and written at every event was a sixth of the projections'
-//  thread).
+//  thread). The balance the row would hold after each event is checked
+//  in apply, against the row's balance read once a batch: so an event
+//  whose money the row's 64 bits cannot hold fails itself, at its own
+//  position (where `shoal projections skip` takes it), and the events
+//  before it are kept, as they are when each event is a batch of its own.
 static int s_apply (shoal_view_t *view, const shoal_event_t *event)
 {
     sums_t *sums = shoal_view_batch_state (view);
@@ -90,7 +97,21 @@ static int s_apply (shoal_view_t *view, const shoal_event_t *event)
         if (shoal_data_int (shoal_event_data (event), "amount", &amount) != 0)
             return shoal_view_fail (view, "%s of %s has no amount", name,
                                     shoal_event_address (event));
-        sums->balance += in ? (__int128) amount : -(__int128) amount;
+        if (!sums->based) {
+            totals_t totals;
+            s_read (view, &totals);
+            sums->base = totals.balance;
+            sums->based = true;
+        }
+        __int128 balance = sums->balance + (in ? (__int128) amount : -(__int128) amount);
+        __int128 total = (__int128) sums->base + balance;
+        if (total > INT64_MAX || total < INT64_MIN)
+            return shoal_view_fail (view,
+                                    "%s %" PRId64 " on %s: the sum of the balances would pass %s: "
+                                    "the row's 64 bits cannot hold it",
+                                    name, amount, shoal_event_address (event),
+                                    total > 0 ? "2^63 - 1" : "-2^63");
+        sums->balance = balance;
     } else if (strcmp (name, "Started") == 0)
         sums->started++;
     else if (strcmp (name, "Completed") == 0)
@@ -112,13 +133,8 @@ static int s_batch_end (shoal_view_t *view, void *batch_state)
         return 0;
     totals_t totals;
     s_read (view, &totals);
-    __int128 balance = (__int128) totals.balance + sums->balance;
-    if (balance > INT64_MAX || balance < INT64_MIN)
-        return shoal_view_fail (view,
-                                "the sum of the balances would pass %s: the row's 64 bits "
-                                "cannot hold it",
-                                balance > 0 ? "2^63 - 1" : "-2^63");
-    totals.balance = (int64_t) balance;
+    //  Each apply checked the balance this adds up to (s_apply).
+    totals.balance = (int64_t) ((__int128) totals.balance + sums->balance);
     totals.open += sums->open;
     totals.closed += sums->closed;
     totals.started += sums->started;

@@ -167,12 +167,14 @@ static void s_wait_settled (fixture_t *f)
 
 //  What the projections list says of the builds of one projection.
 typedef struct {
-    int count;       //  builds of the name
-    int64_t number;  //  the last one's build number
-    int64_t applied; //  its events applied
-    int64_t sends;   //  its reactions awaiting their answer
-    char status[16]; //  its status
-    char error[256]; //  its error ("" if none)
+    int count;              //  builds of the name
+    int64_t number;         //  the last one's build number
+    int64_t applied;        //  its events applied
+    int64_t sends;          //  its reactions awaiting their answer
+    char status[16];        //  its status
+    char error[256];        //  its error ("" if none)
+    int64_t error_position; //  the event it failed at (-1 if none)
+    int64_t end;            //  the log's end, as the list said it
 } build_t;
 
 //  Reads the builds of name from the projections list; false if the node
@@ -180,13 +182,15 @@ typedef struct {
 static bool s_build (fixture_t *f, const char *name, build_t *build)
 {
     memset (build, 0, sizeof *build);
+    build->error_position = -1;
     client_reply_t reply;
     if (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL) != 0)
         return false;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *list =
-        map_find (map_unpack (&unpacked, reply.data, reply.size), "projections");
+    const msgpack_object *answer = map_unpack (&unpacked, reply.data, reply.size);
+    map_find_int (answer, "end", &build->end);
+    const msgpack_object *list = map_find (answer, "projections");
     for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
          i++) {
         char each[64];
@@ -198,12 +202,29 @@ static bool s_build (fixture_t *f, const char *name, build_t *build)
             map_find_int (item, "sends", &build->sends);
             map_find_str (item, "status", build->status, sizeof build->status);
             map_find_str (item, "error", build->error, sizeof build->error);
+            map_find_int (item, "error_position", &build->error_position);
         }
     }
     msgpack_unpacked_destroy (&unpacked);
     bool ok = reply.ok;
     client_reply_close (&reply);
     return ok;
+}
+
+//  Sends an operator's action (pause, resume, rebuild) on name; it must be
+//  taken.
+static void s_control (fixture_t *f, const char *action, const char *name)
+{
+    char action_field[32], name_field[64];
+    snprintf (action_field, sizeof action_field, "action=%s", action);
+    snprintf (name_field, sizeof name_field, "name=%s", name);
+    client_reply_t reply;
+    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
+                              &reply, action_field, name_field, NULL),
+                      0);
+    if (!reply.ok)
+        fail_msg ("%s %s refused: %s %s", action, name, reply.code, reply.reason);
+    client_reply_close (&reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -553,31 +574,69 @@ static void test_large_debits_flagged_once (void **state)
 //  which it may; bank_totals cannot hold their sum and stops, failed,
 //  saying so, and the node goes on (it aborted on the signed overflow
 //  under the sanitizers, at every start). The journal's books hold, their
-//  sums in 128 bits (check called the store damaged).
+//  sums in 128 bits (check called the store damaged). It stops at the
+//  event that overflowed, the ones before it in its batch applied: it
+//  named the batch's first event, which a skip then stepped over.
+
+//  Polls name's build until its status is status; returns what it said.
+static build_t s_wait_build (fixture_t *f, const char *name, const char *status)
+{
+    build_t build = {0};
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < deadline &&
+           !(s_build (f, name, &build) && streq (build.status, status)))
+        zclock_sleep (20);
+    if (!streq (build.status, status))
+        fail_msg ("%s is %s, not %s: %s", name, build.status, status, build.error);
+    return build;
+}
 
 static void test_totals_past_64_bits (void **state)
 {
     fixture_t *f = *state;
     s_start (f);
+    //  Paused, so that the four events come to it in one batch.
+    s_control (f, "pause", "bank_totals");
     s_must (f, "account/a", "Open", "owner=a", NULL);
     s_must (f, "account/b", "Open", "owner=b", NULL);
     s_must (f, "account/a", "Deposit", "amount=9223372036854775807", NULL);
     s_must (f, "account/b", "Deposit", "amount=9223372036854775807", NULL);
-    build_t totals = {0};
-    int64_t deadline = zclock_mono () + WAIT_MS;
-    while (zclock_mono () < deadline &&
-           !(s_build (f, "bank_totals", &totals) && streq (totals.status, "failed")))
-        zclock_sleep (20);
-    assert_string_equal (totals.status, "failed");
-    if (!strstr (totals.error, "would pass 2^63 - 1"))
+    build_t totals;
+    assert_true (s_build (f, "bank_totals", &totals));
+    int64_t overflow = totals.end - 1; //  b's Deposited: the log's last event
+    s_control (f, "resume", "bank_totals");
+    totals = s_wait_build (f, "bank_totals", "failed");
+    if (!strstr (totals.error, "Deposited 9223372036854775807 on account/b: the sum of the "
+                               "balances would pass 2^63 - 1"))
         fail_msg ("bank_totals failed with: %s", totals.error);
+    //  It stopped at the event that overflowed, not at its batch's first;
+    //  the three before it are applied.
+    assert_int_equal (totals.error_position, overflow);
+    assert_int_equal (totals.applied, 3);
     //  The node serves on, and starts again.
     s_must (f, "account/c", "Open", "owner=c", NULL);
     s_stop (f, SIGTERM);
     s_start (f);
+    totals = s_wait_build (f, "bank_totals", "failed");
+    assert_int_equal (totals.error_position, overflow);
+    //  The event skipped, it goes on to c's deposit, which fails in turn.
+    char position[64];
+    snprintf (position, sizeof position, "position=%lld", (long long) overflow);
+    client_reply_t reply;
+    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
+                              &reply, "action=skip", "name=bank_totals", "version=1", position,
+                              NULL),
+                      0);
+    if (!reply.ok)
+        fail_msg ("skip refused: %s %s", reply.code, reply.reason);
+    client_reply_close (&reply);
     s_must (f, "account/c", "Deposit", "amount=5", NULL);
     assert_true (s_build (f, "bank_totals", &totals));
-    assert_string_equal (totals.status, "failed");
+    overflow = totals.end - 1;
+    totals = s_wait_build (f, "bank_totals", "failed");
+    assert_int_equal (totals.error_position, overflow);
+    assert_non_null (strstr (totals.error, "Deposited 5 on account/c"));
+    assert_int_equal (totals.applied, 4); //  c's Opened
     s_stop (f, SIGTERM);
 
     books_t *books = books_new ();
@@ -669,22 +728,6 @@ static void test_reaction_ids_cannot_be_taken (void **state)
 
 //  --------------------------------------------------------------------------
 //  (d) large_debits rebuilt while the build it replaces is behind
-
-//  Sends an operator's action (pause, resume, rebuild) on name; it must be
-//  taken.
-static void s_control (fixture_t *f, const char *action, const char *name)
-{
-    char action_field[32], name_field[64];
-    snprintf (action_field, sizeof action_field, "action=%s", action);
-    snprintf (name_field, sizeof name_field, "name=%s", name);
-    client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
-                              &reply, action_field, name_field, NULL),
-                      0);
-    if (!reply.ok)
-        fail_msg ("%s %s refused: %s %s", action, name, reply.code, reply.reason);
-    client_reply_close (&reply);
-}
 
 //  A rebuild of large_debits while the build it replaces is paused (or
 //  behind the log for another reason: a full disk's retries, the linger)
