@@ -14,7 +14,14 @@ path), so a node may bind ipc:// and be reached through the proxy.
            byte read from either side is dropped. A connection accepted while
            cut is held the same way and never reaches the target. Prints
            "proxy cut" once in effect.
-  SIGUSR2  heal: closes every connection that lived through the cut (its
+  SIGHUP   cut one way, towards the target: bytes from the client are
+           dropped, the target's still reach the client. A connection
+           accepted while cut reaches the target, cut the same way. Prints
+           "proxy cut to target".
+  SIGALRM  cut one way, back from the target: the target's bytes are
+           dropped, the client's still reach it. Prints "proxy cut from
+           target".
+  SIGUSR2  heal: closes every connection that lived through a cut (its
            streams lost bytes), so that peers reconnect, then forwards again.
            Prints "proxy healed".
   SIGTERM  closes everything and exits 0.
@@ -31,31 +38,32 @@ import socket
 import sys
 import threading
 
+TO, FROM = 0, 1          # the directions: client to target, target to client
 lock = threading.Lock()  # guards cut, conns and each Conn's fields
 conns = set()            # connections whose threads still run
-cut = False
+cut = [False, False]     # the directions cut now, by TO and FROM
 
 
 class Conn:
     def __init__(self, client, upstream, frozen):
         self.sockets = [s for s in (client, upstream) if s is not None]
-        self.frozen = frozen   # drop what is read; set by a cut
-        self.running = 0       # pump threads still running
+        self.frozen = list(frozen)  # by direction: drop what is read; set by a cut
+        self.running = 0            # pump threads still running
 
     def start(self, pumps):
         with lock:
             conns.add(self)
             self.running = len(pumps)
-        for src, dst in pumps:
-            threading.Thread(target=self.pump, args=(src, dst), daemon=True).start()
+        for src, dst, way in pumps:
+            threading.Thread(target=self.pump, args=(src, dst, way), daemon=True).start()
 
-    def pump(self, src, dst):
+    def pump(self, src, dst, way):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if dst is not None and not self.frozen:
+                if dst is not None and not self.frozen[way]:
                     dst.sendall(data)
         except OSError:
             pass
@@ -82,9 +90,9 @@ def accept(listener, target):
     client, _ = listener.accept()
     client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with lock:
-        frozen = cut
-    if frozen:  # partitioned: the target never hears of it
-        Conn(client, None, True).start([(client, None)])
+        frozen = list(cut)
+    if all(frozen):  # partitioned: the target never hears of it
+        Conn(client, None, frozen).start([(client, None, TO)])
         return
     try:
         if isinstance(target, str):
@@ -102,21 +110,27 @@ def accept(listener, target):
         client.close()
         return
     upstream.settimeout(None)
-    Conn(client, upstream, False).start([(client, upstream), (upstream, client)])
+    Conn(client, upstream, frozen).start([(client, upstream, TO), (upstream, client, FROM)])
+
+
+CUTS = {signal.SIGUSR1: ([True, True], "proxy cut"),
+        signal.SIGHUP: ([True, False], "proxy cut to target"),
+        signal.SIGALRM: ([False, True], "proxy cut from target")}
 
 
 def on_signal(signum):
     global cut
+    ways, said = CUTS.get(signum, ([False, False], None))
     with lock:
-        cut = signum == signal.SIGUSR1
+        cut = ways
         victims = list(conns)
         for conn in victims:
-            conn.frozen = conn.frozen or cut
-    if signum == signal.SIGUSR1:
-        print("proxy cut", flush=True)
+            conn.frozen = [a or b for a, b in zip(conn.frozen, cut)]
+    if said:
+        print(said, flush=True)
         return
     for conn in victims:
-        if signum == signal.SIGTERM or conn.frozen:
+        if signum == signal.SIGTERM or any(conn.frozen):
             conn.shutdown()
     if signum == signal.SIGTERM:
         sys.exit(0)
@@ -135,7 +149,7 @@ def main():
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
-    for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM):
+    for signum in (signal.SIGUSR1, signal.SIGHUP, signal.SIGALRM, signal.SIGUSR2, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)  # the work is done below
     print("proxy ready %d" % listener.getsockname()[1], flush=True)
     while True:

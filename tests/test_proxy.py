@@ -3,7 +3,7 @@
 forwarding for many connections, a cut (bytes dropped, new connections
 held back from the target), a heal (connections that lived through the
 cut closed, new ones forwarded) and SIGTERM; then forwarding to a unix
-socket. Every wait has a deadline;
+socket; then a cut one way, each way, against a server that speaks first. Every wait has a deadline;
 the only timed waits are the short ones that check nothing arrives.
 """
 import os
@@ -69,6 +69,16 @@ def round_trip(sock, data):
     assert got == data, "echo differs"
 
 
+def expect_recv(sock, data):
+    sock.settimeout(DEADLINE)
+    got = b""
+    while len(got) < len(data):
+        chunk = sock.recv(len(data) - len(got))
+        assert chunk, "closed after %d of %d bytes" % (len(got), len(data))
+        got += chunk
+    assert got == data, "expected %r, got %r" % (data, got)
+
+
 def assert_silent(sock):
     sock.settimeout(QUIET)
     try:
@@ -120,6 +130,81 @@ def test_unix_target():
                 process.wait()
 
 
+class Greeter:
+    """Says "hi" to every connection, then echoes it; keeps what it read."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.heard = queue.Queue()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            conn, _ = self.listener.accept()
+            threading.Thread(target=self.greet, args=(conn,), daemon=True).start()
+
+    def greet(self, conn):
+        with conn:
+            try:
+                conn.sendall(b"hi")
+                while data := conn.recv(65536):
+                    self.heard.put(data)
+                    conn.sendall(data)
+            except OSError:
+                pass
+
+
+def test_one_way_cuts():
+    """SIGHUP drops what the client says, SIGALRM what the target says; the
+    other way still flows, for connections open before and made during the
+    cut; SIGUSR2 closes them."""
+    greeter = Greeter()
+    process, port, lines = start_proxy("127.0.0.1:%d" % greeter.port)
+    try:
+        connect = lambda: socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        before = connect()
+        expect_recv(before, b"hi")  # its greeting
+
+        process.send_signal(signal.SIGHUP)
+        expect_line(lines, "proxy cut to target")
+        during = connect()
+        expect_recv(during, b"hi")  # the target's greeting comes through
+        for sock in (before, during):
+            sock.sendall(b"lost")
+            assert_silent(sock)
+        assert greeter.heard.empty(), "the target heard the client while cut towards it"
+        process.send_signal(signal.SIGUSR2)
+        expect_line(lines, "proxy healed")
+        for sock in (before, during):
+            assert_closed(sock)
+            sock.close()
+
+        process.send_signal(signal.SIGALRM)
+        expect_line(lines, "proxy cut from target")
+        during = connect()
+        assert_silent(during)  # no greeting
+        during.sendall(b"heard")
+        try:
+            got = greeter.heard.get(timeout=DEADLINE)
+        except queue.Empty:
+            sys.exit("the target did not hear the client while cut back from it")
+        assert got == b"heard", "the target heard %r" % got
+        assert_silent(during)  # nor the echo
+        process.send_signal(signal.SIGUSR2)
+        expect_line(lines, "proxy healed")
+        assert_closed(during)
+        during.close()
+        after = connect()
+        expect_recv(after, b"hi")
+        round_trip(after, b"back")
+        after.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def main():
     echo = Echo()
     process, port, lines = start_proxy("127.0.0.1:%d" % echo.port)
@@ -158,6 +243,7 @@ def main():
             process.kill()
             process.wait()
     test_unix_target()
+    test_one_way_cuts()
     print("test_proxy: ok")
 
 
