@@ -101,6 +101,20 @@ static void s_link_close (peer_t *peer)
     zsock_destroy (&peer->monitor);
 }
 
+//  Sets the link to node up or down, and logs the change with why.
+static void s_set_up (peers_t *self, int node, bool up, const char *why)
+{
+    peer_t *peer = &self->peers[node];
+    if (up)
+        peer->remake_at = 0; //  libzmq connected again itself: the link needs no remaking
+    if (peer->up == up)
+        return;
+    peer->up = up;
+    log_write (up ? SHOAL_LOG_INFO : SHOAL_LOG_WARN, "shoal node: peer %s (%s) is %s%s%s",
+               s_name (self, node), cluster_node_peer (self->cluster, node), up ? "up" : "down",
+               why ? ": " : "", why ? why : "");
+}
+
 //  Makes the link to node again, due once its handshake failed: libzmq
 //  does not connect again after a refused CURVE handshake, and the peer
 //  may since have come back with the right keys (a node started once with
@@ -109,6 +123,10 @@ static void s_link_close (peer_t *peer)
 static void s_link_remake (peers_t *self, int node, int64_t now)
 {
     peer_t *peer = &self->peers[node];
+    //  The new link is up once welcomed, as any: until then what is sent
+    //  on it is lost, and a link cut since would never be seen down (its
+    //  handshake hangs, and no connection of it ever drops).
+    s_set_up (self, node, false, "its link is made again");
     s_link_close (peer);
     char *error = NULL;
     if (s_link_new (self, node, self->cert, self->prefix, &error) == 0)
@@ -199,17 +217,6 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max)
 bool peers_up (const peers_t *self, int node)
 {
     return node == self->self || (node >= 0 && node < self->count && self->peers[node].up);
-}
-
-static void s_set_up (peers_t *self, int node, bool up, const char *why)
-{
-    peer_t *peer = &self->peers[node];
-    if (peer->up == up)
-        return;
-    peer->up = up;
-    log_write (up ? SHOAL_LOG_INFO : SHOAL_LOG_WARN, "shoal node: peer %s (%s) is %s%s%s",
-               s_name (self, node), cluster_node_peer (self->cluster, node), up ? "up" : "down",
-               why ? ": " : "", why ? why : "");
 }
 
 //  Sends frames on a socket without blocking; returns 0 or SHOAL_ENET.
