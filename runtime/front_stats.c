@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 2 + (cluster ? 7 : 0));
+    msgpack_pack_map (&pk, fields + 2 + (cluster ? 9 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -124,6 +124,25 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
             }
         front_pack_str (&pk, "peers_up");
         msgpack_pack_int (&pk, up);
+        //  Each peer's link to us: whether it brought a frame within the
+        //  heartbeat timeout, and how long ago its last one came (a link
+        //  cut one way is up above and not heard here, on either side).
+        front_pack_str (&pk, "peers_heard");
+        msgpack_pack_map (&pk, (size_t) (count - 1));
+        for (int i = 0; i < count; i++)
+            if (i != me) {
+                peers_link_t link;
+                peers_link (self->config.peers, i, &link);
+                front_pack_str (&pk, cluster_node_name (cluster, i));
+                link.heard ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+            }
+        front_pack_str (&pk, "peers_silent_ms");
+        msgpack_pack_map (&pk, (size_t) (count - 1));
+        for (int i = 0; i < count; i++)
+            if (i != me) {
+                front_pack_str (&pk, cluster_node_name (cluster, i));
+                msgpack_pack_int64 (&pk, peers_silent_ms (self->config.peers, i));
+            }
     }
     uint8_t *payload;
     size_t size;

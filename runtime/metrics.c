@@ -250,15 +250,20 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         static const char *families[][2] = {
             {"shoal_peer_up", "Whether the link to a peer is up (it welcomed our HELLO)"},
             {"shoal_peer_messages_sent_total", "Data frames sent to a peer"},
-            {"shoal_peer_messages_received_total", "Data frames taken from a peer"}};
-        for (int k = 0; k < 3; k++) {
-            s_family (out, families[k][0], k ? "counter" : "gauge", families[k][1]);
+            {"shoal_peer_messages_received_total", "Data frames taken from a peer"},
+            {"shoal_peer_heard", "Whether a peer's link to us brought a frame within the "
+                                 "heartbeat timeout (0 with shoal_peer_up 1: cut one way)"}};
+        for (int k = 0; k < 4; k++) {
+            s_family (out, families[k][0], k == 1 || k == 2 ? "counter" : "gauge", families[k][1]);
             for (int i = 0; i < count; i++) {
                 if (i == config->self_node)
                     continue;
                 peers_link_t link;
                 peers_link (config->peers, i, &link);
-                uint64_t value = k == 0 ? link.up : k == 1 ? link.sent : link.received;
+                uint64_t value = k == 0   ? link.up
+                                 : k == 1 ? link.sent
+                                 : k == 2 ? link.received
+                                          : link.heard;
                 fprintf (out, "%s{peer=\"%s\"} %" PRIu64 "\n", families[k][0],
                          cluster_node_name (config->cluster, i), value);
             }

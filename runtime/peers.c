@@ -1,6 +1,6 @@
 /*  peers.c - a node's links to the other nodes of its cluster. See peers.h.
-    Owned by the front thread; a link's `up` and counters are atomic, for
-    the metrics scrape (peers_link).
+    Owned by the front thread; a link's `up`, `heard_at` and counters are
+    atomic, for the metrics scrape (peers_link).
 */
 #include "peers.h"
 #include "auth.h"
@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often
+#define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often (up: every heartbeat)
 #define PEERS_LOG_EVERY_MS 5000  //  a repeated refusal is logged this often
 #define PEERS_REMAKE_MS 1000     //  a link whose handshake failed is made again after this
 #define PEERS_FRAMES_MAX 4       //  frames of a data message after the kind
@@ -25,6 +25,8 @@ typedef struct {
     atomic_bool up;                //  it welcomed our HELLO; cleared on disconnect
     atomic_uint_fast64_t sent;     //  data frames sent to it
     atomic_uint_fast64_t received; //  data frames taken from it
+    atomic_int_fast64_t heard_at;  //  when its link last brought us a frame (mono ms, 0 never)
+    bool silence_logged;           //  we logged its link to us silent, not heard since
     bool welcomed;                 //  we welcomed its HELLO: its frames are taken
     int64_t hello_at;              //  when we last said HELLO (monotonic ms)
     int64_t logged_at;             //  when we last logged a refusal about it
@@ -40,6 +42,7 @@ struct _peers_t {
     peer_t *peers;   //  one per node, ours unused
     int count;       //  nodes
     zcert_t *cert;   //  ours, borrowed: a link made again presents it
+    int64_t started; //  when we were made (mono ms): a peer never heard is silent since
     char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
 };
@@ -150,6 +153,7 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
     self->cluster = cluster;
     self->self = self_index;
     self->cert = cert;
+    self->started = zclock_mono ();
     snprintf (self->prefix, sizeof self->prefix, "%s", prefix);
     self->count = cluster_node_count (cluster);
     self->peers = calloc ((size_t) self->count, sizeof (peer_t));
@@ -217,6 +221,21 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max)
 bool peers_up (const peers_t *self, int node)
 {
     return node == self->self || (node >= 0 && node < self->count && self->peers[node].up);
+}
+
+//  Milliseconds since node's link to us last brought a frame, or since we
+//  were made if it never did. Safe from any thread.
+static int64_t s_silent_ms (const peers_t *self, int node, int64_t now)
+{
+    int64_t heard_at = atomic_load (&self->peers[node].heard_at);
+    return now - (heard_at ? heard_at : self->started);
+}
+
+int64_t peers_silent_ms (const peers_t *self, int node)
+{
+    if (node == self->self || node < 0 || node >= self->count)
+        return 0;
+    return s_silent_ms (self, node, zclock_mono ());
 }
 
 //  Sends frames on a socket without blocking; returns 0 or SHOAL_ENET.
@@ -342,9 +361,11 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
         int node = count > 1 ? s_sender (self, &parts[1]) : -1;
         if (node < 0 || total != count)
             self->stats.refused++;
-        else if (s_frame_is (&parts[1], "HELLO"))
+        else if (s_frame_is (&parts[1], "HELLO")) {
             s_on_hello (self, node, parts, count);
-        else if (!self->peers[node].welcomed)
+            if (self->peers[node].welcomed)
+                self->peers[node].heard_at = zclock_mono ();
+        } else if (!self->peers[node].welcomed)
             self->stats.refused++; //  not welcomed yet: it must say HELLO first
         else {
             peers_kind_t kind = 0;
@@ -359,6 +380,7 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
             else {
                 self->stats.received++;
                 self->peers[node].received++;
+                self->peers[node].heard_at = zclock_mono ();
                 zmq_msg_t *route = kind == PEERS_MSG ? NULL : &parts[2];
                 zmq_msg_t *envelope = &parts[count - 1];
                 fn (arg, kind, node, route ? zmq_msg_data (route) : NULL,
@@ -440,6 +462,25 @@ static void s_on_monitor (peers_t *self, int node)
     }
 }
 
+//  Logs node's link to us silent past the heartbeat timeout while ours to
+//  it is up (a link cut one way, as the side it no longer reaches sees
+//  it; a peer that is down is logged as such already), and heard again.
+static void s_check_heard (peers_t *self, int node, int64_t now)
+{
+    peer_t *peer = &self->peers[node];
+    int64_t silent_ms = s_silent_ms (self, node, now);
+    if (silent_ms >= PEERS_HEARTBEAT_TIMEOUT_MS && peer->up && !peer->silence_logged) {
+        log_warn ("shoal node: nothing from peer %s for %lld ms, though our link to it is up: "
+                  "its link to us is down (the link %s->%s is cut one way?)",
+                  s_name (self, node), (long long) silent_ms, s_name (self, node),
+                  s_name (self, self->self));
+        peer->silence_logged = true;
+    } else if (silent_ms < PEERS_HEARTBEAT_TIMEOUT_MS && peer->silence_logged) {
+        log_info ("shoal node: peer %s is heard again", s_name (self, node));
+        peer->silence_logged = false;
+    }
+}
+
 void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg)
 {
     int n = 0;
@@ -455,9 +496,11 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
             s_on_monitor (self, i);
         if (self->peers[i].remake_at && now >= self->peers[i].remake_at)
             s_link_remake (self, i, now); //  items of this link are not read again
-        if (self->peers[i].dealer && !self->peers[i].up &&
-            now - self->peers[i].hello_at >= PEERS_HELLO_EVERY_MS)
+        //  HELLO also while up, as the peer's proof that our link reaches it.
+        int64_t every = self->peers[i].up ? PEERS_HEARTBEAT_IVL_MS : PEERS_HELLO_EVERY_MS;
+        if (self->peers[i].dealer && now - self->peers[i].hello_at >= every)
             s_say_hello (self, i);
+        s_check_heard (self, i, now);
     }
 }
 
@@ -515,4 +558,6 @@ void peers_link (const peers_t *self, int node, peers_link_t *link)
     link->up = atomic_load (&peer->up);
     link->sent = atomic_load (&peer->sent);
     link->received = atomic_load (&peer->received);
+    link->silent_ms = s_silent_ms (self, node, zclock_mono ());
+    link->heard = atomic_load (&peer->heard_at) && link->silent_ms < PEERS_HEARTBEAT_TIMEOUT_MS;
 }

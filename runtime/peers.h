@@ -16,6 +16,16 @@
     disconnects and the link is down until it reconnects and is welcomed
     again. Both changes are logged.
 
+    A link that is up says HELLO again every PEERS_HEARTBEAT_IVL_MS, so its
+    peer knows it still arrives: each node also keeps when a peer's link
+    last brought it a frame (peers_silent_ms). Only the node that owns a
+    link (its DEALER) sees it go down: when the bytes towards the peer are
+    dropped but the peer's come back on the same connection, the DEALER's
+    own heartbeat never times out (any frame received resets it), and the
+    peer's ROUTER closes the connection on its timeout without a word to
+    the peer's node. So a link cut one way is down as its owner sees it,
+    and silent as the node at its other end sees it; each logs it.
+
     Frames on a link (the ROUTER sees the DEALER's routing id first):
         ["HELLO", cluster, epoch, digest, name]  -> ["WELCOME"] | ["REFUSE", why]
         ["MSG", envelope]                        an actor's message
@@ -65,6 +75,13 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
 //  Whether the link to node is up (always true for the node itself).
 bool peers_up (const peers_t *self, int node);
 
+//  Milliseconds since node's link to us last brought a frame (its HELLO,
+//  said every PEERS_HEARTBEAT_IVL_MS, or data), or since we were made if
+//  it never did; 0 for ourselves or a bad index. Past
+//  PEERS_HEARTBEAT_TIMEOUT_MS its link to us is down, whatever ours to it
+//  is.
+int64_t peers_silent_ms (const peers_t *self, int node);
+
 //  Sends one data frame to node. Never blocks: returns 0, or SHOAL_ENET
 //  when the link is down or full (nothing was sent).
 int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
@@ -81,11 +98,13 @@ typedef struct {
 void peers_stats (const peers_t *self, peers_stats_t *stats);
 
 //  One link as the metrics see it: up, and data frames sent to the peer
-//  and taken from it.
+//  and taken from it; and the peer's link to us.
 typedef struct {
-    bool up;
-    uint64_t sent;
-    uint64_t received;
+    bool up;           //  ours to it (peers_up)
+    uint64_t sent;     //  data frames sent to it
+    uint64_t received; //  data frames taken from it
+    bool heard;        //  its link to us brought a frame within the heartbeat timeout
+    int64_t silent_ms; //  since its last frame (peers_silent_ms)
 } peers_link_t;
 
 //  Fills *link for node (all zero for ourselves or a bad index). Unlike
