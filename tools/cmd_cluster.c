@@ -475,7 +475,10 @@ static void s_status_help (FILE *out)
         "up or down: its shards (count and ranges, from the map), the epoch it\n"
         "runs, its links to the other nodes up of all, its uptime, and why a node\n"
         "is down. A node that does not answer within --timeout (default %d ms)\n"
-        "is down. Text is a table, one row per node; --json prints one object:\n"
+        "is down. A link cut one way shows on both its ends: 'cannot reach n2' on\n"
+        "n1, 'not heard from n1 for 6s: the link n1->n2 is down' on n2 (peers_heard\n"
+        "and peers_silent_ms in --json). Text is a table, one row per node; --json\n"
+        "prints one object:\n"
         "{\"cluster\":...,\"nodes\":[{\"node\":\"n1\",\"up\":true,\"shards\":85,...}],...}.\n\n"
         "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s;\n"
         "the client certificate is beside it.\n\n"
@@ -489,8 +492,9 @@ static void s_status_help (FILE *out)
 
 //  The stats keys of a node in a cluster that status passes through to its
 //  JSON, as the node sends them (absent ones are left out).
-static const char *s_status_keys[] = {"cluster", "epoch",   "uptime_ms", "shards_owned", "peers_up",
-                                      "peers",   "refused", "forwarded", "unavailable",  "dropped"};
+static const char *s_status_keys[] = {"cluster",  "epoch",     "uptime_ms",   "shards_owned",
+                                      "peers_up", "peers",     "peers_heard", "peers_silent_ms",
+                                      "refused",  "forwarded", "unavailable", "dropped"};
 
 //  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
 //  "12s") into text.
@@ -532,14 +536,45 @@ static bool s_peers (const msgpack_object *stats, int *total, int *up, char *dow
     return true;
 }
 
+//  Lists in text (size bytes) the peers whose link to node brought it
+//  nothing lately ("peers_heard" false) though node's link to them is up:
+//  "not heard from n1 for 6s: the link n1->n2 is down". A peer node cannot
+//  reach is left to "cannot reach". Empty if none, or from a node older
+//  than "peers_heard".
+static void s_silent_peers (const msgpack_object *stats, const char *node, char *text, size_t size)
+{
+    const msgpack_object *heard = map_find (stats, "peers_heard");
+    const msgpack_object *links = map_find (stats, "peers");
+    const msgpack_object *silent = map_find (stats, "peers_silent_ms");
+    text[0] = 0;
+    for (uint32_t i = 0; heard && heard->type == MSGPACK_OBJECT_MAP && i < heard->via.map.size;
+         i++) {
+        const msgpack_object_kv *kv = &heard->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR ||
+            (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean))
+            continue;
+        char name[CLUSTER_NAME_MAX + 1], ago[24] = "?";
+        snprintf (name, sizeof name, "%.*s", (int) kv->key.via.str.size, kv->key.via.str.ptr);
+        const msgpack_object *up = map_find (links, name);
+        if (!up || up->type != MSGPACK_OBJECT_BOOLEAN || !up->via.boolean)
+            continue;
+        int64_t ms;
+        if (map_find_int (silent, name, &ms) == 0)
+            s_uptime (ms, ago, sizeof ago);
+        size_t used = strlen (text);
+        snprintf (text + used, size - used, "%snot heard from %s for %s: the link %s->%s is down",
+                  used ? "; " : "", name, ago, name, node);
+    }
+}
+
 //  Says in note (size bytes) what is wrong with node's answer, if
 //  anything: why it is down, that it is another node or runs another map,
-//  which peers it cannot reach.
+//  which peers it cannot reach, which cannot reach it.
 static void s_status_note (const cluster_t *cluster, const node_stats_t *node, char *note,
                            size_t size)
 {
     const msgpack_object *stats = node->stats;
-    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128];
+    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128], silent[192];
     int64_t epoch;
     int total, up;
     note[0] = 0;
@@ -553,15 +588,19 @@ static void s_status_note (const cluster_t *cluster, const node_stats_t *node, c
     else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
              !streq (text, cluster_digest (cluster)))
         snprintf (note, size, "runs another map (digest %s)", text);
-    else if (s_peers (stats, &total, &up, down, sizeof down) && *down)
-        snprintf (note, size, "cannot reach %s", down);
+    else {
+        s_peers (stats, &total, &up, down, sizeof down);
+        s_silent_peers (stats, node->name, silent, sizeof silent);
+        snprintf (note, size, "%s%s%s%s", *down ? "cannot reach " : "", down,
+                  *down && *silent ? "; " : "", silent);
+    }
 }
 
 //  Prints one node's row of the status table.
 static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
 {
     const msgpack_object *stats = node->stats;
-    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[256], down[128];
+    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[512], down[128];
     int64_t value;
     int total, up;
     if (map_find_int (stats, "epoch", &value) == 0)

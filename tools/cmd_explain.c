@@ -98,12 +98,28 @@ static int s_read_events (client_t *client, const char *address, long timeout_ms
     }
 }
 
-//  The "peers" of a node's stats: name -> up, as "name=1,name=0,". Returns
-//  false if the node did not answer.
-static bool s_node_peers (const char *command, const stuck_options_t *opts, const char *node,
-                          char *peers, size_t size)
+//  One node's links to another, as its stats say.
+typedef struct {
+    char name[CLUSTER_NAME_MAX + 1]; //  the other node
+    bool up;                         //  this node's link to it is up ("peers")
+    int heard;                       //  its link to this node: 1 heard lately, 0 silent,
+                                     //  -1 not said (a node older than "peers_heard")
+    int64_t silent_ms;               //  since it was last heard ("peers_silent_ms")
+} link_view_t;
+
+//  A node's view of its links, from its stats.
+typedef struct {
+    bool answered; //  it answered the stats query
+    int count;
+    link_view_t links[CLUSTER_MAX_NODES];
+} node_view_t;
+
+//  Asks node for its stats and fills view with its links. Returns
+//  view->answered.
+static bool s_node_view (const char *command, const stuck_options_t *opts, const char *node,
+                         node_view_t *view)
 {
-    peers[0] = 0;
+    memset (view, 0, sizeof *view);
     client_t *client = stuck_connect (command, opts, node);
     client_reply_t reply;
     int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/stats", "stats", NULL, 0,
@@ -112,38 +128,57 @@ static bool s_node_peers (const char *command, const stuck_options_t *opts, cons
     client_destroy (&client);
     if (rc)
         return false;
+    view->answered = true;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
     const msgpack_object *links = map_find (map, "peers");
-    for (uint32_t i = 0; links && links->type == MSGPACK_OBJECT_MAP && i < links->via.map.size;
+    const msgpack_object *heard = map_find (map, "peers_heard");
+    const msgpack_object *silent = map_find (map, "peers_silent_ms");
+    for (uint32_t i = 0; links && links->type == MSGPACK_OBJECT_MAP && i < links->via.map.size &&
+                         view->count < CLUSTER_MAX_NODES;
          i++) {
         const msgpack_object *key = &links->via.map.ptr[i].key, *up = &links->via.map.ptr[i].val;
-        if (key->type != MSGPACK_OBJECT_STR)
+        if (key->type != MSGPACK_OBJECT_STR || key->via.str.size > CLUSTER_NAME_MAX)
             continue;
-        size_t used = strlen (peers);
-        snprintf (peers + used, size - used, "%.*s=%d,", (int) key->via.str.size, key->via.str.ptr,
-                  up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean);
+        link_view_t *link = &view->links[view->count++];
+        snprintf (link->name, sizeof link->name, "%.*s", (int) key->via.str.size, key->via.str.ptr);
+        link->up = up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean;
+        const msgpack_object *lately = map_find (heard, link->name);
+        link->heard = lately && lately->type == MSGPACK_OBJECT_BOOLEAN ? lately->via.boolean : -1;
+        map_find_int (silent, link->name, &link->silent_ms);
     }
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
     return true;
 }
 
-//  1 if peers ("a=1,b=0,") says name's link is up, 0 down, -1 unknown.
-static int s_peer_up (const char *peers, const char *name)
+//  view's links to name, or NULL if its stats did not say.
+static const link_view_t *s_link_to (const node_view_t *view, const char *name)
 {
-    size_t length = strlen (name);
-    for (const char *p = peers; *p;) {
-        const char *equals = strchr (p, '=');
-        if (!equals)
-            break;
-        if ((size_t) (equals - p) == length && memcmp (p, name, length) == 0)
-            return equals[1] == '1';
-        const char *comma = strchr (equals, ',');
-        p = comma ? comma + 1 : equals + strlen (equals);
+    for (int i = 0; view->answered && i < view->count; i++)
+        if (streq (view->links[i].name, name))
+            return &view->links[i];
+    return NULL;
+}
+
+//  Says in why (size bytes) that the link from node `from` to node `to` is
+//  cut, with what each side reports of it: from_link (from's view of its
+//  link to `to`: down) and to_link (to's: nothing heard from `from`), as
+//  far as they say so; then after, what it means.
+static void s_link_cut (char *why, size_t size, const char *from, const char *to,
+                        const link_view_t *from_link, const link_view_t *to_link, const char *after)
+{
+    char evidence[192] = "", silent[24];
+    if (from_link && !from_link->up)
+        snprintf (evidence, sizeof evidence, "%s reports its link to %s down", from, to);
+    if (to_link && to_link->heard == 0) {
+        stuck_age (to_link->silent_ms, silent, sizeof silent);
+        size_t used = strlen (evidence);
+        snprintf (evidence + used, sizeof evidence - used, "%s%s has not heard from %s for %s",
+                  used ? ", and " : "", to, from, silent);
     }
-    return -1;
+    snprintf (why, size, "the link %s->%s is cut: %s; %s", from, to, evidence, after);
 }
 
 static void s_explain_help (FILE *out)
@@ -154,9 +189,11 @@ static void s_explain_help (FILE *out)
              "Says what the actor at ADDRESS is doing: its state and version, its last five\n"
              "events, the commands it sent that wait for an answer (since when, how often\n"
              "sent), its timers, whether it is stalled and why (in a cluster: the target's\n"
-             "node is down, as its own node's link and a stats query to it say; the target\n"
-             "refuses; a cancel is on its way), and the operators' records ($Resolved:\n"
-             "who, when, why). --json prints the same as one object.\n\n"
+             "node is down, as its own node's link and a stats query to it say; a link\n"
+             "between the two nodes is cut, either way, as either end says: 'the link\n"
+             "n1->n2 is cut: n1 reports its link to n2 down, and n2 has not heard from n1\n"
+             "for 6.0s'; the target refuses; a cancel is on its way), and the operators'\n"
+             "records ($Resolved: who, when, why). --json prints the same as one object.\n\n"
              "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
              "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms), or the node refused this client's key.\n\n"
@@ -254,8 +291,9 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
 {
-    char peers[1024] = "";
-    bool own_up = cluster ? s_node_peers ("explain", opts, own_node, peers, sizeof peers) : true;
+    node_view_t own, target;
+    if (cluster)
+        s_node_view ("explain", opts, own_node, &own);
     bool any = false;
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
         snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
@@ -270,16 +308,35 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
         char state[16];
         int64_t crashes = 0;
         bool remote = cluster && own_node && !streq (row->target_node, own_node);
-        int link = remote && own_up ? s_peer_up (peers, row->target_node) : -1;
-        char ignored[8];
-        bool answers = !remote || s_node_peers ("explain", opts, row->target_node, ignored, 0);
-        if (remote && (!answers || link == 0))
+        bool answers = !remote || s_node_view ("explain", opts, row->target_node, &target);
+        //  A command goes on own's link to the target's node, its answer
+        //  comes back on that node's link to own: either side may see
+        //  either link cut (its owner down, the other end silent).
+        const link_view_t *out = remote ? s_link_to (&own, row->target_node) : NULL;
+        const link_view_t *back = remote && answers ? s_link_to (&target, own_node) : NULL;
+        bool there_cut = (out && !out->up) || (back && back->heard == 0);
+        bool back_cut = (back && !back->up) || (out && out->heard == 0);
+        char after[SHOAL_ADDRESS_MAX + 128];
+        if (remote && !answers)
             snprintf (row->why, sizeof row->why, "target node %s (owner of %s) is down: %s%s%s",
-                      row->target_node, row->target, link == 0 ? own_node : "",
-                      link == 0 ? " reports its link down" : "",
-                      answers ? ""
-                              : (link == 0 ? ", and it does not answer" : "it does not answer"));
-        else if (row->error[0])
+                      row->target_node, row->target, out && !out->up ? own_node : "",
+                      out && !out->up ? " reports its link down, and " : "", "it does not answer");
+        else if (there_cut && back_cut)
+            snprintf (row->why, sizeof row->why,
+                      "the links between %s and %s are cut both ways: the command does not "
+                      "reach %s, nor would its answer come back (both nodes are up: they answer)",
+                      own_node, row->target_node, row->target);
+        else if (there_cut) {
+            snprintf (after, sizeof after,
+                      "%s is up (it answers), but the command does not reach it", row->target_node);
+            s_link_cut (row->why, sizeof row->why, own_node, row->target_node, out, back, after);
+        } else if (back_cut) {
+            snprintf (after, sizeof after,
+                      "the command reaches %s, but its answer cannot come back (both nodes are "
+                      "up: they answer)",
+                      row->target);
+            s_link_cut (row->why, sizeof row->why, row->target_node, own_node, back, out, after);
+        } else if (row->error[0])
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
         else if (s_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row, state,
                                 sizeof state, &crashes) &&
