@@ -2,7 +2,8 @@
     machine ($SHOAL_BIN, ipc:// endpoints in the test's own directory):
     transfers across nodes started from a third node, a partition cut and
     healed from outside (tests/proxy.py on a node's peer link, $SHOAL_PROXY)
-    and a frozen node, refusals that change nothing (a client, a peer key
+    and a frozen node, a link cut one way (each side says so, and `shoal
+    explain` names the link), refusals that change nothing (a client, a peer key
     and a shard map the cluster does not know), a node alone that will not
     listen beyond loopback without --insecure, `unavailable` for a node
     that was killed, the store of another cluster of the same names,
@@ -453,7 +454,8 @@ static void s_wait_completed (client_t *client, const char *transfer)
 
 typedef struct {
     int64_t peers_up, refused, forwarded, unavailable;
-    bool peer[CLUSTER_MAX_NODES]; //  by index in the fixture's map
+    bool peer[CLUSTER_MAX_NODES];  //  by index in the fixture's map: our link to it is up
+    bool heard[CLUSTER_MAX_NODES]; //  its link to us brought a frame lately ("peers_heard")
 } stats_t;
 
 //  The stats of the node the client talks to.
@@ -471,12 +473,15 @@ static void s_stats (const fixture_t *f, client_t *client, stats_t *stats)
     assert_int_equal (map_int (reply.data, reply.size, "unavailable", &stats->unavailable), 0);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *peers =
-        map_find (map_unpack (&unpacked, reply.data, reply.size), "peers");
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *peers = map_find (map, "peers");
     assert_non_null (peers);
+    const msgpack_object *heard = map_find (map, "peers_heard");
     for (int i = 0; i < cluster_node_count (f->cluster); i++) {
         const msgpack_object *up = map_find (peers, cluster_node_name (f->cluster, i));
         stats->peer[i] = up && up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean;
+        const msgpack_object *lately = map_find (heard, cluster_node_name (f->cluster, i));
+        stats->heard[i] = lately && lately->type == MSGPACK_OBJECT_BOOLEAN && lately->via.boolean;
     }
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
@@ -596,12 +601,12 @@ static void s_proxy_signal (fixture_t *f, int sig, const char *said)
         fail_msg ("the proxy did not say '%s'", said);
 }
 
-static void test_partition_and_freeze_stall_then_complete (void **state)
+//  Puts the proxy on n2's peer link: n2 binds its peer endpoint (ipc://)
+//  and the others reach it through the proxy only, as the saved map says.
+//  So the proxy carries n1's link to n2 (and n2's answers to n1's CALLs);
+//  n2's link to n1 is direct.
+static void s_proxy_second_node (fixture_t *f)
 {
-    fixture_t *f = *state;
-    s_init (f, 2);
-    //  n2 binds its peer endpoint (ipc://) and the others reach it through
-    //  the proxy only.
     char bind[CLUSTER_ENDPOINT_MAX + 1], peer[64];
     snprintf (bind, sizeof bind, "%s", cluster_node_peer (f->cluster, 1));
     assert_true (strncmp (bind, "ipc://", 6) == 0);
@@ -610,6 +615,13 @@ static void test_partition_and_freeze_stall_then_complete (void **state)
     char *error = NULL;
     if (cluster_save (f->cluster, f->cfg, &error) != 0)
         fail_msg ("%s", error);
+}
+
+static void test_partition_and_freeze_stall_then_complete (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_proxy_second_node (f);
     s_start_node (f, 0);
     s_start_node (f, 1);
     s_wait_all_up (f);
@@ -650,7 +662,125 @@ static void test_partition_and_freeze_stall_then_complete (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  3. Refusals that change nothing
+//  3. A link cut one way: each side says so, and explain names the link
+
+//  Waits until node i's stats say its link to node j is up (or down), and
+//  that j's link to i brings frames (or does not).
+static void s_wait_link (fixture_t *f, int i, int j, bool up, bool heard)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    stats_t stats;
+    for (s_stats (f, f->client[i], &stats); stats.peer[j] != up || stats.heard[j] != heard;
+         s_stats (f, f->client[i], &stats)) {
+        if (zclock_mono () > deadline)
+            fail_msg ("node %s sees its link to %s %s and hears it %s, not %s and %s",
+                      cluster_node_name (f->cluster, i), cluster_node_name (f->cluster, j),
+                      stats.peer[j] ? "up" : "down", stats.heard[j] ? "lately" : "not",
+                      up ? "up" : "down", heard ? "lately" : "not");
+        zclock_sleep (50);
+    }
+}
+
+//  Runs `shoal ARGS...` (argc of them, then --cluster with the fixture's
+//  map) until its stdout holds want, for at most DEADLINE_MS; fails with
+//  its last output if it never does.
+static void s_wait_said (fixture_t *f, const char *want, int argc, const char *args[])
+{
+    char log[192], out[8192];
+    snprintf (log, sizeof log, "%s/said.log", f->dir);
+    char *argv[16];
+    assert_true (argc + 4 <= 16);
+    argv[0] = getenv ("SHOAL_BIN");
+    for (int k = 0; k < argc; k++)
+        argv[1 + k] = (char *) args[k];
+    argv[argc + 1] = "--cluster";
+    argv[argc + 2] = f->cfg;
+    argv[argc + 3] = NULL;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    do {
+        int fd;
+        pid_t pid = s_spawn (argv, log, &fd);
+        size_t used = 0;
+        ssize_t n = 1;
+        while (n > 0 && used < sizeof out - 1 && zclock_mono () < deadline) {
+            struct pollfd item = {fd, POLLIN, 0};
+            if (poll (&item, 1, 100) > 0 && (n = read (fd, out + used, sizeof out - 1 - used)) > 0)
+                used += (size_t) n;
+        }
+        out[used] = 0;
+        close (fd);
+        if (s_wait_exit (pid, DEADLINE_MS) < 0)
+            s_kill (&pid, SIGKILL);
+        if (strstr (out, want))
+            return;
+        zclock_sleep (200);
+    } while (zclock_mono () < deadline);
+    fail_msg ("shoal %s never said '%s'; it said:\n%s", args[0], want, out);
+}
+
+static void test_link_cut_one_way_is_named (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_proxy_second_node (f);
+    s_start_node (f, 0);
+    s_start_node (f, 1);
+    s_wait_all_up (f);
+    s_wait_link (f, 1, 0, true, true);
+    client_t *a = f->client[0], *b = f->client[1];
+
+    char x[64], y[64], t[2][64], u[2][64];
+    int next = 0;
+    s_address_on (f, "account/x", 0, &next, x, sizeof x);
+    s_address_on (f, "account/y", 1, &next, y, sizeof y);
+    for (int k = 0; k < 2; k++) {
+        s_address_on (f, "transfer/t", 0, &next, t[k], sizeof t[k]);
+        s_address_on (f, "transfer/u", 1, &next, u[k], sizeof u[k]);
+    }
+    s_fund (a, x);
+    s_fund (a, y);
+
+    //  The proxy drops n1's bytes to n2 (n2's heartbeats still reach n1, so
+    //  n1's own never time out), then n2's bytes to n1 on the same
+    //  connection: either way n1's link to n2 is cut, and n2's to n1 is not.
+    static const struct {
+        int sig;
+        const char *said;
+    } cuts[] = {{SIGHUP, "proxy cut to target"}, {SIGALRM, "proxy cut from target"}};
+    for (int k = 0; k < 2; k++) {
+        s_proxy_signal (f, cuts[k].sig, cuts[k].said);
+        s_wait_link (f, 0, 1, false, true); //  n1: its link down, n2's up
+        s_wait_link (f, 1, 0, true, false); //  n2: its link up, nothing from n1
+        s_wait_said (f, "not heard from n1 for", 2, (const char *[]){"cluster", "status"});
+        s_wait_said (f, "the link n1->n2 is down", 2, (const char *[]){"cluster", "status"});
+        //  t's saga on n1 cannot send its credit to n2; u's on n2 sends its
+        //  credit to n1, whose answer cannot come back.
+        s_start_transfer (a, t[k], x, y, 10);
+        s_start_transfer (b, u[k], y, x, 3);
+        s_wait_stalled (a, t[k]);
+        s_wait_stalled (b, u[k]);
+        s_wait_said (f,
+                     "the link n1->n2 is cut: n1 reports its link to n2 down, and n2 has not "
+                     "heard from n1 for ",
+                     2, (const char *[]){"explain", t[k]});
+        s_wait_said (f, "n2 is up (it answers), but the command does not reach it", 2,
+                     (const char *[]){"explain", t[k]});
+        s_wait_said (f, "the link n1->n2 is cut: ", 2, (const char *[]){"explain", u[k]});
+        s_wait_said (f, "the command reaches account/x", 2, (const char *[]){"explain", u[k]});
+        s_wait_said (f, "but its answer cannot come back", 2, (const char *[]){"explain", u[k]});
+
+        s_proxy_signal (f, SIGUSR2, "proxy healed");
+        s_wait_link (f, 0, 1, true, true);
+        s_wait_link (f, 1, 0, true, true);
+        s_wait_completed (a, t[k]);
+        s_wait_completed (b, u[k]);
+    }
+    assert_int_equal (s_balance (a, x), FUNDING - 2 * 10 + 2 * 3);
+    assert_int_equal (s_balance (a, y), FUNDING + 2 * 10 - 2 * 3);
+}
+
+//  --------------------------------------------------------------------------
+//  4. Refusals that change nothing
 
 //  Makes DIR/NAME/ a copy of the cluster's directory for node i: the map
 //  edited by the caller (saved there), node i's certificate (a fresh one
@@ -858,7 +988,7 @@ static void test_link_back_after_refused_handshake (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  4. A node alone beyond loopback: only with --insecure, said loudly
+//  5. A node alone beyond loopback: only with --insecure, said loudly
 
 static void test_alone_beyond_loopback_needs_insecure (void **state)
 {
@@ -902,7 +1032,7 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  5. A node killed: its actors are unavailable, at once, by name
+//  6. A node killed: its actors are unavailable, at once, by name
 
 static void test_killed_node_is_unavailable_by_name (void **state)
 {
@@ -943,7 +1073,7 @@ static void test_killed_node_is_unavailable_by_name (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  6. The store of a node of another cluster of the same names is refused
+//  7. The store of a node of another cluster of the same names is refused
 
 static void test_store_of_another_cluster_refused (void **state)
 {
@@ -998,7 +1128,7 @@ static void test_store_of_another_cluster_refused (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  7. A node whose node.cert_secret others may read starts, and its log
+//  8. A node whose node.cert_secret others may read starts, and its log
 //     says so, naming the file, its mode and the fix (before: nothing)
 
 static void test_open_secret_is_warned (void **state)
@@ -1020,7 +1150,7 @@ static void test_open_secret_is_warned (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  8. A second node of the same name (another data directory) is refused,
+//  9. A second node of the same name (another data directory) is refused,
 //     naming the endpoint, and changes nothing: the first keeps its
 //     ipc:// endpoints and its clients. Before, libzmq unlinked the first
 //     one's socket files and bound its own: new clients reached the
@@ -1082,6 +1212,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_transfers_through_a_third_node, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_partition_and_freeze_stall_then_complete, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_link_cut_one_way_is_named, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refusals_change_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_link_back_after_refused_handshake, s_setup,
                                          s_teardown),
