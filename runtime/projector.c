@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RATE_EVERY_MS 1000
 #define STORE_RETRY_MS 1000 //  a build whose store was down tries again after this
 
 //  --------------------------------------------------------------------------
@@ -636,45 +635,6 @@ static void s_guard (projector_t *self)
 //  --------------------------------------------------------------------------
 //  The thread
 
-static void s_gauges (projector_t *self)
-{
-    projector_gauges_t *gauges = self->config->gauges;
-    if (!gauges)
-        return;
-    uint64_t end = journal_log_end (self->journal);
-    pthread_mutex_lock (&gauges->lock);
-    gauges->count = 0;
-    for (size_t i = 0; i < self->build_count && gauges->count < PROJECTOR_GAUGES_MAX; i++) {
-        build_t *build = self->builds[i];
-        projector_gauge_t *gauge = &gauges->items[gauges->count++];
-        snprintf (gauge->name, sizeof gauge->name, "%s", build->name);
-        gauge->version = build->build.version;
-        gauge->build = build->build.build;
-        gauge->position = build->cp.next;
-        gauge->lag = end > build->cp.next ? end - build->cp.next : 0;
-        gauge->applied = build->cp.applied;
-        gauge->batches = build->batches;
-        gauge->failed = build->failed;
-        gauge->served = build->served;
-    }
-    pthread_mutex_unlock (&gauges->lock);
-}
-
-static void s_rates (projector_t *self)
-{
-    int64_t now = zclock_mono ();
-    for (size_t i = 0; i < self->build_count; i++) {
-        build_t *build = self->builds[i];
-        int64_t elapsed = now - build->rate_at;
-        if (elapsed < RATE_EVERY_MS)
-            continue;
-        double rate = (double) (build->cp.next - build->rate_mark) * 1000.0 / (double) elapsed;
-        build->rate = build->rate == 0 ? rate : 0.5 * build->rate + 0.5 * rate;
-        build->rate_mark = build->cp.next;
-        build->rate_at = now;
-    }
-}
-
 //  One batch for each build that can move. Returns true if any moved.
 static bool s_work (projector_t *self)
 {
@@ -766,7 +726,7 @@ static void s_actor (zsock_t *pipe, void *arg)
     }
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, self->requests, self->client, NULL);
-    int64_t next_rates = zclock_mono () + RATE_EVERY_MS;
+    int64_t next_rates = zclock_mono () + PROJECTOR_RATE_EVERY_MS;
     bool busy = true;
     while (true) {
         zsock_t *which = zpoller_wait (poller, busy ? 0 : PROJECTOR_IDLE_MS);
@@ -788,9 +748,8 @@ static void s_actor (zsock_t *pipe, void *arg)
         busy = s_work (self);
         projector_send_due (self);
         if (zclock_mono () >= next_rates) {
-            s_rates (self);
-            s_gauges (self);
-            next_rates = zclock_mono () + RATE_EVERY_MS;
+            projector_measure (self);
+            next_rates = zclock_mono () + PROJECTOR_RATE_EVERY_MS;
         }
     }
     zpoller_destroy (&poller);

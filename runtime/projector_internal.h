@@ -23,6 +23,7 @@
 #define VIEW_KEPT_BYTES_MAX (16u << 20) //  a batch's rows kept after its commit, at most (view.c)
 #define PROJECTOR_LINGER_EVENTS 65536   //  waiting, a lingering build takes them at once
 #define PROJECTOR_STEP_MS 50            //  and for this long at most, so queries wait no longer
+#define PROJECTOR_RATE_EVERY_MS 1000    //  the builds' rates and gauges measured this often
 
 //  What a build is doing, as `shoal projections` shows it.
 typedef enum {
@@ -205,6 +206,9 @@ bool projector_wants (const build_t *build, const char *address, const char *nam
 //  projector_serve.c: answers one query frame from the front.
 void projector_serve (projector_t *self, const uint8_t *route, size_t route_size,
                       const uint8_t *frame, size_t size);
+//  projector_serve.c: each build's rate (for the list) and the metrics'
+//  gauges, measured again; every PROJECTOR_RATE_EVERY_MS.
+void projector_measure (projector_t *self);
 //  Sends an answer to route through the front.
 void projector_answer (projector_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *request, bool ok, const char *code, const char *reason,

@@ -1,6 +1,7 @@
 /*  projector_serve.c - the projection thread's answers to the queries the
     front passes it (projector.h): the list of builds ("projections"), an
-    operator's action ("projection_control") and rows ("projection_rows").
+    operator's action ("projection_control") and rows ("projection_rows");
+    and the builds' rates and gauges, measured once a second.
 
     Contract: a query's payload is checked field by field; a bad one is
     answered with "invalid" and changes nothing. Rows are read from the
@@ -377,4 +378,54 @@ void projector_serve (projector_t *self, const uint8_t *route, size_t route_size
                           "the projection thread answers projections, projection_control and "
                           "projection_rows",
                           NULL, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  What the builds show: rates and the metrics' gauges
+
+//  The builds' gauges, for the metrics (projector_config_t.gauges).
+static void s_gauges (projector_t *self)
+{
+    projector_gauges_t *gauges = self->config->gauges;
+    if (!gauges)
+        return;
+    uint64_t end = journal_log_end (self->journal);
+    pthread_mutex_lock (&gauges->lock);
+    gauges->count = 0;
+    for (size_t i = 0; i < self->build_count && gauges->count < PROJECTOR_GAUGES_MAX; i++) {
+        build_t *build = self->builds[i];
+        projector_gauge_t *gauge = &gauges->items[gauges->count++];
+        snprintf (gauge->name, sizeof gauge->name, "%s", build->name);
+        gauge->version = build->build.version;
+        gauge->build = build->build.build;
+        gauge->position = build->cp.next;
+        gauge->lag = end > build->cp.next ? end - build->cp.next : 0;
+        gauge->applied = build->cp.applied;
+        gauge->batches = build->batches;
+        gauge->failed = build->failed;
+        gauge->served = build->served;
+    }
+    pthread_mutex_unlock (&gauges->lock);
+}
+
+//  Each build's events applied per second, smoothed, for the list.
+static void s_rates (projector_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        int64_t elapsed = now - build->rate_at;
+        if (elapsed < PROJECTOR_RATE_EVERY_MS)
+            continue;
+        double rate = (double) (build->cp.next - build->rate_mark) * 1000.0 / (double) elapsed;
+        build->rate = build->rate == 0 ? rate : 0.5 * build->rate + 0.5 * rate;
+        build->rate_mark = build->cp.next;
+        build->rate_at = now;
+    }
+}
+
+void projector_measure (projector_t *self)
+{
+    s_rates (self);
+    s_gauges (self);
 }
