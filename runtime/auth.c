@@ -3,8 +3,9 @@
     A ZAP request is [version "1.0", request id, domain, address, routing
     id, mechanism, credentials...]; for CURVE the one credential is the
     client's 32-byte public key. The reply is [version, request id, status
-    "200" or "400", text, user id, metadata]: the user id is the key in Z85,
-    which a socket's messages then carry as their "User-Id" property.
+    "200" or "400", text, user id, metadata]: the user id is the key in Z85
+    (after AUTH_OPERATOR for an operator's), which a socket's messages then
+    carry as their "User-Id" property.
     Runs on its own thread; touches only its socket and the config.
 */
 #include "auth.h"
@@ -15,9 +16,19 @@
 
 typedef struct {
     const auth_config_t *config;
-    zcertstore_t *clients; //  the clients directory, reloaded on change
-    int64_t logged_at;     //  last refusal logged (ms), to rate-limit
+    zcertstore_t *clients;   //  the clients directory, reloaded on change
+    zcertstore_t *operators; //  the operators directory, as it; NULL: none
+    int64_t logged_at;       //  last refusal logged (ms), to rate-limit
 } auth_t;
+
+//  True if the client of key public_txt is an operator: its certificate is
+//  in the operators directory, or the node has none.
+static bool s_operator (auth_t *self, const char *public_txt)
+{
+    if (!self->config->operators_dir)
+        return true;
+    return self->operators && zcertstore_lookup (self->operators, public_txt) != NULL;
+}
 
 //  Returns true if public_txt may connect in domain.
 static bool s_allowed (auth_t *self, const char *domain, const char *public_txt)
@@ -29,7 +40,8 @@ static bool s_allowed (auth_t *self, const char *domain, const char *public_txt)
         return false;
     }
     if (streq (domain, AUTH_DOMAIN_CLIENT))
-        return self->clients && zcertstore_lookup (self->clients, public_txt) != NULL;
+        return (self->clients && zcertstore_lookup (self->clients, public_txt) != NULL) ||
+               s_operator (self, public_txt);
     return false;
 }
 
@@ -58,8 +70,14 @@ static void s_on_request (auth_t *self, zsock_t *handler)
         zmq_z85_encode (public_txt, zframe_data (key), 32);
         ok = s_allowed (self, domain, public_txt);
     }
+    char user_id[sizeof AUTH_OPERATOR + sizeof public_txt];
+    snprintf (user_id, sizeof user_id, "%s%s",
+              ok && streq (domain, AUTH_DOMAIN_CLIENT) && s_operator (self, public_txt)
+                  ? AUTH_OPERATOR
+                  : "",
+              public_txt);
     if (request_id)
-        s_reply (handler, request_id, ok, public_txt);
+        s_reply (handler, request_id, ok, user_id);
     if (!ok) {
         atomic_fetch_add (self->config->refused, 1);
         int64_t now = zclock_mono ();
@@ -95,6 +113,8 @@ static void s_auth_actor (zsock_t *pipe, void *arg)
     free (args);
     if (self.config->clients_dir)
         self.clients = zcertstore_new (self.config->clients_dir);
+    if (self.config->operators_dir)
+        self.operators = zcertstore_new (self.config->operators_dir);
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, handler, NULL);
     while (true) {
@@ -111,6 +131,7 @@ static void s_auth_actor (zsock_t *pipe, void *arg)
     }
     zpoller_destroy (&poller);
     zcertstore_destroy (&self.clients);
+    zcertstore_destroy (&self.operators);
     zsock_destroy (&handler);
 }
 

@@ -4,10 +4,17 @@
     czmq's zauth keeps one certificate store for every socket of a process;
     a node needs two, told apart by the ZAP domain its sockets set: on the
     peer endpoint (domain AUTH_DOMAIN_PEER) only the node keys of the cluster
-    file, on the client endpoint (AUTH_DOMAIN_CLIENT) only the client
-    certificates in the node's clients directory (re-read when it changes,
-    so an operator adds a client without a restart). Any other domain or
-    mechanism is refused.
+    file, on the client endpoint (AUTH_DOMAIN_CLIENT) only the certificates
+    in the node's clients and operators directories (re-read when they
+    change, so an operator adds a client without a restart). Any other
+    domain or mechanism is refused.
+
+    A connection's messages carry its key as their "User-Id" property; a
+    client's starts with AUTH_OPERATOR when its certificate is in the
+    operators directory (or when the node has none: every client is an
+    operator then), which is what the front asks before an operator's act
+    (front.c: $resolve, $resend, a dead letter's retry or drop, a
+    projection's control).
 
     The handler is a czmq zactor bound on inproc://zeromq.zap.01, one per
     process (ZeroMQ's rule): start it before binding the CURVE sockets.
@@ -22,9 +29,11 @@
 
 #define AUTH_DOMAIN_PEER "shoal-peer"
 #define AUTH_DOMAIN_CLIENT "shoal-client"
+#define AUTH_OPERATOR "operator:" //  a client's User-Id, before its key, if an operator
 
 typedef struct {
     const char *clients_dir;       //  certificates allowed on the client endpoint
+    const char *operators_dir;     //  and those of its operators (NULL: every client is one)
     const char **peer_keys;        //  Z85 public keys allowed on the peer endpoint
     int peer_count;                //  how many
     atomic_uint_fast64_t *refused; //  bumped for each connection refused

@@ -59,6 +59,7 @@ struct _shoal_node_t {
     int self_node;                       //  our index in it
     zcert_t *cert;                       //  our certificate, NULL for a node alone
     char *clients_dir;                   //  client certificates allowed, owned
+    char *operators_dir;                 //  operators' certificates, owned; NULL: none
     const char **peer_keys;              //  the cluster's node keys, for the authenticator
     auth_config_t auth_config;           //  what the authenticator reads
     atomic_uint_fast64_t refused;        //  connections it refused
@@ -131,6 +132,7 @@ static int s_join_cluster (shoal_node_t *self, char **error)
     char *dir = copy ? dirname (copy) : NULL;
     char *cert_path = dir ? zsys_sprintf ("%s/%s/node.cert", dir, o->name) : NULL;
     self->clients_dir = dir ? zsys_sprintf ("%s/%s/clients", dir, o->name) : NULL;
+    self->operators_dir = dir ? zsys_sprintf ("%s/%s/operators", dir, o->name) : NULL;
     if (!self->data_dir && dir)
         self->data_dir = zsys_sprintf ("%s/%s/data", dir, o->name);
     free (copy);
@@ -159,6 +161,18 @@ static int s_join_cluster (shoal_node_t *self, char **error)
                                "node %s accepts",
                                self->clients_dir, o->name);
         rc = SHOAL_EINVAL;
+    } else if (stat (self->operators_dir, &clients) == 0 && !S_ISDIR (clients.st_mode)) {
+        *error = zsys_sprintf ("%s is not a directory: it holds the certificates of node %s's "
+                               "operators",
+                               self->operators_dir, o->name);
+        rc = SHOAL_EINVAL;
+    } else if (stat (self->operators_dir, &clients) != 0) {
+        //  A cluster made before operators were told apart: as then.
+        log_warn ("shoal node: no operators directory %s: every client of node %s is an "
+                  "operator (may resolve, resend, retry or drop dead letters, control "
+                  "projections); make it and put the operators' certificates there",
+                  self->operators_dir, o->name);
+        zstr_free (&self->operators_dir);
     }
     zstr_free (&cert_path);
     free (why);
@@ -393,6 +407,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
     cluster_destroy (&self->cluster);
     free (self->peer_keys);
     zstr_free (&self->clients_dir);
+    zstr_free (&self->operators_dir);
     journal_destroy (&self->journal);
     storemade_destroy (&self->made);
     registry_destroy (&self->registry);
@@ -543,6 +558,7 @@ static int s_start_cluster (shoal_node_t *self, char **error)
     for (int i = 0; i < count; i++)
         self->peer_keys[i] = cluster_node_key (self->cluster, i);
     self->auth_config = (auth_config_t){.clients_dir = self->clients_dir,
+                                        .operators_dir = self->operators_dir,
                                         .peer_keys = self->peer_keys,
                                         .peer_count = count,
                                         .refused = &self->refused};

@@ -737,11 +737,18 @@ static void test_init_command (void **state)
         assert_string_not_equal (zcert_secret_txt (cert),
                                  "0000000000000000000000000000000000000000");
         zcert_destroy (&cert);
-        //  What the node's zcertstore will load: the client's public key.
-        snprintf (path, sizeof path, "%s/%s/clients", dir, name);
+        //  What the node's zcertstores will load: the client's public key
+        //  among its operators', none among its clients' (an
+        //  application's certificates go there).
+        snprintf (path, sizeof path, "%s/%s/operators", dir, name);
         zcertstore_t *store = zcertstore_new (path);
         assert_non_null (store);
         assert_non_null (zcertstore_lookup (store, zcert_public_txt (client)));
+        zcertstore_destroy (&store);
+        snprintf (path, sizeof path, "%s/%s/clients", dir, name);
+        store = zcertstore_new (path);
+        assert_non_null (store);
+        assert_null (zcertstore_lookup (store, zcert_public_txt (client)));
         zcertstore_destroy (&store);
     }
     char digest[41];

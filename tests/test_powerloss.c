@@ -1228,7 +1228,7 @@ static void test_cluster_init_is_durable (void **state)
         fail_msg ("%s is lost or damaged after the cut", path);
     for (int i = 0; i < 2; i++) {
         const char *name = cluster_node_name (cluster, i);
-        const char *tails[] = {"node.cert", "node.cert_secret", "clients/client.cert"};
+        const char *tails[] = {"node.cert", "node.cert_secret", "operators/client.cert"};
         zcert_t *certs[3];
         for (int t = 0; t < 3; t++) {
             snprintf (path, sizeof path, "%s/%s/%s", dir, name, tails[t]);

@@ -7,8 +7,11 @@
         DIR/cluster.cfg              the map, copied to every machine
         DIR/NAME/node.cert           node NAME's CURVE certificate ...
         DIR/NAME/node.cert_secret    ... and its secret (mode 0600)
-        DIR/NAME/clients/client.cert the client certificate it accepts
-        DIR/client.cert              the client's certificate ...
+        DIR/NAME/clients/            the clients' certificates it accepts
+        DIR/NAME/operators/client.cert  its operators' (may resolve, resend,
+                                     retry or drop dead letters, control
+                                     projections): the operator's
+        DIR/client.cert              the operator's certificate ...
         DIR/client.cert_secret       ... and its secret (mode 0600)
 
     cluster.cfg is written last, so a directory holding one is complete;
@@ -50,8 +53,9 @@ static void s_help (FILE *out)
              "Usage: shoal cluster init --nodes N [OPTIONS]\n\n"
              "Plans a cluster of N nodes (n1..nN) and writes its map, DIR/cluster.cfg, with\n"
              "a CURVE certificate per node in DIR/NAME/ and one client certificate,\n"
-             "DIR/client.cert, that every node accepts (a copy of its public part is in\n"
-             "each DIR/NAME/clients/). Node i (from 0) listens for clients on\n"
+             "DIR/client.cert, that every node accepts as its operator's (a copy of its\n"
+             "public part is in each DIR/NAME/operators/; other clients' go in\n"
+             "DIR/NAME/clients/, made empty). Node i (from 0) listens for clients on\n"
              "tcp://HOST:PORT+2i and for its peers on tcp://HOST:PORT+2i+1. Shards are\n"
              "placed by rendezvous hashing. Refuses to overwrite DIR/cluster.cfg unless\n"
              "--force, which also makes new keys for everything.\n\n"
@@ -257,20 +261,24 @@ static int s_mkdir (const char *dir)
     return 0;
 }
 
-//  Makes dir/name/clients, noting in made each of dir/name and
-//  dir/name/clients that was not there. Returns 0 or -1 with a message
+//  Makes dir/name/clients and dir/name/operators, noting in made each of
+//  them and dir/name that was not there. Returns 0 or -1 with a message
 //  printed.
 static int s_mkdir_node (const char *dir, const char *name, made_t *made)
 {
-    char node[PATH_MAX], clients[PATH_MAX + 16];
+    char node[PATH_MAX], clients[PATH_MAX + 16], operators[PATH_MAX + 16];
     snprintf (node, sizeof node, "%s/%s", dir, name);
     snprintf (clients, sizeof clients, "%s/clients", node);
-    bool node_new = access (node, F_OK) != 0, clients_new = access (clients, F_OK) != 0;
-    if (s_mkdir (clients) != 0)
+    snprintf (operators, sizeof operators, "%s/operators", node);
+    bool node_new = access (node, F_OK) != 0, clients_new = access (clients, F_OK) != 0,
+         operators_new = access (operators, F_OK) != 0;
+    if (s_mkdir (clients) != 0 || s_mkdir (operators) != 0)
         return -1;
     if (node_new && s_made_add (made->dirs, node) != 0)
         return -1;
     if (clients_new && s_made_add (made->dirs, clients) != 0)
+        return -1;
+    if (operators_new && s_made_add (made->dirs, operators) != 0)
         return -1;
     return 0;
 }
@@ -292,7 +300,7 @@ static int s_write (cluster_t *cluster, const char *dir)
         return EXIT_REJECTED;
     }
     zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
-    zcert_set_meta (client, "role", "client");
+    zcert_set_meta (client, "role", "operator");
     snprintf (path, sizeof path, "%s/client.cert", dir);
     int rc = s_save_cert (client, path, &made);
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
@@ -312,7 +320,7 @@ static int s_write (cluster_t *cluster, const char *dir)
             rc = s_save_cert (cert, path, &made);
         }
         if (rc == 0) {
-            snprintf (path, sizeof path, "%s/%s/clients/client.cert", dir, name);
+            snprintf (path, sizeof path, "%s/%s/operators/client.cert", dir, name);
             rc = s_write_cert_made (client, false, path, &made);
         }
         if (rc == 0 && cluster_set_key (cluster, i, zcert_public_txt (cert)) != 0) {
@@ -344,7 +352,8 @@ static int s_write (cluster_t *cluster, const char *dir)
                 cluster_node_shard_count (cluster, i), cluster_node_client (cluster, i),
                 cluster_node_peer (cluster, i), dir, name);
     }
-    printf ("wrote %s/client.cert (and _secret), authorized in %s/*/clients/\n", dir, dir);
+    printf ("wrote %s/client.cert (and _secret), the operator's, authorized in %s/*/operators/\n",
+            dir, dir);
     return 0;
 }
 
