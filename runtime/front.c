@@ -745,8 +745,13 @@ void front_run (front_t *self)
         s_release_held (self);
         if (self->config.peers)
             peers_process (self->config.peers, items + 3, s_on_peer, self);
+        //  Clients for a slice of time at most: a client that sends queries
+        //  the front answers itself (stats reads /proc, dead_letters waits
+        //  for a sync) by the thousand held every other client's replies
+        //  back for a second.
+        int64_t slice_end = zclock_usecs () + FRONT_CLIENT_SLICE_US;
         for (int n = 0; n < 4096 && (items[0].revents & ZMQ_POLLIN); n++)
-            if (!s_recv_client (self))
+            if (!s_recv_client (self) || zclock_usecs () >= slice_end)
                 break;
         front_replies_tick (self->client_replies);
         if (zlistx_size (self->gathers))

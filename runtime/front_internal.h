@@ -15,6 +15,7 @@
 #define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
+#define FRONT_CLIENT_SLICE_US 2000    //  client messages read at once for this long at most
 #define FRONT_POLL_MAX (3 + 1 + 2 * 64)
 #define FRONT_GATHER_MS 5000          //  a node-wide query waits this long for its workers at most
 #define FRONT_CLIENT_HWM 1000         //  replies ZeroMQ queues for one client at most
