@@ -61,6 +61,7 @@ front_t *front_new (const front_config_t *config, char **error)
     //  A frame a little too big gets a bad_frame reply; a far bigger one is
     //  not even read: ZeroMQ drops the connection that sends it.
     zsock_set_maxmsgsize (self->router, 4 * ENVELOPE_MAX_SIZE);
+    zsock_set_handshake_ivl (self->router, FRONT_HANDSHAKE_IVL_MS);
     if (config->cert) {
         zcert_apply (config->cert, self->router);
         zsock_set_curve_server (self->router, 1);

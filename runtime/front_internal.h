@@ -12,6 +12,10 @@
 
 #include <msgpack.h>
 
+//  A client connection that has not finished its greeting (and CURVE
+//  handshake) by then is closed. libzmq's default, 30 s, let anyone who
+//  reaches the endpoint hold a file descriptor per idle connection.
+#define FRONT_HANDSHAKE_IVL_MS 3000
 #define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)

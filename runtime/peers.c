@@ -165,6 +165,7 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
     }
     s_set_link_options (self->router);
     zsock_set_router_handover (self->router, 1); //  a reconnecting peer takes its id back
+    zsock_set_handshake_ivl (self->router, PEERS_HANDSHAKE_IVL_MS);
     zcert_apply (cert, self->router);
     zsock_set_curve_server (self->router, 1);
     zsock_set_zap_domain (self->router, AUTH_DOMAIN_PEER);

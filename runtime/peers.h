@@ -44,6 +44,10 @@
 
 #define PEERS_HEARTBEAT_IVL_MS 500
 #define PEERS_HEARTBEAT_TIMEOUT_MS 2000
+//  A connection to the peer endpoint that has not finished its greeting and
+//  CURVE handshake by then is closed (libzmq's default, 30 s, let anyone
+//  who reaches the port hold a file descriptor per idle connection).
+#define PEERS_HANDSHAKE_IVL_MS 3000
 
 typedef struct _peers_t peers_t;
 

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define NODE_MAX_MODULE_ARGS 32
@@ -417,6 +418,34 @@ static int s_check_usage (const shoal_node_options_t *opts)
     return rc;
 }
 
+//  Raises the soft limit of open files to the hard one (at most
+//  NODE_FILES_MAX): each connection, idle or not, holds a descriptor until
+//  the node closes it (an idle one after its handshake interval), and a
+//  node that has none left accepts nothing (libzmq's listener then spins a
+//  core) and LevelDB can open no file. Warns when the limit stays below
+//  NODE_FILES_LOW.
+#define NODE_FILES_MAX (1 << 20)
+#define NODE_FILES_LOW 4096
+static void s_raise_files_limit (void)
+{
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) != 0)
+        return;
+    rlim_t want = files.rlim_max == RLIM_INFINITY || files.rlim_max > NODE_FILES_MAX
+                      ? NODE_FILES_MAX
+                      : files.rlim_max;
+    if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < want) {
+        files.rlim_cur = want;
+        setrlimit (RLIMIT_NOFILE, &files);
+        getrlimit (RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < NODE_FILES_LOW)
+        log_warn ("shoal node: at most %lu open files (ulimit -n; its hard limit too): a few "
+                  "hundred idle connections can take them all. Raise it (systemd: "
+                  "LimitNOFILE=65536)",
+                  (unsigned long) files.rlim_cur);
+}
+
 //  Opens the store, loads the modules and serves until a signal. Returns
 //  the exit code. A start refused leaves no store it made.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
@@ -426,6 +455,7 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
     zsys_init ();
     zsys_set_logident ("shoal");
     zsys_set_logstream (stderr); //  stdout has the ready line alone
+    s_raise_files_limit ();
 
     int code = 0;
     char *error = NULL;
