@@ -63,7 +63,7 @@ int dirsync_create (const char *path, char *failed)
         rc = dirsync_create (parent, failed);
     if (rc)
         return rc;
-    if (mkdir (made, 0755) != 0 && errno != EEXIST) {
+    if (mkdir (made, 0700) != 0 && errno != EEXIST) {
         rc = errno;
         if (failed)
             snprintf (failed, PATH_MAX, "%s", made);

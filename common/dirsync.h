@@ -13,8 +13,9 @@
 
 #include <stdbool.h>
 
-//  Makes path (mode 0755 less the umask) and its missing parents, and
-//  fsyncs the parent of each one made. Returns 0 (also when path was
+//  Makes path and its missing parents, each mode 0700 (less the umask:
+//  what shoal makes holds a node's journal or keys, for its user alone),
+//  and fsyncs the parent of each one made. Returns 0 (also when path was
 //  there already), or an errno value; failed (when not NULL, PATH_MAX
 //  bytes) then names the directory that failed.
 int dirsync_create (const char *path, char *failed);

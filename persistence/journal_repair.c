@@ -228,7 +228,7 @@ static int s_lock (const char *dir, int *rc, char **error)
         *rc = SHOAL_EINVAL;
         return -1;
     }
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         *error = zsys_sprintf ("cannot open %s: %s", path, strerror (errno));
         *rc = SHOAL_EIO;

@@ -146,7 +146,7 @@ static bool s_mark_gapless (const char *dir)
     static const char text[] =
         "Made with this store by shoal. While this file is here, every stream's events\n"
         "run from 1 without a gap. `shoal repair` removes it first. Do not copy it.\n";
-    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return false;
     bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;

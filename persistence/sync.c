@@ -302,7 +302,7 @@ static void s_mark (journal_t *self, bool now)
         snprintf (path, sizeof path, "%s/%s", self->dir, JOURNAL_SYNCED_FILE);
         snprintf (fresh, sizeof fresh, "%s.new", path);
         unlink (fresh); //  one a cut left
-        int fd = open (fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int fd = open (fresh, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         done = fd >= 0 && write (fd, text, (size_t) size) == size && fdatasync (fd) == 0 &&
                rename (fresh, path) == 0 && dirsync_sync (self->dir, NULL) == 0;
         if (done) {

@@ -97,6 +97,19 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
                          endpoint);
 }
 
+//  Warns when the data directory, there already, is open to its group or
+//  to others: they may read its journal (every event, and the salt of the
+//  reactions' ids) and lock its files to keep the node from starting.
+//  Directories shoal makes are 0700 (dirsync.h); older ones were 0755.
+static void s_warn_open_data_dir (const char *dir)
+{
+    struct stat st;
+    if (stat (dir, &st) == 0 && S_ISDIR (st.st_mode) && (st.st_mode & 077))
+        log_warn ("shoal node: data directory %s is mode %04o: other users may read its "
+                  "journal or lock its files and keep the node from starting. Run: chmod 700 %s",
+                  dir, (unsigned) (st.st_mode & 07777), dir);
+}
+
 //  Takes this node's place in the cluster of options->cluster_file: its
 //  name, endpoint, shard count and certificate. Returns 0 or an error
 //  with *error set.
@@ -331,6 +344,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     //  (shoal_node_discard): bad input must leave no store behind, with a
     //  shard count fixed. Only in a directory that is missing or empty
     //  (storemade.h): all that is in it then is the store's.
+    s_warn_open_data_dir (self->data_dir);
     self->made = storemade_note (self->data_dir);
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
     self->journal = journal_open (self->data_dir, &jo, code, error);

@@ -150,7 +150,7 @@ void storemade_drop_current (storemade_t *self)
 //  with errno set (EAGAIN or EACCES: another process holds it).
 static int s_lock (int dir)
 {
-    int fd = openat (dir, "LOCK", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = openat (dir, "LOCK", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};

@@ -29,6 +29,12 @@ static void test_create (void **state)
     snprintf (path, sizeof path, "%s/a/b/c", dir);
     assert_int_equal (stat (path, &st), 0);
     assert_true (S_ISDIR (st.st_mode));
+    //  Each directory made is its user's alone (before: 0755)
+    assert_int_equal (st.st_mode & 077, 0);
+    snprintf (path, sizeof path, "%s/a", dir);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 077, 0);
+    snprintf (path, sizeof path, "%s/a/b/c", dir);
     //  There already: nothing to do
     assert_int_equal (dirsync_create (path, failed), 0);
     assert_int_equal (dirsync_sync (path, NULL), 0);

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NODE_MAX_MODULE_ARGS 32
@@ -456,6 +457,10 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
     zsys_set_logident ("shoal");
     zsys_set_logstream (stderr); //  stdout has the ready line alone
     s_raise_files_limit ();
+    //  What the node makes is its user's alone: LevelDB makes its files
+    //  0644 less the umask, and an ipc:// socket takes the umask too (so
+    //  only the node's user may connect to it: README, "One node").
+    umask (077);
 
     int code = 0;
     char *error = NULL;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int endpoint_lock (const char *endpoint, int *fd, char **error)
@@ -26,7 +27,13 @@ int endpoint_lock (const char *endpoint, int *fd, char **error)
         return SHOAL_ENOMEM;
     }
     int rc = 0;
-    int lock = open (lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    //  0600: a lock file others may open is one they may lock (flock
+    //  needs only a read-only descriptor), and the node would then be
+    //  refused its own endpoint. One an older node made 0644 is narrowed.
+    int lock = open (lock_path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (lock >= 0 && fstat (lock, &st) == 0 && (st.st_mode & 077) && st.st_uid == geteuid ())
+        fchmod (lock, 0600);
     if (lock == -1) {
         *error = zsys_sprintf ("cannot listen on %s: cannot open its lock file %s: %s", endpoint,
                                lock_path, strerror (errno));

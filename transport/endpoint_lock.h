@@ -15,7 +15,10 @@
     races with a node that starts at the same moment. Why flock and not
     fcntl's locks: two opens conflict even in one process (two nodes of a
     test), closing another descriptor of the file does not drop it, and a
-    read-only descriptor can hold it. The lock file is never removed:
+    read-only descriptor can hold it. The lock file is made 0600, and one
+    an older node made 0644 is narrowed when its owner opens it: another
+    user who could open it could lock it and keep the node off its
+    endpoint. The lock file is never removed:
     removing it would let two processes lock two different files of the
     same name.
 

@@ -1,0 +1,184 @@
+/*  test_file_modes.c - process tests of what a node's files let other
+    local users do: a real `shoal node` on ipc://DIR/node.ipc with its data
+    in DIR/data, DIR opened to everyone (0755, as /var/lib or /run are).
+
+    Its data directory is 0700 and no file in it is readable by others (the
+    journal holds every event and the reactions' salt); the ipc endpoint's
+    lock file is 0600 (a user who can open it can flock it and keep the
+    node off its endpoint; one who can open data/LOCK can lockf it and keep
+    the node from starting). Run as root, a child as user nobody tries
+    both. A data directory left open to others is warned about at start.
+
+    ctest sets SHOAL_BIN. Each test has its own temporary directory
+    (proc.h); the teardown kills the node and removes it.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int s_setup (void **state)
+{
+    proc_t *p = proc_new ("modes");
+    assert_int_equal (chmod (p->dir, 0755), 0); //  a directory others may enter
+    *state = p;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+static void s_start (proc_t *p)
+{
+    proc_node_start (p, "\"$SHOAL\" node --endpoint \"$E\" --data \"$DIR/data\" --workers 1 "
+                        "--metrics off");
+}
+
+//  The permission bits of path; fails the test if it is missing.
+static unsigned s_mode (const char *path)
+{
+    struct stat st;
+    if (lstat (path, &st) != 0)
+        fail_msg ("%s: %s", path, strerror (errno));
+    return (unsigned) (st.st_mode & 07777);
+}
+
+//  As user nobody (in a child; the test runs as root): opens path read-
+//  only and takes lock on it ('f' flock, 'l' a shared fcntl lock, as
+//  lockf readers do). Returns the errno of the first step that failed,
+//  0 if it got the lock.
+static int s_as_nobody (const char *path, char lock)
+{
+    struct passwd *nobody = getpwnam ("nobody");
+    assert_non_null (nobody);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        if (setgid (nobody->pw_gid) != 0 || setuid (nobody->pw_uid) != 0)
+            _exit (255);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            _exit (errno);
+        struct flock shared = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+        int rc = lock == 'f' ? flock (fd, LOCK_SH | LOCK_NB) : fcntl (fd, F_SETLK, &shared);
+        _exit (rc == 0 ? 0 : errno);
+    }
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) != 255);
+    return WEXITSTATUS (status);
+}
+
+//  --------------------------------------------------------------------------
+//  1. A node on a fresh directory: data/ 0700, nothing in it open to
+//     others, the endpoint's lock file 0600; as nobody, neither data/LOCK
+//     nor node.ipc.lock can be opened (before: 0755 and 0644, and nobody's
+//     lock made a restart refuse the store and the endpoint).
+
+static void test_fresh_node_files_are_private (void **state)
+{
+    proc_t *p = *state;
+    s_start (p);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/data", p->dir);
+    assert_int_equal (s_mode (path), 0700);
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    int files = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char file[PATH_MAX + 256];
+        snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
+        if (s_mode (file) & 077)
+            fail_msg ("%s is mode %04o: others may read it", file, s_mode (file));
+        files++;
+    }
+    closedir (dir);
+    assert_true (files >= 4); //  LOCK, CURRENT, MANIFEST-*, a log, ...
+    snprintf (path, sizeof path, "%s/node.ipc.lock", p->dir);
+    assert_int_equal (s_mode (path), 0600);
+    //  The socket itself follows the node's umask (077): its user's alone.
+    snprintf (path, sizeof path, "%s/node.ipc", p->dir);
+    assert_int_equal (s_mode (path) & 077, 0);
+
+    if (geteuid () != 0) {
+        print_message ("not root: the attempts as user nobody are skipped\n");
+        return;
+    }
+    snprintf (path, sizeof path, "%s/data/LOCK", p->dir);
+    assert_int_equal (s_as_nobody (path, 'l'), EACCES);
+    snprintf (path, sizeof path, "%s/node.ipc.lock", p->dir);
+    assert_int_equal (s_as_nobody (path, 'f'), EACCES);
+    //  So a restart takes both again.
+    proc_node_signal (p, SIGTERM);
+    s_start (p);
+}
+
+//  --------------------------------------------------------------------------
+//  2. A data directory and a lock file an older node left open (0755,
+//     0644): the node warns of the directory at every start, naming the
+//     remedy, and narrows its lock file to 0600.
+
+static void test_open_data_dir_is_warned (void **state)
+{
+    proc_t *p = *state;
+    char data[256], lock[256], log[PROC_OUTPUT_MAX];
+    snprintf (data, sizeof data, "%s/data", p->dir);
+    snprintf (lock, sizeof lock, "%s/node.ipc.lock", p->dir);
+    assert_int_equal (mkdir (data, 0755), 0);
+    assert_int_equal (chmod (data, 0755), 0);
+    int fd = open (lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true (fd >= 0);
+    close (fd);
+    assert_int_equal (chmod (lock, 0644), 0);
+    s_start (p);
+    proc_read (p, "node.log", log);
+    char said[1024];
+    snprintf (said, sizeof said,
+              "WARN shoal node: data directory %s is mode 0755: other users may read its "
+              "journal or lock its files and keep the node from starting. Run: chmod 700 %s",
+              data, data);
+    proc_assert_has (log, said);
+    assert_int_equal (s_mode (lock), 0600);
+    proc_node_signal (p, SIGTERM);
+
+    //  Once narrowed, nothing is said.
+    assert_int_equal (chmod (data, 0700), 0);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/node.log", p->dir);
+    unlink (path);
+    s_start (p);
+    proc_read (p, "node.log", log);
+    assert_null (strstr (log, "is mode 0"));
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_fresh_node_files_are_private, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_open_data_dir_is_warned, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
