@@ -16,6 +16,8 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,13 @@
 #include <sys/stat.h>
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define METRICS_CONNECTIONS_MAX 16
-#define METRICS_TIMEOUT_S 10
+//  Connections served at once, and how long one may idle: a few idle
+//  connections (16 of 10 s before) must not keep Prometheus out. Bound
+//  beyond loopback, one client address may hold METRICS_PER_IP_MAX of
+//  them at most (on loopback every client has the same one).
+#define METRICS_CONNECTIONS_MAX 64
+#define METRICS_PER_IP_MAX 8
+#define METRICS_TIMEOUT_S 3
 
 struct _metrics_t {
     metrics_config_t config;   //  what a scrape reads
@@ -344,19 +351,63 @@ static int s_split (const char *address, char *host, size_t host_size, char *por
     return 0;
 }
 
+//  Whether a resolved address is a loopback one.
+static bool s_loopback (const struct sockaddr *address)
+{
+    if (address->sa_family == AF_INET)
+        return (ntohl (((const struct sockaddr_in *) address)->sin_addr.s_addr) >> 24) == 127;
+    if (address->sa_family == AF_INET6) {
+        const struct in6_addr *in6 = &((const struct sockaddr_in6 *) address)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK (in6) ||
+               (IN6_IS_ADDR_V4MAPPED (in6) && in6->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+//  Resolves HOST:PORT as metrics_new binds it (the first result, to
+//  freeaddrinfo()). Returns 0, -1 when malformed, else getaddrinfo's code.
+static int s_resolve (const char *address, char *host, struct addrinfo **found)
+{
+    char port[8];
+    *found = NULL;
+    if (s_split (address, host, 256, port, sizeof port) != 0)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    return getaddrinfo (host, port, &hints, found);
+}
+
+bool metrics_beyond_loopback (const char *address)
+{
+    char host[256];
+    struct addrinfo *found = NULL;
+    bool beyond = s_resolve (address, host, &found) == 0 && !s_loopback (found->ai_addr);
+    if (found)
+        freeaddrinfo (found);
+    return beyond;
+}
+
+char *metrics_listen_refusal (const char *address, bool insecure)
+{
+    if (insecure || !metrics_beyond_loopback (address))
+        return NULL;
+    return zsys_sprintf ("will not serve metrics on %s: another machine could reach it (plain "
+                         "HTTP, no authentication). Serve them on loopback (--metrics "
+                         "127.0.0.1:PORT) and scrape from this machine, or give --insecure",
+                         address);
+}
+
 metrics_t *metrics_new (const metrics_config_t *config, char **error)
 {
-    char host[256], port[8];
-    if (s_split (config->address, host, sizeof host, port, sizeof port) != 0) {
+    char host[256];
+    struct addrinfo *found = NULL;
+    int rc = s_resolve (config->address, host, &found);
+    if (rc == -1) {
         *error = zsys_sprintf ("--metrics %s: expected HOST:PORT (port 0 picks a free one) or off",
                                config->address);
         return NULL;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
-    struct addrinfo *found = NULL;
-    int rc = getaddrinfo (host, port, &hints, &found);
     if (rc != 0) {
         *error = zsys_sprintf ("--metrics %s: %s", config->address, gai_strerror (rc));
         return NULL;
@@ -371,10 +422,12 @@ metrics_t *metrics_new (const metrics_config_t *config, char **error)
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    unsigned per_ip = s_loopback (found->ai_addr) ? 0 : METRICS_PER_IP_MAX; //  0: no limit
     self->daemon = MHD_start_daemon (
         flags, 0, NULL, NULL, s_on_request, self, MHD_OPTION_SOCK_ADDR, found->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_CONNECTIONS_MAX,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) METRICS_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned) METRICS_TIMEOUT_S, MHD_OPTION_END);
     freeaddrinfo (found);
     const union MHD_DaemonInfo *info =
         self->daemon ? MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;

@@ -33,6 +33,17 @@ typedef struct {
     int64_t started;                     //  wall clock ms
 } metrics_config_t;
 
+//  Whether address (HOST:PORT) is bound beyond loopback: its host
+//  resolves to an address that is not 127.0.0.0/8 or ::1 (0.0.0.0, a
+//  machine's own address). False when it is malformed or does not resolve
+//  (metrics_new says so).
+bool metrics_beyond_loopback (const char *address);
+
+//  Why a node will not serve metrics on address: NULL when it may (on
+//  loopback, or insecure), else the refusal, naming the address and the
+//  ways out, to free().
+char *metrics_listen_refusal (const char *address, bool insecure);
+
 //  Starts listening. Returns NULL with *error (free() it) when the address
 //  is malformed or cannot be bound.
 metrics_t *metrics_new (const metrics_config_t *config, char **error);

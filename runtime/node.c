@@ -97,6 +97,11 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
                          endpoint);
 }
 
+char *shoal_node_metrics_refusal (const char *address, bool insecure)
+{
+    return streq (address, "off") ? NULL : metrics_listen_refusal (address, insecure);
+}
+
 //  Warns when the data directory, there already, is open to its group or
 //  to others: they may read its journal (every event, and the salt of the
 //  reactions' ids) and lock its files to keep the node from starting.
@@ -674,6 +679,11 @@ int shoal_node_start (shoal_node_t *self, char **error)
         return SHOAL_EIO;
     }
     const char *address = self->options.metrics ? self->options.metrics : "127.0.0.1:0";
+    char *refusal = shoal_node_metrics_refusal (address, self->options.insecure);
+    if (refusal) {
+        *error = refusal;
+        return SHOAL_EINVAL;
+    }
     if (!streq (address, "off")) {
         metrics_config_t mc = {.address = address,
                                .config = &self->config,

@@ -49,6 +49,9 @@ typedef struct {
 //  Checked by shoal_node_new; `shoal node` checks it first, as a usage
 //  error.
 char *shoal_node_listen_refusal (const char *endpoint, bool insecure);
+//  The same of the metrics' HOST:PORT (--metrics): NULL on loopback or
+//  insecure (or "off"); checked by shoal_node_start.
+char *shoal_node_metrics_refusal (const char *address, bool insecure);
 
 //  Opens the store, or makes one if the data directory holds none.
 //  Returns NULL with *error (free() it) when it cannot: *code is

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -593,6 +594,68 @@ static void test_stall_logged (void **state)
     assert_true (s_value (fx, "shoal_outbox_pending") == 0);
 }
 
+//  --------------------------------------------------------------------------
+//  5. --metrics beyond loopback is refused without --insecure (exit 2,
+//     said, no store made: before, it was served to anyone); on loopback,
+//     IDLE connections that send nothing (the old limit was 16) keep no
+//     scrape out, and the node closes them after its idle timeout (3 s;
+//     before, a scrape waited 10 s for them).
+
+#define IDLE 24           //  idle connections held open
+#define SCRAPE_MS 5000    //  a scrape beside them answers in this
+#define IDLE_SHUT_MS 8000 //  the node closes each by then (before: 10 s)
+
+static void test_metrics_exposure (void **state)
+{
+    fixture_t *fx = *state;
+    char log[8192], data[128];
+    snprintf (data, sizeof data, "%s/data", fx->dir);
+    assert_int_not_equal (s_start (fx, "--metrics", "0.0.0.0:0", NULL), 0);
+    int status = s_stop (fx, 0);
+    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
+    s_read_log (fx, log, sizeof log);
+    assert_non_null (strstr (log, "shoal node: will not serve metrics on 0.0.0.0:0: another "
+                                  "machine could reach it (plain HTTP, no authentication). Serve "
+                                  "them on loopback (--metrics 127.0.0.1:PORT) and scrape from "
+                                  "this machine, or give --insecure\n"));
+    struct stat st;
+    assert_int_not_equal (stat (data, &st), 0); //  no store made
+
+    unlink (fx->log);
+    assert_int_equal (s_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
+    int idle[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port = htons ((uint16_t) fx->port)};
+        inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+        assert_int_equal (connect (idle[i], (struct sockaddr *) &address, sizeof address), 0);
+    }
+    int64_t opened = zclock_mono ();
+    s_scrape (fx);
+    int64_t took = zclock_mono () - opened;
+    if (took > SCRAPE_MS)
+        fail_msg ("a scrape beside %d idle connections took %lld ms", IDLE, (long long) took);
+    s_promtool (fx);
+    //  The idle ones are closed by the node: each reads the end of file.
+    int closed = 0;
+    while (closed < IDLE && zclock_mono () - opened < IDLE_SHUT_MS) {
+        closed = 0;
+        for (int i = 0; i < IDLE; i++) {
+            char byte;
+            ssize_t n = recv (idle[i], &byte, 1, MSG_DONTWAIT);
+            closed += n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        }
+        if (closed < IDLE)
+            usleep (50 * 1000);
+    }
+    for (int i = 0; i < IDLE; i++)
+        close (idle[i]);
+    if (closed < IDLE)
+        fail_msg ("%d of %d idle connections still open after %d ms", IDLE - closed, IDLE,
+                  IDLE_SHUT_MS);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +663,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_metrics_off, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_log_level, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stall_logged, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_metrics_exposure, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -82,12 +82,15 @@ static void s_help (FILE *out)
                   "                          --cluster only)\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
-                  "                          ready line); off: none\n"
+                  "                          ready line); off: none. Beyond loopback\n"
+                  "                          (0.0.0.0:9464) only with --insecure, a node of a\n"
+                  "                          cluster's too: plain HTTP, no authentication\n"
                   "  --log-level LEVEL       debug, info (default), warn or error: the least\n"
                   "                          severe lines written on stderr\n"
                   "  --insecure              a node alone may listen beyond loopback without\n"
-                  "                          CURVE (said on every start); without it, only\n"
-                  "                          loopback and ipc:// are allowed\n"
+                  "                          CURVE, and any node may serve --metrics beyond\n"
+                  "                          loopback (said on every start); without it,\n"
+                  "                          only loopback and ipc:// are allowed\n"
                   "  --config FILE           read options from a ZPL file first; the command\n"
                   "                          line wins. Each key under node is an option:\n"
                   "                            node\n"
@@ -380,16 +383,23 @@ static int s_check_usage (const shoal_node_options_t *opts)
                          "cluster file this is\n");
         return EXIT_USAGE;
     }
-    if (!opts->cluster_file) { //  the default endpoint is loopback's
-        char *refusal =
-            opts->endpoint ? shoal_node_listen_refusal (opts->endpoint, opts->insecure) : NULL;
-        int rc = refusal ? EXIT_USAGE : 0;
-        if (refusal)
-            fprintf (stderr, "shoal node: %s\n", refusal);
+    //  Metrics beyond loopback are plain HTTP for anyone: --insecure, for a
+    //  node of a cluster too (the one thing it means there).
+    char *refusal =
+        opts->metrics ? shoal_node_metrics_refusal (opts->metrics, opts->insecure) : NULL;
+    if (!refusal && !opts->cluster_file && opts->endpoint) //  the default one is loopback's
+        refusal = shoal_node_listen_refusal (opts->endpoint, opts->insecure);
+    if (refusal) {
+        fprintf (stderr, "shoal node: %s\n", refusal);
         free (refusal);
-        return rc;
+        return EXIT_USAGE;
     }
-    if (opts->insecure) {
+    if (!opts->cluster_file)
+        return 0;
+    char *beyond = opts->metrics ? shoal_node_metrics_refusal (opts->metrics, false) : NULL;
+    bool public_metrics = beyond != NULL;
+    free (beyond);
+    if (opts->insecure && !public_metrics) {
         fprintf (stderr, "shoal node: --insecure does not go with --cluster: it lets a node "
                          "alone listen without CURVE, and a cluster's nodes always have it\n");
         return EXIT_USAGE;
@@ -490,6 +500,12 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
                   shoal_node_endpoint (node));
     //  What the node runs with: the ready line's parentheses, and the log.
     const char *url = shoal_node_metrics_url (node);
+    char *beyond = url && opts->metrics ? shoal_node_metrics_refusal (opts->metrics, false) : NULL;
+    if (beyond)
+        log_warn ("shoal node: --insecure: its metrics, %s, are served to anyone who can reach "
+                  "them, unauthenticated and unencrypted",
+                  url);
+    free (beyond);
     char what[PATH_MAX + 512];
     snprintf (what, sizeof what, "%s%s%s%s, %d workers, %d shards, durability %s%s%s",
               shoal_node_name (node) ? "node " : "data ",
