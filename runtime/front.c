@@ -671,9 +671,13 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     }
     envelope_t envelope;
     if (kind == PEERS_MSG) {
-        //  An actor's message: to its worker with an empty route, if ours.
+        //  An actor's message: to its worker with an empty route, if ours,
+        //  and if its sender is the peer's own actor: a node speaks for its
+        //  actors, not for ours or a third node's (one whose key was
+        //  stolen could credit our accounts as any transfer).
         if (envelope_decode (&envelope, frame, size) != 0 || envelope.kind == ENVELOPE_QUERY ||
-            !envelope.from[0] || s_owner (self, envelope.to) != self->config.self_node) {
+            !envelope.from[0] || s_owner (self, envelope.to) != self->config.self_node ||
+            s_owner (self, envelope.from) != from) {
             self->counters.bad_frames++;
             return;
         }

@@ -881,6 +881,82 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     s_kill (pid, SIGKILL);
 }
 
+//  Sends, as a peer, an actor's message: Credit{transfer, amount} to
+//  account from transfer/TRANSFER (from).
+static void s_peer_credit (zsock_t *peer, const char *from, const char *account, int64_t amount)
+{
+    char transfer_field[80], amount_field[40];
+    snprintf (transfer_field, sizeof transfer_field, "transfer=%s", from + strlen ("transfer/"));
+    snprintf (amount_field, sizeof amount_field, "amount=%lld", (long long) amount);
+    char *fields[] = {transfer_field, amount_field};
+    uint8_t *payload, *frame;
+    size_t payload_size, frame_size;
+    char error[64];
+    assert_int_equal (client_fields (2, fields, &payload, &payload_size, error, sizeof error), 0);
+    envelope_t command;
+    client_request (&command, ENVELOPE_COMMAND, NULL, account, "Credit", payload, payload_size);
+    snprintf (command.from, sizeof command.from, "%s", from);
+    assert_int_equal (envelope_encode (&command, &frame, &frame_size), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "MSG");
+    zmsg_addmem (msg, frame, frame_size);
+    assert_int_equal (zmsg_send (&msg, peer), 0);
+    free (frame);
+    free (payload);
+}
+
+//  A node speaks for its own actors only. A peer's MSG is an actor's
+//  message, and its `from` was taken as it came: a node whose key was
+//  stolen could credit another node's account as any of that node's
+//  transfers. Now a MSG whose sender the peer does not own is dropped.
+//  Here n2's key, on n1's peer endpoint (n2 itself is not running),
+//  credits 500 as a transfer of n1's, then 7 as a transfer of its own.
+static void test_peer_speaks_for_its_own_actors (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_start_node (f, 0);
+    char account[64], ours[64], theirs[64];
+    int next = 0;
+    s_address_on (f, "account/p", 0, &next, account, sizeof account);
+    next = 0;
+    s_address_on (f, "transfer/o", 0, &next, ours, sizeof ours);
+    next = 0;
+    s_address_on (f, "transfer/t", 1, &next, theirs, sizeof theirs);
+    s_accept (f->client[0], account, "Open", "owner=P", NULL);
+
+    char path[256];
+    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert_non_null (peer);
+    zsock_set_linger (peer, 0);
+    zsock_set_rcvtimeo (peer, DEADLINE_MS);
+    zcert_apply (cert, peer);
+    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
+    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
+    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch,
+                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
+                                  NULL),
+                      0);
+    char *welcome = zstr_recv (peer);
+    assert_non_null (welcome);
+    assert_string_equal (welcome, "WELCOME");
+    zstr_free (&welcome);
+    s_peer_credit (peer, ours, account, 500);
+    s_peer_credit (peer, theirs, account, 7);
+    //  One pipe, in order: once the 7 is in, the 500 was dropped or not.
+    int64_t deadline = zclock_mono () + DEADLINE_MS, balance;
+    while ((balance = s_balance (f->client[0], account)) == 0 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_int_equal (balance, 7);
+    zsock_destroy (&peer);
+    zcert_destroy (&cert);
+}
+
 static void test_refusals_change_nothing (void **state)
 {
     fixture_t *f = *state;
@@ -1214,6 +1290,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_link_cut_one_way_is_named, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refusals_change_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_peer_speaks_for_its_own_actors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_link_back_after_refused_handshake, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_alone_beyond_loopback_needs_insecure, s_setup,
