@@ -633,6 +633,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         int rc = s_start_cluster (self, error);
         if (rc)
             return rc;
+        self->config.peers = self->peers;
     }
     //  The turns the last run died in count against their messages
     //  (deadletter.h) before any worker may run one again.

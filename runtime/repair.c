@@ -11,6 +11,8 @@
 #include "data.h"
 #include "inbox.h"
 #include "log.h"
+#include "peers.h"
+#include "placement.h"
 #include "stage.h"
 #include "turn.h"
 #include "worker_internal.h"
@@ -366,6 +368,38 @@ static bool s_hand_reply (worker_t *self, const pending_t *pending, const envelo
     return batch == self->batch_number && !outbox_pending_find (self, id);
 }
 
+//  True if the node of address is up as far as this one can tell: itself,
+//  or a peer whose link is up or that was heard lately; why (size bytes)
+//  says so. --force ends a command without asking its target, for a node
+//  gone for good: while the target may run it, or ran it, forcing makes
+//  the books wrong (a credit that ran, its transfer refunded: money made).
+static bool s_target_alive (worker_t *self, const char *address, char *why, size_t size)
+{
+    const worker_config_t *config = self->config;
+    if (worker_of (config, address) != WORKER_REMOTE) {
+        snprintf (why, size,
+                  "%.100s is on this node, which is up: resolve without --force (its target is "
+                  "asked; if it ran the command, its real answer comes back)",
+                  address);
+        return true;
+    }
+    if (!config->peers)
+        return false;
+    int node =
+        cluster_owner (config->cluster, worker_shard (address, cluster_shards (config->cluster)));
+    peers_link_t link;
+    peers_link (config->peers, node, &link);
+    if (!link.up && !link.heard)
+        return false;
+    snprintf (
+        why, size,
+        "node %.32s, which owns %.80s, is up (%.21s): resolve without --force, which is for a "
+        "node gone for good",
+        cluster_node_name (config->cluster, node), address,
+        link.up ? "our link to it is up" : "it was heard lately");
+    return true;
+}
+
 //  $resolve (from a client): see repair.h.
 static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *request)
@@ -402,6 +436,11 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     if (!actor || envelope_decode (&command, pending->frame, pending->size) != 0) {
         turn_error (self, route, route_size, request, "unavailable",
                     actor ? "its outbox entry cannot be read" : shoal_strerror (rc));
+        return;
+    }
+    char why[ENVELOPE_REASON_MAX + 1];
+    if (args.force && s_target_alive (self, command.to, why, sizeof why)) {
+        turn_error (self, route, route_size, request, "target_up", why);
         return;
     }
     int64_t now = worker_now ();

@@ -92,6 +92,9 @@ typedef struct worker_config_s {
     //  (shoal_msg_from), which the front takes from that socket alone, as
     //  no client can know the id. All zero: no projection thread.
     uint8_t projector_id[WORKER_PROJECTOR_ID_SIZE];
+    //  The cluster's links (peers.h: peers_link is safe from any thread),
+    //  NULL for a node alone: whether a command's target node is up.
+    const struct _peers_t *peers;
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store

@@ -681,12 +681,11 @@ static void s_wait_link (fixture_t *f, int i, int j, bool up, bool heard)
     }
 }
 
-//  Runs `shoal ARGS...` (argc of them, then --cluster with the fixture's
-//  map) until its stdout holds want, for at most DEADLINE_MS; fails with
-//  its last output if it never does.
-static void s_wait_said (fixture_t *f, const char *want, int argc, const char *args[])
+//  Runs `shoal ARGS --cluster CFG` once; its stdout into out (size bytes),
+//  its stderr into DIR/said.log.
+static void s_shoal_out (fixture_t *f, int argc, const char *args[], char *out, size_t size)
 {
-    char log[192], out[8192];
+    char log[192];
     snprintf (log, sizeof log, "%s/said.log", f->dir);
     char *argv[16];
     assert_true (argc + 4 <= 16);
@@ -697,25 +696,62 @@ static void s_wait_said (fixture_t *f, const char *want, int argc, const char *a
     argv[argc + 2] = f->cfg;
     argv[argc + 3] = NULL;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int fd;
+    pid_t pid = s_spawn (argv, log, &fd);
+    size_t used = 0;
+    ssize_t n = 1;
+    while (n > 0 && used < size - 1 && zclock_mono () < deadline) {
+        struct pollfd item = {fd, POLLIN, 0};
+        if (poll (&item, 1, 100) > 0 && (n = read (fd, out + used, size - 1 - used)) > 0)
+            used += (size_t) n;
+    }
+    out[used] = 0;
+    close (fd);
+    if (s_wait_exit (pid, DEADLINE_MS) < 0)
+        s_kill (&pid, SIGKILL);
+}
+
+//  Runs `shoal ARGS...` (argc of them, then --cluster with the fixture's
+//  map) until its stdout holds want, for at most DEADLINE_MS; fails with
+//  its last output if it never does.
+static void s_wait_said (fixture_t *f, const char *want, int argc, const char *args[])
+{
+    char out[8192];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
     do {
-        int fd;
-        pid_t pid = s_spawn (argv, log, &fd);
-        size_t used = 0;
-        ssize_t n = 1;
-        while (n > 0 && used < sizeof out - 1 && zclock_mono () < deadline) {
-            struct pollfd item = {fd, POLLIN, 0};
-            if (poll (&item, 1, 100) > 0 && (n = read (fd, out + used, sizeof out - 1 - used)) > 0)
-                used += (size_t) n;
-        }
-        out[used] = 0;
-        close (fd);
-        if (s_wait_exit (pid, DEADLINE_MS) < 0)
-            s_kill (&pid, SIGKILL);
+        s_shoal_out (f, argc, args, out, sizeof out);
         if (strstr (out, want))
             return;
         zclock_sleep (200);
     } while (zclock_mono () < deadline);
     fail_msg ("shoal %s never said '%s'; it said:\n%s", args[0], want, out);
+}
+
+//  A --force resolve of transfer's pending command, sent to the saga's
+//  own node through client: refused target_up, as the target's node is
+//  up (whatever the saga's node's link to it says).
+static void s_force_refused (fixture_t *f, client_t *client, const char *transfer)
+{
+    char out[8192], id[40] = "";
+    const char *pending[] = {"pending", "--json"};
+    s_shoal_out (f, 2, pending, out, sizeof out);
+    char sender[96];
+    snprintf (sender, sizeof sender, "\"sender\":\"%s\"", transfer);
+    const char *row = strstr (out, sender);
+    const char *at = row ? strstr (row, "\"id\":\"") : NULL;
+    if (!at || sscanf (at, "\"id\":\"%32[0-9a-f]\"", id) != 1)
+        fail_msg ("no pending command of %s in: %s", transfer, out);
+    char id_field[48];
+    snprintf (id_field, sizeof id_field, "id=%s", id);
+    client_reply_t reply;
+    assert_int_equal (s_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000, &reply,
+                              id_field, "code=node_lost", "reason=a test", "operator=test",
+                              "force=true", NULL),
+                      0);
+    if (reply.ok || !streq (reply.code, "target_up"))
+        fail_msg ("resolve --force of %s's %s was not refused target_up: %s %s", transfer, id,
+                  reply.ok ? "accepted" : reply.code, reply.reason);
+    client_reply_close (&reply);
 }
 
 static void test_link_cut_one_way_is_named (void **state)
@@ -768,6 +804,10 @@ static void test_link_cut_one_way_is_named (void **state)
         s_wait_said (f, "the link n1->n2 is cut: ", 2, (const char *[]){"explain", u[k]});
         s_wait_said (f, "the command reaches account/x", 2, (const char *[]){"explain", u[k]});
         s_wait_said (f, "but its answer cannot come back", 2, (const char *[]){"explain", u[k]});
+        //  Neither may be forced: n2 is up. u's credit ran on n1 already
+        //  (its answer lost), and a forced end would refund it: money made.
+        s_force_refused (f, a, t[k]);
+        s_force_refused (f, b, u[k]);
 
         s_proxy_signal (f, SIGUSR2, "proxy healed");
         s_wait_link (f, 0, 1, true, true);

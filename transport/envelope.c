@@ -599,13 +599,13 @@ int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, 
 
 bool envelope_code_reserved (const char *code)
 {
-    static const char *reserved[] = {"bad_frame",     "bad_kind",      "bad_from",
-                                     "unknown_type",  "unknown_query", "invalid_payload",
-                                     "expired",       "id_reused",     "poisoned",
-                                     "dropped",       "busy",          "unavailable",
-                                     "conflict",      "reply_too_big", "bad_reply",
-                                     "handler_error", "not_pending",   "resolving",
-                                     "not_an_operator"};
+    static const char *reserved[] = {"bad_frame",       "bad_kind",      "bad_from",
+                                     "unknown_type",    "unknown_query", "invalid_payload",
+                                     "expired",         "id_reused",     "poisoned",
+                                     "dropped",         "busy",          "unavailable",
+                                     "conflict",        "reply_too_big", "bad_reply",
+                                     "handler_error",   "not_pending",   "resolving",
+                                     "not_an_operator", "target_up"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp (code, reserved[i]) == 0)
             return true;
