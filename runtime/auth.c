@@ -21,13 +21,17 @@ typedef struct {
     int64_t logged_at;       //  last refusal logged (ms), to rate-limit
 } auth_t;
 
-//  True if the client of key public_txt is an operator: its certificate is
-//  in the operators directory, or the node has none.
+//  True if public_txt's certificate is in the operators directory.
+static bool s_in_operators (auth_t *self, const char *public_txt)
+{
+    return self->operators && zcertstore_lookup (self->operators, public_txt) != NULL;
+}
+
+//  True if the client of key public_txt, let in, is an operator: its
+//  certificate is in the operators directory, or the node has none.
 static bool s_operator (auth_t *self, const char *public_txt)
 {
-    if (!self->config->operators_dir)
-        return true;
-    return self->operators && zcertstore_lookup (self->operators, public_txt) != NULL;
+    return !self->config->operators_dir || s_in_operators (self, public_txt);
 }
 
 //  Returns true if public_txt may connect in domain.
@@ -41,7 +45,7 @@ static bool s_allowed (auth_t *self, const char *domain, const char *public_txt)
     }
     if (streq (domain, AUTH_DOMAIN_CLIENT))
         return (self->clients && zcertstore_lookup (self->clients, public_txt) != NULL) ||
-               s_operator (self, public_txt);
+               s_in_operators (self, public_txt);
     return false;
 }
 

@@ -29,7 +29,9 @@
 
 #define AUTH_DOMAIN_PEER "shoal-peer"
 #define AUTH_DOMAIN_CLIENT "shoal-client"
-#define AUTH_OPERATOR "operator:" //  a client's User-Id, before its key, if an operator
+//  A client's User-Id, before its key, if an operator: a space is no Z85
+//  character, so no key's own text can start so.
+#define AUTH_OPERATOR "operator "
 
 typedef struct {
     const char *clients_dir;       //  certificates allowed on the client endpoint

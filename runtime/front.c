@@ -385,7 +385,8 @@ static bool s_operators_act (const envelope_t *envelope)
 static bool s_by_operator (zmq_msg_t *frame)
 {
     const char *user = zmq_msg_gets (frame, "User-Id");
-    return !user || strncmp (user, AUTH_OPERATOR, strlen (AUTH_OPERATOR)) == 0;
+    return !user || (strncmp (user, AUTH_OPERATOR, strlen (AUTH_OPERATOR)) == 0 &&
+                     strlen (user) == strlen (AUTH_OPERATOR) + 40);
 }
 
 //  Logs an operator's act with the key that made it: the "operator" a

@@ -27,6 +27,7 @@
 #include "threadname.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -183,6 +184,10 @@ static int s_join_cluster (shoal_node_t *self, char **error)
         *error = zsys_sprintf ("%s is not a directory: it holds the certificates of node %s's "
                                "operators",
                                self->operators_dir, o->name);
+        rc = SHOAL_EINVAL;
+    } else if (stat (self->operators_dir, &clients) != 0 && errno != ENOENT) {
+        *error = zsys_sprintf ("cannot read %s (the certificates of node %s's operators): %s",
+                               self->operators_dir, o->name, strerror (errno));
         rc = SHOAL_EINVAL;
     } else if (stat (self->operators_dir, &clients) != 0) {
         //  A cluster made before operators were told apart: as then.
@@ -557,13 +562,14 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
 
 //  Starts the authenticator and the peer links of a cluster node.
 //  A new routing id for the projection thread's socket at the front
-//  (worker_config_t.projector_id): the kernel's randomness, and never a
-//  first byte of zero, which ZeroMQ keeps for the ids it makes itself.
-static void s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
+//  (worker_config_t.projector_id): a secret, and never a first byte of
+//  zero, which ZeroMQ keeps for the ids it makes itself.
+static int s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
 {
     static_assert (WORKER_PROJECTOR_ID_SIZE == ENVELOPE_ID_SIZE, "one id's size");
-    envelope_new_id (id);
+    int rc = envelope_new_secret_id (id);
     id[0] |= 1;
+    return rc;
 }
 
 static int s_start_cluster (shoal_node_t *self, char **error)
@@ -627,8 +633,11 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .cluster = self->cluster,
         .self_node = self->self_node,
     };
-    if (!self->options.projections_off)
-        s_projector_id (self->config.projector_id);
+    if (!self->options.projections_off && s_projector_id (self->config.projector_id) != 0) {
+        *error = strdup ("no randomness from the kernel (getrandom, /dev/urandom) for the "
+                         "projection thread's id");
+        return SHOAL_EIO;
+    }
     if (self->cluster) {
         int rc = s_start_cluster (self, error);
         if (rc)

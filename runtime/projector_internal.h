@@ -58,6 +58,7 @@ typedef struct {
     size_t size;
     int64_t next_send; //  monotonic ms
     int attempts;
+    bool named; //  its frame names its projection as its sender (from)
 } reaction_t;
 
 //  One build of a projection.

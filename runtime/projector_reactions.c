@@ -375,19 +375,23 @@ bool projector_holds (projector_t *self, const build_t *build)
 //  ""), named now: its receiver must not take it for a client's command.
 //  Left as it is where it cannot be (out of memory; a frame the front
 //  refuses, which shoal check reports).
-static void s_sender_named (reaction_t *reaction, const char *name)
+//  Returns false if it could not be named yet (out of memory: tried at
+//  the next send; it is not sent unnamed, which a receiver that takes it
+//  from a projection only would refuse for good).
+static bool s_sender_named (reaction_t *reaction, const char *name)
 {
     envelope_t envelope;
     if (envelope_decode (&envelope, reaction->frame, reaction->size) != 0 || envelope.from[0])
-        return;
+        return true;
     snprintf (envelope.from, sizeof envelope.from, "%s/%s", SHOAL_PROJECTION_SENDER, name);
     uint8_t *frame;
     size_t size;
     if (envelope_encode (&envelope, &frame, &size) != 0)
-        return;
+        return false;
     free (reaction->frame);
     reaction->frame = frame;
     reaction->size = size;
+    return true;
 }
 
 void projector_send_due (projector_t *self)
@@ -399,8 +403,8 @@ void projector_send_due (projector_t *self)
              reaction = zhashx_next (build->reactions)) {
             if (reaction->next_send > now)
                 continue;
-            if (reaction->attempts == 0)
-                s_sender_named (reaction, build->name);
+            if (!reaction->named && !(reaction->named = s_sender_named (reaction, build->name)))
+                continue;
             if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
                           ZMQ_DONTWAIT) == -1)
                 return; //  the front's queue is full: later
@@ -428,7 +432,10 @@ void projector_on_answer (projector_t *self)
         zframe_destroy (&frame);
         return;
     }
-    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0)) {
+    //  bad_from: a node of the cluster that runs a shoal from before the
+    //  reactions named their projection; it takes this one once upgraded.
+    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0 ||
+                strcmp (code, "bad_from") == 0)) {
         zframe_destroy (&frame); //  re-sent when due
         return;
     }

@@ -762,9 +762,29 @@ static void test_init_command (void **state)
     cluster = s_load (path);
     assert_string_equal (cluster_digest (cluster), digest);
     cluster_destroy (&cluster);
+    //  As an init before operators/ left it: the client's key in clients/
+    //  (and an application's beside it). --force takes the old key out
+    //  there, or the key rotated out would still be let in.
+    char app[PATH_MAX];
+    for (int i = 1; i <= 3; i++) {
+        snprintf (path, sizeof path, "%s/n%d/clients/client.cert", dir, i);
+        assert_int_equal (zcert_save_public (client, path), 0);
+    }
+    snprintf (app, sizeof app, "%s/n1/clients/app.cert", dir);
+    zcert_t *application = zcert_new ();
+    assert_int_equal (zcert_save_public (application, app), 0);
+    zcert_destroy (&application);
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, "--force",
                              "--shards", "64", "--name", "bank", NULL),
                       0);
+    assert_true (s_contains (out, "the client key this init replaced"));
+    for (int i = 1; i <= 3; i++) {
+        snprintf (path, sizeof path, "%s/n%d/clients/client.cert", dir, i);
+        assert_int_not_equal (access (path, F_OK), 0);
+    }
+    assert_int_equal (access (app, F_OK), 0);
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
     cluster = s_load (path);
     assert_string_not_equal (cluster_digest (cluster), digest);
     assert_int_equal (cluster_shards (cluster), 64);

@@ -996,6 +996,41 @@ static void test_operators (void **state)
     assert_non_null (strstr (err, "not_pending"));
 }
 
+//  A node of a cluster made before operators/ (its client.cert in
+//  clients/, no operators/): every client it lets in is an operator, as
+//  then, and it says so at its start; a key in neither directory is still
+//  refused (it was let in, as an operator: a review's find).
+static void test_operators_legacy (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    assert_int_equal (s_run (fx, out, err,
+                             "mv \"$DIR/c/n1/operators/client.cert\" \"$DIR/c/n1/clients/\" && "
+                             "rmdir \"$DIR/c/n1/operators\" && timeout 60 \"$SHOAL\" cluster init "
+                             "--nodes 1 --ipc --dir \"$DIR/other\" && mkdir \"$DIR/stranger\" && "
+                             "cp \"$C\" \"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
+                      0);
+    s_node_start (fx, 0);
+    char log[OUTPUT_MAX], path[160];
+    snprintf (path, sizeof path, "%s/n1.log", fx->dir);
+    s_read (path, log);
+    assert_non_null (strstr (log, "every client of node n1 is an operator"));
+    cluster_t *cluster = s_map (fx);
+    char address[64];
+    s_account_of (cluster, 0, address, sizeof address);
+    cluster_destroy (&cluster);
+    //  The stranger: refused at the handshake, as before operators/.
+    int code = s_run (fx, out, err,
+                      "timeout 60 \"$SHOAL\" get --cluster \"$DIR/stranger/cluster.cfg\" "
+                      "--timeout 5000 %s",
+                      address);
+    if (code != 3 || !strstr (err, "refused this client's key"))
+        fail_msg ("a stranger's key on a node without operators/: exit %d: %s %s", code, out, err);
+    //  The cluster's own client: let in, and an operator.
+    assert_int_equal (
+        s_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" %s", address), 0);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -1014,6 +1049,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_unavailable_with_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stuck_work_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operators, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_operators_legacy, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

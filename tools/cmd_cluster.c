@@ -283,6 +283,28 @@ static int s_mkdir_node (const char *dir, const char *name, made_t *made)
     return 0;
 }
 
+//  Removes from each node's clients/ the client.cert an init before
+//  operators/ wrote there, if it is old's (the key --force replaced).
+static void s_drop_old_client (cluster_t *cluster, const char *dir, zcert_t *old)
+{
+    for (int i = 0; old && i < cluster_node_count (cluster); i++) {
+        char path[PATH_MAX];
+        snprintf (path, sizeof path, "%s/%s/clients/client.cert", dir,
+                  cluster_node_name (cluster, i));
+        zcert_t *there = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
+        if (there && streq (zcert_public_txt (there), zcert_public_txt (old))) {
+            if (unlink (path) == 0)
+                printf ("removed %s: the client key this init replaced\n", path);
+            else
+                fprintf (stderr,
+                         "shoal %s: cannot remove %s, the client key this init replaced: "
+                         "%s; remove it, or that key is still let in\n",
+                         s_command, path, strerror (errno));
+        }
+        zcert_destroy (&there);
+    }
+}
+
 //  Writes the certificates and the map. Returns the exit code; on a
 //  failure, what it wrote and the directories it made are removed.
 static int s_write (cluster_t *cluster, const char *dir)
@@ -302,6 +324,10 @@ static int s_write (cluster_t *cluster, const char *dir)
     zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
     zcert_set_meta (client, "role", "operator");
     snprintf (path, sizeof path, "%s/client.cert", dir);
+    //  The key this replaces (--force), which an init before operators/
+    //  authorized in each node's clients/: taken out below, once all is
+    //  written, or the key rotated out would still be let in.
+    zcert_t *old = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
     int rc = s_save_cert (client, path, &made);
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
         const char *name = cluster_node_name (cluster, i);
@@ -338,11 +364,14 @@ static int s_write (cluster_t *cluster, const char *dir)
     }
     free (error);
     if (rc) {
+        zcert_destroy (&old);
         s_made_undo (&made);
         return EXIT_REJECTED;
     }
     zlist_destroy (&made.files);
     zlist_destroy (&made.dirs);
+    s_drop_old_client (cluster, dir, old);
+    zcert_destroy (&old);
     printf ("wrote %s: cluster %s, %d nodes, %u shards, epoch %" PRId64 ", digest %s\n", path,
             cluster_name (cluster), cluster_node_count (cluster), cluster_shards (cluster),
             cluster_epoch (cluster), cluster_digest (cluster));

@@ -111,6 +111,10 @@ int envelope_check_msgpack (const uint8_t *data, size_t size);
 
 //  Fills id with 16 random bytes. Thread-safe; can't fail.
 void envelope_new_id (uint8_t id[ENVELOPE_ID_SIZE]);
+//  A new id that is a secret: the kernel's randomness only (getrandom,
+//  else /dev/urandom), never envelope_new_id's weak fallback, whose next
+//  ids could be worked out from one seen. Returns 0 or SHOAL_EIO.
+int envelope_new_secret_id (uint8_t id[ENVELOPE_ID_SIZE]);
 
 //  Builds a reply payload. data may be NULL (an empty map). code and
 //  reason may be NULL when ok. A code is a name (1 to ENVELOPE_CODE_MAX

@@ -1,12 +1,15 @@
 /*  envelope_id.c - new message ids (envelope_new_id, envelope.h): 16 bytes
     of the kernel's randomness, from a small per-thread buffer, reset in a
-    forked child so that it never hands out the ids its parent will.
+    forked child so that it never hands out the ids its parent will; and
+    ids that are secrets (envelope_new_secret_id), never from the weak
+    fallback.
 
     Safe on any thread.
 */
 #include "envelope.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -83,4 +86,23 @@ void envelope_new_id (uint8_t id[ENVELOPE_ID_SIZE])
         s_pool_fill ();
     memcpy (id, s_pool + s_pool_used, ENVELOPE_ID_SIZE);
     s_pool_used += ENVELOPE_ID_SIZE;
+}
+
+int envelope_new_secret_id (uint8_t id[ENVELOPE_ID_SIZE])
+{
+    size_t got = 0;
+    while (got < ENVELOPE_ID_SIZE) {
+        ssize_t n = getrandom (id + got, ENVELOPE_ID_SIZE - got, 0);
+        if (n > 0)
+            got += (size_t) n;
+        else if (n < 0 && errno != EINTR)
+            break;
+    }
+    if (got < ENVELOPE_ID_SIZE) {
+        FILE *urandom = fopen ("/dev/urandom", "rb");
+        got = urandom ? fread (id, 1, ENVELOPE_ID_SIZE, urandom) : 0;
+        if (urandom)
+            fclose (urandom);
+    }
+    return got == ENVELOPE_ID_SIZE ? 0 : SHOAL_EIO;
 }
