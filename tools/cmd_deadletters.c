@@ -57,7 +57,7 @@ static void s_help (FILE *out)
              "Decisions are written in the node's journal with $USER and the time.\n"
              "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
-             "dropped as well; one retried, dropped or run already is refused.\n\n"
+             "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
              "Exit: 0 done, 1 refused (not found, or decided already: why on stderr, or as\n"
              "JSON on stdout with --json), 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer, or a node refused this client's key (said on stderr).\n\n"

@@ -64,8 +64,8 @@ static void s_help (FILE *out)
         "A pause of a paused build, a resume of one neither paused nor failed, and a\n"
         "switch to the version served change nothing: each says so (already paused,\n"
         "not paused, already served) and exits 0; with --json, \"changed\":false.\n"
-        "With --cluster, an action goes to every node (each has its own builds).\n"
-        "\n" PROJ_TARGET_HELP
+        "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
+            PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
         "invalid, busy_projection), 2 bad usage (nothing sent), 3 no answer.\n\n"
         "Examples:\n"

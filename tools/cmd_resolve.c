@@ -28,7 +28,7 @@ static void s_resend_help (FILE *out)
              "Re-sends now every pending command of the actor at ADDRESS (instead of at\n"
              "its next back-off), e.g. once the node it waits for is back. Harmless: a\n"
              "receiver that ran a command answers a copy with the stored reply. A command\n"
-             "an operator resolved is not re-sent (its $cancel is).\n\n"
+             "an operator resolved is not re-sent (its $cancel is).\n" OPERATOR_HELP
              "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer within --timeout (default %d ms), or the nodes refused\n"
              "this client's key.\n\n"
@@ -120,7 +120,7 @@ static void s_resolve_help (FILE *out)
              "rejection at once, without asking the target. If the target did run it, the\n"
              "books are WRONG: say so, and check them (shoal check). It is refused\n"
              "(target_up) while the target's node is up as the saga's node sees it: the\n"
-             "node itself, or a peer whose link is up or that was heard lately.\n\n"
+             "node itself, or a peer whose link is up or that was heard lately.\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms), or the nodes refused this client's key.\n\n"

@@ -77,4 +77,10 @@ bool cmd_refused (const char *command, client_t *client, int rc);
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
 
+//  What the help of an operator's act says of who may (runtime/front.c).
+#define OPERATOR_HELP                                                                              \
+    "An operator's act: a cluster's node takes it only from a certificate in its\n"                \
+    "operators/ directory (`shoal cluster init` puts its client.cert there); one\n"                \
+    "in clients/ alone is refused not_an_operator.\n\n"
+
 #endif
