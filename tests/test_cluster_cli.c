@@ -1031,6 +1031,54 @@ static void test_operators_legacy (void **state)
         s_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" %s", address), 0);
 }
 
+//  --------------------------------------------------------------------------
+//  9. dead-letters retry and drop of an ID the nodes that answered do not
+//     list, while a node does not answer (n2 SIGSTOPped): no answer (exit
+//     3, naming n2, whose list may hold it), never "no message ... in the
+//     dead-letter lists" (exit 1, not_found), which told an operator that
+//     a dead letter of a stopped node was not there. The list's JSON names
+//     the node too.
+
+static void test_dead_letters_node_silent (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    s_all_links_up (fx);
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    const char *id = "07ae0551c2a954d964f83d510607e427";
+    kill (fx->nodes[1], SIGSTOP);
+    int code =
+        s_run (fx, out, err,
+               "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 retry %s", id);
+    int json = -1;
+    char json_out[OUTPUT_MAX] = "", listed[OUTPUT_MAX] = "", other_err[OUTPUT_MAX];
+    int list = -1;
+    if (code == 3) {
+        json = s_run (fx, json_out, other_err,
+                      "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json "
+                      "drop %s",
+                      id);
+        list = s_run (fx, listed, other_err,
+                      "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json");
+    }
+    kill (fx->nodes[1], SIGCONT);
+    if (code != 3 || !strstr (err, "node n2 did not answer") || strstr (err, "(not_found)"))
+        fail_msg ("retry, n2 stopped: exit %d, not 3 naming n2: %s%s", code, out, err);
+    if (json != 3 || !strstr (json_out, "\"code\":\"no_answer\"") ||
+        !strstr (json_out, "node n2 did not answer"))
+        fail_msg ("drop --json, n2 stopped: exit %d: %s", json, json_out);
+    if (list != 3 || strcmp (listed, "{\"dead_letters\":[],\"nodes_down\":[\"n2\"]}\n") != 0)
+        fail_msg ("list --json, n2 stopped: exit %d: %s", list, listed);
+    //  Every node answering, the same ID is not found (exit 1).
+    code =
+        s_run (fx, out, err,
+               "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 30000 retry %s", id);
+    if (code != 1 || !strstr (err, "in the dead-letter lists (shoal dead-letters --all") ||
+        !strstr (err, "(not_found)"))
+        fail_msg ("retry, every node up: exit %d, not 1 not_found: %s%s", code, out, err);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -1050,6 +1098,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_stuck_work_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operators, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operators_legacy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_dead_letters_node_silent, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

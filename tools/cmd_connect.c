@@ -9,8 +9,10 @@
 #include "commands.h"
 #include "cluster.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 client_t *cmd_connect (const char *command, const char *endpoint, const char *cluster,
                        const char *node)
@@ -38,4 +40,17 @@ bool cmd_refused (const char *command, client_t *client, int rc)
     const char *refusal = client_refusal (client);
     fprintf (stderr, "shoal %s: %s\n", command, refusal ? refusal : shoal_strerror (rc));
     return true;
+}
+
+const char *cmd_operator (char *buf, size_t size)
+{
+    const char *user = getenv ("USER");
+    struct passwd *account = user && *user ? NULL : getpwuid (geteuid ());
+    if (!user || !*user)
+        user = account && account->pw_name && *account->pw_name ? account->pw_name : NULL;
+    if (user)
+        snprintf (buf, size, "%s", user);
+    else
+        snprintf (buf, size, "uid %u", (unsigned) geteuid ());
+    return buf;
 }

@@ -4,14 +4,18 @@
 
     A node lists its own dead letters (the "dead_letters" query, answered
     by its front); with --cluster every node is asked in turn. retry and
-    drop find the message by its id in those lists, then send the
-    decision to its receiver's address, signed with $USER: the node writes
-    who and when in the record, shown by --all.
+    drop find the message by its id in those lists (no answer, not "not
+    found", while a node whose list may hold it did not answer), then send
+    the decision to its receiver's address, signed with cmd_operator ($USER,
+    else the login): the node writes who and when in the record, shown by
+    --all.
 */
 #include "commands.h"
 #include "cluster.h"
 #include "options.h"
+#include "utf8.h"
 
+#include <ctype.h>
 #include <czmq.h>
 #include <msgpack.h>
 #include <strings.h>
@@ -54,13 +58,16 @@ static void s_help (FILE *out)
              "               again, so a crash sets it aside after 3 more\n"
              "  drop ID      never run it: a command is answered dropped, a reply is\n"
              "               forgotten, a timer deleted\n"
-             "Decisions are written in the node's journal with $USER and the time.\n"
+             "Decisions are written in the node's journal with $USER (else the login\n"
+             "running this) and the time.\n"
              "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
              "Exit: 0 done, 1 refused (not found, or decided already: why on stderr, or as\n"
              "JSON on stdout with --json), 2 bad usage (or a client certificate that cannot\n"
-             "be read), 3 no answer, or a node refused this client's key (said on stderr).\n\n"
+             "be read), 3 no answer, or a node refused this client's key (said on stderr);\n"
+             "an ID the nodes that answered do not list, while one did not answer, is no\n"
+             "answer (its list may hold it). --json's list names such nodes in nodes_down.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
              "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n"
              "Examples:\n"
@@ -244,8 +251,20 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
         }
         msgpack_unpacked_destroy (&unpacked);
     }
-    if (opts->json)
+    if (opts->json) {
+        //  The nodes whose lists are not above: a script tells "none" from
+        //  "not asked" without reading stderr.
+        printf ("],\"nodes_down\":[");
+        const char *comma = "";
+        for (int i = 0; i < count; i++)
+            if (!targets[i].listed) {
+                const char *name = targets[i].name[0] ? targets[i].name : opts->endpoint;
+                printf ("%s", comma);
+                json_string (stdout, name, strlen (name));
+                comma = ",";
+            }
         printf ("]}\n");
+    }
     return EXIT_ACCEPTED;
 }
 
@@ -302,25 +321,28 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         msgpack_unpacked_destroy (&unpacked);
         if (!address[0])
             continue;
-        const char *user = getenv ("USER");
-        char id_field[64], who_field[96];
-        snprintf (id_field, sizeof id_field, "id=%s", found);
-        snprintf (who_field, sizeof who_field, "who=%s", user && *user ? user : "unknown");
-        char *fields[] = {id_field, who_field};
-        uint8_t *payload;
-        size_t size;
-        char error[128];
-        if (client_fields (2, fields, &payload, &size, error, sizeof error) != 0) {
-            fprintf (stderr, "shoal dead-letters: %s\n", error);
-            return EXIT_USAGE;
-        }
+        //  who is packed as a string whatever it reads like (a $USER of
+        //  digits was sent as an integer, which the node refuses).
+        char user[64];
+        cmd_operator (user, sizeof user);
+        msgpack_sbuffer buffer;
+        msgpack_sbuffer_init (&buffer);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 2);
+        msgpack_pack_str_with_body (&pk, "id", 2);
+        msgpack_pack_str_with_body (&pk, found, strlen (found));
+        msgpack_pack_str_with_body (&pk, "who", 3);
+        msgpack_pack_str_with_body (&pk, user, strlen (user));
+        uint8_t *payload = (uint8_t *) buffer.data;
+        size_t size = buffer.size;
         envelope_t request;
         client_request (&request, ENVELOPE_QUERY, NULL, address,
                         streq (action, "retry") ? "dead_letter_retry" : "dead_letter_drop", payload,
                         size);
         client_reply_t reply;
         int rc = client_call (targets[i].client, &request, (int) opts->timeout_ms, &reply);
-        free (payload);
+        msgpack_sbuffer_destroy (&buffer);
         if (rc != 0) {
             if (!cmd_refused ("dead-letters", targets[i].client, rc))
                 fprintf (stderr,
@@ -341,12 +363,41 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         client_reply_close (&reply);
         return exit_code;
     }
-    char reason[160];
+    //  Not found: unless a node did not answer, whose list may hold it.
+    char unlisted[256] = "";
+    int silent = 0;
+    for (int i = 0; i < count; i++) {
+        size_t used = strlen (unlisted);
+        if (!targets[i].listed && used + sizeof targets[i].name + 2 < sizeof unlisted)
+            snprintf (unlisted + used, sizeof unlisted - used, "%s%.63s", used ? ", " : "",
+                      targets[i].name);
+        silent += !targets[i].listed;
+    }
+    char reason[512];
+    if (silent) {
+        snprintf (reason, sizeof reason,
+                  "no message %s in the dead-letter lists of the nodes that answered; %s %s "
+                  "did not answer, and %s may hold it: try again once %s",
+                  id, silent > 1 ? "nodes" : "node", unlisted,
+                  silent > 1 ? "their lists" : "its list", silent > 1 ? "they do" : "it does");
+        s_print_refusal (opts, action, id, NULL, "no_answer", reason);
+        return EXIT_NO_ANSWER;
+    }
     snprintf (reason, sizeof reason,
               "no message %s in the dead-letter lists (shoal dead-letters --all shows them all)",
               id);
     s_print_refusal (opts, action, id, NULL, "not_found", reason);
     return EXIT_REJECTED;
+}
+
+//  True if id is a message id as the lists show it: 32 hex digits.
+static bool s_is_id (const char *id)
+{
+    size_t len = strlen (id);
+    for (size_t i = 0; i < len; i++)
+        if (!isxdigit ((unsigned char) id[i]))
+            return false;
+    return len == 2 * ENVELOPE_ID_SIZE;
 }
 
 int cmd_deadletters (int argc, char **argv)
@@ -370,6 +421,15 @@ int cmd_deadletters (int argc, char **argv)
     if (action && !((streq (action, "retry") || streq (action, "drop")) && left == 2)) {
         fprintf (stderr, "shoal dead-letters: expected nothing, retry ID or drop ID (see shoal "
                          "dead-letters --help)\n");
+        return EXIT_USAGE;
+    }
+    if (action && !s_is_id (argv[first + 1])) {
+        char quoted[96]; //  one line, whatever its bytes
+        fprintf (
+            stderr,
+            "shoal dead-letters: ID is 32 hex digits, as shoal dead-letters lists it, not "
+            "%s\n",
+            utf8_quote (quoted, sizeof quoted, argv[first + 1], strlen (argv[first + 1]), '\''));
         return EXIT_USAGE;
     }
     client_target (opts.endpoint, opts.cluster, &opts.endpoint, &opts.cluster);

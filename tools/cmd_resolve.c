@@ -10,10 +10,8 @@
 #include "stuck_work.h"
 
 #include <msgpack.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define REPAIR_FOLLOW_MS 100
 
@@ -210,13 +208,8 @@ int cmd_resolve (int argc, char **argv)
                  ENVELOPE_REASON_MAX, strlen (opts.reason));
         return EXIT_USAGE;
     }
-    //  Who decided: $USER, else the login of the user running this.
-    const char *user = getenv ("USER");
-    struct passwd *account = user && *user ? NULL : getpwuid (geteuid ());
-    char uid[32];
-    snprintf (uid, sizeof uid, "uid %u", (unsigned) geteuid ());
-    if (!user || !*user)
-        user = account && account->pw_name && *account->pw_name ? account->pw_name : uid;
+    char user[96];
+    cmd_operator (user, sizeof user);
     uint8_t payload[1024];
     driver_payload_t packed;
     msgpack_packer pk;

@@ -73,6 +73,11 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
 //  Else says nothing and returns false.
 bool cmd_refused (const char *command, client_t *client, int rc);
 
+//  Who an operator's decision is recorded as (a resolve, a dead letter's
+//  retry or drop): $USER, else the login of the effective user, else
+//  "uid N", written into buf (size bytes). Returns buf. Can't fail.
+const char *cmd_operator (char *buf, size_t size);
+
 //  Registers the bank in a registry: account, transfer and review, and
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
