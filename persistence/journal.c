@@ -76,14 +76,24 @@ static bool s_is_lock_error (const char *err)
 typedef struct {
     bool exists;     //  the directory is there
     bool current;    //  a CURRENT file
-    int data_files;  //  *.log, *.ldb, *.sst, MANIFEST-* (LOCK, LOG, LOG.old hold no data)
+    int data_files;  //  NNN.log, NNN.ldb, NNN.sst, MANIFEST-NNN (LOCK, LOG, LOG.old hold no data)
     char names[256]; //  some of them, for a message
 } dir_state_t;
 
-static bool s_ends_with (const char *name, const char *tail)
+//  True if name is "DIGITS" followed by tail.
+static bool s_numbered (const char *name, const char *tail)
 {
-    size_t len = strlen (name), tail_len = strlen (tail);
-    return len > tail_len && strcmp (name + len - tail_len, tail) == 0;
+    size_t digits = strspn (name, "0123456789");
+    return digits > 0 && strcmp (name + digits, tail) == 0;
+}
+
+//  True if name is one LevelDB gives a file of data: a log, a table or a
+//  manifest with its number (as its ParseFileName reads them). Other
+//  files that end alike (an application's app.log) are not a store's.
+static bool s_leveldb_data_file (const char *name)
+{
+    return s_numbered (name, ".log") || s_numbered (name, ".ldb") || s_numbered (name, ".sst") ||
+           (strncmp (name, "MANIFEST-", 9) == 0 && s_numbered (name + 9, ""));
 }
 
 //  Reads what dir holds into *state. Returns 0, or an errno.
@@ -99,8 +109,7 @@ static int s_dir_state (const char *dir, dir_state_t *state)
         const char *name = entry->d_name;
         if (strcmp (name, "CURRENT") == 0)
             state->current = true;
-        else if (s_ends_with (name, ".log") || s_ends_with (name, ".ldb") ||
-                 s_ends_with (name, ".sst") || strncmp (name, "MANIFEST-", 9) == 0) {
+        else if (s_leveldb_data_file (name)) {
             if (state->data_files++ < 4) {
                 size_t used = strlen (state->names);
                 snprintf (state->names + used, sizeof state->names - used, "%s%.60s",

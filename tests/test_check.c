@@ -442,8 +442,9 @@ static void test_check_full_or_read_only (void **state)
     free (was);
 }
 
-//  Bad usage and a directory that holds no journal: exit 2, and no
-//  journal is made where there was none.
+//  Bad usage and a directory that holds no journal (none at all, or other
+//  files named like LevelDB's): exit 2, and no journal is made where
+//  there was none.
 static void test_check_usage (void **state)
 {
     fixture_t *f = *state;
@@ -463,6 +464,26 @@ static void test_check_usage (void **state)
     char current[400];
     snprintf (current, sizeof current, "%s/CURRENT", f->data);
     assert_false (zsys_file_exists (current));
+    //  A directory of an application's logs (app.log) holds no store
+    //  either: LevelDB names its logs 000003.log. They were taken for a
+    //  store's files, check said it was damaged (exit 4) and repair made
+    //  a store among them.
+    char log[400];
+    snprintf (log, sizeof log, "%s/app.log", f->data);
+    FILE *file = fopen (log, "w");
+    assert_non_null (file);
+    fprintf (file, "not a LevelDB log\n");
+    fclose (file);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    if (!strstr (output, "holds no shoal journal"))
+        fail_msg ("check of a directory holding app.log: %s", output);
+    free (output);
+    assert_int_equal (s_repair (f, &output, "--data", f->data, "--yes", NULL), 2);
+    if (!strstr (output, "holds no LevelDB store"))
+        fail_msg ("repair of a directory holding app.log: %s", output);
+    free (output);
+    assert_false (zsys_file_exists (current));
+    assert_int_equal (unlink (log), 0);
     assert_int_equal (s_check (f, &output, "--help", NULL), 0);
     assert_non_null (strstr (output, "shoal check --data"));
     free (output);
