@@ -753,7 +753,8 @@ static void s_assert_one_clean_line (const char *text, const char *what)
 //  a second --id (the idempotency key: the last one was taken).
 //  Each exits 2 naming the field, key or option, and nothing reaches the
 //  node (the account stays unopened). A key, address or name it names is
-//  quoted escaped, in one clean line (an ESC or 0xff came out raw).
+//  quoted escaped, in one clean line (an ESC or 0xff came out raw); so
+//  are the addresses, MSGIDs and codes explain, resend and resolve refuse.
 static void test_send_refuses_altered_fields (void **state)
 {
     fixture_t *fx = *state;
@@ -782,6 +783,23 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal send: 'account/z\\u001b' is not an address"},
         {"send account/zz \"$(printf 'Op\\377en')\"",
          "shoal send: 'Op\\xffen' is not a command name"},
+        //  The stuck-work commands say an address, a MSGID or a code as
+        //  send does (they wrote its bytes raw: an ESC reached the
+        //  terminal).
+        {"explain \"$(printf 'account/z\\033[2J')\"",
+         "shoal explain: 'account/z\\u001b[2J' is not an address"},
+        {"resend \"$(printf 'account/z\\033')\"",
+         "shoal resend: 'account/z\\u001b' is not an address"},
+        {"resolve \"$(printf 'transfer/t\\033')\" 0123456789abcdef0123456789abcdef --reject x "
+         "--reason y",
+         "shoal resolve: 'transfer/t\\u001b' is not an address"},
+        {"resolve transfer/t \"$(printf '\\033[2J')\" --reject x --reason y",
+         "shoal resolve: MSGID is 32 lowercase hex digits, as shoal pending prints it, not "
+         "'\\u001b[2J'\n"},
+        {"resolve transfer/t 0123456789abcdef0123456789abcdef --reject \"$(printf 'a\\033')\" "
+         "--reason y",
+         "shoal resolve: --reject CODE is 1 to 63 printable characters without spaces, not "
+         "'a\\u001b'\n"},
     };
     assert_int_equal (
         s_run (fx, out, err,

@@ -453,6 +453,8 @@ static void test_bad_inputs (void **state)
         {"query bank_totals totals --limit 5", 2, "--limit goes with --prefix or --all"},
         {"query bank_totals --bogus totals", 2, "unknown option '--bogus'"},
         {"query -- bank_totals --bogus", 1, "no row '--bogus'"},
+        //  A key is quoted escaped, one clean line (its ESC went out raw).
+        {"query bank_totals \"$(printf 'x\\033[2J')\"", 1, "no row 'x\\u001b[2J' in bank_totals\n"},
         {"query bank_totals totals --node n1", 2, "--node names a node of a cluster"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -17,6 +17,7 @@
 #include "projection_cmd.h"
 #include "client_window.h"
 #include "options.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <msgpack.h>
@@ -307,7 +308,9 @@ int cmd_query (int argc, char **argv)
             printf ("\n");
         }
     if (key && count == 0 && rc == EXIT_ACCEPTED) {
-        fprintf (stderr, "shoal query: no row '%s' in %s%s%.0" PRIu32 "\n", key, name,
+        char quoted[160]; //  one line, whatever its bytes
+        fprintf (stderr, "shoal query: no row %s in %s%s%.0" PRIu32 "\n",
+                 utf8_quote (quoted, sizeof quoted, key, strlen (key), '\''), name,
                  version ? "@" : "", version);
         rc = EXIT_REJECTED;
     } else if (truncated && !opts.json)

@@ -8,6 +8,7 @@
     Threads: the command's one thread.
 */
 #include "stuck_work.h"
+#include "utf8.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -179,11 +180,12 @@ int cmd_resolve (int argc, char **argv)
     bool hex = strlen (msgid) == 2 * ENVELOPE_ID_SIZE;
     for (const char *c = msgid; hex && *c; c++)
         hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+    char quoted[160]; //  what a message names, one line whatever its bytes
     if (!hex) {
         fprintf (stderr,
                  "shoal resolve: MSGID is 32 lowercase hex digits, as shoal pending "
-                 "prints it, not '%s'\n",
-                 msgid);
+                 "prints it, not %s\n",
+                 utf8_quote (quoted, sizeof quoted, msgid, strlen (msgid), '\''));
         return EXIT_USAGE;
     }
     //  The node's limits (runtime/repair.c), checked here too, so that bad
@@ -191,8 +193,9 @@ int cmd_resolve (int argc, char **argv)
     if (shoal_name_check (opts.reject, strlen (opts.reject)) != 0) {
         fprintf (stderr,
                  "shoal resolve: --reject CODE is 1 to %d printable characters without spaces, "
-                 "not '%s'\n",
-                 SHOAL_NAME_MAX, opts.reject);
+                 "not %s\n",
+                 SHOAL_NAME_MAX,
+                 utf8_quote (quoted, sizeof quoted, opts.reject, strlen (opts.reject), '\''));
         return EXIT_USAGE;
     }
     if (envelope_code_reserved (opts.reject)) {

@@ -51,10 +51,7 @@ int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const cha
 
 bool stuck_check_address (const char *command, const char *address)
 {
-    if (shoal_address_check (address, strlen (address)) == 0)
-        return true;
-    fprintf (stderr, "shoal %s: '%s' is not an address (type/id)\n", command, address);
-    return false;
+    return cmd_check_address (command, address); //  as get says it, quoted
 }
 
 //  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z.
