@@ -11,7 +11,8 @@
     killed with SIGKILL and shown DOWN with the reason; a transfer whose
     source account is on n2 has its Debit stalled, and the stalled list
     shows it; --once then exits 3 and says n2 is down;
-    q quits with exit code 0.
+    q quits with exit code 0. Last, 105 more stalled, past the 100 a node
+    lists for top: counted whole, the rest said "... and N more".
 */
 #include "client.h"
 #include "cluster.h"
@@ -415,12 +416,101 @@ static void test_screen (void **state)
     assert_string_equal (rc, "0\n");
 }
 
+//  More stalled commands than a node lists for top (TOP_STALLED_MAX, 100):
+//  the count is every stalled one, the ones not listed "... and N more",
+//  and --once --json says how many it left out (stalled_more). It said
+//  "STALLED (100)" of 106, a count that was the list's length. (After
+//  test_screen: n2 is down, one Debit stalled already.)
+static void test_stalled_past_the_list (void **state)
+{
+    fixture_t *fx = *state;
+    const int count = 105;
+    //  Sagas on n1, their sources on n2, killed: every Debit stalls.
+    char from[64], to[64];
+    s_id_on (fx, "account", "src", 1, from, sizeof from);
+    s_id_on (fx, "account", "dst", 2, to, sizeof to);
+    s_node_kill (fx, 1);
+    proc_sh (NULL, 0, "tmux -S %s kill-session -t top 2>/dev/null", fx->tmux);
+    char ids[8192] = "";
+    for (int n = 0, found = 0; found < count; n++) {
+        char address[64];
+        snprintf (address, sizeof address, "transfer/many-%d", n);
+        if (cluster_owner (fx->cluster, shoal_shard (address, cluster_shards (fx->cluster))) != 0)
+            continue;
+        size_t used = strlen (ids);
+        snprintf (ids + used, sizeof ids - used, " many-%d", n);
+        found++;
+    }
+    assert_int_equal (proc_sh (NULL, 0,
+                               "for id in%s; do %s transfer --cluster %s --node n1 --id $id %s %s "
+                               "1 >/dev/null || exit 1; done",
+                               ids, s_bin (), fx->cfg, from, to),
+                      0);
+    char path[400], out[262144];
+    snprintf (path, sizeof path, "%s/stalled.json", fx->dir);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        proc_sh (out, sizeof out, "%s top --once --json --interval 200 --cluster %s >%s", s_bin (),
+                 fx->cfg, path);
+        //  Every one stalled (a node's stats count them), then the list
+        //  and its count agree (the stats are asked first: one passing
+        //  --stall-ms between the two is counted by the list alone).
+        int rc = proc_sh (out, sizeof out,
+                          "python3 -c 'import json, sys\n"
+                          "d = json.load (open (\"%s\"))\n"
+                          "total = sum (n.get (\"stalled\", 0) for n in d[\"nodes\"])\n"
+                          "sys.exit (7) if total < %d else None\n"
+                          "assert len (d[\"stalled\"]) == 100, len (d[\"stalled\"])\n"
+                          "listed = len (d[\"stalled\"]) + d[\"stalled_more\"]\n"
+                          "sys.exit (7) if listed != total else None\n"
+                          "print (total)' 2>&1",
+                          path, count);
+        if (rc == 0)
+            break;
+        if (rc != 7 || zclock_mono () > deadline) //  7: not yet
+            fail_msg ("top --once --json, %d stalled: exit %d: %s", count, rc, out);
+        zclock_sleep (200);
+    }
+    int total = atoi (out);
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s top --once --interval 200 --cluster %s", s_bin (), fx->cfg),
+        3);
+    //  (Any that stalled since are counted too.)
+    const char *header_at = strstr (out, "\nSTALLED (");
+    const char *more_at = strstr (out, "\n... and ");
+    int all = -1, more = -1;
+    if (!header_at || sscanf (header_at, "\nSTALLED (%d)", &all) != 1 || all < total || !more_at ||
+        sscanf (more_at, "\n... and %d more (shoal pending --stalled)", &more) != 1 ||
+        more != all - 100)
+        fail_msg ("top --once, %d stalled: %s", total, out);
+    //  The screen: the count of all, and how many it does not show.
+    assert_int_equal (proc_sh (NULL, 0,
+                               "tmux -S %s -f /dev/null new-session -d -s top -x 100 -y 30 "
+                               "\"%s top --cluster %s\"",
+                               fx->tmux, s_bin (), fx->cfg),
+                      0);
+    s_wait_line (fx, "... and ", " more (shoal pending --stalled)", NULL);
+    char screen[16384], line[1024];
+    s_screen (fx, screen, sizeof screen);
+    s_line (screen, "STALLED COMMANDS (", line, sizeof line);
+    int before = all;
+    if (sscanf (line, "STALLED COMMANDS (%d)", &all) != 1 || all < before)
+        fail_msg ("the screen counts '%s', --once %d:\n%s", line, before, screen);
+    int shown = 0;
+    for (const char *at = strstr (screen, "\ntransfer/"); at; at = strstr (at + 1, "\ntransfer/"))
+        shown++;
+    s_line (screen, "... and ", line, sizeof line);
+    if (sscanf (line, "... and %d more", &more) != 1 || shown + more != all)
+        fail_msg ("%d rows shown and '%s', of %d:\n%s", shown, line, all, screen);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_once_json),
         cmocka_unit_test (test_bad_term),
         cmocka_unit_test (test_screen),
+        cmocka_unit_test (test_stalled_past_the_list),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

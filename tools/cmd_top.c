@@ -232,11 +232,12 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
 {
     int count;
     const top_stalled_t *stalled = top_stalled (s->top, &count);
+    int64_t all = count + top_stalled_more (s->top); //  the rows shown are count at most
     char line[512];
     if (!top_stalled_known (s->top))
         snprintf (line, sizeof line, "STALLED COMMANDS (asking...)");
     else
-        snprintf (line, sizeof line, "STALLED COMMANDS (%d)", count);
+        snprintf (line, sizeof line, "STALLED COMMANDS (%lld)", (long long) all);
     attron (A_BOLD);
     if (s->colors && count)
         attron (COLOR_PAIR (PAIR_STALLED));
@@ -259,8 +260,9 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
                   (long long) r->attempts, age);
         s_put (y++, 0, line);
     }
-    if (shown < count && y < LINES - 1) {
-        snprintf (line, sizeof line, "... and %d more (shoal pending --stalled)", count - shown);
+    if (shown < all && y < LINES - 1) {
+        snprintf (line, sizeof line, "... and %lld more (shoal pending --stalled)",
+                  (long long) (all - shown));
         s_put (y++, 0, line);
     }
     return y;

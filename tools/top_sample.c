@@ -25,6 +25,7 @@ struct _top_t {
     bool stalled_known;     //  pending was asked once
     top_stalled_t *stalled; //  rows, most stalled first
     int stalled_count, stalled_cap;
+    int64_t stalled_more; //  stalled rows the nodes left out (past TOP_STALLED_MAX each)
     top_busy_t busiest[TOP_BUSIEST_MAX];
     int busiest_count;
 };
@@ -269,8 +270,10 @@ static int s_by_rate (const void *a, const void *b)
 //  Adds the stalled rows of node i's pending answer.
 static void s_read_stalled (top_t *self, int i, const msgpack_object *map)
 {
-    int64_t now = zclock_time ();
+    int64_t now = zclock_time (), more = 0;
     map_find_int (map, "now", &now);
+    if (map_find_int (map, "truncated", &more) == 0 && more > 0)
+        self->stalled_more += more;
     const msgpack_object *rows = map_find (map, "pending");
     for (uint32_t r = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY && r < rows->via.array.size;
          r++) {
@@ -394,6 +397,7 @@ void top_sample (top_t *self, bool busiest, bool pending)
         msgpack_pack_str_with_body (&pk, "limit", 5);
         msgpack_pack_int (&pk, TOP_STALLED_MAX);
         self->stalled_count = 0;
+        self->stalled_more = 0;
         self->stalled_known = true;
         s_ask (self, "node/pending", "pending", (const uint8_t *) args.data, args.size, up,
                s_read_stalled);
@@ -455,6 +459,11 @@ const top_stalled_t *top_stalled (const top_t *self, int *count)
 {
     *count = self->stalled_count;
     return self->stalled;
+}
+
+int64_t top_stalled_more (const top_t *self)
+{
+    return self->stalled_more;
 }
 
 const top_busy_t *top_busiest (const top_t *self, int *count)
@@ -559,7 +568,7 @@ void top_print_text (const top_t *self, FILE *out)
     }
     for (int k = 0; k < self->busiest_count && k < 10; k++)
         address_w = s_max_int (address_w, (int) strlen (self->busiest[k].address));
-    fprintf (out, "\nSTALLED (%d)\n", self->stalled_count);
+    fprintf (out, "\nSTALLED (%lld)\n", (long long) (self->stalled_count + self->stalled_more));
     if (self->stalled_count)
         fprintf (out, "%-*s %-*s %-*s %-8s %8s %8s\n", sender_w, "SENDER", command_w, "COMMAND",
                  target_w, "TARGET", "NODE", "ATTEMPTS", "AGE");
@@ -571,6 +580,9 @@ void top_print_text (const top_t *self, FILE *out)
                  target_w, s->target, s->target_node[0] ? s->target_node : "-",
                  (long long) s->attempts, age);
     }
+    if (self->stalled_more)
+        fprintf (out, "... and %lld more (shoal pending --stalled)\n",
+                 (long long) self->stalled_more);
     fprintf (out, "\nBUSIEST\n%-*s %10s %s\n", address_w, "ADDRESS", "MSGS/S", "NODE");
     for (int k = 0; k < self->busiest_count && k < 10; k++) {
         top_format_rate (self->busiest[k].per_s, rate, sizeof rate);
@@ -650,7 +662,7 @@ void top_print_json (const top_t *self, FILE *out)
         fprintf (out, ",\"attempts\":%lld,\"age_ms\":%lld}", (long long) s->attempts,
                  (long long) s->age_ms);
     }
-    fprintf (out, "],\"busiest\":[");
+    fprintf (out, "],\"stalled_more\":%lld,\"busiest\":[", (long long) self->stalled_more);
     for (int k = 0; k < self->busiest_count; k++) {
         fprintf (out, "%s{", k ? "," : "");
         s_json_str (out, "address", self->busiest[k].address);

@@ -107,6 +107,9 @@ const double *top_history (const top_t *self, int *count);
 double top_commands_ps (const top_t *self); //  the last sample's, all nodes
 bool top_stalled_known (const top_t *self); //  pending was asked at least once
 const top_stalled_t *top_stalled (const top_t *self, int *count);
+//  The stalled commands the nodes did not list (each lists at most
+//  TOP_STALLED_MAX): the count of all is *count of top_stalled plus these.
+int64_t top_stalled_more (const top_t *self);
 const top_busy_t *top_busiest (const top_t *self, int *count);
 
 //  Text: an uptime ("3d04h", "5h02m", "12m03s", "45s"), a rate ("12.3k"),
