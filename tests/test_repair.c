@@ -10,7 +10,9 @@
     resolved (its saga's node lost its last commits: restored from a copy
     of its data taken before), which the cancel finds, so the saga goes
     on (completed); and --force (failed at once). Then the books of all
-    three data directories are checked.
+    three data directories are checked. Last, on a cluster of its own, a
+    credit whose target's node has a full disk (an 8 MiB tmpfs, root
+    only): explain says that node cannot serve it, and why.
 */
 #include "client.h"
 #include "cluster.h"
@@ -24,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +44,7 @@ typedef struct {
     char cfg[300];
     pid_t pids[NODES];
     cluster_t *cluster;
+    char disk[300]; //  a small tmpfs for n2's data (test_full_disk), "" if none
 } fixture_t;
 
 static const char *s_bin (void)
@@ -61,8 +67,14 @@ static void s_node_start (fixture_t *fx, int i)
             dup2 (fileno (err), 1);
             dup2 (fileno (err), 2);
         }
-        execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
-               "1000", "--workers", "2", (char *) NULL);
+        char data[400];
+        snprintf (data, sizeof data, "%s/%s", fx->disk, name);
+        if (fx->disk[0] && i == 1) //  n2's data on the small disk
+            execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
+                   "1000", "--workers", "2", "--data", data, (char *) NULL);
+        else
+            execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
+                   "1000", "--workers", "2", (char *) NULL);
         _exit (127);
     }
     fx->pids[i] = pid;
@@ -181,12 +193,21 @@ static void s_wait_pending (fixture_t *fx, bool stalled, const char *sender, con
     fail_msg ("%s's %s never showed%s; last: %s", sender, command, stalled ? " stalled" : "", json);
 }
 
-static int s_setup (void **state)
+//  The cluster, n2's data on an 8 MiB tmpfs if small_disk (root only: a
+//  test that needs it fails saying so, it is never skipped).
+static int s_setup_on (void **state, bool small_disk)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
     snprintf (fx->dir, sizeof fx->dir, "%s/shoal-repair-XXXXXX", tmp);
     assert_non_null (mkdtemp (fx->dir));
+    if (small_disk) {
+        snprintf (fx->disk, sizeof fx->disk, "%s/disk", fx->dir);
+        assert_int_equal (mkdir (fx->disk, 0700), 0);
+        if (mount ("tmpfs", fx->disk, "tmpfs", 0, "size=8m") != 0)
+            fail_msg ("cannot mount a tmpfs at %s: %s; this test needs root (uid %d here)",
+                      fx->disk, strerror (errno), (int) getuid ());
+    }
     snprintf (fx->cfg, sizeof fx->cfg, "%s/cluster.cfg", fx->dir);
     assert_int_equal (proc_sh (NULL, 0, "%s cluster init --nodes %d --dir %s --ipc >/dev/null",
                                s_bin (), NODES, fx->dir),
@@ -204,11 +225,23 @@ static int s_setup (void **state)
     return 0;
 }
 
+static int s_setup (void **state)
+{
+    return s_setup_on (state, false);
+}
+
+static int s_setup_small_disk (void **state)
+{
+    return s_setup_on (state, true);
+}
+
 static int s_teardown (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
         s_node_kill (fx, i, SIGKILL);
+    if (fx->disk[0])
+        umount2 (fx->disk, MNT_DETACH);
     cluster_destroy (&fx->cluster);
     proc_sh (NULL, 0, "rm -rf %s", fx->dir);
     free (fx);
@@ -448,10 +481,66 @@ static void test_repair (void **state)
         fail_msg ("shoal check: %s", out);
 }
 
+//  --------------------------------------------------------------------------
+//  A credit whose target's node (n2) cannot write its store (a full disk)
+//  is never answered: explain says that node cannot serve the target,
+//  quoting why (No space left on device), where it said the target and
+//  its node were up and "no answer has come yet (busy, or a message
+//  lost: try shoal resend)". Space freed, the credit goes through, once.
+
+static void test_full_disk (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], sender[96], target[96];
+    s_id_on (fx, "account", "src", 0, from, sizeof from);
+    s_id_on (fx, "account", "dst", 1, to, sizeof to);
+    s_id_on (fx, "transfer", "t", 0, transfer, sizeof transfer);
+    s_open (fx, from, 100);
+    s_open (fx, to, 1);
+    //  Fill n2's disk, then its own writes fill the last page: deposits
+    //  until one is refused for the disk.
+    proc_sh (NULL, 0, "dd if=/dev/zero of=%s/filler bs=64k >/dev/null 2>&1", fx->disk);
+    char out[65536];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        proc_sh (out, sizeof out, "%s send --cluster %s account/%s Deposit amount=1 2>&1", s_bin (),
+                 fx->cfg, to);
+        if (strstr (out, "No space left on device"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("n2 never said its disk was full: %s", out);
+    }
+    s_transfer (fx, transfer, from, to);
+    snprintf (sender, sizeof sender, "transfer/%s", transfer);
+    snprintf (target, sizeof target, "account/%s", to);
+    char id[33], json[65536];
+    s_wait_pending (fx, true, sender, "Credit", id, json, sizeof json);
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        proc_sh (out, sizeof out, "%s explain --cluster %s %s", s_bin (), fx->cfg, sender);
+        if (strstr (out, "why: ") && strstr (out, "STALLED"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("explain never showed the credit stalled: %s", out);
+        zclock_sleep (100);
+    }
+    char says[200];
+    snprintf (says, sizeof says, "why: %s's node cannot serve it", target);
+    if (!strstr (out, says) || !strstr (out, "No space left on device") ||
+        strstr (out, "no answer has come yet"))
+        fail_msg ("explain, %s's disk full: %s", target, out);
+    //  Room again: the node writes, the credit is answered, once.
+    proc_sh (NULL, 0, "rm -f %s/filler", fx->disk);
+    proc_sh (NULL, 0, "%s resend --cluster %s %s >/dev/null", s_bin (), fx->cfg, sender);
+    s_wait_get (fx, sender, "\"status\":\"completed\"");
+    assert_int_equal (s_count_events (fx, target, "Credited", transfer), 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

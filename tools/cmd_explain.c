@@ -192,8 +192,9 @@ static void s_explain_help (FILE *out)
              "node is down, as its own node's link and a stats query to it say; a link\n"
              "between the two nodes is cut, either way, as either end says: 'the link\n"
              "n1->n2 is cut: n1 reports its link to n2 down, and n2 has not heard from n1\n"
-             "for 6.0s'; the target refuses; a cancel is on its way), and the operators'\n"
-             "records ($Resolved: who, when, why). --json prints the same as one object.\n\n"
+             "for 6.0s'; the target refuses or its handler fails; its node cannot serve\n"
+             "it, a full disk; a cancel is on its way), and the operators' records\n"
+             "($Resolved: who, when, why). --json prints the same as one object.\n\n"
              "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
              "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms), or the node refused this client's key.\n\n"
@@ -244,8 +245,9 @@ static bool s_dead_letter (const stuck_options_t *opts, const char *node, const 
 }
 
 //  How row's target has been failing on its commands, from its `get`
-//  ("failing": a handler's error, which its sender is not told of), into
-//  why. True if it is.
+//  ("failing": a handler's error, which its sender is not told of), or
+//  why its node cannot serve it (a get refused: its store cannot be read
+//  or written, a full disk), into why. True if either.
 static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *row, char *why,
                               size_t size)
 {
@@ -269,7 +271,18 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
                   map_find_str (what, "reason", reason, sizeof reason) == 0 &&
                   map_find_int (what, "times", &times) == 0 &&
                   map_find_int (what, "since", &since_ms) == 0;
-        if (failing) {
+        if (!reply.ok) {
+            //  The node answers the command as it answers the get: the
+            //  sender re-sends, and no answer it can take ever comes.
+            failing = true;
+            int n = snprintf (why, size,
+                              "%s's node cannot serve it, so the command waits (shoal resend "
+                              "once it can): a get is refused (%s: ",
+                              row->target, reply.code);
+            if (n > 0 && (size_t) n + 2 < size) //  cut to why's size: the reason comes last
+                snprintf (why + n, size - (size_t) n, "%.*s)", (int) (size - (size_t) n - 2),
+                          reply.reason);
+        } else if (failing) {
             stuck_iso (since_ms, since, sizeof since);
             //  Cut to why's size: the reason comes last.
             int n = snprintf (why, size,
