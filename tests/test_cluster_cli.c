@@ -1,7 +1,10 @@
 /*  test_cluster_cli.c - process tests of the command line with a cluster:
     `shoal where`, `--cluster` and `--node` on the client commands and in
     their retry line, `shoal stats --cluster` and `shoal cluster status`,
-    how long `pending` and `explain` wait for a stopped node, and what
+    how long `pending` and `explain` wait for a stopped node, what
+    `dead-letters retry` says of an ID while a node does not answer, what
+    `resolve` says when the saga's node does not answer, which acts only
+    an operator's certificate may do, and what
     every command that asks nodes says of a client certificate that is
     missing (exit 2) or that the nodes refuse (exit 3),
     run as users run them: the real binary ($SHOAL_BIN) through /bin/sh.
@@ -1079,6 +1082,74 @@ static void test_dead_letters_node_silent (void **state)
         fail_msg ("retry, every node up: exit %d, not 1 not_found: %s%s", code, out, err);
 }
 
+//  --------------------------------------------------------------------------
+//  10. A resolve its saga's node does not answer in time (SIGSTOPped) is
+//      no answer (exit 3), and says it may be recorded all the same: the
+//      node reads the request once it goes on, and the $Resolved is there.
+//      It said only "no answer ... timed out", and an operator took the
+//      resolve for not done.
+
+static void test_resolve_unanswered (void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 0; i < NODES; i++)
+        s_node_start (fx, i);
+    s_all_links_up (fx);
+    cluster_t *cluster = s_map (fx);
+    char from[64], transfer[64] = "", out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_account_of (cluster, 1, from, sizeof from); //  on n2
+    for (int i = 0; !transfer[0]; i++) {          //  a saga on n1
+        char address[64];
+        snprintf (address, sizeof address, "transfer/r%d", i);
+        if (cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) == 0)
+            snprintf (transfer, sizeof transfer, "r%d", i);
+    }
+    cluster_destroy (&cluster);
+    //  n2 stopped: the transfer's Debit waits.
+    kill (fx->nodes[1], SIGSTOP);
+    int code = s_run (fx, out, err,
+                      "timeout 60 \"$SHOAL\" transfer --cluster \"$C\" --id %s %s account/b 1",
+                      transfer, from);
+    if (code != 0)
+        fail_msg ("transfer: exit %d: %s%s", code, out, err);
+    char sender[80], id[33] = "";
+    snprintf (sender, sizeof sender, "{\"sender\":\"transfer/%s\",\"command\":\"Debit\"", transfer);
+    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    while (!id[0]) {
+        s_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json --timeout 500");
+        const char *row = strstr (out, sender);
+        const char *key = row ? strstr (row, "\"id\":\"") : NULL;
+        if (key)
+            snprintf (id, sizeof id, "%.32s", key + 6);
+        else if (s_now_ms () > deadline)
+            fail_msg ("the Debit of transfer/%s never showed pending: %s%s", transfer, out, err);
+        else
+            usleep (100 * 1000);
+    }
+    //  n1, the saga's node, stopped too: the resolve waits for it in vain.
+    kill (fx->nodes[0], SIGSTOP);
+    code = s_run (fx, out, err,
+                  "timeout 60 \"$SHOAL\" resolve --cluster \"$C\" --timeout 1000 transfer/%s %s "
+                  "--reject operator_cancel --reason 'n2 frozen'",
+                  transfer, id);
+    kill (fx->nodes[0], SIGCONT);
+    if (code != 3 || !strstr (err, "shoal resolve: no answer about transfer/") ||
+        !strstr (err, "it may be recorded all the same") ||
+        !strstr (err, "shoal explain transfer/"))
+        fail_msg ("resolve, n1 stopped: exit %d: %s%s", code, out, err);
+    //  And it is: n1 reads it once it goes on.
+    deadline = s_now_ms () + UP_TIMEOUT_MS;
+    while (true) {
+        s_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" transfer/%s", transfer);
+        if (strstr (out, "\"$Resolved\"") && strstr (out, "n2 frozen"))
+            break;
+        if (s_now_ms () > deadline)
+            fail_msg ("the resolve never showed in transfer/%s: %s%s", transfer, out, err);
+        usleep (100 * 1000);
+    }
+    kill (fx->nodes[1], SIGCONT);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -1099,6 +1170,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_operators, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operators_legacy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_dead_letters_node_silent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_unanswered, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -47,9 +47,18 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
         return EXIT_USAGE;
     int rc =
         stuck_ask (client, ENVELOPE_COMMAND, address, name, payload, size, opts->timeout_ms, reply);
-    if (rc && !cmd_refused (command, client, rc))
+    if (rc && !cmd_refused (command, client, rc)) {
         fprintf (stderr, "shoal %s: no answer about %s within %ld ms: %s\n", command, address,
                  opts->timeout_ms, shoal_strerror (rc));
+        //  A node that is stopped or slow still has the request queued: a
+        //  resolve may take effect once it goes on (a resend is harmless).
+        if (streq (command, "resolve"))
+            fprintf (stderr,
+                     "shoal resolve: it may be recorded all the same, once %s's node reads it: "
+                     "shoal explain %s shows a $Resolved if so (a second resolve is then "
+                     "refused as resolving)\n",
+                     address, address);
+    }
     client_destroy (&client);
     if (rc)
         return EXIT_NO_ANSWER;
@@ -122,7 +131,8 @@ static void s_resolve_help (FILE *out)
              "node itself, or a peer whose link is up or that was heard lately.\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
-             "(default %d ms), or the nodes refused this client's key.\n\n"
+             "(default %d ms: the saga's node may record it all the same once it reads it;\n"
+             "shoal explain shows a $Resolved if so), or the nodes refused this client's key.\n\n"
              "Examples:\n"
              "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
              "      --reason \"account node n2 lost its disk; ticket 981\"\n"
