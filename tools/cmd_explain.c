@@ -461,9 +461,11 @@ int cmd_explain (int argc, char **argv)
                 expired ? "true" : "false");
         const char *comma = "";
         for (event_row_t *e = zlistx_first (last); e; e = zlistx_next (last), comma = ",") {
+            char iso[40]; //  when, as the text says it
+            stuck_iso (e->created, iso, sizeof iso);
             printf ("%s{\"seq\":%lld,\"event\":", comma, (long long) e->seq);
             json_string (stdout, e->name, strlen (e->name));
-            printf (",\"data\":%s}", e->data ? e->data : "{}");
+            printf (",\"at\":\"%s\",\"data\":%s}", iso, e->data ? e->data : "{}");
         }
         printf ("],\"pending\":[");
         comma = "";
