@@ -437,6 +437,11 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
         reason[ENVELOPE_REASON_MAX] = 0;
         turn_error (self, route, route_size, envelope, "not_dead", reason);
     } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {
+        //  An operator's decision, in the log as a resolve is: a retried
+        //  message that crashes the node again is then explained there.
+        log_info ("worker %d: operator %s %s dead letter %s to %s", self->index,
+                  record.who[0] ? record.who : "unknown", retry ? "retries" : "drops", hex,
+                  envelope->to);
         shoal_rec_t out;
         rec_init (&out);
         shoal_rec_str (&out, "address", envelope->to);

@@ -195,6 +195,11 @@ static void test_poison_command (void **state)
     snprintf (who, sizeof who, "\"who\":\"%s\"", account->pw_name);
     if (!strstr (out, who))
         fail_msg ("retry without $USER: %s not in %s", who, out);
+    //  The node logs the decision, as it logs a resolve.
+    if (proc_run (p, out, err,
+                  "grep -F 'operator %s retries dead letter %s to poison/p' $DIR/node.log",
+                  account->pw_name, id) != 0)
+        fail_msg ("the node did not log the retry of %s by %s", id, account->pw_name);
     s_wait_for (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_int_equal (s_count (out, "\"Boomed\""), 1);
