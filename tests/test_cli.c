@@ -800,6 +800,11 @@ static void test_send_refuses_altered_fields (void **state)
          "--reason y",
          "shoal resolve: --reject CODE is 1 to 63 printable characters without spaces, not "
          "'a\\u001b'\n"},
+        //  A reason that is not UTF-8 is bad usage, as a field of send is
+        //  (the node refused it as bad_frame, exit 1).
+        {"resolve transfer/t 0123456789abcdef0123456789abcdef --reject x --reason "
+         "\"$(printf 'a\\377b')\"",
+         "shoal resolve: --reason TEXT is not UTF-8: 'a\\xffb'\n"},
     };
     assert_int_equal (
         s_run (fx, out, err,

@@ -221,6 +221,14 @@ int cmd_resolve (int argc, char **argv)
                  ENVELOPE_REASON_MAX, strlen (opts.reason));
         return EXIT_USAGE;
     }
+    //  The node refuses a string that is not UTF-8 (bad_frame, exit 1):
+    //  bad usage here, as send says it.
+    size_t reason_len = strlen (opts.reason);
+    if (utf8_valid_prefix (opts.reason, reason_len) != reason_len) {
+        fprintf (stderr, "shoal resolve: --reason TEXT is not UTF-8: %s\n",
+                 utf8_quote (quoted, sizeof quoted, opts.reason, reason_len, '\''));
+        return EXIT_USAGE;
+    }
     char user[96];
     cmd_operator (user, sizeof user);
     uint8_t payload[1024];
