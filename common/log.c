@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static atomic_int s_level = SHOAL_LOG_INFO;
@@ -26,6 +27,34 @@ bool log_enabled (shoal_log_level_t level)
     return (int) level >= atomic_load_explicit (&s_level, memory_order_relaxed);
 }
 
+//  Copies text into out (size bytes, cut to fit) as one line: a control
+//  character (a newline, a CR, an ESC), which a reason or a name an
+//  operator or a module gave may hold, is written as JSON escapes it
+//  (\n, \r, \t, \u001b), so that no line of the log is forged or split.
+static void s_one_line (char *out, size_t size, const char *text)
+{
+    size_t used = 0;
+    for (const unsigned char *c = (const unsigned char *) text; *c && used + 1 < size; c++) {
+        char escape[8] = "";
+        if (*c == '\n')
+            snprintf (escape, sizeof escape, "\\n");
+        else if (*c == '\r')
+            snprintf (escape, sizeof escape, "\\r");
+        else if (*c == '\t')
+            snprintf (escape, sizeof escape, "\\t");
+        else if (*c < 0x20 || *c == 0x7f)
+            snprintf (escape, sizeof escape, "\\u%04x", *c);
+        if (!escape[0])
+            out[used++] = (char) *c;
+        else if (used + strlen (escape) + 1 < size) {
+            memcpy (out + used, escape, strlen (escape));
+            used += strlen (escape);
+        } else
+            break;
+    }
+    out[used] = 0;
+}
+
 void log_write (shoal_log_level_t level, const char *format, ...)
 {
     if (!log_enabled (level) || level > SHOAL_LOG_ERROR)
@@ -38,10 +67,13 @@ void log_write (shoal_log_level_t level, const char *format, ...)
     int n = snprintf (line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ",
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                       tm.tm_sec, (int) (now.tv_nsec / 1000000), s_names[level]);
+    char text[LOG_LINE_MAX];
+    text[0] = 0;
     va_list args;
     va_start (args, format);
-    if (n > 0 && n < (int) sizeof line)
-        vsnprintf (line + n, sizeof line - (size_t) n, format, args);
+    vsnprintf (text, sizeof text, format, args);
     va_end (args);
+    if (n > 0 && n < (int) sizeof line)
+        s_one_line (line + n, sizeof line - (size_t) n, text);
     fprintf (stderr, "%s\n", line);
 }

@@ -1,0 +1,86 @@
+/*  test_log.c - common/log.c, the node's log on stderr: one line per
+    call, with time and level; the level filter; and text that holds a
+    control character (an operator's resolve --reason, a $USER, a module's
+    shoal_log) written escaped, so that a reason with a newline cannot
+    split a line or forge one ("ticket 1\n2026-... ERROR forged" was two
+    lines, the second looking like the node's own).
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+//  Runs log_write (level, "%s", text) with stderr in a file; what it wrote
+//  into out (size bytes).
+static void s_logged (shoal_log_level_t level, const char *text, char *out, size_t size)
+{
+    char path[] = "/tmp/shoal-test-log-XXXXXX";
+    int file = mkstemp (path);
+    assert_true (file >= 0);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    assert_true (saved >= 0);
+    assert_true (dup2 (file, STDERR_FILENO) >= 0);
+    log_write (level, "said: %s", text);
+    fflush (stderr);
+    assert_true (dup2 (saved, STDERR_FILENO) >= 0);
+    close (saved);
+    ssize_t n = pread (file, out, size - 1, 0);
+    out[n > 0 ? n : 0] = 0;
+    close (file);
+    unlink (path);
+}
+
+static void test_one_line (void **state)
+{
+    (void) state;
+    char out[2048];
+    s_logged (SHOAL_LOG_INFO, "plain words, é and all", out, sizeof out);
+    assert_non_null (strstr (out, " INFO said: plain words, é and all\n"));
+    assert_int_equal (out[4], '-'); //  2026-12-...
+    //  A newline, a CR, a tab, an ESC: escaped, one line.
+    s_logged (SHOAL_LOG_WARN, "ticket 1\n2026-12-05T00:00:00.000Z ERROR forged\r\t\033[2J", out,
+              sizeof out);
+    assert_non_null (strstr (out, " WARN said: ticket 1\\n2026-12-05T00:00:00.000Z ERROR "
+                                  "forged\\r\\t\\u001b[2J\n"));
+    assert_int_equal (strchr (out, '\n') - out + 1, (long) strlen (out));
+    //  Long text is cut, still one line.
+    char *long_text = malloc (4 * LOG_LINE_MAX);
+    assert_non_null (long_text);
+    for (size_t i = 0; i < 4 * LOG_LINE_MAX - 1; i++)
+        long_text[i] = i % 2 ? '\n' : 'a';
+    long_text[4 * LOG_LINE_MAX - 1] = 0;
+    s_logged (SHOAL_LOG_ERROR, long_text, out, sizeof out);
+    free (long_text);
+    assert_true (strlen (out) <= LOG_LINE_MAX);
+    assert_int_equal (strchr (out, '\n') - out + 1, (long) strlen (out));
+}
+
+static void test_level (void **state)
+{
+    (void) state;
+    char out[256];
+    log_set_level (SHOAL_LOG_WARN);
+    s_logged (SHOAL_LOG_INFO, "hidden", out, sizeof out);
+    assert_string_equal (out, "");
+    s_logged (SHOAL_LOG_ERROR, "shown", out, sizeof out);
+    assert_non_null (strstr (out, " ERROR said: shown\n"));
+    log_set_level (SHOAL_LOG_INFO);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_one_line),
+        cmocka_unit_test (test_level),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
