@@ -252,6 +252,14 @@ static void test_once_json (void **state)
     size_t column = (size_t) (rate_end - header);
     assert_true (strlen (row_line) > column);
     assert_true (row_line[column] == ' ' && row_line[column - 1] != ' ');
+    //  No node answering: no count of stalled commands is known, and none
+    //  is said ("STALLED (0)" was).
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s top --once --interval 200 --endpoint ipc://%s/nobody.ipc",
+                               s_bin (), fx->dir),
+                      3);
+    if (!strstr (out, "\nSTALLED (no node answered)\n") || strstr (out, "STALLED (0)"))
+        fail_msg ("top --once, no node up: %s", out);
     //  Without --once it needs a terminal.
     assert_int_equal (
         proc_sh (NULL, 0, "%s top --cluster %s </dev/null 2>/dev/null", s_bin (), fx->cfg), 2);

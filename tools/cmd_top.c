@@ -236,6 +236,8 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
     char line[512];
     if (!top_stalled_known (s->top))
         snprintf (line, sizeof line, "STALLED COMMANDS (asking...)");
+    else if (!top_stalled_nodes (s->top))
+        snprintf (line, sizeof line, "STALLED COMMANDS (no node answered)");
     else
         snprintf (line, sizeof line, "STALLED COMMANDS (%lld)", (long long) all);
     attron (A_BOLD);

@@ -26,6 +26,7 @@ struct _top_t {
     top_stalled_t *stalled; //  rows, most stalled first
     int stalled_count, stalled_cap;
     int64_t stalled_more; //  stalled rows the nodes left out (past TOP_STALLED_MAX each)
+    int stalled_nodes;    //  nodes that answered the last pending query
     top_busy_t busiest[TOP_BUSIEST_MAX];
     int busiest_count;
 };
@@ -271,6 +272,7 @@ static int s_by_rate (const void *a, const void *b)
 static void s_read_stalled (top_t *self, int i, const msgpack_object *map)
 {
     int64_t now = zclock_time (), more = 0;
+    self->stalled_nodes++;
     map_find_int (map, "now", &now);
     if (map_find_int (map, "truncated", &more) == 0 && more > 0)
         self->stalled_more += more;
@@ -398,6 +400,7 @@ void top_sample (top_t *self, bool busiest, bool pending)
         msgpack_pack_int (&pk, TOP_STALLED_MAX);
         self->stalled_count = 0;
         self->stalled_more = 0;
+        self->stalled_nodes = 0;
         self->stalled_known = true;
         s_ask (self, "node/pending", "pending", (const uint8_t *) args.data, args.size, up,
                s_read_stalled);
@@ -464,6 +467,11 @@ const top_stalled_t *top_stalled (const top_t *self, int *count)
 int64_t top_stalled_more (const top_t *self)
 {
     return self->stalled_more;
+}
+
+int top_stalled_nodes (const top_t *self)
+{
+    return self->stalled_nodes;
 }
 
 const top_busy_t *top_busiest (const top_t *self, int *count)
@@ -568,7 +576,10 @@ void top_print_text (const top_t *self, FILE *out)
     }
     for (int k = 0; k < self->busiest_count && k < 10; k++)
         address_w = s_max_int (address_w, (int) strlen (self->busiest[k].address));
-    fprintf (out, "\nSTALLED (%lld)\n", (long long) (self->stalled_count + self->stalled_more));
+    if (self->stalled_nodes) //  else nothing is known: none answered
+        fprintf (out, "\nSTALLED (%lld)\n", (long long) (self->stalled_count + self->stalled_more));
+    else
+        fprintf (out, "\nSTALLED (no node answered)\n");
     if (self->stalled_count)
         fprintf (out, "%-*s %-*s %-*s %-8s %8s %8s\n", sender_w, "SENDER", command_w, "COMMAND",
                  target_w, "TARGET", "NODE", "ATTEMPTS", "AGE");

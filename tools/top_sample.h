@@ -110,6 +110,9 @@ const top_stalled_t *top_stalled (const top_t *self, int *count);
 //  The stalled commands the nodes did not list (each lists at most
 //  TOP_STALLED_MAX): the count of all is *count of top_stalled plus these.
 int64_t top_stalled_more (const top_t *self);
+//  How many nodes answered the last query of stalled commands: with none,
+//  no count is known (0 stalled is not said of nodes that did not answer).
+int top_stalled_nodes (const top_t *self);
 const top_busy_t *top_busiest (const top_t *self, int *count);
 
 //  Text: an uptime ("3d04h", "5h02m", "12m03s", "45s"), a rate ("12.3k"),
