@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "proc.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,4 +209,26 @@ const char *proc_last_line (char *text)
         text[--len] = 0;
     char *line = strrchr (text, '\n');
     return line ? line + 1 : text;
+}
+
+int proc_socket_inodes (int pid, unsigned long *inodes, int max)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/fd", pid);
+    DIR *dir = opendir (path);
+    assert_non_null (dir);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) && count < max) {
+        char link[PATH_MAX], target[64];
+        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
+        ssize_t n = readlink (link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (sscanf (target, "socket:[%lu]", &inodes[count]) == 1)
+            count++;
+    }
+    closedir (dir);
+    return count;
 }

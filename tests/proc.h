@@ -37,6 +37,9 @@ proc_t *proc_new (const char *name);
 //  Kills the node if any, removes the directory, frees; *self_p = NULL.
 void proc_destroy (proc_t **self_p);
 
+//  The inodes of the sockets process pid holds open (socket:[N] in its
+//  /proc/PID/fd), at most max. Returns how many.
+int proc_socket_inodes (int pid, unsigned long *inodes, int max);
 int64_t proc_now_ms (void);
 
 //  Runs a shell command line (formatted) with no fixture: its stdout into

@@ -68,24 +68,8 @@ static int s_teardown (void **state)
 //  network order), at most max. Returns how many.
 static int s_listening_ports (pid_t pid, int *ports, unsigned *addresses, int max)
 {
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
-    DIR *dir = opendir (path);
-    assert_non_null (dir);
     unsigned long inodes[1024];
-    size_t count = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)) && count < 1024) {
-        char link[PATH_MAX], target[64];
-        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
-        ssize_t n = readlink (link, target, sizeof target - 1);
-        if (n <= 0)
-            continue;
-        target[n] = 0;
-        if (sscanf (target, "socket:[%lu]", &inodes[count]) == 1)
-            count++;
-    }
-    closedir (dir);
+    size_t count = (size_t) proc_socket_inodes ((int) pid, inodes, 1024);
     int found = 0;
     FILE *file = fopen ("/proc/net/tcp", "r");
     assert_non_null (file);

@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "proc.h"
+
 #include "client.h"
 #include "harness.h"
 
@@ -431,24 +433,8 @@ static void test_busy_scrape (void **state)
 //  Whether process pid has a listening TCP socket (IPv4 or IPv6).
 static bool s_listens_tcp (pid_t pid)
 {
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
-    DIR *dir = opendir (path);
-    assert_non_null (dir);
     unsigned long inodes[256];
-    size_t count = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)) && count < 256) {
-        char link[PATH_MAX], target[64];
-        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
-        ssize_t n = readlink (link, target, sizeof target - 1);
-        if (n <= 0)
-            continue;
-        target[n] = 0;
-        if (sscanf (target, "socket:[%lu]", &inodes[count]) == 1)
-            count++;
-    }
-    closedir (dir);
+    size_t count = (size_t) proc_socket_inodes ((int) pid, inodes, 256);
     const char *tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
     for (int t = 0; t < 2; t++) {
         FILE *file = fopen (tables[t], "r");
