@@ -691,16 +691,21 @@ static void test_check_two_nodes (void **state)
     s_append (journal, "account/a", "Debited", "x", 30);
     s_append (journal, "account/b", "Opened", NULL, 0);
     s_append (journal, "account/b", "Credited", "x", 30);
+    assert_int_equal (journal_meta_put (journal, "owner", "bank/n1"), 0);
     journal_destroy (&journal);
     journal = s_open (transfers);
     s_append (journal, "transfer/x", "Started", NULL, 30);
     s_append (journal, "transfer/x", "Debited", NULL, 0);
     s_append (journal, "transfer/x", "Completed", NULL, 0);
+    assert_int_equal (journal_meta_put (journal, "owner", "bank/n2"), 0);
     journal_destroy (&journal);
 
+    //  One node's store alone: broken, and said to be one node's of a
+    //  cluster (the store knows it), whose books hold over all of them.
     char *output = NULL;
     assert_int_equal (s_check (f, &output, "--data", accounts, NULL), 1);
     assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/x is not terminal"));
+    assert_non_null (strstr (output, "these stores are node n1 of cluster bank: a transfer"));
     free (output);
     assert_int_equal (s_check (f, &output, "--data", transfers, NULL), 1);
     assert_non_null (strstr (output, "invariant 'legs' broken: transfer/x completed without"));
@@ -709,6 +714,7 @@ static void test_check_two_nodes (void **state)
     if (rc != 0)
         fail_msg ("shoal check exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "accounts              2"));
+    assert_null (strstr (output, "these stores are"));
     free (output);
 
     //  The same books, read in-process: the transfer's Debited (in its own

@@ -28,7 +28,8 @@
 #include <sys/stat.h>
 
 #define CHECK_DIRS_MAX 64
-#define EXIT_DAMAGED 4 //  a damaged store: shoal repair's work, not check's
+#define CHECK_OWNER_MAX 160 //  a store's "CLUSTER/NODE", at most
+#define EXIT_DAMAGED 4      //  a damaged store: shoal repair's work, not check's
 
 static void s_help (FILE *out)
 {
@@ -112,6 +113,47 @@ static void s_print_json (char **dirs, int count, const books_summary_t *s, bool
     printf ("},\"ok\":%s}\n", held ? "true" : "false");
 }
 
+//  What the store at path says it belongs to ("CLUSTER/NODE", "/" for a
+//  node alone; "" if it says nothing) into owner (size bytes).
+static void s_owner (const char *path, char *owner, size_t size)
+{
+    owner[0] = 0;
+    int code = 0;
+    char *error = NULL, *stored = NULL;
+    journal_t *journal = journal_open (path, NULL, &code, &error);
+    if (journal && journal_meta_get (journal, "owner", &stored) == 0)
+        snprintf (owner, size, "%s", stored);
+    free (stored);
+    free (error);
+    journal_destroy (&journal);
+}
+
+//  Books that do not hold over stores of a cluster's nodes may hold over
+//  all of them: a transfer between two nodes is in both their stores.
+//  Says which nodes were given, of which cluster.
+static void s_cluster_hint (char owners[][CHECK_OWNER_MAX], int count)
+{
+    for (int i = 0; i < count; i++) {
+        const char *slash = strchr (owners[i], '/');
+        if (!slash || slash == owners[i] || !slash[1])
+            continue;
+        int cluster_len = (int) (slash - owners[i]);
+        char nodes[512] = "";
+        for (int j = 0; j < count; j++)
+            if (strncmp (owners[j], owners[i], (size_t) cluster_len + 1) == 0) {
+                size_t used = strlen (nodes);
+                snprintf (nodes + used, sizeof nodes - used, "%s%s", used ? ", " : "",
+                          owners[j] + cluster_len + 1);
+            }
+        fprintf (stderr,
+                 "shoal check: these stores are node%s %s of cluster %.*s: a transfer between two "
+                 "of its nodes is in both their stores, so its books hold only over all of "
+                 "them: give every node's store, stopped (--data per node)\n",
+                 strchr (nodes, ',') ? "s" : "", nodes, cluster_len, owners[i]);
+        return;
+    }
+}
+
 int cmd_check (int argc, char **argv)
 {
     static const struct option options[] = {{"data", required_argument, 0, 'd'},
@@ -173,6 +215,8 @@ int cmd_check (int argc, char **argv)
         return EXIT_USAGE;
     }
     storecopy_t *copies[CHECK_DIRS_MAX] = {NULL};
+    static char owners[CHECK_DIRS_MAX][CHECK_OWNER_MAX];
+    memset (owners, 0, sizeof owners);
     int rc = 0;
     for (int i = 0; i < count && rc == 0; i++) {
         char *error = NULL;
@@ -181,6 +225,8 @@ int cmd_check (int argc, char **argv)
             copies[i] = storecopy_new (dirs[i], &rc, &error);
         if (rc == 0)
             rc = books_read_dir (books, copies[i] ? storecopy_path (copies[i]) : dirs[i], &error);
+        if (rc == 0 && copies[i])
+            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i]);
         if (copies[i])
             error = storecopy_unname (copies[i], error);
         if (rc) {
@@ -214,6 +260,8 @@ int cmd_check (int argc, char **argv)
         if (summary.broken[i])
             fprintf (stderr, "shoal check: invariant '%s' broken: %s\n", books_invariant_name (i),
                      summary.first[i]);
+    if (!held)
+        s_cluster_hint (owners, count);
     if (bad_records)
         fprintf (stderr, "shoal check: %zu record%s do not decode\n", bad_records,
                  bad_records == 1 ? "" : "s");
