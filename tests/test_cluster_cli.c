@@ -997,6 +997,13 @@ static void test_operators (void **state)
            "07ae0551c2a954d964f83d510607e427 --reject operator_cancel --reason r");
     assert_null (strstr (err, "not_an_operator"));
     assert_non_null (strstr (err, "not_pending"));
+    //  A plain --endpoint at a cluster's node is never answered (CURVE
+    //  only): the command says where to look, not only "no answer".
+    int plain = s_run (fx, out, err,
+                       "timeout 60 \"$SHOAL\" get --endpoint \"ipc://$DIR/c/n1/client.ipc\" "
+                       "--timeout 300 account/a");
+    if (plain != 3 || !strstr (err, "it answers only CURVE clients: use --cluster FILE"))
+        fail_msg ("get --endpoint at a cluster's node: exit %d: %s", plain, err);
 }
 
 //  A node of a cluster made before operators/ (its client.cert in

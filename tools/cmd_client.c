@@ -131,6 +131,14 @@ static int s_call (const char *command, client_t *client, const client_options_t
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
     if (rc != SHOAL_ETIMEOUT && opts->retry)
         fprintf (stderr, "shoal %s: retry safely with: %s\n", command, opts->retry);
+    //  A cluster's node never answers a plain client: it takes CURVE
+    //  clients only, and ZeroMQ says nothing of a handshake that fails.
+    //  (Not after a retry line, which stays the last: scripts take it.)
+    if (opts->endpoint && !opts->retry && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
+        fprintf (stderr,
+                 "shoal %s: if a cluster's node listens at %s, it answers only CURVE clients: "
+                 "use --cluster FILE\n",
+                 command, opts->endpoint);
     return EXIT_NO_ANSWER;
 }
 
