@@ -58,7 +58,8 @@ typedef struct {
     size_t size;
     int64_t next_send; //  monotonic ms
     int attempts;
-    bool named; //  its frame names its projection as its sender (from)
+    bool named;       //  its frame names its projection as its sender (from)
+    int64_t first_at; //  monotonic ms of its first send since the start, 0: none yet
 } reaction_t;
 
 //  One build of a projection.
@@ -268,6 +269,10 @@ uint32_t projector_deciding (projector_t *self, const char *name);
 int projector_fix_sender (projector_t *self, const char *name);
 int projector_load_sender (projector_t *self, const char *name);
 int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
+//  How long the oldest command build's reactions sent and await an answer
+//  for has waited since its first send (since the node's start), in ms;
+//  0 if none. O(awaited): for the projections list.
+int64_t projector_sends_oldest_ms (const build_t *build);
 void projector_send_due (projector_t *self);
 void projector_on_answer (projector_t *self);
 int projector_load_sends (projector_t *self, build_t *build);

@@ -408,6 +408,8 @@ void projector_send_due (projector_t *self)
             if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
                           ZMQ_DONTWAIT) == -1)
                 return; //  the front's queue is full: later
+            if (!reaction->first_at)
+                reaction->first_at = now;
             int64_t wait = RESEND_FIRST_MS << (reaction->attempts < 5 ? reaction->attempts : 5);
             reaction->next_send = now + (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS);
             reaction->attempts++;
@@ -515,4 +517,14 @@ int projector_load_salt (projector_t *self)
     if (rc == 0)
         self->salt = strtoull (text, NULL, 16);
     return rc;
+}
+
+int64_t projector_sends_oldest_ms (const build_t *build)
+{
+    int64_t now = zclock_mono (), oldest = 0;
+    for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
+         reaction = zhashx_next (build->reactions))
+        if (reaction->first_at && now - reaction->first_at > oldest)
+            oldest = now - reaction->first_at;
+    return oldest;
 }

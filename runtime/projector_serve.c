@@ -93,7 +93,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
         uint64_t lag = end > build->cp.next ? end - build->cp.next : 0;
-        msgpack_pack_map (&pk, 17);
+        msgpack_pack_map (&pk, 18);
         s_pack_str (&pk, "name", build->name);
         s_pack_uint (&pk, "version", build->build.version);
         s_pack_uint (&pk, "build", build->build.build);
@@ -124,6 +124,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
         else
             msgpack_pack_nil (&pk);
         s_pack_uint (&pk, "sends", zhashx_size (build->reactions));
+        s_pack_uint (&pk, "sends_oldest_ms", (uint64_t) projector_sends_oldest_ms (build));
     }
     projector_answer (self, route, route_size, request, true, NULL, NULL,
                       (const uint8_t *) buffer.data, buffer.size);

@@ -698,6 +698,32 @@ static void test_failure_and_skip (void **state)
     assert_string_equal (s_wait_status (p, "strict", 1, "live").status, "live");
 }
 
+//  Reactions a target does not answer show in `shoal projections`: they
+//  were only a count in --json ("sends"), and pending, top and explain
+//  list actors' commands alone (a QA pass: a Flag to a stopped node's
+//  review was nowhere to be seen). Each Echo takes 2.5 s here.
+static void test_reactions_unanswered_shown (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.echo_ms=2500");
+    s_send_many (p, "Ping", 0, 2, 2);
+    char out[PROC_OUTPUT_MAX];
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    do {
+        assert_int_equal (proc_run (p, out, NULL, "$SHOAL projections --endpoint $E"), 0);
+        if (strstr (out, "unanswered, the oldest sent"))
+            break;
+        usleep (50 * 1000);
+    } while (proc_now_ms () < deadline);
+    const char *line = strstr (out, "pinger@1");
+    assert_non_null (line);
+    const char *note = strstr (line, "unanswered, the oldest sent");
+    assert_non_null (note);
+    assert_true (note < strchr (line, '\n'));
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL projections --endpoint $E --json"), 0);
+    assert_non_null (strstr (out, "\"sends_oldest_ms\":"));
+}
+
 //  --------------------------------------------------------------------------
 //  5. A reaction, SIGKILLed again and again: each command once.
 
@@ -1706,6 +1732,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_sender, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reactions_unanswered_shown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),

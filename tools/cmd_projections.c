@@ -39,14 +39,16 @@ static void s_help (FILE *out)
         "in the node's event log it reached, its lag (events behind the log's end),\n"
         "events per second, the time left at that speed (? when it is not moving),\n"
         "and a progress bar while it builds, or the error and the position of the\n"
-        "event it stopped at when it failed. A status is building (from position 0,\n"
+        "event it stopped at when it failed; and the commands its reactions sent that\n"
+        "wait a second or more for an answer (sends: how many; sends_oldest_ms: the\n"
+        "oldest's wait since its first send). A status is building (from position 0,\n"
         "not yet served), live (served, following the log), ready (caught up, waits\n"
         "for switch), old (caught up, another version is served), paused, failed, or\n"
         "orphan (built, but no module registers it any more).\n"
         "--json prints the node's answer: {\"end\":N,\"projections\":[{name, version,\n"
         "build, status, served, registered, manual_switch, position, lag, applied,\n"
         "batches, skipped, rate (0 while paused or failed), eta_s, error,\n"
-        "error_position, sends}]}; with --cluster,\n"
+        "error_position, sends, sends_oldest_ms}]}; with --cluster,\n"
         "{\"nodes\":[{\"node\":\"n1\",\"up\":true,\"end\":N,\"projections\":[...]},...]}.\n"
         "--watch refreshes it every second until Ctrl-C (with --json: a line each).\n\n"
         "Actions (VERSION left out: the version served), each printing what happened\n"
@@ -86,6 +88,7 @@ typedef struct {
     char status[16];
     char error[512];
     int64_t version, build, position, lag, skipped, rate, eta_s, error_position;
+    int64_t sends, sends_oldest_ms; //  reactions awaiting an answer, the oldest's wait
     bool served, failed;
 } proj_build_t;
 
@@ -109,6 +112,8 @@ static void s_build_read (const msgpack_object *entry, proj_build_t *build)
     map_find_int (entry, "skipped", &build->skipped);
     map_find_int (entry, "rate", &build->rate);
     map_find_int (entry, "eta_s", &build->eta_s);
+    map_find_int (entry, "sends", &build->sends);
+    map_find_int (entry, "sends_oldest_ms", &build->sends_oldest_ms);
     build->failed = map_find_int (entry, "error_position", &build->error_position) == 0;
     build->served = s_bool (entry, "served");
 }
@@ -161,8 +166,15 @@ static void s_print_build (const proj_build_t *build, int64_t end)
         used =
             (size_t) snprintf (note, sizeof note, "caught up: shoal projections switch %s", label);
     if (build->skipped && used < sizeof note)
-        snprintf (note + used, sizeof note - used, "%s%lld skipped", used ? "; " : "",
-                  (long long) build->skipped);
+        used += (size_t) snprintf (note + used, sizeof note - used, "%s%lld skipped",
+                                   used ? "; " : "", (long long) build->skipped);
+    //  Reactions a target has not answered for a second or more: a stopped
+    //  node, or a link down (pending and explain list actors' commands).
+    if (build->sends && build->sends_oldest_ms >= 1000 && used < sizeof note)
+        snprintf (note + used, sizeof note - used,
+                  "%s%lld reaction%s unanswered, the oldest sent %llds ago", used ? "; " : "",
+                  (long long) build->sends, build->sends == 1 ? "" : "s",
+                  (long long) (build->sends_oldest_ms / 1000));
     printf ("%-26s %5lld  %-8s %6s %10lld %8lld %8lld %6s%s%s\n", label, (long long) build->build,
             build->status, build->served ? "*" : "", (long long) build->position,
             (long long) build->lag, (long long) build->rate, eta, note[0] ? "  " : "", note);
