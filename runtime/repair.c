@@ -533,6 +533,9 @@ static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
     repair_hex (id, hex);
     log_info ("worker %d: %s cancels %s's command %s before it ran: %s", self->index, request->from,
               request->to, hex, code);
+    //  A command the target failed on, cancelled: its copies are answered
+    //  from the inbox now, with no turn to say the target is well again.
+    zhashx_delete (self->failing, request->to);
     turn_reply (self, route, route_size, request, payload, size);
     self->tally.rejected++;
     free (payload);

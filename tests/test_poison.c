@@ -132,6 +132,29 @@ static void test_failing_target_explained (void **state)
     //  An actor whose commands go through shows none.
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/g"), 0);
     assert_null (strstr (out, "failing"));
+    //  Once an operator resolved the command (cancelled at the target
+    //  before it ran), the target shows it failing no more: its re-sends
+    //  are answered from the inbox, with no turn to clear it (a QA pass
+    //  saw `failing` stay).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL pending --endpoint $E --json"), 0);
+    char id[40] = "";
+    const char *at = strstr (out, "\"id\":\"");
+    assert_non_null (at);
+    assert_int_equal (sscanf (at, "\"id\":\"%32[0-9a-f]\"", id), 1);
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "$SHOAL resolve --endpoint $E counter/g %s --reject operator_cancel "
+                  "--reason 'sink/s1 is broken'",
+                  id),
+        0);
+    int64_t deadline = proc_now_ms () + 20000;
+    do {
+        assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E sink/s1"), 0);
+        if (!strstr (out, "failing"))
+            break;
+        usleep (50 * 1000);
+    } while (proc_now_ms () < deadline);
+    assert_null (strstr (out, "failing"));
 }
 
 //  --------------------------------------------------------------------------
