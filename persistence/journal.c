@@ -482,6 +482,7 @@ static void s_reopen (journal_t *self)
             log_warn ("journal %s: reopened after a failed write (%s)", self->dir, self->cause);
         } else {
             atomic_store (&self->retry_at, zclock_mono () + JOURNAL_RETRY_MS);
+            atomic_store (&self->failed_at, zclock_mono ());
             snprintf (self->cause, sizeof self->cause, "%s", message ? message : "");
         }
         pthread_mutex_unlock (&self->writing);
@@ -552,6 +553,7 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
     else if (hooked && journal_commit_must_fail (self)) {
         snprintf (self->cause, sizeof self->cause, "a commit failed by the test hook");
         atomic_store (&self->failed, true);
+        atomic_store (&self->failed_at, zclock_mono ());
         rc = SHOAL_EIO;
     } else {
         char *err = NULL;
@@ -559,6 +561,7 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
         if (err) {
             snprintf (self->cause, sizeof self->cause, "%s", err);
             atomic_store (&self->failed, true);
+            atomic_store (&self->failed_at, zclock_mono ());
             log_error ("journal %s: a write failed: %s; the store will be reopened", self->dir,
                        err);
             leveldb_free (err);
@@ -585,6 +588,21 @@ void journal_last_error (journal_t *self, char *buf, size_t size)
     pthread_mutex_lock (&self->writing);
     snprintf (buf, size, "%s", self->cause[0] ? self->cause : "no failure");
     pthread_mutex_unlock (&self->writing);
+}
+
+int64_t journal_failed_ago_ms (journal_t *self, char *why, size_t size)
+{
+    assert (self);
+    int64_t at = atomic_load (&self->failed_at);
+    if (size)
+        why[0] = 0;
+    //  Never waits for a write in progress (the front asks): the cause is
+    //  left out then, and said at the next ask.
+    if (at && size && pthread_mutex_trylock (&self->writing) == 0) {
+        snprintf (why, size, "%s", self->cause);
+        pthread_mutex_unlock (&self->writing);
+    }
+    return at ? zclock_mono () - at : -1;
 }
 
 uint64_t journal_reopens (journal_t *self)

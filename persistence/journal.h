@@ -118,6 +118,13 @@ void journal_fail_commits_after (journal_t *self, int n);
 //  Copies the cause of the last failed write (or reopen) into buf.
 void journal_last_error (journal_t *self, char *buf, size_t size);
 
+//  How long ago (ms) a write or a reopen of the store last failed; -1 if
+//  none did since the journal was opened; and why into why (size bytes),
+//  unless a write is in progress (then ""): it never waits. What stats say
+//  of the store (a full disk: writes fail, then a reopen works, then the
+//  next write fails: the store is down only in between).
+int64_t journal_failed_ago_ms (journal_t *self, char *why, size_t size);
+
 //  How many times the store was reopened after a failed write.
 uint64_t journal_reopens (journal_t *self);
 

@@ -41,6 +41,7 @@ struct _journal_t {
     atomic_bool failed;                 //  a write failed: db is not written again
     atomic_int_fast64_t retry_at;       //  no reopen before (monotonic ms)
     atomic_uint_fast64_t reopens;       //  reopens that succeeded
+    atomic_int_fast64_t failed_at;      //  the last failed write or reopen (monotonic ms), 0 none
     char cause[512];                    //  the last failure (under writing)
     leveldb_options_t *options;         //  open options, live as long as db
     leveldb_filterpolicy_t *filter;     //  bloom filter, owned

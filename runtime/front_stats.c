@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 2 + (cluster ? 9 : 0));
+    msgpack_pack_map (&pk, fields + 4 + (cluster ? 9 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -101,6 +101,14 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
 #undef FRONT_COUNTER_PACK
     s_pack_commit_latency (&pk, config);
     s_pack_threads (&pk);
+    //  The store: how long ago a write (or its reopen) last failed, and
+    //  why; -1 and "" if none did since the start.
+    char store_error[256];
+    int64_t failed_ago = journal_failed_ago_ms (config->journal, store_error, sizeof store_error);
+    front_pack_str (&pk, "store_failed_ago_ms");
+    msgpack_pack_int64 (&pk, failed_ago);
+    front_pack_str (&pk, "store_error");
+    front_pack_str (&pk, store_error);
     if (cluster) {
         int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
         front_pack_str (&pk, "node");

@@ -534,6 +534,10 @@ static void test_full_disk (void **state)
                       out);
         zclock_sleep (100);
     }
+    //  cluster status says it of n2's row too (it looked well).
+    proc_sh (out, sizeof out, "%s cluster status --cluster %s", s_bin (), fx->cfg);
+    if (!strstr (out, "its store failed a write") || !strstr (out, "No space left on device"))
+        fail_msg ("cluster status, n2's disk full: %s", out);
     //  Room again: the node writes, the credit is answered, once.
     proc_sh (NULL, 0, "rm -f %s/filler", fx->disk);
     proc_sh (NULL, 0, "%s resend --cluster %s %s >/dev/null", s_bin (), fx->cfg, sender);

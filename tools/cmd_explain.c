@@ -112,7 +112,11 @@ typedef struct {
     bool answered; //  it answered the stats query
     int count;
     link_view_t links[CLUSTER_MAX_NODES];
+    int64_t store_failed_ago_ms; //  its store's last failed write, -1 none ("store_failed_ago_ms")
+    char store_error[256];       //  and why ("store_error")
 } node_view_t;
+
+#define EXPLAIN_STORE_RECENT_MS 10000 //  a store that failed a write this recently cannot serve
 
 //  Asks node for its stats and fills view with its links. Returns
 //  view->answered.
@@ -129,9 +133,12 @@ static bool s_node_view (const char *command, const stuck_options_t *opts, const
     if (rc)
         return false;
     view->answered = true;
+    view->store_failed_ago_ms = -1;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    map_find_int (map, "store_failed_ago_ms", &view->store_failed_ago_ms);
+    map_find_str (map, "store_error", view->store_error, sizeof view->store_error);
     const msgpack_object *links = map_find (map, "peers");
     const msgpack_object *heard = map_find (map, "peers_heard");
     const msgpack_object *silent = map_find (map, "peers_silent_ms");
@@ -151,6 +158,14 @@ static bool s_node_view (const char *command, const stuck_options_t *opts, const
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
     return true;
+}
+
+//  True if view's node failed a write of its store lately (a full disk):
+//  it answers the commands it cannot store with nothing a sender takes.
+static bool s_store_failing (const node_view_t *view)
+{
+    return view->answered && view->store_failed_ago_ms >= 0 &&
+           view->store_failed_ago_ms < EXPLAIN_STORE_RECENT_MS;
 }
 
 //  view's links to name, or NULL if its stats did not say.
@@ -305,8 +320,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                            const char *own_node, zlistx_t *rows)
 {
     node_view_t own, target;
-    if (cluster)
-        s_node_view ("explain", opts, own_node, &own);
+    s_node_view ("explain", opts, cluster ? own_node : NULL, &own);
     bool any = false;
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
         snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
@@ -349,7 +363,13 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "up: they answer)",
                       row->target);
             s_link_cut (row->why, sizeof row->why, row->target_node, own_node, back, out, after);
-        } else if (row->error[0])
+        } else if (s_store_failing (remote ? &target : &own))
+            snprintf (row->why, sizeof row->why,
+                      "%.100s's node cannot serve it: its store failed a write %.1fs ago (%.160s); "
+                      "the command waits (shoal resend once it can)",
+                      row->target, (double) (remote ? &target : &own)->store_failed_ago_ms / 1000.0,
+                      (remote ? &target : &own)->store_error);
+        else if (row->error[0])
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
         else if (s_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row, state,
                                 sizeof state, &crashes) &&
