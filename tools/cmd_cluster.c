@@ -19,10 +19,8 @@
     made (with --force, the old cluster.cfg is gone too).
     Exit codes: 0 written, 1 refused or failed, 2 bad usage.
 
-    `cluster status` asks every node for its stats (cluster_stats.h) and
-    shows each up or down: exit 0 all up, 3 one down, 2 bad usage or a map
-    or certificate it cannot read. `where` reads the map alone: exit 0, or
-    2 for a bad address or a map it cannot read.
+    `cluster status` is cmd_cluster_status.c's. `where` reads the map
+    alone: exit 0, or 2 for a bad address or a map it cannot read.
 
     The map is --cluster FILE, else $SHOAL_CLUSTER, else
     cluster/cluster.cfg (where `cluster init` writes by default).
@@ -95,12 +93,8 @@ static void s_usage (FILE *out)
                   "  shoal cluster status\n");
 }
 
-#define DEFAULT_CLUSTER_FILE "cluster/cluster.cfg"
-#define STATUS_TIMEOUT_MS 1000       //  a node's answer to `cluster status`
-#define STATUS_STORE_RECENT_MS 10000 //  a store that failed a write this recently is said so
-
 //  The cluster file: option, else $SHOAL_CLUSTER, else the default.
-static const char *s_cluster_path (const char *option)
+const char *cluster_cmd_path (const char *option)
 {
     const char *path = client_cluster (option);
     return path ? path : DEFAULT_CLUSTER_FILE;
@@ -108,7 +102,7 @@ static const char *s_cluster_path (const char *option)
 
 //  Loads the map at path. Returns it, or NULL after "shoal COMMAND: ..."
 //  on stderr (and, when path is the default, how to give another).
-static cluster_t *s_load (const char *command, const char *path)
+cluster_t *cluster_cmd_load (const char *command, const char *path)
 {
     char *error = NULL;
     cluster_t *cluster = cluster_load (path, &error);
@@ -503,285 +497,6 @@ int cluster_init (int argc, char **argv)
 }
 
 //  --------------------------------------------------------------------------
-//  cluster status
-
-static void s_status_help (FILE *out)
-{
-    fprintf (
-        out,
-        "Usage: shoal cluster status [--cluster FILE] [--json] [--timeout MS]\n\n"
-        "Asks every node of the cluster for its stats, all at once, and shows each\n"
-        "up or down: its shards (count and ranges, from the map), the epoch it\n"
-        "runs, its links to the other nodes up of all, its uptime, and why a node\n"
-        "is down. A node that does not answer within --timeout (default %d ms)\n"
-        "is down. A link cut one way shows on both its ends: 'cannot reach n2' on\n"
-        "n1, 'not heard from n1 for 6s: the link n1->n2 is down' on n2 (peers_heard\n"
-        "and peers_silent_ms in --json). Text is a table, one row per node; --json\n"
-        "prints one object:\n"
-        "{\"cluster\":...,\"nodes\":[{\"node\":\"n1\",\"up\":true,\"shards\":85,...}],...}.\n\n"
-        "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s;\n"
-        "the client certificate is beside it.\n\n"
-        "Exit: 0 every node up, 3 one or more down, 2 bad usage or a map or\n"
-        "certificate that cannot be read.\n\n"
-        "Examples:\n"
-        "  shoal cluster status\n"
-        "  shoal cluster status --cluster /etc/shoal/bank/cluster.cfg --json | jq .down\n",
-        STATUS_TIMEOUT_MS, DEFAULT_CLUSTER_FILE);
-}
-
-//  The stats keys of a node in a cluster that status passes through to its
-//  JSON, as the node sends them (absent ones are left out).
-static const char *s_status_keys[] = {
-    "cluster",     "epoch",       "uptime_ms",           "shards_owned", "peers_up",
-    "peers",       "peers_heard", "peers_silent_ms",     "refused",      "forwarded",
-    "unavailable", "dropped",     "store_failed_ago_ms", "store_error"};
-
-//  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
-//  "12s") into text.
-static void s_uptime (int64_t ms, char *text, size_t size)
-{
-    int64_t seconds = ms / 1000;
-    if (seconds >= 86400)
-        snprintf (text, size, "%" PRId64 "d%02" PRId64 "h", seconds / 86400,
-                  seconds % 86400 / 3600);
-    else if (seconds >= 3600)
-        snprintf (text, size, "%" PRId64 "h%02" PRId64 "m", seconds / 3600, seconds % 3600 / 60);
-    else if (seconds >= 60)
-        snprintf (text, size, "%" PRId64 "m%02" PRId64 "s", seconds / 60, seconds % 60);
-    else
-        snprintf (text, size, "%" PRId64 "s", seconds);
-}
-
-//  Counts the links of a node's "peers" map (name -> bool up): how many,
-//  and how many up; lists the names of those down in down (size bytes).
-//  Returns false if stats has no such map.
-static bool s_peers (const msgpack_object *stats, int *total, int *up, char *down, size_t size)
-{
-    const msgpack_object *peers = map_find (stats, "peers");
-    *total = *up = 0;
-    down[0] = 0;
-    if (!peers || peers->type != MSGPACK_OBJECT_MAP)
-        return false;
-    for (uint32_t i = 0; i < peers->via.map.size; i++) {
-        const msgpack_object_kv *kv = &peers->via.map.ptr[i];
-        (*total)++;
-        if (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean)
-            (*up)++;
-        else if (kv->key.type == MSGPACK_OBJECT_STR) {
-            size_t used = strlen (down);
-            snprintf (down + used, size - used, "%s%.*s", used ? "," : "",
-                      (int) kv->key.via.str.size, kv->key.via.str.ptr);
-        }
-    }
-    return true;
-}
-
-//  Lists in text (size bytes) the peers whose link to node brought it
-//  nothing lately ("peers_heard" false) though node's link to them is up:
-//  "not heard from n1 for 6s: the link n1->n2 is down". A peer node cannot
-//  reach is left to "cannot reach". Empty if none, or from a node older
-//  than "peers_heard".
-static void s_silent_peers (const msgpack_object *stats, const char *node, char *text, size_t size)
-{
-    const msgpack_object *heard = map_find (stats, "peers_heard");
-    const msgpack_object *links = map_find (stats, "peers");
-    const msgpack_object *silent = map_find (stats, "peers_silent_ms");
-    text[0] = 0;
-    for (uint32_t i = 0; heard && heard->type == MSGPACK_OBJECT_MAP && i < heard->via.map.size;
-         i++) {
-        const msgpack_object_kv *kv = &heard->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR ||
-            (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean))
-            continue;
-        char name[CLUSTER_NAME_MAX + 1], ago[24] = "?";
-        snprintf (name, sizeof name, "%.*s", (int) kv->key.via.str.size, kv->key.via.str.ptr);
-        const msgpack_object *up = map_find (links, name);
-        if (!up || up->type != MSGPACK_OBJECT_BOOLEAN || !up->via.boolean)
-            continue;
-        int64_t ms;
-        if (map_find_int (silent, name, &ms) == 0)
-            s_uptime (ms, ago, sizeof ago);
-        size_t used = strlen (text);
-        snprintf (text + used, size - used, "%snot heard from %s for %s: the link %s->%s is down",
-                  used ? "; " : "", name, ago, name, node);
-    }
-}
-
-//  Says in text (size bytes) that node's store could not be written
-//  lately (STATUS_STORE_RECENT_MS: a full disk, an I/O error), and why;
-//  empty if not, or from a node older than "store_failed_ago_ms".
-static void s_store_failing (const msgpack_object *stats, char *text, size_t size)
-{
-    int64_t ago;
-    char error[256] = "", when[24];
-    text[0] = 0;
-    if (map_find_int (stats, "store_failed_ago_ms", &ago) != 0 || ago < 0 ||
-        ago >= STATUS_STORE_RECENT_MS)
-        return;
-    map_find_str (stats, "store_error", error, sizeof error);
-    s_uptime (ago, when, sizeof when);
-    snprintf (text, size, "its store failed a write %s ago: %s", when, error);
-}
-
-//  Says in note (size bytes) what is wrong with node's answer, if
-//  anything: why it is down, that it is another node or runs another map,
-//  which peers it cannot reach, which cannot reach it.
-static void s_status_note (const cluster_t *cluster, const node_stats_t *node, char *note,
-                           size_t size)
-{
-    const msgpack_object *stats = node->stats;
-    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128], silent[192];
-    int64_t epoch;
-    int total, up;
-    note[0] = 0;
-    if (node->error[0])
-        snprintf (note, size, "%s", node->error);
-    else if (map_find_str (stats, "node", text, sizeof text) == 0 && !streq (text, node->name))
-        snprintf (note, size, "answers as node %s", text);
-    else if (map_find_int (stats, "epoch", &epoch) == 0 && epoch != cluster_epoch (cluster))
-        snprintf (note, size, "runs epoch %" PRId64 ", the file has %" PRId64, epoch,
-                  cluster_epoch (cluster));
-    else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
-             !streq (text, cluster_digest (cluster)))
-        snprintf (note, size, "runs another map (digest %s)", text);
-    else {
-        s_peers (stats, &total, &up, down, sizeof down);
-        s_silent_peers (stats, node->name, silent, sizeof silent);
-        char store[320] = "";
-        s_store_failing (stats, store, sizeof store);
-        snprintf (note, size, "%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
-                  *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
-                  store);
-    }
-}
-
-//  Prints one node's row of the status table.
-static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
-{
-    const msgpack_object *stats = node->stats;
-    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[512], down[128];
-    int64_t value;
-    int total, up;
-    if (map_find_int (stats, "epoch", &value) == 0)
-        snprintf (epoch, sizeof epoch, "%" PRId64, value);
-    if (s_peers (stats, &total, &up, down, sizeof down))
-        snprintf (peers, sizeof peers, "%d/%d", up, total);
-    else if (map_find_int (stats, "peers_up", &value) == 0)
-        snprintf (peers, sizeof peers, "%" PRId64 "/%d", value, cluster_node_count (cluster) - 1);
-    if (map_find_int (stats, "uptime_ms", &value) == 0)
-        s_uptime (value, uptime, sizeof uptime);
-    s_status_note (cluster, node, note, sizeof note);
-    printf ("%-8s %-5s %6u %6s %6s %8s  %s%s%s\n", node->name, node->up ? "up" : "down",
-            cluster_node_shard_count (cluster, i), epoch, peers, uptime,
-            cluster_node_client (cluster, i), *note ? "  " : "", note);
-}
-
-//  Prints the status as a table. Returns 0 or -1 out of memory.
-static int s_status_text (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
-                          int answered)
-{
-    int count = cluster_node_count (cluster);
-    printf ("cluster %s (%s): %d nodes, %u shards, epoch %" PRId64 ", %d up, %d down\n",
-            cluster_name (cluster), path, count, cluster_shards (cluster), cluster_epoch (cluster),
-            answered, count - answered);
-    printf ("%-8s %-5s %6s %6s %6s %8s  %s\n", "NODE", "STATE", "SHARDS", "EPOCH", "PEERS",
-            "UPTIME", "ENDPOINT");
-    for (int i = 0; i < count; i++)
-        s_status_row (cluster, i, &nodes[i]);
-    printf ("shards:\n");
-    for (int i = 0; i < count; i++) {
-        char *ranges = cluster_node_ranges (cluster, i);
-        if (!ranges)
-            return -1;
-        printf ("  %-8s %s\n", cluster_node_name (cluster, i), ranges);
-        free (ranges);
-    }
-    return 0;
-}
-
-//  Prints the status as one JSON object. Returns 0 or -1 out of memory.
-static int s_status_json (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
-                          int answered)
-{
-    int count = cluster_node_count (cluster);
-    printf ("{\"cluster\":");
-    json_string (stdout, cluster_name (cluster), strlen (cluster_name (cluster)));
-    printf (",\"file\":");
-    json_string (stdout, path, strlen (path));
-    printf (",\"shards\":%u,\"epoch\":%" PRId64 ",\"digest\":\"%s\",\"up\":%d,\"down\":%d,"
-            "\"nodes\":[",
-            cluster_shards (cluster), cluster_epoch (cluster), cluster_digest (cluster), answered,
-            count - answered);
-    for (int i = 0; i < count; i++) {
-        const node_stats_t *node = &nodes[i];
-        char *ranges = cluster_node_ranges (cluster, i);
-        if (!ranges)
-            return -1;
-        printf ("%s{\"node\":", i ? "," : "");
-        json_string (stdout, node->name, strlen (node->name));
-        printf (",\"up\":%s,\"endpoint\":", node->up ? "true" : "false");
-        json_string (stdout, node->endpoint, strlen (node->endpoint));
-        printf (",\"shards\":%u,\"ranges\":\"%s\"", cluster_node_shard_count (cluster, i), ranges);
-        free (ranges);
-        if (node->error[0]) {
-            printf (",\"error\":");
-            json_string (stdout, node->error, strlen (node->error));
-        }
-        for (size_t k = 0; k < sizeof s_status_keys / sizeof s_status_keys[0]; k++) {
-            const msgpack_object *value = map_find (node->stats, s_status_keys[k]);
-            if (value) {
-                printf (",\"%s\":", s_status_keys[k]);
-                json_object (stdout, value);
-            }
-        }
-        printf ("}");
-    }
-    printf ("]}\n");
-    return 0;
-}
-
-static int s_status (int argc, char **argv)
-{
-    const char *option = NULL;
-    bool json = false;
-    long timeout_ms = STATUS_TIMEOUT_MS;
-    const option_t table[] = {OPT_STRING ("cluster", &option), OPT_FLAG ("json", &json),
-                              OPT_INT ("timeout", &timeout_ms, 1, 3600000), OPT_END};
-    static char command[] = "cluster status"; //  its messages: "shoal cluster status: ..."
-    argv[0] = command;
-    int first = options_parse (table, argc, argv, s_status_help);
-    if (first < 0)
-        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
-    if (first < argc) {
-        fprintf (stderr, "shoal cluster status: takes no argument, not '%s'\n", argv[first]);
-        return EXIT_USAGE;
-    }
-    const char *path = s_cluster_path (option);
-    cluster_t *cluster = s_load ("cluster status", path);
-    if (!cluster)
-        return EXIT_USAGE;
-    int count = cluster_node_count (cluster);
-    node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
-    char *error = NULL;
-    int answered = nodes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
-    int rc = EXIT_USAGE;
-    if (answered < 0)
-        fprintf (stderr, "shoal cluster status: %s\n", error ? error : "out of memory");
-    else {
-        int printed = json ? s_status_json (path, cluster, nodes, answered)
-                           : s_status_text (path, cluster, nodes, answered);
-        if (printed)
-            fprintf (stderr, "shoal cluster status: out of memory\n");
-        rc = printed ? EXIT_REJECTED : answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
-        cluster_stats_close (nodes, count);
-    }
-    free (error);
-    free (nodes);
-    cluster_destroy (&cluster);
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
 //  where
 
 static void s_where_help (FILE *out)
@@ -816,7 +531,7 @@ int cmd_where (int argc, char **argv)
     for (int i = first; i < argc; i++)
         if (!cmd_check_address ("where", argv[i]))
             return EXIT_USAGE;
-    cluster_t *cluster = s_load ("where", s_cluster_path (option));
+    cluster_t *cluster = cluster_cmd_load ("where", cluster_cmd_path (option));
     if (!cluster)
         return EXIT_USAGE;
     for (int i = first; i < argc; i++) {
@@ -850,7 +565,7 @@ int cmd_cluster (int argc, char **argv)
         return cluster_init (argc - 1, argv + 1);
     }
     if (streq (argv[1], "status"))
-        return s_status (argc - 1, argv + 1);
+        return cluster_status (argc - 1, argv + 1);
     if (streq (argv[1], "up")) {
         argv[1] = up;
         return cluster_up (argc - 1, argv + 1);

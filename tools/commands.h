@@ -33,6 +33,13 @@ int cmd_cluster (int argc, char **argv);
 //  messages give the command ("cluster init": "shoal cluster init: ...").
 int cluster_init (int argc, char **argv);
 int cluster_up (int argc, char **argv);
+int cluster_status (int argc, char **argv);
+//  cmd_cluster.c, for the cluster commands: the map's path (option, else
+//  $SHOAL_CLUSTER, else DEFAULT_CLUSTER_FILE), and the map loaded, or NULL
+//  after "shoal COMMAND: ..." on stderr.
+#define DEFAULT_CLUSTER_FILE "cluster/cluster.cfg"
+const char *cluster_cmd_path (const char *option);
+struct _cluster_t *cluster_cmd_load (const char *command, const char *path);
 int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_repair (int argc, char **argv);
