@@ -538,6 +538,14 @@ static void test_full_disk (void **state)
     proc_sh (out, sizeof out, "%s cluster status --cluster %s", s_bin (), fx->cfg);
     if (!strstr (out, "its store failed a write") || !strstr (out, "No space left on device"))
         fail_msg ("cluster status, n2's disk full: %s", out);
+    //  And top, under n2's row (it showed n2 up, and well), in text and JSON.
+    proc_sh (out, sizeof out, "%s top --once --cluster %s --interval 200", s_bin (), fx->cfg);
+    if (!strstr (out, "its store failed a write") || !strstr (out, "No space left on device"))
+        fail_msg ("top --once, n2's disk full: %s", out);
+    proc_sh (out, sizeof out, "%s top --once --json --cluster %s --interval 200", s_bin (),
+             fx->cfg);
+    if (!strstr (out, "\"store\":\"its store failed a write"))
+        fail_msg ("top --once --json, n2's disk full: %s", out);
     //  Room again: the node writes, the credit is answered, once.
     proc_sh (NULL, 0, "rm -f %s/filler", fx->disk);
     proc_sh (NULL, 0, "%s resend --cluster %s %s >/dev/null", s_bin (), fx->cfg, sender);

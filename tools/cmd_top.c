@@ -222,6 +222,14 @@ static int s_draw_nodes (const screen_t *s, int y)
                 mvchgat (y, 70, 5, A_BOLD, PAIR_STALLED, NULL);
         }
         y++;
+        if (n->store[0] && y < LINES - 1) {
+            snprintf (line, sizeof line, "         %.400s", n->store);
+            if (s->colors)
+                attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
+            s_put (y++, 0, line);
+            if (s->colors)
+                attroff (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
+        }
     }
     free (order);
     return y;

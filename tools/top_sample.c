@@ -189,6 +189,17 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
     uint64_t errors = s_uint (map, "bad_frames") + s_uint (map, "busy") +
                       s_uint (map, "unavailable") + s_uint (map, "failures");
     node->uptime_ms = uptime;
+    //  A store that failed a write lately (a full disk): the node is up,
+    //  and answers what it cannot store with nothing a sender takes.
+    int64_t failed_ago = -1;
+    char store_error[256] = "";
+    node->store[0] = 0;
+    if (map_find_int (map, "store_failed_ago_ms", &failed_ago) == 0 && failed_ago >= 0 &&
+        failed_ago < TOP_STORE_RECENT_MS) {
+        map_find_str (map, "store_error", store_error, sizeof store_error);
+        snprintf (node->store, sizeof node->store, "its store failed a write %.1fs ago: %s",
+                  (double) failed_ago / 1000.0, store_error);
+    }
     node->active = (int64_t) s_uint (map, "active");
     node->pending = (int64_t) s_uint (map, "pending");
     node->stalled = (int64_t) s_uint (map, "stalled");
@@ -564,6 +575,8 @@ void top_print_text (const top_t *self, FILE *out)
                  n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
                  n->rated ? commits : "-", n->records_per_commit, p99, (long long) n->active,
                  (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
+        if (n->store[0])
+            fprintf (out, "%-*s   %s\n", name_w, "", n->store);
     }
     //  Each column as wide as its longest text, so that a long address
     //  does not push the columns after it out of line.
@@ -636,7 +649,8 @@ void top_print_json (const top_t *self, FILE *out)
             fprintf (out, "}");
             continue;
         }
-        fprintf (out, ",\"uptime_ms\":%lld", (long long) n->uptime_ms);
+        fprintf (out, ",\"uptime_ms\":%lld,", (long long) n->uptime_ms);
+        s_json_str (out, "store", n->store);
         s_json_num (out, "commands_per_s", n->commands_ps, n->rated);
         s_json_num (out, "steps_per_s", n->steps_ps, n->rated);
         s_json_num (out, "commits_per_s", n->commits_ps, n->rated);
