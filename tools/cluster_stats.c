@@ -177,3 +177,16 @@ void cluster_stats_close (node_stats_t *nodes, int count)
             nodes[i].stats = NULL;
         }
 }
+
+bool stats_store_failing (const msgpack_object *stats, char *text, size_t size)
+{
+    int64_t ago = -1;
+    char error[256] = "";
+    text[0] = 0;
+    if (!stats || map_find_int (stats, "store_failed_ago_ms", &ago) != 0 || ago < 0 ||
+        ago >= STATS_STORE_RECENT_MS)
+        return false;
+    map_find_str (stats, "store_error", error, sizeof error);
+    snprintf (text, size, "its store failed a write %.1fs ago: %s", (double) ago / 1000.0, error);
+    return true;
+}

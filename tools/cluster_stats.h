@@ -70,4 +70,15 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
                        const uint8_t *payload, size_t size, const bool *ask, long timeout_ms,
                        node_stats_t *nodes);
 
+//  A store that failed a write this recently (a full disk, an I/O error)
+//  is said to be failing: its node is up, and answers what it cannot
+//  store with nothing a sender takes.
+#define STATS_STORE_RECENT_MS 10000
+
+//  Says in text (size bytes) that the node whose stats answer this is
+//  failed a write of its store lately: "its store failed a write 0.4s
+//  ago: WHY" (stats' store_failed_ago_ms and store_error). Returns false,
+//  text "", if not, or from a node older than those fields.
+bool stats_store_failing (const msgpack_object *stats, char *text, size_t size);
+
 #endif

@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATUS_TIMEOUT_MS 1000       //  a node's answer to `cluster status`
-#define STATUS_STORE_RECENT_MS 10000 //  a store that failed a write this recently is said so
+#define STATUS_TIMEOUT_MS 1000 //  a node's answer to `cluster status`
 
 //  --------------------------------------------------------------------------
 //  cluster status
@@ -122,22 +121,6 @@ static void s_silent_peers (const msgpack_object *stats, const char *node, char 
     }
 }
 
-//  Says in text (size bytes) that node's store could not be written
-//  lately (STATUS_STORE_RECENT_MS: a full disk, an I/O error), and why;
-//  empty if not, or from a node older than "store_failed_ago_ms".
-static void s_store_failing (const msgpack_object *stats, char *text, size_t size)
-{
-    int64_t ago;
-    char error[256] = "", when[24];
-    text[0] = 0;
-    if (map_find_int (stats, "store_failed_ago_ms", &ago) != 0 || ago < 0 ||
-        ago >= STATUS_STORE_RECENT_MS)
-        return;
-    map_find_str (stats, "store_error", error, sizeof error);
-    s_uptime (ago, when, sizeof when);
-    snprintf (text, size, "its store failed a write %s ago: %s", when, error);
-}
-
 //  Says in note (size bytes) what is wrong with node's answer, if
 //  anything: why it is down, that it is another node or runs another map,
 //  which peers it cannot reach, which cannot reach it.
@@ -163,7 +146,7 @@ static void s_status_note (const cluster_t *cluster, const node_stats_t *node, c
         s_peers (stats, &total, &up, down, sizeof down);
         s_silent_peers (stats, node->name, silent, sizeof silent);
         char store[320] = "";
-        s_store_failing (stats, store, sizeof store);
+        stats_store_failing (stats, store, sizeof store);
         snprintf (note, size, "%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
                   *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
                   store);

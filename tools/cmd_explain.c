@@ -8,6 +8,7 @@
 
     Threads: the command's one thread.
 */
+#include "cluster_stats.h"
 #include "shard.h"
 #include "stuck_work.h"
 
@@ -112,11 +113,8 @@ typedef struct {
     bool answered; //  it answered the stats query
     int count;
     link_view_t links[CLUSTER_MAX_NODES];
-    int64_t store_failed_ago_ms; //  its store's last failed write, -1 none ("store_failed_ago_ms")
-    char store_error[256];       //  and why ("store_error")
+    char store[320]; //  "its store failed a write 0.4s ago: ..." (stats_store_failing), or ""
 } node_view_t;
-
-#define EXPLAIN_STORE_RECENT_MS 10000 //  a store that failed a write this recently cannot serve
 
 //  Asks node for its stats and fills view with its links. Returns
 //  view->answered.
@@ -133,12 +131,10 @@ static bool s_node_view (const char *command, const stuck_options_t *opts, const
     if (rc)
         return false;
     view->answered = true;
-    view->store_failed_ago_ms = -1;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
-    map_find_int (map, "store_failed_ago_ms", &view->store_failed_ago_ms);
-    map_find_str (map, "store_error", view->store_error, sizeof view->store_error);
+    stats_store_failing (map, view->store, sizeof view->store);
     const msgpack_object *links = map_find (map, "peers");
     const msgpack_object *heard = map_find (map, "peers_heard");
     const msgpack_object *silent = map_find (map, "peers_silent_ms");
@@ -158,14 +154,6 @@ static bool s_node_view (const char *command, const stuck_options_t *opts, const
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
     return true;
-}
-
-//  True if view's node failed a write of its store lately (a full disk):
-//  it answers the commands it cannot store with nothing a sender takes.
-static bool s_store_failing (const node_view_t *view)
-{
-    return view->answered && view->store_failed_ago_ms >= 0 &&
-           view->store_failed_ago_ms < EXPLAIN_STORE_RECENT_MS;
 }
 
 //  view's links to name, or NULL if its stats did not say.
@@ -319,13 +307,15 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
 {
-    node_view_t own, target;
-    s_node_view ("explain", opts, cluster ? own_node : NULL, &own);
+    node_view_t own = {0}, target;
     bool any = false;
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
         snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
         if (!row->stalled)
             continue;
+        //  The saga's node's own view, asked once, for a stalled row only.
+        if (!any)
+            s_node_view ("explain", opts, cluster ? own_node : NULL, &own);
         any = true;
         if (row->cancelling) {
             snprintf (row->why, sizeof row->why,
@@ -336,6 +326,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
         int64_t crashes = 0;
         bool remote = cluster && own_node && !streq (row->target_node, own_node);
         bool answers = !remote || s_node_view ("explain", opts, row->target_node, &target);
+        const node_view_t *there = remote ? &target : &own; //  the target's node
         //  A command goes on own's link to the target's node, its answer
         //  comes back on that node's link to own: either side may see
         //  either link cut (its owner down, the other end silent).
@@ -363,12 +354,11 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "up: they answer)",
                       row->target);
             s_link_cut (row->why, sizeof row->why, row->target_node, own_node, back, out, after);
-        } else if (s_store_failing (remote ? &target : &own))
+        } else if (there->answered && there->store[0])
             snprintf (row->why, sizeof row->why,
-                      "%.100s's node cannot serve it: its store failed a write %.1fs ago (%.160s); "
-                      "the command waits (shoal resend once it can)",
-                      row->target, (double) (remote ? &target : &own)->store_failed_ago_ms / 1000.0,
-                      (remote ? &target : &own)->store_error);
+                      "%.100s's node cannot serve it: %.300s; the command waits (shoal resend once "
+                      "it can)",
+                      row->target, there->store);
         else if (row->error[0])
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
         else if (s_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row, state,

@@ -189,17 +189,7 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
     uint64_t errors = s_uint (map, "bad_frames") + s_uint (map, "busy") +
                       s_uint (map, "unavailable") + s_uint (map, "failures");
     node->uptime_ms = uptime;
-    //  A store that failed a write lately (a full disk): the node is up,
-    //  and answers what it cannot store with nothing a sender takes.
-    int64_t failed_ago = -1;
-    char store_error[256] = "";
-    node->store[0] = 0;
-    if (map_find_int (map, "store_failed_ago_ms", &failed_ago) == 0 && failed_ago >= 0 &&
-        failed_ago < TOP_STORE_RECENT_MS) {
-        map_find_str (map, "store_error", store_error, sizeof store_error);
-        snprintf (node->store, sizeof node->store, "its store failed a write %.1fs ago: %s",
-                  (double) failed_ago / 1000.0, store_error);
-    }
+    stats_store_failing (map, node->store, sizeof node->store);
     node->active = (int64_t) s_uint (map, "active");
     node->pending = (int64_t) s_uint (map, "pending");
     node->stalled = (int64_t) s_uint (map, "stalled");

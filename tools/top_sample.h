@@ -45,8 +45,6 @@ typedef struct {
     uint64_t thread_us[TOP_THREADS_MAX]; //  and their CPU time so far
 } top_counters_t;
 
-#define TOP_STORE_RECENT_MS 10000 //  a store that failed a write this recently is said so
-
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1];         //  the node's name (or endpoint alone)
     char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint
@@ -64,8 +62,8 @@ typedef struct {
     char busy_thread[16];             //  the thread that used the most CPU ("": not known)
     double busy_thread_pct;           //  its share of a core over the interval, %
     int64_t active, pending, stalled; //  actors in memory; outbox entries; stalled ones
-    int64_t errors;  //  bad frames + busy + unavailable + failed commits, since start
-    char store[320]; //  "its store failed a write 2s ago: ..." within TOP_STORE_RECENT_MS, or ""
+    int64_t errors;      //  bad frames + busy + unavailable + failed commits, since start
+    char store[320];     //  "its store failed a write 0.4s ago: ..." (stats_store_failing), or ""
     top_counters_t last; //  private: the last sample's counters
 } top_node_t;
 
