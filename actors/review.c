@@ -24,19 +24,11 @@ static int s_id (const shoal_data_t *data, const char *key, char *value)
     return rc == 0 && !value[0] ? SHOAL_EINVAL : rc;
 }
 
-//  True if msg comes from a projection's reaction ("projection/NAME").
-static bool s_from_projection (const shoal_msg_t *msg)
-{
-    const char *from = shoal_msg_from (msg);
-    size_t len = strlen (SHOAL_PROJECTION_SENDER);
-    return strncmp (from, SHOAL_PROJECTION_SENDER, len) == 0 && from[len] == '/';
-}
-
 static int s_flag (shoal_ctx_t *ctx, const review_t *review, const shoal_msg_t *msg)
 {
     //  A flag is the bank's word on a debit, not anybody's: a client's
     //  would put a false one in front of the person who reviews.
-    if (!s_from_projection (msg))
+    if (!shoal_address_is_projection (shoal_msg_from (msg)))
         return shoal_ctx_reject (
             ctx, "not_a_projection",
             "a review takes Flag from a projection's reaction only, not from %s",

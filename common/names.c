@@ -4,6 +4,7 @@
 */
 #include "shoal_base.h"
 #include "utf8.h"
+#include <string.h>
 
 //  Returns the length of the valid UTF-8 character at s (at most len bytes),
 //  or 0 if it is invalid (see utf8.h) or a NUL or control byte.
@@ -51,4 +52,11 @@ int shoal_name_check (const char *name, size_t len)
         if ((uint8_t) name[i] < 0x21 || (uint8_t) name[i] > 0x7e)
             return SHOAL_EINVAL;
     return 0;
+}
+
+bool shoal_address_is_projection (const char *address)
+{
+    size_t len = sizeof SHOAL_PROJECTION_SENDER - 1;
+    return address && strncmp (address, SHOAL_PROJECTION_SENDER, len) == 0 && address[len] == '/' &&
+           address[len + 1];
 }

@@ -73,6 +73,14 @@ SHOAL_EXPORT int shoal_address_check (const char *address, size_t len);
 //  SHOAL_NAME_MAX printable ASCII bytes, no space), else SHOAL_EINVAL.
 SHOAL_EXPORT int shoal_name_check (const char *name, size_t len);
 
+//  The type in the address a projection's reactions come from
+//  (shoal_msg_from: "projection/NAME"); no actor type may take it.
+#define SHOAL_PROJECTION_SENDER "projection"
+//  True if address is a projection's, as a reaction's sender is
+//  ("projection/NAME"). A handler that takes a command from a projection
+//  only asks it of shoal_msg_from.
+SHOAL_EXPORT bool shoal_address_is_projection (const char *address);
+
 #ifdef __cplusplus
 }
 #endif

@@ -228,10 +228,7 @@ void front_reject (front_t *self, const uint8_t *route, size_t route_size,
 static bool s_from_projector (front_t *self, const uint8_t *route, size_t route_size,
                               const envelope_t *envelope)
 {
-    size_t type_len = strlen (SHOAL_PROJECTION_SENDER);
-    if (envelope->kind != ENVELOPE_COMMAND ||
-        strncmp (envelope->from, SHOAL_PROJECTION_SENDER, type_len) != 0 ||
-        envelope->from[type_len] != '/')
+    if (envelope->kind != ENVELOPE_COMMAND || !shoal_address_is_projection (envelope->from))
         return false;
     if (route[0] == ROUTE_PEER)
         return true;

@@ -383,7 +383,7 @@ static bool s_sender_named (reaction_t *reaction, const char *name)
     envelope_t envelope;
     if (envelope_decode (&envelope, reaction->frame, reaction->size) != 0 || envelope.from[0])
         return true;
-    snprintf (envelope.from, sizeof envelope.from, "%s/%s", SHOAL_PROJECTION_SENDER, name);
+    projector_sender (envelope.from, name);
     uint8_t *frame;
     size_t size;
     if (envelope_encode (&envelope, &frame, &size) != 0)

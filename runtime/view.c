@@ -214,8 +214,7 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     envelope.kind = ENVELOPE_COMMAND;
     s_reaction_id (envelope.id, view->projector->salt, view->build->name, view->logged->position,
                    view->sends - 1);
-    snprintf (envelope.from, sizeof envelope.from, "%s/%s", SHOAL_PROJECTION_SENDER,
-              view->build->name);
+    projector_sender (envelope.from, view->build->name);
     snprintf (envelope.to, sizeof envelope.to, "%s", view->send_to);
     snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);
     envelope.payload = fields;

@@ -1044,6 +1044,19 @@ static void test_address_check_valid (void **state)
     assert_int_equal (shoal_address_check ("account/alice\x01", 13), 0);
 }
 
+//  A reaction's sender, "projection/NAME", told from every other address.
+static void test_address_is_projection (void **state)
+{
+    (void) state;
+    assert_true (shoal_address_is_projection ("projection/large_debits"));
+    assert_false (shoal_address_is_projection ("projection/"));
+    assert_false (shoal_address_is_projection ("projections/large_debits"));
+    assert_false (shoal_address_is_projection ("projectio/x"));
+    assert_false (shoal_address_is_projection ("transfer/t1"));
+    assert_false (shoal_address_is_projection (""));
+    assert_false (shoal_address_is_projection (NULL));
+}
+
 static void test_address_check_invalid (void **state)
 {
     for (size_t i = 0; i < sizeof s_bad_addresses / sizeof s_bad_addresses[0]; i++) {
@@ -2153,6 +2166,7 @@ int main (void)
         cmocka_unit_test (test_decode_bad_version),
         cmocka_unit_test (test_address_check_valid),
         cmocka_unit_test (test_address_check_invalid),
+        cmocka_unit_test (test_address_is_projection),
         cmocka_unit_test (test_decode_bad_addresses),
         cmocka_unit_test (test_decode_bad_name),
         cmocka_unit_test (test_decode_payload_not_map),

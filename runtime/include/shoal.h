@@ -31,10 +31,6 @@
 extern "C" {
 #endif
 
-//  The type in the address a projection's reactions come from
-//  (shoal_msg_from: "projection/NAME"); no actor type may take it.
-#define SHOAL_PROJECTION_SENDER "projection"
-
 typedef struct _shoal_ctx_t shoal_ctx_t;           //  one handler turn
 typedef struct _shoal_msg_t shoal_msg_t;           //  the message being handled
 typedef struct _shoal_data_t shoal_data_t;         //  read-only map of fields
