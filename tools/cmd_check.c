@@ -130,9 +130,16 @@ static void s_owner (const char *path, char *owner, size_t size)
 
 //  Books that do not hold over stores of a cluster's nodes may hold over
 //  all of them: a transfer between two nodes is in both their stores.
-//  Says which nodes were given, of which cluster.
-static void s_cluster_hint (char owners[][CHECK_OWNER_MAX], int count)
+//  Says which nodes were given, of which cluster, from the stores' copies
+//  (read again only here: the books not holding is rare).
+static void s_cluster_hint (storecopy_t *const *copies, int count)
 {
+    static char owners[CHECK_DIRS_MAX][CHECK_OWNER_MAX];
+    for (int i = 0; i < count; i++)
+        if (copies[i])
+            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i]);
+        else
+            owners[i][0] = 0;
     for (int i = 0; i < count; i++) {
         const char *slash = strchr (owners[i], '/');
         if (!slash || slash == owners[i] || !slash[1])
@@ -215,8 +222,6 @@ int cmd_check (int argc, char **argv)
         return EXIT_USAGE;
     }
     storecopy_t *copies[CHECK_DIRS_MAX] = {NULL};
-    static char owners[CHECK_DIRS_MAX][CHECK_OWNER_MAX];
-    memset (owners, 0, sizeof owners);
     int rc = 0;
     for (int i = 0; i < count && rc == 0; i++) {
         char *error = NULL;
@@ -225,8 +230,6 @@ int cmd_check (int argc, char **argv)
             copies[i] = storecopy_new (dirs[i], &rc, &error);
         if (rc == 0)
             rc = books_read_dir (books, copies[i] ? storecopy_path (copies[i]) : dirs[i], &error);
-        if (rc == 0 && copies[i])
-            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i]);
         if (copies[i])
             error = storecopy_unname (copies[i], error);
         if (rc) {
@@ -243,9 +246,9 @@ int cmd_check (int argc, char **argv)
     size_t bad_records = 0;
     for (int i = 0; i < count && rc == 0; i++)
         bad_records += cmd_check_records (dirs[i], copies[i], json ? stderr : stdout);
-    for (int i = 0; i < count; i++)
-        storecopy_destroy (&copies[i]);
     if (rc) {
+        for (int i = 0; i < count; i++)
+            storecopy_destroy (&copies[i]);
         books_destroy (&books);
         return rc == SHOAL_EFORMAT ? EXIT_DAMAGED : EXIT_USAGE;
     }
@@ -261,7 +264,9 @@ int cmd_check (int argc, char **argv)
             fprintf (stderr, "shoal check: invariant '%s' broken: %s\n", books_invariant_name (i),
                      summary.first[i]);
     if (!held)
-        s_cluster_hint (owners, count);
+        s_cluster_hint (copies, count);
+    for (int i = 0; i < count; i++)
+        storecopy_destroy (&copies[i]);
     if (bad_records)
         fprintf (stderr, "shoal check: %zu record%s do not decode\n", bad_records,
                  bad_records == 1 ? "" : "s");
