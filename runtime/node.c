@@ -158,7 +158,7 @@ static int s_join_cluster (shoal_node_t *self, char **error)
     char *why = NULL;
     struct stat clients;
     self->cert = cert_path ? cluster_cert_load (cert_path, &why) : NULL;
-    int rc = 0;
+    int rc = 0, operators = 0; //  errno of the operators directory's stat
     if (!self->cert) {
         *error = zsys_sprintf ("cannot load %s and its _secret (node %s's certificate, written by "
                                "`shoal cluster init`): %s",
@@ -180,16 +180,17 @@ static int s_join_cluster (shoal_node_t *self, char **error)
                                "node %s accepts",
                                self->clients_dir, o->name);
         rc = SHOAL_EINVAL;
-    } else if (stat (self->operators_dir, &clients) == 0 && !S_ISDIR (clients.st_mode)) {
+    } else if ((operators = stat (self->operators_dir, &clients) == 0 ? 0 : errno) == 0 &&
+               !S_ISDIR (clients.st_mode)) {
         *error = zsys_sprintf ("%s is not a directory: it holds the certificates of node %s's "
                                "operators",
                                self->operators_dir, o->name);
         rc = SHOAL_EINVAL;
-    } else if (stat (self->operators_dir, &clients) != 0 && errno != ENOENT) {
+    } else if (operators && operators != ENOENT) {
         *error = zsys_sprintf ("cannot read %s (the certificates of node %s's operators): %s",
-                               self->operators_dir, o->name, strerror (errno));
+                               self->operators_dir, o->name, strerror (operators));
         rc = SHOAL_EINVAL;
-    } else if (stat (self->operators_dir, &clients) != 0) {
+    } else if (operators == ENOENT) {
         //  A cluster made before operators were told apart: as then.
         log_warn ("shoal node: no operators directory %s: every client of node %s is an "
                   "operator (may resolve, resend, retry or drop dead letters, control "

@@ -373,11 +373,10 @@ bool projector_holds (projector_t *self, const build_t *build)
 
 //  A reaction stored before its projection was named as its sender (from
 //  ""), named now: its receiver must not take it for a client's command.
-//  Left as it is where it cannot be (out of memory; a frame the front
-//  refuses, which shoal check reports).
-//  Returns false if it could not be named yet (out of memory: tried at
-//  the next send; it is not sent unnamed, which a receiver that takes it
-//  from a projection only would refuse for good).
+//  A frame that does not decode is left as it is (the front refuses it;
+//  shoal check reports it). Returns false if it could not be named yet
+//  (out of memory: tried at the next send; it is not sent unnamed, which
+//  a receiver that takes it from a projection only would refuse for good).
 static bool s_sender_named (reaction_t *reaction, const char *name)
 {
     envelope_t envelope;
