@@ -261,20 +261,18 @@ static int s_mkdir (const char *dir)
 //  printed.
 static int s_mkdir_node (const char *dir, const char *name, made_t *made)
 {
-    char node[PATH_MAX], clients[PATH_MAX + 16], operators[PATH_MAX + 16];
-    snprintf (node, sizeof node, "%s/%s", dir, name);
-    snprintf (clients, sizeof clients, "%s/clients", node);
-    snprintf (operators, sizeof operators, "%s/operators", node);
-    bool node_new = access (node, F_OK) != 0, clients_new = access (clients, F_OK) != 0,
-         operators_new = access (operators, F_OK) != 0;
-    if (s_mkdir (clients) != 0 || s_mkdir (operators) != 0)
+    char paths[3][PATH_MAX + 16]; //  the node's, then its clients/ and operators/ in it
+    snprintf (paths[0], sizeof paths[0], "%s/%s", dir, name);
+    snprintf (paths[1], sizeof paths[1], "%s/%s/clients", dir, name);
+    snprintf (paths[2], sizeof paths[2], "%s/%s/operators", dir, name);
+    bool fresh[3];
+    for (int i = 0; i < 3; i++)
+        fresh[i] = access (paths[i], F_OK) != 0;
+    if (s_mkdir (paths[1]) != 0 || s_mkdir (paths[2]) != 0)
         return -1;
-    if (node_new && s_made_add (made->dirs, node) != 0)
-        return -1;
-    if (clients_new && s_made_add (made->dirs, clients) != 0)
-        return -1;
-    if (operators_new && s_made_add (made->dirs, operators) != 0)
-        return -1;
+    for (int i = 0; i < 3; i++)
+        if (fresh[i] && s_made_add (made->dirs, paths[i]) != 0)
+            return -1;
     return 0;
 }
 
