@@ -388,14 +388,17 @@ bool metrics_beyond_loopback (const char *address)
     return beyond;
 }
 
-char *metrics_listen_refusal (const char *address, bool insecure)
+static char *s_refusal (const char *address)
 {
-    if (insecure || !metrics_beyond_loopback (address))
-        return NULL;
     return zsys_sprintf ("will not serve metrics on %s: another machine could reach it (plain "
                          "HTTP, no authentication). Serve them on loopback (--metrics "
                          "127.0.0.1:PORT) and scrape from this machine, or give --insecure",
                          address);
+}
+
+char *metrics_listen_refusal (const char *address, bool insecure)
+{
+    return insecure || !metrics_beyond_loopback (address) ? NULL : s_refusal (address);
 }
 
 metrics_t *metrics_new (const metrics_config_t *config, char **error)
@@ -410,6 +413,11 @@ metrics_t *metrics_new (const metrics_config_t *config, char **error)
     }
     if (rc != 0) {
         *error = zsys_sprintf ("--metrics %s: %s", config->address, gai_strerror (rc));
+        return NULL;
+    }
+    if (!config->insecure && !s_loopback (found->ai_addr)) {
+        freeaddrinfo (found);
+        *error = s_refusal (config->address);
         return NULL;
     }
     metrics_t *self = calloc (1, sizeof (metrics_t));

@@ -31,6 +31,7 @@ typedef struct {
     const char *data_dir;                //  summed at each scrape
     projector_gauges_t *projections;     //  the projections' builds (may be NULL)
     int64_t started;                     //  wall clock ms
+    bool insecure;                       //  may listen beyond loopback
 } metrics_config_t;
 
 //  Whether address (HOST:PORT) is bound beyond loopback: its host
@@ -45,7 +46,10 @@ bool metrics_beyond_loopback (const char *address);
 char *metrics_listen_refusal (const char *address, bool insecure);
 
 //  Starts listening. Returns NULL with *error (free() it) when the address
-//  is malformed or cannot be bound.
+//  is malformed or cannot be bound, or resolves beyond loopback unless
+//  config->insecure: the address checked is the one bound, so a name that
+//  resolved to loopback for metrics_listen_refusal and to another address
+//  now is refused too.
 metrics_t *metrics_new (const metrics_config_t *config, char **error);
 
 //  Stops the server (waits for a scrape under way). Safe with *self_p NULL.

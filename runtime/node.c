@@ -705,7 +705,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                .self_node = self->self_node,
                                .data_dir = self->data_dir,
                                .projections = &self->gauges,
-                               .started = front_started (self->front)};
+                               .started = front_started (self->front),
+                               .insecure = self->options.insecure};
         self->metrics = metrics_new (&mc, error);
         if (!self->metrics)
             return SHOAL_ENET;

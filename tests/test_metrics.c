@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "harness.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -642,6 +643,34 @@ static void test_metrics_exposure (void **state)
                   IDLE_SHUT_MS);
 }
 
+//  --------------------------------------------------------------------------
+//  6. The check is made on the address bound, not only on the name before:
+//     metrics_new itself refuses an address beyond loopback without
+//     insecure (before, it bound whatever the name resolved to then; the
+//     node's check had resolved it a moment earlier), and serves a
+//     loopback one, by name too.
+
+static void test_metrics_new_checks_what_it_binds (void **state)
+{
+    (void) state;
+    char *error = NULL;
+    metrics_config_t config = {.address = "0.0.0.0:0"};
+    metrics_t *metrics = metrics_new (&config, &error);
+    if (metrics)
+        metrics_destroy (&metrics);
+    assert_null (metrics);
+    assert_non_null (error);
+    assert_non_null (strstr (error, "will not serve metrics on 0.0.0.0:0: another machine"));
+    free (error);
+    error = NULL;
+    config.address = "localhost:0";
+    metrics = metrics_new (&config, &error);
+    if (!metrics)
+        fail_msg ("localhost:0 refused: %s", error ? error : "(no error)");
+    assert_non_null (strstr (metrics_url (metrics), "/metrics"));
+    metrics_destroy (&metrics);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +679,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_log_level, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stall_logged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_metrics_exposure, s_setup, s_teardown),
+        cmocka_unit_test (test_metrics_new_checks_what_it_binds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
