@@ -319,15 +319,34 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     }
     self->counters.unavailable++;
     char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 128];
-    if (owner < 0 || route[0] != ROUTE_CLIENT)
+    if (owner < 0 || route[0] != ROUTE_CLIENT) {
         snprintf (reason, sizeof reason, "no node owns %s", envelope->to);
-    else
-        snprintf (reason, sizeof reason,
-                  "node %s (%s), which owns %s, is down or cut off from this node; retry later",
-                  cluster_node_name (self->config.cluster, owner),
-                  cluster_node_client (self->config.cluster, owner), envelope->to);
+        front_reject (self, route, route_size, envelope, "unavailable", reason);
+        return;
+    }
+    const char *name = cluster_node_name (self->config.cluster, owner);
+    snprintf (reason, sizeof reason,
+              "node %s (%s), which owns %s, is down or cut off from this node; retry later", name,
+              cluster_node_client (self->config.cluster, owner), envelope->to);
     reason[ENVELOPE_REASON_MAX] = 0; //  a reason is at most that long
-    front_reject (self, route, route_size, envelope, "unavailable", reason);
+    //  The data names the node too, {"node_down": NAME}: a client tells
+    //  the owner's silence from the node's own trouble (docs/PROTOCOL.md).
+    msgpack_sbuffer data;
+    msgpack_sbuffer_init (&data);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &data, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    front_pack_str (&pk, "node_down");
+    front_pack_str (&pk, name);
+    uint8_t *payload;
+    size_t size;
+    if (data.data && envelope_reply_encode (false, "unavailable", reason, (uint8_t *) data.data,
+                                            data.size, &payload, &size) == 0) {
+        front_reply (self, route, route_size, envelope, payload, size);
+        free (payload);
+    } else
+        front_reject (self, route, route_size, envelope, "unavailable", reason);
+    msgpack_sbuffer_destroy (&data);
 }
 
 static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_size,
