@@ -12,7 +12,8 @@
     on (completed); and --force (failed at once). Then the books of all
     three data directories are checked. Last, on a cluster of its own, a
     credit whose target's node has a full disk (an 8 MiB tmpfs, root
-    only): explain says that node cannot serve it, and why.
+    only): explain says that node cannot serve it, and why. A saga's node
+    stopped: every command about it is no answer (exit 3), naming it.
 */
 #include "client.h"
 #include "cluster.h"
@@ -553,10 +554,61 @@ static void test_full_disk (void **state)
     assert_int_equal (s_count_events (fx, target, "Credited", transfer), 1);
 }
 
+//  --------------------------------------------------------------------------
+//  A node that does not answer is no answer, whichever command asks: n3
+//  stopped (SIGSTOP) and seen down by n1 and n2, every command about the
+//  saga it owns exits 3 with no_answer naming n3, as explain (which asks
+//  n3 itself) did. resend, resolve, get and events exited 1 on the
+//  `unavailable` of the node they went through.
+
+static void test_owner_down (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], address[128], out[65536];
+    s_id_on (fx, "account", "src", 0, from, sizeof from);
+    s_id_on (fx, "account", "dst", 1, to, sizeof to);
+    s_id_on (fx, "transfer", "t", 2, transfer, sizeof transfer);
+    s_open (fx, from, 100);
+    s_open (fx, to, 100);
+    s_transfer (fx, transfer, from, to);
+    snprintf (address, sizeof address, "transfer/%s", transfer);
+    s_wait_get (fx, address, "\"status\":\"completed\"");
+    kill (fx->pids[2], SIGSTOP);
+    s_wait_link (fx, 0, 2, false);
+    s_wait_link (fx, 1, 2, false);
+    const char *asks[] = {
+        "resend --json %s",
+        "resolve --json --wait 0 %s 00112233445566778899aabbccddeeff --reject x --reason y",
+        "get %s",
+        "events %s",
+    };
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        char line[300];
+        snprintf (line, sizeof line, asks[i], address);
+        int rc = proc_sh (out, sizeof out, "%s %s --cluster %s --timeout 3000 2>&1", s_bin (), line,
+                          fx->cfg);
+        if (rc != 3 || !strstr (out, "\"code\":\"no_answer\",\"node\":\"n3\"") ||
+            !strstr (out, "no answer from node n3 about"))
+            fail_msg ("shoal %s, its node n3 stopped: exit %d, not 3 naming n3: %s", line, rc, out);
+    }
+    assert_int_equal (proc_sh (out, sizeof out, "%s explain --cluster %s --timeout 1000 %s 2>&1",
+                               s_bin (), fx->cfg, address),
+                      3);
+    assert_non_null (strstr (out, "from its node n3"));
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s pending --cluster %s --timeout 1000", s_bin (), fx->cfg), 3);
+    assert_non_null (strstr (out, "node n3 did not answer"));
+    kill (fx->pids[2], SIGCONT);
+    s_wait_link (fx, 0, 2, true);
+    assert_int_equal (
+        proc_sh (NULL, 0, "%s resend --cluster %s %s >/dev/null", s_bin (), fx->cfg, address), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_owner_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

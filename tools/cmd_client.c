@@ -435,7 +435,10 @@ int cmd_get (int argc, char **argv)
     int rc = client_cmd_call_once ("get", &opts, &request, opts.timeout_ms, &reply);
     if (rc >= 0)
         return rc;
-    if (!reply.ok)
+    char node[64];
+    if (cmd_owner_down (&reply, node, sizeof node))
+        rc = cmd_no_answer ("get", address, "get", node, reply.reason, true);
+    else if (!reply.ok)
         rc = s_print_rejection (address, "get", NULL, NULL, &reply);
     else {
         json_write (stdout, reply.data, reply.size);
@@ -536,6 +539,16 @@ int cmd_events (int argc, char **argv)
                 client_call (client, &request, (int) timeout_ms, &reply) == 0 ? -1 : EXIT_NO_ANSWER;
         } else
             rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
+        //  Its owner's silence, said by the node asked, is no answer too.
+        char node[64];
+        if (rc < 0 && cmd_owner_down (&reply, node, sizeof node)) {
+            if (!unanswered)
+                cmd_no_answer ("events", address, "events", node, reply.reason, !opts.follow);
+            client_reply_close (&reply);
+            rc = EXIT_NO_ANSWER;
+            if (!opts.follow)
+                break;
+        }
         if (rc == EXIT_NO_ANSWER && opts.follow && !client_refusal (client)) {
             if (!unanswered)
                 fprintf (stderr,

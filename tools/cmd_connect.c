@@ -2,7 +2,9 @@
     makes its client with cmd_connect, and says a key the nodes refused
     with cmd_refused, so that a missing client certificate exits 2 and a
     refused one exits 3 with client_refusal's words, whichever command it
-    is (see commands.h).
+    is (see commands.h); and says an actor's owner that did not answer
+    (a node that could not reach it refused the request) with
+    cmd_owner_down and cmd_no_answer, exit 3 whichever command it is.
 
     Threads: the command's one thread.
 */
@@ -12,6 +14,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 client_t *cmd_connect (const char *command, const char *endpoint, const char *cluster,
@@ -40,6 +43,33 @@ bool cmd_refused (const char *command, client_t *client, int rc)
     const char *refusal = client_refusal (client);
     fprintf (stderr, "shoal %s: %s\n", command, refusal ? refusal : shoal_strerror (rc));
     return true;
+}
+
+bool cmd_owner_down (const client_reply_t *reply, char *node, size_t size)
+{
+    return !reply->ok && strcmp (reply->code, "unavailable") == 0 &&
+           map_str (reply->data, reply->size, "node_down", node, size) == 0 && node[0];
+}
+
+int cmd_no_answer (const char *command, const char *address, const char *name, const char *node,
+                   const char *reason, bool json)
+{
+    fprintf (stderr, "shoal %s: no answer from node %s about %s: %s\n", command, node, address,
+             reason);
+    if (json) {
+        printf ("{\"ok\":false,\"address\":");
+        json_string (stdout, address, strlen (address));
+        if (name) {
+            printf (",\"command\":");
+            json_string (stdout, name, strlen (name));
+        }
+        printf (",\"code\":\"no_answer\",\"node\":");
+        json_string (stdout, node, strlen (node));
+        printf (",\"reason\":");
+        json_string (stdout, reason, strlen (reason));
+        printf ("}\n");
+    }
+    return EXIT_NO_ANSWER;
 }
 
 const char *cmd_operator (char *buf, size_t size)

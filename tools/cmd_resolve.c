@@ -29,8 +29,9 @@ static void s_resend_help (FILE *out)
              "receiver that ran a command answers a copy with the stored reply. A command\n"
              "an operator resolved is not re-sent (its $cancel is).\n" OPERATOR_HELP
              "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
-             "be read), 3 no answer within --timeout (default %d ms), or the nodes refused\n"
-             "this client's key.\n\n"
+             "be read), 3 no answer within --timeout (default %d ms) or from ADDRESS's node\n"
+             "(down or cut off: no_answer, naming it), or the nodes refused this client's\n"
+             "key.\n\n"
              "Examples:\n"
              "  shoal resend transfer/t-42\n"
              "  shoal resend --cluster bank/cluster.cfg transfer/t-42\n",
@@ -48,8 +49,10 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
     int rc =
         stuck_ask (client, ENVELOPE_COMMAND, address, name, payload, size, opts->timeout_ms, reply);
     if (rc && !cmd_refused (command, client, rc)) {
-        fprintf (stderr, "shoal %s: no answer about %s within %ld ms: %s\n", command, address,
-                 opts->timeout_ms, shoal_strerror (rc));
+        char owner[64];
+        stuck_owner (opts, address, owner, sizeof owner);
+        fprintf (stderr, "shoal %s: no answer about %s%s%s within %ld ms: %s\n", command, address,
+                 owner[0] ? " from its node " : "", owner, opts->timeout_ms, shoal_strerror (rc));
         //  A node that is stopped or slow still has the request queued: a
         //  resolve may take effect once it goes on (a resend is harmless).
         if (streq (command, "resolve"))
@@ -62,6 +65,16 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
     client_destroy (&client);
     if (rc)
         return EXIT_NO_ANSWER;
+    char node[64];
+    if (cmd_owner_down (reply, node, sizeof node)) { //  as explain, which asks the node itself
+        rc = cmd_no_answer (command, address, NULL, node, reply->reason, opts->json);
+        fprintf (stderr,
+                 "shoal %s: the request was not passed on to node %s, so it did nothing: "
+                 "run it again once that node answers\n",
+                 command, node);
+        client_reply_close (reply);
+        return rc;
+    }
     if (!reply->ok) {
         if (opts->json) {
             printf ("{\"ok\":false");
@@ -132,7 +145,9 @@ static void s_resolve_help (FILE *out)
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
-             "shoal explain shows a $Resolved if so), or the nodes refused this client's key.\n\n"
+             "shoal explain shows a $Resolved if so), or from ADDRESS's node (down or cut\n"
+             "off: no_answer, naming it; nothing recorded), or the nodes refused this\n"
+             "client's key.\n\n"
              "Examples:\n"
              "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
              "      --reason \"account node n2 lost its disk; ticket 981\"\n"

@@ -80,6 +80,21 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
 //  Else says nothing and returns false.
 bool cmd_refused (const char *command, client_t *client, int rc);
 
+//  If reply is the refusal of a node that could not pass the request on
+//  to the owner of its actor (`unavailable`, its data naming the owner:
+//  docs/PROTOCOL.md), writes the owner's name into node (size bytes) and
+//  returns true: the owner did not answer, which every command says as
+//  such (cmd_no_answer). Else returns false.
+bool cmd_owner_down (const client_reply_t *reply, char *node, size_t size);
+
+//  Says on stderr that node, which owns address, did not answer command
+//  ("shoal COMMAND: no answer from node N about ADDRESS: REASON"), and
+//  with json prints {"ok":false,"address",["command",]"code":"no_answer",
+//  "node","reason"} on stdout (name, the request's, NULL: no "command").
+//  Returns EXIT_NO_ANSWER.
+int cmd_no_answer (const char *command, const char *address, const char *name, const char *node,
+                   const char *reason, bool json);
+
 //  Who an operator's decision is recorded as (a resolve, a dead letter's
 //  retry or drop): $USER, else the login of the effective user, else
 //  "uid N", written into buf (size bytes). Returns buf. Can't fail.

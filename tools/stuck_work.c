@@ -49,6 +49,20 @@ int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const cha
     return client_call (client, &request, (int) timeout_ms, reply);
 }
 
+const char *stuck_owner (const stuck_options_t *opts, const char *address, char *buf, size_t size)
+{
+    buf[0] = 0;
+    char *error = NULL;
+    cluster_t *cluster = opts->cluster ? cluster_load (opts->cluster, &error) : NULL;
+    free (error);
+    int owner =
+        cluster ? cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) : -1;
+    if (owner >= 0)
+        snprintf (buf, size, "%s", cluster_node_name (cluster, owner));
+    cluster_destroy (&cluster);
+    return buf;
+}
+
 bool stuck_check_address (const char *command, const char *address)
 {
     return cmd_check_address (command, address); //  as get says it, quoted

@@ -52,6 +52,11 @@ client_t *stuck_connect (const char *command, const stuck_options_t *opts, const
 int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
 
+//  The name of the node that owns address in opts' cluster, into buf
+//  (size bytes): "" without a cluster, or with one that cannot be read.
+//  Returns buf.
+const char *stuck_owner (const stuck_options_t *opts, const char *address, char *buf, size_t size);
+
 //  True if address is an actor's address; else says so on stderr.
 bool stuck_check_address (const char *command, const char *address);
 
