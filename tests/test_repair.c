@@ -13,7 +13,8 @@
     three data directories are checked. Last, on a cluster of its own, a
     credit whose target's node has a full disk (an 8 MiB tmpfs, root
     only): explain says that node cannot serve it, and why. A saga's node
-    stopped: every command about it is no answer (exit 3), naming it.
+    stopped: every command about it is no answer (exit 3), naming it. And
+    --force after a resolve whose $cancel is still on its way.
 */
 #include "client.h"
 #include "cluster.h"
@@ -604,11 +605,77 @@ static void test_owner_down (void **state)
         proc_sh (NULL, 0, "%s resend --cluster %s %s >/dev/null", s_bin (), fx->cfg, address), 0);
 }
 
+//  --------------------------------------------------------------------------
+//  --force of a command an earlier resolve is cancelling (its target's
+//  node killed): it ends the command, and says that the earlier $cancel
+//  is still re-sent to the target ("cancel_pending", its id), where it
+//  printed "ended": false after waiting out --wait. The target's node
+//  back, the $cancel is answered and changes nothing: refunded, no credit.
+
+static void test_force_after_resolve (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[2][64], address[128], id[33], cancel[33];
+    char json[65536], out[65536], expect[128];
+    s_id_on (fx, "account", "src", 0, from, sizeof from);
+    s_id_on (fx, "account", "dst", 2, to, sizeof to);
+    s_open (fx, from, 100);
+    s_open (fx, to, 100);
+    s_node_kill (fx, 2, SIGKILL);
+    s_wait_link (fx, 0, 2, false);
+    for (int k = 0; k < 2; k++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "t%d", k);
+        s_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
+        s_transfer (fx, transfer[k], from, to);
+        snprintf (address, sizeof address, "transfer/%s", transfer[k]);
+        s_wait_pending (fx, true, address, "Credit", id, json, sizeof json);
+        assert_int_equal (proc_sh (out, sizeof out,
+                                   "%s resolve --cluster %s --wait 200 %s %s --reject "
+                                   "operator_cancel --reason 'n3 is being repaired'",
+                                   s_bin (), fx->cfg, address, id),
+                          0);
+        s_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
+        int rc = proc_sh (out, sizeof out,
+                          "%s resolve --cluster %s%s %s %s --reject node_lost --reason gone "
+                          "--force 2>&1",
+                          s_bin (), fx->cfg, k ? "" : " --json", address, id);
+        if (k == 0)
+            snprintf (expect, sizeof expect,
+                      "\"decision\":\"forced\",\"ended\":true,\"cancel_pending\":true,"
+                      "\"cancel\":\"%s\"",
+                      cancel);
+        else
+            snprintf (expect, sizeof expect,
+                      "An earlier resolve of it is still under way: its $cancel %s", cancel);
+        if (rc != 0 || !strstr (out, expect) || !strstr (out, "\"status\":\"compensated\"") ||
+            !strstr (out, "WARNING: --force ended"))
+            fail_msg ("resolve --force after a resolve: exit %d, not 0 with %s: %s", rc, expect,
+                      out);
+    }
+    s_node_start (fx, 2);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (proc_sh (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg) != 0 ||
+           !strstr (out, "no command is pending")) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the $cancels were never answered: %s", out);
+        zclock_sleep (100);
+    }
+    char account[128];
+    snprintf (account, sizeof account, "account/%s", to);
+    for (int k = 0; k < 2; k++) {
+        snprintf (address, sizeof address, "transfer/%s", transfer[k]);
+        s_wait_get (fx, address, "\"status\":\"compensated\"");
+        assert_int_equal (s_count_events (fx, account, "Credited", transfer[k]), 0);
+    }
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_owner_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_force_after_resolve, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

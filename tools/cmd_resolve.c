@@ -141,7 +141,11 @@ static void s_resolve_help (FILE *out)
              "rejection at once, without asking the target. If the target did run it, the\n"
              "books are WRONG: say so, and check them (shoal check). It is refused\n"
              "(target_up) while the target's node is up as the saga's node sees it: the\n"
-             "node itself, or a peer whose link is up or that was heard lately.\n" OPERATOR_HELP
+             "node itself, or a peer whose link is up or that was heard lately. After an\n"
+             "earlier resolve of the same command, --force ends it all the same (exit 0);\n"
+             "that resolve's $cancel is still re-sent to the target until its node answers,\n"
+             "so that a late copy is refused there, as it says (--json: \"ended\":true,\n"
+             "\"cancel_pending\":true, \"cancel\": its id in shoal pending).\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
@@ -157,12 +161,17 @@ static void s_resolve_help (FILE *out)
 }
 
 //  Polls address's pending commands until msgid is gone or wait_ms has
-//  passed. Returns true if it is gone.
-static bool s_wait_ended (const stuck_options_t *opts, const char *address, const char *msgid)
+//  passed. Returns true if it is gone. Writes into cancel (33 bytes) the
+//  id of a $cancel of msgid that the last answer still lists, "" if none:
+//  a resolve's, re-sent until the target's node answers (repair.h), which
+//  a --force does not stop (it still fences off a late copy there).
+static bool s_wait_ended (const stuck_options_t *opts, const char *address, const char *msgid,
+                          char *cancel)
 {
     int64_t deadline = zclock_mono () + opts->wait_ms;
     client_t *client = stuck_connect ("resolve", opts, NULL);
     bool gone = false;
+    cancel[0] = 0;
     while (client && !gone && !zsys_interrupted) {
         client_reply_t reply;
         uint8_t args[64];
@@ -173,9 +182,13 @@ static bool s_wait_ended (const stuck_options_t *opts, const char *address, cons
                 zlistx_set_destructor (rows, stuck_row_free);
                 stuck_rows_read (&reply, NULL, NULL, rows, NULL);
                 gone = true;
-                for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows))
-                    if (streq (row->id, msgid) || streq (row->cancels, msgid))
+                cancel[0] = 0;
+                for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
+                    if (streq (row->id, msgid))
                         gone = false;
+                    if (streq (row->cancels, msgid))
+                        memcpy (cancel, row->id, sizeof row->id);
+                }
                 zlistx_destroy (&rows);
             }
             client_reply_close (&reply);
@@ -275,7 +288,8 @@ int cmd_resolve (int argc, char **argv)
     map_str (reply.data, reply.size, "command", command, sizeof command);
     map_str (reply.data, reply.size, "target", target, sizeof target);
     client_reply_close (&reply);
-    bool ended = s_wait_ended (&opts, address, msgid);
+    char cancel[2 * ENVELOPE_ID_SIZE + 1];
+    bool ended = s_wait_ended (&opts, address, msgid, cancel);
     //  The saga's status after: a get, so the operator sees the repair take.
     client_t *client = stuck_connect ("resolve", &opts, NULL);
     client_reply_t get;
@@ -289,7 +303,11 @@ int cmd_resolve (int argc, char **argv)
         stuck_json_str ("command", command, true);
         stuck_json_str ("target", target, true);
         stuck_json_str ("decision", state, true);
-        printf (",\"ended\":%s,\"after\":", ended ? "true" : "false");
+        printf (",\"ended\":%s,\"cancel_pending\":%s", ended ? "true" : "false",
+                cancel[0] ? "true" : "false");
+        if (cancel[0])
+            stuck_json_str ("cancel", cancel, true);
+        printf (",\"after\":");
         if (got && get.ok)
             json_write (stdout, get.data, get.size);
         else
@@ -307,6 +325,15 @@ int cmd_resolve (int argc, char **argv)
             printf ("the cancel waits for %s's answer (its node down?); it is re-sent until "
                     "answered, and the saga goes on then\n",
                     target);
+        //  An earlier resolve's $cancel outlives a forced end (or an
+        //  answer that came first): what it is, and that it needs nothing.
+        if (ended && cancel[0])
+            printf ("%s has ended for %s. %s $cancel %s is still re-sent to %s until that "
+                    "node answers, so that a late copy of %s is refused there; its answer "
+                    "changes nothing now. Nothing to do: shoal pending lists it until then\n",
+                    msgid, address,
+                    opts.force ? "An earlier resolve of it is still under way: its" : "Its", cancel,
+                    target, command);
         printf ("now: ");
         if (got && get.ok)
             json_write (stdout, get.data, get.size);
