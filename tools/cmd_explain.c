@@ -417,9 +417,9 @@ int cmd_explain (int argc, char **argv)
     int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get);
     if (rc) {
         if (!cmd_refused ("explain", client, rc))
-            fprintf (stderr, "shoal explain: no answer about %s%s%s: %s\n", address,
+            fprintf (stderr, "shoal explain: no answer about %s%s%s within %ld ms: %s\n", address,
                      own_node ? " from its node " : "", own_node ? own_node : "",
-                     shoal_strerror (rc));
+                     (long) opts.timeout_ms, shoal_strerror (rc));
         client_destroy (&client);
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;
