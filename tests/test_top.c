@@ -310,7 +310,12 @@ static void test_bad_term (void **state)
     assert_string_equal (out, "2\n");
     s_wait_file (fx, "unknown.err", out, sizeof out);
     assert_string_equal (out, "shoal top: terminal type 'nosuchterm' is not known; try TERM=xterm, "
-                              "or `shoal stats --json` for a script\n");
+                              "or `shoal top --once` (no terminal; --json for a script)\n");
+    //  What the hint names runs, without a terminal (it named `shoal stats
+    //  --json`, an option stats does not have: exit 2).
+    assert_int_equal (proc_sh (out, sizeof out, "%s top --once --json --cluster %s < /dev/null",
+                               s_bin (), fx->cfg),
+                      0);
     s_wait_file (fx, "unset.rc", out, sizeof out);
     assert_string_equal (out, "2\n");
     s_wait_file (fx, "unset.err", out, sizeof out);

@@ -20,7 +20,9 @@
 #include <term.h>
 #endif
 
-#define TOP_TERM_HINT "try TERM=xterm, or `shoal stats --json` for a script"
+//  What to do instead: a terminal type that can draw, or --once, which
+//  needs none (shoal stats has no --json: it always prints JSON).
+#define TOP_TERM_HINT "try TERM=xterm, or `shoal top --once` (no terminal; --json for a script)"
 
 SCREEN *top_term_open (void)
 {
