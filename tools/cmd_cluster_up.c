@@ -4,12 +4,14 @@
     none. Runs on the main thread; SIGINT and SIGTERM stop it.
 */
 #include "cluster.h"
+#include "cluster_stats.h"
 #include "commands.h"
 #include "node_child.h"
 #include "options.h"
 
 #include <czmq.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +29,10 @@ static void s_up_help (FILE *out)
              "first plans one as `shoal cluster init` does (TCP on 127.0.0.1, clients on\n"
              "ports 7700, 7702, ...; --ipc for unix sockets in DIR), then starts every node\n"
              "of DIR/cluster.cfg as a child process (data DIR/NAME/data, stderr shared with\n"
-             "this terminal) and prints each node's ready line. Clients reach it with\n"
-             "--cluster DIR/cluster.cfg (or SHOAL_CLUSTER=DIR/cluster.cfg).\n\n"
+             "this terminal) and prints each node's ready line, then \"N nodes up\" once\n"
+             "their links to each other are (links still down after 15 s are named on\n"
+             "stderr). Clients reach it with --cluster DIR/cluster.cfg (or\n"
+             "SHOAL_CLUSTER=DIR/cluster.cfg).\n\n"
              "Ctrl-C or SIGTERM stops every node (SIGTERM, then waits for each) and exits\n"
              "0. A node that exits by itself is reported and not restarted; the others\n"
              "keep running (its shards wait, as in a real cluster) until the last one is\n"
@@ -139,6 +143,71 @@ static int s_up_watch (const cluster_t *cluster, node_child_t *nodes, int count)
     return 0;
 }
 
+#define UP_LINKS_MS 15000 //  how long to wait for the nodes' links
+
+//  Lists in down (size bytes) the links of node's stats ("peers": name ->
+//  up) that are not up, as "n1->n2", after what down holds. Returns how
+//  many, or 1 for stats without the map.
+static int s_up_links_down (const node_stats_t *node, char *down, size_t size)
+{
+    const msgpack_object *peers = node->stats ? map_find (node->stats, "peers") : NULL;
+    size_t used = strlen (down);
+    if (!peers || peers->type != MSGPACK_OBJECT_MAP) {
+        snprintf (down + used, size - used, "%s%s->?", used ? ", " : "", node->name);
+        return 1;
+    }
+    int count = 0;
+    for (uint32_t i = 0; i < peers->via.map.size; i++) {
+        const msgpack_object_kv *kv = &peers->via.map.ptr[i];
+        if (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean)
+            continue;
+        used = strlen (down);
+        snprintf (down + used, size - used, "%s%s->%.*s", used ? ", " : "", node->name,
+                  kv->key.type == MSGPACK_OBJECT_STR ? (int) kv->key.via.str.size : 1,
+                  kv->key.type == MSGPACK_OBJECT_STR ? kv->key.via.str.ptr : "?");
+        count++;
+    }
+    return count;
+}
+
+//  Waits until every node's links to the others are up: a node is ready
+//  before its peers have said HELLO, and until then it answers a command
+//  for another node's actor `unavailable`. Asks every node's stats each
+//  100 ms for at most UP_LINKS_MS; a signal cuts it short. Returns true
+//  when all are up, else false with the links not up in down (size bytes).
+static bool s_up_links (const char *path, const cluster_t *cluster, char *down, size_t size)
+{
+    int count = cluster_node_count (cluster);
+    char *error = NULL;
+    cluster_asker_t *asker = cluster_asker_new (path, cluster, NULL, &error);
+    node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
+    if (!asker || !nodes) {
+        snprintf (down, size, "%s", error ? error : "out of memory");
+        free (error);
+        free (nodes);
+        cluster_asker_destroy (&asker);
+        return false;
+    }
+    int64_t deadline = zclock_mono () + UP_LINKS_MS;
+    bool up = false;
+    while (!up && !s_up_stop) {
+        cluster_asker_ask (asker, "node/stats", "stats", NULL, 0, NULL, 1000, nodes);
+        down[0] = 0;
+        int missing = 0;
+        for (int i = 0; i < count; i++)
+            missing += s_up_links_down (&nodes[i], down, size);
+        cluster_stats_close (nodes, count);
+        up = missing == 0;
+        if (!up && zclock_mono () > deadline)
+            break;
+        if (!up)
+            usleep (100 * 1000); //  a signal cuts it short
+    }
+    free (nodes);
+    cluster_asker_destroy (&asker);
+    return up;
+}
+
 //  Plans the cluster in dir (as `shoal cluster init` would) unless its
 //  cluster.cfg exists, then loads it. Returns the map or NULL, said.
 static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool nodes_given,
@@ -236,6 +305,14 @@ int cluster_up (int argc, char **argv)
             fflush (stdout);
         }
     }
+    char down[512];
+    if (rc == 0 && !s_up_stop && count > 1 && !s_up_links (path, cluster, down, sizeof down) &&
+        !s_up_stop)
+        fprintf (stderr,
+                 "shoal cluster up: links not up after %d s: %s; until they are, a node "
+                 "answers a command for the other's actors unavailable (shoal cluster status "
+                 "--cluster %s)\n",
+                 UP_LINKS_MS / 1000, down, path);
     if (rc == 0 && !s_up_stop) {
         printf ("shoal cluster up: %d node%s up; clients use --cluster %s; Ctrl-C stops them\n",
                 count, count == 1 ? "" : "s", path);
