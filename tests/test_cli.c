@@ -305,6 +305,12 @@ static void test_help_and_version (void **state)
     assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);
     assert_non_null (strstr (out, "Commands:"));
+    //  help and version are no commands of the list, yet have a help (they
+    //  were "unknown command", exit 2).
+    assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" help --help && \"$SHOAL\" help help"), 0);
+    assert_non_null (strstr (direct, "Commands:"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help version"), 0);
+    assert_non_null (strstr (out, "Usage: shoal version"));
 
     assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" version"), 0);
     assert_true (strncmp (out, "shoal ", 6) == 0 && out[6] >= '0' && out[6] <= '9');

@@ -85,6 +85,17 @@ int main (int argc, char **argv)
             s_usage (stdout);
             return 0;
         }
+        //  shoal help help (or --help): this list; shoal help version: its
+        //  one line. Neither is in s_commands.
+        if (s_is (argv[2], "help", "--help", "-h")) {
+            s_usage (stdout);
+            return 0;
+        }
+        if (s_is (argv[2], "version", "--version", "-V")) {
+            printf ("Usage: shoal version (or shoal -V, shoal --version)\n\n"
+                    "Prints shoal's version.\n\nExamples:\n  shoal version\n");
+            return 0;
+        }
         //  shoal help CMD: CMD's own --help.
         const command_t *command = s_command (argv[2]);
         if (!command) {
