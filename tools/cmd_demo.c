@@ -179,10 +179,10 @@ int cmd_demo (int argc, char **argv)
     if (o.freeze_ms > 0)
         snprintf (freeze, sizeof freeze, ", a %d ms SIGSTOP", o.freeze_ms);
     fprintf (stderr,
-             "shoal demo: %s%zu accounts of %lld, %zu transfers, %zu in flight, %d SIGKILLs%s, "
+             "shoal demo: %s%zu accounts of %lld, %zu transfers, %zu in flight, %d SIGKILL%s%s, "
              "seed %llu\n",
-             nodes, o.accounts, (long long) o.funding, o.transfers, o.window, o.kills, freeze,
-             (unsigned long long) o.seed);
+             nodes, o.accounts, (long long) o.funding, o.transfers, o.window, o.kills,
+             o.kills == 1 ? "" : "s", freeze, (unsigned long long) o.seed);
     //  The node's own lines (ready, stopped) would land among the progress
     //  and the summary: they go to a log, kept only if something failed.
     char log[PATH_MAX];
@@ -236,16 +236,16 @@ int cmd_demo (int argc, char **argv)
     } else {
         if (r.nodes >= 2) {
             printf ("\nshoal demo: %zu transfers over %zu accounts on %d nodes, nodes killed %d "
-                    "times, ",
-                    o.transfers, o.accounts, r.nodes, r.kills);
+                    "time%s, ",
+                    o.transfers, o.accounts, r.nodes, r.kills, r.kills == 1 ? "" : "s");
             if (r.freezes)
                 printf ("frozen %d time%s (%d ms)\n", r.freezes, r.freezes == 1 ? "" : "s",
                         o.freeze_ms);
             else
                 printf ("frozen 0 times\n");
         } else {
-            printf ("\nshoal demo: %zu transfers over %zu accounts, node killed %d times",
-                    o.transfers, o.accounts, r.kills);
+            printf ("\nshoal demo: %zu transfers over %zu accounts, node killed %d time%s",
+                    o.transfers, o.accounts, r.kills, r.kills == 1 ? "" : "s");
             if (r.freezes)
                 printf (", frozen %d time%s (%d ms)", r.freezes, r.freezes == 1 ? "" : "s",
                         o.freeze_ms);
