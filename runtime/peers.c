@@ -560,5 +560,7 @@ void peers_link (const peers_t *self, int node, peers_link_t *link)
     link->sent = atomic_load (&peer->sent);
     link->received = atomic_load (&peer->received);
     link->silent_ms = s_silent_ms (self, node, zclock_mono ());
-    link->heard = atomic_load (&peer->heard_at) && link->silent_ms < PEERS_HEARTBEAT_TIMEOUT_MS;
+    //  As s_check_heard logs it: a peer never heard is silent only once
+    //  the timeout has passed since our start, not while it connects.
+    link->heard = link->silent_ms < PEERS_HEARTBEAT_TIMEOUT_MS;
 }

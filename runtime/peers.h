@@ -107,7 +107,8 @@ typedef struct {
     bool up;           //  ours to it (peers_up)
     uint64_t sent;     //  data frames sent to it
     uint64_t received; //  data frames taken from it
-    bool heard;        //  its link to us brought a frame within the heartbeat timeout
+    bool heard;        //  its link to us brought a frame within the heartbeat timeout (or
+                       //  we started less than the timeout ago)
     int64_t silent_ms; //  since its last frame (peers_silent_ms)
 } peers_link_t;
 
