@@ -11,6 +11,7 @@
 static atomic_int s_level = SHOAL_LOG_INFO;
 
 static const char *s_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+static char s_name[LOG_NAME_MAX + 1]; //  the node's, after the time ("" none)
 
 void log_set_level (shoal_log_level_t level)
 {
@@ -55,6 +56,11 @@ static void s_one_line (char *out, size_t size, const char *text)
     out[used] = 0;
 }
 
+void log_set_name (const char *name)
+{
+    s_one_line (s_name, sizeof s_name, name ? name : "");
+}
+
 void log_write (shoal_log_level_t level, const char *format, ...)
 {
     if (!log_enabled (level) || level > SHOAL_LOG_ERROR)
@@ -64,9 +70,10 @@ void log_write (shoal_log_level_t level, const char *format, ...)
     struct tm tm;
     gmtime_r (&now.tv_sec, &tm);
     char line[LOG_LINE_MAX];
-    int n = snprintf (line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ",
+    int n = snprintf (line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s%s%s ",
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, (int) (now.tv_nsec / 1000000), s_names[level]);
+                      tm.tm_sec, (int) (now.tv_nsec / 1000000), s_name, s_name[0] ? " " : "",
+                      s_names[level]);
     char text[LOG_LINE_MAX];
     text[0] = 0;
     va_list args;

@@ -3,6 +3,12 @@
 
         2026-12-01T22:41:13.123Z INFO shoal node: peer n2 (tcp://...) is up
 
+    and, after the time, the node's name when it has one (a node of a
+    cluster: several nodes' lines may share one terminal, under `shoal
+    cluster up`):
+
+        2026-12-01T22:41:13.123Z n1 INFO shoal node: peer n2 (tcp://...) is up
+
     Conventions:
     1. One process-wide level (default info); lines below it cost one
        atomic load and are not formatted.
@@ -21,6 +27,12 @@
 
 //  The words of the levels, in their order: the value of --log-level.
 #define SHOAL_LOG_LEVELS "debug|info|warn|error"
+
+#define LOG_NAME_MAX 64 //  bytes of the name at most, escaped as a line is
+
+//  Sets the name every line carries after its time (NULL or "": none),
+//  control bytes escaped. Call it before any other thread logs.
+void log_set_name (const char *name);
 
 //  Sets the process-wide level: lines below it are not written.
 void log_set_level (shoal_log_level_t level);

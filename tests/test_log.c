@@ -76,11 +76,32 @@ static void test_level (void **state)
     log_set_level (SHOAL_LOG_INFO);
 }
 
+//  A node of a cluster names itself after the time, so that the lines of
+//  several nodes sharing a terminal (`shoal cluster up`) tell which node
+//  wrote them; a name's control bytes are escaped like a line's; none
+//  again without it.
+static void test_name (void **state)
+{
+    (void) state;
+    char out[2048];
+    log_set_name ("n2");
+    s_logged (SHOAL_LOG_INFO, "peer n1 is up", out, sizeof out);
+    assert_int_equal (out[23], 'Z');
+    assert_string_equal (out + 24, " n2 INFO said: peer n1 is up\n");
+    log_set_name ("n\n3");
+    s_logged (SHOAL_LOG_WARN, "x", out, sizeof out);
+    assert_string_equal (out + 24, " n\\n3 WARN said: x\n");
+    log_set_name (NULL);
+    s_logged (SHOAL_LOG_INFO, "alone", out, sizeof out);
+    assert_string_equal (out + 24, " INFO said: alone\n");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_one_line),
         cmocka_unit_test (test_level),
+        cmocka_unit_test (test_name),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

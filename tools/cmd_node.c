@@ -474,6 +474,8 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
 
     int code = 0;
     char *error = NULL;
+    if (opts->cluster_file) //  one node a process: its lines carry its name
+        log_set_name (opts->name);
     shoal_node_t *node = shoal_node_new (opts, &code, &error);
     if (!node) {
         fprintf (stderr, "shoal node: %s\n", error ? error : "cannot open the store");
