@@ -64,6 +64,8 @@
     X (unavailable, "client messages refused: the node that owns their actor is down")             \
     X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
+    X (revoked, "client messages refused: their connection's key is no longer in the clients or "  \
+                "operators directory")                                                             \
     X (unread,                                                                                     \
        "replies dropped: their client did not read them (a re-send gets the stored reply)")        \
     X (reply_bytes, "reply bytes queued and held for clients that have not read them")             \
@@ -150,6 +152,9 @@
        "The most reply bytes queued and held for clients at once")                                 \
     X (shoal_refused_connections_total, counter, "", n.refused,                                    \
        "Connections refused: a key not in the cluster file or the clients directory")              \
+    X (shoal_revoked_key_messages_total, counter, "", n.revoked,                                   \
+       "Client messages refused: their connection's key is no longer in the clients or "           \
+       "operators directory")                                                                      \
     X (shoal_workers, gauge, "", n.workers, "Worker threads")                                      \
     X (shoal_shards, gauge, "", n.shards, "Shards of the store")                                   \
     X (shoal_peak_resident_memory_bytes, gauge, "", n.peak_rss_kb * 1024.0,                        \

@@ -6,7 +6,13 @@
     "200" or "400", text, user id, metadata]: the user id is the key in Z85
     (after AUTH_OPERATOR for an operator's), which a socket's messages then
     carry as their "User-Id" property.
-    Runs on its own thread; touches only its socket and the config.
+
+    The keys of the clients and operators directories are read again when
+    they changed (clientkeys_stale), before each client's handshake and
+    every AUTH_RELOAD_MS; each new set is posted to config->keys, where
+    the front takes it to judge every client message (front_keys.c).
+    Runs on its own thread; touches only its socket, its set, the config
+    and the box it posts to.
 */
 #include "auth.h"
 #include "log.h"
@@ -16,22 +22,29 @@
 
 typedef struct {
     const auth_config_t *config;
-    zcertstore_t *clients;   //  the clients directory, reloaded on change
-    zcertstore_t *operators; //  the operators directory, as it; NULL: none
-    int64_t logged_at;       //  last refusal logged (ms), to rate-limit
+    clientkeys_t *keys; //  the clients and operators directories as last read
+    int64_t logged_at;  //  last refusal logged (ms), to rate-limit
 } auth_t;
 
-//  True if public_txt's certificate is in the operators directory.
-static bool s_in_operators (auth_t *self, const char *public_txt)
+//  Reads the directories again if they changed, and posts the new set to
+//  the front. Out of memory the set read before stays, until next time.
+static void s_refresh (auth_t *self)
 {
-    return self->operators && zcertstore_lookup (self->operators, public_txt) != NULL;
-}
-
-//  True if the client of key public_txt, let in, is an operator: its
-//  certificate is in the operators directory, or the node has none.
-static bool s_operator (auth_t *self, const char *public_txt)
-{
-    return !self->config->operators_dir || s_in_operators (self, public_txt);
+    if (!clientkeys_stale (self->keys))
+        return;
+    clientkeys_t *keys = clientkeys_load (self->config->clients_dir, self->config->operators_dir);
+    clientkeys_t *copy = keys && self->config->keys ? clientkeys_dup (keys) : NULL;
+    if (!keys || (self->config->keys && !copy)) {
+        clientkeys_destroy (&keys);
+        return;
+    }
+    log_info ("shoal node: read the clients and operators directories again (they changed): "
+              "%zu keys",
+              clientkeys_count (keys));
+    clientkeys_destroy (&self->keys);
+    self->keys = keys;
+    if (copy)
+        clientkeys_post (self->config->keys, &copy);
 }
 
 //  Returns true if public_txt may connect in domain.
@@ -43,9 +56,10 @@ static bool s_allowed (auth_t *self, const char *domain, const char *public_txt)
                 return true;
         return false;
     }
-    if (streq (domain, AUTH_DOMAIN_CLIENT))
-        return (self->clients && zcertstore_lookup (self->clients, public_txt) != NULL) ||
-               s_in_operators (self, public_txt);
+    if (streq (domain, AUTH_DOMAIN_CLIENT)) {
+        s_refresh (self);
+        return clientkeys_place (self->keys, public_txt) != CLIENTKEYS_NONE;
+    }
     return false;
 }
 
@@ -76,7 +90,8 @@ static void s_on_request (auth_t *self, zsock_t *handler)
     }
     char user_id[sizeof AUTH_OPERATOR + sizeof public_txt];
     snprintf (user_id, sizeof user_id, "%s%s",
-              ok && streq (domain, AUTH_DOMAIN_CLIENT) && s_operator (self, public_txt)
+              ok && streq (domain, AUTH_DOMAIN_CLIENT) &&
+                      clientkeys_place (self->keys, public_txt) == CLIENTKEYS_OPERATOR
                   ? AUTH_OPERATOR
                   : "",
               public_txt);
@@ -105,27 +120,30 @@ static void s_on_request (auth_t *self, zsock_t *handler)
 
 typedef struct {
     const auth_config_t *config;
-    zsock_t *handler; //  bound by auth_new, owned by the thread once it runs
+    zsock_t *handler;   //  bound by auth_new, owned by the thread once it runs
+    clientkeys_t *keys; //  read by auth_new, owned by the thread once it runs
 } auth_args_t;
 
 static void s_auth_actor (zsock_t *pipe, void *arg)
 {
     thread_name ("shoal-auth");
     auth_args_t *args = arg;
-    auth_t self = {.config = args->config};
+    auth_t self = {.config = args->config, .keys = args->keys};
     zsock_t *handler = args->handler;
     free (args);
-    if (self.config->clients_dir)
-        self.clients = zcertstore_new (self.config->clients_dir);
-    if (self.config->operators_dir)
-        self.operators = zcertstore_new (self.config->operators_dir);
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, handler, NULL);
+    int64_t reload_at = zclock_mono () + AUTH_RELOAD_MS;
     while (true) {
-        void *which = zpoller_wait (poller, -1);
+        int64_t wait = reload_at - zclock_mono ();
+        void *which = zpoller_wait (poller, wait > 0 ? (int) wait : 0);
+        if (zclock_mono () >= reload_at) {
+            s_refresh (&self);
+            reload_at = zclock_mono () + AUTH_RELOAD_MS;
+        }
         if (which == handler)
             s_on_request (&self, handler);
-        else {
+        else if (which || !zpoller_expired (poller)) {
             char *command = which == pipe ? zstr_recv (pipe) : NULL;
             bool term = !command || streq (command, "$TERM");
             zstr_free (&command);
@@ -134,8 +152,10 @@ static void s_auth_actor (zsock_t *pipe, void *arg)
         }
     }
     zpoller_destroy (&poller);
-    zcertstore_destroy (&self.clients);
-    zcertstore_destroy (&self.operators);
+    clientkeys_destroy (&self.keys);
+    //  A set posted after the front stopped (it takes none any more).
+    clientkeys_t *left = self.config->keys ? clientkeys_take (self.config->keys) : NULL;
+    clientkeys_destroy (&left);
     zsock_destroy (&handler);
 }
 
@@ -149,12 +169,28 @@ zactor_t *auth_new (const auth_config_t *config)
         free (args);
         return NULL;
     }
+    //  The first set, read here: the front has one before any client
+    //  can finish a handshake.
+    args->keys = clientkeys_load (config->clients_dir, config->operators_dir);
+    clientkeys_t *copy = args->keys && config->keys ? clientkeys_dup (args->keys) : NULL;
+    if (!args->keys || (config->keys && !copy)) {
+        log_error ("shoal node: cannot start the authenticator (out of memory)");
+        clientkeys_destroy (&args->keys);
+        zsock_destroy (&handler);
+        free (args);
+        return NULL;
+    }
+    if (copy)
+        clientkeys_post (config->keys, &copy);
     args->config = config;
     args->handler = handler;
     zactor_t *actor = zactor_new (s_auth_actor, args);
     if (!actor) {
+        clientkeys_destroy (&args->keys);
         zsock_destroy (&handler);
         free (args);
+        copy = config->keys ? clientkeys_take (config->keys) : NULL;
+        clientkeys_destroy (&copy);
     }
     return actor;
 }

@@ -9,12 +9,22 @@
     change, so an operator adds a client without a restart). Any other
     domain or mechanism is refused.
 
+    A handshake lets a connection in once; what its messages may do is
+    judged again at each of them, by the front, against the directories
+    as they are now: the handler reads them again at each client's
+    handshake and every AUTH_RELOAD_MS when they changed, and posts the
+    keys to config->keys (clientkeys.h), where the front takes them. A key
+    removed from both directories is refused on its open connections
+    (key_revoked), one moved from operators/ to clients/ loses its acts,
+    within about AUTH_RELOAD_MS.
+
     A connection's messages carry its key as their "User-Id" property; a
-    client's starts with AUTH_OPERATOR when its certificate is in the
-    operators directory (or when the node has none: every client is an
-    operator then), which is what the front asks before an operator's act
-    (front.c: $resolve, $resend, a dead letter's retry or drop, a
-    projection's control).
+    client's starts with AUTH_OPERATOR when its certificate was in the
+    operators directory at the handshake (or when the node has none:
+    every client is an operator then). The front reads the key from it
+    and asks the newest keys whether it is an operator's now before an
+    operator's act (front_keys.c: $resolve, $resend, a dead letter's
+    retry or drop, a projection's control).
 
     The handler is a czmq zactor bound on inproc://zeromq.zap.01, one per
     process (ZeroMQ's rule): start it before binding the CURVE sockets.
@@ -24,6 +34,8 @@
 #ifndef AUTH_H_INCLUDED
 #define AUTH_H_INCLUDED
 
+#include "clientkeys.h"
+
 #include <czmq.h>
 #include <stdatomic.h>
 
@@ -32,6 +44,9 @@
 //  A client's User-Id, before its key, if an operator: a space is no Z85
 //  character, so no key's own text can start so.
 #define AUTH_OPERATOR "operator "
+//  The directories are looked at this often for changes (a stat of each
+//  entry; certificates are read only when something changed).
+#define AUTH_RELOAD_MS 1000
 
 typedef struct {
     const char *clients_dir;       //  certificates allowed on the client endpoint
@@ -39,10 +54,14 @@ typedef struct {
     const char **peer_keys;        //  Z85 public keys allowed on the peer endpoint
     int peer_count;                //  how many
     atomic_uint_fast64_t *refused; //  bumped for each connection refused
+    clientkeys_box_t *keys;        //  where each new set of keys goes, for the front; NULL: none
 } auth_config_t;
 
-//  Starts the handler. config and what it points to must outlive it.
-//  Returns NULL (with a line on stderr) if the ZAP endpoint is taken.
+//  Starts the handler, with the directories' keys read and posted to
+//  config->keys before it returns. config and what it points to must
+//  outlive it; it destroys a set left in config->keys when it stops.
+//  Returns NULL (with a line on stderr) if the ZAP endpoint is taken or
+//  out of memory.
 zactor_t *auth_new (const auth_config_t *config);
 
 #endif

@@ -111,6 +111,7 @@ void front_destroy (front_t **self_p)
     if (!self)
         return;
     s_drop_held (self);
+    front_keys_close (self);
     if (self->push)
         for (int i = 0; i < self->config.config->workers; i++)
             zsock_destroy (&self->push[i]);
@@ -385,37 +386,6 @@ static void s_to_projector (front_t *self, const uint8_t *route, size_t route_si
                       "the projection thread has too many queries waiting; retry later");
 }
 
-//  True if envelope is an operator's act: a saga's command resolved or
-//  re-sent, a dead letter retried or dropped, a projection paused,
-//  resumed, rebuilt, skipped, switched or dropped.
-static bool s_operators_act (const envelope_t *envelope)
-{
-    if (envelope->kind == ENVELOPE_COMMAND)
-        return streq (envelope->name, "$resolve") || streq (envelope->name, "$resend");
-    return streq (envelope->name, "projection_control") || deadletter_is_query (envelope->name);
-}
-
-//  True if frame came from an operator: a client whose key the ZAP
-//  handler named one (auth.h), or any client of a node without CURVE on
-//  its client endpoint (a node alone, on loopback: its machine's users).
-static bool s_by_operator (zmq_msg_t *frame)
-{
-    const char *user = zmq_msg_gets (frame, "User-Id");
-    return !user || (strncmp (user, AUTH_OPERATOR, strlen (AUTH_OPERATOR)) == 0 &&
-                     strlen (user) == strlen (AUTH_OPERATOR) + 40);
-}
-
-//  Logs an operator's act with the key that made it: the "operator" a
-//  $resolve names is its sender's word, the key is the handshake's.
-static void s_log_act (zmq_msg_t *frame, const envelope_t *envelope)
-{
-    const char *user = zmq_msg_gets (frame, "User-Id");
-    log_info ("shoal node: %s %s to %s by %s%s",
-              envelope->kind == ENVELOPE_COMMAND ? "command" : "query", envelope->name,
-              envelope->to, user ? "the operator of key " : "a client (no CURVE)",
-              user ? user + strlen (AUTH_OPERATOR) : "");
-}
-
 //  One client message: [identity, frame]; parts counts every frame that
 //  came: anything but two is refused.
 static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, int parts)
@@ -436,15 +406,8 @@ static void s_on_client (front_t *self, zmq_msg_t *identity, zmq_msg_t *frame, i
     if (!s_client_frame_ok (self, route, route_size, zmq_msg_data (frame), zmq_msg_size (frame),
                             &envelope))
         return;
-    if (s_operators_act (&envelope)) {
-        if (!s_by_operator (frame)) {
-            front_reject (self, route, route_size, &envelope, "not_an_operator",
-                          "only an operator may send this: the client's certificate is not in "
-                          "the node's operators directory");
-            return;
-        }
-        s_log_act (frame, &envelope);
-    }
+    if (!front_keys_admit (self, route, route_size, frame, &envelope))
+        return;
     if (envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "stats")) {
         front_stats (self, route, route_size, &envelope);
         return;

@@ -35,6 +35,7 @@
 #ifndef FRONT_H_INCLUDED
 #define FRONT_H_INCLUDED
 
+#include "clientkeys.h"
 #include "cluster.h"
 #include "peers.h"
 #include "worker.h"
@@ -52,6 +53,7 @@ typedef struct {
     atomic_uint_fast64_t busy;             //  client messages refused: a worker's queue was full
     atomic_uint_fast64_t forwarded;        //  client messages sent on to their owner
     atomic_uint_fast64_t unavailable;      //  client messages refused: their owner is down
+    atomic_uint_fast64_t revoked;          //  client messages refused: their key was removed
     atomic_uint_fast64_t dropped;          //  actor messages dropped: their owner's link is down
     atomic_uint_fast64_t unread;           //  replies dropped: their client was not reading
     atomic_uint_fast64_t reply_bytes;      //  reply bytes queued and held for clients (sampled)
@@ -68,6 +70,7 @@ typedef struct {
     peers_t *peers;                //  the links, NULL for a node alone
     const worker_config_t *config; //  the workers: count, counters, prefix
     atomic_uint_fast64_t *refused; //  connections the authenticator refused
+    clientkeys_box_t *keys;        //  clients' keys from the authenticator; NULL: no CURVE
     bool no_projections;           //  the node runs no projection thread
 } front_config_t;
 

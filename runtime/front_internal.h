@@ -1,8 +1,8 @@
 /*  front_internal.h - what the front's files share (front.c routes,
     front_replies.c gives replies to clients within bounds, front_stats.c
-    answers "stats", front_gather.c the node-wide queries): its struct
-    and limits. Internal to runtime/; the front's thread owns everything
-    here.
+    answers "stats", front_gather.c the node-wide queries, front_keys.c
+    judges a message by its connection's key): its struct and limits.
+    Internal to runtime/; the front's thread owns everything here.
 */
 #ifndef FRONT_INTERNAL_H_INCLUDED
 #define FRONT_INTERNAL_H_INCLUDED
@@ -95,6 +95,9 @@ struct _front_t {
     zlistx_t *gathers;               //  gather_t waiting for their workers
     uint32_t next_gather;            //  the last gather's id
     front_replies_t *client_replies; //  replies to clients, bounded (front_replies.c)
+    clientkeys_t *keys;              //  the clients' keys as last taken from config.keys, owned
+    int64_t revoked_logged_at;       //  when a key_revoked refusal was last logged (mono ms)
+    uint64_t revoked_logged;         //  counters.revoked as of that line
 };
 
 //  Answers request (NULL if it could not be read) with payload (borrowed),
@@ -104,6 +107,16 @@ void front_reply (front_t *self, const uint8_t *route, size_t route_size, const 
 //  Answers request with a rejection.
 void front_reject (front_t *self, const uint8_t *route, size_t route_size,
                    const envelope_t *request, const char *code, const char *reason);
+//  Whether a client's checked message may go on, by its connection's key
+//  now (front_keys.c): refused key_revoked when its key is in neither
+//  the clients nor the operators directory any more, not_an_operator
+//  when it is an operator's act and the key is not an operator's; an
+//  operator's act is logged. Returns true if it may go on; else it was
+//  answered.
+bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, zmq_msg_t *frame,
+                       const envelope_t *envelope);
+//  Destroys the keys held and any posted (front_destroy).
+void front_keys_close (front_t *self);
 //  Packs a string.
 void front_pack_str (msgpack_packer *pk, const char *text);
 

@@ -63,6 +63,7 @@ struct _shoal_node_t {
     char *operators_dir;                 //  operators' certificates, owned; NULL: none
     const char **peer_keys;              //  the cluster's node keys, for the authenticator
     auth_config_t auth_config;           //  what the authenticator reads
+    clientkeys_box_t client_keys;        //  its keys for the front (auth.h)
     atomic_uint_fast64_t refused;        //  connections it refused
     zactor_t *auth;                      //  the ZAP handler
     peers_t *peers;                      //  the links to the other nodes
@@ -116,9 +117,8 @@ static void s_warn_open_data_dir (const char *dir)
                   dir, (unsigned) (st.st_mode & 07777), dir);
 }
 
-//  Takes this node's place in the cluster of options->cluster_file: its
-//  name, endpoint, shard count and certificate. Returns 0 or an error
-//  with *error set.
+//  Takes this node's place in options->cluster_file: its name, endpoint,
+//  shard count and certificate. Returns 0 or an error with *error set.
 static int s_join_cluster (shoal_node_t *self, char **error)
 {
     shoal_node_options_t *o = &self->options;
@@ -561,7 +561,6 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     return 0;
 }
 
-//  Starts the authenticator and the peer links of a cluster node.
 //  A new routing id for the projection thread's socket at the front
 //  (worker_config_t.projector_id): a secret, and never a first byte of
 //  zero, which ZeroMQ keeps for the ids it makes itself.
@@ -573,6 +572,7 @@ static int s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
     return rc;
 }
 
+//  Starts the authenticator and the peer links of a cluster node.
 static int s_start_cluster (shoal_node_t *self, char **error)
 {
     int count = cluster_node_count (self->cluster);
@@ -587,7 +587,8 @@ static int s_start_cluster (shoal_node_t *self, char **error)
                                         .operators_dir = self->operators_dir,
                                         .peer_keys = self->peer_keys,
                                         .peer_count = count,
-                                        .refused = &self->refused};
+                                        .refused = &self->refused,
+                                        .keys = &self->client_keys};
     self->auth = auth_new (&self->auth_config);
     if (!self->auth) {
         *error = strdup ("cannot start the authenticator");
@@ -669,6 +670,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
                          .peers = self->peers,
                          .config = &self->config,
                          .refused = &self->refused,
+                         .keys = self->cert ? &self->client_keys : NULL,
                          .no_projections = self->options.projections_off};
     self->front = front_new (&fc, error);
     if (!self->front)

@@ -104,7 +104,7 @@ const char *cmd_operator (char *buf, size_t size);
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
 
-//  What the help of an operator's act says of who may (runtime/front.c).
+//  What the help of an operator's act says of who may (runtime/front_keys.c).
 #define OPERATOR_HELP                                                                              \
     "An operator's act: a cluster's node takes it only from a certificate in its\n"                \
     "operators/ directory (`shoal cluster init` puts its client.cert there); one\n"                \
