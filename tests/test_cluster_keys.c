@@ -1,0 +1,264 @@
+/*  test_cluster_keys.c - process tests of a client key taken back, or
+    moved from operators/ to clients/, while its connection stays open: a
+    real `shoal node` of a cluster of one (`shoal cluster init --nodes 1
+    --ipc`, keys of its own, ipc:// in the test's directory), and one
+    client connection (client_new_cluster) kept open through it all.
+
+    A handshake lets a connection in once; the node judges each of its
+    messages by the directories as they are now (auth.h). Before, a key
+    removed from clients/ kept its open connection working until it
+    closed, and an operator moved to clients/ kept resolving and retrying
+    dead letters on its: the README said to restart the nodes.
+
+    Every wait polls against a deadline. ctest sets SHOAL_BIN. The
+    teardown kills the node and removes the directory (proc.h).
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CALL_MS 10000   //  one request's answer at most
+#define CHANGE_MS 10000 //  a change of the directories seen by then (the node: ~1 s)
+#define ID "07ae0551c2a954d964f83d510607e427" //  no command's, no dead letter's
+
+static int s_setup (void **state)
+{
+    proc_t *p = proc_new ("keys");
+    char err[PROC_OUTPUT_MAX];
+    //  The cluster, and an application's certificate (another cluster's
+    //  client.cert) in n1's clients/, beside a copy of the map in DIR/app.
+    int code = proc_run (p, NULL, err,
+                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/c\" && "
+                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/other\" "
+                         "&& mkdir \"$DIR/app\" && cp \"$DIR/c/cluster.cfg\" "
+                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && cp "
+                         "\"$DIR/other/client.cert\" \"$DIR/c/n1/clients/app.cert\"");
+    if (code != 0)
+        fail_msg ("cluster init: exit %d: %s", code, err);
+    proc_node_start (p, "\"$SHOAL\" node --cluster \"$DIR/c/cluster.cfg\" --name n1 --workers 1 "
+                        "--metrics off");
+    *state = p;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+//  A client of node n1 with the certificate beside DIR/NAME/cluster.cfg:
+//  one connection, for the whole test.
+static client_t *s_client (proc_t *p, const char *name)
+{
+    char path[160], *error = NULL;
+    snprintf (path, sizeof path, "%s/%s/cluster.cfg", p->dir, name);
+    client_t *client = client_new_cluster (path, "n1", &error);
+    if (!client)
+        fail_msg ("client_new_cluster %s: %s", path, error ? error : "?");
+    return client;
+}
+
+//  Sends kind name to `to` with the fields of "key=value ..." (a new id
+//  if id is NULL) and waits for the answer, into reply (the caller's to
+//  close). Fails the test if none comes.
+static void s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                    const uint8_t *id, const char *fields, client_reply_t *reply)
+{
+    char copy[256], *argv[8];
+    int argc = 0;
+    snprintf (copy, sizeof copy, "%s", fields);
+    for (char *word = strtok (copy, " "); word && argc < 8; word = strtok (NULL, " "))
+        argv[argc++] = word;
+    uint8_t *map;
+    size_t size;
+    char error[128];
+    assert_int_equal (client_fields (argc, argv, &map, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, kind, id, to, name, map, size);
+    int rc = client_call (client, &request, CALL_MS, reply);
+    free (map);
+    if (rc != 0)
+        fail_msg ("%s to %s: no answer (%d)", name, to, rc);
+}
+
+//  Sends as s_call until the answer's code is code ("" for accepted),
+//  against a deadline: the node sees the directories' change. Fails the
+//  test with the last answer if it never is.
+static void s_call_until (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                          const char *fields, const char *code)
+{
+    int64_t deadline = proc_now_ms () + CHANGE_MS;
+    while (true) {
+        client_reply_t reply;
+        s_call (client, kind, to, name, NULL, fields, &reply);
+        bool done = code[0] ? !reply.ok && strcmp (reply.code, code) == 0 : reply.ok;
+        if (!done && proc_now_ms () > deadline)
+            fail_msg ("%s to %s: still %s %s (%s), not %s after %d ms", name, to,
+                      reply.ok ? "accepted" : "refused", reply.code, reply.reason,
+                      code[0] ? code : "accepted", CHANGE_MS);
+        client_reply_close (&reply);
+        if (done)
+            return;
+        usleep (50 * 1000);
+    }
+}
+
+//  The balance of account/a, as the client reads it.
+static int64_t s_balance (client_t *client)
+{
+    client_reply_t reply;
+    s_call (client, ENVELOPE_QUERY, "account/a", "get", NULL, "", &reply);
+    int64_t balance = -1;
+    if (!reply.ok || reply_state_int (&reply, "balance", &balance) != 0)
+        fail_msg ("get account/a: %s %s", reply.code, reply.reason);
+    client_reply_close (&reply);
+    return balance;
+}
+
+//  --------------------------------------------------------------------------
+//  1. An application's certificate removed from clients/: the next
+//     requests of its open connection are refused key_revoked within a
+//     deadline, and change nothing (a Deposit refused so is not run, and
+//     runs when sent again under its id); the refusals are logged, once
+//     a second at most, and counted. Put back: it works again, on the
+//     same connection.
+
+static void test_client_key_revoked (void **state)
+{
+    proc_t *p = *state;
+    client_t *app = s_client (p, "app");
+    client_reply_t reply;
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    assert_int_equal (s_balance (app), 0);
+
+    assert_int_equal (proc_run (p, NULL, NULL, "rm \"$DIR/c/n1/clients/app.cert\""), 0);
+    int64_t removed = proc_now_ms ();
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "key_revoked");
+    uint8_t deposit[ENVELOPE_ID_SIZE];
+    client_id_from_string ("the deposit refused", deposit);
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Deposit", deposit, "amount=7", &reply);
+    if (reply.ok || strcmp (reply.code, "key_revoked") != 0 ||
+        !strstr (reply.reason, "removed from the node's clients/ and operators/ directories"))
+        fail_msg ("Deposit by a removed key: %s %s", reply.ok ? "accepted" : reply.code,
+                  reply.reason);
+    client_reply_close (&reply);
+    for (int i = 0; i < 50; i++) { //  a burst: logged once a second at most
+        s_call (app, ENVELOPE_QUERY, "account/a", "get", NULL, "", &reply);
+        assert_string_equal (reply.code, "key_revoked");
+        client_reply_close (&reply);
+    }
+    int64_t seconds = (proc_now_ms () - removed) / 1000;
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    int lines = 0;
+    for (const char *at = strstr (log, "key_revoked"); at; at = strstr (at + 1, "key_revoked"))
+        lines++;
+    if (lines < 1 || lines > 2 + seconds)
+        fail_msg ("%d lines of key_revoked in %lld s, not 1 to %lld: %s", lines,
+                  (long long) seconds, (long long) (2 + seconds), log);
+    //  Counted (the operator's key, another, is let in to ask).
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, err, "timeout 60 \"$SHOAL\" stats --cluster \"$DIR/c/cluster.cfg\""), 0);
+    if (!strstr (out, "\"revoked\":") || strstr (out, "\"revoked\":0,"))
+        fail_msg ("stats count no key_revoked refusal: %s%s", out, err);
+
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "cp \"$DIR/other/client.cert\" \"$DIR/c/n1/clients/app.cert\""),
+        0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "");
+    assert_int_equal (s_balance (app), 0); //  the refused Deposit did not run
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Deposit", deposit, "amount=7", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    assert_int_equal (s_balance (app), 7);
+    client_destroy (&app);
+}
+
+//  --------------------------------------------------------------------------
+//  2. The operator's certificate moved from operators/ to clients/: its
+//     open connection loses $resend, $resolve and a dead letter's retry
+//     (not_an_operator) within a deadline, and keeps what a client may
+//     do. Moved back: an operator again, on the same connection.
+
+//  The operator's acts, each refused not_an_operator or not (code "":
+//  any other answer, as an operator gets: resolve's not_pending, retry's
+//  not_found for an id that is nobody's).
+static void s_acts (client_t *op, const char *code)
+{
+    static const struct {
+        envelope_kind_t kind;
+        const char *name, *fields;
+    } acts[] = {
+        {ENVELOPE_COMMAND, "$resend", ""},
+        {ENVELOPE_COMMAND, "$resolve",
+         "id=" ID " code=operator_cancel reason=r operator=test force:=false"},
+        {ENVELOPE_QUERY, "dead_letter_retry", "id=" ID " who=test"},
+        {ENVELOPE_QUERY, "dead_letter_drop", "id=" ID " who=test"},
+    };
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        client_reply_t reply;
+        s_call (op, acts[i].kind, "account/a", acts[i].name, NULL, acts[i].fields, &reply);
+        bool refused = !reply.ok && strcmp (reply.code, "not_an_operator") == 0;
+        if (refused != (code[0] != 0))
+            fail_msg ("%s by %s: %s %s", acts[i].name, code[0] ? "a client" : "an operator",
+                      reply.ok ? "accepted" : reply.code, reply.reason);
+        client_reply_close (&reply);
+    }
+}
+
+static void test_operator_moved_to_clients (void **state)
+{
+    proc_t *p = *state;
+    client_t *op = s_client (p, "c");
+    client_reply_t reply;
+    s_call (op, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    s_acts (op, "");
+
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "mv \"$DIR/c/n1/operators/client.cert\" "
+                                "\"$DIR/c/n1/clients/operator.cert\""),
+                      0);
+    s_call_until (op, ENVELOPE_COMMAND, "account/a", "$resend", "", "not_an_operator");
+    s_acts (op, "not_an_operator");
+    s_call (op, ENVELOPE_COMMAND, "account/a", "Deposit", NULL, "amount=3", &reply);
+    assert_true (reply.ok); //  still a client
+    client_reply_close (&reply);
+    assert_int_equal (s_balance (op), 3);
+
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "mv \"$DIR/c/n1/clients/operator.cert\" "
+                                "\"$DIR/c/n1/operators/client.cert\""),
+                      0);
+    s_call_until (op, ENVELOPE_COMMAND, "account/a", "$resend", "", "");
+    s_acts (op, "");
+    client_destroy (&op);
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN")) {
+        fprintf (stderr, "test_cluster_keys: run through ctest (SHOAL_BIN unset)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_client_key_revoked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_operator_moved_to_clients, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
