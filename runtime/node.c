@@ -78,32 +78,6 @@ struct _shoal_node_t {
     zactor_t *projector;                 //  the projection thread
 };
 
-//  True if endpoint cannot be reached from another machine.
-static bool s_local_endpoint (const char *endpoint)
-{
-    static const char *local[] = {"ipc://", "inproc://", "tcp://127.",
-                                  "tcp://localhost:", "tcp://[::1]:"};
-    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-        if (strncmp (endpoint, local[i], strlen (local[i])) == 0)
-            return true;
-    return false;
-}
-
-char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
-{
-    if (insecure || s_local_endpoint (endpoint))
-        return NULL;
-    return zsys_sprintf ("will not listen on %s without CURVE: another machine could reach it. "
-                         "Run a cluster (`shoal cluster init --nodes 1` makes one of one node, "
-                         "with keys), listen on loopback or ipc://, or give --insecure",
-                         endpoint);
-}
-
-char *shoal_node_metrics_refusal (const char *address, bool insecure)
-{
-    return streq (address, "off") ? NULL : metrics_listen_refusal (address, insecure);
-}
-
 //  Warns when the data directory, there already, is open to its group or
 //  to others: they may read its journal (every event, and the salt of the
 //  reactions' ids) and lock its files to keep the node from starting.
@@ -677,6 +651,16 @@ int shoal_node_start (shoal_node_t *self, char **error)
         return SHOAL_ENET;
     free (self->endpoint);
     self->endpoint = strdup (front_endpoint (self->front));
+    //  What was bound, numeric (ZeroMQ's last endpoint): checked again, so
+    //  that no name or syntax the check of the text let through listens
+    //  beyond loopback without CURVE.
+    char *bound = self->cert || !self->endpoint
+                      ? NULL
+                      : shoal_node_listen_refusal (self->endpoint, self->options.insecure);
+    if (bound) {
+        *error = bound;
+        return SHOAL_EINVAL;
+    }
     self->projector_config = (projector_config_t){.journal = self->journal,
                                                   .registry = self->registry,
                                                   .prefix = self->prefix,

@@ -409,6 +409,11 @@ static void test_node_usage_errors (void **state)
         {"--endpoint 'tcp://0.0.0.0:*'",
          "shoal node: will not listen on tcp://0.0.0.0:* without CURVE: another machine could "
          "reach it. Run a cluster"},
+        //  ZeroMQ's SOURCE;ADDRESS binds ADDRESS: the text began with
+        //  loopback's, and the node listened on 0.0.0.0 (before).
+        {"--endpoint 'tcp://127.0.0.1:*;0.0.0.0:*'",
+         "shoal node: --endpoint tcp://127.0.0.1:*;0.0.0.0:* is not an endpoint: a source "
+         "address (before ';') is not taken: give the address alone\n"},
         {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
          "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
          "without CURVE, and a cluster's nodes always have it\n"},

@@ -93,6 +93,10 @@ const char *cluster_endpoint_problem (const char *endpoint)
     for (const char *p = address; *p; p++)
         if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'')
             return "a space, a quote or a byte that is not printable ASCII";
+    //  ZeroMQ reads tcp://SOURCE;ADDRESS, and binds ADDRESS: a check of
+    //  the text before it (loopback?) would be fooled.
+    if (tcp && strchr (address, ';'))
+        return "a source address (before ';') is not taken: give the address alone";
     return tcp ? s_tcp_problem (address) : NULL;
 }
 
