@@ -46,7 +46,8 @@ typedef struct {
     char cfg[300];
     pid_t pids[NODES];
     cluster_t *cluster;
-    char disk[300]; //  a small tmpfs for n2's data (test_full_disk), "" if none
+    char disk[300];       //  a small tmpfs for n2's data (test_full_disk), "" if none
+    const char *stall_ms; //  the nodes' --stall-ms
 } fixture_t;
 
 static const char *s_bin (void)
@@ -73,10 +74,10 @@ static void s_node_start (fixture_t *fx, int i)
         snprintf (data, sizeof data, "%s/%s", fx->disk, name);
         if (fx->disk[0] && i == 1) //  n2's data on the small disk
             execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
-                   "1000", "--workers", "2", "--data", data, (char *) NULL);
+                   fx->stall_ms, "--workers", "2", "--data", data, (char *) NULL);
         else
             execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
-                   "1000", "--workers", "2", (char *) NULL);
+                   fx->stall_ms, "--workers", "2", (char *) NULL);
         _exit (127);
     }
     fx->pids[i] = pid;
@@ -197,9 +198,10 @@ static void s_wait_pending (fixture_t *fx, bool stalled, const char *sender, con
 
 //  The cluster, n2's data on an 8 MiB tmpfs if small_disk (root only: a
 //  test that needs it fails saying so, it is never skipped).
-static int s_setup_on (void **state, bool small_disk)
+static int s_setup_on (void **state, bool small_disk, const char *stall_ms)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
+    fx->stall_ms = stall_ms;
     const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
     snprintf (fx->dir, sizeof fx->dir, "%s/shoal-repair-XXXXXX", tmp);
     assert_non_null (mkdtemp (fx->dir));
@@ -229,12 +231,18 @@ static int s_setup_on (void **state, bool small_disk)
 
 static int s_setup (void **state)
 {
-    return s_setup_on (state, false);
+    return s_setup_on (state, false, "1000");
 }
 
 static int s_setup_small_disk (void **state)
 {
-    return s_setup_on (state, true);
+    return s_setup_on (state, true, "1000");
+}
+
+//  Commands stall after a minute: longer than any test waits.
+static int s_setup_slow_stall (void **state)
+{
+    return s_setup_on (state, false, "60000");
 }
 
 static int s_teardown (void **state)
@@ -670,12 +678,50 @@ static void test_force_after_resolve (void **state)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  A credit whose target's node is down, long before it stalls (--stall-ms
+//  60000): explain already says why, the target's node is down, and not
+//  that it is stalled. Before, a row was looked into only once stalled,
+//  and explain said nothing of why for --stall-ms (30 s by default).
+
+static void test_why_before_stall (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], address[128], out[65536];
+    s_id_on (fx, "account", "src", 1, from, sizeof from);
+    s_id_on (fx, "account", "dst", 2, to, sizeof to);
+    s_id_on (fx, "transfer", "t", 0, transfer, sizeof transfer);
+    s_open (fx, from, 100);
+    s_open (fx, to, 100);
+    s_node_kill (fx, 2, SIGKILL);
+    s_wait_link (fx, 0, 2, false);
+    s_transfer (fx, transfer, from, to);
+    snprintf (address, sizeof address, "transfer/%s", transfer);
+    int64_t deadline = zclock_mono () + DEADLINE_MS / 3;
+    while (true) {
+        proc_sh (out, sizeof out, "%s explain --cluster %s --timeout 1000 %s 2>&1", s_bin (),
+                 fx->cfg, address);
+        if (strstr (out, "why: target node n3 (owner of account/"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("explain of %s, its credit's node n3 down, never said why: %s", address, out);
+        zclock_sleep (100); //  poll interval: the condition is read above
+    }
+    assert_non_null (strstr (out, "is down"));
+    assert_null (strstr (out, "STALLED"));
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s explain --json --cluster %s %s", s_bin (), fx->cfg, address),
+        0);
+    assert_non_null (strstr (out, "\"stalled\":false"));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_owner_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_force_after_resolve, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_why_before_stall, s_setup_slow_stall, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

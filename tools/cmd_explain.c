@@ -197,7 +197,9 @@ static void s_explain_help (FILE *out)
              "n1->n2 is cut: n1 reports its link to n2 down, and n2 has not heard from n1\n"
              "for 6.0s'; the target refuses or its handler fails; its node cannot serve\n"
              "it, a full disk; a cancel is on its way), and the operators' records\n"
-             "($Resolved: who, when, why). --json prints the same as one object.\n\n"
+             "($Resolved: who, when, why). A command sent again, not stalled yet, is\n"
+             "looked into too: its why says what is wrong, if anything is found (its\n"
+             "target's node down before --stall-ms). --json prints the same as one object.\n\n"
              "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
              "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms), or the node refused this client's key.\n\n"
@@ -303,20 +305,24 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
     return failing;
 }
 
-//  Fills each stalled row's why; returns true if any row is stalled.
+//  Fills the why of each row stalled, or sent more than once (so not
+//  answered in the time the sender expected: a target's node down shows
+//  at once, not after --stall-ms); a row not stalled gets a why only for
+//  a cause found. Returns true if any row is stalled.
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
 {
     node_view_t own = {0}, target;
-    bool any = false;
+    bool any = false, asked = false;
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
         snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
-        if (!row->stalled)
+        if (!row->stalled && row->attempts < 2)
             continue;
-        //  The saga's node's own view, asked once, for a stalled row only.
-        if (!any)
+        //  The saga's node's own view, asked once, for such a row only.
+        if (!asked)
             s_node_view ("explain", opts, cluster ? own_node : NULL, &own);
-        any = true;
+        asked = true;
+        any = any || row->stalled;
         if (row->cancelling) {
             snprintf (row->why, sizeof row->why,
                       "an operator resolved it: its $cancel waits for %s's answer", row->target);
@@ -371,7 +377,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                           : "%s crashed its node %lld times running it (at 3 it is set aside: "
                             "shoal dead-letters --all)",
                       row->target, (long long) crashes);
-        else if (!s_target_failing (opts, row, row->why, sizeof row->why))
+        else if (!s_target_failing (opts, row, row->why, sizeof row->why) && row->stalled)
             snprintf (row->why, sizeof row->why,
                       "%s%s up, but no answer has come yet (busy, or a message lost: try "
                       "shoal resend)",
