@@ -165,6 +165,11 @@ static void test_poison_command (void **state)
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
     proc_node_start (p, CRASHING);
+    //  None yet: said in a line, as pending says it (before, a header alone).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
+    assert_string_equal (out, "no dead letter\n");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all"), 0);
+    assert_string_equal (out, "no dead letter, suspect or decided one\n");
     //  counter/f sends Boom to poison/p through its outbox: every restart
     //  re-sends it, so the node crashes again by itself.
     int rc = proc_run (p, out, err,

@@ -225,32 +225,43 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     printf ("\n");
 }
 
+//  The text list's header line.
+static void s_print_header (const dl_options_t *opts)
+{
+    printf ("%-28s %-8s %-16s %-32s %7s  %s", "ADDRESS", "KIND", "COMMAND", "ID", "CRASHES",
+            "LAST CRASH");
+    if (opts->all)
+        printf ("            %-8s %s", "STATE", "DECIDED BY, AT");
+    printf ("\n");
+}
+
 static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
 {
     bool first = true;
+    int listed = 0;
     if (opts->json)
         printf ("{\"dead_letters\":[");
-    else {
-        printf ("%-28s %-8s %-16s %-32s %7s  %s", "ADDRESS", "KIND", "COMMAND", "ID", "CRASHES",
-                "LAST CRASH");
-        if (opts->all)
-            printf ("            %-8s %s", "STATE", "DECIDED BY, AT");
-        printf ("\n");
-    }
     for (int i = 0; i < count; i++) {
         if (!targets[i].listed)
             continue;
+        listed++;
         msgpack_unpacked unpacked;
         msgpack_unpacked_init (&unpacked);
         const msgpack_object *list = s_entries (&unpacked, &targets[i]);
         for (uint32_t k = 0; list && k < list->via.array.size; k++) {
             if (list->via.array.ptr[k].type != MSGPACK_OBJECT_MAP)
                 continue;
+            if (first && !opts->json)
+                s_print_header (opts);
             s_print_entry (opts, &targets[i], &list->via.array.ptr[k], first);
             first = false;
         }
         msgpack_unpacked_destroy (&unpacked);
     }
+    //  None is said only of nodes that answered, as pending says it.
+    if (first && listed && !opts->json)
+        printf ("no dead letter%s%s\n", opts->all ? ", suspect or decided one" : "",
+                listed < count ? " on the nodes that answered" : "");
     if (opts->json) {
         //  The nodes whose lists are not above: a script tells "none" from
         //  "not asked" without reading stderr.
