@@ -411,9 +411,11 @@ int journal_view_get (journal_t *self, const journal_build_t *build, const char 
 typedef int (journal_row_fn) (void *arg, const char *key, size_t key_len, const uint8_t *value,
                               size_t size);
 //  Calls fn for the rows whose key starts with prefix (NULL or "" for
-//  all), in key order, at most limit of them (0 = all).
+//  all), in key order, from the first whose key is from or sorts after it
+//  (NULL or "": the first), at most limit of them (0 = all). Returns 0,
+//  fn's non-zero value, SHOAL_EINVAL (a bad name, prefix or from), SHOAL_EIO.
 int journal_view_scan (journal_t *self, const journal_build_t *build, const char *prefix,
-                       size_t limit, journal_row_fn *fn, void *arg);
+                       const char *from, size_t limit, journal_row_fn *fn, void *arg);
 //  Calls fn for each command the build's reactions await an answer to
 //  (key: its 16-byte id; value: its envelope), for each command held (the
 //  same), and for each event skipped (key: its position, u64be; value

@@ -193,23 +193,38 @@ int journal_view_get (journal_t *self, const journal_build_t *build, const char 
 }
 
 //  Calls fn for each record of build whose key starts with tag and then
-//  tail_prefix, in key order, at most limit (0 = all), with the bytes
-//  after the tag. Returns 0, fn's non-zero value, or SHOAL_EIO.
+//  tail_prefix, in key order, from the first whose bytes after the tag are
+//  from or sort after it (NULL or "": the first), at most limit (0 = all),
+//  with the bytes after the tag. Returns 0, fn's non-zero value,
+//  SHOAL_EINVAL (a bad name, prefix or from) or SHOAL_EIO.
 static int s_scan (journal_t *self, const journal_build_t *build, char tag, const char *tail_prefix,
-                   size_t limit, journal_row_fn *fn, void *arg)
+                   const char *from, size_t limit, journal_row_fn *fn, void *arg)
 {
-    uint8_t prefix[VIEW_KEY_MAX];
+    uint8_t prefix[VIEW_KEY_MAX], start[VIEW_KEY_MAX];
     size_t tail_len = tail_prefix ? strnlen (tail_prefix, JOURNAL_VIEW_KEY_MAX + 1) : 0;
     size_t prefix_len = s_key (prefix, build, tag, tail_prefix, tail_len);
     if (prefix_len == 0)
         return SHOAL_EINVAL;
     size_t skip = prefix_len - tail_len; //  the bytes before the row key
+    const uint8_t *seek = prefix;
+    size_t seek_len = prefix_len;
+    size_t from_len = from ? strnlen (from, JOURNAL_VIEW_KEY_MAX + 1) : 0;
+    if (from_len) { //  from, unless it sorts before the prefix
+        size_t start_len = s_key (start, build, tag, from, from_len);
+        if (start_len == 0)
+            return SHOAL_EINVAL;
+        int order = memcmp (start, prefix, start_len < prefix_len ? start_len : prefix_len);
+        if (order > 0 || (order == 0 && start_len >= prefix_len)) {
+            seek = start;
+            seek_len = start_len;
+        }
+    }
     int rc = journal_enter (self);
     if (rc)
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     size_t given = 0;
-    for (leveldb_iter_seek (it, (const char *) prefix, prefix_len);
+    for (leveldb_iter_seek (it, (const char *) seek, seek_len);
          rc == 0 && leveldb_iter_valid (it) && !(limit && given >= limit); leveldb_iter_next (it)) {
         size_t key_len, size;
         const char *key = leveldb_iter_key (it, &key_len);
@@ -225,11 +240,11 @@ static int s_scan (journal_t *self, const journal_build_t *build, char tag, cons
 }
 
 int journal_view_scan (journal_t *self, const journal_build_t *build, const char *prefix,
-                       size_t limit, journal_row_fn *fn, void *arg)
+                       const char *from, size_t limit, journal_row_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    return s_scan (self, build, 'r', prefix, limit, fn, arg);
+    return s_scan (self, build, 'r', prefix, from, limit, fn, arg);
 }
 
 int journal_view_sends (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
@@ -237,14 +252,14 @@ int journal_view_sends (journal_t *self, const journal_build_t *build, journal_r
 {
     assert (self);
     assert (fn);
-    return s_scan (self, build, 'o', NULL, 0, fn, arg);
+    return s_scan (self, build, 'o', NULL, NULL, 0, fn, arg);
 }
 
 int journal_view_held (journal_t *self, const journal_build_t *build, journal_row_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    return s_scan (self, build, 'h', NULL, 0, fn, arg);
+    return s_scan (self, build, 'h', NULL, NULL, 0, fn, arg);
 }
 
 int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
@@ -252,7 +267,7 @@ int journal_view_skips (journal_t *self, const journal_build_t *build, journal_r
 {
     assert (self);
     assert (fn);
-    return s_scan (self, build, 'k', NULL, 0, fn, arg);
+    return s_scan (self, build, 'k', NULL, NULL, 0, fn, arg);
 }
 
 //  --------------------------------------------------------------------------

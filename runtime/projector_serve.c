@@ -6,7 +6,10 @@
     Contract: a query's payload is checked field by field; a bad one is
     answered with "invalid" and changes nothing. Rows are read from the
     build served (or the version asked for), never from one still
-    building: a query never sees a half-built version.
+    building: a query never sees a half-built version. A page of rows
+    stays under half the envelope limit (but for one row alone) and names
+    the row the next page starts from, so its answer fits; every request
+    gets one reply, an answer that does not fit refused as reply_too_big.
 
     Threads: the projection thread's.
 */
@@ -20,15 +23,22 @@
 
 #define ROWS_LIMIT_DEFAULT 100
 #define ROWS_LIMIT_MAX 10000
+//  Bytes of rows in one answer at most, but for a row alone: half a
+//  reply, as the events query's pages (query.c).
+#define ROWS_PAGE_BYTES (ENVELOPE_MAX_SIZE / 2)
 
-void projector_answer (projector_t *self, const uint8_t *route, size_t route_size,
-                       const envelope_t *request, bool ok, const char *code, const char *reason,
-                       const uint8_t *data, size_t size)
+//  Encodes the reply and sends it to route through the front. Returns 0,
+//  or SHOAL_ETOOBIG (over ENVELOPE_MAX_SIZE), SHOAL_ENOMEM, SHOAL_EIO (the
+//  front would not take it) with nothing sent.
+static int s_send (projector_t *self, const uint8_t *route, size_t route_size,
+                   const envelope_t *request, bool ok, const char *code, const char *reason,
+                   const uint8_t *data, size_t size)
 {
     uint8_t *payload = NULL, *frame = NULL;
     size_t payload_size = 0, frame_size = 0;
-    if (envelope_reply_encode (ok, code, reason, data, size, &payload, &payload_size) != 0)
-        return;
+    int rc = envelope_reply_encode (ok, code, reason, data, size, &payload, &payload_size);
+    if (rc)
+        return rc;
     envelope_t reply = {0};
     reply.kind = ENVELOPE_REPLY;
     envelope_new_id (reply.id);
@@ -38,17 +48,39 @@ void projector_answer (projector_t *self, const uint8_t *route, size_t route_siz
     reply.payload = payload;
     reply.payload_size = payload_size;
     reply.created = zclock_time ();
-    if (envelope_encode (&reply, &frame, &frame_size) == 0) {
+    rc = envelope_encode (&reply, &frame, &frame_size);
+    if (rc == 0) {
         void *front = zsock_resolve (self->front);
         //  Held by the front behind a sync as a worker's are, and bounded
         //  with them: past 64 MiB out this thread waits too.
         worker_outbound_add (self->config->outbound, route_size + frame_size);
         if (zmq_send (front, route, route_size, ZMQ_SNDMORE) == -1 ||
-            zmq_send (front, frame, frame_size, 0) == -1)
+            zmq_send (front, frame, frame_size, 0) == -1) {
             worker_outbound_sub (self->config->outbound, route_size + frame_size);
+            rc = SHOAL_EIO;
+        }
     }
     free (payload);
     free (frame);
+    return rc;
+}
+
+void projector_answer (projector_t *self, const uint8_t *route, size_t route_size,
+                       const envelope_t *request, bool ok, const char *code, const char *reason,
+                       const uint8_t *data, size_t size)
+{
+    int rc = s_send (self, route, route_size, request, ok, code, reason, data, size);
+    if (rc == SHOAL_ETOOBIG) { //  said, never silence: one reply per request
+        char why[ENVELOPE_REASON_MAX + 1];
+        snprintf (why, sizeof why,
+                  "the answer to %s is %zu bytes, more than a reply holds (%d bytes in all)",
+                  request->name, size, ENVELOPE_MAX_SIZE);
+        log_warn ("projection thread: %s: answered reply_too_big", why);
+        rc = s_send (self, route, route_size, request, false, "reply_too_big", why, NULL, 0);
+    }
+    if (rc)
+        log_error ("projection thread: the answer to %s was not sent: %s", request->name,
+                   shoal_strerror (rc));
 }
 
 static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
@@ -253,18 +285,34 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
     s_list (self, route, route_size, request, &changed);
 }
 
-//  The rows gathered for an answer.
+//  A page of rows: it stops at the rows asked for or at ROWS_PAGE_BYTES,
+//  so that its answer fits in a reply, and says where the next page
+//  starts.
 typedef struct {
-    msgpack_sbuffer buffer;
-    msgpack_packer pk;
-    uint32_t count;
+    msgpack_sbuffer buffer;              //  the rows, packed one after the other
+    msgpack_packer pk;                   //  into buffer
+    uint32_t count;                      //  rows in buffer
+    uint32_t limit;                      //  rows asked for, at most
+    char next[JOURNAL_VIEW_KEY_MAX + 1]; //  the first row left out, "" if none
 } rows_t;
 
+//  Adds a row to the page, or, once the page is full (limit rows, or this
+//  one would take it past ROWS_PAGE_BYTES), keeps its key as next and
+//  returns 1 to stop. A row alone in its page is always added, whatever
+//  its size: the answer refuses it as reply_too_big if it does not fit.
 static int s_row (void *arg, const char *key, size_t key_len, const uint8_t *value, size_t size)
 {
     rows_t *rows = arg;
     if (!mpread_is_map (value, size, MPREAD_DEPTH_ANY))
         return 0; //  shoal check reports it
+    if (key_len > JOURNAL_VIEW_KEY_MAX)
+        return SHOAL_EFORMAT;
+    if (rows->count == rows->limit ||
+        (rows->count > 0 && rows->buffer.size + key_len + size + 16 > ROWS_PAGE_BYTES)) {
+        memcpy (rows->next, key, key_len);
+        rows->next[key_len] = 0;
+        return 1;
+    }
     msgpack_pack_map (&rows->pk, 2);
     msgpack_pack_str_with_body (&rows->pk, "key", 3);
     msgpack_pack_str_with_body (&rows->pk, key, key_len);
@@ -274,32 +322,49 @@ static int s_row (void *arg, const char *key, size_t key_len, const uint8_t *val
     return 0;
 }
 
-//  {name, version?, key? | prefix?, limit?} -> {name, version, rows: [{key, row}]}
-static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
-                    const envelope_t *request)
+//  Reads the arguments of a projection_rows request. Returns 0, or
+//  SHOAL_EINVAL with args->why.
+static int s_rows_args (args_t *args, const envelope_t *request, char *name, uint32_t *version,
+                        char *key, bool *by_key, char *prefix, char *from, int64_t *limit)
 {
-    char name[SHOAL_TYPE_MAX + 1], key[JOURNAL_VIEW_KEY_MAX + 1] = "",
-                                                              prefix[JOURNAL_VIEW_KEY_MAX + 1] = "";
-    uint32_t version = 0;
-    int64_t limit = ROWS_LIMIT_DEFAULT;
-    bool by_key = false;
-    args_t args;
-    int rc = s_args_init (&args, request);
+    bool has_from = false;
+    int rc = s_args_init (args, request);
     if (rc == 0)
-        rc = s_target (&args, name, sizeof name, &version);
+        rc = s_target (args, name, SHOAL_TYPE_MAX + 1, version);
     if (rc == 0)
-        rc = s_arg_str (&args, "key", key, sizeof key, &by_key);
-    if (rc == 0 && by_key && !key[0]) {
-        snprintf (args.why, sizeof args.why, "key must be 1 to %d bytes, not empty",
+        rc = s_arg_str (args, "key", key, JOURNAL_VIEW_KEY_MAX + 1, by_key);
+    if (rc == 0 && *by_key && !key[0]) {
+        snprintf (args->why, sizeof args->why, "key must be 1 to %d bytes, not empty",
                   JOURNAL_VIEW_KEY_MAX);
         rc = SHOAL_EINVAL;
     }
     if (rc == 0)
-        rc = s_arg_str (&args, "prefix", prefix, sizeof prefix, NULL);
+        rc = s_arg_str (args, "prefix", prefix, JOURNAL_VIEW_KEY_MAX + 1, NULL);
     if (rc == 0)
-        rc = s_arg_int (&args, "limit", 1, ROWS_LIMIT_MAX, &limit);
-    data_close (&args.data);
-    if (rc) {
+        rc = s_arg_str (args, "from", from, JOURNAL_VIEW_KEY_MAX + 1, &has_from);
+    if (rc == 0 && *by_key && has_from) {
+        snprintf (args->why, sizeof args->why, "from goes with a prefix, not with a key");
+        rc = SHOAL_EINVAL;
+    }
+    if (rc == 0)
+        rc = s_arg_int (args, "limit", 1, ROWS_LIMIT_MAX, limit);
+    data_close (&args->data);
+    return rc;
+}
+
+//  {name, version?, key? | prefix?, from?, limit?} -> {name, version,
+//  position, lag, rows: [{key, row}], next: str | nil}
+static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
+                    const envelope_t *request)
+{
+    char name[SHOAL_TYPE_MAX + 1], key[JOURNAL_VIEW_KEY_MAX + 1] = "",
+                                                              prefix[JOURNAL_VIEW_KEY_MAX + 1] = "",
+                                                              from[JOURNAL_VIEW_KEY_MAX + 1] = "";
+    uint32_t version = 0;
+    int64_t limit = ROWS_LIMIT_DEFAULT;
+    bool by_key = false;
+    args_t args;
+    if (s_rows_args (&args, request, name, &version, key, &by_key, prefix, from, &limit) != 0) {
         projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
         return;
     }
@@ -324,20 +389,24 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
         projector_answer (self, route, route_size, request, false, "not_ready", reason, NULL, 0);
         return;
     }
-    rows_t rows = {.count = 0};
+    rows_t rows = {.count = 0, .limit = by_key ? 1 : (uint32_t) limit};
     msgpack_sbuffer_init (&rows.buffer);
     msgpack_packer_init (&rows.pk, &rows.buffer, msgpack_sbuffer_write);
+    int rc;
     if (by_key) {
         uint8_t *row = NULL;
         size_t row_size = 0;
         rc = journal_view_get (self->journal, &build->build, key, &row, &row_size);
         if (rc == 0)
-            s_row (&rows, key, strlen (key), row, row_size);
+            rc = s_row (&rows, key, strlen (key), row, row_size);
         if (rc == SHOAL_ENOTFOUND)
             rc = 0;
         free (row);
-    } else
-        rc = journal_view_scan (self->journal, &build->build, prefix, (size_t) limit, s_row, &rows);
+    } else {
+        rc = journal_view_scan (self->journal, &build->build, prefix, from, 0, s_row, &rows);
+        if (rc > 0) //  the page is full
+            rc = 0;
+    }
     if (rc) {
         projector_answer (self, route, route_size, request, false, "unavailable",
                           shoal_strerror (rc), NULL, 0);
@@ -348,7 +417,7 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     msgpack_sbuffer_init (&answer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &answer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 5);
+    msgpack_pack_map (&pk, 6);
     s_pack_str (&pk, "name", build->name);
     s_pack_uint (&pk, "version", build->build.version);
     s_pack_uint (&pk, "position", build->cp.next);
@@ -356,6 +425,11 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     msgpack_pack_str_with_body (&pk, "rows", 4);
     msgpack_pack_array (&pk, rows.count);
     msgpack_sbuffer_write (&answer, rows.buffer.data, rows.buffer.size);
+    msgpack_pack_str_with_body (&pk, "next", 4);
+    if (rows.next[0])
+        msgpack_pack_str_with_body (&pk, rows.next, strlen (rows.next));
+    else
+        msgpack_pack_nil (&pk);
     projector_answer (self, route, route_size, request, true, NULL, NULL,
                       (const uint8_t *) answer.data, answer.size);
     msgpack_sbuffer_destroy (&answer);
