@@ -12,6 +12,12 @@
     map's order); with --json one object with the rows in an array.
     Exit codes of commands.h.
 
+    A node answers at most about 512 KiB of rows at once and says which
+    row its next page starts from: each node's pages are asked in turn,
+    of that node alone, until --limit rows or the last. Pages are not a
+    snapshot (rows may change between them); the version stays the one
+    the first page gave.
+
     Threads: the command's one thread.
 */
 #include "projection_cmd.h"
@@ -42,7 +48,10 @@ static void s_help (FILE *out)
              "or a shell loop; --json: one object,\n"
              "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"rows\":[...],\"truncated\":B}\n"
              "where position is how far in the node's event log the rows are, lag how\n"
-             "far behind its end, truncated that --limit cut the rows short.\n"
+             "far behind its end, truncated that --limit cut the rows short (or that a\n"
+             "page did not come). Rows past what one reply holds (1 MiB) come in pages,\n"
+             "followed: each within --timeout; a row bigger than a reply is refused as\n"
+             "reply_too_big.\n"
              "With --cluster (no --node), every node is asked and the rows merged in key\n"
              "order, each with \"node\" first; a key held by several nodes comes once\n"
              "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
@@ -86,34 +95,173 @@ static const msgpack_object *s_rows_of (const node_stats_t *node)
     return rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows : NULL;
 }
 
-//  Gathers the rows of every node that answered into *rows (to free()),
-//  sorted. Returns their count, or -1 out of memory; sets *truncated if a
-//  node gave limit rows (it may hold more).
-static int s_gather (const proj_target_t *target, long limit, query_row_t **rows, bool *truncated)
+//  The payload of projection_rows, packed into buf (cap bytes): the row
+//  key, or the rows of prefix from from (NULL: the first). Returns its
+//  size, 0 if it does not fit.
+static size_t s_payload (uint8_t *buf, size_t cap, const char *name, uint32_t version,
+                         const char *key, const char *prefix, const char *from, long limit)
+{
+    driver_payload_t packed;
+    msgpack_packer pk;
+    driver_payload_init (&packed, &pk, buf, cap);
+    msgpack_pack_map (&pk, (version ? 1 : 0) + (key ? 2 : from ? 4 : 3));
+    driver_pack_str (&pk, "name", name);
+    if (version)
+        driver_pack_int (&pk, "version", version);
+    if (key)
+        driver_pack_str (&pk, "key", key);
+    else {
+        driver_pack_str (&pk, "prefix", prefix);
+        if (from)
+            driver_pack_str (&pk, "from", from);
+        driver_pack_int (&pk, "limit", limit);
+    }
+    return packed.full ? 0 : packed.size;
+}
+
+//  A node's rows come in pages: the first, its answer in the target, and
+//  the ones after it, asked of that node alone from where its last page
+//  said the next starts.
+typedef struct {
+    int node;              //  the node whose page it is
+    node_stats_t *answers; //  one per node, only node's asked
+} query_page_t;
+
+typedef struct {
+    query_page_t *pages; //  every page after the first of each node
+    size_t count;
+    long *rows;     //  per node: rows gathered
+    bool truncated; //  a node had more rows than --limit
+    bool missing;   //  a page did not come: its node's rows stop before it
+} query_pages_t;
+
+//  The answer of page k's node.
+static const node_stats_t *s_page_answer (const query_pages_t *pages, size_t k)
+{
+    return &pages->pages[k].answers[pages->pages[k].node];
+}
+
+//  Appends the rows of answer (node's) to rows, from *used on.
+static void s_take_rows (const node_stats_t *answer, int node, query_row_t *rows, size_t *used)
+{
+    const msgpack_object *list = answer->up ? s_rows_of (answer) : NULL;
+    for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+        const msgpack_object *key = map_find (&list->via.array.ptr[k], "key");
+        const msgpack_object *row = map_find (&list->via.array.ptr[k], "row");
+        if (!key || key->type != MSGPACK_OBJECT_STR || !row)
+            continue;
+        rows[(*used)++] = (query_row_t){node, key->via.str.ptr, key->via.str.size, row};
+    }
+}
+
+//  The key answer's next page starts from, in next (size bytes): false if
+//  there is none. *known gets whether the answer says (a node older than
+//  pages gives every row in one answer, without "next").
+static bool s_next_of (const node_stats_t *answer, char *next, size_t size, bool *known)
+{
+    const msgpack_object *value = answer->stats ? map_find (answer->stats, "next") : NULL;
+    *known = value != NULL;
+    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size == 0 ||
+        value->via.str.size >= size)
+        return false;
+    memcpy (next, value->via.str.ptr, value->via.str.size);
+    next[value->via.str.size] = 0;
+    return true;
+}
+
+//  Asks node i for a page from next (of the version its first answer
+//  gave). Returns the page's answer, or NULL out of memory.
+static const node_stats_t *s_ask_page (proj_target_t *target, query_pages_t *pages, int i,
+                                       int64_t version, const char *name, const char *prefix,
+                                       const char *next, long limit)
+{
+    query_page_t *grown = realloc (pages->pages, (pages->count + 1) * sizeof (query_page_t));
+    if (!grown)
+        return NULL;
+    pages->pages = grown;
+    node_stats_t *answers = calloc ((size_t) target->count, sizeof (node_stats_t));
+    if (!answers)
+        return NULL;
+    uint8_t payload[2 * SHOAL_VIEW_KEY_MAX + SHOAL_TYPE_MAX + 128];
+    size_t size = s_payload (payload, sizeof payload, name, (uint32_t) version, NULL, prefix, next,
+                             limit - pages->rows[i]);
+    proj_target_ask_one (target, i, "projection_rows", payload, size, answers);
+    pages->pages[pages->count++] = (query_page_t){i, answers};
+    return &answers[i];
+}
+
+//  Counts the rows of each node's first answer, and asks each node that
+//  gave one for the pages after it until it has given limit rows or says
+//  there are none left. Returns EXIT_ACCEPTED, or the exit a page that
+//  did not come stands for, said on stderr (its node's rows before it
+//  are kept).
+static int s_follow (proj_target_t *target, query_pages_t *pages, const char *name,
+                     const char *prefix, long limit)
+{
+    int rc = EXIT_ACCEPTED;
+    for (int i = 0; i < target->count; i++) {
+        const node_stats_t *last = &target->nodes[i];
+        int64_t version = 0;
+        if (!(proj_node_answered (target, i) && last->reply.ok && last->stats))
+            continue;
+        map_find_int (last->stats, "version", &version);
+        while (true) {
+            const msgpack_object *list = s_rows_of (last);
+            pages->rows[i] += list ? (long) list->via.array.size : 0;
+            char next[SHOAL_VIEW_KEY_MAX + 1];
+            bool known, more = s_next_of (last, next, sizeof next, &known);
+            if (!known || !more || pages->rows[i] >= limit) {
+                pages->truncated |= known ? more : pages->rows[i] >= limit;
+                break;
+            }
+            last = s_ask_page (target, pages, i, version, name, prefix, next, limit);
+            if (!last) {
+                fprintf (stderr, "shoal query: out of memory\n");
+                pages->missing = true;
+                return EXIT_NO_ANSWER;
+            }
+            if (!(last->up && last->reply.ok && last->stats)) {
+                int failure = proj_answer_failure (target, i, last, "query");
+                rc = rc == EXIT_NO_ANSWER ? rc : failure;
+                char quoted[160];
+                fprintf (stderr, "shoal query: %s%s%sthe rows from %s on are missing\n",
+                         target->cluster ? "node " : "", target->cluster ? last->name : "",
+                         target->cluster ? ": " : "",
+                         utf8_quote (quoted, sizeof quoted, next, strlen (next), '\''));
+                pages->missing = true;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+static void s_pages_close (query_pages_t *pages, int count)
+{
+    for (size_t k = 0; k < pages->count; k++) {
+        cluster_stats_close (pages->pages[k].answers, count);
+        free (pages->pages[k].answers);
+    }
+    free (pages->pages);
+    free (pages->rows);
+}
+
+//  Gathers the rows of every node that answered, from all their pages,
+//  into *rows (to free()), sorted. Returns their count, or -1 out of memory.
+static int s_gather (const proj_target_t *target, const query_pages_t *pages, query_row_t **rows)
 {
     size_t count = 0;
-    for (int i = 0; i < target->count; i++) {
-        const msgpack_object *list =
-            proj_node_answered (target, i) ? s_rows_of (&target->nodes[i]) : NULL;
-        count += list ? list->via.array.size : 0;
-        if (list && list->via.array.size >= (uint32_t) limit)
-            *truncated = true;
-    }
+    for (int i = 0; i < target->count; i++)
+        count += (size_t) pages->rows[i];
     *rows = calloc (count ? count : 1, sizeof (query_row_t));
     if (!*rows)
         return -1;
     size_t used = 0;
-    for (int i = 0; i < target->count; i++) {
-        const msgpack_object *list =
-            proj_node_answered (target, i) ? s_rows_of (&target->nodes[i]) : NULL;
-        for (uint32_t k = 0; list && k < list->via.array.size; k++) {
-            const msgpack_object *key = map_find (&list->via.array.ptr[k], "key");
-            const msgpack_object *row = map_find (&list->via.array.ptr[k], "row");
-            if (!key || key->type != MSGPACK_OBJECT_STR || !row)
-                continue;
-            (*rows)[used++] = (query_row_t){i, key->via.str.ptr, key->via.str.size, row};
-        }
-    }
+    for (int i = 0; i < target->count; i++)
+        if (proj_node_answered (target, i))
+            s_take_rows (&target->nodes[i], i, *rows, &used);
+    for (size_t k = 0; k < pages->count; k++)
+        s_take_rows (s_page_answer (pages, k), pages->pages[k].node, *rows, &used);
     qsort (*rows, used, sizeof (query_row_t), s_row_compare);
     return (int) used;
 }
@@ -189,27 +337,6 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
     printf ("],\"truncated\":%s}\n", truncated ? "true" : "false");
 }
 
-//  The payload of projection_rows, packed into buf (cap bytes). Returns its
-//  size, 0 if it does not fit.
-static size_t s_payload (uint8_t *buf, size_t cap, const char *name, uint32_t version,
-                         const char *key, const char *prefix, long limit)
-{
-    driver_payload_t packed;
-    msgpack_packer pk;
-    driver_payload_init (&packed, &pk, buf, cap);
-    msgpack_pack_map (&pk, (version ? 1 : 0) + (key ? 2 : 3));
-    driver_pack_str (&pk, "name", name);
-    if (version)
-        driver_pack_int (&pk, "version", version);
-    if (key)
-        driver_pack_str (&pk, "key", key);
-    else {
-        driver_pack_str (&pk, "prefix", prefix);
-        driver_pack_int (&pk, "limit", limit);
-    }
-    return packed.full ? 0 : packed.size;
-}
-
 typedef struct {
     proj_options_t target;
     const char *prefix;
@@ -271,7 +398,7 @@ int cmd_query (int argc, char **argv)
         opts.limit = LIMIT_DEFAULT;
     uint8_t payload[SHOAL_VIEW_KEY_MAX + SHOAL_TYPE_MAX + 128];
     size_t size = s_payload (payload, sizeof payload, name, version, key,
-                             opts.prefix ? opts.prefix : "", key ? 1 : opts.limit);
+                             opts.prefix ? opts.prefix : "", NULL, key ? 1 : opts.limit);
     proj_target_t target;
     if (size == 0 || proj_target_open (&target, "query", &opts.target) != 0)
         return EXIT_USAGE;
@@ -286,14 +413,20 @@ int cmd_query (int argc, char **argv)
         } else if (target.ask[i])
             answered++;
     }
+    query_pages_t pages = {.rows = calloc ((size_t) target.count, sizeof (long))};
+    int failure = pages.rows ? s_follow (&target, &pages, name, opts.prefix ? opts.prefix : "",
+                                         key ? LIMIT_MAX : opts.limit)
+                             : EXIT_ACCEPTED;
+    rc = rc == EXIT_NO_ANSWER || failure == EXIT_ACCEPTED ? rc : failure;
     query_row_t *rows = NULL;
-    bool truncated = false;
-    int count = s_gather (&target, key ? LIMIT_MAX : opts.limit, &rows, &truncated);
+    int count = pages.rows ? s_gather (&target, &pages, &rows) : -1;
     if (count < 0) {
         fprintf (stderr, "shoal query: out of memory\n");
+        s_pages_close (&pages, target.count);
         proj_target_close (&target);
         return EXIT_NO_ANSWER;
     }
+    bool truncated = pages.truncated;
     if (!key && count > opts.limit) {
         count = (int) opts.limit;
         truncated = true;
@@ -301,7 +434,7 @@ int cmd_query (int argc, char **argv)
     //  One node that did not answer: nothing to print (empty rows read as
     //  "none"); a cluster's JSON says what each node answered.
     if (opts.json && (answered || target.sections))
-        s_print_json (&target, name, rows, count, truncated);
+        s_print_json (&target, name, rows, count, truncated || pages.missing);
     else
         for (int k = 0; k < count; k++) {
             s_print_row (&target, &rows[k]);
@@ -314,9 +447,9 @@ int cmd_query (int argc, char **argv)
                  version ? "@" : "", version);
         rc = EXIT_REJECTED;
     } else if (truncated && !opts.json)
-        fprintf (stderr, "shoal query: the first %ld rows (--limit); there may be more\n",
-                 opts.limit);
+        fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more\n", opts.limit);
     free (rows);
+    s_pages_close (&pages, target.count);
     proj_target_close (&target);
     return rc;
 }

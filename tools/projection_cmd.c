@@ -85,14 +85,30 @@ int proj_target_ask (proj_target_t *self, const char *name, const uint8_t *paylo
                               self->timeout_ms, self->nodes);
 }
 
+int proj_target_ask_one (proj_target_t *self, int i, const char *name, const uint8_t *payload,
+                         size_t size, node_stats_t *answers)
+{
+    bool *ask = calloc ((size_t) self->count, sizeof (bool));
+    if (!ask) { //  as a node that did not answer: closing it is harmless
+        memset (answers, 0, (size_t) self->count * sizeof (node_stats_t));
+        snprintf (answers[i].error, sizeof answers[i].error, "out of memory");
+        return 0;
+    }
+    ask[i] = true;
+    int answered = cluster_asker_ask (self->asker, "node/projections", name, payload, size, ask,
+                                      self->timeout_ms, answers);
+    free (ask);
+    return answered;
+}
+
 bool proj_node_answered (const proj_target_t *self, int i)
 {
     return self->ask[i] && self->nodes[i].up;
 }
 
-int proj_node_failure (const proj_target_t *self, int i, const char *command)
+int proj_answer_failure (const proj_target_t *self, int i, const node_stats_t *node,
+                         const char *command)
 {
-    const node_stats_t *node = &self->nodes[i];
     char who[CLUSTER_NAME_MAX + 16] = "";
     if (self->cluster)
         snprintf (who, sizeof who, "node %s: ", node->name);
@@ -109,6 +125,11 @@ int proj_node_failure (const proj_target_t *self, int i, const char *command)
     else
         fprintf (stderr, "shoal %s: %s%s\n", command, who, node->error);
     return EXIT_REJECTED;
+}
+
+int proj_node_failure (const proj_target_t *self, int i, const char *command)
+{
+    return proj_answer_failure (self, i, &self->nodes[i], command);
 }
 
 //  True if name is a projection's name: [a-z][a-z0-9_-]*, SHOAL_TYPE_MAX

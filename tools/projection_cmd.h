@@ -65,6 +65,14 @@ void proj_target_close (proj_target_t *self);
 //  answers are closed first. Returns how many answered.
 int proj_target_ask (proj_target_t *self, const char *name, const uint8_t *payload, size_t size);
 
+//  Asks node i alone for the query name with payload, and waits at most
+//  the target's timeout. answers (count entries, the caller's) get its
+//  answer at [i], the other nodes left down; close them with
+//  cluster_stats_close. The answers of proj_target_ask stay as they are.
+//  Returns 1 if node i answered, else 0.
+int proj_target_ask_one (proj_target_t *self, int i, const char *name, const uint8_t *payload,
+                         size_t size, node_stats_t *answers);
+
 //  True if node i was asked and answered (accepted or not).
 bool proj_node_answered (const proj_target_t *self, int i);
 
@@ -73,6 +81,9 @@ bool proj_node_answered (const proj_target_t *self, int i);
 //  reason), as "shoal COMMAND: [node N: ]...". Returns the exit code it
 //  stands for: EXIT_NO_ANSWER or EXIT_REJECTED.
 int proj_node_failure (const proj_target_t *self, int i, const char *command);
+//  The same for node i's answer node, one of proj_target_ask_one's.
+int proj_answer_failure (const proj_target_t *self, int i, const node_stats_t *node,
+                         const char *command);
 
 //  Parses "NAME" or "NAME@VERSION" (NAME as shoal.h has it, VERSION from 1
 //  to UINT32_MAX) into name (size bytes) and *version (0 if not given).
