@@ -41,6 +41,9 @@
     - misuse@1 (with projection.misuse=1): on item:Added{by}, misuses the
       view API as by says (s_misuse), or in batch_end for by 9; any
       other by is fine.
+    - fat@1 (with projection.fat=1): on item:Added{by}, puts the row
+      "fat/<the item's id>" = {pad: a string of by KiB, at most 1100}:
+      rows whose answers pass a reply's limit.
 */
 #include "shoal.h"
 #include <inttypes.h>
@@ -347,6 +350,21 @@ static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+static char s_pad[1100 * 1024 + 1]; //  'x' but for the end, fat@1's rows
+
+static int s_fat (shoal_view_t *view, const shoal_event_t *event)
+{
+    int64_t by = 0;
+    shoal_data_int (shoal_event_data (event), "by", &by);
+    size_t size = by > 0 && by <= 1100 ? (size_t) by * 1024 : 0;
+    char key[300];
+    snprintf (key, sizeof key, "fat/%s", shoal_event_id (event));
+    s_pad[size] = 0;
+    shoal_rec_str (shoal_view_put (view, key), "pad", s_pad);
+    s_pad[size] = 'x';
+    return 0;
+}
+
 static int s_misuse_end (shoal_view_t *view, void *batch_state)
 {
     const bool *misuse = batch_state;
@@ -433,5 +451,11 @@ int shoal_module_init (shoal_registry_t *registry)
                                               .batch_end = s_misuse_end};
     if (rc == 0 && misuse_on && strcmp (misuse_on, "1") == 0)
         rc = shoal_register_projection (registry, &misuse);
+    const char *fat_on = shoal_registry_option (registry, "fat");
+    static const shoal_projection_t fat = {
+        .name = "fat", .version = 1, .events = "item:Added", .apply = s_fat};
+    memset (s_pad, 'x', sizeof s_pad - 1);
+    if (rc == 0 && fat_on && strcmp (fat_on, "1") == 0)
+        rc = shoal_register_projection (registry, &fat);
     return rc;
 }

@@ -1,0 +1,204 @@
+/*  test_query_pages.c - `shoal query` over rows whose answer would pass a
+    reply's limit (1 MiB), against a real node on ipc:// in the test's own
+    directory (proc.h), with tests/projection_module.c's fat@1: its rows
+    are as many KiB as the Add that made them says.
+
+    1. Twelve rows of 200 KiB (2.4 MB in all): --all --limit 12 gives all
+       twelve, in key order, as one whole JSON document; --limit 5 the
+       first five, truncated; a prefix pages the same way.
+    2. A row of 700 KiB goes alone in its page; a row of 1.1 MiB, which no
+       reply holds, is refused as reply_too_big (and logged), never left
+       unanswered; --all prints the rows before it and names it.
+
+    Every wait polls a condition against a deadline.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NODE                                                                                       \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off --module "               \
+    "\"$SHOAL_PROJECTION_MODULE\" --module-opt projection.fat=1"
+#define WAIT_MS 30000 //  a projection catching up, on a busy machine
+//  Reads $DIR/q.json, one `shoal query --json` answer, and prints "rows N
+//  truncated B keys K,K,... pads P,P,..." (pads: each row's pad in KiB).
+#define SUMMARY                                                                                    \
+    "python3 -c 'import json, sys; d = json.load (open (sys.argv[1])); print (\"rows\", "          \
+    "len (d[\"rows\"]), \"truncated\", d[\"truncated\"], \"keys\", \",\".join (r[\"key\"] for r "  \
+    "in d[\"rows\"]), \"pads\", \",\".join (str (len (r[\"row\"][\"pad\"]) // 1024) for r in "     \
+    "d[\"rows\"]))' $DIR/q.json"
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-qpages");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+//  Fails unless text has needle.
+#define assert_has(text, needle)                                                                   \
+    do {                                                                                           \
+        if (!strstr ((text), (needle)))                                                            \
+            fail_msg ("expected %s in: %s", (needle), (text));                                     \
+    } while (0)
+
+//  Runs the shell command (formatted) and fails unless it exits 0.
+static void s_ok (proc_t *p, const char *format, ...)
+{
+    char command[2048], out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (command, sizeof command, format, args);
+    va_end (args);
+    int code = proc_run (p, out, err, "%s", command);
+    if (code != 0)
+        fail_msg ("%s: exit %d: %s %s", command, code, out, err);
+}
+
+//  Adds item/ID with by KiB: fat@1's row fat/ID of that size.
+static void s_add (proc_t *p, const char *id, int kib)
+{
+    s_ok (p, "$SHOAL send item/%s Add by=%d --endpoint $E", id, kib);
+}
+
+//  Waits until fat@1 has applied every event of the log (its lag 0).
+static void s_wait_caught_up (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (true) {
+        int code = proc_run (p, out, err,
+                             "$SHOAL projections --json --endpoint $E | python3 -c 'import json, "
+                             "sys; print (\"lag\", *(b[\"lag\"] for b in json.load (sys.stdin)"
+                             "[\"projections\"] if b[\"name\"] == \"fat\"))'");
+        if (code == 0 && strcmp (out, "lag 0\n") == 0)
+            return;
+        if (proc_now_ms () > deadline)
+            fail_msg ("fat@1 not caught up within %d ms (exit %d): %s %s", WAIT_MS, code, out, err);
+        usleep (50 * 1000);
+    }
+}
+
+//  Runs `shoal query ARGS --json` into $DIR/q.json and returns its exit;
+//  summary gets SUMMARY's line ("" if the JSON is not whole), err its
+//  stderr.
+static int s_query_json (proc_t *p, const char *args, char *summary, char *err)
+{
+    char ignored[PROC_OUTPUT_MAX];
+    int code =
+        proc_run (p, ignored, err, "$SHOAL query %s --json --endpoint $E >$DIR/q.json", args);
+    if (proc_run (p, summary, NULL, SUMMARY) != 0)
+        summary[0] = 0;
+    return code;
+}
+
+//  --------------------------------------------------------------------------
+//  1. More than a reply holds: pages, followed
+
+static void test_pages_followed (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_ok (p, "for i in 01 02 03 04 05 06 07 08 09 10 11 12; do $SHOAL send item/i$i Add by=200 "
+             "--endpoint $E >/dev/null || exit 1; done");
+    s_wait_caught_up (p);
+
+    //  2.4 MB of rows, four or five pages: all twelve, whole.
+    assert_int_equal (s_query_json (p, "fat --all --limit 12", out, err), 0);
+    assert_string_equal (out, "rows 12 truncated False keys "
+                              "fat/i01,fat/i02,fat/i03,fat/i04,fat/i05,fat/i06,fat/i07,fat/i08,"
+                              "fat/i09,fat/i10,fat/i11,fat/i12 pads "
+                              "200,200,200,200,200,200,200,200,200,200,200,200\n");
+    //  The default limit, 100, asks for more than there are: not truncated.
+    assert_int_equal (s_query_json (p, "fat --all", out, err), 0);
+    assert_has (out, "rows 12 truncated False ");
+    //  One row a line: twelve lines.
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL query fat --all --limit 12 --endpoint $E | "
+                                "python3 -c 'import json, sys; print (\"lines\", "
+                                "len ([json.loads (l) for l in sys.stdin]))'"),
+                      0);
+    assert_string_equal (out, "lines 12\n");
+
+    //  --limit 5: the first five, and there are more.
+    assert_int_equal (s_query_json (p, "fat --all --limit 5", out, err), 0);
+    assert_has (out, "rows 5 truncated True keys fat/i01,fat/i02,fat/i03,fat/i04,fat/i05 ");
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL query fat --all --limit 5 --endpoint $E | "
+                                "wc -l"),
+                      0);
+    assert_string_equal (out, "5\n");
+    assert_has (err, "shoal query: the first 5 rows (--limit); there are more");
+
+    //  A prefix pages within itself: fat/i1 is i10, i11 and i12.
+    assert_int_equal (s_query_json (p, "fat --prefix fat/i1", out, err), 0);
+    assert_has (out, "rows 3 truncated False keys fat/i10,fat/i11,fat/i12 ");
+    //  The node logged no refusal.
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    if (strstr (log, "reply_too_big"))
+        fail_msg ("a reply refused as too big: %s", log);
+}
+
+//  --------------------------------------------------------------------------
+//  2. A row bigger than half a reply, and one bigger than a reply
+
+static void test_big_rows (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_add (p, "m1", 700);
+    s_add (p, "m2", 700);
+    s_add (p, "m3", 1);
+    s_add (p, "z", 1100);
+    s_wait_caught_up (p);
+
+    //  700 KiB: alone in its page, answered; by key too.
+    assert_int_equal (s_query_json (p, "fat --prefix fat/m", out, err), 0);
+    assert_string_equal (out, "rows 3 truncated False keys fat/m1,fat/m2,fat/m3 pads 700,700,1\n");
+    assert_int_equal (s_query_json (p, "fat fat/m2", out, err), 0);
+    assert_string_equal (out, "rows 1 truncated False keys fat/m2 pads 700\n");
+
+    //  1.1 MiB: refused as reply_too_big, said and logged.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query fat fat/z --endpoint $E"), 1);
+    assert_has (err, "shoal query: reply_too_big: the answer to projection_rows is ");
+    assert_has (err, "more than a reply holds (1048576 bytes in all)");
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    assert_has (log, "answered reply_too_big");
+
+    //  --all: the rows before it, then it named; exit 1.
+    assert_int_equal (s_query_json (p, "fat --all", out, err), 1);
+    assert_string_equal (out, "rows 3 truncated True keys fat/m1,fat/m2,fat/m3 pads 700,700,1\n");
+    assert_has (err, "shoal query: reply_too_big: ");
+    assert_has (err, "shoal query: the rows from 'fat/z' on are missing");
+
+    //  The node still answers.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query fat fat/m3 --endpoint $E"), 0);
+    assert_has (out, "{\"key\":\"fat/m3\",\"row\":{\"pad\":\"xxx");
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_pages_followed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_big_rows, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
