@@ -9,6 +9,9 @@
     2. A row of 700 KiB goes alone in its page; a row of 1.1 MiB, which no
        reply holds, is refused as reply_too_big (and logged), never left
        unanswered; --all prints the rows before it and names it.
+    3. projection_rows itself: limit rows a page, next the key the next
+       starts from, from honoured within the prefix; from with a key, or
+       not a string, refused as invalid.
 
     Every wait polls a condition against a deadline.
 */
@@ -17,7 +20,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "client.h"
 #include "proc.h"
+
+#include <msgpack.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +81,8 @@ static void s_add (proc_t *p, const char *id, int kib)
     s_ok (p, "$SHOAL send item/%s Add by=%d --endpoint $E", id, kib);
 }
 
-//  Waits until fat@1 has applied every event of the log (its lag 0).
+//  Waits until every projection has applied every event of the log (the
+//  most lag 0).
 static void s_wait_caught_up (proc_t *p)
 {
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
@@ -83,12 +90,13 @@ static void s_wait_caught_up (proc_t *p)
     while (true) {
         int code = proc_run (p, out, err,
                              "$SHOAL projections --json --endpoint $E | python3 -c 'import json, "
-                             "sys; print (\"lag\", *(b[\"lag\"] for b in json.load (sys.stdin)"
-                             "[\"projections\"] if b[\"name\"] == \"fat\"))'");
+                             "sys; print (\"lag\", max (b[\"lag\"] for b in json.load (sys.stdin)"
+                             "[\"projections\"]))'");
         if (code == 0 && strcmp (out, "lag 0\n") == 0)
             return;
         if (proc_now_ms () > deadline)
-            fail_msg ("fat@1 not caught up within %d ms (exit %d): %s %s", WAIT_MS, code, out, err);
+            fail_msg ("projections not caught up within %d ms (exit %d): %s %s", WAIT_MS, code, out,
+                      err);
         usleep (50 * 1000);
     }
 }
@@ -194,11 +202,122 @@ static void test_big_rows (void **state)
     assert_has (out, "{\"key\":\"fat/m3\",\"row\":{\"pad\":\"xxx");
 }
 
+//  --------------------------------------------------------------------------
+//  3. projection_rows: limit, next and from
+
+//  Asks projection_rows with fields ("key=value", as shoal send takes
+//  them). Returns "" with the rows' keys in keys ("K,K,...") and next
+//  ("-" for nil), or the refusal's code with its reason in keys.
+static const char *s_page (proc_t *p, int argc, char **argv, char *keys, size_t size, char *next)
+{
+    static char code[ENVELOPE_CODE_MAX + 1];
+    client_t *client = client_new (p->endpoint);
+    assert_non_null (client);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    char error[128];
+    assert_int_equal (client_fields (argc, argv, &payload, &payload_size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", "projection_rows", payload,
+                    payload_size);
+    client_reply_t reply;
+    assert_int_equal (client_call (client, &request, 20000, &reply), 0);
+    free (payload);
+    client_destroy (&client);
+    keys[0] = code[0] = 0;
+    strcpy (next, "-");
+    if (!reply.ok) {
+        snprintf (code, sizeof code, "%s", reply.code);
+        snprintf (keys, size, "%s", reply.reason);
+        client_reply_close (&reply);
+        return code;
+    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    const msgpack_object *after = map ? map_find (map, "next") : NULL;
+    assert_true (rows && rows->type == MSGPACK_OBJECT_ARRAY);
+    if (!after)
+        fail_msg ("no next in the answer");
+    if (after->type == MSGPACK_OBJECT_STR)
+        snprintf (next, 64, "%.*s", (int) after->via.str.size, after->via.str.ptr);
+    for (uint32_t i = 0; i < rows->via.array.size; i++) {
+        char key[64];
+        assert_int_equal (map_find_str (&rows->via.array.ptr[i], "key", key, sizeof key), 0);
+        snprintf (keys + strlen (keys), size - strlen (keys), "%s%s", i ? "," : "", key);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return code;
+}
+
+static void test_from_and_next (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    for (int i = 0; i < 6; i++)
+        s_add (p, "a", 1);
+    s_wait_caught_up (p);
+    char all[512], keys[512], next[64], expected[512];
+    char *every[] = {"name=tally", "prefix=seen/"};
+    assert_string_equal (s_page (p, 2, every, all, sizeof all, next), "");
+    assert_string_equal (next, "-");
+    //  tally's rows seen/<position, 12 digits>, one per event.
+    char seen[6][32];
+    const char *cursor = all;
+    for (int i = 0; i < 6; i++) {
+        size_t length = strcspn (cursor, ",");
+        if (length == 0 || length >= sizeof seen[i])
+            fail_msg ("expected six seen/ rows: %s", all);
+        snprintf (seen[i], sizeof seen[i], "%.*s", (int) length, cursor);
+        cursor += length + (cursor[length] == ',');
+    }
+    assert_int_equal (*cursor, 0);
+
+    //  Two a page, each naming where the next starts.
+    char from[256];
+    for (int i = 0; i < 6; i += 2) {
+        snprintf (from, sizeof from, "from=%s", seen[i]);
+        char *args[] = {"name=tally", "prefix=seen/", "limit=2", from};
+        assert_string_equal (s_page (p, i ? 4 : 3, args, keys, sizeof keys, next), "");
+        snprintf (expected, sizeof expected, "%s,%s", seen[i], seen[i + 1]);
+        assert_string_equal (keys, expected);
+        assert_string_equal (next, i < 4 ? seen[i + 2] : "-");
+    }
+    //  from sorting before the prefix: its first row; after it: none.
+    char *before[] = {"name=tally", "prefix=seen/", "from=a"};
+    assert_string_equal (s_page (p, 3, before, keys, sizeof keys, next), "");
+    assert_string_equal (keys, all);
+    char *past[] = {"name=tally", "prefix=seen/", "from=seen/z"};
+    assert_string_equal (s_page (p, 3, past, keys, sizeof keys, next), "");
+    assert_string_equal (keys, "");
+    assert_string_equal (next, "-");
+    //  from between two keys: the second; without a prefix, every row.
+    snprintf (from, sizeof from, "from=%sx", seen[2]);
+    char *between[] = {"name=tally", "prefix=seen/", "limit=1", from};
+    assert_string_equal (s_page (p, 4, between, keys, sizeof keys, next), "");
+    assert_string_equal (keys, seen[3]);
+    assert_string_equal (next, seen[4]);
+    char *total[] = {"name=tally", "from=t"};
+    assert_string_equal (s_page (p, 2, total, keys, sizeof keys, next), "");
+    assert_string_equal (keys, "total");
+
+    //  Refused: from with a key, from not a string.
+    char *with_key[] = {"name=tally", "key=total", "from=a"};
+    assert_string_equal (s_page (p, 3, with_key, keys, sizeof keys, next), "invalid");
+    assert_string_equal (keys, "from goes with a prefix, not with a key");
+    char *number[] = {"name=tally", "from=5"};
+    assert_string_equal (s_page (p, 2, number, keys, sizeof keys, next), "invalid");
+    assert_has (keys, "from must be a string");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_pages_followed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_big_rows, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_from_and_next, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
