@@ -12,6 +12,7 @@
     3. projection_rows itself: limit rows a page, next the key the next
        starts from, from honoured within the prefix; from with a key, or
        not a string, refused as invalid.
+    4. A cluster of two: each node's pages followed, the rows merged.
 
     Every wait polls a condition against a deadline.
 */
@@ -21,13 +22,17 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "proc.h"
+#include "shard.h"
 
 #include <msgpack.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NODE                                                                                       \
@@ -42,6 +47,20 @@
     "in d[\"rows\"]), \"pads\", \",\".join (str (len (r[\"row\"][\"pad\"]) // 1024) for r in "     \
     "d[\"rows\"]))' $DIR/q.json"
 
+#define CLUSTER_NODES 2
+
+//  The cluster's nodes (test 4), killed by the teardown if a test fails first.
+static pid_t s_cluster[CLUSTER_NODES];
+
+static void s_cluster_kill (int i)
+{
+    if (s_cluster[i] > 0) {
+        kill (s_cluster[i], SIGKILL);
+        waitpid (s_cluster[i], NULL, 0);
+        s_cluster[i] = 0;
+    }
+}
+
 static int s_setup (void **state)
 {
     *state = proc_new ("test-qpages");
@@ -51,6 +70,8 @@ static int s_setup (void **state)
 static int s_teardown (void **state)
 {
     proc_t *p = *state;
+    for (int i = 0; i < CLUSTER_NODES; i++)
+        s_cluster_kill (i);
     proc_destroy (&p);
     return 0;
 }
@@ -312,12 +333,101 @@ static void test_from_and_next (void **state)
     assert_has (keys, "from must be a string");
 }
 
+//  --------------------------------------------------------------------------
+//  4. A cluster: each node's pages followed, the rows merged
+
+//  Starts node n(i+1) of $DIR/c/cluster.cfg with fat@1 and waits for its
+//  ready line.
+static void s_cluster_start (proc_t *p, int i)
+{
+    char command[1024], name[32];
+    snprintf (name, sizeof name, "n%d.out", i + 1);
+    snprintf (command, sizeof command,
+              "exec '%s' node --cluster '%s/c/cluster.cfg' --name n%d --workers 1 --metrics off "
+              "--module '%s' --module-opt projection.fat=1 >'%s/n%d.out' 2>>'%s/n%d.log'",
+              getenv ("SHOAL_BIN"), p->dir, i + 1, getenv ("SHOAL_PROJECTION_MODULE"), p->dir,
+              i + 1, p->dir, i + 1);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        if (chdir ("/") == 0)
+            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
+        _exit (127);
+    }
+    s_cluster[i] = pid;
+    int64_t deadline = proc_now_ms () + PROC_START_MS;
+    char ready[PROC_OUTPUT_MAX];
+    while (true) {
+        proc_read (p, name, ready);
+        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
+            return;
+        if (waitpid (pid, NULL, WNOHANG) == pid || proc_now_ms () > deadline) {
+            s_cluster[i] = 0;
+            fail_msg ("node n%d did not start", i + 1);
+        }
+        usleep (20 * 1000);
+    }
+}
+
+static void test_cluster_pages (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, err, "$SHOAL cluster init --nodes 2 --dir $DIR/c --ipc"),
+                      0);
+    for (int i = 0; i < CLUSTER_NODES; i++)
+        s_cluster_start (p, i);
+    //  Four items of 300 KiB on each node (1.2 MB), sent to its owner.
+    char path[128], *error = NULL;
+    snprintf (path, sizeof path, "%s/c/cluster.cfg", p->dir);
+    cluster_t *cluster = cluster_load (path, &error);
+    assert_non_null (cluster);
+    int owned[CLUSTER_NODES] = {0};
+    for (int k = 0; owned[0] < 4 || owned[1] < 4; k++) {
+        char address[32];
+        snprintf (address, sizeof address, "item/i%02d", k);
+        int owner = cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster)));
+        if (owned[owner] == 4)
+            continue;
+        owned[owner]++;
+        s_ok (p, "$SHOAL send %s Add by=300 --cluster $DIR/c/cluster.cfg --node n%d", address,
+              owner + 1);
+    }
+    cluster_destroy (&cluster);
+    //  Both nodes caught up: eight rows, four from each, in key order.
+    const char *query = "$SHOAL query fat --all --cluster $DIR/c/cluster.cfg";
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (true) {
+        int code = proc_run (p, out, err, "%s --json >$DIR/q.json", query);
+        if (proc_run (p, out, NULL, SUMMARY) == 0 && code == 0 && strstr (out, "rows 8 "))
+            break;
+        if (proc_now_ms () > deadline)
+            fail_msg ("no eight rows within %d ms (exit %d): %s %s", WAIT_MS, code, out, err);
+        usleep (50 * 1000);
+    }
+    assert_has (out, "rows 8 truncated False ");
+    assert_has (out, " pads 300,300,300,300,300,300,300,300\n");
+    assert_int_equal (proc_run (p, out, err,
+                                "python3 -c 'import json, sys; d = json.load (open (sys.argv[1])); "
+                                "k = [r[\"key\"] for r in d[\"rows\"]]; print (k == sorted (k), "
+                                "sorted (r[\"node\"] for r in d[\"rows\"]))' $DIR/q.json"),
+                      0);
+    assert_string_equal (out, "True ['n1', 'n1', 'n1', 'n1', 'n2', 'n2', 'n2', 'n2']\n");
+    //  --limit 5: each node gives its 4, the merge keeps the first 5.
+    assert_int_equal (proc_run (p, out, err, "%s --limit 5 --json >$DIR/q.json", query), 0);
+    assert_int_equal (proc_run (p, out, NULL, SUMMARY), 0);
+    assert_has (out, "rows 5 truncated True ");
+    for (int i = 0; i < CLUSTER_NODES; i++)
+        s_cluster_kill (i);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_pages_followed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_big_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_from_and_next, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_pages, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
