@@ -207,10 +207,12 @@ static int s_follow (proj_target_t *target, query_pages_t *pages, const char *na
         map_find_int (last->stats, "version", &version);
         while (true) {
             const msgpack_object *list = s_rows_of (last);
-            pages->rows[i] += list ? (long) list->via.array.size : 0;
+            long given = list ? (long) list->via.array.size : 0;
+            pages->rows[i] += given;
             char next[SHOAL_VIEW_KEY_MAX + 1];
             bool known, more = s_next_of (last, next, sizeof next, &known);
-            if (!known || !more || pages->rows[i] >= limit) {
+            //  A page without rows that names a next would be asked forever.
+            if (!known || !more || given == 0 || pages->rows[i] >= limit) {
                 pages->truncated |= known ? more : pages->rows[i] >= limit;
                 break;
             }
