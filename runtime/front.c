@@ -313,8 +313,8 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     //  came from a peer for a shard not ours means the maps differ, which
     //  the HELLO rules out: it is refused below, never forwarded twice).
     if (route[0] == ROUTE_CLIENT && owner >= 0 &&
-        peers_send (self->config.peers, owner, PEERS_CALL, route + 1, route_size - 1,
-                    zmq_msg_data (frame), zmq_msg_size (frame)) == 0) {
+        peers_call (self->config.peers, owner, route + 1, route_size - 1, zmq_msg_data (frame),
+                    zmq_msg_size (frame), front_keys_key (self, frame)) == 0) {
         self->counters.forwarded++;
         return;
     }
@@ -641,7 +641,7 @@ static bool s_recv_worker (front_t *self)
 
 //  A frame a welcomed peer sent (peers_deliver_fn).
 static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *route,
-                       size_t route_size, const uint8_t *frame, size_t size)
+                       size_t route_size, const uint8_t *frame, size_t size, const char *key)
 {
     front_t *self = arg;
     if (kind == PEERS_ANSWER) {
@@ -677,7 +677,8 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     full[0] = ROUTE_PEER;
     full[1] = (uint8_t) from;
     memcpy (full + 2, route, route_size);
-    if (!s_client_frame_ok (self, full, route_size + 2, frame, size, &envelope))
+    if (!s_client_frame_ok (self, full, route_size + 2, frame, size, &envelope) ||
+        !front_keys_admit_call (self, full, route_size + 2, &envelope, key, from))
         return;
     zmq_msg_t msg;
     zmq_msg_init_size (&msg, size);

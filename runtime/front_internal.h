@@ -117,6 +117,19 @@ bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, z
                        const envelope_t *envelope);
 //  Destroys the keys held and any posted (front_destroy).
 void front_keys_close (front_t *self);
+
+//  The key of the client connection frame came on (Z85, borrowed from the
+//  frame's User-Id), or NULL: no CURVE on the client endpoint.
+const char *front_keys_key (const front_t *self, zmq_msg_t *frame);
+
+//  Like front_keys_admit, for a request a peer node forwarded (a CALL):
+//  an operator's act is taken only if key, the client's as the peer gave
+//  it, is in this node's operators directory now (NULL: none given, an
+//  older node: refused), and is logged with the node it came through.
+//  Other requests are the forwarding node's to judge. Returns false after
+//  answering the refusal.
+bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope, const char *key, int through);
 //  Packs a string.
 void front_pack_str (msgpack_packer *pk, const char *text);
 

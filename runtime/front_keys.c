@@ -7,7 +7,10 @@
       before its certificate was removed;
     - an operator's act ($resolve, $resend, a dead letter's retry or
       drop, a projection's control) from a key not in operators/ now is
-      refused, `not_an_operator`; one that is, is logged with the key.
+      refused, `not_an_operator`; one that is, is logged with the key;
+    - and one a peer forwarded for its client (a CALL) is judged again
+      here, by the key the peer gave: each node's operators/ guards the
+      actors it owns, whichever node the client reached.
 
     A client endpoint without CURVE (a node alone, on loopback or ipc)
     has no keys and no User-Id: its machine's users are its operators.
@@ -68,6 +71,16 @@ static void s_log_act (const char *key, const envelope_t *envelope)
               envelope->to, key ? "the operator of key " : "a client (no CURVE)", key ? key : "");
 }
 
+//  Takes the newest keys the authenticator posted, if any.
+static void s_refresh (front_t *self)
+{
+    clientkeys_t *newer = clientkeys_take (self->config.keys);
+    if (newer) {
+        clientkeys_destroy (&self->keys);
+        self->keys = newer;
+    }
+}
+
 bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, zmq_msg_t *frame,
                        const envelope_t *envelope)
 {
@@ -75,11 +88,7 @@ bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, z
     clientkeys_place_t place = CLIENTKEYS_OPERATOR; //  no CURVE: the machine's users
     const char *key = NULL;
     if (user) {
-        clientkeys_t *newer = clientkeys_take (self->config.keys);
-        if (newer) {
-            clientkeys_destroy (&self->keys);
-            self->keys = newer;
-        }
+        s_refresh (self);
         key = s_key_of (user);
         place = key ? clientkeys_place (self->keys, key) : CLIENTKEYS_NONE;
     }
@@ -100,6 +109,30 @@ bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, z
         return false;
     }
     s_log_act (key, envelope);
+    return true;
+}
+
+const char *front_keys_key (const front_t *self, zmq_msg_t *frame)
+{
+    const char *user = self->config.keys ? zmq_msg_gets (frame, "User-Id") : NULL;
+    return user ? s_key_of (user) : NULL;
+}
+
+bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_size,
+                            const envelope_t *envelope, const char *key, int through)
+{
+    if (!s_operators_act (envelope) || !self->config.keys)
+        return true; //  the forwarding node judged the client; no keys here: no CURVE
+    s_refresh (self);
+    if (!key || clientkeys_place (self->keys, key) != CLIENTKEYS_OPERATOR) {
+        front_reject (self, route, route_size, envelope, "not_an_operator",
+                      "only an operator may send this: the client's key is not in the operators "
+                      "directory of the node that owns the target");
+        return false;
+    }
+    log_info ("shoal node: %s %s to %s by the operator of key %s, through node %s",
+              envelope->kind == ENVELOPE_COMMAND ? "command" : "query", envelope->name,
+              envelope->to, key, cluster_node_name (self->config.cluster, through));
     return true;
 }
 

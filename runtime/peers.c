@@ -18,6 +18,7 @@
 #define PEERS_REMAKE_MS 1000     //  a link whose handshake failed is made again after this
 #define PEERS_FRAMES_MAX 4       //  frames of a data message after the kind
 #define PEERS_HWM 100000         //  messages queued to one peer at most
+#define PEERS_KEY_SIZE 40        //  a CALL's client key, in Z85
 
 typedef struct {
     zsock_t *dealer;               //  our link to it, NULL for ourselves
@@ -372,7 +373,8 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
             peers_kind_t kind = 0;
             if (s_frame_is (&parts[1], "MSG") && count == 3)
                 kind = PEERS_MSG;
-            else if (s_frame_is (&parts[1], "CALL") && count == 4)
+            else if (s_frame_is (&parts[1], "CALL") &&
+                     (count == 4 || (count == 5 && zmq_msg_size (&parts[4]) == PEERS_KEY_SIZE)))
                 kind = PEERS_CALL;
             else if (s_frame_is (&parts[1], "ANSWER") && count == 4)
                 kind = PEERS_ANSWER;
@@ -383,10 +385,15 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
                 self->peers[node].received++;
                 self->peers[node].heard_at = zclock_mono ();
                 zmq_msg_t *route = kind == PEERS_MSG ? NULL : &parts[2];
-                zmq_msg_t *envelope = &parts[count - 1];
+                zmq_msg_t *envelope = &parts[kind == PEERS_MSG ? 2 : 3];
+                char key[PEERS_KEY_SIZE + 1] = "";
+                if (kind == PEERS_CALL && count == 5) {
+                    memcpy (key, zmq_msg_data (&parts[4]), PEERS_KEY_SIZE);
+                    key[PEERS_KEY_SIZE] = 0;
+                }
                 fn (arg, kind, node, route ? zmq_msg_data (route) : NULL,
                     route ? zmq_msg_size (route) : 0, zmq_msg_data (envelope),
-                    zmq_msg_size (envelope));
+                    zmq_msg_size (envelope), key[0] ? key : NULL);
             }
         }
         for (int i = 0; i < count; i++)
@@ -406,7 +413,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             self->stats.received++;
             self->peers[node].received++;
             fn (arg, PEERS_ANSWER, node, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
-                zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]));
+                zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]), NULL);
         } else if (count == 1 && s_frame_is (&parts[0], "WELCOME"))
             s_set_up (self, node, true, NULL);
         else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
@@ -538,6 +545,23 @@ int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route
         rc = s_sendv (self->peers[node].dealer, msg, msg_sizes, 2);
     } else
         rc = s_sendv (self->peers[node].dealer, data, sizes, 3);
+    if (rc == 0) {
+        self->stats.sent++;
+        self->peers[node].sent++;
+    }
+    return rc;
+}
+
+int peers_call (peers_t *self, int node, const uint8_t *route, size_t route_size,
+                const uint8_t *envelope, size_t size, const char *key)
+{
+    if (!key || strlen (key) != PEERS_KEY_SIZE)
+        return peers_send (self, node, PEERS_CALL, route, route_size, envelope, size);
+    if (node == self->self || node < 0 || node >= self->count || !self->peers[node].up)
+        return SHOAL_ENET;
+    const void *data[4] = {"CALL", route, envelope, key};
+    size_t sizes[4] = {4, route_size, size, PEERS_KEY_SIZE};
+    int rc = s_sendv (self->peers[node].dealer, data, sizes, 4);
     if (rc == 0) {
         self->stats.sent++;
         self->peers[node].sent++;

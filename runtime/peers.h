@@ -54,10 +54,12 @@ typedef struct _peers_t peers_t;
 typedef enum { PEERS_MSG = 1, PEERS_CALL, PEERS_ANSWER } peers_kind_t;
 
 //  Called for each data frame a welcomed peer sent: kind, the node index
-//  it came from, the route (CALL and ANSWER; empty for MSG) and the
-//  envelope, both borrowed for the call.
+//  it came from, the route (CALL and ANSWER; empty for MSG), the envelope,
+//  and for a CALL the key of the client it was forwarded for (Z85, as
+//  peers_call gave it; NULL if none was given), all borrowed for the call.
 typedef void (peers_deliver_fn) (void *arg, peers_kind_t kind, int from, const uint8_t *route,
-                                 size_t route_size, const uint8_t *envelope, size_t size);
+                                 size_t route_size, const uint8_t *envelope, size_t size,
+                                 const char *key);
 
 //  Binds the peer endpoint of node self_index and connects to the others.
 //  cert is this node's certificate (with its secret key); both it and the
@@ -90,6 +92,13 @@ int64_t peers_silent_ms (const peers_t *self, int node);
 //  when the link is down or full (nothing was sent).
 int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
                 const uint8_t *envelope, size_t size);
+
+//  Sends a client's request to node as a CALL (peers_send), with the
+//  client's key (40 characters of Z85; NULL: none) in a frame of its own,
+//  so that the node that owns the request's target judges an operator's
+//  act by its own operators directory, not by the forwarding node's.
+int peers_call (peers_t *self, int node, const uint8_t *route, size_t route_size,
+                const uint8_t *envelope, size_t size, const char *key);
 
 //  Counters for stats: frames sent and received, frames refused (from a
 //  peer not welcomed, or malformed), HELLOs refused.

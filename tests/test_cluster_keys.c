@@ -250,6 +250,76 @@ static void test_operator_moved_to_clients (void **state)
     client_destroy (&op);
 }
 
+//  --------------------------------------------------------------------------
+//  3. A key in n1's operators/ and only in n2's clients/, connected to n1:
+//     its $resend to an actor n2 owns, forwarded, is refused by n2
+//     (not_an_operator), its Deposit there taken; its key put in n2's
+//     operators/, the $resend is taken too. Before, n2 took whatever n1
+//     forwarded: each node's operators/ guarded only its own entry, so a
+//     key in one node's operators/ was an operator of the whole cluster.
+
+static int s_setup_two (void **state)
+{
+    proc_t *p = proc_new ("keys2");
+    char err[PROC_OUTPUT_MAX];
+    int code = proc_run (p, NULL, err,
+                         "timeout 60 \"$SHOAL\" cluster init --nodes 2 --ipc --dir \"$DIR/c\" && "
+                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/other\" "
+                         "&& mkdir \"$DIR/app\" && cp \"$DIR/c/cluster.cfg\" "
+                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && cp "
+                         "\"$DIR/other/client.cert\" \"$DIR/c/n1/operators/app.cert\" && cp "
+                         "\"$DIR/other/client.cert\" \"$DIR/c/n2/clients/app.cert\"");
+    if (code != 0)
+        fail_msg ("cluster init: exit %d: %s", code, err);
+    proc_node_start (p, "\"$SHOAL\" cluster up --dir \"$DIR/c\" --workers 1");
+    int64_t deadline = proc_now_ms () + CALL_MS;
+    char out[PROC_OUTPUT_MAX];
+    do {
+        proc_read (p, "node.out", out);
+        if (strstr (out, "2 nodes up"))
+            break;
+        usleep (50 * 1000);
+    } while (proc_now_ms () < deadline);
+    if (!strstr (out, "2 nodes up"))
+        fail_msg ("cluster up: no \"2 nodes up\" within %d ms: %s", CALL_MS, out);
+    *state = p;
+    return 0;
+}
+
+static void test_operator_of_another_node (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, NULL, "\"$SHOAL\" where --cluster \"$DIR/c/cluster.cfg\" account/a"), 0);
+    proc_assert_has (out, "\"node\":\"n2\""); //  the map of 256 shards puts it there
+    client_t *app = s_client (p, "app");      //  to n1
+    client_reply_t reply;
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    s_call (app, ENVELOPE_COMMAND, "account/a", "$resend", NULL, "", &reply);
+    if (reply.ok || strcmp (reply.code, "not_an_operator") != 0 ||
+        !strstr (reply.reason, "operators directory of the node that owns the target"))
+        fail_msg ("$resend through n1 to n2's account/a: %s %s", reply.ok ? "accepted" : reply.code,
+                  reply.reason);
+    client_reply_close (&reply);
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Deposit", NULL, "amount=3", &reply);
+    assert_true (reply.ok); //  a client's request: n1 judged the client
+    client_reply_close (&reply);
+
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "cp \"$DIR/c/n1/operators/app.cert\" \"$DIR/c/n2/operators/\""),
+        0);
+    s_call_until (app, ENVELOPE_COMMAND, "account/a", "$resend", "", "");
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    proc_assert_has (log,
+                     "n2 INFO shoal node: command $resend to account/a by the operator of key ");
+    proc_assert_has (log, ", through node n1");
+    client_destroy (&app);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -259,6 +329,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_client_key_revoked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_moved_to_clients, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_operator_of_another_node, s_setup_two, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
