@@ -30,20 +30,29 @@
 #define CHANGE_MS 10000 //  a change of the directories seen by then (the node: ~1 s)
 #define ID "07ae0551c2a954d964f83d510607e427" //  no command's, no dead letter's
 
-static int s_setup (void **state)
+//  A cluster of nodes in DIR/c and an application's certificate (another
+//  cluster's client.cert) beside a copy of the map in DIR/app, put where
+//  the shell words places say (each "n1/clients/app.cert" and the like,
+//  under DIR/c).
+static proc_t *s_make (const char *name, int nodes, const char *places)
 {
-    proc_t *p = proc_new ("keys");
+    proc_t *p = proc_new (name);
     char err[PROC_OUTPUT_MAX];
-    //  The cluster, and an application's certificate (another cluster's
-    //  client.cert) in n1's clients/, beside a copy of the map in DIR/app.
     int code = proc_run (p, NULL, err,
-                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/c\" && "
+                         "timeout 60 \"$SHOAL\" cluster init --nodes %d --ipc --dir \"$DIR/c\" && "
                          "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/other\" "
                          "&& mkdir \"$DIR/app\" && cp \"$DIR/c/cluster.cfg\" "
-                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && cp "
-                         "\"$DIR/other/client.cert\" \"$DIR/c/n1/clients/app.cert\"");
+                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && for place in %s; do cp "
+                         "\"$DIR/other/client.cert\" \"$DIR/c/$place\" || exit 1; done",
+                         nodes, places);
     if (code != 0)
         fail_msg ("cluster init: exit %d: %s", code, err);
+    return p;
+}
+
+static int s_setup (void **state)
+{
+    proc_t *p = s_make ("keys", 1, "n1/clients/app.cert");
     proc_node_start (p, "\"$SHOAL\" node --cluster \"$DIR/c/cluster.cfg\" --name n1 --workers 1 "
                         "--metrics off");
     *state = p;
@@ -260,17 +269,7 @@ static void test_operator_moved_to_clients (void **state)
 
 static int s_setup_two (void **state)
 {
-    proc_t *p = proc_new ("keys2");
-    char err[PROC_OUTPUT_MAX];
-    int code = proc_run (p, NULL, err,
-                         "timeout 60 \"$SHOAL\" cluster init --nodes 2 --ipc --dir \"$DIR/c\" && "
-                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir \"$DIR/other\" "
-                         "&& mkdir \"$DIR/app\" && cp \"$DIR/c/cluster.cfg\" "
-                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && cp "
-                         "\"$DIR/other/client.cert\" \"$DIR/c/n1/operators/app.cert\" && cp "
-                         "\"$DIR/other/client.cert\" \"$DIR/c/n2/clients/app.cert\"");
-    if (code != 0)
-        fail_msg ("cluster init: exit %d: %s", code, err);
+    proc_t *p = s_make ("keys2", 2, "n1/operators/app.cert n2/clients/app.cert");
     proc_node_start (p, "\"$SHOAL\" cluster up --dir \"$DIR/c\" --workers 1");
     int64_t deadline = proc_now_ms () + CALL_MS;
     char out[PROC_OUTPUT_MAX];

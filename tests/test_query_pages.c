@@ -76,13 +76,6 @@ static int s_teardown (void **state)
     return 0;
 }
 
-//  Fails unless text has needle.
-#define assert_has(text, needle)                                                                   \
-    do {                                                                                           \
-        if (!strstr ((text), (needle)))                                                            \
-            fail_msg ("expected %s in: %s", (needle), (text));                                     \
-    } while (0)
-
 //  Runs the shell command (formatted) and fails unless it exits 0.
 static void s_ok (proc_t *p, const char *format, ...)
 {
@@ -155,7 +148,7 @@ static void test_pages_followed (void **state)
                               "200,200,200,200,200,200,200,200,200,200,200,200\n");
     //  The default limit, 100, asks for more than there are: not truncated.
     assert_int_equal (s_query_json (p, "fat --all", out, err), 0);
-    assert_has (out, "rows 12 truncated False ");
+    proc_assert_has (out, "rows 12 truncated False ");
     //  One row a line: twelve lines.
     assert_int_equal (proc_run (p, out, err,
                                 "$SHOAL query fat --all --limit 12 --endpoint $E | "
@@ -166,17 +159,17 @@ static void test_pages_followed (void **state)
 
     //  --limit 5: the first five, and there are more.
     assert_int_equal (s_query_json (p, "fat --all --limit 5", out, err), 0);
-    assert_has (out, "rows 5 truncated True keys fat/i01,fat/i02,fat/i03,fat/i04,fat/i05 ");
+    proc_assert_has (out, "rows 5 truncated True keys fat/i01,fat/i02,fat/i03,fat/i04,fat/i05 ");
     assert_int_equal (proc_run (p, out, err,
                                 "$SHOAL query fat --all --limit 5 --endpoint $E | "
                                 "wc -l"),
                       0);
     assert_string_equal (out, "5\n");
-    assert_has (err, "shoal query: the first 5 rows (--limit); there are more");
+    proc_assert_has (err, "shoal query: the first 5 rows (--limit); there are more");
 
     //  A prefix pages within itself: fat/i1 is i10, i11 and i12.
     assert_int_equal (s_query_json (p, "fat --prefix fat/i1", out, err), 0);
-    assert_has (out, "rows 3 truncated False keys fat/i10,fat/i11,fat/i12 ");
+    proc_assert_has (out, "rows 3 truncated False keys fat/i10,fat/i11,fat/i12 ");
     //  The node logged no refusal.
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
@@ -206,21 +199,21 @@ static void test_big_rows (void **state)
 
     //  1.1 MiB: refused as reply_too_big, said and logged.
     assert_int_equal (proc_run (p, out, err, "$SHOAL query fat fat/z --endpoint $E"), 1);
-    assert_has (err, "shoal query: reply_too_big: the answer to projection_rows is ");
-    assert_has (err, "more than a reply holds (1048576 bytes in all)");
+    proc_assert_has (err, "shoal query: reply_too_big: the answer to projection_rows is ");
+    proc_assert_has (err, "more than a reply holds (1048576 bytes in all)");
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
-    assert_has (log, "answered reply_too_big");
+    proc_assert_has (log, "answered reply_too_big");
 
     //  --all: the rows before it, then it named; exit 1.
     assert_int_equal (s_query_json (p, "fat --all", out, err), 1);
     assert_string_equal (out, "rows 3 truncated True keys fat/m1,fat/m2,fat/m3 pads 700,700,1\n");
-    assert_has (err, "shoal query: reply_too_big: ");
-    assert_has (err, "shoal query: the rows from 'fat/z' on are missing");
+    proc_assert_has (err, "shoal query: reply_too_big: ");
+    proc_assert_has (err, "shoal query: the rows from 'fat/z' on are missing");
 
     //  The node still answers.
     assert_int_equal (proc_run (p, out, err, "$SHOAL query fat fat/m3 --endpoint $E"), 0);
-    assert_has (out, "{\"key\":\"fat/m3\",\"row\":{\"pad\":\"xxx");
+    proc_assert_has (out, "{\"key\":\"fat/m3\",\"row\":{\"pad\":\"xxx");
 }
 
 //  --------------------------------------------------------------------------
@@ -330,7 +323,7 @@ static void test_from_and_next (void **state)
     assert_string_equal (keys, "from goes with a prefix, not with a key");
     char *number[] = {"name=tally", "from=5"};
     assert_string_equal (s_page (p, 2, number, keys, sizeof keys, next), "invalid");
-    assert_has (keys, "from must be a string");
+    proc_assert_has (keys, "from must be a string");
 }
 
 //  --------------------------------------------------------------------------
@@ -405,8 +398,8 @@ static void test_cluster_pages (void **state)
             fail_msg ("no eight rows within %d ms (exit %d): %s %s", WAIT_MS, code, out, err);
         usleep (50 * 1000);
     }
-    assert_has (out, "rows 8 truncated False ");
-    assert_has (out, " pads 300,300,300,300,300,300,300,300\n");
+    proc_assert_has (out, "rows 8 truncated False ");
+    proc_assert_has (out, " pads 300,300,300,300,300,300,300,300\n");
     assert_int_equal (proc_run (p, out, err,
                                 "python3 -c 'import json, sys; d = json.load (open (sys.argv[1])); "
                                 "k = [r[\"key\"] for r in d[\"rows\"]]; print (k == sorted (k), "
@@ -416,7 +409,7 @@ static void test_cluster_pages (void **state)
     //  --limit 5: each node gives its 4, the merge keeps the first 5.
     assert_int_equal (proc_run (p, out, err, "%s --limit 5 --json >$DIR/q.json", query), 0);
     assert_int_equal (proc_run (p, out, NULL, SUMMARY), 0);
-    assert_has (out, "rows 5 truncated True ");
+    proc_assert_has (out, "rows 5 truncated True ");
     for (int i = 0; i < CLUSTER_NODES; i++)
         s_cluster_kill (i);
 }
