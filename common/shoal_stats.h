@@ -47,6 +47,8 @@
     X (expired, "commands refused: older than the inbox retention")                                \
     X (pruned, "inbox records deleted by the janitor")                                             \
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
+    X (forged, "replies refused: not from the actor their command went to; timers refused: not "   \
+               "their actor's own")                                                                \
     X (queued_bytes, "client frames the front passed to a worker that it has not taken")           \
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
     X (timers, "durable timers armed and not yet fired")                                           \

@@ -70,6 +70,11 @@ pending_t *outbox_pending_find (const worker_t *self, const uint8_t id[ENVELOPE_
     return ptable_find (&self->pending, id, ENVELOPE_ID_SIZE);
 }
 
+bool outbox_pending_answered_by (const pending_t *pending, const char *address)
+{
+    return envelope_is_to (pending->frame, pending->size, address);
+}
+
 pending_t *outbox_pending_next (const worker_t *self, size_t *cursor)
 {
     return ptable_next (&self->pending, cursor);

@@ -108,6 +108,12 @@ void outbox_pending_destroy (void **item);
 //  entry leaves the table (a turn on its reply, a reload). O(1).
 pending_t *outbox_pending_find (const worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE]);
 
+//  True if address is the actor pending's command was sent to: the only
+//  one whose reply answers it (a $cancel's: the cancelled command's
+//  target). Reads the head of the stored frame, not its payload: O(the
+//  addresses' length), nothing allocated.
+bool outbox_pending_answered_by (const pending_t *pending, const char *address);
+
 //  Walks the table: start with *cursor = 0; returns the next entry, or
 //  NULL at the end. Each entry is seen once if none is added or dropped
 //  meanwhile (finds and changes to the heaps are fine).

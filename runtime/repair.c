@@ -581,6 +581,13 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
         self->tally.duplicates++;
         return;
     }
+    //  The cancelled command's target answers its $cancel, and no one else
+    //  (a node whose key was stolen would end our saga's command as it
+    //  likes, as an actor of its own).
+    if (!outbox_pending_answered_by (cancel, envelope->from)) {
+        turn_forged (self, envelope, "a $cancel's reply", "the actor it cancels a command of");
+        return;
+    }
     pending_t *pending = outbox_pending_find (self, cancel->cancels);
     envelope_t command;
     if (pending && streq (pending->sender, envelope->to) &&

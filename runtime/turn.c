@@ -316,11 +316,26 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     free (payload);
 }
 
+void turn_forged (worker_t *self, const envelope_t *envelope, const char *what, const char *only)
+{
+    self->stats->forged++;
+    int64_t now = zclock_mono ();
+    if (now - self->forged_at < 1000)
+        return;
+    self->forged_at = now;
+    log_warn ("worker %d: refused %s %s to %s from %s: it is taken from %s only", self->index, what,
+              envelope->name, envelope->to, envelope->from[0] ? envelope->from : "\"\"", only);
+}
+
 void turn_on_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *pending = outbox_pending_find (self, envelope->correlation);
     if (!pending || strcmp (pending->sender, envelope->to) != 0) {
         self->tally.duplicates++;
+        return;
+    }
+    if (!outbox_pending_answered_by (pending, envelope->from)) {
+        turn_forged (self, envelope, "a reply", "the actor its command went to");
         return;
     }
     int rc;
@@ -358,6 +373,10 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
 
 void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame, size_t size)
 {
+    if (!streq (envelope->from, envelope->to)) {
+        turn_forged (self, envelope, "a timer", "its own actor");
+        return;
+    }
     int rc;
     uint64_t batch = self->batch_number;
     actor_t *actor = actor_table_get (self, envelope->to, &rc);

@@ -34,9 +34,21 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
 //  also deletes the outbox entry, so a duplicate reply finds none.
 void turn_on_reply (worker_t *self, const envelope_t *envelope);
 
+//  A reply is taken only from the actor its command was sent to
+//  (outbox_pending_answered_by), whatever node it came from; a timer only
+//  from its own actor (from == to), as stage.c makes them.
+
 //  A timer that is due; frame (borrowed) is its encoded envelope, armed
 //  again if the turn could not run.
+//  One that is not its actor's own (another node's MSG) is refused
+//  (turn_forged).
 void turn_on_timer (worker_t *self, const envelope_t *envelope, const uint8_t *frame, size_t size);
+
+//  Refuses envelope, which claims to be what (a reply, a timer) but is
+//  not from only: counted in the stats' `forged`, logged at most once a
+//  second, nothing of it run. A peer whose key was stolen speaks for the
+//  actors it owns (front.c checks that), never for the one it forges.
+void turn_forged (worker_t *self, const envelope_t *envelope, const char *what, const char *only);
 
 //  Tells the sender of pending, unanswered for stall_ms, in a turn of its
 //  own (kind SHOAL_STALLED: name = the command, data = {to, attempts,

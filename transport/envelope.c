@@ -597,6 +597,26 @@ int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, 
     return s_decode (env, data, size, detail, detail_size, true);
 }
 
+bool envelope_is_to (const uint8_t *data, size_t size, const char *address)
+{
+    size_t at = 0;
+    uint64_t count, value;
+    mpread_item_t item;
+    if (mpread_array (data, size, &at, &count) || count != ENVELOPE_FIELDS ||
+        mpread_uint (data, size, &at, UINT64_MAX, &value) ||
+        mpread_uint (data, size, &at, UINT64_MAX, &value))
+        return false;
+    for (int field = 0; field < 3; field++) //  id, correlation, causation
+        if (mpread_next (data, size, &at, &item))
+            return false;
+    const uint8_t *to;
+    size_t len;
+    if (mpread_str (data, size, &at, &to, &len) || //  from
+        mpread_str (data, size, &at, &to, &len))
+        return false;
+    return len == strlen (address) && memcmp (to, address, len) == 0;
+}
+
 bool envelope_code_reserved (const char *code)
 {
     static const char *reserved[] = {"bad_frame",       "bad_kind",      "bad_from",

@@ -97,6 +97,12 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size);
 
+//  True if data, an envelope this process encoded or decoded before,
+//  is addressed to address (its `to` field): read from the frame's first
+//  fields, not its payload, and nothing is allocated (a few header bytes
+//  and one memcmp). False for a frame it cannot read so.
+bool envelope_is_to (const uint8_t *data, size_t size, const char *address);
+
 //  True if code is one the runtime answers with itself (docs/PROTOCOL.md,
 //  "Rejection codes"): bad_frame, expired, busy, unavailable, ... Its
 //  senders read each so (a transfer stays stalled on expired, waiting for
