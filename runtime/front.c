@@ -645,7 +645,8 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
 {
     front_t *self = arg;
     if (kind == PEERS_ANSWER) {
-        //  The reply to a CALL we forwarded: route is our client's id.
+        //  The reply to a CALL we forwarded, on our link to that peer (peers.c
+        //  takes it there only): route is our client's id.
         front_replies_send (self->client_replies, route, route_size, frame, size);
         return;
     }
@@ -654,8 +655,11 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
         //  An actor's message: to its worker with an empty route, if ours,
         //  and if its sender is the peer's own actor: a node speaks for its
         //  actors, not for ours or a third node's (one whose key was
-        //  stolen could credit our accounts as any transfer).
-        if (envelope_decode (&envelope, frame, size) != 0 || envelope.kind == ENVELOPE_QUERY ||
+        //  stolen could credit our accounts as any transfer). Only commands
+        //  and replies cross nodes: a timer is its actor's own, a stall
+        //  notice its node's (turn.c checks whose reply it is).
+        if (envelope_decode (&envelope, frame, size) != 0 ||
+            (envelope.kind != ENVELOPE_COMMAND && envelope.kind != ENVELOPE_REPLY) ||
             !envelope.from[0] || s_owner (self, envelope.to) != self->config.self_node ||
             s_owner (self, envelope.from) != from) {
             self->counters.bad_frames++;

@@ -376,8 +376,8 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
             else if (s_frame_is (&parts[1], "CALL") &&
                      (count == 4 || (count == 5 && zmq_msg_size (&parts[4]) == PEERS_KEY_SIZE)))
                 kind = PEERS_CALL;
-            else if (s_frame_is (&parts[1], "ANSWER") && count == 4)
-                kind = PEERS_ANSWER;
+            //  No ANSWER: it comes back on our DEALER, where our CALL went
+            //  out; here it would push any frame to any client of ours.
             if (!kind)
                 self->stats.refused++;
             else {

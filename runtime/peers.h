@@ -7,7 +7,8 @@
     Traffic from A to B goes A's DEALER -> B's ROUTER, so each direction is
     one ordered pipe; only B's ANSWER to A's CALL comes back on the same
     connection (B's ROUTER -> A's DEALER), so that it never waits for B's
-    own link to A to come up.
+    own link to A to come up. A takes an ANSWER there only: on A's ROUTER
+    it is refused (it would hand any frame to any client of A's).
 
     A link is up once the peer has welcomed our HELLO (same cluster name,
     epoch and shard-map digest); a peer with another map refuses us, and we
