@@ -466,6 +466,44 @@ static void test_snapshot_only_stream_loaded_again (void **state)
     assert_true (atomic_load (&fx->stats.passivations) >= 1);
 }
 
+//  Sends a TIMER "Add" to counter/c0 from from, as the front passes an
+//  actor's message from another node: an empty route.
+static void s_send_timer (fixture_t *fx, const char *from)
+{
+    envelope_t timer = {.kind = ENVELOPE_TIMER, .created = zclock_time ()};
+    envelope_new_id (timer.id);
+    snprintf (timer.from, sizeof timer.from, "%s", from);
+    snprintf (timer.to, sizeof timer.to, "counter/c0");
+    snprintf (timer.name, sizeof timer.name, "Add");
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (envelope_encode (&timer, &frame, &size), 0);
+    void *push = zsock_resolve (fx->push);
+    assert_int_equal (zmq_send (push, "", 0, ZMQ_SNDMORE), 0);
+    assert_int_equal (zmq_send (push, frame, size, 0), (int) size);
+    free (frame);
+}
+
+//  A timer runs only if it is its actor's own (from == to, as a worker
+//  arms them): one that claims another sender (another node's forgery,
+//  which the front refuses too) is refused, counted in `forged`, and
+//  changes nothing; the actor's own still runs, after it, in order.
+static void test_timer_of_another_refused (void **state)
+{
+    fixture_t *fx = *state;
+    s_send_timer (fx, "counter/c1");
+    s_send_timer (fx, "counter/c0");
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (atomic_load (&fx->stats.events) < 1 && zclock_mono () < deadline)
+        zclock_sleep (5);
+    assert_int_equal (atomic_load (&fx->stats.events), 1);
+    assert_int_equal (atomic_load (&fx->stats.forged), 1);
+    zactor_destroy (&fx->worker);
+    int64_t version;
+    assert_int_equal (journal_version (fx->journal, "counter/c0", &version), 0);
+    assert_int_equal (version, 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +512,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_only_stream_loaded_again, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_of_another_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
