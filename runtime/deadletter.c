@@ -284,11 +284,13 @@ static entry_t *s_lookup (worker_t *self, const envelope_t *envelope)
     return zhashx_lookup (self->dead, key);
 }
 
-//  A dropped reply: its outbox entry is forgotten, unseen by its actor.
+//  A dropped reply: its outbox entry is forgotten, unseen by its actor
+//  (if it comes from the command's target, as any reply: turn.h).
 static void s_forget_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *pending = outbox_pending_find (self, envelope->correlation);
-    if (pending && strcmp (pending->sender, envelope->to) == 0)
+    if (pending && strcmp (pending->sender, envelope->to) == 0 &&
+        outbox_pending_answered_by (pending, envelope->from))
         outbox_forget (self, pending);
 }
 
