@@ -41,6 +41,7 @@ front_t *front_new (const front_config_t *config, char **error)
         self->started = zclock_time ();
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
         self->gathers = zlistx_new ();
+        self->calls = front_calls_new ();
         self->replies = s_socket (ZMQ_PULL, 0);
         self->router = s_socket (ZMQ_ROUTER, 100000);
         if (self->router) {
@@ -53,7 +54,7 @@ front_t *front_new (const front_config_t *config, char **error)
         }
     }
     if (!self || !self->push || !self->replies || !self->router || !self->gathers ||
-        !self->client_replies) {
+        !self->client_replies || !self->calls) {
         *error = strdup ("out of memory");
         front_destroy (&self);
         return NULL;
@@ -123,6 +124,7 @@ void front_destroy (front_t **self_p)
     }
     zlistx_destroy (&self->gathers);
     front_replies_destroy (&self->client_replies);
+    front_calls_destroy (&self->calls);
     zsock_destroy (&self->router);
     zsock_destroy (&self->replies);
     zsock_destroy (&self->projector);
@@ -316,6 +318,7 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
         peers_call (self->config.peers, owner, route + 1, route_size - 1, zmq_msg_data (frame),
                     zmq_msg_size (frame), front_keys_key (self, frame)) == 0) {
         self->counters.forwarded++;
+        front_calls_sent (self->calls, owner, route + 1, route_size - 1);
         return;
     }
     self->counters.unavailable++;
@@ -646,8 +649,11 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     front_t *self = arg;
     if (kind == PEERS_ANSWER) {
         //  The reply to a CALL we forwarded, on our link to that peer (peers.c
-        //  takes it there only): route is our client's id.
-        front_replies_send (self->client_replies, route, route_size, frame, size);
+        //  takes it there only): route is our client's id, one that asked it.
+        if (front_calls_answered (self->calls, from, route, route_size))
+            front_replies_send (self->client_replies, route, route_size, frame, size);
+        else
+            self->counters.bad_frames++;
         return;
     }
     envelope_t envelope;

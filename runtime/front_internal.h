@@ -54,6 +54,22 @@ bool front_replies_holding (const front_replies_t *self);
 //  forgets clients with nothing queued, and refreshes the counters.
 void front_replies_tick (front_replies_t *self);
 
+//  The CALLs forwarded to each peer, by client (front_calls.c, whose
+//  first comment says why). The front's thread only.
+typedef struct _front_calls_t front_calls_t;
+
+//  A table with none. NULL out of memory.
+front_calls_t *front_calls_new (void);
+//  Frees it. Safe to call twice.
+void front_calls_destroy (front_calls_t **self_p);
+//  Notes a CALL forwarded to node for the client of ROUTER id (borrowed).
+//  Out of memory it is not noted: its answer is refused, and the client
+//  re-sends. Can't fail otherwise.
+void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size);
+//  True if the client of ROUTER id has a CALL out to node, and counts that
+//  one answered; false for an ANSWER nobody asked node for. O(id_size).
+bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size);
+
 //  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
 typedef struct {
     uint32_t id;                    //  in the workers' route
@@ -98,6 +114,7 @@ struct _front_t {
     clientkeys_t *keys;              //  the clients' keys as last taken from config.keys, owned
     int64_t revoked_logged_at;       //  when a key_revoked refusal was last logged (mono ms)
     uint64_t revoked_logged;         //  counters.revoked as of that line
+    front_calls_t *calls;            //  CALLs out to peers, by client (front_calls.c)
 };
 
 //  Answers request (NULL if it could not be read) with payload (borrowed),
