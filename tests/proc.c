@@ -8,7 +8,10 @@
 #include "proc.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,4 +234,77 @@ int proc_socket_inodes (int pid, unsigned long *inodes, int max)
     }
     closedir (dir);
     return count;
+}
+
+pid_t proc_spawn (char *const argv[], const char *log, int *out)
+{
+    int pipe_fds[2];
+    assert_int_equal (pipe (pipe_fds), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        dup2 (pipe_fds[1], STDOUT_FILENO);
+        close (pipe_fds[0]);
+        close (pipe_fds[1]);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, STDERR_FILENO);
+            close (fd);
+        }
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    close (pipe_fds[1]);
+    if (out)
+        *out = pipe_fds[0];
+    else
+        close (pipe_fds[0]);
+    return pid;
+}
+
+bool proc_read_until (int fd, const char *want, int timeout_ms)
+{
+    char line[512];
+    size_t used = 0;
+    int64_t deadline = proc_now_ms () + timeout_ms;
+    while (proc_now_ms () < deadline) {
+        struct pollfd item = {fd, POLLIN, 0};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        char c;
+        if (read (fd, &c, 1) != 1)
+            return false;
+        if (c != '\n') {
+            if (used < sizeof line - 1)
+                line[used++] = c;
+            continue;
+        }
+        line[used] = 0;
+        if (strstr (line, want))
+            return true;
+        used = 0;
+    }
+    return false;
+}
+
+int proc_wait_exit (pid_t pid, int timeout_ms)
+{
+    int64_t deadline = proc_now_ms () + timeout_ms;
+    int status;
+    while (proc_now_ms () < deadline) {
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+        usleep (20 * 1000);
+    }
+    return -1;
+}
+
+void proc_kill (pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill (*pid, SIGKILL);
+    while (waitpid (*pid, NULL, 0) == -1 && errno == EINTR)
+        ;
+    *pid = 0;
 }

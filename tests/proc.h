@@ -68,4 +68,18 @@ void proc_node_signal (proc_t *self, int sig);
 //  The text of DIR/name (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read (proc_t *self, const char *name, char *buffer);
 
+//  Without a fixture, for a test that starts the binary itself (several
+//  nodes of a cluster, test_peer_forgery): starts argv (argv[0] a path)
+//  with its stdout on a pipe (*out, the read end; out NULL: none) and its
+//  stderr appended to log. Returns its pid.
+pid_t proc_spawn (char *const argv[], const char *log, int *out);
+//  Reads fd line by line until a line holding want, for at most
+//  timeout_ms. Returns false on timeout or end of file.
+bool proc_read_until (int fd, const char *want, int timeout_ms);
+//  Waits at most timeout_ms for pid to exit; returns its exit code, -1 if
+//  it did not exit (or died of a signal).
+int proc_wait_exit (pid_t pid, int timeout_ms);
+//  Kills *pid (SIGKILL) if it is > 0, reaps it, and sets it to 0.
+void proc_kill (pid_t *pid);
+
 #endif

@@ -18,21 +18,17 @@
 */
 #include "client.h"
 #include "cluster.h"
+#include "harness.h"
+#include "proc.h"
 #include "shard.h"
 
 #include <czmq.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,94 +48,6 @@ typedef struct {
     char peer_transfer[64];              //  the transfer of n2's it credits as
     int64_t canaries;                    //  credits sent so far
 } fixture_t;
-
-//  --------------------------------------------------------------------------
-//  Processes (as test_cluster_nodes.c)
-
-static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) ftw;
-    return flag == FTW_DP ? rmdir (path) : unlink (path);
-}
-
-//  Starts argv with its stdout on a pipe (*out, the read end; NULL: none)
-//  and its stderr appended to log. Returns its pid.
-static pid_t s_spawn (char *const argv[], const char *log, int *out)
-{
-    int pipe_fds[2];
-    assert_int_equal (pipe (pipe_fds), 0);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        dup2 (pipe_fds[1], STDOUT_FILENO);
-        close (pipe_fds[0]);
-        close (pipe_fds[1]);
-        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2 (fd, STDERR_FILENO);
-            close (fd);
-        }
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    close (pipe_fds[1]);
-    if (out)
-        *out = pipe_fds[0];
-    else
-        close (pipe_fds[0]);
-    return pid;
-}
-
-//  Reads fd line by line until a line holding want, for at most
-//  timeout_ms. Returns false on timeout or EOF.
-static bool s_read_until (int fd, const char *want, int timeout_ms)
-{
-    char line[512];
-    size_t used = 0;
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (zclock_mono () < deadline) {
-        struct pollfd item = {fd, POLLIN, 0};
-        if (poll (&item, 1, 100) <= 0)
-            continue;
-        char c;
-        if (read (fd, &c, 1) != 1)
-            return false;
-        if (c != '\n') {
-            if (used < sizeof line - 1)
-                line[used++] = c;
-            continue;
-        }
-        line[used] = 0;
-        if (strstr (line, want))
-            return true;
-        used = 0;
-    }
-    return false;
-}
-
-//  Waits at most timeout_ms for pid to exit; returns its exit code, or -1.
-static int s_wait_exit (pid_t pid, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    int status;
-    while (zclock_mono () < deadline) {
-        if (waitpid (pid, &status, WNOHANG) == pid)
-            return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-        zclock_sleep (20);
-    }
-    return -1;
-}
-
-static void s_kill (pid_t *pid)
-{
-    if (*pid <= 0)
-        return;
-    kill (*pid, SIGKILL);
-    while (waitpid (*pid, NULL, 0) == -1 && errno == EINTR)
-        ;
-    *pid = 0;
-}
 
 //  --------------------------------------------------------------------------
 //  The cluster
@@ -171,11 +79,11 @@ static void s_start_node (fixture_t *f, int i)
     char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster",  f->cfg, "--name", (char *) name,
                     "--workers",          "1",    "--stall-ms", "1500", NULL};
     int out;
-    pid_t pid = s_spawn (argv, log, &out);
-    bool ready = s_read_until (out, "ready on ", DEADLINE_MS);
+    pid_t pid = proc_spawn (argv, log, &out);
+    bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
     close (out);
     if (!ready) {
-        s_kill (&pid);
+        proc_kill (&pid);
         fail_msg ("node %s did not start: see %s", name, log);
     }
     f->node[i] = pid;
@@ -430,7 +338,7 @@ static int s_setup (void **state)
     snprintf (log, sizeof log, "%s/init.log", f->dir);
     char *argv[] = {getenv ("SHOAL_BIN"), "cluster", "init", "--nodes", "3", "--dir", dir, "--ipc",
                     "--shards",           "64",      NULL};
-    assert_int_equal (s_wait_exit (s_spawn (argv, log, NULL), DEADLINE_MS), 0);
+    assert_int_equal (proc_wait_exit (proc_spawn (argv, log, NULL), DEADLINE_MS), 0);
     char *error = NULL;
     f->cluster = cluster_load (f->cfg, &error);
     if (!f->cluster)
@@ -474,10 +382,10 @@ static int s_teardown (void **state)
     zsock_destroy (&f->peer);
     for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
         client_destroy (&f->client[i]);
-        s_kill (&f->node[i]);
+        proc_kill (&f->node[i]);
     }
     cluster_destroy (&f->cluster);
-    nftw (f->dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    harness_rm_rf (f->dir);
     free (f);
     return 0;
 }
