@@ -647,6 +647,10 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
                        size_t route_size, const uint8_t *frame, size_t size, const char *key)
 {
     front_t *self = arg;
+    if (kind == PEERS_REFUSED) { //  an ANSWER on our ROUTER (peers.c)
+        self->counters.bad_frames++;
+        return;
+    }
     if (kind == PEERS_ANSWER) {
         //  The reply to a CALL we forwarded, on our link to that peer (peers.c
         //  takes it there only): route is our client's id, one that asked it.

@@ -376,11 +376,14 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
             else if (s_frame_is (&parts[1], "CALL") &&
                      (count == 4 || (count == 5 && zmq_msg_size (&parts[4]) == PEERS_KEY_SIZE)))
                 kind = PEERS_CALL;
-            //  No ANSWER: it comes back on our DEALER, where our CALL went
-            //  out; here it would push any frame to any client of ours.
+            //  An ANSWER comes back on our DEALER, where our CALL went out;
+            //  here it would push any frame to any client of ours.
+            bool answer = s_frame_is (&parts[1], "ANSWER");
             if (!kind)
                 self->stats.refused++;
-            else {
+            if (answer) //  for the front to count
+                fn (arg, PEERS_REFUSED, node, NULL, 0, NULL, 0, NULL);
+            else if (kind) {
                 self->stats.received++;
                 self->peers[node].received++;
                 self->peers[node].heard_at = zclock_mono ();
