@@ -463,6 +463,7 @@ static void test_timer_never_crosses_nodes (void **state)
     assert_int_equal (before.count, 0);
     assert_int_equal (before.timers, 1);
     int64_t forged = s_stat (f->client[0], "forged");
+    int64_t bad = s_stat (f->client[0], "bad_frames");
 
     s_forge (f, ENVELOPE_TIMER, theirs, transfer, "refund", NULL, NULL, 0);
     s_forge (f, ENVELOPE_TIMER, transfer, transfer, "refund", NULL, NULL, 0);
@@ -475,6 +476,7 @@ static void test_timer_never_crosses_nodes (void **state)
     s_assert_pending_same (f->client[0], transfer, &before);
     //  Refused at the front, which counts them in bad_frames.
     assert_int_equal (s_stat (f->client[0], "forged"), forged);
+    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 2);
 }
 
 //  The reply to a $cancel is taken from the cancelled command's target
@@ -580,6 +582,7 @@ static void test_answer_only_on_our_link (void **state)
     fixture_t *f = *state;
     zsock_t *victim = s_client_with_id (f, "victim");
     s_stats_unforged (victim); //  connected
+    int64_t bad = s_stat (f->client[0], "bad_frames");
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "ANSWER");
     zmsg_addstr (msg, "victim");
@@ -589,6 +592,7 @@ static void test_answer_only_on_our_link (void **state)
     //  at all, before the answer to its next stats.
     s_canary (f);
     s_stats_unforged (victim);
+    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 1);
     zsock_destroy (&victim);
 }
 
@@ -689,6 +693,7 @@ static void test_answer_only_to_a_client_that_called (void **state)
     zsock_t *caller = s_client_with_id (f, "caller");
     zsock_t *bystander = s_client_with_id (f, "bystander");
     s_stats_unforged (bystander); //  connected
+    int64_t bad = s_stat (f->client[0], "bad_frames");
 
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (!s_impostor_round (impostor, caller, account))
@@ -697,6 +702,7 @@ static void test_answer_only_to_a_client_that_called (void **state)
     //  The true answer came after the forged one, on one pipe: the forged
     //  one was pushed, if at all, before the bystander's stats answer.
     s_stats_unforged (bystander);
+    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 1);
     zsock_destroy (&bystander);
     zsock_destroy (&caller);
     zsock_destroy (&impostor);
