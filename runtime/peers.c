@@ -29,6 +29,8 @@ typedef struct {
     atomic_int_fast64_t heard_at;  //  when its link last brought us a frame (mono ms, 0 never)
     bool silence_logged;           //  we logged its link to us silent, not heard since
     bool welcomed;                 //  we welcomed its HELLO: its frames are taken
+    uint8_t id[255];               //  the routing id its welcomed HELLO came from, on our
+    size_t id_size;                //  ROUTER: where its CALLs' ANSWERs go (0: none yet)
     int64_t hello_at;              //  when we last said HELLO (monotonic ms)
     int64_t logged_at;             //  when we last logged a refusal about it
     char epoch[24];                //  our epoch, as text for HELLO
@@ -77,7 +79,11 @@ static int s_link_new (peers_t *self, int node, zcert_t *cert, const char *prefi
     zsock_set_immediate (peer->dealer, 1); //  a send to a down peer fails at once
     zsock_set_reconnect_ivl (peer->dealer, 100);
     zsock_set_reconnect_ivl_max (peer->dealer, 1000);
-    zsock_set_identity (peer->dealer, s_name (self, self->self));
+    //  No routing id of our own: the peer's ROUTER gives the connection
+    //  one (libzmq's, unique, which no peer can claim), and answers our
+    //  CALLs to the one our HELLO came from. A name of our own would let
+    //  a node whose key was stolen connect under it and be handed our
+    //  answers (ZMQ_ROUTER_HANDOVER gives an id to its last claimant).
     zcert_apply (cert, peer->dealer);
     zsock_set_curve_serverkey (peer->dealer, cluster_node_key (self->cluster, node));
     char endpoint[160];
@@ -165,7 +171,6 @@ peers_t *peers_new (const cluster_t *cluster, int self_index, zcert_t *cert, con
         return NULL;
     }
     s_set_link_options (self->router);
-    zsock_set_router_handover (self->router, 1); //  a reconnecting peer takes its id back
     zsock_set_handshake_ivl (self->router, PEERS_HANDSHAKE_IVL_MS);
     zcert_apply (cert, self->router);
     zsock_set_curve_server (self->router, 1);
@@ -331,6 +336,10 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     else if (!s_frame_is (&parts[5], s_name (self, node)))
         why = "a name that is not its key's";
     peer->welcomed = why == NULL;
+    if (peer->welcomed && zmq_msg_size (&parts[0]) <= sizeof peer->id) {
+        memcpy (peer->id, zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]));
+        peer->id_size = zmq_msg_size (&parts[0]);
+    }
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
     s_sendv (self->router, data, sizes, why ? 3 : 2);
@@ -523,13 +532,14 @@ int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route
     static const char *names[] = {"", "MSG", "CALL", "ANSWER"};
     if (kind == PEERS_ANSWER) {
         //  Back to the node that CALLed, on the connection its CALL came in
-        //  on (our ROUTER, its DEALER, whose id is its name): that link is
-        //  up whenever a CALL could come, even while ours to it is not yet.
-        if (!self->peers[node].welcomed)
+        //  on (our ROUTER, its DEALER, whose HELLO we welcomed from that
+        //  routing id): that link is up whenever a CALL could come, even
+        //  while ours to it is not yet.
+        peer_t *peer = &self->peers[node];
+        if (!peer->welcomed || !peer->id_size)
             return SHOAL_ENET;
-        const char *name = s_name (self, node);
-        const void *answer[4] = {name, names[kind], route, envelope};
-        size_t answer_sizes[4] = {strlen (name), 6, route_size, size};
+        const void *answer[4] = {peer->id, names[kind], route, envelope};
+        size_t answer_sizes[4] = {peer->id_size, 6, route_size, size};
         int rc = s_sendv (self->router, answer, answer_sizes, 4);
         if (rc == 0) {
             self->stats.sent++;

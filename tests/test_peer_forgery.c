@@ -8,8 +8,9 @@
     reply to a command of ours from an actor the command did not go to
     (money made: the Debit taken as done while nothing was debited), a
     timer sent across nodes (a second refund), the reply to a $cancel
-    from an actor it did not go to, and an ANSWER on n1's ROUTER (any
-    frame pushed to any client of n1's by its routing id).
+    from an actor it did not go to, an ANSWER on n1's ROUTER (any
+    frame pushed to any client of n1's by its routing id), and a
+    connection under another node's routing id (that node's answers).
 
     The peer's frames travel one pipe, in order, to n1's one worker: once
     a legitimate Credit sent after the forgeries has landed (the canary),
@@ -708,6 +709,70 @@ static void test_answer_only_to_a_client_that_called (void **state)
     zsock_destroy (&impostor);
 }
 
+//  --------------------------------------------------------------------------
+//  n2's stolen key connects to n1 under the routing id "n3" while n3 runs:
+//  n1's answers to n3's forwarded requests still reach n3's clients, and
+//  none reaches the thief. Before, every node's link had its name for its
+//  routing id, and n1's ROUTER handed an id over to its last claimant
+//  (ZMQ_ROUTER_HANDOVER) and answered n3's CALLs to the id "n3": the
+//  thief took them, and n3's clients waited in vain.
+
+static void test_stolen_key_takes_no_other_name (void **state)
+{
+    fixture_t *f = *state;
+    s_start_node (f, 2);
+    client_reply_t reply;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int rc;
+    //  n3's client, forwarded to n1: answered once n3's link to n1 is up.
+    while ((rc = s_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL)) != 0 ||
+           !reply.ok) {
+        if (rc == 0)
+            client_reply_close (&reply);
+        if (zclock_mono () > deadline)
+            fail_msg ("n3's client never got an answer from n1 through n3");
+        zclock_sleep (50); //  poll interval: the condition is read above
+    }
+    client_reply_close (&reply);
+
+    char path[256];
+    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    zsock_t *thief = zsock_new (ZMQ_DEALER);
+    assert_non_null (thief);
+    zsock_set_linger (thief, 0);
+    zsock_set_identity (thief, cluster_node_name (f->cluster, 2));
+    zsock_set_rcvtimeo (thief, DEADLINE_MS);
+    zcert_apply (cert, thief);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (thief, cluster_node_key (f->cluster, 0));
+    assert_int_equal (zsock_connect (thief, "%s", cluster_node_peer (f->cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
+    assert_int_equal (zstr_sendx (thief, "HELLO", cluster_name (f->cluster), epoch,
+                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
+                                  NULL),
+                      0);
+    char *welcome = zstr_recv (thief); //  connected, under the id "n3"
+    assert_non_null (welcome);
+    zstr_free (&welcome);
+
+    for (int i = 0; i < 3; i++) {
+        rc = s_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);
+        if (rc != 0)
+            fail_msg ("n3's client got no answer from n1 with n2's key connected as n3: %s",
+                      shoal_strerror (rc));
+        assert_true (reply.ok);
+        client_reply_close (&reply);
+    }
+    zsock_set_rcvtimeo (thief, 200); //  the answers came first: nothing may follow
+    char *taken = zstr_recv (thief);
+    if (taken)
+        fail_msg ("the thief connected as n3 was handed %s", taken);
+    zsock_destroy (&thief);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -719,6 +784,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_cancel_reply_only_from_its_target, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_answer_only_on_our_link, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stolen_key_takes_no_other_name, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_answer_only_to_a_client_that_called, s_setup,
                                          s_teardown),
     };
