@@ -64,7 +64,8 @@
     X (peak_rss_kb, "the node's peak resident memory, in KiB")                                     \
     X (forwarded, "client messages sent on to the node that owns their actor")                     \
     X (unavailable, "client messages refused: the node that owns their actor is down")             \
-    X (dropped, "actor messages dropped: their node's link is down (the outbox re-sends)")         \
+    X (dropped, "actor messages dropped: their node's link is down, or the worker's queue "        \
+                "is full (the outbox re-sends)")                                                   \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
     X (revoked, "client messages refused: their connection's key is no longer in the clients or "  \
                 "operators directory")                                                             \

@@ -675,11 +675,18 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
             self->counters.bad_frames++;
             return;
         }
-        void *worker = zsock_resolve (self->push[worker_of (self->config.config, envelope.to)]);
-        if (zmq_send (worker, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-            self->counters.dropped++; //  full: the sender's outbox re-sends
-        else
+        //  Bounded in messages and in bytes, as a client's: full, it is
+        //  dropped, and the sender's outbox re-sends.
+        int index = worker_of (self->config.config, envelope.to);
+        worker_stats_t *stats = &self->config.config->stats[index];
+        void *worker = zsock_resolve (self->push[index]);
+        if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
+            zmq_send (worker, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+            self->counters.dropped++;
+        else {
+            stats->queued_bytes += size;
             zmq_send (worker, frame, size, 0);
+        }
         return;
     }
     //  A CALL: a client of node `from`, routed here as ROUTE_PEER.

@@ -560,7 +560,7 @@ static void s_drain (worker_t *self)
         }
         if (via) //  another worker's: no route to answer by
             r_size = 0;
-        else if (r_size) //  a client's, from the front
+        else //  the front's: a client's (a route) or a peer's (none), counted
             self->stats->queued_bytes -= zmq_msg_size (&frame);
         s_on_frame (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame), via);
     }

@@ -77,8 +77,19 @@ static void s_start_node (fixture_t *f, int i)
     const char *name = cluster_node_name (f->cluster, i);
     char log[192];
     snprintf (log, sizeof log, "%s/%s.log", f->dir, name);
-    char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster",  f->cfg, "--name", (char *) name,
-                    "--workers",          "1",    "--stall-ms", "1500", NULL};
+    char *argv[] = {getenv ("SHOAL_BIN"),
+                    "node",
+                    "--cluster",
+                    f->cfg,
+                    "--name",
+                    (char *) name,
+                    "--workers",
+                    "1",
+                    "--stall-ms",
+                    "1500",
+                    "--module",
+                    getenv ("SHOAL_TEST_MODULE"),
+                    NULL}; //  counter/ for the flood
     int out;
     pid_t pid = proc_spawn (argv, log, &out);
     bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
@@ -773,6 +784,50 @@ static void test_stolen_key_takes_no_other_name (void **state)
     zsock_destroy (&thief);
 }
 
+//  --------------------------------------------------------------------------
+//  The peer floods n1's worker while a turn holds it (counter/h's Hold,
+//  until a file comes): 100 commands of 1 MiB go past the worker's queue
+//  of 64 MiB, and the front drops what does not fit (the sender's outbox
+//  would re-send), counted in `dropped`. Before, a peer's messages were
+//  bounded at 50,000 messages (of up to 8 MiB), not in bytes.
+
+static void test_flood_bounded_in_bytes (void **state)
+{
+    fixture_t *f = *state;
+    char hold[240], path[200], held[64], from[64];
+    s_address_on (f, "counter/h", 0, held, sizeof held);
+    s_address_on (f, "counter/p", 1, from, sizeof from);
+    snprintf (path, sizeof path, "%s/go", f->dir);
+    snprintf (hold, sizeof hold, "path=%s", path);
+    char *fields[] = {hold};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (1, fields, &payload, &size, error, sizeof error), 0);
+    s_forge (f, ENVELOPE_COMMAND, from, held, "Hold", NULL, payload, size);
+    free (payload);
+    int64_t dropped = s_stat (f->client[0], "dropped");
+    //  {"pad": a bin of 1 MiB less a little}: a frame within the limit.
+    size_t body = 1024 * 1024 - 512;
+    uint8_t *big = malloc (body + 10);
+    assert_non_null (big);
+    memcpy (big, "\x81\xa3pad\xc6", 6);
+    for (int i = 0; i < 4; i++)
+        big[6 + i] = (uint8_t) (body >> (24 - 8 * i));
+    memset (big + 10, 'x', body);
+    for (int i = 0; i < 100; i++)
+        s_forge (f, ENVELOPE_COMMAND, from, held, "Add", NULL, big, body + 10);
+    free (big);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (s_stat (f->client[0], "dropped") == dropped && zclock_mono () < deadline)
+        zclock_sleep (50); //  poll interval: the condition is read above
+    int64_t now = s_stat (f->client[0], "dropped");
+    proc_sh (NULL, 0, "touch %s", path); //  the turn ends, the queue drains
+    if (now == dropped)
+        fail_msg ("100 MiB queued for a held worker, nothing dropped past 64 MiB");
+    s_canary (f); //  n1 and the peer's link live on
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -785,6 +840,7 @@ int main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_answer_only_on_our_link, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stolen_key_takes_no_other_name, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_flood_bounded_in_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_answer_only_to_a_client_that_called, s_setup,
                                          s_teardown),
     };
