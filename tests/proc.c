@@ -265,6 +265,11 @@ pid_t proc_spawn (char *const argv[], const char *log, int *out)
 bool proc_read_until (int fd, const char *want, int timeout_ms)
 {
     char line[512];
+    return proc_read_line_until (fd, want, line, sizeof line, timeout_ms);
+}
+
+bool proc_read_line_until (int fd, const char *want, char *line, size_t size, int timeout_ms)
+{
     size_t used = 0;
     int64_t deadline = proc_now_ms () + timeout_ms;
     while (proc_now_ms () < deadline) {
@@ -275,7 +280,7 @@ bool proc_read_until (int fd, const char *want, int timeout_ms)
         if (read (fd, &c, 1) != 1)
             return false;
         if (c != '\n') {
-            if (used < sizeof line - 1)
+            if (used < size - 1)
                 line[used++] = c;
             continue;
         }
@@ -301,9 +306,15 @@ int proc_wait_exit (pid_t pid, int timeout_ms)
 
 void proc_kill (pid_t *pid)
 {
+    proc_kill_with (pid, SIGKILL);
+}
+
+void proc_kill_with (pid_t *pid, int sig)
+{
     if (*pid <= 0)
         return;
-    kill (*pid, SIGKILL);
+    kill (*pid, sig);
+    kill (*pid, SIGCONT); //  a stopped one takes its signal
     while (waitpid (*pid, NULL, 0) == -1 && errno == EINTR)
         ;
     *pid = 0;

@@ -76,10 +76,14 @@ pid_t proc_spawn (char *const argv[], const char *log, int *out);
 //  Reads fd line by line until a line holding want, for at most
 //  timeout_ms. Returns false on timeout or end of file.
 bool proc_read_until (int fd, const char *want, int timeout_ms);
+//  The same, with the line that held want copied into line (size bytes).
+bool proc_read_line_until (int fd, const char *want, char *line, size_t size, int timeout_ms);
 //  Waits at most timeout_ms for pid to exit; returns its exit code, -1 if
 //  it did not exit (or died of a signal).
 int proc_wait_exit (pid_t pid, int timeout_ms);
 //  Kills *pid (SIGKILL) if it is > 0, reaps it, and sets it to 0.
 void proc_kill (pid_t *pid);
+//  The same with sig (then SIGCONT, for a stopped one), and reaps it.
+void proc_kill_with (pid_t *pid, int sig);
 
 #endif

@@ -15,6 +15,7 @@
 */
 #include "client.h"
 #include "cluster.h"
+#include "proc.h"
 #include "shard.h"
 
 #include <czmq.h>
@@ -59,87 +60,6 @@ static int s_remove_entry (const char *path, const struct stat *st, int flag, st
     (void) st;
     (void) ftw;
     return flag == FTW_DP ? rmdir (path) : unlink (path);
-}
-
-//  Starts argv with its stdout on a pipe (*out, the read end; NULL: none)
-//  and its stderr appended to log. Returns its pid.
-static pid_t s_spawn (char *const argv[], const char *log, int *out)
-{
-    int pipe_fds[2];
-    assert_int_equal (pipe (pipe_fds), 0);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        dup2 (pipe_fds[1], STDOUT_FILENO);
-        close (pipe_fds[0]);
-        close (pipe_fds[1]);
-        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2 (fd, STDERR_FILENO);
-            close (fd);
-        }
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    close (pipe_fds[1]);
-    if (out)
-        *out = pipe_fds[0];
-    else
-        close (pipe_fds[0]);
-    return pid;
-}
-
-//  Reads fd line by line until a line holding want, for at most
-//  timeout_ms; copies that line into line. Returns false on timeout or EOF.
-static bool s_read_until (int fd, const char *want, char *line, size_t size, int timeout_ms)
-{
-    size_t used = 0;
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (zclock_mono () < deadline) {
-        struct pollfd item = {fd, POLLIN, 0};
-        if (poll (&item, 1, 100) <= 0)
-            continue;
-        char c;
-        if (read (fd, &c, 1) != 1)
-            return false;
-        if (c != '\n') {
-            if (used < size - 1)
-                line[used++] = c;
-            continue;
-        }
-        line[used] = 0;
-        if (strstr (line, want))
-            return true;
-        used = 0;
-    }
-    return false;
-}
-
-//  Waits at most timeout_ms for pid to exit; returns its exit code, or -1
-//  if it did not exit (or died of a signal).
-static int s_wait_exit (pid_t pid, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    int status;
-    while (zclock_mono () < deadline) {
-        pid_t done = waitpid (pid, &status, WNOHANG);
-        if (done == pid)
-            return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-        zclock_sleep (20);
-    }
-    return -1;
-}
-
-//  Kills *pid with sig (SIGCONT first, for a stopped one) and reaps it.
-static void s_kill (pid_t *pid, int sig)
-{
-    if (*pid <= 0)
-        return;
-    kill (*pid, sig);
-    kill (*pid, SIGCONT);
-    while (waitpid (*pid, NULL, 0) == -1 && errno == EINTR)
-        ;
-    *pid = 0;
 }
 
 //  Keeps pid for the teardown to kill; returns its slot.
@@ -215,12 +135,12 @@ static int s_teardown (void **state)
     fixture_t *f = *state;
     for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
         client_destroy (&f->client[i]);
-        s_kill (&f->node[i], SIGKILL);
+        proc_kill_with (&f->node[i], SIGKILL);
     }
     client_destroy (&f->other);
     for (int i = 0; i < MAX_CHILDREN; i++)
-        s_kill (&f->children[i], SIGKILL);
-    s_kill (&f->proxy, SIGTERM);
+        proc_kill_with (&f->children[i], SIGKILL);
+    proc_kill_with (&f->proxy, SIGTERM);
     if (f->proxy_out >= 0)
         close (f->proxy_out);
     cluster_destroy (&f->cluster);
@@ -239,8 +159,8 @@ static void s_init (fixture_t *f, int nodes)
     char *argv[] = {
         getenv ("SHOAL_BIN"), "cluster", "init", "--nodes", count, "--dir", dir, "--ipc",
         "--shards",           "64",      NULL};
-    pid_t pid = s_spawn (argv, log, NULL);
-    assert_int_equal (s_wait_exit (pid, DEADLINE_MS), 0);
+    pid_t pid = proc_spawn (argv, log, NULL);
+    assert_int_equal (proc_wait_exit (pid, DEADLINE_MS), 0);
     char *error = NULL;
     f->cluster = cluster_load (f->cfg, &error);
     if (!f->cluster)
@@ -257,9 +177,9 @@ static pid_t s_start (fixture_t *f, const char *cfg, const char *name, const cha
         getenv ("SHOAL_BIN"), "node", "--cluster",  (char *) cfg, "--name", (char *) name,
         "--workers",          "2",    "--stall-ms", STALL_MS,     NULL};
     int out;
-    pid_t pid = s_spawn (argv, log, &out);
+    pid_t pid = proc_spawn (argv, log, &out);
     char line[512];
-    bool ready = s_read_until (out, "ready on ", line, sizeof line, DEADLINE_MS);
+    bool ready = proc_read_line_until (out, "ready on ", line, sizeof line, DEADLINE_MS);
     close (out);
     if (!ready) {
         kill (pid, SIGKILL);
@@ -586,9 +506,9 @@ static int s_start_proxy (fixture_t *f, const char *target)
     char *argv[] = {getenv ("SHOAL_PYTHON"), getenv ("SHOAL_PROXY"), "0", (char *) target, NULL};
     assert_non_null (argv[0]);
     assert_non_null (argv[1]);
-    f->proxy = s_spawn (argv, log, &f->proxy_out);
+    f->proxy = proc_spawn (argv, log, &f->proxy_out);
     char line[128];
-    if (!s_read_until (f->proxy_out, "proxy ready ", line, sizeof line, DEADLINE_MS))
+    if (!proc_read_line_until (f->proxy_out, "proxy ready ", line, sizeof line, DEADLINE_MS))
         fail_msg ("the proxy did not start: see %s", log);
     return atoi (line + strlen ("proxy ready "));
 }
@@ -597,7 +517,7 @@ static void s_proxy_signal (fixture_t *f, int sig, const char *said)
 {
     kill (f->proxy, sig);
     char line[128];
-    if (!s_read_until (f->proxy_out, said, line, sizeof line, DEADLINE_MS))
+    if (!proc_read_line_until (f->proxy_out, said, line, sizeof line, DEADLINE_MS))
         fail_msg ("the proxy did not say '%s'", said);
 }
 
@@ -697,7 +617,7 @@ static void s_shoal_out (fixture_t *f, int argc, const char *args[], char *out, 
     argv[argc + 3] = NULL;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     int fd;
-    pid_t pid = s_spawn (argv, log, &fd);
+    pid_t pid = proc_spawn (argv, log, &fd);
     size_t used = 0;
     ssize_t n = 1;
     while (n > 0 && used < size - 1 && zclock_mono () < deadline) {
@@ -707,8 +627,8 @@ static void s_shoal_out (fixture_t *f, int argc, const char *args[], char *out, 
     }
     out[used] = 0;
     close (fd);
-    if (s_wait_exit (pid, DEADLINE_MS) < 0)
-        s_kill (&pid, SIGKILL);
+    if (proc_wait_exit (pid, DEADLINE_MS) < 0)
+        proc_kill_with (&pid, SIGKILL);
 }
 
 //  Runs `shoal ARGS...` (argc of them, then --cluster with the fixture's
@@ -918,7 +838,7 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     char own_log[192];
     snprintf (own_log, sizeof own_log, "%s/%s.log", f->dir, log_name);
     s_wait_file_has (own_log, own_text);
-    s_kill (pid, SIGKILL);
+    proc_kill_with (pid, SIGKILL);
 }
 
 //  Sends, as a peer, an actor's message: Credit{transfer, amount} to
@@ -1092,7 +1012,7 @@ static void test_link_back_after_refused_handshake (void **state)
     char n2_log[192];
     snprintf (n2_log, sizeof n2_log, "%s/n2.log", f->dir);
     s_wait_file_has (n2_log, "peer n1 refused our CURVE handshake");
-    s_kill (wrong, SIGKILL);
+    proc_kill_with (wrong, SIGKILL);
 
     s_start_node (f, 0); //  n1 again, with the cluster's own file
     s_wait_all_up (f);
@@ -1114,10 +1034,10 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
     snprintf (log, sizeof log, "%s/alone.log", f->dir);
     char *argv[] = {getenv ("SHOAL_BIN"), "node", "--data", data, "--endpoint",
                     "tcp://0.0.0.0:*",    NULL,   NULL};
-    pid_t pid = s_spawn (argv, log, NULL);
-    int code = s_wait_exit (pid, DEADLINE_MS);
+    pid_t pid = proc_spawn (argv, log, NULL);
+    int code = proc_wait_exit (pid, DEADLINE_MS);
     if (code == -1)
-        s_kill (&pid, SIGKILL);
+        proc_kill_with (&pid, SIGKILL);
     assert_int_not_equal (code, 0);
     assert_true (code > 0);
     assert_true (s_file_has (log, "will not listen on tcp://0.0.0.0:* without CURVE"));
@@ -1126,10 +1046,11 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
     snprintf (log, sizeof log, "%s/insecure.log", f->dir);
     argv[6] = "--insecure";
     int out;
-    pid = s_spawn (argv, log, &out);
+    pid = proc_spawn (argv, log, &out);
     s_keep_child (f, pid);
     char line[512];
-    bool ready = s_read_until (out, "ready on tcp://0.0.0.0:", line, sizeof line, DEADLINE_MS);
+    bool ready =
+        proc_read_line_until (out, "ready on tcp://0.0.0.0:", line, sizeof line, DEADLINE_MS);
     close (out);
     assert_true (ready);
     assert_true (s_file_has (log, "WARN shoal node: --insecure"));
@@ -1162,7 +1083,7 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     s_address_on (f, "account/k", 1, &next, account, sizeof account);
     s_fund (f->client[0], account);
 
-    s_kill (&f->node[1], SIGKILL);
+    proc_kill_with (&f->node[1], SIGKILL);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     stats_t stats;
     for (s_stats (f, f->client[0], &stats); stats.peer[1]; s_stats (f, f->client[0], &stats)) {
@@ -1199,7 +1120,7 @@ static void test_store_of_another_cluster_refused (void **state)
     s_start_node (f, 0);
     s_fund (f->client[0], "account/kept");
     client_destroy (&f->client[0]);
-    s_kill (&f->node[0], SIGTERM);
+    proc_kill_with (&f->node[0], SIGTERM);
 
     //  A second `cluster init` makes a cluster of the same name and node
     //  names, with keys of its own; its n1 is given the first one's data.
@@ -1210,17 +1131,17 @@ static void test_store_of_another_cluster_refused (void **state)
     char *init[] = {
         getenv ("SHOAL_BIN"), "cluster", "init", "--nodes", "1", "--dir", other, "--ipc",
         "--shards",           "64",      NULL};
-    assert_int_equal (s_wait_exit (s_spawn (init, log, NULL), DEADLINE_MS), 0);
+    assert_int_equal (proc_wait_exit (proc_spawn (init, log, NULL), DEADLINE_MS), 0);
     snprintf (mine, sizeof mine, "%s/c/%s/data", f->dir, name);
     snprintf (theirs, sizeof theirs, "%s/%s/data", other, name);
     assert_int_equal (rename (mine, theirs), 0);
 
     snprintf (log, sizeof log, "%s/stranger.log", f->dir);
     char *node[] = {getenv ("SHOAL_BIN"), "node", "--cluster", cfg, "--name", (char *) name, NULL};
-    pid_t pid = s_spawn (node, log, NULL);
-    int code = s_wait_exit (pid, DEADLINE_MS);
+    pid_t pid = proc_spawn (node, log, NULL);
+    int code = proc_wait_exit (pid, DEADLINE_MS);
     if (code == -1)
-        s_kill (&pid, SIGKILL);
+        proc_kill_with (&pid, SIGKILL);
     assert_true (code > 0);
     assert_true (s_file_has (log, "belongs to another cluster named"));
     assert_true (s_file_has (log, "put the old one back"));
@@ -1229,10 +1150,10 @@ static void test_store_of_another_cluster_refused (void **state)
     char endpoint[256];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/alone.ipc", f->dir);
     char *alone[] = {getenv ("SHOAL_BIN"), "node", "--data", theirs, "--endpoint", endpoint, NULL};
-    pid = s_spawn (alone, log, NULL);
-    code = s_wait_exit (pid, DEADLINE_MS);
+    pid = proc_spawn (alone, log, NULL);
+    code = proc_wait_exit (pid, DEADLINE_MS);
     if (code == -1)
-        s_kill (&pid, SIGKILL);
+        proc_kill_with (&pid, SIGKILL);
     assert_true (code > 0);
     assert_true (s_file_has (log, "belongs to shoal/n1, not to /"));
 
@@ -1290,13 +1211,13 @@ static void test_second_node_of_a_name_is_refused (void **state)
         getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name", "n1", "--data", data,
         "--workers",          "1",    NULL};
     int out;
-    pid_t *second = s_keep_child (f, s_spawn (argv, log, &out));
-    int code = s_wait_exit (*second, DEADLINE_MS);
+    pid_t *second = s_keep_child (f, proc_spawn (argv, log, &out));
+    int code = proc_wait_exit (*second, DEADLINE_MS);
     if (code == -1)
         fail_msg ("a second n1 still runs after %d ms: it took n1's endpoints", DEADLINE_MS);
     *second = 0;
     assert_int_equal (code, 1);
-    assert_false (s_read_until (out, "ready on", line, sizeof line, 1000));
+    assert_false (proc_read_line_until (out, "ready on", line, sizeof line, 1000));
     close (out);
     snprintf (expected, sizeof expected,
               "shoal node: cannot listen on %s: another process is bound there (it holds %s.lock)",
@@ -1314,7 +1235,7 @@ static void test_second_node_of_a_name_is_refused (void **state)
     assert_int_equal (s_balance (f->client[0], account), FUNDING);
 
     //  Killed, n1 starts again: the kernel dropped its lock.
-    s_kill (&f->node[0], SIGKILL);
+    proc_kill_with (&f->node[0], SIGKILL);
     s_start_node (f, 0);
     assert_int_equal (s_balance (f->client[0], account), FUNDING);
 }
