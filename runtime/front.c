@@ -680,8 +680,9 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
         int index = worker_of (self->config.config, envelope.to);
         worker_stats_t *stats = &self->config.config->stats[index];
         void *worker = zsock_resolve (self->push[index]);
+        static const uint8_t remote = ROUTE_REMOTE; //  counted: the worker tells it so
         if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
-            zmq_send (worker, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+            zmq_send (worker, &remote, 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
             self->counters.dropped++;
         else {
             stats->queued_bytes += size;

@@ -241,7 +241,7 @@ int metrics_write (const metrics_config_t *config, FILE *out)
     s_histogram (out, workers, offsetof (worker_stats_t, batch_messages), HISTOGRAM_SIZES,
                  "shoal_batch_messages", "Messages per group commit");
     s_family (out, "shoal_worker_queue_bytes", "gauge",
-              "Bytes of client frames queued for a worker and not taken yet");
+              "Bytes of client and peer frames queued for a worker and not taken yet");
     for (int w = 0; w < workers->workers; w++)
         fprintf (out, "shoal_worker_queue_bytes{worker=\"%d\"} %" PRIu64 "\n", w,
                  (uint64_t) atomic_load (&workers->stats[w].queued_bytes));

@@ -560,8 +560,11 @@ static void s_drain (worker_t *self)
         }
         if (via) //  another worker's: no route to answer by
             r_size = 0;
-        else //  the front's: a client's (a route) or a peer's (none), counted
+        else if (r_size) { //  the front's, counted: a client's, a gather's, or a peer's
             self->stats->queued_bytes -= zmq_msg_size (&frame);
+            if (r_size == 1 && r[0] == 0x02) //  front.h's ROUTE_REMOTE: a peer's actor
+                r_size = 0;                  //  message, no route to answer by
+        } //  else another worker's, sent without a bundle: not counted
         s_on_frame (self, r, r_size, zmq_msg_data (&frame), zmq_msg_size (&frame), via);
     }
     zmq_msg_close (&route);
