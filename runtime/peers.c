@@ -319,6 +319,16 @@ static bool s_frame_is (zmq_msg_t *msg, const char *text)
     return zmq_msg_size (msg) == len && memcmp (zmq_msg_data (msg), text, len) == 0;
 }
 
+//  Keeps id, the routing id of one of peer's connections to our ROUTER (its
+//  key said which node it is), as where its CALLs' ANSWERs go.
+static void s_keep_id (peer_t *peer, zmq_msg_t *id)
+{
+    if (zmq_msg_size (id) <= sizeof peer->id) {
+        memcpy (peer->id, zmq_msg_data (id), zmq_msg_size (id));
+        peer->id_size = zmq_msg_size (id);
+    }
+}
+
 //  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name] and answers
 //  it on the router. parts[0] is the routing id.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
@@ -336,10 +346,8 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     else if (!s_frame_is (&parts[5], s_name (self, node)))
         why = "a name that is not its key's";
     peer->welcomed = why == NULL;
-    if (peer->welcomed && zmq_msg_size (&parts[0]) <= sizeof peer->id) {
-        memcpy (peer->id, zmq_msg_data (&parts[0]), zmq_msg_size (&parts[0]));
-        peer->id_size = zmq_msg_size (&parts[0]);
-    }
+    if (peer->welcomed)
+        s_keep_id (peer, &parts[0]);
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
     s_sendv (self->router, data, sizes, why ? 3 : 2);
@@ -396,6 +404,8 @@ static void s_on_router (peers_t *self, peers_deliver_fn *fn, void *arg)
                 self->stats.received++;
                 self->peers[node].received++;
                 self->peers[node].heard_at = zclock_mono ();
+                if (kind == PEERS_CALL) //  its ANSWER goes back where it came from
+                    s_keep_id (&self->peers[node], &parts[0]);
                 zmq_msg_t *route = kind == PEERS_MSG ? NULL : &parts[2];
                 zmq_msg_t *envelope = &parts[kind == PEERS_MSG ? 2 : 3];
                 char key[PEERS_KEY_SIZE + 1] = "";

@@ -96,11 +96,12 @@ int64_t peers_silent_ms (const peers_t *self, int node);
 int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
                 const uint8_t *envelope, size_t size);
 
-//  A CALL's ANSWER goes back to the routing id the calling node's welcomed
-//  HELLO came from (its links have no id of their own). Known limit: an
-//  ANSWER sent while that node reconnects, before its new HELLO is
-//  welcomed (~250 ms), goes to the closed connection's id and is lost;
-//  its client re-sends, under its id.
+//  A CALL's ANSWER goes back to the routing id of the connection the
+//  calling node's last CALL (or its welcomed HELLO) came on: its links
+//  have no id of their own. Known limit: an ANSWER to a CALL made before
+//  that node reconnected, sent before anything came on the new
+//  connection, goes to the closed one's id and is lost; its client
+//  re-sends, under its id.
 //  Sends a client's request to node as a CALL (peers_send), with the
 //  client's key (40 characters of Z85; NULL: none) in a frame of its own,
 //  so that the node that owns the request's target judges an operator's
