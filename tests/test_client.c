@@ -288,6 +288,14 @@ static void test_fields_keys_quoted (void **state)
         {"{\"\xc3\\u0000\":1}", "z=1", "input: key \"\\xc3\\u0000\" holds \\u0000"},
         {NULL, "o:={\"k\\n\\\"\":1,\"k\\n\\\"\":2}", "field 'o': key \"k\\n\\\"\" is repeated"},
         {NULL, "\x1b[31mred", "field '\\u001b[31mred' is not key=value or key:=JSON"},
+        //  A key in single quotes, which json-c takes in an object: refused
+        //  as not JSON (it was "a key is repeated"), and one holding a '"'
+        //  (found by fuzz_fields: the scan of keys read past the text's end).
+        {NULL, "o:={'a':1}",
+         "field 'o': not JSON (a string in single quotes at character 1: JSON's are in double "
+         "quotes)"},
+        {NULL, "m\x13:={'=?922373729K\":295n':1,\"?9223729K\":4}", "field 'm\\u0013': not JSON"},
+        {NULL, "o:=\"a\\u12", "field 'o': not JSON"},
     };
     s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
     //  A key of 300 bytes: cut between characters (é is 2 bytes), with "...".

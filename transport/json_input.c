@@ -218,16 +218,19 @@ static int s_pack (s_packing_t *self, json_object *value, int depth)
 //  The keys of JSON text as written, before json-c keeps one of each: a
 //  key is a string followed, after white space, by ':'.
 typedef struct {
-    size_t count;     //  keys in the text
-    const char *nul;  //  the first key holding \u0000, or NULL
-    size_t nul_len;   //  its length in the text, quotes included
-    const char *lone; //  the first \u escape of a lone surrogate, or NULL
+    size_t count;       //  keys in the text
+    const char *nul;    //  the first key holding \u0000, or NULL
+    size_t nul_len;     //  its length in the text, quotes included
+    const char *lone;   //  the first \u escape of a lone surrogate, or NULL
+    const char *single; //  the first string in single quotes, or NULL (then no more is read)
 } s_text_keys_t;
 
 //  The value of the 4 hex digits at text, or -1.
 static long s_hex4 (const char *text)
 {
     char digits[5] = {0};
+    if (strnlen (text, 4) < 4)
+        return -1; //  the text ends first
     memcpy (digits, text, 4);
     char *end;
     long value = strtol (digits, &end, 16);
@@ -243,7 +246,7 @@ static size_t s_string_end (const char *text, size_t i, bool *has_nul, const cha
 {
     *has_nul = false;
     const char *high = NULL; //  the escape of a high surrogate just before
-    for (i++; text[i] != '"'; i++) {
+    for (i++; text[i] && text[i] != '"'; i++) {
         long code = text[i] == '\\' && text[i + 1] == 'u' ? s_hex4 (text + i + 2) : -1;
         bool low = code >= 0xdc00 && code <= 0xdfff;
         if (high && !low && !*lone)
@@ -253,12 +256,12 @@ static size_t s_string_end (const char *text, size_t i, bool *has_nul, const cha
         high = code >= 0xd800 && code <= 0xdbff ? text + i : NULL;
         if (code == 0)
             *has_nul = true;
-        if (text[i] == '\\')
+        if (text[i] == '\\' && text[i + 1]) //  past 4 hex digits, or the escaped one
             i += code >= 0 ? 5 : 1;
     }
     if (high && !*lone)
         *lone = high;
-    return i + 1;
+    return text[i] ? i + 1 : i; //  at the end of text: never past it
 }
 
 //  Scans valid JSON text once for its keys. O(length).
@@ -266,6 +269,10 @@ static s_text_keys_t s_scan_keys (const char *text)
 {
     s_text_keys_t keys = {0};
     for (size_t i = 0; text[i];) {
+        if (text[i] == '\'') { //  outside a string: not JSON, though json-c takes a key so
+            keys.single = text + i;
+            return keys;
+        }
         if (text[i] != '"') {
             i++;
             continue;
@@ -387,6 +394,13 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
 {
     s_text_keys_t keys = s_scan_keys (text);
     char name[QUOTED_MAX];
+    if (keys.single) {
+        snprintf (error, error_size,
+                  "%s: not JSON (a string in single quotes at character %zu: JSON's are in "
+                  "double quotes)",
+                  what, (size_t) (keys.single - text));
+        return SHOAL_EINVAL;
+    }
     if (keys.nul) {
         snprintf (error, error_size, "%s: key %s holds \\u0000, which keys cannot", what,
                   s_quote_key (keys.nul, keys.nul_len, name, sizeof name));
