@@ -70,10 +70,10 @@ void log_write (shoal_log_level_t level, const char *format, ...)
     struct tm tm;
     gmtime_r (&now.tv_sec, &tm);
     char line[LOG_LINE_MAX];
-    int n = snprintf (line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s%s%s ",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, (int) (now.tv_nsec / 1000000), s_name, s_name[0] ? " " : "",
-                      s_names[level]);
+    int n =
+        snprintf (line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s%s%s ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  (int) (now.tv_nsec / 1000000), s_name, s_name[0] ? " " : "", s_names[level]);
     char text[LOG_LINE_MAX];
     text[0] = 0;
     va_list args;
