@@ -418,6 +418,22 @@ static void s_debit_waiting (fixture_t *f, const char *transfer, const char *dst
     s_wait_pending (f->client[0], transfer, "Debit", id);
 }
 
+//  Once the canary shows the forgery handled: transfer still started, dst
+//  not credited, transfer's pending as before, and one more forgery
+//  counted than forged.
+static void s_unchanged (fixture_t *f, const char *transfer, const char *dst,
+                         const pending_t *before, int64_t forged)
+{
+    s_canary (f);
+    char status[32];
+    bool stalled;
+    s_status (f->client[0], transfer, status, sizeof status, &stalled);
+    assert_string_equal (status, "started");
+    assert_int_equal (s_balance (f->client[0], dst), 0);
+    s_assert_pending_same (f->client[0], transfer, before);
+    assert_int_equal (s_stat (f->client[0], "forged"), forged + 1);
+}
+
 //  A reply is taken from the actor its command went to only. Before, the
 //  peer answered the Debit our transfer sent to n3's account as one of
 //  n2's accounts: the transfer went on, and credited dst 100 that were
@@ -435,14 +451,7 @@ static void test_reply_only_from_its_target (void **state)
     int64_t forged = s_stat (f->client[0], "forged");
 
     s_forge_ok (f, theirs, transfer, "Debit", id);
-    s_canary (f);
-    char status[32];
-    bool stalled;
-    s_status (f->client[0], transfer, status, sizeof status, &stalled);
-    assert_string_equal (status, "started");
-    assert_int_equal (s_balance (f->client[0], dst), 0);
-    s_assert_pending_same (f->client[0], transfer, &before);
-    assert_int_equal (s_stat (f->client[0], "forged"), forged + 1);
+    s_unchanged (f, transfer, dst, &before, forged);
 }
 
 //  A timer never crosses nodes. Before, a peer's TIMER "refund" made a
@@ -518,14 +527,7 @@ static void test_cancel_reply_only_from_its_target (void **state)
     int64_t forged = s_stat (f->client[0], "forged");
 
     s_forge_ok (f, theirs, transfer, "$cancel", cancel);
-    s_canary (f);
-    char status[32];
-    bool stalled;
-    s_status (f->client[0], transfer, status, sizeof status, &stalled);
-    assert_string_equal (status, "started");
-    assert_int_equal (s_balance (f->client[0], dst), 0);
-    s_assert_pending_same (f->client[0], transfer, &before);
-    assert_int_equal (s_stat (f->client[0], "forged"), forged + 1);
+    s_unchanged (f, transfer, dst, &before, forged);
 }
 
 static const char s_forged[] = "a frame the peer made";
