@@ -49,7 +49,7 @@
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
     X (forged, "replies refused: not from the actor their command went to; timers refused: not "   \
                "their actor's own")                                                                \
-    X (queued_bytes, "client frames the front passed to a worker that it has not taken")           \
+    X (queued_bytes, "client and peer frames the front passed to a worker that it has not taken")  \
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
     X (timers, "durable timers armed and not yet fired")                                           \
     X (overdue_turns, "turns that ran past --turn-timeout (counted by the watchdog)")              \
@@ -117,7 +117,10 @@
     X (shoal_bad_internal_frames_total, counter, "", s.bad_internal_frames,                        \
        "Undecodable frames between the node's threads, or in the journal")                         \
     X (shoal_outbound_waits_total, counter, "", s.outbound_waits,                                  \
-       "Times a worker waited for the front: 64 MiB of its messages were out")
+       "Times a worker waited for the front: 64 MiB of its messages were out")                     \
+    X (shoal_forged_messages_total, counter, "", s.forged,                                         \
+       "Replies refused: not from the actor their command went to; timers refused: not their "     \
+       "actor's own (a peer's forgery)")
 
 #define SHOAL_NODE_METRICS(X)                                                                      \
     X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \
@@ -128,7 +131,8 @@
     X (shoal_unavailable_total, counter, "", n.unavailable,                                        \
        "Client messages refused: the node that owns their actor is down")                          \
     X (shoal_dropped_total, counter, "", n.dropped,                                                \
-       "Actor messages dropped: their node's link is down (the outbox re-sends)")                  \
+       "Actor messages dropped: their node's link is down, or the worker's queue is full (the "    \
+       "outbox re-sends)")                                                                         \
     X (shoal_unread_replies_dropped_total, counter, "", n.unread,                                  \
        "Replies dropped: their client was not reading them (it re-sends and gets the stored "      \
        "reply)")                                                                                   \

@@ -393,6 +393,7 @@ static void test_busy_scrape (void **state)
     //  its bound).
     assert_true (s_value (fx, "shoal_outbound_peak_bytes") > 0);
     assert_true (s_value (fx, "shoal_outbound_waits_total") == 0);
+    assert_true (s_value (fx, "shoal_forged_messages_total") == 0); //  a node alone: none
     assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
     //  The threads by name: the workers and the projections' are there
     //  (their CPU time may still round to 0).
