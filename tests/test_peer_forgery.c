@@ -332,6 +332,44 @@ static void s_canary (fixture_t *f)
     }
 }
 
+//  n2's node.cert (its secret too), in the attacker's hands.
+static zcert_t *s_stolen_cert (fixture_t *f)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    return cert;
+}
+
+//  A link to n1's peer endpoint with n2's stolen key, under routing_id
+//  (NULL: none of its own), that said HELLO as n2 and was welcomed.
+static zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id)
+{
+    zcert_t *cert = s_stolen_cert (f);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert_non_null (peer);
+    zsock_set_linger (peer, 0);
+    if (routing_id)
+        zsock_set_identity (peer, routing_id);
+    zsock_set_rcvtimeo (peer, DEADLINE_MS);
+    zcert_apply (cert, peer);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
+    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
+    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch,
+                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
+                                  NULL),
+                      0);
+    char *welcome = zstr_recv (peer);
+    assert_non_null (welcome);
+    assert_string_equal (welcome, "WELCOME");
+    zstr_free (&welcome);
+    return peer;
+}
+
 static int s_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
@@ -357,29 +395,7 @@ static int s_setup (void **state)
         fail_msg ("%s", error);
     s_start_node (f, 0);
 
-    //  n2's node.cert (its secret too) in the attacker's hands.
-    char path[256];
-    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
-    zcert_t *cert = zcert_load (path);
-    assert_non_null (cert);
-    f->peer = zsock_new (ZMQ_DEALER);
-    assert_non_null (f->peer);
-    zsock_set_linger (f->peer, 0);
-    zsock_set_rcvtimeo (f->peer, DEADLINE_MS);
-    zcert_apply (cert, f->peer);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (f->peer, cluster_node_key (f->cluster, 0));
-    assert_int_equal (zsock_connect (f->peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
-    char epoch[24];
-    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
-    assert_int_equal (zstr_sendx (f->peer, "HELLO", cluster_name (f->cluster), epoch,
-                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
-                                  NULL),
-                      0);
-    char *welcome = zstr_recv (f->peer);
-    assert_non_null (welcome);
-    assert_string_equal (welcome, "WELCOME");
-    zstr_free (&welcome);
+    f->peer = s_stolen_peer (f, NULL);
 
     s_address_on (f, "account/canary", 0, f->canary, sizeof f->canary);
     s_address_on (f, "transfer/peer", 1, f->peer_transfer, sizeof f->peer_transfer);
@@ -692,11 +708,9 @@ static bool s_impostor_round (zsock_t *impostor, zsock_t *caller, const char *ac
 static void test_answer_only_to_a_client_that_called (void **state)
 {
     fixture_t *f = *state;
-    char path[256], account[64];
+    char account[64];
     s_address_on (f, "account/far", 1, account, sizeof account);
-    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
-    zcert_t *cert = zcert_load (path);
-    assert_non_null (cert);
+    zcert_t *cert = s_stolen_cert (f);
     zsock_t *impostor = zsock_new (ZMQ_ROUTER);
     assert_non_null (impostor);
     zsock_set_linger (impostor, 0);
@@ -748,28 +762,8 @@ static void test_stolen_key_takes_no_other_name (void **state)
     }
     client_reply_close (&reply);
 
-    char path[256];
-    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
-    zcert_t *cert = zcert_load (path);
-    assert_non_null (cert);
-    zsock_t *thief = zsock_new (ZMQ_DEALER);
-    assert_non_null (thief);
-    zsock_set_linger (thief, 0);
-    zsock_set_identity (thief, cluster_node_name (f->cluster, 2));
-    zsock_set_rcvtimeo (thief, DEADLINE_MS);
-    zcert_apply (cert, thief);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (thief, cluster_node_key (f->cluster, 0));
-    assert_int_equal (zsock_connect (thief, "%s", cluster_node_peer (f->cluster, 0)), 0);
-    char epoch[24];
-    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
-    assert_int_equal (zstr_sendx (thief, "HELLO", cluster_name (f->cluster), epoch,
-                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
-                                  NULL),
-                      0);
-    char *welcome = zstr_recv (thief); //  connected, under the id "n3"
-    assert_non_null (welcome);
-    zstr_free (&welcome);
+    //  Welcomed as n2 (its key's node), connected under the id "n3".
+    zsock_t *thief = s_stolen_peer (f, cluster_node_name (f->cluster, 2));
 
     for (int i = 0; i < 3; i++) {
         rc = s_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);

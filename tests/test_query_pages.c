@@ -54,11 +54,7 @@ static pid_t s_cluster[CLUSTER_NODES];
 
 static void s_cluster_kill (int i)
 {
-    if (s_cluster[i] > 0) {
-        kill (s_cluster[i], SIGKILL);
-        waitpid (s_cluster[i], NULL, 0);
-        s_cluster[i] = 0;
-    }
+    proc_kill (&s_cluster[i]);
 }
 
 static int s_setup (void **state)
@@ -333,32 +329,32 @@ static void test_from_and_next (void **state)
 //  ready line.
 static void s_cluster_start (proc_t *p, int i)
 {
-    char command[1024], name[32];
-    snprintf (name, sizeof name, "n%d.out", i + 1);
-    snprintf (command, sizeof command,
-              "exec '%s' node --cluster '%s/c/cluster.cfg' --name n%d --workers 1 --metrics off "
-              "--module '%s' --module-opt projection.fat=1 >'%s/n%d.out' 2>>'%s/n%d.log'",
-              getenv ("SHOAL_BIN"), p->dir, i + 1, getenv ("SHOAL_PROJECTION_MODULE"), p->dir,
-              i + 1, p->dir, i + 1);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        if (chdir ("/") == 0)
-            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
-        _exit (127);
-    }
-    s_cluster[i] = pid;
-    int64_t deadline = proc_now_ms () + PROC_START_MS;
-    char ready[PROC_OUTPUT_MAX];
-    while (true) {
-        proc_read (p, name, ready);
-        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
-            return;
-        if (waitpid (pid, NULL, WNOHANG) == pid || proc_now_ms () > deadline) {
-            s_cluster[i] = 0;
-            fail_msg ("node n%d did not start", i + 1);
-        }
-        usleep (20 * 1000);
+    char cfg[160], name[8], log[160];
+    snprintf (cfg, sizeof cfg, "%s/c/cluster.cfg", p->dir);
+    snprintf (name, sizeof name, "n%d", i + 1);
+    snprintf (log, sizeof log, "%s/n%d.log", p->dir, i + 1);
+    char *argv[] = {getenv ("SHOAL_BIN"),
+                    "node",
+                    "--cluster",
+                    cfg,
+                    "--name",
+                    name,
+                    "--workers",
+                    "1",
+                    "--metrics",
+                    "off",
+                    "--module",
+                    getenv ("SHOAL_PROJECTION_MODULE"),
+                    "--module-opt",
+                    "projection.fat=1",
+                    NULL};
+    int out;
+    s_cluster[i] = proc_spawn (argv, log, &out);
+    bool ready = proc_read_until (out, "ready on ", PROC_START_MS);
+    close (out);
+    if (!ready) {
+        proc_kill (&s_cluster[i]);
+        fail_msg ("node n%d did not start: see %s", i + 1, log);
     }
 }
 
