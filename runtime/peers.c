@@ -534,62 +534,53 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
     }
 }
 
-int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
-                const uint8_t *envelope, size_t size)
+//  Sends [kind, route, envelope, key] (MSG: no route; key only if given)
+//  to node: an ANSWER on our ROUTER, the rest on our link to it. Counts
+//  what went. Returns 0 or SHOAL_ENET.
+static int s_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route,
+                   size_t route_size, const uint8_t *envelope, size_t size, const char *key)
 {
     if (node == self->self || node < 0 || node >= self->count)
         return SHOAL_ENET;
     static const char *names[] = {"", "MSG", "CALL", "ANSWER"};
+    peer_t *peer = &self->peers[node];
+    const void *data[5] = {peer->id, names[kind], route, envelope, key};
+    size_t sizes[5] = {peer->id_size, strlen (names[kind]), route_size, size, PEERS_KEY_SIZE};
+    int first = 1, count = key ? 4 : 3;
+    zsock_t *socket = peer->dealer;
     if (kind == PEERS_ANSWER) {
         //  Back to the node that CALLed, on the connection its CALL came in
-        //  on (our ROUTER, its DEALER, whose HELLO we welcomed from that
-        //  routing id): that link is up whenever a CALL could come, even
-        //  while ours to it is not yet.
-        peer_t *peer = &self->peers[node];
+        //  on (our ROUTER, its DEALER, whose HELLO or last CALL came from
+        //  that routing id): that link is up whenever a CALL could come,
+        //  even while ours to it is not yet.
         if (!peer->welcomed || !peer->id_size)
             return SHOAL_ENET;
-        const void *answer[4] = {peer->id, names[kind], route, envelope};
-        size_t answer_sizes[4] = {peer->id_size, 6, route_size, size};
-        int rc = s_sendv (self->router, answer, answer_sizes, 4);
-        if (rc == 0) {
-            self->stats.sent++;
-            self->peers[node].sent++;
-        }
-        return rc;
-    }
-    if (!self->peers[node].up)
+        first = 0, count = 4, socket = self->router;
+    } else if (!peer->up)
         return SHOAL_ENET;
-    const void *data[3] = {names[kind], route, envelope};
-    size_t sizes[3] = {strlen (names[kind]), route_size, size};
-    int rc;
-    if (kind == PEERS_MSG) {
-        const void *msg[2] = {names[kind], envelope};
-        size_t msg_sizes[2] = {3, size};
-        rc = s_sendv (self->peers[node].dealer, msg, msg_sizes, 2);
-    } else
-        rc = s_sendv (self->peers[node].dealer, data, sizes, 3);
+    else if (kind == PEERS_MSG) { //  [MSG, envelope]
+        data[2] = envelope, sizes[2] = size;
+        count = 2;
+    }
+    int rc = s_sendv (socket, data + first, sizes + first, count);
     if (rc == 0) {
         self->stats.sent++;
-        self->peers[node].sent++;
+        peer->sent++;
     }
     return rc;
+}
+
+int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route, size_t route_size,
+                const uint8_t *envelope, size_t size)
+{
+    return s_send (self, node, kind, route, route_size, envelope, size, NULL);
 }
 
 int peers_call (peers_t *self, int node, const uint8_t *route, size_t route_size,
                 const uint8_t *envelope, size_t size, const char *key)
 {
-    if (!key || strlen (key) != PEERS_KEY_SIZE)
-        return peers_send (self, node, PEERS_CALL, route, route_size, envelope, size);
-    if (node == self->self || node < 0 || node >= self->count || !self->peers[node].up)
-        return SHOAL_ENET;
-    const void *data[4] = {"CALL", route, envelope, key};
-    size_t sizes[4] = {4, route_size, size, PEERS_KEY_SIZE};
-    int rc = s_sendv (self->peers[node].dealer, data, sizes, 4);
-    if (rc == 0) {
-        self->stats.sent++;
-        self->peers[node].sent++;
-    }
-    return rc;
+    bool keyed = key && strlen (key) == PEERS_KEY_SIZE;
+    return s_send (self, node, PEERS_CALL, route, route_size, envelope, size, keyed ? key : NULL);
 }
 
 void peers_stats (const peers_t *self, peers_stats_t *stats)
