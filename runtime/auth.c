@@ -3,9 +3,8 @@
     A ZAP request is [version "1.0", request id, domain, address, routing
     id, mechanism, credentials...]; for CURVE the one credential is the
     client's 32-byte public key. The reply is [version, request id, status
-    "200" or "400", text, user id, metadata]: the user id is the key in Z85
-    (after AUTH_OPERATOR for an operator's), which a socket's messages then
-    carry as their "User-Id" property.
+    "200" or "400", text, user id, metadata]: the user id is the key in
+    Z85, which a socket's messages then carry as their "User-Id" property.
 
     The keys of the clients and operators directories are read again when
     they changed (clientkeys_stale), before each client's handshake and
@@ -88,15 +87,8 @@ static void s_on_request (auth_t *self, zsock_t *handler)
         zmq_z85_encode (public_txt, zframe_data (key), 32);
         ok = s_allowed (self, domain, public_txt);
     }
-    char user_id[sizeof AUTH_OPERATOR + sizeof public_txt];
-    snprintf (user_id, sizeof user_id, "%s%s",
-              ok && streq (domain, AUTH_DOMAIN_CLIENT) &&
-                      clientkeys_place (self->keys, public_txt) == CLIENTKEYS_OPERATOR
-                  ? AUTH_OPERATOR
-                  : "",
-              public_txt);
     if (request_id)
-        s_reply (handler, request_id, ok, user_id);
+        s_reply (handler, request_id, ok, public_txt);
     if (!ok) {
         atomic_fetch_add (self->config->refused, 1);
         int64_t now = zclock_mono ();

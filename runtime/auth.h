@@ -18,13 +18,12 @@
     (key_revoked), one moved from operators/ to clients/ loses its acts,
     within about AUTH_RELOAD_MS.
 
-    A connection's messages carry its key as their "User-Id" property; a
-    client's starts with AUTH_OPERATOR when its certificate was in the
-    operators directory at the handshake (or when the node has none:
-    every client is an operator then). The front reads the key from it
-    and asks the newest keys whether it is an operator's now before an
-    operator's act (front_keys.c: $resolve, $resend, a dead letter's
-    retry or drop, a projection's control).
+    A connection's messages carry its key as their "User-Id" property.
+    The front asks the newest keys whether it is still let in, and before
+    an operator's act whether it is an operator's now (front_keys.c:
+    $resolve, $resend, a dead letter's retry or drop, a projection's
+    control; a node with no operators directory takes every client for
+    one).
 
     The handler is a czmq zactor bound on inproc://zeromq.zap.01, one per
     process (ZeroMQ's rule): start it before binding the CURVE sockets.
@@ -41,9 +40,6 @@
 
 #define AUTH_DOMAIN_PEER "shoal-peer"
 #define AUTH_DOMAIN_CLIENT "shoal-client"
-//  A client's User-Id, before its key, if an operator: a space is no Z85
-//  character, so no key's own text can start so.
-#define AUTH_OPERATOR "operator "
 //  The directories are looked at this often for changes (a stat of each
 //  entry; certificates are read only when something changed).
 #define AUTH_RELOAD_MS 1000

@@ -37,11 +37,9 @@ static bool s_operators_act (const envelope_t *envelope)
     return streq (envelope->name, "projection_control") || deadletter_is_query (envelope->name);
 }
 
-//  The key a User-Id names (borrowed from it), or NULL if it names none.
+//  The key a User-Id names (borrowed from it, auth.c), or NULL if none.
 static const char *s_key_of (const char *user)
 {
-    if (strncmp (user, AUTH_OPERATOR, strlen (AUTH_OPERATOR)) == 0)
-        user += strlen (AUTH_OPERATOR);
     return strlen (user) == KEY_SIZE ? user : NULL;
 }
 
@@ -61,14 +59,15 @@ static void s_log_revoked (front_t *self, const char *key)
     self->revoked_logged_at = now;
 }
 
-//  Logs an operator's act with the key that made it (NULL: no CURVE): the
-//  "operator" a $resolve names is its sender's word, the key is the
-//  handshake's.
-static void s_log_act (const char *key, const envelope_t *envelope)
+//  Logs an operator's act with the key that made it (NULL: no CURVE), and
+//  the node it came through (NULL: a client of ours): the "operator" a
+//  $resolve names is its sender's word, the key is the handshake's.
+static void s_log_act (const char *key, const envelope_t *envelope, const char *through)
 {
-    log_info ("shoal node: %s %s to %s by %s%s",
+    log_info ("shoal node: %s %s to %s by %s%s%s%s",
               envelope->kind == ENVELOPE_COMMAND ? "command" : "query", envelope->name,
-              envelope->to, key ? "the operator of key " : "a client (no CURVE)", key ? key : "");
+              envelope->to, key ? "the operator of key " : "a client (no CURVE)", key ? key : "",
+              through ? ", through node " : "", through ? through : "");
 }
 
 //  Takes the newest keys the authenticator posted, if any.
@@ -108,7 +107,7 @@ bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, z
                       "the node's operators directory");
         return false;
     }
-    s_log_act (key, envelope);
+    s_log_act (key, envelope, NULL);
     return true;
 }
 
@@ -130,9 +129,7 @@ bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_si
                       "directory of the node that owns the target");
         return false;
     }
-    log_info ("shoal node: %s %s to %s by the operator of key %s, through node %s",
-              envelope->kind == ENVELOPE_COMMAND ? "command" : "query", envelope->name,
-              envelope->to, key, cluster_node_name (self->config.cluster, through));
+    s_log_act (key, envelope, cluster_node_name (self->config.cluster, through));
     return true;
 }
 
