@@ -274,24 +274,36 @@ static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route
     return true;
 }
 
-//  Queues a client's frame for the worker that owns its receiver, or
-//  answers busy. The queue is bounded in messages (the socket's HWM) and
-//  in bytes.
-static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
-                         const envelope_t *envelope, zmq_msg_t *frame)
+//  Sends route, the first part of a frame of size bytes for the actor at
+//  to, on to its worker, if the worker's queue has room for it (in
+//  messages, the socket's HWM, and in bytes, FRONT_QUEUE_BYTES), and
+//  counts its bytes, which the worker takes off when it takes the frame.
+//  Returns the worker's socket, for the frame to follow, or NULL if full.
+static void *s_worker_room (front_t *self, const char *to, const uint8_t *route, size_t route_size,
+                            size_t size)
 {
-    int index = worker_of (self->config.config, envelope->to);
-    size_t size = zmq_msg_size (frame);
+    int index = worker_of (self->config.config, to);
     worker_stats_t *stats = &self->config.config->stats[index];
     void *worker = zsock_resolve (self->push[index]);
     if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
-        zmq_send (worker, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        zmq_send (worker, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return NULL;
+    stats->queued_bytes += size;
+    return worker;
+}
+
+//  Queues a client's frame for the worker that owns its receiver, or
+//  answers busy.
+static void s_to_worker (front_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope, zmq_msg_t *frame)
+{
+    void *worker = s_worker_room (self, envelope->to, route, route_size, zmq_msg_size (frame));
+    if (!worker) {
         self->counters.busy++;
         front_reject (self, route, route_size, envelope, "busy",
                       "the node is overloaded; retry later");
         return;
     }
-    stats->queued_bytes += size;
     zmq_msg_send (frame, worker, 0); //  moves the buffer, no copy
 }
 
@@ -677,17 +689,12 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
         }
         //  Bounded in messages and in bytes, as a client's: full, it is
         //  dropped, and the sender's outbox re-sends.
-        int index = worker_of (self->config.config, envelope.to);
-        worker_stats_t *stats = &self->config.config->stats[index];
-        void *worker = zsock_resolve (self->push[index]);
         static const uint8_t remote = ROUTE_REMOTE; //  counted: the worker tells it so
-        if (stats->queued_bytes + size > FRONT_QUEUE_BYTES ||
-            zmq_send (worker, &remote, 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-            self->counters.dropped++;
-        else {
-            stats->queued_bytes += size;
+        void *worker = s_worker_room (self, envelope.to, &remote, 1, size);
+        if (worker)
             zmq_send (worker, frame, size, 0);
-        }
+        else
+            self->counters.dropped++;
         return;
     }
     //  A CALL: a client of node `from`, routed here as ROUTE_PEER.
