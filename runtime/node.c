@@ -181,24 +181,36 @@ static int s_join_cluster (shoal_node_t *self, char **error)
 //  `shoal cluster init` runs make clusters of the same name and node
 //  names, and a data directory of one would otherwise be taken into the
 //  other, its accounts mixed into the other's books. A store made before
-//  the key was kept takes the key it is first opened with.
+//  the key was kept takes the key it is first opened with. A store
+//  written under the node's previous_key (`shoal cluster rekey`) is the
+//  node's own: it is taken over to the new key, once.
 static int s_check_owner_key (shoal_node_t *self, char **error)
 {
     const char *mine = zcert_public_txt (self->cert);
+    const char *previous = cluster_node_previous_key (self->cluster, self->self_node);
     char *stored = NULL;
     int rc = journal_meta_get (self->journal, "owner_key", &stored);
     if (rc == SHOAL_ENOTFOUND)
         return journal_meta_put (self->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
     if (rc != 0)
         return rc;
-    if (!streq (stored, mine)) {
+    if (previous[0] && streq (stored, previous)) {
+        rc = journal_meta_put (self->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
+        if (rc == 0)
+            log_info ("shoal node: node %s has a new key (`shoal cluster rekey`): its store in "
+                      "%s, written under %s (the previous_key of %s), is now under %s",
+                      self->options.name, self->data_dir, stored, self->options.cluster_file, mine);
+    } else if (!streq (stored, mine)) {
         *error = zsys_sprintf (
             "the store in %s belongs to another cluster named %s: it was written by a node %s "
-            "whose public key is %s, and %s gives node %s the key %s. A store stays with the "
-            "key it was written under: give this node its own data directory, or, if you "
-            "replaced %s's certificate yourself, put the old one back",
+            "whose public key is %s, and %s gives node %s the key %s%s%s%s. A store stays with "
+            "the key it was written under: give this node its own data directory, or, if you "
+            "replaced %s's certificate yourself, put the old one back (`shoal cluster rekey` "
+            "keeps the key before in previous_key: a store of the key before that is refused)",
             self->data_dir, cluster_name (self->cluster), self->options.name, stored,
-            self->options.cluster_file, self->options.name, mine, self->options.name);
+            self->options.cluster_file, self->options.name, mine,
+            previous[0] ? " (previous_key " : "", previous, previous[0] ? ")" : "",
+            self->options.name);
         rc = SHOAL_EINVAL;
     }
     free (stored);

@@ -19,6 +19,11 @@
     made (with --force, the old cluster.cfg is gone too).
     Exit codes: 0 written, 1 refused or failed, 2 bad usage.
 
+    `cluster rekey NODE...` gives nodes new certificates (a stolen or
+    leaked secret key): each certificate written, then the map with the
+    new public keys, the old ones as previous_key, and the next epoch.
+    Exit codes: 0 written, 1 failed (the map as it was), 2 bad usage.
+
     `cluster status` is cmd_cluster_status.c's. `where` reads the map
     alone: exit 0, or 2 for a bad address or a map it cannot read.
 
@@ -85,12 +90,14 @@ static void s_usage (FILE *out)
                   "Subcommands:\n"
                   "  init       plan a cluster: its map and its certificates\n"
                   "  up         run a development cluster on this machine until Ctrl-C\n"
-                  "  status     every node up or down, its shards, epoch, peers, uptime\n\n"
+                  "  status     every node up or down, its shards, epoch, peers, uptime\n"
+                  "  rekey      a new key for a node whose secret key was stolen or leaked\n\n"
                   "Run 'shoal cluster SUBCOMMAND --help' for its options and examples.\n\n"
                   "Examples:\n"
                   "  shoal cluster init --nodes 3\n"
                   "  shoal cluster up --nodes 3 --dir ./dev\n"
-                  "  shoal cluster status\n");
+                  "  shoal cluster status\n"
+                  "  shoal cluster rekey n2 --dir bank\n");
 }
 
 //  The cluster file: option, else $SHOAL_CLUSTER, else the default.
@@ -495,6 +502,139 @@ int cluster_init (int argc, char **argv)
 }
 
 //  --------------------------------------------------------------------------
+//  rekey
+
+static void s_rekey_help (FILE *out)
+{
+    fprintf (out, "Usage: shoal cluster rekey NODE... [--dir DIR]\n\n"
+                  "Gives each NODE a new CURVE certificate, DIR/NODE/node.cert and its _secret,\n"
+                  "for a node whose secret key was stolen or leaked, and writes the map\n"
+                  "DIR/cluster.cfg with the new public keys and the next epoch. The key before\n"
+                  "is kept as the node's previous_key, which only its own data directory\n"
+                  "reads: at its next start the node takes its store over to the new key. A\n"
+                  "node that runs the new map lets no one in with the old key.\n\n"
+                  "Then:\n"
+                  "  1. copy DIR/cluster.cfg to every node's machine and every client's;\n"
+                  "  2. copy DIR/NODE/node.cert and node.cert_secret to NODE's machine alone;\n"
+                  "  3. restart every node. Nodes of two epochs refuse each other's links: until\n"
+                  "     all run the new map, commands between them wait and are sent again\n"
+                  "     (nothing is lost).\n\n"
+                  "If it fails, run it again: the certificate is written before the map. Once\n"
+                  "it said \"rekeyed\", start the node before rekeying it again: its store\n"
+                  "holds the key it was last started with, and only the map's previous_key is\n"
+                  "taken over. Exit: 0 written, 1 failed, 2 bad usage.\n\n"
+                  "Options:\n"
+                  "  --dir DIR   the cluster's directory, as `cluster init` wrote it (default\n"
+                  "              ./cluster): DIR/cluster.cfg and DIR/NODE/\n\n"
+                  "Examples:\n"
+                  "  shoal cluster rekey n2 --dir bank\n"
+                  "  shoal cluster rekey n1 n3 --dir /etc/shoal/bank\n");
+}
+
+//  Writes node i's new certificate into DIR/NAME/ (made if missing) and
+//  gives it to the map. Returns 0 or -1 with a message printed.
+static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
+{
+    const char *name = cluster_node_name (cluster, i);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    if (s_mkdir (path) != 0)
+        return -1;
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
+        return -1;
+    }
+    zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
+    zcert_set_meta (cert, "role", "node");
+    zcert_set_meta (cert, "node", "%s", name);
+    char secret[PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/%s/node.cert", dir, name);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    int rc =
+        s_write_cert (cert, true, secret) == 0 && s_write_cert (cert, false, path) == 0 ? 0 : -1;
+    if (rc == 0 && cluster_rekey (cluster, i, zcert_public_txt (cert)) != 0) {
+        fprintf (stderr, "shoal %s: the new key of %s was refused\n", s_command, name);
+        rc = -1;
+    }
+    if (rc == 0)
+        printf ("rekeyed %s: public key %s (was %s), in %s and its _secret\n", name,
+                cluster_node_key (cluster, i), cluster_node_previous_key (cluster, i), path);
+    zcert_destroy (&cert);
+    return rc;
+}
+
+static int s_rekey (int argc, char **argv)
+{
+    s_command = argv[0];
+    const char *dir = "cluster";
+    const option_t table[] = {OPT_STRING ("dir", &dir), OPT_END};
+    int first = options_parse (table, argc, argv, s_rekey_help);
+    if (first == OPTIONS_HELP)
+        return 0;
+    if (first == OPTIONS_ERROR)
+        return EXIT_USAGE;
+    if (first == argc) {
+        fprintf (stderr, "shoal %s: which node? (shoal cluster rekey NODE... --dir DIR)\n",
+                 s_command);
+        return EXIT_USAGE;
+    }
+    if (!*dir || strlen (dir) > PATH_MAX - 100) {
+        fprintf (stderr, "shoal %s: --dir must be a path of 1 to %d bytes\n", s_command,
+                 PATH_MAX - 100);
+        return EXIT_USAGE;
+    }
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    cluster_t *cluster = cluster_cmd_load (s_command, path);
+    if (!cluster)
+        return EXIT_USAGE;
+    bool chosen[CLUSTER_MAX_NODES] = {false};
+    int rc = 0;
+    for (int a = first; rc == 0 && a < argc; a++) {
+        int i = cluster_find (cluster, argv[a]);
+        if (i < 0 || chosen[i]) {
+            fprintf (stderr, "shoal %s: %s '%s' (the nodes of %s:", s_command,
+                     i < 0 ? "no node" : "given twice:", argv[a], path);
+            for (int j = 0; j < cluster_node_count (cluster); j++)
+                fprintf (stderr, " %s", cluster_node_name (cluster, j));
+            fprintf (stderr, ")\n");
+            rc = EXIT_USAGE;
+        } else
+            chosen[i] = true;
+    }
+    zsys_init ();
+    zsys_handler_set (NULL);
+    if (rc == 0 && !zsys_has_curve ()) {
+        fprintf (stderr, "shoal %s: this libzmq has no CURVE support: no keys to make\n",
+                 s_command);
+        rc = EXIT_REJECTED;
+    }
+    //  Each certificate before the map: a failure between them leaves the
+    //  map as it was, and the same command run again makes it right.
+    for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++)
+        if (chosen[i] && s_rekey_node (cluster, i, dir) != 0)
+            rc = EXIT_REJECTED;
+    char *error = NULL;
+    if (rc == 0 && cluster_save (cluster, path, &error) != 0) {
+        fprintf (stderr, "shoal %s: %s\n", s_command, error ? error : "out of memory");
+        rc = EXIT_REJECTED;
+    }
+    free (error);
+    if (rc == EXIT_REJECTED)
+        fprintf (stderr, "shoal %s: %s is as it was; run the same command again\n", s_command,
+                 path);
+    if (rc == 0)
+        printf ("wrote %s: cluster %s, epoch %" PRId64 ", digest %s\n"
+                "next: copy %s to every node and client, each rekeyed node's node.cert and "
+                "node.cert_secret to its machine, and restart every node\n",
+                path, cluster_name (cluster), cluster_epoch (cluster), cluster_digest (cluster),
+                path);
+    cluster_destroy (&cluster);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  where
 
 static void s_where_help (FILE *out)
@@ -557,18 +697,24 @@ int cmd_cluster (int argc, char **argv)
         s_usage (stdout);
         return 0;
     }
-    static char init[] = "cluster init", up[] = "cluster up"; //  "shoal cluster up: ..."
+    static char init[] = "cluster init", up[] = "cluster up",
+                rekey[] = "cluster rekey"; //  "shoal cluster up: ..."
     if (streq (argv[1], "init")) {
         argv[1] = init;
         return cluster_init (argc - 1, argv + 1);
     }
     if (streq (argv[1], "status"))
         return cluster_status (argc - 1, argv + 1);
+    if (streq (argv[1], "rekey")) {
+        argv[1] = rekey;
+        return s_rekey (argc - 1, argv + 1);
+    }
     if (streq (argv[1], "up")) {
         argv[1] = up;
         return cluster_up (argc - 1, argv + 1);
     }
-    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, up, status)\n\n", argv[1]);
+    fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, up, status, rekey)\n\n",
+             argv[1]);
     s_usage (stderr);
     return EXIT_USAGE;
 }

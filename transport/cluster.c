@@ -304,6 +304,12 @@ const char *cluster_node_key (const cluster_t *self, int i)
     return self->nodes[i].key;
 }
 
+const char *cluster_node_previous_key (const cluster_t *self, int i)
+{
+    assert (i >= 0 && i < self->count);
+    return self->nodes[i].previous;
+}
+
 uint32_t cluster_node_shard_count (const cluster_t *self, int i)
 {
     assert (i >= 0 && i < self->count);
@@ -334,6 +340,20 @@ int cluster_set_key (cluster_t *self, int i, const char *public_txt)
         return SHOAL_EINVAL;
     memcpy (self->nodes[i].key, public_txt, CLUSTER_KEY_SIZE + 1);
     return cluster_update_digest (self);
+}
+
+int cluster_rekey (cluster_t *self, int i, const char *public_txt)
+{
+    if (i < 0 || i >= self->count || !public_txt || !cluster_valid_key (public_txt) ||
+        strcmp (public_txt, self->nodes[i].key) == 0)
+        return SHOAL_EINVAL;
+    for (int j = 0; j < self->count; j++)
+        if (strcmp (public_txt, self->nodes[j].key) == 0 ||
+            strcmp (public_txt, self->nodes[j].previous) == 0)
+            return SHOAL_EINVAL;
+    memcpy (self->nodes[i].previous, self->nodes[i].key, CLUSTER_KEY_SIZE + 1);
+    memcpy (self->nodes[i].key, public_txt, CLUSTER_KEY_SIZE + 1);
+    return cluster_set_epoch (self, self->epoch + 1);
 }
 
 int cluster_set_epoch (cluster_t *self, int64_t epoch)

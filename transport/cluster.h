@@ -14,6 +14,7 @@
                 client = "tcp://127.0.0.1:7700"
                 peer = "tcp://127.0.0.1:7701"
                 public_key = "...40 Z85 characters..."
+                previous_key = "..."    (optional: its key before a rekey)
                 shards = "0-3,9,12-15"
 
     Conventions:
@@ -104,6 +105,15 @@ void cluster_destroy (cluster_t **self_p);
 //  node or public_txt is not 40 valid Z85 characters.
 int cluster_set_key (cluster_t *self, int i, const char *public_txt);
 
+//  Gives node i a new public key (`shoal cluster rekey`): its key so far
+//  becomes its previous_key, which its store may still hold (node.c takes
+//  the store over to the new key at its next start), and the epoch goes
+//  up by one, so that a node still on the map before refuses this one
+//  and no node takes the old key from a map of the new epoch. Returns 0,
+//  or SHOAL_EINVAL if i is not a node or public_txt is not a key, is
+//  node i's key already, or is any node's key or previous key.
+int cluster_rekey (cluster_t *self, int i, const char *public_txt);
+
 //  Sets the epoch (>= 1). Returns 0 or SHOAL_EINVAL.
 int cluster_set_epoch (cluster_t *self, int64_t epoch);
 
@@ -128,6 +138,10 @@ int cluster_set_peer (cluster_t *self, int i, const char *peer, const char *bind
 //  Sets node i's client endpoint. Returns 0 or SHOAL_EINVAL.
 int cluster_set_client (cluster_t *self, int i, const char *client);
 const char *cluster_node_key (const cluster_t *self, int i);
+//  Node i's key before its last rekey ("" for none): not part of the
+//  digest, and no peer is let in with it. Only a node's own store, written
+//  under it, is taken over to the new key.
+const char *cluster_node_previous_key (const cluster_t *self, int i);
 uint32_t cluster_node_shard_count (const cluster_t *self, int i);
 
 //  Node i's shards as compact ranges ("0-17,40,52-60", "" for none).

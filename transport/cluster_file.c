@@ -72,6 +72,26 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
                               other->name);
                 return SHOAL_EINVAL;
             }
+            if (node->previous[0] && strcmp (node->previous, other->key) == 0) {
+                zplfile_fail (error, path, "node %s: previous_key: is node %s's key", node->name,
+                              other->name);
+                return SHOAL_EINVAL;
+            }
+            if (other->previous[0] && strcmp (other->previous, node->key) == 0) {
+                zplfile_fail (error, path, "node %s: previous_key: is node %s's key", other->name,
+                              node->name);
+                return SHOAL_EINVAL;
+            }
+        }
+        if (node->previous[0] && !cluster_valid_key (node->previous)) {
+            zplfile_fail (error, path,
+                          "node %s: previous_key: '%s' is not a key (40 Z85 characters)",
+                          node->name, node->previous);
+            return SHOAL_EINVAL;
+        }
+        if (strcmp (node->previous, node->key) == 0) {
+            zplfile_fail (error, path, "node %s: previous_key: is its public_key", node->name);
+            return SHOAL_EINVAL;
         }
         if (strcmp (node->client, node->peer) == 0) {
             zplfile_fail (error, path, "node %s: peer: %s is also its client endpoint", node->name,
@@ -293,13 +313,15 @@ static int s_load_node (cluster_t *self, zconfig_t *section, const char *path, c
                 rc = SHOAL_EFORMAT;
             } else
                 rc = s_copy (node->key, CLUSTER_KEY_SIZE, value, name, key, path, error);
+        } else if (rc == 0 && streq (key, "previous_key")) {
+            rc = s_copy (node->previous, CLUSTER_KEY_SIZE, value, name, key, path, error);
         } else if (rc == 0 && streq (key, "shards")) {
             shards = true;
             rc = s_load_shards (self, i, value, path, error);
         } else if (rc == 0) {
             zplfile_fail (error, path,
                           "node %s: unknown key '%s' (expected client, peer, peer_bind, "
-                          "public_key, shards)",
+                          "public_key, previous_key, shards)",
                           name, key);
             rc = SHOAL_EFORMAT;
         }
@@ -441,6 +463,8 @@ int cluster_save (const cluster_t *self, const char *path, char **error)
         if (node->peer_bind[0])
             zconfig_put (section, "peer_bind", node->peer_bind);
         zconfig_put (section, "public_key", node->key);
+        if (node->previous[0])
+            zconfig_put (section, "previous_key", node->previous);
         rc = s_save_shards (self, i, section);
     }
     char *text = rc == 0 ? zconfig_str_save (root) : NULL;

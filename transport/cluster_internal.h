@@ -23,6 +23,7 @@ typedef struct {
     char peer[CLUSTER_ENDPOINT_MAX + 1];      //  where other nodes connect
     char peer_bind[CLUSTER_ENDPOINT_MAX + 1]; //  where it listens for them, "" = peer
     char key[CLUSTER_KEY_SIZE + 1];           //  CURVE public key, Z85, "" = unset
+    char previous[CLUSTER_KEY_SIZE + 1];      //  its key before a rekey, "" = none
     uint32_t count;                           //  shards it owns
 } node_t;
 

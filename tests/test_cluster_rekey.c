@@ -1,0 +1,406 @@
+/*  test_cluster_rekey.c - `shoal cluster rekey`: a node whose secret key
+    was stolen gets a new one, keeps its store, and the old key is let in
+    nowhere.
+
+    A cluster of two real `shoal node` processes ($SHOAL_BIN, ipc://
+    endpoints in the test's own directory) moves money between its
+    nodes, stops, rekeys n2, and starts again on the new map: n2 takes
+    its store over to the new key, the balances are as they were, a
+    transfer across the nodes completes, and n1 refuses a link made with
+    n2's old key (the thief's copy) even when it says HELLO with the new
+    map's epoch and digest. The cluster file's previous_key is checked
+    as cluster_load reads it. Every wait polls against a deadline.
+*/
+#include "cluster.h"
+#include "harness.h"
+#include "proc.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DEADLINE_MS 20000 //  for anything that must happen
+#define NODES 2
+
+typedef struct {
+    char dir[128];           //  the test's own directory
+    char cfg[192];           //  DIR/c/cluster.cfg
+    cluster_t *cluster;      //  loaded from cfg
+    pid_t node[NODES];       //  by index, 0: not running
+    char account[NODES][64]; //  an account on each node
+} fixture_t;
+
+static void s_load (fixture_t *f)
+{
+    cluster_destroy (&f->cluster);
+    char *error = NULL;
+    f->cluster = cluster_load (f->cfg, &error);
+    if (!f->cluster)
+        fail_msg ("%s", error);
+}
+
+//  Writes into address the first PREFIX-N that node owns.
+static void s_address_on (const fixture_t *f, const char *prefix, int node, char *address,
+                          size_t size)
+{
+    for (int n = 0; n < 100000; n++) {
+        snprintf (address, size, "%s%d", prefix, n);
+        if (cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster))) == node)
+            return;
+    }
+    fail_msg ("no address %s... on node %d", prefix, node);
+}
+
+//  Starts node i; true once it is ready, false if it exits first (its
+//  stderr is in DIR/NAME.log).
+static bool s_try_start (fixture_t *f, int i)
+{
+    const char *name = cluster_node_name (f->cluster, i);
+    char log[192];
+    snprintf (log, sizeof log, "%s/%s.log", f->dir, name);
+    char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name",
+                    (char *) name,        NULL};
+    int out;
+    pid_t pid = proc_spawn (argv, log, &out);
+    bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
+    close (out);
+    if (!ready) {
+        proc_kill (&pid);
+        return false;
+    }
+    f->node[i] = pid;
+    return true;
+}
+
+static void s_start (fixture_t *f, int i)
+{
+    if (!s_try_start (f, i))
+        fail_msg ("node %s did not start: see %s/%s.log", cluster_node_name (f->cluster, i), f->dir,
+                  cluster_node_name (f->cluster, i));
+}
+
+static void s_stop_all (fixture_t *f)
+{
+    for (int i = 0; i < NODES; i++)
+        if (f->node[i]) {
+            kill (f->node[i], SIGTERM);
+            assert_int_equal (proc_wait_exit (f->node[i], DEADLINE_MS), 0);
+            f->node[i] = 0;
+        }
+}
+
+//  The text of DIR/name ("" if missing), at most size - 1 bytes.
+static void s_read (const fixture_t *f, const char *name, char *text, size_t size)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/%s", f->dir, name);
+    FILE *file = fopen (path, "r");
+    size_t got = file ? fread (text, 1, size - 1, file) : 0;
+    text[got] = '\0';
+    if (file)
+        fclose (file);
+}
+
+//  Waits until at least count lines of DIR/name hold needle (and also,
+//  if not NULL, also).
+static void s_wait_lines (const fixture_t *f, const char *name, const char *needle,
+                          const char *also, int count)
+{
+    static char text[1 << 16];
+    int64_t deadline = proc_now_ms () + DEADLINE_MS;
+    while (true) {
+        s_read (f, name, text, sizeof text);
+        int seen = 0;
+        for (char *line = text; line && *line;) {
+            char *end = strchr (line, '\n');
+            if (end)
+                *end = '\0';
+            seen += strstr (line, needle) && (!also || strstr (line, also));
+            line = end ? end + 1 : NULL;
+        }
+        if (seen >= count)
+            return;
+        if (proc_now_ms () > deadline) {
+            s_read (f, name, text, sizeof text);
+            fail_msg ("%d lines, not %d, with '%s' in %s/%s: %s", seen, count, needle, f->dir, name,
+                      text);
+        }
+        zclock_sleep (50); //  the poll interval of a deadline wait
+    }
+}
+
+static void s_wait_log (const fixture_t *f, const char *name, const char *needle)
+{
+    s_wait_lines (f, name, needle, NULL, 1);
+}
+
+//  Waits for both nodes' links to each other to be up for the count-th
+//  time (their logs are appended to across restarts).
+static void s_wait_linked (const fixture_t *f, int count)
+{
+    s_wait_lines (f, "n1.log", "peer n2 (", ") is up", count);
+    s_wait_lines (f, "n2.log", "peer n1 (", ") is up", count);
+}
+
+//  `shoal transfer --wait` of amount between the two accounts: completed.
+static void s_transfer (fixture_t *f, int from, const char *amount)
+{
+    char out[512];
+    int rc = proc_sh (out, sizeof out,
+                      "\"$SHOAL_BIN\" transfer --cluster %s --wait --timeout %d %s %s %s 2>&1",
+                      f->cfg, DEADLINE_MS, f->account[from], f->account[1 - from], amount);
+    if (rc != 0 || !strstr (out, "completed"))
+        fail_msg ("transfer exited %d: %s", rc, out);
+}
+
+//  Fails unless account i's balance is want.
+static void s_balance_is (fixture_t *f, int i, const char *want)
+{
+    char out[512], needle[64];
+    int rc =
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" get --cluster %s %s 2>&1", f->cfg, f->account[i]);
+    snprintf (needle, sizeof needle, "\"balance\":%s,", want);
+    if (rc != 0 || !strstr (out, needle))
+        fail_msg ("get %s exited %d, expected %s: %s", f->account[i], rc, needle, out);
+}
+
+static int s_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof (fixture_t));
+    assert_non_null (f);
+    //  An ipc:// path is at most 107 bytes: keep DIR short.
+    const char *tmp = getenv ("TMPDIR");
+    if (!tmp || strlen (tmp) > 40)
+        tmp = "/tmp";
+    snprintf (f->dir, sizeof f->dir, "%s/shoal-rk-XXXXXX", tmp);
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
+    *state = f;
+    char out[4096];
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "\"$SHOAL_BIN\" cluster init --nodes %d --dir %s/c --ipc "
+                               "--shards 16 2>&1",
+                               NODES, f->dir),
+                      0);
+    s_load (f);
+    for (int i = 0; i < NODES; i++)
+        s_address_on (f, "account/rk", i, f->account[i], sizeof f->account[i]);
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < NODES; i++)
+        proc_kill (&f->node[i]);
+    cluster_destroy (&f->cluster);
+    harness_rm_rf (f->dir);
+    free (f);
+    return 0;
+}
+
+//  A link to n1's peer endpoint with the certificate at cert_path, that
+//  says HELLO as n2 with the map's own epoch and digest.
+static zsock_t *s_link_as_n2 (fixture_t *f, const char *cert_path)
+{
+    zcert_t *cert = zcert_load (cert_path);
+    assert_non_null (cert);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert_non_null (peer);
+    zsock_set_linger (peer, 0);
+    zcert_apply (cert, peer);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
+    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
+    zsock_set_sndtimeo (peer, 0); //  queued until the handshake, which never ends
+    zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch, cluster_digest (f->cluster),
+                cluster_node_name (f->cluster, 1), NULL);
+    return peer;
+}
+
+//  --------------------------------------------------------------------------
+
+static void test_rekey_keeps_the_store_and_drops_the_old_key (void **state)
+{
+    fixture_t *f = *state;
+    char out[4096];
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 1);
+    for (int i = 0; i < NODES; i++) {
+        assert_int_equal (proc_sh (out, sizeof out,
+                                   "\"$SHOAL_BIN\" send --cluster %s %s Open owner=o%d >/dev/null "
+                                   "&& \"$SHOAL_BIN\" send --cluster %s %s Deposit amount=100 "
+                                   ">/dev/null 2>&1",
+                                   f->cfg, f->account[i], i, f->cfg, f->account[i]),
+                          0);
+    }
+    s_transfer (f, 0, "30");
+    s_stop_all (f);
+
+    //  The thief's copy of n2's certificate, and the key it holds.
+    assert_int_equal (proc_sh (NULL, 0,
+                               "cp %s/c/n2/node.cert %s/old.cert && cp "
+                               "%s/c/n2/node.cert_secret %s/old.cert_secret",
+                               f->dir, f->dir, f->dir, f->dir),
+                      0);
+    char old_key[CLUSTER_KEY_SIZE + 1];
+    snprintf (old_key, sizeof old_key, "%s", cluster_node_key (f->cluster, 1));
+    char n1_key[CLUSTER_KEY_SIZE + 1];
+    snprintf (n1_key, sizeof n1_key, "%s", cluster_node_key (f->cluster, 0));
+
+    assert_int_equal (
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n2 --dir %s/c 2>&1", f->dir), 0);
+    proc_assert_has (out, "rekeyed n2: public key ");
+    proc_assert_has (out, "epoch 2");
+    s_load (f);
+    assert_int_equal (cluster_epoch (f->cluster), 2);
+    assert_string_equal (cluster_node_previous_key (f->cluster, 1), old_key);
+    assert_string_not_equal (cluster_node_key (f->cluster, 1), old_key);
+    assert_string_equal (cluster_node_key (f->cluster, 0), n1_key); //  n1 keeps its key
+    assert_string_equal (cluster_node_previous_key (f->cluster, 0), "");
+
+    //  n2 takes its store over, and the books are as they were.
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 2);
+    s_wait_log (f, "n2.log", "has a new key (`shoal cluster rekey`)");
+    s_balance_is (f, 0, "70");
+    s_balance_is (f, 1, "130");
+    s_transfer (f, 1, "5"); //  the link between them is up, with the new key
+    s_balance_is (f, 0, "75");
+    s_balance_is (f, 1, "125");
+
+    //  The old key is let in nowhere, though it says HELLO with the new
+    //  map's epoch and digest: n1's ZAP handler refuses it, logged and
+    //  counted, and nothing comes back on the link.
+    char old_cert[192];
+    snprintf (old_cert, sizeof old_cert, "%s/old.cert", f->dir);
+    zsock_t *thief = s_link_as_n2 (f, old_cert);
+    char refused[128];
+    snprintf (refused, sizeof refused, "refused a peer connection from");
+    s_wait_log (f, "n1.log", refused);
+    s_wait_log (f, "n1.log", old_key);
+    zsock_set_rcvtimeo (thief, 0);
+    char *answer = zstr_recv (thief);
+    assert_null (answer);
+    zsock_destroy (&thief);
+    //  n2's own new certificate is let in: the same link with it is welcomed.
+    char new_cert[192];
+    snprintf (new_cert, sizeof new_cert, "%s/c/n2/node.cert", f->dir);
+    zsock_t *n2 = s_link_as_n2 (f, new_cert);
+    zsock_set_rcvtimeo (n2, DEADLINE_MS);
+    answer = zstr_recv (n2);
+    assert_non_null (answer);
+    assert_string_equal (answer, "WELCOME");
+    zstr_free (&answer);
+    zsock_destroy (&n2);
+
+    //  A node started with the old certificate against the new map is
+    //  refused before it opens anything.
+    s_stop_all (f);
+    assert_int_equal (proc_sh (NULL, 0,
+                               "cp %s/old.cert %s/c/n2/node.cert && cp %s/old.cert_secret "
+                               "%s/c/n2/node.cert_secret",
+                               f->dir, f->dir, f->dir, f->dir),
+                      0);
+    assert_false (s_try_start (f, 1));
+    s_wait_log (f, "n2.log", "is not the key that");
+}
+
+//  Rekeyed twice before it started: the store holds the key before the
+//  previous one, and the node refuses it, saying what to do.
+static void test_rekey_twice_before_a_start (void **state)
+{
+    fixture_t *f = *state;
+    s_start (f, 1); //  n2 writes its key into its store
+    s_stop_all (f);
+    char out[4096];
+    for (int round = 0; round < 2; round++)
+        assert_int_equal (
+            proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n2 --dir %s/c 2>&1", f->dir),
+            0);
+    s_load (f);
+    assert_int_equal (cluster_epoch (f->cluster), 3);
+    assert_false (s_try_start (f, 1));
+    s_wait_log (f, "n2.log", "(`shoal cluster rekey` keeps the key before in previous_key");
+}
+
+//  Writes DIR/bad.cfg: the map with its previous_key line's value made
+//  value, the line given twice if twice. Returns cluster_load's error.
+static char *s_load_edited (fixture_t *f, const char *value, bool twice)
+{
+    static char text[1 << 16];
+    s_read (f, "c/cluster.cfg", text, sizeof text);
+    char *line = strstr (text, "previous_key = \"");
+    assert_non_null (line);
+    char *end = strchr (line, '\n');
+    assert_non_null (end);
+    char path[256];
+    snprintf (path, sizeof path, "%s/bad.cfg", f->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "%.*s", (int) (line - text), text);
+    if (value)
+        fprintf (file, "previous_key = \"%s\"", value);
+    else
+        fprintf (file, "%.*s", (int) (end - line), line);
+    if (twice)
+        fprintf (file, "\n        %.*s", (int) (end - line), line);
+    fprintf (file, "%s", end);
+    fclose (file);
+    char *error = NULL;
+    cluster_t *loaded = cluster_load (path, &error);
+    if (loaded)
+        fail_msg ("%s loaded", path);
+    assert_non_null (error);
+    return error;
+}
+
+//  previous_key as cluster_load reads it: a key, not the node's own, not
+//  another node's, once.
+static void test_previous_key_checked (void **state)
+{
+    fixture_t *f = *state;
+    char out[4096];
+    assert_int_equal (
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n1 --dir %s/c 2>&1", f->dir), 0);
+    s_load (f);
+    struct {
+        const char *value;
+        bool twice;
+        const char *error;
+    } cases[] = {
+        {"short", false, "node n1: previous_key: 'short' is not a key"},
+        {cluster_node_key (f->cluster, 0), false, "node n1: previous_key: is its public_key"},
+        {cluster_node_key (f->cluster, 1), false, "node n1: previous_key: is node n2's key"},
+        {NULL, true, "node n1: previous_key: given twice"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *error = s_load_edited (f, cases[c].value, cases[c].twice);
+        if (!strstr (error, cases[c].error))
+            fail_msg ("case %zu: expected '%s' in: %s", c, cases[c].error, error);
+        free (error);
+    }
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_rekey_keeps_the_store_and_drops_the_old_key, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_rekey_twice_before_a_start, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_previous_key_checked, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
