@@ -259,6 +259,7 @@ static void test_rekey_keeps_the_store_and_drops_the_old_key (void **state)
     char n1_key[CLUSTER_KEY_SIZE + 1];
     snprintf (n1_key, sizeof n1_key, "%s", cluster_node_key (f->cluster, 0));
 
+    assert_int_equal (proc_sh (NULL, 0, "cp %s %s/c/old.cfg", f->cfg, f->dir), 0);
     assert_int_equal (
         proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n2 --dir %s/c 2>&1", f->dir), 0);
     proc_assert_has (out, "rekeyed n2: public key ");
@@ -280,6 +281,19 @@ static void test_rekey_keeps_the_store_and_drops_the_old_key (void **state)
     s_transfer (f, 1, "5"); //  the link between them is up, with the new key
     s_balance_is (f, 0, "75");
     s_balance_is (f, 1, "125");
+
+    //  A client on the map before is told why n2 does not answer it.
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "\"$SHOAL_BIN\" get --cluster %s/c/old.cfg --node n2 %s 2>&1",
+                               f->dir, f->account[1]),
+                      3);
+    proc_assert_has (out, "node n2 ended every CURVE handshake");
+    proc_assert_has (out, "`shoal cluster rekey`");
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "\"$SHOAL_BIN\" cluster status --cluster %s/c/old.cfg 2>&1", f->dir),
+                      3);
+    proc_assert_has (out, "runs epoch 2, the file has 1");
+    proc_assert_has (out, "its key is not the one the cluster file gives it");
 
     //  The old key is let in nowhere, though it says HELLO with the new
     //  map's epoch and digest: n1's ZAP handler refuses it, logged and

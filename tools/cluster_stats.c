@@ -149,9 +149,17 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
         if (pending)
             zclock_sleep (POLL_MS);
     }
-    for (int i = 0; i < count; i++)
-        if (self->states[i] != NODE_DONE)
+    for (int i = 0; i < count; i++) {
+        const char *wrong = self->states[i] == NODE_UNSENT && self->clients[i]
+                                ? client_wrong_key (self->clients[i])
+                                : NULL;
+        if (wrong)
+            snprintf (nodes[i].error, sizeof nodes[i].error,
+                      "its key is not the one the cluster file gives it (it ended every CURVE "
+                      "handshake): was it given a new key (`shoal cluster rekey`)?");
+        else if (self->states[i] != NODE_DONE)
             snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms", timeout_ms);
+    }
     return answered;
 }
 

@@ -123,11 +123,12 @@ static int s_call (const char *command, client_t *client, const client_options_t
                  timeout_ms);
     else if (cmd_refused (command, client, rc))
         return EXIT_NO_ANSWER; //  nothing was sent: no retry to offer
-    else if (rc == SHOAL_ENET && !opts->endpoint)
+    else if (rc == SHOAL_ENET && !opts->endpoint) {
+        const char *why = client_refusal (client);
+        why = why ? why : client_wrong_key (client);
         fprintf (stderr, "shoal %s: could not reach %s within %ld ms%s%s\n", command, target,
-                 timeout_ms, client_refusal (client) ? "; " : "",
-                 client_refusal (client) ? client_refusal (client) : "");
-    else
+                 timeout_ms, why ? "; " : "", why ? why : "");
+    } else
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
     if (rc != SHOAL_ETIMEOUT && opts->retry)
         fprintf (stderr, "shoal %s: retry safely with: %s\n", command, opts->retry);

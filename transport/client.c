@@ -7,7 +7,12 @@
     since libzmq does not connect again after a refused handshake. When
     every node it talks to has refused, a send fails at once with
     SHOAL_EAUTH instead of waiting out its timeout; a node that is merely
-    down is waited for as before (libzmq reconnects).
+    down is waited for as before (libzmq reconnects). A node whose key is
+    not the one the cluster file gives (`shoal cluster rekey` gave it a
+    new one) cannot read our HELLO and ends every handshake: libzmq says
+    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL (or _PROTOCOL) and connects
+    again; client_wrong_key names such nodes for the message of a send
+    that found no link.
 */
 #include "client.h"
 #include "cluster.h"
@@ -20,10 +25,12 @@
 #include <string.h>
 
 #define CLIENT_DEFAULT_SEND_TIMEOUT_MS 2000 //  a cluster client's wait for a link
+#define CLIENT_CLOSED_MIN 2 //  handshakes a node ended in a row, for client_wrong_key
 
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1];         //  the node's
     char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint, as connected
+    int closed; //  handshakes it ended (not a refused key) since its last good one
 } client_node_t;
 
 struct _client_t {
@@ -36,6 +43,8 @@ struct _client_t {
     int refused_count;
     char *cert_path; //  with a monitor: the client certificate, for the message
     char *refusal;   //  what client_refusal says, NULL until a refusal
+    char *map_path;  //  with a monitor: the cluster file, for client_wrong_key's message
+    char *wrong_key; //  what client_wrong_key said last
 };
 
 const char *client_endpoint (const char *option)
@@ -90,7 +99,9 @@ static int s_monitor_start (client_t *self)
     if (!self->monitor)
         return -1;
     if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
         zsock_connect (self->monitor, "%s", endpoint) != 0) {
         zsock_destroy (&self->monitor);
         return -1;
@@ -107,6 +118,15 @@ static const char *s_node_name (const client_t *self, const char *address)
         if (streq (self->nodes[i].endpoint, address))
             return self->nodes[i].name;
     return address;
+}
+
+//  The node connected to at address, or NULL.
+static client_node_t *s_node_at (client_t *self, const char *address)
+{
+    for (int i = 0; i < self->node_count; i++)
+        if (streq (self->nodes[i].endpoint, address))
+            return &self->nodes[i];
+    return NULL;
 }
 
 //  Writes self->refusal: which nodes refused this client's key, and what
@@ -147,6 +167,12 @@ static void s_read_events (client_t *self)
         if (got && zmq_msg_size (&event) >= 2)
             memcpy (&id, zmq_msg_data (&event), 2);
         char *text = got ? strndup (zmq_msg_data (&address), zmq_msg_size (&address)) : NULL;
+        client_node_t *node = text ? s_node_at (self, text) : NULL;
+        if (node && id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            node->closed = 0;
+        else if (node && (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                          id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
+            node->closed++;
         bool known = false;
         for (int i = 0; text && i < self->refused_count; i++)
             known |= streq (self->refused[i], text);
@@ -169,6 +195,39 @@ const char *client_refusal (client_t *self)
     if (self->monitor)
         s_read_events (self);
     return self->refusal;
+}
+
+const char *client_wrong_key (client_t *self)
+{
+    if (!self->monitor)
+        return NULL;
+    s_read_events (self);
+    char *names = NULL;
+    int most = 0;
+    for (int i = 0; i < self->node_count; i++) {
+        if (self->nodes[i].closed < CLIENT_CLOSED_MIN)
+            continue;
+        char *longer =
+            zsys_sprintf ("%s%s%s", names ? names : "", names ? ", " : "", self->nodes[i].name);
+        free (names);
+        names = longer;
+        if (self->nodes[i].closed > most)
+            most = self->nodes[i].closed;
+        if (!names)
+            return NULL;
+    }
+    free (self->wrong_key);
+    self->wrong_key =
+        names
+            ? zsys_sprintf ("%s %s ended every CURVE handshake (%d times): its key is not the one "
+                            "%s gives it. Was it given a new key (`shoal cluster rekey`)? "
+                            "Then copy the cluster file of its new epoch from the admin "
+                            "machine",
+                            strchr (names, ',') ? "nodes" : "node", names, most,
+                            self->map_path ? self->map_path : "the cluster file")
+            : NULL;
+    free (names);
+    return self->wrong_key;
 }
 
 //  Sends frame over a link that is up, waiting for one at most wait_ms
@@ -242,6 +301,7 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
         self->send_timeout_ms = CLIENT_DEFAULT_SEND_TIMEOUT_MS;
         self->cert_path = cert_path;
         cert_path = NULL;
+        self->map_path = strdup (path); //  NULL out of memory: "the cluster file"
         zcert_apply (cert, self->dealer);
         for (int i = 0; i < cluster_node_count (cluster); i++) {
             if (node && i != index)
@@ -307,6 +367,8 @@ void client_destroy (client_t **self_p)
         free (self->nodes);
         free (self->cert_path);
         free (self->refusal);
+        free (self->map_path);
+        free (self->wrong_key);
         free (self);
         *self_p = NULL;
     }

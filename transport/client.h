@@ -75,6 +75,13 @@ int client_send (client_t *self, const envelope_t *request);
 //  Which nodes refused this client's key, and what lets a client in, as
 //  a message; NULL while none has. Borrowed until the next call on self.
 const char *client_refusal (client_t *self);
+//  Which nodes ended each of our CURVE handshakes (two or more in a row
+//  since their last good one; a refused key is client_refusal's): the
+//  key the cluster file gives them is not theirs, as when `shoal cluster
+//  rekey` gave one a new key and this file is of the epoch before. A
+//  message naming them and the file, or NULL while none did. Borrowed
+//  until the next call on self.
+const char *client_wrong_key (client_t *self);
 //  Receives one reply, waiting at most timeout_ms (not at all once
 //  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
 //  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
