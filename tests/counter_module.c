@@ -8,7 +8,7 @@
     recorded as Answered{accepted}, a stall notice as Stalled{command}.
     Spin never returns: a handler that runs away (test_bounded).
     Hold{path} holds its worker until a file is at path (at most a
-    minute), for a test to fill the worker's queue first (test_node).
+    minute), for a test to fill the worker's queue first (test_node_frames).
 
     sink/ID: every command fails to apply (a corrupt actor), so commands to
     it are never answered: what the stall notices are tested with.
