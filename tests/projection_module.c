@@ -1,4 +1,4 @@
-/*  projection_module.c - a module of projections for tests/test_projections.c,
+/*  projection_module.c - a module of projections for tests/test_projections_*.c,
     built as a shared library and loaded by `shoal node --module`. It sees
     only the public header, as a user's module would.
 

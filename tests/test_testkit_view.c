@@ -474,7 +474,7 @@ static void test_put_new (void **state)
 static void test_misuse (void **state)
 {
     shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_misuse);
-    //  Each says the call and the limit, as a node does (test_projections).
+    //  Each says the call and the limit, as a node does (test_projections_crash).
     struct {
         const char *name;
         int rc;
