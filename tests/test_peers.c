@@ -1,6 +1,6 @@
 /*  test_peers.c - tests of runtime/peers.c that need no second node: what
     a link says of a peer that has not spoken yet. The links between real
-    nodes (up, cut one way, refused) are test_cluster_nodes'.
+    nodes (up, cut one way, refused) are test_cluster_nodes_*.c's.
 */
 #include <stdarg.h>
 #include <stddef.h>

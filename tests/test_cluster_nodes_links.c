@@ -1,0 +1,452 @@
+/*  test_cluster_nodes_links.c - clusters of real nodes and their links:
+    transfers through a third node, a partition (proxy.py on a peer link)
+    and a frozen node, a link cut one way, a killed node unavailable by
+    name. The fixture: cluster_nodes_test_util.h.
+*/
+#include "client.h"
+#include "cluster.h"
+#include "proc.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cluster_nodes_test_util.h"
+
+//  A transfer's state.status and state.stalled.
+static void s_transfer (client_t *client, const char *transfer, char *status, size_t size,
+                        bool *stalled)
+{
+    client_reply_t reply;
+    s_get (client, transfer, &reply);
+    status[0] = 0;
+    reply_state_str (&reply, "status", status, size);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *value =
+        map_find (map_find (map_unpack (&unpacked, reply.data, reply.size), "state"), "stalled");
+    *stalled = value && value->type == MSGPACK_OBJECT_BOOLEAN && value->via.boolean;
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+}
+
+static bool s_terminal (const char *status)
+{
+    return streq (status, "completed") || streq (status, "failed") || streq (status, "compensated");
+}
+
+//  Waits until transfer is stalled, and fails if it ends first.
+static void s_wait_stalled (client_t *client, const char *transfer)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    char status[32];
+    bool stalled;
+    do {
+        s_transfer (client, transfer, status, sizeof status, &stalled);
+        if (s_terminal (status))
+            fail_msg ("%s is %s, but its node is cut off", transfer, status);
+        if (stalled)
+            return;
+        zclock_sleep (50);
+    } while (zclock_mono () < deadline);
+    fail_msg ("%s never said stalled (status %s)", transfer, status);
+}
+
+//  Waits until transfer is terminal; fails unless it completed.
+static void s_wait_completed (client_t *client, const char *transfer)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    char status[32];
+    bool stalled;
+    do {
+        s_transfer (client, transfer, status, sizeof status, &stalled);
+        if (s_terminal (status)) {
+            if (!streq (status, "completed"))
+                fail_msg ("%s ended %s", transfer, status);
+            assert_false (stalled);
+            return;
+        }
+        zclock_sleep (50);
+    } while (zclock_mono () < deadline);
+    fail_msg ("%s did not complete (status %s, stalled %d)", transfer, status, stalled);
+}
+
+static void s_start_transfer (client_t *client, const char *transfer, const char *from,
+                              const char *to, int amount)
+{
+    char from_field[96], to_field[96], amount_field[32];
+    snprintf (from_field, sizeof from_field, "from=%s", from);
+    snprintf (to_field, sizeof to_field, "to=%s", to);
+    snprintf (amount_field, sizeof amount_field, "amount=%d", amount);
+    s_accept (client, transfer, "Start", from_field, to_field, amount_field, NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  1. Transfers across nodes, started from a node that has none of it
+
+static void test_transfers_through_a_third_node (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 3);
+    for (int i = 0; i < 3; i++)
+        s_start_node (f, i);
+    s_wait_all_up (f);
+    client_t *third = f->client[2]; //  n3: owns no account and no transfer below
+
+    char a[2][64], b[2][64], t[4][64];
+    int next = 0;
+    for (int i = 0; i < 2; i++) {
+        s_address_on (f, "account/a", 0, &next, a[i], sizeof a[i]);
+        s_address_on (f, "account/b", 1, &next, b[i], sizeof b[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        s_address_on (f, "transfer/t", i % 2, &next, t[i], sizeof t[i]);
+    for (int i = 0; i < 2; i++) {
+        s_fund (third, a[i]);
+        s_fund (third, b[i]);
+    }
+    //  Each moves money between n1 and n2, its saga on n1 or n2.
+    struct {
+        const char *transfer, *from, *to;
+        int amount;
+    } moves[] = {{t[0], a[0], b[0], 100},
+                 {t[1], b[0], a[0], 30},
+                 {t[2], b[1], a[1], 70},
+                 {t[3], a[1], b[1], 10}};
+    for (int i = 0; i < 4; i++) {
+        assert_int_not_equal (s_owner (f, moves[i].from), s_owner (f, moves[i].to));
+        assert_int_not_equal (s_owner (f, moves[i].from), 2);
+        assert_int_not_equal (s_owner (f, moves[i].to), 2);
+        assert_int_not_equal (s_owner (f, moves[i].transfer), 2);
+        s_start_transfer (third, moves[i].transfer, moves[i].from, moves[i].to, moves[i].amount);
+    }
+    for (int i = 0; i < 4; i++)
+        s_wait_completed (third, moves[i].transfer);
+    assert_int_equal (s_balance (third, a[0]), FUNDING - 100 + 30);
+    assert_int_equal (s_balance (third, b[0]), FUNDING + 100 - 30);
+    assert_int_equal (s_balance (third, b[1]), FUNDING - 70 + 10);
+    assert_int_equal (s_balance (third, a[1]), FUNDING + 70 - 10);
+    //  All of it went through n3: 4 Open, 4 Deposit, 4 Start at least.
+    stats_t stats;
+    s_stats (f, third, &stats);
+    assert_true (stats.forwarded >= 12);
+    assert_int_equal (stats.unavailable, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  2. A partition, then a frozen node: stalled, then completed
+
+//  Runs proxy.py towards target; sets f->proxy and returns its port.
+static int s_start_proxy (fixture_t *f, const char *target)
+{
+    char log[192];
+    snprintf (log, sizeof log, "%s/proxy.log", f->dir);
+    char *argv[] = {getenv ("SHOAL_PYTHON"), getenv ("SHOAL_PROXY"), "0", (char *) target, NULL};
+    assert_non_null (argv[0]);
+    assert_non_null (argv[1]);
+    f->proxy = proc_spawn (argv, log, &f->proxy_out);
+    char line[128];
+    if (!proc_read_line_until (f->proxy_out, "proxy ready ", line, sizeof line, DEADLINE_MS))
+        fail_msg ("the proxy did not start: see %s", log);
+    return atoi (line + strlen ("proxy ready "));
+}
+
+static void s_proxy_signal (fixture_t *f, int sig, const char *said)
+{
+    kill (f->proxy, sig);
+    char line[128];
+    if (!proc_read_line_until (f->proxy_out, said, line, sizeof line, DEADLINE_MS))
+        fail_msg ("the proxy did not say '%s'", said);
+}
+
+//  Puts the proxy on n2's peer link: n2 binds its peer endpoint (ipc://)
+//  and the others reach it through the proxy only, as the saved map says.
+//  So the proxy carries n1's link to n2 (and n2's answers to n1's CALLs);
+//  n2's link to n1 is direct.
+static void s_proxy_second_node (fixture_t *f)
+{
+    char bind[CLUSTER_ENDPOINT_MAX + 1], peer[64];
+    snprintf (bind, sizeof bind, "%s", cluster_node_peer (f->cluster, 1));
+    assert_true (strncmp (bind, "ipc://", 6) == 0);
+    snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", s_start_proxy (f, bind + 6));
+    assert_int_equal (cluster_set_peer (f->cluster, 1, peer, bind), 0);
+    char *error = NULL;
+    if (cluster_save (f->cluster, f->cfg, &error) != 0)
+        fail_msg ("%s", error);
+}
+
+static void test_partition_and_freeze_stall_then_complete (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_proxy_second_node (f);
+    s_start_node (f, 0);
+    s_start_node (f, 1);
+    s_wait_all_up (f);
+    client_t *a = f->client[0]; //  n1 (A) has the sagas; n2 (B) is behind the proxy
+
+    char x[64], y[64], t[4][64];
+    int next = 0;
+    s_address_on (f, "account/x", 0, &next, x, sizeof x);
+    s_address_on (f, "account/y", 1, &next, y, sizeof y);
+    for (int i = 0; i < 4; i++)
+        s_address_on (f, "transfer/p", 0, &next, t[i], sizeof t[i]);
+    s_fund (a, x);
+    s_fund (a, y);
+
+    //  Cut: the saga's leg on B has no answer, so it stalls; nothing fails.
+    s_proxy_signal (f, SIGUSR1, "proxy cut");
+    s_start_transfer (a, t[0], x, y, 100); //  debit here, credit there
+    s_start_transfer (a, t[1], y, x, 40);  //  debit there
+    s_wait_stalled (a, t[0]);
+    s_wait_stalled (a, t[1]);
+    s_proxy_signal (f, SIGUSR2, "proxy healed");
+    s_wait_completed (a, t[0]);
+    s_wait_completed (a, t[1]);
+    assert_int_equal (s_balance (a, x), FUNDING - 100 + 40);
+    assert_int_equal (s_balance (a, y), FUNDING + 100 - 40);
+
+    //  Freeze B: the same.
+    assert_int_equal (kill (f->node[1], SIGSTOP), 0);
+    s_start_transfer (a, t[2], x, y, 10);
+    s_start_transfer (a, t[3], y, x, 5);
+    s_wait_stalled (a, t[2]);
+    s_wait_stalled (a, t[3]);
+    assert_int_equal (kill (f->node[1], SIGCONT), 0);
+    s_wait_completed (a, t[2]);
+    s_wait_completed (a, t[3]);
+    assert_int_equal (s_balance (a, x), FUNDING - 100 + 40 - 10 + 5);
+    assert_int_equal (s_balance (a, y), FUNDING + 100 - 40 + 10 - 5);
+}
+
+//  --------------------------------------------------------------------------
+//  3. A link cut one way: each side says so, and explain names the link
+
+//  Waits until node i's stats say its link to node j is up (or down), and
+//  that j's link to i brings frames (or does not).
+static void s_wait_link (fixture_t *f, int i, int j, bool up, bool heard)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    stats_t stats;
+    for (s_stats (f, f->client[i], &stats); stats.peer[j] != up || stats.heard[j] != heard;
+         s_stats (f, f->client[i], &stats)) {
+        if (zclock_mono () > deadline)
+            fail_msg ("node %s sees its link to %s %s and hears it %s, not %s and %s",
+                      cluster_node_name (f->cluster, i), cluster_node_name (f->cluster, j),
+                      stats.peer[j] ? "up" : "down", stats.heard[j] ? "lately" : "not",
+                      up ? "up" : "down", heard ? "lately" : "not");
+        zclock_sleep (50);
+    }
+}
+
+//  Runs `shoal ARGS --cluster CFG` once; its stdout into out (size bytes),
+//  its stderr into DIR/said.log.
+static void s_shoal_out (fixture_t *f, int argc, const char *args[], char *out, size_t size)
+{
+    char log[192];
+    snprintf (log, sizeof log, "%s/said.log", f->dir);
+    char *argv[16];
+    assert_true (argc + 4 <= 16);
+    argv[0] = getenv ("SHOAL_BIN");
+    for (int k = 0; k < argc; k++)
+        argv[1 + k] = (char *) args[k];
+    argv[argc + 1] = "--cluster";
+    argv[argc + 2] = f->cfg;
+    argv[argc + 3] = NULL;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int fd;
+    pid_t pid = proc_spawn (argv, log, &fd);
+    size_t used = 0;
+    ssize_t n = 1;
+    while (n > 0 && used < size - 1 && zclock_mono () < deadline) {
+        struct pollfd item = {fd, POLLIN, 0};
+        if (poll (&item, 1, 100) > 0 && (n = read (fd, out + used, size - 1 - used)) > 0)
+            used += (size_t) n;
+    }
+    out[used] = 0;
+    close (fd);
+    if (proc_wait_exit (pid, DEADLINE_MS) < 0)
+        proc_kill_with (&pid, SIGKILL);
+}
+
+//  Runs `shoal ARGS...` (argc of them, then --cluster with the fixture's
+//  map) until its stdout holds want, for at most DEADLINE_MS; fails with
+//  its last output if it never does.
+static void s_wait_said (fixture_t *f, const char *want, int argc, const char *args[])
+{
+    char out[8192];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    do {
+        s_shoal_out (f, argc, args, out, sizeof out);
+        if (strstr (out, want))
+            return;
+        zclock_sleep (200);
+    } while (zclock_mono () < deadline);
+    fail_msg ("shoal %s never said '%s'; it said:\n%s", args[0], want, out);
+}
+
+//  A --force resolve of transfer's pending command, sent to the saga's
+//  own node through client: refused target_up, as the target's node is
+//  up (whatever the saga's node's link to it says).
+static void s_force_refused (fixture_t *f, client_t *client, const char *transfer)
+{
+    char out[8192], id[40] = "";
+    const char *pending[] = {"pending", "--json"};
+    s_shoal_out (f, 2, pending, out, sizeof out);
+    char sender[96];
+    snprintf (sender, sizeof sender, "\"sender\":\"%s\"", transfer);
+    const char *row = strstr (out, sender);
+    const char *at = row ? strstr (row, "\"id\":\"") : NULL;
+    if (!at || sscanf (at, "\"id\":\"%32[0-9a-f]\"", id) != 1)
+        fail_msg ("no pending command of %s in: %s", transfer, out);
+    char id_field[48];
+    snprintf (id_field, sizeof id_field, "id=%s", id);
+    client_reply_t reply;
+    assert_int_equal (s_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000, &reply,
+                              id_field, "code=node_lost", "reason=a test", "operator=test",
+                              "force=true", NULL),
+                      0);
+    if (reply.ok || !streq (reply.code, "target_up"))
+        fail_msg ("resolve --force of %s's %s was not refused target_up: %s %s", transfer, id,
+                  reply.ok ? "accepted" : reply.code, reply.reason);
+    client_reply_close (&reply);
+}
+
+static void test_link_cut_one_way_is_named (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_proxy_second_node (f);
+    s_start_node (f, 0);
+    s_start_node (f, 1);
+    s_wait_all_up (f);
+    s_wait_link (f, 1, 0, true, true);
+    client_t *a = f->client[0], *b = f->client[1];
+
+    char x[64], y[64], t[2][64], u[2][64];
+    int next = 0;
+    s_address_on (f, "account/x", 0, &next, x, sizeof x);
+    s_address_on (f, "account/y", 1, &next, y, sizeof y);
+    for (int k = 0; k < 2; k++) {
+        s_address_on (f, "transfer/t", 0, &next, t[k], sizeof t[k]);
+        s_address_on (f, "transfer/u", 1, &next, u[k], sizeof u[k]);
+    }
+    s_fund (a, x);
+    s_fund (a, y);
+
+    //  The proxy drops n1's bytes to n2 (n2's heartbeats still reach n1, so
+    //  n1's own never time out), then n2's bytes to n1 on the same
+    //  connection: either way n1's link to n2 is cut, and n2's to n1 is not.
+    static const struct {
+        int sig;
+        const char *said;
+    } cuts[] = {{SIGHUP, "proxy cut to target"}, {SIGALRM, "proxy cut from target"}};
+    for (int k = 0; k < 2; k++) {
+        s_proxy_signal (f, cuts[k].sig, cuts[k].said);
+        s_wait_link (f, 0, 1, false, true); //  n1: its link down, n2's up
+        s_wait_link (f, 1, 0, true, false); //  n2: its link up, nothing from n1
+        s_wait_said (f, "not heard from n1 for", 2, (const char *[]){"cluster", "status"});
+        s_wait_said (f, "the link n1->n2 is down", 2, (const char *[]){"cluster", "status"});
+        //  t's saga on n1 cannot send its credit to n2; u's on n2 sends its
+        //  credit to n1, whose answer cannot come back.
+        s_start_transfer (a, t[k], x, y, 10);
+        s_start_transfer (b, u[k], y, x, 3);
+        s_wait_stalled (a, t[k]);
+        s_wait_stalled (b, u[k]);
+        s_wait_said (f,
+                     "the link n1->n2 is cut: n1 reports its link to n2 down, and n2 has not "
+                     "heard from n1 for ",
+                     2, (const char *[]){"explain", t[k]});
+        s_wait_said (f, "n2 is up (it answers), but the command does not reach it", 2,
+                     (const char *[]){"explain", t[k]});
+        s_wait_said (f, "the link n1->n2 is cut: ", 2, (const char *[]){"explain", u[k]});
+        s_wait_said (f, "the command reaches account/x", 2, (const char *[]){"explain", u[k]});
+        s_wait_said (f, "but its answer cannot come back", 2, (const char *[]){"explain", u[k]});
+        //  Neither may be forced: n2 is up. u's credit ran on n1 already
+        //  (its answer lost), and a forced end would refund it: money made.
+        s_force_refused (f, a, t[k]);
+        s_force_refused (f, b, u[k]);
+
+        s_proxy_signal (f, SIGUSR2, "proxy healed");
+        s_wait_link (f, 0, 1, true, true);
+        s_wait_link (f, 1, 0, true, true);
+        s_wait_completed (a, t[k]);
+        s_wait_completed (b, u[k]);
+    }
+    assert_int_equal (s_balance (a, x), FUNDING - 2 * 10 + 2 * 3);
+    assert_int_equal (s_balance (a, y), FUNDING + 2 * 10 - 2 * 3);
+}
+
+//  --------------------------------------------------------------------------
+//  6. A node killed: its actors are unavailable, at once, by name
+
+static void test_killed_node_is_unavailable_by_name (void **state)
+{
+    fixture_t *f = *state;
+    s_init (f, 2);
+    s_start_node (f, 0);
+    s_start_node (f, 1);
+    s_wait_all_up (f);
+    char account[64];
+    int next = 0;
+    s_address_on (f, "account/k", 1, &next, account, sizeof account);
+    s_fund (f->client[0], account);
+
+    proc_kill_with (&f->node[1], SIGKILL);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    stats_t stats;
+    for (s_stats (f, f->client[0], &stats); stats.peer[1]; s_stats (f, f->client[0], &stats)) {
+        if (zclock_mono () > deadline)
+            fail_msg ("n1 still sees n2 up after it was killed");
+        zclock_sleep (20);
+    }
+    int64_t unavailable = stats.unavailable;
+    for (int i = 0; i < 3; i++) {
+        client_reply_t reply;
+        int64_t sent = zclock_mono ();
+        assert_int_equal (s_call (f->client[0], ENVELOPE_COMMAND, account, "Deposit", 1000, &reply,
+                                  "amount=1", NULL),
+                          0);
+        assert_true (zclock_mono () - sent <= 1000);
+        assert_false (reply.ok);
+        assert_string_equal (reply.code, "unavailable");
+        if (!strstr (reply.reason, "node n2 ") || !strstr (reply.reason, account))
+            fail_msg ("the reason does not name n2 and %s: %s", account, reply.reason);
+        client_reply_close (&reply);
+    }
+    s_stats (f, f->client[0], &stats);
+    assert_int_equal (stats.unavailable, unavailable + 3);
+}
+
+int main (void)
+{
+    signal (SIGPIPE, SIG_IGN);
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_transfers_through_a_third_node, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_partition_and_freeze_stall_then_complete, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_link_cut_one_way_is_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name, s_setup,
+                                         s_teardown),
+    };
+    //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
+    if (getenv ("SHOAL_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
