@@ -531,7 +531,7 @@ static void s_worker_message (front_t *self, zmq_msg_t *route, zmq_msg_t *frame)
 //  counts them off as it handles them, and a worker with
 //  WORKER_OUTBOUND_MAX or more out waits (worker.h): at most that and one
 //  message (a bundle: a commit's messages for the front) per worker are
-//  out. test_powerloss presses the bound and checks the node's memory.
+//  out. test_powerloss_sync presses the bound and checks the node's memory.
 
 //  The workers' message of size bytes is handled (sent on, or dropped):
 //  no longer out (worker.h's worker_outbound_t).

@@ -1,6 +1,6 @@
 /*  powerloss.c - an LD_PRELOAD library that records what a process made
     durable in one directory, so that a power cut can be simulated after
-    it is killed (tests/powerloss_apply.c, tests/test_powerloss.c).
+    it is killed (tests/powerloss_apply.c, tests/test_powerloss_*.c).
 
     Loaded into `shoal node` with $SHOALPL_DIR (the data directory, as an
     absolute path: the node must be given the same string) and $SHOALPL_LOG

@@ -1,6 +1,6 @@
 /*  test_dirsync.c - common/dirsync.h: directories made with their
     parents, and what a failure names. That each parent is fsynced is not
-    seen here but by test_powerloss, whose preload interposes mkdir
+    seen here but by test_powerloss_repair, whose preload interposes mkdir
     (test_cluster_init_is_durable; docs/DESIGN-NOTES.md, "Power loss").
 */
 #include "dirsync.h"

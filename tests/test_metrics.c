@@ -389,7 +389,7 @@ static void test_busy_scrape (void **state)
     //  Each command went to a new counter: its inbox read was spared.
     assert_true (s_value (fx, "shoal_inbox_reads_spared_total") >= 1);
     assert_true (s_value (fx, "shoal_worker_queue_bytes{worker=\"1\"}") == 0);
-    //  The replies went out through the front (test_powerloss presses
+    //  The replies went out through the front (test_powerloss_sync presses
     //  its bound).
     assert_true (s_value (fx, "shoal_outbound_peak_bytes") > 0);
     assert_true (s_value (fx, "shoal_outbound_waits_total") == 0);
