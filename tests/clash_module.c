@@ -1,5 +1,5 @@
 /*  clash_module.c - a module that registers what another already has, for
-    the test of the words a node refuses it with (test_cli). Its type is
+    the test of the words a node refuses it with (test_cli_usage). Its type is
     named $CLASH_TYPE and its projection $CLASH_PROJECTION (version 1);
     each is registered only if its variable is set.
 */

@@ -1,6 +1,6 @@
 /*  proc.h - helpers for process tests that drive the real `shoal` binary
     ($SHOAL_BIN) through /bin/sh in a temporary directory of their own,
-    as test_cli.c does: a node on ipc://DIR/node.ipc with its stdout in
+    as test_cli_*.c do: a node on ipc://DIR/node.ipc with its stdout in
     DIR/node.out and its stderr appended to DIR/node.log; deadline waits.
 
     Every helper fails the running test on what it did not expect.

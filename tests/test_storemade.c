@@ -4,7 +4,7 @@
     directory changed, a directory renamed or swapped for a symlink make
     the undo remove nothing it did not make. LevelDB is not run: the
     "store" is a few files named as LevelDB names them (the real thing is
-    test_cli test_refused_start_makes_no_store).
+    test_cli_store test_refused_start_makes_no_store).
 */
 #include "harness.h"
 #include "storemade.h"

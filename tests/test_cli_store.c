@@ -1,0 +1,441 @@
+/*  test_cli_store.c - the command line and a node's store: a refused start
+    makes no store, pending with the node down, events of an unknown type,
+    send refusing altered fields, follow across a restart, shards that do
+    not match. The fixture: cli_test_util.h.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "utf8.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_test_util.h"
+
+//  The number of entries of the directory at path besides . and .., -1
+//  if it cannot be read.
+static int s_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return -1;
+    int count = 0;
+    for (struct dirent *entry = readdir (dir); entry; entry = readdir (dir))
+        count += strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0;
+    closedir (dir);
+    return count;
+}
+
+//  Writes text to the file at path, or fails the test.
+static void s_write_file (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_int_equal (fputs (text, file) >= 0, 1);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  Fails the test (saying after what) unless the file at path holds
+//  exactly text.
+static void s_assert_file (const char *path, const char *text, const char *after)
+{
+    char held[256] = "";
+    FILE *file = fopen (path, "r");
+    size_t len = file ? fread (held, 1, sizeof held - 1, file) : 0;
+    if (file)
+        fclose (file);
+    held[len] = '\0';
+    if (!file || strcmp (held, text) != 0)
+        fail_msg ("%s: %s %s (holds '%s', not '%s')", after, path, file ? "was changed" : "is gone",
+                  held, text);
+}
+
+//  A start refused for bad input: the modules' variables, the options
+//  after "$SHOAL" node --data D --workers 1 --endpoint E, and what it says.
+typedef struct {
+    const char *env;
+    const char *options;
+    const char *said;
+} refusal_t;
+
+//  Runs the refused start of refusal on the data directory data; fails
+//  the test unless it exits 1 saying why, without a ready line.
+static void s_refused (fixture_t *fx, const refusal_t *refusal, const char *data)
+{
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = s_run (fx, out, err,
+                      "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data '%s' "
+                      "--workers 1 --metrics off --endpoint '%s' %s",
+                      getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), refusal->env,
+                      data, fx->endpoint, refusal->options);
+    if (code != 1 || !strstr (err, refusal->said) || strstr (out, "ready on"))
+        fail_msg ("%s on %s: exit %d, stderr: %s", refusal->options, data, code, err);
+}
+
+//  A start refused for bad input (a module whose init fails, an option for
+//  no module, a type clash) changes nothing: on a new data directory it
+//  leaves no store (before, it left one with its shard count fixed, and a
+//  later --shards 8 was refused), neither the directories it made nor
+//  anything in an empty one; a store that was there keeps its data and
+//  its shards.
+static void test_refused_start_makes_no_store (void **state)
+{
+    fixture_t *fx = *state;
+    static const refusal_t cases[] = {
+        {"COUNTER_MODULE_FAIL=1", "--module \"$COUNTER\"",
+         "counter.so failed to start: invalid argument\n"},
+        {"", "--module \"$COUNTER\" --module-opt countr.start=10",
+         "shoal node: --module-opt countr.start: no module countr is loaded"},
+        {"CLASH_TYPE=account", "--module \"$CLASH\"",
+         "failed to start: actor type 'account' already exists"},
+    };
+    size_t count = sizeof cases / sizeof cases[0];
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX], top[160], data[192], empty[160];
+    snprintf (top, sizeof top, "%s/new", fx->dir);
+    snprintf (data, sizeof data, "%s/d", top); //  neither is there yet
+    snprintf (empty, sizeof empty, "%s/empty", fx->dir);
+    assert_int_equal (mkdir (empty, 0755), 0);
+    struct stat st;
+    for (size_t i = 0; i < count; i++) {
+        s_refused (fx, &cases[i], data);
+        if (stat (top, &st) == 0)
+            fail_msg ("%s left %s (%d entries in %s)", cases[i].options, top, s_entries (data),
+                      data);
+        s_refused (fx, &cases[i], empty);
+        if (s_entries (empty) != 0)
+            fail_msg ("%s left %d entries in %s", cases[i].options, s_entries (empty), empty);
+    }
+
+    //  A directory that holds other files but no store is left alone: the
+    //  store the start made stays, and the files too (the undo once took
+    //  LOG.old, the user's LOG that LevelDB renames when it opens, and
+    //  kept LevelDB's LOG). One directory for each case: a second open
+    //  would rename LevelDB's own LOG over LOG.old.
+    static const char user_log[] = "the user's own LOG\n", user_notes[] = "notes\n";
+    for (size_t i = 0; i < count; i++) {
+        char user[160], log[192], log_old[192], notes[192];
+        snprintf (user, sizeof user, "%s/user%zu", fx->dir, i);
+        snprintf (log, sizeof log, "%s/LOG", user);
+        snprintf (log_old, sizeof log_old, "%s/LOG.old", user);
+        snprintf (notes, sizeof notes, "%s/notes", user);
+        assert_int_equal (mkdir (user, 0755), 0);
+        s_write_file (log, user_log);
+        s_write_file (notes, user_notes);
+        s_refused (fx, &cases[i], user);
+        s_assert_file (notes, user_notes, cases[i].options);
+        s_assert_file (log_old, user_log, cases[i].options); //  LevelDB's rename
+    }
+
+    //  A relative --data, and a module whose init calls chdir to where a
+    //  directory of the same name holds files of a store's names: the
+    //  undo takes back the store made, not those (it went by path, and
+    //  removed them).
+    char elsewhere[160], decoy[192], decoy_current[224], decoy_log[224], rel[160];
+    snprintf (elsewhere, sizeof elsewhere, "%s/elsewhere", fx->dir);
+    snprintf (decoy, sizeof decoy, "%s/rel", elsewhere);
+    snprintf (decoy_current, sizeof decoy_current, "%s/CURRENT", decoy);
+    snprintf (decoy_log, sizeof decoy_log, "%s/LOG", decoy);
+    snprintf (rel, sizeof rel, "%s/rel", fx->dir);
+    assert_int_equal (mkdir (elsewhere, 0755), 0);
+    assert_int_equal (mkdir (decoy, 0755), 0);
+    s_write_file (decoy_current, user_notes);
+    s_write_file (decoy_log, user_log);
+    int code = s_run (fx, out, err,
+                      "cd \"$DIR\" && COUNTER_MODULE_FAIL=1 COUNTER_MODULE_CHDIR='%s' timeout 30 "
+                      "\"$SHOAL\" node --data rel --workers 1 --metrics off --endpoint '%s' "
+                      "--module '%s'",
+                      elsewhere, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
+    if (code != 1 || !strstr (err, "failed to start"))
+        fail_msg ("a module that calls chdir: exit %d, stderr: %s", code, err);
+    s_assert_file (decoy_current, user_notes, "a module that calls chdir");
+    s_assert_file (decoy_log, user_log, "a module that calls chdir");
+    if (stat (rel, &st) == 0)
+        fail_msg ("a module that calls chdir: left %s (%d entries)", rel, s_entries (rel));
+
+    //  After them the store is new: it takes --shards.
+    const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --metrics off --endpoint '%s' %s";
+    s_node_start (fx, ready, node, data, fx->endpoint, "--shards 8");
+    if (!strstr (ready, "8 shards"))
+        fail_msg ("not 8 shards: %s", ready);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/k Open owner=k && "
+                             "\"$SHOAL\" send --endpoint '%s' account/k Deposit amount=7",
+                             fx->endpoint, fx->endpoint),
+                      0);
+    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+
+    //  On that store the same starts are refused, and take nothing from it.
+    char current[224];
+    snprintf (current, sizeof current, "%s/CURRENT", data);
+    for (size_t i = 0; i < count; i++) {
+        s_refused (fx, &cases[i], data);
+        if (stat (current, &st) != 0)
+            fail_msg ("%s removed %s", cases[i].options, current);
+    }
+    s_node_start (fx, ready, node, data, fx->endpoint, "");
+    if (!strstr (ready, "8 shards"))
+        fail_msg ("not 8 shards: %s", ready);
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/k", fx->endpoint), 0);
+    if (!strstr (out, "\"balance\":7"))
+        fail_msg ("the deposit is gone: %s", out);
+}
+
+//  `shoal pending` against a node that does not answer says so, exits 3,
+//  and does not say that nothing is pending (it does not know).
+static void test_pending_node_down (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = s_run (
+        fx, out, err,
+        "timeout 30 \"$SHOAL\" pending --endpoint 'ipc://%s/nobody.ipc' --timeout 300", fx->dir);
+    assert_int_equal (code, 3);
+    if (!strstr (out, "did not answer within 300 ms"))
+        fail_msg ("no line about the node: %s", out);
+    if (strstr (out, "no command is pending"))
+        fail_msg ("says nothing is pending with no node answering: %s", out);
+}
+
+//  --------------------------------------------------------------------------
+//  5. The events of an address of no registered type are refused, as its
+//     state is.
+
+static void test_events_unknown_type (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    const char *queries[] = {"get", "events"};
+    for (size_t i = 0; i < 2; i++) {
+        int code = s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s' nosuchtype/x", queries[i],
+                          fx->endpoint);
+        assert_int_equal (code, 1);
+        assert_non_null (strstr (out, "\"ok\":false"));
+        assert_non_null (strstr (out, "\"code\":\"unknown_type\""));
+    }
+    //  A known type with no events is no error.
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/nobody", fx->endpoint), 0);
+    assert_string_equal (out, "");
+}
+
+//  Fails unless text is one line of printable UTF-8, its newline last.
+static void s_assert_one_clean_line (const char *text, const char *what)
+{
+    size_t len = strlen (text);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text[i];
+        bool bad = c >= 0x80 ? utf8_char ((const uint8_t *) text + i, len - i) == 0
+                             : (c < 0x20 && !(c == '\n' && i == len - 1)) || c == 0x7f;
+        if (bad)
+            fail_msg ("%s: byte 0x%02x at %zu of: %s", what, c, i, text);
+    }
+}
+
+//  `shoal send` refuses what it would send otherwise than the user wrote:
+//  a string that is not UTF-8, a key repeated in --input, a key cut at
+//  \u0000, a second --input (it replaced the first: the owner was "b"),
+//  a second --id (the idempotency key: the last one was taken).
+//  Each exits 2 naming the field, key or option, and nothing reaches the
+//  node (the account stays unopened). A key, address or name it names is
+//  quoted escaped, in one clean line (an ESC or 0xff came out raw); so
+//  are the addresses, MSGIDs and codes explain, resend and resolve refuse.
+static void test_send_refuses_altered_fields (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    struct {
+        const char *command;
+        const char *error;
+    } cases[] = {
+        {"send account/zz Open \"owner=$(printf 'a\\377b')\"",
+         "field 'owner': the value is not UTF-8"},
+        {"send --input \"$DIR/f.json\" account/zz Open",
+         "input: key \"owner\\u0000\" holds \\u0000"},
+        {"send --input \"$DIR/d.json\" account/zz Open", "input: key \"owner\" is repeated"},
+        {"send --input \"$DIR/a.json\" account/zz Open --input \"$DIR/b.json\"",
+         "shoal send: --input given twice"},
+        {"send --input=- --input - account/zz Open <\"$DIR/a.json\"",
+         "shoal send: --input given twice"},
+        {"send --id one account/zz Open owner=a --id two", "shoal send: --id given twice"},
+        {"send account/zz Open \"$(printf 'ow\\033ner')=x\" \"$(printf 'ow\\033ner')=y\"",
+         "shoal send: field 'ow\\u001bner' is given twice\n"},
+        {"send --input \"$DIR/x.json\" account/zz Open",
+         "shoal send: input: key \"\\xff\\n\" is repeated in one object\n"},
+        {"send \"$(printf 'account/z\\033')\" Open",
+         "shoal send: 'account/z\\u001b' is not an address"},
+        {"send account/zz \"$(printf 'Op\\377en')\"",
+         "shoal send: 'Op\\xffen' is not a command name"},
+        //  The stuck-work commands say an address, a MSGID or a code as
+        //  send does (they wrote its bytes raw: an ESC reached the
+        //  terminal).
+        {"explain \"$(printf 'account/z\\033[2J')\"",
+         "shoal explain: 'account/z\\u001b[2J' is not an address"},
+        {"resend \"$(printf 'account/z\\033')\"",
+         "shoal resend: 'account/z\\u001b' is not an address"},
+        {"resolve \"$(printf 'transfer/t\\033')\" 0123456789abcdef0123456789abcdef --reject x "
+         "--reason y",
+         "shoal resolve: 'transfer/t\\u001b' is not an address"},
+        {"resolve transfer/t \"$(printf '\\033[2J')\" --reject x --reason y",
+         "shoal resolve: MSGID is 32 lowercase hex digits, as shoal pending prints it, not "
+         "'\\u001b[2J'\n"},
+        {"resolve transfer/t 0123456789abcdef0123456789abcdef --reject \"$(printf 'a\\033')\" "
+         "--reason y",
+         "shoal resolve: --reject CODE is 1 to 63 printable characters without spaces, not "
+         "'a\\u001b'\n"},
+        //  A reason that is not UTF-8 is bad usage, as a field of send is
+        //  (the node refused it as bad_frame, exit 1).
+        {"resolve transfer/t 0123456789abcdef0123456789abcdef --reject x --reason "
+         "\"$(printf 'a\\377b')\"",
+         "shoal resolve: --reason TEXT is not UTF-8: 'a\\xffb'\n"},
+    };
+    assert_int_equal (
+        s_run (fx, out, err,
+               "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
+               "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
+               "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
+               "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
+               "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
+        0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code =
+            s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s'", cases[i].command, fx->endpoint);
+        if (code != 2 || !strstr (err, cases[i].error))
+            fail_msg ("case %zu: exit %d, stderr '%s'", i, code, err);
+        s_assert_one_clean_line (err, cases[i].command);
+    }
+    int code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/zz", fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"version\":0,"));
+}
+
+//  `shoal events --follow` outlives a restart of its node: it asks again
+//  until the node answers, and goes on printing (it exited 3 on the first
+//  unanswered ask).
+static void test_follow_across_restart (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    //  The follower is the shell's child, and becomes ours when it exits.
+    assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
+    const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --metrics off";
+    s_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/f Open owner=f && "
+                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit amount=3",
+                             fx->endpoint, fx->endpoint),
+                      0);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" events --follow --timeout 300 --endpoint '%s' "
+                             "account/f >\"$DIR/follow.out\" 2>\"$DIR/follow.err\" & echo $!",
+                             fx->endpoint),
+                      0);
+    pid_t follower = (pid_t) atoi (out);
+    assert_true (follower > 0);
+    char path[160], err_path[160], text[OUTPUT_MAX];
+    snprintf (path, sizeof path, "%s/follow.out", fx->dir);
+    snprintf (err_path, sizeof err_path, "%s/follow.err", fx->dir);
+    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
+    for (s_read (path, text); !strstr (text, "\"amount\":3"); s_read (path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower never printed the first deposit: %s", text);
+        usleep (20 * 1000);
+    }
+    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+    for (s_read (err_path, text); !strstr (text, "still following account/f from seq 3");
+         s_read (err_path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower did not say it goes on: %s", text);
+        assert_int_equal (waitpid (follower, NULL, WNOHANG), 0); //  still running
+        usleep (20 * 1000);
+    }
+    s_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (s_run (fx, out, err,
+                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit "
+                             "amount=4",
+                             fx->endpoint),
+                      0);
+    for (s_read (path, text); !strstr (text, "\"amount\":4"); s_read (path, text)) {
+        if (s_now_ms () > deadline)
+            fail_msg ("the follower never printed the deposit after the restart: %s", text);
+        usleep (20 * 1000);
+    }
+    s_read (err_path, text);
+    assert_non_null (strstr (text, "account/f answers again"));
+    assert_int_equal (waitpid (follower, NULL, WNOHANG), 0);
+    kill (follower, SIGINT);
+    assert_int_equal (waitpid (follower, NULL, 0), follower);
+    assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 0), 0);
+    //  Each event once: the restart printed nothing twice.
+    s_read (path, text);
+    assert_int_equal (strstr (strstr (text, "\"seq\":1") + 1, "\"seq\":1"), NULL);
+    assert_int_equal (strstr (strstr (text, "\"seq\":2") + 1, "\"seq\":2"), NULL);
+    assert_int_equal (strstr (strstr (text, "\"seq\":3") + 1, "\"seq\":3"), NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  6. --shards for a store made with another count is refused, saying both.
+
+static void test_shards_mismatch (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                  fx->data, fx->endpoint);
+    assert_non_null (strstr (ready, "8 shards"));
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+
+    int code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' "
+                      "--shards 16",
+                      fx->data, fx->endpoint);
+    assert_int_equal (code, 1);
+    assert_null (strstr (out, "ready on"));
+    s_all_lines_start (err, "shoal node: ", "--shards 16");
+    assert_non_null (strstr (err, "has 8 shards; --shards 16 was given"));
+
+    //  The same count, or none, opens it.
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                  fx->data, fx->endpoint);
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    assert_non_null (strstr (ready, "8 shards"));
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
+        fprintf (stderr,
+                 "test_cli_store: run through ctest (SHOAL_BIN and SHOAL_TEST_MODULE unset)\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_events_unknown_type, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_send_refuses_altered_fields, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_follow_across_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_shards_mismatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_refused_start_makes_no_store, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,403 @@
+/*  test_cli_usage.c - the command line as its users first meet it: SHOAL_ENDPOINT,
+    thread names, options after positionals, help and version, prefixed
+    messages, a node's usage errors, consistent exit codes, a module clash
+    named. The fixture: cli_test_util.h.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "utf8.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_test_util.h"
+
+//  --------------------------------------------------------------------------
+//  1. `shoal node` listens where $SHOAL_ENDPOINT says, as the clients
+//     talk there; --endpoint wins over it.
+
+static void test_node_honours_shoal_endpoint (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1",
+                  fx->endpoint, fx->data);
+    assert_non_null (strstr (ready, fx->endpoint));
+    int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' \"$SHOAL\" send account/a Open owner=A",
+                      fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"ok\":true"));
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+
+    char other[160];
+    snprintf (other, sizeof other, "ipc://%s/other.ipc", fx->dir);
+    s_node_start (fx, ready,
+                  "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'",
+                  fx->endpoint, fx->data, other);
+    assert_non_null (strstr (ready, other));
+    code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/a", other);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"owner\":\"A\""));
+}
+
+//  A node's threads carry names (`top -H`, `ps -L`, perf): the workers,
+//  the projections', the group sync's, the janitor's, the watchdog's.
+//  (LevelDB's, shoal-leveldb, only once it has run: test_threadname.)
+static void test_threads_named (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 2 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    int code = s_run (fx, out, err, "cat /proc/%d/task/*/comm | sort", (int) fx->node);
+    assert_int_equal (code, 0);
+    const char *names[] = {"shoal-janitor\n",  "shoal-projector\n", "shoal-syncer\n",
+                           "shoal-watchdog\n", "shoal-worker-0\n",  "shoal-worker-1\n"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strstr (out, names[i]))
+            fail_msg ("no thread %s among:\n%s", names[i], out);
+    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+}
+
+//  --------------------------------------------------------------------------
+//  2. Options may follow the positional arguments; -- ends the options.
+
+static void test_options_after_positionals (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    const char *e = fx->endpoint;
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" send account/a Open owner=A --endpoint %s", e), 0);
+    //  The same --id twice: one deposit.
+    for (int i = 0; i < 2; i++) {
+        int code = s_run (fx, out, err,
+                          "\"$SHOAL\" send account/a Deposit amount=5 --id dep-1 --endpoint %s", e);
+        assert_int_equal (code, 0);
+        assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
+    }
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get account/a --endpoint %s", e), 0);
+    assert_non_null (strstr (out, "\"version\":2"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2", e),
+                      0);
+    assert_string_equal (out, "{\"seq\":2,\"event\":\"Deposited\",\"data\":{\"amount\":5}}\n");
+    assert_int_equal (
+        s_run (fx, out, err, "\"$SHOAL\" transfer a b 1 --endpoint %s --id t-1 --wait", e), 1);
+    assert_non_null (strstr (out, "\"transfer\":\"t-1\""));
+    //  After --, "--bogus" is an argument (not an address), not an option.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s -- --bogus", e), 2);
+    assert_non_null (strstr (err, "'--bogus' is not an address"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s --bogus account/a", e), 2);
+    assert_non_null (strstr (err, "unknown option '--bogus'"));
+}
+
+//  --------------------------------------------------------------------------
+//  3. shoal help CMD, for every command `shoal help` lists: the same as
+//     CMD --help, with examples; -V, --version and version.
+
+static void test_help_and_version (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], direct[OUTPUT_MAX], list[OUTPUT_MAX];
+    assert_int_equal (s_run (fx, list, err, "\"$SHOAL\" help"), 0);
+    const char *at = strstr (list, "Commands:\n");
+    assert_non_null (at);
+    at += strlen ("Commands:\n");
+    int count = 0;
+    bool repair = false, deadletters = false;
+    for (; strncmp (at, "  ", 2) == 0; at = strchr (at, '\n') + 1, count++) {
+        char command[32];
+        assert_int_equal (sscanf (at, "%31s", command), 1);
+        repair |= strcmp (command, "repair") == 0;
+        deadletters |= strcmp (command, "dead-letters") == 0;
+        assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help %s", command), 0);
+        char usage[64];
+        snprintf (usage, sizeof usage, "Usage: shoal %s", command);
+        if (!strstr (out, usage) || !strstr (out, "\nExamples:\n  shoal "))
+            fail_msg ("shoal help %s: no usage or no examples: %s", command, out);
+        assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" %s --help", command), 0);
+        assert_string_equal (out, direct);
+    }
+    assert_true (count >= 20 && repair && deadletters);
+    //  A subcommand's help: `shoal help cluster init` is `cluster init --help`.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help cluster init"), 0);
+    assert_non_null (strstr (out, "Usage: shoal cluster init"));
+    assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" cluster init --help"), 0);
+    assert_string_equal (out, direct);
+    //  The config example's endpoint is one a node alone accepts, loopback
+    //  (it was tcp://0.0.0.0:7700, refused without CURVE or --insecure).
+    //  Not run: a test binds no fixed TCP port.
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" node --help"), 0);
+    if (!strstr (out, "endpoint = tcp://127.0.0.1:") || strstr (out, "endpoint = tcp://0.0.0.0"))
+        fail_msg ("shoal node --help: a config example a node alone refuses: %s", out);
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
+    assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);
+    assert_non_null (strstr (out, "Commands:"));
+    //  help and version are no commands of the list, yet have a help (they
+    //  were "unknown command", exit 2).
+    assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" help --help && \"$SHOAL\" help help"), 0);
+    assert_non_null (strstr (direct, "Commands:"));
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help version"), 0);
+    assert_non_null (strstr (out, "Usage: shoal version"));
+
+    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" version"), 0);
+    assert_true (strncmp (out, "shoal ", 6) == 0 && out[6] >= '0' && out[6] <= '9');
+    const char *spellings[] = {"-V", "--version"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" %s", spellings[i]), 0);
+        assert_string_equal (direct, out);
+        assert_string_equal (err, "");
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  4. Every error message starts with "shoal CMD:".
+
+static void test_messages_prefixed (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *command; //  as run, after "$SHOAL"
+        const char *prefix;
+    } cases[] = {
+        {"get --bogus account/a", "shoal get: "},
+        {"get --endpoint", "shoal get: "},
+        {"get a b", "shoal get: "},
+        {"send account/a", "shoal send: "},
+        {"send -x account/a Open", "shoal send: "},
+        {"send --id '' account/a Open", "shoal send: "},
+        {"events --from 0 account/a", "shoal events: "},
+        {"transfer a b x", "shoal transfer: "},
+        {"transfer --wait=yes a b 1", "shoal transfer: "},
+        {"transfer a b 99999999999999999999999", "shoal transfer: "},
+        {"stats extra", "shoal stats: "},
+        {"node --workers 0", "shoal node: "},
+        {"node --durability sometimes", "shoal node: "},
+        {"node extra", "shoal node: "},
+        {"node --config \"$DIR/missing.cfg\"", "shoal node: "},
+        {"demo --kills 99", "shoal demo: "},
+        {"demo --nope", "shoal demo: "},
+        {"bench --durability sometimes", "shoal bench: "},
+        {"bench --recovery 5", "shoal bench: "},
+        //  Before, "shoal init: " and "shoal up: ".
+        {"cluster init --bogus", "shoal cluster init: "},
+        {"cluster init --dir \"$DIR/c\"", "shoal cluster init: "},
+        {"cluster init --nodes 2 --hosts a --dir \"$DIR/c\"", "shoal cluster init: "},
+        {"cluster init --nodes 2 extra", "shoal cluster init: "},
+        {"cluster up --nodes 0", "shoal cluster up: "},
+        {"cluster up --bogus", "shoal cluster up: "},
+        {"cluster up extra", "shoal cluster up: "},
+        {"help nosuch", "shoal help: "},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" %s", cases[i].command);
+        if (code != 2)
+            fail_msg ("shoal %s: exit %d, stderr: %s", cases[i].command, code, err);
+        assert_string_equal (out, "");
+        s_all_lines_start (err, cases[i].prefix, cases[i].command);
+    }
+    //  The bank's own messages, from bench against a node that is not there.
+    int code = s_run (fx, out, err,
+                      "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
+                      "--transfers 1",
+                      fx->dir);
+    assert_int_equal (code, 1);
+    s_all_lines_start (err, "shoal bench: ", "bench with no node");
+}
+
+//  A usage error of `shoal node` exits 2, says why, and makes nothing: no
+//  store, no socket. An endpoint whose port is not 1 to 65535 is one
+//  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
+//  4464); a client command refuses it too. --name without --cluster is
+//  one (before, it was ignored and a node alone started); --cluster
+//  without --name is one (before, exit 1). So is an endpoint beyond
+//  loopback without --insecure (before, exit 1). test_cluster_cli_options has
+//  those of a cluster file.
+static void test_node_usage_errors (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *options; //  after "$SHOAL" node --data "$DIR/d" --workers 1
+        const char *said;
+    } cases[] = {
+        {"--endpoint tcp://127.0.0.1:70000",
+         "shoal node: --endpoint tcp://127.0.0.1:70000 is not an endpoint: its port is not a "
+         "number from 1 to 65535 (or *, a free port)\n"},
+        {"--endpoint tcp://127.0.0.1:0",
+         "shoal node: --endpoint tcp://127.0.0.1:0 is not an endpoint: its port is not a number"},
+        {"--endpoint tcp://127.0.0.1", "is not an endpoint: no port: expected tcp://HOST:PORT\n"},
+        {"--name n1 --endpoint \"ipc://$DIR/n1.ipc\"",
+         "shoal node: --name needs --cluster: it says which node of the cluster file this is\n"},
+        {"--cluster \"$DIR/c.cfg\"",
+         "shoal node: --cluster needs --name: which node of /tmp/shoal-test-cli-"},
+        //  Beyond loopback without --insecure (before, exit 1), and
+        //  --insecure with --cluster, whose nodes have CURVE (before, it
+        //  was ignored).
+        {"--endpoint 'tcp://0.0.0.0:*'",
+         "shoal node: will not listen on tcp://0.0.0.0:* without CURVE: another machine could "
+         "reach it. Run a cluster"},
+        //  ZeroMQ's SOURCE;ADDRESS binds ADDRESS: the text began with
+        //  loopback's, and the node listened on 0.0.0.0 (before).
+        {"--endpoint 'tcp://127.0.0.1:*;0.0.0.0:*'",
+         "shoal node: --endpoint tcp://127.0.0.1:*;0.0.0.0:* is not an endpoint: a source "
+         "address (before ';') is not taken: give the address alone\n"},
+        {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
+         "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
+         "without CURVE, and a cluster's nodes always have it\n"},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], data[160];
+    snprintf (data, sizeof data, "%s/d", fx->dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code =
+            s_run (fx, out, err,
+                   "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --data \"$DIR/d\" --workers 1 %s",
+                   cases[i].options);
+        if (code != 2 || !strstr (err, cases[i].said))
+            fail_msg ("node %s: exit %d, stderr: %s", cases[i].options, code, err);
+        assert_string_equal (out, "");
+        s_all_lines_start (err, "shoal node: ", cases[i].options);
+        struct stat st;
+        if (stat (data, &st) == 0)
+            fail_msg ("node %s made its store %s", cases[i].options, data);
+    }
+    int code = s_run (fx, out, err,
+                      "timeout 30 \"$SHOAL\" get --endpoint tcp://127.0.0.1:70000 account/a");
+    assert_int_equal (code, 2);
+    assert_string_equal (err,
+                         "shoal get: 'tcp://127.0.0.1:70000' is not a valid endpoint: its port "
+                         "is not a number from 1 to 65535 (or *, a free port)\n");
+}
+
+//  Bad usage exits 2 from the client whatever the limit it breaks (an empty
+//  query key and a resolve code or reason the node refuses exited 1), and
+//  resend or resolve to a type the node does not know says so and exits 1
+//  (resend said "0 pending commands re-sent now" and exited 0).
+static void test_exit_codes_consistent (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                  fx->endpoint);
+    static const struct {
+        const char *args; //  after "$SHOAL", with SHOAL_ENDPOINT set
+        int code;
+        const char *says;
+    } cases[] = {
+        {"query bank_totals ''", 2, "shoal query: a key is 1 to 512 bytes, not empty\n"},
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject 'bad code' --reason y", 2,
+         "shoal resolve: --reject CODE is 1 to 63 printable characters without spaces, not "
+         "'bad code'\n"},
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject c --reason "
+         "\"$(printf '%0300d' 0)\"",
+         2, "shoal resolve: --reason TEXT is 1 to 255 bytes, not 300\n"},
+        //  A code the runtime answers with: a transfer stayed stalled on
+        //  expired, its command ended, the debit never credited nor refunded.
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject expired --reason y", 2,
+         "shoal resolve: --reject expired is a code the runtime answers with itself"},
+        {"resend nosuch/x", 1, "shoal resend: nosuch/x refused: unknown type 'nosuch'"},
+        {"resolve nosuch/x 00112233445566778899aabbccddeeff --reject c --reason y", 1,
+         "shoal resolve: nosuch/x refused: unknown type 'nosuch'"},
+        {"resend account/x", 0, ""},
+        //  An amount is digits alone (strtoll took these for 5: a transfer
+        //  was started).
+        {"transfer a b ' 5'", 2, "shoal transfer: AMOUNT must be a positive integer in digits"},
+        {"transfer a b +5", 2, "shoal transfer: AMOUNT must be a positive integer in digits"},
+        {"transfer a b '5 '", 2, "not '5 '"},
+        {"transfer a b ''", 2, "not ''"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" %s",
+                          fx->endpoint, cases[i].args);
+        if (code != cases[i].code || !strstr (err, cases[i].says))
+            fail_msg ("shoal %s: exit %d (not %d), stderr: %s", cases[i].args, code, cases[i].code,
+                      err);
+    }
+    //  The node refuses such a code from any client too.
+    int code = s_run (fx, out, err,
+                      "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" send account/x '$resolve' "
+                      "id=00112233445566778899aabbccddeeff code=unavailable reason=y",
+                      fx->endpoint);
+    if (code != 1 || !strstr (out, "code must be one of the operator's own"))
+        fail_msg ("a $resolve with code unavailable: exit %d: %s%s", code, out, err);
+}
+
+//  A module that registers a type or projection already registered is
+//  refused with its name and who registered it first: the node itself
+//  (the bank), or the module loaded before (it said only "already exists").
+static void test_module_clash_named (void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *options; //  after "$SHOAL" node --data "$DIR/d" ... --endpoint E
+        const char *env;     //  the clash module's variables
+        const char *said;
+    } cases[] = {
+        {"--module \"$CLASH\"", "CLASH_TYPE=account",
+         "failed to start: actor type 'account' already exists: the node itself (the bank) "
+         "registered it\n"},
+        {"--module \"$COUNTER\" --module \"$COUNTER\"", "",
+         "failed to start: actor type 'counter' already exists: module counter registered it\n"},
+        {"--module \"$COUNTER\" --module \"$CLASH\"", "CLASH_TYPE=sink",
+         "failed to start: actor type 'sink' already exists: module counter registered it\n"},
+        {"--module \"$CLASH\"", "CLASH_PROJECTION=bank_totals",
+         "failed to start: projection bank_totals@1 already exists: the node itself (the bank) "
+         "registered it\n"},
+        //  A file name without a slash is a file here, not a library on
+        //  the linker's path (libz.so.1 was loaded, then refused).
+        {"--module libz.so.1", "",
+         "cannot load module libz.so.1: ./libz.so.1: cannot open shared object file"},
+        //  Not a clash, but a module's option for no module: refused too
+        //  (it was dropped silently).
+        {"--module \"$COUNTER\" --module-opt countr.start=10", "",
+         "shoal node: --module-opt countr.start: no module countr is loaded"},
+    };
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = s_run (fx, out, err,
+                          "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data "
+                          "\"$DIR/d\" --workers 1 --endpoint '%s' %s",
+                          getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), cases[i].env,
+                          fx->endpoint, cases[i].options);
+        if (code != 1 || !strstr (err, cases[i].said))
+            fail_msg ("case %zu: exit %d, stderr: %s", i, code, err);
+    }
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
+        fprintf (stderr,
+                 "test_cli_usage: run through ctest (SHOAL_BIN and SHOAL_TEST_MODULE unset)\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_node_honours_shoal_endpoint, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_threads_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_options_after_positionals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_exit_codes_consistent, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
