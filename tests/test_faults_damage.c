@@ -1,0 +1,296 @@
+/*  test_faults_damage.c - damaged stores and what `shoal repair` and `shoal check`
+    make of them: a damaged or truncated log, a damaged table, CURRENT
+    missing, a read-only directory, repairs refused. The fixture:
+    faults_test_util.h.
+*/
+#include "books.h"
+#include "client.h"
+#include "node_child.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "faults_test_util.h"
+
+//  `shoal repair --yes` and then `shoal check` on f->data: repair ends
+//  well and check counts the records left (and sees the bank's books).
+static void s_repair_and_check (fixture_t *f)
+{
+    char *output = NULL;
+    //  Without --yes and with stdin not a terminal, repair refuses.
+    assert_int_equal (s_run (f, &output, "repair", "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "refused"));
+    free (output);
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair (exit %d): %s", code, output);
+    assert_true (code == 0 || code == 1);
+    assert_non_null (strstr (output, "records of"));
+    free (output);
+    code = s_run (f, &output, "check", "--data", f->data, NULL);
+    print_message ("check (exit %d): %s", code, output);
+    assert_non_null (strstr (output, "records of"));
+    assert_non_null (strstr (output, "accounts"));
+    free (output);
+}
+
+//  The path of the newest file in f->data whose name ends with tail.
+static void s_newest (fixture_t *f, const char *tail, char *path, size_t size)
+{
+    zdir_t *dir = zdir_new (f->data, NULL);
+    assert_non_null (dir);
+    zlist_t *files = zdir_list (dir);
+    path[0] = '\0';
+    for (zfile_t *file = zlist_first (files); file; file = zlist_next (files)) {
+        const char *name = zfile_filename (file, NULL);
+        size_t len = strlen (name);
+        if (len > strlen (tail) && strcmp (name + len - strlen (tail), tail) == 0 &&
+            strcmp (name, path) > 0)
+            snprintf (path, size, "%s", name);
+    }
+    zlist_destroy (&files);
+    zdir_destroy (&dir);
+    assert_true (path[0]);
+}
+
+//  Flips 16 bytes in the middle of path.
+static void s_flip (const char *path)
+{
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    off_t size = lseek (fd, 0, SEEK_END);
+    assert_true (size > 64);
+    uint8_t bytes[16];
+    assert_int_equal (pread (fd, bytes, sizeof bytes, size / 2), (ssize_t) sizeof bytes);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] ^= 0xff;
+    assert_int_equal (pwrite (fd, bytes, sizeof bytes, size / 2), (ssize_t) sizeof bytes);
+    close (fd);
+}
+
+static void test_damaged_log (void **state)
+{
+    fixture_t *f = *state;
+    //  The log then holds the deposits' commits alone: the damage hits one
+    //  of them, not a projection's batch (whose loss is rebuilt, not lost).
+    f->no_projections = true;
+    s_fill_store (f, 300, SIGKILL);
+    char log[600];
+    s_newest (f, ".log", log, sizeof log);
+    s_flip (log);
+    s_refused (f, "damaged", "Corruption", ".log: dropping", NULL);
+    s_repair_and_check (f);
+    //  Repair keeps the log up to the damage: what came after is lost,
+    //  and the books show how much.
+    int64_t balance = s_books (f, NULL);
+    print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
+                   (long long) balance, (long long) f->acked);
+    assert_true (balance < f->acked);
+}
+
+//  The position the node's SYNCED file holds: its last line (0: none yet).
+static uint64_t s_synced_mark (fixture_t *f)
+{
+    char path[600], line[64];
+    snprintf (path, sizeof path, "%s/SYNCED", f->data);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    uint64_t mark = 0;
+    while (fgets (line, sizeof line, file))
+        if (strchr (line, '\n'))
+            mark = strtoull (line, NULL, 10);
+    fclose (file);
+    return mark;
+}
+
+//  Takes deposits on a store whose event log holds events, until the
+//  node's SYNCED mark covers them all, then SIGKILLs it and cuts its
+//  newest log to keep bytes (-1: half of it).
+static void s_deposits_then_cut_log (fixture_t *f, int64_t events, int deposits, long keep)
+{
+    for (int i = 0; i < deposits; i++)
+        s_add_deposit (f);
+    s_pump (f, NULL);
+    //  The mark follows within a second.
+    uint64_t want = (uint64_t) (events + deposits);
+    int64_t deadline = zclock_mono () + 30000;
+    while (s_synced_mark (f) < want && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_true (s_synced_mark (f) >= want);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+    //  The newest log of the store itself (not one a repair set aside in
+    //  lost/, which s_newest would take).
+    char log[600] = "", name[64] = "";
+    DIR *dir = opendir (f->data);
+    assert_non_null (dir);
+    for (struct dirent *entry; (entry = readdir (dir));) {
+        size_t len = strlen (entry->d_name);
+        if (len > 4 && len < sizeof name && strcmp (entry->d_name + len - 4, ".log") == 0 &&
+            strcmp (entry->d_name, name) > 0)
+            snprintf (name, sizeof name, "%s", entry->d_name);
+    }
+    closedir (dir);
+    assert_true (name[0]);
+    snprintf (log, sizeof log, "%s/%s", f->data, name);
+    struct stat st;
+    assert_int_equal (stat (log, &st), 0);
+    assert_int_equal (truncate (log, keep < 0 ? st.st_size / 2 : keep), 0);
+}
+
+//  A log file truncated while the node is stopped (a restore gone wrong,
+//  a disk that dropped writes): LevelDB takes its missing end for a
+//  crash's torn tail and drops it without a word, acknowledged deposits
+//  with it; the node started on what was left, and shoal check found the
+//  books balanced. The node's SYNCED mark (how far a sync made the event
+//  log durable) makes the start refuse it, saying so; `shoal repair`
+//  accepts the loss, which the books then show. First half of the last
+//  log cut (the first deposits in a table since a restart), then all of
+//  it (an empty store with a mark: refused, not taken for a new one).
+static void test_truncated_log (void **state)
+{
+    fixture_t *f = *state;
+    f->no_projections = true;
+    s_fill_store (f, 30, SIGTERM);
+    s_start (f, "sync"); //  its log made a table: the 31 events stay
+    s_deposits_then_cut_log (f, 31, 60, -1);
+    s_refused (f, "lost writes that were acknowledged", "SYNCED", "shoal repair", NULL);
+    s_repair_and_check (f);
+    int64_t balance = s_books (f, NULL);
+    print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
+                   (long long) balance, (long long) f->acked);
+    assert_true (balance >= 30 && balance < f->acked);
+
+    //  After the repair, marks go on: a second loss is seen too.
+    s_start (f, "sync");
+    s_deposits_then_cut_log (f, balance + 1, 40, 0);
+    s_refused (f, "lost writes that were acknowledged", NULL);
+
+    //  A new store's one log lost whole: empty, with a mark. Refused, and
+    //  not made a new store meanwhile (it was, before the refusal).
+    char command[700];
+    snprintf (command, sizeof command, "rm -rf '%s'", f->data);
+    assert_int_equal (system (command), 0);
+    s_start (f, "sync");
+    s_add (f, "account/a", "Open", "owner=faults", NULL);
+    s_pump (f, NULL);
+    s_deposits_then_cut_log (f, 1, 40, 0);
+    s_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
+    s_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
+}
+
+static void test_damaged_table (void **state)
+{
+    fixture_t *f = *state;
+    s_fill_store (f, 300, SIGTERM);
+    //  Opened again, the store turns its log into a table file (.ldb).
+    s_start (f, "sync");
+    node_child_stop (&f->node, SIGTERM);
+    char table[600];
+    s_newest (f, ".ldb", table, sizeof table);
+    s_flip (table);
+    s_refused (f, "damaged", "checksum", "table", NULL);
+    s_repair_and_check (f);
+}
+
+static void test_missing_current (void **state)
+{
+    fixture_t *f = *state;
+    s_fill_store (f, 20, SIGTERM);
+    char current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    assert_int_equal (unlink (current), 0);
+    s_refused (f, "no CURRENT", "never makes a new store", NULL);
+    //  Refused, it made nothing: CURRENT is still missing.
+    assert_int_not_equal (access (current, F_OK), 0);
+    s_repair_and_check (f);
+    //  Repaired, every deposit is there.
+    assert_int_equal (s_books (f, NULL), f->acked);
+}
+
+static void test_read_only_directory (void **state)
+{
+    fixture_t *f = *state;
+    s_mount_small_disk (f);
+    s_fill_store (f, 5, SIGTERM);
+    if (mount (NULL, f->disk, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
+        fail_msg ("cannot remount %s read-only: %s", f->disk, strerror (errno));
+    s_refused (f, "Read-only file system", NULL);
+}
+
+//  `shoal repair` under a running node is refused and changes nothing:
+//  the node's log and MANIFEST stay where they are, so what it
+//  acknowledges afterwards is there after a restart (a repair used to move
+//  them to lost/, and the later deposits were gone). A directory that
+//  holds no store is refused too, and nothing is made in it.
+static void test_repair_refused (void **state)
+{
+    fixture_t *f = *state;
+    f->window = 1;
+    s_start (f, "sync");
+    s_add (f, "account/a", "Open", "owner=faults", NULL);
+    s_pump (f, NULL);
+    for (int i = 0; i < 20; i++)
+        s_add_deposit (f);
+    s_pump (f, NULL);
+    char *output = NULL;
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair of a live node's data (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "is in use by another process"));
+    assert_non_null (strstr (output, "nothing was changed"));
+    free (output);
+    char lost[400];
+    snprintf (lost, sizeof lost, "%s/lost", f->data);
+    assert_int_not_equal (access (lost, F_OK), 0);
+    for (int i = 0; i < 20; i++) //  acknowledged after the refused repair
+        s_add_deposit (f);
+    s_pump (f, NULL);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGKILL);
+    s_start (f, "sync"); //  its log replayed: every deposit there
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_equal (f->acked, 40);
+    assert_int_equal (s_books (f, NULL), f->acked);
+
+    char empty[400];
+    snprintf (empty, sizeof empty, "%s/empty", f->dir);
+    assert_int_equal (mkdir (empty, 0700), 0);
+    code = s_run (f, &output, "repair", "--data", empty, "--yes", NULL);
+    print_message ("repair of an empty directory (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "holds no LevelDB store"));
+    free (output);
+    zdir_t *made = zdir_new (empty, NULL);
+    assert_non_null (made);
+    assert_int_equal (zdir_count (made), 0);
+    zdir_destroy (&made);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_damaged_log, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_truncated_log, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_table, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_missing_current, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_read_only_directory, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_refused, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,436 @@
+/*  test_faults_full_disk.c - a full disk under a real node (a small tmpfs, root):
+    service back once room is made, a restart on the full disk, a full disk
+    during `shoal repair`. The fixture: faults_test_util.h.
+*/
+#include "books.h"
+#include "client.h"
+#include "node_child.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "faults_test_util.h"
+
+#define FUNDED 8 //  account/b0..b7, funded, for the transfers
+
+#define FUNDING 1000 //  deposited into each
+
+#define SLACK (256 << 10) //  the room the filler leaves for the node's own writes
+
+//  Adds transfer/tI between two of the funded accounts (seeded); every
+//  sixth goes to the closed account/bx, and is compensated.
+static void s_add_transfer (fixture_t *f)
+{
+    char address[32], from[48], to[48], amount[32];
+    f->rand = f->rand * 6364136223846793005ULL + 1442695040888963407ULL;
+    int source = (int) ((f->rand >> 33) % FUNDED);
+    int target = (source + 1 + (int) ((f->rand >> 40) % (FUNDED - 1))) % FUNDED;
+    snprintf (address, sizeof address, "transfer/t%d", f->transfers);
+    snprintf (from, sizeof from, "from=account/b%d", source);
+    if (f->transfers % 6 == 5)
+        snprintf (to, sizeof to, "to=account/bx");
+    else
+        snprintf (to, sizeof to, "to=account/b%d", target);
+    snprintf (amount, sizeof amount, "amount=%d", 1 + (int) ((f->rand >> 20) % 400));
+    s_add (f, address, "Start", from, to, amount, NULL);
+    f->transfers++;
+}
+
+//  Adds deposits and transfers (three deposits to two transfers) as the
+//  window empties.
+static void s_add_mix (fixture_t *f, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (f->mixed++ % 5 < 3)
+            s_add_deposit (f);
+        else
+            s_add_transfer (f);
+}
+
+//  Keeps the window full of new deposits and transfers until the node
+//  answers `unavailable` (at most 20,000 commands).
+static bool s_disk_refuses (fixture_t *f)
+{
+    if (f->refused > 0)
+        return true;
+    assert_true (f->count < 20000);
+    if (f->waiting < WINDOW)
+        s_add_mix (f, WINDOW - (int) f->waiting);
+    return false;
+}
+
+//  True once the node (its disk still full) has refused 50 more times.
+static int64_t s_refused_goal;
+
+static bool s_refused_more (fixture_t *f)
+{
+    return f->refused >= s_refused_goal;
+}
+
+//  True once at most WINDOW commands are left unacknowledged.
+static bool s_half_acked (fixture_t *f)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < f->count; i++)
+        left += !f->requests[i].acked;
+    return left <= WINDOW;
+}
+
+//  --------------------------------------------------------------------------
+//  A full disk
+
+//  Fills the disk under f->disk with a file of the test's, then gives back
+//  leave bytes of it. Writes its path into path.
+static void s_fill (fixture_t *f, char *path, size_t size, off_t leave)
+{
+    snprintf (path, size, "%s/filler", f->disk);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true (fd >= 0);
+    static char block[4096];
+    while (write (fd, block, sizeof block) > 0)
+        ;
+    while (write (fd, block, 1) > 0)
+        ;
+    assert_int_equal (errno, ENOSPC);
+    off_t length = lseek (fd, 0, SEEK_END);
+    assert_int_equal (ftruncate (fd, length > leave ? length - leave : 0), 0);
+    close (fd);
+}
+
+//  Waits until transfer/tI is completed, failed or compensated, by gets.
+static void s_wait_terminal (fixture_t *f, int i)
+{
+    char address[32], status[32] = "";
+    snprintf (address, sizeof address, "transfer/t%d", i);
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < deadline) {
+        envelope_t request;
+        client_request (&request, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
+        client_reply_t reply;
+        if (client_call (f->client, &request, 5000, &reply) == 0) {
+            int found = reply_state_str (&reply, "status", status, sizeof status);
+            client_reply_close (&reply);
+            if (found == 0 && (streq (status, "completed") || streq (status, "failed") ||
+                               streq (status, "compensated")))
+                return;
+        }
+        zclock_sleep (20);
+    }
+    fail_msg ("%s is not terminal after %d ms (status %s)", address, WAIT_MS, status);
+}
+
+//  The node's stats say its store failed a write within the last 10 s,
+//  for want of space. Asked on a client of its own: the pump's has
+//  requests in flight, whose answers a call would take and drop.
+static void s_store_said_failing (fixture_t *f)
+{
+    client_t *client = client_new (f->node.endpoint);
+    assert_non_null (client);
+    int64_t ago = -2, deadline = zclock_mono () + WAIT_MS;
+    char error[256] = "";
+    //  The cause is left out of an answer given while a write is under
+    //  way (stats never wait for one): asked again until it is in.
+    do {
+        envelope_t request;
+        client_reply_t reply;
+        client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+        assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+        assert_true (reply.ok);
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+        assert_int_equal (map_find_int (map, "store_failed_ago_ms", &ago), 0);
+        assert_int_equal (map_find_str (map, "store_error", error, sizeof error), 0);
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+        if (!error[0])
+            zclock_sleep (20);
+    } while (!error[0] && zclock_mono () < deadline);
+    client_destroy (&client);
+    if (ago < 0 || ago >= 10000 || !strstr (error, "No space left on device"))
+        fail_msg ("stats of a node whose disk is full: store_failed_ago_ms %lld, store_error '%s'",
+                  (long long) ago, error);
+}
+
+//  Waits until the projection name is live and has caught up with the log
+//  (it went on through the full disk: a batch it could not write was
+//  applied again from its checkpoint when space came back).
+static void s_wait_projected (fixture_t *f, const char *wanted)
+{
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < deadline) {
+        envelope_t request;
+        client_reply_t reply;
+        client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", "projections", NULL, 0);
+        bool live = false;
+        if (client_call (f->client, &request, 5000, &reply) == 0 && reply.ok) {
+            msgpack_unpacked unpacked;
+            msgpack_unpacked_init (&unpacked);
+            const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+            const msgpack_object *list = map ? map_find (map, "projections") : NULL;
+            for (uint32_t i = 0; list && i < list->via.array.size; i++) {
+                const msgpack_object *build = &list->via.array.ptr[i];
+                char name[64] = "", status[16] = "";
+                int64_t lag = -1;
+                map_find_str (build, "name", name, sizeof name);
+                map_find_str (build, "status", status, sizeof status);
+                map_find_int (build, "lag", &lag);
+                if (streq (name, wanted))
+                    live = streq (status, "live") && lag == 0;
+            }
+            msgpack_unpacked_destroy (&unpacked);
+            client_reply_close (&reply);
+        }
+        if (live)
+            return;
+        zclock_sleep (20);
+    }
+    fail_msg ("%s did not catch up in %d ms", wanted, WAIT_MS);
+}
+
+//  The rows of the projection name that match (a field of the query:
+//  "key=K" or "prefix=P"), at most 10,000: the "rows" array of reply,
+//  unpacked into unpacked (pointing into reply). The caller closes both.
+static const msgpack_object *s_projected_rows (fixture_t *f, const char *name, const char *match,
+                                               client_reply_t *reply, msgpack_unpacked *unpacked)
+{
+    char name_field[64], match_field[64];
+    snprintf (name_field, sizeof name_field, "name=%s", name);
+    snprintf (match_field, sizeof match_field, "%s", match);
+    const char *fields[] = {name_field, match_field, "limit=10000"};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (3, (char **) fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", "projection_rows", payload,
+                    size);
+    assert_int_equal (client_call (f->client, &request, 5000, reply), 0);
+    free (payload);
+    if (!reply->ok)
+        fail_msg ("the rows of %s were refused: %s %s", name, reply->code, reply->reason);
+    msgpack_unpacked_init (unpacked);
+    const msgpack_object *map = map_unpack (unpacked, reply->data, reply->size);
+    const msgpack_object *rows = map ? map_find (map, "rows") : NULL;
+    assert_true (rows && rows->type == MSGPACK_OBJECT_ARRAY);
+    return rows;
+}
+
+//  The balance of the bank_totals projection once it has caught up.
+static int64_t s_projected_balance (fixture_t *f)
+{
+    s_wait_projected (f, "bank_totals");
+    client_reply_t reply;
+    msgpack_unpacked unpacked;
+    const msgpack_object *rows =
+        s_projected_rows (f, "bank_totals", "key=totals", &reply, &unpacked);
+    assert_int_equal (rows->via.array.size, 1);
+    int64_t balance = -1;
+    map_find_int (map_find (&rows->via.array.ptr[0], "row"), "balance", &balance);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return balance;
+}
+
+//  account_transfers once it has caught up: every transfer that started
+//  has its two rows (one under each account), each at its terminal
+//  status, and no index row is left (a batch that could not be written
+//  while the disk was full, its index rows' puts or deletes with it, was
+//  applied again). Returns the transfers with rows.
+static size_t s_projected_transfers (fixture_t *f)
+{
+    s_wait_projected (f, "account_transfers");
+    client_reply_t reply;
+    msgpack_unpacked unpacked;
+    //  The transfers' accounts are b0 to b7 and bx: their rows, a prefix
+    //  each (at most 10,000 rows a query); then the index rows.
+    size_t rows_seen = 0, transfers_out = 0;
+    const char *prefixes[] = {"prefix=b0/", "prefix=b1/", "prefix=b2/", "prefix=b3/", "prefix=b4/",
+                              "prefix=b5/", "prefix=b6/", "prefix=b7/", "prefix=bx/"};
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+        const msgpack_object *rows =
+            s_projected_rows (f, "account_transfers", prefixes[p], &reply, &unpacked);
+        assert_true (rows->via.array.size < 10000);
+        for (uint32_t i = 0; i < rows->via.array.size; i++) {
+            const msgpack_object *row = map_find (&rows->via.array.ptr[i], "row");
+            char status[32] = "", direction[8] = "";
+            map_find_str (row, "status", status, sizeof status);
+            map_find_str (row, "direction", direction, sizeof direction);
+            if (!(streq (status, "completed") || streq (status, "failed") ||
+                  streq (status, "compensated")))
+                fail_msg ("a row of account_transfers under %s has status '%s' after every "
+                          "transfer ended",
+                          prefixes[p], status);
+            rows_seen++;
+            transfers_out += streq (direction, "out");
+        }
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    const msgpack_object *index =
+        s_projected_rows (f, "account_transfers", "prefix=\x01transfer/", &reply, &unpacked);
+    if (index->via.array.size != 0)
+        fail_msg ("%u index rows of account_transfers outlived their transfers",
+                  index->via.array.size);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    assert_int_equal (rows_seen, 2 * transfers_out);
+    return transfers_out;
+}
+
+//  The full-disk run: accounts opened and funded, deposits and transfers
+//  in flight while the disk fills (a filler leaves the node SLACK bytes,
+//  which its own writes use up) until the node answers `unavailable`; it
+//  keeps answering (and refusing) while full; the filler is deleted and
+//  everything refused is acknowledged when asked again, without a
+//  restart. With restart, the node is then SIGKILLed with commands in
+//  flight and restarted, and those and more go through. Then every
+//  transfer ends; the books balance, every acknowledged deposit is there
+//  once, no transfer moved money twice.
+static void s_full_disk (fixture_t *f, bool restart)
+{
+    s_mount_small_disk (f);
+    s_start (f, "sync");
+    s_add (f, "account/a", "Open", "owner=faults", NULL);
+    s_add (f, "account/bx", "Open", "owner=closed", NULL);
+    for (int b = 0; b < FUNDED; b++) {
+        char address[32];
+        snprintf (address, sizeof address, "account/b%d", b);
+        s_add (f, address, "Open", "owner=funded", NULL);
+    }
+    s_pump (f, NULL);
+    s_add (f, "account/bx", "Close", NULL);
+    for (int b = 0; b < FUNDED; b++) {
+        char address[32], amount[32];
+        snprintf (address, sizeof address, "account/b%d", b);
+        snprintf (amount, sizeof amount, "amount=%d", FUNDING);
+        s_add (f, address, "Deposit", amount, NULL);
+    }
+    s_add_mix (f, 80);
+    s_pump (f, NULL);
+
+    char filler[400];
+    s_fill (f, filler, sizeof filler, SLACK);
+    f->full = true;
+    size_t before = f->count;
+    s_pump (f, s_disk_refuses);
+    int transfers_when_full = f->transfers;
+    print_message ("the disk filled after %zu more commands (%d transfers so far)\n",
+                   f->count - before, transfers_when_full);
+    //  Still full: the node keeps answering, and refusing.
+    s_refused_goal = f->refused + 50;
+    s_pump (f, s_refused_more);
+    //  Its stats say its store failed a write lately, and why (a node whose
+    //  disk was full looked well in stats, top and cluster status).
+    s_store_said_failing (f);
+    //  Each refusal names the cause (it said "its inbox record cannot be
+    //  read", as of a damaged store).
+    f->full = false;
+    if (f->unnamed)
+        fail_msg ("%lld unavailable answers did not name the full disk; the first: %s",
+                  (long long) f->unnamed, f->first_unnamed);
+
+    //  Space again: what was refused goes through when asked again, and
+    //  more besides, without a restart.
+    assert_int_equal (unlink (filler), 0);
+    s_add_mix (f, 80);
+    s_pump (f, NULL);
+    if (restart) {
+        //  SIGKILLed with commands in flight: those not acknowledged yet
+        //  are asked again of the restarted node.
+        s_add_mix (f, 2 * WINDOW);
+        s_pump (f, s_half_acked);
+        node_child_stop (&f->node, SIGKILL);
+        s_start (f, "sync");
+        s_add_mix (f, 40);
+        s_pump (f, NULL);
+    }
+    for (int i = 0; i < f->transfers; i++)
+        s_wait_terminal (f, i);
+    int64_t projected = s_projected_balance (f);
+    size_t projected_transfers = s_projected_transfers (f);
+    node_child_stop (&f->node, SIGTERM);
+    print_message ("%lld deposits and %d transfers acknowledged, %lld unavailable answers\n",
+                   (long long) f->acked, f->transfers, (long long) f->refused);
+    books_summary_t summary;
+    assert_int_equal (s_books (f, &summary), f->acked);
+    print_message ("transfers: %zu completed, %zu failed, %zu compensated\n", summary.completed,
+                   summary.failed, summary.compensated);
+    assert_int_equal (summary.unfinished, 0);
+    assert_int_equal (summary.completed + summary.failed + summary.compensated, f->transfers);
+    assert_int_equal (summary.total, f->acked + FUNDED * FUNDING);
+    assert_int_equal (projected, summary.total); //  the projection lost and doubled nothing
+    assert_int_equal (projected_transfers, f->transfers);
+    assert_int_equal (summary.deposits, f->acked + FUNDED * FUNDING);
+    assert_true (summary.compensated > 0);
+}
+
+static void test_full_disk_service_back (void **state)
+{
+    s_full_disk (*state, false);
+}
+
+static void test_full_disk_then_restart (void **state)
+{
+    s_full_disk (*state, true);
+}
+
+//  A disk that fills while `shoal repair` runs. LevelDB's repair turns
+//  each log into a table; when that write fails (ENOSPC) it logs "ignoring
+//  conversion error", sets the log aside in lost/ all the same and writes
+//  a store without it: the repair said "repaired" (exit 0), the node then
+//  started on an empty store and `shoal check` found the books balanced,
+//  every acknowledged deposit gone. Now the repair fails, puts back what
+//  it set aside without a copy, and leaves the store for another repair
+//  (no CURRENT: the node refuses it meanwhile); once there is room, that
+//  repair keeps every deposit.
+static void test_full_disk_during_repair (void **state)
+{
+    fixture_t *f = *state;
+    s_mount_small_disk (f);
+    f->no_projections = true; //  the log then holds the deposits alone
+    s_fill_store (f, 300, SIGKILL);
+    char current[400];
+    snprintf (current, sizeof current, "%s/CURRENT", f->data);
+    assert_int_equal (unlink (current), 0);
+    char filler[400];
+    s_fill (f, filler, sizeof filler, 16 << 10); //  less than the log's table
+    char *output = NULL;
+    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair on a full disk (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "run the repair again"));
+    free (output);
+    s_refused (f, "no CURRENT", NULL);
+    assert_int_equal (unlink (filler), 0);
+    code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair with room (exit %d): %s", code, output);
+    assert_int_equal (code, 0);
+    free (output);
+    assert_int_equal (f->acked, 300);
+    assert_int_equal (s_books (f, NULL), f->acked);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_full_disk_service_back, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_then_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_during_repair, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
