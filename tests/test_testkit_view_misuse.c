@@ -1,0 +1,316 @@
+/*  test_testkit_view_misuse.c - the kit's projection runner against misuse: put_new,
+    calls out of place, new() that fails or sizes a state wrongly, batch
+    state. Helpers: testkit_view_test_util.h.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "shoal_testkit.h"
+#include "bank_projections.h"
+#include <stdio.h>
+#include <string.h>
+
+#include "testkit_view_test_util.h"
+
+//  --------------------------------------------------------------------------
+//  Misuse
+
+//  misuse: one way to misuse shoal_view_* per event name, after a put
+//  that must not be kept.
+static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
+{
+    const char *name = shoal_event_name (event);
+    char long_key[SHOAL_VIEW_KEY_MAX + 2];
+    memset (long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    shoal_rec_int (shoal_view_put (view, "kept"), "by", 1);
+    if (strcmp (name, "LongestKey") == 0) {
+        long_key[SHOAL_VIEW_KEY_MAX] = 0; //  512 bytes: the longest
+        shoal_view_put (view, long_key);
+    } else if (strcmp (name, "LongKey") == 0)
+        shoal_view_put (view, long_key);
+    else if (strcmp (name, "EmptyKey") == 0) {
+        const shoal_data_t *row;
+        assert_int_equal (shoal_view_get (view, "", &row), SHOAL_EINVAL);
+    } else if (strcmp (name, "NullKey") == 0)
+        assert_int_equal (shoal_view_delete (view, NULL), SHOAL_EINVAL);
+    else if (strcmp (name, "BadTo") == 0)
+        assert_null (shoal_view_send (view, "no-slash", "Go"));
+    else if (strcmp (name, "BadCommand") == 0)
+        assert_null (shoal_view_send (view, "a/b", "$internal"));
+    else if (strcmp (name, "TooMany") == 0) {
+        for (int i = 0; i < 16; i++)
+            assert_non_null (shoal_view_send (view, "a/b", "Go"));
+        assert_null (shoal_view_send (view, "a/b", "Go"));
+    } else if (strcmp (name, "OpenMap") == 0)
+        shoal_rec_map_begin (shoal_view_put (view, "open"), "inner");
+    else if (strcmp (name, "NoRow") == 0)
+        assert_int_equal (shoal_view_get (view, "kept", NULL), SHOAL_EINVAL);
+    return 0;
+}
+
+static const shoal_projection_t s_misuse = {
+    .name = "misuse",
+    .version = 1,
+    .events = "*",
+    .apply = s_misuse_apply,
+};
+
+//  shoal_view_put_new: a key that holds no row takes it; one that holds
+//  a row fails the apply (the kit always knows), and nothing changes; a
+//  row put new and deleted in one apply is gone.
+static void test_put_new (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_kv);
+    assert_int_equal (s_kv_give (kit, "New", "n", 1), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (s_kv_give (kit, "New", "n", 2), SHOAL_EEXIST);
+    assert_non_null (
+        strstr (shoal_testkit_view_why (kit), "shoal_view_put_new of n, which holds a row"));
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (s_kv_give (kit, "SetTwice", "s", 1), 0);
+    assert_int_equal (s_kv_give (kit, "New", "s", 5), SHOAL_EEXIST);
+    assert_int_equal (s_kv_give (kit, "Del", "n", 0), 0);
+    assert_int_equal (s_kv_give (kit, "New", "n", 3), 0); //  deleted: new again
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 3);
+    assert_int_equal (s_kv_give (kit, "NewDel", "m", 4), 0);
+    assert_null (shoal_testkit_view_row (kit, "m"));
+    assert_int_equal (shoal_testkit_view_rows (kit), 2); //  n, s
+    //  Within one apply: a row put new, then put again; a held row
+    //  deleted, then put new.
+    assert_int_equal (s_kv_give (kit, "NewSet", "t", 6), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 7);
+    assert_int_equal (s_kv_give (kit, "DelNew", "t", 9), 0);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (s_kv_give (kit, "NewSet", "t", 1), SHOAL_EEXIST);
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    assert_null (shoal_view_put_new (NULL, "n"));
+    shoal_testkit_view_destroy (&kit);
+}
+
+static void test_misuse (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_misuse);
+    //  Each says the call and the limit, as a node does (test_projections_crash).
+    struct {
+        const char *name;
+        int rc;
+        const char *why;
+    } cases[] = {
+        {"LongKey", SHOAL_EINVAL, "shoal_view_put: a row key of more than 512 bytes"},
+        {"EmptyKey", SHOAL_EINVAL, "shoal_view_get: an empty row key (1 to 512 bytes)"},
+        {"NullKey", SHOAL_EINVAL, "shoal_view_delete: a NULL row key"},
+        {"BadTo", SHOAL_EINVAL,
+         "shoal_view_send: a command sent to something that is not an address (TYPE/ID, at most "
+         "264 bytes)"},
+        {"BadCommand", SHOAL_EINVAL,
+         "shoal_view_send: a command name that is not a name (1 to 63 printable ASCII bytes, no "
+         "space, not starting with $)"},
+        {"TooMany", SHOAL_ETOOBIG, "shoal_view_send: more than 16 commands sent by one apply"},
+        {"OpenMap", SHOAL_EINVAL,
+         "the row open: a field written wrongly with shoal_rec_*: a map or array begun and not "
+         "ended"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal (s_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
+        assert_string_equal (shoal_testkit_view_why (kit), cases[i].why);
+        assert_int_equal (shoal_testkit_view_rows (kit), 0);
+        assert_int_equal (shoal_testkit_view_sent (kit), 0);
+    }
+    //  Not misuse: a key of 512 bytes; a get with no place for the row
+    //  (only its own call fails).
+    assert_int_equal (s_give (kit, "m/1", "LongestKey", NULL, 0), 0);
+    assert_int_equal (shoal_testkit_view_rows (kit), 2);
+    assert_int_equal (s_give (kit, "m/1", "NoRow", NULL, 0), 0);
+
+    //  Outside apply, and without a view.
+    const shoal_data_t *row;
+    assert_int_equal (shoal_view_get (NULL, "kept", &row), SHOAL_EINVAL);
+    assert_null (shoal_view_put (NULL, "kept"));
+    assert_int_equal (shoal_view_delete (NULL, "kept"), SHOAL_EINVAL);
+    assert_null (shoal_view_send (NULL, "a/b", "Go"));
+    assert_int_equal (shoal_view_fail (NULL, "x"), SHOAL_EREJECTED);
+    assert_string_equal (shoal_event_name (NULL), "");
+    assert_int_equal (shoal_event_seq (NULL), 0);
+
+    //  Events: a bad address or name prepares none; apply needs one; a
+    //  misused rec gives nothing to the log.
+    uint64_t given = shoal_testkit_view_given (kit);
+    assert_null (shoal_testkit_view_event (kit, "no-slash", "Opened"));
+    assert_null (shoal_testkit_view_event (kit, "m/1", "two words"));
+    assert_null (shoal_testkit_view_event (kit, NULL, "Opened"));
+    assert_int_equal (shoal_testkit_view_apply (kit), SHOAL_EINVAL);
+    assert_string_equal (shoal_testkit_view_why (kit), "no event prepared");
+    shoal_rec_map_end (shoal_testkit_view_event (kit, "m/1", "Opened"));
+    assert_int_equal (shoal_testkit_view_apply (kit), SHOAL_EINVAL);
+    assert_int_equal (shoal_testkit_view_given (kit), given);
+    assert_int_equal (shoal_testkit_view_advance (kit, -1), SHOAL_EINVAL);
+    assert_null (shoal_testkit_view_row (kit, NULL));
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+}
+
+//  --------------------------------------------------------------------------
+//  Making kits
+
+static int s_init_two (shoal_registry_t *registry)
+{
+    static const shoal_projection_t v2 = {.name = "counts", .version = 2, .apply = s_noop_apply};
+    int rc = shoal_register_projection (registry, &s_counts);
+    return rc ? rc : shoal_register_projection (registry, &v2);
+}
+
+static int s_init_fails (shoal_registry_t *registry)
+{
+    shoal_register_projection (registry, &s_counts);
+    return SHOAL_EINVAL;
+}
+
+static void test_new (void **state)
+{
+    shoal_projection_t bad = s_counts;
+    assert_null (shoal_testkit_view_new (NULL));
+    bad.apply = NULL;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_counts;
+    bad.version = 0;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_counts;
+    bad.name = "Counts";
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_counts;
+    bad.events = "account:";
+    assert_null (shoal_testkit_view_new (&bad));
+    bad.events = "";
+    assert_null (shoal_testkit_view_new (&bad));
+
+    //  The highest version by default, or the one asked for.
+    shoal_testkit_view_t *kit = shoal_testkit_view_new_module (s_init_two, "counts");
+    assert_non_null (kit);
+    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (shoal_testkit_view_rows (kit), 0); //  version 2 writes nothing
+    shoal_testkit_view_destroy (&kit);
+    kit = shoal_testkit_view_new_module (s_init_two, "counts@1");
+    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (shoal_testkit_view_rows (kit), 2);
+    shoal_testkit_view_destroy (&kit);
+    assert_null (shoal_testkit_view_new_module (s_init_two, "counts@3"));
+    assert_null (shoal_testkit_view_new_module (s_init_two, "counts@"));
+    assert_null (shoal_testkit_view_new_module (s_init_two, "count"));
+    assert_null (shoal_testkit_view_new_module (s_init_two, NULL));
+    assert_null (shoal_testkit_view_new_module (s_init_fails, "counts"));
+}
+
+//  --------------------------------------------------------------------------
+//  A batch state: the kit runs each event as a batch of its own.
+
+typedef struct {
+    int64_t amount;
+    int64_t applies; //  in this batch
+} batch_sums_t;
+
+static int s_sums_apply (shoal_view_t *view, const shoal_event_t *event)
+{
+    batch_sums_t *sums = shoal_view_batch_state (view);
+    int64_t amount = 0;
+    shoal_data_int (shoal_event_data (event), "amount", &amount);
+    sums->amount += amount;
+    sums->applies++;
+    return 0;
+}
+
+static int s_sums_end (shoal_view_t *view, void *batch_state)
+{
+    const batch_sums_t *sums = batch_state;
+    if (sums->amount < 0) //  a send from batch_end is refused
+        return shoal_view_send (view, "account/x", "Flag") ? 0 : shoal_view_fail (view, "refused");
+    const shoal_data_t *row;
+    int64_t total = 0;
+    if (shoal_view_get (view, "total", &row) == 0)
+        total = s_int (row, "total");
+    shoal_rec_t *out = shoal_view_put (view, "total");
+    shoal_rec_int (out, "total", total + sums->amount);
+    shoal_rec_int (out, "applies", sums->applies);
+    return 0;
+}
+
+static const shoal_projection_t s_sums = {
+    .name = "sums",
+    .version = 1,
+    .events = "account",
+    .apply = s_sums_apply,
+    .batch_state_size = sizeof (batch_sums_t),
+    .batch_end = s_sums_end,
+};
+
+static int s_init_old_size (shoal_registry_t *registry)
+{
+    return shoal_register_projection_sized (registry, &s_counts,
+                                            offsetof (shoal_projection_t, batch_state_size));
+}
+
+static int s_init_unknown_size (shoal_registry_t *registry)
+{
+    return shoal_register_projection_sized (registry, &s_sums, sizeof (shoal_projection_t) + 8);
+}
+
+static void test_batch_state (void **state)
+{
+    shoal_projection_t bad = s_sums;
+    bad.batch_end = NULL;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_sums;
+    bad.batch_state_size = 0;
+    assert_null (shoal_testkit_view_new (&bad));
+    bad = s_sums;
+    bad.batch_state_size = SHOAL_BATCH_STATE_MAX + 1;
+    assert_null (shoal_testkit_view_new (&bad));
+    //  Without a batch state, none is given.
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_counts);
+    assert_non_null (kit);
+    shoal_testkit_view_destroy (&kit);
+
+    kit = shoal_testkit_view_new (&s_sums);
+    assert_non_null (kit);
+    assert_int_equal (s_give (kit, "account/a", "Deposited", "amount", 5), 0);
+    assert_int_equal (s_give (kit, "account/b", "Deposited", "amount", 7), 0);
+    const shoal_data_t *total = shoal_testkit_view_row (kit, "total");
+    assert_non_null (total);
+    assert_int_equal (s_int (total, "total"), 12);
+    assert_int_equal (s_int (total, "applies"), 1); //  each event a batch, its sums zeroed
+    //  A batch_end that fails keeps nothing of its batch.
+    assert_int_equal (s_give (kit, "account/a", "Withdrawn", "amount", -3), SHOAL_EREJECTED);
+    assert_string_equal (shoal_testkit_view_why (kit), "refused"); //  the send was
+    assert_int_equal (s_int (shoal_testkit_view_row (kit, "total"), "total"), 12);
+    //  The rebuild is one batch: "total" comes out the same, but "applies"
+    //  (2 there, 1 in the live rows) depends on the batches, and is caught.
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), SHOAL_EFORMAT);
+    assert_non_null (strstr (shoal_testkit_view_why (kit),
+                             "the rebuild's row \"total\" differs from the live one"));
+    assert_non_null (strstr (shoal_testkit_view_why (kit), "how the events fall into batches"));
+    shoal_testkit_view_destroy (&kit);
+
+    //  A module built before batch states registers (its struct is
+    //  shorter); one of a size the node does not know does not.
+    kit = shoal_testkit_view_new_module (s_init_old_size, "counts");
+    assert_non_null (kit);
+    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (shoal_testkit_view_rows (kit), 2);
+    shoal_testkit_view_destroy (&kit);
+    assert_null (shoal_testkit_view_new_module (s_init_unknown_size, "sums"));
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_put_new),
+        cmocka_unit_test (test_misuse),
+        cmocka_unit_test (test_new),
+        cmocka_unit_test (test_batch_state),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
