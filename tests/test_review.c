@@ -1,6 +1,6 @@
 /*  test_review.c - the review actor (actors/review.c) through the test kit
     (shoal_testkit.h): whom it takes a Flag from, what it refuses, and what
-    it keeps. No node: test_bank_projections drives it through a node, with
+    it keeps. No node: test_bank_projections_reactions drives it through a node, with
     the flags large_debits raises and a client's that are refused.
 */
 #include <stdarg.h>
