@@ -69,7 +69,7 @@ void proc_node_signal (proc_t *self, int sig);
 void proc_read (proc_t *self, const char *name, char *buffer);
 
 //  Without a fixture, for a test that starts the binary itself (several
-//  nodes of a cluster, test_peer_forgery): starts argv (argv[0] a path)
+//  nodes of a cluster, test_peer_forgery_*.c): starts argv (argv[0] a path)
 //  with its stdout on a pipe (*out, the read end; out NULL: none) and its
 //  stderr appended to log. Returns its pid.
 pid_t proc_spawn (char *const argv[], const char *log, int *out);

@@ -1,0 +1,258 @@
+/*  peer_forgery_test_util.c - what test_peer_forgery_*.c share (peer_forgery_test_util.h says what
+ * each is).
+ */
+#include "client.h"
+#include "cluster.h"
+#include "harness.h"
+#include "proc.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "peer_forgery_test_util.h"
+
+//  --------------------------------------------------------------------------
+//  The cluster
+
+static int s_owner (const fixture_t *f, const char *address)
+{
+    return cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster)));
+}
+
+void s_address_on (const fixture_t *f, const char *prefix, int node, char *address, size_t size)
+{
+    for (int n = 0; n < 100000; n++) {
+        snprintf (address, size, "%s%d", prefix, n);
+        if (s_owner (f, address) == node)
+            return;
+    }
+    fail_msg ("no address %s... on node %d", prefix, node);
+}
+
+void s_start_node (fixture_t *f, int i)
+{
+    const char *name = cluster_node_name (f->cluster, i);
+    char log[192];
+    snprintf (log, sizeof log, "%s/%s.log", f->dir, name);
+    char *argv[] = {getenv ("SHOAL_BIN"),
+                    "node",
+                    "--cluster",
+                    f->cfg,
+                    "--name",
+                    (char *) name,
+                    "--workers",
+                    "1",
+                    "--stall-ms",
+                    "1500",
+                    "--module",
+                    getenv ("SHOAL_TEST_MODULE"),
+                    NULL}; //  counter/ for the flood
+    int out;
+    pid_t pid = proc_spawn (argv, log, &out);
+    bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
+    close (out);
+    if (!ready) {
+        proc_kill (&pid);
+        fail_msg ("node %s did not start: see %s", name, log);
+    }
+    f->node[i] = pid;
+    char *error = NULL;
+    f->client[i] = client_new_cluster (f->cfg, name, &error);
+    if (!f->client[i])
+        fail_msg ("%s", error);
+}
+
+int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+            client_reply_t *reply, ...)
+{
+    va_list args;
+    va_start (args, reply);
+    char *fields[8];
+    int count = 0;
+    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
+        fields[count++] = field;
+    va_end (args);
+    uint8_t *payload = NULL;
+    size_t size = 0;
+    char error[128];
+    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
+    envelope_t request;
+    client_request (&request, kind, NULL, to, name, payload, size);
+    int rc = client_call (client, &request, 5000, reply);
+    free (payload);
+    return rc;
+}
+
+void s_accept (client_t *client, const char *to, const char *name, const char *field1,
+               const char *field2, const char *field3)
+{
+    client_reply_t reply;
+    int rc = s_call (client, ENVELOPE_COMMAND, to, name, &reply, field1, field2, field3, NULL);
+    if (rc != 0)
+        fail_msg ("%s %s: %s", to, name, shoal_strerror (rc));
+    if (!reply.ok)
+        fail_msg ("%s %s rejected: %s %s", to, name, reply.code, reply.reason);
+    client_reply_close (&reply);
+}
+
+void s_get (client_t *client, const char *address, client_reply_t *reply)
+{
+    int rc = s_call (client, ENVELOPE_QUERY, address, "get", reply, NULL);
+    if (rc != 0)
+        fail_msg ("get %s: %s", address, shoal_strerror (rc));
+    if (!reply->ok)
+        fail_msg ("get %s rejected: %s %s", address, reply->code, reply->reason);
+}
+
+int64_t s_balance (client_t *client, const char *account)
+{
+    client_reply_t reply;
+    s_get (client, account, &reply);
+    int64_t balance = INT64_MIN;
+    assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
+    client_reply_close (&reply);
+    return balance;
+}
+
+int64_t s_stat (client_t *client, const char *name)
+{
+    client_reply_t reply;
+    int rc = s_call (client, ENVELOPE_QUERY, "node/stats", "stats", &reply, NULL);
+    if (rc != 0)
+        fail_msg ("stats: %s", shoal_strerror (rc));
+    int64_t value = -1; //  none: asserted after what the forgery changed
+    map_int (reply.data, reply.size, name, &value);
+    client_reply_close (&reply);
+    return value;
+}
+
+void s_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
+              const char *name, const char *correlation, const uint8_t *payload,
+              size_t payload_size)
+{
+    envelope_t envelope;
+    client_request (&envelope, kind, NULL, to, name, payload, payload_size);
+    snprintf (envelope.from, sizeof envelope.from, "%s", from);
+    if (correlation)
+        client_id_from_string (correlation, envelope.correlation);
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (envelope_encode (&envelope, &frame, &size), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "MSG");
+    zmsg_addmem (msg, frame, size);
+    assert_int_equal (zmsg_send (&msg, f->peer), 0);
+    free (frame);
+}
+
+void s_canary (fixture_t *f)
+{
+    char transfer[80], amount[] = "amount=1";
+    snprintf (transfer, sizeof transfer, "transfer=%s", f->peer_transfer + strlen ("transfer/"));
+    char *fields[] = {transfer, amount};
+    uint8_t *payload;
+    size_t size;
+    char error[64];
+    assert_int_equal (client_fields (2, fields, &payload, &size, error, sizeof error), 0);
+    s_forge (f, ENVELOPE_COMMAND, f->peer_transfer, f->canary, "Credit", NULL, payload, size);
+    free (payload);
+    f->canaries++;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (s_balance (f->client[0], f->canary) != f->canaries) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the canary's credit %lld never landed", (long long) f->canaries);
+        zclock_sleep (20);
+    }
+}
+
+zcert_t *s_stolen_cert (fixture_t *f)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    return cert;
+}
+
+zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id)
+{
+    zcert_t *cert = s_stolen_cert (f);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert_non_null (peer);
+    zsock_set_linger (peer, 0);
+    if (routing_id)
+        zsock_set_identity (peer, routing_id);
+    zsock_set_rcvtimeo (peer, DEADLINE_MS);
+    zcert_apply (cert, peer);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
+    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
+    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch,
+                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
+                                  NULL),
+                      0);
+    char *welcome = zstr_recv (peer);
+    assert_non_null (welcome);
+    assert_string_equal (welcome, "WELCOME");
+    zstr_free (&welcome);
+    return peer;
+}
+
+int s_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof (fixture_t));
+    assert_non_null (f);
+    //  An ipc:// path is at most 107 bytes: keep DIR short.
+    const char *tmp = getenv ("TMPDIR");
+    if (!tmp || strlen (tmp) > 40)
+        tmp = "/tmp";
+    snprintf (f->dir, sizeof f->dir, "%s/shoal-pf-XXXXXX", tmp);
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
+    *state = f;
+
+    char dir[192], log[192];
+    snprintf (dir, sizeof dir, "%s/c", f->dir);
+    snprintf (log, sizeof log, "%s/init.log", f->dir);
+    char *argv[] = {getenv ("SHOAL_BIN"), "cluster", "init", "--nodes", "3", "--dir", dir, "--ipc",
+                    "--shards",           "64",      NULL};
+    assert_int_equal (proc_wait_exit (proc_spawn (argv, log, NULL), DEADLINE_MS), 0);
+    char *error = NULL;
+    f->cluster = cluster_load (f->cfg, &error);
+    if (!f->cluster)
+        fail_msg ("%s", error);
+    s_start_node (f, 0);
+
+    f->peer = s_stolen_peer (f, NULL);
+
+    s_address_on (f, "account/canary", 0, f->canary, sizeof f->canary);
+    s_address_on (f, "transfer/peer", 1, f->peer_transfer, sizeof f->peer_transfer);
+    s_accept (f->client[0], f->canary, "Open", "owner=canary", NULL, NULL);
+    s_canary (f); //  the peer's frames are taken
+    return 0;
+}
+
+int s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    zsock_destroy (&f->peer);
+    for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
+        client_destroy (&f->client[i]);
+        proc_kill (&f->node[i]);
+    }
+    cluster_destroy (&f->cluster);
+    harness_rm_rf (f->dir);
+    free (f);
+    return 0;
+}

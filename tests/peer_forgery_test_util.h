@@ -1,0 +1,109 @@
+/*  peer_forgery_test_util.h - the fixture and helpers of
+    test_peer_forgery_*.c: a cluster of real nodes in the test's own
+    directory, messages forged on a peer's link, what a node then holds.
+
+    test_peer_forgery_*.c: a peer whose key was stolen forges nothing.
+
+    A cluster of three real `shoal node` processes ($SHOAL_BIN, ipc://
+    endpoints in the test's own directory); n1 runs, with one worker, and
+    the test plays n2 with n2's stolen node.cert (n2 itself never runs):
+    it says HELLO on n1's peer endpoint, is welcomed, and sends what a
+    node whose key was stolen could. Each forgery must change nothing: a
+    reply to a command of ours from an actor the command did not go to
+    (money made: the Debit taken as done while nothing was debited), a
+    timer sent across nodes (a second refund), the reply to a $cancel
+    from an actor it did not go to, an ANSWER on n1's ROUTER (any
+    frame pushed to any client of n1's by its routing id), and a
+    connection under another node's routing id (that node's answers).
+
+    The peer's frames travel one pipe, in order, to n1's one worker: once
+    a legitimate Credit sent after the forgeries has landed (the canary),
+    the forgeries were handled, or refused. Every wait polls a condition
+    against a deadline; nothing sleeps a fixed time and then asserts.
+*/
+#ifndef SHOAL_TESTS_PEER_FORGERY_TEST_UTIL_H
+#define SHOAL_TESTS_PEER_FORGERY_TEST_UTIL_H
+
+#include "client.h"
+#include "cluster.h"
+#include "harness.h"
+#include "proc.h"
+#include "shard.h"
+
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DEADLINE_MS 20000 //  for anything that must happen
+#define NODES 3
+
+typedef struct {
+    char dir[128];                       //  the test's own directory
+    char cfg[192];                       //  DIR/c/cluster.cfg
+    cluster_t *cluster;                  //  loaded from cfg
+    pid_t node[CLUSTER_MAX_NODES];       //  the cluster's nodes by index, 0: not running
+    client_t *client[CLUSTER_MAX_NODES]; //  one client per node, by index
+    zsock_t *peer;                       //  n2, played by the test with its stolen key
+    char canary[64];                     //  an account of n1's the peer credits
+    char peer_transfer[64];              //  the transfer of n2's it credits as
+    int64_t canaries;                    //  credits sent so far
+} fixture_t;
+
+//  Writes into address the first PREFIX-N (N from 0) that node owns.
+void s_address_on (const fixture_t *f, const char *prefix, int node, char *address, size_t size);
+
+//  Starts node i (one worker: the peer's frames reach one queue, in
+//  order) and a client of it alone.
+void s_start_node (fixture_t *f, int i);
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+//  Sends kind to `to` with "key=value" fields (NULL-ended); waits at most
+//  5 s. Returns client_call's code; the caller closes reply when it is 0.
+int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+            client_reply_t *reply, ...);
+
+//  A command that must be accepted (asked once: n1's own actors answer).
+void s_accept (client_t *client, const char *to, const char *name, const char *field1,
+               const char *field2, const char *field3);
+
+void s_get (client_t *client, const char *address, client_reply_t *reply);
+
+int64_t s_balance (client_t *client, const char *account);
+
+int64_t s_stat (client_t *client, const char *name);
+
+//  --------------------------------------------------------------------------
+//  The peer with n2's stolen key
+
+//  Sends, as the peer, an actor's message (MSG) of kind; correlation is
+//  32 hex digits or NULL; payload NULL is an empty map.
+void s_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
+              const char *name, const char *correlation, const uint8_t *payload,
+              size_t payload_size);
+
+//  Sends, as the peer, a legitimate Credit of 1 to the canary from one of
+//  n2's transfers, and waits until it has landed: every frame the peer
+//  sent before it was handled (one pipe, one worker, in order).
+void s_canary (fixture_t *f);
+
+//  n2's node.cert (its secret too), in the attacker's hands.
+zcert_t *s_stolen_cert (fixture_t *f);
+
+//  A link to n1's peer endpoint with n2's stolen key, under routing_id
+//  (NULL: none of its own), that said HELLO as n2 and was welcomed.
+zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id);
+
+int s_setup (void **state);
+
+int s_teardown (void **state);
+
+#endif
