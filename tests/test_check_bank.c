@@ -1,0 +1,249 @@
+/*  test_check_bank.c - `shoal check` on the bank's books: balanced books, two
+    nodes, an overdraft, transfers in flight. The fixture: check_test_util.h.
+*/
+#include "books.h"
+#include "client.h"
+#include "journal.h"
+#include "node_child.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <leveldb/c.h>
+#include <msgpack.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "check_test_util.h"
+
+//  Collects the Debited events of one transfer in an account's stream.
+typedef struct {
+    const char *transfer;
+    size_t count;
+    uint8_t data[256]; //  the last one's data
+    size_t size;
+} debits_t;
+
+static int s_find_debit (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                         int64_t created)
+{
+    debits_t *debits = arg;
+    char transfer[SHOAL_ID_MAX + 1];
+    if (strcmp (name, "Debited") == 0 &&
+        map_str (data, size, "transfer", transfer, sizeof transfer) == 0 &&
+        strcmp (transfer, debits->transfer) == 0 && size <= sizeof debits->data) {
+        debits->count++;
+        memcpy (debits->data, data, size);
+        debits->size = size;
+    }
+    return 0;
+}
+
+static journal_t *s_open (const char *dir)
+{
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("journal_open %s: %s", dir, error ? error : "");
+    return journal;
+}
+
+//  The example: a bank run checks out; a second debit of t1 breaks `once`.
+static void test_check_books (void **state)
+{
+    fixture_t *f = *state;
+    s_run_bank (f);
+    char *output = NULL;
+    //  A running node holds its journal: nothing to read yet.
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_non_null (strstr (output, "stop the node first"));
+    free (output);
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+
+    int rc = s_check (f, &output, "--data", f->data, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
+    assert_non_null (strstr (output, "total balance       100"));
+    assert_null (strstr (output, "BROKEN"));
+    free (output);
+
+    //  A second Debited of t1 in the source account's stream.
+    journal_t *journal = s_open (f->data);
+    debits_t debits = {.transfer = "t1"};
+    assert_int_equal (journal_read (journal, "account/a", 1, 0, s_find_debit, &debits), 0);
+    assert_int_equal (debits.count, 1);
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {"Debited", debits.data, debits.size};
+    assert_int_equal (
+        journal_batch_append (batch, "account/a", JOURNAL_ANY, &event, 1, zclock_time (), NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'once' broken: transfer/t1 was debited 2"));
+    assert_non_null (strstr (output, "once           BROKEN"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_non_null (strstr (output, "\"once\":{\"ok\":false,\"broken\":1"));
+    assert_non_null (strstr (output, "\"ok\":false}"));
+    free (output);
+}
+
+//  Appends one event {"transfer": transfer, "amount": amount} (either may
+//  be absent: NULL, 0) named name to stream.
+static void s_append (journal_t *journal, const char *stream, const char *name,
+                      const char *transfer, int64_t amount)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, (transfer ? 1 : 0) + (amount ? 1 : 0));
+    if (transfer) {
+        msgpack_pack_str_with_body (&pk, "transfer", 8);
+        msgpack_pack_str_with_body (&pk, transfer, strlen (transfer));
+    }
+    if (amount) {
+        msgpack_pack_str_with_body (&pk, "amount", 6);
+        msgpack_pack_int64 (&pk, amount);
+    }
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {name, (const uint8_t *) buffer.data, buffer.size};
+    assert_int_equal (journal_batch_append (batch, stream, JOURNAL_ANY, &event, 1, 1000, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  A cluster's books: the accounts on one node, the transfer on another.
+//  Each journal alone breaks an invariant; the two together hold.
+static void test_check_two_nodes (void **state)
+{
+    fixture_t *f = *state;
+    char accounts[300], transfers[300];
+    snprintf (accounts, sizeof accounts, "%s/node1", f->dir);
+    snprintf (transfers, sizeof transfers, "%s/node2", f->dir);
+    journal_t *journal = s_open (accounts);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Deposited", NULL, 100);
+    s_append (journal, "account/a", "Debited", "x", 30);
+    s_append (journal, "account/b", "Opened", NULL, 0);
+    s_append (journal, "account/b", "Credited", "x", 30);
+    assert_int_equal (journal_meta_put (journal, "owner", "bank/n1"), 0);
+    journal_destroy (&journal);
+    journal = s_open (transfers);
+    s_append (journal, "transfer/x", "Started", NULL, 30);
+    s_append (journal, "transfer/x", "Debited", NULL, 0);
+    s_append (journal, "transfer/x", "Completed", NULL, 0);
+    assert_int_equal (journal_meta_put (journal, "owner", "bank/n2"), 0);
+    journal_destroy (&journal);
+
+    //  One node's store alone: broken, and said to be one node's of a
+    //  cluster (the store knows it), whose books hold over all of them.
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", accounts, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/x is not terminal"));
+    assert_non_null (strstr (output, "these stores are node n1 of cluster bank: a transfer"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", transfers, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'legs' broken: transfer/x completed without"));
+    free (output);
+    int rc = s_check (f, &output, "--data", accounts, "--data", transfers, NULL);
+    if (rc != 0)
+        fail_msg ("shoal check exited %d:\n%s", rc, output);
+    assert_non_null (strstr (output, "accounts              2"));
+    assert_null (strstr (output, "these stores are"));
+    free (output);
+
+    //  The same books, read in-process: the transfer's Debited (in its own
+    //  stream) is not a debit of money.
+    books_t *books = books_new ();
+    assert_int_equal (books_read_dir (books, accounts, NULL), 0);
+    assert_int_equal (books_read_dir (books, transfers, NULL), 0);
+    const books_transfer_t *x = books_transfer (books, "x");
+    assert_non_null (x);
+    assert_int_equal (x->debits, 1);
+    assert_int_equal (x->credits, 1);
+    assert_string_equal (x->last, "Completed");
+    assert_int_equal (books_account (books, "account/a")->balance, 70);
+    books_summary_t summary;
+    assert_int_equal (books_verify (books, &summary), 0);
+    assert_int_equal (summary.total, 100);
+    assert_int_equal (summary.completed, 1);
+    books_destroy (&books);
+}
+
+//  An overdraft: the journal alone shows a balance below it.
+static void test_check_overdraft (void **state)
+{
+    fixture_t *f = *state;
+    journal_t *journal = s_open (f->data);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Withdrawn", NULL, 5);
+    journal_destroy (&journal);
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (
+        strstr (output, "invariant 'overdraft' broken: account/a went to -5 at seq 2"));
+    assert_non_null (strstr (output, "money          ok"));
+    free (output);
+}
+
+//  A node stopped between a transfer's debit and its credit: the money is
+//  in flight, not lost. terminal says the transfer is unfinished; money
+//  counts the debit in flight and holds (it was called broken too, which
+//  alarms for nothing). Money made from nothing beside it still breaks it.
+static void test_check_in_flight (void **state)
+{
+    fixture_t *f = *state;
+    journal_t *journal = s_open (f->data);
+    s_append (journal, "account/a", "Opened", NULL, 0);
+    s_append (journal, "account/a", "Deposited", NULL, 100);
+    s_append (journal, "account/b", "Opened", NULL, 0);
+    s_append (journal, "transfer/t1", "Started", NULL, 0);
+    s_append (journal, "account/a", "Debited", "t1", 30);
+    journal_destroy (&journal);
+    char *output = NULL;
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/t1 is not terminal"));
+    assert_non_null (strstr (output, "money          ok"));
+    assert_non_null (strstr (output, "in flight            30"));
+    free (output);
+    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_non_null (strstr (output, "\"total_balance\":70,\"in_flight\":30,"));
+    free (output);
+    //  Money made from nothing (a credit of no debit): broken, whatever is
+    //  in flight.
+    journal = s_open (f->data);
+    s_append (journal, "account/b", "Credited", "t9", 1);
+    journal_destroy (&journal);
+    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "money          BROKEN"));
+    free (output);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_in_flight, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
