@@ -139,33 +139,12 @@ void s_address_on (const fixture_t *f, const char *prefix, int node, int *next, 
 //  --------------------------------------------------------------------------
 //  Requests
 
-//  Sends kind to `to` named name with "key=value" fields (NULL-ended),
-//  with message id id (NULL: random), and waits at most timeout_ms.
-//  Returns client_call's code; the caller closes reply when it is 0.
-static int s_callv (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
-                    const char *name, int timeout_ms, client_reply_t *reply, va_list args)
-{
-    char *fields[8];
-    int count = 0;
-    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
-        fields[count++] = field;
-    uint8_t *payload = NULL;
-    size_t size = 0;
-    char error[128];
-    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
-    envelope_t request;
-    client_request (&request, kind, id, to, name, payload, size);
-    int rc = client_call (client, &request, timeout_ms, reply);
-    free (payload);
-    return rc;
-}
-
 int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
             int timeout_ms, client_reply_t *reply, ...)
 {
     va_list args;
     va_start (args, reply);
-    int rc = s_callv (client, kind, NULL, to, name, timeout_ms, reply, args);
+    int rc = cluster_client_callv (client, kind, NULL, to, name, timeout_ms, reply, args);
     va_end (args);
     return rc;
 }
@@ -179,7 +158,7 @@ void s_accept (client_t *client, const char *to, const char *name, ...)
         client_reply_t reply;
         va_list args;
         va_start (args, name);
-        int rc = s_callv (client, ENVELOPE_COMMAND, id, to, name, 5000, &reply, args);
+        int rc = cluster_client_callv (client, ENVELOPE_COMMAND, id, to, name, 5000, &reply, args);
         va_end (args);
         if (rc == 0 && reply.ok) {
             client_reply_close (&reply);
@@ -193,25 +172,6 @@ void s_accept (client_t *client, const char *to, const char *name, ...)
             fail_msg ("%s %s: no acceptance in %d ms", to, name, DEADLINE_MS);
         zclock_sleep (50);
     }
-}
-
-void s_get (client_t *client, const char *address, client_reply_t *reply)
-{
-    int rc = s_call (client, ENVELOPE_QUERY, address, "get", 5000, reply, NULL);
-    if (rc != 0)
-        fail_msg ("get %s: %s", address, shoal_strerror (rc));
-    if (!reply->ok)
-        fail_msg ("get %s rejected: %s %s", address, reply->code, reply->reason);
-}
-
-int64_t s_balance (client_t *client, const char *account)
-{
-    client_reply_t reply;
-    s_get (client, account, &reply);
-    int64_t balance = INT64_MIN;
-    assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
-    client_reply_close (&reply);
-    return balance;
 }
 
 void s_stats (const fixture_t *f, client_t *client, stats_t *stats)

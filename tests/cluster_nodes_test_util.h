@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "cluster.h"
+#include "cluster_test_client.h"
 #include "proc.h"
 #include "shard.h"
 
@@ -89,11 +90,6 @@ int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *
 //  A command that must be accepted: asked again with the same id while
 //  the answer is transient (a link just coming up), until the deadline.
 void s_accept (client_t *client, const char *to, const char *name, ...);
-
-//  The `get` reply of address (the caller closes it).
-void s_get (client_t *client, const char *address, client_reply_t *reply);
-
-int64_t s_balance (client_t *client, const char *account);
 
 typedef struct {
     int64_t peers_up, refused, forwarded, unavailable;

@@ -76,19 +76,8 @@ int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *
 {
     va_list args;
     va_start (args, reply);
-    char *fields[8];
-    int count = 0;
-    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
-        fields[count++] = field;
+    int rc = cluster_client_callv (client, kind, NULL, to, name, 5000, reply, args);
     va_end (args);
-    uint8_t *payload = NULL;
-    size_t size = 0;
-    char error[128];
-    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
-    envelope_t request;
-    client_request (&request, kind, NULL, to, name, payload, size);
-    int rc = client_call (client, &request, 5000, reply);
-    free (payload);
     return rc;
 }
 
@@ -102,25 +91,6 @@ void s_accept (client_t *client, const char *to, const char *name, const char *f
     if (!reply.ok)
         fail_msg ("%s %s rejected: %s %s", to, name, reply.code, reply.reason);
     client_reply_close (&reply);
-}
-
-void s_get (client_t *client, const char *address, client_reply_t *reply)
-{
-    int rc = s_call (client, ENVELOPE_QUERY, address, "get", reply, NULL);
-    if (rc != 0)
-        fail_msg ("get %s: %s", address, shoal_strerror (rc));
-    if (!reply->ok)
-        fail_msg ("get %s rejected: %s %s", address, reply->code, reply->reason);
-}
-
-int64_t s_balance (client_t *client, const char *account)
-{
-    client_reply_t reply;
-    s_get (client, account, &reply);
-    int64_t balance = INT64_MIN;
-    assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
-    client_reply_close (&reply);
-    return balance;
 }
 
 int64_t s_stat (client_t *client, const char *name)

@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "cluster.h"
+#include "cluster_test_client.h"
 #include "harness.h"
 #include "proc.h"
 #include "shard.h"
@@ -74,10 +75,6 @@ int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *
 //  A command that must be accepted (asked once: n1's own actors answer).
 void s_accept (client_t *client, const char *to, const char *name, const char *field1,
                const char *field2, const char *field3);
-
-void s_get (client_t *client, const char *address, client_reply_t *reply);
-
-int64_t s_balance (client_t *client, const char *account);
 
 int64_t s_stat (client_t *client, const char *name);
 

@@ -1,0 +1,33 @@
+/*  cluster_test_client.h - requests to the nodes of a test's cluster through
+    the client library (transport/client.h), shared by test_cluster_nodes_*.c
+    and test_peer_forgery_*.c (through their *_test_util.h).
+
+    Conventions (those of harness.h):
+    1. Every helper fails the running test (cmocka's fail_msg or an
+       assert_*) on anything it did not expect, except where it returns
+       client_call's code.
+    2. A reply filled in is the caller's, closed with client_reply_close.
+    3. Everything runs on the test's one thread.
+
+    s_get and s_balance keep the names the tests call them by.
+*/
+#ifndef SHOAL_TESTS_CLUSTER_TEST_CLIENT_H
+#define SHOAL_TESTS_CLUSTER_TEST_CLIENT_H
+
+#include "client.h"
+#include <stdarg.h>
+#include <stdint.h>
+
+//  Sends kind to `to` with id (NULL: a new one) and the "key=value" fields
+//  in args (char *, NULL-ended, at most 8 read); waits at most timeout_ms.
+//  Returns client_call's code; the caller closes reply when it is 0.
+int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
+                          const char *name, int timeout_ms, client_reply_t *reply, va_list args);
+
+//  The `get` reply of address (the caller closes it); waits at most 5 s.
+void s_get (client_t *client, const char *address, client_reply_t *reply);
+
+//  An account's balance from its `get` reply.
+int64_t s_balance (client_t *client, const char *account);
+
+#endif
