@@ -18,9 +18,7 @@ static const command_t s_commands[] = {
     {"stats", cmd_stats, "print a node's counters as JSON"},
     {"demo", cmd_demo, "run the bank demo: transfers, crashes, and the books checked"},
     {"bench", cmd_bench, "measure transfers per second on a node"},
-    {"cluster", cmd_cluster,
-     "plan a cluster (init), run one here (up), see its nodes (status),\n"
-     "               give a node a new key (rekey)"},
+    {"cluster", cmd_cluster, "plan one (init), run one here (up), see it (status), rekey a node"},
     {"where", cmd_where, "print the shard and node of an address in a cluster"},
     {"check", cmd_check, "check the bank's books from stopped nodes' journals"},
     {"repair", cmd_repair, "salvage a damaged store with LevelDB's repair, then check it"},
