@@ -23,7 +23,7 @@
 
 static char *s_workers[] = {"--workers", "2", NULL};
 
-int s_setup (void **state)
+int bank_projections_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     snprintf (f->dir, sizeof f->dir, "/tmp/shoal-test-bankproj-XXXXXX");
@@ -34,7 +34,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int bank_projections_teardown (void **state)
 {
     fixture_t *f = *state;
     client_destroy (&f->client);
@@ -44,7 +44,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_start (fixture_t *f)
+void bank_projections_start (fixture_t *f)
 {
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, s_workers,
                                NULL, 30000);
@@ -54,14 +54,14 @@ void s_start (fixture_t *f)
     assert_non_null (f->client);
 }
 
-void s_stop (fixture_t *f, int sig)
+void bank_projections_stop (fixture_t *f, int sig)
 {
     client_destroy (&f->client);
     node_child_stop (&f->node, sig);
 }
 
-int s_call (fixture_t *f, envelope_kind_t kind, const char *id_text, const char *to,
-            const char *name, client_reply_t *reply, ...)
+int bank_projections_call (fixture_t *f, envelope_kind_t kind, const char *id_text, const char *to,
+                           const char *name, client_reply_t *reply, ...)
 {
     char *fields[8];
     int count = 0;
@@ -83,7 +83,8 @@ int s_call (fixture_t *f, envelope_kind_t kind, const char *id_text, const char 
     return rc;
 }
 
-void s_refused (fixture_t *f, const char *to, const char *name, const char *code, ...)
+void bank_projections_refused (fixture_t *f, const char *to, const char *name, const char *code,
+                               ...)
 {
     char *fields[4] = {NULL};
     va_list args;
@@ -92,15 +93,15 @@ void s_refused (fixture_t *f, const char *to, const char *name, const char *code
         ;
     va_end (args);
     client_reply_t reply;
-    assert_int_equal (
-        s_call (f, ENVELOPE_COMMAND, NULL, to, name, &reply, fields[0], fields[1], fields[2], NULL),
-        0);
+    assert_int_equal (bank_projections_call (f, ENVELOPE_COMMAND, NULL, to, name, &reply, fields[0],
+                                             fields[1], fields[2], NULL),
+                      0);
     assert_false (reply.ok);
     assert_string_equal (reply.code, code);
     client_reply_close (&reply);
 }
 
-void s_wait_terminal (fixture_t *f, const char *id, char *status, size_t size)
+void bank_projections_wait_terminal (fixture_t *f, const char *id, char *status, size_t size)
 {
     char address[SHOAL_ADDRESS_MAX + 1];
     snprintf (address, sizeof address, "transfer/%s", id);
@@ -108,7 +109,7 @@ void s_wait_terminal (fixture_t *f, const char *id, char *status, size_t size)
     int64_t deadline = zclock_mono () + WAIT_MS;
     while (zclock_mono () < deadline) {
         client_reply_t reply;
-        if (s_call (f, ENVELOPE_QUERY, NULL, address, "get", &reply, NULL) == 0) {
+        if (bank_projections_call (f, ENVELOPE_QUERY, NULL, address, "get", &reply, NULL) == 0) {
             int found = reply_state_str (&reply, "status", status, size);
             client_reply_close (&reply);
             if (found == 0 && (streq (status, "completed") || streq (status, "failed") ||
@@ -120,7 +121,7 @@ void s_wait_terminal (fixture_t *f, const char *id, char *status, size_t size)
     fail_msg ("transfer %s is not terminal (status %s)", id, status);
 }
 
-void s_wait_settled (fixture_t *f)
+void bank_projections_wait_settled (fixture_t *f)
 {
     char reason[256] = "";
     int rc = SHOAL_ETIMEOUT;
@@ -132,12 +133,13 @@ void s_wait_settled (fixture_t *f)
         fail_msg ("the projections did not settle: %s (%s)", shoal_strerror (rc), reason);
 }
 
-bool s_build (fixture_t *f, const char *name, build_t *build)
+bool bank_projections_build (fixture_t *f, const char *name, build_t *build)
 {
     memset (build, 0, sizeof *build);
     build->error_position = -1;
     client_reply_t reply;
-    if (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL) != 0)
+    if (bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply,
+                               NULL) != 0)
         return false;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -164,14 +166,15 @@ bool s_build (fixture_t *f, const char *name, build_t *build)
     return ok;
 }
 
-void s_control (fixture_t *f, const char *action, const char *name)
+void bank_projections_control (fixture_t *f, const char *action, const char *name)
 {
     char action_field[32], name_field[64];
     snprintf (action_field, sizeof action_field, "action=%s", action);
     snprintf (name_field, sizeof name_field, "name=%s", name);
     client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
-                              &reply, action_field, name_field, NULL),
+    assert_int_equal (bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/projections",
+                                             "projection_control", &reply, action_field, name_field,
+                                             NULL),
                       0);
     if (!reply.ok)
         fail_msg ("%s %s refused: %s %s", action, name, reply.code, reply.reason);

@@ -45,38 +45,40 @@ typedef struct {
 
 #define WAIT_MS 30000 //  the most a test waits for what must come
 
-int s_setup (void **state);
+int bank_projections_setup (void **state);
 
-int s_teardown (void **state);
+int bank_projections_teardown (void **state);
 
-void s_start (fixture_t *f);
+void bank_projections_start (fixture_t *f);
 
-void s_stop (fixture_t *f, int sig);
+void bank_projections_stop (fixture_t *f, int sig);
 
 //  A request with "k=v" fields (NULL-terminated), its id from id_text
 //  (NULL: random). Returns client_call's code; the reply is the caller's.
-int s_call (fixture_t *f, envelope_kind_t kind, const char *id_text, const char *to,
-            const char *name, client_reply_t *reply, ...);
+int bank_projections_call (fixture_t *f, envelope_kind_t kind, const char *id_text, const char *to,
+                           const char *name, client_reply_t *reply, ...);
 
 //  A command that must be accepted.
-#define s_must(f, to, name, ...)                                                                   \
+#define bank_projections_must(f, to, name, ...)                                                    \
     do {                                                                                           \
         client_reply_t reply_;                                                                     \
-        assert_int_equal (s_call (f, ENVELOPE_COMMAND, NULL, to, name, &reply_, __VA_ARGS__), 0);  \
+        assert_int_equal (                                                                         \
+            bank_projections_call (f, ENVELOPE_COMMAND, NULL, to, name, &reply_, __VA_ARGS__), 0); \
         if (!reply_.ok)                                                                            \
             fail_msg ("%s %s rejected: %s %s", to, name, reply_.code, reply_.reason);              \
         client_reply_close (&reply_);                                                              \
     } while (0)
 
 //  The code a command is rejected with ("" if accepted).
-void s_refused (fixture_t *f, const char *to, const char *name, const char *code, ...);
+void bank_projections_refused (fixture_t *f, const char *to, const char *name, const char *code,
+                               ...);
 
 //  Polls transfer/ID until terminal; returns its status.
-void s_wait_terminal (fixture_t *f, const char *id, char *status, size_t size);
+void bank_projections_wait_terminal (fixture_t *f, const char *id, char *status, size_t size);
 
 //  Waits until the bank's projections have read the log to its end and
 //  their reactions are answered.
-void s_wait_settled (fixture_t *f);
+void bank_projections_wait_settled (fixture_t *f);
 
 //  What the projections list says of the builds of one projection.
 typedef struct {
@@ -92,10 +94,10 @@ typedef struct {
 
 //  Reads the builds of name from the projections list; false if the node
 //  did not answer.
-bool s_build (fixture_t *f, const char *name, build_t *build);
+bool bank_projections_build (fixture_t *f, const char *name, build_t *build);
 
 //  Sends an operator's action (pause, resume, rebuild) on name; it must be
 //  taken.
-void s_control (fixture_t *f, const char *action, const char *name);
+void bank_projections_control (fixture_t *f, const char *action, const char *name);
 
 #endif

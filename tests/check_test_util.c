@@ -27,7 +27,7 @@
 
 #include "check_test_util.h"
 
-int s_setup (void **state)
+int check_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_int_equal (bench_temp_dir ("shoal-test-check", f->dir, sizeof f->dir), 0);
@@ -38,7 +38,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int check_teardown (void **state)
 {
     fixture_t *f = *state;
     node_child_stop (&f->node, SIGKILL);
@@ -49,7 +49,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-int s_shoal_v (const fixture_t *f, char **output, char *command, va_list args)
+int check_shoal_v (const fixture_t *f, char **output, char *command, va_list args)
 {
     char *argv[16] = {getenv ("SHOAL_BIN"), command};
     int argc = 2;
@@ -85,11 +85,11 @@ int s_shoal_v (const fixture_t *f, char **output, char *command, va_list args)
     return WEXITSTATUS (status);
 }
 
-int s_check (const fixture_t *f, char **output, ...)
+int check_check (const fixture_t *f, char **output, ...)
 {
     va_list args;
     va_start (args, output);
-    int rc = s_shoal_v (f, output, "check", args);
+    int rc = check_shoal_v (f, output, "check", args);
     va_end (args);
     return rc;
 }
@@ -155,7 +155,7 @@ static void s_wait_status (const fixture_t *f, const char *id, const char *expec
     assert_string_equal (status, expected);
 }
 
-void s_run_bank (fixture_t *f)
+void check_run_bank (fixture_t *f)
 {
     char *extra[] = {"--workers", "2", NULL};
     char log[300];

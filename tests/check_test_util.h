@@ -49,19 +49,19 @@ typedef struct {
     node_child_t node;
 } fixture_t;
 
-int s_setup (void **state);
+int check_setup (void **state);
 
-int s_teardown (void **state);
+int check_teardown (void **state);
 
 //  Runs `shoal COMMAND` with args (NULL-terminated) and waits for it, at
 //  most 60 s. Returns its exit code; *output (to free) holds what it
 //  printed on stdout and stderr.
-int s_shoal_v (const fixture_t *f, char **output, char *command, va_list args);
+int check_shoal_v (const fixture_t *f, char **output, char *command, va_list args);
 
-//  `shoal check` with args (NULL-terminated), as s_shoal_v.
-int s_check (const fixture_t *f, char **output, ...);
+//  `shoal check` with args (NULL-terminated), as check_shoal_v.
+int check_check (const fixture_t *f, char **output, ...);
 
 //  A node with three accounts and a transfer of each ending, left running.
-void s_run_bank (fixture_t *f);
+void check_run_bank (fixture_t *f);
 
 #endif

@@ -23,7 +23,7 @@
 
 #include "cli_test_util.h"
 
-int s_setup (void **state)
+int cli_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
@@ -35,7 +35,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_node_stop (fixture_t *fx, int sig)
+int cli_node_stop (fixture_t *fx, int sig)
 {
     int status = 0;
     if (fx->node > 0) {
@@ -46,10 +46,10 @@ int s_node_stop (fixture_t *fx, int sig)
     return status;
 }
 
-int s_teardown (void **state)
+int cli_teardown (void **state)
 {
     fixture_t *fx = *state;
-    s_node_stop (fx, SIGKILL);
+    cli_node_stop (fx, SIGKILL);
     harness_rm_rf (fx->dir);
     free (fx);
     return 0;
@@ -62,14 +62,14 @@ static const char *s_bin (void)
     return bin;
 }
 
-int64_t s_now_ms (void)
+int64_t cli_now_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-void s_read (const char *path, char *buffer)
+void cli_read (const char *path, char *buffer)
 {
     buffer[0] = 0;
     FILE *file = fopen (path, "r");
@@ -80,7 +80,7 @@ void s_read (const char *path, char *buffer)
     fclose (file);
 }
 
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
+int cli_run (fixture_t *fx, char *out, char *err, const char *format, ...)
 {
     char command[2048], text[1536];
     va_list args;
@@ -94,16 +94,16 @@ int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
     char path[160];
     if (out) {
         snprintf (path, sizeof path, "%s/run.out", fx->dir);
-        s_read (path, out);
+        cli_read (path, out);
     }
     if (err) {
         snprintf (path, sizeof path, "%s/run.err", fx->dir);
-        s_read (path, err);
+        cli_read (path, err);
     }
     return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-void s_node_start (fixture_t *fx, char *ready, const char *format, ...)
+void cli_node_start (fixture_t *fx, char *ready, const char *format, ...)
 {
     char text[1536], command[2048];
     va_list args;
@@ -127,25 +127,25 @@ void s_node_start (fixture_t *fx, char *ready, const char *format, ...)
         _exit (127);
     }
     fx->node = pid;
-    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
+    int64_t deadline = cli_now_ms () + START_TIMEOUT_MS;
     while (true) {
-        s_read (out_path, ready);
+        cli_read (out_path, ready);
         if (strstr (ready, "ready on ") && strchr (ready, '\n'))
             return;
         int status;
         bool ended = waitpid (pid, &status, WNOHANG) == pid;
-        if (ended || s_now_ms () > deadline) {
+        if (ended || cli_now_ms () > deadline) {
             if (ended)
                 fx->node = 0;
             char log[OUTPUT_MAX];
-            s_read (log_path, log);
+            cli_read (log_path, log);
             fail_msg ("the node %s: %s", ended ? "exited" : "did not start in time", log);
         }
         usleep (20 * 1000);
     }
 }
 
-void s_all_lines_start (const char *text, const char *prefix, const char *what)
+void cli_all_lines_start (const char *text, const char *prefix, const char *what)
 {
     assert_true (strlen (text) > 0);
     for (const char *line = text; *line; line = strchr (line, '\n') + 1) {

@@ -46,29 +46,29 @@ typedef struct {
     pid_t node;         //  the running node, or 0
 } fixture_t;
 
-int s_setup (void **state);
+int cli_setup (void **state);
 
 //  Stops the node with sig and returns its wait status (0 if none ran).
-int s_node_stop (fixture_t *fx, int sig);
+int cli_node_stop (fixture_t *fx, int sig);
 
-int s_teardown (void **state);
+int cli_teardown (void **state);
 
-int64_t s_now_ms (void);
+int64_t cli_now_ms (void);
 
 //  Reads what path holds into buffer (OUTPUT_MAX bytes); "" if missing.
-void s_read (const char *path, char *buffer);
+void cli_read (const char *path, char *buffer);
 
 //  Runs the shell command made from format with $SHOAL (the binary) and
 //  $DIR (the test's directory) set, stdout and stderr kept in out and err
 //  (may be NULL). Returns its exit code, or -1 if it did not exit.
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...);
+int cli_run (fixture_t *fx, char *out, char *err, const char *format, ...);
 
 //  Starts `sh -c 'exec COMMAND'` from format (with $SHOAL and $DIR as in
-//  s_run) in / as the node, and waits for its ready line. Returns the line's
+//  cli_run) in / as the node, and waits for its ready line. Returns the line's
 //  text in ready (OUTPUT_MAX bytes) or fails the test with its stderr.
-void s_node_start (fixture_t *fx, char *ready, const char *format, ...);
+void cli_node_start (fixture_t *fx, char *ready, const char *format, ...);
 
 //  Fails unless every line of text starts with prefix.
-void s_all_lines_start (const char *text, const char *prefix, const char *what);
+void cli_all_lines_start (const char *text, const char *prefix, const char *what);
 
 #endif

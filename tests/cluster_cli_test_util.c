@@ -30,14 +30,14 @@ static const char *s_bin (void)
     return bin;
 }
 
-int64_t s_now_ms (void)
+int64_t cluster_cli_now_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-void s_read (const char *path, char *buffer)
+void cluster_cli_read (const char *path, char *buffer)
 {
     buffer[0] = 0;
     FILE *file = fopen (path, "r");
@@ -48,7 +48,8 @@ void s_read (const char *path, char *buffer)
     fclose (file);
 }
 
-void s_shell (fixture_t *fx, char *command, const char *name, const char *format, va_list args)
+void cluster_cli_shell (fixture_t *fx, char *command, const char *name, const char *format,
+                        va_list args)
 {
     char text[1536];
     int length = vsnprintf (text, sizeof text, format, args);
@@ -59,27 +60,27 @@ void s_shell (fixture_t *fx, char *command, const char *name, const char *format
               s_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
 }
 
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
+int cluster_cli_run (fixture_t *fx, char *out, char *err, const char *format, ...)
 {
     char command[2048];
     va_list args;
     va_start (args, format);
-    s_shell (fx, command, "run", format, args);
+    cluster_cli_shell (fx, command, "run", format, args);
     va_end (args);
     int status = system (command);
     char path[160];
     if (out) {
         snprintf (path, sizeof path, "%s/run.out", fx->dir);
-        s_read (path, out);
+        cluster_cli_read (path, out);
     }
     if (err) {
         snprintf (path, sizeof path, "%s/run.err", fx->dir);
-        s_read (path, err);
+        cluster_cli_read (path, err);
     }
     return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-int s_setup (void **state)
+int cluster_cli_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
@@ -87,16 +88,16 @@ int s_setup (void **state)
     assert_non_null (mkdtemp (fx->dir));
     snprintf (fx->cluster, sizeof fx->cluster, "%s/c/cluster.cfg", fx->dir);
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code =
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" cluster init --nodes %d --dir \"$DIR/c\" --ipc",
-               NODES);
+    int code = cluster_cli_run (
+        fx, out, err, "timeout 60 \"$SHOAL\" cluster init --nodes %d --dir \"$DIR/c\" --ipc",
+        NODES);
     if (code != 0)
         fail_msg ("cluster init: exit %d: %s", code, err);
     *state = fx;
     return 0;
 }
 
-void s_node_kill (fixture_t *fx, int i)
+void cluster_cli_node_kill (fixture_t *fx, int i)
 {
     if (fx->nodes[i] > 0) {
         kill (fx->nodes[i], SIGKILL);
@@ -105,17 +106,17 @@ void s_node_kill (fixture_t *fx, int i)
     }
 }
 
-int s_teardown (void **state)
+int cluster_cli_teardown (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_kill (fx, i);
+        cluster_cli_node_kill (fx, i);
     harness_rm_rf (fx->dir);
     free (fx);
     return 0;
 }
 
-cluster_t *s_map (fixture_t *fx)
+cluster_t *cluster_cli_map (fixture_t *fx)
 {
     char *error = NULL;
     cluster_t *cluster = cluster_load (fx->cluster, &error);
@@ -124,7 +125,7 @@ cluster_t *s_map (fixture_t *fx)
     return cluster;
 }
 
-void s_account_of (const cluster_t *cluster, int owner, char *address, size_t size)
+void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address, size_t size)
 {
     for (int i = 0; i < 10000; i++) {
         snprintf (address, size, "account/a%d", i);
@@ -134,7 +135,7 @@ void s_account_of (const cluster_t *cluster, int owner, char *address, size_t si
     fail_msg ("no account of node %d among 10000", owner);
 }
 
-void s_node_start (fixture_t *fx, int i)
+void cluster_cli_node_start (fixture_t *fx, int i)
 {
     char command[1024], out_path[160], log_path[160];
     snprintf (out_path, sizeof out_path, "%s/n%d.out", fx->dir, i + 1);
@@ -150,26 +151,26 @@ void s_node_start (fixture_t *fx, int i)
         _exit (127);
     }
     fx->nodes[i] = pid;
-    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + START_TIMEOUT_MS;
     char ready[OUTPUT_MAX];
     while (true) {
-        s_read (out_path, ready);
+        cluster_cli_read (out_path, ready);
         if (strstr (ready, "ready on ") && strchr (ready, '\n'))
             return;
         int status;
         bool ended = waitpid (pid, &status, WNOHANG) == pid;
-        if (ended || s_now_ms () > deadline) {
+        if (ended || cluster_cli_now_ms () > deadline) {
             if (ended)
                 fx->nodes[i] = 0;
             char log[OUTPUT_MAX];
-            s_read (log_path, log);
+            cluster_cli_read (log_path, log);
             fail_msg ("node n%d %s: %s", i + 1, ended ? "exited" : "did not start in time", log);
         }
         usleep (20 * 1000);
     }
 }
 
-int s_count (const char *text, const char *needle)
+int cluster_cli_count (const char *text, const char *needle)
 {
     int count = 0;
     for (const char *at = strstr (text, needle); at; at = strstr (at + 1, needle))
@@ -177,30 +178,30 @@ int s_count (const char *text, const char *needle)
     return count;
 }
 
-void s_status_until (fixture_t *fx, int code, const char *want, char *out)
+void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out)
 {
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     char err[OUTPUT_MAX];
     int last;
-    while ((last = s_run (fx, out, err,
-                          "timeout 30 \"$SHOAL\" cluster status --json --cluster \"$C\"")) !=
+    while ((last = cluster_cli_run (
+                fx, out, err, "timeout 30 \"$SHOAL\" cluster status --json --cluster \"$C\"")) !=
                code ||
            !strstr (out, want)) {
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("cluster status: exit %d, not %d with %s: %s%s", last, code, want, out, err);
         usleep (50 * 1000);
     }
 }
 
-void s_all_links_up (fixture_t *fx)
+void cluster_cli_all_links_up (fixture_t *fx)
 {
     char out[OUTPUT_MAX];
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
-    s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
-    while (s_count (out, "\"peers_up\":2") != NODES) {
-        if (s_now_ms () > deadline)
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    cluster_cli_status_until (fx, 0, "\"up\":3,\"down\":0", out);
+    while (cluster_cli_count (out, "\"peers_up\":2") != NODES) {
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("the peer links did not come up: %s", out);
         usleep (50 * 1000);
-        s_status_until (fx, 0, "\"up\":3,\"down\":0", out);
+        cluster_cli_status_until (fx, 0, "\"up\":3,\"down\":0", out);
     }
 }

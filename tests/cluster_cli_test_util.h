@@ -53,10 +53,10 @@ typedef struct {
     pid_t nodes[NODES]; //  running nodes n1..n3, or 0
 } fixture_t;
 
-int64_t s_now_ms (void);
+int64_t cluster_cli_now_ms (void);
 
 //  Reads what path holds into buffer (OUTPUT_MAX bytes); "" if missing.
-void s_read (const char *path, char *buffer);
+void cluster_cli_read (const char *path, char *buffer);
 
 //  Runs the shell command made from format with $SHOAL (the binary), $DIR
 //  (the test's directory) and $C (the cluster file) set, stdout and stderr
@@ -65,21 +65,22 @@ void s_read (const char *path, char *buffer);
 //  Makes into command (2048 bytes) the shell command of format and args,
 //  with $SHOAL, $DIR and $C set, its stdout and stderr into DIR/NAME.out
 //  and DIR/NAME.err.
-void s_shell (fixture_t *fx, char *command, const char *name, const char *format, va_list args);
+void cluster_cli_shell (fixture_t *fx, char *command, const char *name, const char *format,
+                        va_list args);
 
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...);
+int cluster_cli_run (fixture_t *fx, char *out, char *err, const char *format, ...);
 
-int s_setup (void **state);
+int cluster_cli_setup (void **state);
 
-void s_node_kill (fixture_t *fx, int i);
+void cluster_cli_node_kill (fixture_t *fx, int i);
 
-int s_teardown (void **state);
+int cluster_cli_teardown (void **state);
 
 //  The cluster's map, loaded as the nodes load it.
-cluster_t *s_map (fixture_t *fx);
+cluster_t *cluster_cli_map (fixture_t *fx);
 
 //  Sets address (size bytes) to an account that node owner owns.
-void s_account_of (const cluster_t *cluster, int owner, char *address, size_t size);
+void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address, size_t size);
 
 //  --------------------------------------------------------------------------
 //  5. Three nodes: commands through each node to accounts the others own;
@@ -87,16 +88,16 @@ void s_account_of (const cluster_t *cluster, int owner, char *address, size_t si
 //     command for an account it owns is answered `unavailable`, naming it.
 
 //  Starts node i and waits for its ready line.
-void s_node_start (fixture_t *fx, int i);
+void cluster_cli_node_start (fixture_t *fx, int i);
 
 //  How many times needle is in text.
-int s_count (const char *text, const char *needle);
+int cluster_cli_count (const char *text, const char *needle);
 
 //  Polls `cluster status --json` until its exit code is code and its output
 //  has want, against a deadline. Leaves the last output in out.
-void s_status_until (fixture_t *fx, int code, const char *want, char *out);
+void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out);
 
 //  Waits until every node is up with both its links up.
-void s_all_links_up (fixture_t *fx);
+void cluster_cli_all_links_up (fixture_t *fx);
 
 #endif

@@ -34,7 +34,7 @@ static int s_remove_entry (const char *path, const struct stat *st, int flag, st
     return flag == FTW_DP ? rmdir (path) : unlink (path);
 }
 
-int s_setup (void **state)
+int cluster_nodes_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
@@ -50,7 +50,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int cluster_nodes_teardown (void **state)
 {
     fixture_t *f = *state;
     for (int i = 0; i < CLUSTER_MAX_NODES; i++) {
@@ -69,7 +69,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_init (fixture_t *f, int nodes)
+void cluster_nodes_init (fixture_t *f, int nodes)
 {
     char dir[192], count[8], log[192];
     snprintf (dir, sizeof dir, "%s/c", f->dir);
@@ -86,7 +86,7 @@ void s_init (fixture_t *f, int nodes)
         fail_msg ("%s", error);
 }
 
-pid_t s_start (fixture_t *f, const char *cfg, const char *name, const char *log_name)
+pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, const char *log_name)
 {
     char log[192];
     snprintf (log, sizeof log, "%s/%s.log", f->dir, log_name);
@@ -106,10 +106,10 @@ pid_t s_start (fixture_t *f, const char *cfg, const char *name, const char *log_
     return pid;
 }
 
-void s_start_node (fixture_t *f, int i)
+void cluster_nodes_start_node (fixture_t *f, int i)
 {
     const char *name = cluster_node_name (f->cluster, i);
-    f->node[i] = s_start (f, f->cfg, name, name);
+    f->node[i] = cluster_nodes_start (f, f->cfg, name, name);
     if (!f->client[i]) {
         char *error = NULL;
         f->client[i] = client_new_cluster (f->cfg, name, &error);
@@ -118,17 +118,17 @@ void s_start_node (fixture_t *f, int i)
     }
 }
 
-int s_owner (const fixture_t *f, const char *address)
+int cluster_nodes_owner (const fixture_t *f, const char *address)
 {
     return cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster)));
 }
 
-void s_address_on (const fixture_t *f, const char *prefix, int node, int *next, char *address,
-                   size_t size)
+void cluster_nodes_address_on (const fixture_t *f, const char *prefix, int node, int *next,
+                               char *address, size_t size)
 {
     for (; *next < 100000; (*next)++) {
         snprintf (address, size, "%s%d", prefix, *next);
-        if (s_owner (f, address) == node) {
+        if (cluster_nodes_owner (f, address) == node) {
             (*next)++;
             return;
         }
@@ -139,8 +139,8 @@ void s_address_on (const fixture_t *f, const char *prefix, int node, int *next, 
 //  --------------------------------------------------------------------------
 //  Requests
 
-int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-            int timeout_ms, client_reply_t *reply, ...)
+int cluster_nodes_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                        int timeout_ms, client_reply_t *reply, ...)
 {
     va_list args;
     va_start (args, reply);
@@ -149,7 +149,7 @@ int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *
     return rc;
 }
 
-void s_accept (client_t *client, const char *to, const char *name, ...)
+void cluster_nodes_accept (client_t *client, const char *to, const char *name, ...)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
     envelope_new_id (id);
@@ -174,11 +174,11 @@ void s_accept (client_t *client, const char *to, const char *name, ...)
     }
 }
 
-void s_stats (const fixture_t *f, client_t *client, stats_t *stats)
+void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats)
 {
     memset (stats, 0, sizeof *stats);
     client_reply_t reply;
-    int rc = s_call (client, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL);
+    int rc = cluster_nodes_call (client, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL);
     if (rc != 0)
         fail_msg ("stats: %s", shoal_strerror (rc));
     assert_true (reply.ok);
@@ -202,14 +202,14 @@ void s_stats (const fixture_t *f, client_t *client, stats_t *stats)
     client_reply_close (&reply);
 }
 
-void s_wait_all_up (fixture_t *f)
+void cluster_nodes_wait_all_up (fixture_t *f)
 {
     int count = cluster_node_count (f->cluster);
     for (int i = 0; i < count; i++) {
         int64_t deadline = zclock_mono () + DEADLINE_MS;
         stats_t stats;
-        for (s_stats (f, f->client[i], &stats); stats.peers_up != count - 1;
-             s_stats (f, f->client[i], &stats)) {
+        for (cluster_nodes_stats (f, f->client[i], &stats); stats.peers_up != count - 1;
+             cluster_nodes_stats (f, f->client[i], &stats)) {
             if (zclock_mono () > deadline)
                 fail_msg ("node %s sees %d peers up, not %d", cluster_node_name (f->cluster, i),
                           (int) stats.peers_up, count - 1);
@@ -218,10 +218,10 @@ void s_wait_all_up (fixture_t *f)
     }
 }
 
-void s_fund (client_t *client, const char *account)
+void cluster_nodes_fund (client_t *client, const char *account)
 {
-    s_accept (client, account, "Open", "owner=test", NULL);
+    cluster_nodes_accept (client, account, "Open", "owner=test", NULL);
     char amount[32];
     snprintf (amount, sizeof amount, "amount=%d", FUNDING);
-    s_accept (client, account, "Deposit", amount, NULL);
+    cluster_nodes_accept (client, account, "Deposit", amount, NULL);
 }

@@ -63,33 +63,33 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  The cluster
 
-int s_setup (void **state);
+int cluster_nodes_setup (void **state);
 
-int s_teardown (void **state);
+int cluster_nodes_teardown (void **state);
 
 //  `shoal cluster init --nodes N --ipc` into DIR/c; loads the map.
-void s_init (fixture_t *f, int nodes);
+void cluster_nodes_init (fixture_t *f, int nodes);
 
 //  Starts node name of the cluster file cfg; its stderr goes to
 //  DIR/log_name.log. Returns its pid once it printed its ready line.
-pid_t s_start (fixture_t *f, const char *cfg, const char *name, const char *log_name);
+pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, const char *log_name);
 
 //  Starts node i of the fixture's cluster and a client of it alone.
-void s_start_node (fixture_t *f, int i);
+void cluster_nodes_start_node (fixture_t *f, int i);
 
-int s_owner (const fixture_t *f, const char *address);
+int cluster_nodes_owner (const fixture_t *f, const char *address);
 
 //  Writes into address the first PREFIX-N (N from *next on) that node
 //  owns, and moves *next past it.
-void s_address_on (const fixture_t *f, const char *prefix, int node, int *next, char *address,
-                   size_t size);
+void cluster_nodes_address_on (const fixture_t *f, const char *prefix, int node, int *next,
+                               char *address, size_t size);
 
-int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-            int timeout_ms, client_reply_t *reply, ...);
+int cluster_nodes_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                        int timeout_ms, client_reply_t *reply, ...);
 
 //  A command that must be accepted: asked again with the same id while
 //  the answer is transient (a link just coming up), until the deadline.
-void s_accept (client_t *client, const char *to, const char *name, ...);
+void cluster_nodes_accept (client_t *client, const char *to, const char *name, ...);
 
 typedef struct {
     int64_t peers_up, refused, forwarded, unavailable;
@@ -98,12 +98,12 @@ typedef struct {
 } stats_t;
 
 //  The stats of the node the client talks to.
-void s_stats (const fixture_t *f, client_t *client, stats_t *stats);
+void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats);
 
 //  Waits until every running node sees all the others up.
-void s_wait_all_up (fixture_t *f);
+void cluster_nodes_wait_all_up (fixture_t *f);
 
 //  Opens account and deposits FUNDING, through client.
-void s_fund (client_t *client, const char *account);
+void cluster_nodes_fund (client_t *client, const char *account);
 
 #endif

@@ -39,7 +39,7 @@ static int s_call (client_t *client, envelope_kind_t kind, const char *to, const
     return rc;
 }
 
-void s_get (client_t *client, const char *address, client_reply_t *reply)
+void cluster_client_get (client_t *client, const char *address, client_reply_t *reply)
 {
     int rc = s_call (client, ENVELOPE_QUERY, address, "get", 5000, reply, NULL);
     if (rc != 0)
@@ -48,10 +48,10 @@ void s_get (client_t *client, const char *address, client_reply_t *reply)
         fail_msg ("get %s rejected: %s %s", address, reply->code, reply->reason);
 }
 
-int64_t s_balance (client_t *client, const char *account)
+int64_t cluster_client_balance (client_t *client, const char *account)
 {
     client_reply_t reply;
-    s_get (client, account, &reply);
+    cluster_client_get (client, account, &reply);
     int64_t balance = INT64_MIN;
     assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
     client_reply_close (&reply);

@@ -9,7 +9,7 @@
     2. A reply filled in is the caller's, closed with client_reply_close.
     3. Everything runs on the test's one thread.
 
-    s_get and s_balance keep the names the tests call them by.
+    cluster_client_get and cluster_client_balance keep the names the tests call them by.
 */
 #ifndef SHOAL_TESTS_CLUSTER_TEST_CLIENT_H
 #define SHOAL_TESTS_CLUSTER_TEST_CLIENT_H
@@ -25,9 +25,9 @@ int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t 
                           const char *name, int timeout_ms, client_reply_t *reply, va_list args);
 
 //  The `get` reply of address (the caller closes it); waits at most 5 s.
-void s_get (client_t *client, const char *address, client_reply_t *reply);
+void cluster_client_get (client_t *client, const char *address, client_reply_t *reply);
 
 //  An account's balance from its `get` reply.
-int64_t s_balance (client_t *client, const char *account);
+int64_t cluster_client_balance (client_t *client, const char *account);
 
 #endif

@@ -19,29 +19,29 @@
 
 #include "cluster_test_util.h"
 
-const char s_good[] = "# a hand-written map\n"
-                      "cluster\n"
-                      "    name = bank\n"
-                      "    shards = 16\n"
-                      "    epoch = 1\n"
-                      "node\n"
-                      "    n1\n"
-                      "        client = tcp://127.0.0.1:7700\n"
-                      "        peer = tcp://127.0.0.1:7701\n"
-                      "        public_key = \"" K1 "\"\n"
-                      "        shards = 0-5\n"
-                      "    n2\n"
-                      "        client = tcp://127.0.0.1:7702\n"
-                      "        peer = tcp://127.0.0.1:7703\n"
-                      "        public_key = \"" K2 "\"   # n2's\n"
-                      "        shards = 6-10\n"
-                      "    n3\n"
-                      "        client = ipc://n3.ipc\n"
-                      "        peer = tcp://127.0.0.1:7705\n"
-                      "        public_key = '" K3 "'\n"
-                      "        shards = 11,12-13,14-15\n";
+const char cluster_good[] = "# a hand-written map\n"
+                            "cluster\n"
+                            "    name = bank\n"
+                            "    shards = 16\n"
+                            "    epoch = 1\n"
+                            "node\n"
+                            "    n1\n"
+                            "        client = tcp://127.0.0.1:7700\n"
+                            "        peer = tcp://127.0.0.1:7701\n"
+                            "        public_key = \"" K1 "\"\n"
+                            "        shards = 0-5\n"
+                            "    n2\n"
+                            "        client = tcp://127.0.0.1:7702\n"
+                            "        peer = tcp://127.0.0.1:7703\n"
+                            "        public_key = \"" K2 "\"   # n2's\n"
+                            "        shards = 6-10\n"
+                            "    n3\n"
+                            "        client = ipc://n3.ipc\n"
+                            "        peer = tcp://127.0.0.1:7705\n"
+                            "        public_key = '" K3 "'\n"
+                            "        shards = 11,12-13,14-15\n";
 
-int s_setup (void **state)
+int cluster_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof *f);
     assert_non_null (f);
@@ -52,7 +52,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int cluster_teardown (void **state)
 {
     fixture_t *f = *state;
     harness_rm_rf (f->dir);
@@ -60,7 +60,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_write (const char *path, const char *text, size_t size)
+void cluster_write (const char *path, const char *text, size_t size)
 {
     FILE *file = fopen (path, "w");
     assert_non_null (file);
@@ -68,7 +68,7 @@ void s_write (const char *path, const char *text, size_t size)
     assert_int_equal (fclose (file), 0);
 }
 
-char *s_replace (const char *text, const char *old, const char *new)
+char *cluster_replace (const char *text, const char *old, const char *new)
 {
     const char *at = strstr (text, old);
     if (!at)
@@ -82,7 +82,7 @@ char *s_replace (const char *text, const char *old, const char *new)
     return copy;
 }
 
-cluster_t *s_load (const char *path)
+cluster_t *cluster_test_load (const char *path)
 {
     char *error = NULL;
     cluster_t *cluster = cluster_load (path, &error);
@@ -92,7 +92,7 @@ cluster_t *s_load (const char *path)
     return cluster;
 }
 
-void s_key (char key[41])
+void cluster_key (char key[41])
 {
     uint8_t bytes[32];
     for (int i = 0; i < 32; i++)
@@ -100,7 +100,7 @@ void s_key (char key[41])
     assert_non_null (zmq_z85_encode (key, bytes, 32));
 }
 
-char *s_slurp (const char *path)
+char *cluster_slurp (const char *path)
 {
     char *text = NULL;
     zfile_t *file = zfile_new (NULL, path);

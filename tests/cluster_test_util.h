@@ -37,22 +37,22 @@ typedef struct {
 #define K3 "f3+[6^}g581%ki]CHS<1[ro-hq.!LKe0AI*u?=Jj"
 
 //  A good file; the bad ones replace one piece of it.
-extern const char s_good[];
+extern const char cluster_good[];
 
-int s_setup (void **state);
+int cluster_setup (void **state);
 
-int s_teardown (void **state);
+int cluster_teardown (void **state);
 
-void s_write (const char *path, const char *text, size_t size);
+void cluster_write (const char *path, const char *text, size_t size);
 
 //  Returns a copy of text with its first old replaced by new (free()).
-char *s_replace (const char *text, const char *old, const char *new);
+char *cluster_replace (const char *text, const char *old, const char *new);
 
-cluster_t *s_load (const char *path);
+cluster_t *cluster_test_load (const char *path);
 
 //  A valid key from harness_rand: Z85 of 32 random bytes.
-void s_key (char key[41]);
+void cluster_key (char key[41]);
 
-char *s_slurp (const char *path);
+char *cluster_slurp (const char *path);
 
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 #include "ctx_test_util.h"
 
-seen_t s_seen;
+seen_t ctx_seen;
 
 static int s_probe_apply (void *state, const char *event, const shoal_data_t *data)
 {
@@ -78,18 +78,18 @@ static int s_probe_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_
         return 0;
     }
     if (strcmp (command, "Info") == 0 || shoal_msg_kind (msg) != SHOAL_COMMAND) {
-        s_seen.kind = shoal_msg_kind (msg);
-        snprintf (s_seen.name, sizeof s_seen.name, "%s", command);
-        snprintf (s_seen.from, sizeof s_seen.from, "%s", shoal_msg_from (msg));
-        snprintf (s_seen.address, sizeof s_seen.address, "%s", shoal_ctx_address (ctx));
-        snprintf (s_seen.id, sizeof s_seen.id, "%s", shoal_ctx_id (ctx));
-        s_seen.version = shoal_ctx_version (ctx);
-        s_seen.now = shoal_ctx_now (ctx);
-        s_seen.accepted = shoal_msg_accepted (msg);
-        snprintf (s_seen.code, sizeof s_seen.code, "%s", shoal_msg_code (msg));
-        snprintf (s_seen.reason, sizeof s_seen.reason, "%s", shoal_msg_reason (msg));
-        s_seen.x = -1;
-        s_seen.x_rc = shoal_data_int (data, "x", &s_seen.x);
+        ctx_seen.kind = shoal_msg_kind (msg);
+        snprintf (ctx_seen.name, sizeof ctx_seen.name, "%s", command);
+        snprintf (ctx_seen.from, sizeof ctx_seen.from, "%s", shoal_msg_from (msg));
+        snprintf (ctx_seen.address, sizeof ctx_seen.address, "%s", shoal_ctx_address (ctx));
+        snprintf (ctx_seen.id, sizeof ctx_seen.id, "%s", shoal_ctx_id (ctx));
+        ctx_seen.version = shoal_ctx_version (ctx);
+        ctx_seen.now = shoal_ctx_now (ctx);
+        ctx_seen.accepted = shoal_msg_accepted (msg);
+        snprintf (ctx_seen.code, sizeof ctx_seen.code, "%s", shoal_msg_code (msg));
+        snprintf (ctx_seen.reason, sizeof ctx_seen.reason, "%s", shoal_msg_reason (msg));
+        ctx_seen.x = -1;
+        ctx_seen.x_rc = shoal_data_int (data, "x", &ctx_seen.x);
         return 0;
     }
     if (strcmp (command, "Fail") == 0) {
@@ -157,7 +157,7 @@ static void s_probe_view (const void *state, shoal_rec_t *out)
     shoal_rec_int (out, "sum", probe->sum);
 }
 
-const shoal_type_t s_probe_type = {
+const shoal_type_t ctx_probe_type = {
     .name = "probe",
     .state_size = sizeof (probe_t),
     .apply = s_probe_apply,
@@ -165,19 +165,19 @@ const shoal_type_t s_probe_type = {
     .view = s_probe_view,
 };
 
-int s_setup (void **state)
+int ctx_setup (void **state)
 {
-    *state = harness_turn_new (&s_probe_type, ADDRESS, NOW);
-    memset (&s_seen, 0, sizeof s_seen);
+    *state = harness_turn_new (&ctx_probe_type, ADDRESS, NOW);
+    memset (&ctx_seen, 0, sizeof ctx_seen);
     return 0;
 }
 
-const probe_t *s_probe (fixture_t *f)
+const probe_t *ctx_probe (fixture_t *f)
 {
     return (const probe_t *) f->state;
 }
 
-int s_run (fixture_t *f, const char *name)
+int ctx_test_run (fixture_t *f, const char *name)
 {
     return harness_turn_run (f, ENVELOPE_COMMAND, name);
 }

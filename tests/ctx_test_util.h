@@ -55,28 +55,29 @@ typedef struct {
     int x_rc; //  shoal_data_int of field "x"
     int64_t x;
 } seen_t;
-extern seen_t s_seen;
+extern seen_t ctx_seen;
 
-extern const shoal_type_t s_probe_type;
+extern const shoal_type_t ctx_probe_type;
 
 //  --------------------------------------------------------------------------
 //  Turn helpers
 
-//  The turn fixture (harness.h), driving s_probe_type at ADDRESS; its
+//  The turn fixture (harness.h), driving ctx_probe_type at ADDRESS; its
 //  state is a probe_t.
 typedef harness_turn_t fixture_t;
 
-int s_setup (void **state);
+int ctx_setup (void **state);
 
 //  The probe's state in the fixture.
-const probe_t *s_probe (fixture_t *f);
+const probe_t *ctx_probe (fixture_t *f);
 
 //  Runs a command whose fields were written into f->payload.
-int s_run (fixture_t *f, const char *name);
+int ctx_test_run (fixture_t *f, const char *name);
 
 #define ACCEPT(f, name, events, sends, timers)                                                     \
-    harness_turn_accepted ((f), s_run ((f), (name)), (name), (events), (sends), (timers), __LINE__)
+    harness_turn_accepted ((f), ctx_test_run ((f), (name)), (name), (events), (sends), (timers),   \
+                           __LINE__)
 #define REJECT(f, name, code)                                                                      \
-    harness_turn_rejected ((f), s_run ((f), (name)), (name), (code), __LINE__)
+    harness_turn_rejected ((f), ctx_test_run ((f), (name)), (name), (code), __LINE__)
 
 #endif

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include "envelope_test_util.h"
 
-int s_decode_copy (const uint8_t *bytes, size_t size)
+int envelope_decode_copy (const uint8_t *bytes, size_t size)
 {
     uint8_t *copy = harness_copy (bytes, size);
     envelope_t env;
@@ -28,7 +28,7 @@ int s_decode_copy (const uint8_t *bytes, size_t size)
     return rc;
 }
 
-int s_check_copy (const uint8_t *bytes, size_t size)
+int envelope_check_copy (const uint8_t *bytes, size_t size)
 {
     uint8_t *copy = harness_copy (bytes, size);
     int rc = envelope_check_msgpack (copy, size);
@@ -36,7 +36,7 @@ int s_check_copy (const uint8_t *bytes, size_t size)
     return rc;
 }
 
-uint8_t *s_payload (size_t *size)
+uint8_t *envelope_payload (size_t *size)
 {
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
@@ -50,7 +50,7 @@ uint8_t *s_payload (size_t *size)
     return harness_take (&sbuf, size);
 }
 
-void s_sample (envelope_t *env)
+void envelope_sample (envelope_t *env)
 {
     memset (env, 0, sizeof (*env));
     env->kind = ENVELOPE_COMMAND;
@@ -63,7 +63,7 @@ void s_sample (envelope_t *env)
     env->created = 1700000000123;
 }
 
-void s_assert_env_equal (const envelope_t *a, const envelope_t *b)
+void envelope_assert_env_equal (const envelope_t *a, const envelope_t *b)
 {
     assert_int_equal (a->kind, b->kind);
     assert_memory_equal (a->id, b->id, ENVELOPE_ID_SIZE);
@@ -78,7 +78,7 @@ void s_assert_env_equal (const envelope_t *a, const envelope_t *b)
     assert_true (a->created == b->created);
 }
 
-uint8_t *s_nested (int depth, size_t *size)
+uint8_t *envelope_nested (int depth, size_t *size)
 {
     *size = (size_t) (depth - 1) * 3 + 1;
     uint8_t *bytes = malloc (*size);
@@ -92,7 +92,7 @@ uint8_t *s_nested (int depth, size_t *size)
     return bytes;
 }
 
-uint8_t *s_big_payload (size_t body, size_t *size)
+uint8_t *envelope_big_payload (size_t body, size_t *size)
 {
     *size = 8 + body;
     uint8_t *bytes = calloc (1, *size);
@@ -108,7 +108,7 @@ uint8_t *s_big_payload (size_t body, size_t *size)
     return bytes;
 }
 
-void s_random_object (msgpack_packer *pk, int depth)
+void envelope_random_object (msgpack_packer *pk, int depth)
 {
     static const uint8_t junk[300] = {0};
     int choice = (int) (harness_rand () % (depth > 0 ? 12 : 9));
@@ -147,18 +147,18 @@ void s_random_object (msgpack_packer *pk, int depth)
         n = harness_rand () % 6;
         msgpack_pack_array (pk, n);
         for (size_t i = 0; i < n; i++)
-            s_random_object (pk, depth - 1);
+            envelope_random_object (pk, depth - 1);
         break;
     default:
         n = harness_rand () % 5;
         msgpack_pack_map (pk, n);
         for (size_t i = 0; i < 2 * n; i++)
-            s_random_object (pk, depth - 1);
+            envelope_random_object (pk, depth - 1);
     }
 }
 
-const uint8_t s_sample_id[ENVELOPE_ID_SIZE] = {1, 2,  3,  4,  5,  6,  7,  8,
-                                               9, 10, 11, 12, 13, 14, 15, 16};
+const uint8_t envelope_sample_id[ENVELOPE_ID_SIZE] = {1, 2,  3,  4,  5,  6,  7,  8,
+                                                      9, 10, 11, 12, 13, 14, 15, 16};
 
 //  Packs field `field` of a valid command frame; nil past the 11th.
 static void s_pack_default (msgpack_packer *pk, size_t field)
@@ -172,7 +172,7 @@ static void s_pack_default (msgpack_packer *pk, size_t field)
         break;
     case 2:
     case 4:
-        msgpack_pack_bin_with_body (pk, s_sample_id, ENVELOPE_ID_SIZE);
+        msgpack_pack_bin_with_body (pk, envelope_sample_id, ENVELOPE_ID_SIZE);
         break;
     case 5:
         msgpack_pack_str_with_body (pk, "teller/t1", 9);
@@ -199,7 +199,7 @@ static void s_pack_default (msgpack_packer *pk, size_t field)
     }
 }
 
-uint8_t *s_frame (size_t count, s_pack_fn *const *fns, size_t *size)
+uint8_t *envelope_frame (size_t count, envelope_pack_fn *const *fns, size_t *size)
 {
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
@@ -215,13 +215,13 @@ uint8_t *s_frame (size_t count, s_pack_fn *const *fns, size_t *size)
     return harness_take (&sbuf, size);
 }
 
-int s_decode_with (int field, s_pack_fn *fn)
+int envelope_decode_with (int field, envelope_pack_fn *fn)
 {
-    s_pack_fn *fns[ENVELOPE_FIELDS] = {0};
+    envelope_pack_fn *fns[ENVELOPE_FIELDS] = {0};
     fns[field] = fn;
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &size);
-    int rc = s_decode_copy (frame, size);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
+    int rc = envelope_decode_copy (frame, size);
     free (frame);
     return rc;
 }
@@ -258,7 +258,7 @@ void p_str_one (msgpack_packer *pk)
 
 void p_bin_15 (msgpack_packer *pk)
 {
-    msgpack_pack_bin_with_body (pk, s_sample_id, 15);
+    msgpack_pack_bin_with_body (pk, envelope_sample_id, 15);
 }
 
 void p_array_one (msgpack_packer *pk)

@@ -32,42 +32,42 @@
 
 //  Decodes an exact-size copy of bytes and returns the result. Use only
 //  for frames expected to fail: env->payload would point into the copy.
-int s_decode_copy (const uint8_t *bytes, size_t size);
+int envelope_decode_copy (const uint8_t *bytes, size_t size);
 
-int s_check_copy (const uint8_t *bytes, size_t size);
+int envelope_check_copy (const uint8_t *bytes, size_t size);
 
 //  The payload {"amount": 100, "memo": "rent"}.
-uint8_t *s_payload (size_t *size);
+uint8_t *envelope_payload (size_t *size);
 
 //  A valid command from teller/t1 to account/alice, without payload.
-void s_sample (envelope_t *env);
+void envelope_sample (envelope_t *env);
 
-void s_assert_env_equal (const envelope_t *a, const envelope_t *b);
+void envelope_assert_env_equal (const envelope_t *a, const envelope_t *b);
 
 //  A map nested depth levels deep: {"a": {"a": ... {}}}.
-uint8_t *s_nested (int depth, size_t *size);
+uint8_t *envelope_nested (int depth, size_t *size);
 
 //  The payload {"b": bin32 of body zero bytes}, 8 + body bytes.
-uint8_t *s_big_payload (size_t body, size_t *size);
+uint8_t *envelope_big_payload (size_t body, size_t *size);
 
 //  Packs a random well-formed object, at most depth containers deep.
-void s_random_object (msgpack_packer *pk, int depth);
+void envelope_random_object (msgpack_packer *pk, int depth);
 
 //  --------------------------------------------------------------------------
 //  Frames built field by field, to break one field at a time
 
 #define ENVELOPE_FIELDS 11 //  elements of a frame
 
-typedef void (s_pack_fn) (msgpack_packer *pk);
+typedef void (envelope_pack_fn) (msgpack_packer *pk);
 
-extern const uint8_t s_sample_id[ENVELOPE_ID_SIZE];
+extern const uint8_t envelope_sample_id[ENVELOPE_ID_SIZE];
 
 //  Builds an array of count elements: fns[i] packs element i, or when
 //  NULL (or fns is NULL) the valid default. Returns an exact-size buffer.
-uint8_t *s_frame (size_t count, s_pack_fn *const *fns, size_t *size);
+uint8_t *envelope_frame (size_t count, envelope_pack_fn *const *fns, size_t *size);
 
 //  Decodes a valid frame with element `field` packed by fn instead.
-int s_decode_with (int field, s_pack_fn *fn);
+int envelope_decode_with (int field, envelope_pack_fn *fn);
 
 void p_nil (msgpack_packer *pk);
 void p_true (msgpack_packer *pk);

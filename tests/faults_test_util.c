@@ -23,7 +23,7 @@
 
 #include "faults_test_util.h"
 
-int s_setup (void **state)
+int faults_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_int_equal (bench_temp_dir ("shoal-test-faults", f->dir, sizeof f->dir), 0);
@@ -37,7 +37,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int faults_teardown (void **state)
 {
     fixture_t *f = *state;
     client_destroy (&f->client);
@@ -50,7 +50,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_mount_small_disk (fixture_t *f)
+void faults_mount_small_disk (fixture_t *f)
 {
     assert_int_equal (mkdir (f->disk, 0700), 0);
     if (mount ("tmpfs", f->disk, "tmpfs", 0, "size=8m") != 0)
@@ -61,7 +61,7 @@ void s_mount_small_disk (fixture_t *f)
     snprintf (f->data, sizeof f->data, "%s/data", f->disk);
 }
 
-void s_start (fixture_t *f, const char *durability)
+void faults_start (fixture_t *f, const char *durability)
 {
     char *extra[] = {"--workers",
                      "2",
@@ -82,7 +82,7 @@ void s_start (fixture_t *f, const char *durability)
     f->waiting = 0;
 }
 
-request_t *s_add (fixture_t *f, const char *to, const char *name, ...)
+request_t *faults_add (fixture_t *f, const char *to, const char *name, ...)
 {
     if (f->count == f->cap) {
         f->cap = f->cap ? 2 * f->cap : 256;
@@ -105,9 +105,9 @@ request_t *s_add (fixture_t *f, const char *to, const char *name, ...)
     return request;
 }
 
-void s_add_deposit (fixture_t *f)
+void faults_add_deposit (fixture_t *f)
 {
-    s_add (f, "account/a", "Deposit", "amount=1", NULL)->deposit = true;
+    faults_add (f, "account/a", "Deposit", "amount=1", NULL)->deposit = true;
 }
 
 static void s_send (fixture_t *f, request_t *request)
@@ -163,7 +163,7 @@ static bool s_take (fixture_t *f, int timeout_ms)
 }
 
 //  True once every command is acknowledged.
-static bool s_all_acked (fixture_t *f)
+static bool faults_all_acked (fixture_t *f)
 {
     for (size_t i = 0; i < f->count; i++)
         if (!f->requests[i].acked)
@@ -171,10 +171,10 @@ static bool s_all_acked (fixture_t *f)
     return true;
 }
 
-void s_pump (fixture_t *f, bool (*done) (fixture_t *))
+void faults_pump (fixture_t *f, bool (*done) (fixture_t *))
 {
     int64_t deadline = zclock_mono () + 4 * WAIT_MS;
-    while (!(done ? done (f) : s_all_acked (f))) {
+    while (!(done ? done (f) : faults_all_acked (f))) {
         int64_t now = zclock_mono ();
         for (size_t i = 0; i < f->count; i++) {
             request_t *request = &f->requests[i];
@@ -196,7 +196,7 @@ void s_pump (fixture_t *f, bool (*done) (fixture_t *))
     }
 }
 
-int64_t s_books (fixture_t *f, books_summary_t *summary)
+int64_t faults_books (fixture_t *f, books_summary_t *summary)
 {
     books_t *books = books_new ();
     char *error = NULL;
@@ -216,7 +216,7 @@ int64_t s_books (fixture_t *f, books_summary_t *summary)
     return balance;
 }
 
-int s_run (fixture_t *f, char **output, ...)
+int faults_run (fixture_t *f, char **output, ...)
 {
     char *argv[16] = {getenv ("SHOAL_BIN")};
     int argc = 1;
@@ -257,10 +257,10 @@ int s_run (fixture_t *f, char **output, ...)
     return WEXITSTATUS (status);
 }
 
-void s_refused (fixture_t *f, ...)
+void faults_refused (fixture_t *f, ...)
 {
     char *output = NULL;
-    int code = s_run (f, &output, "node", "--data", f->data, "--endpoint", f->endpoint, NULL);
+    int code = faults_run (f, &output, "node", "--data", f->data, "--endpoint", f->endpoint, NULL);
     print_message ("refused (exit %d): %s", code, output);
     assert_int_not_equal (code, 0);
     va_list args;
@@ -274,15 +274,15 @@ void s_refused (fixture_t *f, ...)
     free (output);
 }
 
-void s_fill_store (fixture_t *f, int deposits, int sig)
+void faults_fill_store (fixture_t *f, int deposits, int sig)
 {
     f->window = 1; //  one deposit a batch: the damage tests know the log's layout
-    s_start (f, "sync");
-    s_add (f, "account/a", "Open", "owner=faults", NULL);
-    s_pump (f, NULL);
+    faults_start (f, "sync");
+    faults_add (f, "account/a", "Open", "owner=faults", NULL);
+    faults_pump (f, NULL);
     for (int i = 0; i < deposits; i++)
-        s_add_deposit (f);
-    s_pump (f, NULL);
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
     client_destroy (&f->client);
     node_child_stop (&f->node, sig);
 }

@@ -82,7 +82,7 @@ typedef struct {
     size_t waiting;                              //  requests in flight
     size_t window;                               //  at most (0: WINDOW)
     int transfers;                               //  transfers started (transfer/tI)
-    int mixed;                                   //  commands s_add_mix added
+    int mixed;                                   //  commands faults_add_mix added
     uint64_t rand;                               //  the transfers' plans
     int64_t acked;                               //  deposits to account/a acknowledged
     int64_t refused;                             //  `unavailable` answers seen
@@ -92,34 +92,34 @@ typedef struct {
     bool no_projections;                         //  start the node with --projections off
 } fixture_t;
 
-int s_setup (void **state);
+int faults_setup (void **state);
 
-int s_teardown (void **state);
+int faults_teardown (void **state);
 
 //  Mounts an 8 MiB tmpfs at f->disk and puts the data directory in it.
-void s_mount_small_disk (fixture_t *f);
+void faults_mount_small_disk (fixture_t *f);
 
 //  Starts the node (again) and connects a new client: what was in flight
 //  is asked again.
-void s_start (fixture_t *f, const char *durability);
+void faults_start (fixture_t *f, const char *durability);
 
 //  --------------------------------------------------------------------------
 //  The client: commands in flight, each asked again until acknowledged
 
 //  Adds a command to address with up to 3 "k=v" fields (NULL-terminated).
-request_t *s_add (fixture_t *f, const char *to, const char *name, ...);
+request_t *faults_add (fixture_t *f, const char *to, const char *name, ...);
 
-void s_add_deposit (fixture_t *f);
+void faults_add_deposit (fixture_t *f);
 
 //  Sends what is neither acknowledged nor in flight (WINDOW at most in
-//  flight) and takes the answers in, until done (NULL: s_all_acked)
+//  flight) and takes the answers in, until done (NULL: faults_all_acked)
 //  returns true; done may add commands. A command unanswered for WAIT_MS
 //  fails the test: a node must answer, not fall silent.
-void s_pump (fixture_t *f, bool (*done) (fixture_t *));
+void faults_pump (fixture_t *f, bool (*done) (fixture_t *));
 
 //  The stopped node's books, with every invariant of the bank holding:
 //  the balance of account/a, and the transfers' endings in summary.
-int64_t s_books (fixture_t *f, books_summary_t *summary);
+int64_t faults_books (fixture_t *f, books_summary_t *summary);
 
 //  --------------------------------------------------------------------------
 //  Damaged stores
@@ -127,13 +127,13 @@ int64_t s_books (fixture_t *f, books_summary_t *summary);
 //  Runs the shoal binary with args (NULL-terminated) to its end, at most
 //  60 s, stdin from /dev/null. Returns its exit code (fails the test if it
 //  did not exit by itself); *output (to free) holds its stdout and stderr.
-int s_run (fixture_t *f, char **output, ...);
+int faults_run (fixture_t *f, char **output, ...);
 
 //  A node started on f->data must refuse it: a non-zero exit and a message
 //  that holds each of the words (NULL-terminated).
-void s_refused (fixture_t *f, ...);
+void faults_refused (fixture_t *f, ...);
 
 //  Writes the open account and deposits, then stops the node with sig.
-void s_fill_store (fixture_t *f, int deposits, int sig);
+void faults_fill_store (fixture_t *f, int deposits, int sig);
 
 #endif

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include "journal_test_util.h"
 
-journal_t *s_open (const char *dir)
+journal_t *journal_test_open (const char *dir)
 {
     int code = 0;
     char *error = NULL;
@@ -30,18 +30,18 @@ journal_t *s_open (const char *dir)
     return journal;
 }
 
-int s_setup (void **state)
+int journal_setup (void **state)
 {
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     assert_non_null (fixture);
     strcpy (fixture->dir, "/tmp/test_journal.XXXXXX");
     assert_non_null (mkdtemp (fixture->dir));
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
     *state = fixture;
     return 0;
 }
 
-int s_teardown (void **state)
+int journal_teardown (void **state)
 {
     fixture_t *fixture = *state;
     journal_destroy (&fixture->journal);
@@ -50,14 +50,14 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_reopen (fixture_t *fixture)
+void journal_reopen (fixture_t *fixture)
 {
     journal_destroy (&fixture->journal);
     assert_null (fixture->journal);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
 }
 
-map_t s_map (int64_t n)
+map_t journal_map (int64_t n)
 {
     map_t map;
     msgpack_sbuffer buffer;
@@ -74,7 +74,7 @@ map_t s_map (int64_t n)
     return map;
 }
 
-int64_t s_map_n (const uint8_t *data, size_t size)
+int64_t journal_map_n (const uint8_t *data, size_t size)
 {
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -94,8 +94,8 @@ int64_t s_map_n (const uint8_t *data, size_t size)
     return n;
 }
 
-int s_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
-               int64_t created)
+int journal_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                     int64_t created)
 {
     events_t *events = arg;
     if (events->count == MAX_EVENTS)
@@ -103,13 +103,13 @@ int s_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, si
     size_t i = events->count++;
     events->seq[i] = seq;
     snprintf (events->name[i], sizeof events->name[i], "%s", name);
-    events->n[i] = s_map_n (data, size);
+    events->n[i] = journal_map_n (data, size);
     events->created[i] = created;
     return events->stop_after && events->count == events->stop_after;
 }
 
-int s_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE], int64_t due,
-                     const uint8_t *value, size_t size)
+int journal_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                           int64_t due, const uint8_t *value, size_t size)
 {
     entries_t *entries = arg;
     if (entries->count == 16)
@@ -124,36 +124,36 @@ int s_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_
     return 0;
 }
 
-void s_id (uint8_t id[JOURNAL_ID_SIZE], uint8_t fill)
+void journal_id (uint8_t id[JOURNAL_ID_SIZE], uint8_t fill)
 {
     memset (id, fill, JOURNAL_ID_SIZE);
 }
 
-int s_append_one (journal_batch_t *batch, const char *stream, int64_t expected, const char *name,
-                  int64_t n, int64_t *version)
+int journal_append_one (journal_batch_t *batch, const char *stream, int64_t expected,
+                        const char *name, int64_t n, int64_t *version)
 {
-    map_t map = s_map (n);
+    map_t map = journal_map (n);
     journal_event_t event = {name, map.bytes, map.size};
     return journal_batch_append (batch, stream, expected, &event, 1, 1000 + n, version);
 }
 
-events_t *s_read_all (journal_t *journal, const char *stream)
+events_t *journal_read_all (journal_t *journal, const char *stream)
 {
     events_t *events = calloc (1, sizeof (events_t));
     assert_non_null (events);
-    assert_int_equal (journal_read (journal, stream, 1, 0, s_collect, events), 0);
+    assert_int_equal (journal_read (journal, stream, 1, 0, journal_collect, events), 0);
     return events;
 }
 
-int64_t s_version (journal_t *journal, const char *stream)
+int64_t journal_test_version (journal_t *journal, const char *stream)
 {
     int64_t version = -99;
     assert_int_equal (journal_version (journal, stream, &version), 0);
     return version;
 }
 
-void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
-                size_t value_len)
+void journal_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
+                      size_t value_len)
 {
     leveldb_options_t *options = leveldb_options_create ();
     char *err = NULL;
@@ -167,7 +167,7 @@ void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void 
     leveldb_options_destroy (options);
 }
 
-size_t s_tag (uint8_t *key, const char *stream, char tag)
+size_t journal_tag (uint8_t *key, const char *stream, char tag)
 {
     uint32_t shard = shoal_shard (stream, SHOAL_SHARDS_DEFAULT);
     key[0] = 'S';
@@ -177,10 +177,11 @@ size_t s_tag (uint8_t *key, const char *stream, char tag)
     return 4;
 }
 
-size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail, size_t tail_len)
+size_t journal_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail,
+                    size_t tail_len)
 {
     size_t len = strlen (stream);
-    size_t at = s_tag (key, stream, tag);
+    size_t at = journal_tag (key, stream, tag);
     memcpy (key + at, stream, len);
     key[at + len] = 0;
     memcpy (key + at + len + 1, tail, tail_len);

@@ -31,7 +31,7 @@ typedef struct {
     journal_t *journal; //  open on dir
 } fixture_t;
 
-//  Events seen by s_collect.
+//  Events seen by journal_collect.
 typedef struct {
     size_t count;
     size_t stop_after; //  0 = never stop
@@ -41,7 +41,7 @@ typedef struct {
     int64_t created[MAX_EVENTS];
 } events_t;
 
-//  Outbox entries or timers seen by s_collect_entry.
+//  Outbox entries or timers seen by journal_collect_entry.
 typedef struct {
     size_t count;
     char stream[16][SHOAL_ADDRESS_MAX + 1];
@@ -51,53 +51,54 @@ typedef struct {
     char value[16][32];
 } entries_t;
 
-//  A small msgpack map, built by s_map.
+//  A small msgpack map, built by journal_map.
 typedef struct {
     uint8_t bytes[128];
     size_t size;
 } map_t;
 
-journal_t *s_open (const char *dir);
+journal_t *journal_test_open (const char *dir);
 
-int s_setup (void **state);
+int journal_setup (void **state);
 
-int s_teardown (void **state);
+int journal_teardown (void **state);
 
-void s_reopen (fixture_t *fixture);
+void journal_reopen (fixture_t *fixture);
 
 //  {"n": n}
-map_t s_map (int64_t n);
+map_t journal_map (int64_t n);
 
 //  The "n" of a {"n": n} map, or NO_N if data is anything else. Callbacks
 //  do not assert: a failed assert would jump out of a live LevelDB scan.
 #define NO_N INT64_MIN
 
-int64_t s_map_n (const uint8_t *data, size_t size);
+int64_t journal_map_n (const uint8_t *data, size_t size);
 
-int s_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
-               int64_t created);
+int journal_collect (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                     int64_t created);
 
-int s_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE], int64_t due,
-                     const uint8_t *value, size_t size);
+int journal_collect_entry (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                           int64_t due, const uint8_t *value, size_t size);
 
-void s_id (uint8_t id[JOURNAL_ID_SIZE], uint8_t fill);
+void journal_id (uint8_t id[JOURNAL_ID_SIZE], uint8_t fill);
 
 //  Appends one event named name with data {"n": n}, expecting expected.
-int s_append_one (journal_batch_t *batch, const char *stream, int64_t expected, const char *name,
-                  int64_t n, int64_t *version);
+int journal_append_one (journal_batch_t *batch, const char *stream, int64_t expected,
+                        const char *name, int64_t n, int64_t *version);
 
-events_t *s_read_all (journal_t *journal, const char *stream);
+events_t *journal_read_all (journal_t *journal, const char *stream);
 
-int64_t s_version (journal_t *journal, const char *stream);
+int64_t journal_test_version (journal_t *journal, const char *stream);
 
 //  Writes value under key through a raw LevelDB handle on dir.
-void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
-                size_t value_len);
+void journal_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
+                      size_t value_len);
 
 //  Writes 'S' shard tag, the start of a key of table tag in stream's shard
 //  (of SHOAL_SHARDS_DEFAULT, the fixture's count). Returns its length.
-size_t s_tag (uint8_t *key, const char *stream, char tag);
+size_t journal_tag (uint8_t *key, const char *stream, char tag);
 
-size_t s_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail, size_t tail_len);
+size_t journal_key (uint8_t *key, char tag, const char *stream, const uint8_t *tail,
+                    size_t tail_len);
 
 #endif

@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include "node_test_util.h"
 
-int s_setup (void **state)
+int node_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
@@ -40,7 +40,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int node_teardown (void **state)
 {
     fixture_t *fx = *state;
     client_destroy (&fx->client);
@@ -50,14 +50,14 @@ int s_teardown (void **state)
     return 0;
 }
 
-const char *s_bin (void)
+const char *node_bin (void)
 {
     const char *bin = getenv ("SHOAL_BIN");
     assert_non_null (bin);
     return bin;
 }
 
-void s_dump_log (const fixture_t *fx)
+void node_dump_log (const fixture_t *fx)
 {
     FILE *file = fopen (fx->log, "r");
     char line[512];
@@ -67,7 +67,7 @@ void s_dump_log (const fixture_t *fx)
         fclose (file);
 }
 
-void s_start (fixture_t *fx, ...)
+void node_start (fixture_t *fx, ...)
 {
     node_child_args_t extra = {.argv = {"--workers", "2"}};
     size_t count = 2, max = sizeof extra.argv / sizeof extra.argv[0] - 1;
@@ -77,17 +77,17 @@ void s_start (fixture_t *fx, ...)
     while ((arg = va_arg (args, const char *)) && count < max)
         extra.argv[count++] = (char *) arg;
     va_end (args);
-    int rc = node_child_start (&fx->node, s_bin (), fx->data, fx->endpoint, extra.argv, fx->log,
+    int rc = node_child_start (&fx->node, node_bin (), fx->data, fx->endpoint, extra.argv, fx->log,
                                START_TIMEOUT_MS);
     if (rc)
-        s_dump_log (fx);
+        node_dump_log (fx);
     assert_int_equal (rc, 0);
     assert_string_equal (fx->node.endpoint, fx->endpoint);
     fx->client = client_new (fx->node.endpoint);
     assert_non_null (fx->client);
 }
 
-void s_stop (fixture_t *fx, int sig)
+void node_stop (fixture_t *fx, int sig)
 {
     client_destroy (&fx->client);
     int status = node_child_stop (&fx->node, sig);
@@ -97,10 +97,11 @@ void s_stop (fixture_t *fx, int sig)
         assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
 }
 
-void s_restart (fixture_t *fx, int sig, const char *a, const char *b, const char *c, const char *d)
+void node_restart (fixture_t *fx, int sig, const char *a, const char *b, const char *c,
+                   const char *d)
 {
-    s_stop (fx, sig);
-    s_start (fx, a, b, c, d, NULL);
+    node_stop (fx, sig);
+    node_start (fx, a, b, c, d, NULL);
 }
 
 //  --------------------------------------------------------------------------
@@ -130,8 +131,8 @@ static void s_call_v (client_t *client, envelope_kind_t kind, const uint8_t *id,
     assert_memory_equal (reply->correlation, request.id, ENVELOPE_ID_SIZE);
 }
 
-void s_call (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
-             const char *name, client_reply_t *reply, ...)
+void node_call (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
+                const char *name, client_reply_t *reply, ...)
 {
     va_list args;
     va_start (args, reply);
@@ -139,7 +140,7 @@ void s_call (client_t *client, envelope_kind_t kind, const uint8_t *id, const ch
     va_end (args);
 }
 
-int64_t s_ok (fixture_t *fx, const char *to, const char *name, ...)
+int64_t node_ok (fixture_t *fx, const char *to, const char *name, ...)
 {
     client_reply_t reply;
     va_list args;
@@ -156,7 +157,7 @@ int64_t s_ok (fixture_t *fx, const char *to, const char *name, ...)
     return balance;
 }
 
-void s_rejected (fixture_t *fx, const char *code, const char *to, const char *name, ...)
+void node_rejected (fixture_t *fx, const char *code, const char *to, const char *name, ...)
 {
     client_reply_t reply;
     va_list args;
@@ -172,11 +173,11 @@ void s_rejected (fixture_t *fx, const char *code, const char *to, const char *na
     client_reply_close (&reply);
 }
 
-void s_get (fixture_t *fx, const char *address, int64_t *version, int64_t *balance, char *status,
-            size_t status_size)
+void node_get (fixture_t *fx, const char *address, int64_t *version, int64_t *balance, char *status,
+               size_t status_size)
 {
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, address, "get", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, address, "get", &reply, NULL);
     if (!reply.ok)
         print_error ("get %s: %s: %s\n", address, reply.code, reply.reason);
     assert_true (reply.ok);
@@ -192,10 +193,10 @@ void s_get (fixture_t *fx, const char *address, int64_t *version, int64_t *balan
     client_reply_close (&reply);
 }
 
-int64_t s_stat (fixture_t *fx, const char *name)
+int64_t node_stat (fixture_t *fx, const char *name)
 {
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "node/stats", "stats", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "node/stats", "stats", &reply, NULL);
     assert_true (reply.ok);
     int64_t value = -1;
     assert_int_equal (map_int (reply.data, reply.size, name, &value), 0);
@@ -203,8 +204,8 @@ int64_t s_stat (fixture_t *fx, const char *name)
     return value;
 }
 
-const msgpack_object *s_find (msgpack_unpacked *unpacked, const uint8_t *data, size_t size,
-                              const char *key)
+const msgpack_object *node_find (msgpack_unpacked *unpacked, const uint8_t *data, size_t size,
+                                 const char *key)
 {
     size_t offset = 0;
     if (msgpack_unpack_next (unpacked, (const char *) data, size, &offset) !=
@@ -220,18 +221,18 @@ const msgpack_object *s_find (msgpack_unpacked *unpacked, const uint8_t *data, s
     return NULL;
 }
 
-int64_t s_events (fixture_t *fx, const char *address)
+int64_t node_events (fixture_t *fx, const char *address)
 {
     int64_t count = 0;
     while (true) {
         char from[48];
         snprintf (from, sizeof from, "from=%lld", (long long) count + 1);
         client_reply_t reply;
-        s_call (fx->client, ENVELOPE_QUERY, NULL, address, "events", &reply, from, NULL);
+        node_call (fx->client, ENVELOPE_QUERY, NULL, address, "events", &reply, from, NULL);
         assert_true (reply.ok);
         msgpack_unpacked unpacked;
         msgpack_unpacked_init (&unpacked);
-        const msgpack_object *events = s_find (&unpacked, reply.data, reply.size, "events");
+        const msgpack_object *events = node_find (&unpacked, reply.data, reply.size, "events");
         assert_non_null (events);
         assert_int_equal (events->type, MSGPACK_OBJECT_ARRAY);
         uint32_t page = events->via.array.size;
@@ -258,7 +259,7 @@ int64_t s_events (fixture_t *fx, const char *address)
     }
 }
 
-char *s_json (const uint8_t *data, size_t size)
+char *node_json (const uint8_t *data, size_t size)
 {
     char *text = NULL;
     size_t length = 0;
@@ -269,7 +270,7 @@ char *s_json (const uint8_t *data, size_t size)
     return text;
 }
 
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
+int node_run (fixture_t *fx, char *out, char *err, const char *format, ...)
 {
     char command[2048];
     va_list args;
@@ -297,18 +298,18 @@ int s_run (fixture_t *fx, char *out, char *err, const char *format, ...)
     return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-books_t s_books (fixture_t *fx, const char *address)
+books_t node_books (fixture_t *fx, const char *address)
 {
     books_t books;
-    s_get (fx, address, &books.version, &books.balance, NULL, 0);
-    books.events = s_events (fx, address);
+    node_get (fx, address, &books.version, &books.balance, NULL, 0);
+    books.events = node_events (fx, address);
     assert_int_equal (books.events, books.version);
     return books;
 }
 
-void s_same_books (fixture_t *fx, const char *address, books_t expected)
+void node_same_books (fixture_t *fx, const char *address, books_t expected)
 {
-    books_t books = s_books (fx, address);
+    books_t books = node_books (fx, address);
     assert_int_equal (books.version, expected.version);
     assert_int_equal (books.balance, expected.balance);
     assert_int_equal (books.events, expected.events);

@@ -66,56 +66,57 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Set-up
 
-int s_setup (void **state);
+int node_setup (void **state);
 
-int s_teardown (void **state);
+int node_teardown (void **state);
 
-const char *s_bin (void);
+const char *node_bin (void);
 
 //  Prints the node's stderr, to explain a failure.
-void s_dump_log (const fixture_t *fx);
+void node_dump_log (const fixture_t *fx);
 
 //  Starts a node on fx->endpoint with 2 workers and the extra arguments
 //  (a NULL-terminated list), and connects fx->client to it.
-void s_start (fixture_t *fx, ...);
+void node_start (fixture_t *fx, ...);
 
 //  Stops the node with sig and checks how it ended.
-void s_stop (fixture_t *fx, int sig);
+void node_stop (fixture_t *fx, int sig);
 
 //  Stops the node with sig, checks how it ended, and starts it again on
 //  the same data directory and endpoint with the extra arguments (at most
 //  four, NULL-terminated).
-void s_restart (fixture_t *fx, int sig, const char *a, const char *b, const char *c, const char *d);
+void node_restart (fixture_t *fx, int sig, const char *a, const char *b, const char *c,
+                   const char *d);
 
-void s_call (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
-             const char *name, client_reply_t *reply, ...);
+void node_call (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
+                const char *name, client_reply_t *reply, ...);
 
 //  Sends a command that must be accepted. Returns the reply's "balance",
 //  or INT64_MIN if it has none.
-int64_t s_ok (fixture_t *fx, const char *to, const char *name, ...);
+int64_t node_ok (fixture_t *fx, const char *to, const char *name, ...);
 
 //  Sends a command that must be rejected with code and a reason.
-void s_rejected (fixture_t *fx, const char *code, const char *to, const char *name, ...);
+void node_rejected (fixture_t *fx, const char *code, const char *to, const char *name, ...);
 
 //  Reads an actor with `get`. version, balance and status may be NULL;
 //  balance and status only exist for accounts.
-void s_get (fixture_t *fx, const char *address, int64_t *version, int64_t *balance, char *status,
-            size_t status_size);
+void node_get (fixture_t *fx, const char *address, int64_t *version, int64_t *balance, char *status,
+               size_t status_size);
 
 //  Reads one node counter from the stats query.
-int64_t s_stat (fixture_t *fx, const char *name);
+int64_t node_stat (fixture_t *fx, const char *name);
 
 //  Finds key in the msgpack map at data. Returns the value or NULL; the
 //  caller destroys unpacked.
-const msgpack_object *s_find (msgpack_unpacked *unpacked, const uint8_t *data, size_t size,
-                              const char *key);
+const msgpack_object *node_find (msgpack_unpacked *unpacked, const uint8_t *data, size_t size,
+                                 const char *key);
 
 //  Counts an actor's committed events with the events query, page by page,
 //  checking that their seqs run 1, 2, 3... without a gap.
-int64_t s_events (fixture_t *fx, const char *address);
+int64_t node_events (fixture_t *fx, const char *address);
 
 //  Writes the msgpack object at data as JSON into a new string (free()).
-char *s_json (const uint8_t *data, size_t size);
+char *node_json (const uint8_t *data, size_t size);
 
 //  --------------------------------------------------------------------------
 //  Running the shoal binary
@@ -123,7 +124,7 @@ char *s_json (const uint8_t *data, size_t size);
 //  Runs the shell command made from format, with stdout and stderr kept in
 //  out and err (OUTPUT_MAX bytes each, may be NULL). Returns its exit
 //  code, or -1 if it did not exit normally.
-int s_run (fixture_t *fx, char *out, char *err, const char *format, ...);
+int node_run (fixture_t *fx, char *out, char *err, const char *format, ...);
 
 //  --------------------------------------------------------------------------
 //  7. Rejections write nothing.
@@ -133,8 +134,8 @@ typedef struct {
     int64_t version, balance, events;
 } books_t;
 
-books_t s_books (fixture_t *fx, const char *address);
+books_t node_books (fixture_t *fx, const char *address);
 
-void s_same_books (fixture_t *fx, const char *address, books_t expected);
+void node_same_books (fixture_t *fx, const char *address, books_t expected);
 
 #endif

@@ -28,7 +28,8 @@ static int s_owner (const fixture_t *f, const char *address)
     return cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster)));
 }
 
-void s_address_on (const fixture_t *f, const char *prefix, int node, char *address, size_t size)
+void peer_forgery_address_on (const fixture_t *f, const char *prefix, int node, char *address,
+                              size_t size)
 {
     for (int n = 0; n < 100000; n++) {
         snprintf (address, size, "%s%d", prefix, n);
@@ -38,7 +39,7 @@ void s_address_on (const fixture_t *f, const char *prefix, int node, char *addre
     fail_msg ("no address %s... on node %d", prefix, node);
 }
 
-void s_start_node (fixture_t *f, int i)
+void peer_forgery_start_node (fixture_t *f, int i)
 {
     const char *name = cluster_node_name (f->cluster, i);
     char log[192];
@@ -71,8 +72,8 @@ void s_start_node (fixture_t *f, int i)
         fail_msg ("%s", error);
 }
 
-int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-            client_reply_t *reply, ...)
+int peer_forgery_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                       client_reply_t *reply, ...)
 {
     va_list args;
     va_start (args, reply);
@@ -81,11 +82,12 @@ int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *
     return rc;
 }
 
-void s_accept (client_t *client, const char *to, const char *name, const char *field1,
-               const char *field2, const char *field3)
+void peer_forgery_accept (client_t *client, const char *to, const char *name, const char *field1,
+                          const char *field2, const char *field3)
 {
     client_reply_t reply;
-    int rc = s_call (client, ENVELOPE_COMMAND, to, name, &reply, field1, field2, field3, NULL);
+    int rc = peer_forgery_call (client, ENVELOPE_COMMAND, to, name, &reply, field1, field2, field3,
+                                NULL);
     if (rc != 0)
         fail_msg ("%s %s: %s", to, name, shoal_strerror (rc));
     if (!reply.ok)
@@ -93,10 +95,10 @@ void s_accept (client_t *client, const char *to, const char *name, const char *f
     client_reply_close (&reply);
 }
 
-int64_t s_stat (client_t *client, const char *name)
+int64_t peer_forgery_stat (client_t *client, const char *name)
 {
     client_reply_t reply;
-    int rc = s_call (client, ENVELOPE_QUERY, "node/stats", "stats", &reply, NULL);
+    int rc = peer_forgery_call (client, ENVELOPE_QUERY, "node/stats", "stats", &reply, NULL);
     if (rc != 0)
         fail_msg ("stats: %s", shoal_strerror (rc));
     int64_t value = -1; //  none: asserted after what the forgery changed
@@ -105,9 +107,9 @@ int64_t s_stat (client_t *client, const char *name)
     return value;
 }
 
-void s_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
-              const char *name, const char *correlation, const uint8_t *payload,
-              size_t payload_size)
+void peer_forgery_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
+                         const char *name, const char *correlation, const uint8_t *payload,
+                         size_t payload_size)
 {
     envelope_t envelope;
     client_request (&envelope, kind, NULL, to, name, payload, payload_size);
@@ -124,7 +126,7 @@ void s_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *
     free (frame);
 }
 
-void s_canary (fixture_t *f)
+void peer_forgery_canary (fixture_t *f)
 {
     char transfer[80], amount[] = "amount=1";
     snprintf (transfer, sizeof transfer, "transfer=%s", f->peer_transfer + strlen ("transfer/"));
@@ -133,18 +135,19 @@ void s_canary (fixture_t *f)
     size_t size;
     char error[64];
     assert_int_equal (client_fields (2, fields, &payload, &size, error, sizeof error), 0);
-    s_forge (f, ENVELOPE_COMMAND, f->peer_transfer, f->canary, "Credit", NULL, payload, size);
+    peer_forgery_forge (f, ENVELOPE_COMMAND, f->peer_transfer, f->canary, "Credit", NULL, payload,
+                        size);
     free (payload);
     f->canaries++;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (s_balance (f->client[0], f->canary) != f->canaries) {
+    while (cluster_client_balance (f->client[0], f->canary) != f->canaries) {
         if (zclock_mono () > deadline)
             fail_msg ("the canary's credit %lld never landed", (long long) f->canaries);
         zclock_sleep (20);
     }
 }
 
-zcert_t *s_stolen_cert (fixture_t *f)
+zcert_t *peer_forgery_stolen_cert (fixture_t *f)
 {
     char path[256];
     snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
@@ -153,9 +156,9 @@ zcert_t *s_stolen_cert (fixture_t *f)
     return cert;
 }
 
-zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id)
+zsock_t *peer_forgery_stolen_peer (fixture_t *f, const char *routing_id)
 {
-    zcert_t *cert = s_stolen_cert (f);
+    zcert_t *cert = peer_forgery_stolen_cert (f);
     zsock_t *peer = zsock_new (ZMQ_DEALER);
     assert_non_null (peer);
     zsock_set_linger (peer, 0);
@@ -179,7 +182,7 @@ zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id)
     return peer;
 }
 
-int s_setup (void **state)
+int peer_forgery_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
@@ -202,18 +205,18 @@ int s_setup (void **state)
     f->cluster = cluster_load (f->cfg, &error);
     if (!f->cluster)
         fail_msg ("%s", error);
-    s_start_node (f, 0);
+    peer_forgery_start_node (f, 0);
 
-    f->peer = s_stolen_peer (f, NULL);
+    f->peer = peer_forgery_stolen_peer (f, NULL);
 
-    s_address_on (f, "account/canary", 0, f->canary, sizeof f->canary);
-    s_address_on (f, "transfer/peer", 1, f->peer_transfer, sizeof f->peer_transfer);
-    s_accept (f->client[0], f->canary, "Open", "owner=canary", NULL, NULL);
-    s_canary (f); //  the peer's frames are taken
+    peer_forgery_address_on (f, "account/canary", 0, f->canary, sizeof f->canary);
+    peer_forgery_address_on (f, "transfer/peer", 1, f->peer_transfer, sizeof f->peer_transfer);
+    peer_forgery_accept (f->client[0], f->canary, "Open", "owner=canary", NULL, NULL);
+    peer_forgery_canary (f); //  the peer's frames are taken
     return 0;
 }
 
-int s_teardown (void **state)
+int peer_forgery_teardown (void **state)
 {
     fixture_t *f = *state;
     zsock_destroy (&f->peer);

@@ -58,49 +58,50 @@ typedef struct {
 } fixture_t;
 
 //  Writes into address the first PREFIX-N (N from 0) that node owns.
-void s_address_on (const fixture_t *f, const char *prefix, int node, char *address, size_t size);
+void peer_forgery_address_on (const fixture_t *f, const char *prefix, int node, char *address,
+                              size_t size);
 
 //  Starts node i (one worker: the peer's frames reach one queue, in
 //  order) and a client of it alone.
-void s_start_node (fixture_t *f, int i);
+void peer_forgery_start_node (fixture_t *f, int i);
 
 //  --------------------------------------------------------------------------
 //  Requests
 
 //  Sends kind to `to` with "key=value" fields (NULL-ended); waits at most
 //  5 s. Returns client_call's code; the caller closes reply when it is 0.
-int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-            client_reply_t *reply, ...);
+int peer_forgery_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                       client_reply_t *reply, ...);
 
 //  A command that must be accepted (asked once: n1's own actors answer).
-void s_accept (client_t *client, const char *to, const char *name, const char *field1,
-               const char *field2, const char *field3);
+void peer_forgery_accept (client_t *client, const char *to, const char *name, const char *field1,
+                          const char *field2, const char *field3);
 
-int64_t s_stat (client_t *client, const char *name);
+int64_t peer_forgery_stat (client_t *client, const char *name);
 
 //  --------------------------------------------------------------------------
 //  The peer with n2's stolen key
 
 //  Sends, as the peer, an actor's message (MSG) of kind; correlation is
 //  32 hex digits or NULL; payload NULL is an empty map.
-void s_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
-              const char *name, const char *correlation, const uint8_t *payload,
-              size_t payload_size);
+void peer_forgery_forge (fixture_t *f, envelope_kind_t kind, const char *from, const char *to,
+                         const char *name, const char *correlation, const uint8_t *payload,
+                         size_t payload_size);
 
 //  Sends, as the peer, a legitimate Credit of 1 to the canary from one of
 //  n2's transfers, and waits until it has landed: every frame the peer
 //  sent before it was handled (one pipe, one worker, in order).
-void s_canary (fixture_t *f);
+void peer_forgery_canary (fixture_t *f);
 
 //  n2's node.cert (its secret too), in the attacker's hands.
-zcert_t *s_stolen_cert (fixture_t *f);
+zcert_t *peer_forgery_stolen_cert (fixture_t *f);
 
 //  A link to n1's peer endpoint with n2's stolen key, under routing_id
 //  (NULL: none of its own), that said HELLO as n2 and was welcomed.
-zsock_t *s_stolen_peer (fixture_t *f, const char *routing_id);
+zsock_t *peer_forgery_stolen_peer (fixture_t *f, const char *routing_id);
 
-int s_setup (void **state);
+int peer_forgery_setup (void **state);
 
-int s_teardown (void **state);
+int peer_forgery_teardown (void **state);
 
 #endif

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include "powerloss_test_util.h"
 
-int s_setup (void **state)
+int powerloss_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_int_equal (bench_temp_dir ("shoal-test-powerloss", f->dir, sizeof f->dir), 0);
@@ -32,7 +32,7 @@ int s_setup (void **state)
     return 0;
 }
 
-int s_teardown (void **state)
+int powerloss_teardown (void **state)
 {
     fixture_t *f = *state;
     client_destroy (&f->client);
@@ -42,7 +42,7 @@ int s_teardown (void **state)
     return 0;
 }
 
-void s_name_round (fixture_t *f, const char *name)
+void powerloss_name_round (fixture_t *f, const char *name)
 {
     assert_true (snprintf (f->data, sizeof f->data, "%s/data-%s", f->dir, name) <
                  (int) sizeof f->data);
@@ -50,7 +50,7 @@ void s_name_round (fixture_t *f, const char *name)
                  (int) sizeof f->pl_log);
 }
 
-void s_start (fixture_t *f, const char *durability, bool preload)
+void powerloss_start (fixture_t *f, const char *durability, bool preload)
 {
     char asan[1024];
     const char *old_asan = getenv ("ASAN_OPTIONS");
@@ -108,7 +108,7 @@ void s_start (fixture_t *f, const char *durability, bool preload)
     assert_non_null (f->client);
 }
 
-bool s_command (fixture_t *f, const char *name, char *field)
+bool powerloss_command (fixture_t *f, const char *name, char *field)
 {
     char text[64];
     snprintf (text, sizeof text, "powerloss-%d", f->next_id++);
@@ -141,8 +141,8 @@ static void s_index_id (int index, uint8_t id[ENVELOPE_ID_SIZE])
         id[ENVELOPE_ID_SIZE - 1 - i] = (uint8_t) ((unsigned) index >> (8 * i));
 }
 
-void s_send_command (fixture_t *f, const char *address, const char *name, int index, char *a,
-                     char *b, char *c)
+void powerloss_send_command (fixture_t *f, const char *address, const char *name, int index,
+                             char *a, char *b, char *c)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
     s_index_id (index, id);
@@ -158,7 +158,7 @@ void s_send_command (fixture_t *f, const char *address, const char *name, int in
     free (payload);
 }
 
-int s_transfer_index (const client_reply_t *reply)
+int powerloss_transfer_index (const client_reply_t *reply)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
     s_index_id (0, id);
@@ -170,7 +170,7 @@ int s_transfer_index (const client_reply_t *reply)
     return (int) index;
 }
 
-int64_t s_balance (fixture_t *f)
+int64_t powerloss_balance (fixture_t *f)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
     envelope_new_id (id);
@@ -187,7 +187,7 @@ int64_t s_balance (fixture_t *f)
     return balance;
 }
 
-int64_t s_dir_balance (const char *dir)
+int64_t powerloss_dir_balance (const char *dir)
 {
     books_t *books = books_new ();
     char *error = NULL;
@@ -201,12 +201,12 @@ int64_t s_dir_balance (const char *dir)
     return balance;
 }
 
-int64_t s_books_balance (fixture_t *f)
+int64_t powerloss_books_balance (fixture_t *f)
 {
-    return s_dir_balance (f->data);
+    return powerloss_dir_balance (f->data);
 }
 
-char *s_read_file (const char *path)
+char *powerloss_read_file (const char *path)
 {
     FILE *file = fopen (path, "r");
     if (!file)

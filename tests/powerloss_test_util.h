@@ -75,42 +75,42 @@ typedef struct {
     char report[REPORT_SIZE];
 } fixture_t;
 
-int s_setup (void **state);
+int powerloss_setup (void **state);
 
-int s_teardown (void **state);
+int powerloss_teardown (void **state);
 
 //  A round's node data directory, data-NAME, and preload side log,
 //  powerloss-NAME.log, in the test's directory.
-void s_name_round (fixture_t *f, const char *name);
+void powerloss_name_round (fixture_t *f, const char *name);
 
 //  Starts the node on f->data; with preload, powerloss.c records it into
 //  f->pl_log. The preload's variables are set for the child only.
-void s_start (fixture_t *f, const char *durability, bool preload);
+void powerloss_start (fixture_t *f, const char *durability, bool preload);
 
 //  Sends command name to account/a with one field, once, with its own id.
 //  Returns true if acknowledged; fails the test on silence or a refusal.
-bool s_command (fixture_t *f, const char *name, char *field);
+bool powerloss_command (fixture_t *f, const char *name, char *field);
 
 //  Sends command name to address with up to three "k=v" fields, with the
 //  id of index, without waiting.
-void s_send_command (fixture_t *f, const char *address, const char *name, int index, char *a,
-                     char *b, char *c);
+void powerloss_send_command (fixture_t *f, const char *address, const char *name, int index,
+                             char *a, char *b, char *c);
 
 //  The index of the command a reply answers (its correlation id), or -1.
-int s_transfer_index (const client_reply_t *reply);
+int powerloss_transfer_index (const client_reply_t *reply);
 
 //  The balance of account/a as the running node answers a get (0 if the
 //  account does not exist: its opening may have been cut too).
-int64_t s_balance (fixture_t *f);
+int64_t powerloss_balance (fixture_t *f);
 
 //  The balance of account/a in the books of the stopped store in dir,
 //  every invariant of the bank holding.
-int64_t s_dir_balance (const char *dir);
+int64_t powerloss_dir_balance (const char *dir);
 
 //  The balance of account/a in the stopped node's books.
-int64_t s_books_balance (fixture_t *f);
+int64_t powerloss_books_balance (fixture_t *f);
 
 //  The whole of a small file, NUL-terminated (the caller frees it), or NULL.
-char *s_read_file (const char *path);
+char *powerloss_read_file (const char *path);
 
 #endif

@@ -22,20 +22,20 @@
 #include <unistd.h>
 #include "projections_test_util.h"
 
-int s_setup (void **state)
+int projections_setup (void **state)
 {
     *state = proc_new ("test-proj");
     return 0;
 }
 
-int s_teardown (void **state)
+int projections_teardown (void **state)
 {
     proc_t *p = *state;
     proc_destroy (&p);
     return 0;
 }
 
-void s_send_many (proc_t *p, const char *command, int first, int count, int spread)
+void projections_send_many (proc_t *p, const char *command, int first, int count, int spread)
 {
     client_t *client = client_new (p->endpoint);
     assert_non_null (client);
@@ -68,7 +68,7 @@ void s_send_many (proc_t *p, const char *command, int first, int count, int spre
     client_destroy (&client);
 }
 
-void s_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char **argv)
+void projections_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char **argv)
 {
     client_t *client = client_new (p->endpoint);
     assert_non_null (client);
@@ -83,17 +83,17 @@ void s_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char
     client_destroy (&client);
 }
 
-int64_t s_int (const msgpack_object *map, const char *key)
+int64_t projections_int (const msgpack_object *map, const char *key)
 {
     int64_t value = -1;
     map_find_int (map, key, &value);
     return value;
 }
 
-build_info_t s_build (proc_t *p, const char *name, int64_t version)
+build_info_t projections_build (proc_t *p, const char *name, int64_t version)
 {
     client_reply_t reply;
-    s_query (p, "projections", &reply, 0, NULL);
+    projections_query (p, "projections", &reply, 0, NULL);
     assert_true (reply.ok);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -109,20 +109,20 @@ build_info_t s_build (proc_t *p, const char *name, int64_t version)
         if (map_find_str (item, "name", item_name, sizeof item_name) != 0 ||
             strcmp (item_name, name) != 0)
             continue;
-        if (version ? s_int (item, "version") != version : !is_served)
+        if (version ? projections_int (item, "version") != version : !is_served)
             continue;
-        if (info.found && s_int (item, "build") < info.build)
+        if (info.found && projections_int (item, "build") < info.build)
             continue;
         info.found = true;
         info.served = is_served;
-        info.version = s_int (item, "version");
-        info.build = s_int (item, "build");
-        info.position = s_int (item, "position");
-        info.lag = s_int (item, "lag");
-        info.applied = s_int (item, "applied");
-        info.skipped = s_int (item, "skipped");
-        info.error_position = s_int (item, "error_position");
-        info.sends = s_int (item, "sends");
+        info.version = projections_int (item, "version");
+        info.build = projections_int (item, "build");
+        info.position = projections_int (item, "position");
+        info.lag = projections_int (item, "lag");
+        info.applied = projections_int (item, "applied");
+        info.skipped = projections_int (item, "skipped");
+        info.error_position = projections_int (item, "error_position");
+        info.sends = projections_int (item, "sends");
         map_find_str (item, "status", info.status, sizeof info.status);
         map_find_str (item, "error", info.error, sizeof info.error);
     }
@@ -131,12 +131,13 @@ build_info_t s_build (proc_t *p, const char *name, int64_t version)
     return info;
 }
 
-build_info_t s_wait_status (proc_t *p, const char *name, int64_t version, const char *status)
+build_info_t projections_wait_status (proc_t *p, const char *name, int64_t version,
+                                      const char *status)
 {
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
     do {
-        info = s_build (p, name, version);
+        info = projections_build (p, name, version);
         if (info.found && strcmp (info.status, status) == 0 &&
             (strcmp (status, "live") != 0 || info.lag == 0))
             return info;
@@ -147,8 +148,8 @@ build_info_t s_wait_status (proc_t *p, const char *name, int64_t version, const 
     return info;
 }
 
-void s_control (proc_t *p, const char *action, const char *name, int64_t version, int64_t position,
-                const char *expect_code)
+void projections_control (proc_t *p, const char *action, const char *name, int64_t version,
+                          int64_t position, const char *expect_code)
 {
     char fields[4][64];
     snprintf (fields[0], sizeof fields[0], "action=%s", action);
@@ -157,7 +158,7 @@ void s_control (proc_t *p, const char *action, const char *name, int64_t version
     snprintf (fields[3], sizeof fields[3], "position=%" PRId64, position);
     char *argv[] = {fields[0], fields[1], fields[2], fields[3]};
     client_reply_t reply;
-    s_query (p, "projection_control", &reply, position >= 0 ? 4 : 3, argv);
+    projections_query (p, "projection_control", &reply, position >= 0 ? 4 : 3, argv);
     if (expect_code) {
         assert_false (reply.ok);
         assert_string_equal (reply.code, expect_code);
@@ -167,7 +168,8 @@ void s_control (proc_t *p, const char *action, const char *name, int64_t version
     client_reply_close (&reply);
 }
 
-void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t size, char *code)
+void projections_rows (proc_t *p, const char *name, int64_t version, char *text, size_t size,
+                       char *code)
 {
     char fields[3][64];
     snprintf (fields[0], sizeof fields[0], "name=%s", name);
@@ -175,7 +177,7 @@ void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t si
     snprintf (fields[2], sizeof fields[2], "limit=10000");
     char *argv[] = {fields[0], fields[1], fields[2]};
     client_reply_t reply;
-    s_query (p, "projection_rows", &reply, 3, argv);
+    projections_query (p, "projection_rows", &reply, 3, argv);
     text[0] = 0;
     code[0] = 0;
     if (!reply.ok) {
@@ -197,8 +199,8 @@ void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t si
         int n = snprintf (text + used, size - used,
                           "%s times=%" PRId64 " events=%" PRId64 " sum=%" PRId64 " version=%" PRId64
                           "\n",
-                          key, s_int (row, "times"), s_int (row, "events"), s_int (row, "sum"),
-                          s_int (row, "version"));
+                          key, projections_int (row, "times"), projections_int (row, "events"),
+                          projections_int (row, "sum"), projections_int (row, "version"));
         assert_true (n > 0 && (size_t) n < size - used);
         used += (size_t) n;
     }
@@ -206,7 +208,7 @@ void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t si
     client_reply_close (&reply);
 }
 
-int s_count (const char *text, const char *needle)
+int projections_count (const char *text, const char *needle)
 {
     int count = 0;
     for (const char *at = strstr (text, needle); at; at = strstr (at + 1, needle))
@@ -214,10 +216,10 @@ int s_count (const char *text, const char *needle)
     return count;
 }
 
-void s_assert_each_once (const char *rows, int events)
+void projections_assert_each_once (const char *rows, int events)
 {
-    assert_int_equal (s_count (rows, "seen/"), events);
-    assert_int_equal (s_count (rows, "times=1 "), events);
+    assert_int_equal (projections_count (rows, "seen/"), events);
+    assert_int_equal (projections_count (rows, "times=1 "), events);
     char total[64];
     snprintf (total, sizeof total, "total times=-1 events=%d ", events);
     if (!strstr (rows, total))

@@ -73,20 +73,20 @@
     "\"$SHOAL_PROJECTION_MODULE\""
 #define WAIT_MS 60000 //  for a projection to reach a state (ASan is slow)
 
-int s_setup (void **state);
+int projections_setup (void **state);
 
-int s_teardown (void **state);
+int projections_teardown (void **state);
 
 //  --------------------------------------------------------------------------
 //  Talking to the node
 
 //  Sends count commands `command` to item/i (i from first, modulo spread)
 //  with {"by": i}, window of 100, and checks every one is accepted.
-void s_send_many (proc_t *p, const char *command, int first, int count, int spread);
+void projections_send_many (proc_t *p, const char *command, int first, int count, int spread);
 
 //  A query to the projection thread; fields are "key=value" strings.
 //  Returns 0 with *reply filled (close it), or fails the test on no answer.
-void s_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char **argv);
+void projections_query (proc_t *p, const char *name, client_reply_t *reply, int argc, char **argv);
 
 //  One build as the list shows it.
 typedef struct {
@@ -97,26 +97,28 @@ typedef struct {
     bool served;
 } build_info_t;
 
-int64_t s_int (const msgpack_object *map, const char *key);
+int64_t projections_int (const msgpack_object *map, const char *key);
 
 //  The newest build of name@version (version 0: the served one).
-build_info_t s_build (proc_t *p, const char *name, int64_t version);
+build_info_t projections_build (proc_t *p, const char *name, int64_t version);
 
 //  Waits until name@version (0: the served one) has status, with lag 0
 //  when status is "live". Returns what it last saw.
-build_info_t s_wait_status (proc_t *p, const char *name, int64_t version, const char *status);
+build_info_t projections_wait_status (proc_t *p, const char *name, int64_t version,
+                                      const char *status);
 
-void s_control (proc_t *p, const char *action, const char *name, int64_t version, int64_t position,
-                const char *expect_code);
+void projections_control (proc_t *p, const char *action, const char *name, int64_t version,
+                          int64_t position, const char *expect_code);
 
 //  All the rows of name@version (0: served), as "key=times|events..." text
 //  lines in key order, into text. Returns the reply's code ("" when ok).
-void s_rows (proc_t *p, const char *name, int64_t version, char *text, size_t size, char *code);
+void projections_rows (proc_t *p, const char *name, int64_t version, char *text, size_t size,
+                       char *code);
 
-int s_count (const char *text, const char *needle);
+int projections_count (const char *text, const char *needle);
 
 //  Every "seen" row of tally says times=1, and there are events of them.
-void s_assert_each_once (const char *rows, int events);
+void projections_assert_each_once (const char *rows, int events);
 
 #define ROWS_MAX (1 << 21)
 

@@ -67,29 +67,29 @@ static void s_send_round (fixture_t *f, int round)
 static void s_round_killed (fixture_t *f, int round)
 {
     build_t before, now = {0};
-    assert_true (s_build (f, "large_debits", &before));
+    assert_true (bank_projections_build (f, "large_debits", &before));
     s_send_round (f, round);
     int64_t deadline = zclock_mono () + WAIT_MS;
-    while (zclock_mono () < deadline &&
-           !(s_build (f, "large_debits", &now) && (now.sends > 0 || now.applied > before.applied)))
+    while (zclock_mono () < deadline && !(bank_projections_build (f, "large_debits", &now) &&
+                                          (now.sends > 0 || now.applied > before.applied)))
         ;
     print_message ("round %d: SIGKILL with large_debits at %lld debits applied, %lld sends "
                    "unanswered\n",
                    round, (long long) now.applied, (long long) now.sends);
     assert_true (now.applied > before.applied || now.sends > 0);
-    s_stop (f, SIGKILL);
-    s_start (f);
+    bank_projections_stop (f, SIGKILL);
+    bank_projections_start (f);
 }
 
 static void test_large_debits_flagged_once (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
+    bank_projections_start (f);
     for (int i = 0; i < 4; i++) {
         char address[32];
         snprintf (address, sizeof address, "account/x%d", i);
-        s_must (f, address, "Open", "owner=x", NULL);
-        s_must (f, address, "Deposit", "amount=1000000", NULL);
+        bank_projections_must (f, address, "Open", "owner=x", NULL);
+        bank_projections_must (f, address, "Deposit", "amount=1000000", NULL);
     }
     s_round_killed (f, 1);
     s_round_killed (f, 2);
@@ -100,11 +100,11 @@ static void test_large_debits_flagged_once (void **state)
         for (int k = 0; k < ROUND_TRANSFERS; k++) {
             char id[32], status[32];
             snprintf (id, sizeof id, "r%d-%d", round, k);
-            s_wait_terminal (f, id, status, sizeof status);
+            bank_projections_wait_terminal (f, id, status, sizeof status);
             assert_string_equal (status, "completed");
         }
     }
-    s_wait_settled (f);
+    bank_projections_wait_settled (f);
     //  review/x1 collects the large debits of account/x1: the transfers
     //  k = 1 (mod 4) of each round whose amount is at least 600.
     int64_t expected_x1 = 0, expected = 0;
@@ -114,13 +114,14 @@ static void test_large_debits_flagged_once (void **state)
             expected_x1 += k % 4 == 1 ? 2 : 0;
         }
     client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/x1", "get", &reply, NULL), 0);
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/x1", "get", &reply, NULL), 0);
     assert_true (reply.ok);
     int64_t flags = -1;
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     client_reply_close (&reply);
     assert_int_equal (flags, expected_x1);
-    s_stop (f, SIGTERM);
+    bank_projections_stop (f, SIGTERM);
 
     //  The journal: one Flagged per debit of 600 or more, none for 599.
     books_t *books = books_new ();
@@ -165,14 +166,15 @@ static void s_unsalted_id (uint8_t id[ENVELOPE_ID_SIZE], const char *name, uint6
 static void test_reaction_ids_cannot_be_taken (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
-    s_must (f, "account/a", "Open", "owner=a", NULL);
-    s_must (f, "account/b", "Open", "owner=b", NULL);
-    s_must (f, "account/a", "Deposit", "amount=5000", NULL);
-    s_wait_settled (f);
+    bank_projections_start (f);
+    bank_projections_must (f, "account/a", "Open", "owner=a", NULL);
+    bank_projections_must (f, "account/b", "Open", "owner=b", NULL);
+    bank_projections_must (f, "account/a", "Deposit", "amount=5000", NULL);
+    bank_projections_wait_settled (f);
     client_reply_t reply;
-    assert_int_equal (
-        s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projections", &reply, NULL), 0);
+    assert_int_equal (bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/projections",
+                                             "projections", &reply, NULL),
+                      0);
     int64_t end = -1;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -198,18 +200,19 @@ static void test_reaction_ids_cannot_be_taken (void **state)
         client_reply_close (&reply);
         free (payload);
     }
-    s_must (f, "transfer/t1", "Start", "from=a", "to=b", "amount=900", NULL);
+    bank_projections_must (f, "transfer/t1", "Start", "from=a", "to=b", "amount=900", NULL);
     char status[32];
-    s_wait_terminal (f, "t1", status, sizeof status);
+    bank_projections_wait_terminal (f, "t1", status, sizeof status);
     assert_string_equal (status, "completed");
-    s_wait_settled (f);
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/a", "get", &reply, NULL), 0);
+    bank_projections_wait_settled (f);
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/a", "get", &reply, NULL), 0);
     assert_true (reply.ok);
     int64_t flags = -1;
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     client_reply_close (&reply);
     assert_int_equal (flags, 1); //  the debit of 900, flagged
-    s_stop (f, SIGTERM);
+    bank_projections_stop (f, SIGTERM);
 }
 
 //  --------------------------------------------------------------------------
@@ -227,37 +230,38 @@ static void test_reaction_ids_cannot_be_taken (void **state)
 static void test_rebuild_keeps_reactions (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
-    s_must (f, "account/x0", "Open", "owner=x", NULL);
-    s_must (f, "account/x0", "Deposit", "amount=1000000", NULL);
-    s_must (f, "account/x1", "Open", "owner=x", NULL);
+    bank_projections_start (f);
+    bank_projections_must (f, "account/x0", "Open", "owner=x", NULL);
+    bank_projections_must (f, "account/x0", "Deposit", "amount=1000000", NULL);
+    bank_projections_must (f, "account/x1", "Open", "owner=x", NULL);
     char status[32];
-    s_must (f, "transfer/rb-1", "Start", "from=x0", "to=x1", "amount=700", NULL);
-    s_wait_terminal (f, "rb-1", status, sizeof status);
+    bank_projections_must (f, "transfer/rb-1", "Start", "from=x0", "to=x1", "amount=700", NULL);
+    bank_projections_wait_terminal (f, "rb-1", status, sizeof status);
     assert_string_equal (status, "completed");
-    s_wait_settled (f);
-    s_control (f, "pause", "large_debits");
-    s_must (f, "transfer/rb-2", "Start", "from=x0", "to=x1", "amount=800", NULL);
-    s_wait_terminal (f, "rb-2", status, sizeof status);
+    bank_projections_wait_settled (f);
+    bank_projections_control (f, "pause", "large_debits");
+    bank_projections_must (f, "transfer/rb-2", "Start", "from=x0", "to=x1", "amount=800", NULL);
+    bank_projections_wait_terminal (f, "rb-2", status, sizeof status);
     assert_string_equal (status, "completed");
-    s_control (f, "rebuild", "large_debits");
+    bank_projections_control (f, "rebuild", "large_debits");
     //  The rebuild serves once caught up and drops the build it replaced.
     int64_t deadline = zclock_mono () + WAIT_MS;
     build_t build = {0};
-    while (zclock_mono () < deadline &&
-           !(s_build (f, "large_debits", &build) && build.count == 1 && build.number == 1))
+    while (zclock_mono () < deadline && !(bank_projections_build (f, "large_debits", &build) &&
+                                          build.count == 1 && build.number == 1))
         zclock_sleep (20);
     assert_int_equal (build.count, 1);
     assert_int_equal (build.number, 1);
-    s_wait_settled (f); //  every reaction sent is answered
+    bank_projections_wait_settled (f); //  every reaction sent is answered
     client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/x0", "get", &reply, NULL), 0);
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/x0", "get", &reply, NULL), 0);
     assert_true (reply.ok);
     int64_t flags = -1;
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     client_reply_close (&reply);
     print_message ("review/x0: %lld flags of 2 large debits\n", (long long) flags);
-    s_stop (f, SIGTERM);
+    bank_projections_stop (f, SIGTERM);
     books_t *books = books_new ();
     char *error = NULL;
     assert_int_equal (books_read_dir (books, f->data, &error), 0);
@@ -283,8 +287,9 @@ static void test_rebuild_keeps_reactions (void **state)
 static void test_flags_from_projections_only (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
-    s_refused (f, "review/r", "Flag", "not_a_projection", "account=r", "transfer=t", "amount=700");
+    bank_projections_start (f);
+    bank_projections_refused (f, "review/r", "Flag", "not_a_projection", "account=r", "transfer=t",
+                              "amount=700");
     //  A client that names the projection as its sender.
     char *fields[] = {"account=r", "transfer=t", "amount=700"};
     uint8_t *payload;
@@ -301,26 +306,28 @@ static void test_flags_from_projections_only (void **state)
     client_reply_close (&reply);
     free (payload);
     int64_t flags = -1, amount = -1;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
     assert_true (reply.ok);
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     assert_int_equal (flags, 0);
     client_reply_close (&reply);
     //  Seven large debits of account/r: seven flags, one at a time, so
     //  that they come in the transfers' order.
-    s_must (f, "account/r", "Open", "owner=r", NULL);
-    s_must (f, "account/s", "Open", "owner=s", NULL);
-    s_must (f, "account/r", "Deposit", "amount=10000", NULL);
+    bank_projections_must (f, "account/r", "Open", "owner=r", NULL);
+    bank_projections_must (f, "account/s", "Open", "owner=s", NULL);
+    bank_projections_must (f, "account/r", "Deposit", "amount=10000", NULL);
     for (int i = 1; i <= 7; i++) {
         char address[32], status[32];
         snprintf (address, sizeof address, "transfer/t%d", i);
-        s_must (f, address, "Start", "from=r", "to=s", "amount=700", NULL);
+        bank_projections_must (f, address, "Start", "from=r", "to=s", "amount=700", NULL);
         snprintf (address, sizeof address, "t%d", i);
-        s_wait_terminal (f, address, status, sizeof status);
+        bank_projections_wait_terminal (f, address, status, sizeof status);
         assert_string_equal (status, "completed");
-        s_wait_settled (f);
+        bank_projections_wait_settled (f);
     }
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/r", "get", &reply, NULL), 0);
     assert_true (reply.ok);
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     assert_int_equal (reply_state_int (&reply, "amount", &amount), 0);
@@ -353,10 +360,14 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_large_debits_flagged_once, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reaction_ids_cannot_be_taken, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_flags_from_projections_only, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_large_debits_flagged_once, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_ids_cannot_be_taken, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_flags_from_projections_only, bank_projections_setup,
+                                         bank_projections_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -156,13 +156,13 @@ static void test_totals_equal_journal (void **state)
 static void test_account_transfers_newest_first (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
+    bank_projections_start (f);
     const char *accounts[] = {"account/alice", "account/bob", "account/carol"};
     for (int i = 0; i < 3; i++) {
-        s_must (f, accounts[i], "Open", "owner=someone", NULL);
-        s_must (f, accounts[i], "Deposit", "amount=1000", NULL);
+        bank_projections_must (f, accounts[i], "Open", "owner=someone", NULL);
+        bank_projections_must (f, accounts[i], "Deposit", "amount=1000", NULL);
     }
-    s_must (f, "account/carol", "Close", NULL);
+    bank_projections_must (f, "account/carol", "Close", NULL);
     struct {
         const char *id, *from, *to, *amount, *status;
     } plan[] = {
@@ -174,11 +174,11 @@ static void test_account_transfers_newest_first (void **state)
     for (size_t i = 0; i < 4; i++) {
         char address[32], status[32];
         snprintf (address, sizeof address, "transfer/%s", plan[i].id);
-        s_must (f, address, "Start", plan[i].from, plan[i].to, plan[i].amount, NULL);
-        s_wait_terminal (f, plan[i].id, status, sizeof status);
+        bank_projections_must (f, address, "Start", plan[i].from, plan[i].to, plan[i].amount, NULL);
+        bank_projections_wait_terminal (f, plan[i].id, status, sizeof status);
         assert_string_equal (status, plan[i].status);
     }
-    s_wait_settled (f);
+    bank_projections_wait_settled (f);
 
     row_t rows[ROWS_MAX];
     assert_int_equal (s_rows (f, "account_transfers", "alice/", rows), 4);
@@ -211,8 +211,9 @@ static void test_account_transfers_newest_first (void **state)
     row_t before[ROWS_MAX], after[ROWS_MAX];
     assert_int_equal (s_rows (f, "account_transfers", "", before), 8);
     client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
-                              &reply, "action=rebuild", "name=account_transfers", NULL),
+    assert_int_equal (bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/projections",
+                                             "projection_control", &reply, "action=rebuild",
+                                             "name=account_transfers", NULL),
                       0);
     if (!reply.ok)
         fail_msg ("rebuild refused: %s %s", reply.code, reply.reason);
@@ -221,12 +222,12 @@ static void test_account_transfers_newest_first (void **state)
     //  then one build of account_transfers is left, build 1.
     int64_t deadline = zclock_mono () + WAIT_MS;
     build_t build = {0};
-    while (zclock_mono () < deadline &&
-           !(s_build (f, "account_transfers", &build) && build.count == 1 && build.number == 1))
+    while (zclock_mono () < deadline && !(bank_projections_build (f, "account_transfers", &build) &&
+                                          build.count == 1 && build.number == 1))
         zclock_sleep (20);
     assert_int_equal (build.count, 1);
     assert_int_equal (build.number, 1);
-    s_wait_settled (f);
+    bank_projections_wait_settled (f);
     assert_int_equal (s_rows (f, "account_transfers", "", after), 8);
     assert_memory_equal (before, after, sizeof (row_t) * 8);
 }
@@ -237,15 +238,16 @@ static void test_account_transfers_newest_first (void **state)
 static void test_account_ids_without_slash (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
-    s_must (f, "account/alice", "Open", "owner=a", NULL);
-    s_must (f, "account/alice", "Deposit", "amount=100", NULL);
-    s_refused (f, "account/alice/x", "Open", "invalid_id", "owner=x", NULL);
-    s_must (f, "transfer/t1", "Start", "from=alice", "to=account/alice/x", "amount=10", NULL);
+    bank_projections_start (f);
+    bank_projections_must (f, "account/alice", "Open", "owner=a", NULL);
+    bank_projections_must (f, "account/alice", "Deposit", "amount=100", NULL);
+    bank_projections_refused (f, "account/alice/x", "Open", "invalid_id", "owner=x", NULL);
+    bank_projections_must (f, "transfer/t1", "Start", "from=alice", "to=account/alice/x",
+                           "amount=10", NULL);
     char status[32];
-    s_wait_terminal (f, "t1", status, sizeof status);
+    bank_projections_wait_terminal (f, "t1", status, sizeof status);
     assert_string_equal (status, "compensated");
-    s_wait_settled (f);
+    bank_projections_wait_settled (f);
     row_t rows[ROWS_MAX];
     assert_int_equal (s_rows (f, "account_transfers", "alice/", rows), 1);
     s_row_is (&rows[0], "t1", "out", "compensated", "not_open");
@@ -267,7 +269,7 @@ static build_t s_wait_build (fixture_t *f, const char *name, const char *status)
     build_t build = {0};
     int64_t deadline = zclock_mono () + WAIT_MS;
     while (zclock_mono () < deadline &&
-           !(s_build (f, name, &build) && streq (build.status, status)))
+           !(bank_projections_build (f, name, &build) && streq (build.status, status)))
         zclock_sleep (20);
     if (!streq (build.status, status))
         fail_msg ("%s is %s, not %s: %s", name, build.status, status, build.error);
@@ -277,17 +279,17 @@ static build_t s_wait_build (fixture_t *f, const char *name, const char *status)
 static void test_totals_past_64_bits (void **state)
 {
     fixture_t *f = *state;
-    s_start (f);
+    bank_projections_start (f);
     //  Paused, so that the four events come to it in one batch.
-    s_control (f, "pause", "bank_totals");
-    s_must (f, "account/a", "Open", "owner=a", NULL);
-    s_must (f, "account/b", "Open", "owner=b", NULL);
-    s_must (f, "account/a", "Deposit", "amount=9223372036854775807", NULL);
-    s_must (f, "account/b", "Deposit", "amount=9223372036854775807", NULL);
+    bank_projections_control (f, "pause", "bank_totals");
+    bank_projections_must (f, "account/a", "Open", "owner=a", NULL);
+    bank_projections_must (f, "account/b", "Open", "owner=b", NULL);
+    bank_projections_must (f, "account/a", "Deposit", "amount=9223372036854775807", NULL);
+    bank_projections_must (f, "account/b", "Deposit", "amount=9223372036854775807", NULL);
     build_t totals;
-    assert_true (s_build (f, "bank_totals", &totals));
+    assert_true (bank_projections_build (f, "bank_totals", &totals));
     int64_t overflow = totals.end - 1; //  b's Deposited: the log's last event
-    s_control (f, "resume", "bank_totals");
+    bank_projections_control (f, "resume", "bank_totals");
     totals = s_wait_build (f, "bank_totals", "failed");
     if (!strstr (totals.error, "Deposited 9223372036854775807 on account/b: the sum of the "
                                "balances would pass 2^63 - 1"))
@@ -297,30 +299,30 @@ static void test_totals_past_64_bits (void **state)
     assert_int_equal (totals.error_position, overflow);
     assert_int_equal (totals.applied, 3);
     //  The node serves on, and starts again.
-    s_must (f, "account/c", "Open", "owner=c", NULL);
-    s_stop (f, SIGTERM);
-    s_start (f);
+    bank_projections_must (f, "account/c", "Open", "owner=c", NULL);
+    bank_projections_stop (f, SIGTERM);
+    bank_projections_start (f);
     totals = s_wait_build (f, "bank_totals", "failed");
     assert_int_equal (totals.error_position, overflow);
     //  The event skipped, it goes on to c's deposit, which fails in turn.
     char position[64];
     snprintf (position, sizeof position, "position=%lld", (long long) overflow);
     client_reply_t reply;
-    assert_int_equal (s_call (f, ENVELOPE_QUERY, NULL, "node/projections", "projection_control",
-                              &reply, "action=skip", "name=bank_totals", "version=1", position,
-                              NULL),
+    assert_int_equal (bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/projections",
+                                             "projection_control", &reply, "action=skip",
+                                             "name=bank_totals", "version=1", position, NULL),
                       0);
     if (!reply.ok)
         fail_msg ("skip refused: %s %s", reply.code, reply.reason);
     client_reply_close (&reply);
-    s_must (f, "account/c", "Deposit", "amount=5", NULL);
-    assert_true (s_build (f, "bank_totals", &totals));
+    bank_projections_must (f, "account/c", "Deposit", "amount=5", NULL);
+    assert_true (bank_projections_build (f, "bank_totals", &totals));
     overflow = totals.end - 1;
     totals = s_wait_build (f, "bank_totals", "failed");
     assert_int_equal (totals.error_position, overflow);
     assert_non_null (strstr (totals.error, "Deposited 5 on account/c"));
     assert_int_equal (totals.applied, 4); //  c's Opened
-    s_stop (f, SIGTERM);
+    bank_projections_stop (f, SIGTERM);
 
     books_t *books = books_new ();
     char *why = NULL;
@@ -366,10 +368,14 @@ int main (void)
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_totals_equal_journal),
-        cmocka_unit_test_setup_teardown (test_account_transfers_newest_first, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_account_ids_without_slash, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_totals_past_64_bits, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_demo_end_check, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_account_transfers_newest_first,
+                                         bank_projections_setup, bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_account_ids_without_slash, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_totals_past_64_bits, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_demo_end_check, bank_projections_setup,
+                                         bank_projections_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -65,15 +65,15 @@ static journal_t *s_open (const char *dir)
 static void test_check_books (void **state)
 {
     fixture_t *f = *state;
-    s_run_bank (f);
+    check_run_bank (f);
     char *output = NULL;
     //  A running node holds its journal: nothing to read yet.
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 2);
     assert_non_null (strstr (output, "stop the node first"));
     free (output);
     assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
 
-    int rc = s_check (f, &output, "--data", f->data, NULL);
+    int rc = check_check (f, &output, "--data", f->data, NULL);
     if (rc != 0)
         fail_msg ("shoal check exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
@@ -94,11 +94,11 @@ static void test_check_books (void **state)
     journal_batch_destroy (&batch);
     journal_destroy (&journal);
 
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
     assert_non_null (strstr (output, "invariant 'once' broken: transfer/t1 was debited 2"));
     assert_non_null (strstr (output, "once           BROKEN"));
     free (output);
-    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 1);
     assert_non_null (strstr (output, "\"once\":{\"ok\":false,\"broken\":1"));
     assert_non_null (strstr (output, "\"ok\":false}"));
     free (output);
@@ -156,14 +156,14 @@ static void test_check_two_nodes (void **state)
     //  One node's store alone: broken, and said to be one node's of a
     //  cluster (the store knows it), whose books hold over all of them.
     char *output = NULL;
-    assert_int_equal (s_check (f, &output, "--data", accounts, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", accounts, NULL), 1);
     assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/x is not terminal"));
     assert_non_null (strstr (output, "these stores are node n1 of cluster bank: a transfer"));
     free (output);
-    assert_int_equal (s_check (f, &output, "--data", transfers, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", transfers, NULL), 1);
     assert_non_null (strstr (output, "invariant 'legs' broken: transfer/x completed without"));
     free (output);
-    int rc = s_check (f, &output, "--data", accounts, "--data", transfers, NULL);
+    int rc = check_check (f, &output, "--data", accounts, "--data", transfers, NULL);
     if (rc != 0)
         fail_msg ("shoal check exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "accounts              2"));
@@ -197,7 +197,7 @@ static void test_check_overdraft (void **state)
     s_append (journal, "account/a", "Withdrawn", NULL, 5);
     journal_destroy (&journal);
     char *output = NULL;
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
     assert_non_null (
         strstr (output, "invariant 'overdraft' broken: account/a went to -5 at seq 2"));
     assert_non_null (strstr (output, "money          ok"));
@@ -219,12 +219,12 @@ static void test_check_in_flight (void **state)
     s_append (journal, "account/a", "Debited", "t1", 30);
     journal_destroy (&journal);
     char *output = NULL;
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
     assert_non_null (strstr (output, "invariant 'terminal' broken: transfer/t1 is not terminal"));
     assert_non_null (strstr (output, "money          ok"));
     assert_non_null (strstr (output, "in flight            30"));
     free (output);
-    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 1);
     assert_non_null (strstr (output, "\"total_balance\":70,\"in_flight\":30,"));
     free (output);
     //  Money made from nothing (a credit of no debit): broken, whatever is
@@ -232,7 +232,7 @@ static void test_check_in_flight (void **state)
     journal = s_open (f->data);
     s_append (journal, "account/b", "Credited", "t9", 1);
     journal_destroy (&journal);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 1);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
     assert_non_null (strstr (output, "money          BROKEN"));
     free (output);
 }
@@ -240,10 +240,10 @@ static void test_check_in_flight (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_check_books, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_two_nodes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_overdraft, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_in_flight, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_books, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_two_nodes, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_overdraft, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_in_flight, check_setup, check_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -29,12 +29,12 @@
 
 #include "check_test_util.h"
 
-//  `shoal repair` with args (NULL-terminated), as s_shoal_v.
+//  `shoal repair` with args (NULL-terminated), as check_shoal_v.
 static int s_repair (const fixture_t *f, char **output, ...)
 {
     va_list args;
     va_start (args, output);
-    int rc = s_shoal_v (f, output, "repair", args);
+    int rc = check_shoal_v (f, output, "repair", args);
     va_end (args);
     return rc;
 }
@@ -71,7 +71,7 @@ static void s_listing (const char *dir, char *text, size_t size)
 static void test_check_leaves_store (void **state)
 {
     fixture_t *f = *state;
-    s_run_bank (f);
+    check_run_bank (f);
     assert_int_equal (node_child_stop (&f->node, SIGKILL), SIGKILL);
     char stale[400], stale_file[420];
     snprintf (stale, sizeof stale, "%s/.shoal-check-AbC123", f->data);
@@ -81,7 +81,7 @@ static void test_check_leaves_store (void **state)
     s_listing (f->data, before, sizeof before);
     assert_non_null (strstr (before, ".log "));
     char *output = NULL;
-    int rc = s_check (f, &output, "--data", f->data, NULL);
+    int rc = check_check (f, &output, "--data", f->data, NULL);
     if (rc != 0)
         fail_msg ("shoal check exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
@@ -94,7 +94,7 @@ static void test_check_leaves_store (void **state)
     FILE *file = fopen (stale_file, "w");
     assert_non_null (file);
     assert_int_equal (fclose (file), 0);
-    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 0);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 0);
     free (output);
     assert_false (zsys_file_exists (stale));
     s_listing (f->data, after, sizeof after);
@@ -107,7 +107,7 @@ static void test_check_leaves_store (void **state)
     int held = open (stale, O_RDONLY | O_DIRECTORY);
     assert_true (held >= 0);
     assert_int_equal (flock (held, LOCK_EX), 0);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 0);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 0);
     free (output);
     assert_true (zsys_file_exists (stale));
     close (held);
@@ -134,7 +134,7 @@ static void test_check_leaves_store (void **state)
     snprintf (moved, sizeof moved, "%s/moved.ldb", f->dir);
     assert_int_equal (rename (table, moved), 0);
     assert_int_equal (symlink (moved, table), 0);
-    rc = s_check (f, &output, "--data", f->data, NULL);
+    rc = check_check (f, &output, "--data", f->data, NULL);
     if (rc != 0)
         fail_msg ("shoal check with a linked table exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
@@ -157,7 +157,7 @@ static void test_check_full_or_read_only (void **state)
                   strerror (error), (int) getuid ());
     }
     snprintf (f->data, sizeof f->data, "%s/data", f->disk);
-    s_run_bank (f);
+    check_run_bank (f);
     assert_int_equal (node_child_stop (&f->node, SIGKILL), SIGKILL);
     //  The disk filled to its last byte, beside the store.
     char filler[400];
@@ -180,7 +180,7 @@ static void test_check_full_or_read_only (void **state)
         if (read_only)
             assert_int_equal (mount (NULL, f->disk, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
         char *output = NULL;
-        int rc = s_check (f, &output, "--data", f->data, NULL);
+        int rc = check_check (f, &output, "--data", f->data, NULL);
         if (rc != 0)
             fail_msg ("shoal check on a %s disk exited %d:\n%s", read_only ? "read-only" : "full",
                       rc, output);
@@ -206,16 +206,16 @@ static void test_check_usage (void **state)
 {
     fixture_t *f = *state;
     char *output = NULL;
-    assert_int_equal (s_check (f, &output, NULL), 2);
+    assert_int_equal (check_check (f, &output, NULL), 2);
     assert_non_null (strstr (output, "--data DIR is required"));
     free (output);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 2);
     assert_non_null (strstr (output, "holds no shoal journal"));
     free (output);
     assert_false (zsys_file_exists (f->data));
     //  A directory that is there, with no store in it: the same.
     assert_int_equal (zsys_dir_create ("%s", f->data), 0);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 2);
     assert_non_null (strstr (output, "holds no shoal journal"));
     free (output);
     char current[400];
@@ -231,7 +231,7 @@ static void test_check_usage (void **state)
     assert_non_null (file);
     fprintf (file, "not a LevelDB log\n");
     fclose (file);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 2);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 2);
     if (!strstr (output, "holds no shoal journal"))
         fail_msg ("check of a directory holding app.log: %s", output);
     free (output);
@@ -241,14 +241,14 @@ static void test_check_usage (void **state)
     free (output);
     assert_false (zsys_file_exists (current));
     assert_int_equal (unlink (log), 0);
-    assert_int_equal (s_check (f, &output, "--help", NULL), 0);
+    assert_int_equal (check_check (f, &output, "--help", NULL), 0);
     assert_non_null (strstr (output, "shoal check --data"));
     free (output);
     //  One directory given twice, by another name: its accounts would be
     //  counted twice, the sums wrong and every invariant "ok".
     char again[400];
     snprintf (again, sizeof again, "%s/.", f->data);
-    assert_int_equal (s_check (f, &output, "--data", f->data, "--data", again, NULL), 2);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--data", again, NULL), 2);
     assert_non_null (strstr (output, "are the same directory"));
     free (output);
 }
@@ -259,7 +259,7 @@ static void test_check_usage (void **state)
 static void test_check_damaged (void **state)
 {
     fixture_t *f = *state;
-    s_run_bank (f);
+    check_run_bank (f);
     assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
     char current[400], repair[400];
     snprintf (current, sizeof current, "%s/CURRENT", f->data);
@@ -267,13 +267,13 @@ static void test_check_damaged (void **state)
     assert_int_equal (unlink (current), 0);
 
     char *output = NULL;
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 4);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 4);
     assert_null (strstr (output, "holds no shoal journal"));
     if (!strstr (output, "has no CURRENT file") || !strstr (output, repair))
         fail_msg ("expected a damaged store and %s in: %s", repair, output);
     free (output);
     assert_false (zsys_file_exists (current)); //  no new store made over it
-    assert_int_equal (s_check (f, &output, "--data", f->data, "--json", NULL), 4);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 4);
     free (output);
 
     //  A CURRENT that names no manifest.
@@ -281,7 +281,7 @@ static void test_check_damaged (void **state)
     assert_non_null (file);
     fputs ("MANIFEST-999999\n", file);
     assert_int_equal (fclose (file), 0);
-    assert_int_equal (s_check (f, &output, "--data", f->data, NULL), 4);
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 4);
     if (!strstr (output, "damaged") || !strstr (output, repair))
         fail_msg ("expected a damaged store and %s in: %s", repair, output);
     free (output);
@@ -292,12 +292,12 @@ static void test_check_damaged (void **state)
     if (rc != 0)
         fail_msg ("shoal repair exited %d:\n%s", rc, output);
     free (output);
-    rc = s_check (f, &output, "--data", f->data, NULL);
+    rc = check_check (f, &output, "--data", f->data, NULL);
     if (rc != 0)
         fail_msg ("shoal check after the repair exited %d:\n%s", rc, output);
     assert_non_null (strstr (output, "completed 1, failed 1, compensated 1, unfinished 0"));
     free (output);
-    assert_int_equal (s_check (f, &output, "--help", NULL), 0);
+    assert_int_equal (check_check (f, &output, "--help", NULL), 0);
     assert_non_null (strstr (output, "4 a store that is damaged"));
     free (output);
 }
@@ -411,11 +411,11 @@ static void test_repair_refuses (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_check_leaves_store, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_full_or_read_only, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_check_damaged, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_repair_refuses, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_check_leaves_store, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_full_or_read_only, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_usage, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_damaged, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_refuses, check_setup, check_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

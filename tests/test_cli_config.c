@@ -38,8 +38,8 @@ static void test_config_errors (void **state)
     assert_non_null (file);
     fprintf (file, "#   a node\nnode\n    durability = async\n    wrokers = 2\n");
     fclose (file);
-    int code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
-                      fx->data);
+    int code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                        fx->data);
     assert_int_equal (code, 2);
     assert_string_equal (out, "");
     snprintf (expected, sizeof expected, "shoal node: %s:4: unknown key node/wrokers\n", path);
@@ -49,8 +49,8 @@ static void test_config_errors (void **state)
     assert_non_null (file);
     fprintf (file, "node\n    workers = many\n");
     fclose (file);
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
-                  fx->data);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                    fx->data);
     assert_int_equal (code, 2);
     snprintf (expected, sizeof expected,
               "shoal node: %s:2: node/workers must be an integer from 1 to 256, not 'many'\n",
@@ -61,8 +61,8 @@ static void test_config_errors (void **state)
     assert_non_null (file);
     fprintf (file, "nodes\n    workers = 1\n");
     fclose (file);
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
-                  fx->data);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                    fx->data);
     assert_int_equal (code, 2);
     snprintf (expected, sizeof expected, "shoal node: %s: unknown key nodes\n", path);
     assert_string_equal (err, expected);
@@ -86,10 +86,10 @@ static void test_config_errors (void **state)
         fputs (twice[i].text, file);
         fclose (file);
         //  Before, a node ran: on an endpoint of the test's own.
-        code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s' "
-                      "--metrics off",
-                      path, fx->data, fx->endpoint);
+        code = cli_run (fx, out, err,
+                        "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s' "
+                        "--metrics off",
+                        path, fx->data, fx->endpoint);
         snprintf (expected, sizeof expected, "shoal node: %s: %s", path, twice[i].says);
         if (code != 2 || strcmp (err, expected) != 0)
             fail_msg ("config '%s': exit %d, stderr: %s", twice[i].text, code, err);
@@ -103,8 +103,9 @@ static void test_config_errors (void **state)
     assert_non_null (file);
     fputs ("node\n    module-opt = counter.x=1\n    module-opt = counter.y=2\n", file);
     fclose (file);
-    code = s_run (fx, out, err,
-                  "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --metrics off", path, path);
+    code =
+        cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --metrics off",
+                 path, path);
     assert_int_equal (code, 1);
     if (strstr (err, "given twice") || !strstr (err, "Not a directory"))
         fail_msg ("two module-opt in a config: %s", err);
@@ -115,8 +116,8 @@ static void test_config_errors (void **state)
     assert_non_null (file);
     fputs ("\xef\xbb\xbfnode\n    workers = 2\n", file);
     fclose (file);
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
-                  fx->data);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                    fx->data);
     assert_int_equal (code, 2);
     assert_string_equal (out, "");
     snprintf (expected, sizeof expected,
@@ -129,15 +130,15 @@ static void test_config_errors (void **state)
     //  node waited for a writer in open() before.
     snprintf (path, sizeof path, "%s/fifo.cfg", fx->dir);
     assert_int_equal (mkfifo (path, 0600), 0);
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
-                  fx->data);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                    fx->data);
     assert_int_equal (code, 2);
     assert_string_equal (out, "");
     snprintf (expected, sizeof expected,
               "shoal node: cannot read the config file %s: not a regular file", path);
     assert_true (strncmp (err, expected, strlen (expected)) == 0);
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", fx->dir,
-                  fx->data);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", fx->dir,
+                    fx->data);
     assert_int_equal (code, 2);
     assert_non_null (strstr (err, "not a regular file"));
 }
@@ -165,21 +166,22 @@ static void test_config_module_relative (void **state)
     fclose (file);
 
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s'", path,
-                  fx->data, fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s'", path,
+                    fx->data, fx->endpoint);
     int code =
-        s_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=2 --endpoint '%s'", fx->endpoint);
+        cli_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=2 --endpoint '%s'", fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"value\":2}"));
 
     //  --module with a file name alone takes the file here, as other
     //  commands do (dlopen looked it up on the linker's path: not found).
-    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
-    s_node_start (fx, ready,
-                  "sh -c \"cd '%s/mods' && exec '$SHOAL' node --module counter.so --data '%s' "
-                  "--endpoint '%s'\"",
-                  conf, fx->data, fx->endpoint);
-    code = s_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=3 --endpoint '%s'", fx->endpoint);
+    assert_int_equal (cli_node_stop (fx, SIGTERM), 0);
+    cli_node_start (fx, ready,
+                    "sh -c \"cd '%s/mods' && exec '$SHOAL' node --module counter.so --data '%s' "
+                    "--endpoint '%s'\"",
+                    conf, fx->data, fx->endpoint);
+    code =
+        cli_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=3 --endpoint '%s'", fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"value\":5}"));
 }
@@ -192,9 +194,9 @@ static void test_demo_summary (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], both[OUTPUT_MAX];
-    int code = s_run (fx, out, NULL,
-                      "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
-                      "--concurrency 8 --kills 1 --workers 1 --seed 7");
+    int code = cli_run (fx, out, NULL,
+                        "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                        "--concurrency 8 --kills 1 --workers 1 --seed 7");
     assert_int_equal (code, 0);
     const char *summary = "\nshoal demo: 40 transfers over 20 accounts, node killed 1 time\n";
     assert_true (strncmp (out, summary, strlen (summary)) == 0);
@@ -203,13 +205,13 @@ static void test_demo_summary (void **state)
             fail_msg ("a line in the summary that is not the summary's: %s", line);
     assert_non_null (strstr (out, "  books balance: yes\n"));
 
-    code = s_run (fx, both, NULL,
-                  "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
-                  "--concurrency 8 --kills 1 --workers 1 --seed 7 2>&1");
+    code = cli_run (fx, both, NULL,
+                    "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                    "--concurrency 8 --kills 1 --workers 1 --seed 7 2>&1");
     assert_int_equal (code, 0);
     assert_null (strstr (both, "shoal node"));
     //  The node's log is removed after a run that went well.
-    assert_int_equal (s_run (fx, NULL, NULL, "ls \"$DIR\" | grep -q '^shoal-demo-'"), 1);
+    assert_int_equal (cli_run (fx, NULL, NULL, "ls \"$DIR\" | grep -q '^shoal-demo-'"), 1);
 }
 
 //  --------------------------------------------------------------------------
@@ -224,20 +226,20 @@ static void test_demo_data_in_use (void **state)
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     const char *demo = "timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 --concurrency 8 "
                        "--kills 0 --workers 1 --data \"$DIR/demo\"";
-    int code = s_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 1", demo);
+    int code = cli_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 1", demo);
     if (code != 0)
         fail_msg ("demo into a new --data: exit %d: %s", code, err);
-    code = s_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 2", demo);
+    code = cli_run (fx, out, err, "TMPDIR=\"$DIR\" %s --seed 2", demo);
     assert_int_equal (code, 2);
     assert_string_equal (out, "");
     assert_non_null (strstr (err, "/demo is not empty"));
-    s_all_lines_start (err, "shoal demo: ", "demo --data DIR in use");
+    cli_all_lines_start (err, "shoal demo: ", "demo --data DIR in use");
     //  An empty directory is as good as a new one.
-    code = s_run (fx, out, err, "mkdir \"$DIR/empty\"");
+    code = cli_run (fx, out, err, "mkdir \"$DIR/empty\"");
     assert_int_equal (code, 0);
-    code = s_run (fx, out, err,
-                  "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
-                  "--concurrency 8 --kills 0 --workers 1 --data \"$DIR/empty\" --seed 3");
+    code = cli_run (fx, out, err,
+                    "TMPDIR=\"$DIR\" timeout 300 \"$SHOAL\" demo --accounts 20 --transfers 40 "
+                    "--concurrency 8 --kills 0 --workers 1 --data \"$DIR/empty\" --seed 3");
     if (code != 0)
         fail_msg ("demo into an empty --data: exit %d: %s", code, err);
     assert_non_null (strstr (out, "  books balance: yes\n"));
@@ -252,10 +254,10 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_config_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_config_module_relative, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_demo_summary, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_demo_data_in_use, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_config_errors, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_config_module_relative, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_demo_summary, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_demo_data_in_use, cli_setup, cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -77,11 +77,11 @@ typedef struct {
 static void s_refused (fixture_t *fx, const refusal_t *refusal, const char *data)
 {
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code = s_run (fx, out, err,
-                      "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data '%s' "
-                      "--workers 1 --metrics off --endpoint '%s' %s",
-                      getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), refusal->env,
-                      data, fx->endpoint, refusal->options);
+    int code = cli_run (fx, out, err,
+                        "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data '%s' "
+                        "--workers 1 --metrics off --endpoint '%s' %s",
+                        getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), refusal->env,
+                        data, fx->endpoint, refusal->options);
     if (code != 1 || !strstr (err, refusal->said) || strstr (out, "ready on"))
         fail_msg ("%s on %s: exit %d, stderr: %s", refusal->options, data, code, err);
 }
@@ -154,11 +154,11 @@ static void test_refused_start_makes_no_store (void **state)
     assert_int_equal (mkdir (decoy, 0755), 0);
     s_write_file (decoy_current, user_notes);
     s_write_file (decoy_log, user_log);
-    int code = s_run (fx, out, err,
-                      "cd \"$DIR\" && COUNTER_MODULE_FAIL=1 COUNTER_MODULE_CHDIR='%s' timeout 30 "
-                      "\"$SHOAL\" node --data rel --workers 1 --metrics off --endpoint '%s' "
-                      "--module '%s'",
-                      elsewhere, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
+    int code = cli_run (fx, out, err,
+                        "cd \"$DIR\" && COUNTER_MODULE_FAIL=1 COUNTER_MODULE_CHDIR='%s' timeout 30 "
+                        "\"$SHOAL\" node --data rel --workers 1 --metrics off --endpoint '%s' "
+                        "--module '%s'",
+                        elsewhere, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
     if (code != 1 || !strstr (err, "failed to start"))
         fail_msg ("a module that calls chdir: exit %d, stderr: %s", code, err);
     s_assert_file (decoy_current, user_notes, "a module that calls chdir");
@@ -168,15 +168,15 @@ static void test_refused_start_makes_no_store (void **state)
 
     //  After them the store is new: it takes --shards.
     const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --metrics off --endpoint '%s' %s";
-    s_node_start (fx, ready, node, data, fx->endpoint, "--shards 8");
+    cli_node_start (fx, ready, node, data, fx->endpoint, "--shards 8");
     if (!strstr (ready, "8 shards"))
         fail_msg ("not 8 shards: %s", ready);
-    assert_int_equal (s_run (fx, out, err,
-                             "\"$SHOAL\" send --endpoint '%s' account/k Open owner=k && "
-                             "\"$SHOAL\" send --endpoint '%s' account/k Deposit amount=7",
-                             fx->endpoint, fx->endpoint),
+    assert_int_equal (cli_run (fx, out, err,
+                               "\"$SHOAL\" send --endpoint '%s' account/k Open owner=k && "
+                               "\"$SHOAL\" send --endpoint '%s' account/k Deposit amount=7",
+                               fx->endpoint, fx->endpoint),
                       0);
-    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
+    assert_int_equal (cli_node_stop (fx, SIGTERM), 0);
 
     //  On that store the same starts are refused, and take nothing from it.
     char current[224];
@@ -186,11 +186,11 @@ static void test_refused_start_makes_no_store (void **state)
         if (stat (current, &st) != 0)
             fail_msg ("%s removed %s", cases[i].options, current);
     }
-    s_node_start (fx, ready, node, data, fx->endpoint, "");
+    cli_node_start (fx, ready, node, data, fx->endpoint, "");
     if (!strstr (ready, "8 shards"))
         fail_msg ("not 8 shards: %s", ready);
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/k", fx->endpoint), 0);
+        cli_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/k", fx->endpoint), 0);
     if (!strstr (out, "\"balance\":7"))
         fail_msg ("the deposit is gone: %s", out);
 }
@@ -201,7 +201,7 @@ static void test_pending_node_down (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code = s_run (
+    int code = cli_run (
         fx, out, err,
         "timeout 30 \"$SHOAL\" pending --endpoint 'ipc://%s/nobody.ipc' --timeout 300", fx->dir);
     assert_int_equal (code, 3);
@@ -219,19 +219,20 @@ static void test_events_unknown_type (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
-                  fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
     const char *queries[] = {"get", "events"};
     for (size_t i = 0; i < 2; i++) {
-        int code = s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s' nosuchtype/x", queries[i],
-                          fx->endpoint);
+        int code = cli_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s' nosuchtype/x", queries[i],
+                            fx->endpoint);
         assert_int_equal (code, 1);
         assert_non_null (strstr (out, "\"ok\":false"));
         assert_non_null (strstr (out, "\"code\":\"unknown_type\""));
     }
     //  A known type with no events is no error.
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/nobody", fx->endpoint), 0);
+        cli_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/nobody", fx->endpoint),
+        0);
     assert_string_equal (out, "");
 }
 
@@ -260,8 +261,8 @@ static void test_send_refuses_altered_fields (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
-                  fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
     struct {
         const char *command;
         const char *error;
@@ -308,21 +309,21 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal resolve: --reason TEXT is not UTF-8: 'a\\xffb'\n"},
     };
     assert_int_equal (
-        s_run (fx, out, err,
-               "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
-               "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
-               "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
-               "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
-               "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
+        cli_run (fx, out, err,
+                 "printf '{\"owner\":\"a\",\"owner\\\\u0000\":\"b\"}' >\"$DIR/f.json\" && "
+                 "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
+                 "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
+                 "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
+                 "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
         0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =
-            s_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s'", cases[i].command, fx->endpoint);
+            cli_run (fx, out, err, "\"$SHOAL\" %s --endpoint '%s'", cases[i].command, fx->endpoint);
         if (code != 2 || !strstr (err, cases[i].error))
             fail_msg ("case %zu: exit %d, stderr '%s'", i, code, err);
         s_assert_one_clean_line (err, cases[i].command);
     }
-    int code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/zz", fx->endpoint);
+    int code = cli_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/zz", fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"version\":0,"));
 }
@@ -337,55 +338,55 @@ static void test_follow_across_restart (void **state)
     //  The follower is the shell's child, and becomes ours when it exits.
     assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
     const char *node = "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --metrics off";
-    s_node_start (fx, ready, node, fx->data, fx->endpoint);
-    assert_int_equal (s_run (fx, out, err,
-                             "\"$SHOAL\" send --endpoint '%s' account/f Open owner=f && "
-                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit amount=3",
-                             fx->endpoint, fx->endpoint),
+    cli_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (cli_run (fx, out, err,
+                               "\"$SHOAL\" send --endpoint '%s' account/f Open owner=f && "
+                               "\"$SHOAL\" send --endpoint '%s' account/f Deposit amount=3",
+                               fx->endpoint, fx->endpoint),
                       0);
-    assert_int_equal (s_run (fx, out, err,
-                             "\"$SHOAL\" events --follow --timeout 300 --endpoint '%s' "
-                             "account/f >\"$DIR/follow.out\" 2>\"$DIR/follow.err\" & echo $!",
-                             fx->endpoint),
+    assert_int_equal (cli_run (fx, out, err,
+                               "\"$SHOAL\" events --follow --timeout 300 --endpoint '%s' "
+                               "account/f >\"$DIR/follow.out\" 2>\"$DIR/follow.err\" & echo $!",
+                               fx->endpoint),
                       0);
     pid_t follower = (pid_t) atoi (out);
     assert_true (follower > 0);
     char path[160], err_path[160], text[OUTPUT_MAX];
     snprintf (path, sizeof path, "%s/follow.out", fx->dir);
     snprintf (err_path, sizeof err_path, "%s/follow.err", fx->dir);
-    int64_t deadline = s_now_ms () + START_TIMEOUT_MS;
-    for (s_read (path, text); !strstr (text, "\"amount\":3"); s_read (path, text)) {
-        if (s_now_ms () > deadline)
+    int64_t deadline = cli_now_ms () + START_TIMEOUT_MS;
+    for (cli_read (path, text); !strstr (text, "\"amount\":3"); cli_read (path, text)) {
+        if (cli_now_ms () > deadline)
             fail_msg ("the follower never printed the first deposit: %s", text);
         usleep (20 * 1000);
     }
-    assert_int_equal (s_node_stop (fx, SIGTERM), 0);
-    for (s_read (err_path, text); !strstr (text, "still following account/f from seq 3");
-         s_read (err_path, text)) {
-        if (s_now_ms () > deadline)
+    assert_int_equal (cli_node_stop (fx, SIGTERM), 0);
+    for (cli_read (err_path, text); !strstr (text, "still following account/f from seq 3");
+         cli_read (err_path, text)) {
+        if (cli_now_ms () > deadline)
             fail_msg ("the follower did not say it goes on: %s", text);
         assert_int_equal (waitpid (follower, NULL, WNOHANG), 0); //  still running
         usleep (20 * 1000);
     }
-    s_node_start (fx, ready, node, fx->data, fx->endpoint);
-    assert_int_equal (s_run (fx, out, err,
-                             "\"$SHOAL\" send --endpoint '%s' account/f Deposit "
-                             "amount=4",
-                             fx->endpoint),
+    cli_node_start (fx, ready, node, fx->data, fx->endpoint);
+    assert_int_equal (cli_run (fx, out, err,
+                               "\"$SHOAL\" send --endpoint '%s' account/f Deposit "
+                               "amount=4",
+                               fx->endpoint),
                       0);
-    for (s_read (path, text); !strstr (text, "\"amount\":4"); s_read (path, text)) {
-        if (s_now_ms () > deadline)
+    for (cli_read (path, text); !strstr (text, "\"amount\":4"); cli_read (path, text)) {
+        if (cli_now_ms () > deadline)
             fail_msg ("the follower never printed the deposit after the restart: %s", text);
         usleep (20 * 1000);
     }
-    s_read (err_path, text);
+    cli_read (err_path, text);
     assert_non_null (strstr (text, "account/f answers again"));
     assert_int_equal (waitpid (follower, NULL, WNOHANG), 0);
     kill (follower, SIGINT);
     assert_int_equal (waitpid (follower, NULL, 0), follower);
     assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 0), 0);
     //  Each event once: the restart printed nothing twice.
-    s_read (path, text);
+    cli_read (path, text);
     assert_int_equal (strstr (strstr (text, "\"seq\":1") + 1, "\"seq\":1"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":2") + 1, "\"seq\":2"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":3") + 1, "\"seq\":3"), NULL);
@@ -398,26 +399,26 @@ static void test_shards_mismatch (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
-                  fx->data, fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                    fx->data, fx->endpoint);
     assert_non_null (strstr (ready, "8 shards"));
-    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+    assert_true (WIFEXITED (cli_node_stop (fx, SIGTERM)));
 
-    int code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' "
-                      "--shards 16",
-                      fx->data, fx->endpoint);
+    int code = cli_run (fx, out, err,
+                        "timeout 30 \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' "
+                        "--shards 16",
+                        fx->data, fx->endpoint);
     assert_int_equal (code, 1);
     assert_null (strstr (out, "ready on"));
-    s_all_lines_start (err, "shoal node: ", "--shards 16");
+    cli_all_lines_start (err, "shoal node: ", "--shards 16");
     assert_non_null (strstr (err, "has 8 shards; --shards 16 was given"));
 
     //  The same count, or none, opens it.
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
-                  fx->data, fx->endpoint);
-    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
-                  fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s' --shards 8",
+                    fx->data, fx->endpoint);
+    assert_true (WIFEXITED (cli_node_stop (fx, SIGTERM)));
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
     assert_non_null (strstr (ready, "8 shards"));
 }
 
@@ -430,12 +431,13 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_events_unknown_type, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_send_refuses_altered_fields, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_follow_across_restart, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_shards_mismatch, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_pending_node_down, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_refused_start_makes_no_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_events_unknown_type, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_send_refuses_altered_fields, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_follow_across_restart, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_shards_mismatch, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_pending_node_down, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_refused_start_makes_no_store, cli_setup,
+                                         cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

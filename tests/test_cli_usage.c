@@ -34,22 +34,23 @@ static void test_node_honours_shoal_endpoint (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1",
-                  fx->endpoint, fx->data);
+    cli_node_start (fx, ready, "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1",
+                    fx->endpoint, fx->data);
     assert_non_null (strstr (ready, fx->endpoint));
-    int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' \"$SHOAL\" send account/a Open owner=A",
-                      fx->endpoint);
+    int code = cli_run (fx, out, err, "SHOAL_ENDPOINT='%s' \"$SHOAL\" send account/a Open owner=A",
+                        fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"ok\":true"));
-    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+    assert_true (WIFEXITED (cli_node_stop (fx, SIGTERM)));
 
     char other[160];
     snprintf (other, sizeof other, "ipc://%s/other.ipc", fx->dir);
-    s_node_start (fx, ready,
-                  "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'",
-                  fx->endpoint, fx->data, other);
+    cli_node_start (
+        fx, ready,
+        "env SHOAL_ENDPOINT='%s' \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'",
+        fx->endpoint, fx->data, other);
     assert_non_null (strstr (ready, other));
-    code = s_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/a", other);
+    code = cli_run (fx, out, err, "\"$SHOAL\" get --endpoint '%s' account/a", other);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"owner\":\"A\""));
 }
@@ -61,16 +62,16 @@ static void test_threads_named (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 2 --endpoint '%s'", fx->data,
-                  fx->endpoint);
-    int code = s_run (fx, out, err, "cat /proc/%d/task/*/comm | sort", (int) fx->node);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 2 --endpoint '%s'", fx->data,
+                    fx->endpoint);
+    int code = cli_run (fx, out, err, "cat /proc/%d/task/*/comm | sort", (int) fx->node);
     assert_int_equal (code, 0);
     const char *names[] = {"shoal-janitor\n",  "shoal-projector\n", "shoal-syncer\n",
                            "shoal-watchdog\n", "shoal-worker-0\n",  "shoal-worker-1\n"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strstr (out, names[i]))
             fail_msg ("no thread %s among:\n%s", names[i], out);
-    assert_true (WIFEXITED (s_node_stop (fx, SIGTERM)));
+    assert_true (WIFEXITED (cli_node_stop (fx, SIGTERM)));
 }
 
 //  --------------------------------------------------------------------------
@@ -80,30 +81,31 @@ static void test_options_after_positionals (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
-                  fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
     const char *e = fx->endpoint;
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" send account/a Open owner=A --endpoint %s", e), 0);
+        cli_run (fx, out, err, "\"$SHOAL\" send account/a Open owner=A --endpoint %s", e), 0);
     //  The same --id twice: one deposit.
     for (int i = 0; i < 2; i++) {
-        int code = s_run (fx, out, err,
-                          "\"$SHOAL\" send account/a Deposit amount=5 --id dep-1 --endpoint %s", e);
+        int code = cli_run (
+            fx, out, err, "\"$SHOAL\" send account/a Deposit amount=5 --id dep-1 --endpoint %s", e);
         assert_int_equal (code, 0);
         assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
     }
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get account/a --endpoint %s", e), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" get account/a --endpoint %s", e), 0);
     assert_non_null (strstr (out, "\"version\":2"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2", e),
-                      0);
+    assert_int_equal (
+        cli_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2", e), 0);
     assert_string_equal (out, "{\"seq\":2,\"event\":\"Deposited\",\"data\":{\"amount\":5}}\n");
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" transfer a b 1 --endpoint %s --id t-1 --wait", e), 1);
+        cli_run (fx, out, err, "\"$SHOAL\" transfer a b 1 --endpoint %s --id t-1 --wait", e), 1);
     assert_non_null (strstr (out, "\"transfer\":\"t-1\""));
     //  After --, "--bogus" is an argument (not an address), not an option.
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s -- --bogus", e), 2);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" get --endpoint %s -- --bogus", e), 2);
     assert_non_null (strstr (err, "'--bogus' is not an address"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --endpoint %s --bogus account/a", e), 2);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" get --endpoint %s --bogus account/a", e),
+                      2);
     assert_non_null (strstr (err, "unknown option '--bogus'"));
 }
 
@@ -115,7 +117,7 @@ static void test_help_and_version (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX], direct[OUTPUT_MAX], list[OUTPUT_MAX];
-    assert_int_equal (s_run (fx, list, err, "\"$SHOAL\" help"), 0);
+    assert_int_equal (cli_run (fx, list, err, "\"$SHOAL\" help"), 0);
     const char *at = strstr (list, "Commands:\n");
     assert_non_null (at);
     at += strlen ("Commands:\n");
@@ -126,42 +128,43 @@ static void test_help_and_version (void **state)
         assert_int_equal (sscanf (at, "%31s", command), 1);
         repair |= strcmp (command, "repair") == 0;
         deadletters |= strcmp (command, "dead-letters") == 0;
-        assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help %s", command), 0);
+        assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" help %s", command), 0);
         char usage[64];
         snprintf (usage, sizeof usage, "Usage: shoal %s", command);
         if (!strstr (out, usage) || !strstr (out, "\nExamples:\n  shoal "))
             fail_msg ("shoal help %s: no usage or no examples: %s", command, out);
-        assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" %s --help", command), 0);
+        assert_int_equal (cli_run (fx, direct, NULL, "\"$SHOAL\" %s --help", command), 0);
         assert_string_equal (out, direct);
     }
     assert_true (count >= 20 && repair && deadletters);
     //  A subcommand's help: `shoal help cluster init` is `cluster init --help`.
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help cluster init"), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" help cluster init"), 0);
     assert_non_null (strstr (out, "Usage: shoal cluster init"));
-    assert_int_equal (s_run (fx, direct, NULL, "\"$SHOAL\" cluster init --help"), 0);
+    assert_int_equal (cli_run (fx, direct, NULL, "\"$SHOAL\" cluster init --help"), 0);
     assert_string_equal (out, direct);
     //  The config example's endpoint is one a node alone accepts, loopback
     //  (it was tcp://0.0.0.0:7700, refused without CURVE or --insecure).
     //  Not run: a test binds no fixed TCP port.
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" node --help"), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" node --help"), 0);
     if (!strstr (out, "endpoint = tcp://127.0.0.1:") || strstr (out, "endpoint = tcp://0.0.0.0"))
         fail_msg ("shoal node --help: a config example a node alone refuses: %s", out);
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" help nosuch"), 2);
     assert_true (strncmp (err, "shoal help: unknown command 'nosuch'", 36) == 0);
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help"), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" help"), 0);
     assert_non_null (strstr (out, "Commands:"));
     //  help and version are no commands of the list, yet have a help (they
     //  were "unknown command", exit 2).
-    assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" help --help && \"$SHOAL\" help help"), 0);
+    assert_int_equal (cli_run (fx, direct, err, "\"$SHOAL\" help --help && \"$SHOAL\" help help"),
+                      0);
     assert_non_null (strstr (direct, "Commands:"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" help version"), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" help version"), 0);
     assert_non_null (strstr (out, "Usage: shoal version"));
 
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" version"), 0);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" version"), 0);
     assert_true (strncmp (out, "shoal ", 6) == 0 && out[6] >= '0' && out[6] <= '9');
     const char *spellings[] = {"-V", "--version"};
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal (s_run (fx, direct, err, "\"$SHOAL\" %s", spellings[i]), 0);
+        assert_int_equal (cli_run (fx, direct, err, "\"$SHOAL\" %s", spellings[i]), 0);
         assert_string_equal (direct, out);
         assert_string_equal (err, "");
     }
@@ -208,19 +211,19 @@ static void test_messages_prefixed (void **state)
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" %s", cases[i].command);
+        int code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" %s", cases[i].command);
         if (code != 2)
             fail_msg ("shoal %s: exit %d, stderr: %s", cases[i].command, code, err);
         assert_string_equal (out, "");
-        s_all_lines_start (err, cases[i].prefix, cases[i].command);
+        cli_all_lines_start (err, cases[i].prefix, cases[i].command);
     }
     //  The bank's own messages, from bench against a node that is not there.
-    int code = s_run (fx, out, err,
-                      "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
-                      "--transfers 1",
-                      fx->dir);
+    int code = cli_run (fx, out, err,
+                        "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
+                        "--transfers 1",
+                        fx->dir);
     assert_int_equal (code, 1);
-    s_all_lines_start (err, "shoal bench: ", "bench with no node");
+    cli_all_lines_start (err, "shoal bench: ", "bench with no node");
 }
 
 //  A usage error of `shoal node` exits 2, says why, and makes nothing: no
@@ -267,19 +270,19 @@ static void test_node_usage_errors (void **state)
     snprintf (data, sizeof data, "%s/d", fx->dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =
-            s_run (fx, out, err,
-                   "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --data \"$DIR/d\" --workers 1 %s",
-                   cases[i].options);
+            cli_run (fx, out, err,
+                     "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --data \"$DIR/d\" --workers 1 %s",
+                     cases[i].options);
         if (code != 2 || !strstr (err, cases[i].said))
             fail_msg ("node %s: exit %d, stderr: %s", cases[i].options, code, err);
         assert_string_equal (out, "");
-        s_all_lines_start (err, "shoal node: ", cases[i].options);
+        cli_all_lines_start (err, "shoal node: ", cases[i].options);
         struct stat st;
         if (stat (data, &st) == 0)
             fail_msg ("node %s made its store %s", cases[i].options, data);
     }
-    int code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" get --endpoint tcp://127.0.0.1:70000 account/a");
+    int code = cli_run (fx, out, err,
+                        "timeout 30 \"$SHOAL\" get --endpoint tcp://127.0.0.1:70000 account/a");
     assert_int_equal (code, 2);
     assert_string_equal (err,
                          "shoal get: 'tcp://127.0.0.1:70000' is not a valid endpoint: its port "
@@ -294,8 +297,8 @@ static void test_exit_codes_consistent (void **state)
 {
     fixture_t *fx = *state;
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
-                  fx->endpoint);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
     static const struct {
         const char *args; //  after "$SHOAL", with SHOAL_ENDPOINT set
         int code;
@@ -324,17 +327,17 @@ static void test_exit_codes_consistent (void **state)
         {"transfer a b ''", 2, "not ''"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int code = s_run (fx, out, err, "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" %s",
-                          fx->endpoint, cases[i].args);
+        int code = cli_run (fx, out, err, "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" %s",
+                            fx->endpoint, cases[i].args);
         if (code != cases[i].code || !strstr (err, cases[i].says))
             fail_msg ("shoal %s: exit %d (not %d), stderr: %s", cases[i].args, code, cases[i].code,
                       err);
     }
     //  The node refuses such a code from any client too.
-    int code = s_run (fx, out, err,
-                      "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" send account/x '$resolve' "
-                      "id=00112233445566778899aabbccddeeff code=unavailable reason=y",
-                      fx->endpoint);
+    int code = cli_run (fx, out, err,
+                        "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" send account/x '$resolve' "
+                        "id=00112233445566778899aabbccddeeff code=unavailable reason=y",
+                        fx->endpoint);
     if (code != 1 || !strstr (out, "code must be one of the operator's own"))
         fail_msg ("a $resolve with code unavailable: exit %d: %s%s", code, out, err);
 }
@@ -371,11 +374,11 @@ static void test_module_clash_named (void **state)
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int code = s_run (fx, out, err,
-                          "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data "
-                          "\"$DIR/d\" --workers 1 --endpoint '%s' %s",
-                          getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"), cases[i].env,
-                          fx->endpoint, cases[i].options);
+        int code = cli_run (fx, out, err,
+                            "CLASH='%s'; COUNTER='%s'; %s timeout 30 \"$SHOAL\" node --data "
+                            "\"$DIR/d\" --workers 1 --endpoint '%s' %s",
+                            getenv ("SHOAL_CLASH_MODULE"), getenv ("SHOAL_TEST_MODULE"),
+                            cases[i].env, fx->endpoint, cases[i].options);
         if (code != 1 || !strstr (err, cases[i].said))
             fail_msg ("case %zu: exit %d, stderr: %s", i, code, err);
     }
@@ -390,14 +393,14 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_node_honours_shoal_endpoint, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_threads_named, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_options_after_positionals, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_help_and_version, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_messages_prefixed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_module_clash_named, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_exit_codes_consistent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_node_honours_shoal_endpoint, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_threads_named, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_options_after_positionals, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_help_and_version, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_messages_prefixed, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_node_usage_errors, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_module_clash_named, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_exit_codes_consistent, cli_setup, cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -28,17 +28,17 @@ static void test_three_nodes (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
+        cluster_cli_node_start (fx, i);
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_all_links_up (fx);
+    cluster_cli_all_links_up (fx);
 
     //  A client whose key the cluster does not know (another cluster's, in
     //  a copy of the map) is told so at once, by every node, and what to
     //  do; before, it waited out --timeout and said "could not reach".
-    assert_int_equal (s_run (fx, out, err,
-                             "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir "
-                             "\"$DIR/other\" && mkdir \"$DIR/stranger\" && cp \"$C\" "
-                             "\"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
+    assert_int_equal (cluster_cli_run (fx, out, err,
+                                       "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir "
+                                       "\"$DIR/other\" && mkdir \"$DIR/stranger\" && cp \"$C\" "
+                                       "\"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
                       0);
     char refused[256];
     snprintf (refused, sizeof refused,
@@ -76,13 +76,14 @@ static void test_three_nodes (void **state)
          "\"code\":\"key_refused\",\"error\":\"refused this client's key\""},
     };
     for (size_t i = 0; i < sizeof strangers / sizeof strangers[0]; i++) {
-        int64_t started = s_now_ms ();
+        int64_t started = cluster_cli_now_ms ();
         size_t name = strcspn (strangers[i].command, " ");
-        int refused_code = s_run (fx, out, err,
-                                  "timeout 60 \"$SHOAL\" %.*s --cluster "
-                                  "\"$DIR/stranger/cluster.cfg\" --timeout 30000%s",
-                                  (int) name, strangers[i].command, strangers[i].command + name);
-        int64_t took = s_now_ms () - started;
+        int refused_code =
+            cluster_cli_run (fx, out, err,
+                             "timeout 60 \"$SHOAL\" %.*s --cluster "
+                             "\"$DIR/stranger/cluster.cfg\" --timeout 30000%s",
+                             (int) name, strangers[i].command, strangers[i].command + name);
+        int64_t took = cluster_cli_now_ms () - started;
         int lines = 0;
         bool said = true;
         for (const char *line = err; *line; lines++) {
@@ -100,55 +101,58 @@ static void test_three_nodes (void **state)
             fail_msg ("%s as a stranger printed: %s", strangers[i].command, out);
     }
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$DIR/stranger/cluster.cfg\""),
+        cluster_cli_run (fx, out, err,
+                         "\"$SHOAL\" cluster status --cluster \"$DIR/stranger/cluster.cfg\""),
         3);
     assert_non_null (strstr (out, "0 up, 3 down\n"));
-    assert_int_equal (s_count (out, "  refused this client's key\n"), NODES);
+    assert_int_equal (cluster_cli_count (out, "  refused this client's key\n"), NODES);
 
-    cluster_t *cluster = s_map (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char accounts[NODES][64];
     for (int i = 0; i < NODES; i++)
-        s_account_of (cluster, i, accounts[i], sizeof accounts[i]);
+        cluster_cli_account_of (cluster, i, accounts[i], sizeof accounts[i]);
     cluster_destroy (&cluster);
     //  Through node i, open the account of node i+1 and deposit into that
     //  of node i+2.
     for (int i = 0; i < NODES; i++) {
         const char *opened = accounts[(i + 1) % NODES];
-        int code = s_run (fx, out, err,
-                          "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n%d %s "
-                          "Open owner=X",
-                          i + 1, opened);
+        int code = cluster_cli_run (fx, out, err,
+                                    "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n%d %s "
+                                    "Open owner=X",
+                                    i + 1, opened);
         if (code != 0)
             fail_msg ("Open %s through n%d: exit %d: %s%s", opened, i + 1, code, out, err);
     }
     for (int i = 0; i < NODES; i++) {
-        int code = s_run (fx, out, err,
-                          "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n%d %s "
-                          "Deposit amount=10",
-                          i + 1, accounts[(i + 2) % NODES]);
+        int code = cluster_cli_run (fx, out, err,
+                                    "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n%d %s "
+                                    "Deposit amount=10",
+                                    i + 1, accounts[(i + 2) % NODES]);
         if (code != 0)
             fail_msg ("Deposit through n%d: exit %d: %s%s", i + 1, code, out, err);
         assert_non_null (strstr (out, "\"reply\":{\"balance\":10}"));
     }
     //  Any node ($SHOAL_CLUSTER): get, events, a transfer between two
     //  nodes' accounts waited for through a third.
-    assert_int_equal (s_run (fx, out, err, "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" get %s", accounts[0]),
-                      0);
-    assert_non_null (strstr (out, "\"balance\":10"));
     assert_int_equal (
-        s_run (fx, out, err, "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" events %s --from 2", accounts[1]), 0);
+        cluster_cli_run (fx, out, err, "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" get %s", accounts[0]), 0);
+    assert_non_null (strstr (out, "\"balance\":10"));
+    assert_int_equal (cluster_cli_run (fx, out, err,
+                                       "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" events %s --from 2",
+                                       accounts[1]),
+                      0);
     assert_string_equal (out, "{\"seq\":2,\"event\":\"Deposited\",\"data\":{\"amount\":10}}\n");
-    int code =
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" transfer --cluster \"$C\" --node n3 --wait --id t-1 %s "
-               "%s 4",
-               accounts[0], accounts[1]);
+    int code = cluster_cli_run (
+        fx, out, err,
+        "timeout 60 \"$SHOAL\" transfer --cluster \"$C\" --node n3 --wait --id t-1 %s "
+        "%s 4",
+        accounts[0], accounts[1]);
     if (code != 0)
         fail_msg ("transfer: exit %d: %s%s", code, out, err);
     assert_non_null (strstr (out, "\"status\":\"completed\""));
 
     //  stats --cluster: three nodes up, the sum over them.
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" stats --cluster \"$C\"");
+    code = cluster_cli_run (fx, out, err, "timeout 30 \"$SHOAL\" stats --cluster \"$C\"");
     if (code != 0)
         fail_msg ("stats --cluster: exit %d: %s%s", code, out, err);
     for (int i = 0; i < NODES; i++) {
@@ -159,7 +163,8 @@ static void test_three_nodes (void **state)
     assert_non_null (strstr (out, "],\"sum\":{\"messages\":"));
     assert_non_null (strstr (out, "\"shards_owned\":256"));
     //  cluster status as text.
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\""), 0);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\""),
+                      0);
     assert_non_null (strstr (out, ": 3 nodes, 256 shards, epoch 1, 3 up, 0 down\n"));
     for (int i = 0; i < NODES; i++) {
         char row[64];
@@ -170,28 +175,29 @@ static void test_three_nodes (void **state)
 
     //  n3 killed: shown down (exit 3), the others cannot reach it; an
     //  account it owns is unavailable through n1, at once, naming it.
-    s_node_kill (fx, 2);
-    s_status_until (fx, 3, "\"up\":2,\"down\":1", out);
+    cluster_cli_node_kill (fx, 2);
+    cluster_cli_status_until (fx, 3, "\"up\":2,\"down\":1", out);
     assert_non_null (strstr (out, "\"node\":\"n3\",\"up\":false"));
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     while (true) {
-        code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 5000 %s "
-                      "Deposit amount=1",
-                      accounts[2]);
+        code = cluster_cli_run (
+            fx, out, err,
+            "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 5000 %s "
+            "Deposit amount=1",
+            accounts[2]);
         if (code == 1 && strstr (out, "\"code\":\"unavailable\""))
             break;
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("no unavailable from n1 for %s: exit %d: %s%s", accounts[2], code, out, err);
         usleep (50 * 1000);
     }
     assert_non_null (strstr (out, "node n3"));
-    code = s_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\"");
+    code = cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\"");
     assert_int_equal (code, 3);
     assert_non_null (strstr (out, "2 up, 1 down\n"));
     assert_non_null (strstr (out, "\nn3       down "));
     assert_non_null (strstr (out, "no answer in 1000 ms"));
-    code = s_run (fx, out, err, "\"$SHOAL\" stats --cluster \"$C\"");
+    code = cluster_cli_run (fx, out, err, "\"$SHOAL\" stats --cluster \"$C\"");
     assert_int_equal (code, 3);
     assert_non_null (
         strstr (out, "{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 1000 ms\"}"));
@@ -213,16 +219,17 @@ static char *s_retry_line (fixture_t *fx, char *err, const char *command)
 {
     char out[OUTPUT_MAX];
     const char *prefix = "Retry safely with: shoal ";
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         kill (fx->nodes[1], SIGSTOP);
-        int code = s_run (fx, out, err, "timeout 30 %s", command);
+        int code = cluster_cli_run (fx, out, err, "timeout 30 %s", command);
         kill (fx->nodes[1], SIGCONT);
         if (code == 3)
             break;
-        if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") || s_now_ms () > deadline)
+        if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") ||
+            cluster_cli_now_ms () > deadline)
             fail_msg ("send %s: exit %d, not 3: %s%s", command, code, out, err);
-        s_all_links_up (fx);
+        cluster_cli_all_links_up (fx);
     }
     char *line = strstr (err, prefix);
     if (!line)
@@ -248,17 +255,19 @@ static int s_run_retry (fixture_t *fx, char *out, const char *line)
     fprintf (file, "timeout 30 \"$SHOAL\" %.*s --timeout 10000 %s\n", (int) (timeout - line), line,
              timeout + strlen (" --timeout 300 "));
     fclose (file);
-    return s_run (fx, out, NULL, "SHOAL=\"$SHOAL\" sh -c \"$(cat \"$DIR/retry.sh\")\" </dev/null");
+    return cluster_cli_run (fx, out, NULL,
+                            "SHOAL=\"$SHOAL\" sh -c \"$(cat \"$DIR/retry.sh\")\" </dev/null");
 }
 
 //  Polls `get` of address until its output has want, against a deadline.
 static void s_get_until (fixture_t *fx, const char *address, const char *want)
 {
     char out[OUTPUT_MAX];
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
-    while (s_run (fx, out, NULL, "timeout 30 \"$SHOAL\" get --cluster \"$C\" %s", address) != 0 ||
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    while (cluster_cli_run (fx, out, NULL, "timeout 30 \"$SHOAL\" get --cluster \"$C\" %s",
+                            address) != 0 ||
            !strstr (out, want)) {
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("get %s: no %s in %s", address, want, out);
         usleep (50 * 1000);
     }
@@ -268,11 +277,11 @@ static void test_retry_line (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    s_all_links_up (fx);
-    cluster_t *cluster = s_map (fx);
+        cluster_cli_node_start (fx, i);
+    cluster_cli_all_links_up (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX], expect[512];
-    s_account_of (cluster, 1, account, sizeof account);
+    cluster_cli_account_of (cluster, 1, account, sizeof account);
     cluster_destroy (&cluster);
 
     //  --cluster and --node n1, after the arguments. A second Open would
@@ -303,9 +312,10 @@ static void test_retry_line (void **state)
     assert_int_equal (s_run_retry (fx, out, line), 0);
     assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
     assert_int_equal (
-        s_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account), 0);
-    assert_int_equal (s_count (out, "\"Opened\""), 1);
-    assert_int_equal (s_count (out, "\"Deposited\""), 1);
+        cluster_cli_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account),
+        0);
+    assert_int_equal (cluster_cli_count (out, "\"Opened\""), 1);
+    assert_int_equal (cluster_cli_count (out, "\"Deposited\""), 1);
 }
 
 //  --------------------------------------------------------------------------
@@ -326,29 +336,29 @@ static void test_unavailable_with_id (void **state)
     //  --cluster").
     setenv ("SHOAL_ENDPOINT", "ipc:///nowhere/for/the/nodes", 1);
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
+        cluster_cli_node_start (fx, i);
     unsetenv ("SHOAL_ENDPOINT");
-    s_all_links_up (fx);
-    cluster_t *cluster = s_map (fx);
+    cluster_cli_all_links_up (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_account_of (cluster, 1, account, sizeof account);
+    cluster_cli_account_of (cluster, 1, account, sizeof account);
     cluster_destroy (&cluster);
-    assert_int_equal (s_run (fx, out, err,
-                             "timeout 30 \"$SHOAL\" send --cluster \"$C\" %s Open owner=X",
-                             account),
-                      0);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err,
+                         "timeout 30 \"$SHOAL\" send --cluster \"$C\" %s Open owner=X", account),
+        0);
     kill (fx->nodes[1], SIGSTOP);
     const char *send = "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 300 "
                        "--id dep-1 %s Deposit amount=5";
-    int code = s_run (fx, out, err, send, account);
+    int code = cluster_cli_run (fx, out, err, send, account);
     if (code != 3) //  no answer: forwarded to n2, or not sent in time
         fail_msg ("the first attempt: exit %d, not 3 (no answer): %s%s", code, out, err);
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     while (!strstr (out, "\"code\":\"unavailable\"")) {
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("n1 never took n2 for down: %s%s", out, err);
         usleep (50 * 1000);
-        code = s_run (fx, out, err, send, account);
+        code = cluster_cli_run (fx, out, err, send, account);
         if (code != 3)
             fail_msg ("a retry under --id: exit %d, not 3: %s%s", code, out, err);
     }
@@ -356,13 +366,14 @@ static void test_unavailable_with_id (void **state)
     assert_non_null (strstr (err, "Retry safely with: shoal send"));
     //  No --id: refused, exit 1, and it never runs (n1 takes n2 for down
     //  now: an attempt not sent in time, exit 3, is made again).
-    deadline = s_now_ms () + UP_TIMEOUT_MS;
+    deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     do
-        code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 2000 %s "
-                      "Deposit amount=7",
-                      account);
-    while (code == 3 && s_now_ms () < deadline);
+        code = cluster_cli_run (
+            fx, out, err,
+            "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 2000 %s "
+            "Deposit amount=7",
+            account);
+    while (code == 3 && cluster_cli_now_ms () < deadline);
     if (code != 1 || !strstr (out, "\"code\":\"unavailable\""))
         fail_msg ("without --id: exit %d, not 1 unavailable: %s%s", code, out, err);
     kill (fx->nodes[1], SIGCONT);
@@ -370,16 +381,17 @@ static void test_unavailable_with_id (void **state)
     //  loaded machine its client may not have had its link to n1 within
     //  the 300 ms); the same id again then gets its reply, or runs it now:
     //  one Deposited either way, and the refused one without --id none.
-    s_all_links_up (fx);
-    code = s_run (fx, out, err,
-                  "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --id dep-1 %s "
-                  "Deposit amount=5",
-                  account);
+    cluster_cli_all_links_up (fx);
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --id dep-1 %s "
+                            "Deposit amount=5",
+                            account);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));
     assert_int_equal (
-        s_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account), 0);
-    assert_int_equal (s_count (out, "\"Deposited\""), 1);
+        cluster_cli_run (fx, out, err, "timeout 30 \"$SHOAL\" events --cluster \"$C\" %s", account),
+        0);
+    assert_int_equal (cluster_cli_count (out, "\"Deposited\""), 1);
 }
 
 int main (void)
@@ -390,9 +402,10 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_three_nodes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_retry_line, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_unavailable_with_id, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_three_nodes, cluster_cli_setup, cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_line, cluster_cli_setup, cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_unavailable_with_id, cluster_cli_setup,
+                                         cluster_cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -31,7 +31,7 @@
 //     account of n2 get n2's answer once it goes on. Before, both gave up
 //     after 2 s, pending saying "did not answer within 60000 ms".
 
-//  Starts the shell command made from format in the background, as s_run
+//  Starts the shell command made from format in the background, as cluster_cli_run
 //  runs it, its stdout and stderr in DIR/NAME.out and DIR/NAME.err.
 //  Returns its pid.
 static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
@@ -39,7 +39,7 @@ static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
     char command[2048];
     va_list args;
     va_start (args, format);
-    s_shell (fx, command, name, format, args);
+    cluster_cli_shell (fx, command, name, format, args);
     va_end (args);
     pid_t pid = fork ();
     assert_true (pid >= 0);
@@ -50,7 +50,7 @@ static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
     return pid;
 }
 
-//  Waits for pid until deadline (s_now_ms). Returns its exit code, -1 if
+//  Waits for pid until deadline (cluster_cli_now_ms). Returns its exit code, -1 if
 //  it did not exit normally, or -2 if it still runs at the deadline.
 static int s_exit_by (pid_t pid, int64_t deadline)
 {
@@ -58,7 +58,7 @@ static int s_exit_by (pid_t pid, int64_t deadline)
         int status;
         if (waitpid (pid, &status, WNOHANG) == pid)
             return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             return -2;
         usleep (20 * 1000);
     }
@@ -69,23 +69,23 @@ static void s_output (fixture_t *fx, const char *name, char *out, char *err)
 {
     char path[160];
     snprintf (path, sizeof path, "%s/%s.out", fx->dir, name);
-    s_read (path, out);
+    cluster_cli_read (path, out);
     snprintf (path, sizeof path, "%s/%s.err", fx->dir, name);
-    s_read (path, err);
+    cluster_cli_read (path, err);
 }
 
 static void test_stuck_work_timeout (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    s_all_links_up (fx);
-    cluster_t *cluster = s_map (fx);
+        cluster_cli_node_start (fx, i);
+    cluster_cli_all_links_up (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char account[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_account_of (cluster, 1, account, sizeof account);
+    cluster_cli_account_of (cluster, 1, account, sizeof account);
     cluster_destroy (&cluster);
     kill (fx->nodes[1], SIGSTOP);
-    int64_t started = s_now_ms ();
+    int64_t started = cluster_cli_now_ms ();
     pid_t pending =
         s_start (fx, "pending", "timeout 120 \"$SHOAL\" pending --cluster \"$C\" --timeout 60000");
     pid_t explain =
@@ -98,14 +98,14 @@ static void test_stuck_work_timeout (void **state)
     if (code != -2 || explained != -2) {
         s_output (fx, code != -2 ? "pending" : "explain", out, err);
         fail_msg ("%s gave up after %d ms, n2 stopped and --timeout 60000: exit %d: %s%s",
-                  code != -2 ? "pending" : "explain", (int) (s_now_ms () - started),
+                  code != -2 ? "pending" : "explain", (int) (cluster_cli_now_ms () - started),
                   code != -2 ? code : explained, out, err);
     }
-    code = s_exit_by (pending, s_now_ms () + 90000);
+    code = s_exit_by (pending, cluster_cli_now_ms () + 90000);
     s_output (fx, "pending", out, err);
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back: exit %d: %s%s", code, out, err);
-    code = s_exit_by (explain, s_now_ms () + 90000);
+    code = s_exit_by (explain, cluster_cli_now_ms () + 90000);
     s_output (fx, "explain", out, err);
     if (code != 0 || !strstr (out, " on node n2, version 0\n"))
         fail_msg ("explain %s, n2 back: exit %d: %s%s", account, code, out, err);
@@ -124,25 +124,25 @@ static void test_operators (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    s_all_links_up (fx);
+        cluster_cli_node_start (fx, i);
+    cluster_cli_all_links_up (fx);
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     //  An application's certificate (another cluster's) in each node's
     //  clients/, beside a copy of the map.
     assert_int_equal (
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir "
-               "\"$DIR/other\" && mkdir \"$DIR/app\" && cp \"$C\" "
-               "\"$DIR\"/other/client.cert* \"$DIR/app/\" && for n in n1 n2 n3; "
-               "do cp \"$DIR/other/client.cert\" \"$DIR/c/$n/clients/app.cert\"; done"),
+        cluster_cli_run (fx, out, err,
+                         "timeout 60 \"$SHOAL\" cluster init --nodes 1 --ipc --dir "
+                         "\"$DIR/other\" && mkdir \"$DIR/app\" && cp \"$C\" "
+                         "\"$DIR\"/other/client.cert* \"$DIR/app/\" && for n in n1 n2 n3; "
+                         "do cp \"$DIR/other/client.cert\" \"$DIR/c/$n/clients/app.cert\"; done"),
         0);
     //  It is let in (the nodes read clients/ again), and may send commands.
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     int code;
-    while ((code = s_run (fx, out, err,
-                          "timeout 60 \"$SHOAL\" send --cluster \"$DIR/app/cluster.cfg\" "
-                          "--timeout 5000 account/a Open owner=A")) != 0 &&
-           s_now_ms () < deadline)
+    while ((code = cluster_cli_run (fx, out, err,
+                                    "timeout 60 \"$SHOAL\" send --cluster \"$DIR/app/cluster.cfg\" "
+                                    "--timeout 5000 account/a Open owner=A")) != 0 &&
+           cluster_cli_now_ms () < deadline)
         usleep (50 * 1000);
     if (code != 0)
         fail_msg ("the application's client was not let in: exit %d: %s", code, err);
@@ -155,39 +155,42 @@ static void test_operators (void **state)
         "projections rebuild large_debits",
     };
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-        code = s_run (fx, out, err,
-                      "timeout 60 \"$SHOAL\" %s --cluster \"$DIR/app/cluster.cfg\" --timeout 5000",
-                      acts[i]);
+        code = cluster_cli_run (
+            fx, out, err,
+            "timeout 60 \"$SHOAL\" %s --cluster \"$DIR/app/cluster.cfg\" --timeout 5000", acts[i]);
         if (code == 0 || !strstr (err, "not_an_operator"))
             fail_msg ("shoal %s by an application's client: exit %d, stdout %s, stderr %s", acts[i],
                       code, out, err);
     }
     //  Nothing of it happened: bank_totals still runs.
     assert_int_equal (
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" projections --cluster \"$C\" --json"), 0);
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" projections --cluster \"$C\" --json"),
+        0);
     assert_null (strstr (out, "\"paused\""));
     //  The operator's certificate may: the same acts are taken, or refused
     //  for what they name.
     assert_int_equal (
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" account/a"), 0);
-    assert_int_equal (
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" projections pause bank_totals --cluster \"$C\""),
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" account/a"),
         0);
     assert_int_equal (
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" projections resume bank_totals --cluster \"$C\""),
+        cluster_cli_run (fx, out, err,
+                         "timeout 60 \"$SHOAL\" projections pause bank_totals --cluster \"$C\""),
         0);
-    s_run (fx, out, err,
-           "timeout 60 \"$SHOAL\" resolve --cluster \"$C\" account/a "
-           "07ae0551c2a954d964f83d510607e427 --reject operator_cancel --reason r");
+    assert_int_equal (
+        cluster_cli_run (fx, out, err,
+                         "timeout 60 \"$SHOAL\" projections resume bank_totals --cluster \"$C\""),
+        0);
+    cluster_cli_run (fx, out, err,
+                     "timeout 60 \"$SHOAL\" resolve --cluster \"$C\" account/a "
+                     "07ae0551c2a954d964f83d510607e427 --reject operator_cancel --reason r");
     assert_null (strstr (err, "not_an_operator"));
     assert_non_null (strstr (err, "not_pending"));
     //  A plain --endpoint at a cluster's node is never answered (CURVE
     //  only): the command says where to look, not only "no answer".
-    int plain = s_run (fx, out, err,
-                       "timeout 60 \"$SHOAL\" get --endpoint \"ipc://$DIR/c/n1/client.ipc\" "
-                       "--timeout 300 account/a");
+    int plain =
+        cluster_cli_run (fx, out, err,
+                         "timeout 60 \"$SHOAL\" get --endpoint \"ipc://$DIR/c/n1/client.ipc\" "
+                         "--timeout 300 account/a");
     if (plain != 3 || !strstr (err, "it answers only CURVE clients: use --cluster FILE"))
         fail_msg ("get --endpoint at a cluster's node: exit %d: %s", plain, err);
 }
@@ -200,31 +203,33 @@ static void test_operators_legacy (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    assert_int_equal (s_run (fx, out, err,
-                             "mv \"$DIR/c/n1/operators/client.cert\" \"$DIR/c/n1/clients/\" && "
-                             "rmdir \"$DIR/c/n1/operators\" && timeout 60 \"$SHOAL\" cluster init "
-                             "--nodes 1 --ipc --dir \"$DIR/other\" && mkdir \"$DIR/stranger\" && "
-                             "cp \"$C\" \"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
-                      0);
-    s_node_start (fx, 0);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err,
+                         "mv \"$DIR/c/n1/operators/client.cert\" \"$DIR/c/n1/clients/\" && "
+                         "rmdir \"$DIR/c/n1/operators\" && timeout 60 \"$SHOAL\" cluster init "
+                         "--nodes 1 --ipc --dir \"$DIR/other\" && mkdir \"$DIR/stranger\" && "
+                         "cp \"$C\" \"$DIR\"/other/client.cert* \"$DIR/stranger/\""),
+        0);
+    cluster_cli_node_start (fx, 0);
     char log[OUTPUT_MAX], path[160];
     snprintf (path, sizeof path, "%s/n1.log", fx->dir);
-    s_read (path, log);
+    cluster_cli_read (path, log);
     assert_non_null (strstr (log, "every client of node n1 is an operator"));
-    cluster_t *cluster = s_map (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char address[64];
-    s_account_of (cluster, 0, address, sizeof address);
+    cluster_cli_account_of (cluster, 0, address, sizeof address);
     cluster_destroy (&cluster);
     //  The stranger: refused at the handshake, as before operators/.
-    int code = s_run (fx, out, err,
-                      "timeout 60 \"$SHOAL\" get --cluster \"$DIR/stranger/cluster.cfg\" "
-                      "--timeout 5000 %s",
-                      address);
+    int code = cluster_cli_run (fx, out, err,
+                                "timeout 60 \"$SHOAL\" get --cluster \"$DIR/stranger/cluster.cfg\" "
+                                "--timeout 5000 %s",
+                                address);
     if (code != 3 || !strstr (err, "refused this client's key"))
         fail_msg ("a stranger's key on a node without operators/: exit %d: %s %s", code, out, err);
     //  The cluster's own client: let in, and an operator.
     assert_int_equal (
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" %s", address), 0);
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" resend --cluster \"$C\" %s", address),
+        0);
 }
 
 //  --------------------------------------------------------------------------
@@ -239,24 +244,26 @@ static void test_dead_letters_node_silent (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    s_all_links_up (fx);
+        cluster_cli_node_start (fx, i);
+    cluster_cli_all_links_up (fx);
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     const char *id = "07ae0551c2a954d964f83d510607e427";
     kill (fx->nodes[1], SIGSTOP);
-    int code =
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 retry %s", id);
+    int code = cluster_cli_run (
+        fx, out, err, "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 retry %s",
+        id);
     int json = -1;
     char json_out[OUTPUT_MAX] = "", listed[OUTPUT_MAX] = "", other_err[OUTPUT_MAX];
     int list = -1;
     if (code == 3) {
-        json = s_run (fx, json_out, other_err,
-                      "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json "
-                      "drop %s",
-                      id);
-        list = s_run (fx, listed, other_err,
-                      "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json");
+        json = cluster_cli_run (
+            fx, json_out, other_err,
+            "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json "
+            "drop %s",
+            id);
+        list = cluster_cli_run (
+            fx, listed, other_err,
+            "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json");
     }
     kill (fx->nodes[1], SIGCONT);
     if (code != 3 || !strstr (err, "node n2 did not answer") || strstr (err, "(not_found)"))
@@ -267,9 +274,9 @@ static void test_dead_letters_node_silent (void **state)
     if (list != 3 || strcmp (listed, "{\"dead_letters\":[],\"nodes_down\":[\"n2\"]}\n") != 0)
         fail_msg ("list --json, n2 stopped: exit %d: %s", list, listed);
     //  Every node answering, the same ID is not found (exit 1).
-    code =
-        s_run (fx, out, err,
-               "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 30000 retry %s", id);
+    code = cluster_cli_run (
+        fx, out, err,
+        "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 30000 retry %s", id);
     if (code != 1 || !strstr (err, "in the dead-letter lists (shoal dead-letters --all") ||
         !strstr (err, "(not_found)"))
         fail_msg ("retry, every node up: exit %d, not 1 not_found: %s%s", code, out, err);
@@ -286,12 +293,12 @@ static void test_resolve_unanswered (void **state)
 {
     fixture_t *fx = *state;
     for (int i = 0; i < NODES; i++)
-        s_node_start (fx, i);
-    s_all_links_up (fx);
-    cluster_t *cluster = s_map (fx);
+        cluster_cli_node_start (fx, i);
+    cluster_cli_all_links_up (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     char from[64], transfer[64] = "", out[OUTPUT_MAX], err[OUTPUT_MAX];
-    s_account_of (cluster, 1, from, sizeof from); //  on n2
-    for (int i = 0; !transfer[0]; i++) {          //  a saga on n1
+    cluster_cli_account_of (cluster, 1, from, sizeof from); //  on n2
+    for (int i = 0; !transfer[0]; i++) {                    //  a saga on n1
         char address[64];
         snprintf (address, sizeof address, "transfer/r%d", i);
         if (cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) == 0)
@@ -300,43 +307,46 @@ static void test_resolve_unanswered (void **state)
     cluster_destroy (&cluster);
     //  n2 stopped: the transfer's Debit waits.
     kill (fx->nodes[1], SIGSTOP);
-    int code = s_run (fx, out, err,
-                      "timeout 60 \"$SHOAL\" transfer --cluster \"$C\" --id %s %s account/b 1",
-                      transfer, from);
+    int code = cluster_cli_run (
+        fx, out, err, "timeout 60 \"$SHOAL\" transfer --cluster \"$C\" --id %s %s account/b 1",
+        transfer, from);
     if (code != 0)
         fail_msg ("transfer: exit %d: %s%s", code, out, err);
     char sender[80], id[33] = "";
     snprintf (sender, sizeof sender, "{\"sender\":\"transfer/%s\",\"command\":\"Debit\"", transfer);
-    int64_t deadline = s_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     while (!id[0]) {
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json --timeout 500");
+        cluster_cli_run (fx, out, err,
+                         "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json --timeout 500");
         const char *row = strstr (out, sender);
         const char *key = row ? strstr (row, "\"id\":\"") : NULL;
         if (key)
             snprintf (id, sizeof id, "%.32s", key + 6);
-        else if (s_now_ms () > deadline)
+        else if (cluster_cli_now_ms () > deadline)
             fail_msg ("the Debit of transfer/%s never showed pending: %s%s", transfer, out, err);
         else
             usleep (100 * 1000);
     }
     //  n1, the saga's node, stopped too: the resolve waits for it in vain.
     kill (fx->nodes[0], SIGSTOP);
-    code = s_run (fx, out, err,
-                  "timeout 60 \"$SHOAL\" resolve --cluster \"$C\" --timeout 1000 transfer/%s %s "
-                  "--reject operator_cancel --reason 'n2 frozen'",
-                  transfer, id);
+    code = cluster_cli_run (
+        fx, out, err,
+        "timeout 60 \"$SHOAL\" resolve --cluster \"$C\" --timeout 1000 transfer/%s %s "
+        "--reject operator_cancel --reason 'n2 frozen'",
+        transfer, id);
     kill (fx->nodes[0], SIGCONT);
     if (code != 3 || !strstr (err, "shoal resolve: no answer about transfer/") ||
         !strstr (err, "it may be recorded all the same") ||
         !strstr (err, "shoal explain transfer/"))
         fail_msg ("resolve, n1 stopped: exit %d: %s%s", code, out, err);
     //  And it is: n1 reads it once it goes on.
-    deadline = s_now_ms () + UP_TIMEOUT_MS;
+    deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
     while (true) {
-        s_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" transfer/%s", transfer);
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" transfer/%s",
+                         transfer);
         if (strstr (out, "\"$Resolved\"") && strstr (out, "n2 frozen"))
             break;
-        if (s_now_ms () > deadline)
+        if (cluster_cli_now_ms () > deadline)
             fail_msg ("the resolve never showed in transfer/%s: %s%s", transfer, out, err);
         usleep (100 * 1000);
     }
@@ -351,11 +361,15 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_stuck_work_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_operators, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_operators_legacy, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_dead_letters_node_silent, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_resolve_unanswered, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_stuck_work_timeout, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_operators, cluster_cli_setup, cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_operators_legacy, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_dead_letters_node_silent, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_unanswered, cluster_cli_setup,
+                                         cluster_cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -31,7 +31,7 @@
 static void test_where (void **state)
 {
     fixture_t *fx = *state;
-    cluster_t *cluster = s_map (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
     const char *addresses[] = {"account/alice", "account/bob", "transfer/t-1",
                                "counter/c",     "account/x",   "account/ü"};
     size_t count = sizeof addresses / sizeof addresses[0];
@@ -46,14 +46,16 @@ static void test_where (void **state)
         snprintf (args + used, sizeof args - used, " '%s'", addresses[i]);
     }
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\"%s", args), 0);
-    assert_string_equal (out, expected);
-    assert_string_equal (err, "");
-    assert_int_equal (s_run (fx, out, err, "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" where%s --json", args),
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\"%s", args),
                       0);
     assert_string_equal (out, expected);
+    assert_string_equal (err, "");
+    assert_int_equal (
+        cluster_cli_run (fx, out, err, "SHOAL_CLUSTER=\"$C\" \"$SHOAL\" where%s --json", args), 0);
+    assert_string_equal (out, expected);
     //  One address, as the brief example has it.
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\" account/alice"), 0);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\" account/alice"), 0);
     assert_true (strncmp (out, expected, strlen (out)) == 0);
     cluster_destroy (&cluster);
 }
@@ -67,25 +69,29 @@ static void test_where_errors (void **state)
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\" account/a noslash account/b"), 2);
+        cluster_cli_run (fx, out, err,
+                         "\"$SHOAL\" where --cluster \"$C\" account/a noslash account/b"),
+        2);
     assert_string_equal (out, "");
     assert_non_null (strstr (err, "shoal where: 'noslash' is not an address"));
 
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" where --cluster \"$DIR/nope.cfg\" account/a"), 2);
+        cluster_cli_run (fx, out, err, "\"$SHOAL\" where --cluster \"$DIR/nope.cfg\" account/a"),
+        2);
     assert_string_equal (out, "");
     char expected[256];
     snprintf (expected, sizeof expected, "shoal where: %s/nope.cfg: cannot open", fx->dir);
     assert_non_null (strstr (err, expected));
 
     //  No --cluster, no $SHOAL_CLUSTER: cluster/cluster.cfg, from "$DIR".
-    assert_int_equal (s_run (fx, out, err, "cd \"$DIR\" && \"$SHOAL\" where account/a"), 2);
+    assert_int_equal (cluster_cli_run (fx, out, err, "cd \"$DIR\" && \"$SHOAL\" where account/a"),
+                      2);
     assert_non_null (strstr (err, "shoal where: cluster/cluster.cfg: cannot open"));
     assert_non_null (strstr (err, "--cluster FILE or $SHOAL_CLUSTER"));
 
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\""), 2);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" where --cluster \"$C\""), 2);
     assert_non_null (strstr (err, "shoal where: needs an ADDRESS"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" where --help"), 0);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" where --help"), 0);
     assert_non_null (strstr (out, "Usage: shoal where"));
     assert_non_null (strstr (out, "Examples:"));
 }
@@ -100,7 +106,8 @@ static void test_cluster_option_errors (void **state)
     char out[OUTPUT_MAX], err[OUTPUT_MAX], cert[256];
     snprintf (cert, sizeof cert, "%s/c/client.cert", fx->dir);
     assert_int_equal (
-        s_run (fx, NULL, NULL, "rm \"$DIR/c/client.cert\" \"$DIR/c/client.cert_secret\""), 0);
+        cluster_cli_run (fx, NULL, NULL, "rm \"$DIR/c/client.cert\" \"$DIR/c/client.cert_secret\""),
+        0);
     //  Every command that asks nodes: before, pending printed the error
     //  once per node and exited 3, saying the nodes did not answer, and
     //  explain exited 3.
@@ -129,7 +136,8 @@ static void test_cluster_option_errors (void **state)
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         bool own = strncmp (commands[i], "env ", 4) == 0;
-        int code = s_run (fx, out, err, "timeout 30 %s%s", own ? "" : "\"$SHOAL\" ", commands[i]);
+        int code = cluster_cli_run (fx, out, err, "timeout 30 %s%s", own ? "" : "\"$SHOAL\" ",
+                                    commands[i]);
         if (code != 2 || !strstr (err, cert) || strncmp (err, "shoal ", 6) != 0 ||
             strchr (err, '\n') != err + strlen (err) - 1)
             fail_msg ("%s: exit %d, stderr: %s", commands[i], code, err);
@@ -143,23 +151,24 @@ static void test_cluster_option_errors (void **state)
         "200 account/a",
     };
     for (size_t i = 0; i < 2; i++) {
-        int code = s_run (fx, out, err, "timeout 30 %s", endpoints[i]);
+        int code = cluster_cli_run (fx, out, err, "timeout 30 %s", endpoints[i]);
         if (code != 3 || !strstr (err, "nobody.ipc within 200 ms"))
             fail_msg ("%s: exit %d, stderr: %s", endpoints[i], code, err);
     }
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --node n1 account/a"), 2);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" get --node n1 account/a"), 2);
     assert_non_null (strstr (err, "shoal get: --node names a node of a cluster"));
     assert_int_equal (
-        s_run (fx, out, err, "\"$SHOAL\" get --endpoint ipc://x --cluster \"$C\" --node n1 a/b"),
+        cluster_cli_run (fx, out, err,
+                         "\"$SHOAL\" get --endpoint ipc://x --cluster \"$C\" --node n1 a/b"),
         2);
     assert_non_null (strstr (err, "--endpoint talks to one endpoint"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$DIR/nope.cfg\""),
-                      2);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$DIR/nope.cfg\""), 2);
     assert_non_null (strstr (err, "shoal cluster status: "));
     assert_non_null (strstr (err, "nope.cfg: cannot open"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" cluster status --bogus"), 2);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --bogus"), 2);
     assert_non_null (strstr (err, "shoal cluster status: unknown option '--bogus'"));
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" cluster status --help"), 0);
+    assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --help"), 0);
     assert_non_null (strstr (out, "Usage: shoal cluster status"));
     assert_non_null (strstr (out, "Examples:"));
 }
@@ -192,9 +201,9 @@ static void test_node_usage_errors (void **state)
     snprintf (path, sizeof path, "%s/fifo.cfg", fx->dir);
     assert_int_equal (mkfifo (path, 0600), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int code = s_run (fx, out, err,
-                          "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --workers 1 --metrics off %s",
-                          cases[i].options);
+        int code = cluster_cli_run (
+            fx, out, err, "cd \"$DIR\" && timeout 30 \"$SHOAL\" node --workers 1 --metrics off %s",
+            cases[i].options);
         if (code != 2 || !strstr (err, cases[i].said) || strncmp (err, "shoal node: ", 12) != 0)
             fail_msg ("node %s: exit %d, stderr: %s", cases[i].options, code, err);
         assert_string_equal (out, "");
@@ -210,9 +219,10 @@ static void test_node_usage_errors (void **state)
     FILE *file = fopen (path, "w");
     assert_non_null (file);
     fclose (file);
-    int code = s_run (fx, out, err,
-                      "timeout 30 \"$SHOAL\" node --workers 1 --metrics off --cluster \"$C\" "
-                      "--name n1");
+    int code =
+        cluster_cli_run (fx, out, err,
+                         "timeout 30 \"$SHOAL\" node --workers 1 --metrics off --cluster \"$C\" "
+                         "--name n1");
     if (code != 1 || !strstr (err, "/c/n1/clients is not a directory"))
         fail_msg ("clients/ a file: exit %d, stderr: %s", code, err);
     assert_string_equal (out, "");
@@ -226,30 +236,31 @@ static void test_nodes_down (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    assert_int_equal (s_run (fx, out, err, "\"$SHOAL\" get --cluster \"$C\" --node n9 account/a"),
-                      2);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err, "\"$SHOAL\" get --cluster \"$C\" --node n9 account/a"), 2);
     assert_non_null (strstr (err, "no node is called n9"));
-    int code =
-        s_run (fx, out, err,
-               "timeout 30 \"$SHOAL\" get --cluster \"$C\" --node n2 --timeout 300 account/a");
+    int code = cluster_cli_run (
+        fx, out, err,
+        "timeout 30 \"$SHOAL\" get --cluster \"$C\" --node n2 --timeout 300 account/a");
     assert_int_equal (code, 3);
     assert_non_null (strstr (err, "shoal get: could not reach node n2 of"));
     //  stats and status: every node down, shown so, exit 3.
-    code = s_run (fx, out, err, "timeout 30 \"$SHOAL\" stats --cluster \"$C\" --timeout 300");
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 30 \"$SHOAL\" stats --cluster \"$C\" --timeout 300");
     assert_int_equal (code, 3);
     assert_string_equal (out,
                          "{\"nodes\":[{\"node\":\"n1\",\"up\":false,\"error\":\"no answer in "
                          "300 ms\"},{\"node\":\"n2\",\"up\":false,\"error\":\"no answer in 300 "
                          "ms\"},{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 300 "
                          "ms\"}],\"sum\":{}}\n");
-    code =
-        s_run (fx, out, err, "timeout 30 \"$SHOAL\" cluster status --cluster \"$C\" --timeout 300");
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 30 \"$SHOAL\" cluster status --cluster \"$C\" --timeout 300");
     assert_int_equal (code, 3);
     assert_non_null (strstr (out, "0 up, 3 down"));
     assert_non_null (strstr (out, "\nn2       down "));
-    code = s_run (fx, out, err,
-                  "timeout 30 \"$SHOAL\" cluster status --json --timeout 300 "
-                  "--cluster \"$C\"");
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 30 \"$SHOAL\" cluster status --json --timeout 300 "
+                            "--cluster \"$C\"");
     assert_int_equal (code, 3);
     assert_non_null (strstr (out, "\"up\":0,\"down\":3"));
     assert_non_null (strstr (out, "\"node\":\"n3\",\"up\":false"));
@@ -263,11 +274,14 @@ int main (void)
     }
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_where, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_where_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_cluster_option_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_node_usage_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_nodes_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_where, cluster_cli_setup, cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_where_errors, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_option_errors, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_node_usage_errors, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_nodes_down, cluster_cli_setup, cluster_cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -42,7 +42,7 @@ static void s_refused (const char *path, const char *expect, const char *what)
 
 typedef struct {
     const char *what;
-    const char *old; //  replaced in s_good by
+    const char *old; //  replaced in cluster_good by
     const char *new;
     const char *expect; //  in the error
 } bad_t;
@@ -119,17 +119,17 @@ static void test_bad_files (void **state)
 {
     fixture_t *f = *state;
     for (size_t i = 0; i < sizeof s_bad / sizeof s_bad[0]; i++) {
-        char *text = s_replace (s_good, s_bad[i].old, s_bad[i].new);
-        s_write (f->path, text, strlen (text));
+        char *text = cluster_replace (cluster_good, s_bad[i].old, s_bad[i].new);
+        cluster_write (f->path, text, strlen (text));
         free (text);
         s_refused (f->path, s_bad[i].expect, s_bad[i].what);
     }
     const char *nodeless = "cluster\n    name = bank\n    shards = 16\n    epoch = 1\nnode\n";
-    s_write (f->path, nodeless, strlen (nodeless));
+    cluster_write (f->path, nodeless, strlen (nodeless));
     s_refused (f->path, "node: no nodes", "no nodes");
-    s_write (f->path, "", 0);
+    cluster_write (f->path, "", 0);
     s_refused (f->path, "missing the cluster section", "an empty file");
-    s_write (f->path, "cluster\n\0", 9);
+    cluster_write (f->path, "cluster\n\0", 9);
     s_refused (f->path, "line 2: byte 0x00 is not printable ASCII", "a NUL byte");
 
     //  A line longer than zconfig reads.
@@ -138,8 +138,8 @@ static void test_bad_files (void **state)
     memset (line, '0', 1999);
     line[1999] = 0;
     memcpy (line, "        shards = ", 17);
-    char *text = s_replace (s_good, "        shards = 0-5", line);
-    s_write (f->path, text, strlen (text));
+    char *text = cluster_replace (cluster_good, "        shards = 0-5", line);
+    cluster_write (f->path, text, strlen (text));
     s_refused (f->path, "line 11: longer than 1000 bytes", "a long line");
     free (text);
     free (line);
@@ -158,14 +158,14 @@ static void test_bad_files (void **state)
     zstr_free (&head);
     for (int i = 0; i < 65; i++) {
         char key[41];
-        s_key (key);
+        cluster_key (key);
         char *node = zsys_sprintf ("    n%d\n        client = ipc://c%d\n        peer = ipc://p%d\n"
                                    "        public_key = \"%s\"\n        shards = %d\n",
                                    i, i, i, key, i);
         zchunk_extend (chunk, node, strlen (node));
         zstr_free (&node);
     }
-    s_write (f->path, (const char *) zchunk_data (chunk), zchunk_size (chunk));
+    cluster_write (f->path, (const char *) zchunk_data (chunk), zchunk_size (chunk));
     s_refused (f->path, "node n64: more than 64 nodes", "65 nodes");
     zchunk_destroy (&chunk);
 }
@@ -175,13 +175,13 @@ static void test_bad_files (void **state)
 static void test_damage (void **state)
 {
     fixture_t *f = *state;
-    size_t size = strlen (s_good);
+    size_t size = strlen (cluster_good);
     char *text = malloc (size + 1);
     assert_non_null (text);
     harness_rand_seed (42);
     int loaded = 0;
     for (int round = 0; round < 3000; round++) {
-        memcpy (text, s_good, size + 1);
+        memcpy (text, cluster_good, size + 1);
         size_t length = size;
         int changes = 1 + (int) (harness_rand () % 3);
         for (int c = 0; c < changes; c++) {
@@ -202,7 +202,7 @@ static void test_damage (void **state)
                 break;
             }
         }
-        s_write (f->path, text, length);
+        cluster_write (f->path, text, length);
         char *error = NULL;
         cluster_t *cluster = cluster_load (f->path, &error);
         if (cluster) {
@@ -263,7 +263,7 @@ static void s_assert_mode (const char *path, mode_t mode)
 
 static bool s_contains (const char *path, const char *text)
 {
-    char *all = s_slurp (path);
+    char *all = cluster_slurp (path);
     bool found = strstr (all, text) != NULL;
     free (all);
     return found;
@@ -282,7 +282,7 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, " shards "));
 
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
-    cluster_t *cluster = s_load (path);
+    cluster_t *cluster = cluster_test_load (path);
     assert_int_equal (cluster_node_count (cluster), 3);
     assert_int_equal (cluster_shards (cluster), 256);
     assert_string_equal (cluster_name (cluster), "shoal");
@@ -326,7 +326,7 @@ static void test_init_command (void **state)
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, NULL), 1);
     assert_true (s_contains (out, "--force"));
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
-    cluster = s_load (path);
+    cluster = cluster_test_load (path);
     assert_string_equal (cluster_digest (cluster), digest);
     cluster_destroy (&cluster);
     //  As an init before operators/ left it: the client's key in clients/
@@ -352,7 +352,7 @@ static void test_init_command (void **state)
     }
     assert_int_equal (access (app, F_OK), 0);
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
-    cluster = s_load (path);
+    cluster = cluster_test_load (path);
     assert_string_not_equal (cluster_digest (cluster), digest);
     assert_int_equal (cluster_shards (cluster), 64);
     assert_string_equal (cluster_name (cluster), "bank");
@@ -367,7 +367,7 @@ static void test_init_command (void **state)
     snprintf (dir, sizeof dir, "%s/partial", f->dir);
     assert_int_equal (mkdir (dir, 0755), 0);
     snprintf (path, sizeof path, "%s/n2", dir);
-    s_write (path, "x", 1);
+    cluster_write (path, "x", 1);
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, NULL), 1);
     assert_true (s_contains (out, "cannot create directory"));
     DIR *left = opendir (dir);
@@ -472,7 +472,7 @@ static void test_cert_secret_mode (void **state)
     s_cluster_open_secret (f, "c", "1", cfg, secret);
     assert_int_equal (s_run (out, "get", "--cluster", cfg, "--timeout", "100", "account/a", NULL),
                       3);
-    char *text = s_slurp (out);
+    char *text = cluster_slurp (out);
     snprintf (expected, sizeof expected, "UNPROTECTED PRIVATE KEY FILE: %s is mode 0644", secret);
     if (!strstr (text, expected) || !strstr (text, "could not reach"))
         fail_msg ("said: %s", text);
@@ -482,7 +482,7 @@ static void test_cert_secret_mode (void **state)
     s_cluster_open_secret (f, "c3", "3", cfg, secret);
     assert_int_equal (s_run (out, "cluster", "status", "--cluster", cfg, "--timeout", "100", NULL),
                       3);
-    text = s_slurp (out);
+    text = cluster_slurp (out);
     const char *first = strstr (text, "UNPROTECTED PRIVATE KEY FILE");
     if (!first || strstr (first + 1, "UNPROTECTED PRIVATE KEY FILE"))
         fail_msg ("not said once: %s", text);
@@ -514,16 +514,16 @@ static void test_cert_pairs (void **state)
     zcert_destroy (&loaded);
 
     //  The secret of another pair.
-    char *b_secret = s_slurp (other_secret);
-    s_write (secret, b_secret, strlen (b_secret));
+    char *b_secret = cluster_slurp (other_secret);
+    cluster_write (secret, b_secret, strlen (b_secret));
     free (b_secret);
     assert_null (cluster_cert_load (path, &error));
     print_message ("%s\n", error);
     assert_non_null (strstr (error, "is not the one of the public key"));
     free (error);
     //  No secret key in it (the public file's text).
-    char *public_text = s_slurp (path);
-    s_write (secret, public_text, strlen (public_text));
+    char *public_text = cluster_slurp (path);
+    cluster_write (secret, public_text, strlen (public_text));
     free (public_text);
     assert_null (cluster_cert_load (path, &error));
     print_message ("%s\n", error);
@@ -542,7 +542,7 @@ static void test_cert_pairs (void **state)
     const char *damaged[][2] = {{path, ""}, {secret, ""}, {path, "metadata\n"}};
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal (zcert_save (a, path), 0);
-        s_write (damaged[i][0], damaged[i][1], strlen (damaged[i][1]));
+        cluster_write (damaged[i][0], damaged[i][1], strlen (damaged[i][1]));
         assert_null (cluster_cert_load (path, &error));
         snprintf (text, sizeof text, "%s %s", damaged[i][0],
                   damaged[i][1][0] ? "holds no public key" : "is empty");
@@ -565,7 +565,7 @@ static void test_cert_pairs (void **state)
     assert_int_equal (unlink (text), 0);
     snprintf (text, sizeof text, "%s/cluster.cfg", dir);
     assert_int_not_equal (s_run (out, "get", "--cluster", text, "account/a", NULL), 0);
-    char *said = s_slurp (out);
+    char *said = cluster_slurp (out);
     print_message ("%s", said);
     assert_non_null (strstr (said, "cannot load the client certificate"));
     assert_non_null (strstr (said, "client.cert_secret"));
@@ -575,11 +575,11 @@ static void test_cert_pairs (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_bad_files, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_damage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_init_command, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_cert_pairs, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_cert_secret_mode, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_files, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_damage, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_init_command, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_cert_pairs, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_cert_secret_mode, cluster_setup, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static cluster_t *s_plan_keyed (int nodes, int shards)
     assert_non_null (cluster);
     for (int i = 0; i < nodes; i++) {
         char key[41];
-        s_key (key);
+        cluster_key (key);
         assert_int_equal (cluster_set_key (cluster, i, key), 0);
     }
     return cluster;
@@ -42,7 +42,7 @@ static void test_usage (void **state)
     char *error = NULL;
     assert_int_equal (cluster_save (plan, f->path, &error), 0);
     assert_null (error);
-    cluster_t *loaded = s_load (f->path);
+    cluster_t *loaded = cluster_test_load (f->path);
     assert_string_equal (cluster_digest (loaded), cluster_digest (plan));
     assert_int_equal (strlen (cluster_digest (loaded)), 40);
     assert_string_equal (cluster_name (loaded), "bank");
@@ -72,7 +72,7 @@ static void test_usage (void **state)
     char again[160];
     snprintf (again, sizeof again, "%s/again.cfg", f->dir);
     assert_int_equal (cluster_save (loaded, again, &error), 0);
-    char *first = s_slurp (f->path), *second = s_slurp (again);
+    char *first = cluster_slurp (f->path), *second = cluster_slurp (again);
     assert_string_equal (first, second);
     free (first);
     free (second);
@@ -96,7 +96,7 @@ static void test_keys_round_trip (void **state)
     for (int i = 0; i < 4; i++) //  libzmq agrees they are keys
         assert_non_null (zmq_z85_decode (decoded, keys[i]));
     assert_int_equal (cluster_save (cluster, f->path, NULL), 0);
-    cluster_t *loaded = s_load (f->path);
+    cluster_t *loaded = cluster_test_load (f->path);
     for (int i = 0; i < 4; i++)
         assert_string_equal (cluster_node_key (loaded, i), keys[i]);
     assert_string_equal (cluster_digest (loaded), cluster_digest (cluster));
@@ -125,8 +125,8 @@ static void test_keys_round_trip (void **state)
 static void test_hand_written (void **state)
 {
     fixture_t *f = *state;
-    s_write (f->path, s_good, strlen (s_good));
-    cluster_t *cluster = s_load (f->path);
+    cluster_write (f->path, cluster_good, strlen (cluster_good));
+    cluster_t *cluster = cluster_test_load (f->path);
     assert_string_equal (cluster_node_key (cluster, 1), K2);
     assert_string_equal (cluster_node_key (cluster, 2), K3);
     assert_string_equal (cluster_node_client (cluster, 2), "ipc://n3.ipc");
@@ -142,48 +142,48 @@ static void test_hand_written (void **state)
     char digest[41];
     snprintf (digest, sizeof digest, "%s", cluster_digest (cluster));
     cluster_destroy (&cluster);
-    char *text = s_replace (s_good, "ipc://n3.ipc", "tcp://10.0.0.3:7000");
-    s_write (f->path, text, strlen (text));
+    char *text = cluster_replace (cluster_good, "ipc://n3.ipc", "tcp://10.0.0.3:7000");
+    cluster_write (f->path, text, strlen (text));
     free (text);
-    cluster = s_load (f->path);
+    cluster = cluster_test_load (f->path);
     assert_string_equal (cluster_digest (cluster), digest);
     assert_int_equal (cluster_set_epoch (cluster, 2), 0);
     assert_string_not_equal (cluster_digest (cluster), digest);
     assert_int_equal (cluster_set_epoch (cluster, 0), SHOAL_EINVAL);
     cluster_destroy (&cluster);
 
-    text = s_replace (s_good, "epoch = 1", "epoch = 2");
-    s_write (f->path, text, strlen (text));
+    text = cluster_replace (cluster_good, "epoch = 1", "epoch = 2");
+    cluster_write (f->path, text, strlen (text));
     free (text);
-    cluster = s_load (f->path);
+    cluster = cluster_test_load (f->path);
     assert_int_equal (cluster_epoch (cluster), 2);
     assert_string_not_equal (cluster_digest (cluster), digest);
     cluster_destroy (&cluster);
 
-    char *moved = s_replace (s_good, "shards = 0-5", "shards = 0-4");
-    text = s_replace (moved, "shards = 6-10", "shards = 5-10");
-    s_write (f->path, text, strlen (text));
+    char *moved = cluster_replace (cluster_good, "shards = 0-5", "shards = 0-4");
+    text = cluster_replace (moved, "shards = 6-10", "shards = 5-10");
+    cluster_write (f->path, text, strlen (text));
     free (moved);
     free (text);
-    cluster = s_load (f->path);
+    cluster = cluster_test_load (f->path);
     assert_int_equal (cluster_owner (cluster, 5), 1);
     assert_string_not_equal (cluster_digest (cluster), digest);
     cluster_destroy (&cluster);
 
     //  n3's section first: other indexes, same map.
-    const char *n3 = strstr (s_good, "    n3\n");
-    const char *n1 = strstr (s_good, "    n1\n");
-    size_t size = strlen (s_good);
+    const char *n3 = strstr (cluster_good, "    n3\n");
+    const char *n1 = strstr (cluster_good, "    n1\n");
+    size_t size = strlen (cluster_good);
     text = malloc (size + 1);
     assert_non_null (text);
-    size_t head = (size_t) (n1 - s_good), tail = size - (size_t) (n3 - s_good);
-    memcpy (text, s_good, head);
+    size_t head = (size_t) (n1 - cluster_good), tail = size - (size_t) (n3 - cluster_good);
+    memcpy (text, cluster_good, head);
     memcpy (text + head, n3, tail);
     memcpy (text + head + tail, n1, (size_t) (n3 - n1));
     text[size] = 0;
-    s_write (f->path, text, size);
+    cluster_write (f->path, text, size);
     free (text);
-    cluster = s_load (f->path);
+    cluster = cluster_test_load (f->path);
     assert_int_equal (cluster_find (cluster, "n3"), 0);
     assert_int_equal (cluster_owner (cluster, 15), 0);
     cluster_destroy (&cluster);
@@ -263,7 +263,7 @@ static void test_plan_limits (void **state)
     //  The largest map: 64 nodes, 65536 shards, on many lines per node.
     cluster = s_plan_keyed (64, 65536);
     assert_int_equal (cluster_save (cluster, f->path, NULL), 0);
-    cluster_t *loaded = s_load (f->path);
+    cluster_t *loaded = cluster_test_load (f->path);
     assert_string_equal (cluster_digest (loaded), cluster_digest (cluster));
     cluster_destroy (&loaded);
 
@@ -349,12 +349,12 @@ static void test_endpoints (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_keys_round_trip, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_hand_written, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rendezvous, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_plan_limits, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_endpoints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_keys_round_trip, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_hand_written, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_rendezvous, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_plan_limits, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_endpoints, cluster_setup, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ static void s_transfer (client_t *client, const char *transfer, char *status, si
                         bool *stalled)
 {
     client_reply_t reply;
-    s_get (client, transfer, &reply);
+    cluster_client_get (client, transfer, &reply);
     status[0] = 0;
     reply_state_str (&reply, "status", status, size);
     msgpack_unpacked unpacked;
@@ -92,7 +92,7 @@ static void s_start_transfer (client_t *client, const char *transfer, const char
     snprintf (from_field, sizeof from_field, "from=%s", from);
     snprintf (to_field, sizeof to_field, "to=%s", to);
     snprintf (amount_field, sizeof amount_field, "amount=%d", amount);
-    s_accept (client, transfer, "Start", from_field, to_field, amount_field, NULL);
+    cluster_nodes_accept (client, transfer, "Start", from_field, to_field, amount_field, NULL);
 }
 
 //  --------------------------------------------------------------------------
@@ -101,23 +101,23 @@ static void s_start_transfer (client_t *client, const char *transfer, const char
 static void test_transfers_through_a_third_node (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 3);
+    cluster_nodes_init (f, 3);
     for (int i = 0; i < 3; i++)
-        s_start_node (f, i);
-    s_wait_all_up (f);
+        cluster_nodes_start_node (f, i);
+    cluster_nodes_wait_all_up (f);
     client_t *third = f->client[2]; //  n3: owns no account and no transfer below
 
     char a[2][64], b[2][64], t[4][64];
     int next = 0;
     for (int i = 0; i < 2; i++) {
-        s_address_on (f, "account/a", 0, &next, a[i], sizeof a[i]);
-        s_address_on (f, "account/b", 1, &next, b[i], sizeof b[i]);
+        cluster_nodes_address_on (f, "account/a", 0, &next, a[i], sizeof a[i]);
+        cluster_nodes_address_on (f, "account/b", 1, &next, b[i], sizeof b[i]);
     }
     for (int i = 0; i < 4; i++)
-        s_address_on (f, "transfer/t", i % 2, &next, t[i], sizeof t[i]);
+        cluster_nodes_address_on (f, "transfer/t", i % 2, &next, t[i], sizeof t[i]);
     for (int i = 0; i < 2; i++) {
-        s_fund (third, a[i]);
-        s_fund (third, b[i]);
+        cluster_nodes_fund (third, a[i]);
+        cluster_nodes_fund (third, b[i]);
     }
     //  Each moves money between n1 and n2, its saga on n1 or n2.
     struct {
@@ -128,21 +128,22 @@ static void test_transfers_through_a_third_node (void **state)
                  {t[2], b[1], a[1], 70},
                  {t[3], a[1], b[1], 10}};
     for (int i = 0; i < 4; i++) {
-        assert_int_not_equal (s_owner (f, moves[i].from), s_owner (f, moves[i].to));
-        assert_int_not_equal (s_owner (f, moves[i].from), 2);
-        assert_int_not_equal (s_owner (f, moves[i].to), 2);
-        assert_int_not_equal (s_owner (f, moves[i].transfer), 2);
+        assert_int_not_equal (cluster_nodes_owner (f, moves[i].from),
+                              cluster_nodes_owner (f, moves[i].to));
+        assert_int_not_equal (cluster_nodes_owner (f, moves[i].from), 2);
+        assert_int_not_equal (cluster_nodes_owner (f, moves[i].to), 2);
+        assert_int_not_equal (cluster_nodes_owner (f, moves[i].transfer), 2);
         s_start_transfer (third, moves[i].transfer, moves[i].from, moves[i].to, moves[i].amount);
     }
     for (int i = 0; i < 4; i++)
         s_wait_completed (third, moves[i].transfer);
-    assert_int_equal (s_balance (third, a[0]), FUNDING - 100 + 30);
-    assert_int_equal (s_balance (third, b[0]), FUNDING + 100 - 30);
-    assert_int_equal (s_balance (third, b[1]), FUNDING - 70 + 10);
-    assert_int_equal (s_balance (third, a[1]), FUNDING + 70 - 10);
+    assert_int_equal (cluster_client_balance (third, a[0]), FUNDING - 100 + 30);
+    assert_int_equal (cluster_client_balance (third, b[0]), FUNDING + 100 - 30);
+    assert_int_equal (cluster_client_balance (third, b[1]), FUNDING - 70 + 10);
+    assert_int_equal (cluster_client_balance (third, a[1]), FUNDING + 70 - 10);
     //  All of it went through n3: 4 Open, 4 Deposit, 4 Start at least.
     stats_t stats;
-    s_stats (f, third, &stats);
+    cluster_nodes_stats (f, third, &stats);
     assert_true (stats.forwarded >= 12);
     assert_int_equal (stats.unavailable, 0);
 }
@@ -192,21 +193,21 @@ static void s_proxy_second_node (fixture_t *f)
 static void test_partition_and_freeze_stall_then_complete (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
+    cluster_nodes_init (f, 2);
     s_proxy_second_node (f);
-    s_start_node (f, 0);
-    s_start_node (f, 1);
-    s_wait_all_up (f);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
     client_t *a = f->client[0]; //  n1 (A) has the sagas; n2 (B) is behind the proxy
 
     char x[64], y[64], t[4][64];
     int next = 0;
-    s_address_on (f, "account/x", 0, &next, x, sizeof x);
-    s_address_on (f, "account/y", 1, &next, y, sizeof y);
+    cluster_nodes_address_on (f, "account/x", 0, &next, x, sizeof x);
+    cluster_nodes_address_on (f, "account/y", 1, &next, y, sizeof y);
     for (int i = 0; i < 4; i++)
-        s_address_on (f, "transfer/p", 0, &next, t[i], sizeof t[i]);
-    s_fund (a, x);
-    s_fund (a, y);
+        cluster_nodes_address_on (f, "transfer/p", 0, &next, t[i], sizeof t[i]);
+    cluster_nodes_fund (a, x);
+    cluster_nodes_fund (a, y);
 
     //  Cut: the saga's leg on B has no answer, so it stalls; nothing fails.
     s_proxy_signal (f, SIGUSR1, "proxy cut");
@@ -217,8 +218,8 @@ static void test_partition_and_freeze_stall_then_complete (void **state)
     s_proxy_signal (f, SIGUSR2, "proxy healed");
     s_wait_completed (a, t[0]);
     s_wait_completed (a, t[1]);
-    assert_int_equal (s_balance (a, x), FUNDING - 100 + 40);
-    assert_int_equal (s_balance (a, y), FUNDING + 100 - 40);
+    assert_int_equal (cluster_client_balance (a, x), FUNDING - 100 + 40);
+    assert_int_equal (cluster_client_balance (a, y), FUNDING + 100 - 40);
 
     //  Freeze B: the same.
     assert_int_equal (kill (f->node[1], SIGSTOP), 0);
@@ -229,8 +230,8 @@ static void test_partition_and_freeze_stall_then_complete (void **state)
     assert_int_equal (kill (f->node[1], SIGCONT), 0);
     s_wait_completed (a, t[2]);
     s_wait_completed (a, t[3]);
-    assert_int_equal (s_balance (a, x), FUNDING - 100 + 40 - 10 + 5);
-    assert_int_equal (s_balance (a, y), FUNDING + 100 - 40 + 10 - 5);
+    assert_int_equal (cluster_client_balance (a, x), FUNDING - 100 + 40 - 10 + 5);
+    assert_int_equal (cluster_client_balance (a, y), FUNDING + 100 - 40 + 10 - 5);
 }
 
 //  --------------------------------------------------------------------------
@@ -242,8 +243,9 @@ static void s_wait_link (fixture_t *f, int i, int j, bool up, bool heard)
 {
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     stats_t stats;
-    for (s_stats (f, f->client[i], &stats); stats.peer[j] != up || stats.heard[j] != heard;
-         s_stats (f, f->client[i], &stats)) {
+    for (cluster_nodes_stats (f, f->client[i], &stats);
+         stats.peer[j] != up || stats.heard[j] != heard;
+         cluster_nodes_stats (f, f->client[i], &stats)) {
         if (zclock_mono () > deadline)
             fail_msg ("node %s sees its link to %s %s and hears it %s, not %s and %s",
                       cluster_node_name (f->cluster, i), cluster_node_name (f->cluster, j),
@@ -316,9 +318,9 @@ static void s_force_refused (fixture_t *f, client_t *client, const char *transfe
     char id_field[48];
     snprintf (id_field, sizeof id_field, "id=%s", id);
     client_reply_t reply;
-    assert_int_equal (s_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000, &reply,
-                              id_field, "code=node_lost", "reason=a test", "operator=test",
-                              "force=true", NULL),
+    assert_int_equal (cluster_nodes_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000,
+                                          &reply, id_field, "code=node_lost", "reason=a test",
+                                          "operator=test", "force=true", NULL),
                       0);
     if (reply.ok || !streq (reply.code, "target_up"))
         fail_msg ("resolve --force of %s's %s was not refused target_up: %s %s", transfer, id,
@@ -329,24 +331,24 @@ static void s_force_refused (fixture_t *f, client_t *client, const char *transfe
 static void test_link_cut_one_way_is_named (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
+    cluster_nodes_init (f, 2);
     s_proxy_second_node (f);
-    s_start_node (f, 0);
-    s_start_node (f, 1);
-    s_wait_all_up (f);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
     s_wait_link (f, 1, 0, true, true);
     client_t *a = f->client[0], *b = f->client[1];
 
     char x[64], y[64], t[2][64], u[2][64];
     int next = 0;
-    s_address_on (f, "account/x", 0, &next, x, sizeof x);
-    s_address_on (f, "account/y", 1, &next, y, sizeof y);
+    cluster_nodes_address_on (f, "account/x", 0, &next, x, sizeof x);
+    cluster_nodes_address_on (f, "account/y", 1, &next, y, sizeof y);
     for (int k = 0; k < 2; k++) {
-        s_address_on (f, "transfer/t", 0, &next, t[k], sizeof t[k]);
-        s_address_on (f, "transfer/u", 1, &next, u[k], sizeof u[k]);
+        cluster_nodes_address_on (f, "transfer/t", 0, &next, t[k], sizeof t[k]);
+        cluster_nodes_address_on (f, "transfer/u", 1, &next, u[k], sizeof u[k]);
     }
-    s_fund (a, x);
-    s_fund (a, y);
+    cluster_nodes_fund (a, x);
+    cluster_nodes_fund (a, y);
 
     //  The proxy drops n1's bytes to n2 (n2's heartbeats still reach n1, so
     //  n1's own never time out), then n2's bytes to n1 on the same
@@ -387,8 +389,8 @@ static void test_link_cut_one_way_is_named (void **state)
         s_wait_completed (a, t[k]);
         s_wait_completed (b, u[k]);
     }
-    assert_int_equal (s_balance (a, x), FUNDING - 2 * 10 + 2 * 3);
-    assert_int_equal (s_balance (a, y), FUNDING + 2 * 10 - 2 * 3);
+    assert_int_equal (cluster_client_balance (a, x), FUNDING - 2 * 10 + 2 * 3);
+    assert_int_equal (cluster_client_balance (a, y), FUNDING + 2 * 10 - 2 * 3);
 }
 
 //  --------------------------------------------------------------------------
@@ -397,19 +399,20 @@ static void test_link_cut_one_way_is_named (void **state)
 static void test_killed_node_is_unavailable_by_name (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
-    s_start_node (f, 0);
-    s_start_node (f, 1);
-    s_wait_all_up (f);
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
     char account[64];
     int next = 0;
-    s_address_on (f, "account/k", 1, &next, account, sizeof account);
-    s_fund (f->client[0], account);
+    cluster_nodes_address_on (f, "account/k", 1, &next, account, sizeof account);
+    cluster_nodes_fund (f->client[0], account);
 
     proc_kill_with (&f->node[1], SIGKILL);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     stats_t stats;
-    for (s_stats (f, f->client[0], &stats); stats.peer[1]; s_stats (f, f->client[0], &stats)) {
+    for (cluster_nodes_stats (f, f->client[0], &stats); stats.peer[1];
+         cluster_nodes_stats (f, f->client[0], &stats)) {
         if (zclock_mono () > deadline)
             fail_msg ("n1 still sees n2 up after it was killed");
         zclock_sleep (20);
@@ -418,8 +421,8 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     for (int i = 0; i < 3; i++) {
         client_reply_t reply;
         int64_t sent = zclock_mono ();
-        assert_int_equal (s_call (f->client[0], ENVELOPE_COMMAND, account, "Deposit", 1000, &reply,
-                                  "amount=1", NULL),
+        assert_int_equal (cluster_nodes_call (f->client[0], ENVELOPE_COMMAND, account, "Deposit",
+                                              1000, &reply, "amount=1", NULL),
                           0);
         assert_true (zclock_mono () - sent <= 1000);
         assert_false (reply.ok);
@@ -428,7 +431,7 @@ static void test_killed_node_is_unavailable_by_name (void **state)
             fail_msg ("the reason does not name n2 and %s: %s", account, reply.reason);
         client_reply_close (&reply);
     }
-    s_stats (f, f->client[0], &stats);
+    cluster_nodes_stats (f, f->client[0], &stats);
     assert_int_equal (stats.unavailable, unavailable + 3);
 }
 
@@ -438,12 +441,14 @@ int main (void)
     zsys_init ();
     zsys_set_logstream (stderr);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_transfers_through_a_third_node, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_partition_and_freeze_stall_then_complete, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_link_cut_one_way_is_named, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_transfers_through_a_third_node, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_partition_and_freeze_stall_then_complete,
+                                         cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_link_cut_one_way_is_named, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name,
+                                         cluster_nodes_setup, cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

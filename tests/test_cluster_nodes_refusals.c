@@ -81,7 +81,7 @@ static void s_copy_file (const char *from, const char *to)
 static int64_t s_version (client_t *client, const char *address)
 {
     client_reply_t reply;
-    s_get (client, address, &reply);
+    cluster_client_get (client, address, &reply);
     int64_t version = -1;
     assert_int_equal (map_int (reply.data, reply.size, "version", &version), 0);
     client_reply_close (&reply);
@@ -135,8 +135,8 @@ static void s_wait_refused (fixture_t *f, int64_t before)
 {
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     stats_t stats;
-    for (s_stats (f, f->client[0], &stats); stats.refused <= before;
-         s_stats (f, f->client[0], &stats)) {
+    for (cluster_nodes_stats (f, f->client[0], &stats); stats.refused <= before;
+         cluster_nodes_stats (f, f->client[0], &stats)) {
         if (zclock_mono () > deadline)
             fail_msg ("n1 refused no connection");
         zclock_sleep (50);
@@ -153,8 +153,9 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
                             const char *account)
 {
     stats_t before, stats;
-    s_stats (f, f->client[0], &before);
-    pid_t *pid = s_keep_child (f, s_start (f, cfg, cluster_node_name (f->cluster, i), log_name));
+    cluster_nodes_stats (f, f->client[0], &before);
+    pid_t *pid =
+        s_keep_child (f, cluster_nodes_start (f, cfg, cluster_node_name (f->cluster, i), log_name));
     char *error = NULL;
     client_t *client = f->other =
         client_new_cluster (cfg, cluster_node_name (f->cluster, i), &error);
@@ -165,15 +166,16 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     s_wait_file_has (n1_log, refused_text);
     if (counted)
         s_wait_refused (f, before.refused);
-    s_stats (f, f->client[0], &stats);
+    cluster_nodes_stats (f, f->client[0], &stats);
     assert_false (stats.peer[i]);
     assert_int_equal (stats.peers_up, 0);
-    s_stats (f, client, &stats);
+    cluster_nodes_stats (f, client, &stats);
     assert_int_equal (stats.peers_up, 0);
 
     client_reply_t reply;
-    assert_int_equal (
-        s_call (client, ENVELOPE_COMMAND, account, "Open", 5000, &reply, "owner=mallory", NULL), 0);
+    assert_int_equal (cluster_nodes_call (client, ENVELOPE_COMMAND, account, "Open", 5000, &reply,
+                                          "owner=mallory", NULL),
+                      0);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "unavailable");
     if (!strstr (reply.reason, "node n1 "))
@@ -223,16 +225,16 @@ static void s_peer_credit (zsock_t *peer, const char *from, const char *account,
 static void test_peer_speaks_for_its_own_actors (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
-    s_start_node (f, 0);
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 0);
     char account[64], ours[64], theirs[64];
     int next = 0;
-    s_address_on (f, "account/p", 0, &next, account, sizeof account);
+    cluster_nodes_address_on (f, "account/p", 0, &next, account, sizeof account);
     next = 0;
-    s_address_on (f, "transfer/o", 0, &next, ours, sizeof ours);
+    cluster_nodes_address_on (f, "transfer/o", 0, &next, ours, sizeof ours);
     next = 0;
-    s_address_on (f, "transfer/t", 1, &next, theirs, sizeof theirs);
-    s_accept (f->client[0], account, "Open", "owner=P", NULL);
+    cluster_nodes_address_on (f, "transfer/t", 1, &next, theirs, sizeof theirs);
+    cluster_nodes_accept (f->client[0], account, "Open", "owner=P", NULL);
 
     char path[256];
     snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
@@ -259,7 +261,8 @@ static void test_peer_speaks_for_its_own_actors (void **state)
     s_peer_credit (peer, theirs, account, 7);
     //  One pipe, in order: once the 7 is in, the 500 was dropped or not.
     int64_t deadline = zclock_mono () + DEADLINE_MS, balance;
-    while ((balance = s_balance (f->client[0], account)) == 0 && zclock_mono () < deadline)
+    while ((balance = cluster_client_balance (f->client[0], account)) == 0 &&
+           zclock_mono () < deadline)
         zclock_sleep (20);
     assert_int_equal (balance, 7);
     zsock_destroy (&peer);
@@ -269,11 +272,11 @@ static void test_peer_speaks_for_its_own_actors (void **state)
 static void test_refusals_change_nothing (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
-    s_start_node (f, 0); //  n1 alone; n2 comes in three disguises
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 0); //  n1 alone; n2 comes in three disguises
     char account[64];
     int next = 0;
-    s_address_on (f, "account/r", 0, &next, account, sizeof account);
+    cluster_nodes_address_on (f, "account/r", 0, &next, account, sizeof account);
 
     //  A client whose certificate n1 does not know: no answer at all.
     char dir[192], path[256], from[256];
@@ -286,7 +289,7 @@ static void test_refusals_change_nothing (void **state)
     assert_int_equal (zcert_save (stranger, from), 0);
     zcert_destroy (&stranger);
     stats_t before;
-    s_stats (f, f->client[0], &before);
+    cluster_nodes_stats (f, f->client[0], &before);
     char *error = NULL;
     client_t *client = f->other = client_new_cluster (path, "n1", &error);
     if (!client)
@@ -296,7 +299,8 @@ static void test_refusals_change_nothing (void **state)
     client_reply_t reply;
     client_set_send_timeout (client, 30000);
     int64_t sent = zclock_mono ();
-    int rc = s_call (client, ENVELOPE_COMMAND, account, "Open", 30000, &reply, "owner=eve", NULL);
+    int rc = cluster_nodes_call (client, ENVELOPE_COMMAND, account, "Open", 30000, &reply,
+                                 "owner=eve", NULL);
     if (rc == 0)
         fail_msg ("a stranger got an answer: ok %d %s %s", reply.ok, reply.code, reply.reason);
     if (rc != SHOAL_EAUTH)
@@ -334,8 +338,8 @@ static void test_refusals_change_nothing (void **state)
                     "peer n1 refused us: we have another epoch", false, account);
 
     //  The real n2 is welcomed: what kept the others out was their map.
-    s_start_node (f, 1);
-    s_wait_all_up (f);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
     assert_int_equal (s_version (f->client[0], account), 0);
 }
 
@@ -347,8 +351,8 @@ static void test_refusals_change_nothing (void **state)
 static void test_link_back_after_refused_handshake (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
-    s_start_node (f, 1); //  the real n2
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 1); //  the real n2
     char *error = NULL, cfg[256];
     cluster_t *map = cluster_load (f->cfg, &error);
     assert_non_null (map);
@@ -357,19 +361,19 @@ static void test_link_back_after_refused_handshake (void **state)
     zcert_destroy (&other);
     s_variant (f, "wrongmap", 0, map, NULL, cfg, sizeof cfg);
     cluster_destroy (&map);
-    pid_t *wrong = s_keep_child (f, s_start (f, cfg, "n1", "wrongmap"));
+    pid_t *wrong = s_keep_child (f, cluster_nodes_start (f, cfg, "n1", "wrongmap"));
     char n2_log[192];
     snprintf (n2_log, sizeof n2_log, "%s/n2.log", f->dir);
     s_wait_file_has (n2_log, "peer n1 refused our CURVE handshake");
     proc_kill_with (wrong, SIGKILL);
 
-    s_start_node (f, 0); //  n1 again, with the cluster's own file
-    s_wait_all_up (f);
+    cluster_nodes_start_node (f, 0); //  n1 again, with the cluster's own file
+    cluster_nodes_wait_all_up (f);
     char account[64];
     int next = 0;
-    s_address_on (f, "account/l", 0, &next, account, sizeof account);
-    s_fund (f->client[1], account); //  through n2, to n1's shard
-    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+    cluster_nodes_address_on (f, "account/l", 0, &next, account, sizeof account);
+    cluster_nodes_fund (f->client[1], account); //  through n2, to n1's shard
+    assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING);
 }
 
 //  --------------------------------------------------------------------------
@@ -411,8 +415,9 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
     f->other = client_new (endpoint);
     assert_non_null (f->other);
     client_reply_t reply;
-    assert_int_equal (s_call (f->other, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL),
-                      0);
+    assert_int_equal (
+        cluster_nodes_call (f->other, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL),
+        0);
     assert_true (reply.ok);
     client_reply_close (&reply);
 }
@@ -423,10 +428,10 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
 static void test_store_of_another_cluster_refused (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 1);
+    cluster_nodes_init (f, 1);
     const char *name = cluster_node_name (f->cluster, 0);
-    s_start_node (f, 0);
-    s_fund (f->client[0], "account/kept");
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_fund (f->client[0], "account/kept");
     client_destroy (&f->client[0]);
     proc_kill_with (&f->node[0], SIGTERM);
 
@@ -468,8 +473,8 @@ static void test_store_of_another_cluster_refused (void **state)
     //  Refused, it changed nothing: back in its own cluster, the store
     //  serves its account as before.
     assert_int_equal (rename (theirs, mine), 0);
-    s_start_node (f, 0);
-    assert_int_equal (s_balance (f->client[0], "account/kept"), FUNDING);
+    cluster_nodes_start_node (f, 0);
+    assert_int_equal (cluster_client_balance (f->client[0], "account/kept"), FUNDING);
 }
 
 //  --------------------------------------------------------------------------
@@ -479,11 +484,11 @@ static void test_store_of_another_cluster_refused (void **state)
 static void test_open_secret_is_warned (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 1);
+    cluster_nodes_init (f, 1);
     char secret[192], log[192], expected[1024];
     snprintf (secret, sizeof secret, "%s/c/n1/node.cert_secret", f->dir);
     assert_int_equal (chmod (secret, 0640), 0);
-    s_start_node (f, 0);
+    cluster_nodes_start_node (f, 0);
     snprintf (log, sizeof log, "%s/n1.log", f->dir);
     snprintf (expected, sizeof expected,
               "WARN UNPROTECTED PRIVATE KEY FILE: %s is mode 0640: others than its owner may "
@@ -491,7 +496,7 @@ static void test_open_secret_is_warned (void **state)
               secret, secret);
     assert_true (s_file_has (log, expected));
     stats_t stats;
-    s_stats (f, f->client[0], &stats); //  and it serves
+    cluster_nodes_stats (f, f->client[0], &stats); //  and it serves
 }
 
 //  --------------------------------------------------------------------------
@@ -505,12 +510,12 @@ static void test_open_secret_is_warned (void **state)
 static void test_second_node_of_a_name_is_refused (void **state)
 {
     fixture_t *f = *state;
-    s_init (f, 2);
-    s_start_node (f, 0);
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 0);
     char account[64];
     int next = 0;
-    s_address_on (f, "account/s", 0, &next, account, sizeof account);
-    s_fund (f->client[0], account);
+    cluster_nodes_address_on (f, "account/s", 0, &next, account, sizeof account);
+    cluster_nodes_fund (f->client[0], account);
 
     char data[192], log[192], line[512], expected[512];
     snprintf (data, sizeof data, "%s/second", f->dir);
@@ -540,12 +545,12 @@ static void test_second_node_of_a_name_is_refused (void **state)
     char *error = NULL;
     f->client[0] = client_new_cluster (f->cfg, "n1", &error);
     assert_non_null (f->client[0]);
-    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+    assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING);
 
     //  Killed, n1 starts again: the kernel dropped its lock.
     proc_kill_with (&f->node[0], SIGKILL);
-    s_start_node (f, 0);
-    assert_int_equal (s_balance (f->client[0], account), FUNDING);
+    cluster_nodes_start_node (f, 0);
+    assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING);
 }
 
 int main (void)
@@ -554,17 +559,20 @@ int main (void)
     zsys_init ();
     zsys_set_logstream (stderr);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_refusals_change_nothing, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_peer_speaks_for_its_own_actors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_link_back_after_refused_handshake, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_alone_beyond_loopback_needs_insecure, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_store_of_another_cluster_refused, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_open_secret_is_warned, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_second_node_of_a_name_is_refused, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_refusals_change_nothing, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_peer_speaks_for_its_own_actors, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_link_back_after_refused_handshake,
+                                         cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_alone_beyond_loopback_needs_insecure,
+                                         cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_store_of_another_cluster_refused, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_open_secret_is_warned, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_second_node_of_a_name_is_refused, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

@@ -27,7 +27,7 @@ static void test_handler_error_without_reject (void **state)
     assert_non_null (strstr (f->ctx.reason, "probe"));
     assert_non_null (strstr (f->ctx.reason, "Fail"));
     assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_EIO)));
-    assert_int_equal (s_probe (f)->applied, 0);
+    assert_int_equal (ctx_probe (f)->applied, 0);
 }
 
 static void test_reject (void **state)
@@ -59,7 +59,7 @@ static void test_reject (void **state)
 
     //  A rejection that also misused the ctx is a handler error.
     REJECT (f, "RejectMisuse", "handler_error");
-    assert_int_equal (s_probe (f)->applied, 0);
+    assert_int_equal (ctx_probe (f)->applied, 0);
 }
 
 //  A rejection's code is a word, as the protocol says: one that is not
@@ -78,7 +78,7 @@ static void test_reject_bad_code (void **state)
         REJECT (f, "Reject", "handler_error");
         assert_true (f->ctx.failed);
         assert_non_null (strstr (f->ctx.reason, "a rejection code that is not a code"));
-        assert_int_equal (s_probe (f)->applied, 0);
+        assert_int_equal (ctx_probe (f)->applied, 0);
     }
     //  busy and unavailable tell a client to ask again: the stored
     //  rejection would answer it for ever.
@@ -159,7 +159,7 @@ static void test_rec_key_twice_fails_turn (void **state)
         assert_non_null (strstr (f->ctx.reason, "(a field written wrongly with shoal_rec_*: the "
                                                 "key 'k' written twice in one map)"));
     }
-    assert_int_equal (s_probe (f)->applied, 0);
+    assert_int_equal (ctx_probe (f)->applied, 0);
 }
 
 //  A field map that could not travel (over CTX_MAX_REC_BYTES) fails the
@@ -177,7 +177,7 @@ static void test_rec_too_big_fails_turn (void **state)
         assert_non_null (strstr (f->ctx.reason, "of more than 1 MiB less 8 KiB)"));
         shoal_rec_str (&f->payload, "target", targets[i]);
         shoal_rec_int (&f->payload, "n", 100000);
-        assert_int_equal (s_run (f, "Big"), CTX_ACCEPTED);
+        assert_int_equal (ctx_test_run (f, "Big"), CTX_ACCEPTED);
         assert_false (f->ctx.failed);
     }
     //  A deliberate rejection is not a failure.
@@ -189,7 +189,7 @@ static void test_rec_too_big_fails_turn (void **state)
 static void test_apply_refuses_own_event (void **state)
 {
     fixture_t *f = *state;
-    int rc = s_run (f, "Corrupt");
+    int rc = ctx_test_run (f, "Corrupt");
     assert_int_equal (rc, CTX_CORRUPT);
     assert_true (f->ctx.rejected);
     assert_string_equal (f->ctx.code, "handler_error");
@@ -201,7 +201,7 @@ static void test_apply_refuses_own_event (void **state)
     rec_finish (&f->ctx.reply, &size);
     assert_int_equal (size, 1);
     //  The events before it were applied: the state must be dropped.
-    assert_int_equal (s_probe (f)->applied, 1);
+    assert_int_equal (ctx_probe (f)->applied, 1);
 }
 
 static void test_ctx_reused_after_errors (void **state)
@@ -218,7 +218,7 @@ static void test_ctx_reused_after_errors (void **state)
     assert_string_equal (f->ctx.reason, "");
     assert_int_equal (f->ctx.error, 0);
     assert_int_equal (harness_rec_int (&f->ctx.reply, "count"), 2);
-    assert_int_equal (s_probe (f)->applied, 2);
+    assert_int_equal (ctx_probe (f)->applied, 2);
     REJECT (f, "Nope", "unknown_command");
     assert_string_equal (f->ctx.reason, "probe takes no Nope");
 }
@@ -230,33 +230,34 @@ static void test_ctx_apply (void **state)
     memset (&probe, 0, sizeof probe);
     static const uint8_t n4[] = {0x81, 0xa1, 'n', 0x04};
     static const uint8_t array[] = {0x91, 0x04};
-    assert_int_equal (ctx_apply (&s_probe_type, &probe, "E", n4, sizeof n4), 0);
+    assert_int_equal (ctx_apply (&ctx_probe_type, &probe, "E", n4, sizeof n4), 0);
     assert_int_equal (probe.sum, 4);
-    assert_int_equal (ctx_apply (&s_probe_type, &probe, "E", NULL, 0), 0);
+    assert_int_equal (ctx_apply (&ctx_probe_type, &probe, "E", NULL, 0), 0);
     assert_int_equal (probe.applied, 2);
-    assert_int_equal (ctx_apply (&s_probe_type, &probe, "E", array, sizeof array), SHOAL_EFORMAT);
-    assert_int_equal (ctx_apply (&s_probe_type, &probe, "E", n4, sizeof n4 - 1), SHOAL_EFORMAT);
+    assert_int_equal (ctx_apply (&ctx_probe_type, &probe, "E", array, sizeof array), SHOAL_EFORMAT);
+    assert_int_equal (ctx_apply (&ctx_probe_type, &probe, "E", n4, sizeof n4 - 1), SHOAL_EFORMAT);
     //  apply's own error becomes SHOAL_EFORMAT.
-    assert_int_equal (ctx_apply (&s_probe_type, &probe, "Bad", n4, sizeof n4), SHOAL_EFORMAT);
+    assert_int_equal (ctx_apply (&ctx_probe_type, &probe, "Bad", n4, sizeof n4), SHOAL_EFORMAT);
     assert_int_equal (probe.applied, 2);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_handler_error_without_reject, s_setup,
+        cmocka_unit_test_setup_teardown (test_handler_error_without_reject, ctx_setup,
                                          harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_reject, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_reject_bad_code, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_reject_reason_utf8, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_rec_key_twice_fails_turn, s_setup,
+        cmocka_unit_test_setup_teardown (test_reject, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_reject_bad_code, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_reject_reason_utf8, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_rec_error_fails_turn, ctx_setup,
                                          harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, s_setup,
+        cmocka_unit_test_setup_teardown (test_rec_key_twice_fails_turn, ctx_setup,
                                          harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, s_setup,
+        cmocka_unit_test_setup_teardown (test_rec_too_big_fails_turn, ctx_setup,
                                          harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_ctx_reused_after_errors, s_setup,
+        cmocka_unit_test_setup_teardown (test_apply_refuses_own_event, ctx_setup,
+                                         harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_ctx_reused_after_errors, ctx_setup,
                                          harness_turn_teardown),
         cmocka_unit_test (test_ctx_apply),
     };

@@ -34,9 +34,9 @@ static void test_turn_usage (void **state)
     }
     assert_int_equal (harness_rec_int (&f->ctx.reply, "count"), 3);
     //  The events were applied to the state, in order.
-    assert_int_equal (s_probe (f)->applied, 3);
-    assert_int_equal (s_probe (f)->sum, 0 + 1 + 2);
-    assert_string_equal (s_probe (f)->last, "E");
+    assert_int_equal (ctx_probe (f)->applied, 3);
+    assert_int_equal (ctx_probe (f)->sum, 0 + 1 + 2);
+    assert_string_equal (ctx_probe (f)->last, "E");
 
     shoal_rec_str (&f->payload, "to", "account/alice");
     shoal_rec_str (&f->payload, "name", "Debit");
@@ -57,10 +57,10 @@ static void test_turn_usage (void **state)
 
     //  What a handler sees of its ctx.
     ACCEPT (f, "Info", 0, 0, 0);
-    assert_string_equal (s_seen.address, ADDRESS);
-    assert_string_equal (s_seen.id, "p1");
-    assert_int_equal (s_seen.version, 3);
-    assert_int_equal (s_seen.now, NOW);
+    assert_string_equal (ctx_seen.address, ADDRESS);
+    assert_string_equal (ctx_seen.id, "p1");
+    assert_int_equal (ctx_seen.version, 3);
+    assert_int_equal (ctx_seen.now, NOW);
     assert_int_equal (f->version, 3);
 }
 
@@ -71,20 +71,20 @@ static void test_msg_accessors (void **state)
     //  A command from a client.
     shoal_rec_int (&f->payload, "x", 17);
     ACCEPT (f, "Info", 0, 0, 0);
-    assert_int_equal (s_seen.kind, SHOAL_COMMAND);
-    assert_string_equal (s_seen.name, "Info");
-    assert_string_equal (s_seen.from, "");
-    assert_false (s_seen.accepted);
-    assert_string_equal (s_seen.code, "");
-    assert_string_equal (s_seen.reason, "");
-    assert_int_equal (s_seen.x_rc, 0);
-    assert_int_equal (s_seen.x, 17);
+    assert_int_equal (ctx_seen.kind, SHOAL_COMMAND);
+    assert_string_equal (ctx_seen.name, "Info");
+    assert_string_equal (ctx_seen.from, "");
+    assert_false (ctx_seen.accepted);
+    assert_string_equal (ctx_seen.code, "");
+    assert_string_equal (ctx_seen.reason, "");
+    assert_int_equal (ctx_seen.x_rc, 0);
+    assert_int_equal (ctx_seen.x, 17);
 
     //  An empty payload: every field absent.
     assert_int_equal (harness_turn_run_bytes (f, ENVELOPE_COMMAND, "probe/q", "Info", NULL, 0),
                       CTX_ACCEPTED);
-    assert_string_equal (s_seen.from, "probe/q");
-    assert_int_equal (s_seen.x_rc, SHOAL_ENOTFOUND);
+    assert_string_equal (ctx_seen.from, "probe/q");
+    assert_int_equal (ctx_seen.x_rc, SHOAL_ENOTFOUND);
 
     //  An accepted reply: its data is the replier's fields.
     static const uint8_t x5[] = {0x81, 0xa1, 'x', 0x05};
@@ -95,12 +95,12 @@ static void test_msg_accessors (void **state)
         harness_turn_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
         CTX_ACCEPTED);
     free (payload);
-    assert_int_equal (s_seen.kind, SHOAL_REPLY);
-    assert_string_equal (s_seen.name, "Credit");
-    assert_string_equal (s_seen.from, "account/bob");
-    assert_true (s_seen.accepted);
-    assert_string_equal (s_seen.code, "");
-    assert_int_equal (s_seen.x, 5);
+    assert_int_equal (ctx_seen.kind, SHOAL_REPLY);
+    assert_string_equal (ctx_seen.name, "Credit");
+    assert_string_equal (ctx_seen.from, "account/bob");
+    assert_true (ctx_seen.accepted);
+    assert_string_equal (ctx_seen.code, "");
+    assert_int_equal (ctx_seen.x, 5);
 
     //  A rejected reply: code and reason, no data.
     assert_int_equal (
@@ -110,29 +110,29 @@ static void test_msg_accessors (void **state)
         harness_turn_run_bytes (f, ENVELOPE_REPLY, "account/bob", "Credit", payload, size),
         CTX_ACCEPTED);
     free (payload);
-    assert_false (s_seen.accepted);
-    assert_string_equal (s_seen.code, "closed");
-    assert_string_equal (s_seen.reason, "account bob is closed");
-    assert_int_equal (s_seen.x_rc, SHOAL_ENOTFOUND);
+    assert_false (ctx_seen.accepted);
+    assert_string_equal (ctx_seen.code, "closed");
+    assert_string_equal (ctx_seen.reason, "account bob is closed");
+    assert_int_equal (ctx_seen.x_rc, SHOAL_ENOTFOUND);
 
     //  A timer: never "accepted", fields as set.
     assert_int_equal (harness_turn_run_bytes (f, ENVELOPE_TIMER, ADDRESS, "tick", x5, sizeof x5),
                       CTX_ACCEPTED);
-    assert_int_equal (s_seen.kind, SHOAL_TIMER);
-    assert_string_equal (s_seen.name, "tick");
-    assert_false (s_seen.accepted);
-    assert_int_equal (s_seen.x, 5);
+    assert_int_equal (ctx_seen.kind, SHOAL_TIMER);
+    assert_string_equal (ctx_seen.name, "tick");
+    assert_false (ctx_seen.accepted);
+    assert_int_equal (ctx_seen.x, 5);
 
     //  A stall notice: named by the unanswered command, never "accepted".
     assert_int_equal (
         harness_turn_run_bytes (f, ENVELOPE_STALLED, "account/bob", "Credit", x5, sizeof x5),
         CTX_ACCEPTED);
-    assert_int_equal (s_seen.kind, SHOAL_STALLED);
-    assert_string_equal (s_seen.name, "Credit");
-    assert_string_equal (s_seen.from, "account/bob");
-    assert_false (s_seen.accepted);
-    assert_string_equal (s_seen.code, "");
-    assert_int_equal (s_seen.x, 5);
+    assert_int_equal (ctx_seen.kind, SHOAL_STALLED);
+    assert_string_equal (ctx_seen.name, "Credit");
+    assert_string_equal (ctx_seen.from, "account/bob");
+    assert_false (ctx_seen.accepted);
+    assert_string_equal (ctx_seen.code, "");
+    assert_int_equal (ctx_seen.x, 5);
 }
 
 static void test_msg_init_malformed (void **state)
@@ -172,7 +172,7 @@ static void test_emit_limit (void **state)
     fixture_t *f = *state;
     shoal_rec_int (&f->payload, "n", CTX_MAX_EVENTS);
     ACCEPT (f, "Emit", CTX_MAX_EVENTS, 0, 0);
-    assert_int_equal (s_probe (f)->applied, CTX_MAX_EVENTS);
+    assert_int_equal (ctx_probe (f)->applied, CTX_MAX_EVENTS);
     assert_int_equal (harness_rec_int (&f->ctx.events[CTX_MAX_EVENTS - 1].rec, "n"),
                       CTX_MAX_EVENTS - 1);
 
@@ -181,7 +181,7 @@ static void test_emit_limit (void **state)
     assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
     //  The reason names the limit, not only "too big".
     assert_non_null (strstr (f->ctx.reason, "(more than 32 events emitted in one turn)"));
-    assert_int_equal (s_probe (f)->applied, CTX_MAX_EVENTS);
+    assert_int_equal (ctx_probe (f)->applied, CTX_MAX_EVENTS);
 }
 
 static void test_send_limit (void **state)
@@ -290,15 +290,15 @@ static void test_timer_delays (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_turn_usage, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_msg_accessors, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_turn_usage, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_msg_accessors, ctx_setup, harness_turn_teardown),
         cmocka_unit_test (test_msg_init_malformed),
-        cmocka_unit_test_setup_teardown (test_emit_limit, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_send_limit, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_limit, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_send_address, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_names, s_setup, harness_turn_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_delays, s_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_emit_limit, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_send_limit, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_limit, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_send_address, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_names, ctx_setup, harness_turn_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_delays, ctx_setup, harness_turn_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

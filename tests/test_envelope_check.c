@@ -198,33 +198,33 @@ static void test_decode_bad_addresses (void **state)
     for (size_t i = 0; i < sizeof s_bad_addresses / sizeof s_bad_addresses[0]; i++) {
         s_address_under_test = &s_bad_addresses[i];
         int expected = s_bad_addresses[i].len == 0 ? 0 : SHOAL_EADDRESS;
-        assert_int_equal (s_decode_with (5, p_address_under_test), expected);
-        assert_int_equal (s_decode_with (6, p_address_under_test), SHOAL_EADDRESS);
+        assert_int_equal (envelope_decode_with (5, p_address_under_test), expected);
+        assert_int_equal (envelope_decode_with (6, p_address_under_test), SHOAL_EADDRESS);
     }
     for (size_t i = 0; i < sizeof s_good_addresses / sizeof s_good_addresses[0]; i++) {
         s_address_under_test = &s_good_addresses[i];
-        assert_int_equal (s_decode_with (5, p_address_under_test), 0);
-        assert_int_equal (s_decode_with (6, p_address_under_test), 0);
+        assert_int_equal (envelope_decode_with (5, p_address_under_test), 0);
+        assert_int_equal (envelope_decode_with (6, p_address_under_test), 0);
     }
-    assert_int_equal (s_decode_with (5, p_address_no_slash), SHOAL_EADDRESS);
-    assert_int_equal (s_decode_with (6, p_address_upper), SHOAL_EADDRESS);
-    assert_int_equal (s_decode_with (5, p_address_too_long), SHOAL_EADDRESS);
-    assert_int_equal (s_decode_with (6, p_address_too_long), SHOAL_EADDRESS);
+    assert_int_equal (envelope_decode_with (5, p_address_no_slash), SHOAL_EADDRESS);
+    assert_int_equal (envelope_decode_with (6, p_address_upper), SHOAL_EADDRESS);
+    assert_int_equal (envelope_decode_with (5, p_address_too_long), SHOAL_EADDRESS);
+    assert_int_equal (envelope_decode_with (6, p_address_too_long), SHOAL_EADDRESS);
 
     //  "" is a valid `to` only for a reply; a query has no such excuse.
-    s_pack_fn *fns[ENVELOPE_FIELDS] = {0};
+    envelope_pack_fn *fns[ENVELOPE_FIELDS] = {0};
     fns[6] = p_str_empty;
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), SHOAL_EADDRESS);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EADDRESS);
     free (frame);
     fns[1] = p_two;
-    frame = s_frame (ENVELOPE_FIELDS, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), 0);
+    frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), 0);
     free (frame);
     fns[1] = p_four;
-    frame = s_frame (ENVELOPE_FIELDS, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), SHOAL_EADDRESS);
+    frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EADDRESS);
     free (frame);
 }
 
@@ -305,18 +305,18 @@ static void test_check_msgpack_formats (void **state)
     for (size_t i = 0; i < sizeof s_every_format / sizeof s_every_format[0]; i++) {
         const uint8_t *bytes = (const uint8_t *) s_every_format[i].bytes;
         size_t len = s_every_format[i].len;
-        if (s_check_copy (bytes, len) != 0)
+        if (envelope_check_copy (bytes, len) != 0)
             print_error ("format %zu refused\n", i);
-        assert_int_equal (s_check_copy (bytes, len), 0);
+        assert_int_equal (envelope_check_copy (bytes, len), 0);
         harness_assert_one_msgpack (bytes, len);
 
         for (size_t cut = 0; cut < len; cut++)
-            assert_int_equal (s_check_copy (bytes, cut), SHOAL_EFORMAT);
+            assert_int_equal (envelope_check_copy (bytes, cut), SHOAL_EFORMAT);
         uint8_t *longer = malloc (len + 1);
         assert_non_null (longer);
         memcpy (longer, bytes, len);
         longer[len] = 0xc0;
-        assert_int_equal (s_check_copy (longer, len + 1), SHOAL_EFORMAT);
+        assert_int_equal (envelope_check_copy (longer, len + 1), SHOAL_EFORMAT);
         free (longer);
     }
 }
@@ -324,26 +324,26 @@ static void test_check_msgpack_formats (void **state)
 static void test_check_msgpack_invalid (void **state)
 {
     assert_int_equal (envelope_check_msgpack (NULL, 0), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy ((const uint8_t *) "", 0), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy ((const uint8_t *) "\xc1", 1), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy ((const uint8_t *) "\x91\xc1", 2), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy ((const uint8_t *) "\x81\x01", 2), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy ((const uint8_t *) "\x01\x01", 2), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy ((const uint8_t *) "", 0), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy ((const uint8_t *) "\xc1", 1), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy ((const uint8_t *) "\x91\xc1", 2), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy ((const uint8_t *) "\x81\x01", 2), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy ((const uint8_t *) "\x01\x01", 2), SHOAL_EFORMAT);
 
     size_t size;
-    uint8_t *deep = s_nested (ENVELOPE_MAX_DEPTH, &size);
-    assert_int_equal (s_check_copy (deep, size), 0);
+    uint8_t *deep = envelope_nested (ENVELOPE_MAX_DEPTH, &size);
+    assert_int_equal (envelope_check_copy (deep, size), 0);
     free (deep);
-    deep = s_nested (ENVELOPE_MAX_DEPTH + 1, &size);
-    assert_int_equal (s_check_copy (deep, size), SHOAL_EFORMAT);
+    deep = envelope_nested (ENVELOPE_MAX_DEPTH + 1, &size);
+    assert_int_equal (envelope_check_copy (deep, size), SHOAL_EFORMAT);
     free (deep);
     //  Depth counts containers, not scalars: 32 arrays around a number.
     uint8_t arrays[ENVELOPE_MAX_DEPTH + 2];
     memset (arrays, 0x91, sizeof arrays);
     arrays[ENVELOPE_MAX_DEPTH] = 0x01;
-    assert_int_equal (s_check_copy (arrays, ENVELOPE_MAX_DEPTH + 1), 0);
+    assert_int_equal (envelope_check_copy (arrays, ENVELOPE_MAX_DEPTH + 1), 0);
     arrays[ENVELOPE_MAX_DEPTH + 1] = 0x01;
-    assert_int_equal (s_check_copy (arrays, ENVELOPE_MAX_DEPTH + 2), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy (arrays, ENVELOPE_MAX_DEPTH + 2), SHOAL_EFORMAT);
 }
 
 //  Random well-formed objects pass, msgpack-c agrees, and no proper prefix
@@ -356,13 +356,13 @@ static void test_check_msgpack_random_objects (void **state)
         msgpack_sbuffer_init (&sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        s_random_object (&pk, 1 + (int) (harness_rand () % ENVELOPE_MAX_DEPTH));
+        envelope_random_object (&pk, 1 + (int) (harness_rand () % ENVELOPE_MAX_DEPTH));
         size_t size;
         uint8_t *bytes = harness_take (&sbuf, &size);
-        assert_int_equal (s_check_copy (bytes, size), 0);
+        assert_int_equal (envelope_check_copy (bytes, size), 0);
         harness_assert_one_msgpack (bytes, size);
         size_t cut = (size_t) (harness_rand () % size);
-        assert_int_equal (s_check_copy (bytes, cut), SHOAL_EFORMAT);
+        assert_int_equal (envelope_check_copy (bytes, cut), SHOAL_EFORMAT);
         free (bytes);
     }
 }
@@ -390,7 +390,7 @@ static int s_decode_property (const uint8_t *bytes, size_t size)
         assert_int_equal (envelope_encode (&env, &frame, &frame_size), 0);
         envelope_t again;
         assert_int_equal (envelope_decode (&again, frame, frame_size), 0);
-        s_assert_env_equal (&env, &again);
+        envelope_assert_env_equal (&env, &again);
         free (frame);
     }
     if (envelope_check_msgpack (copy, size) == 0)
@@ -412,7 +412,7 @@ static void test_fuzz_random (void **state)
     print_message ("fuzz seed 0x%llx (SHOAL_FUZZ_SEED to replay)\n", (unsigned long long) seed);
     harness_rand_seed (seed);
     size_t frame_size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, NULL, &frame_size);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, NULL, &frame_size);
     uint8_t buf[512];
     int errors = 0;
     for (int i = 0; i < 100000; i++) {
@@ -436,9 +436,9 @@ static void test_fuzz_flips (void **state)
     print_message ("flip seed 0x%llx\n", (unsigned long long) seed);
     harness_rand_seed (seed);
     size_t payload_size;
-    uint8_t *payload = s_payload (&payload_size);
+    uint8_t *payload = envelope_payload (&payload_size);
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     env.kind = ENVELOPE_REPLY;
     envelope_new_id (env.correlation);
     env.payload = payload;

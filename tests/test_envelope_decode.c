@@ -76,7 +76,7 @@ static void p_bin_address (msgpack_packer *pk)
 
 static void p_ext_16 (msgpack_packer *pk)
 {
-    msgpack_pack_ext_with_body (pk, s_sample_id, 16, 1);
+    msgpack_pack_ext_with_body (pk, envelope_sample_id, 16, 1);
 }
 
 static void p_array_empty (msgpack_packer *pk)
@@ -123,18 +123,18 @@ static void p_map_32_huge (msgpack_packer *pk)
 static void test_decode_truncated (void **state)
 {
     size_t payload_size;
-    uint8_t *payload = s_payload (&payload_size);
+    uint8_t *payload = envelope_payload (&payload_size);
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     envelope_new_id (env.correlation);
     env.payload = payload;
     env.payload_size = payload_size;
     uint8_t *frame;
     size_t size;
     assert_int_equal (envelope_encode (&env, &frame, &size), 0);
-    assert_int_equal (s_decode_copy (frame, size), 0);
+    assert_int_equal (envelope_decode_copy (frame, size), 0);
     for (size_t cut = 0; cut < size; cut++)
-        assert_int_equal (s_decode_copy (frame, cut), SHOAL_EFORMAT);
+        assert_int_equal (envelope_decode_copy (frame, cut), SHOAL_EFORMAT);
     envelope_t out;
     assert_int_equal (envelope_decode (&out, NULL, 0), SHOAL_EFORMAT);
     free (frame);
@@ -145,7 +145,7 @@ static void test_decode_wrong_types (void **state)
 {
     static const struct {
         int field;
-        s_pack_fn *fn;
+        envelope_pack_fn *fn;
         int expected;
     } cases[] = {
         {0, p_str_one, SHOAL_EFORMAT},     {0, p_minus_one, SHOAL_EFORMAT},
@@ -175,7 +175,7 @@ static void test_decode_wrong_types (void **state)
         {10, p_map_empty, SHOAL_EFORMAT},  {10, p_str_one, SHOAL_EFORMAT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int rc = s_decode_with (cases[i].field, cases[i].fn);
+        int rc = envelope_decode_with (cases[i].field, cases[i].fn);
         if (rc != cases[i].expected)
             print_error ("case %zu (field %d): %d\n", i, cases[i].field, rc);
         assert_int_equal (rc, cases[i].expected);
@@ -187,15 +187,15 @@ static void test_decode_element_count (void **state)
     size_t counts[] = {0, 1, 2, 10, 12, 16, 100};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         size_t size;
-        uint8_t *frame = s_frame (counts[i], NULL, &size);
-        assert_int_equal (s_decode_copy (frame, size), SHOAL_EFORMAT);
+        uint8_t *frame = envelope_frame (counts[i], NULL, &size);
+        assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EFORMAT);
         free (frame);
     }
     //  Not an array at all.
     uint8_t map[] = {0x81, 0x01, 0x01};
     uint8_t number[] = {0x01};
-    assert_int_equal (s_decode_copy (map, sizeof map), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_copy (number, sizeof number), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_copy (map, sizeof map), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_copy (number, sizeof number), SHOAL_EFORMAT);
 }
 
 static const uint8_t *s_raw;
@@ -213,23 +213,25 @@ static void test_decode_oversized (void **state)
     size_t size = (size_t) ENVELOPE_MAX_SIZE + 1;
     uint8_t *zeros = calloc (1, size);
     assert_non_null (zeros);
-    assert_int_equal (s_decode_copy (zeros, size), SHOAL_ETOOBIG);
+    assert_int_equal (envelope_decode_copy (zeros, size), SHOAL_ETOOBIG);
     free (zeros);
 
     //  Well-formed frames of exactly the limit and one byte over.
     size_t frame_size;
-    uint8_t *frame =
-        s_frame (ENVELOPE_FIELDS, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_map_empty}, &frame_size);
+    uint8_t *frame = envelope_frame (
+        ENVELOPE_FIELDS, (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = p_map_empty}, &frame_size);
     size_t overhead = frame_size - 1;
     free (frame);
     for (size_t extra = 0; extra <= 1; extra++) {
         size_t payload_size;
-        uint8_t *payload = s_big_payload (ENVELOPE_MAX_SIZE - overhead - 8 + extra, &payload_size);
+        uint8_t *payload =
+            envelope_big_payload (ENVELOPE_MAX_SIZE - overhead - 8 + extra, &payload_size);
         s_raw = payload;
         s_raw_size = payload_size;
-        frame = s_frame (ENVELOPE_FIELDS, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_raw}, &frame_size);
+        frame = envelope_frame (ENVELOPE_FIELDS, (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = p_raw},
+                                &frame_size);
         assert_int_equal (frame_size, ENVELOPE_MAX_SIZE + extra);
-        assert_int_equal (s_decode_copy (frame, frame_size), extra ? SHOAL_ETOOBIG : 0);
+        assert_int_equal (envelope_decode_copy (frame, frame_size), extra ? SHOAL_ETOOBIG : 0);
         free (frame);
         free (payload);
     }
@@ -237,71 +239,71 @@ static void test_decode_oversized (void **state)
 
 static void test_decode_bad_version (void **state)
 {
-    assert_int_equal (s_decode_with (0, p_zero), SHOAL_EVERSION);
-    assert_int_equal (s_decode_with (0, p_two), SHOAL_EVERSION);
-    assert_int_equal (s_decode_with (0, p_256), SHOAL_EVERSION);
-    assert_int_equal (s_decode_with (0, p_u64_max), SHOAL_EVERSION);
+    assert_int_equal (envelope_decode_with (0, p_zero), SHOAL_EVERSION);
+    assert_int_equal (envelope_decode_with (0, p_two), SHOAL_EVERSION);
+    assert_int_equal (envelope_decode_with (0, p_256), SHOAL_EVERSION);
+    assert_int_equal (envelope_decode_with (0, p_u64_max), SHOAL_EVERSION);
     //  The version is judged before the element count and the fields.
-    s_pack_fn *fns[ENVELOPE_FIELDS] = {p_two, p_nil, p_nil, p_true};
+    envelope_pack_fn *fns[ENVELOPE_FIELDS] = {p_two, p_nil, p_nil, p_true};
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), SHOAL_EVERSION);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EVERSION);
     free (frame);
-    frame = s_frame (12, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), SHOAL_EVERSION);
+    frame = envelope_frame (12, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EVERSION);
     free (frame);
-    frame = s_frame (1, fns, &size);
-    assert_int_equal (s_decode_copy (frame, size), SHOAL_EVERSION);
+    frame = envelope_frame (1, fns, &size);
+    assert_int_equal (envelope_decode_copy (frame, size), SHOAL_EVERSION);
     free (frame);
 }
 
 static void test_decode_bad_name (void **state)
 {
-    assert_int_equal (s_decode_with (7, p_str_empty), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_name_space), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_name_64), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_name_del), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_name_utf8), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_name_nul), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (7, p_str_16), 0);
+    assert_int_equal (envelope_decode_with (7, p_str_empty), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_name_space), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_name_64), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_name_del), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_name_utf8), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_name_nul), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_str_16), 0);
 }
 
 static void test_decode_payload_not_map (void **state)
 {
-    assert_int_equal (s_decode_with (8, p_array_empty), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (8, p_str_one), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (8, p_nil), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (8, p_true), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (8, p_bin_17), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_with (8, p_map_empty), 0);
+    assert_int_equal (envelope_decode_with (8, p_array_empty), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_str_one), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_nil), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_true), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_bin_17), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_map_empty), 0);
 }
 
 static void test_decode_depth (void **state)
 {
     //  A command's payload is a data map: SHOAL_DATA_DEPTH deep at most.
-    uint8_t *deep = s_nested (ENVELOPE_DATA_DEPTH, &s_raw_size);
+    uint8_t *deep = envelope_nested (ENVELOPE_DATA_DEPTH, &s_raw_size);
     s_raw = deep;
-    assert_int_equal (s_decode_with (8, p_raw), 0);
+    assert_int_equal (envelope_decode_with (8, p_raw), 0);
     free (deep);
 
-    deep = s_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
+    deep = envelope_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
     s_raw = deep;
-    assert_int_equal (s_decode_with (8, p_raw), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_raw), SHOAL_EFORMAT);
     free (deep);
 
     //  A reply's holds the replier's data one level down, and more.
-    s_pack_fn *fns[ENVELOPE_FIELDS] = {[1] = p_two, [8] = p_raw};
-    deep = s_nested (ENVELOPE_MAX_DEPTH, &s_raw_size);
+    envelope_pack_fn *fns[ENVELOPE_FIELDS] = {[1] = p_two, [8] = p_raw};
+    deep = envelope_nested (ENVELOPE_MAX_DEPTH, &s_raw_size);
     s_raw = deep;
     size_t frame_size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &frame_size);
-    assert_int_equal (s_decode_copy (frame, frame_size), 0);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, fns, &frame_size);
+    assert_int_equal (envelope_decode_copy (frame, frame_size), 0);
     free (frame);
     free (deep);
-    deep = s_nested (ENVELOPE_MAX_DEPTH + 1, &s_raw_size);
+    deep = envelope_nested (ENVELOPE_MAX_DEPTH + 1, &s_raw_size);
     s_raw = deep;
-    frame = s_frame (ENVELOPE_FIELDS, fns, &frame_size);
-    assert_int_equal (s_decode_copy (frame, frame_size), SHOAL_EFORMAT);
+    frame = envelope_frame (ENVELOPE_FIELDS, fns, &frame_size);
+    assert_int_equal (envelope_decode_copy (frame, frame_size), SHOAL_EFORMAT);
     free (frame);
     free (deep);
 
@@ -313,8 +315,8 @@ static void test_decode_depth (void **state)
     deep[size - 1] = 0x90;
     s_raw = deep;
     s_raw_size = size;
-    assert_int_equal (s_decode_with (7, p_raw), SHOAL_EFORMAT);
-    assert_int_equal (s_check_copy (deep, size), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (7, p_raw), SHOAL_EFORMAT);
+    assert_int_equal (envelope_check_copy (deep, size), SHOAL_EFORMAT);
     free (deep);
 }
 
@@ -331,38 +333,38 @@ static void test_decode_huge_counts (void **state)
         {0x9b, 0x01, 0x01, 0xc5, 0xff, 0xff}, //  bin16 of 64 KiB
     };
     for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
-        assert_int_equal (s_decode_copy (frames[i], sizeof frames[i]), SHOAL_EFORMAT);
-        assert_int_equal (s_check_copy (frames[i], sizeof frames[i]), SHOAL_EFORMAT);
+        assert_int_equal (envelope_decode_copy (frames[i], sizeof frames[i]), SHOAL_EFORMAT);
+        assert_int_equal (envelope_check_copy (frames[i], sizeof frames[i]), SHOAL_EFORMAT);
     }
     //  As the payload, with the frame's own elements after it.
-    assert_int_equal (s_decode_with (8, p_map_32_huge), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_with (8, p_map_32_huge), SHOAL_EFORMAT);
 }
 
 static void test_decode_trailing (void **state)
 {
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, NULL, &size);
     uint8_t *longer = malloc (2 * size);
     assert_non_null (longer);
     memcpy (longer, frame, size);
     longer[size] = 0x00;
-    assert_int_equal (s_decode_copy (longer, size + 1), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_copy (longer, size + 1), SHOAL_EFORMAT);
     longer[size] = 0xc0;
-    assert_int_equal (s_decode_copy (longer, size + 1), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_copy (longer, size + 1), SHOAL_EFORMAT);
     memcpy (longer + size, frame, size);
-    assert_int_equal (s_decode_copy (longer, 2 * size), SHOAL_EFORMAT);
-    assert_int_equal (s_decode_copy (longer, size), 0);
+    assert_int_equal (envelope_decode_copy (longer, 2 * size), SHOAL_EFORMAT);
+    assert_int_equal (envelope_decode_copy (longer, size), 0);
     free (longer);
     free (frame);
 }
 
 //  The reason of decoding a frame whose field is packed by fn.
-static int s_detail_with (int field, s_pack_fn *fn, char *detail, size_t detail_size)
+static int s_detail_with (int field, envelope_pack_fn *fn, char *detail, size_t detail_size)
 {
-    s_pack_fn *fns[ENVELOPE_FIELDS] = {0};
+    envelope_pack_fn *fns[ENVELOPE_FIELDS] = {0};
     fns[field] = fn;
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS, fns, &size);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS, fns, &size);
     uint8_t *copy = harness_copy (frame, size);
     envelope_t env;
     int rc = envelope_decode_detail (&env, copy, size, detail, detail_size);
@@ -430,19 +432,19 @@ static void test_decode_detail (void **state)
     assert_string_equal (
         detail, "field 'created': expected an unsigned integer (ms since the epoch), got nil");
 
-    s_raw = s_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
+    s_raw = envelope_nested (ENVELOPE_DATA_DEPTH + 1, &s_raw_size);
     assert_int_equal (s_detail_with (8, p_raw, detail, sizeof detail), SHOAL_EFORMAT);
     assert_string_equal (detail, "payload: nesting deeper than 16");
     free ((void *) s_raw);
 
     size_t size;
-    uint8_t *frame = s_frame (ENVELOPE_FIELDS - 1, NULL, &size);
+    uint8_t *frame = envelope_frame (ENVELOPE_FIELDS - 1, NULL, &size);
     envelope_t env;
     assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail),
                       SHOAL_EFORMAT);
     assert_string_equal (detail, "frame: expected 11 fields, got 10");
     free (frame);
-    frame = s_frame (ENVELOPE_FIELDS + 1, NULL, &size);
+    frame = envelope_frame (ENVELOPE_FIELDS + 1, NULL, &size);
     frame[0] = 0x9b; //  11 fields announced, 12 present
     assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail),
                       SHOAL_EFORMAT);
@@ -470,7 +472,7 @@ static void test_decode_detail (void **state)
     }
 
     //  A valid frame: no detail; a NULL buffer is allowed.
-    frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    frame = envelope_frame (ENVELOPE_FIELDS, NULL, &size);
     strcpy (detail, "stale");
     assert_int_equal (envelope_decode_detail (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
@@ -611,7 +613,7 @@ static void test_decode_request (void **state)
 {
     char detail[ENVELOPE_REASON_MAX + 1];
     static const struct {
-        s_pack_fn *payload;
+        envelope_pack_fn *payload;
         const char *detail;
     } cases[] = {
         {p_not_utf8, "payload: field 'k': the value is not UTF-8 (byte 0xff at offset 1)"},
@@ -627,14 +629,14 @@ static void test_decode_request (void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t size;
-        uint8_t *frame = s_frame (ENVELOPE_FIELDS,
-                                  (s_pack_fn *[ENVELOPE_FIELDS]){[8] = cases[i].payload}, &size);
+        uint8_t *frame = envelope_frame (
+            ENVELOPE_FIELDS, (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = cases[i].payload}, &size);
         uint8_t *copy = harness_copy (frame, size);
         envelope_t env;
         assert_int_equal (envelope_decode_request (&env, copy, size, detail, sizeof detail),
                           SHOAL_EINVAL);
         assert_string_equal (detail, cases[i].detail);
-        assert_memory_equal (env.id, s_sample_id, ENVELOPE_ID_SIZE);
+        assert_memory_equal (env.id, envelope_sample_id, ENVELOPE_ID_SIZE);
         assert_string_equal (env.to, "account/alice");
         assert_string_equal (env.name, "deposit");
         assert_int_equal (env.created, 1700000000123ll);
@@ -646,8 +648,8 @@ static void test_decode_request (void **state)
     }
     //  Malformed past the string: that is what is said.
     size_t size;
-    uint8_t *frame =
-        s_frame (ENVELOPE_FIELDS + 1, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_not_utf8}, &size);
+    uint8_t *frame = envelope_frame (
+        ENVELOPE_FIELDS + 1, (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = p_not_utf8}, &size);
     frame[0] = 0x9b; //  11 fields announced, 12 present
     envelope_t env;
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail),
@@ -655,12 +657,13 @@ static void test_decode_request (void **state)
     assert_string_equal (detail, "frame: 1 bytes after the last field");
     free (frame);
     //  UTF-8 of every length passes, as decode_detail.
-    frame = s_frame (ENVELOPE_FIELDS, NULL, &size);
+    frame = envelope_frame (ENVELOPE_FIELDS, NULL, &size);
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
     free (frame);
     //  Keys repeated only across maps, and a map of 41 keys, pass.
-    frame = s_frame (ENVELOPE_FIELDS, (s_pack_fn *[ENVELOPE_FIELDS]){[8] = p_keys_once}, &size);
+    frame = envelope_frame (ENVELOPE_FIELDS,
+                            (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = p_keys_once}, &size);
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
     free (frame);

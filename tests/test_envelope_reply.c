@@ -57,7 +57,7 @@ static void test_reply_roundtrip (void **state)
     memset (reason, 'r', ENVELOPE_REASON_MAX);
     reason[ENVELOPE_REASON_MAX] = 0;
     size_t data_size;
-    uint8_t *data = s_payload (&data_size);
+    uint8_t *data = envelope_payload (&data_size);
 
     uint8_t *payload;
     size_t size;
@@ -87,7 +87,7 @@ static void test_reply_roundtrip (void **state)
 //  the integer 1.
 typedef struct {
     const char *key;
-    s_pack_fn *value;
+    envelope_pack_fn *value;
 } s_entry_t;
 
 static void p_false (msgpack_packer *pk)

@@ -44,14 +44,14 @@ static void s_assert_roundtrip (const envelope_t *env)
     size_t size;
     uint8_t *frame = s_roundtrip (env, &out, &size);
     if (env->payload_size) {
-        s_assert_env_equal (env, &out);
+        envelope_assert_env_equal (env, &out);
     } else {
         assert_int_equal (out.payload_size, 1);
         assert_int_equal (out.payload[0], 0x80);
         envelope_t expected = *env;
         expected.payload = out.payload;
         expected.payload_size = 1;
-        s_assert_env_equal (&expected, &out);
+        envelope_assert_env_equal (&expected, &out);
     }
     free (frame);
 }
@@ -67,7 +67,7 @@ static uint8_t *s_random_payload (int depth, size_t *size)
     msgpack_pack_map (&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_str_with_body (&pk, "k", 1);
-        s_random_object (&pk, depth - 1);
+        envelope_random_object (&pk, depth - 1);
     }
     return harness_take (&sbuf, size);
 }
@@ -86,7 +86,7 @@ static void p_int8_two (msgpack_packer *pk)
 static void test_usage_command (void **state)
 {
     size_t payload_size;
-    uint8_t *payload = s_payload (&payload_size);
+    uint8_t *payload = envelope_payload (&payload_size);
     envelope_t command = {0};
     command.kind = ENVELOPE_COMMAND;
     envelope_new_id (command.id);
@@ -102,7 +102,7 @@ static void test_usage_command (void **state)
     assert_int_equal (envelope_encode (&command, &frame, &size), 0);
     envelope_t received;
     assert_int_equal (envelope_decode (&received, frame, size), 0);
-    s_assert_env_equal (&command, &received);
+    envelope_assert_env_equal (&command, &received);
     assert_true (received.payload > frame && received.payload < frame + size);
     assert_memory_equal (received.payload, payload, payload_size);
     free (frame);
@@ -114,9 +114,9 @@ static void test_usage_command (void **state)
 static void test_usage_reply (void **state)
 {
     envelope_t command;
-    s_sample (&command);
+    envelope_sample (&command);
     size_t data_size;
-    uint8_t *data = s_payload (&data_size);
+    uint8_t *data = envelope_payload (&data_size);
     uint8_t *payload;
     size_t payload_size;
     assert_int_equal (
@@ -137,7 +137,7 @@ static void test_usage_reply (void **state)
     envelope_t received;
     size_t size;
     uint8_t *frame = s_roundtrip (&reply, &received, &size);
-    s_assert_env_equal (&reply, &received);
+    envelope_assert_env_equal (&reply, &received);
     assert_memory_equal (received.correlation, command.id, ENVELOPE_ID_SIZE);
 
     bool ok = false;
@@ -181,7 +181,7 @@ static void test_usage_client_reply (void **state)
     envelope_t received;
     size_t size;
     uint8_t *frame = s_roundtrip (&reply, &received, &size);
-    s_assert_env_equal (&reply, &received);
+    envelope_assert_env_equal (&reply, &received);
     assert_string_equal (received.to, "");
 
     bool ok = true;
@@ -209,7 +209,7 @@ static void test_golden_bytes (void **state)
 {
     envelope_t env = {0};
     env.kind = ENVELOPE_COMMAND;
-    memcpy (env.id, s_sample_id, ENVELOPE_ID_SIZE);
+    memcpy (env.id, envelope_sample_id, ENVELOPE_ID_SIZE);
     strcpy (env.to, "a/b");
     strcpy (env.name, "go");
     uint8_t *frame;
@@ -227,7 +227,7 @@ static void test_roundtrip_kinds (void **state)
 {
     for (int kind = ENVELOPE_COMMAND; kind <= ENVELOPE_QUERY; kind++) {
         envelope_t env;
-        s_sample (&env);
+        envelope_sample (&env);
         env.kind = (uint8_t) kind;
         s_assert_roundtrip (&env);
     }
@@ -236,7 +236,7 @@ static void test_roundtrip_kinds (void **state)
 static void test_roundtrip_ids (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     memset (env.id, 0, ENVELOPE_ID_SIZE);
     s_assert_roundtrip (&env);
     memset (env.id, 0xff, ENVELOPE_ID_SIZE);
@@ -254,7 +254,7 @@ static void test_roundtrip_ids (void **state)
     envelope_t out;
     size_t size;
     uint8_t *frame = s_roundtrip (&env, &out, &size);
-    s_assert_env_equal (&env, &out);
+    envelope_assert_env_equal (&env, &out);
     assert_int_equal (frame[3 + 2 + ENVELOPE_ID_SIZE], 0xc0);
     assert_int_equal (frame[3 + 2 + ENVELOPE_ID_SIZE + 1], 0xc4);
     free (frame);
@@ -263,7 +263,7 @@ static void test_roundtrip_ids (void **state)
 static void test_roundtrip_addresses (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     env.from[0] = 0;
     s_assert_roundtrip (&env);
 
@@ -283,7 +283,7 @@ static void test_roundtrip_addresses (void **state)
 static void test_roundtrip_name (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     strcpy (env.name, "x");
     s_assert_roundtrip (&env);
     memset (env.name, '~', SHOAL_NAME_MAX);
@@ -295,7 +295,7 @@ static void test_roundtrip_name (void **state)
 static void test_roundtrip_attempt_created (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     uint32_t attempts[] = {0, 1, 127, 128, 65535, 65536, UINT32_MAX};
     int64_t created[] = {0, 1, 4294967295LL, 4294967296LL, INT64_MAX};
     for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
@@ -307,14 +307,14 @@ static void test_roundtrip_attempt_created (void **state)
         s_assert_roundtrip (&env);
     }
     //  Other encoders may write a small uint as a positive signed int.
-    assert_int_equal (s_decode_with (9, p_int8_two), 0);
-    assert_int_equal (s_decode_with (10, p_int8_two), 0);
+    assert_int_equal (envelope_decode_with (9, p_int8_two), 0);
+    assert_int_equal (envelope_decode_with (10, p_int8_two), 0);
 }
 
 static void test_roundtrip_payloads (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     s_assert_roundtrip (&env);
 
     uint8_t empty = 0x80;
@@ -323,7 +323,7 @@ static void test_roundtrip_payloads (void **state)
     s_assert_roundtrip (&env);
 
     size_t size;
-    uint8_t *deep = s_nested (ENVELOPE_DATA_DEPTH, &size);
+    uint8_t *deep = envelope_nested (ENVELOPE_DATA_DEPTH, &size);
     env.payload = deep;
     env.payload_size = size;
     s_assert_roundtrip (&env);
@@ -344,7 +344,7 @@ static void test_roundtrip_payloads (void **state)
 static void test_roundtrip_max_size (void **state)
 {
     envelope_t env;
-    s_sample (&env);
+    envelope_sample (&env);
     uint8_t *frame;
     size_t overhead;
     assert_int_equal (envelope_encode (&env, &frame, &overhead), 0);
@@ -352,7 +352,7 @@ static void test_roundtrip_max_size (void **state)
     overhead -= 1; //  the empty map
 
     size_t payload_size;
-    uint8_t *payload = s_big_payload (ENVELOPE_MAX_SIZE - overhead - 8, &payload_size);
+    uint8_t *payload = envelope_big_payload (ENVELOPE_MAX_SIZE - overhead - 8, &payload_size);
     env.payload = payload;
     env.payload_size = payload_size;
     size_t size;
@@ -360,11 +360,11 @@ static void test_roundtrip_max_size (void **state)
     assert_int_equal (size, ENVELOPE_MAX_SIZE);
     envelope_t out;
     assert_int_equal (envelope_decode (&out, frame, size), 0);
-    s_assert_env_equal (&env, &out);
+    envelope_assert_env_equal (&env, &out);
     free (frame);
     free (payload);
 
-    payload = s_big_payload (ENVELOPE_MAX_SIZE - overhead - 7, &payload_size);
+    payload = envelope_big_payload (ENVELOPE_MAX_SIZE - overhead - 7, &payload_size);
     env.payload = payload;
     env.payload_size = payload_size;
     frame = NULL;
@@ -382,29 +382,29 @@ static void test_encode_invalid (void **state)
     uint8_t *frame = NULL;
     size_t size;
 
-    s_sample (&env);
+    envelope_sample (&env);
     env.kind = 0;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
     env.kind = 5;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
 
-    s_sample (&env);
+    envelope_sample (&env);
     strcpy (env.from, "teller");
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
-    s_sample (&env);
+    envelope_sample (&env);
     memset (env.from, 'a', sizeof env.from); //  not terminated
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
 
-    s_sample (&env);
+    envelope_sample (&env);
     env.to[0] = 0;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
     env.kind = ENVELOPE_QUERY;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
-    s_sample (&env);
+    envelope_sample (&env);
     strcpy (env.to, "account/\x01");
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
 
-    s_sample (&env);
+    envelope_sample (&env);
     env.name[0] = 0;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
     strcpy (env.name, "two words");
@@ -412,11 +412,11 @@ static void test_encode_invalid (void **state)
     memset (env.name, 'n', sizeof env.name); //  not terminated
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
 
-    s_sample (&env);
+    envelope_sample (&env);
     env.created = -1;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
 
-    s_sample (&env);
+    envelope_sample (&env);
     uint8_t array[] = {0x91, 0x01};
     uint8_t truncated[] = {0x81, 0xa1, 'a'};
     uint8_t trailing[] = {0x80, 0x00};
@@ -433,7 +433,7 @@ static void test_encode_invalid (void **state)
     env.payload_size = 4;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);
     size_t deep_size;
-    uint8_t *deep = s_nested (ENVELOPE_MAX_DEPTH + 1, &deep_size);
+    uint8_t *deep = envelope_nested (ENVELOPE_MAX_DEPTH + 1, &deep_size);
     env.payload = deep;
     env.payload_size = deep_size;
     assert_int_equal (envelope_encode (&env, &frame, &size), SHOAL_EINVAL);

@@ -32,15 +32,15 @@ static void s_repair_and_check (fixture_t *f)
 {
     char *output = NULL;
     //  Without --yes and with stdin not a terminal, repair refuses.
-    assert_int_equal (s_run (f, &output, "repair", "--data", f->data, NULL), 2);
+    assert_int_equal (faults_run (f, &output, "repair", "--data", f->data, NULL), 2);
     assert_non_null (strstr (output, "refused"));
     free (output);
-    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
     print_message ("repair (exit %d): %s", code, output);
     assert_true (code == 0 || code == 1);
     assert_non_null (strstr (output, "records of"));
     free (output);
-    code = s_run (f, &output, "check", "--data", f->data, NULL);
+    code = faults_run (f, &output, "check", "--data", f->data, NULL);
     print_message ("check (exit %d): %s", code, output);
     assert_non_null (strstr (output, "records of"));
     assert_non_null (strstr (output, "accounts"));
@@ -87,15 +87,15 @@ static void test_damaged_log (void **state)
     //  The log then holds the deposits' commits alone: the damage hits one
     //  of them, not a projection's batch (whose loss is rebuilt, not lost).
     f->no_projections = true;
-    s_fill_store (f, 300, SIGKILL);
+    faults_fill_store (f, 300, SIGKILL);
     char log[600];
     s_newest (f, ".log", log, sizeof log);
     s_flip (log);
-    s_refused (f, "damaged", "Corruption", ".log: dropping", NULL);
+    faults_refused (f, "damaged", "Corruption", ".log: dropping", NULL);
     s_repair_and_check (f);
     //  Repair keeps the log up to the damage: what came after is lost,
     //  and the books show how much.
-    int64_t balance = s_books (f, NULL);
+    int64_t balance = faults_books (f, NULL);
     print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
                    (long long) balance, (long long) f->acked);
     assert_true (balance < f->acked);
@@ -123,8 +123,8 @@ static uint64_t s_synced_mark (fixture_t *f)
 static void s_deposits_then_cut_log (fixture_t *f, int64_t events, int deposits, long keep)
 {
     for (int i = 0; i < deposits; i++)
-        s_add_deposit (f);
-    s_pump (f, NULL);
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
     //  The mark follows within a second.
     uint64_t want = (uint64_t) (events + deposits);
     int64_t deadline = zclock_mono () + 30000;
@@ -165,71 +165,71 @@ static void test_truncated_log (void **state)
 {
     fixture_t *f = *state;
     f->no_projections = true;
-    s_fill_store (f, 30, SIGTERM);
-    s_start (f, "sync"); //  its log made a table: the 31 events stay
+    faults_fill_store (f, 30, SIGTERM);
+    faults_start (f, "sync"); //  its log made a table: the 31 events stay
     s_deposits_then_cut_log (f, 31, 60, -1);
-    s_refused (f, "lost writes that were acknowledged", "SYNCED", "shoal repair", NULL);
+    faults_refused (f, "lost writes that were acknowledged", "SYNCED", "shoal repair", NULL);
     s_repair_and_check (f);
-    int64_t balance = s_books (f, NULL);
+    int64_t balance = faults_books (f, NULL);
     print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
                    (long long) balance, (long long) f->acked);
     assert_true (balance >= 30 && balance < f->acked);
 
     //  After the repair, marks go on: a second loss is seen too.
-    s_start (f, "sync");
+    faults_start (f, "sync");
     s_deposits_then_cut_log (f, balance + 1, 40, 0);
-    s_refused (f, "lost writes that were acknowledged", NULL);
+    faults_refused (f, "lost writes that were acknowledged", NULL);
 
     //  A new store's one log lost whole: empty, with a mark. Refused, and
     //  not made a new store meanwhile (it was, before the refusal).
     char command[700];
     snprintf (command, sizeof command, "rm -rf '%s'", f->data);
     assert_int_equal (system (command), 0);
-    s_start (f, "sync");
-    s_add (f, "account/a", "Open", "owner=faults", NULL);
-    s_pump (f, NULL);
+    faults_start (f, "sync");
+    faults_add (f, "account/a", "Open", "owner=faults", NULL);
+    faults_pump (f, NULL);
     s_deposits_then_cut_log (f, 1, 40, 0);
-    s_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
-    s_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
+    faults_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
+    faults_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
 }
 
 static void test_damaged_table (void **state)
 {
     fixture_t *f = *state;
-    s_fill_store (f, 300, SIGTERM);
+    faults_fill_store (f, 300, SIGTERM);
     //  Opened again, the store turns its log into a table file (.ldb).
-    s_start (f, "sync");
+    faults_start (f, "sync");
     node_child_stop (&f->node, SIGTERM);
     char table[600];
     s_newest (f, ".ldb", table, sizeof table);
     s_flip (table);
-    s_refused (f, "damaged", "checksum", "table", NULL);
+    faults_refused (f, "damaged", "checksum", "table", NULL);
     s_repair_and_check (f);
 }
 
 static void test_missing_current (void **state)
 {
     fixture_t *f = *state;
-    s_fill_store (f, 20, SIGTERM);
+    faults_fill_store (f, 20, SIGTERM);
     char current[400];
     snprintf (current, sizeof current, "%s/CURRENT", f->data);
     assert_int_equal (unlink (current), 0);
-    s_refused (f, "no CURRENT", "never makes a new store", NULL);
+    faults_refused (f, "no CURRENT", "never makes a new store", NULL);
     //  Refused, it made nothing: CURRENT is still missing.
     assert_int_not_equal (access (current, F_OK), 0);
     s_repair_and_check (f);
     //  Repaired, every deposit is there.
-    assert_int_equal (s_books (f, NULL), f->acked);
+    assert_int_equal (faults_books (f, NULL), f->acked);
 }
 
 static void test_read_only_directory (void **state)
 {
     fixture_t *f = *state;
-    s_mount_small_disk (f);
-    s_fill_store (f, 5, SIGTERM);
+    faults_mount_small_disk (f);
+    faults_fill_store (f, 5, SIGTERM);
     if (mount (NULL, f->disk, NULL, MS_REMOUNT | MS_RDONLY, NULL) != 0)
         fail_msg ("cannot remount %s read-only: %s", f->disk, strerror (errno));
-    s_refused (f, "Read-only file system", NULL);
+    faults_refused (f, "Read-only file system", NULL);
 }
 
 //  `shoal repair` under a running node is refused and changes nothing:
@@ -241,14 +241,14 @@ static void test_repair_refused (void **state)
 {
     fixture_t *f = *state;
     f->window = 1;
-    s_start (f, "sync");
-    s_add (f, "account/a", "Open", "owner=faults", NULL);
-    s_pump (f, NULL);
+    faults_start (f, "sync");
+    faults_add (f, "account/a", "Open", "owner=faults", NULL);
+    faults_pump (f, NULL);
     for (int i = 0; i < 20; i++)
-        s_add_deposit (f);
-    s_pump (f, NULL);
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
     char *output = NULL;
-    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
     print_message ("repair of a live node's data (exit %d): %s", code, output);
     assert_int_equal (code, 2);
     assert_non_null (strstr (output, "is in use by another process"));
@@ -258,20 +258,20 @@ static void test_repair_refused (void **state)
     snprintf (lost, sizeof lost, "%s/lost", f->data);
     assert_int_not_equal (access (lost, F_OK), 0);
     for (int i = 0; i < 20; i++) //  acknowledged after the refused repair
-        s_add_deposit (f);
-    s_pump (f, NULL);
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGKILL);
-    s_start (f, "sync"); //  its log replayed: every deposit there
+    faults_start (f, "sync"); //  its log replayed: every deposit there
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
     assert_int_equal (f->acked, 40);
-    assert_int_equal (s_books (f, NULL), f->acked);
+    assert_int_equal (faults_books (f, NULL), f->acked);
 
     char empty[400];
     snprintf (empty, sizeof empty, "%s/empty", f->dir);
     assert_int_equal (mkdir (empty, 0700), 0);
-    code = s_run (f, &output, "repair", "--data", empty, "--yes", NULL);
+    code = faults_run (f, &output, "repair", "--data", empty, "--yes", NULL);
     print_message ("repair of an empty directory (exit %d): %s", code, output);
     assert_int_equal (code, 2);
     assert_non_null (strstr (output, "holds no LevelDB store"));
@@ -285,12 +285,12 @@ static void test_repair_refused (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_damaged_log, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_truncated_log, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_damaged_table, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_missing_current, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_read_only_directory, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_repair_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_log, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_truncated_log, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_table, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_read_only_directory, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_refused, faults_setup, faults_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -46,17 +46,17 @@ static void s_add_transfer (fixture_t *f)
     else
         snprintf (to, sizeof to, "to=account/b%d", target);
     snprintf (amount, sizeof amount, "amount=%d", 1 + (int) ((f->rand >> 20) % 400));
-    s_add (f, address, "Start", from, to, amount, NULL);
+    faults_add (f, address, "Start", from, to, amount, NULL);
     f->transfers++;
 }
 
 //  Adds deposits and transfers (three deposits to two transfers) as the
 //  window empties.
-static void s_add_mix (fixture_t *f, int count)
+static void faults_add_mix (fixture_t *f, int count)
 {
     for (int i = 0; i < count; i++)
         if (f->mixed++ % 5 < 3)
-            s_add_deposit (f);
+            faults_add_deposit (f);
         else
             s_add_transfer (f);
 }
@@ -69,7 +69,7 @@ static bool s_disk_refuses (fixture_t *f)
         return true;
     assert_true (f->count < 20000);
     if (f->waiting < WINDOW)
-        s_add_mix (f, WINDOW - (int) f->waiting);
+        faults_add_mix (f, WINDOW - (int) f->waiting);
     return false;
 }
 
@@ -303,37 +303,37 @@ static size_t s_projected_transfers (fixture_t *f)
 //  once, no transfer moved money twice.
 static void s_full_disk (fixture_t *f, bool restart)
 {
-    s_mount_small_disk (f);
-    s_start (f, "sync");
-    s_add (f, "account/a", "Open", "owner=faults", NULL);
-    s_add (f, "account/bx", "Open", "owner=closed", NULL);
+    faults_mount_small_disk (f);
+    faults_start (f, "sync");
+    faults_add (f, "account/a", "Open", "owner=faults", NULL);
+    faults_add (f, "account/bx", "Open", "owner=closed", NULL);
     for (int b = 0; b < FUNDED; b++) {
         char address[32];
         snprintf (address, sizeof address, "account/b%d", b);
-        s_add (f, address, "Open", "owner=funded", NULL);
+        faults_add (f, address, "Open", "owner=funded", NULL);
     }
-    s_pump (f, NULL);
-    s_add (f, "account/bx", "Close", NULL);
+    faults_pump (f, NULL);
+    faults_add (f, "account/bx", "Close", NULL);
     for (int b = 0; b < FUNDED; b++) {
         char address[32], amount[32];
         snprintf (address, sizeof address, "account/b%d", b);
         snprintf (amount, sizeof amount, "amount=%d", FUNDING);
-        s_add (f, address, "Deposit", amount, NULL);
+        faults_add (f, address, "Deposit", amount, NULL);
     }
-    s_add_mix (f, 80);
-    s_pump (f, NULL);
+    faults_add_mix (f, 80);
+    faults_pump (f, NULL);
 
     char filler[400];
     s_fill (f, filler, sizeof filler, SLACK);
     f->full = true;
     size_t before = f->count;
-    s_pump (f, s_disk_refuses);
+    faults_pump (f, s_disk_refuses);
     int transfers_when_full = f->transfers;
     print_message ("the disk filled after %zu more commands (%d transfers so far)\n",
                    f->count - before, transfers_when_full);
     //  Still full: the node keeps answering, and refusing.
     s_refused_goal = f->refused + 50;
-    s_pump (f, s_refused_more);
+    faults_pump (f, s_refused_more);
     //  Its stats say its store failed a write lately, and why (a node whose
     //  disk was full looked well in stats, top and cluster status).
     s_store_said_failing (f);
@@ -347,17 +347,17 @@ static void s_full_disk (fixture_t *f, bool restart)
     //  Space again: what was refused goes through when asked again, and
     //  more besides, without a restart.
     assert_int_equal (unlink (filler), 0);
-    s_add_mix (f, 80);
-    s_pump (f, NULL);
+    faults_add_mix (f, 80);
+    faults_pump (f, NULL);
     if (restart) {
         //  SIGKILLed with commands in flight: those not acknowledged yet
         //  are asked again of the restarted node.
-        s_add_mix (f, 2 * WINDOW);
-        s_pump (f, s_half_acked);
+        faults_add_mix (f, 2 * WINDOW);
+        faults_pump (f, s_half_acked);
         node_child_stop (&f->node, SIGKILL);
-        s_start (f, "sync");
-        s_add_mix (f, 40);
-        s_pump (f, NULL);
+        faults_start (f, "sync");
+        faults_add_mix (f, 40);
+        faults_pump (f, NULL);
     }
     for (int i = 0; i < f->transfers; i++)
         s_wait_terminal (f, i);
@@ -367,7 +367,7 @@ static void s_full_disk (fixture_t *f, bool restart)
     print_message ("%lld deposits and %d transfers acknowledged, %lld unavailable answers\n",
                    (long long) f->acked, f->transfers, (long long) f->refused);
     books_summary_t summary;
-    assert_int_equal (s_books (f, &summary), f->acked);
+    assert_int_equal (faults_books (f, &summary), f->acked);
     print_message ("transfers: %zu completed, %zu failed, %zu compensated\n", summary.completed,
                    summary.failed, summary.compensated);
     assert_int_equal (summary.unfinished, 0);
@@ -401,36 +401,39 @@ static void test_full_disk_then_restart (void **state)
 static void test_full_disk_during_repair (void **state)
 {
     fixture_t *f = *state;
-    s_mount_small_disk (f);
+    faults_mount_small_disk (f);
     f->no_projections = true; //  the log then holds the deposits alone
-    s_fill_store (f, 300, SIGKILL);
+    faults_fill_store (f, 300, SIGKILL);
     char current[400];
     snprintf (current, sizeof current, "%s/CURRENT", f->data);
     assert_int_equal (unlink (current), 0);
     char filler[400];
     s_fill (f, filler, sizeof filler, 16 << 10); //  less than the log's table
     char *output = NULL;
-    int code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
     print_message ("repair on a full disk (exit %d): %s", code, output);
     assert_int_equal (code, 2);
     assert_non_null (strstr (output, "run the repair again"));
     free (output);
-    s_refused (f, "no CURRENT", NULL);
+    faults_refused (f, "no CURRENT", NULL);
     assert_int_equal (unlink (filler), 0);
-    code = s_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
     print_message ("repair with room (exit %d): %s", code, output);
     assert_int_equal (code, 0);
     free (output);
     assert_int_equal (f->acked, 300);
-    assert_int_equal (s_books (f, NULL), f->acked);
+    assert_int_equal (faults_books (f, NULL), f->acked);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_full_disk_service_back, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_full_disk_then_restart, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_full_disk_during_repair, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_service_back, faults_setup,
+                                         faults_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_then_restart, faults_setup,
+                                         faults_teardown),
+        cmocka_unit_test_setup_teardown (test_full_disk_during_repair, faults_setup,
+                                         faults_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

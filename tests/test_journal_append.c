@@ -31,7 +31,7 @@ static void test_usage (void **state)
 
     journal_batch_t *batch = journal_batch_new (journal);
     assert_non_null (batch);
-    map_t opened = s_map (0), credited = s_map (250);
+    map_t opened = journal_map (0), credited = journal_map (250);
     journal_event_t events[] = {
         {"opened", opened.bytes, opened.size},
         {"credited", credited.bytes, credited.size},
@@ -42,15 +42,15 @@ static void test_usage (void **state)
         0);
     assert_int_equal (version, 2);
     assert_int_equal (journal_batch_count (batch), 2);
-    assert_int_equal (s_version (journal, "account/alice"), 0);
+    assert_int_equal (journal_test_version (journal, "account/alice"), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     assert_int_equal (journal_batch_count (batch), 0);
     journal_batch_destroy (&batch);
     journal_batch_destroy (&batch);
     assert_null (batch);
 
-    assert_int_equal (s_version (journal, "account/alice"), 2);
-    events_t *read = s_read_all (journal, "account/alice");
+    assert_int_equal (journal_test_version (journal, "account/alice"), 2);
+    events_t *read = journal_read_all (journal, "account/alice");
     assert_int_equal (read->count, 2);
     assert_int_equal (read->seq[0], 1);
     assert_string_equal (read->name[0], "opened");
@@ -67,21 +67,21 @@ static void test_conflict_exact_mismatch (void **state)
 {
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
 
     int64_t version = -7;
-    assert_int_equal (s_append_one (batch, "account/a", 5, "credited", 2, &version),
+    assert_int_equal (journal_append_one (batch, "account/a", 5, "credited", 2, &version),
                       SHOAL_ECONFLICT);
     assert_int_equal (version, -7);
     assert_int_equal (journal_batch_count (batch), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
 
-    events_t *read = s_read_all (fixture->journal, "account/a");
+    events_t *read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 1);
     assert_string_equal (read->name[0], "opened");
     free (read);
-    assert_int_equal (s_version (fixture->journal, "account/a"), 1);
+    assert_int_equal (journal_test_version (fixture->journal, "account/a"), 1);
     journal_batch_destroy (&batch);
 }
 
@@ -89,14 +89,15 @@ static void test_conflict_no_stream_on_existing (void **state)
 {
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
-    assert_int_equal (s_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 1, NULL),
+                      0);
     assert_int_equal (journal_batch_commit (batch), 0);
 
-    assert_int_equal (s_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 2, NULL),
+    assert_int_equal (journal_append_one (batch, "account/a", JOURNAL_NO_STREAM, "opened", 2, NULL),
                       SHOAL_ECONFLICT);
     assert_int_equal (journal_batch_commit (batch), 0);
 
-    events_t *read = s_read_all (fixture->journal, "account/a");
+    events_t *read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 1);
     assert_int_equal (read->n[0], 1);
     free (read);
@@ -108,17 +109,18 @@ static void test_conflict_staged_in_same_batch (void **state)
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     int64_t version;
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
     assert_int_equal (version, 1);
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 1);
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 2, NULL), SHOAL_ECONFLICT);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 2, NULL),
+                      SHOAL_ECONFLICT);
     assert_int_equal (journal_batch_count (batch), 1);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 3, &version), 0);
     assert_int_equal (version, 2);
     assert_int_equal (journal_batch_commit (batch), 0);
 
-    events_t *read = s_read_all (fixture->journal, "account/a");
+    events_t *read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 2);
     assert_int_equal (read->n[0], 1);
     assert_string_equal (read->name[1], "credited");
@@ -132,15 +134,15 @@ static void test_any_always_appends (void **state)
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     int64_t version;
-    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "a", 1, &version), 0);
+    assert_int_equal (journal_append_one (batch, "log/x", JOURNAL_ANY, "a", 1, &version), 0);
     assert_int_equal (version, 1);
     assert_int_equal (journal_batch_commit (batch), 0);
-    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "b", 2, &version), 0);
-    assert_int_equal (s_append_one (batch, "log/x", JOURNAL_ANY, "c", 3, &version), 0);
+    assert_int_equal (journal_append_one (batch, "log/x", JOURNAL_ANY, "b", 2, &version), 0);
+    assert_int_equal (journal_append_one (batch, "log/x", JOURNAL_ANY, "c", 3, &version), 0);
     assert_int_equal (version, 3);
     assert_int_equal (journal_batch_commit (batch), 0);
-    assert_int_equal (s_version (fixture->journal, "log/x"), 3);
-    events_t *read = s_read_all (fixture->journal, "log/x");
+    assert_int_equal (journal_test_version (fixture->journal, "log/x"), 3);
+    events_t *read = journal_read_all (fixture->journal, "log/x");
     assert_int_equal (read->count, 3);
     assert_string_equal (read->name[2], "c");
     assert_int_equal (read->seq[2], 3);
@@ -153,11 +155,11 @@ static void test_reopen_reads_everything (void **state)
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     uint8_t id1[JOURNAL_ID_SIZE], id2[JOURNAL_ID_SIZE];
-    s_id (id1, 0x11);
-    s_id (id2, 0x22);
-    map_t state_map = s_map (42);
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
+    journal_id (id1, 0x11);
+    journal_id (id2, 0x22);
+    map_t state_map = journal_map (42);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
     assert_int_equal (
         journal_batch_snapshot (batch, "account/a", 2, state_map.bytes, state_map.size), 0);
     assert_int_equal (
@@ -170,11 +172,11 @@ static void test_reopen_reads_everything (void **state)
     journal_batch_destroy (&batch);
     assert_int_equal (journal_meta_put (fixture->journal, "node", "n1"), 0);
 
-    s_reopen (fixture);
+    journal_reopen (fixture);
     journal_t *journal = fixture->journal;
 
-    assert_int_equal (s_version (journal, "account/a"), 2);
-    events_t *read = s_read_all (journal, "account/a");
+    assert_int_equal (journal_test_version (journal, "account/a"), 2);
+    events_t *read = journal_read_all (journal, "account/a");
     assert_int_equal (read->count, 2);
     assert_string_equal (read->name[1], "credited");
     free (read);
@@ -184,7 +186,7 @@ static void test_reopen_reads_everything (void **state)
     size_t size;
     assert_int_equal (journal_snapshot_get (journal, "account/a", &seq, &bytes, &size), 0);
     assert_int_equal (seq, 2);
-    assert_int_equal (s_map_n (bytes, size), 42);
+    assert_int_equal (journal_map_n (bytes, size), 42);
     free (bytes);
 
     assert_int_equal (journal_inbox_get (journal, "account/a", id1, &bytes, &size), 0);
@@ -193,7 +195,7 @@ static void test_reopen_reads_everything (void **state)
     free (bytes);
 
     entries_t entries = {0};
-    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_outbox_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 1);
     assert_string_equal (entries.stream[0], "account/a");
     assert_memory_equal (entries.id[0], id2, JOURNAL_ID_SIZE);
@@ -201,7 +203,7 @@ static void test_reopen_reads_everything (void **state)
     assert_string_equal (entries.value[0], "envelope");
 
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_timer_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 1);
     assert_true (entries.stream_null[0]);
     assert_int_equal (entries.due[0], 9000);
@@ -220,12 +222,12 @@ static void test_snapshot_then_later_events (void **state)
     journal_t *journal = fixture->journal;
     journal_batch_t *batch = journal_batch_new (journal);
     for (int64_t i = 0; i < 5; i++)
-        assert_int_equal (s_append_one (batch, "account/a", i, "credited", i + 1, NULL), 0);
-    map_t snap = s_map (15);
+        assert_int_equal (journal_append_one (batch, "account/a", i, "credited", i + 1, NULL), 0);
+    map_t snap = journal_map (15);
     assert_int_equal (journal_batch_snapshot (batch, "account/a", 5, snap.bytes, snap.size), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     for (int64_t i = 5; i < 8; i++)
-        assert_int_equal (s_append_one (batch, "account/a", i, "debited", i + 1, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "account/a", i, "debited", i + 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
 
@@ -234,11 +236,11 @@ static void test_snapshot_then_later_events (void **state)
     size_t size;
     assert_int_equal (journal_snapshot_get (journal, "account/a", &seq, &bytes, &size), 0);
     assert_int_equal (seq, 5);
-    assert_int_equal (s_map_n (bytes, size), 15);
+    assert_int_equal (journal_map_n (bytes, size), 15);
     free (bytes);
 
     events_t *read = calloc (1, sizeof (events_t));
-    assert_int_equal (journal_read (journal, "account/a", seq + 1, 0, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", seq + 1, 0, journal_collect, read), 0);
     assert_int_equal (read->count, 3);
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal (read->seq[i], 6 + (int64_t) i);
@@ -257,51 +259,51 @@ static void test_read_from_and_limit (void **state)
     journal_t *journal = fixture->journal;
     journal_batch_t *batch = journal_batch_new (journal);
     for (int64_t i = 0; i < 10; i++)
-        assert_int_equal (s_append_one (batch, "account/a", i, "e", i + 1, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "account/a", i, "e", i + 1, NULL), 0);
     //  Neighbouring streams whose keys sort right around account/a's.
-    assert_int_equal (s_append_one (batch, "account/", 0, "before", 100, NULL), 0);
-    assert_int_equal (s_append_one (batch, "account/a0", 0, "after", 200, NULL), 0);
-    assert_int_equal (s_append_one (batch, "account/b", 0, "after", 300, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/", 0, "before", 100, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a0", 0, "after", 200, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/b", 0, "after", 300, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
 
     events_t *read = calloc (1, sizeof (events_t));
-    assert_int_equal (journal_read (journal, "account/a", 4, 3, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", 4, 3, journal_collect, read), 0);
     assert_int_equal (read->count, 3);
     assert_int_equal (read->seq[0], 4);
     assert_int_equal (read->seq[2], 6);
     assert_int_equal (read->n[2], 6);
 
     memset (read, 0, sizeof *read);
-    assert_int_equal (journal_read (journal, "account/a", 0, 0, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", 0, 0, journal_collect, read), 0);
     assert_int_equal (read->count, 10);
     assert_int_equal (read->seq[0], 1);
     assert_int_equal (read->seq[9], 10);
 
     memset (read, 0, sizeof *read);
-    assert_int_equal (journal_read (journal, "account/a", 9, 100, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", 9, 100, journal_collect, read), 0);
     assert_int_equal (read->count, 2);
 
     memset (read, 0, sizeof *read);
-    assert_int_equal (journal_read (journal, "account/a", 11, 0, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", 11, 0, journal_collect, read), 0);
     assert_int_equal (read->count, 0);
 
     memset (read, 0, sizeof *read);
     read->stop_after = 2;
-    assert_int_equal (journal_read (journal, "account/a", 1, 0, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/a", 1, 0, journal_collect, read), 0);
     assert_int_equal (read->count, 2);
 
     memset (read, 0, sizeof *read);
-    assert_int_equal (journal_read (journal, "account/zzz", 1, 0, s_collect, read), 0);
+    assert_int_equal (journal_read (journal, "account/zzz", 1, 0, journal_collect, read), 0);
     assert_int_equal (read->count, 0);
     free (read);
 
-    assert_int_equal (s_version (journal, "account/a"), 10);
-    assert_int_equal (s_version (journal, "account/"), 1);
-    assert_int_equal (s_version (journal, "account/a0"), 1);
-    assert_int_equal (s_version (journal, "account/c"), 0);
-    assert_int_equal (s_version (journal, "zzz/last"), 0);
-    assert_int_equal (s_version (journal, "aaa/first"), 0);
+    assert_int_equal (journal_test_version (journal, "account/a"), 10);
+    assert_int_equal (journal_test_version (journal, "account/"), 1);
+    assert_int_equal (journal_test_version (journal, "account/a0"), 1);
+    assert_int_equal (journal_test_version (journal, "account/c"), 0);
+    assert_int_equal (journal_test_version (journal, "zzz/last"), 0);
+    assert_int_equal (journal_test_version (journal, "aaa/first"), 0);
 }
 
 //  A stream's seq stops at JOURNAL_SEQ_MAX, so that the next seq (a
@@ -312,21 +314,22 @@ static void test_seq_limit (void **state)
     fixture_t *fixture = *state;
     uint8_t seq[8] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
     uint8_t key[64];
-    size_t key_len = s_key (key, 'e', "account/m", seq, 8);
+    size_t key_len = journal_key (key, 'e', "account/m", seq, 8);
     journal_destroy (&fixture->journal);
-    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
-    fixture->journal = s_open (fixture->dir);
-    assert_int_equal (s_version (fixture->journal, "account/m"), JOURNAL_SEQ_MAX);
+    journal_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    fixture->journal = journal_test_open (fixture->dir);
+    assert_int_equal (journal_test_version (fixture->journal, "account/m"), JOURNAL_SEQ_MAX);
     journal_batch_t *batch = journal_batch_new (fixture->journal);
-    assert_int_equal (s_append_one (batch, "account/m", JOURNAL_ANY, "x", 1, NULL), SHOAL_EFORMAT);
+    assert_int_equal (journal_append_one (batch, "account/m", JOURNAL_ANY, "x", 1, NULL),
+                      SHOAL_EFORMAT);
     assert_int_equal (journal_batch_count (batch), 0);
     journal_batch_destroy (&batch);
 
     seq[7] = 0xff; //  INT64_MAX
-    key_len = s_key (key, 'e', "account/n", seq, 8);
+    key_len = journal_key (key, 'e', "account/n", seq, 8);
     journal_destroy (&fixture->journal);
-    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
-    fixture->journal = s_open (fixture->dir);
+    journal_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    fixture->journal = journal_test_open (fixture->dir);
     int64_t version;
     assert_int_equal (journal_version (fixture->journal, "account/n", &version), SHOAL_EFORMAT);
 }
@@ -340,7 +343,7 @@ static void test_big_batch (void **state)
     for (int i = 0; i < 1000; i++) {
         snprintf (stream, sizeof stream, "account/%d", i % 100);
         int64_t version;
-        assert_int_equal (s_append_one (batch, stream, i / 100, "credited", i, &version), 0);
+        assert_int_equal (journal_append_one (batch, stream, i / 100, "credited", i, &version), 0);
         assert_int_equal (version, i / 100 + 1);
     }
     assert_int_equal (journal_batch_count (batch), 1000);
@@ -350,8 +353,8 @@ static void test_big_batch (void **state)
 
     for (int s = 0; s < 100; s++) {
         snprintf (stream, sizeof stream, "account/%d", s);
-        assert_int_equal (s_version (journal, stream), 10);
-        events_t *read = s_read_all (journal, stream);
+        assert_int_equal (journal_test_version (journal, stream), 10);
+        events_t *read = journal_read_all (journal, stream);
         assert_int_equal (read->count, 10);
         for (int k = 0; k < 10; k++) {
             assert_int_equal (read->seq[k], k + 1);
@@ -366,7 +369,7 @@ static void test_bad_arguments_stage_nothing (void **state)
 {
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
-    map_t map = s_map (1);
+    map_t map = journal_map (1);
     char long_name[SHOAL_NAME_MAX + 2];
     memset (long_name, 'n', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
@@ -405,7 +408,7 @@ static void test_bad_arguments_stage_nothing (void **state)
                       SHOAL_ECONFLICT);
     assert_int_equal (journal_batch_count (batch), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
-    assert_int_equal (s_version (fixture->journal, "account/a"), 0);
+    assert_int_equal (journal_test_version (fixture->journal, "account/a"), 0);
 
     char *value;
     assert_int_equal (journal_meta_get (fixture->journal, "absent", &value), SHOAL_ENOTFOUND);
@@ -499,19 +502,26 @@ static void test_meta (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_conflict_exact_mismatch, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_conflict_no_stream_on_existing, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_conflict_staged_in_same_batch, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_any_always_appends, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reopen_reads_everything, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_snapshot_then_later_events, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_read_from_and_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_seq_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_big_batch, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_arguments_stage_nothing, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_data_of_every_type_round_trips, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_meta, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_exact_mismatch, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_no_stream_on_existing, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_conflict_staged_in_same_batch, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_any_always_appends, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_reopen_reads_everything, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_snapshot_then_later_events, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_read_from_and_limit, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_seq_limit, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_big_batch, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_arguments_stage_nothing, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_data_of_every_type_round_trips, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_meta, journal_setup, journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

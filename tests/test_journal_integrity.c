@@ -46,12 +46,12 @@ static void test_event_log_gap_refused (void **state)
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     assert_non_null (batch);
     for (int i = 1; i <= 3; i++) { //  log records at positions 0, 1, 2
-        assert_int_equal (s_append_one (batch, "counter/g", i - 1, "Counted", i, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "counter/g", i - 1, "Counted", i, NULL), 0);
         assert_int_equal (journal_batch_commit (batch), 0);
     }
     journal_batch_destroy (&batch);
     journal_destroy (&fixture->journal);
-    fixture->journal = s_open (fixture->dir); //  whole, it opens
+    fixture->journal = journal_test_open (fixture->dir); //  whole, it opens
     assert_non_null (fixture->journal);
     journal_destroy (&fixture->journal);
     uint8_t key[9]; //  'L' and the position, big-endian (persistence/keys.h)
@@ -73,7 +73,7 @@ static void test_event_log_gap_refused (void **state)
     assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &failure), 0);
     free (report);
     free (failure);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
     assert_non_null (fixture->journal);
 }
 
@@ -89,15 +89,15 @@ static void test_gapless_mark (void **state)
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/GAPLESS", fixture->dir);
     assert_int_equal (access (path, F_OK), 0);
-    events_t *read = s_read_all (fixture->journal, "account/none");
+    events_t *read = journal_read_all (fixture->journal, "account/none");
     assert_int_equal (read->count, 0);
     free (read);
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     for (int64_t n = 1; n <= 3; n++)
-        assert_int_equal (s_append_one (batch, "account/a", JOURNAL_ANY, "x", n, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "account/a", JOURNAL_ANY, "x", n, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    read = s_read_all (fixture->journal, "account/a");
+    read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 3);
     free (read);
 
@@ -105,10 +105,10 @@ static void test_gapless_mark (void **state)
     journal_destroy (&fixture->journal);
     uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t key[64];
-    size_t key_len = s_key (key, 'e', "account/a", seq, 8);
+    size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
     s_raw_delete (fixture->dir, key, key_len);
-    fixture->journal = s_open (fixture->dir);
-    read = s_read_all (fixture->journal, "account/a");
+    fixture->journal = journal_test_open (fixture->dir);
+    read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 0);
     free (read);
 
@@ -120,8 +120,8 @@ static void test_gapless_mark (void **state)
     free (error);
     assert_int_not_equal (access (path, F_OK), 0);
     for (int open = 0; open < 2; open++) {
-        fixture->journal = s_open (fixture->dir);
-        read = s_read_all (fixture->journal, "account/a");
+        fixture->journal = journal_test_open (fixture->dir);
+        read = journal_read_all (fixture->journal, "account/a");
         assert_int_equal (read->count, 2);
         assert_int_equal (read->seq[0], 2);
         assert_int_equal (read->seq[1], 3);
@@ -157,7 +157,7 @@ static void test_remembered_versions_in_two_generations (void **state)
     fixture_t *fixture = *state;
     journal_t *journal = fixture->journal;
     journal_batch_t *writer = journal_batch_new (journal);
-    assert_int_equal (s_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (writer), 0);
     journal_batch_destroy (&writer);
 
@@ -202,8 +202,8 @@ static void test_remembered_version (void **state)
     fixture_t *fixture = *state;
     journal_t *journal = fixture->journal;
     journal_batch_t *writer = journal_batch_new (journal);
-    assert_int_equal (s_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
-    assert_int_equal (s_append_one (writer, "account/a", 1, "credited", 2, NULL), 0);
+    assert_int_equal (journal_append_one (writer, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (writer, "account/a", 1, "credited", 2, NULL), 0);
     assert_int_equal (journal_batch_commit (writer), 0);
     journal_batch_destroy (&writer);
 
@@ -212,12 +212,12 @@ static void test_remembered_version (void **state)
     journal_batch_t *batch = journal_batch_new (journal);
     journal_batch_remember (batch, "account/a", 2);
     int64_t version;
-    assert_int_equal (s_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
     assert_int_equal (version, 3);
     assert_int_equal (journal_batch_commit (batch), 0);
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 3);
-    assert_int_equal (s_version (journal, "account/a"), 3);
+    assert_int_equal (journal_test_version (journal, "account/a"), 3);
 
     //  The batch believes what it is told (this is what makes it a cache):
     //  told a version that is not the store's, it answers that one.
@@ -228,15 +228,16 @@ static void test_remembered_version (void **state)
     //  A failed commit forgets it: the store answers again, and an append
     //  expecting the stale version is refused, not written at seq 8.
     journal_fail_commits_after (journal, 1);
-    assert_int_equal (s_append_one (batch, "account/b", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/b", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
     journal_fail_commits_after (journal, 0);
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 3);
-    assert_int_equal (s_append_one (batch, "account/a", 7, "credited", 4, NULL), SHOAL_ECONFLICT);
-    assert_int_equal (s_append_one (batch, "account/a", 3, "credited", 4, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 7, "credited", 4, NULL),
+                      SHOAL_ECONFLICT);
+    assert_int_equal (journal_append_one (batch, "account/a", 3, "credited", 4, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
-    events_t *read = s_read_all (journal, "account/a");
+    events_t *read = journal_read_all (journal, "account/a");
     assert_int_equal (read->count, 4);
     for (size_t i = 0; i < read->count; i++)
         assert_int_equal (read->seq[i], (int64_t) i + 1);
@@ -245,7 +246,7 @@ static void test_remembered_version (void **state)
 
     //  Staged events win over a remembered version; what cannot be a
     //  version is not remembered.
-    assert_int_equal (s_append_one (batch, "account/c", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/c", 0, "opened", 1, NULL), 0);
     journal_batch_remember (batch, "account/c", 0);
     assert_int_equal (journal_batch_version (batch, "account/c", &version), 0);
     assert_int_equal (version, 1);
@@ -270,11 +271,12 @@ static void test_owned_batch_trusts_its_caller (void **state)
     journal_batch_t *batch = journal_batch_new (journal);
     journal_batch_set_owned (batch, true);
     int64_t version;
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 2, &version), 0);
     assert_int_equal (version, 2);
     //  Staged: the batch's own version is checked, as without ownership.
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, NULL), SHOAL_ECONFLICT);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 3, NULL),
+                      SHOAL_ECONFLICT);
     //  Nothing remembered at the commit: told an older version before it,
     //  the batch still answers that one after it (a batch not owned would
     //  remember its 2 at the commit); the caller, who keeps the stream,
@@ -284,13 +286,13 @@ static void test_owned_batch_trusts_its_caller (void **state)
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 1);
     //  ... but an owned append is not looked up: the caller's 2 is used.
-    assert_int_equal (s_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 2, "credited", 3, &version), 0);
     assert_int_equal (version, 3);
     //  JOURNAL_ANY is looked up, as without ownership: account/b, new,
     //  gets 1. (An owned batch's caller must not use it for a stream it
     //  keeps: the lookup may find an older remembered version.)
     journal_batch_forget (batch);
-    map_t map = s_map (4);
+    map_t map = journal_map (4);
     journal_event_t event = {"credited", map.bytes, map.size};
     assert_int_equal (
         journal_batch_append (batch, "account/b", JOURNAL_ANY, &event, 1, 1004, &version), 0);
@@ -301,7 +303,7 @@ static void test_owned_batch_trusts_its_caller (void **state)
     journal_batch_forget (batch);
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 3);
-    events_t *read = s_read_all (journal, "account/a");
+    events_t *read = journal_read_all (journal, "account/a");
     assert_int_equal (read->count, 3);
     for (size_t i = 0; i < read->count; i++)
         assert_int_equal (read->seq[i], (int64_t) i + 1);
@@ -313,7 +315,7 @@ static void test_corrupted_event (void **state)
 {
     fixture_t *fixture = *state;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
 
@@ -337,26 +339,26 @@ static void test_corrupted_event (void **state)
     };
     uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     uint8_t key[64];
-    size_t key_len = s_key (key, 'e', "account/a", seq, 8);
+    size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
     for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
         journal_destroy (&fixture->journal);
-        s_raw_put (fixture->dir, key, key_len, garbage[i].bytes, garbage[i].size);
-        fixture->journal = s_open (fixture->dir);
+        journal_raw_put (fixture->dir, key, key_len, garbage[i].bytes, garbage[i].size);
+        fixture->journal = journal_test_open (fixture->dir);
 
         events_t *read = calloc (1, sizeof (events_t));
-        assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, s_collect, read),
+        assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, journal_collect, read),
                           garbage[i].code);
         assert_int_equal (read->count, 1);
         assert_string_equal (read->name[0], "opened");
         free (read);
-        assert_int_equal (s_version (fixture->journal, "account/a"), 2);
+        assert_int_equal (journal_test_version (fixture->journal, "account/a"), 2);
     }
 
     //  A well-formed replacement reads again.
     journal_destroy (&fixture->journal);
-    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x81\xa1n\x07\x05", 9);
-    fixture->journal = s_open (fixture->dir);
-    events_t *read = s_read_all (fixture->journal, "account/a");
+    journal_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x81\xa1n\x07\x05", 9);
+    fixture->journal = journal_test_open (fixture->dir);
+    events_t *read = journal_read_all (fixture->journal, "account/a");
     assert_int_equal (read->count, 2);
     assert_string_equal (read->name[1], "x");
     assert_int_equal (read->n[1], 7);
@@ -368,39 +370,39 @@ static void test_corrupted_records (void **state)
 {
     fixture_t *fixture = *state;
     uint8_t id[JOURNAL_ID_SIZE];
-    s_id (id, 3);
+    journal_id (id, 3);
     uint8_t key[64];
     journal_destroy (&fixture->journal);
-    size_t at = s_tag (key, "account/a", 's');
+    size_t at = journal_tag (key, "account/a", 's');
     memcpy (key + at, "account/a", 9);
-    s_raw_put (fixture->dir, key, at + 9, "\x93\x01\x05", 3);
-    size_t key_len = s_key (key, 'i', "account/a", id, JOURNAL_ID_SIZE);
-    s_raw_put (fixture->dir, key, key_len, "\x93\x01\x05\xa2ok", 6);
+    journal_raw_put (fixture->dir, key, at + 9, "\x93\x01\x05", 3);
+    size_t key_len = journal_key (key, 'i', "account/a", id, JOURNAL_ID_SIZE);
+    journal_raw_put (fixture->dir, key, key_len, "\x93\x01\x05\xa2ok", 6);
     //  An 'e' key too short to hold a seq.
-    key_len = s_key (key, 'e', "account/b", (const uint8_t *) "\x01", 1);
-    s_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
+    key_len = journal_key (key, 'e', "account/b", (const uint8_t *) "\x01", 1);
+    journal_raw_put (fixture->dir, key, key_len, "\x94\x01\xa1x\x80\x05", 6);
     //  Outbox and timer keys that do not parse, each sorted before a good
     //  entry of its table: an id of 3 bytes, a bare tag, a due too short.
-    key_len = s_key (key, 'o', "account/a", id, 3);
-    s_raw_put (fixture->dir, key, key_len, "envelope", 8);
-    s_raw_put (fixture->dir, key, s_tag (key, "account/c", 'o'), "bare", 4);
-    at = s_tag (key, "clock/a", 't');
+    key_len = journal_key (key, 'o', "account/a", id, 3);
+    journal_raw_put (fixture->dir, key, key_len, "envelope", 8);
+    journal_raw_put (fixture->dir, key, journal_tag (key, "account/c", 'o'), "bare", 4);
+    at = journal_tag (key, "clock/a", 't');
     key[at] = 0;
-    s_raw_put (fixture->dir, key, at + 1, "short", 5);
-    key_len = s_key (key, 'o', "account/c", id, JOURNAL_ID_SIZE);
-    s_raw_put (fixture->dir, key, key_len, "good", 4);
-    at = s_tag (key, "clock/a", 't');
+    journal_raw_put (fixture->dir, key, at + 1, "short", 5);
+    key_len = journal_key (key, 'o', "account/c", id, JOURNAL_ID_SIZE);
+    journal_raw_put (fixture->dir, key, key_len, "good", 4);
+    at = journal_tag (key, "clock/a", 't');
     memset (key + at, 0, 8);
     key[at + 7] = 9;
     memcpy (key + at + 8, id, JOURNAL_ID_SIZE);
-    s_raw_put (fixture->dir, key, at + 8 + JOURNAL_ID_SIZE, "tick", 4);
+    journal_raw_put (fixture->dir, key, at + 8 + JOURNAL_ID_SIZE, "tick", 4);
     //  Keys like these are damage no write of shoal's makes: a store that
     //  may hold them has no mark that its streams have no gap (account/b
     //  has no event 1 but a key under it), as after a repair.
     char mark[PATH_MAX];
     snprintf (mark, sizeof mark, "%s/GAPLESS", fixture->dir);
     assert_int_equal (unlink (mark), 0);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
 
     int64_t seq, version;
     uint8_t *bytes;
@@ -411,19 +413,19 @@ static void test_corrupted_records (void **state)
                       SHOAL_EFORMAT);
     assert_int_equal (journal_version (fixture->journal, "account/b", &version), SHOAL_EFORMAT);
     events_t *read = calloc (1, sizeof (events_t));
-    assert_int_equal (journal_read (fixture->journal, "account/b", 1, 0, s_collect, read),
+    assert_int_equal (journal_read (fixture->journal, "account/b", 1, 0, journal_collect, read),
                       SHOAL_EFORMAT);
     assert_int_equal (read->count, 0);
     free (read);
     //  The scans skip the bad keys and go on to the good entries, so one
     //  damaged record does not keep a node from starting.
     entries_t entries = {0};
-    assert_int_equal (journal_outbox_scan (fixture->journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_outbox_scan (fixture->journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 1);
     assert_string_equal (entries.stream[0], "account/c");
     assert_string_equal (entries.value[0], "good");
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_timer_scan (fixture->journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_timer_scan (fixture->journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 1);
     assert_int_equal (entries.due[0], 9);
     assert_string_equal (entries.value[0], "tick");
@@ -434,14 +436,16 @@ static void test_corrupted_records (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_remembered_version, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_owned_batch_trusts_its_caller, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_remembered_versions_in_two_generations, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_corrupted_event, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_corrupted_records, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_gapless_mark, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_event_log_gap_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_remembered_version, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_owned_batch_trusts_its_caller, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_remembered_versions_in_two_generations, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupted_event, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupted_records, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_gapless_mark, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_event_log_gap_refused, journal_setup,
+                                         journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -27,8 +27,8 @@ static void test_inbox_staged_and_committed (void **state)
     journal_t *journal = fixture->journal;
     journal_batch_t *batch = journal_batch_new (journal);
     uint8_t id[JOURNAL_ID_SIZE], other[JOURNAL_ID_SIZE];
-    s_id (id, 0xab);
-    s_id (other, 0xcd);
+    journal_id (id, 0xab);
+    journal_id (other, 0xcd);
     uint8_t *reply;
     size_t size;
 
@@ -95,8 +95,8 @@ static void test_inbox_filter (void **state)
 {
     fixture_t *fixture = *state;
     uint8_t id[JOURNAL_ID_SIZE], other[JOURNAL_ID_SIZE];
-    s_id (id, 0xab);
-    s_id (other, 0xcd);
+    journal_id (id, 0xab);
+    journal_id (other, 0xcd);
     uint8_t *reply;
     size_t size;
     journal_batch_t *batch = journal_batch_new (fixture->journal);
@@ -110,7 +110,7 @@ static void test_inbox_filter (void **state)
                       SHOAL_ENOTFOUND);
     assert_int_equal (journal_filter_skips (fixture->journal, JOURNAL_FILTER_INBOX), 0);
 
-    s_reopen (fixture);
+    journal_reopen (fixture);
     journal_t *journal = fixture->journal;
     assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
@@ -170,7 +170,7 @@ static void test_stream_filter (void **state)
     assert_non_null (fixture->journal);
     const char *streams[] = {"counter/a", "counter/b", "counter/c"};
     const int counts[] = {10, 1, 6};
-    map_t one = s_map (1);
+    map_t one = journal_map (1);
     journal_event_t event = {"added", one.bytes, one.size};
     journal_batch_t *batch = journal_batch_new (fixture->journal);
     for (int i = 0; i < 3; i++)
@@ -190,13 +190,13 @@ static void test_stream_filter (void **state)
     assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
     for (int i = 0; i < 3; i++) {
-        events_t *read = s_read_all (journal, streams[i]);
+        events_t *read = journal_read_all (journal, streams[i]);
         assert_int_equal (read->count, counts[i]);
         free (read);
     }
     assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_STREAMS), 0);
     //  None: spared, both ways of reading a stream's start.
-    events_t *read = s_read_all (journal, "counter/d");
+    events_t *read = journal_read_all (journal, "counter/d");
     assert_int_equal (read->count, 0);
     free (read);
     uint8_t id[JOURNAL_ID_SIZE];
@@ -209,7 +209,7 @@ static void test_stream_filter (void **state)
         journal_batch_append (batch, "counter/d", JOURNAL_NO_STREAM, &event, 1, 1700, &version), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    read = s_read_all (journal, "counter/d");
+    read = journal_read_all (journal, "counter/d");
     assert_int_equal (read->count, 1);
     free (read);
     assert_int_equal (journal_filter_skips (journal, JOURNAL_FILTER_STREAMS), 2);
@@ -236,7 +236,7 @@ static void test_stream_filter_snapshot_only (void **state)
     assert_int_equal (journal_batch_snapshot (batch, "counter/x", 3, empty, sizeof empty), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    s_reopen (fixture);
+    journal_reopen (fixture);
     journal_t *journal = fixture->journal;
     assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
@@ -270,7 +270,7 @@ static void test_stream_filter_snapshot_only (void **state)
     assert_int_equal (journal_batch_snapshot (batch, "counter/y", 3, empty, sizeof empty), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    s_reopen (fixture);
+    journal_reopen (fixture);
     journal = fixture->journal;
     assert_int_equal (journal_filters_start (journal), 0);
     s_wait_filter_ready (journal);
@@ -292,9 +292,9 @@ static void test_outbox_put_del_scan (void **state)
     journal_t *journal = fixture->journal;
     journal_batch_t *batch = journal_batch_new (journal);
     uint8_t id1[JOURNAL_ID_SIZE], id2[JOURNAL_ID_SIZE], id3[JOURNAL_ID_SIZE];
-    s_id (id1, 1);
-    s_id (id2, 2);
-    s_id (id3, 0);
+    journal_id (id1, 1);
+    journal_id (id2, 2);
+    journal_id (id3, 0);
     assert_int_equal (journal_batch_outbox_put (batch, "saga/t1", id1, (const uint8_t *) "one", 3),
                       0);
     assert_int_equal (journal_batch_outbox_put (batch, "saga/t1", id2, (const uint8_t *) "two", 3),
@@ -308,7 +308,7 @@ static void test_outbox_put_del_scan (void **state)
     assert_int_equal (journal_shard (journal, "saga/t1"), 55);
     assert_int_equal (journal_shard (journal, "account/z"), 151);
     entries_t entries = {0};
-    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_outbox_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 3);
     assert_string_equal (entries.stream[0], "saga/t1");
     assert_memory_equal (entries.id[0], id1, JOURNAL_ID_SIZE);
@@ -327,7 +327,7 @@ static void test_outbox_put_del_scan (void **state)
     assert_int_equal (journal_batch_commit (batch), 0);
 
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_outbox_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_outbox_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 2);
     assert_string_equal (entries.stream[0], "saga/t1");
     assert_string_equal (entries.value[0], "two");
@@ -343,7 +343,7 @@ static void test_timer_scan_order (void **state)
     uint8_t id[JOURNAL_ID_SIZE];
     int64_t dues[] = {5000, 70, 1LL << 40, 256, 0};
     for (size_t i = 0; i < 5; i++) {
-        s_id (id, (uint8_t) i);
+        journal_id (id, (uint8_t) i);
         char value[8];
         snprintf (value, sizeof value, "t%zu", i);
         assert_int_equal (journal_batch_timer_put (batch, "clock/a", dues[i], id,
@@ -355,7 +355,7 @@ static void test_timer_scan_order (void **state)
     assert_int_equal (journal_batch_commit (batch), 0);
 
     entries_t entries = {0};
-    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_timer_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 5);
     int64_t sorted[] = {0, 70, 256, 5000, 1LL << 40};
     const char *values[] = {"t4", "t1", "t3", "t0", "t2"};
@@ -365,11 +365,11 @@ static void test_timer_scan_order (void **state)
         assert_true (entries.stream_null[i]);
     }
 
-    s_id (id, 1);
+    journal_id (id, 1);
     assert_int_equal (journal_batch_timer_del (batch, "clock/a", 70, id), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_timer_scan (journal, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_timer_scan (journal, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 4);
     assert_int_equal (entries.due[1], 256);
     journal_batch_destroy (&batch);
@@ -404,11 +404,11 @@ static void test_stream_scan (void **state)
     journal_batch_t *batch = journal_batch_new (journal);
     const char *names[] = {"transfer/t1", "account/ab", "account/a", "account/a"};
     for (int i = 0; i < 4; i++)
-        assert_int_equal (s_append_one (batch, names[i], JOURNAL_ANY, "E", i, NULL), 0);
+        assert_int_equal (journal_append_one (batch, names[i], JOURNAL_ANY, "E", i, NULL), 0);
     for (int n = 0; n < 300; n++)
-        assert_int_equal (s_append_one (batch, "account/b", JOURNAL_ANY, "E", n, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "account/b", JOURNAL_ANY, "E", n, NULL), 0);
     uint8_t id[JOURNAL_ID_SIZE];
-    s_id (id, 1);
+    journal_id (id, 1);
     assert_int_equal (
         journal_batch_inbox_put (batch, "account/c", id, (const uint8_t *) "r", 1, 100), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
@@ -444,7 +444,7 @@ static void test_prune (void **state)
     uint8_t id[JOURNAL_ID_SIZE];
     char stream[32];
     for (int i = 0; i < 2500; i++) {
-        s_id (id, (uint8_t) i);
+        journal_id (id, (uint8_t) i);
         snprintf (stream, sizeof stream, "account/%d", i);
         assert_int_equal (journal_batch_inbox_put (batch, stream, id, (const uint8_t *) "r", 1,
                                                    i < 2100 ? 100 + i : 10000),
@@ -456,9 +456,9 @@ static void test_prune (void **state)
     assert_int_equal (journal_inbox_prune (journal, 100 + 2100), 2100);
     uint8_t *reply;
     size_t size;
-    s_id (id, (uint8_t) 5);
+    journal_id (id, (uint8_t) 5);
     assert_int_equal (journal_inbox_get (journal, "account/5", id, &reply, &size), SHOAL_ENOTFOUND);
-    s_id (id, (uint8_t) 2100);
+    journal_id (id, (uint8_t) 2100);
     assert_int_equal (journal_inbox_get (journal, "account/2100", id, &reply, &size), 0);
     assert_int_equal (size, 1);
     free (reply);
@@ -472,14 +472,16 @@ static void test_prune (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_inbox_staged_and_committed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_inbox_filter, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stream_filter, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stream_filter_snapshot_only, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_scan_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_prune, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stream_scan, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_staged_and_committed, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_inbox_filter, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_filter, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_filter_snapshot_only, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_outbox_put_del_scan, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_scan_order, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_prune, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_scan, journal_setup, journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -68,7 +68,7 @@ static void test_busy_other_process (void **state)
     assert_int_equal (waitpid (pid, &status, 0), pid);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
 }
 
 static void test_open_creates_and_fails (void **state)
@@ -83,10 +83,10 @@ static void test_open_creates_and_fails (void **state)
     assert_non_null (journal);
     assert_null (error);
     journal_batch_t *batch = journal_batch_new (journal);
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
-    assert_int_equal (s_version (journal, "account/a"), 1);
+    assert_int_equal (journal_test_version (journal, "account/a"), 1);
     journal_destroy (&journal);
     struct stat st;
     assert_int_equal (stat (nested, &st), 0);
@@ -123,10 +123,10 @@ static void test_unsynced_commit_then_sync (void **state)
     uint64_t log_end = journal_log_end (journal);
     uint64_t written = 0;
     for (int i = 1; i <= 3; i++) {
-        assert_int_equal (s_append_one (batch, "counter/u", i - 1, "Counted", i, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "counter/u", i - 1, "Counted", i, NULL), 0);
         assert_int_equal (journal_batch_commit_unsynced (batch, &written), 0);
         assert_int_equal (written, journal_written (journal));
-        assert_int_equal (s_version (journal, "counter/u"), i); //  in the store
+        assert_int_equal (journal_test_version (journal, "counter/u"), i); //  in the store
     }
     assert_int_equal (journal_synced (journal), synced);
     assert_int_equal (journal_syncs (journal), syncs);
@@ -142,13 +142,13 @@ static void test_unsynced_commit_then_sync (void **state)
     assert_int_equal (journal_batch_commit_unsynced (batch, &none), 0);
     assert_int_equal (none, written);
     //  A commit that waits is durable when it returns.
-    assert_int_equal (s_append_one (batch, "counter/u", 3, "Counted", 4, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "counter/u", 3, "Counted", 4, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     assert_int_equal (journal_synced (journal), journal_written (journal));
     assert_int_equal (journal_log_end (journal), log_end + 4);
     journal_batch_destroy (&batch);
-    s_reopen (fixture); //  all of it is there after a reopen
-    assert_int_equal (s_version (fixture->journal, "counter/u"), 4);
+    journal_reopen (fixture); //  all of it is there after a reopen
+    assert_int_equal (journal_test_version (fixture->journal, "counter/u"), 4);
 }
 
 //  In async durability nothing is synced: a write counts as synced at once.
@@ -167,7 +167,7 @@ static void test_async_needs_no_sync (void **state)
     uint64_t written = 0;
     //  (The new store's metadata was synced: it asks to be, in async too.)
     uint64_t syncs = journal_syncs (journal);
-    assert_int_equal (s_append_one (batch, "counter/a", 0, "Counted", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "counter/a", 0, "Counted", 1, NULL), 0);
     assert_int_equal (journal_batch_commit_unsynced (batch, &written), 0);
     assert_int_equal (journal_synced (journal), written);
     assert_int_equal (journal_log_end (journal), 1);
@@ -175,7 +175,7 @@ static void test_async_needs_no_sync (void **state)
     assert_int_equal (journal_syncs (journal), syncs);
     //  A commit that asks to be durable syncs the logs, in async too
     journal_batch_set_lazy (batch, false);
-    assert_int_equal (s_append_one (batch, "counter/a", 1, "Counted", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "counter/a", 1, "Counted", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     assert_int_equal (journal_syncs (journal), syncs + 1);
     journal_batch_destroy (&batch);
@@ -189,12 +189,12 @@ static void test_fail_commits_after (void **state)
     journal_batch_t *batch = journal_batch_new (journal);
     journal_fail_commits_after (journal, 2);
 
-    assert_int_equal (s_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 0, "opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
 
     uint8_t id[JOURNAL_ID_SIZE];
-    s_id (id, 9);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
+    journal_id (id, 9);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 2, NULL), 0);
     assert_int_equal (journal_batch_inbox_put (batch, "account/a", id, (const uint8_t *) "r", 1, 1),
                       0);
     assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
@@ -204,18 +204,18 @@ static void test_fail_commits_after (void **state)
     int64_t version;
     assert_int_equal (journal_batch_version (batch, "account/a", &version), 0);
     assert_int_equal (version, 1);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 3, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 3, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), SHOAL_EIO);
 
-    assert_int_equal (s_version (journal, "account/a"), 1);
+    assert_int_equal (journal_test_version (journal, "account/a"), 1);
     uint8_t *reply;
     size_t size;
     assert_int_equal (journal_inbox_get (journal, "account/a", id, &reply, &size), SHOAL_ENOTFOUND);
 
     journal_fail_commits_after (journal, 0);
-    assert_int_equal (s_append_one (batch, "account/a", 1, "credited", 4, NULL), 0);
+    assert_int_equal (journal_append_one (batch, "account/a", 1, "credited", 4, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
-    events_t *read = s_read_all (journal, "account/a");
+    events_t *read = journal_read_all (journal, "account/a");
     assert_int_equal (read->count, 2);
     assert_int_equal (read->n[1], 4);
     free (read);
@@ -296,13 +296,13 @@ static void test_shards_fixed_at_creation (void **state)
     }
     assert_true (stream[0]);
     journal_batch_t *batch = journal_batch_new (journal);
-    assert_int_equal (s_append_one (batch, stream, JOURNAL_ANY, "Opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, stream, JOURNAL_ANY, "Opened", 1, NULL), 0);
     assert_int_equal (journal_batch_commit (batch), 0);
     journal_batch_destroy (&batch);
     assert_int_equal (journal_meta_put (journal, "shards", "128"), 0);
     journal_destroy (&journal);
     s_refused (dir, 0, SHOAL_EFORMAT, dir, "holds records of shard", "says 128 shards", NULL);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
 }
 
 //  A store without shoal's metadata is named for what its keys are:
@@ -325,14 +325,14 @@ static void test_store_without_metadata (void **state)
         leveldb_close (db);
         leveldb_options_destroy (options);
     }
-    s_raw_put (foreign, (const uint8_t *) "user:1", 6, "{\"name\":\"a\"}", 12);
-    s_raw_put (foreign, (const uint8_t *) "user:2", 6, "{\"name\":\"b\"}", 12);
+    journal_raw_put (foreign, (const uint8_t *) "user:1", 6, "{\"name\":\"a\"}", 12);
+    journal_raw_put (foreign, (const uint8_t *) "user:2", 6, "{\"name\":\"b\"}", 12);
     s_refused (foreign, 0, SHOAL_EINVAL, foreign, "a LevelDB store but not shoal's", NULL);
     //  'S' shard 5, an event of account/a: layout 2's, with no 'm' records.
     uint8_t key[64] = "S\x00\x05"
                       "eaccount/a";
     memcpy (key + 14, "\0\0\0\0\0\0\0\x01", 8);
-    s_raw_put (lost, key, 22, "\x94\x01\xa6opened\x80\x05", 11);
+    journal_raw_put (lost, key, 22, "\x94\x01\xa6opened\x80\x05", 11);
     s_refused (lost, 0, SHOAL_EVERSION, lost, "holds this shoal's records", "damaged or lost",
                NULL);
     char *error = NULL;
@@ -362,22 +362,22 @@ static void test_old_layout_refused (void **state)
     //  node's shard count.
     uint8_t key[64] = "eaccount/a";
     memcpy (key + 11, "\0\0\0\0\0\0\0\x01", 8);
-    s_raw_put (dir, key, 18, "\x94\x01\xa6opened\x80\x05", 11);
-    s_raw_put (dir, (const uint8_t *) "mshards", 7, "256", 3);
+    journal_raw_put (dir, key, 18, "\x94\x01\xa6opened\x80\x05", 11);
+    journal_raw_put (dir, (const uint8_t *) "mshards", 7, "256", 3);
     s_refused (dir, 0, SHOAL_EVERSION, dir, "older shoal", "layout 1", NULL);
     s_refused (dir, 256, SHOAL_EVERSION, "older shoal", NULL);
 
-    s_raw_put (dir, (const uint8_t *) "mlayout", 7, "3", 1);
+    journal_raw_put (dir, (const uint8_t *) "mlayout", 7, "3", 1);
     s_refused (dir, 0, SHOAL_EVERSION, dir, "key layout '3'", NULL);
 
-    s_raw_put (dir, (const uint8_t *) "mlayout", 7, "2", 1);
-    s_raw_put (dir, (const uint8_t *) "mshards", 7, "0", 1);
+    journal_raw_put (dir, (const uint8_t *) "mlayout", 7, "2", 1);
+    journal_raw_put (dir, (const uint8_t *) "mshards", 7, "0", 1);
     s_refused (dir, 0, SHOAL_EFORMAT, dir, "no valid shard count", NULL);
-    s_raw_put (dir, (const uint8_t *) "mshards", 7, "65537", 5);
+    journal_raw_put (dir, (const uint8_t *) "mshards", 7, "65537", 5);
     s_refused (dir, 0, SHOAL_EFORMAT, "no valid shard count", NULL);
-    s_raw_put (dir, (const uint8_t *) "mshards", 7, "12x", 3);
+    journal_raw_put (dir, (const uint8_t *) "mshards", 7, "12x", 3);
     s_refused (dir, 0, SHOAL_EFORMAT, "no valid shard count", NULL);
-    s_raw_put (dir, (const uint8_t *) "mshards", 7, "12", 2);
+    journal_raw_put (dir, (const uint8_t *) "mshards", 7, "12", 2);
     assert_int_equal (s_shards_of (dir, 0), 12);
 }
 
@@ -387,10 +387,10 @@ static void s_write_actor (journal_t *journal, const char *stream, uint8_t seed)
 {
     journal_batch_t *batch = journal_batch_new (journal);
     uint8_t id[JOURNAL_ID_SIZE];
-    s_id (id, seed);
-    map_t map = s_map (seed);
-    assert_int_equal (s_append_one (batch, stream, 0, "opened", 1, NULL), 0);
-    assert_int_equal (s_append_one (batch, stream, 1, "credited", 2, NULL), 0);
+    journal_id (id, seed);
+    map_t map = journal_map (seed);
+    assert_int_equal (journal_append_one (batch, stream, 0, "opened", 1, NULL), 0);
+    assert_int_equal (journal_append_one (batch, stream, 1, "credited", 2, NULL), 0);
     assert_int_equal (journal_batch_snapshot (batch, stream, 2, map.bytes, map.size), 0);
     assert_int_equal (journal_batch_inbox_put (batch, stream, id, (const uint8_t *) "ok", 2, 5), 0);
     assert_int_equal (journal_batch_outbox_put (batch, stream, id, (const uint8_t *) "out", 3), 0);
@@ -434,17 +434,19 @@ static void test_actor_records_in_shard_range (void **state)
 
     //  The shard scans see their shard's entries alone.
     entries_t entries = {0};
-    assert_int_equal (journal_shard_outbox_scan (journal, shard_b, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_shard_outbox_scan (journal, shard_b, journal_collect_entry, &entries),
+                      0);
     assert_int_equal (entries.count, 1);
     assert_string_equal (entries.stream[0], "account/b");
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_shard_timer_scan (journal, shard_a, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_shard_timer_scan (journal, shard_a, journal_collect_entry, &entries),
+                      0);
     assert_int_equal (entries.count, 1);
     assert_string_equal (entries.value[0], "tick");
     memset (&entries, 0, sizeof entries);
-    assert_int_equal (journal_shard_timer_scan (journal, 0, s_collect_entry, &entries), 0);
+    assert_int_equal (journal_shard_timer_scan (journal, 0, journal_collect_entry, &entries), 0);
     assert_int_equal (entries.count, 0);
-    assert_int_equal (journal_shard_outbox_scan (journal, 256, s_collect_entry, &entries),
+    assert_int_equal (journal_shard_outbox_scan (journal, 256, journal_collect_entry, &entries),
                       SHOAL_EINVAL);
     journal_destroy (&fixture->journal);
 
@@ -484,7 +486,7 @@ static void test_actor_records_in_shard_range (void **state)
     assert_int_equal (meta, 4); //  "layout", "shards", "eventlog" and "reaction-salt"
     assert_int_equal (log, 2);  //  one record per commit with events
     assert_int_equal (elsewhere, 0);
-    fixture->journal = s_open (fixture->dir);
+    fixture->journal = journal_test_open (fixture->dir);
 
     //  The last shard's range ends where the next tag would start.
     char dir[128];
@@ -501,16 +503,21 @@ static void test_actor_records_in_shard_range (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_busy_same_process, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_busy_other_process, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_open_creates_and_fails, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_fail_commits_after, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_old_layout_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_store_without_metadata, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_unsynced_commit_then_sync, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_async_needs_no_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_same_process, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_other_process, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_open_creates_and_fails, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_fail_commits_after, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_old_layout_refused, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_store_without_metadata, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_unsynced_commit_then_sync, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_async_needs_no_sync, journal_setup, journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -157,9 +157,9 @@ static void s_make_withdraw (void *arg, size_t index, char *to, size_t to_size, 
 static void test_concurrent_withdrawals (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/hot", "Open", "owner=Hot", NULL);
-    assert_int_equal (s_ok (fx, "account/hot", "Deposit", "amount=500", NULL), 500);
+    node_start (fx, NULL);
+    node_ok (fx, "account/hot", "Open", "owner=Hot", NULL);
+    assert_int_equal (node_ok (fx, "account/hot", "Deposit", "amount=500", NULL), 500);
 
     pipe_t pipe;
     s_pipe_send (&pipe, fx, 0x7701, 1000, "Withdraw", s_make_withdraw, NULL);
@@ -185,12 +185,12 @@ static void test_concurrent_withdrawals (void **state)
     assert_int_equal (rejected, 500);
 
     int64_t version, balance;
-    s_get (fx, "account/hot", &version, &balance, NULL, 0);
+    node_get (fx, "account/hot", &version, &balance, NULL, 0);
     assert_int_equal (balance, 0);
     assert_int_equal (version, 2 + 500);
-    assert_int_equal (s_events (fx, "account/hot"), 502);
-    assert_int_equal (s_stat (fx, "accepted"), 2 + 500);
-    assert_int_equal (s_stat (fx, "rejected"), 500);
+    assert_int_equal (node_events (fx, "account/hot"), 502);
+    assert_int_equal (node_stat (fx, "accepted"), 2 + 500);
+    assert_int_equal (node_stat (fx, "rejected"), 500);
 }
 
 //  --------------------------------------------------------------------------
@@ -211,11 +211,11 @@ static void s_make_deposit (void *arg, size_t index, char *to, size_t to_size, c
 static void test_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
+    node_start (fx, NULL);
     for (int a = 0; a < KILL_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/k%d", a);
-        s_ok (fx, address, "Open", "owner=K", NULL);
+        node_ok (fx, address, "Open", "owner=K", NULL);
     }
     size_t accounts = KILL_ACCOUNTS;
     pipe_t pipe;
@@ -224,7 +224,7 @@ static void test_sigkill_after_ack (void **state)
     //  Every one acknowledged: kill at once, before anything else happens.
     size_t answered = pipe.answered;
     s_pipe_disconnect (&pipe);
-    s_restart (fx, SIGKILL, NULL, NULL, NULL, NULL);
+    node_restart (fx, SIGKILL, NULL, NULL, NULL, NULL);
     assert_int_equal (answered, KILL_DEPOSITS);
     for (size_t i = 0; i < KILL_DEPOSITS; i++)
         assert_true (pipe.outcomes[i].ok);
@@ -238,16 +238,16 @@ static void test_sigkill_after_ack (void **state)
             expected += i + 1;
         int64_t version, balance;
         char status[16];
-        s_get (fx, address, &version, &balance, status, sizeof status);
+        node_get (fx, address, &version, &balance, status, sizeof status);
         assert_string_equal (status, "open");
         assert_int_equal (balance, expected);
         assert_int_equal (version, 1 + KILL_DEPOSITS / KILL_ACCOUNTS);
-        assert_int_equal (s_events (fx, address), 1 + KILL_DEPOSITS / KILL_ACCOUNTS);
+        assert_int_equal (node_events (fx, address), 1 + KILL_DEPOSITS / KILL_ACCOUNTS);
     }
     //  And the same through `shoal events`: one JSON line per event.
     char out[OUTPUT_MAX];
-    int code = s_run (fx, out, NULL, "'%s' events --endpoint '%s' account/k7", s_bin (),
-                      fx->node.endpoint);
+    int code = node_run (fx, out, NULL, "'%s' events --endpoint '%s' account/k7", node_bin (),
+                         fx->node.endpoint);
     assert_int_equal (code, 0);
     int lines = 0;
     for (char *p = out; (p = strchr (p, '\n')); p++)
@@ -280,17 +280,17 @@ static void s_make_unit_deposit (void *arg, size_t index, char *to, size_t to_si
 
 static void s_stop_in_flight_then_resend (fixture_t *fx, int sig)
 {
-    s_start (fx, "--snapshot-every", "7", NULL);
+    node_start (fx, "--snapshot-every", "7", NULL);
     for (int a = 0; a < MID_ACCOUNTS; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/m%d", a);
-        s_ok (fx, address, "Open", "owner=M", NULL);
+        node_ok (fx, address, "Open", "owner=M", NULL);
     }
     pipe_t pipe;
     s_pipe_send (&pipe, fx, 0x7704, MID_DEPOSITS, "Deposit", s_make_unit_deposit, NULL);
     s_pipe_collect (&pipe, MID_DEPOSITS / 5, 30000);
     s_pipe_disconnect (&pipe);
-    s_restart (fx, sig, "--snapshot-every", "7", NULL, NULL);
+    node_restart (fx, sig, "--snapshot-every", "7", NULL, NULL);
     assert_true (pipe.answered >= MID_DEPOSITS / 5);
     size_t acked[MID_ACCOUNTS] = {0};
     for (size_t i = 0; i < MID_DEPOSITS; i++)
@@ -305,11 +305,11 @@ static void s_stop_in_flight_then_resend (fixture_t *fx, int sig)
         char address[32];
         snprintf (address, sizeof address, "account/m%d", a);
         int64_t version, balance;
-        s_get (fx, address, &version, &balance, NULL, 0);
+        node_get (fx, address, &version, &balance, NULL, 0);
         assert_int_equal (balance, version - 1); //  each event a deposit of 1
         assert_true ((size_t) balance >= acked[a]);
         assert_true (balance <= MID_DEPOSITS / MID_ACCOUNTS);
-        assert_int_equal (s_events (fx, address), version);
+        assert_int_equal (node_events (fx, address), version);
     }
 
     //  The client never got the other replies: it re-sends everything.
@@ -323,12 +323,12 @@ static void s_stop_in_flight_then_resend (fixture_t *fx, int sig)
         char address[32];
         snprintf (address, sizeof address, "account/m%d", a);
         int64_t version, balance;
-        s_get (fx, address, &version, &balance, NULL, 0);
+        node_get (fx, address, &version, &balance, NULL, 0);
         assert_int_equal (balance, MID_DEPOSITS / MID_ACCOUNTS);
         assert_int_equal (version, 1 + MID_DEPOSITS / MID_ACCOUNTS);
-        assert_int_equal (s_events (fx, address), 1 + MID_DEPOSITS / MID_ACCOUNTS);
+        assert_int_equal (node_events (fx, address), 1 + MID_DEPOSITS / MID_ACCOUNTS);
     }
-    assert_true (s_stat (fx, "duplicates") >= (int64_t) acked_total);
+    assert_true (node_stat (fx, "duplicates") >= (int64_t) acked_total);
 }
 
 static void test_sigkill_in_flight_then_resend (void **state)
@@ -346,19 +346,19 @@ static void test_sigterm_in_flight_then_resend (void **state)
 static void test_async_sigkill_after_ack (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, "--durability", "async", NULL);
+    node_start (fx, "--durability", "async", NULL);
     size_t accounts = 10;
     for (size_t a = 0; a < accounts; a++) {
         char address[32];
         snprintf (address, sizeof address, "account/k%zu", a);
-        s_ok (fx, address, "Open", "owner=A", NULL);
+        node_ok (fx, address, "Open", "owner=A", NULL);
     }
     pipe_t pipe;
     s_pipe_send (&pipe, fx, 0x7705, 200, "Deposit", s_make_deposit, &accounts);
     s_pipe_collect (&pipe, 200, 30000);
     size_t answered = pipe.answered;
     s_pipe_disconnect (&pipe);
-    s_restart (fx, SIGKILL, "--durability", "async", NULL, NULL);
+    node_restart (fx, SIGKILL, "--durability", "async", NULL, NULL);
     assert_int_equal (answered, 200);
     for (size_t i = 0; i < 200; i++)
         assert_true (pipe.outcomes[i].ok);
@@ -370,21 +370,23 @@ static void test_async_sigkill_after_ack (void **state)
         for (size_t i = a; i < 200; i += accounts)
             expected += (int64_t) i + 1;
         int64_t version, balance;
-        s_get (fx, address, &version, &balance, NULL, 0);
+        node_get (fx, address, &version, &balance, NULL, 0);
         assert_int_equal (balance, expected);
         assert_int_equal (version, 1 + 200 / accounts);
-        assert_int_equal (s_events (fx, address), 1 + 200 / accounts);
+        assert_int_equal (node_events (fx, address), 1 + 200 / accounts);
     }
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_concurrent_withdrawals, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sigkill_after_ack, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sigkill_in_flight_then_resend, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sigterm_in_flight_then_resend, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_async_sigkill_after_ack, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_concurrent_withdrawals, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_sigkill_after_ack, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_sigkill_in_flight_then_resend, node_setup,
+                                         node_teardown),
+        cmocka_unit_test_setup_teardown (test_sigterm_in_flight_then_resend, node_setup,
+                                         node_teardown),
+        cmocka_unit_test_setup_teardown (test_async_sigkill_after_ack, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

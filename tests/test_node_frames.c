@@ -89,11 +89,11 @@ static void s_raw_reply (zsock_t *dealer, uint8_t id[ENVELOPE_ID_SIZE], bool *ok
 static void test_bad_frames (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/b", "Open", "owner=B", NULL);
-    s_ok (fx, "account/b", "Deposit", "amount=40", NULL);
-    books_t b = s_books (fx, "account/b");
-    int64_t messages = s_stat (fx, "messages");
+    node_start (fx, NULL);
+    node_ok (fx, "account/b", "Open", "owner=B", NULL);
+    node_ok (fx, "account/b", "Deposit", "amount=40", NULL);
+    books_t b = node_books (fx, "account/b");
+    int64_t messages = node_stat (fx, "messages");
 
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert_non_null (dealer);
@@ -180,9 +180,9 @@ static void test_bad_frames (void **state)
     free (frame);
 
     //  The node is up, the account untouched, and each frame counted.
-    assert_int_equal (s_stat (fx, "messages"), messages); //  none reached a worker
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
-    s_same_books (fx, "account/b", b);
+    assert_int_equal (node_stat (fx, "messages"), messages); //  none reached a worker
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
+    node_same_books (fx, "account/b", b);
     //  The same socket still works for a good frame.
     s_raw_send (dealer, valid, valid_size, false);
     uint8_t correlation[ENVELOPE_ID_SIZE];
@@ -191,10 +191,10 @@ static void test_bad_frames (void **state)
     s_raw_reply (dealer, correlation, &ok, code);
     assert_memory_equal (correlation, command.id, ENVELOPE_ID_SIZE);
     assert_true (ok);
-    books_t after = s_books (fx, "account/b");
+    books_t after = node_books (fx, "account/b");
     assert_int_equal (after.version, b.version + 1);
     assert_int_equal (after.balance, b.balance + 1000);
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
 
     free (valid);
     free (payload);
@@ -286,7 +286,7 @@ static void test_queue_bytes_bounded (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start (fx, "--module", module, NULL);
+    node_start (fx, "--module", module, NULL);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert_non_null (dealer);
     zsock_set_linger (dealer, 0);
@@ -372,18 +372,18 @@ static void test_queue_bytes_bounded (void **state)
     assert_true (hold_answered);
     assert_int_equal (accepted, fits);
     assert_int_equal (busy, count - fits);
-    assert_int_equal (s_stat (fx, "busy"), busy);
-    assert_int_equal (s_events (fx, "counter/slow"), 0); //  Hold and Slow emit nothing
-    s_ok (fx, "counter/c", "Add", "by=1", NULL);
+    assert_int_equal (node_stat (fx, "busy"), busy);
+    assert_int_equal (node_events (fx, "counter/slow"), 0); //  Hold and Slow emit nothing
+    node_ok (fx, "counter/c", "Add", "by=1", NULL);
 }
 
 static void test_malformed_envelopes (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/h", "Open", "owner=H", NULL);
-    books_t h = s_books (fx, "account/h");
-    int64_t messages = s_stat (fx, "messages");
+    node_start (fx, NULL);
+    node_ok (fx, "account/h", "Open", "owner=H", NULL);
+    books_t h = node_books (fx, "account/h");
+    int64_t messages = node_stat (fx, "messages");
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert_non_null (dealer);
     zsock_set_linger (dealer, 0);
@@ -438,9 +438,9 @@ static void test_malformed_envelopes (void **state)
     BAD_PAYLOAD (deep, depth);
 #undef BAD
 #undef BAD_PAYLOAD
-    assert_int_equal (s_stat (fx, "messages"), messages);
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
-    s_same_books (fx, "account/h", h);
+    assert_int_equal (node_stat (fx, "messages"), messages);
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
+    node_same_books (fx, "account/h", h);
 
     //  Well-formed, but what the handler gets is odd: it answers, by id.
     static const uint8_t nul_owner[] = {0x81, 0xa5, 'o', 'w', 'n', 'e', 'r', 0xa3, 'a', 0, 'b'};
@@ -450,7 +450,7 @@ static void test_malformed_envelopes (void **state)
     raw.payload = nul_owner;
     raw.payload_size = sizeof nul_owner;
     s_raw_envelope (dealer, &raw, "invalid_field", false);
-    books_t z = s_books (fx, "account/z");
+    books_t z = node_books (fx, "account/z");
     assert_int_equal (z.version, 0);
     static const uint8_t big_amount[] = {0x81, 0xa6, 'a', 'm', 'o', 'u', 'n', 't', 0xcf,
                                          0x80, 0,    0,   0,   0,   0,   0,   0};
@@ -458,7 +458,7 @@ static void test_malformed_envelopes (void **state)
     raw.payload = big_amount; //  2^63 as a uint64
     raw.payload_size = sizeof big_amount;
     s_raw_envelope (dealer, &raw, "invalid_amount", false);
-    s_same_books (fx, "account/h", h);
+    node_same_books (fx, "account/h", h);
 
     //  Addresses at and past their limits, and ids that are not UTF-8.
     char id_200[256] = "account/", id_201[256] = "account/", type_63[128], type_64[128];
@@ -488,7 +488,7 @@ static void test_malformed_envelopes (void **state)
     s_raw_envelope (dealer, &raw, "not_open", false);
     raw.to = type_63;
     s_raw_envelope (dealer, &raw, "unknown_type", false);
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
 
     //  A frame just under 1 MiB is served; the same just over is not.
     size_t junk_size = ENVELOPE_MAX_SIZE - 256;
@@ -538,8 +538,8 @@ static void test_malformed_envelopes (void **state)
     h.version++; //  the big one was a deposit of 2
     h.events++;
     h.balance += 2;
-    s_same_books (fx, "account/h", h);
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
+    node_same_books (fx, "account/h", h);
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
 
     //  An integer key on the side: a field no handler could look up,
     //  refused (PROTOCOL: keys are strings), and nothing changes.
@@ -550,7 +550,7 @@ static void test_malformed_envelopes (void **state)
     raw.payload_size = sizeof odd_keys;
     s_raw_envelope (dealer, &raw, "bad_frame", false); //  under the request's id
     sent++;
-    s_same_books (fx, "account/h", h);
+    node_same_books (fx, "account/h", h);
     //  The hand-packed good one works.
     static const uint8_t good_keys[] = {0x81, 0xa6, 'a', 'm', 'o', 'u', 'n', 't', 0x05};
     raw.payload = good_keys;
@@ -576,19 +576,19 @@ static void test_malformed_envelopes (void **state)
         0);
     assert_true (ok);
     zframe_destroy (&answer);
-    books_t after = s_books (fx, "account/h");
+    books_t after = node_books (fx, "account/h");
     assert_int_equal (after.version, h.version + 1);
     assert_int_equal (after.balance, h.balance + 5);
-    assert_int_equal (s_stat (fx, "bad_frames"), (int64_t) sent);
+    assert_int_equal (node_stat (fx, "bad_frames"), (int64_t) sent);
     zsock_destroy (&dealer);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_queue_bytes_bounded, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_bad_frames, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_malformed_envelopes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_queue_bytes_bounded, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_frames, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_malformed_envelopes, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

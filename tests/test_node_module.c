@@ -36,11 +36,11 @@ static int64_t s_event_created (fixture_t *fx, const char *address, int64_t seq)
     char from[48];
     snprintf (from, sizeof from, "from=%lld", (long long) seq);
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, address, "events", &reply, from, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, address, "events", &reply, from, NULL);
     assert_true (reply.ok);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *events = s_find (&unpacked, reply.data, reply.size, "events");
+    const msgpack_object *events = node_find (&unpacked, reply.data, reply.size, "events");
     assert_non_null (events);
     assert_true (events->type == MSGPACK_OBJECT_ARRAY && events->via.array.size > 0);
     const msgpack_object *event = &events->via.array.ptr[0];
@@ -86,42 +86,42 @@ static int s_port_of (int fd)
 static void test_usage (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
+    node_start (fx, NULL);
 
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Open", &reply, "owner=Alice",
-            "overdraft=0", NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Open", &reply, "owner=Alice",
+               "overdraft=0", NULL);
     assert_true (reply.ok);
     assert_string_equal (reply.from, "account/alice");
     assert_string_equal (reply.name, "Open");
     assert_string_equal (reply.code, "");
     assert_string_equal (reply.reason, "");
-    char *json = s_json (reply.data, reply.size);
+    char *json = node_json (reply.data, reply.size);
     assert_string_equal (json, "{\"balance\":0}");
     free (json);
     client_reply_close (&reply);
 
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Deposit", &reply, "amount=100",
-            NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Deposit", &reply, "amount=100",
+               NULL);
     assert_true (reply.ok);
     assert_string_equal (reply.name, "Deposit");
-    json = s_json (reply.data, reply.size);
+    json = node_json (reply.data, reply.size);
     assert_string_equal (json, "{\"balance\":100}");
     free (json);
     client_reply_close (&reply);
 
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Withdraw", &reply, "amount=101",
-            NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "account/alice", "Withdraw", &reply,
+               "amount=101", NULL);
     assert_false (reply.ok);
     assert_string_equal (reply.from, "account/alice");
     assert_string_equal (reply.code, "insufficient_funds");
     assert_non_null (strstr (reply.reason, "100"));
     client_reply_close (&reply);
 
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/alice", "get", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/alice", "get", &reply, NULL);
     assert_true (reply.ok);
     assert_string_equal (reply.name, "get");
-    json = s_json (reply.data, reply.size);
+    json = node_json (reply.data, reply.size);
     assert_string_equal (json, "{\"address\":\"account/alice\",\"version\":2,\"state\":{\"status\":"
                                "\"open\",\"owner\":\"Alice\",\"balance\":100,\"overdraft\":0}}");
     free (json);
@@ -130,9 +130,9 @@ static void test_usage (void **state)
     assert_int_equal (balance, 100);
     client_reply_close (&reply);
 
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/alice", "events", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/alice", "events", &reply, NULL);
     assert_true (reply.ok);
-    json = s_json (reply.data, reply.size);
+    json = node_json (reply.data, reply.size);
     assert_non_null (strstr (json,
                              "{\"address\":\"account/alice\",\"events\":[{\"seq\":1,\"event\":"
                              "\"Opened\",\"data\":{\"owner\":\"Alice\",\"overdraft\":0},"));
@@ -140,21 +140,21 @@ static void test_usage (void **state)
     assert_non_null (strstr (json, "],\"next\":3}"));
     free (json);
     client_reply_close (&reply);
-    assert_int_equal (s_events (fx, "account/alice"), 2);
+    assert_int_equal (node_events (fx, "account/alice"), 2);
 
     //  A never-opened account reads as version 0, status none.
     int64_t version;
     char status[16];
-    s_get (fx, "account/nobody", &version, &balance, status, sizeof status);
+    node_get (fx, "account/nobody", &version, &balance, status, sizeof status);
     assert_int_equal (version, 0);
     assert_int_equal (balance, 0);
     assert_string_equal (status, "none");
 
-    assert_int_equal (s_stat (fx, "accepted"), 2);
-    assert_int_equal (s_stat (fx, "rejected"), 1);
-    assert_int_equal (s_stat (fx, "events"), 2);
-    assert_int_equal (s_stat (fx, "workers"), 2);
-    assert_int_equal (s_stat (fx, "bad_frames"), 0);
+    assert_int_equal (node_stat (fx, "accepted"), 2);
+    assert_int_equal (node_stat (fx, "rejected"), 1);
+    assert_int_equal (node_stat (fx, "events"), 2);
+    assert_int_equal (node_stat (fx, "workers"), 2);
+    assert_int_equal (node_stat (fx, "bad_frames"), 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -165,48 +165,48 @@ static void test_module (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start (fx, "--module", module, NULL);
+    node_start (fx, "--module", module, NULL);
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=5", NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=5", NULL);
     assert_true (reply.ok);
     int64_t value;
     assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
     assert_int_equal (value, 5);
     client_reply_close (&reply);
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Get", &reply, NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Get", &reply, NULL);
     assert_true (reply.ok);
     assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
     assert_int_equal (value, 5);
     client_reply_close (&reply);
-    s_rejected (fx, "invalid_field", "counter/c1", "Add", "by=1001", NULL);
+    node_rejected (fx, "invalid_field", "counter/c1", "Add", "by=1001", NULL);
     int64_t version;
-    s_get (fx, "counter/c1", &version, NULL, NULL, 0);
+    node_get (fx, "counter/c1", &version, NULL, NULL, 0);
     assert_int_equal (version, 1);
     //  A handler's failure is not a decision: it is not stored, and the
     //  same message id sent again runs again (then, accepted, is stored).
     uint8_t id[ENVELOPE_ID_SIZE];
     envelope_new_id (id);
-    s_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "handler_error");
     client_reply_close (&reply);
     for (int i = 0; i < 2; i++) {
-        s_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
+        node_call (fx->client, ENVELOPE_COMMAND, id, "counter/c1", "Flaky", &reply, NULL);
         assert_true (reply.ok);
         assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
         assert_int_equal (value, 6);
         client_reply_close (&reply);
     }
-    s_get (fx, "counter/c1", &version, NULL, NULL, 0);
+    node_get (fx, "counter/c1", &version, NULL, NULL, 0);
     assert_int_equal (version, 2);
     //  The bank's types are still there beside it.
-    s_ok (fx, "account/m", "Open", "owner=M", NULL);
+    node_ok (fx, "account/m", "Open", "owner=M", NULL);
 
     //  A second node on the same data directory: exit 1, "in use".
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     int code =
-        s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint 'ipc://%s/second.ipc'",
-               s_bin (), fx->data, fx->dir);
+        node_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint 'ipc://%s/second.ipc'",
+                  node_bin (), fx->data, fx->dir);
     assert_int_equal (code, 1);
     assert_null (strstr (out, "ready on"));
     assert_non_null (strstr (err, "in use"));
@@ -217,14 +217,14 @@ static void test_module (void **state)
     snprintf (other, sizeof other, "%s/other", fx->dir);
     int holder = s_listening_port ();
     snprintf (taken, sizeof taken, "tcp://127.0.0.1:%d", s_port_of (holder));
-    code = s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint '%s'", s_bin (), other,
-                  taken);
+    code = node_run (fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint '%s'", node_bin (),
+                     other, taken);
     close (holder);
     assert_int_equal (code, 1);
     assert_null (strstr (out, "ready on"));
     assert_non_null (strstr (err, "cannot listen"));
     //  The first one is not disturbed.
-    s_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=2", NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "counter/c1", "Add", &reply, "by=2", NULL);
     assert_true (reply.ok);
     assert_int_equal (map_int (reply.data, reply.size, "value", &value), 0);
     assert_int_equal (value, 8);
@@ -234,21 +234,21 @@ static void test_module (void **state)
     //  and fires once: not again after a second restart. It fired in the
     //  restarted node: its event was made after the old one was gone,
     //  however long the restart took (the timer is due then, or overdue).
-    s_ok (fx, "counter/t", "Remind", "ms=1500", NULL);
-    s_stop (fx, SIGKILL);
+    node_ok (fx, "counter/t", "Remind", "ms=1500", NULL);
+    node_stop (fx, SIGKILL);
     int64_t killed = zclock_time ();
-    s_start (fx, "--module", module, NULL);
+    node_start (fx, "--module", module, NULL);
     int64_t deadline = zclock_mono () + 20000;
-    while (s_events (fx, "counter/t") == 0 && zclock_mono () < deadline)
+    while (node_events (fx, "counter/t") == 0 && zclock_mono () < deadline)
         zclock_sleep (50);
-    assert_int_equal (s_events (fx, "counter/t"), 1);
+    assert_int_equal (node_events (fx, "counter/t"), 1);
     assert_true (s_event_created (fx, "counter/t", 1) >= killed);
     //  (Waiting a while for a second firing that must not come can only
     //  pass on a slow machine, not fail.)
-    s_restart (fx, SIGTERM, "--module", module, NULL, NULL);
+    node_restart (fx, SIGTERM, "--module", module, NULL, NULL);
     zclock_sleep (300);
-    assert_int_equal (s_events (fx, "counter/t"), 1);
-    s_get (fx, "counter/c1", &version, NULL, NULL, 0);
+    assert_int_equal (node_events (fx, "counter/t"), 1);
+    node_get (fx, "counter/c1", &version, NULL, NULL, 0);
     assert_int_equal (version, 3);
 }
 
@@ -256,25 +256,26 @@ static void test_module_missing (void **state)
 {
     fixture_t *fx = *state;
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code = s_run (fx, out, err,
-                      "timeout 30 '%s' node --data '%s' --endpoint '%s' --module /nonexistent.so",
-                      s_bin (), fx->data, fx->endpoint);
+    int code = node_run (
+        fx, out, err, "timeout 30 '%s' node --data '%s' --endpoint '%s' --module /nonexistent.so",
+        node_bin (), fx->data, fx->endpoint);
     assert_int_equal (code, 1);
     assert_null (strstr (out, "ready on"));
     assert_non_null (strstr (err, "cannot load module /nonexistent.so"));
     //  node_child_start sees it end without a ready line.
     char *extra[] = {"--module", "/nonexistent.so", NULL};
     node_child_t child;
-    int rc = node_child_start (&child, s_bin (), fx->data, fx->endpoint, extra, fx->log,
+    int rc = node_child_start (&child, node_bin (), fx->data, fx->endpoint, extra, fx->log,
                                START_TIMEOUT_MS);
     assert_int_not_equal (rc, 0);
     assert_int_equal (child.pid, 0);
     //  Bad options: exit 2.
-    code = s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --workers 0", s_bin (), fx->data);
+    code = node_run (fx, out, err, "timeout 30 '%s' node --data '%s' --workers 0", node_bin (),
+                     fx->data);
     assert_int_equal (code, 2);
     assert_non_null (strstr (err, "--workers"));
-    code = s_run (fx, out, err, "timeout 30 '%s' node --data '%s' --durability sometimes", s_bin (),
-                  fx->data);
+    code = node_run (fx, out, err, "timeout 30 '%s' node --data '%s' --durability sometimes",
+                     node_bin (), fx->data);
     assert_int_equal (code, 2);
 }
 
@@ -347,7 +348,7 @@ static void test_timer_far_future (void **state)
     fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     assert_non_null (module);
-    s_start (fx, "--module", module, NULL);
+    node_start (fx, "--module", module, NULL);
     char *fields[] = {"ms=9223372036854775807"};
     uint8_t *payload;
     size_t size;
@@ -364,12 +365,12 @@ static void test_timer_far_future (void **state)
     pid_t ended = waitpid (fx->node.pid, &status, WNOHANG);
     if (ended == fx->node.pid) {
         fx->node.pid = 0;
-        s_dump_log (fx);
+        node_dump_log (fx);
     }
     assert_int_equal (ended, 0); //  the node is still running
     assert_int_equal (rc, 0);    //  and it answered
-    s_ok (fx, "counter/far", "Add", "by=1", NULL);
-    assert_int_equal (s_events (fx, "counter/far"), 1);
+    node_ok (fx, "counter/far", "Add", "by=1", NULL);
+    assert_int_equal (node_events (fx, "counter/far"), 1);
 }
 
 //  --------------------------------------------------------------------------
@@ -378,9 +379,9 @@ static void test_timer_far_future (void **state)
 static void test_send_exit_codes (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/u", "Open", "owner=U", NULL);
-    int64_t messages = s_stat (fx, "messages");
+    node_start (fx, NULL);
+    node_ok (fx, "account/u", "Open", "owner=U", NULL);
+    int64_t messages = node_stat (fx, "messages");
 
     //  Bad usage: exit 2, a message on stderr, nothing on stdout or sent.
     static const char *usage[] = {
@@ -404,62 +405,62 @@ static void test_send_exit_codes (void **state)
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         char out[OUTPUT_MAX], err[OUTPUT_MAX];
-        int code = s_run (fx, out, err, "'%s' send --endpoint '%s' %s", s_bin (), fx->node.endpoint,
-                          usage[i]);
+        int code = node_run (fx, out, err, "'%s' send --endpoint '%s' %s", node_bin (),
+                             fx->node.endpoint, usage[i]);
         if (code != 2)
             print_error ("shoal send %s: exit %d, stderr: %s\n", usage[i], code, err);
         assert_int_equal (code, 2);
         assert_string_equal (out, "");
         assert_true (strlen (err) > 0);
     }
-    assert_int_equal (s_stat (fx, "messages"), messages);
-    assert_int_equal (s_stat (fx, "bad_frames"), 0);
+    assert_int_equal (node_stat (fx, "messages"), messages);
+    assert_int_equal (node_stat (fx, "bad_frames"), 0);
     int64_t version, balance;
-    s_get (fx, "account/u", &version, &balance, NULL, 0);
+    node_get (fx, "account/u", &version, &balance, NULL, 0);
     assert_int_equal (version, 1);
     assert_int_equal (balance, 0);
 
     //  The edges of the int64 range are not usage errors.
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
-    int code = s_run (fx, out, err, "'%s' send --endpoint '%s' account/u Deposit amount=%s",
-                      s_bin (), fx->node.endpoint, "9223372036854775807");
+    int code = node_run (fx, out, err, "'%s' send --endpoint '%s' account/u Deposit amount=%s",
+                         node_bin (), fx->node.endpoint, "9223372036854775807");
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"balance\":9223372036854775807}"));
-    code = s_run (fx, out, err, "'%s' send --endpoint '%s' account/u Withdraw amount=%s", s_bin (),
-                  fx->node.endpoint, "-9223372036854775808");
+    code = node_run (fx, out, err, "'%s' send --endpoint '%s' account/u Withdraw amount=%s",
+                     node_bin (), fx->node.endpoint, "-9223372036854775808");
     assert_int_equal (code, 1);
     assert_non_null (strstr (out, "\"code\":\"invalid_amount\""));
-    code = s_run (fx, out, err, "'%s' send --endpoint '%s' nosuchtype/u Deposit amount=1", s_bin (),
-                  fx->node.endpoint);
+    code = node_run (fx, out, err, "'%s' send --endpoint '%s' nosuchtype/u Deposit amount=1",
+                     node_bin (), fx->node.endpoint);
     assert_int_equal (code, 1);
     assert_non_null (strstr (out, "\"code\":\"unknown_type\""));
 
     //  No node: exit 3 after the timeout, not before, not much after.
     int64_t started = zclock_mono ();
-    code = s_run (fx, out, err,
-                  "'%s' send --endpoint ipc://%s/none.ipc --timeout 200 account/u Deposit "
-                  "amount=1",
-                  s_bin (), fx->dir);
+    code = node_run (fx, out, err,
+                     "'%s' send --endpoint ipc://%s/none.ipc --timeout 200 account/u Deposit "
+                     "amount=1",
+                     node_bin (), fx->dir);
     int64_t took = zclock_mono () - started;
     assert_int_equal (code, 3);
     assert_string_equal (out, "");
     assert_non_null (strstr (err, "no answer"));
     assert_true (took >= 200);
     assert_true (took < 5000);
-    code = s_run (fx, out, err, "'%s' get --endpoint ipc://%s/none.ipc --timeout 200 account/u",
-                  s_bin (), fx->dir);
+    code = node_run (fx, out, err, "'%s' get --endpoint ipc://%s/none.ipc --timeout 200 account/u",
+                     node_bin (), fx->dir);
     assert_int_equal (code, 3);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_usage, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_module, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_module_missing, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_node_api_guards, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_far_future, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_send_exit_codes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_usage, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_module, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_module_missing, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_node_api_guards, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_far_future, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_send_exit_codes, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

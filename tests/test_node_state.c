@@ -36,43 +36,43 @@
 static void test_passivation (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, "--idle-ms", "200", NULL);
+    node_start (fx, "--idle-ms", "200", NULL);
     const char *addresses[] = {"account/p1", "account/p2", "account/p3"};
     for (int a = 0; a < 3; a++) {
-        s_ok (fx, addresses[a], "Open", "owner=P", "overdraft=5", NULL);
+        node_ok (fx, addresses[a], "Open", "owner=P", "overdraft=5", NULL);
         for (int d = 0; d <= a; d++)
-            s_ok (fx, addresses[a], "Deposit", "amount=10", NULL);
+            node_ok (fx, addresses[a], "Deposit", "amount=10", NULL);
     }
-    s_ok (fx, "account/p3", "Withdraw", "amount=35", NULL);
+    node_ok (fx, "account/p3", "Withdraw", "amount=35", NULL);
     //  (A slow run may already have passivated p1 here: it is idle.)
-    int64_t active = s_stat (fx, "active");
+    int64_t active = node_stat (fx, "active");
     assert_true (active >= 1 && active <= 3);
 
     zclock_sleep (1600);
     int64_t deadline = zclock_mono () + 3000; //  slack for a slow ASan run
-    while (s_stat (fx, "active") > 0 && zclock_mono () < deadline)
+    while (node_stat (fx, "active") > 0 && zclock_mono () < deadline)
         zclock_sleep (50);
-    assert_int_equal (s_stat (fx, "active"), 0);
-    assert_true (s_stat (fx, "passivations") >= 3);
-    int64_t activations = s_stat (fx, "activations");
+    assert_int_equal (node_stat (fx, "active"), 0);
+    assert_true (node_stat (fx, "passivations") >= 3);
+    int64_t activations = node_stat (fx, "activations");
 
     //  Activated again from the journal, in the same state.
     int64_t version, balance;
     char status[16];
-    s_get (fx, "account/p1", &version, &balance, status, sizeof status);
+    node_get (fx, "account/p1", &version, &balance, status, sizeof status);
     assert_int_equal (version, 2);
     assert_int_equal (balance, 10);
     assert_string_equal (status, "open");
-    s_get (fx, "account/p2", &version, &balance, NULL, 0);
+    node_get (fx, "account/p2", &version, &balance, NULL, 0);
     assert_int_equal (version, 3);
     assert_int_equal (balance, 20);
-    s_get (fx, "account/p3", &version, &balance, NULL, 0);
+    node_get (fx, "account/p3", &version, &balance, NULL, 0);
     assert_int_equal (version, 5);
     assert_int_equal (balance, -5);
-    assert_int_equal (s_stat (fx, "activations"), activations + 3);
+    assert_int_equal (node_stat (fx, "activations"), activations + 3);
     //  And its overdraft came back with it.
-    s_rejected (fx, "insufficient_funds", "account/p3", "Withdraw", "amount=1", NULL);
-    assert_int_equal (s_ok (fx, "account/p3", "Deposit", "amount=6", NULL), 1);
+    node_rejected (fx, "insufficient_funds", "account/p3", "Withdraw", "amount=1", NULL);
+    assert_int_equal (node_ok (fx, "account/p3", "Deposit", "amount=6", NULL), 1);
 }
 
 #define SAGAS 20
@@ -80,7 +80,7 @@ static void test_passivation (void **state)
 //  The transfer's status, by a get.
 static void s_transfer_status (fixture_t *fx, const char *address, char *status, size_t size)
 {
-    s_get (fx, address, NULL, NULL, status, size);
+    node_get (fx, address, NULL, NULL, status, size);
 }
 
 //  A saga at its end asks to leave memory (shoal_ctx_passivate): with
@@ -91,11 +91,11 @@ static void s_transfer_status (fixture_t *fx, const char *address, char *status,
 static void test_passivate_finished_sagas (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/s1", "Open", "owner=S", NULL);
-    s_ok (fx, "account/s2", "Open", "owner=S", NULL);
-    s_ok (fx, "account/s1", "Deposit", "amount=1000", NULL);
-    int64_t passivations = s_stat (fx, "passivations");
+    node_start (fx, NULL);
+    node_ok (fx, "account/s1", "Open", "owner=S", NULL);
+    node_ok (fx, "account/s2", "Open", "owner=S", NULL);
+    node_ok (fx, "account/s1", "Deposit", "amount=1000", NULL);
+    int64_t passivations = node_stat (fx, "passivations");
     char address[32], status[16];
     uint8_t start_id[ENVELOPE_ID_SIZE];
     memset (start_id, 0x5a, sizeof start_id);
@@ -103,12 +103,12 @@ static void test_passivate_finished_sagas (void **state)
     for (int i = 0; i < SAGAS; i++) {
         snprintf (address, sizeof address, "transfer/ps%d", i);
         if (i == 0) { //  with an id of ours, to send it again below
-            s_call (fx->client, ENVELOPE_COMMAND, start_id, address, "Start", &reply, "from=s1",
-                    "to=s2", "amount=7", NULL);
+            node_call (fx->client, ENVELOPE_COMMAND, start_id, address, "Start", &reply, "from=s1",
+                       "to=s2", "amount=7", NULL);
             assert_true (reply.ok);
             client_reply_close (&reply);
         } else
-            s_ok (fx, address, "Start", "from=s1", "to=s2", "amount=7", NULL);
+            node_ok (fx, address, "Start", "from=s1", "to=s2", "amount=7", NULL);
         int64_t deadline = zclock_mono () + 10000;
         do {
             s_transfer_status (fx, address, status, sizeof status);
@@ -119,63 +119,63 @@ static void test_passivate_finished_sagas (void **state)
     }
     //  Only the two accounts stay; every saga left, each once.
     int64_t deadline = zclock_mono () + 10000;
-    while (s_stat (fx, "active") != 2 && zclock_mono () < deadline)
+    while (node_stat (fx, "active") != 2 && zclock_mono () < deadline)
         zclock_sleep (20);
-    assert_int_equal (s_stat (fx, "active"), 2);
-    assert_int_equal (s_stat (fx, "passivations"), passivations + SAGAS);
+    assert_int_equal (node_stat (fx, "active"), 2);
+    assert_int_equal (node_stat (fx, "passivations"), passivations + SAGAS);
 
     //  A get reads a finished saga without keeping it.
     int64_t version;
     for (int i = 0; i < SAGAS; i++) {
         snprintf (address, sizeof address, "transfer/ps%d", i);
-        s_get (fx, address, &version, NULL, status, sizeof status);
+        node_get (fx, address, &version, NULL, status, sizeof status);
         assert_string_equal (status, "completed");
         assert_int_equal (version, 3); //  Started, Debited, Completed
     }
-    assert_int_equal (s_stat (fx, "active"), 2);
+    assert_int_equal (node_stat (fx, "active"), 2);
 
     //  Its Start again, the same id: answered from its first event, as
     //  the first time (a duplicate), and it is not kept either.
-    int64_t duplicates = s_stat (fx, "duplicates");
-    s_call (fx->client, ENVELOPE_COMMAND, start_id, "transfer/ps0", "Start", &reply, "from=s1",
-            "to=s2", "amount=7", NULL);
+    int64_t duplicates = node_stat (fx, "duplicates");
+    node_call (fx->client, ENVELOPE_COMMAND, start_id, "transfer/ps0", "Start", &reply, "from=s1",
+               "to=s2", "amount=7", NULL);
     assert_true (reply.ok);
     client_reply_close (&reply);
-    assert_int_equal (s_stat (fx, "duplicates"), duplicates + 1);
-    assert_int_equal (s_stat (fx, "active"), 2);
+    assert_int_equal (node_stat (fx, "duplicates"), duplicates + 1);
+    assert_int_equal (node_stat (fx, "active"), 2);
 
     //  A command loads it again, answers from its state, and it leaves
     //  again once that turn is committed.
-    s_ok (fx, "transfer/ps0", "Status", NULL);
+    node_ok (fx, "transfer/ps0", "Status", NULL);
     deadline = zclock_mono () + 10000;
-    while (s_stat (fx, "active") != 2 && zclock_mono () < deadline)
+    while (node_stat (fx, "active") != 2 && zclock_mono () < deadline)
         zclock_sleep (20);
-    assert_int_equal (s_stat (fx, "active"), 2);
-    assert_int_equal (s_stat (fx, "passivations"), passivations + SAGAS + 1);
+    assert_int_equal (node_stat (fx, "active"), 2);
+    assert_int_equal (node_stat (fx, "passivations"), passivations + SAGAS + 1);
     int64_t balance;
-    s_get (fx, "account/s1", NULL, &balance, NULL, 0);
+    node_get (fx, "account/s1", NULL, &balance, NULL, 0);
     assert_int_equal (balance, 1000 - 7 * SAGAS);
-    s_get (fx, "account/s2", NULL, &balance, NULL, 0);
+    node_get (fx, "account/s2", NULL, &balance, NULL, 0);
     assert_int_equal (balance, 7 * SAGAS);
 }
 
 static void test_snapshots (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, "--snapshot-every", "5", "--shards", "8", NULL);
-    assert_int_equal (s_stat (fx, "shards"), 8);
-    s_ok (fx, "account/s", "Open", "owner=Snap", "overdraft=7", NULL);
+    node_start (fx, "--snapshot-every", "5", "--shards", "8", NULL);
+    assert_int_equal (node_stat (fx, "shards"), 8);
+    node_ok (fx, "account/s", "Open", "owner=Snap", "overdraft=7", NULL);
     int64_t expected = 0;
     for (int i = 1; i <= 23; i++) {
         char amount[32];
         snprintf (amount, sizeof amount, "amount=%d", i);
         expected += i;
-        assert_int_equal (s_ok (fx, "account/s", "Deposit", amount, NULL), expected);
+        assert_int_equal (node_ok (fx, "account/s", "Deposit", amount, NULL), expected);
     }
     client_reply_t before;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/s", "get", &before, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/s", "get", &before, NULL);
     assert_true (before.ok);
-    char *before_json = s_json (before.data, before.size);
+    char *before_json = node_json (before.data, before.size);
     client_reply_close (&before);
     assert_string_equal (before_json,
                          "{\"address\":\"account/s\",\"version\":24,\"state\":{\"status\":\"open\","
@@ -198,32 +198,32 @@ static void test_snapshots (void **state)
 
     //  No --shards: the store's count holds (another count is refused, see
     //  test_shard.c).
-    s_start (fx, "--snapshot-every", "5", NULL);
-    assert_int_equal (s_stat (fx, "shards"), 8); //  fixed when the store was made
+    node_start (fx, "--snapshot-every", "5", NULL);
+    assert_int_equal (node_stat (fx, "shards"), 8); //  fixed when the store was made
     client_reply_t after;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/s", "get", &after, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/s", "get", &after, NULL);
     assert_true (after.ok);
-    char *after_json = s_json (after.data, after.size);
+    char *after_json = node_json (after.data, after.size);
     client_reply_close (&after);
     assert_string_equal (after_json, before_json);
     free (before_json);
     free (after_json);
-    assert_int_equal (s_events (fx, "account/s"), 24);
+    assert_int_equal (node_events (fx, "account/s"), 24);
     //  It goes on from there: version 25, the overdraft still applies.
-    assert_int_equal (s_ok (fx, "account/s", "Withdraw", "amount=283", NULL), -7);
-    s_rejected (fx, "insufficient_funds", "account/s", "Withdraw", "amount=1", NULL);
+    assert_int_equal (node_ok (fx, "account/s", "Withdraw", "amount=283", NULL), -7);
+    node_rejected (fx, "insufficient_funds", "account/s", "Withdraw", "amount=1", NULL);
     int64_t version, balance;
-    s_get (fx, "account/s", &version, &balance, NULL, 0);
+    node_get (fx, "account/s", &version, &balance, NULL, 0);
     assert_int_equal (version, 25);
     assert_int_equal (balance, -7);
-    assert_int_equal (s_events (fx, "account/s"), 25);
+    assert_int_equal (node_events (fx, "account/s"), 25);
     //  Event 25 took a snapshot: restored from it alone, nothing after it.
-    s_restart (fx, SIGKILL, "--snapshot-every", "5", NULL, NULL);
-    s_get (fx, "account/s", &version, &balance, NULL, 0);
+    node_restart (fx, SIGKILL, "--snapshot-every", "5", NULL, NULL);
+    node_get (fx, "account/s", &version, &balance, NULL, 0);
     assert_int_equal (version, 25);
     assert_int_equal (balance, -7);
-    s_rejected (fx, "insufficient_funds", "account/s", "Withdraw", "amount=1", NULL);
-    assert_int_equal (s_ok (fx, "account/s", "Deposit", "amount=7", NULL), 0);
+    node_rejected (fx, "insufficient_funds", "account/s", "Withdraw", "amount=1", NULL);
+    assert_int_equal (node_ok (fx, "account/s", "Deposit", "amount=7", NULL), 0);
 }
 
 //  Events read back page by page: the events query pages at 1000, and
@@ -238,8 +238,8 @@ static void s_make_ordered_deposit (void *arg, size_t index, char *to, size_t to
 static void test_events_paging (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/long", "Open", "owner=L", NULL);
+    node_start (fx, NULL);
+    node_ok (fx, "account/long", "Open", "owner=L", NULL);
     //  On one connection, so that they arrive and commit in order.
     client_t *one = fx->client;
     for (size_t i = 0; i < 1199; i++) {
@@ -262,22 +262,22 @@ static void test_events_paging (void **state)
         client_reply_close (&reply);
     }
     int64_t version, balance;
-    s_get (fx, "account/long", &version, &balance, NULL, 0);
+    node_get (fx, "account/long", &version, &balance, NULL, 0);
     assert_int_equal (version, 1200);
     assert_int_equal (balance, 1199 * 1200 / 2);
-    assert_int_equal (s_events (fx, "account/long"), 1200);
+    assert_int_equal (node_events (fx, "account/long"), 1200);
 
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/long", "events", &reply, "from=1", NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/long", "events", &reply, "from=1", NULL);
     int64_t next;
     assert_int_equal (map_int (reply.data, reply.size, "next", &next), 0);
     assert_int_equal (next, 1001); //  the default page
     client_reply_close (&reply);
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/long", "events", &reply, "from=5",
-            "limit=10", NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/long", "events", &reply, "from=5",
+               "limit=10", NULL);
     assert_int_equal (map_int (reply.data, reply.size, "next", &next), 0);
     assert_int_equal (next, 15);
-    char *json = s_json (reply.data, reply.size);
+    char *json = node_json (reply.data, reply.size);
     assert_non_null (strstr (json, "{\"seq\":5,\"event\":\"Deposited\",\"data\":{\"amount\":4}"));
     assert_non_null (strstr (json, "{\"seq\":14,\"event\":\"Deposited\",\"data\":{\"amount\":13}"));
     assert_null (strstr (json, "\"seq\":15,"));
@@ -286,7 +286,7 @@ static void test_events_paging (void **state)
 
     static char out[64 * 1024];
     char command[512];
-    snprintf (command, sizeof command, "'%s' events --endpoint '%s' account/long", s_bin (),
+    snprintf (command, sizeof command, "'%s' events --endpoint '%s' account/long", node_bin (),
               fx->node.endpoint);
     FILE *pipe = popen (command, "r");
     assert_non_null (pipe);
@@ -301,8 +301,8 @@ static void test_events_paging (void **state)
     int status = pclose (pipe);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     assert_int_equal (lines, 1200);
-    int code = s_run (fx, out, NULL, "'%s' events --endpoint '%s' --from 1150 account/long",
-                      s_bin (), fx->node.endpoint);
+    int code = node_run (fx, out, NULL, "'%s' events --endpoint '%s' --from 1150 account/long",
+                         node_bin (), fx->node.endpoint);
     assert_int_equal (code, 0);
     lines = 0;
     for (char *p = out; (p = strchr (p, '\n')); p++)
@@ -322,8 +322,8 @@ static bool s_twice (fixture_t *fx, const char *id_text, const char *to, const c
     uint8_t id[ENVELOPE_ID_SIZE];
     client_id_from_string (id_text, id);
     client_reply_t first, second;
-    s_call (fx->client, ENVELOPE_COMMAND, id, to, name, &first, field, NULL);
-    s_call (fx->client, ENVELOPE_COMMAND, id, to, name, &second, field, NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, id, to, name, &first, field, NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, id, to, name, &second, field, NULL);
     assert_int_equal (first.ok, second.ok);
     assert_string_equal (first.code, second.code);
     assert_string_equal (first.reason, second.reason);
@@ -338,30 +338,31 @@ static bool s_twice (fixture_t *fx, const char *id_text, const char *to, const c
 static void test_duplicate_ids (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/d", "Open", "owner=D", NULL);
+    node_start (fx, NULL);
+    node_ok (fx, "account/d", "Open", "owner=D", NULL);
     int64_t version, balance;
 
     //  Accepted: one deposit of 10, answered twice.
     assert_true (s_twice (fx, "dup-1", "account/d", "Deposit", "amount=10"));
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 2);
     assert_int_equal (balance, 10);
 
     //  Rejected: the stored rejection stands even once it would pass.
     assert_false (s_twice (fx, "dup-2", "account/d", "Withdraw", "amount=50"));
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 2);
     assert_int_equal (balance, 10);
-    s_ok (fx, "account/d", "Deposit", "amount=100", NULL);
+    node_ok (fx, "account/d", "Deposit", "amount=100", NULL);
     uint8_t id[ENVELOPE_ID_SIZE];
     client_id_from_string ("dup-2", id);
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_COMMAND, id, "account/d", "Withdraw", &reply, "amount=50", NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, id, "account/d", "Withdraw", &reply, "amount=50",
+               NULL);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "insufficient_funds");
     client_reply_close (&reply);
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 3);
     assert_int_equal (balance, 110);
 
@@ -387,7 +388,7 @@ static void test_duplicate_ids (void **state)
     }
     assert_int_equal (balances[0], 115);
     assert_int_equal (balances[1], 115);
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 4);
     assert_int_equal (balance, 115);
 
@@ -396,9 +397,9 @@ static void test_duplicate_ids (void **state)
     for (int c = 0; c < 2; c++) {
         char out[2][OUTPUT_MAX];
         for (int run = 0; run < 2; run++) {
-            int code = s_run (fx, out[run], NULL,
-                              "'%s' send --endpoint '%s' --id %s account/d %s amount=%s", s_bin (),
-                              fx->node.endpoint, cases[c][0], cases[c][1], c == 0 ? "7" : "1000");
+            int code = node_run (
+                fx, out[run], NULL, "'%s' send --endpoint '%s' --id %s account/d %s amount=%s",
+                node_bin (), fx->node.endpoint, cases[c][0], cases[c][1], c == 0 ? "7" : "1000");
             assert_int_equal (code, atoi (cases[c][2]));
         }
         assert_string_equal (out[0], out[1]);
@@ -409,71 +410,72 @@ static void test_duplicate_ids (void **state)
         client_id_hex (id, hex);
         assert_non_null (strstr (out[0], hex));
     }
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 5);
     assert_int_equal (balance, 122);
-    assert_int_equal (s_events (fx, "account/d"), 5);
-    assert_int_equal (s_stat (fx, "duplicates"), 6);
+    assert_int_equal (node_events (fx, "account/d"), 5);
+    assert_int_equal (node_stat (fx, "duplicates"), 6);
 
     //  The inbox outlives the node: after a clean stop (SIGTERM, exit 0,
     //  so no leak either under ASan) dup-1 is still answered, not redone.
-    s_restart (fx, SIGTERM, NULL, NULL, NULL, NULL);
+    node_restart (fx, SIGTERM, NULL, NULL, NULL, NULL);
     client_id_from_string ("dup-1", id);
-    s_call (fx->client, ENVELOPE_COMMAND, id, "account/d", "Deposit", &reply, "amount=10", NULL);
+    node_call (fx->client, ENVELOPE_COMMAND, id, "account/d", "Deposit", &reply, "amount=10", NULL);
     assert_true (reply.ok);
     assert_int_equal (map_int (reply.data, reply.size, "balance", &balance), 0);
     assert_int_equal (balance, 10); //  the balance it answered the first time
     client_reply_close (&reply);
-    s_get (fx, "account/d", &version, &balance, NULL, 0);
+    node_get (fx, "account/d", &version, &balance, NULL, 0);
     assert_int_equal (version, 5);
     assert_int_equal (balance, 122);
-    assert_int_equal (s_stat (fx, "duplicates"), 1);
+    assert_int_equal (node_stat (fx, "duplicates"), 1);
 }
 
 static void test_rejections_write_nothing (void **state)
 {
     fixture_t *fx = *state;
-    s_start (fx, NULL);
-    s_ok (fx, "account/r", "Open", "owner=R", "overdraft=100", NULL);
-    s_ok (fx, "account/r", "Deposit", "amount=50", NULL);
-    books_t r = s_books (fx, "account/r");
+    node_start (fx, NULL);
+    node_ok (fx, "account/r", "Open", "owner=R", "overdraft=100", NULL);
+    node_ok (fx, "account/r", "Deposit", "amount=50", NULL);
+    books_t r = node_books (fx, "account/r");
     assert_int_equal (r.version, 2);
-    int64_t events_before = s_stat (fx, "events");
+    int64_t events_before = node_stat (fx, "events");
 
-    s_rejected (fx, "unknown_type", "nosuchtype/x", "Open", "owner=X", NULL);
+    node_rejected (fx, "unknown_type", "nosuchtype/x", "Open", "owner=X", NULL);
     client_reply_t reply;
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "nosuchtype/x", "get", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "nosuchtype/x", "get", &reply, NULL);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "unknown_type");
     client_reply_close (&reply);
-    s_call (fx->client, ENVELOPE_QUERY, NULL, "account/r", "frobnicate", &reply, NULL);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/r", "frobnicate", &reply, NULL);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "unknown_query");
     client_reply_close (&reply);
 
-    s_rejected (fx, "unknown_command", "account/r", "Fly", "amount=1", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=abc", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=-5", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=0", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=1.5", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=true", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Deposit", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Withdraw", "amount=-9223372036854775808", NULL);
-    s_rejected (fx, "invalid_amount", "account/r", "Withdraw", "amnt=5", NULL);
-    s_rejected (fx, "invalid_field", "account/r", "Debit", "amount=5", NULL);
-    s_rejected (fx, "invalid_field", "account/r", "Credit", "amount=5", "transfer=", NULL);
-    s_rejected (fx, "already_open", "account/r", "Open", "owner=Again", NULL);
+    node_rejected (fx, "unknown_command", "account/r", "Fly", "amount=1", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=abc", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=-5", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=0", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=1.5", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", "amount=true", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Deposit", NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Withdraw", "amount=-9223372036854775808",
+                   NULL);
+    node_rejected (fx, "invalid_amount", "account/r", "Withdraw", "amnt=5", NULL);
+    node_rejected (fx, "invalid_field", "account/r", "Debit", "amount=5", NULL);
+    node_rejected (fx, "invalid_field", "account/r", "Credit", "amount=5", "transfer=", NULL);
+    node_rejected (fx, "already_open", "account/r", "Open", "owner=Again", NULL);
     //  Overdraft: down to -100 and no further.
-    s_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=151", NULL);
-    s_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=9223372036854775807",
-                NULL);
-    s_same_books (fx, "account/r", r);
-    assert_int_equal (s_stat (fx, "events"), events_before);
-    assert_int_equal (s_ok (fx, "account/r", "Withdraw", "amount=150", NULL), -100);
-    s_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=1", NULL);
-    s_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=9223372036854775807",
-                NULL); //  -100 - INT64_MAX overflows
-    r = s_books (fx, "account/r");
+    node_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=151", NULL);
+    node_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=9223372036854775807",
+                   NULL);
+    node_same_books (fx, "account/r", r);
+    assert_int_equal (node_stat (fx, "events"), events_before);
+    assert_int_equal (node_ok (fx, "account/r", "Withdraw", "amount=150", NULL), -100);
+    node_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=1", NULL);
+    node_rejected (fx, "insufficient_funds", "account/r", "Withdraw", "amount=9223372036854775807",
+                   NULL); //  -100 - INT64_MAX overflows
+    r = node_books (fx, "account/r");
     assert_int_equal (r.version, 3);
     assert_int_equal (r.balance, -100);
 
@@ -481,57 +483,57 @@ static void test_rejections_write_nothing (void **state)
     char owner[80] = "owner=";
     memset (owner + 6, 'o', 65); //  one byte over ACCOUNT_OWNER_MAX
     owner[6 + 65] = 0;
-    s_rejected (fx, "invalid_field", "account/n", "Open", owner, NULL);
-    s_rejected (fx, "invalid_field", "account/n", "Open", "owner=", NULL);
-    s_rejected (fx, "invalid_field", "account/n", "Open", "owner=5", NULL);
-    s_rejected (fx, "invalid_field", "account/n", "Open", NULL);
-    s_rejected (fx, "invalid_amount", "account/n", "Open", "owner=N", "overdraft=-1", NULL);
-    s_rejected (fx, "invalid_amount", "account/n", "Open", "owner=N", "overdraft=abc", NULL);
-    s_rejected (fx, "not_open", "account/n", "Deposit", "amount=5", NULL);
-    s_rejected (fx, "not_open", "account/n", "Close", NULL);
-    books_t n = s_books (fx, "account/n");
+    node_rejected (fx, "invalid_field", "account/n", "Open", owner, NULL);
+    node_rejected (fx, "invalid_field", "account/n", "Open", "owner=", NULL);
+    node_rejected (fx, "invalid_field", "account/n", "Open", "owner=5", NULL);
+    node_rejected (fx, "invalid_field", "account/n", "Open", NULL);
+    node_rejected (fx, "invalid_amount", "account/n", "Open", "owner=N", "overdraft=-1", NULL);
+    node_rejected (fx, "invalid_amount", "account/n", "Open", "owner=N", "overdraft=abc", NULL);
+    node_rejected (fx, "not_open", "account/n", "Deposit", "amount=5", NULL);
+    node_rejected (fx, "not_open", "account/n", "Close", NULL);
+    books_t n = node_books (fx, "account/n");
     assert_int_equal (n.version, 0);
     assert_int_equal (n.balance, 0);
     char status[16];
-    s_get (fx, "account/n", NULL, NULL, status, sizeof status);
+    node_get (fx, "account/n", NULL, NULL, status, sizeof status);
     assert_string_equal (status, "none");
     //  An owner of exactly 64 bytes is fine.
     owner[6 + 64] = 0;
-    s_ok (fx, "account/n", "Open", owner, NULL);
+    node_ok (fx, "account/n", "Open", owner, NULL);
 
     //  Overflow: INT64_MAX, then 1 more.
-    s_ok (fx, "account/o", "Open", "owner=O", NULL);
-    assert_int_equal (s_ok (fx, "account/o", "Deposit", "amount=9223372036854775807", NULL),
+    node_ok (fx, "account/o", "Open", "owner=O", NULL);
+    assert_int_equal (node_ok (fx, "account/o", "Deposit", "amount=9223372036854775807", NULL),
                       INT64_MAX);
-    books_t o = s_books (fx, "account/o");
-    s_rejected (fx, "overflow", "account/o", "Deposit", "amount=1", NULL);
+    books_t o = node_books (fx, "account/o");
+    node_rejected (fx, "overflow", "account/o", "Deposit", "amount=1", NULL);
     //  A Refund from a client: not a transfer's (test_account has the
     //  overflow of a transfer's Refund).
-    s_rejected (fx, "not_a_transfer", "account/o", "Refund", "transfer=t1", "amount=1", NULL);
-    s_rejected (fx, "not_a_transfer", "account/o", "Credit", "transfer=t1", "amount=1", NULL);
-    s_same_books (fx, "account/o", o);
+    node_rejected (fx, "not_a_transfer", "account/o", "Refund", "transfer=t1", "amount=1", NULL);
+    node_rejected (fx, "not_a_transfer", "account/o", "Credit", "transfer=t1", "amount=1", NULL);
+    node_same_books (fx, "account/o", o);
     assert_int_equal (o.balance, INT64_MAX);
 
     //  Closed: no money moves any more.
-    s_ok (fx, "account/o", "Close", NULL);
-    books_t closed = s_books (fx, "account/o");
-    s_rejected (fx, "closed", "account/o", "Close", NULL);
-    s_rejected (fx, "closed", "account/o", "Withdraw", "amount=1", NULL);
-    s_rejected (fx, "closed", "account/o", "Deposit", "amount=1", NULL);
-    s_rejected (fx, "already_open", "account/o", "Open", "owner=O", NULL);
-    s_same_books (fx, "account/o", closed);
-    s_same_books (fx, "account/r", r);
+    node_ok (fx, "account/o", "Close", NULL);
+    books_t closed = node_books (fx, "account/o");
+    node_rejected (fx, "closed", "account/o", "Close", NULL);
+    node_rejected (fx, "closed", "account/o", "Withdraw", "amount=1", NULL);
+    node_rejected (fx, "closed", "account/o", "Deposit", "amount=1", NULL);
+    node_rejected (fx, "already_open", "account/o", "Open", "owner=O", NULL);
+    node_same_books (fx, "account/o", closed);
+    node_same_books (fx, "account/r", r);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_passivation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_passivate_finished_sagas, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_snapshots, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_events_paging, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_duplicate_ids, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rejections_write_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_passivation, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_passivate_finished_sagas, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_snapshots, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_events_paging, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_duplicate_ids, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_rejections_write_nothing, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

@@ -88,7 +88,7 @@ static void test_answer_only_on_our_link (void **state)
     fixture_t *f = *state;
     zsock_t *victim = s_client_with_id (f, "victim");
     s_stats_unforged (victim); //  connected
-    int64_t bad = s_stat (f->client[0], "bad_frames");
+    int64_t bad = peer_forgery_stat (f->client[0], "bad_frames");
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "ANSWER");
     zmsg_addstr (msg, "victim");
@@ -96,9 +96,9 @@ static void test_answer_only_on_our_link (void **state)
     assert_int_equal (zmsg_send (&msg, f->peer), 0);
     //  Handled in order before the canary, and so sent to the victim, if
     //  at all, before the answer to its next stats.
-    s_canary (f);
+    peer_forgery_canary (f);
     s_stats_unforged (victim);
-    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 1);
+    assert_int_equal (peer_forgery_stat (f->client[0], "bad_frames"), bad + 1);
     zsock_destroy (&victim);
 }
 
@@ -185,8 +185,8 @@ static void test_answer_only_to_a_client_that_called (void **state)
 {
     fixture_t *f = *state;
     char account[64];
-    s_address_on (f, "account/far", 1, account, sizeof account);
-    zcert_t *cert = s_stolen_cert (f);
+    peer_forgery_address_on (f, "account/far", 1, account, sizeof account);
+    zcert_t *cert = peer_forgery_stolen_cert (f);
     zsock_t *impostor = zsock_new (ZMQ_ROUTER);
     assert_non_null (impostor);
     zsock_set_linger (impostor, 0);
@@ -197,7 +197,7 @@ static void test_answer_only_to_a_client_that_called (void **state)
     zsock_t *caller = s_client_with_id (f, "caller");
     zsock_t *bystander = s_client_with_id (f, "bystander");
     s_stats_unforged (bystander); //  connected
-    int64_t bad = s_stat (f->client[0], "bad_frames");
+    int64_t bad = peer_forgery_stat (f->client[0], "bad_frames");
 
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (!s_impostor_round (impostor, caller, account))
@@ -206,7 +206,7 @@ static void test_answer_only_to_a_client_that_called (void **state)
     //  The true answer came after the forged one, on one pipe: the forged
     //  one was pushed, if at all, before the bystander's stats answer.
     s_stats_unforged (bystander);
-    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 1);
+    assert_int_equal (peer_forgery_stat (f->client[0], "bad_frames"), bad + 1);
     zsock_destroy (&bystander);
     zsock_destroy (&caller);
     zsock_destroy (&impostor);
@@ -223,12 +223,13 @@ static void test_answer_only_to_a_client_that_called (void **state)
 static void test_stolen_key_takes_no_other_name (void **state)
 {
     fixture_t *f = *state;
-    s_start_node (f, 2);
+    peer_forgery_start_node (f, 2);
     client_reply_t reply;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     int rc;
     //  n3's client, forwarded to n1: answered once n3's link to n1 is up.
-    while ((rc = s_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL)) != 0 ||
+    while ((rc = peer_forgery_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply,
+                                    NULL)) != 0 ||
            !reply.ok) {
         if (rc == 0)
             client_reply_close (&reply);
@@ -239,10 +240,10 @@ static void test_stolen_key_takes_no_other_name (void **state)
     client_reply_close (&reply);
 
     //  Welcomed as n2 (its key's node), connected under the id "n3".
-    zsock_t *thief = s_stolen_peer (f, cluster_node_name (f->cluster, 2));
+    zsock_t *thief = peer_forgery_stolen_peer (f, cluster_node_name (f->cluster, 2));
 
     for (int i = 0; i < 3; i++) {
-        rc = s_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);
+        rc = peer_forgery_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);
         if (rc != 0)
             fail_msg ("n3's client got no answer from n1 with n2's key connected as n3: %s",
                       shoal_strerror (rc));
@@ -267,8 +268,8 @@ static void test_flood_bounded_in_bytes (void **state)
 {
     fixture_t *f = *state;
     char hold[240], path[200], held[64], from[64];
-    s_address_on (f, "counter/h", 0, held, sizeof held);
-    s_address_on (f, "counter/p", 1, from, sizeof from);
+    peer_forgery_address_on (f, "counter/h", 0, held, sizeof held);
+    peer_forgery_address_on (f, "counter/p", 1, from, sizeof from);
     snprintf (path, sizeof path, "%s/go", f->dir);
     snprintf (hold, sizeof hold, "path=%s", path);
     char *fields[] = {hold};
@@ -276,9 +277,9 @@ static void test_flood_bounded_in_bytes (void **state)
     size_t size;
     char error[64];
     assert_int_equal (client_fields (1, fields, &payload, &size, error, sizeof error), 0);
-    s_forge (f, ENVELOPE_COMMAND, from, held, "Hold", NULL, payload, size);
+    peer_forgery_forge (f, ENVELOPE_COMMAND, from, held, "Hold", NULL, payload, size);
     free (payload);
-    int64_t dropped = s_stat (f->client[0], "dropped");
+    int64_t dropped = peer_forgery_stat (f->client[0], "dropped");
     //  {"pad": a bin of 1 MiB less a little}: a frame within the limit.
     size_t body = 1024 * 1024 - 512;
     uint8_t *big = malloc (body + 10);
@@ -288,16 +289,16 @@ static void test_flood_bounded_in_bytes (void **state)
         big[6 + i] = (uint8_t) (body >> (24 - 8 * i));
     memset (big + 10, 'x', body);
     for (int i = 0; i < 100; i++)
-        s_forge (f, ENVELOPE_COMMAND, from, held, "Add", NULL, big, body + 10);
+        peer_forgery_forge (f, ENVELOPE_COMMAND, from, held, "Add", NULL, big, body + 10);
     free (big);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (s_stat (f->client[0], "dropped") == dropped && zclock_mono () < deadline)
+    while (peer_forgery_stat (f->client[0], "dropped") == dropped && zclock_mono () < deadline)
         zclock_sleep (50); //  poll interval: the condition is read above
-    int64_t now = s_stat (f->client[0], "dropped");
+    int64_t now = peer_forgery_stat (f->client[0], "dropped");
     proc_sh (NULL, 0, "touch %s", path); //  the turn ends, the queue drains
     if (now == dropped)
         fail_msg ("100 MiB queued for a held worker, nothing dropped past 64 MiB");
-    s_canary (f); //  n1 and the peer's link live on
+    peer_forgery_canary (f); //  n1 and the peer's link live on
 }
 
 int main (void)
@@ -306,11 +307,14 @@ int main (void)
     zsys_init ();
     zsys_set_logstream (stderr);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_answer_only_on_our_link, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stolen_key_takes_no_other_name, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_flood_bounded_in_bytes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_answer_only_to_a_client_that_called, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_answer_only_on_our_link, peer_forgery_setup,
+                                         peer_forgery_teardown),
+        cmocka_unit_test_setup_teardown (test_stolen_key_takes_no_other_name, peer_forgery_setup,
+                                         peer_forgery_teardown),
+        cmocka_unit_test_setup_teardown (test_flood_bounded_in_bytes, peer_forgery_setup,
+                                         peer_forgery_teardown),
+        cmocka_unit_test_setup_teardown (test_answer_only_to_a_client_that_called,
+                                         peer_forgery_setup, peer_forgery_teardown),
     };
     //  SHOAL_TEST_FILTER=test_timer* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

@@ -29,7 +29,7 @@ static void s_status (client_t *client, const char *transfer, char *status, size
                       bool *stalled)
 {
     client_reply_t reply;
-    s_get (client, transfer, &reply);
+    cluster_client_get (client, transfer, &reply);
     status[0] = 0;
     reply_state_str (&reply, "status", status, size);
     msgpack_unpacked unpacked;
@@ -69,7 +69,7 @@ static void s_pending (client_t *client, const char *address, pending_t *pending
 {
     memset (pending, 0, sizeof *pending);
     client_reply_t reply;
-    int rc = s_call (client, ENVELOPE_QUERY, address, "pending", &reply, NULL);
+    int rc = peer_forgery_call (client, ENVELOPE_QUERY, address, "pending", &reply, NULL);
     if (rc != 0)
         fail_msg ("pending %s: %s", address, shoal_strerror (rc));
     assert_true (reply.ok);
@@ -130,7 +130,7 @@ static void s_forge_ok (fixture_t *f, const char *from, const char *to, const ch
     uint8_t *payload;
     size_t size;
     assert_int_equal (envelope_reply_encode (true, NULL, NULL, NULL, 0, &payload, &size), 0);
-    s_forge (f, ENVELOPE_REPLY, from, to, name, correlation, payload, size);
+    peer_forgery_forge (f, ENVELOPE_REPLY, from, to, name, correlation, payload, size);
     free (payload);
 }
 
@@ -142,11 +142,11 @@ static void s_forge_ok (fixture_t *f, const char *from, const char *to, const ch
 static void s_debit_waiting (fixture_t *f, const char *transfer, const char *dst, char id[33])
 {
     char src[64], from[96], to[96];
-    s_address_on (f, "account/src", 2, src, sizeof src);
-    s_accept (f->client[0], dst, "Open", "owner=dst", NULL, NULL);
+    peer_forgery_address_on (f, "account/src", 2, src, sizeof src);
+    peer_forgery_accept (f->client[0], dst, "Open", "owner=dst", NULL, NULL);
     snprintf (from, sizeof from, "from=%s", src);
     snprintf (to, sizeof to, "to=%s", dst);
-    s_accept (f->client[0], transfer, "Start", from, to, "amount=100");
+    peer_forgery_accept (f->client[0], transfer, "Start", from, to, "amount=100");
     s_wait_pending (f->client[0], transfer, "Debit", id);
 }
 
@@ -156,14 +156,14 @@ static void s_debit_waiting (fixture_t *f, const char *transfer, const char *dst
 static void s_unchanged (fixture_t *f, const char *transfer, const char *dst,
                          const pending_t *before, int64_t forged)
 {
-    s_canary (f);
+    peer_forgery_canary (f);
     char status[32];
     bool stalled;
     s_status (f->client[0], transfer, status, sizeof status, &stalled);
     assert_string_equal (status, "started");
-    assert_int_equal (s_balance (f->client[0], dst), 0);
+    assert_int_equal (cluster_client_balance (f->client[0], dst), 0);
     s_assert_pending_same (f->client[0], transfer, before);
-    assert_int_equal (s_stat (f->client[0], "forged"), forged + 1);
+    assert_int_equal (peer_forgery_stat (f->client[0], "forged"), forged + 1);
 }
 
 //  A reply is taken from the actor its command went to only. Before, the
@@ -174,13 +174,13 @@ static void test_reply_only_from_its_target (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], dst[64], theirs[64], id[33];
-    s_address_on (f, "transfer/r", 0, transfer, sizeof transfer);
-    s_address_on (f, "account/dst", 0, dst, sizeof dst);
-    s_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    peer_forgery_address_on (f, "transfer/r", 0, transfer, sizeof transfer);
+    peer_forgery_address_on (f, "account/dst", 0, dst, sizeof dst);
+    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
     s_debit_waiting (f, transfer, dst, id);
     pending_t before;
     s_pending (f->client[0], transfer, &before);
-    int64_t forged = s_stat (f->client[0], "forged");
+    int64_t forged = peer_forgery_stat (f->client[0], "forged");
 
     s_forge_ok (f, theirs, transfer, "Debit", id);
     s_unchanged (f, transfer, dst, &before, forged);
@@ -195,41 +195,41 @@ static void test_timer_never_crosses_nodes (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], src[64], dst[64], theirs[64], from[96], to[96], id[33];
-    s_address_on (f, "transfer/t", 0, transfer, sizeof transfer);
-    s_address_on (f, "account/src", 0, src, sizeof src);
-    s_address_on (f, "account/dst", 2, dst, sizeof dst); //  never opened
-    s_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
-    s_accept (f->client[0], src, "Open", "owner=src", NULL, NULL);
-    s_accept (f->client[0], src, "Deposit", "amount=1000", NULL, NULL);
+    peer_forgery_address_on (f, "transfer/t", 0, transfer, sizeof transfer);
+    peer_forgery_address_on (f, "account/src", 0, src, sizeof src);
+    peer_forgery_address_on (f, "account/dst", 2, dst, sizeof dst); //  never opened
+    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    peer_forgery_accept (f->client[0], src, "Open", "owner=src", NULL, NULL);
+    peer_forgery_accept (f->client[0], src, "Deposit", "amount=1000", NULL, NULL);
     snprintf (from, sizeof from, "from=%s", src);
     snprintf (to, sizeof to, "to=%s", dst);
-    s_accept (f->client[0], transfer, "Start", from, to, "amount=100");
+    peer_forgery_accept (f->client[0], transfer, "Start", from, to, "amount=100");
     s_wait_pending (f->client[0], transfer, "Credit", id); //  n3 is not running
     char full[64];
     snprintf (full, sizeof full, "amount=%lld", (long long) (INT64_MAX - 900));
-    s_accept (f->client[0], src, "Deposit", full, NULL, NULL);
-    s_start_node (f, 2); //  the Credit is refused (not_open), the Refund too (overflow)
+    peer_forgery_accept (f->client[0], src, "Deposit", full, NULL, NULL);
+    peer_forgery_start_node (f, 2); //  the Credit is refused (not_open), the Refund too (overflow)
     s_wait_status (f->client[0], transfer, "compensating", true);
-    s_accept (f->client[0], src, "Withdraw", "amount=100", NULL, NULL);
+    peer_forgery_accept (f->client[0], src, "Withdraw", "amount=100", NULL, NULL);
     pending_t before;
     s_pending (f->client[0], transfer, &before);
     assert_int_equal (before.count, 0);
     assert_int_equal (before.timers, 1);
-    int64_t forged = s_stat (f->client[0], "forged");
-    int64_t bad = s_stat (f->client[0], "bad_frames");
+    int64_t forged = peer_forgery_stat (f->client[0], "forged");
+    int64_t bad = peer_forgery_stat (f->client[0], "bad_frames");
 
-    s_forge (f, ENVELOPE_TIMER, theirs, transfer, "refund", NULL, NULL, 0);
-    s_forge (f, ENVELOPE_TIMER, transfer, transfer, "refund", NULL, NULL, 0);
-    s_canary (f);
+    peer_forgery_forge (f, ENVELOPE_TIMER, theirs, transfer, "refund", NULL, NULL, 0);
+    peer_forgery_forge (f, ENVELOPE_TIMER, transfer, transfer, "refund", NULL, NULL, 0);
+    peer_forgery_canary (f);
     char status[32];
     bool stalled;
     s_status (f->client[0], transfer, status, sizeof status, &stalled);
     assert_string_equal (status, "compensating");
-    assert_int_equal (s_balance (f->client[0], src), INT64_MAX - 100);
+    assert_int_equal (cluster_client_balance (f->client[0], src), INT64_MAX - 100);
     s_assert_pending_same (f->client[0], transfer, &before);
     //  Refused at the front, which counts them in bad_frames.
-    assert_int_equal (s_stat (f->client[0], "forged"), forged);
-    assert_int_equal (s_stat (f->client[0], "bad_frames"), bad + 2);
+    assert_int_equal (peer_forgery_stat (f->client[0], "forged"), forged);
+    assert_int_equal (peer_forgery_stat (f->client[0], "bad_frames"), bad + 2);
 }
 
 //  The reply to a $cancel is taken from the cancelled command's target
@@ -240,15 +240,16 @@ static void test_cancel_reply_only_from_its_target (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], dst[64], theirs[64], id[33], cancel[33];
-    s_address_on (f, "transfer/c", 0, transfer, sizeof transfer);
-    s_address_on (f, "account/dst", 0, dst, sizeof dst);
-    s_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    peer_forgery_address_on (f, "transfer/c", 0, transfer, sizeof transfer);
+    peer_forgery_address_on (f, "account/dst", 0, dst, sizeof dst);
+    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
     s_debit_waiting (f, transfer, dst, id);
     char id_field[48];
     snprintf (id_field, sizeof id_field, "id=%s", id);
     client_reply_t reply;
-    assert_int_equal (s_call (f->client[0], ENVELOPE_COMMAND, transfer, "$resolve", &reply,
-                              id_field, "code=node_lost", "reason=a test", "operator=test", NULL),
+    assert_int_equal (peer_forgery_call (f->client[0], ENVELOPE_COMMAND, transfer, "$resolve",
+                                         &reply, id_field, "code=node_lost", "reason=a test",
+                                         "operator=test", NULL),
                       0);
     if (!reply.ok)
         fail_msg ("$resolve: %s %s", reply.code, reply.reason);
@@ -256,7 +257,7 @@ static void test_cancel_reply_only_from_its_target (void **state)
     s_wait_pending (f->client[0], transfer, "$cancel", cancel);
     pending_t before;
     s_pending (f->client[0], transfer, &before);
-    int64_t forged = s_stat (f->client[0], "forged");
+    int64_t forged = peer_forgery_stat (f->client[0], "forged");
 
     s_forge_ok (f, theirs, transfer, "$cancel", cancel);
     s_unchanged (f, transfer, dst, &before, forged);
@@ -268,10 +269,12 @@ int main (void)
     zsys_init ();
     zsys_set_logstream (stderr);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_reply_only_from_its_target, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_timer_never_crosses_nodes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_cancel_reply_only_from_its_target, s_setup,
-                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_reply_only_from_its_target, peer_forgery_setup,
+                                         peer_forgery_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_never_crosses_nodes, peer_forgery_setup,
+                                         peer_forgery_teardown),
+        cmocka_unit_test_setup_teardown (test_cancel_reply_only_from_its_target, peer_forgery_setup,
+                                         peer_forgery_teardown),
     };
     //  SHOAL_TEST_FILTER=test_timer* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

@@ -43,7 +43,7 @@
 static void s_call (fixture_t *f, const char *address, const char *name, char *a, char *b)
 {
     static int calls;
-    s_send_command (f, address, name, TRANSFERS + calls++, a, b, NULL);
+    powerloss_send_command (f, address, name, TRANSFERS + calls++, a, b, NULL);
     client_reply_t reply;
     int rc = client_recv (f->client, 10000, &reply);
     if (rc)
@@ -62,12 +62,12 @@ static int64_t s_round (fixture_t *f, int round, const char *durability, int dep
 {
     char name[64];
     snprintf (name, sizeof name, "%s-%d", durability, round);
-    s_name_round (f, name);
+    powerloss_name_round (f, name);
     f->acked = 0;
-    s_start (f, durability, true);
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_start (f, durability, true);
+    powerloss_command (f, "Open", "owner=powerloss");
     for (int i = 0; i < deposits; i++)
-        if (s_command (f, "Deposit", "amount=1"))
+        if (powerloss_command (f, "Deposit", "amount=1"))
             f->acked++;
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGKILL);
@@ -86,11 +86,11 @@ static int64_t s_round (fixture_t *f, int round, const char *durability, int dep
                   stats->syncs, stats->dirsyncs, f->pl_log);
     assert_int_equal (stats->overwrites, 0); //  the model cannot undo an overwrite
 
-    s_start (f, durability, false);
-    int64_t balance = s_balance (f);
+    powerloss_start (f, durability, false);
+    int64_t balance = powerloss_balance (f);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
-    assert_int_equal (s_books_balance (f), balance);
+    assert_int_equal (powerloss_books_balance (f), balance);
     if (balance > f->acked)
         fail_msg ("balance %lld after the cut, more than the %lld deposits acknowledged",
                   (long long) balance, (long long) f->acked);
@@ -209,9 +209,9 @@ static int64_t s_pending (fixture_t *f)
 //  LevelDB's new log for that long after the switch.
 static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms)
 {
-    s_name_round (f, name);
+    powerloss_name_round (f, name);
     f->open_fails_ms = open_fails_ms;
-    s_start (f, "sync", true);
+    powerloss_start (f, "sync", true);
     f->open_fails_ms = 0;
     for (int i = 0; i < ACCOUNTS; i++) {
         char address[32], amount[32];
@@ -244,7 +244,7 @@ static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms
             snprintf (from, sizeof from, "from=account/p%d", source);
             snprintf (to, sizeof to, "to=account/p%d", target);
             snprintf (amount, sizeof amount, "amount=%d", 1 + (int) ((rand >> 20) % 100));
-            s_send_command (f, address, "Start", sent, from, to, amount);
+            powerloss_send_command (f, address, "Start", sent, from, to, amount);
             sent++;
             if (sent % 500 == 0)
                 break; //  a look at the side log
@@ -259,7 +259,7 @@ static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms
             continue;
         }
         assert_int_equal (rc, 0);
-        int index = s_transfer_index (&reply);
+        int index = powerloss_transfer_index (&reply);
         assert_true (index >= 0 && index < sent);
         if (!reply.ok)
             fail_msg ("Start %d refused: %s %s", index, reply.code, reply.reason);
@@ -296,7 +296,7 @@ static void s_transfers_round (fixture_t *f, const char *name, int open_fails_ms
                   sent);
 
     //  Without the preload: the node finishes what was half-way.
-    s_start (f, "sync", false);
+    powerloss_start (f, "sync", false);
     int64_t done_by = zclock_mono () + 4 * WAIT_MS;
     while (s_pending (f) != 0) {
         if (zclock_mono () > done_by)
@@ -348,7 +348,7 @@ static void test_new_log_out_of_reach (void **state)
 {
     fixture_t *f = *state;
     s_transfers_round (f, "unreachable", UNREACHABLE_MS);
-    char *text = s_read_file (f->log);
+    char *text = powerloss_read_file (f->log);
     assert_non_null (text);
     bool said = strstr (text, "cannot find its log files to sync them") != NULL;
     free (text);
@@ -359,12 +359,14 @@ static void test_new_log_out_of_reach (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_sync_keeps_every_acknowledged_deposit, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_async_loses_acknowledged_deposits, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_new_log_out_of_reach, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sync_keeps_every_acknowledged_deposit,
+                                         powerloss_setup, powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_async_loses_acknowledged_deposits, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_sync_transfers_keep_the_books, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_new_log_out_of_reach, powerloss_setup,
+                                         powerloss_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -111,11 +111,11 @@ static void s_newest_file (const char *dir, const char *tail, char *path, size_t
 static void test_repair_cut_short (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "repair-cut");
-    s_start (f, "sync", false);
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_name_round (f, "repair-cut");
+    powerloss_start (f, "sync", false);
+    powerloss_command (f, "Open", "owner=powerloss");
     for (int i = 0; i < 300; i++)
-        if (s_command (f, "Deposit", "amount=1"))
+        if (powerloss_command (f, "Deposit", "amount=1"))
             f->acked++;
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGKILL); //  the deposits are in the log alone
@@ -149,13 +149,13 @@ static void test_repair_cut_short (void **state)
         node_child_stop (&f->node, SIGTERM);
         fail_msg ("a node started on a store whose repair was cut short: balance %lld of %lld "
                   "acknowledged",
-                  (long long) s_dir_balance (f->data), (long long) f->acked);
+                  (long long) powerloss_dir_balance (f->data), (long long) f->acked);
     }
     //  The repair again, to its end: what a repair never cut short keeps.
     code = s_run_preloaded (f, f->data, "repair", "--data", f->data, "--yes", NULL);
     if (code != 0)
         fail_msg ("shoal repair exited %d (see %s)", code, f->log);
-    int64_t repaired = s_dir_balance (f->data);
+    int64_t repaired = powerloss_dir_balance (f->data);
     print_message ("repair cut short, then run again: balance %lld of %lld acknowledged\n",
                    (long long) repaired, (long long) f->acked);
     assert_int_equal (f->acked, 300);
@@ -165,16 +165,16 @@ static void test_repair_cut_short (void **state)
 static void test_repair_is_durable (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "repair");
-    s_start (f, "sync", false);
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_name_round (f, "repair");
+    powerloss_start (f, "sync", false);
+    powerloss_command (f, "Open", "owner=powerloss");
     for (int i = 0; i < 300; i++)
-        if (s_command (f, "Deposit", "amount=1"))
+        if (powerloss_command (f, "Deposit", "amount=1"))
             f->acked++;
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
     //  Opened again, the store turns its log into a table file (.ldb)
-    s_start (f, "sync", false);
+    powerloss_start (f, "sync", false);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
 
@@ -215,8 +215,8 @@ static void test_repair_is_durable (void **state)
     assert_int_equal (stats.overwrites, 0);
 
     //  The store as the repair left it, and the same store after the cut
-    int64_t repaired = s_dir_balance (repaired_dir);
-    int64_t cut = s_dir_balance (f->data);
+    int64_t repaired = powerloss_dir_balance (repaired_dir);
+    int64_t cut = powerloss_dir_balance (f->data);
     print_message ("repair: %lld deposits acknowledged, balance %lld after the repair, %lld "
                    "after the cut\n",
                    (long long) f->acked, (long long) repaired, (long long) cut);
@@ -293,9 +293,12 @@ static void test_cluster_init_is_durable (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_repair_is_durable, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_repair_cut_short, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_cluster_init_is_durable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_is_durable, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_cut_short, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_init_is_durable, powerloss_setup,
+                                         powerloss_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

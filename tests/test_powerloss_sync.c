@@ -53,11 +53,11 @@ static int64_t s_cut_and_count (fixture_t *f)
     if (powerloss_apply (f->data, f->pl_log, &stats, f->report, sizeof f->report) != 0)
         fail_msg ("the cut failed: %s", f->report);
     assert_int_equal (stats.overwrites, 0);
-    s_start (f, "sync", false);
-    int64_t balance = s_balance (f);
+    powerloss_start (f, "sync", false);
+    int64_t balance = powerloss_balance (f);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
-    assert_int_equal (s_books_balance (f), balance);
+    assert_int_equal (powerloss_books_balance (f), balance);
     return balance;
 }
 
@@ -68,9 +68,9 @@ static int64_t s_cut_and_count (fixture_t *f)
 static void test_failed_sync_stops_the_node (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "failsync");
+    powerloss_name_round (f, "failsync");
     f->fail_syncs = FAIL_SYNCS_AFTER;
-    s_start (f, "sync", true);
+    powerloss_start (f, "sync", true);
     f->fail_syncs = -1;
     int sent = 0, acked = 0;
     bool silent = false;
@@ -117,7 +117,7 @@ static void test_failed_sync_stops_the_node (void **state)
     f->node.pid = 0;
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 3)
         fail_msg ("the node ended with wait status %d, not exit code 3 (see %s)", status, f->log);
-    char *text = s_read_file (f->log);
+    char *text = powerloss_read_file (f->log);
     assert_non_null (text);
     if (!strstr (text, "cannot make its writes durable"))
         fail_msg ("the node's stderr does not say why it stopped (see %s)", f->log);
@@ -140,16 +140,16 @@ static void test_failed_sync_stops_the_node (void **state)
 static void test_replies_wait_for_the_sync (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "slow");
+    powerloss_name_round (f, "slow");
     f->slow_ms = SLOW_SYNC_MS;
-    s_start (f, "sync", true);
+    powerloss_start (f, "sync", true);
     f->slow_ms = 0;
     f->acked = 0;
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_command (f, "Open", "owner=powerloss");
     int64_t quickest = INT64_MAX;
     for (int i = 0; i < SLOW_DEPOSITS; i++) {
         int64_t started = zclock_usecs ();
-        if (s_command (f, "Deposit", "amount=1"))
+        if (powerloss_command (f, "Deposit", "amount=1"))
             f->acked++;
         int64_t took = zclock_usecs () - started;
         if (took < quickest)
@@ -200,15 +200,15 @@ static int64_t s_stat (fixture_t *f, const char *name)
 static void test_held_answers_bounded (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "held");
+    powerloss_name_round (f, "held");
     f->slow_ms = HOLD_SYNC_MS;
     f->lean = true;
-    s_start (f, "sync", true);
+    powerloss_start (f, "sync", true);
     f->slow_ms = 0;
     f->lean = false;
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_command (f, "Open", "owner=powerloss");
     for (int i = 0; i < HOLD_EVENTS; i++)
-        s_send_command (f, "account/a", "Deposit", i, "amount=1", NULL, NULL);
+        powerloss_send_command (f, "account/a", "Deposit", i, "amount=1", NULL, NULL);
     for (int i = 0; i < HOLD_EVENTS; i++) {
         client_reply_t reply;
         if (client_recv (f->client, WAIT_MS, &reply) != 0)
@@ -231,8 +231,8 @@ static void test_held_answers_bounded (void **state)
     int deposits = 0, queries = 0;
     for (int i = 0; i < HOLD_QUERIES; i++) {
         if (i % HOLD_EVERY == 0) {
-            s_send_command (f, "account/a", "Deposit", HOLD_EVENTS + deposits++, "amount=1", NULL,
-                            NULL);
+            powerloss_send_command (f, "account/a", "Deposit", HOLD_EVENTS + deposits++, "amount=1",
+                                    NULL, NULL);
             continue;
         }
         client_request (&request, ENVELOPE_QUERY, NULL, "account/a", "events", NULL, 0);
@@ -252,7 +252,7 @@ static void test_held_answers_bounded (void **state)
             continue;
         }
         answered++;
-        int index = s_transfer_index (&reply);
+        int index = powerloss_transfer_index (&reply);
         if (index >= HOLD_EVENTS && index < HOLD_EVENTS + deposits)
             deposited[index - HOLD_EVENTS] = reply.ok;
         else if (reply.ok) {
@@ -310,10 +310,11 @@ static void test_held_answers_bounded (void **state)
     int64_t acked = HOLD_EVENTS;
     for (int i = 0; i < deposits; i++) {
         for (int tries = 0; !deposited[i] && tries < 20; tries++) {
-            s_send_command (f, "account/a", "Deposit", HOLD_EVENTS + i, "amount=1", NULL, NULL);
+            powerloss_send_command (f, "account/a", "Deposit", HOLD_EVENTS + i, "amount=1", NULL,
+                                    NULL);
             if (client_recv (f->client, WAIT_MS, &reply) != 0)
                 fail_msg ("deposit %d: no answer when sent again", i);
-            deposited[i] = reply.ok && s_transfer_index (&reply) == HOLD_EVENTS + i;
+            deposited[i] = reply.ok && powerloss_transfer_index (&reply) == HOLD_EVENTS + i;
             client_reply_close (&reply);
         }
         if (!deposited[i])
@@ -377,9 +378,9 @@ static void s_totals_status (fixture_t *f, char *status, size_t size)
 static void test_async_keeps_operator_decisions (void **state)
 {
     fixture_t *f = *state;
-    s_name_round (f, "async-pause");
-    s_start (f, "async", true);
-    s_command (f, "Open", "owner=powerloss");
+    powerloss_name_round (f, "async-pause");
+    powerloss_start (f, "async", true);
+    powerloss_command (f, "Open", "owner=powerloss");
     char status[32];
     s_totals_status (f, status, sizeof status);
     assert_string_equal (status, "live");
@@ -390,7 +391,7 @@ static void test_async_keeps_operator_decisions (void **state)
         fail_msg ("pause refused: %s %s", reply.code, reply.reason);
     client_reply_close (&reply);
     for (int i = 0; i < 20; i++)
-        s_command (f, "Deposit", "amount=1");
+        powerloss_command (f, "Deposit", "amount=1");
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGKILL);
 
@@ -402,7 +403,7 @@ static void test_async_keeps_operator_decisions (void **state)
                    stats.kept, stats.bytes_cut, stats.syncs, stats.dirsyncs);
     if (stats.syncs == 0)
         fail_msg ("the preload saw no sync: it did not interpose the node's calls");
-    s_start (f, "async", false);
+    powerloss_start (f, "async", false);
     s_totals_status (f, status, sizeof status);
     if (!streq (status, "paused"))
         fail_msg ("bank_totals@1 is %s after the cut: the pause an operator was told was done "
@@ -413,10 +414,14 @@ static void test_async_keeps_operator_decisions (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_held_answers_bounded, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_async_keeps_operator_decisions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_sync_stops_the_node, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_replies_wait_for_the_sync, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_held_answers_bounded, powerloss_setup,
+                                         powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_async_keeps_operator_decisions, powerloss_setup,
+                                         powerloss_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

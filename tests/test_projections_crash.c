@@ -57,17 +57,17 @@ static void test_crashing_apply (void **state)
     proc_t *p = *state;
     const char *node = NODE " --module-opt projection.crasher=1";
     proc_node_start (p, node);
-    s_send_many (p, "Add", 0, 5, 1);
+    projections_send_many (p, "Add", 0, 5, 1);
     s_boom_three_crashes (p, node); //  Boom at position 5: crasher aborts on it
     proc_node_start (p, node);
-    build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
+    build_info_t crasher = projections_wait_status (p, "crasher", 1, "failed");
     assert_int_equal (crasher.error_position, 5);
     assert_non_null (strstr (crasher.error, "crashed 3 times in a row"));
-    s_send_many (p, "Add", 5, 3, 1); //  commands go on
-    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 9);
-    s_control (p, "skip", "crasher", 1, 5, NULL);
-    s_send_many (p, "Add", 8, 2, 1);
-    crasher = s_wait_status (p, "crasher", 1, "live");
+    projections_send_many (p, "Add", 5, 3, 1); //  commands go on
+    assert_int_equal (projections_wait_status (p, "tally", 1, "live").applied, 9);
+    projections_control (p, "skip", "crasher", 1, 5, NULL);
+    projections_send_many (p, "Add", 8, 2, 1);
+    crasher = projections_wait_status (p, "crasher", 1, "live");
     assert_int_equal (crasher.skipped, 1);
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
@@ -84,10 +84,10 @@ static void test_crash_guard_applies_before (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 5, 1);  //  positions 0-4
-    s_send_many (p, "Boom", 0, 1, 1); //  5: crasher is not there yet
-    s_send_many (p, "Add", 5, 2, 1);  //  6-7
-    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 8);
+    projections_send_many (p, "Add", 0, 5, 1);  //  positions 0-4
+    projections_send_many (p, "Boom", 0, 1, 1); //  5: crasher is not there yet
+    projections_send_many (p, "Add", 5, 2, 1);  //  6-7
+    assert_int_equal (projections_wait_status (p, "tally", 1, "live").applied, 8);
     proc_node_signal (p, SIGTERM);
     //  crasher builds from position 0: its first batch reaches Boomed.
     const char *node = NODE " --module-opt projection.crasher=1";
@@ -98,13 +98,13 @@ static void test_crash_guard_applies_before (void **state)
         assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
     }
     proc_node_start (p, node);
-    build_info_t crasher = s_wait_status (p, "crasher", 1, "failed");
+    build_info_t crasher = projections_wait_status (p, "crasher", 1, "failed");
     assert_int_equal (crasher.error_position, 5);
     assert_int_equal (crasher.position, 5); //  0-4 applied
     assert_int_equal (crasher.applied, 5);
     assert_non_null (strstr (crasher.error, "crashed 3 times in a row"));
-    s_control (p, "skip", "crasher", 1, 5, NULL);
-    crasher = s_wait_status (p, "crasher", 1, "live");
+    projections_control (p, "skip", "crasher", 1, 5, NULL);
+    crasher = projections_wait_status (p, "crasher", 1, "live");
     assert_int_equal (crasher.skipped, 1);
     assert_int_equal (crasher.applied, 7); //  every item event but Boomed
 }
@@ -124,15 +124,15 @@ static void test_rerun_fails (void **state)
     //  (its reaction to Pinged) would land among them, wherever its echo
     //  came back, and move Poisoned. It lands after them at the restart.
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Add", 0, 3, 1);    //  positions 0-2
-    s_send_many (p, "Ping", 0, 1, 1);   //  3
-    s_send_many (p, "Add", 3, 3, 1);    //  4-6
-    s_send_many (p, "Poison", 0, 1, 1); //  7
-    s_send_many (p, "Add", 6, 2, 1);    //  8-9
+    projections_send_many (p, "Add", 0, 3, 1);    //  positions 0-2
+    projections_send_many (p, "Ping", 0, 1, 1);   //  3
+    projections_send_many (p, "Add", 3, 3, 1);    //  4-6
+    projections_send_many (p, "Poison", 0, 1, 1); //  7
+    projections_send_many (p, "Add", 6, 2, 1);    //  8-9
     proc_node_signal (p, SIGTERM);
     //  flaky builds from position 0, all ten events in its first batch.
     proc_node_start (p, NODE " --module-opt projection.flaky=1");
-    build_info_t flaky = s_wait_status (p, "flaky", 1, "failed");
+    build_info_t flaky = projections_wait_status (p, "flaky", 1, "failed");
     assert_int_equal (flaky.error_position, 7);
     assert_int_equal (flaky.position, 7);
     //  Its checkpoint's count (its rows are not served: it never caught
@@ -152,15 +152,15 @@ static void test_put_new_misuse (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --module-opt projection.once=1");
-    s_send_many (p, "Add", 0, 1, 1); //  item/i0, position 0
-    assert_int_equal (s_wait_status (p, "once", 1, "live").applied, 1);
+    projections_send_many (p, "Add", 0, 1, 1); //  item/i0, position 0
+    assert_int_equal (projections_wait_status (p, "once", 1, "live").applied, 1);
     //  i0 again, in the next batch: the node knows the row it committed.
-    s_send_many (p, "Add", 1, 1, 1);
-    build_info_t once = s_wait_status (p, "once", 1, "failed");
+    projections_send_many (p, "Add", 1, 1, 1);
+    build_info_t once = projections_wait_status (p, "once", 1, "failed");
     assert_int_equal (once.error_position, 1);
     assert_non_null (strstr (once.error, "shoal_view_put_new of added/i0, which holds a row"));
     char rows[PROC_OUTPUT_MAX], code[64];
-    s_rows (p, "once", 1, rows, sizeof rows, code);
+    projections_rows (p, "once", 1, rows, sizeof rows, code);
     assert_string_equal (code, "");
     assert_non_null (strstr (rows, "added/i0 "));
     //  Skipped, and the node restarted: it no longer knows added/i0's
@@ -168,12 +168,12 @@ static void test_put_new_misuse (void **state)
     //  misuse the contract leaves to the module (shoal.h); the one after
     //  it (3) is caught, staged in the same batch or committed in the one
     //  before.
-    s_control (p, "skip", "once", 1, 1, NULL);
-    s_wait_status (p, "once", 1, "live");
+    projections_control (p, "skip", "once", 1, 1, NULL);
+    projections_wait_status (p, "once", 1, "live");
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.once=1");
-    s_send_many (p, "Add", 2, 2, 1);
-    once = s_wait_status (p, "once", 1, "failed");
+    projections_send_many (p, "Add", 2, 2, 1);
+    once = projections_wait_status (p, "once", 1, "failed");
     assert_int_equal (once.error_position, 3);
     assert_non_null (strstr (once.error, "shoal_view_put_new of added/i0, which holds a row"));
     print_message ("once@1 stopped: %s\n", once.error);
@@ -223,41 +223,42 @@ static void test_drops_cut_short (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 300, 37);
-    s_wait_status (p, "tally", 1, "live");
-    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    projections_send_many (p, "Add", 0, 300, 37);
+    projections_wait_status (p, "tally", 1, "live");
+    projections_control (p, "rebuild", "tally", 1, -1, NULL);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
     do { //  build 1 served, caught up; build 0 dropped
-        info = s_build (p, "tally", 0);
+        info = projections_build (p, "tally", 0);
         usleep (10 * 1000);
     } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
     assert_int_equal (info.build, 1);
     char *rebuilt = malloc (ROWS_MAX), *after = malloc (ROWS_MAX), code[64];
-    s_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
+    projections_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
     assert_string_equal (code, "");
-    s_assert_each_once (rebuilt, 300);
+    projections_assert_each_once (rebuilt, 300);
     proc_node_signal (p, SIGTERM);
 
     s_leave_cut_drops (p, (uint64_t) info.position);
     proc_node_start (p, NODE);
     //  Whichever build is served applies the next events: the rebuild's,
     //  with its rows and nothing of the others'
-    s_send_many (p, "Add", 300, 10, 37);
+    projections_send_many (p, "Add", 300, 10, 37);
     deadline = proc_now_ms () + WAIT_MS;
     do {
-        info = s_build (p, "tally", 0);
+        info = projections_build (p, "tally", 0);
         usleep (10 * 1000);
     } while (!(info.found && info.applied >= 310 && info.lag == 0) && proc_now_ms () < deadline);
     if (info.build != 1)
         fail_msg ("tally@1 serves build %" PRId64 " after the restart, not the rebuild (1)",
                   info.build);
-    assert_int_equal (s_build (p, "tally", 1).build, 1); //  no newer build of tally@1 left
-    s_rows (p, "tally", 0, after, ROWS_MAX, code);
+    assert_int_equal (projections_build (p, "tally", 1).build,
+                      1); //  no newer build of tally@1 left
+    projections_rows (p, "tally", 0, after, ROWS_MAX, code);
     assert_string_equal (code, "");
     assert_null (strstr (after, "stale"));
     assert_null (strstr (after, "half"));
-    s_assert_each_once (after, 310);
+    projections_assert_each_once (after, 310);
     //  Both drops were finished as the node started, and said so
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
@@ -276,7 +277,7 @@ static void s_total (proc_t *p, const char *name, int64_t version, char *total, 
 {
     static char rows[ROWS_MAX];
     char code[64];
-    s_rows (p, name, version, rows, sizeof rows, code);
+    projections_rows (p, name, version, rows, sizeof rows, code);
     assert_string_equal (code, "");
     const char *at = strstr (rows, "total ");
     const char *end = at ? strchr (at, '\n') : NULL;
@@ -290,19 +291,19 @@ static void test_batch_state (void **state)
     //  holds them all: Poisoned at 6 fails it, and the six before it are
     //  applied again, into sums zeroed first.
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Add", 0, 6, 2);    //  0-5, by 0..5
-    s_send_many (p, "Poison", 0, 1, 1); //  6
-    s_send_many (p, "Add", 6, 3, 2);    //  7-9, by 6..8
+    projections_send_many (p, "Add", 0, 6, 2);    //  0-5, by 0..5
+    projections_send_many (p, "Poison", 0, 1, 1); //  6
+    projections_send_many (p, "Add", 6, 3, 2);    //  7-9, by 6..8
     proc_node_signal (p, SIGTERM);
 #define SUMMED NODE " --module-opt projection.summed=1"
     proc_node_start (p, SUMMED);
-    build_info_t summed = s_wait_status (p, "summed", 1, "failed");
+    build_info_t summed = projections_wait_status (p, "summed", 1, "failed");
     assert_int_equal (summed.error_position, 6);
     assert_int_equal (summed.position, 6);
     assert_int_equal (summed.applied, 6);
     assert_non_null (strstr (summed.error, "Poisoned of item/i0 cannot be counted"));
-    s_control (p, "skip", "summed", 1, 6, NULL);
-    s_wait_status (p, "summed", 1, "live");
+    projections_control (p, "skip", "summed", 1, 6, NULL);
+    projections_wait_status (p, "summed", 1, "live");
     char total[256];
     s_total (p, "summed", 1, total, sizeof total);
     //  0+...+8 over nine Adds (events 15, sum 51 had the sums not been
@@ -310,12 +311,12 @@ static void test_batch_state (void **state)
     assert_string_equal (total, "total times=-1 events=9 sum=36 version=-1");
 
     //  More, in many batches, with a SIGKILL between them.
-    s_send_many (p, "Add", 9, 200, 3); //  by 9..208
+    projections_send_many (p, "Add", 9, 200, 3); //  by 9..208
     proc_node_signal (p, SIGKILL);
     proc_node_start (p, SUMMED);
-    s_send_many (p, "Add", 209, 100, 3); //  by 209..308
-    s_wait_status (p, "summed", 1, "live");
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 209, 100, 3); //  by 209..308
+    projections_wait_status (p, "summed", 1, "live");
+    projections_wait_status (p, "tally", 1, "live");
     s_total (p, "summed", 1, total, sizeof total);
     assert_string_equal (total, "total times=-1 events=309 sum=47586 version=-1");
     //  tally's, event by event: the same, and Poisoned (by 0) besides.
@@ -324,10 +325,10 @@ static void test_batch_state (void **state)
 
     //  A batch_end that fails: the projection stops at its batch's first
     //  event, with nothing of the batch kept; its send was refused.
-    summed = s_build (p, "summed", 1);
+    summed = projections_build (p, "summed", 1);
     uint64_t next = (uint64_t) summed.position;
-    s_send_many (p, "Ping", 0, 1, 1);
-    summed = s_wait_status (p, "summed", 1, "failed");
+    projections_send_many (p, "Ping", 0, 1, 1);
+    summed = projections_wait_status (p, "summed", 1, "failed");
     assert_int_equal (summed.error_position, (int64_t) next);
     assert_int_equal (summed.position, (int64_t) next);
     assert_non_null (strstr (summed.error, "a batch with a Pinged (send refused: yes)"));
@@ -342,19 +343,19 @@ static void test_batch_end_crash (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, SUMMED);
-    s_send_many (p, "Add", 0, 5, 1); //  0-4, by 0..4
-    assert_int_equal (s_wait_status (p, "summed", 1, "live").applied, 5);
+    projections_send_many (p, "Add", 0, 5, 1); //  0-4, by 0..4
+    assert_int_equal (projections_wait_status (p, "summed", 1, "live").applied, 5);
     //  Boom, position 5, alone in summed's next batch: its batch_end
     //  aborts the node.
     s_boom_three_crashes (p, SUMMED);
     proc_node_start (p, SUMMED);
-    build_info_t summed = s_wait_status (p, "summed", 1, "failed");
+    build_info_t summed = projections_wait_status (p, "summed", 1, "failed");
     assert_int_equal (summed.error_position, 5);
     assert_int_equal (summed.position, 5);
     assert_non_null (strstr (summed.error, "crashed 3 times in a row"));
-    s_control (p, "skip", "summed", 1, 5, NULL);
-    s_send_many (p, "Add", 5, 3, 1); //  6-8, by 5..7
-    s_wait_status (p, "summed", 1, "live");
+    projections_control (p, "skip", "summed", 1, 5, NULL);
+    projections_send_many (p, "Add", 5, 3, 1); //  6-8, by 5..7
+    projections_wait_status (p, "summed", 1, "live");
     char total[256];
     s_total (p, "summed", 1, total, sizeof total);
     assert_string_equal (total, "total times=-1 events=8 sum=28 version=-1");
@@ -396,8 +397,8 @@ static void test_misuse_named (void **state)
     proc_node_start (p, MISUSE);
     char log[PROC_OUTPUT_MAX], line[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_send_many (p, "Add", cases[i].by, 1, 1000); //  position i
-        build_info_t misuse = s_wait_status (p, "misuse", 1, "failed");
+        projections_send_many (p, "Add", cases[i].by, 1, 1000); //  position i
+        build_info_t misuse = projections_wait_status (p, "misuse", 1, "failed");
         assert_int_equal (misuse.error_position, (int64_t) i);
         if (strcmp (misuse.error, cases[i].said) != 0)
             fail_msg ("by %d: the error is '%s', not '%s'", cases[i].by, misuse.error,
@@ -407,11 +408,11 @@ static void test_misuse_named (void **state)
                   cases[i].by == 9 ? "its batch_end failed: " : "", cases[i].said);
         proc_read (p, "node.log", log);
         proc_assert_has (log, line);
-        s_control (p, "skip", "misuse", 1, (int64_t) i, NULL);
-        s_wait_status (p, "misuse", 1, "live");
+        projections_control (p, "skip", "misuse", 1, (int64_t) i, NULL);
+        projections_wait_status (p, "misuse", 1, "live");
     }
-    s_send_many (p, "Add", 12, 1, 1000); //  a fine one goes on
-    build_info_t after = s_wait_status (p, "misuse", 1, "live");
+    projections_send_many (p, "Add", 12, 1, 1000); //  a fine one goes on
+    build_info_t after = projections_wait_status (p, "misuse", 1, "live");
     assert_int_equal (after.applied, 1);
     assert_int_equal (after.skipped, 11);
 }
@@ -489,11 +490,11 @@ static void test_query_fields_refused (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 20, 5);
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 0, 20, 5);
+    projections_wait_status (p, "tally", 1, "live");
     static char before[ROWS_MAX], after[ROWS_MAX];
     char code[64];
-    s_rows (p, "tally", 1, before, ROWS_MAX, code);
+    projections_rows (p, "tally", 1, before, ROWS_MAX, code);
     assert_string_equal (code, "");
     assert_non_null (strstr (before, "total "));
 
@@ -539,9 +540,9 @@ static void test_query_fields_refused (void **state)
                       reply.ok ? "ok" : "refused", reply.code, reply.reason, field);
         client_reply_close (&reply);
     }
-    build_info_t tally = s_build (p, "tally", 1);
+    build_info_t tally = projections_build (p, "tally", 1);
     assert_string_equal (tally.status, "live");
-    s_rows (p, "tally", 1, after, ROWS_MAX, code);
+    projections_rows (p, "tally", 1, after, ROWS_MAX, code);
     assert_string_equal (after, before);
 
     //  A dead letter's who; the same query with a fine who says not_found.
@@ -566,15 +567,22 @@ static void test_query_fields_refused (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_crashing_apply, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rerun_fails, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_put_new_misuse, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_drops_cut_short, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_batch_state, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_batch_end_crash, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_misuse_named, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_query_fields_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_crashing_apply, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_rerun_fails, projections_setup, projections_teardown),
+        cmocka_unit_test_setup_teardown (test_put_new_misuse, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_drops_cut_short, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_state, projections_setup, projections_teardown),
+        cmocka_unit_test_setup_teardown (test_batch_end_crash, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_misuse_named, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_query_fields_refused, projections_setup,
+                                         projections_teardown),
     };
     //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

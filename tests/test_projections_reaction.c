@@ -44,7 +44,7 @@ static int s_echoed (proc_t *p, int item)
 {
     char out[PROC_OUTPUT_MAX];
     int rc = proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", item);
-    return rc == 0 ? s_count (out, "Echoed") : 0;
+    return rc == 0 ? projections_count (out, "Echoed") : 0;
 }
 
 //  Echoed events over the five items.
@@ -64,7 +64,7 @@ static int s_echoed_by_2 (proc_t *p)
     for (int i = 0; i < 5; i++) {
         char out[PROC_OUTPUT_MAX];
         if (proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", i) == 0)
-            total += s_count (out, "\"by\":2");
+            total += projections_count (out, "\"by\":2");
     }
     return total;
 }
@@ -75,13 +75,13 @@ static void test_reaction_exactly_once (void **state)
     //  First, pings with the projections off: when pinger first runs, it
     //  builds from position 0 and, the first of its name, reacts to those.
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Ping", 0, 30, 5);
+    projections_send_many (p, "Ping", 0, 30, 5);
     proc_node_signal (p, SIGTERM);
     int pings = 30;
     for (int round = 0; round < 4; round++) {
         //  Each Echo takes 20 ms: the reaction's commands wait for answers.
         proc_node_start (p, NODE " --module-opt projection.echo_ms=20");
-        s_send_many (p, "Ping", pings, 30, 5);
+        projections_send_many (p, "Ping", pings, 30, 5);
         pings += 30;
         //  Killed at once (the reaction's checkpoint or sends not made
         //  yet), or once its checkpoint and commands are committed and
@@ -89,14 +89,14 @@ static void test_reaction_exactly_once (void **state)
         //  with the node).
         if (round % 2) {
             int64_t deadline = proc_now_ms () + WAIT_MS;
-            while (s_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
+            while (projections_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
                 usleep (2 * 1000);
             assert_true (proc_now_ms () < deadline);
         }
         proc_node_signal (p, SIGKILL);
     }
     proc_node_start (p, NODE);
-    s_wait_status (p, "pinger", 1, "live");
+    projections_wait_status (p, "pinger", 1, "live");
     int64_t deadline = proc_now_ms () + WAIT_MS;
     int total;
     do {
@@ -140,12 +140,12 @@ static void test_reaction_sender (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Ping", 0, 10, 5);
+    projections_send_many (p, "Ping", 0, 10, 5);
     proc_node_signal (p, SIGTERM);
     //  Each Echo takes 300 ms: killed while the reactions wait for answers.
     proc_node_start (p, NODE " --module-opt projection.echo_ms=300");
     int64_t deadline = proc_now_ms () + WAIT_MS;
-    while (s_build (p, "pinger", 1).sends < 5 && proc_now_ms () < deadline)
+    while (projections_build (p, "pinger", 1).sends < 5 && proc_now_ms () < deadline)
         usleep (2 * 1000);
     assert_true (proc_now_ms () < deadline);
     proc_node_signal (p, SIGKILL);
@@ -173,7 +173,7 @@ static void test_reaction_sender (void **state)
     for (int i = 0; i < 5; i++) {
         char out[PROC_OUTPUT_MAX];
         assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E echo/i%d", i), 0);
-        named += s_count (out, "\"from\":\"projection/pinger\"");
+        named += projections_count (out, "\"from\":\"projection/pinger\"");
     }
     assert_int_equal (named, 10);
 }
@@ -191,16 +191,16 @@ static void test_rebuild_takes_over_sends (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --module-opt projection.echo_ms=4000 --turn-timeout 60000");
-    s_send_many (p, "Ping", 0, 1, 1);
+    projections_send_many (p, "Ping", 0, 1, 1);
     int64_t deadline = proc_now_ms () + WAIT_MS;
-    while (s_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
+    while (projections_build (p, "pinger", 1).sends == 0 && proc_now_ms () < deadline)
         usleep (2 * 1000);
-    assert_int_equal (s_build (p, "pinger", 1).sends, 1);
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 1);
     int64_t sent_at = proc_now_ms ();
-    s_control (p, "rebuild", "pinger", 1, -1, NULL);
+    projections_control (p, "rebuild", "pinger", 1, -1, NULL);
     build_info_t info;
     do {
-        info = s_build (p, "pinger", 1);
+        info = projections_build (p, "pinger", 1);
         usleep (2 * 1000);
     } while (!(info.served && info.build == 1) && proc_now_ms () < deadline);
     assert_true (info.served && info.build == 1);
@@ -210,15 +210,15 @@ static void test_rebuild_takes_over_sends (void **state)
     assert_true (proc_now_ms () - sent_at < 3000);
     proc_node_signal (p, SIGKILL);
     proc_node_start (p, NODE);
-    s_wait_status (p, "pinger", 1, "live");
+    projections_wait_status (p, "pinger", 1, "live");
     deadline = proc_now_ms () + WAIT_MS;
     while (s_echoed (p, 0) < 1 && proc_now_ms () < deadline)
         usleep (20 * 1000);
     assert_int_equal (s_echoed (p, 0), 1);
     deadline = proc_now_ms () + WAIT_MS;
-    while (s_build (p, "pinger", 1).sends != 0 && proc_now_ms () < deadline)
+    while (projections_build (p, "pinger", 1).sends != 0 && proc_now_ms () < deadline)
         usleep (20 * 1000);
-    assert_int_equal (s_build (p, "pinger", 1).sends, 0);
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 0);
     assert_int_equal (s_echoed (p, 0), 1); //  once, not twice
 }
 
@@ -235,19 +235,19 @@ static void test_version_switch_sends_the_gap (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Ping", 0, 10, 5);
+    projections_send_many (p, "Ping", 0, 10, 5);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     while (s_echoed_all (p) < 10 && proc_now_ms () < deadline)
         usleep (20 * 1000);
     assert_int_equal (s_echoed_all (p), 10);
-    s_control (p, "pause", "pinger", 1, -1, NULL);
-    s_send_many (p, "Ping", 10, 10, 5);
+    projections_control (p, "pause", "pinger", 1, -1, NULL);
+    projections_send_many (p, "Ping", 10, 10, 5);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.pinger_version=2");
     build_info_t v2;
     deadline = proc_now_ms () + WAIT_MS;
     do {
-        v2 = s_build (p, "pinger", 2);
+        v2 = projections_build (p, "pinger", 2);
         usleep (20 * 1000);
     } while (!(v2.served && v2.sends == 0 && s_echoed_all (p) >= 20) && proc_now_ms () < deadline);
     assert_true (v2.served);
@@ -271,28 +271,28 @@ static void test_manual_version_waits (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Ping", 0, 10, 5);
+    projections_send_many (p, "Ping", 0, 10, 5);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.pinger_next=1");
-    s_wait_status (p, "pinger", 2, "ready");
+    projections_wait_status (p, "pinger", 2, "ready");
     for (int round = 1; round < 4; round++) {
-        s_send_many (p, "Ping", 10 * round, 10, 5);
+        projections_send_many (p, "Ping", 10 * round, 10, 5);
         int64_t deadline = proc_now_ms () + WAIT_MS;
         while (s_echoed_all (p) < 10 * (round + 1) && proc_now_ms () < deadline)
             usleep (20 * 1000);
         assert_int_equal (s_echoed_all (p), 10 * (round + 1));
     }
-    s_control (p, "switch", "pinger", 2, -1, NULL);
-    assert_true (s_build (p, "pinger", 2).served);
-    s_send_many (p, "Ping", 40, 10, 5);
+    projections_control (p, "switch", "pinger", 2, -1, NULL);
+    assert_true (projections_build (p, "pinger", 2).served);
+    projections_send_many (p, "Ping", 40, 10, 5);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t v2;
     do {
-        v2 = s_build (p, "pinger", 2);
+        v2 = projections_build (p, "pinger", 2);
         usleep (20 * 1000);
     } while (!(v2.sends == 0 && s_echoed_all (p) >= 50) && proc_now_ms () < deadline);
     //  A copy sent twice would show once it is answered: wait for quiet.
-    s_wait_status (p, "pinger", 2, "live");
+    projections_wait_status (p, "pinger", 2, "live");
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_echoed (p, i), 10); //  one Echoed per Pinged, no more
     //  Version 2's Echo differs from version 1's: one sent for an event
@@ -311,24 +311,24 @@ static void test_switch_catches_up (void **state)
     proc_t *p = *state;
     proc_node_start (p, NODE " --module-opt projection.pinger_next=1 "
                              "--module-opt projection.pinger_us=50000");
-    s_wait_status (p, "pinger", 2, "ready");
-    s_control (p, "pause", "pinger", 2, -1, NULL);
-    s_send_many (p, "Ping", 0, 20, 5);
+    projections_wait_status (p, "pinger", 2, "ready");
+    projections_control (p, "pause", "pinger", 2, -1, NULL);
+    projections_send_many (p, "Ping", 0, 20, 5);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     while (s_echoed_all (p) < 20 && proc_now_ms () < deadline)
         usleep (20 * 1000);
     assert_int_equal (s_echoed_all (p), 20);
-    s_control (p, "switch", "pinger", 2, -1, "invalid");
-    assert_int_equal (s_build (p, "pinger", 2).position, 0);
-    s_control (p, "resume", "pinger", 2, -1, NULL);
-    s_control (p, "switch", "pinger", 2, -1, NULL);
-    build_info_t v2 = s_build (p, "pinger", 2);
+    projections_control (p, "switch", "pinger", 2, -1, "invalid");
+    assert_int_equal (projections_build (p, "pinger", 2).position, 0);
+    projections_control (p, "resume", "pinger", 2, -1, NULL);
+    projections_control (p, "switch", "pinger", 2, -1, NULL);
+    build_info_t v2 = projections_build (p, "pinger", 2);
     assert_true (v2.served);
-    assert_true (v2.position >= s_build (p, "pinger", 1).position);
-    s_send_many (p, "Ping", 20, 10, 5);
+    assert_true (v2.position >= projections_build (p, "pinger", 1).position);
+    projections_send_many (p, "Ping", 20, 10, 5);
     deadline = proc_now_ms () + WAIT_MS;
     do {
-        v2 = s_build (p, "pinger", 2);
+        v2 = projections_build (p, "pinger", 2);
         usleep (20 * 1000);
     } while (!(v2.sends == 0 && s_echoed_all (p) >= 30) && proc_now_ms () < deadline);
     for (int i = 0; i < 5; i++)
@@ -347,22 +347,22 @@ static void s_first_versions (proc_t *p, const char *next, int64_t sender, int64
                               const char *other_status)
 {
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Ping", 0, 40, 5);
+    projections_send_many (p, "Ping", 0, 40, 5);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p,
                      "%s --module-opt projection.pinger_next=%s "
                      "--module-opt projection.pinger_us=5000",
                      NODE, next);
-    assert_true (s_wait_status (p, "pinger", sender, "live").served);
+    assert_true (projections_wait_status (p, "pinger", sender, "live").served);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
     do {
-        info = s_build (p, "pinger", sender);
+        info = projections_build (p, "pinger", sender);
         usleep (20 * 1000);
     } while (!(info.sends == 0 && s_echoed_all (p) >= 40) && proc_now_ms () < deadline);
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_echoed (p, i), 8); //  one Echoed per Pinged
-    info = s_wait_status (p, "pinger", other, other_status);
+    info = projections_wait_status (p, "pinger", other, other_status);
     assert_false (info.served);
     assert_int_equal (s_echoed_by_2 (p), sender == 2 ? 40 : 0); //  the other sent nothing
     s_assert_none_rejected (p);
@@ -403,12 +403,12 @@ static void s_echoes_once (proc_t *p, int per_item)
 static void s_sender_changed (proc_t *p, const char *restart_next)
 {
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Ping", 0, 40, 5);
+    projections_send_many (p, "Ping", 0, 40, 5);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.pinger_next=auto "
                              "--module-opt projection.pinger_us=20000");
-    s_control (p, "pause", "pinger", 2, -1, NULL);
-    assert_false (s_wait_status (p, "pinger", 1, "old").served);
+    projections_control (p, "pause", "pinger", 2, -1, NULL);
+    assert_false (projections_wait_status (p, "pinger", 1, "old").served);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, "%s --module-opt projection.pinger_us=20000%s%s", NODE,
                      restart_next ? " --module-opt projection.pinger_next=" : "",
@@ -420,12 +420,12 @@ static void s_sender_changed (proc_t *p, const char *restart_next)
         assert_non_null (strstr (err, "sends the reactions while no version of its name is "
                                       "served"));
     } else {
-        assert_false (s_build (p, "pinger", 1).served);
-        s_control (p, "resume", "pinger", 2, -1, NULL);
-        assert_true (s_wait_status (p, "pinger", 2, "live").served);
+        assert_false (projections_build (p, "pinger", 1).served);
+        projections_control (p, "resume", "pinger", 2, -1, NULL);
+        assert_true (projections_wait_status (p, "pinger", 2, "live").served);
     }
-    s_send_many (p, "Ping", 40, 5, 5);
-    assert_true (s_wait_status (p, "pinger", restart_next ? 2 : 1, "live").served);
+    projections_send_many (p, "Ping", 40, 5, 5);
+    assert_true (projections_wait_status (p, "pinger", restart_next ? 2 : 1, "live").served);
     s_echoes_once (p, 9);
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
@@ -461,23 +461,23 @@ static void test_sender_added (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --projections off");
-    s_send_many (p, "Ping", 0, 40, 5);
+    projections_send_many (p, "Ping", 0, 40, 5);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.pinger_us=50000");
     int64_t deadline = proc_now_ms () + WAIT_MS;
     while (s_echoed_all (p) < 5 && proc_now_ms () < deadline)
         usleep (20 * 1000);
-    s_control (p, "pause", "pinger", 1, -1, NULL);
-    build_info_t v1 = s_build (p, "pinger", 1);
+    projections_control (p, "pause", "pinger", 1, -1, NULL);
+    build_info_t v1 = projections_build (p, "pinger", 1);
     assert_false (v1.served);
     assert_true (v1.position > 0 && v1.position < 40);
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE " --module-opt projection.pinger_next=auto");
-    assert_false (s_wait_status (p, "pinger", 2, "old").served);
-    s_control (p, "resume", "pinger", 1, -1, NULL);
+    assert_false (projections_wait_status (p, "pinger", 2, "old").served);
+    projections_control (p, "resume", "pinger", 1, -1, NULL);
     s_echoes_once (p, 8);
-    s_send_many (p, "Ping", 40, 5, 5);
-    assert_true (s_wait_status (p, "pinger", 2, "live").served);
+    projections_send_many (p, "Ping", 40, 5, 5);
+    assert_true (projections_wait_status (p, "pinger", 2, "live").served);
     s_echoes_once (p, 9);
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);
@@ -489,17 +489,28 @@ static void test_sender_added (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_reaction_exactly_once, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reaction_sender, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_manual_version_waits, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_switch_catches_up, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_first_versions_manual, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_first_versions_auto, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sender_removed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sender_made_manual, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_sender_added, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_exactly_once, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_sender, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_takes_over_sends, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_version_switch_sends_the_gap, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_manual_version_waits, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_switch_catches_up, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_first_versions_manual, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_first_versions_auto, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_removed, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_made_manual, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_sender_added, projections_setup,
+                                         projections_teardown),
     };
     //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

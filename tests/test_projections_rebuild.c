@@ -31,9 +31,9 @@ static void s_rows_each_once (proc_t *p, const char *name, int64_t version, int 
 {
     char *rows = malloc (ROWS_MAX), code[64];
     assert_non_null (rows);
-    s_rows (p, name, version, rows, ROWS_MAX, code);
+    projections_rows (p, name, version, rows, ROWS_MAX, code);
     assert_string_equal (code, "");
-    s_assert_each_once (rows, events);
+    projections_assert_each_once (rows, events);
     free (rows);
 }
 
@@ -44,17 +44,17 @@ static void test_rebuild_equals_live (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 600, 37);
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 0, 600, 37);
+    projections_wait_status (p, "tally", 1, "live");
     char *live = malloc (ROWS_MAX), *rebuilt = malloc (ROWS_MAX), code[64];
-    s_rows (p, "tally", 0, live, ROWS_MAX, code);
+    projections_rows (p, "tally", 0, live, ROWS_MAX, code);
     assert_string_equal (code, "");
-    s_assert_each_once (live, 600);
+    projections_assert_each_once (live, 600);
     //  wide read twelve rows in each apply before using them.
-    s_wait_status (p, "wide", 1, "live");
+    projections_wait_status (p, "wide", 1, "live");
     char *wide = malloc (ROWS_MAX);
-    s_rows (p, "wide", 0, wide, ROWS_MAX, code);
-    assert_int_equal (s_count (wide, "slot/"), 12);
+    projections_rows (p, "wide", 0, wide, ROWS_MAX, code);
+    assert_int_equal (projections_count (wide, "slot/"), 12);
     for (int i = 0; i < 12; i++) {
         char slot[64];
         snprintf (slot, sizeof slot, "slot/%02d times=-1 events=-1 sum=-1 version=-1", i);
@@ -63,7 +63,7 @@ static void test_rebuild_equals_live (void **state)
     free (wide);
     client_reply_t reply;
     char *argv[] = {"name=wide", "key=slot/11"};
-    s_query (p, "projection_rows", &reply, 2, argv);
+    projections_query (p, "projection_rows", &reply, 2, argv);
     assert_true (reply.ok);
     int64_t n = -1;
     msgpack_unpacked unpacked;
@@ -76,15 +76,15 @@ static void test_rebuild_equals_live (void **state)
     msgpack_unpacked_destroy (&unpacked);
     client_reply_close (&reply);
 
-    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    projections_control (p, "rebuild", "tally", 1, -1, NULL);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
     do { //  served again once the new build (1) has caught up
-        info = s_build (p, "tally", 0);
+        info = projections_build (p, "tally", 0);
         usleep (10 * 1000);
     } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
     assert_int_equal (info.build, 1);
-    s_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
+    projections_rows (p, "tally", 0, rebuilt, ROWS_MAX, code);
     assert_string_equal (code, "");
     assert_string_equal (live, rebuilt);
     char log[PROC_OUTPUT_MAX];
@@ -101,16 +101,16 @@ static void test_kill_mid_rebuild (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 3000, 101);
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 0, 3000, 101);
+    projections_wait_status (p, "tally", 1, "live");
     proc_node_signal (p, SIGTERM);
     //  Slow applies (300 µs each): the rebuild takes about a second.
     proc_node_start (p, NODE " --module-opt projection.slow_us=300");
-    s_control (p, "rebuild", "tally", 1, -1, NULL);
+    projections_control (p, "rebuild", "tally", 1, -1, NULL);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t info;
     do {
-        info = s_build (p, "tally", 1);
+        info = projections_build (p, "tally", 1);
         usleep (5 * 1000);
     } while (!(info.build == 1 && info.position >= 1000) && proc_now_ms () < deadline);
     assert_int_equal (info.build, 1);
@@ -118,19 +118,19 @@ static void test_kill_mid_rebuild (void **state)
     proc_node_signal (p, SIGKILL);
 
     proc_node_start (p, NODE);
-    info = s_build (p, "tally", 1);
+    info = projections_build (p, "tally", 1);
     assert_int_equal (info.build, 1);
     assert_true (info.position >= 1000); //  resumed from its checkpoint, not from 0
     deadline = proc_now_ms () + WAIT_MS;
     do {
-        info = s_build (p, "tally", 0);
+        info = projections_build (p, "tally", 0);
         usleep (10 * 1000);
     } while (!(info.build == 1 && info.lag == 0) && proc_now_ms () < deadline);
     assert_int_equal (info.build, 1);
     assert_int_equal (info.applied, 3000); //  each event given to apply once, across the kill
     char *rows = malloc (ROWS_MAX), code[64];
-    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
-    s_assert_each_once (rows, 3000);
+    projections_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    projections_assert_each_once (rows, 3000);
     free (rows);
 }
 
@@ -144,7 +144,7 @@ static void test_kill_mid_rebuild (void **state)
 static int s_builds_numbered (proc_t *p, const char *name, int64_t version, int64_t number)
 {
     client_reply_t reply;
-    s_query (p, "projections", &reply, 0, NULL);
+    projections_query (p, "projections", &reply, 0, NULL);
     assert_true (reply.ok);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -156,8 +156,8 @@ static int s_builds_numbered (proc_t *p, const char *name, int64_t version, int6
         const msgpack_object *item = &list->via.array.ptr[i];
         char item_name[64];
         if (map_find_str (item, "name", item_name, sizeof item_name) == 0 &&
-            strcmp (item_name, name) == 0 && s_int (item, "version") == version &&
-            s_int (item, "build") == number)
+            strcmp (item_name, name) == 0 && projections_int (item, "version") == version &&
+            projections_int (item, "build") == number)
             count++;
     }
     msgpack_unpacked_destroy (&unpacked);
@@ -169,21 +169,21 @@ static void test_rebuild_while_rebuilding (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 3000, 101);
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 0, 3000, 101);
+    projections_wait_status (p, "tally", 1, "live");
     proc_node_signal (p, SIGTERM);
     //  Slow applies (300 µs each): a rebuild takes about a second.
     proc_node_start (p, NODE " --module-opt projection.slow_us=300");
-    s_control (p, "rebuild", "tally", 0, -1, NULL);
-    s_control (p, "rebuild", "tally", 0, -1, NULL);
-    build_info_t info = s_build (p, "tally", 1);
+    projections_control (p, "rebuild", "tally", 0, -1, NULL);
+    projections_control (p, "rebuild", "tally", 0, -1, NULL);
+    build_info_t info = projections_build (p, "tally", 1);
     assert_int_equal (info.build, 2);
     assert_true (info.position < 3000); //  the second asked while the first builds
     assert_int_equal (s_builds_numbered (p, "tally", 1, 1), 1);
     assert_int_equal (s_builds_numbered (p, "tally", 1, 2), 1);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     do { //  the newest serves once caught up, and the others are dropped
-        info = s_build (p, "tally", 0);
+        info = projections_build (p, "tally", 0);
         usleep (10 * 1000);
     } while (!(info.build == 2 && info.lag == 0 && s_builds_numbered (p, "tally", 1, 1) == 0) &&
              proc_now_ms () < deadline);
@@ -204,44 +204,44 @@ static void test_actions_while_rebuilding (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 3000, 101);
-    s_send_many (p, "Poison", 0, 1, 1);
-    s_wait_status (p, "tally", 1, "live");
-    assert_int_equal (s_wait_status (p, "strict", 1, "failed").error_position, 3000);
+    projections_send_many (p, "Add", 0, 3000, 101);
+    projections_send_many (p, "Poison", 0, 1, 1);
+    projections_wait_status (p, "tally", 1, "live");
+    assert_int_equal (projections_wait_status (p, "strict", 1, "failed").error_position, 3000);
     proc_node_signal (p, SIGTERM);
     //  Slow applies (1 ms each): a rebuild takes some 3 s.
     proc_node_start (p, NODE " --module-opt projection.slow_us=1000");
-    s_control (p, "rebuild", "tally", 0, -1, NULL);
-    assert_int_equal (s_build (p, "tally", 1).build, 1);
-    s_control (p, "switch", "tally", 1, -1, NULL); //  served already
+    projections_control (p, "rebuild", "tally", 0, -1, NULL);
+    assert_int_equal (projections_build (p, "tally", 1).build, 1);
+    projections_control (p, "switch", "tally", 1, -1, NULL); //  served already
     s_rows_each_once (p, "tally", 1, 3001);
 
     //  strict: the served build and its rebuild both stopped at 3000; a
     //  skip is the served build's first, then the rebuild's.
-    s_control (p, "rebuild", "strict", 0, -1, NULL);
-    assert_int_equal (s_wait_status (p, "strict", 1, "failed").build, 1);
-    s_control (p, "skip", "strict", 1, 3000, NULL);
-    build_info_t served = s_build (p, "strict", 0);
+    projections_control (p, "rebuild", "strict", 0, -1, NULL);
+    assert_int_equal (projections_wait_status (p, "strict", 1, "failed").build, 1);
+    projections_control (p, "skip", "strict", 1, 3000, NULL);
+    build_info_t served = projections_build (p, "strict", 0);
     assert_int_equal (served.build, 0);
     assert_int_equal (served.skipped, 1);
-    assert_string_equal (s_build (p, "strict", 1).status, "failed");
-    s_control (p, "skip", "strict", 1, 3000, NULL);
+    assert_string_equal (projections_build (p, "strict", 1).status, "failed");
+    projections_control (p, "skip", "strict", 1, 3000, NULL);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     do { //  the rebuild, skipped, catches up and replaces build 0
-        served = s_build (p, "strict", 0);
+        served = projections_build (p, "strict", 0);
         usleep (10 * 1000);
     } while (!(served.build == 1 && served.lag == 0) && proc_now_ms () < deadline);
     assert_int_equal (served.build, 1);
     assert_int_equal (served.skipped, 1);
-    s_control (p, "rebuild", "tally", 0, -1, NULL); //  behind, at the stop
+    projections_control (p, "rebuild", "tally", 0, -1, NULL); //  behind, at the stop
     proc_node_signal (p, SIGTERM);
 
     //  tally@1 an orphan (the module registers 2 alone, switched by hand),
     //  served, with rebuilds behind it: not dropped.
     proc_node_start (p, NODE " --module-opt projection.version=2 --module-opt "
                              "projection.manual=1");
-    s_control (p, "drop", "tally", 1, -1, "busy_projection");
-    assert_int_equal (s_build (p, "tally", 0).version, 1);
+    projections_control (p, "drop", "tally", 1, -1, "busy_projection");
+    assert_int_equal (projections_build (p, "tally", 0).version, 1);
     s_rows_each_once (p, "tally", 0, 3001);
 }
 
@@ -301,15 +301,15 @@ static void test_reaction_salt (void **state)
     assert_int_equal (strspn (salt, "0123456789abcdef"), 16);
     //  Kept across starts.
     proc_node_start (p, NODE);
-    s_send_many (p, "Ping", 0, 3, 1);
-    s_wait_status (p, "pinger", 1, "live");
+    projections_send_many (p, "Ping", 0, 3, 1);
+    projections_wait_status (p, "pinger", 1, "live");
     proc_node_signal (p, SIGTERM);
     s_meta (dir, JOURNAL_SALT_META, again, sizeof again);
     assert_string_equal (again, salt);
     //  A store without one, that has builds: unsalted, for good.
     s_meta_delete (dir, JOURNAL_SALT_META);
     proc_node_start (p, NODE);
-    s_wait_status (p, "pinger", 1, "live");
+    projections_wait_status (p, "pinger", 1, "live");
     proc_node_signal (p, SIGTERM);
     s_meta (dir, JOURNAL_SALT_META, again, sizeof again);
     assert_string_equal (again, "none");
@@ -323,7 +323,7 @@ static void test_reaction_salt (void **state)
     s_meta_delete (bare, JOURNAL_SALT_META);
     proc_node_start (p, "$SHOAL node --endpoint $E --data $DIR/bare --workers 2 --metrics off "
                         "--module \"$SHOAL_PROJECTION_MODULE\"");
-    s_wait_status (p, "pinger", 1, "live");
+    projections_wait_status (p, "pinger", 1, "live");
     proc_node_signal (p, SIGTERM);
     s_meta (bare, JOURNAL_SALT_META, again, sizeof again);
     assert_int_equal (strspn (again, "0123456789abcdef"), 16);
@@ -337,8 +337,8 @@ static void test_versions_switch (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 1500, 13);
-    s_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 0, 1500, 13);
+    projections_wait_status (p, "tally", 1, "live");
     proc_node_signal (p, SIGTERM);
 
     proc_node_start (p, NODE " --module-opt projection.version=2 --module-opt "
@@ -348,50 +348,50 @@ static void test_versions_switch (void **state)
     int64_t deadline = proc_now_ms () + WAIT_MS;
     build_info_t v2;
     for (;;) {
-        v2 = s_build (p, "tally", 2);
-        s_rows (p, "tally", 0, rows, ROWS_MAX, code); //  the served version
+        v2 = projections_build (p, "tally", 2);
+        projections_rows (p, "tally", 0, rows, ROWS_MAX, code); //  the served version
         assert_string_equal (code, "");
         if (strstr (rows, "version=1\n")) {
-            s_assert_each_once (rows, 1500); //  version 1, whole
+            projections_assert_each_once (rows, 1500); //  version 1, whole
             v1_answers++;
         } else {
             assert_non_null (strstr (rows, "version=2\n"));
-            s_assert_each_once (rows, 1500); //  version 2, never half-built
+            projections_assert_each_once (rows, 1500); //  version 2, never half-built
             break;
         }
         if (!v2.served && v2.lag > 0) {
             //  Still building: refused; or caught up in between: whole.
-            s_rows (p, "tally", 2, rows, ROWS_MAX, code);
+            projections_rows (p, "tally", 2, rows, ROWS_MAX, code);
             if (code[0])
                 assert_string_equal (code, "not_ready");
             else
-                s_assert_each_once (rows, 1500);
+                projections_assert_each_once (rows, 1500);
         }
         assert_true (proc_now_ms () < deadline);
         usleep (20 * 1000);
     }
     assert_true (v1_answers > 0); //  version 1 answered while 2 was building
-    assert_string_equal (s_wait_status (p, "tally", 2, "live").status, "live");
-    assert_string_equal (s_build (p, "tally", 1).status, "orphan"); //  kept until dropped
-    s_control (p, "drop", "tally", 2, -1, "busy_projection");       //  the one served
-    s_control (p, "drop", "tally", 1, -1, NULL);
-    assert_false (s_build (p, "tally", 1).found);
+    assert_string_equal (projections_wait_status (p, "tally", 2, "live").status, "live");
+    assert_string_equal (projections_build (p, "tally", 1).status, "orphan"); //  kept until dropped
+    projections_control (p, "drop", "tally", 2, -1, "busy_projection");       //  the one served
+    projections_control (p, "drop", "tally", 1, -1, NULL);
+    assert_false (projections_build (p, "tally", 1).found);
     proc_node_signal (p, SIGTERM);
 
     //  A version built already is reused at the next start, not rebuilt.
     proc_node_start (p, NODE " --module-opt projection.version=2");
-    build_info_t again = s_build (p, "tally", 2);
+    build_info_t again = projections_build (p, "tally", 2);
     assert_true (again.served);
     assert_int_equal (again.applied, 1500);
     proc_node_signal (p, SIGTERM);
 
     //  A manual version: caught up, it waits for the operator.
     proc_node_start (p, NODE " --module-opt projection.version=3 --module-opt projection.manual=1");
-    s_wait_status (p, "tally", 3, "ready");
-    assert_true (s_build (p, "tally", 2).served);
-    s_control (p, "switch", "tally", 3, -1, NULL);
-    assert_true (s_build (p, "tally", 3).served);
-    s_rows (p, "tally", 0, rows, ROWS_MAX, code);
+    projections_wait_status (p, "tally", 3, "ready");
+    assert_true (projections_build (p, "tally", 2).served);
+    projections_control (p, "switch", "tally", 3, -1, NULL);
+    assert_true (projections_build (p, "tally", 3).served);
+    projections_rows (p, "tally", 0, rows, ROWS_MAX, code);
     assert_non_null (strstr (rows, "version=3\n"));
     free (rows);
 }
@@ -403,22 +403,22 @@ static void test_failure_and_skip (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE);
-    s_send_many (p, "Add", 0, 10, 3);
-    s_send_many (p, "Poison", 0, 1, 1);
-    s_send_many (p, "Add", 10, 10, 3);
-    build_info_t strict = s_wait_status (p, "strict", 1, "failed");
+    projections_send_many (p, "Add", 0, 10, 3);
+    projections_send_many (p, "Poison", 0, 1, 1);
+    projections_send_many (p, "Add", 10, 10, 3);
+    build_info_t strict = projections_wait_status (p, "strict", 1, "failed");
     assert_int_equal (strict.error_position, 10); //  the 11th event
     assert_int_equal (strict.position, 10);       //  stopped there, the 10 before it kept
     assert_non_null (strstr (strict.error, "Poisoned of item/i0 cannot be counted"));
     //  The others go on, and so do commands.
-    s_wait_status (p, "tally", 1, "live");
-    s_send_many (p, "Add", 20, 5, 3);
-    assert_int_equal (s_wait_status (p, "tally", 1, "live").applied, 26);
-    assert_string_equal (s_build (p, "strict", 1).status, "failed");
+    projections_wait_status (p, "tally", 1, "live");
+    projections_send_many (p, "Add", 20, 5, 3);
+    assert_int_equal (projections_wait_status (p, "tally", 1, "live").applied, 26);
+    assert_string_equal (projections_build (p, "strict", 1).status, "failed");
 
-    s_control (p, "skip", "strict", 1, 9, "invalid"); //  not where it stopped
-    s_control (p, "skip", "strict", 1, 10, NULL);
-    strict = s_wait_status (p, "strict", 1, "live");
+    projections_control (p, "skip", "strict", 1, 9, "invalid"); //  not where it stopped
+    projections_control (p, "skip", "strict", 1, 10, NULL);
+    strict = projections_wait_status (p, "strict", 1, "live");
     assert_int_equal (strict.skipped, 1);
     assert_int_equal (strict.applied, 25);
     char log[PROC_OUTPUT_MAX];
@@ -427,7 +427,7 @@ static void test_failure_and_skip (void **state)
     //  A restart keeps the skip: nothing fails again.
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE);
-    assert_string_equal (s_wait_status (p, "strict", 1, "live").status, "live");
+    assert_string_equal (projections_wait_status (p, "strict", 1, "live").status, "live");
 }
 
 //  Reactions a target does not answer show in `shoal projections`: they
@@ -438,7 +438,7 @@ static void test_reactions_unanswered_shown (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --module-opt projection.echo_ms=2500");
-    s_send_many (p, "Ping", 0, 2, 2);
+    projections_send_many (p, "Ping", 0, 2, 2);
     char out[PROC_OUTPUT_MAX];
     int64_t deadline = proc_now_ms () + WAIT_MS;
     do {
@@ -459,14 +459,22 @@ static void test_reactions_unanswered_shown (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_rebuild_equals_live, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rebuild_while_rebuilding, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_actions_while_rebuilding, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reaction_salt, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_versions_switch, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_failure_and_skip, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reactions_unanswered_shown, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_equals_live, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_kill_mid_rebuild, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_rebuild_while_rebuilding, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_actions_while_rebuilding, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_reaction_salt, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_versions_switch, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_failure_and_skip, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_reactions_unanswered_shown, projections_setup,
+                                         projections_teardown),
     };
     //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))

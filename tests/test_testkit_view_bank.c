@@ -22,34 +22,35 @@ static void test_bank_totals (void **state)
 {
     shoal_testkit_view_t *kit = shoal_testkit_view_new (&bank_totals_projection);
     assert_non_null (kit);
-    assert_int_equal (s_give (kit, "account/alice", "Opened", NULL, 0), 0);
-    assert_int_equal (s_give (kit, "account/bob", "Opened", NULL, 0), 0);
-    assert_int_equal (s_give (kit, "account/alice", "Deposited", "amount", 100), 0);
-    assert_int_equal (s_give (kit, "transfer/t1", "Started", "amount", 30), 0);
-    assert_int_equal (s_give (kit, "account/alice", "Debited", "amount", 30), 0);
-    assert_int_equal (s_give (kit, "transfer/t1", "Debited", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/alice", "Opened", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/bob", "Opened", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/alice", "Deposited", "amount", 100), 0);
+    assert_int_equal (testkit_view_give (kit, "transfer/t1", "Started", "amount", 30), 0);
+    assert_int_equal (testkit_view_give (kit, "account/alice", "Debited", "amount", 30), 0);
+    assert_int_equal (testkit_view_give (kit, "transfer/t1", "Debited", NULL, 0), 0);
     assert_false (shoal_testkit_view_wanted (kit)); //  not in its events list
-    assert_int_equal (s_give (kit, "account/bob", "Credited", "amount", 30), 0);
-    assert_int_equal (s_give (kit, "transfer/t1", "Completed", NULL, 0), 0);
-    assert_int_equal (s_give (kit, "account/bob", "Withdrawn", "amount", 5), 0);
-    assert_int_equal (s_give (kit, "account/bob", "Closed", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/bob", "Credited", "amount", 30), 0);
+    assert_int_equal (testkit_view_give (kit, "transfer/t1", "Completed", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/bob", "Withdrawn", "amount", 5), 0);
+    assert_int_equal (testkit_view_give (kit, "account/bob", "Closed", NULL, 0), 0);
 
     assert_int_equal (shoal_testkit_view_rows (kit), 1);
     const shoal_data_t *totals = shoal_testkit_view_row (kit, "totals"), *accounts, *transfers;
     assert_non_null (totals);
-    assert_int_equal (s_int (totals, "balance"), 95);
+    assert_int_equal (testkit_view_int (totals, "balance"), 95);
     assert_int_equal (shoal_data_map (totals, "accounts", &accounts), 0);
-    assert_int_equal (s_int (accounts, "open"), 1);
-    assert_int_equal (s_int (accounts, "closed"), 1);
+    assert_int_equal (testkit_view_int (accounts, "open"), 1);
+    assert_int_equal (testkit_view_int (accounts, "closed"), 1);
     assert_int_equal (shoal_data_map (totals, "transfers", &transfers), 0);
-    assert_int_equal (s_int (transfers, "started"), 1);
-    assert_int_equal (s_int (transfers, "completed"), 1);
-    assert_int_equal (s_int (transfers, "failed"), 0);
+    assert_int_equal (testkit_view_int (transfers, "started"), 1);
+    assert_int_equal (testkit_view_int (transfers, "completed"), 1);
+    assert_int_equal (testkit_view_int (transfers, "failed"), 0);
 
     //  A deposit without an amount stops it, and nothing of it is kept.
-    assert_int_equal (s_give (kit, "account/alice", "Deposited", NULL, 0), SHOAL_EREJECTED);
+    assert_int_equal (testkit_view_give (kit, "account/alice", "Deposited", NULL, 0),
+                      SHOAL_EREJECTED);
     assert_string_equal (shoal_testkit_view_why (kit), "Deposited of account/alice has no amount");
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "totals"), "balance"), 95);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "totals"), "balance"), 95);
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     shoal_testkit_view_destroy (&kit);
 }
@@ -76,18 +77,18 @@ static void test_bank_large_debits (void **state)
     assert_string_equal (shoal_testkit_view_sent_to (kit, 0), "review/alice");
     assert_string_equal (shoal_testkit_view_sent_name (kit, 0), "Flag");
     const shoal_data_t *flag = shoal_testkit_view_sent_fields (kit, 0);
-    assert_string_equal (s_str (flag, "account"), "alice");
-    assert_string_equal (s_str (flag, "transfer"), "t2");
-    assert_int_equal (s_int (flag, "amount"), LARGE_DEBIT_MIN);
+    assert_string_equal (testkit_view_str (flag, "account"), "alice");
+    assert_string_equal (testkit_view_str (flag, "transfer"), "t2");
+    assert_int_equal (testkit_view_int (flag, "amount"), LARGE_DEBIT_MIN);
     assert_int_equal (s_debit (kit, "account/alice", "t3", 700), 0);
     const shoal_data_t *row = shoal_testkit_view_row (kit, "alice");
-    assert_int_equal (s_int (row, "flagged"), 2);
-    assert_int_equal (s_int (row, "amount"), LARGE_DEBIT_MIN + 700);
-    assert_string_equal (s_str (row, "last"), "t3");
+    assert_int_equal (testkit_view_int (row, "flagged"), 2);
+    assert_int_equal (testkit_view_int (row, "amount"), LARGE_DEBIT_MIN + 700);
+    assert_string_equal (testkit_view_str (row, "last"), "t3");
     //  A debit without its transfer stops it: no row changed, no Flag.
     assert_int_equal (s_debit (kit, "account/alice", NULL, 900), SHOAL_EREJECTED);
     assert_int_equal (shoal_testkit_view_sent (kit), 0);
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "alice"), "flagged"), 2);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "alice"), "flagged"), 2);
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     shoal_testkit_view_destroy (&kit);
 }
@@ -110,7 +111,7 @@ static void test_bank_account_transfers (void **state)
     s_started (kit, "transfer/t1", "account/alice", "account/bob", 10);
     assert_int_equal (shoal_testkit_view_advance (kit, 1000), 0);
     s_started (kit, "transfer/t2", "account/alice", "account/carol", 20);
-    assert_int_equal (s_give (kit, "transfer/t1", "Completed", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "transfer/t1", "Completed", NULL, 0), 0);
     //  Index rows ("\x01transfer/ID") sort first; t1's is gone.
     assert_int_equal (shoal_testkit_view_rows (kit), 5);
     assert_string_equal (shoal_testkit_view_key (kit, 0), "\x01transfer/t2");
@@ -118,13 +119,15 @@ static void test_bank_account_transfers (void **state)
     const char *first = shoal_testkit_view_key (kit, 1), *second = shoal_testkit_view_key (kit, 2);
     assert_int_equal (strncmp (first, "alice/", 6), 0);
     assert_int_equal (strncmp (second, "alice/", 6), 0);
-    assert_string_equal (s_str (shoal_testkit_view_row (kit, first), "transfer"), "t2");
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, first), "at"),
+    assert_string_equal (testkit_view_str (shoal_testkit_view_row (kit, first), "transfer"), "t2");
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, first), "at"),
                       SHOAL_TESTKIT_EPOCH + 1000);
-    assert_string_equal (s_str (shoal_testkit_view_row (kit, second), "transfer"), "t1");
-    assert_string_equal (s_str (shoal_testkit_view_row (kit, second), "status"), "completed");
+    assert_string_equal (testkit_view_str (shoal_testkit_view_row (kit, second), "transfer"), "t1");
+    assert_string_equal (testkit_view_str (shoal_testkit_view_row (kit, second), "status"),
+                         "completed");
     assert_string_equal (
-        s_str (shoal_testkit_view_row (kit, shoal_testkit_view_key (kit, 3)), "direction"),
+        testkit_view_str (shoal_testkit_view_row (kit, shoal_testkit_view_key (kit, 3)),
+                          "direction"),
         "in"); //  bob's
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     shoal_testkit_view_destroy (&kit);
@@ -148,7 +151,7 @@ static void s_expect_row (shoal_testkit_view_t *kit, const char *key, const char
     const shoal_data_t *row = shoal_testkit_view_row (kit, key);
     if (!row)
         fail_msg ("no row %s", key);
-    assert_string_equal (s_str (row, "status"), status);
+    assert_string_equal (testkit_view_str (row, "status"), status);
     char text[64] = "";
     shoal_data_str (row, "code", text, sizeof text);
     assert_string_equal (text, code);
@@ -190,7 +193,7 @@ static void test_bank_account_transfers_batched (void **state)
     assert_non_null (shoal_testkit_view_row (kit, "\x01transfer/t3"));
     const shoal_data_t *index = shoal_testkit_view_row (kit, "\x01transfer/t4");
     assert_non_null (index);
-    assert_string_equal (s_str (index, "code"), "account_closed");
+    assert_string_equal (testkit_view_str (index, "code"), "account_closed");
     assert_null (shoal_testkit_view_row (kit, "\x01transfer/t1"));
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     shoal_testkit_view_destroy (&kit);

@@ -64,29 +64,29 @@ static const shoal_projection_t s_misuse = {
 //  row put new and deleted in one apply is gone.
 static void test_put_new (void **state)
 {
-    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_kv);
-    assert_int_equal (s_kv_give (kit, "New", "n", 1), 0);
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
-    assert_int_equal (s_kv_give (kit, "New", "n", 2), SHOAL_EEXIST);
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&testkit_view_kv);
+    assert_int_equal (testkit_view_kv_give (kit, "New", "n", 1), 0);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (testkit_view_kv_give (kit, "New", "n", 2), SHOAL_EEXIST);
     assert_non_null (
         strstr (shoal_testkit_view_why (kit), "shoal_view_put_new of n, which holds a row"));
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
-    assert_int_equal (s_kv_give (kit, "SetTwice", "s", 1), 0);
-    assert_int_equal (s_kv_give (kit, "New", "s", 5), SHOAL_EEXIST);
-    assert_int_equal (s_kv_give (kit, "Del", "n", 0), 0);
-    assert_int_equal (s_kv_give (kit, "New", "n", 3), 0); //  deleted: new again
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "n"), "value"), 3);
-    assert_int_equal (s_kv_give (kit, "NewDel", "m", 4), 0);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "n"), "value"), 1);
+    assert_int_equal (testkit_view_kv_give (kit, "SetTwice", "s", 1), 0);
+    assert_int_equal (testkit_view_kv_give (kit, "New", "s", 5), SHOAL_EEXIST);
+    assert_int_equal (testkit_view_kv_give (kit, "Del", "n", 0), 0);
+    assert_int_equal (testkit_view_kv_give (kit, "New", "n", 3), 0); //  deleted: new again
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "n"), "value"), 3);
+    assert_int_equal (testkit_view_kv_give (kit, "NewDel", "m", 4), 0);
     assert_null (shoal_testkit_view_row (kit, "m"));
     assert_int_equal (shoal_testkit_view_rows (kit), 2); //  n, s
     //  Within one apply: a row put new, then put again; a held row
     //  deleted, then put new.
-    assert_int_equal (s_kv_give (kit, "NewSet", "t", 6), 0);
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 7);
-    assert_int_equal (s_kv_give (kit, "DelNew", "t", 9), 0);
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
-    assert_int_equal (s_kv_give (kit, "NewSet", "t", 1), SHOAL_EEXIST);
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (testkit_view_kv_give (kit, "NewSet", "t", 6), 0);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "t"), "value"), 7);
+    assert_int_equal (testkit_view_kv_give (kit, "DelNew", "t", 9), 0);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
+    assert_int_equal (testkit_view_kv_give (kit, "NewSet", "t", 1), SHOAL_EEXIST);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "t"), "value"), 9);
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
     assert_null (shoal_view_put_new (NULL, "n"));
     shoal_testkit_view_destroy (&kit);
@@ -116,16 +116,16 @@ static void test_misuse (void **state)
          "ended"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal (s_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
+        assert_int_equal (testkit_view_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
         assert_string_equal (shoal_testkit_view_why (kit), cases[i].why);
         assert_int_equal (shoal_testkit_view_rows (kit), 0);
         assert_int_equal (shoal_testkit_view_sent (kit), 0);
     }
     //  Not misuse: a key of 512 bytes; a get with no place for the row
     //  (only its own call fails).
-    assert_int_equal (s_give (kit, "m/1", "LongestKey", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "m/1", "LongestKey", NULL, 0), 0);
     assert_int_equal (shoal_testkit_view_rows (kit), 2);
-    assert_int_equal (s_give (kit, "m/1", "NoRow", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "m/1", "NoRow", NULL, 0), 0);
 
     //  Outside apply, and without a view.
     const shoal_data_t *row;
@@ -159,30 +159,31 @@ static void test_misuse (void **state)
 
 static int s_init_two (shoal_registry_t *registry)
 {
-    static const shoal_projection_t v2 = {.name = "counts", .version = 2, .apply = s_noop_apply};
-    int rc = shoal_register_projection (registry, &s_counts);
+    static const shoal_projection_t v2 = {
+        .name = "counts", .version = 2, .apply = testkit_view_noop_apply};
+    int rc = shoal_register_projection (registry, &testkit_view_counts);
     return rc ? rc : shoal_register_projection (registry, &v2);
 }
 
 static int s_init_fails (shoal_registry_t *registry)
 {
-    shoal_register_projection (registry, &s_counts);
+    shoal_register_projection (registry, &testkit_view_counts);
     return SHOAL_EINVAL;
 }
 
 static void test_new (void **state)
 {
-    shoal_projection_t bad = s_counts;
+    shoal_projection_t bad = testkit_view_counts;
     assert_null (shoal_testkit_view_new (NULL));
     bad.apply = NULL;
     assert_null (shoal_testkit_view_new (&bad));
-    bad = s_counts;
+    bad = testkit_view_counts;
     bad.version = 0;
     assert_null (shoal_testkit_view_new (&bad));
-    bad = s_counts;
+    bad = testkit_view_counts;
     bad.name = "Counts";
     assert_null (shoal_testkit_view_new (&bad));
-    bad = s_counts;
+    bad = testkit_view_counts;
     bad.events = "account:";
     assert_null (shoal_testkit_view_new (&bad));
     bad.events = "";
@@ -191,11 +192,11 @@ static void test_new (void **state)
     //  The highest version by default, or the one asked for.
     shoal_testkit_view_t *kit = shoal_testkit_view_new_module (s_init_two, "counts");
     assert_non_null (kit);
-    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Opened", NULL, 0), 0);
     assert_int_equal (shoal_testkit_view_rows (kit), 0); //  version 2 writes nothing
     shoal_testkit_view_destroy (&kit);
     kit = shoal_testkit_view_new_module (s_init_two, "counts@1");
-    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Opened", NULL, 0), 0);
     assert_int_equal (shoal_testkit_view_rows (kit), 2);
     shoal_testkit_view_destroy (&kit);
     assert_null (shoal_testkit_view_new_module (s_init_two, "counts@3"));
@@ -231,7 +232,7 @@ static int s_sums_end (shoal_view_t *view, void *batch_state)
     const shoal_data_t *row;
     int64_t total = 0;
     if (shoal_view_get (view, "total", &row) == 0)
-        total = s_int (row, "total");
+        total = testkit_view_int (row, "total");
     shoal_rec_t *out = shoal_view_put (view, "total");
     shoal_rec_int (out, "total", total + sums->amount);
     shoal_rec_int (out, "applies", sums->applies);
@@ -249,7 +250,7 @@ static const shoal_projection_t s_sums = {
 
 static int s_init_old_size (shoal_registry_t *registry)
 {
-    return shoal_register_projection_sized (registry, &s_counts,
+    return shoal_register_projection_sized (registry, &testkit_view_counts,
                                             offsetof (shoal_projection_t, batch_state_size));
 }
 
@@ -270,22 +271,24 @@ static void test_batch_state (void **state)
     bad.batch_state_size = SHOAL_BATCH_STATE_MAX + 1;
     assert_null (shoal_testkit_view_new (&bad));
     //  Without a batch state, none is given.
-    shoal_testkit_view_t *kit = shoal_testkit_view_new (&s_counts);
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&testkit_view_counts);
     assert_non_null (kit);
     shoal_testkit_view_destroy (&kit);
 
     kit = shoal_testkit_view_new (&s_sums);
     assert_non_null (kit);
-    assert_int_equal (s_give (kit, "account/a", "Deposited", "amount", 5), 0);
-    assert_int_equal (s_give (kit, "account/b", "Deposited", "amount", 7), 0);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Deposited", "amount", 5), 0);
+    assert_int_equal (testkit_view_give (kit, "account/b", "Deposited", "amount", 7), 0);
     const shoal_data_t *total = shoal_testkit_view_row (kit, "total");
     assert_non_null (total);
-    assert_int_equal (s_int (total, "total"), 12);
-    assert_int_equal (s_int (total, "applies"), 1); //  each event a batch, its sums zeroed
+    assert_int_equal (testkit_view_int (total, "total"), 12);
+    assert_int_equal (testkit_view_int (total, "applies"),
+                      1); //  each event a batch, its sums zeroed
     //  A batch_end that fails keeps nothing of its batch.
-    assert_int_equal (s_give (kit, "account/a", "Withdrawn", "amount", -3), SHOAL_EREJECTED);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Withdrawn", "amount", -3),
+                      SHOAL_EREJECTED);
     assert_string_equal (shoal_testkit_view_why (kit), "refused"); //  the send was
-    assert_int_equal (s_int (shoal_testkit_view_row (kit, "total"), "total"), 12);
+    assert_int_equal (testkit_view_int (shoal_testkit_view_row (kit, "total"), "total"), 12);
     //  The rebuild is one batch: "total" comes out the same, but "applies"
     //  (2 there, 1 in the live rows) depends on the batches, and is caught.
     assert_int_equal (shoal_testkit_view_check_rebuild (kit), SHOAL_EFORMAT);
@@ -298,7 +301,7 @@ static void test_batch_state (void **state)
     //  shorter); one of a size the node does not know does not.
     kit = shoal_testkit_view_new_module (s_init_old_size, "counts");
     assert_non_null (kit);
-    assert_int_equal (s_give (kit, "account/a", "Opened", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Opened", NULL, 0), 0);
     assert_int_equal (shoal_testkit_view_rows (kit), 2);
     shoal_testkit_view_destroy (&kit);
     assert_null (shoal_testkit_view_new_module (s_init_unknown_size, "sums"));

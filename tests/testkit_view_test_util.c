@@ -14,22 +14,22 @@
 
 #include "testkit_view_test_util.h"
 
-int64_t s_int (const shoal_data_t *data, const char *key)
+int64_t testkit_view_int (const shoal_data_t *data, const char *key)
 {
     int64_t value = -1;
     assert_int_equal (shoal_data_int (data, key, &value), 0);
     return value;
 }
 
-const char *s_str (const shoal_data_t *data, const char *key)
+const char *testkit_view_str (const shoal_data_t *data, const char *key)
 {
     static char text[600];
     assert_int_equal (shoal_data_str (data, key, text, sizeof text), 0);
     return text;
 }
 
-int s_give (shoal_testkit_view_t *kit, const char *address, const char *name, const char *key,
-            int64_t value)
+int testkit_view_give (shoal_testkit_view_t *kit, const char *address, const char *name,
+                       const char *key, int64_t value)
 {
     shoal_rec_t *rec = shoal_testkit_view_event (kit, address, name);
     assert_non_null (rec);
@@ -47,9 +47,9 @@ static int s_counts_apply (shoal_view_t *view, const shoal_event_t *event)
     int64_t events = 0, total = 0, amount = 0;
     const shoal_data_t *row;
     if (shoal_view_get (view, shoal_event_address (event), &row) == 0)
-        events = s_int (row, "events");
+        events = testkit_view_int (row, "events");
     if (shoal_view_get (view, "total", &row) == 0)
-        total = s_int (row, "total");
+        total = testkit_view_int (row, "total");
     shoal_data_int (shoal_event_data (event), "amount", &amount);
     shoal_rec_t *out = shoal_view_put (view, shoal_event_address (event));
     shoal_rec_int (out, "events", events + 1);
@@ -63,7 +63,7 @@ static int s_counts_apply (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
-const shoal_projection_t s_counts = {
+const shoal_projection_t testkit_view_counts = {
     .name = "counts",
     .version = 1,
     .events = "account",
@@ -94,7 +94,7 @@ static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
             //  The put is closed by the get, which sees it.
             if (shoal_view_get (view, key, &row) != 0)
                 return shoal_view_fail (view, "SetGet: %s not found", key);
-            shoal_rec_int (shoal_view_put (view, "copy"), "value", s_int (row, "value"));
+            shoal_rec_int (shoal_view_put (view, "copy"), "value", testkit_view_int (row, "value"));
         }
     } else if (strcmp (name, "Del") == 0 || strcmp (name, "DelGet") == 0) {
         int rc = shoal_view_delete (view, key);
@@ -128,13 +128,14 @@ static int s_kv_apply (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
-const shoal_projection_t s_kv = {
+const shoal_projection_t testkit_view_kv = {
     .name = "kv",
     .version = 1,
     .apply = s_kv_apply, //  events NULL: every event
 };
 
-int s_kv_give (shoal_testkit_view_t *kit, const char *name, const char *key, int64_t value)
+int testkit_view_kv_give (shoal_testkit_view_t *kit, const char *name, const char *key,
+                          int64_t value)
 {
     shoal_rec_t *rec = shoal_testkit_view_event (kit, "kv/k1", name);
     assert_non_null (rec);
@@ -143,7 +144,7 @@ int s_kv_give (shoal_testkit_view_t *kit, const char *name, const char *key, int
     return shoal_testkit_view_apply (kit);
 }
 
-int s_noop_apply (shoal_view_t *view, const shoal_event_t *event)
+int testkit_view_noop_apply (shoal_view_t *view, const shoal_event_t *event)
 {
     return 0;
 }

@@ -26,23 +26,24 @@
 #include <stdio.h>
 #include <string.h>
 
-int64_t s_int (const shoal_data_t *data, const char *key);
+int64_t testkit_view_int (const shoal_data_t *data, const char *key);
 
-const char *s_str (const shoal_data_t *data, const char *key);
+const char *testkit_view_str (const shoal_data_t *data, const char *key);
 
 //  Gives one event with an int field (none when key is NULL) and applies it.
-int s_give (shoal_testkit_view_t *kit, const char *address, const char *name, const char *key,
-            int64_t value);
+int testkit_view_give (shoal_testkit_view_t *kit, const char *address, const char *name,
+                       const char *key, int64_t value);
 
-extern const shoal_projection_t s_counts;
+extern const shoal_projection_t testkit_view_counts;
 
-extern const shoal_projection_t s_kv;
+extern const shoal_projection_t testkit_view_kv;
 
-int s_kv_give (shoal_testkit_view_t *kit, const char *name, const char *key, int64_t value);
+int testkit_view_kv_give (shoal_testkit_view_t *kit, const char *name, const char *key,
+                          int64_t value);
 
 //  --------------------------------------------------------------------------
 //  The events list, as a node reads it
 
-int s_noop_apply (shoal_view_t *view, const shoal_event_t *event);
+int testkit_view_noop_apply (shoal_view_t *view, const shoal_event_t *event);
 
 #endif
