@@ -115,10 +115,9 @@ static void s_pack_timers (worker_t *self, msgpack_sbuffer *out, const char *add
     msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
     size_t count = 0;
     const wtimer_t *timer;
-    for (size_t i = 0; (timer = timers_at (self->timers, i)) && count < REPAIR_ROWS_MAX; i++) {
+    for (timer = timers_of (self, address); timer && count < REPAIR_ROWS_MAX; timer = timer->next) {
         envelope_t envelope;
-        if (envelope_decode (&envelope, timer->frame, timer->size) != 0 ||
-            !streq (envelope.to, address))
+        if (envelope_decode (&envelope, timer->frame, timer->size) != 0)
             continue;
         msgpack_pack_map (&pk, 2);
         s_pack_str (&pk, "name", envelope.name);

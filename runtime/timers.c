@@ -8,9 +8,24 @@
 #include "timers.h"
 #include "worker_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #define TIMER_RETRY_MS 1000 //  a timer whose turn could not run fires again after
+
+//  An actor's armed timers: a list, in the worker's table by address.
+typedef struct {
+    wtimer_t *first;
+    size_t len;     //  of address
+    char address[]; //  NUL-terminated
+} group_t;
+
+static const void *s_group_key (const void *item, size_t *size)
+{
+    const group_t *group = item;
+    *size = group->len;
+    return group->address;
+}
 
 static void s_timer_free (wtimer_t *timer)
 {
@@ -26,23 +41,33 @@ static int s_timer_compare (const void *a, const void *b)
     return x->armed < y->armed ? -1 : x->armed > y->armed;
 }
 
-heap_t *timers_new (void)
+heap_t *timers_new (worker_t *self)
 {
-    return heap_new (s_timer_compare);
+    ptable_init (&self->timer_groups, s_group_key);
+    heap_t *heap = heap_new (s_timer_compare);
+    if (heap)
+        heap_set_index (heap, offsetof (wtimer_t, place));
+    return heap;
 }
 
-void timers_purge (heap_t *timers)
+void timers_purge (worker_t *self)
 {
-    for (size_t i = 0; i < heap_size (timers); i++)
-        s_timer_free (heap_at (timers, i));
-    heap_clear (timers);
+    for (size_t i = 0; self->timers && i < heap_size (self->timers); i++)
+        s_timer_free (heap_at (self->timers, i));
+    if (self->timers)
+        heap_clear (self->timers);
+    size_t cursor = 0;
+    group_t *group;
+    while ((group = ptable_next (&self->timer_groups, &cursor)))
+        free (group);
+    ptable_clear (&self->timer_groups);
 }
 
-void timers_destroy (heap_t **timers_p)
+void timers_destroy (worker_t *self)
 {
-    if (*timers_p)
-        timers_purge (*timers_p);
-    heap_destroy (timers_p);
+    timers_purge (self);
+    ptable_close (&self->timer_groups);
+    heap_destroy (&self->timers);
 }
 
 size_t timers_count (heap_t *timers)
@@ -50,22 +75,73 @@ size_t timers_count (heap_t *timers)
     return heap_size (timers);
 }
 
-const wtimer_t *timers_at (heap_t *timers, size_t index)
+const wtimer_t *timers_of (worker_t *self, const char *address)
 {
-    return heap_at (timers, index);
+    group_t *group = ptable_find (&self->timer_groups, address, strlen (address));
+    return group ? group->first : NULL;
 }
 
-//  Puts timer (owned) into the queue; out of memory, frees it: it fires
-//  at the next reload from the journal.
+//  Takes timer off its actor's list; the list goes when it is empty.
+static void s_unlink (worker_t *self, wtimer_t *timer)
+{
+    group_t *group = timer->group;
+    if (timer->next)
+        timer->next->prev = timer->prev;
+    if (timer->prev)
+        timer->prev->next = timer->next;
+    else
+        group->first = timer->next;
+    timer->next = timer->prev = NULL;
+    timer->group = NULL;
+    if (!group->first) {
+        ptable_remove (&self->timer_groups, group->address, group->len);
+        free (group);
+    }
+}
+
+//  Puts timer (owned) on its actor's list and into the queue; out of
+//  memory, or a frame whose address cannot be read, frees it: it fires at
+//  the next reload from the journal.
 static void s_push (worker_t *self, wtimer_t *timer)
 {
+    const uint8_t *to = NULL;
+    size_t len = 0;
+    group_t *group = envelope_to (timer->frame, timer->size, &to, &len)
+                         ? ptable_find (&self->timer_groups, to, len)
+                         : NULL;
+    if (!group && to && len && (group = malloc (sizeof (group_t) + len + 1))) {
+        group->first = NULL;
+        group->len = len;
+        memcpy (group->address, to, len);
+        group->address[len] = '\0';
+        if (ptable_insert (&self->timer_groups, group) != 0) {
+            free (group);
+            group = NULL;
+        }
+    }
     timer->armed = ++self->timers_armed;
-    if (heap_push (self->timers, timer) != 0)
+    if (!group || heap_push (self->timers, timer) != 0) {
+        if (group && !group->first) {
+            ptable_remove (&self->timer_groups, group->address, group->len);
+            free (group);
+        }
         s_timer_free (timer);
+        return;
+    }
+    timer->group = group;
+    timer->prev = NULL;
+    timer->next = group->first;
+    if (group->first)
+        group->first->prev = timer;
+    group->first = timer;
 }
 
 void timers_arm (worker_t *self, const wtimer_t *timer)
 {
+    if (timer->cancelled) { //  by a later turn of its batch: its record is deleted too
+        free (timer->frame);
+        return;
+    }
     wtimer_t *copy = malloc (sizeof (wtimer_t));
     if (!copy) {
         free (timer->frame);
@@ -77,11 +153,10 @@ void timers_arm (worker_t *self, const wtimer_t *timer)
 
 void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
 {
-    wtimer_t *timer = malloc (sizeof (wtimer_t));
+    wtimer_t *timer = calloc (1, sizeof (wtimer_t));
     if (timer && (timer->frame = worker_memdup (frame, size))) {
         timer->due = worker_now () + TIMER_RETRY_MS;
         timer->size = size;
-        timer->cancelled = false;
         s_push (self, timer);
     } else
         free (timer);
@@ -92,17 +167,15 @@ void timers_fire (worker_t *self, int64_t now)
     wtimer_t *timer;
     while ((timer = heap_peek (self->timers)) && timer->due <= now) {
         heap_pop (self->timers);
-        if (timer->cancelled) { //  its batch is committed, or it would be back
-            s_timer_free (timer);
-            continue;
-        }
+        s_unlink (self, timer);
         worker_local_push (self, timer->frame, timer->size);
         free (timer);
     }
 }
 
 //  If timer is one of address's named name and not cancelled yet, deletes
-//  its record in the batch and marks it. Returns 0 or the batch's error.
+//  its record in the batch. Returns 1 if it did, 0 if timer is another's,
+//  or the batch's error.
 static int s_cancel_one (worker_t *self, wtimer_t *timer, const char *address, const char *name)
 {
     envelope_t envelope;
@@ -113,41 +186,35 @@ static int s_cancel_one (worker_t *self, wtimer_t *timer, const char *address, c
     //  A timer's record is keyed by its due time, the envelope's created
     //  (a retried timer is armed later than its record says).
     int rc = journal_batch_timer_del (self->batch, address, envelope.created, envelope.id);
-    if (rc == 0)
-        timer->cancelled = true;
-    return rc;
+    return rc ? rc : 1;
 }
 
 int timers_cancel (worker_t *self, const char *address, const char *name)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < heap_size (self->timers); i++) {
-        wtimer_t *timer = heap_at (self->timers, i);
-        rc = s_cancel_one (self, timer, address, name);
-        if (rc == 0 && timer->cancelled)
-            self->timers_cancelled = true;
+    //  The armed ones leave the queue now: if the batch is aborted, the
+    //  reload from the journal arms them again.
+    wtimer_t *timer = (wtimer_t *) timers_of (self, address), *next;
+    for (; timer; timer = next) {
+        next = timer->next;
+        int rc = s_cancel_one (self, timer, address, name);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            s_unlink (self, timer);
+            heap_remove (self->timers, timer->place);
+            s_timer_free (timer);
+        }
     }
-    for (size_t i = 0; rc == 0 && i < self->staged_timer_count; i++)
-        rc = s_cancel_one (self, &self->staged_timers[i], address, name);
-    return rc;
-}
-
-//  heap_filter's test: keeps a timer that is not cancelled, frees one that is.
-static bool s_keep_live (void *item, void *arg)
-{
-    wtimer_t *timer = item;
-    if (!timer->cancelled)
-        return true;
-    s_timer_free (timer);
-    return false;
-}
-
-void timers_drop_cancelled (worker_t *self)
-{
-    if (!self->timers_cancelled)
-        return;
-    self->timers_cancelled = false;
-    heap_filter (self->timers, s_keep_live, NULL);
+    for (size_t i = 0; i < self->staged_timer_count; i++) {
+        wtimer_t *staged = &self->staged_timers[i];
+        if (!envelope_is_to (staged->frame, staged->size, address))
+            continue;
+        int rc = s_cancel_one (self, staged, address, name);
+        if (rc < 0)
+            return rc;
+        staged->cancelled |= rc == 1;
+    }
+    return 0;
 }
 
 int64_t timers_next_due (worker_t *self)
@@ -167,11 +234,10 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
     }
     if (worker_of (self->config, envelope.to) != self->index)
         return 0;
-    wtimer_t *timer = malloc (sizeof (wtimer_t));
+    wtimer_t *timer = calloc (1, sizeof (wtimer_t));
     if (timer && (timer->frame = worker_memdup (value, size))) {
         timer->due = due;
         timer->size = size;
-        timer->cancelled = false;
         s_push (self, timer);
     } else
         free (timer);

@@ -1,5 +1,5 @@
 /*  timers.h - a worker's timer queue: the timers of its actors, in memory,
-    sorted by due time.
+    sorted by due time, and found by actor.
 
     A timer is an envelope stored in the journal under its due time
     (DESIGN-NOTES.md, "Outbox, replies and timers"). The queue is armed
@@ -8,8 +8,10 @@
     the worker's local queue, and the turn that handles it deletes its
     record: fired once, and after a restart late rather than never. The
     queue is a binary heap keyed by due time (common/heap.h): arming and
-    firing are O(log n) in the timers armed. Internal to the worker: the
-    worker thread owns the queue and every timer in it.
+    firing are O(log n) in the timers armed. Each armed timer is also on
+    its actor's list (a table by address), so that a turn's cancel and a
+    `pending` query cost the actor's own timers, not the worker's. Internal
+    to the worker: the worker thread owns the queue and every timer in it.
 */
 #ifndef TIMERS_H_INCLUDED
 #define TIMERS_H_INCLUDED
@@ -21,31 +23,36 @@
 
 typedef struct _worker_t worker_t;
 
-//  A timer armed in memory.
-typedef struct {
+//  A timer: armed in the queue, or staged by a turn of the batch.
+typedef struct _wtimer_t wtimer_t;
+struct _wtimer_t {
     int64_t due;    //  ms since the epoch
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
     uint64_t armed; //  set by the queue: of equal due times, the first armed fires first
-    bool cancelled; //  a turn of this batch cancelled it: never fires
-} wtimer_t;
+    bool cancelled; //  staged only: a later turn of its batch cancelled it, never armed
+    size_t place;   //  armed: its index in the heap (heap_set_index)
+    wtimer_t *next; //  armed: the next timer of its actor, NULL for the last
+    wtimer_t *prev; //  armed: the one before, NULL for the first
+    void *group;    //  armed: its actor's list (timers.c)
+};
 
-//  A new, empty queue that owns its timers, ordered by due time. NULL when
-//  out of memory.
-heap_t *timers_new (void);
+//  A new, empty queue, ordered by due time, for self->timers; makes
+//  self's table of the actors' lists empty. NULL when out of memory.
+heap_t *timers_new (worker_t *self);
 
-//  Frees the queue and its timers; sets *timers_p to NULL. Safe twice.
-void timers_destroy (heap_t **timers_p);
+//  Frees the queue, its timers and the actors' lists. Safe twice.
+void timers_destroy (worker_t *self);
 
 //  Frees every timer armed; the queue stays, empty.
-void timers_purge (heap_t *timers);
+void timers_purge (worker_t *self);
 
 //  The number of timers armed.
 size_t timers_count (heap_t *timers);
 
-//  The timer at index, in no particular order (borrowed until the queue
-//  changes), or NULL past the last: for walking every timer.
-const wtimer_t *timers_at (heap_t *timers, size_t index);
+//  The first timer armed for the actor at address (then each one's next),
+//  or NULL: borrowed until the queue changes. O(1).
+const wtimer_t *timers_of (worker_t *self, const char *address);
 
 //  Arms timer (a copy: the queue owns what it points to; frame is moved).
 //  Out of memory: frees the frame, and the timer fires at the next reload.
@@ -57,19 +64,14 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size);
 
 //  Stages the cancel of the timers named name of the actor at address
 //  that are armed or staged (set by an earlier turn of this batch): their
-//  records are deleted in the batch and they are marked cancelled, so they
-//  never fire; the armed ones leave the queue when the batch is released
-//  (timers_drop_cancelled). If the batch is aborted, the reload re-arms
-//  them from the journal as if nothing happened. Returns 0 or the batch's
-//  error. O(timers armed and staged): each one's envelope is decoded.
+//  records are deleted in the batch; an armed one leaves the queue now, a
+//  staged one is marked cancelled and never armed. If the batch is
+//  aborted, the reload re-arms them from the journal as if nothing
+//  happened. Returns 0 or the batch's error. O(the actor's timers armed,
+//  and a head read of each timer staged in this batch).
 int timers_cancel (worker_t *self, const char *address, const char *name);
 
-//  Drops the cancelled timers from the queue (after the commit of the
-//  batch that cancelled them). O(timers armed) when there are some.
-void timers_drop_cancelled (worker_t *self);
-
-//  Moves every timer due at now into the local queue, in due order; a
-//  cancelled one is freed instead.
+//  Moves every timer due at now into the local queue, in due order.
 void timers_fire (worker_t *self, int64_t now);
 
 //  The due time of the next timer, or INT64_MAX when none is armed.

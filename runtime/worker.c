@@ -272,7 +272,6 @@ static void s_release (worker_t *self)
     for (size_t i = 0; i < self->staged_timer_count; i++)
         timers_arm (self, &self->staged_timers[i]);
     self->staged_timer_count = 0;
-    timers_drop_cancelled (self);
     self->stats->timers = timers_count (self->timers);
     inbox_release (self);
     self->bundling = false;
@@ -286,7 +285,7 @@ static int s_reload (worker_t *self)
 {
     actor_table_purge (self);
     outbox_pending_purge (self); //  its entries leave their heaps
-    timers_purge (self->timers);
+    timers_purge (self);
     int rc = outbox_load (self);
     if (rc == 0)
         rc = timers_load (self);
@@ -595,7 +594,7 @@ static void s_worker_destroy (worker_t **self_p)
     actor_table_close (&self->actors);
     outbox_close (self);
     inbox_close (self);
-    timers_destroy (&self->timers);
+    timers_destroy (self);
     s_local_purge (self);
     free (self->local.items);
     for (int i = 0; self->bundles && i <= self->config->workers; i++)
@@ -638,7 +637,7 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
     ctx_init (&self->ctx);
     actor_table_init (&self->actors);
     bool outbox_made = outbox_init (self) == 0 && inbox_init (self) == 0;
-    self->timers = timers_new ();
+    self->timers = timers_new (self);
     self->batch = journal_batch_new (config->journal);
     if (self->batch) {
         journal_batch_set_worker (self->batch, (uint32_t) index);

@@ -101,7 +101,7 @@ struct _worker_t {
     inbox_notes_t inbox;          //  inbox records in notes only (inbox.c)
     heap_t *timers;               //  wtimer_t by due time (timers.c)
     uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
-    bool timers_cancelled;        //  this batch cancelled some of them (timers.c)
+    ptable_t timer_groups;        //  address -> its armed timers (timers.c)
     shoal_ctx_t ctx;              //  the turn being run
     int64_t next_retry_tick;
     int64_t next_passivate_tick;

@@ -4,6 +4,7 @@
 
     counter/ID: Add{by} -> Added{by}; Get -> {value}. by must be 1..1000.
     Remind{ms} sets a durable timer "ring"; when it fires: Rang{}.
+    Forget cancels its "ring" timers (Forgot{}).
     Forward{to, name} sends command name to address to; its reply is
     recorded as Answered{accepted}, a stall notice as Stalled{command}.
     Spin never returns: a handler that runs away (test_bounded).
@@ -62,6 +63,10 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         shoal_ctx_after (ctx, ms, "ring");
         return 0;
     }
+    if (strcmp (shoal_msg_name (msg), "Forget") == 0) {
+        shoal_ctx_emit (ctx, "Forgot");
+        return shoal_ctx_cancel (ctx, "ring");
+    }
     //  Fails (as a handler may, out of memory or on a bad disk) every other
     //  time it runs, else adds 1. Counted per module: test with one actor.
     if (strcmp (shoal_msg_name (msg), "Flaky") == 0) {
@@ -106,7 +111,7 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
     counter_t *counter = state;
     int64_t by;
     if (strcmp (event, "Rang") == 0 || strcmp (event, "Answered") == 0 ||
-        strcmp (event, "Stalled") == 0)
+        strcmp (event, "Stalled") == 0 || strcmp (event, "Forgot") == 0)
         return 0;
     if (strcmp (event, "Added") != 0 || shoal_data_int (data, "by", &by) != 0)
         return SHOAL_EFORMAT;

@@ -254,6 +254,33 @@ static void test_timer_cancel (void **state)
     assert_has (out, "handler_error");
 }
 
+//  Each actor's timers are its own (timers.c keeps a list per actor): a
+//  cancel takes every timer of that name of that actor, and none of
+//  another's of the same name, nor of its own of another name; `explain`
+//  lists an actor's own timers.
+static void test_timer_cancel_among_many (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_send (p, out, 0, "note/m1", "Remind", "name=ring ms=3000");
+    s_send (p, out, 0, "note/m1", "Remind", "name=ring ms=3100");
+    s_send (p, out, 0, "note/m1", "Remind", "name=keep ms=3000");
+    s_send (p, out, 0, "note/m2", "Remind", "name=ring ms=3000");
+    s_send (p, out, 0, "note/m3", "Remind", "name=control ms=4000");
+    s_send (p, out, 0, "note/m1", "Cancel", "name=ring");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL explain --endpoint $E --json note/m1"), 0);
+    assert_has (out, "\"name\":\"keep\"");
+    assert_lacks (out, "\"name\":\"ring\"");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL explain --endpoint $E --json note/m2"), 0);
+    assert_has (out, "\"name\":\"ring\"");
+    s_wait_rang (p, "note/m3", "control", out);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E note/m1"), 0);
+    assert_has (out, "\"name\":\"keep\"");
+    assert_lacks (out, "\"name\":\"ring\"");
+    s_wait_rang (p, "note/m2", "ring", out);
+}
+
 //  --------------------------------------------------------------------------
 //  4. Snapshots with a version.
 
@@ -543,6 +570,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_state_read_only_across_a_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_msg_id_and_created, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_cancel_among_many, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_versions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_record_version, s_setup, s_teardown),
         cmocka_unit_test (test_register_snapshot_pair),

@@ -597,7 +597,7 @@ int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, 
     return s_decode (env, data, size, detail, detail_size, true);
 }
 
-bool envelope_is_to (const uint8_t *data, size_t size, const char *address)
+bool envelope_to (const uint8_t *data, size_t size, const uint8_t **to, size_t *len)
 {
     size_t at = 0;
     uint64_t count, value;
@@ -609,12 +609,16 @@ bool envelope_is_to (const uint8_t *data, size_t size, const char *address)
     for (int field = 0; field < 3; field++) //  id, correlation, causation
         if (mpread_next (data, size, &at, &item))
             return false;
+    return !mpread_str (data, size, &at, to, len) && //  from
+           !mpread_str (data, size, &at, to, len);
+}
+
+bool envelope_is_to (const uint8_t *data, size_t size, const char *address)
+{
     const uint8_t *to;
     size_t len;
-    if (mpread_str (data, size, &at, &to, &len) || //  from
-        mpread_str (data, size, &at, &to, &len))
-        return false;
-    return len == strlen (address) && memcmp (to, address, len) == 0;
+    return envelope_to (data, size, &to, &len) && len == strlen (address) &&
+           memcmp (to, address, len) == 0;
 }
 
 bool envelope_code_reserved (const char *code)

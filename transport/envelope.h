@@ -102,6 +102,10 @@ int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, 
 //  fields, not its payload, and nothing is allocated (a few header bytes
 //  and one memcmp). False for a frame it cannot read so.
 bool envelope_is_to (const uint8_t *data, size_t size, const char *address);
+//  The `to` field of data, an envelope this process encoded or decoded
+//  before, read as envelope_is_to reads it: *to points into data, *len
+//  bytes, no NUL. False for a frame it cannot read so.
+bool envelope_to (const uint8_t *data, size_t size, const uint8_t **to, size_t *len);
 
 //  True if code is one the runtime answers with itself (docs/PROTOCOL.md,
 //  "Rejection codes"): bad_frame, expired, busy, unavailable, ... Its
