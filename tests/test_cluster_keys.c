@@ -1,5 +1,6 @@
-/*  test_cluster_keys.c - process tests of a client key taken back, or
-    moved from operators/ to clients/, while its connection stays open: a
+/*  test_cluster_keys.c - process tests of a client key taken back, moved
+    from operators/ to clients/, or replaced (`shoal cluster rekey
+    --operator`), while its connection stays open: a
     real `shoal node` of a cluster of one (`shoal cluster init --nodes 1
     --ipc`, keys of its own, ipc:// in the test's directory), and one
     client connection (client_new_cluster) kept open through it all.
@@ -319,6 +320,34 @@ static void test_operator_of_another_node (void **state)
     client_destroy (&app);
 }
 
+//  --------------------------------------------------------------------------
+//  4. `shoal cluster rekey --operator`: a new operator's certificate in
+//     DIR/c/client.cert and each node's operators/ (the node's own, here:
+//     the node runs from the directory the command writes). The old
+//     key's open connection is refused key_revoked within a deadline,
+//     and the new certificate is an operator's; the map is unchanged.
+
+static void test_operator_rekeyed (void **state)
+{
+    proc_t *p = *state;
+    client_t *old = s_client (p, "c");
+    s_acts (old, "");
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL, "cp \"$DIR/c/cluster.cfg\" \"$DIR/map.before\""), 0);
+    assert_int_equal (
+        proc_run (p, out, err, "timeout 60 \"$SHOAL\" cluster rekey --operator --dir \"$DIR/c\""),
+        0);
+    proc_assert_has (out, "rekeyed the operator: public key ");
+    proc_assert_has (out, "/n1/operators/client.cert: copy it to node n1's operators/");
+    assert_int_equal (proc_run (p, NULL, NULL, "cmp \"$DIR/c/cluster.cfg\" \"$DIR/map.before\""),
+                      0);
+    s_call_until (old, ENVELOPE_QUERY, "account/a", "get", "", "key_revoked");
+    client_t *renewed = s_client (p, "c");
+    s_acts (renewed, "");
+    client_destroy (&renewed);
+    client_destroy (&old);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -329,6 +358,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_client_key_revoked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_moved_to_clients, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_of_another_node, s_setup_two, s_teardown),
+        cmocka_unit_test_setup_teardown (test_operator_rekeyed, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/*  cmd_cluster.c - `shoal cluster SUBCOMMAND` and `shoal where`: tooling
+/*  cmd_cluster.c - `shoal cluster SUBCOMMAND` (init, rekey; up and status
+    are in files of their own): tooling
     for the static cluster map (transport/cluster.h).
 
     `cluster init` plans a cluster and writes everything its nodes and
@@ -22,10 +23,12 @@
     `cluster rekey NODE...` gives nodes new certificates (a stolen or
     leaked secret key): each certificate written, then the map with the
     new public keys, the old ones as previous_key, and the next epoch.
+    With --operator, first a new operator's certificate, DIR/client.cert
+    and a copy in each DIR/NAME/operators/ (the map is not changed).
     Exit codes: 0 written, 1 failed (the map as it was), 2 bad usage.
 
-    `cluster status` is cmd_cluster_status.c's. `where` reads the map
-    alone: exit 0, or 2 for a bad address or a map it cannot read.
+    `cluster status` is cmd_cluster_status.c's, `cluster up`
+    cmd_cluster_up.c's; `shoal where` is cmd_where.c's.
 
     The map is --cluster FILE, else $SHOAL_CLUSTER, else
     cluster/cluster.cfg (where `cluster init` writes by default).
@@ -283,8 +286,16 @@ static int s_mkdir_node (const char *dir, const char *name, made_t *made)
     return 0;
 }
 
+//  The command's verb, for messages: "init", "rekey" or "up".
+static const char *s_verb (void)
+{
+    const char *space = strrchr (s_command, ' ');
+    return space ? space + 1 : s_command;
+}
+
 //  Removes from each node's clients/ the client.cert an init before
-//  operators/ wrote there, if it is old's (the key --force replaced).
+//  operators/ wrote there, if it is old's (the key --force or
+//  rekey --operator replaced).
 static void s_drop_old_client (cluster_t *cluster, const char *dir, zcert_t *old)
 {
     for (int i = 0; old && i < cluster_node_count (cluster); i++) {
@@ -294,12 +305,12 @@ static void s_drop_old_client (cluster_t *cluster, const char *dir, zcert_t *old
         zcert_t *there = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
         if (there && streq (zcert_public_txt (there), zcert_public_txt (old))) {
             if (unlink (path) == 0)
-                printf ("removed %s: the client key this init replaced\n", path);
+                printf ("removed %s: the client key this %s replaced\n", path, s_verb ());
             else
                 fprintf (stderr,
-                         "shoal %s: cannot remove %s, the client key this init replaced: "
+                         "shoal %s: cannot remove %s, the client key this %s replaced: "
                          "%s; remove it, or that key is still let in\n",
-                         s_command, path, strerror (errno));
+                         s_command, path, s_verb (), strerror (errno));
         }
         zcert_destroy (&there);
     }
@@ -506,7 +517,7 @@ int cluster_init (int argc, char **argv)
 
 static void s_rekey_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal cluster rekey NODE... [--dir DIR]\n\n"
+    fprintf (out, "Usage: shoal cluster rekey [NODE...] [--operator] [--dir DIR]\n\n"
                   "Gives each NODE a new CURVE certificate, DIR/NODE/node.cert and its _secret,\n"
                   "for a node whose secret key was stolen or leaked, and writes the map\n"
                   "DIR/cluster.cfg with the new public keys and the next epoch. The key before\n"
@@ -522,13 +533,22 @@ static void s_rekey_help (FILE *out)
                   "If it fails, run it again: the certificate is written before the map. Once\n"
                   "it said \"rekeyed\", start the node before rekeying it again: its store\n"
                   "holds the key it was last started with, and only the map's previous_key is\n"
-                  "taken over. Exit: 0 written, 1 failed, 2 bad usage.\n\n"
+                  "taken over.\n\n"
+                  "With --operator, the operator's certificate that `cluster init` made is\n"
+                  "replaced: a new DIR/client.cert and its _secret, and a copy of its public\n"
+                  "part over each DIR/NAME/operators/client.cert (other certificates there are\n"
+                  "left alone). Copy those to each node's operators/: a node reads the\n"
+                  "directory again within a second and refuses the old key from then\n"
+                  "(key_revoked), with no restart. The map does not change.\n\n"
+                  "Exit: 0 written, 1 failed, 2 bad usage.\n\n"
                   "Options:\n"
+                  "  --operator  a new operator's certificate (DIR/client.cert)\n"
                   "  --dir DIR   the cluster's directory, as `cluster init` wrote it (default\n"
                   "              ./cluster): DIR/cluster.cfg and DIR/NODE/\n\n"
                   "Examples:\n"
                   "  shoal cluster rekey n2 --dir bank\n"
-                  "  shoal cluster rekey n1 n3 --dir /etc/shoal/bank\n");
+                  "  shoal cluster rekey n1 n3 --dir /etc/shoal/bank\n"
+                  "  shoal cluster rekey --operator --dir bank\n");
 }
 
 //  Writes node i's new certificate into DIR/NAME/ (made if missing) and
@@ -564,18 +584,60 @@ static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
     return rc;
 }
 
+//  Writes a new operator's certificate, DIR/client.cert and its _secret,
+//  and its public part over each DIR/NAME/operators/client.cert. Returns
+//  0 or -1 with a message printed.
+static int s_rekey_operator (cluster_t *cluster, const char *dir)
+{
+    char path[PATH_MAX], secret[PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/client.cert", dir);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    zcert_t *old = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
+        zcert_destroy (&old);
+        return -1;
+    }
+    zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
+    zcert_set_meta (cert, "role", "operator");
+    int rc =
+        s_write_cert (cert, true, secret) == 0 && s_write_cert (cert, false, path) == 0 ? 0 : -1;
+    if (rc == 0)
+        printf ("rekeyed the operator: public key %s (was %s), in %s and its _secret\n",
+                zcert_public_txt (cert), old ? zcert_public_txt (old) : "none", path);
+    for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
+        const char *name = cluster_node_name (cluster, i);
+        snprintf (path, sizeof path, "%s/%s/operators", dir, name);
+        rc = s_mkdir (path);
+        snprintf (path, sizeof path, "%s/%s/operators/client.cert", dir, name);
+        if (rc == 0)
+            rc = s_write_cert (cert, false, path);
+        if (rc == 0)
+            printf ("  wrote %s: copy it to node %s's operators/\n", path, name);
+    }
+    if (rc == 0)
+        s_drop_old_client (cluster, dir, old);
+    zcert_destroy (&old);
+    zcert_destroy (&cert);
+    return rc;
+}
+
 static int s_rekey (int argc, char **argv)
 {
     s_command = argv[0];
     const char *dir = "cluster";
-    const option_t table[] = {OPT_STRING ("dir", &dir), OPT_END};
+    bool operator= false;
+    const option_t table[] = {OPT_STRING ("dir", &dir), OPT_FLAG ("operator", &operator), OPT_END};
     int first = options_parse (table, argc, argv, s_rekey_help);
     if (first == OPTIONS_HELP)
         return 0;
     if (first == OPTIONS_ERROR)
         return EXIT_USAGE;
-    if (first == argc) {
-        fprintf (stderr, "shoal %s: which node? (shoal cluster rekey NODE... --dir DIR)\n",
+    if (first == argc && !operator) {
+        fprintf (stderr,
+                 "shoal %s: which node? (shoal cluster rekey NODE... --dir DIR, or --operator "
+                 "for the operator's certificate)\n",
                  s_command);
         return EXIT_USAGE;
     }
@@ -610,6 +672,17 @@ static int s_rekey (int argc, char **argv)
                  s_command);
         rc = EXIT_REJECTED;
     }
+    if (rc == 0 && operator&& s_rekey_operator (cluster, dir) != 0) {
+        fprintf (stderr,
+                 "shoal %s: run the same command again: it makes a new operator's "
+                 "certificate and writes it everywhere\n",
+                 s_command);
+        rc = EXIT_REJECTED;
+    }
+    if (rc || first == argc) { //  no node to rekey: the map stays
+        cluster_destroy (&cluster);
+        return rc;
+    }
     //  Each certificate before the map: a failure between them leaves the
     //  map as it was, and the same command run again makes it right.
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++)
@@ -632,57 +705,6 @@ static int s_rekey (int argc, char **argv)
                 path);
     cluster_destroy (&cluster);
     return rc;
-}
-
-//  --------------------------------------------------------------------------
-//  where
-
-static void s_where_help (FILE *out)
-{
-    fprintf (out,
-             "Usage: shoal where [--cluster FILE] [--json] ADDRESS [ADDRESS ...]\n\n"
-             "Prints, for each ADDRESS, one JSON object on a line:\n"
-             "{\"address\":\"account/a\",\"shard\":17,\"node\":\"n2\"}: its shard and the node\n"
-             "that owns the shard in the cluster's map. Reads the map only: no node is\n"
-             "asked. JSON is the only format (--json is accepted and changes nothing).\n\n"
-             "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s.\n\n"
-             "Exit: 0, or 2 for a bad address (nothing printed) or a map that cannot\n"
-             "be read.\n\n"
-             "Examples:\n"
-             "  shoal where account/alice\n"
-             "  shoal where --cluster /etc/shoal/bank/cluster.cfg account/alice transfer/t-1\n",
-             DEFAULT_CLUSTER_FILE);
-}
-
-int cmd_where (int argc, char **argv)
-{
-    const char *option = NULL;
-    bool json = false;
-    const option_t table[] = {OPT_STRING ("cluster", &option), OPT_FLAG ("json", &json), OPT_END};
-    int first = options_parse (table, argc, argv, s_where_help);
-    if (first < 0)
-        return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
-    if (first == argc) {
-        fprintf (stderr, "shoal where: needs an ADDRESS (see shoal where --help)\n");
-        return EXIT_USAGE;
-    }
-    for (int i = first; i < argc; i++)
-        if (!cmd_check_address ("where", argv[i]))
-            return EXIT_USAGE;
-    cluster_t *cluster = cluster_cmd_load ("where", cluster_cmd_path (option));
-    if (!cluster)
-        return EXIT_USAGE;
-    for (int i = first; i < argc; i++) {
-        uint32_t shard = shoal_shard (argv[i], cluster_shards (cluster));
-        const char *node = cluster_node_name (cluster, cluster_owner (cluster, shard));
-        printf ("{\"address\":");
-        json_string (stdout, argv[i], strlen (argv[i]));
-        printf (",\"shard\":%u,\"node\":", shard);
-        json_string (stdout, node, strlen (node));
-        printf ("}\n");
-    }
-    cluster_destroy (&cluster);
-    return EXIT_ACCEPTED;
 }
 
 //  --------------------------------------------------------------------------
