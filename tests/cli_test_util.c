@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "proc.h"
 #include "utf8.h"
 
 #include <dirent.h>
@@ -55,52 +56,16 @@ int cli_teardown (void **state)
     return 0;
 }
 
-static const char *s_bin (void)
-{
-    const char *bin = getenv ("SHOAL_BIN");
-    assert_non_null (bin);
-    return bin;
-}
-
-int64_t cli_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-void cli_read (const char *path, char *buffer)
-{
-    buffer[0] = 0;
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    size_t n = fread (buffer, 1, OUTPUT_MAX - 1, file);
-    buffer[n] = 0;
-    fclose (file);
-}
-
 int cli_run (fixture_t *fx, char *out, char *err, const char *format, ...)
 {
     char command[2048], text[1536];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    proc_vformat (text, sizeof text, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
     snprintf (command, sizeof command, "SHOAL='%s' DIR='%s'; (%s) >'%s/run.out' 2>'%s/run.err'",
-              s_bin (), fx->dir, text, fx->dir, fx->dir);
-    int status = system (command);
-    char path[160];
-    if (out) {
-        snprintf (path, sizeof path, "%s/run.out", fx->dir);
-        cli_read (path, out);
-    }
-    if (err) {
-        snprintf (path, sizeof path, "%s/run.err", fx->dir);
-        cli_read (path, err);
-    }
-    return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+              proc_bin (), fx->dir, text, fx->dir, fx->dir);
+    return proc_system (command, fx->dir, out, err);
 }
 
 void cli_node_start (fixture_t *fx, char *ready, const char *format, ...)
@@ -108,40 +73,20 @@ void cli_node_start (fixture_t *fx, char *ready, const char *format, ...)
     char text[1536], command[2048];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    proc_vformat (text, sizeof text, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
     snprintf (command, sizeof command,
-              "SHOAL='%s' DIR='%s'; exec %s >'%s/node.out' 2>>'%s/node.log'", s_bin (), fx->dir,
+              "SHOAL='%s' DIR='%s'; exec %s >'%s/node.out' 2>>'%s/node.log'", proc_bin (), fx->dir,
               text, fx->dir, fx->dir);
     char out_path[160], log_path[160];
     snprintf (out_path, sizeof out_path, "%s/node.out", fx->dir);
     snprintf (log_path, sizeof log_path, "%s/node.log", fx->dir);
-    unlink (out_path);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        //  From /, so that no relative path resolves by accident.
-        if (chdir ("/") == 0)
-            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
-        _exit (127);
-    }
-    fx->node = pid;
-    int64_t deadline = cli_now_ms () + START_TIMEOUT_MS;
-    while (true) {
-        cli_read (out_path, ready);
-        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
-            return;
-        int status;
-        bool ended = waitpid (pid, &status, WNOHANG) == pid;
-        if (ended || cli_now_ms () > deadline) {
-            if (ended)
-                fx->node = 0;
-            char log[OUTPUT_MAX];
-            cli_read (log_path, log);
-            fail_msg ("the node %s: %s", ended ? "exited" : "did not start in time", log);
-        }
-        usleep (20 * 1000);
+    int status;
+    if (!proc_shell_start (&fx->node, command, out_path, log_path, "the node", START_TIMEOUT_MS,
+                           ready, &status)) {
+        char log[OUTPUT_MAX];
+        proc_read_file (log_path, log);
+        fail_msg ("the node exited: %s", log);
     }
 }
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "proc.h"
 #include "utf8.h"
 
 #include <dirent.h>
@@ -37,7 +38,8 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
-#define OUTPUT_MAX 16384       //  bytes kept of a command's stdout or stderr (bench --help is 9 KB)
+#define OUTPUT_MAX                                                                                 \
+    PROC_OUTPUT_MAX //  bytes kept of a command's stdout or stderr (bench --help is 9 KB)
 
 typedef struct {
     char dir[64];       //  the test's temporary directory
@@ -52,11 +54,6 @@ int cli_setup (void **state);
 int cli_node_stop (fixture_t *fx, int sig);
 
 int cli_teardown (void **state);
-
-int64_t cli_now_ms (void);
-
-//  Reads what path holds into buffer (OUTPUT_MAX bytes); "" if missing.
-void cli_read (const char *path, char *buffer);
 
 //  Runs the shell command made from format with $SHOAL (the binary) and
 //  $DIR (the test's directory) set, stdout and stderr kept in out and err

@@ -8,6 +8,7 @@
 
 #include "cluster.h"
 #include "harness.h"
+#include "proc.h"
 #include "shard.h"
 
 #include <signal.h>
@@ -23,41 +24,15 @@
 
 #include "cluster_cli_test_util.h"
 
-static const char *s_bin (void)
-{
-    const char *bin = getenv ("SHOAL_BIN");
-    assert_non_null (bin);
-    return bin;
-}
-
-int64_t cluster_cli_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-void cluster_cli_read (const char *path, char *buffer)
-{
-    buffer[0] = 0;
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    size_t n = fread (buffer, 1, OUTPUT_MAX - 1, file);
-    buffer[n] = 0;
-    fclose (file);
-}
-
 void cluster_cli_shell (fixture_t *fx, char *command, const char *name, const char *format,
                         va_list args)
 {
     char text[1536];
-    int length = vsnprintf (text, sizeof text, format, args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
+    proc_vformat (text, sizeof text, format, args);
     snprintf (command, 2048,
               "unset SHOAL_ENDPOINT SHOAL_CLUSTER; SHOAL='%s' DIR='%s' C='%s'; (%s) >'%s/%s.out' "
               "2>'%s/%s.err'",
-              s_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
+              proc_bin (), fx->dir, fx->cluster, text, fx->dir, name, fx->dir, name);
 }
 
 int cluster_cli_run (fixture_t *fx, char *out, char *err, const char *format, ...)
@@ -67,17 +42,7 @@ int cluster_cli_run (fixture_t *fx, char *out, char *err, const char *format, ..
     va_start (args, format);
     cluster_cli_shell (fx, command, "run", format, args);
     va_end (args);
-    int status = system (command);
-    char path[160];
-    if (out) {
-        snprintf (path, sizeof path, "%s/run.out", fx->dir);
-        cluster_cli_read (path, out);
-    }
-    if (err) {
-        snprintf (path, sizeof path, "%s/run.err", fx->dir);
-        cluster_cli_read (path, err);
-    }
-    return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    return proc_system (command, fx->dir, out, err);
 }
 
 int cluster_cli_setup (void **state)
@@ -141,32 +106,16 @@ void cluster_cli_node_start (fixture_t *fx, int i)
     snprintf (out_path, sizeof out_path, "%s/n%d.out", fx->dir, i + 1);
     snprintf (log_path, sizeof log_path, "%s/n%d.log", fx->dir, i + 1);
     snprintf (command, sizeof command,
-              "exec '%s' node --cluster '%s' --name n%d --workers 1 >'%s' 2>>'%s'", s_bin (),
+              "exec '%s' node --cluster '%s' --name n%d --workers 1 >'%s' 2>>'%s'", proc_bin (),
               fx->cluster, i + 1, out_path, log_path);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        if (chdir ("/") == 0)
-            execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
-        _exit (127);
-    }
-    fx->nodes[i] = pid;
-    int64_t deadline = cluster_cli_now_ms () + START_TIMEOUT_MS;
-    char ready[OUTPUT_MAX];
-    while (true) {
-        cluster_cli_read (out_path, ready);
-        if (strstr (ready, "ready on ") && strchr (ready, '\n'))
-            return;
-        int status;
-        bool ended = waitpid (pid, &status, WNOHANG) == pid;
-        if (ended || cluster_cli_now_ms () > deadline) {
-            if (ended)
-                fx->nodes[i] = 0;
-            char log[OUTPUT_MAX];
-            cluster_cli_read (log_path, log);
-            fail_msg ("node n%d %s: %s", i + 1, ended ? "exited" : "did not start in time", log);
-        }
-        usleep (20 * 1000);
+    char what[16], ready[OUTPUT_MAX];
+    snprintf (what, sizeof what, "node n%d", i + 1);
+    int status;
+    if (!proc_shell_start (&fx->nodes[i], command, out_path, log_path, what, START_TIMEOUT_MS,
+                           ready, &status)) {
+        char log[OUTPUT_MAX];
+        proc_read_file (log_path, log);
+        fail_msg ("node n%d exited: %s", i + 1, log);
     }
 }
 
@@ -180,14 +129,14 @@ int cluster_cli_count (const char *text, const char *needle)
 
 void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out)
 {
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     char err[OUTPUT_MAX];
     int last;
     while ((last = cluster_cli_run (
                 fx, out, err, "timeout 30 \"$SHOAL\" cluster status --json --cluster \"$C\"")) !=
                code ||
            !strstr (out, want)) {
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("cluster status: exit %d, not %d with %s: %s%s", last, code, want, out, err);
         usleep (50 * 1000);
     }
@@ -196,10 +145,10 @@ void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *
 void cluster_cli_all_links_up (fixture_t *fx)
 {
     char out[OUTPUT_MAX];
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     cluster_cli_status_until (fx, 0, "\"up\":3,\"down\":0", out);
     while (cluster_cli_count (out, "\"peers_up\":2") != NODES) {
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("the peer links did not come up: %s", out);
         usleep (50 * 1000);
         cluster_cli_status_until (fx, 0, "\"up\":3,\"down\":0", out);

@@ -29,6 +29,7 @@
 
 #include "cluster.h"
 #include "harness.h"
+#include "proc.h"
 #include "shard.h"
 
 #include <signal.h>
@@ -43,20 +44,15 @@
 #include <unistd.h>
 
 #define NODES 3
-#define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
-#define UP_TIMEOUT_MS 20000    //  every peer link up, or a dead node seen down
-#define OUTPUT_MAX 16384       //  bytes kept of a command's stdout or stderr
+#define START_TIMEOUT_MS 20000     //  a node's ready line (ASan start-up is slow)
+#define UP_TIMEOUT_MS 20000        //  every peer link up, or a dead node seen down
+#define OUTPUT_MAX PROC_OUTPUT_MAX //  bytes kept of a command's stdout or stderr
 
 typedef struct {
     char dir[64];       //  the test's temporary directory
     char cluster[128];  //  dir/c/cluster.cfg
     pid_t nodes[NODES]; //  running nodes n1..n3, or 0
 } fixture_t;
-
-int64_t cluster_cli_now_ms (void);
-
-//  Reads what path holds into buffer (OUTPUT_MAX bytes); "" if missing.
-void cluster_cli_read (const char *path, char *buffer);
 
 //  Runs the shell command made from format with $SHOAL (the binary), $DIR
 //  (the test's directory) and $C (the cluster file) set, stdout and stderr

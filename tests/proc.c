@@ -52,6 +52,11 @@ void proc_read (proc_t *self, const char *name, char *buffer)
 {
     char path[160];
     snprintf (path, sizeof path, "%s/%s", self->dir, name);
+    proc_read_file (path, buffer);
+}
+
+void proc_read_file (const char *path, char *buffer)
+{
     buffer[0] = 0;
     FILE *file = fopen (path, "r");
     if (!file)
@@ -61,7 +66,7 @@ void proc_read (proc_t *self, const char *name, char *buffer)
     fclose (file);
 }
 
-static const char *s_bin (void)
+const char *proc_bin (void)
 {
     const char *bin = getenv ("SHOAL_BIN");
     assert_non_null (bin);
@@ -73,17 +78,26 @@ int proc_run (proc_t *self, char *out, char *err, const char *format, ...)
     char command[4096], text[3072];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    proc_vformat (text, sizeof text, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
     snprintf (command, sizeof command,
-              "SHOAL='%s' DIR='%s' E='%s'; (%s) >'%s/run.out' 2>'%s/run.err'", s_bin (), self->dir,
-              self->endpoint, text, self->dir, self->dir);
+              "SHOAL='%s' DIR='%s' E='%s'; (%s) >'%s/run.out' 2>'%s/run.err'", proc_bin (),
+              self->dir, self->endpoint, text, self->dir, self->dir);
+    return proc_system (command, self->dir, out, err);
+}
+
+int proc_system (const char *command, const char *dir, char *out, char *err)
+{
     int status = system (command);
-    if (out)
-        proc_read (self, "run.out", out);
-    if (err)
-        proc_read (self, "run.err", err);
+    char path[160];
+    if (out) {
+        snprintf (path, sizeof path, "%s/run.out", dir);
+        proc_read_file (path, out);
+    }
+    if (err) {
+        snprintf (path, sizeof path, "%s/run.err", dir);
+        proc_read_file (path, err);
+    }
     return status != -1 && WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
@@ -93,32 +107,40 @@ static bool s_start (proc_t *self, int *status, const char *text)
     //  No core files: a test may crash its node on purpose.
     snprintf (command, sizeof command,
               "ulimit -c 0; SHOAL='%s' DIR='%s' E='%s'; exec %s >'%s/node.out' 2>>'%s/node.log'",
-              s_bin (), self->dir, self->endpoint, text, self->dir, self->dir);
-    char out_path[160];
+              proc_bin (), self->dir, self->endpoint, text, self->dir, self->dir);
+    char out_path[160], log_path[160], ready[PROC_OUTPUT_MAX];
     snprintf (out_path, sizeof out_path, "%s/node.out", self->dir);
+    snprintf (log_path, sizeof log_path, "%s/node.log", self->dir);
+    return proc_shell_start (&self->node, command, out_path, log_path, "the node", PROC_START_MS,
+                             ready, status);
+}
+
+bool proc_shell_start (pid_t *pid, const char *command, const char *out_path, const char *log_path,
+                       const char *what, int64_t timeout_ms, char *ready, int *status)
+{
     unlink (out_path);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
+    pid_t child = fork ();
+    assert_true (child >= 0);
+    if (child == 0) {
+        //  From /, so that no relative path resolves by accident.
         if (chdir ("/") == 0)
             execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
         _exit (127);
     }
-    self->node = pid;
-    int64_t deadline = proc_now_ms () + PROC_START_MS;
-    char ready[PROC_OUTPUT_MAX];
+    *pid = child;
+    int64_t deadline = proc_now_ms () + timeout_ms;
     while (true) {
-        proc_read (self, "node.out", ready);
+        proc_read_file (out_path, ready);
         if (strstr (ready, "ready on ") && strchr (ready, '\n'))
             return true;
-        if (waitpid (pid, status, WNOHANG) == pid) {
-            self->node = 0;
+        if (waitpid (child, status, WNOHANG) == child) {
+            *pid = 0;
             return false;
         }
         if (proc_now_ms () > deadline) {
             char log[PROC_OUTPUT_MAX];
-            proc_read (self, "node.log", log);
-            fail_msg ("the node did not start in time: %s", log);
+            proc_read_file (log_path, log);
+            fail_msg ("%s did not start in time: %s", what, log);
         }
         usleep (20 * 1000);
     }
@@ -129,9 +151,8 @@ void proc_node_start (proc_t *self, const char *format, ...)
     char text[3072];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    proc_vformat (text, sizeof text, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
     int status;
     if (!s_start (self, &status, text)) {
         char log[PROC_OUTPUT_MAX];
@@ -145,9 +166,8 @@ bool proc_node_try_start (proc_t *self, int *status, const char *format, ...)
     char text[3072];
     va_list args;
     va_start (args, format);
-    int length = vsnprintf (text, sizeof text, format, args);
+    proc_vformat (text, sizeof text, format, args);
     va_end (args);
-    assert_true (length > 0 && (size_t) length < sizeof text);
     return s_start (self, status, text);
 }
 
@@ -203,6 +223,12 @@ int proc_sh (char *out, size_t size, const char *format, ...)
     int status = pclose (pipe);
     zstr_free (&line);
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+void proc_vformat (char *text, size_t size, const char *format, va_list args)
+{
+    int length = vsnprintf (text, size, format, args);
+    assert_true (length > 0 && (size_t) length < size);
 }
 
 const char *proc_last_line (char *text)

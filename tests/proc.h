@@ -8,6 +8,7 @@
 #ifndef PROC_H_INCLUDED
 #define PROC_H_INCLUDED
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,13 @@ typedef struct {
         if (!strstr ((out), (needle)))                                                             \
             fail_msg ("expected '%s' in: %s", (needle), (out));                                    \
     } while (0)
+
+//  The binary under test ($SHOAL_BIN); fails the test if it is not set.
+const char *proc_bin (void);
+
+//  Formats args into text (size bytes); fails the test unless the result
+//  is not empty and fits.
+void proc_vformat (char *text, size_t size, const char *format, va_list args);
 
 //  The last line of text (borrowed, in text, which loses its last newline).
 const char *proc_last_line (char *text);
@@ -67,6 +75,23 @@ void proc_node_signal (proc_t *self, int sig);
 
 //  The text of DIR/name (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read (proc_t *self, const char *name, char *buffer);
+//  The text of the file at path (PROC_OUTPUT_MAX bytes), "" if missing.
+void proc_read_file (const char *path, char *buffer);
+
+//  For a fixture of a test family's own (test_cli_*.c, test_cluster_cli_*.c):
+//  runs command through /bin/sh (system); it must write its stdout and
+//  stderr to DIR/run.out and DIR/run.err, read back into out and err
+//  (PROC_OUTPUT_MAX bytes each, may be NULL). Returns its exit code, -1 if
+//  it did not exit.
+int proc_system (const char *command, const char *dir, char *out, char *err);
+//  Starts `/bin/sh -c command` from / (*pid: its pid) and waits at most
+//  timeout_ms for the file out_path, which it writes its stdout to, to
+//  hold a ready line, left in ready (PROC_OUTPUT_MAX bytes). True once
+//  ready; false if it exits first (its wait status in *status, *pid 0).
+//  Out of time, fails the test: "WHAT did not start in time: " and the
+//  text of log_path.
+bool proc_shell_start (pid_t *pid, const char *command, const char *out_path, const char *log_path,
+                       const char *what, int64_t timeout_ms, char *ready, int *status);
 
 //  Without a fixture, for a test that starts the binary itself (several
 //  nodes of a cluster, test_peer_forgery_*.c): starts argv (argv[0] a path)

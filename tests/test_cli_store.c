@@ -354,16 +354,16 @@ static void test_follow_across_restart (void **state)
     char path[160], err_path[160], text[OUTPUT_MAX];
     snprintf (path, sizeof path, "%s/follow.out", fx->dir);
     snprintf (err_path, sizeof err_path, "%s/follow.err", fx->dir);
-    int64_t deadline = cli_now_ms () + START_TIMEOUT_MS;
-    for (cli_read (path, text); !strstr (text, "\"amount\":3"); cli_read (path, text)) {
-        if (cli_now_ms () > deadline)
+    int64_t deadline = proc_now_ms () + START_TIMEOUT_MS;
+    for (proc_read_file (path, text); !strstr (text, "\"amount\":3"); proc_read_file (path, text)) {
+        if (proc_now_ms () > deadline)
             fail_msg ("the follower never printed the first deposit: %s", text);
         usleep (20 * 1000);
     }
     assert_int_equal (cli_node_stop (fx, SIGTERM), 0);
-    for (cli_read (err_path, text); !strstr (text, "still following account/f from seq 3");
-         cli_read (err_path, text)) {
-        if (cli_now_ms () > deadline)
+    for (proc_read_file (err_path, text); !strstr (text, "still following account/f from seq 3");
+         proc_read_file (err_path, text)) {
+        if (proc_now_ms () > deadline)
             fail_msg ("the follower did not say it goes on: %s", text);
         assert_int_equal (waitpid (follower, NULL, WNOHANG), 0); //  still running
         usleep (20 * 1000);
@@ -374,19 +374,19 @@ static void test_follow_across_restart (void **state)
                                "amount=4",
                                fx->endpoint),
                       0);
-    for (cli_read (path, text); !strstr (text, "\"amount\":4"); cli_read (path, text)) {
-        if (cli_now_ms () > deadline)
+    for (proc_read_file (path, text); !strstr (text, "\"amount\":4"); proc_read_file (path, text)) {
+        if (proc_now_ms () > deadline)
             fail_msg ("the follower never printed the deposit after the restart: %s", text);
         usleep (20 * 1000);
     }
-    cli_read (err_path, text);
+    proc_read_file (err_path, text);
     assert_non_null (strstr (text, "account/f answers again"));
     assert_int_equal (waitpid (follower, NULL, WNOHANG), 0);
     kill (follower, SIGINT);
     assert_int_equal (waitpid (follower, NULL, 0), follower);
     assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 0), 0);
     //  Each event once: the restart printed nothing twice.
-    cli_read (path, text);
+    proc_read_file (path, text);
     assert_int_equal (strstr (strstr (text, "\"seq\":1") + 1, "\"seq\":1"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":2") + 1, "\"seq\":2"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":3") + 1, "\"seq\":3"), NULL);

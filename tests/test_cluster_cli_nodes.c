@@ -76,14 +76,14 @@ static void test_three_nodes (void **state)
          "\"code\":\"key_refused\",\"error\":\"refused this client's key\""},
     };
     for (size_t i = 0; i < sizeof strangers / sizeof strangers[0]; i++) {
-        int64_t started = cluster_cli_now_ms ();
+        int64_t started = proc_now_ms ();
         size_t name = strcspn (strangers[i].command, " ");
         int refused_code =
             cluster_cli_run (fx, out, err,
                              "timeout 60 \"$SHOAL\" %.*s --cluster "
                              "\"$DIR/stranger/cluster.cfg\" --timeout 30000%s",
                              (int) name, strangers[i].command, strangers[i].command + name);
-        int64_t took = cluster_cli_now_ms () - started;
+        int64_t took = proc_now_ms () - started;
         int lines = 0;
         bool said = true;
         for (const char *line = err; *line; lines++) {
@@ -178,7 +178,7 @@ static void test_three_nodes (void **state)
     cluster_cli_node_kill (fx, 2);
     cluster_cli_status_until (fx, 3, "\"up\":2,\"down\":1", out);
     assert_non_null (strstr (out, "\"node\":\"n3\",\"up\":false"));
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         code = cluster_cli_run (
             fx, out, err,
@@ -187,7 +187,7 @@ static void test_three_nodes (void **state)
             accounts[2]);
         if (code == 1 && strstr (out, "\"code\":\"unavailable\""))
             break;
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("no unavailable from n1 for %s: exit %d: %s%s", accounts[2], code, out, err);
         usleep (50 * 1000);
     }
@@ -219,15 +219,14 @@ static char *s_retry_line (fixture_t *fx, char *err, const char *command)
 {
     char out[OUTPUT_MAX];
     const char *prefix = "Retry safely with: shoal ";
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         kill (fx->nodes[1], SIGSTOP);
         int code = cluster_cli_run (fx, out, err, "timeout 30 %s", command);
         kill (fx->nodes[1], SIGCONT);
         if (code == 3)
             break;
-        if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") ||
-            cluster_cli_now_ms () > deadline)
+        if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") || proc_now_ms () > deadline)
             fail_msg ("send %s: exit %d, not 3: %s%s", command, code, out, err);
         cluster_cli_all_links_up (fx);
     }
@@ -263,11 +262,11 @@ static int s_run_retry (fixture_t *fx, char *out, const char *line)
 static void s_get_until (fixture_t *fx, const char *address, const char *want)
 {
     char out[OUTPUT_MAX];
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (cluster_cli_run (fx, out, NULL, "timeout 30 \"$SHOAL\" get --cluster \"$C\" %s",
                             address) != 0 ||
            !strstr (out, want)) {
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("get %s: no %s in %s", address, want, out);
         usleep (50 * 1000);
     }
@@ -353,9 +352,9 @@ static void test_unavailable_with_id (void **state)
     int code = cluster_cli_run (fx, out, err, send, account);
     if (code != 3) //  no answer: forwarded to n2, or not sent in time
         fail_msg ("the first attempt: exit %d, not 3 (no answer): %s%s", code, out, err);
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (!strstr (out, "\"code\":\"unavailable\"")) {
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("n1 never took n2 for down: %s%s", out, err);
         usleep (50 * 1000);
         code = cluster_cli_run (fx, out, err, send, account);
@@ -366,14 +365,14 @@ static void test_unavailable_with_id (void **state)
     assert_non_null (strstr (err, "Retry safely with: shoal send"));
     //  No --id: refused, exit 1, and it never runs (n1 takes n2 for down
     //  now: an attempt not sent in time, exit 3, is made again).
-    deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    deadline = proc_now_ms () + UP_TIMEOUT_MS;
     do
         code = cluster_cli_run (
             fx, out, err,
             "timeout 30 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout 2000 %s "
             "Deposit amount=7",
             account);
-    while (code == 3 && cluster_cli_now_ms () < deadline);
+    while (code == 3 && proc_now_ms () < deadline);
     if (code != 1 || !strstr (out, "\"code\":\"unavailable\""))
         fail_msg ("without --id: exit %d, not 1 unavailable: %s%s", code, out, err);
     kill (fx->nodes[1], SIGCONT);

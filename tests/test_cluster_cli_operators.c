@@ -50,7 +50,7 @@ static pid_t s_start (fixture_t *fx, const char *name, const char *format, ...)
     return pid;
 }
 
-//  Waits for pid until deadline (cluster_cli_now_ms). Returns its exit code, -1 if
+//  Waits for pid until deadline (proc_now_ms). Returns its exit code, -1 if
 //  it did not exit normally, or -2 if it still runs at the deadline.
 static int s_exit_by (pid_t pid, int64_t deadline)
 {
@@ -58,7 +58,7 @@ static int s_exit_by (pid_t pid, int64_t deadline)
         int status;
         if (waitpid (pid, &status, WNOHANG) == pid)
             return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             return -2;
         usleep (20 * 1000);
     }
@@ -69,9 +69,9 @@ static void s_output (fixture_t *fx, const char *name, char *out, char *err)
 {
     char path[160];
     snprintf (path, sizeof path, "%s/%s.out", fx->dir, name);
-    cluster_cli_read (path, out);
+    proc_read_file (path, out);
     snprintf (path, sizeof path, "%s/%s.err", fx->dir, name);
-    cluster_cli_read (path, err);
+    proc_read_file (path, err);
 }
 
 static void test_stuck_work_timeout (void **state)
@@ -85,7 +85,7 @@ static void test_stuck_work_timeout (void **state)
     cluster_cli_account_of (cluster, 1, account, sizeof account);
     cluster_destroy (&cluster);
     kill (fx->nodes[1], SIGSTOP);
-    int64_t started = cluster_cli_now_ms ();
+    int64_t started = proc_now_ms ();
     pid_t pending =
         s_start (fx, "pending", "timeout 120 \"$SHOAL\" pending --cluster \"$C\" --timeout 60000");
     pid_t explain =
@@ -98,14 +98,14 @@ static void test_stuck_work_timeout (void **state)
     if (code != -2 || explained != -2) {
         s_output (fx, code != -2 ? "pending" : "explain", out, err);
         fail_msg ("%s gave up after %d ms, n2 stopped and --timeout 60000: exit %d: %s%s",
-                  code != -2 ? "pending" : "explain", (int) (cluster_cli_now_ms () - started),
+                  code != -2 ? "pending" : "explain", (int) (proc_now_ms () - started),
                   code != -2 ? code : explained, out, err);
     }
-    code = s_exit_by (pending, cluster_cli_now_ms () + 90000);
+    code = s_exit_by (pending, proc_now_ms () + 90000);
     s_output (fx, "pending", out, err);
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back: exit %d: %s%s", code, out, err);
-    code = s_exit_by (explain, cluster_cli_now_ms () + 90000);
+    code = s_exit_by (explain, proc_now_ms () + 90000);
     s_output (fx, "explain", out, err);
     if (code != 0 || !strstr (out, " on node n2, version 0\n"))
         fail_msg ("explain %s, n2 back: exit %d: %s%s", account, code, out, err);
@@ -137,12 +137,12 @@ static void test_operators (void **state)
                          "do cp \"$DIR/other/client.cert\" \"$DIR/c/$n/clients/app.cert\"; done"),
         0);
     //  It is let in (the nodes read clients/ again), and may send commands.
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     int code;
     while ((code = cluster_cli_run (fx, out, err,
                                     "timeout 60 \"$SHOAL\" send --cluster \"$DIR/app/cluster.cfg\" "
                                     "--timeout 5000 account/a Open owner=A")) != 0 &&
-           cluster_cli_now_ms () < deadline)
+           proc_now_ms () < deadline)
         usleep (50 * 1000);
     if (code != 0)
         fail_msg ("the application's client was not let in: exit %d: %s", code, err);
@@ -213,7 +213,7 @@ static void test_operators_legacy (void **state)
     cluster_cli_node_start (fx, 0);
     char log[OUTPUT_MAX], path[160];
     snprintf (path, sizeof path, "%s/n1.log", fx->dir);
-    cluster_cli_read (path, log);
+    proc_read_file (path, log);
     assert_non_null (strstr (log, "every client of node n1 is an operator"));
     cluster_t *cluster = cluster_cli_map (fx);
     char address[64];
@@ -314,7 +314,7 @@ static void test_resolve_unanswered (void **state)
         fail_msg ("transfer: exit %d: %s%s", code, out, err);
     char sender[80], id[33] = "";
     snprintf (sender, sizeof sender, "{\"sender\":\"transfer/%s\",\"command\":\"Debit\"", transfer);
-    int64_t deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (!id[0]) {
         cluster_cli_run (fx, out, err,
                          "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json --timeout 500");
@@ -322,7 +322,7 @@ static void test_resolve_unanswered (void **state)
         const char *key = row ? strstr (row, "\"id\":\"") : NULL;
         if (key)
             snprintf (id, sizeof id, "%.32s", key + 6);
-        else if (cluster_cli_now_ms () > deadline)
+        else if (proc_now_ms () > deadline)
             fail_msg ("the Debit of transfer/%s never showed pending: %s%s", transfer, out, err);
         else
             usleep (100 * 1000);
@@ -340,13 +340,13 @@ static void test_resolve_unanswered (void **state)
         !strstr (err, "shoal explain transfer/"))
         fail_msg ("resolve, n1 stopped: exit %d: %s%s", code, out, err);
     //  And it is: n1 reads it once it goes on.
-    deadline = cluster_cli_now_ms () + UP_TIMEOUT_MS;
+    deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" transfer/%s",
                          transfer);
         if (strstr (out, "\"$Resolved\"") && strstr (out, "n2 frozen"))
             break;
-        if (cluster_cli_now_ms () > deadline)
+        if (proc_now_ms () > deadline)
             fail_msg ("the resolve never showed in transfer/%s: %s%s", transfer, out, err);
         usleep (100 * 1000);
     }
