@@ -118,24 +118,6 @@ void cluster_nodes_start_node (fixture_t *f, int i)
     }
 }
 
-int cluster_nodes_owner (const fixture_t *f, const char *address)
-{
-    return cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster)));
-}
-
-void cluster_nodes_address_on (const fixture_t *f, const char *prefix, int node, int *next,
-                               char *address, size_t size)
-{
-    for (; *next < 100000; (*next)++) {
-        snprintf (address, size, "%s%d", prefix, *next);
-        if (cluster_nodes_owner (f, address) == node) {
-            (*next)++;
-            return;
-        }
-    }
-    fail_msg ("no address %s... on node %d", prefix, node);
-}
-
 //  --------------------------------------------------------------------------
 //  Requests
 

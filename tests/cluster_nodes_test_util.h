@@ -77,13 +77,6 @@ pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, cons
 //  Starts node i of the fixture's cluster and a client of it alone.
 void cluster_nodes_start_node (fixture_t *f, int i);
 
-int cluster_nodes_owner (const fixture_t *f, const char *address);
-
-//  Writes into address the first PREFIX-N (N from *next on) that node
-//  owns, and moves *next past it.
-void cluster_nodes_address_on (const fixture_t *f, const char *prefix, int node, int *next,
-                               char *address, size_t size);
-
 int cluster_nodes_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                         int timeout_ms, client_reply_t *reply, ...);
 

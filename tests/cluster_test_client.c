@@ -7,8 +7,66 @@
 #include <cmocka.h>
 
 #include "cluster_test_client.h"
+#include "shard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+int cluster_client_owner (const cluster_t *cluster, const char *address)
+{
+    return cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster)));
+}
+
+void cluster_client_address_on (const cluster_t *cluster, const char *prefix, int node, int *next,
+                                char *address, size_t size)
+{
+    for (int n = next ? *next : 0; n < 100000; n++) {
+        snprintf (address, size, "%s%d", prefix, n);
+        if (cluster_client_owner (cluster, address) == node) {
+            if (next)
+                *next = n + 1;
+            return;
+        }
+    }
+    if (next)
+        *next = 100000;
+    fail_msg ("no address %s... on node %d", prefix, node);
+}
+
+zcert_t *cluster_client_stolen_cert (const cluster_t *cluster, const char *dir)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/c/%s/node.cert", dir, cluster_node_name (cluster, 1));
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    return cert;
+}
+
+zsock_t *cluster_client_stolen_peer (const cluster_t *cluster, const char *dir,
+                                     const char *routing_id, int timeout_ms)
+{
+    zcert_t *cert = cluster_client_stolen_cert (cluster, dir);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert_non_null (peer);
+    zsock_set_linger (peer, 0);
+    if (routing_id)
+        zsock_set_identity (peer, routing_id);
+    zsock_set_rcvtimeo (peer, timeout_ms);
+    zcert_apply (cert, peer);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (peer, cluster_node_key (cluster, 0));
+    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (cluster, 0)), 0);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (cluster));
+    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (cluster), epoch,
+                                  cluster_digest (cluster), cluster_node_name (cluster, 1), NULL),
+                      0);
+    char *welcome = zstr_recv (peer);
+    assert_non_null (welcome);
+    assert_string_equal (welcome, "WELCOME");
+    zstr_free (&welcome);
+    return peer;
+}
 
 int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
                           const char *name, int timeout_ms, client_reply_t *reply, va_list args)

@@ -1,5 +1,6 @@
 /*  cluster_test_client.h - requests to the nodes of a test's cluster through
-    the client library (transport/client.h), shared by test_cluster_nodes_*.c
+    the client library (transport/client.h), and the addresses each node
+    owns, and a peer link made with a node's stolen key, shared by test_cluster_nodes_*.c
     and test_peer_forgery_*.c (through their *_test_util.h).
 
     Conventions (those of harness.h):
@@ -15,8 +16,32 @@
 #define SHOAL_TESTS_CLUSTER_TEST_CLIENT_H
 
 #include "client.h"
+#include "cluster.h"
+
+#include <czmq.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+
+//  The index of the node of cluster that owns address.
+int cluster_client_owner (const cluster_t *cluster, const char *address);
+
+//  Writes into address (size bytes) the first PREFIX-N that node owns, N
+//  from *next on (next NULL: from 0), and moves *next past it. Fails the
+//  test if no N below 100000 will do.
+void cluster_client_address_on (const cluster_t *cluster, const char *prefix, int node, int *next,
+                                char *address, size_t size);
+
+//  n2's (node 1's) node.cert, its secret too, in an attacker's hands: from
+//  DIR/c/NAME/, where the test made its cluster.
+zcert_t *cluster_client_stolen_cert (const cluster_t *cluster, const char *dir);
+
+//  A link to n1's (node 0's) peer endpoint with n2's stolen key, under
+//  routing_id (NULL: none of its own), that said HELLO as n2 and was
+//  welcomed; a receive on it waits at most timeout_ms. The caller
+//  destroys it.
+zsock_t *cluster_client_stolen_peer (const cluster_t *cluster, const char *dir,
+                                     const char *routing_id, int timeout_ms);
 
 //  Sends kind to `to` with id (NULL: a new one) and the "key=value" fields
 //  in args (char *, NULL-ended, at most 8 read); waits at most timeout_ms.

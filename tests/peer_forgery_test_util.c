@@ -23,22 +23,6 @@
 //  --------------------------------------------------------------------------
 //  The cluster
 
-static int s_owner (const fixture_t *f, const char *address)
-{
-    return cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster)));
-}
-
-void peer_forgery_address_on (const fixture_t *f, const char *prefix, int node, char *address,
-                              size_t size)
-{
-    for (int n = 0; n < 100000; n++) {
-        snprintf (address, size, "%s%d", prefix, n);
-        if (s_owner (f, address) == node)
-            return;
-    }
-    fail_msg ("no address %s... on node %d", prefix, node);
-}
-
 void peer_forgery_start_node (fixture_t *f, int i)
 {
     const char *name = cluster_node_name (f->cluster, i);
@@ -147,41 +131,6 @@ void peer_forgery_canary (fixture_t *f)
     }
 }
 
-zcert_t *peer_forgery_stolen_cert (fixture_t *f)
-{
-    char path[256];
-    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
-    zcert_t *cert = zcert_load (path);
-    assert_non_null (cert);
-    return cert;
-}
-
-zsock_t *peer_forgery_stolen_peer (fixture_t *f, const char *routing_id)
-{
-    zcert_t *cert = peer_forgery_stolen_cert (f);
-    zsock_t *peer = zsock_new (ZMQ_DEALER);
-    assert_non_null (peer);
-    zsock_set_linger (peer, 0);
-    if (routing_id)
-        zsock_set_identity (peer, routing_id);
-    zsock_set_rcvtimeo (peer, DEADLINE_MS);
-    zcert_apply (cert, peer);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
-    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
-    char epoch[24];
-    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
-    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch,
-                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
-                                  NULL),
-                      0);
-    char *welcome = zstr_recv (peer);
-    assert_non_null (welcome);
-    assert_string_equal (welcome, "WELCOME");
-    zstr_free (&welcome);
-    return peer;
-}
-
 int peer_forgery_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
@@ -207,10 +156,11 @@ int peer_forgery_setup (void **state)
         fail_msg ("%s", error);
     peer_forgery_start_node (f, 0);
 
-    f->peer = peer_forgery_stolen_peer (f, NULL);
+    f->peer = cluster_client_stolen_peer (f->cluster, f->dir, NULL, DEADLINE_MS);
 
-    peer_forgery_address_on (f, "account/canary", 0, f->canary, sizeof f->canary);
-    peer_forgery_address_on (f, "transfer/peer", 1, f->peer_transfer, sizeof f->peer_transfer);
+    cluster_client_address_on (f->cluster, "account/canary", 0, NULL, f->canary, sizeof f->canary);
+    cluster_client_address_on (f->cluster, "transfer/peer", 1, NULL, f->peer_transfer,
+                               sizeof f->peer_transfer);
     peer_forgery_accept (f->client[0], f->canary, "Open", "owner=canary", NULL, NULL);
     peer_forgery_canary (f); //  the peer's frames are taken
     return 0;

@@ -57,10 +57,6 @@ typedef struct {
     int64_t canaries;                    //  credits sent so far
 } fixture_t;
 
-//  Writes into address the first PREFIX-N (N from 0) that node owns.
-void peer_forgery_address_on (const fixture_t *f, const char *prefix, int node, char *address,
-                              size_t size);
-
 //  Starts node i (one worker: the peer's frames reach one queue, in
 //  order) and a client of it alone.
 void peer_forgery_start_node (fixture_t *f, int i);
@@ -92,13 +88,6 @@ void peer_forgery_forge (fixture_t *f, envelope_kind_t kind, const char *from, c
 //  n2's transfers, and waits until it has landed: every frame the peer
 //  sent before it was handled (one pipe, one worker, in order).
 void peer_forgery_canary (fixture_t *f);
-
-//  n2's node.cert (its secret too), in the attacker's hands.
-zcert_t *peer_forgery_stolen_cert (fixture_t *f);
-
-//  A link to n1's peer endpoint with n2's stolen key, under routing_id
-//  (NULL: none of its own), that said HELLO as n2 and was welcomed.
-zsock_t *peer_forgery_stolen_peer (fixture_t *f, const char *routing_id);
 
 int peer_forgery_setup (void **state);
 

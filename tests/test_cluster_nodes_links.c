@@ -110,11 +110,11 @@ static void test_transfers_through_a_third_node (void **state)
     char a[2][64], b[2][64], t[4][64];
     int next = 0;
     for (int i = 0; i < 2; i++) {
-        cluster_nodes_address_on (f, "account/a", 0, &next, a[i], sizeof a[i]);
-        cluster_nodes_address_on (f, "account/b", 1, &next, b[i], sizeof b[i]);
+        cluster_client_address_on (f->cluster, "account/a", 0, &next, a[i], sizeof a[i]);
+        cluster_client_address_on (f->cluster, "account/b", 1, &next, b[i], sizeof b[i]);
     }
     for (int i = 0; i < 4; i++)
-        cluster_nodes_address_on (f, "transfer/t", i % 2, &next, t[i], sizeof t[i]);
+        cluster_client_address_on (f->cluster, "transfer/t", i % 2, &next, t[i], sizeof t[i]);
     for (int i = 0; i < 2; i++) {
         cluster_nodes_fund (third, a[i]);
         cluster_nodes_fund (third, b[i]);
@@ -128,11 +128,11 @@ static void test_transfers_through_a_third_node (void **state)
                  {t[2], b[1], a[1], 70},
                  {t[3], a[1], b[1], 10}};
     for (int i = 0; i < 4; i++) {
-        assert_int_not_equal (cluster_nodes_owner (f, moves[i].from),
-                              cluster_nodes_owner (f, moves[i].to));
-        assert_int_not_equal (cluster_nodes_owner (f, moves[i].from), 2);
-        assert_int_not_equal (cluster_nodes_owner (f, moves[i].to), 2);
-        assert_int_not_equal (cluster_nodes_owner (f, moves[i].transfer), 2);
+        assert_int_not_equal (cluster_client_owner (f->cluster, moves[i].from),
+                              cluster_client_owner (f->cluster, moves[i].to));
+        assert_int_not_equal (cluster_client_owner (f->cluster, moves[i].from), 2);
+        assert_int_not_equal (cluster_client_owner (f->cluster, moves[i].to), 2);
+        assert_int_not_equal (cluster_client_owner (f->cluster, moves[i].transfer), 2);
         s_start_transfer (third, moves[i].transfer, moves[i].from, moves[i].to, moves[i].amount);
     }
     for (int i = 0; i < 4; i++)
@@ -202,10 +202,10 @@ static void test_partition_and_freeze_stall_then_complete (void **state)
 
     char x[64], y[64], t[4][64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/x", 0, &next, x, sizeof x);
-    cluster_nodes_address_on (f, "account/y", 1, &next, y, sizeof y);
+    cluster_client_address_on (f->cluster, "account/x", 0, &next, x, sizeof x);
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
     for (int i = 0; i < 4; i++)
-        cluster_nodes_address_on (f, "transfer/p", 0, &next, t[i], sizeof t[i]);
+        cluster_client_address_on (f->cluster, "transfer/p", 0, &next, t[i], sizeof t[i]);
     cluster_nodes_fund (a, x);
     cluster_nodes_fund (a, y);
 
@@ -341,11 +341,11 @@ static void test_link_cut_one_way_is_named (void **state)
 
     char x[64], y[64], t[2][64], u[2][64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/x", 0, &next, x, sizeof x);
-    cluster_nodes_address_on (f, "account/y", 1, &next, y, sizeof y);
+    cluster_client_address_on (f->cluster, "account/x", 0, &next, x, sizeof x);
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
     for (int k = 0; k < 2; k++) {
-        cluster_nodes_address_on (f, "transfer/t", 0, &next, t[k], sizeof t[k]);
-        cluster_nodes_address_on (f, "transfer/u", 1, &next, u[k], sizeof u[k]);
+        cluster_client_address_on (f->cluster, "transfer/t", 0, &next, t[k], sizeof t[k]);
+        cluster_client_address_on (f->cluster, "transfer/u", 1, &next, u[k], sizeof u[k]);
     }
     cluster_nodes_fund (a, x);
     cluster_nodes_fund (a, y);
@@ -405,7 +405,7 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     cluster_nodes_wait_all_up (f);
     char account[64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/k", 1, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, "account/k", 1, &next, account, sizeof account);
     cluster_nodes_fund (f->client[0], account);
 
     proc_kill_with (&f->node[1], SIGKILL);

@@ -229,34 +229,14 @@ static void test_peer_speaks_for_its_own_actors (void **state)
     cluster_nodes_start_node (f, 0);
     char account[64], ours[64], theirs[64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/p", 0, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, "account/p", 0, &next, account, sizeof account);
     next = 0;
-    cluster_nodes_address_on (f, "transfer/o", 0, &next, ours, sizeof ours);
+    cluster_client_address_on (f->cluster, "transfer/o", 0, &next, ours, sizeof ours);
     next = 0;
-    cluster_nodes_address_on (f, "transfer/t", 1, &next, theirs, sizeof theirs);
+    cluster_client_address_on (f->cluster, "transfer/t", 1, &next, theirs, sizeof theirs);
     cluster_nodes_accept (f->client[0], account, "Open", "owner=P", NULL);
 
-    char path[256];
-    snprintf (path, sizeof path, "%s/c/%s/node.cert", f->dir, cluster_node_name (f->cluster, 1));
-    zcert_t *cert = zcert_load (path);
-    assert_non_null (cert);
-    zsock_t *peer = zsock_new (ZMQ_DEALER);
-    assert_non_null (peer);
-    zsock_set_linger (peer, 0);
-    zsock_set_rcvtimeo (peer, DEADLINE_MS);
-    zcert_apply (cert, peer);
-    zsock_set_curve_serverkey (peer, cluster_node_key (f->cluster, 0));
-    assert_int_equal (zsock_connect (peer, "%s", cluster_node_peer (f->cluster, 0)), 0);
-    char epoch[24];
-    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster));
-    assert_int_equal (zstr_sendx (peer, "HELLO", cluster_name (f->cluster), epoch,
-                                  cluster_digest (f->cluster), cluster_node_name (f->cluster, 1),
-                                  NULL),
-                      0);
-    char *welcome = zstr_recv (peer);
-    assert_non_null (welcome);
-    assert_string_equal (welcome, "WELCOME");
-    zstr_free (&welcome);
+    zsock_t *peer = cluster_client_stolen_peer (f->cluster, f->dir, NULL, DEADLINE_MS);
     s_peer_credit (peer, ours, account, 500);
     s_peer_credit (peer, theirs, account, 7);
     //  One pipe, in order: once the 7 is in, the 500 was dropped or not.
@@ -266,7 +246,6 @@ static void test_peer_speaks_for_its_own_actors (void **state)
         zclock_sleep (20);
     assert_int_equal (balance, 7);
     zsock_destroy (&peer);
-    zcert_destroy (&cert);
 }
 
 static void test_refusals_change_nothing (void **state)
@@ -276,7 +255,7 @@ static void test_refusals_change_nothing (void **state)
     cluster_nodes_start_node (f, 0); //  n1 alone; n2 comes in three disguises
     char account[64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/r", 0, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, "account/r", 0, &next, account, sizeof account);
 
     //  A client whose certificate n1 does not know: no answer at all.
     char dir[192], path[256], from[256];
@@ -371,7 +350,7 @@ static void test_link_back_after_refused_handshake (void **state)
     cluster_nodes_wait_all_up (f);
     char account[64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/l", 0, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, "account/l", 0, &next, account, sizeof account);
     cluster_nodes_fund (f->client[1], account); //  through n2, to n1's shard
     assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING);
 }
@@ -514,7 +493,7 @@ static void test_second_node_of_a_name_is_refused (void **state)
     cluster_nodes_start_node (f, 0);
     char account[64];
     int next = 0;
-    cluster_nodes_address_on (f, "account/s", 0, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, "account/s", 0, &next, account, sizeof account);
     cluster_nodes_fund (f->client[0], account);
 
     char data[192], log[192], line[512], expected[512];

@@ -12,6 +12,7 @@
     as cluster_load reads it. Every wait polls against a deadline.
 */
 #include "cluster.h"
+#include "cluster_test_client.h"
 #include "harness.h"
 #include "proc.h"
 #include "shard.h"
@@ -45,18 +46,6 @@ static void s_load (fixture_t *f)
     f->cluster = cluster_load (f->cfg, &error);
     if (!f->cluster)
         fail_msg ("%s", error);
-}
-
-//  Writes into address the first PREFIX-N that node owns.
-static void s_address_on (const fixture_t *f, const char *prefix, int node, char *address,
-                          size_t size)
-{
-    for (int n = 0; n < 100000; n++) {
-        snprintf (address, size, "%s%d", prefix, n);
-        if (cluster_owner (f->cluster, shoal_shard (address, cluster_shards (f->cluster))) == node)
-            return;
-    }
-    fail_msg ("no address %s... on node %d", prefix, node);
 }
 
 //  Starts node i; true once it is ready, false if it exits first (its
@@ -192,7 +181,8 @@ static int s_setup (void **state)
                       0);
     s_load (f);
     for (int i = 0; i < NODES; i++)
-        s_address_on (f, "account/rk", i, f->account[i], sizeof f->account[i]);
+        cluster_client_address_on (f->cluster, "account/rk", i, NULL, f->account[i],
+                                   sizeof f->account[i]);
     return 0;
 }
 

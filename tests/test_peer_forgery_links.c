@@ -185,8 +185,8 @@ static void test_answer_only_to_a_client_that_called (void **state)
 {
     fixture_t *f = *state;
     char account[64];
-    peer_forgery_address_on (f, "account/far", 1, account, sizeof account);
-    zcert_t *cert = peer_forgery_stolen_cert (f);
+    cluster_client_address_on (f->cluster, "account/far", 1, NULL, account, sizeof account);
+    zcert_t *cert = cluster_client_stolen_cert (f->cluster, f->dir);
     zsock_t *impostor = zsock_new (ZMQ_ROUTER);
     assert_non_null (impostor);
     zsock_set_linger (impostor, 0);
@@ -240,7 +240,8 @@ static void test_stolen_key_takes_no_other_name (void **state)
     client_reply_close (&reply);
 
     //  Welcomed as n2 (its key's node), connected under the id "n3".
-    zsock_t *thief = peer_forgery_stolen_peer (f, cluster_node_name (f->cluster, 2));
+    zsock_t *thief = cluster_client_stolen_peer (f->cluster, f->dir,
+                                                 cluster_node_name (f->cluster, 2), DEADLINE_MS);
 
     for (int i = 0; i < 3; i++) {
         rc = peer_forgery_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);
@@ -268,8 +269,8 @@ static void test_flood_bounded_in_bytes (void **state)
 {
     fixture_t *f = *state;
     char hold[240], path[200], held[64], from[64];
-    peer_forgery_address_on (f, "counter/h", 0, held, sizeof held);
-    peer_forgery_address_on (f, "counter/p", 1, from, sizeof from);
+    cluster_client_address_on (f->cluster, "counter/h", 0, NULL, held, sizeof held);
+    cluster_client_address_on (f->cluster, "counter/p", 1, NULL, from, sizeof from);
     snprintf (path, sizeof path, "%s/go", f->dir);
     snprintf (hold, sizeof hold, "path=%s", path);
     char *fields[] = {hold};

@@ -142,7 +142,7 @@ static void s_forge_ok (fixture_t *f, const char *from, const char *to, const ch
 static void s_debit_waiting (fixture_t *f, const char *transfer, const char *dst, char id[33])
 {
     char src[64], from[96], to[96];
-    peer_forgery_address_on (f, "account/src", 2, src, sizeof src);
+    cluster_client_address_on (f->cluster, "account/src", 2, NULL, src, sizeof src);
     peer_forgery_accept (f->client[0], dst, "Open", "owner=dst", NULL, NULL);
     snprintf (from, sizeof from, "from=%s", src);
     snprintf (to, sizeof to, "to=%s", dst);
@@ -174,9 +174,9 @@ static void test_reply_only_from_its_target (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], dst[64], theirs[64], id[33];
-    peer_forgery_address_on (f, "transfer/r", 0, transfer, sizeof transfer);
-    peer_forgery_address_on (f, "account/dst", 0, dst, sizeof dst);
-    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    cluster_client_address_on (f->cluster, "transfer/r", 0, NULL, transfer, sizeof transfer);
+    cluster_client_address_on (f->cluster, "account/dst", 0, NULL, dst, sizeof dst);
+    cluster_client_address_on (f->cluster, "account/theirs", 1, NULL, theirs, sizeof theirs);
     s_debit_waiting (f, transfer, dst, id);
     pending_t before;
     s_pending (f->client[0], transfer, &before);
@@ -195,10 +195,11 @@ static void test_timer_never_crosses_nodes (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], src[64], dst[64], theirs[64], from[96], to[96], id[33];
-    peer_forgery_address_on (f, "transfer/t", 0, transfer, sizeof transfer);
-    peer_forgery_address_on (f, "account/src", 0, src, sizeof src);
-    peer_forgery_address_on (f, "account/dst", 2, dst, sizeof dst); //  never opened
-    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    cluster_client_address_on (f->cluster, "transfer/t", 0, NULL, transfer, sizeof transfer);
+    cluster_client_address_on (f->cluster, "account/src", 0, NULL, src, sizeof src);
+    cluster_client_address_on (f->cluster, "account/dst", 2, NULL, dst,
+                               sizeof dst); //  never opened
+    cluster_client_address_on (f->cluster, "account/theirs", 1, NULL, theirs, sizeof theirs);
     peer_forgery_accept (f->client[0], src, "Open", "owner=src", NULL, NULL);
     peer_forgery_accept (f->client[0], src, "Deposit", "amount=1000", NULL, NULL);
     snprintf (from, sizeof from, "from=%s", src);
@@ -240,9 +241,9 @@ static void test_cancel_reply_only_from_its_target (void **state)
 {
     fixture_t *f = *state;
     char transfer[64], dst[64], theirs[64], id[33], cancel[33];
-    peer_forgery_address_on (f, "transfer/c", 0, transfer, sizeof transfer);
-    peer_forgery_address_on (f, "account/dst", 0, dst, sizeof dst);
-    peer_forgery_address_on (f, "account/theirs", 1, theirs, sizeof theirs);
+    cluster_client_address_on (f->cluster, "transfer/c", 0, NULL, transfer, sizeof transfer);
+    cluster_client_address_on (f->cluster, "account/dst", 0, NULL, dst, sizeof dst);
+    cluster_client_address_on (f->cluster, "account/theirs", 1, NULL, theirs, sizeof theirs);
     s_debit_waiting (f, transfer, dst, id);
     char id_field[48];
     snprintf (id_field, sizeof id_field, "id=%s", id);
