@@ -121,16 +121,6 @@ void cluster_nodes_start_node (fixture_t *f, int i)
 //  --------------------------------------------------------------------------
 //  Requests
 
-int cluster_nodes_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-                        int timeout_ms, client_reply_t *reply, ...)
-{
-    va_list args;
-    va_start (args, reply);
-    int rc = cluster_client_callv (client, kind, NULL, to, name, timeout_ms, reply, args);
-    va_end (args);
-    return rc;
-}
-
 void cluster_nodes_accept (client_t *client, const char *to, const char *name, ...)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
@@ -160,7 +150,8 @@ void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats)
 {
     memset (stats, 0, sizeof *stats);
     client_reply_t reply;
-    int rc = cluster_nodes_call (client, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL);
+    int rc =
+        cluster_client_call (client, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL);
     if (rc != 0)
         fail_msg ("stats: %s", shoal_strerror (rc));
     assert_true (reply.ok);

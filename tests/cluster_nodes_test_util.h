@@ -77,9 +77,6 @@ pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, cons
 //  Starts node i of the fixture's cluster and a client of it alone.
 void cluster_nodes_start_node (fixture_t *f, int i);
 
-int cluster_nodes_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-                        int timeout_ms, client_reply_t *reply, ...);
-
 //  A command that must be accepted: asked again with the same id while
 //  the answer is transient (a link just coming up), until the deadline.
 void cluster_nodes_accept (client_t *client, const char *to, const char *name, ...);

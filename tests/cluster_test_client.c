@@ -86,9 +86,8 @@ int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t 
     return rc;
 }
 
-//  cluster_client_callv with its fields as arguments.
-static int s_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-                   int timeout_ms, client_reply_t *reply, ...)
+int cluster_client_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                         int timeout_ms, client_reply_t *reply, ...)
 {
     va_list args;
     va_start (args, reply);
@@ -99,7 +98,7 @@ static int s_call (client_t *client, envelope_kind_t kind, const char *to, const
 
 void cluster_client_get (client_t *client, const char *address, client_reply_t *reply)
 {
-    int rc = s_call (client, ENVELOPE_QUERY, address, "get", 5000, reply, NULL);
+    int rc = cluster_client_call (client, ENVELOPE_QUERY, address, "get", 5000, reply, NULL);
     if (rc != 0)
         fail_msg ("get %s: %s", address, shoal_strerror (rc));
     if (!reply->ok)
@@ -114,4 +113,20 @@ int64_t cluster_client_balance (client_t *client, const char *account)
     assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
     client_reply_close (&reply);
     return balance;
+}
+
+void cluster_client_transfer_status (client_t *client, const char *transfer, char *status,
+                                     size_t size, bool *stalled)
+{
+    client_reply_t reply;
+    cluster_client_get (client, transfer, &reply);
+    status[0] = 0;
+    reply_state_str (&reply, "status", status, size);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *value =
+        map_find (map_find (map_unpack (&unpacked, reply.data, reply.size), "state"), "stalled");
+    *stalled = value && value->type == MSGPACK_OBJECT_BOOLEAN && value->via.boolean;
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
 }

@@ -20,6 +20,7 @@
 
 #include <czmq.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,10 +50,19 @@ zsock_t *cluster_client_stolen_peer (const cluster_t *cluster, const char *dir,
 int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t *id, const char *to,
                           const char *name, int timeout_ms, client_reply_t *reply, va_list args);
 
+//  cluster_client_callv with no id and its fields as arguments.
+int cluster_client_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
+                         int timeout_ms, client_reply_t *reply, ...);
+
 //  The `get` reply of address (the caller closes it); waits at most 5 s.
 void cluster_client_get (client_t *client, const char *address, client_reply_t *reply);
 
 //  An account's balance from its `get` reply.
 int64_t cluster_client_balance (client_t *client, const char *account);
+
+//  A transfer's state.status (into status, size bytes; "" if none) and
+//  state.stalled (false if none), from its `get` reply.
+void cluster_client_transfer_status (client_t *client, const char *transfer, char *status,
+                                     size_t size, bool *stalled);
 
 #endif

@@ -56,22 +56,12 @@ void peer_forgery_start_node (fixture_t *f, int i)
         fail_msg ("%s", error);
 }
 
-int peer_forgery_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-                       client_reply_t *reply, ...)
-{
-    va_list args;
-    va_start (args, reply);
-    int rc = cluster_client_callv (client, kind, NULL, to, name, 5000, reply, args);
-    va_end (args);
-    return rc;
-}
-
 void peer_forgery_accept (client_t *client, const char *to, const char *name, const char *field1,
                           const char *field2, const char *field3)
 {
     client_reply_t reply;
-    int rc = peer_forgery_call (client, ENVELOPE_COMMAND, to, name, &reply, field1, field2, field3,
-                                NULL);
+    int rc = cluster_client_call (client, ENVELOPE_COMMAND, to, name, 5000, &reply, field1, field2,
+                                  field3, NULL);
     if (rc != 0)
         fail_msg ("%s %s: %s", to, name, shoal_strerror (rc));
     if (!reply.ok)
@@ -82,7 +72,8 @@ void peer_forgery_accept (client_t *client, const char *to, const char *name, co
 int64_t peer_forgery_stat (client_t *client, const char *name)
 {
     client_reply_t reply;
-    int rc = peer_forgery_call (client, ENVELOPE_QUERY, "node/stats", "stats", &reply, NULL);
+    int rc =
+        cluster_client_call (client, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL);
     if (rc != 0)
         fail_msg ("stats: %s", shoal_strerror (rc));
     int64_t value = -1; //  none: asserted after what the forgery changed

@@ -64,11 +64,6 @@ void peer_forgery_start_node (fixture_t *f, int i);
 //  --------------------------------------------------------------------------
 //  Requests
 
-//  Sends kind to `to` with "key=value" fields (NULL-ended); waits at most
-//  5 s. Returns client_call's code; the caller closes reply when it is 0.
-int peer_forgery_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
-                       client_reply_t *reply, ...);
-
 //  A command that must be accepted (asked once: n1's own actors answer).
 void peer_forgery_accept (client_t *client, const char *to, const char *name, const char *field1,
                           const char *field2, const char *field3);

@@ -27,23 +27,6 @@
 
 #include "cluster_nodes_test_util.h"
 
-//  A transfer's state.status and state.stalled.
-static void s_transfer (client_t *client, const char *transfer, char *status, size_t size,
-                        bool *stalled)
-{
-    client_reply_t reply;
-    cluster_client_get (client, transfer, &reply);
-    status[0] = 0;
-    reply_state_str (&reply, "status", status, size);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *value =
-        map_find (map_find (map_unpack (&unpacked, reply.data, reply.size), "state"), "stalled");
-    *stalled = value && value->type == MSGPACK_OBJECT_BOOLEAN && value->via.boolean;
-    msgpack_unpacked_destroy (&unpacked);
-    client_reply_close (&reply);
-}
-
 static bool s_terminal (const char *status)
 {
     return streq (status, "completed") || streq (status, "failed") || streq (status, "compensated");
@@ -56,7 +39,7 @@ static void s_wait_stalled (client_t *client, const char *transfer)
     char status[32];
     bool stalled;
     do {
-        s_transfer (client, transfer, status, sizeof status, &stalled);
+        cluster_client_transfer_status (client, transfer, status, sizeof status, &stalled);
         if (s_terminal (status))
             fail_msg ("%s is %s, but its node is cut off", transfer, status);
         if (stalled)
@@ -73,7 +56,7 @@ static void s_wait_completed (client_t *client, const char *transfer)
     char status[32];
     bool stalled;
     do {
-        s_transfer (client, transfer, status, sizeof status, &stalled);
+        cluster_client_transfer_status (client, transfer, status, sizeof status, &stalled);
         if (s_terminal (status)) {
             if (!streq (status, "completed"))
                 fail_msg ("%s ended %s", transfer, status);
@@ -318,9 +301,9 @@ static void s_force_refused (fixture_t *f, client_t *client, const char *transfe
     char id_field[48];
     snprintf (id_field, sizeof id_field, "id=%s", id);
     client_reply_t reply;
-    assert_int_equal (cluster_nodes_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000,
-                                          &reply, id_field, "code=node_lost", "reason=a test",
-                                          "operator=test", "force=true", NULL),
+    assert_int_equal (cluster_client_call (client, ENVELOPE_COMMAND, transfer, "$resolve", 5000,
+                                           &reply, id_field, "code=node_lost", "reason=a test",
+                                           "operator=test", "force=true", NULL),
                       0);
     if (reply.ok || !streq (reply.code, "target_up"))
         fail_msg ("resolve --force of %s's %s was not refused target_up: %s %s", transfer, id,
@@ -421,8 +404,8 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     for (int i = 0; i < 3; i++) {
         client_reply_t reply;
         int64_t sent = zclock_mono ();
-        assert_int_equal (cluster_nodes_call (f->client[0], ENVELOPE_COMMAND, account, "Deposit",
-                                              1000, &reply, "amount=1", NULL),
+        assert_int_equal (cluster_client_call (f->client[0], ENVELOPE_COMMAND, account, "Deposit",
+                                               1000, &reply, "amount=1", NULL),
                           0);
         assert_true (zclock_mono () - sent <= 1000);
         assert_false (reply.ok);

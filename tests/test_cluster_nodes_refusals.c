@@ -173,8 +173,8 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     assert_int_equal (stats.peers_up, 0);
 
     client_reply_t reply;
-    assert_int_equal (cluster_nodes_call (client, ENVELOPE_COMMAND, account, "Open", 5000, &reply,
-                                          "owner=mallory", NULL),
+    assert_int_equal (cluster_client_call (client, ENVELOPE_COMMAND, account, "Open", 5000, &reply,
+                                           "owner=mallory", NULL),
                       0);
     assert_false (reply.ok);
     assert_string_equal (reply.code, "unavailable");
@@ -278,8 +278,8 @@ static void test_refusals_change_nothing (void **state)
     client_reply_t reply;
     client_set_send_timeout (client, 30000);
     int64_t sent = zclock_mono ();
-    int rc = cluster_nodes_call (client, ENVELOPE_COMMAND, account, "Open", 30000, &reply,
-                                 "owner=eve", NULL);
+    int rc = cluster_client_call (client, ENVELOPE_COMMAND, account, "Open", 30000, &reply,
+                                  "owner=eve", NULL);
     if (rc == 0)
         fail_msg ("a stranger got an answer: ok %d %s %s", reply.ok, reply.code, reply.reason);
     if (rc != SHOAL_EAUTH)
@@ -395,7 +395,7 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
     assert_non_null (f->other);
     client_reply_t reply;
     assert_int_equal (
-        cluster_nodes_call (f->other, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL),
+        cluster_client_call (f->other, ENVELOPE_QUERY, "node/stats", "stats", 5000, &reply, NULL),
         0);
     assert_true (reply.ok);
     client_reply_close (&reply);

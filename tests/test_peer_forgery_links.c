@@ -228,8 +228,8 @@ static void test_stolen_key_takes_no_other_name (void **state)
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     int rc;
     //  n3's client, forwarded to n1: answered once n3's link to n1 is up.
-    while ((rc = peer_forgery_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply,
-                                    NULL)) != 0 ||
+    while ((rc = cluster_client_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", 5000, &reply,
+                                      NULL)) != 0 ||
            !reply.ok) {
         if (rc == 0)
             client_reply_close (&reply);
@@ -244,7 +244,8 @@ static void test_stolen_key_takes_no_other_name (void **state)
                                                  cluster_node_name (f->cluster, 2), DEADLINE_MS);
 
     for (int i = 0; i < 3; i++) {
-        rc = peer_forgery_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", &reply, NULL);
+        rc = cluster_client_call (f->client[2], ENVELOPE_QUERY, f->canary, "get", 5000, &reply,
+                                  NULL);
         if (rc != 0)
             fail_msg ("n3's client got no answer from n1 with n2's key connected as n3: %s",
                       shoal_strerror (rc));

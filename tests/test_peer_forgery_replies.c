@@ -24,23 +24,6 @@
 
 #define ROWS_MAX 8
 
-//  A transfer's state.status and state.stalled.
-static void s_status (client_t *client, const char *transfer, char *status, size_t size,
-                      bool *stalled)
-{
-    client_reply_t reply;
-    cluster_client_get (client, transfer, &reply);
-    status[0] = 0;
-    reply_state_str (&reply, "status", status, size);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *value =
-        map_find (map_find (map_unpack (&unpacked, reply.data, reply.size), "state"), "stalled");
-    *stalled = value && value->type == MSGPACK_OBJECT_BOOLEAN && value->via.boolean;
-    msgpack_unpacked_destroy (&unpacked);
-    client_reply_close (&reply);
-}
-
 //  Waits until transfer's status is want (and stalled, if asked).
 static void s_wait_status (client_t *client, const char *transfer, const char *want,
                            bool and_stalled)
@@ -49,7 +32,7 @@ static void s_wait_status (client_t *client, const char *transfer, const char *w
     char status[32];
     bool stalled;
     do {
-        s_status (client, transfer, status, sizeof status, &stalled);
+        cluster_client_transfer_status (client, transfer, status, sizeof status, &stalled);
         if (streq (status, want) && (stalled || !and_stalled))
             return;
         zclock_sleep (50);
@@ -69,7 +52,7 @@ static void s_pending (client_t *client, const char *address, pending_t *pending
 {
     memset (pending, 0, sizeof *pending);
     client_reply_t reply;
-    int rc = peer_forgery_call (client, ENVELOPE_QUERY, address, "pending", &reply, NULL);
+    int rc = cluster_client_call (client, ENVELOPE_QUERY, address, "pending", 5000, &reply, NULL);
     if (rc != 0)
         fail_msg ("pending %s: %s", address, shoal_strerror (rc));
     assert_true (reply.ok);
@@ -159,7 +142,7 @@ static void s_unchanged (fixture_t *f, const char *transfer, const char *dst,
     peer_forgery_canary (f);
     char status[32];
     bool stalled;
-    s_status (f->client[0], transfer, status, sizeof status, &stalled);
+    cluster_client_transfer_status (f->client[0], transfer, status, sizeof status, &stalled);
     assert_string_equal (status, "started");
     assert_int_equal (cluster_client_balance (f->client[0], dst), 0);
     s_assert_pending_same (f->client[0], transfer, before);
@@ -224,7 +207,7 @@ static void test_timer_never_crosses_nodes (void **state)
     peer_forgery_canary (f);
     char status[32];
     bool stalled;
-    s_status (f->client[0], transfer, status, sizeof status, &stalled);
+    cluster_client_transfer_status (f->client[0], transfer, status, sizeof status, &stalled);
     assert_string_equal (status, "compensating");
     assert_int_equal (cluster_client_balance (f->client[0], src), INT64_MAX - 100);
     s_assert_pending_same (f->client[0], transfer, &before);
@@ -248,9 +231,9 @@ static void test_cancel_reply_only_from_its_target (void **state)
     char id_field[48];
     snprintf (id_field, sizeof id_field, "id=%s", id);
     client_reply_t reply;
-    assert_int_equal (peer_forgery_call (f->client[0], ENVELOPE_COMMAND, transfer, "$resolve",
-                                         &reply, id_field, "code=node_lost", "reason=a test",
-                                         "operator=test", NULL),
+    assert_int_equal (cluster_client_call (f->client[0], ENVELOPE_COMMAND, transfer, "$resolve",
+                                           5000, &reply, id_field, "code=node_lost",
+                                           "reason=a test", "operator=test", NULL),
                       0);
     if (!reply.ok)
         fail_msg ("$resolve: %s %s", reply.code, reply.reason);
