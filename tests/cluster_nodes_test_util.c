@@ -38,12 +38,7 @@ int cluster_nodes_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
-    //  An ipc:// path is at most 107 bytes: keep DIR short.
-    const char *tmp = getenv ("TMPDIR");
-    if (!tmp || strlen (tmp) > 40)
-        tmp = "/tmp";
-    snprintf (f->dir, sizeof f->dir, "%s/shoal-cn-XXXXXX", tmp);
-    assert_non_null (mkdtemp (f->dir));
+    proc_short_dir (f->dir, sizeof f->dir, "cn");
     snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
     f->proxy_out = -1;
     *state = f;

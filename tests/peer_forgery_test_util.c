@@ -126,12 +126,7 @@ int peer_forgery_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
-    //  An ipc:// path is at most 107 bytes: keep DIR short.
-    const char *tmp = getenv ("TMPDIR");
-    if (!tmp || strlen (tmp) > 40)
-        tmp = "/tmp";
-    snprintf (f->dir, sizeof f->dir, "%s/shoal-pf-XXXXXX", tmp);
-    assert_non_null (mkdtemp (f->dir));
+    proc_short_dir (f->dir, sizeof f->dir, "pf");
     snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
     *state = f;
 

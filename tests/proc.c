@@ -41,6 +41,15 @@ void proc_destroy (proc_t **self_p)
     *self_p = NULL;
 }
 
+void proc_short_dir (char *dir, size_t size, const char *name)
+{
+    const char *tmp = getenv ("TMPDIR");
+    if (!tmp || strlen (tmp) > 40)
+        tmp = "/tmp";
+    snprintf (dir, size, "%s/shoal-%s-XXXXXX", tmp, name);
+    assert_non_null (mkdtemp (dir));
+}
+
 int64_t proc_now_ms (void)
 {
     struct timespec now;
