@@ -4,6 +4,7 @@
 #include "client.h"
 #include "journal.h"
 #include "node_child.h"
+#include "proc.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -55,34 +56,7 @@ int check_shoal_v (const fixture_t *f, char **output, char *command, va_list arg
     int argc = 2;
     for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
         argv[argc++] = arg;
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        FILE *out = freopen (f->out, "w", stdout);
-        if (!out || dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
-            _exit (127);
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    int status = 0;
-    int64_t deadline = zclock_mono () + 60000;
-    while (waitpid (pid, &status, WNOHANG) == 0) {
-        if (zclock_mono () > deadline) {
-            kill (pid, SIGKILL);
-            waitpid (pid, &status, 0);
-            fail_msg ("shoal check did not end within 60 s");
-        }
-        zclock_sleep (10);
-    }
-    zfile_t *file = zfile_new (NULL, f->out);
-    assert_non_null (file);
-    assert_int_equal (zfile_input (file), 0);
-    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
-    *output = zchunk_strdup (chunk);
-    zchunk_destroy (&chunk);
-    zfile_destroy (&file);
-    assert_true (WIFEXITED (status));
-    return WEXITSTATUS (status);
+    return proc_run_argv (argv, NULL, f->out, output);
 }
 
 int check_check (const fixture_t *f, char **output, ...)

@@ -3,6 +3,7 @@
 #include "books.h"
 #include "client.h"
 #include "node_child.h"
+#include "proc.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -225,36 +226,7 @@ int faults_run (fixture_t *f, char **output, ...)
     for (char *arg = va_arg (args, char *); arg && argc < 15; arg = va_arg (args, char *))
         argv[argc++] = arg;
     va_end (args);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        int in = open ("/dev/null", O_RDONLY);
-        if (in < 0 || dup2 (in, STDIN_FILENO) < 0 || !freopen (f->out, "w", stdout) ||
-            dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
-            _exit (127);
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    int status = 0;
-    int64_t deadline = zclock_mono () + 60000;
-    while (waitpid (pid, &status, WNOHANG) == 0) {
-        if (zclock_mono () > deadline) {
-            kill (pid, SIGKILL);
-            waitpid (pid, &status, 0);
-            fail_msg ("shoal %s did not end within 60 s (a node started on a damaged store?)",
-                      argv[1]);
-        }
-        zclock_sleep (10);
-    }
-    zfile_t *file = zfile_new (NULL, f->out);
-    assert_non_null (file);
-    assert_int_equal (zfile_input (file), 0);
-    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
-    *output = zchunk_strdup (chunk);
-    zchunk_destroy (&chunk);
-    zfile_destroy (&file);
-    assert_true (WIFEXITED (status));
-    return WEXITSTATUS (status);
+    return proc_run_argv (argv, "/dev/null", f->out, output);
 }
 
 void faults_refused (fixture_t *f, ...)

@@ -297,6 +297,42 @@ pid_t proc_spawn (char *const argv[], const char *log, int *out)
     return pid;
 }
 
+int proc_run_argv (char *const argv[], const char *in, const char *out, char **output)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        if (in) {
+            int fd = open (in, O_RDONLY);
+            if (fd < 0 || dup2 (fd, STDIN_FILENO) < 0)
+                _exit (127);
+        }
+        if (!freopen (out, "w", stdout) || dup2 (STDOUT_FILENO, STDERR_FILENO) < 0)
+            _exit (127);
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    int status = 0;
+    int64_t deadline = proc_now_ms () + 60000;
+    while (waitpid (pid, &status, WNOHANG) == 0) {
+        if (proc_now_ms () > deadline) {
+            kill (pid, SIGKILL);
+            waitpid (pid, &status, 0);
+            fail_msg ("shoal %s did not end within 60 s", argv[1]);
+        }
+        usleep (10 * 1000);
+    }
+    zfile_t *file = zfile_new (NULL, out);
+    assert_non_null (file);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    *output = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
 bool proc_read_until (int fd, const char *want, int timeout_ms)
 {
     char line[512];

@@ -103,6 +103,13 @@ bool proc_shell_start (pid_t *pid, const char *command, const char *out_path, co
 //  with its stdout on a pipe (*out, the read end; out NULL: none) and its
 //  stderr appended to log. Returns its pid.
 pid_t proc_spawn (char *const argv[], const char *log, int *out);
+//  Without a fixture: runs argv (argv[0] a path, NULL-terminated) to its
+//  end, stdin from the file in (NULL: this process's), stdout and stderr
+//  into the file out, for at most 60 s: past that, kills it and fails the
+//  test ("shoal ARGV[1] did not end within 60 s"). Returns its exit code
+//  (fails the test if it did not exit by itself); *output (to free) holds
+//  what it wrote.
+int proc_run_argv (char *const argv[], const char *in, const char *out, char **output);
 //  Reads fd line by line until a line holding want, for at most
 //  timeout_ms. Returns false on timeout or end of file.
 bool proc_read_until (int fd, const char *want, int timeout_ms);
