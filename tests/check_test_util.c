@@ -2,6 +2,7 @@
  */
 #include "books.h"
 #include "client.h"
+#include "cluster_test_client.h"
 #include "journal.h"
 #include "node_child.h"
 #include "proc.h"
@@ -73,25 +74,18 @@ int check_check (const fixture_t *f, char **output, ...)
 //  test unless it is accepted.
 static void s_accept (const fixture_t *f, const char *to, const char *name, ...)
 {
-    char *fields[8];
-    int count = 0;
-    va_list args;
-    va_start (args, name);
-    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
-        fields[count++] = field;
-    va_end (args);
-    uint8_t *payload;
-    size_t size;
-    char error[128];
-    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
-    envelope_t request;
-    client_request (&request, ENVELOPE_COMMAND, NULL, to, name, payload, size);
+    uint8_t id[ENVELOPE_ID_SIZE]; //  the same at each asking
+    envelope_new_id (id);
     client_t *client = client_new (f->node.endpoint);
     assert_non_null (client);
     client_reply_t reply;
     int64_t deadline = zclock_mono () + 20000;
     while (true) {
-        assert_int_equal (client_call (client, &request, 5000, &reply), 0);
+        va_list args;
+        va_start (args, name);
+        int rc = cluster_client_callv (client, ENVELOPE_COMMAND, id, to, name, 5000, &reply, args);
+        va_end (args);
+        assert_int_equal (rc, 0);
         if (!client_reply_transient (&reply) || zclock_mono () > deadline)
             break;
         client_reply_close (&reply);
@@ -101,7 +95,6 @@ static void s_accept (const fixture_t *f, const char *to, const char *name, ...)
         fail_msg ("%s %s rejected: %s %s", to, name, reply.code, reply.reason);
     client_reply_close (&reply);
     client_destroy (&client);
-    free (payload);
 }
 
 //  Polls transfer/ID until its status is terminal (at most 20 s); checks

@@ -1,7 +1,9 @@
 /*  cluster_test_client.h - requests to the nodes of a test's cluster through
-    the client library (transport/client.h), and the addresses each node
-    owns, and a peer link made with a node's stolen key, shared by test_cluster_nodes_*.c
-    and test_peer_forgery_*.c (through their *_test_util.h).
+    the client library (transport/client.h), the addresses each node owns,
+    and a peer link made with a node's stolen key; shared by
+    test_cluster_nodes_*.c and test_peer_forgery_*.c (through their
+    *_test_util.h) and test_cluster_rekey.c. cluster_client_callv serves
+    any node's client: test_bank.c and test_check_*.c send with it too.
 
     Conventions (those of harness.h):
     1. Every helper fails the running test (cmocka's fail_msg or an

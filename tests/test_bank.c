@@ -12,6 +12,7 @@
 */
 #include "bank.h"
 #include "client_window.h"
+#include "cluster_test_client.h"
 #include "worker.h"
 
 #include <czmq.h>
@@ -80,28 +81,16 @@ static void s_restart (fixture_t *f, int sig, char **extra)
 static int s_send (const fixture_t *f, const char *id, const char *to, const char *name,
                    client_reply_t *reply, ...)
 {
-    char *fields[8];
-    int count = 0;
-    va_list args;
-    va_start (args, reply);
-    for (char *field = va_arg (args, char *); field && count < 8; field = va_arg (args, char *))
-        fields[count++] = field;
-    va_end (args);
-    uint8_t *payload;
-    size_t size;
-    char error[128];
-    assert_int_equal (client_fields (count, fields, &payload, &size, error, sizeof error), 0);
     uint8_t message_id[ENVELOPE_ID_SIZE];
     if (id)
         client_id_from_string (id, message_id);
-    else
-        envelope_new_id (message_id);
-    envelope_t request;
-    client_request (&request, ENVELOPE_COMMAND, message_id, to, name, payload, size);
     client_t *client = client_new (f->node.endpoint);
-    int rc = client_call (client, &request, 5000, reply);
+    va_list args;
+    va_start (args, reply);
+    int rc = cluster_client_callv (client, ENVELOPE_COMMAND, id ? message_id : NULL, to, name, 5000,
+                                   reply, args);
+    va_end (args);
     client_destroy (&client);
-    free (payload);
     return rc;
 }
 
