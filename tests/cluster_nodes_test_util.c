@@ -88,16 +88,9 @@ pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, cons
     char *argv[] = {
         getenv ("SHOAL_BIN"), "node", "--cluster",  (char *) cfg, "--name", (char *) name,
         "--workers",          "2",    "--stall-ms", STALL_MS,     NULL};
-    int out;
-    pid_t pid = proc_spawn (argv, log, &out);
-    char line[512];
-    bool ready = proc_read_line_until (out, "ready on ", line, sizeof line, DEADLINE_MS);
-    close (out);
-    if (!ready) {
-        kill (pid, SIGKILL);
-        waitpid (pid, NULL, 0);
+    pid_t pid = proc_spawn_ready (argv, log, DEADLINE_MS);
+    if (!pid)
         fail_msg ("node %s of %s did not start: see %s", name, cfg, log);
-    }
     return pid;
 }
 

@@ -41,14 +41,9 @@ void peer_forgery_start_node (fixture_t *f, int i)
                     "--module",
                     getenv ("SHOAL_TEST_MODULE"),
                     NULL}; //  counter/ for the flood
-    int out;
-    pid_t pid = proc_spawn (argv, log, &out);
-    bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
-    close (out);
-    if (!ready) {
-        proc_kill (&pid);
+    pid_t pid = proc_spawn_ready (argv, log, DEADLINE_MS);
+    if (!pid)
         fail_msg ("node %s did not start: see %s", name, log);
-    }
     f->node[i] = pid;
     char *error = NULL;
     f->client[i] = client_new_cluster (f->cfg, name, &error);

@@ -333,6 +333,17 @@ int proc_run_argv (char *const argv[], const char *in, const char *out, char **o
     return WEXITSTATUS (status);
 }
 
+pid_t proc_spawn_ready (char *const argv[], const char *log, int timeout_ms)
+{
+    int out;
+    pid_t pid = proc_spawn (argv, log, &out);
+    bool ready = proc_read_until (out, "ready on ", timeout_ms);
+    close (out);
+    if (!ready)
+        proc_kill (&pid);
+    return pid;
+}
+
 bool proc_read_until (int fd, const char *want, int timeout_ms)
 {
     char line[512];

@@ -110,6 +110,10 @@ pid_t proc_spawn (char *const argv[], const char *log, int *out);
 //  (fails the test if it did not exit by itself); *output (to free) holds
 //  what it wrote.
 int proc_run_argv (char *const argv[], const char *in, const char *out, char **output);
+//  proc_spawn, then waits at most timeout_ms for a line with "ready on "
+//  on its stdout, whose pipe it closes. Returns its pid once ready; 0 if
+//  it was not (killed and reaped by then).
+pid_t proc_spawn_ready (char *const argv[], const char *log, int timeout_ms);
 //  Reads fd line by line until a line holding want, for at most
 //  timeout_ms. Returns false on timeout or end of file.
 bool proc_read_until (int fd, const char *want, int timeout_ms);

@@ -57,16 +57,10 @@ static bool s_try_start (fixture_t *f, int i)
     snprintf (log, sizeof log, "%s/%s.log", f->dir, name);
     char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name",
                     (char *) name,        NULL};
-    int out;
-    pid_t pid = proc_spawn (argv, log, &out);
-    bool ready = proc_read_until (out, "ready on ", DEADLINE_MS);
-    close (out);
-    if (!ready) {
-        proc_kill (&pid);
-        return false;
-    }
-    f->node[i] = pid;
-    return true;
+    pid_t pid = proc_spawn_ready (argv, log, DEADLINE_MS);
+    if (pid > 0)
+        f->node[i] = pid;
+    return pid > 0;
 }
 
 static void s_start (fixture_t *f, int i)

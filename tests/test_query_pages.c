@@ -348,14 +348,9 @@ static void s_cluster_start (proc_t *p, int i)
                     "--module-opt",
                     "projection.fat=1",
                     NULL};
-    int out;
-    s_cluster[i] = proc_spawn (argv, log, &out);
-    bool ready = proc_read_until (out, "ready on ", PROC_START_MS);
-    close (out);
-    if (!ready) {
-        proc_kill (&s_cluster[i]);
+    s_cluster[i] = proc_spawn_ready (argv, log, PROC_START_MS);
+    if (!s_cluster[i])
         fail_msg ("node n%d did not start: see %s", i + 1, log);
-    }
 }
 
 static void test_cluster_pages (void **state)
