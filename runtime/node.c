@@ -200,17 +200,27 @@ static int s_check_owner_key (shoal_node_t *self, char **error)
             log_info ("shoal node: node %s has a new key (`shoal cluster rekey`): its store in "
                       "%s, written under %s (the previous_key of %s), is now under %s",
                       self->options.name, self->data_dir, stored, self->options.cluster_file, mine);
+    } else if (!streq (stored, mine) && previous[0]) {
+        *error = zsys_sprintf (
+            "the store in %s was written under the key %s, which is neither node %s's key %s "
+            "in %s nor its previous_key %s. If `shoal cluster rekey` ran twice for %s before "
+            "it started, put previous_key = \"%s\" in %s's section of %s by hand: the store is "
+            "taken over at the next start. If it is the directory of another cluster of the "
+            "same names, give this node its own",
+            self->data_dir, stored, self->options.name, mine, self->options.cluster_file,
+            previous, self->options.name, stored, self->options.name,
+            self->options.cluster_file);
+        rc = SHOAL_EINVAL;
     } else if (!streq (stored, mine)) {
         *error = zsys_sprintf (
             "the store in %s belongs to another cluster named %s: it was written by a node %s "
-            "whose public key is %s, and %s gives node %s the key %s%s%s%s. A store stays with "
-            "the key it was written under: give this node its own data directory, or, if you "
-            "replaced %s's certificate yourself, put the old one back (`shoal cluster rekey` "
-            "keeps the key before in previous_key: a store of the key before that is refused)",
+            "whose public key is %s, and %s gives node %s the key %s. A store stays with the "
+            "key it was written under: give this node its own data directory, or, if you "
+            "replaced %s's certificate yourself, put the old one back. A node rekeyed "
+            "(`shoal cluster rekey`) and started since is under its new key: run it with the "
+            "cluster file and node.cert of the new epoch",
             self->data_dir, cluster_name (self->cluster), self->options.name, stored,
-            self->options.cluster_file, self->options.name, mine,
-            previous[0] ? " (previous_key " : "", previous, previous[0] ? ")" : "",
-            self->options.name);
+            self->options.cluster_file, self->options.name, mine, self->options.name);
         rc = SHOAL_EINVAL;
     }
     free (stored);

@@ -106,10 +106,9 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     const uint8_t *to = NULL;
     size_t len = 0;
-    group_t *group = envelope_to (timer->frame, timer->size, &to, &len)
-                         ? ptable_find (&self->timer_groups, to, len)
-                         : NULL;
-    if (!group && to && len && (group = malloc (sizeof (group_t) + len + 1))) {
+    bool readable = envelope_to (timer->frame, timer->size, &to, &len) && len > 0;
+    group_t *group = readable ? ptable_find (&self->timer_groups, to, len) : NULL;
+    if (!group && readable && (group = malloc (sizeof (group_t) + len + 1))) {
         group->first = NULL;
         group->len = len;
         memcpy (group->address, to, len);

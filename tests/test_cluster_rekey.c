@@ -311,6 +311,23 @@ static void test_rekey_keeps_the_store_and_drops_the_old_key (void **state)
     s_wait_log (f, "n2.log", "is not the key that");
 }
 
+//  Puts key as previous_key in n2's section of the map, by hand.
+static void s_set_previous (fixture_t *f, const char *key)
+{
+    static char text[1 << 16];
+    s_read (f, "c/cluster.cfg", text, sizeof text);
+    char *section = strstr (text, "    n2\n");
+    char *line = section ? strstr (section, "previous_key = \"") : NULL;
+    assert_non_null (line);
+    line += strlen ("previous_key = \"");
+    assert_int_equal (strlen (key), CLUSTER_KEY_SIZE);
+    memcpy (line, key, CLUSTER_KEY_SIZE);
+    FILE *file = fopen (f->cfg, "w");
+    assert_non_null (file);
+    fputs (text, file);
+    fclose (file);
+}
+
 //  Rekeyed twice before it started: the store holds the key before the
 //  previous one, and the node refuses it, saying what to do.
 static void test_rekey_twice_before_a_start (void **state)
@@ -318,6 +335,8 @@ static void test_rekey_twice_before_a_start (void **state)
     fixture_t *f = *state;
     s_start (f, 1); //  n2 writes its key into its store
     s_stop_all (f);
+    char first[CLUSTER_KEY_SIZE + 1];
+    snprintf (first, sizeof first, "%s", cluster_node_key (f->cluster, 1));
     char out[4096];
     for (int round = 0; round < 2; round++)
         assert_int_equal (
@@ -326,7 +345,45 @@ static void test_rekey_twice_before_a_start (void **state)
     s_load (f);
     assert_int_equal (cluster_epoch (f->cluster), 3);
     assert_false (s_try_start (f, 1));
-    s_wait_log (f, "n2.log", "(`shoal cluster rekey` keeps the key before in previous_key");
+    s_wait_log (f, "n2.log",
+                "If `shoal cluster rekey` ran twice for n2 before it started, put "
+                "previous_key");
+    s_wait_log (f, "n2.log", first);
+    //  As the message says: its first key by hand, and the store is taken.
+    s_set_previous (f, first);
+    s_start (f, 1);
+    s_wait_log (f, "n2.log", "has a new key (`shoal cluster rekey`)");
+}
+
+//  The map cannot be written (a directory where its temporary file goes):
+//  the command fails saying the map is as it was, and says "rekeyed" of
+//  no node; the same command run again rekeys, and the node's store is
+//  taken over.
+static void test_rekey_map_not_written (void **state)
+{
+    fixture_t *f = *state;
+    s_start (f, 1);
+    s_stop_all (f);
+    char out[4096];
+    assert_int_equal (proc_sh (NULL, 0, "mkdir %s.tmp", f->cfg), 0);
+    assert_int_equal (
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n2 --dir %s/c 2>&1", f->dir), 1);
+    proc_assert_has (out, "is as it was; run the same command again");
+    if (strstr (out, "rekeyed"))
+        fail_msg ("said rekeyed of a map not written: %s", out);
+    s_load (f);
+    assert_int_equal (cluster_epoch (f->cluster), 1);
+    assert_string_equal (cluster_node_previous_key (f->cluster, 1), "");
+    assert_false (s_try_start (f, 1)); //  its new certificate, the old map
+    s_wait_log (f, "n2.log", "is not the key that");
+    assert_int_equal (proc_sh (NULL, 0, "rmdir %s.tmp", f->cfg), 0);
+    assert_int_equal (
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n2 --dir %s/c 2>&1", f->dir), 0);
+    proc_assert_has (out, "rekeyed n2: public key ");
+    s_load (f);
+    assert_int_equal (cluster_epoch (f->cluster), 2);
+    s_start (f, 1);
+    s_wait_log (f, "n2.log", "has a new key (`shoal cluster rekey`)");
 }
 
 //  Writes DIR/bad.cfg: the map with its previous_key line's value made
@@ -367,8 +424,11 @@ static void test_previous_key_checked (void **state)
     fixture_t *f = *state;
     char out[4096];
     assert_int_equal (
-        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n1 --dir %s/c 2>&1", f->dir), 0);
+        proc_sh (out, sizeof out, "\"$SHOAL_BIN\" cluster rekey n1 n2 --dir %s/c 2>&1", f->dir), 0);
+    proc_assert_has (out, "rekeyed n1: ");
+    proc_assert_has (out, "rekeyed n2: ");
     s_load (f);
+    assert_int_equal (cluster_epoch (f->cluster), 2); //  one epoch for the two
     struct {
         const char *value;
         bool twice;
@@ -377,6 +437,8 @@ static void test_previous_key_checked (void **state)
         {"short", false, "node n1: previous_key: 'short' is not a key"},
         {cluster_node_key (f->cluster, 0), false, "node n1: previous_key: is its public_key"},
         {cluster_node_key (f->cluster, 1), false, "node n1: previous_key: is node n2's key"},
+        {cluster_node_previous_key (f->cluster, 1), false,
+         "node n2: previous_key: is also node n1's"},
         {NULL, true, "node n1: previous_key: given twice"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -393,6 +455,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rekey_keeps_the_store_and_drops_the_old_key, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_rekey_twice_before_a_start, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rekey_map_not_written, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_previous_key_checked, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -156,7 +156,8 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
         if (wrong)
             snprintf (nodes[i].error, sizeof nodes[i].error,
                       "its key is not the one the cluster file gives it (it ended every CURVE "
-                      "handshake): was it given a new key (`shoal cluster rekey`)?");
+                      "handshake at once): after `shoal cluster rekey`, restart it with its new "
+                      "node.cert, and use the cluster file of the new epoch");
         else if (self->states[i] != NODE_DONE)
             snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms", timeout_ms);
     }

@@ -577,9 +577,6 @@ static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
         fprintf (stderr, "shoal %s: the new key of %s was refused\n", s_command, name);
         rc = -1;
     }
-    if (rc == 0)
-        printf ("rekeyed %s: public key %s (was %s), in %s and its _secret\n", name,
-                cluster_node_key (cluster, i), cluster_node_previous_key (cluster, i), path);
     zcert_destroy (&cert);
     return rc;
 }
@@ -688,6 +685,8 @@ static int s_rekey (int argc, char **argv)
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++)
         if (chosen[i] && s_rekey_node (cluster, i, dir) != 0)
             rc = EXIT_REJECTED;
+    if (rc == 0 && cluster_set_epoch (cluster, cluster_epoch (cluster) + 1) != 0)
+        rc = EXIT_REJECTED;
     char *error = NULL;
     if (rc == 0 && cluster_save (cluster, path, &error) != 0) {
         fprintf (stderr, "shoal %s: %s\n", s_command, error ? error : "out of memory");
@@ -697,6 +696,11 @@ static int s_rekey (int argc, char **argv)
     if (rc == EXIT_REJECTED)
         fprintf (stderr, "shoal %s: %s is as it was; run the same command again\n", s_command,
                  path);
+    for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++)
+        if (chosen[i]) //  only now: "rekeyed" is said of what the map names
+            printf ("rekeyed %s: public key %s (was %s), in %s/%s/node.cert and its _secret\n",
+                    cluster_node_name (cluster, i), cluster_node_key (cluster, i),
+                    cluster_node_previous_key (cluster, i), dir, cluster_node_name (cluster, i));
     if (rc == 0)
         printf ("wrote %s: cluster %s, epoch %" PRId64 ", digest %s\n"
                 "next: copy %s to every node and client, each rekeyed node's node.cert and "

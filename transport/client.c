@@ -9,10 +9,12 @@
     SHOAL_EAUTH instead of waiting out its timeout; a node that is merely
     down is waited for as before (libzmq reconnects). A node whose key is
     not the one the cluster file gives (`shoal cluster rekey` gave it a
-    new one) cannot read our HELLO and ends every handshake: libzmq says
-    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL (or _PROTOCOL) and connects
-    again; client_wrong_key names such nodes for the message of a send
-    that found no link.
+    new one) cannot read our HELLO and ends every handshake at once:
+    libzmq says ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL (or _PROTOCOL) right
+    after ZMQ_EVENT_CONNECTED, and connects again; client_wrong_key names
+    such nodes for the message of a send that found no link. A handshake
+    that fails a second or more after its connection timed out (a frozen
+    node) and is not counted.
 */
 #include "client.h"
 #include "cluster.h"
@@ -25,12 +27,14 @@
 #include <string.h>
 
 #define CLIENT_DEFAULT_SEND_TIMEOUT_MS 2000 //  a cluster client's wait for a link
-#define CLIENT_CLOSED_MIN 2 //  handshakes a node ended in a row, for client_wrong_key
+#define CLIENT_CLOSED_MIN 2          //  handshakes a node ended in a row, for client_wrong_key
+#define CLIENT_CLOSED_WITHIN_MS 1000 //  ... each within this of its connection
 
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1];         //  the node's
     char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint, as connected
-    int closed; //  handshakes it ended (not a refused key) since its last good one
+    int closed;           //  handshakes it ended (not a refused key) since its last good one
+    int64_t connected_at; //  its last connection's (monotonic ms), for telling a timeout
 } client_node_t;
 
 struct _client_t {
@@ -100,7 +104,7 @@ static int s_monitor_start (client_t *self)
         return -1;
     if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
         zsock_connect (self->monitor, "%s", endpoint) != 0) {
         zsock_destroy (&self->monitor);
@@ -168,11 +172,18 @@ static void s_read_events (client_t *self)
             memcpy (&id, zmq_msg_data (&event), 2);
         char *text = got ? strndup (zmq_msg_data (&address), zmq_msg_size (&address)) : NULL;
         client_node_t *node = text ? s_node_at (self, text) : NULL;
-        if (node && id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        if (node && id == ZMQ_EVENT_CONNECTED)
+            node->connected_at = zclock_mono ();
+        else if (node && id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             node->closed = 0;
         else if (node && (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
-                          id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
-            node->closed++;
+                          id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)) {
+            //  Ended at once: the node could not read our HELLO. Ended
+            //  after a while: a handshake that timed out (a node frozen,
+            //  or slow), which says nothing of its key.
+            bool prompt = zclock_mono () - node->connected_at < CLIENT_CLOSED_WITHIN_MS;
+            node->closed = prompt ? node->closed + 1 : 0;
+        }
         bool known = false;
         for (int i = 0; text && i < self->refused_count; i++)
             known |= streq (self->refused[i], text);
@@ -218,14 +229,14 @@ const char *client_wrong_key (client_t *self)
     }
     free (self->wrong_key);
     self->wrong_key =
-        names
-            ? zsys_sprintf ("%s %s ended every CURVE handshake (%d times): its key is not the one "
-                            "%s gives it. Was it given a new key (`shoal cluster rekey`)? "
-                            "Then copy the cluster file of its new epoch from the admin "
-                            "machine",
-                            strchr (names, ',') ? "nodes" : "node", names, most,
-                            self->map_path ? self->map_path : "the cluster file")
-            : NULL;
+        names ? zsys_sprintf ("%s %s ended every CURVE handshake at once (%d times): the key "
+                              "%s gives it is not the one it runs with. After `shoal cluster "
+                              "rekey`, the node must run with its new node.cert and this client "
+                              "must have the cluster file of the new epoch, both; or what "
+                              "listens there is not that node",
+                              strchr (names, ',') ? "nodes" : "node", names, most,
+                              self->map_path ? self->map_path : "the cluster file")
+              : NULL;
     free (names);
     return self->wrong_key;
 }

@@ -353,7 +353,7 @@ int cluster_rekey (cluster_t *self, int i, const char *public_txt)
             return SHOAL_EINVAL;
     memcpy (self->nodes[i].previous, self->nodes[i].key, CLUSTER_KEY_SIZE + 1);
     memcpy (self->nodes[i].key, public_txt, CLUSTER_KEY_SIZE + 1);
-    return cluster_set_epoch (self, self->epoch + 1);
+    return cluster_update_digest (self);
 }
 
 int cluster_set_epoch (cluster_t *self, int64_t epoch)

@@ -107,11 +107,11 @@ int cluster_set_key (cluster_t *self, int i, const char *public_txt);
 
 //  Gives node i a new public key (`shoal cluster rekey`): its key so far
 //  becomes its previous_key, which its store may still hold (node.c takes
-//  the store over to the new key at its next start), and the epoch goes
-//  up by one, so that a node still on the map before refuses this one
-//  and no node takes the old key from a map of the new epoch. Returns 0,
-//  or SHOAL_EINVAL if i is not a node or public_txt is not a key, is
-//  node i's key already, or is any node's key or previous key.
+//  the store over to the new key at its next start). The caller then
+//  sets the next epoch, once for all the nodes it rekeys, so that a node
+//  still on the map before refuses this one. Returns 0, or SHOAL_EINVAL
+//  if i is not a node or public_txt is not a key, is node i's key
+//  already, or is any node's key or previous key.
 int cluster_rekey (cluster_t *self, int i, const char *public_txt);
 
 //  Sets the epoch (>= 1). Returns 0 or SHOAL_EINVAL.

@@ -77,6 +77,11 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
                               other->name);
                 return SHOAL_EINVAL;
             }
+            if (node->previous[0] && strcmp (node->previous, other->previous) == 0) {
+                zplfile_fail (error, path, "node %s: previous_key: is also node %s's", node->name,
+                              other->name);
+                return SHOAL_EINVAL;
+            }
             if (other->previous[0] && strcmp (other->previous, node->key) == 0) {
                 zplfile_fail (error, path, "node %s: previous_key: is node %s's key", other->name,
                               node->name);
