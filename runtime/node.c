@@ -207,9 +207,8 @@ static int s_check_owner_key (shoal_node_t *self, char **error)
             "it started, put previous_key = \"%s\" in %s's section of %s by hand: the store is "
             "taken over at the next start. If it is the directory of another cluster of the "
             "same names, give this node its own",
-            self->data_dir, stored, self->options.name, mine, self->options.cluster_file,
-            previous, self->options.name, stored, self->options.name,
-            self->options.cluster_file);
+            self->data_dir, stored, self->options.name, mine, self->options.cluster_file, previous,
+            self->options.name, stored, self->options.name, self->options.cluster_file);
         rc = SHOAL_EINVAL;
     } else if (!streq (stored, mine)) {
         *error = zsys_sprintf (
