@@ -11,6 +11,10 @@
     and so does one loaded again after its eviction, even from a stream
     with a snapshot and no events (which the store's stream filter does
     not hold when it opens).
+    A timer's cancel takes that actor's timers of that name and no
+    other's, one set and cancelled in the same batch never rings, a
+    cancel whose batch fails to commit is undone (the timer rings once),
+    and a committed one holds across a restart of the worker.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +94,43 @@ static const shoal_type_t s_tally = {
     .restore = s_counter_restore,
 };
 
+//  clock/...: Remind -> Reminded and a timer "ring" in RING_MS; Forget ->
+//  Forgot and the cancel of its "ring" timers; the timer -> Rang.
+#define RING_MS 300
+
+static int s_clock_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) state, (void) data, (void) event;
+    return 0;
+}
+
+static int s_clock_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
+{
+    (void) state;
+    if (shoal_msg_kind (msg) == SHOAL_TIMER) {
+        shoal_ctx_emit (ctx, "Rang");
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Remind") == 0) {
+        shoal_ctx_emit (ctx, "Reminded");
+        shoal_ctx_after (ctx, RING_MS, "ring");
+        return 0;
+    }
+    if (strcmp (shoal_msg_name (msg), "Forget") == 0) {
+        shoal_ctx_emit (ctx, "Forgot");
+        return shoal_ctx_cancel (ctx, "ring");
+    }
+    return shoal_ctx_reject (ctx, "unknown_command", "clocks know Remind and Forget");
+}
+
+static const shoal_type_t s_clock = {
+    .name = "clock",
+    .state_size = sizeof (int64_t),
+    .apply = s_clock_apply,
+    .handle = s_clock_handle,
+    .view = s_counter_view,
+};
+
 //  --------------------------------------------------------------------------
 //  Fixture: a journal, one worker, and the two sockets of the front.
 
@@ -121,6 +162,7 @@ static int s_setup (void **state)
     assert_non_null (fx->registry);
     assert_int_equal (shoal_register (fx->registry, &s_counter), 0);
     assert_int_equal (shoal_register (fx->registry, &s_tally), 0);
+    assert_int_equal (shoal_register (fx->registry, &s_clock), 0);
     fx->config = (worker_config_t){
         .journal = fx->journal,
         .registry = fx->registry,
@@ -174,13 +216,13 @@ static void s_command_id (size_t index, uint8_t id[ENVELOPE_ID_SIZE])
 //  Sends command index ("Add" to one of the counters) as the front does:
 //  [route, frame], with queued_bytes counting the frame until the worker
 //  takes it. created is the first send's time, kept by every retry.
-static void s_send_to (fixture_t *fx, const char *to, size_t index, int64_t created,
-                       uint32_t attempt)
+static void s_send_named (fixture_t *fx, const char *to, const char *name, size_t index,
+                          int64_t created, uint32_t attempt)
 {
     envelope_t command = {.kind = ENVELOPE_COMMAND, .attempt = attempt, .created = created};
     s_command_id (index, command.id);
     snprintf (command.to, sizeof command.to, "%s", to);
-    snprintf (command.name, sizeof command.name, "Add");
+    snprintf (command.name, sizeof command.name, "%s", name);
     uint8_t *frame;
     size_t size;
     assert_int_equal (envelope_encode (&command, &frame, &size), 0);
@@ -189,6 +231,12 @@ static void s_send_to (fixture_t *fx, const char *to, size_t index, int64_t crea
     assert_int_equal (zmq_send (push, ROUTE, strlen (ROUTE), ZMQ_SNDMORE), (int) strlen (ROUTE));
     assert_int_equal (zmq_send (push, frame, size, 0), (int) size);
     free (frame);
+}
+
+static void s_send_to (fixture_t *fx, const char *to, size_t index, int64_t created,
+                       uint32_t attempt)
+{
+    s_send_named (fx, to, "Add", index, created, attempt);
 }
 
 //  Sends command index to one of the counters, as s_send_to.
@@ -504,6 +552,113 @@ static void test_timer_of_another_refused (void **state)
     assert_int_equal (version, 1);
 }
 
+//  --------------------------------------------------------------------------
+//  Timers: a cancel takes the actor's timers of that name out at once
+//  (timers.c, a list per actor), and an aborted batch puts back what it
+//  cancelled (the reload from the journal). Timers of one worker fire in
+//  due order: once a control timer armed last has rung, any earlier one
+//  not cancelled has rung too.
+
+static size_t s_clock_sent; //  the commands of this test so far
+
+//  Sends name to the clock at to and waits for its reply: true if taken.
+static bool s_tell (fixture_t *fx, const char *to, const char *name)
+{
+    size_t index = s_clock_sent++ % COMMANDS;
+    s_send_named (fx, to, name, index, zclock_time (), 0);
+    size_t answered;
+    bool ok;
+    assert_true (s_recv_reply (fx, WAIT_MS, &answered, &ok));
+    assert_int_equal (answered, index);
+    return ok;
+}
+
+static int s_count_rang (void *arg, int64_t seq, const char *name, const uint8_t *data, size_t size,
+                         int64_t created)
+{
+    (void) seq, (void) data, (void) size, (void) created;
+    *(int *) arg += strcmp (name, "Rang") == 0;
+    return 0;
+}
+
+//  The Rang events of the clock at address, as committed.
+static int s_rang (fixture_t *fx, const char *address)
+{
+    int rang = 0;
+    assert_int_equal (journal_read (fx->journal, address, 1, 0, s_count_rang, &rang), 0);
+    return rang;
+}
+
+//  Arms a control timer at clock/control and waits until it has rung.
+static void s_control_rang (fixture_t *fx)
+{
+    assert_true (s_tell (fx, "clock/control", "Remind"));
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (s_rang (fx, "clock/control") < 1) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the control timer never rang");
+        zclock_sleep (20); //  the poll interval of a deadline wait
+    }
+}
+
+static void test_timer_cancel_takes_its_own (void **state)
+{
+    fixture_t *fx = *state;
+    s_clock_sent = 0;
+    assert_true (s_tell (fx, "clock/b", "Remind"));
+    assert_true (s_tell (fx, "clock/b", "Remind"));
+    assert_true (s_tell (fx, "clock/c", "Remind"));
+    assert_true (s_tell (fx, "clock/b", "Forget"));
+    //  Set and cancelled by two turns that may share a batch: never armed.
+    s_send_named (fx, "clock/d", "Remind", s_clock_sent++, zclock_time (), 0);
+    s_send_named (fx, "clock/d", "Forget", s_clock_sent++, zclock_time (), 0);
+    for (int i = 0; i < 2; i++) {
+        size_t answered;
+        bool ok;
+        assert_true (s_recv_reply (fx, WAIT_MS, &answered, &ok));
+        assert_true (ok);
+    }
+    s_control_rang (fx);
+    assert_int_equal (s_rang (fx, "clock/b"), 0);
+    assert_int_equal (s_rang (fx, "clock/c"), 1);
+    assert_int_equal (s_rang (fx, "clock/d"), 0);
+}
+
+//  A cancel whose batch fails to commit is undone: the timer rings once.
+static void test_timer_cancel_aborted_rings (void **state)
+{
+    fixture_t *fx = *state;
+    s_clock_sent = 0;
+    assert_true (s_tell (fx, "clock/a", "Remind"));
+    journal_fail_commits_after (fx->journal, 1);
+    assert_false (s_tell (fx, "clock/a", "Forget"));
+    assert_string_equal (s_last_code, "unavailable");
+    journal_fail_commits_after (fx->journal, 0);
+    s_control_rang (fx);
+    assert_int_equal (s_rang (fx, "clock/a"), 1);
+}
+
+//  A committed cancel holds across a restart of the worker (the timers
+//  armed again from the journal).
+static void test_timer_cancel_across_restart (void **state)
+{
+    fixture_t *fx = *state;
+    s_clock_sent = 0;
+    assert_true (s_tell (fx, "clock/e", "Remind"));
+    assert_true (s_tell (fx, "clock/f", "Remind"));
+    assert_true (s_tell (fx, "clock/e", "Forget"));
+    zactor_destroy (&fx->worker);
+    fx->worker = worker_new (&fx->config, 0);
+    assert_non_null (fx->worker);
+    zsock_destroy (&fx->push); //  inproc: connected again to the new worker
+    fx->push = zsock_new_push (NULL);
+    assert_non_null (fx->push);
+    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    s_control_rang (fx);
+    assert_int_equal (s_rang (fx, "clock/e"), 0);
+    assert_int_equal (s_rang (fx, "clock/f"), 1);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +668,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_snapshot_only_stream_loaded_again, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_of_another_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_cancel_takes_its_own, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_cancel_aborted_rings, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_cancel_across_restart, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
