@@ -24,6 +24,7 @@
 #include "turnfile.h"
 #include "projector.h"
 #include "storemade.h"
+#include "node_owner.h"
 #include "threadname.h"
 
 #include <assert.h>
@@ -177,55 +178,6 @@ static int s_join_cluster (shoal_node_t *self, char **error)
     return rc;
 }
 
-//  A cluster node's store also remembers the node's public key: two
-//  `shoal cluster init` runs make clusters of the same name and node
-//  names, and a data directory of one would otherwise be taken into the
-//  other, its accounts mixed into the other's books. A store made before
-//  the key was kept takes the key it is first opened with. A store
-//  written under the node's previous_key (`shoal cluster rekey`) is the
-//  node's own: it is taken over to the new key, once.
-static int s_check_owner_key (shoal_node_t *self, char **error)
-{
-    const char *mine = zcert_public_txt (self->cert);
-    const char *previous = cluster_node_previous_key (self->cluster, self->self_node);
-    char *stored = NULL;
-    int rc = journal_meta_get (self->journal, "owner_key", &stored);
-    if (rc == SHOAL_ENOTFOUND)
-        return journal_meta_put (self->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
-    if (rc != 0)
-        return rc;
-    if (previous[0] && streq (stored, previous)) {
-        rc = journal_meta_put (self->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
-        if (rc == 0)
-            log_info ("shoal node: node %s has a new key (`shoal cluster rekey`): its store in "
-                      "%s, written under %s (the previous_key of %s), is now under %s",
-                      self->options.name, self->data_dir, stored, self->options.cluster_file, mine);
-    } else if (!streq (stored, mine) && previous[0]) {
-        *error = zsys_sprintf (
-            "the store in %s was written under the key %s, which is neither node %s's key %s "
-            "in %s nor its previous_key %s. If `shoal cluster rekey` ran twice for %s before "
-            "it started, put previous_key = \"%s\" in %s's section of %s by hand: the store is "
-            "taken over at the next start. If it is the directory of another cluster of the "
-            "same names, give this node its own",
-            self->data_dir, stored, self->options.name, mine, self->options.cluster_file, previous,
-            self->options.name, stored, self->options.name, self->options.cluster_file);
-        rc = SHOAL_EINVAL;
-    } else if (!streq (stored, mine)) {
-        *error = zsys_sprintf (
-            "the store in %s belongs to another cluster named %s: it was written by a node %s "
-            "whose public key is %s, and %s gives node %s the key %s. A store stays with the "
-            "key it was written under: give this node its own data directory, or, if you "
-            "replaced %s's certificate yourself, put the old one back. A node rekeyed "
-            "(`shoal cluster rekey`) and started since is under its new key: run it with the "
-            "cluster file and node.cert of the new epoch",
-            self->data_dir, cluster_name (self->cluster), self->options.name, stored,
-            self->options.cluster_file, self->options.name, mine, self->options.name);
-        rc = SHOAL_EINVAL;
-    }
-    free (stored);
-    return rc;
-}
-
 //  Takes the locks of the ipc:// endpoints the node will bind (client,
 //  and a cluster node's peer endpoint), before anything else is opened:
 //  a second node on them is refused and changes nothing (endpoint_lock.h).
@@ -241,27 +193,6 @@ static int s_lock_endpoints (shoal_node_t *self, char **error)
             return rc;
     }
     return 0;
-}
-
-//  A store remembers the node and cluster it belongs to: it is refused as
-//  another's, and a store of a node alone is not taken into a cluster.
-static int s_check_owner (shoal_node_t *self, char **error)
-{
-    char mine[128];
-    snprintf (mine, sizeof mine, "%s/%s", self->cluster ? cluster_name (self->cluster) : "",
-              self->cluster ? self->options.name : "");
-    char *stored = NULL;
-    int rc = journal_meta_get (self->journal, "owner", &stored);
-    if (rc == SHOAL_ENOTFOUND)
-        rc = journal_meta_put (self->journal, "owner", mine) == 0 ? 0 : SHOAL_EIO;
-    else if (rc == 0 && !streq (stored, mine)) {
-        *error = zsys_sprintf ("the store in %s belongs to %s, not to %s (cluster/node; a node "
-                               "alone is \"/\")",
-                               self->data_dir, stored, mine);
-        rc = SHOAL_EINVAL;
-    }
-    free (stored);
-    return rc == 0 && self->cluster ? s_check_owner_key (self, error) : rc;
 }
 
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error)
@@ -383,7 +314,9 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_discard (&self);
         return NULL;
     }
-    *code = s_check_owner (self, error);
+    *code = node_owner_check (self->journal, self->cluster, self->self_node,
+                              self->cert ? zcert_public_txt (self->cert) : NULL, &self->options,
+                              self->data_dir, error);
     if (*code) {
         if (!*error)
             *error = zsys_sprintf ("cannot write to the store in %s", self->data_dir);
