@@ -2,6 +2,7 @@
  * (bank_projections_test_util.h says what each is).
  */
 #include "bank.h"
+#include "harness.h"
 #include "bank_projections.h"
 #include "books.h"
 #include "client_window.h"
@@ -26,8 +27,7 @@ static char *s_workers[] = {"--workers", "2", NULL};
 int bank_projections_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
-    snprintf (f->dir, sizeof f->dir, "/tmp/shoal-test-bankproj-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
+    harness_tempdir (f->dir, sizeof f->dir, "test-bankproj");
     snprintf (f->data, sizeof f->data, "%s/data", f->dir);
     snprintf (f->endpoint, sizeof f->endpoint, "ipc://%s/node.ipc", f->dir);
     *state = f;

@@ -49,8 +49,7 @@ int cluster_cli_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-ccli-XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
+    harness_tempdir (fx->dir, sizeof fx->dir, "test-ccli");
     snprintf (fx->cluster, sizeof fx->cluster, "%s/c/cluster.cfg", fx->dir);
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     int code = cluster_cli_run (

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 #include "cluster_nodes_test_util.h"
+#include "harness.h"
 
 //  --------------------------------------------------------------------------
 //  Processes
@@ -38,7 +39,7 @@ int cluster_nodes_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
-    proc_short_dir (f->dir, sizeof f->dir, "cn");
+    harness_tempdir (f->dir, sizeof f->dir, "cn");
     snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
     f->proxy_out = -1;
     *state = f;

@@ -45,8 +45,7 @@ int cluster_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof *f);
     assert_non_null (f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/test_cluster.XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
+    harness_tempdir (f->dir, sizeof f->dir, "cluster");
     snprintf (f->path, sizeof f->path, "%s/cluster.cfg", f->dir);
     *state = f;
     return 0;

@@ -65,6 +65,12 @@ void harness_assert_one_msgpack (const uint8_t *bytes, size_t size)
 //  --------------------------------------------------------------------------
 //  Files
 
+void harness_tempdir (char *dir, size_t size, const char *name)
+{
+    assert_true ((size_t) snprintf (dir, size, "/tmp/shoal-%s-XXXXXX", name) < size);
+    assert_non_null (mkdtemp (dir));
+}
+
 void harness_rm_rf (const char *path)
 {
     DIR *dir = opendir (path);

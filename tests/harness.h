@@ -43,6 +43,13 @@ void harness_assert_one_msgpack (const uint8_t *bytes, size_t size);
 //  --------------------------------------------------------------------------
 //  Files
 
+//  Makes a fresh directory /tmp/shoal-NAME-XXXXXX, mode 0700 (mkdtemp),
+//  and writes its path into dir (size bytes): short, as an ipc:// path
+//  under it is at most 107 bytes, and the same wherever the tests run
+//  (TMPDIR is not read: a test may name the path in what it expects).
+//  Fails the test if it cannot.
+void harness_tempdir (char *dir, size_t size, const char *name);
+
 //  Removes path and everything below it, as rm -rf does. Errors are
 //  ignored: a teardown calls it on whatever a test left behind.
 void harness_rm_rf (const char *path);

@@ -34,8 +34,7 @@ int journal_setup (void **state)
 {
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     assert_non_null (fixture);
-    strcpy (fixture->dir, "/tmp/test_journal.XXXXXX");
-    assert_non_null (mkdtemp (fixture->dir));
+    harness_tempdir (fixture->dir, sizeof fixture->dir, "journal");
     fixture->journal = journal_test_open (fixture->dir);
     *state = fixture;
     return 0;

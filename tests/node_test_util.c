@@ -31,8 +31,7 @@ int node_setup (void **state)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     assert_non_null (fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-node-XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
+    harness_tempdir (fx->dir, sizeof fx->dir, "test-node");
     snprintf (fx->data, sizeof fx->data, "%s/data", fx->dir);
     snprintf (fx->log, sizeof fx->log, "%s/node.log", fx->dir);
     snprintf (fx->endpoint, sizeof fx->endpoint, "ipc://%s/node.ipc", fx->dir);

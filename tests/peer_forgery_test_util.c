@@ -121,7 +121,7 @@ int peer_forgery_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
-    proc_short_dir (f->dir, sizeof f->dir, "pf");
+    harness_tempdir (f->dir, sizeof f->dir, "pf");
     snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
     *state = f;
 

@@ -24,8 +24,7 @@ proc_t *proc_new (const char *name)
 {
     proc_t *self = calloc (1, sizeof (proc_t));
     assert_non_null (self);
-    snprintf (self->dir, sizeof self->dir, "/tmp/shoal-%s-XXXXXX", name);
-    assert_non_null (mkdtemp (self->dir));
+    harness_tempdir (self->dir, sizeof self->dir, name);
     snprintf (self->endpoint, sizeof self->endpoint, "ipc://%s/node.ipc", self->dir);
     return self;
 }
@@ -39,15 +38,6 @@ void proc_destroy (proc_t **self_p)
     harness_rm_rf (self->dir);
     free (self);
     *self_p = NULL;
-}
-
-void proc_short_dir (char *dir, size_t size, const char *name)
-{
-    const char *tmp = getenv ("TMPDIR");
-    if (!tmp || strlen (tmp) > 40)
-        tmp = "/tmp";
-    snprintf (dir, size, "%s/shoal-%s-XXXXXX", tmp, name);
-    assert_non_null (mkdtemp (dir));
 }
 
 int64_t proc_now_ms (void)

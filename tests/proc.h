@@ -45,11 +45,6 @@ proc_t *proc_new (const char *name);
 //  Kills the node if any, removes the directory, frees; *self_p = NULL.
 void proc_destroy (proc_t **self_p);
 
-//  Makes a fresh directory $TMPDIR/shoal-NAME-XXXXXX (/tmp when TMPDIR is
-//  unset or longer than 40 bytes: an ipc:// path is at most 107 bytes)
-//  and writes its path into dir (size bytes).
-void proc_short_dir (char *dir, size_t size, const char *name);
-
 //  The inodes of the sockets process pid holds open (socket:[N] in its
 //  /proc/PID/fd), at most max. Returns how many.
 int proc_socket_inodes (int pid, unsigned long *inodes, int max);

@@ -159,7 +159,7 @@ static int s_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
     assert_non_null (f);
-    proc_short_dir (f->dir, sizeof f->dir, "rk");
+    harness_tempdir (f->dir, sizeof f->dir, "rk");
     snprintf (f->cfg, sizeof f->cfg, "%s/c/cluster.cfg", f->dir);
     *state = f;
     char out[4096];
