@@ -99,16 +99,16 @@ static void s_unlink (worker_t *self, wtimer_t *timer)
     }
 }
 
-//  Puts timer (owned) on its actor's list and into the queue; out of
-//  memory, or a frame whose address cannot be read, frees it: it fires at
-//  the next reload from the journal.
-static void s_push (worker_t *self, wtimer_t *timer)
+//  The list of the actor timer is for, made if it has none; NULL out of
+//  memory, or for a frame whose address cannot be read.
+static group_t *s_group_of (worker_t *self, const wtimer_t *timer)
 {
-    const uint8_t *to = NULL;
-    size_t len = 0;
-    bool readable = envelope_to (timer->frame, timer->size, &to, &len) && len > 0;
-    group_t *group = readable ? ptable_find (&self->timer_groups, to, len) : NULL;
-    if (!group && readable && (group = malloc (sizeof (group_t) + len + 1))) {
+    const uint8_t *to;
+    size_t len;
+    if (!envelope_to (timer->frame, timer->size, &to, &len) || len == 0)
+        return NULL;
+    group_t *group = ptable_find (&self->timer_groups, to, len);
+    if (!group && (group = malloc (sizeof (group_t) + len + 1))) {
         group->first = NULL;
         group->len = len;
         memcpy (group->address, to, len);
@@ -118,21 +118,29 @@ static void s_push (worker_t *self, wtimer_t *timer)
             group = NULL;
         }
     }
+    return group;
+}
+
+//  Puts timer (owned) on its actor's list and into the queue; out of
+//  memory, or a frame whose address cannot be read, frees it: it fires at
+//  the next reload from the journal.
+static void s_push (worker_t *self, wtimer_t *timer)
+{
+    group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
-    if (!group || heap_push (self->timers, timer) != 0) {
-        if (group && !group->first) {
-            ptable_remove (&self->timer_groups, group->address, group->len);
-            free (group);
-        }
-        s_timer_free (timer);
-        return;
+    if (group) {
+        timer->group = group;
+        timer->prev = NULL;
+        timer->next = group->first;
+        if (group->first)
+            group->first->prev = timer;
+        group->first = timer;
     }
-    timer->group = group;
-    timer->prev = NULL;
-    timer->next = group->first;
-    if (group->first)
-        group->first->prev = timer;
-    group->first = timer;
+    if (!group || heap_push (self->timers, timer) != 0) {
+        if (group)
+            s_unlink (self, timer); //  and its list, if it was the only one
+        s_timer_free (timer);
+    }
 }
 
 void timers_arm (worker_t *self, const wtimer_t *timer)
