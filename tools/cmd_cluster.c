@@ -316,6 +316,22 @@ static void s_drop_old_client (cluster_t *cluster, const char *dir, zcert_t *old
     }
 }
 
+//  A new certificate of cluster's, for role ("node", with node its name,
+//  or "operator", node NULL), or NULL with a message printed.
+static zcert_t *s_new_cert (const cluster_t *cluster, const char *role, const char *node)
+{
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
+        return NULL;
+    }
+    zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
+    zcert_set_meta (cert, "role", "%s", role);
+    if (node)
+        zcert_set_meta (cert, "node", "%s", node);
+    return cert;
+}
+
 //  Writes the certificates and the map. Returns the exit code; on a
 //  failure, what it wrote and the directories it made are removed.
 static int s_write (cluster_t *cluster, const char *dir)
@@ -326,14 +342,11 @@ static int s_write (cluster_t *cluster, const char *dir)
         zlist_autofree (made.files);
         zlist_autofree (made.dirs);
     }
-    zcert_t *client = made.files && made.dirs ? zcert_new () : NULL;
+    zcert_t *client = made.files && made.dirs ? s_new_cert (cluster, "operator", NULL) : NULL;
     if (!client) {
-        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
         s_made_undo (&made);
         return EXIT_REJECTED;
     }
-    zcert_set_meta (client, "cluster", "%s", cluster_name (cluster));
-    zcert_set_meta (client, "role", "operator");
     snprintf (path, sizeof path, "%s/client.cert", dir);
     //  The key this replaces (--force), which an init before operators/
     //  authorized in each node's clients/: taken out below, once all is
@@ -342,15 +355,11 @@ static int s_write (cluster_t *cluster, const char *dir)
     int rc = s_save_cert (client, path, &made);
     for (int i = 0; rc == 0 && i < cluster_node_count (cluster); i++) {
         const char *name = cluster_node_name (cluster, i);
-        zcert_t *cert = zcert_new ();
+        zcert_t *cert = s_new_cert (cluster, "node", name);
         if (!cert) {
-            fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
             rc = -1;
             break;
         }
-        zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
-        zcert_set_meta (cert, "role", "node");
-        zcert_set_meta (cert, "node", "%s", name);
         rc = s_mkdir_node (dir, name, &made);
         if (rc == 0) {
             snprintf (path, sizeof path, "%s/%s/node.cert", dir, name);
@@ -551,6 +560,16 @@ static void s_rekey_help (FILE *out)
                   "  shoal cluster rekey --operator --dir bank\n");
 }
 
+//  Writes cert's secret part to path_secret, then its public part to
+//  path: a cut between them leaves a pair that does not load, which the
+//  same command run again replaces. Returns 0 or -1 with a message.
+static int s_write_pair (zcert_t *cert, const char *path)
+{
+    char secret[PATH_MAX + 16];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    return s_write_cert (cert, true, secret) == 0 && s_write_cert (cert, false, path) == 0 ? 0 : -1;
+}
+
 //  Writes node i's new certificate into DIR/NAME/ (made if missing) and
 //  gives it to the map. Returns 0 or -1 with a message printed.
 static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
@@ -560,19 +579,11 @@ static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
     snprintf (path, sizeof path, "%s/%s", dir, name);
     if (s_mkdir (path) != 0)
         return -1;
-    zcert_t *cert = zcert_new ();
-    if (!cert) {
-        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
+    zcert_t *cert = s_new_cert (cluster, "node", name);
+    if (!cert)
         return -1;
-    }
-    zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
-    zcert_set_meta (cert, "role", "node");
-    zcert_set_meta (cert, "node", "%s", name);
-    char secret[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/%s/node.cert", dir, name);
-    snprintf (secret, sizeof secret, "%s_secret", path);
-    int rc =
-        s_write_cert (cert, true, secret) == 0 && s_write_cert (cert, false, path) == 0 ? 0 : -1;
+    int rc = s_write_pair (cert, path);
     if (rc == 0 && cluster_rekey (cluster, i, zcert_public_txt (cert)) != 0) {
         fprintf (stderr, "shoal %s: the new key of %s was refused\n", s_command, name);
         rc = -1;
@@ -586,20 +597,13 @@ static int s_rekey_node (cluster_t *cluster, int i, const char *dir)
 //  0 or -1 with a message printed.
 static int s_rekey_operator (cluster_t *cluster, const char *dir)
 {
-    char path[PATH_MAX], secret[PATH_MAX + 16];
-    snprintf (path, sizeof path, "%s/client.cert", dir);
-    snprintf (secret, sizeof secret, "%s_secret", path);
-    zcert_t *old = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
-    zcert_t *cert = zcert_new ();
-    if (!cert) {
-        fprintf (stderr, "shoal %s: cannot make a certificate\n", s_command);
-        zcert_destroy (&old);
+    zcert_t *cert = s_new_cert (cluster, "operator", NULL);
+    if (!cert)
         return -1;
-    }
-    zcert_set_meta (cert, "cluster", "%s", cluster_name (cluster));
-    zcert_set_meta (cert, "role", "operator");
-    int rc =
-        s_write_cert (cert, true, secret) == 0 && s_write_cert (cert, false, path) == 0 ? 0 : -1;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/client.cert", dir);
+    zcert_t *old = access (path, F_OK) == 0 ? zcert_load (path) : NULL;
+    int rc = s_write_pair (cert, path);
     if (rc == 0)
         printf ("rekeyed the operator: public key %s (was %s), in %s and its _secret\n",
                 zcert_public_txt (cert), old ? zcert_public_txt (old) : "none", path);
@@ -624,14 +628,15 @@ static int s_rekey (int argc, char **argv)
 {
     s_command = argv[0];
     const char *dir = "cluster";
-    bool operator= false;
-    const option_t table[] = {OPT_STRING ("dir", &dir), OPT_FLAG ("operator", &operator), OPT_END};
+    bool new_operator = false;
+    const option_t table[] = {OPT_STRING ("dir", &dir), OPT_FLAG ("operator", &new_operator),
+                              OPT_END};
     int first = options_parse (table, argc, argv, s_rekey_help);
     if (first == OPTIONS_HELP)
         return 0;
     if (first == OPTIONS_ERROR)
         return EXIT_USAGE;
-    if (first == argc && !operator) {
+    if (first == argc && !new_operator) {
         fprintf (stderr,
                  "shoal %s: which node? (shoal cluster rekey NODE... --dir DIR, or --operator "
                  "for the operator's certificate)\n",
@@ -669,7 +674,7 @@ static int s_rekey (int argc, char **argv)
                  s_command);
         rc = EXIT_REJECTED;
     }
-    if (rc == 0 && operator&& s_rekey_operator (cluster, dir) != 0) {
+    if (rc == 0 && new_operator && s_rekey_operator (cluster, dir) != 0) {
         fprintf (stderr,
                  "shoal %s: run the same command again: it makes a new operator's "
                  "certificate and writes it everywhere\n",
