@@ -113,24 +113,22 @@ static int s_monitor_start (client_t *self)
     return 0;
 }
 
-//  The name of the node at address, as its monitor event gives it, or
-//  address itself when no endpoint connected to is spelt so (a host name
-//  that libzmq resolved).
-static const char *s_node_name (const client_t *self, const char *address)
-{
-    for (int i = 0; i < self->node_count; i++)
-        if (streq (self->nodes[i].endpoint, address))
-            return self->nodes[i].name;
-    return address;
-}
-
-//  The node connected to at address, or NULL.
-static client_node_t *s_node_at (client_t *self, const char *address)
+//  The node connected to at address, as its monitor event gives it, or
+//  NULL when no endpoint connected to is spelt so (a host name that
+//  libzmq resolved).
+static client_node_t *s_node_at (const client_t *self, const char *address)
 {
     for (int i = 0; i < self->node_count; i++)
         if (streq (self->nodes[i].endpoint, address))
             return &self->nodes[i];
     return NULL;
+}
+
+//  The name of the node at address, or address itself.
+static const char *s_node_name (const client_t *self, const char *address)
+{
+    const client_node_t *node = s_node_at (self, address);
+    return node ? node->name : address;
 }
 
 //  Writes self->refusal: which nodes refused this client's key, and what
