@@ -15,6 +15,7 @@
     it are never answered: what the stall notices are tested with.
 */
 #include "shoal.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,14 +86,29 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         usleep ((useconds_t) ms * 1000);
         return 0;
     }
+    //  Holds the worker until a file is at path, having made PATH.held to
+    //  say so; with by, adds it as Add does (an effect a crash meanwhile
+    //  loses: the turn is not committed).
     if (strcmp (shoal_msg_name (msg), "Hold") == 0) {
-        char path[256];
+        char path[256], held[264];
         if (shoal_data_str (shoal_msg_data (msg), "path", path, sizeof path) != 0)
             return shoal_ctx_reject (ctx, "invalid_field", "path must be a string");
+        int64_t by = 0;
+        if (shoal_data_has (shoal_msg_data (msg), "by") &&
+            (shoal_data_int (shoal_msg_data (msg), "by", &by) != 0 || by < 1 || by > 1000))
+            return shoal_ctx_reject (ctx, "invalid_field", "by must be an integer in 1..1000");
+        snprintf (held, sizeof held, "%s.held", path);
+        FILE *file = fopen (held, "w");
+        if (file)
+            fclose (file);
         for (int waited_ms = 0; access (path, F_OK) != 0; waited_ms += 10) {
             if (waited_ms >= 60000)
                 return shoal_ctx_reject (ctx, "timeout", "no file came at path in a minute");
             usleep (10000);
+        }
+        if (by) {
+            shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", by);
+            shoal_rec_int (shoal_ctx_reply (ctx), "value", counter->value + by);
         }
         return 0;
     }

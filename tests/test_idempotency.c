@@ -10,7 +10,10 @@
     no control byte of a field. A
     transfer's id reused with other fields is
     refused too; a transfer's id too long to be one is bad usage, as is a
-    request too big to send and a number that is not finite.
+    request too big to send and a number that is not finite. A command its
+    node took and lost in a crash is answered once the node is back,
+    within the client's timeout, with one effect (the client sends it
+    again under its id each second).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -588,6 +591,56 @@ static void test_non_finite (void **state)
     assert_has (out, "\"value\":1");
 }
 
+//  A command its node took and lost: the node is SIGKILLed while the
+//  turn runs (counter's Hold, held until a file comes), so nothing of it
+//  was committed. The client, which sends it again under its id every
+//  second meanwhile, is answered once the node is back, within its
+//  timeout and long before it (20 s), and the command took effect once,
+//  however many copies came.
+static void test_resent_after_crash (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192], log[160];
+    proc_node_start (p, NODE);
+    snprintf (go, sizeof go, "%s/go", p->dir);
+    snprintf (held, sizeof held, "%s.held", go);
+    snprintf (path, sizeof path, "path=%s", go);
+    snprintf (log, sizeof log, "%s/client.log", p->dir);
+    char *argv[] = {(char *) proc_bin (), "send", "--endpoint", p->endpoint, "--timeout", "20000",
+                    "counter/h",          "Hold", path,         "by=7",      NULL};
+    int reply_fd = -1;
+    pid_t client = proc_spawn (argv, log, &reply_fd);
+    int64_t deadline = proc_now_ms () + 20000;
+    while (access (held, F_OK) != 0 && proc_now_ms () < deadline)
+        usleep (10000); //  a poll of the deadline's loop
+    if (access (held, F_OK) != 0) {
+        proc_kill (&client);
+        fail_msg ("the node did not start the Hold within 20 s");
+    }
+    proc_node_signal (p, SIGKILL);
+    FILE *file = fopen (go, "w");
+    assert_non_null (file);
+    fclose (file);
+    int64_t restarted = proc_now_ms ();
+    proc_node_start (p, NODE);
+    bool answered = proc_read_line_until (reply_fd, "\"ok\":true", line, sizeof line, 15000);
+    int64_t took = proc_now_ms () - restarted;
+    close (reply_fd);
+    int rc = proc_wait_exit (client, 5000);
+    if (!answered) {
+        proc_kill (&client);
+        proc_read_file (log, out);
+        fail_msg ("no answer within 15 s of the node's restart (exit %d): %s", rc, out);
+    }
+    assert_int_equal (rc, 0);
+    assert_has (line, "\"value\":7");
+    assert_true (took < 15000);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/h"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E counter/h"), 0);
+    assert_has (out, "\"value\":7");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -606,6 +659,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_retry_control_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_non_finite, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_resent_after_crash, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #define DEFAULT_TIMEOUT_MS 5000
 #define CLUSTER_STATS_TIMEOUT_MS 1000 //  stats of a whole cluster: a node's answer
 #define TRANSFER_GET_MS 1000          //  transfer --wait: one get's answer at most
+#define CLIENT_RESEND_MS 1000         //  a request unanswered this long is sent again
 
 typedef struct {
     const char *endpoint; //  a plain endpoint, or NULL when cluster is set
@@ -46,11 +47,13 @@ typedef struct {
 int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *));
 
 //  Connects to the target, sends one request and waits for its reply
-//  (timeout_ms, 0: DEFAULT_TIMEOUT_MS), disconnects. Prints a message and
-//  returns an exit code when there is no reply; returns -1 with *reply
-//  (to close) when there is.
+//  (timeout_ms, 0: DEFAULT_TIMEOUT_MS), sending it again under its id
+//  every CLIENT_RESEND_MS meanwhile (*sends, if not NULL, gets how many
+//  copies left), disconnects. Prints a message and returns an exit code
+//  when there is no reply; returns -1 with *reply (to close) when there is.
 int client_cmd_call_once (const char *command, const client_options_t *opts,
-                          const envelope_t *request, long timeout_ms, client_reply_t *reply);
+                          const envelope_t *request, long timeout_ms, client_reply_t *reply,
+                          int *sends);
 
 //  The command line that sends the same request again with the same id
 //  (id, a string as --id takes it): "shoal COMMAND --id ID", the target

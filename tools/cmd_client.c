@@ -93,15 +93,17 @@ static client_t *s_connect (const char *command, const client_options_t *opts)
 
 //  Sends one request over client and waits for its reply, at most
 //  timeout_ms (0: DEFAULT_TIMEOUT_MS) in all, the wait for a link that
-//  takes it included. Prints a message and returns an exit code when
-//  there is none (EXIT_USAGE for a request too big to send, which is not
-//  sent); returns -1 with *reply to close when there is.
+//  takes it included, sending it again under its id every
+//  CLIENT_RESEND_MS meanwhile (client_call_every; *sends, if not NULL,
+//  gets how many copies left). Prints a message and returns an exit code
+//  when there is no reply (EXIT_USAGE for a request too big to send,
+//  which is not sent); returns -1 with *reply to close when there is.
 static int s_call (const char *command, client_t *client, const client_options_t *opts,
-                   const envelope_t *request, long timeout_ms, client_reply_t *reply)
+                   const envelope_t *request, long timeout_ms, client_reply_t *reply, int *sends)
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    int rc = client_call (client, request, (int) timeout_ms, reply);
+    int rc = client_call_every (client, request, (int) timeout_ms, CLIENT_RESEND_MS, reply, sends);
     if (rc == 0)
         return -1;
     if (rc == SHOAL_ETOOBIG) { //  refused by envelope_encode: nothing left this process
@@ -145,12 +147,13 @@ static int s_call (const char *command, client_t *client, const client_options_t
 
 //  s_connect, then s_call, for a command that makes one call.
 int client_cmd_call_once (const char *command, const client_options_t *opts,
-                          const envelope_t *request, long timeout_ms, client_reply_t *reply)
+                          const envelope_t *request, long timeout_ms, client_reply_t *reply,
+                          int *sends)
 {
     client_t *client = s_connect (command, opts);
     if (!client)
         return EXIT_USAGE;
-    int rc = s_call (command, client, opts, request, timeout_ms, reply);
+    int rc = s_call (command, client, opts, request, timeout_ms, reply, sends);
     client_destroy (&client);
     return rc;
 }
@@ -186,24 +189,25 @@ static int s_print_rejection (const char *address, const char *name, const char 
 
 //  Prints a command's rejection as s_print_rejection does, and returns
 //  its exit code. A transient one (unavailable, busy: this attempt was
-//  not passed on) of a command sent under the caller's --id is not
-//  known to have failed: an earlier attempt under that id may already be
-//  on its way to its actor (forwarded before the owner went down), and
-//  run when it comes back. That is said, with the retry, and is
-//  EXIT_NO_ANSWER: a client that took it for a refusal and tried again
-//  under a new id would have the effect twice. Without --id the id was
-//  chosen here and sent once: the refusal is final.
+//  not passed on) of a command sent under the caller's --id, or sent
+//  more than once (sends: s_call's copies), is not known to have failed:
+//  an earlier attempt or copy under that id may already be on its way to
+//  its actor (forwarded before the owner went down), and run when it
+//  comes back. That is said, with the retry, and is EXIT_NO_ANSWER: a
+//  client that took it for a refusal and tried again under a new id
+//  would have the effect twice. Without --id the id was chosen here, and
+//  a request sent once and refused so is final.
 static int s_command_rejected (const char *command, const client_options_t *opts,
                                const char *address, const char *name, const char *id,
-                               const char *id_hex, const client_reply_t *reply)
+                               const char *id_hex, const client_reply_t *reply, int sends)
 {
     int rc = s_print_rejection (address, name, id, id_hex, reply);
-    if (!opts->id || !client_reply_transient (reply))
+    if ((!opts->id && sends <= 1) || !client_reply_transient (reply))
         return rc;
     fprintf (stderr,
              "shoal %s: %s: %s; an earlier attempt under id %s may still take effect. "
              "Retry safely with: %s\n",
-             command, reply->code, reply->reason, opts->id,
+             command, reply->code, reply->reason, id,
              opts->retry ? opts->retry : "the same command and --id");
     return EXIT_NO_ANSWER;
 }
@@ -212,34 +216,35 @@ static int s_command_rejected (const char *command, const client_options_t *opts
 
 static void s_send_help (FILE *out)
 {
-    fprintf (
-        out,
-        "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-        "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
-        "                  [key=value | key:=JSON ...]\n\n"
-        "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
-        "key=value: integers stay integers and true/false are booleans (as they always\n"
-        "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
-        "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
-        "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
-        "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
-        "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
-        "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
-        "it are added (a key once). The same --id sent twice has one effect and gets\n"
-        "the same reply.\n\n"
-        "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-        "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
-        "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
-        "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
-        "earlier attempt under that id may still be on its way (retry with it).\n\n" TARGET_HELP
-        "Examples:\n"
-        "  shoal send account/alice Open owner=Alice overdraft=0\n"
-        "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-        "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
-        "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
-        "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
-        "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
-        SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
+    fprintf (out,
+             "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
+             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
+             "                  [key=value | key:=JSON ...]\n\n"
+             "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
+             "key=value: integers stay integers and true/false are booleans (as they always\n"
+             "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
+             "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
+             "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
+             "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
+             "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
+             "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
+             "it are added (a key once). The same --id sent twice has one effect and gets\n"
+             "the same reply. Unanswered, the command is sent again under its id each\n"
+             "second until the timeout: one a node lost in a crash runs, once, when it\n"
+             "is back.\n\n"
+             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
+             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
+             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
+             "code unavailable, naming the node: exit 1, or with --id (or once the command\n"
+             "was sent again) exit 3, as an earlier attempt under that id may still be on\n"
+             "its way (retry with it).\n\n" TARGET_HELP "Examples:\n"
+             "  shoal send account/alice Open owner=Alice overdraft=0\n"
+             "  shoal send --id dep-1 account/alice Deposit amount=100\n"
+             "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
+             "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
+             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
+             "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
+             SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
 }
 
 //  Reads all of path ("-": stdin) as a NUL-terminated text. Returns it
@@ -379,14 +384,15 @@ int cmd_send (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
     client_reply_t reply;
-    int rc = client_cmd_call_once ("send", &opts, &request, opts.timeout_ms, &reply);
+    int sends = 0;
+    int rc = client_cmd_call_once ("send", &opts, &request, opts.timeout_ms, &reply, &sends);
     free (payload);
     if (rc >= 0) {
         free (retry);
         return rc;
     }
     if (!reply.ok)
-        rc = s_command_rejected ("send", &opts, address, name, shown, hex, &reply);
+        rc = s_command_rejected ("send", &opts, address, name, shown, hex, &reply, sends);
     else {
         printf ("{\"ok\":true,\"address\":");
         json_string (stdout, address, strlen (address));
@@ -433,7 +439,7 @@ int cmd_get (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, address, "get", NULL, 0);
     client_reply_t reply;
-    int rc = client_cmd_call_once ("get", &opts, &request, opts.timeout_ms, &reply);
+    int rc = client_cmd_call_once ("get", &opts, &request, opts.timeout_ms, &reply, NULL);
     if (rc >= 0)
         return rc;
     char node[64];
@@ -539,7 +545,7 @@ int cmd_events (int argc, char **argv)
             rc =
                 client_call (client, &request, (int) timeout_ms, &reply) == 0 ? -1 : EXIT_NO_ANSWER;
         } else
-            rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply);
+            rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply, NULL);
         //  Its owner's silence, said by the node asked, is no answer too.
         char node[64];
         if (rc < 0 && cmd_owner_down (&reply, node, sizeof node)) {
@@ -725,10 +731,11 @@ int cmd_transfer (int argc, char **argv)
     char *retry = client_retry_command ("transfer", &opts, argc - first, argv + first, id);
     opts.retry = retry;
     client_reply_t reply;
-    int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply);
+    int sends = 0;
+    int rc = s_call ("transfer", client, &opts, &request, opts.timeout_ms, &reply, &sends);
     free (payload);
     if (rc < 0 && !reply.ok) {
-        rc = s_command_rejected ("transfer", &opts, address, "Start", id, NULL, &reply);
+        rc = s_command_rejected ("transfer", &opts, address, "Start", id, NULL, &reply, sends);
         client_reply_close (&reply);
     }
     free (retry);

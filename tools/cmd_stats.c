@@ -164,7 +164,7 @@ int cmd_stats (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
     client_reply_t reply;
-    int rc = client_cmd_call_once ("stats", &opts, &request, opts.timeout_ms, &reply);
+    int rc = client_cmd_call_once ("stats", &opts, &request, opts.timeout_ms, &reply, NULL);
     if (rc >= 0)
         return rc;
     json_write (stdout, reply.data, reply.size);

@@ -464,19 +464,56 @@ bool client_reply_transient (const client_reply_t *reply)
            (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0);
 }
 
-int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply)
+//  Sends request again, attempt + 1 (docs/PROTOCOL.md, "Ids and
+//  retries"), without waiting: over a link that is up (a cluster client),
+//  or into the DEALER's queue, which goes out when its node is back.
+//  Returns 0, or non-zero if it could not leave now.
+static int s_send_again (client_t *self, const envelope_t *request, uint32_t attempt)
+{
+    envelope_t copy = *request;
+    copy.attempt = attempt;
+    uint8_t *frame;
+    size_t size;
+    if (envelope_encode (&copy, &frame, &size))
+        return SHOAL_ENOMEM;
+    int rc =
+        zmq_send (zsock_resolve (self->dealer), frame, size, ZMQ_DONTWAIT) == -1 ? SHOAL_ENET : 0;
+    free (frame);
+    return rc;
+}
+
+int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
+                       client_reply_t *reply, int *sends)
 {
     //  One deadline for the link and the reply, not the send timeout: a
     //  call of 8000 ms waits for a node that is back after 3 s, one of
     //  300 ms gives up after 300 ms.
     int64_t deadline = zclock_mono () + timeout_ms;
+    if (sends)
+        *sends = 0;
     int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0);
     if (rc)
         return rc;
+    uint32_t attempt = request->attempt;
+    if (sends)
+        *sends = 1;
+    int64_t again = every_ms > 0 ? zclock_mono () + every_ms : INT64_MAX;
     static const uint8_t zero[ENVELOPE_ID_SIZE];
     while (true) {
-        int64_t left = deadline - zclock_mono ();
-        rc = client_recv (self, left > 0 ? (int) left : 0, reply);
+        int64_t now = zclock_mono ();
+        if (now >= again && now < deadline && !zsys_interrupted) {
+            //  Under the same id: the actor's inbox answers a copy of a
+            //  command it ran with the reply it stored, so a copy never
+            //  runs twice; one lost with a node that died before its
+            //  commit runs once when the node is back.
+            if (s_send_again (self, request, ++attempt) == 0 && sends)
+                (*sends)++;
+            again = now + every_ms;
+        }
+        int64_t until = again < deadline ? again : deadline;
+        rc = client_recv (self, until > now ? (int) (until - now) : 0, reply);
+        if (rc == SHOAL_ETIMEOUT && until < deadline && !zsys_interrupted)
+            continue; //  time to send it again
         if (rc == SHOAL_EFORMAT)
             continue; //  not a reply of ours
         if (rc)
@@ -484,8 +521,13 @@ int client_call (client_t *self, const envelope_t *request, int timeout_ms, clie
         if (memcmp (reply->correlation, request->id, ENVELOPE_ID_SIZE) == 0 ||
             memcmp (reply->correlation, zero, ENVELOPE_ID_SIZE) == 0)
             return 0;
-        client_reply_close (reply);
+        client_reply_close (reply); //  another request's, or an earlier copy's of one before
     }
+}
+
+int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply)
+{
+    return client_call_every (self, request, timeout_ms, 0, reply, NULL);
 }
 
 void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *id, const char *to,

@@ -99,6 +99,17 @@ bool client_reply_transient (const client_reply_t *reply);
 //  (SHOAL_ENET: no link came up in time, SHOAL_EAUTH: every node refused
 //  this client's key).
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply);
+//  client_call, sending the request again, under its id, every every_ms
+//  (0: never) until its reply comes or timeout_ms have passed: a request
+//  a node took and then lost (it died before its commit, or the link
+//  that carried its answer broke) is answered once the node is back,
+//  within the timeout. A command is safe to send again so: its actor
+//  runs it once, and answers a copy with the reply it stored. *sends
+//  (may be NULL) gets how many copies left, 0 if none did; more than one
+//  means a rejection of one copy as transient (client_reply_transient)
+//  is not final: another copy may yet be run.
+int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
+                       client_reply_t *reply, int *sends);
 
 //  Fills a request envelope. payload is borrowed. id NULL = random.
 void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *id, const char *to,
