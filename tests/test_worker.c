@@ -647,10 +647,14 @@ static void test_timer_cancel_across_restart (void **state)
     assert_true (s_tell (fx, "clock/e", "Remind"));
     assert_true (s_tell (fx, "clock/f", "Remind"));
     assert_true (s_tell (fx, "clock/e", "Forget"));
-    zactor_destroy (&fx->worker);
-    fx->worker = worker_new (&fx->config, 0);
-    assert_non_null (fx->worker);
     zsock_destroy (&fx->push); //  inproc: connected again to the new worker
+    zactor_destroy (&fx->worker);
+    //  ZeroMQ's reaper frees the old worker's inproc name a moment after
+    //  its socket is closed: until then a bind of it fails.
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (!(fx->worker = worker_new (&fx->config, 0)) && zclock_mono () < deadline)
+        zclock_sleep (10); //  the poll interval of a deadline wait
+    assert_non_null (fx->worker);
     fx->push = zsock_new_push (NULL);
     assert_non_null (fx->push);
     assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
