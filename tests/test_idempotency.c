@@ -13,7 +13,8 @@
     request too big to send and a number that is not finite. A command its
     node took and lost in a crash is answered once the node is back,
     within the client's timeout, with one effect (the client sends it
-    again under its id each second).
+    again under its id each second); a copy's failure (not stored) is not
+    taken for the answer while another copy may still run.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -591,54 +592,118 @@ static void test_non_finite (void **state)
     assert_has (out, "\"value\":1");
 }
 
+//  Starts `shoal send --endpoint E --timeout 60000 ADDRESS NAME FIELD...`
+//  (at most 2 fields) with its stdout on *reply_fd, its stderr appended to
+//  DIR/clients.log. Returns its pid.
+static pid_t s_send_started (proc_t *p, int *reply_fd, const char *address, const char *name,
+                             const char *field, const char *other)
+{
+    char log[160];
+    snprintf (log, sizeof log, "%s/clients.log", p->dir);
+    char *argv[] = {
+        (char *) proc_bin (), "send",        "--endpoint",   p->endpoint,    "--timeout", "60000",
+        (char *) address,     (char *) name, (char *) field, (char *) other, NULL};
+    return proc_spawn (argv, log, reply_fd);
+}
+
+//  Waits at most 20 s for the file at path to be there.
+static void s_wait_file (const char *path)
+{
+    int64_t deadline = proc_now_ms () + 20000;
+    while (access (path, F_OK) != 0) {
+        if (proc_now_ms () > deadline)
+            fail_msg ("%s did not come within 20 s", path);
+        usleep (10000); //  a poll of the deadline's loop
+    }
+}
+
+//  Reads the reply line of a client of s_send_started (at most ms to
+//  come) into line, then reaps the client; fails unless it said ok and
+//  exited 0.
+static void s_answered (proc_t *p, pid_t *client, int reply_fd, int64_t ms, char *line, size_t size)
+{
+    bool answered = proc_read_line_until (reply_fd, "\"ok\":true", line, size, (int) ms);
+    close (reply_fd);
+    int rc = proc_wait_exit (*client, 5000);
+    if (rc < 0)
+        proc_kill (client);
+    *client = 0;
+    if (!answered || rc != 0) {
+        char log[PROC_OUTPUT_MAX];
+        proc_read (p, "clients.log", log);
+        fail_msg ("no ok answer within %lld ms (exit %d): %s", (long long) ms, rc, log);
+    }
+}
+
 //  A command its node took and lost: the node is SIGKILLed while the
 //  turn runs (counter's Hold, held until a file comes), so nothing of it
 //  was committed. The client, which sends it again under its id every
-//  second meanwhile, is answered once the node is back, within its
-//  timeout and long before it (20 s), and the command took effect once,
-//  however many copies came.
+//  second meanwhile, is answered once the node is back, well within its
+//  timeout (60 s), and the command took effect once, however many copies
+//  came.
 static void test_resent_after_crash (void **state)
 {
     proc_t *p = *state;
-    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192], log[160];
+    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192];
     proc_node_start (p, NODE);
     snprintf (go, sizeof go, "%s/go", p->dir);
     snprintf (held, sizeof held, "%s.held", go);
     snprintf (path, sizeof path, "path=%s", go);
-    snprintf (log, sizeof log, "%s/client.log", p->dir);
-    char *argv[] = {(char *) proc_bin (), "send", "--endpoint", p->endpoint, "--timeout", "20000",
-                    "counter/h",          "Hold", path,         "by=7",      NULL};
     int reply_fd = -1;
-    pid_t client = proc_spawn (argv, log, &reply_fd);
-    int64_t deadline = proc_now_ms () + 20000;
-    while (access (held, F_OK) != 0 && proc_now_ms () < deadline)
-        usleep (10000); //  a poll of the deadline's loop
-    if (access (held, F_OK) != 0) {
-        proc_kill (&client);
-        fail_msg ("the node did not start the Hold within 20 s");
-    }
+    pid_t client = s_send_started (p, &reply_fd, "counter/h", "Hold", path, "by=7");
+    s_wait_file (held);
     proc_node_signal (p, SIGKILL);
     FILE *file = fopen (go, "w");
     assert_non_null (file);
     fclose (file);
-    int64_t restarted = proc_now_ms ();
     proc_node_start (p, NODE);
-    bool answered = proc_read_line_until (reply_fd, "\"ok\":true", line, sizeof line, 15000);
-    int64_t took = proc_now_ms () - restarted;
-    close (reply_fd);
-    int rc = proc_wait_exit (client, 5000);
-    if (!answered) {
-        proc_kill (&client);
-        proc_read_file (log, out);
-        fail_msg ("no answer within 15 s of the node's restart (exit %d): %s", rc, out);
-    }
-    assert_int_equal (rc, 0);
+    s_answered (p, &client, reply_fd, 15000, line, sizeof line);
     assert_has (line, "\"value\":7");
-    assert_true (took < 15000);
     assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/h"), 0);
     assert_int_equal (s_count (out, "\"Added\""), 1);
     assert_int_equal (proc_run (p, out, NULL, "$SHOAL get --endpoint $E counter/h"), 0);
     assert_has (out, "\"value\":7");
+}
+
+//  Copies of a command queued behind a held turn: the first fails
+//  (counter's Flaky: its handler errs every other run, and a failure is
+//  not stored), the second runs. The client, which has sent copies, does
+//  not take the first copy's handler_error for the answer, since another
+//  copy may still run: it waits, and says what the copy that ran did,
+//  with the one effect it had.
+static void test_copy_failed_then_ran (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192];
+    proc_node_start (p, NODE);
+    snprintf (go, sizeof go, "%s/go", p->dir);
+    snprintf (held, sizeof held, "%s.held", go);
+    snprintf (path, sizeof path, "path=%s", go);
+    int hold_fd = -1, flaky_fd = -1;
+    pid_t holder = s_send_started (p, &hold_fd, "counter/f", "Hold", path, NULL);
+    s_wait_file (held);
+    pid_t flaky = s_send_started (p, &flaky_fd, "counter/f", "Flaky", NULL, NULL);
+    //  Two copies of the Flaky queued behind the Hold, as the worker's
+    //  queue counts them in bytes.
+    int64_t deadline = proc_now_ms () + 20000;
+    long one = 0;
+    while ((one = s_stat (p, "queued_bytes")) == 0 && proc_now_ms () < deadline)
+        usleep (10000); //  a poll of the deadline's loop
+    while (one > 0 && s_stat (p, "queued_bytes") < 2 * one && proc_now_ms () < deadline)
+        usleep (10000); //  a poll of the deadline's loop
+    if (one == 0 || s_stat (p, "queued_bytes") < 2 * one) {
+        proc_kill (&flaky);
+        proc_kill (&holder);
+        fail_msg ("two copies of the Flaky were not queued within 20 s");
+    }
+    FILE *file = fopen (go, "w");
+    assert_non_null (file);
+    fclose (file);
+    s_answered (p, &holder, hold_fd, 15000, line, sizeof line);
+    s_answered (p, &flaky, flaky_fd, 15000, line, sizeof line);
+    assert_has (line, "\"value\":1");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/f"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 1);
 }
 
 int main (void)
@@ -660,6 +725,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_too_big, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_non_finite, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_resent_after_crash, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_copy_failed_then_ran, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

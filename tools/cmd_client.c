@@ -103,7 +103,10 @@ static int s_call (const char *command, client_t *client, const client_options_t
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    int rc = client_call_every (client, request, (int) timeout_ms, CLIENT_RESEND_MS, reply, sends);
+    //  A runtime's command ($resolve, $resend) is no actor's: its inbox
+    //  does not answer a copy, which would be done again. Sent once.
+    int every_ms = request->name[0] == '$' ? 0 : CLIENT_RESEND_MS;
+    int rc = client_call_every (client, request, (int) timeout_ms, every_ms, reply, sends);
     if (rc == 0)
         return -1;
     if (rc == SHOAL_ETOOBIG) { //  refused by envelope_encode: nothing left this process
@@ -188,21 +191,25 @@ static int s_print_rejection (const char *address, const char *name, const char 
 }
 
 //  Prints a command's rejection as s_print_rejection does, and returns
-//  its exit code. A transient one (unavailable, busy: this attempt was
-//  not passed on) of a command sent under the caller's --id, or sent
-//  more than once (sends: s_call's copies), is not known to have failed:
-//  an earlier attempt or copy under that id may already be on its way to
-//  its actor (forwarded before the owner went down), and run when it
-//  comes back. That is said, with the retry, and is EXIT_NO_ANSWER: a
-//  client that took it for a refusal and tried again under a new id
-//  would have the effect twice. Without --id the id was chosen here, and
-//  a request sent once and refused so is final.
+//  its exit code. A rejection that does not settle the command is not
+//  known to have failed, and is said so, with the retry, as
+//  EXIT_NO_ANSWER: a client that took it for a refusal and tried again
+//  under a new id could have the effect twice. So is a transient one
+//  (unavailable, busy: this attempt was not passed on) of a command sent
+//  under the caller's --id: an earlier attempt under that id may already
+//  be on its way to its actor (forwarded before the owner went down), and
+//  run when it comes back; and once the command was sent more than once
+//  (sends: s_call's copies), any that is not stored (client_reply_settled:
+//  a failed turn's too), as another copy may yet run. Without --id, a
+//  command sent once and refused is refused for good.
 static int s_command_rejected (const char *command, const client_options_t *opts,
                                const char *address, const char *name, const char *id,
                                const char *id_hex, const client_reply_t *reply, int sends)
 {
     int rc = s_print_rejection (address, name, id, id_hex, reply);
-    if ((!opts->id && sends <= 1) || !client_reply_transient (reply))
+    bool unsettled =
+        sends > 1 ? !client_reply_settled (reply) : opts->id && client_reply_transient (reply);
+    if (!unsettled)
         return rc;
     fprintf (stderr,
              "shoal %s: %s: %s; an earlier attempt under id %s may still take effect. "
@@ -216,35 +223,38 @@ static int s_command_rejected (const char *command, const client_options_t *opts
 
 static void s_send_help (FILE *out)
 {
-    fprintf (out,
-             "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
-             "                  [key=value | key:=JSON ...]\n\n"
-             "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
-             "key=value: integers stay integers and true/false are booleans (as they always\n"
-             "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
-             "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
-             "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
-             "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
-             "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
-             "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
-             "it are added (a key once). The same --id sent twice has one effect and gets\n"
-             "the same reply. Unanswered, the command is sent again under its id each\n"
-             "second until the timeout: one a node lost in a crash runs, once, when it\n"
-             "is back.\n\n"
-             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
-             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
-             "code unavailable, naming the node: exit 1, or with --id (or once the command\n"
-             "was sent again) exit 3, as an earlier attempt under that id may still be on\n"
-             "its way (retry with it).\n\n" TARGET_HELP "Examples:\n"
-             "  shoal send account/alice Open owner=Alice overdraft=0\n"
-             "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-             "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
-             "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
-             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
-             "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
-             SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
+    fprintf (
+        out,
+        "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
+        "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
+        "                  [key=value | key:=JSON ...]\n\n"
+        "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
+        "key=value: integers stay integers and true/false are booleans (as they always\n"
+        "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
+        "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
+        "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
+        "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
+        "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
+        "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
+        "it are added (a key once). The same --id sent twice has one effect and gets\n"
+        "the same reply. Unanswered, the command is sent again under its id each\n"
+        "second until the timeout: one a node lost in a crash runs, once, when it\n"
+        "is back (a $-command is sent once).\n\n"
+        "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
+        "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
+        "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
+        "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
+        "earlier attempt under that id may still be on its way (retry with it); and\n"
+        "once the command was sent again, any refusal that is not stored (unavailable,\n"
+        "busy, handler_error, conflict) is exit 3 too, as a copy may still run.\n\n" TARGET_HELP
+        "Examples:\n"
+        "  shoal send account/alice Open owner=Alice overdraft=0\n"
+        "  shoal send --id dep-1 account/alice Deposit amount=100\n"
+        "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
+        "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
+        "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
+        "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
+        SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
 }
 
 //  Reads all of path ("-": stdin) as a NUL-terminated text. Returns it
@@ -616,8 +626,9 @@ static void s_transfer_help (FILE *out)
              "that transfer's status and starts nothing; with others it is refused as\n"
              "id_reused (exit 1), changing nothing. ID: at most %d bytes (default: a\n"
              "random ID). A node that cannot reach the owner refuses with code\n"
-             "unavailable: exit 1, or with --id exit 3, as an earlier start of that ID\n"
-             "may still be on its way (start it again with the same ID).\n"
+             "unavailable: exit 1, or with --id (or once the Start was sent again: it is,\n"
+             "under its message id, each second without an answer) exit 3, as an earlier\n"
+             "start of that ID may still be on its way (start it again with the same ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
              "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
              "Through a cluster it asks any node, which forwards to the transfer's "

@@ -464,10 +464,18 @@ bool client_reply_transient (const client_reply_t *reply)
            (strcmp (reply->code, "unavailable") == 0 || strcmp (reply->code, "busy") == 0);
 }
 
+bool client_reply_settled (const client_reply_t *reply)
+{
+    return reply->ok ||
+           !(client_reply_transient (reply) || strcmp (reply->code, "handler_error") == 0 ||
+             strcmp (reply->code, "conflict") == 0);
+}
+
 //  Sends request again, attempt + 1 (docs/PROTOCOL.md, "Ids and
-//  retries"), without waiting: over a link that is up (a cluster client),
-//  or into the DEALER's queue, which goes out when its node is back.
-//  Returns 0, or non-zero if it could not leave now.
+//  retries"), without waiting: a cluster client's over a link that is up
+//  (none: it is not sent, and tried again at the next round), a plain
+//  client's into its DEALER's queue, which goes out when the node is
+//  back. Returns 0, or non-zero if it could not leave now.
 static int s_send_again (client_t *self, const envelope_t *request, uint32_t attempt)
 {
     envelope_t copy = *request;
@@ -489,40 +497,68 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
     //  call of 8000 ms waits for a node that is back after 3 s, one of
     //  300 ms gives up after 300 ms.
     int64_t deadline = zclock_mono () + timeout_ms;
+    int sent = 0;
     if (sends)
         *sends = 0;
     int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0);
     if (rc)
         return rc;
+    sent = 1;
     uint32_t attempt = request->attempt;
-    if (sends)
-        *sends = 1;
     int64_t again = every_ms > 0 ? zclock_mono () + every_ms : INT64_MAX;
+    //  Once copies are out, a reply that does not settle the request (a
+    //  copy refused as busy or unavailable, or whose turn failed: none is
+    //  stored) is kept while another copy may still be answered for good.
+    client_reply_t kept = {0};
+    bool keeping = false;
     static const uint8_t zero[ENVELOPE_ID_SIZE];
+    bool last = false; //  out of time (or stopped): one look at what has come, no wait
     while (true) {
         int64_t now = zclock_mono ();
-        if (now >= again && now < deadline && !zsys_interrupted) {
+        last = last || now >= deadline || zsys_interrupted;
+        if (!last && now >= again) {
             //  Under the same id: the actor's inbox answers a copy of a
             //  command it ran with the reply it stored, so a copy never
             //  runs twice; one lost with a node that died before its
             //  commit runs once when the node is back.
-            if (s_send_again (self, request, ++attempt) == 0 && sends)
-                (*sends)++;
+            if (s_send_again (self, request, ++attempt) == 0)
+                sent++;
             again = now + every_ms;
         }
         int64_t until = again < deadline ? again : deadline;
-        rc = client_recv (self, until > now ? (int) (until - now) : 0, reply);
-        if (rc == SHOAL_ETIMEOUT && until < deadline && !zsys_interrupted)
-            continue; //  time to send it again
-        if (rc == SHOAL_EFORMAT)
-            continue; //  not a reply of ours
+        rc = client_recv (self, last ? 0 : (int) (until - now), reply);
+        if (rc == SHOAL_ETIMEOUT && last) {
+            if (keeping) { //  the last that came, though it settles nothing
+                *reply = kept;
+                keeping = false;
+                rc = 0;
+            }
+            break;
+        }
+        if (rc == SHOAL_ETIMEOUT || rc == SHOAL_EFORMAT)
+            continue; //  time to send it again or to give up; or not a reply of ours
         if (rc)
-            return rc;
-        if (memcmp (reply->correlation, request->id, ENVELOPE_ID_SIZE) == 0 ||
-            memcmp (reply->correlation, zero, ENVELOPE_ID_SIZE) == 0)
-            return 0;
-        client_reply_close (reply); //  another request's, or an earlier copy's of one before
+            break;
+        if (memcmp (reply->correlation, zero, ENVELOPE_ID_SIZE) == 0)
+            break; //  the node could not read our frame: its error is the answer
+        if (memcmp (reply->correlation, request->id, ENVELOPE_ID_SIZE) != 0) {
+            client_reply_close (reply); //  another request's
+            continue;
+        }
+        if (sent > 1 && !client_reply_settled (reply)) {
+            if (keeping)
+                client_reply_close (&kept);
+            kept = *reply;
+            keeping = true;
+            continue;
+        }
+        break;
     }
+    if (keeping)
+        client_reply_close (&kept);
+    if (sends)
+        *sends = sent;
+    return rc;
 }
 
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply)

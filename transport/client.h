@@ -99,15 +99,22 @@ bool client_reply_transient (const client_reply_t *reply);
 //  (SHOAL_ENET: no link came up in time, SHOAL_EAUTH: every node refused
 //  this client's key).
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply);
-//  client_call, sending the request again, under its id, every every_ms
-//  (0: never) until its reply comes or timeout_ms have passed: a request
-//  a node took and then lost (it died before its commit, or the link
-//  that carried its answer broke) is answered once the node is back,
-//  within the timeout. A command is safe to send again so: its actor
-//  runs it once, and answers a copy with the reply it stored. *sends
-//  (may be NULL) gets how many copies left, 0 if none did; more than one
-//  means a rejection of one copy as transient (client_reply_transient)
-//  is not final: another copy may yet be run.
+//  True unless reply leaves its command's fate open: a rejection that is
+//  not stored, so that another attempt under the same id may yet run it
+//  (busy, unavailable, handler_error, conflict: docs/PROTOCOL.md, "Error
+//  codes"). An acceptance, and an actor's decision, settle it.
+bool client_reply_settled (const client_reply_t *reply);
+//  client_call, sending the request again, under its id and attempt + 1,
+//  every every_ms (0: never) until a reply comes or timeout_ms have
+//  passed: a request a node took and then lost (it died before its
+//  commit, or the link that carried its answer broke) is answered once
+//  the node is back, within the timeout. A command is safe to send again
+//  so: its actor runs it once, and answers a copy with the reply it
+//  stored. Once a copy is out, a reply that does not settle the request
+//  (client_reply_settled) is kept, not returned, while another copy may
+//  still be answered for good; at the deadline it is what returns. *sends
+//  (may be NULL) gets how many copies left, 0 if none did: more than one
+//  means a reply that does not settle the request is not final.
 int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
                        client_reply_t *reply, int *sends);
 
