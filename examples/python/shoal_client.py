@@ -36,6 +36,10 @@ ENVELOPE_VERSION = 1
 COMMAND, REPLY, QUERY = 1, 2, 4
 MAX_FRAME = 1024 * 1024  # bytes of one encoded envelope
 TRANSIENT = ("unavailable", "busy")  # codes that mean "ask again"
+# Rejections the node does not store: another attempt under the same id
+# may still run the command. Once an attempt went unanswered, one of these
+# to an attempt is not the command's fate (a later copy may run).
+UNSETTLED = TRANSIENT + ("handler_error", "conflict")
 
 
 class ShoalError(Exception):
@@ -166,7 +170,10 @@ class Client:
         within timeout_ms, or a transient rejection (unavailable, busy),
         sends it again with the same id and created time, attempt + 1:
         the node runs a command once per id and answers a repeat with the
-        first reply. Raises ShoalError when every attempt went unanswered."""
+        first reply. Once an attempt went unanswered, a failed turn's
+        rejection (handler_error, conflict: not stored) is not taken for
+        the answer either, since the unanswered copy may still run.
+        Raises ShoalError when every attempt went unanswered."""
         id = id or os.urandom(16)
         created = int(time.time() * 1000)
         reply = None
@@ -181,7 +188,8 @@ class Client:
             if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
                 self.socket.send(frame, zmq.NOBLOCK)
                 reply = self._wait(id)
-            if reply is not None and not (not reply.ok and reply.code in TRANSIENT):
+            open_codes = UNSETTLED if attempt > 0 else TRANSIENT
+            if reply is not None and not (not reply.ok and reply.code in open_codes):
                 return reply
             if reply is not None and attempt + 1 < self.attempts:
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
