@@ -1,7 +1,8 @@
 /*  test_cluster_nodes_links.c - clusters of real nodes and their links:
     transfers through a third node, a partition (proxy.py on a peer link)
     and a frozen node, a link cut one way, a killed node unavailable by
-    name. The fixture: cluster_nodes_test_util.h.
+    name, an answer lost on a cut link and brought by the client's copies.
+    The fixture: cluster_nodes_test_util.h.
 */
 #include "client.h"
 #include "cluster.h"
@@ -418,6 +419,81 @@ static void test_killed_node_is_unavailable_by_name (void **state)
     assert_int_equal (stats.unavailable, unavailable + 3);
 }
 
+//  --------------------------------------------------------------------------
+//  7. An answer lost on a cut link: the client's copies bring it
+
+//  `shoal send` through n1 to an account of n2 while the proxy drops n2's
+//  bytes to n1: n2 makes the deposit and its ANSWER is lost; n1 then
+//  finds its link down and answers the next copies unavailable, which
+//  settle nothing, so the client waits on. Healed, a copy is answered
+//  from n2's inbox: the client says ok, and the deposit was made once.
+static void test_answer_lost_on_a_cut_link (void **state)
+{
+    fixture_t *f = *state;
+    cluster_nodes_init (f, 2);
+    s_proxy_second_node (f);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
+    char y[64];
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
+    cluster_nodes_fund (f->client[0], y);
+
+    s_proxy_signal (f, SIGALRM, "proxy cut from target");
+    char log[192], line[1024];
+    snprintf (log, sizeof log, "%s/send.log", f->dir);
+    char *argv[] = {getenv ("SHOAL_BIN"),
+                    "send",
+                    "--cluster",
+                    f->cfg,
+                    "--node",
+                    (char *) cluster_node_name (f->cluster, 0),
+                    "--timeout",
+                    "60000",
+                    y,
+                    "Deposit",
+                    "amount=5",
+                    NULL};
+    int fd = -1;
+    pid_t client = proc_spawn (argv, log, &fd);
+    //  n2 made it (read on n2, which its client reaches directly).
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (cluster_client_balance (f->client[1], y) != FUNDING + 5) {
+        if (zclock_mono () > deadline) {
+            proc_kill (&client);
+            fail_msg ("n2 did not make the deposit within %d ms", DEADLINE_MS);
+        }
+        zclock_sleep (50); //  the poll interval of a deadline wait
+    }
+    //  n1 finds its link down, and answers a copy unavailable.
+    stats_t stats;
+    cluster_nodes_stats (f, f->client[0], &stats);
+    int64_t unavailable = stats.unavailable;
+    s_wait_link (f, 0, 1, false, true);
+    for (cluster_nodes_stats (f, f->client[0], &stats); stats.unavailable == unavailable;
+         cluster_nodes_stats (f, f->client[0], &stats)) {
+        if (zclock_mono () > deadline + DEADLINE_MS) {
+            proc_kill (&client);
+            fail_msg ("n1 answered no copy unavailable");
+        }
+        zclock_sleep (50); //  the poll interval of a deadline wait
+    }
+    s_proxy_signal (f, SIGUSR2, "proxy healed");
+    bool answered = proc_read_line_until (fd, "\"ok\":true", line, sizeof line, DEADLINE_MS);
+    close (fd);
+    int rc = proc_wait_exit (client, DEADLINE_MS);
+    if (rc < 0)
+        proc_kill (&client);
+    if (!answered || rc != 0) {
+        char said[PROC_OUTPUT_MAX];
+        proc_read_file (log, said);
+        fail_msg ("shoal send had no ok answer (exit %d): %s", rc, said);
+    }
+    assert_int_equal (cluster_client_balance (f->client[0], y), FUNDING + 5);
+    assert_int_equal (cluster_client_balance (f->client[1], y), FUNDING + 5);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -432,6 +508,8 @@ int main (void)
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name,
                                          cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_answer_lost_on_a_cut_link, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))
