@@ -223,38 +223,37 @@ static int s_command_rejected (const char *command, const client_options_t *opts
 
 static void s_send_help (FILE *out)
 {
-    fprintf (
-        out,
-        "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-        "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
-        "                  [key=value | key:=JSON ...]\n\n"
-        "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
-        "key=value: integers stay integers and true/false are booleans (as they always\n"
-        "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
-        "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
-        "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
-        "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
-        "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
-        "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
-        "it are added (a key once). The same --id sent twice has one effect and gets\n"
-        "the same reply. Unanswered, the command is sent again under its id each\n"
-        "second until the timeout: one a node lost in a crash runs, once, when it\n"
-        "is back (a $-command is sent once).\n\n"
-        "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-        "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
-        "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
-        "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
-        "earlier attempt under that id may still be on its way (retry with it); and\n"
-        "once the command was sent again, any refusal that is not stored (unavailable,\n"
-        "busy, handler_error, conflict) is exit 3 too, as a copy may still run.\n\n" TARGET_HELP
-        "Examples:\n"
-        "  shoal send account/alice Open owner=Alice overdraft=0\n"
-        "  shoal send --id dep-1 account/alice Deposit amount=100\n"
-        "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
-        "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
-        "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
-        "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
-        SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
+    fprintf (out,
+             "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
+             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
+             "                  [key=value | key:=JSON ...]\n\n"
+             "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
+             "key=value: integers stay integers and true/false are booleans (as they always\n"
+             "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
+             "takes any JSON value: owner:='\"123\"' (a string), price:=12.5 (a double),\n"
+             "items:='[{\"sku\":\"a\",\"qty\":2}]', x:=null, blob:='{\"$bytes\":\"aGk=\"}'\n"
+             "(bytes, base64; replies print bytes that way too). Maps and arrays nest %d\n"
+             "deep at most, the fields' own map counting as one. --input reads a JSON object\n"
+             "of fields from FILE, or stdin for - (one --input at most); fields given after\n"
+             "it are added (a key once). The same --id sent twice has one effect and gets\n"
+             "the same reply. Unanswered, the command is sent again under its id each\n"
+             "second until the timeout: one a node lost in a crash runs, once, when it\n"
+             "is back (a $-command is sent once).\n\n"
+             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
+             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
+             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
+             "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
+             "earlier attempt under that id may still be on its way (retry with it); and\n"
+             "once the command was sent again, any refusal that is not stored\n"
+             "(unavailable, busy, handler_error, conflict, key_revoked) is exit 3 too, as\n"
+             "a copy may still run.\n\n" TARGET_HELP "Examples:\n"
+             "  shoal send account/alice Open owner=Alice overdraft=0\n"
+             "  shoal send --id dep-1 account/alice Deposit amount=100\n"
+             "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
+             "  echo '{\"owner\":\"Alice\"}' | shoal send --input - account/alice Open\n"
+             "  shoal send account/alice Withdraw amount=30 --endpoint tcp://10.0.0.5:7700\n"
+             "  shoal send --cluster /etc/shoal/bank/cluster.cfg account/bob Open owner=Bob\n",
+             SHOAL_DATA_DEPTH, DEFAULT_TIMEOUT_MS);
 }
 
 //  Reads all of path ("-": stdin) as a NUL-terminated text. Returns it

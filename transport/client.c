@@ -468,7 +468,7 @@ bool client_reply_settled (const client_reply_t *reply)
 {
     return reply->ok ||
            !(client_reply_transient (reply) || strcmp (reply->code, "handler_error") == 0 ||
-             strcmp (reply->code, "conflict") == 0);
+             strcmp (reply->code, "conflict") == 0 || strcmp (reply->code, "key_revoked") == 0);
 }
 
 //  Sends request again, attempt + 1 (docs/PROTOCOL.md, "Ids and

@@ -37,9 +37,9 @@ COMMAND, REPLY, QUERY = 1, 2, 4
 MAX_FRAME = 1024 * 1024  # bytes of one encoded envelope
 TRANSIENT = ("unavailable", "busy")  # codes that mean "ask again"
 # Rejections the node does not store: another attempt under the same id
-# may still run the command. Once an attempt went unanswered, one of these
-# to an attempt is not the command's fate (a later copy may run).
-UNSETTLED = TRANSIENT + ("handler_error", "conflict")
+# may still run the command. Once a request was sent again, one of these
+# is not the command's fate (another copy may yet run).
+UNSETTLED = TRANSIENT + ("handler_error", "conflict", "key_revoked")
 
 
 class ShoalError(Exception):
@@ -87,6 +87,11 @@ class Reply:
         self.code = payload["code"]  # "" when ok
         self.reason = payload["reason"]  # "" when ok
         self.data = payload["data"]  # the reply's fields, a dict
+        # False when the request was sent more than once and every answer
+        # was one the node does not store (UNSETTLED): the command's fate
+        # is open, and only the same id may be sent again (request_id).
+        self.settled = True
+        self.request_id = None
 
     def as_dict(self):
         if self.ok:
@@ -170,9 +175,10 @@ class Client:
         within timeout_ms, or a transient rejection (unavailable, busy),
         sends it again with the same id and created time, attempt + 1:
         the node runs a command once per id and answers a repeat with the
-        first reply. Once an attempt went unanswered, a failed turn's
+        first reply. Once the request was sent again, a failed turn's
         rejection (handler_error, conflict: not stored) is not taken for
-        the answer either, since the unanswered copy may still run.
+        the answer either, since an earlier copy may still run; if every
+        attempt ends so, the last reply is returned with settled False.
         Raises ShoalError when every attempt went unanswered."""
         id = id or os.urandom(16)
         created = int(time.time() * 1000)
@@ -193,8 +199,11 @@ class Client:
                 return reply
             if reply is not None and attempt + 1 < self.attempts:
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
-        if reply is not None:
-            return reply  # still transient after every attempt: say so
+        if reply is not None:  # still unsettled after every attempt: say so
+            reply.settled = (kind != COMMAND or self.attempts <= 1 or reply.ok
+                             or reply.code not in UNSETTLED)
+            reply.request_id = id
+            return reply
         raise ShoalError("no answer from the node after %d attempts of %d ms"
                          % (self.attempts, self.timeout_ms))
 
@@ -303,6 +312,11 @@ def main(argv=None):
             print("shoal_client: %s" % e, file=sys.stderr)
             return 3
         print(json.dumps(reply.as_dict(), default=json_default))
+        if not reply.settled:  # a copy may still run: not a refusal
+            print("shoal_client: %s: %s; an attempt under id %s may still take effect: send it "
+                  "again with --id %s" % (reply.code, reply.reason, reply.request_id.hex(),
+                                          reply.request_id.hex()), file=sys.stderr)
+            return 3
         return 0 if reply.ok else 1
 
 

@@ -228,7 +228,17 @@ def test_cluster(workdir):
                 codes.add("ok" if reply.ok else reply.code)
                 if not reply.ok:
                     check("n2" in reply.reason, "unavailable names the node: %s" % reply.reason)
+                    # Sent six times and never settled: an earlier copy may
+                    # still run when n2 is back, so it is not a refusal.
+                    check(not reply.settled and reply.request_id is not None,
+                          "unavailable after every attempt is not settled")
+                    on_n2 = "counter/k%d" % i
+                check(reply.settled or not reply.ok, "an ok reply is settled")
             check(codes == {"ok", "unavailable"}, "with n2 down: %s" % codes)
+        # The command line says so: exit 3 (no answer), not 1 (refused).
+        check(client_main(["--cluster", path, "--timeout", "1000", "--attempts", "3", "send",
+                           on_n2, "Add", "by=1"]) == 3,
+              "shoal_client.py send to a node that is down: exit 3")
         # Without the client certificate: no answer (CURVE refuses us).
         with Client("ipc://%s/n1/client.ipc" % directory, timeout_ms=300, attempts=1) as plain:
             try:
