@@ -174,14 +174,21 @@ static void s_proxy_second_node (fixture_t *f)
         fail_msg ("%s", error);
 }
 
-static void test_partition_and_freeze_stall_then_complete (void **state)
+//  A cluster of two, n2's peer link behind the proxy (s_proxy_second_node),
+//  both nodes started and linked.
+static void s_two_behind_proxy (fixture_t *f)
 {
-    fixture_t *f = *state;
     cluster_nodes_init (f, 2);
     s_proxy_second_node (f);
     cluster_nodes_start_node (f, 0);
     cluster_nodes_start_node (f, 1);
     cluster_nodes_wait_all_up (f);
+}
+
+static void test_partition_and_freeze_stall_then_complete (void **state)
+{
+    fixture_t *f = *state;
+    s_two_behind_proxy (f);
     client_t *a = f->client[0]; //  n1 (A) has the sagas; n2 (B) is behind the proxy
 
     char x[64], y[64], t[4][64];
@@ -315,11 +322,7 @@ static void s_force_refused (fixture_t *f, client_t *client, const char *transfe
 static void test_link_cut_one_way_is_named (void **state)
 {
     fixture_t *f = *state;
-    cluster_nodes_init (f, 2);
-    s_proxy_second_node (f);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
+    s_two_behind_proxy (f);
     s_wait_link (f, 1, 0, true, true);
     client_t *a = f->client[0], *b = f->client[1];
 
@@ -430,11 +433,7 @@ static void test_killed_node_is_unavailable_by_name (void **state)
 static void test_answer_lost_on_a_cut_link (void **state)
 {
     fixture_t *f = *state;
-    cluster_nodes_init (f, 2);
-    s_proxy_second_node (f);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
+    s_two_behind_proxy (f);
     char y[64];
     int next = 0;
     cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);

@@ -618,6 +618,27 @@ static void s_wait_file (const char *path)
     }
 }
 
+//  Starts the node, and names the gate of counter's Hold: go (the file that
+//  lets it go on), held (the file it makes when it holds) and path (the
+//  Hold's field naming go).
+#define GATE_MAX 128
+static void s_gated_node (proc_t *p, char go[GATE_MAX], char held[GATE_MAX + 8],
+                          char path[GATE_MAX + 8])
+{
+    proc_node_start (p, NODE);
+    snprintf (go, GATE_MAX, "%s/go", p->dir);
+    snprintf (held, GATE_MAX + 8, "%s.held", go);
+    snprintf (path, GATE_MAX + 8, "path=%s", go);
+}
+
+//  Lets a held Hold go on.
+static void s_open_gate (const char *go)
+{
+    FILE *file = fopen (go, "w");
+    assert_non_null (file);
+    fclose (file);
+}
+
 //  Reads the reply line of a client of s_send_started (at most ms to
 //  come) into line, then reaps the client; fails unless it said ok and
 //  exited 0.
@@ -645,18 +666,13 @@ static void s_answered (proc_t *p, pid_t *client, int reply_fd, int64_t ms, char
 static void test_resent_after_crash (void **state)
 {
     proc_t *p = *state;
-    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192];
-    proc_node_start (p, NODE);
-    snprintf (go, sizeof go, "%s/go", p->dir);
-    snprintf (held, sizeof held, "%s.held", go);
-    snprintf (path, sizeof path, "path=%s", go);
+    char out[PROC_OUTPUT_MAX], line[1024], go[GATE_MAX], held[GATE_MAX + 8], path[GATE_MAX + 8];
+    s_gated_node (p, go, held, path);
     int reply_fd = -1;
     pid_t client = s_send_started (p, &reply_fd, "60000", "counter/h", "Hold", path, "by=7");
     s_wait_file (held);
     proc_node_signal (p, SIGKILL);
-    FILE *file = fopen (go, "w");
-    assert_non_null (file);
-    fclose (file);
+    s_open_gate (go);
     proc_node_start (p, NODE);
     s_answered (p, &client, reply_fd, 15000, line, sizeof line);
     assert_has (line, "\"value\":7");
@@ -675,11 +691,8 @@ static void test_resent_after_crash (void **state)
 static void test_copy_failed_then_ran (void **state)
 {
     proc_t *p = *state;
-    char out[PROC_OUTPUT_MAX], line[1024], go[128], held[160], path[192];
-    proc_node_start (p, NODE);
-    snprintf (go, sizeof go, "%s/go", p->dir);
-    snprintf (held, sizeof held, "%s.held", go);
-    snprintf (path, sizeof path, "path=%s", go);
+    char out[PROC_OUTPUT_MAX], line[1024], go[GATE_MAX], held[GATE_MAX + 8], path[GATE_MAX + 8];
+    s_gated_node (p, go, held, path);
     //  The Hold sent once (it gives up before a copy would go), so that
     //  the worker's queue holds the Flaky's copies alone.
     int flaky_fd = -1;
@@ -699,9 +712,7 @@ static void test_copy_failed_then_ran (void **state)
         proc_kill (&holder);
         fail_msg ("two copies of the Flaky were not queued within 20 s");
     }
-    FILE *file = fopen (go, "w");
-    assert_non_null (file);
-    fclose (file);
+    s_open_gate (go);
     s_answered (p, &flaky, flaky_fd, 15000, line, sizeof line);
     if (proc_wait_exit (holder, 5000) < 0) //  it gave up on its answer (exit 3)
         proc_kill (&holder);
