@@ -103,10 +103,7 @@ static int s_call (const char *command, client_t *client, const client_options_t
 {
     if (timeout_ms == 0)
         timeout_ms = DEFAULT_TIMEOUT_MS;
-    //  A runtime's command ($resolve, $resend) is no actor's: its inbox
-    //  does not answer a copy, which would be done again. Sent once.
-    int every_ms = request->name[0] == '$' ? 0 : CLIENT_RESEND_MS;
-    int rc = client_call_every (client, request, (int) timeout_ms, every_ms, reply, sends);
+    int rc = client_call_every (client, request, (int) timeout_ms, CLIENT_RESEND_MS, reply, sends);
     if (rc == 0)
         return -1;
     if (rc == SHOAL_ETOOBIG) { //  refused by envelope_encode: nothing left this process

@@ -384,8 +384,10 @@ void client_destroy (client_t **self_p)
 }
 
 //  client_send, a cluster client waiting for a link at most wait_ms (-1:
-//  for ever) instead of its send timeout.
-static int s_send (client_t *self, const envelope_t *request, int wait_ms)
+//  for ever) instead of its send timeout. A copy (client_call_every's)
+//  waits for nothing: a cluster client's goes over a link that is up or
+//  not at all, a plain client's into its DEALER's queue if it has room.
+static int s_send (client_t *self, const envelope_t *request, int wait_ms, bool copy)
 {
     uint8_t *frame;
     size_t size;
@@ -393,16 +395,18 @@ static int s_send (client_t *self, const envelope_t *request, int wait_ms)
     if (rc)
         return rc;
     if (self->monitor)
-        rc = s_send_up (self, frame, size, wait_ms);
+        rc = s_send_up (self, frame, size, copy ? 0 : wait_ms);
     else
-        rc = zmq_send (zsock_resolve (self->dealer), frame, size, 0) == -1 ? SHOAL_ENET : 0;
+        rc = zmq_send (zsock_resolve (self->dealer), frame, size, copy ? ZMQ_DONTWAIT : 0) == -1
+                 ? SHOAL_ENET
+                 : 0;
     free (frame);
     return rc;
 }
 
 int client_send (client_t *self, const envelope_t *request)
 {
-    return s_send (self, request, self->send_timeout_ms);
+    return s_send (self, request, self->send_timeout_ms, false);
 }
 
 int client_recv (client_t *self, int timeout_ms, client_reply_t *reply)
@@ -471,25 +475,6 @@ bool client_reply_settled (const client_reply_t *reply)
              strcmp (reply->code, "conflict") == 0 || strcmp (reply->code, "key_revoked") == 0);
 }
 
-//  Sends request again, attempt + 1 (docs/PROTOCOL.md, "Ids and
-//  retries"), without waiting: a cluster client's over a link that is up
-//  (none: it is not sent, and tried again at the next round), a plain
-//  client's into its DEALER's queue, which goes out when the node is
-//  back. Returns 0, or non-zero if it could not leave now.
-static int s_send_again (client_t *self, const envelope_t *request, uint32_t attempt)
-{
-    envelope_t copy = *request;
-    copy.attempt = attempt;
-    uint8_t *frame;
-    size_t size;
-    if (envelope_encode (&copy, &frame, &size))
-        return SHOAL_ENOMEM;
-    int rc =
-        zmq_send (zsock_resolve (self->dealer), frame, size, ZMQ_DONTWAIT) == -1 ? SHOAL_ENET : 0;
-    free (frame);
-    return rc;
-}
-
 int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
                        client_reply_t *reply, int *sends)
 {
@@ -497,14 +482,17 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
     //  call of 8000 ms waits for a node that is back after 3 s, one of
     //  300 ms gives up after 300 ms.
     int64_t deadline = zclock_mono () + timeout_ms;
-    int sent = 0;
     if (sends)
         *sends = 0;
-    int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0);
+    int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0, false);
     if (rc)
         return rc;
-    sent = 1;
+    int sent = 1;
     uint32_t attempt = request->attempt;
+    //  A runtime's command ($resolve, $resend) is no actor's: no inbox
+    //  answers a copy, which would be done again. It is sent once.
+    if (request->name[0] == '$')
+        every_ms = 0;
     int64_t again = every_ms > 0 ? zclock_mono () + every_ms : INT64_MAX;
     //  Once copies are out, a reply that does not settle the request (a
     //  copy refused as busy or unavailable, or whose turn failed: none is
@@ -521,7 +509,9 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
             //  command it ran with the reply it stored, so a copy never
             //  runs twice; one lost with a node that died before its
             //  commit runs once when the node is back.
-            if (s_send_again (self, request, ++attempt) == 0)
+            envelope_t copy = *request;
+            copy.attempt = ++attempt; //  docs/PROTOCOL.md, "Ids and retries"
+            if (s_send (self, &copy, 0, true) == 0)
                 sent++;
             again = now + every_ms;
         }

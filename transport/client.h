@@ -114,7 +114,9 @@ bool client_reply_settled (const client_reply_t *reply);
 //  so: its actor runs it once, and answers a copy with the reply it
 //  stored. Once a copy is out, a reply that does not settle the request
 //  (client_reply_settled) is kept, not returned, while another copy may
-//  still be answered for good; at the deadline it is what returns. *sends
+//  still be answered for good; at the deadline it is what returns. A
+//  command whose name starts with '$' ($resolve, $resend: no actor's inbox
+//  answers a copy) is sent once whatever every_ms. *sends
 //  (may be NULL) gets how many copies left, 0 if none did: more than one
 //  means a reply that does not settle the request is not final.
 int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
