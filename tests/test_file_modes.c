@@ -8,6 +8,9 @@
     node off its endpoint; one who can open data/LOCK can lockf it and keep
     the node from starting). Run as root, a child as user nobody tries
     both. A data directory left open to others is warned about at start.
+    What is at the endpoint's path is replaced only if it is a socket
+    nobody listens on: a file, a directory, a symbolic link or another
+    program's live socket is refused and left as it was.
 
     ctest sets SHOAL_BIN. Each test has its own temporary directory
     (proc.h); the teardown kills the node and removes it.
@@ -29,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,11 +179,109 @@ static void test_open_data_dir_is_warned (void **state)
     assert_null (strstr (log, "is mode 0"));
 }
 
+//  3. The endpoint's path holds something that is not a dead socket:
+//     libzmq's bind unlinked it (a user's file given by mistake as
+//     --endpoint ipc://FILE was gone, a socket in its place; another
+//     program's live socket was taken over). Each is refused with exit 1,
+//     saying what is there, and left as it was; a socket whose listener is
+//     gone (a crashed node's) is replaced, as before.
+
+//  A unix stream socket bound at path; listening if listen_too, else
+//  closed at once (its file stays: a dead socket). Returns its descriptor
+//  (-1 once closed).
+static int s_unix_socket (const char *path, bool listen_too)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    assert_true (strlen (path) < sizeof address.sun_path);
+    memcpy (address.sun_path, path, strlen (path) + 1);
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (fd, 4), 0);
+    if (listen_too)
+        return fd;
+    close (fd);
+    return -1;
+}
+
+//  Whether a connect to the unix socket at path is accepted.
+static bool s_connects (const char *path)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    memcpy (address.sun_path, path, strlen (path) + 1);
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    bool ok = connect (fd, (struct sockaddr *) &address, sizeof address) == 0;
+    close (fd);
+    return ok;
+}
+
+//  Starts a node on ipc://path; fails the test unless it exits 1 before
+//  its ready line, its log saying said.
+static void s_refused_on (proc_t *p, const char *path, const char *said)
+{
+    int status = 0;
+    char log[PROC_OUTPUT_MAX];
+    if (proc_node_try_start (p, &status,
+                             "\"$SHOAL\" node --endpoint 'ipc://%s' --data \"$DIR/data\" "
+                             "--workers 1 --metrics off",
+                             path))
+        fail_msg ("a node started on %s", path);
+    proc_read (p, "node.log", log);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 1 || !strstr (log, said))
+        fail_msg ("on %s: status %d, expected exit 1 saying '%s': %s", path, status, said, log);
+}
+
+static void test_endpoint_path_not_ours (void **state)
+{
+    proc_t *p = *state;
+    char path[256], kept[PROC_OUTPUT_MAX], said[512];
+
+    snprintf (path, sizeof path, "%s/precious.txt", p->dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("precious\n", file);
+    fclose (file);
+    snprintf (said, sizeof said, "%s is there and is not a socket (a file)", path);
+    s_refused_on (p, path, said);
+    proc_read_file (path, kept);
+    assert_string_equal (kept, "precious\n");
+
+    snprintf (path, sizeof path, "%s/adir", p->dir);
+    assert_int_equal (mkdir (path, 0700), 0);
+    snprintf (said, sizeof said, "%s is there and is not a socket (a directory)", path);
+    s_refused_on (p, path, said);
+    struct stat st;
+    assert_int_equal (lstat (path, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+
+    snprintf (path, sizeof path, "%s/other.sock", p->dir);
+    int other = s_unix_socket (path, true);
+    snprintf (said, sizeof said, "another program listens on %s", path);
+    s_refused_on (p, path, said);
+    assert_true (s_connects (path)); //  still the other program's
+    close (other);
+
+    //  Its listener gone, the socket file is a dead one: the node takes it.
+    snprintf (path, sizeof path, "%s/dead.sock", p->dir);
+    s_unix_socket (path, false);
+    assert_false (s_connects (path));
+    proc_node_start (p,
+                     "\"$SHOAL\" node --endpoint 'ipc://%s' --data \"$DIR/data\" --workers 1 "
+                     "--metrics off",
+                     path);
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, NULL, "\"$SHOAL\" get --endpoint 'ipc://%s' account/x", path), 0);
+    proc_node_signal (p, SIGTERM);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_fresh_node_files_are_private, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_data_dir_is_warned, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_endpoint_path_not_ours, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

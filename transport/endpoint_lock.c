@@ -9,8 +9,63 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+//  Says whether what is at path (an ipc:// endpoint's, whose lock this
+//  process holds) may be replaced by the socket the node binds: libzmq
+//  unlinks whatever is there. Nothing, or a socket nobody listens on (a
+//  node that died left it), may; a file of any other kind (a user's file,
+//  a symlink, a directory) or a socket another program listens on may
+//  not. Returns 0, or SHOAL_EEXIST / SHOAL_EBUSY / SHOAL_EIO with *error.
+static int s_path_free (const char *endpoint, const char *path, char **error)
+{
+    struct stat st;
+    if (lstat (path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        *error = zsys_sprintf ("cannot listen on %s: cannot read %s: %s", endpoint, path,
+                               strerror (errno));
+        return SHOAL_EIO;
+    }
+    if (!S_ISSOCK (st.st_mode)) {
+        *error = zsys_sprintf ("cannot listen on %s: %s is there and is not a socket (%s); shoal "
+                               "does not replace it: give another path, or remove it",
+                               endpoint, path,
+                               S_ISREG (st.st_mode)   ? "a file"
+                               : S_ISDIR (st.st_mode) ? "a directory"
+                               : S_ISLNK (st.st_mode) ? "a symbolic link"
+                                                      : "a special file");
+        return SHOAL_EEXIST;
+    }
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (strlen (path) >= sizeof address.sun_path)
+        return 0; //  libzmq refuses the bind itself
+    memcpy (address.sun_path, path, strlen (path) + 1);
+    int probe = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe == -1) {
+        *error = zsys_sprintf ("cannot listen on %s: cannot make a socket to probe %s: %s",
+                               endpoint, path, strerror (errno));
+        return SHOAL_EIO;
+    }
+    int rc = connect (probe, (struct sockaddr *) &address, sizeof address);
+    int code = errno;
+    close (probe);
+    if (rc != 0 && code == ECONNREFUSED)
+        return 0; //  left by a process that is gone
+    if (rc == 0)
+        *error = zsys_sprintf ("cannot listen on %s: another program listens on %s (it does not "
+                               "hold %s.lock, so it is not a shoal node); shoal does not take "
+                               "its socket",
+                               endpoint, path, path);
+    else
+        *error = zsys_sprintf ("cannot listen on %s: %s is a socket that cannot be probed (%s); "
+                               "shoal does not replace it",
+                               endpoint, path, strerror (code));
+    return rc == 0 ? SHOAL_EBUSY : SHOAL_EEXIST;
+}
 
 int endpoint_lock (const char *endpoint, int *fd, char **error)
 {
@@ -49,7 +104,9 @@ int endpoint_lock (const char *endpoint, int *fd, char **error)
                                    strerror (code));
         rc = code == EWOULDBLOCK ? SHOAL_EBUSY : SHOAL_EIO;
         close (lock);
-    } else
+    } else if ((rc = s_path_free (endpoint, path, error)) != 0)
+        close (lock);
+    else
         *fd = lock;
     zstr_free (&lock_path);
     return rc;

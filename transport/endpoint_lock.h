@@ -22,11 +22,17 @@
     removing it would let two processes lock two different files of the
     same name.
 
-    Known limit: only processes that take the lock are kept out; a
-    program that binds the path without it still takes the socket, as
-    before. An abstract socket (ipc://@name) needs no lock (the kernel
-    refuses a second bind), nor does the path "*" (libzmq picks a new
-    one).
+    With the lock held, what is at PATH is looked at before libzmq unlinks
+    it: nothing, or a socket nobody listens on (left by a process that
+    died), is replaced; anything else is refused and left as it was: a
+    user's file, a directory or a symbolic link given by mistake (libzmq
+    removed it), or a socket another program listens on (probed by a
+    connect, which it sees as a connection that closes at once).
+
+    Known limit: a program that binds the path without the lock after
+    this check still takes the socket, as before. An abstract socket
+    (ipc://@name) needs no lock (the kernel refuses a second bind), nor
+    does the path "*" (libzmq picks a new one).
     Threads: any; a lock belongs to the process.
 */
 #ifndef ENDPOINT_LOCK_H_INCLUDED
@@ -35,8 +41,10 @@
 //  Takes the lock of endpoint if it is an ipc:// path. Returns 0 with
 //  *fd the lock's descriptor (-1 when endpoint needs none), to give back
 //  with endpoint_unlock once nothing listens there any more; or
-//  SHOAL_EBUSY when another process holds it, SHOAL_EIO when the lock file
-//  cannot be opened or locked, SHOAL_ENOMEM, with *error (free with
+//  SHOAL_EBUSY when another process holds it or another program listens
+//  on the path, SHOAL_EEXIST when something else than a socket (or a
+//  socket that cannot be probed) is at the path, SHOAL_EIO when the lock
+//  file cannot be opened or locked, SHOAL_ENOMEM, with *error (free with
 //  free()) naming the endpoint.
 int endpoint_lock (const char *endpoint, int *fd, char **error);
 
