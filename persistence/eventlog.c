@@ -104,12 +104,23 @@ int journal_log_backfill (journal_t *self)
     free (mark);
     if (rc != SHOAL_ENOTFOUND)
         return rc;
+    //  No mark but log records: the mark was lost (a damaged table, a
+    //  repair that dropped it), not a store made before the log. A fill
+    //  would log every event a second time, and the projections fold
+    //  each twice.
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, "L", 1);
+    size_t key_len = 0;
+    const char *key = leveldb_iter_valid (it) ? leveldb_iter_key (it, &key_len) : NULL;
+    bool logged = key && key_len >= 1 && key[0] == 'L';
+    rc = journal_iter_close (it, 0);
+    if (rc != 0 || logged)
+        return rc != 0 ? rc : SHOAL_EEXIST;
     msgpack_sbuffer log;
     msgpack_sbuffer_init (&log);
     uint32_t count = 0;
     uint64_t total = 0;
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    rc = 0;
+    it = leveldb_create_iterator (self->db, self->read);
     for (leveldb_iter_seek (it, "S", 1); rc == 0 && leveldb_iter_valid (it);
          leveldb_iter_next (it)) {
         size_t key_len, value_len;

@@ -373,10 +373,20 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                 dir, shoal_strerror (rc));
     if (rc == 0)
         rc = journal_mark_check (self, &message);
-    if (rc == 0 && (rc = journal_log_backfill (self)) != 0)
+    int filled = rc == 0 ? journal_log_backfill (self) : 0;
+    if (filled == SHOAL_EEXIST) {
+        rc = SHOAL_EFORMAT;
+        message = zsys_sprintf ("the store in %s is damaged: its event log holds records but "
+                                "the mark that says it is whole (metadata '%s') is gone, and "
+                                "filling the log again would log every event twice; `shoal "
+                                "repair --data %s` puts the mark back",
+                                dir, JOURNAL_LOG_META, dir);
+    } else if (filled != 0) {
+        rc = filled;
         message = zsys_sprintf ("cannot fill the event log of the store in %s from its "
                                 "events (%s)",
                                 dir, shoal_strerror (rc));
+    }
     if (rc == 0 && (rc = journal_notes_fold (self)) != 0)
         message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
                                 "outbox (%s)",

@@ -216,6 +216,11 @@ int journal_log_recover (journal_t *self);
 //  *message (free() it).
 int journal_mark_check (journal_t *self, char **message);
 
+//  Fills the event log from the events of a store that has no log mark
+//  yet (a new one, or one made before the log) and writes the mark.
+//  Returns 0, SHOAL_EEXIST when the mark is missing but the log holds
+//  records (a damaged store: a fill would log every event twice; nothing
+//  is written), or another error.
 int journal_log_backfill (journal_t *self);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,

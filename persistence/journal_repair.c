@@ -17,6 +17,7 @@
     another program's store (layout.c, s_whose_store).
 */
 #include "journal_internal.h"
+#include "keys.h"
 #include "dirsync.h"
 #include "storecopy.h"
 #include <czmq.h>
@@ -337,6 +338,61 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
     return rc;
 }
 
+//  Puts the event log's mark back into the repaired store at dir if a
+//  repair dropped it (the table that held it) while log records remain:
+//  a node refuses a store with a log and no mark (a fill from the events
+//  would log each a second time). Sets *put when it did. Returns 0 or
+//  SHOAL_EIO with *error.
+static int s_log_mark_back (const char *dir, bool *put, char **error)
+{
+    *put = false;
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_compression (options, leveldb_no_compression);
+    leveldb_options_set_paranoid_checks (options, 1);
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    leveldb_options_destroy (options);
+    if (!db) {
+        *error = zsys_sprintf ("LevelDB repaired %s, but it does not open: %s", dir,
+                               err ? err : "unknown error");
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    uint8_t key[1 + KEYS_META_NAME_MAX];
+    size_t key_len = keys_meta_key (key, JOURNAL_LOG_META);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    size_t size = 0;
+    char *mark = leveldb_get (db, read, (const char *) key, key_len, &size, &err);
+    bool logged = false;
+    if (!mark && !err) {
+        leveldb_iterator_t *it = leveldb_create_iterator (db, read);
+        leveldb_iter_seek (it, "L", 1);
+        size_t found_len = 0;
+        const char *found = leveldb_iter_valid (it) ? leveldb_iter_key (it, &found_len) : NULL;
+        logged = found && found_len >= 1 && found[0] == 'L';
+        leveldb_iter_get_error (it, &err);
+        leveldb_iter_destroy (it);
+    }
+    leveldb_free (mark);
+    leveldb_readoptions_destroy (read);
+    if (!err && logged) {
+        leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+        leveldb_writeoptions_set_sync (write, 1);
+        leveldb_put (db, write, (const char *) key, key_len, "1", 1, &err);
+        leveldb_writeoptions_destroy (write);
+        *put = !err;
+    }
+    leveldb_close (db);
+    if (err) {
+        *error = zsys_sprintf ("LevelDB repaired %s, but its event log's mark could not be read "
+                               "or put back: %s; run the repair again",
+                               dir, err);
+        leveldb_free (err);
+        return SHOAL_EIO;
+    }
+    return 0;
+}
+
 static int s_repair_locked (const char *dir, char **report, char **error)
 {
     //  First the marks of how far the log was synced and that no stream
@@ -426,20 +482,30 @@ static int s_repair_locked (const char *dir, char **report, char **error)
                                dir, failed, strerror (sync_rc));
         return SHOAL_EIO;
     }
+    bool mark_put;
+    int mark_rc = s_log_mark_back (dir, &mark_put, error);
+    if (mark_rc)
+        return mark_rc;
     if (!report)
         return 0;
     snprintf (path, sizeof path, "%s/LOG", dir);
     FILE *file = fopen (path, "r");
-    if (!file)
+    if (!file && !mark_put)
         return 0;
     zchunk_t *lines = zchunk_new (NULL, 0);
+    if (mark_put) {
+        const char *said = "the event log's mark (metadata 'eventlog') was lost: put back (the "
+                           "log keeps the records it has)\n";
+        zchunk_extend (lines, said, strlen (said));
+    }
     char line[1024];
-    while (fgets (line, sizeof line, file))
+    while (file && fgets (line, sizeof line, file))
         if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
             strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
             strstr (line, "Table #"))
             zchunk_extend (lines, line, strlen (line));
-    fclose (file);
+    if (file)
+        fclose (file);
     zchunk_extend (lines, "", 1);
     *report = strdup ((char *) zchunk_data (lines));
     zchunk_destroy (&lines);

@@ -2,8 +2,9 @@
     real LevelDB files: positions dense and in commit order across threads,
     reads from inside a record, a failed commit that takes no position, the
     end found again after a reopen, the one-time fill of a store made
-    before the log, a damaged log record refused, and SYNCED's marks read
-    strictly.
+    before the log (and none when only its mark was lost: refused, until
+    `shoal repair` puts the mark back), a damaged log record refused, and
+    SYNCED's marks read strictly.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -408,6 +409,62 @@ static void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, cons
     leveldb_options_destroy (options);
 }
 
+//  Deletes key from the closed store in dir.
+static void s_raw_delete (const char *dir, const char *key, size_t key_len)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    leveldb_delete (db, write, key, key_len, &err);
+    assert_null (err);
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+}
+
+//  A store whose log mark (metadata "eventlog") is gone but whose log
+//  holds records lost the mark (a damaged table, a repair that dropped
+//  it); it is not a store made before the log. The open filled the log
+//  from the events all the same, logging every event a second time (the
+//  projections then counted each twice). It is refused now, writing
+//  nothing, and `shoal repair` puts the mark back, not the events.
+static void test_lost_mark_is_not_an_older_store (void **state)
+{
+    fixture_t *fixture = *state;
+    for (int64_t n = 1; n <= 70; n += 7)
+        assert_int_equal (s_commit (fixture->journal, "counter/x", n, 7), 0);
+    assert_int_equal (journal_log_end (fixture->journal), 70);
+    journal_destroy (&fixture->journal);
+    s_raw_delete (fixture->dir, "meventlog", 9);
+
+    int code = 0;
+    char *error = NULL;
+    for (int i = 0; i < 2; i++) { //  the refusal wrote nothing
+        fixture->journal = journal_open (fixture->dir, NULL, &code, &error);
+        assert_null (fixture->journal);
+        assert_non_null (error);
+        if (!strstr (error, "(metadata 'eventlog') is gone") || !strstr (error, "shoal repair"))
+            fail_msg ("refused, but saying: %s", error);
+        free (error);
+        error = NULL;
+    }
+
+    char *report = NULL;
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &error), 0);
+    assert_non_null (report);
+    if (!strstr (report, "the event log's mark (metadata 'eventlog') was lost: put back"))
+        fail_msg ("the repair's report: %s", report);
+    free (report);
+    fixture->journal = s_open (fixture->dir);
+    assert_non_null (fixture->journal);
+    assert_int_equal (journal_log_end (fixture->journal), 70);
+    seen_t *seen = s_read (fixture->journal, 0, 0);
+    assert_int_equal (seen->count, 70);
+    free (seen);
+}
+
 //  A log record whose bytes do not decode: as the last record, the store
 //  is not opened (its end is unknown); before it, reads through it fail
 //  and the store's check counts it.
@@ -497,6 +554,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_read_from_inside_a_record, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failed_commit_takes_no_position, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_backfill_of_an_older_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_lost_mark_is_not_an_older_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_record_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_tail_and_store_agree, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_synced_mark_strict, s_setup, s_teardown),
