@@ -337,7 +337,8 @@ static int s_split (const char *address, char *host, size_t host_size, char *por
 {
     const char *colon = strrchr (address, ':');
     if (!colon || colon == address || !colon[1] || strlen (colon + 1) >= port_size ||
-        strspn (colon + 1, "0123456789") != strlen (colon + 1))
+        strspn (colon + 1, "0123456789") != strlen (colon + 1) ||
+        strtoul (colon + 1, NULL, 10) > 65535) //  getaddrinfo takes it modulo 65536
         return -1;
     const char *start = address, *end = colon;
     if (*start == '[' && end[-1] == ']') {
@@ -379,6 +380,16 @@ static int s_resolve (const char *address, char *host, struct addrinfo **found)
     return getaddrinfo (host, port, &hints, found);
 }
 
+char *metrics_address_problem (const char *address)
+{
+    char host[256], port[8];
+    if (s_split (address, host, sizeof host, port, sizeof port) == 0)
+        return NULL;
+    return zsys_sprintf ("--metrics %s: expected HOST:PORT (a port from 0 to 65535; 0 picks a "
+                         "free one) or off",
+                         address);
+}
+
 bool metrics_beyond_loopback (const char *address)
 {
     char host[256];
@@ -408,8 +419,7 @@ metrics_t *metrics_new (const metrics_config_t *config, char **error)
     struct addrinfo *found = NULL;
     int rc = s_resolve (config->address, host, &found);
     if (rc == -1) {
-        *error = zsys_sprintf ("--metrics %s: expected HOST:PORT (port 0 picks a free one) or off",
-                               config->address);
+        *error = metrics_address_problem (config->address);
         return NULL;
     }
     if (rc != 0) {

@@ -39,6 +39,9 @@ typedef struct {
 //  machine's own address). False when it is malformed or does not resolve
 //  (metrics_new says so).
 bool metrics_beyond_loopback (const char *address);
+//  NULL if address is HOST:PORT (a port from 0 to 65535), else what is
+//  wrong with it (to free()).
+char *metrics_address_problem (const char *address);
 
 //  Why a node will not serve metrics on address: NULL when it may (on
 //  loopback, or insecure), else the refusal, naming the address and the

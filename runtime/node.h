@@ -52,6 +52,10 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure);
 //  The same of the metrics' HOST:PORT (--metrics): NULL on loopback or
 //  insecure (or "off"); checked by shoal_node_start.
 char *shoal_node_metrics_refusal (const char *address, bool insecure);
+//  NULL if the metrics' address is "off" or HOST:PORT (a port from 0 to
+//  65535), else what is wrong with it (to free()): `shoal node` checks it
+//  as a usage error, before it opens anything.
+char *shoal_node_metrics_problem (const char *address);
 
 //  Opens the store, or makes one if the data directory holds none.
 //  Returns NULL with *error (free() it) when it cannot: *code is

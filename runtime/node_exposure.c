@@ -30,6 +30,11 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
                          endpoint);
 }
 
+char *shoal_node_metrics_problem (const char *address)
+{
+    return streq (address, "off") ? NULL : metrics_address_problem (address);
+}
+
 char *shoal_node_metrics_refusal (const char *address, bool insecure)
 {
     return streq (address, "off") ? NULL : metrics_listen_refusal (address, insecure);

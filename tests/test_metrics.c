@@ -524,13 +524,21 @@ static void test_log_level (void **state)
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
     s_read_log (fx, log, sizeof log);
     assert_non_null (strstr (log, "--log-level is debug, info, warn or error, not 'loud'"));
-    //  An address that is not HOST:PORT: exit 1, said.
-    unlink (fx->log);
-    assert_int_not_equal (s_start (fx, "--metrics", "nowhere", NULL), 0);
-    status = s_stop (fx, 0);
-    assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 1);
-    s_read_log (fx, log, sizeof log);
-    assert_non_null (strstr (log, "--metrics nowhere: expected HOST:PORT"));
+    //  An address that is not HOST:PORT, or a port past 65535 (it was
+    //  taken modulo 65536: 99999 served on 34463): exit 2, said, before
+    //  anything is opened.
+    static const char *malformed[] = {"nowhere", "127.0.0.1:99999", "127.0.0.1:65536"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        unlink (fx->log);
+        assert_int_not_equal (s_start (fx, "--metrics", malformed[i], NULL), 0);
+        status = s_stop (fx, 0);
+        s_read_log (fx, log, sizeof log);
+        char said[256];
+        snprintf (said, sizeof said, "--metrics %s: expected HOST:PORT (a port from 0 to 65535",
+                  malformed[i]);
+        if (!WIFEXITED (status) || WEXITSTATUS (status) != 2 || !strstr (log, said))
+            fail_msg ("--metrics %s: status %d: %s", malformed[i], status, log);
+    }
 }
 
 //  --------------------------------------------------------------------------

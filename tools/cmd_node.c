@@ -390,8 +390,9 @@ static int s_check_usage (const shoal_node_options_t *opts)
     }
     //  Metrics beyond loopback are plain HTTP for anyone: --insecure, for a
     //  node of a cluster too (the one thing it means there).
-    char *refusal =
-        opts->metrics ? shoal_node_metrics_refusal (opts->metrics, opts->insecure) : NULL;
+    char *refusal = opts->metrics ? shoal_node_metrics_problem (opts->metrics) : NULL;
+    if (!refusal && opts->metrics)
+        refusal = shoal_node_metrics_refusal (opts->metrics, opts->insecure);
     if (!refusal && !opts->cluster_file && opts->endpoint) //  the default one is loopback's
         refusal = shoal_node_listen_refusal (opts->endpoint, opts->insecure);
     if (refusal) {
