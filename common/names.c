@@ -7,10 +7,12 @@
 #include <string.h>
 
 //  Returns the length of the valid UTF-8 character at s (at most len bytes),
-//  or 0 if it is invalid (see utf8.h) or a NUL or control byte.
+//  or 0 if it is invalid (see utf8.h) or a control character: NUL, C0,
+//  DEL, or C1 (U+0080 to U+009F, "\xc2\x80" to "\xc2\x9f": U+0085 is a
+//  line break, U+009B a terminal's CSI).
 static size_t s_utf8_char (const uint8_t *s, size_t len)
 {
-    if (s[0] < 0x20 || s[0] == 0x7f)
+    if (s[0] < 0x20 || s[0] == 0x7f || (s[0] == 0xc2 && len >= 2 && s[1] <= 0x9f))
         return 0;
     return utf8_char (s, len);
 }

@@ -85,6 +85,10 @@ static const s_address_t s_bad_addresses[] = {
     ADDRESS ("account/al\nice"),
     ADDRESS ("account/al\x1fice"),
     ADDRESS ("account/al\x7fice"),
+    ADDRESS ("account/a\xc2\x80"),        //  C1 controls: U+0080
+    ADDRESS ("account/a\xc2\x85"),        //  U+0085, a line break
+    ADDRESS ("account/a\xc2\x9b"),        //  U+009B, a terminal's CSI
+    ADDRESS ("account/a\xc2\x9f"),        //  U+009F
     ADDRESS ("account/\xc0\xaf"),         //  overlong '/'
     ADDRESS ("account/\xc1\xbf"),         //  overlong
     ADDRESS ("account/\xe0\x80\xaf"),     //  overlong
@@ -110,6 +114,7 @@ static const s_address_t s_good_addresses[] = {
     ADDRESS ("account/a/b"),
     ADDRESS ("account//"),
     ADDRESS ("account/\xc3\xa9"),
+    ADDRESS ("account/\xc2\xa0"), //  U+00A0, the first after C1
     ADDRESS ("account/\xe2\x82\xac"),
     ADDRESS ("account/\xf0\x9f\x98\x80"),
     ADDRESS ("account/\xef\xbf\xbf"),     //  U+FFFF
