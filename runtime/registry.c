@@ -109,10 +109,12 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
             return SHOAL_EINVAL;
     }
-    if (strcmp (type.name, SHOAL_PROJECTION_SENDER) == 0) {
-        snprintf (registry->error, sizeof registry->error,
-                  "actor type '%s' is the runtime's: the projections' reactions come from it",
-                  type.name);
+    if (strcmp (type.name, SHOAL_PROJECTION_SENDER) == 0 || strcmp (type.name, "node") == 0) {
+        snprintf (registry->error, sizeof registry->error, "actor type '%s' is the runtime's: %s",
+                  type.name,
+                  type.name[0] == 'n'
+                      ? "node/... names a whole node in the operators' queries (pending, explain)"
+                      : "the projections' reactions come from it");
         return SHOAL_EEXIST;
     }
     for (size_t i = 0; i < registry->count; i++)

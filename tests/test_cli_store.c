@@ -102,6 +102,8 @@ static void test_refused_start_makes_no_store (void **state)
          "shoal node: --module-opt countr.start: no module countr is loaded"},
         {"CLASH_TYPE=account", "--module \"$CLASH\"",
          "failed to start: actor type 'account' already exists"},
+        {"CLASH_TYPE=node", "--module \"$CLASH\"",
+         "failed to start: actor type 'node' is the runtime's"},
     };
     size_t count = sizeof cases / sizeof cases[0];
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX], top[160], data[192], empty[160];

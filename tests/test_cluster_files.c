@@ -384,6 +384,12 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "shoal cluster init: needs --nodes"));
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "65", NULL), 2);
     assert_true (s_contains (out, "shoal cluster init: --nodes must be"));
+    char fewer[256];
+    snprintf (fewer, sizeof fewer, "%s/fewer", f->dir);
+    assert_int_equal (
+        s_run (out, "cluster", "init", "--nodes", "3", "--shards", "2", "--dir", fewer, NULL), 2);
+    assert_true (s_contains (out, "shoal cluster init: --shards 2 is fewer than --nodes 3"));
+    assert_int_not_equal (access (fewer, F_OK), 0); //  nothing written
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--name", "A B", NULL), 2);
     assert_true (s_contains (out, "shoal cluster init: cannot plan"));
     assert_int_equal (s_run (out, "cluster", "frob", NULL), 2);

@@ -463,6 +463,13 @@ int cluster_init (int argc, char **argv)
         fprintf (stderr, "shoal %s: needs --nodes N (1 to %d)\n", s_command, CLUSTER_MAX_NODES);
         return EXIT_USAGE;
     }
+    if (shards < nodes) {
+        fprintf (stderr,
+                 "shoal %s: --shards %ld is fewer than --nodes %ld: a node would own no shard "
+                 "(give at least one shard a node; the default, 256, suits up to 64 nodes)\n",
+                 s_command, shards, nodes);
+        return EXIT_USAGE;
+    }
     if (!*dir || strlen (dir) > PATH_MAX - 100) {
         fprintf (stderr, "shoal %s: --dir must be a path of 1 to %d bytes\n", s_command,
                  PATH_MAX - 100);
