@@ -34,7 +34,10 @@ applyfile_t *applyfile_open (const char *dir, applyfile_crash_t *crash)
 {
     memset (crash, 0, sizeof *crash);
     char path[4096];
-    snprintf (path, sizeof path, "%s/projection-apply", dir);
+    if (snprintf (path, sizeof path, "%s/projection-apply", dir) >= (int) sizeof path) {
+        errno = ENAMETOOLONG; //  not another file's name, cut short
+        return NULL;
+    }
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd == -1)
         return NULL;

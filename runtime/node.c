@@ -272,6 +272,16 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
+    //  The files beside the store (turn-N, projection-apply, SYNCED, ...)
+    //  are named in PATH_MAX bytes: a longer path would cut their names.
+    if (strlen (self->data_dir) > SHOAL_DATA_DIR_MAX) {
+        *code = SHOAL_EINVAL;
+        *error = zsys_sprintf ("the data directory's path is %zu bytes, past %d: give a shorter "
+                               "one (a symbolic link to it will do)",
+                               strlen (self->data_dir), SHOAL_DATA_DIR_MAX);
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     *code = s_lock_endpoints (self, error);
     if (*code) {
         shoal_node_destroy (&self);

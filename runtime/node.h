@@ -57,9 +57,12 @@ char *shoal_node_metrics_refusal (const char *address, bool insecure);
 //  as a usage error, before it opens anything.
 char *shoal_node_metrics_problem (const char *address);
 
+#define SHOAL_DATA_DIR_MAX 3072 //  bytes of a data directory's path, at most
+
 //  Opens the store, or makes one if the data directory holds none.
 //  Returns NULL with *error (free() it) when it cannot: *code is
-//  SHOAL_EBUSY when another node holds the data directory. A store it made
+//  SHOAL_EBUSY when another node holds the data directory, SHOAL_EINVAL
+//  when its path is past SHOAL_DATA_DIR_MAX bytes. A store it made
 //  and then could not use is removed again (shoal_node_discard).
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error);
 void shoal_node_destroy (shoal_node_t **self_p);

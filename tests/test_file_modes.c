@@ -10,7 +10,9 @@
     both. A data directory left open to others is warned about at start.
     What is at the endpoint's path is replaced only if it is a socket
     nobody listens on: a file, a directory, a symbolic link or another
-    program's live socket is refused and left as it was.
+    program's live socket is refused and left as it was. A data
+    directory's path too long to name the files beside the store is
+    refused before anything is made.
 
     ctest sets SHOAL_BIN. Each test has its own temporary directory
     (proc.h); the teardown kills the node and removes it.
@@ -276,12 +278,38 @@ static void test_endpoint_path_not_ours (void **state)
     proc_node_signal (p, SIGTERM);
 }
 
+//  4. A data directory's path past 3,072 bytes: the names of the files
+//     beside the store were cut to fit (a path of 4,079 bytes made
+//     "projection-appl"); the start is refused, saying so, and makes
+//     nothing.
+static void test_data_path_too_long (void **state)
+{
+    proc_t *p = *state;
+    char data[3200], out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    int len = snprintf (data, sizeof data, "%s/", p->dir);
+    while (len < 3080)
+        len += snprintf (data + len, sizeof data - (size_t) len, "d/");
+    assert_int_equal (setenv ("LONG_DATA", data, 1), 0); //  past proc_run's room for a line
+    int code = proc_run (p, out, err,
+                         "timeout 30 \"$SHOAL\" node --endpoint \"$E\" --data \"$LONG_DATA\" "
+                         "--workers 1 --metrics off");
+    unsetenv ("LONG_DATA");
+    char said[128];
+    snprintf (said, sizeof said, "the data directory's path is %d bytes, past 3072", len);
+    if (code != 1 || !strstr (err, said))
+        fail_msg ("exit %d, stderr: %s", code, err);
+    char first[PATH_MAX];
+    snprintf (first, sizeof first, "%s/d", p->dir);
+    assert_int_not_equal (access (first, F_OK), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_fresh_node_files_are_private, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_data_dir_is_warned, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_endpoint_path_not_ours, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_data_path_too_long, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
