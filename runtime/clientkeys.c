@@ -8,6 +8,7 @@
     Any thread; a set belongs to one at a time.
 */
 #include "clientkeys.h"
+#include "log.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -71,9 +72,16 @@ static bool s_read (clientkeys_t *self, zdir_t *dir, clientkeys_place_t place, s
     for (size_t i = 0; ok && files[i]; i++) {
         if (!zfile_is_regular (files[i]))
             continue;
-        zcert_t *cert = zcert_load (zfile_filename (files[i], NULL));
-        if (!cert)
-            continue; //  not a certificate: zcertstore skips it too
+        const char *path = zfile_filename (files[i], NULL);
+        zcert_t *cert = zcert_load (path);
+        if (!cert) {
+            //  Skipped, as zcertstore skips it; said, at each read of
+            //  the directory: a damaged certificate lets no client in.
+            log_warn ("%s is not a certificate (a ZPL file with a curve public-key): skipped; "
+                      "a client whose certificate it was is refused",
+                      path);
+            continue;
+        }
         if (self->count == *cap) {
             size_t grown = *cap ? 2 * *cap : 16;
             entry_t *keys = realloc (self->keys, grown * sizeof (entry_t));

@@ -195,6 +195,15 @@ static void test_client_key_revoked (void **state)
     assert_true (reply.ok);
     client_reply_close (&reply);
     assert_int_equal (s_balance (app), 7);
+
+    //  A damaged certificate lets its client in no more, and the node
+    //  says which file it skipped (before, nothing was said).
+    assert_int_equal (proc_run (p, NULL, NULL, "echo damaged > \"$DIR/c/n1/clients/app.cert\""), 0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "key_revoked");
+    char said[256];
+    snprintf (said, sizeof said, "WARN %s/c/n1/clients/app.cert is not a certificate", p->dir);
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, said);
     client_destroy (&app);
 }
 
