@@ -9,6 +9,7 @@
 #define VIEWCHECK_H_INCLUDED
 
 #include "shoal.h"
+#include "utf8.h"
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,7 +39,10 @@ static inline const char *viewcheck_key (const char *key)
         return "a NULL row key";
     if (len == 0)
         return "an empty row key (1 to 512 bytes)";
-    return len > SHOAL_VIEW_KEY_MAX ? "a row key of more than 512 bytes" : NULL;
+    if (len > SHOAL_VIEW_KEY_MAX)
+        return "a row key of more than 512 bytes";
+    //  A query names its row in UTF-8: another key could not be asked.
+    return utf8_valid_prefix (key, len) != len ? "a row key that is not UTF-8" : NULL;
 }
 
 //  Why an apply that has sent sends commands may not send command to

@@ -32,6 +32,8 @@ static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
         shoal_view_put (view, long_key);
     } else if (strcmp (name, "LongKey") == 0)
         shoal_view_put (view, long_key);
+    else if (strcmp (name, "Utf8Key") == 0)
+        assert_null (shoal_view_put (view, "\xff\xfe"));
     else if (strcmp (name, "EmptyKey") == 0) {
         const shoal_data_t *row;
         assert_int_equal (shoal_view_get (view, "", &row), SHOAL_EINVAL);
@@ -103,6 +105,7 @@ static void test_misuse (void **state)
     } cases[] = {
         {"LongKey", SHOAL_EINVAL, "shoal_view_put: a row key of more than 512 bytes"},
         {"EmptyKey", SHOAL_EINVAL, "shoal_view_get: an empty row key (1 to 512 bytes)"},
+        {"Utf8Key", SHOAL_EINVAL, "shoal_view_put: a row key that is not UTF-8"},
         {"NullKey", SHOAL_EINVAL, "shoal_view_delete: a NULL row key"},
         {"BadTo", SHOAL_EINVAL,
          "shoal_view_send: a command sent to something that is not an address (TYPE/ID, at most "
