@@ -151,6 +151,20 @@ int64_t turnfile_running (turnfile_t *self, char *to, char *name)
     return atomic_load_explicit (&self->mono, memory_order_acquire) == started ? started : 0;
 }
 
+//  Whether a running turn's address or command name is not one (a file
+//  damaged, or written by something else than a node): said, and not
+//  counted, so that no dead letter is journaled for a non-address, and no
+//  raw bytes reach a log or a table.
+static bool s_damaged (const char *path, const char *to, const char *name)
+{
+    if (shoal_address_check (to, strlen (to)) == 0 && shoal_name_check (name, strlen (name)) == 0)
+        return false;
+    log_warn ("the turn file %s is damaged: its turn's address or command name is not one; "
+              "not counted as a crash",
+              path);
+    return true;
+}
+
 //  Reads one turn file; calls fn if its turn was running, then clears it.
 static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
 {
@@ -164,7 +178,8 @@ static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
     if (memcmp (header->magic, TURNFILE_MAGIC, sizeof header->magic) == 0 &&
         atomic_load (&header->running) == 1 && header->frame_size <= TURNFILE_FRAME_MAX &&
         memchr (header->to, 0, sizeof header->to) &&
-        memchr (header->name, 0, sizeof header->name)) {
+        memchr (header->name, 0, sizeof header->name) &&
+        !s_damaged (path, header->to, header->name)) {
         turnfile_turn_t turn = {header->kind,
                                 {0},
                                 "",

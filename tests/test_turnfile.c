@@ -3,7 +3,9 @@
     its message; a frame that is not its turn's message (the header's page
     and the frame's written back apart before a machine crash, or bytes
     that do not decode) is not kept, so that a retry of the dead letter
-    never runs the wrong message; a recovered file is cleared.
+    never runs the wrong message; a turn whose address or command name
+    is not one (a damaged file) is not counted; a recovered file is
+    cleared.
 */
 #include "harness.h"
 #include "turnfile.h"
@@ -96,6 +98,21 @@ static void test_recover (void **state)
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 1);
     assert_memory_equal (seen.key, a.id, ENVELOPE_ID_SIZE);
     assert_false (seen.framed);
+
+    //  A turn whose address is not one (bytes no node writes): not
+    //  counted (a dead letter was journaled for it), and cleared
+    envelope_t bad = a;
+    snprintf (bad.to, sizeof bad.to, "\xff\xfe/\x01x");
+    turnfile_begin (files[0], &bad, NULL, 0, zclock_time (), zclock_mono ());
+    memset (&seen, 0, sizeof seen);
+    assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
+    assert_int_equal (seen.turns, 0);
+    snprintf (bad.to, sizeof bad.to, "counter/a");
+    snprintf (bad.name, sizeof bad.name, "A d d");
+    turnfile_begin (files[0], &bad, NULL, 0, zclock_time (), zclock_mono ());
+    assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
+    assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
+    assert_int_equal (seen.turns, 0);
 
     free (a_frame);
     free (b_frame);
