@@ -8,6 +8,7 @@
     operator's decision.
 */
 #include "deadletter.h"
+#include "queryargs.h"
 #include "data.h"
 #include "journal_dead.h"
 #include "log.h"
@@ -519,13 +520,17 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
     return 0;
 }
 
-int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload, size_t *size)
+int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload, size_t *size,
+                     char *why, size_t why_size)
 {
     bool all = false;
     shoal_data_t args;
+    int wrong = 0;
     if (data_init (&args, request->payload, request->payload_size) == 0)
-        shoal_data_bool (&args, "all", &all);
+        wrong = queryargs_bool (&args, "all", &all, why, why_size);
     data_close (&args);
+    if (wrong)
+        return wrong;
     msgpack_sbuffer entries;
     msgpack_sbuffer_init (&entries);
     msgpack_packer pk;

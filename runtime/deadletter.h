@@ -68,8 +68,9 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 //  The "dead_letters" query of the front (data {all: bool}): a reply
 //  payload {dead_letters: [{address, kind, command, id, crashes,
 //  last_crash, state, who, decided_at}]}, dead ones only unless all.
-//  *payload is the caller's to free(). Returns 0 or an error.
-int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload,
-                     size_t *size);
+//  *payload is the caller's to free(). Returns 0, SHOAL_ETYPE with why
+//  (why_size bytes) when all is not a bool, or an error.
+int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload, size_t *size,
+                     char *why, size_t why_size);
 
 #endif

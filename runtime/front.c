@@ -371,7 +371,8 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
     uint8_t *payload;
     size_t size;
     journal_t *journal = self->config.config->journal;
-    int rc = deadletter_list (journal, request, &payload, &size);
+    char why[96] = "";
+    int rc = deadletter_list (journal, request, &payload, &size, why, sizeof why);
     //  What it read leaves the node once durable (a worker's record is
     //  readable before its sync): a short wait of the front's, for a
     //  command operators run by hand.
@@ -380,7 +381,9 @@ static void s_dead_letters (front_t *self, const uint8_t *route, size_t route_si
     if (rc == 0) {
         front_reply (self, route, route_size, request, payload, size);
         free (payload);
-    } else
+    } else if (rc == SHOAL_ETYPE && why[0])
+        front_reject (self, route, route_size, request, "invalid_field", why);
+    else
         front_reject (self, route, route_size, request, "unavailable", shoal_strerror (rc));
 }
 

@@ -5,6 +5,7 @@
     the front's thread.
 */
 #include "front_internal.h"
+#include "queryargs.h"
 #include "metrics.h"
 #include "auth.h"
 #include "data.h"
@@ -79,9 +80,17 @@ void front_gather_start (front_t *self, const uint8_t *route, size_t route_size,
     gather->deadline = zclock_mono () + FRONT_GATHER_MS;
     gather->limit = REPAIR_ROWS_MAX;
     shoal_data_t args;
-    if (data_init (&args, envelope->payload, envelope->payload_size) == 0)
-        shoal_data_int (&args, "limit", &gather->limit);
+    char why[96] = "";
+    bool stalled;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0 &&
+        queryargs_int (&args, "limit", &gather->limit, why, sizeof why) == 0)
+        queryargs_bool (&args, "stalled", &stalled, why, sizeof why); //  the workers' field
     data_close (&args);
+    if (why[0]) {
+        free (gather);
+        front_reject (self, route, route_size, envelope, "invalid_field", why);
+        return;
+    }
     if (gather->limit < 0 || gather->limit > REPAIR_ROWS_MAX)
         gather->limit = REPAIR_ROWS_MAX;
     msgpack_sbuffer_init (&gather->rows);

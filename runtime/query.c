@@ -7,6 +7,7 @@
     worker thread, which owns the actors it reads.
 */
 #include "query.h"
+#include "queryargs.h"
 #include "actors.h"
 #include "busiest.h"
 #include "ctx.h"
@@ -102,17 +103,20 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, 
     return rc;
 }
 
-//  Writes a page of the stream's events into out. Returns 0 or the
-//  journal's error.
-static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+//  Writes a page of the stream's events into out. Returns 0, SHOAL_ETYPE
+//  with why (a field of another type), or the journal's error.
+static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, char *why,
+                     size_t why_size)
 {
     shoal_data_t args;
     int64_t from = 1, limit = 1000;
-    if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
-        shoal_data_int (&args, "from", &from);
-        shoal_data_int (&args, "limit", &limit);
-    }
+    int wrong = 0;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0 &&
+        (wrong = queryargs_int (&args, "from", &from, why, why_size)) == 0)
+        wrong = queryargs_int (&args, "limit", &limit, why, why_size);
     data_close (&args);
+    if (wrong)
+        return wrong;
     if (from < 1)
         from = 1;
     if (limit < 1 || limit > 10000)
@@ -173,9 +177,9 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
     if (strcmp (envelope->name, "get") == 0)
         rc = s_get (self, envelope, &out, why, sizeof why);
     else if (strcmp (envelope->name, "events") == 0)
-        rc = s_events (self, envelope, &out);
+        rc = s_events (self, envelope, &out, why, sizeof why);
     else if (strcmp (envelope->name, "pending") == 0)
-        rc = repair_pending (self, envelope, &out);
+        rc = repair_pending (self, envelope, &out, why, sizeof why);
     else if (strcmp (envelope->name, "busiest") == 0)
         rc = s_busiest (self, &out);
     else
@@ -193,6 +197,8 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
     } else if (rc == SHOAL_ENOTFOUND)
         turn_error (self, route, route_size, envelope, "unknown_type",
                     "no actor type is registered for this address");
+    else if (rc == SHOAL_ETYPE && why[0]) //  a field of the query's of another type
+        turn_error (self, route, route_size, envelope, "invalid_field", why);
     else if (rc == SHOAL_EREJECTED && why[0]) //  the module's misuse: not transient
         turn_error (self, route, route_size, envelope, "handler_error", why);
     else if (rc == SHOAL_EINVAL)

@@ -8,6 +8,7 @@
     and the actors it touches.
 */
 #include "repair.h"
+#include "queryargs.h"
 #include "data.h"
 #include "inbox.h"
 #include "log.h"
@@ -131,16 +132,19 @@ static void s_pack_timers (worker_t *self, msgpack_sbuffer *out, const char *add
     msgpack_sbuffer_destroy (&rows);
 }
 
-int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out)
+int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, char *why,
+                    size_t why_size)
 {
     bool only_stalled = false;
     int64_t limit = REPAIR_ROWS_MAX;
     shoal_data_t args;
-    if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
-        shoal_data_bool (&args, "stalled", &only_stalled);
-        shoal_data_int (&args, "limit", &limit);
-    }
+    int wrong = 0;
+    if (data_init (&args, envelope->payload, envelope->payload_size) == 0 &&
+        (wrong = queryargs_bool (&args, "stalled", &only_stalled, why, why_size)) == 0)
+        wrong = queryargs_int (&args, "limit", &limit, why, why_size);
     data_close (&args);
+    if (wrong)
+        return wrong;
     if (limit < 0 || limit > REPAIR_ROWS_MAX)
         limit = REPAIR_ROWS_MAX;
     //  "node/..." asks for the whole worker; an address for its own rows.
@@ -265,8 +269,9 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
         wrong = "reason must be a text of 1 to 255 bytes";
     if (!wrong && shoal_data_str (&data, "operator", args->operator, sizeof args->operator) != 0)
         snprintf (args->operator, sizeof args->operator, "unknown");
-    if (!wrong)
-        shoal_data_bool (&data, "force", &args->force);
+    char force_why[64];
+    if (!wrong && queryargs_bool (&data, "force", &args->force, force_why, sizeof force_why))
+        wrong = "force must be true or false";
     data_close (&data);
     return wrong;
 }

@@ -49,9 +49,11 @@ typedef struct _shoal_rec_t shoal_rec_t;
 //  cancels into id and returns 0; else SHOAL_EINVAL.
 int repair_cancel_of (const envelope_t *envelope, uint8_t id[ENVELOPE_ID_SIZE]);
 
-//  Answers the pending query into out (see above). Returns 0 or
-//  SHOAL_ENOMEM.
-int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out);
+//  Answers the pending query into out (see above). Returns 0,
+//  SHOAL_ETYPE with why (why_size bytes) when a field is of another type
+//  (queryargs.h), or SHOAL_ENOMEM.
+int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, char *why,
+                    size_t why_size);
 
 //  A command whose name starts with '$': $resend, $resolve (from a client,
 //  route borrowed), $cancel (from an actor, route_size 0). Stages its

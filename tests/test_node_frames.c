@@ -377,6 +377,68 @@ static void test_queue_bytes_bounded (void **state)
     node_ok (fx, "counter/c", "Add", "by=1", NULL);
 }
 
+//  A query's optional fields of another type than theirs: refused as
+//  invalid_field, naming the field (they were taken as absent, and
+//  {"from": "x"} read the first page); of their type, answered.
+static void s_query_refused (fixture_t *fx, envelope_kind_t kind, const char *to, const char *name,
+                             const char *field, const char *said)
+{
+    client_reply_t reply;
+    node_call (fx->client, kind, NULL, to, name, &reply, field, NULL);
+    if (reply.ok || strcmp (reply.code, "invalid_field") != 0 || !strstr (reply.reason, said))
+        fail_msg ("%s %s %s: %s %s (expected invalid_field: %s)", name, to, field,
+                  reply.ok ? "ok" : reply.code, reply.reason, said);
+    client_reply_close (&reply);
+}
+
+static void test_query_fields_typed (void **state)
+{
+    fixture_t *fx = *state;
+    node_start (fx, NULL);
+    node_ok (fx, "account/q", "Open", "owner=Q", NULL);
+    node_ok (fx, "account/q", "Deposit", "amount=5", NULL);
+    static const char *not_ints[] = {"from=x", "from:=1.5", "from:=18446744073709551615",
+                                     "limit:=true"};
+    for (size_t i = 0; i < sizeof not_ints / sizeof not_ints[0]; i++)
+        s_query_refused (fx, ENVELOPE_QUERY, "account/q", "events", not_ints[i],
+                         not_ints[i][0] == 'f' ? "from must be an integer"
+                                               : "limit must be an integer");
+    s_query_refused (fx, ENVELOPE_QUERY, "account/q", "pending", "stalled=yes",
+                     "stalled must be true or false");
+    s_query_refused (fx, ENVELOPE_QUERY, "account/q", "pending", "limit=x",
+                     "limit must be an integer");
+    s_query_refused (fx, ENVELOPE_QUERY, "node/pending", "pending", "limit=x",
+                     "limit must be an integer");
+    s_query_refused (fx, ENVELOPE_QUERY, "node/pending", "pending", "stalled:=1",
+                     "stalled must be true or false");
+    s_query_refused (fx, ENVELOPE_QUERY, "node/dead-letters", "dead_letters", "all=x",
+                     "all must be true or false");
+
+    client_reply_t reply;
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "account/q", "$resolve", &reply,
+               "id=0123456789abcdef0123456789abcdef", "code=gone", "reason=by hand", "force=yes",
+               NULL);
+    if (reply.ok || strcmp (reply.code, "invalid_field") != 0 ||
+        !strstr (reply.reason, "force must be true or false"))
+        fail_msg ("$resolve with force=yes: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
+    client_reply_close (&reply);
+
+    //  Of their type: answered (the second page of two events).
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "account/q", "events", &reply, "from:=2",
+               "limit:=5", NULL);
+    assert_true (reply.ok);
+    msgpack_unpacked unpacked;
+    const msgpack_object *events = node_find (&unpacked, reply.data, reply.size, "events");
+    assert_non_null (events);
+    assert_int_equal (events->via.array.size, 1);
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "node/pending", "pending", &reply,
+               "stalled:=false", "limit:=10", NULL);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+}
+
 static void test_malformed_envelopes (void **state)
 {
     fixture_t *fx = *state;
@@ -589,6 +651,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_queue_bytes_bounded, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_bad_frames, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_envelopes, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_query_fields_typed, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
     if (getenv ("SHOAL_TEST_FILTER"))
