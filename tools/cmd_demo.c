@@ -37,7 +37,7 @@ static void s_help (FILE *out)
              "end, once the projections have caught up: bank_totals (balance, accounts,\n"
              "transfers by outcome) must equal the journal, and every debit of %d or more\n"
              "must have been flagged exactly once in review/ACCOUNT (large_debits).\n"
-             "With --nodes N (2 or more) the same runs on a cluster of N nodes of its own\n"
+             "With --nodes N the same runs on a cluster of N nodes of its own\n"
              "(`shoal cluster init --ipc` in the temporary directory, one child process\n"
              "per node, a client connected to all of them): the kills hit random nodes,\n"
              "one random node is frozen with SIGSTOP mid-run (then SIGCONT), and the\n"
@@ -50,7 +50,8 @@ static void s_help (FILE *out)
              "  --transfers N     transfers (default 20000)\n"
              "  --concurrency N   requests in flight (default 256)\n"
              "  --kills N         SIGKILLs during the transfers (default 2, at most 15)\n"
-             "  --nodes N         run a cluster of N nodes, 2 to %d (default: one node)\n"
+             "  --nodes N         run a cluster of N nodes, 1 to %d (1: a cluster of one,\n"
+             "                    with CURVE; default: one node alone)\n"
              "  --freeze-ms MS    SIGSTOP one random node for MS once mid-run, 0 for none\n"
              "                    (default 3000 with --nodes, else 0)\n"
              "  --seed N          random seed (default: from the clock; printed)\n"
@@ -234,8 +235,12 @@ int cmd_demo (int argc, char **argv)
             printf ("null");
         printf ("}\n");
     } else {
+        //  A blank line after the progress, on its stream: stdout has the
+        //  summary alone.
+        if (isatty (STDERR_FILENO))
+            fputc ('\n', stderr);
         if (r.nodes >= 2) {
-            printf ("\nshoal demo: %zu transfers over %zu accounts on %d nodes, nodes killed %d "
+            printf ("shoal demo: %zu transfers over %zu accounts on %d nodes, nodes killed %d "
                     "time%s, ",
                     o.transfers, o.accounts, r.nodes, r.kills, r.kills == 1 ? "" : "s");
             if (r.freezes)
@@ -244,7 +249,7 @@ int cmd_demo (int argc, char **argv)
             else
                 printf ("frozen 0 times\n");
         } else {
-            printf ("\nshoal demo: %zu transfers over %zu accounts, node killed %d time%s",
+            printf ("shoal demo: %zu transfers over %zu accounts, node killed %d time%s",
                     o.transfers, o.accounts, r.kills, r.kills == 1 ? "" : "s");
             if (r.freezes)
                 printf (", frozen %d time%s (%d ms)", r.freezes, r.freezes == 1 ? "" : "s",
