@@ -384,6 +384,19 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "shoal cluster init: needs --nodes"));
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "65", NULL), 2);
     assert_true (s_contains (out, "shoal cluster init: --nodes must be"));
+    //  Two of --host, --hosts and --ipc: one was dropped without a word.
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--hosts",
+                             "10.0.0.1,10.0.0.2", "--ipc", NULL),
+                      2);
+    assert_true (s_contains (out, "--host, --hosts and --ipc each say where the nodes listen"));
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--host",
+                             "127.0.0.2", "--hosts", "10.0.0.1,10.0.0.2", NULL),
+                      2);
+    assert_true (s_contains (out, "--host, --hosts and --ipc each say where the nodes listen"));
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--ipc",
+                             "--host", "127.0.0.1", NULL),
+                      2);
+    assert_true (s_contains (out, "--host, --hosts and --ipc each say where the nodes listen"));
     char fewer[256];
     snprintf (fewer, sizeof fewer, "%s/fewer", f->dir);
     assert_int_equal (

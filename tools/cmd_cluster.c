@@ -436,7 +436,7 @@ static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
 int cluster_init (int argc, char **argv)
 {
     s_command = argv[0];
-    const char *dir = "cluster", *host = "127.0.0.1", *name = "shoal";
+    const char *dir = "cluster", *host = NULL, *name = "shoal";
     long nodes = 0, shards = 256, base_port = 7700;
     bool force = false, ipc = false;
     const char *hosts = NULL;
@@ -463,6 +463,15 @@ int cluster_init (int argc, char **argv)
         fprintf (stderr, "shoal %s: needs --nodes N (1 to %d)\n", s_command, CLUSTER_MAX_NODES);
         return EXIT_USAGE;
     }
+    if ((host != NULL) + (hosts != NULL) + ipc > 1) {
+        fprintf (stderr,
+                 "shoal %s: --host, --hosts and --ipc each say where the nodes listen: "
+                 "give one of them\n",
+                 s_command);
+        return EXIT_USAGE;
+    }
+    if (!host)
+        host = "127.0.0.1";
     if (shards < nodes) {
         fprintf (stderr,
                  "shoal %s: --shards %ld is fewer than --nodes %ld: a node would own no shard "
