@@ -110,6 +110,45 @@ static void test_config_errors (void **state)
     if (strstr (err, "given twice") || !strstr (err, "Not a directory"))
         fail_msg ("two module-opt in a config: %s", err);
 
+    //  Ignored before: keys under a value, a value for the modules; an
+    //  indent zconfig refused in a line of its own (raw, unprefixed).
+    static const struct {
+        const char *text;
+        const char *says; //  after "shoal node: PATH"
+    } shapes[] = {
+        {"node\n    workers = 2\n        deeper = 1\n",
+         ":2: node/workers takes a value, not keys indented under it (deeper)\n"},
+        {"node\n    modules = 3\n",
+         ":2: node/modules is a section, its modules indented under it; not 'modules = "
+         "VALUE'\n"},
+        {"node\n      workers = 2\n", ": line 2: indent by 4 spaces at a time\n"},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        file = fopen (path, "w");
+        assert_non_null (file);
+        fputs (shapes[i].text, file);
+        fclose (file);
+        code = cli_run (fx, out, err,
+                        "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --endpoint '%s' "
+                        "--metrics off",
+                        path, fx->data, fx->endpoint);
+        snprintf (expected, sizeof expected, "shoal node: %s%s", path, shapes[i].says);
+        if (code != 2 || strcmp (err, expected) != 0)
+            fail_msg ("config '%s': exit %d, stderr: %s", shapes[i].text, code, err);
+    }
+
+    //  A NUL byte: what followed it was not read (zconfig stops there).
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fwrite ("node\n    workers = 2\n\0garbage = 1\n", 1, 35, file);
+    fclose (file);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
+                    fx->data);
+    assert_int_equal (code, 2);
+    snprintf (expected, sizeof expected,
+              "shoal node: %s: line 3: byte 0x00 is not printable ASCII\n", path);
+    assert_string_equal (err, expected);
+
     //  A byte order mark, as some editors write: said, where zconfig
     //  printed "invalid syntax" of a first line that looks right.
     file = fopen (path, "w");

@@ -255,6 +255,15 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
         free (text);
         return OPTIONS_ERROR;
     }
+    //  Checked as zconfig parses it, so that what is wrong is said with
+    //  its line and our prefix (zconfig printed its own line, raw bytes
+    //  and all), and nothing after a NUL byte is left unread.
+    if (zplfile_check (text, size, 1024, true, path, &error) != 0) {
+        fprintf (stderr, "shoal node: %s\n", error ? error : path);
+        free (error);
+        free (text);
+        return OPTIONS_ERROR;
+    }
     //  zconfig says what is wrong with the file (and its line) on stdout:
     //  send it to stderr, so that stdout has the ready line alone.
     fflush (stdout);
@@ -289,7 +298,21 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
             snprintf (key, sizeof key, "%s%s", node ? "node/" : "", name);
             snprintf (where, sizeof where, "%s: %s", place, key);
             int rc = OPTIONS_UNKNOWN;
-            if (node && streq (name, "modules")) {
+            const char *value = zconfig_value (item);
+            bool section = node && streq (name, "modules");
+            if (node && section && value && *value) {
+                fprintf (stderr,
+                         "shoal node: %s is a section, its modules indented under it; not "
+                         "'modules = VALUE'\n",
+                         where);
+                return OPTIONS_ERROR;
+            }
+            if (node && !section && zconfig_child (item)) {
+                fprintf (stderr, "shoal node: %s takes a value, not keys indented under it (%s)\n",
+                         where, zconfig_name (zconfig_child (item)));
+                return OPTIONS_ERROR;
+            }
+            if (section) {
                 rc = 0;
                 for (zconfig_t *module = zconfig_child (item); rc == 0 && module;
                      module = zconfig_next (module)) {
@@ -302,6 +325,11 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
                     snprintf (where, sizeof where, "%s: node/modules/%.200s", place,
                               zconfig_name (module));
                     int index = *module_count;
+                    if (index >= NODE_MAX_MODULE_ARGS) {
+                        fprintf (stderr, "shoal node: %s: more than %d modules\n", where,
+                                 NODE_MAX_MODULE_ARGS);
+                        return OPTIONS_ERROR;
+                    }
                     rc = options_set (table, "node", where, "module", file);
                     if (rc == 0 && index < NODE_MAX_MODULE_ARGS) {
                         modules->names[index] = zconfig_name (module);

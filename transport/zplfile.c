@@ -33,12 +33,8 @@ void zplfile_fail (char **error, const char *path, const char *format, ...)
     free (what);
 }
 
-//  Checks the bytes the way zconfig_chunk_load parses them, so that it
-//  never fails or cuts a line: printable ASCII, lines under
-//  line_max, indents of 4 spaces at most one level deeper than
-//  the item above, names of its name characters, quoted values closed,
-//  nothing after a value but a comment. Returns 0 or SHOAL_EFORMAT.
-static int s_check_zpl (const char *text, size_t size, int line_max, const char *path, char **error)
+int zplfile_check (const char *text, size_t size, int line_max, bool utf8, const char *path,
+                   char **error)
 {
     int depth = 0; //  levels zconfig can attach an item at: 0..depth
     int lineno = 0;
@@ -55,7 +51,8 @@ static int s_check_zpl (const char *text, size_t size, int line_max, const char 
         while (eol > line && isspace ((unsigned char) eol[-1]))
             eol--;
         for (const char *p = line; p < eol; p++)
-            if ((unsigned char) *p > '~' || ((unsigned char) *p < ' ' && *p != '\t')) {
+            if (((unsigned char) *p > '~' && !(utf8 && (unsigned char) *p >= 0x80)) ||
+                ((unsigned char) *p < ' ' && *p != '\t')) {
                 zplfile_fail (error, path, "line %d: byte 0x%02x is not printable ASCII", lineno,
                               (unsigned char) *p);
                 return SHOAL_EFORMAT;
@@ -162,7 +159,7 @@ zconfig_t *zplfile_load (const char *path, int line_max, char **error)
     if (!text)
         return NULL;
     zconfig_t *root = NULL;
-    if (s_check_zpl (text, size, line_max, path, error) == 0) {
+    if (zplfile_check (text, size, line_max, false, path, error) == 0) {
         root = zconfig_str_load (text);
         if (!root)
             zplfile_fail (error, path, "not valid ZPL");

@@ -15,6 +15,7 @@
 #define ZPLFILE_H_INCLUDED
 
 #include <czmq.h>
+#include <stdbool.h>
 
 #define ZPLFILE_MAX_SIZE (16 * 1024 * 1024) //  bytes of a file we read
 
@@ -23,6 +24,16 @@
 //  directory is refused as "not a regular file". Returns the buffer, which
 //  the caller frees with free(), and sets *size; or NULL and sets *error.
 char *zplfile_read (const char *path, size_t *size, char **error);
+
+//  Checks the size bytes of text the way zconfig_chunk_load parses them,
+//  so that it never fails or cuts a line: printable ASCII (and, if utf8,
+//  any byte from 0x80: values such as paths in UTF-8), no NUL, lines of
+//  at most line_max bytes, indents of 4 spaces at most one level deeper
+//  than the item above, names of its name characters, quoted values
+//  closed, nothing after a value but a comment. Returns 0, or
+//  SHOAL_EFORMAT with *error "PATH: line N: what".
+int zplfile_check (const char *text, size_t size, int line_max, bool utf8, const char *path,
+                   char **error);
 
 //  Reads and parses the ZPL file at path, whose lines must be at most
 //  line_max bytes (<= 1024) of printable ASCII. Returns the tree, which
