@@ -251,7 +251,8 @@ static void s_assert_one_clean_line (const char *text, const char *what)
 
 //  `shoal send` refuses what it would send otherwise than the user wrote:
 //  a string that is not UTF-8, a key repeated in --input, a key cut at
-//  \u0000, a second --input (it replaced the first: the owner was "b"),
+//  \u0000, an integer past int64 or uint64 in key:=JSON or --input (json-c
+//  clamped it), a second --input (it replaced the first: the owner was "b"),
 //  a second --id (the idempotency key: the last one was taken).
 //  Each exits 2 naming the field, key or option, and nothing reaches the
 //  node (the account stays unopened). A key, address or name it names is
@@ -281,6 +282,15 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal send: field 'ow\\u001bner' is given twice\n"},
         {"send --input \"$DIR/x.json\" account/zz Open",
          "shoal send: input: key \"\\xff\\n\" is repeated in one object\n"},
+        //  json-c clamped these to 18446744073709551615 and
+        //  -9223372036854775808, and they were sent so.
+        {"send account/zz Open amount:=99999999999999999999999",
+         "shoal send: field 'amount': 99999999999999999999999 is out of the uint64 range\n"},
+        {"send account/zz Open amount:=-9223372036854775809",
+         "shoal send: field 'amount': -9223372036854775809 is out of the int64 range\n"},
+        {"send --input - account/zz Open <\"$DIR/n.json\"",
+         "shoal send: input: field 'amount': -99999999999999999999999 is out of the int64 "
+         "range\n"},
         {"send \"$(printf 'account/z\\033')\" Open",
          "shoal send: 'account/z\\u001b' is not an address"},
         {"send account/zz \"$(printf 'Op\\377en')\"",
@@ -314,7 +324,9 @@ static void test_send_refuses_altered_fields (void **state)
                  "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
                  "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
                  "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
-                 "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
+                 "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\" && "
+                 "printf '{\"owner\":\"a\",\"amount\":-99999999999999999999999}' "
+                 ">\"$DIR/n.json\""),
         0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =

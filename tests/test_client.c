@@ -236,6 +236,45 @@ static void test_fields_json_keys (void **state)
     free (text);
 }
 
+//  json-c clamps an integer past uint64 to 18446744073709551615 and one
+//  below int64 to -9223372036854775808, saying nothing: either would send
+//  another number than the user wrote, so both are refused, naming the
+//  field, at any depth, in key:=JSON and in --input, as key=value refuses
+//  one past int64.
+static void test_fields_json_integers (void **state)
+{
+    (void) state;
+    char error[160], *text;
+    static const refusal_t cases[] = {
+        {NULL, "amount:=99999999999999999999999",
+         "field 'amount': 99999999999999999999999 is out of the uint64 range"},
+        {NULL, "amount:=18446744073709551616",
+         "field 'amount': 18446744073709551616 is out of the uint64 range"},
+        {NULL, "amount:=-9223372036854775809",
+         "field 'amount': -9223372036854775809 is out of the int64 range"},
+        {NULL, "o:={\"a\":[1.5,\"-99999999999999999999999\",{\"b\":-99999999999999999999999}]}",
+         "field 'o': -99999999999999999999999 is out of the int64 range"},
+        {"{\"amount\":-99999999999999999999999}", "z=1",
+         "input: field 'amount': -99999999999999999999999 is out of the int64 range"},
+        {"{\"a\":1, \"n\\u001b\" : {\"k\":[99999999999999999999999]}}", "z=1",
+         "input: field 'n\\u001b': 99999999999999999999999 is out of the uint64 range"},
+        {NULL, "amount:=123456789012345678901234567890123456789012345678901234567890",
+         "field 'amount': 1234567890123456789012345678901234567890... is out of the uint64 range"},
+    };
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
+    //  The bounds themselves, digits in a string or a key, and doubles
+    //  written with many digits go as written.
+    char *argv[] = {"max:=18446744073709551615", "min:=-9223372036854775808",
+                    "d:=99999999999999999999999.5", "e:=-1e30"};
+    assert_int_equal (s_fields_json ("{\"99999999999999999999999\":\"-99999999999999999999999\"}",
+                                     4, argv, &text, error, sizeof error),
+                      0);
+    assert_string_equal (text, "{\"99999999999999999999999\":\"-99999999999999999999999\","
+                               "\"max\":18446744073709551615,\"min\":-9223372036854775808,"
+                               "\"d\":1e+23,\"e\":-1e+30}");
+    free (text);
+}
+
 //  Strings are UTF-8 (shoal.h): a value, a field's name or a key that is
 //  not, raw or made by a JSON escape, is refused, naming the field.
 static void test_fields_utf8_rejected (void **state)
@@ -474,6 +513,7 @@ int main (void)
         cmocka_unit_test (test_fields_json),
         cmocka_unit_test (test_fields_json_rejected),
         cmocka_unit_test (test_fields_json_keys),
+        cmocka_unit_test (test_fields_json_integers),
         cmocka_unit_test (test_fields_utf8_rejected),
         cmocka_unit_test (test_fields_keys_quoted),
         cmocka_unit_test (test_json_invalid_utf8),
