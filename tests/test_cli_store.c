@@ -1,15 +1,20 @@
 /*  test_cli_store.c - the command line and a node's store: a refused start
-    makes no store, pending with the node down, events of an unknown type,
-    send refusing altered fields, follow across a restart, shards that do
-    not match. The fixture: cli_test_util.h.
+    makes no store, pending with the node down, the client commands
+    reading a fake node's impossible numbers (and its reply of nobody's),
+    events of an unknown type, send refusing altered fields, follow across
+    a restart, shards that do not match. The fixture: cli_test_util.h.
 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "envelope.h"
 #include "harness.h"
 #include "utf8.h"
+
+#include <czmq.h>
+#include <msgpack.h>
 
 #include <dirent.h>
 #include <signal.h>
@@ -214,6 +219,211 @@ static void test_pending_node_down (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  A fake node: a ROUTER of the test's own on ipc:// in the test's
+//  directory, run on a czmq actor of this process, that answers each
+//  request with numbers no real node sends, but that msgpack carries and a
+//  node (or whatever answers on its endpoint) may send: the client must
+//  print them, not crash (a difference of two of them overflowed; the
+//  sanitizer build aborted).
+
+//  Packs "key": value into pk.
+static void s_pack_int (msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_int64 (pk, value);
+}
+
+static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_str_with_body (pk, key, strlen (key));
+    msgpack_pack_str_with_body (pk, value, strlen (value));
+}
+
+//  The data of the fake node's answer to the query or command name (its
+//  nth stats answer when it is stats: the counters jump between the two
+//  samples of top --once), into buffer.
+static void s_fake_data (msgpack_sbuffer *buffer, const char *name, int nth)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    if (streq (name, "pending")) {
+        msgpack_pack_map (&pk, 4);
+        s_pack_int (&pk, "now", INT64_MAX);
+        s_pack_int (&pk, "truncated", INT64_MAX);
+        msgpack_pack_str_with_body (&pk, "pending", 7);
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_map (&pk, 8);
+        s_pack_str (&pk, "sender", "account/a");
+        s_pack_str (&pk, "command", "Debit");
+        s_pack_str (&pk, "target", "account/b");
+        s_pack_str (&pk, "id", "0123456789abcdef0123456789abcdef");
+        s_pack_int (&pk, "attempts", INT64_MAX);
+        s_pack_int (&pk, "first_sent", INT64_MIN);
+        s_pack_int (&pk, "last_sent", INT64_MIN);
+        msgpack_pack_str_with_body (&pk, "stalled", 7);
+        msgpack_pack_true (&pk);
+        msgpack_pack_str_with_body (&pk, "timers", 6);
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_map (&pk, 2);
+        s_pack_str (&pk, "name", "t");
+        s_pack_int (&pk, "due", INT64_MIN);
+    } else if (streq (name, "stats")) {
+        //  From the least to the most: every rate is a difference.
+        int64_t value = nth % 2 ? INT64_MAX : INT64_MIN;
+        static const char *counters[] = {"accepted", "rejected",    "replies",
+                                         "commits",  "records",     "bad_frames",
+                                         "busy",     "unavailable", "failures"};
+        size_t count = sizeof counters / sizeof counters[0];
+        msgpack_pack_map (&pk, count + 3);
+        s_pack_int (&pk, "uptime_ms", value);
+        for (size_t i = 0; i < count; i++)
+            s_pack_int (&pk, counters[i], nth % 2 ? INT64_MAX : 0);
+        msgpack_pack_str_with_body (&pk, "commit_latency", 14);
+        msgpack_pack_map (&pk, 2);
+        msgpack_pack_str_with_body (&pk, "counts", 6);
+        msgpack_pack_array (&pk, 3);
+        for (int i = 0; i < 3; i++)
+            msgpack_pack_uint64 (&pk, nth % 2 ? UINT64_MAX : 0);
+        msgpack_pack_str_with_body (&pk, "le_ns", 5);
+        msgpack_pack_array (&pk, 2);
+        msgpack_pack_uint64 (&pk, UINT64_MAX - 1);
+        msgpack_pack_uint64 (&pk, UINT64_MAX);
+        s_pack_int (&pk, "stalled", INT64_MAX);
+    } else if (streq (name, "busiest")) {
+        msgpack_pack_map (&pk, 1);
+        msgpack_pack_str_with_body (&pk, "busiest", 7);
+        msgpack_pack_array (&pk, 2);
+        int64_t messages[] = {INT64_MIN, INT64_MAX}, errors[] = {INT64_MAX, INT64_MIN};
+        for (int i = 0; i < 2; i++) {
+            msgpack_pack_map (&pk, 4);
+            s_pack_str (&pk, "address", i ? "account/b" : "account/a");
+            s_pack_int (&pk, "messages", messages[i]);
+            s_pack_int (&pk, "error", errors[i]);
+            s_pack_int (&pk, "interval_ms", 1000);
+        }
+    } else if (streq (name, "get")) {
+        msgpack_pack_map (&pk, 3);
+        s_pack_str (&pk, "address", "account/a");
+        s_pack_int (&pk, "version", INT64_MAX);
+        msgpack_pack_str_with_body (&pk, "state", 5);
+        msgpack_pack_map (&pk, 0);
+    } else if (streq (name, "dead_letters")) {
+        msgpack_pack_map (&pk, 1);
+        msgpack_pack_str_with_body (&pk, "dead_letters", 12);
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_map (&pk, 7);
+        s_pack_str (&pk, "id", "0123456789abcdef0123456789abcdef");
+        s_pack_str (&pk, "address", "account/b");
+        s_pack_str (&pk, "state", "dead");
+        s_pack_str (&pk, "kind", "command");
+        s_pack_int (&pk, "crashes", INT64_MAX);
+        s_pack_int (&pk, "last_crash", INT64_MAX);
+        s_pack_int (&pk, "decided_at", INT64_MAX);
+    } else if (streq (name, "projections")) {
+        msgpack_pack_map (&pk, 2);
+        s_pack_int (&pk, "end", INT64_MAX);
+        msgpack_pack_str_with_body (&pk, "projections", 11);
+        msgpack_pack_array (&pk, 1);
+        msgpack_pack_map (&pk, 6);
+        s_pack_str (&pk, "name", "totals");
+        s_pack_str (&pk, "status", "building");
+        s_pack_int (&pk, "version", 1);
+        s_pack_int (&pk, "build", 1);
+        s_pack_int (&pk, "position", INT64_MAX - 1);
+        s_pack_int (&pk, "lag", 1);
+    } else
+        msgpack_pack_map (&pk, 0);
+}
+
+//  The fake node's actor: binds a ROUTER at args (an endpoint), signals,
+//  and answers every request until $TERM: under the request's id, but for
+//  one to account/nil, which it answers ok under a nil correlation (what
+//  the node says only of a frame it could not read, and as a refusal).
+static void s_fake_node (zsock_t *pipe, void *args)
+{
+    zsock_t *router = zsock_new_router ((const char *) args);
+    zsock_signal (pipe, router ? 0 : 1);
+    zpoller_t *poller = router ? zpoller_new (pipe, router, NULL) : NULL;
+    int stats = 0;
+    while (poller && zpoller_wait (poller, -1) == router) {
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *peer = msg ? zmsg_pop (msg) : NULL, *frame = msg ? zmsg_pop (msg) : NULL;
+        envelope_t request;
+        if (frame && envelope_decode (&request, zframe_data (frame), zframe_size (frame)) == 0) {
+            msgpack_sbuffer data;
+            msgpack_sbuffer_init (&data);
+            s_fake_data (&data, request.name, streq (request.name, "stats") ? stats++ : 0);
+            uint8_t *payload = NULL, *encoded = NULL;
+            size_t payload_size, size;
+            envelope_t reply = {.kind = ENVELOPE_REPLY, .created = 1};
+            envelope_new_id (reply.id);
+            if (!streq (request.to, "account/nil"))
+                memcpy (reply.correlation, request.id, ENVELOPE_ID_SIZE);
+            snprintf (reply.name, sizeof reply.name, "%s", request.name);
+            if (envelope_reply_encode (true, "", "", (const uint8_t *) data.data, data.size,
+                                       &payload, &payload_size) == 0) {
+                reply.payload = payload;
+                reply.payload_size = payload_size;
+                if (envelope_encode (&reply, &encoded, &size) == 0) {
+                    zframe_send (&peer, router, ZFRAME_MORE);
+                    zmq_send (zsock_resolve (router), encoded, size, 0);
+                }
+            }
+            free (encoded);
+            free (payload);
+            msgpack_sbuffer_destroy (&data);
+        }
+        zframe_destroy (&frame);
+        zframe_destroy (&peer);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+//  The client commands read a node's numbers without overflowing: pending
+//  (text and --json), explain and top --once print a fake node's "now"
+//  2^63-1 and "first_sent" -2^63 (their age), its counters jumping from
+//  0 to 2^63-1 and its uptime from -2^63 to 2^63-1 (the rates), a
+//  truncated count of 2^63-1 (plus the row shown), a busiest row of
+//  -2^63 messages less 2^63-1 errors; projections a position of 2^63-2
+//  (its progress bar). A time before 1970 is said "?". Each aborted at
+//  the overflow in the sanitizer build. And send does not take a reply
+//  with a nil correlation that says ok for its answer (it printed
+//  "ok":true, exit 0): no answer in time, exit 3.
+static void test_numbers_past_the_possible (void **state)
+{
+    fixture_t *fx = *state;
+    char out[OUTPUT_MAX], err[OUTPUT_MAX], endpoint[160];
+    snprintf (endpoint, sizeof endpoint, "@%s", fx->endpoint);
+    zactor_t *node = zactor_new (s_fake_node, endpoint);
+    assert_non_null (node);
+    static const struct {
+        const char *command;
+        int code;
+        const char *says;
+    } cases[] = {
+        {"pending", 0, "9223372036854775807 more"},
+        {"pending --json", 0, "\"age_ms\":9223372036854775807,"},
+        {"explain account/a", 0, "sent 9223372036854775807 times since ?"},
+        {"explain --json account/a", 0, "\"first_sent\":\"?\""},
+        {"top --once --interval 100", 0, "STALLED (9223372036854775807)"},
+        {"top --once --json --interval 100", 0, "\"errors\":9223372036854775807"},
+        {"projections", 0, "99%"},
+        {"send --timeout 1000 account/nil Open owner=a", 3, "no answer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" %s --endpoint '%s'",
+                            cases[i].command, fx->endpoint);
+        if (code != cases[i].code || (!strstr (out, cases[i].says) && !strstr (err, cases[i].says)))
+            fail_msg ("shoal %s: exit %d (not %d), stdout: %s\nstderr: %s", cases[i].command, code,
+                      cases[i].code, out, err);
+    }
+    assert_null (strstr (out, "\"ok\":true"));
+    zactor_destroy (&node);
+}
+
+//  --------------------------------------------------------------------------
 //  5. The events of an address of no registered type are refused, as its
 //     state is.
 
@@ -253,7 +463,8 @@ static void s_assert_one_clean_line (const char *text, const char *what)
 
 //  `shoal send` refuses what it would send otherwise than the user wrote:
 //  a string that is not UTF-8, a key repeated in --input, a key cut at
-//  \u0000, a second --input (it replaced the first: the owner was "b"),
+//  \u0000, an integer past int64 or uint64 in key:=JSON or --input (json-c
+//  clamped it), a second --input (it replaced the first: the owner was "b"),
 //  a second --id (the idempotency key: the last one was taken).
 //  Each exits 2 naming the field, key or option, and nothing reaches the
 //  node (the account stays unopened). A key, address or name it names is
@@ -283,6 +494,15 @@ static void test_send_refuses_altered_fields (void **state)
          "shoal send: field 'ow\\u001bner' is given twice\n"},
         {"send --input \"$DIR/x.json\" account/zz Open",
          "shoal send: input: key \"\\xff\\n\" is repeated in one object\n"},
+        //  json-c clamped these to 18446744073709551615 and
+        //  -9223372036854775808, and they were sent so.
+        {"send account/zz Open amount:=99999999999999999999999",
+         "shoal send: field 'amount': 99999999999999999999999 is out of the uint64 range\n"},
+        {"send account/zz Open amount:=-9223372036854775809",
+         "shoal send: field 'amount': -9223372036854775809 is out of the int64 range\n"},
+        {"send --input - account/zz Open <\"$DIR/n.json\"",
+         "shoal send: input: field 'amount': -99999999999999999999999 is out of the int64 "
+         "range\n"},
         {"send \"$(printf 'account/z\\033')\" Open",
          "shoal send: 'account/z\\u001b' is not an address"},
         {"send account/zz \"$(printf 'Op\\377en')\"",
@@ -316,7 +536,9 @@ static void test_send_refuses_altered_fields (void **state)
                  "printf '{\"owner\":\"a\",\"owner\":\"b\"}' >\"$DIR/d.json\" && "
                  "printf '{\"owner\":\"a\"}' >\"$DIR/a.json\" && "
                  "printf '{\"owner\":\"b\"}' >\"$DIR/b.json\" && "
-                 "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\""),
+                 "printf '{\"\\377\\\\n\":1,\"\\377\\\\n\":2}' >\"$DIR/x.json\" && "
+                 "printf '{\"owner\":\"a\",\"amount\":-99999999999999999999999}' "
+                 ">\"$DIR/n.json\""),
         0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int code =
@@ -438,6 +660,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_follow_across_restart, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_shards_mismatch, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_pending_node_down, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_numbers_past_the_possible, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_refused_start_makes_no_store, cli_setup,
                                          cli_teardown),
     };

@@ -236,6 +236,45 @@ static void test_fields_json_keys (void **state)
     free (text);
 }
 
+//  json-c clamps an integer past uint64 to 18446744073709551615 and one
+//  below int64 to -9223372036854775808, saying nothing: either would send
+//  another number than the user wrote, so both are refused, naming the
+//  field, at any depth, in key:=JSON and in --input, as key=value refuses
+//  one past int64.
+static void test_fields_json_integers (void **state)
+{
+    (void) state;
+    char error[160], *text;
+    static const refusal_t cases[] = {
+        {NULL, "amount:=99999999999999999999999",
+         "field 'amount': 99999999999999999999999 is out of the uint64 range"},
+        {NULL, "amount:=18446744073709551616",
+         "field 'amount': 18446744073709551616 is out of the uint64 range"},
+        {NULL, "amount:=-9223372036854775809",
+         "field 'amount': -9223372036854775809 is out of the int64 range"},
+        {NULL, "o:={\"a\":[1.5,\"-99999999999999999999999\",{\"b\":-99999999999999999999999}]}",
+         "field 'o': -99999999999999999999999 is out of the int64 range"},
+        {"{\"amount\":-99999999999999999999999}", "z=1",
+         "input: field 'amount': -99999999999999999999999 is out of the int64 range"},
+        {"{\"a\":1, \"n\\u001b\" : {\"k\":[99999999999999999999999]}}", "z=1",
+         "input: field 'n\\u001b': 99999999999999999999999 is out of the uint64 range"},
+        {NULL, "amount:=123456789012345678901234567890123456789012345678901234567890",
+         "field 'amount': 1234567890123456789012345678901234567890... is out of the uint64 range"},
+    };
+    s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
+    //  The bounds themselves, digits in a string or a key, and doubles
+    //  written with many digits go as written.
+    char *argv[] = {"max:=18446744073709551615", "min:=-9223372036854775808",
+                    "d:=99999999999999999999999.5", "e:=-1e30"};
+    assert_int_equal (s_fields_json ("{\"99999999999999999999999\":\"-99999999999999999999999\"}",
+                                     4, argv, &text, error, sizeof error),
+                      0);
+    assert_string_equal (text, "{\"99999999999999999999999\":\"-99999999999999999999999\","
+                               "\"max\":18446744073709551615,\"min\":-9223372036854775808,"
+                               "\"d\":1e+23,\"e\":-1e+30}");
+    free (text);
+}
+
 //  Strings are UTF-8 (shoal.h): a value, a field's name or a key that is
 //  not, raw or made by a JSON escape, is refused, naming the field.
 static void test_fields_utf8_rejected (void **state)
@@ -425,6 +464,99 @@ static void test_call_timeout_cluster (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+//  Sends, on router to the peer whose routing id is peer, a reply whose
+//  correlation is id (NULL: nil, as a node answers a frame it could not
+//  read) with ok, code and data {"n": n}.
+static void s_reply (zsock_t *router, zframe_t *peer, const uint8_t *id, bool ok, const char *code,
+                     int n)
+{
+    uint8_t data[] = {0x81, 0xa1, 'n', (uint8_t) n}, *payload, *frame;
+    size_t payload_size, size;
+    assert_int_equal (envelope_reply_encode (ok, code, ok ? "" : "why", ok ? data : NULL,
+                                             ok ? sizeof data : 0, &payload, &payload_size),
+                      0);
+    envelope_t reply = {.kind = ENVELOPE_REPLY, .payload = payload, .payload_size = payload_size};
+    envelope_new_id (reply.id);
+    if (id)
+        memcpy (reply.correlation, id, ENVELOPE_ID_SIZE);
+    snprintf (reply.name, sizeof reply.name, "%s", id ? "Add" : "error");
+    assert_int_equal (envelope_encode (&reply, &frame, &size), 0);
+    zframe_t *to = zframe_dup (peer);
+    assert_int_equal (zframe_send (&to, router, ZFRAME_MORE), 0);
+    assert_int_equal (zmq_send (zsock_resolve (router), frame, size, 0), (int) size);
+    free (frame);
+    free (payload);
+}
+
+//  A reply whose correlation is nil is the node's refusal of a frame it
+//  could not read (docs/PROTOCOL.md, "Replies"): one that says ok answers
+//  no request, and a call goes on waiting for its own answer (it was
+//  taken as the answer: shoal send printed "ok":true for a reply of
+//  nobody's). A nil one that refuses is still the answer. The node is a
+//  ROUTER of the test's on ipc:// in its own directory; each reply is sent
+//  before the call, under the id the call will use, so that it waits on
+//  nothing but the socket.
+static void test_call_nil_correlation (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[96], path[80];
+    assert_non_null (mkdtemp (dir));
+    snprintf (path, sizeof path, "%s/node.ipc", dir);
+    snprintf (endpoint, sizeof endpoint, "ipc://%s", path);
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    zsock_set_rcvtimeo (router, 30000);
+    assert_int_equal (zsock_bind (router, "%s", endpoint), 0);
+    client_t *client = client_new (endpoint);
+    assert_non_null (client);
+    //  A first request, for the node to learn the client's routing id.
+    envelope_t request;
+    client_request (&request, ENVELOPE_COMMAND, NULL, "counter/c", "Add", NULL, 0);
+    assert_int_equal (client_send (client, &request), 0);
+    zmsg_t *first = zmsg_recv (router);
+    assert_non_null (first);
+    zframe_t *peer = zmsg_pop (first);
+    zmsg_destroy (&first);
+
+    //  A nil ok, then the answer: the answer is taken.
+    uint8_t id[ENVELOPE_ID_SIZE];
+    envelope_new_id (id);
+    client_request (&request, ENVELOPE_COMMAND, id, "counter/c", "Add", NULL, 0);
+    s_reply (router, peer, NULL, true, "", 1);
+    s_reply (router, peer, id, true, "", 2);
+    client_reply_t reply;
+    assert_int_equal (client_call (client, &request, 30000, &reply), 0);
+    assert_memory_equal (reply.correlation, id, ENVELOPE_ID_SIZE);
+    int64_t n = 0;
+    assert_int_equal (map_int (reply.data, reply.size, "n", &n), 0);
+    assert_int_equal (n, 2);
+    client_reply_close (&reply);
+
+    //  A nil refusal: the node could not read our frame; that is the answer.
+    envelope_new_id (id);
+    client_request (&request, ENVELOPE_COMMAND, id, "counter/c", "Add", NULL, 0);
+    s_reply (router, peer, NULL, false, "bad_frame", 0);
+    assert_int_equal (client_call (client, &request, 30000, &reply), 0);
+    assert_false (reply.ok);
+    assert_string_equal (reply.code, "bad_frame");
+    client_reply_close (&reply);
+
+    //  A nil ok alone, and another request's answer: no answer of ours.
+    envelope_new_id (id);
+    client_request (&request, ENVELOPE_COMMAND, id, "counter/c", "Add", NULL, 0);
+    uint8_t other[ENVELOPE_ID_SIZE];
+    envelope_new_id (other);
+    s_reply (router, peer, NULL, true, "", 3);
+    s_reply (router, peer, other, true, "", 4);
+    assert_int_equal (client_call (client, &request, 1000, &reply), SHOAL_ETIMEOUT);
+
+    zframe_destroy (&peer);
+    client_destroy (&client);
+    zsock_destroy (&router);
+    unlink (path);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 //  client_target: --endpoint, then --cluster, then $SHOAL_ENDPOINT, then
 //  $SHOAL_CLUSTER, then the default; exactly one of the two is set.
 static void test_target (void **state)
@@ -474,12 +606,14 @@ int main (void)
         cmocka_unit_test (test_fields_json),
         cmocka_unit_test (test_fields_json_rejected),
         cmocka_unit_test (test_fields_json_keys),
+        cmocka_unit_test (test_fields_json_integers),
         cmocka_unit_test (test_fields_utf8_rejected),
         cmocka_unit_test (test_fields_keys_quoted),
         cmocka_unit_test (test_json_invalid_utf8),
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
         cmocka_unit_test (test_call_timeout_cluster),
+        cmocka_unit_test (test_call_nil_correlation),
         cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -455,6 +455,14 @@ static void test_bad_inputs (void **state)
         {"query -- bank_totals --bogus", 1, "no row '--bogus'"},
         //  A key is quoted escaped, one clean line (its ESC went out raw).
         {"query bank_totals \"$(printf 'x\\033[2J')\"", 1, "no row 'x\\u001b[2J' in bank_totals\n"},
+        //  A key or prefix that is not UTF-8 is bad usage, as a field of
+        //  send is, and is not sent (the node refused it, bad_frame, exit 1);
+        //  a name that is not one is quoted escaped too (its bytes went
+        //  out raw).
+        {"query bank_totals \"$(printf '\\377')\"", 2, "shoal query: KEY is not UTF-8: '\\xff'\n"},
+        {"query bank_totals --prefix \"$(printf 'a\\377')\"", 2,
+         "shoal query: --prefix P is not UTF-8: 'a\\xff'\n"},
+        {"query \"$(printf 'b\\033\\377')\" totals", 2, "'b\\u001b\\xff' is not NAME[@VERSION]"},
         {"query bank_totals totals --node n1", 2, "--node names a node of a cluster"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -119,7 +119,6 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
             client_request (&self->requests[i], ENVELOPE_QUERY, NULL, to, name, payload, size);
         pending |= self->states[i] != NODE_DONE;
     }
-    static const uint8_t zero[ENVELOPE_ID_SIZE];
     int64_t deadline = zclock_mono () + timeout_ms;
     while (pending && zclock_mono () < deadline && !zsys_interrupted) {
         pending = false;
@@ -136,13 +135,12 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
             }
             client_reply_t reply;
             while (self->states[i] == NODE_SENT && client_recv (self->clients[i], 0, &reply) == 0) {
-                if (memcmp (reply.correlation, self->requests[i].id, ENVELOPE_ID_SIZE) == 0 ||
-                    memcmp (reply.correlation, zero, ENVELOPE_ID_SIZE) == 0) {
+                if (client_reply_answers (&reply, self->requests[i].id)) {
                     s_answered (&nodes[i], &reply);
                     self->states[i] = NODE_DONE;
                     answered++;
-                } else
-                    client_reply_close (&reply); //  an earlier round's, late
+                } else //  an earlier round's, late, or a nil correlation that says ok
+                    client_reply_close (&reply);
             }
             pending |= self->states[i] != NODE_DONE;
         }

@@ -158,10 +158,13 @@ static void s_print_build (const proj_build_t *build, int64_t end)
         used = (size_t) snprintf (note, sizeof note, "failed at position %lld: %s",
                                   (long long) build->error_position, build->error);
     else if (!build->served && build->lag > 0 && end > 0) {
-        int done = (int) (build->position * BAR_WIDTH / end);
-        used = (size_t) snprintf (note, sizeof note, "[%.*s%.*s] %3d%%", done,
-                                  "####################", BAR_WIDTH - done, "....................",
-                                  (int) (build->position * 100 / end));
+        //  Held to 0..end, in 128 bits: position * 100 overflowed past
+        //  2^63 / 100, and a node may say any position.
+        __int128 at = build->position < 0 ? 0 : build->position > end ? end : build->position;
+        int done = (int) (at * BAR_WIDTH / end);
+        used =
+            (size_t) snprintf (note, sizeof note, "[%.*s%.*s] %3d%%", done, "####################",
+                               BAR_WIDTH - done, "....................", (int) (at * 100 / end));
     } else if (streq (build->status, "ready"))
         used =
             (size_t) snprintf (note, sizeof note, "caught up: shoal projections switch %s", label);

@@ -377,6 +377,15 @@ static int s_args (int argc, char **argv, int first, const query_options_t *opts
         fprintf (stderr, "shoal query: a key is 1 to %d bytes, not empty\n", SHOAL_VIEW_KEY_MAX);
         return EXIT_USAGE;
     }
+    //  The node refuses a string that is not UTF-8 (bad_frame, exit 1):
+    //  bad usage here, as send says it, and nothing is sent.
+    size_t len = strlen (text);
+    if (utf8_valid_prefix (text, len) != len) {
+        char quoted[160]; //  one line, whatever its bytes
+        fprintf (stderr, "shoal query: %s is not UTF-8: %s\n", *key ? "KEY" : "--prefix P",
+                 utf8_quote (quoted, sizeof quoted, text, len, '\''));
+        return EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "cluster_stats.h"
 #include "json.h"
 #include "options.h"
+#include "wire_int.h"
 
 #include <czmq.h>
 #include <msgpack.h>
@@ -70,8 +71,9 @@ static void s_sum (const msgpack_object *stats, counter_sum_t *sums, int *count,
                 continue;
             sums[(*count)++] = (counter_sum_t){key->via.str.ptr, key->via.str.size, 0};
         }
-        sums[i].sum += value->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) value->via.u64
-                                                                      : value->via.i64;
+        sums[i].sum = wire_add (sums[i].sum, value->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                                                 ? wire_int64 (value->via.u64)
+                                                 : value->via.i64);
     }
 }
 

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "top_sample.h"
 #include "top_term.h"
+#include "wire_int.h"
 
 #include <czmq.h>
 #include <langinfo.h>
@@ -240,7 +241,7 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
 {
     int count;
     const top_stalled_t *stalled = top_stalled (s->top, &count);
-    int64_t all = count + top_stalled_more (s->top); //  the rows shown are count at most
+    int64_t all = wire_add (count, top_stalled_more (s->top)); //  the rows shown are count at most
     char line[512];
     if (!top_stalled_known (s->top))
         snprintf (line, sizeof line, "STALLED COMMANDS (asking...)");

@@ -4,6 +4,7 @@
     Threads: the command's one thread.
 */
 #include "projection_cmd.h"
+#include "utf8.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -151,11 +152,13 @@ int proj_name_parse (const char *command, const char *text, char *name, size_t s
     const char *at = strchr (text, '@');
     size_t length = at ? (size_t) (at - text) : strlen (text);
     *version = 0;
+    char quoted[160]; //  one line, whatever its bytes
+    utf8_quote (quoted, sizeof quoted, text, strlen (text), '\'');
     if (!s_name_ok (text, length) || length >= size) {
         fprintf (stderr,
-                 "shoal %s: '%s' is not NAME[@VERSION]: a name is [a-z][a-z0-9_-]*, at most %d "
+                 "shoal %s: %s is not NAME[@VERSION]: a name is [a-z][a-z0-9_-]*, at most %d "
                  "bytes (see shoal %s --help)\n",
-                 command, text, SHOAL_TYPE_MAX, command);
+                 command, quoted, SHOAL_TYPE_MAX, command);
         return EXIT_USAGE;
     }
     if (at) {
@@ -165,9 +168,9 @@ int proj_name_parse (const char *command, const char *text, char *name, size_t s
         if (errno || *end || end == at + 1 || at[1] == '-' || at[1] == '+' || number < 1 ||
             number > UINT32_MAX) {
             fprintf (stderr,
-                     "shoal %s: '%s' is not NAME[@VERSION]: a version is an integer from 1 to "
+                     "shoal %s: %s is not NAME[@VERSION]: a version is an integer from 1 to "
                      "%lu (see shoal %s --help)\n",
-                     command, text, (unsigned long) UINT32_MAX, command);
+                     command, quoted, (unsigned long) UINT32_MAX, command);
             return EXIT_USAGE;
         }
         *version = (uint32_t) number;

@@ -5,6 +5,7 @@
 */
 #include "stuck_work.h"
 #include "shard.h"
+#include "wire_int.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -71,11 +72,16 @@ bool stuck_check_address (const char *command, const char *address)
 //  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z.
 void stuck_iso (int64_t ms, char *buf, size_t size)
 {
+    //  A time from a node may be any int64: one before 1970 or past the
+    //  years gmtime can say is no time it could have meant.
     time_t seconds = (time_t) (ms / 1000);
     struct tm tm;
-    gmtime_r (&seconds, &tm);
     char date[32];
-    strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ms < 0 || !gmtime_r (&seconds, &tm) ||
+        !strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf (buf, size, "?");
+        return;
+    }
     snprintf (buf, size, "%s.%03dZ", date, (int) (ms % 1000));
 }
 
@@ -105,7 +111,7 @@ int stuck_rows_read (const client_reply_t *reply, const cluster_t *cluster, cons
     int64_t now = zclock_time (), more = 0;
     map_find_int (map, "now", &now);
     if (map_find_int (map, "truncated", &more) == 0 && truncated)
-        *truncated += more;
+        *truncated = wire_add (*truncated, more);
     const msgpack_object *pending = map_find (map, "pending");
     int added = 0;
     for (uint32_t i = 0;
@@ -127,7 +133,7 @@ int stuck_rows_read (const client_reply_t *reply, const cluster_t *cluster, cons
         row->stalled = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
         flag = map_find (o, "cancelling");
         row->cancelling = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
-        row->age_ms = now - row->first_sent;
+        row->age_ms = wire_sub (now, row->first_sent);
         snprintf (row->node, sizeof row->node, "%s", node ? node : "");
         if (cluster) {
             int owner =

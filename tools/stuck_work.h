@@ -60,7 +60,8 @@ const char *stuck_owner (const stuck_options_t *opts, const char *address, char 
 //  True if address is an actor's address; else says so on stderr.
 bool stuck_check_address (const char *command, const char *address);
 
-//  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z.
+//  ms since the epoch as ISO 8601 UTC with ms: 2026-12-01T22:48:09.123Z;
+//  "?" for a time before 1970 or past what gmtime can say.
 void stuck_iso (int64_t ms, char *buf, size_t size);
 
 //  A duration in ms, short: 4.2s, 3m07s, 2h05m.

@@ -5,6 +5,7 @@
 #include "cluster_stats.h"
 #include "json.h"
 #include "shard.h"
+#include "wire_int.h"
 
 #include <czmq.h>
 #include <math.h>
@@ -114,7 +115,7 @@ static void s_p99 (top_node_t *node, const top_counters_t *was, const top_counte
     uint64_t delta[TOP_BUCKETS], total = 0;
     for (int b = 0; b < TOP_BUCKETS; b++) {
         delta[b] = now->buckets[b] >= was->buckets[b] ? now->buckets[b] - was->buckets[b] : 0;
-        total += delta[b];
+        total = wire_uadd (total, delta[b]);
     }
     node->p99_ms = -1;
     node->p99_above = false;
@@ -186,15 +187,15 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
         now.thread[now.threads][len] = 0;
         now.thread_us[now.threads++] = kv->val.via.u64;
     }
-    uint64_t errors = s_uint (map, "bad_frames") + s_uint (map, "busy") +
-                      s_uint (map, "unavailable") + s_uint (map, "failures");
+    uint64_t errors = wire_uadd (wire_uadd (s_uint (map, "bad_frames"), s_uint (map, "busy")),
+                                 wire_uadd (s_uint (map, "unavailable"), s_uint (map, "failures")));
     node->uptime_ms = uptime;
     stats_store_failing (map, node->store, sizeof node->store);
     node->active = (int64_t) s_uint (map, "active");
     node->pending = (int64_t) s_uint (map, "pending");
     node->stalled = (int64_t) s_uint (map, "stalled");
     const top_counters_t *was = &node->last;
-    double seconds = (double) (now.uptime_ms - was->uptime_ms) / 1000.0;
+    double seconds = (double) wire_sub (now.uptime_ms, was->uptime_ms) / 1000.0;
     node->rated =
         was->have && seconds > 0 && now.commands >= was->commands && now.commits >= was->commits;
     if (node->rated) {
@@ -203,15 +204,16 @@ static void s_read_stats (top_node_t *node, const msgpack_object *map)
             now.replies >= was->replies ? (double) (now.replies - was->replies) / seconds : 0;
         uint64_t commits = now.commits - was->commits;
         node->commits_ps = (double) commits / seconds;
-        node->records_per_commit =
-            commits ? (double) (now.records - was->records) / (double) commits : 0;
+        node->records_per_commit = commits && now.records >= was->records
+                                       ? (double) (now.records - was->records) / (double) commits
+                                       : 0;
         node->errors_ps = errors >= (uint64_t) node->errors
                               ? (double) (errors - (uint64_t) node->errors) / seconds
                               : 0;
         s_p99 (node, was, &now);
         s_busy_thread (node, was, &now, seconds);
     }
-    node->errors = (int64_t) errors;
+    node->errors = wire_int64 (errors);
     node->last = now;
 }
 
@@ -276,7 +278,7 @@ static void s_read_stalled (top_t *self, int i, const msgpack_object *map)
     self->stalled_nodes++;
     map_find_int (map, "now", &now);
     if (map_find_int (map, "truncated", &more) == 0 && more > 0)
-        self->stalled_more += more;
+        self->stalled_more = wire_add (self->stalled_more, more);
     const msgpack_object *rows = map_find (map, "pending");
     for (uint32_t r = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY && r < rows->via.array.size;
          r++) {
@@ -300,7 +302,7 @@ static void s_read_stalled (top_t *self, int i, const msgpack_object *map)
         map_find_int (o, "attempts", &row->attempts);
         int64_t first = now;
         map_find_int (o, "first_sent", &first);
-        row->age_ms = now - first;
+        row->age_ms = wire_sub (now, first);
         snprintf (row->node, sizeof row->node, "%s", self->nodes[i].name);
         if (self->cluster) {
             int owner = cluster_owner (self->cluster,
@@ -322,7 +324,8 @@ static void s_read_busiest (top_t *self, int i, const msgpack_object *map)
         map_find_int (o, "messages", &messages);
         map_find_int (o, "error", &error);
         map_find_int (o, "interval_ms", &interval);
-        messages -= error; //  what it got at least: an honest rate, never an inflated one
+        messages = wire_sub (messages, error); //  what it got at least: an honest rate, never
+                                               //  an inflated one
         if (messages <= 0)
             continue;
         top_busy_t row = {.per_s =
@@ -580,7 +583,8 @@ void top_print_text (const top_t *self, FILE *out)
     for (int k = 0; k < self->busiest_count && k < 10; k++)
         address_w = s_max_int (address_w, (int) strlen (self->busiest[k].address));
     if (self->stalled_nodes) //  else nothing is known: none answered
-        fprintf (out, "\nSTALLED (%lld)\n", (long long) (self->stalled_count + self->stalled_more));
+        fprintf (out, "\nSTALLED (%lld)\n",
+                 (long long) wire_add (self->stalled_count, self->stalled_more));
     else
         fprintf (out, "\nSTALLED (no node answered)\n");
     if (self->stalled_count)

@@ -475,6 +475,14 @@ bool client_reply_settled (const client_reply_t *reply)
              strcmp (reply->code, "conflict") == 0 || strcmp (reply->code, "key_revoked") == 0);
 }
 
+bool client_reply_answers (const client_reply_t *reply, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    static const uint8_t nil[ENVELOPE_ID_SIZE];
+    if (memcmp (reply->correlation, id, ENVELOPE_ID_SIZE) == 0)
+        return true;
+    return memcmp (reply->correlation, nil, ENVELOPE_ID_SIZE) == 0 && !reply->ok;
+}
+
 int client_call_every (client_t *self, const envelope_t *request, int timeout_ms, int every_ms,
                        client_reply_t *reply, int *sends)
 {
@@ -499,7 +507,6 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
     //  stored) is kept while another copy may still be answered for good.
     client_reply_t kept = {0};
     bool keeping = false;
-    static const uint8_t zero[ENVELOPE_ID_SIZE];
     bool last = false; //  out of time (or stopped): one look at what has come, no wait
     while (true) {
         int64_t now = zclock_mono ();
@@ -529,10 +536,12 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
             continue; //  time to send it again or to give up; or not a reply of ours
         if (rc)
             break;
-        if (memcmp (reply->correlation, zero, ENVELOPE_ID_SIZE) == 0)
-            break; //  the node could not read our frame: its error is the answer
-        if (memcmp (reply->correlation, request->id, ENVELOPE_ID_SIZE) != 0) {
-            client_reply_close (reply); //  another request's
+        //  A nil correlation with ok false: the node could not read our
+        //  frame, and its refusal is the answer. A nil one that says ok is
+        //  no reply the protocol has: dropped as a frame that is not a reply
+        //  of ours, and the wait goes on, as for another request's.
+        if (!client_reply_answers (reply, request->id)) {
+            client_reply_close (reply);
             continue;
         }
         if (sent > 1 && !client_reply_settled (reply)) {

@@ -92,6 +92,15 @@ void client_reply_close (client_reply_t *reply);
 //  not take the request now (`unavailable` or `busy`).
 bool client_reply_transient (const client_reply_t *reply);
 
+//  True if reply answers the request whose id is id: its correlation is
+//  id, or it is nil and the reply is a refusal (ok false). A nil
+//  correlation is the node's answer to a frame it could not read at all
+//  (docs/PROTOCOL.md, "Replies"), always a refusal (bad_frame): over our
+//  socket, the frame of ours it could not read. A nil one that says ok
+//  answers no request (the protocol has no such reply) and is nobody's
+//  answer: taken, a command whose fate is unknown would read as accepted.
+bool client_reply_answers (const client_reply_t *reply, const uint8_t id[ENVELOPE_ID_SIZE]);
+
 //  Sends request and waits for its reply (or a frame error), at most
 //  timeout_ms in all: a client of client_new_cluster waits for a link
 //  within that time, whatever its send timeout. Returns 0, SHOAL_ETIMEOUT

@@ -4,7 +4,8 @@
     client.h.
 
     JSON is parsed by json-c (strict mode). A JSON value becomes msgpack's
-    own: an integer an int (a uint past INT64_MAX), a number with a
+    own: an integer an int (a uint past INT64_MAX; one past either is
+    refused, as json-c would clamp it), a number with a
     fraction or an exponent a float 64 (one that is not finite, 1e400 or
     json-c's NaN and Infinity, is refused: JSON cannot print it back), null nil, an object whose
    only key is "$bytes" a bin of its base64 string (json.h prints bin that way), any other object a
@@ -311,17 +312,18 @@ static size_t s_tree_keys (json_object *value)
 }
 
 //  Writes the string whose JSON text (quotes included) is the len bytes at
-//  text into out (size bytes) as decoded, quoted for an error ("a\u0000",
-//  utf8_quote): a key of the user's may hold any byte. Returns out.
-static char *s_quote_key (const char *text, size_t len, char *out, size_t size)
+//  text into out (size bytes) as decoded, quoted with quote for an error
+//  ("a\u0000", utf8_quote): a key of the user's may hold any byte.
+//  Returns out.
+static char *s_quote_key (const char *text, size_t len, char *out, size_t size, char quote)
 {
     char *source = strndup (text, len);
     json_object *key = source ? json_tokener_parse (source) : NULL;
     if (key && json_object_is_type (key, json_type_string))
         utf8_quote (out, size, json_object_get_string (key),
-                    (size_t) json_object_get_string_len (key), '"');
+                    (size_t) json_object_get_string_len (key), quote);
     else //  not a JSON string after all: its text, bytes escaped
-        utf8_quote (out, size, text, len, '"');
+        utf8_quote (out, size, text, len, quote);
     json_object_put (key);
     free (source);
     return out;
@@ -369,7 +371,7 @@ static bool s_repeated_key (const char *text, char *name, size_t name_size)
         if (key && json_object_is_type (key, json_type_string)) {
             const char *decoded = json_object_get_string (key);
             if (json_object_object_get_ex (seen[depth], decoded, NULL)) {
-                s_quote_key (quoted, i - start, name, name_size);
+                s_quote_key (quoted, i - start, name, name_size, '"');
                 found = true;
             } else
                 json_object_object_add (seen[depth], decoded, NULL);
@@ -403,7 +405,7 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
     }
     if (keys.nul) {
         snprintf (error, error_size, "%s: key %s holds \\u0000, which keys cannot", what,
-                  s_quote_key (keys.nul, keys.nul_len, name, sizeof name));
+                  s_quote_key (keys.nul, keys.nul_len, name, sizeof name, '"'));
         return SHOAL_EINVAL;
     }
     if (keys.lone) {
@@ -421,12 +423,84 @@ static int s_check_keys (const char *text, json_object *parsed, const char *what
     return SHOAL_EINVAL;
 }
 
+//  True if the integer of len bytes at number (an optional '-', then
+//  digits) is one msgpack carries as written: an int64, or a uint64 past
+//  INT64_MAX.
+static bool s_integer_fits (const char *number, size_t len)
+{
+    char *copy = strndup (number, len);
+    if (!copy)
+        return true; //  out of memory: json-c's value, as before
+    errno = 0;
+    if (copy[0] == '-')
+        (void) strtoll (copy, NULL, 10);
+    else
+        (void) strtoull (copy, NULL, 10);
+    bool fits = errno != ERANGE;
+    free (copy);
+    return fits;
+}
+
+//  Refuses an integer of valid JSON text that json-c would clamp (it reads
+//  99999999999999999999999 as 18446744073709551615 and anything below
+//  INT64_MIN as INT64_MIN, saying nothing): sent so, it is another number
+//  than the one written. A number with a fraction or an exponent is a
+//  double, checked by s_pack. With fields (text is the object of
+//  fields), names the field it is in. O(length). Returns 0, or
+//  SHOAL_EINVAL with *error, where what names text.
+static int s_check_integers (const char *text, const char *what, bool fields, char *error,
+                             size_t error_size)
+{
+    int depth = 0;            //  containers open
+    const char *field = NULL; //  the last key of the top object
+    size_t field_len = 0;
+    for (size_t i = 0; text[i];) {
+        char c = text[i];
+        if (c == '"') {
+            bool has_nul;
+            const char *lone = NULL;
+            size_t start = i;
+            i = s_string_end (text, i, &has_nul, &lone);
+            if (depth == 1 && text[i + strspn (text + i, " \t\n\r")] == ':') {
+                field = text + start;
+                field_len = i - start;
+            }
+            continue;
+        }
+        depth += c == '{' || c == '[' ? 1 : c == '}' || c == ']' ? -1 : 0;
+        size_t digits =
+            c == '-' || (c >= '0' && c <= '9') ? strspn (text + i + (c == '-'), "0123456789") : 0;
+        if (!digits) { //  not a number (or -Infinity, which s_pack refuses)
+            i++;
+            continue;
+        }
+        size_t len = (size_t) (c == '-') + digits;
+        size_t rest = strspn (text + i + len, "0123456789.eE+-"); //  a double's fraction, exponent
+        if (!rest && !s_integer_fits (text + i, len)) {
+            char name[QUOTED_MAX + 16] = "";
+            if (fields && field) {
+                char quoted[QUOTED_MAX];
+                snprintf (name, sizeof name, " field %s:",
+                          s_quote_key (field, field_len, quoted, sizeof quoted, '\''));
+            }
+            snprintf (error, error_size, "%s:%s %.*s%s is out of the %s range", what, name,
+                      (int) (len > 40 ? 40 : len), text + i, len > 40 ? "..." : "",
+                      c == '-' ? "int64" : "uint64");
+            return SHOAL_EINVAL;
+        }
+        i += len + rest;
+    }
+    return 0;
+}
+
 //  Parses text as one JSON value, strictly, with nothing after it, into
 //  *value (the caller's to json_object_put; NULL is JSON's null, as json-c
-//  has it). Refuses keys that json-c would change (s_check_keys). Returns
-//  0, or SHOAL_EINVAL with *error, where what names text.
-static int s_parse (const char *text, const char *what, json_object **value, char *error,
-                    size_t error_size)
+//  has it). Refuses keys that json-c would change (s_check_keys), and
+//  integers it would clamp (s_check_integers; with fields, text is the
+//  object of fields, and the error names the field). Returns 0, or
+//  SHOAL_EINVAL with *error, where what names text.
+static int s_parse (const char *text, const char *what, bool fields, json_object **value,
+                    char *error, size_t error_size)
 {
     *value = NULL;
     json_tokener *tok = json_tokener_new_ex (JSON_INPUT_DEPTH);
@@ -449,7 +523,8 @@ static int s_parse (const char *text, const char *what, json_object **value, cha
     else if (end < len)
         snprintf (error, error_size, "%s: not JSON (something after the value, at character %zu)",
                   what, end);
-    else if (s_check_keys (text, parsed, what, error, error_size) == 0) {
+    else if (s_check_keys (text, parsed, what, error, error_size) == 0 &&
+             s_check_integers (text, what, fields, error, error_size) == 0) {
         *value = parsed;
         parsed = NULL;
         rc = 0;
@@ -564,7 +639,7 @@ static int s_pack_arguments (s_packing_t *self, json_object *input, int argc, ch
         if (rc == 0 && is_json) {
             char what[QUOTED_MAX + 16];
             snprintf (what, sizeof what, "field %s", self->quoted);
-            rc = s_parse (text, what, &value, self->error, self->error_size);
+            rc = s_parse (text, what, false, &value, self->error, self->error_size);
         }
         if (rc == 0)
             rc = is_json ? s_pack (self, value, 1) : s_pack_auto (self, text);
@@ -583,7 +658,7 @@ int client_payload (const char *input, int argc, char **argv, uint8_t **map, siz
     if (error_size)
         error[0] = 0;
     if (input) {
-        if (s_parse (input, "input", &object, error, error_size))
+        if (s_parse (input, "input", true, &object, error, error_size))
             return SHOAL_EINVAL;
         if (!json_object_is_type (object, json_type_object) || s_bytes_value (object)) {
             snprintf (error, error_size, "input: expected a JSON object of fields");

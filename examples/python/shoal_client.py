@@ -226,8 +226,9 @@ class Client:
                 raise ShoalError("a frame that is not a reply: %s" % e)
             if reply.correlation == id:
                 return reply
-            if reply.correlation is None:  # the node could not read our frame:
-                return reply  # its rejection (bad_frame) is the answer
+            if reply.correlation is None and not reply.ok:  # the node could not
+                return reply  # read our frame: its rejection (bad_frame) is the answer
+            # (a nil correlation that says ok answers no request: dropped)
 
     def send(self, to, command, fields=None, id=None):
         """A command to the actor at address to."""
