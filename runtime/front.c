@@ -17,6 +17,7 @@
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 static zsock_t *s_socket (int type, int hwm)
@@ -95,8 +96,14 @@ front_t *front_new (const front_config_t *config, char **error)
         }
     }
     if (zsock_bind (self->router, "%s", config->endpoint) == -1) {
-        *error =
-            zsys_sprintf ("cannot listen on %s: %s", config->endpoint, zmq_strerror (zmq_errno ()));
+        int code = zmq_errno ();
+        //  ZeroMQ binds tcp://NAME:PORT to the interface NAME: a host name
+        //  ("localhost") is none, and zmq_strerror says "No such device".
+        bool named = code == ENODEV && strncmp (config->endpoint, "tcp://", 6) == 0;
+        *error = zsys_sprintf ("cannot listen on %s: %s%s", config->endpoint, zmq_strerror (code),
+                               named ? " (to listen on, tcp:// takes an IP address or a network "
+                                       "interface's name, not a host name: tcp://127.0.0.1:PORT)"
+                                     : "");
         front_destroy (&self);
         return NULL;
     }

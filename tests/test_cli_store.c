@@ -109,6 +109,11 @@ static void test_refused_start_makes_no_store (void **state)
          "failed to start: actor type 'account' already exists"},
         {"CLASH_TYPE=node", "--module \"$CLASH\"",
          "failed to start: actor type 'node' is the runtime's"},
+        //  A host name where ZeroMQ binds an interface's: "No such device"
+        //  alone before. Never bound: no port is taken.
+        {"", "--endpoint tcp://localhost:7799",
+         "No such device (to listen on, tcp:// takes an IP address or a network interface's "
+         "name, not a host name: tcp://127.0.0.1:PORT)"},
     };
     size_t count = sizeof cases / sizeof cases[0];
     char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX], top[160], data[192], empty[160];
