@@ -208,6 +208,12 @@ static void test_messages_prefixed (void **state)
         {"cluster up --bogus", "shoal cluster up: "},
         {"cluster up extra", "shoal cluster up: "},
         {"help nosuch", "shoal help: "},
+        //  Before, getopt's own "check: option '--data' requires an
+        //  argument" and the whole usage; and " holds no shoal journal".
+        {"check --data", "shoal check: "},
+        {"check --data ''", "shoal check: --data must not be empty"},
+        {"repair --data", "shoal repair: "},
+        {"repair --yes --data ''", "shoal repair: --data must not be empty"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

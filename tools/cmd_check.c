@@ -20,8 +20,8 @@
 #include "books.h"
 #include "journal.h"
 #include "storecopy.h"
+#include "options.h"
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +59,7 @@ static void s_help (FILE *out)
                   "  shoal check --data node1 --data node2 --data node3 --json\n");
 }
 
-static void s_print_text (char **dirs, int count, const books_summary_t *s)
+static void s_print_text (const char *const *dirs, int count, const books_summary_t *s)
 {
     printf ("shoal check: the books of %d data director%s\n", count, count == 1 ? "y" : "ies");
     for (int i = 0; i < count; i++)
@@ -85,7 +85,7 @@ static void s_print_text (char **dirs, int count, const books_summary_t *s)
     }
 }
 
-static void s_print_json (char **dirs, int count, const books_summary_t *s, bool held)
+static void s_print_json (const char *const *dirs, int count, const books_summary_t *s, bool held)
 {
     char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS],
         flight[BOOKS_MONEY_CHARS];
@@ -163,39 +163,24 @@ static void s_cluster_hint (storecopy_t *const *copies, int count)
 
 int cmd_check (int argc, char **argv)
 {
-    static const struct option options[] = {{"data", required_argument, 0, 'd'},
-                                            {"json", no_argument, 0, 'j'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
-    char *dirs[CHECK_DIRS_MAX];
+    const char *dirs[CHECK_DIRS_MAX];
     int count = 0;
     bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            if (count == CHECK_DIRS_MAX) {
-                fprintf (stderr, "shoal check: at most %d --data\n", CHECK_DIRS_MAX);
-                return EXIT_USAGE;
-            }
-            dirs[count++] = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf (stderr, "shoal check: unexpected argument '%s'\n", argv[optind]);
+    const option_t table[] = {OPT_LIST ("data", dirs, &count), OPT_FLAG ("json", &json), OPT_END};
+    int first = options_parse (table, argc, argv, s_help);
+    if (first == OPTIONS_HELP)
+        return 0;
+    if (first == OPTIONS_ERROR)
+        return EXIT_USAGE;
+    if (first < argc) {
+        fprintf (stderr, "shoal check: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
+    for (int i = 0; i < count; i++)
+        if (!*dirs[i]) {
+            fprintf (stderr, "shoal check: --data must not be empty\n");
+            return EXIT_USAGE;
+        }
     if (count == 0) {
         fprintf (stderr, "shoal check: --data DIR is required\n\n");
         s_help (stderr);

@@ -15,9 +15,9 @@
     records that do not decode, 2 bad usage, refused, or repair failed.
 */
 #include "commands.h"
+#include "options.h"
 #include "journal.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,33 +68,17 @@ static bool s_confirm (const char *dir, void *yes)
 
 int cmd_repair (int argc, char **argv)
 {
-    static const struct option options[] = {{"data", required_argument, 0, 'd'},
-                                            {"yes", no_argument, 0, 'y'},
-                                            {"help", no_argument, 0, 'h'},
-                                            {0, 0, 0, 0}};
     const char *dir = NULL;
     bool yes = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'y':
-            yes = true;
-            break;
-        case 'h':
-            s_help (stdout);
-            return 0;
-        default:
-            s_help (stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc || !dir) {
+    const option_t table[] = {OPT_STRING_ONCE ("data", &dir), OPT_FLAG ("yes", &yes), OPT_END};
+    int first = options_parse (table, argc, argv, s_help);
+    if (first == OPTIONS_HELP)
+        return 0;
+    if (first == OPTIONS_ERROR)
+        return EXIT_USAGE;
+    if (first < argc || !dir) {
         if (dir)
-            fprintf (stderr, "shoal repair: unexpected argument '%s'\n\n", argv[optind]);
+            fprintf (stderr, "shoal repair: unexpected argument '%s'\n\n", argv[first]);
         else
             fprintf (stderr, "shoal repair: --data DIR is required\n\n");
         s_help (stderr);
