@@ -20,7 +20,9 @@
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "log.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <leveldb/c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,7 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
         leveldb_free (first);
     }
     size_t delivered = 0;
+    int64_t expected = from < 1 ? 1 : from; //  the next seq, in a store with no gap
     int rc = journal_enter (self);
     if (rc)
         return rc;
@@ -153,6 +156,18 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
             rc = SHOAL_EFORMAT;
             break;
         }
+        //  A hole in a store marked gapless: events lost under it (a table
+        //  or log damaged, a key deleted by hand). The stream is refused,
+        //  not folded over the hole, so that nothing is appended on it.
+        if (self->gapless && seq != expected) {
+            log_warn ("journal %s: stream %s has no event %" PRId64 " but has event %" PRId64
+                      " after it, in a store marked %s: refused as damaged (`shoal repair` "
+                      "accepts the loss)",
+                      self->dir, stream, expected, seq, JOURNAL_GAPLESS_FILE);
+            rc = SHOAL_EFORMAT;
+            break;
+        }
+        expected = seq + 1;
         keys_creator_t held;
         rc = keys_event_decode_creator (value, value_len, &name, &name_len, &data, &data_len,
                                         &created, &held);
