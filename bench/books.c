@@ -270,27 +270,11 @@ static int s_check_envelope (void *arg, const char *stream, const uint8_t id[JOU
     return 1;
 }
 
-int books_check_records (const char *dir, journal_records_t *counts, size_t *bad_envelopes,
-                         char **error)
+int books_check_journal (journal_t *journal, journal_records_t *counts, size_t *bad_envelopes)
 {
     *bad_envelopes = 0;
     memset (counts, 0, sizeof *counts);
-    int code = 0;
-    char *message = NULL;
-    journal_t *journal = journal_open (dir, NULL, &code, &message);
-    if (!journal) {
-        if (error)
-            *error = zsys_sprintf ("cannot open the journal in %s: %s", dir,
-                                   message ? message : shoal_strerror (code));
-        free (message);
-        return code ? code : SHOAL_EIO;
-    }
-    int rc = journal_check_records (journal, counts, s_check_envelope, bad_envelopes);
-    journal_destroy (&journal);
-    if (rc && error)
-        *error = zsys_sprintf ("the journal in %s could not be read whole: %s", dir,
-                               shoal_strerror (rc));
-    return rc;
+    return journal_check_records (journal, counts, s_check_envelope, bad_envelopes);
 }
 
 const books_account_t *books_account (books_t *self, const char *address)
