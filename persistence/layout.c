@@ -341,7 +341,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         }
         self->shards = (uint32_t) shards;
         //  Without the file the store is read as one that may have gaps:
-        //  slower, never wrong.
+        //  a hole in a stream is not refused.
         self->gapless = s_mark_gapless (dir);
         return 0;
     }

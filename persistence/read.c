@@ -125,16 +125,10 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
     //  a saga's first command, once the filters are ready, filters.c).
     if (journal_filter_absent (self, JOURNAL_FILTER_STREAMS, stream, len))
         return 0;
-    //  In a store with no gap (journal_internal.h), a stream without event
-    //  1 has none: a bloom-filtered get instead of an iterator's seek.
-    if (self->gapless && from <= 1) {
-        char *first;
-        size_t first_size;
-        int rc = s_get (self, start, start_len, &first, &first_size);
-        if (rc)
-            return rc == SHOAL_ENOTFOUND ? 0 : rc;
-        leveldb_free (first);
-    }
+    //  No get of event 1 to tell a new stream without a seek: a stream that
+    //  lost event 1 read as new, and its next command's events were
+    //  written over its later ones. The filter above answers for new
+    //  streams once it is ready; the seek below sees a lost event 1.
     size_t delivered = 0;
     int64_t expected = from < 1 ? 1 : from; //  the next seq, in a store with no gap
     int rc = journal_enter (self);

@@ -250,9 +250,11 @@ static size_t s_event_key (uint8_t *key, const char *stream, uint64_t seq)
     return 4 + len + 1 + 8;
 }
 
-//  Whether the stopped store in dir holds key, read with LevelDB itself;
-//  deleted from it first if remove.
-static bool s_raw_key (const char *dir, const uint8_t *key, size_t len, bool remove)
+//  Whether the stopped store in dir holds key (and, unless holds is NULL,
+//  a value in which holds appears), read with LevelDB itself; the key is
+//  deleted if remove.
+static bool s_raw_key (const char *dir, const uint8_t *key, size_t len, bool remove,
+                       const char *holds)
 {
     leveldb_options_t *options = leveldb_options_create ();
     char *err = NULL;
@@ -262,7 +264,7 @@ static bool s_raw_key (const char *dir, const uint8_t *key, size_t len, bool rem
     size_t size;
     char *value = leveldb_get (db, read, (const char *) key, len, &size, &err);
     assert_null (err);
-    bool held = value != NULL;
+    bool held = value != NULL && (!holds || memmem (value, size, holds, strlen (holds)));
     leveldb_free (value);
     if (held && remove) {
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
@@ -277,19 +279,21 @@ static bool s_raw_key (const char *dir, const uint8_t *key, size_t len, bool rem
     return held;
 }
 
-//  A stream that lost an event between two it kept (deleted here by hand,
+//  A stream that lost an event before one it kept (deleted here by hand,
 //  as a damaged table's lost block would), in a store marked GAPLESS: the
 //  node served its state folded over the hole (version 4 from 3 events)
-//  and took a deposit on top. Now it refuses the stream (`unavailable`,
-//  malformed record) and appends nothing to it, serves the others, and
-//  shoal check refuses the store as damaged, naming the stream.
+//  and took a deposit on top; without event 1 it served the stream as new
+//  and wrote a new one's events over the kept ones. Now it refuses the
+//  stream (`unavailable`, malformed record) and appends nothing to it,
+//  serves the others, and shoal check refuses the store as damaged,
+//  naming the stream.
 static void test_stream_gap (void **state)
 {
     fixture_t *f = *state;
     faults_fill_store (f, 3, SIGTERM); //  account/a: Opened and 3 Deposited
     uint8_t key[64];
     size_t len = s_event_key (key, "account/a", 2);
-    assert_true (s_raw_key (f->data, key, len, true));
+    assert_true (s_raw_key (f->data, key, len, true, NULL));
     faults_start (f, "sync");
     char *output = NULL;
     int code = faults_run (f, &output, "get", "--endpoint", f->node.endpoint, "account/a", NULL);
@@ -309,16 +313,47 @@ static void test_stream_gap (void **state)
                        "owner=b", NULL);
     assert_int_equal (code, 0);
     free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Deposit",
+                       "amount=7", NULL);
+    assert_int_equal (code, 0);
+    free (output);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGTERM);
     len = s_event_key (key, "account/a", 5);
-    assert_false (s_raw_key (f->data, key, len, false));
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
     len = s_event_key (key, "account/a", 2);
-    assert_false (s_raw_key (f->data, key, len, false));
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+
+    //  Event 1 lost: the stream read as new (a get of event 1), an Open
+    //  was taken, and its events were written over event 1 and the
+    //  Deposited after it.
+    len = s_event_key (key, "account/b", 1);
+    assert_true (s_raw_key (f->data, key, len, true, NULL));
+    faults_start (f, "sync");
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Open",
+                       "owner=other", NULL);
+    print_message ("Open over a lost event 1 (exit %d): %s", code, output);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Deposit",
+                       "amount=1", NULL);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+    len = s_event_key (key, "account/b", 2);
+    assert_true (s_raw_key (f->data, key, len, false, "Deposited"));
+    len = s_event_key (key, "account/b", 3);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+
     code = faults_run (f, &output, "check", "--data", f->data, NULL);
     print_message ("check (exit %d): %s", code, output);
     assert_int_equal (code, 4);
-    assert_non_null (strstr (output, "stream account/a: malformed record"));
+    assert_non_null (strstr (output, "could not be read: stream account/"));
+    assert_non_null (strstr (output, "malformed record"));
     free (output);
 }
 
