@@ -101,9 +101,10 @@ static void *s_entry (zhashx_t *table, const char *key, size_t size)
 //  Reading one stream: the books, and the entry the stream is about.
 typedef struct {
     books_t *books;
-    journal_t *journal; //  the one being read
-    void *entry;        //  books_account_t or books_transfer_t
-    int rc;             //  the first error met
+    journal_t *journal;                 //  the one being read
+    void *entry;                        //  books_account_t or books_transfer_t
+    int rc;                             //  the first error met
+    char stream[SHOAL_ADDRESS_MAX + 1]; //  the stream read when it was met, or ""
 } reading_t;
 
 static int s_account_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
@@ -194,7 +195,7 @@ static int s_review_event (void *arg, int64_t seq, const char *name, const uint8
 static int s_stream (void *arg, const char *stream)
 {
     reading_t *reading = arg;
-    reading_t inner = {reading->books, reading->journal, NULL, 0};
+    reading_t inner = {reading->books, reading->journal, NULL, 0, ""};
     journal_event_fn *fn = NULL;
     if (strncmp (stream, "account/", 8) == 0) {
         inner.entry = s_entry (reading->books->accounts, stream, sizeof (books_account_t));
@@ -209,6 +210,8 @@ static int s_stream (void *arg, const char *stream)
         return 0;
     int rc = inner.entry ? journal_read (reading->journal, stream, 1, 0, fn, &inner) : SHOAL_ENOMEM;
     reading->rc = rc ? rc : inner.rc;
+    if (reading->rc)
+        snprintf (reading->stream, sizeof reading->stream, "%s", stream);
     return reading->rc != 0;
 }
 
@@ -241,13 +244,17 @@ int books_read_dir (books_t *self, const char *dir, char **error)
             free (message);
         return code ? code : SHOAL_EIO;
     }
-    reading_t reading = {self, journal, NULL, 0};
+    reading_t reading = {self, journal, NULL, 0, ""};
     int rc = journal_stream_scan (journal, s_stream, &reading);
     if (rc == 0)
         rc = reading.rc;
-    journal_destroy (&journal);
     if (rc && error)
-        *error = zsys_sprintf ("the journal in %s could not be read: %s", dir, shoal_strerror (rc));
+        *error = reading.stream[0]
+                     ? zsys_sprintf ("the journal in %s could not be read: stream %s: %s", dir,
+                                     reading.stream, shoal_strerror (rc))
+                     : zsys_sprintf ("the journal in %s could not be read: %s", dir,
+                                     shoal_strerror (rc));
+    journal_destroy (&journal);
     return rc;
 }
 
@@ -263,27 +270,11 @@ static int s_check_envelope (void *arg, const char *stream, const uint8_t id[JOU
     return 1;
 }
 
-int books_check_records (const char *dir, journal_records_t *counts, size_t *bad_envelopes,
-                         char **error)
+int books_check_journal (journal_t *journal, journal_records_t *counts, size_t *bad_envelopes)
 {
     *bad_envelopes = 0;
     memset (counts, 0, sizeof *counts);
-    int code = 0;
-    char *message = NULL;
-    journal_t *journal = journal_open (dir, NULL, &code, &message);
-    if (!journal) {
-        if (error)
-            *error = zsys_sprintf ("cannot open the journal in %s: %s", dir,
-                                   message ? message : shoal_strerror (code));
-        free (message);
-        return code ? code : SHOAL_EIO;
-    }
-    int rc = journal_check_records (journal, counts, s_check_envelope, bad_envelopes);
-    journal_destroy (&journal);
-    if (rc && error)
-        *error = zsys_sprintf ("the journal in %s could not be read whole: %s", dir,
-                               shoal_strerror (rc));
-    return rc;
+    return journal_check_records (journal, counts, s_check_envelope, bad_envelopes);
 }
 
 const books_account_t *books_account (books_t *self, const char *address)

@@ -111,13 +111,12 @@ void books_destroy (books_t **self_p);
 //  then hold part of dir.
 int books_read_dir (books_t *self, const char *dir, char **error);
 
-//  Checks the format of every record of the journal in dir: events,
-//  snapshots and inbox records with the journal's decoders, outbox entries
-//  and timers as envelopes. Fills *counts; *bad_envelopes gets the outbox
-//  entries and timers that do not decode. Returns 0 (even with bad
-//  records: see the counts), or an error as books_read_dir, with *error.
-int books_check_records (const char *dir, journal_records_t *counts, size_t *bad_envelopes,
-                         char **error);
+//  Checks the format of every record of journal: events, snapshots and
+//  inbox records with the journal's decoders, outbox entries and timers as
+//  envelopes. Fills *counts; *bad_envelopes gets the outbox entries and
+//  timers that do not decode. Returns 0 (even with bad records: see the
+//  counts), or SHOAL_EIO if the journal could not be read whole.
+int books_check_journal (journal_t *journal, journal_records_t *counts, size_t *bad_envelopes);
 
 //  The account at address / the transfer with id (without "transfer/").
 //  Borrowed from the books until they are destroyed or read into; NULL if

@@ -199,7 +199,10 @@ typedef int (journal_event_fn) (void *arg, int64_t seq, const char *name, const 
                                 size_t size, int64_t created);
 
 //  Reads stream's committed events with seq >= from, at most limit of them
-//  (0 = all). Returns 0, or SHOAL_EFORMAT/SHOAL_EIO.
+//  (0 = all). Returns 0, or SHOAL_EFORMAT/SHOAL_EIO. In a store marked
+//  gapless (JOURNAL_GAPLESS_FILE) the events read must be from, from + 1,
+//  ... (or 1, 2, ... for from < 1): a hole is SHOAL_EFORMAT, after fn got
+//  the events before it (a load then fails, and nothing is appended).
 int journal_read (journal_t *self, const char *stream, int64_t from, size_t limit,
                   journal_event_fn *fn, void *arg);
 

@@ -195,8 +195,9 @@ int journal_log_recover (journal_t *self);
 //  A file in the store's directory, made with the store and removed by
 //  journal_repair before LevelDB's repair runs: while it is there, no
 //  stream's events have a gap (shoal deletes no event, and LevelDB loses
-//  none that it acknowledged but through its repair), so a stream without
-//  event 1 has none (journal_read_creator).
+//  none that it acknowledged but through its repair), so a stream whose
+//  seqs do not follow each other is damaged (journal_read_creator refuses
+//  it).
 #define JOURNAL_GAPLESS_FILE "GAPLESS"
 
 //  A file in the store's directory holding the event log's end that a

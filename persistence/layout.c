@@ -1,5 +1,6 @@
 /*  layout.c - what a store says of itself, checked when it is opened:
-    its key layout, its shard count (and that no record lies past it),
+    its key layout, its shard count (no record lies past it, and a sample
+    of its actors' records lies where the count puts them),
     whose it is when it has no metadata, the marks a new store is made
     with (layout, shards, the reactions' salt) and its GAPLESS file. See
     journal.c, which calls journal_open_layout while opening.
@@ -60,6 +61,144 @@ static int s_shard_beyond (journal_t *self, uint32_t shards, uint32_t *beyond)
             *beyond = 1 + ((uint32_t) key[1] << 8 | key[2]);
     }
     return journal_iter_close (it, 0);
+}
+
+//  Streams an open reads to check the shard count: each one a seek.
+#define LAYOUT_SAMPLES 64
+
+//  One actor's record seen by s_shards_sample: its stream and the shard
+//  its key holds.
+typedef struct {
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    uint32_t shard;
+} layout_sample_t;
+
+//  Copies the stream of an actor's key ('S' shard:u16be kind stream, then
+//  0x00 and more but for a snapshot's) into stream, NUL-terminated, and
+//  returns the key's length up to the stream's end; 0 if the key holds
+//  none (a timer's, or one that does not parse).
+static size_t s_key_stream (const uint8_t *key, size_t len, char *stream)
+{
+    if (len < 5 || !strchr ("deios", key[3]))
+        return 0;
+    const uint8_t *end = key[3] == 's' ? key + len : memchr (key + 4, 0, len - 4);
+    size_t size = end ? (size_t) (end - (key + 4)) : 0;
+    if (size == 0 || size > SHOAL_ADDRESS_MAX || memchr (key + 4, 0, size))
+        return 0;
+    memcpy (stream, key + 4, size);
+    stream[size] = '\0';
+    return 4 + size;
+}
+
+//  True if stream is one of samples' first count.
+static bool s_sampled (const layout_sample_t *samples, size_t count, const char *stream)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (samples[i].stream, stream) == 0)
+            return true;
+    return false;
+}
+
+//  Reads the streams of up to LAYOUT_SAMPLES actors' records in key order,
+//  one seek each: from a stream's record on to the next stream's (past its
+//  records of that kind), and on to the next shard after a key with no
+//  stream (a timer's) or a stream already read (its records of the next
+//  kind). Sets *count. Returns 0 or SHOAL_EIO. At most LAYOUT_SAMPLES
+//  seeks, whatever the store's size.
+static int s_shards_sample (journal_t *self, layout_sample_t *samples, size_t *count)
+{
+    *count = 0;
+    uint8_t target[KEYS_TAG_SIZE + SHOAL_ADDRESS_MAX + 1] = {'S', 0, 0};
+    size_t target_len = 3;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (int seek = 0; seek < LAYOUT_SAMPLES; seek++) {
+        leveldb_iter_seek (it, (const char *) target, target_len);
+        if (!leveldb_iter_valid (it))
+            break;
+        size_t len;
+        const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &len);
+        if (len < 3 || key[0] != 'S')
+            break;
+        uint32_t shard = (uint32_t) key[1] << 8 | key[2];
+        layout_sample_t *sample = &samples[*count];
+        size_t end = s_key_stream (key, len, sample->stream);
+        if (end && !s_sampled (samples, *count, sample->stream)) {
+            sample->shard = shard;
+            (*count)++;
+            //  Past this stream's keys of this kind: its name, then 0x01
+            //  (a snapshot's key ends with the name: 0x00 is just past it).
+            memcpy (target, key, end);
+            target[end] = key[3] == 's' ? 0x00 : 0x01;
+            target_len = end + 1;
+        } else if (shard + 1 < SHOAL_SHARDS_MAX) {
+            target[1] = (uint8_t) ((shard + 1) >> 8);
+            target[2] = (uint8_t) (shard + 1);
+            target_len = 3;
+        } else
+            break;
+    }
+    return journal_iter_close (it, 0);
+}
+
+//  The first sample that shards would not put where it is, or NULL.
+static const layout_sample_t *s_misplaced (const layout_sample_t *samples, size_t count,
+                                           uint32_t shards)
+{
+    for (size_t i = 0; i < count; i++)
+        if (shoal_shard (samples[i].stream, shards) != samples[i].shard)
+            return &samples[i];
+    return NULL;
+}
+
+//  Checks that the actors' records lie where the stated shard count puts
+//  them (a sample: s_shards_sample). A count changed under the store (its
+//  metadata rewritten, damaged) would read every actor as never written
+//  where a larger count puts it elsewhere: refused, naming a stream and
+//  the count its records fit, if one of 1 to SHOAL_SHARDS_MAX does.
+//  Returns 0, or a code with *message set (free with free()).
+static int s_shards_verify (journal_t *self, const char *dir, int shards, char **message)
+{
+    layout_sample_t *samples = calloc (LAYOUT_SAMPLES, sizeof (layout_sample_t));
+    if (!samples) {
+        *message = zsys_sprintf ("out of memory opening the journal in %s", dir);
+        return SHOAL_ENOMEM;
+    }
+    size_t count = 0;
+    int rc = s_shards_sample (self, samples, &count);
+    if (rc) {
+        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        free (samples);
+        return rc;
+    }
+    const layout_sample_t *misplaced = s_misplaced (samples, count, (uint32_t) shards);
+    if (misplaced) {
+        //  The counts the streams read fit: the first two, and whether
+        //  there are more (a few streams fit several, a divisor or a
+        //  multiple of the store's count among them).
+        uint32_t fits[4];
+        int fit_count = 0;
+        for (uint32_t n = 1; n <= SHOAL_SHARDS_MAX && fit_count < 4; n++)
+            if (!s_misplaced (samples, count, n))
+                fits[fit_count++] = n;
+        char fit[160] = "";
+        if (fit_count == 1)
+            snprintf (fit, sizeof fit, "; the %zu streams read fit %" PRIu32 " shards", count,
+                      fits[0]);
+        else if (fit_count > 1)
+            snprintf (fit, sizeof fit,
+                      "; the %zu streams read fit %" PRIu32 " or %" PRIu32 " shards%s", count,
+                      fits[0], fits[1], fit_count > 2 ? ", or another count" : "");
+        *message = zsys_sprintf (
+            "the store in %s says it has %d shards (metadata \"shards\"), but its records are "
+            "not laid out for %d: %s is in shard %" PRIu32 ", where %d shards put it in shard "
+            "%" PRIu32 "%s. Its metadata was changed or damaged: it was not opened, as its "
+            "actors would read as never written",
+            dir, shards, shards, misplaced->stream, misplaced->shard, shards,
+            shoal_shard (misplaced->stream, (uint32_t) shards), fit);
+        rc = SHOAL_EFORMAT;
+    }
+    free (samples);
+    return rc;
 }
 
 //  Whose a store without shoal's metadata is, from its first keys: 2 if
@@ -202,7 +341,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         }
         self->shards = (uint32_t) shards;
         //  Without the file the store is read as one that may have gaps:
-        //  slower, never wrong.
+        //  a hole in a stream is not refused.
         self->gapless = s_mark_gapless (dir);
         return 0;
     }
@@ -250,6 +389,10 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
                                  dir, beyond - 1, shards);
         return SHOAL_EFORMAT;
     }
+    //  A count larger than the store's (or smaller, with no record past
+    //  it): its records are not where it puts them.
+    if ((rc = s_shards_verify (self, dir, shards, message)) != 0)
+        return rc;
     self->shards = (uint32_t) shards;
     self->gapless = journal_marked_gapless (dir);
     return 0;

@@ -20,7 +20,9 @@
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "log.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <leveldb/c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,17 +125,12 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
     //  a saga's first command, once the filters are ready, filters.c).
     if (journal_filter_absent (self, JOURNAL_FILTER_STREAMS, stream, len))
         return 0;
-    //  In a store with no gap (journal_internal.h), a stream without event
-    //  1 has none: a bloom-filtered get instead of an iterator's seek.
-    if (self->gapless && from <= 1) {
-        char *first;
-        size_t first_size;
-        int rc = s_get (self, start, start_len, &first, &first_size);
-        if (rc)
-            return rc == SHOAL_ENOTFOUND ? 0 : rc;
-        leveldb_free (first);
-    }
+    //  No get of event 1 to tell a new stream without a seek: a stream that
+    //  lost event 1 read as new, and its next command's events were
+    //  written over its later ones. The filter above answers for new
+    //  streams once it is ready; the seek below sees a lost event 1.
     size_t delivered = 0;
+    int64_t expected = from < 1 ? 1 : from; //  the next seq, in a store with no gap
     int rc = journal_enter (self);
     if (rc)
         return rc;
@@ -153,6 +150,18 @@ int journal_read_creator (journal_t *self, const char *stream, int64_t from, siz
             rc = SHOAL_EFORMAT;
             break;
         }
+        //  A hole in a store marked gapless: events lost under it (a table
+        //  or log damaged, a key deleted by hand). The stream is refused,
+        //  not folded over the hole, so that nothing is appended on it.
+        if (self->gapless && seq != expected) {
+            log_warn ("journal %s: stream %s has no event %" PRId64 " but has event %" PRId64
+                      " after it, in a store marked %s: refused as damaged (`shoal repair` "
+                      "accepts the loss)",
+                      self->dir, stream, expected, seq, JOURNAL_GAPLESS_FILE);
+            rc = SHOAL_EFORMAT;
+            break;
+        }
+        expected = seq + 1;
         keys_creator_t held;
         rc = keys_event_decode_creator (value, value_len, &name, &name_len, &data, &data_len,
                                         &created, &held);

@@ -62,8 +62,12 @@ static actor_t *s_find (worker_t *self, const char *address)
     return ptable_find (&self->actors, address, strlen (address));
 }
 
+//  A stream's events replayed into a state: an actor's load, or a check's.
 typedef struct {
-    actor_t *actor;
+    const shoal_type_t *type;
+    void *state;
+    int64_t version; //  the last event applied (or skipped: '$')
+    int64_t refused; //  the event the type's apply refused, 0 if none
     int rc;
 } replay_t;
 
@@ -75,15 +79,39 @@ static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8
     //  operator's decision, repair.h): counted in the version, never
     //  shown to the type's apply, which need not know it.
     if (name[0] == '$') {
-        replay->actor->version = seq;
+        replay->version = seq;
         return 0;
     }
-    if (ctx_apply (replay->actor->type, replay->actor->state, name, data, size) != 0) {
+    if (ctx_apply (replay->type, replay->state, name, data, size) != 0) {
         replay->rc = SHOAL_EFORMAT;
+        replay->refused = seq;
         return 1;
     }
-    replay->actor->version = seq;
+    replay->version = seq;
     return 0;
+}
+
+int actor_replay_check (journal_t *journal, const shoal_type_t *type, const char *address,
+                        int64_t *refused)
+{
+    *refused = 0;
+    const char *id = strchr (address, '/');
+    if (!id)
+        return SHOAL_EINVAL;
+    void *state = calloc (1, type->state_size ? type->state_size : 1);
+    if (!state)
+        return SHOAL_ENOMEM;
+    if (type->init)
+        type->init (state, id + 1);
+    replay_t replay = {type, state, 0, 0, 0};
+    int rc = journal_read (journal, address, 1, 0, s_replay_event, &replay);
+    if (rc == 0)
+        rc = replay.rc;
+    *refused = replay.refused;
+    if (type->fini)
+        type->fini (state);
+    free (state);
+    return rc;
 }
 
 //  Starts actor's state afresh: fini what a restore left, zero, init.
@@ -172,13 +200,14 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     if (type->init)
         type->init (actor->state, strchr (address, '/') + 1);
     *rc = type->restore ? s_actor_restore (self, actor) : 0;
-    replay_t replay = {actor, 0};
+    replay_t replay = {type, actor->state, actor->version, 0, 0};
     int64_t from = actor->version + 1;
     uint8_t creator[JOURNAL_ID_SIZE];
     bool has_creator = false;
     if (*rc == 0)
         *rc = journal_read_creator (self->config->journal, address, from, 0, s_replay_event,
                                     &replay, creator, &has_creator);
+    actor->version = replay.version;
     if (*rc == 0)
         *rc = replay.rc;
     //  Restored from a snapshot, the replay did not read event 1: one get.

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "journal.h"
 #include "ptable.h"
 #include "registry.h"
 
@@ -121,5 +122,16 @@ void actor_table_passivate_asked (worker_t *self);
 //  the batch being built (the worker calls it between batches). O(actors
 //  dropped).
 void actor_table_passivate (worker_t *self, int64_t now);
+
+//  For a check of a stopped store (shoal check), not a worker: replays
+//  every event of address, from event 1, into a fresh state of type
+//  (init, then apply each event but '$' ones, as a load does; fini), on
+//  any thread. Returns 0 if each one applies; SHOAL_EFORMAT with *refused
+//  the seq of the first event type's apply refuses (the event a node's
+//  load stops at, answering `unavailable`), or with *refused 0 for a
+//  record that does not decode or a stream with a hole (journal_read);
+//  SHOAL_EINVAL for an address without '/', SHOAL_EIO, SHOAL_ENOMEM.
+int actor_replay_check (journal_t *journal, const shoal_type_t *type, const char *address,
+                        int64_t *refused);
 
 #endif

@@ -1,5 +1,6 @@
 /*  test_check_bank.c - `shoal check` on the bank's books: balanced books, two
-    nodes, an overdraft, transfers in flight. The fixture: check_test_util.h.
+    nodes, an overdraft, transfers in flight, an event its account refuses. The fixture:
+   check_test_util.h.
 */
 #include "books.h"
 #include "client.h"
@@ -105,7 +106,9 @@ static void test_check_books (void **state)
 }
 
 //  Appends one event {"transfer": transfer, "amount": amount} (either may
-//  be absent: NULL, 0) named name to stream.
+//  be absent: NULL, 0) named name to stream, with the fields its type
+//  needs besides (an Opened's owner, a Started's from and to), so that a
+//  node would take it (shoal check replays each stream through its type).
 static void s_append (journal_t *journal, const char *stream, const char *name,
                       const char *transfer, int64_t amount)
 {
@@ -113,7 +116,19 @@ static void s_append (journal_t *journal, const char *stream, const char *name,
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, (transfer ? 1 : 0) + (amount ? 1 : 0));
+    bool opened = strcmp (name, "Opened") == 0, started = strcmp (name, "Started") == 0;
+    msgpack_pack_map (&pk,
+                      (transfer ? 1 : 0) + (amount ? 1 : 0) + (opened ? 1 : 0) + (started ? 2 : 0));
+    if (opened) {
+        msgpack_pack_str_with_body (&pk, "owner", 5);
+        msgpack_pack_str_with_body (&pk, "someone", 7);
+    }
+    if (started) {
+        msgpack_pack_str_with_body (&pk, "from", 4);
+        msgpack_pack_str_with_body (&pk, "account/a", 9);
+        msgpack_pack_str_with_body (&pk, "to", 2);
+        msgpack_pack_str_with_body (&pk, "account/b", 9);
+    }
     if (transfer) {
         msgpack_pack_str_with_body (&pk, "transfer", 8);
         msgpack_pack_str_with_body (&pk, transfer, strlen (transfer));
@@ -237,6 +252,76 @@ static void test_check_in_flight (void **state)
     free (output);
 }
 
+//  Runs `shoal COMMAND` with args (NULL-terminated), as check_shoal_v.
+static int s_shoal (const fixture_t *f, char **output, char *command, ...)
+{
+    va_list args;
+    va_start (args, command);
+    int code = check_shoal_v (f, output, command, args);
+    va_end (args);
+    return code;
+}
+
+//  An event that decodes but that its actor's type refuses (a Deposited
+//  whose amount is the string "x"): a node answers `unavailable` for the
+//  account, and check said "0 do not decode", the books balanced, exit 0
+//  (they took the amount for 0). It counts the event now, names its stream
+//  and seq, and exits 1, as a node agrees.
+static void test_check_refused_event (void **state)
+{
+    fixture_t *f = *state;
+    check_run_bank (f);
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+    char *output = NULL;
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 0);
+    assert_non_null (strstr (output, "0 do not decode, 0 events refused by their actor's type"));
+    free (output);
+
+    journal_t *journal = s_open (f->data);
+    int64_t version = 0;
+    assert_int_equal (journal_version (journal, "account/b", &version), 0);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "amount", 6);
+    msgpack_pack_str_with_body (&pk, "x", 1);
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {"Deposited", (const uint8_t *) buffer.data, buffer.size};
+    assert_int_equal (journal_batch_append (batch, "account/b", version, &event, 1, 1000, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    msgpack_sbuffer_destroy (&buffer);
+    journal_destroy (&journal);
+
+    assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
+    print_message ("%s", output);
+    assert_non_null (strstr (output, "0 do not decode, 1 event refused by its actor's type"));
+    char named[128];
+    snprintf (named, sizeof named, "first refused: event %lld of account/b: the account type",
+              (long long) version + 1);
+    assert_non_null (strstr (output, named));
+    assert_non_null (strstr (output, "1 record that a node cannot read"));
+    free (output);
+
+    //  The node agrees: the account is unavailable, the others are served.
+    char *extra[] = {"--workers", "2", NULL};
+    char log[300];
+    snprintf (log, sizeof log, "%s/node.log", f->dir);
+    assert_int_equal (
+        node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, log, 20000),
+        0);
+    assert_int_equal (
+        s_shoal (f, &output, "get", "--endpoint", f->node.endpoint, "account/b", NULL), 1);
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    assert_int_equal (
+        s_shoal (f, &output, "get", "--endpoint", f->node.endpoint, "account/a", NULL), 0);
+    free (output);
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +329,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_check_two_nodes, check_setup, check_teardown),
         cmocka_unit_test_setup_teardown (test_check_overdraft, check_setup, check_teardown),
         cmocka_unit_test_setup_teardown (test_check_in_flight, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_check_refused_event, check_setup, check_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,16 +1,18 @@
 /*  test_faults_damage.c - damaged stores and what `shoal repair` and `shoal check`
     make of them: a damaged or truncated log, a damaged table, CURRENT
-    missing, a read-only directory, repairs refused. The fixture:
-    faults_test_util.h.
+    missing, a read-only directory, repairs refused, a stream with a hole.
+    The fixture: faults_test_util.h.
 */
 #include "books.h"
 #include "client.h"
 #include "node_child.h"
+#include "shard.h"
 
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <leveldb/c.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -232,6 +234,129 @@ static void test_read_only_directory (void **state)
     faults_refused (f, "Read-only file system", NULL);
 }
 
+//  The key of event seq of stream in a store of the default shard count
+//  (persistence/keys.h: 'S' shard:u16be 'e' stream 0x00 seq:u64be).
+static size_t s_event_key (uint8_t *key, const char *stream, uint64_t seq)
+{
+    uint32_t shard = shoal_shard (stream, SHOAL_SHARDS_DEFAULT);
+    size_t len = strlen (stream);
+    key[0] = 'S';
+    key[1] = (uint8_t) (shard >> 8);
+    key[2] = (uint8_t) shard;
+    key[3] = 'e';
+    memcpy (key + 4, stream, len + 1);
+    for (int i = 0; i < 8; i++)
+        key[4 + len + 1 + i] = (uint8_t) (seq >> (56 - 8 * i));
+    return 4 + len + 1 + 8;
+}
+
+//  Whether the stopped store in dir holds key (and, unless holds is NULL,
+//  a value in which holds appears), read with LevelDB itself; the key is
+//  deleted if remove.
+static bool s_raw_key (const char *dir, const uint8_t *key, size_t len, bool remove,
+                       const char *holds)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    size_t size;
+    char *value = leveldb_get (db, read, (const char *) key, len, &size, &err);
+    assert_null (err);
+    bool held = value != NULL && (!holds || memmem (value, size, holds, strlen (holds)));
+    leveldb_free (value);
+    if (held && remove) {
+        leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+        leveldb_writeoptions_set_sync (write, 1);
+        leveldb_delete (db, write, (const char *) key, len, &err);
+        assert_null (err);
+        leveldb_writeoptions_destroy (write);
+    }
+    leveldb_readoptions_destroy (read);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+    return held;
+}
+
+//  A stream that lost an event before one it kept (deleted here by hand,
+//  as a damaged table's lost block would), in a store marked GAPLESS: the
+//  node served its state folded over the hole (version 4 from 3 events)
+//  and took a deposit on top; without event 1 it served the stream as new
+//  and wrote a new one's events over the kept ones. Now it refuses the
+//  stream (`unavailable`, malformed record) and appends nothing to it,
+//  serves the others, and shoal check refuses the store as damaged,
+//  naming the stream.
+static void test_stream_gap (void **state)
+{
+    fixture_t *f = *state;
+    faults_fill_store (f, 3, SIGTERM); //  account/a: Opened and 3 Deposited
+    uint8_t key[64];
+    size_t len = s_event_key (key, "account/a", 2);
+    assert_true (s_raw_key (f->data, key, len, true, NULL));
+    faults_start (f, "sync");
+    char *output = NULL;
+    int code = faults_run (f, &output, "get", "--endpoint", f->node.endpoint, "account/a", NULL);
+    print_message ("get (exit %d): %s", code, output);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "unavailable"));
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/a", "Deposit",
+                       "amount=1", NULL);
+    print_message ("Deposit (exit %d): %s", code, output);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "unavailable"));
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Open",
+                       "owner=b", NULL);
+    assert_int_equal (code, 0);
+    free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Deposit",
+                       "amount=7", NULL);
+    assert_int_equal (code, 0);
+    free (output);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    len = s_event_key (key, "account/a", 5);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+    len = s_event_key (key, "account/a", 2);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+
+    //  Event 1 lost: the stream read as new (a get of event 1), an Open
+    //  was taken, and its events were written over event 1 and the
+    //  Deposited after it.
+    len = s_event_key (key, "account/b", 1);
+    assert_true (s_raw_key (f->data, key, len, true, NULL));
+    faults_start (f, "sync");
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Open",
+                       "owner=other", NULL);
+    print_message ("Open over a lost event 1 (exit %d): %s", code, output);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    code = faults_run (f, &output, "send", "--endpoint", f->node.endpoint, "account/b", "Deposit",
+                       "amount=1", NULL);
+    assert_int_equal (code, 1);
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+    len = s_event_key (key, "account/b", 2);
+    assert_true (s_raw_key (f->data, key, len, false, "Deposited"));
+    len = s_event_key (key, "account/b", 3);
+    assert_false (s_raw_key (f->data, key, len, false, NULL));
+
+    code = faults_run (f, &output, "check", "--data", f->data, NULL);
+    print_message ("check (exit %d): %s", code, output);
+    assert_int_equal (code, 4);
+    assert_non_null (strstr (output, "could not be read: stream account/"));
+    assert_non_null (strstr (output, "malformed record"));
+    free (output);
+}
+
 //  `shoal repair` under a running node is refused and changes nothing:
 //  the node's log and MANIFEST stay where they are, so what it
 //  acknowledges afterwards is there after a restart (a repair used to move
@@ -291,6 +416,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_read_only_directory, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refused, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_gap, faults_setup, faults_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

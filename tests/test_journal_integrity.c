@@ -1,5 +1,5 @@
 /*  test_journal_integrity.c - a journal that must not be believed blindly: gaps in
-    the event log, the gapless mark, remembered versions, owned batches,
+    the event log and in a stream, the gapless mark, remembered versions, owned batches,
     corrupted events and records. The fixture: journal_test_util.h.
 */
 #include <stdarg.h>
@@ -78,11 +78,13 @@ static void test_event_log_gap_refused (void **state)
 }
 
 //  A store made by journal_open has the mark that no stream has a gap
-//  (JOURNAL_GAPLESS_FILE), and a stream without event 1 reads as none
-//  there (a get, not a seek). journal_repair removes the mark before
-//  LevelDB's repair: a stream that lost event 1 (as a repair that drops a
-//  damaged table may leave it) then reads its later events again, as a
-//  store made before the mark (no file) does.
+//  (JOURNAL_GAPLESS_FILE), and a stream that lost event 1 but has later
+//  ones is refused there (SHOAL_EFORMAT): it read as none (a get of event
+//  1, not a seek), and the next command's events were written over the
+//  later ones. journal_repair removes the mark before LevelDB's repair: a
+//  stream that lost event 1 (as a repair that drops a damaged table may
+//  leave it) then reads its later events again, as a store made before
+//  the mark (no file) does.
 static void test_gapless_mark (void **state)
 {
     fixture_t *fixture = *state;
@@ -101,14 +103,16 @@ static void test_gapless_mark (void **state)
     assert_int_equal (read->count, 3);
     free (read);
 
-    //  Event 1 lost: with the mark, the stream reads as none.
+    //  Event 1 lost: with the mark, the stream is refused.
     journal_destroy (&fixture->journal);
     uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t key[64];
     size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
     s_raw_delete (fixture->dir, key, key_len);
     fixture->journal = journal_test_open (fixture->dir);
-    read = journal_read_all (fixture->journal, "account/a");
+    read = calloc (1, sizeof (events_t));
+    assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, journal_collect, read),
+                      SHOAL_EFORMAT);
     assert_int_equal (read->count, 0);
     free (read);
 
@@ -130,6 +134,71 @@ static void test_gapless_mark (void **state)
         if (open == 0)
             journal_destroy (&fixture->journal);
     }
+}
+
+//  Reads stream from from into a fresh events_t (to free): rc gets what
+//  journal_read returned.
+static events_t *s_read_from (journal_t *journal, const char *stream, int64_t from, int *rc)
+{
+    events_t *read = calloc (1, sizeof (events_t));
+    assert_non_null (read);
+    *rc = journal_read (journal, stream, from, 0, journal_collect, read);
+    return read;
+}
+
+//  A stream that lost an event between two it kept (a key deleted, a
+//  table's block lost), in a store marked gapless: its read stops at the
+//  hole with SHOAL_EFORMAT, from event 1 and from a snapshot's seq + 1,
+//  rather than folding the events after it over the hole (a node served
+//  version 4 from three events and took a deposit on top). A read from
+//  after the hole, or of another stream, is whole. Repaired (no mark),
+//  the loss is accepted: the events left read again.
+static void test_stream_gap_refused (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_batch_t *batch = journal_batch_new (fixture->journal);
+    for (int64_t n = 1; n <= 4; n++) {
+        assert_int_equal (journal_append_one (batch, "account/a", JOURNAL_ANY, "x", n, NULL), 0);
+        assert_int_equal (journal_append_one (batch, "account/b", JOURNAL_ANY, "x", n, NULL), 0);
+    }
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&fixture->journal);
+    uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    uint8_t key[64];
+    size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
+    s_raw_delete (fixture->dir, key, key_len);
+    fixture->journal = journal_test_open (fixture->dir);
+
+    int rc;
+    events_t *read = s_read_from (fixture->journal, "account/a", 1, &rc);
+    assert_int_equal (rc, SHOAL_EFORMAT);
+    assert_int_equal (read->count, 1); //  event 1, then the hole
+    free (read);
+    read = s_read_from (fixture->journal, "account/a", 2, &rc); //  a snapshot at 1
+    assert_int_equal (rc, SHOAL_EFORMAT);
+    assert_int_equal (read->count, 0);
+    free (read);
+    read = s_read_from (fixture->journal, "account/a", 3, &rc); //  a snapshot at 2
+    assert_int_equal (rc, 0);
+    assert_int_equal (read->count, 2);
+    free (read);
+    read = s_read_from (fixture->journal, "account/b", 1, &rc);
+    assert_int_equal (rc, 0);
+    assert_int_equal (read->count, 4);
+    free (read);
+
+    journal_destroy (&fixture->journal);
+    char *report = NULL, *error = NULL;
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &error), 0);
+    free (report);
+    free (error);
+    fixture->journal = journal_test_open (fixture->dir);
+    read = s_read_from (fixture->journal, "account/a", 1, &rc);
+    assert_int_equal (rc, 0);
+    assert_int_equal (read->count, 3);
+    assert_int_equal (read->seq[1], 3);
+    free (read);
 }
 
 //  A version told to the batch (journal_batch_remember, as an actor's load
@@ -444,6 +513,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_corrupted_event, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_records, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_gapless_mark, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_stream_gap_refused, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_event_log_gap_refused, journal_setup,
                                          journal_teardown),
     };

@@ -257,7 +257,8 @@ static int s_shards_of (const char *dir, int shards)
 }
 
 //  The shard count is fixed when a store is made: reopened with another
-//  count it is refused, naming both; 0 means "whatever the store has".
+//  count it is refused, naming both; 0 means "whatever the store has". A
+//  count changed under the store is refused, smaller or larger.
 static void test_shards_fixed_at_creation (void **state)
 {
     fixture_t *fixture = *state;
@@ -302,6 +303,30 @@ static void test_shards_fixed_at_creation (void **state)
     assert_int_equal (journal_meta_put (journal, "shards", "128"), 0);
     journal_destroy (&journal);
     s_refused (dir, 0, SHOAL_EFORMAT, dir, "holds records of shard", "says 128 shards", NULL);
+
+    //  A count changed to a larger one has no record past it: the records
+    //  are not where it puts them (they were read as never written, every
+    //  account version 0). Doubled (each stream fits it one time in two)
+    //  or the largest; put back, the store opens.
+    snprintf (dir, sizeof dir, "%s/larger", fixture->dir);
+    journal = journal_open (dir, &opts, &code, &error);
+    assert_non_null (journal);
+    batch = journal_batch_new (journal);
+    for (int i = 0; i < 20; i++) {
+        snprintf (stream, sizeof stream, "account/l%d", i);
+        assert_int_equal (journal_append_one (batch, stream, JOURNAL_ANY, "Opened", 1, NULL), 0);
+    }
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+    const uint8_t *key = (const uint8_t *) "mshards"; //  'm' and the name (keys.h)
+    journal_raw_put (dir, key, 7, "512", 3);
+    s_refused (dir, 0, SHOAL_EFORMAT, dir, "says it has 512 shards", "not laid out for 512",
+               "fit 256 shards", NULL);
+    journal_raw_put (dir, key, 7, "65536", 5);
+    s_refused (dir, 0, SHOAL_EFORMAT, dir, "says it has 65536 shards", "fit 256 shards", NULL);
+    journal_raw_put (dir, key, 7, "256", 3);
+    assert_int_equal (s_shards_of (dir, 0), 256);
     fixture->journal = journal_test_open (fixture->dir);
 }
 

@@ -3,25 +3,33 @@
     checking; this file parses and prints).
 
     Besides the invariants, every record's format is checked (books.c's
-    books_check_records: events, snapshots, inbox records, outbox entries
-    and timers decoded as the node would), and the counts printed.
+    books_check_journal: events, snapshots, inbox records, outbox entries
+    and timers decoded as the node would), and every stream of the bank's
+    actor types is replayed through its type from event 1, as a node's load
+    does (actor_replay_check): an event that decodes but that its type's
+    apply refuses (an amount that is not an integer) is one a node answers
+    `unavailable` for. The counts are printed, and the first bad one named.
 
     It reads a copy of each store (storecopy.h), never the store itself:
     opening a LevelDB store writes to it, and a check leaves what it
     checks as it was.
 
-    Exit codes: 0 every invariant holds and every record decodes, 1 one or
-    more are broken or do not (stderr names each), 2 bad usage or a data
+    Exit codes: 0 every invariant holds and every record decodes and
+    applies, 1 one or more are broken or do not (stderr names each), 2 bad usage or a data
     directory that cannot be read (none there, no store in it, a node
     holds it), EXIT_DAMAGED a store that journal_open refuses as damaged
     (no CURRENT, a bad CURRENT, log or table), which `shoal repair` is for.
 */
 #include "commands.h"
+#include "actors.h"
 #include "books.h"
 #include "journal.h"
+#include "registry.h"
 #include "storecopy.h"
 #include "options.h"
 
+#include <czmq.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +54,13 @@ static void s_help (FILE *out)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
                   "invariant ok or broken.\n\n"
-                  "Exit: 0 the books hold; 1 an invariant is broken or a record does not\n"
-                  "decode (stderr names each); 2 bad usage, or a directory that holds no\n"
-                  "store or cannot be read (a node runs on it); 4 a store that is damaged\n"
-                  "and cannot be opened (its CURRENT file lost or corrupt, a bad log or\n"
-                  "table): stop there, copy DIR, run `shoal repair --data DIR`, then check.\n\n"
+                  "Exit: 0 the books hold; 1 an invariant is broken, a record does not\n"
+                  "decode, or an event does not apply to its actor (the bank's types replay\n"
+                  "each stream as a node's load does; stderr names each); 2 bad usage, or a\n"
+                  "directory that holds no store or cannot be read (a node runs on it);\n"
+                  "4 a store that is damaged and cannot be opened or read (its CURRENT file\n"
+                  "lost or corrupt, a bad log or table, a stream with a hole): stop there,\n"
+                  "copy DIR, run `shoal repair --data DIR`, then check.\n\n"
                   "Options:\n"
                   "  --data DIR   a stopped node's data directory (repeatable, at most 64)\n"
                   "  --json       print the summary as one JSON object\n\n"
@@ -253,20 +263,87 @@ int cmd_check (int argc, char **argv)
     for (int i = 0; i < count; i++)
         storecopy_destroy (&copies[i]);
     if (bad_records)
-        fprintf (stderr, "shoal check: %zu record%s do not decode\n", bad_records,
-                 bad_records == 1 ? "" : "s");
+        fprintf (stderr,
+                 "shoal check: %zu record%s that a node cannot read (not decoding, or refused "
+                 "by %s actor's type)\n",
+                 bad_records, bad_records == 1 ? "" : "s", bad_records == 1 ? "its" : "their");
     return held && bad_records == 0 ? 0 : EXIT_REJECTED;
+}
+
+//  The streams of the bank's actors replayed through their types.
+typedef struct {
+    journal_t *journal;
+    shoal_registry_t *registry;
+    size_t refused;  //  events a type's apply refuses, one a stream at most
+    int rc;          //  a read that failed otherwise than on a bad record
+    char first[400]; //  the first event refused, described ("" if none)
+} replays_t;
+
+//  Replays stream through its type, if the bank has one, as a node's load
+//  does: an event the type refuses is one the node answers `unavailable`
+//  for (malformed record), though it decodes. A record that does not
+//  decode (journal_check_records counts it) is not counted again.
+static int s_replay_stream (void *arg, const char *stream)
+{
+    replays_t *self = arg;
+    const shoal_type_t *type = registry_lookup (self->registry, stream);
+    if (!type)
+        return 0;
+    int64_t refused = 0;
+    int rc = actor_replay_check (self->journal, type, stream, &refused);
+    if (rc == 0 || ((rc == SHOAL_EFORMAT || rc == SHOAL_EVERSION) && refused == 0))
+        return 0;
+    if (rc != SHOAL_EFORMAT) {
+        self->rc = rc;
+        return 1;
+    }
+    if (self->refused++ == 0)
+        snprintf (self->first, sizeof self->first,
+                  "event %" PRId64 " of %s: the %s type refuses it (a node answers `unavailable`, "
+                  "malformed record, for this actor)",
+                  refused, stream, type->name);
+    return 0;
+}
+
+//  Replays every stream of the bank's types in journal into replays.
+//  Returns 0 or an error (replays->rc, or the scan's).
+static int s_check_replays (journal_t *journal, replays_t *replays)
+{
+    replays->journal = journal;
+    replays->registry = registry_new ();
+    int rc = replays->registry ? bank_register (replays->registry) : SHOAL_ENOMEM;
+    if (rc == 0)
+        rc = journal_stream_scan (journal, s_replay_stream, replays);
+    if (rc == 0)
+        rc = replays->rc;
+    registry_destroy (&replays->registry);
+    return rc;
 }
 
 size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
 {
     journal_records_t n;
     size_t bad_envelopes = 0;
-    char *error = NULL;
-    if (books_check_records (copy ? storecopy_path (copy) : dir, &n, &bad_envelopes, &error) != 0) {
+    replays_t replays = {0};
+    const char *path = copy ? storecopy_path (copy) : dir;
+    int code = 0;
+    char *message = NULL, *error = NULL;
+    journal_t *journal = journal_open (path, NULL, &code, &message);
+    if (!journal)
+        error = zsys_sprintf ("cannot open the journal in %s: %s", path,
+                              message ? message : shoal_strerror (code));
+    int rc = journal ? books_check_journal (journal, &n, &bad_envelopes) : 0;
+    if (journal && rc == 0)
+        rc = s_check_replays (journal, &replays);
+    if (rc)
+        error = zsys_sprintf ("the journal in %s could not be read whole: %s", path,
+                              shoal_strerror (rc));
+    journal_destroy (&journal);
+    free (message);
+    if (error) {
         if (copy)
             error = storecopy_unname (copy, error);
-        fprintf (stderr, "shoal check: %s\n", error ? error : "cannot read the journal");
+        fprintf (stderr, "shoal check: %s\n", error);
         free (error);
         return 1;
     }
@@ -274,9 +351,14 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
         n.bad_events + n.bad_snapshots + n.bad_inbox + n.bad_log + n.bad_keys + bad_envelopes;
     fprintf (out,
              "records of %s: %zu events, %zu snapshots, %zu inbox, %zu outbox, %zu timers, "
-             "%zu event log, %zu projection, %zu metadata: %zu do not decode\n",
-             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta, bad);
+             "%zu event log, %zu projection, %zu metadata: %zu do not decode, %zu event%s "
+             "refused by %s actor's type\n",
+             dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta, bad,
+             replays.refused, replays.refused == 1 ? "" : "s",
+             replays.refused == 1 ? "its" : "their");
     if (bad)
         fprintf (stderr, "shoal check: in %s: first bad: %s\n", dir, n.first_bad);
-    return bad;
+    if (replays.refused)
+        fprintf (stderr, "shoal check: in %s: first refused: %s\n", dir, replays.first);
+    return bad + replays.refused;
 }
