@@ -448,9 +448,9 @@ static void test_skip_kept_by_rebuild (void **state)
     assert_int_equal (projections_wait_status (p, "strict", 1, "live").applied, 20);
     proc_node_signal (p, SIGTERM);
 
-    //  Slow applies (100 ms each, a batch about each): the rebuild takes
-    //  some 2 s, and is killed before the skipped event.
-    proc_node_start (p, NODE " --module-opt projection.strict_us=100000");
+    //  Slow applies (300 ms each, a batch each): the rebuild takes 3 s to
+    //  reach the skipped event, and is killed before it.
+    proc_node_start (p, NODE " --module-opt projection.strict_us=300000");
     projections_control (p, "rebuild", "strict", 0, -1, NULL);
     build_info_t info = projections_build (p, "strict", 1);
     assert_int_equal (info.build, 1);
