@@ -430,6 +430,20 @@ int journal_view_held (journal_t *self, const journal_build_t *build, journal_ro
 int journal_view_skips (journal_t *self, const journal_build_t *build, journal_row_fn *fn,
                         void *arg);
 
+#define JOURNAL_SKIP_REASON_MAX 1024 //  bytes of a skip's reason kept, at most
+
+//  An event an operator skipped, as journal_view_skips gives it.
+typedef struct {
+    uint64_t position;                        //  the event's, in the log
+    int64_t at;                               //  when it was skipped (ms since the epoch)
+    char reason[JOURNAL_SKIP_REASON_MAX + 1]; //  the error it failed with
+} journal_skip_t;
+
+//  Decodes a skip record (key and value as journal_view_skips gives them)
+//  into *skip. Returns 0, SHOAL_EFORMAT or SHOAL_EVERSION.
+int journal_view_skip_decode (const char *key, size_t key_len, const uint8_t *value, size_t size,
+                              journal_skip_t *skip);
+
 //  Called for each build in the store, with its checkpoint (NULL if it has
 //  none). build->view is borrowed for the call.
 typedef int (journal_view_fn) (void *arg, const journal_build_t *build,

@@ -270,6 +270,32 @@ int journal_view_skips (journal_t *self, const journal_build_t *build, journal_r
     return s_scan (self, build, 'k', NULL, NULL, 0, fn, arg);
 }
 
+int journal_view_skip_decode (const char *key, size_t key_len, const uint8_t *value, size_t size,
+                              journal_skip_t *skip)
+{
+    if (key_len != 8)
+        return SHOAL_EFORMAT;
+    skip->position = 0;
+    for (size_t i = 0; i < 8; i++)
+        skip->position = skip->position << 8 | (uint8_t) key[i];
+    size_t offset = 0, len = 0;
+    uint64_t fields;
+    int64_t version;
+    const uint8_t *reason;
+    if (mpread_array (value, size, &offset, &fields) ||
+        mpread_int (value, size, &offset, INT64_MIN, INT64_MAX, &version))
+        return SHOAL_EFORMAT;
+    if (version != KEYS_FORMAT_VERSION)
+        return SHOAL_EVERSION;
+    if (fields != 3 || mpread_int (value, size, &offset, INT64_MIN, INT64_MAX, &skip->at) ||
+        mpread_str (value, size, &offset, &reason, &len) || len > JOURNAL_SKIP_REASON_MAX ||
+        offset != size)
+        return SHOAL_EFORMAT;
+    memcpy (skip->reason, reason, len);
+    skip->reason[len] = '\0';
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Every build, and dropping one
 
@@ -454,7 +480,7 @@ int journal_batch_view_skip (journal_batch_t *self, const journal_build_t *build
     int rc = msgpack_pack_array (&pk, 3);
     rc |= msgpack_pack_uint8 (&pk, KEYS_FORMAT_VERSION);
     rc |= msgpack_pack_int64 (&pk, at);
-    rc |= msgpack_pack_str_with_body (&pk, reason, strnlen (reason, 1024));
+    rc |= msgpack_pack_str_with_body (&pk, reason, strnlen (reason, JOURNAL_SKIP_REASON_MAX));
     rc = rc ? SHOAL_ENOMEM
             : journal_batch_stage (self, key, key_len, (const uint8_t *) buffer.data, buffer.size);
     msgpack_sbuffer_destroy (&buffer);

@@ -64,7 +64,7 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
     return build;
 }
 
-static void s_build_remove (projector_t *self, build_t *build)
+void projector_build_remove (projector_t *self, build_t *build)
 {
     for (size_t i = 0; i < self->build_count; i++)
         if (self->builds[i] == build) {
@@ -75,7 +75,25 @@ static void s_build_remove (projector_t *self, build_t *build)
         }
     zhashx_destroy (&build->reactions);
     vmap_close (&build->kept);
+    free (build->skips);
     free (build);
+}
+
+int projector_skip_add (build_t *build, uint64_t position)
+{
+    size_t at = build->skip_count; //  from the end: a rebuild's come in order
+    while (at && build->skips[at - 1] > position)
+        at--;
+    if (at && build->skips[at - 1] == position)
+        return 0;
+    uint64_t *grown = realloc (build->skips, (build->skip_count + 1) * sizeof (uint64_t));
+    if (!grown)
+        return SHOAL_ENOMEM;
+    memmove (&grown[at + 1], &grown[at], (build->skip_count - at) * sizeof (uint64_t));
+    grown[at] = position;
+    build->skips = grown;
+    build->skip_count++;
+    return 0;
 }
 
 build_t *projector_find (projector_t *self, const char *name, uint32_t version)
@@ -197,7 +215,7 @@ static int s_drop (projector_t *self, build_t *build, bool warn, const char *why
         log_warn ("%s", line);
     else
         log_info ("%s", line);
-    s_build_remove (self, build);
+    projector_build_remove (self, build);
     return 0;
 }
 
@@ -281,7 +299,18 @@ typedef struct {
     int error;     //  the first apply's failure
     uint64_t error_position;
     uint64_t first; //  the position of the first event applied
+    size_t skip;    //  the build's first skip not behind the events read
 } step_t;
+
+//  True if an operator skipped the event at position for step's build:
+//  it is left out as an event not wanted.
+static bool s_skipped (step_t *step, uint64_t position)
+{
+    const build_t *build = step->build;
+    while (step->skip < build->skip_count && build->skips[step->skip] < position)
+        step->skip++;
+    return step->skip < build->skip_count && build->skips[step->skip] == position;
+}
 
 static int s_step_event (void *arg, const journal_logged_t *logged)
 {
@@ -289,7 +318,8 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     if (logged->position >= step->stop_at)
         return 1;
     step->next = logged->position + 1;
-    if (!projector_wants (step->build, logged->stream, logged->name))
+    if (!projector_wants (step->build, logged->stream, logged->name) ||
+        s_skipped (step, logged->position))
         return 0;
     if (!step->applied)
         step->first = logged->position;
@@ -338,7 +368,7 @@ static void s_guard_reached (build_t *build)
 static bool s_step (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
-    step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0,
+    step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0,
                    0,    0};
     int rc = projector_fix_sender (self, build->name);
     if (rc == 0)
@@ -375,7 +405,7 @@ static bool s_step (projector_t *self, build_t *build)
         //  Again without the failing event and what follows it.
         failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
-        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0};
+        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0, 0};
         rc = view_begin (&self->view, build, projector_react_from (self, build),
                          projector_holds (self, build));
         if (rc == 0)
@@ -506,6 +536,25 @@ static int s_found_build (void *arg, const journal_build_t *found, const journal
     return 0;
 }
 
+//  A skip record of a build found in the store, kept when it is ahead of
+//  the build's checkpoint (a rebuild's, not reached yet). One that does
+//  not decode is said and left out: the build stops at that event, for
+//  an operator to skip again.
+static int s_found_skip (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                         size_t size)
+{
+    build_t *build = arg;
+    journal_skip_t skip;
+    int rc = journal_view_skip_decode (key, key_len, value, size, &skip);
+    if (rc) {
+        log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " has a damaged skip record (%s): "
+                  "left out",
+                  build->name, build->build.version, build->build.build, shoal_strerror (rc));
+        return 0;
+    }
+    return skip.position < build->cp.next ? 0 : projector_skip_add (build, skip.position);
+}
+
 //  Finishes the drops a crash cut short, before anything applies:
 //  - a build without a checkpoint: every build has one from its start
 //    (s_save), and a drop deletes it first (it is the build's first key),
@@ -553,6 +602,8 @@ static int s_load (projector_t *self)
         }
         free (value);
         rc = projector_load_sender (self, build->name);
+        if (rc == 0 && !build->unchecked)
+            rc = journal_view_skips (self->journal, &build->build, s_found_skip, build);
     }
     //  The unanswered commands before the drops, which hand theirs over.
     //  What each holds is not known yet: the first trim looks.
@@ -670,7 +721,7 @@ static void s_destroy (projector_t **self_p)
     if (!self)
         return;
     while (self->build_count)
-        s_build_remove (self, self->builds[self->build_count - 1]);
+        projector_build_remove (self, self->builds[self->build_count - 1]);
     free (self->builds);
     view_close (&self->view);
     journal_batch_destroy (&self->view.batch);

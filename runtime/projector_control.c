@@ -10,12 +10,84 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int s_fail (char *reason, size_t size, int rc, const char *format, const char *name,
                    uint32_t version, uint64_t detail)
 {
     snprintf (reason, size, format, name, version, detail);
+    return rc;
+}
+
+//  The events an operator skipped in a version's builds, for a rebuild.
+typedef struct {
+    journal_skip_t *items;
+    size_t count;
+    const build_t *from; //  the build read
+} skips_t;
+
+static int s_skip_found (void *arg, const char *key, size_t key_len, const uint8_t *value,
+                         size_t size)
+{
+    skips_t *skips = arg;
+    journal_skip_t skip;
+    int rc = journal_view_skip_decode (key, key_len, value, size, &skip);
+    if (rc) { //  as at a start (projector.c): its rebuild stops there, to be skipped again
+        log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " has a damaged skip record (%s): "
+                  "left out",
+                  skips->from->name, skips->from->build.version, skips->from->build.build,
+                  shoal_strerror (rc));
+        return 0;
+    }
+    journal_skip_t *grown = realloc (skips->items, (skips->count + 1) * sizeof (journal_skip_t));
+    if (!grown)
+        return SHOAL_ENOMEM;
+    grown[skips->count++] = skip;
+    skips->items = grown;
+    return 0;
+}
+
+static int s_skip_compare (const void *a, const void *b)
+{
+    uint64_t x = ((const journal_skip_t *) a)->position, y = ((const journal_skip_t *) b)->position;
+    return (x > y) - (x < y);
+}
+
+//  Gives fresh, a rebuild, the events an operator skipped in the other
+//  builds of its version (the operator found them poison to that code):
+//  each position once, in order, into *skips (the caller frees items),
+//  staged as fresh's skip records in the projector's batch, left out by
+//  its steps and counted in its checkpoint's skipped. The caller commits
+//  the batch with fresh's checkpoint. Returns 0 or a SHOAL_E... code.
+static int s_inherit_skips (projector_t *self, build_t *fresh, skips_t *skips)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->build_count && rc == 0; i++) {
+        build_t *each = self->builds[i];
+        if (each == fresh || strcmp (each->name, fresh->name) != 0 ||
+            each->build.version != fresh->build.version)
+            continue;
+        skips->from = each;
+        rc = journal_view_skips (self->journal, &each->build, s_skip_found, skips);
+    }
+    if (skips->count)
+        qsort (skips->items, skips->count, sizeof (journal_skip_t), s_skip_compare);
+    size_t kept = 0;
+    for (size_t i = 0; i < skips->count && rc == 0; i++) {
+        journal_skip_t *skip = &skips->items[i];
+        if (kept && skips->items[kept - 1].position == skip->position)
+            continue; //  skipped in two builds: once
+        rc = journal_batch_view_skip (self->view.batch, &fresh->build, skip->position, skip->at,
+                                      skip->reason);
+        if (rc == 0)
+            rc = projector_skip_add (fresh, skip->position);
+        if (kept != i)
+            skips->items[kept] = *skip;
+        kept++;
+    }
+    skips->count = kept;
+    fresh->cp.skipped = kept;
     return rc;
 }
 
@@ -137,11 +209,27 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             return SHOAL_ENOMEM;
         fresh->def = build->def;
         registry_filter_parse (&fresh->filter, fresh->def->events);
-        rc = projector_save (self, fresh);
+        //  Its skips and its checkpoint, in one write: a start finds both
+        //  or neither.
+        skips_t skips = {0};
+        rc = s_inherit_skips (self, fresh, &skips);
         if (rc == 0)
+            rc = projector_save (self, fresh);
+        else
+            journal_batch_clear (self->view.batch);
+        if (rc)
+            projector_build_remove (self, fresh); //  not asked for: the operator asks again
+        else {
             log_info ("projection %s@%" PRIu32 ": rebuilding from position 0 (build %" PRIu32
                       "); build %" PRIu32 " serves until it has caught up",
                       name, version, fresh->build.build, build->build.build);
+            for (size_t i = 0; i < skips.count; i++)
+                log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " leaves out the event at "
+                          "position %" PRIu64 ", skipped by an operator (it failed with: %s)",
+                          name, version, fresh->build.build, skips.items[i].position,
+                          skips.items[i].reason);
+        }
+        free (skips.items);
     } else
         return s_fail (reason, reason_size, SHOAL_EINVAL,
                        "unknown action for %s@%" PRIu32

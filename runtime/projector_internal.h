@@ -97,6 +97,12 @@ typedef struct {
     //  this position, the store may hold rows of that batch, so a row put
     //  new there is not known to have none (view.c). 0: no doubt.
     uint64_t doubt_until;
+    //  The positions of the events an operator skipped ('k' records) from
+    //  its checkpoint on, ascending: never given to apply. Only a rebuild
+    //  has any, those of its version's builds (projector_control.c): a
+    //  skip of its own moves its checkpoint past the event.
+    uint64_t *skips;
+    size_t skip_count;
 } build_t;
 
 //  The staging of one batch of one build, and the apply in progress.
@@ -236,12 +242,17 @@ int projector_control (projector_t *self, const char *action, const char *name, 
 const char *projector_status_name (const projector_t *self, const build_t *build);
 
 //  projector.c, for projector_control.c: a new build of name@version
-//  (NULL out of memory); a non-lazy commit of the view's batch; a
+//  (NULL out of memory), and one forgotten; a position left out by a
+//  build; a non-lazy commit of the view's batch; a
 //  build's checkpoint written alone (synced); build made the one served;
 //  every build of name@version older than keep dropped (NULL: all).
 //  Each int returns 0 or a SHOAL_E... code.
 build_t *projector_build_add (projector_t *self, const char *name, uint32_t version,
                               uint32_t number);
+//  Forgets build (its records stay in the store) and frees it.
+void projector_build_remove (projector_t *self, build_t *build);
+//  Adds position to build's skips (once). Returns 0 or SHOAL_ENOMEM.
+int projector_skip_add (build_t *build, uint64_t position);
 int projector_commit_synced (projector_t *self);
 int projector_save (projector_t *self, build_t *build);
 int projector_set_served (projector_t *self, build_t *build);

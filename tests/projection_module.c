@@ -13,7 +13,8 @@
     - tally@VERSION: every item event. Row "seen/<position, 12 digits>" =
       {times}, incremented: an event applied twice shows times 2. Row
       "total" = {events, sum, version}.
-    - strict@1: item events; fails on Poisoned.
+    - strict@1: item events; fails on Poisoned (projection.strict_us, a
+      pause in each of its applies, to make a rebuild last).
     - pinger@1: on item:Pinged, sends Echo{position} to echo/<the item's id>
       (as pinger@N with projection.pinger_version=N; with
       projection.pinger_next=1, pinger@2 too, waiting for a manual switch,
@@ -56,6 +57,7 @@ SHOAL_MODULE;
 
 static int s_version = 1;
 static long s_slow_us;
+static long s_strict_us; //  a pause in each apply of strict
 static long s_echo_ms;
 static long s_pinger_us; //  a pause in each apply of a pinger
 
@@ -153,6 +155,8 @@ static int s_tally (shoal_view_t *view, const shoal_event_t *event)
 
 static int s_strict (shoal_view_t *view, const shoal_event_t *event)
 {
+    if (s_strict_us)
+        usleep ((useconds_t) s_strict_us);
     if (strcmp (shoal_event_name (event), "Poisoned") == 0)
         return shoal_view_fail (view, "%s of %s cannot be counted", shoal_event_name (event),
                                 shoal_event_address (event));
@@ -384,6 +388,8 @@ int shoal_module_init (shoal_registry_t *registry)
     s_pinger_us = pinger_us ? atol (pinger_us) : 0;
     s_version = version ? atoi (version) : 1;
     s_slow_us = slow ? atol (slow) : 0;
+    const char *strict_us = shoal_registry_option (registry, "strict_us");
+    s_strict_us = strict_us ? atol (strict_us) : 0;
     static shoal_projection_t tally = {.name = "tally", .events = "item", .apply = s_tally};
     tally.version = s_version;
     tally.manual_switch = manual && strcmp (manual, "1") == 0;

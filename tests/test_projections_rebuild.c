@@ -1,7 +1,8 @@
 /*  test_projections_rebuild.c - projections rebuilt in a real node: a rebuild equal to
     the live build, a kill mid-rebuild, a rebuild while rebuilding and
     actions meanwhile, a reaction's salt, versions switched, a failure and
-    its skip, unanswered reactions shown. The fixture: projections_test_util.h.
+    its skip, the skip kept by a rebuild, unanswered reactions shown.
+    The fixture: projections_test_util.h.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -430,6 +431,74 @@ static void test_failure_and_skip (void **state)
     assert_string_equal (projections_wait_status (p, "strict", 1, "live").status, "live");
 }
 
+//  4b. A skip holds for the rebuilds of its version: the operator took the
+//  event for poison to that code. The rebuild used to stop at it again
+//  ("failed at position 10") and needed the skip a second time. The new
+//  build starts with the skip, shown and kept in the store: a SIGKILL
+//  before the rebuild reaches it loses nothing.
+static void test_skip_kept_by_rebuild (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE);
+    projections_send_many (p, "Add", 0, 10, 3);
+    projections_send_many (p, "Poison", 0, 1, 1);
+    projections_send_many (p, "Add", 10, 10, 3);
+    assert_int_equal (projections_wait_status (p, "strict", 1, "failed").error_position, 10);
+    projections_control (p, "skip", "strict", 1, 10, NULL);
+    assert_int_equal (projections_wait_status (p, "strict", 1, "live").applied, 20);
+    proc_node_signal (p, SIGTERM);
+
+    //  Slow applies (300 ms each, a batch each): the rebuild takes 3 s to
+    //  reach the skipped event, and is killed before it.
+    proc_node_start (p, NODE " --module-opt projection.strict_us=300000");
+    projections_control (p, "rebuild", "strict", 0, -1, NULL);
+    build_info_t info = projections_build (p, "strict", 1);
+    assert_int_equal (info.build, 1);
+    assert_int_equal (info.skipped, 1); //  from its start
+    char out[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL projections --endpoint $E"), 0);
+    const char *line = strstr (out, "strict@1");
+    line = line ? strstr (line + 1, "strict@1") : NULL; //  build 0's, then build 1's
+    assert_non_null (line);
+    assert_non_null (strstr (line, "1 skipped"));
+    //  Logged as the skip was (the log holds two starts: grep, not its head).
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "grep -qF 'strict@1: build 1 leaves out the event at position 10, "
+                                "skipped by an operator (it failed with: Poisoned of item/i0 "
+                                "cannot be counted)' \"$DIR/node.log\""),
+                      0);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    do {
+        info = projections_build (p, "strict", 1);
+        usleep (5 * 1000);
+    } while (info.position < 2 && proc_now_ms () < deadline);
+    assert_int_equal (info.build, 1);
+    assert_true (info.position >= 2 && info.position < 10);
+    proc_node_signal (p, SIGKILL);
+
+    proc_node_start (p, NODE);
+    deadline = proc_now_ms () + WAIT_MS;
+    do { //  the rebuild passes the event, catches up and replaces build 0
+        info = projections_build (p, "strict", 1);
+        usleep (10 * 1000);
+    } while (!(info.served && info.lag == 0) && strcmp (info.status, "failed") != 0 &&
+             proc_now_ms () < deadline);
+    if (strcmp (info.status, "failed") == 0)
+        fail_msg ("the rebuild stopped at position %" PRId64 ": %s", info.error_position,
+                  info.error);
+    assert_int_equal (info.build, 1);
+    assert_true (info.served);
+    assert_string_equal (info.status, "live");
+    assert_int_equal (info.skipped, 1);
+    assert_int_equal (info.applied, 20);
+    char *rows = malloc (ROWS_MAX), code[64];
+    assert_non_null (rows);
+    projections_rows (p, "strict", 0, rows, ROWS_MAX, code);
+    assert_string_equal (code, "");
+    assert_non_null (strstr (rows, "total times=-1 events=20 "));
+    free (rows);
+}
+
 //  Reactions a target does not answer show in `shoal projections`: they
 //  were only a count in --json ("sends"), and pending, top and explain
 //  list actors' commands alone (a QA pass: a Flag to a stopped node's
@@ -472,6 +541,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_versions_switch, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_failure_and_skip, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_skip_kept_by_rebuild, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_reactions_unanswered_shown, projections_setup,
                                          projections_teardown),
