@@ -724,5 +724,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_why_before_stall, s_setup_slow_stall, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };
+    //  SHOAL_TEST_FILTER=test_owner* runs the tests whose names match.
+    if (getenv ("SHOAL_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
