@@ -3,8 +3,12 @@
     an answer and why each stalled one is stalled, its timers, the
     operators' records), as text or, with --json, one object; exit codes
     of commands.h. On one node (--endpoint) or a cluster (--cluster FILE,
-    whose node links say which node is down). See stuck_work.h for what it
-    shares with `pending`, `resend` and `resolve`.
+    whose node links say which node is down). In a cluster it asks the
+    actor's own node itself, after one `get` through any node: a node that
+    is up says at once when that one is down or cut off from it, as it
+    does for `resend` and `resolve`, where the owner alone says nothing
+    until --timeout. See stuck_work.h for what it shares with `pending`,
+    `resend` and `resolve`.
 
     Threads: the command's one thread.
 */
@@ -18,6 +22,9 @@
 
 //  --------------------------------------------------------------------------
 //  explain
+
+#define EXPLAIN_PROBE_MS 1500 //  the get through any node: at most this, and half --timeout
+#define EXPLAIN_OWNER_MS 1000 //  the owner's own wait after a node said it is down
 
 typedef struct {
     int64_t seq, created;
@@ -184,6 +191,37 @@ static void s_link_cut (char *why, size_t size, const char *from, const char *to
     snprintf (why, size, "the link %s->%s is cut: %s; %s", from, to, evidence, after);
 }
 
+//  Asks a get of address through any node of the cluster, for at most
+//  EXPLAIN_PROBE_MS and half --timeout: one that is up passes it on to the
+//  owner, or says at once that the owner is down or cut off from it. True
+//  if it said so, with the owner's name in node (size bytes) and its
+//  words in reason (ENVELOPE_REASON_MAX + 1 bytes). Else false, silent
+//  whatever happened (no link, no answer, a refused key): the owner is
+//  asked itself next, and that says it.
+static bool s_owner_said_down (const stuck_options_t *opts, const char *address, char *node,
+                               size_t size, char *reason)
+{
+    char *error = NULL;
+    client_t *client = client_new_cluster (opts->cluster, NULL, &error);
+    free (error);
+    if (!client)
+        return false;
+    client_reply_t reply;
+    long wait_ms =
+        opts->timeout_ms / 2 < EXPLAIN_PROBE_MS ? opts->timeout_ms / 2 : EXPLAIN_PROBE_MS;
+    if (wait_ms < 1)
+        wait_ms = 1;
+    bool down = false;
+    if (stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, wait_ms, &reply) == 0) {
+        down = cmd_owner_down (&reply, node, size);
+        if (down)
+            snprintf (reason, ENVELOPE_REASON_MAX + 1, "%s", reply.reason);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return down;
+}
+
 static void s_explain_help (FILE *out)
 {
     fprintf (out,
@@ -202,7 +240,8 @@ static void s_explain_help (FILE *out)
              "target's node down before --stall-ms). --json prints the same as one object.\n\n"
              "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
              "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
-             "(default %d ms), or the node refused this client's key.\n\n"
+             "(default %d ms) or from ADDRESS's node (down or cut off, as another node\n"
+             "says at once: no_answer, naming it), or the node refused this client's key.\n\n"
              "Examples:\n"
              "  shoal explain transfer/t-42\n"
              "  shoal explain --cluster bank/cluster.cfg transfer/t-42\n"
@@ -419,10 +458,25 @@ int cmd_explain (int argc, char **argv)
         cluster_destroy (&cluster);
         return EXIT_USAGE;
     }
+    //  The owner's client is made first: its link comes up meanwhile. A
+    //  node that says the owner is down may be cut off from it alone: the
+    //  owner is still asked, for a short while, and answers if it can.
+    //  Both asks together take --timeout at most.
+    int64_t deadline = zclock_mono () + opts.timeout_ms;
+    char down[CLUSTER_NAME_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    bool said_down = own_node && s_owner_said_down (&opts, address, down, sizeof down, reason);
+    long wait_ms = (long) (deadline - zclock_mono ());
+    if (said_down && wait_ms > EXPLAIN_OWNER_MS)
+        wait_ms = EXPLAIN_OWNER_MS;
+    if (wait_ms < 1)
+        wait_ms = 1;
     client_reply_t get, pending;
-    int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, opts.timeout_ms, &get);
+    int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, wait_ms, &get);
     if (rc) {
-        if (!cmd_refused ("explain", client, rc))
+        bool refused = cmd_refused ("explain", client, rc);
+        if (!refused && said_down) //  as resolve says it, --json too
+            cmd_no_answer ("explain", address, NULL, down, reason, opts.json);
+        else if (!refused)
             fprintf (stderr, "shoal explain: no answer about %s%s%s within %ld ms: %s\n", address,
                      own_node ? " from its node " : "", own_node ? own_node : "",
                      (long) opts.timeout_ms, shoal_strerror (rc));

@@ -66,7 +66,7 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
     if (rc)
         return EXIT_NO_ANSWER;
     char node[64];
-    if (cmd_owner_down (reply, node, sizeof node)) { //  as explain, which asks the node itself
+    if (cmd_owner_down (reply, node, sizeof node)) { //  as explain says it
         rc = cmd_no_answer (command, address, NULL, node, reply->reason, opts->json);
         fprintf (stderr,
                  "shoal %s: the request was not passed on to node %s, so it did nothing: "
