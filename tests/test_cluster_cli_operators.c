@@ -95,6 +95,17 @@ static void test_stuck_work_timeout (void **state)
     int code = s_exit_by (pending, started + 5000);
     int explained = s_exit_by (explain, started + 5000);
     kill (fx->nodes[1], SIGCONT);
+    //  explain first asks through any node: one that has seen n2 silent
+    //  for 2 s (a machine so loaded that explain asked that late) says it
+    //  is down, and explain says so at once, as resolve does. Else it
+    //  waits on n2, as pending does.
+    bool said_down = false;
+    if (explained == 3) {
+        s_output (fx, "explain", out, err);
+        said_down = strstr (err, "is down or cut off from this node") != NULL;
+        if (said_down)
+            explained = -2;
+    }
     if (code != -2 || explained != -2) {
         s_output (fx, code != -2 ? "pending" : "explain", out, err);
         fail_msg ("%s gave up after %d ms, n2 stopped and --timeout 60000: exit %d: %s%s",
@@ -105,6 +116,8 @@ static void test_stuck_work_timeout (void **state)
     s_output (fx, "pending", out, err);
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back: exit %d: %s%s", code, out, err);
+    if (said_down)
+        return;
     code = s_exit_by (explain, proc_now_ms () + 90000);
     s_output (fx, "explain", out, err);
     if (code != 0 || !strstr (out, " on node n2, version 0\n"))
