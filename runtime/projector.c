@@ -24,6 +24,7 @@
 #include "projector_internal.h"
 #include "log.h"
 #include "threadname.h"
+#include "utf8.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -585,6 +586,34 @@ static int s_finish_drops (projector_t *self)
     return rc;
 }
 
+//  Says, for each projection whose served build the metadata names
+//  ("projection/NAME" = "VERSION.BUILD") when no build of it is that one:
+//  a damaged or hand-edited value took the projection out of service
+//  without a word, its queries answered not_found.
+static void s_warn_unserved (projector_t *self)
+{
+    for (size_t i = 0; i < self->build_count; i++) {
+        const build_t *build = self->builds[i];
+        bool first = true, served = false;
+        for (size_t j = 0; j < self->build_count; j++)
+            if (strcmp (self->builds[j]->name, build->name) == 0) {
+                first = first && j >= i;
+                served = served || self->builds[j]->served;
+            }
+        char key[SHOAL_TYPE_MAX + 16], *value = NULL;
+        snprintf (key, sizeof key, "projection/%s", build->name);
+        if (first && !served && journal_meta_get (self->journal, key, &value) == 0) {
+            char quoted[80];
+            utf8_quote (quoted, sizeof quoted, value, strlen (value), '\'');
+            log_warn ("projection %s: the build it serves is recorded as %s, which is none of "
+                      "its builds (VERSION.BUILD): none is served, and its queries answer "
+                      "not_found; `shoal projections switch %s@VERSION` serves one",
+                      build->name, quoted, build->name);
+        }
+        free (value);
+    }
+}
+
 static int s_load (projector_t *self)
 {
     int rc = journal_view_list (self->journal, s_found_build, self);
@@ -605,6 +634,8 @@ static int s_load (projector_t *self)
         if (rc == 0 && !build->unchecked)
             rc = journal_view_skips (self->journal, &build->build, s_found_skip, build);
     }
+    if (rc == 0)
+        s_warn_unserved (self);
     //  The unanswered commands before the drops, which hand theirs over.
     //  What each holds is not known yet: the first trim looks.
     for (size_t i = 0; i < self->build_count; i++)

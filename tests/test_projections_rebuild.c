@@ -331,6 +331,41 @@ static void test_reaction_salt (void **state)
     assert_string_not_equal (again, salt);
 }
 
+//  The record of the build a projection serves, damaged (or edited by
+//  hand) to name none of its builds: none is served, and the start says
+//  so, naming the way back (before, nothing was said and its queries
+//  answered not_found).
+static void test_served_record_damaged (void **state)
+{
+    proc_t *p = *state;
+    char dir[128], log[PROC_OUTPUT_MAX];
+    snprintf (dir, sizeof dir, "%s/data", p->dir);
+    proc_node_start (p, NODE);
+    projections_send_many (p, "Ping", 0, 3, 1);
+    projections_wait_status (p, "pinger", 1, "live");
+    proc_node_signal (p, SIGTERM);
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    assert_non_null (journal);
+    assert_int_equal (journal_meta_put (journal, "projection/pinger", "x\x01"), 0);
+    journal_destroy (&journal);
+    proc_node_start (p, NODE);
+    //  The projections load on their own thread, maybe after the ready line.
+    const char *said = "`shoal projections switch pinger@VERSION` serves one";
+    int64_t deadline = proc_now_ms () + 10000;
+    do {
+        proc_read (p, "node.log", log);
+        if (strstr (log, said) || proc_now_ms () > deadline)
+            break;
+        usleep (50 * 1000); //  a poll within the deadline
+    } while (true);
+    proc_assert_has (log, "WARN projection pinger: the build it serves is recorded as 'x\\u0001', "
+                          "which is none of its builds (VERSION.BUILD): none is served");
+    proc_assert_has (log, said);
+    proc_node_signal (p, SIGTERM);
+}
+
 //  --------------------------------------------------------------------------
 //  3. Versions: 2 builds while 1 answers; a manual 3 waits for a switch.
 
@@ -537,6 +572,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_actions_while_rebuilding, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_reaction_salt, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_served_record_damaged, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_versions_switch, projections_setup,
                                          projections_teardown),
