@@ -297,5 +297,15 @@ int projector_load_sends (projector_t *self, build_t *build);
 //  as far as it goes. Returns true if it has.
 bool projector_catch_up (projector_t *self, build_t *build);
 int projector_drop_builds (projector_t *self, const char *name, uint32_t version, build_t *keep);
+//  Drops build's records and forgets it, saying so (warn: at the level of
+//  a warning; why, when not empty, after the count); its unanswered
+//  commands go to the build served of its name first. Returns 0 or the
+//  store's error (the build then stays, to be dropped again).
+int projector_drop (projector_t *self, build_t *build, bool warn, const char *why);
+//  Finds the builds, salt, senders, skips and unanswered reactions in the
+//  store, finishes the drops a crash cut short and makes a build for each
+//  registered projection without one (projector_load.c). Returns 0 or
+//  the store's error.
+int projector_load (projector_t *self);
 
 #endif
