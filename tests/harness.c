@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "bundle.h"
 #include <dirent.h>
+#include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,4 +403,25 @@ void harness_recv_close (zsock_t *pull)
             zlist_destroy (&s_pulls[i].split);
             s_pulls[i].pull = NULL;
         }
+}
+
+void harness_raw_write (const char *dir, const void *key, size_t key_len, const void *value,
+                        size_t value_len)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    if (!db)
+        fail_msg ("cannot open the store in %s: %s", dir, err ? err : "?");
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (write, 1);
+    if (value)
+        leveldb_put (db, write, key, key_len, value, value_len, &err);
+    else
+        leveldb_delete (db, write, key, key_len, &err);
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+    if (err)
+        fail_msg ("cannot write to the store in %s: %s", dir, err);
 }

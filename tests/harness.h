@@ -54,6 +54,13 @@ void harness_tempdir (char *dir, size_t size, const char *name);
 //  ignored: a teardown calls it on whatever a test left behind.
 void harness_rm_rf (const char *path);
 
+//  Puts value (value_len bytes) under key in the LevelDB store in dir,
+//  which no process has open, or deletes key when value is NULL: a
+//  record damaged or lost under a stopped node, as a test makes it.
+//  Synced. Fails the test on an error.
+void harness_raw_write (const char *dir, const void *key, size_t key_len, const void *value,
+                        size_t value_len);
+
 //  --------------------------------------------------------------------------
 //  Fields of an encoded rec
 

@@ -154,16 +154,7 @@ int64_t journal_test_version (journal_t *journal, const char *stream)
 void journal_raw_put (const char *dir, const uint8_t *key, size_t key_len, const void *value,
                       size_t value_len)
 {
-    leveldb_options_t *options = leveldb_options_create ();
-    char *err = NULL;
-    leveldb_t *db = leveldb_open (options, dir, &err);
-    assert_null (err);
-    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
-    leveldb_put (db, write, (const char *) key, key_len, value, value_len, &err);
-    assert_null (err);
-    leveldb_writeoptions_destroy (write);
-    leveldb_close (db);
-    leveldb_options_destroy (options);
+    harness_raw_write (dir, key, key_len, value, value_len);
 }
 
 size_t journal_tag (uint8_t *key, const char *stream, char tag)

@@ -626,23 +626,6 @@ static void test_follow_across_restart (void **state)
 //  6. --shards for a store made with another count is refused, saying both;
 //  so is a store whose stated count was changed under it.
 
-//  Sets the stopped store in dir's metadata "shards" to count, with
-//  LevelDB itself (a store so changed is one journal_open refuses).
-static void s_put_shards (const char *dir, const char *count)
-{
-    leveldb_options_t *options = leveldb_options_create ();
-    char *err = NULL;
-    leveldb_t *db = leveldb_open (options, dir, &err);
-    assert_null (err);
-    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
-    leveldb_writeoptions_set_sync (write, 1);
-    leveldb_put (db, write, "mshards", 7, count, strlen (count), &err); //  'm' and the name
-    assert_null (err);
-    leveldb_writeoptions_destroy (write);
-    leveldb_close (db);
-    leveldb_options_destroy (options);
-}
-
 static void test_shards_mismatch (void **state)
 {
     fixture_t *fx = *state;
@@ -681,7 +664,8 @@ static void test_shards_mismatch (void **state)
     assert_true (WIFEXITED (cli_node_stop (fx, SIGTERM)));
     static const char *const counts[] = {"16", "65536", "4"};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        s_put_shards (fx->data, counts[i]);
+        harness_raw_write (fx->data, "mshards", 7, counts[i],
+                           strlen (counts[i])); //  metadata shards
         code = cli_run (fx, out, err,
                         "timeout 30 \"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'",
                         fx->data, fx->endpoint);
@@ -693,7 +677,7 @@ static void test_shards_mismatch (void **state)
         assert_non_null (strstr (err, says));
         assert_non_null (strstr (err, i < 2 ? "fit 8 shards" : "the store is damaged"));
     }
-    s_put_shards (fx->data, "8");
+    harness_raw_write (fx->data, "mshards", 7, "8", strlen ("8")); //  metadata shards
     cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
                     fx->endpoint);
     assert_int_equal (

@@ -393,37 +393,6 @@ static void test_backfill_of_an_older_store (void **state)
     assert_int_equal (journal_log_end (fixture->journal), 1400);
 }
 
-//  Puts value under key in the closed store in dir.
-static void s_raw_put (const char *dir, const uint8_t *key, size_t key_len, const uint8_t *value,
-                       size_t size)
-{
-    leveldb_options_t *options = leveldb_options_create ();
-    char *err = NULL;
-    leveldb_t *db = leveldb_open (options, dir, &err);
-    assert_null (err);
-    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
-    leveldb_put (db, write, (const char *) key, key_len, (const char *) value, size, &err);
-    assert_null (err);
-    leveldb_writeoptions_destroy (write);
-    leveldb_close (db);
-    leveldb_options_destroy (options);
-}
-
-//  Deletes key from the closed store in dir.
-static void s_raw_delete (const char *dir, const char *key, size_t key_len)
-{
-    leveldb_options_t *options = leveldb_options_create ();
-    char *err = NULL;
-    leveldb_t *db = leveldb_open (options, dir, &err);
-    assert_null (err);
-    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
-    leveldb_delete (db, write, key, key_len, &err);
-    assert_null (err);
-    leveldb_writeoptions_destroy (write);
-    leveldb_close (db);
-    leveldb_options_destroy (options);
-}
-
 //  A store whose log mark (metadata "eventlog") is gone but whose log
 //  holds records lost the mark (a damaged table, a repair that dropped
 //  it); it is not a store made before the log. The open filled the log
@@ -437,7 +406,7 @@ static void test_lost_mark_is_not_an_older_store (void **state)
         assert_int_equal (s_commit (fixture->journal, "counter/x", n, 7), 0);
     assert_int_equal (journal_log_end (fixture->journal), 70);
     journal_destroy (&fixture->journal);
-    s_raw_delete (fixture->dir, "meventlog", 9);
+    harness_raw_write (fixture->dir, "meventlog", 9, NULL, 0);
 
     int code = 0;
     char *error = NULL;
@@ -477,7 +446,7 @@ static void test_damaged_record_refused (void **state)
     const uint8_t garbage[] = {0x92, 0x01, 0xc1}; //  [1, <a byte msgpack never uses>]
 
     const uint8_t first[9] = {'L', 0, 0, 0, 0, 0, 0, 0, 0};
-    s_raw_put (fixture->dir, first, sizeof first, garbage, sizeof garbage);
+    harness_raw_write (fixture->dir, first, sizeof first, garbage, sizeof garbage);
     fixture->journal = s_open (fixture->dir);
     assert_non_null (fixture->journal);
     seen_t seen = {0};
@@ -492,7 +461,7 @@ static void test_damaged_record_refused (void **state)
 
     const uint8_t last[9] = {'L', 0, 0, 0, 0, 0, 0, 0, 2};
     const uint8_t truncated[] = {0xdd, 0, 0, 0}; //  an array32 header cut short
-    s_raw_put (fixture->dir, last, sizeof last, truncated, sizeof truncated);
+    harness_raw_write (fixture->dir, last, sizeof last, truncated, sizeof truncated);
     fixture->journal = s_open (fixture->dir);
     assert_null (fixture->journal); //  its end cannot be known: no start
 }

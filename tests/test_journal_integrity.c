@@ -21,22 +21,6 @@
 
 #include "journal_test_util.h"
 
-//  Deletes key from the store in dir (closed), as a damaged table dropped
-//  by LevelDB's repair would.
-static void s_raw_delete (const char *dir, const uint8_t *key, size_t key_len)
-{
-    leveldb_options_t *options = leveldb_options_create ();
-    char *err = NULL;
-    leveldb_t *db = leveldb_open (options, dir, &err);
-    assert_null (err);
-    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
-    leveldb_delete (db, write, (const char *) key, key_len, &err);
-    assert_null (err);
-    leveldb_writeoptions_destroy (write);
-    leveldb_close (db);
-    leveldb_options_destroy (options);
-}
-
 //  A store whose event log lost a record between two it kept (a power cut
 //  that kept a later write and not an earlier one: the disk wrote them out
 //  of order) is refused at open, naming the positions; nothing is written.
@@ -59,7 +43,7 @@ static void test_event_log_gap_refused (void **state)
     for (int i = 1; i <= 8; i++)
         key[i] = 0;
     key[8] = 1; //  position 1
-    s_raw_delete (fixture->dir, key, sizeof key);
+    harness_raw_write (fixture->dir, key, sizeof key, NULL, 0);
     int code = 0;
     char *error = NULL;
     assert_null (journal_open (fixture->dir, NULL, &code, &error));
@@ -108,7 +92,7 @@ static void test_gapless_mark (void **state)
     uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t key[64];
     size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
-    s_raw_delete (fixture->dir, key, key_len);
+    harness_raw_write (fixture->dir, key, key_len, NULL, 0);
     fixture->journal = journal_test_open (fixture->dir);
     read = calloc (1, sizeof (events_t));
     assert_int_equal (journal_read (fixture->journal, "account/a", 1, 0, journal_collect, read),
@@ -167,7 +151,7 @@ static void test_stream_gap_refused (void **state)
     uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 2};
     uint8_t key[64];
     size_t key_len = journal_key (key, 'e', "account/a", seq, 8);
-    s_raw_delete (fixture->dir, key, key_len);
+    harness_raw_write (fixture->dir, key, key_len, NULL, 0);
     fixture->journal = journal_test_open (fixture->dir);
 
     int rc;
