@@ -463,6 +463,22 @@ static void s_add_and_wait (fixture_t *fx, const char *stream, size_t index)
     assert_true (ok);
 }
 
+//  Makes the worker again, after the caller destroyed it, and the push
+//  socket to it. ZeroMQ's reaper frees the old worker's inproc name a
+//  moment after its socket is closed: until then a bind of it fails (a
+//  test failed so under load, "cannot bind its inproc socket").
+static void s_worker_again (fixture_t *fx)
+{
+    zsock_destroy (&fx->push); //  inproc: connected again to the new worker
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (!(fx->worker = worker_new (&fx->config, 0)) && zclock_mono () < deadline)
+        zclock_sleep (10); //  the poll interval of a deadline wait
+    assert_non_null (fx->worker);
+    fx->push = zsock_new_push (NULL);
+    assert_non_null (fx->push);
+    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+}
+
 //  A stream with a snapshot and no events (as a repair can leave one) is
 //  not in the journal's stream filter when the store opens: the filter is
 //  read from the events' keys. The worker's load must add it (the owned
@@ -492,12 +508,7 @@ static void test_snapshot_only_stream_loaded_again (void **state)
     assert_true (journal_filters_ready (fx->journal));
     fx->config.journal = fx->journal;
     fx->config.max_actors = 1; //  each load evicts the other actor
-    fx->worker = worker_new (&fx->config, 0);
-    assert_non_null (fx->worker);
-    zsock_destroy (&fx->push); //  inproc: its peer went with the first worker
-    fx->push = zsock_new_push (NULL);
-    assert_non_null (fx->push);
-    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    s_worker_again (fx);
 
     s_add_and_wait (fx, "tally/s0", 0);   //  loaded from the snapshot: event 4
     s_add_and_wait (fx, "counter/c1", 1); //  tally/s0 leaves memory
@@ -647,17 +658,8 @@ static void test_timer_cancel_across_restart (void **state)
     assert_true (s_tell (fx, "clock/e", "Remind"));
     assert_true (s_tell (fx, "clock/f", "Remind"));
     assert_true (s_tell (fx, "clock/e", "Forget"));
-    zsock_destroy (&fx->push); //  inproc: connected again to the new worker
     zactor_destroy (&fx->worker);
-    //  ZeroMQ's reaper frees the old worker's inproc name a moment after
-    //  its socket is closed: until then a bind of it fails.
-    int64_t deadline = zclock_mono () + WAIT_MS;
-    while (!(fx->worker = worker_new (&fx->config, 0)) && zclock_mono () < deadline)
-        zclock_sleep (10); //  the poll interval of a deadline wait
-    assert_non_null (fx->worker);
-    fx->push = zsock_new_push (NULL);
-    assert_non_null (fx->push);
-    assert_int_equal (zsock_connect (fx->push, "%s-w0", fx->prefix), 0);
+    s_worker_again (fx);
     s_control_rang (fx);
     assert_int_equal (s_rang (fx, "clock/e"), 0);
     assert_int_equal (s_rang (fx, "clock/f"), 1);
