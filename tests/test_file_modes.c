@@ -264,6 +264,30 @@ static void test_endpoint_path_not_ours (void **state)
     assert_true (s_connects (path)); //  still the other program's
     close (other);
 
+    //  A listener that accepts nothing, its backlog full: a blocking
+    //  probe waited for ever (the node hung at its start).
+    snprintf (path, sizeof path, "%s/hung.sock", p->dir);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    memcpy (address.sun_path, path, strlen (path) + 1);
+    int hung = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (hung >= 0);
+    assert_int_equal (bind (hung, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (hung, 0), 0);
+    int waiting[8], queued = 0;
+    while (queued < 8) {
+        waiting[queued] = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true (waiting[queued] >= 0);
+        int rc = connect (waiting[queued], (struct sockaddr *) &address, sizeof address);
+        queued++;
+        if (rc != 0) //  EAGAIN: the backlog is full
+            break;
+    }
+    snprintf (said, sizeof said, "another program listens on %s", path);
+    s_refused_on (p, path, said);
+    for (int i = 0; i < queued; i++)
+        close (waiting[i]);
+    close (hung);
+
     //  Its listener gone, the socket file is a dead one: the node takes it.
     snprintf (path, sizeof path, "%s/dead.sock", p->dir);
     s_unix_socket (path, false);

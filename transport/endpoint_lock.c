@@ -44,7 +44,9 @@ static int s_path_free (const char *endpoint, const char *path, char **error)
     if (strlen (path) >= sizeof address.sun_path)
         return 0; //  libzmq refuses the bind itself
     memcpy (address.sun_path, path, strlen (path) + 1);
-    int probe = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    //  Non-blocking: a listener that accepts nothing, its backlog full,
+    //  would hold a blocking connect (and the node's start) for ever.
+    int probe = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (probe == -1) {
         *error = zsys_sprintf ("cannot listen on %s: cannot make a socket to probe %s: %s",
                                endpoint, path, strerror (errno));
@@ -55,6 +57,8 @@ static int s_path_free (const char *endpoint, const char *path, char **error)
     close (probe);
     if (rc != 0 && code == ECONNREFUSED)
         return 0; //  left by a process that is gone
+    if (rc != 0 && (code == EAGAIN || code == EINPROGRESS))
+        rc = 0; //  a listener whose backlog is full: someone listens there
     if (rc == 0)
         *error = zsys_sprintf ("cannot listen on %s: another program listens on %s (it does not "
                                "hold %s.lock, so it is not a shoal node); shoal does not take "
