@@ -484,7 +484,9 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     free (derived);
     registry_loading (self->registry, NULL);
     if (rc != 0) {
-        const char *why = rc == SHOAL_EEXIST ? registry_error (self->registry) : NULL;
+        //  What a refused registration said (its type and why), else the
+        //  code the module's init returned.
+        const char *why = registry_error (self->registry);
         *error =
             zsys_sprintf ("module %s failed to start: %s", path, why ? why : shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose

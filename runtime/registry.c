@@ -6,6 +6,7 @@
     reads them once, at its init.
 */
 #include "registry.h"
+#include "utf8.h"
 #include "log.h"
 #include <stddef.h>
 #include <stdio.h>
@@ -74,6 +75,19 @@ void registry_destroy (shoal_registry_t **self_p)
     }
 }
 
+static bool s_name_ok (const char *name, size_t max)
+{
+    size_t len = name ? strnlen (name, max + 1) : 0;
+    if (len == 0 || len > max || name[0] < 'a' || name[0] > 'z')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 //  The sizes of shoal_type_t that modules may have been built with: this
 //  ABI's, and (when the struct grows) the older ones, whose missing fields
 //  are left zero. Listed smallest first. ABI 2 changed the callbacks
@@ -93,21 +107,39 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
 {
     if (!registry || !given)
         return SHOAL_EINVAL;
-    if (!s_known_size (size))
+    if (!s_known_size (size)) {
+        snprintf (registry->error, sizeof registry->error,
+                  "its shoal_type_t is %zu bytes, this node's %zu: built against another "
+                  "shoal.h (rebuild the module)",
+                  size, sizeof (shoal_type_t));
         return SHOAL_EVERSION;
+    }
     shoal_type_t type = {0};
     memcpy (&type, given, size);
-    if (!type.name || !type.handle || !type.apply || !type.view)
+    if (!s_name_ok (type.name, SHOAL_TYPE_MAX)) {
+        char quoted[SHOAL_TYPE_MAX + 16];
+        if (type.name)
+            utf8_quote (quoted, sizeof quoted, type.name, strnlen (type.name, SHOAL_TYPE_MAX + 1),
+                        '\'');
+        snprintf (registry->error, sizeof registry->error,
+                  "actor type name %s is not 1 to %d bytes of [a-z0-9_-] starting with a letter",
+                  type.name ? quoted : "NULL", SHOAL_TYPE_MAX);
         return SHOAL_EINVAL;
-    if (!type.snapshot != !type.restore || type.snapshot_version < 0)
+    }
+    const char *missing = !type.handle  ? "handle"
+                          : !type.apply ? "apply"
+                          : !type.view  ? "view"
+                                        : NULL;
+    if (missing || !type.snapshot != !type.restore || type.snapshot_version < 0) {
+        snprintf (registry->error, sizeof registry->error, "actor type '%s': %s%s", type.name,
+                  missing ? "no " : "",
+                  missing                     ? missing
+                  : type.snapshot_version < 0 ? "a negative snapshot_version"
+                                              : "snapshot and restore go together, or neither");
+        if (missing)
+            strncat (registry->error, " (handle, apply and view are required)",
+                     sizeof registry->error - strlen (registry->error) - 1);
         return SHOAL_EINVAL;
-    size_t len = strlen (type.name);
-    if (len == 0 || len > SHOAL_TYPE_MAX || type.name[0] < 'a' || type.name[0] > 'z')
-        return SHOAL_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        char c = type.name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return SHOAL_EINVAL;
     }
     if (strcmp (type.name, SHOAL_PROJECTION_SENDER) == 0 || strcmp (type.name, "node") == 0) {
         snprintf (registry->error, sizeof registry->error, "actor type '%s' is the runtime's: %s",
@@ -124,8 +156,17 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
             s_error_exists (registry, what, registry->type_owner[i]);
             return SHOAL_EEXIST;
         }
-    if (registry->count == REGISTRY_MAX_TYPES || type.state_size > SHOAL_STATE_MAX)
+    if (registry->count == REGISTRY_MAX_TYPES || type.state_size > SHOAL_STATE_MAX) {
+        if (registry->count == REGISTRY_MAX_TYPES)
+            snprintf (registry->error, sizeof registry->error,
+                      "actor type '%s': a node takes %d actor types at most", type.name,
+                      REGISTRY_MAX_TYPES);
+        else
+            snprintf (registry->error, sizeof registry->error,
+                      "actor type '%s': state_size %zu is past %u bytes", type.name,
+                      type.state_size, SHOAL_STATE_MAX);
         return SHOAL_ETOOBIG;
+    }
     s_owner_set (registry, registry->type_owner[registry->count]);
     registry->types[registry->count++] = type;
     return 0;
@@ -144,19 +185,6 @@ void registry_truncate (shoal_registry_t *self, size_t count)
 
 //  --------------------------------------------------------------------------
 //  Projections
-
-static bool s_name_ok (const char *name, size_t max)
-{
-    size_t len = name ? strnlen (name, max + 1) : 0;
-    if (len == 0 || len > max || name[0] < 'a' || name[0] > 'z')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 bool registry_events_ok (const char *events)
 {

@@ -110,6 +110,11 @@ static void test_refused_start_makes_no_store (void **state)
          "failed to start: actor type 'account' already exists"},
         {"CLASH_TYPE=node", "--module \"$CLASH\"",
          "failed to start: actor type 'node' is the runtime's"},
+        //  A refused registration says which type and why ("invalid
+        //  argument" alone before).
+        {"CLASH_TYPE=Bad", "--module \"$CLASH\"",
+         "failed to start: actor type name 'Bad' is not 1 to 63 bytes of [a-z0-9_-] starting "
+         "with a letter"},
         //  A host name where ZeroMQ binds an interface's: "No such device"
         //  alone before. Never bound: no port is taken.
         {"", "--endpoint tcp://localhost:7799",
