@@ -81,20 +81,80 @@ int journal_log_recover (journal_t *self)
     return rc;
 }
 
-//  Writes the log record built in log (count events) at the log's end.
-static int s_backfill_flush (journal_t *self, msgpack_sbuffer *log, uint32_t count)
+//  Stages the metadata name = value into writes, or its delete when value
+//  is NULL.
+static void s_meta_stage (leveldb_writebatch_t *writes, const char *name, const char *value)
 {
-    if (count == 0)
+    uint8_t key[1 + KEYS_META_NAME_MAX];
+    size_t len = keys_meta_key (key, name);
+    if (value)
+        leveldb_writebatch_put (writes, (const char *) key, len, value, strlen (value));
+    else
+        leveldb_writebatch_delete (writes, (const char *) key, len);
+}
+
+//  Writes the log record built in log (count events) at the log's end;
+//  the last one with the mark that the log holds every event, and the
+//  fill's own mark deleted, in the same write: a crash keeps the record
+//  and the mark, or neither.
+static int s_backfill_flush (journal_t *self, msgpack_sbuffer *log, uint32_t count, bool last)
+{
+    if (count == 0 && !last)
         return 0;
     leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+    if (last) {
+        s_meta_stage (writes, JOURNAL_LOG_META, "1");
+        s_meta_stage (writes, JOURNAL_LOG_FILLING_META, NULL);
+    }
     int rc = journal_enter (self);
     if (rc == 0) {
-        rc = journal_write_log_held (self, self->write, writes, false, log->data, log->size, count);
+        rc = journal_write_log_held (self, self->write, writes, false, count ? log->data : NULL,
+                                     count ? log->size : 0, count);
         journal_leave (self);
     }
     leveldb_writebatch_destroy (writes);
     msgpack_sbuffer_clear (log);
     return rc;
+}
+
+//  Whether the store holds a log record. Returns 0 or the store's error.
+static int s_logged (journal_t *self, bool *logged)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, "L", 1);
+    size_t key_len = 0;
+    const char *key = leveldb_iter_valid (it) ? leveldb_iter_key (it, &key_len) : NULL;
+    *logged = key && key_len >= 1 && key[0] == 'L';
+    return journal_iter_close (it, 0);
+}
+
+//  Deletes every log record (what a fill cut short wrote), 1,000 a write,
+//  and finds the log's end again (0). Returns 0 or the store's error.
+static int s_log_clear (journal_t *self)
+{
+    int rc = 0;
+    bool logged = true;
+    while (rc == 0 && logged) {
+        leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+        leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+        int staged = 0;
+        for (leveldb_iter_seek (it, "L", 1); staged < BACKFILL_EVENTS && leveldb_iter_valid (it);
+             leveldb_iter_next (it), staged++) {
+            size_t key_len;
+            const char *key = leveldb_iter_key (it, &key_len);
+            if (key_len < 1 || key[0] != 'L')
+                break;
+            leveldb_writebatch_delete (writes, key, key_len);
+        }
+        rc = journal_iter_close (it, 0);
+        logged = staged == BACKFILL_EVENTS;
+        if (rc == 0 && staged && (rc = journal_enter (self)) == 0) {
+            rc = journal_write_held (self, self->write, writes, false);
+            journal_leave (self);
+        }
+        leveldb_writebatch_destroy (writes);
+    }
+    return rc == 0 ? journal_log_recover (self) : rc;
 }
 
 int journal_log_backfill (journal_t *self)
@@ -104,23 +164,30 @@ int journal_log_backfill (journal_t *self)
     free (mark);
     if (rc != SHOAL_ENOTFOUND)
         return rc;
+    char *filling = NULL;
+    rc = journal_meta_get (self, JOURNAL_LOG_FILLING_META, &filling);
+    free (filling);
+    if (rc != 0 && rc != SHOAL_ENOTFOUND)
+        return rc;
+    bool refill = rc == 0, logged = false;
+    if ((rc = s_logged (self, &logged)) != 0)
+        return rc;
     //  No mark but log records: the mark was lost (a damaged table, a
     //  repair that dropped it), not a store made before the log. A fill
     //  would log every event a second time, and the projections fold
-    //  each twice.
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    leveldb_iter_seek (it, "L", 1);
-    size_t key_len = 0;
-    const char *key = leveldb_iter_valid (it) ? leveldb_iter_key (it, &key_len) : NULL;
-    bool logged = key && key_len >= 1 && key[0] == 'L';
-    rc = journal_iter_close (it, 0);
-    if (rc != 0 || logged)
-        return rc != 0 ? rc : SHOAL_EEXIST;
+    //  each twice. Unless a fill was under way: what it wrote goes, and
+    //  the fill starts again.
+    if (logged && !refill)
+        return SHOAL_EEXIST;
+    if (logged && (rc = s_log_clear (self)) != 0)
+        return rc;
+    if (!refill && (rc = journal_meta_put (self, JOURNAL_LOG_FILLING_META, "1")) != 0)
+        return rc;
     msgpack_sbuffer log;
     msgpack_sbuffer_init (&log);
     uint32_t count = 0;
     uint64_t total = 0;
-    it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     for (leveldb_iter_seek (it, "S", 1); rc == 0 && leveldb_iter_valid (it);
          leveldb_iter_next (it)) {
         size_t key_len, value_len;
@@ -148,20 +215,18 @@ int journal_log_backfill (journal_t *self)
         }
         total++;
         if (++count == BACKFILL_EVENTS) {
-            rc = s_backfill_flush (self, &log, count);
+            rc = s_backfill_flush (self, &log, count, false);
             count = 0;
         }
     }
     rc = journal_iter_close (it, rc);
     if (rc == 0)
-        rc = s_backfill_flush (self, &log, count);
+        rc = s_backfill_flush (self, &log, count, true);
     msgpack_sbuffer_destroy (&log);
-    if (rc == 0)
-        rc = journal_meta_put (self, JOURNAL_LOG_META, "1");
     if (rc == 0 && total)
         log_info ("journal %s: the event log was filled with the %" PRIu64
-                  " events of a store made before it",
-                  self->dir, total);
+                  " events of a store made before it%s",
+                  self->dir, total, refill ? " (again: a fill had been cut short)" : "");
     return rc;
 }
 

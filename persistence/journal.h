@@ -293,13 +293,16 @@ typedef struct {
     size_t log;   //  event log records, each decoded whole
     size_t views; //  projections' rows and checkpoints: counted, not decoded
     size_t bad_events, bad_snapshots, bad_inbox, bad_log, bad_keys;
-    char first_bad[256]; //  the first bad record, described ("" if none)
+    size_t holes;        //  in a store marked GAPLESS: streams whose seqs skip (or miss 1)
+    char first_bad[256]; //  the first bad record or hole, described ("" if none)
 } journal_records_t;
 
 //  Reads every record of the store and decodes events, snapshots and inbox
 //  records with keys.c's decoders; outbox entries and timers are counted
 //  and passed to fn (may be NULL) for the caller to decode (they are
-//  encoded envelopes), which returns non-zero for a bad one. Returns 0, or
+//  encoded envelopes), which returns non-zero for a bad one. In a store
+//  marked GAPLESS, a stream whose events do not run 1, 2, 3... is a hole
+//  (a node refuses that stream), counted once a stream. Returns 0, or
 //  SHOAL_EIO if the store could not be read whole.
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
@@ -326,7 +329,9 @@ typedef bool (journal_confirm_fn) (const char *dir, void *arg);
 //  node, holds it); or SHOAL_EIO (also when a copy to tell whose it is
 //  could not be made or repaired: then nothing changed either). *report
 //  (free with free(); may be NULL) gets the lines of LevelDB's LOG that
-//  say what was dropped or ignored. The check reads every record of the
+//  say what was dropped or ignored, after the lines of what the repair
+//  itself put back, each starting "shoal: " (the event log's mark, when
+//  the table that held it was dropped and the log remains). The check reads every record of the
 //  copy, and a damaged store is repaired twice (its copy, then itself):
 //  a repair of a large store takes that long.
 int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, char **report,

@@ -192,6 +192,10 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
 //  before it existed (journal_log_backfill, at open).
 int journal_log_recover (journal_t *self);
 #define JOURNAL_LOG_META "eventlog" //  metadata: "1" once the log holds every event
+//  Metadata "1" while journal_log_backfill fills the log of a store made
+//  before it: log records without JOURNAL_LOG_META are then a fill cut
+//  short (deleted, and filled again), not a lost mark.
+#define JOURNAL_LOG_FILLING_META "eventlog-filling"
 //  A file in the store's directory, made with the store and removed by
 //  journal_repair before LevelDB's repair runs: while it is there, no
 //  stream's events have a gap (shoal deletes no event, and LevelDB loses
@@ -218,10 +222,12 @@ int journal_log_recover (journal_t *self);
 int journal_mark_check (journal_t *self, char **message);
 
 //  Fills the event log from the events of a store that has no log mark
-//  yet (a new one, or one made before the log) and writes the mark.
-//  Returns 0, SHOAL_EEXIST when the mark is missing but the log holds
-//  records (a damaged store: a fill would log every event twice; nothing
-//  is written), or another error.
+//  yet (a new one, or one made before the log) and writes the mark with
+//  its last record; a fill cut short (JOURNAL_LOG_FILLING_META) is
+//  undone and done again. Returns 0, SHOAL_EEXIST when the mark is
+//  missing but the log holds records and no fill was under way (a
+//  damaged store: a fill would log every event twice; nothing is
+//  written), or another error.
 int journal_log_backfill (journal_t *self);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,

@@ -363,8 +363,15 @@ static int s_log_mark_back (const char *dir, bool *put, char **error)
     leveldb_readoptions_t *read = leveldb_readoptions_create ();
     size_t size = 0;
     char *mark = leveldb_get (db, read, (const char *) key, key_len, &size, &err);
+    //  A fill of the log cut short is no lost mark: the node's next open
+    //  undoes it and fills the log again (journal_log_backfill).
+    uint8_t filling_key[1 + KEYS_META_NAME_MAX];
+    size_t filling_len = keys_meta_key (filling_key, JOURNAL_LOG_FILLING_META);
+    char *filling =
+        mark || err ? NULL
+                    : leveldb_get (db, read, (const char *) filling_key, filling_len, &size, &err);
     bool logged = false;
-    if (!mark && !err) {
+    if (!mark && !filling && !err) {
         leveldb_iterator_t *it = leveldb_create_iterator (db, read);
         leveldb_iter_seek (it, "L", 1);
         size_t found_len = 0;
@@ -374,6 +381,7 @@ static int s_log_mark_back (const char *dir, bool *put, char **error)
         leveldb_iter_destroy (it);
     }
     leveldb_free (mark);
+    leveldb_free (filling);
     leveldb_readoptions_destroy (read);
     if (!err && logged) {
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
@@ -494,8 +502,8 @@ static int s_repair_locked (const char *dir, char **report, char **error)
         return 0;
     zchunk_t *lines = zchunk_new (NULL, 0);
     if (mark_put) {
-        const char *said = "the event log's mark (metadata 'eventlog') was lost: put back (the "
-                           "log keeps the records it has)\n";
+        const char *said = "shoal: the event log's mark (metadata 'eventlog') was lost: put "
+                           "back (the log keeps the records it has)\n";
         zchunk_extend (lines, said, strlen (said));
     }
     char line[1024];

@@ -20,6 +20,7 @@
 #include "log.h"
 #include <assert.h>
 #include <czmq.h>
+#include <inttypes.h>
 #include <leveldb/c.h>
 #include <string.h>
 
@@ -351,6 +352,46 @@ static void s_check_record (journal_records_t *counts, const char *key, size_t k
     }
 }
 
+//  The stream whose events the check is reading, in key order.
+typedef struct {
+    bool gapless;                                       //  a store with no hole but damage
+    char prefix[KEYS_TAG_SIZE + SHOAL_ADDRESS_MAX + 1]; //  its key up to the seq
+    size_t prefix_len;                                  //  0: none yet
+    int64_t seq;                                        //  its last event's
+    bool holed;                                         //  counted already
+} hole_t;
+
+//  Counts a stream whose seqs do not follow each other (from 1), once,
+//  in a store marked GAPLESS (journal_internal.h): events lost under it.
+static void s_check_hole (hole_t *hole, journal_records_t *counts, const char *key, size_t key_len)
+{
+    if (!hole->gapless || key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' ||
+        key[KEYS_SHARD_SIZE] != 'e')
+        return;
+    const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
+    size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
+    int64_t seq = nul ? keys_event_seq (key, key_len, prefix_len) : -1;
+    if (seq < 1 || prefix_len > sizeof hole->prefix)
+        return; //  a bad key: counted by s_check_record
+    bool same = prefix_len == hole->prefix_len && memcmp (key, hole->prefix, prefix_len) == 0;
+    int64_t expected = same ? hole->seq + 1 : 1;
+    if (!same) {
+        memcpy (hole->prefix, key, prefix_len);
+        hole->prefix_len = prefix_len;
+        hole->holed = false;
+    }
+    hole->seq = seq;
+    if (seq == expected || hole->holed)
+        return;
+    hole->holed = true;
+    counts->holes++;
+    if (!counts->first_bad[0])
+        snprintf (counts->first_bad, sizeof counts->first_bad,
+                  "stream %.*s has no event %" PRId64 " but has event %" PRId64
+                  " (a hole, in a store marked GAPLESS: a node refuses the stream)",
+                  (int) (prefix_len - 1 - KEYS_TAG_SIZE), key + KEYS_TAG_SIZE, expected, seq);
+}
+
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg)
 {
@@ -361,11 +402,13 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
     if (rc)
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    hole_t hole = {.gapless = self->gapless};
     for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
         size_t key_len, value_len;
         const char *key = leveldb_iter_key (it, &key_len);
         const char *value = leveldb_iter_value (it, &value_len);
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
+        s_check_hole (&hole, counts, key, key_len);
     }
     rc = journal_iter_close (it, rc);
     journal_leave (self);

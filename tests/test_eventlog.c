@@ -3,7 +3,8 @@
     reads from inside a record, a failed commit that takes no position, the
     end found again after a reopen, the one-time fill of a store made
     before the log (and none when only its mark was lost: refused, until
-    `shoal repair` puts the mark back), a damaged log record refused, and
+    `shoal repair` puts the mark back; a fill cut short is done again), a
+    damaged log record refused, and
     SYNCED's marks read strictly.
 */
 #include <stdarg.h>
@@ -434,6 +435,52 @@ static void test_lost_mark_is_not_an_older_store (void **state)
     free (seen);
 }
 
+//  A fill of the log cut short (the process killed between two of its
+//  writes of 1,000 events): some log records, no mark, and the fill's own
+//  mark. Not a lost mark: the records go and the log is filled again,
+//  each event once; a repair before the start leaves the mark to that fill
+//  (it put the mark back over the partial log, and the rest of the events
+//  were never logged).
+static void test_fill_cut_short_is_filled_again (void **state)
+{
+    fixture_t *fixture = *state;
+    for (int64_t n = 1; n <= 700; n += 7) {
+        assert_int_equal (s_commit (fixture->journal, "counter/x", n, 7), 0);
+        assert_int_equal (s_commit (fixture->journal, "counter/y", n, 7), 0);
+    }
+    journal_destroy (&fixture->journal);
+    s_strip_log (fixture->dir);
+    fixture->journal = s_open (fixture->dir); //  filled: records at 0 and 1000
+    assert_int_equal (journal_log_end (fixture->journal), 1400);
+    journal_destroy (&fixture->journal);
+    const uint8_t second[9] = {'L', 0, 0, 0, 0, 0, 0, 0x03, 0xe8}; //  position 1000
+    harness_raw_write (fixture->dir, second, sizeof second, NULL, 0);
+    harness_raw_write (fixture->dir, "meventlog", 9, NULL, 0);
+    harness_raw_write (fixture->dir, "meventlog-filling", 17, "1", 1);
+
+    char *report = NULL, *error = NULL;
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &error), 0);
+    if (report && strstr (report, "put back"))
+        fail_msg ("the repair put the mark back over a partial fill: %s", report);
+    free (report);
+    for (int i = 0; i < 2; i++) { //  filled again once; the next open finds the mark
+        fixture->journal = s_open (fixture->dir);
+        assert_non_null (fixture->journal);
+        assert_int_equal (journal_log_end (fixture->journal), 1400);
+        seen_t *seen = s_read (fixture->journal, 0, 0);
+        assert_int_equal (seen->count, 1400);
+        int64_t x = 0, y = 0;
+        for (size_t j = 0; j < seen->count; j++) {
+            int64_t *last = strcmp (seen->stream[j], "counter/x") == 0 ? &x : &y;
+            assert_int_equal (seen->seq[j], *last + 1);
+            *last = seen->seq[j];
+        }
+        free (seen);
+        journal_destroy (&fixture->journal);
+    }
+    fixture->journal = s_open (fixture->dir);
+}
+
 //  A log record whose bytes do not decode: as the last record, the store
 //  is not opened (its end is unknown); before it, reads through it fail
 //  and the store's check counts it.
@@ -524,6 +571,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failed_commit_takes_no_position, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_backfill_of_an_older_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_lost_mark_is_not_an_older_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_fill_cut_short_is_filled_again, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_record_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_tail_and_store_agree, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_synced_mark_strict, s_setup, s_teardown),

@@ -240,7 +240,7 @@ int cmd_check (int argc, char **argv)
     }
     size_t bad_records = 0;
     for (int i = 0; i < count && rc == 0; i++)
-        bad_records += cmd_check_records (dirs[i], copies[i], json ? stderr : stdout);
+        bad_records += cmd_check_records (dirs[i], copies[i], true, json ? stderr : stdout);
     if (rc) {
         for (int i = 0; i < count; i++)
             storecopy_destroy (&copies[i]);
@@ -320,7 +320,7 @@ static int s_check_replays (journal_t *journal, replays_t *replays)
     return rc;
 }
 
-size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
+size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE *out)
 {
     journal_records_t n;
     size_t bad_envelopes = 0;
@@ -333,7 +333,7 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
         error = zsys_sprintf ("cannot open the journal in %s: %s", path,
                               message ? message : shoal_strerror (code));
     int rc = journal ? books_check_journal (journal, &n, &bad_envelopes) : 0;
-    if (journal && rc == 0)
+    if (journal && rc == 0 && replay)
         rc = s_check_replays (journal, &replays);
     if (rc)
         error = zsys_sprintf ("the journal in %s could not be read whole: %s", path,
@@ -351,11 +351,15 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out)
         n.bad_events + n.bad_snapshots + n.bad_inbox + n.bad_log + n.bad_keys + bad_envelopes;
     fprintf (out,
              "records of %s: %zu events, %zu snapshots, %zu inbox, %zu outbox, %zu timers, "
-             "%zu event log, %zu projection, %zu metadata: %zu do not decode, %zu event%s "
-             "refused by %s actor's type\n",
+             "%zu event log, %zu projection, %zu metadata: %zu do not decode, %zu stream%s "
+             "with a hole",
              dir, n.events, n.snapshots, n.inbox, n.outbox, n.timers, n.log, n.views, n.meta, bad,
-             replays.refused, replays.refused == 1 ? "" : "s",
-             replays.refused == 1 ? "its" : "their");
+             n.holes, n.holes == 1 ? "" : "s");
+    if (replay)
+        fprintf (out, ", %zu event%s refused by %s actor's type", replays.refused,
+                 replays.refused == 1 ? "" : "s", replays.refused == 1 ? "its" : "their");
+    fprintf (out, "\n");
+    bad += n.holes;
     if (bad)
         fprintf (stderr, "shoal check: in %s: first bad: %s\n", dir, n.first_bad);
     if (replays.refused)

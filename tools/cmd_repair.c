@@ -96,12 +96,19 @@ int cmd_repair (int argc, char **argv)
         return EXIT_USAGE;
     }
     printf ("shoal repair: repaired %s\n", dir);
-    if (report && *report)
-        printf ("what LevelDB's repair dropped, ignored or set aside (its LOG):\n%s", report);
+    const char *leveldb = report ? report : "";
+    while (strncmp (leveldb, "shoal: ", 7) == 0) { //  what the repair itself put back
+        const char *end = strchr (leveldb, '\n');
+        size_t len = end ? (size_t) (end - leveldb) + 1 : strlen (leveldb);
+        printf ("%.*s", (int) (len - 7), leveldb + 7);
+        leveldb += len;
+    }
+    if (*leveldb)
+        printf ("what LevelDB's repair dropped, ignored or set aside (its LOG):\n%s", leveldb);
     else
         printf ("LevelDB's repair reported nothing dropped\n");
     free (report);
-    size_t bad = cmd_check_records (dir, NULL, stdout);
+    size_t bad = cmd_check_records (dir, NULL, false, stdout);
     printf ("run `shoal check --data %s` for the books\n", dir);
     return bad ? EXIT_REJECTED : 0;
 }

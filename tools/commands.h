@@ -44,11 +44,13 @@ int cmd_where (int argc, char **argv);
 int cmd_check (int argc, char **argv);
 int cmd_repair (int argc, char **argv);
 //  Checks the format of every record in the stopped store in dir (read
-//  from copy when not NULL: storecopy.h) and prints the counts on out.
-//  Returns how many records do not decode (1 if the store cannot be read
-//  at all).
+//  from copy when not NULL: storecopy.h), and the holes in its streams,
+//  and prints the counts on out; with replay, the bank's streams are
+//  replayed through their types too (`shoal check`; not `repair`, which
+//  judges any store). Returns how many records do not decode, holes and
+//  refused events (1 if the store cannot be read at all).
 typedef struct _storecopy_t storecopy_t;
-size_t cmd_check_records (const char *dir, storecopy_t *copy, FILE *out);
+size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE *out);
 int cmd_pending (int argc, char **argv);
 int cmd_explain (int argc, char **argv);
 int cmd_resend (int argc, char **argv);
