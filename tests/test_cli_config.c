@@ -119,6 +119,22 @@ static void test_config_errors (void **state)
     if (strstr (err, "given twice") || !strstr (err, "Not a directory"))
         fail_msg ("two module-opt in a config: %s", err);
 
+    //  A line past 1,024 bytes (a long data path) is read whole: the
+    //  check of the file's shape refused it, though zconfig reads it.
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("node\n    data = /", file);
+    for (int i = 0; i < 1000; i++)
+        fputs ("d/", file);
+    fputs ("\n    workers = many\n", file);
+    fclose (file);
+    code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s'", path);
+    snprintf (expected, sizeof expected,
+              "shoal node: %s:3: node/workers must be an integer from 1 to 256, not 'many'\n",
+              path);
+    if (code != 2 || strcmp (err, expected) != 0)
+        fail_msg ("a config with a line of 2,000 bytes: exit %d, stderr: %s", code, err);
+
     //  A NUL byte: what followed it was not read (zconfig stops there).
     file = fopen (path, "w");
     assert_non_null (file);

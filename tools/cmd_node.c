@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define NODE_MAX_MODULE_ARGS 32
+#define NODE_CONFIG_LINE_MAX 8192 //  bytes of a config file's line
 #define NODE_MAX_MODULE_OPTS 64
 
 //  What the config file says of each module, by its index in the list of
@@ -143,11 +144,14 @@ static int s_key_line (const char *path, const char *key)
     char text[1024];
     size_t length = strlen (key);
     int line = 0, found = 0;
+    bool start = true; //  text begins a line (a longer one comes in pieces)
     while (file && !found && fgets (text, sizeof text, file)) {
-        line++;
+        line += start;
         const char *word = text + strspn (text, " \t");
-        if (word > text && strncmp (word, key, length) == 0 && strchr (" \t=\r\n", word[length]))
+        if (start && word > text && strncmp (word, key, length) == 0 &&
+            strchr (" \t=\r\n", word[length]))
             found = line;
+        start = strchr (text, '\n') != NULL;
     }
     if (file)
         fclose (file);
@@ -258,7 +262,9 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
     //  Checked as zconfig parses it, so that what is wrong is said with
     //  its line and our prefix (zconfig printed its own line, raw bytes
     //  and all), and nothing after a NUL byte is left unread.
-    if (zplfile_check (text, size, 1024, true, path, &error) != 0) {
+    //  Lines as long as zconfig_str_load reads (a data path may be 3,072
+    //  bytes: runtime/node.h); only zconfig_load of a file cuts at 1,024.
+    if (zplfile_check (text, size, NODE_CONFIG_LINE_MAX, true, path, &error) != 0) {
         fprintf (stderr, "shoal node: %s\n", error ? error : path);
         free (error);
         free (text);
