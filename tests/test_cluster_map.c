@@ -235,6 +235,36 @@ static void test_rendezvous (void **state)
     cluster_destroy (&eleven);
 }
 
+//  Every node of a plan owns a shard, when there are as many shards as
+//  nodes or more: rendezvous alone left nodes with none (n1 and n2 of 4
+//  nodes at 4 shards; 5 of 32 at 64), which cluster init wrote, each a
+//  node that served nothing. Each shard is owned once.
+static void test_every_node_owns_a_shard (void **state)
+{
+    (void) state;
+    static const int shards[] = {1, 2, 4, 8, 64, 128, 256};
+    for (int nodes = 1; nodes <= 64; nodes++)
+        for (size_t j = 0; j < sizeof shards / sizeof shards[0]; j++) {
+            int count = shards[j] < nodes ? nodes : shards[j];
+            cluster_t *cluster = cluster_plan ("bank", nodes, count, "127.0.0.1", 7700);
+            assert_non_null (cluster);
+            uint32_t owned[64] = {0}, total = 0;
+            for (int shard = 0; shard < count; shard++) {
+                int owner = cluster_owner (cluster, (uint32_t) shard);
+                assert_true (owner >= 0 && owner < nodes);
+                owned[owner]++;
+            }
+            for (int i = 0; i < nodes; i++) {
+                if (owned[i] == 0)
+                    fail_msg ("%d nodes, %d shards: n%d owns none", nodes, count, i + 1);
+                assert_int_equal (owned[i], cluster_node_shard_count (cluster, i));
+                total += owned[i];
+            }
+            assert_int_equal (total, (uint32_t) count);
+            cluster_destroy (&cluster);
+        }
+}
+
 static void test_plan_limits (void **state)
 {
     fixture_t *f = *state;
@@ -354,6 +384,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_hand_written, cluster_setup, cluster_teardown),
         cmocka_unit_test_setup_teardown (test_rendezvous, cluster_setup, cluster_teardown),
         cmocka_unit_test_setup_teardown (test_plan_limits, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown (test_every_node_owns_a_shard, cluster_setup,
+                                         cluster_teardown),
         cmocka_unit_test_setup_teardown (test_endpoints, cluster_setup, cluster_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

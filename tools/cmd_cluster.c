@@ -475,7 +475,7 @@ int cluster_init (int argc, char **argv)
     if (shards < nodes) {
         fprintf (stderr,
                  "shoal %s: --shards %ld is fewer than --nodes %ld: a node would own no shard "
-                 "(give at least one shard a node; the default, 256, suits up to 64 nodes)\n",
+                 "(give at least one shard a node; the default is 256)\n",
                  s_command, shards, nodes);
         return EXIT_USAGE;
     }

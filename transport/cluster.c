@@ -439,6 +439,34 @@ cluster_t *cluster_plan (const char *name, int nodes, int shards, const char *ho
         self->owner[shard] = (uint8_t) best;
         self->nodes[best].count++;
     }
+    //  Rendezvous leaves a node with no shard now and then (3 of 8 nodes at
+    //  8 shards, 1 of 32 at 128): each such node takes, from the node that
+    //  owns the most, the shard it weighs most. The map, not the hash, is
+    //  what every node reads afterwards.
+    for (int empty = 0; empty < nodes; empty++) {
+        if (self->nodes[empty].count)
+            continue;
+        int richest = 0;
+        for (int i = 1; i < nodes; i++)
+            if (self->nodes[i].count > self->nodes[richest].count)
+                richest = i;
+        uint32_t taken = 0;
+        uint64_t taken_weight = 0;
+        bool any = false;
+        for (uint32_t shard = 0; shard < (uint32_t) shards; shard++) {
+            uint64_t weight = s_weight (self->nodes[empty].name, shard);
+            if (self->owner[shard] == richest && (!any || weight > taken_weight)) {
+                taken = shard;
+                taken_weight = weight;
+                any = true;
+            }
+        }
+        if (!any || self->nodes[richest].count < 2)
+            break; //  fewer shards than nodes: cluster init refuses that first
+        self->owner[taken] = (uint8_t) empty;
+        self->nodes[richest].count--;
+        self->nodes[empty].count++;
+    }
     if (cluster_update_digest (self))
         cluster_destroy (&self);
     return self;
