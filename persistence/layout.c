@@ -390,7 +390,10 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         return SHOAL_EFORMAT;
     }
     //  A count larger than the store's (or smaller, with no record past
-    //  it): its records are not where it puts them.
+    //  it): its records are not where it puts them, unless the stated
+    //  count divides the real one and every record sampled lies below
+    //  it (hash % 256 == s gives hash % 128 == s): such a count reads
+    //  those records right, and is not caught.
     if ((rc = s_shards_verify (self, dir, shards, message)) != 0)
         return rc;
     self->shards = (uint32_t) shards;

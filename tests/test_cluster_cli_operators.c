@@ -116,8 +116,10 @@ static void test_stuck_work_timeout (void **state)
     s_output (fx, "pending", out, err);
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back: exit %d: %s%s", code, out, err);
-    if (said_down)
-        return;
+    if (said_down) //  asked again, n2 back: it answers
+        explain =
+            s_start (fx, "explain",
+                     "timeout 120 \"$SHOAL\" explain --cluster \"$C\" --timeout 60000 %s", account);
     code = s_exit_by (explain, proc_now_ms () + 90000);
     s_output (fx, "explain", out, err);
     if (code != 0 || !strstr (out, " on node n2, version 0\n"))

@@ -53,7 +53,7 @@ static void s_help (FILE *out)
              "  --nodes N         run a cluster of N nodes, 1 to %d (1: a cluster of one,\n"
              "                    with CURVE; default: one node alone)\n"
              "  --freeze-ms MS    SIGSTOP one random node for MS once mid-run, 0 for none\n"
-             "                    (default 3000 with --nodes, else 0)\n"
+             "                    (default 3000 with --nodes 2 or more, else 0)\n"
              "  --seed N          random seed (default: from the clock; printed)\n"
              "  --workers N       node workers (default: number of cores)\n"
              "  --data DIR        use DIR (kept) instead of a temporary directory (with\n"
