@@ -387,10 +387,16 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                 "events (%s)",
                                 dir, shoal_strerror (rc));
     }
-    if (rc == 0 && (rc = journal_notes_fold (self)) != 0)
+    if (rc == 0 && (rc = journal_notes_fold (self)) != 0) {
+        //  The store's own words (a full disk: "No space left on device"),
+        //  not only the code's.
+        char why[512] = "";
+        journal_last_error (self, why, sizeof why);
+        bool known = strcmp (why, "no failure") != 0;
         message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
-                                "outbox (%s)",
-                                dir, shoal_strerror (rc));
+                                "outbox (%s%s%s)",
+                                dir, shoal_strerror (rc), known ? ": " : "", known ? why : "");
+    }
     atomic_init (&self->note_next, 1);
     atomic_init (&self->records, 0);
     if (rc != 0) {
