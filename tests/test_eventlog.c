@@ -364,21 +364,22 @@ static void s_strip_log (const char *dir)
     unlink (synced);
 }
 
-//  A store without a log gets one at open, holding each of its events
-//  once, each stream in seq order; the next open does not fill it again.
-static void test_backfill_of_an_older_store (void **state)
+//  Commits 700 events to each of counter/x and counter/y, 7 a commit.
+static void s_commit_two_streams (journal_t *journal)
 {
-    fixture_t *fixture = *state;
     for (int64_t n = 1; n <= 700; n += 7) {
-        assert_int_equal (s_commit (fixture->journal, "counter/x", n, 7), 0);
-        assert_int_equal (s_commit (fixture->journal, "counter/y", n, 7), 0);
+        assert_int_equal (s_commit (journal, "counter/x", n, 7), 0);
+        assert_int_equal (s_commit (journal, "counter/y", n, 7), 0);
     }
-    journal_destroy (&fixture->journal);
-    s_strip_log (fixture->dir);
-    fixture->journal = s_open (fixture->dir);
-    assert_non_null (fixture->journal);
-    assert_int_equal (journal_log_end (fixture->journal), 1400);
-    seen_t *seen = s_read (fixture->journal, 0, 0);
+}
+
+//  Fails the test unless the log holds each event of s_commit_two_streams
+//  once, each stream in seq order, and nothing else.
+static void s_assert_logged_once (journal_t *journal)
+{
+    assert_non_null (journal);
+    assert_int_equal (journal_log_end (journal), 1400);
+    seen_t *seen = s_read (journal, 0, 0);
     assert_int_equal (seen->count, 1400);
     int64_t x = 0, y = 0;
     for (size_t i = 0; i < seen->count; i++) {
@@ -389,6 +390,18 @@ static void test_backfill_of_an_older_store (void **state)
     assert_int_equal (x, 700);
     assert_int_equal (y, 700);
     free (seen);
+}
+
+//  A store without a log gets one at open, holding each of its events
+//  once, each stream in seq order; the next open does not fill it again.
+static void test_backfill_of_an_older_store (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit_two_streams (fixture->journal);
+    journal_destroy (&fixture->journal);
+    s_strip_log (fixture->dir);
+    fixture->journal = s_open (fixture->dir);
+    s_assert_logged_once (fixture->journal);
     journal_destroy (&fixture->journal);
     fixture->journal = s_open (fixture->dir);
     assert_int_equal (journal_log_end (fixture->journal), 1400);
@@ -444,10 +457,7 @@ static void test_lost_mark_is_not_an_older_store (void **state)
 static void test_fill_cut_short_is_filled_again (void **state)
 {
     fixture_t *fixture = *state;
-    for (int64_t n = 1; n <= 700; n += 7) {
-        assert_int_equal (s_commit (fixture->journal, "counter/x", n, 7), 0);
-        assert_int_equal (s_commit (fixture->journal, "counter/y", n, 7), 0);
-    }
+    s_commit_two_streams (fixture->journal);
     journal_destroy (&fixture->journal);
     s_strip_log (fixture->dir);
     fixture->journal = s_open (fixture->dir); //  filled: records at 0 and 1000
@@ -465,17 +475,7 @@ static void test_fill_cut_short_is_filled_again (void **state)
     free (report);
     for (int i = 0; i < 2; i++) { //  filled again once; the next open finds the mark
         fixture->journal = s_open (fixture->dir);
-        assert_non_null (fixture->journal);
-        assert_int_equal (journal_log_end (fixture->journal), 1400);
-        seen_t *seen = s_read (fixture->journal, 0, 0);
-        assert_int_equal (seen->count, 1400);
-        int64_t x = 0, y = 0;
-        for (size_t j = 0; j < seen->count; j++) {
-            int64_t *last = strcmp (seen->stream[j], "counter/x") == 0 ? &x : &y;
-            assert_int_equal (seen->seq[j], *last + 1);
-            *last = seen->seq[j];
-        }
-        free (seen);
+        s_assert_logged_once (fixture->journal);
         journal_destroy (&fixture->journal);
     }
     fixture->journal = s_open (fixture->dir);
