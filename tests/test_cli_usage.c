@@ -214,6 +214,9 @@ static void test_messages_prefixed (void **state)
         {"check --data ''", "shoal check: --data must not be empty"},
         {"repair --data", "shoal repair: "},
         {"repair --yes --data ''", "shoal repair: --data must not be empty"},
+        //  Before, "unknown option '--d'" and "unknown option '-h'".
+        {"node --d x", "shoal node: --d is ambiguous: --data, --durability"},
+        {"get --help=x", "shoal get: --help takes no value"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -141,15 +141,44 @@ int options_set (const option_t *table, const char *command, const char *where, 
     return OPTIONS_UNKNOWN;
 }
 
+//  Writes into names (size bytes) the options of table (and help) that
+//  start with the name given in arg ("--NAME" or "--NAME=VALUE"), as
+//  "--a, --b", if there are two or more: getopt_long refuses such an
+//  abbreviation as it refuses an unknown one. Returns how many there are.
+static int s_ambiguous (const option_t *table, const char *arg, char *names, size_t size)
+{
+    const char *name = arg + 2;
+    size_t len = strcspn (name, "=");
+    int count = 0;
+    names[0] = 0;
+    for (size_t i = 0;; i++) {
+        const char *candidate = table[i].name ? table[i].name : "help"; //  help, last
+        if (len && strncmp (candidate, name, len) == 0) {
+            size_t used = strlen (names);
+            snprintf (names + used, size - used, "%s--%s", count ? ", " : "", candidate);
+            count++;
+        }
+        if (!table[i].name)
+            return count;
+    }
+}
+
 //  Says what is wrong with the option getopt_long just refused with c
 //  ('?' or ':') and returns OPTIONS_ERROR.
 static int s_refused (const option_t *table, const char *command, int c, const char *arg)
 {
+    char names[512];
+    bool long_form = strncmp (arg, "--", 2) == 0;
     if (c == ':')
         fprintf (stderr, "shoal %s: %s needs a value", command, arg);
     else if (optopt >= OPTION_VAL_BASE)
         fprintf (stderr, "shoal %s: --%s takes no value", command,
                  table[optopt - OPTION_VAL_BASE].name);
+    else if (optopt == 'h' && long_form) //  --help=x
+        fprintf (stderr, "shoal %s: --help takes no value", command);
+    else if (long_form && s_ambiguous (table, arg, names, sizeof names) > 1)
+        fprintf (stderr, "shoal %s: %.*s is ambiguous: %s", command, (int) (strcspn (arg, "=")),
+                 arg, names);
     else if (optopt)
         fprintf (stderr, "shoal %s: unknown option '-%c'", command, optopt);
     else
