@@ -217,6 +217,9 @@ static void test_messages_prefixed (void **state)
         //  Before, "unknown option '--d'" and "unknown option '-h'".
         {"node --d x", "shoal node: --d is ambiguous: --data, --durability"},
         {"get --help=x", "shoal get: --help takes no value"},
+        //  Before, taken (port 1 of "[:") and waited out its timeout.
+        {"get --endpoint 'tcp://[::1' account/a",
+         "shoal get: 'tcp://[::1' is not a valid endpoint: an IPv6 address in brackets"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

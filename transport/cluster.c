@@ -57,6 +57,8 @@ static bool s_port (const char *text, size_t length, long *port)
 //  the number modulo 65536: tcp://127.0.0.1:70000 would listen on 4464.
 static const char *s_tcp_problem (const char *address)
 {
+    if (address[0] == '[' && !strchr (address, ']'))
+        return "an IPv6 address in brackets, [ADDRESS]:PORT, with its ']'";
     const char *colon = address[0] == '[' && strchr (address, ']') ? strchr (address, ']') + 1
                                                                    : strrchr (address, ':');
     if (!colon || *colon != ':' || colon == address)
