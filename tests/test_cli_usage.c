@@ -199,6 +199,7 @@ static void test_messages_prefixed (void **state)
         {"demo --nope", "shoal demo: "},
         {"bench --durability sometimes", "shoal bench: "},
         {"bench --recovery 5", "shoal bench: "},
+        {"bench --endpoint bogus", "shoal bench: --endpoint bogus is not an endpoint: expected"},
         //  Before, "shoal init: " and "shoal up: ".
         {"cluster init --bogus", "shoal cluster init: "},
         {"cluster init --dir \"$DIR/c\"", "shoal cluster init: "},

@@ -13,6 +13,7 @@
 #include "bank.h"
 #include "bench_probe.h"
 #include "ceiling.h"
+#include "cluster.h"
 #include "node_child.h"
 #include "options.h"
 
@@ -544,6 +545,12 @@ int cmd_bench (int argc, char **argv)
         o.window = 256;
     if (o.endpoint && o.nodes > 1) {
         fprintf (stderr, "shoal bench: --nodes starts a cluster of its own; not with --endpoint\n");
+        return EXIT_USAGE;
+    }
+    const char *problem = o.endpoint ? cluster_endpoint_problem (o.endpoint) : NULL;
+    if (problem) { //  it said "no node answers on bogus: invalid argument" (exit 1)
+        fprintf (stderr, "shoal bench: --endpoint %s is not an endpoint: %s\n", o.endpoint,
+                 problem);
         return EXIT_USAGE;
     }
     if ((recovery || memory) && (o.endpoint || o.nodes > 1 || (recovery && memory))) {
