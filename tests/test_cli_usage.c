@@ -217,6 +217,7 @@ static void test_messages_prefixed (void **state)
         {"repair --yes --data ''", "shoal repair: --data must not be empty"},
         //  Before, "unknown option '--d'" and "unknown option '-h'".
         {"node --d x", "shoal node: --d is ambiguous: --data, --durability"},
+        {"node --module ''", "shoal node: --module must not be empty"},
         {"get --help=x", "shoal get: --help takes no value"},
         //  Before, taken (port 1 of "[:") and waited out its timeout.
         {"get --endpoint 'tcp://[::1' account/a",

@@ -187,11 +187,6 @@ int cmd_check (int argc, char **argv)
         fprintf (stderr, "shoal check: unexpected argument '%s'\n", argv[first]);
         return EXIT_USAGE;
     }
-    for (int i = 0; i < count; i++)
-        if (!*dirs[i]) {
-            fprintf (stderr, "shoal check: --data must not be empty\n");
-            return EXIT_USAGE;
-        }
     if (count == 0) {
         fprintf (stderr, "shoal check: --data DIR is required\n\n");
         s_help (stderr);

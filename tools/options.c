@@ -116,6 +116,10 @@ static int s_apply (const option_t *o, const char *command, const char *where, c
         return 0;
     case OPTION_LIST: {
         int *count = o->given;
+        if (!*text) { //  --module '' was taken, and loaded "./"
+            fprintf (stderr, "shoal %s: %s must not be empty\n", command, where);
+            return OPTIONS_ERROR;
+        }
         if (*count >= o->max) {
             fprintf (stderr, "shoal %s: %s is given more than %ld times\n", command, where, o->max);
             return OPTIONS_ERROR;

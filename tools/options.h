@@ -30,7 +30,7 @@ typedef enum {
     OPTION_COUNT,  //  OPTION_INT whose value may be left out ("--memory [N]");
                    //  sets the bool at given either way
     OPTION_WORD,   //  one of words ("sync|async"): its index into an int or bool
-    OPTION_LIST,   //  repeatable string: appended to a const char *[max]
+    OPTION_LIST,   //  repeatable non-empty string: appended to a const char *[max]
 } option_kind_t;
 
 typedef struct {
