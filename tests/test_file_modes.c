@@ -188,32 +188,46 @@ static void test_open_data_dir_is_warned (void **state)
 //     saying what is there, and left as it was; a socket whose listener is
 //     gone (a crashed node's) is replaced, as before.
 
-//  A unix stream socket bound at path; listening if listen_too, else
-//  closed at once (its file stays: a dead socket). Returns its descriptor
-//  (-1 once closed).
-static int s_unix_socket (const char *path, bool listen_too)
+//  The address of the unix socket at path.
+static struct sockaddr_un s_unix_address (const char *path)
 {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     assert_true (strlen (path) < sizeof address.sun_path);
     memcpy (address.sun_path, path, strlen (path) + 1);
+    return address;
+}
+
+//  A unix stream socket bound at path, listening with backlog; with keep
+//  false, closed at once (its file stays: a dead socket). Returns its
+//  descriptor (-1 once closed).
+static int s_unix_socket (const char *path, int backlog, bool keep)
+{
+    struct sockaddr_un address = s_unix_address (path);
     int fd = socket (AF_UNIX, SOCK_STREAM, 0);
     assert_true (fd >= 0);
     assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (listen (fd, 4), 0);
-    if (listen_too)
+    assert_int_equal (listen (fd, backlog), 0);
+    if (keep)
         return fd;
     close (fd);
     return -1;
 }
 
+//  Connects a non-blocking socket, *fd, to the unix socket at path (the
+//  caller closes it). Returns whether the connect was accepted at once.
+static bool s_connect (const char *path, int *fd)
+{
+    struct sockaddr_un address = s_unix_address (path);
+    *fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true (*fd >= 0);
+    return connect (*fd, (struct sockaddr *) &address, sizeof address) == 0;
+}
+
 //  Whether a connect to the unix socket at path is accepted.
 static bool s_connects (const char *path)
 {
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    memcpy (address.sun_path, path, strlen (path) + 1);
-    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    bool ok = connect (fd, (struct sockaddr *) &address, sizeof address) == 0;
+    int fd;
+    bool ok = s_connect (path, &fd);
     close (fd);
     return ok;
 }
@@ -258,7 +272,7 @@ static void test_endpoint_path_not_ours (void **state)
     assert_true (S_ISDIR (st.st_mode));
 
     snprintf (path, sizeof path, "%s/other.sock", p->dir);
-    int other = s_unix_socket (path, true);
+    int other = s_unix_socket (path, 4, true);
     snprintf (said, sizeof said, "another program listens on %s", path);
     s_refused_on (p, path, said);
     assert_true (s_connects (path)); //  still the other program's
@@ -267,21 +281,10 @@ static void test_endpoint_path_not_ours (void **state)
     //  A listener that accepts nothing, its backlog full: a blocking
     //  probe waited for ever (the node hung at its start).
     snprintf (path, sizeof path, "%s/hung.sock", p->dir);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    memcpy (address.sun_path, path, strlen (path) + 1);
-    int hung = socket (AF_UNIX, SOCK_STREAM, 0);
-    assert_true (hung >= 0);
-    assert_int_equal (bind (hung, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (listen (hung, 0), 0);
+    int hung = s_unix_socket (path, 0, true);
     int waiting[8], queued = 0;
-    while (queued < 8) {
-        waiting[queued] = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        assert_true (waiting[queued] >= 0);
-        int rc = connect (waiting[queued], (struct sockaddr *) &address, sizeof address);
-        queued++;
-        if (rc != 0) //  EAGAIN: the backlog is full
-            break;
-    }
+    while (queued < 8 && s_connect (path, &waiting[queued++]))
+        ; //  until EAGAIN: the backlog is full
     snprintf (said, sizeof said, "another program listens on %s", path);
     s_refused_on (p, path, said);
     for (int i = 0; i < queued; i++)
@@ -290,7 +293,7 @@ static void test_endpoint_path_not_ours (void **state)
 
     //  Its listener gone, the socket file is a dead one: the node takes it.
     snprintf (path, sizeof path, "%s/dead.sock", p->dir);
-    s_unix_socket (path, false);
+    s_unix_socket (path, 4, false);
     assert_false (s_connects (path));
     proc_node_start (p,
                      "\"$SHOAL\" node --endpoint 'ipc://%s' --data \"$DIR/data\" --workers 1 "

@@ -517,7 +517,7 @@ static void test_skip_kept_by_rebuild (void **state)
     int64_t deadline = proc_now_ms () + WAIT_MS;
     do { //  the rebuild passes the event, catches up and replaces build 0
         info = projections_build (p, "strict", 1);
-        usleep (10 * 1000);
+        usleep (10 * 1000); //  a poll within the deadline
     } while (!(info.served && info.lag == 0) && strcmp (info.status, "failed") != 0 &&
              proc_now_ms () < deadline);
     if (strcmp (info.status, "failed") == 0)
