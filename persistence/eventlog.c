@@ -117,15 +117,27 @@ static int s_backfill_flush (journal_t *self, msgpack_sbuffer *log, uint32_t cou
     return rc;
 }
 
-//  Whether the store holds a log record. Returns 0 or the store's error.
-static int s_logged (journal_t *self, bool *logged)
+bool journal_db_logged (leveldb_t *db, const leveldb_readoptions_t *read, char **err)
 {
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
     leveldb_iter_seek (it, "L", 1);
     size_t key_len = 0;
     const char *key = leveldb_iter_valid (it) ? leveldb_iter_key (it, &key_len) : NULL;
-    *logged = key && key_len >= 1 && key[0] == 'L';
-    return journal_iter_close (it, 0);
+    bool logged = key && key_len >= 1 && key[0] == 'L';
+    leveldb_iter_get_error (it, err);
+    leveldb_iter_destroy (it);
+    return logged;
+}
+
+//  Whether the store holds a log record. Returns 0 or the store's error.
+static int s_logged (journal_t *self, bool *logged)
+{
+    char *err = NULL;
+    *logged = journal_db_logged (self->db, self->read, &err);
+    if (!err)
+        return 0;
+    leveldb_free (err);
+    return SHOAL_EIO;
 }
 
 //  Deletes every log record (what a fill cut short wrote), 1,000 a write,

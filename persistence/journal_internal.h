@@ -230,6 +230,11 @@ int journal_mark_check (journal_t *self, char **message);
 //  written), or another error.
 int journal_log_backfill (journal_t *self);
 
+//  Whether the LevelDB store db holds an event log record; *err (a
+//  LevelDB error, to leveldb_free) if it could not be read. For the
+//  backfill and for a repair, which has no journal_t.
+bool journal_db_logged (leveldb_t *db, const leveldb_readoptions_t *read, char **err);
+
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,
 //  in one synced write (at open, before the store is shared). In notes.c.
 int journal_notes_fold (journal_t *self);

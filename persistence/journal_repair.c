@@ -371,15 +371,8 @@ static int s_log_mark_back (const char *dir, bool *put, char **error)
         mark || err ? NULL
                     : leveldb_get (db, read, (const char *) filling_key, filling_len, &size, &err);
     bool logged = false;
-    if (!mark && !filling && !err) {
-        leveldb_iterator_t *it = leveldb_create_iterator (db, read);
-        leveldb_iter_seek (it, "L", 1);
-        size_t found_len = 0;
-        const char *found = leveldb_iter_valid (it) ? leveldb_iter_key (it, &found_len) : NULL;
-        logged = found && found_len >= 1 && found[0] == 'L';
-        leveldb_iter_get_error (it, &err);
-        leveldb_iter_destroy (it);
-    }
+    if (!mark && !filling && !err)
+        logged = journal_db_logged (db, read, &err);
     leveldb_free (mark);
     leveldb_free (filling);
     leveldb_readoptions_destroy (read);
