@@ -71,6 +71,9 @@ SHOAL_EXPORT const char *shoal_strerror (int code);
 SHOAL_EXPORT int shoal_address_check (const char *address, size_t len);
 //  Returns 0 if the bytes are a valid command, event or timer name (1 to
 //  SHOAL_NAME_MAX printable ASCII bytes, no space), else SHOAL_EINVAL.
+//  A name that starts with '$' passes: the runtime's records carry such
+//  names ($Resolved), and a module may not emit, send or set one (its
+//  turn fails as handler_error).
 SHOAL_EXPORT int shoal_name_check (const char *name, size_t len);
 
 //  The type in the address a projection's reactions come from

@@ -451,6 +451,16 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
         return SHOAL_EMODULE;
     }
+    //  The same file given twice (dlopen counts it, and hands back the
+    //  same handle): its init would register its types again.
+    for (int i = 0; i < self->module_count; i++)
+        if (self->modules[i] == handle) {
+            *error = zsys_sprintf ("module %s is given twice (as two --module options, or as "
+                                   "two paths to one file): give it once",
+                                   path);
+            dlclose (handle);
+            return SHOAL_EMODULE;
+        }
     //  The ABI first: a module of another ABI may not even survive its init.
     const int *abi = dlsym (handle, SHOAL_MODULE_ABI);
     if (!abi || *abi != SHOAL_ABI_VERSION) {
@@ -477,8 +487,15 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     char *derived = name ? NULL : s_module_name (path);
     int rc =
         name || derived ? registry_loading (self->registry, name ? name : derived) : SHOAL_ENOMEM;
+    //  Said before its init runs: an init that crashes the node leaves
+    //  this as the log's last line.
+    log_info ("shoal node: loading module %s", path);
     if (rc == 0)
         rc = init (self->registry);
+    //  A registration refused is a refused module, even when its init
+    //  went on and returned 0 (it would run without that type).
+    if (rc == 0 && registry_error (self->registry))
+        rc = SHOAL_EINVAL;
     if (rc == 0) //  its options are taken (shoal_node_start refuses the others)
         registry_options_loaded (self->registry, name ? name : derived);
     free (derived);
@@ -487,15 +504,18 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         //  What a refused registration said (its type and why), else the
         //  code the module's init returned.
         const char *why = registry_error (self->registry);
-        *error =
-            zsys_sprintf ("module %s failed to start: %s", path, why ? why : shoal_strerror (rc));
+        if (why)
+            *error = zsys_sprintf ("module %s failed to start: %s", path, why);
+        else
+            *error = zsys_sprintf ("module %s failed to start: its %s returned %d (%s)", path,
+                                   SHOAL_MODULE_ENTRY, rc, shoal_strerror (rc));
         registry_truncate (self->registry, types); //  their structs go with dlclose
         registry_projection_truncate (self->registry, projections);
         dlclose (handle);
         return SHOAL_EMODULE;
     }
     self->modules[self->module_count++] = handle;
-    log_info ("shoal node: loaded module %s (%zu actor types, %zu projections)", path,
+    log_info ("shoal node: module %s loaded (%zu actor types, %zu projections)", path,
               registry_count (self->registry) - types,
               registry_projection_count (self->registry) - projections);
     return 0;

@@ -105,8 +105,12 @@ static bool s_known_size (size_t size)
 
 int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given, size_t size)
 {
-    if (!registry || !given)
+    if (!registry)
         return SHOAL_EINVAL;
+    if (!given) {
+        snprintf (registry->error, sizeof registry->error, "shoal_register was given NULL");
+        return SHOAL_EINVAL;
+    }
     if (!s_known_size (size)) {
         snprintf (registry->error, sizeof registry->error,
                   "its shoal_type_t is %zu bytes, this node's %zu: built against another "
@@ -275,20 +279,51 @@ static const size_t s_projection_sizes[] = {offsetof (shoal_projection_t, batch_
 int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_projection_t *given,
                                      size_t size)
 {
-    if (!registry || !given)
+    if (!registry)
         return SHOAL_EINVAL;
+    if (!given) {
+        snprintf (registry->error, sizeof registry->error,
+                  "shoal_register_projection was given NULL");
+        return SHOAL_EINVAL;
+    }
     bool known = false;
     for (size_t i = 0; i < sizeof s_projection_sizes / sizeof s_projection_sizes[0]; i++)
         known |= s_projection_sizes[i] == size;
-    if (!known)
+    if (!known) {
+        snprintf (registry->error, sizeof registry->error,
+                  "its shoal_projection_t is %zu bytes, this node's %zu: built against another "
+                  "shoal.h (rebuild the module)",
+                  size, sizeof (shoal_projection_t));
         return SHOAL_EVERSION;
+    }
     shoal_projection_t projection = {0};
     memcpy (&projection, given, size);
-    if (!s_name_ok (projection.name, SHOAL_TYPE_MAX) || projection.version < 1 ||
-        !projection.apply || !registry_events_ok (projection.events) ||
-        (projection.batch_state_size > 0) != (projection.batch_end != NULL) ||
-        projection.batch_state_size > SHOAL_BATCH_STATE_MAX)
+    if (!s_name_ok (projection.name, SHOAL_TYPE_MAX)) {
+        char quoted[SHOAL_TYPE_MAX + 16];
+        if (projection.name)
+            utf8_quote (quoted, sizeof quoted, projection.name,
+                        strnlen (projection.name, SHOAL_TYPE_MAX + 1), '\'');
+        snprintf (registry->error, sizeof registry->error,
+                  "projection name %s is not 1 to %d bytes of [a-z0-9_-] starting with a letter",
+                  projection.name ? quoted : "NULL", SHOAL_TYPE_MAX);
         return SHOAL_EINVAL;
+    }
+    const char *wrong =
+        projection.version < 1 ? "version must be 1 or more"
+        : !projection.apply    ? "no apply (it is required)"
+        : !registry_events_ok (projection.events)
+            ? "events must be words \"TYPE\", \"TYPE:EVENT\" or \"*\" separated by spaces "
+              "(NULL for every event)"
+        : (projection.batch_state_size > 0) != (projection.batch_end != NULL)
+            ? "batch_state_size and batch_end go together, or neither"
+        : projection.batch_state_size > SHOAL_BATCH_STATE_MAX
+            ? "batch_state_size is past SHOAL_BATCH_STATE_MAX"
+            : NULL;
+    if (wrong) {
+        snprintf (registry->error, sizeof registry->error, "projection '%s': %s", projection.name,
+                  wrong);
+        return SHOAL_EINVAL;
+    }
     for (size_t i = 0; i < registry->projection_count; i++)
         if (strcmp (registry->projections[i].name, projection.name) == 0 &&
             registry->projections[i].version == projection.version) {
@@ -297,8 +332,12 @@ int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_pro
             s_error_exists (registry, what, registry->projection_owner[i]);
             return SHOAL_EEXIST;
         }
-    if (registry->projection_count == REGISTRY_MAX_PROJECTIONS)
+    if (registry->projection_count == REGISTRY_MAX_PROJECTIONS) {
+        snprintf (registry->error, sizeof registry->error,
+                  "projection '%s': a node takes %d projections at most", projection.name,
+                  REGISTRY_MAX_PROJECTIONS);
         return SHOAL_ETOOBIG;
+    }
     s_owner_set (registry, registry->projection_owner[registry->projection_count]);
     registry->projections[registry->projection_count++] = projection;
     return 0;

@@ -1,7 +1,9 @@
 /*  clash_module.c - a module that registers what another already has, for
     the test of the words a node refuses it with (test_cli_usage). Its type is
-    named $CLASH_TYPE and its projection $CLASH_PROJECTION (version 1);
-    each is registered only if its variable is set.
+    named $CLASH_TYPE and its projection $CLASH_PROJECTION (version 1, or
+    $CLASH_PROJECTION_VERSION); each is registered only if its variable
+    is set. With $CLASH_IGNORE set, its init returns 0 whatever its
+    registrations returned (a module that does not check them).
 */
 #include "shoal.h"
 #include <stdlib.h>
@@ -43,9 +45,11 @@ int shoal_module_init (shoal_registry_t *registry)
         rc = shoal_register (registry, &type);
     }
     if (rc == 0 && getenv ("CLASH_PROJECTION")) {
-        shoal_projection_t projection = {
-            .name = getenv ("CLASH_PROJECTION"), .version = 1, .apply = s_project};
+        const char *version = getenv ("CLASH_PROJECTION_VERSION");
+        shoal_projection_t projection = {.name = getenv ("CLASH_PROJECTION"),
+                                         .version = version ? atoi (version) : 1,
+                                         .apply = s_project};
         rc = shoal_register_projection (registry, &projection);
     }
-    return rc;
+    return getenv ("CLASH_IGNORE") ? 0 : rc;
 }

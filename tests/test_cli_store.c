@@ -103,7 +103,7 @@ static void test_refused_start_makes_no_store (void **state)
     fixture_t *fx = *state;
     static const refusal_t cases[] = {
         {"COUNTER_MODULE_FAIL=1", "--module \"$COUNTER\"",
-         "counter.so failed to start: invalid argument\n"},
+         "counter.so failed to start: its shoal_module_init returned -1 (invalid argument)\n"},
         {"", "--module \"$COUNTER\" --module-opt countr.start=10",
          "shoal node: --module-opt countr.start: no module countr is loaded"},
         {"CLASH_TYPE=account", "--module \"$CLASH\"",
@@ -115,6 +115,14 @@ static void test_refused_start_makes_no_store (void **state)
         {"CLASH_TYPE=Bad", "--module \"$CLASH\"",
          "failed to start: actor type name 'Bad' is not 1 to 63 bytes of [a-z0-9_-] starting "
          "with a letter"},
+        //  Refused even when the module's init does not pass the refusal
+        //  on (it started, without the type).
+        {"CLASH_TYPE=node CLASH_IGNORE=1", "--module \"$CLASH\"",
+         "failed to start: actor type 'node' is the runtime's"},
+        //  A projection's refusal says why ("invalid argument" alone).
+        {"CLASH_PROJECTION=p CLASH_PROJECTION_VERSION=0", "--module \"$CLASH\"",
+         "failed to start: projection 'p': version must be 1 or more"},
+
         //  A host name where ZeroMQ binds an interface's: "No such device"
         //  alone before. Never bound: no port is taken.
         {"", "--endpoint tcp://localhost:7799",
