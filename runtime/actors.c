@@ -14,6 +14,7 @@
 #include "worker_internal.h"
 #include "log.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,7 @@ typedef struct {
     int64_t version; //  the last event applied (or skipped: '$')
     int64_t refused; //  the event the type's apply refused, 0 if none
     int rc;
+    char refused_name[SHOAL_NAME_MAX + 1]; //  its name
 } replay_t;
 
 static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8_t *data,
@@ -85,6 +87,7 @@ static int s_replay_event (void *arg, int64_t seq, const char *name, const uint8
     if (ctx_apply (replay->type, replay->state, name, data, size) != 0) {
         replay->rc = SHOAL_EFORMAT;
         replay->refused = seq;
+        snprintf (replay->refused_name, sizeof replay->refused_name, "%s", name);
         return 1;
     }
     replay->version = seq;
@@ -103,7 +106,7 @@ int actor_replay_check (journal_t *journal, const shoal_type_t *type, const char
         return SHOAL_ENOMEM;
     if (type->init)
         type->init (state, id + 1);
-    replay_t replay = {type, state, 0, 0, 0};
+    replay_t replay = {type, state, 0, 0, 0, ""};
     int rc = journal_read (journal, address, 1, 0, s_replay_event, &replay);
     if (rc == 0)
         rc = replay.rc;
@@ -177,6 +180,38 @@ static int s_actor_restore (worker_t *self, actor_t *actor)
     return 0;
 }
 
+//  Says why an actor cannot be loaded: its type's apply refused one of its
+//  stored events. Kept for the reply (actor_load_why); logged at most once
+//  a second per worker, with the loads refused since.
+static void s_load_refused (worker_t *self, const shoal_type_t *type, const char *address,
+                            const replay_t *replay)
+{
+    snprintf (self->load_refused, sizeof self->load_refused,
+              "%s cannot be loaded: the apply() of actor type '%s' refused its stored event "
+              "%" PRId64 " (%s); a module must keep taking the events it once emitted "
+              "(docs/MODULES.md, 7)",
+              address, type->name, replay->refused, replay->refused_name);
+    static _Thread_local int64_t logged_at;
+    static _Thread_local uint64_t refusals;
+    refusals++;
+    int64_t now = zclock_mono ();
+    if (logged_at && now - logged_at < 1000)
+        return;
+    log_warn ("worker %d: %s (%llu such loads since the last such line)", self->index,
+              self->load_refused, (unsigned long long) refusals);
+    logged_at = now;
+    refusals = 0;
+}
+
+const char *actor_load_why (worker_t *self, const char *address, int rc)
+{
+    size_t len = strlen (address);
+    if (rc == SHOAL_EFORMAT && strncmp (self->load_refused, address, len) == 0 &&
+        self->load_refused[len] == ' ')
+        return self->load_refused;
+    return shoal_strerror (rc);
+}
+
 //  Loads an actor from its latest snapshot and the events after it, and
 //  tells the worker's batch the stream's committed version. Returns the
 //  actor (owned by the caller) or NULL with *rc set.
@@ -200,7 +235,7 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     if (type->init)
         type->init (actor->state, strchr (address, '/') + 1);
     *rc = type->restore ? s_actor_restore (self, actor) : 0;
-    replay_t replay = {type, actor->state, actor->version, 0, 0};
+    replay_t replay = {type, actor->state, actor->version, 0, 0, ""};
     int64_t from = actor->version + 1;
     uint8_t creator[JOURNAL_ID_SIZE];
     bool has_creator = false;
@@ -219,6 +254,8 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     }
     if (has_creator)
         actor->creator = inbox_creator_hash (creator);
+    if (*rc && replay.refused)
+        s_load_refused (self, type, address, &replay);
     if (*rc) {
         s_actor_free (actor);
         return NULL;

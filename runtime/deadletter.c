@@ -13,6 +13,7 @@
 #include "journal_dead.h"
 #include "log.h"
 #include "mpread.h"
+#include "strcopy.h"
 #include "turn.h"
 #include "worker_internal.h"
 
@@ -58,13 +59,6 @@ static void s_table_key (char *key, const char *to, const uint8_t id[ENVELOPE_ID
     strcpy (key + 2 * ENVELOPE_ID_SIZE, to);
 }
 #define TABLE_KEY_MAX (2 * ENVELOPE_ID_SIZE + SHOAL_ADDRESS_MAX + 1)
-
-static const uint8_t *s_key (const envelope_t *envelope)
-{
-    return envelope->kind == ENVELOPE_REPLY || envelope->kind == ENVELOPE_STALLED
-               ? envelope->correlation
-               : envelope->id;
-}
 
 //  Copies a str of a record into text (max + 1 bytes).
 static int s_read_text (const uint8_t *buf, size_t size, size_t *offset, char *text, size_t max)
@@ -281,7 +275,9 @@ static entry_t *s_lookup (worker_t *self, const envelope_t *envelope)
     if (!self->dead || zhashx_size (self->dead) == 0)
         return NULL;
     char key[TABLE_KEY_MAX];
-    s_table_key (key, envelope->to, s_key (envelope));
+    uint8_t id[ENVELOPE_ID_SIZE];
+    turnfile_key (envelope, id);
+    s_table_key (key, envelope->to, id);
     return zhashx_lookup (self->dead, key);
 }
 
@@ -302,8 +298,12 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
     if (!entry || (entry->state != DEAD_DEAD && entry->state != DEAD_DROPPED))
         return false;
     bool dropped = entry->state == DEAD_DROPPED;
+    if (envelope->kind == ENVELOPE_QUERY && dropped)
+        return false; //  an operator let its gets run again
     char hex[2 * ENVELOPE_ID_SIZE + 1];
-    s_hex (s_key (envelope), hex);
+    uint8_t id[ENVELOPE_ID_SIZE];
+    turnfile_key (envelope, id);
+    s_hex (id, hex);
     char reason[ENVELOPE_REASON_MAX + 1];
     if (envelope->kind == ENVELOPE_COMMAND) {
         if (dropped) {
@@ -318,6 +318,15 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
                       envelope->name, hex, DEADLETTER_CRASHES);
             turn_error (self, route, route_size, envelope, "poisoned", reason);
         }
+    } else if (envelope->kind == ENVELOPE_QUERY) {
+        char long_reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 160];
+        snprintf (long_reason, sizeof long_reason,
+                  "a %s of %s crashed the node %d times (its type's apply(), restore() or "
+                  "view()) and is set aside (id %s): fix the module, then shoal dead-letters "
+                  "retry %s",
+                  envelope->name, envelope->to, DEADLETTER_CRASHES, hex, hex);
+        str_copy (reason, sizeof reason, long_reason); //  cut to a reason's length
+        turn_error (self, route, route_size, envelope, "poisoned", reason);
     } else if (envelope->kind == ENVELOPE_REPLY && dropped)
         s_forget_reply (self, envelope);
     else if (envelope->kind == ENVELOPE_TIMER && dropped)
@@ -330,7 +339,8 @@ void deadletter_survived (worker_t *self, const envelope_t *envelope)
     entry_t *entry = s_lookup (self, envelope);
     if (!entry || (entry->state != DEAD_SUSPECT && entry->state != DEAD_RETRIED))
         return;
-    const uint8_t *key = s_key (envelope);
+    uint8_t key[ENVELOPE_ID_SIZE];
+    turnfile_key (envelope, key);
     record_t record;
     uint8_t *bytes;
     if (s_get (self->config->journal, envelope->to, key, &record, &bytes) == 0) {

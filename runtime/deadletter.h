@@ -10,7 +10,9 @@
       answered nothing, so the sender's outbox keeps re-sending it and
       shows it stalled;
     - a reply, a timer or a stall notice is not delivered (kept where it
-      is: the pending outbox entry, the timer's record).
+      is: the pending outbox entry, the timer's record);
+    - a get (all gets of one address, turnfile_key) is answered
+      `poisoned`; retry and drop alike let the gets run again.
     An operator retries it (run once more: its count starts again; the
     envelope kept with the record, if any, is run at once) or drops it
     (a command is then answered `dropped`, a reply forgets its outbox

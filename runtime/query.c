@@ -99,7 +99,8 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, 
         rec_close (&view);
         if (transient)
             actor_free (&actor);
-    }
+    } else if (actor_load_why (self, envelope->to, rc) != shoal_strerror (rc))
+        snprintf (why, why_size, "%s", actor_load_why (self, envelope->to, rc));
     return rc;
 }
 
@@ -206,6 +207,8 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
                     "the queries are get, events, pending, busiest, stats, dead_letters, "
                     "dead_letter_retry, dead_letter_drop and projections, projection_rows, "
                     "projection_control (docs/PROTOCOL.md)");
+    else if (rc == SHOAL_EFORMAT && why[0]) //  the module's apply refused a stored event
+        turn_error (self, route, route_size, envelope, "unavailable", why);
     else {
         char why_store[ENVELOPE_REASON_MAX + 1];
         turn_error (self, route, route_size, envelope, "unavailable",

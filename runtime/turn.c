@@ -248,9 +248,12 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     }
     if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
         char why[ENVELOPE_REASON_MAX + 1];
+        const char *refused = actor_load_why (self, envelope->to, found);
         s_transient (
             self, route, route_size, envelope, "unavailable",
-            turn_store_why (self, found, "its inbox record cannot be read", why, sizeof why),
+            refused != shoal_strerror (found)
+                ? refused
+                : turn_store_why (self, found, "its inbox record cannot be read", why, sizeof why),
             found == SHOAL_EIO);
         return;
     }
@@ -269,8 +272,8 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
             turn_error (self, route, route_size, envelope, "unknown_type",
                         "no actor type is registered for this address");
         else
-            s_transient (self, route, route_size, envelope, "unavailable", shoal_strerror (rc),
-                         rc == SHOAL_EIO);
+            s_transient (self, route, route_size, envelope, "unavailable",
+                         actor_load_why (self, envelope->to, rc), rc == SHOAL_EIO);
         return;
     }
     int result = s_turn (self, actor, envelope, now);

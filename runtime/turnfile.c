@@ -102,11 +102,21 @@ void turnfile_close_all (turnfile_t ***files_p, int count)
 
 //  The key that names a message across its re-sends: a command's or
 //  timer's id; a reply's or stall notice's correlation (the command's id).
-static const uint8_t *s_key (const envelope_t *envelope)
+void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE])
 {
-    return envelope->kind == ENVELOPE_REPLY || envelope->kind == ENVELOPE_STALLED
-               ? envelope->correlation
-               : envelope->id;
+    if (envelope->kind == ENVELOPE_QUERY) {
+        //  Every get of an address is one message: its crashes add up.
+        size_t len = strlen (envelope->to);
+        uint64_t halves[2] = {
+            journal_request_digest (envelope->name, (const uint8_t *) envelope->to, len),
+            journal_request_digest ("$query", (const uint8_t *) envelope->to, len)};
+        memcpy (key, halves, ENVELOPE_ID_SIZE);
+    } else
+        memcpy (key,
+                envelope->kind == ENVELOPE_REPLY || envelope->kind == ENVELOPE_STALLED
+                    ? envelope->correlation
+                    : envelope->id,
+                ENVELOPE_ID_SIZE);
 }
 
 void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t *frame,
@@ -116,7 +126,7 @@ void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t
         return;
     turn_header_t *header = (turn_header_t *) self->map;
     header->kind = envelope->kind;
-    memcpy (header->key, s_key (envelope), ENVELOPE_ID_SIZE);
+    turnfile_key (envelope, header->key);
     strcpy (header->to, envelope->to);
     strcpy (header->name, envelope->name);
     header->started = now;
@@ -194,8 +204,10 @@ static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
         //  a machine crash the frame may be another turn's. Kept only if it
         //  is this turn's message (never retried as the wrong one).
         envelope_t envelope;
+        uint8_t key[ENVELOPE_ID_SIZE];
         if (turn.frame && (envelope_decode (&envelope, turn.frame, turn.frame_size) != 0 ||
-                           memcmp (s_key (&envelope), turn.key, ENVELOPE_ID_SIZE) != 0 ||
+                           (turnfile_key (&envelope, key), false) ||
+                           memcmp (key, turn.key, ENVELOPE_ID_SIZE) != 0 ||
                            strcmp (envelope.to, turn.to) != 0 || envelope.kind != turn.kind)) {
             log_warn ("the turn file %s holds another message than its turn's (%s on %s): "
                       "not kept",

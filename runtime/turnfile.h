@@ -55,6 +55,12 @@ turnfile_t **turnfile_open_all (const char *dir, int count, char **error);
 //  Unmaps and closes them; sets *files_p to NULL. Safe to call twice.
 void turnfile_close_all (turnfile_t ***files_p, int count);
 
+//  The key a turn of envelope is counted under (deadletter.h): a
+//  command's or timer's id, a reply's or stall notice's correlation; for
+//  a query (a get, which runs the type's apply and view), a digest of its
+//  name and address, so that every get of one address is one message.
+void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE]);
+
 //  Marks a turn of envelope (frame: its encoding, borrowed) as running,
 //  since now (ms since the epoch) and mono (zclock_mono's clock, ms).
 //  self may be NULL (a worker without files, in tests). Can't fail.

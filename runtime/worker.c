@@ -429,15 +429,19 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     uint64_t started = histogram_now_ns ();
     worker_frame_ms = zclock_time ();
     //  Poison messages (deadletter.h): a dead one is not run; every other
-    //  turn is marked in the turn file while it runs.
-    turnfile_t *turn_file = self->config->turn_files && envelope.kind != ENVELOPE_QUERY
-                                ? self->config->turn_files[self->index]
-                                : NULL;
-    if (envelope.kind != ENVELOPE_QUERY && deadletter_stop (self, route, route_size, &envelope)) {
+    //  turn is marked in the turn file while it runs. Of the queries, a
+    //  get runs the module's code (a load's apply and restore, its view):
+    //  a turn too, all gets of an address one message (turnfile_key),
+    //  its frame not kept (a retry lets the next get run).
+    bool get = envelope.kind == ENVELOPE_QUERY && streq (envelope.name, "get");
+    bool turn = envelope.kind != ENVELOPE_QUERY || get;
+    turnfile_t *turn_file =
+        self->config->turn_files && turn ? self->config->turn_files[self->index] : NULL;
+    if (turn && deadletter_stop (self, route, route_size, &envelope)) {
         worker_frame_ms = 0;
         return;
     }
-    turnfile_begin (turn_file, &envelope, frame, size, worker_frame_ms,
+    turnfile_begin (turn_file, &envelope, get ? NULL : frame, get ? 0 : size, worker_frame_ms,
                     (int64_t) (started / 1000000u));
     self->turn_uncounted = false;
     switch (envelope.kind) {
@@ -462,7 +466,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     }
     turnfile_end (turn_file);
     worker_frame_ms = 0;
-    if (envelope.kind != ENVELOPE_QUERY)
+    if (turn)
         deadletter_survived (self, &envelope);
     histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,
                        histogram_now_ns () - started);

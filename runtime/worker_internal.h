@@ -119,6 +119,11 @@ struct _worker_t {
     //  (a handler's error, not a decision), at most FAILING_MAX (turn.c),
     //  shown by `get` (query.c): an actor sender is told nothing of it.
     zhashx_t *failing;
+    //  Why the last actor load failed because its type's apply refused
+    //  one of its stored events (actors.c), or "": the reply's reason and
+    //  the log's line name the actor, the event and its seq, where the
+    //  code alone (SHOAL_EFORMAT) would read as a damaged record.
+    char load_refused[ENVELOPE_REASON_MAX + 1];
 };
 
 #define FAILING_MAX 1024

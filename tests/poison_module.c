@@ -8,8 +8,14 @@
 
     twice/ID: as poison/ID (without $SHOAL_POISON), but its snapshot()
     and view() write a key twice: a module misusing shoal_rec_*.
+
+    With $SHOAL_POISON_VIEW=abort, poison's view() aborts (a `shoal get`
+    crashes the node); with spin, it never returns. With
+    $SHOAL_POISON_REFUSE set, its apply() refuses Boomed: a module that
+    no longer takes an event it once emitted.
 */
 #include "shoal.h"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +58,8 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
 static int s_apply (void *state, const char *event, const shoal_data_t *data)
 {
     (void) data;
+    if (strcmp (event, "Boomed") == 0 && getenv ("SHOAL_POISON_REFUSE"))
+        return SHOAL_EFORMAT;
     if (strcmp (event, "Boomed") == 0)
         ((poison_t *) state)->booms++;
     else if (strcmp (event, "Rang") != 0)
@@ -61,6 +69,12 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
 
 static void s_view (const void *state, shoal_rec_t *out)
 {
+    const char *how = getenv ("SHOAL_POISON_VIEW");
+    if (how && strcmp (how, "abort") == 0)
+        abort ();
+    volatile bool spin = how && strcmp (how, "spin") == 0;
+    while (spin)
+        ; //  never returns (volatile: a loop the compiler may not drop)
     shoal_rec_int (out, "booms", ((const poison_t *) state)->booms);
 }
 

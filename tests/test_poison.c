@@ -3,7 +3,9 @@
     set) crashes it three times in a row, with the test restarting it as
     a supervisor would; then the node stays up, serves the other actors,
     lists the dead letter, answers a client that sends it `poisoned`, and
-    the saga that sent it sees it stalled. Started again with the module
+    the saga that sent it sees it stalled. A get whose view crashes the
+    node is set aside likewise; a view that never returns is seen by the
+    watchdog; an apply that refuses a stored event is named. Started again with the module
     "fixed", `shoal dead-letters retry` runs it exactly once. A timer
     that crashes is set aside the same way, and `drop` forgets it. A
     module that writes a key twice in snapshot() or view() is logged once
@@ -457,6 +459,116 @@ static void test_misused_snapshot_and_view (void **state)
     assert_int_equal (s_count (out, "\"Boomed\""), 7);
 }
 
+//  --------------------------------------------------------------------------
+//  6. A get runs the module's code too (a load's apply, its view): a view
+//     that crashes the node is counted as a turn's message is, every get
+//     of the address one message, and set aside at the third crash; the
+//     node then answers its gets `poisoned` and serves the rest. A retry,
+//     once the module is fixed, lets them run. (Before, every get crashed
+//     the node, and nothing was ever counted.)
+
+#define VIEW_ABORTS "env SHOAL_POISON_VIEW=abort " NODE_ARGS
+
+static void test_poison_get (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/g Boom"), 0);
+    proc_node_signal (p, SIGTERM);
+    for (int crash = 1; crash <= 3; crash++) {
+        proc_node_start (p, VIEW_ABORTS);
+        int rc = proc_run (p, out, err, "$SHOAL get --endpoint $E --timeout 3000 poison/g");
+        assert_int_not_equal (rc, 0);
+        int status;
+        if (!proc_node_wait_exit (p, EXIT_MS, &status))
+            fail_msg ("get %d did not crash the node within %d ms (exit %d: %s)", crash, EXIT_MS,
+                      rc, out);
+        s_assert_crashed (status);
+    }
+    proc_node_start (p, VIEW_ABORTS);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 1);
+    proc_assert_has (out, "\"code\":\"poisoned\"");
+    proc_assert_has (out, "a get of poison/g crashed the node 3 times");
+    assert_int_equal (kill (p->node, 0), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/x Add by=2"), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E counter/x"), 0);
+    proc_assert_has (out, "\"value\":2");
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "the node died in a turn of get on poison/g");
+    proc_assert_has (log, "crash 2 of 3");
+    proc_assert_has (log, "get on poison/g (id ");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    proc_assert_has (out, "\"address\":\"poison/g\",\"kind\":\"query\",\"command\":\"get\"");
+    proc_assert_has (out, "\"state\":\"dead\"");
+    char id[33];
+    s_find_id (out, "poison/g", id);
+
+    //  Fixed: still set aside until an operator says; then gets run.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 1);
+    proc_assert_has (out, "\"code\":\"poisoned\"");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 0);
+    proc_assert_has (out, "\"booms\":1");
+    s_wait_for (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
+}
+
+//  --------------------------------------------------------------------------
+//  7. A view that never returns is seen by the watchdog as a turn past
+//     --turn-timeout, naming the get and its address (it was invisible).
+
+static void test_view_past_turn_timeout (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, "env SHOAL_POISON_VIEW=spin " NODE_ARGS " --turn-timeout 100");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/s Boom"), 0);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E --timeout 1000 poison/s"),
+                      3);
+    const char *said = "get on poison/s has run for";
+    for (int64_t deadline = proc_now_ms () + 20000; proc_now_ms () < deadline; usleep (10000)) {
+        proc_read (p, "node.log", log);
+        if (strstr (log, said))
+            break;
+    }
+    proc_assert_has (log, said);
+    proc_assert_has (log, "past --turn-timeout");
+    proc_node_signal (p, SIGKILL);
+}
+
+//  --------------------------------------------------------------------------
+//  8. A module whose apply() no longer takes an event it once emitted: a
+//     command to the actor and a get of it are answered with the actor,
+//     the event and its seq (they said "its inbox record cannot be read:
+//     malformed record", as if the store were damaged), and the log says
+//     it. The events are untouched: the module fixed, the actor loads.
+
+static void test_apply_refusal_named (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/r Boom"), 0);
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, "env SHOAL_POISON_REFUSE=1 " NODE_ARGS);
+    const char *said = "poison/r cannot be loaded: the apply() of actor type 'poison' refused "
+                       "its stored event 1 (Boomed)";
+    assert_int_not_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/r Boom"), 0);
+    proc_assert_has (out, said);
+    proc_assert_has (out, "\"code\":\"unavailable\"");
+    assert_null (strstr (out, "malformed"));
+    assert_int_not_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/r"), 0);
+    proc_assert_has (out, said);
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, said);
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/r"), 0);
+    proc_assert_has (out, "\"booms\":1");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -464,6 +576,8 @@ int main (void)
         return 1;
     }
     signal (SIGPIPE, SIG_IGN);
+    if (getenv ("SHOAL_TEST_FILTER"))
+        cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
@@ -472,6 +586,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_ended_turn_not_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_misused_snapshot_and_view, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_poison_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_view_past_turn_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_apply_refusal_named, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
