@@ -286,7 +286,8 @@ static void s_close_rec (shoal_view_t *view)
     if (view->open_send) {
         if (view->react && view->logged->position >= view->react_from)
             s_close_send (view, fields, size);
-    } else
+    } else if (viewcheck_row_size (&view->error, view->reason, sizeof view->reason, view->open_key,
+                                   size))
         s_stage_row (view, view->open_key, fields, size, view->open_stored);
 }
 

@@ -16,6 +16,9 @@
 #include <string.h>
 
 #define VIEWCHECK_SENDS_MAX 16 //  commands one apply may send
+//  A row's fields at most: what one answer of a query holds with its key
+//  (an envelope's 1 MiB, less the room a command's fields leave).
+#define VIEWCHECK_ROW_MAX (1024 * 1024 - 8192)
 
 //  Keeps an apply's first misuse: error in *kept and the reason, format
 //  over args, in reason (size bytes), unless one is kept already. Returns
@@ -100,6 +103,23 @@ static inline void viewcheck_rec_failed (int *kept, char *reason, size_t size, i
         viewcheck_note (kept, reason, size, error, "the row %s: %s", key, why);
     else
         viewcheck_note (kept, reason, size, error, "a row put by shoal_view_put: %s", why);
+}
+
+//  True if a row of size bytes under key may be kept; else keeps the
+//  misuse, as viewcheck_rec_failed does.
+static inline bool viewcheck_row_size (int *kept, char *reason, size_t size, const char *key,
+                                       size_t row_size)
+{
+    if (row_size <= VIEWCHECK_ROW_MAX)
+        return true;
+    if (viewcheck_quotable (key, 64))
+        viewcheck_note (kept, reason, size, SHOAL_ETOOBIG,
+                        "the row %s: more than 1 MiB less 8 KiB (no query could answer it)", key);
+    else
+        viewcheck_note (kept, reason, size, SHOAL_ETOOBIG,
+                        "a row put by shoal_view_put: more than 1 MiB less 8 KiB (no query could "
+                        "answer it)");
+    return false;
 }
 
 #endif

@@ -18,6 +18,8 @@
 //  --------------------------------------------------------------------------
 //  Misuse
 
+static const char s_big[1024 * 1024 - 8192]; //  a row's fields at most, with their header
+
 //  misuse: one way to misuse shoal_view_* per event name, after a put
 //  that must not be kept.
 static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
@@ -49,6 +51,8 @@ static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
         assert_null (shoal_view_send (view, "a/b", "Go"));
     } else if (strcmp (name, "OpenMap") == 0)
         shoal_rec_map_begin (shoal_view_put (view, "open"), "inner");
+    else if (strcmp (name, "BigRow") == 0)
+        shoal_rec_bytes (shoal_view_put (view, "big"), "b", s_big, sizeof s_big);
     else if (strcmp (name, "NoRow") == 0)
         assert_int_equal (shoal_view_get (view, "kept", NULL), SHOAL_EINVAL);
     return 0;
@@ -117,6 +121,9 @@ static void test_misuse (void **state)
         {"OpenMap", SHOAL_EINVAL,
          "the row open: a field written wrongly with shoal_rec_*: a map or array begun and not "
          "ended"},
+        //  As a node says it: no query could answer it (a node kept it).
+        {"BigRow", SHOAL_ETOOBIG,
+         "the row big: more than 1 MiB less 8 KiB (no query could answer it)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal (testkit_view_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
