@@ -439,6 +439,17 @@ static void test_numbers_past_the_possible (void **state)
                       cases[i].code, out, err);
     }
     assert_null (strstr (out, "\"ok\":true"));
+    //  A node alone is named by its whole endpoint (cut to 32 bytes, as
+    //  a cluster's node name, before).
+    assert_int_equal (
+        cli_run (fx, out, err,
+                 "timeout 30 \"$SHOAL\" top --once --json --interval 100 --endpoint '%s'",
+                 fx->endpoint),
+        0);
+    char named[200];
+    snprintf (named, sizeof named, "\"node\":\"%s\"", fx->endpoint);
+    if (strlen (fx->endpoint) <= 32 || !strstr (out, named))
+        fail_msg ("expected %s (past 32 bytes) in: %s", named, out);
     zactor_destroy (&node);
 }
 

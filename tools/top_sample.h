@@ -46,7 +46,7 @@ typedef struct {
 } top_counters_t;
 
 typedef struct {
-    char name[CLUSTER_NAME_MAX + 1];         //  the node's name (or endpoint alone)
+    char name[CLUSTER_ENDPOINT_MAX + 1];     //  the node's name (or endpoint alone)
     char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint
     bool up;                                 //  answered the last stats query
     char reason[512];                        //  why it is down
@@ -71,7 +71,7 @@ typedef struct {
     char sender[SHOAL_ADDRESS_MAX + 1];
     char command[SHOAL_NAME_MAX + 1];
     char target[SHOAL_ADDRESS_MAX + 1];
-    char node[CLUSTER_NAME_MAX + 1];        //  the sender's (the node that answered)
+    char node[CLUSTER_ENDPOINT_MAX + 1];    //  the sender's (the node that answered)
     char target_node[CLUSTER_NAME_MAX + 1]; //  the target's, from the map ("" alone)
     int64_t attempts;                       //  times sent
     int64_t age_ms;                         //  since first sent
@@ -79,9 +79,9 @@ typedef struct {
 
 typedef struct {
     char address[SHOAL_ADDRESS_MAX + 1];
-    char node[CLUSTER_NAME_MAX + 1];
-    double per_s; //  messages handed to it per second over its worker's
-                  //  interval, at least (the sketch's lower bound)
+    char node[CLUSTER_ENDPOINT_MAX + 1]; //  a node alone: its endpoint
+    double per_s;                        //  messages handed to it per second over its worker's
+                                         //  interval, at least (the sketch's lower bound)
 } top_busy_t;
 
 typedef struct _top_t top_t;
