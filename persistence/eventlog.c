@@ -57,22 +57,28 @@ static bool s_is_log_key (leveldb_iterator_t *it)
     return key_len >= 1 && key[0] == 'L';
 }
 
-int journal_log_recover (journal_t *self)
+int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *end)
 {
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
     leveldb_iter_seek (it, "M", 1); //  past every 'L' key
     if (leveldb_iter_valid (it))
         leveldb_iter_prev (it);
     else
         leveldb_iter_seek_to_last (it);
-    uint64_t next = 0;
+    *end = 0;
     int rc = 0;
     if (s_is_log_key (it)) {
         uint64_t first, count;
         if ((rc = s_record_at (it, &first, &count)) == 0)
-            next = first + count;
+            *end = first + count;
     }
-    rc = journal_iter_close (it, rc);
+    return journal_iter_close (it, rc);
+}
+
+int journal_log_recover (journal_t *self)
+{
+    uint64_t next;
+    int rc = journal_db_log_end (self->db, self->read, &next);
     log_tail_clear (self->tail); //  it may miss what a failed write left
     if (rc == 0) {
         self->log_next = next;

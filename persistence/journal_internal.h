@@ -216,6 +216,10 @@ int journal_log_recover (journal_t *self);
 #define JOURNAL_SYNCED_FILE "SYNCED"
 #define JOURNAL_MARK_MS 1000
 #define JOURNAL_MARK_ROTATE 4096 //  bytes of marks before a new file
+//  Reads the last whole mark of DIR/JOURNAL_SYNCED_FILE into *marked.
+//  False (and *marked 0) if there is none; a file without a whole mark
+//  is logged.
+bool journal_mark_read (const char *dir, uint64_t *marked);
 //  Compares the store's event log end with JOURNAL_SYNCED_FILE, after the
 //  log's recovery. Returns 0, or SHOAL_EFORMAT (a damaged store) with
 //  *message (free() it).
@@ -234,6 +238,10 @@ int journal_log_backfill (journal_t *self);
 //  LevelDB error, to leveldb_free) if it could not be read. For the
 //  backfill and for a repair, which has no journal_t.
 bool journal_db_logged (leveldb_t *db, const leveldb_readoptions_t *read, char **err);
+//  The position after the last event of db's event log into *end (0: no
+//  log record). Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (the last record
+//  does not read).
+int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *end);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,
 //  in one synced write (at open, before the store is shared). In notes.c.

@@ -326,13 +326,16 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
     int rc = s_whose_store (dir, error);
     if (rc)
         return rc;
-    if (confirm && !confirm (dir, arg)) {
-        *error = zsys_sprintf ("%s was not repaired: nothing was changed", dir);
-        return SHOAL_EREJECTED;
-    }
+    //  The lock before the question: a node running on dir is said at
+    //  once, not after a warning and an answer.
     int lock = s_lock (dir, &rc, error);
     if (lock < 0)
         return rc;
+    if (confirm && !confirm (dir, arg)) {
+        close (lock);
+        *error = zsys_sprintf ("%s was not repaired: nothing was changed", dir);
+        return SHOAL_EREJECTED;
+    }
     rc = s_repair_locked (dir, report, error);
     close (lock);
     return rc;
@@ -343,9 +346,10 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
 //  a node refuses a store with a log and no mark (a fill from the events
 //  would log each a second time). Sets *put when it did. Returns 0 or
 //  SHOAL_EIO with *error.
-static int s_log_mark_back (const char *dir, bool *put, char **error)
+static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, char **error)
 {
     *put = false;
+    *log_end = 0;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
     leveldb_options_set_paranoid_checks (options, 1);
@@ -375,7 +379,15 @@ static int s_log_mark_back (const char *dir, bool *put, char **error)
         logged = journal_db_logged (db, read, &err);
     leveldb_free (mark);
     leveldb_free (filling);
+    int end_rc = err ? 0 : journal_db_log_end (db, read, log_end);
     leveldb_readoptions_destroy (read);
+    if (end_rc) {
+        leveldb_close (db);
+        *error = zsys_sprintf ("LevelDB repaired %s, but the last record of its event log does "
+                               "not read: %s; run the repair again",
+                               dir, shoal_strerror (end_rc));
+        return end_rc;
+    }
     if (!err && logged) {
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
         leveldb_writeoptions_set_sync (write, 1);
@@ -407,6 +419,8 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     //  tables no MANIFEST names. Without CURRENT the node refuses the store
     //  until a repair has ended (the repair does not read CURRENT).
     char path[PATH_MAX];
+    uint64_t synced; //  how far the node said its log was durable (acknowledged)
+    bool marked = journal_mark_read (dir, &synced);
     const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, "CURRENT"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         if (snprintf (path, sizeof path, "%s/%s", dir, removed[i]) >= (int) sizeof path) {
@@ -484,16 +498,33 @@ static int s_repair_locked (const char *dir, char **report, char **error)
         return SHOAL_EIO;
     }
     bool mark_put;
-    int mark_rc = s_log_mark_back (dir, &mark_put, error);
+    uint64_t log_end;
+    int mark_rc = s_log_mark_back (dir, &mark_put, &log_end, error);
     if (mark_rc)
         return mark_rc;
     if (!report)
         return 0;
     snprintf (path, sizeof path, "%s/LOG", dir);
     FILE *file = fopen (path, "r");
-    if (!file && !mark_put)
-        return 0;
     zchunk_t *lines = zchunk_new (NULL, 0);
+    //  What the loss it accepts was: the acknowledged positions the log
+    //  no longer holds (LevelDB's repair says nothing of a log cut short).
+    if (marked && log_end < synced) {
+        char *said = zsys_sprintf (
+            "shoal: the event log ends at position %" PRIu64 ", but the node had made it "
+            "durable up to %" PRIu64 " (%s): the %" PRIu64 " positions from %" PRIu64
+            " on were acknowledged and are gone; the store is taken as it is\n",
+            log_end, synced, JOURNAL_SYNCED_FILE, synced - log_end, log_end);
+        zchunk_extend (lines, said, strlen (said));
+        zstr_free (&said);
+    } else if (marked) {
+        char *said = zsys_sprintf ("shoal: the event log ends at position %" PRIu64
+                                   ", where the node had made it durable up to %" PRIu64
+                                   " (%s): no acknowledged position is missing from its end\n",
+                                   log_end, synced, JOURNAL_SYNCED_FILE);
+        zchunk_extend (lines, said, strlen (said));
+        zstr_free (&said);
+    }
     if (mark_put) {
         const char *said = "shoal: the event log's mark (metadata 'eventlog') was lost: put "
                            "back (the log keeps the records it has)\n";

@@ -358,14 +358,13 @@ static void *s_syncer (void *arg)
     return NULL;
 }
 
-int journal_mark_check (journal_t *self, char **message)
+bool journal_mark_read (const char *dir, uint64_t *marked)
 {
     char path[PATH_MAX], text[64] = "";
-    snprintf (path, sizeof path, "%s/%s", self->dir, JOURNAL_SYNCED_FILE);
-    self->mark_checked = true; //  from here on, marks may follow (s_mark)
+    snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_SYNCED_FILE);
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0; //  none yet (a new store, an async node's, or a repaired one)
+        return false; //  none yet (a new store, an async node's, or a repaired one)
     //  The last whole line of its end: a mark cut short has no newline.
     off_t file_size = lseek (fd, 0, SEEK_END);
     off_t from = file_size > (off_t) sizeof text - 1 ? file_size - (off_t) sizeof text + 1 : 0;
@@ -373,7 +372,7 @@ int journal_mark_check (journal_t *self, char **message)
     close (fd);
     text[size > 0 ? size : 0] = 0;
     char *last_end = strrchr (text, '\n');
-    unsigned long long marked = 0;
+    unsigned long long value = 0;
     bool read = false;
     if (last_end) {
         *last_end = 0;
@@ -384,15 +383,22 @@ int journal_mark_check (journal_t *self, char **message)
         bool digits = last_end - line == 20 && strspn (line, "0123456789") == 20;
         char *end = NULL;
         errno = 0;
-        marked = digits ? strtoull (line, &end, 10) : 0;
+        value = digits ? strtoull (line, &end, 10) : 0;
         read = digits && *end == 0 && errno == 0;
     }
-    if (!read) {
-        if (file_size > 0)
-            log_warn ("journal %s: %s holds no whole mark (%lld bytes): taken as none", self->dir,
-                      JOURNAL_SYNCED_FILE, (long long) file_size);
+    if (!read && file_size > 0)
+        log_warn ("journal %s: %s holds no whole mark (%lld bytes): taken as none", dir,
+                  JOURNAL_SYNCED_FILE, (long long) file_size);
+    *marked = read ? value : 0;
+    return read;
+}
+
+int journal_mark_check (journal_t *self, char **message)
+{
+    self->mark_checked = true; //  from here on, marks may follow (s_mark)
+    uint64_t marked;
+    if (!journal_mark_read (self->dir, &marked))
         return 0;
-    }
     uint64_t log_end = atomic_load (&self->log_end);
     self->marked = log_end < marked ? log_end : marked;
     if (log_end >= marked)
@@ -400,7 +406,8 @@ int journal_mark_check (journal_t *self, char **message)
     self->mark_checked = false; //  refused: the close writes no lower mark
     *message = zsys_sprintf (
         "the journal in %s lost writes that were acknowledged: its event log ends at position "
-        "%" PRIu64 ", but a sync had made it durable up to %llu (%s). A log file was truncated "
+        "%" PRIu64 ", but a sync had made it durable up to %" PRIu64
+        " (%s). A log file was truncated "
         "or deleted while the node was stopped, or the disk dropped writes; LevelDB takes that "
         "for a crash's torn end and drops it without a word. Nothing was started on it: restore "
         "the directory from a backup, or accept the loss with `shoal repair --data %s` (an older "

@@ -59,6 +59,13 @@ static bool s_confirm (const char *dir, void *yes)
              dir);
     if (*(bool *) yes)
         return true;
+    //  Asked here, after the store's own refusals (no directory, no store,
+    //  a node running on it), which say more than this one.
+    if (!isatty (STDIN_FILENO)) {
+        fprintf (stderr, "shoal repair: refused: stdin is not a terminal and --yes was "
+                         "not given\n");
+        return false;
+    }
     fprintf (stderr, "Repair %s? Type yes to go on: ", dir);
     char answer[16];
     if (!fgets (answer, sizeof answer, stdin))
@@ -82,11 +89,6 @@ int cmd_repair (int argc, char **argv)
         else
             fprintf (stderr, "shoal repair: --data DIR is required\n\n");
         s_help (stderr);
-        return EXIT_USAGE;
-    }
-    if (!yes && !isatty (STDIN_FILENO)) {
-        fprintf (stderr, "shoal repair: refused: stdin is not a terminal and --yes was "
-                         "not given\n");
         return EXIT_USAGE;
     }
     char *report = NULL, *error = NULL;
