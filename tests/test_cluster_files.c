@@ -397,6 +397,13 @@ static void test_init_command (void **state)
                              "--host", "127.0.0.1", NULL),
                       2);
     assert_true (s_contains (out, "--host, --hosts and --ipc each say where the nodes listen"));
+    //  A port with --ipc: it was taken and ignored (or refused as past
+    //  65535, for nodes that take no port).
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--ipc",
+                             "--base-port", "65535", NULL),
+                      2);
+    assert_true (
+        s_contains (out, "--base-port is for TCP: with --ipc the nodes listen on sockets"));
     char fewer[256];
     snprintf (fewer, sizeof fewer, "%s/fewer", f->dir);
     assert_int_equal (

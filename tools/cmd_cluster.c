@@ -437,7 +437,7 @@ int cluster_init (int argc, char **argv)
 {
     s_command = argv[0];
     const char *dir = "cluster", *host = NULL, *name = "shoal";
-    long nodes = 0, shards = 256, base_port = 7700;
+    long nodes = 0, shards = 256, base_port = 0; //  0: not given (7700)
     bool force = false, ipc = false;
     const char *hosts = NULL;
     const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
@@ -470,6 +470,15 @@ int cluster_init (int argc, char **argv)
                  s_command);
         return EXIT_USAGE;
     }
+    if (ipc && base_port) {
+        fprintf (stderr,
+                 "shoal %s: --base-port is for TCP: with --ipc the nodes listen on sockets in "
+                 "--dir, and no port is taken\n",
+                 s_command);
+        return EXIT_USAGE;
+    }
+    if (!base_port)
+        base_port = 7700;
     if (!host)
         host = "127.0.0.1";
     if (shards < nodes) {
