@@ -307,6 +307,14 @@ static void test_retry_line (void **state)
               account);
     if (!strstr (line, expect) || strstr (line, "--node"))
         fail_msg ("expected '%s' and no --node in: %s", expect, line);
+    //  It names the owner, from the map (it said "no answer from any
+    //  node" alone, while two of the three answered).
+    snprintf (expect, sizeof expect,
+              "within 300 ms (%s is node n2's, by the cluster's map: it may be stopped, frozen "
+              "or cut off); the command may still take effect",
+              account);
+    if (!strstr (err, expect))
+        fail_msg ("expected '%s' in: %s", expect, err);
     s_get_until (fx, account, "\"version\":2,");
     assert_int_equal (s_run_retry (fx, out, line), 0);
     assert_non_null (strstr (out, "\"reply\":{\"balance\":5}"));

@@ -10,6 +10,7 @@
 */
 #include "commands.h"
 #include "cluster.h"
+#include "shard.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -70,6 +71,21 @@ int cmd_no_answer (const char *command, const char *address, const char *name, c
         printf ("}\n");
     }
     return EXIT_NO_ANSWER;
+}
+
+void cmd_owner_note (const char *cluster_path, const char *address, char *note, size_t size)
+{
+    note[0] = 0;
+    if (shoal_address_check (address, strlen (address)) != 0)
+        return; //  node/..., a node's own query
+    cluster_t *cluster = cluster_load (cluster_path, NULL);
+    int at =
+        cluster ? cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) : -1;
+    if (at >= 0)
+        snprintf (note, size,
+                  " (%s is node %s's, by the cluster's map: it may be stopped, frozen or cut off)",
+                  address, cluster_node_name (cluster, at));
+    cluster_destroy (&cluster);
 }
 
 const char *cmd_operator (char *buf, size_t size)

@@ -102,6 +102,12 @@ int cmd_no_answer (const char *command, const char *address, const char *name, c
 //  "uid N", written into buf (size bytes). Returns buf. Can't fail.
 const char *cmd_operator (char *buf, size_t size);
 
+//  For a request to address that no node of the cluster at cluster_path
+//  answered: " (ADDRESS is node N's, by the cluster's map: ...)" into
+//  note (size bytes), naming the owner; "" if address is not an actor's
+//  or the file does not load.
+void cmd_owner_note (const char *cluster_path, const char *address, char *note, size_t size);
+
 //  Registers the bank in a registry: account, transfer and review, and
 //  the projections bank_totals, account_transfers and large_debits.
 int bank_register (shoal_registry_t *registry);
