@@ -208,6 +208,14 @@ static void test_operators (void **state)
                          "--timeout 300 account/a");
     if (plain != 3 || !strstr (err, "it answers only CURVE clients: use --cluster FILE"))
         fail_msg ("get --endpoint at a cluster's node: exit %d: %s", plain, err);
+    //  With --cluster given too, --endpoint wins: said so (it told to use
+    //  --cluster FILE, which was given).
+    plain = cluster_cli_run (fx, out, err,
+                             "timeout 60 \"$SHOAL\" get --cluster \"$C\" --endpoint "
+                             "\"ipc://$DIR/c/n1/client.ipc\" --timeout 300 account/a");
+    if (plain != 3 || !strstr (err, "it answers only CURVE clients: --endpoint was used, not "
+                                    "--cluster (--endpoint wins): leave --endpoint out"))
+        fail_msg ("get --cluster --endpoint at a cluster's node: exit %d: %s", plain, err);
 }
 
 //  A node of a cluster made before operators/ (its client.cert in

@@ -25,9 +25,10 @@ typedef struct {
     long timeout_ms; //  --timeout, 0 if not given (each command has its default)
     long from;
     bool wait;
-    bool follow;       //  events: keep printing new ones
-    const char *retry; //  the command line that retries this one safely, or NULL
-    const char *input; //  send --input: a file of a JSON object, "-" stdin
+    bool follow;          //  events: keep printing new ones
+    const char *retry;    //  the command line that retries this one safely, or NULL
+    const char *input;    //  send --input: a file of a JSON object, "-" stdin
+    bool cluster_ignored; //  --cluster given too, and --endpoint won
 } client_options_t;
 
 //  The options every client command's help lists, and how the target is

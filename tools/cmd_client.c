@@ -49,6 +49,7 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
     bool endpoint_given = opts->endpoint != NULL;
     if (opts->node && !endpoint_given)
         opts->cluster = client_cluster (opts->cluster); //  --node: a cluster's, if any
+    opts->cluster_ignored = endpoint_given && opts->cluster && *opts->cluster;
     client_target (opts->endpoint, opts->cluster, &opts->endpoint, &opts->cluster);
     if (opts->node && !opts->cluster) {
         fprintf (stderr, "shoal %s: --node names a node of a cluster: %s\n", argv[0],
@@ -143,8 +144,12 @@ static int s_call (const char *command, client_t *client, const client_options_t
     if (opts->endpoint && !opts->retry && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
         fprintf (stderr,
                  "shoal %s: if a cluster's node listens at %s, it answers only CURVE clients: "
-                 "use --cluster FILE\n",
-                 command, opts->endpoint);
+                 "%s\n",
+                 command, opts->endpoint,
+                 opts->cluster_ignored
+                     ? "--endpoint was used, not --cluster (--endpoint wins): leave "
+                       "--endpoint out, and add --node NAME for that node"
+                     : "use --cluster FILE");
     return EXIT_NO_ANSWER;
 }
 
