@@ -129,6 +129,12 @@ static void test_cpu_endpoint (void **state)
                   "assert d[\"cpu_quiet\"] is False, d\n"
                   "assert d[\"node_threads_us_per_transfer\"] is None, d\n"
                   "assert d[\"client_cpu_seconds\"] > 0, d");
+    //  No node there (or a cluster's, which answers CURVE clients only):
+    //  said why a node may be up and still not answer, exit 1.
+    rc = proc_run (p, out, err, BENCH " --endpoint ipc://$DIR/nobody.ipc");
+    if (rc != 1 || !strstr (err, "no node answers on ipc://") ||
+        !strstr (err, "a cluster's node answers only CURVE clients"))
+        fail_msg ("bench --endpoint at no node: exit %d: %s", rc, err);
 }
 
 //  --memory says the growth of the anonymous resident set (the heap,
