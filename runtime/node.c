@@ -29,6 +29,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <dlfcn.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ struct _shoal_node_t {
     metrics_t *metrics;                  //  the HTTP server of /metrics, NULL when off
     turnfile_t **turn_files;             //  each worker's turn in progress (turnfile.h)
     turnfile_watch_t watch;              //  what the watchdog reads
+    turnfile_busy_t projection_busy;     //  the projection thread's batch, watched too
     zactor_t *watchdog;                  //  logs turns past --turn-timeout
     zactor_t *stop_guard;                //  after a stop, exits if a worker will not
     projector_config_t projector_config; //  what the projection thread reads
@@ -613,7 +615,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
     if (!self->turn_files)
         return SHOAL_EIO;
     self->config.turn_files = self->turn_files;
-    self->watch = (turnfile_watch_t){&self->config, self->options.turn_timeout_ms};
+    self->watch = (turnfile_watch_t){&self->config, self->options.turn_timeout_ms,
+                                     self->options.projections_off ? NULL : &self->projection_busy};
     self->watchdog = zactor_new (turnfile_watchdog, &self->watch);
     for (int i = 0; i < n; i++) {
         self->workers[i] = worker_new (&self->config, i);
@@ -654,7 +657,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                                                   .data_dir = self->data_dir,
                                                   .linger_ms = self->options.projection_linger_ms,
                                                   .outbound = &self->outbound,
-                                                  .id = self->config.projector_id};
+                                                  .id = self->config.projector_id,
+                                                  .busy = &self->projection_busy};
     if (!self->options.projections_off)
         self->projector = projector_new (&self->projector_config);
     if (!self->options.projections_off && !self->projector) {
@@ -749,6 +753,17 @@ static void s_stop_guard (zsock_t *pipe, void *arg)
                    "exiting without it after --stop-grace-ms %lld (nothing of that turn was "
                    "acknowledged)",
                    w, name, to, (long long) (now - started),
+                   (long long) self->options.stop_grace_ms);
+        running++;
+    }
+    char what[sizeof self->projection_busy.what];
+    uint64_t position;
+    int64_t applying = turnfile_busy_running (&self->projection_busy, what, &position);
+    if (applying) {
+        log_error ("shoal node: stopping: the projection thread is still in a batch of %s, at "
+                   "the event at position %" PRIu64 ", for %lld ms; exiting without it after "
+                   "--stop-grace-ms %lld (the batch is not kept: it is applied again)",
+                   what, position, (long long) (now - applying),
                    (long long) self->options.stop_grace_ms);
         running++;
     }

@@ -320,6 +320,7 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 0;
     if (!step->applied)
         step->first = logged->position;
+    turnfile_busy_at (step->self->config->busy, logged->position);
     applyfile_begin (step->self->guard, &step->build->build, logged->position);
     int rc = view_apply (&step->self->view, logged);
     if (step->build->def->batch_end)
@@ -362,7 +363,21 @@ static void s_guard_reached (build_t *build)
 }
 
 //  Reads and applies one batch. Returns true if it moved.
+static bool s_step_run (projector_t *self, build_t *build);
+
+//  One batch, watched (turnfile_busy_t): an apply that never returns is
+//  logged by the watchdog, naming the build and the event.
 static bool s_step (projector_t *self, build_t *build)
+{
+    char what[SHOAL_TYPE_MAX + 16];
+    snprintf (what, sizeof what, "%s@%" PRIu32, build->name, build->build.version);
+    turnfile_busy_begin (self->config->busy, what);
+    bool stepped = s_step_run (self, build);
+    turnfile_busy_end (self->config->busy);
+    return stepped;
+}
+
+static bool s_step_run (projector_t *self, build_t *build)
 {
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0,

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,10 +249,67 @@ int turnfile_recover (const char *dir, turnfile_crash_fn *fn, void *arg)
 }
 
 //  --------------------------------------------------------------------------
+//  The projection thread's batch
+
+void turnfile_busy_begin (turnfile_busy_t *busy, const char *what)
+{
+    if (!busy)
+        return;
+    atomic_store_explicit (&busy->started, 0, memory_order_release);
+    snprintf (busy->what, sizeof busy->what, "%s", what);
+    atomic_store_explicit (&busy->started, zclock_mono (), memory_order_release);
+}
+
+void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position)
+{
+    if (busy)
+        atomic_store_explicit (&busy->position, position, memory_order_relaxed);
+}
+
+void turnfile_busy_end (turnfile_busy_t *busy)
+{
+    if (busy)
+        atomic_store_explicit (&busy->started, 0, memory_order_release);
+}
+
+int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *position)
+{
+    int64_t started = busy ? atomic_load_explicit (&busy->started, memory_order_acquire) : 0;
+    if (!started)
+        return 0;
+    memcpy (what, busy->what, sizeof busy->what);
+    what[sizeof busy->what - 1] = 0;
+    *position = atomic_load_explicit (&busy->position, memory_order_relaxed);
+    //  A batch that began meanwhile may have torn the copy: taken as none.
+    return atomic_load_explicit (&busy->started, memory_order_acquire) == started ? started : 0;
+}
+
+//  --------------------------------------------------------------------------
 //  The watchdog
 
 //  Looks at each worker's turn once; reported[w] is the start of the
 //  turn of worker w already reported, 0 if none.
+//  Looks at the projection thread's batch once; *reported is the start of
+//  the one already reported, 0 if none.
+static void s_watch_projection (const turnfile_watch_t *watch, int64_t *reported)
+{
+    char what[sizeof watch->projection->what];
+    uint64_t position;
+    int64_t started = turnfile_busy_running (watch->projection, what, &position);
+    if (*reported && started != *reported) {
+        log_info ("projection thread: the batch past --turn-timeout ended");
+        *reported = 0;
+    }
+    int64_t now = zclock_mono ();
+    if (!started || *reported || now - started <= watch->timeout_ms)
+        return;
+    log_warn ("projection thread: %s has run for %lld ms, at the event at position %" PRIu64
+              ", past --turn-timeout (%lld ms): an apply that does not return (its module's); "
+              "every projection, `shoal projections` and `shoal query` wait",
+              what, (long long) (now - started), position, (long long) watch->timeout_ms);
+    *reported = started;
+}
+
 static void s_watch (const turnfile_watch_t *watch, int64_t *reported)
 {
     const worker_config_t *config = watch->config;
@@ -281,6 +339,7 @@ void turnfile_watchdog (zsock_t *pipe, void *arg)
     const turnfile_watch_t *watch = arg;
     zsock_signal (pipe, 0);
     int64_t *reported = calloc ((size_t) watch->config->workers, sizeof (int64_t));
+    int64_t projection_reported = 0;
     zpoller_t *poller = zpoller_new (pipe, NULL);
     int interval = (int) (watch->timeout_ms / 10 > 250 ? 250 : watch->timeout_ms / 10);
     while (reported && poller && watch->config->turn_files) {
@@ -294,6 +353,8 @@ void turnfile_watchdog (zsock_t *pipe, void *arg)
         } else if (zpoller_terminated (poller))
             break;
         s_watch (watch, reported);
+        if (watch->projection)
+            s_watch_projection (watch, &projection_reported);
     }
     //  Without files or memory it has nothing to do but wait for $TERM.
     if (!reported || !watch->config->turn_files) {

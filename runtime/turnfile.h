@@ -24,6 +24,7 @@
 #ifndef TURNFILE_H_INCLUDED
 #define TURNFILE_H_INCLUDED
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,11 +82,31 @@ int turnfile_recover (const char *dir, turnfile_crash_fn *fn, void *arg);
 //  it): every tenth of the timeout (at most 250 ms) it looks at each
 //  worker's running turn; one past timeout_ms is logged once with its
 //  address and counted (overdue_turns; overdue_now while it runs).
+//  The projection thread's batch in progress, which the watchdog looks
+//  at too: started (zclock_mono ms, 0 when none) is stored last, after
+//  what ("NAME@VERSION"); position is the event being applied. Written by
+//  the projection thread alone.
+typedef struct {
+    _Atomic int64_t started;
+    _Atomic uint64_t position;
+    char what[SHOAL_TYPE_MAX + 16];
+} turnfile_busy_t;
+
 typedef struct {
     const struct worker_config_s *config; //  the workers' stats and turn files
     int64_t timeout_ms;                   //  --turn-timeout
+    turnfile_busy_t *projection;          //  the projection thread's (NULL: none)
 } turnfile_watch_t;
 void turnfile_watchdog (zsock_t *pipe, void *arg);
+
+//  The projection thread's batch of build what ("NAME@VERSION") begins;
+//  each apply says its position; the batch ends. busy may be NULL.
+void turnfile_busy_begin (turnfile_busy_t *busy, const char *what);
+void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position);
+void turnfile_busy_end (turnfile_busy_t *busy);
+//  The monotonic ms at which busy's batch began (0 if none) and, when one
+//  runs, a copy of its what (sizeof busy->what bytes) and position.
+int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *position);
 
 //  For the watchdog: the monotonic ms at which the running turn of self
 //  started (0 if none) and, when running, a copy of its receiver and name.

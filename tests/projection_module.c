@@ -45,9 +45,12 @@
     - fat@1 (with projection.fat=1): on item:Added{by}, puts the row
       "fat/<the item's id>" = {pad: a string of by KiB, at most 1100}:
       rows whose answers pass a reply's limit.
+    - spin@1 (with projection.spin=1): on item:Added{by} with by 99, never
+      returns (an apply that loops); any other by puts the row "spun".
 */
 #include "shoal.h"
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +357,17 @@ static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
     return 0;
 }
 
+static int s_spin (shoal_view_t *view, const shoal_event_t *event)
+{
+    int64_t by = 0;
+    shoal_data_int (shoal_event_data (event), "by", &by);
+    volatile bool spin = by == 99;
+    while (spin)
+        ; //  volatile: a loop the compiler may not drop
+    shoal_rec_int (shoal_view_put (view, "spun"), "by", by);
+    return 0;
+}
+
 static char s_pad[1100 * 1024 + 1]; //  'x' but for the end, fat@1's rows
 
 static int s_fat (shoal_view_t *view, const shoal_event_t *event)
@@ -463,5 +477,10 @@ int shoal_module_init (shoal_registry_t *registry)
     memset (s_pad, 'x', sizeof s_pad - 1);
     if (rc == 0 && fat_on && strcmp (fat_on, "1") == 0)
         rc = shoal_register_projection (registry, &fat);
+    const char *spin_on = shoal_registry_option (registry, "spin");
+    static const shoal_projection_t spin = {
+        .name = "spin", .version = 1, .events = "item:Added", .apply = s_spin};
+    if (rc == 0 && spin_on && strcmp (spin_on, "1") == 0)
+        rc = shoal_register_projection (registry, &spin);
     return rc;
 }

@@ -564,6 +564,34 @@ static void test_query_fields_refused (void **state)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  12. An apply that never returns: the watchdog names the projection and
+//      the event, past --turn-timeout, while commands go on; a stop names
+//      it too (it went unsaid, and the stop blamed the workers).
+
+static void test_apply_past_turn_timeout (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.spin=1 --turn-timeout 200 "
+                             "--stop-grace-ms 500");
+    projections_send_many (p, "Add", 0, 2, 1000);  //  positions 0 and 1: fine
+    projections_send_many (p, "Add", 99, 1, 1000); //  position 2: spin@1 never returns
+    const char *said = "projection thread: spin@1 has run for ";
+    char log[PROC_OUTPUT_MAX];
+    for (int64_t deadline = proc_now_ms () + WAIT_MS; proc_now_ms () < deadline; usleep (20000)) {
+        proc_read (p, "node.log", log);
+        if (strstr (log, said))
+            break;
+    }
+    proc_assert_has (log, said);
+    proc_assert_has (log, " ms, at the event at position 2, past --turn-timeout (200 ms)");
+    projections_send_many (p, "Add", 3, 1, 1000); //  commands go on
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "stopping: the projection thread is still in a batch of spin@1, at "
+                          "the event at position 2");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +608,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_batch_end_crash, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_misuse_named, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_apply_past_turn_timeout, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_query_fields_refused, projections_setup,
                                          projections_teardown),
