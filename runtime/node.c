@@ -29,6 +29,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <dlfcn.h>
 #include <libgen.h>
@@ -197,6 +198,28 @@ static int s_lock_endpoints (shoal_node_t *self, char **error)
     return 0;
 }
 
+//  Runs the options' before_open (the registrations and modules), with
+//  the working directory as it was after it: a relative data directory
+//  stays where it was given. Returns 0, or its error with *error set.
+static int s_before_open (shoal_node_t *self, char **error)
+{
+    int cwd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *error = NULL;
+    int rc = self->options.before_open (self, self->options.before_open_arg, error);
+    if (cwd >= 0) {
+        if (fchdir (cwd) != 0 && rc == 0) {
+            rc = SHOAL_EIO;
+            *error = zsys_sprintf ("a module changed the working directory, and it cannot be "
+                                   "changed back: %s",
+                                   strerror (errno));
+        }
+        close (cwd);
+    }
+    if (rc && !*error)
+        *error = strdup (shoal_strerror (rc));
+    return rc;
+}
+
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error)
 {
     shoal_node_t *self = calloc (1, sizeof (shoal_node_t));
@@ -293,6 +316,10 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     //  (shoal_node_discard): bad input must leave no store behind, with a
     //  shard count fixed. Only in a directory that is missing or empty
     //  (storemade.h): all that is in it then is the store's.
+    if (o->before_open && (*code = s_before_open (self, error)) != 0) {
+        shoal_node_destroy (&self);
+        return NULL;
+    }
     s_warn_open_data_dir (self->data_dir);
     self->made = storemade_note (self->data_dir);
     journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};

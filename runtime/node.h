@@ -41,6 +41,13 @@ typedef struct {
                                   //  passivated first (default 1000000)
     int64_t stop_grace_ms;        //  after a stop, exit without a worker whose turn
                                   //  runs this long (default 5000; see shoal_node_run)
+    //  Called by shoal_node_new before it opens the store (NULL: none):
+    //  the registrations and modules, so that a module that fails or
+    //  crashes in its init leaves no store behind. Non-zero refuses the
+    //  node, with *error set (free() it). The working directory a module
+    //  changes is changed back after it.
+    int (*before_open) (struct _shoal_node_t *node, void *arg, char **error);
+    void *before_open_arg;
 } shoal_node_options_t;
 
 //  Why a node alone will not listen on endpoint: NULL when it may (no

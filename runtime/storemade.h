@@ -1,7 +1,8 @@
 /*  storemade.h - what a node's start made of a new store, so that a start
-    refused after the store was made (a module that fails, an option for
-    no module, an endpoint taken) can take it back and leave the data
-    directory as it found it (shoal_node_discard).
+    refused after the store was made (an endpoint taken, a projection
+    thread that cannot start; `shoal node` loads its modules before the
+    store is opened, shoal_node_options_t.before_open) can take it back
+    and leave the data directory as it found it (shoal_node_discard).
 
     Contract: a note is taken before journal_open, only of a data
     directory that is missing or empty (nothing but . and ..): then

@@ -173,11 +173,15 @@ static const shoal_type_t s_sink = {
 //  the test that a failed module leaves no type behind. With
 //  COUNTER_MODULE_CHDIR set it first changes the working directory there
 //  (a module may), for the test that the node's undo does not follow it.
+//  With COUNTER_MODULE_ABORT set it aborts the process: a module that
+//  crashes in its init, for the test that it leaves no store behind.
 int shoal_module_init (shoal_registry_t *registry)
 {
     const char *dir = getenv ("COUNTER_MODULE_CHDIR");
     if (dir && chdir (dir) != 0)
         return SHOAL_EINVAL;
+    if (getenv ("COUNTER_MODULE_ABORT"))
+        abort ();
     int rc = shoal_register (registry, &s_counter);
     if (rc == 0 && getenv ("COUNTER_MODULE_FAIL"))
         return SHOAL_EINVAL;

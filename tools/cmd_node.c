@@ -497,7 +497,33 @@ static void s_raise_files_limit (void)
                   (unsigned long) files.rlim_cur);
 }
 
-//  Opens the store, loads the modules and serves until a signal. Returns
+//  What the node registers before it opens the store: the bank, the
+//  modules' options, the modules.
+typedef struct {
+    const char **modules;
+    int module_count;
+    const module_config_t *config;
+    const char **module_opts;
+    int module_opt_count;
+} loads_t;
+
+//  shoal_node_options_t.before_open: a module that is refused, or crashes
+//  in its init, finds no store made.
+static int s_load (shoal_node_t *node, void *arg, char **error)
+{
+    const loads_t *loads = arg;
+    int rc = bank_register (shoal_node_registry (node));
+    if (rc == 0)
+        rc = s_module_options (node, loads->config, loads->module_count, loads->module_opts,
+                               loads->module_opt_count);
+    for (int i = 0; rc == 0 && i < loads->module_count; i++)
+        rc = shoal_node_load_module_named (
+            node, loads->modules[i], i < NODE_MAX_MODULE_ARGS ? loads->config->names[i] : NULL,
+            error);
+    return rc;
+}
+
+//  Loads the modules, opens the store and serves until a signal. Returns
 //  the exit code. A start refused leaves no store it made.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
                   const module_config_t *config, const char **module_opts, int module_opt_count)
@@ -516,20 +542,16 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
     char *error = NULL;
     if (opts->cluster_file) //  one node a process: its lines carry its name
         log_set_name (opts->name);
+    loads_t loads = {modules, module_count, config, module_opts, module_opt_count};
+    opts->before_open = s_load;
+    opts->before_open_arg = &loads;
     shoal_node_t *node = shoal_node_new (opts, &code, &error);
     if (!node) {
         fprintf (stderr, "shoal node: %s\n", error ? error : "cannot open the store");
         free (error);
         return 1;
     }
-    int rc = bank_register (shoal_node_registry (node));
-    if (rc == 0)
-        rc = s_module_options (node, config, module_count, module_opts, module_opt_count);
-    for (int i = 0; rc == 0 && i < module_count; i++)
-        rc = shoal_node_load_module_named (
-            node, modules[i], i < NODE_MAX_MODULE_ARGS ? config->names[i] : NULL, &error);
-    if (rc == 0)
-        rc = shoal_node_start (node, &error);
+    int rc = shoal_node_start (node, &error);
     if (rc != 0) { //  a store this start made goes with it
         fprintf (stderr, "shoal node: %s\n", error ? error : shoal_strerror (rc));
         free (error);
