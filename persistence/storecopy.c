@@ -246,6 +246,9 @@ storecopy_t *storecopy_new (const char *dir, int *code, char **error)
     //  full: a check is wanted most then) under $TMPDIR, every file copied.
     const char *tmp = getenv ("TMPDIR");
     tmp = tmp && *tmp ? tmp : "/tmp";
+    //  A copy a killed check left there is a whole store's size: no
+    //  node's start sweeps it, so every check does.
+    storecopy_remove_stale (tmp);
     char failed[PATH_MAX + NAME_MAX + 2] = "";
     why = s_make_copy_dir (self, dir);
     if (why == 0)

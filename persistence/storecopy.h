@@ -23,7 +23,9 @@
       store uses (two checks share the LOCK's read lock) is left alone;
     - a copy that cannot be made in DIR (read-only, full) is made under
       $TMPDIR, every file copied; a store file that is a link to a file
-      elsewhere is copied.
+      elsewhere is copied. Every storecopy_new removes the copies there
+      that no reader uses any more (of any store: a killed check's is a
+      whole store's size).
 
     Threads: one object, one thread.
 */
