@@ -107,7 +107,7 @@ void node_get (fixture_t *fx, const char *address, int64_t *version, int64_t *ba
 int64_t node_stat (fixture_t *fx, const char *name);
 
 //  Finds key in the msgpack map at data. Returns the value or NULL; the
-//  caller destroys unpacked.
+//  caller inits unpacked before (msgpack_unpacked_init) and destroys it.
 const msgpack_object *node_find (msgpack_unpacked *unpacked, const uint8_t *data, size_t size,
                                  const char *key);
 

@@ -428,6 +428,7 @@ static void test_query_fields_typed (void **state)
                "limit:=5", NULL);
     assert_true (reply.ok);
     msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked); //  node_find's unpack frees what it holds
     const msgpack_object *events = node_find (&unpacked, reply.data, reply.size, "events");
     assert_non_null (events);
     assert_int_equal (events->via.array.size, 1);

@@ -296,7 +296,7 @@ static int s_replay_stream (void *arg, const char *stream)
     if (self->refused++ == 0)
         snprintf (self->first, sizeof self->first,
                   "event %" PRId64 " of %s: the %s type refuses it (a node answers `unavailable`, "
-                  "malformed record, for this actor)",
+                  "\"cannot be loaded\", for this actor)",
                   refused, stream, type->name);
     return 0;
 }

@@ -217,10 +217,16 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
         char count[16], port[16];
         snprintf (count, sizeof count, "%ld", nodes);
         snprintf (port, sizeof port, "%ld", base_port);
-        char *argv[] = {"cluster up", "--nodes",     count, "--dir",
-                        (char *) dir, "--base-port", port,  ipc ? "--ipc" : NULL,
-                        NULL};
-        if (cluster_init (ipc ? 8 : 7, argv) != 0)
+        char *argv[8] = {"cluster up", "--nodes", count, "--dir", (char *) dir};
+        int argc = 5;
+        if (ipc)
+            argv[argc++] = "--ipc";
+        else if (base_port) { //  else cluster init's own
+            argv[argc++] = "--base-port";
+            argv[argc++] = port;
+        }
+        argv[argc] = NULL;
+        if (cluster_init (argc, argv) != 0)
             return NULL;
     } else
         fprintf (stderr, "shoal cluster up: using the cluster in %s\n", path);
@@ -242,7 +248,7 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
 int cluster_up (int argc, char **argv)
 {
     const char *dir = "cluster";
-    long nodes = 0, workers = 0, base_port = 7700;
+    long nodes = 0, workers = 0, base_port = 0; //  0: not given
     bool ipc = false;
     const char *modules[16], *module_opts[16];
     int module_count = 0, module_opt_count = 0;
@@ -261,6 +267,11 @@ int cluster_up (int argc, char **argv)
         return EXIT_USAGE;
     if (first < argc) {
         fprintf (stderr, "shoal cluster up: unexpected argument '%s'\n", argv[first]);
+        return EXIT_USAGE;
+    }
+    if (ipc && base_port) {
+        fprintf (stderr, "shoal cluster up: --base-port is for TCP: with --ipc the nodes listen "
+                         "on sockets in --dir, and no port is taken\n");
         return EXIT_USAGE;
     }
     bool nodes_given = nodes > 0;
