@@ -379,15 +379,11 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, char 
         logged = journal_db_logged (db, read, &err);
     leveldb_free (mark);
     leveldb_free (filling);
-    int end_rc = err ? 0 : journal_db_log_end (db, read, log_end);
+    //  Only for the report: a last record that does not read leaves the
+    //  end unknown (UINT64_MAX), and the repair goes on (check says it).
+    if (err || journal_db_log_end (db, read, log_end) != 0)
+        *log_end = UINT64_MAX;
     leveldb_readoptions_destroy (read);
-    if (end_rc) {
-        leveldb_close (db);
-        *error = zsys_sprintf ("LevelDB repaired %s, but the last record of its event log does "
-                               "not read: %s; run the repair again",
-                               dir, shoal_strerror (end_rc));
-        return end_rc;
-    }
     if (!err && logged) {
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
         leveldb_writeoptions_set_sync (write, 1);
@@ -509,7 +505,14 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     zchunk_t *lines = zchunk_new (NULL, 0);
     //  What the loss it accepts was: the acknowledged positions the log
     //  no longer holds (LevelDB's repair says nothing of a log cut short).
-    if (marked && log_end < synced) {
+    if (marked && log_end == UINT64_MAX) {
+        char *said = zsys_sprintf ("shoal: the node had made the event log durable up to "
+                                   "position %" PRIu64 " (%s), and the log's last record does "
+                                   "not read: `shoal check` says what it holds\n",
+                                   synced, JOURNAL_SYNCED_FILE);
+        zchunk_extend (lines, said, strlen (said));
+        zstr_free (&said);
+    } else if (marked && log_end < synced) {
         char *said = zsys_sprintf (
             "shoal: the event log ends at position %" PRIu64 ", but the node had made it "
             "durable up to %" PRIu64 " (%s): the %" PRIu64 " positions from %" PRIu64

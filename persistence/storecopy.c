@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STALE_PREFIX ".shoal-check-"
+#define STALE_AFTER_S 10 //  a copy unchanged this long may be a killed check's
 #define COPY_CHUNK (1u << 20)
 
 struct _storecopy_t {
@@ -70,7 +72,11 @@ static void s_remove_stale (int dir_fd, const char *name)
     int fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return;
-    if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+    //  A copy just made is not locked yet (mkdtemp, then flock): one
+    //  changed within STALE_AFTER_S is left, whoever holds it.
+    struct stat st;
+    bool recent = fstat (fd, &st) != 0 || time (NULL) - st.st_mtime < STALE_AFTER_S;
+    if (!recent && flock (fd, LOCK_EX | LOCK_NB) == 0) {
         s_empty_dir (fd, 1);
         unlinkat (dir_fd, name, AT_REMOVEDIR);
     }

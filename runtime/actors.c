@@ -186,6 +186,7 @@ static int s_actor_restore (worker_t *self, actor_t *actor)
 static void s_load_refused (worker_t *self, const shoal_type_t *type, const char *address,
                             const replay_t *replay)
 {
+    snprintf (self->load_refused_address, sizeof self->load_refused_address, "%s", address);
     snprintf (self->load_refused, sizeof self->load_refused,
               "%s cannot be loaded: the apply() of actor type '%s' refused its stored event "
               "%" PRId64 " (%s); a module must keep taking the events it once emitted "
@@ -205,9 +206,7 @@ static void s_load_refused (worker_t *self, const shoal_type_t *type, const char
 
 const char *actor_load_why (worker_t *self, const char *address, int rc)
 {
-    size_t len = strlen (address);
-    if (rc == SHOAL_EFORMAT && strncmp (self->load_refused, address, len) == 0 &&
-        self->load_refused[len] == ' ')
+    if (rc == SHOAL_EFORMAT && strcmp (self->load_refused_address, address) == 0)
         return self->load_refused;
     return shoal_strerror (rc);
 }
@@ -221,6 +220,7 @@ static actor_t *s_actor_load (worker_t *self, const shoal_type_t *type, const ch
     //  The address after the state, in the same allocation, its length
     //  in 2 bytes before it (s_actor_key): one chunk per actor rather than
     //  two (16 bytes less for a short address).
+    self->load_refused_address[0] = 0; //  said of the last load only
     size_t length = strlen (address);
     uint16_t stored = (uint16_t) length; //  at most SHOAL_ADDRESS_MAX
     actor_t *actor = calloc (1, sizeof (actor_t) + type->state_size + sizeof stored + length + 1);

@@ -382,7 +382,8 @@ static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_I
                      record_t *record, bool retry, const char *who)
 {
     record->state = retry ? DEAD_RETRIED : DEAD_DROPPED;
-    if (retry)
+    //  A get's drop lets its gets run as a retry does: counted afresh.
+    if (retry || record->kind == ENVELOPE_QUERY)
         record->crashes = 0;
     snprintf (record->who, sizeof record->who, "%s", who[0] ? who : "unknown");
     record->decided_at = worker_now ();

@@ -74,7 +74,7 @@ struct _shoal_node_t {
     metrics_t *metrics;                  //  the HTTP server of /metrics, NULL when off
     turnfile_t **turn_files;             //  each worker's turn in progress (turnfile.h)
     turnfile_watch_t watch;              //  what the watchdog reads
-    turnfile_busy_t projection_busy;     //  the projection thread's batch, watched too
+    turnfile_busy_t projection_busy;     //  the projection thread's apply, watched too
     zactor_t *watchdog;                  //  logs turns past --turn-timeout
     zactor_t *stop_guard;                //  after a stop, exits if a worker will not
     projector_config_t projector_config; //  what the projection thread reads
@@ -198,23 +198,12 @@ static int s_lock_endpoints (shoal_node_t *self, char **error)
     return 0;
 }
 
-//  Runs the options' before_open (the registrations and modules), with
-//  the working directory as it was after it: a relative data directory
-//  stays where it was given. Returns 0, or its error with *error set.
+//  Runs the options' before_open (the registrations and modules).
+//  Returns 0, or its error with *error set.
 static int s_before_open (shoal_node_t *self, char **error)
 {
-    int cwd = open (".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     *error = NULL;
     int rc = self->options.before_open (self, self->options.before_open_arg, error);
-    if (cwd >= 0) {
-        if (fchdir (cwd) != 0 && rc == 0) {
-            rc = SHOAL_EIO;
-            *error = zsys_sprintf ("a module changed the working directory, and it cannot be "
-                                   "changed back: %s",
-                                   strerror (errno));
-        }
-        close (cwd);
-    }
     if (rc && !*error)
         *error = strdup (shoal_strerror (rc));
     return rc;
@@ -519,8 +508,20 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
     //  Said before its init runs: an init that crashes the node leaves
     //  this as the log's last line.
     log_info ("shoal node: loading module %s", path);
+    //  The working directory an init changes is changed back: a relative
+    //  --data, or the next --module, is where it was given.
+    int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0)
+        log_warn ("shoal node: the working directory cannot be opened (%s): a module that "
+                  "changes it is not followed back",
+                  strerror (errno));
     if (rc == 0)
         rc = init (self->registry);
+    int lost = cwd >= 0 && fchdir (cwd) != 0 ? errno : 0;
+    if (cwd >= 0)
+        close (cwd);
+    if (rc == 0 && lost)
+        rc = SHOAL_EIO;
     //  A registration refused is a refused module, even when its init
     //  went on and returned 0 (it would run without that type).
     if (rc == 0 && registry_error (self->registry))
@@ -533,7 +534,11 @@ int shoal_node_load_module_named (shoal_node_t *self, const char *path, const ch
         //  What a refused registration said (its type and why), else the
         //  code the module's init returned.
         const char *why = registry_error (self->registry);
-        if (why)
+        if (lost)
+            *error = zsys_sprintf ("module %s changed the working directory, and it cannot be "
+                                   "changed back: %s",
+                                   path, strerror (lost));
+        else if (why)
             *error = zsys_sprintf ("module %s failed to start: %s", path, why);
         else
             *error = zsys_sprintf ("module %s failed to start: its %s returned %d (%s)", path,
@@ -787,9 +792,9 @@ static void s_stop_guard (zsock_t *pipe, void *arg)
     uint64_t position;
     int64_t applying = turnfile_busy_running (&self->projection_busy, what, &position);
     if (applying) {
-        log_error ("shoal node: stopping: the projection thread is still in a batch of %s, at "
-                   "the event at position %" PRIu64 ", for %lld ms; exiting without it after "
-                   "--stop-grace-ms %lld (the batch is not kept: it is applied again)",
+        log_error ("shoal node: stopping: the projection thread is still in an apply of %s, "
+                   "at the event at position %" PRIu64 ", for %lld ms; exiting without it after "
+                   "--stop-grace-ms %lld (its batch is not kept: it is applied again)",
                    what, position, (long long) (now - applying),
                    (long long) self->options.stop_grace_ms);
         running++;

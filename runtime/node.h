@@ -44,8 +44,9 @@ typedef struct {
     //  Called by shoal_node_new before it opens the store (NULL: none):
     //  the registrations and modules, so that a module that fails or
     //  crashes in its init leaves no store behind. Non-zero refuses the
-    //  node, with *error set (free() it). The working directory a module
-    //  changes is changed back after it.
+    //  node, with *error set (free() it). (The working directory a
+    //  module's init changes is changed back after it:
+    //  shoal_node_load_module_named.)
     int (*before_open) (struct _shoal_node_t *node, void *arg, char **error);
     void *before_open_arg;
 } shoal_node_options_t;

@@ -323,6 +323,7 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
     turnfile_busy_at (step->self->config->busy, logged->position);
     applyfile_begin (step->self->guard, &step->build->build, logged->position);
     int rc = view_apply (&step->self->view, logged);
+    turnfile_busy_end (step->self->config->busy);
     if (step->build->def->batch_end)
         applyfile_pause (step->self->guard); //  passed once batch_end has
     else
@@ -363,22 +364,13 @@ static void s_guard_reached (build_t *build)
 }
 
 //  Reads and applies one batch. Returns true if it moved.
-static bool s_step_run (projector_t *self, build_t *build);
-
-//  One batch, watched (turnfile_busy_t): an apply that never returns is
-//  logged by the watchdog, naming the build and the event.
 static bool s_step (projector_t *self, build_t *build)
 {
+    //  Its applies are watched (turnfile_busy_t): one that never returns
+    //  is logged by the watchdog, naming the build and the event.
     char what[SHOAL_TYPE_MAX + 16];
     snprintf (what, sizeof what, "%s@%" PRIu32, build->name, build->build.version);
-    turnfile_busy_begin (self->config->busy, what);
-    bool stepped = s_step_run (self, build);
-    turnfile_busy_end (self->config->busy);
-    return stepped;
-}
-
-static bool s_step_run (projector_t *self, build_t *build)
-{
+    turnfile_busy_name (self->config->busy, what);
     uint64_t from = build->cp.next;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0,
                    0,    0};
@@ -444,7 +436,9 @@ static bool s_step_run (projector_t *self, build_t *build)
     //  the build aside there), and answerable for the whole batch.
     if (step.applied && build->def->batch_end) {
         applyfile_begin (self->guard, &build->build, step.first);
+        turnfile_busy_at (self->config->busy, step.first);
         rc = view_end (&self->view, step.first);
+        turnfile_busy_end (self->config->busy);
         if (rc == 0)
             applyfile_passed (self->guard, step.first, step.next - 1);
         else

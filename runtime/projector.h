@@ -65,7 +65,7 @@ typedef struct {
                                  //  sends to the front do (worker.h; NULL: not counted)
     const uint8_t *id;           //  its client socket's routing id at the front
                                  //  (worker_config_t.projector_id)
-    turnfile_busy_t *busy;       //  the batch in progress, for the watchdog (may be NULL)
+    turnfile_busy_t *busy;       //  the apply in progress, for the watchdog (may be NULL)
 } projector_config_t;
 
 //  Starts the projection thread (config must outlive it). Returns NULL if

@@ -251,19 +251,22 @@ int turnfile_recover (const char *dir, turnfile_crash_fn *fn, void *arg)
 //  --------------------------------------------------------------------------
 //  The projection thread's batch
 
-void turnfile_busy_begin (turnfile_busy_t *busy, const char *what)
+void turnfile_busy_name (turnfile_busy_t *busy, const char *what)
 {
-    if (!busy)
-        return;
-    atomic_store_explicit (&busy->started, 0, memory_order_release);
-    snprintf (busy->what, sizeof busy->what, "%s", what);
-    atomic_store_explicit (&busy->started, zclock_mono (), memory_order_release);
+    if (busy)
+        snprintf (busy->what, sizeof busy->what, "%s", what);
 }
 
 void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position)
 {
-    if (busy)
-        atomic_store_explicit (&busy->position, position, memory_order_relaxed);
+    if (!busy)
+        return;
+    //  The coarse clock: a read of memory per apply (zclock_mono's base).
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
+    int64_t ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    atomic_store_explicit (&busy->position, position, memory_order_relaxed);
+    atomic_store_explicit (&busy->started, ms > 0 ? ms : 1, memory_order_release);
 }
 
 void turnfile_busy_end (turnfile_busy_t *busy)
@@ -280,8 +283,9 @@ int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *posi
     memcpy (what, busy->what, sizeof busy->what);
     what[sizeof busy->what - 1] = 0;
     *position = atomic_load_explicit (&busy->position, memory_order_relaxed);
-    //  A batch that began meanwhile may have torn the copy: taken as none.
-    return atomic_load_explicit (&busy->started, memory_order_acquire) == started ? started : 0;
+    //  An apply that began meanwhile may have torn the copy: taken as none.
+    atomic_thread_fence (memory_order_acquire);
+    return atomic_load_explicit (&busy->started, memory_order_relaxed) == started ? started : 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -289,7 +293,7 @@ int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *posi
 
 //  Looks at each worker's turn once; reported[w] is the start of the
 //  turn of worker w already reported, 0 if none.
-//  Looks at the projection thread's batch once; *reported is the start of
+//  Looks at the projection thread's apply once; *reported is the start of
 //  the one already reported, 0 if none.
 static void s_watch_projection (const turnfile_watch_t *watch, int64_t *reported)
 {
@@ -297,7 +301,7 @@ static void s_watch_projection (const turnfile_watch_t *watch, int64_t *reported
     uint64_t position;
     int64_t started = turnfile_busy_running (watch->projection, what, &position);
     if (*reported && started != *reported) {
-        log_info ("projection thread: the batch past --turn-timeout ended");
+        log_info ("projection thread: the apply past --turn-timeout ended");
         *reported = 0;
     }
     int64_t now = zclock_mono ();

@@ -82,10 +82,11 @@ int turnfile_recover (const char *dir, turnfile_crash_fn *fn, void *arg);
 //  it): every tenth of the timeout (at most 250 ms) it looks at each
 //  worker's running turn; one past timeout_ms is logged once with its
 //  address and counted (overdue_turns; overdue_now while it runs).
-//  The projection thread's batch in progress, which the watchdog looks
-//  at too: started (zclock_mono ms, 0 when none) is stored last, after
-//  what ("NAME@VERSION"); position is the event being applied. Written by
-//  the projection thread alone.
+//  The projection thread's apply in progress (a module's apply or
+//  batch_end), which the watchdog looks at too: started (the monotonic
+//  clock's ms, 0 when none) is stored last, after position, the event it
+//  applies; what ("NAME@VERSION") is the batch's, written between
+//  applies. Written by the projection thread alone.
 typedef struct {
     _Atomic int64_t started;
     _Atomic uint64_t position;
@@ -99,12 +100,12 @@ typedef struct {
 } turnfile_watch_t;
 void turnfile_watchdog (zsock_t *pipe, void *arg);
 
-//  The projection thread's batch of build what ("NAME@VERSION") begins;
-//  each apply says its position; the batch ends. busy may be NULL.
-void turnfile_busy_begin (turnfile_busy_t *busy, const char *what);
+//  The projection thread's batch is of build what ("NAME@VERSION"); an
+//  apply of the event at position begins; it ends. busy may be NULL.
+void turnfile_busy_name (turnfile_busy_t *busy, const char *what);
 void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position);
 void turnfile_busy_end (turnfile_busy_t *busy);
-//  The monotonic ms at which busy's batch began (0 if none) and, when one
+//  The monotonic ms at which busy's apply began (0 if none) and, when one
 //  runs, a copy of its what (sizeof busy->what bytes) and position.
 int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *position);
 

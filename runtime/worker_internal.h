@@ -124,6 +124,7 @@ struct _worker_t {
     //  the log's line name the actor, the event and its seq, where the
     //  code alone (SHOAL_EFORMAT) would read as a damaged record.
     char load_refused[ENVELOPE_REASON_MAX + 1];
+    char load_refused_address[SHOAL_ADDRESS_MAX + 1]; //  whose, "" if none
 };
 
 #define FAILING_MAX 1024

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -68,6 +69,14 @@ static void s_listing (const char *dir, char *text, size_t size)
 //  leaves its last writes in LevelDB's log, which an open of the store
 //  itself turned into a table (a new log, a new MANIFEST, the old one
 //  deleted). A copy a killed check left in the store is removed.
+
+//  Makes path's times an hour old: a copy a check killed long ago.
+static void s_backdate (const char *path)
+{
+    struct timespec times[2] = {{.tv_sec = time (NULL) - 3600}, {.tv_sec = time (NULL) - 3600}};
+    assert_int_equal (utimensat (AT_FDCWD, path, times, 0), 0);
+}
+
 static void test_check_leaves_store (void **state)
 {
     fixture_t *f = *state;
@@ -89,11 +98,17 @@ static void test_check_leaves_store (void **state)
     s_listing (f->data, after, sizeof after);
     assert_string_equal (before, after);
 
-    //  A copy left behind by a check that was killed: removed by the next.
+    //  A copy left behind by a check that was killed: removed by the next,
+    //  once it is some seconds old (one just made may be a live check's
+    //  that has not locked it yet: it was removed under it).
     assert_int_equal (zsys_dir_create ("%s", stale), 0);
     FILE *file = fopen (stale_file, "w");
     assert_non_null (file);
     assert_int_equal (fclose (file), 0);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 0);
+    free (output);
+    assert_true (zsys_file_exists (stale));
+    s_backdate (stale);
     assert_int_equal (check_check (f, &output, "--data", f->data, "--json", NULL), 0);
     free (output);
     assert_false (zsys_file_exists (stale));
@@ -104,6 +119,7 @@ static void test_check_leaves_store (void **state)
     //  lock; each holds an flock on its copy) is left alone: the first
     //  removed the second's, whose LevelDB then failed on a table gone.
     assert_int_equal (zsys_dir_create ("%s", stale), 0);
+    s_backdate (stale);
     int held = open (stale, O_RDONLY | O_DIRECTORY);
     assert_true (held >= 0);
     assert_int_equal (flock (held, LOCK_EX), 0);
@@ -183,6 +199,8 @@ static void test_check_full_or_read_only (void **state)
     FILE *copy = fopen (left, "w");
     assert_non_null (copy);
     fclose (copy);
+    snprintf (left, sizeof left, "%s/.shoal-check-Killed", tmp);
+    s_backdate (left);
     s_listing (f->data, before, sizeof before);
     for (int read_only = 0; read_only < 2; read_only++) {
         if (read_only)

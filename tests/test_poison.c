@@ -503,6 +503,10 @@ static void test_poison_get (void **state)
     proc_assert_has (out, "\"state\":\"dead\"");
     char id[33];
     s_find_id (out, "poison/g", id);
+    //  explain tells the rest, its state left out (it stopped at the get).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E poison/g"), 0);
+    proc_assert_has (out, "poison/g, version 1\n  state: not shown: a get of poison/g crashed");
+    proc_assert_has (out, "#1 Boomed");
 
     //  Fixed: still set aside until an operator says; then gets run.
     proc_node_signal (p, SIGTERM);

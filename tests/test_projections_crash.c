@@ -588,7 +588,7 @@ static void test_apply_past_turn_timeout (void **state)
     projections_send_many (p, "Add", 3, 1, 1000); //  commands go on
     proc_node_signal (p, SIGTERM);
     proc_read (p, "node.log", log);
-    proc_assert_has (log, "stopping: the projection thread is still in a batch of spin@1, at "
+    proc_assert_has (log, "stopping: the projection thread is still in an apply of spin@1, at "
                           "the event at position 2");
 }
 

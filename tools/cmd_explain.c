@@ -315,7 +315,9 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
                   map_find_str (what, "reason", reason, sizeof reason) == 0 &&
                   map_find_int (what, "times", &times) == 0 &&
                   map_find_int (what, "since", &since_ms) == 0;
-        if (!reply.ok) {
+        if (!reply.ok && streq (reply.code, "poisoned"))
+            failing = false; //  its gets are set aside, not its commands
+        else if (!reply.ok) {
             //  The node answers the command as it answers the get: the
             //  sender re-sends, and no answer it can take ever comes.
             failing = true;
@@ -484,7 +486,10 @@ int cmd_explain (int argc, char **argv)
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;
     }
-    if (!get.ok) {
+    //  Its gets set aside (a view that crashed the node): the rest is
+    //  still told, the state left out.
+    bool view_aside = !get.ok && streq (get.code, "poisoned");
+    if (!get.ok && !view_aside) {
         fprintf (stderr, "shoal explain: %s: %s (%s)\n", address, get.reason, get.code);
         client_reply_close (&get);
         client_destroy (&client);
@@ -510,10 +515,16 @@ int cmd_explain (int argc, char **argv)
     client_destroy (&client);
     bool stalled = s_explain_why (&opts, cluster, own_node, rows);
     int64_t version = 0;
-    map_int (get.data, get.size, "version", &version);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
-    const msgpack_object *state = map_find (map_unpack (&unpacked, get.data, get.size), "state");
+    const msgpack_object *state = NULL;
+    if (view_aside) { //  the version its events say
+        event_row_t *e = zlistx_last (last);
+        version = e ? e->seq : 0;
+    } else {
+        map_int (get.data, get.size, "version", &version);
+        state = map_find (map_unpack (&unpacked, get.data, get.size), "state");
+    }
     char code[64] = "";
     map_find_str (state, "code", code, sizeof code);
     bool expired = streq (code, "expired");
@@ -527,6 +538,8 @@ int cmd_explain (int argc, char **argv)
             json_object (stdout, state);
         else
             printf ("null");
+        if (view_aside)
+            stuck_json_str ("state_set_aside", get.reason, true);
         printf (",\"stalled\":%s,\"expired\":%s,\"events\":[", stalled ? "true" : "false",
                 expired ? "true" : "false");
         const char *comma = "";
@@ -561,6 +574,8 @@ int cmd_explain (int argc, char **argv)
         printf ("  state: ");
         if (state)
             json_object (stdout, state);
+        else if (view_aside)
+            printf ("not shown: %s", get.reason);
         printf ("\n  last events:%s\n", zlistx_size (last) ? "" : " none");
         for (event_row_t *e = zlistx_first (last); e; e = zlistx_next (last)) {
             char iso[40];
