@@ -77,10 +77,11 @@ static bool s_is_lock_error (const char *err)
 
 //  What a directory holds, as far as LevelDB goes.
 typedef struct {
-    bool exists;     //  the directory is there
-    bool current;    //  a CURRENT file
-    int data_files;  //  NNN.log, NNN.ldb, NNN.sst, MANIFEST-NNN (LOCK, LOG, LOG.old hold no data)
-    char names[256]; //  some of them, for a message
+    bool exists;    //  the directory is there
+    bool current;   //  a CURRENT file
+    int data_files; //  NNN.log, NNN.ldb, NNN.sst, MANIFEST-NNN (LOCK, LOG, LOG.old hold no data)
+    uint64_t log_bytes; //  of the NNN.log files: what an open writes out as tables
+    char names[256];    //  some of them, for a message
 } dir_state_t;
 
 //  True if name is "DIGITS" followed by tail.
@@ -113,6 +114,9 @@ static int s_dir_state (const char *dir, dir_state_t *state)
         if (strcmp (name, "CURRENT") == 0)
             state->current = true;
         else if (s_leveldb_data_file (name)) {
+            struct stat st;
+            if (s_numbered (name, ".log") && fstatat (dirfd (handle), name, &st, 0) == 0)
+                state->log_bytes += (uint64_t) st.st_size;
             if (state->data_files++ < 4) {
                 size_t used = strlen (state->names);
                 snprintf (state->names + used, sizeof state->names - used, "%s%.60s",
@@ -182,6 +186,16 @@ static int s_db_open (journal_t *self, bool create, char **message)
                                  line ? ")" : "", self->dir);
         free (line);
         rc = SHOAL_EFORMAT;
+    } else if (strstr (err, "No space left")) {
+        //  The open writes LevelDB's log files out as a table: that much
+        //  room, and some, before it can open (a few MiB freed may not do).
+        dir_state_t state;
+        uint64_t log_mb = s_dir_state (self->dir, &state) == 0 ? state.log_bytes >> 20 : 0;
+        *message = zsys_sprintf ("cannot open the journal in %s: %s; its open writes LevelDB's "
+                                 "log files (%" PRIu64 " MiB here) out as a table first: free "
+                                 "at least %" PRIu64 " MiB on its disk, then start it again",
+                                 self->dir, err, log_mb, log_mb + 4);
+        rc = SHOAL_EIO;
     } else {
         *message = zsys_sprintf ("cannot open the journal in %s: %s", self->dir, err);
         rc = SHOAL_EIO;

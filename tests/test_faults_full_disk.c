@@ -95,9 +95,9 @@ static bool s_half_acked (fixture_t *f)
 
 //  Fills the disk under f->disk with a file of the test's, then gives back
 //  leave bytes of it. Writes its path into path.
-static void s_fill (fixture_t *f, char *path, size_t size, off_t leave)
+static void s_fill_named (fixture_t *f, const char *name, char *path, size_t size, off_t leave)
 {
-    snprintf (path, size, "%s/filler", f->disk);
+    snprintf (path, size, "%s/%s", f->disk, name);
     int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true (fd >= 0);
     static char block[4096];
@@ -109,6 +109,11 @@ static void s_fill (fixture_t *f, char *path, size_t size, off_t leave)
     off_t length = lseek (fd, 0, SEEK_END);
     assert_int_equal (ftruncate (fd, length > leave ? length - leave : 0), 0);
     close (fd);
+}
+
+static void s_fill (fixture_t *f, char *path, size_t size, off_t leave)
+{
+    s_fill_named (f, "filler", path, size, leave);
 }
 
 //  Waits until transfer/tI is completed, failed or compensated, by gets.
@@ -344,9 +349,22 @@ static void s_full_disk (fixture_t *f, bool restart)
         fail_msg ("%lld unavailable answers did not name the full disk; the first: %s",
                   (long long) f->unnamed, f->first_unnamed);
 
+    if (restart) {
+        //  Killed, and every last byte taken: a start is refused, saying
+        //  how much room the open needs (it said "No space left" alone,
+        //  and a few MiB freed were not enough).
+        node_child_stop (&f->node, SIGKILL);
+        char rest[400];
+        s_fill_named (f, "rest", rest, sizeof rest, 0);
+        faults_refused (f, "No space left on device",
+                        "MiB here) out as a table first: free at least", NULL);
+        assert_int_equal (unlink (rest), 0);
+    }
     //  Space again: what was refused goes through when asked again, and
     //  more besides, without a restart.
     assert_int_equal (unlink (filler), 0);
+    if (restart)
+        faults_start (f, "sync");
     faults_add_mix (f, 80);
     faults_pump (f, NULL);
     if (restart) {

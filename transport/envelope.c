@@ -647,9 +647,10 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
     size_t reason_len = reason ? strlen (reason) : 0;
     if (ok ? code_len + reason_len > 0 : code_len == 0)
         return SHOAL_EINVAL;
-    if (code_len > ENVELOPE_CODE_MAX || reason_len > ENVELOPE_REASON_MAX ||
-        (code_len && shoal_name_check (code, code_len) != 0))
+    if (code_len > ENVELOPE_CODE_MAX || (code_len && shoal_name_check (code, code_len) != 0))
         return SHOAL_EINVAL;
+    if (reason_len > ENVELOPE_REASON_MAX)
+        reason_len = ENVELOPE_REASON_MAX; //  cut, then scrubbed: no character left half
     //  Every reason leaves as UTF-8, however it was cut or what it quotes.
     char scrubbed[ENVELOPE_REASON_MAX + 1];
     if (reason_len) {

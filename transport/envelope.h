@@ -129,10 +129,11 @@ int envelope_new_secret_id (uint8_t id[ENVELOPE_ID_SIZE]);
 //  Builds a reply payload. data may be NULL (an empty map). code and
 //  reason may be NULL when ok. A code is a name (1 to ENVELOPE_CODE_MAX
 //  printable ASCII bytes, no space: shoal_name_check), else SHOAL_EINVAL.
-//  The reason (at most ENVELOPE_REASON_MAX bytes) is written as UTF-8
-//  whatever it holds (utf8_scrub): a character cut at its end is dropped,
-//  a byte that is not UTF-8 becomes '?'. The result is the caller's to
-//  free().
+//  The reason is written as UTF-8 whatever it holds (utf8_scrub): a
+//  character cut at its end is dropped, a byte that is not UTF-8 becomes
+//  '?'; one longer than ENVELOPE_REASON_MAX bytes is cut to it (it was
+//  refused, SHOAL_EINVAL, and a caller that built it from a long cause,
+//  a path, sent no reply at all). The result is the caller's to free().
 int envelope_reply_encode (bool ok, const char *code, const char *reason, const uint8_t *data,
                            size_t data_size, uint8_t **payload, size_t *payload_size);
 
