@@ -260,8 +260,16 @@ static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route
         self->counters.bad_frames++;
         //  A string that is not UTF-8 comes in a frame read whole: the
         //  refusal answers that request (its id, its sender can match it).
-        front_reject (self, route, route_size, rc == SHOAL_EINVAL ? envelope : NULL, "bad_frame",
-                      detail[0] ? detail : shoal_strerror (rc));
+        //  Any other that reads as far as its id is answered under that id
+        //  alone (a client with several requests out took a nil answer for
+        //  another's, which had run); else with a nil correlation.
+        envelope_t known = {.name = "error"};
+        bool identified = rc != SHOAL_EINVAL && envelope_peek_id (frame, size, known.id);
+        front_reject (self, route, route_size,
+                      rc == SHOAL_EINVAL ? envelope
+                      : identified       ? &known
+                                         : NULL,
+                      "bad_frame", detail[0] ? detail : shoal_strerror (rc));
         return false;
     }
     if (envelope->kind != ENVELOPE_COMMAND && envelope->kind != ENVELOPE_QUERY) {

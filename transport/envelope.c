@@ -597,6 +597,20 @@ int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, 
     return s_decode (env, data, size, detail, detail_size, true);
 }
 
+bool envelope_peek_id (const uint8_t *data, size_t size, uint8_t id[ENVELOPE_ID_SIZE])
+{
+    size_t at = 0, len = 0;
+    uint64_t count, value;
+    const uint8_t *bytes;
+    if (!data || size > ENVELOPE_MAX_SIZE || mpread_array (data, size, &at, &count) || count < 3 ||
+        mpread_uint (data, size, &at, UINT64_MAX, &value) || value != ENVELOPE_VERSION ||
+        mpread_uint (data, size, &at, UINT64_MAX, &value) ||
+        mpread_bin (data, size, &at, &bytes, &len) || len != ENVELOPE_ID_SIZE)
+        return false;
+    memcpy (id, bytes, ENVELOPE_ID_SIZE);
+    return true;
+}
+
 bool envelope_to (const uint8_t *data, size_t size, const uint8_t **to, size_t *len)
 {
     size_t at = 0;

@@ -97,6 +97,12 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size);
 
+//  True if data begins as an envelope does (an array, version
+//  ENVELOPE_VERSION, a kind, a 16-byte id), with that id into id: a
+//  request that does not decode past its id may still be answered under
+//  it, so that a client with several requests out matches the refusal.
+bool envelope_peek_id (const uint8_t *data, size_t size, uint8_t id[ENVELOPE_ID_SIZE]);
+
 //  True if data, an envelope this process encoded or decoded before,
 //  is addressed to address (its `to` field): read from the frame's first
 //  fields, not its payload, and nothing is allocated (a few header bytes
