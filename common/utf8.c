@@ -120,8 +120,19 @@ char *utf8_quote (char *out, size_t size, const char *text, size_t len, char quo
             n = 1;
             piece_len = (size_t) snprintf (escape, sizeof escape, "\\x%02x", s[i]);
         } else {
-            piece = text + i;
-            piece_len = n;
+            //  C1 controls (U+0080 to U+009F: NEL breaks a line) and the
+            //  line and paragraph separators are escaped as C0 ones are:
+            //  a quoted text stays one line for any reader.
+            uint32_t code = n == 2   ? (uint32_t) (s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f)
+                            : n == 3 ? (uint32_t) (s[i] & 0x0f) << 12 |
+                                           (uint32_t) (s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f)
+                                     : 0;
+            if ((n == 2 && code <= 0x9f) || (n == 3 && (code == 0x2028 || code == 0x2029)))
+                piece_len = (size_t) snprintf (escape, sizeof escape, "\\u%04x", code);
+            else {
+                piece = text + i;
+                piece_len = n;
+            }
         }
         //  Room for this piece, then "...", the quote and the NUL if more follow.
         size_t after = i + n < len ? 5 : 2;

@@ -267,8 +267,14 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
     else if (shoal_data_str (&data, "reason", args->reason, sizeof args->reason) != 0 ||
              !args->reason[0])
         wrong = "reason must be a text of 1 to 255 bytes";
-    if (!wrong && shoal_data_str (&data, "operator", args->operator, sizeof args->operator) != 0)
+    //  An operator that is there but unreadable is refused, not taken as
+    //  "unknown": the record would name no one, or someone else.
+    int operator_rc =
+        wrong ? 0 : shoal_data_str (&data, "operator", args->operator, sizeof args->operator);
+    if (operator_rc == SHOAL_ENOTFOUND || (operator_rc == 0 && !args->operator[0]))
         snprintf (args->operator, sizeof args->operator, "unknown");
+    else if (operator_rc != 0)
+        wrong = "operator must be a text of at most 63 bytes";
     char force_why[64];
     if (!wrong && queryargs_bool (&data, "force", &args->force, force_why, sizeof force_why))
         wrong = "force must be true or false";

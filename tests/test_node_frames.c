@@ -429,6 +429,15 @@ static void test_query_fields_typed (void **state)
         !strstr (reply.reason, "force must be true or false"))
         fail_msg ("$resolve with force=yes: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
     client_reply_close (&reply);
+    //  An operator that is not a text (it was taken as "unknown", and the
+    //  record named no one).
+    node_call (fx->client, ENVELOPE_COMMAND, NULL, "account/q", "$resolve", &reply,
+               "id=0123456789abcdef0123456789abcdef", "code=gone", "reason=by hand", "operator:=5",
+               NULL);
+    if (reply.ok || strcmp (reply.code, "invalid_field") != 0 ||
+        !strstr (reply.reason, "operator must be a text"))
+        fail_msg ("$resolve with operator 5: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
+    client_reply_close (&reply);
 
     //  Of their type: answered (the second page of two events).
     node_call (fx->client, ENVELOPE_QUERY, NULL, "account/q", "events", &reply, "from:=2",
