@@ -22,6 +22,7 @@
 
 #include "shoal_base.h" //  shoal_log_level_t, which modules see too
 #include <stdbool.h>
+#include <stdint.h>
 
 #define LOG_LINE_MAX 1024 //  bytes of a line at most: longer ones are cut
 
@@ -45,6 +46,12 @@ bool log_enabled (shoal_log_level_t level);
 //  longer than 1 KiB is cut).
 void log_write (shoal_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+//  For a line said at most once a second by its caller (its own
+//  *logged_at and *count, 0 at first, per thread): counts one more
+//  occurrence; true when the line is due, with *said the occurrences it
+//  speaks for (since the last such line), and the count starts again.
+bool log_due (int64_t *logged_at, uint64_t *count, uint64_t *said);
 
 #define log_debug(...) log_write (SHOAL_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_write (SHOAL_LOG_INFO, __VA_ARGS__)

@@ -194,14 +194,10 @@ static void s_load_refused (worker_t *self, const shoal_type_t *type, const char
               address, type->name, replay->refused, replay->refused_name);
     static _Thread_local int64_t logged_at;
     static _Thread_local uint64_t refusals;
-    refusals++;
-    int64_t now = zclock_mono ();
-    if (logged_at && now - logged_at < 1000)
-        return;
-    log_warn ("worker %d: %s (%llu such loads since the last such line)", self->index,
-              self->load_refused, (unsigned long long) refusals);
-    logged_at = now;
-    refusals = 0;
+    uint64_t said;
+    if (log_due (&logged_at, &refusals, &said))
+        log_warn ("worker %d: %s (%llu such loads since the last such line)", self->index,
+                  self->load_refused, (unsigned long long) said);
 }
 
 const char *actor_load_why (worker_t *self, const char *address, int rc)

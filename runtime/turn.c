@@ -166,15 +166,11 @@ static void s_log_failure (worker_t *self, const envelope_t *envelope, const sho
 {
     static _Thread_local int64_t logged_at;
     static _Thread_local uint64_t failures;
-    failures++;
-    int64_t now = zclock_mono ();
-    if (logged_at && now - logged_at < 1000)
-        return;
-    log_warn ("worker %d: %s failed on %s: %s %s (%llu failures since the last such line)",
-              self->index, envelope->to, envelope->name, ctx->code, ctx->reason,
-              (unsigned long long) failures);
-    logged_at = now;
-    failures = 0;
+    uint64_t said;
+    if (log_due (&logged_at, &failures, &said))
+        log_warn ("worker %d: %s failed on %s: %s %s (%llu failures since the last such line)",
+                  self->index, envelope->to, envelope->name, ctx->code, ctx->reason,
+                  (unsigned long long) said);
 }
 
 //  Keeps how envelope's actor is failing (worker.h's failing), for `get`:

@@ -469,13 +469,21 @@ static void test_misused_snapshot_and_view (void **state)
 
 #define VIEW_ABORTS "env SHOAL_POISON_VIEW=abort " NODE_ARGS
 
+//  With the module as it ships, address takes a Boom (its event 1,
+//  Boomed); then the node stops, for a start with another variant.
+static void s_boomed_then_stop (proc_t *p, const char *address)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E %s Boom", address), 0);
+    proc_node_signal (p, SIGTERM);
+}
+
 static void test_poison_get (void **state)
 {
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
-    proc_node_start (p, FIXED);
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/g Boom"), 0);
-    proc_node_signal (p, SIGTERM);
+    s_boomed_then_stop (p, "poison/g");
     for (int crash = 1; crash <= 3; crash++) {
         proc_node_start (p, VIEW_ABORTS);
         int rc = proc_run (p, out, err, "$SHOAL get --endpoint $E --timeout 3000 poison/g");
@@ -553,9 +561,7 @@ static void test_apply_refusal_named (void **state)
 {
     proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
-    proc_node_start (p, FIXED);
-    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E poison/r Boom"), 0);
-    proc_node_signal (p, SIGTERM);
+    s_boomed_then_stop (p, "poison/r");
     proc_node_start (p, "env SHOAL_POISON_REFUSE=1 " NODE_ARGS);
     const char *said = "poison/r cannot be loaded: the apply() of actor type 'poison' refused "
                        "its stored event 1 (Boomed)";
