@@ -216,6 +216,12 @@ int journal_log_recover (journal_t *self);
 #define JOURNAL_SYNCED_FILE "SYNCED"
 #define JOURNAL_MARK_MS 1000
 #define JOURNAL_MARK_ROTATE 4096 //  bytes of marks before a new file
+//  Reads every record of self's store, just opened, with its checksums,
+//  and checks that its event log has no gap (while the store is marked
+//  gapless). Returns 0, or SHOAL_EFORMAT (or SHOAL_ENOMEM) with *message
+//  set (free with free()). verify.c.
+int journal_verify_all (journal_t *self, char **message);
+
 //  Reads the last whole mark of DIR/JOURNAL_SYNCED_FILE into *marked.
 //  False (and *marked 0) if there is none; a file without a whole mark
 //  is logged.

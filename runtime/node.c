@@ -24,14 +24,13 @@
 #include "turnfile.h"
 #include "projector.h"
 #include "storemade.h"
+#include "modules.h"
 #include "node_owner.h"
 #include "threadname.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <dlfcn.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NODE_MAX_MODULES 32
 #define NODE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
 #define NODE_DEFAULT_MAX_ACTORS 1000000
 
@@ -52,8 +50,7 @@ struct _shoal_node_t {
     journal_t *journal;
     storemade_t *made; //  a store it made, to undo; NULL once started
     shoal_registry_t *registry;
-    void *modules[NODE_MAX_MODULES]; //  dlopen handles
-    int module_count;
+    modules_t modules;          //  the modules loaded (modules.h)
     worker_config_t config;     //  shared with the workers
     worker_outbound_t outbound; //  bytes the workers sent the front, not yet handled
     worker_stats_t *stats;      //  one per worker
@@ -392,8 +389,7 @@ void shoal_node_destroy (shoal_node_t **self_p)
     journal_destroy (&self->journal);
     storemade_destroy (&self->made);
     registry_destroy (&self->registry);
-    for (int i = 0; i < self->module_count; i++)
-        dlclose (self->modules[i]);
+    modules_close (&self->modules);
     free (self->stats);
     free (self->data_dir);
     free (self->endpoint);
@@ -436,123 +432,14 @@ int shoal_node_module_option (shoal_node_t *self, const char *module, const char
     return registry_option_set (self->registry, module, key, value);
 }
 
-//  The name of the module at path: its file's base name without ".so".
-//  Returns a string to free(), or NULL when out of memory.
-static char *s_module_name (const char *path)
-{
-    const char *base = strrchr (path, '/');
-    base = base ? base + 1 : path;
-    size_t len = strlen (base);
-    if (len > 3 && strcmp (base + len - 3, ".so") == 0)
-        len -= 3;
-    return strndup (base, len);
-}
-
 int shoal_node_load_module_named (shoal_node_t *self, const char *path, const char *name,
                                   char **error)
 {
-    if (self->module_count == NODE_MAX_MODULES) {
-        *error = zsys_sprintf ("too many modules (at most %d)", NODE_MAX_MODULES);
-        return SHOAL_EMODULE;
-    }
     if (self->workers) {
         *error = zsys_sprintf ("cannot load module %s: the node has started", path);
         return SHOAL_EMODULE;
     }
-    //  A path without a slash is a file here, as for any other command:
-    //  dlopen would look it up on the linker's path instead (and find a
-    //  system library of that name, or nothing, never ./counter.so).
-    char *here = strchr (path, '/') ? NULL : zsys_sprintf ("./%s", path);
-    void *handle = dlopen (here ? here : path, RTLD_NOW | RTLD_LOCAL);
-    zstr_free (&here);
-    if (!handle) {
-        *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
-        return SHOAL_EMODULE;
-    }
-    //  The same file given twice (dlopen counts it, and hands back the
-    //  same handle): its init would register its types again.
-    for (int i = 0; i < self->module_count; i++)
-        if (self->modules[i] == handle) {
-            *error = zsys_sprintf ("module %s is given twice (as two --module options, or as "
-                                   "two paths to one file): give it once",
-                                   path);
-            dlclose (handle);
-            return SHOAL_EMODULE;
-        }
-    //  The ABI first: a module of another ABI may not even survive its init.
-    const int *abi = dlsym (handle, SHOAL_MODULE_ABI);
-    if (!abi || *abi != SHOAL_ABI_VERSION) {
-        if (abi)
-            *error = zsys_sprintf ("module %s was built for shoal ABI %d; this node is ABI %d: "
-                                   "rebuild it against this shoal's shoal.h",
-                                   path, *abi, SHOAL_ABI_VERSION);
-        else
-            *error = zsys_sprintf ("module %s has no %s (no SHOAL_MODULE, or an older shoal); "
-                                   "this node is ABI %d: rebuild it against this shoal's "
-                                   "shoal.h, with `SHOAL_MODULE;` in its source",
-                                   path, SHOAL_MODULE_ABI, SHOAL_ABI_VERSION);
-        dlclose (handle);
-        return SHOAL_EMODULE;
-    }
-    shoal_module_init_fn *init = (shoal_module_init_fn *) dlsym (handle, SHOAL_MODULE_ENTRY);
-    if (!init) {
-        *error = zsys_sprintf ("module %s has no %s function", path, SHOAL_MODULE_ENTRY);
-        dlclose (handle);
-        return SHOAL_EMODULE;
-    }
-    size_t types = registry_count (self->registry);
-    size_t projections = registry_projection_count (self->registry);
-    char *derived = name ? NULL : s_module_name (path);
-    int rc =
-        name || derived ? registry_loading (self->registry, name ? name : derived) : SHOAL_ENOMEM;
-    //  Said before its init runs: an init that crashes the node leaves
-    //  this as the log's last line.
-    log_info ("shoal node: loading module %s", path);
-    //  The working directory an init changes is changed back: a relative
-    //  --data, or the next --module, is where it was given.
-    int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cwd < 0)
-        log_warn ("shoal node: the working directory cannot be opened (%s): a module that "
-                  "changes it is not followed back",
-                  strerror (errno));
-    if (rc == 0)
-        rc = init (self->registry);
-    int lost = cwd >= 0 && fchdir (cwd) != 0 ? errno : 0;
-    if (cwd >= 0)
-        close (cwd);
-    if (rc == 0 && lost)
-        rc = SHOAL_EIO;
-    //  A registration refused is a refused module, even when its init
-    //  went on and returned 0 (it would run without that type).
-    if (rc == 0 && registry_error (self->registry))
-        rc = SHOAL_EINVAL;
-    if (rc == 0) //  its options are taken (shoal_node_start refuses the others)
-        registry_options_loaded (self->registry, name ? name : derived);
-    free (derived);
-    registry_loading (self->registry, NULL);
-    if (rc != 0) {
-        //  What a refused registration said (its type and why), else the
-        //  code the module's init returned.
-        const char *why = registry_error (self->registry);
-        if (lost)
-            *error = zsys_sprintf ("module %s changed the working directory, and it cannot be "
-                                   "changed back: %s",
-                                   path, strerror (lost));
-        else if (why)
-            *error = zsys_sprintf ("module %s failed to start: %s", path, why);
-        else
-            *error = zsys_sprintf ("module %s failed to start: its %s returned %d (%s)", path,
-                                   SHOAL_MODULE_ENTRY, rc, shoal_strerror (rc));
-        registry_truncate (self->registry, types); //  their structs go with dlclose
-        registry_projection_truncate (self->registry, projections);
-        dlclose (handle);
-        return SHOAL_EMODULE;
-    }
-    self->modules[self->module_count++] = handle;
-    log_info ("shoal node: module %s loaded (%zu actor types, %zu projections)", path,
-              registry_count (self->registry) - types,
-              registry_projection_count (self->registry) - projections);
-    return 0;
+    return modules_load (&self->modules, self->registry, path, name, error);
 }
 
 //  A new routing id for the projection thread's socket at the front

@@ -3,7 +3,9 @@
     control character (an operator's resolve --reason, a $USER, a module's
     shoal_log) written escaped, so that a reason with a newline cannot
     split a line or forge one ("ticket 1\n2026-... ERROR forged" was two
-    lines, the second looking like the node's own).
+    lines, the second looking like the node's own). And utf8_quote, which
+    quotes what someone else wrote into a line: C1 controls and U+2028/9
+    escaped too.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,12 +99,38 @@ static void test_name (void **state)
     assert_string_equal (out + 24, " INFO said: alone\n");
 }
 
+//  utf8_quote keeps a text one line for any reader: C0 and C1 controls,
+//  DEL and U+2028/U+2029 escaped (NEL and the separators came out raw,
+//  and a reply's reason printed on two lines), printable UTF-8 as it is.
+static void test_quote_one_line (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text, *quoted;
+    } cases[] = {
+        {"a\nb", "'a\\nb'"},
+        {"a\x01\x7f", "'a\\u0001\\u007f'"},
+        {"p\xc2\x85q", "'p\\u0085q'"},            //  NEL
+        {"\xc2\x80\xc2\x9f", "'\\u0080\\u009f'"}, //  C1's ends
+        {"\xe2\x80\xa8|\xe2\x80\xa9", "'\\u2028|\\u2029'"},
+        {"\xc2\xa0\xc3\xa9\xe2\x82\xac", "'\xc2\xa0\xc3\xa9\xe2\x82\xac'"}, //  printable
+        {"\xff", "'\\xff'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        utf8_quote (out, sizeof out, cases[i].text, strlen (cases[i].text), '\'');
+        if (strcmp (out, cases[i].quoted) != 0)
+            fail_msg ("case %zu: quoted %s, expected %s", i, out, cases[i].quoted);
+    }
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_one_line),
         cmocka_unit_test (test_level),
         cmocka_unit_test (test_name),
+        cmocka_unit_test (test_quote_one_line),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -16,7 +16,6 @@
 
 #include "harness.h"
 #include "mpread.h"
-#include "utf8.h"
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -777,31 +776,6 @@ static void test_mutations (void **state)
     }
 }
 
-//  utf8_quote keeps a text one line for any reader: C0 and C1 controls,
-//  DEL and U+2028/U+2029 escaped (NEL and the separators came out raw,
-//  and a reply's reason printed on two lines), printable UTF-8 as it is.
-static void test_quote_one_line (void **state)
-{
-    (void) state;
-    static const struct {
-        const char *text, *quoted;
-    } cases[] = {
-        {"a\nb", "'a\\nb'"},
-        {"a\x01\x7f", "'a\\u0001\\u007f'"},
-        {"p\xc2\x85q", "'p\\u0085q'"},            //  NEL
-        {"\xc2\x80\xc2\x9f", "'\\u0080\\u009f'"}, //  C1's ends
-        {"\xe2\x80\xa8|\xe2\x80\xa9", "'\\u2028|\\u2029'"},
-        {"\xc2\xa0\xc3\xa9\xe2\x82\xac", "'\xc2\xa0\xc3\xa9\xe2\x82\xac'"}, //  printable
-        {"\xff", "'\\xff'"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char out[64];
-        utf8_quote (out, sizeof out, cases[i].text, strlen (cases[i].text), '\'');
-        if (strcmp (out, cases[i].quoted) != 0)
-            fail_msg ("case %zu: quoted %s, expected %s", i, out, cases[i].quoted);
-    }
-}
-
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,7 +792,6 @@ int main (void)
         cmocka_unit_test (test_str_bin_bool_headers),
         cmocka_unit_test (test_random_elements),
         cmocka_unit_test (test_mutations),
-        cmocka_unit_test (test_quote_one_line),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
