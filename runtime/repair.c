@@ -147,8 +147,11 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
         return wrong;
     if (limit < 0 || limit > REPAIR_ROWS_MAX)
         limit = REPAIR_ROWS_MAX;
-    //  "node/..." asks for the whole worker; an address for its own rows.
+    //  "node/..." asks for the whole worker; an address for its own rows,
+    //  of a type the node registers (else unknown_type, as get and events).
     bool all = strncmp (envelope->to, "node/", 5) == 0;
+    if (!all && !registry_lookup (self->config->registry, envelope->to))
+        return SHOAL_ENOTFOUND;
     int64_t now = worker_now ();
     //  The gauge counts what this answer calls stalled before it leaves.
     outbox_count_stalled (self, now);

@@ -454,6 +454,12 @@ static void test_query_fields_typed (void **state)
                "stalled:=false", "limit:=10", NULL);
     assert_true (reply.ok);
     client_reply_close (&reply);
+    //  pending of an address of no registered type is refused, as get's
+    //  and events' are (it answered an empty list).
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "nosuch/x", "pending", &reply, NULL);
+    if (reply.ok || strcmp (reply.code, "unknown_type") != 0)
+        fail_msg ("pending of nosuch/x: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
+    client_reply_close (&reply);
 }
 
 static void test_malformed_envelopes (void **state)
