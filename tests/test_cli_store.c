@@ -266,6 +266,14 @@ static void test_pending_node_down (void **state)
         fail_msg ("no line about the node: %s", out);
     if (strstr (out, "no command is pending"))
         fail_msg ("says nothing is pending with no node answering: %s", out);
+    //  explain --json says it on stdout too (it printed nothing there).
+    code = cli_run (fx, out, err,
+                    "timeout 30 \"$SHOAL\" explain --json --endpoint 'ipc://%s/nobody.ipc' "
+                    "--timeout 300 account/a",
+                    fx->dir);
+    assert_int_equal (code, 3);
+    if (!strstr (out, "{\"ok\":false,\"address\":\"account/a\",\"code\":\"no_answer\","))
+        fail_msg ("explain --json, no node: %s", out);
 }
 
 //  --------------------------------------------------------------------------

@@ -478,10 +478,19 @@ int cmd_explain (int argc, char **argv)
         bool refused = cmd_refused ("explain", client, rc);
         if (!refused && said_down) //  as resolve says it, --json too
             cmd_no_answer ("explain", address, NULL, down, reason, opts.json);
-        else if (!refused)
+        else if (!refused) {
             fprintf (stderr, "shoal explain: no answer about %s%s%s within %ld ms: %s\n", address,
                      own_node ? " from its node " : "", own_node ? own_node : "",
                      (long) opts.timeout_ms, shoal_strerror (rc));
+            if (opts.json) { //  a script reads stdout: the same, as no_answer
+                printf ("{\"ok\":false,\"address\":");
+                json_string (stdout, address, strlen (address));
+                printf (",\"code\":\"no_answer\"");
+                if (own_node)
+                    stuck_json_str ("node", own_node, true);
+                printf (",\"reason\":\"no answer within %ld ms\"}\n", (long) opts.timeout_ms);
+            }
+        }
         client_destroy (&client);
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;
