@@ -23,13 +23,13 @@ shoal_log_level_t log_level (void)
     return (shoal_log_level_t) atomic_load (&s_level);
 }
 
-bool log_due (int64_t *logged_at, uint64_t *count, uint64_t *said)
+bool log_due (int64_t *logged_at, uint64_t *count, int64_t every_ms, uint64_t *said)
 {
     ++*count;
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
     int64_t ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (*logged_at && ms - *logged_at < 1000)
+    if (*logged_at && ms - *logged_at < every_ms)
         return false;
     *said = *count;
     *logged_at = ms;

@@ -47,11 +47,12 @@ bool log_enabled (shoal_log_level_t level);
 void log_write (shoal_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-//  For a line said at most once a second by its caller (its own
-//  *logged_at and *count, 0 at first, per thread): counts one more
-//  occurrence; true when the line is due, with *said the occurrences it
-//  speaks for (since the last such line), and the count starts again.
-bool log_due (int64_t *logged_at, uint64_t *count, uint64_t *said);
+//  For a line said at most once every every_ms by its caller (its own
+//  *logged_at and *count, 0 at first, per thread or object): counts one
+//  more occurrence; true when the line is due, with *said the
+//  occurrences it speaks for (since the last such line), and the count
+//  starts again.
+bool log_due (int64_t *logged_at, uint64_t *count, int64_t every_ms, uint64_t *said);
 
 #define log_debug(...) log_write (SHOAL_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_write (SHOAL_LOG_INFO, __VA_ARGS__)

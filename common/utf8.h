@@ -34,8 +34,9 @@ size_t utf8_scrub (char *text, size_t len);
 //  UTF8_QUOTE_MIN) between two quote characters, escaped so that it reads
 //  as one line whatever its bytes: valid printable UTF-8 as it is; the
 //  quote and '\' after a '\'; \n, \r, \t, and \u00XX for the other
-//  control characters, NUL and DEL (JSON's escapes), and \uXXXX for the
-//  C1 ones (U+0080 to U+009F) and U+2028, U+2029; \xNN for each byte
+//  control characters, NUL and DEL (JSON's escapes), the same \u and
+//  four hex digits for the C1 ones (U+0080 to U+009F) and U+2028, U+2029;
+//  \xNN for each byte
 //  that does not start a valid UTF-8 character. What does not fit ends in
 //  "..." before the closing quote, cut between characters. For an error
 //  message that names a key or value someone else wrote. Returns out.

@@ -37,7 +37,6 @@
 #include <inttypes.h>
 #include <leveldb/c.h>
 #include <limits.h>
-#include <pthread.h>
 #include <czmq.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -505,29 +505,27 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     zchunk_t *lines = zchunk_new (NULL, 0);
     //  What the loss it accepts was: the acknowledged positions the log
     //  no longer holds (LevelDB's repair says nothing of a log cut short).
-    if (marked && log_end == UINT64_MAX) {
-        char *said = zsys_sprintf ("shoal: the node had made the event log durable up to "
-                                   "position %" PRIu64 " (%s), and the log's last record does "
-                                   "not read: `shoal check` says what it holds\n",
-                                   synced, JOURNAL_SYNCED_FILE);
-        zchunk_extend (lines, said, strlen (said));
-        zstr_free (&said);
-    } else if (marked && log_end < synced) {
-        char *said = zsys_sprintf (
-            "shoal: the event log ends at position %" PRIu64 ", but the node had made it "
-            "durable up to %" PRIu64 " (%s): the %" PRIu64 " positions from %" PRIu64
-            " on were acknowledged and are gone; the store is taken as it is\n",
-            log_end, synced, JOURNAL_SYNCED_FILE, synced - log_end, log_end);
-        zchunk_extend (lines, said, strlen (said));
-        zstr_free (&said);
-    } else if (marked) {
-        char *said = zsys_sprintf ("shoal: the event log ends at position %" PRIu64
-                                   ", where the node had made it durable up to %" PRIu64
-                                   " (%s): no acknowledged position is missing from its end\n",
-                                   log_end, synced, JOURNAL_SYNCED_FILE);
-        zchunk_extend (lines, said, strlen (said));
-        zstr_free (&said);
-    }
+    char *loss =
+        !marked ? NULL
+        : log_end == UINT64_MAX
+            ? zsys_sprintf ("shoal: the node had made the event log durable up to "
+                            "position %" PRIu64 " (%s), and the log's last record does "
+                            "not read: `shoal check` says what it holds\n",
+                            synced, JOURNAL_SYNCED_FILE)
+        : log_end < synced
+            ? zsys_sprintf ("shoal: the event log ends at position %" PRIu64
+                            ", but the node had made it durable up to %" PRIu64
+                            " (%s): the %" PRIu64 " positions from %" PRIu64
+                            " on were acknowledged and are gone; the store is taken as "
+                            "it is\n",
+                            log_end, synced, JOURNAL_SYNCED_FILE, synced - log_end, log_end)
+            : zsys_sprintf ("shoal: the event log ends at position %" PRIu64
+                            ", where the node had made it durable up to %" PRIu64
+                            " (%s): no acknowledged position is missing from its end\n",
+                            log_end, synced, JOURNAL_SYNCED_FILE);
+    if (loss)
+        zchunk_extend (lines, loss, strlen (loss));
+    zstr_free (&loss);
     if (mark_put) {
         const char *said = "shoal: the event log's mark (metadata 'eventlog') was lost: put "
                            "back (the log keeps the records it has)\n";

@@ -181,7 +181,7 @@ static int s_actor_restore (worker_t *self, actor_t *actor)
 }
 
 //  Says why an actor cannot be loaded: its type's apply refused one of its
-//  stored events. Kept for the reply (actor_load_why); logged at most once
+//  stored events. Kept for the reply (actor_load_refused); logged at most once
 //  a second per worker, with the loads refused since.
 static void s_load_refused (worker_t *self, const shoal_type_t *type, const char *address,
                             const replay_t *replay)
@@ -195,16 +195,16 @@ static void s_load_refused (worker_t *self, const shoal_type_t *type, const char
     static _Thread_local int64_t logged_at;
     static _Thread_local uint64_t refusals;
     uint64_t said;
-    if (log_due (&logged_at, &refusals, &said))
+    if (log_due (&logged_at, &refusals, 1000, &said))
         log_warn ("worker %d: %s (%llu such loads since the last such line)", self->index,
                   self->load_refused, (unsigned long long) said);
 }
 
-const char *actor_load_why (worker_t *self, const char *address, int rc)
+const char *actor_load_refused (worker_t *self, const char *address, int rc)
 {
-    if (rc == SHOAL_EFORMAT && strcmp (self->load_refused_address, address) == 0)
-        return self->load_refused;
-    return shoal_strerror (rc);
+    return rc == SHOAL_EFORMAT && strcmp (self->load_refused_address, address) == 0
+               ? self->load_refused
+               : NULL;
 }
 
 //  Loads an actor from its latest snapshot and the events after it, and

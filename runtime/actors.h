@@ -81,10 +81,11 @@ size_t actor_table_size (const ptable_t *actors);
 //  actor_table_passivate, or an aborted batch).
 actor_t *actor_table_get (worker_t *self, const char *address, int *rc);
 
-//  What a failed load of the actor at address (rc, from actor_table_get
-//  or its kin) says to a client: when its type's apply refused one of its
-//  stored events, which one and what to do; else shoal_strerror (rc).
-const char *actor_load_why (worker_t *self, const char *address, int rc);
+//  Why the load of the actor at address failed with rc (from
+//  actor_table_get or its kin), for a client, when its type's apply
+//  refused one of its stored events: which one and what to do. NULL for
+//  any other failure.
+const char *actor_load_refused (worker_t *self, const char *address, int rc);
 
 //  For a read: the active actor at address (*transient false), else, when
 //  its stream has no event or the actor left memory on its own ask

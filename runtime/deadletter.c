@@ -13,7 +13,6 @@
 #include "journal_dead.h"
 #include "log.h"
 #include "mpread.h"
-#include "strcopy.h"
 #include "turn.h"
 #include "worker_internal.h"
 
@@ -304,7 +303,9 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
     uint8_t id[ENVELOPE_ID_SIZE];
     turnfile_key (envelope, id);
     s_hex (id, hex);
-    char reason[ENVELOPE_REASON_MAX + 1];
+    //  Room for the longest address: a reply's reason is cut to its
+    //  length when it is encoded (envelope_reply_encode).
+    char reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 160];
     if (envelope->kind == ENVELOPE_COMMAND) {
         if (dropped) {
             snprintf (reason, sizeof reason,
@@ -319,13 +320,11 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
             turn_error (self, route, route_size, envelope, "poisoned", reason);
         }
     } else if (envelope->kind == ENVELOPE_QUERY) {
-        char long_reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 160];
-        snprintf (long_reason, sizeof long_reason,
+        snprintf (reason, sizeof reason,
                   "a %s of %s crashed the node %d times (its type's apply(), restore() or "
                   "view()) and is set aside (id %s): fix the module, then shoal dead-letters "
                   "retry %s",
                   envelope->name, envelope->to, DEADLETTER_CRASHES, hex, hex);
-        str_copy (reason, sizeof reason, long_reason); //  cut to a reason's length
         turn_error (self, route, route_size, envelope, "poisoned", reason);
     } else if (envelope->kind == ENVELOPE_REPLY && dropped)
         s_forget_reply (self, envelope);
@@ -438,7 +437,8 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     record_t record;
     uint8_t *bytes;
     int rc = s_get (self->config->journal, envelope->to, id, &record, &bytes);
-    //  Room for the longest address; cut to a reason's length below.
+    //  Room for the longest address; cut to a reason's length when it is
+    //  encoded (envelope_reply_encode).
     char reason[ENVELOPE_REASON_MAX + SHOAL_ADDRESS_MAX + 64];
     if (rc == 0 && record.state != DEAD_DEAD && record.state != DEAD_SUSPECT) {
         snprintf (reason, sizeof reason,
@@ -448,7 +448,6 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                   record.state == DEAD_RAN       ? "has run"
                   : record.state == DEAD_DROPPED ? "was dropped"
                                                  : "was retried");
-        reason[ENVELOPE_REASON_MAX] = 0;
         turn_error (self, route, route_size, envelope, "not_dead", reason);
     } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {
         //  An operator's decision, in the log as a resolve is: a retried
@@ -474,7 +473,6 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
         rec_close (&out);
     } else if (rc == SHOAL_ENOTFOUND) {
         snprintf (reason, sizeof reason, "no dead letter %s for %s", hex, envelope->to);
-        reason[ENVELOPE_REASON_MAX] = 0;
         turn_error (self, route, route_size, envelope, "not_found", reason);
     } else if (rc) {
         char why_store[ENVELOPE_REASON_MAX + 1];

@@ -359,7 +359,6 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     snprintf (reason, sizeof reason,
               "node %s (%s), which owns %s, is down or cut off from this node; retry later", name,
               cluster_node_client (self->config.cluster, owner), envelope->to);
-    reason[ENVELOPE_REASON_MAX] = 0; //  a reason is at most that long
     //  The data names the node too, {"node_down": NAME}: a client tells
     //  the owner's silence from the node's own trouble (docs/PROTOCOL.md).
     msgpack_sbuffer data;

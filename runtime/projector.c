@@ -320,7 +320,7 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 0;
     if (!step->applied)
         step->first = logged->position;
-    turnfile_busy_at (step->self->config->busy, logged->position);
+    turnfile_busy_at (step->self->config->busy, logged->position, s_coarse_ms ());
     applyfile_begin (step->self->guard, &step->build->build, logged->position);
     int rc = view_apply (&step->self->view, logged);
     turnfile_busy_end (step->self->config->busy);
@@ -436,7 +436,7 @@ static bool s_step (projector_t *self, build_t *build)
     //  the build aside there), and answerable for the whole batch.
     if (step.applied && build->def->batch_end) {
         applyfile_begin (self->guard, &build->build, step.first);
-        turnfile_busy_at (self->config->busy, step.first);
+        turnfile_busy_at (self->config->busy, step.first, s_coarse_ms ());
         rc = view_end (&self->view, step.first);
         turnfile_busy_end (self->config->busy);
         if (rc == 0)

@@ -99,8 +99,8 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, 
         rec_close (&view);
         if (transient)
             actor_free (&actor);
-    } else if (actor_load_why (self, envelope->to, rc) != shoal_strerror (rc))
-        snprintf (why, why_size, "%s", actor_load_why (self, envelope->to, rc));
+    } else if (actor_load_refused (self, envelope->to, rc)) //  the module's apply refused an event
+        snprintf (why, why_size, "%s", self->load_refused);
     return rc;
 }
 

@@ -103,6 +103,19 @@ static bool s_known_size (size_t size)
     return false;
 }
 
+//  Records why name (of an actor type or a projection: what) is refused,
+//  quoted whatever its bytes. Returns SHOAL_EINVAL.
+static int s_name_refused (shoal_registry_t *registry, const char *what, const char *name)
+{
+    char quoted[SHOAL_TYPE_MAX + 16];
+    if (name)
+        utf8_quote (quoted, sizeof quoted, name, strnlen (name, SHOAL_TYPE_MAX + 1), '\'');
+    snprintf (registry->error, sizeof registry->error,
+              "%s name %s is not 1 to %d bytes of [a-z0-9_-] starting with a letter", what,
+              name ? quoted : "NULL", SHOAL_TYPE_MAX);
+    return SHOAL_EINVAL;
+}
+
 int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given, size_t size)
 {
     if (!registry)
@@ -120,16 +133,8 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
     }
     shoal_type_t type = {0};
     memcpy (&type, given, size);
-    if (!s_name_ok (type.name, SHOAL_TYPE_MAX)) {
-        char quoted[SHOAL_TYPE_MAX + 16];
-        if (type.name)
-            utf8_quote (quoted, sizeof quoted, type.name, strnlen (type.name, SHOAL_TYPE_MAX + 1),
-                        '\'');
-        snprintf (registry->error, sizeof registry->error,
-                  "actor type name %s is not 1 to %d bytes of [a-z0-9_-] starting with a letter",
-                  type.name ? quoted : "NULL", SHOAL_TYPE_MAX);
-        return SHOAL_EINVAL;
-    }
+    if (!s_name_ok (type.name, SHOAL_TYPE_MAX))
+        return s_name_refused (registry, "actor type", type.name);
     const char *missing = !type.handle  ? "handle"
                           : !type.apply ? "apply"
                           : !type.view  ? "view"
@@ -298,16 +303,8 @@ int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_pro
     }
     shoal_projection_t projection = {0};
     memcpy (&projection, given, size);
-    if (!s_name_ok (projection.name, SHOAL_TYPE_MAX)) {
-        char quoted[SHOAL_TYPE_MAX + 16];
-        if (projection.name)
-            utf8_quote (quoted, sizeof quoted, projection.name,
-                        strnlen (projection.name, SHOAL_TYPE_MAX + 1), '\'');
-        snprintf (registry->error, sizeof registry->error,
-                  "projection name %s is not 1 to %d bytes of [a-z0-9_-] starting with a letter",
-                  projection.name ? quoted : "NULL", SHOAL_TYPE_MAX);
-        return SHOAL_EINVAL;
-    }
+    if (!s_name_ok (projection.name, SHOAL_TYPE_MAX))
+        return s_name_refused (registry, "projection", projection.name);
     const char *wrong =
         projection.version < 1 ? "version must be 1 or more"
         : !projection.apply    ? "no apply (it is required)"

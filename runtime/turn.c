@@ -167,7 +167,7 @@ static void s_log_failure (worker_t *self, const envelope_t *envelope, const sho
     static _Thread_local int64_t logged_at;
     static _Thread_local uint64_t failures;
     uint64_t said;
-    if (log_due (&logged_at, &failures, &said))
+    if (log_due (&logged_at, &failures, 1000, &said))
         log_warn ("worker %d: %s failed on %s: %s %s (%llu failures since the last such line)",
                   self->index, envelope->to, envelope->name, ctx->code, ctx->reason,
                   (unsigned long long) said);
@@ -244,13 +244,12 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     }
     if (found != SHOAL_ENOTFOUND) { //  unreadable: it may have run, so don't run it
         char why[ENVELOPE_REASON_MAX + 1];
-        const char *refused = actor_load_why (self, envelope->to, found);
-        s_transient (
-            self, route, route_size, envelope, "unavailable",
-            refused != shoal_strerror (found)
-                ? refused
-                : turn_store_why (self, found, "its inbox record cannot be read", why, sizeof why),
-            found == SHOAL_EIO);
+        const char *refused = actor_load_refused (self, envelope->to, found);
+        s_transient (self, route, route_size, envelope, "unavailable",
+                     refused ? refused
+                             : turn_store_why (self, found, "its inbox record cannot be read", why,
+                                               sizeof why),
+                     found == SHOAL_EIO);
         return;
     }
     //  Its inbox record may have been pruned: refuse rather than risk a
@@ -267,9 +266,11 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
         if (rc == SHOAL_ENOTFOUND)
             turn_error (self, route, route_size, envelope, "unknown_type",
                         "no actor type is registered for this address");
-        else
+        else {
+            const char *refused = actor_load_refused (self, envelope->to, rc);
             s_transient (self, route, route_size, envelope, "unavailable",
-                         actor_load_why (self, envelope->to, rc), rc == SHOAL_EIO);
+                         refused ? refused : shoal_strerror (rc), rc == SHOAL_EIO);
+        }
         return;
     }
     int result = s_turn (self, actor, envelope, now);

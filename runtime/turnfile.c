@@ -206,9 +206,10 @@ static int s_recover_file (const char *path, turnfile_crash_fn *fn, void *arg)
         //  is this turn's message (never retried as the wrong one).
         envelope_t envelope;
         uint8_t key[ENVELOPE_ID_SIZE];
-        if (turn.frame && (envelope_decode (&envelope, turn.frame, turn.frame_size) != 0 ||
-                           (turnfile_key (&envelope, key), false) ||
-                           memcmp (key, turn.key, ENVELOPE_ID_SIZE) != 0 ||
+        bool decoded = turn.frame && envelope_decode (&envelope, turn.frame, turn.frame_size) == 0;
+        if (decoded)
+            turnfile_key (&envelope, key);
+        if (turn.frame && (!decoded || memcmp (key, turn.key, ENVELOPE_ID_SIZE) != 0 ||
                            strcmp (envelope.to, turn.to) != 0 || envelope.kind != turn.kind)) {
             log_warn ("the turn file %s holds another message than its turn's (%s on %s): "
                       "not kept",
@@ -257,16 +258,12 @@ void turnfile_busy_name (turnfile_busy_t *busy, const char *what)
         snprintf (busy->what, sizeof busy->what, "%s", what);
 }
 
-void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position)
+void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position, int64_t now)
 {
     if (!busy)
         return;
-    //  The coarse clock: a read of memory per apply (zclock_mono's base).
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
-    int64_t ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
     atomic_store_explicit (&busy->position, position, memory_order_relaxed);
-    atomic_store_explicit (&busy->started, ms > 0 ? ms : 1, memory_order_release);
+    atomic_store_explicit (&busy->started, now > 0 ? now : 1, memory_order_release);
 }
 
 void turnfile_busy_end (turnfile_busy_t *busy)
@@ -291,8 +288,6 @@ int64_t turnfile_busy_running (turnfile_busy_t *busy, char *what, uint64_t *posi
 //  --------------------------------------------------------------------------
 //  The watchdog
 
-//  Looks at each worker's turn once; reported[w] is the start of the
-//  turn of worker w already reported, 0 if none.
 //  Looks at the projection thread's apply once; *reported is the start of
 //  the one already reported, 0 if none.
 static void s_watch_projection (const turnfile_watch_t *watch, int64_t *reported)
@@ -314,6 +309,8 @@ static void s_watch_projection (const turnfile_watch_t *watch, int64_t *reported
     *reported = started;
 }
 
+//  Looks at each worker's turn once; reported[w] is the start of the
+//  turn of worker w already reported, 0 if none.
 static void s_watch (const turnfile_watch_t *watch, int64_t *reported)
 {
     const worker_config_t *config = watch->config;

@@ -78,10 +78,6 @@ typedef void (turnfile_crash_fn) (void *arg, const turnfile_turn_t *turn);
 //  cannot be read is skipped with a warning.
 int turnfile_recover (const char *dir, turnfile_crash_fn *fn, void *arg);
 
-//  The watchdog, a czmq zactor (arg: a turnfile_watch_t that outlives
-//  it): every tenth of the timeout (at most 250 ms) it looks at each
-//  worker's running turn; one past timeout_ms is logged once with its
-//  address and counted (overdue_turns; overdue_now while it runs).
 //  The projection thread's apply in progress (a module's apply or
 //  batch_end), which the watchdog looks at too: started (the monotonic
 //  clock's ms, 0 when none) is stored last, after position, the event it
@@ -93,6 +89,11 @@ typedef struct {
     char what[SHOAL_TYPE_MAX + 16];
 } turnfile_busy_t;
 
+//  The watchdog, a czmq zactor (arg: a turnfile_watch_t that outlives
+//  it): every tenth of the timeout (at most 250 ms) it looks at each
+//  worker's running turn; one past timeout_ms is logged once with its
+//  address and counted (overdue_turns; overdue_now while it runs); and
+//  at the projection thread's apply, logged once too.
 typedef struct {
     const struct worker_config_s *config; //  the workers' stats and turn files
     int64_t timeout_ms;                   //  --turn-timeout
@@ -101,9 +102,10 @@ typedef struct {
 void turnfile_watchdog (zsock_t *pipe, void *arg);
 
 //  The projection thread's batch is of build what ("NAME@VERSION"); an
-//  apply of the event at position begins; it ends. busy may be NULL.
+//  apply of the event at position begins, now (the monotonic clock's ms:
+//  the thread's coarse one will do); it ends. busy may be NULL.
 void turnfile_busy_name (turnfile_busy_t *busy, const char *what);
-void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position);
+void turnfile_busy_at (turnfile_busy_t *busy, uint64_t position, int64_t now);
 void turnfile_busy_end (turnfile_busy_t *busy);
 //  The monotonic ms at which busy's apply began (0 if none) and, when one
 //  runs, a copy of its what (sizeof busy->what bytes) and position.

@@ -360,16 +360,11 @@ static void s_reload_if_due (worker_t *self)
 //  SLOW_LOG_EVERY_MS, with how many there were since the last line.
 static void s_slow_commit (worker_t *self, uint64_t ns, size_t records)
 {
-    self->slow_commits++;
-    int64_t now = zclock_mono ();
-    if (self->slow_logged_at && now - self->slow_logged_at < SLOW_LOG_EVERY_MS)
-        return;
-    log_warn ("worker %d: slow commit: %.0f ms for %zu records (%" PRIu64
-              " commits over %.0f ms since the last such line)",
-              self->index, (double) ns / 1e6, records, self->slow_commits,
-              (double) SLOW_COMMIT_NS / 1e6);
-    self->slow_logged_at = now;
-    self->slow_commits = 0;
+    uint64_t said;
+    if (log_due (&self->slow_logged_at, &self->slow_commits, SLOW_LOG_EVERY_MS, &said))
+        log_warn ("worker %d: slow commit: %.0f ms for %zu records (%" PRIu64
+                  " commits over %.0f ms since the last such line)",
+                  self->index, (double) ns / 1e6, records, said, (double) SLOW_COMMIT_NS / 1e6);
 }
 
 static void s_commit (worker_t *self)

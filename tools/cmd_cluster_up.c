@@ -217,11 +217,11 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
         char count[16], port[16];
         snprintf (count, sizeof count, "%ld", nodes);
         snprintf (port, sizeof port, "%ld", base_port);
-        char *argv[8] = {"cluster up", "--nodes", count, "--dir", (char *) dir};
+        char *argv[10] = {"cluster up", "--nodes", count, "--dir", (char *) dir};
         int argc = 5;
         if (ipc)
             argv[argc++] = "--ipc";
-        else if (base_port) { //  else cluster init's own
+        if (base_port) { //  else cluster init's own (with --ipc, it refuses it)
             argv[argc++] = "--base-port";
             argv[argc++] = port;
         }
@@ -267,11 +267,6 @@ int cluster_up (int argc, char **argv)
         return EXIT_USAGE;
     if (first < argc) {
         fprintf (stderr, "shoal cluster up: unexpected argument '%s'\n", argv[first]);
-        return EXIT_USAGE;
-    }
-    if (ipc && base_port) {
-        fprintf (stderr, "shoal cluster up: --base-port is for TCP: with --ipc the nodes listen "
-                         "on sockets in --dir, and no port is taken\n");
         return EXIT_USAGE;
     }
     bool nodes_given = nodes > 0;

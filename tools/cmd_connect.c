@@ -57,20 +57,28 @@ int cmd_no_answer (const char *command, const char *address, const char *name, c
 {
     fprintf (stderr, "shoal %s: no answer from node %s about %s: %s\n", command, node, address,
              reason);
-    if (json) {
-        printf ("{\"ok\":false,\"address\":");
-        json_string (stdout, address, strlen (address));
-        if (name) {
-            printf (",\"command\":");
-            json_string (stdout, name, strlen (name));
-        }
-        printf (",\"code\":\"no_answer\",\"node\":");
-        json_string (stdout, node, strlen (node));
-        printf (",\"reason\":");
-        json_string (stdout, reason, strlen (reason));
-        printf ("}\n");
-    }
+    if (json)
+        cmd_no_answer_json (address, name, node, reason);
     return EXIT_NO_ANSWER;
+}
+
+void cmd_no_answer_json (const char *address, const char *name, const char *node,
+                         const char *reason)
+{
+    printf ("{\"ok\":false,\"address\":");
+    json_string (stdout, address, strlen (address));
+    if (name) {
+        printf (",\"command\":");
+        json_string (stdout, name, strlen (name));
+    }
+    printf (",\"code\":\"no_answer\"");
+    if (node) {
+        printf (",\"node\":");
+        json_string (stdout, node, strlen (node));
+    }
+    printf (",\"reason\":");
+    json_string (stdout, reason, strlen (reason));
+    printf ("}\n");
 }
 
 void cmd_owner_note (const char *cluster_path, const char *address, char *note, size_t size)

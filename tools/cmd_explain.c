@@ -483,12 +483,9 @@ int cmd_explain (int argc, char **argv)
                      own_node ? " from its node " : "", own_node ? own_node : "",
                      (long) opts.timeout_ms, shoal_strerror (rc));
             if (opts.json) { //  a script reads stdout: the same, as no_answer
-                printf ("{\"ok\":false,\"address\":");
-                json_string (stdout, address, strlen (address));
-                printf (",\"code\":\"no_answer\"");
-                if (own_node)
-                    stuck_json_str ("node", own_node, true);
-                printf (",\"reason\":\"no answer within %ld ms\"}\n", (long) opts.timeout_ms);
+                char reason[64];
+                snprintf (reason, sizeof reason, "no answer within %ld ms", (long) opts.timeout_ms);
+                cmd_no_answer_json (address, NULL, own_node, reason);
             }
         }
         client_destroy (&client);

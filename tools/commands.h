@@ -96,6 +96,9 @@ bool cmd_owner_down (const client_reply_t *reply, char *node, size_t size);
 //  Returns EXIT_NO_ANSWER.
 int cmd_no_answer (const char *command, const char *address, const char *name, const char *node,
                    const char *reason, bool json);
+//  The JSON line of cmd_no_answer alone (node NULL: not known, left out).
+void cmd_no_answer_json (const char *address, const char *name, const char *node,
+                         const char *reason);
 
 //  Who an operator's decision is recorded as (a resolve, a dead letter's
 //  retry or drop): $USER, else the login of the effective user, else
