@@ -54,6 +54,19 @@ void proc_read (proc_t *self, const char *name, char *buffer)
     proc_read_file (path, buffer);
 }
 
+bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log)
+{
+    int64_t deadline = proc_now_ms () + ms;
+    while (true) {
+        proc_read (self, "node.log", log);
+        if (strstr (log, needle))
+            return true;
+        if (proc_now_ms () > deadline)
+            return false;
+        usleep (10 * 1000); //  between two reads, within the deadline
+    }
+}
+
 void proc_read_file (const char *path, char *buffer)
 {
     buffer[0] = 0;

@@ -75,6 +75,9 @@ void proc_node_signal (proc_t *self, int sig);
 
 //  The text of DIR/name (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read (proc_t *self, const char *name, char *buffer);
+//  Reads DIR/node.log into log (PROC_OUTPUT_MAX bytes) until it holds
+//  needle, or ms have passed (it is read every 10 ms). True if it does.
+bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log);
 //  The text of the file at path (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read_file (const char *path, char *buffer);
 

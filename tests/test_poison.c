@@ -447,11 +447,8 @@ static void test_misused_snapshot_and_view (void **state)
                        "shoal_rec_*: the key 'booms' written twice in one map)";
     const char *view = "actor type 'twice': its view() failed (a field written wrongly with "
                        "shoal_rec_*: the key 'booms' written twice in one map)";
-    for (int64_t deadline = proc_now_ms () + 10000; proc_now_ms () < deadline; usleep (10000)) {
-        proc_read (p, "node.log", log);
-        if (strstr (log, snap) && strstr (log, view))
-            break;
-    }
+    proc_log_until (p, snap, 10000, log);
+    proc_log_until (p, view, 10000, log);
     if (s_count (log, snap) != 1 || s_count (log, view) != 1)
         fail_msg ("expected one line for the snapshot and one for the view in: %s", log);
     //  The type's replies and events are as ever.
@@ -540,12 +537,8 @@ static void test_view_past_turn_timeout (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E --timeout 1000 poison/s"),
                       3);
     const char *said = "get on poison/s has run for";
-    for (int64_t deadline = proc_now_ms () + 20000; proc_now_ms () < deadline; usleep (10000)) {
-        proc_read (p, "node.log", log);
-        if (strstr (log, said))
-            break;
-    }
-    proc_assert_has (log, said);
+    if (!proc_log_until (p, said, 20000, log))
+        fail_msg ("no '%s' in the log within 20 s: %s", said, log);
     proc_assert_has (log, "past --turn-timeout");
     proc_node_signal (p, SIGKILL);
 }

@@ -578,12 +578,8 @@ static void test_apply_past_turn_timeout (void **state)
     projections_send_many (p, "Add", 99, 1, 1000); //  position 2: spin@1 never returns
     const char *said = "projection thread: spin@1 has run for ";
     char log[PROC_OUTPUT_MAX];
-    for (int64_t deadline = proc_now_ms () + WAIT_MS; proc_now_ms () < deadline; usleep (20000)) {
-        proc_read (p, "node.log", log);
-        if (strstr (log, said))
-            break;
-    }
-    proc_assert_has (log, said);
+    if (!proc_log_until (p, said, WAIT_MS, log))
+        fail_msg ("no '%s' in the log within %d ms: %s", said, WAIT_MS, log);
     proc_assert_has (log, " ms, at the event at position 2, past --turn-timeout (200 ms)");
     projections_send_many (p, "Add", 3, 1, 1000); //  commands go on
     proc_node_signal (p, SIGTERM);

@@ -93,22 +93,32 @@ static void s_add (proc_t *p, const char *id, int kib)
 
 //  Waits until every projection has applied every event of the log (the
 //  most lag 0).
-static void s_wait_caught_up (proc_t *p)
+//  Runs `shoal projections --json` through the Python script (which
+//  reads it on stdin and prints a line) until what it prints starts with
+//  want, into out; the test fails after WAIT_MS.
+static void s_projections_until (proc_t *p, const char *script, const char *want, char *out)
 {
-    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    char err[PROC_OUTPUT_MAX];
     int64_t deadline = proc_now_ms () + WAIT_MS;
     while (true) {
         int code = proc_run (p, out, err,
                              "$SHOAL projections --json --endpoint $E | python3 -c 'import json, "
-                             "sys; print (\"lag\", max (b[\"lag\"] for b in json.load (sys.stdin)"
-                             "[\"projections\"]))'");
-        if (code == 0 && strcmp (out, "lag 0\n") == 0)
+                             "sys; d = json.load (sys.stdin); %s'",
+                             script);
+        if (code == 0 && strncmp (out, want, strlen (want)) == 0)
             return;
         if (proc_now_ms () > deadline)
-            fail_msg ("projections not caught up within %d ms (exit %d): %s %s", WAIT_MS, code, out,
-                      err);
-        usleep (50 * 1000);
+            fail_msg ("projections: no '%s' within %d ms (exit %d): %s %s", want, WAIT_MS, code,
+                      out, err);
+        usleep (50 * 1000); //  between two asks, within the deadline
     }
+}
+
+static void s_wait_caught_up (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX];
+    s_projections_until (p, "print (\"lag\", max (b[\"lag\"] for b in d[\"projections\"]))",
+                         "lag 0\n", out);
 }
 
 //  Runs `shoal query ARGS --json` into $DIR/q.json and returns its exit;
@@ -176,25 +186,15 @@ static void test_pages_followed (void **state)
 //  --------------------------------------------------------------------------
 //  2. A row bigger than half a reply, and one bigger than a reply
 
-//  fat@1's state and error, as "STATE at POSITION: ERROR", once it is not
-//  "live" with a lag (or WAIT_MS has passed: the test fails).
+//  fat@1's state and error, as "STATE at POSITION: ERROR", once it is
+//  failed (or WAIT_MS has passed: the test fails).
 static void s_fat_stopped (proc_t *p, char *said)
 {
-    char err[PROC_OUTPUT_MAX];
-    int64_t deadline = proc_now_ms () + WAIT_MS;
-    while (true) {
-        int code = proc_run (
-            p, said, err,
-            "$SHOAL projections --json --endpoint $E | python3 -c 'import json, sys; "
-            "b = [b for b in json.load (sys.stdin)[\"projections\"] if b[\"name\"] == \"fat\"][0]; "
-            "print (b[\"status\"], \"at\", b.get (\"error_position\"), end = \": \"); "
-            "print (b.get (\"error\"))'");
-        if (code == 0 && strncmp (said, "failed", 6) == 0)
-            return;
-        if (proc_now_ms () > deadline)
-            fail_msg ("fat@1 did not stop within %d ms (exit %d): %s %s", WAIT_MS, code, said, err);
-        usleep (50 * 1000);
-    }
+    s_projections_until (p,
+                         "b = [b for b in d[\"projections\"] if b[\"name\"] == \"fat\"][0]; "
+                         "print (b[\"status\"], \"at\", b.get (\"error_position\"), end = \": \"); "
+                         "print (b.get (\"error\"))",
+                         "failed", said);
 }
 
 static void test_big_rows (void **state)
