@@ -75,9 +75,14 @@ int driver_run (const driver_t *driver, size_t *resent)
             int64_t due = paused->not_before - zclock_mono ();
             wait_ms = due <= 0 ? 0 : due < wait_ms ? (int) due : wait_ms;
         }
+        //  Every reply that has come is taken before the window is filled
+        //  again, so that the next requests go out together: one write of
+        //  the socket for many, rather than one each (on both sides). At
+        //  most a window's worth, so that the ticks and re-sends go on.
         client_reply_t reply;
-        int got = client_recv (client, wait_ms, &reply);
-        if (got == 0) {
+        size_t taken = 0;
+        for (int got = client_recv (client, wait_ms, &reply); got == 0;
+             got = ++taken < driver->window ? client_recv (client, 0, &reply) : SHOAL_ETIMEOUT) {
             flight_t *flight = zhashx_lookup (flights, reply.correlation);
             if (flight) {
                 zhashx_delete (flights, flight->id);
