@@ -234,6 +234,16 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                    state.names, state.data_files > 4 ? ", ..." : "", dir));
         return NULL;
     }
+    //  A store without shoal's mark file may be another program's: told
+    //  from a copy, since LevelDB's open would rewrite its files.
+    if (state.current && !journal_marked_store (dir)) {
+        char *message = NULL;
+        int rc = journal_open_unmarked (dir, &message);
+        if (rc) {
+            s_set_error (code, error, rc, message);
+            return NULL;
+        }
+    }
     char failed[PATH_MAX];
     int made = state.exists ? 0 : dirsync_create (dir, failed); //  its name durable too
     if (made) {

@@ -204,6 +204,13 @@ int journal_log_recover (journal_t *self);
 //  it).
 #define JOURNAL_GAPLESS_FILE "GAPLESS"
 
+//  A file in the store's directory that says the store is shoal's, made
+//  with the store (and beside a store made before it, at its next open).
+//  A directory whose store lacks it is judged from a private copy before
+//  LevelDB opens it (journal_open_unmarked): LevelDB's open rewrites a
+//  store's files, and another program's store must be left as it was.
+#define JOURNAL_STORE_FILE "SHOAL"
+
 //  A file in the store's directory holding the event log's end that a
 //  sync made durable, as lines of 20 digits (the last one counts),
 //  appended and fdatasync'd by the syncer at most once a JOURNAL_MARK_MS
@@ -272,5 +279,18 @@ int journal_iter_close (leveldb_iterator_t *it, int rc);
 int journal_open_layout (journal_t *self, const char *dir, int wanted, char **message);
 //  True if dir holds JOURNAL_GAPLESS_FILE.
 bool journal_marked_gapless (const char *dir);
+
+//  True if dir holds JOURNAL_STORE_FILE.
+bool journal_marked_store (const char *dir);
+
+//  Whose the store in dir is, for a store without JOURNAL_STORE_FILE,
+//  told from a private copy (storecopy.h), so that nothing of dir is
+//  written: another program's store, or an older shoal's, is refused as
+//  journal_open_layout would refuse it after an open. Returns 0 (shoal's,
+//  empty, or its keys cannot be read from the copy: the open tells), or a
+//  code with *message set (free with free()): SHOAL_EINVAL another
+//  program's, SHOAL_EVERSION an older shoal's, SHOAL_EBUSY a process holds
+//  the store. layout.c.
+int journal_open_unmarked (const char *dir, char **message);
 
 #endif

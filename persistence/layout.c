@@ -10,6 +10,8 @@
 #include "journal_internal.h"
 #include "dirsync.h"
 #include "keys.h"
+#include "log.h"
+#include "storecopy.h"
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -205,10 +207,10 @@ static int s_shards_verify (journal_t *self, const char *dir, int shards, char *
 //  they are this shoal's (an actor's record: 'S' shard:u16be and its kind),
 //  1 if an older shoal's (key layout 1: the kind, then an address), 0 if
 //  neither (another program's).
-static int s_origin (journal_t *self)
+static int s_origin (leveldb_t *db, const leveldb_readoptions_t *read)
 {
     int layout2 = 0, layout1 = 0, other = 0;
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
     leveldb_iter_seek_to_first (it);
     for (int seen = 0; leveldb_iter_valid (it) && seen < 4096; seen++) {
         size_t len;
@@ -225,6 +227,68 @@ static int s_origin (journal_t *self)
     if (layout2 > other && layout2 >= layout1)
         return 2;
     return layout1 > other ? 1 : 0;
+}
+
+//  The refusal of the store in dir, without shoal's metadata, whose keys
+//  are an older shoal's (origin 1) or another program's (0).
+static char *s_not_ours (const char *dir, int origin)
+{
+    if (origin == 1)
+        return zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, without "
+                             "shards in its keys); this shoal reads key layout %s only and "
+                             "cannot convert it: move it away",
+                             dir, KEYS_LAYOUT);
+    return zsys_sprintf ("the store in %s is a LevelDB store but not shoal's (no shoal metadata, "
+                         "and keys that are not shoal's): give a shoal node's data directory",
+                         dir);
+}
+
+int journal_open_unmarked (const char *dir, char **message)
+{
+    *message = NULL;
+    int rc = 0;
+    char *why = NULL;
+    storecopy_t *copy = storecopy_new (dir, &rc, &why);
+    if (!copy) {
+        if (rc == SHOAL_EBUSY) {
+            *message = why;
+            return rc;
+        }
+        //  No room for a copy, here or in $TMPDIR: the store is opened as
+        //  it was before the mark, and its open tells whose it is.
+        log_warn ("journal %s: it has no %s file, and whose store it is cannot be told from a "
+                  "copy (%s): it is opened to read its keys",
+                  dir, JOURNAL_STORE_FILE, why ? why : shoal_strerror (rc));
+        free (why);
+        return 0;
+    }
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, storecopy_path (copy), &err);
+    if (db) {
+        uint8_t key[1 + KEYS_META_NAME_MAX];
+        size_t key_len = keys_meta_key (key, "layout"), size = 0;
+        char *layout = leveldb_get (db, read, (const char *) key, key_len, &size, &err);
+        if (!layout && !err) {
+            leveldb_iterator_t *it = leveldb_create_iterator (db, read);
+            leveldb_iter_seek_to_first (it);
+            bool empty = !leveldb_iter_valid (it);
+            journal_iter_close (it, 0);
+            int origin = empty ? 2 : s_origin (db, read);
+            if (origin != 2) {
+                *message = s_not_ours (dir, origin);
+                rc = origin ? SHOAL_EVERSION : SHOAL_EINVAL;
+            }
+        }
+        leveldb_free (layout);
+        leveldb_close (db);
+    }
+    leveldb_free (err); //  a copy that cannot be read: the store's own open says why
+    leveldb_readoptions_destroy (read);
+    leveldb_options_destroy (options);
+    storecopy_destroy (&copy);
+    return rc;
 }
 
 void journal_salt_make (char text[JOURNAL_SALT_CHARS])
@@ -275,25 +339,53 @@ bool journal_marked_gapless (const char *dir)
            access (path, F_OK) == 0;
 }
 
-//  Writes JOURNAL_GAPLESS_FILE into the new store's directory, synced with
-//  the directory. Returns true if it is there.
-static bool s_mark_gapless (const char *dir)
+bool journal_marked_store (const char *dir)
 {
     char path[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_GAPLESS_FILE) >= (int) sizeof path)
+    return snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_STORE_FILE) < (int) sizeof path &&
+           access (path, F_OK) == 0;
+}
+
+//  Writes the file name, holding text, into the store's directory, synced
+//  with the directory. Returns true if it is there.
+static bool s_mark_file (const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
         return false;
-    static const char text[] =
-        "Made with this store by shoal. While this file is here, every stream's events\n"
-        "run from 1 without a gap. `shoal repair` removes it first. Do not copy it.\n";
     int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return false;
-    bool ok = write (fd, text, sizeof text - 1) == (ssize_t) (sizeof text - 1) && fsync (fd) == 0;
+    size_t size = strlen (text);
+    bool ok = write (fd, text, size) == (ssize_t) size && fsync (fd) == 0;
     close (fd);
     ok = ok && dirsync_sync (dir, NULL) == 0;
     if (!ok)
         unlink (path);
     return ok;
+}
+
+//  Writes JOURNAL_GAPLESS_FILE into the new store's directory. Returns
+//  true if it is there.
+static bool s_mark_gapless (const char *dir)
+{
+    return s_mark_file (
+        dir, JOURNAL_GAPLESS_FILE,
+        "Made with this store by shoal. While this file is here, every stream's events\n"
+        "run from 1 without a gap. `shoal repair` removes it first. Do not copy it.\n");
+}
+
+//  Writes JOURNAL_STORE_FILE beside the store, shoal's, if it is not there.
+//  Without it the next open judges the store from a copy first: slower,
+//  no worse.
+static void s_mark_store (const char *dir)
+{
+    if (!journal_marked_store (dir) &&
+        !s_mark_file (dir, JOURNAL_STORE_FILE,
+                      "This directory is a shoal node's store (key layout " KEYS_LAYOUT "). A\n"
+                      "store without this file is read from a copy before it is opened.\n"))
+        log_warn ("journal %s: cannot write its %s file: %s", dir, JOURNAL_STORE_FILE,
+                  strerror (errno));
 }
 
 //  Sets self->shards from the store's metadata, marking a new store with
@@ -310,7 +402,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
             return rc;
         }
         if (!empty) {
-            int origin = s_origin (self);
+            int origin = s_origin (self->db, self->read);
             if (origin == 2)
                 *message = zsys_sprintf (
                     "the store in %s holds this shoal's records (key layout %s) but not its "
@@ -318,16 +410,8 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
                     "damaged or lost. It cannot be opened safely without it; keep a copy of the "
                     "directory",
                     dir, KEYS_LAYOUT);
-            else if (origin == 1)
-                *message = zsys_sprintf ("the store in %s was made by an older shoal (key layout "
-                                         "1, without shards in its keys); this shoal reads key "
-                                         "layout %s only and cannot convert it: move it away",
-                                         dir, KEYS_LAYOUT);
             else
-                *message = zsys_sprintf ("the store in %s is a LevelDB store but not shoal's (no "
-                                         "shoal metadata, and keys that are not shoal's): give a "
-                                         "shoal node's data directory",
-                                         dir);
+                *message = s_not_ours (dir, origin);
             return origin ? SHOAL_EVERSION : SHOAL_EINVAL;
         }
         //  Empty, but a sync had made events durable here: its logs were
@@ -343,6 +427,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         //  Without the file the store is read as one that may have gaps:
         //  a hole in a stream is not refused.
         self->gapless = s_mark_gapless (dir);
+        s_mark_store (dir);
         return 0;
     }
     if (rc != 0) {
@@ -398,5 +483,6 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         return rc;
     self->shards = (uint32_t) shards;
     self->gapless = journal_marked_gapless (dir);
+    s_mark_store (dir);
     return 0;
 }
