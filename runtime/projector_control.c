@@ -138,20 +138,46 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                            "%s@%" PRIu32 " is not stopped at position %" PRIu64
                            " (see `shoal projections`)",
                            name, version, position);
-        journal_checkpoint_t cp = build->cp;
-        cp.next = position + 1;
-        cp.skipped++;
+        //  The skip is the operator's word that p is poison to this
+        //  version's code: every build of it that has not passed p skips
+        //  it, in one write, a rebuild under way as the build stopped
+        //  there (which a rebuild started later inherits, s_inherit_skips).
+        //  Each one's checkpoint counts it from now, as an inherited skip.
+        char error[sizeof build->error];
+        snprintf (error, sizeof error, "%s", build->error);
         journal_batch_t *batch = self->view.batch;
-        rc = journal_batch_view_skip (batch, &build->build, position, zclock_time (), build->error);
-        if (rc == 0)
-            rc = journal_batch_view_checkpoint (batch, &build->build, &cp);
+        for (size_t i = 0; i < self->build_count && rc == 0; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, name) != 0 || each->build.version != version ||
+                each->cp.next > position)
+                continue;
+            journal_checkpoint_t cp = each->cp;
+            if (each->failed && each->error_position == position)
+                cp.next = position + 1;
+            cp.skipped++;
+            rc = journal_batch_view_skip (batch, &each->build, position, zclock_time (), error);
+            if (rc == 0)
+                rc = journal_batch_view_checkpoint (batch, &each->build, &cp);
+        }
         rc = rc ? (journal_batch_clear (batch), rc) : projector_commit_synced (self);
-        if (rc == 0) {
-            build->cp = cp;
-            build->failed = false;
-            log_warn ("projection %s@%" PRIu32 ": the event at position %" PRIu64
-                      " was skipped by an operator (it failed with: %s)",
-                      name, version, position, build->error);
+        for (size_t i = 0; i < self->build_count && rc == 0; i++) {
+            build_t *each = self->builds[i];
+            if (strcmp (each->name, name) != 0 || each->build.version != version ||
+                each->cp.next > position)
+                continue;
+            each->cp.skipped++;
+            if (each->failed && each->error_position == position) {
+                each->cp.next = position + 1;
+                each->failed = false;
+            } else if (projector_skip_add (each, position) != 0)
+                //  Written, so its next start reads it: until then this
+                //  build stops at p, to be skipped again.
+                log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " keeps its skip of "
+                          "position %" PRIu64 " from its next start only (out of memory)",
+                          name, version, each->build.build, position);
+            log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " leaves out the event at "
+                      "position %" PRIu64 ", skipped by an operator (it failed with: %s)",
+                      name, version, each->build.build, position, error);
         }
     } else if (strcmp (action, "switch") == 0) {
         if (build->served) {
