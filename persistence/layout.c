@@ -248,14 +248,16 @@ int journal_open_unmarked (const char *dir, char **message)
     *message = NULL;
     int rc = 0;
     char *why = NULL;
-    storecopy_t *copy = storecopy_new (dir, &rc, &why);
+    storecopy_t *copy = storecopy_new_linked (dir, &rc, &why);
     if (!copy) {
         if (rc == SHOAL_EBUSY) {
             *message = why;
             return rc;
         }
-        //  No room for a copy, here or in $TMPDIR: the store is opened as
-        //  it was before the mark, and its open tells whose it is.
+        //  No room for a copy beside it (a disk full or read-only, where
+        //  LevelDB's open fails too): opened as before the mark, whose
+        //  open tells whose it is. A copy elsewhere would be the whole
+        //  store's size.
         log_warn ("journal %s: it has no %s file, and whose store it is cannot be told from a "
                   "copy (%s): it is opened to read its keys",
                   dir, JOURNAL_STORE_FILE, why ? why : shoal_strerror (rc));

@@ -223,7 +223,8 @@ static void s_drop_copy_dir (storecopy_t *self)
     self->path[0] = 0;
 }
 
-storecopy_t *storecopy_new (const char *dir, int *code, char **error)
+//  storecopy_new, or with elsewhere false storecopy_new_linked.
+static storecopy_t *s_new (const char *dir, bool elsewhere, int *code, char **error)
 {
     assert (dir);
     *code = 0;
@@ -259,7 +260,7 @@ storecopy_t *storecopy_new (const char *dir, int *code, char **error)
     why = s_make_copy_dir (self, dir);
     if (why == 0)
         why = s_fill (self, dir, failed, sizeof failed);
-    if (why) {
+    if (why && elsewhere) {
         s_drop_copy_dir (self);
         failed[0] = 0;
         why = s_make_copy_dir (self, tmp);
@@ -277,6 +278,16 @@ storecopy_t *storecopy_new (const char *dir, int *code, char **error)
         return NULL;
     }
     return self;
+}
+
+storecopy_t *storecopy_new (const char *dir, int *code, char **error)
+{
+    return s_new (dir, true, code, error);
+}
+
+storecopy_t *storecopy_new_linked (const char *dir, int *code, char **error)
+{
+    return s_new (dir, false, code, error);
 }
 
 const char *storecopy_path (const storecopy_t *self)

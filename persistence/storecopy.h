@@ -39,6 +39,12 @@ typedef struct _storecopy_t storecopy_t;
 //  be read or written) and *error (to free with free(), naming dir).
 storecopy_t *storecopy_new (const char *dir, int *code, char **error);
 
+//  As storecopy_new, in the store's directory only (tables linked, no
+//  second copy of the data): SHOAL_EIO where it cannot be made there. For
+//  a look at a store that must not cost a copy of it elsewhere (a node's
+//  start).
+storecopy_t *storecopy_new_linked (const char *dir, int *code, char **error);
+
 //  The copy's directory, to open; borrowed for the copy's life.
 const char *storecopy_path (const storecopy_t *self);
 

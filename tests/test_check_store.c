@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "check_test_util.h"
+#include "proc.h"
 
 //  `shoal repair` with args (NULL-terminated), as check_shoal_v.
 static int s_repair (const fixture_t *f, char **output, ...)
@@ -381,6 +382,28 @@ static void s_foreign_store (const char *dir)
     }
 }
 
+//  `shoal node` on another program's LevelDB store is refused (exit 1)
+//  with every file as it was: judged from a private copy, since LevelDB's
+//  open makes its log a table and writes a new MANIFEST. It was refused
+//  after that open.
+static void test_node_refuses_foreign (void **state)
+{
+    fixture_t *f = *state;
+    s_foreign_store (f->data);
+    char before[16384], after[16384], *output = NULL;
+    s_contents (f->data, before, sizeof before);
+    assert_non_null (strstr (before, ".log ")); //  what an open would make a table
+    char *argv[] = {getenv ("SHOAL_BIN"), "node",      "--data", f->data, "--endpoint",
+                    f->endpoint,          "--metrics", "off",    NULL};
+    int rc = proc_run_argv (argv, NULL, f->out, &output);
+    if (rc != 1 || !strstr (output, "is a LevelDB store but not shoal's"))
+        fail_msg ("expected a refusal of another program's store (exit 1): exit %d: %s", rc,
+                  output);
+    free (output);
+    s_contents (f->data, after, sizeof after);
+    assert_string_equal (before, after);
+}
+
 //  `shoal repair` of a directory that holds no shoal store is refused
 //  (exit 2) before its warning, and changes nothing: one that does not
 //  exist, an empty one, a file, and another program's LevelDB store, whole
@@ -442,6 +465,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_check_usage, check_setup, check_teardown),
         cmocka_unit_test_setup_teardown (test_check_damaged, check_setup, check_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refuses, check_setup, check_teardown),
+        cmocka_unit_test_setup_teardown (test_node_refuses_foreign, check_setup, check_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
