@@ -22,6 +22,7 @@
 #include <leveldb/c.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 typedef struct _log_tail_t log_tail_t;               //  the log's latest records (logtail.c)
 typedef struct _journal_filters_t journal_filters_t; //  filters.c
@@ -36,6 +37,8 @@ typedef struct {
 struct _journal_t {
     leveldb_t *db;                      //  the store; NULL while down (handle held)
     char *dir;                          //  its directory, owned
+    dev_t dir_dev;                      //  its directory's device and inode, while open
+    ino_t dir_ino;                      //  (journal.c, s_open_here)
     pthread_rwlock_t handle;            //  shared: any use of db; exclusive: reopen
     pthread_mutex_t writing;            //  held across each write to db
     atomic_bool failed;                 //  a write failed: db is not written again
@@ -284,13 +287,14 @@ bool journal_marked_gapless (const char *dir);
 bool journal_marked_store (const char *dir);
 
 //  Whose the store in dir is, for a store without JOURNAL_STORE_FILE,
-//  told from a private copy (storecopy.h), so that nothing of dir is
-//  written: another program's store, or an older shoal's, is refused as
-//  journal_open_layout would refuse it after an open. Returns 0 (shoal's,
-//  empty, or its keys cannot be read from the copy: the open tells), or a
-//  code with *message set (free with free()): SHOAL_EINVAL another
-//  program's, SHOAL_EVERSION an older shoal's, SHOAL_EBUSY a process holds
-//  the store. layout.c.
+//  told from a private copy beside it (storecopy_new_linked), so that
+//  nothing of dir is written: a store without shoal's metadata is refused
+//  as journal_open_layout would refuse it after an open, and one LevelDB
+//  refuses for its comparator is another program's. Returns 0 (shoal's,
+//  empty, or no copy could be made or read: the open tells), or a code
+//  with *message set (free with free()): SHOAL_EINVAL another program's,
+//  SHOAL_EVERSION an older shoal's or this one's without its metadata,
+//  SHOAL_EBUSY a process holds the store. layout.c.
 int journal_open_unmarked (const char *dir, char **message);
 
 #endif

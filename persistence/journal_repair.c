@@ -257,8 +257,8 @@ static int s_lock (const char *dir, int *rc, char **error)
 //  known only once they can be read. Returns 0 (shoal's, of any key
 //  layout, or its keys cannot tell), or a code with *error set:
 //  SHOAL_EINVAL not shoal's, else the copy could not be made or repaired.
-//  Takes and lets go of the store's LOCK: call it before s_lock, whose
-//  lock the copy's release would release too (one process's fcntl locks).
+//  Takes and lets go of a read lock on the store's LOCK: call it before
+//  s_lock, whose write lock that read lock would conflict with.
 static int s_whose_store (const char *dir, char **error)
 {
     int rc = 0;

@@ -230,9 +230,16 @@ static int s_origin (leveldb_t *db, const leveldb_readoptions_t *read)
 }
 
 //  The refusal of the store in dir, without shoal's metadata, whose keys
-//  are an older shoal's (origin 1) or another program's (0).
+//  are this shoal's (origin 2: the metadata's table lost), an older
+//  shoal's (1) or another program's (0).
 static char *s_not_ours (const char *dir, int origin)
 {
+    if (origin == 2)
+        return zsys_sprintf ("the store in %s holds this shoal's records (key layout %s) but not "
+                             "its metadata (the layout and the shard count): the table that held "
+                             "it is damaged or lost. It cannot be opened safely without it; keep "
+                             "a copy of the directory",
+                             dir, KEYS_LAYOUT);
     if (origin == 1)
         return zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, without "
                              "shards in its keys); this shoal reads key layout %s only and "
@@ -277,16 +284,22 @@ int journal_open_unmarked (const char *dir, char **message)
             leveldb_iter_seek_to_first (it);
             bool empty = !leveldb_iter_valid (it);
             journal_iter_close (it, 0);
-            int origin = empty ? 2 : s_origin (db, read);
-            if (origin != 2) {
+            if (!empty) { //  refused as journal_open_layout would, after an open
+                int origin = s_origin (db, read);
                 *message = s_not_ours (dir, origin);
                 rc = origin ? SHOAL_EVERSION : SHOAL_EINVAL;
             }
         }
         leveldb_free (layout);
         leveldb_close (db);
+    } else if (err && strstr (err, "does not match existing comparator")) {
+        //  Another program's keys, in an order of its own.
+        *message = zsys_sprintf ("the store in %s is a LevelDB store but not shoal's (%s): give "
+                                 "a shoal node's data directory",
+                                 dir, err);
+        rc = SHOAL_EINVAL;
     }
-    leveldb_free (err); //  a copy that cannot be read: the store's own open says why
+    leveldb_free (err); //  another copy that cannot be read: the store's own open says why
     leveldb_readoptions_destroy (read);
     leveldb_options_destroy (options);
     storecopy_destroy (&copy);
@@ -405,15 +418,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         }
         if (!empty) {
             int origin = s_origin (self->db, self->read);
-            if (origin == 2)
-                *message = zsys_sprintf (
-                    "the store in %s holds this shoal's records (key layout %s) but not its "
-                    "metadata (the layout and the shard count): the table that held it is "
-                    "damaged or lost. It cannot be opened safely without it; keep a copy of the "
-                    "directory",
-                    dir, KEYS_LAYOUT);
-            else
-                *message = s_not_ours (dir, origin);
+            *message = s_not_ours (dir, origin);
             return origin ? SHOAL_EVERSION : SHOAL_EINVAL;
         }
         //  Empty, but a sync had made events durable here: its logs were

@@ -28,6 +28,7 @@ struct _storecopy_t {
     char dir[PATH_MAX];  //  the store's, as the caller named it
     int lock_fd;         //  the store's LOCK, read-locked; -1 for none
     int copy_fd;         //  the copy's directory, flock'ed while it lives; -1
+    bool linked_only;    //  storecopy_new_linked: a table that cannot be linked fails it
 };
 
 static bool s_ends_with (const char *name, const char *suffix)
@@ -164,9 +165,12 @@ static int s_fill (storecopy_t *self, const char *dir, char *failed, size_t fail
         if (S_ISDIR (link_info.st_mode) || stat (from, &info) != 0 || !S_ISREG (info.st_mode))
             continue;
         bool table = s_ends_with (name, ".ldb") || s_ends_with (name, ".sst");
-        if (table && S_ISREG (link_info.st_mode) && link (from, to) == 0)
+        int linked =
+            table && S_ISREG (link_info.st_mode) ? (link (from, to) == 0 ? 0 : errno) : EXDEV;
+        if (table && linked == 0)
             continue;
-        why = s_copy_file (from, to, buffer);
+        //  Linked only: no table is copied (a whole store's size).
+        why = table && self->linked_only ? linked : s_copy_file (from, to, buffer);
         if (why)
             snprintf (failed, failed_size, "%s", from);
     }
@@ -188,8 +192,14 @@ static int s_lock (storecopy_t *self, const char *dir, bool *held)
     self->lock_fd = open (path, O_RDONLY | O_CLOEXEC);
     if (self->lock_fd < 0)
         return errno == ENOENT ? 0 : errno;
+    //  An open file description's lock: it conflicts with LevelDB's write
+    //  lock (a POSIX one) even in the process that holds it, and closing
+    //  it lets go of this lock alone. A POSIX read lock would turn this
+    //  process's own write lock into a read lock, and its close release
+    //  both (a journal open twice in one process: the store then open to
+    //  another process's LevelDB).
     struct flock lock = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    if (fcntl (self->lock_fd, F_SETLK, &lock) == 0)
+    if (fcntl (self->lock_fd, F_OFD_SETLK, &lock) == 0)
         return 0;
     *held = errno == EAGAIN || errno == EACCES;
     return errno;
@@ -236,6 +246,7 @@ static storecopy_t *s_new (const char *dir, bool elsewhere, int *code, char **er
     }
     self->lock_fd = -1;
     self->copy_fd = -1;
+    self->linked_only = !elsewhere;
     snprintf (self->dir, sizeof self->dir, "%s", dir);
     bool held;
     int why = s_lock (self, dir, &held);

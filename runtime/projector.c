@@ -554,6 +554,9 @@ static void s_guard (projector_t *self)
             build = self->builds[i];
     if (!build)
         return; //  dropped since
+    for (size_t i = 0; i < build->skip_count; i++)
+        if (build->skips[i] == crash.position)
+            return; //  skipped by an operator since (a skip that reached a rebuild)
     if (crash.crashes < APPLYFILE_STRIKES) {
         log_warn ("projection %s@%" PRIu32 ": the node died applying the event at position %" PRIu64
                   " (crash %" PRIu32 " of %d before it is set aside)",

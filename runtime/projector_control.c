@@ -48,6 +48,23 @@ static int s_skip_found (void *arg, const char *key, size_t key_len, const uint8
     return 0;
 }
 
+//  True if build, of name@version, is to skip position now: it has not
+//  passed it, and has not been told to skip it already (a rebuild that
+//  inherited it), or it is stopped there.
+static bool s_skips_now (const build_t *build, const char *name, uint32_t version,
+                         uint64_t position)
+{
+    if (strcmp (build->name, name) != 0 || build->build.version != version ||
+        build->cp.next > position)
+        return false;
+    if (build->failed && build->error_position == position)
+        return true;
+    for (size_t i = 0; i < build->skip_count; i++)
+        if (build->skips[i] == position)
+            return false;
+    return true;
+}
+
 static int s_skip_compare (const void *a, const void *b)
 {
     uint64_t x = ((const journal_skip_t *) a)->position, y = ((const journal_skip_t *) b)->position;
@@ -148,8 +165,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
         journal_batch_t *batch = self->view.batch;
         for (size_t i = 0; i < self->build_count && rc == 0; i++) {
             build_t *each = self->builds[i];
-            if (strcmp (each->name, name) != 0 || each->build.version != version ||
-                each->cp.next > position)
+            if (!s_skips_now (each, name, version, position))
                 continue;
             journal_checkpoint_t cp = each->cp;
             if (each->failed && each->error_position == position)
@@ -162,10 +178,11 @@ int projector_control (projector_t *self, const char *action, const char *name, 
         rc = rc ? (journal_batch_clear (batch), rc) : projector_commit_synced (self);
         for (size_t i = 0; i < self->build_count && rc == 0; i++) {
             build_t *each = self->builds[i];
-            if (strcmp (each->name, name) != 0 || each->build.version != version ||
-                each->cp.next > position)
+            if (!s_skips_now (each, name, version, position))
                 continue;
             each->cp.skipped++;
+            if (each->guard_at == position) //  it crashed the node there: skipped, not stopped at
+                each->guard_at = UINT64_MAX;
             if (each->failed && each->error_position == position) {
                 each->cp.next = position + 1;
                 each->failed = false;

@@ -382,26 +382,74 @@ static void s_foreign_store (const char *dir)
     }
 }
 
+static int s_reversed (void *state, const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    (void) state;
+    int order = memcmp (a, b, a_len < b_len ? a_len : b_len);
+    return order ? -order : (a_len < b_len) - (a_len > b_len);
+}
+
+static void s_reversed_destroy (void *state)
+{
+    (void) state;
+}
+
+static const char *s_reversed_name (void *state)
+{
+    (void) state;
+    return "another.program.Reversed";
+}
+
+//  Another program's store in dir whose keys are in an order of its own
+//  (a comparator LevelDB's default refuses to open it with).
+static void s_foreign_ordered_store (const char *dir)
+{
+    leveldb_comparator_t *reversed =
+        leveldb_comparator_create (NULL, s_reversed_destroy, s_reversed, s_reversed_name);
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_create_if_missing (options, 1);
+    leveldb_options_set_comparator (options, reversed);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    if (!db)
+        fail_msg ("leveldb_open %s: %s", dir, err);
+    leveldb_put (db, write, "b", 1, "2", 1, &err);
+    leveldb_put (db, write, "a", 1, "1", 1, &err);
+    assert_null (err);
+    leveldb_close (db);
+    leveldb_writeoptions_destroy (write);
+    leveldb_options_destroy (options);
+    leveldb_comparator_destroy (reversed);
+}
+
 //  `shoal node` on another program's LevelDB store is refused (exit 1)
 //  with every file as it was: judged from a private copy, since LevelDB's
 //  open makes its log a table and writes a new MANIFEST. It was refused
-//  after that open.
+//  after that open; one in an order of its own was refused by LevelDB's
+//  open after it had moved its LOG, with no word of whose it was.
 static void test_node_refuses_foreign (void **state)
 {
     fixture_t *f = *state;
+    char ordered[400];
+    snprintf (ordered, sizeof ordered, "%s/ordered", f->dir);
     s_foreign_store (f->data);
-    char before[16384], after[16384], *output = NULL;
-    s_contents (f->data, before, sizeof before);
-    assert_non_null (strstr (before, ".log ")); //  what an open would make a table
-    char *argv[] = {getenv ("SHOAL_BIN"), "node",      "--data", f->data, "--endpoint",
-                    f->endpoint,          "--metrics", "off",    NULL};
-    int rc = proc_run_argv (argv, NULL, f->out, &output);
-    if (rc != 1 || !strstr (output, "is a LevelDB store but not shoal's"))
-        fail_msg ("expected a refusal of another program's store (exit 1): exit %d: %s", rc,
-                  output);
-    free (output);
-    s_contents (f->data, after, sizeof after);
-    assert_string_equal (before, after);
+    s_foreign_ordered_store (ordered);
+    char *dirs[] = {f->data, ordered};
+    for (int i = 0; i < 2; i++) {
+        char before[16384], after[16384], *output = NULL;
+        s_contents (dirs[i], before, sizeof before);
+        assert_non_null (strstr (before, ".log ")); //  what an open would make a table
+        char *argv[] = {getenv ("SHOAL_BIN"), "node",      "--data", dirs[i], "--endpoint",
+                        f->endpoint,          "--metrics", "off",    NULL};
+        int rc = proc_run_argv (argv, NULL, f->out, &output);
+        if (rc != 1 || !strstr (output, "is a LevelDB store but not shoal's"))
+            fail_msg ("expected a refusal of another program's store %s (exit 1): exit %d: %s",
+                      dirs[i], rc, output);
+        free (output);
+        s_contents (dirs[i], after, sizeof after);
+        assert_string_equal (before, after);
+    }
 }
 
 //  `shoal repair` of a directory that holds no shoal store is refused

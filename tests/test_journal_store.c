@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "journal.h"
+#include <fcntl.h>
 #include <leveldb/c.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -369,6 +370,37 @@ static void test_store_without_metadata (void **state)
     free (error);
 }
 
+//  A second open of a store this process holds, without its SHOAL file
+//  (judged from a copy first), is refused as busy and leaves the first
+//  open's lock as it was: another process still cannot take the store.
+//  The copy's lock was a POSIX read lock, which made LevelDB's write lock
+//  a read lock, and its close released both.
+static void test_second_open_keeps_lock (void **state)
+{
+    fixture_t *fixture = *state;
+    char mark[PATH_MAX], lock_path[PATH_MAX];
+    snprintf (mark, sizeof mark, "%s/SHOAL", fixture->dir);
+    snprintf (lock_path, sizeof lock_path, "%s/LOCK", fixture->dir);
+    assert_int_equal (unlink (mark), 0); //  a store made before the file
+    char *error = NULL;
+    int code = 0;
+    assert_null (journal_open (fixture->dir, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EBUSY);
+    assert_non_null (strstr (error, "in use by another process"));
+    free (error);
+    pid_t child = fork ();
+    assert_true (child >= 0);
+    if (child == 0) { //  another process: LevelDB's lock, as its open takes it
+        int fd = open (lock_path, O_RDWR);
+        struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        _exit (fd >= 0 && fcntl (fd, F_SETLK, &lock) == 0 ? 1 : 0);
+    }
+    int status = 0;
+    assert_int_equal (waitpid (child, &status, 0), child);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0); //  1: it took the lock of a store in use
+}
+
 //  A store made by an older shoal (keys without shards, no layout mark)
 //  is refused, not misread; so is a layout this shoal does not know, and a
 //  store whose shard count is damaged.
@@ -543,6 +575,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_shards_fixed_at_creation, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_old_layout_refused, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_second_open_keeps_lock, journal_setup,
+                                         journal_teardown),
         cmocka_unit_test_setup_teardown (test_store_without_metadata, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_actor_records_in_shard_range, journal_setup,

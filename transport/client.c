@@ -418,9 +418,15 @@ int client_recv (client_t *self, int timeout_ms, client_reply_t *reply)
     //  A reply that has come is taken at once: a zmq_poll first is a
     //  poll(2) per reply, most of a loaded client's CPU (shoal bench).
     if (zmq_msg_recv (&msg, dealer, ZMQ_DONTWAIT) == -1) {
-        if (zmq_errno () != EAGAIN) {
+        if (zmq_errno () != EAGAIN && zmq_errno () != EINTR) {
             zmq_msg_close (&msg);
             return SHOAL_ENET;
+        }
+        //  None waiting: no wait asked for is no poll(2) either (that
+        //  receive read the socket's commands as a zero poll would).
+        if (timeout_ms == 0 && zmq_errno () == EAGAIN) {
+            zmq_msg_close (&msg);
+            return SHOAL_ETIMEOUT;
         }
         zmq_pollitem_t item = {dealer, 0, ZMQ_POLLIN, 0};
         int64_t deadline = zclock_mono () + timeout_ms;
