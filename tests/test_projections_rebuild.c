@@ -232,6 +232,13 @@ static void test_actions_while_rebuilding (void **state)
     assert_int_equal (served.build, 0);
     assert_int_equal (served.skipped, 1);
     assert_int_equal (projections_build (p, "strict", 1).skipped, 1);
+    //  Kept in the store: killed before the rebuild reaches 3000, and
+    //  started again, it still leaves 3000 out.
+    assert_true (projections_build (p, "strict", 1).position < 3000);
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, NODE " --module-opt projection.slow_us=1000 --module-opt "
+                             "projection.strict_us=1000");
+    assert_int_equal (projections_build (p, "strict", 1).skipped, 1);
     int64_t deadline = proc_now_ms () + WAIT_MS;
     do { //  the rebuild catches up, with no second skip, and replaces build 0
         served = projections_build (p, "strict", 0);
