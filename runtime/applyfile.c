@@ -6,13 +6,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define APPLYFILE_MAGIC "shoalpa1"
+#define APPLYFILE_MAGIC "shoalpa2" //  pa1 had one crash record for all builds
+
+//  A build's crashes in a row at one event; crashes 0: a free slot.
+typedef struct {
+    uint32_t crashes;
+    uint32_t version, build;
+    uint64_t position;
+    char view[SHOAL_TYPE_MAX + 1];
+} crash_slot_t;
 
 typedef struct {
     char magic[8];
@@ -20,15 +29,57 @@ typedef struct {
     uint32_t version, build; //  the apply running, or the last one begun
     uint64_t position;
     char view[SHOAL_TYPE_MAX + 1];
-    uint32_t crashes; //  crashes in a row at crash_* below
-    uint32_t crash_version, crash_build;
-    uint64_t crash_position;
-    char crash_view[SHOAL_TYPE_MAX + 1];
+    crash_slot_t slots[APPLYFILE_SLOTS];
 } apply_header_t;
 
 struct _applyfile_t {
     apply_header_t *map;
 };
+
+static bool s_same_build (const crash_slot_t *slot, const char *view, uint32_t version,
+                          uint32_t build)
+{
+    return slot->crashes && slot->version == version && slot->build == build &&
+           strncmp (slot->view, view, sizeof slot->view) == 0;
+}
+
+//  The slot of a build, or NULL.
+static crash_slot_t *s_slot (apply_header_t *map, const char *view, uint32_t version,
+                             uint32_t build)
+{
+    for (int i = 0; i < APPLYFILE_SLOTS; i++)
+        if (s_same_build (&map->slots[i], view, version, build))
+            return &map->slots[i];
+    return NULL;
+}
+
+//  Counts a crash in the apply the map says was running: in a row if its
+//  build's last crash was at the same event. A build with no slot takes a
+//  free one, or the one with the fewest crashes.
+static crash_slot_t *s_count (apply_header_t *map)
+{
+    crash_slot_t *slot = s_slot (map, map->view, map->version, map->build);
+    if (!slot) {
+        slot = &map->slots[0];
+        for (int i = 1; i < APPLYFILE_SLOTS && slot->crashes; i++)
+            if (map->slots[i].crashes < slot->crashes)
+                slot = &map->slots[i];
+        *slot = (crash_slot_t){.version = map->version, .build = map->build};
+        memcpy (slot->view, map->view, sizeof slot->view);
+    }
+    slot->crashes = slot->crashes && slot->position == map->position ? slot->crashes + 1 : 1;
+    slot->position = map->position;
+    return slot;
+}
+
+static void s_report (const crash_slot_t *slot, applyfile_crash_t *crash)
+{
+    memcpy (crash->view, slot->view, sizeof crash->view);
+    crash->version = slot->version;
+    crash->build = slot->build;
+    crash->position = slot->position;
+    crash->crashes = slot->crashes;
+}
 
 applyfile_t *applyfile_open (const char *dir, applyfile_crash_t *crash)
 {
@@ -63,24 +114,30 @@ applyfile_t *applyfile_open (const char *dir, applyfile_crash_t *crash)
         return self;
     }
     map->view[SHOAL_TYPE_MAX] = 0;
-    map->crash_view[SHOAL_TYPE_MAX] = 0;
+    for (int i = 0; i < APPLYFILE_SLOTS; i++)
+        map->slots[i].view[SHOAL_TYPE_MAX] = 0;
     if (atomic_load (&map->running)) {
-        bool again = map->crashes && strcmp (map->crash_view, map->view) == 0 &&
-                     map->crash_version == map->version && map->crash_build == map->build &&
-                     map->crash_position == map->position;
-        map->crashes = again ? map->crashes + 1 : 1;
-        memcpy (map->crash_view, map->view, sizeof map->view);
-        map->crash_version = map->version;
-        map->crash_build = map->build;
-        map->crash_position = map->position;
+        s_report (s_count (map), crash);
         atomic_store (&map->running, 0);
-        memcpy (crash->view, map->view, sizeof crash->view);
-        crash->version = map->version;
-        crash->build = map->build;
-        crash->position = map->position;
-        crash->crashes = map->crashes;
     }
     return self;
+}
+
+size_t applyfile_standing (applyfile_t *self, applyfile_crash_t *crashes, size_t max)
+{
+    size_t count = 0;
+    for (int i = 0; self && i < APPLYFILE_SLOTS && count < max; i++)
+        if (self->map->slots[i].crashes >= APPLYFILE_STRIKES)
+            s_report (&self->map->slots[i], &crashes[count++]);
+    return count;
+}
+
+void applyfile_clear (applyfile_t *self, const journal_build_t *build)
+{
+    crash_slot_t *slot =
+        self ? s_slot (self->map, build->view, build->version, build->build) : NULL;
+    if (slot)
+        slot->crashes = 0;
 }
 
 void applyfile_close (applyfile_t **self_p)
@@ -118,10 +175,9 @@ void applyfile_passed (applyfile_t *self, uint64_t first, uint64_t last)
         return;
     apply_header_t *map = self->map;
     atomic_store (&map->running, 0);
-    if (map->crashes && map->crash_position >= first && map->crash_position <= last &&
-        map->build == map->crash_build && map->version == map->crash_version &&
-        strcmp (map->view, map->crash_view) == 0)
-        map->crashes = 0;
+    crash_slot_t *slot = s_slot (map, map->view, map->version, map->build);
+    if (slot && slot->position >= first && slot->position <= last)
+        slot->crashes = 0;
 }
 
 void applyfile_end (applyfile_t *self)
@@ -131,7 +187,7 @@ void applyfile_end (applyfile_t *self)
     apply_header_t *map = self->map;
     atomic_store (&map->running, 0);
     //  An apply that passes the event that crashed the node ends the count.
-    if (map->crashes && map->position == map->crash_position && map->build == map->crash_build &&
-        map->version == map->crash_version && strcmp (map->view, map->crash_view) == 0)
-        map->crashes = 0;
+    crash_slot_t *slot = s_slot (map, map->view, map->version, map->build);
+    if (slot && slot->position == map->position)
+        slot->crashes = 0;
 }

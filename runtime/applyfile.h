@@ -9,7 +9,11 @@
     and no fsync per event: a process crash leaves the page cache intact. At
     open, a mark still set means the last process died in that apply: it
     is counted, and the count goes on while the node keeps dying at the
-    same event of the same build.
+    same event of the same build. Each build has a count of its own (up to
+    APPLYFILE_SLOTS builds at once), kept until an apply passes that event
+    or applyfile_clear: so a build set aside stays set aside across a
+    clean restart, and two builds that crash at one event (a rebuild's)
+    do not reset each other's count.
 
     Threads: the projection thread's.
 */
@@ -20,6 +24,7 @@
 #include "shoal_base.h"
 
 #define APPLYFILE_STRIKES 3 //  crashes at one event before it is set aside
+#define APPLYFILE_SLOTS 16  //  builds whose crashes are counted at once
 
 typedef struct _applyfile_t applyfile_t;
 
@@ -32,10 +37,19 @@ typedef struct {
 } applyfile_crash_t;
 
 //  Opens (creating) dir/projection-apply and maps it; *crash says how the
-//  last process ended. Returns NULL with errno set when it cannot (then
-//  the projections run unguarded: the caller logs it).
+//  last process ended (the crash it counted). Returns NULL with errno set
+//  when it cannot (then the projections run unguarded: the caller logs it).
 applyfile_t *applyfile_open (const char *dir, applyfile_crash_t *crash);
 void applyfile_close (applyfile_t **self_p);
+
+//  The events that crashed the node APPLYFILE_STRIKES times or more, and
+//  that no apply has passed since, into crashes (at most max). Returns
+//  how many.
+size_t applyfile_standing (applyfile_t *self, applyfile_crash_t *crashes, size_t max);
+
+//  Forgets build's crashes: an operator skipped or resumed its event, or
+//  it is gone. self may be NULL.
+void applyfile_clear (applyfile_t *self, const journal_build_t *build);
 
 //  Marks the apply of the event at position by build as running; ends it.
 //  self may be NULL. Can't fail.

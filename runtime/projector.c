@@ -528,10 +528,11 @@ bool projector_catch_up (projector_t *self, build_t *build)
 //  --------------------------------------------------------------------------
 //  Start: the builds in the store, and the projections registered
 
-//  Opens the apply guard and sets aside the event that crashed the node
-//  APPLYFILE_STRIKES times in a row: its build applies the events before
-//  it, then stops there, failed, as if its apply had returned an error,
-//  until an operator resumes or skips.
+//  Opens the apply guard and sets aside each event that crashed the node
+//  APPLYFILE_STRIKES times in a row (the count is kept across starts, by
+//  build, until an apply passes it or an operator skips or resumes): its
+//  build applies the events before it, then stops there, failed, as if
+//  its apply had returned an error, until an operator resumes or skips.
 static void s_guard (projector_t *self)
 {
     applyfile_crash_t crash;
@@ -544,34 +545,37 @@ static void s_guard (projector_t *self)
                   self->config->data_dir, strerror (errno));
         return;
     }
-    if (crash.crashes == 0)
-        return;
-    build_t *build = NULL;
-    for (size_t i = 0; i < self->build_count && !build; i++)
-        if (strcmp (self->builds[i]->name, crash.view) == 0 &&
-            self->builds[i]->build.version == crash.version &&
-            self->builds[i]->build.build == crash.build)
-            build = self->builds[i];
-    if (!build)
-        return; //  dropped since
-    for (size_t i = 0; i < build->skip_count; i++)
-        if (build->skips[i] == crash.position)
-            return; //  skipped by an operator since (a skip that reached a rebuild)
-    if (crash.crashes < APPLYFILE_STRIKES) {
+    if (crash.crashes && crash.crashes < APPLYFILE_STRIKES)
         log_warn ("projection %s@%" PRIu32 ": the node died applying the event at position %" PRIu64
                   " (crash %" PRIu32 " of %d before it is set aside)",
                   crash.view, crash.version, crash.position, crash.crashes, APPLYFILE_STRIKES);
-        return;
+    applyfile_crash_t standing[APPLYFILE_SLOTS];
+    size_t count = applyfile_standing (self->guard, standing, APPLYFILE_SLOTS);
+    for (size_t c = 0; c < count; c++) {
+        const applyfile_crash_t *at = &standing[c];
+        build_t *build = NULL;
+        for (size_t i = 0; i < self->build_count && !build; i++)
+            if (strcmp (self->builds[i]->name, at->view) == 0 &&
+                self->builds[i]->build.version == at->version &&
+                self->builds[i]->build.build == at->build)
+                build = self->builds[i];
+        bool skipped = !build || build->cp.next > at->position; //  dropped, or skipped past
+        for (size_t i = 0; build && i < build->skip_count; i++)
+            skipped = skipped || build->skips[i] == at->position; //  a skip that reached it
+        if (skipped) {
+            applyfile_clear (self->guard, &(journal_build_t){at->view, at->version, at->build});
+            continue;
+        }
+        //  It stops there once the events before it are applied: a batch
+        //  that crashed may have begun before it (a rebuild, a linger).
+        build->guard_at = at->position;
+        snprintf (build->guard_error, sizeof build->guard_error,
+                  "the node crashed %" PRIu32 " times in a row applying this event (a crash in "
+                  "apply): fix the module and resume, or skip it",
+                  at->crashes);
+        if (build->cp.next >= build->guard_at)
+            s_guard_reached (build);
     }
-    //  It stops there once the events before it are applied: a batch that
-    //  crashed may have begun before it (a rebuild, a linger).
-    build->guard_at = crash.position;
-    snprintf (build->guard_error, sizeof build->guard_error,
-              "the node crashed %" PRIu32 " times in a row applying this event (a crash in "
-              "apply): fix the module and resume, or skip it",
-              crash.crashes);
-    if (build->cp.next >= build->guard_at)
-        s_guard_reached (build);
 }
 
 //  --------------------------------------------------------------------------

@@ -136,8 +136,10 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             if (pause ? each->cp.paused : !each->cp.paused && !each->failed)
                 continue;
             each->cp.paused = pause;
-            if (!pause)
-                each->failed = false; //  a fixed module tries again
+            if (!pause) {
+                each->failed = false;                        //  a fixed module tries again
+                applyfile_clear (self->guard, &each->build); //  its crashes' count too
+            }
             rc = projector_save (self, each);
             *changed = true;
         }
@@ -183,6 +185,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             each->cp.skipped++;
             if (each->guard_at == position) //  it crashed the node there: skipped, not stopped at
                 each->guard_at = UINT64_MAX;
+            applyfile_clear (self->guard, &each->build);
             if (each->failed && each->error_position == position) {
                 each->cp.next = position + 1;
                 each->failed = false;

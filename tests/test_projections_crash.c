@@ -109,6 +109,57 @@ static void test_crash_guard_applies_before (void **state)
     assert_int_equal (crasher.applied, 7); //  every item event but Boomed
 }
 
+//  6c. A build set aside stays set aside across a clean restart (its
+//  count was the process's only: the restart applied the event again and
+//  crashed the node once more). And a skip reaches a rebuild on its way
+//  to that event: the rebuild had crashed the node there three times too,
+//  in a batch that began before it, so it was set to stop there; the skip
+//  clears that, and it passes the event (it stopped there, failed, and
+//  needed a second skip). The two builds' counts are their own: one
+//  record for all had the rebuild's crashes reset the set-aside build's,
+//  which then crashed the node again.
+
+static void test_skip_clears_rebuild_guard (void **state)
+{
+    proc_t *p = *state;
+    const char *node = NODE " --module-opt projection.crasher=1";
+    proc_node_start (p, node);
+    projections_send_many (p, "Add", 0, 5, 1); //  positions 0-4
+    s_boom_three_crashes (p, node);            //  5: build 0 crashes on it
+    proc_node_start (p, node);
+    assert_int_equal (projections_wait_status (p, "crasher", 1, "failed").error_position, 5);
+    projections_send_many (p, "Add", 5, 3, 1); //  6-8
+    proc_node_signal (p, SIGTERM);
+    //  Slow applies (200 ms each): a rebuild takes a second to reach 5.
+    char slow[512];
+    snprintf (slow, sizeof slow, "%s --module-opt projection.strict_us=200000", node);
+    proc_node_start (p, "%s", slow);
+    build_info_t served = projections_wait_status (p, "crasher", 1, "failed");
+    assert_int_equal (served.build, 0); //  set aside still, and the node up
+    assert_int_equal (served.error_position, 5);
+    projections_control (p, "rebuild", "crasher", 1, -1, NULL);
+    proc_node_signal (p, SIGKILL); //  before the rebuild reaches 5
+    int status;
+    for (int crash = 1; crash <= 3; crash++) { //  its first batch runs into 5 each time
+        if (proc_node_try_start (p, &status, "%s", node))
+            assert_true (proc_node_wait_exit (p, WAIT_MS, &status));
+        assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGABRT);
+    }
+    proc_node_start (p, "%s", slow);
+    build_info_t rebuild = projections_build (p, "crasher", 1);
+    assert_int_equal (rebuild.build, 1);
+    assert_true (rebuild.position < 5); //  on its way, set to stop at 5
+    projections_control (p, "skip", "crasher", 1, 5, NULL);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    do { //  the rebuild passes 5, catches up and replaces build 0
+        served = projections_build (p, "crasher", 0);
+        usleep (10 * 1000);
+    } while (!(served.build == 1 && served.lag == 0) && proc_now_ms () < deadline);
+    assert_int_equal (served.build, 1);
+    assert_int_equal (served.skipped, 1);
+    assert_int_equal (served.applied, 8); //  every item event but Boomed
+}
+
 //  --------------------------------------------------------------------------
 //  7. An apply fails at Poisoned; the batch is applied again without it,
 //  and in that second pass an earlier apply fails (flaky: Pinged, the
@@ -592,6 +643,8 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_crashing_apply, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_skip_clears_rebuild_guard, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_crash_guard_applies_before, projections_setup,
                                          projections_teardown),
