@@ -132,11 +132,11 @@ size_t applyfile_standing (applyfile_t *self, applyfile_crash_t *crashes, size_t
     return count;
 }
 
-void applyfile_clear (applyfile_t *self, const journal_build_t *build)
+void applyfile_clear (applyfile_t *self, const journal_build_t *build, uint64_t position)
 {
     crash_slot_t *slot =
         self ? s_slot (self->map, build->view, build->version, build->build) : NULL;
-    if (slot)
+    if (slot && (position == APPLYFILE_ANY || slot->position == position))
         slot->crashes = 0;
 }
 

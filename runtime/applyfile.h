@@ -47,9 +47,11 @@ void applyfile_close (applyfile_t **self_p);
 //  how many.
 size_t applyfile_standing (applyfile_t *self, applyfile_crash_t *crashes, size_t max);
 
-//  Forgets build's crashes: an operator skipped or resumed its event, or
-//  it is gone. self may be NULL.
-void applyfile_clear (applyfile_t *self, const journal_build_t *build);
+//  Forgets build's crashes at position (APPLYFILE_ANY: wherever they are):
+//  an operator skipped or resumed that event, or the build is gone. A
+//  count at another event stays. self may be NULL.
+#define APPLYFILE_ANY UINT64_MAX
+void applyfile_clear (applyfile_t *self, const journal_build_t *build, uint64_t position);
 
 //  Marks the apply of the event at position by build as running; ends it.
 //  self may be NULL. Can't fail.

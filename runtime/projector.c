@@ -204,6 +204,9 @@ int projector_drop (projector_t *self, build_t *build, bool warn, const char *wh
     rc = journal_view_drop (self->journal, &build->build, &dropped);
     if (rc)
         return rc;
+    //  Its crashes' count, which a new build of the same numbers (its
+    //  version registered again) would take for its own.
+    applyfile_clear (self->guard, &build->build, APPLYFILE_ANY);
     char line[SHOAL_TYPE_MAX + 256];
     snprintf (line, sizeof line,
               "projection %s@%" PRIu32 ": build %" PRIu32 " dropped (%zu records)%s%s", build->name,
@@ -563,7 +566,8 @@ static void s_guard (projector_t *self)
         for (size_t i = 0; build && i < build->skip_count; i++)
             skipped = skipped || build->skips[i] == at->position; //  a skip that reached it
         if (skipped) {
-            applyfile_clear (self->guard, &(journal_build_t){at->view, at->version, at->build});
+            applyfile_clear (self->guard, &(journal_build_t){at->view, at->version, at->build},
+                             at->position);
             continue;
         }
         //  It stops there once the events before it are applied: a batch

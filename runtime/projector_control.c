@@ -135,12 +135,16 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                 continue;
             if (pause ? each->cp.paused : !each->cp.paused && !each->failed)
                 continue;
+            bool was_failed = each->failed, was_paused = each->cp.paused;
             each->cp.paused = pause;
-            if (!pause) {
-                each->failed = false;                        //  a fixed module tries again
-                applyfile_clear (self->guard, &each->build); //  its crashes' count too
-            }
+            if (!pause)
+                each->failed = false; //  a fixed module tries again
             rc = projector_save (self, each);
+            if (rc) { //  not done: as it was
+                each->cp.paused = was_paused;
+                each->failed = was_failed;
+            } else if (was_failed && !pause) //  the count of crashes at its event too
+                applyfile_clear (self->guard, &each->build, each->error_position);
             *changed = true;
         }
     } else if (strcmp (action, "skip") == 0) {
@@ -185,7 +189,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             each->cp.skipped++;
             if (each->guard_at == position) //  it crashed the node there: skipped, not stopped at
                 each->guard_at = UINT64_MAX;
-            applyfile_clear (self->guard, &each->build);
+            applyfile_clear (self->guard, &each->build, position);
             if (each->failed && each->error_position == position) {
                 each->cp.next = position + 1;
                 each->failed = false;

@@ -158,6 +158,14 @@ static void test_skip_clears_rebuild_guard (void **state)
     assert_int_equal (served.build, 1);
     assert_int_equal (served.skipped, 1);
     assert_int_equal (served.applied, 8); //  every item event but Boomed
+    //  Nothing left to set aside at the next start, and nothing applied
+    //  twice: the skip cleared the count along with the stop.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, node);
+    projections_send_many (p, "Add", 8, 1, 1);
+    served = projections_wait_status (p, "crasher", 1, "live");
+    assert_int_equal (served.build, 1);
+    assert_int_equal (served.applied, 9);
 }
 
 //  --------------------------------------------------------------------------
