@@ -37,11 +37,11 @@ static int s_parse_shards (const char *text)
     return value <= SHOAL_SHARDS_MAX ? (int) value : 0;
 }
 
-//  Sets *empty to whether the store holds no key at all. Returns 0 or
-//  SHOAL_EIO. Called while opening, before any other thread has self.
-static int s_is_empty (journal_t *self, bool *empty)
+//  Sets *empty to whether the store db holds no key at all. Returns 0 or
+//  SHOAL_EIO. Called while opening, before any other thread has the store.
+static int s_is_empty (leveldb_t *db, const leveldb_readoptions_t *read, bool *empty)
 {
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
     leveldb_iter_seek_to_first (it);
     *empty = !leveldb_iter_valid (it);
     return journal_iter_close (it, 0);
@@ -280,11 +280,9 @@ int journal_open_unmarked (const char *dir, char **message)
         size_t key_len = keys_meta_key (key, "layout"), size = 0;
         char *layout = leveldb_get (db, read, (const char *) key, key_len, &size, &err);
         if (!layout && !err) {
-            leveldb_iterator_t *it = leveldb_create_iterator (db, read);
-            leveldb_iter_seek_to_first (it);
-            bool empty = !leveldb_iter_valid (it);
-            journal_iter_close (it, 0);
-            if (!empty) { //  refused as journal_open_layout would, after an open
+            bool empty = true;
+            if (s_is_empty (db, read, &empty) == 0 &&
+                !empty) { //  refused as journal_open_layout would, after an open
                 int origin = s_origin (db, read);
                 *message = s_not_ours (dir, origin);
                 rc = origin ? SHOAL_EVERSION : SHOAL_EINVAL;
@@ -412,7 +410,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
     int rc = journal_meta_get (self, "layout", &layout);
     if (rc == SHOAL_ENOTFOUND) {
         bool empty;
-        if ((rc = s_is_empty (self, &empty)) != 0) {
+        if ((rc = s_is_empty (self->db, self->read, &empty)) != 0) {
             *message = zsys_sprintf ("cannot read the journal in %s", dir);
             return rc;
         }

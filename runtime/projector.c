@@ -96,6 +96,14 @@ int projector_skip_add (build_t *build, uint64_t position)
     return 0;
 }
 
+bool projector_skipped (const build_t *build, uint64_t position)
+{
+    for (size_t i = 0; i < build->skip_count; i++)
+        if (build->skips[i] == position)
+            return true;
+    return false;
+}
+
 build_t *projector_find (projector_t *self, const char *name, uint32_t version)
 {
     build_t *found = NULL; //  the newest build of that version
@@ -562,10 +570,8 @@ static void s_guard (projector_t *self)
                 self->builds[i]->build.version == at->version &&
                 self->builds[i]->build.build == at->build)
                 build = self->builds[i];
-        bool skipped = !build || build->cp.next > at->position; //  dropped, or skipped past
-        for (size_t i = 0; build && i < build->skip_count; i++)
-            skipped = skipped || build->skips[i] == at->position; //  a skip that reached it
-        if (skipped) {
+        //  Dropped, skipped past, or a skip that reached it ahead.
+        if (!build || build->cp.next > at->position || projector_skipped (build, at->position)) {
             applyfile_clear (self->guard, &(journal_build_t){at->view, at->version, at->build},
                              at->position);
             continue;

@@ -57,12 +57,19 @@ static bool s_skips_now (const build_t *build, const char *name, uint32_t versio
     if (strcmp (build->name, name) != 0 || build->build.version != version ||
         build->cp.next > position)
         return false;
+    return (build->failed && build->error_position == position) ||
+           !projector_skipped (build, position);
+}
+
+//  build's checkpoint once it skips position (s_skips_now): past it if it
+//  is stopped there, and the skip counted.
+static journal_checkpoint_t s_skipped_cp (const build_t *build, uint64_t position)
+{
+    journal_checkpoint_t cp = build->cp;
     if (build->failed && build->error_position == position)
-        return true;
-    for (size_t i = 0; i < build->skip_count; i++)
-        if (build->skips[i] == position)
-            return false;
-    return true;
+        cp.next = position + 1;
+    cp.skipped++;
+    return cp;
 }
 
 static int s_skip_compare (const void *a, const void *b)
@@ -173,10 +180,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             build_t *each = self->builds[i];
             if (!s_skips_now (each, name, version, position))
                 continue;
-            journal_checkpoint_t cp = each->cp;
-            if (each->failed && each->error_position == position)
-                cp.next = position + 1;
-            cp.skipped++;
+            journal_checkpoint_t cp = s_skipped_cp (each, position);
             rc = journal_batch_view_skip (batch, &each->build, position, zclock_time (), error);
             if (rc == 0)
                 rc = journal_batch_view_checkpoint (batch, &each->build, &cp);
@@ -186,14 +190,13 @@ int projector_control (projector_t *self, const char *action, const char *name, 
             build_t *each = self->builds[i];
             if (!s_skips_now (each, name, version, position))
                 continue;
-            each->cp.skipped++;
+            each->cp = s_skipped_cp (each, position);
             if (each->guard_at == position) //  it crashed the node there: skipped, not stopped at
                 each->guard_at = UINT64_MAX;
             applyfile_clear (self->guard, &each->build, position);
-            if (each->failed && each->error_position == position) {
-                each->cp.next = position + 1;
+            if (each->failed && each->error_position == position)
                 each->failed = false;
-            } else if (projector_skip_add (each, position) != 0)
+            else if (projector_skip_add (each, position) != 0)
                 //  Written, so its next start reads it: until then this
                 //  build stops at p, to be skipped again.
                 log_warn ("projection %s@%" PRIu32 ": build %" PRIu32 " keeps its skip of "

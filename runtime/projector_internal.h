@@ -253,6 +253,10 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
 void projector_build_remove (projector_t *self, build_t *build);
 //  Adds position to build's skips (once). Returns 0 or SHOAL_ENOMEM.
 int projector_skip_add (build_t *build, uint64_t position);
+
+//  True if build is to leave out the event at position (an operator's skip
+//  ahead of its checkpoint).
+bool projector_skipped (const build_t *build, uint64_t position);
 int projector_commit_synced (projector_t *self);
 int projector_save (projector_t *self, build_t *build);
 int projector_set_served (projector_t *self, build_t *build);

@@ -148,6 +148,22 @@ build_info_t projections_wait_status (proc_t *p, const char *name, int64_t versi
     return info;
 }
 
+build_info_t projections_wait_served (proc_t *p, const char *name, int64_t build)
+{
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    build_info_t info;
+    do {
+        info = projections_build (p, name, 0);
+        if (info.found && info.build == build && info.lag == 0)
+            return info;
+        usleep (10 * 1000);
+    } while (proc_now_ms () < deadline);
+    fail_msg ("%s never served build %" PRId64 " caught up (last: build %" PRId64 ", lag %" PRId64
+              ")",
+              name, build, info.build, info.lag);
+    return info;
+}
+
 void projections_control (proc_t *p, const char *action, const char *name, int64_t version,
                           int64_t position, const char *expect_code)
 {

@@ -107,6 +107,10 @@ build_info_t projections_build (proc_t *p, const char *name, int64_t version);
 build_info_t projections_wait_status (proc_t *p, const char *name, int64_t version,
                                       const char *status);
 
+//  Waits until name's served build is build, caught up (lag 0). Returns
+//  what it last saw.
+build_info_t projections_wait_served (proc_t *p, const char *name, int64_t build);
+
 void projections_control (proc_t *p, const char *action, const char *name, int64_t version,
                           int64_t position, const char *expect_code);
 

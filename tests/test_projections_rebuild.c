@@ -239,11 +239,7 @@ static void test_actions_while_rebuilding (void **state)
     proc_node_start (p, NODE " --module-opt projection.slow_us=1000 --module-opt "
                              "projection.strict_us=1000");
     assert_int_equal (projections_build (p, "strict", 1).skipped, 1);
-    int64_t deadline = proc_now_ms () + WAIT_MS;
-    do { //  the rebuild catches up, with no second skip, and replaces build 0
-        served = projections_build (p, "strict", 0);
-        usleep (10 * 1000);
-    } while (!(served.build == 1 && served.lag == 0) && proc_now_ms () < deadline);
+    served = projections_wait_served (p, "strict", 1); //  the rebuild, no second skip
     assert_int_equal (served.build, 1);
     assert_int_equal (served.skipped, 1);
     assert_int_equal (served.applied, 3000);
