@@ -156,7 +156,7 @@ build_info_t projections_wait_served (proc_t *p, const char *name, int64_t build
         info = projections_build (p, name, 0);
         if (info.found && info.build == build && info.lag == 0)
             return info;
-        usleep (10 * 1000);
+        usleep (10 * 1000); //  between two asks, within the deadline
     } while (proc_now_ms () < deadline);
     fail_msg ("%s never served build %" PRId64 " caught up (last: build %" PRId64 ", lag %" PRId64
               ")",
