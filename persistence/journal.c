@@ -1,5 +1,5 @@
 /*  journal.c - the node's LevelDB store itself: opening it (the checks of
-    its directory and of every record's checksum; its key layout, shard
+    its directory and of its records' checksums (verify.c); its key layout, shard
     count and salt are layout.c's), closing it, the handle every use holds and its reopen after a
     failed write, the shard ranges and the commit-failure test hook (the
     repair of a damaged store, `shoal repair`, is journal_repair.c's). See
@@ -14,7 +14,8 @@
     journal_open refuses a store without them (made by an older shoal) and
     a shard count that differs from the one asked for. It refuses a damaged
     store too (a directory of LevelDB files without CURRENT, a corruption
-    found by LevelDB's recovery or by reading every record), with a message
+    found by LevelDB's recovery or by reading its records: every one at a
+    tool's open, the event log's newest at a node's, verify.c), with a message
     naming the damage and `shoal repair`, and never makes a new store over
     one. A store it makes gets JOURNAL_GAPLESS_FILE beside it (no stream
     has a gap: a missing event 1 means no stream), which journal_repair
@@ -366,7 +367,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (rc == 0)           //  the store held: what a killed `shoal check` left goes
         storecopy_remove_stale (dir);
     if (rc == 0 && state.current)
-        rc = journal_verify_all (self, &message);
+        rc = opts && opts->verify_later ? journal_verify_recent (self, state.log_bytes, &message)
+                                        : journal_verify_all (self, &message);
     if (rc == 0)
         rc = journal_open_layout (self, dir, wanted, &message);
     if (rc == 0 && (rc = journal_log_recover (self)) != 0)
@@ -417,7 +419,8 @@ void journal_destroy (journal_t **self_p)
     journal_t *self = *self_p;
     s_open_remove (self);
     journal_sync_stop (self);
-    journal_filters_stop (self); //  its thread reads db
+    journal_verify_stop (self);  //  its thread reads db
+    journal_filters_stop (self); //  so does this one's
     if (self->db) {
         journal_sync_all (self); //  a clean close leaves every write durable
         leveldb_close (self->db);

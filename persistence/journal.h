@@ -50,6 +50,9 @@ typedef struct {
     size_t cache_bytes; //  LevelDB block cache (default 64 MiB)
     int shards;         //  shard count: a new store's (0 = SHOAL_SHARDS_DEFAULT);
                         //  if not 0, an existing store must have as many
+    bool verify_later;  //  a node's open: only the event log's newest records are read
+                        //  at open (those LevelDB's log files held), the rest by
+                        //  journal_verify_start; else every record is read at open
 } journal_options_t;
 
 //  The command an inbox record answered, kept so that its id cannot be
@@ -179,6 +182,25 @@ void journal_filters_stop (journal_t *self);
 bool journal_filters_ready (journal_t *self);
 //  Reads of the store that a filter spared so far.
 uint64_t journal_filter_skips (journal_t *self, journal_filter_t which);
+
+//  The read of every record with its checksums that follows a node's
+//  start (opened with verify_later; verify.c): on a thread of its own at
+//  the lowest priority, a part of the store at a time. start: 0, or
+//  SHOAL_ENOMEM (or SHOAL_EIO, the store down); stopped by
+//  journal_verify_stop or journal_destroy. state: where it stands, and
+//  what it found into damage (size bytes; "" unless damaged). name: the
+//  state's word in stats and logs.
+typedef enum {
+    JOURNAL_VERIFY_OFF,     //  not started (a tool's open read every record already)
+    JOURNAL_VERIFY_READING, //  under way
+    JOURNAL_VERIFY_WHOLE,   //  every record read, every checksum and the event log whole
+    JOURNAL_VERIFY_DAMAGED, //  a table is damaged, or the event log has a gap
+    JOURNAL_VERIFY_STOPPED  //  it gave up (the journal closed, or the store went down)
+} journal_verify_state_t;
+int journal_verify_start (journal_t *self);
+journal_verify_state_t journal_verify_state (journal_t *self, char *damage, size_t size);
+const char *journal_verify_name (journal_verify_state_t state);
+void journal_verify_stop (journal_t *self);
 
 //  While the syncer runs: a file descriptor (an eventfd) that becomes
 //  readable after each sync, for poll (read it to clear it); else -1.

@@ -24,8 +24,9 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
-typedef struct _log_tail_t log_tail_t;               //  the log's latest records (logtail.c)
-typedef struct _journal_filters_t journal_filters_t; //  filters.c
+typedef struct _log_tail_t log_tail_t;                 //  the log's latest records (logtail.c)
+typedef struct _journal_filters_t journal_filters_t;   //  filters.c
+typedef struct _journal_verifier_t journal_verifier_t; //  verify.c
 
 #define JOURNAL_SYNC_LOGS_MAX 16 //  LevelDB log files a sync covers at most
 #define JOURNAL_SYNC_RETRY_MS 10 //  logs not found: looked for again after
@@ -62,6 +63,7 @@ struct _journal_t {
     atomic_uint_fast64_t records;       //  records of the batches committed (batch.c)
     log_tail_t *tail;                   //  the log's latest records in memory, owned
     journal_filters_t *filters;         //  streams that may have 'i' records, events; owned
+    journal_verifier_t *verifier;       //  the read of every record after a start, or NULL
 
     //  The group sync (sync.c). In sync durability (sync_group) writes
     //  are not synced by LevelDB: journal_sync makes them durable.
@@ -231,6 +233,11 @@ int journal_log_recover (journal_t *self);
 //  gapless). Returns 0, or SHOAL_EFORMAT (or SHOAL_ENOMEM) with *message
 //  set (free with free()). verify.c.
 int journal_verify_all (journal_t *self, char **message);
+//  The same gap check over the event log's newest records only, back past
+//  log_bytes of them (what LevelDB's log files held before this open) and
+//  one more: at a node's start, which reads the rest later
+//  (journal_verify_start). Returns 0, or SHOAL_EFORMAT with *message set.
+int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message);
 
 //  Reads the last whole mark of DIR/JOURNAL_SYNCED_FILE into *marked.
 //  False (and *marked 0) if there is none; a file without a whole mark

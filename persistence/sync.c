@@ -33,7 +33,7 @@
       fsyncs leave behind; a disk that wrote the kernel's own writeback of
       two log pages out of order, just before a power cut, could keep the
       later one alone: every open of a GAPLESS store checks the event log
-      for such a gap and refuses it (journal.c, s_verify_all).
+      for such a gap and refuses it (verify.c).
     - A log that is there but cannot be opened (no descriptor left) is
       never taken for a deleted one: the sync makes nothing durable, says
       so once a second, and the directory is listed again.

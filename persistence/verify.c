@@ -1,16 +1,35 @@
-/*  verify.c - the read of every record of a store, with its checksums,
-    that its open makes (journal_verify_all): a damaged table file is
-    found at the start rather than when an actor is read, and the event
-    log's records are checked to follow each other (a gap is a write a
-    power cut took back while it kept later ones). Two threads share it,
-    in parts of about the same bytes taken in turn; the log whole in the
-    first part, for its gap check.
+/*  verify.c - the reads of a store's records with their checksums:
 
-    Threads: the opening thread, and one of its own while it runs.
+    - journal_verify_all, at the open of a tool (`shoal check`, the
+      bench's reads of its node's store): every record, before anything else, so that a
+      damaged table file is found at once, and the event log's records
+      checked to follow each other (a gap is a write a power cut took back
+      while it kept later ones). Two threads share it, in parts of about
+      the same bytes taken in turn; the log whole in the first part, for
+      its gap check.
+    - journal_verify_recent, at a node's open: the gap check alone, over
+      the newest records of the event log, back past what LevelDB read
+      from its log files at this open. Only those can hold a gap: a record
+      reaches a table either from the memtable of a running node, which
+      holds every write, or from the log files at an open, each of which
+      checked its own. So a start reads what the last run left unsynced,
+      not the whole store.
+    - journal_verify_start, once the node serves: every record read again
+      with its checksums on a thread of its own, at the lowest priority,
+      a part at a time with the store's handle released in between.
+      Damage it finds is logged and kept (journal_verify_state): stats,
+      /metrics, `cluster status` and `top` show it. Reads that meet it
+      fail as they always did (checksummed, never taken for a missing
+      record); `shoal repair` salvages.
+
+    Threads: the opening thread, and one of its own while it runs; the
+    later read's thread, joined by journal_verify_stop.
 */
 #include "journal_internal.h"
 #include "keys.h"
+#include "log.h"
 #include "threadname.h"
+#include <assert.h>
 #include <czmq.h>
 #include <inttypes.h>
 #include <leveldb/c.h>
@@ -19,6 +38,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 //  True if the event log's record at position first decodes whole: its
 //  header and each of the events it counts.
@@ -43,7 +65,8 @@ static bool s_log_record_whole (journal_t *self, uint64_t first)
 }
 
 //  One part of the store's keys, [from, to) (empty: the store's first
-//  key, its end), read with checksums by s_verify_part.
+//  key, its end), read with checksums by s_verify_part, in chunks of
+//  VERIFY_CHUNK records with the store's handle taken for each.
 typedef struct {
     uint8_t from[KEYS_SHARD_SIZE], to[KEYS_SHARD_SIZE];
     size_t from_len, to_len;
@@ -52,16 +75,30 @@ typedef struct {
     uint64_t expected; //  where the record after the gap should have begun
     uint64_t first;    //  where it began
     char *err;         //  LevelDB's error, to leveldb_free
+    int rc;            //  the handle could not be taken (the store is down), or 0
 } verify_part_t;
 
-#define VERIFY_PARTS 17 //  the keys before the actors' ('L': the log), and 16 of theirs
+#define VERIFY_PARTS 17     //  the keys before the actors' ('L': the log), and 16 of theirs
+#define VERIFY_CHUNK 100000 //  records read with the handle held, at most
 
 //  The parts, and the next one a reader takes.
 typedef struct {
     journal_t *self;
     verify_part_t parts[VERIFY_PARTS];
     atomic_int next;
+    atomic_bool *stop; //  the later read's: the journal closes (NULL at open)
 } verify_t;
+
+//  What the later read found, and its thread (journal_verify_start).
+struct _journal_verifier_t {
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_int state;         //  journal_verify_state_t
+    pthread_mutex_t lock;     //  guards damage
+    char damage[512];         //  what it found, "" if nothing
+    verify_t verify;          //  its parts
+    int64_t started, elapsed; //  monotonic ms; ms it took
+};
 
 //  True if key sorts before limit in LevelDB's bytewise order.
 static bool s_key_before (const uint8_t *key, size_t key_len, const uint8_t *limit,
@@ -71,64 +108,107 @@ static bool s_key_before (const uint8_t *key, size_t key_len, const uint8_t *lim
     return order < 0 || (order == 0 && key_len < limit_len);
 }
 
-//  Reads the records of part with their checksums and, if it holds the
-//  event log, checks that its records follow each other (below).
-static void s_verify_part (journal_t *self, verify_part_t *part)
+//  Where a part's read stands between chunks: the key it stopped at (the
+//  next chunk's first), and the gap check's state.
+typedef struct {
+    uint8_t *key;
+    size_t key_len, key_room;
+    bool started; //  a chunk was read: seek past key
+    bool checked, logged;
+    uint64_t expected, previous;
+} verify_cursor_t;
+
+//  Reads up to VERIFY_CHUNK records of part from cursor with their
+//  checksums and, if it holds the event log, checks that its records
+//  follow each other (below). True if the part has more to read.
+static bool s_verify_chunk (journal_t *self, verify_part_t *part, verify_cursor_t *cursor)
 {
+    if ((part->rc = journal_enter (self)) != 0)
+        return false;
     leveldb_readoptions_t *scan = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (scan, 1);
     leveldb_readoptions_set_fill_cache (scan, 0);
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, scan);
-    //  The event log's records, in key order, must follow each other: a
-    //  gap is a write that a power cut took back while it kept later ones
-    //  (sync.c: a crash is to keep a prefix of the writes). Checked while
-    //  the store is marked gapless: LevelDB's repair may drop a record
-    //  anywhere, and shoal repair removes the mark first.
-    bool checked = part->check_log && journal_marked_gapless (self->dir);
-    bool logged = false;
-    uint64_t expected = 0, previous = 0;
-    if (part->from_len)
+    if (cursor->started) //  the key the last chunk stopped at, not read yet
+        leveldb_iter_seek (it, (const char *) cursor->key, cursor->key_len);
+    else if (part->from_len)
         leveldb_iter_seek (it, (const char *) part->from, part->from_len);
     else
         leveldb_iter_seek_to_first (it);
+    size_t read = 0;
+    bool more = false;
     for (; leveldb_iter_valid (it); leveldb_iter_next (it)) {
         size_t key_len, value_len;
         const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &key_len);
         if (part->to_len && !s_key_before (key, key_len, part->to, part->to_len))
             break;
-        if (!checked || key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L')
+        if (++read == VERIFY_CHUNK) { //  this key is the next chunk's first
+            uint8_t *room =
+                key_len > cursor->key_room ? realloc (cursor->key, key_len) : cursor->key;
+            if (room) {
+                cursor->key = room;
+                cursor->key_room = key_len > cursor->key_room ? key_len : cursor->key_room;
+                memcpy (cursor->key, key, key_len);
+                cursor->key_len = key_len;
+                cursor->started = more = true;
+                break;
+            } //  else on in this chunk, the handle held
+        }
+        if (!cursor->checked || key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L')
             continue;
         const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &value_len);
         size_t offset;
         uint64_t count;
         uint64_t first = keys_get_be (key + 1, 8);
         if (keys_log_open (value, value_len, &offset, &count) != 0) {
-            logged = false; //  damage, which reads report: no gap to tell from it
+            cursor->logged = false; //  damage, which reads report: no gap to tell from it
             continue;
         }
         //  A damaged record may claim a wrong count: then it is damage,
         //  which reads report, not a gap.
-        if ((part->gap = logged && first != expected && s_log_record_whole (self, previous))) {
-            part->expected = expected;
+        if ((part->gap = cursor->logged && first != cursor->expected &&
+                         s_log_record_whole (self, cursor->previous))) {
+            part->expected = cursor->expected;
             part->first = first;
+            more = false;
             break;
         }
-        logged = true;
-        previous = first;
-        expected = first + count;
+        cursor->logged = true;
+        cursor->previous = first;
+        cursor->expected = first + count;
     }
     leveldb_iter_get_error (it, &part->err);
     leveldb_iter_destroy (it);
     leveldb_readoptions_destroy (scan);
+    journal_leave (self);
+    return more && !part->err;
+}
+
+//  Reads the records of part with their checksums, a chunk at a time. The
+//  event log's records, in key order, must follow each other: a gap is a
+//  write that a power cut took back while it kept later ones (sync.c: a
+//  crash is to keep a prefix of the writes). Checked while the store is
+//  marked gapless: LevelDB's repair may drop a record anywhere, and shoal
+//  repair removes the mark first.
+static void s_verify_part (verify_t *verify, verify_part_t *part)
+{
+    journal_t *self = verify->self;
+    verify_cursor_t cursor = {.checked = part->check_log && journal_marked_gapless (self->dir)};
+    while (s_verify_chunk (self, part, &cursor))
+        if (verify->stop && atomic_load (verify->stop))
+            break;
+    free (cursor.key);
 }
 
 //  Reads parts until none is left or one is damaged.
 static void s_verify_parts (verify_t *verify)
 {
     for (int at; (at = atomic_fetch_add (&verify->next, 1)) < VERIFY_PARTS;) {
+        if (verify->stop && atomic_load (verify->stop))
+            return;
         verify_part_t *part = &verify->parts[at];
-        s_verify_part (verify->self, part);
-        if (part->err || part->gap)
+        s_verify_part (verify, part);
+        if (part->err || part->gap || part->rc)
             atomic_store (&verify->next, VERIFY_PARTS); //  the others need not go on
     }
 }
@@ -187,13 +267,67 @@ static void s_verify_cut (verify_t *verify)
     verify->parts[0].check_log = true;
 }
 
+static char *s_gap_message (journal_t *self, uint64_t expected, uint64_t first)
+{
+    return zsys_sprintf (
+        "the journal in %s has lost part of its event log: positions %" PRIu64 " to %" PRIu64
+        " are missing and later ones are there (a power cut kept a write and lost one before "
+        "it, which the disk wrote out of order)",
+        self->dir, expected, first - 1);
+}
+
+static char *s_damage_message (journal_t *self, const char *err)
+{
+    return zsys_sprintf ("the journal in %s is damaged: %s, in one of its table files (*.ldb)",
+                         self->dir, err);
+}
+
+//  What verify's parts found: 0, or SHOAL_EFORMAT (a gap, or damage) or
+//  SHOAL_EIO (the store is down) with *found set (free with free()). Frees
+//  the parts' errors.
+static int s_verify_found (verify_t *verify, char **found)
+{
+    journal_t *self = verify->self;
+    //  The log's gap first (part 0 alone holds the log), as when one
+    //  thread read the keys in order: a damaged table met elsewhere
+    //  meanwhile is the lesser news.
+    const verify_part_t *gap =
+        verify->parts[0].gap && !verify->parts[0].err ? &verify->parts[0] : NULL;
+    char *err = NULL;
+    int down = 0;
+    for (int i = 0; i < VERIFY_PARTS; i++) {
+        verify_part_t *part = &verify->parts[i];
+        down = down ? down : part->rc;
+        if (!err)
+            err = part->err;
+        else
+            leveldb_free (part->err);
+        part->err = NULL;
+    }
+    int rc = 0;
+    if (gap) {
+        *found = s_gap_message (self, gap->expected, gap->first);
+        rc = SHOAL_EFORMAT;
+    } else if (err) {
+        *found = s_damage_message (self, err);
+        rc = SHOAL_EFORMAT;
+    } else if (down) {
+        *found = zsys_sprintf ("the journal in %s could not be read: %s", self->dir,
+                               shoal_strerror (down));
+        rc = down;
+    }
+    leveldb_free (err);
+    return rc;
+}
+
 //  Reads every record of the store with its checksums, so that a damaged
 //  table file is found at the start rather than when an actor is read, and
 //  checks that the event log has no gap (s_verify_part). The start waits
 //  for this read, which grows with the store (about half a second for
 //  200 MB on this project's 2-core machine with one thread): two threads
-//  take its parts in turn. Returns 0, or SHOAL_EFORMAT with *message set
-//  (free with free()).
+//  take its parts in turn. A node's start reads the log's newest records
+//  only (journal_verify_recent) and the rest later (journal_verify_start).
+//  Returns 0, or SHOAL_EFORMAT with *message set (free with free()).
 int journal_verify_all (journal_t *self, char **message)
 {
     verify_t *verify = calloc (1, sizeof (verify_t));
@@ -209,40 +343,214 @@ int journal_verify_all (journal_t *self, char **message)
     s_verify_parts (verify); //  without a thread, alone
     if (threaded)
         pthread_join (thread, NULL);
-    //  The log's gap first (part 0 alone holds the log), as when one
-    //  thread read the keys in order: a damaged table met elsewhere
-    //  meanwhile is the lesser news.
-    const verify_part_t *gap =
-        verify->parts[0].gap && !verify->parts[0].err ? &verify->parts[0] : NULL;
-    char *err = NULL;
-    for (int i = 0; i < VERIFY_PARTS; i++) {
-        verify_part_t *part = &verify->parts[i];
-        if (!err)
-            err = part->err;
-        else
-            leveldb_free (part->err);
-    }
-    int rc = 0;
-    if (gap) {
-        leveldb_free (err);
+    char *found = NULL;
+    int rc = s_verify_found (verify, &found);
+    if (rc == SHOAL_EFORMAT && verify->parts[0].gap)
         *message = zsys_sprintf (
-            "the journal in %s has lost part of its event log: positions %" PRIu64 " to %" PRIu64
-            " are missing and later ones are there (a power cut kept a "
-            "write and lost one before it, which the disk wrote out of order); nothing "
-            "was started on it: its actors may hold effects without their causes. `shoal "
-            "repair --data %s` accepts the loss and lets it open; `shoal check` then shows "
-            "whether the books hold",
-            self->dir, gap->expected, gap->first - 1, self->dir);
-        rc = SHOAL_EFORMAT;
-    } else if (err) {
-        *message = zsys_sprintf ("the journal in %s is damaged and was not opened: %s, in one of "
-                                 "its table files (*.ldb), found reading every record at open; "
-                                 "nothing was started on it (`shoal repair --data %s` can "
+            "%s; nothing was started on it: its actors may hold effects without their causes. "
+            "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
+            "shows whether the books hold",
+            found, self->dir);
+    else if (rc)
+        *message = zsys_sprintf ("%s, found reading every record at open; it was not opened "
+                                 "and nothing was started on it (`shoal repair --data %s` can "
                                  "salvage what is readable)",
-                                 self->dir, err, self->dir);
-        leveldb_free (err);
-        rc = SHOAL_EFORMAT;
-    }
+                                 found, self->dir);
+    free (found);
     free (verify);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  A node's start: the newest records of the event log
+
+int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
+{
+    if (!journal_marked_gapless (self->dir))
+        return 0; //  a repaired store: no gap is looked for (s_verify_part)
+    leveldb_readoptions_t *scan = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (scan, 1);
+    leveldb_readoptions_set_fill_cache (scan, 0);
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, scan);
+    const uint8_t past[1] = {'L' + 1}; //  past the log's keys
+    leveldb_iter_seek (it, (const char *) past, sizeof past);
+    if (leveldb_iter_valid (it))
+        leveldb_iter_prev (it);
+    else
+        leveldb_iter_seek_to_last (it);
+    uint64_t walked = 0;   //  bytes of the log's records read back, keys and values
+    bool newer = false;    //  a whole record follows the one read
+    uint64_t newer_at = 0; //  where it begins
+    uint64_t expected = 0, first_after = 0;
+    bool gap = false;
+    for (; leveldb_iter_valid (it); leveldb_iter_prev (it)) {
+        size_t key_len, value_len;
+        const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &key_len);
+        if (key_len == 0 || key[0] != 'L')
+            break;
+        if (key_len != KEYS_LOG_KEY_SIZE)
+            continue;
+        const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &value_len);
+        walked += key_len + value_len;
+        size_t offset;
+        uint64_t count;
+        uint64_t first = keys_get_be (key + 1, 8);
+        if (keys_log_open (value, value_len, &offset, &count) != 0) {
+            newer = false; //  damage, which reads report: no gap to tell from it
+            continue;
+        }
+        //  As s_verify_chunk: a record whose count is wrong is damage.
+        if (newer && first + count != newer_at && s_log_record_whole (self, first)) {
+            gap = true;
+            expected = first + count;
+            first_after = newer_at;
+            break;
+        }
+        newer = true;
+        newer_at = first;
+        //  LevelDB's log files hold more bytes than the records in them:
+        //  past log_bytes, this record came from a table, and it was
+        //  compared with the one after it.
+        if (walked > log_bytes)
+            break;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error (it, &err);
+    leveldb_iter_destroy (it);
+    leveldb_readoptions_destroy (scan);
+    int rc = 0;
+    if (gap) {
+        char *found = s_gap_message (self, expected, first_after);
+        *message = zsys_sprintf (
+            "%s; nothing was started on it: its actors may hold effects without their causes. "
+            "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
+            "shows whether the books hold",
+            found, self->dir);
+        free (found);
+        rc = SHOAL_EFORMAT;
+    } else if (err) {
+        char *found = s_damage_message (self, err);
+        *message = zsys_sprintf ("%s, found reading the newest records of its event log at "
+                                 "open; it was not opened and nothing was started on it "
+                                 "(`shoal repair --data %s` can salvage what is readable)",
+                                 found, self->dir);
+        free (found);
+        rc = SHOAL_EFORMAT;
+    }
+    leveldb_free (err);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The later read, while the node serves
+
+static void *s_verifier (void *arg)
+{
+    thread_name ("shoal-verify");
+    journal_t *self = arg;
+    journal_verifier_t *verifier = self->verifier;
+    //  The lowest priority: the node's work comes first (Linux: a
+    //  thread's nice value is its own).
+    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 19) != 0)
+        log_debug ("journal %s: the read of every record runs at the node's priority", self->dir);
+    s_verify_parts (&verifier->verify);
+    char *found = NULL;
+    int rc = s_verify_found (&verifier->verify, &found);
+    verifier->elapsed = zclock_mono () - verifier->started;
+    if (atomic_load (&verifier->stop) && rc != SHOAL_EFORMAT) {
+        atomic_store (&verifier->state, JOURNAL_VERIFY_STOPPED);
+    } else if (rc == SHOAL_EFORMAT) {
+        pthread_mutex_lock (&verifier->lock);
+        snprintf (verifier->damage, sizeof verifier->damage, "%s", found);
+        pthread_mutex_unlock (&verifier->lock);
+        atomic_store (&verifier->state, JOURNAL_VERIFY_DAMAGED);
+        log_error ("%s, found by the read of every record that follows a start; reads that "
+                   "meet it fail. Stop the node and run `shoal repair --data %s` to salvage "
+                   "what is readable",
+                   found, self->dir);
+    } else if (rc) {
+        atomic_store (&verifier->state, JOURNAL_VERIFY_STOPPED);
+        log_warn ("%s: the read of every record that follows a start gave up", found);
+    } else {
+        atomic_store (&verifier->state, JOURNAL_VERIFY_WHOLE);
+        log_info ("journal %s: every record read with its checksums in %" PRId64 " ms: whole",
+                  self->dir, verifier->elapsed);
+    }
+    free (found);
+    return NULL;
+}
+
+int journal_verify_start (journal_t *self)
+{
+    assert (self);
+    if (self->verifier)
+        return 0;
+    journal_verifier_t *verifier = calloc (1, sizeof *verifier);
+    if (!verifier)
+        return SHOAL_ENOMEM;
+    atomic_init (&verifier->stop, false);
+    atomic_init (&verifier->state, JOURNAL_VERIFY_READING);
+    pthread_mutex_init (&verifier->lock, NULL);
+    verifier->verify.self = self;
+    verifier->verify.stop = &verifier->stop;
+    atomic_init (&verifier->verify.next, 0);
+    verifier->started = zclock_mono ();
+    int rc = journal_enter (self);
+    if (rc == 0) {
+        s_verify_cut (&verifier->verify);
+        journal_leave (self);
+    }
+    self->verifier = verifier;
+    if (rc == 0 && pthread_create (&verifier->thread, NULL, s_verifier, self) == 0)
+        return 0;
+    pthread_mutex_destroy (&verifier->lock);
+    free (verifier);
+    self->verifier = NULL;
+    return rc ? rc : SHOAL_ENOMEM;
+}
+
+journal_verify_state_t journal_verify_state (journal_t *self, char *damage, size_t size)
+{
+    assert (self);
+    journal_verifier_t *verifier = self->verifier;
+    if (damage && size)
+        damage[0] = 0;
+    if (!verifier)
+        return JOURNAL_VERIFY_OFF;
+    journal_verify_state_t state = (journal_verify_state_t) atomic_load (&verifier->state);
+    if (state == JOURNAL_VERIFY_DAMAGED && damage && size) {
+        pthread_mutex_lock (&verifier->lock);
+        snprintf (damage, size, "%s", verifier->damage);
+        pthread_mutex_unlock (&verifier->lock);
+    }
+    return state;
+}
+
+const char *journal_verify_name (journal_verify_state_t state)
+{
+    switch (state) {
+    case JOURNAL_VERIFY_READING:
+        return "reading";
+    case JOURNAL_VERIFY_WHOLE:
+        return "whole";
+    case JOURNAL_VERIFY_DAMAGED:
+        return "damaged";
+    case JOURNAL_VERIFY_STOPPED:
+        return "stopped";
+    case JOURNAL_VERIFY_OFF:
+    default:
+        return "off";
+    }
+}
+
+void journal_verify_stop (journal_t *self)
+{
+    journal_verifier_t *verifier = self->verifier;
+    if (!verifier)
+        return;
+    atomic_store (&verifier->stop, true);
+    pthread_join (verifier->thread, NULL);
+    pthread_mutex_destroy (&verifier->lock);
+    free (verifier);
+    self->verifier = NULL;
 }

@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 4 + (cluster ? 9 : 0));
+    msgpack_pack_map (&pk, fields + 6 + (cluster ? 9 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -109,6 +109,14 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_pack_int64 (&pk, failed_ago);
     front_pack_str (&pk, "store_error");
     front_pack_str (&pk, store_error);
+    //  The read of every record that follows the start: "reading",
+    //  "whole", "damaged" (and what it found), "stopped" or "off".
+    char damage[512];
+    journal_verify_state_t verified = journal_verify_state (config->journal, damage, sizeof damage);
+    front_pack_str (&pk, "store_verify");
+    front_pack_str (&pk, journal_verify_name (verified));
+    front_pack_str (&pk, "store_damage");
+    front_pack_str (&pk, damage);
     if (cluster) {
         int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
         front_pack_str (&pk, "node");

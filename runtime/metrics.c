@@ -250,6 +250,16 @@ int metrics_write (const metrics_config_t *config, FILE *out)
         s_family (out, "shoal_data_bytes", "gauge", "Bytes of the files in the data directory");
         fprintf (out, "shoal_data_bytes %" PRId64 "\n", bytes);
     }
+    if (config->config && config->config->journal) {
+        journal_verify_state_t verified = journal_verify_state (config->config->journal, NULL, 0);
+        s_family (out, "shoal_store_damaged", "gauge",
+                  "1 once the read of every record after the start found a damaged table or a "
+                  "gap in the event log (stats say what)");
+        fprintf (out, "shoal_store_damaged %d\n", verified == JOURNAL_VERIFY_DAMAGED);
+        s_family (out, "shoal_store_verified", "gauge",
+                  "1 once every record of the store was read whole after the start");
+        fprintf (out, "shoal_store_verified %d\n", verified == JOURNAL_VERIFY_WHOLE);
+    }
     if (config->projections)
         s_projections (out, config->projections);
     s_threads (out);

@@ -308,7 +308,10 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     }
     s_warn_open_data_dir (self->data_dir);
     self->made = storemade_note (self->data_dir);
-    journal_options_t jo = {.sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards};
+    //  The start reads the event log's newest records for a gap; the
+    //  rest of the store is read with its checksums once it serves.
+    journal_options_t jo = {
+        .sync = !o->async, .cache_bytes = 64 << 20, .shards = o->shards, .verify_later = true};
     self->journal = journal_open (self->data_dir, &jo, code, error);
     if (!self->journal) {
         shoal_node_destroy (&self);
@@ -336,6 +339,16 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     if (*code) {
         *error =
             zsys_sprintf ("cannot start the journal's stream filters: %s", shoal_strerror (*code));
+        shoal_node_discard (&self);
+        return NULL;
+    }
+    //  Every record read with its checksums, at the lowest priority, while
+    //  the node serves (persistence/verify.c): damage is logged and shown
+    //  in stats, /metrics, `cluster status` and `top`.
+    *code = journal_verify_start (self->journal);
+    if (*code) {
+        *error = zsys_sprintf ("cannot start the read of the journal's records: %s",
+                               shoal_strerror (*code));
         shoal_node_discard (&self);
         return NULL;
     }

@@ -190,6 +190,11 @@ bool stats_store_failing (const msgpack_object *stats, char *text, size_t size)
     int64_t ago = -1;
     char error[256] = "";
     text[0] = 0;
+    char damage[512] = "";
+    if (stats && map_find_str (stats, "store_damage", damage, sizeof damage) == 0 && damage[0]) {
+        snprintf (text, size, "its store is damaged: %s", damage);
+        return true;
+    }
     if (!stats || map_find_int (stats, "store_failed_ago_ms", &ago) != 0 || ago < 0 ||
         ago >= STATS_STORE_RECENT_MS)
         return false;

@@ -75,10 +75,12 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 //  store with nothing a sender takes.
 #define STATS_STORE_RECENT_MS 10000
 
-//  Says in text (size bytes) that the node whose stats answer this is
-//  failed a write of its store lately: "its store failed a write 0.4s
-//  ago: WHY" (stats' store_failed_ago_ms and store_error). Returns false,
-//  text "", if not, or from a node older than those fields.
+//  Says in text (size bytes) that the store of the node whose stats
+//  answer this is damaged, as the read of every record after its start
+//  found: "its store is damaged: WHAT" (stats' store_damage), or failed a
+//  write lately: "its store failed a write 0.4s ago: WHY" (stats'
+//  store_failed_ago_ms and store_error). Returns false, text "", if
+//  neither, or from a node older than those fields.
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size);
 
 #endif

@@ -48,7 +48,8 @@ static void s_status_help (FILE *out)
 static const char *s_status_keys[] = {
     "cluster",     "epoch",       "uptime_ms",           "shards_owned", "peers_up",
     "peers",       "peers_heard", "peers_silent_ms",     "refused",      "forwarded",
-    "unavailable", "dropped",     "store_failed_ago_ms", "store_error"};
+    "unavailable", "dropped",     "store_failed_ago_ms", "store_error",  "store_verify",
+    "store_damage"};
 
 //  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
 //  "12s") into text.

@@ -1,0 +1,271 @@
+/*  test_journal_verify.c - what a node's open reads of its store, and what
+    it reads after: a gap among the event log's records that LevelDB read
+    back from its log files refuses the open; an older gap, or a damaged
+    table, is let through the open and found by the read of every record
+    that follows (journal_verify_start), which a tool's open still makes
+    first (journal_open without verify_later). The fixture:
+    journal_test_util.h.
+*/
+#include "journal_test_util.h"
+
+#include <czmq.h>
+#include <dirent.h>
+#include <fcntl.h>
+
+#define WAIT_MS 30000 //  the longest the later read is waited for
+
+//  Opens dir as a node does: verify_later. NULL with *error (to free) if
+//  refused.
+static journal_t *s_open_later (const char *dir, char **error)
+{
+    int code = 0;
+    *error = NULL;
+    journal_options_t opts = {.sync = true, .verify_later = true};
+    return journal_open (dir, &opts, &code, error);
+}
+
+//  Commits events counter/g 1..count, each in a batch of its own: log
+//  records at positions 0 to count - 1.
+static void s_commit (journal_t *journal, const char *stream, int count)
+{
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    for (int i = 1; i <= count; i++) {
+        assert_int_equal (journal_append_one (batch, stream, i - 1, "Counted", i, NULL), 0);
+        assert_int_equal (journal_batch_commit (batch), 0);
+    }
+    journal_batch_destroy (&batch);
+}
+
+//  The key of the event log's record at pos ('L' and pos big-endian).
+static void s_log_key (uint8_t key[9], uint64_t pos)
+{
+    key[0] = 'L';
+    for (int i = 8; i >= 1; i--, pos >>= 8)
+        key[i] = (uint8_t) pos;
+}
+
+//  The value under key in the store in dir, which no process has open
+//  (its length in *size; free with leveldb_free).
+static char *s_raw_read (const char *dir, const uint8_t *key, size_t key_len, size_t *size)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, dir, &err);
+    assert_null (err);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    char *value = leveldb_get (db, read, (const char *) key, key_len, size, &err);
+    assert_null (err);
+    assert_non_null (value);
+    leveldb_readoptions_destroy (read);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+    return value;
+}
+
+//  Waits until the later read is no longer under way; its state, what it
+//  found into damage.
+static journal_verify_state_t s_wait_read (journal_t *journal, char *damage, size_t size)
+{
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    journal_verify_state_t state;
+    while ((state = journal_verify_state (journal, damage, size)) == JOURNAL_VERIFY_READING &&
+           zclock_mono () < deadline)
+        zclock_sleep (10); //  between two reads of its state, within the deadline
+    return state;
+}
+
+//  A power cut that kept a later write of LevelDB's log and lost an
+//  earlier one: the record at position 3 is missing, the one at 4 is
+//  there, both among what the open reads back from the log files. The
+//  node's open reads only the log's newest records, and refuses this one
+//  naming the positions; nothing is written.
+static void test_start_refuses_gap_in_log_files (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/g", 3); //  positions 0, 1, 2
+    journal_destroy (&fixture->journal);
+    //  Position 4 holds a copy of 2's record (one event, whole); 3 is
+    //  missing. LevelDB's open of the raw write turns the journal's log
+    //  into a table: the record at 4 is the only one in a log file.
+    uint8_t key[9];
+    s_log_key (key, 2);
+    size_t size = 0;
+    char *value = s_raw_read (fixture->dir, key, sizeof key, &size);
+    s_log_key (key, 4);
+    harness_raw_write (fixture->dir, key, sizeof key, value, size);
+    leveldb_free (value);
+    char *error = NULL;
+    assert_null (s_open_later (fixture->dir, &error));
+    assert_non_null (error);
+    if (!strstr (error, "positions 3 to 3 are missing"))
+        fail_msg ("refused, but not for the gap: %s", error);
+    free (error);
+    //  A tool's open, which reads every record, says the same.
+    int code = 0;
+    assert_null (journal_open (fixture->dir, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EFORMAT);
+    assert_non_null (strstr (error, "positions 3 to 3 are missing"));
+    free (error);
+}
+
+//  A whole store: the node's open, then the later read finds it whole.
+static void test_later_read_whole (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/w", 50);
+    journal_destroy (&fixture->journal);
+    char *error = NULL;
+    fixture->journal = s_open_later (fixture->dir, &error);
+    assert_non_null (fixture->journal);
+    assert_int_equal (journal_verify_state (fixture->journal, NULL, 0), JOURNAL_VERIFY_OFF);
+    assert_int_equal (journal_verify_start (fixture->journal), 0);
+    char damage[512];
+    assert_int_equal (s_wait_read (fixture->journal, damage, sizeof damage), JOURNAL_VERIFY_WHOLE);
+    assert_string_equal (damage, "");
+    assert_string_equal (journal_verify_name (JOURNAL_VERIFY_WHOLE), "whole");
+    //  Its events read back, all 50.
+    events_t *events = journal_read_all (fixture->journal, "counter/w");
+    assert_int_equal (events->count, 50);
+    free (events);
+}
+
+//  A gap older than what the log files held (the record at position 1
+//  deleted under the store, which LevelDB's log does not explain): the
+//  node's open does not read that far, and starts; the later read finds
+//  it and says so, while a tool's open refuses it at once.
+static void test_older_gap_found_later (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/g", 3);
+    journal_destroy (&fixture->journal);
+    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
+    journal_destroy (&fixture->journal);
+    uint8_t key[9];
+    s_log_key (key, 1);
+    harness_raw_write (fixture->dir, key, sizeof key, NULL, 0);
+    char *error = NULL;
+    fixture->journal = s_open_later (fixture->dir, &error);
+    if (!fixture->journal)
+        fail_msg ("the node's open read further back than its log files: %s", error);
+    assert_int_equal (journal_verify_start (fixture->journal), 0);
+    char damage[512];
+    assert_int_equal (s_wait_read (fixture->journal, damage, sizeof damage),
+                      JOURNAL_VERIFY_DAMAGED);
+    if (!strstr (damage, "positions 1 to 1 are missing"))
+        fail_msg ("the later read found something else: %s", damage);
+    journal_destroy (&fixture->journal);
+    int code = 0;
+    assert_null (journal_open (fixture->dir, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EFORMAT);
+    assert_non_null (strstr (error, "positions 1 to 1 are missing"));
+    free (error);
+}
+
+//  The largest table file (*.ldb) in dir, into path.
+static void s_largest_table (const char *dir, char *path, size_t size)
+{
+    DIR *d = opendir (dir);
+    assert_non_null (d);
+    off_t best = 0;
+    path[0] = 0;
+    for (struct dirent *entry; (entry = readdir (d));) {
+        size_t len = strlen (entry->d_name);
+        if (len < 4 || strcmp (entry->d_name + len - 4, ".ldb") != 0)
+            continue;
+        char file[PATH_MAX];
+        snprintf (file, sizeof file, "%s/%s", dir, entry->d_name);
+        struct stat st;
+        if (stat (file, &st) == 0 && st.st_size > best) {
+            best = st.st_size;
+            snprintf (path, size, "%s", file);
+        }
+    }
+    closedir (d);
+    assert_true (path[0]);
+}
+
+//  A table whose bytes changed under the store, among the actors' events
+//  (many streams, the log's newest records elsewhere): the node's open
+//  starts without reading it, the later read finds the bad checksum and
+//  says which store; the records around it still read or fail, never
+//  read as missing. A tool's open refuses the store at once.
+static void test_damaged_table_found_later (void **state)
+{
+    fixture_t *fixture = *state;
+    char stream[32];
+    for (int s = 0; s < 200; s++) {
+        snprintf (stream, sizeof stream, "counter/s%03d", s);
+        s_commit (fixture->journal, stream, 5);
+    }
+    journal_destroy (&fixture->journal);
+    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
+    s_commit (fixture->journal, "counter/late", 2);      //  the newest, in a log file
+    journal_destroy (&fixture->journal);
+    char table[PATH_MAX];
+    s_largest_table (fixture->dir, table, sizeof table);
+    int fd = open (table, O_RDWR);
+    assert_true (fd >= 0);
+    struct stat st;
+    assert_int_equal (fstat (fd, &st), 0);
+    uint8_t bytes[16];
+    off_t at = st.st_size / 3; //  among the actors' events ('S' keys sort after 'L')
+    assert_int_equal (pread (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] ^= 0xff;
+    assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    close (fd);
+    char *error = NULL;
+    fixture->journal = s_open_later (fixture->dir, &error);
+    if (!fixture->journal)
+        fail_msg ("the node's open read the damaged table: %s", error);
+    assert_int_equal (journal_verify_start (fixture->journal), 0);
+    char damage[512];
+    assert_int_equal (s_wait_read (fixture->journal, damage, sizeof damage),
+                      JOURNAL_VERIFY_DAMAGED);
+    if (!strstr (damage, "damaged") || !strstr (damage, "checksum") ||
+        !strstr (damage, fixture->dir))
+        fail_msg ("the later read found something else: %s", damage);
+    assert_string_equal (journal_verify_name (JOURNAL_VERIFY_DAMAGED), "damaged");
+    journal_destroy (&fixture->journal);
+    int code = 0;
+    assert_null (journal_open (fixture->dir, NULL, &code, &error));
+    assert_int_equal (code, SHOAL_EFORMAT);
+    assert_non_null (strstr (error, "checksum"));
+    free (error);
+}
+
+//  The later read is stopped by the journal's close, however far it got:
+//  the close returns, and the read's thread is joined (ASan: nothing
+//  leaked, nothing read from a closed store).
+static void test_close_stops_later_read (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/c", 300);
+    journal_destroy (&fixture->journal);
+    char *error = NULL;
+    fixture->journal = s_open_later (fixture->dir, &error);
+    assert_non_null (fixture->journal);
+    assert_int_equal (journal_verify_start (fixture->journal), 0);
+    assert_int_equal (journal_verify_start (fixture->journal), 0); //  once only
+    journal_verify_state_t now = journal_verify_state (fixture->journal, NULL, 0);
+    assert_true (now == JOURNAL_VERIFY_READING || now == JOURNAL_VERIFY_WHOLE);
+    journal_destroy (&fixture->journal);
+    assert_null (fixture->journal);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_start_refuses_gap_in_log_files, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_later_read_whole, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_older_gap_found_later, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_table_found_later, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_close_stops_later_read, journal_setup,
+                                         journal_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
