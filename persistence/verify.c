@@ -80,6 +80,7 @@ typedef struct {
 
 #define VERIFY_PARTS 17     //  the keys before the actors' ('L': the log), and 16 of theirs
 #define VERIFY_CHUNK 100000 //  records read with the handle held, at most
+#define VERIFY_RETRY_MS 200 //  the later read's wait for a store that is down
 
 //  The parts, and the next one a reader takes.
 typedef struct {
@@ -194,9 +195,19 @@ static void s_verify_part (verify_t *verify, verify_part_t *part)
 {
     journal_t *self = verify->self;
     verify_cursor_t cursor = {.checked = part->check_log && journal_marked_gapless (self->dir)};
-    while (s_verify_chunk (self, part, &cursor))
-        if (verify->stop && atomic_load (verify->stop))
+    bool later = verify->stop != NULL; //  the read after a node's start
+    for (;;) {
+        bool more = s_verify_chunk (self, part, &cursor);
+        if (later && atomic_load (verify->stop))
             break;
+        //  The later read waits out a store that is down (a full disk:
+        //  the handle comes back with a reopen), from where it stood.
+        if (later && part->rc == SHOAL_EIO) {
+            part->rc = 0;
+            zclock_sleep (VERIFY_RETRY_MS);
+        } else if (!more)
+            break;
+    }
     free (cursor.key);
 }
 
