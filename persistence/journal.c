@@ -360,6 +360,13 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     atomic_init (&self->reopens, 0);
     atomic_init (&self->mark_renew, false);
 
+    //  A node's gap check goes back past the bytes of LevelDB's log files,
+    //  this open's and those of opens since the last check passed, written
+    //  down before LevelDB's open turns them into tables (verify.c).
+    //  A tool's open counts them too, and reads every record.
+    uint64_t reach = 0;
+    bool bounded = state.current && journal_check_reach (dir, state.log_bytes, &reach) && opts &&
+                   opts->verify_later;
     char *message = NULL;
     int rc = s_db_open (self, !state.current, &message);
     if (rc == 0)
@@ -367,8 +374,10 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (rc == 0)           //  the store held: what a killed `shoal check` left goes
         storecopy_remove_stale (dir);
     if (rc == 0 && state.current)
-        rc = opts && opts->verify_later ? journal_verify_recent (self, state.log_bytes, &message)
-                                        : journal_verify_all (self, &message);
+        rc = bounded ? journal_verify_recent (self, reach, &message)
+                     : journal_verify_all (self, &message);
+    if (rc == 0) //  a new store's too: its next open need not read it whole
+        journal_check_passed (dir);
     if (rc == 0)
         rc = journal_open_layout (self, dir, wanted, &message);
     if (rc == 0 && (rc = journal_log_recover (self)) != 0)
@@ -482,6 +491,18 @@ static _Thread_local int s_held; //  handles this thread holds shared
 static void s_reopen (journal_t *self)
 {
     pthread_rwlock_wrlock (&self->handle);
+    //  A write LevelDB refused as corruption: a compaction met a damaged
+    //  table, and every write would be refused again after a reopen. The
+    //  store must be looked at, not served; every start reads it whole,
+    //  and refuses it, until a repair (verify.c).
+    if (atomic_load (&self->failed) && strncmp (self->cause, "Corruption", 10) == 0) {
+        bool marked = journal_check_full (self->dir);
+        log_error ("journal %s: a write was refused: %s: the store is damaged; stopping the node "
+                   "(exit 3)%s. `shoal repair --data %s` salvages what is readable",
+                   self->dir, self->cause,
+                   marked ? ": every start reads its whole store, and refuses it" : "", self->dir);
+        _exit (3);
+    }
     if (atomic_load (&self->failed) && zclock_mono () >= atomic_load (&self->retry_at)) {
         if (self->db)
             leveldb_close (self->db);

@@ -184,8 +184,8 @@ bool journal_filters_ready (journal_t *self);
 uint64_t journal_filter_skips (journal_t *self, journal_filter_t which);
 
 //  The read of every record with its checksums that follows a node's
-//  start (opened with verify_later; verify.c): on a thread of its own at
-//  the lowest priority, a part of the store at a time. start: 0, or
+//  start (opened with verify_later; verify.c): on a thread of its own, a
+//  third of a core at most, a part of the store at a time. start: 0, or
 //  SHOAL_ENOMEM (or SHOAL_EIO, the store down); stopped by
 //  journal_verify_stop or journal_destroy. state: where it stands, and
 //  what it found into damage (size bytes; "" unless damaged). name: the

@@ -216,6 +216,16 @@ int journal_log_recover (journal_t *self);
 //  store's files, and another program's store must be left as it was.
 #define JOURNAL_STORE_FILE "SHOAL"
 
+//  A file in the store's directory that carries the reach of a node's gap
+//  check across opens (verify.c): "pending N", the bytes of LevelDB's log
+//  files that opens read back since the last check passed, added before
+//  each open (which turns those files into tables) and set to 0 once a
+//  check passes; or "full", every record to be read at the next open (a
+//  gap or damage found while the node served, a write refused as
+//  corruption). No file, or one that does not read: every record is read
+//  (a store last opened by an older shoal). journal_repair removes it.
+#define JOURNAL_CHECK_FILE "LOGCHECK"
+
 //  A file in the store's directory holding the event log's end that a
 //  sync made durable, as lines of 20 digits (the last one counts),
 //  appended and fdatasync'd by the syncer at most once a JOURNAL_MARK_MS
@@ -238,6 +248,17 @@ int journal_verify_all (journal_t *self, char **message);
 //  one more: at a node's start, which reads the rest later
 //  (journal_verify_start). Returns 0, or SHOAL_EFORMAT with *message set.
 int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message);
+//  JOURNAL_CHECK_FILE (verify.c). reach: before LevelDB opens the store in
+//  dir, whose log files hold log_bytes: the bytes a node's check must go
+//  back past (*pending), with this open's added and written down first;
+//  false if every record must be read (no file, "full", or it could not
+//  be written: then it is removed). passed: a check passed, the reach is
+//  0 again (best effort: no file means a whole read next time). full: the
+//  next open reads every record (false if the file could not be written
+//  nor removed).
+bool journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending);
+void journal_check_passed (const char *dir);
+bool journal_check_full (const char *dir);
 
 //  Reads the last whole mark of DIR/JOURNAL_SYNCED_FILE into *marked.
 //  False (and *marked 0) if there is none; a file without a whole mark

@@ -417,7 +417,8 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     char path[PATH_MAX];
     uint64_t synced; //  how far the node said its log was durable (acknowledged)
     bool marked = journal_mark_read (dir, &synced);
-    const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, "CURRENT"};
+    const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, JOURNAL_CHECK_FILE,
+                             "CURRENT"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
         if (snprintf (path, sizeof path, "%s/%s", dir, removed[i]) >= (int) sizeof path) {
             *error = zsys_sprintf ("the path of %s is too long", dir);

@@ -116,7 +116,15 @@ class chunked_file_t : public leveldb::WritableFile
 class table_env_t : public leveldb::EnvWrapper
 {
   public:
-    table_env_t () : leveldb::EnvWrapper (leveldb::Env::Default ()) {}
+    //  LevelDB's one background thread starts at its first Schedule, from
+    //  the thread that calls it, whose name and nice value it takes: a
+    //  read's sampled seek may schedule a compaction from any reader. It
+    //  starts here, from the thread of the first open (the node's main
+    //  thread, whose strays are named shoal-leveldb).
+    table_env_t () : leveldb::EnvWrapper (leveldb::Env::Default ())
+    {
+        target ()->Schedule ([] (void *) {}, nullptr);
+    }
     leveldb::Status NewWritableFile (const std::string &name, leveldb::WritableFile **file) override
     {
         leveldb::Status status = target ()->NewWritableFile (name, file);

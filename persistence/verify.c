@@ -9,23 +9,33 @@
       its gap check.
     - journal_verify_recent, at a node's open: the gap check alone, over
       the newest records of the event log, back past what LevelDB read
-      from its log files at this open. Only those can hold a gap: a record
-      reaches a table either from the memtable of a running node, which
-      holds every write, or from the log files at an open, each of which
-      checked its own. So a start reads what the last run left unsynced,
-      not the whole store.
+      from its log files at this open and at every open since a check
+      last passed (JOURNAL_CHECK_FILE, written down before LevelDB's open
+      turns the files into tables: a refused or killed open is counted
+      again). Only those records can hold a gap: a record reaches a table
+      either from the memtable of a running node, which holds every
+      write, or from the log files at an open. So a start reads what the
+      last run left unsynced, not the whole store. A store with no such
+      file (last opened by an older shoal), or one marked "full", is read
+      whole at open.
     - journal_verify_start, once the node serves: every record read again
-      with its checksums on a thread of its own, at the lowest priority,
-      a part at a time with the store's handle released in between.
-      Damage it finds is logged and kept (journal_verify_state): stats,
-      /metrics, `cluster status` and `top` show it. Reads that meet it
+      with its checksums on a thread of its own, a part at a time (20 ms
+      of reading with the store's handle held, then a rest twice as long:
+      a third of a core at most), never while the store is down. A gap it
+      finds stops the process (exit 3) with the store marked "full", so
+      that every start refuses it until `shoal repair`, as before: its
+      actors may hold effects without their causes. A damaged table is
+      logged, kept (journal_verify_state: stats, /metrics, `cluster
+      status`, `explain` and `top` show it) and marked "full" for the
+      next start; the node serves on, and reads that meet the damage
       fail as they always did (checksummed, never taken for a missing
-      record); `shoal repair` salvages.
+      record).
 
     Threads: the opening thread, and one of its own while it runs; the
     later read's thread, joined by journal_verify_stop.
 */
 #include "journal_internal.h"
+#include "dirsync.h"
 #include "keys.h"
 #include "log.h"
 #include "threadname.h"
@@ -38,8 +48,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 
 //  True if the event log's record at position first decodes whole: its
@@ -78,9 +90,12 @@ typedef struct {
     int rc;            //  the handle could not be taken (the store is down), or 0
 } verify_part_t;
 
-#define VERIFY_PARTS 17     //  the keys before the actors' ('L': the log), and 16 of theirs
-#define VERIFY_CHUNK 100000 //  records read with the handle held, at most
-#define VERIFY_RETRY_MS 200 //  the later read's wait for a store that is down
+#define VERIFY_PARTS 17      //  the keys before the actors' ('L': the log), and 16 of theirs
+#define VERIFY_CHUNK 100000  //  records read with the handle held, at most
+#define VERIFY_CHUNK_MS 20   //  the later read's time with the handle held, at most
+#define VERIFY_REST 2        //  the later read rests this many times as long as it read
+#define VERIFY_RETRY_MS 200  //  the later read's wait for a store that is down
+#define VERIFY_IO_RETRIES 50 //  IO errors in a row it waits out, then takes for damage
 
 //  The parts, and the next one a reader takes.
 typedef struct {
@@ -112,18 +127,27 @@ static bool s_key_before (const uint8_t *key, size_t key_len, const uint8_t *lim
 //  Where a part's read stands between chunks: the key it stopped at (the
 //  next chunk's first), and the gap check's state.
 typedef struct {
-    uint8_t *key;
-    size_t key_len, key_room;
-    bool started; //  a chunk was read: seek past key
     bool checked, logged;
     uint64_t expected, previous;
+} verify_check_t;
+
+typedef struct {
+    uint8_t *key;
+    size_t key_len, key_room;
+    bool started; //  a chunk was read: seek to key
+    verify_check_t check;
 } verify_cursor_t;
 
 //  Reads up to VERIFY_CHUNK records of part from cursor with their
-//  checksums and, if it holds the event log, checks that its records
-//  follow each other (below). True if the part has more to read.
-static bool s_verify_chunk (journal_t *self, verify_part_t *part, verify_cursor_t *cursor)
+//  checksums (and, later, for up to VERIFY_CHUNK_MS, or until the store
+//  fails or the read is to stop) and, if it holds the event log, checks
+//  that its records follow each other (below). True if the part has more
+//  to read.
+static bool s_verify_chunk (verify_t *verify, verify_part_t *part, verify_cursor_t *cursor)
 {
+    journal_t *self = verify->self;
+    bool later = verify->stop != NULL;
+    int64_t until = zclock_mono () + VERIFY_CHUNK_MS;
     if ((part->rc = journal_enter (self)) != 0)
         return false;
     leveldb_readoptions_t *scan = leveldb_readoptions_create ();
@@ -143,7 +167,11 @@ static bool s_verify_chunk (journal_t *self, verify_part_t *part, verify_cursor_
         const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &key_len);
         if (part->to_len && !s_key_before (key, key_len, part->to, part->to_len))
             break;
-        if (++read == VERIFY_CHUNK) { //  this key is the next chunk's first
+        bool enough = ++read == VERIFY_CHUNK;
+        if (later && !enough && read % 1024 == 0)
+            enough = zclock_mono () >= until || atomic_load (verify->stop) ||
+                     atomic_load (&self->failed);
+        if (enough) { //  this key is the next chunk's first
             uint8_t *room =
                 key_len > cursor->key_room ? realloc (cursor->key, key_len) : cursor->key;
             if (room) {
@@ -155,28 +183,29 @@ static bool s_verify_chunk (journal_t *self, verify_part_t *part, verify_cursor_
                 break;
             } //  else on in this chunk, the handle held
         }
-        if (!cursor->checked || key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L')
+        if (!cursor->check.checked || key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L')
             continue;
         const uint8_t *value = (const uint8_t *) leveldb_iter_value (it, &value_len);
         size_t offset;
         uint64_t count;
         uint64_t first = keys_get_be (key + 1, 8);
+        verify_check_t *check = &cursor->check;
         if (keys_log_open (value, value_len, &offset, &count) != 0) {
-            cursor->logged = false; //  damage, which reads report: no gap to tell from it
+            check->logged = false; //  damage, which reads report: no gap to tell from it
             continue;
         }
         //  A damaged record may claim a wrong count: then it is damage,
         //  which reads report, not a gap.
-        if ((part->gap = cursor->logged && first != cursor->expected &&
-                         s_log_record_whole (self, cursor->previous))) {
-            part->expected = cursor->expected;
+        if ((part->gap = check->logged && first != check->expected &&
+                         s_log_record_whole (self, check->previous))) {
+            part->expected = check->expected;
             part->first = first;
             more = false;
             break;
         }
-        cursor->logged = true;
-        cursor->previous = first;
-        cursor->expected = first + count;
+        check->logged = true;
+        check->previous = first;
+        check->expected = first + count;
     }
     leveldb_iter_get_error (it, &part->err);
     leveldb_iter_destroy (it);
@@ -191,22 +220,48 @@ static bool s_verify_chunk (journal_t *self, verify_part_t *part, verify_cursor_
 //  crash is to keep a prefix of the writes). Checked while the store is
 //  marked gapless: LevelDB's repair may drop a record anywhere, and shoal
 //  repair removes the mark first.
+//
+//  The read after a node's start yields: it rests after each chunk, and
+//  waits out a store that is down (a full disk: a worker's reopen brings
+//  the handle back; this thread never reopens it) or an error that is
+//  not damage (LevelDB's "IO error", out of descriptors), from where it
+//  stood.
 static void s_verify_part (verify_t *verify, verify_part_t *part)
 {
     journal_t *self = verify->self;
-    verify_cursor_t cursor = {.checked = part->check_log && journal_marked_gapless (self->dir)};
+    verify_cursor_t cursor = {.check.checked =
+                                  part->check_log && journal_marked_gapless (self->dir)};
     bool later = verify->stop != NULL; //  the read after a node's start
+    int retries = 0;                   //  IO errors in a row
     for (;;) {
-        bool more = s_verify_chunk (self, part, &cursor);
+        if (later && atomic_load (&self->failed)) {
+            if (atomic_load (verify->stop))
+                break;
+            zclock_sleep (VERIFY_RETRY_MS);
+            continue;
+        }
+        verify_check_t check = cursor.check; //  as the chunk found it
+        int64_t began = zclock_mono ();
+        bool more = s_verify_chunk (verify, part, &cursor);
         if (later && atomic_load (verify->stop))
             break;
-        //  The later read waits out a store that is down (a full disk:
-        //  the handle comes back with a reopen), from where it stood.
-        if (later && part->rc == SHOAL_EIO) {
+        //  LevelDB's "IO error" may pass (a descriptor short, the disk
+        //  busy); "Corruption" and a missing table ("NotFound") do not.
+        bool passing =
+            part->err && strncmp (part->err, "IO error", 8) == 0 && ++retries <= VERIFY_IO_RETRIES;
+        if (later && (part->rc == SHOAL_EIO || passing)) {
+            leveldb_free (part->err);
+            part->err = NULL;
             part->rc = 0;
+            cursor.check = check; //  the chunk is read again
             zclock_sleep (VERIFY_RETRY_MS);
-        } else if (!more)
+            continue;
+        }
+        retries = 0;
+        if (!more)
             break;
+        if (later)
+            zclock_sleep ((int) ((zclock_mono () - began) * VERIFY_REST));
     }
     free (cursor.key);
 }
@@ -430,21 +485,21 @@ int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
     leveldb_iter_destroy (it);
     leveldb_readoptions_destroy (scan);
     int rc = 0;
-    if (gap) {
+    if (err) { //  first: LevelDB's iterator steps over a damaged block, which reads as a gap
+        char *found = s_damage_message (self, err);
+        *message = zsys_sprintf ("%s, found reading the newest records of its event log at "
+                                 "open; it was not opened and nothing was started on it "
+                                 "(`shoal repair --data %s` can salvage what is readable)",
+                                 found, self->dir);
+        free (found);
+        rc = SHOAL_EFORMAT;
+    } else if (gap) {
         char *found = s_gap_message (self, expected, first_after);
         *message = zsys_sprintf (
             "%s; nothing was started on it: its actors may hold effects without their causes. "
             "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
             "shows whether the books hold",
             found, self->dir);
-        free (found);
-        rc = SHOAL_EFORMAT;
-    } else if (err) {
-        char *found = s_damage_message (self, err);
-        *message = zsys_sprintf ("%s, found reading the newest records of its event log at "
-                                 "open; it was not opened and nothing was started on it "
-                                 "(`shoal repair --data %s` can salvage what is readable)",
-                                 found, self->dir);
         free (found);
         rc = SHOAL_EFORMAT;
     }
@@ -460,25 +515,36 @@ static void *s_verifier (void *arg)
     thread_name ("shoal-verify");
     journal_t *self = arg;
     journal_verifier_t *verifier = self->verifier;
-    //  The lowest priority: the node's work comes first (Linux: a
-    //  thread's nice value is its own).
-    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 19) != 0)
-        log_debug ("journal %s: the read of every record runs at the node's priority", self->dir);
     s_verify_parts (&verifier->verify);
+    //  As s_verify_found tells them (it frees the parts' errors).
+    bool gap = verifier->verify.parts[0].gap && !verifier->verify.parts[0].err;
     char *found = NULL;
     int rc = s_verify_found (&verifier->verify, &found);
+    gap = gap && rc == SHOAL_EFORMAT;
     verifier->elapsed = zclock_mono () - verifier->started;
     if (atomic_load (&verifier->stop) && rc != SHOAL_EFORMAT) {
         atomic_store (&verifier->state, JOURNAL_VERIFY_STOPPED);
+    } else if (gap) {
+        //  Its actors may hold effects without their causes: not served
+        //  on, and refused at every start until a repair.
+        bool marked = journal_check_full (self->dir);
+        log_error ("%s, found by the read of every record that follows a start; stopping the "
+                   "node (exit 3)%s. `shoal repair --data %s` accepts the loss; `shoal check` "
+                   "then shows whether the books hold",
+                   found, marked ? ": every start reads its whole store, and refuses it" : "",
+                   self->dir);
+        _exit (3);
     } else if (rc == SHOAL_EFORMAT) {
         pthread_mutex_lock (&verifier->lock);
         snprintf (verifier->damage, sizeof verifier->damage, "%s", found);
         pthread_mutex_unlock (&verifier->lock);
         atomic_store (&verifier->state, JOURNAL_VERIFY_DAMAGED);
+        bool marked = journal_check_full (self->dir);
         log_error ("%s, found by the read of every record that follows a start; reads that "
-                   "meet it fail. Stop the node and run `shoal repair --data %s` to salvage "
+                   "meet it fail%s. Stop the node and run `shoal repair --data %s` to salvage "
                    "what is readable",
-                   found, self->dir);
+                   found, marked ? ", and its next start reads every record and refuses it" : "",
+                   self->dir);
     } else if (rc) {
         atomic_store (&verifier->state, JOURNAL_VERIFY_STOPPED);
         log_warn ("%s: the read of every record that follows a start gave up", found);
@@ -564,4 +630,83 @@ void journal_verify_stop (journal_t *self)
     pthread_mutex_destroy (&verifier->lock);
     free (verifier);
     self->verifier = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The reach of a node's check, across opens (JOURNAL_CHECK_FILE)
+
+#define CHECK_FULL "full\n"
+
+//  Writes text as dir's JOURNAL_CHECK_FILE: a new file, synced, renamed
+//  over the old one, the directory synced. True if it is there.
+static bool s_check_write (const char *dir, const char *text)
+{
+    char path[PATH_MAX], fresh[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_CHECK_FILE) >= (int) sizeof path ||
+        snprintf (fresh, sizeof fresh, "%s.new", path) >= (int) sizeof fresh)
+        return false;
+    int fd = open (fresh, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    size_t size = strlen (text);
+    bool ok = write (fd, text, size) == (ssize_t) size && fsync (fd) == 0;
+    ok = close (fd) == 0 && ok;
+    ok = ok && rename (fresh, path) == 0 && dirsync_sync (dir, NULL) == 0;
+    if (!ok)
+        unlink (fresh);
+    return ok;
+}
+
+//  Removes dir's JOURNAL_CHECK_FILE, the directory synced: the next open
+//  reads every record. True if it is gone.
+static bool s_check_remove (const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_CHECK_FILE) >= (int) sizeof path)
+        return false;
+    return (unlink (path) == 0 || errno == ENOENT) && dirsync_sync (dir, NULL) == 0;
+}
+
+bool journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending)
+{
+    *pending = 0;
+    char path[PATH_MAX], text[64] = "";
+    if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_CHECK_FILE) >= (int) sizeof path)
+        return false;
+    FILE *file = fopen (path, "re");
+    if (!file)
+        return false; //  none (an older shoal's store), or unreadable: a whole read
+    bool read = fgets (text, sizeof text, file) != NULL;
+    fclose (file);
+    unsigned long long before = 0;
+    char end = 0;
+    if (!read || sscanf (text, "pending %llu%c", &before, &end) != 2 || end != '\n')
+        return false; //  "full", or damaged
+    if (log_bytes == 0) {
+        *pending = before;
+        return true;
+    }
+    //  Down before LevelDB's open turns the log files into tables: an open
+    //  refused, killed or cut by a power loss after it is counted again.
+    *pending = before + log_bytes;
+    char line[64];
+    snprintf (line, sizeof line, "pending %" PRIu64 "\n", *pending);
+    if (s_check_write (dir, line))
+        return true;
+    if (!s_check_remove (dir))
+        log_warn ("journal %s: cannot write or remove its %s file (%s): a start after a "
+                  "refused one may check less of its event log",
+                  dir, JOURNAL_CHECK_FILE, strerror (errno));
+    return false;
+}
+
+void journal_check_passed (const char *dir)
+{
+    if (!s_check_write (dir, "pending 0\n"))
+        s_check_remove (dir); //  the next open reads every record: slower, no worse
+}
+
+bool journal_check_full (const char *dir)
+{
+    return s_check_write (dir, CHECK_FULL) || s_check_remove (dir);
 }

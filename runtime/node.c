@@ -342,7 +342,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_discard (&self);
         return NULL;
     }
-    //  Every record read with its checksums, at the lowest priority, while
+    //  Every record read with its checksums, a third of a core at most, while
     //  the node serves (persistence/verify.c): damage is logged and shown
     //  in stats, /metrics, `cluster status` and `top`.
     *code = journal_verify_start (self->journal);

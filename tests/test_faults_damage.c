@@ -202,8 +202,9 @@ static void test_truncated_log (void **state)
 //  A table damaged under a stopped node: its start reads only the event
 //  log's newest records, and serves; the read of every record that
 //  follows finds the damage, logs it, and `shoal stats` says it
-//  (store_verify "damaged", store_damage what). A tool's open (`shoal
-//  check`) refuses the store; repair salvages it.
+//  (store_verify "damaged", store_damage what). The next start reads
+//  every record and refuses the store, as `shoal check` does; repair
+//  salvages it.
 static void test_damaged_table (void **state)
 {
     fixture_t *f = *state;
@@ -238,6 +239,8 @@ static void test_damaged_table (void **state)
         fail_msg ("the node's log does not say its store is damaged: %s", log);
     free (log);
     node_child_stop (&f->node, SIGTERM);
+    //  Its next start reads every record, and refuses the store.
+    faults_refused (f, "damaged", "checksum", "table", NULL);
     int code = faults_run (f, &output, "check", "--data", f->data, NULL);
     print_message ("check (exit %d): %s", code, output);
     assert_int_not_equal (code, 0);

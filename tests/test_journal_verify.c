@@ -1,16 +1,21 @@
 /*  test_journal_verify.c - what a node's open reads of its store, and what
     it reads after: a gap among the event log's records that LevelDB read
-    back from its log files refuses the open; an older gap, or a damaged
-    table, is let through the open and found by the read of every record
-    that follows (journal_verify_start), which a tool's open still makes
-    first (journal_open without verify_later). The fixture:
-    journal_test_util.h.
+    back from its log files refuses the open, at every start until a
+    repair; a store no node of this shoal opened is read whole; an older
+    gap, or a damaged table, is let through the open and found by the read
+    of every record that follows (journal_verify_start): a gap stops the
+    process (exit 3), and either makes every later start read the whole
+    store and refuse it; so does a write LevelDB refuses as corruption. A
+    tool's open still reads every record first (journal_open without
+    verify_later). The fixture: journal_test_util.h.
 */
 #include "journal_test_util.h"
+#include "../persistence/journal_internal.h" //  the store's handle, to compact it
 
 #include <czmq.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 
 #define WAIT_MS 30000 //  the longest the later read is waited for
 
@@ -95,12 +100,17 @@ static void test_start_refuses_gap_in_log_files (void **state)
     s_log_key (key, 4);
     harness_raw_write (fixture->dir, key, sizeof key, value, size);
     leveldb_free (value);
+    //  Refused, and again at the next start, whose LevelDB's open found
+    //  no log file left (the first turned them into a table).
+    for (int start = 1; start <= 2; start++) {
+        char *error = NULL;
+        assert_null (s_open_later (fixture->dir, &error));
+        assert_non_null (error);
+        if (!strstr (error, "positions 3 to 3 are missing"))
+            fail_msg ("start %d refused, but not for the gap: %s", start, error);
+        free (error);
+    }
     char *error = NULL;
-    assert_null (s_open_later (fixture->dir, &error));
-    assert_non_null (error);
-    if (!strstr (error, "positions 3 to 3 are missing"))
-        fail_msg ("refused, but not for the gap: %s", error);
-    free (error);
     //  A tool's open, which reads every record, says the same.
     int code = 0;
     assert_null (journal_open (fixture->dir, NULL, &code, &error));
@@ -130,10 +140,57 @@ static void test_later_read_whole (void **state)
     free (events);
 }
 
+//  Runs this test program again as a child, on dir, as mode says
+//  (main): a process of its own, whose threads LevelDB starts anew (a
+//  fork would inherit a LevelDB that believes its compaction thread runs).
+//  Its exit status: 3 if the journal stopped the process.
+static int s_in_child (const char *mode, const char *dir)
+{
+    fflush (NULL);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        execl ("/proc/self/exe", "test_journal_verify", mode, dir, (char *) NULL);
+        _exit (127);
+    }
+    int status = 0;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+//  A node's open of dir, its later read, and the wait for it (the
+//  process stops if it finds a gap): exit 4 if the open is refused, 5 if
+//  the read ends without stopping it.
+static void s_serve_until_read (const char *dir)
+{
+    char *error = NULL;
+    journal_t *journal = s_open_later (dir, &error);
+    if (!journal)
+        _exit (4);
+    if (journal_verify_start (journal) != 0)
+        _exit (6);
+    s_wait_read (journal, NULL, 0);
+    _exit (5);
+}
+
+//  Opens dir as a node, expecting a refusal that names needle.
+static void s_refused_later (const char *dir, const char *needle)
+{
+    char *error = NULL;
+    journal_t *journal = s_open_later (dir, &error);
+    if (journal)
+        fail_msg ("opened, where a refusal naming '%s' was due", needle);
+    if (!strstr (error, needle))
+        fail_msg ("refused, but not for '%s': %s", needle, error);
+    free (error);
+}
+
 //  A gap older than what the log files held (the record at position 1
 //  deleted under the store, which LevelDB's log does not explain): the
 //  node's open does not read that far, and starts; the later read finds
-//  it and says so, while a tool's open refuses it at once.
+//  it and stops the process (exit 3), and every start after reads the
+//  whole store and refuses it, until a repair.
 static void test_older_gap_found_later (void **state)
 {
     fixture_t *fixture = *state;
@@ -144,22 +201,34 @@ static void test_older_gap_found_later (void **state)
     uint8_t key[9];
     s_log_key (key, 1);
     harness_raw_write (fixture->dir, key, sizeof key, NULL, 0);
+    assert_int_equal (s_in_child ("--serve", fixture->dir), 3);
+    s_refused_later (fixture->dir, "positions 1 to 1 are missing");
+    s_refused_later (fixture->dir, "positions 1 to 1 are missing");
+    char *report = NULL, *failure = NULL;
+    assert_int_equal (journal_repair (fixture->dir, NULL, NULL, &report, &failure), 0);
+    free (report);
+    free (failure);
     char *error = NULL;
     fixture->journal = s_open_later (fixture->dir, &error);
-    if (!fixture->journal)
-        fail_msg ("the node's open read further back than its log files: %s", error);
-    assert_int_equal (journal_verify_start (fixture->journal), 0);
-    char damage[512];
-    assert_int_equal (s_wait_read (fixture->journal, damage, sizeof damage),
-                      JOURNAL_VERIFY_DAMAGED);
-    if (!strstr (damage, "positions 1 to 1 are missing"))
-        fail_msg ("the later read found something else: %s", damage);
+    assert_non_null (fixture->journal);
+}
+
+//  A store that no node of this shoal opened (no LOGCHECK file: an older
+//  shoal's) is read whole at a node's open: an older gap refuses it.
+static void test_unchecked_store_read_whole (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/g", 3);
     journal_destroy (&fixture->journal);
-    int code = 0;
-    assert_null (journal_open (fixture->dir, NULL, &code, &error));
-    assert_int_equal (code, SHOAL_EFORMAT);
-    assert_non_null (strstr (error, "positions 1 to 1 are missing"));
-    free (error);
+    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
+    journal_destroy (&fixture->journal);
+    uint8_t key[9];
+    s_log_key (key, 1);
+    harness_raw_write (fixture->dir, key, sizeof key, NULL, 0);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOGCHECK", fixture->dir);
+    assert_int_equal (unlink (path), 0);
+    s_refused_later (fixture->dir, "positions 1 to 1 are missing");
 }
 
 //  The largest table file (*.ldb) in dir, into path.
@@ -185,14 +254,10 @@ static void s_largest_table (const char *dir, char *path, size_t size)
     assert_true (path[0]);
 }
 
-//  A table whose bytes changed under the store, among the actors' events
-//  (many streams, the log's newest records elsewhere): the node's open
-//  starts without reading it, the later read finds the bad checksum and
-//  says which store; the records around it still read or fail, never
-//  read as missing. A tool's open refuses the store at once.
-static void test_damaged_table_found_later (void **state)
+//  Changes 16 bytes of the store's largest table, among the actors'
+//  events (many streams, the log's newest records in a log file).
+static void s_damage (fixture_t *fixture)
 {
-    fixture_t *fixture = *state;
     char stream[32];
     for (int s = 0; s < 200; s++) {
         snprintf (stream, sizeof stream, "counter/s%03d", s);
@@ -215,6 +280,16 @@ static void test_damaged_table_found_later (void **state)
         bytes[i] ^= 0xff;
     assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
     close (fd);
+}
+
+//  A table whose bytes changed under the store: the node's open starts
+//  without reading it, the later read finds the bad checksum and says
+//  which store, and the next start reads every record and refuses it. A
+//  tool's open refuses the store at once.
+static void test_damaged_table_found_later (void **state)
+{
+    fixture_t *fixture = *state;
+    s_damage (fixture);
     char *error = NULL;
     fixture->journal = s_open_later (fixture->dir, &error);
     if (!fixture->journal)
@@ -228,11 +303,44 @@ static void test_damaged_table_found_later (void **state)
         fail_msg ("the later read found something else: %s", damage);
     assert_string_equal (journal_verify_name (JOURNAL_VERIFY_DAMAGED), "damaged");
     journal_destroy (&fixture->journal);
+    //  The next start reads every record, and refuses the store.
+    s_refused_later (fixture->dir, "checksum");
     int code = 0;
     assert_null (journal_open (fixture->dir, NULL, &code, &error));
     assert_int_equal (code, SHOAL_EFORMAT);
     assert_non_null (strstr (error, "checksum"));
     free (error);
+}
+
+//  The damaged store of s_damage, opened as a node, compacted (LevelDB
+//  meets the damaged table, and refuses every write after), then written:
+//  the failed write's reopen stops the process (exit 3) rather than open
+//  the store again and again.
+static void s_compact_then_write (const char *dir)
+{
+    char *error = NULL;
+    journal_t *journal = s_open_later (dir, &error);
+    if (!journal)
+        _exit (4);
+    leveldb_compact_range (journal->db, NULL, 0, NULL, 0);
+    for (int round = 0; round < 3; round++) {
+        journal_batch_t *batch = journal_batch_new (journal);
+        char stream[32];
+        snprintf (stream, sizeof stream, "counter/new%d", round);
+        journal_append_one (batch, stream, 0, "Counted", 1, NULL);
+        journal_batch_commit (batch);
+        journal_batch_destroy (&batch);
+        leveldb_compact_range (journal->db, NULL, 0, NULL, 0);
+    }
+    _exit (5);
+}
+
+static void test_corruption_stops_writes (void **state)
+{
+    fixture_t *fixture = *state;
+    s_damage (fixture);
+    assert_int_equal (s_in_child ("--compact", fixture->dir), 3);
+    s_refused_later (fixture->dir, "checksum");
 }
 
 //  The later read is stopped by the journal's close, however far it got:
@@ -254,8 +362,12 @@ static void test_close_stops_later_read (void **state)
     assert_null (fixture->journal);
 }
 
-int main (void)
+int main (int argc, char *argv[])
 {
+    if (argc == 3 && strcmp (argv[1], "--serve") == 0)
+        s_serve_until_read (argv[2]);
+    if (argc == 3 && strcmp (argv[1], "--compact") == 0)
+        s_compact_then_write (argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_start_refuses_gap_in_log_files, journal_setup,
                                          journal_teardown),
@@ -263,6 +375,10 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_older_gap_found_later, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table_found_later, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_unchecked_store_read_whole, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_corruption_stops_writes, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_close_stops_later_read, journal_setup,
                                          journal_teardown),
