@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -260,6 +261,28 @@ static void s_open_remove (journal_t *self)
     pthread_mutex_unlock (&s_open_mutex);
 }
 
+//  Takes the journal's hold on its directory (an flock, for as long as it
+//  is open), before anything is written there: a second open of the store,
+//  another process's or this one's, is refused as busy, as LevelDB's lock
+//  would refuse it after. A directory that cannot be opened goes on
+//  without (LevelDB's open says what is wrong). Returns 0 or SHOAL_EBUSY
+//  with *message set.
+static int s_dir_lock (journal_t *self, char **message)
+{
+    int fd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (flock (fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        close (fd);
+        *message = zsys_sprintf ("data directory %s is in use by another process "
+                                 "(LevelDB lock held)",
+                                 self->dir);
+        return SHOAL_EBUSY;
+    }
+    self->dir_lock = fd;
+    return 0;
+}
+
 journal_t *journal_open (const char *dir, const journal_options_t *opts, int *code, char **error)
 {
     if (error)
@@ -323,6 +346,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         s_set_error (code, error, SHOAL_ENOMEM, NULL);
         return NULL;
     }
+    self->dir_lock = -1;
     pthread_rwlock_init (&self->handle, NULL);
     pthread_mutex_init (&self->writing, NULL);
     self->tail = log_tail_new (); //  none out of memory: reads go to the store
@@ -363,12 +387,22 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     //  A node's gap check goes back past the bytes of LevelDB's log files,
     //  this open's and those of opens since the last check passed, written
     //  down before LevelDB's open turns them into tables (verify.c).
-    //  A tool's open counts them too, and reads every record.
-    uint64_t reach = 0;
-    bool bounded = state.current && journal_check_reach (dir, state.log_bytes, &reach) && opts &&
-                   opts->verify_later;
+    //  A tool's open counts them too, and reads every record. All of it
+    //  under the journal's hold on the directory: a second open (a start
+    //  while a node runs) is refused before it writes the file.
     char *message = NULL;
-    int rc = s_db_open (self, !state.current, &message);
+    int rc = s_dir_lock (self, &message);
+    uint64_t reach = 0;
+    bool bounded = false;
+    if (rc == 0 && state.current &&
+        (rc = journal_check_reach (dir, state.log_bytes, &reach, &bounded)) != 0)
+        message = zsys_sprintf ("cannot open the journal in %s: its %s file can be neither "
+                                "written nor removed (%s); a later start could check too "
+                                "little of its event log",
+                                dir, JOURNAL_CHECK_FILE, strerror (errno));
+    bounded = bounded && opts && opts->verify_later;
+    if (rc == 0)
+        rc = s_db_open (self, !state.current, &message);
     if (rc == 0)
         s_open_add (self); //  its LOCK is held
     if (rc == 0)           //  the store held: what a killed `shoal check` left goes
@@ -445,6 +479,8 @@ void journal_destroy (journal_t **self_p)
     pthread_mutex_destroy (&self->writing);
     log_tail_destroy (&self->tail);
     journal_filters_destroy (self);
+    if (self->dir_lock >= 0)
+        close (self->dir_lock);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -476,7 +512,9 @@ void journal_destroy (journal_t **self_p)
 //     table), the store is down: every call returns SHOAL_EIO at once, with
 //     the cause in journal_last_error, and a reopen is tried again at most
 //     every JOURNAL_RETRY_MS. A reopen that finds the store damaged stops
-//     the process (exit code 3): the store must be looked at, not served.
+//     the process (exit code 3): the store must be looked at, not served;
+//     so does a write LevelDB refused as corruption (a compaction met a
+//     damaged table, and every write after would be refused again).
 //
 //  The cost: commits of different workers are no longer grouped by LevelDB
 //  into one write (each worker still groups its own messages); in sync
@@ -507,6 +545,16 @@ static void s_reopen (journal_t *self)
         if (self->db)
             leveldb_close (self->db);
         self->db = NULL;
+        //  The reopen turns the log files into a table too: counted for the
+        //  next start's gap check, as an open's (verify.c).
+        dir_state_t state;
+        uint64_t reach;
+        bool bounded;
+        if (s_dir_state (self->dir, &state) == 0 && state.log_bytes &&
+            journal_check_reach (self->dir, state.log_bytes, &reach, &bounded) != 0)
+            log_warn ("journal %s: its %s file can be neither written nor removed: its next "
+                      "start may check too little of its event log",
+                      self->dir, JOURNAL_CHECK_FILE);
         char *message = NULL;
         int rc = s_db_open (self, false, &message);
         pthread_mutex_lock (&self->writing);
@@ -536,6 +584,17 @@ static void s_reopen (journal_t *self)
         free (message);
     }
     pthread_rwlock_unlock (&self->handle);
+}
+
+int journal_enter_read (journal_t *self)
+{
+    pthread_rwlock_rdlock (&self->handle);
+    if (!self->db || atomic_load (&self->failed)) {
+        pthread_rwlock_unlock (&self->handle);
+        return SHOAL_EIO;
+    }
+    s_held++;
+    return 0;
 }
 
 int journal_enter (journal_t *self)

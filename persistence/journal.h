@@ -195,7 +195,7 @@ typedef enum {
     JOURNAL_VERIFY_READING, //  under way
     JOURNAL_VERIFY_WHOLE,   //  every record read, every checksum and the event log whole
     JOURNAL_VERIFY_DAMAGED, //  a table is damaged, or the event log has a gap
-    JOURNAL_VERIFY_STOPPED  //  the journal closed first (a store that is down is waited out)
+    JOURNAL_VERIFY_STOPPED  //  the journal closed first, or IO errors 50 times in a row
 } journal_verify_state_t;
 int journal_verify_start (journal_t *self);
 journal_verify_state_t journal_verify_state (journal_t *self, char *damage, size_t size);

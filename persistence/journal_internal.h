@@ -64,6 +64,7 @@ struct _journal_t {
     log_tail_t *tail;                   //  the log's latest records in memory, owned
     journal_filters_t *filters;         //  streams that may have 'i' records, events; owned
     journal_verifier_t *verifier;       //  the read of every record after a start, or NULL
+    int dir_lock;                       //  flock on dir while open (-1: none), journal.c
 
     //  The group sync (sync.c). In sync durability (sync_group) writes
     //  are not synced by LevelDB: journal_sync makes them durable.
@@ -152,6 +153,9 @@ bool journal_commit_must_fail (journal_t *self);
 //  thread holds no handle yet. Returns 0 (then call journal_leave) or
 //  SHOAL_EIO when the store is down.
 int journal_enter (journal_t *self);
+//  The same, but a store that is down is left down (SHOAL_EIO at once):
+//  for a reader that must never reopen it (verify.c's later read).
+int journal_enter_read (journal_t *self);
 void journal_leave (journal_t *self);
 
 //  Writes writes with options, the caller holding the handle (journal_enter).
@@ -248,15 +252,18 @@ int journal_verify_all (journal_t *self, char **message);
 //  one more: at a node's start, which reads the rest later
 //  (journal_verify_start). Returns 0, or SHOAL_EFORMAT with *message set.
 int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message);
-//  JOURNAL_CHECK_FILE (verify.c). reach: before LevelDB opens the store in
-//  dir, whose log files hold log_bytes: the bytes a node's check must go
-//  back past (*pending), with this open's added and written down first;
-//  false if every record must be read (no file, "full", or it could not
-//  be written: then it is removed). passed: a check passed, the reach is
-//  0 again (best effort: no file means a whole read next time). full: the
-//  next open reads every record (false if the file could not be written
-//  nor removed).
-bool journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending);
+//  JOURNAL_CHECK_FILE (verify.c), written under the journal's hold on
+//  its directory (journal.c) and, in the process, one writer at a time.
+//  reach: before LevelDB opens the store in dir, whose log files hold
+//  log_bytes: the bytes a node's check must go back past (*pending), with
+//  this open's added and written down first; *bounded false if every
+//  record must be read (no file, "full", or it could not be written: then
+//  it is removed). Returns 0, or SHOAL_EIO if it could be neither written
+//  nor removed (the open is refused: a start after it could check too
+//  little). passed: a check passed, the reach is 0 again (best effort: no
+//  file means a whole read next time). full: the next open reads every
+//  record (false if the file could be neither written nor removed).
+int journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending, bool *bounded);
 void journal_check_passed (const char *dir);
 bool journal_check_full (const char *dir);
 

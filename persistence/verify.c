@@ -95,7 +95,7 @@ typedef struct {
 #define VERIFY_CHUNK_MS 20   //  the later read's time with the handle held, at most
 #define VERIFY_REST 2        //  the later read rests this many times as long as it read
 #define VERIFY_RETRY_MS 200  //  the later read's wait for a store that is down
-#define VERIFY_IO_RETRIES 50 //  IO errors in a row it waits out, then takes for damage
+#define VERIFY_IO_RETRIES 50 //  IO errors in a row it waits out, then gives up
 
 //  The parts, and the next one a reader takes.
 typedef struct {
@@ -148,7 +148,8 @@ static bool s_verify_chunk (verify_t *verify, verify_part_t *part, verify_cursor
     journal_t *self = verify->self;
     bool later = verify->stop != NULL;
     int64_t until = zclock_mono () + VERIFY_CHUNK_MS;
-    if ((part->rc = journal_enter (self)) != 0)
+    //  Later, a store that is down is left to the workers' reopen.
+    if ((part->rc = later ? journal_enter_read (self) : journal_enter (self)) != 0)
         return false;
     leveldb_readoptions_t *scan = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (scan, 1);
@@ -168,7 +169,7 @@ static bool s_verify_chunk (verify_t *verify, verify_part_t *part, verify_cursor
         if (part->to_len && !s_key_before (key, key_len, part->to, part->to_len))
             break;
         bool enough = ++read == VERIFY_CHUNK;
-        if (later && !enough && read % 1024 == 0)
+        if (later && !enough && read % 64 == 0)
             enough = zclock_mono () >= until || atomic_load (verify->stop) ||
                      atomic_load (&self->failed);
         if (enough) { //  this key is the next chunk's first
@@ -231,8 +232,11 @@ static void s_verify_part (verify_t *verify, verify_part_t *part)
     journal_t *self = verify->self;
     verify_cursor_t cursor = {.check.checked =
                                   part->check_log && journal_marked_gapless (self->dir)};
-    bool later = verify->stop != NULL; //  the read after a node's start
-    int retries = 0;                   //  IO errors in a row
+    const verify_check_t fresh = cursor.check; //  the part's start
+    bool later = verify->stop != NULL;         //  the read after a node's start
+    int retries = 0;                           //  IO errors in a row
+    uint8_t *saved = NULL;                     //  the key a chunk began at, copied
+    size_t saved_room = 0;
     for (;;) {
         if (later && atomic_load (&self->failed)) {
             if (atomic_load (verify->stop))
@@ -240,29 +244,57 @@ static void s_verify_part (verify_t *verify, verify_part_t *part)
             zclock_sleep (VERIFY_RETRY_MS);
             continue;
         }
-        verify_check_t check = cursor.check; //  as the chunk found it
+        //  The cursor as this chunk finds it: a retry begins there again
+        //  (or, with no room for the key's copy, at the part's start).
+        verify_check_t check = cursor.check;
+        size_t saved_len = cursor.key_len;
+        bool resumed = cursor.started;
+        if (later && resumed && saved_room < saved_len) {
+            uint8_t *room = realloc (saved, saved_len);
+            if (room) {
+                saved = room;
+                saved_room = saved_len;
+            }
+        }
+        if (resumed && saved_room >= saved_len)
+            memcpy (saved, cursor.key, saved_len);
+        else
+            resumed = false;
         int64_t began = zclock_mono ();
         bool more = s_verify_chunk (verify, part, &cursor);
-        if (later && atomic_load (verify->stop))
-            break;
         //  LevelDB's "IO error" may pass (a descriptor short, the disk
-        //  busy); "Corruption" and a missing table ("NotFound") do not.
-        bool passing =
-            part->err && strncmp (part->err, "IO error", 8) == 0 && ++retries <= VERIFY_IO_RETRIES;
+        //  busy); "Corruption" and a missing table ("NotFound") do not. Its
+        //  iterator steps over what it cannot read: the chunk is read again
+        //  from where it began, and what it found of a gap is forgotten.
+        bool passing = part->err && strncmp (part->err, "IO error", 8) == 0;
         if (later && (part->rc == SHOAL_EIO || passing)) {
             leveldb_free (part->err);
             part->err = NULL;
             part->rc = 0;
-            cursor.check = check; //  the chunk is read again
+            part->gap = false;
+            if (atomic_load (verify->stop))
+                break;
+            if (passing && ++retries > VERIFY_IO_RETRIES) {
+                part->rc = SHOAL_EIO; //  the store cannot be read: neither damaged nor whole
+                break;
+            }
+            if (resumed) //  the cursor's key had room for it: it held it before
+                memcpy (cursor.key, saved, saved_len);
+            cursor.key_len = resumed ? saved_len : 0;
+            cursor.started = resumed;
+            cursor.check = resumed ? check : fresh;
             zclock_sleep (VERIFY_RETRY_MS);
             continue;
         }
+        if (later && atomic_load (verify->stop))
+            break;
         retries = 0;
         if (!more)
             break;
         if (later)
             zclock_sleep ((int) ((zclock_mono () - began) * VERIFY_REST));
     }
+    free (saved);
     free (cursor.key);
 }
 
@@ -485,7 +517,10 @@ int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
     leveldb_iter_destroy (it);
     leveldb_readoptions_destroy (scan);
     int rc = 0;
-    if (err) { //  first: LevelDB's iterator steps over a damaged block, which reads as a gap
+    if (err && strncmp (err, "IO error", 8) == 0) { //  not damage: a repair would not help
+        *message = zsys_sprintf ("the journal in %s could not be read at open: %s", self->dir, err);
+        rc = SHOAL_EIO;
+    } else if (err) { //  first: LevelDB's iterator steps over a damaged block, which reads as a gap
         char *found = s_damage_message (self, err);
         *message = zsys_sprintf ("%s, found reading the newest records of its event log at "
                                  "open; it was not opened and nothing was started on it "
@@ -637,6 +672,11 @@ void journal_verify_stop (journal_t *self)
 
 #define CHECK_FULL "full\n"
 
+//  The process's writers of the file, one at a time (the verifier's
+//  thread and a worker's reopen may both mark it full); other processes
+//  are kept out by the journal's hold on the directory (journal.c).
+static pthread_mutex_t s_check_lock = PTHREAD_MUTEX_INITIALIZER;
+
 //  Writes text as dir's JOURNAL_CHECK_FILE: a new file, synced, renamed
 //  over the old one, the directory synced. True if it is there.
 static bool s_check_write (const char *dir, const char *text)
@@ -667,46 +707,58 @@ static bool s_check_remove (const char *dir)
     return (unlink (path) == 0 || errno == ENOENT) && dirsync_sync (dir, NULL) == 0;
 }
 
-bool journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending)
+int journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending, bool *bounded)
 {
     *pending = 0;
+    *bounded = false;
     char path[PATH_MAX], text[64] = "";
     if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_CHECK_FILE) >= (int) sizeof path)
-        return false;
+        return 0;
+    pthread_mutex_lock (&s_check_lock);
     FILE *file = fopen (path, "re");
-    if (!file)
-        return false; //  none (an older shoal's store), or unreadable: a whole read
-    bool read = fgets (text, sizeof text, file) != NULL;
-    fclose (file);
+    bool read = file && fgets (text, sizeof text, file) != NULL;
+    if (file)
+        fclose (file);
     unsigned long long before = 0;
     char end = 0;
+    int rc = 0;
     if (!read || sscanf (text, "pending %llu%c", &before, &end) != 2 || end != '\n')
-        return false; //  "full", or damaged
-    if (log_bytes == 0) {
+        ; //  none (an older shoal's store), "full", or damaged: a whole read
+    else if (log_bytes == 0) {
         *pending = before;
-        return true;
+        *bounded = true;
+    } else {
+        //  Down before LevelDB's open turns the log files into tables: an
+        //  open refused, killed or cut by a power loss after it is counted
+        //  again.
+        *pending = before + log_bytes;
+        char line[64];
+        snprintf (line, sizeof line, "pending %" PRIu64 "\n", *pending);
+        if (s_check_write (dir, line))
+            *bounded = true;
+        else if (!s_check_remove (dir))
+            rc = SHOAL_EIO;
     }
-    //  Down before LevelDB's open turns the log files into tables: an open
-    //  refused, killed or cut by a power loss after it is counted again.
-    *pending = before + log_bytes;
-    char line[64];
-    snprintf (line, sizeof line, "pending %" PRIu64 "\n", *pending);
-    if (s_check_write (dir, line))
-        return true;
-    if (!s_check_remove (dir))
-        log_warn ("journal %s: cannot write or remove its %s file (%s): a start after a "
-                  "refused one may check less of its event log",
-                  dir, JOURNAL_CHECK_FILE, strerror (errno));
-    return false;
+    pthread_mutex_unlock (&s_check_lock);
+    return rc;
 }
 
 void journal_check_passed (const char *dir)
 {
+    pthread_mutex_lock (&s_check_lock);
     if (!s_check_write (dir, "pending 0\n"))
         s_check_remove (dir); //  the next open reads every record: slower, no worse
+    pthread_mutex_unlock (&s_check_lock);
 }
 
 bool journal_check_full (const char *dir)
 {
-    return s_check_write (dir, CHECK_FULL) || s_check_remove (dir);
+    pthread_mutex_lock (&s_check_lock);
+    bool done = s_check_write (dir, CHECK_FULL) || s_check_remove (dir);
+    pthread_mutex_unlock (&s_check_lock);
+    if (!done)
+        log_error ("journal %s: its %s file can be neither written nor removed (%s): its next "
+                   "start may not read every record",
+                   dir, JOURNAL_CHECK_FILE, strerror (errno));
+    return done;
 }

@@ -345,14 +345,105 @@ static void test_corruption_stops_writes (void **state)
     s_refused_later (fixture->dir, "checksum");
 }
 
+//  The text of dir's LOGCHECK into text (size bytes), "" if none.
+static void s_check_text (const char *dir, char *text, size_t size)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOGCHECK", dir);
+    text[0] = 0;
+    FILE *file = fopen (path, "r");
+    if (file) {
+        size_t got = fread (text, 1, size - 1, file);
+        text[got] = 0;
+        fclose (file);
+    }
+}
+
+//  Writes text as dir's LOGCHECK.
+static void s_check_set (const char *dir, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOGCHECK", dir);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (fputs (text, file) >= 0);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  A second open while the store is open (a start while a node runs) is
+//  refused as busy before it writes LOGCHECK: it would add the running
+//  node's log to the count, or write it over a "full" the node writes.
+static void test_busy_start_leaves_logcheck (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/b", 3); //  in the open store's log file
+    s_check_set (fixture->dir, "pending 0\n");
+    char *error = NULL;
+    assert_null (s_open_later (fixture->dir, &error));
+    if (!strstr (error, "in use"))
+        fail_msg ("refused, but not as busy: %s", error);
+    free (error);
+    char text[64];
+    s_check_text (fixture->dir, text, sizeof text);
+    assert_string_equal (text, "pending 0\n");
+}
+
+//  Damage among the newest records of the event log that a node's open
+//  reads (those of an open cut short after LevelDB's, which LOGCHECK
+//  counts): LevelDB's iterator steps over the damaged block, and the open
+//  says damage, not a gap that `shoal repair` would accept as a loss.
+static void test_damage_at_open_is_not_a_gap (void **state)
+{
+    fixture_t *fixture = *state;
+    s_commit (fixture->journal, "counter/d", 300);
+    journal_destroy (&fixture->journal);
+    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
+    journal_destroy (&fixture->journal);
+    s_check_set (fixture->dir, "pending 1000000\n"); //  as a start killed after LevelDB's open
+    char table[PATH_MAX];
+    s_largest_table (fixture->dir, table, sizeof table);
+    int fd = open (table, O_RDWR);
+    assert_true (fd >= 0);
+    uint8_t bytes[16];
+    off_t at = 5000; //  the second block: the event log's records ('L' sorts before 'S')
+    assert_int_equal (pread (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] ^= 0xff;
+    assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    close (fd);
+    s_refused_later (fixture->dir, "checksum");
+}
+
 //  The later read is stopped by the journal's close, however far it got:
 //  the close returns, and the read's thread is joined (ASan: nothing
 //  leaked, nothing read from a closed store).
 static void test_close_stops_later_read (void **state)
 {
     fixture_t *fixture = *state;
-    s_commit (fixture->journal, "counter/c", 300);
+    s_commit (fixture->journal, "counter/c", 3);
     journal_destroy (&fixture->journal);
+    //  Records enough for the read to take many chunks: keys of no kind
+    //  shoal writes ('z'), which the read takes as any other.
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, fixture->dir, &err);
+    assert_null (err);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    char value[100] = {0};
+    for (int batch = 0; batch < 30; batch++) {
+        leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+        for (int i = 0; i < 10000; i++) {
+            char key[16];
+            int len = snprintf (key, sizeof key, "z%08d", batch * 10000 + i);
+            leveldb_writebatch_put (writes, key, (size_t) len, value, sizeof value);
+        }
+        leveldb_write (db, write, writes, &err);
+        assert_null (err);
+        leveldb_writebatch_destroy (writes);
+    }
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
     char *error = NULL;
     fixture->journal = s_open_later (fixture->dir, &error);
     assert_non_null (fixture->journal);
@@ -381,6 +472,10 @@ int main (int argc, char *argv[])
         cmocka_unit_test_setup_teardown (test_unchecked_store_read_whole, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_corruption_stops_writes, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_start_leaves_logcheck, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_damage_at_open_is_not_a_gap, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_close_stops_later_read, journal_setup,
                                          journal_teardown),
