@@ -261,12 +261,13 @@ static void s_open_remove (journal_t *self)
     pthread_mutex_unlock (&s_open_mutex);
 }
 
-//  Takes the journal's hold on its directory (an flock, for as long as it
-//  is open), before anything is written there: a second open of the store,
-//  another process's or this one's, is refused as busy, as LevelDB's lock
-//  would refuse it after. A directory that cannot be opened goes on
-//  without (LevelDB's open says what is wrong). Returns 0 or SHOAL_EBUSY
-//  with *message set.
+//  Takes a node's journal's hold on its directory (an flock, for as long
+//  as it is open), before anything is written there: a second node's open
+//  of the store, another process's or this one's, is refused as busy, as
+//  LevelDB's lock would refuse it after. Not on LevelDB's LOCK file: a
+//  close of a second descriptor of it would let go of LevelDB's own lock. A directory that cannot
+//  be opened goes on without (LevelDB's open says what is wrong). Returns 0 or SHOAL_EBUSY with
+//  *message set.
 static int s_dir_lock (journal_t *self, char **message)
 {
     int fd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -387,11 +388,13 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     //  A node's gap check goes back past the bytes of LevelDB's log files,
     //  this open's and those of opens since the last check passed, written
     //  down before LevelDB's open turns them into tables (verify.c).
-    //  A tool's open counts them too, and reads every record. All of it
-    //  under the journal's hold on the directory: a second open (a start
-    //  while a node runs) is refused before it writes the file.
+    //  A tool's open counts them too, and reads every record. A node's
+    //  open does it under the journal's hold on the directory: a second
+    //  start while a node runs is refused before it writes the file. (A
+    //  tool opens a copy, whose directory `shoal check` holds itself, or a
+    //  store of its own.)
     char *message = NULL;
-    int rc = s_dir_lock (self, &message);
+    int rc = opts && opts->verify_later ? s_dir_lock (self, &message) : 0;
     uint64_t reach = 0;
     bool bounded = false;
     if (rc == 0 && state.current &&
