@@ -604,13 +604,7 @@ int journal_enter (journal_t *self)
 {
     if (atomic_load (&self->failed) && s_held == 0)
         s_reopen (self);
-    pthread_rwlock_rdlock (&self->handle);
-    if (!self->db || atomic_load (&self->failed)) {
-        pthread_rwlock_unlock (&self->handle);
-        return SHOAL_EIO;
-    }
-    s_held++;
-    return 0;
+    return journal_enter_read (self);
 }
 
 void journal_leave (journal_t *self)
