@@ -3,6 +3,9 @@
     C++ class, and its C API has no way to wrap one.
 */
 #include "tablefile.h"
+extern "C" {
+#include "threadname.h"
+}
 
 #include <leveldb/db.h>
 #include <leveldb/env.h>
@@ -119,11 +122,11 @@ class table_env_t : public leveldb::EnvWrapper
     //  LevelDB's one background thread starts at its first Schedule, from
     //  the thread that calls it, whose name and nice value it takes: a
     //  read's sampled seek may schedule a compaction from any reader. It
-    //  starts here, from the thread of the first open (the node's main
-    //  thread, whose strays are named shoal-leveldb).
+    //  starts here, from the thread of the first open, and its first task
+    //  names it.
     table_env_t () : leveldb::EnvWrapper (leveldb::Env::Default ())
     {
-        target ()->Schedule ([] (void *) {}, nullptr);
+        target ()->Schedule ([] (void *) { thread_name ("shoal-leveldb"); }, nullptr);
     }
     leveldb::Status NewWritableFile (const std::string &name, leveldb::WritableFile **file) override
     {
