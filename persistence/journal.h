@@ -187,7 +187,8 @@ uint64_t journal_filter_skips (journal_t *self, journal_filter_t which);
 //  start (opened with verify_later; verify.c): on a thread of its own, a
 //  third of a core at most, a part of the store at a time. start: 0, or
 //  SHOAL_ENOMEM (or SHOAL_EIO, the store down); stopped by
-//  journal_verify_stop or journal_destroy. state: where it stands, and
+//  journal_verify_stop (which returns where it stood then) or
+//  journal_destroy. state: where it stands, and
 //  what it found into damage (size bytes; "" unless damaged). name: the
 //  state's word in stats and logs.
 typedef enum {
@@ -200,7 +201,7 @@ typedef enum {
 int journal_verify_start (journal_t *self);
 journal_verify_state_t journal_verify_state (journal_t *self, char *damage, size_t size);
 const char *journal_verify_name (journal_verify_state_t state);
-void journal_verify_stop (journal_t *self);
+journal_verify_state_t journal_verify_stop (journal_t *self);
 
 //  While the syncer runs: a file descriptor (an eventfd) that becomes
 //  readable after each sync, for poll (read it to clear it); else -1.

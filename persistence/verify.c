@@ -655,16 +655,18 @@ const char *journal_verify_name (journal_verify_state_t state)
     }
 }
 
-void journal_verify_stop (journal_t *self)
+journal_verify_state_t journal_verify_stop (journal_t *self)
 {
     journal_verifier_t *verifier = self->verifier;
     if (!verifier)
-        return;
+        return JOURNAL_VERIFY_OFF;
     atomic_store (&verifier->stop, true);
     pthread_join (verifier->thread, NULL);
+    journal_verify_state_t state = (journal_verify_state_t) atomic_load (&verifier->state);
     pthread_mutex_destroy (&verifier->lock);
     free (verifier);
     self->verifier = NULL;
+    return state;
 }
 
 //  --------------------------------------------------------------------------
