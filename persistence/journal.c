@@ -159,6 +159,12 @@ static char *s_corruption_line (const char *dir)
     return found;
 }
 
+//  The refusal of a store another process (or this one) holds. To free().
+static char *s_busy (const char *dir)
+{
+    return zsys_sprintf ("data directory %s is in use by another process (LevelDB lock held)", dir);
+}
+
 //  Opens self->db in self->dir: a new store only if create (the caller
 //  checked the directory holds none), and never over an existing one.
 //  Returns 0, or a code with *message set (free with free()).
@@ -173,9 +179,7 @@ static int s_db_open (journal_t *self, bool create, char **message)
     self->db = NULL;
     int rc;
     if (s_is_lock_error (err)) {
-        *message = zsys_sprintf ("data directory %s is in use by another process "
-                                 "(LevelDB lock held)",
-                                 self->dir);
+        *message = s_busy (self->dir);
         rc = SHOAL_EBUSY;
     } else if (strncmp (err, "Corruption", 10) == 0) {
         char *line = s_corruption_line (self->dir);
@@ -265,9 +269,9 @@ static void s_open_remove (journal_t *self)
 //  as it is open), before anything is written there: a second node's open
 //  of the store, another process's or this one's, is refused as busy, as
 //  LevelDB's lock would refuse it after. Not on LevelDB's LOCK file: a
-//  close of a second descriptor of it would let go of LevelDB's own lock. A directory that cannot
-//  be opened goes on without (LevelDB's open says what is wrong). Returns 0 or SHOAL_EBUSY with
-//  *message set.
+//  close of a second descriptor of it would let go of LevelDB's own lock.
+//  A directory that cannot be opened goes on without (LevelDB's open says
+//  what is wrong). Returns 0 or SHOAL_EBUSY with *message set.
 static int s_dir_lock (journal_t *self, char **message)
 {
     int fd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -275,9 +279,7 @@ static int s_dir_lock (journal_t *self, char **message)
         return 0;
     if (flock (fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         close (fd);
-        *message = zsys_sprintf ("data directory %s is in use by another process "
-                                 "(LevelDB lock held)",
-                                 self->dir);
+        *message = s_busy (self->dir);
         return SHOAL_EBUSY;
     }
     self->dir_lock = fd;
@@ -320,10 +322,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     //  from a copy, since LevelDB's open would rewrite its files.
     if (state.current && !journal_marked_store (dir)) {
         if (s_open_here (dir)) {
-            s_set_error (code, error, SHOAL_EBUSY,
-                         zsys_sprintf ("data directory %s is in use by another process "
-                                       "(LevelDB lock held)",
-                                       dir));
+            s_set_error (code, error, SHOAL_EBUSY, s_busy (dir));
             return NULL;
         }
         char *message = NULL;
@@ -396,13 +395,14 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     char *message = NULL;
     int rc = opts && opts->verify_later ? s_dir_lock (self, &message) : 0;
     uint64_t reach = 0;
-    bool bounded = false;
+    bool bounded = false; //  LOGCHECK says how far: reach
     if (rc == 0 && state.current &&
         (rc = journal_check_reach (dir, state.log_bytes, &reach, &bounded)) != 0)
         message = zsys_sprintf ("cannot open the journal in %s: its %s file can be neither "
                                 "written nor removed (%s); a later start could check too "
                                 "little of its event log",
                                 dir, JOURNAL_CHECK_FILE, strerror (errno));
+    bool zero = bounded && reach == 0; //  it says 0 already: not written again
     bounded = bounded && opts && opts->verify_later;
     if (rc == 0)
         rc = s_db_open (self, !state.current, &message);
@@ -413,7 +413,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (rc == 0 && state.current)
         rc = bounded ? journal_verify_recent (self, reach, &message)
                      : journal_verify_all (self, &message);
-    if (rc == 0) //  a new store's too: its next open need not read it whole
+    if (rc == 0 && !zero) //  a new store's too: its next open need not read it whole
         journal_check_passed (dir);
     if (rc == 0)
         rc = journal_open_layout (self, dir, wanted, &message);

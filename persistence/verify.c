@@ -380,10 +380,26 @@ static char *s_damage_message (journal_t *self, const char *err)
                          self->dir, err);
 }
 
-//  What verify's parts found: 0, or SHOAL_EFORMAT (a gap, or damage) or
-//  SHOAL_EIO (the store is down) with *found set (free with free()). Frees
-//  the parts' errors.
-static int s_verify_found (verify_t *verify, char **found)
+//  An open's refusal of the store for what it found (s_gap_message or
+//  s_damage_message), found where: a gap's loss is for a repair to
+//  accept, damage for it to salvage. To free().
+static char *s_refusal (journal_t *self, bool gap, const char *found, const char *where)
+{
+    if (gap)
+        return zsys_sprintf (
+            "%s; nothing was started on it: its actors may hold effects without their causes. "
+            "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
+            "shows whether the books hold",
+            found, self->dir);
+    return zsys_sprintf ("%s, found %s; it was not opened and nothing was started on it (`shoal "
+                         "repair --data %s` can salvage what is readable)",
+                         found, where, self->dir);
+}
+
+//  What verify's parts found: 0, or SHOAL_EFORMAT (a gap, *gap set, or
+//  damage) or SHOAL_EIO (the store is down) with *found set (free with
+//  free()). Frees the parts' errors.
+static int s_verify_found (verify_t *verify, char **found, bool *gap_found)
 {
     journal_t *self = verify->self;
     //  The log's gap first (part 0 alone holds the log), as when one
@@ -403,6 +419,7 @@ static int s_verify_found (verify_t *verify, char **found)
         part->err = NULL;
     }
     int rc = 0;
+    *gap_found = gap != NULL;
     if (gap) {
         *found = s_gap_message (self, gap->expected, gap->first);
         rc = SHOAL_EFORMAT;
@@ -442,18 +459,10 @@ int journal_verify_all (journal_t *self, char **message)
     if (threaded)
         pthread_join (thread, NULL);
     char *found = NULL;
-    int rc = s_verify_found (verify, &found);
-    if (rc == SHOAL_EFORMAT && verify->parts[0].gap)
-        *message = zsys_sprintf (
-            "%s; nothing was started on it: its actors may hold effects without their causes. "
-            "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
-            "shows whether the books hold",
-            found, self->dir);
-    else if (rc)
-        *message = zsys_sprintf ("%s, found reading every record at open; it was not opened "
-                                 "and nothing was started on it (`shoal repair --data %s` can "
-                                 "salvage what is readable)",
-                                 found, self->dir);
+    bool gap;
+    int rc = s_verify_found (verify, &found, &gap);
+    if (rc)
+        *message = s_refusal (self, gap, found, "reading every record at open");
     free (found);
     free (verify);
     return rc;
@@ -520,21 +529,12 @@ int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
     if (err && strncmp (err, "IO error", 8) == 0) { //  not damage: a repair would not help
         *message = zsys_sprintf ("the journal in %s could not be read at open: %s", self->dir, err);
         rc = SHOAL_EIO;
-    } else if (err) { //  first: LevelDB's iterator steps over a damaged block, which reads as a gap
-        char *found = s_damage_message (self, err);
-        *message = zsys_sprintf ("%s, found reading the newest records of its event log at "
-                                 "open; it was not opened and nothing was started on it "
-                                 "(`shoal repair --data %s` can salvage what is readable)",
-                                 found, self->dir);
-        free (found);
-        rc = SHOAL_EFORMAT;
-    } else if (gap) {
-        char *found = s_gap_message (self, expected, first_after);
-        *message = zsys_sprintf (
-            "%s; nothing was started on it: its actors may hold effects without their causes. "
-            "`shoal repair --data %s` accepts the loss and lets it open; `shoal check` then "
-            "shows whether the books hold",
-            found, self->dir);
+    } else if (err || gap) { //  err first: LevelDB's iterator steps over a damaged block,
+                             //  which reads as a gap
+        char *found =
+            err ? s_damage_message (self, err) : s_gap_message (self, expected, first_after);
+        *message =
+            s_refusal (self, !err, found, "reading the newest records of its event log at open");
         free (found);
         rc = SHOAL_EFORMAT;
     }
@@ -551,11 +551,9 @@ static void *s_verifier (void *arg)
     journal_t *self = arg;
     journal_verifier_t *verifier = self->verifier;
     s_verify_parts (&verifier->verify);
-    //  As s_verify_found tells them (it frees the parts' errors).
-    bool gap = verifier->verify.parts[0].gap && !verifier->verify.parts[0].err;
     char *found = NULL;
-    int rc = s_verify_found (&verifier->verify, &found);
-    gap = gap && rc == SHOAL_EFORMAT;
+    bool gap;
+    int rc = s_verify_found (&verifier->verify, &found, &gap);
     verifier->elapsed = zclock_mono () - verifier->started;
     if (atomic_load (&verifier->stop) && rc != SHOAL_EFORMAT) {
         atomic_store (&verifier->state, JOURNAL_VERIFY_STOPPED);
