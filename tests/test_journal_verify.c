@@ -7,7 +7,10 @@
     process (exit 3), and either makes every later start read the whole
     store and refuse it; so does a write LevelDB refuses as corruption. A
     tool's open still reads every record first (journal_open without
-    verify_later). The fixture: journal_test_util.h.
+    verify_later). A LOGCHECK that cannot be written makes the open read
+    every record. The later read waits out a store that is down, without
+    reopening it, and LevelDB's IO errors (descriptors run out), and ends
+    whole. The fixture: journal_test_util.h.
 */
 #include "journal_test_util.h"
 #include "../persistence/journal_internal.h" //  the store's handle, to compact it
@@ -15,6 +18,9 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define WAIT_MS 30000 //  the longest the later read is waited for
@@ -359,15 +365,21 @@ static void s_check_text (const char *dir, char *text, size_t size)
     }
 }
 
+//  Writes text as the file at path.
+static void s_write_file (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (fputs (text, file) >= 0);
+    assert_int_equal (fclose (file), 0);
+}
+
 //  Writes text as dir's LOGCHECK.
 static void s_check_set (const char *dir, const char *text)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/LOGCHECK", dir);
-    FILE *file = fopen (path, "w");
-    assert_non_null (file);
-    assert_true (fputs (text, file) >= 0);
-    assert_int_equal (fclose (file), 0);
+    s_write_file (path, text);
 }
 
 //  A second open while the store is open (a start while a node runs) is
@@ -417,17 +429,13 @@ static void test_damage_at_open_is_not_a_gap (void **state)
     s_refused_later (fixture->dir, "checksum");
 }
 
-//  The later read is stopped while under way (journal_verify_stop says
-//  where it stood: stopped, neither whole nor damaged), and by the
-//  journal's close: the close returns, and the read's thread is joined
-//  (ASan: nothing leaked, nothing read from a closed store).
-static void test_close_stops_later_read (void **state)
+//  A store of 300,000 records, closed: enough for the later read to take
+//  many chunks, over some 16 tables. Keys of no kind shoal writes ('z'),
+//  which the read takes as any other, after three events.
+static void s_many_records (fixture_t *fixture)
 {
-    fixture_t *fixture = *state;
     s_commit (fixture->journal, "counter/c", 3);
     journal_destroy (&fixture->journal);
-    //  Records enough for the read to take many chunks: keys of no kind
-    //  shoal writes ('z'), which the read takes as any other.
     leveldb_options_t *options = leveldb_options_create ();
     char *err = NULL;
     leveldb_t *db = leveldb_open (options, fixture->dir, &err);
@@ -446,8 +454,21 @@ static void test_close_stops_later_read (void **state)
         leveldb_writebatch_destroy (writes);
     }
     leveldb_writeoptions_destroy (write);
+    //  Settled: the next open has nothing to compact, so it opens no table
+    //  beyond those its own read meets.
+    leveldb_compact_range (db, NULL, 0, NULL, 0);
     leveldb_close (db);
     leveldb_options_destroy (options);
+}
+
+//  The later read is stopped while under way (journal_verify_stop says
+//  where it stood: stopped, neither whole nor damaged), and by the
+//  journal's close: the close returns, and the read's thread is joined
+//  (ASan: nothing leaked, nothing read from a closed store).
+static void test_close_stops_later_read (void **state)
+{
+    fixture_t *fixture = *state;
+    s_many_records (fixture);
     char *error = NULL;
     fixture->journal = s_open_later (fixture->dir, &error);
     assert_non_null (fixture->journal);
@@ -463,12 +484,144 @@ static void test_close_stops_later_read (void **state)
     assert_null (fixture->journal);
 }
 
+//  LOGCHECK cannot be written (its new copy's name is taken by a
+//  directory that cannot be removed), but can be removed: the node's open
+//  removes it and reads every record, as for a store no node opened: an
+//  older gap, which a bounded read would let through, refuses it. The next
+//  open, with no LOGCHECK, reads it whole too.
+static void test_unwritable_logcheck_reads_whole (void **state)
+{
+    fixture_t *fixture = *state;
+    s_older_gap (fixture); //  LOGCHECK says "pending 0": a bounded read would start
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/LOGCHECK.new", fixture->dir);
+    assert_int_equal (mkdir (path, 0700), 0);
+    snprintf (path, sizeof path, "%s/LOGCHECK.new/in", fixture->dir);
+    s_write_file (path, "keeps the directory\n");
+    s_refused_later (fixture->dir, "positions 1 to 1 are missing");
+    char text[64];
+    s_check_text (fixture->dir, text, sizeof text);
+    assert_string_equal (text, ""); //  removed, not left saying "pending 0"
+    s_refused_later (fixture->dir, "positions 1 to 1 are missing");
+}
+
+//  Renames dir's file from to to.
+static void s_rename (const char *dir, const char *from, const char *to)
+{
+    char old_path[PATH_MAX], new_path[PATH_MAX];
+    snprintf (old_path, sizeof old_path, "%s/%s", dir, from);
+    snprintf (new_path, sizeof new_path, "%s/%s", dir, to);
+    assert_int_equal (rename (old_path, new_path), 0);
+}
+
+//  Commits one event to stream, retrying a store that is down until the
+//  deadline. 0, or the last failure.
+static int s_commit_until (journal_t *journal, const char *stream, int64_t deadline)
+{
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_non_null (batch);
+    int rc;
+    while ((rc = journal_append_one (batch, stream, 0, "Counted", 1, NULL)) == 0 &&
+           (rc = journal_batch_commit (batch)) != 0 && zclock_mono () < deadline) {
+        journal_batch_clear (batch);
+        zclock_sleep (20); //  between two tries, within the deadline
+    }
+    journal_batch_destroy (&batch);
+    return rc;
+}
+
+//  The store goes down while the later read is under way (a write failed,
+//  and the reopen fails: LevelDB's CURRENT is away, as a full disk would
+//  keep it from opening): the read waits, neither calling the store
+//  damaged nor giving up, and never tries to reopen it itself (the last
+//  failure grows old: nobody else tries here). Once a writer's reopen
+//  brings it back, the read goes on from where it stood: whole.
+static void test_later_read_waits_out_a_store_down (void **state)
+{
+    fixture_t *fixture = *state;
+    s_many_records (fixture);
+    char *error = NULL;
+    journal_t *journal = fixture->journal = s_open_later (fixture->dir, &error);
+    assert_non_null (journal);
+    assert_int_equal (journal_verify_start (journal), 0);
+    s_rename (fixture->dir, "CURRENT", "CURRENT.away");
+    journal_fail_commits_after (journal, 1);
+    assert_int_equal (s_commit_until (journal, "counter/down", 0), SHOAL_EIO);
+    journal_fail_commits_after (journal, 0);
+    //  The commit's own reopen failed: the store is down.
+    char why[512];
+    assert_true (journal_failed_ago_ms (journal, why, sizeof why) >= 0);
+    if (!strstr (why, "does not exist"))
+        fail_msg ("the store is not down for want of CURRENT: %s", why);
+    //  The read was under way (300,000 records take many chunks and
+    //  rests), and stays so while the store is down.
+    int64_t until = zclock_mono () + 1200;
+    while (zclock_mono () < until) {
+        assert_int_equal (journal_verify_state (journal, NULL, 0), JOURNAL_VERIFY_READING);
+        zclock_sleep (20); //  between two reads of its state, within the window
+    }
+    //  No reopen was tried for a second: not by the read.
+    int64_t ago = journal_failed_ago_ms (journal, NULL, 0);
+    if (ago < 1000)
+        fail_msg ("the store's reopen was tried %" PRId64 " ms ago, while only the read ran", ago);
+    assert_int_equal (journal_reopens (journal), 0);
+    s_rename (fixture->dir, "CURRENT.away", "CURRENT");
+    assert_int_equal (s_commit_until (journal, "counter/up", zclock_mono () + WAIT_MS), 0);
+    assert_int_equal (journal_reopens (journal), 1);
+    char damage[512];
+    assert_int_equal (s_wait_read (journal, damage, sizeof damage), JOURNAL_VERIFY_WHOLE);
+    assert_string_equal (damage, "");
+}
+
+//  The later read of dir in a process whose descriptors run out once the
+//  node's open is done (RLIMIT_NOFILE at the lowest free one): LevelDB
+//  cannot open the tables the read comes to, an "IO error". The read
+//  retries from where it stood, neither damaged nor given up; once the
+//  limit is raised again (after WAIT_IO_MS) it ends whole: exit 5. Exit 6:
+//  it ended while the descriptors were out; 7: damaged or stopped after.
+#define WAIT_IO_MS 1000
+static void s_read_short_of_descriptors (const char *dir)
+{
+    char *error = NULL;
+    journal_t *journal = s_open_later (dir, &error);
+    if (!journal)
+        _exit (4);
+    struct rlimit was;
+    if (getrlimit (RLIMIT_NOFILE, &was) != 0)
+        _exit (8);
+    int lowest = dup (0);
+    if (lowest < 0)
+        _exit (8);
+    close (lowest);
+    struct rlimit short_of = {.rlim_cur = (rlim_t) lowest, .rlim_max = was.rlim_max};
+    if (setrlimit (RLIMIT_NOFILE, &short_of) != 0 || journal_verify_start (journal) != 0)
+        _exit (8);
+    int64_t until = zclock_mono () + WAIT_IO_MS;
+    while (zclock_mono () < until) {
+        if (journal_verify_state (journal, NULL, 0) != JOURNAL_VERIFY_READING)
+            _exit (6);
+        zclock_sleep (20); //  between two reads of its state, within the window
+    }
+    if (setrlimit (RLIMIT_NOFILE, &was) != 0)
+        _exit (8);
+    _exit (s_wait_read (journal, NULL, 0) == JOURNAL_VERIFY_WHOLE ? 5 : 7);
+}
+
+static void test_later_read_retries_io_errors (void **state)
+{
+    fixture_t *fixture = *state;
+    s_many_records (fixture);
+    assert_int_equal (s_in_child ("--short", fixture->dir), 5);
+}
+
 int main (int argc, char *argv[])
 {
     if (argc == 3 && strcmp (argv[1], "--serve") == 0)
         s_serve_until_read (argv[2]);
     if (argc == 3 && strcmp (argv[1], "--compact") == 0)
         s_compact_then_write (argv[2]);
+    if (argc == 3 && strcmp (argv[1], "--short") == 0)
+        s_read_short_of_descriptors (argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_start_refuses_gap_in_log_files, journal_setup,
                                          journal_teardown),
@@ -486,6 +639,12 @@ int main (int argc, char *argv[])
         cmocka_unit_test_setup_teardown (test_damage_at_open_is_not_a_gap, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_close_stops_later_read, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_unwritable_logcheck_reads_whole, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_later_read_waits_out_a_store_down, journal_setup,
+                                         journal_teardown),
+        cmocka_unit_test_setup_teardown (test_later_read_retries_io_errors, journal_setup,
                                          journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
