@@ -11,6 +11,7 @@
     killed with SIGKILL and shown DOWN with the reason; a transfer whose
     source account is on n2 has its Debit stalled, and the stalled list
     shows it; --once then exits 3 and says n2 is down;
+    (before that, a lone node's row, named by its whole endpoint);
     q quits with exit code 0. Last, 105 more stalled, past the 100 a node
     lists for top: counted whole, the rest said "... and N more".
 */
@@ -327,6 +328,49 @@ static void test_bad_term (void **state)
     proc_sh (NULL, 0, "tmux -S %s kill-session -t term", fx->tmux);
 }
 
+//  A lone node (`--endpoint E`, no cluster): its row is named by its
+//  endpoint, whole (the column cut it to its first 8 characters:
+//  "ipc:///t"); the tmux session is gone after.
+static void test_lone_node (void **state)
+{
+    fixture_t *fx = *state;
+    char endpoint[400], log[400];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/lone.ipc", fx->dir);
+    snprintf (log, sizeof log, "%s/lone.log", fx->dir);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        FILE *err = fopen (log, "a");
+        if (err) {
+            dup2 (fileno (err), 1);
+            dup2 (fileno (err), 2);
+        }
+        char data[400];
+        snprintf (data, sizeof data, "%s/lone", fx->dir);
+        execl (s_bin (), "shoal", "node", "--data", data, "--endpoint", endpoint, "--workers", "1",
+               (char *) NULL);
+        _exit (127);
+    }
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (proc_sh (NULL, 0, "%s stats --endpoint %s --timeout 300 >/dev/null 2>&1", s_bin (),
+                    endpoint) != 0) {
+        if (zclock_mono () > deadline || waitpid (pid, NULL, WNOHANG) != 0)
+            fail_msg ("the lone node did not start (see %s)", log);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    assert_int_equal (proc_sh (NULL, 0,
+                               "tmux -S %s -f /dev/null new-session -d -s top -x 160 -y 30 "
+                               "\"%s top --endpoint %s\"",
+                               fx->tmux, s_bin (), endpoint),
+                      0);
+    char row[500];
+    snprintf (row, sizeof row, "%s up ", endpoint);
+    s_wait_line (fx, endpoint, row, NULL);
+    proc_sh (NULL, 0, "tmux -S %s kill-session -t top", fx->tmux);
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+}
+
 //  The screen in tmux: rows, keys, resize, a node down, a stalled debit.
 static void test_screen (void **state)
 {
@@ -522,6 +566,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_once_json),
         cmocka_unit_test (test_bad_term),
+        cmocka_unit_test (test_lone_node),
         cmocka_unit_test (test_screen),
         cmocka_unit_test (test_stalled_past_the_list),
     };

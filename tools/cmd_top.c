@@ -32,6 +32,7 @@
 
 #define TOP_PENDING_MS 2000 //  the stalled list is asked this often at most
 #define TOP_KEY_MS 100      //  longest wait for a key between redraws
+#define NAME_MAX_W 48       //  a node's name (a lone node's endpoint) shown at most this wide
 
 typedef enum {
     SORT_NAME,
@@ -81,9 +82,9 @@ static void s_help (FILE *out)
              "or as one JSON object with --json, then exits: 0 if every node answered, 3\n"
              "if one did not.\n\n"
              "Examples:\n"
-             "  shoal top --cluster bank/cluster/cluster.cfg\n"
+             "  shoal top --cluster bank/cluster.cfg\n"
              "  shoal top --endpoint tcp://127.0.0.1:7700 --interval 2000\n"
-             "  shoal top --once --json --cluster bank/cluster/cluster.cfg | jq .nodes\n");
+             "  shoal top --once --json --cluster bank/cluster.cfg | jq .nodes\n");
 }
 
 //  --------------------------------------------------------------------------
@@ -176,14 +177,20 @@ static void s_sparkline (const screen_t *s, int y)
 //  The node rows from y; returns the next free line.
 static int s_draw_nodes (const screen_t *s, int y)
 {
+    //  The names whole (a lone node's is its endpoint), up to NAME_MAX_W.
+    int count = top_node_count (s->top);
+    int name_w = 8;
+    for (int i = 0; i < count; i++) {
+        int len = (int) strlen (top_node (s->top, i)->name);
+        name_w = len > name_w ? (len < NAME_MAX_W ? len : NAME_MAX_W) : name_w;
+    }
     attron (A_BOLD);
     char line[512];
-    snprintf (line, sizeof line, "%-8s %-5s %6s %6s %6s %6s %5s %7s %6s %5s %5s %4s %s", "NODE",
-              "STATE", "UPTIME", "CMD/S", "STEP/S", "CMT/S", "REC/C", "P99CMT", "ACTORS", "PEND",
-              "STALL", "ERR", "BUSIEST THREAD");
+    snprintf (line, sizeof line, "%-*s %-5s %6s %6s %6s %6s %5s %7s %6s %5s %5s %4s %s", name_w,
+              "NODE", "STATE", "UPTIME", "CMD/S", "STEP/S", "CMT/S", "REC/C", "P99CMT", "ACTORS",
+              "PEND", "STALL", "ERR", "BUSIEST THREAD");
     s_put (y++, 0, line);
     attroff (A_BOLD);
-    int count = top_node_count (s->top);
     int *order = calloc ((size_t) count, sizeof (int));
     if (!order)
         return y;
@@ -195,7 +202,8 @@ static int s_draw_nodes (const screen_t *s, int y)
     for (int k = 0; k < count && y < LINES - 1; k++) {
         const top_node_t *n = top_node (s->top, order[k]);
         if (!n->up) {
-            snprintf (line, sizeof line, "%-8.8s %-5s %.400s", n->name, "DOWN", n->reason);
+            snprintf (line, sizeof line, "%-*.*s %-5s %.400s", name_w, name_w, n->name, "DOWN",
+                      n->reason);
             if (s->colors)
                 attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
             s_put (y++, 0, line);
@@ -212,19 +220,19 @@ static int s_draw_nodes (const screen_t *s, int y)
         top_format_p99 (n, p99, sizeof p99);
         top_format_busy_thread (n, busy, sizeof busy);
         snprintf (line, sizeof line,
-                  "%-8.8s %-5s %6s %6s %6s %6s %5s %7s %6lld %5lld %5lld %4lld %s", n->name, "up",
-                  up, n->rated ? cmd : "-", n->rated ? steps : "-", n->rated ? commits : "-",
-                  n->rated ? rec : "-", p99, (long long) n->active, (long long) n->pending,
-                  (long long) n->stalled, (long long) n->errors, busy);
+                  "%-*.*s %-5s %6s %6s %6s %6s %5s %7s %6lld %5lld %5lld %4lld %s", name_w, name_w,
+                  n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
+                  n->rated ? commits : "-", n->rated ? rec : "-", p99, (long long) n->active,
+                  (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
         s_put (y, 0, line);
         if (s->colors) {
-            mvchgat (y, 9, 2, A_BOLD, PAIR_UP, NULL);
-            if (n->stalled && COLS > 75) //  the STALL column
-                mvchgat (y, 70, 5, A_BOLD, PAIR_STALLED, NULL);
+            mvchgat (y, name_w + 1, 2, A_BOLD, PAIR_UP, NULL);
+            if (n->stalled && COLS > name_w + 67) //  the STALL column
+                mvchgat (y, name_w + 62, 5, A_BOLD, PAIR_STALLED, NULL);
         }
         y++;
         if (n->store[0] && y < LINES - 1) {
-            snprintf (line, sizeof line, "         %.400s", n->store);
+            snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", n->store);
             if (s->colors)
                 attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
             s_put (y++, 0, line);
@@ -255,9 +263,14 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
     s_put (y++, 0, line);
     if (s->colors && count)
         attroff (COLOR_PAIR (PAIR_STALLED));
+    int node_w = 5; //  the target's node, whole up to NAME_MAX_W
+    for (int k = 0; k < count; k++) {
+        int len = (int) strlen (stalled[k].target_node);
+        node_w = len > node_w ? (len < NAME_MAX_W ? len : NAME_MAX_W) : node_w;
+    }
     if (count) {
-        snprintf (line, sizeof line, "%-26s %-10s %-24s %-5s %4s %6s", "SENDER", "COMMAND",
-                  "TARGET", "NODE", "SENT", "AGE");
+        snprintf (line, sizeof line, "%-26s %-10s %-24s %-*s %4s %6s", "SENDER", "COMMAND",
+                  "TARGET", node_w, "NODE", "SENT", "AGE");
         s_put (y++, 0, line);
     }
     attroff (A_BOLD);
@@ -266,8 +279,8 @@ static int s_draw_stalled (const screen_t *s, int y, int rows)
         const top_stalled_t *r = &stalled[shown];
         char age[16];
         top_format_uptime (r->age_ms, age, sizeof age);
-        snprintf (line, sizeof line, "%-26.26s %-10.10s %-24.24s %-5.5s %4lld %6s", r->sender,
-                  r->command, r->target, r->target_node[0] ? r->target_node : "-",
+        snprintf (line, sizeof line, "%-26.26s %-10.10s %-24.24s %-*.*s %4lld %6s", r->sender,
+                  r->command, r->target, node_w, node_w, r->target_node[0] ? r->target_node : "-",
                   (long long) r->attempts, age);
         s_put (y++, 0, line);
     }
