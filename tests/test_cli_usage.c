@@ -222,6 +222,12 @@ static void test_messages_prefixed (void **state)
         //  Before, taken (port 1 of "[:") and waited out its timeout.
         {"get --endpoint 'tcp://[::1' account/a",
          "shoal get: 'tcp://[::1' is not a valid endpoint: an IPv6 address in brackets"},
+        //  Before, "is not a valid endpoint" and no reason: '*' binds.
+        {"stats --endpoint 'tcp://127.0.0.1:*'",
+         "shoal stats: 'tcp://127.0.0.1:*' is not a valid endpoint: '*' (any address, a free "
+         "port) is for a node to listen on, not for a client to connect to"},
+        {"get --endpoint 'tcp://*:7700' account/a",
+         "shoal get: 'tcp://*:7700' is not a valid endpoint: '*' (any address"},
     };
     char out[OUTPUT_MAX], err[OUTPUT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -231,11 +237,22 @@ static void test_messages_prefixed (void **state)
         assert_string_equal (out, "");
         cli_all_lines_start (err, cases[i].prefix, cases[i].command);
     }
+    //  A --nodes that the cluster's file contradicts is bad usage (it
+    //  exited 1), and starts nothing.
+    assert_int_equal (cli_run (fx, out, err,
+                               "timeout 60 \"$SHOAL\" cluster init --nodes 3 --ipc --dir '%s/cl'",
+                               fx->dir),
+                      0);
+    int code =
+        cli_run (fx, out, err, "timeout 60 \"$SHOAL\" cluster up --nodes 5 --dir '%s/cl'", fx->dir);
+    if (code != 2 || !strstr (err, "has 3 nodes, not 5"))
+        fail_msg ("cluster up --nodes 5 on a cluster of 3: exit %d, stderr: %s", code, err);
+    cli_all_lines_start (err, "shoal cluster up: ", "cluster up --nodes 5");
     //  The bank's own messages, from bench against a node that is not there.
-    int code = cli_run (fx, out, err,
-                        "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
-                        "--transfers 1",
-                        fx->dir);
+    code = cli_run (fx, out, err,
+                    "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "
+                    "--transfers 1",
+                    fx->dir);
     assert_int_equal (code, 1);
     cli_all_lines_start (err, "shoal bench: ", "bench with no node");
 }

@@ -66,8 +66,10 @@ cluster_asker_t *cluster_asker_new (const char *path, const cluster_t *cluster,
         self->clients[i] =
             cluster ? client_new_cluster (path, self->names[i], error) : client_new (endpoint);
         if (!self->clients[i]) {
+            const char *problem = endpoint ? cluster_connect_problem (endpoint) : NULL;
             if (!*error)
-                *error = zsys_sprintf ("'%s' is not a valid endpoint", endpoint);
+                *error = zsys_sprintf ("'%s' is not a valid endpoint%s%s", endpoint,
+                                       problem ? ": " : "", problem ? problem : "");
             cluster_asker_destroy (&self);
             return NULL;
         }

@@ -209,10 +209,12 @@ static bool s_up_links (const char *path, const cluster_t *cluster, char *down, 
 }
 
 //  Plans the cluster in dir (as `shoal cluster init` would) unless its
-//  cluster.cfg exists, then loads it. Returns the map or NULL, said.
+//  cluster.cfg exists, then loads it. Returns the map or NULL, said, with
+//  *code the exit status (EXIT_USAGE: a --nodes the file contradicts).
 static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool nodes_given,
-                            bool ipc, long base_port)
+                            bool ipc, long base_port, int *code)
 {
+    *code = EXIT_REJECTED;
     if (access (path, F_OK) != 0) {
         char count[16], port[16];
         snprintf (count, sizeof count, "%ld", nodes);
@@ -241,6 +243,7 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
                  "--dir)\n",
                  path, cluster_node_count (cluster), nodes);
         cluster_destroy (&cluster);
+        *code = EXIT_USAGE;
     }
     return cluster;
 }
@@ -282,9 +285,10 @@ int cluster_up (int argc, char **argv)
     zsys_init ();
     zsys_handler_set (NULL);
     s_up_catch ();
-    cluster_t *cluster = s_up_map (dir, path, nodes, nodes_given, ipc, base_port);
+    int code;
+    cluster_t *cluster = s_up_map (dir, path, nodes, nodes_given, ipc, base_port, &code);
     if (!cluster)
-        return EXIT_REJECTED;
+        return code;
     int count = cluster_node_count (cluster);
     node_child_t *children = calloc ((size_t) count, sizeof (node_child_t));
     char workers_text[16];

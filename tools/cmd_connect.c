@@ -23,7 +23,7 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
 {
     if (endpoint) {
         client_t *client = client_new (endpoint);
-        const char *problem = cluster_endpoint_problem (endpoint);
+        const char *problem = cluster_connect_problem (endpoint);
         if (!client)
             fprintf (stderr, "shoal %s: '%s' is not a valid endpoint%s%s\n", command, endpoint,
                      problem ? ": " : "", problem ? problem : "");

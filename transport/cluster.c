@@ -102,6 +102,19 @@ const char *cluster_endpoint_problem (const char *endpoint)
     return tcp ? s_tcp_problem (address) : NULL;
 }
 
+const char *cluster_connect_problem (const char *endpoint)
+{
+    const char *problem = cluster_endpoint_problem (endpoint);
+    if (problem || strncmp (endpoint, "tcp://", 6) != 0)
+        return problem;
+    const char *address = endpoint + 6;
+    const char *colon = strrchr (address, ':');
+    if (strncmp (address, "*:", 2) == 0 || (colon && (colon[1] == '*' || colon[1] == '!')))
+        return "'*' (any address, a free port) is for a node to listen on, not for a client to "
+               "connect to: give the node's own host and port";
+    return NULL;
+}
+
 bool cluster_valid_endpoint (const char *endpoint)
 {
     return cluster_endpoint_problem (endpoint) == NULL;

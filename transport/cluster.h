@@ -65,6 +65,10 @@ cluster_t *cluster_load (const char *path, char **error);
 //  to 65535 or '*'. This function can't fail.
 const char *cluster_endpoint_problem (const char *endpoint);
 
+//  The same for an endpoint a client connects to: a tcp:// host or port
+//  of '*' (or '!'), which only a bind takes, is refused too.
+const char *cluster_connect_problem (const char *endpoint);
+
 //  Loads the certificate at path and its secret half (path_secret), as
 //  zcert_load does, and checks the pair: neither file is empty, the
 //  public file has a public key, a secret key is there (zcert_load takes
