@@ -240,7 +240,7 @@ static void test_fields_json_keys (void **state)
 //  below int64 to -9223372036854775808, saying nothing: either would send
 //  another number than the user wrote, so both are refused, naming the
 //  field, at any depth, in key:=JSON and in --input, as key=value refuses
-//  one past int64.
+//  them too (it refused one past int64 that key:=JSON took as a uint64).
 static void test_fields_json_integers (void **state)
 {
     (void) state;
@@ -260,18 +260,24 @@ static void test_fields_json_integers (void **state)
          "input: field 'n\\u001b': 99999999999999999999999 is out of the uint64 range"},
         {NULL, "amount:=123456789012345678901234567890123456789012345678901234567890",
          "field 'amount': 1234567890123456789012345678901234567890... is out of the uint64 range"},
+        {NULL, "amount=18446744073709551616",
+         "field 'amount': 18446744073709551616 is out of the uint64 range"},
+        {NULL, "amount=-9223372036854775809",
+         "field 'amount': -9223372036854775809 is out of the int64 range"},
     };
     s_expect_refusals (cases, sizeof cases / sizeof cases[0]);
     //  The bounds themselves, digits in a string or a key, and doubles
     //  written with many digits go as written.
-    char *argv[] = {"max:=18446744073709551615", "min:=-9223372036854775808",
-                    "d:=99999999999999999999999.5", "e:=-1e30"};
+    char *argv[] = {"max:=18446744073709551615",    "min:=-9223372036854775808",
+                    "d:=99999999999999999999999.5", "e:=-1e30",
+                    "kmax=18446744073709551615",    "kmin=-9223372036854775808"};
     assert_int_equal (s_fields_json ("{\"99999999999999999999999\":\"-99999999999999999999999\"}",
-                                     4, argv, &text, error, sizeof error),
+                                     6, argv, &text, error, sizeof error),
                       0);
     assert_string_equal (text, "{\"99999999999999999999999\":\"-99999999999999999999999\","
                                "\"max\":18446744073709551615,\"min\":-9223372036854775808,"
-                               "\"d\":1e+23,\"e\":-1e+30}");
+                               "\"d\":1e+23,\"e\":-1e+30,\"kmax\":18446744073709551615,"
+                               "\"kmin\":-9223372036854775808}");
     free (text);
 }
 
