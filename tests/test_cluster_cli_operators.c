@@ -208,6 +208,16 @@ static void test_operators (void **state)
                          "--timeout 300 account/a");
     if (plain != 3 || !strstr (err, "it answers only CURVE clients: use --cluster FILE"))
         fail_msg ("get --endpoint at a cluster's node: exit %d: %s", plain, err);
+    //  And a send (it said only "no answer"), its retry line still the
+    //  last, which scripts take.
+    plain = cluster_cli_run (fx, out, err,
+                             "timeout 60 \"$SHOAL\" send --endpoint \"ipc://$DIR/c/n1/client.ipc\" "
+                             "--timeout 300 account/a Deposit amount=1");
+    const char *hint = strstr (err, "it answers only CURVE clients: use --cluster FILE");
+    const char *retry = strstr (err, "Retry safely with: ");
+    const char *end = retry ? strchr (retry, '\n') : NULL;
+    if (plain != 3 || !hint || !retry || retry < hint || !end || end[1] != 0)
+        fail_msg ("send --endpoint at a cluster's node: exit %d: %s", plain, err);
     //  With --cluster given too, --endpoint wins: said so (it told to use
     //  --cluster FILE, which was given).
     plain = cluster_cli_run (fx, out, err,

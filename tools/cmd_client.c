@@ -114,6 +114,18 @@ static int s_call (const char *command, client_t *client, const client_options_t
                  command, request->payload_size, ENVELOPE_MAX_SIZE);
         return EXIT_USAGE;
     }
+    //  A cluster's node never answers a plain client: it takes CURVE
+    //  clients only, and ZeroMQ says nothing of a handshake that fails.
+    //  Said first: a retry line stays the last (scripts take it).
+    if (opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
+        fprintf (stderr,
+                 "shoal %s: if a cluster's node listens at %s, it answers only CURVE clients: "
+                 "%s\n",
+                 command, opts->endpoint,
+                 opts->cluster_ignored
+                     ? "--endpoint was used, not --cluster (--endpoint wins): leave "
+                       "--endpoint out, and add --node NAME for that node"
+                     : "use --cluster FILE");
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
     char owner[CLUSTER_NAME_MAX + SHOAL_ADDRESS_MAX + 80] = "";
@@ -138,18 +150,6 @@ static int s_call (const char *command, client_t *client, const client_options_t
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
     if (rc != SHOAL_ETIMEOUT && opts->retry)
         fprintf (stderr, "shoal %s: retry safely with: %s\n", command, opts->retry);
-    //  A cluster's node never answers a plain client: it takes CURVE
-    //  clients only, and ZeroMQ says nothing of a handshake that fails.
-    //  (Not after a retry line, which stays the last: scripts take it.)
-    if (opts->endpoint && !opts->retry && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
-        fprintf (stderr,
-                 "shoal %s: if a cluster's node listens at %s, it answers only CURVE clients: "
-                 "%s\n",
-                 command, opts->endpoint,
-                 opts->cluster_ignored
-                     ? "--endpoint was used, not --cluster (--endpoint wins): leave "
-                       "--endpoint out, and add --node NAME for that node"
-                     : "use --cluster FILE");
     return EXIT_NO_ANSWER;
 }
 
