@@ -223,12 +223,14 @@ int books_read_dir (books_t *self, const char *dir, char **error)
     //  damaged one (no CURRENT) is journal_open's to refuse, saying so.
     if (!journal_holds_store (dir)) {
         DIR *listing = opendir (dir);
-        int why = listing || errno == ENOENT ? 0 : errno;
+        int why = listing ? 0 : errno;
         if (listing)
             closedir (listing);
         if (error)
-            *error = why ? zsys_sprintf ("cannot read %s: %s", dir, strerror (why))
-                         : zsys_sprintf ("%s holds no shoal journal", dir);
+            *error = why == ENOENT ? zsys_sprintf ("%s does not exist", dir)
+                     : why         ? zsys_sprintf ("cannot read %s: %s", dir, strerror (why))
+                                   : zsys_sprintf ("%s holds no shoal journal", dir);
+        why = why == ENOENT ? 0 : why;
         return why ? SHOAL_EIO : SHOAL_ENOTFOUND;
     }
     int code = 0;
