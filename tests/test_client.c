@@ -239,8 +239,9 @@ static void test_fields_json_keys (void **state)
 //  json-c clamps an integer past uint64 to 18446744073709551615 and one
 //  below int64 to -9223372036854775808, saying nothing: either would send
 //  another number than the user wrote, so both are refused, naming the
-//  field, at any depth, in key:=JSON and in --input, as key=value refuses
-//  them too (it refused one past int64 that key:=JSON took as a uint64).
+//  field, at any depth, in key:=JSON and in --input. key=value takes
+//  int64 integers, and refuses one past it within uint64 naming key:=N,
+//  which sends it (it said only "out of the int64 range").
 static void test_fields_json_integers (void **state)
 {
     (void) state;
@@ -260,8 +261,11 @@ static void test_fields_json_integers (void **state)
          "input: field 'n\\u001b': 99999999999999999999999 is out of the uint64 range"},
         {NULL, "amount:=123456789012345678901234567890123456789012345678901234567890",
          "field 'amount': 1234567890123456789012345678901234567890... is out of the uint64 range"},
+        {NULL, "amount=18446744073709551615",
+         "field 'amount': 18446744073709551615 is out of the int64 range that key=value takes; "
+         "key:=N sends it as a uint64"},
         {NULL, "amount=18446744073709551616",
-         "field 'amount': 18446744073709551616 is out of the uint64 range"},
+         "field 'amount': 18446744073709551616 is out of the int64 range"},
         {NULL, "amount=-9223372036854775809",
          "field 'amount': -9223372036854775809 is out of the int64 range"},
     };
@@ -270,13 +274,13 @@ static void test_fields_json_integers (void **state)
     //  written with many digits go as written.
     char *argv[] = {"max:=18446744073709551615",    "min:=-9223372036854775808",
                     "d:=99999999999999999999999.5", "e:=-1e30",
-                    "kmax=18446744073709551615",    "kmin=-9223372036854775808"};
+                    "kmax=9223372036854775807",     "kmin=-9223372036854775808"};
     assert_int_equal (s_fields_json ("{\"99999999999999999999999\":\"-99999999999999999999999\"}",
                                      6, argv, &text, error, sizeof error),
                       0);
     assert_string_equal (text, "{\"99999999999999999999999\":\"-99999999999999999999999\","
                                "\"max\":18446744073709551615,\"min\":-9223372036854775808,"
-                               "\"d\":1e+23,\"e\":-1e+30,\"kmax\":18446744073709551615,"
+                               "\"d\":1e+23,\"e\":-1e+30,\"kmax\":9223372036854775807,"
                                "\"kmin\":-9223372036854775808}");
     free (text);
 }

@@ -68,11 +68,10 @@ static bool s_answers_stats (fixture_t *fx, const char *name)
     return rc == 0;
 }
 
-static void s_node_start (fixture_t *fx, int i)
+//  Runs shoal with argv (argv[0] "shoal", NULL-terminated), its output
+//  appended to log. Its pid.
+static pid_t s_spawn (const char *log, char *const argv[])
 {
-    const char *name = cluster_node_name (fx->cluster, i);
-    char log[400];
-    snprintf (log, sizeof log, "%s/%s.log", fx->dir, name);
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
@@ -81,10 +80,20 @@ static void s_node_start (fixture_t *fx, int i)
             dup2 (fileno (err), 1);
             dup2 (fileno (err), 2);
         }
-        execl (s_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name, "--stall-ms",
-               "1000", "--workers", "2", (char *) NULL);
+        execv (s_bin (), argv);
         _exit (127);
     }
+    return pid;
+}
+
+static void s_node_start (fixture_t *fx, int i)
+{
+    const char *name = cluster_node_name (fx->cluster, i);
+    char log[400];
+    snprintf (log, sizeof log, "%s/%s.log", fx->dir, name);
+    pid_t pid =
+        s_spawn (log, (char *[]){"shoal", "node", "--cluster", fx->cfg, "--name", (char *) name,
+                                 "--stall-ms", "1000", "--workers", "2", NULL});
     fx->pids[i] = pid;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (zclock_mono () < deadline) {
@@ -334,23 +343,12 @@ static void test_bad_term (void **state)
 static void test_lone_node (void **state)
 {
     fixture_t *fx = *state;
-    char endpoint[400], log[400];
+    char endpoint[400], log[400], data[400];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/lone.ipc", fx->dir);
     snprintf (log, sizeof log, "%s/lone.log", fx->dir);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        FILE *err = fopen (log, "a");
-        if (err) {
-            dup2 (fileno (err), 1);
-            dup2 (fileno (err), 2);
-        }
-        char data[400];
-        snprintf (data, sizeof data, "%s/lone", fx->dir);
-        execl (s_bin (), "shoal", "node", "--data", data, "--endpoint", endpoint, "--workers", "1",
-               (char *) NULL);
-        _exit (127);
-    }
+    snprintf (data, sizeof data, "%s/lone", fx->dir);
+    pid_t pid = s_spawn (log, (char *[]){"shoal", "node", "--data", data, "--endpoint", endpoint,
+                                         "--workers", "1", NULL});
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (proc_sh (NULL, 0, "%s stats --endpoint %s --timeout 300 >/dev/null 2>&1", s_bin (),
                     endpoint) != 0) {

@@ -557,8 +557,9 @@ static bool s_parse_int (const char *text, int64_t *value, bool *overflow)
     return true;
 }
 
-//  Packs a `key=value` argument's value: an integer (an int64, or a uint64
-//  past INT64_MAX, as key:=JSON), true, false, or the string as it is.
+//  Packs a `key=value` argument's value: an integer (an int64; past it,
+//  one within uint64 is refused naming key:=N, which sends it), true,
+//  false, or the string as it is.
 static int s_pack_auto (s_packing_t *self, const char *value)
 {
     msgpack_packer *pk = &self->packer;
@@ -566,15 +567,14 @@ static int s_pack_auto (s_packing_t *self, const char *value)
     bool overflow;
     if (s_parse_int (value, &number, &overflow))
         return msgpack_pack_int64 (pk, number);
-    if (overflow && value[0] != '-') { //  past INT64_MAX: a uint64, as key:=JSON takes it
+    if (overflow) { //  past INT64_MAX within uint64: key:=JSON takes it
         errno = 0;
-        unsigned long long big = strtoull (value, NULL, 10);
-        if (errno != ERANGE)
-            return msgpack_pack_uint64 (pk, big);
-    }
-    if (overflow) {
-        snprintf (self->error, self->error_size, "field %s: %s is out of the %s range",
-                  self->quoted, value, value[0] == '-' ? "int64" : "uint64");
+        if (value[0] != '-')
+            (void) strtoull (value, NULL, 10);
+        bool uint64 = value[0] != '-' && errno != ERANGE;
+        snprintf (self->error, self->error_size, "field %s: %s is out of the int64 range%s",
+                  self->quoted, value,
+                  uint64 ? " that key=value takes; key:=N sends it as a uint64" : "");
         return SHOAL_EINVAL;
     }
     if (streq (value, "true"))
