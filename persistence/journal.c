@@ -168,7 +168,7 @@ static char *s_busy (const char *dir)
 //  Opens self->db in self->dir: a new store only if create (the caller
 //  checked the directory holds none), and never over an existing one.
 //  Returns 0, or a code with *message set (free with free()).
-static int s_db_open (journal_t *self, bool create, char **message)
+static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
 {
     leveldb_options_set_create_if_missing (self->options, create);
     leveldb_options_set_error_if_exists (self->options, create);
@@ -195,10 +195,12 @@ static int s_db_open (journal_t *self, bool create, char **message)
         //  room, and some, before it can open (a few MiB freed may not do).
         dir_state_t state;
         uint64_t log_mb = s_dir_state (self->dir, &state) == 0 ? state.log_bytes >> 20 : 0;
-        *message = zsys_sprintf ("cannot open the journal in %s: %s; its open writes LevelDB's "
-                                 "log files (%" PRIu64 " MiB here) out as a table first: free "
-                                 "at least %" PRIu64 " MiB on its disk, then start it again",
-                                 self->dir, err, log_mb, log_mb + 4);
+        *message =
+            zsys_sprintf ("cannot open the journal in %s: %s; its open writes LevelDB's "
+                          "log files (%" PRIu64 " MiB here) out as a table first: free "
+                          "at least %" PRIu64 " MiB on its disk, %s",
+                          self->dir, err, log_mb, log_mb + 4,
+                          reopen ? "and the node opens it again by itself" : "then start it again");
         rc = SHOAL_EIO;
     } else {
         *message = zsys_sprintf ("cannot open the journal in %s: %s", self->dir, err);
@@ -405,7 +407,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     bool zero = bounded && reach == 0; //  it says 0 already: not written again
     bounded = bounded && opts && opts->verify_later;
     if (rc == 0)
-        rc = s_db_open (self, !state.current, &message);
+        rc = s_db_open (self, !state.current, false, &message);
     if (rc == 0)
         s_open_add (self); //  its LOCK is held
     if (rc == 0)           //  the store held: what a killed `shoal check` left goes
@@ -559,7 +561,7 @@ static void s_reopen (journal_t *self)
                       "start may check too little of its event log",
                       self->dir, JOURNAL_CHECK_FILE);
         char *message = NULL;
-        int rc = s_db_open (self, false, &message);
+        int rc = s_db_open (self, false, true, &message);
         pthread_mutex_lock (&self->writing);
         //  The failed write may have been kept whole: the log goes on
         //  after whatever the store now holds.

@@ -103,7 +103,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     s_pack_threads (&pk);
     //  The store: how long ago a write (or its reopen) last failed, and
     //  why; -1 and "" if none did since the start.
-    char store_error[256];
+    char store_error[512]; //  the journal's cause, whole
     int64_t failed_ago = journal_failed_ago_ms (config->journal, store_error, sizeof store_error);
     front_pack_str (&pk, "store_failed_ago_ms");
     msgpack_pack_int64 (&pk, failed_ago);

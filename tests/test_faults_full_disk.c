@@ -141,15 +141,17 @@ static void s_wait_terminal (fixture_t *f, int i)
 //  The node's stats say its store failed a write within the last 10 s,
 //  for want of space. Asked on a client of its own: the pump's has
 //  requests in flight, whose answers a call would take and drop.
-static void s_store_said_failing (fixture_t *f)
+static void s_store_said_failing (fixture_t *f, const char *needle)
 {
     client_t *client = client_new (f->node.endpoint);
     assert_non_null (client);
     int64_t ago = -2, deadline = zclock_mono () + WAIT_MS;
-    char error[256] = "";
+    char error[1024] = "";
     //  The cause is left out of an answer given while a write is under
-    //  way (stats never wait for one): asked again until it is in.
+    //  way (stats never wait for one): asked again until it is in (and
+    //  holds needle, if given).
     do {
+        error[0] = 0;
         envelope_t request;
         client_reply_t reply;
         client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
@@ -162,13 +164,20 @@ static void s_store_said_failing (fixture_t *f)
         assert_int_equal (map_find_str (map, "store_error", error, sizeof error), 0);
         msgpack_unpacked_destroy (&unpacked);
         client_reply_close (&reply);
-        if (!error[0])
-            zclock_sleep (20);
-    } while (!error[0] && zclock_mono () < deadline);
+        if (error[0] && (!needle || strstr (error, needle)))
+            break;
+        zclock_sleep (20); //  between two asks, within the deadline
+    } while (zclock_mono () < deadline);
     client_destroy (&client);
-    if (ago < 0 || ago >= 10000 || !strstr (error, "No space left on device"))
+    if (ago < 0 || ago >= 10000 || !strstr (error, "No space left on device") ||
+        (needle && !strstr (error, needle)))
         fail_msg ("stats of a node whose disk is full: store_failed_ago_ms %lld, store_error '%s'",
                   (long long) ago, error);
+    //  A reopen that failed says the node opens the store again by itself
+    //  (it said "then start it again", of a node that needs no restart).
+    if (strstr (error, "cannot open the journal") &&
+        (strstr (error, "start it again") || !strstr (error, "opens it again by itself")))
+        fail_msg ("a failed reopen's words, in stats: %s", error);
 }
 
 //  Waits until the projection name is live and has caught up with the log
@@ -341,7 +350,9 @@ static void s_full_disk (fixture_t *f, bool restart)
     faults_pump (f, s_refused_more);
     //  Its stats say its store failed a write lately, and why (a node whose
     //  disk was full looked well in stats, top and cluster status).
-    s_store_said_failing (f);
+    s_store_said_failing (f, NULL);
+    //  And once a worker's reopen failed too (the disk still full).
+    s_store_said_failing (f, "cannot open the journal");
     //  Each refusal names the cause (it said "its inbox record cannot be
     //  read", as of a damaged store).
     f->full = false;

@@ -190,7 +190,7 @@ void cluster_stats_close (node_stats_t *nodes, int count)
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size)
 {
     int64_t ago = -1;
-    char error[256] = "";
+    char error[512] = "";
     text[0] = 0;
     char damage[512] = "";
     if (stats && map_find_str (stats, "store_damage", damage, sizeof damage) == 0 && damage[0]) {

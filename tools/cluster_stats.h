@@ -81,6 +81,9 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 //  write lately: "its store failed a write 0.4s ago: WHY" (stats'
 //  store_failed_ago_ms and store_error). Returns false, text "", if
 //  neither, or from a node older than those fields.
+//  STATS_STORE_TEXT_MAX bytes hold the whole of it (the journal's cause is
+//  at most 512).
+#define STATS_STORE_TEXT_MAX 640
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size);
 
 #endif

@@ -146,7 +146,7 @@ static void s_status_note (const cluster_t *cluster, const node_stats_t *node, c
     else {
         s_peers (stats, &total, &up, down, sizeof down);
         s_silent_peers (stats, node->name, silent, sizeof silent);
-        char store[320] = "";
+        char store[STATS_STORE_TEXT_MAX] = "";
         stats_store_failing (stats, store, sizeof store);
         snprintf (note, size, "%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
                   *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
@@ -158,7 +158,7 @@ static void s_status_note (const cluster_t *cluster, const node_stats_t *node, c
 static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
 {
     const msgpack_object *stats = node->stats;
-    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[512], down[128];
+    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[1024], down[128];
     int64_t value;
     int total, up;
     if (map_find_int (stats, "epoch", &value) == 0)

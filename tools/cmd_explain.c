@@ -120,7 +120,8 @@ typedef struct {
     bool answered; //  it answered the stats query
     int count;
     link_view_t links[CLUSTER_MAX_NODES];
-    char store[320]; //  "its store failed a write 0.4s ago: ..." (stats_store_failing), or ""
+    char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."
+                                      //  (stats_store_failing), or ""
 } node_view_t;
 
 //  Asks node for its stats and fills view with its links. Returns

@@ -21,6 +21,7 @@
 #define TOP_SAMPLE_H_INCLUDED
 
 #include "cluster.h"
+#include "cluster_stats.h"
 #include "envelope.h"
 
 #include <stdbool.h>
@@ -62,9 +63,10 @@ typedef struct {
     char busy_thread[16];             //  the thread that used the most CPU ("": not known)
     double busy_thread_pct;           //  its share of a core over the interval, %
     int64_t active, pending, stalled; //  actors in memory; outbox entries; stalled ones
-    int64_t errors;      //  bad frames + busy + unavailable + failed commits, since start
-    char store[320];     //  "its store failed a write 0.4s ago: ..." (stats_store_failing), or ""
-    top_counters_t last; //  private: the last sample's counters
+    int64_t errors; //  bad frames + busy + unavailable + failed commits, since start
+    char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."
+                                      //  (stats_store_failing), or ""
+    top_counters_t last;              //  private: the last sample's counters
 } top_node_t;
 
 typedef struct {
