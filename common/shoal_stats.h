@@ -49,6 +49,8 @@
     X (bad_internal_frames, "undecodable frames between the node's threads, or in the journal")    \
     X (forged, "replies refused: not from the actor their command went to; timers refused: not "   \
                "their actor's own")                                                                \
+    X (forced_answered, "commands an operator ended with --force that their target had run, as "   \
+                        "its answer to their $cancel says (see the log; the books are off)")       \
     X (queued_bytes, "client and peer frames the front passed to a worker that it has not taken")  \
     X (stalled, "outbox entries unanswered for longer than --stall-ms")                            \
     X (timers, "durable timers armed and not yet fired")                                           \
@@ -120,7 +122,9 @@
        "Times a worker waited for the front: 64 MiB of its messages were out")                     \
     X (shoal_forged_messages_total, counter, "", s.forged,                                         \
        "Replies refused: not from the actor their command went to; timers refused: not their "     \
-       "actor's own (a peer's forgery)")
+       "actor's own (a peer's forgery)")                                                           \
+    X (shoal_forced_answered_total, counter, "", s.forced_answered,                                \
+       "Commands an operator ended with --force that their target had run after all")
 
 #define SHOAL_NODE_METRICS(X)                                                                      \
     X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \

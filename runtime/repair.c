@@ -313,19 +313,24 @@ static int s_stage_record (worker_t *self, actor_t *actor, const resolve_args_t 
     return rc;
 }
 
+#define CANCEL_REASON "cancelled by an operator: " //  a $cancel's reason, then the operator's
+
 //  Stages the $cancel of pending's command (to command->to) in actor's
-//  outbox, to be sent after the commit and re-sent until answered.
-//  Returns 0 or an error.
+//  outbox, to be sent after the commit and re-sent until answered. A
+//  forced one says so in its fields ("forced": its target's answer is
+//  checked, repair_on_cancel_reply). Returns 0 or an error.
 static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t *args,
-                           const envelope_t *command, int64_t now)
+                           const envelope_t *command, int64_t now, bool forced)
 {
     shoal_rec_t fields;
     rec_init (&fields);
     shoal_rec_str (&fields, "id", args->id);
     shoal_rec_str (&fields, "code", args->code);
     char reason[ENVELOPE_REASON_MAX + 1];
-    snprintf (reason, sizeof reason, "cancelled by an operator: %.200s", args->reason);
+    snprintf (reason, sizeof reason, CANCEL_REASON "%.200s", args->reason);
     shoal_rec_str (&fields, "reason", reason);
+    if (forced)
+        shoal_rec_bool (&fields, "forced", true);
     envelope_t cancel = {0};
     cancel.kind = ENVELOPE_COMMAND;
     envelope_new_id (cancel.id);
@@ -474,12 +479,24 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                   "asking %s: if it ran there, the books may be wrong",
                   self->index, args.operator, request->to, command.name, command.to, args.code,
                   args.reason, command.to);
+        //  The target is asked all the same, once its node answers: a
+        //  $cancel, re-sent until then, so that a copy that comes later is
+        //  refused there, and an answer that says it ran the command
+        //  before is said loudly (repair_on_cancel_reply).
+        rc = s_stage_cancel (self, actor, &args, &command, now, true);
+        if (rc) {
+            rec_close (&data);
+            worker_abort_batch (self); //  the record is staged: all or nothing
+            return;
+        }
         uint8_t *payload;
         size_t size;
         char reason[ENVELOPE_REASON_MAX + 1];
         snprintf (reason, sizeof reason, "forced by an operator: %.200s", args.reason);
         rc = envelope_reply_encode (false, args.code, reason, NULL, 0, &payload, &size);
+        self->forcing = true; //  turn_on_reply's log line
         bool ended = rc == 0 && s_hand_reply (self, pending, &command, payload, size);
+        self->forcing = false;
         if (rc == 0)
             free (payload);
         if (batch != self->batch_number) {
@@ -488,7 +505,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         }
         shoal_rec_str (&data, "state", ended ? "forced" : "forced, not taken");
     } else {
-        rc = s_stage_cancel (self, actor, &args, &command, now);
+        rc = s_stage_cancel (self, actor, &args, &command, now, false);
         if (rc) {
             rec_close (&data);
             worker_abort_batch (self); //  the record is staged: all or nothing
@@ -587,6 +604,46 @@ void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
                     "commands starting with '$' are the runtime's: $resend, $resolve");
 }
 
+//  The target's answer to the $cancel of a command an operator ended with
+//  --force (its fields say "forced"): a $cancel's rejection (this one's,
+//  or an earlier resolve's: the reason of each starts CANCEL_REASON) if
+//  the target had not run it, and refuses it from now on; else the
+//  command's own reply: it ran, and what it did stands beside what the
+//  forced answer did (a credit that ran, its transfer refunded: money
+//  made). That is logged as an error and counted.
+static void s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
+{
+    envelope_t sent;
+    shoal_data_t fields;
+    if (envelope_decode (&sent, cancel->frame, cancel->size) != 0 ||
+        data_init (&fields, sent.payload, sent.payload_size) != 0)
+        return;
+    bool forced = false;
+    shoal_data_bool (&fields, "forced", &forced);
+    data_close (&fields);
+    bool ok;
+    char got_code[ENVELOPE_CODE_MAX + 1], got_reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    if (!forced || envelope_reply_decode (reply->payload, reply->payload_size, &ok, got_code,
+                                          got_reason, &data, &data_size) != 0)
+        return;
+    char hex[2 * ENVELOPE_ID_SIZE + 1];
+    repair_hex (cancel->cancels, hex);
+    if (!ok && strncmp (got_reason, CANCEL_REASON, strlen (CANCEL_REASON)) == 0) {
+        log_info ("worker %d: %s had not run %s's command %s, ended with --force: it refuses "
+                  "it from now on",
+                  self->index, reply->from, cancel->sender, hex);
+        return;
+    }
+    self->stats->forced_answered++;
+    log_error ("worker %d: %s ran %s's command %s (%s) after all, which an operator ended with "
+               "--force: what it did there stands beside what the forced answer did (a credit "
+               "that ran, its transfer refunded: money made); `shoal check` over the stopped "
+               "nodes shows the books",
+               self->index, reply->from, cancel->sender, hex, ok ? "ok" : got_code);
+}
+
 void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *cancel = outbox_pending_find (self, envelope->correlation);
@@ -615,7 +672,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
                       "its $cancel was answered; the sender failed on it, will retry");
             return; //  keep the $cancel: its answer comes again
         }
-    }
+    } else
+        s_forced_checked (self, cancel, envelope);
     //  The command is answered, by this or by its own reply: done.
     outbox_forget (self, cancel);
 }

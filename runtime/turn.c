@@ -364,7 +364,12 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         log_warn ("worker %d: %s refused the reply to %s: %s", self->index, envelope->to,
                   envelope->name, self->ctx.reason);
     self->tally.replies++;
-    if (pending->stall_noticed)
+    if (pending->stall_noticed && self->forcing)
+        log_info ("command %s from %s to %s is ended by an operator's --force after %lld ms, "
+                  "without its reply",
+                  envelope->name, envelope->to, envelope->from,
+                  (long long) (now - pending->created));
+    else if (pending->stall_noticed)
         log_info ("command %s from %s to %s is un-stalled: its reply came after %lld ms",
                   envelope->name, envelope->to, envelope->from,
                   (long long) (now - pending->created));

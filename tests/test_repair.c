@@ -14,7 +14,8 @@
     credit whose target's node has a full disk (an 8 MiB tmpfs, root
     only): explain says that node cannot serve it, and why. A saga's node
     stopped: every command about it is no answer (exit 3), naming it. And
-    --force after a resolve whose $cancel is still on its way.
+    --force after a resolve whose $cancel is still on its way; and --force
+    past a node only paused, whose late real reply is logged and counted.
 */
 #include "client.h"
 #include "cluster.h"
@@ -134,6 +135,28 @@ static bool s_link_is (fixture_t *fx, int i, int peer, bool up)
     }
     client_destroy (&client);
     return is;
+}
+
+//  Node i's stats counter name, or -1 if it does not answer.
+static int64_t s_stat (fixture_t *fx, int i, const char *name)
+{
+    char *error = NULL;
+    client_t *client = client_new_cluster (fx->cfg, cluster_node_name (fx->cluster, i), &error);
+    free (error);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    int64_t value = -1;
+    if (client && client_call (client, &request, 1000, &reply) == 0) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        if (map_find_int (map_unpack (&unpacked, reply.data, reply.size), name, &value) != 0)
+            value = -1;
+        msgpack_unpacked_destroy (&unpacked);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    return value;
 }
 
 static void s_wait_link (fixture_t *fx, int i, int peer, bool up)
@@ -643,11 +666,61 @@ static void test_owner_down (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  --force past a node that was only paused (SIGSTOP: seen down, as one
+//  gone for good would be): the Credit it was sent before is in its
+//  socket, and it runs it once it goes on. The forced end's $cancel, re-sent
+//  until that node answers, comes after: its answer is the Credit's own
+//  reply, logged as an error naming the command and its target, and
+//  counted in forced_answered (nothing was said: the books were off, and
+//  only `shoal check` found it).
+
+static void test_forced_then_answered (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], address[128], id[33], json[65536], out[65536];
+    s_id_on (fx, "account", "fsrc", 0, from, sizeof from);
+    s_id_on (fx, "account", "fdst", 2, to, sizeof to);
+    s_id_on (fx, "transfer", "ft", 0, transfer, sizeof transfer);
+    s_open (fx, from, 100);
+    s_open (fx, to, 100);
+    assert_int_equal (s_stat (fx, 0, "forced_answered"), 0);
+    kill (fx->pids[2], SIGSTOP);
+    s_transfer (fx, transfer, from, to); //  its Credit reaches n3's socket before n3 is seen down
+    snprintf (address, sizeof address, "transfer/%s", transfer);
+    s_wait_pending (fx, false, address, "Credit", id, json, sizeof json);
+    s_wait_link (fx, 0, 2, false);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject node_lost --reason paused "
+                               "--force 2>&1",
+                               s_bin (), fx->cfg, address, id),
+                      0);
+    assert_non_null (strstr (out, "WARNING: --force ended"));
+    kill (fx->pids[2], SIGCONT);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (s_stat (fx, 0, "forced_answered") != 1) {
+        if (zclock_mono () > deadline)
+            fail_msg ("n1 never counted the real reply to the forced Credit %s", id);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    char log[400], expect[300];
+    snprintf (log, sizeof log, "%s/n1.log", fx->dir);
+    snprintf (expect, sizeof expect, "account/%s ran %s's command %s (ok) after all", to, address,
+              id);
+    assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s", expect, log), 0);
+    assert_string_equal (out, "1\n");
+    //  The forced end's own line says so, not that a reply came.
+    assert_int_equal (proc_sh (NULL, 0, "grep -q 'Credit from %s to account/%s is un-stalled' %s",
+                               address, to, log),
+                      1);
+}
+
+//  --------------------------------------------------------------------------
 //  --force of a command an earlier resolve is cancelling (its target's
-//  node killed): it ends the command, and says that the earlier $cancel
-//  is still re-sent to the target ("cancel_pending", its id), where it
-//  printed "ended": false after waiting out --wait. The target's node
-//  back, the $cancel is answered and changes nothing: refunded, no credit.
+//  node killed): it ends the command, and says that a $cancel is still
+//  re-sent to the target ("cancel_pending", its id), where it printed
+//  "ended": false after waiting out --wait. The target's node back, the
+//  $cancels (the earlier one, and the forced end's own) are answered and
+//  change nothing: refunded, no credit, and none counted as run.
 
 static void test_force_after_resolve (void **state)
 {
@@ -680,11 +753,10 @@ static void test_force_after_resolve (void **state)
         if (k == 0)
             snprintf (expect, sizeof expect,
                       "\"decision\":\"forced\",\"ended\":true,\"cancel_pending\":true,"
-                      "\"cancel\":\"%s\"",
-                      cancel);
+                      "\"cancel\":\"");
         else
-            snprintf (expect, sizeof expect,
-                      "An earlier resolve of it is still under way: its $cancel %s", cancel);
+            snprintf (expect, sizeof expect, "is re-sent to account/%s until that node answers",
+                      to);
         if (rc != 0 || !strstr (out, expect) || !strstr (out, "\"status\":\"compensated\"") ||
             !strstr (out, "WARNING: --force ended"))
             fail_msg ("resolve --force after a resolve: exit %d, not 0 with %s: %s", rc, expect,
@@ -705,6 +777,9 @@ static void test_force_after_resolve (void **state)
         s_wait_get (fx, address, "\"status\":\"compensated\"");
         assert_int_equal (s_count_events (fx, account, "Credited", transfer[k]), 0);
     }
+    //  n3 had not run them: its answers to the forced ends' $cancels say
+    //  so, and nothing is counted as run after a force.
+    assert_int_equal (s_stat (fx, 0, "forced_answered"), 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -755,6 +830,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_repair, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_owner_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_force_after_resolve, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_forced_then_answered, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_why_before_stall, s_setup_slow_stall, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, s_setup_small_disk, s_teardown),
     };

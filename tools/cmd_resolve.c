@@ -138,14 +138,16 @@ static void s_resolve_help (FILE *out)
              "node_lost): one the runtime answers with itself (expired, unavailable,\n"
              "busy, ...) is refused, as senders read those otherwise.\n\n"
              "--force, only when the target's node is gone for good: the saga gets the\n"
-             "rejection at once, without asking the target. If the target did run it, the\n"
-             "books are WRONG: say so, and check them (shoal check). It is refused\n"
+             "rejection at once, without waiting for the target. If the target did run it,\n"
+             "the books are WRONG: say so, and check them (shoal check). It is refused\n"
              "(target_up) while the target's node is up as the saga's node sees it: the\n"
-             "node itself, or a peer whose link is up or that was heard lately. After an\n"
-             "earlier resolve of the same command, --force ends it all the same (exit 0);\n"
-             "that resolve's $cancel is still re-sent to the target until its node answers,\n"
-             "so that a late copy is refused there, as it says (--json: \"ended\":true,\n"
-             "\"cancel_pending\":true, \"cancel\": its id in shoal pending).\n" OPERATOR_HELP
+             "node itself, or a peer whose link is up or that was heard lately. The target\n"
+             "is still sent a $cancel, re-sent until its node answers, so that a late copy\n"
+             "is refused there; a node that was only paused or cut off, and ran the\n"
+             "command before, answers so: the saga's node logs an error and counts it in\n"
+             "forced_answered (shoal stats). After an earlier resolve of the same command,\n"
+             "--force ends it all the same (exit 0). --json: \"ended\":true,\n"
+             "\"cancel_pending\":true, \"cancel\": a $cancel's id in shoal pending.\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
@@ -317,7 +319,7 @@ int cmd_resolve (int argc, char **argv)
         printf ("%s: %s %s to %s resolved (%s: %s), recorded as $Resolved by %s\n", address,
                 command, msgid, target, opts.reject, opts.reason, user);
         if (opts.force)
-            printf ("FORCED: %s was not asked; the books may be wrong if it ran %s\n", target,
+            printf ("FORCED: %s was not asked first; the books may be wrong if it ran %s\n", target,
                     command);
         else if (ended)
             printf ("%s answered the cancel; the command has ended\n", target);
@@ -327,13 +329,18 @@ int cmd_resolve (int argc, char **argv)
                     target);
         //  An earlier resolve's $cancel outlives a forced end (or an
         //  answer that came first): what it is, and that it needs nothing.
-        if (ended && cancel[0])
-            printf ("%s has ended for %s. %s $cancel %s is still re-sent to %s until that "
+        if (ended && cancel[0] && opts.force)
+            printf ("%s has ended for %s. A $cancel %s is re-sent to %s until that node "
+                    "answers, so that a late copy of %s is refused there; should it answer that "
+                    "it ran %s before (a node paused or cut off, not gone), the saga's node "
+                    "logs an error and counts it in forced_answered (shoal stats). shoal "
+                    "pending lists it until then\n",
+                    msgid, address, cancel, target, command, command);
+        else if (ended && cancel[0])
+            printf ("%s has ended for %s. Its $cancel %s is still re-sent to %s until that "
                     "node answers, so that a late copy of %s is refused there; its answer "
                     "changes nothing now. Nothing to do: shoal pending lists it until then\n",
-                    msgid, address,
-                    opts.force ? "An earlier resolve of it is still under way: its" : "Its", cancel,
-                    target, command);
+                    msgid, address, cancel, target, command);
         printf ("now: ");
         if (got && get.ok)
             json_write (stdout, get.data, get.size);
