@@ -418,6 +418,38 @@ static bool s_target_alive (worker_t *self, const char *address, char *why, size
     return true;
 }
 
+//  --force on a $cancel whose command has ended (a forced end's, re-sent to
+//  a node gone for good): dropped; its target is never asked, nor refuses
+//  a late copy. An operator's word, logged; the saga's journal is not
+//  written (its command's end is, already).
+static void s_drop_cancel (worker_t *self, const uint8_t *route, size_t route_size,
+                           const envelope_t *request, const resolve_args_t *args,
+                           pending_t *pending)
+{
+    envelope_t cancel;
+    char target[SHOAL_ADDRESS_MAX + 1] = "?";
+    if (envelope_decode (&cancel, pending->frame, pending->size) == 0)
+        snprintf (target, sizeof target, "%s", cancel.to);
+    int rc = outbox_forget (self, pending); //  frees pending
+    if (rc) {
+        turn_error (self, route, route_size, request, "unavailable", shoal_strerror (rc));
+        return;
+    }
+    log_warn ("worker %d: OPERATOR %s DROPPED %s's $cancel %s to %s (%s: %s): the command it "
+              "cancels has ended; %s will not be asked, nor refuse a late copy",
+              self->index, args->operator, request->to, args->id, target, args->code, args->reason,
+              target);
+    shoal_rec_t data;
+    rec_init (&data);
+    shoal_rec_str (&data, "address", request->to);
+    shoal_rec_str (&data, "id", args->id);
+    shoal_rec_str (&data, "command", REPAIR_CANCEL);
+    shoal_rec_str (&data, "target", target);
+    shoal_rec_str (&data, "state", "dropped");
+    s_accept (self, route, route_size, request, &data);
+    rec_close (&data);
+}
+
 //  $resolve (from a client): see repair.h.
 static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *request)
@@ -429,6 +461,11 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     pending_t *pending = outbox_pending_find (self, args.command_id);
+    if (pending && pending->is_cancel && streq (pending->sender, request->to) && args.force &&
+        !outbox_pending_find (self, pending->cancels)) {
+        s_drop_cancel (self, route, route_size, request, &args, pending);
+        return;
+    }
     if (!pending || !streq (pending->sender, request->to) || pending->is_cancel) {
         char reason[ENVELOPE_REASON_MAX + 1];
         if (pending && pending->is_cancel && streq (pending->sender, request->to))
@@ -503,6 +540,10 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
             rec_close (&data);
             return; //  aborted: nothing of it happened; the client retries
         }
+        //  Not taken (the saga failed on it): the forced $cancel is the one
+        //  message in flight, as after a resolve, and as a reload makes it.
+        if (!ended && (pending = outbox_pending_find (self, command.id)))
+            pending->cancelling = true;
         shoal_rec_str (&data, "state", ended ? "forced" : "forced, not taken");
     } else {
         rc = s_stage_cancel (self, actor, &args, &command, now, false);
@@ -608,19 +649,22 @@ void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
 //  --force (its fields say "forced"): a $cancel's rejection (this one's,
 //  or an earlier resolve's: the reason of each starts CANCEL_REASON) if
 //  the target had not run it, and refuses it from now on; else the
-//  command's own reply: it ran, and what it did stands beside what the
-//  forced answer did (a credit that ran, its transfer refunded: money
-//  made). That is logged as an error and counted.
+//  command's own reply. A rejection of its own handler changed nothing
+//  there either; an acceptance did, and stands beside what the forced
+//  answer did (a credit that ran, its transfer refunded: money made):
+//  that is logged as an error and counted (at the batch's release). A
+//  command that ran longer ago than the inbox retention reads as not run
+//  (its record pruned).
 static void s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
 {
     envelope_t sent;
     shoal_data_t fields;
-    if (envelope_decode (&sent, cancel->frame, cancel->size) != 0 ||
-        data_init (&fields, sent.payload, sent.payload_size) != 0)
+    if (envelope_decode (&sent, cancel->frame, cancel->size) != 0)
         return;
     bool forced = false;
-    shoal_data_bool (&fields, "forced", &forced);
-    data_close (&fields);
+    if (data_init (&fields, sent.payload, sent.payload_size) == 0)
+        shoal_data_bool (&fields, "forced", &forced);
+    data_close (&fields); //  after a failed init too (data.h)
     bool ok;
     char got_code[ENVELOPE_CODE_MAX + 1], got_reason[ENVELOPE_REASON_MAX + 1];
     const uint8_t *data;
@@ -636,7 +680,12 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
                   self->index, reply->from, cancel->sender, hex);
         return;
     }
-    self->stats->forced_answered++;
+    if (!ok) { //  its own handler refused it: nothing done there either
+        log_info ("worker %d: %s had refused %s's command %s, ended with --force, itself: %s",
+                  self->index, reply->from, cancel->sender, hex, got_code);
+        return;
+    }
+    self->tally.forced_answered++;
     log_error ("worker %d: %s ran %s's command %s (%s) after all, which an operator ended with "
                "--force: what it did there stands beside what the forced answer did (a credit "
                "that ran, its transfer refunded: money made); `shoal check` over the stopped "

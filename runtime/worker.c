@@ -237,6 +237,7 @@ static void s_count (worker_t *self)
     stats->replies += self->tally.replies;
     stats->events += self->tally.events;
     stats->expired += self->tally.expired;
+    stats->forced_answered += self->tally.forced_answered;
     self->tally = (worker_tally_t){0};
 }
 

@@ -672,45 +672,68 @@ static void test_owner_down (void **state)
 //  until that node answers, comes after: its answer is the Credit's own
 //  reply, logged as an error naming the command and its target, and
 //  counted in forced_answered (nothing was said: the books were off, and
-//  only `shoal check` found it).
+//  only `shoal check` found it). A Credit its target's handler refused (a
+//  closed account) is not counted: nothing was done there either.
 
 static void test_forced_then_answered (void **state)
 {
     fixture_t *fx = *state;
-    char from[64], to[64], transfer[64], address[128], id[33], json[65536], out[65536];
+    char from[64], to[2][64], transfer[2][64], address[2][128], id[2][33];
+    char json[65536], out[65536];
     s_id_on (fx, "account", "fsrc", 0, from, sizeof from);
-    s_id_on (fx, "account", "fdst", 2, to, sizeof to);
-    s_id_on (fx, "transfer", "ft", 0, transfer, sizeof transfer);
+    s_id_on (fx, "account", "fdst", 2, to[0], sizeof to[0]);
+    s_id_on (fx, "account", "fshut", 2, to[1], sizeof to[1]);
     s_open (fx, from, 100);
-    s_open (fx, to, 100);
+    s_open (fx, to[0], 100);
+    //  The second target closed: its handler refuses the Credit itself.
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s send --cluster %s account/%s Open owner=x >/dev/null && "
+                               "%s send --cluster %s account/%s Close >/dev/null",
+                               s_bin (), fx->cfg, to[1], s_bin (), fx->cfg, to[1]),
+                      0);
     assert_int_equal (s_stat (fx, 0, "forced_answered"), 0);
     kill (fx->pids[2], SIGSTOP);
-    s_transfer (fx, transfer, from, to); //  its Credit reaches n3's socket before n3 is seen down
-    snprintf (address, sizeof address, "transfer/%s", transfer);
-    s_wait_pending (fx, false, address, "Credit", id, json, sizeof json);
+    //  Their Credits reach n3's socket before n3 is seen down.
+    for (int k = 0; k < 2; k++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "ft%d", k);
+        s_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
+        s_transfer (fx, transfer[k], from, to[k]);
+        snprintf (address[k], sizeof address[k], "transfer/%s", transfer[k]);
+        s_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
+    }
     s_wait_link (fx, 0, 2, false);
-    assert_int_equal (proc_sh (out, sizeof out,
-                               "%s resolve --cluster %s %s %s --reject node_lost --reason paused "
-                               "--force 2>&1",
-                               s_bin (), fx->cfg, address, id),
-                      0);
-    assert_non_null (strstr (out, "WARNING: --force ended"));
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal (proc_sh (out, sizeof out,
+                                   "%s resolve --cluster %s %s %s --reject node_lost --reason "
+                                   "paused --force 2>&1",
+                                   s_bin (), fx->cfg, address[k], id[k]),
+                          0);
+        assert_non_null (strstr (out, "WARNING: --force ended"));
+    }
     kill (fx->pids[2], SIGCONT);
+    //  Both $cancels answered, nothing pending; one counted: the Credit
+    //  that ran, not the one the closed account refused.
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (s_stat (fx, 0, "forced_answered") != 1) {
+    while (proc_sh (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg) != 0 ||
+           !strstr (out, "no command is pending")) {
         if (zclock_mono () > deadline)
-            fail_msg ("n1 never counted the real reply to the forced Credit %s", id);
+            fail_msg ("the forced ends' $cancels were never answered: %s", out);
         zclock_sleep (100); //  between two asks, within the deadline
     }
+    assert_int_equal (s_stat (fx, 0, "forced_answered"), 1);
     char log[400], expect[300];
     snprintf (log, sizeof log, "%s/n1.log", fx->dir);
-    snprintf (expect, sizeof expect, "account/%s ran %s's command %s (ok) after all", to, address,
-              id);
+    snprintf (expect, sizeof expect, "account/%s ran %s's command %s (ok) after all", to[0],
+              address[0], id[0]);
     assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s", expect, log), 0);
     assert_string_equal (out, "1\n");
+    snprintf (expect, sizeof expect, "account/%s had refused %s's command %s, ended with --force",
+              to[1], address[1], id[1]);
+    assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s", expect, log), 0);
     //  The forced end's own line says so, not that a reply came.
     assert_int_equal (proc_sh (NULL, 0, "grep -q 'Credit from %s to account/%s is un-stalled' %s",
-                               address, to, log),
+                               address[0], to[0], log),
                       1);
 }
 
@@ -720,7 +743,8 @@ static void test_forced_then_answered (void **state)
 //  re-sent to the target ("cancel_pending", its id), where it printed
 //  "ended": false after waiting out --wait. The target's node back, the
 //  $cancels (the earlier one, and the forced end's own) are answered and
-//  change nothing: refunded, no credit, and none counted as run.
+//  change nothing: refunded, no credit, and none counted as run. The
+//  second transfer's $cancels are dropped first (--force on their ids).
 
 static void test_force_after_resolve (void **state)
 {
@@ -762,6 +786,24 @@ static void test_force_after_resolve (void **state)
             fail_msg ("resolve --force after a resolve: exit %d, not 0 with %s: %s", rc, expect,
                       out);
     }
+    //  The second transfer's $cancels (its resolve's and its forced end's),
+    //  to a node that may never come back: --force on a $cancel's own id,
+    //  its command ended, drops it (it was refused: stalled for ever).
+    snprintf (address, sizeof address, "transfer/%s", transfer[1]);
+    for (int k = 0; k < 2; k++) {
+        s_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
+        int rc = proc_sh (out, sizeof out,
+                          "%s resolve --cluster %s %s %s --reject node_lost --reason gone --force "
+                          "2>&1",
+                          s_bin (), fx->cfg, address, cancel);
+        if (rc != 0 || !strstr (out, "WARNING: --force dropped") || !strstr (out, "dropped (node"))
+            fail_msg ("resolve --force of the $cancel %s: exit %d: %s", cancel, rc, out);
+    }
+    char sender[160];
+    snprintf (sender, sizeof sender, "{\"sender\":\"%s\"", address);
+    proc_sh (json, sizeof json, "%s pending --cluster %s --json --timeout 1000", s_bin (), fx->cfg);
+    if (strstr (json, sender))
+        fail_msg ("%s still has a command pending: %s", address, json);
     s_node_start (fx, 2);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (proc_sh (out, sizeof out, "%s pending --cluster %s", s_bin (), fx->cfg) != 0 ||

@@ -147,7 +147,10 @@ static void s_resolve_help (FILE *out)
              "command before, answers so: the saga's node logs an error and counts it in\n"
              "forced_answered (shoal stats). After an earlier resolve of the same command,\n"
              "--force ends it all the same (exit 0). --json: \"ended\":true,\n"
-             "\"cancel_pending\":true, \"cancel\": a $cancel's id in shoal pending.\n" OPERATOR_HELP
+             "\"cancel_pending\":true, \"cancel\": a $cancel's id in shoal pending. A node\n"
+             "gone for good never answers that $cancel: MSGID may be the $cancel's own id,\n"
+             "once its command has ended, and --force drops it "
+             "(\"decision\":\"dropped\").\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
@@ -280,16 +283,35 @@ int cmd_resolve (int argc, char **argv)
     int rc = s_control ("resolve", &opts, address, "$resolve", payload, packed.size, &reply);
     if (rc >= 0)
         return rc;
-    if (opts.force) //  once the node took it: a refusal ended nothing
-        fprintf (stderr,
-                 "shoal resolve: WARNING: --force ended %s's command %s WITHOUT asking its "
-                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
-                 address, msgid);
     char state[64] = "", command[SHOAL_NAME_MAX + 1] = "", target[SHOAL_ADDRESS_MAX + 1] = "";
     map_str (reply.data, reply.size, "state", state, sizeof state);
     map_str (reply.data, reply.size, "command", command, sizeof command);
     map_str (reply.data, reply.size, "target", target, sizeof target);
     client_reply_close (&reply);
+    //  A $cancel whose command had ended, dropped: nothing else happened.
+    if (streq (state, "dropped")) {
+        fprintf (stderr,
+                 "shoal resolve: WARNING: --force dropped %s's $cancel %s: %s will not be "
+                 "asked, nor refuse a late copy of the command it cancelled.\n",
+                 address, msgid, target);
+        if (opts.json) {
+            printf ("{\"ok\":true");
+            stuck_json_str ("address", address, true);
+            stuck_json_str ("id", msgid, true);
+            stuck_json_str ("command", command, true);
+            stuck_json_str ("target", target, true);
+            stuck_json_str ("decision", state, true);
+            printf (",\"ended\":true,\"cancel_pending\":false}\n");
+        } else
+            printf ("%s: $cancel %s to %s dropped (%s: %s), by %s\n", address, msgid, target,
+                    opts.reject, opts.reason, user);
+        return 0;
+    }
+    if (opts.force) //  once the node took it: a refusal ended nothing
+        fprintf (stderr,
+                 "shoal resolve: WARNING: --force ended %s's command %s WITHOUT asking its "
+                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
+                 address, msgid);
     char cancel[2 * ENVELOPE_ID_SIZE + 1];
     bool ended = s_wait_ended (&opts, address, msgid, cancel);
     //  The saga's status after: a get, so the operator sees the repair take.
