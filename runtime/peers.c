@@ -495,11 +495,17 @@ static void s_on_monitor (peers_t *self, int node)
 //  Logs node's link to us silent past the heartbeat timeout while ours to
 //  it is up (a link cut one way, as the side it no longer reaches sees
 //  it; a peer that is down is logged as such already), and heard again.
+//  Said PEERS_ONE_WAY_GRACE_MS later than the stats say it: a peer that
+//  stopped (SIGSTOP, a frozen VM) falls silent both ways at once, and our
+//  link to it, whose heartbeat times out just as long after, is then
+//  logged down first (it was logged "cut one way?" 2 ms before "down").
+#define PEERS_ONE_WAY_GRACE_MS (2 * PEERS_HEARTBEAT_IVL_MS)
 static void s_check_heard (peers_t *self, int node, int64_t now)
 {
     peer_t *peer = &self->peers[node];
     int64_t silent_ms = s_silent_ms (self, node, now);
-    if (silent_ms >= PEERS_HEARTBEAT_TIMEOUT_MS && peer->up && !peer->silence_logged) {
+    if (silent_ms >= PEERS_HEARTBEAT_TIMEOUT_MS + PEERS_ONE_WAY_GRACE_MS && peer->up &&
+        !peer->silence_logged) {
         log_warn ("shoal node: nothing from peer %s for %lld ms, though our link to it is up: "
                   "its link to us is down (the link %s->%s is cut one way?)",
                   s_name (self, node), (long long) silent_ms, s_name (self, node),
