@@ -112,50 +112,59 @@ static void s_node_kill (fixture_t *fx, int i, int sig)
     }
 }
 
-//  True when node i's stats say its link to node peer is up (up) or
-//  down (!up).
-static bool s_link_is (fixture_t *fx, int i, int peer, bool up)
+//  A node's stats as asked: map NULL if it did not answer within a second.
+//  The map points into the reply: s_stats_close after the last use.
+typedef struct {
+    client_reply_t reply;
+    bool got;
+    msgpack_unpacked unpacked;
+    const msgpack_object *map;
+} stats_t;
+
+static void s_stats (fixture_t *fx, int i, stats_t *stats)
 {
+    msgpack_unpacked_init (&stats->unpacked);
+    stats->map = NULL;
     char *error = NULL;
     client_t *client = client_new_cluster (fx->cfg, cluster_node_name (fx->cluster, i), &error);
     free (error);
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
-    client_reply_t reply;
-    bool is = false;
-    if (client && client_call (client, &request, 1000, &reply) == 0) {
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        const msgpack_object *links =
-            map_find (map_unpack (&unpacked, reply.data, reply.size), "peers");
-        const msgpack_object *link = map_find (links, cluster_node_name (fx->cluster, peer));
-        is = link && link->type == MSGPACK_OBJECT_BOOLEAN && link->via.boolean == up;
-        msgpack_unpacked_destroy (&unpacked);
-        client_reply_close (&reply);
-    }
+    stats->got = client && client_call (client, &request, 1000, &stats->reply) == 0;
+    if (stats->got)
+        stats->map = map_unpack (&stats->unpacked, stats->reply.data, stats->reply.size);
     client_destroy (&client);
+}
+
+static void s_stats_close (stats_t *stats)
+{
+    msgpack_unpacked_destroy (&stats->unpacked);
+    if (stats->got)
+        client_reply_close (&stats->reply);
+}
+
+//  True when node i's stats say its link to node peer is up (up) or
+//  down (!up).
+static bool s_link_is (fixture_t *fx, int i, int peer, bool up)
+{
+    stats_t stats;
+    s_stats (fx, i, &stats);
+    const msgpack_object *link =
+        map_find (map_find (stats.map, "peers"), cluster_node_name (fx->cluster, peer));
+    bool is = link && link->type == MSGPACK_OBJECT_BOOLEAN && link->via.boolean == up;
+    s_stats_close (&stats);
     return is;
 }
 
 //  Node i's stats counter name, or -1 if it does not answer.
 static int64_t s_stat (fixture_t *fx, int i, const char *name)
 {
-    char *error = NULL;
-    client_t *client = client_new_cluster (fx->cfg, cluster_node_name (fx->cluster, i), &error);
-    free (error);
-    envelope_t request;
-    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
-    client_reply_t reply;
+    stats_t stats;
+    s_stats (fx, i, &stats);
     int64_t value = -1;
-    if (client && client_call (client, &request, 1000, &reply) == 0) {
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        if (map_find_int (map_unpack (&unpacked, reply.data, reply.size), name, &value) != 0)
-            value = -1;
-        msgpack_unpacked_destroy (&unpacked);
-        client_reply_close (&reply);
-    }
-    client_destroy (&client);
+    if (map_find_int (stats.map, name, &value) != 0)
+        value = -1;
+    s_stats_close (&stats);
     return value;
 }
 

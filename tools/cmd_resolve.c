@@ -119,6 +119,18 @@ int cmd_resend (int argc, char **argv)
     return EXIT_ACCEPTED;
 }
 
+//  The start of resolve's --json object: what was resolved, and how.
+static void s_json_head (const char *address, const char *msgid, const char *command,
+                         const char *target, const char *decision)
+{
+    printf ("{\"ok\":true");
+    stuck_json_str ("address", address, true);
+    stuck_json_str ("id", msgid, true);
+    stuck_json_str ("command", command, true);
+    stuck_json_str ("target", target, true);
+    stuck_json_str ("decision", decision, true);
+}
+
 static void s_resolve_help (FILE *out)
 {
     fprintf (out,
@@ -295,12 +307,7 @@ int cmd_resolve (int argc, char **argv)
                  "asked, nor refuse a late copy of the command it cancelled.\n",
                  address, msgid, target);
         if (opts.json) {
-            printf ("{\"ok\":true");
-            stuck_json_str ("address", address, true);
-            stuck_json_str ("id", msgid, true);
-            stuck_json_str ("command", command, true);
-            stuck_json_str ("target", target, true);
-            stuck_json_str ("decision", state, true);
+            s_json_head (address, msgid, command, target, state);
             printf (",\"ended\":true,\"cancel_pending\":false}\n");
         } else
             printf ("%s: $cancel %s to %s dropped (%s: %s), by %s\n", address, msgid, target,
@@ -321,12 +328,7 @@ int cmd_resolve (int argc, char **argv)
                                     opts.timeout_ms, &get) == 0;
     client_destroy (&client);
     if (opts.json) {
-        printf ("{\"ok\":true");
-        stuck_json_str ("address", address, true);
-        stuck_json_str ("id", msgid, true);
-        stuck_json_str ("command", command, true);
-        stuck_json_str ("target", target, true);
-        stuck_json_str ("decision", state, true);
+        s_json_head (address, msgid, command, target, state);
         printf (",\"ended\":%s,\"cancel_pending\":%s", ended ? "true" : "false",
                 cancel[0] ? "true" : "false");
         if (cancel[0])
