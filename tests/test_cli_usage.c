@@ -1,7 +1,7 @@
 /*  test_cli_usage.c - the command line as its users first meet it: SHOAL_ENDPOINT,
     thread names, options after positionals, help and version, prefixed
     messages, a node's usage errors, consistent exit codes, a module clash
-    named. The fixture: cli_test_util.h.
+    named, why a client had no answer. The fixture: cli_test_util.h.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -373,6 +373,36 @@ static void test_exit_codes_consistent (void **state)
         fail_msg ("a $resolve with code unavailable: exit %d: %s%s", code, out, err);
 }
 
+//  A client with no answer says why, as its link was seen: nothing took
+//  a connection (no node there), or a node took it and never answered (a
+//  stopped process). It said, of both, "if a cluster's node listens at
+//  E, it answers only CURVE clients" (test_cluster_cli_operators has
+//  that case, now said only of a node that ended the handshake).
+static void test_no_answer_why (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = cli_run (fx, out, err,
+                        "timeout 30 \"$SHOAL\" get --endpoint 'ipc://%s/nobody.ipc' --timeout 300 "
+                        "account/a",
+                        fx->dir);
+    if (code != 3 || !strstr (err, "nothing took a connection there: no node listens") ||
+        strstr (err, "CURVE"))
+        fail_msg ("get from no node: exit %d: %s", code, err);
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
+    kill (fx->node, SIGSTOP);
+    code = cli_run (fx, out, err,
+                    "timeout 30 \"$SHOAL\" send --endpoint '%s' --timeout 500 account/a Open "
+                    "owner=a",
+                    fx->endpoint);
+    kill (fx->node, SIGCONT);
+    const char *why = strstr (err, "a connection was taken there, and not answered");
+    const char *retry = strstr (err, "Retry safely with: ");
+    if (code != 3 || !why || !retry || retry < why || strstr (err, "CURVE"))
+        fail_msg ("send to a stopped node: exit %d: %s", code, err);
+}
+
 //  A module that registers a type or projection already registered is
 //  refused with its name and who registered it first: the node itself
 //  (the bank), or the module loaded before (it said only "already exists").
@@ -434,6 +464,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_node_usage_errors, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_module_clash_named, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_exit_codes_consistent, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_no_answer_why, cli_setup, cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -114,18 +114,21 @@ static int s_call (const char *command, client_t *client, const client_options_t
                  command, request->payload_size, ENVELOPE_MAX_SIZE);
         return EXIT_USAGE;
     }
-    //  A cluster's node never answers a plain client: it takes CURVE
-    //  clients only, and ZeroMQ says nothing of a handshake that fails.
+    //  Why, as the link was seen: a cluster's node never answers a plain
+    //  client (CURVE only; ZeroMQ says nothing of a handshake that
+    //  fails), a node that is not there, or one that took the request.
     //  Said first: a retry line stays the last (scripts take it).
-    if (opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
-        fprintf (stderr,
-                 "shoal %s: if a cluster's node listens at %s, it answers only CURVE clients: "
-                 "%s\n",
-                 command, opts->endpoint,
-                 opts->cluster_ignored
-                     ? "--endpoint was used, not --cluster (--endpoint wins): leave "
-                       "--endpoint out, and add --node NAME for that node"
-                     : "use --cluster FILE");
+    const char *why = opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET)
+                          ? client_no_answer_why (client)
+                          : NULL;
+    bool curve = why && strstr (why, "CURVE");
+    if (why)
+        fprintf (stderr, "shoal %s: %s: %s%s%s\n", command, opts->endpoint, why, curve ? ": " : "",
+                 !curve                  ? ""
+                 : opts->cluster_ignored ? "--endpoint was used, not --cluster (--endpoint "
+                                           "wins): leave --endpoint out, and add --node NAME for "
+                                           "that node"
+                                         : "use --cluster FILE");
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
     char owner[CLUSTER_NAME_MAX + SHOAL_ADDRESS_MAX + 80] = "";

@@ -27,8 +27,9 @@
 #include <string.h>
 
 #define CLIENT_DEFAULT_SEND_TIMEOUT_MS 2000 //  a cluster client's wait for a link
-#define CLIENT_CLOSED_MIN 2          //  handshakes a node ended in a row, for client_wrong_key
-#define CLIENT_CLOSED_WITHIN_MS 1000 //  ... each within this of its connection
+#define CLIENT_CLOSED_MIN 2            //  handshakes a node ended in a row, for client_wrong_key
+#define CLIENT_CLOSED_WITHIN_MS 1000   //  ... each within this of its connection
+#define CLIENT_HANDSHAKE_SURE_MS 25000 //  a plain client's ended handshake is a refusal till then
 
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1];         //  the node's
@@ -49,6 +50,14 @@ struct _client_t {
     char *refusal;   //  what client_refusal says, NULL until a refusal
     char *map_path;  //  with a monitor: the cluster file, for client_wrong_key's message
     char *wrong_key; //  what client_wrong_key said last
+    //  A client of client_new: its link as a monitor of its own sees it
+    //  (client_no_answer_why), NULL if none could be made.
+    zsock_t *plain_monitor;
+    bool plain_connected;  //  a connection was accepted
+    bool plain_handshaken; //  ... and its handshake went through, and it is up
+    bool plain_mismatch;   //  ... or ended: what listens wants another mechanism (CURVE)
+    bool plain_lost;       //  a connection that went through ended
+    int64_t plain_since;   //  when the client was made (monotonic ms)
 };
 
 const char *client_endpoint (const char *option)
@@ -58,6 +67,8 @@ const char *client_endpoint (const char *option)
     const char *env = getenv ("SHOAL_ENDPOINT");
     return env && *env ? env : CLIENT_DEFAULT_ENDPOINT;
 }
+
+static zsock_t *s_monitor_new (zsock_t *dealer);
 
 client_t *client_new (const char *endpoint)
 {
@@ -74,12 +85,62 @@ client_t *client_new (const char *endpoint)
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_rcvhwm (self->dealer, 0);
+    self->plain_monitor = s_monitor_new (self->dealer); //  none: no reason given, as before
+    self->plain_since = zclock_mono ();
     if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
-        zsock_destroy (&self->dealer);
-        free (self);
+        client_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+const char *client_no_answer_why (client_t *self)
+{
+    void *monitor = self->plain_monitor ? zsock_resolve (self->plain_monitor) : NULL;
+    while (monitor) {
+        zmq_msg_t event, address;
+        zmq_msg_init (&event);
+        zmq_msg_init (&address);
+        bool got = zmq_msg_recv (&event, monitor, ZMQ_DONTWAIT) != -1 && zmq_msg_more (&event) &&
+                   zmq_msg_recv (&address, monitor, 0) != -1;
+        uint16_t id = 0;
+        if (got && zmq_msg_size (&event) >= 2)
+            memcpy (&id, zmq_msg_data (&event), 2);
+        self->plain_connected |= id == ZMQ_EVENT_CONNECTED;
+        //  A mechanism other than ours: a protocol error, or a handshake
+        //  ended without one (libzmq says either). A handshake that timed
+        //  out (libzmq's 30 s: a node that took the connection and never
+        //  answered) says the latter too, and cannot have come sooner; the
+        //  events are read when asked, without their times.
+        self->plain_mismatch |= id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                                (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+                                 zclock_mono () - self->plain_since < CLIENT_HANDSHAKE_SURE_MS);
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->plain_handshaken = true;
+        else if (id == ZMQ_EVENT_DISCONNECTED && self->plain_handshaken) {
+            self->plain_handshaken = false;
+            self->plain_lost = true;
+        }
+        zmq_msg_close (&event);
+        zmq_msg_close (&address);
+        if (!got)
+            break;
+    }
+    if (!monitor)
+        return NULL;
+    if (self->plain_handshaken)
+        return "the node took the request and has not answered it yet: busy, or a turn running "
+               "past --turn-timeout (`shoal stats`: overdue_now)";
+    if (self->plain_lost)
+        return "the node's connection ended, and it has not taken one again: it stopped or "
+               "crashed (its log says why)";
+    if (self->plain_mismatch)
+        return "what listens there ended the handshake: it answers only CURVE clients";
+    if (!self->plain_connected)
+        return "nothing took a connection there: no node listens at that endpoint (not "
+               "started, stopped, or another address)";
+    return "a connection was taken there, and not answered: a node stopped (SIGSTOP), "
+           "overloaded, or not a shoal node";
 }
 
 const char *client_cluster (const char *option)
@@ -90,27 +151,30 @@ const char *client_cluster (const char *option)
     return env && *env ? env : NULL;
 }
 
-//  Starts watching self's DEALER for refused handshakes, before it
-//  connects: the monitor's PAIR at a name unique in the process.
-//  Returns 0 or -1.
-static int s_monitor_start (client_t *self)
+//  A PAIR reading the handshake events of dealer, before it connects, at
+//  a name unique in the process; NULL if it cannot be made.
+static zsock_t *s_monitor_new (zsock_t *dealer)
 {
     static atomic_uint counter;
     char endpoint[96];
     snprintf (endpoint, sizeof endpoint, "inproc://shoal-client-monitor-%d-%u", (int) getpid (),
               atomic_fetch_add (&counter, 1));
-    self->monitor = zsock_new (ZMQ_PAIR);
-    if (!self->monitor)
-        return -1;
-    if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
-        zsock_connect (self->monitor, "%s", endpoint) != 0) {
-        zsock_destroy (&self->monitor);
-        return -1;
-    }
-    return 0;
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (monitor && (zmq_socket_monitor (
+                        zsock_resolve (dealer), endpoint,
+                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0 ||
+                    zsock_connect (monitor, "%s", endpoint) != 0))
+        zsock_destroy (&monitor);
+    return monitor;
+}
+
+//  Starts watching self's DEALER for refused handshakes. Returns 0 or -1.
+static int s_monitor_start (client_t *self)
+{
+    self->monitor = s_monitor_new (self->dealer);
+    return self->monitor ? 0 : -1;
 }
 
 //  The node connected to at address, as its monitor event gives it, or
@@ -366,9 +430,10 @@ void client_destroy (client_t **self_p)
 {
     client_t *self = *self_p;
     if (self) {
-        if (self->monitor)
+        if (self->monitor || self->plain_monitor)
             zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
         zsock_destroy (&self->monitor);
+        zsock_destroy (&self->plain_monitor);
         zsock_destroy (&self->dealer);
         for (int i = 0; i < self->refused_count; i++)
             free (self->refused[i]);

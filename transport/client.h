@@ -82,6 +82,13 @@ const char *client_refusal (client_t *self);
 //  message naming them and the file, or NULL while none did. Borrowed
 //  until the next call on self.
 const char *client_wrong_key (client_t *self);
+//  Why a client of client_new has had no answer, as its link was seen
+//  (a monitor of its own): the node took the request (it is slow to
+//  answer); its connection ended since (it stopped); what listens ended
+//  the handshake (a cluster's node: CURVE only); a connection taken and
+//  never answered (a stopped process); or nothing took a connection.
+//  NULL without a monitor. Static text.
+const char *client_no_answer_why (client_t *self);
 //  Receives one reply, waiting at most timeout_ms (not at all once
 //  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
 //  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
