@@ -426,7 +426,7 @@ const uint8_t *testkit_view_bytes (shoal_testkit_t *self, const void *state, sho
 //  Compares the views of two states. Returns 0, or SHOAL_EFORMAT with why
 //  set to what.
 static int s_same_view (shoal_testkit_t *self, const void *live, const void *other,
-                        const char *what)
+                        const char *what, const char *culprit)
 {
     shoal_rec_t a, b;
     rec_init (&a);
@@ -440,10 +440,8 @@ static int s_same_view (shoal_testkit_t *self, const void *live, const void *oth
         snprintf (self->why, sizeof self->why, "view misused its rec");
     } else if (a_size != b_size || memcmp (a_bytes, b_bytes, a_size) != 0) {
         rc = SHOAL_EFORMAT;
-        snprintf (self->why, sizeof self->why,
-                  "%s has another view than the live state: apply does not rebuild what "
-                  "handle decided",
-                  what);
+        snprintf (self->why, sizeof self->why, "%s has another view than the live state: %s", what,
+                  culprit);
     }
     rec_close (&a);
     rec_close (&b);
@@ -495,7 +493,9 @@ static int s_check_snapshot (shoal_testkit_t *self)
             snprintf (self->why, sizeof self->why, "restore refused a snapshot of version %d",
                       type->snapshot_version);
         else
-            rc = s_same_view (self, self->state, fresh, "a state restored from a snapshot");
+            rc = s_same_view (self, self->state, fresh, "a state restored from a snapshot",
+                              "snapshot does not write, or restore does not read back, what "
+                              "the state holds");
         data_close (&data);
     }
     s_free_state (self, &fresh);
@@ -508,7 +508,8 @@ int shoal_testkit_replay (shoal_testkit_t *self)
     uint8_t *fresh = NULL;
     int rc = s_rebuild (self, &fresh);
     if (rc == 0)
-        rc = s_same_view (self, self->state, fresh, "the state rebuilt from all events");
+        rc = s_same_view (self, self->state, fresh, "the state rebuilt from all events",
+                          "apply does not rebuild what handle decided");
     s_free_state (self, &fresh);
     if (rc == 0)
         rc = s_check_snapshot (self);

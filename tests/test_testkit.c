@@ -1,7 +1,7 @@
 /*  test_testkit.c - the test kit itself (runtime/testkit.c): that it
     catches what it promises to catch. An apply that disagrees with handle
-    fails the turn; a rejected turn keeps nothing; timers fire in due order
-    at their due time, cancelled ones never; bad kits are refused.
+    fails the turn, and so does a snapshot that writes a wrong state; a rejected turn keeps nothing;
+   timers fire in due order at their due time, cancelled ones never; bad kits are refused.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +106,33 @@ static const shoal_type_t s_drifting = {
     .view = s_view,
 };
 
+//  The same type with snapshots, whose snapshot writes a wrong value
+//  (restore takes it whole): a state restored from one is not the live one.
+static void s_snapshot_wrong (const void *state, shoal_rec_t *out)
+{
+    const tally_t *tally = state;
+    shoal_rec_int (out, "value", tally->value * 1000 + 7);
+    shoal_rec_int (out, "ticks", tally->ticks);
+}
+
+static int s_restore (void *state, int version, const shoal_data_t *snapshot)
+{
+    (void) version;
+    tally_t *tally = state;
+    return shoal_data_int (snapshot, "value", &tally->value) ||
+           shoal_data_int (snapshot, "ticks", &tally->ticks);
+}
+
+static const shoal_type_t s_snapshotting_wrong = {
+    .name = "tally",
+    .state_size = sizeof (tally_t),
+    .handle = s_handle,
+    .apply = s_apply,
+    .view = s_view,
+    .snapshot = s_snapshot_wrong,
+    .restore = s_restore,
+};
+
 static int64_t s_int (const shoal_data_t *data, const char *key)
 {
     int64_t value = -1;
@@ -188,6 +215,16 @@ static void test_apply_disagreeing_with_handle (void **state)
     shoal_testkit_command (kit, "Lie"); //  Added then Skipped: both apply
     assert_int_equal (shoal_testkit_run (kit), 0);
     assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 2);
+    shoal_testkit_destroy (&kit);
+
+    //  A snapshot that writes a wrong state: snapshot and restore are
+    //  named, not apply (it blamed apply, which is right).
+    kit = shoal_testkit_new (&s_snapshotting_wrong, "tally/t1");
+    s_add (kit, 5);
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EFORMAT);
+    if (!strstr (shoal_testkit_why (kit), "restored from a snapshot") ||
+        !strstr (shoal_testkit_why (kit), "snapshot does not write, or restore does not read"))
+        fail_msg ("a wrong snapshot: %s", shoal_testkit_why (kit));
     shoal_testkit_destroy (&kit);
 }
 
