@@ -344,26 +344,32 @@ void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *for
 }
 
 //  Checks that every rec the handler wrote encoded. Returns 0 or the first
-//  error.
-static int s_rec_error (shoal_ctx_t *ctx, const shoal_rec_t *rec)
+//  error. what and name say which rec ("the event", "Deposited"; "the
+//  reply", ""), for a rec too big.
+static int s_rec_error (shoal_ctx_t *ctx, const shoal_rec_t *rec, const char *what,
+                        const char *name)
 {
     if (rec->error)
         return s_misuse (ctx, rec->error, rec_misuse (rec));
-    if (rec->buffer.size > CTX_MAX_REC_BYTES)
-        return s_misuse (ctx, SHOAL_ETOOBIG,
-                         "a reply, event, command or timer of more than 1 MiB less 8 KiB");
-    return 0;
+    if (rec->buffer.size <= CTX_MAX_REC_BYTES)
+        return 0;
+    if (ctx->error)
+        return ctx->error; //  the first misuse is the one said
+    snprintf (ctx->misuse_text, sizeof ctx->misuse_text,
+              "%s%s%s: %zu bytes of fields, more than 1 MiB less 8 KiB (%d)", what,
+              name[0] ? " " : "", name, rec->buffer.size, CTX_MAX_REC_BYTES);
+    return s_misuse (ctx, SHOAL_ETOOBIG, ctx->misuse_text);
 }
 
 static int s_recs_error (shoal_ctx_t *ctx)
 {
-    int rc = s_rec_error (ctx, &ctx->reply);
+    int rc = s_rec_error (ctx, &ctx->reply, "the reply", "");
     for (size_t i = 0; rc == 0 && i < ctx->event_count; i++)
-        rc = s_rec_error (ctx, &ctx->events[i].rec);
+        rc = s_rec_error (ctx, &ctx->events[i].rec, "the event", ctx->events[i].name);
     for (size_t i = 0; rc == 0 && i < ctx->send_count; i++)
-        rc = s_rec_error (ctx, &ctx->sends[i].rec);
+        rc = s_rec_error (ctx, &ctx->sends[i].rec, "the command", ctx->sends[i].name);
     for (size_t i = 0; rc == 0 && i < ctx->timer_count; i++)
-        rc = s_rec_error (ctx, &ctx->timers[i].rec);
+        rc = s_rec_error (ctx, &ctx->timers[i].rec, "the timer", ctx->timers[i].name);
     return rc;
 }
 

@@ -69,6 +69,7 @@ struct _shoal_ctx_t {
     char reason[ENVELOPE_REASON_MAX + 1]; //  rejection reason
     int error;                            //  sticky misuse or ENOMEM
     const char *misuse;                   //  what the first misuse was (static text), or NULL
+    char misuse_text[160];                //  ... or this, when it names what (a rec too big)
     uint8_t *before;                      //  the state before handle, to restore
     size_t before_size;                   //  bytes before holds
 };

@@ -174,7 +174,13 @@ static void test_rec_too_big_fails_turn (void **state)
         REJECT (f, "Big", "handler_error");
         assert_true (f->ctx.failed);
         assert_non_null (strstr (f->ctx.reason, shoal_strerror (SHOAL_ETOOBIG)));
-        assert_non_null (strstr (f->ctx.reason, "of more than 1 MiB less 8 KiB)"));
+        //  It names which, and its size (it said "a reply, event, command or
+        //  timer of more than 1 MiB less 8 KiB").
+        char said[64];
+        snprintf (said, sizeof said, "the %s", i == 0 ? "event " : i == 1 ? "command " : "reply: ");
+        if (!strstr (f->ctx.reason, said) ||
+            !strstr (f->ctx.reason, " bytes of fields, more than 1 MiB less 8 KiB (1040384))"))
+            fail_msg ("a %s too big: %s", targets[i], f->ctx.reason);
         shoal_rec_str (&f->payload, "target", targets[i]);
         shoal_rec_int (&f->payload, "n", 100000);
         assert_int_equal (ctx_test_run (f, "Big"), CTX_ACCEPTED);
