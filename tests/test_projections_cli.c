@@ -550,6 +550,15 @@ static void test_failed_and_versions (void **state)
     snprintf (failed, sizeof failed, "failed at position %ld: Poisoned of item/x cannot be counted",
               position);
     assert_has (out, failed);
+    //  resume retries the event, which fails again: said, with the skip
+    //  that steps over it (it said "resumed" alone, and stopped again).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections resume strict --endpoint $E"), 0);
+    snprintf (failed, sizeof failed,
+              "it failed again at position %ld: Poisoned of item/x cannot be counted", position);
+    assert_has (out, failed);
+    snprintf (failed, sizeof failed, "`shoal projections skip strict@1 %ld` steps over the event",
+              position);
+    assert_has (out, failed);
     //  skip of another position is refused; of that one, it goes on.
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position + 1),

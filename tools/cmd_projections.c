@@ -58,7 +58,9 @@ static void s_help (FILE *out)
         "                        served, nor one a module still registers)\n"
         "  pause, resume         stop and start applying events; queries still\n"
         "                        answer, from rows that stop moving; resume also\n"
-        "                        retries a failed event (after a fixed module)\n"
+        "                        retries a failed event (after a fixed module),\n"
+        "                        and says within 2 s whether it went past it or\n"
+        "                        failed again (text; --json: the list after)\n"
         "  rebuild               build the version again from position 0 in the\n"
         "                        background; the old build serves until it caught up\n"
         "  skip NAME@VERSION P   step over the failed event at position P (recorded\n"
@@ -434,10 +436,81 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
     printf ("]}");
 }
 
+//  The build of name@version (0: the one served) in a node's list that
+//  stopped on a failed event, into *build; false if none did.
+static bool s_failed_build (const node_stats_t *node, const char *name, uint32_t version,
+                            proj_build_t *build)
+{
+    const msgpack_object *list = s_entries (node);
+    for (uint32_t k = 0; list && k < list->via.array.size; k++) {
+        s_build_read (&list->via.array.ptr[k], build);
+        if (streq (build->name, name) && build->failed &&
+            (version ? build->version == (int64_t) version : build->served))
+            return true;
+    }
+    return false;
+}
+
+//  After a resume of a build that had failed at position (error): what
+//  its retry did, asked of node i for up to RESUME_WATCH_MS, into text:
+//  past the event, stopped there again (and how to step over it), or
+//  still at it.
+#define RESUME_WATCH_MS 2000
+static void s_resume_outcome (proj_target_t *target, int i, const char *name, uint32_t version,
+                              const proj_build_t *before, char *text, size_t size)
+{
+    snprintf (text, size, "it retries the event at position %lld, which had failed",
+              (long long) before->error_position);
+    node_stats_t *answers = calloc ((size_t) target->count, sizeof (node_stats_t));
+    int64_t deadline = zclock_mono () + RESUME_WATCH_MS;
+    while (answers && !zsys_interrupted) {
+        bool done = false;
+        if (proj_target_ask_one (target, i, "projections", NULL, 0, answers) == 1) {
+            proj_build_t now;
+            const msgpack_object *list = s_entries (&answers[i]);
+            for (uint32_t k = 0; list && k < list->via.array.size && !done; k++) {
+                s_build_read (&list->via.array.ptr[k], &now);
+                if (!streq (now.name, name) || now.version != (int64_t) version ||
+                    now.build != before->build)
+                    continue;
+                if (now.failed && now.error_position == before->error_position) {
+                    snprintf (text, size,
+                              "it failed again at position %lld: %.300s. It stays stopped there "
+                              "until the module is fixed (then resume), or `shoal projections "
+                              "skip %s@%u %lld` steps over the event",
+                              (long long) now.error_position, now.error, name, version,
+                              (long long) now.error_position);
+                    done = true;
+                } else if (now.position > before->error_position) {
+                    snprintf (text, size, "it went past position %lld, which had failed",
+                              (long long) before->error_position);
+                    done = true;
+                }
+            }
+        }
+        cluster_stats_close (answers, target->count);
+        if (done || zclock_mono () >= deadline)
+            break;
+        zclock_sleep (100); //  between two asks, within RESUME_WATCH_MS
+    }
+    free (answers);
+}
+
 //  Sends the action to every node asked and says what each did.
 static int s_control (proj_target_t *target, bool json, const char *action, const char *name,
                       uint32_t version, int64_t position)
 {
+    //  A resume of a failed build retries its event: what came of it is
+    //  said (it said "resumed", and failed again at once, unseen).
+    bool resume = streq (action, "resume") && !json;
+    proj_build_t *failed = resume ? calloc ((size_t) target->count, sizeof (proj_build_t)) : NULL;
+    if (failed) {
+        proj_target_ask (target, "projections", NULL, 0);
+        for (int i = 0; i < target->count; i++)
+            if (!target->ask[i] || !proj_node_answered (target, i) ||
+                !s_failed_build (&target->nodes[i], name, version, &failed[i]))
+                failed[i].failed = false;
+    }
     uint8_t payload[256];
     size_t size = s_control_payload (payload, sizeof payload, action, name, version, position);
     proj_target_ask (target, "projection_control", payload, size);
@@ -475,11 +548,18 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                     target->sections ? "node " : "", target->sections ? node->name : "",
                     target->sections ? ": " : "", name, s_acted_on (node, name, version), said);
             s_print_table (target, i, name);
+            if (failed && failed[i].failed && s_changed (node)) {
+                char outcome[640];
+                s_resume_outcome (target, i, name, (uint32_t) failed[i].version, &failed[i],
+                                  outcome, sizeof outcome);
+                printf ("%s\n", outcome);
+            }
         }
         first = false;
     }
     if (json && target->sections)
         printf ("]}\n");
+    free (failed);
     return rc;
 }
 
