@@ -28,6 +28,7 @@ typedef struct {
     atomic_uint_fast64_t received; //  data frames taken from it
     atomic_int_fast64_t heard_at;  //  when its link last brought us a frame (mono ms, 0 never)
     bool silence_logged;           //  we logged its link to us silent, not heard since
+    int64_t up_at;                 //  when our link to it last came up (mono ms)
     bool welcomed;                 //  we welcomed its HELLO: its frames are taken
     uint8_t id[255];               //  the routing id its welcomed HELLO came from, on our
     size_t id_size;                //  ROUTER: where its CALLs' ANSWERs go (0: none yet)
@@ -120,6 +121,8 @@ static void s_set_up (peers_t *self, int node, bool up, const char *why)
     if (peer->up == up)
         return;
     peer->up = up;
+    if (up)
+        peer->up_at = zclock_mono ();
     log_write (up ? SHOAL_LOG_INFO : SHOAL_LOG_WARN, "shoal node: peer %s (%s) is %s%s%s",
                s_name (self, node), cluster_node_peer (self->cluster, node), up ? "up" : "down",
                why ? ": " : "", why ? why : "");
@@ -495,17 +498,20 @@ static void s_on_monitor (peers_t *self, int node)
 //  Logs node's link to us silent past the heartbeat timeout while ours to
 //  it is up (a link cut one way, as the side it no longer reaches sees
 //  it; a peer that is down is logged as such already), and heard again.
-//  Said PEERS_ONE_WAY_GRACE_MS later than the stats say it: a peer that
-//  stopped (SIGSTOP, a frozen VM) falls silent both ways at once, and our
-//  link to it, whose heartbeat times out just as long after, is then
-//  logged down first (it was logged "cut one way?" 2 ms before "down").
+//  Said PEERS_ONE_WAY_GRACE_MS later than the stats say it, and counted
+//  from when our link came up if that is later: a peer that stopped
+//  (SIGSTOP, a frozen VM) falls silent both ways at once, and our link to
+//  it, whose heartbeat times out just as long after, is then logged down
+//  first (it was logged "cut one way?" 2 ms before "down"); when it goes
+//  on, our link may come up before its own brings a frame.
 #define PEERS_ONE_WAY_GRACE_MS (2 * PEERS_HEARTBEAT_IVL_MS)
 static void s_check_heard (peers_t *self, int node, int64_t now)
 {
     peer_t *peer = &self->peers[node];
     int64_t silent_ms = s_silent_ms (self, node, now);
+    int64_t since_up = now - peer->up_at;
     if (silent_ms >= PEERS_HEARTBEAT_TIMEOUT_MS + PEERS_ONE_WAY_GRACE_MS && peer->up &&
-        !peer->silence_logged) {
+        since_up >= PEERS_HEARTBEAT_TIMEOUT_MS + PEERS_ONE_WAY_GRACE_MS && !peer->silence_logged) {
         log_warn ("shoal node: nothing from peer %s for %lld ms, though our link to it is up: "
                   "its link to us is down (the link %s->%s is cut one way?)",
                   s_name (self, node), (long long) silent_ms, s_name (self, node),
