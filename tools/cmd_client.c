@@ -114,10 +114,8 @@ static int s_call (const char *command, client_t *client, const client_options_t
                  command, request->payload_size, ENVELOPE_MAX_SIZE);
         return EXIT_USAGE;
     }
-    //  Why, as the link was seen: a cluster's node never answers a plain
-    //  client (CURVE only; ZeroMQ says nothing of a handshake that
-    //  fails), a node that is not there, or one that took the request.
-    //  Said first: a retry line stays the last (scripts take it).
+    //  Why, as the link was seen (client_no_answer_why: a CURVE node, none
+    //  there, one that took it), first: a retry line stays the last.
     const char *why = opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET)
                           ? client_no_answer_why (client)
                           : NULL;

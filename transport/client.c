@@ -69,6 +69,7 @@ const char *client_endpoint (const char *option)
 }
 
 static zsock_t *s_monitor_new (zsock_t *dealer);
+static bool s_monitor_next (void *monitor, uint16_t *id, char **address);
 
 client_t *client_new (const char *endpoint)
 {
@@ -97,15 +98,8 @@ client_t *client_new (const char *endpoint)
 const char *client_no_answer_why (client_t *self)
 {
     void *monitor = self->plain_monitor ? zsock_resolve (self->plain_monitor) : NULL;
-    while (monitor) {
-        zmq_msg_t event, address;
-        zmq_msg_init (&event);
-        zmq_msg_init (&address);
-        bool got = zmq_msg_recv (&event, monitor, ZMQ_DONTWAIT) != -1 && zmq_msg_more (&event) &&
-                   zmq_msg_recv (&address, monitor, 0) != -1;
-        uint16_t id = 0;
-        if (got && zmq_msg_size (&event) >= 2)
-            memcpy (&id, zmq_msg_data (&event), 2);
+    uint16_t id;
+    while (monitor && s_monitor_next (monitor, &id, NULL)) {
         self->plain_connected |= id == ZMQ_EVENT_CONNECTED;
         //  A mechanism other than ours: a protocol error, or a handshake
         //  ended without one (libzmq says either). A handshake that timed
@@ -121,10 +115,6 @@ const char *client_no_answer_why (client_t *self)
             self->plain_handshaken = false;
             self->plain_lost = true;
         }
-        zmq_msg_close (&event);
-        zmq_msg_close (&address);
-        if (!got)
-            break;
     }
     if (!monitor)
         return NULL;
@@ -218,21 +208,34 @@ static void s_refusal_text (client_t *self)
     free (names);
 }
 
+//  Reads one event of monitor that has come, without waiting: its id, and
+//  its address into *address (the caller's to free; NULL out of memory)
+//  unless address is NULL. False if none had come.
+static bool s_monitor_next (void *monitor, uint16_t *id, char **address)
+{
+    zmq_msg_t event, from;
+    zmq_msg_init (&event);
+    zmq_msg_init (&from);
+    bool got = zmq_msg_recv (&event, monitor, ZMQ_DONTWAIT) != -1 && zmq_msg_more (&event) &&
+               zmq_msg_recv (&from, monitor, 0) != -1;
+    *id = 0;
+    if (got && zmq_msg_size (&event) >= 2)
+        memcpy (id, zmq_msg_data (&event), 2);
+    if (got && address)
+        *address = strndup (zmq_msg_data (&from), zmq_msg_size (&from));
+    zmq_msg_close (&event);
+    zmq_msg_close (&from);
+    return got;
+}
+
 //  Reads the monitor's events that have come, without waiting, and
 //  records each address that refused our key once.
 static void s_read_events (client_t *self)
 {
     void *monitor = zsock_resolve (self->monitor);
-    while (true) {
-        zmq_msg_t event, address;
-        zmq_msg_init (&event);
-        zmq_msg_init (&address);
-        bool got = zmq_msg_recv (&event, monitor, ZMQ_DONTWAIT) != -1 && zmq_msg_more (&event) &&
-                   zmq_msg_recv (&address, monitor, 0) != -1;
-        uint16_t id = 0;
-        if (got && zmq_msg_size (&event) >= 2)
-            memcpy (&id, zmq_msg_data (&event), 2);
-        char *text = got ? strndup (zmq_msg_data (&address), zmq_msg_size (&address)) : NULL;
+    uint16_t id;
+    char *text;
+    while (s_monitor_next (monitor, &id, &text)) {
         client_node_t *node = text ? s_node_at (self, text) : NULL;
         if (node && id == ZMQ_EVENT_CONNECTED)
             node->connected_at = zclock_mono ();
@@ -256,10 +259,6 @@ static void s_read_events (client_t *self)
             s_refusal_text (self);
         }
         free (text);
-        zmq_msg_close (&event);
-        zmq_msg_close (&address);
-        if (!got)
-            return;
     }
 }
 
