@@ -134,7 +134,7 @@ void repair_wait_link (fixture_t *fx, int i, int peer, bool up)
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (!repair_link_is (fx, i, peer, up)) {
         assert_true (zclock_mono () < deadline);
-        zclock_sleep (50);
+        zclock_sleep (50); //  between two asks, within the deadline
     }
 }
 
@@ -162,7 +162,7 @@ void repair_wait_get (fixture_t *fx, const char *address, const char *text)
                  address);
         if (strstr (out, text))
             return;
-        zclock_sleep (100);
+        zclock_sleep (100); //  between two asks, within the deadline
     }
     fail_msg ("%s never showed %s; last: %s", address, text, out);
 }
@@ -185,7 +185,7 @@ void repair_wait_pending (fixture_t *fx, bool stalled, const char *sender, const
             id[32] = 0;
             return;
         }
-        zclock_sleep (100);
+        zclock_sleep (100); //  between two asks, within the deadline
     }
     fail_msg ("%s's %s never showed%s; last: %s", sender, command, stalled ? " stalled" : "", json);
 }

@@ -75,7 +75,7 @@ static void test_repair (void **state)
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (proc_sh (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "Deposited")) {
         assert_true (zclock_mono () < deadline); //  it printed what was there
-        zclock_sleep (50);
+        zclock_sleep (50);                       //  between two asks, within the deadline
     }
     assert_int_equal (proc_sh (NULL, 0,
                                "%s send --cluster %s account/%s Deposit amount=7 >/dev/null",
@@ -83,7 +83,7 @@ static void test_repair (void **state)
                       0);
     while (proc_sh (out, sizeof out, "cat %s", follow_out) == 0 && !strstr (out, "\"amount\":7")) {
         assert_true (zclock_mono () < deadline);
-        zclock_sleep (50);
+        zclock_sleep (50); //  between two asks, within the deadline
     }
     kill (follower, SIGINT);
     waitpid (follower, NULL, 0);
@@ -291,7 +291,7 @@ static void test_full_disk (void **state)
         if (zclock_mono () > deadline)
             fail_msg ("explain, %s's disk full, never said its node cannot serve it: %s", target,
                       out);
-        zclock_sleep (100);
+        zclock_sleep (100); //  between two asks, within the deadline
     }
     //  cluster status says it of n2's row too (it looked well).
     proc_sh (out, sizeof out, "%s cluster status --cluster %s", repair_bin (), fx->cfg);
@@ -425,7 +425,7 @@ static void test_why_before_stall (void **state)
             break;
         if (zclock_mono () > deadline)
             fail_msg ("explain of %s, its credit's node n3 down, never said why: %s", address, out);
-        zclock_sleep (100); //  poll interval: the condition is read above
+        zclock_sleep (100); //  between two asks, within the deadline
     }
     assert_non_null (strstr (out, "is down"));
     assert_null (strstr (out, "STALLED"));

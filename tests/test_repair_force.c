@@ -183,7 +183,7 @@ static void test_force_after_resolve (void **state)
            !strstr (out, "no command is pending")) {
         if (zclock_mono () > deadline)
             fail_msg ("the $cancels were never answered: %s", out);
-        zclock_sleep (100);
+        zclock_sleep (100); //  between two asks, within the deadline
     }
     char account[128];
     snprintf (account, sizeof account, "account/%s", to);
