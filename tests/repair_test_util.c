@@ -282,3 +282,15 @@ int repair_count_events (fixture_t *fx, const char *address, const char *a, cons
         count += strstr (line, a) && strstr (line, b);
     return count;
 }
+
+void repair_wait_none_pending (fixture_t *fx, const char *why)
+{
+    char out[65536];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (proc_sh (out, sizeof out, "%s pending --cluster %s", repair_bin (), fx->cfg) != 0 ||
+           !strstr (out, "no command is pending")) {
+        if (zclock_mono () > deadline)
+            fail_msg ("%s: %s", why, out);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+}

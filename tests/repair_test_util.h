@@ -91,4 +91,8 @@ void repair_transfer (fixture_t *fx, const char *id, const char *from, const cha
 //  How many lines of `shoal events ADDRESS` hold both a and b.
 int repair_count_events (fixture_t *fx, const char *address, const char *a, const char *b);
 
+//  Polls `shoal pending` until no command is pending on any node, or the
+//  deadline fails the test, saying why and the last answer.
+void repair_wait_none_pending (fixture_t *fx, const char *why);
+
 #endif

@@ -76,13 +76,8 @@ static void test_forced_then_answered (void **state)
     kill (fx->pids[2], SIGCONT);
     //  Both $cancels answered, nothing pending; one counted: the Credit
     //  that ran, not the one the closed account refused.
+    repair_wait_none_pending (fx, "the forced ends' $cancels were never answered");
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (proc_sh (out, sizeof out, "%s pending --cluster %s", repair_bin (), fx->cfg) != 0 ||
-           !strstr (out, "no command is pending")) {
-        if (zclock_mono () > deadline)
-            fail_msg ("the forced ends' $cancels were never answered: %s", out);
-        zclock_sleep (100); //  between two asks, within the deadline
-    }
     //  Counted at the release of the batch that handled the answer: a
     //  moment after the command leaves the pending list, asked until then.
     while (repair_stat (fx, 0, "forced_answered") < 1) {
@@ -185,13 +180,7 @@ static void test_force_after_resolve (void **state)
     if (strstr (json, sender))
         fail_msg ("%s still has a command pending: %s", address, json);
     repair_node_start (fx, 2);
-    int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (proc_sh (out, sizeof out, "%s pending --cluster %s", repair_bin (), fx->cfg) != 0 ||
-           !strstr (out, "no command is pending")) {
-        if (zclock_mono () > deadline)
-            fail_msg ("the $cancels were never answered: %s", out);
-        zclock_sleep (100); //  between two asks, within the deadline
-    }
+    repair_wait_none_pending (fx, "the $cancels were never answered");
     char account[128];
     snprintf (account, sizeof account, "account/%s", to);
     for (int k = 0; k < 2; k++) {
