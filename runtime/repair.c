@@ -246,11 +246,12 @@ typedef struct {
     char reason[ENVELOPE_REASON_MAX + 1];
     char operator[64];
     bool force;
+    int64_t silent_ms; //  how long the target's node must have been silent for force
     uint8_t command_id[ENVELOPE_ID_SIZE];
 } resolve_args_t;
 
-//  Reads $resolve's {id, code, reason, operator, force}. Returns NULL or
-//  what is wrong.
+//  Reads $resolve's {id, code, reason, operator, force, silent_ms}.
+//  Returns NULL or what is wrong.
 static const char *s_resolve_args (const envelope_t *request, resolve_args_t *args)
 {
     shoal_data_t data;
@@ -281,6 +282,11 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
     char force_why[64];
     if (!wrong && queryargs_bool (&data, "force", &args->force, force_why, sizeof force_why))
         wrong = "force must be true or false";
+    args->silent_ms = REPAIR_FORCE_SILENT_MS;
+    if (!wrong &&
+        (queryargs_int (&data, "silent_ms", &args->silent_ms, force_why, sizeof force_why) ||
+         args->silent_ms < 0 || args->silent_ms > REPAIR_FORCE_SILENT_MAX_MS))
+        wrong = "silent_ms must be an integer from 0 to 86400000";
     data_close (&data);
     return wrong;
 }
@@ -386,12 +392,15 @@ static bool s_hand_reply (worker_t *self, const pending_t *pending, const envelo
     return batch == self->batch_number && !outbox_pending_find (self, id);
 }
 
-//  True if the node of address is up as far as this one can tell: itself,
-//  or a peer whose link is up or that was heard lately; why (size bytes)
-//  says so. --force ends a command without asking its target, for a node
-//  gone for good: while the target may run it, or ran it, forcing makes
-//  the books wrong (a credit that ran, its transfer refunded: money made).
-static bool s_target_alive (worker_t *self, const char *address, char *why, size_t size)
+//  Whether --force may end a command to address without its node's
+//  answer: NULL if so, else the refusal's code with why (size bytes) set.
+//  "target_up" if that node is up as far as this one can tell (itself, or
+//  a peer whose link is up or that was heard lately); "too_soon" if it
+//  has been silent less than silent_ms (a node paused or slow for a few
+//  seconds is seen down as soon as one that is gone for good: the wait
+//  tells them apart, as a split-brain resolver's stable-after does).
+static const char *s_force_refused (worker_t *self, const char *address, int64_t silent_ms,
+                                    char *why, size_t size)
 {
     const worker_config_t *config = self->config;
     if (worker_of (config, address) != WORKER_REMOTE) {
@@ -399,23 +408,30 @@ static bool s_target_alive (worker_t *self, const char *address, char *why, size
                   "%.100s is on this node, which is up: resolve without --force (its target is "
                   "asked; if it ran the command, its real answer comes back)",
                   address);
-        return true;
+        return "target_up";
     }
     if (!config->peers)
-        return false;
+        return NULL;
     int node =
         cluster_owner (config->cluster, worker_shard (address, cluster_shards (config->cluster)));
+    const char *name = cluster_node_name (config->cluster, node);
     peers_link_t link;
     peers_link (config->peers, node, &link);
-    if (!link.up && !link.heard)
-        return false;
-    snprintf (
-        why, size,
-        "node %.32s, which owns %.80s, is up (%.21s): resolve without --force, which is for a "
-        "node gone for good",
-        cluster_node_name (config->cluster, node), address,
-        link.up ? "our link to it is up" : "it was heard lately");
-    return true;
+    if (link.up || link.heard) {
+        snprintf (why, size,
+                  "node %.32s, which owns %.80s, is up (%.21s): resolve without --force, which "
+                  "is for a node gone for good",
+                  name, address, link.up ? "our link to it is up" : "it was heard lately");
+        return "target_up";
+    }
+    if (link.silent_ms < silent_ms) {
+        snprintf (why, size,
+                  "node %.32s (owns %.60s) has been silent %.1f s; --force waits until %.1f s "
+                  "(--silent-for MS), so that a paused node is not taken for a lost one",
+                  name, address, (double) link.silent_ms / 1000, (double) silent_ms / 1000);
+        return "too_soon";
+    }
+    return NULL;
 }
 
 //  --force on a $cancel whose command has ended (a forced end's, re-sent to
@@ -427,9 +443,20 @@ static void s_drop_cancel (worker_t *self, const uint8_t *route, size_t route_si
                            pending_t *pending)
 {
     envelope_t cancel;
-    char target[SHOAL_ADDRESS_MAX + 1] = "?";
-    if (envelope_decode (&cancel, pending->frame, pending->size) == 0)
-        snprintf (target, sizeof target, "%s", cancel.to);
+    if (envelope_decode (&cancel, pending->frame, pending->size) != 0) {
+        turn_error (self, route, route_size, request, "unavailable",
+                    "its outbox entry cannot be read");
+        return;
+    }
+    char target[SHOAL_ADDRESS_MAX + 1];
+    snprintf (target, sizeof target, "%s", cancel.to);
+    //  Its target's node answers it if it is there: the fence stays.
+    char why[ENVELOPE_REASON_MAX + 1];
+    const char *refused = s_force_refused (self, target, args->silent_ms, why, sizeof why);
+    if (refused) {
+        turn_error (self, route, route_size, request, refused, why);
+        return;
+    }
     int rc = outbox_forget (self, pending); //  frees pending
     if (rc) {
         turn_error (self, route, route_size, request, "unavailable", shoal_strerror (rc));
@@ -494,8 +521,10 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     char why[ENVELOPE_REASON_MAX + 1];
-    if (args.force && s_target_alive (self, command.to, why, sizeof why)) {
-        turn_error (self, route, route_size, request, "target_up", why);
+    const char *refused =
+        args.force ? s_force_refused (self, command.to, args.silent_ms, why, sizeof why) : NULL;
+    if (refused) {
+        turn_error (self, route, route_size, request, refused, why);
         return;
     }
     int64_t now = worker_now ();

@@ -344,6 +344,12 @@ static void test_exit_codes_consistent (void **state)
          2, "shoal resolve: --reason TEXT is 1 to 255 bytes, not 300\n"},
         //  A code the runtime answers with: a transfer stayed stalled on
         //  expired, its command ended, the debit never credited nor refunded.
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject c --reason y "
+         "--silent-for 1000",
+         2, "shoal resolve: --silent-for goes with --force"},
+        {"resolve account/x 00112233445566778899aabbccddeeff --reject c --reason y --force "
+         "--silent-for -1",
+         2, "--silent-for"},
         {"resolve account/x 00112233445566778899aabbccddeeff --reject expired --reason y", 2,
          "shoal resolve: --reject expired is a code the runtime answers with itself"},
         {"resend nosuch/x", 1, "shoal resend: nosuch/x refused: unknown type 'nosuch'"},

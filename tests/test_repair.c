@@ -165,7 +165,7 @@ static void test_repair (void **state)
     //  Without $USER, the login of the user running it is recorded.
     assert_int_equal (proc_sh (out, sizeof out,
                                "env -u USER %s resolve --cluster %s %s %s --reject node_lost "
-                               "--reason 'gone' --force 2>&1",
+                               "--reason 'gone' --force --silent-for 1000 2>&1",
                                repair_bin (), fx->cfg, address2, id),
                       0);
     assert_non_null (strstr (out, "WARNING: --force ended"));

@@ -65,10 +65,20 @@ static void test_forced_then_answered (void **state)
         repair_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
     }
     repair_wait_link (fx, 0, 2, false);
+    //  Seen down, but silent for less than --silent-for (30 s by default):
+    //  refused, too_soon, and nothing ended (it is still pending).
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject node_lost --reason "
+                               "paused --force 2>&1",
+                               repair_bin (), fx->cfg, address[0], id[0]),
+                      1);
+    if (!strstr (out, "too_soon") || !strstr (out, "has been silent") || strstr (out, "WARNING"))
+        fail_msg ("--force 2 s after n3 went silent was not refused too_soon: %s", out);
+    repair_wait_pending (fx, false, address[0], "Credit", id[0], json, sizeof json);
     for (int k = 0; k < 2; k++) {
         assert_int_equal (proc_sh (out, sizeof out,
                                    "%s resolve --cluster %s %s %s --reject node_lost --reason "
-                                   "paused --force 2>&1",
+                                   "paused --force --silent-for 1000 2>&1",
                                    repair_bin (), fx->cfg, address[k], id[k]),
                           0);
         assert_non_null (strstr (out, "WARNING: --force ended"));
@@ -146,7 +156,7 @@ static void test_force_after_resolve (void **state)
         repair_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
         int rc = proc_sh (out, sizeof out,
                           "%s resolve --cluster %s%s %s %s --reject node_lost --reason gone "
-                          "--force 2>&1",
+                          "--force --silent-for 1000 2>&1",
                           repair_bin (), fx->cfg, k ? "" : " --json", address, id);
         if (k == 0)
             snprintf (expect, sizeof expect,
@@ -166,9 +176,16 @@ static void test_force_after_resolve (void **state)
     snprintf (address, sizeof address, "transfer/%s", transfer[1]);
     for (int k = 0; k < 2; k++) {
         repair_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
+        //  Not before n3 has been silent --silent-for: refused, too_soon.
+        if (k == 0 && (proc_sh (out, sizeof out,
+                                "%s resolve --cluster %s %s %s --reject node_lost --reason gone "
+                                "--force --silent-for 3600000 2>&1",
+                                repair_bin (), fx->cfg, address, cancel) != 1 ||
+                       !strstr (out, "too_soon")))
+            fail_msg ("the drop of $cancel %s before n3 was silent long enough: %s", cancel, out);
         int rc = proc_sh (out, sizeof out,
                           "%s resolve --cluster %s %s %s --reject node_lost --reason gone --force "
-                          "2>&1",
+                          "--silent-for 1000 2>&1",
                           repair_bin (), fx->cfg, address, cancel);
         if (rc != 0 || !strstr (out, "WARNING: --force dropped") || !strstr (out, "dropped (node"))
             fail_msg ("resolve --force of the $cancel %s: exit %d: %s", cancel, rc, out);

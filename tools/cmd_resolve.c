@@ -133,48 +133,53 @@ static void s_json_head (const char *address, const char *msgid, const char *com
 
 static void s_resolve_help (FILE *out)
 {
-    fprintf (out,
-             "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
-             "                     [--timeout MS] ADDRESS MSGID --reject CODE --reason TEXT\n"
-             "                     [--force]\n\n"
-             "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
-             "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
-             "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
-             "to cancel MSGID, re-sending until it answers. If the target ran the command\n"
-             "already, its real reply comes back and the saga goes on; if not, the target\n"
-             "records MSGID as rejected with CODE (a late copy is refused, never run) and\n"
-             "the saga gets that rejection as the command's reply (a transfer: a refused\n"
-             "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
-             "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
-             "(default 5000) for the command to end. CODE is your own (operator_cancel,\n"
-             "node_lost): one the runtime answers with itself (expired, unavailable,\n"
-             "busy, ...) is refused, as senders read those otherwise.\n\n"
-             "--force, only when the target's node is gone for good: the saga gets the\n"
-             "rejection at once, without waiting for the target. If the target did run it,\n"
-             "the books are WRONG: say so, and check them (shoal check). It is refused\n"
-             "(target_up) while the target's node is up as the saga's node sees it: the\n"
-             "node itself, or a peer whose link is up or that was heard lately. The target\n"
-             "is still sent a $cancel, re-sent until its node answers, so that a late copy\n"
-             "is refused there; a node that was only paused or cut off, and ran the\n"
-             "command before, answers so: the saga's node logs an error and counts it in\n"
-             "forced_answered (shoal stats). After an earlier resolve of the same command,\n"
-             "--force ends it all the same (exit 0). --json: \"ended\":true,\n"
-             "\"cancel_pending\":true, \"cancel\": a $cancel's id in shoal pending. A node\n"
-             "gone for good never answers that $cancel: MSGID may be the $cancel's own id,\n"
-             "once its command has ended, and --force drops it "
-             "(\"decision\":\"dropped\").\n" OPERATOR_HELP
-             "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
-             "a client certificate that cannot be read), 3 no answer within --timeout\n"
-             "(default %d ms: the saga's node may record it all the same once it reads it;\n"
-             "shoal explain shows a $Resolved if so), or from ADDRESS's node (down or cut\n"
-             "off: no_answer, naming it; nothing recorded), or the nodes refused this\n"
-             "client's key.\n\n"
-             "Examples:\n"
-             "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
-             "      --reason \"account node n2 lost its disk; ticket 981\"\n"
-             "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
-             "      --reject node_lost --reason \"n3 decommissioned\" --force\n",
-             REPAIR_TIMEOUT_MS);
+    fprintf (
+        out,
+        "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
+        "                     [--timeout MS] ADDRESS MSGID --reject CODE --reason TEXT\n"
+        "                     [--force [--silent-for MS]]\n\n"
+        "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
+        "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
+        "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
+        "to cancel MSGID, re-sending until it answers. If the target ran the command\n"
+        "already, its real reply comes back and the saga goes on; if not, the target\n"
+        "records MSGID as rejected with CODE (a late copy is refused, never run) and\n"
+        "the saga gets that rejection as the command's reply (a transfer: a refused\n"
+        "debit fails it, nothing moved; a refused credit refunds it). Either way the\n"
+        "books stay right. Then prints the saga's state, after waiting up to --wait ms\n"
+        "(default 5000) for the command to end. CODE is your own (operator_cancel,\n"
+        "node_lost): one the runtime answers with itself (expired, unavailable,\n"
+        "busy, ...) is refused, as senders read those otherwise.\n\n"
+        "--force, only when the target's node is gone for good: the saga gets the\n"
+        "rejection at once, without waiting for the target. If the target did run it,\n"
+        "the books are WRONG: say so, and check them (shoal check). It is refused\n"
+        "(target_up) while the target's node is up as the saga's node sees it: the\n"
+        "node itself, or a peer whose link is up or that was heard lately; and\n"
+        "(too_soon) until that node has been silent for --silent-for MS (default\n"
+        "30000), so that a node only paused or slow is not taken for one gone; the\n"
+        "same of a $cancel's own id. The target is still sent a $cancel, re-sent\n"
+        "until its node answers, so that a late copy is refused there; a node that\n"
+        "was only paused or cut off, and ran the command before, answers so: the\n"
+        "saga's node logs an error and counts it in forced_answered (shoal stats).\n"
+        "After an earlier resolve of the same command, --force ends it all the same\n"
+        "(exit 0). --json: \"ended\":true, \"cancel_pending\":true, \"cancel\": a\n"
+        "$cancel's id in shoal pending. A node gone for good never answers that\n"
+        "$cancel: MSGID may be the $cancel's own id, once its command has ended, and\n"
+        "--force drops it (\"decision\":\"dropped\").\n" OPERATOR_HELP
+        "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
+        "a client certificate that cannot be read), 3 no answer within --timeout\n"
+        "(default %d ms: the saga's node may record it all the same once it reads it;\n"
+        "shoal explain shows a $Resolved if so), or from ADDRESS's node (down or cut\n"
+        "off: no_answer, naming it; nothing recorded), or the nodes refused this\n"
+        "client's key.\n\n"
+        "Examples:\n"
+        "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
+        "      --reason \"account node n2 lost its disk; ticket 981\"\n"
+        "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
+        "      --reject node_lost --reason \"n3 decommissioned\" --force\n"
+        "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"
+        "      --reject node_lost --reason \"n3 lost, ticket 990\" --force --silent-for 120000\n",
+        REPAIR_TIMEOUT_MS);
 }
 
 //  Polls address's pending commands until msgid is gone or wait_ms has
@@ -280,13 +285,22 @@ int cmd_resolve (int argc, char **argv)
     driver_payload_t packed;
     msgpack_packer pk;
     driver_payload_init (&packed, &pk, payload, sizeof payload);
-    msgpack_pack_map (&pk, 5);
+    if (opts.silent_for_ms >= 0 && !opts.force) {
+        fprintf (stderr, "shoal resolve: --silent-for goes with --force: it is how long the "
+                         "target's node must have been silent before --force ends its command\n");
+        return EXIT_USAGE;
+    }
+    msgpack_pack_map (&pk, opts.silent_for_ms >= 0 ? 6 : 5);
     driver_pack_str (&pk, "id", msgid);
     driver_pack_str (&pk, "code", opts.reject);
     driver_pack_str (&pk, "reason", opts.reason);
     driver_pack_str (&pk, "operator", user);
     msgpack_pack_str_with_body (&pk, "force", 5);
     opts.force ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    if (opts.silent_for_ms >= 0) {
+        msgpack_pack_str_with_body (&pk, "silent_ms", 9);
+        msgpack_pack_int64 (&pk, opts.silent_for_ms);
+    }
     if (packed.full) {
         fprintf (stderr, "shoal resolve: --reject or --reason is too long\n");
         return EXIT_USAGE;

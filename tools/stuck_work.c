@@ -23,6 +23,7 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
         OPT_FLAG ("stalled", &opts->stalled),
         OPT_FLAG ("json", &opts->json),
         OPT_FLAG ("force", &opts->force),
+        OPT_INT ("silent-for", &opts->silent_for_ms, 0, 86400000), //  the node's limit (repair.h)
         OPT_STRING ("reject", &opts->reject),
         OPT_STRING ("reason", &opts->reason),
         OPT_END,
@@ -30,6 +31,7 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
     opts->timeout_ms = REPAIR_TIMEOUT_MS;
     opts->limit = 1000;
     opts->wait_ms = 5000;
+    opts->silent_for_ms = -1; //  the node's default
     int first = options_parse (table, argc, argv, help);
     client_target (opts->endpoint, opts->cluster, &opts->endpoint, &opts->cluster);
     return first;

@@ -30,6 +30,7 @@ typedef struct {
     bool stalled;
     bool json;
     bool force;
+    long silent_for_ms; //  resolve --force's --silent-for, -1 if not given
     const char *reject;
     const char *reason;
 } stuck_options_t;
