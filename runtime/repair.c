@@ -714,12 +714,16 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
                   self->index, reply->from, cancel->sender, hex, got_code);
         return;
     }
+    //  Logged at the batch's release, with its count: once, however
+    //  often an aborted batch makes the $cancel be answered again.
+    if (self->tally.forced_answered < WORKER_FORCED_LINES)
+        snprintf (self->forced_lines[self->tally.forced_answered], WORKER_FORCED_LINE_MAX,
+                  "worker %d: %s ran %s's command %s after all, which an operator ended with "
+                  "--force: what it did there stands beside what the forced answer did (a "
+                  "credit that ran, its transfer refunded: money made); `shoal check` over the "
+                  "stopped nodes shows the books",
+                  self->index, reply->from, cancel->sender, hex);
     self->tally.forced_answered++;
-    log_error ("worker %d: %s ran %s's command %s (%s) after all, which an operator ended with "
-               "--force: what it did there stands beside what the forced answer did (a credit "
-               "that ran, its transfer refunded: money made); `shoal check` over the stopped "
-               "nodes shows the books",
-               self->index, reply->from, cancel->sender, hex, ok ? "ok" : got_code);
 }
 
 void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)

@@ -238,6 +238,12 @@ static void s_count (worker_t *self)
     stats->events += self->tally.events;
     stats->expired += self->tally.expired;
     stats->forced_answered += self->tally.forced_answered;
+    for (uint64_t i = 0; i < self->tally.forced_answered && i < WORKER_FORCED_LINES; i++)
+        log_error ("%s", self->forced_lines[i]);
+    if (self->tally.forced_answered > WORKER_FORCED_LINES)
+        log_error ("worker %d: and %" PRIu64 " more commands ended with --force ran after all "
+                   "(forced_answered in shoal stats)",
+                   self->index, self->tally.forced_answered - WORKER_FORCED_LINES);
     self->tally = (worker_tally_t){0};
 }
 

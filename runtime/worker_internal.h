@@ -67,19 +67,25 @@ typedef struct {
     uint64_t forced_answered; //  forced $cancels answered: their command had run (repair.c)
 } worker_tally_t;
 
+#define WORKER_FORCED_LINES 4       //  forced_answered lines a batch keeps
+#define WORKER_FORCED_LINE_MAX 1024 //  bytes of one
+
 struct _worker_t {
     const worker_config_t *config;
     int index;
     worker_stats_t *stats; //  counters (shared, atomic)
     worker_tally_t tally;  //  the batch's outcomes, counted at its release
-    bool turn_uncounted;   //  the turn counts nothing: it aborted, or the store was down
-    zsock_t *pull;         //  our inbox socket
-    zsock_t **push;        //  one per worker (NULL for ourselves)
-    zsock_t *front;        //  to the node's front thread
-    ptable_t actors;       //  address -> actor_t (actors.c)
-    actor_lru_t lru;       //  the same actors, most recently used first
-    char *passivating;     //  actors to passivate once the batch commits: their
-                           //  addresses, each ended by a NUL (actors.c)
+    //  The error lines of the batch's forced_answered, the first ones:
+    //  logged at its release, as it is counted, so once (repair.c).
+    char forced_lines[WORKER_FORCED_LINES][WORKER_FORCED_LINE_MAX];
+    bool turn_uncounted; //  the turn counts nothing: it aborted, or the store was down
+    zsock_t *pull;       //  our inbox socket
+    zsock_t **push;      //  one per worker (NULL for ourselves)
+    zsock_t *front;      //  to the node's front thread
+    ptable_t actors;     //  address -> actor_t (actors.c)
+    actor_lru_t lru;     //  the same actors, most recently used first
+    char *passivating;   //  actors to passivate once the batch commits: their
+                         //  addresses, each ended by a NUL (actors.c)
     size_t passivating_size, passivating_cap; //  its bytes, and its room
     bloom_t asked[2];       //  Bloom filters of the actors passivated on their own
                             //  ask, the newer [asked_newer] (actors.c), empty until one
