@@ -319,8 +319,6 @@ static int s_stage_record (worker_t *self, actor_t *actor, const resolve_args_t 
     return rc;
 }
 
-#define CANCEL_REASON "cancelled by an operator: " //  a $cancel's reason, then the operator's
-
 //  Stages the $cancel of pending's command (to command->to) in actor's
 //  outbox, to be sent after the commit and re-sent until answered. A
 //  forced one says so in its fields ("forced": its target's answer is
@@ -333,10 +331,13 @@ static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t 
     shoal_rec_str (&fields, "id", args->id);
     shoal_rec_str (&fields, "code", args->code);
     char reason[ENVELOPE_REASON_MAX + 1];
-    snprintf (reason, sizeof reason, CANCEL_REASON "%.200s", args->reason);
+    snprintf (reason, sizeof reason, REPAIR_CANCEL_REASON "%.200s", args->reason);
     shoal_rec_str (&fields, "reason", reason);
     if (forced)
         shoal_rec_bool (&fields, "forced", true);
+    //  The command's first send: its target cannot tell whether a command
+    //  older than its inbox retention ran (its record may be pruned).
+    shoal_rec_int (&fields, "created", command->created);
     envelope_t cancel = {0};
     cancel.kind = ENVELOPE_COMMAND;
     envelope_new_id (cancel.id);
@@ -371,8 +372,8 @@ static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t 
 
 //  The actor's turn on a reply {ok, code, reason} to its command, as if
 //  the target had sent it. Returns true if the command's entry is gone.
-static bool s_hand_reply (worker_t *self, const pending_t *pending, const envelope_t *command,
-                          const uint8_t *payload, size_t size)
+bool repair_hand_reply (worker_t *self, const pending_t *pending, const envelope_t *command,
+                        const uint8_t *payload, size_t size)
 {
     uint8_t id[ENVELOPE_ID_SIZE];
     memcpy (id, pending->id, sizeof id);
@@ -521,8 +522,10 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     char why[ENVELOPE_REASON_MAX + 1];
-    const char *refused =
-        args.force ? s_force_refused (self, command.to, args.silent_ms, why, sizeof why) : NULL;
+    //  A target that answered it cannot tell leaves it to the operator.
+    const char *refused = args.force && !pending->untellable
+                              ? s_force_refused (self, command.to, args.silent_ms, why, sizeof why)
+                              : NULL;
     if (refused) {
         turn_error (self, route, route_size, request, refused, why);
         return;
@@ -561,7 +564,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         snprintf (reason, sizeof reason, "forced by an operator: %.200s", args.reason);
         rc = envelope_reply_encode (false, args.code, reason, NULL, 0, &payload, &size);
         self->forcing = true; //  turn_on_reply's log line
-        bool ended = rc == 0 && s_hand_reply (self, pending, &command, payload, size);
+        bool ended = rc == 0 && repair_hand_reply (self, pending, &command, payload, size);
         self->forcing = false;
         if (rc == 0)
             free (payload);
@@ -591,56 +594,6 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     rec_close (&data);
 }
 
-//  $cancel (from an actor): the command's stored reply if it ran, else
-//  the rejection, recorded as its reply.
-static void s_cancel (worker_t *self, const uint8_t *route, size_t route_size,
-                      const envelope_t *request)
-{
-    uint8_t id[ENVELOPE_ID_SIZE];
-    if (route_size || !request->from[0] || repair_cancel_of (request, id) != 0) {
-        turn_error (self, route, route_size, request, "bad_cancel",
-                    "a $cancel comes from an actor's outbox, with the id it cancels");
-        return;
-    }
-    uint8_t *stored;
-    size_t stored_size;
-    int found = inbox_find (self, request->to, id, &stored, &stored_size, NULL);
-    if (found == 0) { //  it ran: its one true reply
-        turn_reply (self, route, route_size, request, stored, stored_size);
-        free (stored);
-        return;
-    }
-    if (found != SHOAL_ENOTFOUND)
-        return; //  unreadable: the sender re-sends
-    char code[ENVELOPE_CODE_MAX + 1] = "cancelled", reason[ENVELOPE_REASON_MAX + 1] = "";
-    shoal_data_t args;
-    if (data_init (&args, request->payload, request->payload_size) == 0) {
-        shoal_data_str (&args, "code", code, sizeof code);
-        shoal_data_str (&args, "reason", reason, sizeof reason);
-    }
-    data_close (&args);
-    uint8_t *payload;
-    size_t size;
-    int64_t now = worker_now ();
-    if (envelope_reply_encode (false, code, reason, NULL, 0, &payload, &size) != 0)
-        return;
-    if (journal_batch_inbox_put (self->batch, request->to, id, payload, size, now) != 0) {
-        free (payload);
-        worker_abort_batch (self);
-        return;
-    }
-    char hex[2 * ENVELOPE_ID_SIZE + 1];
-    repair_hex (id, hex);
-    log_info ("worker %d: %s cancels %s's command %s before it ran: %s", self->index, request->from,
-              request->to, hex, code);
-    //  A command the target failed on, cancelled: its copies are answered
-    //  from the inbox now, with no turn to say the target is well again.
-    zhashx_delete (self->failing, request->to);
-    turn_reply (self, route, route_size, request, payload, size);
-    self->tally.rejected++;
-    free (payload);
-}
-
 //  Refuses $resend or $resolve to an address of a type this node does not
 //  know: a mistyped address, which has nothing pending. Returns true if so.
 static bool s_unknown_type (worker_t *self, const uint8_t *route, size_t route_size,
@@ -664,7 +617,7 @@ void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
         s_unknown_type (self, route, route_size, envelope))
         return;
     if (streq (envelope->name, REPAIR_CANCEL))
-        s_cancel (self, route, route_size, envelope);
+        repair_cancel (self, route, route_size, envelope);
     else if (from_client && streq (envelope->name, "$resend"))
         s_resend (self, route, route_size, envelope);
     else if (from_client && streq (envelope->name, "$resolve"))
@@ -672,90 +625,4 @@ void repair_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     else
         turn_error (self, route, route_size, envelope, "unknown_command",
                     "commands starting with '$' are the runtime's: $resend, $resolve");
-}
-
-//  The target's answer to the $cancel of a command an operator ended with
-//  --force (its fields say "forced"): a $cancel's rejection (this one's,
-//  or an earlier resolve's: the reason of each starts CANCEL_REASON) if
-//  the target had not run it, and refuses it from now on; else the
-//  command's own reply. A rejection of its own handler changed nothing
-//  there either; an acceptance did, and stands beside what the forced
-//  answer did (a credit that ran, its transfer refunded: money made):
-//  that is logged as an error and counted (at the batch's release). A
-//  command that ran longer ago than the inbox retention reads as not run
-//  (its record pruned).
-static void s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
-{
-    envelope_t sent;
-    shoal_data_t fields;
-    if (envelope_decode (&sent, cancel->frame, cancel->size) != 0)
-        return;
-    bool forced = false;
-    if (data_init (&fields, sent.payload, sent.payload_size) == 0)
-        shoal_data_bool (&fields, "forced", &forced);
-    data_close (&fields); //  after a failed init too (data.h)
-    bool ok;
-    char got_code[ENVELOPE_CODE_MAX + 1], got_reason[ENVELOPE_REASON_MAX + 1];
-    const uint8_t *data;
-    size_t data_size;
-    if (!forced || envelope_reply_decode (reply->payload, reply->payload_size, &ok, got_code,
-                                          got_reason, &data, &data_size) != 0)
-        return;
-    char hex[2 * ENVELOPE_ID_SIZE + 1];
-    repair_hex (cancel->cancels, hex);
-    if (!ok && strncmp (got_reason, CANCEL_REASON, strlen (CANCEL_REASON)) == 0) {
-        log_info ("worker %d: %s had not run %s's command %s, ended with --force: it refuses "
-                  "it from now on",
-                  self->index, reply->from, cancel->sender, hex);
-        return;
-    }
-    if (!ok) { //  its own handler refused it: nothing done there either
-        log_info ("worker %d: %s had refused %s's command %s, ended with --force, itself: %s",
-                  self->index, reply->from, cancel->sender, hex, got_code);
-        return;
-    }
-    //  Logged at the batch's release, with its count: once, however
-    //  often an aborted batch makes the $cancel be answered again.
-    if (self->tally.forced_answered < WORKER_FORCED_LINES)
-        snprintf (self->forced_lines[self->tally.forced_answered], WORKER_FORCED_LINE_MAX,
-                  "worker %d: %s ran %s's command %s after all, which an operator ended with "
-                  "--force: what it did there stands beside what the forced answer did (a "
-                  "credit that ran, its transfer refunded: money made); `shoal check` over the "
-                  "stopped nodes shows the books",
-                  self->index, reply->from, cancel->sender, hex);
-    self->tally.forced_answered++;
-}
-
-void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
-{
-    pending_t *cancel = outbox_pending_find (self, envelope->correlation);
-    if (!cancel || !cancel->is_cancel || !streq (cancel->sender, envelope->to)) {
-        self->tally.duplicates++;
-        return;
-    }
-    //  The cancelled command's target answers its $cancel, and no one else
-    //  (a node whose key was stolen would end our saga's command as it
-    //  likes, as an actor of its own).
-    if (!outbox_pending_answered_by (cancel, envelope->from)) {
-        turn_forged (self, envelope, "a $cancel's reply", "the actor it cancels a command of");
-        return;
-    }
-    pending_t *pending = outbox_pending_find (self, cancel->cancels);
-    envelope_t command;
-    if (pending && streq (pending->sender, envelope->to) &&
-        envelope_decode (&command, pending->frame, pending->size) == 0) {
-        uint64_t batch = self->batch_number;
-        bool ended =
-            s_hand_reply (self, pending, &command, envelope->payload, envelope->payload_size);
-        if (batch != self->batch_number)
-            return; //  aborted: reloaded, the $cancel is re-sent
-        if (!ended) {
-            snprintf (cancel->error, sizeof cancel->error,
-                      "its $cancel was answered; the sender failed on it, will retry");
-            return; //  keep the $cancel: its answer comes again
-        }
-    } else
-        s_forced_checked (self, cancel, envelope);
-    //  The command is answered, by this or by its own reply: done.
-    outbox_forget (self, cancel);
 }

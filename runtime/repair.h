@@ -33,10 +33,12 @@
 #ifndef REPAIR_H_INCLUDED
 #define REPAIR_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "envelope.h"
+#include "outbox.h"
 
 #define REPAIR_ROWS_MAX 1000         //  rows of one pending answer at most
 #define REPAIR_RESOLVED "$Resolved"  //  the operator's record in a stream
@@ -68,5 +70,20 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope);
 
 //  Writes id as 32 lowercase hex digits and a NUL into hex.
 void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1]);
+
+//  Between repair.c and repair_cancel.c:
+
+#define REPAIR_CANCEL_REASON                                                                       \
+    "cancelled by an operator: " //  a $cancel's reason, then the operator's
+
+//  A $cancel's turn at its target (repair_cancel.c).
+void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,
+                    const envelope_t *request);
+
+//  The actor's turn on a reply {ok, code, reason} to its command pending,
+//  as if the target had sent it (repair.c). Returns true if the command's
+//  entry is gone.
+bool repair_hand_reply (worker_t *self, const pending_t *pending, const envelope_t *command,
+                        const uint8_t *payload, size_t size);
 
 #endif

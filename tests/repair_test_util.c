@@ -43,12 +43,18 @@ void repair_node_start (fixture_t *fx, int i)
         }
         char data[400];
         snprintf (data, sizeof data, "%s/%s", fx->disk, name);
-        if (fx->disk[0] && i == 1) //  n2's data on the small disk
-            execl (repair_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name,
-                   "--stall-ms", fx->stall_ms, "--workers", "2", "--data", data, (char *) NULL);
-        else
-            execl (repair_bin (), "shoal", "node", "--cluster", fx->cfg, "--name", name,
-                   "--stall-ms", fx->stall_ms, "--workers", "2", (char *) NULL);
+        const char *argv[16] = {"shoal", "node",       "--cluster",  fx->cfg,     "--name",
+                                name,    "--stall-ms", fx->stall_ms, "--workers", "2"};
+        int argc = 10;
+        if (fx->disk[0] && i == 1) { //  n2's data on the small disk
+            argv[argc++] = "--data";
+            argv[argc++] = data;
+        }
+        if (fx->retention_ms) {
+            argv[argc++] = "--inbox-retention-ms";
+            argv[argc++] = fx->retention_ms;
+        }
+        execv (repair_bin (), (char **) argv);
         _exit (127);
     }
     fx->pids[i] = pid;
@@ -192,10 +198,12 @@ void repair_wait_pending (fixture_t *fx, bool stalled, const char *sender, const
 
 //  The cluster, n2's data on an 8 MiB tmpfs if small_disk (root only: a
 //  test that needs it fails saying so, it is never skipped).
-static int repair_setup_on (void **state, bool small_disk, const char *stall_ms)
+static int repair_setup_on (void **state, bool small_disk, const char *stall_ms,
+                            const char *retention_ms)
 {
     fixture_t *fx = calloc (1, sizeof (fixture_t));
     fx->stall_ms = stall_ms;
+    fx->retention_ms = retention_ms;
     const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
     snprintf (fx->dir, sizeof fx->dir, "%s/shoal-repair-XXXXXX", tmp);
     assert_non_null (mkdtemp (fx->dir));
@@ -225,18 +233,23 @@ static int repair_setup_on (void **state, bool small_disk, const char *stall_ms)
 
 int repair_setup (void **state)
 {
-    return repair_setup_on (state, false, "1000");
+    return repair_setup_on (state, false, "1000", NULL);
 }
 
 int repair_setup_small_disk (void **state)
 {
-    return repair_setup_on (state, true, "1000");
+    return repair_setup_on (state, true, "1000", NULL);
 }
 
 //  Commands stall after a minute: longer than any test waits.
 int repair_setup_slow_stall (void **state)
 {
-    return repair_setup_on (state, false, "60000");
+    return repair_setup_on (state, false, "60000", NULL);
+}
+
+int repair_setup_short_retention (void **state)
+{
+    return repair_setup_on (state, false, "1000", "3000");
 }
 
 int repair_teardown (void **state)

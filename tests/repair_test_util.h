@@ -22,8 +22,9 @@ typedef struct {
     char cfg[300];
     pid_t pids[NODES];
     cluster_t *cluster;
-    char disk[300];       //  a small tmpfs for n2's data (test_full_disk), "" if none
-    const char *stall_ms; //  the nodes' --stall-ms
+    char disk[300];           //  a small tmpfs for n2's data (test_full_disk), "" if none
+    const char *stall_ms;     //  the nodes' --stall-ms
+    const char *retention_ms; //  the nodes' --inbox-retention-ms, NULL for the default
 } fixture_t;
 
 //  A node's stats as asked: map NULL if it did not answer within a second.
@@ -80,6 +81,9 @@ int repair_setup_small_disk (void **state);
 
 //  Commands stall after a minute: longer than any test waits.
 int repair_setup_slow_stall (void **state);
+
+//  An inbox retention of 3 s: a command's record is pruned 4.5 s after.
+int repair_setup_short_retention (void **state);
 
 int repair_teardown (void **state);
 

@@ -210,11 +210,100 @@ static void test_force_after_resolve (void **state)
     assert_int_equal (repair_stat (fx, 0, "forced_answered"), 0);
 }
 
+//  --------------------------------------------------------------------------
+//  A resolve of a command older than its target's inbox retention: the
+//  target ran the Credit, its reply was lost (the saga's node killed),
+//  and its record was pruned before the saga's node came back; the
+//  re-sent Credit is refused expired, and the transfer stalls for an
+//  operator. The resolve's $cancel finds no record there either: the
+//  target cannot tell whether it ran it, and says so, rather than record
+//  a rejection (the transfer would be refunded beside the credit that
+//  ran: money made). The command stays pending for the operator, and
+//  --force is let through though the target's node is up.
+static void test_resolve_past_retention (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], address[128], id[33], json[65536], out[65536];
+    repair_id_on (fx, "account", "rsrc", 0, from, sizeof from);
+    repair_id_on (fx, "account", "rdst", 1, to, sizeof to);
+    repair_id_on (fx, "transfer", "rt", 0, transfer, sizeof transfer);
+    snprintf (address, sizeof address, "transfer/%s", transfer);
+    repair_open (fx, from, 100);
+    //  Opened only: its one record is in its first event, never pruned,
+    //  so that n2's first record pruned is the Credit's.
+    assert_int_equal (proc_sh (NULL, 0, "%s send --cluster %s account/%s Open owner=x >/dev/null",
+                               repair_bin (), fx->cfg, to),
+                      0);
+    //  The Credit waits in n2's socket while n1 is killed: its reply is lost.
+    kill (fx->pids[1], SIGSTOP);
+    repair_transfer (fx, transfer, from, to);
+    repair_wait_pending (fx, false, address, "Credit", id, json, sizeof json);
+    repair_node_kill (fx, 0, SIGKILL);
+    kill (fx->pids[1], SIGCONT);
+    //  n2 ran it, and prunes its record 4.5 s after.
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (repair_stat (fx, 1, "pruned") < 1) {
+        if (zclock_mono () > deadline)
+            fail_msg ("n2 never pruned the Credit's record");
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    char account[128];
+    snprintf (account, sizeof account, "account/%s", to);
+    assert_int_equal (repair_count_events (fx, account, "Credited", transfer), 1);
+    //  n1 back: its re-sent Credit is refused expired, never run again.
+    repair_node_start (fx, 0);
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (repair_stat (fx, 1, "expired") < 1) {
+        if (zclock_mono () > deadline) {
+            proc_sh (out, sizeof out, "tail -n 4 %s/n2.log", fx->dir);
+            fail_msg ("n2 never refused the re-sent Credit as expired: %s", out);
+        }
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    repair_wait_get (fx, address, "\"stalled\":true");
+    for (int i = 1; i < NODES; i++) //  n1 is up as every node sees it
+        repair_wait_link (fx, i, 0, true);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s --wait 0 %s %s --reject operator_cancel "
+                               "--reason 'its reply was lost' 2>&1",
+                               repair_bin (), fx->cfg, address, id),
+                      0);
+    //  Its $cancel's answer: cannot tell. Not handed to the saga.
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (!strstr (json, "cannot tell if it ran it")) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the $cancel's answer was never said: %s", json);
+        zclock_sleep (100); //  between two asks, within the deadline
+        proc_sh (json, sizeof json, "%s pending --cluster %s --json --timeout 1000", repair_bin (),
+                 fx->cfg);
+    }
+    assert_non_null (strstr (json, id));
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s get --cluster %s %s", repair_bin (), fx->cfg, address), 0);
+    if (strstr (out, "compensated") || strstr (out, "completed"))
+        fail_msg ("the transfer ended on a $cancel whose target could not tell: %s", out);
+    char log[400];
+    snprintf (log, sizeof log, "%s/n1.log", fx->dir);
+    assert_int_equal (proc_sh (NULL, 0, "grep -q 'cannot tell whether it ran %s.s command %s' %s",
+                               address, id, log),
+                      0);
+    //  The operator's call: --force, n2 up all along.
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject node_lost --reason "
+                               "'no Credited in its events' --force 2>&1",
+                               repair_bin (), fx->cfg, address, id),
+                      0);
+    assert_non_null (strstr (out, "WARNING: --force ended"));
+    repair_wait_none_pending (fx, "the $cancels were never answered after --force");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_forced_then_answered, repair_setup, repair_teardown),
         cmocka_unit_test_setup_teardown (test_force_after_resolve, repair_setup, repair_teardown),
+        cmocka_unit_test_setup_teardown (test_resolve_past_retention, repair_setup_short_retention,
+                                         repair_teardown),
     };
     if (getenv ("SHOAL_TEST_FILTER"))
         cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
