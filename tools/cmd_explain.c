@@ -106,66 +106,19 @@ static int s_read_events (client_t *client, const char *address, long timeout_ms
     }
 }
 
-//  One node's links to another, as its stats say.
-typedef struct {
-    char name[CLUSTER_NAME_MAX + 1]; //  the other node
-    bool up;                         //  this node's link to it is up ("peers")
-    int heard;                       //  its link to this node: 1 heard lately, 0 silent,
-                                     //  -1 not said (a node older than "peers_heard")
-    int64_t silent_ms;               //  since it was last heard ("peers_silent_ms")
-} link_view_t;
-
-//  A node's view of its links, from its stats.
-typedef struct {
-    bool answered; //  it answered the stats query
-    int count;
-    link_view_t links[CLUSTER_MAX_NODES];
-    char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."
-                                      //  (stats_store_failing), or ""
-} node_view_t;
-
-//  Asks node for its stats and fills view with its links. Returns
-//  view->answered.
-static bool s_node_view (const char *command, const stuck_options_t *opts, const char *node,
-                         node_view_t *view)
+//  Asks node (NULL: the endpoint's) for its stats, as stuck_view says.
+//  Returns view->answered.
+static bool s_node_view (const stuck_options_t *opts, const char *node, stuck_view_t *view)
 {
     memset (view, 0, sizeof *view);
-    client_t *client = stuck_connect (command, opts, node);
-    client_reply_t reply;
-    int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/stats", "stats", NULL, 0,
-                                 opts->timeout_ms < 1500 ? opts->timeout_ms : 1500, &reply)
-                    : SHOAL_EINVAL;
+    client_t *client = stuck_connect ("explain", opts, node);
+    bool answered = client && stuck_view (client, opts->timeout_ms, view);
     client_destroy (&client);
-    if (rc)
-        return false;
-    view->answered = true;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
-    stats_store_failing (map, view->store, sizeof view->store);
-    const msgpack_object *links = map_find (map, "peers");
-    const msgpack_object *heard = map_find (map, "peers_heard");
-    const msgpack_object *silent = map_find (map, "peers_silent_ms");
-    for (uint32_t i = 0; links && links->type == MSGPACK_OBJECT_MAP && i < links->via.map.size &&
-                         view->count < CLUSTER_MAX_NODES;
-         i++) {
-        const msgpack_object *key = &links->via.map.ptr[i].key, *up = &links->via.map.ptr[i].val;
-        if (key->type != MSGPACK_OBJECT_STR || key->via.str.size > CLUSTER_NAME_MAX)
-            continue;
-        link_view_t *link = &view->links[view->count++];
-        snprintf (link->name, sizeof link->name, "%.*s", (int) key->via.str.size, key->via.str.ptr);
-        link->up = up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean;
-        const msgpack_object *lately = map_find (heard, link->name);
-        link->heard = lately && lately->type == MSGPACK_OBJECT_BOOLEAN ? lately->via.boolean : -1;
-        map_find_int (silent, link->name, &link->silent_ms);
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    client_reply_close (&reply);
-    return true;
+    return answered;
 }
 
 //  view's links to name, or NULL if its stats did not say.
-static const link_view_t *s_link_to (const node_view_t *view, const char *name)
+static const stuck_link_t *s_link_to (const stuck_view_t *view, const char *name)
 {
     for (int i = 0; view->answered && i < view->count; i++)
         if (streq (view->links[i].name, name))
@@ -178,7 +131,8 @@ static const link_view_t *s_link_to (const node_view_t *view, const char *name)
 //  link to `to`: down) and to_link (to's: nothing heard from `from`), as
 //  far as they say so; then after, what it means.
 static void s_link_cut (char *why, size_t size, const char *from, const char *to,
-                        const link_view_t *from_link, const link_view_t *to_link, const char *after)
+                        const stuck_link_t *from_link, const stuck_link_t *to_link,
+                        const char *after)
 {
     char evidence[192] = "", silent[24];
     if (from_link && !from_link->up)
@@ -354,7 +308,7 @@ static bool s_target_failing (const stuck_options_t *opts, const stuck_row_t *ro
 static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster,
                            const char *own_node, zlistx_t *rows)
 {
-    node_view_t own = {0}, target;
+    stuck_view_t own = {0}, target;
     bool any = false, asked = false;
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
         snprintf (row->node, sizeof row->node, "%s", own_node ? own_node : "");
@@ -362,7 +316,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
             continue;
         //  The saga's node's own view, asked once, for such a row only.
         if (!asked)
-            s_node_view ("explain", opts, cluster ? own_node : NULL, &own);
+            s_node_view (opts, cluster ? own_node : NULL, &own);
         asked = true;
         any = any || row->stalled;
         if (row->cancelling) {
@@ -373,13 +327,13 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
         char state[16];
         int64_t crashes = 0;
         bool remote = cluster && own_node && !streq (row->target_node, own_node);
-        bool answers = !remote || s_node_view ("explain", opts, row->target_node, &target);
-        const node_view_t *there = remote ? &target : &own; //  the target's node
+        bool answers = !remote || s_node_view (opts, row->target_node, &target);
+        const stuck_view_t *there = remote ? &target : &own; //  the target's node
         //  A command goes on own's link to the target's node, its answer
         //  comes back on that node's link to own: either side may see
         //  either link cut (its owner down, the other end silent).
-        const link_view_t *out = remote ? s_link_to (&own, row->target_node) : NULL;
-        const link_view_t *back = remote && answers ? s_link_to (&target, own_node) : NULL;
+        const stuck_link_t *out = remote ? s_link_to (&own, row->target_node) : NULL;
+        const stuck_link_t *back = remote && answers ? s_link_to (&target, own_node) : NULL;
         bool there_cut = (out && !out->up) || (back && back->heard == 0);
         bool back_cut = (back && !back->up) || (out && out->heard == 0);
         char after[SHOAL_ADDRESS_MAX + 128];

@@ -99,6 +99,39 @@ void stuck_age (int64_t ms, char *buf, size_t size)
                   (long long) (ms / 60000 % 60));
 }
 
+bool stuck_view (client_t *client, long timeout_ms, stuck_view_t *view)
+{
+    memset (view, 0, sizeof *view);
+    client_reply_t reply;
+    if (stuck_ask (client, ENVELOPE_QUERY, "node/stats", "stats", NULL, 0,
+                   timeout_ms < STUCK_VIEW_MS ? timeout_ms : STUCK_VIEW_MS, &reply))
+        return false;
+    view->answered = true;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);
+    stats_store_failing (map, view->store, sizeof view->store);
+    const msgpack_object *links = map_find (map, "peers");
+    const msgpack_object *heard = map_find (map, "peers_heard");
+    const msgpack_object *silent = map_find (map, "peers_silent_ms");
+    for (uint32_t i = 0; links && links->type == MSGPACK_OBJECT_MAP && i < links->via.map.size &&
+                         view->count < CLUSTER_MAX_NODES;
+         i++) {
+        const msgpack_object *key = &links->via.map.ptr[i].key, *up = &links->via.map.ptr[i].val;
+        if (key->type != MSGPACK_OBJECT_STR || key->via.str.size > CLUSTER_NAME_MAX)
+            continue;
+        stuck_link_t *link = &view->links[view->count++];
+        snprintf (link->name, sizeof link->name, "%.*s", (int) key->via.str.size, key->via.str.ptr);
+        link->up = up->type == MSGPACK_OBJECT_BOOLEAN && up->via.boolean;
+        const msgpack_object *lately = map_find (heard, link->name);
+        link->heard = lately && lately->type == MSGPACK_OBJECT_BOOLEAN ? lately->via.boolean : -1;
+        map_find_int (silent, link->name, &link->silent_ms);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    client_reply_close (&reply);
+    return true;
+}
+
 //  --------------------------------------------------------------------------
 //  Rows of pending commands
 

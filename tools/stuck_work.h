@@ -1,7 +1,8 @@
 /*  stuck_work.h - what the stuck-work commands (`shoal pending`, `explain`,
     `resend`, `resolve`; runtime/repair.h has what the nodes do for them)
     share: their options, a client of the right node, a request and its
-    answer, and the rows of a pending answer. Internal to tools/.
+    answer, a node's view of itself (its links, its store: its stats), and
+    the rows of a pending answer. Internal to tools/.
 
     Files: stuck_work.c holds these; cmd_pending.c is `pending`,
     cmd_explain.c `explain`, cmd_resolve.c `resend` and `resolve`.
@@ -13,6 +14,7 @@
 
 #include "client_window.h"
 #include "cluster.h"
+#include "cluster_stats.h"
 #include "commands.h"
 #include "options.h"
 
@@ -52,6 +54,32 @@ client_t *stuck_connect (const char *command, const stuck_options_t *opts, const
 //  cmd_refused).
 int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
+
+//  One node's link to another, as its stats say.
+typedef struct {
+    char name[CLUSTER_NAME_MAX + 1]; //  the other node
+    bool up;                         //  this node's link to it is up ("peers")
+    int heard;                       //  its link to this node: 1 heard lately, 0 silent,
+                                     //  -1 not said (a node older than "peers_heard")
+    int64_t silent_ms;               //  since it was last heard ("peers_silent_ms")
+} stuck_link_t;
+
+//  A node's view of itself, from its stats: its links, and its store.
+typedef struct {
+    bool answered; //  it answered the stats query
+    int count;
+    stuck_link_t links[CLUSTER_MAX_NODES];
+    char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."
+                                      //  (stats_store_failing), or ""
+} stuck_view_t;
+
+#define STUCK_VIEW_MS 1500 //  a stats query waits at most this
+
+//  Asks client's node for its stats, at most timeout_ms and STUCK_VIEW_MS,
+//  and fills view (zeroed first) with its links and what
+//  stats_store_failing says of its store. Returns view->answered: false
+//  with no answer in time (or a refused key), view left zeroed.
+bool stuck_view (client_t *client, long timeout_ms, stuck_view_t *view);
 
 //  The name of the node that owns address in opts' cluster, into buf
 //  (size bytes): "" without a cluster, or with one that cannot be read.
