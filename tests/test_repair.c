@@ -12,7 +12,8 @@
     on (completed); and --force (failed at once). Then the books of all
     three data directories are checked. Last, on a cluster of its own, a
     credit whose target's node has a full disk (an 8 MiB tmpfs, root
-    only): explain says that node cannot serve it, and why. A saga's node
+    only): explain says that node cannot serve it, and why, and pending
+    says that its store fails (its list may be incomplete). A saga's node
     stopped: every command about it is no answer (exit 3), naming it.
     test_repair_force.c has --force past a node only paused, and after a
     resolve. The fixture: repair_test_util.h.
@@ -248,7 +249,8 @@ static void test_repair (void **state)
 //  is never answered: explain says that node cannot serve the target,
 //  quoting why (No space left on device), where it said the target and
 //  its node were up and "no answer has come yet (busy, or a message
-//  lost: try shoal resend)". Space freed, the credit goes through, once.
+//  lost: try shoal resend)"; pending says n2's store fails after its
+//  list (it said nothing of it). Space freed, the credit goes through, once.
 
 static void test_full_disk (void **state)
 {
@@ -293,6 +295,39 @@ static void test_full_disk (void **state)
                       out);
         zclock_sleep (100); //  between two asks, within the deadline
     }
+    //  pending says it of n2 too, after its list, which may miss what n2
+    //  could not write (it showed the list alone), and --json names n2 in
+    //  stores_failing; n1 and n3 write well.
+    deadline = zclock_mono () + DEADLINE_MS;
+    int rc;
+    while (true) {
+        rc = proc_sh (out, sizeof out, "%s pending --cluster %s", repair_bin (), fx->cfg);
+        if (strstr (out, "node n2: its store failed a write") &&
+            strstr (out, "No space left on device"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("pending, n2's disk full, never said its store fails: %s", out);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    assert_int_equal (rc, 0);
+    proc_assert_has (out, sender); //  the list is there, its stalled Credit
+    proc_assert_has (out, "which may be stale or incomplete");
+    if (strstr (out, "node n1:") || strstr (out, "node n3:"))
+        fail_msg ("pending says a store fails on a node whose disk has room: %s", out);
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (true) {
+        rc = proc_sh (out, sizeof out, "%s pending --json --cluster %s", repair_bin (), fx->cfg);
+        if (strstr (out, "\"stores_failing\":[{\"node\":\"n2\",\"store\":\"its store failed a "
+                         "write"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("pending --json, n2's disk full, never named n2 in stores_failing: %s", out);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    assert_int_equal (rc, 0);
+    const char *failing = strstr (out, "\"stores_failing\":");
+    if (strstr (failing, "\"node\":\"n1\"") || strstr (failing, "\"node\":\"n3\""))
+        fail_msg ("pending --json lists a store failing on a node whose disk has room: %s", out);
     //  cluster status says it of n2's row too (it looked well).
     proc_sh (out, sizeof out, "%s cluster status --cluster %s", repair_bin (), fx->cfg);
     if (!strstr (out, "its store failed a write") || !strstr (out, "No space left on device"))

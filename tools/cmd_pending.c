@@ -3,6 +3,8 @@
     cluster (--cluster FILE), as a table or, with --json, for scripts;
     exit codes of commands.h. The other stuck-work commands are in
     cmd_explain.c and cmd_resolve.c; what they share is in stuck_work.c.
+    A node whose store is failing (a full disk; damaged) is said so after
+    the list, read from its stats as explain reads them (stuck_view).
 
     Threads: the command's one thread.
 */
@@ -41,6 +43,35 @@ static void s_names_json (zlistx_t *names)
     printf ("]");
 }
 
+//  One node that answered whose store is failing (its stats, as explain
+//  reads them): what it could not store is not in its list.
+typedef struct {
+    char node[64];                    //  its name, or the endpoint alone
+    char store[STATS_STORE_TEXT_MAX]; //  stats_store_failing's words
+} store_failing_t;
+
+//  Adds node (named name) to failing if its stats say its store is
+//  failing, as stuck_view reads them. A node whose stats do not come in
+//  time is not added: it answered its list.
+static void s_store_check (client_t *client, long timeout_ms, const char *name, zlistx_t *failing)
+{
+    stuck_view_t view;
+    if (!stuck_view (client, timeout_ms, &view) || !view.store[0])
+        return;
+    store_failing_t *entry = calloc (1, sizeof (store_failing_t));
+    if (!entry)
+        return;
+    snprintf (entry->node, sizeof entry->node, "%s", name);
+    snprintf (entry->store, sizeof entry->store, "%s", view.store);
+    zlistx_add_end (failing, entry);
+}
+
+static void s_store_failing_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 //  --------------------------------------------------------------------------
 
 static void s_pending_help (FILE *out)
@@ -55,9 +86,13 @@ static void s_pending_help (FILE *out)
              "is asked; a node that does not answer within --timeout (default %d ms) is\n"
              "listed as down, and one that refuses this client's key is said on stderr,\n"
              "with what lets the client in. At most --limit rows per node (default and\n"
-             "most 1000); the rest is counted as truncated.\n\n"
+             "most 1000); the rest is counted as truncated. A node that answers while its\n"
+             "store fails its writes (a full disk) or is damaged, as its stats say (and\n"
+             "shoal explain), is said so after the list: what it could not write is not in\n"
+             "its list, which may be stale or incomplete.\n\n"
              "--json prints one object: {\"pending\":[...],\"nodes_down\":[...],\n"
-             "\"nodes_refused\":[...],\"truncated\":N}.\n\n"
+             "\"nodes_refused\":[...],\"stores_failing\":[{\"node\",\"store\"}...],\n"
+             "\"truncated\":N}.\n\n"
              "Exit: 0 answered by every node, 2 bad usage (or a client certificate that\n"
              "cannot be read), 3 a node did not answer or refused this client's key.\n\n"
              "Examples:\n"
@@ -92,6 +127,8 @@ int cmd_pending (int argc, char **argv)
     zlistx_t *down = zlistx_new (), *refused = zlistx_new ();
     zlistx_set_destructor (down, (zlistx_destructor_fn *) zstr_free);
     zlistx_set_destructor (refused, (zlistx_destructor_fn *) zstr_free);
+    zlistx_t *failing = zlistx_new ();
+    zlistx_set_destructor (failing, s_store_failing_free);
     int64_t truncated = 0;
     uint8_t args[64];
     size_t args_size = stuck_pending_args (args, sizeof args, opts.stalled, opts.limit);
@@ -105,9 +142,10 @@ int cmd_pending (int argc, char **argv)
         int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/all", "pending", args, args_size,
                                      opts.timeout_ms, &reply)
                         : SHOAL_EINVAL;
-        if (rc == 0 && reply.ok)
+        if (rc == 0 && reply.ok) {
             stuck_rows_read (&reply, cluster, name, rows, &truncated);
-        else if (client && cmd_refused ("pending", client, rc))
+            s_store_check (client, opts.timeout_ms, name ? name : opts.endpoint, failing);
+        } else if (client && cmd_refused ("pending", client, rc))
             zlistx_add_end (refused, strdup (name ? name : opts.endpoint));
         else if (client)
             zlistx_add_end (down, strdup (name ? name : opts.endpoint));
@@ -119,6 +157,7 @@ int cmd_pending (int argc, char **argv)
         zlistx_destroy (&rows);
         zlistx_destroy (&down);
         zlistx_destroy (&refused);
+        zlistx_destroy (&failing);
         cluster_destroy (&cluster);
         return EXIT_USAGE;
     }
@@ -134,7 +173,16 @@ int cmd_pending (int argc, char **argv)
         s_names_json (down);
         printf (",\"nodes_refused\":");
         s_names_json (refused);
-        printf (",\"truncated\":%lld}\n", (long long) truncated);
+        printf (",\"stores_failing\":[");
+        comma = "";
+        for (store_failing_t *entry = zlistx_first (failing); entry;
+             entry = zlistx_next (failing), comma = ",") {
+            printf ("%s{", comma);
+            stuck_json_str ("node", entry->node, false);
+            stuck_json_str ("store", entry->store, true);
+            printf ("}");
+        }
+        printf ("],\"truncated\":%lld}\n", (long long) truncated);
     } else {
         //  Nothing pending is said only of nodes that answered.
         size_t unanswered = zlistx_size (down) + zlistx_size (refused);
@@ -149,11 +197,16 @@ int cmd_pending (int argc, char **argv)
             printf ("node %s did not answer within %ld ms: down? (its pending commands are "
                     "not listed)\n",
                     name, opts.timeout_ms);
+        for (store_failing_t *entry = zlistx_first (failing); entry; entry = zlistx_next (failing))
+            printf ("node %s: %s (what it could not write is not in its list, which may be "
+                    "stale or incomplete)\n",
+                    entry->node, entry->store);
     }
     int rc = zlistx_size (down) || zlistx_size (refused) ? EXIT_NO_ANSWER : EXIT_ACCEPTED;
     zlistx_destroy (&rows);
     zlistx_destroy (&down);
     zlistx_destroy (&refused);
+    zlistx_destroy (&failing);
     cluster_destroy (&cluster);
     return rc;
 }
