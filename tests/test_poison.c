@@ -3,7 +3,8 @@
     set) crashes it three times in a row, with the test restarting it as
     a supervisor would; then the node stays up, serves the other actors,
     lists the dead letter, answers a client that sends it `poisoned`, and
-    the saga that sent it sees it stalled. A get whose view crashes the
+    the saga that sent it sees it stalled, and explain of the target lists
+    it, with why and how to decide it. A get whose view crashes the
     node is set aside likewise; a view that never returns is seen by the
     watchdog; an apply that refuses a stored event is named. Started again with the module
     "fixed", `shoal dead-letters retry` runs it exactly once. A timer
@@ -162,6 +163,39 @@ static void test_failing_target_explained (void **state)
 //  --------------------------------------------------------------------------
 //  1. A command sent by an actor crashes the node three times: set aside.
 
+//  explain of poison/p, whose Boom (message id) is a dead letter, lists
+//  it with why and the commands that decide it, in text and JSON (it
+//  said nothing of it: only `shoal dead-letters` did); an actor with none
+//  says so.
+static void s_assert_dead_letter_explained (proc_t *p, const char *id)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], needle[512];
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E poison/p"), 0);
+    snprintf (needle, sizeof needle,
+              "\n  dead letters:\n    command Boom, message %s: dead, 3 crashes, the last at ", id);
+    proc_assert_has (out, needle);
+    proc_assert_has (out, "      why: it crashed its node 3 times in a row: set aside, not run "
+                          "until retried; a client sending it is answered poisoned");
+    snprintf (needle, sizeof needle,
+              "      shoal dead-letters retry %s (once its module is fixed) | drop %s\n", id, id);
+    proc_assert_has (out, needle);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E --json poison/p"), 0);
+    snprintf (needle, sizeof needle,
+              "\"dead_letters\":[{\"id\":\"%s\",\"kind\":\"command\",\"command\":\"Boom\","
+              "\"state\":\"dead\",\"crashes\":3,\"last_crash\":\"",
+              id);
+    proc_assert_has (out, needle);
+    proc_assert_has (out, "\"reason\":\"it crashed its node 3 times in a row: set aside");
+    snprintf (needle, sizeof needle,
+              "\"retry\":\"shoal dead-letters retry %s\",\"drop\":\"shoal dead-letters drop %s\"}]",
+              id, id);
+    proc_assert_has (out, needle);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/x"), 0);
+    proc_assert_has (out, "\n  dead letters: none\n");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E --json counter/x"), 0);
+    proc_assert_has (out, "\"dead_letters\":[]");
+}
+
 static void test_poison_command (void **state)
 {
     proc_t *p = *state;
@@ -207,6 +241,7 @@ static void test_poison_command (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/f"), 0);
     proc_assert_has (out, "poison/p set it aside as a dead letter: it crashed its node 3 times");
     proc_assert_has (out, id);
+    s_assert_dead_letter_explained (p, id);
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_int_equal (s_count (out, "\"Boomed\""), 0);
 
@@ -244,6 +279,9 @@ static void test_poison_command (void **state)
     s_wait_for (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all --json"), 0);
     assert_non_null (strstr (out, who));
+    //  Decided and run: explain of the target lists it no more.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E poison/p"), 0);
+    proc_assert_has (out, "\n  dead letters: none\n");
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
     assert_null (strstr (out, "poison/p"));
     //  A retry of what is not dead is refused: why, in a line on stderr,
@@ -512,6 +550,10 @@ static void test_poison_get (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E poison/g"), 0);
     proc_assert_has (out, "poison/g, version 1\n  state: not shown: a get of poison/g crashed");
     proc_assert_has (out, "#1 Boomed");
+    char needle[128]; //  its gets, set aside as one dead letter
+    snprintf (needle, sizeof needle, "    query get, message %s: dead, 3 crashes", id);
+    proc_assert_has (out, needle);
+    proc_assert_has (out, "its gets are answered poisoned");
 
     //  Fixed: still set aside until an operator says; then gets run.
     proc_node_signal (p, SIGTERM);
