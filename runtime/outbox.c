@@ -229,6 +229,7 @@ void outbox_track (worker_t *self, pending_t *pending)
 
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due)
 {
+    pending->notice_only = false; //  a re-send is due: a notice comes with it
     pending->next_due = due;
     if (pending->due_at != HEAP_NONE)
         heap_update (self->pending_order.due, pending->due_at);
@@ -261,8 +262,20 @@ void outbox_count_stalled (worker_t *self, int64_t now)
         heap_pop (order->unstalled);
         pending->past_stall = true;
         order->stalled++;
+        //  Its sender is told now, not at its next re-send (up to
+        //  RETRY_MAX_MS later): a get of the sender agrees with pending.
+        if (!pending->stall_noticed && !pending->cancelling) {
+            outbox_due_at (self, pending, now);
+            pending->notice_only = true;
+            order->notice_due = true;
+        }
     }
     outbox_gauges (self);
+}
+
+bool outbox_notice_due (const worker_t *self)
+{
+    return self->pending_order.notice_due;
 }
 
 void outbox_resend (worker_t *self, int64_t now)
@@ -271,6 +284,7 @@ void outbox_resend (worker_t *self, int64_t now)
     int64_t stall_ms = self->config->stall_ms;
     pending_t *pending;
     outbox_count_stalled (self, now);
+    order->notice_due = false;
     size_t noticing = 0;
     while ((pending = heap_peek (order->due)) && pending->next_due <= now) {
         //  A command an operator resolved waits for its $cancel's answer,
@@ -279,6 +293,17 @@ void outbox_resend (worker_t *self, int64_t now)
         if (pending->cancelling) {
             heap_pop (order->due);
             continue;
+        }
+        //  Due for its stall notice alone (outbox_count_stalled): its next
+        //  re-send keeps its backoff, unless that is due as well.
+        if (pending->notice_only) {
+            int64_t resend = pending->last_sent + outbox_retry_delay (self, pending->attempt);
+            if (resend > now) {
+                outbox_due_at (self, pending, resend);
+                if (s_noticing_add (order, noticing, pending))
+                    noticing++;
+                continue;
+            }
         }
         pending->attempt++;
         pending->last_sent = now;

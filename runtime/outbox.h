@@ -12,8 +12,10 @@
     in memory, loaded at start and after an aborted batch, and added to
     when a committed batch is released. A command is re-sent until the turn that handles its reply
     deletes it (DESIGN-NOTES.md, "Outbox, replies and timers"); one
-    unanswered for stall_ms is reported to its sender once per load, at
-    its first re-send past stall_ms.
+    unanswered for stall_ms is reported to its sender once per load, as it
+    passes stall_ms (at the worker's next tick, not at its next re-send,
+    whose backoff it keeps), so that the sender's own record of it (a
+    transfer's `stalled`) agrees with what the pending query says.
 
     The table (by id) is a ptable_t (common/ptable.h: open addressing, 8
     bytes a slot, no allocation per entry) of entries that hold their key.
@@ -64,6 +66,7 @@ typedef struct {
     size_t due_at;                     //  its place in order->due, HEAP_NONE if not there
     size_t unstalled_at;               //  its place in order->unstalled, HEAP_NONE if not there
     bool past_stall;                   //  counted in order->stalled
+    bool notice_only;                  //  due now for its stall notice, not a re-send
     bool stored;                       //  under its 'o' key, not in a note only
     int gen;                           //  !stored: which of order->notes it is in
     size_t noted_at;                   //  its place there, HEAP_NONE if not there
@@ -83,6 +86,8 @@ struct _outbox_order_t {
     heap_t *unstalled;     //  by created: not yet unanswered for stall_ms
     uint64_t stalled;      //  entries unanswered for stall_ms or more (the gauge)
     pending_t **noticing;  //  a tick's stall notices, reused from tick to tick
+    bool notice_due;       //  an entry passed stall_ms unnoticed: it is due now, and the
+                           //  next tick notices it without waiting for its retry tick
     size_t noticing_cap;   //  its room, in entries
     noted_list_t notes[2]; //  entries in notes only: [epoch & 1] since the last
                            //  checkpoint, the other stored at the next one
@@ -148,8 +153,9 @@ void outbox_track (worker_t *self, pending_t *pending);
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 
 //  Re-sends every command due at now; then tells the sender of each one
-//  re-sent and unanswered for stall_ms, in a turn of its own (which may
-//  abort the batch: the notices stop there). Sets the stalled gauge.
+//  re-sent and unanswered for stall_ms, or due for its notice alone
+//  (outbox_count_stalled), in a turn of its own (which may abort the
+//  batch: the notices stop there). Sets the stalled gauge.
 //  O(due · log n), where due counts the re-sends and the entries that
 //  passed stall_ms since the last call.
 void outbox_resend (worker_t *self, int64_t now);
@@ -161,9 +167,15 @@ void outbox_resend (worker_t *self, int64_t now);
 void outbox_gauges (worker_t *self);
 
 //  Counts the entries that passed stall_ms by now in the stalled gauge
-//  (outbox_gauges). O(passed · log n): a look at the heap's top when none
-//  did, so the worker calls it on every tick.
+//  (outbox_gauges), and makes each one whose sender was not told yet due
+//  at once for its notice (outbox_notice_due). O(passed · log n): a look at the heap's
+//  top when none did, so the worker calls it on every tick.
 void outbox_count_stalled (worker_t *self, int64_t now);
+
+//  True if outbox_count_stalled made an entry due whose sender is to be
+//  told it is stalled: the worker calls outbox_resend at its next tick,
+//  whatever its retry tick says. Can't fail.
+bool outbox_notice_due (const worker_t *self);
 
 //  When outbox_resend has a re-send to do next. INT64_MAX when none is
 //  due. O(1).

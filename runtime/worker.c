@@ -479,7 +479,8 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 }
 
 //  Timers that are due, the stalled gauge, then re-sends and stall
-//  notices (at most every RETRY_TICK_MS), then passivation (every PASSIVATE_TICK_MS). Each is
+//  notices (at most every RETRY_TICK_MS, but at once when a command has
+//  just passed --stall-ms), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
 static void s_tick (worker_t *self)
@@ -490,7 +491,8 @@ static void s_tick (worker_t *self)
     timers_fire (self, now);
     self->stats->timers = timers_count (self->timers);
     outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
-    if (now >= self->next_retry_tick) {
+    //  A command that has just stalled is noticed at once.
+    if (now >= self->next_retry_tick || outbox_notice_due (self)) {
         self->next_retry_tick = now + RETRY_TICK_MS;
         outbox_resend (self, now);
     }
@@ -502,7 +504,7 @@ static void s_tick (worker_t *self)
 
 static long s_poll_timeout (worker_t *self)
 {
-    if (self->local.count || self->turns)
+    if (self->local.count || self->turns || outbox_notice_due (self))
         return 0;
     int64_t now = worker_now ();
     int64_t next = self->next_passivate_tick;
