@@ -56,7 +56,9 @@
     X (timers, "durable timers armed and not yet fired")                                           \
     X (overdue_turns, "turns that ran past --turn-timeout (counted by the watchdog)")              \
     X (overdue_now, "turns running past --turn-timeout now")                                       \
-    X (outbound_waits, "times a worker waited for the front: 64 MiB of its messages were out")
+    X (outbound_waits, "times a worker waited for the front: 64 MiB of its messages were out")     \
+    X (snapshots_skipped, "snapshots not written: the module's snapshot() wrote more than 1 MiB "  \
+                          "less 8 KiB, or wrote its fields wrongly (see the log)")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \
@@ -124,7 +126,10 @@
        "Replies refused: not from the actor their command went to; timers refused: not their "     \
        "actor's own (a peer's forgery)")                                                           \
     X (shoal_forced_answered_total, counter, "", s.forced_answered,                                \
-       "Commands an operator ended with --force that their target had run after all")
+       "Commands an operator ended with --force that their target had run after all")              \
+    X (shoal_snapshots_skipped_total, counter, "", s.snapshots_skipped,                            \
+       "Snapshots not written: the module's snapshot() wrote more than 1 MiB less 8 KiB, or "      \
+       "wrote its fields wrongly")
 
 #define SHOAL_NODE_METRICS(X)                                                                      \
     X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \

@@ -37,7 +37,8 @@ struct _actor_t {
     char *address;            //  key in the table: after the state, in the same allocation
     const shoal_type_t *type; //  its type
     int64_t version;          //  events in its stream, staged included
-    int64_t snapshot_seq;     //  seq of its latest snapshot
+    int64_t snapshot_seq;     //  seq of its latest snapshot, or of the latest one its
+                              //  module wrote too big or wrongly (stage.c)
     int64_t last_used;        //  ms, for passivation
     uint32_t staged_in;       //  the batch number its last events were staged in, its
                               //  low 32 bits (actor_staged_in)

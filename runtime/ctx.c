@@ -355,8 +355,7 @@ static int s_rec_error (shoal_ctx_t *ctx, const shoal_rec_t *rec, const char *wh
         return 0;
     if (ctx->error)
         return ctx->error; //  the first misuse is the one said
-    snprintf (ctx->misuse_text, sizeof ctx->misuse_text,
-              "%s%s%s: %zu bytes of fields, more than 1 MiB less 8 KiB (%d)", what,
+    snprintf (ctx->misuse_text, sizeof ctx->misuse_text, "%s%s%s: " CTX_TOO_BIG_TEXT, what,
               name[0] ? " " : "", name, rec->buffer.size, CTX_MAX_REC_BYTES);
     return s_misuse (ctx, SHOAL_ETOOBIG, ctx->misuse_text);
 }

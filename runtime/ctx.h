@@ -18,6 +18,11 @@
 #define CTX_MAX_REC_BYTES (ENVELOPE_MAX_SIZE - 8192)      //  one rec's bytes at most
 #define CTX_MAX_TIMER_MS (100LL * 365 * 24 * 3600 * 1000) //  a timer's delay at most
 
+//  How a rec over CTX_MAX_REC_BYTES is said, after what it is (a printf
+//  format for its size_t bytes and the int limit): the same words for an
+//  event's fields, a view's and a snapshot's, in a node and the test kit.
+#define CTX_TOO_BIG_TEXT "%zu bytes of fields, more than 1 MiB less 8 KiB (%d)"
+
 struct _shoal_msg_t {
     const envelope_t *envelope;           //  borrowed for the turn
     char id[2 * ENVELOPE_ID_SIZE + 1];    //  the envelope's id in hex

@@ -53,9 +53,14 @@ static int s_page_event (void *arg, int64_t seq, const char *name, const uint8_t
     return 0;
 }
 
+//  What a view over CTX_MAX_REC_BYTES is logged once per type as (by
+//  pointer: rec_misuse_once).
+static const char s_view_too_big[] = "view too big";
+
 //  Writes the actor's address, version and view into out. Returns 0 or
 //  the error (unknown type, load or view failure); a view the module wrote
-//  wrongly (a key twice) is SHOAL_EREJECTED with why, its reason, and
+//  wrongly (a key twice) or too big for an answer (over CTX_MAX_REC_BYTES,
+//  as any rec of a module) is SHOAL_EREJECTED with why, its reason, and
 //  logged once per type. An address whose stream has no event is answered
 //  from a fresh state, version 0, and not kept active: a get of addresses
 //  that never existed fills nothing.
@@ -85,7 +90,16 @@ static int s_get (worker_t *self, const envelope_t *envelope, shoal_rec_t *out, 
             shoal_rec_map_end (out);
         }
         const char *misuse = bytes ? NULL : rec_misuse (&view);
-        if (bytes)
+        if (bytes && size > CTX_MAX_REC_BYTES) {
+            snprintf (why, why_size, "view() of actor type '%s' wrote " CTX_TOO_BIG_TEXT,
+                      actor->type->name, size, CTX_MAX_REC_BYTES);
+            if (rec_misuse_once (actor->type, s_view_too_big))
+                log_warn ("actor type '%s': its view() wrote " CTX_TOO_BIG_TEXT
+                          ", first at %s: `shoal get` answers handler_error for such a state "
+                          "until the module is fixed",
+                          actor->type->name, size, CTX_MAX_REC_BYTES, actor->address);
+            rc = SHOAL_EREJECTED;
+        } else if (bytes)
             rec_raw (out, "state", bytes, size);
         else if (misuse) {
             snprintf (why, why_size, "view() of actor type '%s': %s", actor->type->name, misuse);
@@ -191,10 +205,15 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
     if (rc == 0 && data) {
         uint8_t *payload;
         size_t payload_size;
-        if (envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size) == 0) {
+        int encoded = envelope_reply_encode (true, NULL, NULL, data, size, &payload, &payload_size);
+        if (encoded == 0) {
             turn_reply (self, route, route_size, envelope, payload, payload_size);
             free (payload);
-        }
+        } else //  said, rather than left to the client's timeout
+            turn_error (self, route, route_size, envelope,
+                        encoded == SHOAL_ETOOBIG ? "reply_too_big" : "unavailable",
+                        encoded == SHOAL_ETOOBIG ? "the reply exceeds the envelope limit"
+                                                 : shoal_strerror (encoded));
     } else if (rc == SHOAL_ENOTFOUND)
         turn_error (self, route, route_size, envelope, "unknown_type",
                     "no actor type is registered for this address");

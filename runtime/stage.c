@@ -88,10 +88,30 @@ static int s_grow_staged_timers (worker_t *self, size_t more)
     return 0;
 }
 
+//  Logs a snapshot of actor of size bytes, too big to be written: at
+//  most once a second per worker, naming the last one and counting the
+//  others.
+static void s_snapshot_too_big (worker_t *self, const actor_t *actor, size_t size)
+{
+    static _Thread_local int64_t logged_at;
+    static _Thread_local uint64_t times;
+    uint64_t said;
+    if (log_due (&logged_at, &times, 1000, &said))
+        log_warn (
+            "worker %d: %s: no snapshot written: the snapshot() of actor type '%s' "
+            "wrote " CTX_TOO_BIG_TEXT "; its events keep its state, and its loads replay "
+            "them all until a snapshot fits (snapshots too big since the last such line: %llu)",
+            self->index, actor->address, actor->type->name, size, CTX_MAX_REC_BYTES,
+            (unsigned long long) said);
+}
+
 //  Stages a snapshot of actor when snapshot_every events passed since its
-//  last one. A snapshot that cannot be made is skipped: the next is due.
-//  One the module wrote wrongly (a key twice) never can be: that is logged,
-//  once per type, as replay then grows with every event.
+//  last one. A snapshot that cannot be made (out of memory, a storage
+//  error) is skipped: the next event tries again. One the module wrote
+//  wrongly (a key twice) or too big (over CTX_MAX_REC_BYTES, as an event's
+//  fields) is not written, is counted (snapshots_skipped) and logged
+//  (a misuse once per type), and is tried again snapshot_every events
+//  later: meanwhile replay grows with every event, but nothing is lost.
 static void s_stage_snapshot (worker_t *self, actor_t *actor)
 {
     shoal_rec_t snapshot;
@@ -100,12 +120,19 @@ static void s_stage_snapshot (worker_t *self, actor_t *actor)
     size_t size;
     const uint8_t *bytes = rec_finish (&snapshot, &size);
     const char *why = bytes ? NULL : rec_misuse (&snapshot);
+    bool too_big = bytes && size > CTX_MAX_REC_BYTES;
     if (why && rec_misuse_once (actor->type, "snapshot"))
         log_warn ("actor type '%s': its snapshot() failed (%s), first at %s: no snapshot is "
                   "taken, and replay grows with every event, until the module is fixed",
                   actor->type->name, why, actor->address);
-    if (bytes && journal_batch_snapshot_versioned (self->batch, actor->address, actor->version,
-                                                   actor->type->snapshot_version, bytes, size) == 0)
+    if (too_big)
+        s_snapshot_too_big (self, actor, size);
+    if (why || too_big) {
+        self->stats->snapshots_skipped++;
+        actor->snapshot_seq = actor->version; //  not tried again at every event
+    } else if (bytes &&
+               journal_batch_snapshot_versioned (self->batch, actor->address, actor->version,
+                                                 actor->type->snapshot_version, bytes, size) == 0)
         actor->snapshot_seq = actor->version;
     rec_close (&snapshot);
 }

@@ -438,6 +438,11 @@ static int s_same_view (shoal_testkit_t *self, const void *live, const void *oth
     if (!a_bytes || !b_bytes) {
         rc = SHOAL_EFORMAT;
         snprintf (self->why, sizeof self->why, "view misused its rec");
+    } else if (a_size > CTX_MAX_REC_BYTES) {
+        rc = SHOAL_EFORMAT;
+        snprintf (self->why, sizeof self->why,
+                  "view wrote " CTX_TOO_BIG_TEXT ": a node's `shoal get` answers handler_error",
+                  a_size, CTX_MAX_REC_BYTES);
     } else if (a_size != b_size || memcmp (a_bytes, b_bytes, a_size) != 0) {
         rc = SHOAL_EFORMAT;
         snprintf (self->why, sizeof self->why, "%s has another view than the live state: %s", what,
@@ -483,6 +488,11 @@ static int s_check_snapshot (shoal_testkit_t *self)
     shoal_data_t data;
     if (!bytes)
         snprintf (self->why, sizeof self->why, "snapshot misused its rec");
+    else if (size > CTX_MAX_REC_BYTES)
+        snprintf (self->why, sizeof self->why,
+                  "snapshot wrote " CTX_TOO_BIG_TEXT ": a node does not write it, and replays "
+                  "all the actor's events at each load",
+                  size, CTX_MAX_REC_BYTES);
     else if (!fresh)
         rc = SHOAL_ENOMEM;
     else if (data_init (&data, bytes, size) != 0) {

@@ -13,7 +13,10 @@
       Cancel{name} cancels this note's timers of that name.
     - Option replies {greeting}: the module option "greeting" ("" unset).
     - Log{text} logs "note says TEXT" at WARN and replies nothing.
-    Snapshots write {value, version}; snapshot_version is the module
+    - Pad{bytes} -> Padded{bytes} (0 to 4 MiB): the view and the snapshot
+      carry that many zero bytes as "pad" (the state, not its events,
+      grows); Get replies {pad} too.
+    Snapshots write {value, version, pad}; snapshot_version is the module
     option "snapshot_version" (default 1), and restore takes only that
     version (refusing any other, as a module that dropped an old shape).
 */
@@ -26,8 +29,11 @@ SHOAL_MODULE;
 
 typedef struct {
     int64_t value;
+    int64_t pad;   //  zero bytes its view and snapshot carry
     bool restored; //  set by restore only
 } note_t;
+
+#define NOTE_PAD_MAX (4 << 20)
 
 //  Read once, at init: constant afterwards.
 static char s_greeting[256];
@@ -56,6 +62,15 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
     if (strcmp (name, "Get") == 0) {
         shoal_rec_int (shoal_ctx_reply (ctx), "value", note->value);
         shoal_rec_bool (shoal_ctx_reply (ctx), "restored", note->restored);
+        shoal_rec_int (shoal_ctx_reply (ctx), "pad", note->pad);
+        return 0;
+    }
+    if (strcmp (name, "Pad") == 0) {
+        int64_t bytes;
+        if (shoal_data_int (data, "bytes", &bytes) != 0 || bytes < 0 || bytes > NOTE_PAD_MAX)
+            return shoal_ctx_reject (ctx, "invalid_field", "bytes is 0 to 4 MiB");
+        shoal_rec_int (shoal_ctx_emit (ctx, "Padded"), "bytes", bytes);
+        shoal_rec_int (shoal_ctx_reply (ctx), "pad", bytes);
         return 0;
     }
     if (strcmp (name, "Scribble") == 0) {
@@ -100,21 +115,34 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
     int64_t by;
     if (strcmp (event, "Rang") == 0)
         return 0;
+    if (strcmp (event, "Padded") == 0)
+        return shoal_data_int (data, "bytes", &note->pad);
     if (strcmp (event, "Added") != 0 || shoal_data_int (data, "by", &by) != 0)
         return SHOAL_EFORMAT;
     note->value += by;
     return 0;
 }
 
+//  Writes the note's pad, if any, into out: pad zero bytes.
+static void s_pad (const note_t *note, shoal_rec_t *out)
+{
+    void *zeros = note->pad ? calloc (1, (size_t) note->pad) : NULL;
+    if (zeros)
+        shoal_rec_bytes (out, "pad", zeros, (size_t) note->pad);
+    free (zeros);
+}
+
 static void s_view (const void *state, shoal_rec_t *out)
 {
     shoal_rec_int (out, "value", ((const note_t *) state)->value);
+    s_pad (state, out);
 }
 
 static void s_snapshot (const void *state, shoal_rec_t *out)
 {
     shoal_rec_int (out, "value", ((const note_t *) state)->value);
     shoal_rec_int (out, "version", s_note.snapshot_version);
+    s_pad (state, out);
 }
 
 static int s_restore (void *state, int version, const shoal_data_t *snapshot)
@@ -124,6 +152,11 @@ static int s_restore (void *state, int version, const shoal_data_t *snapshot)
     if (version != s_note.snapshot_version || shoal_data_int (snapshot, "version", &written) != 0 ||
         written != version || shoal_data_int (snapshot, "value", &note->value) != 0)
         return SHOAL_EFORMAT;
+    const uint8_t *pad;
+    size_t pad_size = 0;
+    if (shoal_data_has (snapshot, "pad") && shoal_data_bytes (snapshot, "pad", &pad, &pad_size))
+        return SHOAL_EFORMAT;
+    note->pad = (int64_t) pad_size;
     note->restored = true;
     return 0;
 }

@@ -10,7 +10,8 @@
     4. snapshots with a version: written and read back with it; one that
        cannot be restored (a version the type refuses or does not know
        yet, a damaged record) is logged and the actor rebuilt from all its
-       events, with the right state;
+       events, with the right state; one too big is not written, and
+       `get` of a view too big is refused, both saying the size;
     5. module options (--module-opt, the config file's module entry) and
        shoal_log's lines, which carry the actor's address.
 */
@@ -19,6 +20,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "data.h"
 #include "harness.h"
 #include "journal.h"
 #include "proc.h"
@@ -384,6 +386,85 @@ static void test_snapshot_versions (void **state)
     assert_has (log, "its record is damaged; rebuilding it from all its events");
 }
 
+//  A note padded by 2 MB (small events, a big state): its snapshot, over
+//  1 MiB less 8 KiB, is not written (it was, without a word), which is
+//  logged with the type, the address, the size and the limit, and
+//  counted; the note is rebuilt from its events, whole. `shoal get` of
+//  it answers handler_error with its view's size (no answer came: the
+//  reply could not be sent, and the client waited for its timeout). A
+//  state small again writes its snapshot, which is restored.
+static void test_snapshot_too_big (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE " --snapshot-every 2");
+    s_send (p, out, 0, "note/big", "Pad", "bytes=2000000");
+    s_send (p, out, 0, "note/big", "Add", "by=3"); //  event 2: a snapshot is due
+    if (!proc_log_until (p, "no snapshot written", WAIT_MS, log))
+        fail_msg ("the snapshot too big was not logged: %s", log);
+    assert_has (log, "WARN worker ");
+    assert_has (log, ": note/big: no snapshot written: the snapshot() of actor type 'note' wrote "
+                     "20000");
+    assert_has (log, " bytes of fields, more than 1 MiB less 8 KiB (1040384); its events keep "
+                     "its state");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E"), 0);
+    assert_has (out, "\"snapshots_skipped\":1");
+    //  Told, exit 1: not transient.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E note/big"), 1);
+    strncat (out, err, sizeof out - strlen (out) - 1);
+    assert_has (out, "handler_error");
+    assert_has (out, "view() of actor type 'note' wrote 20000");
+
+    s_restart (p, "");
+    char want[64];
+    s_send (p, out, 0, "note/big", "Get", NULL);
+    assert_has (out, "\"value\":3");
+    assert_has (out, "\"restored\":false");
+    snprintf (want, sizeof want, "\"pad\":%d", 2000000);
+    assert_has (out, want);
+    proc_read (p, "node.log", log);
+    assert_lacks (log, "ignored its snapshot");
+
+    s_send (p, out, 0, "note/big", "Pad", "bytes=10");
+    s_send (p, out, 0, "note/big", "Add", "by=1"); //  event 4: two after the one skipped
+    s_restart (p, "");
+    s_send (p, out, 0, "note/big", "Get", NULL);
+    assert_has (out, "\"value\":4");
+    assert_has (out, "\"restored\":true");
+    assert_has (out, "\"pad\":10");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E note/big"), 0);
+    assert_has (out, "\"pad\":{\"$bytes\":\"AAAAAAAAAAAAAA==\"}");
+
+    //  A snapshot as big that an older node wrote is still restored.
+    proc_node_signal (p, SIGTERM);
+    char dir[128], *error = NULL;
+    snprintf (dir, sizeof dir, "%s/data", p->dir);
+    int code;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    assert_non_null (journal);
+    shoal_rec_t rec;
+    rec_init (&rec);
+    void *zeros = calloc (1, 2000000);
+    assert_non_null (zeros);
+    shoal_rec_int (&rec, "value", 4);
+    shoal_rec_int (&rec, "version", 1);
+    shoal_rec_bytes (&rec, "pad", zeros, 2000000);
+    size_t size;
+    const uint8_t *bytes = rec_finish (&rec, &size);
+    assert_non_null (bytes);
+    journal_batch_t *batch = journal_batch_new (journal);
+    assert_int_equal (journal_batch_snapshot_versioned (batch, "note/big", 4, 1, bytes, size), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    journal_destroy (&journal);
+    rec_close (&rec);
+    free (zeros);
+    s_restart (p, "");
+    s_send (p, out, 0, "note/big", "Get", NULL);
+    assert_has (out, "\"restored\":true");
+    assert_has (out, want); //  pad 2000000
+}
+
 //  The journal keeps the version; a record made before versions were kept
 //  (three fields) reads as version 0.
 static void test_snapshot_record_version (void **state)
@@ -572,6 +653,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_timer_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_cancel_among_many, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_versions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_snapshot_too_big, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_record_version, s_setup, s_teardown),
         cmocka_unit_test (test_register_snapshot_pair),
         cmocka_unit_test (test_registry_options),

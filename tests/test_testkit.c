@@ -1,6 +1,7 @@
 /*  test_testkit.c - the test kit itself (runtime/testkit.c): that it
     catches what it promises to catch. An apply that disagrees with handle
-    fails the turn, and so does a snapshot that writes a wrong state; a rejected turn keeps nothing;
+    fails the turn, and so does a snapshot that writes a wrong state, or
+    one (or a view) too big for a node; a rejected turn keeps nothing;
    timers fire in due order at their due time, cancelled ones never; bad kits are refused.
 */
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "shoal_testkit.h"
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -133,6 +135,41 @@ static const shoal_type_t s_snapshotting_wrong = {
     .restore = s_restore,
 };
 
+//  The same type whose snapshot, or whose view, also carries value zero
+//  bytes: past 1 MiB less 8 KiB, a node would not write the snapshot, or
+//  could not answer a get with the view.
+static void s_pad (const void *state, shoal_rec_t *out)
+{
+    const tally_t *tally = state;
+    void *zeros = calloc (1, (size_t) tally->value + 1);
+    shoal_rec_bytes (out, "pad", zeros, zeros ? (size_t) tally->value : 0);
+    free (zeros);
+}
+
+static void s_snapshot_padded (const void *state, shoal_rec_t *out)
+{
+    s_view (state, out);
+    s_pad (state, out);
+}
+
+static const shoal_type_t s_snapshotting_padded = {
+    .name = "tally",
+    .state_size = sizeof (tally_t),
+    .handle = s_handle,
+    .apply = s_apply,
+    .view = s_view,
+    .snapshot = s_snapshot_padded,
+    .restore = s_restore,
+};
+
+static const shoal_type_t s_viewing_padded = {
+    .name = "tally",
+    .state_size = sizeof (tally_t),
+    .handle = s_handle,
+    .apply = s_apply,
+    .view = s_snapshot_padded,
+};
+
 static int64_t s_int (const shoal_data_t *data, const char *key)
 {
     int64_t value = -1;
@@ -228,6 +265,33 @@ static void test_apply_disagreeing_with_handle (void **state)
     shoal_testkit_destroy (&kit);
 }
 
+//  A snapshot over 1 MiB less 8 KiB, which a node does not write, and a
+//  view as big, with which it cannot answer a get: the turn that grows
+//  the state past it fails, saying which and how big.
+static void test_too_big (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_snapshotting_padded, "tally/t1");
+    s_add (kit, 1000);
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    s_add (kit, 2000000);
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EFORMAT);
+    if (!strstr (shoal_testkit_why (kit), "snapshot wrote 2001") ||
+        !strstr (shoal_testkit_why (kit), " bytes of fields, more than 1 MiB less 8 KiB "
+                                          "(1040384): a node does not write it"))
+        fail_msg ("a snapshot too big: %s", shoal_testkit_why (kit));
+    shoal_testkit_destroy (&kit);
+
+    kit = shoal_testkit_new (&s_viewing_padded, "tally/t1");
+    s_add (kit, 1040000); //  its view fits, just
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    s_add (kit, 1000);
+    assert_int_equal (shoal_testkit_run (kit), SHOAL_EFORMAT);
+    if (!strstr (shoal_testkit_why (kit), "view wrote 1041") ||
+        !strstr (shoal_testkit_why (kit), "(1040384): a node's `shoal get` answers handler_error"))
+        fail_msg ("a view too big: %s", shoal_testkit_why (kit));
+    shoal_testkit_destroy (&kit);
+}
+
 static void test_timers_in_due_order (void **state)
 {
     shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
@@ -296,6 +360,7 @@ int main (void)
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_rejected_keeps_nothing),
         cmocka_unit_test (test_apply_disagreeing_with_handle),
+        cmocka_unit_test (test_too_big),
         cmocka_unit_test (test_timers_in_due_order),
         cmocka_unit_test (test_bad_kits),
     };

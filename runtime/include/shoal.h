@@ -66,11 +66,14 @@ typedef struct {
     //  rejection). It sees the state read-only: only apply changes it (a
     //  write through a cast is undone when handle returns).
     int (*handle) (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg);
-    //  Writes the state as fields: what `shoal get` shows.
+    //  Writes the state as fields: what `shoal get` shows (at most 1 MiB
+    //  less 8 KiB of them: a get of a bigger view is refused).
     void (*view) (const void *state, shoal_rec_t *out);
     //  Optional, with restore: writes the state as a snapshot, stored with
     //  snapshot_version every --snapshot-every events. Both NULL = no
-    //  snapshots, the actor is always rebuilt from all its events.
+    //  snapshots, the actor is always rebuilt from all its events. A
+    //  snapshot of more than 1 MiB less 8 KiB of fields is not written
+    //  (logged and counted): the actor is rebuilt from all its events.
     void (*snapshot) (const void *state, shoal_rec_t *out);
     //  Optional, with snapshot: loads a snapshot that snapshot wrote when
     //  the type's snapshot_version was version. Returns 0, or non-zero for
