@@ -59,17 +59,17 @@ typedef struct {
     bool stall_noticed;                 //  its sender was told it is stalled
     bool cancelling;                    //  an operator resolved it: its $cancel is re-sent instead
     bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
-    bool untellable; //  its $cancel's target cannot tell if it ran it: past its inbox retention
-    uint8_t cancels[ENVELOPE_ID_SIZE]; //  is_cancel: the id of the command it cancels
-    char error[128];                   //  the last failure known about it, "" for none
-    outbox_order_t *order;             //  the heaps it is in, NULL until tracked
-    size_t due_at;                     //  its place in order->due, HEAP_NONE if not there
-    size_t unstalled_at;               //  its place in order->unstalled, HEAP_NONE if not there
-    bool past_stall;                   //  counted in order->stalled
-    bool notice_only;                  //  due now for its stall notice, not a re-send
-    bool stored;                       //  under its 'o' key, not in a note only
-    int gen;                           //  !stored: which of order->notes it is in
-    size_t noted_at;                   //  its place there, HEAP_NONE if not there
+    bool untellable;                    //  its $cancel's target cannot tell if it ran (retention)
+    uint8_t cancels[ENVELOPE_ID_SIZE];  //  is_cancel: the id of the command it cancels
+    char error[128];                    //  the last failure known about it, "" for none
+    outbox_order_t *order;              //  the heaps it is in, NULL until tracked
+    size_t due_at;                      //  its place in order->due, HEAP_NONE if not there
+    size_t unstalled_at;                //  its place in order->unstalled, HEAP_NONE if not there
+    bool past_stall;                    //  counted in order->stalled
+    bool notice_only;                   //  due now for its stall notice, not a re-send
+    bool stored;                        //  under its 'o' key, not in a note only
+    int gen;                            //  !stored: which of order->notes it is in
+    size_t noted_at;                    //  its place there, HEAP_NONE if not there
 } pending_t;
 
 //  Entries in notes only, of one generation (the notes written between
