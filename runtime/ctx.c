@@ -238,12 +238,19 @@ static int s_reject (shoal_ctx_t *ctx, bool runtime, const char *code, const cha
     //  busy and unavailable say "not run, ask again": a client that does
     //  would get a handler's stored rejection again, for ever.
     bool transient = !runtime && (strcmp (code, "busy") == 0 || strcmp (code, "unavailable") == 0);
-    if (shoal_name_check (code, code_len) == 0 && !transient)
+    //  expired says the runtime cannot tell whether a command ran (older
+    //  than the inbox retention): a sender keeps it for an operator.
+    bool expired = !runtime && strcmp (code, "expired") == 0;
+    if (shoal_name_check (code, code_len) == 0 && !transient && !expired)
         memcpy (ctx->code, code, code_len + 1);
     else if (transient)
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code the runtime keeps for work it did not run (busy, "
                   "unavailable): a client would ask again for ever");
+    else if (expired)
+        s_misuse (ctx, SHOAL_EINVAL,
+                  "a rejection code the runtime keeps for a command older than the inbox "
+                  "retention (expired): a sender would keep it pending for an operator");
     else
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code that is not a code (1 to " s_str (

@@ -290,7 +290,10 @@ void outbox_resend (worker_t *self, int64_t now)
         //  A command an operator resolved waits for its $cancel's answer,
         //  which ends it either way (repair.h): sending it again could only
         //  race the cancel. It leaves the heap here, once due.
-        if (pending->cancelling) {
+        //  One whose target cannot tell whether it ran it waits for an
+        //  operator (repair.h): the answer would be the same; it is sent
+        //  again after a reload, which does not know it.
+        if (pending->cancelling || (pending->untellable && pending->stall_noticed)) {
             heap_pop (order->due);
             continue;
         }

@@ -59,7 +59,8 @@ typedef struct {
     bool stall_noticed;                 //  its sender was told it is stalled
     bool cancelling;                    //  an operator resolved it: its $cancel is re-sent instead
     bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
-    bool untellable;                    //  its $cancel's target cannot tell if it ran (retention)
+    bool untellable;                    //  its target cannot tell if it ran it (repair.h);
+                                        //  in memory only: learned again after a reload
     uint8_t cancels[ENVELOPE_ID_SIZE];  //  is_cancel: the id of the command it cancels
     char error[128];                    //  the last failure known about it, "" for none
     outbox_order_t *order;              //  the heaps it is in, NULL until tracked

@@ -246,6 +246,7 @@ typedef struct {
     char reason[ENVELOPE_REASON_MAX + 1];
     char operator[64];
     bool force;
+    bool accept;       //  the command ran, as the operator found (its target cannot tell)
     int64_t silent_ms; //  how long the target's node must have been silent for force
     uint8_t command_id[ENVELOPE_ID_SIZE];
 } resolve_args_t;
@@ -282,6 +283,11 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
     char force_why[64];
     if (!wrong && queryargs_bool (&data, "force", &args->force, force_why, sizeof force_why))
         wrong = "force must be true or false";
+    if (!wrong && queryargs_bool (&data, "accept", &args->accept, force_why, sizeof force_why))
+        wrong = "accept must be true or false";
+    if (!wrong && args->accept && args->force)
+        wrong = "accept and force do not go together: accept says the command ran, force that "
+                "it is ended without its target";
     args->silent_ms = REPAIR_FORCE_SILENT_MS;
     if (!wrong &&
         (queryargs_int (&data, "silent_ms", &args->silent_ms, force_why, sizeof force_why) ||
@@ -306,6 +312,8 @@ static int s_stage_record (worker_t *self, actor_t *actor, const resolve_args_t 
     shoal_rec_str (&record, "operator", args->operator);
     shoal_rec_int (&record, "at", now);
     shoal_rec_bool (&record, "force", args->force);
+    if (args->accept)
+        shoal_rec_bool (&record, "accept", true);
     journal_event_t event = {.name = REPAIR_RESOLVED};
     event.data = rec_finish (&record, &event.size);
     int rc = event.data ? journal_batch_append (self->batch, actor->address, actor->version, &event,
@@ -508,7 +516,14 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         turn_error (self, route, route_size, request, "not_pending", reason);
         return;
     }
-    if (pending->cancelling && !args.force) {
+    if (pending->untellable && !args.force && !args.accept) {
+        turn_error (self, route, route_size, request, "untellable",
+                    "its target cannot tell whether it ran it (older than its inbox retention): "
+                    "a $cancel would get that answer too. Look for its effect in the target's "
+                    "events, then resolve with --accept (it ran) or --force (it did not)");
+        return;
+    }
+    if (pending->cancelling && !args.force && !args.accept) {
         turn_error (self, route, route_size, request, "resolving",
                     "its $cancel is on its way already; --force ends it without the target");
         return;
@@ -530,6 +545,12 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         turn_error (self, route, route_size, request, refused, why);
         return;
     }
+    if (args.accept && !pending->untellable) {
+        turn_error (self, route, route_size, request, "tellable",
+                    "its target has not said it cannot tell whether it ran it: resolve with "
+                    "--reject, and its target's answer decides");
+        return;
+    }
     int64_t now = worker_now ();
     uint64_t batch = self->batch_number;
     rc = s_stage_record (self, actor, &args, &command, now);
@@ -543,7 +564,27 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     shoal_rec_str (&data, "id", args.id);
     shoal_rec_str (&data, "command", command.name);
     shoal_rec_str (&data, "target", command.to);
-    if (args.force) {
+    if (args.accept) {
+        //  The saga goes on as if the target had answered it ran it; the
+        //  $cancel still in flight ends when answered, changing nothing.
+        log_warn ("worker %d: OPERATOR %s ACCEPTED %s's %s %s to %s as run (%s), which %s "
+                  "cannot tell: the saga goes on as if it had answered so",
+                  self->index, args.operator, request->to, command.name, args.id, command.to,
+                  args.reason, command.to);
+        uint8_t *payload;
+        size_t size;
+        rc = envelope_reply_encode (true, NULL, NULL, NULL, 0, &payload, &size);
+        self->forcing = true; //  turn_on_reply's log line
+        bool ended = rc == 0 && repair_hand_reply (self, pending, &command, payload, size);
+        self->forcing = false;
+        if (rc == 0)
+            free (payload);
+        if (batch != self->batch_number) {
+            rec_close (&data);
+            return; //  aborted: nothing of it happened; the client retries
+        }
+        shoal_rec_str (&data, "state", ended ? "accepted" : "accepted, not taken");
+    } else if (args.force) {
         log_warn ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
                   "asking %s: if it ran there, the books may be wrong",
                   self->index, args.operator, request->to, command.name, command.to, args.code,

@@ -73,8 +73,21 @@ void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SI
 
 //  Between repair.c and repair_cancel.c:
 
+//  What pending and explain say of an untellable command (at most 127 bytes).
+#define REPAIR_UNTELLABLE_ERROR                                                                    \
+    "its target cannot tell if it ran it (older than its inbox retention): see its events, then "  \
+    "resolve --accept or --force"
+
 #define REPAIR_CANCEL_REASON                                                                       \
     "cancelled by an operator: " //  a $cancel's reason, then the operator's
+
+//  True if reply, to a command or its $cancel, says its target cannot
+//  tell whether it ran the command: expired, older than its inbox
+//  retention, its record maybe pruned (repair_cancel.c). Not handed to
+//  the sender, which would take it for a command not run: the command
+//  stays pending, marked untellable, for an operator's resolve --accept
+//  or --force.
+bool repair_reply_untellable (const envelope_t *reply);
 
 //  A $cancel's turn at its target (repair_cancel.c).
 void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,

@@ -141,10 +141,14 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
     self->tally.forced_answered++;
 }
 
-//  True if reply, to a $cancel, says its target cannot tell whether it
-//  ran the command (expired: older than its inbox retention, s_cancel).
-static bool s_untellable (const envelope_t *reply)
+bool repair_reply_untellable (const envelope_t *reply)
 {
+    //  Most replies are acceptances, encoded {"ok": true, ...} first by
+    //  every node (envelope_reply_encode): those are not read further.
+    static const uint8_t accepted[] = {0x84, 0xa2, 'o', 'k', 0xc3};
+    if (reply->payload_size >= sizeof accepted &&
+        memcmp (reply->payload, accepted, sizeof accepted) == 0)
+        return false;
     bool ok;
     char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
     const uint8_t *data;
@@ -171,7 +175,7 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
     pending_t *pending = outbox_pending_find (self, cancel->cancels);
     if (pending && !streq (pending->sender, envelope->to))
         pending = NULL;
-    if (s_untellable (envelope)) {
+    if (repair_reply_untellable (envelope)) {
         //  Not handed to the saga as its command's reply: the operator
         //  decides, with --force, which this answer lets through.
         if (pending) {
@@ -183,9 +187,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
                           "its effect (shoal events %s), then resolve it with --force",
                           self->index, envelope->from, envelope->to, hex, envelope->from);
             pending->untellable = true;
-            snprintf (cancel->error, sizeof cancel->error,
-                      "its target cannot tell if it ran it (older than its inbox retention): "
-                      "see its events, then resolve --force");
+            snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);
+            snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
             return; //  re-sent until the command ends
         }
         s_forced_checked (self, cancel, envelope);

@@ -10,6 +10,7 @@
 #include "actors.h"
 #include "ctx.h"
 #include "deadletter.h"
+#include "repair.h"
 #include "inbox.h"
 #include "stage.h"
 #include "timers.h"
@@ -338,6 +339,20 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         turn_forged (self, envelope, "a reply", "the actor its command went to");
         return;
     }
+    if (repair_reply_untellable (envelope)) { //  kept for an operator (repair.h)
+        if (!pending->untellable) {
+            char hex[2 * ENVELOPE_ID_SIZE + 1];
+            repair_hex (pending->id, hex);
+            log_warn ("worker %d: %s cannot tell whether it ran %s's command %s %s: it is older "
+                      "than its inbox retention. It stays pending for an operator: look for its "
+                      "effect (shoal events %s), then shoal resolve --accept (it ran) or --force",
+                      self->index, envelope->from, envelope->to, envelope->name, hex,
+                      envelope->from);
+            pending->untellable = true;
+        }
+        snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
+        return;
+    }
     int rc;
     actor_t *actor = actor_table_get (self, envelope->to, &rc);
     if (!actor) { //  retried: the pending entry stays and the command is re-sent
@@ -365,7 +380,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
                   envelope->name, self->ctx.reason);
     self->tally.replies++;
     if (pending->stall_noticed && self->forcing)
-        log_info ("command %s from %s to %s is ended by an operator's --force after %lld ms, "
+        log_info ("command %s from %s to %s is ended by an operator's resolve after %lld ms, "
                   "without its reply",
                   envelope->name, envelope->to, envelope->from,
                   (long long) (now - pending->created));

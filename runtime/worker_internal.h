@@ -119,7 +119,7 @@ struct _worker_t {
     int64_t slow_logged_at; //  when a slow commit was last logged (monotonic ms)
     uint64_t slow_commits;  //  slow commits not logged yet
     int64_t forged_at;      //  when a forged reply or timer was last logged (mono ms)
-    bool forcing;           //  a reply an operator forced is being handed (repair.c)
+    bool forcing;           //  a reply an operator decided is being handed (repair.c)
     bool reload_due;        //  an abort's reload failed: try again (worker.c)
     busiest_t busiest;      //  messages per address since last read (busiest.h)
     zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)

@@ -171,7 +171,9 @@ static int s_on_reply (shoal_ctx_t *ctx, const transfer_t *transfer, const shoal
     bool accepted = shoal_msg_accepted (msg);
     //  "expired": the leg outlived the receiver's inbox retention and was
     //  not run; whether an earlier copy ran is unknown. Only an operator
-    //  can settle it: stay stalled, visibly, rather than guess.
+    //  can settle it: stay stalled, visibly, rather than guess. (The
+    //  runtime keeps such a leg pending for the operator and does not
+    //  hand this reply over; a saga run elsewhere, the testkit's, may.)
     if (!accepted && strcmp (shoal_msg_code (msg), "expired") == 0) {
         if (!transfer->stalled) {
             shoal_rec_t *event = shoal_ctx_emit (ctx, "Stalled");

@@ -159,18 +159,31 @@ void repair_id_on (fixture_t *fx, const char *type, const char *prefix, int node
 }
 
 //  Polls `shoal get ADDRESS` until its output holds text.
-void repair_wait_get (fixture_t *fx, const char *address, const char *text)
+//  repair_wait_get through node i, or any node if i < 0.
+static void s_wait_get (fixture_t *fx, int i, const char *address, const char *text)
 {
-    char out[4096] = "";
+    char out[4096] = "", node[64] = "";
+    if (i >= 0)
+        snprintf (node, sizeof node, " --node %s", cluster_node_name (fx->cluster, i));
     int64_t deadline = zclock_mono () + DEADLINE_MS;
     while (zclock_mono () < deadline) {
-        proc_sh (out, sizeof out, "%s get --cluster %s %s 2>/dev/null", repair_bin (), fx->cfg,
-                 address);
+        proc_sh (out, sizeof out, "%s get --cluster %s%s %s 2>/dev/null", repair_bin (), fx->cfg,
+                 node, address);
         if (strstr (out, text))
             return;
         zclock_sleep (100); //  between two asks, within the deadline
     }
     fail_msg ("%s never showed %s; last: %s", address, text, out);
+}
+
+void repair_wait_get (fixture_t *fx, const char *address, const char *text)
+{
+    s_wait_get (fx, -1, address, text);
+}
+
+void repair_wait_get_on (fixture_t *fx, int i, const char *address, const char *text)
+{
+    s_wait_get (fx, i, address, text);
 }
 
 //  Polls `shoal pending --json` (--stalled if stalled) until a row of
@@ -282,6 +295,23 @@ void repair_transfer (fixture_t *fx, const char *id, const char *from, const cha
     assert_int_equal (proc_sh (NULL, 0, "%s transfer --cluster %s --id %s %s %s 10 >/dev/null",
                                repair_bin (), fx->cfg, id, from, to),
                       0);
+}
+
+void repair_transfers (fixture_t *fx, int i, int n, char ids[][64], const char *from, char to[][64])
+{
+    char command[4096] = "";
+    size_t used = 0;
+    for (int k = 0; k < n; k++)
+        used += (size_t) snprintf (command + used, sizeof command - used,
+                                   "%s transfer --cluster %s --node %s --id %s %s %s 10 "
+                                   ">/dev/null & ",
+                                   repair_bin (), fx->cfg, cluster_node_name (fx->cluster, i),
+                                   ids[k], from, to[k]);
+    assert_true (used < sizeof command - 32);
+    snprintf (command + used, sizeof command - used,
+              "fail=0; for j in $(jobs -p); do wait $j "
+              "|| fail=1; done; exit $fail");
+    assert_int_equal (proc_sh (NULL, 0, "%s", command), 0);
 }
 
 //  How many lines of `shoal events ADDRESS` hold both a and b.

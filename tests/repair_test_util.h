@@ -92,6 +92,19 @@ void repair_open (fixture_t *fx, const char *id, int amount);
 
 void repair_transfer (fixture_t *fx, const char *id, const char *from, const char *to);
 
+//  Starts transfers ids[k] of 10 from from to to[k], k < n, at once (one
+//  shell, each in the background, through node i, the sagas' own), so
+//  that their Credits leave within a moment: a test that pauses their
+//  target's node needs them sent before that node is seen down (2 s),
+//  when they would be dropped for a later re-send; one after another's
+//  wait took longer under a loaded machine.
+void repair_transfers (fixture_t *fx, int i, int n, char ids[][64], const char *from,
+                       char to[][64]);
+
+//  Polls `shoal get ADDRESS` of node i alone until its output holds text
+//  (the others may be paused).
+void repair_wait_get_on (fixture_t *fx, int i, const char *address, const char *text);
+
 //  How many lines of `shoal events ADDRESS` hold both a and b.
 int repair_count_events (fixture_t *fx, const char *address, const char *a, const char *b);
 

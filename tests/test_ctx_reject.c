@@ -89,6 +89,11 @@ static void test_reject_bad_code (void **state)
         assert_true (f->ctx.failed);
         assert_non_null (strstr (f->ctx.reason, "a client would ask again for ever"));
     }
+    //  expired: the runtime's "cannot tell whether it ran" (repair.h).
+    shoal_rec_str (&f->payload, "code", "expired");
+    REJECT (f, "Reject", "handler_error");
+    assert_true (f->ctx.failed);
+    assert_non_null (strstr (f->ctx.reason, "older than the inbox retention (expired)"));
     //  The runtime's other codes a handler may mean as they are.
     shoal_rec_str (&f->payload, "code", "id_reused");
     REJECT (f, "Reject", "id_reused");

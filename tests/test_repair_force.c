@@ -54,16 +54,20 @@ static void test_forced_then_answered (void **state)
                                repair_bin (), fx->cfg, to[1], repair_bin (), fx->cfg, to[1]),
                       0);
     assert_int_equal (repair_stat (fx, 0, "forced_answered"), 0);
-    kill (fx->pids[2], SIGSTOP);
-    //  Their Credits reach n3's socket before n3 is seen down.
     for (int k = 0; k < 2; k++) {
         char prefix[16];
         snprintf (prefix, sizeof prefix, "ft%d", k);
         repair_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
-        repair_transfer (fx, transfer[k], from, to[k]);
         snprintf (address[k], sizeof address[k], "transfer/%s", transfer[k]);
-        repair_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
     }
+    //  Their Credits reach n3's socket before n3 is seen down: none was
+    //  dropped for a link seen down.
+    int64_t dropped = repair_stat (fx, 0, "dropped");
+    kill (fx->pids[2], SIGSTOP);
+    repair_transfers (fx, 0, 2, transfer, from, to);
+    for (int k = 0; k < 2; k++)
+        repair_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
+    assert_int_equal (repair_stat (fx, 0, "dropped"), dropped);
     repair_wait_link (fx, 0, 2, false);
     //  Seen down, but silent for less than --silent-for (30 s by default):
     //  refused, too_soon, and nothing ended (it is still pending).
@@ -84,27 +88,40 @@ static void test_forced_then_answered (void **state)
         assert_non_null (strstr (out, "WARNING: --force ended"));
     }
     kill (fx->pids[2], SIGCONT);
-    //  Both $cancels answered, nothing pending; one counted: the Credit
-    //  that ran, not the one the closed account refused.
+    //  Both $cancels answered, nothing pending. The Credits in n3's socket
+    //  ran when it went on (most runs), or went with the connection that
+    //  n1's heartbeat closed before n3 read them (ZeroMQ drops what was
+    //  not read): then the forced end's $cancel, re-sent, came first and
+    //  fenced them off. The count says which, and the books agree.
     repair_wait_none_pending (fx, "the forced ends' $cancels were never answered");
-    int64_t deadline = zclock_mono () + DEADLINE_MS;
-    //  Counted at the release of the batch that handled the answer: a
-    //  moment after the command leaves the pending list, asked until then.
-    while (repair_stat (fx, 0, "forced_answered") < 1) {
-        if (zclock_mono () > deadline)
-            fail_msg ("n1 never counted the forced Credit that ran");
-        zclock_sleep (100); //  between two asks, within the deadline
-    }
-    assert_int_equal (repair_stat (fx, 0, "forced_answered"), 1);
-    char log[400], expect[300];
+    char log[400], expect[300], account[128];
     snprintf (log, sizeof log, "%s/n1.log", fx->dir);
-    snprintf (expect, sizeof expect, "account/%s ran %s's command %s after all", to[0], address[0],
-              id[0]);
+    snprintf (account, sizeof account, "account/%s", to[0]);
+    int ran = repair_count_events (fx, account, "Credited", transfer[0]);
+    if (ran) {
+        int64_t deadline = zclock_mono () + DEADLINE_MS;
+        //  Counted at the release of the batch that handled the answer: a
+        //  moment after the command leaves the pending list, asked until then.
+        while (repair_stat (fx, 0, "forced_answered") < 1) {
+            if (zclock_mono () > deadline)
+                fail_msg ("n1 never counted the forced Credit that ran");
+            zclock_sleep (100); //  between two asks, within the deadline
+        }
+        snprintf (expect, sizeof expect, "account/%s ran %s's command %s after all", to[0],
+                  address[0], id[0]);
+    } else
+        snprintf (expect, sizeof expect, "account/%s had not run %s's command %s", to[0],
+                  address[0], id[0]);
+    assert_int_equal (repair_stat (fx, 0, "forced_answered"), ran);
     assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s", expect, log), 0);
     assert_string_equal (out, "1\n");
-    snprintf (expect, sizeof expect, "account/%s had refused %s's command %s, ended with --force",
-              to[1], address[1], id[1]);
-    assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s", expect, log), 0);
+    //  The closed account's Credit: refused by its handler, or fenced off;
+    //  not counted either way.
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "grep -c -E 'account/%s had (refused|not run) %s.s command %s' %s",
+                               to[1], address[1], id[1], log),
+                      0);
+    assert_string_equal (out, "1\n");
     //  The forced end's own line says so, not that a reply came.
     assert_int_equal (proc_sh (NULL, 0, "grep -q 'Credit from %s to account/%s is un-stalled' %s",
                                address[0], to[0], log),
@@ -211,90 +228,169 @@ static void test_force_after_resolve (void **state)
 }
 
 //  --------------------------------------------------------------------------
-//  A resolve of a command older than its target's inbox retention: the
-//  target ran the Credit, its reply was lost (the saga's node killed),
-//  and its record was pruned before the saga's node came back; the
-//  re-sent Credit is refused expired, and the transfer stalls for an
-//  operator. The resolve's $cancel finds no record there either: the
-//  target cannot tell whether it ran it, and says so, rather than record
-//  a rejection (the transfer would be refunded beside the credit that
-//  ran: money made). The command stays pending for the operator, and
-//  --force is let through though the target's node is up.
+//  The scene of test_resolve_past_retention: n2 paused a moment, shorter
+//  than the heartbeat's 2 s (a longer pause can end the connection from
+//  n1 before n2 reads the Credits in it: ZeroMQ drops them), three
+//  transfers started at once, their Credits in n2's socket, n1 killed, n2
+//  going on: it runs them, and their replies are lost.
+static void s_credits_run_replies_lost (fixture_t *fx, const char *from, char to[][64],
+                                        char account[][128], char transfer[][64],
+                                        char address[][128])
+{
+    for (int k = 0; k < 3; k++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "rt%d", k);
+        repair_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
+        snprintf (address[k], sizeof address[k], "transfer/%s", transfer[k]);
+    }
+    int64_t paused = zclock_mono ();
+    kill (fx->pids[1], SIGSTOP);
+    //  Asked of n1 alone: a question to n2 would wait for its answer.
+    repair_transfers (fx, 0, 3, transfer, from, to);
+    for (int k = 0; k < 3; k++) //  debited: the Credit left with that commit
+        repair_wait_get_on (fx, 0, address[k], "\"status\":\"debited\"");
+    repair_node_kill (fx, 0, SIGKILL);
+    kill (fx->pids[1], SIGCONT);
+    int64_t pause = zclock_mono () - paused;
+    //  n2 has read what n1's connection brought once it sees it end; its
+    //  turns on it commit a moment later.
+    repair_wait_link (fx, 1, 0, false);
+    int ran = 0;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (ran < 3 && zclock_mono () < deadline) {
+        zclock_sleep (100); //  between two asks, within the deadline
+        ran = 0;            //  asked of n2 itself: the others may see it down a while yet
+        for (int k = 0; k < 3; k++)
+            ran += proc_sh (NULL, 0, "%s events --cluster %s --node n2 %s | grep -q '%s'",
+                            repair_bin (), fx->cfg, account[k], transfer[k]) == 0;
+    }
+    if (ran != 3)
+        fail_msg ("n2, paused %lld ms, ran %d of the 3 Credits in its socket", (long long) pause,
+                  ran);
+}
+
+//  --------------------------------------------------------------------------
+//  Commands older than their target's inbox retention. Three transfers'
+//  Credits ran on n2 while n1 was down (killed: their replies lost), and
+//  n2 pruned their records before n1 came back: whether they ran, n2
+//  cannot tell. Its answer (expired, to a re-sent Credit or to a $cancel)
+//  is not handed to the saga, which would take it for a Credit not run
+//  (a $cancel's rejection: the transfer refunded beside the credit that
+//  ran, money made); the commands stay pending, said so, for an operator,
+//  who looks at the target's events and decides: --accept (it ran: the
+//  transfer completes) or --force (here against its events, to show that
+//  it is the operator's word), let through though n2 is up. The third is
+//  resolved while n2 is paused, so that its $cancel reaches n2 before it
+//  has answered the re-sent Credit: the $cancel carries the command's
+//  age, and n2 answers it cannot tell rather than record a rejection.
 static void test_resolve_past_retention (void **state)
 {
     fixture_t *fx = *state;
-    char from[64], to[64], transfer[64], address[128], id[33], json[65536], out[65536];
+    char from[64], to[3][64], transfer[3][64], address[3][128], id[3][33], account[3][128];
+    char json[65536], out[65536];
     repair_id_on (fx, "account", "rsrc", 0, from, sizeof from);
-    repair_id_on (fx, "account", "rdst", 1, to, sizeof to);
-    repair_id_on (fx, "transfer", "rt", 0, transfer, sizeof transfer);
-    snprintf (address, sizeof address, "transfer/%s", transfer);
     repair_open (fx, from, 100);
-    //  Opened only: its one record is in its first event, never pruned,
-    //  so that n2's first record pruned is the Credit's.
-    assert_int_equal (proc_sh (NULL, 0, "%s send --cluster %s account/%s Open owner=x >/dev/null",
-                               repair_bin (), fx->cfg, to),
-                      0);
-    //  The Credit waits in n2's socket while n1 is killed: its reply is lost.
-    kill (fx->pids[1], SIGSTOP);
-    repair_transfer (fx, transfer, from, to);
-    repair_wait_pending (fx, false, address, "Credit", id, json, sizeof json);
-    repair_node_kill (fx, 0, SIGKILL);
-    kill (fx->pids[1], SIGCONT);
-    //  n2 ran it, and prunes its record 4.5 s after.
+    for (int k = 0; k < 3; k++) {
+        char prefix[16];
+        snprintf (prefix, sizeof prefix, "rdst%d", k);
+        repair_id_on (fx, "account", prefix, 1, to[k], sizeof to[k]);
+        snprintf (account[k], sizeof account[k], "account/%s", to[k]);
+        //  Opened only: its one record is in its first event, never
+        //  pruned, so that n2's records pruned are the Credits'.
+        assert_int_equal (proc_sh (NULL, 0,
+                                   "%s send --cluster %s account/%s Open owner=x >/dev/null",
+                                   repair_bin (), fx->cfg, to[k]),
+                          0);
+    }
+    s_credits_run_replies_lost (fx, from, to, account, transfer, address);
+    //  n2 prunes their records 4.5 s after.
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (repair_stat (fx, 1, "pruned") < 1) {
+    while (repair_stat (fx, 1, "pruned") < 3) {
         if (zclock_mono () > deadline)
-            fail_msg ("n2 never pruned the Credit's record");
+            fail_msg ("n2 never pruned the Credits' records: %lld of 3",
+                      (long long) repair_stat (fx, 1, "pruned"));
         zclock_sleep (100); //  between two asks, within the deadline
     }
-    char account[128];
-    snprintf (account, sizeof account, "account/%s", to);
-    assert_int_equal (repair_count_events (fx, account, "Credited", transfer), 1);
-    //  n1 back: its re-sent Credit is refused expired, never run again.
+    //  n1 back, n2 paused: the third transfer resolved before n2 answers.
+    kill (fx->pids[1], SIGSTOP);
     repair_node_start (fx, 0);
-    deadline = zclock_mono () + DEADLINE_MS;
-    while (repair_stat (fx, 1, "expired") < 1) {
-        if (zclock_mono () > deadline) {
-            proc_sh (out, sizeof out, "tail -n 4 %s/n2.log", fx->dir);
-            fail_msg ("n2 never refused the re-sent Credit as expired: %s", out);
-        }
-        zclock_sleep (100); //  between two asks, within the deadline
-    }
-    repair_wait_get (fx, address, "\"stalled\":true");
-    for (int i = 1; i < NODES; i++) //  n1 is up as every node sees it
-        repair_wait_link (fx, i, 0, true);
+    for (int k = 0; k < 3; k++)
+        repair_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s --wait 0 %s %s --reject operator_cancel "
                                "--reason 'its reply was lost' 2>&1",
-                               repair_bin (), fx->cfg, address, id),
+                               repair_bin (), fx->cfg, address[2], id[2]),
                       0);
-    //  Its $cancel's answer: cannot tell. Not handed to the saga.
-    deadline = zclock_mono () + DEADLINE_MS;
-    while (!strstr (json, "cannot tell if it ran it")) {
-        if (zclock_mono () > deadline)
-            fail_msg ("the $cancel's answer was never said: %s", json);
-        zclock_sleep (100); //  between two asks, within the deadline
-        proc_sh (json, sizeof json, "%s pending --cluster %s --json --timeout 1000", repair_bin (),
-                 fx->cfg);
-    }
-    assert_non_null (strstr (json, id));
-    assert_int_equal (
-        proc_sh (out, sizeof out, "%s get --cluster %s %s", repair_bin (), fx->cfg, address), 0);
-    if (strstr (out, "compensated") || strstr (out, "completed"))
-        fail_msg ("the transfer ended on a $cancel whose target could not tell: %s", out);
+    kill (fx->pids[1], SIGCONT);
+    //  n2 answers each Credit, or the $cancel, that it cannot tell.
     char log[400];
     snprintf (log, sizeof log, "%s/n1.log", fx->dir);
-    assert_int_equal (proc_sh (NULL, 0, "grep -q 'cannot tell whether it ran %s.s command %s' %s",
-                               address, id, log),
-                      0);
-    //  The operator's call: --force, n2 up all along.
+    deadline = zclock_mono () + DEADLINE_MS;
+    for (int k = 0; k < 3; k++)
+        while (proc_sh (NULL, 0,
+                        "grep -q -E \"cannot tell whether it ran %s's command (Credit )?%s\" %s",
+                        address[k], id[k], log) != 0) {
+            if (zclock_mono () > deadline)
+                fail_msg ("n1 never said n2 cannot tell whether it ran %s's Credit", address[k]);
+            zclock_sleep (100); //  between two asks, within the deadline
+        }
+    for (int i = 1; i < NODES; i++) //  n1 is up as every node sees it
+        repair_wait_link (fx, i, 0, true);
+    proc_sh (json, sizeof json, "%s pending --cluster %s --json --timeout 1000", repair_bin (),
+             fx->cfg);
+    for (int k = 0; k < 3; k++) {
+        assert_non_null (strstr (json, id[k]));
+        assert_int_equal (
+            proc_sh (out, sizeof out, "%s get --cluster %s %s", repair_bin (), fx->cfg, address[k]),
+            0);
+        if (strstr (out, "compensated") || strstr (out, "completed"))
+            fail_msg ("%s ended on an answer that could not tell: %s", address[k], out);
+    }
+    assert_non_null (strstr (json, "its target cannot tell if it ran it"));
+    //  The first: a resolve would get the same answer: refused, untellable.
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject x --reason r 2>&1",
+                               repair_bin (), fx->cfg, address[0], id[0]),
+                      1);
+    assert_non_null (strstr (out, "untellable"));
+    //  Credited is in its events, so it ran: --accept, and it completes;
+    //  so does the third, its $cancel pending.
+    for (int k = 0; k < 3; k += 2) {
+        assert_int_equal (proc_sh (out, sizeof out,
+                                   "%s resolve --cluster %s %s %s --accept --reason 'Credited is "
+                                   "in its events' 2>&1",
+                                   repair_bin (), fx->cfg, address[k], id[k]),
+                          0);
+        assert_non_null (strstr (out, "ACCEPTED"));
+        repair_wait_get (fx, address[k], "\"status\":\"completed\"");
+        repair_wait_get (fx, account[k], "\"balance\":10");
+    }
+    //  The second: --force, n2 up all along.
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s %s %s --reject node_lost --reason "
-                               "'no Credited in its events' --force 2>&1",
-                               repair_bin (), fx->cfg, address, id),
+                               "'the operator said so' --force 2>&1",
+                               repair_bin (), fx->cfg, address[1], id[1]),
                       0);
     assert_non_null (strstr (out, "WARNING: --force ended"));
-    repair_wait_none_pending (fx, "the $cancels were never answered after --force");
+    repair_wait_get (fx, address[1], "\"status\":\"compensated\"");
+    repair_wait_none_pending (fx, "the $cancels were never answered after the decisions");
+    for (int k = 0; k < 3; k++)
+        assert_int_equal (repair_count_events (fx, account[k], "Credited", transfer[k]), 1);
+    //  --accept of a command whose target can tell: refused, tellable.
+    char other[1][64], other_to[1][64], taddr[128], tid[33];
+    repair_id_on (fx, "transfer", "rtt", 0, other[0], sizeof other[0]);
+    snprintf (other_to[0], sizeof other_to[0], "%s", to[0]);
+    snprintf (taddr, sizeof taddr, "transfer/%s", other[0]);
+    kill (fx->pids[1], SIGSTOP);
+    repair_transfers (fx, 0, 1, other, from, other_to);
+    repair_wait_pending (fx, false, taddr, "Credit", tid, json, sizeof json);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --accept --reason r 2>&1",
+                               repair_bin (), fx->cfg, taddr, tid),
+                      1);
+    kill (fx->pids[1], SIGCONT);
+    assert_non_null (strstr (out, "tellable"));
+    repair_wait_get (fx, taddr, "\"status\":\"completed\"");
 }
 
 int main (void)

@@ -131,12 +131,15 @@ static void s_json_head (const char *address, const char *msgid, const char *com
     stuck_json_str ("decision", decision, true);
 }
 
+#define RESOLVE_ACCEPT_CODE "operator_accepted" //  the code --accept records
+
 static void s_resolve_help (FILE *out)
 {
     fprintf (out,
              "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
              "                     [--timeout MS] ADDRESS MSGID --reject CODE --reason TEXT\n"
-             "                     [--force [--silent-for MS]]\n\n"
+             "                     [--force [--silent-for MS]]\n"
+             "       shoal resolve [...] ADDRESS MSGID --accept --reason TEXT\n\n"
              "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
              "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
              "(a $Resolved event: operator $USER, time, code, reason) and asks the target\n"
@@ -164,7 +167,13 @@ static void s_resolve_help (FILE *out)
              "(exit 0). --json: \"ended\":true, \"cancel_pending\":true, \"cancel\": a\n"
              "$cancel's id in shoal pending. A node gone for good never answers that\n"
              "$cancel: MSGID may be the $cancel's own id, once its command has ended, and\n"
-             "--force drops it (\"decision\":\"dropped\").\n" OPERATOR_HELP
+             "--force drops it (\"decision\":\"dropped\").\n\n"
+             "A command older than its target's inbox retention, with no record there, may\n"
+             "have run: the target answers the $cancel that it cannot tell, and the command\n"
+             "stays pending (shoal pending: \"its target cannot tell if it ran it\"). Look\n"
+             "for its effect in the target's events (shoal events), then either --accept\n"
+             "(it ran: the saga goes on as if the target had answered so, with no data;\n"
+             "refused, tellable, for any other command) or --force (it did not).\n" OPERATOR_HELP
              "Exit: 0 resolved (or the cancel is on its way), 1 refused, 2 bad usage (or\n"
              "a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
@@ -228,11 +237,18 @@ int cmd_resolve (int argc, char **argv)
     int first = stuck_parse (argc, argv, &opts, s_resolve_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
-    if (argc - first != 2 || !opts.reject || !opts.reason) {
-        fprintf (stderr, "shoal resolve: needs ADDRESS MSGID --reject CODE --reason TEXT (see "
-                         "shoal resolve --help)\n");
+    if (argc - first != 2 || !opts.reject == !opts.accept || !opts.reason) {
+        fprintf (stderr, "shoal resolve: needs ADDRESS MSGID, --reject CODE or --accept, and "
+                         "--reason TEXT (see shoal resolve --help)\n");
         return EXIT_USAGE;
     }
+    if (opts.accept && opts.force) {
+        fprintf (stderr, "shoal resolve: --accept and --force do not go together: --accept says "
+                         "the command ran, --force ends it as rejected without its target\n");
+        return EXIT_USAGE;
+    }
+    if (opts.accept)
+        opts.reject = RESOLVE_ACCEPT_CODE;
     const char *address = argv[first], *msgid = argv[first + 1];
     if (!stuck_check_address ("resolve", address))
         return EXIT_USAGE;
@@ -289,13 +305,17 @@ int cmd_resolve (int argc, char **argv)
                          "target's node must have been silent before --force ends its command\n");
         return EXIT_USAGE;
     }
-    msgpack_pack_map (&pk, opts.silent_for_ms >= 0 ? 6 : 5);
+    msgpack_pack_map (&pk, 5 + (opts.silent_for_ms >= 0) + opts.accept);
     driver_pack_str (&pk, "id", msgid);
     driver_pack_str (&pk, "code", opts.reject);
     driver_pack_str (&pk, "reason", opts.reason);
     driver_pack_str (&pk, "operator", user);
     msgpack_pack_str_with_body (&pk, "force", 5);
     opts.force ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
+    if (opts.accept) {
+        msgpack_pack_str_with_body (&pk, "accept", 6);
+        msgpack_pack_true (&pk);
+    }
     if (opts.silent_for_ms >= 0) {
         msgpack_pack_str_with_body (&pk, "silent_ms", 9);
         msgpack_pack_int64 (&pk, opts.silent_for_ms);
@@ -355,7 +375,10 @@ int cmd_resolve (int argc, char **argv)
     } else {
         printf ("%s: %s %s to %s resolved (%s: %s), recorded as $Resolved by %s\n", address,
                 command, msgid, target, opts.reject, opts.reason, user);
-        if (opts.force)
+        if (opts.accept)
+            printf ("ACCEPTED: the saga goes on as if %s had answered that it ran %s\n", target,
+                    command);
+        else if (opts.force)
             printf ("FORCED: %s was not asked first; the books may be wrong if it ran %s\n", target,
                     command);
         else if (ended)

@@ -32,6 +32,7 @@ typedef struct {
     bool stalled;
     bool json;
     bool force;
+    bool accept;        //  resolve --accept: the command ran, as the operator found
     long silent_for_ms; //  resolve --force's --silent-for, -1 if not given
     const char *reject;
     const char *reason;

@@ -643,7 +643,8 @@ bool envelope_code_reserved (const char *code)
                                      "dropped",         "busy",          "unavailable",
                                      "conflict",        "reply_too_big", "bad_reply",
                                      "handler_error",   "not_pending",   "resolving",
-                                     "not_an_operator", "target_up",     "key_revoked"};
+                                     "not_an_operator", "target_up",     "key_revoked",
+                                     "too_soon",        "tellable",      "untellable"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp (code, reserved[i]) == 0)
             return true;

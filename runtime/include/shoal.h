@@ -282,8 +282,9 @@ SHOAL_EXPORT shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
 //  Rejects the command: nothing emitted, sent or set in this turn is kept.
 //  code is a short word, 1 to 63 printable ASCII bytes without space (NULL
 //  or "" is "rejected"), not busy or unavailable (the runtime's "not run,
-//  ask again", which the stored rejection would answer for ever); any
-//  other fails the turn as handler_error. The
+//  ask again", which the stored rejection would answer for ever) nor
+//  expired (the runtime's "cannot tell whether it ran"); any of them
+//  fails the turn as handler_error. The
 //  reason is cut at 255 bytes between characters, and a byte in it that is
 //  not UTF-8 becomes '?'. Returns SHOAL_EREJECTED, for
 //  `return shoal_ctx_reject (...)`.
