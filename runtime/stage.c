@@ -128,7 +128,7 @@ static void s_stage_snapshot (worker_t *self, actor_t *actor)
     if (too_big)
         s_snapshot_too_big (self, actor, size);
     if (why || too_big) {
-        self->stats->snapshots_skipped++;
+        self->tally.snapshots_skipped++;      //  once, at the batch's release
         actor->snapshot_seq = actor->version; //  not tried again at every event
     } else if (bytes &&
                journal_batch_snapshot_versioned (self->batch, actor->address, actor->version,

@@ -238,6 +238,7 @@ static void s_count (worker_t *self)
     stats->events += self->tally.events;
     stats->expired += self->tally.expired;
     stats->forced_answered += self->tally.forced_answered;
+    stats->snapshots_skipped += self->tally.snapshots_skipped;
     for (uint64_t i = 0; i < self->tally.forced_answered && i < WORKER_FORCED_LINES; i++)
         log_error ("%s", self->forced_lines[i]);
     if (self->tally.forced_answered > WORKER_FORCED_LINES)

@@ -57,14 +57,15 @@ typedef struct {
 //  batch is released after its commit, dropped when it is aborted, so that
 //  an outcome is counted once however often its batch is tried.
 typedef struct {
-    uint64_t messages;        //  envelopes whose turn ended in this batch
-    uint64_t accepted;        //  commands accepted
-    uint64_t rejected;        //  commands and queries refused
-    uint64_t duplicates;      //  commands answered from the inbox, replies already handled
-    uint64_t replies;         //  replies handled by the actors that sent their commands
-    uint64_t events;          //  events staged
-    uint64_t expired;         //  commands refused: older than the retention
-    uint64_t forced_answered; //  forced $cancels answered: their command had run (repair.c)
+    uint64_t messages;          //  envelopes whose turn ended in this batch
+    uint64_t accepted;          //  commands accepted
+    uint64_t rejected;          //  commands and queries refused
+    uint64_t duplicates;        //  commands answered from the inbox, replies already handled
+    uint64_t replies;           //  replies handled by the actors that sent their commands
+    uint64_t events;            //  events staged
+    uint64_t expired;           //  commands refused: older than the retention
+    uint64_t forced_answered;   //  forced $cancels answered: their command had run (repair.c)
+    uint64_t snapshots_skipped; //  snapshots not written: too big, or misused (stage.c)
 } worker_tally_t;
 
 #define WORKER_FORCED_LINES 4       //  forced_answered lines a batch keeps

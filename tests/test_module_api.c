@@ -414,6 +414,10 @@ static void test_snapshot_too_big (void **state)
     strncat (out, err, sizeof out - strlen (out) - 1);
     assert_has (out, "handler_error");
     assert_has (out, "view() of actor type 'note' wrote 20000");
+    //  explain tells the rest, the state left out, saying why.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E note/big"), 0);
+    assert_has (out, "state: not shown: ");
+    assert_has (out, "view() of actor type 'note' wrote 20000");
 
     s_restart (p, "");
     char want[64];

@@ -347,6 +347,11 @@ static void test_resolve_past_retention (void **state)
             fail_msg ("%s ended on an answer that could not tell: %s", address[k], out);
     }
     assert_non_null (strstr (json, "its target cannot tell if it ran it"));
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s explain --cluster %s %s", repair_bin (), fx->cfg, address[0]),
+        0);
+    if (!strstr (out, "EXPIRED") || !strstr (out, "--accept (it ran)"))
+        fail_msg ("explain of %s did not say what to do: %s", address[0], out);
     //  The first: a resolve would get the same answer: refused, untellable.
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s %s %s --reject x --reason r 2>&1",

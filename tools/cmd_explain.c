@@ -590,9 +590,11 @@ int cmd_explain (int argc, char **argv)
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;
     }
-    //  Its gets set aside (a view that crashed the node): the rest is
-    //  still told, the state left out.
-    bool view_aside = !get.ok && streq (get.code, "poisoned");
+    //  Its gets set aside (a view that crashed the node), or its view
+    //  failed (too big to answer, a module's error): the rest is still
+    //  told, the state left out.
+    bool view_aside =
+        !get.ok && (streq (get.code, "poisoned") || streq (get.code, "handler_error"));
     if (!get.ok && !view_aside) {
         fprintf (stderr, "shoal explain: %s: %s (%s)\n", address, get.reason, get.code);
         client_reply_close (&get);
@@ -638,7 +640,11 @@ int cmd_explain (int argc, char **argv)
     }
     char code[64] = "";
     map_find_str (state, "code", code, sizeof code);
+    //  A command its target cannot tell ran (repair.h): kept pending, its
+    //  error says so; a saga run before that was told expired itself.
     bool expired = streq (code, "expired");
+    for (stuck_row_t *row = zlistx_first (rows); row && !expired; row = zlistx_next (rows))
+        expired = strstr (row->error, "cannot tell if it ran") != NULL;
     if (opts.json) {
         printf ("{");
         stuck_json_str ("address", address, false);
@@ -725,8 +731,9 @@ int cmd_explain (int argc, char **argv)
             printf ("    %s due %s\n", name, iso);
         }
         if (expired)
-            printf ("  EXPIRED: a command it sent outlived the inbox retention; an operator "
-                    "must decide (shoal resolve)\n");
+            printf ("  EXPIRED: a command it sent outlived the inbox retention, and its target "
+                    "cannot tell whether it ran it: look for its effect there (shoal events), "
+                    "then shoal resolve --accept (it ran) or --force (it did not)\n");
         else if (stalled)
             printf ("  STALLED: see why above; repair with shoal resend or shoal resolve\n");
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
