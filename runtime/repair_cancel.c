@@ -184,7 +184,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
             if (!pending->untellable)
                 log_warn ("worker %d: %s cannot tell whether it ran %s's command %s, which an "
                           "operator resolves: it is older than its inbox retention. Look for "
-                          "its effect (shoal events %s), then resolve it with --force",
+                          "its effect (shoal events %s), then resolve it with --accept (it ran) "
+                          "or --force",
                           self->index, envelope->from, envelope->to, hex, envelope->from);
             pending->untellable = true;
             snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);

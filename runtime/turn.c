@@ -257,7 +257,8 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     //  second effect (see docs/DESIGN-NOTES.md, "Inbox retention").
     if (envelope->created < now - self->config->retention_ms) {
         turn_error (self, route, route_size, envelope, "expired",
-                    "the command is older than the inbox retention; it was not run");
+                    "the command is older than the inbox retention: this copy was not run, and "
+                    "whether an earlier one ran cannot be told");
         self->tally.expired++;
         return;
     }

@@ -276,8 +276,8 @@ int cmd_resolve (int argc, char **argv)
     if (envelope_code_reserved (opts.reject)) {
         fprintf (stderr,
                  "shoal resolve: --reject %s is a code the runtime answers with itself, and "
-                 "senders read it so (a transfer stays stalled on expired, its command never "
-                 "ended): use one of your own, such as operator_cancel\n",
+                 "senders read it so (expired: cannot tell whether it ran): use one of your "
+                 "own, such as operator_cancel\n",
                  opts.reject);
         return EXIT_USAGE;
     }
@@ -375,7 +375,11 @@ int cmd_resolve (int argc, char **argv)
     } else {
         printf ("%s: %s %s to %s resolved (%s: %s), recorded as $Resolved by %s\n", address,
                 command, msgid, target, opts.reject, opts.reason, user);
-        if (opts.accept)
+        if (strstr (state, "not taken"))
+            printf ("NOT TAKEN: %s failed on the answer it was handed; %s is still pending (shoal "
+                    "explain %s says why): resolve it again once that is fixed\n",
+                    address, msgid, address);
+        else if (opts.accept)
             printf ("ACCEPTED: the saga goes on as if %s had answered that it ran %s\n", target,
                     command);
         else if (opts.force)
