@@ -225,7 +225,8 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
     size_t cursor = 0;
     for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
          pending = outbox_pending_next (self, &cursor))
-        if (streq (pending->sender, request->to) && !pending->cancelling) {
+        if (streq (pending->sender, request->to) && !pending->cancelling &&
+            !pending->untellable) { //  its answer would be the same (repair.h)
             outbox_due_at (self, pending, now);
             count++;
         }
@@ -486,6 +487,21 @@ static void s_drop_cancel (worker_t *self, const uint8_t *route, size_t route_si
     rec_close (&data);
 }
 
+//  Forgets the $cancels of command id whose target answered it cannot
+//  tell (no longer re-sent, their answer would be the same): the command
+//  has ended by an operator's word, and nothing would answer them again.
+static void s_forget_untold_cancels (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
+{
+    pending_t *found[8];
+    size_t count = 0, cursor = 0;
+    for (pending_t *p = outbox_pending_next (self, &cursor); p && count < 8;
+         p = outbox_pending_next (self, &cursor))
+        if (p->is_cancel && p->untellable && memcmp (p->cancels, id, ENVELOPE_ID_SIZE) == 0)
+            found[count++] = p;
+    for (size_t i = 0; i < count; i++)
+        outbox_forget (self, found[i]); //  more than 8: re-sent after a reload, then forgotten
+}
+
 //  $resolve (from a client): see repair.h.
 static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *request)
@@ -583,6 +599,8 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
             rec_close (&data);
             return; //  aborted: nothing of it happened; the client retries
         }
+        if (ended)
+            s_forget_untold_cancels (self, args.command_id);
         shoal_rec_str (&data, "state", ended ? "accepted" : "accepted, not taken");
     } else if (args.force) {
         log_warn ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
@@ -617,6 +635,8 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         //  message in flight, as after a resolve, and as a reload makes it.
         if (!ended && (pending = outbox_pending_find (self, command.id)))
             pending->cancelling = true;
+        if (ended)
+            s_forget_untold_cancels (self, args.command_id);
         shoal_rec_str (&data, "state", ended ? "forced" : "forced, not taken");
     } else {
         rc = s_stage_cancel (self, actor, &args, &command, now, false);

@@ -188,9 +188,10 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
                           "or --force",
                           self->index, envelope->from, envelope->to, hex, envelope->from);
             pending->untellable = true;
+            cancel->untellable = true; //  not re-sent: forgotten when the command ends
             snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);
             snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
-            return; //  re-sent until the command ends
+            return;
         }
         s_forced_checked (self, cancel, envelope);
         outbox_forget (self, cancel);

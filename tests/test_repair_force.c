@@ -236,6 +236,20 @@ static void test_force_after_resolve (void **state)
     assert_int_equal (repair_stat (fx, 0, "forced_answered"), 0);
 }
 
+//  True if pending's --json answer holds a row of sender's command whose
+//  text (up to the next row) holds text.
+static bool s_row_says (const char *json, const char *sender, const char *command, const char *text)
+{
+    char head[300];
+    snprintf (head, sizeof head, "{\"sender\":\"%s\",\"command\":\"%s\"", sender, command);
+    const char *row = strstr (json, head);
+    if (!row)
+        return false;
+    const char *next = strstr (row + 1, "{\"sender\":");
+    const char *found = strstr (row, text);
+    return found && (!next || found < next);
+}
+
 //  --------------------------------------------------------------------------
 //  The scene of test_resolve_past_retention: n2 paused a moment, shorter
 //  than the heartbeat's 2 s (a longer pause can end the connection from
@@ -361,6 +375,23 @@ static void test_resolve_past_retention (void **state)
         0);
     if (!strstr (out, "EXPIRED") || !strstr (out, "--accept (it ran)"))
         fail_msg ("explain of %s did not say what to do: %s", address[0], out);
+    //  Nothing of them is sent again, not even by an operator's resend:
+    //  the answer would be the same. The third's $cancel, once answered.
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (!s_row_says (json, address[2], "$cancel", "cannot tell if it ran it")) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the third's $cancel was never said answered cannot tell: %s", json);
+        zclock_sleep (100); //  between two asks, within the deadline
+        proc_sh (json, sizeof json, "%s pending --cluster %s --json --timeout 1000", repair_bin (),
+                 fx->cfg);
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal (proc_sh (out, sizeof out, "%s resend --cluster %s --json %s",
+                                   repair_bin (), fx->cfg, address[k]),
+                          0);
+        if (!strstr (out, "\"resent\":0"))
+            fail_msg ("resend of %s sent again what cannot be told: %s", address[k], out);
+    }
     //  The first: a resolve would get the same answer: refused, untellable.
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s %s %s --reject x --reason r 2>&1",

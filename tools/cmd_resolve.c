@@ -27,7 +27,9 @@ static void s_resend_help (FILE *out)
              "Re-sends now every pending command of the actor at ADDRESS (instead of at\n"
              "its next back-off), e.g. once the node it waits for is back. Harmless: a\n"
              "receiver that ran a command answers a copy with the stored reply. A command\n"
-             "an operator resolved is not re-sent (its $cancel is).\n" OPERATOR_HELP
+             "an operator resolved is not re-sent (its $cancel is), nor one whose target\n"
+             "said it cannot tell whether it ran it (nor its $cancel): the answer would\n"
+             "be the same; shoal resolve --accept or --force decides it.\n" OPERATOR_HELP
              "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer within --timeout (default %d ms) or from ADDRESS's node\n"
              "(down or cut off: no_answer, naming it), or the nodes refused this client's\n"
