@@ -487,6 +487,25 @@ static void s_drop_cancel (worker_t *self, const uint8_t *route, size_t route_si
     rec_close (&data);
 }
 
+//  Hands the actor the operator's answer to command (pending's): accepted,
+//  with no data, if code is NULL, else the rejection {code, reason}.
+//  Returns false if that aborted the batch (nothing of it happened); else
+//  true, with *ended set if the command's entry is gone.
+static bool s_hand_decision (worker_t *self, const pending_t *pending, const envelope_t *command,
+                             const char *code, const char *reason, bool *ended)
+{
+    uint64_t batch = self->batch_number;
+    uint8_t *payload;
+    size_t size;
+    int rc = envelope_reply_encode (!code, code, reason, NULL, 0, &payload, &size);
+    self->forcing = true; //  turn_on_reply's log line
+    *ended = rc == 0 && repair_hand_reply (self, pending, command, payload, size);
+    self->forcing = false;
+    if (rc == 0)
+        free (payload);
+    return batch == self->batch_number;
+}
+
 //  Forgets the $cancels of command id whose target answered it cannot
 //  tell (no longer re-sent, their answer would be the same): the command
 //  has ended by an operator's word, and nothing would answer them again.
@@ -568,7 +587,6 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         return;
     }
     int64_t now = worker_now ();
-    uint64_t batch = self->batch_number;
     rc = s_stage_record (self, actor, &args, &command, now);
     if (rc) {
         turn_error (self, route, route_size, request, "unavailable", shoal_strerror (rc));
@@ -587,15 +605,8 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                   "cannot tell: the saga goes on as if it had answered so",
                   self->index, args.operator, request->to, command.name, args.id, command.to,
                   args.reason, command.to);
-        uint8_t *payload;
-        size_t size;
-        rc = envelope_reply_encode (true, NULL, NULL, NULL, 0, &payload, &size);
-        self->forcing = true; //  turn_on_reply's log line
-        bool ended = rc == 0 && repair_hand_reply (self, pending, &command, payload, size);
-        self->forcing = false;
-        if (rc == 0)
-            free (payload);
-        if (batch != self->batch_number) {
+        bool ended;
+        if (!s_hand_decision (self, pending, &command, NULL, NULL, &ended)) {
             rec_close (&data);
             return; //  aborted: nothing of it happened; the client retries
         }
@@ -617,17 +628,10 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
             worker_abort_batch (self); //  the record is staged: all or nothing
             return;
         }
-        uint8_t *payload;
-        size_t size;
         char reason[ENVELOPE_REASON_MAX + 1];
         snprintf (reason, sizeof reason, "forced by an operator: %.200s", args.reason);
-        rc = envelope_reply_encode (false, args.code, reason, NULL, 0, &payload, &size);
-        self->forcing = true; //  turn_on_reply's log line
-        bool ended = rc == 0 && repair_hand_reply (self, pending, &command, payload, size);
-        self->forcing = false;
-        if (rc == 0)
-            free (payload);
-        if (batch != self->batch_number) {
+        bool ended;
+        if (!s_hand_decision (self, pending, &command, args.code, reason, &ended)) {
             rec_close (&data);
             return; //  aborted: nothing of it happened; the client retries
         }
