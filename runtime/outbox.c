@@ -4,7 +4,8 @@
     of this worker's actors (after a reload, what the journal holds); an
     entry leaves it only when the turn handling its reply is staged with
     the record's delete, or when the table is purged to be reloaded. Every
-    entry of the table that is not cancelling is in order.due, and every
+    entry of the table that is not cancelling (nor a command whose target
+    cannot tell whether it ran it, repair.h) is in order.due, and every
     one not yet counted in order.stalled is in order.unstalled (but when a
     heap could not grow: then it is re-sent, or counted, after the next
     reload). The worker thread owns the table, its entries and their
@@ -292,7 +293,17 @@ void outbox_resend (worker_t *self, int64_t now)
         //  race the cancel. It leaves the heap here, once due.
         //  One whose target cannot tell whether it ran it waits for an
         //  operator (repair.h): the answer would be the same; it is sent
-        //  again after a reload, which does not know it.
+        //  again after a reload, which does not know it. Its $cancel so
+        //  answered waits with it, rescheduled; once its command has
+        //  ended (an operator's word forgets it then; any other way), it
+        //  is sent, answered, and forgotten.
+        if (pending->is_cancel && pending->untellable) {
+            if (outbox_pending_find (self, pending->cancels)) {
+                outbox_due_at (self, pending, now + outbox_retry_delay (self, pending->attempt));
+                continue;
+            }
+            pending->untellable = false;
+        }
         if (pending->cancelling || (pending->untellable && pending->stall_noticed)) {
             heap_pop (order->due);
             continue;

@@ -150,7 +150,9 @@ int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt);
 //  from the journal (a load in progress fails: load_failed). O(log n).
 void outbox_track (worker_t *self, pending_t *pending);
 
-//  Makes pending (tracked, not cancelling) due at due. O(log n).
+//  Makes pending (tracked, not cancelling) due at due. O(log n). (One
+//  whose target cannot tell whether it ran it leaves order.due at its
+//  next tick: outbox_resend.)
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 
 //  Re-sends every command due at now; then tells the sender of each one

@@ -512,13 +512,18 @@ static bool s_hand_decision (worker_t *self, const pending_t *pending, const env
 static void s_forget_untold_cancels (worker_t *self, const uint8_t id[ENVELOPE_ID_SIZE])
 {
     pending_t *found[8];
-    size_t count = 0, cursor = 0;
-    for (pending_t *p = outbox_pending_next (self, &cursor); p && count < 8;
-         p = outbox_pending_next (self, &cursor))
-        if (p->is_cancel && p->untellable && memcmp (p->cancels, id, ENVELOPE_ID_SIZE) == 0)
-            found[count++] = p;
-    for (size_t i = 0; i < count; i++)
-        outbox_forget (self, found[i]); //  more than 8: re-sent after a reload, then forgotten
+    size_t count;
+    bool forgot = true;
+    do { //  a few at a time: forgetting moves the table's entries
+        count = 0;
+        size_t cursor = 0;
+        for (pending_t *p = outbox_pending_next (self, &cursor); p && count < 8;
+             p = outbox_pending_next (self, &cursor))
+            if (p->is_cancel && p->untellable && memcmp (p->cancels, id, ENVELOPE_ID_SIZE) == 0)
+                found[count++] = p;
+        for (size_t i = 0; i < count && forgot; i++)
+            forgot = outbox_forget (self, found[i]) == 0; //  else sent once its command ended
+    } while (count == 8 && forgot);
 }
 
 //  $resolve (from a client): see repair.h.
@@ -542,8 +547,8 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         if (pending && pending->is_cancel && streq (pending->sender, request->to))
             snprintf (reason, sizeof reason,
                       "%s is the $cancel of a resolve under way: it is re-sent until its target "
-                      "answers; to end the command it cancels now, resolve that one with "
-                      "--force",
+                      "answers (unless it said it cannot tell); to end the command it cancels "
+                      "now, resolve that one with --accept or --force",
                       args.id);
         else
             snprintf (reason, sizeof reason, "%.170s has no pending command %s (answered already?)",
@@ -586,6 +591,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
                     "--reject, and its target's answer decides");
         return;
     }
+    bool untold = pending->untellable; //  its $cancels so answered are forgotten with it
     int64_t now = worker_now ();
     rc = s_stage_record (self, actor, &args, &command, now);
     if (rc) {
@@ -610,7 +616,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
             rec_close (&data);
             return; //  aborted: nothing of it happened; the client retries
         }
-        if (ended)
+        if (ended && untold)
             s_forget_untold_cancels (self, args.command_id);
         shoal_rec_str (&data, "state", ended ? "accepted" : "accepted, not taken");
     } else if (args.force) {
@@ -639,7 +645,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         //  message in flight, as after a resolve, and as a reload makes it.
         if (!ended && (pending = outbox_pending_find (self, command.id)))
             pending->cancelling = true;
-        if (ended)
+        if (ended && untold)
             s_forget_untold_cancels (self, args.command_id);
         shoal_rec_str (&data, "state", ended ? "forced" : "forced, not taken");
     } else {

@@ -188,7 +188,7 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
                           "or --force",
                           self->index, envelope->from, envelope->to, hex, envelope->from);
             pending->untellable = true;
-            cancel->untellable = true; //  not re-sent: forgotten when the command ends
+            cancel->untellable = true; //  not re-sent while its command waits (outbox_resend)
             snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);
             snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
             return;
