@@ -89,6 +89,10 @@ void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SI
 //  or --force.
 bool repair_reply_untellable (const envelope_t *reply);
 
+//  Marks command untellable (its target said it cannot tell whether it
+//  ran it): logged once, its error saying so (repair_cancel.c).
+void repair_mark_untellable (worker_t *self, pending_t *command, const char *target);
+
 //  A $cancel's turn at its target (repair_cancel.c).
 void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,
                     const envelope_t *request);

@@ -141,6 +141,20 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
     self->tally.forced_answered++;
 }
 
+void repair_mark_untellable (worker_t *self, pending_t *command, const char *target)
+{
+    if (!command->untellable) {
+        char hex[2 * ENVELOPE_ID_SIZE + 1];
+        repair_hex (command->id, hex);
+        log_warn ("worker %d: %s cannot tell whether it ran %s's command %s: it is older than "
+                  "its inbox retention. It stays pending for an operator: look for its effect "
+                  "(shoal events %s), then shoal resolve --accept (it ran) or --force",
+                  self->index, target, command->sender, hex, target);
+        command->untellable = true;
+    }
+    snprintf (command->error, sizeof command->error, REPAIR_UNTELLABLE_ERROR);
+}
+
 bool repair_reply_untellable (const envelope_t *reply)
 {
     //  Most replies are acceptances, encoded {"ok": true, ...} first by
@@ -177,20 +191,11 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
         pending = NULL;
     if (repair_reply_untellable (envelope)) {
         //  Not handed to the saga as its command's reply: the operator
-        //  decides, with --force, which this answer lets through.
+        //  decides, with --accept or --force, which this answer lets through.
         if (pending) {
-            char hex[2 * ENVELOPE_ID_SIZE + 1];
-            repair_hex (cancel->cancels, hex);
-            if (!pending->untellable)
-                log_warn ("worker %d: %s cannot tell whether it ran %s's command %s, which an "
-                          "operator resolves: it is older than its inbox retention. Look for "
-                          "its effect (shoal events %s), then resolve it with --accept (it ran) "
-                          "or --force",
-                          self->index, envelope->from, envelope->to, hex, envelope->from);
-            pending->untellable = true;
+            repair_mark_untellable (self, pending, envelope->from);
             cancel->untellable = true; //  not re-sent while its command waits (outbox_resend)
             snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);
-            snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
             return;
         }
         s_forced_checked (self, cancel, envelope);

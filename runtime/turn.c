@@ -341,17 +341,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         return;
     }
     if (repair_reply_untellable (envelope)) { //  kept for an operator (repair.h)
-        if (!pending->untellable) {
-            char hex[2 * ENVELOPE_ID_SIZE + 1];
-            repair_hex (pending->id, hex);
-            log_warn ("worker %d: %s cannot tell whether it ran %s's command %s %s: it is older "
-                      "than its inbox retention. It stays pending for an operator: look for its "
-                      "effect (shoal events %s), then shoal resolve --accept (it ran) or --force",
-                      self->index, envelope->from, envelope->to, envelope->name, hex,
-                      envelope->from);
-            pending->untellable = true;
-        }
-        snprintf (pending->error, sizeof pending->error, REPAIR_UNTELLABLE_ERROR);
+        repair_mark_untellable (self, pending, envelope->from);
         return;
     }
     int rc;
