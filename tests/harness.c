@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "bundle.h"
+#include "journal.h"
 #include <dirent.h>
 #include <leveldb/c.h>
 #include <stdio.h>
@@ -424,4 +425,21 @@ void harness_raw_write (const char *dir, const void *key, size_t key_len, const 
     leveldb_options_destroy (options);
     if (err)
         fail_msg ("cannot write to the store in %s: %s", dir, err);
+}
+
+void harness_append_refused_deposit (journal_t *journal, const char *stream, int64_t version)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "amount", 6);
+    msgpack_pack_str_with_body (&pk, "x", 1);
+    journal_batch_t *batch = journal_batch_new (journal);
+    journal_event_t event = {"Deposited", (const uint8_t *) buffer.data, buffer.size};
+    assert_int_equal (journal_batch_append (batch, stream, version, &event, 1, 1000, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    msgpack_sbuffer_destroy (&buffer);
 }

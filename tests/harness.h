@@ -61,6 +61,12 @@ void harness_rm_rf (const char *path);
 void harness_raw_write (const char *dir, const void *key, size_t key_len, const void *value,
                         size_t value_len);
 
+//  Appends to stream, at version, a Deposited whose amount is the string
+//  "x": an event that decodes but that the account type refuses (its
+//  actor is never loaded). Fails the test on an error.
+typedef struct _journal_t journal_t;
+void harness_append_refused_deposit (journal_t *journal, const char *stream, int64_t version);
+
 //  --------------------------------------------------------------------------
 //  Fields of an encoded rec
 

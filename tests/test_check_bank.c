@@ -4,6 +4,7 @@
 */
 #include "books.h"
 #include "client.h"
+#include "harness.h"
 #include "journal.h"
 #include "node_child.h"
 
@@ -281,19 +282,7 @@ static void test_check_refused_event (void **state)
     journal_t *journal = s_open (f->data);
     int64_t version = 0;
     assert_int_equal (journal_version (journal, "account/b", &version), 0);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    msgpack_pack_str_with_body (&pk, "amount", 6);
-    msgpack_pack_str_with_body (&pk, "x", 1);
-    journal_batch_t *batch = journal_batch_new (journal);
-    journal_event_t event = {"Deposited", (const uint8_t *) buffer.data, buffer.size};
-    assert_int_equal (journal_batch_append (batch, "account/b", version, &event, 1, 1000, NULL), 0);
-    assert_int_equal (journal_batch_commit (batch), 0);
-    journal_batch_destroy (&batch);
-    msgpack_sbuffer_destroy (&buffer);
+    harness_append_refused_deposit (journal, "account/b", version);
     journal_destroy (&journal);
 
     assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "harness.h"
 #include "journal.h"
 #include "proc.h"
 
@@ -53,19 +54,7 @@ static void s_break_account (proc_t *p)
     int64_t version = 0;
     assert_int_equal (journal_version (journal, "account/x", &version), 0);
     assert_int_equal (version, 1); //  Opened
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    msgpack_pack_str_with_body (&pk, "amount", 6);
-    msgpack_pack_str_with_body (&pk, "x", 1);
-    journal_batch_t *batch = journal_batch_new (journal);
-    journal_event_t event = {"Deposited", (const uint8_t *) buffer.data, buffer.size};
-    assert_int_equal (journal_batch_append (batch, "account/x", version, &event, 1, 1000, NULL), 0);
-    assert_int_equal (journal_batch_commit (batch), 0);
-    journal_batch_destroy (&batch);
-    msgpack_sbuffer_destroy (&buffer);
+    harness_append_refused_deposit (journal, "account/x", version);
     journal_destroy (&journal);
 }
 
