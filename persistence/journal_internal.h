@@ -168,7 +168,10 @@ void journal_leave (journal_t *self);
 //  Returns 0 or SHOAL_EIO.
 //  Syncs LevelDB's logs now, as the group sync does (every log still
 //  there, a new one's directory entry), whatever the durability: what
-//  async durability syncs all the same. Returns 0 or SHOAL_EIO.
+//  async durability syncs all the same. A failed fdatasync stops the node
+//  (exit 3), as in sync durability: the write it was to make durable is
+//  in the store already. Returns 0, or SHOAL_EIO when the node stops with
+//  its logs not found.
 int journal_sync_logs_now (journal_t *self);
 
 //  Makes the writes up to written durable, whatever the durability: the

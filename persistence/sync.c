@@ -249,6 +249,38 @@ static int s_sync_logs (journal_t *self, bool *found)
     return rc;
 }
 
+//  One sync of the logs, by the thread that holds syncing. A failed
+//  fdatasync stops the node (exit 3): after it, nothing the disk holds of
+//  the writes can be trusted, nothing that waited for it was acknowledged,
+//  and a restart recovers from what the disk holds. Logs that cannot be
+//  found (out of descriptors, say) are no sync: warned of once a second,
+//  waited for JOURNAL_SYNC_RETRY_MS, and an errno returned for the caller
+//  to look for them again. 0 on a sync, counted.
+static int s_sync_or_stop (journal_t *self)
+{
+    bool found;
+    int rc = s_sync_logs (self, &found);
+    if (rc && found) {
+        log_error ("journal %s: cannot make its writes durable (fdatasync of its log: %s); "
+                   "stopping the node: nothing that waited for it was acknowledged, and a "
+                   "restart recovers from what the disk holds",
+                   self->dir, strerror (rc));
+        _exit (3);
+    }
+    if (rc) {
+        int64_t now = zclock_mono ();
+        if (now - self->sync_warned_at >= 1000) {
+            log_warn ("journal %s: cannot find its log files to sync them (%s); what waits "
+                      "for them waits, and they are looked for again",
+                      self->dir, strerror (rc));
+            self->sync_warned_at = now;
+        }
+        zclock_sleep (JOURNAL_SYNC_RETRY_MS);
+    } else
+        atomic_fetch_add (&self->syncs, 1);
+    return rc;
+}
+
 void journal_sync_init (journal_t *self, bool group)
 {
     self->sync_group = group;
@@ -543,28 +575,7 @@ int journal_sync (journal_t *self, uint64_t upto)
         uint64_t target = self->write_seq;
         uint64_t log_target = self->log_next;
         pthread_mutex_unlock (&self->writing);
-        bool found;
-        int rc = s_sync_logs (self, &found);
-        if (rc && found) {
-            log_error ("journal %s: cannot make its writes durable (fdatasync of its log: %s); "
-                       "stopping the node: nothing that waited for it was acknowledged, and a "
-                       "restart recovers from what the disk holds",
-                       self->dir, strerror (rc));
-            _exit (3);
-        }
-        if (rc) {
-            //  The logs cannot be found (out of descriptors, say): nothing
-            //  is taken as durable; the next sync lists them again.
-            int64_t now = zclock_mono ();
-            if (now - self->sync_warned_at >= 1000) {
-                log_warn ("journal %s: cannot find its log files to sync them (%s); what waits "
-                          "for them waits, and they are looked for again",
-                          self->dir, strerror (rc));
-                self->sync_warned_at = now;
-            }
-            zclock_sleep (JOURNAL_SYNC_RETRY_MS);
-        } else
-            atomic_fetch_add (&self->syncs, 1);
+        int rc = s_sync_or_stop (self);
         //  Stopping, the retries end: nothing acknowledged waits for them
         //  (the front held it), and the next start recovers from the disk.
         bool give_up = rc && atomic_load (&self->sync_stopping);
@@ -601,17 +612,20 @@ int journal_sync_logs_now (journal_t *self)
         pthread_cond_wait (&self->sync_done, &self->sync_lock);
     self->syncing = true;
     pthread_mutex_unlock (&self->sync_lock);
-    bool found;
-    int rc = s_sync_logs (self, &found);
+    //  The write is in the store already, seen by readers: its caller
+    //  cannot take it back, so it is made durable or the node stops, as
+    //  in sync durability (a failed fdatasync exits 3); logs not found
+    //  are looked for again until the node stops.
+    int rc;
+    while ((rc = s_sync_or_stop (self)) != 0 && !atomic_load (&self->sync_stopping))
+        ;
     pthread_mutex_lock (&self->sync_lock);
     self->syncing = false;
     pthread_cond_broadcast (&self->sync_done);
     pthread_mutex_unlock (&self->sync_lock);
-    if (rc == 0)
-        atomic_fetch_add (&self->syncs, 1);
-    else
-        log_warn ("journal %s: cannot make a write durable (fdatasync of its logs: %s)", self->dir,
-                  strerror (rc));
+    if (rc)
+        log_warn ("journal %s: stopping with a write maybe not durable (its logs not found: %s)",
+                  self->dir, strerror (rc));
     return rc ? SHOAL_EIO : 0;
 }
 

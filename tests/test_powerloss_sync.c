@@ -61,6 +61,27 @@ static int64_t s_cut_and_count (fixture_t *f)
     return balance;
 }
 
+//  Waits for the node to stop with exit code 3, saying that a fsync
+//  failed; fails the test if it runs on past WAIT_MS or ends otherwise.
+static void s_wait_stopped_on_sync (fixture_t *f)
+{
+    int status = 0;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    pid_t pid = 0;
+    while ((pid = waitpid (f->node.pid, &status, WNOHANG)) == 0 && zclock_mono () < deadline)
+        zclock_sleep (10); //  between two asks, within the deadline
+    if (pid != f->node.pid)
+        fail_msg ("the node is still running after its fsync failed (see %s)", f->log);
+    f->node.pid = 0;
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 3)
+        fail_msg ("the node ended with wait status %d, not exit code 3 (see %s)", status, f->log);
+    char *text = powerloss_read_file (f->log);
+    assert_non_null (text);
+    if (!strstr (text, "cannot make its writes durable"))
+        fail_msg ("the node's stderr does not say why it stopped (see %s)", f->log);
+    free (text);
+}
+
 //  sync, a disk that stops writing the log: the first fsync that fails
 //  stops the node (exit code 3, the cause on stderr) before anything it
 //  could not make durable is acknowledged; after the cut and a restart
@@ -107,21 +128,7 @@ static void test_failed_sync_stops_the_node (void **state)
         fail_msg ("%d deposits acknowledged before the disk failed: the node's start used the "
                   "syncs (raise FAIL_SYNCS_AFTER)",
                   acked);
-    int status = 0;
-    int64_t deadline = zclock_mono () + WAIT_MS;
-    pid_t pid = 0;
-    while ((pid = waitpid (f->node.pid, &status, WNOHANG)) == 0 && zclock_mono () < deadline)
-        zclock_sleep (10);
-    if (pid != f->node.pid)
-        fail_msg ("the node is still running after its fsync failed (see %s)", f->log);
-    f->node.pid = 0;
-    if (!WIFEXITED (status) || WEXITSTATUS (status) != 3)
-        fail_msg ("the node ended with wait status %d, not exit code 3 (see %s)", status, f->log);
-    char *text = powerloss_read_file (f->log);
-    assert_non_null (text);
-    if (!strstr (text, "cannot make its writes durable"))
-        fail_msg ("the node's stderr does not say why it stopped (see %s)", f->log);
-    free (text);
+    s_wait_stopped_on_sync (f);
 
     client_destroy (&f->client);
     int64_t balance = s_cut_and_count (f);
@@ -335,8 +342,10 @@ static void test_held_answers_bounded (void **state)
 
 //  Sends a query to node/projections with "k=v" fields; returns the
 //  reply (close it), failing the test on silence.
-static void s_projections_query (fixture_t *f, const char *name, int argc, char **argv,
-                                 client_reply_t *reply)
+//  s_projections_call returns client_call's code instead, and waits
+//  timeout_ms.
+static int s_projections_call (fixture_t *f, const char *name, int argc, char **argv,
+                               int timeout_ms, client_reply_t *reply)
 {
     uint8_t *payload = NULL;
     size_t size = 0;
@@ -344,8 +353,15 @@ static void s_projections_query (fixture_t *f, const char *name, int argc, char 
     assert_int_equal (client_fields (argc, argv, &payload, &size, error, sizeof error), 0);
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/projections", name, payload, size);
-    int rc = client_call (f->client, &request, 10000, reply);
+    int rc = client_call (f->client, &request, timeout_ms, reply);
     free (payload);
+    return rc;
+}
+
+static void s_projections_query (fixture_t *f, const char *name, int argc, char **argv,
+                                 client_reply_t *reply)
+{
+    int rc = s_projections_call (f, name, argc, argv, 10000, reply);
     if (rc)
         fail_msg ("%s: no answer (%s)", name, shoal_strerror (rc));
 }
@@ -411,6 +427,40 @@ static void test_async_keeps_operator_decisions (void **state)
                   status);
 }
 
+//  In async durability an operator's decision is fsynced on its own. When
+//  that fsync fails the decision is in the store already, read by the
+//  node's readers, and cannot be taken back: the node stops (exit 3),
+//  unanswered, as in sync durability. It answered "storage error" and
+//  went on, its memory saying live while its store said paused (a restart
+//  brought the pause back).
+static void test_async_failed_decision_sync_stops_the_node (void **state)
+{
+    fixture_t *f = *state;
+    powerloss_name_round (f, "async-failsync");
+    powerloss_start (f, "async", false); //  the store made, its start's syncs done
+    assert_int_equal (node_child_stop (&f->node, SIGTERM), 0);
+    f->fail_syncs = 0; //  every log sync fails
+    powerloss_start (f, "async", true);
+    f->fail_syncs = -1;
+    powerloss_command (f, "Open", "owner=powerloss"); //  async: answered unsynced
+    char *fields[] = {"action=pause", "name=bank_totals", "version=1"};
+    client_reply_t reply;
+    if (s_projections_call (f, "projection_control", 3, fields, 3000, &reply) == 0) {
+        if (reply.ok)
+            fail_msg ("the pause was answered done though its fsync failed (see %s)", f->pl_log);
+        print_message ("the pause was answered %s %s\n", reply.code, reply.reason);
+        client_reply_close (&reply);
+    }
+    s_wait_stopped_on_sync (f);
+    client_destroy (&f->client);
+
+    powerloss_start (f, "async", false); //  the store reopens, whatever it kept
+    char status[32];
+    s_totals_status (f, status, sizeof status);
+    if (!streq (status, "live") && !streq (status, "paused"))
+        fail_msg ("bank_totals@1 is '%s' after the restart", status);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +472,8 @@ int main (void)
                                          powerloss_teardown),
         cmocka_unit_test_setup_teardown (test_async_keeps_operator_decisions, powerloss_setup,
                                          powerloss_teardown),
+        cmocka_unit_test_setup_teardown (test_async_failed_decision_sync_stops_the_node,
+                                         powerloss_setup, powerloss_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
