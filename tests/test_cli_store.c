@@ -598,6 +598,9 @@ static void test_send_refuses_altered_fields (void **state)
         {"resolve transfer/t 0123456789abcdef0123456789abcdef --reject x --reason "
          "\"$(printf 'a\\377b')\"",
          "shoal resolve: --reason TEXT is not UTF-8: 'a\\xffb'\n"},
+        //  Both given: said so (it asked for one of them, as if neither was).
+        {"resolve transfer/t 0123456789abcdef0123456789abcdef --accept --reject x --reason y",
+         "shoal resolve: --reject and --accept do not go together"},
     };
     assert_int_equal (
         cli_run (fx, out, err,

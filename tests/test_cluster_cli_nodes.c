@@ -161,6 +161,9 @@ static void test_three_nodes (void **state)
         assert_non_null (strstr (out, node));
     }
     assert_non_null (strstr (out, "],\"sum\":{\"messages\":"));
+    //  Not a count: -1 (no failure) on each node summed to -3.
+    const char *sum = strstr (out, "],\"sum\":{");
+    assert_null (strstr (sum, "store_failed_ago_ms"));
     assert_non_null (strstr (out, "\"shards_owned\":256"));
     //  cluster status as text.
     assert_int_equal (cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\""),

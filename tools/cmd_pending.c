@@ -16,16 +16,25 @@
 
 static void s_rows_text (zlistx_t *rows, bool cluster)
 {
-    printf ("%-24s %-10s %-24s %s%-32s %4s  %-24s %-8s %-7s %s\n", "SENDER", "COMMAND", "TARGET",
-            cluster ? "NODE  " : "", "MSGID", "SENT", "FIRST SENT", "AGE", "STALLED", "LAST ERROR");
+    //  The NODE column as wide as its longest name (a map's names are up
+    //  to 32 characters; they were cut to 5, east-1 and east-2 alike).
+    int width = 4;
+    for (stuck_row_t *row = zlistx_first (rows); cluster && row; row = zlistx_next (rows))
+        if ((int) strlen (row->target_node) > width)
+            width = (int) strlen (row->target_node);
+    printf ("%-24s %-10s %-24s ", "SENDER", "COMMAND", "TARGET");
+    if (cluster)
+        printf ("%-*s ", width, "NODE");
+    printf ("%-32s %4s  %-24s %-8s %-7s %s\n", "MSGID", "SENT", "FIRST SENT", "AGE", "STALLED",
+            "LAST ERROR");
     for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows)) {
-        char iso[40], age[24], node[16] = "";
+        char iso[40], age[24];
         stuck_iso (row->first_sent, iso, sizeof iso);
         stuck_age (row->age_ms, age, sizeof age);
+        printf ("%-24s %-10s %-24s ", row->sender, row->command, row->target);
         if (cluster)
-            snprintf (node, sizeof node, "%-5.5s ", row->target_node);
-        printf ("%-24s %-10s %-24s %s%-32s %4lld  %-24s %-8s %-7s %s%s\n", row->sender,
-                row->command, row->target, node, row->id, (long long) row->attempts, iso, age,
+            printf ("%-*s ", width, row->target_node);
+        printf ("%-32s %4lld  %-24s %-8s %-7s %s%s\n", row->id, (long long) row->attempts, iso, age,
                 row->stalled ? "yes" : "no", row->cancelling ? "(cancelling) " : "",
                 row->error[0] ? row->error : "-");
     }

@@ -239,6 +239,11 @@ int cmd_resolve (int argc, char **argv)
     int first = stuck_parse (argc, argv, &opts, s_resolve_help);
     if (first < 0)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
+    if (opts.reject && opts.accept) {
+        fprintf (stderr, "shoal resolve: --reject and --accept do not go together: --accept says "
+                         "the command ran, --reject CODE that it was refused\n");
+        return EXIT_USAGE;
+    }
     if (argc - first != 2 || !opts.reject == !opts.accept || !opts.reason) {
         fprintf (stderr, "shoal resolve: needs ADDRESS MSGID, --reject CODE or --accept, and "
                          "--reason TEXT (see shoal resolve --help)\n");

@@ -25,9 +25,9 @@ static void s_stats_help (FILE *out)
              "{\"nodes\":[{\"node\":\"n1\",\"up\":true,...its counters...},\n"
              "{\"node\":\"n2\",\"up\":false,\"error\":\"no answer in 1000 ms\"}],\"sum\":{...}}:\n"
              "sum adds up each integer counter over the nodes that answered (not epoch,\n"
-             "uptime_ms or shards, which are no counts). A node that does not answer\n"
-             "within --timeout (default %d ms here, else %d ms) is down: exit 3.\n\n" TARGET_HELP
-             "Examples:\n"
+             "uptime_ms, shards or store_failed_ago_ms, which are no counts). A node\n"
+             "that does not answer within --timeout (default %d ms here, else %d ms) is down: exit "
+             "3.\n\n" TARGET_HELP "Examples:\n"
              "  shoal stats | jq .commits\n"
              "  shoal stats --cluster cluster/cluster.cfg | jq .sum.accepted\n"
              "  shoal stats --cluster cluster/cluster.cfg --node n2\n",
@@ -37,7 +37,7 @@ static void s_stats_help (FILE *out)
 //  Keys that the sum of a cluster's stats leaves out: not counts.
 static bool s_not_summed (const msgpack_object *key)
 {
-    static const char *keys[] = {"epoch", "uptime_ms", "shards"};
+    static const char *keys[] = {"epoch", "uptime_ms", "shards", "store_failed_ago_ms"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (key->via.str.size == strlen (keys[i]) &&
             memcmp (key->via.str.ptr, keys[i], key->via.str.size) == 0)
