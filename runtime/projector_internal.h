@@ -273,7 +273,8 @@ int projector_set_served (projector_t *self, build_t *build);
 //  name is served, stored before anything acts on it / read at a start;
 //  projector_adopt_reactions: from's unanswered commands become to's;
 //  projector_send_due / projector_on_answer: (re-)sends and answers;
-//  projector_load_sends: a build's unanswered commands read at a start.
+//  projector_load_sends: a build's unanswered commands read at a start;
+//  projector_created: the created of build's command decided at position.
 void projector_reaction_destroy (void **item);
 uint64_t projector_react_from (projector_t *self, build_t *build);
 bool projector_holds (projector_t *self, const build_t *build);
@@ -281,6 +282,8 @@ void projector_release_sends (projector_t *self, build_t *build);
 void projector_trim_held (projector_t *self, build_t *build);
 uint64_t projector_decided (projector_t *self, const char *name, uint32_t version);
 uint32_t projector_deciding (projector_t *self, const char *name);
+int64_t projector_created (projector_t *self, const build_t *build, uint64_t position,
+                           int64_t event_created);
 int projector_fix_sender (projector_t *self, const char *name);
 int projector_load_sender (projector_t *self, const char *name);
 int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);

@@ -44,6 +44,25 @@ static reaction_t *s_reaction_new (const uint8_t *id, const uint8_t *frame, size
     return reaction;
 }
 
+//  Stamps the command of reaction created now: a held command sent at its
+//  switch, its version the first to decide its event, goes out as new
+//  however long it was held (projector_created). A frame that does not
+//  decode, or no memory, is left as it was.
+static void s_restamp (reaction_t *reaction)
+{
+    envelope_t envelope;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (envelope_decode (&envelope, reaction->frame, reaction->size) != 0)
+        return;
+    envelope.created = zclock_time ();
+    if (envelope_encode (&envelope, &frame, &size) != 0)
+        return;
+    free (reaction->frame);
+    reaction->frame = frame;
+    reaction->size = size;
+}
+
 //  The position of the event a reaction's command was decided on: its
 //  id ends with position << 4 | rank (view.c).
 static uint64_t s_id_position (const uint8_t *id)
@@ -251,6 +270,7 @@ int projector_set_served (projector_t *self, build_t *build)
          reaction = zlist_next (held)) {
         rc = journal_batch_view_hold (batch, &build->build, reaction->id, NULL, 0);
         if (rc == 0 && handover && s_id_position (reaction->id) >= decided) {
+            s_restamp (reaction);
             rc = journal_batch_view_send (batch, &build->build, reaction->id, reaction->frame,
                                           reaction->size);
             sent++;
@@ -355,6 +375,31 @@ uint64_t projector_react_from (projector_t *self, build_t *build)
 {
     build_t *served = build->served ? NULL : projector_served (self, build->name);
     return served ? served->cp.next : 0;
+}
+
+//  The created of a command that build decides at position, an event of
+//  event_created: now, when no other build of its name that sends has
+//  applied that event (the first to decide it: no copy of it ran), so
+//  that its target runs it however long after its event it goes out (a
+//  projection paused, failed or turned off for longer than the inbox
+//  retention; with the event's time, its target refused it as expired
+//  and it was dropped, never run). Else the event's time: another build
+//  sent it under the same id first (a rebuild ahead of a paused build
+//  served, say), and the target runs it once, finding that copy's inbox
+//  record or, past the retention, refusing this one as expired. Known
+//  limit: a build ahead that is dropped takes that knowledge with it, so
+//  a build that decides the same events after it, more than the
+//  retention after its copies ran, sends them as new.
+int64_t projector_created (projector_t *self, const build_t *build, uint64_t position,
+                           int64_t event_created)
+{
+    for (size_t i = 0; i < self->build_count; i++) {
+        const build_t *other = self->builds[i];
+        if (other != build && strcmp (other->name, build->name) == 0 && other->cp.next > position &&
+            !projector_holds (self, other))
+            return event_created;
+    }
+    return zclock_time ();
 }
 
 //  True if what build's reactions decide is held, not sent: it is not

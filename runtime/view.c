@@ -219,7 +219,8 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);
     envelope.payload = fields;
     envelope.payload_size = size;
-    envelope.created = view->logged->created;
+    envelope.created = projector_created (view->projector, view->build, view->logged->position,
+                                          view->logged->created);
     reaction_t *reaction = calloc (1, sizeof (reaction_t));
     int rc =
         reaction ? envelope_encode (&envelope, &reaction->frame, &reaction->size) : SHOAL_ENOMEM;

@@ -22,8 +22,6 @@
 
 #include "bank_projections_test_util.h"
 
-static char *s_workers[] = {"--workers", "2", NULL};
-
 int bank_projections_setup (void **state)
 {
     fixture_t *f = calloc (1, sizeof (fixture_t));
@@ -46,8 +44,11 @@ int bank_projections_teardown (void **state)
 
 void bank_projections_start (fixture_t *f)
 {
-    int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, s_workers,
-                               NULL, 30000);
+    char *argv[] = {"--workers", "2", "--inbox-retention-ms", (char *) f->retention_ms, NULL};
+    if (!f->retention_ms)
+        argv[2] = NULL;
+    int rc =
+        node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, argv, NULL, 30000);
     assert_int_equal (rc, 0);
     client_destroy (&f->client);
     f->client = client_new (f->endpoint);

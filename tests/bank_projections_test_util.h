@@ -36,11 +36,12 @@
 #include <cmocka.h>
 
 typedef struct {
-    char dir[64];      //  the test's temporary directory
-    char data[96];     //  dir/data: the node's store
-    char endpoint[96]; //  ipc://dir/node.ipc
-    node_child_t node; //  pid 0 when not running
-    client_t *client;  //  of the running node
+    char dir[64];             //  the test's temporary directory
+    char data[96];            //  dir/data: the node's store
+    char endpoint[96];        //  ipc://dir/node.ipc
+    node_child_t node;        //  pid 0 when not running
+    client_t *client;         //  of the running node
+    const char *retention_ms; //  the node's --inbox-retention-ms (NULL: its default)
 } fixture_t;
 
 #define WAIT_MS 30000 //  the most a test waits for what must come

@@ -1,7 +1,8 @@
 /*  test_bank_projections_reactions.c - the bank's reaction through real nodes:
     large_debits flagging each large debit once across SIGKILLs, reaction
     ids no one else can take, a rebuild keeping reactions, the review actor
-    taking flags from projections only. The fixture:
+    taking flags from projections only, a debit flagged however long after
+    it large_debits decides it. The fixture:
     bank_projections_test_util.h.
 */
 #include "bank.h"
@@ -352,6 +353,75 @@ static void test_flags_from_projections_only (void **state)
     client_reply_close (&reply);
 }
 
+//  --------------------------------------------------------------------------
+//  A reaction decided longer after its event than the inbox retention.
+//  Its command carried the event's time as its created, so its target
+//  refused it as expired and the reaction was dropped: a large debit made
+//  while large_debits was paused (or failed, or off) for longer than the
+//  retention was never flagged. The first build to decide an event now
+//  stamps its command when it decides it.
+
+//  The node's "pruned" counter.
+static int64_t s_pruned (fixture_t *f)
+{
+    client_reply_t reply;
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "node/stats", "stats", &reply, NULL), 0);
+    int64_t value = -1;
+    map_int (reply.data, reply.size, "pruned", &value);
+    client_reply_close (&reply);
+    return value;
+}
+
+static void test_flag_after_the_retention (void **state)
+{
+    fixture_t *f = *state;
+    f->retention_ms = "3000";
+    bank_projections_start (f);
+    bank_projections_must (f, "account/p", "Open", "owner=p", NULL);
+    bank_projections_must (f, "account/q", "Open", "owner=q", NULL);
+    bank_projections_wait_settled (f);
+    bank_projections_control (f, "pause", "large_debits");
+    bank_projections_must (f, "account/p", "Deposit", "amount=5000", NULL);
+    bank_projections_must (f, "transfer/tp", "Start", "from=p", "to=q", "amount=700", NULL);
+    char status[32];
+    bank_projections_wait_terminal (f, "tp", status, sizeof status);
+    assert_string_equal (status, "completed");
+    //  A command after the debit, with an inbox record of its own: once
+    //  the janitor prunes it, the debit is older than the retention too.
+    bank_projections_must (f, "account/q", "Deposit", "amount=1", NULL);
+    int64_t pruned = s_pruned (f), deadline = zclock_mono () + WAIT_MS;
+    while (s_pruned (f) < pruned + 2) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the node never pruned the Deposits' inbox records");
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    bank_projections_control (f, "resume", "large_debits");
+    bank_projections_wait_settled (f);
+    client_reply_t reply;
+    assert_int_equal (
+        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/p", "get", &reply, NULL), 0);
+    assert_true (reply.ok);
+    int64_t flags = -1;
+    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
+    client_reply_close (&reply);
+    if (flags != 1)
+        fail_msg ("review/p has %lld flags, not 1: the debit decided after the retention was "
+                  "not flagged",
+                  (long long) flags);
+    //  And once: the journal holds one Flagged for the one large debit.
+    bank_projections_stop (f, SIGTERM);
+    books_t *books = books_new ();
+    char *error = NULL;
+    assert_int_equal (books_read_dir (books, f->data, &error), 0);
+    books_review_t review;
+    books_review (books, LARGE_DEBIT_MIN, &review);
+    books_destroy (&books);
+    assert_int_equal (review.debits, 1);
+    assert_int_equal (review.flagged_once, 1);
+    assert_int_equal (review.flags, 1);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -367,6 +437,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rebuild_keeps_reactions, bank_projections_setup,
                                          bank_projections_teardown),
         cmocka_unit_test_setup_teardown (test_flags_from_projections_only, bank_projections_setup,
+                                         bank_projections_teardown),
+        cmocka_unit_test_setup_teardown (test_flag_after_the_retention, bank_projections_setup,
                                          bank_projections_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
