@@ -119,17 +119,31 @@ clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_di
     self->clients_dir = clients_dir;
     self->operators_dir = operators_dir;
     const char *paths[2] = {clients_dir, operators_dir};
-    clientkeys_place_t places[2] = {operators_dir ? CLIENTKEYS_CLIENT : CLIENTKEYS_OPERATOR,
+    zdir_t *dirs[2];
+    for (int i = 0; i < 2; i++) {
+        dirs[i] = paths[i] ? zdir_new (paths[i], NULL) : NULL;
+        self->marks[i] = s_mark (paths[i], dirs[i]); //  before the read: a change during it shows
+    }
+    //  No operators/ (a cluster made before operators were told apart):
+    //  every client is an operator, at each load, so that the directory
+    //  made later is seen (clientkeys_stale) and its keys alone are
+    //  operators' from then on. Decided once at the start, a node without
+    //  it took every client for an operator until a restart.
+    bool operators = self->marks[1].present;
+    if (operators_dir && !operators)
+        log_warn ("shoal node: no operators directory %s: every client is an operator (may "
+                  "resolve, resend, retry or drop dead letters, control projections); make it "
+                  "and put the operators' certificates there",
+                  operators_dir);
+    clientkeys_place_t places[2] = {operators ? CLIENTKEYS_CLIENT : CLIENTKEYS_OPERATOR,
                                     CLIENTKEYS_OPERATOR};
     size_t cap = 0;
     bool ok = true;
-    for (int i = 0; i < 2 && ok; i++) {
-        zdir_t *dir = paths[i] ? zdir_new (paths[i], NULL) : NULL;
-        self->marks[i] = s_mark (paths[i], dir); //  before the read: a change during it shows
-        if (dir)
-            ok = s_read (self, dir, places[i], &cap);
-        zdir_destroy (&dir);
-    }
+    for (int i = 0; i < 2 && ok; i++)
+        if (dirs[i])
+            ok = s_read (self, dirs[i], places[i], &cap);
+    for (int i = 0; i < 2; i++)
+        zdir_destroy (&dirs[i]);
     if (!ok) {
         clientkeys_destroy (&self);
         return NULL;

@@ -39,8 +39,9 @@ typedef struct {
 
 //  Reads the certificates (czmq's zcert files, as zcertstore reads them:
 //  every regular file, in subdirectories too, but hidden ones) of
-//  clients_dir and operators_dir. operators_dir NULL: the node has none,
-//  and every key of clients_dir is an operator's. A directory that is
+//  clients_dir and operators_dir. operators_dir NULL, or a directory that
+//  is not there (warned of): the node has none, and every key of
+//  clients_dir is an operator's. A directory that is
 //  missing or cannot be read holds no key. The paths are borrowed and
 //  must outlive the set and its copies. Returns NULL out of memory.
 clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir);

@@ -165,14 +165,10 @@ static int s_join_cluster (shoal_node_t *self, char **error)
         *error = zsys_sprintf ("cannot read %s (the certificates of node %s's operators): %s",
                                self->operators_dir, o->name, strerror (operators));
         rc = SHOAL_EINVAL;
-    } else if (operators == ENOENT) {
-        //  A cluster made before operators were told apart: as then.
-        log_warn ("shoal node: no operators directory %s: every client of node %s is an "
-                  "operator (may resolve, resend, retry or drop dead letters, control "
-                  "projections); make it and put the operators' certificates there",
-                  self->operators_dir, o->name);
-        zstr_free (&self->operators_dir);
     }
+    //  Without operators/ (a cluster made before operators were told
+    //  apart), every client is an operator until it is made: the path is
+    //  kept, and each load of the keys looks (clientkeys_load warns).
     zstr_free (&cert_path);
     free (why);
     return rc;

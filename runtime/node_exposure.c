@@ -9,9 +9,14 @@
 #include <czmq.h>
 #include <string.h>
 
-//  True if endpoint cannot be reached from another machine.
+//  True if endpoint cannot be reached from another machine, nor by
+//  another user of this one: an ipc:// socket is made 0700 (node.c), but
+//  one in the abstract namespace (ipc://@NAME) has no file, so no
+//  permission keeps any local user from it: refused without --insecure.
 static bool s_local_endpoint (const char *endpoint)
 {
+    if (strncmp (endpoint, "ipc://@", 7) == 0)
+        return false;
     static const char *local[] = {"ipc://", "inproc://", "tcp://127.",
                                   "tcp://localhost:", "tcp://[::1]:"};
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
@@ -24,10 +29,14 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
 {
     if (insecure || s_local_endpoint (endpoint))
         return NULL;
-    return zsys_sprintf ("will not listen on %s without CURVE: another machine could reach it. "
-                         "Run a cluster (`shoal cluster init --nodes 1` makes one of one node, "
-                         "with keys), listen on loopback or ipc://, or give --insecure",
-                         endpoint);
+    return zsys_sprintf ("will not listen on %s without CURVE: %s could reach it. Run a "
+                         "cluster (`shoal cluster init --nodes 1` makes one of one node, with "
+                         "keys), listen on loopback or an ipc:// path, or give --insecure",
+                         endpoint,
+                         strncmp (endpoint, "ipc://@", 7) == 0
+                             ? "any user of this machine (an abstract socket has no file "
+                               "permissions)"
+                             : "another machine");
 }
 
 char *shoal_node_metrics_problem (const char *address)

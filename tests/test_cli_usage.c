@@ -288,6 +288,11 @@ static void test_node_usage_errors (void **state)
         {"--endpoint 'tcp://0.0.0.0:*'",
          "shoal node: will not listen on tcp://0.0.0.0:* without CURVE: another machine could "
          "reach it. Run a cluster"},
+        //  An abstract socket has no file to make 0700: any local user
+        //  could connect (before, it was taken as local).
+        {"--endpoint ipc://@shoal-test-abstract",
+         "shoal node: will not listen on ipc://@shoal-test-abstract without CURVE: any user of "
+         "this machine (an abstract socket has no file permissions) could reach it."},
         //  ZeroMQ's SOURCE;ADDRESS binds ADDRESS: the text began with
         //  loopback's, and the node listened on 0.0.0.0 (before).
         {"--endpoint 'tcp://127.0.0.1:*;0.0.0.0:*'",

@@ -357,6 +357,47 @@ static void test_operator_rekeyed (void **state)
     client_destroy (&old);
 }
 
+//  --------------------------------------------------------------------------
+//  5. A node started without operators/ (a cluster made before operators
+//     were told apart) takes every client for an operator, and says so;
+//     the directory made later is read, and its keys alone are operators'
+//     from then on, on the same connections. Before, the node took every
+//     client for an operator until a restart.
+
+static int s_setup_no_operators (void **state)
+{
+    proc_t *p = s_make ("keys0", 1, "n1/clients/app.cert");
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "mv \"$DIR/c/n1/operators\" \"$DIR/c/operators.away\""), 0);
+    proc_node_start (p, "\"$SHOAL\" node --cluster \"$DIR/c/cluster.cfg\" --name n1 --workers 1 "
+                        "--metrics off");
+    *state = p;
+    return 0;
+}
+
+static void test_operators_made_later (void **state)
+{
+    proc_t *p = *state;
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "no operators directory");
+    client_t *app = s_client (p, "app");
+    client_reply_t reply;
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+    s_acts (app, ""); //  every client an operator
+
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "mv \"$DIR/c/operators.away\" \"$DIR/c/n1/operators\""), 0);
+    s_call_until (app, ENVELOPE_COMMAND, "account/a", "$resend", "", "not_an_operator");
+    s_acts (app, "not_an_operator");
+    client_t *op = s_client (p, "c");
+    s_acts (op, "");
+    client_destroy (&op);
+    client_destroy (&app);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN")) {
@@ -368,6 +409,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_operator_moved_to_clients, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_of_another_node, s_setup_two, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_rekeyed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_operators_made_later, s_setup_no_operators,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
