@@ -195,10 +195,13 @@ void registry_truncate (shoal_registry_t *self, size_t count)
 //  --------------------------------------------------------------------------
 //  Projections
 
-bool registry_events_ok (const char *events)
+const char *registry_events_refusal (const char *events)
 {
+    static const char *const malformed =
+        "events must be words \"TYPE\", \"TYPE:EVENT\" or \"*\" separated by spaces (NULL "
+        "for every event)";
     if (!events)
-        return true;
+        return NULL;
     size_t words = 0;
     for (const char *at = events; *at;) {
         if (*at == ' ') {
@@ -206,10 +209,12 @@ bool registry_events_ok (const char *events)
             continue;
         }
         size_t len = strcspn (at, " ");
-        words++;
+        if (++words > REGISTRY_FILTER_MAX)
+            return "events lists more than 32 words (a node matches 32 at most: \"TYPE\" "
+                   "takes all of a type's events in one word)";
         char word[SHOAL_TYPE_MAX + SHOAL_NAME_MAX + 2];
         if (len >= sizeof word)
-            return false;
+            return malformed;
         memcpy (word, at, len);
         word[len] = 0;
         at += len;
@@ -219,18 +224,18 @@ bool registry_events_ok (const char *events)
         if (colon)
             *colon = 0;
         if (!s_name_ok (word, SHOAL_TYPE_MAX))
-            return false;
+            return malformed;
         if (colon) {
             const char *event = colon + 1;
             size_t event_len = strlen (event);
             if (event_len == 0 || event_len > SHOAL_NAME_MAX)
-                return false;
+                return malformed;
             for (size_t i = 0; i < event_len; i++)
                 if (event[i] <= ' ' || event[i] > '~')
-                    return false;
+                    return malformed;
         }
     }
-    return words > 0;
+    return words > 0 ? NULL : malformed;
 }
 
 void registry_filter_parse (registry_filter_t *filter, const char *events)
@@ -305,17 +310,15 @@ int shoal_register_projection_sized (shoal_registry_t *registry, const shoal_pro
     memcpy (&projection, given, size);
     if (!s_name_ok (projection.name, SHOAL_TYPE_MAX))
         return s_name_refused (registry, "projection", projection.name);
-    const char *wrong =
-        projection.version < 1 ? "version must be 1 or more"
-        : !projection.apply    ? "no apply (it is required)"
-        : !registry_events_ok (projection.events)
-            ? "events must be words \"TYPE\", \"TYPE:EVENT\" or \"*\" separated by spaces "
-              "(NULL for every event)"
-        : (projection.batch_state_size > 0) != (projection.batch_end != NULL)
-            ? "batch_state_size and batch_end go together, or neither"
-        : projection.batch_state_size > SHOAL_BATCH_STATE_MAX
-            ? "batch_state_size is past SHOAL_BATCH_STATE_MAX"
-            : NULL;
+    const char *events_refusal = registry_events_refusal (projection.events);
+    const char *wrong = projection.version < 1 ? "version must be 1 or more"
+                        : !projection.apply    ? "no apply (it is required)"
+                        : events_refusal       ? events_refusal
+                        : (projection.batch_state_size > 0) != (projection.batch_end != NULL)
+                            ? "batch_state_size and batch_end go together, or neither"
+                        : projection.batch_state_size > SHOAL_BATCH_STATE_MAX
+                            ? "batch_state_size is past SHOAL_BATCH_STATE_MAX"
+                            : NULL;
     if (wrong) {
         snprintf (registry->error, sizeof registry->error, "projection '%s': %s", projection.name,
                   wrong);

@@ -28,13 +28,14 @@ const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *a
 size_t registry_projection_count (const shoal_registry_t *self);
 const shoal_projection_t *registry_projection (const shoal_registry_t *self, size_t index);
 
-//  True if events (a shoal_projection_t's list) is well formed: words of
-//  "type", "type:Event" or "*", separated by spaces. NULL is "*".
-bool registry_events_ok (const char *events);
 //  A projection's events list, parsed: the words "type" or "type:Event"
-//  (count 0: every event, the list "*" or NULL). Words past
-//  REGISTRY_FILTER_MAX are ignored.
-#define REGISTRY_FILTER_MAX 32
+//  (count 0: every event, the list "*" or NULL). A list of more words is
+//  refused at registration (registry_events_refusal).
+#define REGISTRY_FILTER_MAX 32 //  shoal.h's shoal_projection_t.events says it
+//  Why events (a shoal_projection_t's list) is refused (static text), or
+//  NULL when it is well formed: at most REGISTRY_FILTER_MAX words of
+//  "type", "type:Event" or "*", separated by spaces. NULL is "*".
+const char *registry_events_refusal (const char *events);
 typedef struct {
     struct {
         char type[SHOAL_TYPE_MAX + 1];
@@ -43,8 +44,8 @@ typedef struct {
     size_t count;
 } registry_filter_t;
 
-//  Parses events (a list registry_events_ok accepts) into filter. Can't
-//  fail.
+//  Parses events (a list registry_events_refusal accepts) into filter.
+//  Can't fail.
 void registry_filter_parse (registry_filter_t *filter, const char *events);
 //  True if filter wants the event named name of the actor at address.
 bool registry_filter_wants (const registry_filter_t *filter, const char *address, const char *name);

@@ -1,9 +1,9 @@
 /*  clash_module.c - a module that registers what another already has, for
     the test of the words a node refuses it with (test_cli_usage). Its type is
     named $CLASH_TYPE and its projection $CLASH_PROJECTION (version 1, or
-    $CLASH_PROJECTION_VERSION); each is registered only if its variable
-    is set. With $CLASH_IGNORE set, its init returns 0 whatever its
-    registrations returned (a module that does not check them).
+    $CLASH_PROJECTION_VERSION; its events list $CLASH_PROJECTION_EVENTS,
+    or every event); each is registered only if its variable is set. With $CLASH_IGNORE set, its
+   init returns 0 whatever its registrations returned (a module that does not check them).
 */
 #include "shoal.h"
 #include <stdlib.h>
@@ -48,6 +48,7 @@ int shoal_module_init (shoal_registry_t *registry)
         const char *version = getenv ("CLASH_PROJECTION_VERSION");
         shoal_projection_t projection = {.name = getenv ("CLASH_PROJECTION"),
                                          .version = version ? atoi (version) : 1,
+                                         .events = getenv ("CLASH_PROJECTION_EVENTS"),
                                          .apply = s_project};
         rc = shoal_register_projection (registry, &projection);
     }

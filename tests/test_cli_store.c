@@ -122,6 +122,10 @@ static void test_refused_start_makes_no_store (void **state)
         //  A projection's refusal says why ("invalid argument" alone).
         {"CLASH_PROJECTION=p CLASH_PROJECTION_VERSION=0", "--module \"$CLASH\"",
          "failed to start: projection 'p': version must be 1 or more"},
+        //  An events list of more words than a node matches (the words
+        //  past 32 were dropped: their events never applied).
+        {"CLASH_PROJECTION=p CLASH_PROJECTION_EVENTS=\"$(seq -f t%g 33 | xargs)\"",
+         "--module \"$CLASH\"", "failed to start: projection 'p': events lists more than 32 words"},
 
         //  A host name where ZeroMQ binds an interface's: "No such device"
         //  alone before. Never bound: no port is taken.

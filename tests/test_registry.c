@@ -1,7 +1,8 @@
 /*  test_registry.c - runtime/registry.c: types registered with their size
     (shoal_register_sized, what the shoal_register macro calls). The usage
     first; then the sizes a node does not know, incomplete types and bad
-    names, a taken name, and a full registry.
+    names, a taken name, and a full registry; a projection's events list
+    of more words than a node matches.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +132,39 @@ static void test_taken_and_full (void **state)
     registry_destroy (&registry);
 }
 
+static int s_project (shoal_view_t *view, const shoal_event_t *event)
+{
+    return 0;
+}
+
+//  A projection's events list of more words than a node matches is
+//  refused, saying so (the words past 32 were dropped: their events, and
+//  a "*" among them, never applied).
+static void test_events_list (void **state)
+{
+    shoal_registry_t *registry = registry_new ();
+    char events[REGISTRY_FILTER_MAX * 16 + 8] = "";
+    for (int i = 0; i < REGISTRY_FILTER_MAX; i++)
+        snprintf (events + strlen (events), sizeof events - strlen (events), "%st%d:Done",
+                  i ? " " : "", i);
+    shoal_projection_t projection = {
+        .name = "tally", .version = 1, .events = events, .apply = s_project};
+    assert_int_equal (shoal_register_projection (registry, &projection), 0);
+    registry_filter_t filter;
+    registry_filter_parse (&filter, events);
+    assert_true (registry_filter_wants (&filter, "t31/a", "Done"));
+    assert_false (registry_filter_wants (&filter, "t32/a", "Done"));
+
+    strcat (events, " *");
+    projection.version = 2;
+    assert_int_equal (shoal_register_projection (registry, &projection), SHOAL_EINVAL);
+    assert_string_equal (registry_error (registry),
+                         "projection 'tally': events lists more than 32 words (a node matches 32 "
+                         "at most: \"TYPE\" takes all of a type's events in one word)");
+    assert_int_equal (registry_projection_count (registry), 1);
+    registry_destroy (&registry);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +172,7 @@ int main (void)
         cmocka_unit_test (test_unknown_size),
         cmocka_unit_test (test_invalid),
         cmocka_unit_test (test_taken_and_full),
+        cmocka_unit_test (test_events_list),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

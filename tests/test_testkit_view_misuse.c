@@ -198,6 +198,12 @@ static void test_new (void **state)
     assert_null (shoal_testkit_view_new (&bad));
     bad.events = "";
     assert_null (shoal_testkit_view_new (&bad));
+    //  More words than a node matches: a node refuses it, the kit too.
+    char words[33 * 4 + 1] = "";
+    for (int i = 0; i < 33; i++)
+        snprintf (words + strlen (words), sizeof words - strlen (words), "%st%d", i ? " " : "", i);
+    bad.events = words;
+    assert_null (shoal_testkit_view_new (&bad));
 
     //  The highest version by default, or the one asked for.
     shoal_testkit_view_t *kit = shoal_testkit_view_new_module (s_init_two, "counts");

@@ -363,7 +363,8 @@ typedef struct {
     int version;      //  1 or more; raise it when what apply writes changes
     //  The events it wants, separated by spaces: "type:Event" for one event
     //  of one actor type, "type" for all of that type's, "*" (or NULL) for
-    //  every event. "account:Debited account:Credited transfer".
+    //  every event. "account:Debited account:Credited transfer". At most
+    //  32 words: a longer list is refused (SHOAL_EINVAL).
     const char *events;
     //  Folds one event into the rows, through view. Returns 0, or the
     //  result of shoal_view_fail: then nothing of this event is kept and the
@@ -393,9 +394,10 @@ typedef struct {
 
 //  Registers a projection, like shoal_register. Returns 0, SHOAL_EEXIST if
 //  name@version is taken, SHOAL_EINVAL for a bad name, version, events
-//  list, no apply, batch_state_size without batch_end or the reverse, or
-//  more than SHOAL_BATCH_STATE_MAX of it, SHOAL_EVERSION for a size the node does not know,
-//  SHOAL_ETOOBIG past the projections a node holds (64).
+//  list (or one of more than 32 words), no apply, batch_state_size
+//  without batch_end or the reverse, or more than SHOAL_BATCH_STATE_MAX of
+//  it, SHOAL_EVERSION for a size the node does not know, SHOAL_ETOOBIG
+//  past the projections a node holds (64).
 SHOAL_EXPORT int shoal_register_projection_sized (shoal_registry_t *registry,
                                                   const shoal_projection_t *projection,
                                                   size_t size);
