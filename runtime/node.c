@@ -191,15 +191,30 @@ static int s_lock_endpoints (shoal_node_t *self, char **error)
     return 0;
 }
 
-//  Runs the options' before_open (the registrations and modules).
-//  Returns 0, or its error with *error set.
+//  Refuses an option for no module loaded, which would be dropped
+//  silently: a misspelt --module-opt. Returns 0, or SHOAL_EINVAL with
+//  *error set.
+static int s_options_orphan (shoal_node_t *self, char **error)
+{
+    const char *module, *key;
+    if (!registry_option_orphan (self->registry, &module, &key))
+        return 0;
+    *error = zsys_sprintf ("--module-opt %s.%s: no module %s is loaded (a module's name is its "
+                           "file's base name without .so, or its name in the config file)",
+                           module, key, module);
+    return SHOAL_EINVAL;
+}
+
+//  Runs the options' before_open (the registrations and modules), and
+//  refuses an option for no module it loaded. Returns 0, or its error
+//  with *error set.
 static int s_before_open (shoal_node_t *self, char **error)
 {
     *error = NULL;
     int rc = self->options.before_open (self, self->options.before_open_arg, error);
     if (rc && !*error)
         *error = strdup (shoal_strerror (rc));
-    return rc;
+    return rc ? rc : s_options_orphan (self, error);
 }
 
 shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, char **error)
@@ -490,15 +505,11 @@ static int s_start_cluster (shoal_node_t *self, char **error)
 
 int shoal_node_start (shoal_node_t *self, char **error)
 {
-    //  An option for no module would be dropped silently: a misspelt name.
-    const char *module, *key;
-    if (registry_option_orphan (self->registry, &module, &key)) {
-        *error = zsys_sprintf ("--module-opt %s.%s: no module %s is loaded (a module's name is "
-                               "its file's base name without .so, or its name in the config "
-                               "file)",
-                               module, key, module);
-        return SHOAL_EINVAL;
-    }
+    //  Said before the store was opened when the modules were loaded by
+    //  before_open; here for those loaded since shoal_node_new.
+    int rc = s_options_orphan (self, error);
+    if (rc)
+        return rc;
     int n = self->options.workers;
     self->stats = calloc ((size_t) n, sizeof (worker_stats_t));
     self->workers = calloc ((size_t) n, sizeof (zactor_t *));
@@ -531,7 +542,7 @@ int shoal_node_start (shoal_node_t *self, char **error)
         return SHOAL_EIO;
     }
     if (self->cluster) {
-        int rc = s_start_cluster (self, error);
+        rc = s_start_cluster (self, error);
         if (rc)
             return rc;
         self->config.peers = self->peers;

@@ -44,7 +44,8 @@ typedef struct {
     //  Called by shoal_node_new before it opens the store (NULL: none):
     //  the registrations and modules, so that a module that fails or
     //  crashes in its init leaves no store behind. Non-zero refuses the
-    //  node, with *error set (free() it). (The working directory a
+    //  node, with *error set (free() it); so does a module option it set
+    //  for no module it loaded (a misspelt --module-opt). (The working directory a
     //  module's init changes is changed back after it:
     //  shoal_node_load_module_named.)
     int (*before_open) (struct _shoal_node_t *node, void *arg, char **error);

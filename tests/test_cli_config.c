@@ -106,15 +106,16 @@ static void test_config_errors (void **state)
     }
 
     //  module and module-opt are lists, on the command line and here: given
-    //  twice, both are taken (the node goes on to the data directory,
-    //  a file here, which it refuses).
+    //  twice, both are taken (the node loads the module they are for and
+    //  goes on to the data directory, a file here, which it refuses).
     file = fopen (path, "w");
     assert_non_null (file);
     fputs ("node\n    module-opt = counter.x=1\n    module-opt = counter.y=2\n", file);
     fclose (file);
-    code =
-        cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --metrics off",
-                 path, path);
+    code = cli_run (fx, out, err,
+                    "timeout 30 \"$SHOAL\" node --config '%s' --data '%s' --metrics off "
+                    "--module '%s'",
+                    path, path, getenv ("SHOAL_TEST_MODULE"));
     assert_int_equal (code, 1);
     if (strstr (err, "given twice") || !strstr (err, "Not a directory"))
         fail_msg ("two module-opt in a config: %s", err);
