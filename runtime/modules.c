@@ -87,16 +87,12 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
                   "changes it is not followed back",
                   strerror (errno));
     if (rc == 0)
-        rc = init (registry);
+        rc = registry_module_init (registry, init);
     int lost = cwd >= 0 && fchdir (cwd) != 0 ? errno : 0;
     if (cwd >= 0)
         close (cwd);
     if (rc == 0 && lost)
         rc = SHOAL_EIO;
-    //  A registration refused is a refused module, even when its init
-    //  went on and returned 0 (it would run without that type).
-    if (rc == 0 && registry_error (registry))
-        rc = SHOAL_EINVAL;
     if (rc == 0) //  its options are taken (shoal_node_start refuses the others)
         registry_options_loaded (registry, name ? name : derived);
     free (derived);

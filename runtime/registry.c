@@ -468,3 +468,9 @@ const char *registry_error (const shoal_registry_t *self)
 {
     return self->error[0] ? self->error : NULL;
 }
+
+int registry_module_init (shoal_registry_t *self, shoal_module_init_fn *init)
+{
+    int rc = init (self);
+    return rc == 0 && registry_error (self) ? SHOAL_EINVAL : rc;
+}

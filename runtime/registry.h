@@ -80,4 +80,11 @@ bool registry_option_orphan (const shoal_registry_t *self, const char **module, 
 //  next registration or registry_loading.
 const char *registry_error (const shoal_registry_t *self);
 
+//  Runs a module's init against self (new, or just named by
+//  registry_loading), as a node and the test kit both do. Returns what
+//  init returned, or SHOAL_EINVAL when it returned 0 but a registration
+//  it made was refused (registry_error says why): the module would run
+//  without that type or projection.
+int registry_module_init (shoal_registry_t *self, shoal_module_init_fn *init);
+
 #endif

@@ -12,6 +12,7 @@
 #include "ctx.h"
 #include "data.h"
 #include "registry.h"
+#include "log.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,10 +180,23 @@ shoal_testkit_t *shoal_testkit_new (const shoal_type_t *type, const char *addres
     return s_new (type, address, NULL);
 }
 
+int testkit_module_init (shoal_registry_t *registry, shoal_module_init_fn *init, const char *caller)
+{
+    int rc = registry_module_init (registry, init);
+    const char *why = registry_error (registry);
+    if (rc && why)
+        log_error ("%s: the module failed to start: %s", caller, why);
+    else if (rc)
+        log_error ("%s: the module failed to start: its %s returned %d (%s)", caller,
+                   SHOAL_MODULE_ENTRY, rc, shoal_strerror (rc));
+    return rc;
+}
+
 shoal_testkit_t *shoal_testkit_new_module (shoal_module_init_fn *init, const char *address)
 {
     shoal_registry_t *registry = registry_new ();
-    if (!registry || !init || !address || init (registry) != 0) {
+    if (!registry || !init || !address ||
+        testkit_module_init (registry, init, "shoal_testkit_new_module") != 0) {
         registry_destroy (&registry);
         return NULL;
     }

@@ -86,5 +86,11 @@ const shoal_data_t *testkit_item_data (item_t *item);
 //  The encoded view of state (written into rec), or NULL; *size its bytes.
 const uint8_t *testkit_view_bytes (shoal_testkit_t *self, const void *state, shoal_rec_t *rec,
                                    size_t *size);
+//  Runs a module's init against registry as a node does
+//  (registry_module_init): a registration refused refuses the module even
+//  when init returns 0. Returns 0, or the error, after saying why on
+//  stderr ("caller: the module failed to start: ...", the node's words).
+int testkit_module_init (shoal_registry_t *registry, shoal_module_init_fn *init,
+                         const char *caller);
 
 #endif

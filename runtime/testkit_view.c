@@ -54,7 +54,8 @@ shoal_testkit_view_t *shoal_testkit_view_new (const shoal_projection_t *projecti
 shoal_testkit_view_t *shoal_testkit_view_new_module (shoal_module_init_fn *init, const char *name)
 {
     shoal_registry_t *registry = registry_new ();
-    if (!registry || !init || !name || init (registry) != 0) {
+    if (!registry || !init || !name ||
+        testkit_module_init (registry, init, "shoal_testkit_view_new_module") != 0) {
         registry_destroy (&registry);
         return NULL;
     }

@@ -2,7 +2,8 @@
     catches what it promises to catch. An apply that disagrees with handle
     fails the turn, and so does a snapshot that writes a wrong state, or
     one (or a view) too big for a node; a rejected turn keeps nothing;
-   timers fire in due order at their due time, cancelled ones never; bad kits are refused.
+   timers fire in due order at their due time, cancelled ones never; bad kits are refused,
+   and a module a node refuses, with the node's reason.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,10 @@
 #include <cmocka.h>
 
 #include "shoal_testkit.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     int64_t value;
@@ -337,6 +340,60 @@ static int s_init_fails (shoal_registry_t *registry)
     return SHOAL_EINVAL;
 }
 
+//  Registers a good type, then one a node refuses, and returns 0 all the
+//  same: a node refuses the module (it would run without that type).
+static int s_init_ignores_refusal (shoal_registry_t *registry)
+{
+    shoal_type_t bad = s_tally;
+    bad.name = "Bad/x";
+    shoal_register (registry, &s_tally);
+    shoal_register (registry, &bad);
+    return 0;
+}
+
+//  shoal_testkit_new_module (init, address) with stderr in a file: what
+//  the kit said into said (size bytes). Returns the kit.
+static shoal_testkit_t *s_new_module_saying (shoal_module_init_fn *init, const char *address,
+                                             char *said, size_t size)
+{
+    char path[] = "/tmp/shoal-test-testkit-XXXXXX";
+    int file = mkstemp (path);
+    assert_true (file >= 0);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    assert_true (saved >= 0);
+    assert_true (dup2 (file, STDERR_FILENO) >= 0);
+    shoal_testkit_t *kit = shoal_testkit_new_module (init, address);
+    fflush (stderr);
+    assert_true (dup2 (saved, STDERR_FILENO) >= 0);
+    close (saved);
+    ssize_t n = pread (file, said, size - 1, 0);
+    said[n > 0 ? n : 0] = 0;
+    close (file);
+    unlink (path);
+    return kit;
+}
+
+//  A module a node refuses, the kit refuses too, with the node's reason:
+//  a registration refused, though its init returned 0 (the kit took it).
+static void test_refused_registration (void **state)
+{
+    char said[1024];
+    shoal_testkit_t *kit =
+        s_new_module_saying (s_init_ignores_refusal, "tally/t1", said, sizeof said);
+    assert_null (kit);
+    if (!strstr (said, "shoal_testkit_new_module: the module failed to start: actor type name "
+                       "'Bad/x' is not 1 to 63 bytes of [a-z0-9_-] starting with a letter\n"))
+        fail_msg ("the kit said: %s", said);
+    kit = s_new_module_saying (s_init_fails, "tally/t1", said, sizeof said);
+    assert_null (kit);
+    assert_non_null (strstr (said, "its shoal_module_init returned -1 (invalid argument)\n"));
+    kit = s_new_module_saying (s_init_ok, "tally/t1", said, sizeof said);
+    assert_non_null (kit);
+    assert_string_equal (said, "");
+    shoal_testkit_destroy (&kit);
+}
+
 static void test_bad_kits (void **state)
 {
     assert_null (shoal_testkit_new (&s_tally, "tally"));
@@ -363,6 +420,7 @@ int main (void)
         cmocka_unit_test (test_too_big),
         cmocka_unit_test (test_timers_in_due_order),
         cmocka_unit_test (test_bad_kits),
+        cmocka_unit_test (test_refused_registration),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

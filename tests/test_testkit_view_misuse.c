@@ -181,6 +181,17 @@ static int s_init_fails (shoal_registry_t *registry)
     return SHOAL_EINVAL;
 }
 
+//  Registers a projection, then one a node refuses, and returns 0 all the
+//  same: a node refuses the module, and the kit too.
+static int s_init_ignores_refusal (shoal_registry_t *registry)
+{
+    shoal_projection_t bad = testkit_view_counts;
+    bad.name = "Counts";
+    shoal_register_projection (registry, &testkit_view_counts);
+    shoal_register_projection (registry, &bad);
+    return 0;
+}
+
 static void test_new (void **state)
 {
     shoal_projection_t bad = testkit_view_counts;
@@ -220,6 +231,7 @@ static void test_new (void **state)
     assert_null (shoal_testkit_view_new_module (s_init_two, "count"));
     assert_null (shoal_testkit_view_new_module (s_init_two, NULL));
     assert_null (shoal_testkit_view_new_module (s_init_fails, "counts"));
+    assert_null (shoal_testkit_view_new_module (s_init_ignores_refusal, "counts"));
 }
 
 //  --------------------------------------------------------------------------

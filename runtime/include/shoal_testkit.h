@@ -57,8 +57,10 @@ typedef struct _shoal_testkit_t shoal_testkit_t;
 shoal_testkit_t *shoal_testkit_new (const shoal_type_t *type, const char *address);
 //  The same for a module: runs its shoal_module_init with a registry of
 //  the kit's own (shoal_registry_option is NULL for every key) and takes
-//  the type that address names. NULL if init fails or registers no such
-//  type.
+//  the type that address names. NULL if init fails, a registration it
+//  made is refused (even when init returns 0: a node refuses that module
+//  too) or it registers no such type; the first two say why on stderr,
+//  in the node's words.
 shoal_testkit_t *shoal_testkit_new_module (shoal_module_init_fn *init, const char *address);
 //  Calls fini on the state, frees the kit and sets *self_p to NULL. Safe to
 //  call twice.
@@ -219,8 +221,9 @@ typedef struct _shoal_testkit_view_t shoal_testkit_view_t;
 shoal_testkit_view_t *shoal_testkit_view_new (const shoal_projection_t *projection);
 //  The same for a module: runs its shoal_module_init with a registry of
 //  the kit's own and takes the projection registered as name: "name" for
-//  its highest version, "name@version" for one. NULL if init fails or
-//  registers no such projection.
+//  its highest version, "name@version" for one. NULL if init fails, a
+//  registration it made is refused, or it registers no such projection,
+//  as shoal_testkit_new_module.
 shoal_testkit_view_t *shoal_testkit_view_new_module (shoal_module_init_fn *init, const char *name);
 //  Frees the kit and sets *self_p to NULL. Safe to call twice.
 void shoal_testkit_view_destroy (shoal_testkit_view_t **self_p);
