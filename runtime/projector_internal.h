@@ -291,11 +291,6 @@ int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
 //  for has waited since its first send (since the node's start), in ms;
 //  0 if none. O(awaited): for the projections list.
 int64_t projector_sends_oldest_ms (const build_t *build);
-//  A reaction's sender, "projection/NAME" (shoal_msg_from), into from.
-static inline void projector_sender (char from[SHOAL_ADDRESS_MAX + 1], const char *name)
-{
-    snprintf (from, SHOAL_ADDRESS_MAX + 1, "%s/%s", SHOAL_PROJECTION_SENDER, name);
-}
 void projector_send_due (projector_t *self);
 void projector_on_answer (projector_t *self);
 int projector_load_sends (projector_t *self, build_t *build);

@@ -10,6 +10,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include "viewcheck.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ static bool s_sender_named (reaction_t *reaction, const char *name)
     envelope_t envelope;
     if (envelope_decode (&envelope, reaction->frame, reaction->size) != 0 || envelope.from[0])
         return true;
-    projector_sender (envelope.from, name);
+    viewcheck_sender (envelope.from, name);
     uint8_t *frame;
     size_t size;
     if (envelope_encode (&envelope, &frame, &size) != 0)

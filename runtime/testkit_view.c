@@ -28,6 +28,7 @@ static shoal_testkit_view_t *s_new (shoal_registry_t *registry, size_t index)
     }
     self->registry = registry;
     self->projection = registry_projection (registry, index);
+    self->view.projection = self->projection->name;
     size_t state_size = self->projection->batch_state_size;
     if (state_size && !(self->view.batch_state = malloc (state_size))) {
         registry_destroy (&self->registry);

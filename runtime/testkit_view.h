@@ -62,6 +62,7 @@ typedef struct _kitview_read_t {
 
 //  What one apply sees: view.c's struct of the same name, over the kit.
 struct _shoal_view_t {
+    const char *projection;       //  its name, for its commands' sender (borrowed)
     kitview_rows_t *rows;         //  the rows applied to: the live ones or a rebuild's
     const kitview_event_t *event; //  the event being applied; NULL outside apply
     kitview_row_t **staged;       //  rows this apply wrote, in call order

@@ -156,9 +156,23 @@ static int s_misuse (shoal_view_t *view, int error, const char *format, ...)
     return error;
 }
 
-//  Keeps the command written in the rec (fields), when the view reacts.
+//  Keeps the command written in the rec (fields), when the view reacts,
+//  if a node could send it (viewcheck_command: its strings UTF-8, 1 MiB
+//  at most with its envelope); else the apply fails with the node's
+//  reason.
 static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size)
 {
+    envelope_t envelope = {.kind = ENVELOPE_COMMAND, .payload = fields, .payload_size = size};
+    viewcheck_sender (envelope.from, view->projection);
+    snprintf (envelope.to, sizeof envelope.to, "%s", view->send_to);
+    snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);
+    envelope.created = view->event ? view->event->created : 0;
+    uint8_t *frame;
+    size_t frame_size;
+    if (viewcheck_command (&view->error, view->reason, sizeof view->reason, &envelope, &frame,
+                           &frame_size) != 0)
+        return;
+    free (frame);
     kitview_sent_t *sent = &view->sent[view->sent_count];
     memset (sent, 0, sizeof *sent);
     if (!(sent->bytes = malloc (size))) {

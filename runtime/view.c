@@ -16,7 +16,6 @@
 */
 #include "projector_internal.h"
 #include "log.h"
-#include "mpread.h"
 #include "viewcheck.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -192,29 +191,17 @@ static void s_reaction_id (uint8_t id[ENVELOPE_ID_SIZE], uint64_t salt, const ch
     }
 }
 
-//  Keeps the command written in the rec: encoded, staged for the commit.
-//  Its strings must be UTF-8, as the node's front asks of every request
-//  (a reaction goes out through it): one that is not would be refused
-//  bad_frame and dropped, never run, so the apply fails here instead,
-//  saying so, and the projection stops at the event (an event stored
-//  before the node checked its clients' strings may hold such bytes).
+//  Keeps the command written in the rec: encoded, staged for the commit,
+//  if it could go out (viewcheck_command: else the apply fails, saying
+//  why, and the projection stops at the event; an event stored before the
+//  node checked its clients' strings may hold bytes that are not UTF-8).
 static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size)
 {
-    size_t at = 0, bad = 0, len = 0;
-    const uint8_t *map = NULL;
-    if (mpread_map_span_utf8 (fields, size, &at, MPREAD_DEPTH_ANY, &map, &len, &bad) ==
-        SHOAL_EINVAL) {
-        s_misuse (view, SHOAL_EINVAL,
-                  "the command %s sent by shoal_view_send: a string that is not UTF-8 (at byte "
-                  "%zu of its fields)",
-                  view->send_name, bad);
-        return;
-    }
     envelope_t envelope = {0};
     envelope.kind = ENVELOPE_COMMAND;
     s_reaction_id (envelope.id, view->projector->salt, view->build->name, view->logged->position,
                    view->sends - 1);
-    projector_sender (envelope.from, view->build->name);
+    viewcheck_sender (envelope.from, view->build->name);
     snprintf (envelope.to, sizeof envelope.to, "%s", view->send_to);
     snprintf (envelope.name, sizeof envelope.name, "%s", view->send_name);
     envelope.payload = fields;
@@ -222,17 +209,13 @@ static void s_close_send (shoal_view_t *view, const uint8_t *fields, size_t size
     envelope.created = projector_created (view->projector, view->build, view->logged->position,
                                           view->logged->created);
     reaction_t *reaction = calloc (1, sizeof (reaction_t));
-    int rc =
-        reaction ? envelope_encode (&envelope, &reaction->frame, &reaction->size) : SHOAL_ENOMEM;
-    if (rc) {
+    if (!reaction) {
+        view->error = view->error ? view->error : SHOAL_ENOMEM;
+        return;
+    }
+    if (viewcheck_command (&view->error, view->reason, sizeof view->reason, &envelope,
+                           &reaction->frame, &reaction->size) != 0) {
         free (reaction);
-        if (rc == SHOAL_ETOOBIG)
-            s_misuse (view, rc,
-                      "the command %s sent by shoal_view_send: more than 1 MiB with "
-                      "its envelope",
-                      view->send_name);
-        else
-            view->error = view->error ? view->error : SHOAL_ENOMEM;
         return;
     }
     memcpy (reaction->id, envelope.id, ENVELOPE_ID_SIZE);

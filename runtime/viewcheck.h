@@ -1,14 +1,17 @@
 /*  viewcheck.h - what an apply (or a batch_end) may not do with
-    shoal_view_*, and the words its failure says it in: shared by the
-    node's view (view.c) and the test kit's (testkit_view_apply.c), so
-    that a misuse reads the same in `shoal projections`, the node's log
-    and shoal_testkit_view_why. Pure functions over their arguments: any
-    thread.
+    shoal_view_*, a command it sends included, and the words its failure
+    says it in: shared by the node's view (view.c) and the test kit's
+    (testkit_view_apply.c), so that a misuse reads the same in `shoal
+    projections`, the node's log and shoal_testkit_view_why. Functions
+    over their arguments alone (viewcheck_command allocates the frame it
+    returns): any thread.
 */
 #ifndef VIEWCHECK_H_INCLUDED
 #define VIEWCHECK_H_INCLUDED
 
 #include "shoal.h"
+#include "envelope.h"
+#include "mpread.h"
 #include "utf8.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -120,6 +123,44 @@ static inline bool viewcheck_row_size (int *kept, char *reason, size_t size, con
                         "a row put by shoal_view_put: more than 1 MiB less 8 KiB (no query could "
                         "answer it)");
     return false;
+}
+
+//  A reaction's sender, "projection/NAME" (shoal_msg_from), into from:
+//  the node's, and the kit's for the size of a command.
+static inline void viewcheck_sender (char from[SHOAL_ADDRESS_MAX + 1], const char *name)
+{
+    snprintf (from, SHOAL_ADDRESS_MAX + 1, "%s/%s", SHOAL_PROJECTION_SENDER, name);
+}
+
+//  Encodes a command an apply sends (command, its payload the fields the
+//  apply wrote) into *frame (free() it) of *frame_size bytes, if it could
+//  go out. Its strings must be UTF-8, as the node's front asks of every
+//  request (a reaction goes out through it): one that is not would be
+//  refused bad_frame and dropped, never run. With its envelope it must be
+//  1 MiB at most. Else keeps the misuse as viewcheck_misuse does and
+//  returns its error (SHOAL_ENOMEM: kept without a reason).
+static inline int viewcheck_command (int *kept, char *reason, size_t size,
+                                     const envelope_t *command, uint8_t **frame, size_t *frame_size)
+{
+    size_t at = 0, bad = 0, len = 0;
+    const uint8_t *map = NULL;
+    if (mpread_map_span_utf8 (command->payload, command->payload_size, &at, MPREAD_DEPTH_ANY, &map,
+                              &len, &bad) == SHOAL_EINVAL) {
+        viewcheck_note (kept, reason, size, SHOAL_EINVAL,
+                        "the command %s sent by shoal_view_send: a string that is not UTF-8 (at "
+                        "byte %zu of its fields)",
+                        command->name, bad);
+        return SHOAL_EINVAL;
+    }
+    int rc = envelope_encode (command, frame, frame_size);
+    if (rc == SHOAL_ETOOBIG)
+        viewcheck_note (kept, reason, size, rc,
+                        "the command %s sent by shoal_view_send: more than 1 MiB with its "
+                        "envelope",
+                        command->name);
+    else if (rc)
+        *kept = *kept ? *kept : rc;
+    return rc;
 }
 
 #endif

@@ -19,6 +19,7 @@
 //  Misuse
 
 static const char s_big[1024 * 1024 - 8192]; //  a row's fields at most, with their header
+static const char s_bigger[1100 * 1024];     //  a command's fields past 1 MiB
 
 //  misuse: one way to misuse shoal_view_* per event name, after a put
 //  that must not be kept.
@@ -53,6 +54,12 @@ static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
         shoal_rec_map_begin (shoal_view_put (view, "open"), "inner");
     else if (strcmp (name, "BigRow") == 0)
         shoal_rec_bytes (shoal_view_put (view, "big"), "b", s_big, sizeof s_big);
+    else if (strcmp (name, "CutValue") == 0) //  "café" cut inside its é (C3 A9): byte 10
+        shoal_rec_str (shoal_view_send (view, "a/b", "Go"), "name", "caf\xc3");
+    else if (strcmp (name, "CutKey") == 0)
+        shoal_rec_int (shoal_view_send (view, "a/b", "Go"), "caf\xc3", 1);
+    else if (strcmp (name, "BigCommand") == 0)
+        shoal_rec_bytes (shoal_view_send (view, "a/b", "Go"), "b", s_bigger, sizeof s_bigger);
     else if (strcmp (name, "NoRow") == 0)
         assert_int_equal (shoal_view_get (view, "kept", NULL), SHOAL_EINVAL);
     return 0;
@@ -124,6 +131,16 @@ static void test_misuse (void **state)
         //  As a node says it: no query could answer it (a node kept it).
         {"BigRow", SHOAL_ETOOBIG,
          "the row big: more than 1 MiB less 8 KiB (no query could answer it)"},
+        //  A command a node would not send: its front refuses strings
+        //  that are not UTF-8, an envelope holds 1 MiB (the kit kept both).
+        {"CutValue", SHOAL_EINVAL,
+         "the command Go sent by shoal_view_send: a string that is not UTF-8 (at byte 10 of its "
+         "fields)"},
+        {"CutKey", SHOAL_EINVAL,
+         "the command Go sent by shoal_view_send: a string that is not UTF-8 (at byte 5 of its "
+         "fields)"},
+        {"BigCommand", SHOAL_ETOOBIG,
+         "the command Go sent by shoal_view_send: more than 1 MiB with its envelope"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal (testkit_view_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
