@@ -12,9 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-//  The name of the module at path: its file's base name without ".so".
-//  Returns a string to free(), or NULL when out of memory.
-static char *s_module_name (const char *path)
+char *modules_name (const char *path)
 {
     const char *base = strrchr (path, '/');
     base = base ? base + 1 : path;
@@ -74,7 +72,7 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
     }
     size_t types = registry_count (registry);
     size_t projections = registry_projection_count (registry);
-    char *derived = name ? NULL : s_module_name (path);
+    char *derived = name ? NULL : modules_name (path);
     int rc = name || derived ? registry_loading (registry, name ? name : derived) : SHOAL_ENOMEM;
     //  Said before its init runs: an init that crashes the node leaves
     //  this as the log's last line.

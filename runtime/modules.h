@@ -25,8 +25,13 @@ typedef struct {
     int count;
 } modules_t;
 
-//  Loads the module at path into registry; name is its name (NULL: the
-//  file's base name without ".so"). Returns 0 or SHOAL_EMODULE.
+//  The name of the module at path when it is given none: its file's base
+//  name without ".so", its other dots kept (book.v2.so is book.v2).
+//  Returns a string to free(), or NULL when out of memory.
+char *modules_name (const char *path);
+
+//  Loads the module at path into registry; name is its name (NULL:
+//  modules_name's). Returns 0 or SHOAL_EMODULE.
 int modules_load (modules_t *self, shoal_registry_t *registry, const char *path, const char *name,
                   char **error);
 

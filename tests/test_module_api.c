@@ -631,6 +631,20 @@ static void test_module_options (void **state)
     assert_has (out, "\"greeting\":\"cli\"");
     proc_node_signal (p, SIGTERM);
 
+    //  A module whose file's name holds a dot keeps it in its name, and
+    //  gets its options by that name (the command line split them at the
+    //  first dot: "no module api is loaded"); a key may hold dots too, as
+    //  in the config file.
+    assert_int_equal (proc_run (p, out, err, "cp \"$SHOAL_API_MODULE\" $DIR/api.v2.so"), 0);
+    proc_node_start (p, "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off "
+                        "--module $DIR/api.v2.so --module-opt api.v2.greeting=dotted "
+                        "--module-opt api.v2.greeting.x=1");
+    s_send (p, out, 0, "note/o", "Option", NULL);
+    assert_has (out, "\"greeting\":\"dotted\"");
+    proc_node_signal (p, SIGTERM);
+    proc_read (p, "node.log", log);
+    assert_has (log, "module api.v2: its option 'greeting.x' was given, but the module did not");
+
     //  A --module-opt that is not NAME.KEY=VALUE is a usage error.
     assert_int_equal (proc_run (p, out, err, NODE " --module-opt greeting=hello"), 2);
     assert_has (err, "--module-opt 'greeting=hello' is not NAME.KEY=VALUE");

@@ -7,6 +7,7 @@
 #include "zplfile.h"
 #include "options.h"
 #include "node.h"
+#include "modules.h"
 #include "log.h"
 #include "account.h"
 #include "transfer.h"
@@ -369,12 +370,22 @@ static const char *s_config_path (int argc, char **argv)
     return NULL;
 }
 
-//  Splits "NAME.KEY=VALUE" into its parts (NAME up to the first '.', KEY
-//  up to the first '='), into module and key (256 bytes each). Returns
-//  false if it is not of that shape, or a part is too long.
-static bool s_module_opt (const char *text, char *module, char *key, const char **value)
+//  Splits "NAME.KEY=VALUE" into its parts, into module and key (256 bytes
+//  each). NAME is the longest of names (count, the modules' names) that
+//  text starts with, followed by '.': a module's name keeps the dots of
+//  its file's (book.v2.so is book.v2). Else NAME goes to the first '.'
+//  (a module not loaded, which the node refuses). KEY goes to the first
+//  '=' after NAME: it may hold dots, as a key in the config file may.
+//  Returns false if text is not of that shape, or a part is too long.
+static bool s_module_opt (const char *text, const char *const *names, int count, char *module,
+                          char *key, const char **value)
 {
     const char *dot = strchr (text, '.');
+    for (int i = 0; dot && i < count; i++) {
+        size_t len = strlen (names[i]);
+        if (strncmp (text, names[i], len) == 0 && text[len] == '.' && text + len > dot)
+            dot = text + len;
+    }
     const char *equals = dot ? strchr (dot, '=') : NULL;
     if (!dot || !equals || dot == text || equals == dot + 1 || dot - text > 255 ||
         equals - dot - 1 > 255)
@@ -385,12 +396,22 @@ static bool s_module_opt (const char *text, char *module, char *key, const char 
     return true;
 }
 
-//  Gives the modules their options: the config file's, then the command
-//  line's, which win. Returns 0 or an error.
-static int s_module_options (shoal_node_t *node, const module_config_t *config, int module_count,
-                             const char **opts, int opt_count)
+//  Gives the modules (paths, module_count of them) their options: the
+//  config file's, then the command line's, which win. Returns 0 or an
+//  error.
+static int s_module_options (shoal_node_t *node, const char **paths, int module_count,
+                             const module_config_t *config, const char **opts, int opt_count)
 {
+    //  Each module's name, as modules_load names it.
+    const char *names[NODE_MAX_MODULE_ARGS];
+    char *derived[NODE_MAX_MODULE_ARGS] = {NULL};
+    int count = module_count < NODE_MAX_MODULE_ARGS ? module_count : NODE_MAX_MODULE_ARGS;
     int rc = 0;
+    for (int i = 0; rc == 0 && i < count; i++) {
+        names[i] = config->names[i] ? config->names[i] : (derived[i] = modules_name (paths[i]));
+        if (!names[i])
+            rc = SHOAL_ENOMEM;
+    }
     for (int i = 0; rc == 0 && i < module_count && i < NODE_MAX_MODULE_ARGS; i++)
         for (zconfig_t *option = config->entries[i] ? zconfig_child (config->entries[i]) : NULL;
              rc == 0 && option; option = zconfig_next (option)) {
@@ -401,9 +422,11 @@ static int s_module_options (shoal_node_t *node, const module_config_t *config, 
     for (int i = 0; rc == 0 && i < opt_count; i++) {
         char module[256], key[256];
         const char *value;
-        if (s_module_opt (opts[i], module, key, &value))
+        if (s_module_opt (opts[i], names, count, module, key, &value))
             rc = shoal_node_module_option (node, module, key, value);
     }
+    for (int i = 0; i < count; i++)
+        free (derived[i]);
     return rc;
 }
 
@@ -518,8 +541,8 @@ static int s_load (shoal_node_t *node, void *arg, char **error)
     const loads_t *loads = arg;
     int rc = bank_register (shoal_node_registry (node));
     if (rc == 0)
-        rc = s_module_options (node, loads->config, loads->module_count, loads->module_opts,
-                               loads->module_opt_count);
+        rc = s_module_options (node, loads->modules, loads->module_count, loads->config,
+                               loads->module_opts, loads->module_opt_count);
     for (int i = 0; rc == 0 && i < loads->module_count; i++)
         rc = shoal_node_load_module_named (
             node, loads->modules[i], i < NODE_MAX_MODULE_ARGS ? loads->config->names[i] : NULL,
@@ -649,7 +672,7 @@ int cmd_node (int argc, char **argv)
     for (int i = 0; rc == 0 && i < module_opt_count; i++) {
         char module[256], key[256];
         const char *value;
-        if (!s_module_opt (module_opts[i], module, key, &value)) {
+        if (!s_module_opt (module_opts[i], NULL, 0, module, key, &value)) {
             fprintf (stderr, "shoal node: --module-opt '%s' is not NAME.KEY=VALUE\n",
                      module_opts[i]);
             rc = EXIT_USAGE;
