@@ -32,6 +32,16 @@ int64_t janitor_cutoff (int64_t wall_now, int64_t mono_now, int64_t wall_start, 
 //  The monotonic clock the janitor measures with (CLOCK_BOOTTIME), in ms.
 int64_t janitor_mono_ms (void);
 
+//  The created (ms since the epoch) below which a command with no inbox
+//  record is refused as expired at wall_now: the retention before the
+//  time that the wall clock and the monotonic clock since the start both
+//  allow (as janitor_cutoff's), and never below the janitor's highest
+//  cutoff this run. With the wall clock alone, a clock stepped ahead past
+//  the retention refused every command as expired (while the janitor,
+//  trusting it no more, pruned nothing), and one stepped back after a
+//  prune let a retry whose record was pruned run again.
+int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now);
+
 //  Starts the janitor thread: every tenth of the retention (at least every
 //  500 ms, at most hourly) it prunes config's journal. config is borrowed
 //  and must outlive the thread. NULL when the thread cannot start.

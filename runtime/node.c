@@ -56,6 +56,7 @@ struct _shoal_node_t {
     worker_stats_t *stats;      //  one per worker
     zactor_t **workers;
     zactor_t *janitor;                   //  prunes old inbox records
+    atomic_int_fast64_t pruned_below;    //  the janitor's highest cutoff (worker.h)
     cluster_t *cluster;                  //  the map, NULL for a node alone
     int self_node;                       //  our index in it
     zcert_t *cert;                       //  our certificate, NULL for a node alone
@@ -535,6 +536,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .outbound = &self->outbound,
         .cluster = self->cluster,
         .self_node = self->self_node,
+        .wall_start = zclock_time (),
+        .mono_start = janitor_mono_ms (),
+        .pruned_below = &self->pruned_below,
     };
     if (!self->options.projections_off && s_projector_id (self->config.projector_id) != 0) {
         *error = strdup ("no randomness from the kernel (getrandom, /dev/urandom) for the "

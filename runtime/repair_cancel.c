@@ -7,6 +7,7 @@
 
     Runs on the worker thread, as repair.c.
 */
+#include "janitor.h"
 #include "repair.h"
 #include "data.h"
 #include "inbox.h"
@@ -55,7 +56,7 @@ void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,
     //  No record of a command older than the retention: it may have run,
     //  its record pruned since. Not taken for one that did not run (a
     //  credit refunded that was made: money made); nothing recorded.
-    if (created && created < now - self->config->retention_ms) {
+    if (created && created < janitor_expired_before (self->config, now)) {
         char why[ENVELOPE_REASON_MAX + 1];
         snprintf (why, sizeof why,
                   "%.100s cannot tell if it ran %s: older than its inbox retention (its "

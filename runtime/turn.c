@@ -7,6 +7,7 @@
     batch.
 */
 #include "turn.h"
+#include "janitor.h"
 #include "actors.h"
 #include "ctx.h"
 #include "deadletter.h"
@@ -255,7 +256,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     }
     //  Its inbox record may have been pruned: refuse rather than risk a
     //  second effect (see docs/DESIGN-NOTES.md, "Inbox retention").
-    if (envelope->created < now - self->config->retention_ms) {
+    if (envelope->created < janitor_expired_before (self->config, now)) {
         turn_error (self, route, route_size, envelope, "expired",
                     "the command is older than the inbox retention: this copy was not run, and "
                     "whether an earlier one ran cannot be told");

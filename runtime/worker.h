@@ -95,6 +95,13 @@ typedef struct worker_config_s {
     //  The cluster's links (peers.h: peers_link is safe from any thread),
     //  NULL for a node alone: whether a command's target node is up.
     const struct _peers_t *peers;
+    //  The wall clock and the janitor's monotonic clock (ms) at the node's
+    //  start, for the time they both trust (janitor.h); 0: the wall clock
+    //  alone (a test playing the node).
+    int64_t wall_start, mono_start;
+    //  The janitor's highest cutoff this run: an inbox record below it may
+    //  be gone (janitor_expired_before); NULL: none kept.
+    atomic_int_fast64_t *pruned_below;
 } worker_config_t;
 
 //  Starts worker index. Returns NULL if it could not set up (bind, store

@@ -103,6 +103,41 @@ static void test_forward_jump_prunes_nothing_young (void **state)
     harness_rm_rf (dir);
 }
 
+//  What a worker refuses as expired (janitor_expired_before): by the time
+//  both clocks allow, never below the janitor's highest cutoff. With the
+//  wall clock alone, a clock stepped ahead past the retention refused
+//  every command as expired, and one stepped back after a prune let a
+//  retry whose record was pruned run again.
+static void test_expired_before (void **state)
+{
+    (void) state;
+    atomic_int_fast64_t pruned_below = 0;
+    int64_t wall = zclock_time ();
+    worker_config_t config = {.retention_ms = RETENTION,
+                              .wall_start = wall,
+                              .mono_start = janitor_mono_ms (),
+                              .pruned_below = &pruned_below};
+    //  Steady clocks: the retention before now (the monotonic clock has
+    //  moved on a little since the start, never back).
+    int64_t before = janitor_expired_before (&config, wall);
+    assert_true (before == wall - RETENTION);
+    //  The wall clock ten retentions ahead: a command made a second ago by
+    //  it is not refused (trusted: the start and the time since).
+    int64_t ahead = wall + 10 * RETENTION;
+    before = janitor_expired_before (&config, ahead);
+    assert_true (before < ahead - 1000);
+    assert_true (before <= wall + 60000 - RETENTION);
+    //  The janitor pruned below a cutoff, then the wall clock went back: a
+    //  command created below the cutoff is refused still.
+    int64_t cutoff = wall - RETENTION / 4;
+    atomic_store (&pruned_below, cutoff);
+    assert_int_equal (janitor_expired_before (&config, wall - RETENTION), cutoff);
+    assert_int_equal (janitor_expired_before (&config, wall), cutoff);
+    //  A config with no start (a test playing the node): the wall clock.
+    worker_config_t plain = {.retention_ms = RETENTION};
+    assert_int_equal (janitor_expired_before (&plain, WALL0), WALL0 - RETENTION);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +145,7 @@ int main (void)
         cmocka_unit_test (test_forward_jump),
         cmocka_unit_test (test_backward_jump),
         cmocka_unit_test (test_forward_jump_prunes_nothing_young),
+        cmocka_unit_test (test_expired_before),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
