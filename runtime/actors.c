@@ -352,7 +352,7 @@ actor_t *actor_table_get (worker_t *self, const char *address, int *rc)
         self->stats->active = self->actors.count;
     }
     s_lru_push (&self->lru, actor);
-    actor->last_used = worker_now ();
+    actor->last_used = worker_mono ();
     *rc = 0;
     return actor;
 }

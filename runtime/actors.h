@@ -39,7 +39,7 @@ struct _actor_t {
     int64_t version;          //  events in its stream, staged included
     int64_t snapshot_seq;     //  seq of its latest snapshot, or of the latest one its
                               //  module wrote too big or wrongly (stage.c)
-    int64_t last_used;        //  ms, for passivation
+    int64_t last_used;        //  monotonic ms (worker_mono), for passivation
     uint32_t staged_in;       //  the batch number its last events were staged in, its
                               //  low 32 bits (actor_staged_in)
     uint32_t creator;         //  the hash of the id of the command that created its
@@ -125,9 +125,9 @@ int actor_table_ask_passivate (worker_t *self, const actor_t *actor);
 //  they asked). O(actors asking).
 void actor_table_passivate_asked (worker_t *self);
 
-//  Drops actors idle for idle_ms or longer, but none with events staged in
-//  the batch being built (the worker calls it between batches). O(actors
-//  dropped).
+//  Drops actors idle for idle_ms or longer by now (monotonic ms, as
+//  worker_mono), but none with events staged in the batch being built (the
+//  worker calls it between batches). O(actors dropped).
 void actor_table_passivate (worker_t *self, int64_t now);
 
 //  For a check of a stopped store (shoal check), not a worker: replays

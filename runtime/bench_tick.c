@@ -42,10 +42,11 @@ static void s_view (const void *state, shoal_rec_t *out)
 static const shoal_type_t s_type = {
     .name = "bench", .state_size = 8, .apply = s_apply, .handle = s_handle, .view = s_view};
 
-//  A pending entry of sender bench/<n>, due at due, with a small frame.
-static pending_t *s_pending_new (worker_t *self, size_t n, int64_t now, int64_t due)
+//  A pending entry of sender bench/<n>, sent at now, due at due (monotonic),
+//  with a small frame.
+static pending_t *s_pending_new (worker_t *self, size_t n, worker_clock_t now, int64_t due)
 {
-    envelope_t command = {.kind = ENVELOPE_COMMAND, .created = now};
+    envelope_t command = {.kind = ENVELOPE_COMMAND, .created = now.wall};
     envelope_new_id (command.id);
     snprintf (command.from, sizeof command.from, "bench/%zu", n);
     snprintf (command.to, sizeof command.to, "bench/to-%zu", n);
@@ -56,22 +57,23 @@ static pending_t *s_pending_new (worker_t *self, size_t n, int64_t now, int64_t 
     memcpy (pending->id, command.id, ENVELOPE_ID_SIZE);
     snprintf (pending->sender, sizeof pending->sender, "%s", command.from);
     pending->dest = self->index; //  re-sent into the local queue
-    pending->created = pending->sent_at = now;
+    pending->created = now.wall;
+    pending->sent_at = now.mono;
     pending->next_due = due;
     return pending;
 }
 
 //  The re-send walk as it was: every entry looked at, the due ones sent.
-static void s_resend_as_it_was (worker_t *self, zhashx_t *table, int64_t now)
+static void s_resend_as_it_was (worker_t *self, zhashx_t *table, worker_clock_t now)
 {
     uint64_t past_stall = 0;
     for (pending_t *pending = zhashx_first (table); pending; pending = zhashx_next (table)) {
-        past_stall += now - pending->created >= self->config->stall_ms;
-        if (pending->next_due > now || pending->cancelling)
+        past_stall += now.wall - pending->created >= self->config->stall_ms;
+        if (pending->next_due > now.mono || pending->cancelling)
             continue;
         pending->attempt++;
-        pending->next_due = now + outbox_retry_delay (self, pending->attempt);
-        pending->last_sent = now;
+        pending->next_due = now.mono + outbox_retry_delay (self, pending->attempt);
+        pending->last_sent = now.mono;
         worker_send (self, pending->dest, NULL, 0, pending->frame, pending->size);
         self->stats->resends++;
     }
@@ -79,7 +81,8 @@ static void s_resend_as_it_was (worker_t *self, zhashx_t *table, int64_t now)
 }
 
 //  Passivation's walk as it was (before the LRU list): every actor
-//  looked at. Returns how many it would drop (it drops none).
+//  looked at. Returns how many it would drop (it drops none). now is
+//  monotonic, as last_used.
 static size_t s_passivate_as_it_was (worker_t *self, int64_t now)
 {
     size_t idle = 0;
@@ -104,7 +107,7 @@ typedef struct {
     pending_t *due[DUE];     //  entries of the outbox made due each round
     pending_t *due_was[DUE]; //  and of the table as it was
     char idle[DUE][64];      //  the actors made idle in the last round
-    int64_t now;
+    worker_clock_t now;
 } bench_t;
 
 typedef void (bench_fn) (bench_t *bench);
@@ -138,24 +141,24 @@ static void s_make_due_was (bench_t *bench)
 {
     s_local_drain (bench->self);
     for (int i = 0; i < DUE; i++)
-        bench->due_was[i]->next_due = bench->now;
+        bench->due_was[i]->next_due = bench->now.mono;
 }
 
 static void s_make_due_is (bench_t *bench)
 {
     s_local_drain (bench->self);
     for (int i = 0; i < DUE; i++)
-        outbox_due_at (bench->self, bench->due[i], bench->now);
+        outbox_due_at (bench->self, bench->due[i], bench->now.mono);
 }
 
 static void s_passivate_was (bench_t *bench)
 {
-    s_passivate_as_it_was (bench->self, bench->now);
+    s_passivate_as_it_was (bench->self, bench->now.mono);
 }
 
 static void s_passivate_is (bench_t *bench)
 {
-    actor_table_passivate (bench->self, bench->now);
+    actor_table_passivate (bench->self, bench->now.mono);
 }
 
 //  Brings back the actors the last round passivated (untimed), then
@@ -167,11 +170,11 @@ static void s_make_idle (bench_t *bench)
         int rc;
         actor_t *actor = actor_table_get (self, bench->idle[i], &rc);
         if (actor)
-            actor->last_used = bench->now;
+            actor->last_used = bench->now.mono;
     }
     actor_t *actor = self->lru.oldest;
     for (int i = 0; i < DUE && actor; i++, actor = actor->newer) {
-        actor->last_used = bench->now - 2 * self->config->idle_ms;
+        actor->last_used = bench->now.mono - 2 * self->config->idle_ms;
         snprintf (bench->idle[i], sizeof bench->idle[i], "%s", actor->address);
     }
 }
@@ -211,11 +214,11 @@ int main (int argc, char *argv[])
     if (!was || outbox_init (self) != 0)
         return 1;
 
-    int64_t now = zclock_time ();
+    worker_clock_t now = worker_clock ();
     for (size_t i = 0; i < n; i++) {
-        pending_t *pending = s_pending_new (self, i, now, now + YEAR_MS);
+        pending_t *pending = s_pending_new (self, i, now, now.mono + YEAR_MS);
         zhashx_insert (was, pending->id, pending);
-        outbox_track (self, s_pending_new (self, i, now, now + YEAR_MS));
+        outbox_track (self, s_pending_new (self, i, now, now.mono + YEAR_MS));
     }
     char address[64];
     for (size_t i = 0; i < n; i++) {

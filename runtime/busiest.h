@@ -38,10 +38,11 @@ typedef struct {
 typedef struct {
     busiest_entry_t entries[BUSIEST_K]; //  the first used are in use
     int used;                           //  entries in use
-    int64_t since;                      //  ms since the epoch: the last reset
+    int64_t since;                      //  monotonic ms: the last reset
 } busiest_t;
 
-//  Empties the table and starts its interval at now (ms since the epoch).
+//  Empties the table and starts its interval at now (monotonic ms: the
+//  interval is a duration, which a wall clock stepped back would shorten).
 void busiest_reset (busiest_t *self, int64_t now);
 
 //  Counts one message to address (NUL-terminated, at most
@@ -49,7 +50,7 @@ void busiest_reset (busiest_t *self, int64_t now);
 void busiest_count (busiest_t *self, const char *address);
 
 //  Packs the table into pk as an array of maps {address, messages, error,
-//  interval_ms}, and resets it at now. The address got from messages -
+//  interval_ms}, and resets it at now (monotonic ms). The address got from messages -
 //  error to messages messages in interval_ms; rows come by the lower
 //  bound, largest first.
 void busiest_take (busiest_t *self, int64_t now, msgpack_packer *pk);

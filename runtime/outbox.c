@@ -254,19 +254,19 @@ static bool s_noticing_add (outbox_order_t *order, size_t count, pending_t *pend
     return true;
 }
 
-void outbox_count_stalled (worker_t *self, int64_t now)
+void outbox_count_stalled (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
     pending_t *pending;
     while ((pending = heap_peek (order->unstalled)) &&
-           now - pending->created >= self->config->stall_ms) {
+           now.wall - pending->created >= self->config->stall_ms) {
         heap_pop (order->unstalled);
         pending->past_stall = true;
         order->stalled++;
         //  Its sender is told now, not at its next re-send (up to
         //  RETRY_MAX_MS later): a get of the sender agrees with pending.
         if (!pending->stall_noticed && !pending->cancelling) {
-            outbox_due_at (self, pending, now);
+            outbox_due_at (self, pending, now.mono);
             pending->notice_only = true;
             order->notice_due = true;
         }
@@ -279,7 +279,9 @@ bool outbox_notice_due (const worker_t *self)
     return self->pending_order.notice_due;
 }
 
-void outbox_resend (worker_t *self, int64_t now)
+//  Re-sends are by the monotonic clock (now.mono: next_due, last_sent),
+//  stalls by the wall clock (now.wall - created): see worker_clock.h.
+void outbox_resend (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
     int64_t stall_ms = self->config->stall_ms;
@@ -287,7 +289,7 @@ void outbox_resend (worker_t *self, int64_t now)
     outbox_count_stalled (self, now);
     order->notice_due = false;
     size_t noticing = 0;
-    while ((pending = heap_peek (order->due)) && pending->next_due <= now) {
+    while ((pending = heap_peek (order->due)) && pending->next_due <= now.mono) {
         //  A command an operator resolved waits for its $cancel's answer,
         //  which ends it either way (repair.h): sending it again could only
         //  race the cancel. It leaves the heap here, once due.
@@ -299,7 +301,8 @@ void outbox_resend (worker_t *self, int64_t now)
         //  is sent, answered, and forgotten.
         if (pending->is_cancel && pending->untellable) {
             if (outbox_pending_find (self, pending->cancels)) {
-                outbox_due_at (self, pending, now + outbox_retry_delay (self, pending->attempt));
+                outbox_due_at (self, pending,
+                               now.mono + outbox_retry_delay (self, pending->attempt));
                 continue;
             }
             pending->untellable = false;
@@ -312,7 +315,7 @@ void outbox_resend (worker_t *self, int64_t now)
         //  re-send keeps its backoff, unless that is due as well.
         if (pending->notice_only) {
             int64_t resend = pending->last_sent + outbox_retry_delay (self, pending->attempt);
-            if (resend > now) {
+            if (resend > now.mono) {
                 outbox_due_at (self, pending, resend);
                 if (s_noticing_add (order, noticing, pending))
                     noticing++;
@@ -320,11 +323,11 @@ void outbox_resend (worker_t *self, int64_t now)
             }
         }
         pending->attempt++;
-        pending->last_sent = now;
-        outbox_due_at (self, pending, now + outbox_retry_delay (self, pending->attempt));
+        pending->last_sent = now.mono;
+        outbox_due_at (self, pending, now.mono + outbox_retry_delay (self, pending->attempt));
         worker_send_command (self, pending->dest, pending->frame, pending->size, false);
         self->stats->resends++;
-        if (!pending->stall_noticed && now - pending->created >= stall_ms &&
+        if (!pending->stall_noticed && now.wall - pending->created >= stall_ms &&
             s_noticing_add (order, noticing, pending))
             noticing++;
     }
@@ -420,6 +423,9 @@ flip:
     return drop > 0;
 }
 
+//  Tracks the command in frame (copied), sent by sender, re-sent at due
+//  (monotonic ms, as worker_mono). Returns 0, SHOAL_EFORMAT or
+//  SHOAL_ENOMEM.
 static int s_pending_add (worker_t *self, const char *sender, const uint8_t *frame, size_t size,
                           int64_t due, bool stored)
 {
@@ -437,7 +443,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->size = size;
     pending->next_due = due;
     pending->created = envelope.created;
-    pending->sent_at = worker_now ();
+    pending->sent_at = worker_mono ();
     pending->is_cancel = repair_cancel_of (&envelope, pending->cancels) == 0;
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
     pending->stored = stored;
@@ -454,7 +460,7 @@ static int s_load_outbox (void *arg, const char *stream, const uint8_t id[JOURNA
 {
     worker_t *self = arg;
     if (worker_of (self->config, stream) == self->index &&
-        s_pending_add (self, stream, value, size, worker_now (), true) == SHOAL_ENOMEM)
+        s_pending_add (self, stream, value, size, worker_mono (), true) == SHOAL_ENOMEM)
         self->load_failed = true;
     return self->load_failed;
 }
@@ -464,7 +470,7 @@ static int s_load_noted (void *arg, const char *stream, const uint8_t id[JOURNAL
 {
     worker_t *self = arg;
     if (worker_of (self->config, stream) == self->index &&
-        s_pending_add (self, stream, value, size, worker_now (), false) == SHOAL_ENOMEM)
+        s_pending_add (self, stream, value, size, worker_mono (), false) == SHOAL_ENOMEM)
         self->load_failed = true;
     return self->load_failed;
 }

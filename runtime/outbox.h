@@ -20,9 +20,11 @@
     The table (by id) is a ptable_t (common/ptable.h: open addressing, 8
     bytes a slot, no allocation per entry) of entries that hold their key.
     Beside it, the entries are in two heaps ordered by time
-    (outbox_order_t): by when their next re-send is due, and, until they
-    pass stall_ms, by their first send. So a tick costs what is due,
-    O(due · log n), and O(1) when nothing is: it never walks the table.
+    (outbox_order_t): by when their next re-send is due (on the monotonic
+    clock), and, until they pass stall_ms, by their first send (created,
+    on the wall clock, as it crosses nodes: worker_clock.h). So a tick
+    costs what is due, O(due · log n), and O(1) when nothing is: it never
+    walks the table.
     An entry's places in the heaps go with it: whatever takes it out of
     the table (outbox_pending_drop, outbox_pending_purge, a replacement in
     outbox_track) frees it and takes it out of the heaps too, through
@@ -40,6 +42,7 @@
 #include "heap.h"
 #include "ptable.h"
 #include "shoal.h"
+#include "worker_clock.h"
 
 typedef struct _worker_t worker_t;
 typedef struct _outbox_order_t outbox_order_t;
@@ -52,10 +55,10 @@ typedef struct {
     uint8_t *frame;                     //  the encoded command, owned
     size_t size;                        //  its bytes
     uint32_t attempt;                   //  re-sends so far
-    int64_t next_due;                   //  ms: re-send at
-    int64_t created;                    //  first send (ms since epoch), from the envelope
-    int64_t sent_at;                    //  first send from this process (ms), for the estimate
-    int64_t last_sent;                  //  latest send or re-send (ms since epoch)
+    int64_t next_due;                   //  monotonic ms: re-send at
+    int64_t created;                    //  wall: first send (ms since epoch), from the envelope
+    int64_t sent_at;                    //  monotonic ms: first send from this process (estimate)
+    int64_t last_sent;                  //  monotonic ms: latest send or re-send, 0 if none
     bool stall_noticed;                 //  its sender was told it is stalled
     bool cancelling;                    //  an operator resolved it: its $cancel is re-sent instead
     bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
@@ -83,8 +86,9 @@ typedef struct {
 
 //  The pending entries in the order of time. Part of the worker.
 struct _outbox_order_t {
-    heap_t *due;           //  by next_due: to re-send (a cancelling one leaves when due)
-    heap_t *unstalled;     //  by created: not yet unanswered for stall_ms
+    heap_t *due;           //  by next_due (monotonic): to re-send (a cancelling one
+                           //  leaves when due)
+    heap_t *unstalled;     //  by created (wall): not yet unanswered for stall_ms
     uint64_t stalled;      //  entries unanswered for stall_ms or more (the gauge)
     pending_t **noticing;  //  a tick's stall notices, reused from tick to tick
     bool notice_due;       //  an entry passed stall_ms unnoticed: it is due now, and the
@@ -94,7 +98,7 @@ struct _outbox_order_t {
                            //  checkpoint, the other stored at the next one
     unsigned epoch;        //  checkpoints so far
     size_t notes_older;    //  notes written before the last checkpoint (dropped at the next)
-    int64_t checkpoint;    //  ms: the next checkpoint is due
+    int64_t checkpoint;    //  monotonic ms: the next checkpoint is due
 };
 
 //  Makes self's pending table (keyed by command id, owning its entries,
@@ -150,18 +154,18 @@ int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt);
 //  from the journal (a load in progress fails: load_failed). O(log n).
 void outbox_track (worker_t *self, pending_t *pending);
 
-//  Makes pending (tracked, not cancelling) due at due. O(log n). (One
-//  whose target cannot tell whether it ran it leaves order.due at its
-//  next tick: outbox_resend.)
+//  Makes pending (tracked, not cancelling) due at due (monotonic ms, as
+//  worker_mono). O(log n). (One whose target cannot tell whether it ran
+//  it leaves order.due at its next tick: outbox_resend.)
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 
-//  Re-sends every command due at now; then tells the sender of each one
-//  re-sent and unanswered for stall_ms, or due for its notice alone
-//  (outbox_count_stalled), in a turn of its own (which may abort the
-//  batch: the notices stop there). Sets the stalled gauge.
-//  O(due · log n), where due counts the re-sends and the entries that
-//  passed stall_ms since the last call.
-void outbox_resend (worker_t *self, int64_t now);
+//  Re-sends every command due at now.mono; then tells the sender of each
+//  one re-sent and unanswered for stall_ms by now.wall (its created is the
+//  wall clock's), or due for its notice alone (outbox_count_stalled), in a
+//  turn of its own (which may abort the batch: the notices stop there).
+//  Sets the stalled gauge. O(due · log n), where due counts the re-sends
+//  and the entries that passed stall_ms since the last call.
+void outbox_resend (worker_t *self, worker_clock_t now);
 
 //  Sets the worker's pending and stalled gauges from the table and its
 //  order, stalled first: a reader that sees the new pending count sees
@@ -169,23 +173,26 @@ void outbox_resend (worker_t *self, int64_t now);
 //  go, so an answered entry leaves both at once. O(1).
 void outbox_gauges (worker_t *self);
 
-//  Counts the entries that passed stall_ms by now in the stalled gauge
-//  (outbox_gauges), and makes each one whose sender was not told yet due
-//  at once for its notice (outbox_notice_due). O(passed · log n): a look at the heap's
-//  top when none did, so the worker calls it on every tick.
-void outbox_count_stalled (worker_t *self, int64_t now);
+//  Counts the entries that passed stall_ms by now.wall in the stalled
+//  gauge (outbox_gauges), and makes each one whose sender was not told yet
+//  due at once (now.mono) for its notice (outbox_notice_due).
+//  O(passed · log n): a look at the heap's top when none did, so the
+//  worker calls it on every tick.
+void outbox_count_stalled (worker_t *self, worker_clock_t now);
 
 //  True if outbox_count_stalled made an entry due whose sender is to be
 //  told it is stalled: the worker calls outbox_resend at its next tick,
 //  whatever its retry tick says. Can't fail.
 bool outbox_notice_due (const worker_t *self);
 
-//  When outbox_resend has a re-send to do next. INT64_MAX when none is
-//  due. O(1).
+//  When outbox_resend has a re-send to do next, in monotonic ms (as
+//  worker_mono). INT64_MAX when none is due. O(1).
 int64_t outbox_next_due (const worker_t *self);
 
-//  When the next entry passes stall_ms (for outbox_count_stalled).
-//  INT64_MAX when every entry has. O(1).
+//  When the next entry passes stall_ms (for outbox_count_stalled), in
+//  wall ms (as worker_now: by its created). A wall clock stepped back by D
+//  delays a stall by D; re-sends go on (they are monotonic). INT64_MAX
+//  when every entry has. O(1).
 int64_t outbox_next_stall (const worker_t *self);
 
 //  Stages the delete of pending's journal record (its 'o' key if stored,
@@ -193,11 +200,11 @@ int64_t outbox_next_stall (const worker_t *self);
 //  Returns 0 or the journal's error (then it stays).
 int outbox_forget (worker_t *self, pending_t *pending);
 
-//  If a checkpoint is due at now (monotonic ms): stages, in the worker's batch, the 'o'
-//  key of every entry still in notes only that was sent before the last
-//  checkpoint, and the delete of every note written before it (force:
-//  of every entry and note, for a clean stop). True if it staged
-//  anything. O(entries stored + notes dropped).
+//  If a checkpoint is due at now (monotonic ms, as worker_mono): stages,
+//  in the worker's batch, the 'o' key of every entry still in notes only
+//  that was sent before the last checkpoint, and the delete of every note
+//  written before it (force: of every entry and note, for a clean stop).
+//  True if it staged anything. O(entries stored + notes dropped).
 bool outbox_checkpoint (worker_t *self, int64_t now, bool force);
 
 //  Loads the outbox entries of this worker's actors from the journal, due

@@ -167,14 +167,13 @@ static int s_events (worker_t *self, const envelope_t *envelope, shoal_rec_t *ou
 //  (busiest.h), which it resets.
 static int s_busiest (worker_t *self, shoal_rec_t *out)
 {
-    int64_t now = worker_now ();
     msgpack_sbuffer rows;
     msgpack_sbuffer_init (&rows);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &rows, msgpack_sbuffer_write);
-    busiest_take (&self->busiest, now, &pk);
+    busiest_take (&self->busiest, worker_mono (), &pk);
     rec_raw (out, "busiest", (const uint8_t *) rows.data, rows.size);
-    shoal_rec_int (out, "now", now);
+    shoal_rec_int (out, "now", worker_now ());
     msgpack_sbuffer_destroy (&rows);
     return 0;
 }

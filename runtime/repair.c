@@ -79,9 +79,11 @@ static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
     value ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
 }
 
-//  One row: what pending waits for. Returns false if its frame does not
-//  decode (then nothing was packed).
-static bool s_pack_row (worker_t *self, msgpack_packer *pk, const pending_t *pending, bool stalled)
+//  One row: what pending waits for, its times as wall-clock ms since the
+//  epoch (its last send, kept on the monotonic clock, as seen at now).
+//  Returns false if its frame does not decode (then nothing was packed).
+static bool s_pack_row (worker_t *self, msgpack_packer *pk, const pending_t *pending,
+                        worker_clock_t now, bool stalled)
 {
     envelope_t command;
     if (envelope_decode (&command, pending->frame, pending->size) != 0)
@@ -95,7 +97,9 @@ static bool s_pack_row (worker_t *self, msgpack_packer *pk, const pending_t *pen
     s_pack_str (pk, "id", hex);
     s_pack_int (pk, "attempts", pending->attempt + 1);
     s_pack_int (pk, "first_sent", pending->created);
-    s_pack_int (pk, "last_sent", pending->last_sent ? pending->last_sent : pending->created);
+    s_pack_int (pk, "last_sent",
+                pending->last_sent ? worker_mono_to_wall (now, pending->last_sent)
+                                   : pending->created);
     s_pack_bool (pk, "stalled", stalled);
     s_pack_bool (pk, "cancelling", pending->cancelling);
     s_pack_str (pk, "error", pending->error);
@@ -152,7 +156,7 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
     bool all = strncmp (envelope->to, "node/", 5) == 0;
     if (!all && !registry_lookup (self->config->registry, envelope->to))
         return SHOAL_ENOTFOUND;
-    int64_t now = worker_now ();
+    worker_clock_t now = worker_clock ();
     //  The gauge counts what this answer calls stalled before it leaves.
     outbox_count_stalled (self, now);
     msgpack_sbuffer rows;
@@ -164,12 +168,12 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
          pending = outbox_pending_next (self, &cursor)) {
         if (!all && !streq (pending->sender, envelope->to))
             continue;
-        bool stalled = now - pending->created >= self->config->stall_ms;
+        bool stalled = now.wall - pending->created >= self->config->stall_ms;
         if (only_stalled && !stalled)
             continue;
         if ((int64_t) count >= limit)
             truncated++;
-        else if (s_pack_row (self, &pk, pending, stalled))
+        else if (s_pack_row (self, &pk, pending, now, stalled))
             count++;
     }
     msgpack_sbuffer array;
@@ -183,7 +187,7 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
     rec_raw (out, "pending", (const uint8_t *) array.data, array.size);
     shoal_rec_int (out, "truncated", (int64_t) truncated);
     shoal_rec_int (out, "stall_ms", self->config->stall_ms);
-    shoal_rec_int (out, "now", now);
+    shoal_rec_int (out, "now", now.wall);
     if (!all) {
         msgpack_sbuffer timers;
         msgpack_sbuffer_init (&timers);
@@ -221,7 +225,7 @@ static void s_accept (worker_t *self, const uint8_t *route, size_t route_size,
 static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *request)
 {
-    int64_t now = worker_now (), count = 0;
+    int64_t now = worker_mono (), count = 0; //  re-sends are monotonic (worker_clock.h)
     size_t cursor = 0;
     for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
          pending = outbox_pending_next (self, &cursor))
@@ -372,7 +376,8 @@ static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t 
     pending->dest = worker_of (self->config, command->to);
     pending->frame = frame;
     pending->size = size;
-    pending->created = pending->last_sent = now;
+    pending->created = now;              //  wall, as the envelope's
+    pending->last_sent = worker_mono (); //  monotonic (worker_clock.h)
     pending->is_cancel = true;
     pending->stall_noticed = true; //  the saga knows nothing of it
     memcpy (pending->cancels, command->id, ENVELOPE_ID_SIZE);

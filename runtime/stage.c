@@ -200,8 +200,8 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             pending->dest = sends[i].dest;
             pending->frame = sends[i].frame;
             pending->size = sends[i].size;
-            pending->created = now;
-            pending->last_sent = now;
+            pending->created = now;              //  wall, as the envelope's
+            pending->last_sent = worker_mono (); //  monotonic (worker_clock.h)
             rc = stage_out (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, pending);
         } else {
             rc = rc ? rc : SHOAL_ENOMEM;

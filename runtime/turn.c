@@ -354,7 +354,7 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         return;
     }
     int64_t now = worker_now ();
-    outbox_reply_sample (self, (double) (now - pending->sent_at));
+    outbox_reply_sample (self, (double) (worker_mono () - pending->sent_at));
     int result = s_turn (self, actor, envelope, now);
     if (result == CTX_CORRUPT)
         return;

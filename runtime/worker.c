@@ -33,6 +33,7 @@
 #include "threadname.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,7 +255,7 @@ static void s_release (worker_t *self)
 {
     s_count (self);
     self->bundling = self->bundles != NULL;
-    int64_t now = worker_now ();
+    int64_t now = worker_mono (); //  the entries' sent_at and next_due
     for (size_t i = 0; i < self->out_count; i++) {
         out_t *out = &self->outs[i];
         //  A frame for one of ours that nobody keeps is moved, not copied.
@@ -415,6 +416,7 @@ static void s_commit (worker_t *self)
 //  The drain and the ticks
 
 _Thread_local int64_t worker_frame_ms;
+_Thread_local int64_t worker_frame_mono;
 
 //  via: 0, or the WORKER_ROUTE_* a command of this node's came with.
 static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
@@ -431,6 +433,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     uint64_t batch = self->batch_number;
     uint64_t started = histogram_now_ns ();
     worker_frame_ms = zclock_time ();
+    worker_frame_mono = zclock_mono ();
     //  Poison messages (deadletter.h): a dead one is not run; every other
     //  turn is marked in the turn file while it runs. Of the queries, a
     //  get runs the module's code (a load's apply and restore, its view):
@@ -441,7 +444,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     turnfile_t *turn_file =
         self->config->turn_files && turn ? self->config->turn_files[self->index] : NULL;
     if (turn && deadletter_stop (self, route, route_size, &envelope)) {
-        worker_frame_ms = 0;
+        worker_frame_ms = worker_frame_mono = 0;
         return;
     }
     turnfile_begin (turn_file, &envelope, get ? NULL : frame, get ? 0 : size, worker_frame_ms,
@@ -468,7 +471,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
         break;
     }
     turnfile_end (turn_file);
-    worker_frame_ms = 0;
+    worker_frame_ms = worker_frame_mono = 0;
     if (turn)
         deadletter_survived (self, &envelope);
     histogram_observe (&self->stats->turn_seconds, HISTOGRAM_SECONDS,
@@ -484,43 +487,58 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 //  just passed --stall-ms), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
+//  The timers (durable, due by the wall clock) and the stalls (by a
+//  command's created, the wall clock's) are by now.wall; the re-sends, the
+//  reload's retry and passivation by now.mono (worker_clock.h).
 static void s_tick (worker_t *self)
 {
-    int64_t now = worker_now ();
-    if (self->reload_due && now >= self->next_retry_tick)
+    worker_clock_t now = worker_clock ();
+    if (self->reload_due && now.mono >= self->next_retry_tick)
         s_reload_if_due (self);
-    timers_fire (self, now);
+    timers_fire (self, now.wall);
     self->stats->timers = timers_count (self->timers);
     outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
     //  A command that has just stalled is noticed at once.
-    if (now >= self->next_retry_tick || outbox_notice_due (self)) {
-        self->next_retry_tick = now + RETRY_TICK_MS;
+    if (now.mono >= self->next_retry_tick || outbox_notice_due (self)) {
+        self->next_retry_tick = now.mono + RETRY_TICK_MS;
         outbox_resend (self, now);
     }
-    if (now >= self->next_passivate_tick) {
-        self->next_passivate_tick = now + PASSIVATE_TICK_MS;
-        actor_table_passivate (self, now);
+    if (now.mono >= self->next_passivate_tick) {
+        self->next_passivate_tick = now.mono + PASSIVATE_TICK_MS;
+        actor_table_passivate (self, now.mono);
     }
 }
 
+//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
+static int64_t s_wait (int64_t now, int64_t at)
+{
+    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
+}
+
+//  How long the worker may sleep: until the first of what s_tick does
+//  next. Each wait is taken on its own clock, then the least of them: a
+//  deadline of one clock is never compared with the other's now (a wall
+//  clock stepped back by D would make the worker sleep through D).
 static long s_poll_timeout (worker_t *self)
 {
     if (self->local.count || self->turns || outbox_notice_due (self))
         return 0;
-    int64_t now = worker_now ();
-    int64_t next = self->next_passivate_tick;
-    //  The outbox wakes us when a re-send is due, at most each retry tick.
+    worker_clock_t now = worker_clock ();
+    //  Monotonic: passivation, and the outbox's re-sends, at most each
+    //  retry tick.
     int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
     if (retry < self->next_retry_tick)
         retry = self->next_retry_tick;
-    if (retry < next)
-        next = retry;
-    //  And when a pending command passes --stall-ms, for the gauge.
-    if (outbox_next_stall (self) < next)
-        next = outbox_next_stall (self);
-    if (timers_next_due (self) < next)
-        next = timers_next_due (self);
-    return next <= now ? 0 : (long) (next - now);
+    int64_t wait = s_wait (now.mono, self->next_passivate_tick);
+    if (s_wait (now.mono, retry) < wait)
+        wait = s_wait (now.mono, retry);
+    //  Wall: when a pending command passes --stall-ms (for the gauge), and
+    //  the timers.
+    if (s_wait (now.wall, outbox_next_stall (self)) < wait)
+        wait = s_wait (now.wall, outbox_next_stall (self));
+    if (s_wait (now.wall, timers_next_due (self)) < wait)
+        wait = s_wait (now.wall, timers_next_due (self));
+    return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 
 //  Handles up to batch_max messages that are already waiting, and stops
@@ -689,9 +707,9 @@ static worker_t *s_worker_new (const worker_config_t *config, int index)
         s_worker_destroy (&self);
         return NULL;
     }
-    self->next_passivate_tick = worker_now () + PASSIVATE_TICK_MS;
+    self->next_passivate_tick = worker_mono () + PASSIVATE_TICK_MS;
     self->batch_number = 1; //  a new actor's staged_in, 0, is no batch
-    busiest_reset (&self->busiest, worker_now ());
+    busiest_reset (&self->busiest, worker_mono ());
     return self;
 }
 

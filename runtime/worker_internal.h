@@ -24,6 +24,7 @@
 #include "stage.h"
 #include "timers.h"
 #include "worker.h"
+#include "worker_clock.h"
 #include "bloom.h"
 
 //  A message waiting in the local queue (same-worker delivery, and timers
@@ -111,19 +112,19 @@ struct _worker_t {
     uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
     ptable_t timer_groups;        //  address -> its armed timers (timers.c)
     shoal_ctx_t ctx;              //  the turn being run
-    int64_t next_retry_tick;
-    int64_t next_passivate_tick;
-    size_t turns;           //  messages in the current batch
-    double reply_ms;        //  smoothed time from sending a command to its reply
-    double reply_var_ms;    //  its smoothed mean deviation
-    uint64_t batch_number;  //  counts batches, committed or aborted
-    int64_t slow_logged_at; //  when a slow commit was last logged (monotonic ms)
-    uint64_t slow_commits;  //  slow commits not logged yet
-    int64_t forged_at;      //  when a forged reply or timer was last logged (mono ms)
-    bool forcing;           //  a reply an operator decided is being handed (repair.c)
-    bool reload_due;        //  an abort's reload failed: try again (worker.c)
-    busiest_t busiest;      //  messages per address since last read (busiest.h)
-    zhashx_t *dead;         //  dead-letter records of our shards (deadletter.c)
+    int64_t next_retry_tick;      //  monotonic ms: the next re-send tick (a reload's retry)
+    int64_t next_passivate_tick;  //  monotonic ms: the next passivation of idle actors
+    size_t turns;                 //  messages in the current batch
+    double reply_ms;              //  smoothed time from sending a command to its reply
+    double reply_var_ms;          //  its smoothed mean deviation
+    uint64_t batch_number;        //  counts batches, committed or aborted
+    int64_t slow_logged_at;       //  when a slow commit was last logged (monotonic ms)
+    uint64_t slow_commits;        //  slow commits not logged yet
+    int64_t forged_at;            //  when a forged reply or timer was last logged (mono ms)
+    bool forcing;                 //  a reply an operator decided is being handed (repair.c)
+    bool reload_due;              //  an abort's reload failed: try again (worker.c)
+    busiest_t busiest;            //  messages per address since last read (busiest.h)
+    zhashx_t *dead;               //  dead-letter records of our shards (deadletter.c)
     //  address -> failing_t: the actors whose last turn of a command failed
     //  (a handler's error, not a decision), at most FAILING_MAX (turn.c),
     //  shown by `get` (query.c): an actor sender is told nothing of it.
@@ -146,20 +147,6 @@ typedef struct {
     int64_t since, last; //  ms since the epoch
     uint64_t times;
 } failing_t;
-
-//  The time the message in hand came to be handled (ms since the epoch),
-//  or 0 between messages (worker.c, s_on_frame): a turn reads the clock
-//  several times (its events' and replies' stamps, the actor's last use,
-//  the outbox's sends), each a vDSO call, 3-4 % of a worker; a message's
-//  stamps come from one read instead.
-extern _Thread_local int64_t worker_frame_ms;
-
-//  The worker's clock: ms since the epoch; within a message's turn, the
-//  time it began.
-static inline int64_t worker_now (void)
-{
-    return worker_frame_ms ? worker_frame_ms : zclock_time ();
-}
 
 //  A malloc'd copy of size bytes (1 byte when size is 0), or NULL.
 static inline void *worker_memdup (const void *src, size_t size)
