@@ -247,7 +247,7 @@ static void test_operators_legacy (void **state)
     char log[OUTPUT_MAX], path[160];
     snprintf (path, sizeof path, "%s/n1.log", fx->dir);
     proc_read_file (path, log);
-    assert_non_null (strstr (log, "every client of node n1 is an operator"));
+    assert_non_null (strstr (log, "n1/operators: every client is an operator"));
     cluster_t *cluster = cluster_cli_map (fx);
     char address[64];
     cluster_cli_account_of (cluster, 0, address, sizeof address);
