@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli_test_util.h"
 
 int cli_setup (void **state)
@@ -98,4 +100,27 @@ void cli_all_lines_start (const char *text, const char *prefix, const char *what
         if (!strchr (line, '\n'))
             break;
     }
+}
+
+bool cli_json_failed (const char *out, const char *code)
+{
+    //  The parse takes the whitespace after the object: one newline, last.
+    json_tokener *tokener = json_tokener_new ();
+    json_object *object = tokener ? json_tokener_parse_ex (tokener, out, (int) strlen (out)) : NULL;
+    size_t used = tokener ? json_tokener_get_parse_end (tokener) : 0;
+    json_object *ok = NULL, *said = NULL, *reason = NULL;
+    bool failed = object && json_object_is_type (object, json_type_object) &&
+                  used == strlen (out) && used > 0 && strchr (out, '\n') == out + used - 1 &&
+                  json_object_object_get_ex (object, "ok", &ok) &&
+                  json_object_is_type (ok, json_type_boolean) && !json_object_get_boolean (ok) &&
+                  json_object_object_get_ex (object, "code", &said) &&
+                  json_object_is_type (said, json_type_string) &&
+                  strcmp (json_object_get_string (said), code) == 0 &&
+                  json_object_object_get_ex (object, "reason", &reason) &&
+                  json_object_is_type (reason, json_type_string) &&
+                  json_object_get_string_len (reason) > 0;
+    json_object_put (object);
+    if (tokener)
+        json_tokener_free (tokener);
+    return failed;
 }

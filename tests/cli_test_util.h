@@ -65,6 +65,11 @@ int cli_run (fixture_t *fx, char *out, char *err, const char *format, ...);
 //  text in ready (OUTPUT_MAX bytes) or fails the test with its stderr.
 void cli_node_start (fixture_t *fx, char *ready, const char *format, ...);
 
+//  True if out, a command's stdout, is exactly one JSON object (and a
+//  newline) holding "ok":false, "code" equal to code and a "reason" that
+//  is not empty: what a --json command prints when it fails.
+bool cli_json_failed (const char *out, const char *code);
+
 //  Fails unless every line of text starts with prefix.
 void cli_all_lines_start (const char *text, const char *prefix, const char *what);
 

@@ -414,6 +414,67 @@ static void test_no_answer_why (void **state)
         fail_msg ("send to a stopped node: exit %d: %s", code, err);
 }
 
+//  With --json, a command that fails prints one JSON object on stdout
+//  with ok false, a code and a reason, whatever its target: dead-letters,
+//  query and projections printed nothing there with no node at the
+//  endpoint, resend and resolve nothing, pending no code; explain of an
+//  unknown type nothing (stderr only). Each also says why, as get does
+//  (nothing listens there).
+static void test_json_failures_one_object (void **state)
+{
+    fixture_t *fx = *state;
+    char ready[OUTPUT_MAX], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int wrong = 0;
+    static const char *commands[] = {
+        "pending --json",
+        "explain --json account/a",
+        "resend --json account/a",
+        "resolve --json account/a 00112233445566778899aabbccddeeff --reject operator_cancel "
+        "--reason test",
+        "dead-letters --json",
+        "dead-letters --json retry 00112233445566778899aabbccddeeff",
+        "projections --json",
+        "projections --json rebuild bank_totals",
+        "query --json bank_totals totals",
+        "query --json bank_totals --all",
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        int code = cli_run (fx, out, err,
+                            "timeout 30 \"$SHOAL\" %s --endpoint 'ipc://%s/nobody.ipc' "
+                            "--timeout 300",
+                            commands[i], fx->dir);
+        if (code != 3 || !cli_json_failed (out, "no_answer") ||
+            !strstr (out, "nothing took a connection there: no node listens") ||
+            !strstr (err, "nothing took a connection there: no node listens")) {
+            print_error ("shoal %s, no node: exit %d, stdout: %s, stderr: %s\n", commands[i], code,
+                         out, err);
+            wrong++;
+        }
+    }
+    //  A node's refusal: explain and query said it on stderr alone.
+    cli_node_start (fx, ready, "\"$SHOAL\" node --data '%s' --workers 1 --endpoint '%s'", fx->data,
+                    fx->endpoint);
+    static const struct {
+        const char *args;
+        const char *code;
+    } refused[] = {
+        {"explain --json nosuch/x", "unknown_type"},
+        {"query --json bank_totals nokey", "no_row"},
+        {"query --json nosuch totals", "not_found"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        int code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" %s --endpoint '%s'",
+                            refused[i].args, fx->endpoint);
+        if (code != 1 || !cli_json_failed (out, refused[i].code) || !err[0]) {
+            print_error ("shoal %s: exit %d, stdout: %s, stderr: %s\n", refused[i].args, code, out,
+                         err);
+            wrong++;
+        }
+    }
+    if (wrong) //  each said above
+        fail_msg ("%d commands did not print one JSON object of their failure", wrong);
+}
+
 //  A module that registers a type or projection already registered is
 //  refused with its name and who registered it first: the node itself
 //  (the bank), or the module loaded before (it said only "already exists").
@@ -476,6 +537,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_module_clash_named, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_exit_codes_consistent, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown (test_no_answer_why, cli_setup, cli_teardown),
+        cmocka_unit_test_setup_teardown (test_json_failures_one_object, cli_setup, cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -116,17 +116,11 @@ static int s_call (const char *command, client_t *client, const client_options_t
     }
     //  Why, as the link was seen (client_no_answer_why: a CURVE node, none
     //  there, one that took it), first: a retry line stays the last.
-    const char *why = opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET)
-                          ? client_no_answer_why (client)
-                          : NULL;
-    bool curve = why && strstr (why, "CURVE");
-    if (why)
-        fprintf (stderr, "shoal %s: %s: %s%s%s\n", command, opts->endpoint, why, curve ? ": " : "",
-                 !curve                  ? ""
-                 : opts->cluster_ignored ? "--endpoint was used, not --cluster (--endpoint "
-                                           "wins): leave --endpoint out, and add --node NAME for "
-                                           "that node"
-                                         : "use --cluster FILE");
+    char why[512] = "";
+    if (opts->endpoint && (rc == SHOAL_ETIMEOUT || rc == SHOAL_ENET))
+        cmd_silence_why (client, opts->cluster_ignored, why, sizeof why);
+    if (why[0])
+        fprintf (stderr, "shoal %s: %s: %s\n", command, opts->endpoint, why);
     char target[PATH_MAX + 64];
     s_target_name (opts, target, sizeof target);
     char owner[CLUSTER_NAME_MAX + SHOAL_ADDRESS_MAX + 80] = "";
@@ -140,13 +134,13 @@ static int s_call (const char *command, client_t *client, const client_options_t
     else if (rc == SHOAL_ETIMEOUT)
         fprintf (stderr, "shoal %s: no answer from %s within %ld ms%s\n", command, target,
                  timeout_ms, owner);
-    else if (cmd_refused (command, client, rc))
+    else if (cmd_refused (command, client, rc, NULL))
         return EXIT_NO_ANSWER; //  nothing was sent: no retry to offer
     else if (rc == SHOAL_ENET && !opts->endpoint) {
-        const char *why = client_refusal (client);
-        why = why ? why : client_wrong_key (client);
+        const char *said = client_refusal (client);
+        said = said ? said : client_wrong_key (client);
         fprintf (stderr, "shoal %s: could not reach %s within %ld ms%s%s\n", command, target,
-                 timeout_ms, why ? "; " : "", why ? why : "");
+                 timeout_ms, said ? "; " : "", said ? said : "");
     } else
         fprintf (stderr, "shoal %s: %s\n", command, shoal_strerror (rc));
     if (rc != SHOAL_ETIMEOUT && opts->retry)

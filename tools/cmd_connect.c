@@ -37,12 +37,13 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
     return client;
 }
 
-bool cmd_refused (const char *command, client_t *client, int rc)
+bool cmd_refused (const char *command, client_t *client, int rc, cmd_failure_t *failure)
 {
     if (rc != SHOAL_EAUTH)
         return false;
     const char *refusal = client_refusal (client);
-    fprintf (stderr, "shoal %s: %s\n", command, refusal ? refusal : shoal_strerror (rc));
+    cmd_fail (failure, command, EXIT_NO_ANSWER, "key_refused", "%s",
+              refusal ? refusal : shoal_strerror (rc));
     return true;
 }
 
@@ -58,12 +59,12 @@ int cmd_no_answer (const char *command, const char *address, const char *name, c
     fprintf (stderr, "shoal %s: no answer from node %s about %s: %s\n", command, node, address,
              reason);
     if (json)
-        cmd_no_answer_json (address, name, node, reason);
+        cmd_failed_json (address, name, node, "no_answer", reason);
     return EXIT_NO_ANSWER;
 }
 
-void cmd_no_answer_json (const char *address, const char *name, const char *node,
-                         const char *reason)
+void cmd_failed_json (const char *address, const char *name, const char *node, const char *code,
+                      const char *reason)
 {
     printf ("{\"ok\":false,\"address\":");
     json_string (stdout, address, strlen (address));
@@ -71,7 +72,8 @@ void cmd_no_answer_json (const char *address, const char *name, const char *node
         printf (",\"command\":");
         json_string (stdout, name, strlen (name));
     }
-    printf (",\"code\":\"no_answer\"");
+    printf (",\"code\":");
+    json_string (stdout, code, strlen (code));
     if (node) {
         printf (",\"node\":");
         json_string (stdout, node, strlen (node));

@@ -69,7 +69,7 @@ static void s_help (FILE *out)
              "an ID the nodes that answered do not list, while one did not answer, is no\n"
              "answer (its list may hold it). --json's list names such nodes in nodes_down.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
-             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n"
+             "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n" JSON_FAILURE_HELP
              "Examples:\n"
              "  shoal dead-letters\n"
              "  shoal dead-letters --cluster bank/cluster.cfg --all\n"
@@ -120,8 +120,9 @@ static int s_targets (const dl_options_t *opts, target_t *targets)
 }
 
 //  Asks every target for its list. Returns the number that answered;
-//  says on stderr which did not.
-static int s_list (const dl_options_t *opts, target_t *targets, int count, bool all)
+//  says on stderr which did not, and keeps why in failure.
+static int s_list (const dl_options_t *opts, target_t *targets, int count, bool all,
+                   cmd_failure_t *failure)
 {
     char field[] = "all=true";
     char *fields[] = {field};
@@ -142,16 +143,20 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
             answered++;
             continue;
         }
+        const char *who = targets[i].name[0] ? "node " : "";
+        const char *name = targets[i].name[0] ? targets[i].name : opts->endpoint;
         if (rc == 0) {
-            fprintf (stderr, "shoal dead-letters: %s%s refused: %s %s\n",
-                     targets[i].name[0] ? "node " : "",
-                     targets[i].name[0] ? targets[i].name : opts->endpoint, targets[i].reply.code,
-                     targets[i].reply.reason);
+            cmd_fail (failure, "dead-letters", EXIT_REJECTED, targets[i].reply.code,
+                      "%s%s refused: %s %s", who, name, targets[i].reply.code,
+                      targets[i].reply.reason);
             client_reply_close (&targets[i].reply);
-        } else if (!cmd_refused ("dead-letters", targets[i].client, rc))
-            fprintf (stderr, "shoal dead-letters: no answer from %s%s within %ld ms\n",
-                     targets[i].name[0] ? "node " : "",
-                     targets[i].name[0] ? targets[i].name : opts->endpoint, opts->timeout_ms);
+        } else if (!cmd_refused ("dead-letters", targets[i].client, rc, failure)) {
+            char why[512];
+            cmd_silence_why (targets[i].client, false, why, sizeof why);
+            cmd_fail (failure, "dead-letters", EXIT_NO_ANSWER, "no_answer",
+                      "no answer from %s%s within %ld ms%s%s", who, name, opts->timeout_ms,
+                      why[0] ? ": " : "", why);
+        }
     }
     free (payload);
     return answered;
@@ -235,7 +240,10 @@ static void s_print_header (const dl_options_t *opts)
     printf ("\n");
 }
 
-static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
+//  Prints the lists of the targets that listed theirs; with --json, the
+//  nodes that did not, and failure's members if one did not.
+static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
+                         const cmd_failure_t *failure)
 {
     bool first = true;
     int listed = 0;
@@ -274,7 +282,9 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count)
                 json_string (stdout, name, strlen (name));
                 comma = ",";
             }
-        printf ("]}\n");
+        printf ("]");
+        cmd_failure_members (failure, true);
+        printf ("}\n");
     }
     return EXIT_ACCEPTED;
 }
@@ -355,11 +365,14 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         int rc = client_call (targets[i].client, &request, (int) opts->timeout_ms, &reply);
         msgpack_sbuffer_destroy (&buffer);
         if (rc != 0) {
-            if (!cmd_refused ("dead-letters", targets[i].client, rc))
-                fprintf (stderr,
-                         "shoal dead-letters: no answer within %ld ms; %s %s may or may not "
-                         "be recorded: list with --all to see\n",
-                         opts->timeout_ms, action, found);
+            cmd_failure_t failure = {0};
+            if (!cmd_refused ("dead-letters", targets[i].client, rc, &failure))
+                cmd_fail (&failure, "dead-letters", EXIT_NO_ANSWER, "no_answer",
+                          "no answer within %ld ms; %s %s may or may not be recorded: list "
+                          "with --all to see",
+                          opts->timeout_ms, action, found);
+            if (opts->json)
+                s_print_refusal (opts, action, found, address, failure.code, failure.reason);
             return EXIT_NO_ANSWER;
         }
         int exit_code = reply.ok ? EXIT_ACCEPTED : EXIT_REJECTED;
@@ -449,14 +462,19 @@ int cmd_deadletters (int argc, char **argv)
     int count = s_targets (&opts, targets);
     if (count < 0)
         return EXIT_USAGE;
-    int answered = s_list (&opts, targets, count, action != NULL || opts.all);
+    cmd_failure_t failure = {0};
+    int answered = s_list (&opts, targets, count, action != NULL || opts.all, &failure);
     int rc;
-    if (answered == 0)
+    if (answered == 0 && action) {
+        if (opts.json) //  as a refusal of the action, said on stderr already
+            s_print_refusal (&opts, action, argv[first + 1], NULL, failure.code, failure.reason);
         rc = EXIT_NO_ANSWER;
-    else if (action)
+    } else if (action)
         rc = s_decide (&opts, targets, count, action, argv[first + 1]);
     else {
-        rc = s_print_list (&opts, targets, count);
+        //  None listed: the text says nothing more; --json, its list with
+        //  every node down, and why (the same shape whatever the target).
+        rc = s_print_list (&opts, targets, count, &failure);
         if (answered < count)
             rc = EXIT_NO_ANSWER;
     }

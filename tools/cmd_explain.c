@@ -200,8 +200,8 @@ static void s_explain_help (FILE *out)
              "Exit: 0 said, 1 refused by the node (e.g. an unknown type), 2 bad usage\n"
              "(or a client certificate that cannot be read), 3 no answer within --timeout\n"
              "(default %d ms) or from ADDRESS's node (down or cut off, as another node\n"
-             "says at once: no_answer, naming it), or the node refused this client's key.\n\n"
-             "Examples:\n"
+             "says at once: no_answer, naming it), or the node refused this client's "
+             "key.\n\n" JSON_FAILURE_HELP "Examples:\n"
              "  shoal explain transfer/t-42\n"
              "  shoal explain --cluster bank/cluster.cfg transfer/t-42\n"
              "  shoal explain --json account/alice | jq .pending\n",
@@ -573,19 +573,20 @@ int cmd_explain (int argc, char **argv)
     client_reply_t get, pending;
     int rc = stuck_ask (client, ENVELOPE_QUERY, address, "get", NULL, 0, wait_ms, &get);
     if (rc) {
-        bool refused = cmd_refused ("explain", client, rc);
+        cmd_failure_t failure = {0};
+        bool refused = cmd_refused ("explain", client, rc, &failure);
         if (!refused && said_down) //  as resolve says it, --json too
             cmd_no_answer ("explain", address, NULL, down, reason, opts.json);
         else if (!refused) {
-            fprintf (stderr, "shoal explain: no answer about %s%s%s within %ld ms: %s\n", address,
-                     own_node ? " from its node " : "", own_node ? own_node : "",
-                     (long) opts.timeout_ms, shoal_strerror (rc));
-            if (opts.json) { //  a script reads stdout: the same, as no_answer
-                char reason[64];
-                snprintf (reason, sizeof reason, "no answer within %ld ms", (long) opts.timeout_ms);
-                cmd_no_answer_json (address, NULL, own_node, reason);
-            }
+            char why[512];
+            cmd_silence_why (opts.endpoint ? client : NULL, false, why, sizeof why);
+            cmd_fail (&failure, "explain", EXIT_NO_ANSWER, "no_answer",
+                      "no answer about %s%s%s within %ld ms: %s", address,
+                      own_node ? " from its node " : "", own_node ? own_node : "",
+                      (long) opts.timeout_ms, why[0] ? why : shoal_strerror (rc));
         }
+        if (opts.json && failure.exit_code) //  a script reads stdout: the same
+            cmd_failed_json (address, NULL, own_node, failure.code, failure.reason);
         client_destroy (&client);
         cluster_destroy (&cluster);
         return EXIT_NO_ANSWER;
@@ -597,6 +598,8 @@ int cmd_explain (int argc, char **argv)
         !get.ok && (streq (get.code, "poisoned") || streq (get.code, "handler_error"));
     if (!get.ok && !view_aside) {
         fprintf (stderr, "shoal explain: %s: %s (%s)\n", address, get.reason, get.code);
+        if (opts.json) //  as resolve says a refusal
+            cmd_failed_json (address, NULL, NULL, get.code, get.reason);
         client_reply_close (&get);
         client_destroy (&client);
         cluster_destroy (&cluster);

@@ -103,8 +103,8 @@ static void s_pending_help (FILE *out)
              "\"nodes_refused\":[...],\"stores_failing\":[{\"node\",\"store\"}...],\n"
              "\"truncated\":N}.\n\n"
              "Exit: 0 answered by every node, 2 bad usage (or a client certificate that\n"
-             "cannot be read), 3 a node did not answer or refused this client's key.\n\n"
-             "Examples:\n"
+             "cannot be read), 3 a node did not answer or refused this client's "
+             "key.\n\n" JSON_FAILURE_HELP "Examples:\n"
              "  shoal pending\n"
              "  shoal pending --cluster bank/cluster.cfg --stalled\n"
              "  shoal pending --json --limit 50 | jq '.pending[].target'\n",
@@ -143,6 +143,11 @@ int cmd_pending (int argc, char **argv)
     size_t args_size = stuck_pending_args (args, sizeof args, opts.stalled, opts.limit);
     int nodes = cluster ? cluster_node_count (cluster) : 1;
     bool connected = true;
+    //  Why one did not answer, for --json (which says it on stderr: the
+    //  text says it on stdout, after the list).
+    cmd_failure_t failure = {0};
+    const char *said = opts.json ? "pending" : NULL;
+    char why[512] = ""; //  one endpoint's silence, as its link was seen
     for (int i = 0; i < nodes && connected; i++) {
         const char *name = cluster ? cluster_node_name (cluster, i) : NULL;
         client_t *client = stuck_connect ("pending", &opts, name);
@@ -154,10 +159,20 @@ int cmd_pending (int argc, char **argv)
         if (rc == 0 && reply.ok) {
             stuck_rows_read (&reply, cluster, name, rows, &truncated);
             s_store_check (client, opts.timeout_ms, name ? name : opts.endpoint, failing);
-        } else if (client && cmd_refused ("pending", client, rc))
+        } else if (client && cmd_refused ("pending", client, rc, &failure))
             zlistx_add_end (refused, strdup (name ? name : opts.endpoint));
-        else if (client)
+        else if (client) {
             zlistx_add_end (down, strdup (name ? name : opts.endpoint));
+            if (rc == 0) //  a refusal of the query, which pending always takes
+                cmd_fail (&failure, said, EXIT_NO_ANSWER, reply.code, "node %s refused: %s",
+                          name ? name : opts.endpoint, reply.reason);
+            else {
+                cmd_silence_why (name ? NULL : client, false, why, sizeof why);
+                cmd_fail (&failure, said, EXIT_NO_ANSWER, "no_answer",
+                          "node %s did not answer within %ld ms: %s", name ? name : opts.endpoint,
+                          opts.timeout_ms, why[0] ? why : "down?");
+            }
+        }
         if (rc == 0)
             client_reply_close (&reply);
         client_destroy (&client);
@@ -191,7 +206,9 @@ int cmd_pending (int argc, char **argv)
             stuck_json_str ("store", entry->store, true);
             printf ("}");
         }
-        printf ("],\"truncated\":%lld}\n", (long long) truncated);
+        printf ("],\"truncated\":%lld", (long long) truncated);
+        cmd_failure_members (&failure, true);
+        printf ("}\n");
     } else {
         //  Nothing pending is said only of nodes that answered.
         size_t unanswered = zlistx_size (down) + zlistx_size (refused);
@@ -203,9 +220,9 @@ int cmd_pending (int argc, char **argv)
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
         for (char *name = zlistx_first (down); name; name = zlistx_next (down))
-            printf ("node %s did not answer within %ld ms: down? (its pending commands are "
-                    "not listed)\n",
-                    name, opts.timeout_ms);
+            printf ("node %s did not answer within %ld ms: %s (its pending commands are not "
+                    "listed)\n",
+                    name, opts.timeout_ms, why[0] ? why : "down?");
         for (store_failing_t *entry = zlistx_first (failing); entry; entry = zlistx_next (failing))
             printf ("node %s: %s (what it could not write is not in its list, which may be "
                     "stale or incomplete)\n",

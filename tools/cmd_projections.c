@@ -72,7 +72,7 @@ static void s_help (FILE *out)
         "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
             PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
-        "invalid, busy_projection), 2 bad usage (nothing sent), 3 no answer.\n\n"
+        "invalid, busy_projection), 2 bad usage (nothing sent), 3 no answer.\n\n" JSON_FAILURE_HELP
         "Examples:\n"
         "  shoal projections\n"
         "  shoal projections --watch\n"
@@ -216,10 +216,12 @@ static void s_json_member (const msgpack_object_kv *kv)
     json_object (stdout, &kv->val);
 }
 
-//  Prints the list of every node asked: the table, or JSON.
+//  Prints the list of every node asked: the table, or JSON (with why one
+//  did not list: as the object of one node, or in the cluster's).
 static int s_print_list (const proj_target_t *target, bool json)
 {
     int rc = EXIT_ACCEPTED;
+    cmd_failure_t failure = {0};
     if (json && target->sections)
         printf ("{\"nodes\":[");
     bool first = true;
@@ -229,14 +231,15 @@ static int s_print_list (const proj_target_t *target, bool json)
         const node_stats_t *node = &target->nodes[i];
         bool listed = node->up && node->stats;
         if (!listed) {
-            int failure = proj_node_failure (target, i, "projections");
-            rc = rc == EXIT_NO_ANSWER ? rc : failure;
+            int failed = proj_node_failure (target, i, "projections", &failure);
+            rc = rc == EXIT_NO_ANSWER ? rc : failed;
         }
         if (json && !target->sections) {
             if (listed) {
                 json_object (stdout, node->stats);
                 putchar ('\n');
-            }
+            } else
+                cmd_failure_print (&failure);
         } else if (json) {
             printf ("%s{\"node\":", first ? "" : ",");
             json_string (stdout, node->name, strlen (node->name));
@@ -265,8 +268,11 @@ static int s_print_list (const proj_target_t *target, bool json)
         }
         first = false;
     }
-    if (json && target->sections)
-        printf ("]}\n");
+    if (json && target->sections) {
+        printf ("]");
+        cmd_failure_members (&failure, true);
+        printf ("}\n");
+    }
     return rc;
 }
 
@@ -391,9 +397,10 @@ static size_t s_control_payload (uint8_t *buf, size_t cap, const char *action, c
     return packed.size;
 }
 
-//  Prints node i's answer to an action as JSON (one object, no newline).
+//  Prints node i's answer to an action as JSON (one object, no newline):
+//  failure says why it has none accepted.
 static void s_control_json (const proj_target_t *target, int i, const char *action,
-                            const char *name, uint32_t version)
+                            const char *name, uint32_t version, const cmd_failure_t *failure)
 {
     const node_stats_t *node = &target->nodes[i];
     printf ("{");
@@ -405,15 +412,10 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
     bool ok = node->up && node->reply.ok && node->stats;
     printf ("\"ok\":%s,\"action\":\"%s\",\"name\":\"%s\"", ok ? "true" : "false", action, name);
     if (!ok) {
-        const char *code = node->refused    ? "key_refused"
-                           : !node->up      ? "no_answer"
-                           : node->reply.ok ? "bad_answer"
-                                            : node->reply.code;
-        const char *reason = node->up && !node->reply.ok ? node->reply.reason : node->error;
         printf (",\"version\":%" PRIu32 ",\"code\":", version);
-        json_string (stdout, code, strlen (code));
+        json_string (stdout, failure->code, strlen (failure->code));
         printf (",\"reason\":");
-        json_string (stdout, reason, strlen (reason));
+        json_string (stdout, failure->reason, strlen (failure->reason));
         printf ("}");
         return;
     }
@@ -515,6 +517,7 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
     size_t size = s_control_payload (payload, sizeof payload, action, name, version, position);
     proj_target_ask (target, "projection_control", payload, size);
     int rc = EXIT_ACCEPTED;
+    cmd_failure_t failure = {0}; //  the worst node's
     bool first = true;
     if (json && target->sections)
         printf ("{\"nodes\":[");
@@ -523,21 +526,24 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
             continue;
         const node_stats_t *node = &target->nodes[i];
         bool ok = node->up && node->reply.ok && node->stats;
+        cmd_failure_t its = {0};
         if (!ok) {
-            int failure = EXIT_REJECTED;
+            int node_rc;
             if (node->up && streq (node->reply.code, "not_found") && !version)
-                fprintf (stderr,
-                         "shoal projections: %s%s%snot_found: no version of %s is served on "
-                         "this node (shoal projections lists them)\n",
-                         target->cluster ? "node " : "", target->cluster ? node->name : "",
-                         target->cluster ? ": " : "", name);
+                node_rc =
+                    cmd_fail (&its, "projections", EXIT_REJECTED, "not_found",
+                              "%s%s%snot_found: no version of %s is served on this node "
+                              "(shoal projections lists them)",
+                              target->cluster ? "node " : "", target->cluster ? node->name : "",
+                              target->cluster ? ": " : "", name);
             else
-                failure = proj_node_failure (target, i, "projections");
-            rc = rc == EXIT_NO_ANSWER ? rc : failure;
+                node_rc = proj_node_failure (target, i, "projections", &its);
+            cmd_failure_keep (&failure, &its);
+            rc = rc == EXIT_NO_ANSWER ? rc : node_rc;
         }
         if (json) {
             printf ("%s", first ? "" : ",");
-            s_control_json (target, i, action, name, version);
+            s_control_json (target, i, action, name, version, &its);
             if (!target->sections)
                 printf ("\n");
         } else if (ok) {
@@ -557,8 +563,11 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
         }
         first = false;
     }
-    if (json && target->sections)
-        printf ("]}\n");
+    if (json && target->sections) {
+        printf ("]");
+        cmd_failure_members (&failure, true);
+        printf ("}\n");
+    }
     free (failed);
     return rc;
 }

@@ -9,8 +9,9 @@
     Output: one JSON object per row and line, {"key":K,"row":{...}} (with
     "node" first when every node of a cluster is asked), in key order
     (bytewise; a key held by several nodes comes once per node, in the
-    map's order); with --json one object with the rows in an array.
-    Exit codes of commands.h.
+    map's order); with --json one object with the rows in an array, and
+    "ok":false, "code" and "reason" when the command fails (cmd_fail,
+    commands.h), whatever its target. Exit codes of commands.h.
 
     A node answers at most about 512 KiB of rows at once and says which
     row its next page starts from: each node's pages are asked in turn,
@@ -58,10 +59,10 @@ static void s_help (FILE *out)
              "\"version\":V,\"position\":P,\"lag\":L},...],\"rows\":[...],\"truncated\":B}."
              "\n\n" PROJ_TARGET_HELP
              "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
-             "not_ready: still building; the node's reason on stderr) or no row KEY,\n"
-             "2 bad usage (nothing sent), 3 no answer. With --cluster, the rows of the\n"
-             "nodes that answered are printed and the exit says a node that did not.\n\n"
-             "Examples:\n"
+             "not_ready: still building; the node's reason on stderr) or no row KEY\n"
+             "(no_row), 2 bad usage (nothing sent), 3 no answer. With --cluster, the rows\n"
+             "of the nodes that answered are printed and the exit says a node that did\n"
+             "not.\n\n" JSON_FAILURE_HELP "Examples:\n"
              "  shoal query bank_totals totals\n"
              "  shoal query bank_totals totals | jq .row.balance\n"
              "  shoal query bank_totals@2 totals\n"
@@ -193,10 +194,10 @@ static const node_stats_t *s_ask_page (proj_target_t *target, query_pages_t *pag
 //  Counts the rows of each node's first answer, and asks each node that
 //  gave one for the pages after it until it has given limit rows or says
 //  there are none left. Returns EXIT_ACCEPTED, or the exit a page that
-//  did not come stands for, said on stderr (its node's rows before it
-//  are kept).
+//  did not come stands for, said on stderr and kept in failure (its
+//  node's rows before it are kept).
 static int s_follow (proj_target_t *target, query_pages_t *pages, const char *name,
-                     const char *prefix, long limit)
+                     const char *prefix, long limit, cmd_failure_t *failure)
 {
     int rc = EXIT_ACCEPTED;
     for (int i = 0; i < target->count; i++) {
@@ -220,11 +221,11 @@ static int s_follow (proj_target_t *target, query_pages_t *pages, const char *na
             if (!last) {
                 fprintf (stderr, "shoal query: out of memory\n");
                 pages->missing = true;
-                return EXIT_NO_ANSWER;
+                return cmd_fail (failure, NULL, EXIT_NO_ANSWER, "out_of_memory", "out of memory");
             }
             if (!(last->up && last->reply.ok && last->stats)) {
-                int failure = proj_answer_failure (target, i, last, "query");
-                rc = rc == EXIT_NO_ANSWER ? rc : failure;
+                int failed = proj_answer_failure (target, i, last, "query", failure);
+                rc = rc == EXIT_NO_ANSWER ? rc : failed;
                 char quoted[160];
                 fprintf (stderr, "shoal query: %s%s%sthe rows from %s on are missing\n",
                          target->cluster ? "node " : "", target->cluster ? last->name : "",
@@ -295,9 +296,10 @@ static void s_print_where (const node_stats_t *node)
             (long long) position, (long long) lag);
 }
 
-//  --json: everything in one object.
+//  --json: everything in one object, and why the command fails if it
+//  does (failure), whatever its target.
 static void s_print_json (const proj_target_t *target, const char *name, const query_row_t *rows,
-                          int count, bool truncated)
+                          int count, bool truncated, const cmd_failure_t *failure)
 {
     printf ("{\"name\":");
     json_string (stdout, name, strlen (name));
@@ -336,7 +338,9 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
         printf ("%s", k ? "," : "");
         s_print_row (target, &rows[k]);
     }
-    printf ("],\"truncated\":%s}\n", truncated ? "true" : "false");
+    printf ("],\"truncated\":%s", truncated ? "true" : "false");
+    cmd_failure_members (failure, true);
+    printf ("}\n");
 }
 
 typedef struct {
@@ -415,24 +419,25 @@ int cmd_query (int argc, char **argv)
         return EXIT_USAGE;
     proj_target_ask (&target, "projection_rows", payload, size);
     int rc = EXIT_ACCEPTED;
-    int answered = 0; //  nodes whose rows are printed
+    cmd_failure_t failure = {0}; //  the worst node's, for --json
     for (int i = 0; i < target.count; i++) {
         const node_stats_t *node = &target.nodes[i];
         if (target.ask[i] && !(node->up && node->reply.ok && node->stats)) {
-            int failure = proj_node_failure (&target, i, "query");
-            rc = rc == EXIT_NO_ANSWER ? rc : failure;
-        } else if (target.ask[i])
-            answered++;
+            int failed = proj_node_failure (&target, i, "query", &failure);
+            rc = rc == EXIT_NO_ANSWER ? rc : failed;
+        }
     }
     query_pages_t pages = {.rows = calloc ((size_t) target.count, sizeof (long))};
-    int failure = pages.rows ? s_follow (&target, &pages, name, opts.prefix ? opts.prefix : "",
-                                         key ? LIMIT_MAX : opts.limit)
-                             : EXIT_ACCEPTED;
-    rc = rc == EXIT_NO_ANSWER || failure == EXIT_ACCEPTED ? rc : failure;
+    int paged = pages.rows ? s_follow (&target, &pages, name, opts.prefix ? opts.prefix : "",
+                                       key ? LIMIT_MAX : opts.limit, &failure)
+                           : EXIT_ACCEPTED;
+    rc = rc == EXIT_NO_ANSWER || paged == EXIT_ACCEPTED ? rc : paged;
     query_row_t *rows = NULL;
     int count = pages.rows ? s_gather (&target, &pages, &rows) : -1;
     if (count < 0) {
-        fprintf (stderr, "shoal query: out of memory\n");
+        cmd_fail (&failure, "query", EXIT_NO_ANSWER, "out_of_memory", "out of memory");
+        if (opts.json)
+            cmd_failure_print (&failure);
         s_pages_close (&pages, target.count);
         proj_target_close (&target);
         return EXIT_NO_ANSWER;
@@ -442,22 +447,23 @@ int cmd_query (int argc, char **argv)
         count = (int) opts.limit;
         truncated = true;
     }
-    //  One node that did not answer: nothing to print (empty rows read as
-    //  "none"); a cluster's JSON says what each node answered.
-    if (opts.json && (answered || target.sections))
-        s_print_json (&target, name, rows, count, truncated || pages.missing);
+    bool no_row = key && count == 0 && rc == EXIT_ACCEPTED;
+    if (no_row) {
+        char quoted[160]; //  one line, whatever its bytes
+        rc = cmd_fail (&failure, "query", EXIT_REJECTED, "no_row", "no row %s in %s%s%.0" PRIu32,
+                       utf8_quote (quoted, sizeof quoted, key, strlen (key), '\''), name,
+                       version ? "@" : "", version);
+    }
+    //  --json: one object whatever happened, with ok false, code and reason
+    //  when the command fails (a node that did not answer: rows empty).
+    if (opts.json)
+        s_print_json (&target, name, rows, count, truncated || pages.missing, &failure);
     else
         for (int k = 0; k < count; k++) {
             s_print_row (&target, &rows[k]);
             printf ("\n");
         }
-    if (key && count == 0 && rc == EXIT_ACCEPTED) {
-        char quoted[160]; //  one line, whatever its bytes
-        fprintf (stderr, "shoal query: no row %s in %s%s%.0" PRIu32 "\n",
-                 utf8_quote (quoted, sizeof quoted, key, strlen (key), '\''), name,
-                 version ? "@" : "", version);
-        rc = EXIT_REJECTED;
-    } else if (truncated && !opts.json)
+    if (!no_row && truncated && !opts.json)
         fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more\n", opts.limit);
     free (rows);
     s_pages_close (&pages, target.count);

@@ -33,8 +33,7 @@ static void s_resend_help (FILE *out)
              "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer within --timeout (default %d ms) or from ADDRESS's node\n"
              "(down or cut off: no_answer, naming it), or the nodes refused this client's\n"
-             "key.\n\n"
-             "Examples:\n"
+             "key.\n\n" JSON_FAILURE_HELP "Examples:\n"
              "  shoal resend transfer/t-42\n"
              "  shoal resend --cluster bank/cluster.cfg transfer/t-42\n",
              REPAIR_TIMEOUT_MS);
@@ -50,11 +49,16 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
         return EXIT_USAGE;
     int rc =
         stuck_ask (client, ENVELOPE_COMMAND, address, name, payload, size, opts->timeout_ms, reply);
-    if (rc && !cmd_refused (command, client, rc)) {
-        char owner[64];
+    cmd_failure_t failure = {0};
+    char owner[64] = "";
+    if (rc && !cmd_refused (command, client, rc, &failure)) {
         stuck_owner (opts, address, owner, sizeof owner);
-        fprintf (stderr, "shoal %s: no answer about %s%s%s within %ld ms: %s\n", command, address,
-                 owner[0] ? " from its node " : "", owner, opts->timeout_ms, shoal_strerror (rc));
+        char why[512];
+        cmd_silence_why (opts->endpoint ? client : NULL, false, why, sizeof why);
+        cmd_fail (&failure, command, EXIT_NO_ANSWER, "no_answer",
+                  "no answer about %s%s%s within %ld ms: %s", address,
+                  owner[0] ? " from its node " : "", owner, opts->timeout_ms,
+                  why[0] ? why : shoal_strerror (rc));
         //  A node that is stopped or slow still has the request queued: a
         //  resolve may take effect once it goes on (a resend is harmless).
         if (streq (command, "resolve"))
@@ -65,6 +69,8 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
                      address, address);
     }
     client_destroy (&client);
+    if (rc && opts->json) //  as explain says it
+        cmd_failed_json (address, NULL, owner[0] ? owner : NULL, failure.code, failure.reason);
     if (rc)
         return EXIT_NO_ANSWER;
     char node[64];
@@ -181,8 +187,7 @@ static void s_resolve_help (FILE *out)
              "(default %d ms: the saga's node may record it all the same once it reads it;\n"
              "shoal explain shows a $Resolved if so), or from ADDRESS's node (down or cut\n"
              "off: no_answer, naming it; nothing recorded), or the nodes refused this\n"
-             "client's key.\n\n"
-             "Examples:\n"
+             "client's key.\n\n" JSON_FAILURE_HELP "Examples:\n"
              "  shoal resolve transfer/t-42 5f0c...e1 --reject operator_cancel \\\n"
              "      --reason \"account node n2 lost its disk; ticket 981\"\n"
              "  shoal resolve --cluster bank/cluster.cfg transfer/t-42 5f0c...e1 \\\n"

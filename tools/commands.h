@@ -74,13 +74,54 @@ bool cmd_check_address (const char *command, const char *address);
 client_t *cmd_connect (const char *command, const char *endpoint, const char *cluster,
                        const char *node);
 
+//  Why a command failed, for its --json (cmd_failure.c): with --json,
+//  every failure that ends a command prints one JSON object on stdout
+//  with at least "ok":false, "code" and "reason", whichever its target,
+//  besides its message on stderr and its exit code (bad usage, exit 2,
+//  prints nothing there: nothing was asked). Codes: a node's own code
+//  (unknown_type, not_found, ...), no_answer, key_refused, bad_answer.
+#define CMD_REASON_MAX 1024
+typedef struct {
+    int exit_code;                    //  0: no failure kept
+    char code[ENVELOPE_CODE_MAX + 1]; //  the JSON's "code"
+    char reason[CMD_REASON_MAX];      //  the JSON's "reason", the stderr message's words
+} cmd_failure_t;
+
+//  Says the reason (printf's format) on stderr as "shoal COMMAND: REASON"
+//  (command NULL: not said, the caller said it) and keeps it with code in
+//  failure (may be NULL), unless failure holds one as bad already (no
+//  answer outweighs the rest, as the exit of a command of several nodes
+//  does). Returns exit_code.
+int cmd_fail (cmd_failure_t *failure, const char *command, int exit_code, const char *code,
+              const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+//  What the help of each command that follows the rule says of it.
+#define JSON_FAILURE_HELP                                                                          \
+    "With --json, a failure (exit 1 or 3) prints one JSON object on stdout too,\n"                 \
+    "whatever the target: \"ok\":false, \"code\" (no_answer, key_refused,\n"                       \
+    "bad_answer, or the node's code) and \"reason\" (also said on stderr).\n\n"
+
+//  Keeps other's failure in failure as cmd_fail would (nothing if none).
+void cmd_failure_keep (cmd_failure_t *failure, const cmd_failure_t *other);
+//  Prints "ok":false,"code":C,"reason":R as members of the JSON object
+//  being printed (comma: with a comma first); nothing if none is kept.
+void cmd_failure_members (const cmd_failure_t *failure, bool comma);
+//  Prints {"ok":false,"code":C,"reason":R} and a newline.
+void cmd_failure_print (const cmd_failure_t *failure);
+//  Why client, a client of one endpoint (client_new), has had no answer,
+//  as its link was seen (client_no_answer_why), with what to do about a
+//  node that answers only CURVE clients (use --cluster FILE; with
+//  cluster_ignored, leave out --endpoint), into why (size bytes); "" when
+//  it cannot tell (a cluster's client). Returns why.
+const char *cmd_silence_why (client_t *client, bool cluster_ignored, char *why, size_t size);
+
 //  If rc, what client_call or client_send over client returned, is
 //  SHOAL_EAUTH (every node client talks to refused its key: nothing was
 //  sent), says so on stderr as "shoal COMMAND: " and client_refusal's
-//  message (which nodes, and what lets a client in) and returns true:
-//  the command exits EXIT_NO_ANSWER, as for a node that did not answer.
-//  Else says nothing and returns false.
-bool cmd_refused (const char *command, client_t *client, int rc);
+//  message (which nodes, and what lets a client in), keeps it in failure
+//  (may be NULL) as key_refused, and returns true: the command exits
+//  EXIT_NO_ANSWER, as for a node that did not answer. Else says nothing
+//  and returns false.
+bool cmd_refused (const char *command, client_t *client, int rc, cmd_failure_t *failure);
 
 //  If reply is the refusal of a node that could not pass the request on
 //  to the owner of its actor (`unavailable`, its data naming the owner:
@@ -96,9 +137,12 @@ bool cmd_owner_down (const client_reply_t *reply, char *node, size_t size);
 //  Returns EXIT_NO_ANSWER.
 int cmd_no_answer (const char *command, const char *address, const char *name, const char *node,
                    const char *reason, bool json);
-//  The JSON line of cmd_no_answer alone (node NULL: not known, left out).
-void cmd_no_answer_json (const char *address, const char *name, const char *node,
-                         const char *reason);
+//  The JSON line of cmd_no_answer, with code (no_answer there, else what
+//  stopped a command about address: key_refused, a node's refusal):
+//  {"ok":false,"address",["command",]"code",["node",]"reason"} (name or
+//  node NULL: left out).
+void cmd_failed_json (const char *address, const char *name, const char *node, const char *code,
+                      const char *reason);
 
 //  Who an operator's decision is recorded as (a resolve, a dead letter's
 //  retry or drop): $USER, else the login of the effective user, else

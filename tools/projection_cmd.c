@@ -108,29 +108,31 @@ bool proj_node_answered (const proj_target_t *self, int i)
 }
 
 int proj_answer_failure (const proj_target_t *self, int i, const node_stats_t *node,
-                         const char *command)
+                         const char *command, cmd_failure_t *failure)
 {
     char who[CLUSTER_NAME_MAX + 16] = "";
     if (self->cluster)
         snprintf (who, sizeof who, "node %s: ", node->name);
+    client_t *client = cluster_asker_client (self->asker, i);
     if (!node->up) {
-        if (!(node->refused &&
-              cmd_refused (command, cluster_asker_client (self->asker, i), SHOAL_EAUTH)))
-            fprintf (stderr, "shoal %s: %sno answer from %s within %ld ms\n", command, who,
-                     node->endpoint, self->timeout_ms);
-        return EXIT_NO_ANSWER;
+        if (node->refused && cmd_refused (command, client, SHOAL_EAUTH, failure))
+            return EXIT_NO_ANSWER;
+        char why[512];
+        cmd_silence_why (client, false, why, sizeof why);
+        return cmd_fail (failure, command, EXIT_NO_ANSWER, "no_answer",
+                         "%sno answer from %s within %ld ms%s%s", who, node->endpoint,
+                         self->timeout_ms, why[0] ? ": " : "", why);
     }
     if (!node->reply.ok)
-        fprintf (stderr, "shoal %s: %s%s: %s\n", command, who, node->reply.code,
-                 node->reply.reason);
-    else
-        fprintf (stderr, "shoal %s: %s%s\n", command, who, node->error);
-    return EXIT_REJECTED;
+        return cmd_fail (failure, command, EXIT_REJECTED, node->reply.code, "%s%s: %s", who,
+                         node->reply.code, node->reply.reason);
+    return cmd_fail (failure, command, EXIT_REJECTED, "bad_answer", "%s%s", who, node->error);
 }
 
-int proj_node_failure (const proj_target_t *self, int i, const char *command)
+int proj_node_failure (const proj_target_t *self, int i, const char *command,
+                       cmd_failure_t *failure)
 {
-    return proj_answer_failure (self, i, &self->nodes[i], command);
+    return proj_answer_failure (self, i, &self->nodes[i], command, failure);
 }
 
 //  True if name is a projection's name: [a-z][a-z0-9_-]*, SHOAL_TYPE_MAX

@@ -77,13 +77,16 @@ int proj_target_ask_one (proj_target_t *self, int i, const char *name, const uin
 bool proj_node_answered (const proj_target_t *self, int i);
 
 //  Says on stderr why node i has no accepted answer (no answer in time,
-//  its key refused as cmd_refused says it, or the node's code and
-//  reason), as "shoal COMMAND: [node N: ]...". Returns the exit code it
-//  stands for: EXIT_NO_ANSWER or EXIT_REJECTED.
-int proj_node_failure (const proj_target_t *self, int i, const char *command);
+//  and why as its link was seen for an endpoint; its key refused as
+//  cmd_refused says it; or the node's code and reason), as "shoal
+//  COMMAND: [node N: ]...", and keeps it in failure (may be NULL: see
+//  cmd_fail) for --json. Returns the exit code it stands for:
+//  EXIT_NO_ANSWER or EXIT_REJECTED.
+int proj_node_failure (const proj_target_t *self, int i, const char *command,
+                       cmd_failure_t *failure);
 //  The same for node i's answer node, one of proj_target_ask_one's.
 int proj_answer_failure (const proj_target_t *self, int i, const node_stats_t *node,
-                         const char *command);
+                         const char *command, cmd_failure_t *failure);
 
 //  Parses "NAME" or "NAME@VERSION" (NAME as shoal.h has it, VERSION from 1
 //  to UINT32_MAX) into name (size bytes) and *version (0 if not given).
