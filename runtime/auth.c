@@ -31,7 +31,8 @@ static void s_refresh (auth_t *self)
 {
     if (!clientkeys_stale (self->keys))
         return;
-    clientkeys_t *keys = clientkeys_load (self->config->clients_dir, self->config->operators_dir);
+    clientkeys_t *keys =
+        clientkeys_load (self->config->clients_dir, self->config->operators_dir, self->keys);
     clientkeys_t *copy = keys && self->config->keys ? clientkeys_dup (keys) : NULL;
     if (!keys || (self->config->keys && !copy)) {
         clientkeys_destroy (&keys);
@@ -163,7 +164,7 @@ zactor_t *auth_new (const auth_config_t *config)
     }
     //  The first set, read here: the front has one before any client
     //  can finish a handshake.
-    args->keys = clientkeys_load (config->clients_dir, config->operators_dir);
+    args->keys = clientkeys_load (config->clients_dir, config->operators_dir, NULL);
     clientkeys_t *copy = args->keys && config->keys ? clientkeys_dup (args->keys) : NULL;
     if (!args->keys || (config->keys && !copy)) {
         log_error ("shoal node: cannot start the authenticator (out of memory)");

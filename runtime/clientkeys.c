@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ typedef struct {
 struct _clientkeys_t {
     const char *clients_dir;   //  borrowed
     const char *operators_dir; //  borrowed; NULL: every client is an operator
+    bool legacy;               //  no operators/ since the start: every client is one
     mark_t marks[2];           //  of each, before it was read
     entry_t *keys;             //  sorted by text, each key once
     size_t count;
@@ -111,7 +113,8 @@ static int s_compare (const void *a, const void *b)
     return order ? order : (int) y->place - (int) x->place;
 }
 
-clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir)
+clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir,
+                               const clientkeys_t *before)
 {
     clientkeys_t *self = calloc (1, sizeof (clientkeys_t));
     if (!self)
@@ -124,18 +127,25 @@ clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_di
         dirs[i] = paths[i] ? zdir_new (paths[i], NULL) : NULL;
         self->marks[i] = s_mark (paths[i], dirs[i]); //  before the read: a change during it shows
     }
-    //  No operators/ (a cluster made before operators were told apart):
-    //  every client is an operator, at each load, so that the directory
-    //  made later is seen (clientkeys_stale) and its keys alone are
-    //  operators' from then on. Decided once at the start, a node without
-    //  it took every client for an operator until a restart.
-    bool operators = self->marks[1].present;
-    if (operators_dir && !operators)
+    //  Every client is an operator only in a cluster made before operators
+    //  were told apart: no operators/ at all, and none since this node
+    //  started (decided at each load, so that the directory made later is
+    //  seen: decided once at the start, every client stayed an operator
+    //  until a restart). One that is there but cannot be read, or that is
+    //  gone since it was seen, makes no client an operator.
+    struct stat status;
+    bool missing = operators_dir && stat (operators_dir, &status) != 0 && errno == ENOENT;
+    self->legacy = !operators_dir || (missing && (!before || before->legacy));
+    if (operators_dir && self->legacy)
         log_warn ("shoal node: no operators directory %s: every client is an operator (may "
                   "resolve, resend, retry or drop dead letters, control projections); make it "
                   "and put the operators' certificates there",
                   operators_dir);
-    clientkeys_place_t places[2] = {operators ? CLIENTKEYS_CLIENT : CLIENTKEYS_OPERATOR,
+    else if (operators_dir && !self->marks[1].present)
+        log_warn ("shoal node: the operators directory %s %s: no client is an operator until "
+                  "it can be read",
+                  operators_dir, missing ? "is gone" : "cannot be read");
+    clientkeys_place_t places[2] = {self->legacy ? CLIENTKEYS_OPERATOR : CLIENTKEYS_CLIENT,
                                     CLIENTKEYS_OPERATOR};
     size_t cap = 0;
     bool ok = true;

@@ -40,11 +40,15 @@ typedef struct {
 //  Reads the certificates (czmq's zcert files, as zcertstore reads them:
 //  every regular file, in subdirectories too, but hidden ones) of
 //  clients_dir and operators_dir. operators_dir NULL, or a directory that
-//  is not there (warned of): the node has none, and every key of
-//  clients_dir is an operator's. A directory that is
-//  missing or cannot be read holds no key. The paths are borrowed and
-//  must outlive the set and its copies. Returns NULL out of memory.
-clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir);
+//  is not there and was not in before (the set read last, NULL at the
+//  start; warned of): the node has none, and every key of clients_dir is
+//  an operator's. An operators_dir that is there but cannot be read, or
+//  gone since before had it, makes no client an operator (warned of). A
+//  directory that is missing or cannot be read holds no key. The paths
+//  are borrowed and must outlive the set and its copies. Returns NULL out
+//  of memory.
+clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir,
+                               const clientkeys_t *before);
 
 //  True if either directory changed since self was read: a file added,
 //  removed, renamed, or written with another size or in a later second.

@@ -362,7 +362,8 @@ static void test_operator_rekeyed (void **state)
 //     were told apart) takes every client for an operator, and says so;
 //     the directory made later is read, and its keys alone are operators'
 //     from then on, on the same connections. Before, the node took every
-//     client for an operator until a restart.
+//     client for an operator until a restart. Gone again, it makes no
+//     client an operator (nor does one that cannot be read).
 
 static int s_setup_no_operators (void **state)
 {
@@ -395,6 +396,19 @@ static void test_operators_made_later (void **state)
     client_t *op = s_client (p, "c");
     s_acts (op, "");
     client_destroy (&op);
+
+    //  Gone again once seen (moved away while it is edited, say): no
+    //  client is an operator until it is back, where every client was.
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "mv \"$DIR/c/n1/operators\" \"$DIR/c/operators.away\""), 0);
+    int64_t deadline = zclock_mono () + CHANGE_MS;
+    for (proc_read (p, "node.log", log); !strstr (log, "operators is gone");
+         proc_read (p, "node.log", log)) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the node never said its operators directory is gone");
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    s_acts (app, "not_an_operator");
     client_destroy (&app);
 }
 
