@@ -39,7 +39,7 @@ front_t *front_new (const front_config_t *config, char **error)
     int workers = config->config->workers;
     if (self) {
         self->config = *config;
-        self->started = zclock_time ();
+        self->started = zclock_mono ();
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
         self->gathers = zlistx_new ();
         self->calls = front_calls_new ();

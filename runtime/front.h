@@ -85,7 +85,7 @@ const char *front_endpoint (const front_t *self);
 //  The front's counters, for any thread, as long as the front lives.
 const front_counters_t *front_counters (const front_t *self);
 
-//  When the front started (wall clock ms).
+//  When the front started (monotonic ms, zclock_mono: for uptime_ms).
 int64_t front_started (const front_t *self);
 
 //  Routes until SIGINT/SIGTERM (zsys_interrupted).

@@ -105,7 +105,7 @@ struct _front_t {
     zsock_t **push;                  //  PUSH to each worker
     zsock_t *projector;              //  PUSH to the projection thread
     front_counters_t counters;       //  atomic: the metrics scrape reads them
-    int64_t started;                 //  wall clock ms
+    int64_t started;                 //  monotonic ms (zclock_mono)
     int64_t bad_logged_at;           //  when a burst of bad frames was last logged (mono ms)
     uint64_t bad_logged;             //  bad_frames as of that line
     zlistx_t *gathers;               //  gather_t waiting for their workers

@@ -208,7 +208,7 @@ void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_n
             workers->outbound ? (int64_t) atomic_load (&workers->outbound->peak) : 0,
         .refused = config->refused ? (int64_t) atomic_load (config->refused) : 0,
         .revoked = (int64_t) atomic_load (&f->revoked),
-        .uptime_ms = zclock_time () - config->started,
+        .uptime_ms = zclock_mono () - config->started, //  a wall clock stepped moves it not
         .store_records = (int64_t) journal_records_written (workers->journal),
         .syncs = (int64_t) journal_syncs (workers->journal),
         .inbox_reads_spared =

@@ -30,7 +30,7 @@ typedef struct {
     int self_node;                       //  our index in it
     const char *data_dir;                //  summed at each scrape
     projector_gauges_t *projections;     //  the projections' builds (may be NULL)
-    int64_t started;                     //  wall clock ms
+    int64_t started;                     //  monotonic ms (zclock_mono), for uptime_ms
     bool insecure;                       //  may listen beyond loopback
 } metrics_config_t;
 

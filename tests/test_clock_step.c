@@ -167,6 +167,12 @@ static void test_resends_go_on_when_the_wall_clock_steps_back (void **state)
     //  The books balance: the money moved once, none made or lost.
     assert_int_equal (cluster_client_balance (f->client[0], from), FUNDING - AMOUNT);
     assert_int_equal (cluster_client_balance (f->client[0], to), FUNDING + AMOUNT);
+    //  n1's uptime (which shoal top divides its rates by) did not step
+    //  back with its wall clock: it was an hour below zero.
+    int64_t uptime = s_stat (f, 0, "uptime_ms");
+    if (uptime < 0 || uptime > 10 * 60 * 1000)
+        fail_msg ("n1's uptime_ms is %lld after its wall clock stepped back an hour",
+                  (long long) uptime);
 }
 
 int main (void)
