@@ -333,6 +333,8 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
         front_gather_start (self, route, route_size, envelope, frame);
         return;
     }
+    if (front_map_conflict (self, route, route_size, envelope))
+        return;
     int owner = s_owner (self, envelope->to);
     if (owner == self->config.self_node) {
         s_to_worker (self, route, route_size, envelope, frame);

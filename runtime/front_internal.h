@@ -122,6 +122,13 @@ struct _front_t {
 void front_reply (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
                   const uint8_t *payload, size_t size);
 //  Answers request with a rejection.
+//  A peer runs another shard map at our epoch (peers_map_conflict): a
+//  command of a client, ours or one a peer forwards, could reach an actor
+//  that another node serves too. Refuses it `unavailable`, naming the
+//  peer, and returns true; false (nothing done) for anything else. What
+//  is under way (actors' messages) goes on.
+bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope);
 void front_reject (front_t *self, const uint8_t *route, size_t route_size,
                    const envelope_t *request, const char *code, const char *reason);
 //  Whether a client's checked message may go on, by its connection's key

@@ -380,3 +380,20 @@ void front_replies_tick (front_replies_t *self)
     }
     s_count (self);
 }
+
+bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
+                         const envelope_t *envelope)
+{
+    const char *conflict = peers_map_conflict (self->config.peers);
+    if (!conflict || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
+        envelope->kind != ENVELOPE_COMMAND)
+        return false;
+    self->counters.unavailable++;
+    char reason[256];
+    snprintf (reason, sizeof reason,
+              "node %s runs another shard map at this epoch (its cluster file differs): no "
+              "command is taken until every node runs the same file",
+              conflict);
+    front_reject (self, route, route_size, envelope, "unavailable", reason);
+    return true;
+}

@@ -41,13 +41,14 @@ typedef struct {
 
 struct _peers_t {
     const cluster_t *cluster;
-    int self;        //  our index in the cluster
-    zsock_t *router; //  our peer endpoint
-    peer_t *peers;   //  one per node, ours unused
-    int count;       //  nodes
-    zcert_t *cert;   //  ours, borrowed: a link made again presents it
-    int64_t started; //  when we were made (mono ms): a peer never heard is silent since
-    char prefix[64]; //  of the monitors' inproc names
+    int self;         //  our index in the cluster
+    zsock_t *router;  //  our peer endpoint
+    peer_t *peers;    //  one per node, ours unused
+    int count;        //  nodes
+    zcert_t *cert;    //  ours, borrowed: a link made again presents it
+    int64_t started;  //  when we were made (mono ms): a peer never heard is silent since
+    int map_conflict; //  1 + the last peer whose HELLO had another shard map at our epoch
+    char prefix[64];  //  of the monitors' inproc names
     peers_stats_t stats;
 };
 
@@ -351,6 +352,23 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     peer->welcomed = why == NULL;
     if (peer->welcomed)
         s_keep_id (peer, &parts[0]);
+    //  Another shard map at our epoch: a shard the two maps place apart
+    //  would be served by two nodes (peers_map_conflict); until that peer
+    //  comes with our map.
+    bool conflict = why && count == 6 &&
+                    s_frame_is (&parts[3], peer->epoch[0] ? peer->epoch : "?") &&
+                    !s_frame_is (&parts[4], cluster_digest (self->cluster));
+    if (conflict) {
+        if (self->map_conflict != node + 1)
+            log_error ("shoal node: peer %s runs another shard map at our epoch: taking no "
+                       "command from clients until every node runs the same cluster file",
+                       s_name (self, node));
+        self->map_conflict = node + 1;
+    } else if (peer->welcomed && self->map_conflict == node + 1) {
+        log_info ("shoal node: peer %s runs our shard map now: taking commands again",
+                  s_name (self, node));
+        self->map_conflict = 0;
+    }
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
     s_sendv (self->router, data, sizes, why ? 3 : 2);
@@ -358,6 +376,11 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
         self->stats.bad_hellos++;
         s_log_refusal (self, node, "refused peer %s: it has %s", why);
     }
+}
+
+const char *peers_map_conflict (const peers_t *self)
+{
+    return self && self->map_conflict ? s_name (self, self->map_conflict - 1) : NULL;
 }
 
 //  The node whose CURVE key sent msg, or -1.

@@ -109,6 +109,13 @@ int peers_send (peers_t *self, int node, peers_kind_t kind, const uint8_t *route
 int peers_call (peers_t *self, int node, const uint8_t *route, size_t route_size,
                 const uint8_t *envelope, size_t size, const char *key);
 
+//  The name of a peer whose HELLO had another shard map at our epoch (an
+//  operator's error: two cluster files that differ), until it comes with
+//  ours; NULL if none. While one does, a shard the two maps place apart
+//  could be served by two nodes at once: the front takes no command from
+//  clients (front.c). Front thread only.
+const char *peers_map_conflict (const peers_t *self);
+
 //  Counters for stats: frames sent and received, frames refused (from a
 //  peer not welcomed, or malformed), HELLOs refused.
 typedef struct {

@@ -130,6 +130,35 @@ static void s_variant (fixture_t *f, const char *name, int i, cluster_t *map, zc
         fail_msg ("%s", error);
 }
 
+//  Swaps, in the cluster file cfg, the shards of its first two nodes (the
+//  lines `        shards = "..."` under each): a map of the same nodes,
+//  keys and epoch that places every shard on the other node.
+static void s_swap_shards (const char *cfg)
+{
+    FILE *in = fopen (cfg, "rb");
+    assert_non_null (in);
+    static char text[65536], out[65536];
+    size_t size = fread (text, 1, sizeof text - 1, in);
+    fclose (in);
+    text[size] = 0;
+    const char *tag = "\n        shards = \"";
+    char *first = strstr (text, tag);
+    assert_non_null (first);
+    char *second = strstr (first + 1, tag);
+    assert_non_null (second);
+    char *first_end = strchr (first + 1, '\n'), *second_end = strchr (second + 1, '\n');
+    assert_non_null (first_end);
+    assert_non_null (second_end);
+    int n = snprintf (out, sizeof out, "%.*s%.*s%.*s%.*s%s", (int) (first - text), text,
+                      (int) (second_end - second), second, (int) (second - first_end), first_end,
+                      (int) (first_end - first), first, second_end);
+    assert_true (n > 0 && (size_t) n == size);
+    FILE *file = fopen (cfg, "wb");
+    assert_non_null (file);
+    assert_int_equal (fwrite (out, 1, (size_t) n, file), (size_t) n);
+    assert_int_equal (fclose (file), 0);
+}
+
 //  Waits until n1's authenticator refused more than before connections.
 static void s_wait_refused (fixture_t *f, int64_t before)
 {
@@ -316,10 +345,47 @@ static void test_refusals_change_nothing (void **state)
     s_refused_peer (f, cfg, 1, "epoch", "refused peer n2: it has another epoch",
                     "peer n1 refused us: we have another epoch", false, account);
 
-    //  The real n2 is welcomed: what kept the others out was their map.
+    //  n2 with its own key and our epoch, but another shard map (the two
+    //  nodes' shards swapped, a file edited by hand): refused at HELLO, and
+    //  while it runs neither node takes a client's command, where each
+    //  served what its own map gave it (one account, two books).
+    map = cluster_load (f->cfg, &error);
+    assert_non_null (map);
+    s_variant (f, "map", 1, map, NULL, cfg, sizeof cfg);
+    cluster_destroy (&map);
+    s_swap_shards (cfg);
+    pid_t *pid = s_keep_child (f, cluster_nodes_start (f, cfg, "n2", "map"));
+    char n1_log[192], n2_log[192];
+    snprintf (n1_log, sizeof n1_log, "%s/n1.log", f->dir);
+    snprintf (n2_log, sizeof n2_log, "%s/map.log", f->dir);
+    s_wait_file_has (n1_log, "peer n2 runs another shard map at our epoch");
+    s_wait_file_has (n2_log, "peer n1 runs another shard map at our epoch");
+    client = f->other = client_new_cluster (cfg, "n2", &error);
+    if (!client)
+        fail_msg ("%s", error);
+    client_t *clients[2] = {f->client[0], client};
+    const char *named[2] = {"node n2 runs another shard map", "node n1 runs another shard map"};
+    for (int k = 0; k < 2; k++) { //  the account is n1's by our map, n2's by its
+        assert_int_equal (cluster_client_call (clients[k], ENVELOPE_COMMAND, account, "Open", 5000,
+                                               &reply, "owner=mallory", NULL),
+                          0);
+        if (reply.ok || !streq (reply.code, "unavailable") || !strstr (reply.reason, named[k]))
+            fail_msg ("n%d took a command with another map running: %s %s", k + 1,
+                      reply.ok ? "ok" : reply.code, reply.ok ? "" : reply.reason);
+        client_reply_close (&reply);
+    }
+    client_destroy (&f->other);
+    proc_kill_with (pid, SIGKILL);
+    assert_int_equal (s_version (f->client[0], account), 0);
+
+    //  The real n2 is welcomed: what kept the others out was their map;
+    //  n1 takes commands again.
     cluster_nodes_start_node (f, 1);
     cluster_nodes_wait_all_up (f);
+    s_wait_file_has (n1_log, "peer n2 runs our shard map now");
     assert_int_equal (s_version (f->client[0], account), 0);
+    cluster_nodes_accept (f->client[0], account, "Open", "owner=r", NULL);
+    assert_int_equal (s_version (f->client[0], account), 1);
 }
 
 //  A node that once refused a peer's CURVE handshake (n1 started with a
