@@ -384,6 +384,22 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "shoal cluster init: needs --nodes"));
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "65", NULL), 2);
     assert_true (s_contains (out, "shoal cluster init: --nodes must be"));
+    //  A host name: a node binds addresses only (the map was written, and
+    //  its nodes could not start: "cannot listen for peers ... No such
+    //  device").
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--hosts",
+                             "10.0.0.1,db2.example", NULL),
+                      2);
+    assert_true (s_contains (out, "--hosts: 'db2.example' is not an IP address"));
+    assert_int_equal (
+        s_run (out, "cluster", "init", "--nodes", "1", "--dir", dir, "--host", "localhost", NULL),
+        2);
+    assert_true (s_contains (out, "--host: 'localhost' is not an IP address"));
+    char dir6[sizeof dir + 8];
+    snprintf (dir6, sizeof dir6, "%s-v6", dir);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir6, "--hosts",
+                             "10.0.0.1,[fd00::2]", NULL),
+                      0);
     //  Two of --host, --hosts and --ipc: one was dropped without a word.
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--hosts",
                              "10.0.0.1,10.0.0.2", "--ipc", NULL),

@@ -45,6 +45,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -68,8 +69,8 @@ static void s_help (FILE *out)
              "Options:\n"
              "  --nodes N        nodes, 1 to %d (required)\n"
              "  --dir DIR        where to write (default ./cluster)\n"
-             "  --host HOST      the host in the endpoints (default 127.0.0.1)\n"
-             "  --hosts H1,H2,.. one host per node, in order (machines of their own):\n"
+             "  --host ADDRESS   the IP address in the endpoints (default 127.0.0.1)\n"
+             "  --hosts A1,A2,.. one IP address per node, in order (machines of their own):\n"
              "                   each listens on PORT (clients) and PORT+1 (peers)\n"
              "  --base-port P    the first node's client port (default 7700)\n"
              "  --shards S       shards, 1 to %d (default 256)\n"
@@ -406,6 +407,24 @@ static int s_write (cluster_t *cluster, const char *dir)
     return 0;
 }
 
+//  True if host is IPv4 or [IPv6], else says why (a node binds no name).
+static bool s_host_ok (const char *host, const char *option)
+{
+    unsigned char addr[16];
+    char inner[64];
+    size_t len = strlen (host);
+    bool ok = inet_pton (AF_INET, host, addr) == 1;
+    if (!ok && len > 2 && len < sizeof inner + 2 && host[0] == '[' && host[len - 1] == ']')
+        ok = snprintf (inner, sizeof inner, "%.*s", (int) len - 2, host + 1) > 0 &&
+             inet_pton (AF_INET6, inner, addr) == 1;
+    if (!ok)
+        fprintf (stderr,
+                 "shoal %s: %s: '%s' is not an IP address: a node binds the address its map "
+                 "gives it, not a host name (give 10.0.0.11, or [fd00::11])\n",
+                 s_command, option, host);
+    return ok;
+}
+
 //  Gives node i the i-th of the comma-separated hosts: clients on
 //  tcp://HOST:PORT, peers on tcp://HOST:PORT+1. Says what is wrong.
 static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
@@ -418,17 +437,19 @@ static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
         char client[300], peer[300];
         snprintf (client, sizeof client, "tcp://%s:%d", host, port);
         snprintf (peer, sizeof peer, "tcp://%s:%d", host, port + 1);
-        if (i >= count || cluster_set_client (cluster, i, client) != 0 ||
-            cluster_set_peer (cluster, i, peer, NULL) != 0)
+        if (!s_host_ok (host, "--hosts"))
+            rc = -2; //  said
+        else if (i >= count || cluster_set_client (cluster, i, client) != 0 ||
+                 cluster_set_peer (cluster, i, peer, NULL) != 0)
             rc = -1;
     }
     free (copy);
     if (rc == 0 && i != count)
         rc = -1;
-    if (rc)
+    if (rc == -1)
         fprintf (stderr,
-                 "shoal %s: --hosts needs %d host names or addresses, one per node, "
-                 "separated by commas\n",
+                 "shoal %s: --hosts needs %d IP addresses, one per node, separated by "
+                 "commas\n",
                  s_command, count);
     return rc;
 }
@@ -481,6 +502,8 @@ int cluster_init (int argc, char **argv)
         base_port = 7700;
     if (!host)
         host = "127.0.0.1";
+    else if (!s_host_ok (host, "--host"))
+        return EXIT_USAGE;
     if (shards < nodes) {
         fprintf (stderr,
                  "shoal %s: --shards %ld is fewer than --nodes %ld: a node would own no shard "
