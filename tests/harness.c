@@ -443,3 +443,24 @@ void harness_append_refused_deposit (journal_t *journal, const char *stream, int
     journal_batch_destroy (&batch);
     msgpack_sbuffer_destroy (&buffer);
 }
+
+void harness_preload_begin (const char *library, const char *extra, harness_env_t *saved)
+{
+    const char *asan = getenv ("ASAN_OPTIONS");
+    saved->had_asan = asan != NULL;
+    snprintf (saved->asan, sizeof saved->asan, "%s", asan ? asan : "");
+    char with[1200];
+    snprintf (with, sizeof with, "%s%sverify_asan_link_order=0%s%s", saved->asan,
+              *saved->asan ? ":" : "", extra ? ":" : "", extra ? extra : "");
+    setenv ("ASAN_OPTIONS", with, 1);
+    setenv ("LD_PRELOAD", library, 1);
+}
+
+void harness_preload_end (const harness_env_t *saved)
+{
+    unsetenv ("LD_PRELOAD");
+    if (saved->had_asan)
+        setenv ("ASAN_OPTIONS", saved->asan, 1);
+    else
+        unsetenv ("ASAN_OPTIONS");
+}

@@ -61,6 +61,19 @@ void harness_rm_rf (const char *path);
 void harness_raw_write (const char *dir, const void *key, size_t key_len, const void *value,
                         size_t value_len);
 
+//  The environment a preloaded library needs in a child about to start
+//  (tests/powerloss.c, tests/clockshift.c): LD_PRELOAD, and ASan's options
+//  with verify_asan_link_order=0 (the node is ASan-built in CI, and the
+//  library comes before ASan's runtime in the list, which ASan refuses
+//  unless told) and extra (NULL, or more options: "quarantine_size_mb=8").
+//  harness_preload_end puts the environment back as it was.
+typedef struct {
+    char asan[1024]; //  ASAN_OPTIONS as it was
+    bool had_asan;   //  whether it was set
+} harness_env_t;
+void harness_preload_begin (const char *library, const char *extra, harness_env_t *saved);
+void harness_preload_end (const harness_env_t *saved);
+
 //  Appends to stream, at version, a Deposited whose amount is the string
 //  "x": an event that decodes but that the account type refuses (its
 //  actor is never loaded). Fails the test on an error.

@@ -1,6 +1,7 @@
 /*  powerloss_test_util.c - what test_powerloss_*.c share (powerloss_test_util.h says what each is).
  */
 #include "books.h"
+#include "harness.h"
 #include "client.h"
 #include "cluster.h"
 #include "node_child.h"
@@ -52,13 +53,13 @@ void powerloss_name_round (fixture_t *f, const char *name)
 
 void powerloss_start (fixture_t *f, const char *durability, bool preload)
 {
-    char asan[1024];
-    const char *old_asan = getenv ("ASAN_OPTIONS");
-    snprintf (asan, sizeof asan, "%s", old_asan ? old_asan : "");
+    harness_env_t saved = {0};
     if (preload) {
         const char *library = getenv ("SHOAL_POWERLOSS");
         assert_non_null (library);
-        setenv ("LD_PRELOAD", library, 1);
+        //  A lean one keeps 8 MiB of freed memory in quarantine, not 256:
+        //  its peak RSS tells what it used.
+        harness_preload_begin (library, f->lean ? "quarantine_size_mb=8" : NULL, &saved);
         setenv ("SHOALPL_DIR", f->data, 1);
         setenv ("SHOALPL_LOG", f->pl_log, 1);
         if (f->open_fails_ms > 0) {
@@ -76,29 +77,17 @@ void powerloss_start (fixture_t *f, const char *durability, bool preload)
             snprintf (fail, sizeof fail, "%d", f->fail_syncs);
             setenv ("SHOALPL_FAIL_LOG_SYNCS", fail, 1);
         }
-        //  The node is ASan-built in CI: the preloaded library comes before
-        //  ASan's runtime in the list, which ASan refuses unless told.
-        char with[1100];
-        //  A lean one keeps 8 MiB of freed memory in quarantine, not 256:
-        //  its peak RSS tells what it used.
-        snprintf (with, sizeof with, "%s%sverify_asan_link_order=0%s", asan, *asan ? ":" : "",
-                  f->lean ? ":quarantine_size_mb=8" : "");
-        setenv ("ASAN_OPTIONS", with, 1);
     }
     char *extra[] = {"--workers", "2", "--durability", (char *) durability, NULL};
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, f->log,
                                WAIT_MS);
     if (preload) {
-        unsetenv ("LD_PRELOAD");
         unsetenv ("SHOALPL_DIR");
         unsetenv ("SHOALPL_LOG");
         unsetenv ("SHOALPL_FAIL_LOG_SYNCS");
         unsetenv ("SHOALPL_SLOW_LOG_SYNC_MS");
         unsetenv ("SHOALPL_FAIL_NEW_LOG_OPENS_MS");
-        if (old_asan)
-            setenv ("ASAN_OPTIONS", asan, 1);
-        else
-            unsetenv ("ASAN_OPTIONS");
+        harness_preload_end (&saved);
     }
     if (rc)
         fail_msg ("shoal node (%s%s) did not start: %s (see %s)", durability,

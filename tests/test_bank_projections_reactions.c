@@ -37,6 +37,25 @@ static int64_t s_amount (int k)
     return k % 3 == 0 ? LARGE_DEBIT_MIN - 1 : k % 3 == 1 ? LARGE_DEBIT_MIN : 650 + k;
 }
 
+//  Stops the node and reads its journal: one Flagged for each of the
+//  expected large debits (600 or more), none for less, none twice.
+static void s_flagged_once (fixture_t *f, size_t expected)
+{
+    bank_projections_stop (f, SIGTERM);
+    books_t *books = books_new ();
+    char *error = NULL;
+    assert_int_equal (books_read_dir (books, f->data, &error), 0);
+    books_review_t review;
+    books_review (books, LARGE_DEBIT_MIN, &review);
+    books_destroy (&books);
+    print_message ("large debits %zu, flagged once %zu, flags %zu, wrong %zu %s\n", review.debits,
+                   review.flagged_once, review.flags, review.wrong, review.first_wrong);
+    assert_int_equal (review.debits, expected);
+    assert_int_equal (review.flagged_once, expected);
+    assert_int_equal (review.flags, expected);
+    assert_int_equal (review.wrong, 0);
+}
+
 //  Sends the Start of every transfer of round (ids "rROUND-K"), without
 //  waiting for the replies: the same ids every time, so a second call
 //  after a restart starts only what the first did not.
@@ -122,21 +141,8 @@ static void test_large_debits_flagged_once (void **state)
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     client_reply_close (&reply);
     assert_int_equal (flags, expected_x1);
-    bank_projections_stop (f, SIGTERM);
-
     //  The journal: one Flagged per debit of 600 or more, none for 599.
-    books_t *books = books_new ();
-    char *error = NULL;
-    assert_int_equal (books_read_dir (books, f->data, &error), 0);
-    books_review_t review;
-    books_review (books, LARGE_DEBIT_MIN, &review);
-    books_destroy (&books);
-    print_message ("large debits %zu, flagged once %zu, flags %zu, wrong %zu %s\n", review.debits,
-                   review.flagged_once, review.flags, review.wrong, review.first_wrong);
-    assert_int_equal (review.debits, expected);
-    assert_int_equal (review.flagged_once, expected);
-    assert_int_equal (review.flags, expected);
-    assert_int_equal (review.wrong, 0);
+    s_flagged_once (f, (size_t) expected);
 }
 
 //  --------------------------------------------------------------------------
@@ -262,18 +268,8 @@ static void test_rebuild_keeps_reactions (void **state)
     assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
     client_reply_close (&reply);
     print_message ("review/x0: %lld flags of 2 large debits\n", (long long) flags);
-    bank_projections_stop (f, SIGTERM);
-    books_t *books = books_new ();
-    char *error = NULL;
-    assert_int_equal (books_read_dir (books, f->data, &error), 0);
-    books_review_t review;
-    books_review (books, LARGE_DEBIT_MIN, &review);
-    books_destroy (&books);
-    assert_int_equal (review.debits, 2);
-    assert_int_equal (review.flags, 2);
-    assert_int_equal (review.flagged_once, 2);
-    assert_int_equal (review.wrong, 0);
     assert_int_equal (flags, 2);
+    s_flagged_once (f, 2);
 }
 
 //  --------------------------------------------------------------------------
@@ -410,16 +406,7 @@ static void test_flag_after_the_retention (void **state)
                   "not flagged",
                   (long long) flags);
     //  And once: the journal holds one Flagged for the one large debit.
-    bank_projections_stop (f, SIGTERM);
-    books_t *books = books_new ();
-    char *error = NULL;
-    assert_int_equal (books_read_dir (books, f->data, &error), 0);
-    books_review_t review;
-    books_review (books, LARGE_DEBIT_MIN, &review);
-    books_destroy (&books);
-    assert_int_equal (review.debits, 1);
-    assert_int_equal (review.flagged_once, 1);
-    assert_int_equal (review.flags, 1);
+    s_flagged_once (f, 1);
 }
 
 int main (void)

@@ -14,6 +14,7 @@
     `started`.
 */
 #include "client.h"
+#include "harness.h"
 #include "cluster.h"
 #include "proc.h"
 
@@ -50,24 +51,15 @@ static void s_start_shifted (fixture_t *f)
     const char *library = getenv ("SHOAL_CLOCKSHIFT");
     if (!library)
         fail_msg ("SHOAL_CLOCKSHIFT is not set: the path of clockshift.so (tests/CMakeLists.txt)");
-    char path[256], asan[1024], with[1100];
+    char path[256];
     snprintf (path, sizeof path, "%s/shift", f->dir);
     s_shift_write (f, 0);
-    const char *old_asan = getenv ("ASAN_OPTIONS");
-    snprintf (asan, sizeof asan, "%s", old_asan ? old_asan : "");
-    //  The node is ASan-built in CI: the preloaded library comes before
-    //  ASan's runtime in the list, which ASan refuses unless told.
-    snprintf (with, sizeof with, "%s%sverify_asan_link_order=0", asan, *asan ? ":" : "");
-    setenv ("ASAN_OPTIONS", with, 1);
-    setenv ("LD_PRELOAD", library, 1);
+    harness_env_t saved;
+    harness_preload_begin (library, NULL, &saved);
     setenv ("SHOAL_CLOCKSHIFT_FILE", path, 1);
     cluster_nodes_start_node (f, 0);
-    unsetenv ("LD_PRELOAD");
     unsetenv ("SHOAL_CLOCKSHIFT_FILE");
-    if (old_asan)
-        setenv ("ASAN_OPTIONS", asan, 1);
-    else
-        unsetenv ("ASAN_OPTIONS");
+    harness_preload_end (&saved);
 }
 
 //  Node i's stats counter name (the outbox's re-sends, say).

@@ -13,6 +13,7 @@
     account credited twice).
 */
 #include "client.h"
+#include "harness.h"
 #include "node_child.h"
 
 #include <czmq.h>
@@ -69,26 +70,16 @@ static void s_start (fixture_t *f, long long shift)
     assert_non_null (file);
     fprintf (file, "%lld\n", shift);
     assert_int_equal (fclose (file), 0);
-    char asan[1024], with[1100];
-    const char *old_asan = getenv ("ASAN_OPTIONS");
-    snprintf (asan, sizeof asan, "%s", old_asan ? old_asan : "");
-    //  The node is ASan-built in CI: the preloaded library comes before
-    //  ASan's runtime in the list, which ASan refuses unless told.
-    snprintf (with, sizeof with, "%s%sverify_asan_link_order=0", asan, *asan ? ":" : "");
-    setenv ("ASAN_OPTIONS", with, 1);
-    setenv ("LD_PRELOAD", library, 1);
+    harness_env_t saved;
+    harness_preload_begin (library, NULL, &saved);
     setenv ("SHOAL_CLOCKSHIFT_FILE", f->shift, 1);
     char log[128];
     snprintf (log, sizeof log, "%s/node.log", f->dir);
     char *extra[] = {"--workers", "1", "--inbox-retention-ms", "3000", NULL};
     int rc = node_child_start (&f->node, getenv ("SHOAL_BIN"), f->data, f->endpoint, extra, log,
                                WAIT_MS);
-    unsetenv ("LD_PRELOAD");
     unsetenv ("SHOAL_CLOCKSHIFT_FILE");
-    if (old_asan)
-        setenv ("ASAN_OPTIONS", asan, 1);
-    else
-        unsetenv ("ASAN_OPTIONS");
+    harness_preload_end (&saved);
     if (rc)
         fail_msg ("shoal node did not start: %s (see %s)", shoal_strerror (rc), log);
     client_destroy (&f->client);
