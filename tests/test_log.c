@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "stderr_capture.h"
 #include "utf8.h"
 
 #include <stdio.h>
@@ -25,21 +26,10 @@
 //  into out (size bytes).
 static void s_logged (shoal_log_level_t level, const char *text, char *out, size_t size)
 {
-    char path[] = "/tmp/shoal-test-log-XXXXXX";
-    int file = mkstemp (path);
-    assert_true (file >= 0);
-    fflush (stderr);
-    int saved = dup (STDERR_FILENO);
-    assert_true (saved >= 0);
-    assert_true (dup2 (file, STDERR_FILENO) >= 0);
+    stderr_capture_t capture;
+    stderr_capture_begin (&capture);
     log_write (level, "said: %s", text);
-    fflush (stderr);
-    assert_true (dup2 (saved, STDERR_FILENO) >= 0);
-    close (saved);
-    ssize_t n = pread (file, out, size - 1, 0);
-    out[n > 0 ? n : 0] = 0;
-    close (file);
-    unlink (path);
+    stderr_capture_end (&capture, out, size);
 }
 
 static void test_one_line (void **state)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "shoal_testkit.h"
+#include "stderr_capture.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,21 +357,10 @@ static int s_init_ignores_refusal (shoal_registry_t *registry)
 static shoal_testkit_t *s_new_module_saying (shoal_module_init_fn *init, const char *address,
                                              char *said, size_t size)
 {
-    char path[] = "/tmp/shoal-test-testkit-XXXXXX";
-    int file = mkstemp (path);
-    assert_true (file >= 0);
-    fflush (stderr);
-    int saved = dup (STDERR_FILENO);
-    assert_true (saved >= 0);
-    assert_true (dup2 (file, STDERR_FILENO) >= 0);
+    stderr_capture_t capture;
+    stderr_capture_begin (&capture);
     shoal_testkit_t *kit = shoal_testkit_new_module (init, address);
-    fflush (stderr);
-    assert_true (dup2 (saved, STDERR_FILENO) >= 0);
-    close (saved);
-    ssize_t n = pread (file, said, size - 1, 0);
-    said[n > 0 ? n : 0] = 0;
-    close (file);
-    unlink (path);
+    stderr_capture_end (&capture, said, size);
     return kit;
 }
 
