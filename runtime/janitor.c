@@ -2,17 +2,12 @@
 
     Contract: the janitor deletes inbox records only, and only those
     created before janitor_cutoff; pruned records are added to the first
-    worker's pruned counter; the highest cutoff is kept in pruned_below
-    and in the store (JANITOR_PRUNED_BELOW), synced before anything under
-    it is pruned. It owns nothing but its poller;
+    worker's pruned counter, and the highest cutoff to pruned_below. It owns nothing but its poller;
    it reads the node's config, which outlives it.
 */
 #include "janitor.h"
 #include "threadname.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
 //  The time both clocks allow: the wall clock, but no later than the
@@ -42,16 +37,6 @@ int64_t janitor_mono_ms (void)
 #endif
         clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t janitor_pruned_below (journal_t *journal)
-{
-    char *value = NULL;
-    int64_t below = 0;
-    if (journal_meta_get (journal, JANITOR_PRUNED_BELOW, &value) == 0)
-        below = strtoll (value, NULL, 10);
-    free (value);
-    return below;
 }
 
 int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now)
@@ -86,20 +71,17 @@ static void s_janitor (zsock_t *pipe, void *arg)
             break;
         int64_t cutoff = janitor_cutoff (zclock_time (), janitor_mono_ms (), wall_start, mono_start,
                                          config->retention_ms);
-        if (config->pruned_below && cutoff > atomic_load (config->pruned_below)) {
-            //  Below the cutoff a command with no record may have run: the
-            //  workers refuse it from now on, and so does the node after a
-            //  restart, whatever its clock says then (the cutoff synced
-            //  before anything under it is pruned; else no prune).
-            char value[32];
-            snprintf (value, sizeof value, "%" PRId64, cutoff);
-            if (journal_meta_put (config->journal, JANITOR_PRUNED_BELOW, value) != 0)
-                continue;
-            atomic_store (config->pruned_below, cutoff);
-        }
         int64_t pruned = journal_inbox_prune (config->journal, cutoff);
         if (pruned > 0)
             config->stats[0].pruned += (uint64_t) pruned;
+        //  Records below the cutoff are gone now: a command created before
+        //  it, with no record, may have run (the workers refuse it).
+        if (pruned >= 0 && config->pruned_below) {
+            int_fast64_t was = atomic_load (config->pruned_below);
+            while (was < cutoff &&
+                   !atomic_compare_exchange_weak (config->pruned_below, &was, cutoff))
+                ;
+        }
     }
     zpoller_destroy (&poller);
 }

@@ -32,19 +32,14 @@ int64_t janitor_cutoff (int64_t wall_now, int64_t mono_now, int64_t wall_start, 
 //  The monotonic clock the janitor measures with (CLOCK_BOOTTIME), in ms.
 int64_t janitor_mono_ms (void);
 
-//  The metadata that holds the janitor's highest cutoff, synced before
-//  it prunes under it, and what it holds (0: none, or unreadable).
-#define JANITOR_PRUNED_BELOW "inbox-pruned-below"
-int64_t janitor_pruned_below (journal_t *journal);
-
 //  The created (ms since the epoch) below which a command with no inbox
 //  record is refused as expired at wall_now: the retention before the
 //  time that the wall clock and the monotonic clock since the start both
 //  allow (as janitor_cutoff's), and never below the janitor's highest
-//  cutoff (kept in the store across restarts). With the wall clock alone, a clock stepped ahead
-//  past the retention refused every command as expired (while the janitor, trusting it no more,
-//  pruned nothing), and one stepped back after a prune let a retry whose record was pruned run
-//  again.
+//  cutoff this run. With the wall clock alone, a clock stepped ahead past
+//  the retention refused every command as expired (while the janitor,
+//  trusting it no more, pruned nothing), and one stepped back after a
+//  prune let a retry whose record was pruned run again.
 int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now);
 
 //  Starts the janitor thread: every tenth of the retention (at least every

@@ -540,7 +540,6 @@ int shoal_node_start (shoal_node_t *self, char **error)
         .mono_start = janitor_mono_ms (),
         .pruned_below = &self->pruned_below,
     };
-    atomic_store (&self->pruned_below, janitor_pruned_below (self->journal));
     if (!self->options.projections_off && s_projector_id (self->config.projector_id) != 0) {
         *error = strdup ("no randomness from the kernel (getrandom, /dev/urandom) for the "
                          "projection thread's id");
