@@ -37,18 +37,18 @@ typedef struct {
     char epoch[24];                //  our epoch, as text for HELLO
     int64_t remake_at;             //  when to make the link again (0: not to be)
     unsigned generation;           //  links made to it so far (the monitor's name)
+    int64_t conflict_at;           //  its last HELLO of another map at our epoch (mono ms, 0: none)
 } peer_t;
 
 struct _peers_t {
     const cluster_t *cluster;
-    int self;         //  our index in the cluster
-    zsock_t *router;  //  our peer endpoint
-    peer_t *peers;    //  one per node, ours unused
-    int count;        //  nodes
-    zcert_t *cert;    //  ours, borrowed: a link made again presents it
-    int64_t started;  //  when we were made (mono ms): a peer never heard is silent since
-    int map_conflict; //  1 + the last peer whose HELLO had another shard map at our epoch
-    char prefix[64];  //  of the monitors' inproc names
+    int self;        //  our index in the cluster
+    zsock_t *router; //  our peer endpoint
+    peer_t *peers;   //  one per node, ours unused
+    int count;       //  nodes
+    zcert_t *cert;   //  ours, borrowed: a link made again presents it
+    int64_t started; //  when we were made (mono ms): a peer never heard is silent since
+    char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
 };
 
@@ -333,6 +333,14 @@ static void s_keep_id (peer_t *peer, zmq_msg_t *id)
     }
 }
 
+//  True if peer said another map at our epoch within PEERS_CONFLICT_MS:
+//  one that has gone (stopped, its file fixed and not yet back) holds
+//  nothing up any more.
+static bool s_conflicting (const peer_t *peer, int64_t now)
+{
+    return peer->conflict_at && now - peer->conflict_at < PEERS_CONFLICT_MS;
+}
+
 //  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name] and answers
 //  it on the router. parts[0] is the routing id.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
@@ -353,21 +361,23 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     if (peer->welcomed)
         s_keep_id (peer, &parts[0]);
     //  Another shard map at our epoch: a shard the two maps place apart
-    //  would be served by two nodes (peers_map_conflict); until that peer
-    //  comes with our map.
+    //  would be served by two nodes (peers_map_conflict), while that peer
+    //  says so (its HELLOs come again every few hundred ms while refused).
     bool conflict = why && count == 6 &&
                     s_frame_is (&parts[3], peer->epoch[0] ? peer->epoch : "?") &&
                     !s_frame_is (&parts[4], cluster_digest (self->cluster));
+    int64_t now = zclock_mono ();
     if (conflict) {
-        if (self->map_conflict != node + 1)
+        if (!s_conflicting (peer, now))
             log_error ("shoal node: peer %s runs another shard map at our epoch: taking no "
-                       "command from clients until every node runs the same cluster file",
+                       "command from clients while it does, until every node runs the same "
+                       "cluster file",
                        s_name (self, node));
-        self->map_conflict = node + 1;
-    } else if (peer->welcomed && self->map_conflict == node + 1) {
+        peer->conflict_at = now;
+    } else if (peer->welcomed && peer->conflict_at) {
         log_info ("shoal node: peer %s runs our shard map now: taking commands again",
                   s_name (self, node));
-        self->map_conflict = 0;
+        peer->conflict_at = 0;
     }
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
@@ -380,7 +390,11 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 
 const char *peers_map_conflict (const peers_t *self)
 {
-    return self && self->map_conflict ? s_name (self, self->map_conflict - 1) : NULL;
+    int64_t now = zclock_mono ();
+    for (int i = 0; self && i < self->count; i++)
+        if (i != self->self && s_conflicting (&self->peers[i], now))
+            return s_name (self, i);
+    return NULL;
 }
 
 //  The node whose CURVE key sent msg, or -1.

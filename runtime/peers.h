@@ -49,6 +49,9 @@
 //  CURVE handshake by then is closed (libzmq's default, 30 s, let anyone
 //  who reaches the port hold a file descriptor per idle connection).
 #define PEERS_HANDSHAKE_IVL_MS 3000
+//  How long a peer's HELLO of another map at our epoch holds commands up
+//  after it (a refused peer says HELLO again every few hundred ms).
+#define PEERS_CONFLICT_MS 5000
 
 typedef struct _peers_t peers_t;
 
@@ -110,10 +113,10 @@ int peers_call (peers_t *self, int node, const uint8_t *route, size_t route_size
                 const uint8_t *envelope, size_t size, const char *key);
 
 //  The name of a peer whose HELLO had another shard map at our epoch (an
-//  operator's error: two cluster files that differ), until it comes with
-//  ours; NULL if none. While one does, a shard the two maps place apart
-//  could be served by two nodes at once: the front takes no command from
-//  clients (front.c). Front thread only.
+//  operator's error: two cluster files that differ) within the last
+//  PEERS_CONFLICT_MS, and not ours since; NULL if none. While one does, a shard the two maps place
+//  apart could be served by two nodes at once: the front takes no command from clients (front.c).
+//  Front thread only.
 const char *peers_map_conflict (const peers_t *self);
 
 //  Counters for stats: frames sent and received, frames refused (from a

@@ -390,16 +390,16 @@ static void test_init_command (void **state)
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--hosts",
                              "10.0.0.1,db2.example", NULL),
                       2);
-    assert_true (s_contains (out, "--hosts: 'db2.example' is not an IP address"));
+    assert_true (s_contains (out, "--hosts: 'db2.example' is not an IPv4 address"));
     assert_int_equal (
         s_run (out, "cluster", "init", "--nodes", "1", "--dir", dir, "--host", "localhost", NULL),
         2);
-    assert_true (s_contains (out, "--host: 'localhost' is not an IP address"));
-    char dir6[sizeof dir + 8];
-    snprintf (dir6, sizeof dir6, "%s-v6", dir);
-    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir6, "--hosts",
-                             "10.0.0.1,[fd00::2]", NULL),
-                      0);
+    assert_true (s_contains (out, "--host: 'localhost' is not an IPv4 address"));
+    //  Nor IPv6: the nodes' sockets have it off (the map was written, and
+    //  its nodes could not start).
+    assert_int_equal (
+        s_run (out, "cluster", "init", "--nodes", "1", "--dir", dir, "--host", "[::1]", NULL), 2);
+    assert_true (s_contains (out, "--host: '[::1]' is not an IPv4 address"));
     //  Two of --host, --hosts and --ipc: one was dropped without a word.
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "2", "--dir", dir, "--hosts",
                              "10.0.0.1,10.0.0.2", "--ipc", NULL),

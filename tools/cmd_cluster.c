@@ -69,8 +69,8 @@ static void s_help (FILE *out)
              "Options:\n"
              "  --nodes N        nodes, 1 to %d (required)\n"
              "  --dir DIR        where to write (default ./cluster)\n"
-             "  --host ADDRESS   the IP address in the endpoints (default 127.0.0.1)\n"
-             "  --hosts A1,A2,.. one IP address per node, in order (machines of their own):\n"
+             "  --host ADDRESS   the IPv4 address in the endpoints (default 127.0.0.1)\n"
+             "  --hosts A1,A2,.. one IPv4 address per node, in order (machines of their own):\n"
              "                   each listens on PORT (clients) and PORT+1 (peers)\n"
              "  --base-port P    the first node's client port (default 7700)\n"
              "  --shards S       shards, 1 to %d (default 256)\n"
@@ -407,20 +407,16 @@ static int s_write (cluster_t *cluster, const char *dir)
     return 0;
 }
 
-//  True if host is IPv4 or [IPv6], else says why (a node binds no name).
+//  True if host is an IPv4 address, else says why: a node binds no name,
+//  and its sockets have no IPv6 (a map of either could not start).
 static bool s_host_ok (const char *host, const char *option)
 {
-    unsigned char addr[16];
-    char inner[64];
-    size_t len = strlen (host);
+    unsigned char addr[4];
     bool ok = inet_pton (AF_INET, host, addr) == 1;
-    if (!ok && len > 2 && len < sizeof inner + 2 && host[0] == '[' && host[len - 1] == ']')
-        ok = snprintf (inner, sizeof inner, "%.*s", (int) len - 2, host + 1) > 0 &&
-             inet_pton (AF_INET6, inner, addr) == 1;
     if (!ok)
         fprintf (stderr,
-                 "shoal %s: %s: '%s' is not an IP address: a node binds the address its map "
-                 "gives it, not a host name (give 10.0.0.11, or [fd00::11])\n",
+                 "shoal %s: %s: '%s' is not an IPv4 address: a node binds the address its "
+                 "map gives it, not a host name (and no IPv6 yet): give 10.0.0.11\n",
                  s_command, option, host);
     return ok;
 }
@@ -448,7 +444,7 @@ static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
         rc = -1;
     if (rc == -1)
         fprintf (stderr,
-                 "shoal %s: --hosts needs %d IP addresses, one per node, separated by "
+                 "shoal %s: --hosts needs %d IPv4 addresses, one per node, separated by "
                  "commas\n",
                  s_command, count);
     return rc;
