@@ -341,6 +341,19 @@ static bool s_conflicting (const peer_t *peer, int64_t now)
     return peer->conflict_at && now - peer->conflict_at < PEERS_CONFLICT_MS;
 }
 
+//  Logs that node holds commands up no more (why), and whether another
+//  peer still does.
+static void s_conflict_over (peers_t *self, int node, const char *why)
+{
+    const char *other = peers_map_conflict (self);
+    if (other)
+        log_info ("shoal node: peer %s %s; peer %s still runs another shard map: taking no "
+                  "command from clients yet",
+                  s_name (self, node), why, other);
+    else
+        log_info ("shoal node: peer %s %s: taking commands again", s_name (self, node), why);
+}
+
 //  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name] and answers
 //  it on the router. parts[0] is the routing id.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
@@ -375,9 +388,8 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
                        s_name (self, node));
         peer->conflict_at = now;
     } else if (peer->welcomed && peer->conflict_at) {
-        log_info ("shoal node: peer %s runs our shard map now: taking commands again",
-                  s_name (self, node));
         peer->conflict_at = 0;
+        s_conflict_over (self, node, "runs our shard map now");
     }
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
@@ -580,6 +592,13 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
         if (self->peers[i].dealer && now - self->peers[i].hello_at >= every)
             s_say_hello (self, i);
         s_check_heard (self, i, now);
+        //  A peer of another map that says no more HELLO: stopped, or cut
+        //  off (which cannot be told apart), it holds nothing up any more.
+        if (self->peers[i].conflict_at && !s_conflicting (&self->peers[i], now)) {
+            self->peers[i].conflict_at = 0;
+            s_conflict_over (self, i,
+                             "has said nothing of its map for 5 s (stopped, or cut off from us)");
+        }
     }
 }
 
