@@ -358,6 +358,7 @@ static void s_conflict_over (peers_t *self, int node, const char *why)
 //  it on the router. parts[0] is the routing id.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 {
+    static const char another_map[] = "another shard map (cluster file digest)";
     peer_t *peer = &self->peers[node];
     const char *why = NULL;
     if (count != 6)
@@ -367,7 +368,7 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     else if (!s_frame_is (&parts[3], peer->epoch[0] ? peer->epoch : "?"))
         why = "another epoch";
     else if (!s_frame_is (&parts[4], cluster_digest (self->cluster)))
-        why = "another shard map (cluster file digest)";
+        why = another_map;
     else if (!s_frame_is (&parts[5], s_name (self, node)))
         why = "a name that is not its key's";
     peer->welcomed = why == NULL;
@@ -376,11 +377,8 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     //  Another shard map at our epoch: a shard the two maps place apart
     //  would be served by two nodes (peers_map_conflict), while that peer
     //  says so (its HELLOs come again every few hundred ms while refused).
-    bool conflict = why && count == 6 &&
-                    s_frame_is (&parts[3], peer->epoch[0] ? peer->epoch : "?") &&
-                    !s_frame_is (&parts[4], cluster_digest (self->cluster));
     int64_t now = zclock_mono ();
-    if (conflict) {
+    if (why == another_map) { //  its name and epoch ours
         if (!s_conflicting (peer, now))
             log_error ("shoal node: peer %s runs another shard map at our epoch: taking no "
                        "command from clients while it does, until every node runs the same "
@@ -402,9 +400,10 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 
 const char *peers_map_conflict (const peers_t *self)
 {
-    int64_t now = zclock_mono ();
+    int64_t now = 0; //  read once, and only if a peer ever said another map
     for (int i = 0; self && i < self->count; i++)
-        if (i != self->self && s_conflicting (&self->peers[i], now))
+        if (i != self->self && self->peers[i].conflict_at &&
+            s_conflicting (&self->peers[i], now ? now : (now = zclock_mono ())))
             return s_name (self, i);
     return NULL;
 }

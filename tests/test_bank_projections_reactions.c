@@ -37,6 +37,19 @@ static int64_t s_amount (int k)
     return k % 3 == 0 ? LARGE_DEBIT_MIN - 1 : k % 3 == 1 ? LARGE_DEBIT_MIN : 650 + k;
 }
 
+//  The flags that review/ACCOUNT (address) counts.
+static int64_t s_flags (fixture_t *f, const char *address)
+{
+    client_reply_t reply;
+    assert_int_equal (bank_projections_call (f, ENVELOPE_QUERY, NULL, address, "get", &reply, NULL),
+                      0);
+    assert_true (reply.ok);
+    int64_t flags = -1;
+    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
+    client_reply_close (&reply);
+    return flags;
+}
+
 //  Stops the node and reads its journal: one Flagged for each of the
 //  expected large debits (600 or more), none for less, none twice.
 static void s_flagged_once (fixture_t *f, size_t expected)
@@ -133,13 +146,7 @@ static void test_large_debits_flagged_once (void **state)
             expected += 2;
             expected_x1 += k % 4 == 1 ? 2 : 0;
         }
-    client_reply_t reply;
-    assert_int_equal (
-        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/x1", "get", &reply, NULL), 0);
-    assert_true (reply.ok);
-    int64_t flags = -1;
-    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
-    client_reply_close (&reply);
+    int64_t flags = s_flags (f, "review/x1");
     assert_int_equal (flags, expected_x1);
     //  The journal: one Flagged per debit of 600 or more, none for 599.
     s_flagged_once (f, (size_t) expected);
@@ -212,12 +219,7 @@ static void test_reaction_ids_cannot_be_taken (void **state)
     bank_projections_wait_terminal (f, "t1", status, sizeof status);
     assert_string_equal (status, "completed");
     bank_projections_wait_settled (f);
-    assert_int_equal (
-        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/a", "get", &reply, NULL), 0);
-    assert_true (reply.ok);
-    int64_t flags = -1;
-    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
-    client_reply_close (&reply);
+    int64_t flags = s_flags (f, "review/a");
     assert_int_equal (flags, 1); //  the debit of 900, flagged
     bank_projections_stop (f, SIGTERM);
 }
@@ -260,13 +262,7 @@ static void test_rebuild_keeps_reactions (void **state)
     assert_int_equal (build.count, 1);
     assert_int_equal (build.number, 1);
     bank_projections_wait_settled (f); //  every reaction sent is answered
-    client_reply_t reply;
-    assert_int_equal (
-        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/x0", "get", &reply, NULL), 0);
-    assert_true (reply.ok);
-    int64_t flags = -1;
-    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
-    client_reply_close (&reply);
+    int64_t flags = s_flags (f, "review/x0");
     print_message ("review/x0: %lld flags of 2 large debits\n", (long long) flags);
     assert_int_equal (flags, 2);
     s_flagged_once (f, 2);
@@ -394,13 +390,7 @@ static void test_flag_after_the_retention (void **state)
     }
     bank_projections_control (f, "resume", "large_debits");
     bank_projections_wait_settled (f);
-    client_reply_t reply;
-    assert_int_equal (
-        bank_projections_call (f, ENVELOPE_QUERY, NULL, "review/p", "get", &reply, NULL), 0);
-    assert_true (reply.ok);
-    int64_t flags = -1;
-    assert_int_equal (reply_state_int (&reply, "flags", &flags), 0);
-    client_reply_close (&reply);
+    int64_t flags = s_flags (f, "review/p");
     if (flags != 1)
         fail_msg ("review/p has %lld flags, not 1: the debit decided after the retention was "
                   "not flagged",
