@@ -181,6 +181,8 @@ static void test_three_nodes (void **state)
     cluster_cli_node_kill (fx, 2);
     cluster_cli_status_until (fx, 3, "\"up\":2,\"down\":1", out);
     assert_non_null (strstr (out, "\"node\":\"n3\",\"up\":false"));
+    assert_non_null (
+        strstr (out, "{\"ok\":false,\"code\":\"no_answer\",\"reason\":\"n3: no answer in "));
     int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
     while (true) {
         code = cluster_cli_run (

@@ -292,6 +292,25 @@ static void s_wait_said (fixture_t *f, const char *want, int argc, const char *a
     fail_msg ("shoal %s never said '%s'; it said:\n%s", args[0], want, out);
 }
 
+//  `cluster status` with a link down and every node up: exit 1, and its
+//  JSON not ok, "unwell", naming the node whose row says what is wrong
+//  (it exited 0: all up looked well to a script).
+static void s_status_unwell (fixture_t *f)
+{
+    char out[16384];
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int rc;
+    while ((rc = proc_sh (out, sizeof out, "\"%s\" cluster status --json --cluster %s",
+                          getenv ("SHOAL_BIN"), f->cfg)) != 1 ||
+           !strstr (out, "{\"ok\":false,\"code\":\"unwell\",\"reason\":\"n")) {
+        if (zclock_mono () > deadline)
+            fail_msg ("cluster status with a link down: exit %d: %s", rc, out);
+        zclock_sleep (200); //  between two asks, within the deadline
+    }
+    assert_non_null (strstr (out, "\"up\":2,\"down\":0"));
+    assert_non_null (strstr (out, "\"problem\":\""));
+}
+
 //  A --force resolve of transfer's pending command, sent to the saga's
 //  own node through client: refused target_up, as the target's node is
 //  up (whatever the saga's node's link to it says).
@@ -350,6 +369,7 @@ static void test_link_cut_one_way_is_named (void **state)
         s_wait_link (f, 1, 0, true, false); //  n2: its link up, nothing from n1
         s_wait_said (f, "not heard from n1 for", 2, (const char *[]){"cluster", "status"});
         s_wait_said (f, "the link n1->n2 is down", 2, (const char *[]){"cluster", "status"});
+        s_status_unwell (f);
         //  t's saga on n1 cannot send its credit to n2; u's on n2 sends its
         //  credit to n1, whose answer cannot come back.
         s_start_transfer (a, t[k], x, y, 10);

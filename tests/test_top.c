@@ -222,6 +222,7 @@ static void test_once_json (void **state)
               "assert [n[\"node\"] for n in d[\"nodes\"]] == [\"n1\", \"n2\", \"n3\"], d\n"
               "assert all (n[\"up\"] and n[\"uptime_ms\"] > 0 for n in d[\"nodes\"]), d\n"
               "assert d[\"nodes_up\"] == 3 and d[\"stalled\"] == [], d\n"
+              "assert d[\"ok\"] is True and \"code\" not in d, d\n"
               "assert all (\"p99_commit_ms\" in n and \"steps_per_s\" in n for n in d[\"nodes\"])\n"
               "t = [n[\"busiest_thread\"] for n in d[\"nodes\"]]\n"
               "assert all (b[\"name\"] and 0 <= b[\"cpu_percent\"] <= 150 for b in t), t'",
@@ -458,6 +459,9 @@ static void test_screen (void **state)
     assert_non_null (strstr (out, "{\"node\":\"n2\""));
     assert_non_null (strstr (out, "\"up\":false,\"reason\":\"no answer"));
     assert_non_null (strstr (out, "\"command\":\"Debit\""));
+    //  ok, code and reason, as every command's failure (README).
+    assert_non_null (
+        strstr (out, "{\"ok\":false,\"code\":\"no_answer\",\"reason\":\"n2: no answer"));
 
     //  q quits, with exit code 0.
     proc_sh (NULL, 0, "tmux -S %s send-keys -t top q", fx->tmux);

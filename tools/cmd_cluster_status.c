@@ -1,8 +1,9 @@
 /*  cmd_cluster_status.c - `shoal cluster status`: every node of a cluster
     asked for its stats at once (cluster_stats.h), and shown up or down
     with its shards, epoch, links and uptime, and what is wrong: a link
-    down, a peer not heard, a store that failed a write. Exit 0 all up, 3
-    one down, 2 bad usage or a map that cannot be read.
+    down, a peer not heard, a store that failed a write. Exit 0 all up and
+    nothing wrong, 1 all up and something wrong, 3 one down, 2 bad usage
+    or a map that cannot be read.
 */
 #include "commands.h"
 #include "options.h"
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #define STATUS_TIMEOUT_MS 1000 //  a node's answer to `cluster status`
+#define STATUS_NOTE_MAX 1024   //  what is wrong with one node, in words
 
 //  --------------------------------------------------------------------------
 //  cluster status
@@ -35,7 +37,12 @@ static void s_status_help (FILE *out)
         "{\"cluster\":...,\"nodes\":[{\"node\":\"n1\",\"up\":true,\"shards\":85,...}],...}.\n\n"
         "The map is --cluster FILE, else $SHOAL_CLUSTER, else %s;\n"
         "the client certificate is beside it.\n\n"
-        "Exit: 0 every node up, 3 one or more down, 2 bad usage or a map or\n"
+        "The JSON's \"ok\" is true when the exit is 0; else \"code\" is no_answer\n"
+        "(a node down) or unwell (every node up, something wrong with one),\n"
+        "\"reason\" says it, and each such node has \"error\" (down) or \"problem\".\n\n"
+        "Exit: 0 every node up and nothing wrong, 1 every node up and one or more\n"
+        "with something wrong (a link down, a peer not heard, another epoch or\n"
+        "map, a store that failed), 3 one or more down, 2 bad usage or a map or\n"
         "certificate that cannot be read.\n\n"
         "Examples:\n"
         "  shoal cluster status\n"
@@ -155,10 +162,11 @@ static void s_status_note (const cluster_t *cluster, const node_stats_t *node, c
 }
 
 //  Prints one node's row of the status table.
-static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node)
+static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node,
+                          const char *note)
 {
     const msgpack_object *stats = node->stats;
-    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", note[1024], down[128];
+    char epoch[24] = "-", peers[24] = "-", uptime[24] = "-", down[128];
     int64_t value;
     int total, up;
     if (map_find_int (stats, "epoch", &value) == 0)
@@ -169,7 +177,6 @@ static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *n
         snprintf (peers, sizeof peers, "%" PRId64 "/%d", value, cluster_node_count (cluster) - 1);
     if (map_find_int (stats, "uptime_ms", &value) == 0)
         s_uptime (value, uptime, sizeof uptime);
-    s_status_note (cluster, node, note, sizeof note);
     printf ("%-8s %-5s %6u %6s %6s %8s  %s%s%s\n", node->name, node->up ? "up" : "down",
             cluster_node_shard_count (cluster, i), epoch, peers, uptime,
             cluster_node_client (cluster, i), *note ? "  " : "", note);
@@ -177,7 +184,7 @@ static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *n
 
 //  Prints the status as a table. Returns 0 or -1 out of memory.
 static int s_status_text (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
-                          int answered)
+                          int answered, char (*notes)[STATUS_NOTE_MAX])
 {
     int count = cluster_node_count (cluster);
     printf ("cluster %s (%s): %d nodes, %u shards, epoch %" PRId64 ", %d up, %d down\n",
@@ -186,7 +193,7 @@ static int s_status_text (const char *path, const cluster_t *cluster, const node
     printf ("%-8s %-5s %6s %6s %6s %8s  %s\n", "NODE", "STATE", "SHARDS", "EPOCH", "PEERS",
             "UPTIME", "ENDPOINT");
     for (int i = 0; i < count; i++)
-        s_status_row (cluster, i, &nodes[i]);
+        s_status_row (cluster, i, &nodes[i], notes[i]);
     printf ("shards:\n");
     for (int i = 0; i < count; i++) {
         char *ranges = cluster_node_ranges (cluster, i);
@@ -200,10 +207,32 @@ static int s_status_text (const char *path, const cluster_t *cluster, const node
 
 //  Prints the status as one JSON object. Returns 0 or -1 out of memory.
 static int s_status_json (const char *path, const cluster_t *cluster, const node_stats_t *nodes,
-                          int answered)
+                          int answered, char (*notes)[STATUS_NOTE_MAX])
 {
     int count = cluster_node_count (cluster);
-    printf ("{\"cluster\":");
+    //  ok, code and reason: the first node down, else the first unwell.
+    int first = -1, more = 0;
+    for (int pass = 0; pass < 2 && first < 0; pass++)
+        for (int i = 0; i < count; i++)
+            if (pass == 0 ? !nodes[i].up : notes[i][0] != 0) {
+                if (first < 0)
+                    first = i;
+                else
+                    more++;
+            }
+    printf ("{\"ok\":%s,", first < 0 ? "true" : "false");
+    if (first >= 0) {
+        printf ("\"code\":\"%s\",\"reason\":", nodes[first].up ? "unwell" : "no_answer");
+        char *reason = zsys_sprintf ("%s: %s%s", nodes[first].name,
+                                     notes[first][0] ? notes[first] : "no answer",
+                                     more ? " (and more nodes: see nodes)" : "");
+        if (!reason)
+            return -1;
+        json_string (stdout, reason, strlen (reason));
+        zstr_free (&reason);
+        printf (",");
+    }
+    printf ("\"cluster\":");
     json_string (stdout, cluster_name (cluster), strlen (cluster_name (cluster)));
     printf (",\"file\":");
     json_string (stdout, path, strlen (path));
@@ -225,6 +254,9 @@ static int s_status_json (const char *path, const cluster_t *cluster, const node
         if (node->error[0]) {
             printf (",\"error\":");
             json_string (stdout, node->error, strlen (node->error));
+        } else if (notes[i][0]) {
+            printf (",\"problem\":");
+            json_string (stdout, notes[i], strlen (notes[i]));
         }
         for (size_t k = 0; k < sizeof s_status_keys / sizeof s_status_keys[0]; k++) {
             const msgpack_object *value = map_find (node->stats, s_status_keys[k]);
@@ -262,19 +294,30 @@ int cluster_status (int argc, char **argv)
     int count = cluster_node_count (cluster);
     node_stats_t *nodes = calloc ((size_t) count, sizeof (node_stats_t));
     char *error = NULL;
-    int answered = nodes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
+    char (*notes)[STATUS_NOTE_MAX] = calloc ((size_t) count, STATUS_NOTE_MAX);
+    int answered =
+        nodes && notes ? cluster_stats_poll (path, cluster, timeout_ms, nodes, &error) : -1;
     int rc = EXIT_USAGE;
     if (answered < 0)
         fprintf (stderr, "shoal cluster status: %s\n", error ? error : "out of memory");
     else {
-        int printed = json ? s_status_json (path, cluster, nodes, answered)
-                           : s_status_text (path, cluster, nodes, answered);
+        bool unwell = false;
+        for (int i = 0; i < count; i++) {
+            s_status_note (cluster, &nodes[i], notes[i], STATUS_NOTE_MAX);
+            unwell |= notes[i][0] != 0;
+        }
+        int printed = json ? s_status_json (path, cluster, nodes, answered, notes)
+                           : s_status_text (path, cluster, nodes, answered, notes);
         if (printed)
             fprintf (stderr, "shoal cluster status: out of memory\n");
-        rc = printed ? EXIT_REJECTED : answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
+        rc = printed            ? EXIT_REJECTED
+             : answered < count ? EXIT_NO_ANSWER
+             : unwell           ? EXIT_REJECTED
+                                : EXIT_ACCEPTED;
         cluster_stats_close (nodes, count);
     }
     free (error);
+    free (notes);
     free (nodes);
     cluster_destroy (&cluster);
     return rc;

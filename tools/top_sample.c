@@ -626,7 +626,20 @@ static void s_json_num (FILE *out, const char *key, double value, bool known)
 
 void top_print_json (const top_t *self, FILE *out)
 {
-    fprintf (out, "{");
+    //  ok as the exit: every node answered; else the first that did not.
+    const top_node_t *down = NULL;
+    for (int i = 0; i < self->count && !down; i++)
+        if (!self->nodes[i].up)
+            down = &self->nodes[i];
+    fprintf (out, "{\"ok\":%s,", down ? "false" : "true");
+    if (down) {
+        char reason[sizeof down->name + sizeof down->reason + 64];
+        snprintf (reason, sizeof reason, "%s: %s%s", down->name, down->reason,
+                  top_up_count (self) + 1 < self->count ? " (and more nodes: see nodes)" : "");
+        fprintf (out, "\"code\":\"no_answer\",");
+        s_json_str (out, "reason", reason);
+        fprintf (out, ",");
+    }
     s_json_str (out, "title", self->title);
     fprintf (out, ",\"nodes_up\":%d,\"commands_per_s\":%.3f,\"nodes\":[", top_up_count (self),
              self->commands_ps);
