@@ -102,10 +102,19 @@ void turnfile_close_all (turnfile_t ***files_p, int count)
 }
 
 //  The key that names a message across its re-sends: a command's or
-//  timer's id; a reply's or stall notice's correlation (the command's id).
+//  timer's id; a reply's correlation (the command's id); a stall notice's
+//  correlation with every byte turned by a constant of its own. A notice
+//  and the reply of one command both go to its sender, and a turn that
+//  survives sets its record's crash count back to 0 (deadletter.c): under
+//  one key a reply that crashed the node at each start was never set
+//  aside, as the notice that ran before it at each start survived.
 void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE])
 {
-    if (envelope->kind == ENVELOPE_QUERY) {
+    if (envelope->kind == ENVELOPE_STALLED) {
+        static const uint8_t notice[ENVELOPE_ID_SIZE] = "stall notice key";
+        for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
+            key[i] = envelope->correlation[i] ^ notice[i];
+    } else if (envelope->kind == ENVELOPE_QUERY) {
         //  Every get of an address is one message: its crashes add up.
         size_t len = strlen (envelope->to);
         uint64_t halves[2] = {
@@ -113,10 +122,7 @@ void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE])
             journal_request_digest ("$query", (const uint8_t *) envelope->to, len)};
         memcpy (key, halves, ENVELOPE_ID_SIZE);
     } else
-        memcpy (key,
-                envelope->kind == ENVELOPE_REPLY || envelope->kind == ENVELOPE_STALLED
-                    ? envelope->correlation
-                    : envelope->id,
+        memcpy (key, envelope->kind == ENVELOPE_REPLY ? envelope->correlation : envelope->id,
                 ENVELOPE_ID_SIZE);
 }
 

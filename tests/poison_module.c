@@ -9,6 +9,10 @@
     twice/ID: as poison/ID (without $SHOAL_POISON), but its snapshot()
     and view() write a key twice: a module misusing shoal_rec_*.
 
+    asker/ID: Ask{to} sends Boom to `to` (a poison/ID) and emits Asked;
+    with $SHOAL_POISON_REPLY set, the reply to it aborts the process, and
+    a stall notice is taken (Stalled): a saga whose reply is the poison.
+
     With $SHOAL_POISON_VIEW=abort, poison's view() aborts (a `shoal get`
     crashes the node); with spin, it never returns. With
     $SHOAL_POISON_REFUSE set, its apply() refuses Boomed: a module that
@@ -111,8 +115,59 @@ static const shoal_type_t s_twice = {
     .restore = s_twice_restore,
 };
 
+//  asker/ID: a saga of one command, whose reply can be the poison.
+static int s_asker_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
+{
+    (void) state;
+    switch (shoal_msg_kind (msg)) {
+    case SHOAL_REPLY:
+        if (getenv ("SHOAL_POISON_REPLY"))
+            abort ();
+        shoal_ctx_emit (ctx, "Answered");
+        return 0;
+    case SHOAL_STALLED:
+        shoal_ctx_emit (ctx, "Stalled");
+        return 0;
+    default:
+        break;
+    }
+    char to[SHOAL_ADDRESS_MAX + 1];
+    if (strcmp (shoal_msg_name (msg), "Ask") != 0 ||
+        shoal_data_str (shoal_msg_data (msg), "to", to, sizeof to) != 0)
+        return shoal_ctx_reject (ctx, "unknown_command", "asker takes Ask{to}");
+    if (!shoal_ctx_send (ctx, to, "Boom"))
+        return shoal_ctx_reject (ctx, "invalid_field", "cannot send to %s", to);
+    shoal_ctx_emit (ctx, "Asked");
+    return 0;
+}
+
+static int s_asker_apply (void *state, const char *event, const shoal_data_t *data)
+{
+    (void) state;
+    (void) data;
+    return strcmp (event, "Asked") == 0 || strcmp (event, "Answered") == 0 ||
+                   strcmp (event, "Stalled") == 0
+               ? 0
+               : SHOAL_EFORMAT;
+}
+
+static void s_asker_view (const void *state, shoal_rec_t *out)
+{
+    (void) state;
+    (void) out;
+}
+
+static const shoal_type_t s_asker = {
+    .name = "asker",
+    .state_size = sizeof (int64_t),
+    .apply = s_asker_apply,
+    .handle = s_asker_handle,
+    .view = s_asker_view,
+};
+
 int shoal_module_init (shoal_registry_t *registry)
 {
     int rc = shoal_register (registry, &s_poison);
+    rc = rc ? rc : shoal_register (registry, &s_asker);
     return rc ? rc : shoal_register (registry, &s_twice);
 }

@@ -33,6 +33,11 @@
     "--module \"$SHOAL_TEST_MODULE\" --module \"$SHOAL_POISON_MODULE\""
 #define CRASHING "env SHOAL_POISON=1 " NODE_ARGS
 #define FIXED NODE_ARGS
+//  A node whose asker/ saga crashes on its reply, its stall notices due
+//  at once (a command unanswered for 1 ms).
+#define REPLY_POISONED                                                                             \
+    "env SHOAL_POISON_REPLY=1 $SHOAL node --endpoint $E --data $DIR/data --workers 2 "             \
+    "--stall-ms 1 --metrics off --module \"$SHOAL_TEST_MODULE\" --module \"$SHOAL_POISON_MODULE\""
 #define EXIT_MS 30000 //  a crash comes within this of a start
 
 static int s_setup (void **state)
@@ -64,8 +69,9 @@ static void s_assert_crashed (int status)
 }
 
 //  Acts as the supervisor: the running node crashed (or crashes now) on
-//  its poison; restarts it until it has died three times in all.
-static void s_crash_three_times (proc_t *p)
+//  its poison; restarts it with command until it has died three times in
+//  all.
+static void s_crash_three_times (proc_t *p, const char *command)
 {
     int status, crashes = 0;
     while (crashes < 3) {
@@ -75,7 +81,7 @@ static void s_crash_three_times (proc_t *p)
                 proc_read (p, "node.log", log);
                 fail_msg ("crash %d did not come within %d ms: %s", crashes + 1, EXIT_MS, log);
             }
-        } else if (proc_node_try_start (p, &status, CRASHING))
+        } else if (proc_node_try_start (p, &status, "%s", command))
             continue; //  ready: it crashes soon after, as the poison comes again
         s_assert_crashed (status);
         crashes++;
@@ -212,7 +218,7 @@ static void test_poison_command (void **state)
                        "$SHOAL send --endpoint $E --timeout 5000 counter/f Forward to=poison/p "
                        "name=Boom");
     assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
-    s_crash_three_times (p);
+    s_crash_three_times (p, CRASHING);
 
     //  The fourth start stays up and serves everything else.
     proc_node_start (p, CRASHING);
@@ -325,6 +331,37 @@ static void test_poison_command (void **state)
 //  --------------------------------------------------------------------------
 //  2. A timer whose handler crashes is set aside too; drop forgets it.
 
+//  --------------------------------------------------------------------------
+//  1b. A reply that crashes the node, to a saga whose command is stalled:
+//     at each start the re-sent command's stall notice runs before its
+//     reply comes back, and survives. The reply is set aside after three
+//     crashes all the same. The notice and the reply shared a crash record
+//     (the command's id), so the notice's survival set the count back to
+//     0: "crash 1 of 3" at every start, for ever (a review's find).
+
+static void test_poison_reply_past_a_stall (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, REPLY_POISONED);
+    int rc =
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 5000 asker/a Ask to=poison/p");
+    assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
+    s_crash_three_times (p, REPLY_POISONED);
+
+    //  The fourth start stays up: the reply is a dead letter.
+    proc_node_start (p, REPLY_POISONED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    assert_non_null (strstr (out, "\"address\":\"asker/a\""));
+    assert_non_null (strstr (out, "\"kind\":\"reply\""));
+    assert_non_null (strstr (out, "\"crashes\":3"));
+    assert_non_null (strstr (out, "\"state\":\"dead\""));
+    //  Its notices still reach the saga, which lives on.
+    s_wait_for (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E asker/a");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/x Add by=2"), 0);
+    assert_int_equal (kill (p->node, 0), 0);
+}
+
 static void test_poison_timer (void **state)
 {
     proc_t *p = *state;
@@ -332,7 +369,7 @@ static void test_poison_timer (void **state)
     proc_node_start (p, CRASHING);
     int rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 5000 poison/t Later ms=0");
     assert_true (rc == 0 || rc == 3);
-    s_crash_three_times (p);
+    s_crash_three_times (p, CRASHING);
     proc_node_start (p, CRASHING);
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
     assert_non_null (strstr (out, "\"kind\":\"timer\""));
@@ -626,6 +663,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_poison_reply_past_a_stall, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
