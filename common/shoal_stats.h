@@ -18,7 +18,8 @@
     SHOAL_METRICS and SHOAL_NODE_METRICS say how /metrics (runtime/
     metrics.c) exports them in Prometheus' text format: X (family, type,
     labels, value, help). value is an expression over `s`, the workers'
-    counters summed, or `n`, the node's; the rows of one family are
+    counters summed, or `n`, the node's (or metrics.c's rejected_only,
+    rejected less expired, kept from going down); the rows of one family are
     adjacent and its TYPE and HELP come from its first row. Labels never
     name an actor. An expired command is counted as rejected too (its
     reply is a rejection): outcome="rejected" leaves it out, so that the
@@ -98,8 +99,7 @@
 #define SHOAL_METRICS(X)                                                                           \
     X (shoal_commands_total, counter, "outcome=\"accepted\"", s.accepted,                          \
        "Commands handled, by outcome (duplicate includes replies already handled)")                \
-    X (shoal_commands_total, counter, "outcome=\"rejected\"",                                      \
-       s.rejected > s.expired ? s.rejected - s.expired : 0, "")                                    \
+    X (shoal_commands_total, counter, "outcome=\"rejected\"", rejected_only, "")                   \
     X (shoal_commands_total, counter, "outcome=\"duplicate\"", s.duplicates, "")                   \
     X (shoal_commands_total, counter, "outcome=\"expired\"", s.expired, "")                        \
     X (shoal_messages_total, counter, "", s.messages, "Envelopes handled in committed batches")    \

@@ -34,9 +34,10 @@
 #define METRICS_TIMEOUT_S 3
 
 struct _metrics_t {
-    metrics_config_t config;   //  what a scrape reads
-    struct MHD_Daemon *daemon; //  the server and its thread
-    char *url;                 //  http://HOST:PORT/metrics, owned
+    metrics_config_t config;            //  what a scrape reads
+    struct MHD_Daemon *daemon;          //  the server and its thread
+    char *url;                          //  http://HOST:PORT/metrics, owned
+    atomic_uint_fast64_t rejected_high; //  outcome="rejected" as last exported (s_rejected_only)
 };
 
 //  --------------------------------------------------------------------------
@@ -218,12 +219,28 @@ void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_n
     };
 }
 
-int metrics_write (const metrics_config_t *config, FILE *out)
+//  outcome="rejected": the commands rejected less those expired (counted
+//  in both), two counters read one after the other. A batch released
+//  between the two reads shows the difference lower for one scrape,
+//  which Prometheus takes for a reset (a spike of rate() and increase()):
+//  the highest value exported is kept, as a counter never goes down.
+static uint64_t s_rejected_only (atomic_uint_fast64_t *high, const metrics_sum_t *s)
 {
+    uint64_t now = s->rejected > s->expired ? s->rejected - s->expired : 0;
+    uint_fast64_t seen = atomic_load (high);
+    while (now > seen && !atomic_compare_exchange_weak (high, &seen, now))
+        ; //  seen is the value stored meanwhile: try again while ours is higher
+    return now > seen ? now : seen;
+}
+
+static int s_write (metrics_t *self, FILE *out)
+{
+    const metrics_config_t *config = &self->config;
     const worker_config_t *workers = config->config;
     metrics_sum_t s;
     metrics_node_t n;
     metrics_read (config, &s, &n);
+    uint64_t rejected_only = s_rejected_only (&self->rejected_high, &s);
     s_family (out, "shoal_build_info", "gauge", "The shoal version this node runs");
     fprintf (out, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION_STRING);
     const char *last = NULL;
@@ -323,7 +340,7 @@ static enum MHD_Result s_on_request (void *cls, struct MHD_Connection *connectio
     FILE *out = open_memstream (&text, &size);
     if (!out)
         return MHD_NO;
-    int rc = metrics_write (&self->config, out);
+    int rc = s_write (self, out);
     fclose (out);
     if (rc != 0) {
         free (text);

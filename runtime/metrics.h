@@ -80,10 +80,6 @@ typedef struct {
 //  The stats query and the metrics both show these. Any thread.
 void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node);
 
-//  Writes the exposition text of config to out, as a scrape does.
-//  Returns 0, or -1 if out failed.
-int metrics_write (const metrics_config_t *config, FILE *out);
-
 //  The peak resident set of this process in KiB (VmHWM of /proc/self/status),
 //  0 if unknown. Any thread.
 long metrics_peak_rss_kb (void);
