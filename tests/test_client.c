@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -426,6 +429,72 @@ static void test_no_node (void **state)
     client_destroy (&client);
 }
 
+//  What a node that takes CURVE clients only says first, as libzmq's
+//  ZMTP 3.0 greeting: signature, version 3.0, mechanism CURVE, as-server;
+//  then it ends the connection. A thread of the test's, on a Unix socket.
+static int s_curve_listener = -1;
+
+static void *s_curve_greeter (void *arg)
+{
+    (void) arg;
+    unsigned char greeting[64] = {0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0};
+    memcpy (greeting + 12, "CURVE", 5);
+    greeting[32] = 1;
+    int fd;
+    while ((fd = accept (s_curve_listener, NULL, NULL)) >= 0) {
+        ssize_t written = write (fd, greeting, sizeof greeting);
+        (void) written; //  a client gone already: the next one
+        close (fd);
+    }
+    return NULL;
+}
+
+//  A plain client's call to a node that takes CURVE clients only: when
+//  the node's greeting comes before ours, libzmq ends the connection on
+//  our side, and the DEALER may have no peer for ever after; the call's
+//  send waited for one for ever (`shoal send --timeout 300` to a
+//  cluster's node hung now and then, until the test's `timeout 60`).
+//  Each call gives up within its timeout, 600 times, each made 2 ms
+//  after its client connects (the race: without the fix 3 runs of 3
+//  hung); SIGALRM ends a hung test.
+static void test_call_curve_only_endpoint (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf (address.sun_path, sizeof address.sun_path, "%s/node.ipc", dir);
+    s_curve_listener = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (s_curve_listener >= 0);
+    assert_int_equal (bind (s_curve_listener, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (s_curve_listener, 64), 0);
+    pthread_t greeter;
+    assert_int_equal (pthread_create (&greeter, NULL, s_curve_greeter, NULL), 0);
+    char endpoint[128];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s", address.sun_path);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    alarm (120); //  the hang: SIGALRM ends the test
+    for (int i = 0; i < 600; i++) {
+        client_t *client = client_new (endpoint);
+        assert_non_null (client);
+        usleep (2000); //  the race's timing, not a wait for a condition
+        client_reply_t reply;
+        int64_t started = zclock_mono ();
+        assert_int_equal (client_call (client, &request, 20, &reply), SHOAL_ETIMEOUT);
+        int64_t took = zclock_mono () - started;
+        if (took > 10000)
+            fail_msg ("call %d of 20 ms gave up after %d ms", i, (int) took);
+        client_destroy (&client);
+    }
+    alarm (0);
+    shutdown (s_curve_listener, SHUT_RDWR);
+    close (s_curve_listener);
+    pthread_join (greeter, NULL);
+    unlink (address.sun_path);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 //  A cluster client's call waits for a link within the call's timeout,
 //  whatever its send timeout: a node down is waited for 300 ms by a call
 //  of 300 ms, with a send timeout of 0 (before: given up at once) or of a
@@ -622,6 +691,7 @@ int main (void)
         cmocka_unit_test (test_json_invalid_utf8),
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
+        cmocka_unit_test (test_call_curve_only_endpoint),
         cmocka_unit_test (test_call_timeout_cluster),
         cmocka_unit_test (test_call_nil_correlation),
         cmocka_unit_test (test_target),

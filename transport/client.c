@@ -447,10 +447,35 @@ void client_destroy (client_t **self_p)
     }
 }
 
+//  A plain client's send that waits for its DEALER to have a peer at most
+//  wait_ms. libzmq ends a connection whose handshake failed on our side (a
+//  node that takes CURVE clients only, whose greeting came first), and the
+//  DEALER may have no peer for ever after: a send without a timeout waited
+//  for one for ever (`shoal send --timeout 300` to a cluster's node, now
+//  and then). SHOAL_ETIMEOUT then, as for a call not answered.
+static int s_send_plain_within (client_t *self, const uint8_t *frame, size_t size, int wait_ms)
+{
+    void *dealer = zsock_resolve (self->dealer);
+    int64_t deadline = zclock_mono () + wait_ms;
+    while (zmq_send (dealer, frame, size, ZMQ_DONTWAIT) == -1) {
+        if (zmq_errno () != EAGAIN && zmq_errno () != EINTR)
+            return SHOAL_ENET;
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || zsys_interrupted)
+            return SHOAL_ETIMEOUT;
+        zmq_pollitem_t item = {dealer, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll (&item, 1, (long) left) == -1 && zmq_errno () != EINTR)
+            return SHOAL_ENET;
+    }
+    return 0;
+}
+
 //  client_send, a cluster client waiting for a link at most wait_ms (-1:
-//  for ever) instead of its send timeout. A copy (client_call_every's)
-//  waits for nothing: a cluster client's goes over a link that is up or
-//  not at all, a plain client's into its DEALER's queue if it has room.
+//  for ever) instead of its send timeout, a plain client for a peer at
+//  most wait_ms when it is above 0 (a call's), else by its send timeout.
+//  A copy (client_call_every's) waits for nothing: a cluster client's goes
+//  over a link that is up or not at all, a plain client's into its
+//  DEALER's queue if it has room.
 static int s_send (client_t *self, const envelope_t *request, int wait_ms, bool copy)
 {
     uint8_t *frame;
@@ -460,6 +485,8 @@ static int s_send (client_t *self, const envelope_t *request, int wait_ms, bool 
         return rc;
     if (self->monitor)
         rc = s_send_up (self, frame, size, copy ? 0 : wait_ms);
+    else if (!copy && wait_ms > 0)
+        rc = s_send_plain_within (self, frame, size, wait_ms);
     else
         rc = zmq_send (zsock_resolve (self->dealer), frame, size, copy ? ZMQ_DONTWAIT : 0) == -1
                  ? SHOAL_ENET
