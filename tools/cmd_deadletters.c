@@ -40,6 +40,7 @@ typedef struct {
     client_t *client;
     client_reply_t reply; //  its list, when listed
     bool listed;
+    bool refused; //  it refused this client's key (nodes_refused, as pending's)
 } target_t;
 
 static void s_help (FILE *out)
@@ -67,7 +68,8 @@ static void s_help (FILE *out)
              "JSON on stdout with --json), 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer, or a node refused this client's key (said on stderr);\n"
              "an ID the nodes that answered do not list, while one did not answer, is no\n"
-             "answer (its list may hold it). --json's list names such nodes in nodes_down.\n\n"
+             "answer (its list may hold it). --json's list names such nodes in nodes_down,\n"
+             "and those that refused this client's key in nodes_refused.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
              "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n" JSON_FAILURE_HELP
              "Examples:\n"
@@ -150,7 +152,9 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
                       "%s%s refused: %s %s", who, name, targets[i].reply.code,
                       targets[i].reply.reason);
             client_reply_close (&targets[i].reply);
-        } else if (!cmd_refused ("dead-letters", targets[i].client, rc, failure)) {
+        } else if (cmd_refused ("dead-letters", targets[i].client, rc, failure))
+            targets[i].refused = true;
+        else {
             char why[512];
             cmd_silence_why (targets[i].client, false, why, sizeof why);
             cmd_fail (failure, "dead-letters", EXIT_NO_ANSWER, "no_answer",
@@ -273,15 +277,18 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
     if (opts->json) {
         //  The nodes whose lists are not above: a script tells "none" from
         //  "not asked" without reading stderr.
-        printf ("],\"nodes_down\":[");
-        const char *comma = "";
-        for (int i = 0; i < count; i++)
-            if (!targets[i].listed) {
-                const char *name = targets[i].name[0] ? targets[i].name : opts->endpoint;
-                printf ("%s", comma);
-                json_string (stdout, name, strlen (name));
-                comma = ",";
-            }
+        //  A node that refused this client's key is not down: its own list.
+        for (int refused = 0; refused < 2; refused++) {
+            printf ("]%s", refused ? ",\"nodes_refused\":[" : ",\"nodes_down\":[");
+            const char *comma = "";
+            for (int i = 0; i < count; i++)
+                if (!targets[i].listed && targets[i].refused == (refused == 1)) {
+                    const char *name = targets[i].name[0] ? targets[i].name : opts->endpoint;
+                    printf ("%s", comma);
+                    json_string (stdout, name, strlen (name));
+                    comma = ",";
+                }
+        }
         printf ("]");
         cmd_failure_members (failure, true);
         printf ("}\n");
