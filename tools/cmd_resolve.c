@@ -61,7 +61,15 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
                   why[0] ? why : shoal_strerror (rc));
         //  A node that is stopped or slow still has the request queued: a
         //  resolve may take effect once it goes on (a resend is harmless).
-        if (streq (command, "resolve"))
+        //  One that never took the connection, or ended its handshake, has
+        //  nothing (it said both: "nothing took a connection there", then
+        //  "it may be recorded all the same").
+        if (streq (command, "resolve") && opts->endpoint && client_reached_nothing (client))
+            fprintf (stderr,
+                     "shoal resolve: the request reached no node, so it did nothing: run it "
+                     "again once %s's node answers\n",
+                     address);
+        else if (streq (command, "resolve"))
             fprintf (stderr,
                      "shoal resolve: it may be recorded all the same, once %s's node reads it: "
                      "shoal explain %s shows a $Resolved if so (a second resolve is then "

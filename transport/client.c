@@ -133,6 +133,11 @@ const char *client_no_answer_why (client_t *self)
            "overloaded, or not a shoal node";
 }
 
+bool client_reached_nothing (const client_t *self)
+{
+    return self->plain_monitor && !self->plain_handshaken && !self->plain_lost;
+}
+
 const char *client_cluster (const char *option)
 {
     if (option && *option)

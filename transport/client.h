@@ -89,6 +89,11 @@ const char *client_wrong_key (client_t *self);
 //  never answered (a stopped process); or nothing took a connection.
 //  NULL without a monitor. Static text.
 const char *client_no_answer_why (client_t *self);
+//  True when a client of client_new never finished a handshake, as far
+//  as the events client_no_answer_why read say (call it first): nothing
+//  it sent can have reached a node. False for a cluster's client, or
+//  without a monitor.
+bool client_reached_nothing (const client_t *self);
 //  Receives one reply, waiting at most timeout_ms (not at all once
 //  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
 //  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
