@@ -298,6 +298,11 @@ static void test_node_usage_errors (void **state)
         {"--endpoint 'tcp://127.0.0.1:*;0.0.0.0:*'",
          "shoal node: --endpoint tcp://127.0.0.1:*;0.0.0.0:* is not an endpoint: a source "
          "address (before ';') is not taken: give the address alone\n"},
+        //  No other process reaches inproc:// (before, a node started on
+        //  it, said it was ready, and no client ever reached it).
+        {"--endpoint inproc://shoal-test",
+         "shoal node: --endpoint inproc://shoal-test: an inproc:// endpoint is reached only "
+         "from inside the node's own process, so no client could reach it"},
         {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
          "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
          "without CURVE, and a cluster's nodes always have it\n"},

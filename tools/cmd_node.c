@@ -444,6 +444,17 @@ static int s_check_usage (const shoal_node_options_t *opts)
                  problem);
         return EXIT_USAGE;
     }
+    //  The library takes inproc:// for a node in its caller's process; a
+    //  node of its own process would listen where nobody can come (it
+    //  started, said it was ready, and no client ever reached it).
+    if (opts->endpoint && strncmp (opts->endpoint, "inproc://", 9) == 0) {
+        fprintf (stderr,
+                 "shoal node: --endpoint %s: an inproc:// endpoint is reached only from inside "
+                 "the node's own process, so no client could reach it: give ipc://PATH or "
+                 "tcp://HOST:PORT\n",
+                 opts->endpoint);
+        return EXIT_USAGE;
+    }
     if (!opts->cluster_file && opts->name) {
         fprintf (stderr, "shoal node: --name needs --cluster: it says which node of the "
                          "cluster file this is\n");
