@@ -15,6 +15,9 @@
 #   lib/cmake/shoal/shoalConfig.cmake
 #                                    find_package(shoal): shoal::api,
 #                                    shoal::client, shoal::testkit
+#   share/doc/shoal/README.md, PROTOCOL.md
+#                                    the user's guide (the systemd unit's
+#                                    Documentation=) and the wire protocol
 #
 # The .pc files and the CMake package locate the prefix from where they
 # are installed, so a prefix may be moved after installing.
@@ -34,6 +37,8 @@ set(SHOAL_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/shoal)
 set(SHOAL_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 
 install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/PROTOCOL.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h ${CMAKE_SOURCE_DIR}/common/shoal_base.h
               ${CMAKE_SOURCE_DIR}/runtime/include/shoal_testkit.h
         DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})
