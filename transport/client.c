@@ -696,9 +696,12 @@ void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *i
 void client_id_from_string (const char *text, uint8_t id[ENVELOPE_ID_SIZE])
 {
     size_t len = strlen (text);
-    bool hex = len == 2 * ENVELOPE_ID_SIZE;
-    for (size_t i = 0; hex && i < len; i++)
+    bool hex = len == 2 * ENVELOPE_ID_SIZE, zero = true;
+    for (size_t i = 0; hex && i < len; i++) {
         hex = strchr ("0123456789abcdefABCDEF", text[i]) != NULL;
+        zero = zero && text[i] == '0';
+    }
+    hex = hex && !zero; //  16 zero bytes read as nil, which a node refuses: hashed
     if (hex) {
         for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++) {
             char byte[3] = {text[2 * i], text[2 * i + 1], 0};

@@ -148,7 +148,8 @@ void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *i
                      const char *name, const uint8_t *payload, size_t size);
 
 //  Derives a 16-byte message id from a user's string: 32 hex digits are
-//  taken as they are; anything else is hashed (SHA-1, first 16 bytes).
+//  taken as they are (but 32 zeros, which a node refuses: an id of zero
+//  bytes reads as nil); anything else is hashed (SHA-1, first 16 bytes).
 void client_id_from_string (const char *text, uint8_t id[ENVELOPE_ID_SIZE]);
 void client_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1]);
 

@@ -61,9 +61,10 @@ class Invalid(ShoalError):
 
 def message_id(text):
     """The 16-byte message id `shoal send --id TEXT` stands for: 32 hex
-    digits as they are, anything else the first 16 bytes of its SHA-1, so
+    digits as they are (but 32 zeros: a node refuses an id of zero bytes,
+    which reads as nil), anything else the first 16 bytes of its SHA-1, so
     that either client can retry the other's command."""
-    if re.fullmatch(r"[0-9a-fA-F]{32}", text):
+    if re.fullmatch(r"[0-9a-fA-F]{32}", text) and text.strip("0"):
         return bytes.fromhex(text)
     return hashlib.sha1(text.encode()).digest()[:16]
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shoal_client import Client, ShoalError, json_default, main as client_main  # noqa: E402
+from shoal_client import Client, ShoalError, json_default, message_id, main as client_main  # noqa: E402
 
 SHOAL = os.environ.get("SHOAL_BIN", "shoal")
 MODULE = os.environ["SHOAL_TEST_MODULE"]
@@ -177,6 +177,26 @@ def test_one_node(workdir):
                          capture_output=True, text=True, timeout=DEADLINE)
     check(got.returncode == 0 and json.loads(got.stdout)["version"] == 0,
           "nothing stored for account/py-utf8: %s %s" % (got.stdout, got.stderr))
+    # An id of 16 zero bytes reads back as nil, and an answer of nil
+    # correlation that says ok answers no request: the command ran and
+    # its answer was dropped ("no answer"). The node refuses it, running
+    # nothing; `--id` of 32 zeros is text to both clients, hashed, and
+    # runs once.
+    with Client(endpoint, timeout_ms=5000) as client:
+        reply = client.send("counter/zero", "Add", {"by": 2}, id=bytes(16))
+        check(not reply.ok and reply.code == "bad_frame" and "16 zero bytes" in reply.reason,
+              "a zero id refused: %s" % reply.as_dict())
+        check(client.get("counter/zero").data["version"] == 0, "nothing ran for a zero id")
+    zeros = "0" * 32
+    check(message_id(zeros) != bytes(16), "--id of 32 zeros is hashed")
+    check(client_main(["--endpoint", endpoint, "--id", zeros, "send", "counter/zero", "Add",
+                       "by=2"]) == 0, "shoal_client.py send --id %s" % zeros)
+    again = subprocess.run([SHOAL, "send", "--endpoint", endpoint, "--id", zeros, "counter/zero",
+                            "Add", "by=2"], capture_output=True, text=True, timeout=DEADLINE)
+    check(again.returncode == 0 and '"value":2' in again.stdout,
+          "shoal send --id %s after shoal_client.py: %s %s" % (zeros, again.stdout, again.stderr))
+    with Client(endpoint, timeout_ms=5000) as client:
+        check(client.get("counter/zero").data["version"] == 1, "one effect for --id %s" % zeros)
     node.stop()
     # Bytes print as shoal prints them.
     check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
