@@ -223,7 +223,11 @@ void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_n
 //  in both), two counters read one after the other. A batch released
 //  between the two reads shows the difference lower for one scrape,
 //  which Prometheus takes for a reset (a spike of rate() and increase()):
-//  the highest value exported is kept, as a counter never goes down.
+//  the highest value exported is kept, as a counter never goes down. It
+//  is never too high: a batch adds to expired first (worker_stats_add),
+//  so rejected read first and expired after give at most the true value
+//  (the other order kept a batch's expired commands counted as rejected
+//  for good: a review's find).
 static uint64_t s_rejected_only (atomic_uint_fast64_t *high, const metrics_sum_t *s)
 {
     uint64_t now = s->rejected > s->expired ? s->rejected - s->expired : 0;

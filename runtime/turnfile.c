@@ -102,18 +102,22 @@ void turnfile_close_all (turnfile_t ***files_p, int count)
 }
 
 //  The key that names a message across its re-sends: a command's or
-//  timer's id; a reply's correlation (the command's id); a stall notice's
-//  correlation with every byte turned by a constant of its own. A notice
-//  and the reply of one command both go to its sender, and a turn that
-//  survives sets its record's crash count back to 0 (deadletter.c): under
-//  one key a reply that crashed the node at each start was never set
-//  aside, as the notice that ran before it at each start survived.
+//  timer's id; a reply's or stall notice's correlation (the command's id)
+//  with every byte turned by a constant of the kind's own. A notice and
+//  the reply of one command both go to its sender, as does the command
+//  itself when an actor sends one to itself, and a turn that survives
+//  sets its record's crash count back to 0 (deadletter.c): under one key
+//  a reply that crashed the node at each start was never set aside, as
+//  the notice (or the command's duplicate) that ran before it at each
+//  start survived.
 void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE])
 {
-    if (envelope->kind == ENVELOPE_STALLED) {
-        static const uint8_t notice[ENVELOPE_ID_SIZE] = "stall notice key";
+    if (envelope->kind == ENVELOPE_STALLED || envelope->kind == ENVELOPE_REPLY) {
+        static const uint8_t notice[ENVELOPE_ID_SIZE] = "stall notice key",
+                             reply[ENVELOPE_ID_SIZE] = "reply record key";
+        const uint8_t *turn = envelope->kind == ENVELOPE_REPLY ? reply : notice;
         for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
-            key[i] = envelope->correlation[i] ^ notice[i];
+            key[i] = envelope->correlation[i] ^ turn[i];
     } else if (envelope->kind == ENVELOPE_QUERY) {
         //  Every get of an address is one message: its crashes add up.
         size_t len = strlen (envelope->to);
@@ -122,8 +126,7 @@ void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE])
             journal_request_digest ("$query", (const uint8_t *) envelope->to, len)};
         memcpy (key, halves, ENVELOPE_ID_SIZE);
     } else
-        memcpy (key, envelope->kind == ENVELOPE_REPLY ? envelope->correlation : envelope->id,
-                ENVELOPE_ID_SIZE);
+        memcpy (key, envelope->id, ENVELOPE_ID_SIZE);
 }
 
 void turnfile_begin (turnfile_t *self, const envelope_t *envelope, const uint8_t *frame,

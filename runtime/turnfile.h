@@ -57,8 +57,8 @@ turnfile_t **turnfile_open_all (const char *dir, int count, char **error);
 void turnfile_close_all (turnfile_t ***files_p, int count);
 
 //  The key a turn of envelope is counted under (deadletter.h): a
-//  command's or timer's id, a reply's correlation, a stall notice's
-//  correlation turned by a constant (its record is not its reply's); for
+//  command's or timer's id, a reply's or stall notice's correlation
+//  turned by a constant of each kind's own (no two share a record); for
 //  a query (a get, which runs the type's apply and view), a digest of its
 //  name and address, so that every get of one address is one message.
 void turnfile_key (const envelope_t *envelope, uint8_t key[ENVELOPE_ID_SIZE]);

@@ -227,19 +227,27 @@ int worker_send_command (worker_t *self, int dest, const uint8_t *frame, size_t 
     return worker_send (self, dest, dest < 0 ? NULL : &route, dest < 0 ? 0 : 1, frame, size);
 }
 
+void worker_stats_add (worker_stats_t *stats, const worker_tally_t *tally)
+{
+    stats->messages += tally->messages;
+    stats->accepted += tally->accepted;
+    //  expired before rejected, which counts them too: the metric of the
+    //  rejections that did not expire (rejected less expired, read in
+    //  that order, metrics.c) is then never read above what it is, so the
+    //  highest value it exported is never too high.
+    stats->expired += tally->expired;
+    stats->rejected += tally->rejected;
+    stats->duplicates += tally->duplicates;
+    stats->replies += tally->replies;
+    stats->events += tally->events;
+    stats->forced_answered += tally->forced_answered;
+    stats->snapshots_skipped += tally->snapshots_skipped;
+}
+
 //  Adds the outcomes of the committed batch to the counters.
 static void s_count (worker_t *self)
 {
-    worker_stats_t *stats = self->stats;
-    stats->messages += self->tally.messages;
-    stats->accepted += self->tally.accepted;
-    stats->rejected += self->tally.rejected;
-    stats->duplicates += self->tally.duplicates;
-    stats->replies += self->tally.replies;
-    stats->events += self->tally.events;
-    stats->expired += self->tally.expired;
-    stats->forced_answered += self->tally.forced_answered;
-    stats->snapshots_skipped += self->tally.snapshots_skipped;
+    worker_stats_add (self->stats, &self->tally);
     for (uint64_t i = 0; i < self->tally.forced_answered && i < WORKER_FORCED_LINES; i++)
         log_error ("%s", self->forced_lines[i]);
     if (self->tally.forced_answered > WORKER_FORCED_LINES)

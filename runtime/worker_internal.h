@@ -69,6 +69,10 @@ typedef struct {
     uint64_t snapshots_skipped; //  snapshots not written: too big, or misused (stage.c)
 } worker_tally_t;
 
+//  Adds a released batch's outcomes to stats (expired before rejected:
+//  see worker.c). Any thread may read stats meanwhile.
+void worker_stats_add (worker_stats_t *stats, const worker_tally_t *tally);
+
 #define WORKER_FORCED_LINES 4       //  forced_answered lines a batch keeps
 #define WORKER_FORCED_LINE_MAX 1024 //  bytes of one
 

@@ -339,27 +339,46 @@ static void test_poison_command (void **state)
 //     (the command's id), so the notice's survival set the count back to
 //     0: "crash 1 of 3" at every start, for ever (a review's find).
 
-static void test_poison_reply_past_a_stall (void **state)
+//  asker sends Boom to to; its reply crashes the node, three times; the
+//  fourth start stays up, the reply a dead letter, and asker lives on.
+static void s_reply_set_aside (proc_t *p, const char *asker, const char *to)
 {
-    proc_t *p = *state;
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
     proc_node_start (p, REPLY_POISONED);
     int rc =
-        proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 5000 asker/a Ask to=poison/p");
+        proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 5000 %s Ask to=%s", asker, to);
     assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
     s_crash_three_times (p, REPLY_POISONED);
 
     //  The fourth start stays up: the reply is a dead letter.
     proc_node_start (p, REPLY_POISONED);
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
-    assert_non_null (strstr (out, "\"address\":\"asker/a\""));
-    assert_non_null (strstr (out, "\"kind\":\"reply\""));
-    assert_non_null (strstr (out, "\"crashes\":3"));
-    assert_non_null (strstr (out, "\"state\":\"dead\""));
+    char address[128];
+    snprintf (address, sizeof address, "\"address\":\"%s\",\"kind\":\"reply\"", asker);
+    if (!strstr (out, address) || !strstr (out, "\"crashes\":3") ||
+        !strstr (out, "\"state\":\"dead\""))
+        fail_msg ("no dead reply to %s: %s", asker, out);
     //  Its notices still reach the saga, which lives on.
-    s_wait_for (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E asker/a");
+    char events[160];
+    snprintf (events, sizeof events, "$SHOAL events --endpoint $E %s", asker);
+    s_wait_for (p, 20000, "\"Stalled\"", events);
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/x Add by=2"), 0);
     assert_int_equal (kill (p->node, 0), 0);
+}
+
+static void test_poison_reply_past_a_stall (void **state)
+{
+    s_reply_set_aside (*state, "asker/a", "poison/p");
+}
+
+//  The same when the saga sent the command to itself (asker/ refuses
+//  Boom: the refusal is the reply that crashes): at each start the
+//  command's re-send ran as a duplicate and survived, and the command
+//  and its reply shared a crash record (the command's id at the one
+//  actor), so the count went back to 0 (the review of the fix above).
+static void test_poison_reply_to_itself (void **state)
+{
+    s_reply_set_aside (*state, "asker/s", "asker/s");
 }
 
 static void test_poison_timer (void **state)
@@ -664,6 +683,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_past_a_stall, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_poison_reply_to_itself, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_stale_turn_counted_once, s_setup, s_teardown),
