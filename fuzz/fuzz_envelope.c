@@ -5,8 +5,8 @@
     that decodes encodes again, and the re-encoded frame decodes to the
     same envelope; a reply payload that decodes has bounded code and reason;
     envelope_decode_request refuses what envelope_decode refuses, with the
-    same code, and besides only a payload string that is not UTF-8
-    (SHOAL_EINVAL), with the envelope whole.
+    same code, and besides only a payload string that is not UTF-8, or
+    an id of zero bytes (SHOAL_EINVAL), with the envelope whole.
 */
 #include "envelope.h"
 #include <stdlib.h>

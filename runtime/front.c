@@ -278,17 +278,6 @@ static bool s_client_frame_ok (front_t *self, const uint8_t *route, size_t route
                       "clients send commands and queries");
         return false;
     }
-    //  An id of 16 zero bytes is written back as nil: its reply would
-    //  answer no request (PROTOCOL.md), and a client dropped the answer of
-    //  a command that ran. Refused; the refusal's nil correlation is then
-    //  the one request's answer.
-    static const uint8_t zero_id[ENVELOPE_ID_SIZE];
-    if (memcmp (envelope->id, zero_id, ENVELOPE_ID_SIZE) == 0) {
-        self->counters.bad_frames++;
-        front_reject (self, route, route_size, NULL, "bad_frame",
-                      "field 'id': 16 zero bytes, which read as nil: give another id");
-        return false;
-    }
     //  A handler may trust shoal_msg_from: a client cannot speak for an
     //  actor, nor for a projection.
     if (envelope->from[0] && !s_from_projector (self, route, route_size, envelope)) {

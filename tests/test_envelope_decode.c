@@ -661,6 +661,16 @@ static void test_decode_request (void **state)
     assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail), 0);
     assert_string_equal (detail, "");
     free (frame);
+    //  An id of 16 zero bytes, which a reply's correlation writes as nil,
+    //  is refused with the envelope whole.
+    frame = envelope_frame (ENVELOPE_FIELDS, NULL, &size);
+    assert_true (frame[3] == 0xc4 && frame[4] == ENVELOPE_ID_SIZE); //  array, version, kind, bin 16
+    memset (frame + 5, 0, ENVELOPE_ID_SIZE);
+    assert_int_equal (envelope_decode_request (&env, frame, size, detail, sizeof detail),
+                      SHOAL_EINVAL);
+    assert_string_equal (detail, "field 'id': 16 zero bytes, which read as nil: give another id");
+    assert_int_equal (envelope_decode (&env, frame, size), 0);
+    free (frame);
     //  Keys repeated only across maps, and a map of 41 keys, pass.
     frame = envelope_frame (ENVELOPE_FIELDS,
                             (envelope_pack_fn *[ENVELOPE_FIELDS]){[8] = p_keys_once}, &size);

@@ -594,7 +594,17 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size)
 {
-    return s_decode (env, data, size, detail, detail_size, true);
+    int rc = s_decode (env, data, size, detail, detail_size, true);
+    //  An id of zero bytes is written back as nil (s_pack_id): its reply
+    //  would answer no request, and a client dropped the answer of a
+    //  command that ran.
+    if (rc == 0 && s_is_zero (env->id)) {
+        if (detail && detail_size)
+            snprintf (detail, detail_size,
+                      "field 'id': 16 zero bytes, which read as nil: give another id");
+        rc = SHOAL_EINVAL;
+    }
+    return rc;
 }
 
 bool envelope_peek_id (const uint8_t *data, size_t size, uint8_t id[ENVELOPE_ID_SIZE])

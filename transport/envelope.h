@@ -93,7 +93,9 @@ int envelope_decode_detail (envelope_t *env, const uint8_t *data, size_t size, c
 //  SHOAL_EINVAL, env whole, for a str key given twice in one map at any
 //  depth, which a handler's lookup would read once ("payload: field
 //  'amount' is given twice"): a second walk, allocating only for a map of
-//  more than 16 keys (SHOAL_ENOMEM if that fails).
+//  more than 16 keys (SHOAL_ENOMEM if that fails). And SHOAL_EINVAL, env
+//  whole, for an id of 16 zero bytes, which its reply's correlation would
+//  write as nil ("field 'id': 16 zero bytes, which read as nil: ...").
 int envelope_decode_request (envelope_t *env, const uint8_t *data, size_t size, char *detail,
                              size_t detail_size);
 
