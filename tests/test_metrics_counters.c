@@ -78,8 +78,7 @@ static void test_rejected_never_goes_down (void **state)
 {
     (void) state;
     char dir[64];
-    snprintf (dir, sizeof dir, "/tmp/shoal-test-metrics-XXXXXX");
-    assert_non_null (mkdtemp (dir));
+    harness_tempdir (dir, sizeof dir, "test-metrics");
     int code;
     char *error = NULL;
     journal_t *journal = journal_open (dir, NULL, &code, &error);
