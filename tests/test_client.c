@@ -442,8 +442,8 @@ static void *s_curve_greeter (void *arg)
     greeting[32] = 1;
     int fd;
     while ((fd = accept (s_curve_listener, NULL, NULL)) >= 0) {
-        ssize_t written = write (fd, greeting, sizeof greeting);
-        (void) written; //  a client gone already: the next one
+        ssize_t written = send (fd, greeting, sizeof greeting, MSG_NOSIGNAL);
+        (void) written; //  a client gone already (no SIGPIPE): the next one
         close (fd);
     }
     return NULL;
@@ -457,10 +457,10 @@ static void *s_curve_greeter (void *arg)
 //  Each call gives up within its timeout, 600 times, each made 2 ms
 //  after its client connects (the race: without the fix 3 runs of 3
 //  hung); SIGALRM ends a hung test.
-static void test_call_curve_only_endpoint (void **state)
+//  A greeter of CURVE clients only on an ipc:// endpoint in dir: its
+//  endpoint is written into endpoint. s_greeter_stop ends it.
+static pthread_t s_greeter_start (char *dir, char *endpoint, size_t size)
 {
-    (void) state;
-    char dir[] = "/tmp/shoal-test-client-XXXXXX";
     assert_non_null (mkdtemp (dir));
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     snprintf (address.sun_path, sizeof address.sun_path, "%s/node.ipc", dir);
@@ -470,8 +470,24 @@ static void test_call_curve_only_endpoint (void **state)
     assert_int_equal (listen (s_curve_listener, 64), 0);
     pthread_t greeter;
     assert_int_equal (pthread_create (&greeter, NULL, s_curve_greeter, NULL), 0);
-    char endpoint[128];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s", address.sun_path);
+    snprintf (endpoint, size, "ipc://%s", address.sun_path);
+    return greeter;
+}
+
+static void s_greeter_stop (pthread_t greeter, const char *dir, const char *endpoint)
+{
+    shutdown (s_curve_listener, SHUT_RDWR);
+    close (s_curve_listener);
+    pthread_join (greeter, NULL);
+    unlink (endpoint + strlen ("ipc://"));
+    assert_int_equal (rmdir (dir), 0);
+}
+
+static void test_call_curve_only_endpoint (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
+    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
     envelope_t request;
     client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
     alarm (120); //  the hang: SIGALRM ends the test
@@ -488,11 +504,43 @@ static void test_call_curve_only_endpoint (void **state)
         client_destroy (&client);
     }
     alarm (0);
-    shutdown (s_curve_listener, SHUT_RDWR);
-    close (s_curve_listener);
-    pthread_join (greeter, NULL);
-    unlink (address.sun_path);
-    assert_int_equal (rmdir (dir), 0);
+    s_greeter_stop (greeter, dir, endpoint);
+}
+
+//  The same for a plain client's send, which has no call's timeout: it
+//  waited for a peer for ever (the bench's window, after its first
+//  call). Now at most its send timeout (2000 ms unless told), then
+//  SHOAL_ETIMEOUT. Sends until one finds no peer (the greeter's
+//  handshake ended ours), each within the send timeout, and at least
+//  one must have: SIGALRM ends a hung test.
+static void test_send_curve_only_endpoint (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
+    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    alarm (120); //  the hang: SIGALRM ends the test
+    int timed_out = 0;
+    for (int i = 0; i < 600 && !timed_out; i++) {
+        client_t *client = client_new (endpoint);
+        assert_non_null (client);
+        for (int sent = 0; sent < 50 && !timed_out; sent++) {
+            usleep (2000); //  the race's timing, not a wait for a condition
+            int64_t started = zclock_mono ();
+            int rc = client_send (client, &request);
+            int64_t took = zclock_mono () - started;
+            if (rc != 0 && rc != SHOAL_ETIMEOUT)
+                fail_msg ("send %d gave %s", i, shoal_strerror (rc));
+            if (took > 2000 + 1000)
+                fail_msg ("send %d gave up after %d ms", i, (int) took);
+            timed_out = rc == SHOAL_ETIMEOUT;
+        }
+        client_destroy (&client);
+    }
+    alarm (0);
+    assert_int_equal (timed_out, 1);
+    s_greeter_stop (greeter, dir, endpoint);
 }
 
 //  A cluster client's call waits for a link within the call's timeout,
@@ -692,6 +740,7 @@ int main (void)
         cmocka_unit_test (test_ids),
         cmocka_unit_test (test_no_node),
         cmocka_unit_test (test_call_curve_only_endpoint),
+        cmocka_unit_test (test_send_curve_only_endpoint),
         cmocka_unit_test (test_call_timeout_cluster),
         cmocka_unit_test (test_call_nil_correlation),
         cmocka_unit_test (test_target),

@@ -41,7 +41,7 @@ typedef struct {
 struct _client_t {
     zsock_t *dealer;
     zsock_t *monitor;     //  PAIR reading the dealer's handshake events; NULL without CURVE
-    int send_timeout_ms;  //  with a monitor: how long a send waits for a link (-1: for ever)
+    int send_timeout_ms;  //  how long a send waits for a link or a peer (-1: for ever)
     client_node_t *nodes; //  with a monitor: those connected to
     int node_count;
     char **refused; //  addresses the monitor saw refuse our key (node_count at most)
@@ -86,7 +86,8 @@ client_t *client_new (const char *endpoint)
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_rcvhwm (self->dealer, 0);
-    self->plain_monitor = s_monitor_new (self->dealer); //  none: no reason given, as before
+    self->send_timeout_ms = CLIENT_DEFAULT_SEND_TIMEOUT_MS; //  a send's wait for a peer
+    self->plain_monitor = s_monitor_new (self->dealer);     //  none: no reason given, as before
     self->plain_since = zclock_mono ();
     if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
         client_destroy (&self);
@@ -424,10 +425,9 @@ void client_target (const char *endpoint_option, const char *cluster_option, con
 
 void client_set_send_timeout (client_t *self, int timeout_ms)
 {
-    if (self->monitor)
-        self->send_timeout_ms = timeout_ms; //  s_send_up waits
-    else
-        zsock_set_sndtimeo (self->dealer, timeout_ms);
+    self->send_timeout_ms = timeout_ms; //  s_send_up or s_send_plain_within waits
+    if (!self->monitor)
+        zsock_set_sndtimeo (self->dealer, timeout_ms); //  0 and -1: zmq_send's own
 }
 
 void client_destroy (client_t **self_p)

@@ -61,16 +61,19 @@ void client_target (const char *endpoint_option, const char *cluster_option, con
                     const char **cluster);
 
 //  Sets how long client_send may wait for a link that takes the request:
-//  0 not at all, -1 for ever. A client of client_new_cluster sends only
-//  over links that are up, and waits 2000 ms unless told; a client of
-//  client_new queues and never waits. client_call has its own timeout.
+//  0 not at all, -1 for ever; 2000 ms unless told. A client of
+//  client_new_cluster sends only over links that are up; a client of
+//  client_new queues while its DEALER has a peer (connected or being
+//  connected), and waits only when it has none (a node whose handshake
+//  refused ours). client_call has its own timeout.
 void client_set_send_timeout (client_t *self, int timeout_ms);
 void client_destroy (client_t **self_p);
 
 //  Sends a request. Returns 0 or a negative code: a client of
 //  client_new_cluster returns SHOAL_ENET when no link came up within the
 //  send timeout, and SHOAL_EAUTH at once when every node it talks to has
-//  refused its key (client_refusal says which, and what to do).
+//  refused its key (client_refusal says which, and what to do); a client
+//  of client_new, SHOAL_ETIMEOUT when its DEALER had no peer as long.
 int client_send (client_t *self, const envelope_t *request);
 //  Which nodes refused this client's key, and what lets a client in, as
 //  a message; NULL while none has. Borrowed until the next call on self.
