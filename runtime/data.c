@@ -133,7 +133,8 @@ static const msgpack_object *s_at (const shoal_array_t *array, size_t index)
 }
 
 //  The typed readers, over one value (NULL: absent), for both fields and
-//  array elements.
+//  array elements. A NULL out pointer (a module's mistake) is SHOAL_EINVAL,
+//  whatever the value: never a write through it.
 
 static shoal_field_t s_type (const msgpack_object *o)
 {
@@ -166,6 +167,8 @@ static shoal_field_t s_type (const msgpack_object *o)
 
 static int s_int (const msgpack_object *o, int64_t *value)
 {
+    if (!value)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (s_type (o) != SHOAL_FIELD_INT)
@@ -176,6 +179,8 @@ static int s_int (const msgpack_object *o, int64_t *value)
 
 static int s_bool (const msgpack_object *o, bool *value)
 {
+    if (!value)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_BOOLEAN)
@@ -186,6 +191,8 @@ static int s_bool (const msgpack_object *o, bool *value)
 
 static int s_str (const msgpack_object *o, char *buf, size_t size)
 {
+    if (!buf && size)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_STR)
@@ -202,6 +209,8 @@ static int s_str (const msgpack_object *o, char *buf, size_t size)
 
 static int s_double (const msgpack_object *o, double *value)
 {
+    if (!value)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
@@ -218,6 +227,8 @@ static int s_double (const msgpack_object *o, double *value)
 static int s_bytes (const msgpack_object *o, const uint8_t **ptr, size_t *size)
 {
     static const uint8_t none[1];
+    if (!ptr || !size)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_BIN)
@@ -230,6 +241,8 @@ static int s_bytes (const msgpack_object *o, const uint8_t **ptr, size_t *size)
 
 static int s_nested_map (const msgpack_object *o, const shoal_data_t **map)
 {
+    if (!map)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_MAP)
@@ -240,6 +253,8 @@ static int s_nested_map (const msgpack_object *o, const shoal_data_t **map)
 
 static int s_nested_array (const msgpack_object *o, const shoal_array_t **array)
 {
+    if (!array)
+        return SHOAL_EINVAL;
     if (!o)
         return SHOAL_ENOTFOUND;
     if (o->type != MSGPACK_OBJECT_ARRAY)

@@ -1,7 +1,8 @@
 /*  data_rec.c - writing fields into a msgpack map (shoal_rec_t). See
     data.h; reading them is data.c. Nested maps and arrays are written
     with 32-bit headers patched when they end, to SHOAL_DATA_DEPTH. A key
-    written twice into one map of a rec is misuse, found as it is written:
+    that is not UTF-8 is misuse, and so is a key written twice into one
+    map of a rec, found as it is written:
     among a rec's first REC_SCAN_KEYS keys each is compared with those
     before it, past them a hash table of the rec's keys finds it, O(1) a
     key whatever the rec holds (a 3-key event costs a few ns more to
@@ -9,6 +10,7 @@
     into.
 */
 #include "data.h"
+#include "utf8.h"
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +255,13 @@ static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
     msgpack_packer_init (pk, &self->buffer, msgpack_sbuffer_write);
     if (!in_array) {
         size_t len = strlen (key);
+        //  Two keys that differ only in bytes that are not UTF-8 would
+        //  print as one (each such byte is U+FFFD in JSON), and a reader of
+        //  that JSON would keep one of the two fields.
+        if (utf8_valid_prefix (key, len) != len) {
+            s_fail (self, SHOAL_EINVAL, REC_MISUSED "a key that is not UTF-8");
+            return false;
+        }
         if (msgpack_pack_str (pk, len)) {
             s_fail (self, SHOAL_ENOMEM, NULL);
             return false;

@@ -153,8 +153,10 @@ static void test_misuse (void **state)
         "a map or array begun and not ended",
         "an end of the other kind (a map's for an array, or the reverse)",
         "NULL bytes of a size not 0, or more than 4 GiB",
+        "a key that is not UTF-8",
+        "a key that is not UTF-8",
     };
-    for (int how = 0; how < 7; how++) {
+    for (int how = 0; how < 9; how++) {
         shoal_rec_t rec;
         rec_init (&rec);
         shoal_rec_int (&rec, "ok", 1);
@@ -181,8 +183,16 @@ static void test_misuse (void **state)
             shoal_rec_array_end (&rec);
             shoal_rec_map_end (&rec);
             break;
-        default:
+        case 6:
             shoal_rec_bytes (&rec, "b", NULL, 3);
+            break;
+        case 7: //  it and "k\xfe" would both print as "k\ufffd"
+            shoal_rec_int (&rec, "k\xff", 1);
+            break;
+        default: //  an overlong '/', in a nested map
+            shoal_rec_map_begin (&rec, "m");
+            shoal_rec_str (&rec, "\xc0\xaf", "v");
+            shoal_rec_map_end (&rec);
         }
         assert_int_equal (rec.error, SHOAL_EINVAL);
         char expected[128];
@@ -407,12 +417,70 @@ static void test_doubles (void **state)
     data_close (&data);
 }
 
+//  A NULL pointer to read into (a module's mistake) is SHOAL_EINVAL and
+//  nothing is written, whether the field is there or not: the node's
+//  process wrote through it (a crash, found by a review).
+static void test_null_out (void **state)
+{
+    shoal_rec_t rec;
+    rec_init (&rec);
+    shoal_rec_int (&rec, "n", 1);
+    shoal_rec_bool (&rec, "b", true);
+    shoal_rec_str (&rec, "s", "text");
+    shoal_rec_double (&rec, "d", 1.5);
+    shoal_rec_bytes (&rec, "x", "ab", 2);
+    shoal_rec_map_begin (&rec, "m");
+    shoal_rec_map_end (&rec);
+    shoal_rec_array_begin (&rec, "a");
+    shoal_rec_int (&rec, NULL, 2);
+    shoal_rec_bool (&rec, NULL, false);
+    shoal_rec_str (&rec, NULL, "y");
+    shoal_rec_double (&rec, NULL, 2.5);
+    shoal_rec_bytes (&rec, NULL, "c", 1);
+    shoal_rec_map_begin (&rec, NULL);
+    shoal_rec_map_end (&rec);
+    shoal_rec_array_begin (&rec, NULL);
+    shoal_rec_array_end (&rec);
+    shoal_rec_array_end (&rec);
+    shoal_data_t data;
+    s_parse (&rec, &data);
+    const uint8_t *ptr;
+    size_t size;
+    const shoal_array_t *array;
+    assert_int_equal (shoal_data_array (&data, "a", &array), 0);
+    for (int present = 0; present < 2; present++) {
+        const char *k = present ? NULL : "absent";
+        assert_int_equal (shoal_data_int (&data, k ? k : "n", NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_bool (&data, k ? k : "b", NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_str (&data, k ? k : "s", NULL, 16), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_double (&data, k ? k : "d", NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_bytes (&data, k ? k : "x", NULL, &size), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_bytes (&data, k ? k : "x", &ptr, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_map (&data, k ? k : "m", NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_data_array (&data, k ? k : "a", NULL), SHOAL_EINVAL);
+        size_t at = present ? 0 : 99;
+        assert_int_equal (shoal_array_int (array, at, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_bool (array, at ? at : 1, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_str (array, at ? at : 2, NULL, 16), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_double (array, at ? at : 3, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_bytes (array, at ? at : 4, NULL, &size), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_bytes (array, at ? at : 4, &ptr, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_map (array, at ? at : 5, NULL), SHOAL_EINVAL);
+        assert_int_equal (shoal_array_array (array, at ? at : 6, NULL), SHOAL_EINVAL);
+    }
+    //  A NULL buffer of no bytes is not written either: too small.
+    assert_int_equal (shoal_data_str (&data, "s", NULL, 0), SHOAL_ETOOBIG);
+    data_close (&data);
+    rec_close (&rec);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_usage),   cmocka_unit_test (test_misuse),
-        cmocka_unit_test (test_depth),   cmocka_unit_test (test_lying_lengths),
-        cmocka_unit_test (test_doubles), cmocka_unit_test (test_key_twice),
+        cmocka_unit_test (test_usage),    cmocka_unit_test (test_misuse),
+        cmocka_unit_test (test_depth),    cmocka_unit_test (test_lying_lengths),
+        cmocka_unit_test (test_doubles),  cmocka_unit_test (test_key_twice),
+        cmocka_unit_test (test_null_out),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -136,9 +136,10 @@ static void test_misuse (void **state)
         {"CutValue", SHOAL_EINVAL,
          "the command Go sent by shoal_view_send: a string that is not UTF-8 (at byte 10 of its "
          "fields)"},
+        //  A key is refused as it is written, as in every rec.
         {"CutKey", SHOAL_EINVAL,
-         "the command Go sent by shoal_view_send: a string that is not UTF-8 (at byte 5 of its "
-         "fields)"},
+         "the command Go sent by shoal_view_send: a field written wrongly with shoal_rec_*: a key "
+         "that is not UTF-8"},
         {"BigCommand", SHOAL_ETOOBIG,
          "the command Go sent by shoal_view_send: more than 1 MiB with its envelope"},
     };

@@ -184,7 +184,8 @@ typedef enum {
 
 //  --------------------------------------------------------------------------
 //  Reading fields. Each returns 0, SHOAL_ENOTFOUND when the key is absent,
-//  or SHOAL_ETYPE when the value has another type. data may be NULL (then
+//  or SHOAL_ETYPE when the value has another type; SHOAL_EINVAL, writing
+//  nothing, when a pointer to write into is NULL. data may be NULL (then
 //  every key is absent). Views and bytes they return are borrowed for the
 //  callback, like data itself.
 
@@ -237,8 +238,8 @@ SHOAL_EXPORT int shoal_array_array (const shoal_array_t *array, size_t index,
 //  every value needs a key; inside an array (shoal_rec_array_begin) key
 //  is NULL and each call appends one value. Each begin needs its end, in
 //  order. Misuse (a key inside an array, none inside a map, a key twice in
-//  one map, an end without its begin, a container still open when the
-//  callback returns) fails the turn with SHOAL_EINVAL, nesting deeper than
+//  one map, a key that is not UTF-8, an end without its begin, a container
+//  still open when the callback returns) fails the turn with SHOAL_EINVAL, nesting deeper than
 //  SHOAL_DATA_DEPTH with SHOAL_ETOOBIG, and nothing of the turn is kept;
 //  the reason says which.
 
