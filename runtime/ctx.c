@@ -241,7 +241,13 @@ static int s_reject (shoal_ctx_t *ctx, bool runtime, const char *code, const cha
     //  expired says the runtime cannot tell whether a command ran (older
     //  than the inbox retention): a sender keeps it for an operator.
     bool expired = !runtime && strcmp (code, "expired") == 0;
-    if (shoal_name_check (code, code_len) == 0 && !transient && !expired)
+    //  The runtime's other answers, read as the runtime's by clients and
+    //  tools (handler_error and conflict: "not settled, ask again";
+    //  poisoned: "see the dead letters"), but for the two a handler means
+    //  as they are: a request it cannot take again, or cannot read.
+    bool reserved = !runtime && !transient && !expired && envelope_code_reserved (code) &&
+                    strcmp (code, "id_reused") != 0 && strcmp (code, "invalid_payload") != 0;
+    if (shoal_name_check (code, code_len) == 0 && !transient && !expired && !reserved)
         memcpy (ctx->code, code, code_len + 1);
     else if (transient)
         s_misuse (ctx, SHOAL_EINVAL,
@@ -251,6 +257,11 @@ static int s_reject (shoal_ctx_t *ctx, bool runtime, const char *code, const cha
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code the runtime keeps for a command older than the inbox "
                   "retention (expired): a sender would keep it pending for an operator");
+    else if (reserved)
+        s_misuse (ctx, SHOAL_EINVAL,
+                  "a rejection code the runtime keeps for its own answers (bad_frame, "
+                  "handler_error, conflict, poisoned, ...: docs/PROTOCOL.md): its clients and "
+                  "tools would read it as the runtime's");
     else
         s_misuse (ctx, SHOAL_EINVAL,
                   "a rejection code that is not a code (1 to " s_str (

@@ -94,9 +94,24 @@ static void test_reject_bad_code (void **state)
     REJECT (f, "Reject", "handler_error");
     assert_true (f->ctx.failed);
     assert_non_null (strstr (f->ctx.reason, "older than the inbox retention (expired)"));
-    //  The runtime's other codes a handler may mean as they are.
+    //  The runtime's own answers, which clients and tools read as the
+    //  runtime's: handler_error and conflict would keep a client asking
+    //  until its deadline, poisoned send an operator to the dead letters
+    //  (stored and answered as they came, before).
+    const char *runtime[] = {"handler_error", "conflict",  "poisoned",  "dropped",
+                             "key_revoked",   "bad_frame", "bad_reply", "too_soon"};
+    for (size_t i = 0; i < sizeof runtime / sizeof runtime[0]; i++) {
+        shoal_rec_str (&f->payload, "code", runtime[i]);
+        REJECT (f, "Reject", "handler_error");
+        assert_true (f->ctx.failed);
+        assert_non_null (strstr (f->ctx.reason, "the runtime keeps for its own answers"));
+        assert_int_equal (ctx_probe (f)->applied, 0);
+    }
+    //  The runtime's codes a handler may mean as they are.
     shoal_rec_str (&f->payload, "code", "id_reused");
     REJECT (f, "Reject", "id_reused");
+    shoal_rec_str (&f->payload, "code", "invalid_payload");
+    REJECT (f, "Reject", "invalid_payload");
     //  The runtime itself answers unavailable (a turn it could not stage):
     //  not a misuse, the code kept (it was refused, and the reply, with
     //  an empty code, did not encode: the client heard nothing).

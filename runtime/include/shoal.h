@@ -284,7 +284,9 @@ SHOAL_EXPORT shoal_rec_t *shoal_ctx_reply (shoal_ctx_t *ctx);
 //  code is a short word, 1 to 63 printable ASCII bytes without space (NULL
 //  or "" is "rejected"), not busy or unavailable (the runtime's "not run,
 //  ask again", which the stored rejection would answer for ever) nor
-//  expired (the runtime's "cannot tell whether it ran"); any of them
+//  expired (the runtime's "cannot tell whether it ran") nor another of
+//  the runtime's own codes (handler_error, conflict, poisoned, ...:
+//  docs/PROTOCOL.md) but id_reused and invalid_payload; any of them
 //  fails the turn as handler_error. The
 //  reason is cut at 255 bytes between characters, and a byte in it that is
 //  not UTF-8 becomes '?'. Returns SHOAL_EREJECTED, for
