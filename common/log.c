@@ -1,6 +1,7 @@
 /*  log.c - the node's log on stderr. See log.h. Any thread.
  */
 #include "log.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -42,30 +43,36 @@ bool log_enabled (shoal_log_level_t level)
     return (int) level >= atomic_load_explicit (&s_level, memory_order_relaxed);
 }
 
-//  Copies text into out (size bytes, cut to fit) as one line: a control
-//  character (a newline, a CR, an ESC), which a reason or a name an
-//  operator or a module gave may hold, is written as JSON escapes it
-//  (\n, \r, \t, \u001b), so that no line of the log is forged or split.
+//  Copies text into out (size bytes, cut to fit) as one line of UTF-8: a
+//  control character (a newline, a CR, an ESC), which a reason or a name
+//  an operator or a module gave may hold, is written as JSON escapes it
+//  (\n, \r, \t, \u001b), so that no line of the log is forged or split,
+//  and a byte that does not start a valid UTF-8 character as \xNN, so that
+//  the log stays text (grep took a raw 0xff for a binary file's).
 static void s_one_line (char *out, size_t size, const char *text)
 {
-    size_t used = 0;
-    for (const unsigned char *c = (const unsigned char *) text; *c && used + 1 < size; c++) {
+    size_t used = 0, len = strlen (text);
+    for (size_t at = 0; at < len && used + 1 < size;) {
+        unsigned char c = (unsigned char) text[at];
+        size_t valid = c < 0x80 ? 1 : utf8_char ((const uint8_t *) text + at, len - at);
         char escape[8] = "";
-        if (*c == '\n')
+        if (c == '\n')
             snprintf (escape, sizeof escape, "\\n");
-        else if (*c == '\r')
+        else if (c == '\r')
             snprintf (escape, sizeof escape, "\\r");
-        else if (*c == '\t')
+        else if (c == '\t')
             snprintf (escape, sizeof escape, "\\t");
-        else if (*c < 0x20 || *c == 0x7f)
-            snprintf (escape, sizeof escape, "\\u%04x", *c);
-        if (!escape[0])
-            out[used++] = (char) *c;
-        else if (used + strlen (escape) + 1 < size) {
-            memcpy (out + used, escape, strlen (escape));
-            used += strlen (escape);
-        } else
-            break;
+        else if (c < 0x20 || c == 0x7f)
+            snprintf (escape, sizeof escape, "\\u%04x", c);
+        else if (valid == 0)
+            snprintf (escape, sizeof escape, "\\x%02x", c);
+        const char *write = escape[0] ? escape : text + at;
+        size_t write_len = escape[0] ? strlen (escape) : valid;
+        if (used + write_len + 1 > size)
+            break; //  cut between characters
+        memcpy (out + used, write, write_len);
+        used += write_len;
+        at += escape[0] ? 1 : valid;
     }
     out[used] = 0;
 }

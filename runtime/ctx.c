@@ -348,17 +348,23 @@ void shoal_ctx_passivate (shoal_ctx_t *ctx)
 
 void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format, ...)
 {
-    if (!log_enabled (level))
+    //  A level that is none of the four (a module's mistake) is written at
+    //  WARN, saying so, rather than dropped.
+    bool unknown = (int) level < (int) SHOAL_LOG_DEBUG || (int) level > (int) SHOAL_LOG_ERROR;
+    if (!log_enabled (unknown ? SHOAL_LOG_WARN : level))
         return;
     char text[LOG_LINE_MAX];
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format ? format : "", args);
     va_end (args);
+    char prefix[48] = "";
+    if (unknown)
+        snprintf (prefix, sizeof prefix, "(shoal_log at level %d, not a level) ", (int) level);
     if (ctx)
-        log_write (level, "%s: %s", ctx->address, text);
+        log_write (unknown ? SHOAL_LOG_WARN : level, "%s: %s%s", ctx->address, prefix, text);
     else
-        log_write (level, "%s", text);
+        log_write (unknown ? SHOAL_LOG_WARN : level, "%s%s", prefix, text);
 }
 
 //  Checks that every rec the handler wrote encoded. Returns 0 or the first

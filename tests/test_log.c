@@ -45,6 +45,19 @@ static void test_one_line (void **state)
     assert_non_null (strstr (out, " WARN said: ticket 1\\n2026-12-05T00:00:00.000Z ERROR "
                                   "forged\\r\\t\\u001b[2J\n"));
     assert_int_equal (strchr (out, '\n') - out + 1, (long) strlen (out));
+    //  A byte that is not UTF-8 as \xNN (an overlong '/' is two such).
+    s_logged (SHOAL_LOG_INFO, "a \xff b \xc0\xaf c \xe2\x82", out, sizeof out);
+    assert_non_null (strstr (out, " INFO said: a \\xff b \\xc0\\xaf c \\xe2\\x82\n"));
+    //  Long text of two-byte characters is cut between them.
+    char *wide = malloc (2 * LOG_LINE_MAX + 1);
+    assert_non_null (wide);
+    for (size_t i = 0; i < LOG_LINE_MAX; i++)
+        memcpy (wide + 2 * i, "\xc3\xa9", 2);
+    wide[2 * LOG_LINE_MAX] = 0;
+    s_logged (SHOAL_LOG_INFO, wide, out, sizeof out);
+    free (wide);
+    assert_int_equal (utf8_valid_prefix (out, strlen (out)), strlen (out));
+    assert_null (strstr (out, "\\x"));
     //  Long text is cut, still one line.
     char *long_text = malloc (4 * LOG_LINE_MAX);
     assert_non_null (long_text);

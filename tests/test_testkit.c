@@ -401,6 +401,24 @@ static void test_bad_kits (void **state)
     shoal_testkit_destroy (&kit);
 }
 
+//  shoal_log at a level that is none of the four (a module's mistake) is
+//  written at WARN, saying so (it was dropped, silently); a byte that is
+//  not UTF-8 is written as \xNN, so that the log stays text.
+static void test_log_odd_level (void **state)
+{
+    (void) state;
+    char said[1024];
+    stderr_capture_t capture;
+    stderr_capture_begin (&capture);
+    shoal_log (NULL, (shoal_log_level_t) 99, "bad level");
+    shoal_log (NULL, (shoal_log_level_t) -1, "below");
+    shoal_log (NULL, SHOAL_LOG_WARN, "byte \xff here, caf\xc3\xa9");
+    stderr_capture_end (&capture, said, sizeof said);
+    assert_non_null (strstr (said, " WARN (shoal_log at level 99, not a level) bad level\n"));
+    assert_non_null (strstr (said, " WARN (shoal_log at level -1, not a level) below\n"));
+    assert_non_null (strstr (said, " WARN byte \\xff here, caf\xc3\xa9\n"));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +429,7 @@ int main (void)
         cmocka_unit_test (test_timers_in_due_order),
         cmocka_unit_test (test_bad_kits),
         cmocka_unit_test (test_refused_registration),
+        cmocka_unit_test (test_log_odd_level),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

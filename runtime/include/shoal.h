@@ -322,7 +322,8 @@ SHOAL_EXPORT void shoal_ctx_passivate (shoal_ctx_t *ctx);
 //  format, prefixed by this actor's address: "... WARN account/alice:
 //  text". Written at once, not staged: the line stays even if the turn is
 //  rejected or fails. Lines below the node's --log-level cost a compare.
-//  ctx may be NULL (from shoal_module_init): then no address.
+//  ctx may be NULL (from shoal_module_init): then no address. A level
+//  that is none of the four is written at WARN, saying so.
 SHOAL_EXPORT void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, const char *format,
                              ...) __attribute__ ((format (printf, 3, 4)));
 
