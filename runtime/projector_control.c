@@ -115,6 +115,19 @@ static int s_inherit_skips (projector_t *self, build_t *fresh, skips_t *skips)
     return rc;
 }
 
+//  True if an operator's skip of position is in build's skip records:
+//  the same skip asked again, as an operator does who heard no answer.
+static bool s_skipped_already (projector_t *self, const build_t *build, uint64_t position)
+{
+    skips_t skips = {.from = build};
+    bool found = false;
+    if (journal_view_skips (self->journal, &build->build, s_skip_found, &skips) == 0)
+        for (size_t i = 0; i < skips.count && !found; i++)
+            found = skips.items[i].position == position;
+    free (skips.items);
+    return found;
+}
+
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
                        uint64_t position, bool *changed, char *reason, size_t reason_size)
 {
@@ -162,6 +175,11 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                 each->error_position == position &&
                 !(build->failed && build->error_position == position))
                 build = each;
+        }
+        if ((!build->failed || build->error_position != position) &&
+            s_skipped_already (self, build, position)) {
+            *changed = false; //  a skip asked again (no answer heard): done already
+            return 0;
         }
         if (!build->failed || build->error_position != position)
             return s_fail (reason, reason_size, SHOAL_EINVAL,

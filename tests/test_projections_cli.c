@@ -555,14 +555,20 @@ static void test_failed_and_versions (void **state)
               position);
     assert_has (out, failed);
     //  resume retries the event, which fails again: said, with the skip
-    //  that steps over it (it said "resumed" alone, and stopped again).
-    assert_int_equal (proc_run (p, out, err, "$SHOAL projections resume strict --endpoint $E"), 0);
+    //  that steps over it (it said "resumed" alone, and stopped again),
+    //  and exit 1; --json says it too (it said "live", exit 0).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections resume strict --endpoint $E"), 1);
     snprintf (failed, sizeof failed,
               "it failed again at position %ld: Poisoned of item/x cannot be counted", position);
     assert_has (out, failed);
     snprintf (failed, sizeof failed, "`shoal projections skip strict@1 %ld` steps over the event",
               position);
     assert_has (out, failed);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections resume strict --json --endpoint $E"), 1);
+    assert_has (out, "{\"ok\":false,\"action\":\"resume\",\"name\":\"strict\"");
+    assert_has (out, "\"retry\":\"failed_again\"");
+    assert_has (out, "\"code\":\"failed_again\"");
     //  skip of another position is refused; of that one, it goes on.
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position + 1),
@@ -571,6 +577,14 @@ static void test_failed_and_versions (void **state)
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position), 0);
     snprintf (failed, sizeof failed, "strict@1: skipped the event at position %ld", position);
+    assert_has (out, failed);
+    assert_has (out, "1 skipped");
+    //  The same skip again (an operator who heard no answer): done
+    //  already, exit 0 (it was refused, exit 1, "not stopped at").
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position), 0);
+    snprintf (failed, sizeof failed,
+              "strict@1: the event at position %ld was skipped already: nothing changed", position);
     assert_has (out, failed);
     assert_has (out, "1 skipped");
     s_wait_for (p, out, "{\"key\":\"total\",\"row\":{\"events\":8}}",

@@ -60,20 +60,21 @@ static void s_help (FILE *out)
         "                        answer, from rows that stop moving; resume also\n"
         "                        retries a failed event (after a fixed module),\n"
         "                        and says within 2 s whether it went past it or\n"
-        "                        failed again (text; --json: the list after)\n"
+        "                        failed again (exit 1; --json: \"retry\")\n"
         "  rebuild               build the version again from position 0 in the\n"
         "                        background; the old build serves until it caught up\n"
         "  skip NAME@VERSION P   step over the failed event at position P (recorded\n"
         "                        and logged); the version's later rebuilds leave\n"
         "                        it out too, a new version applies it\n"
-        "A pause of a paused build, a resume of one neither paused nor failed, and a\n"
-        "switch to the version served change nothing: each says so (already paused,\n"
-        "not paused, already served) and exits 0; with --json, \"changed\":false.\n"
+        "A pause of a paused build, a resume of one neither paused nor failed, a\n"
+        "switch to the version served and a skip done already change nothing: each\n"
+        "says so (already paused, not paused, already served, skipped already) and\n"
+        "exits 0; with --json, \"changed\":false.\n"
         "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
             PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
-        "invalid, busy_projection), 2 bad usage (nothing sent), 3 no answer.\n\n" JSON_FAILURE_HELP
-        "Examples:\n"
+        "invalid, busy_projection) or a resumed event failed again, 2 bad usage\n"
+        "(nothing sent), 3 no answer.\n\n" JSON_FAILURE_HELP "Examples:\n"
         "  shoal projections\n"
         "  shoal projections --watch\n"
         "  shoal projections --json | jq '.projections[] | select(.status==\"failed\")'\n"
@@ -322,10 +323,14 @@ static void s_said (const node_stats_t *node, const char *action, const char *na
                     uint32_t version, int64_t position, char *text, size_t size)
 {
     if (!s_changed (node)) {
-        snprintf (text, size, "%s",
-                  streq (action, "pause")    ? "already paused: nothing changed"
-                  : streq (action, "resume") ? "not paused: nothing to resume"
-                                             : "already served: nothing changed");
+        if (streq (action, "skip"))
+            snprintf (text, size, "the event at position %lld was skipped already: nothing changed",
+                      (long long) position);
+        else
+            snprintf (text, size, "%s",
+                      streq (action, "pause")    ? "already paused: nothing changed"
+                      : streq (action, "resume") ? "not paused: nothing to resume"
+                                                 : "already served: nothing changed");
         return;
     }
     const msgpack_object *list = s_entries (node);
@@ -400,7 +405,8 @@ static size_t s_control_payload (uint8_t *buf, size_t cap, const char *action, c
 //  Prints node i's answer to an action as JSON (one object, no newline):
 //  failure says why it has none accepted.
 static void s_control_json (const proj_target_t *target, int i, const char *action,
-                            const char *name, uint32_t version, const cmd_failure_t *failure)
+                            const char *name, uint32_t version, const cmd_failure_t *failure,
+                            const char *outcome, const char *outcome_text)
 {
     const node_stats_t *node = &target->nodes[i];
     printf ("{");
@@ -410,7 +416,8 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
         putchar (',');
     }
     bool ok = node->up && node->reply.ok && node->stats;
-    printf ("\"ok\":%s,\"action\":\"%s\",\"name\":\"%s\"", ok ? "true" : "false", action, name);
+    printf ("\"ok\":%s,\"action\":\"%s\",\"name\":\"%s\"",
+            ok && !(outcome && streq (outcome, "failed_again")) ? "true" : "false", action, name);
     if (!ok) {
         printf (",\"version\":%" PRIu32 ",\"code\":", version);
         json_string (stdout, failure->code, strlen (failure->code));
@@ -421,6 +428,14 @@ static void s_control_json (const proj_target_t *target, int i, const char *acti
     }
     printf (",\"version\":%" PRIu32 ",\"changed\":%s", s_acted_on (node, name, version),
             s_changed (node) ? "true" : "false");
+    if (outcome) { //  a resume of a failed build: what its retry did
+        printf (",\"retry\":\"%s\",\"retry_said\":", outcome);
+        json_string (stdout, outcome_text, strlen (outcome_text));
+        if (streq (outcome, "failed_again")) { //  exit 1: not ok, though it resumed
+            printf (",\"code\":\"failed_again\",\"reason\":");
+            json_string (stdout, outcome_text, strlen (outcome_text));
+        }
+    }
     int64_t end = 0;
     map_find_int (node->stats, "end", &end);
     printf (",\"end\":%lld,\"projections\":[", (long long) end);
@@ -456,11 +471,14 @@ static bool s_failed_build (const node_stats_t *node, const char *name, uint32_t
 //  After a resume of a build that had failed at position (error): what
 //  its retry did, asked of node i for up to RESUME_WATCH_MS, into text:
 //  past the event, stopped there again (and how to step over it), or
-//  still at it.
+//  still at it. Returns which, as --json says it: "went_past",
+//  "failed_again" or "retrying".
 #define RESUME_WATCH_MS 2000
-static void s_resume_outcome (proj_target_t *target, int i, const char *name, uint32_t version,
-                              const proj_build_t *before, char *text, size_t size)
+static const char *s_resume_outcome (proj_target_t *target, int i, const char *name,
+                                     uint32_t version, const proj_build_t *before, char *text,
+                                     size_t size)
 {
+    const char *outcome = "retrying";
     snprintf (text, size, "it retries the event at position %lld, which had failed",
               (long long) before->error_position);
     node_stats_t *answers = calloc ((size_t) target->count, sizeof (node_stats_t));
@@ -482,10 +500,12 @@ static void s_resume_outcome (proj_target_t *target, int i, const char *name, ui
                               "skip %s@%u %lld` steps over the event",
                               (long long) now.error_position, now.error, name, version,
                               (long long) now.error_position);
+                    outcome = "failed_again";
                     done = true;
                 } else if (now.position > before->error_position) {
                     snprintf (text, size, "it went past position %lld, which had failed",
                               (long long) before->error_position);
+                    outcome = "went_past";
                     done = true;
                 }
             }
@@ -496,6 +516,7 @@ static void s_resume_outcome (proj_target_t *target, int i, const char *name, ui
         zclock_sleep (100); //  between two asks, within RESUME_WATCH_MS
     }
     free (answers);
+    return outcome;
 }
 
 //  Sends the action to every node asked and says what each did.
@@ -503,8 +524,9 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                       uint32_t version, int64_t position)
 {
     //  A resume of a failed build retries its event: what came of it is
-    //  said (it said "resumed", and failed again at once, unseen).
-    bool resume = streq (action, "resume") && !json;
+    //  said (it said "resumed", and failed again at once, unseen; --json
+    //  said "live" and exited 0), and failing again exits 1.
+    bool resume = streq (action, "resume");
     proj_build_t *failed = resume ? calloc ((size_t) target->count, sizeof (proj_build_t)) : NULL;
     if (failed) {
         proj_target_ask (target, "projections", NULL, 0);
@@ -541,9 +563,20 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
             cmd_failure_keep (&failure, &its);
             rc = rc == EXIT_NO_ANSWER ? rc : node_rc;
         }
+        char outcome_text[640] = "";
+        const char *outcome = NULL;
+        if (ok && failed && failed[i].failed && s_changed (node)) {
+            outcome = s_resume_outcome (target, i, name, (uint32_t) failed[i].version, &failed[i],
+                                        outcome_text, sizeof outcome_text);
+            if (streq (outcome, "failed_again")) {
+                cmd_fail (&its, NULL, EXIT_REJECTED, "failed_again", "%s", outcome_text);
+                cmd_failure_keep (&failure, &its);
+                rc = rc == EXIT_ACCEPTED ? EXIT_REJECTED : rc;
+            }
+        }
         if (json) {
             printf ("%s", first ? "" : ",");
-            s_control_json (target, i, action, name, version, &its);
+            s_control_json (target, i, action, name, version, &its, outcome, outcome_text);
             if (!target->sections)
                 printf ("\n");
         } else if (ok) {
@@ -554,12 +587,8 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                     target->sections ? "node " : "", target->sections ? node->name : "",
                     target->sections ? ": " : "", name, s_acted_on (node, name, version), said);
             s_print_table (target, i, name);
-            if (failed && failed[i].failed && s_changed (node)) {
-                char outcome[640];
-                s_resume_outcome (target, i, name, (uint32_t) failed[i].version, &failed[i],
-                                  outcome, sizeof outcome);
-                printf ("%s\n", outcome);
-            }
+            if (outcome)
+                printf ("%s\n", outcome_text);
         }
         first = false;
     }
