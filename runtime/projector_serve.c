@@ -373,9 +373,16 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
     char reason[ENVELOPE_REASON_MAX + 1];
     if (!build) {
+        //  "yet" only for a name with builds, none served so far (its
+        //  first version still building): another name may never be.
+        bool named = false;
+        for (size_t i = 0; i < self->build_count && !named; i++)
+            named = strcmp (self->builds[i]->name, name) == 0;
         snprintf (reason, sizeof reason,
                   version ? "no projection %s@%" PRIu32 " on this node"
-                          : "no version of %s is served yet on this node%.0" PRIu32,
+                  : named ? "no version of %s is served yet on this node%.0" PRIu32
+                          : "no version of %s is served on this node (shoal projections lists "
+                            "them)%.0" PRIu32,
                   name, version);
         projector_answer (self, route, route_size, request, false, "not_found", reason, NULL, 0);
         return;

@@ -434,6 +434,14 @@ static void test_bad_inputs (void **state)
         {"projections skip bank_totals@1", 2, "expected skip NAME@VERSION POSITION"},
         {"projections skip bank_totals 4", 2, "skip needs the version"},
         {"projections skip bank_totals@1 x", 2, "POSITION must be an integer"},
+        //  Digits only (strtol took " 5" and "+5", and the skip was made).
+        {"projections skip bank_totals@1 ' 5'", 2, "POSITION must be an integer"},
+        {"projections skip bank_totals@1 +5", 2, "POSITION must be an integer"},
+        {"query bank_totals --all --limit ' 5'", 2, "--limit must be an integer from 1 to 10000"},
+        {"query bank_totals --all --limit +2", 2, "--limit must be an integer from 1 to 10000"},
+        {"query 'bank_totals@ 1' totals", 2, "a version is an integer from 1"},
+        //  Two prefixes: bad usage (the last one was taken, silently).
+        {"query bank_totals --prefix a --prefix b", 2, "--prefix given twice"},
         {"projections skip bank_totals@1 4", 1,
          "invalid: bank_totals@1 is not stopped at position 4"},
         {"projections switch bank_totals", 2, "switch needs the version"},
@@ -443,7 +451,10 @@ static void test_bad_inputs (void **state)
         {"projections --watch pause bank_totals", 2, "--watch lists"},
         {"query bank_totals@x totals", 2, "'bank_totals@x' is not NAME[@VERSION]: a version"},
         {"query bank_totals@0 totals", 2, "a version is an integer from 1"},
-        {"query nope totals", 1, "shoal query: not_found: no version of nope is served"},
+        //  No "yet" for a name no build has (it may never be).
+        {"query nope totals", 1,
+         "shoal query: not_found: no version of nope is served on this node (shoal projections "
+         "lists them)"},
         {"query nope totals --json", 1, "shoal query: not_found: no version of nope is served"},
         {"query bank_totals@2 totals", 1, "not_found: no projection bank_totals@2"},
         {"query bank_totals missing", 1, "shoal query: no row 'missing' in bank_totals"},

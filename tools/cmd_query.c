@@ -397,7 +397,7 @@ int cmd_query (int argc, char **argv)
 {
     query_options_t opts = {.limit = 0}; //  0: not given (LIMIT_DEFAULT)
     const option_t table[] = {
-        PROJ_TARGET_OPTIONS (&opts.target), OPT_STRING ("prefix", &opts.prefix),
+        PROJ_TARGET_OPTIONS (&opts.target), OPT_STRING_ONCE ("prefix", &opts.prefix),
         OPT_FLAG ("all", &opts.all),        OPT_INT ("limit", &opts.limit, 1, LIMIT_MAX),
         OPT_FLAG ("json", &opts.json),      OPT_END,
     };

@@ -20,10 +20,13 @@
 bool options_int (const char *command, const char *where, const char *text, long min, long max,
                   long *value)
 {
+    //  Digits, after a '-' at most: strtol also takes " 5" and "+5".
+    const char *digits = text[0] == '-' ? text + 1 : text;
     char *end;
     errno = 0;
     long parsed = strtol (text, &end, 10);
-    if (errno || *end || end == text || parsed < min || parsed > max) {
+    if (*digits < '0' || *digits > '9' || errno || *end || end == text || parsed < min ||
+        parsed > max) {
         fprintf (stderr, "shoal %s: %s must be an integer from %ld to %ld, not '%s'\n", command,
                  where, min, max, text);
         return false;

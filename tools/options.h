@@ -14,7 +14,8 @@
     4. An option given twice keeps the last value (a script may override
        an option it was handed: bench's --node-arg does), except an
        OPT_LIST, which keeps each, and an OPT_STRING_ONCE, which is bad
-       usage: "--input given twice" (--input, and --id, the idempotency key).
+       usage: "--input given twice" (--input, --id, the idempotency key, and
+       query's --prefix).
 */
 #ifndef OPTIONS_H_INCLUDED
 #define OPTIONS_H_INCLUDED

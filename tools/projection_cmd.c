@@ -167,7 +167,7 @@ int proj_name_parse (const char *command, const char *text, char *name, size_t s
         char *end;
         errno = 0;
         unsigned long long number = strtoull (at + 1, &end, 10);
-        if (errno || *end || end == at + 1 || at[1] == '-' || at[1] == '+' || number < 1 ||
+        if (errno || *end || end == at + 1 || at[1] < '0' || at[1] > '9' || number < 1 ||
             number > UINT32_MAX) {
             fprintf (stderr,
                      "shoal %s: %s is not NAME[@VERSION]: a version is an integer from 1 to "
