@@ -543,6 +543,56 @@ static void test_send_curve_only_endpoint (void **state)
     s_greeter_stop (greeter, dir, endpoint);
 }
 
+static int s_window_make (void *arg, size_t index, envelope_t *request, uint8_t *payload,
+                          size_t cap)
+{
+    (void) arg;
+    (void) payload;
+    (void) cap;
+    client_request (request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    memset (request->id, 0, ENVELOPE_ID_SIZE);
+    memcpy (request->id, &index, sizeof index);
+    request->id[ENVELOPE_ID_SIZE - 1] = 1; //  never all zero
+    return 0;
+}
+
+static int s_window_reply (void *arg, size_t index, const client_reply_t *reply, int64_t us)
+{
+    (void) arg;
+    (void) index;
+    (void) reply;
+    (void) us;
+    return 0;
+}
+
+//  The window of requests (the bench's, the demo's) against a node that
+//  never lets this client in: its deadline holds within a send timeout
+//  (2 s), where each of the window's sends waited one (a window of 64:
+//  over two minutes) once the greeter had ended its handshake; SIGALRM
+//  ends a hung test.
+static void test_window_curve_only_endpoint (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
+    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
+    driver_t driver = {.endpoint = endpoint,
+                       .count = 1000,
+                       .window = 64,
+                       .resend_ms = 500,
+                       .retry_ms = 100,
+                       .deadline_ms = 1000,
+                       .make = s_window_make,
+                       .reply = s_window_reply};
+    alarm (60); //  the hang: SIGALRM ends the test
+    int64_t started = zclock_mono ();
+    assert_int_equal (driver_run (&driver, NULL), SHOAL_ETIMEOUT);
+    int64_t took = zclock_mono () - started;
+    alarm (0);
+    if (took > 1000 + 2000 + 2000)
+        fail_msg ("a deadline of 1000 ms ended the window after %d ms", (int) took);
+    s_greeter_stop (greeter, dir, endpoint);
+}
+
 //  A cluster client's call waits for a link within the call's timeout,
 //  whatever its send timeout: a node down is waited for 300 ms by a call
 //  of 300 ms, with a send timeout of 0 (before: given up at once) or of a
@@ -741,6 +791,7 @@ int main (void)
         cmocka_unit_test (test_no_node),
         cmocka_unit_test (test_call_curve_only_endpoint),
         cmocka_unit_test (test_send_curve_only_endpoint),
+        cmocka_unit_test (test_window_curve_only_endpoint),
         cmocka_unit_test (test_call_timeout_cluster),
         cmocka_unit_test (test_call_nil_correlation),
         cmocka_unit_test (test_target),

@@ -3,6 +3,11 @@
     re-sends every 50 ms, O(window). Paused flights (a retry) go out as
     soon as their pause ends, so retry_ms is honoured to the millisecond,
     not rounded up to the scan. Everything runs on the caller's thread.
+    A send that finds no link or peer waits the client's send timeout
+    (2 s): then the loop sends no more until its next round, so that one
+    round waits at most one timeout and the deadline and ticks still come
+    (a window of 256 waited 256 of them); the flight is re-sent as if
+    its request were lost.
 */
 #include "client_window.h"
 
@@ -66,6 +71,8 @@ int driver_run (const driver_t *driver, size_t *resent)
                 continue;
             }
             zhashx_insert (flights, flight->id, flight);
+            if (sent < 0)
+                break; //  no link or peer (a send waited its timeout): the rest later
         }
         //  Wake for the first paused flight that comes due: waiting is in
         //  not_before order, since every pause is retry_ms long.
@@ -105,18 +112,21 @@ int driver_run (const driver_t *driver, size_t *resent)
             for (flight_t *f = zhashx_first (flights); f; f = zhashx_next (flights))
                 if (now - f->last_ms >= driver->resend_ms)
                     zlistx_add_end (late, f);
-            for (flight_t *f = zlistx_first (late); f; f = zlistx_next (late)) {
+            bool down = false; //  a send found no link or peer: the others next scan
+            for (flight_t *f = zlistx_first (late); f && !down; f = zlistx_next (late)) {
                 zhashx_delete (flights, f->id);
-                if (s_send (client, driver, f) == 0)
-                    resends++;
+                int sent = s_send (client, driver, f);
+                resends += sent == 0;
+                down = sent < 0;
                 zhashx_insert (flights, f->id, f);
             }
             zlistx_destroy (&late);
         }
-        for (flight_t *f = zlistx_first (waiting); f && f->not_before <= now;
+        bool down = false;
+        for (flight_t *f = zlistx_first (waiting); f && f->not_before <= now && !down;
              f = zlistx_first (waiting)) {
             zlistx_detach_cur (waiting);
-            s_send (client, driver, f);
+            down = s_send (client, driver, f) < 0; //  re-sent by the scan, as one lost
             zhashx_insert (flights, f->id, f);
         }
         if (zsys_interrupted) { //  before tick: no kill nor restart after a signal
