@@ -46,8 +46,10 @@ bool log_enabled (shoal_log_level_t level)
 //  Copies text into out (size bytes, cut to fit) as one line of UTF-8: a
 //  control character (a newline, a CR, an ESC), which a reason or a name
 //  an operator or a module gave may hold, is written as JSON escapes it
-//  (\n, \r, \t, \u001b), so that no line of the log is forged or split,
-//  and a byte that does not start a valid UTF-8 character as \xNN, so that
+//  (\n, \r, \t, \u001b), and so are the C1 controls (U+0080 to U+009F:
+//  an 8-bit CSI, NEL) and the line and paragraph separators, as utf8_quote
+//  escapes them, so that no line of the log is forged or split; a byte
+//  that does not start a valid UTF-8 character is written as \xNN, so that
 //  the log stays text (grep took a raw 0xff for a binary file's).
 static void s_one_line (char *out, size_t size, const char *text)
 {
@@ -66,13 +68,18 @@ static void s_one_line (char *out, size_t size, const char *text)
             snprintf (escape, sizeof escape, "\\u%04x", c);
         else if (valid == 0)
             snprintf (escape, sizeof escape, "\\x%02x", c);
+        else if (valid == 2 && c == 0xc2 && (uint8_t) text[at + 1] <= 0x9f)
+            snprintf (escape, sizeof escape, "\\u%04x", (uint8_t) text[at + 1]); //  C1: CSI, NEL
+        else if (valid == 3 && c == 0xe2 && (uint8_t) text[at + 1] == 0x80 &&
+                 ((uint8_t) text[at + 2] == 0xa8 || (uint8_t) text[at + 2] == 0xa9))
+            snprintf (escape, sizeof escape, "\\u%04x", 0x2000 | ((uint8_t) text[at + 2] - 0x80));
         const char *write = escape[0] ? escape : text + at;
         size_t write_len = escape[0] ? strlen (escape) : valid;
         if (used + write_len + 1 > size)
             break; //  cut between characters
         memcpy (out + used, write, write_len);
         used += write_len;
-        at += escape[0] ? 1 : valid;
+        at += valid ? valid : 1; //  a byte escaped as \xNN is taken alone
     }
     out[used] = 0;
 }

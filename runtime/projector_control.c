@@ -115,16 +115,22 @@ static int s_inherit_skips (projector_t *self, build_t *fresh, skips_t *skips)
     return rc;
 }
 
-//  True if an operator's skip of position is in build's skip records:
-//  the same skip asked again, as an operator does who heard no answer.
+//  True if an operator's skip of position is in the skip records of a
+//  build of build's version (the one it stopped, maybe a rebuild under
+//  way): the same skip asked again, by an operator who heard no answer.
 static bool s_skipped_already (projector_t *self, const build_t *build, uint64_t position)
 {
-    skips_t skips = {.from = build};
     bool found = false;
-    if (journal_view_skips (self->journal, &build->build, s_skip_found, &skips) == 0)
-        for (size_t i = 0; i < skips.count && !found; i++)
-            found = skips.items[i].position == position;
-    free (skips.items);
+    for (size_t k = 0; k < self->build_count && !found; k++) {
+        const build_t *each = self->builds[k];
+        if (strcmp (each->name, build->name) != 0 || each->build.version != build->build.version)
+            continue;
+        skips_t skips = {.from = each};
+        if (journal_view_skips (self->journal, &each->build, s_skip_found, &skips) == 0)
+            for (size_t i = 0; i < skips.count && !found; i++)
+                found = skips.items[i].position == position;
+        free (skips.items);
+    }
     return found;
 }
 

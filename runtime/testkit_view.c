@@ -66,7 +66,8 @@ shoal_testkit_view_t *shoal_testkit_view_new_module (shoal_module_init_fn *init,
     if (at) {
         char *end;
         long wanted = strtol (at + 1, &end, 10);
-        version = *end || end == at + 1 || wanted < 1 || wanted > 1000000 ? -1 : (int) wanted;
+        bool digit = at[1] >= '0' && at[1] <= '9'; //  strtol takes " 1" and "+1" too
+        version = !digit || *end || wanted < 1 || wanted > 1000000 ? -1 : (int) wanted;
     }
     long best = -1;
     for (size_t i = 0; version >= 0 && i < registry_projection_count (registry); i++) {

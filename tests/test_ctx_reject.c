@@ -98,8 +98,8 @@ static void test_reject_bad_code (void **state)
     //  runtime's: handler_error and conflict would keep a client asking
     //  until its deadline, poisoned send an operator to the dead letters
     //  (stored and answered as they came, before).
-    const char *runtime[] = {"handler_error", "conflict",  "poisoned",  "dropped",
-                             "key_revoked",   "bad_frame", "bad_reply", "too_soon"};
+    const char *runtime[] = {"handler_error", "conflict",  "poisoned", "dropped",   "key_revoked",
+                             "bad_frame",     "bad_reply", "too_soon", "bad_cancel"};
     for (size_t i = 0; i < sizeof runtime / sizeof runtime[0]; i++) {
         shoal_rec_str (&f->payload, "code", runtime[i]);
         REJECT (f, "Reject", "handler_error");

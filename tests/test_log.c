@@ -48,6 +48,16 @@ static void test_one_line (void **state)
     //  A byte that is not UTF-8 as \xNN (an overlong '/' is two such).
     s_logged (SHOAL_LOG_INFO, "a \xff b \xc0\xaf c \xe2\x82", out, sizeof out);
     assert_non_null (strstr (out, " INFO said: a \\xff b \\xc0\\xaf c \\xe2\\x82\n"));
+    //  C1 controls (an 8-bit CSI, NEL) and the line separator as \u, as
+    //  utf8_quote writes them (they went out raw).
+    s_logged (SHOAL_LOG_INFO,
+              "A\xc2\x9b"
+              "2JB\xc2\x85"
+              "C\xe2\x80\xa8"
+              "D\xe2\x80\xa9"
+              "E\xc2\xa0",
+              out, sizeof out);
+    assert_non_null (strstr (out, " INFO said: A\\u009b2JB\\u0085C\\u2028D\\u2029E\xc2\xa0\n"));
     //  Long text of two-byte characters is cut between them.
     char *wide = malloc (2 * LOG_LINE_MAX + 1);
     assert_non_null (wide);

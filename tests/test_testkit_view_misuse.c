@@ -246,6 +246,8 @@ static void test_new (void **state)
     shoal_testkit_view_destroy (&kit);
     assert_null (shoal_testkit_view_new_module (s_init_two, "counts@3"));
     assert_null (shoal_testkit_view_new_module (s_init_two, "counts@"));
+    assert_null (shoal_testkit_view_new_module (s_init_two, "counts@ 1")); //  digits only
+    assert_null (shoal_testkit_view_new_module (s_init_two, "counts@+1"));
     assert_null (shoal_testkit_view_new_module (s_init_two, "count"));
     assert_null (shoal_testkit_view_new_module (s_init_two, NULL));
     assert_null (shoal_testkit_view_new_module (s_init_fails, "counts"));

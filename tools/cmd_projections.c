@@ -73,8 +73,10 @@ static void s_help (FILE *out)
         "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
             PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
-        "invalid, busy_projection) or a resumed event failed again, 2 bad usage\n"
-        "(nothing sent), 3 no answer.\n\n" JSON_FAILURE_HELP "Examples:\n"
+        "invalid, busy_projection) or a resumed event failed again (failed_again;\n"
+        "--json: \"retry\" says what the retry did, \"projections\" the list as the\n"
+        "resume left it), 2 bad usage (nothing sent), 3 no answer.\n\n" JSON_FAILURE_HELP
+        "Examples:\n"
         "  shoal projections\n"
         "  shoal projections --watch\n"
         "  shoal projections --json | jq '.projections[] | select(.status==\"failed\")'\n"
@@ -569,7 +571,7 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
             outcome = s_resume_outcome (target, i, name, (uint32_t) failed[i].version, &failed[i],
                                         outcome_text, sizeof outcome_text);
             if (streq (outcome, "failed_again")) {
-                cmd_fail (&its, NULL, EXIT_REJECTED, "failed_again", "%s", outcome_text);
+                cmd_fail (&its, "projections", EXIT_REJECTED, "failed_again", "%s", outcome_text);
                 cmd_failure_keep (&failure, &its);
                 rc = rc == EXIT_ACCEPTED ? EXIT_REJECTED : rc;
             }

@@ -654,7 +654,8 @@ bool envelope_code_reserved (const char *code)
                                      "conflict",        "reply_too_big", "bad_reply",
                                      "handler_error",   "not_pending",   "resolving",
                                      "not_an_operator", "target_up",     "key_revoked",
-                                     "too_soon",        "tellable",      "untellable"};
+                                     "too_soon",        "tellable",      "untellable",
+                                     "bad_cancel"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp (code, reserved[i]) == 0)
             return true;
