@@ -75,6 +75,30 @@ int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64
     return journal_iter_close (it, rc);
 }
 
+int journal_db_log_holes (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *missing,
+                          uint64_t *from, uint64_t *to)
+{
+    *missing = *from = *to = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (db, read);
+    leveldb_iter_seek (it, "L", 1);
+    int rc = 0;
+    uint64_t next = 0; //  where the next record begins: the log's positions are from 0
+    for (; rc == 0 && s_is_log_key (it); leveldb_iter_next (it)) {
+        uint64_t first, count;
+        if ((rc = s_record_at (it, &first, &count)) != 0)
+            break;
+        if (first > next) {
+            if (*missing == 0) {
+                *from = next;
+                *to = first;
+            }
+            *missing += first - next;
+        }
+        next = first + count;
+    }
+    return journal_iter_close (it, rc);
+}
+
 int journal_log_recover (journal_t *self)
 {
     uint64_t next;

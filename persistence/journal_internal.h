@@ -296,6 +296,13 @@ bool journal_db_logged (leveldb_t *db, const leveldb_readoptions_t *read, char *
 //  log record). Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (the last record
 //  does not read).
 int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *end);
+//  The positions db's event log lacks before its last record (they are
+//  dense from 0: a hole is a commit a repair dropped, or a table lost)
+//  into *missing, the first hole's [*from, *to) (0 and 0: none). Reads
+//  every log record. Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (a record
+//  that does not read: the scan stops there).
+int journal_db_log_holes (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *missing,
+                          uint64_t *from, uint64_t *to);
 
 //  Folds the outbox notes a store holds into 'o' keys and deletes them,
 //  in one synced write (at open, before the store is shared). In notes.c.

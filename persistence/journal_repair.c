@@ -346,10 +346,12 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
 //  a node refuses a store with a log and no mark (a fill from the events
 //  would log each a second time). Sets *put when it did. Returns 0 or
 //  SHOAL_EIO with *error.
-static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, char **error)
+static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint64_t holes[3],
+                            char **error)
 {
     *put = false;
     *log_end = 0;
+    holes[0] = holes[1] = holes[2] = 0;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
     leveldb_options_set_paranoid_checks (options, 1);
@@ -383,6 +385,11 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, char 
     //  end unknown (UINT64_MAX), and the repair goes on (check says it).
     if (err || journal_db_log_end (db, read, log_end) != 0)
         *log_end = UINT64_MAX;
+    //  A record LevelDB's repair dropped from the middle of a log file
+    //  (its checksum failed) leaves a hole in the event log, not a shorter
+    //  end: found by a walk of the log, for the report (check reads it too).
+    if (!err && journal_db_log_holes (db, read, &holes[0], &holes[1], &holes[2]) != 0)
+        holes[0] = UINT64_MAX;
     leveldb_readoptions_destroy (read);
     if (!err && logged) {
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
@@ -494,15 +501,27 @@ static int s_repair_locked (const char *dir, char **report, char **error)
                                dir, failed, strerror (sync_rc));
         return SHOAL_EIO;
     }
-    bool mark_put;
-    uint64_t log_end;
-    int mark_rc = s_log_mark_back (dir, &mark_put, &log_end, error);
-    if (mark_rc)
-        return mark_rc;
-    if (!report)
-        return 0;
+    //  What LevelDB's repair said, read from its LOG before the store is
+    //  opened again, which moves LOG to LOG.old and starts a new one (the
+    //  report said "nothing dropped" after a record was).
+    zchunk_t *said = zchunk_new (NULL, 0);
     snprintf (path, sizeof path, "%s/LOG", dir);
     FILE *file = fopen (path, "r");
+    char line[1024];
+    while (file && fgets (line, sizeof line, file))
+        if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
+            strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
+            strstr (line, "Table #"))
+            zchunk_extend (said, line, strlen (line));
+    if (file)
+        fclose (file);
+    bool mark_put;
+    uint64_t log_end, holes[3];
+    int mark_rc = s_log_mark_back (dir, &mark_put, &log_end, holes, error);
+    if (mark_rc || !report) {
+        zchunk_destroy (&said);
+        return mark_rc;
+    }
     zchunk_t *lines = zchunk_new (NULL, 0);
     //  What the loss it accepts was: the acknowledged positions the log
     //  no longer holds (LevelDB's repair says nothing of a log cut short).
@@ -527,19 +546,30 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     if (loss)
         zchunk_extend (lines, loss, strlen (loss));
     zstr_free (&loss);
+    char *hole = holes[0] == UINT64_MAX
+                     ? zsys_sprintf ("shoal: the event log has a record that does not read: "
+                                     "`shoal check` says what it holds\n")
+                 : holes[0]
+                     ? zsys_sprintf ("shoal: the event log lacks %" PRIu64 " positions before its "
+                                     "end (the first from %" PRIu64 " to %" PRIu64 "): commits "
+                                     "whose records were dropped%s; the store is taken as it "
+                                     "is\n",
+                                     holes[0], holes[1], holes[2] - 1,
+                                     marked && holes[1] < synced
+                                         ? ", acknowledged (below the durable mark): their effects "
+                                           "are gone"
+                                         : "")
+                     : NULL;
+    if (hole)
+        zchunk_extend (lines, hole, strlen (hole));
+    zstr_free (&hole);
     if (mark_put) {
-        const char *said = "shoal: the event log's mark (metadata 'eventlog') was lost: put "
-                           "back (the log keeps the records it has)\n";
-        zchunk_extend (lines, said, strlen (said));
+        const char *put = "shoal: the event log's mark (metadata 'eventlog') was lost: put "
+                          "back (the log keeps the records it has)\n";
+        zchunk_extend (lines, put, strlen (put));
     }
-    char line[1024];
-    while (file && fgets (line, sizeof line, file))
-        if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||
-            strstr (line, "rchiv") || strstr (line, "error") || strstr (line, "Log #") ||
-            strstr (line, "Table #"))
-            zchunk_extend (lines, line, strlen (line));
-    if (file)
-        fclose (file);
+    zchunk_extend (lines, zchunk_data (said), zchunk_size (said));
+    zchunk_destroy (&said);
     zchunk_extend (lines, "", 1);
     *report = strdup ((char *) zchunk_data (lines));
     zchunk_destroy (&lines);

@@ -237,8 +237,10 @@ static char *s_not_ours (const char *dir, int origin)
     if (origin == 2)
         return zsys_sprintf ("the store in %s holds this shoal's records (key layout %s) but not "
                              "its metadata (the layout and the shard count): the table that held "
-                             "it is damaged or lost. It cannot be opened safely without it; keep "
-                             "a copy of the directory",
+                             "it is damaged or lost, and with it whatever else it held. It "
+                             "cannot be opened safely without it, and a repair cannot put it "
+                             "back: restore the directory from a backup (keep a copy of this "
+                             "one)",
                              dir, KEYS_LAYOUT);
     if (origin == 1)
         return zsys_sprintf ("the store in %s was made by an older shoal (key layout 1, without "

@@ -94,13 +94,27 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
 //  tried again. A client's command refused otherwise counts as rejected,
 //  so that a handler or a stream that keeps failing shows; unless the
 //  turn aborted the batch, whose outcomes are counted when it comes again.
+//  A full disk said first, and what to do, rather than LevelDB's words and
+//  a path that a reply's 255 bytes cut before the advice.
+bool turn_disk_full (const char *cause, const char *what, char *text, size_t size)
+{
+    if (!strstr (cause, "No space left on device"))
+        return false;
+    snprintf (text, size,
+              "%s: the node's disk is full (No space left on device): free room on it, and the "
+              "node takes commands again by itself",
+              what);
+    return true;
+}
+
 const char *turn_store_why (worker_t *self, int rc, const char *what, char *text, size_t size)
 {
-    char cause[160] = "";
+    char cause[512] = ""; //  the journal's, whole: a full disk is said at its end
     if (rc == SHOAL_EIO)
         journal_last_error (self->config->journal, cause, sizeof cause);
-    snprintf (text, size, "%s: %s%s%s%s", what, shoal_strerror (rc), cause[0] ? " (" : "", cause,
-              cause[0] ? ")" : "");
+    if (!turn_disk_full (cause, what, text, size))
+        snprintf (text, size, "%s: %s%s%.160s%s", what, shoal_strerror (rc), cause[0] ? " (" : "",
+                  cause, cause[0] ? ")" : "");
     return text;
 }
 

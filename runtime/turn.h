@@ -66,6 +66,10 @@ void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const 
 //  that a client or an operator tells a full disk from a damaged store.
 //  Returns text.
 const char *turn_store_why (worker_t *self, int rc, const char *what, char *text, size_t size);
+//  If the journal's cause (journal_last_error) is a full disk, writes
+//  "WHAT: the node's disk is full (...)" and what to do into text (size
+//  bytes), short enough for a reply's reason, and returns true.
+bool turn_disk_full (const char *cause, const char *what, char *text, size_t size);
 
 //  Stages a rejection that is not recorded in the inbox (the request never
 //  reached a handler: unknown type, bad payload, storage trouble), and

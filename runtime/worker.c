@@ -414,9 +414,11 @@ static void s_commit (worker_t *self)
     journal_last_error (self->config->journal, cause, sizeof cause);
     log_error ("worker %d: commit failed (%s: %s); reloading from the journal", self->index,
                shoal_strerror (rc), cause);
-    snprintf (reason, sizeof reason,
-              "the journal write failed (%s); nothing of this command was written: try again",
-              cause);
+    if (!turn_disk_full (cause, "the journal write failed, nothing of this command was written",
+                         reason, sizeof reason))
+        snprintf (reason, sizeof reason,
+                  "the journal write failed (%s); nothing of this command was written: try again",
+                  cause);
     s_abort (self, reason);
 }
 

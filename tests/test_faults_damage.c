@@ -106,6 +106,46 @@ static void test_damaged_log (void **state)
     assert_true (balance < f->acked);
 }
 
+//  A record's header damaged in the middle of a log file: LevelDB's
+//  repair reads logs without their checksums, but a length past its block
+//  drops the rest of that block ("dropping N bytes; bad record length"),
+//  whole commits with it. The repair says so: what LevelDB dropped (it
+//  read LevelDB's LOG after its own open of the store had started a new
+//  one, and said "nothing dropped"), and the hole it left in the event log
+//  (it said "no acknowledged position is missing", looking at the end).
+static void test_damaged_log_header (void **state)
+{
+    fixture_t *f = *state;
+    f->no_projections = true;
+    faults_fill_store (f, 600, SIGTERM); //  stopped: its SYNCED mark covers every deposit
+    char log[600];
+    s_newest (f, ".log", log, sizeof log);
+    int fd = open (log, O_RDWR);
+    assert_true (fd >= 0);
+    off_t size = lseek (fd, 0, SEEK_END);
+    //  The header of the record that starts the log's second 32 KiB block,
+    //  with a third block after it: its length (bytes 4 and 5) made 0xffff.
+    if (size < 2 * 32768 + 7)
+        fail_msg ("the log holds %lld bytes: too few for the test", (long long) size);
+    uint8_t length[2] = {0xff, 0xff};
+    assert_int_equal (pwrite (fd, length, sizeof length, 32768 + 4), (ssize_t) sizeof length);
+    close (fd);
+    char *output = NULL;
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair (exit %d): %s", code, output);
+    if (!strstr (output, "dropping") || !strstr (output, "bad record length"))
+        fail_msg ("the repair did not say what LevelDB dropped: %s", output);
+    if (!strstr (output, "the event log lacks") ||
+        !strstr (output, "acknowledged (below the durable mark): their effects are gone"))
+        fail_msg ("the repair did not say acknowledged commits are gone: %s", output);
+    free (output);
+    //  And the books show it: deposits acknowledged are gone.
+    int64_t balance = faults_books (f, NULL);
+    print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
+                   (long long) balance, (long long) f->acked);
+    assert_true (balance < f->acked);
+}
+
 //  The position the node's SYNCED file holds: its last line (0: none yet).
 static uint64_t s_synced_mark (fixture_t *f)
 {
@@ -451,6 +491,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_damaged_log, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_log_header, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_truncated_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
