@@ -24,6 +24,8 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
+typedef struct _zchunk_t zchunk_t; //  czmq's
+
 typedef struct _log_tail_t log_tail_t;                 //  the log's latest records (logtail.c)
 typedef struct _journal_filters_t journal_filters_t;   //  filters.c
 typedef struct _journal_verifier_t journal_verifier_t; //  verify.c
@@ -301,6 +303,13 @@ int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64
 //  into *missing, the first hole's [*from, *to) (0 and 0: none). Reads
 //  every log record. Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (a record
 //  that does not read: the scan stops there).
+//  A repair's first step (logclean.c): each LevelDB log file of dir read
+//  with its checksums; one holding records that fail them is written again
+//  without them (LevelDB's repair, which reads logs without checksums,
+//  would keep their bytes), the original kept in dir/lost/NAME.damaged, and
+//  a line "shoal: NAME: dropping N bytes; ..." appended to said. Returns 0,
+//  or SHOAL_EIO / SHOAL_EINVAL with *error (free() it), dir unchanged.
+int journal_logs_clean (const char *dir, zchunk_t *said, char **error);
 int journal_db_log_holes (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *missing,
                           uint64_t *from, uint64_t *to);
 

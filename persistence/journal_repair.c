@@ -409,7 +409,8 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint6
     return 0;
 }
 
-static int s_repair_locked (const char *dir, char **report, char **error)
+//  s_repair_locked, with cleaned for what the logs' clean dropped.
+static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report, char **error)
 {
     //  First the marks of how far the log was synced and that no stream
     //  has a gap: the repair may drop any record (and says so), and a crash
@@ -447,6 +448,12 @@ static int s_repair_locked (const char *dir, char **report, char **error)
     //  block whose bytes still parse but fail the checksum (which the
     //  store's open refuses) is dropped too, not kept as it is.
     leveldb_options_set_paranoid_checks (options, 1);
+    //  The logs without the records whose checksums fail, which LevelDB's
+    //  repair would keep (logclean.c).
+    if (journal_logs_clean (dir, cleaned, error) != 0) {
+        leveldb_options_destroy (options);
+        return SHOAL_EIO;
+    }
     zlist_t *inputs = s_inputs (dir);
     if (!inputs) {
         leveldb_options_destroy (options);
@@ -568,10 +575,23 @@ static int s_repair_locked (const char *dir, char **report, char **error)
                           "back (the log keeps the records it has)\n";
         zchunk_extend (lines, put, strlen (put));
     }
+    zchunk_extend (lines, zchunk_data (cleaned), zchunk_size (cleaned));
     zchunk_extend (lines, zchunk_data (said), zchunk_size (said));
     zchunk_destroy (&said);
     zchunk_extend (lines, "", 1);
     *report = strdup ((char *) zchunk_data (lines));
     zchunk_destroy (&lines);
     return 0;
+}
+
+static int s_repair_locked (const char *dir, char **report, char **error)
+{
+    zchunk_t *cleaned = zchunk_new (NULL, 0);
+    if (!cleaned) {
+        *error = strdup ("out of memory");
+        return SHOAL_ENOMEM;
+    }
+    int rc = s_repair_cleaning (dir, cleaned, report, error);
+    zchunk_destroy (&cleaned);
+    return rc;
 }

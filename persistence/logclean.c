@@ -1,0 +1,264 @@
+/*  logclean.c - a repair's first step: LevelDB's log files made to hold
+    only records whose checksums hold. See journal_internal.h
+    (journal_logs_clean).
+
+    LevelDB's repair reads the logs without their checksums (its reader is
+    made with checksum false in repair.cc), so a record whose bytes were
+    damaged while their framing held (a flipped byte in a key or a value)
+    went into the repaired store as it read: a malformed record, or worse,
+    one that decodes, an amount changed. So before it runs, each log is
+    read as LevelDB's recovery reads it, with checksums (the format of
+    LevelDB's doc/log_format.md: 32 KiB blocks of records, each with a
+    7-byte header: masked CRC32C of its type and data, length, type; a
+    record cut in fragments FIRST, MIDDLE..., LAST). A physical record whose
+    checksum fails, or whose length passes its block, drops the rest of its
+    block, as LevelDB's own reader does; a logical record missing a
+    fragment is dropped whole. A log with something dropped is written
+    again with its good records only, in the same format; the original is
+    kept in lost/ as NAME.damaged first, and the clean one takes its name
+    by a rename, so that at every moment one of the two is there.
+*/
+#include "journal_internal.h"
+#include "dirsync.h"
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOCK 32768
+#define HEADER 7
+enum { ZERO = 0, FULL = 1, FIRST = 2, MIDDLE = 3, LAST = 4 };
+
+static uint32_t s_crc_table[256];
+
+static void s_crc_init (void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t crc = i;
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1; //  CRC32C, reflected
+        s_crc_table[i] = crc;
+    }
+}
+
+static uint32_t s_crc (uint32_t crc, const uint8_t *data, size_t size)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < size; i++)
+        crc = s_crc_table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+//  LevelDB stores a CRC masked (crc32c.h: Mask).
+static uint32_t s_mask (uint32_t crc)
+{
+    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+//  The checksum a record of type over data holds.
+static uint32_t s_record_crc (uint8_t type, const uint8_t *data, size_t size)
+{
+    return s_mask (s_crc (s_crc (0, &type, 1), data, size));
+}
+
+//  Appends one logical record to out, fragmented as LevelDB's log writer
+//  does (log_writer.cc); out's size is its offset in the file.
+static void s_write_record (zchunk_t *out, const uint8_t *data, size_t size)
+{
+    bool begin = true;
+    do {
+        size_t left = BLOCK - zchunk_size (out) % BLOCK;
+        if (left < HEADER) { //  a trailer of zeros
+            static const uint8_t zeros[HEADER] = {0};
+            zchunk_extend (out, zeros, left);
+            left = BLOCK;
+        }
+        size_t room = left - HEADER, piece = size < room ? size : room;
+        bool end = piece == size;
+        uint8_t type = begin && end ? FULL : begin ? FIRST : end ? LAST : MIDDLE;
+        uint32_t crc = s_record_crc (type, data, piece);
+        uint8_t header[HEADER] = {(uint8_t) crc,
+                                  (uint8_t) (crc >> 8),
+                                  (uint8_t) (crc >> 16),
+                                  (uint8_t) (crc >> 24),
+                                  (uint8_t) piece,
+                                  (uint8_t) (piece >> 8),
+                                  type};
+        zchunk_extend (out, header, HEADER);
+        zchunk_extend (out, data, piece);
+        data += piece;
+        size -= piece;
+        begin = false;
+    } while (size > 0);
+}
+
+//  Reads the log in (size bytes) with checksums into out (its good
+//  logical records, written again); the bytes dropped into *dropped and
+//  the first reason into why (a static text). Never fails: what does not
+//  read is dropped.
+static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *dropped,
+                     const char **why)
+{
+    zchunk_t *record = zchunk_new (NULL, 0); //  the fragments so far
+    bool in_record = false;
+    for (size_t block = 0; block < size; block += BLOCK) {
+        size_t end = block + BLOCK < size ? block + BLOCK : size;
+        for (size_t at = block; at + HEADER <= end;) {
+            const uint8_t *h = in + at;
+            uint32_t crc = (uint32_t) h[0] | (uint32_t) h[1] << 8 | (uint32_t) h[2] << 16 |
+                           (uint32_t) h[3] << 24;
+            size_t length = (size_t) h[4] | (size_t) h[5] << 8;
+            uint8_t type = h[6];
+            if (type == ZERO && length == 0)
+                break; //  preallocated zeros: the rest of the block, as LevelDB skips it
+            const char *bad = at + HEADER + length > end                       ? "bad record length"
+                              : s_record_crc (type, h + HEADER, length) != crc ? "checksum mismatch"
+                              : type < FULL || type > LAST ? "unknown record type"
+                                                           : NULL;
+            if (bad) { //  as LevelDB's reader: the rest of the block, and the
+                       //  record whose fragments it was gathering
+                *dropped += end - at + (in_record ? zchunk_size (record) : 0);
+                *why = *why ? *why : bad;
+                in_record = false;
+                break;
+            }
+            const uint8_t *data = h + HEADER;
+            if ((type == FULL || type == FIRST) && in_record) { //  a record cut short
+                *dropped += zchunk_size (record);
+                *why = *why ? *why : "missing end of fragmented record";
+                in_record = false;
+            }
+            if (type == FULL)
+                s_write_record (out, data, length);
+            else if (type == FIRST) {
+                zchunk_set (record, NULL, 0); //  (zchunk_set cuts what passes its room)
+                zchunk_extend (record, data, length);
+                in_record = true;
+            } else if (!in_record) { //  MIDDLE or LAST without its FIRST
+                *dropped += HEADER + length;
+                *why = *why ? *why : "missing start of fragmented record";
+            } else {
+                zchunk_extend (record, data, length);
+                if (type == LAST) {
+                    s_write_record (out, zchunk_data (record), zchunk_size (record));
+                    in_record = false;
+                }
+            }
+            at += HEADER + length;
+        }
+    }
+    //  A record cut short at the end is a crash's torn write, which
+    //  LevelDB's recovery drops without a word too: not counted.
+    zchunk_destroy (&record);
+}
+
+//  Writes size bytes of data to path, synced. Returns 0 or an errno.
+static int s_write_file (const char *path, const void *data, size_t size)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    const uint8_t *p = data;
+    int rc = 0;
+    while (size > 0 && rc == 0) {
+        ssize_t n = write (fd, p, size);
+        if (n > 0) {
+            p += n;
+            size -= (size_t) n;
+        } else if (n < 0 && errno != EINTR)
+            rc = errno;
+    }
+    if (rc == 0 && fsync (fd) != 0)
+        rc = errno;
+    close (fd);
+    return rc;
+}
+
+//  Cleans the log dir/name; a line of what it dropped into said.
+static int s_clean_log (const char *dir, const char *name, zchunk_t *said, char **error)
+{
+    char path[PATH_MAX], kept[PATH_MAX], clean[PATH_MAX], lost[PATH_MAX];
+    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
+        snprintf (lost, sizeof lost, "%s/lost", dir) >= (int) sizeof lost ||
+        snprintf (kept, sizeof kept, "%s/%s.damaged", lost, name) >= (int) sizeof kept ||
+        snprintf (clean, sizeof clean, "%s/%s.clean", dir, name) >= (int) sizeof clean) {
+        *error = zsys_sprintf ("the path of %s is too long", dir);
+        return SHOAL_EINVAL;
+    }
+    zfile_t *file = zfile_new (dir, name);
+    zchunk_t *in =
+        file && zfile_input (file) == 0 ? zfile_read (file, zfile_cursize (file), 0) : NULL;
+    zfile_destroy (&file);
+    if (!in) {
+        *error = zsys_sprintf ("cannot read %s: %s", path, strerror (errno ? errno : EIO));
+        return SHOAL_EIO;
+    }
+    zchunk_t *out = zchunk_new (NULL, 0);
+    size_t dropped = 0;
+    const char *why = NULL;
+    s_clean (zchunk_data (in), zchunk_size (in), out, &dropped, &why);
+    int rc = 0;
+    if (dropped) {
+        int err = mkdir (lost, 0700) != 0 && errno != EEXIST ? errno : 0;
+        if (!err)
+            err = s_write_file (kept, zchunk_data (in), zchunk_size (in));
+        if (!err)
+            err = s_write_file (clean, zchunk_data (out), zchunk_size (out));
+        if (!err && dirsync_sync (lost, NULL) != 0)
+            err = errno ? errno : EIO;
+        if (!err && rename (clean, path) != 0)
+            err = errno;
+        if (!err && dirsync_sync (dir, NULL) != 0)
+            err = errno ? errno : EIO;
+        if (err) {
+            unlink (clean);
+            *error = zsys_sprintf ("cannot write %s without its damaged records: %s; nothing "
+                                   "was repaired",
+                                   path, strerror (err));
+            rc = SHOAL_EIO;
+        } else {
+            char *line = zsys_sprintf ("shoal: %s: dropping %zu bytes; Corruption: %s (records "
+                                       "whose checksums fail, which LevelDB's repair would have "
+                                       "kept; the log as it was is in lost/%s.damaged)\n",
+                                       name, dropped, why, name);
+            zchunk_extend (said, line, strlen (line));
+            zstr_free (&line);
+        }
+    }
+    zchunk_destroy (&in);
+    zchunk_destroy (&out);
+    return rc;
+}
+
+int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once (&once, s_crc_init);
+    DIR *listing = opendir (dir);
+    if (!listing) {
+        *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
+        return SHOAL_EIO;
+    }
+    zlist_t *logs = zlist_new ();
+    zlist_autofree (logs);
+    for (struct dirent *entry; (entry = readdir (listing));) {
+        size_t len = strlen (entry->d_name);
+        if (len > 4 && strcmp (entry->d_name + len - 4, ".log") == 0 &&
+            strspn (entry->d_name, "0123456789") == len - 4)
+            zlist_append (logs, entry->d_name);
+    }
+    closedir (listing);
+    int rc = 0;
+    for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs))
+        rc = s_clean_log (dir, name, said, error);
+    zlist_destroy (&logs);
+    return rc;
+}
