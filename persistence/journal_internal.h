@@ -305,11 +305,15 @@ int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64
 //  that does not read: the scan stops there).
 //  A repair's first step (logclean.c): each LevelDB log file of dir read
 //  with its checksums; one holding records that fail them is written again
-//  without them (LevelDB's repair, which reads logs without checksums,
-//  would keep their bytes), the original kept in dir/lost/NAME.damaged, and
-//  a line "shoal: NAME: dropping N bytes; ..." appended to said. Returns 0,
-//  or SHOAL_EIO / SHOAL_EINVAL with *error (free() it), dir unchanged.
+//  without them beside it, as NAME.clean (LevelDB's repair, which reads
+//  logs without checksums, would keep their bytes), the original kept in
+//  dir/lost/NAME.damaged, and a line "shoal: NAME: dropping N bytes; ..."
+//  appended to said. Returns 0, or SHOAL_EIO / SHOAL_EINVAL with *error
+//  (free() it), the store unchanged.
 int journal_logs_clean (const char *dir, zchunk_t *said, char **error);
+//  Puts each NAME.clean of dir in place of its log NAME, and syncs dir.
+//  Returns 0, or SHOAL_EIO with *error (free() it).
+int journal_logs_swap (const char *dir, char **error);
 int journal_db_log_holes (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *missing,
                           uint64_t *from, uint64_t *to);
 

@@ -425,6 +425,11 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     char path[PATH_MAX];
     uint64_t synced; //  how far the node said its log was durable (acknowledged)
     bool marked = journal_mark_read (dir, &synced);
+    //  The logs without the records LevelDB's recovery refuses, which its
+    //  repair would keep (logclean.c), before anything else is changed:
+    //  a clean that fails leaves the store as it was, marks included.
+    if (journal_logs_clean (dir, cleaned, error) != 0)
+        return SHOAL_EIO;
     const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, JOURNAL_CHECK_FILE,
                              "CURRENT"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
@@ -442,18 +447,14 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
         *error = zsys_sprintf ("cannot sync %s before the repair: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }
+    if (journal_logs_swap (dir, error) != 0) //  the store refused until a repair ends
+        return SHOAL_EIO;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
     //  Paranoid: the repair then reads tables with their checksums, so a
     //  block whose bytes still parse but fail the checksum (which the
     //  store's open refuses) is dropped too, not kept as it is.
     leveldb_options_set_paranoid_checks (options, 1);
-    //  The logs without the records whose checksums fail, which LevelDB's
-    //  repair would keep (logclean.c).
-    if (journal_logs_clean (dir, cleaned, error) != 0) {
-        leveldb_options_destroy (options);
-        return SHOAL_EIO;
-    }
     zlist_t *inputs = s_inputs (dir);
     if (!inputs) {
         leveldb_options_destroy (options);
@@ -563,8 +564,9 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
                                      "is\n",
                                      holes[0], holes[1], holes[2] - 1,
                                      marked && holes[1] < synced
-                                         ? ", acknowledged (below the durable mark): their effects "
-                                           "are gone"
+                                         ? ", acknowledged (below the durable mark): what they "
+                                           "did may be gone (`shoal check` says what the books "
+                                           "hold)"
                                          : "")
                      : NULL;
     if (hole)

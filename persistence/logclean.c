@@ -14,9 +14,12 @@
     checksum fails, or whose length passes its block, drops the rest of its
     block, as LevelDB's own reader does; a logical record missing a
     fragment is dropped whole. A log with something dropped is written
-    again with its good records only, in the same format; the original is
-    kept in lost/ as NAME.damaged first, and the clean one takes its name
-    by a rename, so that at every moment one of the two is there.
+    again with its good records only, in the same format, as NAME.clean
+    beside it, the original kept in lost/ as NAME.damaged first; the clean
+    one takes the log's name by a rename (journal_logs_swap) once the
+    repair has removed the store's marks, so that a clean that fails, or a
+    repair cut short before, leaves the store as it was, and at every
+    moment the log or its clean copy has its name.
 */
 #include "journal_internal.h"
 #include "dirsync.h"
@@ -100,16 +103,30 @@ static void s_write_record (zchunk_t *out, const uint8_t *data, size_t size)
     } while (size > 0);
 }
 
-//  Reads the log in (size bytes) with checksums into out (its good
-//  logical records, written again); the bytes dropped into *dropped and
-//  the first reason into why (a static text). Never fails: what does not
-//  read is dropped.
+//  Drops the record whose fragments were being gathered, if any: its
+//  bytes counted, why said, as LevelDB's reader does.
+static void s_drop_gathered (zchunk_t *record, bool *in_record, size_t *dropped, const char **why,
+                             const char *reason)
+{
+    if (*in_record && zchunk_size (record)) {
+        *dropped += zchunk_size (record);
+        *why = *why ? *why : reason;
+    }
+    *in_record = false;
+}
+
+//  Reads the log in (size bytes) with checksums, as LevelDB's log_reader.cc
+//  does, into out (its good logical records, written again); the bytes
+//  dropped into *dropped and the first reason into why (a static text).
+//  Never fails: what does not read is dropped. What LevelDB takes for a
+//  crash's torn end (a header or a record cut by the file's end, a record
+//  whose fragments end there) is not counted, and is left out as it is.
 static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *dropped,
                      const char **why)
 {
     zchunk_t *record = zchunk_new (NULL, 0); //  the fragments so far
-    bool in_record = false;
-    for (size_t block = 0; block < size; block += BLOCK) {
+    bool in_record = false, torn = false;
+    for (size_t block = 0; block < size && !torn; block += BLOCK) {
         size_t end = block + BLOCK < size ? block + BLOCK : size;
         for (size_t at = block; at + HEADER <= end;) {
             const uint8_t *h = in + at;
@@ -117,33 +134,40 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                            (uint32_t) h[3] << 24;
             size_t length = (size_t) h[4] | (size_t) h[5] << 8;
             uint8_t type = h[6];
-            if (type == ZERO && length == 0)
-                break; //  preallocated zeros: the rest of the block, as LevelDB skips it
+            if (at + HEADER + length > end && end == size) {
+                torn = true; //  the writer died writing it: the end, no damage
+                break;
+            }
+            if (type == ZERO && length == 0) { //  preallocated zeros: the rest of the block
+                s_drop_gathered (record, &in_record, dropped, why, "error in middle of record");
+                break;
+            }
             const char *bad = at + HEADER + length > end                       ? "bad record length"
                               : s_record_crc (type, h + HEADER, length) != crc ? "checksum mismatch"
-                              : type < FULL || type > LAST ? "unknown record type"
-                                                           : NULL;
-            if (bad) { //  as LevelDB's reader: the rest of the block, and the
-                       //  record whose fragments it was gathering
-                *dropped += end - at + (in_record ? zchunk_size (record) : 0);
+                                                                               : NULL;
+            if (bad) { //  the rest of the block, and the record being gathered
+                *dropped += end - at;
                 *why = *why ? *why : bad;
-                in_record = false;
+                s_drop_gathered (record, &in_record, dropped, why, bad);
                 break;
             }
             const uint8_t *data = h + HEADER;
-            if ((type == FULL || type == FIRST) && in_record) { //  a record cut short
-                *dropped += zchunk_size (record);
-                *why = *why ? *why : "missing end of fragmented record";
-                in_record = false;
-            }
-            if (type == FULL)
-                s_write_record (out, data, length);
-            else if (type == FIRST) {
-                zchunk_set (record, NULL, 0); //  (zchunk_set cuts what passes its room)
-                zchunk_extend (record, data, length);
-                in_record = true;
+            at += HEADER + length;
+            if (type < FULL || type > LAST) { //  that fragment, and the record being gathered
+                *dropped += length;
+                *why = *why ? *why : "unknown record type";
+                s_drop_gathered (record, &in_record, dropped, why, "unknown record type");
+            } else if (type == FULL || type == FIRST) {
+                s_drop_gathered (record, &in_record, dropped, why, "partial record without end");
+                if (type == FULL)
+                    s_write_record (out, data, length);
+                else {
+                    zchunk_set (record, NULL, 0); //  (zchunk_set cuts what passes its room)
+                    zchunk_extend (record, data, length);
+                    in_record = true;
+                }
             } else if (!in_record) { //  MIDDLE or LAST without its FIRST
-                *dropped += HEADER + length;
+                *dropped += length;
                 *why = *why ? *why : "missing start of fragmented record";
             } else {
                 zchunk_extend (record, data, length);
@@ -152,11 +176,10 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                     in_record = false;
                 }
             }
-            at += HEADER + length;
         }
     }
-    //  A record cut short at the end is a crash's torn write, which
-    //  LevelDB's recovery drops without a word too: not counted.
+    //  A record whose fragments the file's end cut is a crash's torn write,
+    //  which LevelDB's recovery drops without a word too: not counted.
     zchunk_destroy (&record);
 }
 
@@ -206,32 +229,43 @@ static int s_clean_log (const char *dir, const char *name, zchunk_t *said, char 
     const char *why = NULL;
     s_clean (zchunk_data (in), zchunk_size (in), out, &dropped, &why);
     int rc = 0;
+    unlink (clean); //  one a repair cut short left: never the log
     if (dropped) {
+        //  The original kept first, then the clean copy takes its name: at
+        //  every moment one of the two is there, and the original is kept.
         int err = mkdir (lost, 0700) != 0 && errno != EEXIST ? errno : 0;
+        if (!err && dirsync_sync (dir, NULL) != 0) //  lost/ itself
+            err = errno ? errno : EIO;
         if (!err)
             err = s_write_file (kept, zchunk_data (in), zchunk_size (in));
         if (!err)
             err = s_write_file (clean, zchunk_data (out), zchunk_size (out));
         if (!err && dirsync_sync (lost, NULL) != 0)
             err = errno ? errno : EIO;
-        if (!err && rename (clean, path) != 0)
-            err = errno;
-        if (!err && dirsync_sync (dir, NULL) != 0)
+        if (!err && dirsync_sync (dir, NULL) != 0) //  NAME.clean, for journal_logs_swap
             err = errno ? errno : EIO;
         if (err) {
             unlink (clean);
-            *error = zsys_sprintf ("cannot write %s without its damaged records: %s; nothing "
-                                   "was repaired",
-                                   path, strerror (err));
+            unlink (kept);
+            *error = zsys_sprintf ("cannot write %s without its damaged records: %s; the store is "
+                                   "as it was%s",
+                                   path, strerror (err),
+                                   err == ENOSPC ? ": make room, then run the repair again" : "");
             rc = SHOAL_EIO;
         } else {
             char *line = zsys_sprintf ("shoal: %s: dropping %zu bytes; Corruption: %s (records "
-                                       "whose checksums fail, which LevelDB's repair would have "
+                                       "LevelDB's recovery refuses, which its repair would have "
                                        "kept; the log as it was is in lost/%s.damaged)\n",
                                        name, dropped, why, name);
             zchunk_extend (said, line, strlen (line));
             zstr_free (&line);
         }
+    } else if (access (kept, F_OK) == 0) { //  cleaned by a repair cut short after
+        char *line = zsys_sprintf ("shoal: %s: an earlier repair, cut short, dropped records of it "
+                                   "(the log as it was is in lost/%s.damaged)\n",
+                                   name, name);
+        zchunk_extend (said, line, strlen (line));
+        zstr_free (&line);
     }
     zchunk_destroy (&in);
     zchunk_destroy (&out);
@@ -260,5 +294,34 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
     for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs))
         rc = s_clean_log (dir, name, said, error);
     zlist_destroy (&logs);
+    return rc;
+}
+
+int journal_logs_swap (const char *dir, char **error)
+{
+    DIR *listing = opendir (dir);
+    if (!listing) {
+        *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
+        return SHOAL_EIO;
+    }
+    int rc = 0;
+    for (struct dirent *entry; rc == 0 && (entry = readdir (listing));) {
+        size_t len = strlen (entry->d_name);
+        if (len <= 10 || strcmp (entry->d_name + len - 10, ".log.clean") != 0)
+            continue;
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf (from, sizeof from, "%s/%s", dir, entry->d_name);
+        snprintf (to, sizeof to, "%s/%.*s", dir, (int) (len - 6), entry->d_name);
+        if (rename (from, to) != 0) {
+            *error = zsys_sprintf ("cannot put %s in place of %s: %s; run the repair again", from,
+                                   to, strerror (errno));
+            rc = SHOAL_EIO;
+        }
+    }
+    closedir (listing);
+    if (rc == 0 && dirsync_sync (dir, NULL) != 0) {
+        *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (errno));
+        rc = SHOAL_EIO;
+    }
     return rc;
 }
