@@ -119,8 +119,9 @@ static void s_drop_gathered (zchunk_t *record, bool *in_record, size_t *dropped,
 //  does, into out (its good logical records, written again); the bytes
 //  dropped into *dropped and the first reason into why (a static text).
 //  Never fails: what does not read is dropped. What LevelDB takes for a
-//  crash's torn end (a header or a record cut by the file's end, a record
-//  whose fragments end there) is not counted, and is left out as it is.
+//  crash's torn end (a header or a record cut by the file's end in a last
+//  block shorter than a block, a record whose fragments end there) is not
+//  counted, and is left out as it is.
 static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *dropped,
                      const char **why)
 {
@@ -134,7 +135,7 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                            (uint32_t) h[3] << 24;
             size_t length = (size_t) h[4] | (size_t) h[5] << 8;
             uint8_t type = h[6];
-            if (at + HEADER + length > end && end == size) {
+            if (at + HEADER + length > end && end == size && end - block < BLOCK) {
                 torn = true; //  the writer died writing it: the end, no damage
                 break;
             }
@@ -206,8 +207,10 @@ static int s_write_file (const char *path, const void *data, size_t size)
 }
 
 //  Cleans the log dir/name; a line of what it dropped into said.
-static int s_clean_log (const char *dir, const char *name, zchunk_t *said, char **error)
+static int s_clean_log (const char *dir, const char *name, zchunk_t *said, bool *wrote,
+                        char **error)
 {
+    *wrote = false;
     char path[PATH_MAX], kept[PATH_MAX], clean[PATH_MAX], lost[PATH_MAX];
     if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
         snprintf (lost, sizeof lost, "%s/lost", dir) >= (int) sizeof lost ||
@@ -229,7 +232,6 @@ static int s_clean_log (const char *dir, const char *name, zchunk_t *said, char 
     const char *why = NULL;
     s_clean (zchunk_data (in), zchunk_size (in), out, &dropped, &why);
     int rc = 0;
-    unlink (clean); //  one a repair cut short left: never the log
     if (dropped) {
         //  The original kept first, then the clean copy takes its name: at
         //  every moment one of the two is there, and the original is kept.
@@ -253,6 +255,7 @@ static int s_clean_log (const char *dir, const char *name, zchunk_t *said, char 
                                    err == ENOSPC ? ": make room, then run the repair again" : "");
             rc = SHOAL_EIO;
         } else {
+            *wrote = true;
             char *line = zsys_sprintf ("shoal: %s: dropping %zu bytes; Corruption: %s (records "
                                        "LevelDB's recovery refuses, which its repair would have "
                                        "kept; the log as it was is in lost/%s.damaged)\n",
@@ -288,11 +291,33 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
         if (len > 4 && strcmp (entry->d_name + len - 4, ".log") == 0 &&
             strspn (entry->d_name, "0123456789") == len - 4)
             zlist_append (logs, entry->d_name);
+        //  A clean copy a repair cut short left, whose log may be gone
+        //  since: never swapped in by this one (only what it writes is).
+        if (len > 10 && strcmp (entry->d_name + len - 10, ".log.clean") == 0) {
+            char stale[PATH_MAX];
+            if (snprintf (stale, sizeof stale, "%s/%s", dir, entry->d_name) < (int) sizeof stale)
+                unlink (stale);
+        }
     }
     closedir (listing);
     int rc = 0;
-    for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs))
-        rc = s_clean_log (dir, name, said, error);
+    zlist_t *written = zlist_new (); //  the logs a clean copy was written for
+    for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
+        bool wrote;
+        rc = s_clean_log (dir, name, said, &wrote, error);
+        if (wrote)
+            zlist_append (written, name);
+    }
+    //  One that failed: what the others wrote goes too, so that the store
+    //  is as it was (the error says so).
+    for (char *name = zlist_first (written); rc && name; name = zlist_next (written)) {
+        char path[PATH_MAX];
+        snprintf (path, sizeof path, "%s/%s.clean", dir, name);
+        unlink (path);
+        snprintf (path, sizeof path, "%s/lost/%s.damaged", dir, name);
+        unlink (path);
+    }
+    zlist_destroy (&written);
     zlist_destroy (&logs);
     return rc;
 }
