@@ -60,14 +60,18 @@ static void test_forced_then_answered (void **state)
         repair_id_on (fx, "transfer", prefix, 0, transfer[k], sizeof transfer[k]);
         snprintf (address[k], sizeof address[k], "transfer/%s", transfer[k]);
     }
-    //  Their Credits reach n3's socket before n3 is seen down: none was
-    //  dropped for a link seen down.
+    //  Their Credits reach n3's socket before n3 is seen down (most runs),
+    //  or, on a machine slow enough that n3 was seen down first (3 s after
+    //  its SIGSTOP), are dropped for the link seen down and re-sent once it
+    //  is up: either way they stay pending, and what follows holds for both
+    //  (this was an assertion, and failed the test on a loaded machine).
     int64_t dropped = repair_stat (fx, 0, "dropped");
     kill (fx->pids[2], SIGSTOP);
     repair_transfers (fx, 0, 2, transfer, from, to);
     for (int k = 0; k < 2; k++)
         repair_wait_pending (fx, false, address[k], "Credit", id[k], json, sizeof json);
-    assert_int_equal (repair_stat (fx, 0, "dropped"), dropped);
+    print_message ("Credits dropped for n3 seen down before they went: %lld\n",
+                   (long long) (repair_stat (fx, 0, "dropped") - dropped));
     repair_wait_link (fx, 0, 2, false);
     //  Seen down, but silent for less than --silent-for (30 s by default):
     //  refused, too_soon, and nothing ended (it is still pending).
