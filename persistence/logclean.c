@@ -235,17 +235,15 @@ static int s_clean_log (const char *dir, const char *name, zchunk_t *said, bool 
     if (dropped) {
         //  The original kept first, then the clean copy takes its name: at
         //  every moment one of the two is there, and the original is kept.
-        int err = mkdir (lost, 0700) != 0 && errno != EEXIST ? errno : 0;
-        if (!err && dirsync_sync (dir, NULL) != 0) //  lost/ itself
-            err = errno ? errno : EIO;
+        int err = dirsync_create (lost, NULL); //  lost/, its name in dir synced
         if (!err)
             err = s_write_file (kept, zchunk_data (in), zchunk_size (in));
         if (!err)
             err = s_write_file (clean, zchunk_data (out), zchunk_size (out));
-        if (!err && dirsync_sync (lost, NULL) != 0)
-            err = errno ? errno : EIO;
-        if (!err && dirsync_sync (dir, NULL) != 0) //  NAME.clean, for journal_logs_swap
-            err = errno ? errno : EIO;
+        if (!err)
+            err = dirsync_sync (lost, NULL);
+        if (!err)
+            err = dirsync_sync (dir, NULL); //  NAME.clean, for journal_logs_swap
         if (err) {
             unlink (clean);
             unlink (kept);
@@ -344,8 +342,9 @@ int journal_logs_swap (const char *dir, char **error)
         }
     }
     closedir (listing);
-    if (rc == 0 && dirsync_sync (dir, NULL) != 0) {
-        *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (errno));
+    int err = rc == 0 ? dirsync_sync (dir, NULL) : 0; //  an errno value, not errno
+    if (err) {
+        *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (err));
         rc = SHOAL_EIO;
     }
     return rc;

@@ -449,6 +449,41 @@ static void *s_curve_greeter (void *arg)
     return NULL;
 }
 
+//  A greeter of CURVE clients only on an ipc:// endpoint in a directory
+//  of its own, and the request the tests send it.
+#define GREETER_DIR "/tmp/shoal-test-client-XXXXXX" //  mkdtemp's template
+typedef struct {
+    char dir[sizeof GREETER_DIR];
+    char endpoint[128];
+    pthread_t thread;
+    envelope_t request; //  a stats query
+} greeter_t;
+
+//  Starts a greeter; s_greeter_stop ends it.
+static void s_greeter_start (greeter_t *greeter)
+{
+    memcpy (greeter->dir, GREETER_DIR, sizeof GREETER_DIR);
+    assert_non_null (mkdtemp (greeter->dir));
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf (address.sun_path, sizeof address.sun_path, "%s/node.ipc", greeter->dir);
+    s_curve_listener = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (s_curve_listener >= 0);
+    assert_int_equal (bind (s_curve_listener, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (s_curve_listener, 64), 0);
+    assert_int_equal (pthread_create (&greeter->thread, NULL, s_curve_greeter, NULL), 0);
+    snprintf (greeter->endpoint, sizeof greeter->endpoint, "ipc://%s", address.sun_path);
+    client_request (&greeter->request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+}
+
+static void s_greeter_stop (greeter_t *greeter)
+{
+    shutdown (s_curve_listener, SHUT_RDWR);
+    close (s_curve_listener);
+    pthread_join (greeter->thread, NULL);
+    unlink (greeter->endpoint + strlen ("ipc://"));
+    assert_int_equal (rmdir (greeter->dir), 0);
+}
+
 //  A plain client's call to a node that takes CURVE clients only: when
 //  the node's greeting comes before ours, libzmq ends the connection on
 //  our side, and the DEALER may have no peer for ever after; the call's
@@ -457,54 +492,26 @@ static void *s_curve_greeter (void *arg)
 //  Each call gives up within its timeout, 600 times, each made 2 ms
 //  after its client connects (the race: without the fix 3 runs of 3
 //  hung); SIGALRM ends a hung test.
-//  A greeter of CURVE clients only on an ipc:// endpoint in dir: its
-//  endpoint is written into endpoint. s_greeter_stop ends it.
-static pthread_t s_greeter_start (char *dir, char *endpoint, size_t size)
-{
-    assert_non_null (mkdtemp (dir));
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    snprintf (address.sun_path, sizeof address.sun_path, "%s/node.ipc", dir);
-    s_curve_listener = socket (AF_UNIX, SOCK_STREAM, 0);
-    assert_true (s_curve_listener >= 0);
-    assert_int_equal (bind (s_curve_listener, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (listen (s_curve_listener, 64), 0);
-    pthread_t greeter;
-    assert_int_equal (pthread_create (&greeter, NULL, s_curve_greeter, NULL), 0);
-    snprintf (endpoint, size, "ipc://%s", address.sun_path);
-    return greeter;
-}
-
-static void s_greeter_stop (pthread_t greeter, const char *dir, const char *endpoint)
-{
-    shutdown (s_curve_listener, SHUT_RDWR);
-    close (s_curve_listener);
-    pthread_join (greeter, NULL);
-    unlink (endpoint + strlen ("ipc://"));
-    assert_int_equal (rmdir (dir), 0);
-}
-
 static void test_call_curve_only_endpoint (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
-    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
-    envelope_t request;
-    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    greeter_t greeter;
+    s_greeter_start (&greeter);
     alarm (120); //  the hang: SIGALRM ends the test
     for (int i = 0; i < 600; i++) {
-        client_t *client = client_new (endpoint);
+        client_t *client = client_new (greeter.endpoint);
         assert_non_null (client);
         usleep (2000); //  the race's timing, not a wait for a condition
         client_reply_t reply;
         int64_t started = zclock_mono ();
-        assert_int_equal (client_call (client, &request, 20, &reply), SHOAL_ETIMEOUT);
+        assert_int_equal (client_call (client, &greeter.request, 20, &reply), SHOAL_ETIMEOUT);
         int64_t took = zclock_mono () - started;
         if (took > 10000)
             fail_msg ("call %d of 20 ms gave up after %d ms", i, (int) took);
         client_destroy (&client);
     }
     alarm (0);
-    s_greeter_stop (greeter, dir, endpoint);
+    s_greeter_stop (&greeter);
 }
 
 //  The same for a plain client's send, which has no call's timeout: it
@@ -516,19 +523,17 @@ static void test_call_curve_only_endpoint (void **state)
 static void test_send_curve_only_endpoint (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
-    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
-    envelope_t request;
-    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    greeter_t greeter;
+    s_greeter_start (&greeter);
     alarm (120); //  the hang: SIGALRM ends the test
     int timed_out = 0;
     for (int i = 0; i < 600 && !timed_out; i++) {
-        client_t *client = client_new (endpoint);
+        client_t *client = client_new (greeter.endpoint);
         assert_non_null (client);
         for (int sent = 0; sent < 50 && !timed_out; sent++) {
             usleep (2000); //  the race's timing, not a wait for a condition
             int64_t started = zclock_mono ();
-            int rc = client_send (client, &request);
+            int rc = client_send (client, &greeter.request);
             int64_t took = zclock_mono () - started;
             if (rc != 0 && rc != SHOAL_ETIMEOUT)
                 fail_msg ("send %d gave %s", i, shoal_strerror (rc));
@@ -540,7 +545,7 @@ static void test_send_curve_only_endpoint (void **state)
     }
     alarm (0);
     assert_int_equal (timed_out, 1);
-    s_greeter_stop (greeter, dir, endpoint);
+    s_greeter_stop (&greeter);
 }
 
 static int s_window_make (void *arg, size_t index, envelope_t *request, uint8_t *payload,
@@ -573,9 +578,9 @@ static int s_window_reply (void *arg, size_t index, const client_reply_t *reply,
 static void test_window_curve_only_endpoint (void **state)
 {
     (void) state;
-    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
-    pthread_t greeter = s_greeter_start (dir, endpoint, sizeof endpoint);
-    driver_t driver = {.endpoint = endpoint,
+    greeter_t greeter;
+    s_greeter_start (&greeter);
+    driver_t driver = {.endpoint = greeter.endpoint,
                        .count = 1000,
                        .window = 64,
                        .resend_ms = 500,
@@ -590,7 +595,7 @@ static void test_window_curve_only_endpoint (void **state)
     alarm (0);
     if (took > 1000 + 2000 + 2000)
         fail_msg ("a deadline of 1000 ms ended the window after %d ms", (int) took);
-    s_greeter_stop (greeter, dir, endpoint);
+    s_greeter_stop (&greeter);
 }
 
 //  A cluster client's call waits for a link within the call's timeout,
