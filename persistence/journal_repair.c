@@ -387,7 +387,7 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint6
         *log_end = UINT64_MAX;
     //  A record LevelDB's repair dropped from the middle of a log file
     //  (its checksum failed) leaves a hole in the event log, not a shorter
-    //  end: found by a walk of the log, for the report (check reads it too).
+    //  end: found by a walk of the log, for the report (check does not).
     if (!err && journal_db_log_holes (db, read, &holes[0], &holes[1], &holes[2]) != 0)
         holes[0] = UINT64_MAX;
     leveldb_readoptions_destroy (read);
