@@ -406,6 +406,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                 dir, JOURNAL_CHECK_FILE, strerror (errno));
     bool zero = bounded && reach == 0; //  it says 0 already: not written again
     bounded = bounded && opts && opts->verify_later;
+    if (rc == 0 && state.current) //  before LevelDB's recovery, which deletes its logs
+        rc = journal_logs_check (dir, &message);
     if (rc == 0)
         rc = s_db_open (self, !state.current, false, &message);
     if (rc == 0)

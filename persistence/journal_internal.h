@@ -298,11 +298,6 @@ bool journal_db_logged (leveldb_t *db, const leveldb_readoptions_t *read, char *
 //  log record). Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (the last record
 //  does not read).
 int journal_db_log_end (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *end);
-//  The positions db's event log lacks before its last record (they are
-//  dense from 0: a hole is a commit a repair dropped, or a table lost)
-//  into *missing, the first hole's [*from, *to) (0 and 0: none). Reads
-//  every log record. Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (a record
-//  that does not read: the scan stops there).
 //  A repair's first step (logclean.c): each LevelDB log file of dir read
 //  with its checksums; one holding records that fail them is written again
 //  without them beside it, as NAME.clean (LevelDB's repair, which reads
@@ -314,6 +309,18 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error);
 //  Puts each NAME.clean of dir in place of its log NAME, and syncs dir.
 //  Returns 0, or SHOAL_EIO with *error (free() it).
 int journal_logs_swap (const char *dir, char **error);
+//  Before LevelDB's open of dir: refuses logs whose recovery would drop
+//  whole records without a word (a zeroed header, or a length past the
+//  end of a log's last block, which LevelDB takes for a torn write, with
+//  whole records after it), and would then delete the log. Returns 0, or
+//  SHOAL_EFORMAT with *error (free() it). A log it cannot read is left to
+//  LevelDB's open. In logclean.c.
+int journal_logs_check (const char *dir, char **error);
+//  The positions db's event log lacks before its last record (they are
+//  dense from 0: a hole is a commit a repair dropped, or a table lost)
+//  into *missing, the first hole's [*from, *to) (0 and 0: none). Reads
+//  every log record. Returns 0, or SHOAL_EIO / SHOAL_EFORMAT (a record
+//  that does not read: the scan stops there).
 int journal_db_log_holes (leveldb_t *db, const leveldb_readoptions_t *read, uint64_t *missing,
                           uint64_t *from, uint64_t *to);
 

@@ -10,16 +10,26 @@
     read as LevelDB's recovery reads it, with checksums (the format of
     LevelDB's doc/log_format.md: 32 KiB blocks of records, each with a
     7-byte header: masked CRC32C of its type and data, length, type; a
-    record cut in fragments FIRST, MIDDLE..., LAST). A physical record whose
-    checksum fails, or whose length passes its block, drops the rest of its
-    block, as LevelDB's own reader does; a logical record missing a
-    fragment is dropped whole. A log with something dropped is written
+    record cut in fragments FIRST, MIDDLE..., LAST). Where a physical
+    record's checksum fails, or its length passes its block, or its header
+    is zeros, LevelDB's reader drops the rest of the block; this one goes
+    on at the next whole record in it (found by its checksum), so that the
+    records after damage are kept. A logical record missing a fragment is
+    dropped whole. A log with something dropped is written
     again with its good records only, in the same format, as NAME.clean
     beside it, the original kept in lost/ as NAME.damaged first; the clean
     one takes the log's name by a rename (journal_logs_swap) once the
     repair has removed the store's marks, so that a clean that fails, or a
     repair cut short before, leaves the store as it was, and at every
     moment the log or its clean copy has its name.
+
+    And a node's open's first step (journal_logs_check): LevelDB's
+    recovery drops whole records without a word after a zeroed header
+    (taken for preallocated space) and after a length past the end of a
+    log's last, short block (taken for a crash's torn write), then turns
+    the log into a table and deletes it; with whole records after such a
+    header it is damage, and the open is refused before LevelDB's, the log
+    kept for the repair.
 */
 #include "journal_internal.h"
 #include "dirsync.h"
@@ -33,6 +43,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +53,7 @@
 enum { ZERO = 0, FULL = 1, FIRST = 2, MIDDLE = 3, LAST = 4 };
 
 static uint32_t s_crc_table[256];
+static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
 
 static void s_crc_init (void)
 {
@@ -115,13 +128,45 @@ static void s_drop_gathered (zchunk_t *record, bool *in_record, size_t *dropped,
     *in_record = false;
 }
 
+//  True if a whole physical record starts at in + at: a known type, its
+//  length within end, its checksum holding.
+static bool s_whole_at (const uint8_t *in, size_t at, size_t end)
+{
+    if (at + HEADER > end)
+        return false;
+    const uint8_t *h = in + at;
+    size_t length = (size_t) h[4] | (size_t) h[5] << 8;
+    uint8_t type = h[6];
+    if (type < FULL || type > LAST || at + HEADER + length > end)
+        return false;
+    uint32_t crc =
+        (uint32_t) h[0] | (uint32_t) h[1] << 8 | (uint32_t) h[2] << 16 | (uint32_t) h[3] << 24;
+    return s_record_crc (type, h + HEADER, length) == crc;
+}
+
+//  The offset of the first whole record in [from, end), or end: where a
+//  read goes on after damage. LevelDB's reader drops the rest of the block
+//  instead, having no way to find the next record but its checksum; a
+//  chance match of a header and its checksum inside damaged bytes is one
+//  in 2^32 per offset.
+static size_t s_next_whole (const uint8_t *in, size_t from, size_t end)
+{
+    for (size_t at = from; at + HEADER <= end; at++)
+        if (s_whole_at (in, at, end))
+            return at;
+    return end;
+}
+
 //  Reads the log in (size bytes) with checksums, as LevelDB's log_reader.cc
 //  does, into out (its good logical records, written again); the bytes
 //  dropped into *dropped and the first reason into why (a static text).
-//  Never fails: what does not read is dropped. What LevelDB takes for a
-//  crash's torn end (a header or a record cut by the file's end in a last
-//  block shorter than a block, a record whose fragments end there) is not
-//  counted, and is left out as it is.
+//  Never fails: what does not read is dropped. Where LevelDB's reader
+//  drops the rest of a block (a checksum that fails, a length past the
+//  block, a zeroed header), this one goes on at the next whole record in
+//  it, and so keeps the records that follow damage. What LevelDB takes for
+//  a crash's torn end (a header or a record cut by the file's end in a
+//  last block shorter than a block, a record whose fragments end there,
+//  with no whole record after it) is not counted, and is left out as it is.
 static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *dropped,
                      const char **why)
 {
@@ -135,22 +180,30 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                            (uint32_t) h[3] << 24;
             size_t length = (size_t) h[4] | (size_t) h[5] << 8;
             uint8_t type = h[6];
-            if (at + HEADER + length > end && end == size && end - block < BLOCK) {
-                torn = true; //  the writer died writing it: the end, no damage
-                break;
-            }
-            if (type == ZERO && length == 0) { //  preallocated zeros: the rest of the block
-                s_drop_gathered (record, &in_record, dropped, why, "error in middle of record");
-                break;
-            }
-            const char *bad = at + HEADER + length > end                       ? "bad record length"
+            bool zero = type == ZERO && length == 0;
+            const char *bad = zero                         ? "zeroed record header"
+                              : at + HEADER + length > end ? "bad record length"
                               : s_record_crc (type, h + HEADER, length) != crc ? "checksum mismatch"
                                                                                : NULL;
-            if (bad) { //  the rest of the block, and the record being gathered
-                *dropped += end - at;
+            if (bad) {
+                size_t next = s_next_whole (in, at + HEADER, end);
+                if (next == end &&
+                    (zero || (end == size && end - block < BLOCK && at + HEADER + length > end))) {
+                    //  Zeros to the block's end (preallocated), or the end
+                    //  of a log the writer died writing: no damage, as to
+                    //  LevelDB. A record being gathered is dropped.
+                    if (zero)
+                        s_drop_gathered (record, &in_record, dropped, why,
+                                         "error in middle of record");
+                    else
+                        torn = true;
+                    break;
+                }
+                *dropped += next - at; //  up to the next whole record, and the one gathered
                 *why = *why ? *why : bad;
                 s_drop_gathered (record, &in_record, dropped, why, bad);
-                break;
+                at = next;
+                continue;
             }
             const uint8_t *data = h + HEADER;
             at += HEADER + length;
@@ -182,6 +235,31 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
     //  A record whose fragments the file's end cut is a crash's torn write,
     //  which LevelDB's recovery drops without a word too: not counted.
     zchunk_destroy (&record);
+}
+
+//  Where LevelDB's recovery of the log in (size bytes) would drop whole
+//  records without a word, or SIZE_MAX: the offset of a zeroed header, or
+//  of a header whose length runs past the log's end in its last, short
+//  block (which LevelDB takes for a torn write, and stops reading there),
+//  with a whole record after it in its block. Only headers are read, and
+//  checksums only after such a header.
+static size_t s_silent_drop (const uint8_t *in, size_t size)
+{
+    for (size_t block = 0; block < size; block += BLOCK) {
+        size_t end = block + BLOCK < size ? block + BLOCK : size;
+        for (size_t at = block; at + HEADER <= end;) {
+            size_t length = (size_t) in[at + 4] | (size_t) in[at + 5] << 8;
+            bool zero = in[at + 6] == ZERO && length == 0;
+            if (zero || at + HEADER + length > end) {
+                bool torn = end == size && end - block < BLOCK;
+                if ((zero || torn) && s_next_whole (in, at + HEADER, end) < end)
+                    return at;
+                break; //  past a whole block: LevelDB says "bad record length"
+            }
+            at += HEADER + length;
+        }
+    }
+    return SIZE_MAX;
 }
 
 //  Writes size bytes of data to path, synced. Returns 0 or an errno.
@@ -273,15 +351,15 @@ static int s_clean_log (const char *dir, const char *name, zchunk_t *said, bool 
     return rc;
 }
 
-int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
+//  The names of dir's LevelDB log files, or NULL with errno set. A clean
+//  copy a repair cut short left, whose log may be gone since, is removed
+//  if stale is true: never swapped in by this repair (only what it writes
+//  is).
+static zlist_t *s_logs (const char *dir, bool stale)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once (&once, s_crc_init);
     DIR *listing = opendir (dir);
-    if (!listing) {
-        *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
-        return SHOAL_EIO;
-    }
+    if (!listing)
+        return NULL;
     zlist_t *logs = zlist_new ();
     zlist_autofree (logs);
     for (struct dirent *entry; (entry = readdir (listing));) {
@@ -289,15 +367,24 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
         if (len > 4 && strcmp (entry->d_name + len - 4, ".log") == 0 &&
             strspn (entry->d_name, "0123456789") == len - 4)
             zlist_append (logs, entry->d_name);
-        //  A clean copy a repair cut short left, whose log may be gone
-        //  since: never swapped in by this one (only what it writes is).
-        if (len > 10 && strcmp (entry->d_name + len - 10, ".log.clean") == 0) {
-            char stale[PATH_MAX];
-            if (snprintf (stale, sizeof stale, "%s/%s", dir, entry->d_name) < (int) sizeof stale)
-                unlink (stale);
+        if (stale && len > 10 && strcmp (entry->d_name + len - 10, ".log.clean") == 0) {
+            char path[PATH_MAX];
+            if (snprintf (path, sizeof path, "%s/%s", dir, entry->d_name) < (int) sizeof path)
+                unlink (path);
         }
     }
     closedir (listing);
+    return logs;
+}
+
+int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
+{
+    pthread_once (&s_crc_once, s_crc_init);
+    zlist_t *logs = s_logs (dir, true);
+    if (!logs) {
+        *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
+        return SHOAL_EIO;
+    }
     int rc = 0;
     zlist_t *written = zlist_new (); //  the logs a clean copy was written for
     for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
@@ -347,5 +434,42 @@ int journal_logs_swap (const char *dir, char **error)
         *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (err));
         rc = SHOAL_EIO;
     }
+    return rc;
+}
+
+int journal_logs_check (const char *dir, char **error)
+{
+    pthread_once (&s_crc_once, s_crc_init);
+    zlist_t *logs = s_logs (dir, false);
+    int rc = 0;
+    for (char *name = logs ? zlist_first (logs) : NULL; name && rc == 0; name = zlist_next (logs)) {
+        char path[PATH_MAX];
+        snprintf (path, sizeof path, "%s/%s", dir, name);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat (fd, &st) != 0 || st.st_size == 0) {
+            if (fd >= 0)
+                close (fd);
+            continue; //  LevelDB's open says what is wrong with one it cannot read
+        }
+        size_t size = (size_t) st.st_size;
+        void *in = mmap (NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close (fd);
+        if (in == MAP_FAILED)
+            continue;
+        size_t at = s_silent_drop (in, size);
+        munmap (in, size);
+        if (at != SIZE_MAX) {
+            *error = zsys_sprintf (
+                "the journal in %s is damaged and was not opened: its log %s has a damaged "
+                "record at byte %zu with whole records after it, which LevelDB's recovery would "
+                "drop without a word (and then delete the log); nothing was started on it, and "
+                "the log is as it was (`shoal repair --data %s` keeps every record whose "
+                "checksum holds)",
+                dir, name, at, dir);
+            rc = SHOAL_EFORMAT;
+        }
+    }
+    zlist_destroy (&logs);
     return rc;
 }
