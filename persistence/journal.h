@@ -316,7 +316,10 @@ typedef struct {
     size_t log;   //  event log records, each decoded whole
     size_t views; //  projections' rows and checkpoints: counted, not decoded
     size_t bad_events, bad_snapshots, bad_inbox, bad_log, bad_keys;
-    size_t holes;        //  in a store marked GAPLESS: streams whose seqs skip (or miss 1)
+    size_t holes;         //  in a store marked GAPLESS: streams whose seqs skip (or miss 1)
+    uint64_t log_missing; //  positions the event log lacks before its last record (a
+                          //  repair's dropped commits), the first hole [log_from, log_to)
+    uint64_t log_from, log_to;
     char first_bad[256]; //  the first bad record or hole, described ("" if none)
 } journal_records_t;
 

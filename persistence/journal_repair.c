@@ -558,11 +558,11 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
                      ? zsys_sprintf ("shoal: the event log has a record that does not read: "
                                      "`shoal check` says what it holds\n")
                  : holes[0]
-                     ? zsys_sprintf ("shoal: the event log lacks %" PRIu64 " positions before its "
-                                     "end (the first from %" PRIu64 " to %" PRIu64 "): commits "
-                                     "whose records were dropped%s; the store is taken as it "
-                                     "is\n",
-                                     holes[0], holes[1], holes[2] - 1,
+                     ? zsys_sprintf ("shoal: the event log lacks %" PRIu64 " position%s before "
+                                     "its end (the first from %" PRIu64 " to %" PRIu64 "): "
+                                     "commits whose records were dropped%s; the store is taken "
+                                     "as it is\n",
+                                     holes[0], holes[0] == 1 ? "" : "s", holes[1], holes[2] - 1,
                                      marked && holes[1] < synced
                                          ? ", acknowledged (below the durable mark): what they "
                                            "did may be gone (`shoal check` says what the books "

@@ -359,7 +359,32 @@ typedef struct {
     size_t prefix_len;                                  //  0: none yet
     int64_t seq;                                        //  its last event's
     bool holed;                                         //  counted already
+    uint64_t log_next; //  where the event log's next record begins: dense from 0
 } hole_t;
+
+//  Counts the positions the event log lacks before the record at key (a
+//  good one): commits a repair dropped (a store that is not GAPLESS; a
+//  node's open refuses one that is, verify.c).
+static void s_check_log_hole (hole_t *hole, journal_records_t *counts, const char *key,
+                              size_t key_len, const uint8_t *value, size_t size)
+{
+    size_t offset;
+    uint64_t count;
+    if (key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L' ||
+        keys_log_open (value, size, &offset, &count))
+        return; //  not a log record, or a bad one: counted by s_check_record
+    uint64_t first = 0;
+    for (size_t i = 1; i < KEYS_LOG_KEY_SIZE; i++)
+        first = first << 8 | (uint8_t) key[i];
+    if (first > hole->log_next) {
+        if (counts->log_missing == 0) {
+            counts->log_from = hole->log_next;
+            counts->log_to = first;
+        }
+        counts->log_missing += first - hole->log_next;
+    }
+    hole->log_next = first + count;
+}
 
 //  Counts a stream whose seqs do not follow each other (from 1), once,
 //  in a store marked GAPLESS (journal_internal.h): events lost under it.
@@ -409,6 +434,7 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
         const char *value = leveldb_iter_value (it, &value_len);
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
         s_check_hole (&hole, counts, key, key_len);
+        s_check_log_hole (&hole, counts, key, key_len, (const uint8_t *) value, value_len);
     }
     rc = journal_iter_close (it, rc);
     journal_leave (self);

@@ -160,6 +160,12 @@ static void test_damaged_log_header (void **state)
         !strstr (output, "acknowledged (below the durable mark): what they did may be gone"))
         fail_msg ("the repair did not say acknowledged commits are gone: %s", output);
     free (output);
+    //  And `shoal check` says the hole the repair left (it said nothing).
+    assert_int_equal (faults_run (f, &output, "check", "--data", f->data, NULL), 0);
+    print_message ("check: %s", output);
+    if (!strstr (output, "; the event log lacks 1 position (the first from "))
+        fail_msg ("the check did not say the event log's hole: %s", output);
+    free (output);
     //  And the books show it: the deposit the record held is gone, and no
     //  other (the rest of the block went too).
     assert_true (s_books_lost (f) >= f->acked - 1);

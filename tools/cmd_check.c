@@ -53,7 +53,8 @@ static void s_help (FILE *out)
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
-                  "invariant ok or broken.\n\n"
+                  "invariant ok or broken; the records of each store by kind, and the\n"
+                  "positions its event log lacks after a repair that dropped commits.\n\n"
                   "Exit: 0 the books hold; 1 an invariant is broken, a record does not\n"
                   "decode, a stream has a hole, or an event does not apply to its actor (the\n"
                   "bank's types replay each stream as a node's load does; stderr names\n"
@@ -354,6 +355,13 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
     if (replay)
         fprintf (out, ", %zu event%s refused by %s actor's type", replays.refused,
                  replays.refused == 1 ? "" : "s", replays.refused == 1 ? "its" : "their");
+    //  A repaired store's holes: what the repair said it dropped, not
+    //  damage (an open refuses a hole in a store not repaired).
+    if (n.log_missing)
+        fprintf (out,
+                 "; the event log lacks %" PRIu64 " position%s (the first from %" PRIu64
+                 " to %" PRIu64 "): commits a repair dropped",
+                 n.log_missing, n.log_missing == 1 ? "" : "s", n.log_from, n.log_to - 1);
     fprintf (out, "\n");
     bad += n.holes;
     if (bad)
