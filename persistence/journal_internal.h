@@ -242,9 +242,13 @@ int journal_log_recover (journal_t *self);
 //  ends before it has lost writes that were acknowledged (a log file
 //  truncated or deleted while stopped, a disk that dropped them), which
 //  LevelDB takes for a crash's torn tail and drops without a word: the
-//  open refuses it (journal_mark_check). journal_repair removes it before
-//  LevelDB's repair runs, as GAPLESS: the repair says what it dropped.
+//  open refuses it (journal_mark_check). journal_repair takes it away
+//  before LevelDB's repair runs, as GAPLESS (the repair says what it
+//  dropped), by a rename to JOURNAL_SYNCED_KEPT, which a repair cut short
+//  and run again reads when SYNCED is gone (it then said nothing of what
+//  was acknowledged), and which a repair that ends removes.
 #define JOURNAL_SYNCED_FILE "SYNCED"
+#define JOURNAL_SYNCED_KEPT "SYNCED.repair"
 #define JOURNAL_MARK_MS 1000
 #define JOURNAL_MARK_ROTATE 4096 //  bytes of marks before a new file
 //  Reads every record of self's store, just opened, with its checksums,
@@ -276,6 +280,8 @@ bool journal_check_full (const char *dir);
 //  False (and *marked 0) if there is none; a file without a whole mark
 //  is logged.
 bool journal_mark_read (const char *dir, uint64_t *marked);
+//  The same, of DIR/name.
+bool journal_mark_read_file (const char *dir, const char *name, uint64_t *marked);
 //  Compares the store's event log end with JOURNAL_SYNCED_FILE, after the
 //  log's recovery. Returns 0, or SHOAL_EFORMAT (a damaged store) with
 //  *message (free() it).

@@ -425,11 +425,18 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     char path[PATH_MAX];
     uint64_t synced; //  how far the node said its log was durable (acknowledged)
     bool marked = journal_mark_read (dir, &synced);
+    if (!marked) //  a repair cut short took it away: what it kept
+        marked = journal_mark_read_file (dir, JOURNAL_SYNCED_KEPT, &synced);
     //  The logs without the records LevelDB's recovery refuses, which its
     //  repair would keep (logclean.c), before anything else is changed:
     //  a clean that fails leaves the store as it was, marks included.
     if (journal_logs_clean (dir, cleaned, error) != 0)
         return SHOAL_EIO;
+    char kept[PATH_MAX];
+    if (snprintf (kept, sizeof kept, "%s/%s", dir, JOURNAL_SYNCED_KEPT) >= (int) sizeof kept) {
+        *error = zsys_sprintf ("the path of %s is too long", dir);
+        return SHOAL_EINVAL;
+    }
     const char *removed[] = {JOURNAL_SYNCED_FILE, JOURNAL_GAPLESS_FILE, JOURNAL_CHECK_FILE,
                              "CURRENT"};
     for (size_t i = 0; i < sizeof removed / sizeof removed[0]; i++) {
@@ -437,7 +444,10 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
             *error = zsys_sprintf ("the path of %s is too long", dir);
             return SHOAL_EINVAL;
         }
-        if (unlink (path) != 0 && errno != ENOENT) {
+        //  SYNCED kept aside for a rerun of a repair cut short (its mark is
+        //  what says a lost position was acknowledged), the rest removed.
+        int gone = i == 0 ? rename (path, kept) : unlink (path);
+        if (gone != 0 && errno != ENOENT) {
             *error =
                 zsys_sprintf ("cannot remove %s before the repair: %s", path, strerror (errno));
             return SHOAL_EIO;
@@ -526,6 +536,8 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     bool mark_put;
     uint64_t log_end, holes[3];
     int mark_rc = s_log_mark_back (dir, &mark_put, &log_end, holes, error);
+    if (mark_rc == 0) //  the repair ended: the next marks are the node's
+        unlink (kept);
     if (mark_rc || !report) {
         zchunk_destroy (&said);
         return mark_rc;

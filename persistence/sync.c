@@ -392,8 +392,13 @@ static void *s_syncer (void *arg)
 
 bool journal_mark_read (const char *dir, uint64_t *marked)
 {
+    return journal_mark_read_file (dir, JOURNAL_SYNCED_FILE, marked);
+}
+
+bool journal_mark_read_file (const char *dir, const char *name, uint64_t *marked)
+{
     char path[PATH_MAX], text[64] = "";
-    snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_SYNCED_FILE);
+    snprintf (path, sizeof path, "%s/%s", dir, name);
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false; //  none yet (a new store, an async node's, or a repaired one)
@@ -419,8 +424,8 @@ bool journal_mark_read (const char *dir, uint64_t *marked)
         read = digits && *end == 0 && errno == 0;
     }
     if (!read && file_size > 0)
-        log_warn ("journal %s: %s holds no whole mark (%lld bytes): taken as none", dir,
-                  JOURNAL_SYNCED_FILE, (long long) file_size);
+        log_warn ("journal %s: %s holds no whole mark (%lld bytes): taken as none", dir, name,
+                  (long long) file_size);
     *marked = read ? value : 0;
     return read;
 }

@@ -94,12 +94,22 @@ static void s_newest_file (const char *dir, const char *tail, char *path, size_t
     assert_true (path[0]);
 }
 
-//  A store with a damaged table is repaired (LevelDB copies the table's
-//  good records into a new file and renames it over the old), then the
-//  power is cut: what the repair left must all be on disk, as it says
-//  "repaired" when it is done. Without its syncs, the cut empties the
-//  copied table, which the store by then names, and the deposits in it
-//  are gone (or the store does not open).
+//  The position dir's SYNCED file holds: its last whole line (0: none).
+static uint64_t s_synced_mark (const char *dir)
+{
+    char path[600], line[64];
+    snprintf (path, sizeof path, "%s/SYNCED", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    uint64_t mark = 0;
+    while (fgets (line, sizeof line, file))
+        if (strchr (line, '\n'))
+            mark = strtoull (line, NULL, 10);
+    fclose (file);
+    return mark;
+}
+
 //  `shoal repair` cut short (SIGKILL, a power cut, Ctrl-C on a long table
 //  scan) after LevelDB's repair moved the logs to lost/, their records
 //  copied into a table, and before it wrote its MANIFEST: CURRENT still
@@ -107,7 +117,9 @@ static void s_newest_file (const char *dir, const char *tail, char *path, size_t
 //  opened the store without the log (and deleted the new table, which no
 //  MANIFEST names): 300 acknowledged deposits gone, without a word. Now
 //  CURRENT goes (synced) before LevelDB's repair runs: the node refuses the
-//  store until a repair ends, and that repair keeps every deposit.
+//  store until a repair ends, and that repair keeps every deposit. And it
+//  says how far the node had made its log durable: the first run had
+//  taken SYNCED away, and the rerun said nothing of what was acknowledged.
 static void test_repair_cut_short (void **state)
 {
     fixture_t *f = *state;
@@ -117,6 +129,11 @@ static void test_repair_cut_short (void **state)
     for (int i = 0; i < 300; i++)
         if (powerloss_command (f, "Deposit", "amount=1"))
             f->acked++;
+    //  The node's SYNCED mark, which follows within a second, covers them.
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (s_synced_mark (f->data) < 301 && zclock_mono () < deadline)
+        zclock_sleep (20); //  between two reads of the mark, within the deadline
+    assert_true (s_synced_mark (f->data) >= 301);
     client_destroy (&f->client);
     node_child_stop (&f->node, SIGKILL); //  the deposits are in the log alone
     //  A record whose checksum is wrong appended to the log: the node
@@ -155,6 +172,20 @@ static void test_repair_cut_short (void **state)
     code = s_run_preloaded (f, f->data, "repair", "--data", f->data, "--yes", NULL);
     if (code != 0)
         fail_msg ("shoal repair exited %d (see %s)", code, f->log);
+    //  It still knows how far the node had made its log durable: the
+    //  first run had taken SYNCED away (it said nothing of it).
+    FILE *said = fopen (f->log, "r");
+    assert_non_null (said);
+    char line[2048];
+    bool marked = false;
+    while (fgets (line, sizeof line, said))
+        marked = marked || strstr (line, "had made it durable up to 301 (SYNCED)");
+    fclose (said);
+    if (!marked)
+        fail_msg ("the repair run again did not say how far the log was durable (see %s)", f->log);
+    char kept[600]; //  and, ended, it kept no mark for another
+    snprintf (kept, sizeof kept, "%s/SYNCED.repair", f->data);
+    assert_int_not_equal (access (kept, F_OK), 0);
     int64_t repaired = powerloss_dir_balance (f->data);
     print_message ("repair cut short, then run again: balance %lld of %lld acknowledged\n",
                    (long long) repaired, (long long) f->acked);
@@ -162,6 +193,12 @@ static void test_repair_cut_short (void **state)
     assert_int_equal (repaired, f->acked);
 }
 
+//  A store with a damaged table is repaired (LevelDB copies the table's
+//  good records into a new file and renames it over the old), then the
+//  power is cut: what the repair left must all be on disk, as it says
+//  "repaired" when it is done. Without its syncs, the cut empties the
+//  copied table, which the store by then names, and the deposits in it
+//  are gone (or the store does not open).
 static void test_repair_is_durable (void **state)
 {
     fixture_t *f = *state;
