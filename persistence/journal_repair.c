@@ -459,6 +459,8 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     }
     if (journal_logs_swap (dir, error) != 0) //  the store refused until a repair ends
         return SHOAL_EIO;
+    if (journal_logs_restore (dir, cleaned, error) != 0) //  what a refused start kept
+        return SHOAL_EIO;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);
     //  Paranoid: the repair then reads tables with their checksums, so a

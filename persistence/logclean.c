@@ -13,23 +13,23 @@
     record cut in fragments FIRST, MIDDLE..., LAST). Where a physical
     record's checksum fails, or its length passes its block, or its header
     is zeros, LevelDB's reader drops the rest of the block; this one goes
-    on at the next whole record in it (found by its checksum), so that the
-    records after damage are kept. A logical record missing a fragment is
-    dropped whole. A log with something dropped is written
-    again with its good records only, in the same format, as NAME.clean
-    beside it, the original kept in lost/ as NAME.damaged first; the clean
-    one takes the log's name by a rename (journal_logs_swap) once the
-    repair has removed the store's marks, so that a clean that fails, or a
-    repair cut short before, leaves the store as it was, and at every
-    moment the log or its clean copy has its name.
+    on at the next whole record in it (below), so that the records after
+    damage are kept. A logical record missing a fragment is dropped whole. A log with something
+   dropped is written again with its good records only, in the same format, as NAME.clean beside it,
+   the original kept in lost/ as NAME.damaged first; the clean one takes the log's name by a rename
+   (journal_logs_swap) once the repair has removed the store's marks, so that a clean that fails, or
+   a repair cut short before, leaves the store as it was, and at every moment the log or its clean
+   copy has its name.
 
-    And a node's open's first step (journal_logs_check): LevelDB's
-    recovery drops whole records without a word after a zeroed header
-    (taken for preallocated space) and after a length past the end of a
-    log's last, short block (taken for a crash's torn write), then turns
-    the log into a table and deletes it; with whole records after such a
-    header it is damage, and the open is refused before LevelDB's, the log
-    kept for the repair.
+    Where LevelDB's reader drops the rest of a block, this one goes on at
+    the next whole record whose write batch's sequence follows the last
+    good one's (s_resync): not at bytes inside a damaged record that only
+    look like one. And a node's open keeps its logs before LevelDB's
+    (journal_logs_keep): LevelDB's recovery drops records without a word
+    after a zeroed header and after a length past the end of a log's last
+    block, then deletes the log; when the open is then refused (acknowledged
+    writes missing), the repair cleans the kept logs and puts them back
+    (journal_logs_restore).
 */
 #include "journal_internal.h"
 #include "dirsync.h"
@@ -144,17 +144,64 @@ static bool s_whole_at (const uint8_t *in, size_t at, size_t end)
     return s_record_crc (type, h + HEADER, length) == crc;
 }
 
-//  The offset of the first whole record in [from, end), or end: where a
-//  read goes on after damage. LevelDB's reader drops the rest of the block
-//  instead, having no way to find the next record but its checksum; a
-//  chance match of a header and its checksum inside damaged bytes is one
-//  in 2^32 per offset.
-static size_t s_next_whole (const uint8_t *in, size_t from, size_t end)
+//  A log record's data is a LevelDB write batch: its first sequence
+//  number (8 bytes) and its count of operations (4), little-endian, then
+//  the operations, each of 2 bytes at least. Where a batch at data
+//  (size bytes) begins, into *seq, and the next batch's into *next.
+static bool s_batch_seq (const uint8_t *data, size_t size, uint64_t *seq, uint64_t *next)
 {
-    for (size_t at = from; at + HEADER <= end; at++)
-        if (s_whole_at (in, at, end))
-            return at;
+    if (size < 12)
+        return false;
+    uint64_t first = 0;
+    for (int i = 7; i >= 0; i--)
+        first = first << 8 | data[i];
+    uint32_t count = (uint32_t) data[8] | (uint32_t) data[9] << 8 | (uint32_t) data[10] << 16 |
+                     (uint32_t) data[11] << 24;
+    *seq = first;
+    *next = first + count;
+    return true;
+}
+
+//  Where a read goes on after damage at at in [block, end): the first
+//  whole record from there that begins a batch (FULL or FIRST) whose
+//  sequence follows the last good batch's (next), within what the
+//  skipped bytes could have held (an operation takes 2 bytes at least);
+//  the damaged record's own end first, if its length fits. Returns end
+//  if none, or if no good batch was read yet (known false): then the rest
+//  of the block is dropped, as LevelDB's reader drops it. A whole record
+//  inside damaged bytes (a client's payload may hold one, checksum and
+//  all: a copy of another log) is not taken: its sequence does not
+//  follow.
+static bool s_follows (const uint8_t *in, size_t p, size_t end, size_t at, uint64_t next)
+{
+    uint8_t type = in[p + 6];
+    size_t size = (size_t) in[p + 4] | (size_t) in[p + 5] << 8;
+    uint64_t seq, after;
+    return (type == FULL || type == FIRST) && s_whole_at (in, p, end) &&
+           s_batch_seq (in + p + HEADER, size, &seq, &after) && seq >= next &&
+           seq - next <= (p - at) / 2;
+}
+
+static size_t s_resync (const uint8_t *in, size_t at, size_t end, bool known, uint64_t next)
+{
+    if (!known)
+        return end;
+    size_t claimed = at + HEADER + ((size_t) in[at + 4] | (size_t) in[at + 5] << 8);
+    if (claimed + HEADER <= end && s_follows (in, claimed, end, at, next))
+        return claimed;
+    for (size_t p = at + HEADER; p + HEADER <= end; p++)
+        if (s_follows (in, p, end, at, next))
+            return p;
     return end;
+}
+
+//  True if [from, end) of in is zeros.
+static bool s_zeros (const uint8_t *in, size_t from, size_t end)
+{
+    for (size_t i = from; i < end; i++)
+        if (in[i])
+            return false;
+    return true;
 }
 
 //  Reads the log in (size bytes) with checksums, as LevelDB's log_reader.cc
@@ -163,15 +210,18 @@ static size_t s_next_whole (const uint8_t *in, size_t from, size_t end)
 //  Never fails: what does not read is dropped. Where LevelDB's reader
 //  drops the rest of a block (a checksum that fails, a length past the
 //  block, a zeroed header), this one goes on at the next whole record in
-//  it, and so keeps the records that follow damage. What LevelDB takes for
-//  a crash's torn end (a header or a record cut by the file's end in a
-//  last block shorter than a block, a record whose fragments end there,
-//  with no whole record after it) is not counted, and is left out as it is.
+//  it whose batch follows the last good one (s_resync), and so keeps the
+//  records that follow damage. What LevelDB takes for a crash's torn end
+//  (a header or a record cut by the file's end in a last block shorter
+//  than a block, a record whose fragments end there, with no record
+//  after it) is not counted, and is left out as it is.
 static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *dropped,
                      const char **why)
 {
     zchunk_t *record = zchunk_new (NULL, 0); //  the fragments so far
     bool in_record = false, torn = false;
+    bool known = false; //  a good batch read: next is the sequence that follows it
+    uint64_t next = 0, seq;
     for (size_t block = 0; block < size && !torn; block += BLOCK) {
         size_t end = block + BLOCK < size ? block + BLOCK : size;
         for (size_t at = block; at + HEADER <= end;) {
@@ -186,9 +236,9 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                               : s_record_crc (type, h + HEADER, length) != crc ? "checksum mismatch"
                                                                                : NULL;
             if (bad) {
-                size_t next = s_next_whole (in, at + HEADER, end);
-                if (next == end &&
-                    (zero || (end == size && end - block < BLOCK && at + HEADER + length > end))) {
+                size_t resync = s_resync (in, at, end, known, next);
+                bool cut = end == size && end - block < BLOCK && at + HEADER + length > end;
+                if (resync == end && ((zero && s_zeros (in, at, end)) || cut)) {
                     //  Zeros to the block's end (preallocated), or the end
                     //  of a log the writer died writing: no damage, as to
                     //  LevelDB. A record being gathered is dropped.
@@ -199,10 +249,10 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                         torn = true;
                     break;
                 }
-                *dropped += next - at; //  up to the next whole record, and the one gathered
+                *dropped += resync - at; //  up to where it goes on, and the one gathered
                 *why = *why ? *why : bad;
                 s_drop_gathered (record, &in_record, dropped, why, bad);
-                at = next;
+                at = resync;
                 continue;
             }
             const uint8_t *data = h + HEADER;
@@ -213,9 +263,10 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                 s_drop_gathered (record, &in_record, dropped, why, "unknown record type");
             } else if (type == FULL || type == FIRST) {
                 s_drop_gathered (record, &in_record, dropped, why, "partial record without end");
-                if (type == FULL)
+                if (type == FULL) {
                     s_write_record (out, data, length);
-                else {
+                    known = s_batch_seq (data, length, &seq, &next) || known;
+                } else {
                     zchunk_set (record, NULL, 0); //  (zchunk_set cuts what passes its room)
                     zchunk_extend (record, data, length);
                     in_record = true;
@@ -227,6 +278,8 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                 zchunk_extend (record, data, length);
                 if (type == LAST) {
                     s_write_record (out, zchunk_data (record), zchunk_size (record));
+                    known = s_batch_seq (zchunk_data (record), zchunk_size (record), &seq, &next) ||
+                            known;
                     in_record = false;
                 }
             }
@@ -235,31 +288,6 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
     //  A record whose fragments the file's end cut is a crash's torn write,
     //  which LevelDB's recovery drops without a word too: not counted.
     zchunk_destroy (&record);
-}
-
-//  Where LevelDB's recovery of the log in (size bytes) would drop whole
-//  records without a word, or SIZE_MAX: the offset of a zeroed header, or
-//  of a header whose length runs past the log's end in its last, short
-//  block (which LevelDB takes for a torn write, and stops reading there),
-//  with a whole record after it in its block. Only headers are read, and
-//  checksums only after such a header.
-static size_t s_silent_drop (const uint8_t *in, size_t size)
-{
-    for (size_t block = 0; block < size; block += BLOCK) {
-        size_t end = block + BLOCK < size ? block + BLOCK : size;
-        for (size_t at = block; at + HEADER <= end;) {
-            size_t length = (size_t) in[at + 4] | (size_t) in[at + 5] << 8;
-            bool zero = in[at + 6] == ZERO && length == 0;
-            if (zero || at + HEADER + length > end) {
-                bool torn = end == size && end - block < BLOCK;
-                if ((zero || torn) && s_next_whole (in, at + HEADER, end) < end)
-                    return at;
-                break; //  past a whole block: LevelDB says "bad record length"
-            }
-            at += HEADER + length;
-        }
-    }
-    return SIZE_MAX;
 }
 
 //  Writes size bytes of data to path, synced. Returns 0 or an errno.
@@ -284,20 +312,21 @@ static int s_write_file (const char *path, const void *data, size_t size)
     return rc;
 }
 
-//  Cleans the log dir/name; a line of what it dropped into said.
-static int s_clean_log (const char *dir, const char *name, zchunk_t *said, bool *wrote,
-                        char **error)
+//  Cleans the log from/name (from: dir, or its kept logs) into
+//  dir/name.clean; a line of what it dropped into said.
+static int s_clean_log (const char *dir, const char *from, const char *name, zchunk_t *said,
+                        bool *wrote, char **error)
 {
     *wrote = false;
     char path[PATH_MAX], kept[PATH_MAX], clean[PATH_MAX], lost[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
+    if (snprintf (path, sizeof path, "%s/%s", from, name) >= (int) sizeof path ||
         snprintf (lost, sizeof lost, "%s/lost", dir) >= (int) sizeof lost ||
         snprintf (kept, sizeof kept, "%s/%s.damaged", lost, name) >= (int) sizeof kept ||
         snprintf (clean, sizeof clean, "%s/%s.clean", dir, name) >= (int) sizeof clean) {
         *error = zsys_sprintf ("the path of %s is too long", dir);
         return SHOAL_EINVAL;
     }
-    zfile_t *file = zfile_new (dir, name);
+    zfile_t *file = zfile_new (from, name);
     zchunk_t *in =
         file && zfile_input (file) == 0 ? zfile_read (file, zfile_cursize (file), 0) : NULL;
     zfile_destroy (&file);
@@ -385,14 +414,28 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
         *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }
+    //  And the logs a refused start kept (journal_logs_keep) that the
+    //  store's directory no longer holds: LevelDB's open made them tables,
+    //  of what it read of them, and deleted them.
+    char from[PATH_MAX];
+    snprintf (from, sizeof from, "%s/%s", dir, JOURNAL_KEPT_LOGS);
+    zlist_t *kept = s_logs (from, false);
     int rc = 0;
     zlist_t *written = zlist_new (); //  the logs a clean copy was written for
     for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
         bool wrote;
-        rc = s_clean_log (dir, name, said, &wrote, error);
+        rc = s_clean_log (dir, dir, name, said, &wrote, error);
         if (wrote)
             zlist_append (written, name);
     }
+    for (char *name = kept ? zlist_first (kept) : NULL; name && rc == 0; name = zlist_next (kept)) {
+        bool wrote, there = false;
+        for (char *log = zlist_first (logs); log && !there; log = zlist_next (logs))
+            there = strcmp (log, name) == 0;
+        if (!there && (rc = s_clean_log (dir, from, name, said, &wrote, error)) == 0 && wrote)
+            zlist_append (written, name);
+    }
+    zlist_destroy (&kept);
     //  One that failed: what the others wrote goes too, so that the store
     //  is as it was (the error says so).
     for (char *name = zlist_first (written); rc && name; name = zlist_next (written)) {
@@ -437,39 +480,87 @@ int journal_logs_swap (const char *dir, char **error)
     return rc;
 }
 
-int journal_logs_check (const char *dir, char **error)
+//  dir/name into path (PATH_MAX bytes). False if it does not fit.
+static bool s_path (char *path, const char *dir, const char *name)
 {
-    pthread_once (&s_crc_once, s_crc_init);
+    return snprintf (path, PATH_MAX, "%s/%s", dir, name) < PATH_MAX;
+}
+
+int journal_logs_keep (const char *dir)
+{
     zlist_t *logs = s_logs (dir, false);
+    if (!logs)
+        return errno;
+    char kept[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    int err = !s_path (kept, dir, JOURNAL_KEPT_LOGS) ? ENAMETOOLONG
+              : zlist_size (logs)                    ? dirsync_create (kept, NULL)
+                                                     : 0;
+    for (char *name = zlist_first (logs); name && !err; name = zlist_next (logs))
+        if (!s_path (from, dir, name) || !s_path (to, kept, name))
+            err = ENAMETOOLONG;
+        else if (link (from, to) != 0 && errno != EEXIST) //  kept by an open refused before
+            err = errno;
+    if (!err && zlist_size (logs))
+        err = dirsync_sync (kept, NULL); //  before LevelDB's open deletes their names
+    zlist_destroy (&logs);
+    return err;
+}
+
+int journal_logs_unkeep (const char *dir)
+{
+    char kept[PATH_MAX], path[PATH_MAX];
+    if (!s_path (kept, dir, JOURNAL_KEPT_LOGS))
+        return ENAMETOOLONG;
+    zlist_t *logs = s_logs (kept, false);
+    if (!logs)
+        return errno == ENOENT ? 0 : errno;
+    int err = 0;
+    for (char *name = zlist_first (logs); name && !err; name = zlist_next (logs))
+        if (!s_path (path, kept, name))
+            err = ENAMETOOLONG;
+        else if (unlink (path) != 0 && errno != ENOENT)
+            err = errno;
+    zlist_destroy (&logs);
+    if (!err && rmdir (kept) != 0 && errno != ENOENT)
+        err = errno;
+    if (!err)
+        err = dirsync_sync (dir, NULL);
+    return err;
+}
+
+int journal_logs_restore (const char *dir, zchunk_t *said, char **error)
+{
+    char kept[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    zlist_t *logs = s_path (kept, dir, JOURNAL_KEPT_LOGS) ? s_logs (kept, false) : NULL;
+    if (!logs)
+        return 0; //  none kept
     int rc = 0;
-    for (char *name = logs ? zlist_first (logs) : NULL; name && rc == 0; name = zlist_next (logs)) {
-        char path[PATH_MAX];
-        snprintf (path, sizeof path, "%s/%s", dir, name);
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat (fd, &st) != 0 || st.st_size == 0) {
-            if (fd >= 0)
-                close (fd);
-            continue; //  LevelDB's open says what is wrong with one it cannot read
-        }
-        size_t size = (size_t) st.st_size;
-        void *in = mmap (NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        close (fd);
-        if (in == MAP_FAILED)
-            continue;
-        size_t at = s_silent_drop (in, size);
-        munmap (in, size);
-        if (at != SIZE_MAX) {
-            *error = zsys_sprintf (
-                "the journal in %s is damaged and was not opened: its log %s has a damaged "
-                "record at byte %zu with whole records after it, which LevelDB's recovery would "
-                "drop without a word (and then delete the log); nothing was started on it, and "
-                "the log is as it was (`shoal repair --data %s` keeps every record whose "
-                "checksum holds)",
-                dir, name, at, dir);
-            rc = SHOAL_EFORMAT;
+    for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
+        if (!s_path (from, kept, name) || !s_path (to, dir, name))
+            continue; //  not kept: no name that long was linked
+        //  A log still there (or whose clean copy took its name) is the
+        //  one kept: only the link goes.
+        bool there = access (to, F_OK) == 0;
+        if (there ? unlink (from) != 0 : rename (from, to) != 0) {
+            *error = zsys_sprintf ("cannot put %s back in %s: %s; run the repair again", from, dir,
+                                   strerror (errno));
+            rc = SHOAL_EIO;
+        } else if (!there) {
+            char *line = zsys_sprintf ("shoal: %s: put back from %s/ (kept at a start that "
+                                       "was refused: LevelDB's open had turned it into a table "
+                                       "of what it read of it, and deleted it)\n",
+                                       name, JOURNAL_KEPT_LOGS);
+            zchunk_extend (said, line, strlen (line));
+            zstr_free (&line);
         }
     }
     zlist_destroy (&logs);
+    int err = rc == 0 ? dirsync_sync (dir, NULL) : 0;
+    if (!err && rc == 0)
+        rmdir (kept); //  empty now; one left over is removed by the next start
+    if (err) {
+        *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (err));
+        rc = SHOAL_EIO;
+    }
     return rc;
 }

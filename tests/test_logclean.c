@@ -1,0 +1,273 @@
+/*  test_logclean.c - the repair's clean of LevelDB's log files
+    (persistence/logclean.c), on real LevelDB files: after damage it reads
+    on at the next record whose write batch follows the last good one,
+    never at bytes inside a damaged or torn record that only look like
+    records (a client's payload may hold a copy of another log, checksums
+    and all: those records went into the repaired store as writes).
+*/
+#include "../persistence/journal_internal.h" //  journal_logs_clean, journal_logs_swap
+
+#include <czmq.h>
+#include <dirent.h>
+#include <leveldb/c.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define EMBEDDED_KEYS 12 //  in the log a payload copies
+#define BEFORE_KEYS 100  //  written before it: the target's sequence is past the copy's
+
+typedef struct {
+    char dir[256];    //  the test's own directory
+    char source[300]; //  the store whose log a payload copies
+    char target[300]; //  the store under test
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof (fixture_t));
+    assert_non_null (f);
+    snprintf (f->dir, sizeof f->dir, "%s/shoal-test-logclean-XXXXXX",
+              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->source, sizeof f->source, "%s/source", f->dir);
+    snprintf (f->target, sizeof f->target, "%s/target", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    char command[400];
+    snprintf (command, sizeof command, "rm -rf '%s'", f->dir);
+    assert_int_equal (system (command), 0);
+    free (f);
+    return 0;
+}
+
+static leveldb_t *s_open (const char *path)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_create_if_missing (options, 1);
+    leveldb_options_set_compression (options, leveldb_no_compression);
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, path, &err);
+    leveldb_options_destroy (options);
+    if (err)
+        fail_msg ("cannot open %s: %s", path, err);
+    return db;
+}
+
+static void s_put (leveldb_t *db, const char *key, const void *value, size_t size)
+{
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    char *err = NULL;
+    leveldb_put (db, write, key, strlen (key), value, size, &err);
+    leveldb_writeoptions_destroy (write);
+    assert_null (err);
+}
+
+//  The path of the one log file in dir.
+static void s_log_path (const char *dir, char *path, size_t size)
+{
+    DIR *listing = opendir (dir);
+    assert_non_null (listing);
+    path[0] = '\0';
+    for (struct dirent *entry; (entry = readdir (listing));) {
+        size_t len = strlen (entry->d_name);
+        if (len > 4 && strcmp (entry->d_name + len - 4, ".log") == 0)
+            snprintf (path, size, "%s/%s", dir, entry->d_name);
+    }
+    closedir (listing);
+    assert_true (path[0]);
+}
+
+//  The target store: BEFORE_KEYS keys p..., then "blob" whose value is
+//  the source store's log (EMBEDDED_KEYS records k..., whole), then "z".
+//  Left closed with its writes in its log. Returns the log's size, and
+//  the offset of the record holding the blob in *blob (its header).
+static long s_target (fixture_t *f, char *log, size_t size, long *blob)
+{
+    leveldb_t *db = s_open (f->source);
+    char key[32], value[32];
+    for (int i = 0; i < EMBEDDED_KEYS; i++) {
+        snprintf (key, sizeof key, "k%06d", i);
+        snprintf (value, sizeof value, "embedded value %06d", i);
+        s_put (db, key, value, strlen (value));
+    }
+    leveldb_close (db);
+    char source_log[400];
+    s_log_path (f->source, source_log, sizeof source_log);
+    zfile_t *file = zfile_new (NULL, source_log);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *copy = zfile_read (file, zfile_cursize (file), 0);
+    zfile_destroy (&file);
+    assert_non_null (copy);
+
+    db = s_open (f->target);
+    for (int i = 0; i < BEFORE_KEYS; i++) {
+        snprintf (key, sizeof key, "p%06d", i);
+        s_put (db, key, "before", 6);
+    }
+    s_put (db, "blob", zchunk_data (copy), zchunk_size (copy));
+    s_put (db, "z", "after", 5);
+    leveldb_close (db);
+    s_log_path (f->target, log, size);
+    file = zfile_new (NULL, log);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *bytes = zfile_read (file, zfile_cursize (file), 0);
+    zfile_destroy (&file);
+    long total = (long) zchunk_size (bytes);
+    assert_true (total < 32768); //  one block, short: the log's last
+    //  The physical record holding the copy: walked by the headers.
+    const uint8_t *in = zchunk_data (bytes);
+    void *found = memmem (in, zchunk_size (bytes), zchunk_data (copy), 64);
+    assert_non_null (found);
+    long copy_at = (const uint8_t *) found - in;
+    *blob = -1;
+    for (long at = 0; at + 7 <= total;) {
+        long length = in[at + 4] | in[at + 5] << 8;
+        if (at < copy_at && copy_at < at + 7 + length)
+            *blob = at;
+        at += 7 + length;
+    }
+    assert_true (*blob >= 0);
+    zchunk_destroy (&copy);
+    zchunk_destroy (&bytes);
+    return total;
+}
+
+//  Writes size bytes at offset of path.
+static void s_write_at (const char *path, long offset, const void *bytes, size_t size)
+{
+    FILE *file = fopen (path, "r+b");
+    assert_non_null (file);
+    assert_int_equal (fseek (file, offset, SEEK_SET), 0);
+    assert_int_equal (fwrite (bytes, 1, size, file), size);
+    fclose (file);
+}
+
+//  The clean, its swap and LevelDB's repair, as `shoal repair` runs them;
+//  what the clean said into said (to free).
+static void s_clean_and_repair (fixture_t *f, char **said)
+{
+    zchunk_t *lines = zchunk_new (NULL, 0);
+    char *error = NULL;
+    if (journal_logs_clean (f->target, lines, &error) != 0)
+        fail_msg ("the clean failed: %s", error);
+    if (journal_logs_swap (f->target, &error) != 0)
+        fail_msg ("the swap failed: %s", error);
+    zchunk_extend (lines, "", 1);
+    *said = strdup ((char *) zchunk_data (lines));
+    zchunk_destroy (&lines);
+    print_message ("the clean said: %s\n", *said);
+    leveldb_options_t *options = leveldb_options_create ();
+    leveldb_options_set_paranoid_checks (options, 1);
+    char *err = NULL;
+    leveldb_repair_db (options, f->target, &err);
+    leveldb_options_destroy (options);
+    if (err)
+        fail_msg ("LevelDB's repair failed: %s", err);
+}
+
+//  True if the repaired target holds key.
+static bool s_has (fixture_t *f, const char *key)
+{
+    leveldb_t *db = s_open (f->target);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    size_t size = 0;
+    char *err = NULL;
+    char *value = leveldb_get (db, read, key, strlen (key), &size, &err);
+    leveldb_readoptions_destroy (read);
+    leveldb_close (db);
+    assert_null (err);
+    leveldb_free (value);
+    return value != NULL;
+}
+
+//  No key of the copied log in the repaired store, and the target's own
+//  before the damage all there.
+static void s_no_copied_keys (fixture_t *f)
+{
+    char key[32];
+    for (int i = 0; i < EMBEDDED_KEYS; i++) {
+        snprintf (key, sizeof key, "k%06d", i);
+        if (s_has (f, key))
+            fail_msg ("%s, a record inside the blob's bytes, is in the repaired store", key);
+    }
+    assert_true (s_has (f, "p000000"));
+    assert_true (s_has (f, "p000099"));
+}
+
+//  A log cut inside the blob's value (a crash's torn write): nothing of it
+//  is damage, and the records inside the cut value are not taken.
+static void test_torn_inside_a_copy (void **state)
+{
+    fixture_t *f = *state;
+    char log[400];
+    long blob;
+    s_target (f, log, sizeof log, &blob);
+    FILE *file = fopen (log, "rb");
+    assert_non_null (file);
+    uint8_t header[7];
+    assert_int_equal (fseek (file, blob, SEEK_SET), 0);
+    assert_int_equal (fread (header, 1, 7, file), 7);
+    fclose (file);
+    long end = blob + 7 + (header[4] | header[5] << 8);
+    //  In the blob, its copied records but the last whole.
+    assert_int_equal (truncate (log, end - 20), 0);
+    char *said = NULL;
+    s_clean_and_repair (f, &said);
+    if (strstr (said, "dropping"))
+        fail_msg ("a torn end taken for damage: %s", said);
+    free (said);
+    s_no_copied_keys (f);
+    assert_false (s_has (f, "blob"));
+}
+
+//  The blob's record damaged (its checksum, then its length): it is
+//  dropped, the records inside it are not taken, and "z", the next batch,
+//  is kept (LevelDB's reader drops the rest of the block).
+static void s_damaged_copy (fixture_t *f, bool length)
+{
+    char log[400];
+    long blob;
+    s_target (f, log, sizeof log, &blob);
+    uint8_t bytes[2] = {0xff, 0xff};
+    s_write_at (log, blob + (length ? 4 : 0), bytes, length ? 2 : 1);
+    char *said = NULL;
+    s_clean_and_repair (f, &said);
+    if (!strstr (said, length ? "bad record length" : "checksum mismatch"))
+        fail_msg ("the clean did not say what it dropped: %s", said);
+    free (said);
+    s_no_copied_keys (f);
+    assert_false (s_has (f, "blob"));
+    assert_true (s_has (f, "z"));
+}
+
+static void test_damaged_checksum_of_a_copy (void **state)
+{
+    s_damaged_copy (*state, false);
+}
+
+static void test_damaged_length_of_a_copy (void **state)
+{
+    s_damaged_copy (*state, true);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_torn_inside_a_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_checksum_of_a_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_length_of_a_copy, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
