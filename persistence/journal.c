@@ -406,11 +406,6 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
                                 dir, JOURNAL_CHECK_FILE, strerror (errno));
     bool zero = bounded && reach == 0; //  it says 0 already: not written again
     bounded = bounded && opts && opts->verify_later;
-    int kept = rc == 0 && state.current ? journal_logs_keep (dir) : 0; //  before LevelDB's open
-    if (kept)
-        log_warn ("journal %s: cannot keep its log files in %s/ before LevelDB's open (%s): a "
-                  "refused start leaves the repair only what LevelDB read of them",
-                  dir, JOURNAL_KEPT_LOGS, strerror (kept));
     if (rc == 0)
         rc = s_db_open (self, !state.current, false, &message);
     if (rc == 0)
@@ -456,32 +451,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     }
     atomic_init (&self->note_next, 1);
     atomic_init (&self->records, 0);
-    if (rc == SHOAL_EFORMAT && state.current && !kept && message) {
-        //  Refused as damaged: what LevelDB's open dropped of its logs is
-        //  still there for the repair.
-        char *more = zsys_sprintf ("%s (its log files as they were before this start are kept "
-                                   "in %s/%s/, and `shoal repair` reads them again)",
-                                   message, dir, JOURNAL_KEPT_LOGS);
-        if (more) {
-            free (message);
-            message = more;
-        }
-    }
     if (rc != 0) {
         s_set_error (code, error, rc, message);
-        journal_destroy (&self);
-        return NULL;
-    }
-    //  Every check passed: the kept logs are in its tables (a start that
-    //  was refused leaves them for the repair). Kept on while the node
-    //  writes, a later repair would take them for newer than its tables.
-    int unkept = state.current ? journal_logs_unkeep (dir) : 0;
-    if (unkept) {
-        s_set_error (code, error, SHOAL_EIO,
-                     zsys_sprintf ("cannot remove the log files kept in %s/%s/ before this "
-                                   "start (%s); nothing was started on the store: remove that "
-                                   "directory, then start again",
-                                   dir, JOURNAL_KEPT_LOGS, strerror (unkept)));
         journal_destroy (&self);
         return NULL;
     }

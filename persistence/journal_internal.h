@@ -315,23 +315,6 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error);
 //  Puts each NAME.clean of dir in place of its log NAME, and syncs dir.
 //  Returns 0, or SHOAL_EIO with *error (free() it).
 int journal_logs_swap (const char *dir, char **error);
-//  A start's keeping of its logs (logclean.c). LevelDB's open turns the
-//  log files into tables of what it reads of them and deletes them, and
-//  its reader drops records without a word after a zeroed header and
-//  after a length past the end of a log's last block; when the open is
-//  then refused (the SYNCED mark or the gap check sees acknowledged
-//  writes missing), those records were gone for the repair too. So
-//  before LevelDB's open, each log is hard-linked into dir/JOURNAL_KEPT_LOGS
-//  (synced; one kept there already stays), and an open that passes every
-//  check removes them. The repair cleans the kept logs dir no longer
-//  holds (journal_logs_clean) and puts them back (journal_logs_restore)
-//  once the marks are gone; they are all newer than the store's tables,
-//  as LevelDB's repair takes them to be. Each returns 0 or an errno value;
-//  restore SHOAL_EIO with *error (free() it).
-#define JOURNAL_KEPT_LOGS "kept-logs"
-int journal_logs_keep (const char *dir);
-int journal_logs_unkeep (const char *dir);
-int journal_logs_restore (const char *dir, zchunk_t *said, char **error);
 //  The positions db's event log lacks before its last record (they are
 //  dense from 0: a hole is a commit a repair dropped, or a table lost)
 //  into *missing, the first hole's [*from, *to) (0 and 0: none). Reads

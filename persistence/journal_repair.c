@@ -364,6 +364,14 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint6
         leveldb_free (err);
         return SHOAL_EIO;
     }
+    //  LevelDB's repair turns each log into a table of level 0 in the
+    //  order the directory lists them, not their numbers', and a read of
+    //  level 0 takes the table numbered highest first: of two logs (a
+    //  crash while the node switched logs), the older one's values could
+    //  stand over the newer's, and a key it held come back after a delete.
+    //  A compaction of the whole store sorts them by their sequence, before
+    //  anything is read.
+    leveldb_compact_range (db, NULL, 0, NULL, 0);
     uint8_t key[1 + KEYS_META_NAME_MAX];
     size_t key_len = keys_meta_key (key, JOURNAL_LOG_META);
     leveldb_readoptions_t *read = leveldb_readoptions_create ();
@@ -458,8 +466,6 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
         return SHOAL_EIO;
     }
     if (journal_logs_swap (dir, error) != 0) //  the store refused until a repair ends
-        return SHOAL_EIO;
-    if (journal_logs_restore (dir, cleaned, error) != 0) //  what a refused start kept
         return SHOAL_EIO;
     leveldb_options_t *options = leveldb_options_create ();
     leveldb_options_set_compression (options, leveldb_no_compression);

@@ -13,23 +13,17 @@
     record cut in fragments FIRST, MIDDLE..., LAST). Where a physical
     record's checksum fails, or its length passes its block, or its header
     is zeros, LevelDB's reader drops the rest of the block; this one goes
-    on at the next whole record in it (below), so that the records after
-    damage are kept. A logical record missing a fragment is dropped whole. A log with something
-   dropped is written again with its good records only, in the same format, as NAME.clean beside it,
-   the original kept in lost/ as NAME.damaged first; the clean one takes the log's name by a rename
-   (journal_logs_swap) once the repair has removed the store's marks, so that a clean that fails, or
-   a repair cut short before, leaves the store as it was, and at every moment the log or its clean
-   copy has its name.
-
-    Where LevelDB's reader drops the rest of a block, this one goes on at
-    the next whole record whose write batch's sequence follows the last
-    good one's (s_resync): not at bytes inside a damaged record that only
-    look like one. And a node's open keeps its logs before LevelDB's
-    (journal_logs_keep): LevelDB's recovery drops records without a word
-    after a zeroed header and after a length past the end of a log's last
-    block, then deletes the log; when the open is then refused (acknowledged
-    writes missing), the repair cleans the kept logs and puts them back
-    (journal_logs_restore).
+    on at the next whole record in it whose write batch's sequence follows
+    the last good one's (s_resync), so that the records after damage are
+    kept, and not at bytes inside a damaged record that only look like one
+    (a client's payload may hold a copy of a log, checksums and all). A
+    logical record missing a fragment is dropped whole. A log with
+    something dropped is written again with its good records only, in the
+    same format, as NAME.clean beside it, the original kept in lost/ as
+    NAME.damaged first; the clean one takes the log's name by a rename
+    (journal_logs_swap) once the repair has removed the store's marks, so
+    that a clean that fails, or a repair cut short before, leaves the store
+    as it was, and at every moment the log or its clean copy has its name.
 */
 #include "journal_internal.h"
 #include "dirsync.h"
@@ -44,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -237,10 +230,12 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                                                                                : NULL;
             if (bad) {
                 size_t resync = s_resync (in, at, end, known, next);
-                bool cut = end == size && end - block < BLOCK && at + HEADER + length > end;
-                if (resync == end && ((zero && s_zeros (in, at, end)) || cut)) {
+                bool last = end == size && end - block < BLOCK; //  the log's last, short block
+                bool cut = last && at + HEADER + length > end;
+                if (resync == end && ((zero && (last || s_zeros (in, at, end))) || cut)) {
                     //  Zeros to the block's end (preallocated), or the end
-                    //  of a log the writer died writing: no damage, as to
+                    //  of a log the writer died writing (zeros a crash left
+                    //  before a torn record among them): no damage, as to
                     //  LevelDB. A record being gathered is dropped.
                     if (zero)
                         s_drop_gathered (record, &in_record, dropped, why,
@@ -312,21 +307,20 @@ static int s_write_file (const char *path, const void *data, size_t size)
     return rc;
 }
 
-//  Cleans the log from/name (from: dir, or its kept logs) into
-//  dir/name.clean; a line of what it dropped into said.
-static int s_clean_log (const char *dir, const char *from, const char *name, zchunk_t *said,
-                        bool *wrote, char **error)
+//  Cleans the log dir/name; a line of what it dropped into said.
+static int s_clean_log (const char *dir, const char *name, zchunk_t *said, bool *wrote,
+                        char **error)
 {
     *wrote = false;
     char path[PATH_MAX], kept[PATH_MAX], clean[PATH_MAX], lost[PATH_MAX];
-    if (snprintf (path, sizeof path, "%s/%s", from, name) >= (int) sizeof path ||
+    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path ||
         snprintf (lost, sizeof lost, "%s/lost", dir) >= (int) sizeof lost ||
         snprintf (kept, sizeof kept, "%s/%s.damaged", lost, name) >= (int) sizeof kept ||
         snprintf (clean, sizeof clean, "%s/%s.clean", dir, name) >= (int) sizeof clean) {
         *error = zsys_sprintf ("the path of %s is too long", dir);
         return SHOAL_EINVAL;
     }
-    zfile_t *file = zfile_new (from, name);
+    zfile_t *file = zfile_new (dir, name);
     zchunk_t *in =
         file && zfile_input (file) == 0 ? zfile_read (file, zfile_cursize (file), 0) : NULL;
     zfile_destroy (&file);
@@ -414,28 +408,14 @@ int journal_logs_clean (const char *dir, zchunk_t *said, char **error)
         *error = zsys_sprintf ("cannot list %s: %s", dir, strerror (errno));
         return SHOAL_EIO;
     }
-    //  And the logs a refused start kept (journal_logs_keep) that the
-    //  store's directory no longer holds: LevelDB's open made them tables,
-    //  of what it read of them, and deleted them.
-    char from[PATH_MAX];
-    snprintf (from, sizeof from, "%s/%s", dir, JOURNAL_KEPT_LOGS);
-    zlist_t *kept = s_logs (from, false);
     int rc = 0;
     zlist_t *written = zlist_new (); //  the logs a clean copy was written for
     for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
         bool wrote;
-        rc = s_clean_log (dir, dir, name, said, &wrote, error);
+        rc = s_clean_log (dir, name, said, &wrote, error);
         if (wrote)
             zlist_append (written, name);
     }
-    for (char *name = kept ? zlist_first (kept) : NULL; name && rc == 0; name = zlist_next (kept)) {
-        bool wrote, there = false;
-        for (char *log = zlist_first (logs); log && !there; log = zlist_next (logs))
-            there = strcmp (log, name) == 0;
-        if (!there && (rc = s_clean_log (dir, from, name, said, &wrote, error)) == 0 && wrote)
-            zlist_append (written, name);
-    }
-    zlist_destroy (&kept);
     //  One that failed: what the others wrote goes too, so that the store
     //  is as it was (the error says so).
     for (char *name = zlist_first (written); rc && name; name = zlist_next (written)) {
@@ -473,91 +453,6 @@ int journal_logs_swap (const char *dir, char **error)
     }
     closedir (listing);
     int err = rc == 0 ? dirsync_sync (dir, NULL) : 0; //  an errno value, not errno
-    if (err) {
-        *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (err));
-        rc = SHOAL_EIO;
-    }
-    return rc;
-}
-
-//  dir/name into path (PATH_MAX bytes). False if it does not fit.
-static bool s_path (char *path, const char *dir, const char *name)
-{
-    return snprintf (path, PATH_MAX, "%s/%s", dir, name) < PATH_MAX;
-}
-
-int journal_logs_keep (const char *dir)
-{
-    zlist_t *logs = s_logs (dir, false);
-    if (!logs)
-        return errno;
-    char kept[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-    int err = !s_path (kept, dir, JOURNAL_KEPT_LOGS) ? ENAMETOOLONG
-              : zlist_size (logs)                    ? dirsync_create (kept, NULL)
-                                                     : 0;
-    for (char *name = zlist_first (logs); name && !err; name = zlist_next (logs))
-        if (!s_path (from, dir, name) || !s_path (to, kept, name))
-            err = ENAMETOOLONG;
-        else if (link (from, to) != 0 && errno != EEXIST) //  kept by an open refused before
-            err = errno;
-    if (!err && zlist_size (logs))
-        err = dirsync_sync (kept, NULL); //  before LevelDB's open deletes their names
-    zlist_destroy (&logs);
-    return err;
-}
-
-int journal_logs_unkeep (const char *dir)
-{
-    char kept[PATH_MAX], path[PATH_MAX];
-    if (!s_path (kept, dir, JOURNAL_KEPT_LOGS))
-        return ENAMETOOLONG;
-    zlist_t *logs = s_logs (kept, false);
-    if (!logs)
-        return errno == ENOENT ? 0 : errno;
-    int err = 0;
-    for (char *name = zlist_first (logs); name && !err; name = zlist_next (logs))
-        if (!s_path (path, kept, name))
-            err = ENAMETOOLONG;
-        else if (unlink (path) != 0 && errno != ENOENT)
-            err = errno;
-    zlist_destroy (&logs);
-    if (!err && rmdir (kept) != 0 && errno != ENOENT)
-        err = errno;
-    if (!err)
-        err = dirsync_sync (dir, NULL);
-    return err;
-}
-
-int journal_logs_restore (const char *dir, zchunk_t *said, char **error)
-{
-    char kept[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-    zlist_t *logs = s_path (kept, dir, JOURNAL_KEPT_LOGS) ? s_logs (kept, false) : NULL;
-    if (!logs)
-        return 0; //  none kept
-    int rc = 0;
-    for (char *name = zlist_first (logs); name && rc == 0; name = zlist_next (logs)) {
-        if (!s_path (from, kept, name) || !s_path (to, dir, name))
-            continue; //  not kept: no name that long was linked
-        //  A log still there (or whose clean copy took its name) is the
-        //  one kept: only the link goes.
-        bool there = access (to, F_OK) == 0;
-        if (there ? unlink (from) != 0 : rename (from, to) != 0) {
-            *error = zsys_sprintf ("cannot put %s back in %s: %s; run the repair again", from, dir,
-                                   strerror (errno));
-            rc = SHOAL_EIO;
-        } else if (!there) {
-            char *line = zsys_sprintf ("shoal: %s: put back from %s/ (kept at a start that "
-                                       "was refused: LevelDB's open had turned it into a table "
-                                       "of what it read of it, and deleted it)\n",
-                                       name, JOURNAL_KEPT_LOGS);
-            zchunk_extend (said, line, strlen (line));
-            zstr_free (&line);
-        }
-    }
-    zlist_destroy (&logs);
-    int err = rc == 0 ? dirsync_sync (dir, NULL) : 0;
-    if (!err && rc == 0)
-        rmdir (kept); //  empty now; one left over is removed by the next start
     if (err) {
         *error = zsys_sprintf ("cannot sync %s: %s; run the repair again", dir, strerror (err));
         rc = SHOAL_EIO;

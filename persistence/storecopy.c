@@ -40,8 +40,7 @@ static bool s_ends_with (const char *name, const char *suffix)
 //  Removes the files in the directory open as fd, without following a
 //  link out of it, and the directories in it one level down: a copy holds
 //  none, unless a repair of it set files aside in lost/ (journal_repair's
-//  look at whose a damaged store is), or an open of it that was refused
-//  kept its logs in kept-logs/ (journal_logs_keep).
+//  look at whose a damaged store is).
 static void s_empty_dir (int fd, int depth)
 {
     int again = dup (fd);

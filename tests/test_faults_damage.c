@@ -208,125 +208,6 @@ static void test_torn_log_end (void **state)
         fail_msg ("a stale clean copy was kept or swapped in: %s", stale);
 }
 
-//  The offsets of the record headers in path's 32 KiB block at block (the
-//  format of LevelDB's logs), walked by their lengths, up to max. Returns
-//  how many.
-static int s_block_headers (const char *path, off_t block, off_t *at, int max)
-{
-    int fd = open (path, O_RDONLY);
-    assert_true (fd >= 0);
-    static uint8_t bytes[32768];
-    ssize_t got = pread (fd, bytes, sizeof bytes, block);
-    close (fd);
-    assert_true (got > 0);
-    int count = 0;
-    for (ssize_t p = 0; p + 7 <= got && count < max;) {
-        ssize_t length = bytes[p + 4] | bytes[p + 5] << 8;
-        if (p + 7 + length > got)
-            break;
-        at[count++] = block + p;
-        p += 7 + length;
-    }
-    return count;
-}
-
-//  A record's header damaged so that LevelDB's recovery drops records
-//  after it without a word, then deletes the log: in the log's last,
-//  short block, a length past the log's end (taken for a torn write: it
-//  stops reading there) or a header of zeros (taken for preallocated
-//  space: the rest of its block skipped). The start refused the store
-//  (its SYNCED mark is ahead), but the records were gone for the repair
-//  too: 48 of 100 deposits left. The start now keeps the logs before
-//  LevelDB's open (kept-logs/), and the repair cleans them and puts them
-//  back, reading on after the damaged record (LevelDB's reader drops the
-//  rest of the block), so no more than the deposit it held is lost.
-static void s_silently_dropped (fixture_t *f, bool zeroed)
-{
-    f->no_projections = true;
-    //  Stopped: its SYNCED mark covers every deposit. 100 deposits fit in
-    //  the log's first block.
-    faults_fill_store (f, 100, SIGTERM);
-    char log[600];
-    s_newest (f, ".log", log, sizeof log);
-    struct stat before, after;
-    assert_int_equal (stat (log, &before), 0);
-    off_t block = before.st_size / 32768 * 32768;
-    if (before.st_size - block < 4096)
-        fail_msg ("the log holds %lld bytes: not the layout the test needs",
-                  (long long) before.st_size);
-    off_t at[512];
-    int count = s_block_headers (log, block, at, 512);
-    assert_true (count >= 8);
-    int fd = open (log, O_RDWR);
-    assert_true (fd >= 0);
-    if (zeroed) { //  a record's header in the middle: zeros
-        uint8_t zeros[7] = {0};
-        assert_int_equal (pwrite (fd, zeros, 7, at[count / 2]), 7);
-    } else { //  its length (bytes 4, 5): 0xffff
-        uint8_t length[2] = {0xff, 0xff};
-        assert_int_equal (pwrite (fd, length, 2, at[count / 2] + 4), 2);
-    }
-    close (fd);
-    faults_refused (f, "lost writes that were acknowledged", "kept-logs", "shoal repair", NULL);
-    faults_refused (f, "lost writes that were acknowledged", "kept-logs", NULL); //  again
-    //  LevelDB's open deleted the log; the kept one is as it was.
-    const char *name = strrchr (log, '/') + 1;
-    char kept[700];
-    snprintf (kept, sizeof kept, "%s/kept-logs/%s", f->data, name);
-    assert_int_not_equal (access (log, F_OK), 0);
-    assert_int_equal (stat (kept, &after), 0);
-    assert_int_equal (after.st_size, before.st_size);
-    char *output = NULL;
-    int code = faults_run (f, &output, "check", "--data", f->data, NULL);
-    print_message ("check (exit %d): %s", code, output);
-    assert_int_not_equal (code, 0);
-    free (output);
-    s_repair_and_check (f, "put back from kept-logs/");
-    int64_t balance = faults_books (f, NULL);
-    print_message ("after repair: balance %lld of %lld deposits acknowledged\n",
-                   (long long) balance, (long long) f->acked);
-    assert_true (balance >= f->acked - 1);
-    //  And the repaired store serves, and its start removes what it kept.
-    faults_start (f, "sync");
-    client_destroy (&f->client);
-    node_child_stop (&f->node, SIGTERM);
-    snprintf (kept, sizeof kept, "%s/kept-logs", f->data);
-    assert_int_not_equal (access (kept, F_OK), 0);
-}
-
-static void test_log_length_past_its_end (void **state)
-{
-    s_silently_dropped (*state, false);
-}
-
-static void test_log_header_zeroed (void **state)
-{
-    s_silently_dropped (*state, true);
-}
-
-//  Kept logs that cannot be removed after an open that passed (here a
-//  directory with a log's name): the start is refused, saying so. Kept on
-//  while the node wrote, a later repair would put them back as newer than
-//  the tables written since.
-static void test_kept_logs_not_removable (void **state)
-{
-    fixture_t *f = *state;
-    f->no_projections = true;
-    faults_fill_store (f, 10, SIGTERM);
-    char path[700];
-    snprintf (path, sizeof path, "%s/kept-logs/000999.log/inside", f->data);
-    char command[800];
-    snprintf (command, sizeof command, "mkdir -p '%s'", path);
-    assert_int_equal (system (command), 0);
-    faults_refused (f, "cannot remove the log files kept", "kept-logs", NULL);
-    snprintf (command, sizeof command, "rm -rf '%s/kept-logs'", f->data);
-    assert_int_equal (system (command), 0);
-    faults_start (f, "sync"); //  and then it starts, every deposit there
-    client_destroy (&f->client);
-    node_child_stop (&f->node, SIGTERM);
-    assert_int_equal (faults_books (f, NULL), f->acked);
-}
-
 //  The position the node's SYNCED file holds: its last line (0: none yet).
 static uint64_t s_synced_mark (fixture_t *f)
 {
@@ -672,11 +553,6 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_damaged_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_log_header, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_torn_log_end, faults_setup, faults_teardown),
-        cmocka_unit_test_setup_teardown (test_log_length_past_its_end, faults_setup,
-                                         faults_teardown),
-        cmocka_unit_test_setup_teardown (test_log_header_zeroed, faults_setup, faults_teardown),
-        cmocka_unit_test_setup_teardown (test_kept_logs_not_removable, faults_setup,
-                                         faults_teardown),
         cmocka_unit_test_setup_teardown (test_truncated_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),

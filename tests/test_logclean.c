@@ -6,6 +6,7 @@
     and all: those records went into the repaired store as writes).
 */
 #include "../persistence/journal_internal.h" //  journal_logs_clean, journal_logs_swap
+#include "journal.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -89,14 +90,23 @@ static void s_log_path (const char *dir, char *path, size_t size)
     assert_true (path[0]);
 }
 
-//  The target store: BEFORE_KEYS keys p..., then "blob" whose value is
-//  the source store's log (EMBEDDED_KEYS records k..., whole), then "z".
-//  Left closed with its writes in its log. Returns the log's size, and
-//  the offset of the record holding the blob in *blob (its header).
-static long s_target (fixture_t *f, char *log, size_t size, long *blob)
+//  The target store: before keys p..., then "blob" whose value is the
+//  source store's log (EMBEDDED_KEYS records k..., whole, their sequence
+//  numbers after skip writes of the source's own), then "z". Left closed
+//  with its writes in its log. Returns the log's size, and the offset of
+//  the record holding the blob in *blob (its header).
+static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip, int before)
 {
     leveldb_t *db = s_open (f->source);
     char key[32], value[32];
+    for (int i = 0; i < skip; i++) {
+        snprintf (key, sizeof key, "s%06d", i);
+        s_put (db, key, "skipped", 7);
+    }
+    if (skip) { //  those made a table: the log holds the k... alone
+        leveldb_close (db);
+        db = s_open (f->source);
+    }
     for (int i = 0; i < EMBEDDED_KEYS; i++) {
         snprintf (key, sizeof key, "k%06d", i);
         snprintf (value, sizeof value, "embedded value %06d", i);
@@ -112,7 +122,7 @@ static long s_target (fixture_t *f, char *log, size_t size, long *blob)
     assert_non_null (copy);
 
     db = s_open (f->target);
-    for (int i = 0; i < BEFORE_KEYS; i++) {
+    for (int i = 0; i < before; i++) {
         snprintf (key, sizeof key, "p%06d", i);
         s_put (db, key, "before", 6);
     }
@@ -194,7 +204,7 @@ static bool s_has (fixture_t *f, const char *key)
 
 //  No key of the copied log in the repaired store, and the target's own
 //  before the damage all there.
-static void s_no_copied_keys (fixture_t *f)
+static void s_no_copied_keys (fixture_t *f, int before)
 {
     char key[32];
     for (int i = 0; i < EMBEDDED_KEYS; i++) {
@@ -202,8 +212,10 @@ static void s_no_copied_keys (fixture_t *f)
         if (s_has (f, key))
             fail_msg ("%s, a record inside the blob's bytes, is in the repaired store", key);
     }
-    assert_true (s_has (f, "p000000"));
-    assert_true (s_has (f, "p000099"));
+    for (int i = 0; i < before; i++) {
+        snprintf (key, sizeof key, "p%06d", i);
+        assert_true (s_has (f, key));
+    }
 }
 
 //  A log cut inside the blob's value (a crash's torn write): nothing of it
@@ -213,7 +225,7 @@ static void test_torn_inside_a_copy (void **state)
     fixture_t *f = *state;
     char log[400];
     long blob;
-    s_target (f, log, sizeof log, &blob);
+    s_target (f, log, sizeof log, &blob, 0, BEFORE_KEYS);
     FILE *file = fopen (log, "rb");
     assert_non_null (file);
     uint8_t header[7];
@@ -228,38 +240,170 @@ static void test_torn_inside_a_copy (void **state)
     if (strstr (said, "dropping"))
         fail_msg ("a torn end taken for damage: %s", said);
     free (said);
-    s_no_copied_keys (f);
+    s_no_copied_keys (f, BEFORE_KEYS);
     assert_false (s_has (f, "blob"));
 }
 
-//  The blob's record damaged (its checksum, then its length): it is
+//  The blob's record damaged (its checksum, or its length): it is
 //  dropped, the records inside it are not taken, and "z", the next batch,
-//  is kept (LevelDB's reader drops the rest of the block).
-static void s_damaged_copy (fixture_t *f, bool length)
+//  is kept (LevelDB's reader drops the rest of the block); with no batch
+//  before it in the log, nothing tells which record is the next one, and
+//  the rest goes, "z" with it, as LevelDB drops it.
+static void s_damaged_copy (fixture_t *f, bool length, int skip, int before)
 {
     char log[400];
     long blob;
-    s_target (f, log, sizeof log, &blob);
+    s_target (f, log, sizeof log, &blob, skip, before);
     uint8_t bytes[2] = {0xff, 0xff};
     s_write_at (log, blob + (length ? 4 : 0), bytes, length ? 2 : 1);
     char *said = NULL;
     s_clean_and_repair (f, &said);
-    if (!strstr (said, length ? "bad record length" : "checksum mismatch"))
+    //  (The first record's length past the log's end is a torn write to
+    //  LevelDB too: nothing said.)
+    if (before && !strstr (said, length ? "bad record length" : "checksum mismatch"))
         fail_msg ("the clean did not say what it dropped: %s", said);
     free (said);
-    s_no_copied_keys (f);
+    s_no_copied_keys (f, before);
     assert_false (s_has (f, "blob"));
-    assert_true (s_has (f, "z"));
+    assert_true (s_has (f, "z") == (before > 0));
 }
 
 static void test_damaged_checksum_of_a_copy (void **state)
 {
-    s_damaged_copy (*state, false);
+    s_damaged_copy (*state, false, 0, BEFORE_KEYS);
 }
 
 static void test_damaged_length_of_a_copy (void **state)
 {
-    s_damaged_copy (*state, true);
+    s_damaged_copy (*state, true, 0, BEFORE_KEYS);
+}
+
+//  The copy's records numbered far past the target's: past what the
+//  damaged bytes could have held.
+static void test_damaged_length_of_a_later_copy (void **state)
+{
+    s_damaged_copy (*state, true, 5000, BEFORE_KEYS);
+}
+
+//  The blob the log's first record: no batch read before it.
+static void test_damaged_length_of_a_first_copy (void **state)
+{
+    s_damaged_copy (*state, true, 0, 0);
+}
+
+//  The names of dir's entries in the order readdir lists them.
+static zlist_t *s_listing (const char *dir)
+{
+    zlist_t *names = zlist_new ();
+    zlist_autofree (names);
+    DIR *listing = opendir (dir);
+    assert_non_null (listing);
+    for (struct dirent *entry; (entry = readdir (listing));)
+        zlist_append (names, entry->d_name);
+    closedir (listing);
+    return names;
+}
+
+//  True if dir lists first before second.
+static bool s_listed_before (const char *dir, const char *first, const char *second)
+{
+    zlist_t *names = s_listing (dir);
+    bool seen = false, before = false;
+    for (char *name = zlist_first (names); name; name = zlist_next (names)) {
+        if (strcmp (name, first) == 0)
+            seen = true;
+        if (strcmp (name, second) == 0) {
+            before = seen;
+            break;
+        }
+    }
+    zlist_destroy (&names);
+    return before;
+}
+
+//  Two logs in a shoal store, the newer writing a key the older wrote (a
+//  crash while a node switched logs, then a repair). LevelDB's repair
+//  turns them into tables in the order the directory lists them, and a
+//  read of level 0 takes the table numbered highest first: with the newer
+//  log listed first, the repaired store read the older value, and a key
+//  deleted in the newer log came back. The repair now compacts the store
+//  before anything reads it.
+static void test_repair_of_two_logs (void **state)
+{
+    fixture_t *f = *state;
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (f->target, NULL, &code, &error); //  shoal's store
+    if (!journal)
+        fail_msg ("cannot make a store: %s", error);
+    journal_destroy (&journal);
+    leveldb_t *db = s_open (f->target); //  the older log: x=old, gone=here
+    s_put (db, "x-test", "old", 3);
+    s_put (db, "gone-test", "here", 4);
+    leveldb_close (db);
+    char older[400];
+    s_log_path (f->target, older, sizeof older);
+    zfile_t *file = zfile_new (NULL, older);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *bytes = zfile_read (file, zfile_cursize (file), 0);
+    zfile_destroy (&file);
+    db = s_open (f->target); //  its log made a table; the newer log: x=new, gone deleted
+    s_put (db, "x-test", "new", 3);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    char *err = NULL;
+    leveldb_delete (db, write, "gone-test", 9, &err);
+    leveldb_writeoptions_destroy (write);
+    assert_null (err);
+    leveldb_close (db);
+    char newer[400];
+    s_log_path (f->target, newer, sizeof newer);
+    //  The two logs under names the directory lists newest first (any
+    //  numbers do: LevelDB's repair orders them by the listing).
+    char newer_name[64] = "", older_name[64] = "", path[400];
+    for (int n = 900; n < 1000 && !older_name[0]; n += 2) {
+        snprintf (newer_name, sizeof newer_name, "%06d.log", n);
+        snprintf (path, sizeof path, "%s/%s", f->target, newer_name);
+        assert_int_equal (rename (newer, path), 0);
+        snprintf (newer, sizeof newer, "%s", path);
+        char candidate[64];
+        snprintf (candidate, sizeof candidate, "%06d.log", n + 1);
+        snprintf (path, sizeof path, "%s/%s", f->target, candidate);
+        FILE *out = fopen (path, "wb");
+        assert_non_null (out);
+        fclose (out);
+        if (s_listed_before (f->target, newer_name, candidate))
+            snprintf (older_name, sizeof older_name, "%s", candidate);
+        else
+            unlink (path);
+    }
+    assert_true (older_name[0]);
+    snprintf (path, sizeof path, "%s/%s", f->target, older_name);
+    file = zfile_new (NULL, path);
+    assert_int_equal (zfile_output (file), 0);
+    assert_int_equal (zfile_write (file, bytes, 0), 0);
+    zfile_close (file);
+    zfile_destroy (&file);
+    zchunk_destroy (&bytes);
+
+    char *report = NULL;
+    if (journal_repair (f->target, NULL, NULL, &report, &error) != 0)
+        fail_msg ("the repair failed: %s", error);
+    print_message ("repair: %s\n", report);
+    free (report);
+    db = s_open (f->target);
+    leveldb_readoptions_t *read = leveldb_readoptions_create ();
+    size_t size = 0, gone_size = 0;
+    char *value = leveldb_get (db, read, "x-test", 6, &size, &err);
+    char *gone = leveldb_get (db, read, "gone-test", 9, &gone_size, &err);
+    leveldb_readoptions_destroy (read);
+    leveldb_close (db);
+    if (!value || size != 3 || memcmp (value, "new", 3) != 0)
+        fail_msg ("the repaired store reads x-test as '%.*s', not 'new'", value ? (int) size : 6,
+                  value ? value : "(none)");
+    if (gone)
+        fail_msg ("a key the newer log deleted is back after the repair");
+    leveldb_free (value);
+    leveldb_free (gone);
 }
 
 int main (void)
@@ -268,6 +412,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_torn_inside_a_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_checksum_of_a_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_length_of_a_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_length_of_a_later_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_damaged_length_of_a_first_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_of_two_logs, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
