@@ -8,6 +8,7 @@
 #include "node_child.h"
 #include "proc.h"
 #include "shard.h"
+#include "../persistence/journal_internal.h" //  journal_mark_read
 
 #include <czmq.h>
 #include <dirent.h>
@@ -208,19 +209,12 @@ static void test_torn_log_end (void **state)
         fail_msg ("a stale clean copy was kept or swapped in: %s", stale);
 }
 
-//  The position the node's SYNCED file holds: its last line (0: none yet).
+//  The position the node's SYNCED file holds (0: none yet), read as the
+//  node reads it.
 static uint64_t s_synced_mark (fixture_t *f)
 {
-    char path[600], line[64];
-    snprintf (path, sizeof path, "%s/SYNCED", f->data);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
     uint64_t mark = 0;
-    while (fgets (line, sizeof line, file))
-        if (strchr (line, '\n'))
-            mark = strtoull (line, NULL, 10);
-    fclose (file);
+    journal_mark_read (f->data, &mark);
     return mark;
 }
 

@@ -7,6 +7,7 @@
 #include "cluster.h"
 #include "node_child.h"
 #include "powerloss_apply.h"
+#include "../persistence/journal_internal.h" //  journal_mark_read
 
 #include <czmq.h>
 #include <fcntl.h>
@@ -94,19 +95,11 @@ static void s_newest_file (const char *dir, const char *tail, char *path, size_t
     assert_true (path[0]);
 }
 
-//  The position dir's SYNCED file holds: its last whole line (0: none).
+//  The position dir's SYNCED file holds (0: none), read as the node reads it.
 static uint64_t s_synced_mark (const char *dir)
 {
-    char path[600], line[64];
-    snprintf (path, sizeof path, "%s/SYNCED", dir);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
     uint64_t mark = 0;
-    while (fgets (line, sizeof line, file))
-        if (strchr (line, '\n'))
-            mark = strtoull (line, NULL, 10);
-    fclose (file);
+    journal_mark_read (dir, &mark);
     return mark;
 }
 
