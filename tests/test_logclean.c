@@ -90,6 +90,18 @@ static void s_log_path (const char *dir, char *path, size_t size)
     assert_true (path[0]);
 }
 
+//  The bytes of the one log file in dir (to destroy), its path into path.
+static zchunk_t *s_log_bytes (const char *dir, char *path, size_t size)
+{
+    s_log_path (dir, path, size);
+    zfile_t *file = zfile_new (NULL, path);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *bytes = zfile_read (file, zfile_cursize (file), 0);
+    zfile_destroy (&file);
+    assert_non_null (bytes);
+    return bytes;
+}
+
 //  The target store: before keys p..., then "blob" whose value is the
 //  source store's log (EMBEDDED_KEYS records k..., whole, their sequence
 //  numbers after skip writes of the source's own), then "z". Left closed
@@ -114,12 +126,7 @@ static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip
     }
     leveldb_close (db);
     char source_log[400];
-    s_log_path (f->source, source_log, sizeof source_log);
-    zfile_t *file = zfile_new (NULL, source_log);
-    assert_int_equal (zfile_input (file), 0);
-    zchunk_t *copy = zfile_read (file, zfile_cursize (file), 0);
-    zfile_destroy (&file);
-    assert_non_null (copy);
+    zchunk_t *copy = s_log_bytes (f->source, source_log, sizeof source_log);
 
     db = s_open (f->target);
     for (int i = 0; i < before; i++) {
@@ -129,11 +136,7 @@ static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip
     s_put (db, "blob", zchunk_data (copy), zchunk_size (copy));
     s_put (db, "z", "after", 5);
     leveldb_close (db);
-    s_log_path (f->target, log, size);
-    file = zfile_new (NULL, log);
-    assert_int_equal (zfile_input (file), 0);
-    zchunk_t *bytes = zfile_read (file, zfile_cursize (file), 0);
-    zfile_destroy (&file);
+    zchunk_t *bytes = s_log_bytes (f->target, log, size);
     long total = (long) zchunk_size (bytes);
     assert_true (total < 32768); //  one block, short: the log's last
     //  The physical record holding the copy: walked by the headers.
@@ -342,11 +345,7 @@ static void test_repair_of_two_logs (void **state)
     s_put (db, "gone-test", "here", 4);
     leveldb_close (db);
     char older[400];
-    s_log_path (f->target, older, sizeof older);
-    zfile_t *file = zfile_new (NULL, older);
-    assert_int_equal (zfile_input (file), 0);
-    zchunk_t *bytes = zfile_read (file, zfile_cursize (file), 0);
-    zfile_destroy (&file);
+    zchunk_t *bytes = s_log_bytes (f->target, older, sizeof older);
     db = s_open (f->target); //  its log made a table; the newer log: x=new, gone deleted
     s_put (db, "x-test", "new", 3);
     leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
@@ -378,7 +377,7 @@ static void test_repair_of_two_logs (void **state)
     }
     assert_true (older_name[0]);
     snprintf (path, sizeof path, "%s/%s", f->target, older_name);
-    file = zfile_new (NULL, path);
+    zfile_t *file = zfile_new (NULL, path);
     assert_int_equal (zfile_output (file), 0);
     assert_int_equal (zfile_write (file, bytes, 0), 0);
     zfile_close (file);
