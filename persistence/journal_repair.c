@@ -372,6 +372,23 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint6
     //  A compaction of the whole store sorts them by their sequence, before
     //  anything is read.
     leveldb_compact_range (db, NULL, 0, NULL, 0);
+    //  It says nothing of a failure (a full disk): level 0 left holding
+    //  tables is one, and the repair is not done.
+    char *level0 = leveldb_property_value (db, "leveldb.num-files-at-level0");
+    bool compacted = level0 && strcmp (level0, "0") == 0;
+    leveldb_free (level0);
+    if (!compacted) {
+        leveldb_close (db);
+        //  Without CURRENT, no node opens it until a repair has ended.
+        char current[PATH_MAX];
+        snprintf (current, sizeof current, "%s/CURRENT", dir);
+        bool refused = unlink (current) == 0 && dirsync_sync (dir, NULL) == 0;
+        *error = zsys_sprintf ("LevelDB repaired %s, but its compaction after did not end (its "
+                               "LOG says why: a full disk?), and until it does an older log's "
+                               "values may stand over a newer's%s; run the repair again",
+                               dir, refused ? " (a node refuses the store until then)" : "");
+        return SHOAL_EIO;
+    }
     uint8_t key[1 + KEYS_META_NAME_MAX];
     size_t key_len = keys_meta_key (key, JOURNAL_LOG_META);
     leveldb_readoptions_t *read = leveldb_readoptions_create ();

@@ -15,8 +15,10 @@
     is zeros, LevelDB's reader drops the rest of the block; this one goes
     on at the next whole record in it whose write batch's sequence follows
     the last good one's (s_resync), so that the records after damage are
-    kept, and not at bytes inside a damaged record that only look like one
-    (a client's payload may hold a copy of a log, checksums and all). A
+    kept, and not, within the limits s_resync gives, at bytes inside a
+    damaged record that only look like one (a client's payload may hold a
+    copy of a log, checksums and all); a record the log's end cuts is a
+    torn write, as to LevelDB, and its bytes are never searched. A
     logical record missing a fragment is dropped whole. A log with
     something dropped is written again with its good records only, in the
     same format, as NAME.clean beside it, the original kept in lost/ as
@@ -159,12 +161,14 @@ static bool s_batch_seq (const uint8_t *data, size_t size, uint64_t *seq, uint64
 //  whole record from there that begins a batch (FULL or FIRST) whose
 //  sequence follows the last good batch's (next), within what the
 //  skipped bytes could have held (an operation takes 2 bytes at least);
-//  the damaged record's own end first, if its length fits. Returns end
-//  if none, or if no good batch was read yet (known false): then the rest
-//  of the block is dropped, as LevelDB's reader drops it. A whole record
-//  inside damaged bytes (a client's payload may hold one, checksum and
-//  all: a copy of another log) is not taken: its sequence does not
-//  follow.
+//  the damaged record's own end first, if its length fits, and if it does
+//  not, only its true end, where its checksum holds (s_true_end). Returns
+//  end if none, or if no good batch was read yet (known false): then the
+//  rest of the block is dropped, as LevelDB's reader drops it. A whole
+//  record inside damaged bytes (a client's payload may hold one, checksum
+//  and all: a copy of another log) is not taken unless its sequence
+//  follows: a copy from a store of nearby sequence numbers, inside a
+//  record whose checksum failed or whose header is zeros, would be.
 static bool s_follows (const uint8_t *in, size_t p, size_t end, size_t at, uint64_t next)
 {
     uint8_t type = in[p + 6];
@@ -175,11 +179,34 @@ static bool s_follows (const uint8_t *in, size_t p, size_t end, size_t at, uint6
            seq - next <= (p - at) / 2;
 }
 
+//  Where the record at at, whose length is past its block, truly ends:
+//  the first p at which its header's checksum holds over [at + HEADER, p)
+//  (its length alone was damaged), or end if none.
+static size_t s_true_end (const uint8_t *in, size_t at, size_t end)
+{
+    const uint8_t *h = in + at;
+    uint32_t want =
+        (uint32_t) h[0] | (uint32_t) h[1] << 8 | (uint32_t) h[2] << 16 | (uint32_t) h[3] << 24;
+    uint8_t type = h[6];
+    uint32_t crc = s_crc (0, &type, 1);
+    for (size_t p = at + HEADER; p + HEADER <= end; p++) {
+        if (s_mask (crc) == want)
+            return p;
+        crc = s_crc (crc, in + p, 1);
+    }
+    return end;
+}
+
 static size_t s_resync (const uint8_t *in, size_t at, size_t end, bool known, uint64_t next)
 {
     if (!known)
         return end;
-    size_t claimed = at + HEADER + ((size_t) in[at + 4] | (size_t) in[at + 5] << 8);
+    size_t length = (size_t) in[at + 4] | (size_t) in[at + 5] << 8;
+    if (at + HEADER + length > end) { //  its length damaged: its end by its checksum
+        size_t p = s_true_end (in, at, end);
+        return p < end && s_follows (in, p, end, at, next) ? p : end;
+    }
+    size_t claimed = at + HEADER + length;
     if (claimed + HEADER <= end && s_follows (in, claimed, end, at, next))
         return claimed;
     for (size_t p = at + HEADER; p + HEADER <= end; p++)
@@ -229,14 +256,17 @@ static void s_clean (const uint8_t *in, size_t size, zchunk_t *out, size_t *drop
                               : s_record_crc (type, h + HEADER, length) != crc ? "checksum mismatch"
                                                                                : NULL;
             if (bad) {
-                size_t resync = s_resync (in, at, end, known, next);
                 bool last = end == size && end - block < BLOCK; //  the log's last, short block
                 bool cut = last && at + HEADER + length > end;
+                //  A record the log's end cuts is a torn write, as to
+                //  LevelDB: its bytes are a client's, never searched.
+                size_t resync = cut ? end : s_resync (in, at, end, known, next);
                 if (resync == end && ((zero && (last || s_zeros (in, at, end))) || cut)) {
-                    //  Zeros to the block's end (preallocated), or the end
-                    //  of a log the writer died writing (zeros a crash left
-                    //  before a torn record among them): no damage, as to
-                    //  LevelDB. A record being gathered is dropped.
+                    //  Zeros to the block's end (a page a crash lost), or
+                    //  the end of a log the writer died writing (zeros a
+                    //  crash left before a torn record among them): no
+                    //  damage, as to LevelDB. A record being gathered is
+                    //  dropped.
                     if (zero)
                         s_drop_gathered (record, &in_record, dropped, why,
                                          "error in middle of record");

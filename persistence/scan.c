@@ -370,13 +370,16 @@ static void s_check_log_hole (hole_t *hole, journal_records_t *counts, const cha
 {
     size_t offset;
     uint64_t count;
-    if (key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L' ||
-        keys_log_open (value, size, &offset, &count))
-        return; //  not a log record, or a bad one: counted by s_check_record
+    if (key_len != KEYS_LOG_KEY_SIZE || key[0] != 'L')
+        return;
+    if (keys_log_open (value, size, &offset, &count)) {
+        hole->log_next = UINT64_MAX; //  counted bad by s_check_record: its positions unknown
+        return;
+    }
     uint64_t first = 0;
     for (size_t i = 1; i < KEYS_LOG_KEY_SIZE; i++)
         first = first << 8 | (uint8_t) key[i];
-    if (first > hole->log_next) {
+    if (hole->log_next != UINT64_MAX && first > hole->log_next) {
         if (counts->log_missing == 0) {
             counts->log_from = hole->log_next;
             counts->log_to = first;

@@ -168,7 +168,7 @@ static void test_damaged_log_header (void **state)
         fail_msg ("the check did not say the event log's hole: %s", output);
     free (output);
     //  And the books show it: the deposit the record held is gone, and no
-    //  other (the rest of the block went too).
+    //  other (the rest of its block went too, before the clean read on).
     assert_true (s_books_lost (f) >= f->acked - 1);
 }
 

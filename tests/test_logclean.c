@@ -12,6 +12,8 @@
 #include <dirent.h>
 #include <leveldb/c.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,7 +109,8 @@ static zchunk_t *s_log_bytes (const char *dir, char *path, size_t size)
 //  numbers after skip writes of the source's own), then "z". Left closed
 //  with its writes in its log. Returns the log's size, and the offset of
 //  the record holding the blob in *blob (its header).
-static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip, int before)
+static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip, int before,
+                      int after)
 {
     leveldb_t *db = s_open (f->source);
     char key[32], value[32];
@@ -135,10 +138,14 @@ static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip
     }
     s_put (db, "blob", zchunk_data (copy), zchunk_size (copy));
     s_put (db, "z", "after", 5);
+    for (int i = 0; i < after; i++) { //  the blob's block then not the log's last
+        snprintf (key, sizeof key, "q%06d", i);
+        s_put (db, key, "after the blob, in blocks of their own", 38);
+    }
     leveldb_close (db);
     zchunk_t *bytes = s_log_bytes (f->target, log, size);
     long total = (long) zchunk_size (bytes);
-    assert_true (total < 32768); //  one block, short: the log's last
+    assert_true (after ? total > 32768 : total < 32768); //  the blob's block the last or not
     //  The physical record holding the copy: walked by the headers.
     const uint8_t *in = zchunk_data (bytes);
     void *found = memmem (in, zchunk_size (bytes), zchunk_data (copy), 64);
@@ -151,7 +158,7 @@ static long s_target (fixture_t *f, char *log, size_t size, long *blob, int skip
             *blob = at;
         at += 7 + length;
     }
-    assert_true (*blob >= 0);
+    assert_true (*blob >= 0 && *blob + 2000 < 32768); //  in the first block
     zchunk_destroy (&copy);
     zchunk_destroy (&bytes);
     return total;
@@ -222,13 +229,14 @@ static void s_no_copied_keys (fixture_t *f, int before)
 }
 
 //  A log cut inside the blob's value (a crash's torn write): nothing of it
-//  is damage, and the records inside the cut value are not taken.
-static void test_torn_inside_a_copy (void **state)
+//  is damage, and the records inside the cut value are not taken, even
+//  numbered as the next batch would be (skip: the copy's sequence numbers
+//  start where the target's next one is).
+static void s_torn_inside_a_copy (fixture_t *f, int skip)
 {
-    fixture_t *f = *state;
     char log[400];
     long blob;
-    s_target (f, log, sizeof log, &blob, 0, BEFORE_KEYS);
+    s_target (f, log, sizeof log, &blob, skip, BEFORE_KEYS, 0);
     FILE *file = fopen (log, "rb");
     assert_non_null (file);
     uint8_t header[7];
@@ -256,7 +264,9 @@ static void s_damaged_copy (fixture_t *f, bool length, int skip, int before)
 {
     char log[400];
     long blob;
-    s_target (f, log, sizeof log, &blob, skip, before);
+    //  A length past its block at the log's end is a torn write: the
+    //  blob's block is a whole one, then.
+    s_target (f, log, sizeof log, &blob, skip, before, length ? 1000 : 0);
     uint8_t bytes[2] = {0xff, 0xff};
     s_write_at (log, blob + (length ? 4 : 0), bytes, length ? 2 : 1);
     char *said = NULL;
@@ -269,6 +279,16 @@ static void s_damaged_copy (fixture_t *f, bool length, int skip, int before)
     s_no_copied_keys (f, before);
     assert_false (s_has (f, "blob"));
     assert_true (s_has (f, "z") == (before > 0));
+}
+
+static void test_torn_inside_a_copy (void **state)
+{
+    s_torn_inside_a_copy (*state, 0);
+}
+
+static void test_torn_inside_a_copy_numbered_next (void **state)
+{
+    s_torn_inside_a_copy (*state, BEFORE_KEYS);
 }
 
 static void test_damaged_checksum_of_a_copy (void **state)
@@ -331,16 +351,25 @@ static bool s_listed_before (const char *dir, const char *first, const char *sec
 //  log listed first, the repaired store read the older value, and a key
 //  deleted in the newer log came back. The repair now compacts the store
 //  before anything reads it.
-static void test_repair_of_two_logs (void **state)
+static void s_two_logs (fixture_t *f, bool large)
 {
-    fixture_t *f = *state;
     int code = 0;
     char *error = NULL;
     journal_t *journal = journal_open (f->target, NULL, &code, &error); //  shoal's store
     if (!journal)
         fail_msg ("cannot make a store: %s", error);
     journal_destroy (&journal);
-    leveldb_t *db = s_open (f->target); //  the older log: x=old, gone=here
+    leveldb_t *db = s_open (f->target);
+    for (int i = 0; large && i < 1500; i++) { //  1.5 MB in a table, over every key
+        char key[32], value[1000];
+        snprintf (key, sizeof key, "%c-large-%06d", 'a' + i % 26, i);
+        memset (value, 'v', sizeof value);
+        s_put (db, key, value, sizeof value);
+    }
+    if (large)
+        leveldb_compact_range (db, NULL, 0, NULL, 0);
+    leveldb_close (db);
+    db = s_open (f->target); //  the older log: x=old, gone=here
     s_put (db, "x-test", "old", 3);
     s_put (db, "gone-test", "here", 4);
     leveldb_close (db);
@@ -383,13 +412,18 @@ static void test_repair_of_two_logs (void **state)
     zfile_close (file);
     zfile_destroy (&file);
     zchunk_destroy (&bytes);
+}
 
-    char *report = NULL;
+//  Repairs the target, which must then read x-test as 'new', and no
+//  gone-test.
+static void s_repaired_newest (fixture_t *f)
+{
+    char *error = NULL, *err = NULL, *report = NULL;
     if (journal_repair (f->target, NULL, NULL, &report, &error) != 0)
         fail_msg ("the repair failed: %s", error);
     print_message ("repair: %s\n", report);
     free (report);
-    db = s_open (f->target);
+    leveldb_t *db = s_open (f->target);
     leveldb_readoptions_t *read = leveldb_readoptions_create ();
     size_t size = 0, gone_size = 0;
     char *value = leveldb_get (db, read, "x-test", 6, &size, &err);
@@ -405,15 +439,52 @@ static void test_repair_of_two_logs (void **state)
     leveldb_free (gone);
 }
 
+//  Two logs in a shoal store, the newer writing a key the older wrote: see
+//  s_two_logs.
+static void test_repair_of_two_logs (void **state)
+{
+    s_two_logs (*state, false);
+    s_repaired_newest (*state);
+}
+
+//  The compaction after LevelDB's repair fails (files over 1 MiB refused,
+//  as a full disk would refuse them): the repair fails, saying so (it
+//  said "repaired", the older value read); run again, it ends.
+static void test_repair_compaction_fails (void **state)
+{
+    fixture_t *f = *state;
+    s_two_logs (f, true);
+    struct rlimit before, small = {1 << 20, 1 << 20};
+    assert_int_equal (getrlimit (RLIMIT_FSIZE, &before), 0);
+    small.rlim_max = before.rlim_max;
+    signal (SIGXFSZ, SIG_IGN);
+    assert_int_equal (setrlimit (RLIMIT_FSIZE, &small), 0);
+    char *report = NULL, *error = NULL;
+    int rc = journal_repair (f->target, NULL, NULL, &report, &error);
+    assert_int_equal (setrlimit (RLIMIT_FSIZE, &before), 0);
+    print_message ("repair under the limit: %d %s\n", rc, error ? error : "");
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (error, "compaction after did not end"));
+    char current[400]; //  no node opens it meanwhile
+    snprintf (current, sizeof current, "%s/CURRENT", f->target);
+    assert_int_not_equal (access (current, F_OK), 0);
+    free (report);
+    free (error);
+    s_repaired_newest (f);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_torn_inside_a_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_torn_inside_a_copy_numbered_next, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_checksum_of_a_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_length_of_a_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_length_of_a_later_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_length_of_a_first_copy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_repair_of_two_logs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_compaction_fails, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
