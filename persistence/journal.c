@@ -457,6 +457,11 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         return NULL;
     }
     self->made = !state.current;
+    if (state.current) { //  a store opened whole is past any repair: its kept mark goes
+        char kept[PATH_MAX];
+        if (snprintf (kept, sizeof kept, "%s/%s", dir, JOURNAL_SYNCED_KEPT) < (int) sizeof kept)
+            unlink (kept);
+    }
     return self;
 }
 

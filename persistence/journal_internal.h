@@ -246,7 +246,9 @@ int journal_log_recover (journal_t *self);
 //  before LevelDB's repair runs, as GAPLESS (the repair says what it
 //  dropped), by a rename to JOURNAL_SYNCED_KEPT, which a repair cut short
 //  and run again reads when SYNCED is gone (it then said nothing of what
-//  was acknowledged), and which a repair that ends removes.
+//  was acknowledged), and which a repair that ends removes, and so does
+//  an open that passes (a repair that failed after LevelDB's, then a
+//  node in async durability, left it for a much later repair to read).
 #define JOURNAL_SYNCED_FILE "SYNCED"
 #define JOURNAL_SYNCED_KEPT "SYNCED.repair"
 #define JOURNAL_MARK_MS 1000

@@ -209,6 +209,28 @@ static void test_torn_log_end (void **state)
         fail_msg ("a stale clean copy was kept or swapped in: %s", stale);
 }
 
+//  A repair's kept mark (SYNCED.repair) left by a repair that failed
+//  after LevelDB's: a start that passes removes it, so that a much later
+//  repair does not take it for the node's (a node in async durability
+//  writes no SYNCED of its own).
+static void test_repair_mark_removed_by_a_start (void **state)
+{
+    fixture_t *f = *state;
+    f->no_projections = true;
+    faults_fill_store (f, 5, SIGTERM);
+    char kept[600];
+    snprintf (kept, sizeof kept, "%s/SYNCED.repair", f->data);
+    FILE *file = fopen (kept, "w");
+    assert_non_null (file);
+    fprintf (file, "%020d\n", 3);
+    fclose (file);
+    faults_start (f, "async");
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    assert_int_not_equal (access (kept, F_OK), 0);
+    assert_int_equal (faults_books (f, NULL), f->acked);
+}
+
 //  The position the node's SYNCED file holds (0: none yet), read as the
 //  node reads it.
 static uint64_t s_synced_mark (fixture_t *f)
@@ -547,6 +569,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_damaged_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_log_header, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_torn_log_end, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_mark_removed_by_a_start, faults_setup,
+                                         faults_teardown),
         cmocka_unit_test_setup_teardown (test_truncated_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
