@@ -33,7 +33,7 @@ typedef struct {
     uint8_t id[255];               //  the routing id its welcomed HELLO came from, on our
     size_t id_size;                //  ROUTER: where its CALLs' ANSWERs go (0: none yet)
     int64_t hello_at;              //  when we last said HELLO (monotonic ms)
-    int64_t logged_at;             //  when we last logged a refusal about it
+    int64_t logged_at[3];          //  when we last logged a refusal about it, by kind
     char epoch[24];                //  our epoch, as text for HELLO
     int64_t remake_at;             //  when to make the link again (0: not to be)
     unsigned generation;           //  links made to it so far (the monitor's name)
@@ -272,14 +272,20 @@ static void s_say_hello (peers_t *self, int node)
     peer->hello_at = zclock_mono ();
 }
 
-//  Logs a refusal about node, at most every PEERS_LOG_EVERY_MS.
-static void s_log_refusal (peers_t *self, int node, const char *format, const char *detail)
+//  The kinds of refusal logged, each at its own pace: one kind's line
+//  held back another's (ours of its HELLO, logged first, hid its of ours,
+//  said once per link).
+enum { REFUSED_BY_US, REFUSED_BY_IT, HANDSHAKE };
+
+//  Logs a refusal of kind about node, at most every PEERS_LOG_EVERY_MS.
+static void s_log_refusal (peers_t *self, int node, int kind, const char *format,
+                           const char *detail)
 {
     int64_t now = zclock_mono ();
     peer_t *peer = &self->peers[node];
-    if (peer->logged_at && now - peer->logged_at < PEERS_LOG_EVERY_MS)
+    if (peer->logged_at[kind] && now - peer->logged_at[kind] < PEERS_LOG_EVERY_MS)
         return;
-    peer->logged_at = now;
+    peer->logged_at[kind] = now;
     char *line = zsys_sprintf (format, s_name (self, node), detail);
     if (line)
         log_warn ("shoal node: %s", line);
@@ -394,7 +400,7 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     s_sendv (self->router, data, sizes, why ? 3 : 2);
     if (why) {
         self->stats.bad_hellos++;
-        s_log_refusal (self, node, "refused peer %s: it has %s", why);
+        s_log_refusal (self, node, REFUSED_BY_US, "refused peer %s: it has %s", why);
     }
 }
 
@@ -496,7 +502,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             memcpy (why, zmq_msg_data (&parts[1]), len);
             why[len] = 0;
             s_set_up (self, node, false, NULL);
-            s_log_refusal (self, node, "peer %s refused us: we have %s", why);
+            s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }
         for (int i = 0; i < count; i++)
             zmq_msg_close (&parts[i]);
@@ -524,14 +530,15 @@ static void s_on_monitor (peers_t *self, int node)
             if (zmq_msg_size (&parts[0]) >= 6)
                 memcpy (&value, (uint8_t *) zmq_msg_data (&parts[0]) + 2, 4);
             if (event & ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-                s_log_refusal (self, node, "peer %s refused our CURVE handshake%s",
+                s_log_refusal (self, node, HANDSHAKE, "peer %s refused our CURVE handshake%s",
                                " (is our key in its cluster file?)");
             else if (event & ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-                s_log_refusal (self, node, "the CURVE handshake with peer %s failed%s",
+                s_log_refusal (self, node, HANDSHAKE, "the CURVE handshake with peer %s failed%s",
                                ": a protocol error (its public key in our cluster file not "
                                "its own, or another version of shoal?)");
             else
-                s_log_refusal (self, node, "the CURVE handshake with peer %s did not complete%s",
+                s_log_refusal (self, node, HANDSHAKE,
+                               "the CURVE handshake with peer %s did not complete%s",
                                value == ETIMEDOUT || value == EAGAIN
                                    ? " in time (the peer stopped, overloaded or cut off?)"
                                    : " (the peer stopped, overloaded or cut off?)");
