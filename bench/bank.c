@@ -245,9 +245,9 @@ static void s_watch (run_t *run)
     bank_totals_t totals;
     if (!bank_watch_poll (run->watch, &totals))
         return;
-    char note[128];
-    snprintf (note, sizeof note, "bank_totals: balance %lld, lag %llu", (long long) totals.balance,
-              (unsigned long long) totals.lag);
+    char note[128], balance[BOOKS_MONEY_CHARS];
+    snprintf (note, sizeof note, "bank_totals: balance %s, lag %llu",
+              books_money_str (totals.balance, balance), (unsigned long long) totals.lag);
     progress_note (note);
 }
 

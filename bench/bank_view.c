@@ -75,7 +75,14 @@ static int s_parse_totals (const client_reply_t *reply, bank_totals_t *totals)
             const msgpack_object *row = map_find (&rows->via.array.ptr[0], "row");
             const msgpack_object *accounts = map_find (row, "accounts");
             const msgpack_object *transfers = map_find (row, "transfers");
-            map_find_int (row, "balance", &totals->balance);
+            int64_t balance = 0;
+            char digits[BOOKS_MONEY_CHARS + 1];
+            if (map_find_int (row, "balance", &balance) == 0)
+                totals->balance = balance;
+            else if (map_find (row, "balance") &&
+                     (map_find_str (row, "balance", digits, sizeof digits) != 0 ||
+                      books_money_parse (digits, &totals->balance) != 0))
+                rc = SHOAL_EFORMAT; //  neither: not bank_totals' row
             map_find_int (accounts, "open", &totals->open);
             map_find_int (accounts, "closed", &totals->closed);
             map_find_int (transfers, "started", &totals->started);
@@ -401,14 +408,14 @@ int bank_view_settle (run_t *run)
 }
 
 //  Sets result->problem, unless it holds one, to what differs.
-static void s_differs (bank_result_t *result, const char *what, int64_t projected,
+static void s_differs (bank_result_t *result, const char *what, books_money_t projected,
                        books_money_t journal)
 {
-    char text[BOOKS_MONEY_CHARS];
+    char text[BOOKS_MONEY_CHARS], said[BOOKS_MONEY_CHARS];
     if (!result->problem[0] && projected != journal)
         snprintf (result->problem, sizeof result->problem,
-                  "bank_totals says %s is %lld, the journal %s", what, (long long) projected,
-                  books_money_str (journal, text));
+                  "bank_totals says %s is %s, the journal %s", what,
+                  books_money_str (projected, said), books_money_str (journal, text));
 }
 
 void bank_view_check (run_t *run, books_t *books)

@@ -10,6 +10,7 @@
 #ifndef BANK_VIEW_H_INCLUDED
 #define BANK_VIEW_H_INCLUDED
 
+#include "books.h"
 #include "client.h"
 
 #include <stdbool.h>
@@ -18,7 +19,7 @@
 //  bank_totals' row "totals" (projections/bank_totals.c), and where the
 //  build that answered stands in its node's log.
 typedef struct {
-    int64_t balance;
+    books_money_t balance; //  an integer, or past 64 bits a string of digits
     int64_t open, closed;
     int64_t started, completed, failed, compensated;
     uint64_t position; //  the build's next position (a sum: the largest)

@@ -408,6 +408,21 @@ const char *books_money_str (books_money_t money, char *text)
     return text;
 }
 
+int books_money_parse (const char *text, books_money_t *money)
+{
+    bool negative = *text == '-';
+    const char *digit = text + negative;
+    if (!*digit)
+        return SHOAL_EFORMAT;
+    books_money_t value = 0;
+    for (; *digit; digit++)
+        if (*digit < '0' || *digit > '9' || __builtin_mul_overflow (value, 10, &value) ||
+            __builtin_add_overflow (value, negative ? '0' - *digit : *digit - '0', &value))
+            return SHOAL_EFORMAT;
+    *money = value;
+    return 0;
+}
+
 int books_verify (books_t *self, books_summary_t *summary)
 {
     memset (summary, 0, sizeof *summary);

@@ -55,6 +55,35 @@ static void test_bank_totals (void **state)
     shoal_testkit_view_destroy (&kit);
 }
 
+//  bank_totals past 64 bits, an event a batch: the sum held as its digits
+//  in a string, read back and added to, an integer again once it fits.
+static void test_bank_totals_past_64_bits (void **state)
+{
+    shoal_testkit_view_t *kit = shoal_testkit_view_new (&bank_totals_projection);
+    assert_non_null (kit);
+    char digits[64];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (testkit_view_give (kit, "account/a", "Deposited", "amount", INT64_MAX),
+                          0);
+    const shoal_data_t *totals = shoal_testkit_view_row (kit, "totals");
+    assert_int_equal (shoal_data_type (totals, "balance"), SHOAL_FIELD_STR);
+    assert_int_equal (shoal_data_str (totals, "balance", digits, sizeof digits), 0);
+    assert_string_equal (digits, "27670116110564327421"); //  3 × (2^63 - 1)
+    assert_int_equal (testkit_view_give (kit, "account/a", "Withdrawn", "amount", INT64_MAX), 0);
+    assert_int_equal (testkit_view_give (kit, "account/a", "Debited", "amount", INT64_MAX), 0);
+    totals = shoal_testkit_view_row (kit, "totals");
+    assert_int_equal (testkit_view_int (totals, "balance"), INT64_MAX);
+    //  Below -2^63 too (an overdraft's sum): "-" and its digits.
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (testkit_view_give (kit, "account/b", "Withdrawn", "amount", INT64_MAX),
+                          0);
+    totals = shoal_testkit_view_row (kit, "totals");
+    assert_int_equal (shoal_data_str (totals, "balance", digits, sizeof digits), 0);
+    assert_string_equal (digits, "-18446744073709551614");
+    assert_int_equal (shoal_testkit_view_check_rebuild (kit), 0);
+    shoal_testkit_view_destroy (&kit);
+}
+
 //  large_debits: a Flag to review/ACCOUNT for each debit of at least
 //  LARGE_DEBIT_MIN, and a row per account flagged.
 static int s_debit (shoal_testkit_view_t *kit, const char *account, const char *transfer,
@@ -243,6 +272,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_bank_totals),
+        cmocka_unit_test (test_bank_totals_past_64_bits),
         cmocka_unit_test (test_bank_large_debits),
         cmocka_unit_test (test_bank_account_transfers),
         cmocka_unit_test (test_bank_account_transfers_batched),

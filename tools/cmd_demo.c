@@ -119,7 +119,9 @@ static void s_print_projected (const bank_result_t *r)
     else
         snprintf (where, sizeof where, "caught up at log position %llu",
                   (unsigned long long) p->position);
-    printf ("  bank_totals    %8lld   (the projection, %s)\n", (long long) p->balance, where);
+    char balance[BOOKS_MONEY_CHARS];
+    printf ("  bank_totals    %8s   (the projection, %s)\n", books_money_str (p->balance, balance),
+            where);
     printf ("                 %8s   accounts %lld open, %lld closed; transfers %lld completed, "
             "%lld failed, %lld compensated\n",
             "", (long long) p->open, (long long) p->closed, (long long) p->completed,
@@ -220,10 +222,11 @@ int cmd_demo (int argc, char **argv)
                 r.nodes, r.kills, r.freezes, o.freeze_ms, (long long) r.total_before,
                 (long long) r.total_after, r.balanced ? "true" : "false", r.transfer_seconds,
                 r.transfers_per_second, r.resends, (unsigned long long) o.seed);
+        char balance[BOOKS_MONEY_CHARS];
         if (r.has_projected)
-            printf ("\"bank_totals\":{\"balance\":%lld,\"open\":%lld,\"closed\":%lld,"
+            printf ("\"bank_totals\":{\"balance\":%s,\"open\":%lld,\"closed\":%lld,"
                     "\"completed\":%lld,\"failed\":%lld,\"compensated\":%lld},",
-                    (long long) r.projected.balance, (long long) r.projected.open,
+                    books_money_str (r.projected.balance, balance), (long long) r.projected.open,
                     (long long) r.projected.closed, (long long) r.projected.completed,
                     (long long) r.projected.failed, (long long) r.projected.compensated);
         else
