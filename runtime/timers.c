@@ -36,8 +36,8 @@ static void s_timer_free (wtimer_t *timer)
 static int s_timer_compare (const void *a, const void *b)
 {
     const wtimer_t *x = a, *y = b;
-    if (x->due != y->due)
-        return x->due < y->due ? -1 : 1;
+    if (x->fire != y->fire)
+        return x->fire < y->fire ? -1 : 1;
     return x->armed < y->armed ? -1 : x->armed > y->armed;
 }
 
@@ -121,6 +121,20 @@ static group_t *s_group_of (worker_t *self, const wtimer_t *timer)
     return group;
 }
 
+//  When a timer due at due (wall) fires on the monotonic clock: as far from
+//  now on it as due is from now on the wall clock, saturated (a timer of
+//  INT64_MAX ms, say).
+static int64_t s_fire_at (int64_t due)
+{
+    worker_clock_t now = worker_clock ();
+    int64_t in, at;
+    if (__builtin_sub_overflow (due, now.wall, &in))
+        in = due < now.wall ? INT64_MIN : INT64_MAX;
+    if (__builtin_add_overflow (now.mono, in, &at))
+        at = in < 0 ? INT64_MIN : INT64_MAX;
+    return at == INT64_MAX ? INT64_MAX - 1 : at; //  INT64_MAX is "none armed"
+}
+
 //  Puts timer (owned) on its actor's list and into the queue; out of
 //  memory, or a frame whose address cannot be read, frees it: it fires at
 //  the next reload from the journal.
@@ -128,6 +142,7 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
+    timer->fire = s_fire_at (timer->due);
     if (group) {
         timer->group = group;
         timer->prev = NULL;
@@ -172,7 +187,7 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
 void timers_fire (worker_t *self, int64_t now)
 {
     wtimer_t *timer;
-    while ((timer = heap_peek (self->timers)) && timer->due <= now) {
+    while ((timer = heap_peek (self->timers)) && timer->fire <= now) {
         heap_pop (self->timers);
         s_unlink (self, timer);
         worker_local_push (self, timer->frame, timer->size);
@@ -227,7 +242,7 @@ int timers_cancel (worker_t *self, const char *address, const char *name)
 int64_t timers_next_due (worker_t *self)
 {
     wtimer_t *timer = heap_peek (self->timers);
-    return timer ? timer->due : INT64_MAX;
+    return timer ? timer->fire : INT64_MAX;
 }
 
 static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],

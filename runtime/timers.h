@@ -6,8 +6,12 @@
     from the journal at start and after an aborted batch, and with each
     committed batch's new timers; when one is due it becomes a message in
     the worker's local queue, and the turn that handles it deletes its
-    record: fired once, and after a restart late rather than never. The
-    queue is a binary heap keyed by due time (common/heap.h): arming and
+    record: fired once, and after a restart late rather than never. A
+    timer's due time is the wall clock's (stored, shown), but it fires by
+    the monotonic clock, as far from its arming as its due time was from
+    the wall clock then: a wall clock stepped back by D after it was armed
+    delayed it by D (and one stepped ahead fired it early). The
+    queue is a binary heap keyed by that time (common/heap.h): arming and
     firing are O(log n) in the timers armed. Each armed timer is also on
     its actor's list (a table by address), so that a turn's cancel and a
     `pending` query cost the actor's own timers, not the worker's. Internal
@@ -26,7 +30,8 @@ typedef struct _worker_t worker_t;
 //  A timer: armed in the queue, or staged by a turn of the batch.
 typedef struct _wtimer_t wtimer_t;
 struct _wtimer_t {
-    int64_t due;    //  ms since the epoch
+    int64_t due;    //  wall: ms since the epoch (its record's key, what pending shows)
+    int64_t fire;   //  armed: when it fires, monotonic (worker_mono), set by the queue
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
     uint64_t armed; //  set by the queue: of equal due times, the first armed fires first
@@ -71,10 +76,12 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size);
 //  and a head read of each timer staged in this batch).
 int timers_cancel (worker_t *self, const char *address, const char *name);
 
-//  Moves every timer due at now into the local queue, in due order.
+//  Moves every timer due at now (monotonic, as worker_mono) into the local
+//  queue, in due order.
 void timers_fire (worker_t *self, int64_t now);
 
-//  The due time of the next timer, or INT64_MAX when none is armed.
+//  When the next timer fires, monotonic (as worker_mono), or INT64_MAX when
+//  none is armed.
 int64_t timers_next_due (worker_t *self);
 
 //  Arms the timers of this worker's actors stored in the journal. An

@@ -497,15 +497,16 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 //  just passed --stall-ms), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
-//  The timers (durable, due by the wall clock) and the stalls (by a
-//  command's created, the wall clock's) are by now.wall; the re-sends, the
-//  reload's retry and passivation by now.mono (worker_clock.h).
+//  The stalls (by a command's created, the wall clock's) are by now.wall;
+//  the timers (durable, due by the wall clock, but fired by the monotonic
+//  one: timers.h), the re-sends, the reload's retry and passivation by
+//  now.mono (worker_clock.h).
 static void s_tick (worker_t *self)
 {
     worker_clock_t now = worker_clock ();
     if (self->reload_due && now.mono >= self->next_retry_tick)
         s_reload_if_due (self);
-    timers_fire (self, now.wall);
+    timers_fire (self, now.mono);
     self->stats->timers = timers_count (self->timers);
     outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
     //  A command that has just stalled is noticed at once.
@@ -534,20 +535,19 @@ static long s_poll_timeout (worker_t *self)
     if (self->local.count || self->turns || outbox_notice_due (self))
         return 0;
     worker_clock_t now = worker_clock ();
-    //  Monotonic: passivation, and the outbox's re-sends, at most each
-    //  retry tick.
+    //  Monotonic: passivation, the timers, and the outbox's re-sends, at
+    //  most each retry tick.
     int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
     if (retry < self->next_retry_tick)
         retry = self->next_retry_tick;
     int64_t wait = s_wait (now.mono, self->next_passivate_tick);
     if (s_wait (now.mono, retry) < wait)
         wait = s_wait (now.mono, retry);
-    //  Wall: when a pending command passes --stall-ms (for the gauge), and
-    //  the timers.
+    if (s_wait (now.mono, timers_next_due (self)) < wait)
+        wait = s_wait (now.mono, timers_next_due (self));
+    //  Wall: when a pending command passes --stall-ms (for the gauge).
     if (s_wait (now.wall, outbox_next_stall (self)) < wait)
         wait = s_wait (now.wall, outbox_next_stall (self));
-    if (s_wait (now.wall, timers_next_due (self)) < wait)
-        wait = s_wait (now.wall, timers_next_due (self));
     return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 

@@ -373,6 +373,72 @@ static void test_timer_far_future (void **state)
     assert_int_equal (node_events (fx, "counter/far"), 1);
 }
 
+//  A module's durable timer fires on time when the node's wall clock steps
+//  back after it was armed (NTP after a VM resume, an operator's `date`:
+//  tests/clockshift.c, preloaded, steps it). It fired by the wall clock,
+//  an hour late.
+
+#define STEP_BACK_MS (3600LL * 1000) //  how far the node's wall clock steps back
+#define REMIND_MS 4000               //  the timer's delay: the step is seen before it
+
+static void s_shift_write (const char *path, long long shift)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "%lld\n", shift);
+    assert_int_equal (fclose (file), 0);
+}
+
+//  The node's workers' wall clock, as their pending query says it ("now").
+static int64_t s_worker_wall (fixture_t *fx)
+{
+    client_reply_t reply;
+    node_call (fx->client, ENVELOPE_QUERY, NULL, "node/all", "pending", &reply, NULL);
+    assert_true (reply.ok);
+    int64_t now = 0;
+    assert_int_equal (map_int (reply.data, reply.size, "now", &now), 0);
+    client_reply_close (&reply);
+    return now;
+}
+
+static void test_timer_wall_clock_back (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    const char *library = getenv ("SHOAL_CLOCKSHIFT");
+    assert_non_null (module);
+    if (!library)
+        fail_msg ("SHOAL_CLOCKSHIFT is not set: the path of clockshift.so (tests/CMakeLists.txt)");
+    char shift[128];
+    snprintf (shift, sizeof shift, "%s/shift", fx->dir);
+    s_shift_write (shift, 0);
+    harness_env_t saved;
+    harness_preload_begin (library, NULL, &saved);
+    setenv ("SHOAL_CLOCKSHIFT_FILE", shift, 1);
+    node_start (fx, "--module", module, NULL);
+    unsetenv ("SHOAL_CLOCKSHIFT_FILE");
+    harness_preload_end (&saved);
+
+    node_ok (fx, "counter/t", "Remind", "ms=4000", NULL);
+    int64_t armed = zclock_mono ();
+    int64_t real_now = zclock_time ();
+    s_shift_write (shift, -STEP_BACK_MS);
+    int64_t deadline = zclock_mono () + 20000;
+    while (s_worker_wall (fx) > real_now - STEP_BACK_MS / 2) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50); //  between two asks, within the deadline
+    }
+    //  The step came before the timer was due (else this shows nothing).
+    assert_int_equal (node_events (fx, "counter/t"), 0);
+    assert_true (zclock_mono () - armed < REMIND_MS);
+    while (node_events (fx, "counter/t") == 0 && zclock_mono () < deadline)
+        zclock_sleep (50); //  between two asks, within the deadline
+    if (node_events (fx, "counter/t") != 1)
+        fail_msg ("the timer of %d ms has not fired %lld ms after it was armed, the wall clock "
+                  "an hour back",
+                  REMIND_MS, (long long) (zclock_mono () - armed));
+}
+
 //  --------------------------------------------------------------------------
 //  9. `shoal send` exit codes.
 
@@ -460,6 +526,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_module_missing, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_node_api_guards, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_timer_far_future, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_wall_clock_back, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_send_exit_codes, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
