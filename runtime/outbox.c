@@ -109,10 +109,10 @@ static int s_by_due (const void *a, const void *b)
     return x->next_due < y->next_due ? -1 : x->next_due > y->next_due;
 }
 
-static int s_by_created (const void *a, const void *b)
+static int s_by_stall (const void *a, const void *b)
 {
     const pending_t *x = a, *y = b;
-    return x->created < y->created ? -1 : x->created > y->created;
+    return x->stall_at < y->stall_at ? -1 : x->stall_at > y->stall_at;
 }
 
 int outbox_init (worker_t *self)
@@ -120,7 +120,7 @@ int outbox_init (worker_t *self)
     outbox_order_t *order = &self->pending_order;
     ptable_init (&self->pending, s_pending_key);
     order->due = heap_new (s_by_due);
-    order->unstalled = heap_new (s_by_created);
+    order->unstalled = heap_new (s_by_stall);
     if (!order->due || !order->unstalled)
         return SHOAL_ENOMEM;
     heap_set_index (order->due, offsetof (pending_t, due_at));
@@ -204,6 +204,10 @@ void outbox_track (worker_t *self, pending_t *pending)
     pending->order = order;
     pending->due_at = pending->unstalled_at = pending->noted_at = HEAP_NONE;
     pending->past_stall = false;
+    int64_t stall;
+    if (__builtin_add_overflow (pending->created, self->config->stall_ms, &stall))
+        stall = INT64_MAX;
+    pending->stall_at = worker_wall_to_mono (worker_clock (), stall);
     if (!pending->stored) {
         noted_list_t *list = &order->notes[order->epoch & 1];
         if (list->count == list->cap) {
@@ -258,8 +262,7 @@ void outbox_count_stalled (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
     pending_t *pending;
-    while ((pending = heap_peek (order->unstalled)) &&
-           now.wall - pending->created >= self->config->stall_ms) {
+    while ((pending = heap_peek (order->unstalled)) && now.mono >= pending->stall_at) {
         heap_pop (order->unstalled);
         pending->past_stall = true;
         order->stalled++;
@@ -279,12 +282,12 @@ bool outbox_notice_due (const worker_t *self)
     return self->pending_order.notice_due;
 }
 
-//  Re-sends are by the monotonic clock (now.mono: next_due, last_sent),
-//  stalls by the wall clock (now.wall - created): see worker_clock.h.
+//  Re-sends are by the monotonic clock (now.mono: next_due, last_sent), and
+//  so are stalls (stall_at, from created on the wall clock when tracked):
+//  see worker_clock.h.
 void outbox_resend (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
-    int64_t stall_ms = self->config->stall_ms;
     pending_t *pending;
     outbox_count_stalled (self, now);
     order->notice_due = false;
@@ -327,7 +330,7 @@ void outbox_resend (worker_t *self, worker_clock_t now)
         outbox_due_at (self, pending, now.mono + outbox_retry_delay (self, pending->attempt));
         worker_send_command (self, pending->dest, pending->frame, pending->size, false);
         self->stats->resends++;
-        if (!pending->stall_noticed && now.wall - pending->created >= stall_ms &&
+        if (!pending->stall_noticed && now.mono >= pending->stall_at &&
             s_noticing_add (order, noticing, pending))
             noticing++;
     }
@@ -353,7 +356,7 @@ int64_t outbox_next_due (const worker_t *self)
 int64_t outbox_next_stall (const worker_t *self)
 {
     const pending_t *unstalled = heap_peek (self->pending_order.unstalled);
-    return unstalled ? unstalled->created + self->config->stall_ms : INT64_MAX;
+    return unstalled ? unstalled->stall_at : INT64_MAX;
 }
 
 int outbox_forget (worker_t *self, pending_t *pending)

@@ -57,23 +57,24 @@ typedef struct {
     uint32_t attempt;                   //  re-sends so far
     int64_t next_due;                   //  monotonic ms: re-send at
     int64_t created;                    //  wall: first send (ms since epoch), from the envelope
-    int64_t sent_at;                    //  monotonic ms: first send from this process (estimate)
-    int64_t last_sent;                  //  monotonic ms: latest send or re-send, 0 if none
-    bool stall_noticed;                 //  its sender was told it is stalled
-    bool cancelling;                    //  an operator resolved it: its $cancel is re-sent instead
-    bool is_cancel;                     //  a $cancel (repair.h), for the command cancels
-    bool untellable;                    //  its target cannot tell if it ran it (repair.h);
-                                        //  in memory only: learned again after a reload
-    uint8_t cancels[ENVELOPE_ID_SIZE];  //  is_cancel: the id of the command it cancels
-    char error[128];                    //  the last failure known about it, "" for none
-    outbox_order_t *order;              //  the heaps it is in, NULL until tracked
-    size_t due_at;                      //  its place in order->due, HEAP_NONE if not there
-    size_t unstalled_at;                //  its place in order->unstalled, HEAP_NONE if not there
-    bool past_stall;                    //  counted in order->stalled
-    bool notice_only;                   //  due now for its stall notice, not a re-send
-    bool stored;                        //  under its 'o' key, not in a note only
-    int gen;                            //  !stored: which of order->notes it is in
-    size_t noted_at;                    //  its place there, HEAP_NONE if not there
+    int64_t stall_at;   //  monotonic ms: passes --stall-ms (by created), when tracked
+    int64_t sent_at;    //  monotonic ms: first send from this process (estimate)
+    int64_t last_sent;  //  monotonic ms: latest send or re-send, 0 if none
+    bool stall_noticed; //  its sender was told it is stalled
+    bool cancelling;    //  an operator resolved it: its $cancel is re-sent instead
+    bool is_cancel;     //  a $cancel (repair.h), for the command cancels
+    bool untellable;    //  its target cannot tell if it ran it (repair.h);
+                        //  in memory only: learned again after a reload
+    uint8_t cancels[ENVELOPE_ID_SIZE]; //  is_cancel: the id of the command it cancels
+    char error[128];                   //  the last failure known about it, "" for none
+    outbox_order_t *order;             //  the heaps it is in, NULL until tracked
+    size_t due_at;                     //  its place in order->due, HEAP_NONE if not there
+    size_t unstalled_at;               //  its place in order->unstalled, HEAP_NONE if not there
+    bool past_stall;                   //  counted in order->stalled
+    bool notice_only;                  //  due now for its stall notice, not a re-send
+    bool stored;                       //  under its 'o' key, not in a note only
+    int gen;                           //  !stored: which of order->notes it is in
+    size_t noted_at;                   //  its place there, HEAP_NONE if not there
 } pending_t;
 
 //  Entries in notes only, of one generation (the notes written between
@@ -190,9 +191,10 @@ bool outbox_notice_due (const worker_t *self);
 int64_t outbox_next_due (const worker_t *self);
 
 //  When the next entry passes stall_ms (for outbox_count_stalled), in
-//  wall ms (as worker_now: by its created). A wall clock stepped back by D
-//  delays a stall by D; re-sends go on (they are monotonic). INT64_MAX
-//  when every entry has. O(1).
+//  monotonic ms (as worker_mono): its created plus stall_ms, on the wall
+//  clock when it was tracked, taken to the monotonic one, so that a wall
+//  clock stepped back afterwards does not delay its stall (it did by the
+//  step). INT64_MAX when every entry has. O(1).
 int64_t outbox_next_stall (const worker_t *self);
 
 //  Stages the delete of pending's journal record (its 'o' key if stored,

@@ -121,20 +121,6 @@ static group_t *s_group_of (worker_t *self, const wtimer_t *timer)
     return group;
 }
 
-//  When a timer due at due (wall) fires on the monotonic clock: as far from
-//  now on it as due is from now on the wall clock, saturated (a timer of
-//  INT64_MAX ms, say).
-static int64_t s_fire_at (int64_t due)
-{
-    worker_clock_t now = worker_clock ();
-    int64_t in, at;
-    if (__builtin_sub_overflow (due, now.wall, &in))
-        in = due < now.wall ? INT64_MIN : INT64_MAX;
-    if (__builtin_add_overflow (now.mono, in, &at))
-        at = in < 0 ? INT64_MIN : INT64_MAX;
-    return at == INT64_MAX ? INT64_MAX - 1 : at; //  INT64_MAX is "none armed"
-}
-
 //  Puts timer (owned) on its actor's list and into the queue; out of
 //  memory, or a frame whose address cannot be read, frees it: it fires at
 //  the next reload from the journal.
@@ -142,7 +128,7 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
-    timer->fire = s_fire_at (timer->due);
+    timer->fire = worker_wall_to_mono (worker_clock (), timer->due);
     if (group) {
         timer->group = group;
         timer->prev = NULL;

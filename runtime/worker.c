@@ -497,10 +497,11 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 //  just passed --stall-ms), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
-//  The stalls (by a command's created, the wall clock's) are by now.wall;
-//  the timers (durable, due by the wall clock, but fired by the monotonic
-//  one: timers.h), the re-sends, the reload's retry and passivation by
-//  now.mono (worker_clock.h).
+//  All by now.mono (worker_clock.h): the re-sends, the reload's retry and
+//  passivation, and what is due by the wall clock, taken to the monotonic
+//  one when it was armed or tracked (worker_wall_to_mono): the timers
+//  (durable, due by the wall clock) and the stalls (by a command's
+//  created, the wall clock's).
 static void s_tick (worker_t *self)
 {
     worker_clock_t now = worker_clock ();
@@ -527,16 +528,16 @@ static int64_t s_wait (int64_t now, int64_t at)
 }
 
 //  How long the worker may sleep: until the first of what s_tick does
-//  next. Each wait is taken on its own clock, then the least of them: a
-//  deadline of one clock is never compared with the other's now (a wall
-//  clock stepped back by D would make the worker sleep through D).
+//  next. Each wait is on the monotonic clock: a deadline of the wall clock
+//  is never compared with its now (a wall clock stepped back by D would
+//  make the worker sleep through D).
 static long s_poll_timeout (worker_t *self)
 {
     if (self->local.count || self->turns || outbox_notice_due (self))
         return 0;
     worker_clock_t now = worker_clock ();
-    //  Monotonic: passivation, the timers, and the outbox's re-sends, at
-    //  most each retry tick.
+    //  Passivation, the timers, and the outbox's re-sends, at most each
+    //  retry tick.
     int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
     if (retry < self->next_retry_tick)
         retry = self->next_retry_tick;
@@ -545,9 +546,9 @@ static long s_poll_timeout (worker_t *self)
         wait = s_wait (now.mono, retry);
     if (s_wait (now.mono, timers_next_due (self)) < wait)
         wait = s_wait (now.mono, timers_next_due (self));
-    //  Wall: when a pending command passes --stall-ms (for the gauge).
-    if (s_wait (now.wall, outbox_next_stall (self)) < wait)
-        wait = s_wait (now.wall, outbox_next_stall (self));
+    //  When a pending command passes --stall-ms (for the gauge).
+    if (s_wait (now.mono, outbox_next_stall (self)) < wait)
+        wait = s_wait (now.mono, outbox_next_stall (self));
     return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 

@@ -7,7 +7,9 @@
     zclock_mono's ms, not related to the epoch) schedules what the worker
     does of its own: re-sends (a pending entry's next_due, sent_at,
     last_sent), its retry and passivate ticks, an actor's last use, and
-    its poll timeout. A wall clock stepped back by D (NTP after a VM
+    its poll timeout; and what is due by the wall clock, taken to the
+    monotonic clock once (worker_wall_to_mono): a timer's firing, a
+    pending command's stall. A wall clock stepped back by D (NTP after a VM
     resume, a manual date) froze all of these for D; the monotonic clock
     does not step. A field holding a time says which clock in its comment.
 
@@ -61,6 +63,21 @@ static inline worker_clock_t worker_clock (void)
 static inline int64_t worker_mono_to_wall (worker_clock_t now, int64_t mono)
 {
     return now.wall - (now.mono - mono);
+}
+
+//  A wall time (at) as a time of the monotonic clock, by the clocks read
+//  at now: as far from now.mono as at is from now.wall, saturated. What
+//  is due by the wall clock is then waited for by the monotonic one, which
+//  a wall clock stepped back (or ahead) afterwards does not move. Never
+//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most.
+static inline int64_t worker_wall_to_mono (worker_clock_t now, int64_t at)
+{
+    int64_t in, mono;
+    if (__builtin_sub_overflow (at, now.wall, &in))
+        in = at < now.wall ? INT64_MIN : INT64_MAX;
+    if (__builtin_add_overflow (now.mono, in, &mono))
+        mono = in < 0 ? INT64_MIN : INT64_MAX;
+    return mono == INT64_MAX ? INT64_MAX - 1 : mono;
 }
 
 #endif

@@ -11,7 +11,9 @@
     started again. The transfer must complete and the books balance within
     the deadline. When the re-sends ran on the wall clock, none came for
     the hour, and the idle worker slept through it: the transfer stayed
-    `started`.
+    `started`. The Debit must stall (n1's stalled gauge) --stall-ms after
+    its send, not an hour later, as it did when stalls went by the wall
+    clock.
 */
 #include "client.h"
 #include "harness.h"
@@ -135,6 +137,22 @@ static void test_resends_go_on_when_the_wall_clock_steps_back (void **state)
     deadline = zclock_mono () + DEADLINE_MS;
     while (s_worker_wall (f) > real_now - STEP_BACK_MS / 2) {
         assert_true (zclock_mono () < deadline);
+        zclock_sleep (50); //  between two asks, within the deadline
+    }
+    //  The Debit passes --stall-ms on time, counted in n1's stalled
+    //  gauge (it was late by the step: an hour). It had not yet when the
+    //  step came (else this would show nothing).
+    int64_t stalled_before = s_stat (f, 0, "stalled");
+    if (stalled_before != 0)
+        fail_msg ("the Debit stalled (%lld) before the clock stepped: this machine took more "
+                  "than --stall-ms (%s ms) to step it",
+                  (long long) stalled_before, STALL_MS);
+    deadline = zclock_mono () + DEADLINE_MS;
+    while (s_stat (f, 0, "stalled") == 0) {
+        if (zclock_mono () > deadline)
+            fail_msg ("the Debit has not stalled %d s after the clock stepped back, --stall-ms "
+                      "%s",
+                      DEADLINE_MS / 1000, STALL_MS);
         zclock_sleep (50); //  between two asks, within the deadline
     }
 
