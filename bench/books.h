@@ -61,8 +61,8 @@ typedef __int128 books_money_t;
 //  money in decimal, into text (BOOKS_MONEY_CHARS at least). Returns text.
 const char *books_money_str (books_money_t money, char *text);
 
-//  Reads text, an optional '-' and 1 to 39 decimal digits that fit in
-//  books_money_t, into *money. Returns 0, or SHOAL_EFORMAT for anything
+//  Reads text, an optional '-' and decimal digits (one at least) whose
+//  value fits in books_money_t, into *money. Returns 0, or SHOAL_EFORMAT for anything
 //  else (*money unchanged).
 int books_money_parse (const char *text, books_money_t *money);
 

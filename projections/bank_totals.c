@@ -58,8 +58,8 @@ static void s_money_str (__int128 money, char *text)
     text[at] = 0;
 }
 
-//  Reads text, an optional '-' and 1 to 39 decimal digits that a __int128
-//  holds, into *money. Returns 0, or -1 for anything else.
+//  Reads text, an optional '-' and decimal digits (one at least) whose
+//  value a __int128 holds, into *money. Returns 0, or -1 for anything else.
 static int s_money_parse (const char *text, __int128 *money)
 {
     bool negative = *text == '-';
