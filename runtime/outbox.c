@@ -207,7 +207,7 @@ void outbox_track (worker_t *self, pending_t *pending)
     int64_t stall;
     if (__builtin_add_overflow (pending->created, self->config->stall_ms, &stall))
         stall = INT64_MAX;
-    pending->stall_at = worker_wall_to_mono (worker_clock (), stall);
+    pending->stall_at = worker_wall_to_wait (worker_clock (), stall);
     if (!pending->stored) {
         noted_list_t *list = &order->notes[order->epoch & 1];
         if (list->count == list->cap) {
@@ -262,7 +262,8 @@ void outbox_count_stalled (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
     pending_t *pending;
-    while ((pending = heap_peek (order->unstalled)) && now.mono >= pending->stall_at) {
+    int64_t waiting = worker_wait_now (now);
+    while ((pending = heap_peek (order->unstalled)) && waiting >= pending->stall_at) {
         heap_pop (order->unstalled);
         pending->past_stall = true;
         order->stalled++;
@@ -283,8 +284,8 @@ bool outbox_notice_due (const worker_t *self)
 }
 
 //  Re-sends are by the monotonic clock (now.mono: next_due, last_sent), and
-//  so are stalls (stall_at, from created on the wall clock when tracked):
-//  see worker_clock.h.
+//  stalls by the waiting clock (stall_at, by created and the wall clock's
+//  offset to it when tracked): see worker_clock.h.
 void outbox_resend (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
@@ -330,7 +331,7 @@ void outbox_resend (worker_t *self, worker_clock_t now)
         outbox_due_at (self, pending, now.mono + outbox_retry_delay (self, pending->attempt));
         worker_send_command (self, pending->dest, pending->frame, pending->size, false);
         self->stats->resends++;
-        if (!pending->stall_noticed && now.mono >= pending->stall_at &&
+        if (!pending->stall_noticed && worker_wait_now (now) >= pending->stall_at &&
             s_noticing_add (order, noticing, pending))
             noticing++;
     }

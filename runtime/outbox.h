@@ -21,8 +21,10 @@
     bytes a slot, no allocation per entry) of entries that hold their key.
     Beside it, the entries are in two heaps ordered by time
     (outbox_order_t): by when their next re-send is due (on the monotonic
-    clock), and, until they pass stall_ms, by their first send (created,
-    on the wall clock, as it crosses nodes: worker_clock.h). So a tick
+    clock), and, until they pass stall_ms, by when they do (their first
+    send, created, is on the wall clock, as it crosses nodes; stall_at
+    takes created plus stall_ms to the waiting clock: worker_clock.h).
+    So a tick
     costs what is due, O(due · log n), and O(1) when nothing is: it never
     walks the table.
     An entry's places in the heaps go with it: whatever takes it out of
@@ -57,7 +59,7 @@ typedef struct {
     uint32_t attempt;                   //  re-sends so far
     int64_t next_due;                   //  monotonic ms: re-send at
     int64_t created;                    //  wall: first send (ms since epoch), from the envelope
-    int64_t stall_at;   //  monotonic ms: passes --stall-ms (by created), when tracked
+    int64_t stall_at;   //  waiting clock (worker_clock.h): passes --stall-ms, by created
     int64_t sent_at;    //  monotonic ms: first send from this process (estimate)
     int64_t last_sent;  //  monotonic ms: latest send or re-send, 0 if none
     bool stall_noticed; //  its sender was told it is stalled
@@ -89,7 +91,7 @@ typedef struct {
 struct _outbox_order_t {
     heap_t *due;           //  by next_due (monotonic): to re-send (a cancelling one
                            //  leaves when due)
-    heap_t *unstalled;     //  by created (wall): not yet unanswered for stall_ms
+    heap_t *unstalled;     //  by stall_at (waiting clock): not yet unanswered for stall_ms
     uint64_t stalled;      //  entries unanswered for stall_ms or more (the gauge)
     pending_t **noticing;  //  a tick's stall notices, reused from tick to tick
     bool notice_due;       //  an entry passed stall_ms unnoticed: it is due now, and the
@@ -190,11 +192,10 @@ bool outbox_notice_due (const worker_t *self);
 //  worker_mono). INT64_MAX when none is due. O(1).
 int64_t outbox_next_due (const worker_t *self);
 
-//  When the next entry passes stall_ms (for outbox_count_stalled), in
-//  monotonic ms (as worker_mono): its created plus stall_ms, on the wall
-//  clock when it was tracked, taken to the monotonic one, so that a wall
-//  clock stepped back afterwards does not delay its stall (it did by the
-//  step). INT64_MAX when every entry has. O(1).
+//  When the next entry passes stall_ms (for outbox_count_stalled), on the
+//  waiting clock (worker_wait_now): its created plus stall_ms taken to it,
+//  so that a wall clock stepped back afterwards does not delay its stall
+//  (it did by the step). INT64_MAX when every entry has. O(1).
 int64_t outbox_next_stall (const worker_t *self);
 
 //  Stages the delete of pending's journal record (its 'o' key if stored,

@@ -128,7 +128,7 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
-    timer->fire = worker_wall_to_mono (worker_clock (), timer->due);
+    timer->fire = worker_wall_to_wait (worker_clock (), timer->due);
     if (group) {
         timer->group = group;
         timer->prev = NULL;

@@ -8,10 +8,11 @@
     the worker's local queue, and the turn that handles it deletes its
     record: fired once, and after a restart late rather than never. A
     timer's due time is the wall clock's (stored, shown), but it fires by
-    the monotonic clock, as far from its arming as its due time was from
-    the wall clock then: a wall clock stepped back by D after it was armed
-    delayed it by D (and one stepped ahead fired it early). The
-    queue is a binary heap keyed by that time (common/heap.h): arming and
+    the worker's waiting clock (worker_clock.h), which a wall clock
+    stepped back after it was armed does not move (it was late by the
+    step), and which jumps with the wall clock ahead (a resume from
+    suspend). The queue is a binary heap keyed by its due time on that
+    clock (common/heap.h): arming and
     firing are O(log n) in the timers armed. Each armed timer is also on
     its actor's list (a table by address), so that a turn's cancel and a
     `pending` query cost the actor's own timers, not the worker's. Internal
@@ -31,7 +32,7 @@ typedef struct _worker_t worker_t;
 typedef struct _wtimer_t wtimer_t;
 struct _wtimer_t {
     int64_t due;    //  wall: ms since the epoch (its record's key, what pending shows)
-    int64_t fire;   //  armed: when it fires, monotonic (worker_mono), set by the queue
+    int64_t fire;   //  armed: when it fires, on the waiting clock (worker_wall_to_wait)
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
     uint64_t armed; //  set by the queue: of equal due times, the first armed fires first
@@ -76,11 +77,11 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size);
 //  and a head read of each timer staged in this batch).
 int timers_cancel (worker_t *self, const char *address, const char *name);
 
-//  Moves every timer due at now (monotonic, as worker_mono) into the local
+//  Moves every timer due at now (the waiting clock, worker_wait_now) into the local
 //  queue, in due order.
 void timers_fire (worker_t *self, int64_t now);
 
-//  When the next timer fires, monotonic (as worker_mono), or INT64_MAX when
+//  When the next timer fires, on the waiting clock, or INT64_MAX when
 //  none is armed.
 int64_t timers_next_due (worker_t *self);
 

@@ -497,17 +497,16 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 //  just passed --stall-ms), then passivation (every PASSIVATE_TICK_MS). Each is
 //  kept in order of time (a heap by due time, the actors' LRU list), so a
 //  tick costs what is due: O(due · log n), not O(pending or active).
-//  All by now.mono (worker_clock.h): the re-sends, the reload's retry and
-//  passivation, and what is due by the wall clock, taken to the monotonic
-//  one when it was armed or tracked (worker_wall_to_mono): the timers
-//  (durable, due by the wall clock) and the stalls (by a command's
-//  created, the wall clock's).
+//  The re-sends, the reload's retry and passivation by now.mono; what is
+//  due by the wall clock, the timers (durable, by their due) and the
+//  stalls (by a command's created), by the waiting clock, which follows
+//  the monotonic one and the wall clock's forward jumps (worker_clock.h).
 static void s_tick (worker_t *self)
 {
     worker_clock_t now = worker_clock ();
     if (self->reload_due && now.mono >= self->next_retry_tick)
         s_reload_if_due (self);
-    timers_fire (self, now.mono);
+    timers_fire (self, worker_wait_now (now));
     self->stats->timers = timers_count (self->timers);
     outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
     //  A command that has just stalled is noticed at once.
@@ -528,15 +527,15 @@ static int64_t s_wait (int64_t now, int64_t at)
 }
 
 //  How long the worker may sleep: until the first of what s_tick does
-//  next. Each wait is on the monotonic clock: a deadline of the wall clock
-//  is never compared with its now (a wall clock stepped back by D would
-//  make the worker sleep through D).
+//  next. No wait is on the wall clock: a deadline of the wall clock is
+//  never compared with its now (a wall clock stepped back by D would make
+//  the worker sleep through D).
 static long s_poll_timeout (worker_t *self)
 {
     if (self->local.count || self->turns || outbox_notice_due (self))
         return 0;
     worker_clock_t now = worker_clock ();
-    //  Passivation, the timers, and the outbox's re-sends, at most each
+    //  Monotonic: passivation, and the outbox's re-sends, at most each
     //  retry tick.
     int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
     if (retry < self->next_retry_tick)
@@ -544,11 +543,13 @@ static long s_poll_timeout (worker_t *self)
     int64_t wait = s_wait (now.mono, self->next_passivate_tick);
     if (s_wait (now.mono, retry) < wait)
         wait = s_wait (now.mono, retry);
-    if (s_wait (now.mono, timers_next_due (self)) < wait)
-        wait = s_wait (now.mono, timers_next_due (self));
-    //  When a pending command passes --stall-ms (for the gauge).
-    if (s_wait (now.mono, outbox_next_stall (self)) < wait)
-        wait = s_wait (now.mono, outbox_next_stall (self));
+    //  The waiting clock: the timers, and when a pending command passes
+    //  --stall-ms (for the gauge).
+    int64_t waiting = worker_wait_now (now);
+    if (s_wait (waiting, timers_next_due (self)) < wait)
+        wait = s_wait (waiting, timers_next_due (self));
+    if (s_wait (waiting, outbox_next_stall (self)) < wait)
+        wait = s_wait (waiting, outbox_next_stall (self));
     return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 

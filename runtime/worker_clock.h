@@ -7,9 +7,9 @@
     zclock_mono's ms, not related to the epoch) schedules what the worker
     does of its own: re-sends (a pending entry's next_due, sent_at,
     last_sent), its retry and passivate ticks, an actor's last use, and
-    its poll timeout; and what is due by the wall clock, taken to the
-    monotonic clock once (worker_wall_to_mono): a timer's firing, a
-    pending command's stall. A wall clock stepped back by D (NTP after a VM
+    its poll timeout; and, by the waiting clock (below) that follows it,
+    what is due by the wall clock: a timer's firing, a pending command's
+    stall. A wall clock stepped back by D (NTP after a VM
     resume, a manual date) froze all of these for D; the monotonic clock
     does not step. A field holding a time says which clock in its comment.
 
@@ -65,19 +65,26 @@ static inline int64_t worker_mono_to_wall (worker_clock_t now, int64_t mono)
     return now.wall - (now.mono - mono);
 }
 
-//  A wall time (at) as a time of the monotonic clock, by the clocks read
-//  at now: as far from now.mono as at is from now.wall, saturated. What
-//  is due by the wall clock is then waited for by the monotonic one, which
-//  a wall clock stepped back (or ahead) afterwards does not move. Never
-//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most.
-static inline int64_t worker_wall_to_mono (worker_clock_t now, int64_t at)
-{
-    int64_t in, mono;
-    if (__builtin_sub_overflow (at, now.wall, &in))
-        in = at < now.wall ? INT64_MIN : INT64_MAX;
-    if (__builtin_add_overflow (now.mono, in, &mono))
-        mono = in < 0 ? INT64_MIN : INT64_MAX;
-    return mono == INT64_MAX ? INT64_MAX - 1 : mono;
-}
+//  The worker's waiting clock, in ms (runtime/worker_clock.c): what is
+//  due by the wall clock (a durable timer's due, a pending command's
+//  created plus --stall-ms) is waited for on it. It is the monotonic
+//  clock moved ahead by each forward jump of the wall clock against it (a
+//  resume from suspend or a paused VM, where the monotonic clock stood
+//  still, and NTP's step after it; or a step ahead), and not moved back
+//  by a backward step. So what was armed before a step back comes on
+//  time, not late by the step, and what a suspend passed comes when the
+//  wall clock says, as it did when the wall clock drove it; a step ahead
+//  still brings it early. Drift under WORKER_CLOCK_STEP_MS between the
+//  two clocks is not a jump. Each thread keeps its own (thread-locals).
+#define WORKER_CLOCK_STEP_MS 100
+
+//  The waiting clock at now (which it notes: a jump is seen here).
+int64_t worker_wait_now (worker_clock_t now);
+
+//  A wall time (at) as a time of the waiting clock, by the wall clock's
+//  offset to it as it stands at now (which it notes), saturated: never
+//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most. Wall
+//  times stamped under one offset keep their order and their equality.
+int64_t worker_wall_to_wait (worker_clock_t now, int64_t at);
 
 #endif

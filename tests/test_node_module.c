@@ -378,7 +378,7 @@ static void test_timer_far_future (void **state)
 //  tests/clockshift.c, preloaded, steps it). It fired by the wall clock,
 //  an hour late.
 
-#define STEP_BACK_MS (3600LL * 1000) //  how far the node's wall clock steps back
+#define STEP_BACK_MS (3600LL * 1000) //  how far the node's wall clock steps (back, or ahead)
 #define REMIND_MS 4000               //  the timer's delay: the step is seen before it
 
 static void s_shift_write (const char *path, long long shift)
@@ -401,16 +401,16 @@ static int64_t s_worker_wall (fixture_t *fx)
     return now;
 }
 
-static void test_timer_wall_clock_back (void **state)
+//  Starts the node with the counter module and clockshift.so preloaded,
+//  its shift 0 for now, read from shift (a path of the test's directory).
+static void s_start_shifted (fixture_t *fx, char *shift, size_t size)
 {
-    fixture_t *fx = *state;
     const char *module = getenv ("SHOAL_TEST_MODULE");
     const char *library = getenv ("SHOAL_CLOCKSHIFT");
     assert_non_null (module);
     if (!library)
         fail_msg ("SHOAL_CLOCKSHIFT is not set: the path of clockshift.so (tests/CMakeLists.txt)");
-    char shift[128];
-    snprintf (shift, sizeof shift, "%s/shift", fx->dir);
+    snprintf (shift, size, "%s/shift", fx->dir);
     s_shift_write (shift, 0);
     harness_env_t saved;
     harness_preload_begin (library, NULL, &saved);
@@ -418,6 +418,13 @@ static void test_timer_wall_clock_back (void **state)
     node_start (fx, "--module", module, NULL);
     unsetenv ("SHOAL_CLOCKSHIFT_FILE");
     harness_preload_end (&saved);
+}
+
+static void test_timer_wall_clock_back (void **state)
+{
+    fixture_t *fx = *state;
+    char shift[128];
+    s_start_shifted (fx, shift, sizeof shift);
 
     node_ok (fx, "counter/t", "Remind", "ms=4000", NULL);
     int64_t armed = zclock_mono ();
@@ -437,6 +444,28 @@ static void test_timer_wall_clock_back (void **state)
         fail_msg ("the timer of %d ms has not fired %lld ms after it was armed, the wall clock "
                   "an hour back",
                   REMIND_MS, (long long) (zclock_mono () - armed));
+}
+
+//  And on time when the wall clock jumps ahead past its due time while the
+//  monotonic clock does not: a resume from suspend or a paused VM (the
+//  monotonic clock stood still) and NTP's step after it. A timer of ten
+//  minutes, the wall clock an hour ahead: it fires at once, as the wall
+//  clock says (it waited its ten minutes on the monotonic clock).
+static void test_timer_wall_clock_ahead (void **state)
+{
+    fixture_t *fx = *state;
+    char shift[128];
+    s_start_shifted (fx, shift, sizeof shift);
+    node_ok (fx, "counter/t", "Remind", "ms=600000", NULL);
+    int64_t armed = zclock_mono ();
+    s_shift_write (shift, STEP_BACK_MS);
+    int64_t deadline = zclock_mono () + 20000;
+    while (node_events (fx, "counter/t") == 0 && zclock_mono () < deadline)
+        zclock_sleep (50); //  between two asks, within the deadline
+    if (node_events (fx, "counter/t") != 1)
+        fail_msg ("the timer of 10 minutes has not fired %lld ms after it was armed, the wall "
+                  "clock an hour ahead",
+                  (long long) (zclock_mono () - armed));
 }
 
 //  --------------------------------------------------------------------------
@@ -527,6 +556,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_node_api_guards, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_timer_far_future, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_timer_wall_clock_back, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_wall_clock_ahead, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_send_exit_codes, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
