@@ -50,6 +50,8 @@ void outbox_pending_destroy (void **item)
             heap_remove (order->due, self->due_at);
         if (self->unstalled_at != HEAP_NONE)
             heap_remove (order->unstalled, self->unstalled_at);
+        if (self->unstalled_due_at != HEAP_NONE)
+            heap_remove (order->unstalled_by_due, self->unstalled_due_at);
         if (self->past_stall)
             order->stalled--;
         if (self->noted_at != HEAP_NONE)
@@ -115,16 +117,24 @@ static int s_by_stall (const void *a, const void *b)
     return x->stall_at < y->stall_at ? -1 : x->stall_at > y->stall_at;
 }
 
+static int s_by_stall_due (const void *a, const void *b)
+{
+    const pending_t *x = a, *y = b;
+    return x->stall_due < y->stall_due ? -1 : x->stall_due > y->stall_due;
+}
+
 int outbox_init (worker_t *self)
 {
     outbox_order_t *order = &self->pending_order;
     ptable_init (&self->pending, s_pending_key);
     order->due = heap_new (s_by_due);
     order->unstalled = heap_new (s_by_stall);
-    if (!order->due || !order->unstalled)
+    order->unstalled_by_due = heap_new (s_by_stall_due);
+    if (!order->due || !order->unstalled || !order->unstalled_by_due)
         return SHOAL_ENOMEM;
     heap_set_index (order->due, offsetof (pending_t, due_at));
     heap_set_index (order->unstalled, offsetof (pending_t, unstalled_at));
+    heap_set_index (order->unstalled_by_due, offsetof (pending_t, unstalled_due_at));
     return 0;
 }
 
@@ -135,6 +145,7 @@ void outbox_close (worker_t *self)
     ptable_close (&self->pending);
     heap_destroy (&order->due);
     heap_destroy (&order->unstalled);
+    heap_destroy (&order->unstalled_by_due);
     free (order->noticing);
     free (order->notes[0].items);
     free (order->notes[1].items);
@@ -202,12 +213,12 @@ void outbox_track (worker_t *self, pending_t *pending)
     }
     outbox_order_t *order = &self->pending_order;
     pending->order = order;
-    pending->due_at = pending->unstalled_at = pending->noted_at = HEAP_NONE;
+    pending->due_at = pending->unstalled_at = pending->unstalled_due_at = HEAP_NONE;
+    pending->noted_at = HEAP_NONE;
     pending->past_stall = false;
-    int64_t stall;
-    if (__builtin_add_overflow (pending->created, self->config->stall_ms, &stall))
-        stall = INT64_MAX;
-    pending->stall_at = worker_wall_to_wait (worker_clock (), stall);
+    if (__builtin_add_overflow (pending->created, self->config->stall_ms, &pending->stall_due))
+        pending->stall_due = INT64_MAX;
+    pending->stall_at = worker_wall_to_mono (worker_clock (), pending->stall_due);
     if (!pending->stored) {
         noted_list_t *list = &order->notes[order->epoch & 1];
         if (list->count == list->cap) {
@@ -230,6 +241,7 @@ void outbox_track (worker_t *self, pending_t *pending)
     if (!pending->cancelling)
         s_push (self, self->pending_order.due, pending);
     s_push (self, self->pending_order.unstalled, pending);
+    s_push (self, self->pending_order.unstalled_by_due, pending);
 }
 
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due)
@@ -262,9 +274,20 @@ void outbox_count_stalled (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
     pending_t *pending;
-    int64_t waiting = worker_wait_now (now);
-    while ((pending = heap_peek (order->unstalled)) && waiting >= pending->stall_at) {
-        heap_pop (order->unstalled);
+    while (true) {
+        //  Past --stall-ms by either clock (worker_clock.h).
+        pending = heap_peek (order->unstalled);
+        if (!pending || pending->stall_at > now.mono) {
+            pending = heap_peek (order->unstalled_by_due);
+            if (pending && pending->stall_due > now.wall)
+                pending = NULL;
+        }
+        if (!pending)
+            break;
+        if (pending->unstalled_at != HEAP_NONE)
+            heap_remove (order->unstalled, pending->unstalled_at);
+        if (pending->unstalled_due_at != HEAP_NONE)
+            heap_remove (order->unstalled_by_due, pending->unstalled_due_at);
         pending->past_stall = true;
         order->stalled++;
         //  Its sender is told now, not at its next re-send (up to
@@ -284,8 +307,8 @@ bool outbox_notice_due (const worker_t *self)
 }
 
 //  Re-sends are by the monotonic clock (now.mono: next_due, last_sent), and
-//  stalls by the waiting clock (stall_at, by created and the wall clock's
-//  offset to it when tracked): see worker_clock.h.
+//  stalls by either clock (stall_due, and stall_at on the monotonic one):
+//  see worker_clock.h.
 void outbox_resend (worker_t *self, worker_clock_t now)
 {
     outbox_order_t *order = &self->pending_order;
@@ -331,7 +354,7 @@ void outbox_resend (worker_t *self, worker_clock_t now)
         outbox_due_at (self, pending, now.mono + outbox_retry_delay (self, pending->attempt));
         worker_send_command (self, pending->dest, pending->frame, pending->size, false);
         self->stats->resends++;
-        if (!pending->stall_noticed && worker_wait_now (now) >= pending->stall_at &&
+        if (!pending->stall_noticed && pending->past_stall &&
             s_noticing_add (order, noticing, pending))
             noticing++;
     }
@@ -354,10 +377,19 @@ int64_t outbox_next_due (const worker_t *self)
     return due ? due->next_due : INT64_MAX;
 }
 
-int64_t outbox_next_stall (const worker_t *self)
+//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
+static int64_t s_until (int64_t now, int64_t at)
 {
-    const pending_t *unstalled = heap_peek (self->pending_order.unstalled);
-    return unstalled ? unstalled->stall_at : INT64_MAX;
+    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
+}
+
+int64_t outbox_stall_wait (const worker_t *self, worker_clock_t now)
+{
+    const pending_t *by_mono = heap_peek (self->pending_order.unstalled);
+    const pending_t *by_wall = heap_peek (self->pending_order.unstalled_by_due);
+    int64_t mono = by_mono ? s_until (now.mono, by_mono->stall_at) : INT64_MAX;
+    int64_t wall = by_wall ? s_until (now.wall, by_wall->stall_due) : INT64_MAX;
+    return mono < wall ? mono : wall;
 }
 
 int outbox_forget (worker_t *self, pending_t *pending)

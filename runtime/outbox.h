@@ -21,9 +21,10 @@
     bytes a slot, no allocation per entry) of entries that hold their key.
     Beside it, the entries are in two heaps ordered by time
     (outbox_order_t): by when their next re-send is due (on the monotonic
-    clock), and, until they pass stall_ms, by when they do (their first
-    send, created, is on the wall clock, as it crosses nodes; stall_at
-    takes created plus stall_ms to the waiting clock: worker_clock.h).
+    clock), and, until they pass stall_ms, by when they do, on each clock
+    (their first send, created, is on the wall clock, as it crosses
+    nodes; stall_at takes created plus stall_ms to the monotonic clock:
+    worker_clock.h): twice.
     So a tick
     costs what is due, O(due · log n), and O(1) when nothing is: it never
     walks the table.
@@ -59,7 +60,8 @@ typedef struct {
     uint32_t attempt;                   //  re-sends so far
     int64_t next_due;                   //  monotonic ms: re-send at
     int64_t created;                    //  wall: first send (ms since epoch), from the envelope
-    int64_t stall_at;   //  waiting clock (worker_clock.h): passes --stall-ms, by created
+    int64_t stall_due;  //  wall: passes --stall-ms (created + stall_ms), when tracked
+    int64_t stall_at;   //  monotonic ms: the same on that clock (worker_wall_to_mono)
     int64_t sent_at;    //  monotonic ms: first send from this process (estimate)
     int64_t last_sent;  //  monotonic ms: latest send or re-send, 0 if none
     bool stall_noticed; //  its sender was told it is stalled
@@ -72,6 +74,7 @@ typedef struct {
     outbox_order_t *order;             //  the heaps it is in, NULL until tracked
     size_t due_at;                     //  its place in order->due, HEAP_NONE if not there
     size_t unstalled_at;               //  its place in order->unstalled, HEAP_NONE if not there
+    size_t unstalled_due_at;           //  its place in order->unstalled_by_due, likewise
     bool past_stall;                   //  counted in order->stalled
     bool notice_only;                  //  due now for its stall notice, not a re-send
     bool stored;                       //  under its 'o' key, not in a note only
@@ -89,19 +92,20 @@ typedef struct {
 
 //  The pending entries in the order of time. Part of the worker.
 struct _outbox_order_t {
-    heap_t *due;           //  by next_due (monotonic): to re-send (a cancelling one
-                           //  leaves when due)
-    heap_t *unstalled;     //  by stall_at (waiting clock): not yet unanswered for stall_ms
-    uint64_t stalled;      //  entries unanswered for stall_ms or more (the gauge)
-    pending_t **noticing;  //  a tick's stall notices, reused from tick to tick
-    bool notice_due;       //  an entry passed stall_ms unnoticed: it is due now, and the
-                           //  next tick notices it without waiting for its retry tick
-    size_t noticing_cap;   //  its room, in entries
-    noted_list_t notes[2]; //  entries in notes only: [epoch & 1] since the last
-                           //  checkpoint, the other stored at the next one
-    unsigned epoch;        //  checkpoints so far
-    size_t notes_older;    //  notes written before the last checkpoint (dropped at the next)
-    int64_t checkpoint;    //  monotonic ms: the next checkpoint is due
+    heap_t *due;              //  by next_due (monotonic): to re-send (a cancelling one
+                              //  leaves when due)
+    heap_t *unstalled;        //  by stall_at (monotonic): not yet unanswered for stall_ms
+    heap_t *unstalled_by_due; //  the same, by stall_due (wall): either says it stalls
+    uint64_t stalled;         //  entries unanswered for stall_ms or more (the gauge)
+    pending_t **noticing;     //  a tick's stall notices, reused from tick to tick
+    bool notice_due;          //  an entry passed stall_ms unnoticed: it is due now, and the
+                              //  next tick notices it without waiting for its retry tick
+    size_t noticing_cap;      //  its room, in entries
+    noted_list_t notes[2];    //  entries in notes only: [epoch & 1] since the last
+                              //  checkpoint, the other stored at the next one
+    unsigned epoch;           //  checkpoints so far
+    size_t notes_older;       //  notes written before the last checkpoint (dropped at the next)
+    int64_t checkpoint;       //  monotonic ms: the next checkpoint is due
 };
 
 //  Makes self's pending table (keyed by command id, owning its entries,
@@ -192,11 +196,13 @@ bool outbox_notice_due (const worker_t *self);
 //  worker_mono). INT64_MAX when none is due. O(1).
 int64_t outbox_next_due (const worker_t *self);
 
-//  When the next entry passes stall_ms (for outbox_count_stalled), on the
-//  waiting clock (worker_wait_now): its created plus stall_ms taken to it,
-//  so that a wall clock stepped back afterwards does not delay its stall
-//  (it did by the step). INT64_MAX when every entry has. O(1).
-int64_t outbox_next_stall (const worker_t *self);
+//  The ms from now until the next entry passes stall_ms (for
+//  outbox_count_stalled), by either clock (worker_clock.h: its created
+//  plus stall_ms on the wall clock, or that on the monotonic clock by
+//  the offset when it was tracked, so that a wall clock stepped back
+//  afterwards does not delay its stall: it did by the step). 0 if one
+//  has, INT64_MAX when every entry has. O(1).
+int64_t outbox_stall_wait (const worker_t *self, worker_clock_t now);
 
 //  Stages the delete of pending's journal record (its 'o' key if stored,
 //  else an answer in this commit's note) and takes it out of the table.

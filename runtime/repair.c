@@ -168,7 +168,7 @@ int repair_pending (worker_t *self, const envelope_t *envelope, shoal_rec_t *out
          pending = outbox_pending_next (self, &cursor)) {
         if (!all && !streq (pending->sender, envelope->to))
             continue;
-        bool stalled = worker_wait_now (now) >= pending->stall_at; //  as the gauge counts it
+        bool stalled = pending->past_stall; //  as the gauge counts it, just above
         if (only_stalled && !stalled)
             continue;
         if ((int64_t) count >= limit)

@@ -33,7 +33,7 @@ static void s_timer_free (wtimer_t *timer)
     free (timer);
 }
 
-static int s_timer_compare (const void *a, const void *b)
+static int s_by_fire (const void *a, const void *b)
 {
     const wtimer_t *x = a, *y = b;
     if (x->fire != y->fire)
@@ -41,12 +41,26 @@ static int s_timer_compare (const void *a, const void *b)
     return x->armed < y->armed ? -1 : x->armed > y->armed;
 }
 
+static int s_by_due (const void *a, const void *b)
+{
+    const wtimer_t *x = a, *y = b;
+    if (x->due != y->due)
+        return x->due < y->due ? -1 : 1;
+    return x->armed < y->armed ? -1 : x->armed > y->armed;
+}
+
 heap_t *timers_new (worker_t *self)
 {
     ptable_init (&self->timer_groups, s_group_key);
-    heap_t *heap = heap_new (s_timer_compare);
-    if (heap)
-        heap_set_index (heap, offsetof (wtimer_t, place));
+    heap_t *heap = heap_new (s_by_fire);
+    self->timers_by_due = heap_new (s_by_due);
+    if (!heap || !self->timers_by_due) {
+        heap_destroy (&heap);
+        heap_destroy (&self->timers_by_due);
+        return NULL;
+    }
+    heap_set_index (heap, offsetof (wtimer_t, place));
+    heap_set_index (self->timers_by_due, offsetof (wtimer_t, due_place));
     return heap;
 }
 
@@ -56,6 +70,8 @@ void timers_purge (worker_t *self)
         s_timer_free (heap_at (self->timers, i));
     if (self->timers)
         heap_clear (self->timers);
+    if (self->timers_by_due)
+        heap_clear (self->timers_by_due);
     size_t cursor = 0;
     group_t *group;
     while ((group = ptable_next (&self->timer_groups, &cursor)))
@@ -68,6 +84,7 @@ void timers_destroy (worker_t *self)
     timers_purge (self);
     ptable_close (&self->timer_groups);
     heap_destroy (&self->timers);
+    heap_destroy (&self->timers_by_due);
 }
 
 size_t timers_count (heap_t *timers)
@@ -128,7 +145,7 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
-    timer->fire = worker_wall_to_wait (worker_clock (), timer->due);
+    timer->fire = worker_wall_to_mono (worker_clock (), timer->due);
     if (group) {
         timer->group = group;
         timer->prev = NULL;
@@ -137,7 +154,12 @@ static void s_push (worker_t *self, wtimer_t *timer)
             group->first->prev = timer;
         group->first = timer;
     }
-    if (!group || heap_push (self->timers, timer) != 0) {
+    bool pushed = group && heap_push (self->timers, timer) == 0;
+    if (pushed && heap_push (self->timers_by_due, timer) != 0) {
+        heap_remove (self->timers, timer->place);
+        pushed = false;
+    }
+    if (!pushed) {
         if (group)
             s_unlink (self, timer); //  and its list, if it was the only one
         s_timer_free (timer);
@@ -170,11 +192,30 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
         free (timer);
 }
 
-void timers_fire (worker_t *self, int64_t now)
+//  Takes timer out of both heaps.
+static void s_take (worker_t *self, wtimer_t *timer)
 {
-    wtimer_t *timer;
-    while ((timer = heap_peek (self->timers)) && timer->fire <= now) {
-        heap_pop (self->timers);
+    heap_remove (self->timers, timer->place);
+    heap_remove (self->timers_by_due, timer->due_place);
+}
+
+void timers_fire (worker_t *self, worker_clock_t now)
+{
+    while (true) {
+        //  The first due by the monotonic clock, and by the wall clock:
+        //  of the two, the one whose due time comes first.
+        wtimer_t *by_mono = heap_peek (self->timers), *by_wall = heap_peek (self->timers_by_due);
+        if (by_mono && by_mono->fire > now.mono)
+            by_mono = NULL;
+        if (by_wall && by_wall->due > now.wall)
+            by_wall = NULL;
+        wtimer_t *timer = by_mono && by_wall
+                              ? (s_by_due (by_mono, by_wall) <= 0 ? by_mono : by_wall)
+                          : by_mono ? by_mono
+                                    : by_wall;
+        if (!timer)
+            break;
+        s_take (self, timer);
         s_unlink (self, timer);
         worker_local_push (self, timer->frame, timer->size);
         free (timer);
@@ -209,7 +250,7 @@ int timers_cancel (worker_t *self, const char *address, const char *name)
             return rc;
         if (rc == 1) {
             s_unlink (self, timer);
-            heap_remove (self->timers, timer->place);
+            s_take (self, timer);
             s_timer_free (timer);
         }
     }
@@ -225,10 +266,18 @@ int timers_cancel (worker_t *self, const char *address, const char *name)
     return 0;
 }
 
-int64_t timers_next_due (worker_t *self)
+//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
+static int64_t s_until (int64_t now, int64_t at)
 {
-    wtimer_t *timer = heap_peek (self->timers);
-    return timer ? timer->fire : INT64_MAX;
+    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
+}
+
+int64_t timers_wait (worker_t *self, worker_clock_t now)
+{
+    const wtimer_t *by_mono = heap_peek (self->timers), *by_wall = heap_peek (self->timers_by_due);
+    int64_t mono = by_mono ? s_until (now.mono, by_mono->fire) : INT64_MAX;
+    int64_t wall = by_wall ? s_until (now.wall, by_wall->due) : INT64_MAX;
+    return mono < wall ? mono : wall;
 }
 
 static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],

@@ -7,12 +7,12 @@
     committed batch's new timers; when one is due it becomes a message in
     the worker's local queue, and the turn that handles it deletes its
     record: fired once, and after a restart late rather than never. A
-    timer's due time is the wall clock's (stored, shown), but it fires by
-    the worker's waiting clock (worker_clock.h), which a wall clock
-    stepped back after it was armed does not move (it was late by the
-    step), and which jumps with the wall clock ahead (a resume from
-    suspend). The queue is a binary heap keyed by its due time on that
-    clock (common/heap.h): arming and
+    timer's due time is the wall clock's (stored, shown); it fires when
+    either clock says it is due (worker_clock.h): the wall clock, or the
+    monotonic one, as far from its arming as its due time was from the
+    wall clock then, so that a wall clock stepped back after it was
+    armed does not delay it (it did by the step). The queue is two binary
+    heaps, by its due time on each clock (common/heap.h): arming and
     firing are O(log n) in the timers armed. Each armed timer is also on
     its actor's list (a table by address), so that a turn's cancel and a
     `pending` query cost the actor's own timers, not the worker's. Internal
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "heap.h"
+#include "worker_clock.h"
 
 typedef struct _worker_t worker_t;
 
@@ -32,19 +33,22 @@ typedef struct _worker_t worker_t;
 typedef struct _wtimer_t wtimer_t;
 struct _wtimer_t {
     int64_t due;    //  wall: ms since the epoch (its record's key, what pending shows)
-    int64_t fire;   //  armed: when it fires, on the waiting clock (worker_wall_to_wait)
+    int64_t fire;   //  armed: its due time on the monotonic clock (worker_wall_to_mono)
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
-    uint64_t armed; //  set by the queue: of equal due times, the first armed fires first
-    bool cancelled; //  staged only: a later turn of its batch cancelled it, never armed
-    size_t place;   //  armed: its index in the heap (heap_set_index)
-    wtimer_t *next; //  armed: the next timer of its actor, NULL for the last
-    wtimer_t *prev; //  armed: the one before, NULL for the first
-    void *group;    //  armed: its actor's list (timers.c)
+    uint64_t armed;   //  set by the queue: of equal due times, the first armed fires first
+    bool cancelled;   //  staged only: a later turn of its batch cancelled it, never armed
+    size_t place;     //  armed: its index in the heap by fire (heap_set_index)
+    size_t due_place; //  armed: its index in the heap by due
+    wtimer_t *next;   //  armed: the next timer of its actor, NULL for the last
+    wtimer_t *prev;   //  armed: the one before, NULL for the first
+    void *group;      //  armed: its actor's list (timers.c)
 };
 
-//  A new, empty queue, ordered by due time, for self->timers; makes
-//  self's table of the actors' lists empty. NULL when out of memory.
+//  A new, empty queue, ordered by due time on the monotonic clock, for
+//  self->timers; makes self->timers_by_due (by due time on the wall
+//  clock) and self's table of the actors' lists empty. NULL when out of
+//  memory.
 heap_t *timers_new (worker_t *self);
 
 //  Frees the queue, its timers and the actors' lists. Safe twice.
@@ -77,13 +81,13 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size);
 //  and a head read of each timer staged in this batch).
 int timers_cancel (worker_t *self, const char *address, const char *name);
 
-//  Moves every timer due at now (the waiting clock, worker_wait_now) into the local
-//  queue, in due order.
-void timers_fire (worker_t *self, int64_t now);
+//  Moves every timer due at now, by either clock, into the local queue,
+//  in due order.
+void timers_fire (worker_t *self, worker_clock_t now);
 
-//  When the next timer fires, on the waiting clock, or INT64_MAX when
-//  none is armed.
-int64_t timers_next_due (worker_t *self);
+//  The ms from now until the next timer is due, by either clock: 0 if one
+//  is, INT64_MAX when none is armed.
+int64_t timers_wait (worker_t *self, worker_clock_t now);
 
 //  Arms the timers of this worker's actors stored in the journal. An
 //  unreadable record is counted in bad_internal_frames and skipped.

@@ -499,14 +499,14 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
 //  tick costs what is due: O(due · log n), not O(pending or active).
 //  The re-sends, the reload's retry and passivation by now.mono; what is
 //  due by the wall clock, the timers (durable, by their due) and the
-//  stalls (by a command's created), by the waiting clock, which follows
-//  the monotonic one and the wall clock's forward jumps (worker_clock.h).
+//  stalls (by a command's created), by whichever clock says so first
+//  (worker_clock.h).
 static void s_tick (worker_t *self)
 {
     worker_clock_t now = worker_clock ();
     if (self->reload_due && now.mono >= self->next_retry_tick)
         s_reload_if_due (self);
-    timers_fire (self, worker_wait_now (now));
+    timers_fire (self, now);
     self->stats->timers = timers_count (self->timers);
     outbox_count_stalled (self, now); //  the gauge on time, not at the retry tick
     //  A command that has just stalled is noticed at once.
@@ -527,9 +527,9 @@ static int64_t s_wait (int64_t now, int64_t at)
 }
 
 //  How long the worker may sleep: until the first of what s_tick does
-//  next. No wait is on the wall clock: a deadline of the wall clock is
-//  never compared with its now (a wall clock stepped back by D would make
-//  the worker sleep through D).
+//  next. Each wait is taken on its own clock, then the least of them: a
+//  deadline of one clock is never compared with the other's now (a wall
+//  clock stepped back by D would make the worker sleep through D).
 static long s_poll_timeout (worker_t *self)
 {
     if (self->local.count || self->turns || outbox_notice_due (self))
@@ -543,13 +543,12 @@ static long s_poll_timeout (worker_t *self)
     int64_t wait = s_wait (now.mono, self->next_passivate_tick);
     if (s_wait (now.mono, retry) < wait)
         wait = s_wait (now.mono, retry);
-    //  The waiting clock: the timers, and when a pending command passes
+    //  By either clock: the timers, and when a pending command passes
     //  --stall-ms (for the gauge).
-    int64_t waiting = worker_wait_now (now);
-    if (s_wait (waiting, timers_next_due (self)) < wait)
-        wait = s_wait (waiting, timers_next_due (self));
-    if (s_wait (waiting, outbox_next_stall (self)) < wait)
-        wait = s_wait (waiting, outbox_next_stall (self));
+    if (timers_wait (self, now) < wait)
+        wait = timers_wait (self, now);
+    if (outbox_stall_wait (self, now) < wait)
+        wait = outbox_stall_wait (self, now);
     return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 

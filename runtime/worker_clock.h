@@ -7,11 +7,10 @@
     zclock_mono's ms, not related to the epoch) schedules what the worker
     does of its own: re-sends (a pending entry's next_due, sent_at,
     last_sent), its retry and passivate ticks, an actor's last use, and
-    its poll timeout; and, by the waiting clock (below) that follows it,
-    what is due by the wall clock: a timer's firing, a pending command's
-    stall. A wall clock stepped back by D (NTP after a VM
-    resume, a manual date) froze all of these for D; the monotonic clock
-    does not step. A field holding a time says which clock in its comment.
+    its poll timeout; and, beside the wall clock, what is due by the wall
+    clock: a timer's firing, a pending command's stall (below). A wall clock stepped back by D (NTP
+   after a VM resume, a manual date) froze all of these for D; the monotonic clock does not step. A
+   field holding a time says which clock in its comment.
 
     Included inside runtime/ only (worker_internal.h, outbox.h). Each
     worker thread reads its own clocks; nothing here is shared.
@@ -65,26 +64,23 @@ static inline int64_t worker_mono_to_wall (worker_clock_t now, int64_t mono)
     return now.wall - (now.mono - mono);
 }
 
-//  The worker's waiting clock, in ms (runtime/worker_clock.c): what is
-//  due by the wall clock (a durable timer's due, a pending command's
-//  created plus --stall-ms) is waited for on it. It is the monotonic
-//  clock moved ahead by each forward jump of the wall clock against it (a
-//  resume from suspend or a paused VM, where the monotonic clock stood
-//  still, and NTP's step after it; or a step ahead), and not moved back
-//  by a backward step. So what was armed before a step back comes on
-//  time, not late by the step, and what a suspend passed comes when the
-//  wall clock says, as it did when the wall clock drove it; a step ahead
-//  still brings it early. Drift under WORKER_CLOCK_STEP_MS between the
-//  two clocks is not a jump. Each thread keeps its own (thread-locals).
+//  What is due by the wall clock (a durable timer's due, a pending
+//  command's created plus --stall-ms) comes when either clock says so:
+//  the wall clock, at its due time (so a resume from suspend or a paused
+//  VM, where the monotonic clock stood still, brings it as the wall clock
+//  says, as does a step ahead); or the monotonic clock, as far from when
+//  it was armed as its due time was from the wall clock then (so a step
+//  back after it was armed does not delay it: it did by the step). For
+//  the second, the wall clock's offset to the monotonic one is held while
+//  the two move together (their ms, each truncated on its own, and drift
+//  under WORKER_CLOCK_STEP_MS), and taken anew at a step of either: due
+//  times armed between two steps keep their order and their equality.
+//  Each thread holds its own offset (runtime/worker_clock.c).
 #define WORKER_CLOCK_STEP_MS 100
 
-//  The waiting clock at now (which it notes: a jump is seen here).
-int64_t worker_wait_now (worker_clock_t now);
-
-//  A wall time (at) as a time of the waiting clock, by the wall clock's
-//  offset to it as it stands at now (which it notes), saturated: never
-//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most. Wall
-//  times stamped under one offset keep their order and their equality.
-int64_t worker_wall_to_wait (worker_clock_t now, int64_t at);
+//  at, a wall time, on the monotonic clock, by the offset held at now
+//  (which it notes, and takes anew past a step), saturated: never
+//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most.
+int64_t worker_wall_to_mono (worker_clock_t now, int64_t at);
 
 #endif

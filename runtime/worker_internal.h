@@ -112,7 +112,8 @@ struct _worker_t {
                                   //  pending_order.notes: keep the notes (outbox.c)
     bool load_failed;             //  outbox_load could not load an entry
     inbox_notes_t inbox;          //  inbox records in notes only (inbox.c)
-    heap_t *timers;               //  wtimer_t by due time (timers.c)
+    heap_t *timers;               //  wtimer_t by due time, on the monotonic clock (timers.c)
+    heap_t *timers_by_due;        //  the same, by due time on the wall clock
     uint64_t timers_armed;        //  timers ever armed: ties in due time fire in this order
     ptable_t timer_groups;        //  address -> its armed timers (timers.c)
     shoal_ctx_t ctx;              //  the turn being run

@@ -468,6 +468,39 @@ static void test_timer_wall_clock_ahead (void **state)
                   (long long) (zclock_mono () - armed));
 }
 
+//  And not early when the wall clock steps back and then forward again
+//  (two time sources at odds, a mistaken `date` put right): a timer of
+//  ten minutes, the clock an hour back, then right again, has not fired.
+//  (A waiting clock that took the step back into its offset and the step
+//  forward as a jump fired it at once, 59 minutes early.)
+static void test_timer_wall_clock_back_and_forth (void **state)
+{
+    fixture_t *fx = *state;
+    char shift[128];
+    s_start_shifted (fx, shift, sizeof shift);
+    node_ok (fx, "counter/t", "Remind", "ms=600000", NULL);
+    int64_t real_now = zclock_time ();
+    s_shift_write (shift, -STEP_BACK_MS);
+    int64_t deadline = zclock_mono () + 20000;
+    while (s_worker_wall (fx) > real_now - STEP_BACK_MS / 2) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50); //  between two asks, within the deadline
+    }
+    //  A timer armed while the clock is back, of 2 s: it fires, once.
+    node_ok (fx, "counter/u", "Remind", "ms=2000", NULL);
+    s_shift_write (shift, 0);
+    while (s_worker_wall (fx) < real_now) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50); //  between two asks, within the deadline
+    }
+    while (node_events (fx, "counter/u") == 0 && zclock_mono () < deadline)
+        zclock_sleep (50); //  between two asks, within the deadline
+    assert_int_equal (node_events (fx, "counter/u"), 1);
+    //  By now a worker that took the steps wrongly has fired t too (its
+    //  tick runs at least each second, and counter/u's took 2 s).
+    assert_int_equal (node_events (fx, "counter/t"), 0);
+}
+
 //  --------------------------------------------------------------------------
 //  9. `shoal send` exit codes.
 
@@ -557,6 +590,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_timer_far_future, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_timer_wall_clock_back, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_timer_wall_clock_ahead, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_timer_wall_clock_back_and_forth, node_setup,
+                                         node_teardown),
         cmocka_unit_test_setup_teardown (test_send_exit_codes, node_setup, node_teardown),
     };
     //  SHOAL_TEST_FILTER=test_module* runs the tests whose names match.
