@@ -192,6 +192,13 @@ static void s_push (worker_t *self, heap_t *heap, pending_t *pending)
                    self->index);
 }
 
+void outbox_stall_from (worker_t *self, pending_t *pending, worker_clock_t now)
+{
+    if (__builtin_add_overflow (pending->created, self->config->stall_ms, &pending->stall_due))
+        pending->stall_due = INT64_MAX;
+    pending->stall_at = worker_wall_to_mono (now, pending->stall_due);
+}
+
 void outbox_track (worker_t *self, pending_t *pending)
 {
     assert (!pending->order); //  not tracked yet: the drop below would free it
@@ -216,9 +223,8 @@ void outbox_track (worker_t *self, pending_t *pending)
     pending->due_at = pending->unstalled_at = pending->unstalled_due_at = HEAP_NONE;
     pending->noted_at = HEAP_NONE;
     pending->past_stall = false;
-    if (__builtin_add_overflow (pending->created, self->config->stall_ms, &pending->stall_due))
-        pending->stall_due = INT64_MAX;
-    pending->stall_at = worker_wall_to_mono (worker_clock (), pending->stall_due);
+    if (!pending->stall_due) //  its maker did not set it: by the clocks now
+        outbox_stall_from (self, pending, worker_clock ());
     if (!pending->stored) {
         noted_list_t *list = &order->notes[order->epoch & 1];
         if (list->count == list->cap) {
@@ -483,6 +489,7 @@ static int s_pending_add (worker_t *self, const char *sender, const uint8_t *fra
     pending->is_cancel = repair_cancel_of (&envelope, pending->cancels) == 0;
     pending->stall_noticed = pending->is_cancel; //  its saga knows nothing of it
     pending->stored = stored;
+    outbox_stall_from (self, pending, worker_clock ());
     outbox_track (self, pending);
     outbox_gauges (self);
     return 0;

@@ -19,13 +19,12 @@
 
     The table (by id) is a ptable_t (common/ptable.h: open addressing, 8
     bytes a slot, no allocation per entry) of entries that hold their key.
-    Beside it, the entries are in two heaps ordered by time
+    Beside it, the entries are in three heaps ordered by time
     (outbox_order_t): by when their next re-send is due (on the monotonic
-    clock), and, until they pass stall_ms, by when they do, on each clock
-    (their first send, created, is on the wall clock, as it crosses
-    nodes; stall_at takes created plus stall_ms to the monotonic clock:
-    worker_clock.h): twice.
-    So a tick
+    clock), and, until they pass stall_ms, by when they do, one heap for
+    each clock (their first send, created, is on the wall clock, as it
+    crosses nodes; stall_at takes created plus stall_ms to the monotonic
+    clock: worker_clock.h). So a tick
     costs what is due, O(due · log n), and O(1) when nothing is: it never
     walks the table.
     An entry's places in the heaps go with it: whatever takes it out of
@@ -155,8 +154,16 @@ void outbox_reply_sample (worker_t *self, double ms);
 //  wait), with jitter. Can't fail.
 int64_t outbox_retry_delay (const worker_t *self, uint32_t attempt);
 
+//  Sets pending's stall_due (its created plus --stall-ms) and stall_at
+//  (that on the monotonic clock) by the clocks read at now: the turn's
+//  that sent it (so a step of the wall clock before its commit ends does
+//  not move its stall), or its load's. Can't fail.
+void outbox_stall_from (worker_t *self, pending_t *pending, worker_clock_t now);
+
 //  Tracks pending (owned, not tracked yet) from now on, re-sent at its
-//  next_due, replacing any entry with its id (destroyed). Out of memory,
+//  next_due, stalled at its stall_due or stall_at (set by
+//  outbox_stall_from; by the clocks now if not), replacing any entry with
+//  its id (destroyed). Out of memory,
 //  pending is freed and a reload is due, which lists its command again
 //  from the journal (a load in progress fails: load_failed). O(log n).
 void outbox_track (worker_t *self, pending_t *pending);
@@ -167,8 +174,8 @@ void outbox_track (worker_t *self, pending_t *pending);
 void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 
 //  Re-sends every command due at now.mono; then tells the sender of each
-//  one re-sent and unanswered for stall_ms by now.wall (its created is the
-//  wall clock's), or due for its notice alone (outbox_count_stalled), in a
+//  one re-sent and unanswered for stall_ms (outbox_count_stalled says
+//  which), or due for its notice alone, in a
 //  turn of its own (which may abort the batch: the notices stop there).
 //  Sets the stalled gauge. O(due · log n), where due counts the re-sends
 //  and the entries that passed stall_ms since the last call.
@@ -180,10 +187,11 @@ void outbox_resend (worker_t *self, worker_clock_t now);
 //  go, so an answered entry leaves both at once. O(1).
 void outbox_gauges (worker_t *self);
 
-//  Counts the entries that passed stall_ms by now.wall in the stalled
-//  gauge (outbox_gauges), and makes each one whose sender was not told yet
-//  due at once (now.mono) for its notice (outbox_notice_due).
-//  O(passed · log n): a look at the heap's top when none did, so the
+//  Counts the entries that passed stall_ms by either clock (stall_due by
+//  now.wall, stall_at by now.mono) in the stalled gauge (outbox_gauges),
+//  and makes each one whose sender was not told yet due at once
+//  (now.mono) for its notice (outbox_notice_due).
+//  O(passed · log n): a look at the heaps' tops when none did, so the
 //  worker calls it on every tick.
 void outbox_count_stalled (worker_t *self, worker_clock_t now);
 

@@ -376,8 +376,9 @@ static int s_stage_cancel (worker_t *self, actor_t *actor, const resolve_args_t 
     pending->dest = worker_of (self->config, command->to);
     pending->frame = frame;
     pending->size = size;
-    pending->created = now;              //  wall, as the envelope's
-    pending->last_sent = worker_mono (); //  monotonic (worker_clock.h)
+    pending->created = now;                             //  wall, as the envelope's
+    pending->last_sent = worker_mono ();                //  monotonic (worker_clock.h)
+    outbox_stall_from (self, pending, worker_clock ()); //  by the turn's clocks
     pending->is_cancel = true;
     pending->stall_noticed = true; //  the saga knows nothing of it
     memcpy (pending->cancels, command->id, ENVELOPE_ID_SIZE);

@@ -200,8 +200,9 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             pending->dest = sends[i].dest;
             pending->frame = sends[i].frame;
             pending->size = sends[i].size;
-            pending->created = now;              //  wall, as the envelope's
-            pending->last_sent = worker_mono (); //  monotonic (worker_clock.h)
+            pending->created = now;                             //  wall, as the envelope's
+            pending->last_sent = worker_mono ();                //  monotonic (worker_clock.h)
+            outbox_stall_from (self, pending, worker_clock ()); //  by the turn's clocks
             rc = stage_out (self, sends[i].dest, NULL, 0, sends[i].frame, sends[i].size, pending);
         } else {
             rc = rc ? rc : SHOAL_ENOMEM;
@@ -216,8 +217,14 @@ int stage_effects (worker_t *self, actor_t *actor, const envelope_t *cause, int6
             rc = journal_batch_timer_put (self->batch, actor->address, timers[i].due, timers[i].id,
                                           timers[i].frame, timers[i].size);
         if (rc == 0)
+            //  Its due time on the monotonic clock by the turn's own clocks
+            //  (worker_clock.h): a step of the wall clock before the
+            //  commit ends does not move it.
             self->staged_timers[self->staged_timer_count++] =
-                (wtimer_t){.due = timers[i].due, .frame = timers[i].frame, .size = timers[i].size};
+                (wtimer_t){.due = timers[i].due,
+                           .fire = worker_wall_to_mono (worker_clock (), timers[i].due),
+                           .frame = timers[i].frame,
+                           .size = timers[i].size};
         else
             free (timers[i].frame);
     }

@@ -145,7 +145,6 @@ static void s_push (worker_t *self, wtimer_t *timer)
 {
     group_t *group = s_group_of (self, timer);
     timer->armed = ++self->timers_armed;
-    timer->fire = worker_wall_to_mono (worker_clock (), timer->due);
     if (group) {
         timer->group = group;
         timer->prev = NULL;
@@ -186,6 +185,7 @@ void timers_retry (worker_t *self, const uint8_t *frame, size_t size)
     wtimer_t *timer = calloc (1, sizeof (wtimer_t));
     if (timer && (timer->frame = worker_memdup (frame, size))) {
         timer->due = worker_now () + TIMER_RETRY_MS;
+        timer->fire = worker_wall_to_mono (worker_clock (), timer->due);
         timer->size = size;
         s_push (self, timer);
     } else
@@ -294,6 +294,7 @@ static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL
     wtimer_t *timer = calloc (1, sizeof (wtimer_t));
     if (timer && (timer->frame = worker_memdup (value, size))) {
         timer->due = due;
+        timer->fire = worker_wall_to_mono (worker_clock (), due);
         timer->size = size;
         s_push (self, timer);
     } else

@@ -33,7 +33,8 @@ typedef struct _worker_t worker_t;
 typedef struct _wtimer_t wtimer_t;
 struct _wtimer_t {
     int64_t due;    //  wall: ms since the epoch (its record's key, what pending shows)
-    int64_t fire;   //  armed: its due time on the monotonic clock (worker_wall_to_mono)
+    int64_t fire;   //  its due time on the monotonic clock (worker_wall_to_mono), by
+                    //  the clocks of the turn that set it, or of its load
     uint8_t *frame; //  the timer's envelope, owned
     size_t size;
     uint64_t armed;   //  set by the queue: of equal due times, the first armed fires first
@@ -64,7 +65,8 @@ size_t timers_count (heap_t *timers);
 //  or NULL: borrowed until the queue changes. O(1).
 const wtimer_t *timers_of (worker_t *self, const char *address);
 
-//  Arms timer (a copy: the queue owns what it points to; frame is moved).
+//  Arms timer (a copy: the queue owns what it points to; frame is moved),
+//  its due and fire set.
 //  Out of memory: frees the frame, and the timer fires at the next reload.
 void timers_arm (worker_t *self, const wtimer_t *timer);
 

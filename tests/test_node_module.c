@@ -450,7 +450,7 @@ static void test_timer_wall_clock_back (void **state)
 //  monotonic clock does not: a resume from suspend or a paused VM (the
 //  monotonic clock stood still) and NTP's step after it. A timer of ten
 //  minutes, the wall clock an hour ahead: it fires at once, as the wall
-//  clock says (it waited its ten minutes on the monotonic clock).
+//  clock says (on the monotonic clock alone it waited its ten minutes).
 static void test_timer_wall_clock_ahead (void **state)
 {
     fixture_t *fx = *state;
@@ -471,8 +471,9 @@ static void test_timer_wall_clock_ahead (void **state)
 //  And not early when the wall clock steps back and then forward again
 //  (two time sources at odds, a mistaken `date` put right): a timer of
 //  ten minutes, the clock an hour back, then right again, has not fired.
-//  (A waiting clock that took the step back into its offset and the step
-//  forward as a jump fired it at once, 59 minutes early.)
+//  (A first design, one clock that took the step back into its offset and
+//  the step forward as a jump, fired it at once, 59 minutes early; the
+//  wall clock alone, before, got this one right, and the next one too.)
 static void test_timer_wall_clock_back_and_forth (void **state)
 {
     fixture_t *fx = *state;
@@ -496,8 +497,9 @@ static void test_timer_wall_clock_back_and_forth (void **state)
     while (node_events (fx, "counter/u") == 0 && zclock_mono () < deadline)
         zclock_sleep (50); //  between two asks, within the deadline
     assert_int_equal (node_events (fx, "counter/u"), 1);
-    //  By now a worker that took the steps wrongly has fired t too (its
-    //  tick runs at least each second, and counter/u's took 2 s).
+    //  u fired at the worker's first tick after the clock was put right
+    //  (by the wall clock its due time had passed): a worker that took
+    //  the steps wrongly fired t in that same tick.
     assert_int_equal (node_events (fx, "counter/t"), 0);
 }
 
