@@ -383,19 +383,12 @@ int64_t outbox_next_due (const worker_t *self)
     return due ? due->next_due : INT64_MAX;
 }
 
-//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
-static int64_t s_until (int64_t now, int64_t at)
-{
-    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
-}
-
 int64_t outbox_stall_wait (const worker_t *self, worker_clock_t now)
 {
     const pending_t *by_mono = heap_peek (self->pending_order.unstalled);
     const pending_t *by_wall = heap_peek (self->pending_order.unstalled_by_due);
-    int64_t mono = by_mono ? s_until (now.mono, by_mono->stall_at) : INT64_MAX;
-    int64_t wall = by_wall ? s_until (now.wall, by_wall->stall_due) : INT64_MAX;
-    return mono < wall ? mono : wall;
+    return worker_until_either (now, by_mono ? by_mono->stall_at : INT64_MAX,
+                                by_wall ? by_wall->stall_due : INT64_MAX);
 }
 
 int outbox_forget (worker_t *self, pending_t *pending)

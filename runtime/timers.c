@@ -266,18 +266,11 @@ int timers_cancel (worker_t *self, const char *address, const char *name)
     return 0;
 }
 
-//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
-static int64_t s_until (int64_t now, int64_t at)
-{
-    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
-}
-
 int64_t timers_wait (worker_t *self, worker_clock_t now)
 {
     const wtimer_t *by_mono = heap_peek (self->timers), *by_wall = heap_peek (self->timers_by_due);
-    int64_t mono = by_mono ? s_until (now.mono, by_mono->fire) : INT64_MAX;
-    int64_t wall = by_wall ? s_until (now.wall, by_wall->due) : INT64_MAX;
-    return mono < wall ? mono : wall;
+    return worker_until_either (now, by_mono ? by_mono->fire : INT64_MAX,
+                                by_wall ? by_wall->due : INT64_MAX);
 }
 
 static int s_load_timer (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],

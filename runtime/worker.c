@@ -520,12 +520,6 @@ static void s_tick (worker_t *self)
     }
 }
 
-//  The ms from now to at, 0 if it is past, INT64_MAX if at is (never).
-static int64_t s_wait (int64_t now, int64_t at)
-{
-    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
-}
-
 //  How long the worker may sleep: until the first of what s_tick does
 //  next. Each wait is taken on its own clock, then the least of them: a
 //  deadline of one clock is never compared with the other's now (a wall
@@ -540,15 +534,14 @@ static long s_poll_timeout (worker_t *self)
     int64_t retry = self->reload_due ? self->next_retry_tick : outbox_next_due (self);
     if (retry < self->next_retry_tick)
         retry = self->next_retry_tick;
-    int64_t wait = s_wait (now.mono, self->next_passivate_tick);
-    if (s_wait (now.mono, retry) < wait)
-        wait = s_wait (now.mono, retry);
     //  By either clock: the timers, and when a pending command passes
     //  --stall-ms (for the gauge).
-    if (timers_wait (self, now) < wait)
-        wait = timers_wait (self, now);
-    if (outbox_stall_wait (self, now) < wait)
-        wait = outbox_stall_wait (self, now);
+    int64_t waits[] = {worker_until (now.mono, self->next_passivate_tick),
+                       worker_until (now.mono, retry), timers_wait (self, now),
+                       outbox_stall_wait (self, now)};
+    int64_t wait = INT64_MAX;
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++)
+        wait = waits[i] < wait ? waits[i] : wait;
     return wait > LONG_MAX ? LONG_MAX : (long) wait;
 }
 

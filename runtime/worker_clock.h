@@ -64,6 +64,21 @@ static inline int64_t worker_mono_to_wall (worker_clock_t now, int64_t mono)
     return now.wall - (now.mono - mono);
 }
 
+//  The ms from now to at (both of one clock), 0 if it is past, INT64_MAX
+//  if at is (never).
+static inline int64_t worker_until (int64_t now, int64_t at)
+{
+    return at == INT64_MAX ? INT64_MAX : at <= now ? 0 : at - now;
+}
+
+//  The ms from now until the first of mono_at (monotonic) and wall_at
+//  (wall), each waited for on its own clock; INT64_MAX for one never due.
+static inline int64_t worker_until_either (worker_clock_t now, int64_t mono_at, int64_t wall_at)
+{
+    int64_t mono = worker_until (now.mono, mono_at), wall = worker_until (now.wall, wall_at);
+    return mono < wall ? mono : wall;
+}
+
 //  What is due by the wall clock (a durable timer's due, a pending
 //  command's created plus --stall-ms) comes when either clock says so:
 //  the wall clock, at its due time (so a resume from suspend or a paused

@@ -420,6 +420,18 @@ static void s_start_shifted (fixture_t *fx, char *shift, size_t size)
     harness_preload_end (&saved);
 }
 
+//  Steps the node's wall clock to shift_ms from the real one and waits,
+//  until deadline (monotonic ms), for its workers to read it so.
+static void s_step (fixture_t *fx, const char *shift, long long shift_ms, int64_t deadline)
+{
+    int64_t real_now = zclock_time ();
+    s_shift_write (shift, shift_ms);
+    while (llabs ((long long) (s_worker_wall (fx) - real_now) - shift_ms) > STEP_BACK_MS / 2) {
+        assert_true (zclock_mono () < deadline);
+        zclock_sleep (50); //  between two asks, within the deadline
+    }
+}
+
 static void test_timer_wall_clock_back (void **state)
 {
     fixture_t *fx = *state;
@@ -428,13 +440,8 @@ static void test_timer_wall_clock_back (void **state)
 
     node_ok (fx, "counter/t", "Remind", "ms=4000", NULL);
     int64_t armed = zclock_mono ();
-    int64_t real_now = zclock_time ();
-    s_shift_write (shift, -STEP_BACK_MS);
     int64_t deadline = zclock_mono () + 20000;
-    while (s_worker_wall (fx) > real_now - STEP_BACK_MS / 2) {
-        assert_true (zclock_mono () < deadline);
-        zclock_sleep (50); //  between two asks, within the deadline
-    }
+    s_step (fx, shift, -STEP_BACK_MS, deadline);
     //  The step came before the timer was due (else this shows nothing).
     assert_int_equal (node_events (fx, "counter/t"), 0);
     assert_true (zclock_mono () - armed < REMIND_MS);
@@ -480,20 +487,11 @@ static void test_timer_wall_clock_back_and_forth (void **state)
     char shift[128];
     s_start_shifted (fx, shift, sizeof shift);
     node_ok (fx, "counter/t", "Remind", "ms=600000", NULL);
-    int64_t real_now = zclock_time ();
-    s_shift_write (shift, -STEP_BACK_MS);
     int64_t deadline = zclock_mono () + 20000;
-    while (s_worker_wall (fx) > real_now - STEP_BACK_MS / 2) {
-        assert_true (zclock_mono () < deadline);
-        zclock_sleep (50); //  between two asks, within the deadline
-    }
+    s_step (fx, shift, -STEP_BACK_MS, deadline);
     //  A timer armed while the clock is back, of 2 s: it fires, once.
     node_ok (fx, "counter/u", "Remind", "ms=2000", NULL);
-    s_shift_write (shift, 0);
-    while (s_worker_wall (fx) < real_now) {
-        assert_true (zclock_mono () < deadline);
-        zclock_sleep (50); //  between two asks, within the deadline
-    }
+    s_step (fx, shift, 0, deadline);
     while (node_events (fx, "counter/u") == 0 && zclock_mono () < deadline)
         zclock_sleep (50); //  between two asks, within the deadline
     assert_int_equal (node_events (fx, "counter/u"), 1);
