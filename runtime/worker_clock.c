@@ -23,8 +23,13 @@ int64_t worker_wall_to_mono (worker_clock_t now, int64_t at)
         s_known = true;
         s_offset = offset;
     }
+    //  Later by the step: while the clocks agree (the held offset may be
+    //  off by the drift below a step, and by a ms of truncation), the wall
+    //  clock comes first, on time; the monotonic clock is the backstop
+    //  for a step back, late by WORKER_CLOCK_STEP_MS at most.
     int64_t mono;
-    if (__builtin_sub_overflow (at, s_offset, &mono))
+    if (__builtin_sub_overflow (at, s_offset, &mono) ||
+        __builtin_add_overflow (mono, WORKER_CLOCK_STEP_MS, &mono))
         mono = at < 0 ? INT64_MIN : INT64_MAX;
     return mono == INT64_MAX ? INT64_MAX - 1 : mono;
 }

@@ -84,8 +84,10 @@ static inline int64_t worker_until_either (worker_clock_t now, int64_t mono_at, 
 //  the wall clock, at its due time (so a resume from suspend or a paused
 //  VM, where the monotonic clock stood still, brings it as the wall clock
 //  says, as does a step ahead); or the monotonic clock, as far from when
-//  it was armed as its due time was from the wall clock then (so a step
-//  back after it was armed does not delay it: it did by the step). For
+//  it was armed as its due time was from the wall clock then, and
+//  WORKER_CLOCK_STEP_MS more (so a step back after it was armed delays it
+//  by that at most: it did by the step; and while the clocks agree the
+//  wall clock comes first, never a ms early). For
 //  the second, the wall clock's offset to the monotonic one is held while
 //  the two move together (their ms, each truncated on its own, and drift
 //  under WORKER_CLOCK_STEP_MS), and taken anew at a step of either: due
@@ -94,8 +96,10 @@ static inline int64_t worker_until_either (worker_clock_t now, int64_t mono_at, 
 #define WORKER_CLOCK_STEP_MS 100
 
 //  at, a wall time, on the monotonic clock, by the offset held at now
-//  (which it notes, and takes anew past a step), saturated: never
-//  INT64_MAX ("never" to those who wait), INT64_MAX - 1 at most.
+//  (which it notes, and takes anew past a step), plus WORKER_CLOCK_STEP_MS
+//  (so that it never comes before the wall clock's at while the two
+//  agree), saturated: never INT64_MAX ("never" to those who wait),
+//  INT64_MAX - 1 at most.
 int64_t worker_wall_to_mono (worker_clock_t now, int64_t at);
 
 #endif
