@@ -60,6 +60,7 @@ typedef struct {
     int attempts;
     bool named;       //  its frame names its projection as its sender (from)
     int64_t first_at; //  monotonic ms of its first send since the start, 0: none yet
+    bool said;        //  a refusal that leaves it open (handler_error, ...) was logged
 } reaction_t;
 
 //  One build of a projection.

@@ -462,7 +462,7 @@ void projector_send_due (projector_t *self)
     }
 }
 
-//  An answer to a reaction's command: it is done, whatever the answer.
+//  An answer to a reaction's command: it is done once the answer settles it.
 void projector_on_answer (projector_t *self)
 {
     zframe_t *frame = zframe_recv (self->client);
@@ -479,18 +479,26 @@ void projector_on_answer (projector_t *self)
         zframe_destroy (&frame);
         return;
     }
+    //  A refusal that is not stored (busy, unavailable, a failed turn's
+    //  handler_error or conflict: envelope_code_settles) did not run it, and
+    //  a copy may: it is re-sent when due, as an actor's outbox does, until
+    //  an answer settles it (a module fixed and the node restarted, say).
     //  bad_from: a node of the cluster that runs a shoal from before the
     //  reactions named their projection; it takes this one once upgraded.
-    if (!ok && (strcmp (code, "unavailable") == 0 || strcmp (code, "busy") == 0 ||
-                strcmp (code, "bad_from") == 0)) {
-        zframe_destroy (&frame); //  re-sent when due
-        return;
-    }
+    bool open = !ok && (!envelope_code_settles (code) || strcmp (code, "bad_from") == 0);
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
         reaction_t *reaction = zhashx_lookup (build->reactions, reply.correlation);
         if (!reaction)
             continue;
+        if (open) { //  re-sent when due; said once (the target logs each failed turn)
+            if (!reaction->said && strcmp (code, "busy") != 0 && strcmp (code, "unavailable") != 0)
+                log_warn ("projection %s@%" PRIu32 ": %s to %s was not run: %s: %s; it is sent "
+                          "again until it is",
+                          build->name, build->build.version, reply.name, reply.from, code, reason);
+            reaction->said = true;
+            break;
+        }
         if (!ok)
             log_warn ("projection %s@%" PRIu32 ": %s to %s was rejected: %s: %s", build->name,
                       build->build.version, reply.name, reply.from, code, reason);

@@ -5,7 +5,9 @@
     item/ID: Add{by} -> Added{by}; Poison -> Poisoned; Ping -> Pinged;
     Boom -> Boomed.
     echo/ID: Echo{position(, by)} -> Echoed{position, from(, by)}: what a
-    reaction sends, and whom it came from (shoal_msg_from).
+    reaction sends, and whom it came from (shoal_msg_from); with
+    projection.echo_fail=1 its handler fails (a storage error, as a
+    module's bug or its outside service would), so nothing is kept.
 
     Projections (options: projection.version, default 1; projection.manual,
     "1" for a manual switch; projection.slow_us, a pause in each apply of
@@ -62,6 +64,7 @@ static int s_version = 1;
 static long s_slow_us;
 static long s_strict_us; //  a pause in each apply of strict
 static long s_echo_ms;
+static bool s_echo_fail;
 static long s_pinger_us; //  a pause in each apply of a pinger
 
 static int s_item_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
@@ -99,6 +102,8 @@ static int s_echo_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t
         return shoal_ctx_reject (ctx, "invalid_field", "an echo takes Echo{position}");
     if (s_echo_ms)
         usleep ((useconds_t) s_echo_ms * 1000); //  answers come late: reactions wait in the outbox
+    if (s_echo_fail)
+        return SHOAL_EIO; //  a failed turn: handler_error, not stored
     shoal_rec_t *echoed = shoal_ctx_emit (ctx, "Echoed");
     shoal_rec_int (echoed, "position", position);
     shoal_rec_str (echoed, "from", shoal_msg_from (msg));
@@ -398,6 +403,8 @@ int shoal_module_init (shoal_registry_t *registry)
     const char *slow = shoal_registry_option (registry, "slow_us");
     const char *echo_ms = shoal_registry_option (registry, "echo_ms");
     s_echo_ms = echo_ms ? atol (echo_ms) : 0;
+    const char *echo_fail = shoal_registry_option (registry, "echo_fail");
+    s_echo_fail = echo_fail && strcmp (echo_fail, "1") == 0;
     const char *pinger_us = shoal_registry_option (registry, "pinger_us");
     s_pinger_us = pinger_us ? atol (pinger_us) : 0;
     s_version = version ? atoi (version) : 1;

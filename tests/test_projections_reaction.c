@@ -486,6 +486,47 @@ static void test_sender_added (void **state)
                                   "served"));
 }
 
+//  5k. A reaction whose target's turn fails (handler_error: not stored, so
+//  not run) is sent again until an answer settles it, here once the
+//  module is mended and the node restarted; and it is said once in the
+//  log. It was dropped at the first such answer, logged as rejected, and
+//  its effect never came.
+static int s_log_count (proc_t *p, const char *needle)
+{
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    return projections_count (log, needle);
+}
+
+static void test_failed_turn_sent_again (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.echo_fail=1");
+    projections_send_many (p, "Ping", 0, 5, 5);
+    //  Each of the five Echoes answered handler_error (said either way).
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_log_count (p, "pinger@1: Echo to echo/i") < 5 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (s_log_count (p, "pinger@1: Echo to echo/i"), 5);
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 5);
+    assert_int_equal (s_log_count (p, "was not run: handler_error"), 5);
+    //  Sent again, and failed again, with no second line for it.
+    deadline = proc_now_ms () + WAIT_MS;
+    while (s_log_count (p, "echo handler failed on Echo") < 10 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_true (s_log_count (p, "echo handler failed on Echo") >= 10);
+    assert_int_equal (s_log_count (p, "pinger@1: Echo to echo/i"), 5);
+    assert_int_equal (s_echoed_all (p), 0);
+    //  Mended: each Echo runs once, from what the store kept.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    s_echoes_once (p, 1);
+    deadline = proc_now_ms () + WAIT_MS;
+    while (projections_build (p, "pinger", 1).sends > 0 && proc_now_ms () < deadline)
+        usleep (20 * 1000);
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +551,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_sender_made_manual, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_sender_added, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_turn_sent_again, projections_setup,
                                          projections_teardown),
     };
     //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.

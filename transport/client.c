@@ -582,9 +582,7 @@ bool client_reply_transient (const client_reply_t *reply)
 
 bool client_reply_settled (const client_reply_t *reply)
 {
-    return reply->ok ||
-           !(client_reply_transient (reply) || strcmp (reply->code, "handler_error") == 0 ||
-             strcmp (reply->code, "conflict") == 0 || strcmp (reply->code, "key_revoked") == 0);
+    return reply->ok || envelope_code_settles (reply->code);
 }
 
 bool client_reply_answers (const client_reply_t *reply, const uint8_t id[ENVELOPE_ID_SIZE])

@@ -124,10 +124,9 @@ bool client_reply_answers (const client_reply_t *reply, const uint8_t id[ENVELOP
 //  this client's key).
 int client_call (client_t *self, const envelope_t *request, int timeout_ms, client_reply_t *reply);
 //  True unless reply leaves its command's fate open: a rejection that is
-//  not stored, so that another attempt under the same id may yet run it
-//  (busy, unavailable, handler_error, conflict, and key_revoked, which
-//  refuses this attempt only: docs/PROTOCOL.md, "Error codes"). An
-//  acceptance, and an actor's decision, settle it. (An invalid_payload of
+//  not stored (envelope_code_settles), so that another attempt under the
+//  same id may yet run it. An acceptance, and an actor's decision, settle
+//  it. (An invalid_payload of
 //  a node out of memory is not stored either, and reads as a decision.)
 bool client_reply_settled (const client_reply_t *reply);
 //  client_call, sending the request again, under its id and attempt + 1,

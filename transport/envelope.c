@@ -662,6 +662,13 @@ bool envelope_code_reserved (const char *code)
     return false;
 }
 
+bool envelope_code_settles (const char *code)
+{
+    return strcmp (code, "busy") != 0 && strcmp (code, "unavailable") != 0 &&
+           strcmp (code, "handler_error") != 0 && strcmp (code, "conflict") != 0 &&
+           strcmp (code, "key_revoked") != 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Reply payloads
 

@@ -122,6 +122,13 @@ bool envelope_to (const uint8_t *data, size_t size, const uint8_t **to, size_t *
 //  must not borrow one.
 bool envelope_code_reserved (const char *code);
 
+//  True if a refusal with code settles its command: false for one the node
+//  does not store, so that another attempt under the same id may yet run
+//  it (busy, unavailable, a failed turn's handler_error or conflict, and
+//  key_revoked, which refuses this attempt only: docs/PROTOCOL.md, "Error
+//  codes"). A sender re-sends a command so refused, under its id.
+bool envelope_code_settles (const char *code);
+
 //  Validates that data holds exactly one well-formed msgpack object, no
 //  deeper than ENVELOPE_MAX_DEPTH, whose containers' counts fit in the
 //  bytes present. Allocates nothing. Returns 0 or SHOAL_EFORMAT.
