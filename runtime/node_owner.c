@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <czmq.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -65,6 +66,39 @@ static int s_check_owner_key (const node_owner_t *o, char **error)
     return rc;
 }
 
+//  A cluster node's store remembers the shards the map gave the node when
+//  it was made, and is refused under a map that gives the node others:
+//  shoal moves no shard's records between stores, so a shard taken from
+//  it would leave its actors here, unserved, and one given to it would be
+//  served without its records (a transfer whose saga was there would read
+//  as never started, and a retry of it would debit again). A store made
+//  before it kept them takes the node's shards of its next start.
+static int s_check_owner_shards (const node_owner_t *o, char **error)
+{
+    char *mine = cluster_node_ranges (o->cluster, o->node);
+    if (!mine)
+        return SHOAL_ENOMEM;
+    char *stored = NULL;
+    int rc = journal_meta_get (o->journal, "owner_shards", &stored);
+    if (rc == SHOAL_ENOTFOUND)
+        rc = journal_meta_put (o->journal, "owner_shards", mine) == 0 ? 0 : SHOAL_EIO;
+    else if (rc == 0 && !streq (stored, mine)) {
+        *error = zsys_sprintf (
+            "the store in %s holds node %s's shards %s, and %s (epoch %" PRId64 ") gives %s "
+            "the shards %s. shoal moves no shard's records between nodes: a shard taken from "
+            "this node would leave its actors here, unserved, and one given to it would be "
+            "served without its records, so that a command that ran there could run again. "
+            "Start every node with the shards its store was made with (the map of its first "
+            "start, or one `shoal cluster rekey` made from it); nothing was changed",
+            o->data_dir, o->options->name, stored[0] ? stored : "(none)", o->options->cluster_file,
+            cluster_epoch (o->cluster), o->options->name, mine[0] ? mine : "(none)");
+        rc = SHOAL_EINVAL;
+    }
+    free (stored);
+    free (mine);
+    return rc;
+}
+
 //  A store remembers the node and cluster it belongs to: it is refused as
 //  another's, and a store of a node alone is not taken into a cluster.
 int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, const char *key,
@@ -85,5 +119,7 @@ int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, co
     }
     free (stored);
     node_owner_t o = {journal, cluster, node, key, options, data_dir};
-    return rc == 0 && cluster ? s_check_owner_key (&o, error) : rc;
+    if (rc == 0 && cluster)
+        rc = s_check_owner_key (&o, error);
+    return rc == 0 && cluster ? s_check_owner_shards (&o, error) : rc;
 }

@@ -9,7 +9,9 @@
     transfer across the nodes completes, and n1 refuses a link made with
     n2's old key (the thief's copy) even when it says HELLO with the new
     map's epoch and digest. The cluster file's previous_key is checked
-    as cluster_load reads it. Every wait polls against a deadline.
+    as cluster_load reads it. A map that moves a shard from one node to
+    the other at a new epoch is refused by both nodes' stores, naming the
+    shards each was made with. Every wait polls against a deadline.
 */
 #include "cluster.h"
 #include "cluster_test_client.h"
@@ -449,6 +451,77 @@ static void test_previous_key_checked (void **state)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  A map that moves a shard between nodes is refused by both stores.
+
+//  Rewrites the cluster file at the next epoch with the shard of address
+//  moved to the other node, as an operator editing it by hand would.
+static void s_move_shard (fixture_t *f, const char *address)
+{
+    uint32_t moved = shoal_shard (address, cluster_shards (f->cluster));
+    zconfig_t *root = zconfig_load (f->cfg);
+    assert_non_null (root);
+    char epoch[24];
+    snprintf (epoch, sizeof epoch, "%lld", (long long) cluster_epoch (f->cluster) + 1);
+    zconfig_put (root, "cluster/epoch", epoch);
+    for (int i = 0; i < NODES; i++) {
+        char list[256] = "", path[64];
+        size_t used = 0;
+        for (uint32_t shard = 0; shard < cluster_shards (f->cluster); shard++) {
+            int owner = cluster_owner (f->cluster, shard);
+            if (shard == moved)
+                owner = 1 - owner;
+            if (owner == i)
+                used += (size_t) snprintf (list + used, sizeof list - used, "%s%u", used ? "," : "",
+                                           shard);
+        }
+        snprintf (path, sizeof path, "node/%s/shards", cluster_node_name (f->cluster, i));
+        zconfig_put (root, path, list);
+    }
+    assert_int_equal (zconfig_save (root, f->cfg), 0);
+    zconfig_destroy (&root);
+}
+
+static void test_shard_moved_refused (void **state)
+{
+    fixture_t *f = *state;
+    char out[4096];
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 1);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "\"$SHOAL_BIN\" send --cluster %s %s Open owner=o >/dev/null && "
+                               "\"$SHOAL_BIN\" send --cluster %s %s Deposit amount=100 "
+                               ">/dev/null 2>&1",
+                               f->cfg, f->account[0], f->cfg, f->account[0]),
+                      0);
+    s_stop_all (f);
+    assert_int_equal (proc_sh (NULL, 0, "cp %s %s.orig", f->cfg, f->cfg), 0);
+    char *n1_shards = cluster_node_ranges (f->cluster, 0);
+    assert_non_null (n1_shards);
+    s_move_shard (f, f->account[0]);
+    s_load (f);
+    //  n1 would leave the account's records unserved, n2 serve it without
+    //  them (an account opened twice, two books): each refuses, naming
+    //  the shards its store was made with.
+    assert_false (s_try_start (f, 0));
+    assert_false (s_try_start (f, 1));
+    char needle[256];
+    snprintf (needle, sizeof needle, "holds node n1's shards %s, and", n1_shards);
+    s_wait_log (f, "n1.log", needle);
+    s_wait_log (f, "n2.log", "shoal moves no shard's records between nodes");
+    s_wait_log (f, "n2.log", "nothing was changed");
+    free (n1_shards);
+    //  As the message says: the map the stores were made with, and the
+    //  account is served with its balance.
+    assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
+    s_load (f);
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 2);
+    s_balance_is (f, 0, "100");
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +530,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rekey_twice_before_a_start, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rekey_map_not_written, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_previous_key_checked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_shard_moved_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -450,8 +450,9 @@ int cluster_save (const cluster_t *self, const char *path, char **error)
     zconfig_t *nodes = cluster ? zconfig_new ("node", root) : NULL;
     rc = nodes ? 0 : SHOAL_ENOMEM;
     if (rc == 0) {
-        zconfig_set_comment (root, "   shoal cluster map: copy it to every node; change it only "
-                                   "with a new epoch");
+        zconfig_set_comment (root, "   shoal cluster map: copy it to every node as it is; "
+                                   "`shoal cluster rekey` writes the next epoch; a node's "
+                                   "shards never move");
         zconfig_put (cluster, "name", self->name);
         zconfig_putf (cluster, "shards", "%u", self->shards);
         zconfig_putf (cluster, "epoch", "%" PRId64, self->epoch);
