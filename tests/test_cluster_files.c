@@ -361,6 +361,28 @@ static void test_init_command (void **state)
     snprintf (path, sizeof path, "%s/n1/node.cert_secret", dir);
     s_assert_mode (path, 0600);
 
+    //  --force with two nodes on one address (--hosts) is refused before
+    //  it writes: the cluster is as it was. It took the old map and every
+    //  key away, and then failed on the map.
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    cluster = cluster_test_load (path);
+    char kept[64];
+    snprintf (kept, sizeof kept, "%s", cluster_digest (cluster));
+    cluster_destroy (&cluster);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, "--force",
+                             "--hosts", "10.0.0.1,10.0.0.1,10.0.0.2", NULL),
+                      2);
+    assert_true (s_contains (out, "node n2: client: tcp://10.0.0.1:7700 is also node n1's"));
+    assert_true (s_contains (out, "nothing was written"));
+    cluster = cluster_test_load (path);
+    assert_string_equal (cluster_digest (cluster), kept);
+    cluster_destroy (&cluster);
+    const char *files[] = {"client.cert_secret", "n1/node.cert_secret", "n3/operators/client.cert"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf (path, sizeof path, "%s/%s", dir, files[i]);
+        assert_int_equal (access (path, F_OK), 0);
+    }
+
     //  A failed init leaves nothing of its own: here DIR/n2 is a file, so
     //  n2/clients cannot be made after client.cert and n1's files were
     //  written (they were left behind).

@@ -537,6 +537,18 @@ int cluster_init (int argc, char **argv)
         cluster_destroy (&cluster);
         return EXIT_USAGE;
     }
+    //  Before anything is written (with --force, the old map and keys would
+    //  be gone): two nodes on one address and port, from --hosts.
+    char *error = NULL;
+    if (cluster && cluster_check_endpoints (cluster, "", &error) != 0) {
+        fprintf (stderr, "shoal %s: %s%s%s; nothing was written\n", s_command,
+                 hosts ? "--hosts: " : "",
+                 error ? error + (error[0] == ':' ? 2 : 0) : "out of memory",
+                 hosts ? " (each node needs an address of its own)" : "");
+        free (error);
+        cluster_destroy (&cluster);
+        return EXIT_USAGE;
+    }
     if (!cluster) {
         fprintf (stderr,
                  "shoal %s: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "

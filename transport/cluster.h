@@ -89,6 +89,13 @@ zcert_t *cluster_cert_load (const char *path, char **error);
 //  Two processes must not save to the same path at once.
 int cluster_save (const cluster_t *self, const char *path, char **error);
 
+//  Checks that no two endpoints of the map are the same (a node's client
+//  and peer, or another node's), as cluster_save and cluster_load do, on
+//  a map whose keys are not set yet: `shoal cluster init` asks before it
+//  writes anything. Returns 0, or SHOAL_EINVAL with *error set ("path:
+//  node n2: client: ... is also node n1's client endpoint"; free it).
+int cluster_check_endpoints (const cluster_t *self, const char *path, char **error);
+
 //  Returns a new map of name with nodes n1..nN (nodes 1..64) and shards
 //  shards (1..65536) at epoch 1. Node i (from 0) has client endpoint
 //  tcp://HOST:BASE+2i and peer endpoint tcp://HOST:BASE+2i+1, and no

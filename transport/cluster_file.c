@@ -48,6 +48,32 @@ static bool s_parse_int (const char *text, int64_t min, int64_t max, int64_t *va
 //  Validation shared by load and save: keys well formed, names, endpoints
 //  and keys unique, every shard owned. Returns 0 or SHOAL_EINVAL.
 
+int cluster_check_endpoints (const cluster_t *self, const char *path, char **error)
+{
+    for (int i = 0; i < self->count; i++) {
+        const node_t *node = &self->nodes[i];
+        if (strcmp (node->client, node->peer) == 0) {
+            zplfile_fail (error, path, "node %s: peer: %s is also its client endpoint", node->name,
+                          node->peer);
+            return SHOAL_EINVAL;
+        }
+        for (int j = 0; j < i; j++) {
+            const node_t *other = &self->nodes[j];
+            const char *mine[2] = {node->client, node->peer};
+            const char *theirs[2] = {other->client, other->peer};
+            static const char *keys[2] = {"client", "peer"};
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                    if (strcmp (mine[a], theirs[b]) == 0) {
+                        zplfile_fail (error, path, "node %s: %s: %s is also node %s's %s endpoint",
+                                      node->name, keys[a], mine[a], other->name, keys[b]);
+                        return SHOAL_EINVAL;
+                    }
+        }
+    }
+    return 0;
+}
+
 static int s_check_map (const cluster_t *self, const char *path, char **error)
 {
     for (int i = 0; i < self->count; i++) {
@@ -98,25 +124,10 @@ static int s_check_map (const cluster_t *self, const char *path, char **error)
             zplfile_fail (error, path, "node %s: previous_key: is its public_key", node->name);
             return SHOAL_EINVAL;
         }
-        if (strcmp (node->client, node->peer) == 0) {
-            zplfile_fail (error, path, "node %s: peer: %s is also its client endpoint", node->name,
-                          node->peer);
-            return SHOAL_EINVAL;
-        }
-        for (int j = 0; j < i; j++) {
-            const node_t *other = &self->nodes[j];
-            const char *mine[2] = {node->client, node->peer};
-            const char *theirs[2] = {other->client, other->peer};
-            static const char *keys[2] = {"client", "peer"};
-            for (int a = 0; a < 2; a++)
-                for (int b = 0; b < 2; b++)
-                    if (strcmp (mine[a], theirs[b]) == 0) {
-                        zplfile_fail (error, path, "node %s: %s: %s is also node %s's %s endpoint",
-                                      node->name, keys[a], mine[a], other->name, keys[b]);
-                        return SHOAL_EINVAL;
-                    }
-        }
     }
+    int rc = cluster_check_endpoints (self, path, error);
+    if (rc)
+        return rc;
     uint32_t unowned = 0, first = 0;
     for (uint32_t shard = self->shards; shard-- > 0;)
         if (self->owner[shard] == NO_OWNER) {
