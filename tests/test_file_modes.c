@@ -12,7 +12,8 @@
     nobody listens on: a file, a directory, a symbolic link or another
     program's live socket is refused and left as it was. A data
     directory's path too long to name the files beside the store is
-    refused before anything is made.
+    refused before anything is made. `shoal repair`, which rewrites the
+    store's tables, makes them as private as the node does.
 
     ctest sets SHOAL_BIN. Each test has its own temporary directory
     (proc.h); the teardown kills the node and removes it.
@@ -102,13 +103,10 @@ static int s_as_nobody (const char *path, char lock)
 //     nor node.ipc.lock can be opened (before: 0755 and 0644, and nobody's
 //     lock made a restart refuse the store and the endpoint).
 
-static void test_fresh_node_files_are_private (void **state)
+//  Fails unless no file in directory path is open to others; returns how
+//  many there are.
+static int s_assert_private_files (const char *path)
 {
-    proc_t *p = *state;
-    s_start (p);
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/data", p->dir);
-    assert_int_equal (s_mode (path), 0700);
     DIR *dir = opendir (path);
     assert_non_null (dir);
     int files = 0;
@@ -123,7 +121,17 @@ static void test_fresh_node_files_are_private (void **state)
         files++;
     }
     closedir (dir);
-    assert_true (files >= 4); //  LOCK, CURRENT, MANIFEST-*, a log, ...
+    return files;
+}
+
+static void test_fresh_node_files_are_private (void **state)
+{
+    proc_t *p = *state;
+    s_start (p);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/data", p->dir);
+    assert_int_equal (s_mode (path), 0700);
+    assert_true (s_assert_private_files (path) >= 4); //  LOCK, CURRENT, MANIFEST-*, a log, ...
     snprintf (path, sizeof path, "%s/node.ipc.lock", p->dir);
     assert_int_equal (s_mode (path), 0600);
     //  The socket itself follows the node's umask (077): its user's alone.
@@ -330,6 +338,27 @@ static void test_data_path_too_long (void **state)
     assert_int_not_equal (access (first, F_OK), 0);
 }
 
+//  5. `shoal repair` rewrites every table of a store: its files are as
+//     private as the node's, whatever the umask of the shell it runs
+//     from (they were 0644 under the usual 022: only the node set 077).
+static void test_repair_files_are_private (void **state)
+{
+    proc_t *p = *state;
+    s_start (p);
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (proc_run (p, out, NULL,
+                                "\"$SHOAL\" send --endpoint \"$E\" account/x Open "
+                                "owner=x"),
+                      0);
+    proc_node_signal (p, SIGTERM);
+    int code = proc_run (p, out, err, "umask 022 && \"$SHOAL\" repair --data \"$DIR/data\" --yes");
+    if (code != 0 || !strstr (out, "repaired"))
+        fail_msg ("repair exited %d: %s%s", code, out, err);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/data", p->dir);
+    assert_true (s_assert_private_files (path) >= 4);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +366,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_open_data_dir_is_warned, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_endpoint_path_not_ours, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_data_path_too_long, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_files_are_private, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +171,9 @@ int cmd_demo (int argc, char **argv)
     }
     if (o.data_dir && !s_data_dir_fresh (o.data_dir))
         return EXIT_USAGE;
+    //  Its nodes' stores, and what its check of them writes there after
+    //  they stop, as private as a node makes them (cmd_node.c).
+    umask (077);
     o.seed &= 0x7fffffffffffffffULL;
     o.freeze_ms = freeze_ms >= 0 ? (int) freeze_ms : o.nodes >= 2 ? 3000 : 0;
     o.closed = o.accounts / 100 ? o.accounts / 100 : 1;

@@ -20,6 +20,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void s_help (FILE *out)
@@ -91,6 +92,9 @@ int cmd_repair (int argc, char **argv)
         s_help (stderr);
         return EXIT_USAGE;
     }
+    //  The repair rewrites every table and the MANIFEST: as private as the
+    //  node makes them (cmd_node.c), whatever the shell's umask.
+    umask (077);
     char *report = NULL, *error = NULL;
     if (journal_repair (dir, s_confirm, &yes, &report, &error) != 0) {
         fprintf (stderr, "shoal repair: %s\n", error ? error : "repair failed");
