@@ -1,7 +1,8 @@
 /*  test_cluster_nodes_links.c - clusters of real nodes and their links:
     transfers through a third node, a partition (proxy.py on a peer link)
     and a frozen node, a link cut one way, a killed node unavailable by
-    name, an answer lost on a cut link and brought by the client's copies.
+    name, an answer lost on a cut link and brought by the client's copies,
+    an operator's resend answered by its actor's node during a partition.
     The fixture: cluster_nodes_test_util.h.
 */
 #include "client.h"
@@ -513,6 +514,33 @@ static void test_answer_lost_on_a_cut_link (void **state)
     assert_int_equal (cluster_client_balance (f->client[1], y), FUNDING + 5);
 }
 
+//  --------------------------------------------------------------------------
+//  6. An operator's act during a partition goes to the actor's own node:
+//     with n1's link to n2 cut, `shoal resend` of an account of n2 is
+//     answered by n2, whose clients' endpoint is up. Sent through any
+//     node, n1 answered it that n2 was down or cut off, every time it was
+//     the one asked (no_answer, exit 3), and the stuck work could not be
+//     repaired until the link came back.
+static void test_resend_during_a_partition (void **state)
+{
+    fixture_t *f = *state;
+    s_two_behind_proxy (f);
+    char y[64];
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
+    cluster_nodes_fund (f->client[1], y);
+    s_proxy_signal (f, SIGUSR1, "proxy cut");
+    s_wait_link (f, 0, 1, false, true);
+    const char *args[] = {"resend", "--json", "--timeout", "3000", y};
+    for (int round = 0; round < 6; round++) {
+        char out[4096];
+        s_shoal_out (f, 5, args, out, sizeof out);
+        if (!strstr (out, "\"ok\":true") || !strstr (out, "\"resent\":0"))
+            fail_msg ("resend %s, round %d, with n1 cut from n2: %s", y, round, out);
+    }
+    s_proxy_signal (f, SIGUSR2, "proxy healed");
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -528,6 +556,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_killed_node_is_unavailable_by_name,
                                          cluster_nodes_setup, cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_answer_lost_on_a_cut_link, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_resend_during_a_partition, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.

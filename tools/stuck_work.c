@@ -53,6 +53,25 @@ int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const cha
     return client_call (client, &request, (int) timeout_ms, reply);
 }
 
+int stuck_ask_owner (const char *command, const stuck_options_t *opts, client_t **client,
+                     envelope_kind_t kind, const char *to, const char *name, const uint8_t *payload,
+                     size_t size, long timeout_ms, client_reply_t *reply, char direct[64])
+{
+    int rc = stuck_ask (*client, kind, to, name, payload, size, timeout_ms, reply);
+    char node[64];
+    if (rc == 0 && opts->cluster && !direct[0] && cmd_owner_down (reply, node, sizeof node)) {
+        client_t *owner = stuck_connect (command, opts, node);
+        if (owner) {
+            client_reply_close (reply);
+            client_destroy (client);
+            *client = owner;
+            snprintf (direct, 64, "%s", node);
+            rc = stuck_ask (*client, kind, to, name, payload, size, timeout_ms, reply);
+        }
+    }
+    return rc;
+}
+
 const char *stuck_owner (const stuck_options_t *opts, const char *address, char *buf, size_t size)
 {
     buf[0] = 0;

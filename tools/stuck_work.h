@@ -56,6 +56,15 @@ client_t *stuck_connect (const char *command, const stuck_options_t *opts, const
 int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
 
+//  stuck_ask of *client (any node of opts' cluster), and, when the node
+//  asked answers that to's node is down or cut off from it (it did not
+//  pass the request on: cmd_owner_down), once more of that node directly,
+//  which a partition between nodes leaves answering its clients: *client
+//  is then a client of that node alone (its name in *direct, "" if not).
+int stuck_ask_owner (const char *command, const stuck_options_t *opts, client_t **client,
+                     envelope_kind_t kind, const char *to, const char *name, const uint8_t *payload,
+                     size_t size, long timeout_ms, client_reply_t *reply, char direct[64]);
+
 //  One node's link to another, as its stats say.
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1]; //  the other node
