@@ -6,10 +6,17 @@ an actor's events page by page, and prints replies.
 
 Needs pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
 
-    shoal_client.py [--endpoint E | --cluster FILE] send ADDRESS COMMAND [key=value...]
+    shoal_client.py [--endpoint E | --cluster FILE] [--id ID] send ADDRESS COMMAND [key=value...]
     shoal_client.py [--endpoint E | --cluster FILE] get ADDRESS
     shoal_client.py [--endpoint E | --cluster FILE] events [--from SEQ] ADDRESS
     shoal_client.py [--endpoint E | --cluster FILE] stats
+
+key=value reads as `shoal send` reads it: an integer (int64), true or
+false, else a string. Exit 0 ok, 1 rejected, 2 bad usage or invalid input
+(nothing sent: an integer out of int64, a request over 1 MiB), 3 no answer,
+or a refusal that leaves the command's fate open. A send that was sent and
+may still take effect says its id and prints the line that sends it again
+under that --id, as `shoal send` does: a new id would be a second command.
 
 As a library:
 
@@ -26,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 import time
 
@@ -35,6 +43,7 @@ import zmq
 ENVELOPE_VERSION = 1
 COMMAND, REPLY, QUERY = 1, 2, 4
 MAX_FRAME = 1024 * 1024  # bytes of one encoded envelope
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1  # the integers key=value takes
 TRANSIENT = ("unavailable", "busy")  # codes that mean "ask again"
 # Rejections the node does not store: another attempt under the same id
 # may still run the command. Once a request was sent again, one of these
@@ -43,7 +52,16 @@ UNSETTLED = TRANSIENT + ("handler_error", "conflict", "key_revoked")
 
 
 class ShoalError(Exception):
-    """No answer in time, or a frame that is not a shoal reply."""
+    """No answer in time, or a frame that is not a shoal reply.
+    request_id is the id (16 bytes) of the request it is about, once that
+    request was sent, else None. A command sent and not answered may still
+    take effect (a stopped node runs it when it goes on): send it again
+    with this id, never a new one (send(..., id=error.request_id)); the
+    node runs it once per id. The message gives it in hex."""
+
+    def __init__(self, message, request_id=None):
+        Exception.__init__(self, message)
+        self.request_id = request_id
 
 
 class Rejected(ShoalError):
@@ -51,7 +69,8 @@ class Rejected(ShoalError):
     events); reply is the Reply."""
 
     def __init__(self, what, reply):
-        ShoalError.__init__(self, "%s: %s: %s" % (what, reply.code, reply.reason))
+        ShoalError.__init__(self, "%s: %s: %s" % (what, reply.code, reply.reason),
+                            reply.request_id)
         self.reply = reply
 
 
@@ -88,9 +107,8 @@ class Reply:
         self.code = payload["code"]  # "" when ok
         self.reason = payload["reason"]  # "" when ok
         self.data = payload["data"]  # the reply's fields, a dict
-        # False when the request was sent more than once and every answer
-        # was one the node does not store (UNSETTLED): the command's fate
-        # is open, and only the same id may be sent again (request_id).
+        # False when the command's fate is open (Client.request): only the
+        # same id may be sent again. request_id: the request's id, 16 bytes.
         self.settled = True
         self.request_id = None
 
@@ -178,35 +196,58 @@ class Client:
         the node runs a command once per id and answers a repeat with the
         first reply. Once the request was sent again, a failed turn's
         rejection (handler_error, conflict: not stored) is not taken for
-        the answer either, since an earlier copy may still run; if every
-        attempt ends so, the last reply is returned with settled False.
-        Raises ShoalError when every attempt went unanswered."""
+        the answer either, since an earlier copy may still run.
+
+        A command's reply has settled False when its fate is open, as
+        `shoal send` says (exit 3): sent more than once and every answer
+        one the node does not store (UNSETTLED), or sent once under the
+        caller's id (a retry) and refused as transient, as an earlier
+        attempt under that id may still run. Every reply has request_id.
+
+        Raises ShoalError, with request_id, when every attempt went
+        unanswered (the command may still take effect: send it again with
+        that id), and Invalid, with none, for a request it will not send."""
+        given = id is not None
         id = id or os.urandom(16)
         created = int(time.time() * 1000)
-        reply = None
+
+        def frame(attempt):
+            return msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
+                                  fields or {}, attempt, created], use_bin_type=True)
+
+        # The last attempt's frame is the biggest (attempt is a growing
+        # integer): checked before anything goes, so that nothing was sent.
+        size = len(frame(max(self.attempts - 1, 0)))
+        if size > MAX_FRAME:
+            raise Invalid("the request is %d bytes, over %d: nothing was sent"
+                          % (size, MAX_FRAME))
+        reply, sends = None, 0
         for attempt in range(self.attempts):
-            frame = msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
-                                   fields or {}, attempt, created], use_bin_type=True)
-            if len(frame) > MAX_FRAME:
-                raise Invalid("the request is %d bytes, over %d: nothing was sent"
-                              % (len(frame), MAX_FRAME))
             # With a cluster, a send waits for a link that is up (CURVE
             # handshakes take a moment); no link in time counts as no answer.
             if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
-                self.socket.send(frame, zmq.NOBLOCK)
-                reply = self._wait(id)
+                self.socket.send(frame(attempt), zmq.NOBLOCK)
+                sends += 1
+                try:
+                    reply = self._wait(id)
+                except ShoalError as e:
+                    raise ShoalError("%s%s" % (e, _open_note(kind, id)), id) from None
             open_codes = UNSETTLED if attempt > 0 else TRANSIENT
             if reply is not None and not (not reply.ok and reply.code in open_codes):
-                return reply
+                break
             if reply is not None and attempt + 1 < self.attempts:
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
-        if reply is not None:  # still unsettled after every attempt: say so
-            reply.settled = (kind != COMMAND or self.attempts <= 1 or reply.ok
-                             or reply.code not in UNSETTLED)
+        if reply is not None:
             reply.request_id = id
+            if kind == COMMAND and not reply.ok:  # is its fate open? (as shoal send)
+                reply.settled = not (reply.code in UNSETTLED if sends > 1
+                                     else given and reply.code in TRANSIENT)
             return reply
-        raise ShoalError("no answer from the node after %d attempts of %d ms"
-                         % (self.attempts, self.timeout_ms))
+        if not sends:
+            raise ShoalError("no answer: no link to a node took the request in %d attempts "
+                             "of %d ms; nothing was sent" % (self.attempts, self.timeout_ms))
+        raise ShoalError("no answer from the node after %d attempts of %d ms%s"
+                         % (self.attempts, self.timeout_ms, _open_note(kind, id)), id)
 
     def _wait(self, id):
         """The reply to id, or None after timeout_ms. Replies to other
@@ -258,16 +299,51 @@ class Client:
         return self.request(QUERY, "node/stats", "stats")
 
 
+def _open_note(kind, id):
+    """What an error about request id, sent and not answered, adds to its
+    message: a command may still take effect, and is retried under id."""
+    if kind == COMMAND:
+        return "; the command may still take effect: send it again under id %s" % id.hex()
+    return " (request id %s)" % id.hex()
+
+
 def _field(text):
-    """key=value as `shoal send` reads it: integers, true/false, strings."""
+    """key=value as `shoal send` reads it: integers (int64: one out of it
+    is refused, as `shoal send` refuses it, not sent as another type),
+    true/false, strings."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError("expected key=value, got %r" % text)
     if re.fullmatch(r"-?[0-9]+", value):
-        return key, int(value)
+        number = int(value)
+        if not INT64_MIN <= number <= INT64_MAX:
+            # shoal send's words; its "key:=N sends it as a uint64" has no
+            # counterpart here (no key:=JSON): send() takes a uint64.
+            raise argparse.ArgumentTypeError(
+                "field %r: %s is out of the int64 range%s"
+                % (key, value, " that key=value takes" if 0 < number < 2 ** 64 else ""))
+        return key, number
     if value in ("true", "false"):
         return key, value == "true"
     return key, value
+
+
+def _retry_line(parser, args, fields, id):
+    """The command line that sends the command of args (fields: as sent)
+    again under id, as `shoal send` prints its own."""
+    words = ["shoal_client.py"]
+    for option in ("endpoint", "cluster", "timeout", "attempts"):
+        value = getattr(args, option)
+        if value is not None and value != parser.get_default(option):
+            words += ["--" + option, str(value)]
+    text = {True: "true", False: "false"}
+    args_words = [args.address, args.command] + [
+        "%s=%s" % (key, text[value] if isinstance(value, bool) else value)
+        for key, value in fields.items()]
+    words += ["--id", id.hex(), "send"]
+    if any(word.startswith("-") for word in args_words):
+        words.append("--")  # an argument that looks like an option
+    return " ".join(shlex.quote(word) for word in words + args_words)
 
 
 def main(argv=None):
@@ -295,7 +371,8 @@ def main(argv=None):
         try:
             if args.verb == "send":
                 id = message_id(args.id) if args.id else None
-                reply = client.send(args.address, args.command, dict(args.fields), id)
+                fields = dict(args.fields)
+                reply = client.send(args.address, args.command, fields, id)
             elif args.verb == "get":
                 reply = client.get(args.address)
             elif args.verb == "stats":
@@ -312,12 +389,16 @@ def main(argv=None):
             return 2
         except ShoalError as e:
             print("shoal_client: %s" % e, file=sys.stderr)
+            if args.verb == "send" and e.request_id is not None:  # it may still run
+                print("shoal_client: retry safely with: %s"
+                      % _retry_line(parser, args, fields, e.request_id), file=sys.stderr)
             return 3
         print(json.dumps(reply.as_dict(), default=json_default))
         if not reply.settled:  # a copy may still run: not a refusal
-            print("shoal_client: %s: %s; an attempt under id %s may still take effect: send it "
-                  "again with --id %s" % (reply.code, reply.reason, reply.request_id.hex(),
-                                          reply.request_id.hex()), file=sys.stderr)
+            print("shoal_client: %s: %s; an earlier attempt under id %s may still take effect. "
+                  "Retry safely with: %s"
+                  % (reply.code, reply.reason, reply.request_id.hex(),
+                     _retry_line(parser, args, fields, reply.request_id)), file=sys.stderr)
             return 3
         return 0 if reply.ok else 1
 

@@ -2,15 +2,23 @@
 """test_client.py - shoal_client.py against real nodes: a command and its
 reply, a rejection, a retry with the same id (one effect, the first reply
 again), a command sent while the node is down and answered once it is up,
-events read in pages, get, stats, the command line; then a cluster of two
-nodes over CURVE (`shoal cluster init --ipc`), where either node answers
-for every actor. Every wait has a deadline.
+events read in pages, get, stats, the command line (key=value as `shoal
+send` reads it, int64 bounds included); a node stopped (SIGSTOP), whose
+silence is an error that carries the request's id, and the command sent
+again under it, by the library and by the command line's retry line, with
+one effect; then a cluster of two nodes over CURVE (`shoal cluster init
+--ipc`), where either node answers for every actor. Every wait has a
+deadline.
 
 Usage: test_client.py  with SHOAL_BIN (the shoal binary) and
 SHOAL_TEST_MODULE (a module with counter/, e.g. the build's counter.so).
 """
+import contextlib
+import io
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,7 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shoal_client import Client, ShoalError, json_default, message_id, main as client_main  # noqa: E402
+from shoal_client import (Client, Invalid, ShoalError, json_default, message_id,  # noqa: E402
+                          main as client_main)
 
 SHOAL = os.environ.get("SHOAL_BIN", "shoal")
 MODULE = os.environ["SHOAL_TEST_MODULE"]
@@ -56,6 +65,21 @@ class Node:
 def check(condition, what):
     if not condition:
         sys.exit("FAIL: " + what)
+
+
+def run_client(argv):
+    """shoal_client.py's command line with argv, in this process: (exit
+    code, stdout, stderr). A refusal of argparse's is its SystemExit code;
+    anything else raised (a traceback) is said as the code."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = client_main(argv)
+        except SystemExit as e:
+            code = e.code
+        except Exception as e:  # noqa: BLE001 - a command line must not raise
+            code = "raised %r" % e
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_one_node(workdir):
@@ -152,6 +176,33 @@ def test_one_node(workdir):
           "shoal_client.py get of a bad address")
     check(client_main(["--endpoint", endpoint, "send", "counter/c3", "Add",
                        "big=" + "x" * (1 << 20)]) == 2, "shoal_client.py send, too big")
+    with Client(endpoint, timeout_ms=5000) as client:
+        try:
+            client.send("counter/c3", "Add", {"big": "x" * (1 << 20)})
+            check(False, "a request too big was sent")
+        except Invalid as e:
+            check(getattr(e, "request_id", "none") is None, "nothing sent, no request_id")
+    # key=value takes int64 integers, as `shoal send` does, refusing one
+    # out of them in its words, exit 2, nothing sent. It sent 2**63 as a
+    # uint64, and 10**23 ended in an OverflowError.
+    for fields in (["by=1", "f=9223372036854775808"], ["by=1", "f=18446744073709551615"],
+                   ["by=1", "f=-9223372036854775809"], ["by=99999999999999999999999"]):
+        code, out, err = run_client(["--endpoint", endpoint, "send", "counter/int64", "Add",
+                                     *fields])
+        shoal = subprocess.run([SHOAL, "send", "--endpoint", endpoint, "counter/int64", "Add",
+                                *fields], capture_output=True, text=True, timeout=DEADLINE)
+        check(shoal.returncode == 2 and shoal.stderr.startswith("shoal send: field "),
+              "shoal send %s: %s" % (fields, shoal.stderr))
+        # Its words, but for "key:=N sends it as a uint64": no key:=JSON here.
+        words = shoal.stderr.strip().split(": ", 1)[1].split("; key:=N")[0]
+        check(code == 2 and words in err and not out,
+              "shoal_client.py send %s: exit %s, %r, not %r" % (fields, code, err, words))
+    for value in ("9223372036854775807", "-9223372036854775808"):  # the bounds go
+        check(run_client(["--endpoint", endpoint, "send", "counter/int64", "Add", "by=1",
+                          "f=" + value])[0] == 0, "shoal_client.py send f=%s" % value)
+    with Client(endpoint, timeout_ms=5000) as client:
+        check(client.get("counter/int64").data["version"] == 2,
+              "nothing sent for an integer out of int64")
     # A string that is not UTF-8, from a client that does not check (a
     # msgpack str this packer never makes, spliced into its frame), in a
     # value or a key: the node refuses it (bad_frame, naming the field,
@@ -201,6 +252,88 @@ def test_one_node(workdir):
     # Bytes print as shoal prints them.
     check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
           "bytes as {\"$bytes\": base64}")
+
+
+def test_stopped_node(workdir):
+    """A node stopped (SIGSTOP) answers nothing: the client's error carries
+    the request's id, and the command, taken meanwhile, may run when the
+    node goes on (here it does). Sent again under that id, by the library
+    and by the retry line of the command line (or `shoal send --id`), it
+    has one effect; a new id would have been a second. The error had no
+    id, and the command line printed no retry."""
+    endpoint = "ipc://%s/stopped.ipc" % workdir
+    node = Node(workdir, "--data", os.path.join(workdir, "stopped"), "--endpoint", endpoint)
+    stopped = False
+
+    def freeze(on):
+        nonlocal stopped
+        node.process.send_signal(signal.SIGSTOP if on else signal.SIGCONT)
+        stopped = on
+
+    try:
+        # Connected before the stop: the copies sent while it lasts wait in
+        # the node's socket, and run when it goes on.
+        with Client(endpoint, timeout_ms=5000) as client:
+            check(client.send("counter/s1", "Add", {"by": 1}).ok, "Add before the stop")
+            freeze(True)
+            client.timeout_ms, client.attempts = 200, 2
+            error = None
+            try:
+                client.send("counter/s1", "Add", {"by": 1})
+            except ShoalError as e:
+                error = e
+            check(error is not None, "a stopped node answered")
+            id = getattr(error, "request_id", None)
+            check(isinstance(id, bytes) and len(id) == 16,
+                  "the error carries the request's id: %r %r" % (error, vars(error)))
+            check(id.hex() in str(error) and "may still take effect" in str(error),
+                  "the error's message gives the id: %s" % error)
+            freeze(False)
+            client.timeout_ms, client.attempts = 5000, 1
+            until = time.monotonic() + DEADLINE
+            while client.get("counter/s1").data["state"] != {"value": 2}:
+                check(time.monotonic() < until, "the unanswered Add did not run")
+                time.sleep(0.05)
+            again = client.send("counter/s1", "Add", {"by": 1}, id=id)
+            check(again.ok and again.data == {"value": 2},
+                  "the retry under the error's id: %s" % again.as_dict())
+            got = client.get("counter/s1")
+            check(got.data["state"] == {"value": 2} and got.data["version"] == 2,
+                  "one effect for the unanswered Add and its retry: %s" % got.as_dict())
+
+        # The command line: exit 3, the id, and a line that sends it again.
+        freeze(True)
+        code, out, err = run_client(["--endpoint", endpoint, "--timeout", "300", "--attempts",
+                                     "2", "send", "counter/s2", "Add", "by=1"])
+        freeze(False)
+        line = re.search(r"^shoal_client: retry safely with: (.*)$", err, re.M)
+        check(code == 3 and "no answer" in err and line and not out,
+              "shoal_client.py send to a stopped node: exit %s, %r" % (code, err))
+        words = shlex.split(line.group(1))
+        hex_id = words[words.index("--id") + 1] if "--id" in words else ""
+        check(re.fullmatch("[0-9a-f]{32}", hex_id) and hex_id in err.split("\n")[0],
+              "the retry line has --id HEX, and the message the same id: %r" % err)
+        check(words == ["shoal_client.py", "--endpoint", endpoint, "--timeout", "300",
+                        "--attempts", "2", "--id", hex_id, "send", "counter/s2", "Add", "by=1"],
+              "the retry line repeats the command: %s" % line.group(1))
+        words[words.index("--timeout") + 1] = "5000"  # time to answer on a busy machine
+        code, out, err = run_client(words[1:])
+        check(code == 0 and json.loads(out)["data"] == {"value": 1},
+              "the retry line: exit %s, %s %s" % (code, out, err))
+        # `shoal send` takes the same --id HEX: the first reply again.
+        again = subprocess.run([SHOAL, "send", "--endpoint", endpoint, "--id", hex_id,
+                                "counter/s2", "Add", "by=1"], capture_output=True, text=True,
+                               timeout=DEADLINE)
+        check(again.returncode == 0 and '"value":1' in again.stdout,
+              "shoal send --id %s: %s %s" % (hex_id, again.stdout, again.stderr))
+        with Client(endpoint, timeout_ms=5000) as client:
+            got = client.get("counter/s2")
+            check(got.data["state"] == {"value": 1} and got.data["version"] == 1,
+                  "one effect for the command line's retries: %s" % got.as_dict())
+    finally:
+        if stopped:
+            node.process.send_signal(signal.SIGCONT)
+        node.stop()
 
 
 def test_cluster(workdir):
@@ -256,9 +389,19 @@ def test_cluster(workdir):
                 check(reply.settled or not reply.ok, "an ok reply is settled")
             check(codes == {"ok", "unavailable"}, "with n2 down: %s" % codes)
         # The command line says so: exit 3 (no answer), not 1 (refused).
-        check(client_main(["--cluster", path, "--timeout", "1000", "--attempts", "3", "send",
-                           on_n2, "Add", "by=1"]) == 3,
-              "shoal_client.py send to a node that is down: exit 3")
+        code, out, err = run_client(["--cluster", path, "--timeout", "1000", "--attempts", "3",
+                                     "send", on_n2, "Add", "by=1"])
+        said = json.loads(out)
+        check(code == 3 and said["code"] == "unavailable",
+              "shoal_client.py send to a node that is down: exit %s, %s" % (code, out))
+        # ... with the line that sends it again under its id, as shoal send.
+        line = re.search(r"may still take effect\. Retry safely with: (.*)$", err, re.M)
+        words = shlex.split(line.group(1)) if line else []
+        check(words[:8] == ["shoal_client.py", "--cluster", path, "--timeout", "1000",
+                            "--attempts", "3", "--id"]
+              and re.fullmatch("[0-9a-f]{32}", words[8]) and "under id %s may" % words[8] in err
+              and words[9:] == ["send", on_n2, "Add", "by=1"],
+              "shoal_client.py send to a node that is down: the retry line: %r" % err)
         # Without the client certificate: no answer (CURVE refuses us).
         with Client("ipc://%s/n1/client.ipc" % directory, timeout_ms=300, attempts=1) as plain:
             try:
@@ -276,6 +419,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="shoal-pyclient.")
     try:
         test_one_node(workdir)
+        test_stopped_node(workdir)
         test_cluster(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
