@@ -253,6 +253,10 @@ static void test_nodes_down (void **state)
                          "300 ms\"},{\"node\":\"n2\",\"up\":false,\"error\":\"no answer in 300 "
                          "ms\"},{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 300 "
                          "ms\"}],\"sum\":{}}\n");
+    //  And says so on stderr, a line a node (it said nothing there).
+    assert_non_null (strstr (err, "shoal stats: node n1 ("));
+    assert_non_null (strstr (err, "): no answer in 300 ms\nshoal stats: node n2 ("));
+    assert_non_null (strstr (err, "shoal stats: node n3 ("));
     code = cluster_cli_run (fx, out, err,
                             "timeout 30 \"$SHOAL\" cluster status --cluster \"$C\" --timeout 300");
     assert_int_equal (code, 3);

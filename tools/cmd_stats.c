@@ -27,7 +27,8 @@ static void s_stats_help (FILE *out)
              "sum adds up each integer counter over the nodes that answered (not epoch,\n"
              "uptime_ms, shards or store_failed_ago_ms, which are no counts). A node\n"
              "that does not answer within --timeout (default %d ms here, else %d ms) is down: exit "
-             "3.\n\n" TARGET_HELP "Examples:\n"
+             "3,\nand stderr has a line for each node down or that refused this client's "
+             "key.\n\n" TARGET_HELP "Examples:\n"
              "  shoal stats | jq .commits\n"
              "  shoal stats --cluster cluster/cluster.cfg | jq .sum.accepted\n"
              "  shoal stats --cluster cluster/cluster.cfg --node n2\n",
@@ -145,6 +146,12 @@ static int s_stats_cluster (const char *path, long timeout_ms)
         printf (":%lld", (long long) sums[i].sum);
     }
     printf ("}}\n");
+    //  The JSON says each node's error; a person reads stderr, as every
+    //  command that asks nodes says a node down or a key refused.
+    for (int i = 0; i < count; i++)
+        if (!nodes[i].up || !nodes[i].stats)
+            fprintf (stderr, "shoal stats: node %s (%s): %s\n", nodes[i].name, nodes[i].endpoint,
+                     nodes[i].error[0] ? nodes[i].error : "no stats");
     cluster_stats_close (nodes, count);
     free (nodes);
     return answered == count ? EXIT_ACCEPTED : EXIT_NO_ANSWER;
