@@ -94,6 +94,7 @@ typedef struct {
     char endpoint[128];                //  the node's (a cluster: its first node's)
     char data_dir[512];                //  a cluster: holds cluster/ and a directory per node
     char cluster[512];                 //  the cluster file ("": one node)
+    bool node_usage;                   //  a node exited 2 at its start: --node-arg it does not take
     //  End to end, from the node's journal (own node) or the client (endpoint):
     //  journal: from the first Started event to the last terminal event, by
     //  their created stamps (ms); client: from the first Start sent to the

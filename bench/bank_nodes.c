@@ -179,7 +179,8 @@ int bank_nodes_start (run_t *run)
     bank_result_t *result = run->result;
     if (!run->cluster) {
         int rc = s_restart (run, 0);
-        if (rc)
+        result->node_usage = rc && run->nodes[0].exit_code == 2;
+        if (rc && !result->node_usage)
             fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
                      result->data_dir);
         return rc;
@@ -197,11 +198,12 @@ int bank_nodes_start (run_t *run)
     }
     for (int i = 0; i < run->node_count; i++) {
         int rc = s_restart (run, i);
-        if (rc) {
+        result->node_usage = rc && run->nodes[i].exit_code == 2;
+        if (rc && !result->node_usage)
             fprintf (stderr, "%s: node n%d did not start (data %s)\n", driver_command, i + 1,
                      run->nodes[i].data_dir);
+        if (rc)
             return rc;
-        }
     }
     return 0;
 }

@@ -144,6 +144,7 @@ int node_child_spawn (node_child_t *child, const char *shoal, char *const *args,
                       int timeout_ms)
 {
     memset (child, 0, sizeof *child);
+    child->exit_code = -1;
     char self_exe[PATH_MAX];
     if (!(shoal = s_executable (shoal, self_exe, sizeof self_exe)))
         return SHOAL_EIO;
@@ -186,8 +187,11 @@ int node_child_spawn (node_child_t *child, const char *shoal, char *const *args,
         }
     }
     close (out[0]);
-    if (rc != 0)
-        node_child_stop (child, SIGKILL);
+    if (rc != 0) {
+        int status = node_child_stop (child, SIGKILL);
+        if (rc == SHOAL_EIO && WIFEXITED (status))
+            child->exit_code = WEXITSTATUS (status);
+    }
     return rc;
 }
 
@@ -249,6 +253,8 @@ int node_child_start_retry (node_child_t *child, const char *shoal, const char *
     int rc = SHOAL_ETIMEOUT;
     for (int attempt = 0; attempt < 20 && rc != 0 && !zsys_interrupted; attempt++) {
         rc = node_child_start (child, shoal, data_dir, saved, args->argv, log, timeout_ms);
+        if (rc && child->exit_code == 2) //  shoal's exit code for bad usage
+            return SHOAL_EINVAL;         //  said on its stderr, once
         if (rc)
             zclock_sleep (250);
     }

@@ -47,6 +47,7 @@ typedef struct {
     char endpoint[128]; //  as printed in its ready line
     char data_dir[512]; //  node_child_start's ("" after node_child_spawn: the caller's to set)
     char ready[512];    //  its ready line, without the newline
+    int exit_code;      //  its exit code if it exited before that line, else -1
 } node_child_t;
 
 //  Starts the executable at shoal (NULL: this process's own) with args,
@@ -86,7 +87,8 @@ void node_child_args (node_child_args_t *args, bool async, int workers, char *co
 //  node_child_start with args, tried up to 20 times 250 ms apart: a port
 //  just freed by a kill may stay busy for a moment. endpoint is copied
 //  first, so it may be child->endpoint. Returns 0 or the last attempt's
-//  code.
+//  code; SHOAL_EINVAL at once when the node exits 2, bad usage (a
+//  --node-arg it does not take), which no attempt after would change.
 int node_child_start_retry (node_child_t *child, const char *shoal, const char *data_dir,
                             const char *endpoint, const node_child_args_t *args, const char *log,
                             int timeout_ms);

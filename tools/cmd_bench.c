@@ -608,6 +608,8 @@ int cmd_bench (int argc, char **argv)
     int interrupted = bench_interrupted_exit ("shoal bench", bank_interrupted_text (&o));
     if (interrupted)
         return interrupted;
+    if (rc != 0 && r.node_usage) //  the node said why, once
+        return EXIT_USAGE;
     if (rc != 0 && rc != SHOAL_EREJECTED)
         return 1;
     figures_t f;
