@@ -49,9 +49,9 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
         return EXIT_USAGE;
     //  Through any node; to address's own node if that one is cut off from
     //  it (a partition): the act is sent once, and its node is what acts.
-    char direct[64] = "";
+    stuck_direct_t direct = {0};
     int rc = stuck_ask_owner (command, opts, &client, ENVELOPE_COMMAND, address, name, payload,
-                              size, opts->timeout_ms, reply, direct);
+                              size, opts->timeout_ms, reply, &direct);
     cmd_failure_t failure = {0};
     char owner[64] = "";
     if (rc && !cmd_refused (command, client, rc, &failure)) {
@@ -67,14 +67,7 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
         //  One that never took the connection, or ended its handshake, has
         //  nothing (it said both: "nothing took a connection there", then
         //  "it may be recorded all the same").
-        if (streq (command, "resolve") && direct[0])
-            fprintf (stderr,
-                     "shoal resolve: the node asked first said node %s was down or cut off from "
-                     "it, and did not pass the request on; %s did not answer it directly either. "
-                     "A request a node never took did nothing; shoal explain %s shows a "
-                     "$Resolved if %s took it\n",
-                     direct, direct, address, direct);
-        else if (streq (command, "resolve") && opts->endpoint && client_reached_nothing (client))
+        if (streq (command, "resolve") && opts->endpoint && client_reached_nothing (client))
             fprintf (stderr,
                      "shoal resolve: the request reached no node, so it did nothing: run it "
                      "again once %s's node answers\n",
@@ -94,10 +87,23 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
     char node[64];
     if (cmd_owner_down (reply, node, sizeof node)) { //  as explain says it
         rc = cmd_no_answer (command, address, NULL, node, reply->reason, opts->json);
-        fprintf (stderr,
-                 "shoal %s: the request was not passed on to node %s, so it did nothing: "
-                 "run it again once that node answers\n",
-                 command, node);
+        if (direct.state != STUCK_DIRECT_SILENT)
+            fprintf (stderr,
+                     "shoal %s: the request was not passed on to node %s, so it did nothing: "
+                     "run it again once that node answers\n",
+                     command, node);
+        else if (streq (command, "resolve")) //  the copy sent to it directly may be taken
+            fprintf (stderr,
+                     "shoal resolve: the request was not passed on to node %s, and %s did not "
+                     "answer it directly within %ld ms either: if %s is down it did nothing; "
+                     "if it is only slow it may record it all the same (shoal explain %s "
+                     "shows a $Resolved if so)\n",
+                     node, node, opts->timeout_ms, node, address);
+        else
+            fprintf (stderr,
+                     "shoal %s: the request was not passed on to node %s, and %s did not "
+                     "answer it directly within %ld ms either: run it again once it answers\n",
+                     command, node, node, opts->timeout_ms);
         client_reply_close (reply);
         return rc;
     }
@@ -225,7 +231,7 @@ static bool s_wait_ended (const stuck_options_t *opts, const char *address, cons
 {
     int64_t deadline = zclock_mono () + opts->wait_ms;
     client_t *client = stuck_connect ("resolve", opts, NULL);
-    char direct[64] = "";
+    stuck_direct_t direct = {0};
     bool gone = false;
     cancel[0] = 0;
     while (client && !gone && !zsys_interrupted) {
@@ -233,7 +239,7 @@ static bool s_wait_ended (const stuck_options_t *opts, const char *address, cons
         uint8_t args[64];
         size_t size = stuck_pending_args (args, sizeof args, false, 1000);
         if (stuck_ask_owner ("resolve", opts, &client, ENVELOPE_QUERY, address, "pending", args,
-                             size, 1000, &reply, direct) == 0) {
+                             size, 1000, &reply, &direct) == 0) {
             if (reply.ok) {
                 zlistx_t *rows = zlistx_new ();
                 zlistx_set_destructor (rows, stuck_row_free);
@@ -389,9 +395,9 @@ int cmd_resolve (int argc, char **argv)
     //  The saga's status after: a get, so the operator sees the repair take.
     client_t *client = stuck_connect ("resolve", &opts, NULL);
     client_reply_t get;
-    char direct[64] = "";
+    stuck_direct_t direct = {0};
     bool got = client && stuck_ask_owner ("resolve", &opts, &client, ENVELOPE_QUERY, address, "get",
-                                          NULL, 0, opts.timeout_ms, &get, direct) == 0;
+                                          NULL, 0, opts.timeout_ms, &get, &direct) == 0;
     client_destroy (&client);
     if (opts.json) {
         s_json_head (address, msgid, command, target, state);

@@ -55,19 +55,25 @@ int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const cha
 
 int stuck_ask_owner (const char *command, const stuck_options_t *opts, client_t **client,
                      envelope_kind_t kind, const char *to, const char *name, const uint8_t *payload,
-                     size_t size, long timeout_ms, client_reply_t *reply, char direct[64])
+                     size_t size, long timeout_ms, client_reply_t *reply, stuck_direct_t *direct)
 {
     int rc = stuck_ask (*client, kind, to, name, payload, size, timeout_ms, reply);
     char node[64];
-    if (rc == 0 && opts->cluster && !direct[0] && cmd_owner_down (reply, node, sizeof node)) {
-        client_t *owner = stuck_connect (command, opts, node);
-        if (owner) {
-            client_reply_close (reply);
-            client_destroy (client);
-            *client = owner;
-            snprintf (direct, 64, "%s", node);
-            rc = stuck_ask (*client, kind, to, name, payload, size, timeout_ms, reply);
-        }
+    if (rc != 0 || !opts->cluster || direct->state == STUCK_DIRECT_ANSWERED ||
+        !cmd_owner_down (reply, node, sizeof node))
+        return rc;
+    snprintf (direct->node, sizeof direct->node, "%s", node);
+    client_t *owner = stuck_connect (command, opts, node);
+    client_reply_t answer;
+    if (owner && stuck_ask (owner, kind, to, name, payload, size, timeout_ms, &answer) == 0) {
+        client_reply_close (reply);
+        *reply = answer;
+        client_destroy (client);
+        *client = owner;
+        direct->state = STUCK_DIRECT_ANSWERED;
+    } else { //  the first node's word stands: down or cut off
+        client_destroy (&owner);
+        direct->state = STUCK_DIRECT_SILENT;
     }
     return rc;
 }

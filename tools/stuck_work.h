@@ -56,14 +56,27 @@ client_t *stuck_connect (const char *command, const stuck_options_t *opts, const
 int stuck_ask (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                const uint8_t *payload, size_t size, long timeout_ms, client_reply_t *reply);
 
+//  Whether stuck_ask_owner asked an actor's node directly, and how it went.
+typedef enum {
+    STUCK_DIRECT_NONE,     //  not asked: the node asked first answered
+    STUCK_DIRECT_ANSWERED, //  asked, and it answered: the client is now its alone
+    STUCK_DIRECT_SILENT,   //  asked, and no answer in time (it may have taken it)
+} stuck_direct_state_t;
+typedef struct {
+    stuck_direct_state_t state;
+    char node[64]; //  the node asked directly ("" if none)
+} stuck_direct_t;
+
 //  stuck_ask of *client (any node of opts' cluster), and, when the node
 //  asked answers that to's node is down or cut off from it (it did not
 //  pass the request on: cmd_owner_down), once more of that node directly,
-//  which a partition between nodes leaves answering its clients: *client
-//  is then a client of that node alone (its name in *direct, "" if not).
+//  which a partition between nodes leaves answering its clients: if it
+//  answers, *reply is its answer and *client a client of it alone; if not
+//  (it is down, or frozen), *reply stays the first node's. direct says
+//  which (zero it first); once it answered, later calls ask *client only.
 int stuck_ask_owner (const char *command, const stuck_options_t *opts, client_t **client,
                      envelope_kind_t kind, const char *to, const char *name, const uint8_t *payload,
-                     size_t size, long timeout_ms, client_reply_t *reply, char direct[64]);
+                     size_t size, long timeout_ms, client_reply_t *reply, stuck_direct_t *direct);
 
 //  One node's link to another, as its stats say.
 typedef struct {
