@@ -320,7 +320,9 @@ typedef struct {
     uint64_t log_missing; //  positions the event log lacks before its last record (a
                           //  repair's dropped commits), the first hole [log_from, log_to)
     uint64_t log_from, log_to;
-    char first_bad[256]; //  the first bad record or hole, described ("" if none)
+    char first_bad[256];      //  the first bad record or hole, described ("" if none)
+    size_t repaired_holes;    //  in a store not marked GAPLESS (a repaired one): the same
+    char first_repaired[256]; //  the first of them, described ("" if none)
 } journal_records_t;
 
 //  Reads every record of the store and decodes events, snapshots and inbox

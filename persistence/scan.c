@@ -389,12 +389,13 @@ static void s_check_log_hole (hole_t *hole, journal_records_t *counts, const cha
     hole->log_next = first + count;
 }
 
-//  Counts a stream whose seqs do not follow each other (from 1), once,
-//  in a store marked GAPLESS (journal_internal.h): events lost under it.
+//  Counts a stream whose seqs do not follow each other (from 1), once:
+//  in a store marked GAPLESS (journal_internal.h), events lost under it;
+//  in one that is not (a repair took the mark away), the events of the
+//  commits the repair dropped, which a node serves as they are.
 static void s_check_hole (hole_t *hole, journal_records_t *counts, const char *key, size_t key_len)
 {
-    if (!hole->gapless || key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' ||
-        key[KEYS_SHARD_SIZE] != 'e')
+    if (key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' || key[KEYS_SHARD_SIZE] != 'e')
         return;
     const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
     size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
@@ -412,6 +413,13 @@ static void s_check_hole (hole_t *hole, journal_records_t *counts, const char *k
     if (seq == expected || hole->holed)
         return;
     hole->holed = true;
+    if (!hole->gapless) {
+        if (counts->repaired_holes++ == 0)
+            snprintf (counts->first_repaired, sizeof counts->first_repaired,
+                      "stream %.*s has no event %" PRId64 " but has event %" PRId64,
+                      (int) (prefix_len - 1 - KEYS_TAG_SIZE), key + KEYS_TAG_SIZE, expected, seq);
+        return;
+    }
     counts->holes++;
     if (!counts->first_bad[0])
         snprintf (counts->first_bad, sizeof counts->first_bad,

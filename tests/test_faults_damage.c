@@ -166,6 +166,11 @@ static void test_damaged_log_header (void **state)
     print_message ("check: %s", output);
     if (!strstr (output, "; the event log lacks 1 position (the first from "))
         fail_msg ("the check did not say the event log's hole: %s", output);
+    //  And the stream that lost the deposit's event, which a node serves
+    //  as it is (it said "0 streams with a hole", naming none).
+    if (!strstr (output, "; 1 stream with a hole the repair left (the first: stream account/a "
+                         "has no event "))
+        fail_msg ("the check did not name the stream with a hole: %s", output);
     free (output);
     //  And the books show it: the deposit the record held is gone, and no
     //  other (the rest of its block went too, before the clean read on).

@@ -362,6 +362,9 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  "; the event log lacks %" PRIu64 " position%s (the first from %" PRIu64
                  " to %" PRIu64 "): commits a repair dropped",
                  n.log_missing, n.log_missing == 1 ? "" : "s", n.log_from, n.log_to - 1);
+    if (n.repaired_holes)
+        fprintf (out, "; %zu stream%s with a hole the repair left (the first: %s)",
+                 n.repaired_holes, n.repaired_holes == 1 ? "" : "s", n.first_repaired);
     fprintf (out, "\n");
     bad += n.holes;
     if (bad)
