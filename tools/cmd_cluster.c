@@ -552,7 +552,7 @@ int cluster_init (int argc, char **argv)
     if (!cluster) {
         fprintf (stderr,
                  "shoal %s: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "
-                 "--host a host name or address?\n",
+                 "--host an IPv4 address?\n",
                  s_command);
         return EXIT_USAGE;
     }

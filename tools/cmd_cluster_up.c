@@ -230,8 +230,15 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
         argv[argc] = NULL;
         if (cluster_init (argc, argv) != 0)
             return NULL;
-    } else
+    } else {
         fprintf (stderr, "shoal cluster up: using the cluster in %s\n", path);
+        if (ipc || base_port) //  documented, but dropped without a word before
+            fprintf (stderr,
+                     "shoal cluster up: %s%s%s make a new cluster only: the one in %s keeps "
+                     "its endpoints (another --dir for a new one)\n",
+                     ipc ? "--ipc" : "", ipc && base_port ? " and " : "",
+                     base_port ? "--base-port" : "", path);
+    }
     char *error = NULL;
     cluster_t *cluster = cluster_load (path, &error);
     if (!cluster) {
