@@ -342,8 +342,10 @@ static int s_rows_args (args_t *args, const envelope_t *request, char *name, uin
         rc = s_arg_str (args, "prefix", prefix, JOURNAL_VIEW_KEY_MAX + 1, NULL);
     if (rc == 0)
         rc = s_arg_str (args, "from", from, JOURNAL_VIEW_KEY_MAX + 1, &has_from);
-    if (rc == 0 && *by_key && has_from) {
-        snprintf (args->why, sizeof args->why, "from goes with a prefix, not with a key");
+    if (rc == 0 && *by_key && (has_from || prefix[0])) { //  a prefix was dropped without a word
+        snprintf (args->why, sizeof args->why, "%s",
+                  has_from ? "from goes with a prefix, not with a key"
+                           : "a prefix lists rows, a key asks for one: not both");
         rc = SHOAL_EINVAL;
     }
     if (rc == 0)

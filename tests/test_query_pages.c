@@ -336,10 +336,14 @@ static void test_from_and_next (void **state)
     assert_string_equal (s_page (p, 2, total, keys, sizeof keys, next), "");
     assert_string_equal (keys, "total");
 
-    //  Refused: from with a key, from not a string.
+    //  Refused: from or a prefix with a key (a prefix was dropped without
+    //  a word, the key's row answered), from not a string.
     char *with_key[] = {"name=tally", "key=total", "from=a"};
     assert_string_equal (s_page (p, 3, with_key, keys, sizeof keys, next), "invalid");
     assert_string_equal (keys, "from goes with a prefix, not with a key");
+    char *prefix_key[] = {"name=tally", "key=total", "prefix=seen/"};
+    assert_string_equal (s_page (p, 3, prefix_key, keys, sizeof keys, next), "invalid");
+    assert_string_equal (keys, "a prefix lists rows, a key asks for one: not both");
     char *number[] = {"name=tally", "from=5"};
     assert_string_equal (s_page (p, 2, number, keys, sizeof keys, next), "invalid");
     proc_assert_has (keys, "from must be a string");
