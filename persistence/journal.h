@@ -107,6 +107,10 @@ bool journal_made (const journal_t *self);
 //  The shard of stream in this store: shoal_shard (stream, shards).
 uint32_t journal_shard (const journal_t *self, const char *stream);
 
+//  The first shard at or past from that holds a record of an actor, into
+//  *shard. Returns 0, SHOAL_ENOTFOUND if none does, or SHOAL_EIO.
+int journal_shard_next (journal_t *self, uint32_t from, uint32_t *shard);
+
 //  The key range ['S' shard, 'S' shard+1) that holds every record of the
 //  actors of shard: start is its first key, end the first key past it.
 //  Returns 0, or SHOAL_EINVAL if shard is not below journal_shards.

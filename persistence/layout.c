@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "log.h"
 #include "storecopy.h"
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,31 @@ static int s_shard_beyond (journal_t *self, uint32_t shards, uint32_t *beyond)
             *beyond = 1 + ((uint32_t) key[1] << 8 | key[2]);
     }
     return journal_iter_close (it, 0);
+}
+
+int journal_shard_next (journal_t *self, uint32_t from, uint32_t *shard)
+{
+    assert (self && shard);
+    if (from >= SHOAL_SHARDS_MAX)
+        return SHOAL_ENOTFOUND;
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    char start[3] = {'S', (char) (from >> 8), (char) (from & 0xff)};
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    leveldb_iter_seek (it, start, sizeof start);
+    rc = SHOAL_ENOTFOUND;
+    if (leveldb_iter_valid (it)) {
+        size_t len;
+        const uint8_t *key = (const uint8_t *) leveldb_iter_key (it, &len);
+        if (len >= 3 && key[0] == 'S') {
+            *shard = (uint32_t) key[1] << 8 | key[2];
+            rc = 0;
+        }
+    }
+    rc = journal_iter_close (it, rc);
+    journal_leave (self);
+    return rc;
 }
 
 //  Streams an open reads to check the shard count: each one a seek.

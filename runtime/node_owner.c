@@ -24,22 +24,24 @@ typedef struct {
 //  the key was kept takes the key it is first opened with. A store
 //  written under the node's previous_key (`shoal cluster rekey`) is the
 //  node's own: it is taken over to the new key, once.
-static int s_check_owner_key (const node_owner_t *o, char **error)
+//  Writes nothing: *take_over is set when the key is to be written (a
+//  store new to keys, or one of the node's previous_key, copied to was).
+static int s_check_owner_key (const node_owner_t *o, bool *take_over, char *was, size_t was_size,
+                              char **error)
 {
     const char *mine = o->key;
     const char *previous = cluster_node_previous_key (o->cluster, o->node);
     char *stored = NULL;
     int rc = journal_meta_get (o->journal, "owner_key", &stored);
-    if (rc == SHOAL_ENOTFOUND)
-        return journal_meta_put (o->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
+    if (rc == SHOAL_ENOTFOUND) {
+        *take_over = true;
+        return 0;
+    }
     if (rc != 0)
         return rc;
     if (previous[0] && streq (stored, previous)) {
-        rc = journal_meta_put (o->journal, "owner_key", mine) == 0 ? 0 : SHOAL_EIO;
-        if (rc == 0)
-            log_info ("shoal node: node %s has a new key (`shoal cluster rekey`): its store in "
-                      "%s, written under %s (the previous_key of %s), is now under %s",
-                      o->options->name, o->data_dir, stored, o->options->cluster_file, mine);
+        *take_over = true;
+        snprintf (was, was_size, "%s", stored);
     } else if (!streq (stored, mine) && previous[0]) {
         *error = zsys_sprintf (
             "the store in %s was written under the key %s, which is neither node %s's key %s "
@@ -66,32 +68,92 @@ static int s_check_owner_key (const node_owner_t *o, char **error)
     return rc;
 }
 
-//  A cluster node's store remembers the shards the map gave the node when
-//  it was made, and is refused under a map that gives the node others:
-//  shoal moves no shard's records between stores, so a shard taken from
-//  it would leave its actors here, unserved, and one given to it would be
-//  served without its records (a transfer whose saga was there would read
-//  as never started, and a retry of it would debit again). A store made
-//  before it kept them takes the node's shards of its next start.
-static int s_check_owner_shards (const node_owner_t *o, char **error)
+//  The placement of every node's shards in the map, as the store keeps it
+//  ("n1=0,2-4;n2=1,5-7", nodes in name order), or NULL (out of memory).
+static char *s_placement (const cluster_t *cluster)
 {
-    char *mine = cluster_node_ranges (o->cluster, o->node);
+    int count = cluster_node_count (cluster);
+    int order[CLUSTER_MAX_NODES];
+    for (int i = 0; i < count; i++) { //  by name: the file's order is not the map's
+        int j = i;
+        while (j > 0 && strcmp (cluster_node_name (cluster, order[j - 1]),
+                                cluster_node_name (cluster, i)) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    char *text = strdup ("");
+    for (int k = 0; text && k < count; k++) {
+        char *ranges = cluster_node_ranges (cluster, order[k]);
+        char *longer = ranges ? zsys_sprintf ("%s%s%s=%s", text, k ? ";" : "",
+                                              cluster_node_name (cluster, order[k]), ranges)
+                              : NULL;
+        free (ranges);
+        free (text);
+        text = longer;
+    }
+    return text;
+}
+
+//  The first shard the store holds records of that the map gives another
+//  node (a store that kept no placement yet: one made before it, which
+//  may have been served under another map), SHOAL_ENOTFOUND for none.
+static int s_foreign_shard (const node_owner_t *o, uint32_t *shard)
+{
+    uint32_t from = 0;
+    int rc;
+    while ((rc = journal_shard_next (o->journal, from, shard)) == 0 &&
+           cluster_owner (o->cluster, *shard) == o->node)
+        from = *shard + 1;
+    return rc;
+}
+
+//  A cluster node's store remembers where the map placed every node's
+//  shards when it was made, and is refused under a map that places them
+//  otherwise: shoal moves no shard's records between stores, so a shard
+//  taken from a node would leave its actors there, unserved, and one given
+//  to another would be served without its records (a transfer whose saga
+//  was on it would read as never started, and a retry of it would debit
+//  again). Every node's store refuses such a map, not only the two whose
+//  shards moved: a node given a shard may have a new, empty store. A store
+//  made before it kept a placement takes the map's of its next start, if
+//  it holds no record of another node's shard. Writes nothing when it
+//  refuses; *record is set when the placement is to be written.
+static int s_check_placement (const node_owner_t *o, char **placement, char **error)
+{
+    char *mine = s_placement (o->cluster);
     if (!mine)
         return SHOAL_ENOMEM;
     char *stored = NULL;
     int rc = journal_meta_get (o->journal, "owner_shards", &stored);
-    if (rc == SHOAL_ENOTFOUND)
-        rc = journal_meta_put (o->journal, "owner_shards", mine) == 0 ? 0 : SHOAL_EIO;
-    else if (rc == 0 && !streq (stored, mine)) {
+    if (rc == SHOAL_ENOTFOUND) {
+        uint32_t shard = 0;
+        rc = s_foreign_shard (o, &shard);
+        if (rc == 0) {
+            *error = zsys_sprintf (
+                "the store in %s holds records of shard %" PRIu32 ", which %s (epoch %" PRId64
+                ") gives node %s: it was served under a map that placed the shards otherwise. "
+                "shoal moves no shard's records between nodes: start it with the map it was "
+                "made with; nothing was changed",
+                o->data_dir, shard, o->options->cluster_file, cluster_epoch (o->cluster),
+                cluster_node_name (o->cluster, cluster_owner (o->cluster, shard)));
+            rc = SHOAL_EINVAL;
+        } else if (rc == SHOAL_ENOTFOUND) {
+            *placement = mine;
+            mine = NULL;
+            rc = 0;
+        }
+    } else if (rc == 0 && !streq (stored, mine)) {
         *error = zsys_sprintf (
-            "the store in %s holds node %s's shards %s, and %s (epoch %" PRId64 ") gives %s "
-            "the shards %s. shoal moves no shard's records between nodes: a shard taken from "
-            "this node would leave its actors here, unserved, and one given to it would be "
-            "served without its records, so that a command that ran there could run again. "
-            "Start every node with the shards its store was made with (the map of its first "
-            "start, or one `shoal cluster rekey` made from it); nothing was changed",
-            o->data_dir, o->options->name, stored[0] ? stored : "(none)", o->options->cluster_file,
-            cluster_epoch (o->cluster), o->options->name, mine[0] ? mine : "(none)");
+            "the store in %s was made under a map that placed the shards so: %s; %s (epoch "
+            "%" PRId64 ") places them so: %s. shoal moves no shard's records between nodes: a "
+            "shard taken from a node would leave its actors there, unserved, and one given to "
+            "another would be served without its records, so that a command that ran could run "
+            "again. Start every node with the shards its store was made with (the map of the "
+            "cluster's first start, or one `shoal cluster rekey` made from it); nothing was "
+            "changed",
+            o->data_dir, stored, o->options->cluster_file, cluster_epoch (o->cluster), mine);
         rc = SHOAL_EINVAL;
     }
     free (stored);
@@ -119,7 +181,23 @@ int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, co
     }
     free (stored);
     node_owner_t o = {journal, cluster, node, key, options, data_dir};
+    //  Each check first, then what they take over: a refusal changes nothing.
+    bool take_over = false;
+    char was[128] = "";
     if (rc == 0 && cluster)
-        rc = s_check_owner_key (&o, error);
-    return rc == 0 && cluster ? s_check_owner_shards (&o, error) : rc;
+        rc = s_check_owner_key (&o, &take_over, was, sizeof was, error);
+    char *placement = NULL;
+    if (rc == 0 && cluster)
+        rc = s_check_placement (&o, &placement, error);
+    if (rc == 0 && take_over) {
+        rc = journal_meta_put (journal, "owner_key", key) == 0 ? 0 : SHOAL_EIO;
+        if (rc == 0 && was[0])
+            log_info ("shoal node: node %s has a new key (`shoal cluster rekey`): its store in "
+                      "%s, written under %s (the previous_key of %s), is now under %s",
+                      options->name, data_dir, was, options->cluster_file, key);
+    }
+    if (rc == 0 && placement)
+        rc = journal_meta_put (journal, "owner_shards", placement) == 0 ? 0 : SHOAL_EIO;
+    free (placement);
+    return rc;
 }

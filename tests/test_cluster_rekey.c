@@ -9,17 +9,21 @@
     transfer across the nodes completes, and n1 refuses a link made with
     n2's old key (the thief's copy) even when it says HELLO with the new
     map's epoch and digest. The cluster file's previous_key is checked
-    as cluster_load reads it. A map that moves a shard from one node to
-    the other at a new epoch is refused by both nodes' stores, naming the
-    shards each was made with. Every wait polls against a deadline.
+    as cluster_load reads it. A map that places a shard otherwise at a new
+    epoch (moved to the other node, or to a third node added with an
+    empty store) is refused by every node's store, naming the placement
+    each was made with; a store that kept none, by the records it holds. Every wait polls against a
+   deadline.
 */
 #include "cluster.h"
 #include "cluster_test_client.h"
 #include "harness.h"
+#include "keys.h"
 #include "proc.h"
 #include "shard.h"
 
 #include <czmq.h>
+#include <leveldb/c.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -482,6 +486,74 @@ static void s_move_shard (fixture_t *f, const char *address)
     zconfig_destroy (&root);
 }
 
+//  Deletes the placement a stopped node's store at data keeps, as a store
+//  made before it kept one.
+static void s_forget_placement (const char *data)
+{
+    leveldb_options_t *options = leveldb_options_create ();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open (options, data, &err);
+    if (!db)
+        fail_msg ("%s: %s", data, err);
+    uint8_t key[1 + KEYS_META_NAME_MAX];
+    size_t len = keys_meta_key (key, "owner_shards");
+    assert_true (len > 0);
+    leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (write, 1);
+    leveldb_delete (db, write, (const char *) key, len, &err);
+    assert_null (err);
+    leveldb_writeoptions_destroy (write);
+    leveldb_close (db);
+    leveldb_options_destroy (options);
+}
+
+//  The placement the stores keep ("n1=...;n2=..."), from the loaded map.
+static void s_placement (fixture_t *f, char *text, size_t size)
+{
+    char *ranges[NODES];
+    for (int i = 0; i < NODES; i++) {
+        ranges[i] = cluster_node_ranges (f->cluster, i);
+        assert_non_null (ranges[i]);
+    }
+    snprintf (text, size, "n1=%s;n2=%s", ranges[0], ranges[1]);
+    for (int i = 0; i < NODES; i++)
+        free (ranges[i]);
+}
+
+//  Rewrites the cluster file at the next epoch with a third node, n3,
+//  that takes the shard of address from n2: n1's own shards stay.
+static void s_add_node (fixture_t *f, const char *address)
+{
+    uint32_t moved = shoal_shard (address, cluster_shards (f->cluster));
+    assert_int_equal (cluster_owner (f->cluster, moved), 1);
+    zconfig_t *root = zconfig_load (f->cfg);
+    assert_non_null (root);
+    char value[256], path[256];
+    snprintf (value, sizeof value, "%lld", (long long) cluster_epoch (f->cluster) + 1);
+    zconfig_put (root, "cluster/epoch", value);
+    size_t used = 0;
+    value[0] = 0;
+    for (uint32_t shard = 0; shard < cluster_shards (f->cluster); shard++)
+        if (shard != moved && cluster_owner (f->cluster, shard) == 1)
+            used += (size_t) snprintf (value + used, sizeof value - used, "%s%u", used ? "," : "",
+                                       shard);
+    zconfig_put (root, "node/n2/shards", value);
+    zcert_t *cert = zcert_new ();
+    assert_non_null (cert);
+    zconfig_put (root, "node/n3/public_key", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    const char *kinds[] = {"client", "peer"};
+    for (int k = 0; k < 2; k++) {
+        snprintf (path, sizeof path, "node/n3/%s", kinds[k]);
+        snprintf (value, sizeof value, "ipc://%s/n3-%s.ipc", f->dir, kinds[k]);
+        zconfig_put (root, path, value);
+    }
+    snprintf (value, sizeof value, "%u", moved);
+    zconfig_put (root, "node/n3/shards", value);
+    assert_int_equal (zconfig_save (root, f->cfg), 0);
+    zconfig_destroy (&root);
+}
+
 static void test_shard_moved_refused (void **state)
 {
     fixture_t *f = *state;
@@ -497,8 +569,8 @@ static void test_shard_moved_refused (void **state)
                       0);
     s_stop_all (f);
     assert_int_equal (proc_sh (NULL, 0, "cp %s %s.orig", f->cfg, f->cfg), 0);
-    char *n1_shards = cluster_node_ranges (f->cluster, 0);
-    assert_non_null (n1_shards);
+    char placed[256];
+    s_placement (f, placed, sizeof placed);
     s_move_shard (f, f->account[0]);
     s_load (f);
     //  n1 would leave the account's records unserved, n2 serve it without
@@ -506,12 +578,13 @@ static void test_shard_moved_refused (void **state)
     //  the shards its store was made with.
     assert_false (s_try_start (f, 0));
     assert_false (s_try_start (f, 1));
-    char needle[256];
-    snprintf (needle, sizeof needle, "holds node n1's shards %s, and", n1_shards);
+    char needle[320];
+    snprintf (needle, sizeof needle, "was made under a map that placed the shards so: %s; ",
+              placed);
     s_wait_log (f, "n1.log", needle);
+    s_wait_log (f, "n2.log", needle);
     s_wait_log (f, "n2.log", "shoal moves no shard's records between nodes");
     s_wait_log (f, "n2.log", "nothing was changed");
-    free (n1_shards);
     //  As the message says: the map the stores were made with, and the
     //  account is served with its balance.
     assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
@@ -520,6 +593,55 @@ static void test_shard_moved_refused (void **state)
     s_start (f, 1);
     s_wait_linked (f, 2);
     s_balance_is (f, 0, "100");
+}
+
+//  A third node added to take a shard of n2, its store new and empty: n1,
+//  whose own shards did not change, refuses the map too, as n2 does, so
+//  that the cluster does not serve the shard empty on n3 while its records
+//  are on n2. And a store that kept no placement (made before it did),
+//  holding the records of a shard the map now gives another node, is
+//  refused naming that shard.
+static void test_shard_taken_by_a_new_node (void **state)
+{
+    fixture_t *f = *state;
+    char out[4096];
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 1);
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "\"$SHOAL_BIN\" send --cluster %s %s Open owner=o >/dev/null 2>&1",
+                               f->cfg, f->account[1]),
+                      0);
+    s_stop_all (f);
+    assert_int_equal (proc_sh (NULL, 0, "cp %s %s.orig", f->cfg, f->cfg), 0);
+    char placed[256];
+    s_placement (f, placed, sizeof placed);
+    s_add_node (f, f->account[1]);
+    s_load (f);
+    assert_false (s_try_start (f, 0));
+    assert_false (s_try_start (f, 1));
+    char needle[320];
+    snprintf (needle, sizeof needle, "was made under a map that placed the shards so: %s; ",
+              placed);
+    s_wait_log (f, "n1.log", needle);
+    s_wait_log (f, "n2.log", needle);
+    //  n2's store as one made before the placement was kept: it holds
+    //  the account of the shard the map gives n3.
+    char data[256];
+    snprintf (data, sizeof data, "%s/c/n2/data", f->dir);
+    s_forget_placement (data);
+    assert_false (s_try_start (f, 1));
+    snprintf (needle, sizeof needle, "holds records of shard %u, which ",
+              shoal_shard (f->account[1], cluster_shards (f->cluster)));
+    s_wait_log (f, "n2.log", needle);
+    s_wait_log (f, "n2.log", "gives node n3: it was served under a map that placed the shards");
+    //  Under its own map it takes the placement again, and serves.
+    assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
+    s_load (f);
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 2);
+    s_balance_is (f, 1, "0");
 }
 
 int main (void)
@@ -531,6 +653,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_rekey_map_not_written, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_previous_key_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shard_moved_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_shard_taken_by_a_new_node, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
