@@ -47,9 +47,13 @@ static int s_start_cluster_node (run_t *run, int i)
         argv[argc++] = args.argv[a];
     argv[argc] = NULL;
     int rc = SHOAL_ETIMEOUT;
-    for (int attempt = 0; attempt < 3 && rc != 0 && !zsys_interrupted; attempt++)
-        if ((rc = node_child_spawn (&run->nodes[i], o->shoal, argv, o->log, 30000)) != 0)
+    for (int attempt = 0; attempt < 3 && rc != 0 && !zsys_interrupted; attempt++) {
+        rc = node_child_spawn (&run->nodes[i], o->shoal, argv, o->log, 30000);
+        if (rc && run->nodes[i].exit_code == 2) //  bad usage: said once, as a node alone
+            break;
+        if (rc)
             zclock_sleep (250);
+    }
     snprintf (run->nodes[i].data_dir, sizeof run->nodes[i].data_dir, "%s", data);
     return rc;
 }

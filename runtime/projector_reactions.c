@@ -492,11 +492,13 @@ void projector_on_answer (projector_t *self)
         if (!reaction)
             continue;
         if (open) { //  re-sent when due; said once (the target logs each failed turn)
-            if (!reaction->said && strcmp (code, "busy") != 0 && strcmp (code, "unavailable") != 0)
+            if (!reaction->said && strcmp (code, "busy") != 0 &&
+                strcmp (code, "unavailable") != 0) {
                 log_warn ("projection %s@%" PRIu32 ": %s to %s was not run: %s: %s; it is sent "
                           "again until it is",
                           build->name, build->build.version, reply.name, reply.from, code, reason);
-            reaction->said = true;
+                reaction->said = true;
+            }
             break;
         }
         if (!ok)

@@ -185,6 +185,12 @@ static void test_node_args (void **state)
     const char *first = strstr (err, "unknown option");
     assert_null (strstr (first + 1, "unknown option"));
     assert_null (strstr (err, "did not start"));
+    //  The same of a cluster's node.
+    rc = proc_run (p, out, err, BENCH " --nodes 2 --node-arg=--no-such-option");
+    assert_int_equal (rc, 2);
+    first = strstr (err, "unknown option '--no-such-option'");
+    assert_non_null (first);
+    assert_null (strstr (first + 1, "unknown option"));
 }
 
 //  Runs "$@" with $DIR/tmp as its $TMPDIR (stderr into $DIR/i.err; SIGINT

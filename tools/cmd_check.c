@@ -363,7 +363,10 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  " to %" PRIu64 "): commits a repair dropped",
                  n.log_missing, n.log_missing == 1 ? "" : "s", n.log_from, n.log_to - 1);
     if (n.repaired_holes)
-        fprintf (out, "; %zu stream%s with a hole the repair left (the first: %s)",
+        fprintf (out,
+                 "; %zu stream%s with a hole in a store not marked GAPLESS (its events dropped "
+                 "by a repair, or the store made before the mark; a node serves them as they "
+                 "are; the first: %s)",
                  n.repaired_holes, n.repaired_holes == 1 ? "" : "s", n.first_repaired);
     fprintf (out, "\n");
     bad += n.holes;

@@ -27,8 +27,8 @@ static void s_stats_help (FILE *out)
              "sum adds up each integer counter over the nodes that answered (not epoch,\n"
              "uptime_ms, shards or store_failed_ago_ms, which are no counts). A node\n"
              "that does not answer within --timeout (default %d ms here, else %d ms) is down: exit "
-             "3,\nand stderr has a line for each node down or that refused this client's "
-             "key.\n\n" TARGET_HELP "Examples:\n"
+             "3,\nand stderr has a line for each node down, that refused this client's key, or "
+             "that\nanswered without its stats.\n\n" TARGET_HELP "Examples:\n"
              "  shoal stats | jq .commits\n"
              "  shoal stats --cluster cluster/cluster.cfg | jq .sum.accepted\n"
              "  shoal stats --cluster cluster/cluster.cfg --node n2\n",
