@@ -415,6 +415,10 @@ static void test_owner_down (void **state)
         if (rc != 3 || !strstr (out, "\"code\":\"no_answer\",\"node\":\"n3\"") ||
             !strstr (out, "no answer from node n3 about"))
             fail_msg ("shoal %s, its node n3 stopped: exit %d, not 3 naming n3: %s", line, rc, out);
+        //  The acts asked n3 directly too, which took no connection: nothing done.
+        if (i < 2 && !strstr (out, "nor taken by n3 directly (no connection to it came up): it "
+                                   "did nothing"))
+            fail_msg ("shoal %s, its node n3 stopped: not said it did nothing: %s", line, out);
     }
     s_explain_owner_down (fx, address);
     assert_int_equal (

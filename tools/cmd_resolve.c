@@ -92,13 +92,23 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
                      "shoal %s: the request was not passed on to node %s, so it did nothing: "
                      "run it again once that node answers\n",
                      command, node);
+        else if (direct.rc == SHOAL_EAUTH)
+            fprintf (stderr,
+                     "shoal %s: the request was not passed on to node %s, and %s refused this "
+                     "client's key when asked directly: it did nothing\n",
+                     command, node, node);
+        else if (direct.rc != SHOAL_ETIMEOUT) //  no link to it came up: never sent
+            fprintf (stderr,
+                     "shoal %s: the request was not passed on to node %s, nor taken by %s "
+                     "directly (no connection to it came up): it did nothing; run it again "
+                     "once that node answers\n",
+                     command, node, node);
         else if (streq (command, "resolve")) //  the copy sent to it directly may be taken
             fprintf (stderr,
                      "shoal resolve: the request was not passed on to node %s, and %s did not "
-                     "answer it directly within %ld ms either: if %s is down it did nothing; "
-                     "if it is only slow it may record it all the same (shoal explain %s "
-                     "shows a $Resolved if so)\n",
-                     node, node, opts->timeout_ms, node, address);
+                     "answer the copy sent to it directly within %ld ms: if it is only slow it "
+                     "may record it all the same (shoal explain %s shows a $Resolved if so)\n",
+                     node, node, opts->timeout_ms, address);
         else
             fprintf (stderr,
                      "shoal %s: the request was not passed on to node %s, and %s did not "

@@ -65,7 +65,9 @@ int stuck_ask_owner (const char *command, const stuck_options_t *opts, client_t 
     snprintf (direct->node, sizeof direct->node, "%s", node);
     client_t *owner = stuck_connect (command, opts, node);
     client_reply_t answer;
-    if (owner && stuck_ask (owner, kind, to, name, payload, size, timeout_ms, &answer) == 0) {
+    direct->rc = owner ? stuck_ask (owner, kind, to, name, payload, size, timeout_ms, &answer)
+                       : SHOAL_ENOMEM;
+    if (direct->rc == 0) {
         client_reply_close (reply);
         *reply = answer;
         client_destroy (client);

@@ -65,6 +65,8 @@ typedef enum {
 typedef struct {
     stuck_direct_state_t state;
     char node[64]; //  the node asked directly ("" if none)
+    int rc;        //  SILENT: the direct ask's code (SHOAL_ENET: no link to it came up, so
+                   //  nothing was sent; SHOAL_EAUTH: it refused our key; else sent, unanswered)
 } stuck_direct_t;
 
 //  stuck_ask of *client (any node of opts' cluster), and, when the node
