@@ -382,6 +382,30 @@ static void test_init_command (void **state)
         snprintf (path, sizeof path, "%s/%s", dir, files[i]);
         assert_int_equal (access (path, F_OK), 0);
     }
+    //  --force that fails once it has written (DIR/n4 a file, so n4 cannot
+    //  be made after client.cert and n1 to n3 were): the old cluster is
+    //  put back, every file as it was, none kept aside left.
+    snprintf (path, sizeof path, "%s/n1/node.cert_secret", dir);
+    char *secret = cluster_slurp (path);
+    snprintf (path, sizeof path, "%s/n4", dir);
+    cluster_write (path, "x", 1);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "4", "--dir", dir, "--force", NULL),
+                      1);
+    assert_true (s_contains (out, "cannot create directory"));
+    assert_true (s_contains (out, "the cluster that was in"));
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    cluster = cluster_test_load (path);
+    assert_string_equal (cluster_digest (cluster), kept);
+    cluster_destroy (&cluster);
+    snprintf (path, sizeof path, "%s/n1/node.cert_secret", dir);
+    char *again = cluster_slurp (path);
+    assert_string_equal (again, secret);
+    free (again);
+    free (secret);
+    snprintf (path, sizeof path, "%s/n1/node.cert_secret.force-old", dir);
+    assert_int_not_equal (access (path, F_OK), 0);
+    snprintf (path, sizeof path, "%s/n4", dir);
+    assert_int_equal (unlink (path), 0);
 
     //  A failed init leaves nothing of its own: here DIR/n2 is a file, so
     //  n2/clients cannot be made after client.cert and n1's files were

@@ -36,6 +36,8 @@
 #include "commands.h"
 #include "options.h"
 #include "cluster.h"
+#include "cluster_hosts.h"
+#include "cluster_kept.h"
 #include "cluster_stats.h"
 #include "shard.h"
 #include "dirsync.h"
@@ -45,7 +47,6 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -77,7 +78,8 @@ static void s_help (FILE *out)
              "  --name NAME      the cluster's name (default shoal)\n"
              "  --ipc            ipc:// endpoints in DIR instead of TCP (a cluster on\n"
              "                   one machine: ipc://DIR/NAME/client.ipc, .../peer.ipc)\n"
-             "  --force          overwrite an existing cluster in DIR\n\n"
+             "  --force          overwrite an existing cluster in DIR (kept as it was if the\n"
+             "                   new one cannot be written whole)\n\n"
              "Examples:\n"
              "  shoal cluster init --nodes 3\n"
              "  shoal cluster init --nodes 3 --dir /tmp/dev --ipc\n"
@@ -407,49 +409,6 @@ static int s_write (cluster_t *cluster, const char *dir)
     return 0;
 }
 
-//  True if host is an IPv4 address, else says why: a node binds no name,
-//  and its sockets have no IPv6 (a map of either could not start).
-static bool s_host_ok (const char *host, const char *option)
-{
-    unsigned char addr[4];
-    bool ok = inet_pton (AF_INET, host, addr) == 1;
-    if (!ok)
-        fprintf (stderr,
-                 "shoal %s: %s: '%s' is not an IPv4 address: a node binds the address its "
-                 "map gives it, not a host name (and no IPv6 yet): give 10.0.0.11\n",
-                 s_command, option, host);
-    return ok;
-}
-
-//  Gives node i the i-th of the comma-separated hosts: clients on
-//  tcp://HOST:PORT, peers on tcp://HOST:PORT+1. Says what is wrong.
-static int s_set_hosts (cluster_t *cluster, const char *hosts, int port)
-{
-    char *copy = strdup (hosts);
-    int count = cluster_node_count (cluster), i = 0, rc = copy ? 0 : -1;
-    char *save = NULL;
-    for (char *host = copy ? strtok_r (copy, ",", &save) : NULL; host && rc == 0;
-         host = strtok_r (NULL, ",", &save), i++) {
-        char client[300], peer[300];
-        snprintf (client, sizeof client, "tcp://%s:%d", host, port);
-        snprintf (peer, sizeof peer, "tcp://%s:%d", host, port + 1);
-        if (!s_host_ok (host, "--hosts"))
-            rc = -2; //  said
-        else if (i >= count || cluster_set_client (cluster, i, client) != 0 ||
-                 cluster_set_peer (cluster, i, peer, NULL) != 0)
-            rc = -1;
-    }
-    free (copy);
-    if (rc == 0 && i != count)
-        rc = -1;
-    if (rc == -1)
-        fprintf (stderr,
-                 "shoal %s: --hosts needs %d IPv4 addresses, one per node, separated by "
-                 "commas\n",
-                 s_command, count);
-    return rc;
-}
-
 int cluster_init (int argc, char **argv)
 {
     s_command = argv[0];
@@ -498,7 +457,7 @@ int cluster_init (int argc, char **argv)
         base_port = 7700;
     if (!host)
         host = "127.0.0.1";
-    else if (!s_host_ok (host, "--host"))
+    else if (!cluster_host_ok (s_command, host, "--host"))
         return EXIT_USAGE;
     if (shards < nodes) {
         fprintf (stderr,
@@ -533,19 +492,7 @@ int cluster_init (int argc, char **argv)
         cluster = cluster_plan_ipc (name, (int) nodes, (int) shards, absolute);
     } else
         cluster = cluster_plan (name, (int) nodes, (int) shards, host, (int) base_port);
-    if (cluster && hosts && s_set_hosts (cluster, hosts, (int) base_port) != 0) {
-        cluster_destroy (&cluster);
-        return EXIT_USAGE;
-    }
-    //  Before anything is written (with --force, the old map and keys would
-    //  be gone): two nodes on one address and port, from --hosts.
-    char *error = NULL;
-    if (cluster && cluster_check_endpoints (cluster, "", &error) != 0) {
-        fprintf (stderr, "shoal %s: %s%s%s; nothing was written\n", s_command,
-                 hosts ? "--hosts: " : "",
-                 error ? error + (error[0] == ':' ? 2 : 0) : "out of memory",
-                 hosts ? " (each node needs an address of its own)" : "");
-        free (error);
+    if (cluster && hosts && cluster_hosts_set (s_command, cluster, hosts, (int) base_port) != 0) {
         cluster_destroy (&cluster);
         return EXIT_USAGE;
     }
@@ -559,6 +506,7 @@ int cluster_init (int argc, char **argv)
     zsys_init ();
     zsys_handler_set (NULL);
     int rc = EXIT_REJECTED;
+    zlist_t *kept = NULL; //  --force: the old cluster's files, linked aside
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/cluster.cfg", dir);
     if (!zsys_has_curve ())
@@ -567,10 +515,14 @@ int cluster_init (int argc, char **argv)
     else if (!force && access (path, F_OK) == 0)
         fprintf (stderr, "shoal %s: %s exists; not overwriting it without --force\n", s_command,
                  path);
+    else if (force && cluster_kept_begin (cluster, dir, s_command, &kept) != 0)
+        ; //  said
     else if (force && unlink (path) != 0 && errno != ENOENT)
         fprintf (stderr, "shoal %s: cannot remove %s: %s\n", s_command, path, strerror (errno));
     else if (s_mkdir (dir) == 0)
         rc = s_write (cluster, dir); //  cluster.cfg last: it exists only when complete
+    if (kept)
+        cluster_kept_end (kept, rc == 0, dir, s_command);
     if (rc != 0 && dir_new)
         rmdir (dir); //  if empty: what s_write made is gone
     cluster_destroy (&cluster);
