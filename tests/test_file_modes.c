@@ -340,7 +340,9 @@ static void test_data_path_too_long (void **state)
 
 //  5. `shoal repair` rewrites every table of a store: its files are as
 //     private as the node's, whatever the umask of the shell it runs
-//     from (they were 0644 under the usual 022: only the node set 077).
+//     from (they were 0644 under the usual 022: only the node set 077);
+//     and it refuses another user's store (root's 0600 tables there
+//     would keep its node out).
 static void test_repair_files_are_private (void **state)
 {
     proc_t *p = *state;
@@ -351,11 +353,25 @@ static void test_repair_files_are_private (void **state)
                                 "owner=x"),
                       0);
     proc_node_signal (p, SIGTERM);
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s/data", p->dir);
+    //  Another user's store (here nobody's, as root) is refused, changed
+    //  in nothing: its tables would be root's alone, the node's unreadable.
+    struct passwd *nobody = getpwnam ("nobody");
+    assert_non_null (nobody);
+    struct stat before;
+    assert_int_equal (stat (path, &before), 0);
+    if (chown (path, nobody->pw_uid, nobody->pw_gid) == 0 && geteuid () != nobody->pw_uid) {
+        int code = proc_run (p, out, err, "\"$SHOAL\" repair --data \"$DIR/data\" --yes");
+        if (code != 2 || !strstr (err, "belongs to user nobody") ||
+            !strstr (err, "nothing was changed"))
+            fail_msg ("repair of nobody's store exited %d: %s%s", code, out, err);
+        assert_int_equal (chown (path, before.st_uid, before.st_gid), 0);
+    } else
+        fail_msg ("cannot give %s to nobody: %s", path, strerror (errno));
     int code = proc_run (p, out, err, "umask 022 && \"$SHOAL\" repair --data \"$DIR/data\" --yes");
     if (code != 0 || !strstr (out, "repaired"))
         fail_msg ("repair exited %d: %s%s", code, out, err);
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/data", p->dir);
     assert_true (s_assert_private_files (path) >= 4);
 }
 

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "journal.h"
 
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,7 +94,20 @@ int cmd_repair (int argc, char **argv)
         return EXIT_USAGE;
     }
     //  The repair rewrites every table and the MANIFEST: as private as the
-    //  node makes them (cmd_node.c), whatever the shell's umask.
+    //  node makes them (cmd_node.c), whatever the shell's umask; and so
+    //  its user's, not another's (root's 0600 tables the node could not read).
+    struct stat st;
+    if (stat (dir, &st) == 0 && st.st_uid != geteuid ()) {
+        struct passwd *owner = getpwuid (st.st_uid);
+        fprintf (stderr,
+                 "shoal repair: %s belongs to user %s (uid %u), not to this one (uid %u): the "
+                 "tables a repair writes would be this user's alone, and the node could not "
+                 "read them. Run it as that user (sudo -u %s shoal repair --data %s); nothing "
+                 "was changed\n",
+                 dir, owner ? owner->pw_name : "?", (unsigned) st.st_uid, (unsigned) geteuid (),
+                 owner ? owner->pw_name : "THAT_USER", dir);
+        return EXIT_USAGE;
+    }
     umask (077);
     char *report = NULL, *error = NULL;
     if (journal_repair (dir, s_confirm, &yes, &report, &error) != 0) {
