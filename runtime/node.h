@@ -33,6 +33,8 @@ typedef struct {
     int batch_max;                //  messages per group commit at most (default 4096)
     const char *cluster_file;     //  a cluster node: the cluster file (NULL: alone)
     const char *name;             //  and which of its nodes this is
+    bool new_store;               //  a cluster node may make a new store under a map
+                                  //  past epoch 1 (refused else: node_owner.h)
     bool insecure;                //  alone: listen without CURVE beyond loopback
     const char *metrics;          //  HOST:PORT of the metrics server (default
                                   //  127.0.0.1:0, a free port), "off" for none

@@ -86,7 +86,11 @@ static char *s_placement (const cluster_t *cluster)
     char *text = strdup ("");
     for (int k = 0; text && k < count; k++) {
         char *ranges = cluster_node_ranges (cluster, order[k]);
-        char *longer = ranges ? zsys_sprintf ("%s%s%s=%s", text, k ? ";" : "",
+        if (ranges && !ranges[0]) { //  a node of no shard places none
+            free (ranges);
+            continue;
+        }
+        char *longer = ranges ? zsys_sprintf ("%s%s%s=%s", text, text[0] ? ";" : "",
                                               cluster_node_name (cluster, order[k]), ranges)
                               : NULL;
         free (ranges);
@@ -122,6 +126,20 @@ static int s_foreign_shard (const node_owner_t *o, uint32_t *shard)
 //  refuses; *record is set when the placement is to be written.
 static int s_check_placement (const node_owner_t *o, char **placement, char **error)
 {
+    //  A store made now under a map past its first epoch: a node added to
+    //  take shards, or one whose store is lost, would serve its shards
+    //  empty, their records on another node or gone, before the nodes that
+    //  refuse the map restart; a node that never started says so.
+    if (journal_made (o->journal) && cluster_epoch (o->cluster) > 1 && !o->options->new_store) {
+        *error = zsys_sprintf (
+            "no store in %s, and %s is at epoch %" PRId64 ": node %s would serve its shards "
+            "empty, and shoal moves no shard's records from another node. If its store was "
+            "lost, restore it from a backup (its actors' events are gone otherwise); if this "
+            "node never started (its cluster rekeyed before), start it once with --new-store; "
+            "nothing was kept",
+            o->data_dir, o->options->cluster_file, cluster_epoch (o->cluster), o->options->name);
+        return SHOAL_EINVAL;
+    }
     char *mine = s_placement (o->cluster);
     if (!mine)
         return SHOAL_ENOMEM;

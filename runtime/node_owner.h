@@ -1,10 +1,11 @@
 /*  node_owner.h - whose a store is (runtime/node_owner.c): a store
     remembers the node and cluster it was written for ("cluster/node", a
     node alone "/") and, in a cluster, the public key it was written
-    under, and the shards the map gave the node; a store of another is
-    refused, and so is one under a map that gives the node other shards;
-    one of the node's previous_key (`shoal cluster rekey`) is taken over
-    to its new key.
+    under, and where the map placed every node's shards; a store of
+    another is refused, and so is one under a map that places the shards
+    otherwise, and a new store under a map past epoch 1 (but with
+    --new-store); one of the node's previous_key (`shoal cluster rekey`)
+    is taken over to its new key.
     Internal to runtime/: node.c calls it once at the start.
 */
 #ifndef NODE_OWNER_H_INCLUDED
@@ -18,8 +19,9 @@
 //  is the node's: options->name of cluster (NULL: a node alone), node
 //  its index there and key its public key (a cluster's node). Returns 0,
 //  SHOAL_EINVAL with *error set (free it) when the store is another's or
-//  the map gives the node other shards than its store was made with, or
-//  the journal's error.
+//  the map places the shards otherwise than when it was made (or it is
+//  new, past epoch 1), or the journal's error. It writes only once every
+//  check passed.
 int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, const char *key,
                       const shoal_node_options_t *options, const char *data_dir, char **error);
 

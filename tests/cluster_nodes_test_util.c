@@ -86,9 +86,11 @@ pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, cons
 {
     char log[192];
     snprintf (log, sizeof log, "%s/%s.log", f->dir, log_name);
-    char *argv[] = {
-        getenv ("SHOAL_BIN"), "node", "--cluster",  (char *) cfg, "--name", (char *) name,
-        "--workers",          "2",    "--stall-ms", STALL_MS,     NULL};
+    //  --new-store: a node started on a map of a later epoch here is one
+    //  that never ran (test_cluster_nodes_refusals' disguises of n2).
+    char *argv[] = {getenv ("SHOAL_BIN"), "node",      "--cluster", (char *) cfg, "--name",
+                    (char *) name,        "--workers", "2",         "--stall-ms", STALL_MS,
+                    "--new-store",        NULL};
     pid_t pid = proc_spawn_ready (argv, log, DEADLINE_MS);
     if (!pid)
         fail_msg ("node %s of %s did not start: see %s", name, cfg, log);

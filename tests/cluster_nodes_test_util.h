@@ -70,7 +70,8 @@ int cluster_nodes_teardown (void **state);
 //  `shoal cluster init --nodes N --ipc` into DIR/c; loads the map.
 void cluster_nodes_init (fixture_t *f, int nodes);
 
-//  Starts node name of the cluster file cfg; its stderr goes to
+//  Starts node name of the cluster file cfg (with --new-store: a new
+//  store is let be made past epoch 1); its stderr goes to
 //  DIR/log_name.log. Returns its pid once it printed its ready line.
 pid_t cluster_nodes_start (fixture_t *f, const char *cfg, const char *name, const char *log_name);
 

@@ -406,6 +406,38 @@ static void test_init_command (void **state)
     assert_int_not_equal (access (path, F_OK), 0);
     snprintf (path, sizeof path, "%s/n4", dir);
     assert_int_equal (unlink (path), 0);
+    //  The same failing before n2 and n3 were written (n2/clients a file):
+    //  their files had kept a second name, NAME.force-old, for good.
+    snprintf (path, sizeof path, "%s/n2/clients", dir);
+    assert_int_equal (rmdir (path), 0);
+    cluster_write (path, "x", 1);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, "--force", NULL),
+                      1);
+    assert_true (s_contains (out, "the cluster that was in"));
+    assert_int_equal (unlink (path), 0);
+    assert_int_equal (mkdir (path, 0755), 0);
+    const char *asides[] = {"cluster.cfg",         "client.cert",  "n1/node.cert",
+                            "n2/node.cert_secret", "n3/node.cert", "n3/operators/client.cert"};
+    for (size_t i = 0; i < sizeof asides / sizeof asides[0]; i++) {
+        snprintf (path, sizeof path, "%s/%s.force-old", dir, asides[i]);
+        if (access (path, F_OK) == 0)
+            fail_msg ("a failed init --force left %s", path);
+    }
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    cluster = cluster_test_load (path);
+    assert_string_equal (cluster_digest (cluster), kept);
+    cluster_destroy (&cluster);
+    //  One left by an init cut short may be the only copy: refused.
+    snprintf (path, sizeof path, "%s/client.cert.force-old", dir);
+    cluster_write (path, "x", 1);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--dir", dir, "--force", NULL),
+                      1);
+    assert_true (s_contains (out, "client.cert.force-old is there: an init --force was cut short"));
+    assert_int_equal (unlink (path), 0);
+    snprintf (path, sizeof path, "%s/cluster.cfg", dir);
+    cluster = cluster_test_load (path);
+    assert_string_equal (cluster_digest (cluster), kept);
+    cluster_destroy (&cluster);
 
     //  A failed init leaves nothing of its own: here DIR/n2 is a file, so
     //  n2/clients cannot be made after client.cert and n1's files were

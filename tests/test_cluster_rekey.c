@@ -541,6 +541,10 @@ static void s_add_node (fixture_t *f, const char *address)
     zcert_t *cert = zcert_new ();
     assert_non_null (cert);
     zconfig_put (root, "node/n3/public_key", zcert_public_txt (cert));
+    snprintf (path, sizeof path, "%s/c/n3", f->dir);
+    assert_int_equal (zsys_dir_create ("%s/clients", path), 0);
+    snprintf (path, sizeof path, "%s/c/n3/node.cert", f->dir);
+    assert_int_equal (zcert_save (cert, path), 0);
     zcert_destroy (&cert);
     const char *kinds[] = {"client", "peer"};
     for (int k = 0; k < 2; k++) {
@@ -596,11 +600,11 @@ static void test_shard_moved_refused (void **state)
 }
 
 //  A third node added to take a shard of n2, its store new and empty: n1,
-//  whose own shards did not change, refuses the map too, as n2 does, so
-//  that the cluster does not serve the shard empty on n3 while its records
-//  are on n2. And a store that kept no placement (made before it did),
-//  holding the records of a shard the map now gives another node, is
-//  refused naming that shard.
+//  whose own shards did not change, refuses the map too, as n2 does, and
+//  n3 refuses to make a store past epoch 1, so that the cluster does not
+//  serve the shard empty on n3 while its records are on n2. And a store that kept no placement
+//  (made before it did), holding the records of a shard the map now gives another node, is refused
+//  naming that shard.
 static void test_shard_taken_by_a_new_node (void **state)
 {
     fixture_t *f = *state;
@@ -625,6 +629,20 @@ static void test_shard_taken_by_a_new_node (void **state)
               placed);
     s_wait_log (f, "n1.log", needle);
     s_wait_log (f, "n2.log", needle);
+    //  n3 itself, its store new under a map past epoch 1, is refused: it
+    //  would serve the shard empty until n1 and n2 restarted and refused.
+    //  With --new-store (a node that never ran) it is let start.
+    char log[192];
+    snprintf (log, sizeof log, "%s/n3.log", f->dir);
+    char *n3[] = {getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name", "n3", NULL, NULL};
+    assert_int_equal (proc_spawn_ready (n3, log, DEADLINE_MS), 0);
+    s_wait_log (f, "n3.log", "and shoal moves no shard's records from another node");
+    s_wait_log (f, "n3.log", "start it once with --new-store; nothing was kept");
+    n3[6] = "--new-store";
+    pid_t pid = proc_spawn_ready (n3, log, DEADLINE_MS);
+    assert_true (pid > 0);
+    kill (pid, SIGTERM);
+    assert_int_equal (proc_wait_exit (pid, DEADLINE_MS), 0);
     //  n2's store as one made before the placement was kept: it holds
     //  the account of the shard the map gives n3.
     char data[256];

@@ -359,14 +359,18 @@ static void test_repair_files_are_private (void **state)
     //  in nothing: its tables would be root's alone, the node's unreadable.
     struct passwd *nobody = getpwnam ("nobody");
     assert_non_null (nobody);
+    char lock[PATH_MAX + 8];
+    snprintf (lock, sizeof lock, "%s/LOCK", path);
     struct stat before;
     assert_int_equal (stat (path, &before), 0);
-    if (chown (path, nobody->pw_uid, nobody->pw_gid) == 0 && geteuid () != nobody->pw_uid) {
+    if (chown (path, nobody->pw_uid, nobody->pw_gid) == 0 &&
+        chown (lock, nobody->pw_uid, nobody->pw_gid) == 0 && geteuid () != nobody->pw_uid) {
         int code = proc_run (p, out, err, "\"$SHOAL\" repair --data \"$DIR/data\" --yes");
         if (code != 2 || !strstr (err, "belongs to user nobody") ||
             !strstr (err, "nothing was changed"))
             fail_msg ("repair of nobody's store exited %d: %s%s", code, out, err);
         assert_int_equal (chown (path, before.st_uid, before.st_gid), 0);
+        assert_int_equal (chown (lock, before.st_uid, before.st_gid), 0);
     } else
         fail_msg ("cannot give %s to nobody: %s", path, strerror (errno));
     int code = proc_run (p, out, err, "umask 022 && \"$SHOAL\" repair --data \"$DIR/data\" --yes");

@@ -40,10 +40,20 @@ int cluster_kept_begin (const cluster_t *cluster, const char *dir, const char *c
                 snprintf (path, sizeof path, "%s/%s/%s", dir, cluster_node_name (cluster, i),
                           per_node[k]);
             snprintf (aside, sizeof aside, "%s" KEPT_SUFFIX, path);
+            //  One left by an init cut short may be the only copy of the
+            //  old file (its name gone, or written over by the new one).
+            if (access (aside, F_OK) == 0) {
+                fprintf (stderr,
+                         "shoal %s: %s is there: an init --force was cut short, and it may "
+                         "hold the only copy of the file before it. Put each NAME%s in %s "
+                         "back as NAME (mv), or remove them if the cluster there is as you "
+                         "want it; nothing was changed\n",
+                         command, aside, KEPT_SUFFIX, dir);
+                return -1;
+            }
             if (access (path, F_OK) != 0)
                 continue;
-            if ((unlink (aside) != 0 && errno != ENOENT) || link (path, aside) != 0 ||
-                zlist_append (*kept, path) != 0) {
+            if (link (path, aside) != 0 || zlist_append (*kept, path) != 0) {
                 fprintf (stderr, "shoal %s: cannot keep %s aside as %s: %s; nothing was changed\n",
                          command, path, aside, strerror (errno));
                 return -1; //  cluster_kept_end puts back what was kept
@@ -53,7 +63,7 @@ int cluster_kept_begin (const cluster_t *cluster, const char *dir, const char *c
     return 0;
 }
 
-//  Ends what s_keep_old began: on success the old files go; on a failure
+//  Ends what cluster_kept_begin began: on success the old files go; on a failure
 //  each is put back under its name (the new ones s_write made are gone).
 void cluster_kept_end (zlist_t *kept, bool written, const char *dir, const char *command)
 {
@@ -63,9 +73,11 @@ void cluster_kept_end (zlist_t *kept, bool written, const char *dir, const char 
         snprintf (aside, sizeof aside, "%s" KEPT_SUFFIX, path);
         if (written)
             unlink (aside);
-        else if (rename (aside, path) == 0)
+        else if (rename (aside, path) == 0) {
+            //  Both names of one file (not written over yet): rename keeps both.
+            unlink (aside);
             restored++;
-        else
+        } else
             fprintf (stderr, "shoal %s: cannot put %s back as %s: %s\n", command, aside, path,
                      strerror (errno));
     }

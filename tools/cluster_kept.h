@@ -15,7 +15,9 @@
 //  Links each file of the cluster in dir that cluster would replace (the
 //  map, the operator's certificate, each of its nodes' certificates) to
 //  NAME.force-old, listed in *kept (to end with cluster_kept_end, also on
-//  a failure). Returns 0, or -1 with a message printed (command names it).
+//  a failure). Refuses when a NAME.force-old is there already (an init cut
+//  short: it may be the only copy of NAME). Returns 0, or -1 with a
+//  message printed (command names it).
 int cluster_kept_begin (const cluster_t *cluster, const char *dir, const char *command,
                         zlist_t **kept);
 

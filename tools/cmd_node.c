@@ -82,6 +82,10 @@ static void s_help (FILE *out)
                   "                          beside it (NAME/node.cert, NAME/clients/)\n"
                   "  --name NAME             which node of the cluster this is (with\n"
                   "                          --cluster only)\n"
+                  "  --new-store             with --cluster: make a new, empty store under a\n"
+                  "                          map past epoch 1 (refused without it: a node\n"
+                  "                          whose store is lost would serve its shards\n"
+                  "                          empty); for a node that never started\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
                   "                          ready line); off: none. Beyond loopback\n"
@@ -657,6 +661,7 @@ int cmd_node (int argc, char **argv)
         OPT_STRING ("cluster", &opts.cluster_file),
         OPT_STRING ("name", &opts.name),
         OPT_FLAG ("insecure", &opts.insecure),
+        OPT_FLAG ("new-store", &opts.new_store),
         OPT_STRING ("metrics", &opts.metrics),
         OPT_WORD ("log-level", &log_level, SHOAL_LOG_LEVELS),
         OPT_END,

@@ -8,7 +8,8 @@
     repair never runs unasked: without --yes it asks on a terminal, and
     refuses when stdin is not one. Nor does it run on a directory that
     holds no store, or another program's LevelDB store (journal_repair
-    tells, as `shoal check` does): it says so before any warning or
+    tells, as `shoal check` does), or another user's store (its LOCK's
+    owner, else its directory's): it says so before any warning or
     question, and changes nothing.
 
     Exit codes: 0 repaired and every record left decodes, 1 repaired with
@@ -18,6 +19,7 @@
 #include "options.h"
 #include "journal.h"
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +37,16 @@ static void s_help (FILE *out)
                   "It first makes sure DIR holds a shoal store, as `shoal check` does (it\n"
                   "opens a private copy; a copy too damaged to open is repaired to read its\n"
                   "keys), and refuses, changing nothing, a directory that does not exist,\n"
-                  "holds no LevelDB store, or holds another program's.\n\n"
+                  "holds no LevelDB store, or holds another program's, and a store of another\n"
+                  "user than the one running it (run it as the node's user: as root, its\n"
+                  "rewritten tables would be root's alone, and the node could not read them).\n\n"
                   "Options:\n"
                   "  --data DIR   the stopped node's data directory\n"
                   "  --yes        do not ask (required when stdin is not a terminal)\n\n"
                   "Exit: 0 repaired and every record left decodes, 1 repaired with records\n"
                   "that do not decode, 2 bad usage, refused (a node runs on DIR, DIR does not\n"
-                  "exist or holds no store or not shoal's, no --yes without a terminal, not\n"
-                  "confirmed) or the repair failed.\n\n"
+                  "exist or holds no store or not shoal's or another user's, no --yes without\n"
+                  "a terminal, not confirmed) or the repair failed.\n\n"
                   "Examples:\n"
                   "  shoal repair --data ./bank\n"
                   "  cp -a /var/lib/shoal/n1 /root/n1.copy && shoal repair --data "
@@ -96,8 +100,13 @@ int cmd_repair (int argc, char **argv)
     //  The repair rewrites every table and the MANIFEST: as private as the
     //  node makes them (cmd_node.c), whatever the shell's umask; and so
     //  its user's, not another's (root's 0600 tables the node could not read).
+    //  The store's owner: its LOCK file's (the node's user makes it), else
+    //  the directory's (a store that lost its LOCK).
     struct stat st;
-    if (stat (dir, &st) == 0 && st.st_uid != geteuid ()) {
+    char lock[PATH_MAX];
+    snprintf (lock, sizeof lock, "%s/LOCK", dir);
+    int found = stat (lock, &st) == 0 ? 0 : stat (dir, &st);
+    if (found == 0 && st.st_uid != geteuid ()) {
         struct passwd *owner = getpwuid (st.st_uid);
         fprintf (stderr,
                  "shoal repair: %s belongs to user %s (uid %u), not to this one (uid %u): the "
