@@ -558,28 +558,31 @@ static void s_add_node (fixture_t *f, const char *address)
     zconfig_destroy (&root);
 }
 
-static void test_shard_moved_refused (void **state)
+//  Starts both nodes, opens account i (with a deposit of 100 if deposit),
+//  stops them, keeps the map as CFG.orig and its placement in placed.
+static void s_open_and_stop (fixture_t *f, int i, bool deposit, char *placed, size_t size)
 {
-    fixture_t *f = *state;
-    char out[4096];
     s_start (f, 0);
     s_start (f, 1);
     s_wait_linked (f, 1);
+    char out[4096];
     assert_int_equal (proc_sh (out, sizeof out,
                                "\"$SHOAL_BIN\" send --cluster %s %s Open owner=o >/dev/null && "
-                               "\"$SHOAL_BIN\" send --cluster %s %s Deposit amount=100 "
-                               ">/dev/null 2>&1",
-                               f->cfg, f->account[0], f->cfg, f->account[0]),
+                               "{ %s || \"$SHOAL_BIN\" send --cluster %s %s Deposit amount=100 "
+                               ">/dev/null; } 2>&1",
+                               f->cfg, f->account[i], deposit ? "false" : "true", f->cfg,
+                               f->account[i]),
                       0);
     s_stop_all (f);
     assert_int_equal (proc_sh (NULL, 0, "cp %s %s.orig", f->cfg, f->cfg), 0);
-    char placed[256];
-    s_placement (f, placed, sizeof placed);
-    s_move_shard (f, f->account[0]);
+    s_placement (f, placed, size);
+}
+
+//  Both nodes refuse the map now in CFG, each naming placed, the
+//  placement its store was made with.
+static void s_both_refuse (fixture_t *f, const char *placed)
+{
     s_load (f);
-    //  n1 would leave the account's records unserved, n2 serve it without
-    //  them (an account opened twice, two books): each refuses, naming
-    //  the shards its store was made with.
     assert_false (s_try_start (f, 0));
     assert_false (s_try_start (f, 1));
     char needle[320];
@@ -587,6 +590,18 @@ static void test_shard_moved_refused (void **state)
               placed);
     s_wait_log (f, "n1.log", needle);
     s_wait_log (f, "n2.log", needle);
+}
+
+static void test_shard_moved_refused (void **state)
+{
+    fixture_t *f = *state;
+    char placed[256];
+    s_open_and_stop (f, 0, true, placed, sizeof placed);
+    s_move_shard (f, f->account[0]);
+    //  n1 would leave the account's records unserved, n2 serve it without
+    //  them (an account opened twice, two books): each refuses, naming
+    //  the shards its store was made with.
+    s_both_refuse (f, placed);
     s_wait_log (f, "n2.log", "shoal moves no shard's records between nodes");
     s_wait_log (f, "n2.log", "nothing was changed");
     //  As the message says: the map the stores were made with, and the
@@ -602,44 +617,31 @@ static void test_shard_moved_refused (void **state)
 //  A third node added to take a shard of n2, its store new and empty: n1,
 //  whose own shards did not change, refuses the map too, as n2 does, and
 //  n3 refuses to make a store past epoch 1, so that the cluster does not
-//  serve the shard empty on n3 while its records are on n2. And a store that kept no placement
-//  (made before it did), holding the records of a shard the map now gives another node, is refused
-//  naming that shard.
+//  serve the shard empty on n3 while its records are on n2. And a store
+//  that kept no placement (made before it did), holding the records of a
+//  shard the map now gives another node, is refused naming that shard.
 static void test_shard_taken_by_a_new_node (void **state)
 {
     fixture_t *f = *state;
-    char out[4096];
-    s_start (f, 0);
-    s_start (f, 1);
-    s_wait_linked (f, 1);
-    assert_int_equal (proc_sh (out, sizeof out,
-                               "\"$SHOAL_BIN\" send --cluster %s %s Open owner=o >/dev/null 2>&1",
-                               f->cfg, f->account[1]),
-                      0);
-    s_stop_all (f);
-    assert_int_equal (proc_sh (NULL, 0, "cp %s %s.orig", f->cfg, f->cfg), 0);
     char placed[256];
-    s_placement (f, placed, sizeof placed);
+    s_open_and_stop (f, 1, false, placed, sizeof placed);
     s_add_node (f, f->account[1]);
-    s_load (f);
-    assert_false (s_try_start (f, 0));
-    assert_false (s_try_start (f, 1));
-    char needle[320];
-    snprintf (needle, sizeof needle, "was made under a map that placed the shards so: %s; ",
-              placed);
-    s_wait_log (f, "n1.log", needle);
-    s_wait_log (f, "n2.log", needle);
+    s_both_refuse (f, placed);
     //  n3 itself, its store new under a map past epoch 1, is refused: it
     //  would serve the shard empty until n1 and n2 restarted and refused.
     //  With --new-store (a node that never ran) it is let start.
     char log[192];
     snprintf (log, sizeof log, "%s/n3.log", f->dir);
     char *n3[] = {getenv ("SHOAL_BIN"), "node", "--cluster", f->cfg, "--name", "n3", NULL, NULL};
-    assert_int_equal (proc_spawn_ready (n3, log, DEADLINE_MS), 0);
+    pid_t pid = proc_spawn_ready (n3, log, DEADLINE_MS);
+    if (pid > 0) { //  not left running past the test
+        proc_kill (&pid);
+        fail_msg ("n3 started on a new store under a map of epoch 2");
+    }
     s_wait_log (f, "n3.log", "and shoal moves no shard's records from another node");
     s_wait_log (f, "n3.log", "start it once with --new-store; nothing was kept");
     n3[6] = "--new-store";
-    pid_t pid = proc_spawn_ready (n3, log, DEADLINE_MS);
+    pid = proc_spawn_ready (n3, log, DEADLINE_MS);
     assert_true (pid > 0);
     kill (pid, SIGTERM);
     assert_int_equal (proc_wait_exit (pid, DEADLINE_MS), 0);
@@ -649,6 +651,7 @@ static void test_shard_taken_by_a_new_node (void **state)
     snprintf (data, sizeof data, "%s/c/n2/data", f->dir);
     s_forget_placement (data);
     assert_false (s_try_start (f, 1));
+    char needle[128];
     snprintf (needle, sizeof needle, "holds records of shard %u, which ",
               shoal_shard (f->account[1], cluster_shards (f->cluster)));
     s_wait_log (f, "n2.log", needle);
