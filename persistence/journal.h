@@ -325,7 +325,8 @@ typedef struct {
                           //  repair's dropped commits), the first hole [log_from, log_to)
     uint64_t log_from, log_to;
     char first_bad[256];      //  the first bad record or hole, described ("" if none)
-    size_t repaired_holes;    //  in a store not marked GAPLESS (a repaired one): the same
+    size_t repaired_holes;    //  in a store not marked GAPLESS (repaired, or made before the
+                              //  mark): the same, told apart
     char first_repaired[256]; //  the first of them, described ("" if none)
 } journal_records_t;
 

@@ -5,7 +5,9 @@
     with (layout, shards, the reactions' salt) and its GAPLESS file. See
     journal.c, which calls journal_open_layout while opening.
 
-    Threads: journal_open's, before any other thread has the journal.
+    Threads: journal_open's, before any other thread has the journal;
+    journal_shard_next (a node's start, once it serves) any thread, in
+    the journal's handle as every read.
 */
 #include "journal_internal.h"
 #include "dirsync.h"
