@@ -635,7 +635,7 @@ static void test_send_refuses_altered_fields (void **state)
 
 //  `shoal events --follow` outlives a restart of its node: it asks again
 //  until the node answers, and goes on printing (it exited 3 on the first
-//  unanswered ask).
+//  unanswered ask); and ends once nobody reads its output.
 static void test_follow_across_restart (void **state)
 {
     fixture_t *fx = *state;
@@ -695,6 +695,16 @@ static void test_follow_across_restart (void **state)
     assert_int_equal (strstr (strstr (text, "\"seq\":1") + 1, "\"seq\":1"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":2") + 1, "\"seq\":2"), NULL);
     assert_int_equal (strstr (strstr (text, "\"seq\":3") + 1, "\"seq\":3"), NULL);
+    //  A follower whose reader is gone ends (it waited, writing nothing,
+    //  for an event that would bring SIGPIPE; with SIGPIPE ignored, for
+    //  ever): `| head -1` returns.
+    assert_int_equal (cli_run (fx, out, err,
+                               "{ timeout 60 \"$SHOAL\" events --follow --endpoint '%s' "
+                               "account/f; echo \" exit $?\" >&2; } | head -1",
+                               fx->endpoint),
+                      0);
+    if (!strstr (out, "\"seq\":1") || !strstr (err, " exit 0"))
+        fail_msg ("events --follow | head -1: %s%s", out, err);
 }
 
 //  --------------------------------------------------------------------------

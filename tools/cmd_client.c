@@ -20,8 +20,10 @@
 #include <czmq.h>
 #include <errno.h>
 #include <msgpack.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 //  Parses the options the client commands share (each command ignores the
 //  ones it has no use for) and chooses the target. Returns the index of
@@ -516,6 +518,27 @@ static int s_print_events (const client_reply_t *reply, int64_t *next)
     return printed;
 }
 
+//  True once stdout can take no more: a pipe whose reader is gone (`|
+//  head -1`), which Linux flags POLLERR on the write end. A follower that
+//  waits writes nothing, so no SIGPIPE would end it (nor any, ignored).
+static bool s_stdout_gone (void)
+{
+    struct pollfd out = {STDOUT_FILENO, 0, 0};
+    return poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+//  Flushes stdout: 0, or EXIT_ACCEPTED when its reader is gone (EPIPE:
+//  the follower's end, as SIGPIPE would be), or EXIT_REJECTED said.
+static int s_flush_stdout (void)
+{
+    if (fflush (stdout) == 0 && !ferror (stdout))
+        return 0;
+    if (errno == EPIPE)
+        return EXIT_ACCEPTED;
+    fprintf (stderr, "shoal events: cannot write the events: %s\n", strerror (errno));
+    return EXIT_REJECTED;
+}
+
 int cmd_events (int argc, char **argv)
 {
     client_options_t opts = {0};
@@ -555,8 +578,15 @@ int cmd_events (int argc, char **argv)
                 client_call (client, &request, (int) timeout_ms, &reply) == 0 ? -1 : EXIT_NO_ANSWER;
         } else
             rc = s_call ("events", client, &opts, &request, opts.timeout_ms, &reply, NULL);
-        //  Its owner's silence, said by the node asked, is no answer too.
+        //  Its owner's silence, said by the node asked, is no answer too;
+        //  and, followed, a node too busy to answer now (its queue full,
+        //  a restart's re-sends) or reloading the actor: asked again.
         char node[64];
+        if (rc < 0 && opts.follow && client_reply_transient (&reply) &&
+            !cmd_owner_down (&reply, node, sizeof node)) {
+            client_reply_close (&reply);
+            rc = EXIT_NO_ANSWER;
+        }
         if (rc < 0 && cmd_owner_down (&reply, node, sizeof node)) {
             if (!unanswered)
                 cmd_no_answer ("events", address, "events", node, reply.reason, !opts.follow);
@@ -573,7 +603,7 @@ int cmd_events (int argc, char **argv)
                          address, (long long) from);
             unanswered = true;
             zclock_sleep (200);
-            if (zsys_interrupted)
+            if (zsys_interrupted || s_stdout_gone ())
                 break;
             continue;
         }
@@ -597,11 +627,17 @@ int cmd_events (int argc, char **argv)
         }
         if (printed < 0 || ((printed == 0 || next <= from) && !opts.follow))
             break;
+        int flushed = s_flush_stdout ();
+        if (flushed) { //  nobody reads on: done
+            rc = flushed;
+            break;
+        }
         if (printed == 0 || next <= from) { //  --follow: wait for more, until Ctrl-C
-            fflush (stdout);
             zclock_sleep (200);
-            if (zsys_interrupted)
+            if (zsys_interrupted || s_stdout_gone ()) {
+                rc = EXIT_ACCEPTED;
                 break;
+            }
             continue;
         }
         from = next;

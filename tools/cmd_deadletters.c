@@ -213,14 +213,23 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
         }
         printf ("\"address\":");
         json_string (stdout, address, strlen (address));
-        printf (",\"kind\":\"%s\",\"command\":", kind);
+        //  Every string the node sent goes through json_string: a node
+        //  that answers garbage makes no JSON that does not parse.
+        printf (",\"kind\":");
+        json_string (stdout, kind, strlen (kind));
+        printf (",\"command\":");
         json_string (stdout, command, strlen (command));
-        printf (",\"id\":\"%s\",\"crashes\":%lld,\"last_crash\":\"%s\",\"state\":\"%s\"", id,
-                (long long) crashes, last_text, state);
+        printf (",\"id\":");
+        json_string (stdout, id, strlen (id));
+        printf (",\"crashes\":%lld,\"last_crash\":", (long long) crashes);
+        json_string (stdout, last_text, strlen (last_text));
+        printf (",\"state\":");
+        json_string (stdout, state, strlen (state));
         if (who[0]) {
             printf (",\"who\":");
             json_string (stdout, who, strlen (who));
-            printf (",\"decided_at\":\"%s\"", decided_text);
+            printf (",\"decided_at\":");
+            json_string (stdout, decided_text, strlen (decided_text));
         }
         printf ("}");
         return;
@@ -386,7 +395,9 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         if (reply.ok) {
             printf ("{\"ok\":true,\"action\":\"%s\",\"address\":", action);
             json_string (stdout, address, strlen (address));
-            printf (",\"id\":\"%s\",\"reply\":", found);
+            printf (",\"id\":");
+            json_string (stdout, found, strlen (found));
+            printf (",\"reply\":");
             json_write (stdout, reply.data, reply.size);
             printf ("}\n");
         } else
