@@ -705,6 +705,11 @@ static void test_follow_across_restart (void **state)
                       0);
     if (!strstr (out, "\"seq\":1") || !strstr (err, " exit 0"))
         fail_msg ("events --follow | head -1: %s%s", out, err);
+    //  And output it cannot write is a failure, said (it exited 0).
+    int code = cli_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/f >/dev/full",
+                        fx->endpoint);
+    if (code != 1 || !strstr (err, "shoal events: cannot write the events: No space left"))
+        fail_msg ("events >/dev/full: exit %d: %s", code, err);
 }
 
 //  --------------------------------------------------------------------------

@@ -527,14 +527,14 @@ static bool s_stdout_gone (void)
     return poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
-//  Flushes stdout: 0, or EXIT_ACCEPTED when its reader is gone (EPIPE:
-//  the follower's end, as SIGPIPE would be), or EXIT_REJECTED said.
+//  Flushes stdout: 0, -1 when its reader is gone (EPIPE: the follower's
+//  end, as SIGPIPE would be), or EXIT_REJECTED said (a full disk).
 static int s_flush_stdout (void)
 {
     if (fflush (stdout) == 0 && !ferror (stdout))
         return 0;
     if (errno == EPIPE)
-        return EXIT_ACCEPTED;
+        return -1;
     fprintf (stderr, "shoal events: cannot write the events: %s\n", strerror (errno));
     return EXIT_REJECTED;
 }
@@ -625,13 +625,15 @@ int cmd_events (int argc, char **argv)
             fprintf (stderr, "shoal events: the node sent a malformed page\n");
             rc = EXIT_NO_ANSWER;
         }
-        if (printed < 0 || ((printed == 0 || next <= from) && !opts.follow))
-            break;
-        int flushed = s_flush_stdout ();
-        if (flushed) { //  nobody reads on: done
-            rc = flushed;
+        //  Each page out before the next ask, and its failure said: a
+        //  full disk (EXIT_REJECTED), or a reader gone (done, exit 0).
+        int flushed = printed < 0 ? 0 : s_flush_stdout ();
+        if (flushed) {
+            rc = flushed < 0 ? EXIT_ACCEPTED : flushed;
             break;
         }
+        if (printed < 0 || ((printed == 0 || next <= from) && !opts.follow))
+            break;
         if (printed == 0 || next <= from) { //  --follow: wait for more, until Ctrl-C
             zclock_sleep (200);
             if (zsys_interrupted || s_stdout_gone ()) {
