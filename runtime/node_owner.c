@@ -123,7 +123,7 @@ static int s_foreign_shard (const node_owner_t *o, uint32_t *shard)
 //  shards moved: a node given a shard may have a new, empty store. A store
 //  made before it kept a placement takes the map's of its next start, if
 //  it holds no record of another node's shard. Writes nothing when it
-//  refuses; *record is set when the placement is to be written.
+//  refuses; *placement is set (to free) when it is to be written.
 static int s_check_placement (const node_owner_t *o, char **placement, char **error)
 {
     //  A store made now under a map past its first epoch: a node added to

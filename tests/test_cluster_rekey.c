@@ -592,6 +592,18 @@ static void s_both_refuse (fixture_t *f, const char *placed)
     s_wait_log (f, "n2.log", needle);
 }
 
+//  Back on the map kept as CFG.orig: both nodes start, and account i is
+//  served with balance want.
+static void s_back_and_served (fixture_t *f, int i, const char *want)
+{
+    assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
+    s_load (f);
+    s_start (f, 0);
+    s_start (f, 1);
+    s_wait_linked (f, 2);
+    s_balance_is (f, i, want);
+}
+
 static void test_shard_moved_refused (void **state)
 {
     fixture_t *f = *state;
@@ -606,12 +618,7 @@ static void test_shard_moved_refused (void **state)
     s_wait_log (f, "n2.log", "nothing was changed");
     //  As the message says: the map the stores were made with, and the
     //  account is served with its balance.
-    assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
-    s_load (f);
-    s_start (f, 0);
-    s_start (f, 1);
-    s_wait_linked (f, 2);
-    s_balance_is (f, 0, "100");
+    s_back_and_served (f, 0, "100");
 }
 
 //  A third node added to take a shard of n2, its store new and empty: n1,
@@ -657,12 +664,7 @@ static void test_shard_taken_by_a_new_node (void **state)
     s_wait_log (f, "n2.log", needle);
     s_wait_log (f, "n2.log", "gives node n3: it was served under a map that placed the shards");
     //  Under its own map it takes the placement again, and serves.
-    assert_int_equal (proc_sh (NULL, 0, "cp %s.orig %s", f->cfg, f->cfg), 0);
-    s_load (f);
-    s_start (f, 0);
-    s_start (f, 1);
-    s_wait_linked (f, 2);
-    s_balance_is (f, 1, "0");
+    s_back_and_served (f, 1, "0");
 }
 
 int main (void)
