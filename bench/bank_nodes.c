@@ -174,6 +174,15 @@ void bank_nodes_freeze (run_t *run, size_t done, size_t total)
     }
 }
 
+//  Says node i did not start, but for bad usage (a --node-arg it does not
+//  take), which the node said itself and result->node_usage tells.
+static void s_not_started (run_t *run, int i, const char *label, const char *data)
+{
+    run->result->node_usage = run->nodes[i].exit_code == 2;
+    if (!run->result->node_usage)
+        fprintf (stderr, "%s: %s did not start (data %s)\n", driver_command, label, data);
+}
+
 //  Starts the run's nodes: the one node, or a cluster of them (made first
 //  with `shoal cluster init --ipc` in DATA/cluster unless it is there).
 //  Returns 0 or a negative code, said on stderr.
@@ -183,10 +192,8 @@ int bank_nodes_start (run_t *run)
     bank_result_t *result = run->result;
     if (!run->cluster) {
         int rc = s_restart (run, 0);
-        result->node_usage = rc && run->nodes[0].exit_code == 2;
-        if (rc && !result->node_usage)
-            fprintf (stderr, "%s: the node did not start (data %s)\n", driver_command,
-                     result->data_dir);
+        if (rc)
+            s_not_started (run, 0, "the node", result->data_dir);
         return rc;
     }
     char dir[PATH_MAX], count[16];
@@ -202,12 +209,12 @@ int bank_nodes_start (run_t *run)
     }
     for (int i = 0; i < run->node_count; i++) {
         int rc = s_restart (run, i);
-        result->node_usage = rc && run->nodes[i].exit_code == 2;
-        if (rc && !result->node_usage)
-            fprintf (stderr, "%s: node n%d did not start (data %s)\n", driver_command, i + 1,
-                     run->nodes[i].data_dir);
-        if (rc)
+        if (rc) {
+            char label[24];
+            snprintf (label, sizeof label, "node n%d", i + 1);
+            s_not_started (run, i, label, run->nodes[i].data_dir);
             return rc;
+        }
     }
     return 0;
 }

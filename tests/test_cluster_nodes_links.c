@@ -186,6 +186,16 @@ static void s_two_behind_proxy (fixture_t *f)
     cluster_nodes_wait_all_up (f);
 }
 
+//  s_two_behind_proxy, and an account of n2 (behind the proxy) in y (64
+//  bytes), funded through node via's client.
+static void s_two_with_y (fixture_t *f, int via, char *y)
+{
+    s_two_behind_proxy (f);
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, 64);
+    cluster_nodes_fund (f->client[via], y);
+}
+
 static void test_partition_and_freeze_stall_then_complete (void **state)
 {
     fixture_t *f = *state;
@@ -454,11 +464,8 @@ static void test_killed_node_is_unavailable_by_name (void **state)
 static void test_answer_lost_on_a_cut_link (void **state)
 {
     fixture_t *f = *state;
-    s_two_behind_proxy (f);
     char y[64];
-    int next = 0;
-    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
-    cluster_nodes_fund (f->client[0], y);
+    s_two_with_y (f, 0, y);
 
     s_proxy_signal (f, SIGALRM, "proxy cut from target");
     char log[192], line[1024];
@@ -524,11 +531,8 @@ static void test_answer_lost_on_a_cut_link (void **state)
 static void test_resend_during_a_partition (void **state)
 {
     fixture_t *f = *state;
-    s_two_behind_proxy (f);
     char y[64];
-    int next = 0;
-    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
-    cluster_nodes_fund (f->client[1], y);
+    s_two_with_y (f, 1, y);
     s_proxy_signal (f, SIGUSR1, "proxy cut");
     s_wait_link (f, 0, 1, false, true);
     const char *args[] = {"resend", "--json", "--timeout", "3000", y};

@@ -498,32 +498,38 @@ static int s_log_count (proc_t *p, const char *needle)
     return projections_count (log, needle);
 }
 
+//  Waits until node.log holds needle at least count times, for at most
+//  WAIT_MS. Returns how many times it does.
+static int s_wait_log_count (proc_t *p, const char *needle, int count)
+{
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (s_log_count (p, needle) < count && proc_now_ms () < deadline)
+        usleep (20 * 1000); //  a poll between two reads, within the deadline
+    return s_log_count (p, needle);
+}
+
 static void test_failed_turn_sent_again (void **state)
 {
     proc_t *p = *state;
     proc_node_start (p, NODE " --module-opt projection.echo_fail=1");
     projections_send_many (p, "Ping", 0, 5, 5);
     //  Each of the five Echoes answered handler_error (said either way).
-    int64_t deadline = proc_now_ms () + WAIT_MS;
-    while (s_log_count (p, "pinger@1: Echo to echo/i") < 5 && proc_now_ms () < deadline)
-        usleep (20 * 1000);
-    assert_int_equal (s_log_count (p, "pinger@1: Echo to echo/i"), 5);
+    assert_int_equal (s_wait_log_count (p, "pinger@1: Echo to echo/i", 5), 5);
     assert_int_equal (projections_build (p, "pinger", 1).sends, 5);
     assert_int_equal (s_log_count (p, "was not run: handler_error"), 5);
-    //  Sent again, and failed again, with no second line for it.
-    deadline = proc_now_ms () + WAIT_MS;
-    while (s_log_count (p, "echo handler failed on Echo") < 10 && proc_now_ms () < deadline)
-        usleep (20 * 1000);
-    assert_true (s_log_count (p, "echo handler failed on Echo") >= 10);
+    //  Sent again, and failed again, with no second line for it: the five
+    //  lines above and each worker's at most one a second of the first
+    //  sends make 7; 10 takes sends again.
+    assert_true (s_wait_log_count (p, "echo handler failed on Echo", 10) >= 10);
     assert_int_equal (s_log_count (p, "pinger@1: Echo to echo/i"), 5);
     assert_int_equal (s_echoed_all (p), 0);
     //  Mended: each Echo runs once, from what the store kept.
     proc_node_signal (p, SIGTERM);
     proc_node_start (p, NODE);
     s_echoes_once (p, 1);
-    deadline = proc_now_ms () + WAIT_MS;
+    int64_t deadline = proc_now_ms () + WAIT_MS;
     while (projections_build (p, "pinger", 1).sends > 0 && proc_now_ms () < deadline)
-        usleep (20 * 1000);
+        usleep (20 * 1000); //  a poll between two reads, within the deadline
     assert_int_equal (projections_build (p, "pinger", 1).sends, 0);
 }
 

@@ -582,12 +582,12 @@ int cmd_events (int argc, char **argv)
         //  and, followed, a node too busy to answer now (its queue full,
         //  a restart's re-sends) or reloading the actor: asked again.
         char node[64];
-        if (rc < 0 && opts.follow && client_reply_transient (&reply) &&
-            !cmd_owner_down (&reply, node, sizeof node)) {
+        bool owner_down = rc < 0 && cmd_owner_down (&reply, node, sizeof node);
+        if (rc < 0 && !owner_down && opts.follow && client_reply_transient (&reply)) {
             client_reply_close (&reply);
             rc = EXIT_NO_ANSWER;
         }
-        if (rc < 0 && cmd_owner_down (&reply, node, sizeof node)) {
+        if (owner_down) {
             if (!unanswered)
                 cmd_no_answer ("events", address, "events", node, reply.reason, !opts.follow);
             client_reply_close (&reply);
