@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WHO_MAX 63
 #define RECORD_VERSION 1
@@ -485,10 +486,16 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 //  --------------------------------------------------------------------------
 //  The list
 
+//  A node lists at most this many records; those past it are counted
+//  (not_shown), and a retry or drop asks for its id alone.
+#define LIST_MAX 2000
+
 typedef struct {
     msgpack_packer *pk;
     bool all;
+    const char *id; //  32 hex digits: that message's records only; NULL: any
     size_t count;
+    size_t not_shown;
 } list_t;
 
 static void s_pack_str (msgpack_packer *pk, const char *key, const char *value)
@@ -508,12 +515,17 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
 {
     list_t *list = arg;
     record_t record;
-    if (s_decode (value, size, &record) != 0 || (!list->all && record.state != DEAD_DEAD) ||
-        list->count >= 2000)
+    if (s_decode (value, size, &record) != 0 || (!list->all && record.state != DEAD_DEAD))
         return 0;
     static const char *kinds[] = {"?", "command", "reply", "timer", "query", "stalled"};
     char hex[2 * ENVELOPE_ID_SIZE + 1];
     s_hex (id, hex);
+    if (list->id && strcasecmp (hex, list->id) != 0)
+        return 0;
+    if (list->count >= LIST_MAX) {
+        list->not_shown++;
+        return 0;
+    }
     msgpack_packer *pk = list->pk;
     msgpack_pack_map (pk, 9);
     s_pack_str (pk, "address", stream);
@@ -533,10 +545,20 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
                      char *why, size_t why_size)
 {
     bool all = false;
+    char id[2 * ENVELOPE_ID_SIZE + 2] = "";
     shoal_data_t args;
     int wrong = 0;
-    if (data_init (&args, request->payload, request->payload_size) == 0)
+    if (data_init (&args, request->payload, request->payload_size) == 0) {
         wrong = queryargs_bool (&args, "all", &all, why, why_size);
+        int rc = wrong ? 0 : shoal_data_str (&args, "id", id, sizeof id);
+        if (rc != 0 && rc != SHOAL_ENOTFOUND)
+            id[0] = '?'; //  not a string, or too long
+        uint8_t binary[ENVELOPE_ID_SIZE];
+        if (rc != SHOAL_ENOTFOUND && !s_parse_hex (id, binary)) {
+            snprintf (why, why_size, "id must be 32 hex digits, as shoal dead-letters shows it");
+            wrong = SHOAL_ETYPE;
+        }
+    }
     data_close (&args);
     if (wrong)
         return wrong;
@@ -544,17 +566,19 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
     msgpack_sbuffer_init (&entries);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
-    list_t list = {&pk, all, 0};
+    list_t list = {&pk, all, id[0] ? id : NULL, 0, 0};
     int rc = journal_dead_scan (journal, s_list_entry, &list);
     if (rc == 0) {
         msgpack_sbuffer map;
         msgpack_sbuffer_init (&map);
         msgpack_packer mpk;
         msgpack_packer_init (&mpk, &map, msgpack_sbuffer_write);
-        msgpack_pack_map (&mpk, 1);
+        msgpack_pack_map (&mpk, 2);
         msgpack_pack_str_with_body (&mpk, "dead_letters", 12);
         msgpack_pack_array (&mpk, list.count);
         msgpack_sbuffer_write (&map, entries.data, entries.size);
+        msgpack_pack_str_with_body (&mpk, "not_shown", 9);
+        msgpack_pack_uint64 (&mpk, list.not_shown);
         rc = envelope_reply_encode (true, NULL, NULL, (const uint8_t *) map.data, map.size, payload,
                                     size);
         msgpack_sbuffer_destroy (&map);

@@ -70,6 +70,8 @@ static void s_help (FILE *out)
              "an ID the nodes that answered do not list, while one did not answer, is no\n"
              "answer (its list may hold it). --json's list names such nodes in nodes_down,\n"
              "and those that refused this client's key in nodes_refused.\n\n"
+             "A node lists its first 2000; past them, a line on stderr (--json: not_shown)\n"
+             "says how many more it holds, and retry and drop find any of them.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
              "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n" JSON_FAILURE_HELP
              "Examples:\n"
@@ -121,18 +123,28 @@ static int s_targets (const dl_options_t *opts, target_t *targets)
     return count;
 }
 
-//  Asks every target for its list. Returns the number that answered;
-//  says on stderr which did not, and keeps why in failure.
-static int s_list (const dl_options_t *opts, target_t *targets, int count, bool all,
+//  Asks every target for its list (all: decided and suspect ones too;
+//  id: that message's records only, past the first 2,000 a node lists).
+//  Returns the number that answered; says on stderr which did not, and
+//  keeps why in failure.
+static int s_list (const dl_options_t *opts, target_t *targets, int count, bool all, const char *id,
                    cmd_failure_t *failure)
 {
-    char field[] = "all=true";
-    char *fields[] = {field};
-    uint8_t *payload;
-    size_t size;
-    char error[128];
-    if (client_fields (all ? 1 : 0, fields, &payload, &size, error, sizeof error) != 0)
-        return 0;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, (all ? 1 : 0) + (id ? 1 : 0));
+    if (all) {
+        msgpack_pack_str_with_body (&pk, "all", 3);
+        msgpack_pack_true (&pk);
+    }
+    if (id) {
+        msgpack_pack_str_with_body (&pk, "id", 2);
+        msgpack_pack_str_with_body (&pk, id, strlen (id));
+    }
+    const uint8_t *payload = (const uint8_t *) buffer.data;
+    size_t size = buffer.size;
     int answered = 0;
     for (int i = 0; i < count; i++) {
         envelope_t request;
@@ -162,7 +174,7 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
                       why[0] ? ": " : "", why);
         }
     }
-    free (payload);
+    msgpack_sbuffer_destroy (&buffer);
     return answered;
 }
 
@@ -260,12 +272,24 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
 {
     bool first = true;
     int listed = 0;
+    int64_t not_shown = 0; //  past the first 2,000 of a node's list
     if (opts->json)
         printf ("{\"dead_letters\":[");
     for (int i = 0; i < count; i++) {
         if (!targets[i].listed)
             continue;
         listed++;
+        int64_t more = 0;
+        if (map_int (targets[i].reply.data, targets[i].reply.size, "not_shown", &more) == 0 &&
+            more > 0) {
+            not_shown += more;
+            if (!opts->json)
+                fprintf (stderr,
+                         "shoal dead-letters: %s%s lists its first 2000; %lld more are not "
+                         "shown (retry and drop take any of them by its id)\n",
+                         targets[i].name[0] ? "node " : "the node",
+                         targets[i].name[0] ? targets[i].name : "", (long long) more);
+        }
         msgpack_unpacked unpacked;
         msgpack_unpacked_init (&unpacked);
         const msgpack_object *list = s_entries (&unpacked, &targets[i]);
@@ -298,7 +322,7 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
                     comma = ",";
                 }
         }
-        printf ("]");
+        printf ("],\"not_shown\":%lld", (long long) not_shown);
         cmd_failure_members (failure, true);
         printf ("}\n");
     }
@@ -481,7 +505,8 @@ int cmd_deadletters (int argc, char **argv)
     if (count < 0)
         return EXIT_USAGE;
     cmd_failure_t failure = {0};
-    int answered = s_list (&opts, targets, count, action != NULL || opts.all, &failure);
+    int answered = s_list (&opts, targets, count, action != NULL || opts.all,
+                           action ? argv[first + 1] : NULL, &failure);
     int rc;
     if (answered == 0 && action) {
         if (opts.json) //  as a refusal of the action, said on stderr already

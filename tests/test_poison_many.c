@@ -1,0 +1,176 @@
+/*  test_poison_many.c - more dead letters than a node lists, with a real
+    node: one real dead letter (tests/poison_module.c crashes the node
+    three times), then, the node stopped, 2,100 copies of its record under
+    other ids written into its store through the journal (real LevelDB
+    files), as a module that crashed on many messages would leave them.
+    The node lists its first 2,000 and says how many more it holds (it
+    said nothing: the list just ended), and `drop` finds one past them
+    (it answered not_found: the tool looked for it in the list).
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+
+#include <cmocka.h>
+
+#include "journal_dead.h"
+#include "proc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define NODE_ARGS                                                                                  \
+    "$SHOAL node --endpoint $E --data $DIR/data --workers 2 --metrics off "                        \
+    "--module \"$SHOAL_TEST_MODULE\" --module \"$SHOAL_POISON_MODULE\""
+#define CRASHING "env SHOAL_POISON=1 " NODE_ARGS
+#define EXIT_MS 30000 //  a crash comes within this of a start
+#define COPIES 2100   //  past the 2,000 a node lists
+
+static int s_setup (void **state)
+{
+    *state = proc_new ("test-poison-many");
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    proc_t *p = *state;
+    proc_destroy (&p);
+    return 0;
+}
+
+//  counter/f sends Boom to poison/p through its outbox; the node crashes
+//  on it three times, restarted as a supervisor would; started once more
+//  it lists the dead letter, and is stopped.
+static void s_one_dead_letter (proc_t *p)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, CRASHING);
+    int rc = proc_run (p, out, err,
+                       "$SHOAL send --endpoint $E --timeout 5000 counter/f Forward to=poison/p "
+                       "name=Boom");
+    assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
+    int status, crashes = 0;
+    while (crashes < 3) {
+        if (p->node) {
+            if (!proc_node_wait_exit (p, EXIT_MS, &status))
+                fail_msg ("crash %d did not come within %d ms", crashes + 1, EXIT_MS);
+        } else if (proc_node_try_start (p, &status, "%s", CRASHING))
+            continue;
+        if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGABRT)
+            fail_msg ("the node ended otherwise than by the module's abort (status %d)", status);
+        crashes++;
+    }
+    //  The next start counts the third crash: the record says dead.
+    proc_node_start (p, NODE_ARGS);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
+    proc_assert_has (out, "poison/p");
+    proc_node_signal (p, SIGTERM);
+}
+
+typedef struct {
+    uint8_t *value;
+    size_t size;
+} first_t;
+
+static int s_first (void *arg, const char *stream, const uint8_t id[JOURNAL_ID_SIZE],
+                    const uint8_t *value, size_t size)
+{
+    (void) id;
+    first_t *first = arg;
+    assert_string_equal (stream, "poison/p");
+    first->value = malloc (size);
+    assert_non_null (first->value);
+    memcpy (first->value, value, size);
+    first->size = size;
+    return 1;
+}
+
+//  Writes COPIES copies of the store's one dead-letter record, for
+//  poison/p, under ids ff..ff00 00 to ff..ff08 33: after any real id.
+static void s_copy_record (proc_t *p)
+{
+    char data[128];
+    snprintf (data, sizeof data, "%s/data", p->dir);
+    int code;
+    char *error = NULL;
+    journal_t *journal = journal_open (data, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("%s: %s", data, error);
+    first_t first = {0};
+    assert_int_equal (journal_dead_scan (journal, s_first, &first), 0);
+    assert_non_null (first.value);
+    for (int i = 0; i < COPIES; i++) {
+        uint8_t id[JOURNAL_ID_SIZE];
+        memset (id, 0xff, sizeof id);
+        id[JOURNAL_ID_SIZE - 2] = (uint8_t) (i >> 8);
+        id[JOURNAL_ID_SIZE - 1] = (uint8_t) i;
+        assert_int_equal (journal_dead_put (journal, "poison/p", id, first.value, first.size), 0);
+    }
+    free (first.value);
+    journal_destroy (&journal);
+}
+
+//  `dead-letters --json`, parsed: the entries listed and not_shown, as
+//  "LISTED NOT_SHOWN\n" in expected; nothing on stderr. Kept in
+//  DIR/list.json.
+static void s_json_list (proc_t *p, const char *expected)
+{
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json >$DIR/list.json"), 0);
+    assert_string_equal (err, "");
+    assert_int_equal (proc_run (p, out, err,
+                                "python3 -c 'import json, sys; d = json.load (open (sys.argv[1])); "
+                                "print (len (d[\"dead_letters\"]), d[\"not_shown\"])' "
+                                "$DIR/list.json"),
+                      0);
+    assert_string_equal (out, expected);
+}
+
+static void test_more_than_listed (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    s_one_dead_letter (p);
+    s_copy_record (p);
+    proc_node_start (p, NODE_ARGS);
+
+    //  The first 2,000, and a line that says what is not shown.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E >$DIR/list"), 0);
+    assert_string_equal (err, "shoal dead-letters: the node lists its first 2000; 101 more are "
+                              "not shown (retry and drop take any of them by its id)\n");
+    assert_int_equal (proc_run (p, out, err, "grep -c '^poison/p ' $DIR/list"), 0);
+    assert_string_equal (out, "2000\n");
+    s_json_list (p, "2000 101\n");
+    //  The last copy sorts last: not in the list, yet found and dropped.
+    const char *last = "ffffffffffffffffffffffffffff0833";
+    assert_int_equal (proc_run (p, out, err, "grep -c %s $DIR/list.json", last), 1);
+    int rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", last);
+    if (rc != 0)
+        fail_msg ("drop past the list: exit %d: %s %s", rc, out, err);
+    proc_assert_has (out, "\"state\":\"dropped\"");
+    //  Decided once: a second drop finds it decided, not missing.
+    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", last);
+    assert_int_equal (rc, 1);
+    proc_assert_has (err, " refused: the message ");
+    proc_assert_has (err, " was dropped already: only a dead or suspect one is retried or dropped");
+    //  One dead letter fewer: 100 past the list now.
+    s_json_list (p, "2000 100\n");
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
+        fprintf (stderr, "test_poison_many: run through ctest\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_more_than_listed, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
