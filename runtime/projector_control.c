@@ -1,5 +1,5 @@
 /*  projector_control.c - an operator's actions on a projection's builds
-    (`shoal projections pause|resume|skip|switch|drop|rebuild`), as the
+    (`shoal projections pause|resume|skip|switch|drop|rebuild|forget`), as the
     projection thread takes them (projector_serve.c passes them on). Each
     is written, synced, before it is answered.
 
@@ -135,7 +135,8 @@ static bool s_skipped_already (projector_t *self, const build_t *build, uint64_t
 }
 
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
-                       uint64_t position, bool *changed, char *reason, size_t reason_size)
+                       uint64_t position, const char *id, bool *changed, char *reason,
+                       size_t reason_size)
 {
     *changed = true;
     build_t *build = version ? projector_pick (self, name, version) : projector_served (self, name);
@@ -271,6 +272,8 @@ int projector_control (projector_t *self, const char *action, const char *name, 
                            "is served: switch to another first%.0" PRIu64,
                            name, version, 0);
         rc = projector_drop_builds (self, name, version, NULL);
+    } else if (strcmp (action, "forget") == 0) {
+        rc = projector_forget (self, build, id, reason, reason_size);
     } else if (strcmp (action, "rebuild") == 0) {
         if (!build->def)
             return s_fail (reason, reason_size, SHOAL_EINVAL,
@@ -310,7 +313,7 @@ int projector_control (projector_t *self, const char *action, const char *name, 
     } else
         return s_fail (reason, reason_size, SHOAL_EINVAL,
                        "unknown action for %s@%" PRIu32
-                       " (pause, resume, rebuild, skip, switch, drop)%.0" PRIu64,
+                       " (pause, resume, rebuild, skip, switch, drop, forget)%.0" PRIu64,
                        name, version, 0);
     if (rc && !reason[0])
         snprintf (reason, reason_size, "%s", shoal_strerror (rc));

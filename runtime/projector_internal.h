@@ -61,6 +61,7 @@ typedef struct {
     bool named;       //  its frame names its projection as its sender (from)
     int64_t first_at; //  monotonic ms of its first send since the start, 0: none yet
     bool said;        //  a refusal that leaves it open (handler_error, ...) was logged
+    char code[ENVELOPE_CODE_MAX + 1]; //  the last such refusal's code, "" for none
 } reaction_t;
 
 //  One build of a projection.
@@ -238,8 +239,10 @@ int projector_load_salt (projector_t *self);
 //  projector_control: *changed is false when the action found nothing to
 //  do (a pause of a paused build, a resume of one neither paused nor
 //  failed, a switch to the version served), which still returns 0.
+//  id: forget's reaction, 32 hex digits (NULL for the other actions).
 int projector_control (projector_t *self, const char *action, const char *name, uint32_t version,
-                       uint64_t position, bool *changed, char *reason, size_t reason_size);
+                       uint64_t position, const char *id, bool *changed, char *reason,
+                       size_t reason_size);
 const char *projector_status_name (const projector_t *self, const build_t *build);
 
 //  projector.c, for projector_control.c: a new build of name@version
@@ -292,6 +295,15 @@ int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
 //  for has waited since its first send (since the node's start), in ms;
 //  0 if none. O(awaited): for the projections list.
 int64_t projector_sends_oldest_ms (const build_t *build);
+//  The reactions of build sent and not answered, oldest first, at most max
+//  into out (borrowed); returns how many. For the projections list.
+size_t projector_unanswered (const build_t *build, const reaction_t **out, size_t max);
+//  An operator's forget of build's reaction id (32 hex digits): it is
+//  deleted, synced, and never sent again. Returns 0, SHOAL_EINVAL (not an
+//  id), SHOAL_ENOTFOUND (no such reaction awaits an answer) with reason
+//  said, or a store's error.
+int projector_forget (projector_t *self, build_t *build, const char *id, char *reason,
+                      size_t reason_size);
 void projector_send_due (projector_t *self);
 void projector_on_answer (projector_t *self);
 int projector_load_sends (projector_t *self, build_t *build);

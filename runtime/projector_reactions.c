@@ -10,6 +10,7 @@
 */
 #include "projector_internal.h"
 #include "log.h"
+#include "repair.h"
 #include "viewcheck.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -492,6 +493,7 @@ void projector_on_answer (projector_t *self)
         if (!reaction)
             continue;
         if (open) { //  re-sent when due; said once (the target logs each failed turn)
+            snprintf (reaction->code, sizeof reaction->code, "%s", code);
             if (!reaction->said && strcmp (code, "busy") != 0 &&
                 strcmp (code, "unavailable") != 0) {
                 log_warn ("projection %s@%" PRIu32 ": %s to %s was not run: %s: %s; it is sent "
@@ -582,4 +584,62 @@ int64_t projector_sends_oldest_ms (const build_t *build)
         if (reaction->first_at && now - reaction->first_at > oldest)
             oldest = now - reaction->first_at;
     return oldest;
+}
+
+static int s_first_sent (const void *a, const void *b)
+{
+    int64_t x = (*(const reaction_t *const *) a)->first_at;
+    int64_t y = (*(const reaction_t *const *) b)->first_at;
+    return (x > y) - (x < y);
+}
+
+size_t projector_unanswered (const build_t *build, const reaction_t **out, size_t max)
+{
+    size_t count = 0, size = zhashx_size (build->reactions);
+    const reaction_t **all = size ? malloc (size * sizeof (reaction_t *)) : NULL;
+    if (!all)
+        return 0;
+    for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
+         reaction = zhashx_next (build->reactions))
+        if (reaction->first_at)
+            all[count++] = reaction;
+    qsort (all, count, sizeof (reaction_t *), s_first_sent);
+    count = count < max ? count : max;
+    memcpy (out, all, count * sizeof (reaction_t *));
+    free (all);
+    return count;
+}
+
+int projector_forget (projector_t *self, build_t *build, const char *id, char *reason,
+                      size_t reason_size)
+{
+    uint8_t key[ENVELOPE_ID_SIZE];
+    if (!id || repair_unhex (id, key) != 0) {
+        snprintf (reason, reason_size,
+                  "forget needs the id of an unanswered reaction: 32 hex digits, as shoal "
+                  "projections lists it");
+        return SHOAL_EINVAL;
+    }
+    reaction_t *reaction = zhashx_lookup (build->reactions, key);
+    if (!reaction) {
+        snprintf (reason, reason_size,
+                  "%s@%" PRIu32 " has no reaction %s awaiting an answer (answered, or forgotten "
+                  "already: see shoal projections)",
+                  build->name, build->build.version, id);
+        return SHOAL_ENOTFOUND;
+    }
+    journal_batch_t *batch = self->view.batch;
+    int rc = journal_batch_view_send (batch, &build->build, key, NULL, 0);
+    rc = rc ? (journal_batch_clear (batch), rc) : projector_commit_synced (self);
+    if (rc)
+        return rc;
+    envelope_t envelope;
+    bool known = envelope_decode (&envelope, reaction->frame, reaction->size) == 0;
+    log_warn ("projection %s@%" PRIu32 ": an operator forgot reaction %s (%s to %s, sent %d "
+              "times, last refused %s): it is not sent again",
+              build->name, build->build.version, id, known ? envelope.name : "?",
+              known ? envelope.to : "?", reaction->attempts,
+              reaction->code[0] ? reaction->code : "by none");
+    zhashx_delete (build->reactions, key);
+    return 0;
 }

@@ -16,12 +16,14 @@
 #include "projector_internal.h"
 #include "log.h"
 #include "mpread.h"
+#include "repair.h"
 #include <inttypes.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ROWS_LIMIT_DEFAULT 100
+#define UNANSWERED_LISTED 10 //  a build's oldest unanswered reactions, listed
 #define ROWS_LIMIT_MAX 10000
 //  Bytes of rows in one answer at most, but for a row alone: half a
 //  reply, as the events query's pages (query.c).
@@ -104,6 +106,32 @@ static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
         msgpack_pack_false (pk);
 }
 
+//  "unanswered": the oldest of build's reactions sent and not answered,
+//  each {id, to, command, sent (times), waited_ms (since the first send),
+//  code (the last refusal that left it open, "" for none: no answer)}.
+static void s_pack_unanswered (msgpack_packer *pk, const build_t *build)
+{
+    const reaction_t *oldest[UNANSWERED_LISTED];
+    size_t count = projector_unanswered (build, oldest, UNANSWERED_LISTED);
+    int64_t now = zclock_mono ();
+    msgpack_pack_str_with_body (pk, "unanswered", 10);
+    msgpack_pack_array (pk, (uint32_t) count);
+    for (size_t i = 0; i < count; i++) {
+        const reaction_t *reaction = oldest[i];
+        envelope_t envelope;
+        bool known = envelope_decode (&envelope, reaction->frame, reaction->size) == 0;
+        char hex[2 * ENVELOPE_ID_SIZE + 1];
+        repair_hex (reaction->id, hex);
+        msgpack_pack_map (pk, 6);
+        s_pack_str (pk, "id", hex);
+        s_pack_str (pk, "to", known ? envelope.to : "");
+        s_pack_str (pk, "command", known ? envelope.name : "");
+        s_pack_uint (pk, "sent", (uint64_t) reaction->attempts);
+        s_pack_uint (pk, "waited_ms", (uint64_t) (now - reaction->first_at));
+        s_pack_str (pk, "code", reaction->code);
+    }
+}
+
 //  {"end": N, "projections": [{name, version, build, status, served,
 //  registered, manual_switch, position, lag, applied, batches, skipped, rate,
 //  eta_s, error, error_position, sends}...]}, and "changed" after an
@@ -125,7 +153,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
         uint64_t lag = end > build->cp.next ? end - build->cp.next : 0;
-        msgpack_pack_map (&pk, 18);
+        msgpack_pack_map (&pk, 19);
         s_pack_str (&pk, "name", build->name);
         s_pack_uint (&pk, "version", build->build.version);
         s_pack_uint (&pk, "build", build->build.build);
@@ -157,6 +185,7 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
             msgpack_pack_nil (&pk);
         s_pack_uint (&pk, "sends", zhashx_size (build->reactions));
         s_pack_uint (&pk, "sends_oldest_ms", (uint64_t) projector_sends_oldest_ms (build));
+        s_pack_unanswered (&pk, build);
     }
     projector_answer (self, route, route_size, request, true, NULL, NULL,
                       (const uint8_t *) buffer.data, buffer.size);
@@ -246,10 +275,10 @@ static const char *s_code (int rc)
 static void s_control (projector_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *request)
 {
-    char name[SHOAL_TYPE_MAX + 1], action[16];
+    char name[SHOAL_TYPE_MAX + 1], action[16], id[2 * ENVELOPE_ID_SIZE + 1] = "";
     uint32_t version = 0;
     int64_t position = -1;
-    bool has_action = false;
+    bool has_action = false, has_id = false;
     args_t args;
     int rc = s_args_init (&args, request);
     if (rc == 0)
@@ -262,6 +291,8 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
     }
     if (rc == 0)
         rc = s_arg_int (&args, "position", 0, INT64_MAX, &position);
+    if (rc == 0)
+        rc = s_arg_str (&args, "id", id, sizeof id, &has_id);
     data_close (&args.data);
     if (rc) {
         projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
@@ -274,8 +305,8 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
     }
     char reason[ENVELOPE_REASON_MAX + 1] = "";
     bool changed;
-    rc = projector_control (self, action, name, version, (uint64_t) position, &changed, reason,
-                            sizeof reason);
+    rc = projector_control (self, action, name, version, (uint64_t) position, has_id ? id : NULL,
+                            &changed, reason, sizeof reason);
     if (rc) {
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
         return;

@@ -30,8 +30,7 @@ void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SI
         snprintf (hex + 2 * i, 3, "%02x", id[i]);
 }
 
-//  Parses 32 hex digits into id. Returns 0 or SHOAL_EINVAL.
-static int s_unhex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
+int repair_unhex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
 {
     if (strlen (hex) != 2 * ENVELOPE_ID_SIZE)
         return SHOAL_EINVAL;
@@ -55,7 +54,7 @@ int repair_cancel_of (const envelope_t *envelope, uint8_t id[ENVELOPE_ID_SIZE])
     if (rc == 0)
         rc = shoal_data_str (&args, "id", hex, sizeof hex);
     data_close (&args);
-    return rc == 0 ? s_unhex (hex, id) : SHOAL_EINVAL;
+    return rc == 0 ? repair_unhex (hex, id) : SHOAL_EINVAL;
 }
 
 //  --------------------------------------------------------------------------
@@ -266,7 +265,7 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
     if (data_init (&data, request->payload, request->payload_size) != 0)
         wrong = "the payload is not a map";
     else if (shoal_data_str (&data, "id", args->id, sizeof args->id) != 0 ||
-             s_unhex (args->id, args->command_id) != 0)
+             repair_unhex (args->id, args->command_id) != 0)
         wrong = "id must be the command's message id, 32 hex digits";
     else if (shoal_data_str (&data, "code", args->code, sizeof args->code) != 0 || !args->code[0] ||
              shoal_name_check (args->code, strlen (args->code)) != 0)

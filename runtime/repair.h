@@ -70,6 +70,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope);
 
 //  Writes id as 32 lowercase hex digits and a NUL into hex.
 void repair_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1]);
+//  Parses 32 hex digits into id. Returns 0 or SHOAL_EINVAL.
+int repair_unhex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE]);
 
 //  Between repair.c and repair_cancel.c:
 

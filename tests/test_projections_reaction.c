@@ -533,6 +533,69 @@ static void test_failed_turn_sent_again (void **state)
     assert_int_equal (projections_build (p, "pinger", 1).sends, 0);
 }
 
+//  5l. A reaction its target always refuses has an end an operator gives:
+//  `shoal projections` lists it under its build, with its id, the code it
+//  was last refused with and the forget that ends it; forgotten, it is not
+//  sent again, across a restart, while the others run once (it was sent
+//  until its inbox retention, seven days, with no act to end it).
+static void test_unanswered_forgotten (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE " --module-opt projection.echo_fail=1");
+    projections_send_many (p, "Ping", 0, 5, 5);
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    while (true) { //  listed once a reaction has waited a second
+        proc_run (p, out, err, "$SHOAL projections --endpoint $E");
+        if (projections_count (out, "last refused handler_error") == 5 || proc_now_ms () > deadline)
+            break;
+        usleep (50 * 1000);
+    }
+    assert_int_equal (projections_count (out, "last refused handler_error"), 5);
+    proc_assert_has (out, "  reaction ");
+    proc_assert_has (out, ": Echo to echo/i0, sent ");
+    //  The id of echo/i0's, from --json (10 oldest, each with its fields).
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "$SHOAL projections --endpoint $E --json | python3 -c 'import json, sys; "
+                  "b = [b for b in json.load (sys.stdin)[\"projections\"] if b[\"name\"] == "
+                  "\"pinger\"][0]; print (len (b[\"unanswered\"]), [u[\"id\"] for u in "
+                  "b[\"unanswered\"] if u[\"to\"] == \"echo/i0\" and u[\"command\"] == "
+                  "\"Echo\" and u[\"code\"] == \"handler_error\" and u[\"sent\"] >= 1][0])'"),
+        0);
+    assert_int_equal (strlen (out), 2 + 32 + 1);
+    assert_memory_equal (out, "5 ", 2);
+    char id[33];
+    memcpy (id, out + 2, 32);
+    id[32] = 0;
+    char forget[128];
+    snprintf (forget, sizeof forget, "forgot reaction %s: it is not sent again", id);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger %s", id), 0);
+    proc_assert_has (out, forget);
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 4);
+    char logged[160];
+    snprintf (logged, sizeof logged, "an operator forgot reaction %s (Echo to echo/i0, sent ", id);
+    assert_int_equal (s_wait_log_count (p, logged, 1), 1);
+    //  Asked again: nothing awaits under that id.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger@1 %s", id), 1);
+    proc_assert_has (err, " awaiting an answer (answered, or forgotten already");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger xyz"),
+                      2);
+    proc_assert_has (err, "ID is 32 hex digits");
+    //  Mended and restarted: the four others run once, echo/i0 never.
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    deadline = proc_now_ms () + WAIT_MS;
+    while ((s_echoed_all (p) < 4 || projections_build (p, "pinger", 1).sends > 0) &&
+           proc_now_ms () < deadline)
+        usleep (20 * 1000); //  a poll between two reads, within the deadline
+    assert_int_equal (projections_build (p, "pinger", 1).sends, 0);
+    assert_int_equal (s_echoed_all (p), 4);
+    assert_int_equal (s_echoed (p, 0), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +622,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_sender_added, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_failed_turn_sent_again, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_unanswered_forgotten, projections_setup,
                                          projections_teardown),
     };
     //  SHOAL_TEST_FILTER=test_query* runs the tests whose names match.

@@ -14,6 +14,7 @@
 #include "projection_cmd.h"
 #include "client_window.h"
 #include "options.h"
+#include "utf8.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -33,7 +34,8 @@ static void s_help (FILE *out)
         "Usage: shoal projections [--json] [--watch] [--endpoint E | --cluster FILE [--node N]]\n"
         "       shoal projections switch|drop NAME@VERSION\n"
         "       shoal projections pause|resume|rebuild NAME[@VERSION]\n"
-        "       shoal projections skip NAME@VERSION POSITION\n\n"
+        "       shoal projections skip NAME@VERSION POSITION\n"
+        "       shoal projections forget NAME[@VERSION] ID\n\n"
         "Lists every build of every projection of the node: NAME@VERSION, the build\n"
         "(a rebuild makes a new one), its status, * for the one served, the position\n"
         "in the node's event log it reached, its lag (events behind the log's end),\n"
@@ -41,14 +43,17 @@ static void s_help (FILE *out)
         "and a progress bar while it builds, or the error and the position of the\n"
         "event it stopped at when it failed; and the commands its reactions sent that\n"
         "wait a second or more for an answer (sends: how many; sends_oldest_ms: the\n"
-        "oldest's wait since its first send). A status is building (from position 0,\n"
+        "oldest's wait since its first send), the oldest of them under its row with\n"
+        "their id. A status is building (from position 0,\n"
         "not yet served), live (served, following the log), ready (caught up, waits\n"
         "for switch), old (caught up, another version is served), paused, failed, or\n"
         "orphan (built, but no module registers it any more).\n"
         "--json prints the node's answer: {\"end\":N,\"projections\":[{name, version,\n"
         "build, status, served, registered, manual_switch, position, lag, applied,\n"
         "batches, skipped, rate (0 while paused or failed), eta_s, error,\n"
-        "error_position, sends, sends_oldest_ms}]}; with --cluster,\n"
+        "error_position, sends, sends_oldest_ms, unanswered: [{id, to, command, sent,\n"
+        "waited_ms, code}] (the 10 oldest; code: the last refusal that left it\n"
+        "open, \"\" for no answer)}]}; with --cluster,\n"
         "{\"nodes\":[{\"node\":\"n1\",\"up\":true,\"end\":N,\"projections\":[...]},...]}.\n"
         "--watch refreshes it every second until Ctrl-C (with --json: a line each).\n\n"
         "Actions (VERSION left out: the version served), each printing what happened\n"
@@ -66,6 +71,11 @@ static void s_help (FILE *out)
         "  skip NAME@VERSION P   step over the failed event at position P (recorded\n"
         "                        and logged); the version's later rebuilds leave\n"
         "                        it out too, a new version applies it\n"
+        "  forget NAME[@VERSION] ID\n"
+        "                        never send again the reaction ID, which its\n"
+        "                        target refuses or does not answer (written and\n"
+        "                        logged; a copy already on its way may still run,\n"
+        "                        once: its target's inbox keeps it from running twice)\n"
         "A pause of a paused build, a resume of one neither paused nor failed, a\n"
         "switch to the version served and a skip done already change nothing: each\n"
         "says so (already paused, not paused, already served, skipped already) and\n"
@@ -83,6 +93,7 @@ static void s_help (FILE *out)
         "  shoal projections rebuild bank_totals\n"
         "  shoal projections switch bank_totals@2\n"
         "  shoal projections skip bank_totals@2 1234\n"
+        "  shoal projections forget large_debits 0b5e7c2a9d8f41e3a6c0d2b4f8e1a7c3\n"
         "  shoal projections pause bank_totals --cluster cluster/cluster.cfg\n");
 }
 
@@ -189,6 +200,33 @@ static void s_print_build (const proj_build_t *build, int64_t end)
             (long long) build->lag, (long long) build->rate, eta, note[0] ? "  " : "", note);
 }
 
+//  Under a build's row, its oldest reactions that have waited a second or
+//  more for an answer, each with the forget that ends it.
+static void s_print_unanswered (const msgpack_object *entry, const proj_build_t *build)
+{
+    const msgpack_object *list = map_find (entry, "unanswered");
+    for (uint32_t k = 0; list && list->type == MSGPACK_OBJECT_ARRAY && k < list->via.array.size;
+         k++) {
+        const msgpack_object *each = &list->via.array.ptr[k];
+        char id[40] = "", to[SHOAL_ADDRESS_MAX + 1] = "", command[SHOAL_NAME_MAX + 1] = "",
+             code[ENVELOPE_CODE_MAX + 1] = "";
+        int64_t sent = 0, waited = 0;
+        map_find_str (each, "id", id, sizeof id);
+        map_find_str (each, "to", to, sizeof to);
+        map_find_str (each, "command", command, sizeof command);
+        map_find_str (each, "code", code, sizeof code);
+        map_find_int (each, "sent", &sent);
+        map_find_int (each, "waited_ms", &waited);
+        if (waited < 1000)
+            continue;
+        printf ("  reaction %s: %s to %s, sent %lld time%s over %llds, %s%s\n    (shoal "
+                "projections forget %s@%lld %s ends it)\n",
+                id, command, to, (long long) sent, sent == 1 ? "" : "s",
+                (long long) (waited / 1000), code[0] ? "last refused " : "no answer", code,
+                build->name, (long long) build->version, id);
+    }
+}
+
 //  Prints node i's builds (of name only, unless NULL) as a table.
 static void s_print_table (const proj_target_t *target, int i, const char *name)
 {
@@ -205,6 +243,7 @@ static void s_print_table (const proj_target_t *target, int i, const char *name)
         if (shown++ == 0)
             s_print_header ();
         s_print_build (&build, end);
+        s_print_unanswered (&list->via.array.ptr[k], &build);
     }
     if (!shown)
         printf (name ? "no build of %s is left\n" : "no projection on this node%s\n",
@@ -322,7 +361,7 @@ static bool s_changed (const node_stats_t *node)
 //  What an accepted action did to name@version, in words, from the list
 //  after it (the new build of a rebuild).
 static void s_said (const node_stats_t *node, const char *action, const char *name,
-                    uint32_t version, int64_t position, char *text, size_t size)
+                    uint32_t version, int64_t position, const char *id, char *text, size_t size)
 {
     if (!s_changed (node)) {
         if (streq (action, "skip"))
@@ -370,6 +409,11 @@ static void s_said (const node_stats_t *node, const char *action, const char *na
         snprintf (text, size, "resumed");
     else if (streq (action, "switch"))
         snprintf (text, size, "served");
+    else if (streq (action, "forget"))
+        snprintf (text, size,
+                  "forgot reaction %s: it is not sent again (a copy on its way may still run, "
+                  "once)",
+                  id);
     else
         snprintf (text, size, "dropped");
 }
@@ -390,17 +434,19 @@ static uint32_t s_acted_on (const node_stats_t *node, const char *name, uint32_t
 //  The payload of projection_control, packed into buf (cap bytes). Returns
 //  its size.
 static size_t s_control_payload (uint8_t *buf, size_t cap, const char *action, const char *name,
-                                 uint32_t version, int64_t position)
+                                 uint32_t version, int64_t position, const char *id)
 {
     driver_payload_t packed;
     msgpack_packer pk;
     driver_payload_init (&packed, &pk, buf, cap);
-    msgpack_pack_map (&pk, position >= 0 ? 4 : 3);
+    msgpack_pack_map (&pk, 3 + (position >= 0) + (id != NULL));
     driver_pack_str (&pk, "action", action);
     driver_pack_str (&pk, "name", name);
     driver_pack_int (&pk, "version", version);
     if (position >= 0)
         driver_pack_int (&pk, "position", position);
+    if (id)
+        driver_pack_str (&pk, "id", id);
     return packed.size;
 }
 
@@ -523,7 +569,7 @@ static const char *s_resume_outcome (proj_target_t *target, int i, const char *n
 
 //  Sends the action to every node asked and says what each did.
 static int s_control (proj_target_t *target, bool json, const char *action, const char *name,
-                      uint32_t version, int64_t position)
+                      uint32_t version, int64_t position, const char *id)
 {
     //  A resume of a failed build retries its event: what came of it is
     //  said (it said "resumed", and failed again at once, unseen; --json
@@ -538,7 +584,7 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                 failed[i].failed = false;
     }
     uint8_t payload[256];
-    size_t size = s_control_payload (payload, sizeof payload, action, name, version, position);
+    size_t size = s_control_payload (payload, sizeof payload, action, name, version, position, id);
     proj_target_ask (target, "projection_control", payload, size);
     int rc = EXIT_ACCEPTED;
     cmd_failure_t failure = {0}; //  the worst node's
@@ -583,7 +629,7 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                 printf ("\n");
         } else if (ok) {
             char said[256];
-            s_said (node, action, name, s_acted_on (node, name, version), position, said,
+            s_said (node, action, name, s_acted_on (node, name, version), position, id, said,
                     sizeof said);
             printf ("%s%s%s%s%s@%" PRIu32 ": %s\n", first ? "" : "\n",
                     target->sections ? "node " : "", target->sections ? node->name : "",
@@ -607,31 +653,49 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
 //  0 with name, *version and *position (-1 if none) set, or EXIT_USAGE
 //  after a message.
 static int s_action_args (int argc, char **argv, int first, char *name, size_t size,
-                          uint32_t *version, int64_t *position)
+                          uint32_t *version, int64_t *position, const char **id)
 {
     const char *action = argv[first];
-    static const char *actions[] = {"switch", "drop", "pause", "resume", "rebuild", "skip"};
+    static const char *actions[] = {"switch",  "drop", "pause", "resume",
+                                    "rebuild", "skip", "forget"};
     bool known = false;
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         known |= streq (action, actions[i]);
-    int wanted = streq (action, "skip") ? 3 : 2;
+    bool forget = streq (action, "forget");
+    int wanted = streq (action, "skip") || forget ? 3 : 2;
     if (!known) {
         fprintf (stderr,
-                 "shoal projections: unknown action '%s' (switch, drop, pause, resume, rebuild "
-                 "or skip; see shoal projections --help)\n",
+                 "shoal projections: unknown action '%s' (switch, drop, pause, resume, rebuild, "
+                 "skip or forget; see shoal projections --help)\n",
                  action);
         return EXIT_USAGE;
     }
     if (argc - first != wanted) {
         fprintf (stderr, "shoal projections: expected %s %s (see shoal projections --help)\n",
                  action,
-                 wanted == 3                                          ? "NAME@VERSION POSITION"
+                 forget                                               ? "NAME[@VERSION] ID"
+                 : wanted == 3                                        ? "NAME@VERSION POSITION"
                  : streq (action, "switch") || streq (action, "drop") ? "NAME@VERSION"
                                                                       : "NAME[@VERSION]");
         return EXIT_USAGE;
     }
     if (proj_name_parse ("projections", argv[first + 1], name, size, version) != 0)
         return EXIT_USAGE;
+    *position = -1;
+    *id = NULL;
+    if (forget) {
+        const char *text = argv[first + 2];
+        if (strlen (text) != 32 || strspn (text, "0123456789abcdefABCDEF") != 32) {
+            char quoted[96]; //  one line, whatever its bytes
+            fprintf (stderr,
+                     "shoal projections: ID is 32 hex digits, as shoal projections lists an "
+                     "unanswered reaction, not %s\n",
+                     utf8_quote (quoted, sizeof quoted, text, strlen (text), '\''));
+            return EXIT_USAGE;
+        }
+        *id = text;
+        return 0;
+    }
     if (!*version && wanted == 3) {
         fprintf (stderr,
                  "shoal projections: skip needs the version: NAME@VERSION POSITION, as shoal "
@@ -643,7 +707,6 @@ static int s_action_args (int argc, char **argv, int first, char *name, size_t s
                  streq (action, "drop") ? "drop (not the one served)" : "serve", action);
         return EXIT_USAGE;
     }
-    *position = -1;
     long number;
     if (wanted == 3) {
         if (!options_int ("projections", "POSITION", argv[first + 2], 0, LONG_MAX, &number))
@@ -669,19 +732,21 @@ int cmd_projections (int argc, char **argv)
     char name[SHOAL_TYPE_MAX + 1] = "";
     uint32_t version = 0;
     int64_t position = -1;
+    const char *id = NULL;
     bool action = first < argc;
     if (action && watch) {
         fprintf (stderr, "shoal projections: --watch lists; it takes no action\n");
         return EXIT_USAGE;
     }
-    if (action && s_action_args (argc, argv, first, name, sizeof name, &version, &position) != 0)
+    if (action &&
+        s_action_args (argc, argv, first, name, sizeof name, &version, &position, &id) != 0)
         return EXIT_USAGE;
     proj_target_t target;
     if (proj_target_open (&target, "projections", &opts) != 0)
         return EXIT_USAGE;
     int rc;
     if (action)
-        rc = s_control (&target, json, argv[first], name, version, position);
+        rc = s_control (&target, json, argv[first], name, version, position, id);
     else if (watch)
         rc = s_watch (&target, json);
     else {
