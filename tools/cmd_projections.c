@@ -75,7 +75,8 @@ static void s_help (FILE *out)
         "                        never send again the reaction ID, which its\n"
         "                        target refuses or does not answer (written and\n"
         "                        logged; a copy already on its way may still run,\n"
-        "                        once: its target's inbox keeps it from running twice)\n"
+        "                        once: its target's inbox keeps it from running twice;\n"
+        "                        with --cluster, give the --node that lists it)\n"
         "A pause of a paused build, a resume of one neither paused nor failed, a\n"
         "switch to the version served and a skip done already change nothing: each\n"
         "says so (already paused, not paused, already served, skipped already) and\n"
@@ -202,7 +203,8 @@ static void s_print_build (const proj_build_t *build, int64_t end)
 
 //  Under a build's row, its oldest reactions that have waited a second or
 //  more for an answer, each with the forget that ends it.
-static void s_print_unanswered (const msgpack_object *entry, const proj_build_t *build)
+static void s_print_unanswered (const msgpack_object *entry, const proj_build_t *build,
+                                const char *node)
 {
     const msgpack_object *list = map_find (entry, "unanswered");
     for (uint32_t k = 0; list && list->type == MSGPACK_OBJECT_ARRAY && k < list->via.array.size;
@@ -220,10 +222,11 @@ static void s_print_unanswered (const msgpack_object *entry, const proj_build_t 
         if (waited < 1000)
             continue;
         printf ("  reaction %s: %s to %s, sent %lld time%s over %llds, %s%s\n    (shoal "
-                "projections forget %s@%lld %s ends it)\n",
+                "projections%s%s forget %s@%lld %s ends it)\n",
                 id, command, to, (long long) sent, sent == 1 ? "" : "s",
                 (long long) (waited / 1000), code[0] ? "last refused " : "no answer", code,
-                build->name, (long long) build->version, id);
+                node ? " --node " : "", node ? node : "", build->name, (long long) build->version,
+                id);
     }
 }
 
@@ -243,7 +246,8 @@ static void s_print_table (const proj_target_t *target, int i, const char *name)
         if (shown++ == 0)
             s_print_header ();
         s_print_build (&build, end);
-        s_print_unanswered (&list->via.array.ptr[k], &build);
+        s_print_unanswered (&list->via.array.ptr[k], &build,
+                            target->cluster ? target->nodes[i].name : NULL);
     }
     if (!shown)
         printf (name ? "no build of %s is left\n" : "no projection on this node%s\n",
@@ -744,6 +748,12 @@ int cmd_projections (int argc, char **argv)
     proj_target_t target;
     if (proj_target_open (&target, "projections", &opts) != 0)
         return EXIT_USAGE;
+    if (id && target.sections) { //  a reaction is one node's
+        fprintf (stderr, "shoal projections: forget ends one node's reaction: give --node NAME "
+                         "(shoal projections --cluster FILE lists each node's)\n");
+        proj_target_close (&target);
+        return EXIT_USAGE;
+    }
     int rc;
     if (action)
         rc = s_control (&target, json, argv[first], name, version, position, id);
