@@ -575,6 +575,11 @@ static void test_failed_and_versions (void **state)
     snprintf (failed, sizeof failed, "`shoal projections skip strict@1 %ld` steps over the event",
               position);
     assert_has (out, failed);
+    //  Its row says so too, from the list that told it (it said live).
+    snprintf (failed, sizeof failed, "failed at position %ld: Poisoned of item/x cannot be counted",
+              position);
+    assert_has (out, failed);
+    assert_null (strstr (out, " live "));
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL projections resume strict --json --endpoint $E"), 1);
     assert_has (out, "{\"ok\":false,\"action\":\"resume\",\"name\":\"strict\"");

@@ -230,10 +230,10 @@ static void s_print_unanswered (const msgpack_object *entry, const proj_build_t 
     }
 }
 
-//  Prints node i's builds (of name only, unless NULL) as a table.
-static void s_print_table (const proj_target_t *target, int i, const char *name)
+//  Prints a node's builds, as its answer lists them (of name only, unless
+//  NULL), as a table.
+static void s_print_table (const proj_target_t *target, const node_stats_t *node, const char *name)
 {
-    const node_stats_t *node = &target->nodes[i];
     const msgpack_object *list = s_entries (node);
     int64_t end = 0;
     map_find_int (node->stats, "end", &end);
@@ -246,8 +246,7 @@ static void s_print_table (const proj_target_t *target, int i, const char *name)
         if (shown++ == 0)
             s_print_header ();
         s_print_build (&build, end);
-        s_print_unanswered (&list->via.array.ptr[k], &build,
-                            target->cluster ? target->nodes[i].name : NULL);
+        s_print_unanswered (&list->via.array.ptr[k], &build, target->cluster ? node->name : NULL);
     }
     if (!shown)
         printf (name ? "no build of %s is left\n" : "no projection on this node%s\n",
@@ -306,7 +305,7 @@ static int s_print_list (const proj_target_t *target, bool json)
                 printf ("%snode %s (%s): ", first ? "" : "\n", node->name, node->endpoint);
             if (listed) {
                 printf ("%lld events in the log\n", (long long) end);
-                s_print_table (target, i, NULL);
+                s_print_table (target, node, NULL);
             } else if (target->sections)
                 printf ("%s\n", node->up        ? "refused (see above)"
                                 : node->refused ? "refused this client's key (see above)"
@@ -528,15 +527,15 @@ static bool s_failed_build (const node_stats_t *node, const char *name, uint32_t
 #define RESUME_WATCH_MS 2000
 static const char *s_resume_outcome (proj_target_t *target, int i, const char *name,
                                      uint32_t version, const proj_build_t *before, char *text,
-                                     size_t size)
+                                     size_t size, node_stats_t *answers)
 {
     const char *outcome = "retrying";
     snprintf (text, size, "it retries the event at position %lld, which had failed",
               (long long) before->error_position);
-    node_stats_t *answers = calloc ((size_t) target->count, sizeof (node_stats_t));
     int64_t deadline = zclock_mono () + RESUME_WATCH_MS;
     while (answers && !zsys_interrupted) {
         bool done = false;
+        cluster_stats_close (answers, target->count);
         if (proj_target_ask_one (target, i, "projections", NULL, 0, answers) == 1) {
             proj_build_t now;
             const msgpack_object *list = s_entries (&answers[i]);
@@ -562,12 +561,10 @@ static const char *s_resume_outcome (proj_target_t *target, int i, const char *n
                 }
             }
         }
-        cluster_stats_close (answers, target->count);
         if (done || zclock_mono () >= deadline)
             break;
         zclock_sleep (100); //  between two asks, within RESUME_WATCH_MS
     }
-    free (answers);
     return outcome;
 }
 
@@ -580,6 +577,8 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
     //  said "live" and exited 0), and failing again exits 1.
     bool resume = streq (action, "resume");
     proj_build_t *failed = resume ? calloc ((size_t) target->count, sizeof (proj_build_t)) : NULL;
+    //  What the list said once the retry's outcome was known, to show it.
+    node_stats_t *after = resume ? calloc ((size_t) target->count, sizeof (node_stats_t)) : NULL;
     if (failed) {
         proj_target_ask (target, "projections", NULL, 0);
         for (int i = 0; i < target->count; i++)
@@ -619,7 +618,7 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
         const char *outcome = NULL;
         if (ok && failed && failed[i].failed && s_changed (node)) {
             outcome = s_resume_outcome (target, i, name, (uint32_t) failed[i].version, &failed[i],
-                                        outcome_text, sizeof outcome_text);
+                                        outcome_text, sizeof outcome_text, after);
             if (streq (outcome, "failed_again")) {
                 cmd_fail (&its, "projections", EXIT_REJECTED, "failed_again", "%s", outcome_text);
                 cmd_failure_keep (&failure, &its);
@@ -638,7 +637,10 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
             printf ("%s%s%s%s%s@%" PRIu32 ": %s\n", first ? "" : "\n",
                     target->sections ? "node " : "", target->sections ? node->name : "",
                     target->sections ? ": " : "", name, s_acted_on (node, name, version), said);
-            s_print_table (target, i, name);
+            //  After a retry, the list that told its outcome: the control's
+            //  answer said live though the event failed again at once.
+            bool later = outcome && after && after[i].up && after[i].stats;
+            s_print_table (target, later ? &after[i] : node, name);
             if (outcome)
                 printf ("%s\n", outcome_text);
         }
@@ -649,6 +651,9 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
         cmd_failure_members (&failure, true);
         printf ("}\n");
     }
+    if (after)
+        cluster_stats_close (after, target->count);
+    free (after);
     free (failed);
     return rc;
 }
