@@ -57,6 +57,13 @@ build_t *projector_build_add (projector_t *self, const char *name, uint32_t vers
     snprintf (build->name, sizeof build->name, "%s", name);
     build->build = (journal_build_t){build->name, version, number};
     build->reactions = envelope_id_table_new (projector_reaction_destroy);
+    build->due = projector_due_new ();
+    if (!build->reactions || !build->due) {
+        zhashx_destroy (&build->reactions);
+        heap_destroy (&build->due);
+        free (build);
+        return NULL;
+    }
     build->rate_at = zclock_mono ();
     build->guard_at = UINT64_MAX;
     vmap_init (&build->kept);
@@ -73,7 +80,8 @@ void projector_build_remove (projector_t *self, build_t *build)
             self->build_count--;
             break;
         }
-    zhashx_destroy (&build->reactions);
+    zhashx_destroy (&build->reactions); //  each leaves build->due on its way
+    heap_destroy (&build->due);
     vmap_close (&build->kept);
     free (build->skips);
     free (build);

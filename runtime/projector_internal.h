@@ -15,6 +15,7 @@
 #include "client.h"
 #include "data.h"
 #include "envelope.h"
+#include "heap.h"
 #include "journal.h"
 #include "projector.h"
 #include "vmap.h"
@@ -62,6 +63,8 @@ typedef struct {
     int64_t first_at; //  monotonic ms of its first send since the start, 0: none yet
     bool said;        //  a refusal that leaves it open (handler_error, ...) was logged
     char code[ENVELOPE_CODE_MAX + 1]; //  the last such refusal's code, "" for none
+    heap_t *heap;                     //  its build's due heap, while in it (NULL: none)
+    size_t due_at;                    //  its position there (heap_set_index)
 } reaction_t;
 
 //  One build of a projection.
@@ -87,6 +90,7 @@ typedef struct {
     uint64_t rate_mark;    //  cp.next when rate was last measured
     int64_t rate_at;       //  and when (monotonic ms)
     zhashx_t *reactions;   //  id -> reaction_t, awaiting answers (served only)
+    heap_t *due;           //  the same reactions by next_send: a tick costs what is due
     size_t held_hint; //  'h' records it may hold (projector_trim_held): 0 none, else about how many
     //  The rows its last committed batch wrote, key -> staged_row_t * as
     //  in the view's rows: what the store holds under those keys, read
@@ -280,6 +284,8 @@ int projector_set_served (projector_t *self, build_t *build);
 //  projector_load_sends: a build's unanswered commands read at a start;
 //  projector_created: the created of build's command decided at position.
 void projector_reaction_destroy (void **item);
+//  A new build's due heap (NULL out of memory).
+heap_t *projector_due_new (void);
 uint64_t projector_react_from (projector_t *self, build_t *build);
 bool projector_holds (projector_t *self, const build_t *build);
 void projector_release_sends (projector_t *self, build_t *build);

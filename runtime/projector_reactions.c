@@ -14,6 +14,7 @@
 #include "viewcheck.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,43 @@ void projector_reaction_destroy (void **item)
 {
     reaction_t *reaction = *item;
     if (reaction) {
+        if (reaction->heap && reaction->due_at != HEAP_NONE)
+            heap_remove (reaction->heap, reaction->due_at);
         free (reaction->frame);
         free (reaction);
         *item = NULL;
     }
+}
+
+static int s_by_next_send (const void *a, const void *b)
+{
+    int64_t x = ((const reaction_t *) a)->next_send, y = ((const reaction_t *) b)->next_send;
+    return (x > y) - (x < y);
+}
+
+heap_t *projector_due_new (void)
+{
+    heap_t *due = heap_new (s_by_next_send);
+    if (due)
+        heap_set_index (due, offsetof (reaction_t, due_at));
+    return due;
+}
+
+//  Keeps reaction among build's unanswered ones, sent when due. Returns 0,
+//  or -1 if build has one of its id already (a replay): reaction is the
+//  caller's again. Out of memory for the heap, it waits in the store for
+//  the next start (said).
+static int s_keep (build_t *build, reaction_t *reaction)
+{
+    if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        return -1;
+    if (heap_push (build->due, reaction) == 0)
+        reaction->heap = build->due;
+    else
+        log_error ("projection %s@%" PRIu32 ": out of memory: a reaction waits for the next "
+                   "start to be sent",
+                   build->name, build->build.version);
+    return 0;
 }
 
 //  A reaction of the command id, its envelope frame copied (NULL out of
@@ -286,7 +320,7 @@ int projector_set_served (projector_t *self, build_t *build)
     reaction_t *reaction; //  in memory what the write made 'o', the rest freed
     while (held && (reaction = zlist_pop (held))) {
         bool send = rc == 0 && handover && s_id_position (reaction->id) >= decided;
-        if (send && zhashx_insert (build->reactions, reaction->id, reaction) == 0)
+        if (send && s_keep (build, reaction) == 0)
             continue; //  sent from now on
         projector_reaction_destroy ((void **) &reaction);
     }
@@ -332,7 +366,7 @@ int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from)
          reaction = zhashx_next (from->reactions)) {
         reaction_t *copy = s_reaction_new (reaction->id, reaction->frame, reaction->size);
         moved += copy != NULL;
-        if (copy && zhashx_insert (to->reactions, copy->id, copy) == 0)
+        if (copy && s_keep (to, copy) == 0)
             continue;
         projector_reaction_destroy (
             (void **) &copy); //  already there, or no memory: a restart loads it
@@ -354,7 +388,7 @@ void projector_release_sends (projector_t *self, build_t *build)
         if (view->hold) { //  written held: in the store alone until its switch
             build->held_hint++;
             projector_reaction_destroy ((void **) &reaction);
-        } else if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+        } else if (s_keep (build, reaction) != 0)
             projector_reaction_destroy ((void **) &reaction); //  already there: a replay
     }
     view->staged_count = 0;
@@ -440,17 +474,21 @@ static bool s_sender_named (reaction_t *reaction, const char *name)
     return true;
 }
 
+//  Called at every turn of the projection thread's loop: it costs the
+//  reactions due (each build's heap by next_send), not those waiting (it
+//  walked every one, at every batch).
 void projector_send_due (projector_t *self)
 {
     int64_t now = zclock_mono ();
     for (size_t i = 0; i < self->build_count; i++) {
         build_t *build = self->builds[i];
-        for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-             reaction = zhashx_next (build->reactions)) {
-            if (reaction->next_send > now)
+        reaction_t *reaction;
+        while ((reaction = heap_peek (build->due)) && reaction->next_send <= now) {
+            if (!reaction->named && !(reaction->named = s_sender_named (reaction, build->name))) {
+                reaction->next_send = now + RESEND_FIRST_MS; //  out of memory: later
+                heap_update (build->due, reaction->due_at);
                 continue;
-            if (!reaction->named && !(reaction->named = s_sender_named (reaction, build->name)))
-                continue;
+            }
             if (zmq_send (zsock_resolve (self->client), reaction->frame, reaction->size,
                           ZMQ_DONTWAIT) == -1)
                 return; //  the front's queue is full: later
@@ -459,6 +497,7 @@ void projector_send_due (projector_t *self)
             int64_t wait = RESEND_FIRST_MS << (reaction->attempts < 5 ? reaction->attempts : 5);
             reaction->next_send = now + (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS);
             reaction->attempts++;
+            heap_update (build->due, reaction->due_at);
         }
     }
 }
@@ -527,7 +566,7 @@ static int s_load_send (void *arg, const char *key, size_t key_len, const uint8_
     reaction_t *reaction = s_reaction_new ((const uint8_t *) key, value, size);
     if (!reaction)
         return SHOAL_ENOMEM;
-    if (zhashx_insert (build->reactions, reaction->id, reaction) != 0)
+    if (s_keep (build, reaction) != 0)
         projector_reaction_destroy ((void **) &reaction);
     return 0;
 }
