@@ -486,9 +486,11 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 //  --------------------------------------------------------------------------
 //  The list
 
-//  A node lists at most this many records; those past it are counted
-//  (not_shown), and a retry or drop asks for its id alone.
+//  A node lists at most this many records, and stops once their bytes pass
+//  LIST_BYTES_MAX (2,000 of the longest would not fit a reply); those past
+//  are counted (not_shown), and a retry or drop asks for its id alone.
 #define LIST_MAX 2000
+#define LIST_BYTES_MAX (ENVELOPE_MAX_SIZE / 2)
 
 typedef struct {
     msgpack_packer *pk;
@@ -522,7 +524,7 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
     s_hex (id, hex);
     if (list->id && strcasecmp (hex, list->id) != 0)
         return 0;
-    if (list->count >= LIST_MAX) {
+    if (list->count >= LIST_MAX || ((msgpack_sbuffer *) list->pk->data)->size > LIST_BYTES_MAX) {
         list->not_shown++;
         return 0;
     }

@@ -71,7 +71,7 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 //  digits}): a reply payload {dead_letters: [{address, kind, command, id,
 //  crashes, last_crash, state, who, decided_at}], not_shown: count}, dead
 //  ones only unless all, that message's only with id; the first 2,000 in
-//  key order, not_shown counting those past them. *payload is the
+//  key order (fewer past 512 KiB), not_shown counting those past them. *payload is the
 //  caller's to free(). Returns 0, SHOAL_ETYPE with why (why_size bytes)
 //  when all is not a bool or id not an id, or an error.
 int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **payload, size_t *size,

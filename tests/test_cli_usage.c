@@ -168,6 +168,13 @@ static void test_help_and_version (void **state)
         assert_string_equal (direct, out);
         assert_string_equal (err, "");
     }
+    //  Output that cannot be written fails, said (every command exited 0
+    //  but events: `top --once --json >/dev/full`, `dead-letters --json`).
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" version >/dev/full"), 1);
+    assert_string_equal (err, "shoal: cannot write its output: No space left on device\n");
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" dead-letters --help >/dev/full"), 1);
+    assert_string_equal (err,
+                         "shoal dead-letters: cannot write its output: No space left on device\n");
 }
 
 //  --------------------------------------------------------------------------

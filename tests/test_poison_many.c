@@ -5,7 +5,8 @@
     files), as a module that crashed on many messages would leave them.
     The node lists its first 2,000 and says how many more it holds (it
     said nothing: the list just ended), and `drop` finds one past them
-    (it answered not_found: the tool looked for it in the list).
+    (it answered not_found: the tool looked for it in the list). 2,000
+    records of the longest fields are listed in part, not refused whole.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,8 @@
 
 #include "journal_dead.h"
 #include "proc.h"
+
+#include <msgpack.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -162,6 +165,76 @@ static void test_more_than_listed (void **state)
     s_json_list (p, "2000 100\n");
 }
 
+//  A dead-letter record as runtime/deadletter.c writes one: [1, kind,
+//  name, crashes, last_crash, state, who, decided_at, frame], with the
+//  longest name and who, packed into *buffer (the caller destroys it).
+static void s_long_record (msgpack_sbuffer *buffer)
+{
+    char name[SHOAL_NAME_MAX + 1], who[64];
+    memset (name, 'N', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    memset (who, 'w', sizeof who - 1);
+    who[sizeof who - 1] = 0;
+    msgpack_sbuffer_init (buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 9);
+    msgpack_pack_int (&pk, 1);
+    msgpack_pack_int (&pk, 1); //  a command
+    msgpack_pack_str_with_body (&pk, name, strlen (name));
+    msgpack_pack_int (&pk, 3);
+    msgpack_pack_int64 (&pk, 1700000000000);
+    msgpack_pack_str_with_body (&pk, "dead", 4);
+    msgpack_pack_str_with_body (&pk, who, strlen (who));
+    msgpack_pack_int64 (&pk, 1700000000000);
+    msgpack_pack_bin_with_body (&pk, "", 0);
+}
+
+//  2,000 dead letters of the longest address, name and who: the list
+//  stops short of a reply's limit and counts the rest (the reply of 2,000
+//  did not fit, and the node answered none).
+static void test_long_entries_fit (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE_ARGS); //  a store of its own
+    proc_node_signal (p, SIGTERM);
+    char data[128], address[SHOAL_ADDRESS_MAX + 1];
+    snprintf (data, sizeof data, "%s/data", p->dir);
+    memset (address, 'a', SHOAL_TYPE_MAX);
+    address[SHOAL_TYPE_MAX] = '/';
+    memset (address + SHOAL_TYPE_MAX + 1, 'x', SHOAL_ID_MAX);
+    address[SHOAL_TYPE_MAX + 1 + SHOAL_ID_MAX] = 0;
+    int code;
+    char *error = NULL;
+    journal_t *journal = journal_open (data, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("%s: %s", data, error);
+    msgpack_sbuffer record;
+    s_long_record (&record);
+    for (int i = 0; i < 2000; i++) {
+        uint8_t id[JOURNAL_ID_SIZE] = {0};
+        id[0] = (uint8_t) (i >> 8);
+        id[1] = (uint8_t) i;
+        assert_int_equal (
+            journal_dead_put (journal, address, id, (const uint8_t *) record.data, record.size), 0);
+    }
+    msgpack_sbuffer_destroy (&record);
+    journal_destroy (&journal);
+    proc_node_start (p, NODE_ARGS);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json >$DIR/list.json"), 0);
+    assert_int_equal (proc_run (p, out, err,
+                                "python3 -c 'import json, sys; d = json.load (open (sys.argv[1])); "
+                                "n = len (d[\"dead_letters\"]); print (n > 500 and n < 2000, "
+                                "n + d[\"not_shown\"])' $DIR/list.json"),
+                      0);
+    assert_string_equal (out, "True 2000\n");
+    //  The text says how many it lists.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E >/dev/null"), 0);
+    proc_assert_has (err, "shoal dead-letters: the node lists its first ");
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -171,6 +244,7 @@ int main (void)
     signal (SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_more_than_listed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_long_entries_fit, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

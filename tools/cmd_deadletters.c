@@ -70,8 +70,9 @@ static void s_help (FILE *out)
              "an ID the nodes that answered do not list, while one did not answer, is no\n"
              "answer (its list may hold it). --json's list names such nodes in nodes_down,\n"
              "and those that refused this client's key in nodes_refused.\n\n"
-             "A node lists its first 2000; past them, a line on stderr (--json: not_shown)\n"
-             "says how many more it holds, and retry and drop find any of them.\n\n"
+             "A node lists its first 2000 (fewer if long); past them, a line on stderr\n"
+             "(--json: not_shown) says how many more it holds, and retry and drop find any\n"
+             "of them.\n\n"
              "Where: --endpoint E (one node), --cluster FILE (every node of it), then\n"
              "$SHOAL_ENDPOINT, $SHOAL_CLUSTER, " CLIENT_DEFAULT_ENDPOINT ".\n\n" JSON_FAILURE_HELP
              "Examples:\n"
@@ -280,19 +281,20 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
             continue;
         listed++;
         int64_t more = 0;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const msgpack_object *list = s_entries (&unpacked, &targets[i]);
         if (map_int (targets[i].reply.data, targets[i].reply.size, "not_shown", &more) == 0 &&
             more > 0) {
             not_shown += more;
             if (!opts->json)
                 fprintf (stderr,
-                         "shoal dead-letters: %s%s lists its first 2000; %lld more are not "
-                         "shown (retry and drop take any of them by its id)\n",
+                         "shoal dead-letters: %s%s lists its first %u; %lld more are not shown "
+                         "(retry and drop take any of them by its id)\n",
                          targets[i].name[0] ? "node " : "the node",
-                         targets[i].name[0] ? targets[i].name : "", (long long) more);
+                         targets[i].name[0] ? targets[i].name : "", list ? list->via.array.size : 0,
+                         (long long) more);
         }
-        msgpack_unpacked unpacked;
-        msgpack_unpacked_init (&unpacked);
-        const msgpack_object *list = s_entries (&unpacked, &targets[i]);
         for (uint32_t k = 0; list && k < list->via.array.size; k++) {
             if (list->via.array.ptr[k].type != MSGPACK_OBJECT_MAP)
                 continue;

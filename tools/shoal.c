@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "client_window.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,7 +71,7 @@ static bool s_is (const char *arg, const char *a, const char *b, const char *c)
     return strcmp (arg, a) == 0 || strcmp (arg, b) == 0 || strcmp (arg, c) == 0;
 }
 
-int main (int argc, char **argv)
+static int s_main (int argc, char **argv)
 {
     if (argc < 2) {
         s_usage (stderr);
@@ -124,4 +125,18 @@ int main (int argc, char **argv)
     snprintf (prefix, sizeof prefix, "shoal %s", command->name);
     driver_command = prefix;
     return command->run (argc - 1, argv + 1);
+}
+
+//  Output a command could not write (a full disk: `shoal top --once --json
+//  >/dev/full` exited 0) is a failure, said on stderr; a reader gone (`|
+//  head -1`) is not.
+int main (int argc, char **argv)
+{
+    int rc = s_main (argc, argv);
+    if ((fflush (stdout) != 0 || ferror (stdout)) && errno != EPIPE) {
+        fprintf (stderr, "%s: cannot write its output: %s\n",
+                 driver_command ? driver_command : "shoal", strerror (errno));
+        return rc ? rc : 1;
+    }
+    return rc;
 }
