@@ -99,6 +99,19 @@ size_t utf8_scrub (char *text, size_t len)
     return len;
 }
 
+char *utf8_plain (char *text, bool lines)
+{
+    assert (text);
+    for (uint8_t *s = (uint8_t *) text; *s; s++)
+        if ((*s < 0x20 && !(lines && *s == '\n')) || *s == 0x7f)
+            *s = '?';
+        else if (*s == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+            s[0] = s[1] = '?';
+            s++;
+        }
+    return text;
+}
+
 char *utf8_quote (char *out, size_t size, const char *text, size_t len, char quote)
 {
     assert (out && size >= UTF8_QUOTE_MIN && (text || len == 0));

@@ -8,6 +8,7 @@
 #ifndef SHOAL_UTF8_H_INCLUDED
 #define SHOAL_UTF8_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,12 @@ size_t utf8_valid_prefix (const char *text, size_t len);
 //  new end: text must hold len + 1 bytes. Returns the new length (len, or
 //  1 to 3 less). Can't fail.
 size_t utf8_scrub (char *text, size_t len);
+
+//  Makes text (NUL-terminated) safe to print on a terminal as it is: each
+//  control byte (below 0x20, and DEL) becomes '?', and each C1 control
+//  (U+0080 to U+009F, two bytes) "??", so that a string someone else wrote
+//  moves no cursor and sets no colour; newlines stay if lines. Returns text.
+char *utf8_plain (char *text, bool lines);
 
 #define UTF8_QUOTE_MIN 8 //  the least room utf8_quote takes
 

@@ -137,13 +137,39 @@ static void test_quote_one_line (void **state)
     }
 }
 
+//  utf8_plain: a string someone else wrote, printed on a terminal, moves
+//  no cursor: C0 controls, DEL and C1 controls become '?', newlines stay
+//  only for a whole text, printable UTF-8 is kept.
+static void test_plain (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *text, *plain;
+        bool lines;
+    } cases[] = {
+        {"ab\x1b[2Jc", "ab?[2Jc", false},
+        {"a\nb\r\x7f", "a?b??", false},
+        {"a\nb\r", "a\nb?", true},
+        {"p\xc2\x9b"
+         "1m",
+         "p??1m", false}, //  CSI as one C1 character
+        {"\xc2\xa0\xc3\xa9\xe2\x96\x81", "\xc2\xa0\xc3\xa9\xe2\x96\x81", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[64];
+        snprintf (text, sizeof text, "%s", cases[i].text);
+        utf8_plain (text, cases[i].lines);
+        if (strcmp (text, cases[i].plain) != 0)
+            fail_msg ("case %zu: %s, expected %s", i, text, cases[i].plain);
+    }
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_one_line),
-        cmocka_unit_test (test_level),
-        cmocka_unit_test (test_name),
-        cmocka_unit_test (test_quote_one_line),
+        cmocka_unit_test (test_one_line), cmocka_unit_test (test_level),
+        cmocka_unit_test (test_name),     cmocka_unit_test (test_quote_one_line),
+        cmocka_unit_test (test_plain),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

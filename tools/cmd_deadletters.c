@@ -247,6 +247,14 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
         printf ("}");
         return;
     }
+    //  As text, a node's strings move no cursor (a who of an operator's
+    //  $USER could hold an escape sequence).
+    utf8_plain (address, false);
+    utf8_plain (kind, false);
+    utf8_plain (command, false);
+    utf8_plain (id, false);
+    utf8_plain (state, false);
+    utf8_plain (who, false);
     printf ("%-28s %-8s %-16s %s %7lld  %s", address, kind, command, id, (long long) crashes,
             last_text);
     if (opts->all)

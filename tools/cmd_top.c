@@ -15,6 +15,7 @@
 #include "options.h"
 #include "top_sample.h"
 #include "top_term.h"
+#include "utf8.h"
 #include "wire_int.h"
 
 #include <czmq.h>
@@ -496,11 +497,20 @@ int cmd_top (int argc, char **argv)
         if (left > 0)
             zclock_sleep ((int) left);
         top_sample (top, true, true);
+        char *text = NULL;
+        size_t size = 0;
+        FILE *memory = json ? NULL : open_memstream (&text, &size);
         if (json)
             top_print_json (top, stdout);
-        else
-            top_print_text (top, stdout);
+        else if (memory) { //  the nodes' strings move no cursor (store errors, addresses)
+            top_print_text (top, memory);
+            if (fclose (memory) == 0 && text)
+                fputs (utf8_plain (text, true), stdout);
+            free (text);
+        } else
+            fprintf (stderr, "shoal top: out of memory\n");
         rc = top_up_count (top) == top_node_count (top) ? 0 : EXIT_NO_ANSWER;
+        rc = json || memory ? rc : 1;
     } else {
         screen_t screen = {.top = top, .interval_ms = interval_ms, .sort = SORT_NAME};
         rc = s_run_screen (&screen);
