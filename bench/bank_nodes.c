@@ -124,9 +124,9 @@ bool bank_nodes_gone (run_t *run)
                       strsignal (WTERMSIG (status)));
         else
             snprintf (how, sizeof how, "exited with status %d", WEXITSTATUS (status));
-        fprintf (stderr, "%s%s: the %s (pid %d) %s during the run, not by the bench%s%s\n",
+        fprintf (stderr, "%s%s: the %s (pid %d) %s during the run, not by %s%s%s\n",
                  isatty (STDERR_FILENO) ? "\n" : "", driver_command, label, (int) node->pid, how,
-                 run->options->log ? "; its log: " : "",
+                 driver_command, run->options->log ? "; its log: " : "",
                  run->options->log ? run->options->log : "");
         node->pid = 0;
         return true;
@@ -150,7 +150,8 @@ int bank_nodes_kill (run_t *run, size_t done, size_t total)
                  isatty (STDERR_FILENO) ? "\n" : "", label, run->result->kills, o->kills, done,
                  total);
     if (s_restart (run, victim) != 0) {
-        fprintf (stderr, "%s: the %s did not come back after a kill\n", driver_command, label);
+        if (!bench_interrupted ()) //  Ctrl-C cut the restart short: said as such
+            fprintf (stderr, "%s: the %s did not come back after a kill\n", driver_command, label);
         return 1;
     }
     return 0;

@@ -552,7 +552,7 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
     int wrong = 0;
     if (data_init (&args, request->payload, request->payload_size) == 0) {
         wrong = queryargs_bool (&args, "all", &all, why, why_size);
-        int rc = wrong ? 0 : shoal_data_str (&args, "id", id, sizeof id);
+        int rc = wrong ? SHOAL_ENOTFOUND : shoal_data_str (&args, "id", id, sizeof id);
         if (rc != 0 && rc != SHOAL_ENOTFOUND)
             id[0] = '?'; //  not a string, or too long
         uint8_t binary[ENVELOPE_ID_SIZE];

@@ -7,6 +7,10 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+
+//  Placements longer than this in all are not said whole in a refusal.
+#define PLACEMENT_SAID_MAX 400
 
 typedef struct {
     journal_t *journal;
@@ -100,6 +104,54 @@ static char *s_placement (const cluster_t *cluster)
     return text;
 }
 
+//  Where stored ("n1=0,2-4;n2=1,5-7") and the map place shards otherwise:
+//  the lowest such shard into *first, the node stored gives it into was
+//  ("" for none) and the map's into now; returns how many differ (a shard
+//  stored names twice, or past the map's count, counts as differing).
+static uint32_t s_moved (const char *stored, const cluster_t *cluster, uint32_t *first, char *was,
+                         size_t was_size, char *now, size_t now_size)
+{
+    uint32_t shards = cluster_shards (cluster), moved = 0;
+    const char **owner = calloc (shards ? shards : 1, sizeof (char *));
+    char *copy = strdup (stored);
+    if (!owner || !copy) {
+        free (owner);
+        free (copy);
+        return 0;
+    }
+    char *node_save = NULL;
+    for (char *node = strtok_r (copy, ";", &node_save); node;
+         node = strtok_r (NULL, ";", &node_save)) {
+        char *ranges = strchr (node, '=');
+        if (!ranges)
+            continue;
+        *ranges++ = 0;
+        char *range_save = NULL;
+        for (char *range = strtok_r (ranges, ",", &range_save); range;
+             range = strtok_r (NULL, ",", &range_save)) {
+            unsigned long low = strtoul (range, NULL, 10), high = low;
+            if (strchr (range, '-'))
+                high = strtoul (strchr (range, '-') + 1, NULL, 10);
+            for (unsigned long shard = low; shard <= high && shard < shards; shard++)
+                owner[shard] = owner[shard] ? "" : node; //  twice: "", differs
+        }
+    }
+    for (uint32_t shard = 0; shard < shards; shard++) {
+        int mapped = cluster_owner (cluster, shard);
+        const char *map_name = mapped >= 0 ? cluster_node_name (cluster, mapped) : "";
+        if (owner[shard] && streq (owner[shard], map_name))
+            continue;
+        if (moved++ == 0) {
+            *first = shard;
+            snprintf (was, was_size, "%s", owner[shard] ? owner[shard] : "");
+            snprintf (now, now_size, "%s", map_name);
+        }
+    }
+    free (owner);
+    free (copy);
+    return moved;
+}
+
 //  The first shard the store holds records of that the map gives another
 //  node (a store that kept no placement yet: one made before it, which
 //  may have been served under another map), SHOAL_ENOTFOUND for none.
@@ -163,15 +215,33 @@ static int s_check_placement (const node_owner_t *o, char **placement, char **er
             rc = 0;
         }
     } else if (rc == 0 && !streq (stored, mine)) {
+        //  The first shard that moved, and the whole placements only when
+        //  they are short: a map of 65,536 shards could make them pages.
+        uint32_t first = 0;
+        char was[CLUSTER_NAME_MAX + 1] = "", now[CLUSTER_NAME_MAX + 1] = "";
+        uint32_t moved = s_moved (stored, o->cluster, &first, was, sizeof was, now, sizeof now);
+        bool whole = strlen (stored) + strlen (mine) <= PLACEMENT_SAID_MAX;
+        char *which =
+            moved ? zsys_sprintf ("shard %" PRIu32 " was node %s's and is node %s's; %" PRIu32
+                                  " shard%s differ%s in all",
+                                  first, was[0] ? was : "(none)", now[0] ? now : "(none)", moved,
+                                  moved == 1 ? "" : "s", moved == 1 ? "s" : "")
+                  : zsys_sprintf ("the placements differ");
+        char *placed =
+            whole ? zsys_sprintf ("so: %s; %s (epoch %" PRId64 ") places them so: %s", stored,
+                                  o->options->cluster_file, cluster_epoch (o->cluster), mine)
+                  : zsys_sprintf ("otherwise than %s (epoch %" PRId64 ") does",
+                                  o->options->cluster_file, cluster_epoch (o->cluster));
         *error = zsys_sprintf (
-            "the store in %s was made under a map that placed the shards so: %s; %s (epoch "
-            "%" PRId64 ") places them so: %s. shoal moves no shard's records between nodes: a "
-            "shard taken from a node would leave its actors there, unserved, and one given to "
-            "another would be served without its records, so that a command that ran could run "
-            "again. Start every node with the shards its store was made with (the map of the "
-            "cluster's first start, or one `shoal cluster rekey` made from it); nothing was "
-            "changed",
-            o->data_dir, stored, o->options->cluster_file, cluster_epoch (o->cluster), mine);
+            "the store in %s was made under a map that placed the shards %s (%s). shoal moves "
+            "no shard's records between nodes: a shard taken from a node would leave its actors "
+            "there, unserved, and one given to another would be served without its records, so "
+            "that a command that ran could run again. Start every node with the shards its "
+            "store was made with (the map of the cluster's first start, or one `shoal cluster "
+            "rekey` made from it); nothing was changed",
+            o->data_dir, placed ? placed : "otherwise", which ? which : "");
+        free (placed);
+        free (which);
         rc = SHOAL_EINVAL;
     }
     free (stored);

@@ -328,14 +328,14 @@ static void test_node_gone (void **state)
         "  sleep 0.05\n"
         "done\n"
         "echo \"exit $(cat $DIR/g.rc)\"\n"
-        "grep 'not by the bench' $DIR/g.err\n"
+        "grep 'not by shoal bench' $DIR/g.err\n"
         "ls -A $DIR/tmp | sed 's/^/left: /'\n");
     if (rc != 0)
         fail_msg ("%s%s", out, err);
     print_message ("%s", out);
     assert_null (strstr (out, "exit 0"));
     proc_assert_has (out, "shoal bench: the node (pid ");
-    proc_assert_has (out, ") was killed by signal 9 (Killed) during the run, not by the bench");
+    proc_assert_has (out, ") was killed by signal 9 (Killed) during the run, not by shoal bench");
     if (strstr (out, "left: "))
         fail_msg ("the bench left its data behind: %s", out);
 }

@@ -204,6 +204,9 @@ static void test_messages_prefixed (void **state)
         {"node --config \"$DIR/missing.cfg\"", "shoal node: "},
         {"demo --kills 99", "shoal demo: "},
         {"demo --nope", "shoal demo: "},
+        //  Before, taken and ignored: a node alone is never frozen.
+        {"demo --freeze-ms 100", "shoal demo: --freeze-ms freezes one node of a cluster: give "
+                                 "--nodes 2 or more"},
         {"bench --durability sometimes", "shoal bench: "},
         {"bench --recovery 5", "shoal bench: "},
         {"bench --endpoint bogus", "shoal bench: --endpoint bogus is not an endpoint: expected"},
@@ -216,6 +219,7 @@ static void test_messages_prefixed (void **state)
         {"cluster up --bogus", "shoal cluster up: "},
         {"cluster up extra", "shoal cluster up: "},
         {"help nosuch", "shoal help: "},
+        {"version extra", "shoal version: takes no arguments"}, //  it was ignored
         //  Before, getopt's own "check: option '--data' requires an
         //  argument" and the whole usage; and " holds no shoal journal".
         {"check --data", "shoal check: "},
@@ -285,6 +289,11 @@ static void test_node_usage_errors (void **state)
         {"--endpoint tcp://127.0.0.1:0",
          "shoal node: --endpoint tcp://127.0.0.1:0 is not an endpoint: its port is not a number"},
         {"--endpoint tcp://127.0.0.1", "is not an endpoint: no port: expected tcp://HOST:PORT\n"},
+        //  A host name: refused before the store is made (exit 1 after).
+        {"--endpoint tcp://localhost:7799",
+         "shoal node: --endpoint tcp://localhost:7799: to listen on, tcp:// takes an IP address "
+         "or a network interface's name, not a host name (tcp://127.0.0.1:PORT for this machine "
+         "alone)\n"},
         {"--name n1 --endpoint \"ipc://$DIR/n1.ipc\"",
          "shoal node: --name needs --cluster: it says which node of the cluster file this is\n"},
         {"--cluster \"$DIR/c.cfg\"",

@@ -306,7 +306,7 @@ static void test_dead_letters_node_silent (void **state)
         fail_msg ("drop --json, n2 stopped: exit %d: %s", json, json_out);
     //  The list, and why it is short (ok false, as with one endpoint).
     const char *expected = "{\"dead_letters\":[],\"nodes_down\":[\"n2\"],\"nodes_refused\":[],"
-                           "\"ok\":false,\"code\":"
+                           "\"not_shown\":0,\"ok\":false,\"code\":"
                            "\"no_answer\",\"reason\":\"no answer from node n2 within 500 ms";
     if (list != 3 || strncmp (listed, expected, strlen (expected)) != 0)
         fail_msg ("list --json, n2 stopped: exit %d: %s", list, listed);

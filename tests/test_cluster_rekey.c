@@ -486,9 +486,9 @@ static void s_move_shard (fixture_t *f, const char *address)
     zconfig_destroy (&root);
 }
 
-//  Deletes the placement a stopped node's store at data keeps, as a store
-//  made before it kept one.
-static void s_forget_placement (const char *data)
+//  Writes placement as the one a stopped node's store at data keeps, or
+//  deletes it (NULL), as a store made before it kept one.
+static void s_set_placement (const char *data, const char *placement)
 {
     leveldb_options_t *options = leveldb_options_create ();
     char *err = NULL;
@@ -500,7 +500,10 @@ static void s_forget_placement (const char *data)
     assert_true (len > 0);
     leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (write, 1);
-    leveldb_delete (db, write, (const char *) key, len, &err);
+    if (placement)
+        leveldb_put (db, write, (const char *) key, len, placement, strlen (placement), &err);
+    else
+        leveldb_delete (db, write, (const char *) key, len, &err);
     assert_null (err);
     leveldb_writeoptions_destroy (write);
     leveldb_close (db);
@@ -656,7 +659,7 @@ static void test_shard_taken_by_a_new_node (void **state)
     //  the account of the shard the map gives n3.
     char data[256];
     snprintf (data, sizeof data, "%s/c/n2/data", f->dir);
-    s_forget_placement (data);
+    s_set_placement (data, NULL);
     assert_false (s_try_start (f, 1));
     char needle[128];
     snprintf (needle, sizeof needle, "holds records of shard %u, which ",
@@ -665,6 +668,59 @@ static void test_shard_taken_by_a_new_node (void **state)
     s_wait_log (f, "n2.log", "gives node n3: it was served under a map that placed the shards");
     //  Under its own map it takes the placement again, and serves.
     s_back_and_served (f, 1, "0");
+}
+
+//  A refusal names the first shard placed otherwise and how many are
+//  (it gave the two placements whole: pages for a map of 65,536 shards),
+//  and gives the placements whole only when they are short.
+static void test_placement_refusal_names_the_shard (void **state)
+{
+    fixture_t *f = *state;
+    char placed[256];
+    s_open_and_stop (f, 0, false, placed, sizeof placed);
+    //  The even shards n1's, the odd ones n2's: short, said whole.
+    char stored[2048] = "n1=";
+    uint32_t shards = cluster_shards (f->cluster), first = UINT32_MAX, moved = 0;
+    for (int node = 0; node < 2; node++)
+        for (uint32_t shard = (uint32_t) node; shard < shards; shard += 2) {
+            size_t used = strlen (stored);
+            snprintf (stored + used, sizeof stored - used, "%s%u",
+                      stored[used - 1] == '=' ? "" : ",", shard);
+            if (node == 0 && shard + 2 >= shards)
+                strcat (stored, ";n2=");
+            if (strcmp (cluster_node_name (f->cluster, cluster_owner (f->cluster, shard)),
+                        node ? "n2" : "n1") != 0) {
+                first = shard < first ? shard : first;
+                moved++;
+            }
+        }
+    assert_true (moved > 1);
+    char data[256], said[256];
+    snprintf (data, sizeof data, "%s/c/n1/data", f->dir);
+    s_set_placement (data, stored);
+    assert_false (s_try_start (f, 0));
+    snprintf (said, sizeof said, "placed the shards so: %s; ", stored);
+    s_wait_log (f, "n1.log", said);
+    snprintf (said, sizeof said,
+              "(shard %u was node %s's and is node %s's; %u shards differ in all)", first,
+              first % 2 ? "n2" : "n1", first % 2 ? "n1" : "n2", moved);
+    s_wait_log (f, "n1.log", said);
+    //  With a node of shards past the map's (a map of more shards once):
+    //  too long to say whole, the same shard named.
+    size_t used = strlen (stored);
+    used += (size_t) snprintf (stored + used, sizeof stored - used, ";n9=%u", shards);
+    for (uint32_t shard = shards + 1; shard < shards + 200; shard++)
+        used += (size_t) snprintf (stored + used, sizeof stored - used, ",%u", shard);
+    assert_true (used > 400 && used < sizeof stored - 1);
+    s_set_placement (data, stored);
+    assert_int_equal (proc_sh (NULL, 0, "rm -f %s/n1.log", f->dir), 0);
+    assert_false (s_try_start (f, 0));
+    s_wait_log (f, "n1.log", "was made under a map that placed the shards otherwise than ");
+    s_wait_log (f, "n1.log", said);
+    assert_int_equal (proc_sh (NULL, 0, "test $(wc -c < %s/n1.log) -lt 4000", f->dir), 0);
+    //  Its own placement back: it serves.
+    s_set_placement (data, placed);
+    s_start (f, 0);
 }
 
 int main (void)
@@ -677,6 +733,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_previous_key_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shard_moved_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shard_taken_by_a_new_node, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_placement_refusal_names_the_shard, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -420,6 +420,12 @@ static void test_query_fields_typed (void **state)
                      "stalled must be true or false");
     s_query_refused (fx, ENVELOPE_QUERY, "node/dead-letters", "dead_letters", "all=x",
                      "all must be true or false");
+    //  The id a retry or drop asks for: 32 hex digits, a string.
+    static const char *not_ids[] = {"id=xyz", "id:=5", "id=0123456789abcdef0123456789abcdeg",
+                                    "id=0123456789abcdef0123456789abcdef0"};
+    for (size_t i = 0; i < sizeof not_ids / sizeof not_ids[0]; i++)
+        s_query_refused (fx, ENVELOPE_QUERY, "node/dead-letters", "dead_letters", not_ids[i],
+                         "id must be 32 hex digits, as shoal dead-letters shows it");
 
     //  $resolve with one more field, of another type than its own: force,
     //  and operator (it was taken as "unknown", and the record named no one).

@@ -363,7 +363,9 @@ int cmd_send (int argc, char **argv)
         name_ok = name[i] > 0x20 && name[i] < 0x7f;
     if (!name_ok) {
         char quoted[SHOAL_NAME_MAX + 64];
-        fprintf (stderr, "shoal send: %s is not a command name (1..%d printable bytes)\n",
+        fprintf (stderr,
+                 "shoal send: %s is not a command name (1..%d printable ASCII bytes, no "
+                 "space)\n",
                  utf8_quote (quoted, sizeof quoted, name, name_len, '\''), SHOAL_NAME_MAX);
         return EXIT_USAGE;
     }

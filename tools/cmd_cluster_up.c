@@ -234,10 +234,10 @@ static cluster_t *s_up_map (const char *dir, const char *path, long nodes, bool 
         fprintf (stderr, "shoal cluster up: using the cluster in %s\n", path);
         if (ipc || base_port) //  documented, but dropped without a word before
             fprintf (stderr,
-                     "shoal cluster up: %s%s%s make a new cluster only: the one in %s keeps "
+                     "shoal cluster up: %s%s%s only shape%s a new cluster: the one in %s keeps "
                      "its endpoints (another --dir for a new one)\n",
                      ipc ? "--ipc" : "", ipc && base_port ? " and " : "",
-                     base_port ? "--base-port" : "", path);
+                     base_port ? "--base-port" : "", ipc && base_port ? "" : "s", path);
     }
     char *error = NULL;
     cluster_t *cluster = cluster_load (path, &error);

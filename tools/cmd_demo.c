@@ -54,7 +54,8 @@ static void s_help (FILE *out)
              "  --nodes N         run a cluster of N nodes, 1 to %d (1: a cluster of one,\n"
              "                    with CURVE; default: one node alone)\n"
              "  --freeze-ms MS    SIGSTOP one random node for MS once mid-run, 0 for none\n"
-             "                    (default 3000 with --nodes 2 or more, else 0)\n"
+             "                    (default 3000 with --nodes 2 or more; a node alone is\n"
+             "                    never frozen)\n"
              "  --seed N          random seed (default: from the clock; printed)\n"
              "  --workers N       node workers (default: number of cores)\n"
              "  --data DIR        use DIR (kept) instead of a temporary directory (with\n"
@@ -167,6 +168,11 @@ int cmd_demo (int argc, char **argv)
         return first == OPTIONS_HELP ? 0 : EXIT_USAGE;
     if (first < argc) {
         fprintf (stderr, "shoal demo: unexpected argument '%s'\n", argv[first]);
+        return EXIT_USAGE;
+    }
+    if (freeze_ms > 0 && o.nodes < 2) {
+        fprintf (stderr, "shoal demo: --freeze-ms freezes one node of a cluster: give --nodes 2 "
+                         "or more\n");
         return EXIT_USAGE;
     }
     if (o.data_dir && !s_data_dir_fresh (o.data_dir))

@@ -78,6 +78,10 @@ static int s_main (int argc, char **argv)
         return 2;
     }
     if (s_is (argv[1], "--version", "-V", "version")) {
+        if (argc > 2) {
+            fprintf (stderr, "shoal version: takes no arguments (see shoal help version)\n");
+            return 2;
+        }
         printf ("shoal %s\n", SHOAL_VERSION_STRING);
         return 0;
     }
