@@ -165,6 +165,8 @@ static char *s_busy (const char *dir)
     return zsys_sprintf ("data directory %s is in use by another process (LevelDB lock held)", dir);
 }
 
+static bool s_open_elsewhere (const journal_t *self);
+
 //  Opens self->db in self->dir: a new store only if create (the caller
 //  checked the directory holds none), and never over an existing one.
 //  Returns 0, or a code with *message set (free with free()).
@@ -174,6 +176,26 @@ static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
     leveldb_options_set_error_if_exists (self->options, create);
     char *err = NULL;
     self->db = leveldb_open (self->options, self->dir, &err);
+    //  A full disk: the tables a compaction it cut short left behind hold
+    //  room that nothing reads, and LevelDB would remove them only once
+    //  open. Removed, the open is tried once more.
+    uint64_t freed = 0;
+    char names[256];
+    if (err && strstr (err, "No space left") && !create && !s_open_elsewhere (self) &&
+        journal_dead_tables_remove (self->dir, &freed, names, sizeof names) > 0) {
+        //  An open the full disk cuts short leaves the tables it wrote: each
+        //  retry removes them again, said once a minute.
+        uint64_t times;
+        if (log_due (&self->dead_said_at, &self->dead_unsaid, 60000, &times))
+            log_warn ("journal %s: the disk is full: removed %s (%" PRIu64 " KiB), tables that "
+                      "no version of the store names (left by a compaction or an open that the "
+                      "full disk cut short)%s",
+                      self->dir, names, freed >> 10,
+                      times > 1 ? "; such tables were removed again at each retry" : "");
+        leveldb_free (err);
+        err = NULL;
+        self->db = leveldb_open (self->options, self->dir, &err);
+    }
     if (!err)
         return 0;
     self->db = NULL;
@@ -230,6 +252,23 @@ static bool s_open_here (const char *dir)
     for (size_t i = 0; i < s_open_count && !found; i++)
         found =
             s_open_journals[i]->dir_dev == st.st_dev && s_open_journals[i]->dir_ino == st.st_ino;
+    pthread_mutex_unlock (&s_open_mutex);
+    return found;
+}
+
+//  True if another journal of this process has self's store open: its
+//  LevelDB's lock would go with any descriptor of LOCK this process closed
+//  (deadtables.c takes LOCK to remove what no version names).
+static bool s_open_elsewhere (const journal_t *self)
+{
+    struct stat st;
+    if (stat (self->dir, &st) != 0)
+        return true;
+    pthread_mutex_lock (&s_open_mutex);
+    bool found = false;
+    for (size_t i = 0; i < s_open_count && !found; i++)
+        found = s_open_journals[i] != self && s_open_journals[i]->dir_dev == st.st_dev &&
+                s_open_journals[i]->dir_ino == st.st_ino;
     pthread_mutex_unlock (&s_open_mutex);
     return found;
 }

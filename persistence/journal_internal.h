@@ -48,6 +48,8 @@ struct _journal_t {
     atomic_int_fast64_t retry_at;       //  no reopen before (monotonic ms)
     atomic_uint_fast64_t reopens;       //  reopens that succeeded
     atomic_int_fast64_t failed_at;      //  the last failed write or reopen (monotonic ms), 0 none
+    int64_t dead_said_at;               //  dead tables removed: said then (log_due), under handle
+    uint64_t dead_unsaid;               //  and removals since
     char cause[512];                    //  the last failure (under writing)
     leveldb_options_t *options;         //  open options, live as long as db
     leveldb_filterpolicy_t *filter;     //  bloom filter, owned
@@ -362,5 +364,12 @@ bool journal_marked_store (const char *dir);
 //  SHOAL_EVERSION an older shoal's or this one's without its metadata,
 //  SHOAL_EBUSY a process holds the store. layout.c.
 int journal_open_unmarked (const char *dir, char **message);
+
+//  deadtables.c: removes the table files of the store in dir (not open)
+//  that no version its MANIFEST builds names, below its next file number:
+//  what a compaction a full disk cut short left. Nothing if the MANIFEST
+//  does not read whole. Returns how many; *bytes freed, their names in
+//  names (names_size bytes, "..." past it).
+int journal_dead_tables_remove (const char *dir, uint64_t *bytes, char *names, size_t names_size);
 
 #endif
