@@ -30,6 +30,7 @@
 #define CLIENT_CLOSED_MIN 2            //  handshakes a node ended in a row, for client_wrong_key
 #define CLIENT_CLOSED_WITHIN_MS 1000   //  ... each within this of its connection
 #define CLIENT_HANDSHAKE_SURE_MS 25000 //  a plain client's ended handshake is a refusal till then
+#define PLAIN_LOOK_MS 100              //  a plain client's call looks at its link this often
 
 typedef struct {
     char name[CLUSTER_NAME_MAX + 1];         //  the node's
@@ -96,7 +97,8 @@ client_t *client_new (const char *endpoint)
     return self;
 }
 
-const char *client_no_answer_why (client_t *self)
+//  Reads a plain client's monitor events into its plain_* state.
+static void s_plain_events (client_t *self)
 {
     void *monitor = self->plain_monitor ? zsock_resolve (self->plain_monitor) : NULL;
     uint16_t id;
@@ -117,7 +119,20 @@ const char *client_no_answer_why (client_t *self)
             self->plain_lost = true;
         }
     }
-    if (!monitor)
+}
+
+//  True once what a plain client reached ended the handshake (a cluster's
+//  node: CURVE only), which no wait changes.
+static bool s_plain_refused (client_t *self)
+{
+    s_plain_events (self);
+    return self->plain_mismatch && !self->plain_handshaken;
+}
+
+const char *client_no_answer_why (client_t *self)
+{
+    s_plain_events (self);
+    if (!self->plain_monitor)
         return NULL;
     if (self->plain_handshaken)
         return "the node took the request and has not answered it yet: busy, or a turn running "
@@ -633,7 +648,16 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
             again = now + every_ms;
         }
         int64_t until = again < deadline ? again : deadline;
+        //  A plain client looks at its link every 100 ms: a node that ended
+        //  the handshake (CURVE only) never answers, and the call gives up
+        //  then, as at its deadline (it waited the whole timeout).
+        if (self->plain_monitor && until - now > PLAIN_LOOK_MS)
+            until = now + PLAIN_LOOK_MS;
         rc = client_recv (self, last ? 0 : (int) (until - now), reply);
+        if (rc == SHOAL_ETIMEOUT && !last && self->plain_monitor && s_plain_refused (self)) {
+            last = true;
+            continue;
+        }
         if (rc == SHOAL_ETIMEOUT && last) {
             if (keeping) { //  the last that came, though it settles nothing
                 *reply = kept;
