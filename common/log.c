@@ -12,7 +12,8 @@
 static atomic_int s_level = SHOAL_LOG_INFO;
 
 static const char *s_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-static char s_name[LOG_NAME_MAX + 1]; //  the node's, after the time ("" none)
+static char s_name[LOG_NAME_MAX + 1];    //  the node's, after the time ("" none)
+static char s_command[LOG_NAME_MAX + 1]; //  a tool's ("" none: a node's lines)
 
 void log_set_level (shoal_log_level_t level)
 {
@@ -89,10 +90,29 @@ void log_set_name (const char *name)
     s_one_line (s_name, sizeof s_name, name ? name : "");
 }
 
+void log_set_command (const char *command)
+{
+    s_one_line (s_command, sizeof s_command, command ? command : "");
+}
+
 void log_write (shoal_log_level_t level, const char *format, ...)
 {
     if (!log_enabled (level) || level > SHOAL_LOG_ERROR)
         return;
+    if (s_command[0]) {
+        char text[LOG_LINE_MAX], line[LOG_LINE_MAX];
+        va_list args;
+        va_start (args, format);
+        vsnprintf (text, sizeof text, format, args);
+        va_end (args);
+        s_one_line (line, sizeof line, text);
+        fprintf (stderr, "%s: %s%s\n", s_command,
+                 level == SHOAL_LOG_WARN    ? "warning: "
+                 : level == SHOAL_LOG_ERROR ? "error: "
+                                            : "",
+                 line);
+        return;
+    }
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
     struct tm tm;

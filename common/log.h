@@ -35,6 +35,12 @@
 //  control bytes escaped. Call it before any other thread logs.
 void log_set_name (const char *name);
 
+//  For a command-line tool (not a node): its lines read as its messages
+//  do, "COMMAND: warning: TEXT" ("error: " for an error, nothing for the
+//  rest), without the time. NULL: a node's lines again. Call it before any
+//  other thread logs.
+void log_set_command (const char *command);
+
 //  Sets the process-wide level: lines below it are not written.
 void log_set_level (shoal_log_level_t level);
 shoal_log_level_t log_level (void);

@@ -112,6 +112,25 @@ static void test_name (void **state)
     assert_string_equal (out + 24, " INFO said: alone\n");
 }
 
+//  A command-line tool's lines read as its messages do: "shoal get:
+//  warning: ..." (a log line with its time and "WARN" before), escaped
+//  as a line is; a node's again without it.
+static void test_command (void **state)
+{
+    (void) state;
+    char out[2048];
+    log_set_command ("shoal get");
+    s_logged (SHOAL_LOG_WARN, "key\nfile", out, sizeof out);
+    assert_string_equal (out, "shoal get: warning: said: key\\nfile\n");
+    s_logged (SHOAL_LOG_ERROR, "e", out, sizeof out);
+    assert_string_equal (out, "shoal get: error: said: e\n");
+    s_logged (SHOAL_LOG_INFO, "i", out, sizeof out);
+    assert_string_equal (out, "shoal get: said: i\n");
+    log_set_command (NULL);
+    s_logged (SHOAL_LOG_INFO, "node", out, sizeof out);
+    assert_string_equal (out + 24, " INFO said: node\n");
+}
+
 //  utf8_quote keeps a text one line for any reader: C0 and C1 controls,
 //  DEL and U+2028/U+2029 escaped (NEL and the separators came out raw,
 //  and a reply's reason printed on two lines), printable UTF-8 as it is.
@@ -167,9 +186,9 @@ static void test_plain (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_one_line), cmocka_unit_test (test_level),
-        cmocka_unit_test (test_name),     cmocka_unit_test (test_quote_one_line),
-        cmocka_unit_test (test_plain),
+        cmocka_unit_test (test_one_line),       cmocka_unit_test (test_level),
+        cmocka_unit_test (test_name),           cmocka_unit_test (test_command),
+        cmocka_unit_test (test_quote_one_line), cmocka_unit_test (test_plain),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

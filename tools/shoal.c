@@ -5,6 +5,7 @@
 */
 #include "commands.h"
 #include "client_window.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -128,6 +129,9 @@ static int s_main (int argc, char **argv)
     static char prefix[32];
     snprintf (prefix, sizeof prefix, "shoal %s", command->name);
     driver_command = prefix;
+    //  A node's lines are its log's; a tool's read as its messages do.
+    if (strcmp (command->name, "node") != 0)
+        log_set_command (prefix);
     return command->run (argc - 1, argv + 1);
 }
 
