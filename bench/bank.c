@@ -260,7 +260,7 @@ static int s_tick (void *arg, size_t done, size_t total)
     if (o->progress)
         progress_show (s_phase_labels[run->phase], done, total, false);
     if (bank_nodes_gone (run))
-        return 1;
+        return run->stopped = true;
     if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
         bank_nodes_thaw (run);
     //  Kills land in the transfers at their planned points, at least 250 ms
@@ -271,7 +271,7 @@ static int s_tick (void *arg, size_t done, size_t total)
                  zclock_mono () - run->last_start >= 250) ||
                 run->phase == PHASE_WAIT);
     if (due && bank_nodes_kill (run, done, total) != 0)
-        return 1;
+        return run->stopped = true;
     bool freeze =
         o->freeze_ms > 0 && run->result->freezes == 0 &&
         ((run->phase == PHASE_TRANSFER && done >= run->freeze_at) || run->phase == PHASE_WAIT);
@@ -311,7 +311,7 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
         return rc ? rc : SHOAL_ETIMEOUT;
     if (run->options->progress)
         progress_show (s_phase_labels[phase], count, count, false);
-    if (rc)
+    if (rc && !run->stopped) //  a node gone said its own line (it said "timed out" too)
         fprintf (stderr, "%s: %s did not finish: %s\n", driver_command, s_phase_labels[phase],
                  shoal_strerror (rc));
     return rc;

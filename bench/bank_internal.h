@@ -34,6 +34,7 @@ typedef struct {
     const char *cluster;                //  the cluster file (NULL: one node)
     int frozen;                         //  the node stopped with SIGSTOP, or -1
     int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
+    bool stopped;                       //  a tick stopped the phase, and said why
     size_t freeze_at;                   //  progress at which to freeze
     bank_watch_t *watch;                //  bank_totals beside the progress, or NULL
     phase_t phase;

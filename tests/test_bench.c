@@ -329,6 +329,7 @@ static void test_node_gone (void **state)
         "done\n"
         "echo \"exit $(cat $DIR/g.rc)\"\n"
         "grep 'not by shoal bench' $DIR/g.err\n"
+        "echo \"unfinished lines: $(grep -c 'did not finish' $DIR/g.err)\"\n"
         "ls -A $DIR/tmp | sed 's/^/left: /'\n");
     if (rc != 0)
         fail_msg ("%s%s", out, err);
@@ -336,6 +337,8 @@ static void test_node_gone (void **state)
     assert_null (strstr (out, "exit 0"));
     proc_assert_has (out, "shoal bench: the node (pid ");
     proc_assert_has (out, ") was killed by signal 9 (Killed) during the run, not by shoal bench");
+    //  Said once: not also as a phase that "did not finish: timed out".
+    proc_assert_has (out, "unfinished lines: 0\n");
     if (strstr (out, "left: "))
         fail_msg ("the bench left its data behind: %s", out);
 }
