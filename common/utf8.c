@@ -102,13 +102,16 @@ size_t utf8_scrub (char *text, size_t len)
 char *utf8_plain (char *text, bool lines)
 {
     assert (text);
-    for (uint8_t *s = (uint8_t *) text; *s; s++)
-        if ((*s < 0x20 && !(lines && *s == '\n')) || *s == 0x7f)
-            *s = '?';
-        else if (*s == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
-            s[0] = s[1] = '?';
-            s++;
-        }
+    uint8_t *s = (uint8_t *) text;
+    size_t len = strlen (text);
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] < 0x80 ? 1 : utf8_char (s + i, len - i);
+        if ((s[i] < 0x20 && !(lines && s[i] == '\n')) || s[i] == 0x7f || n == 0)
+            n = 1, s[i] = '?'; //  a control byte, or one that starts no character (a lone CSI)
+        else if (n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f)
+            s[i] = s[i + 1] = '?'; //  a C1 control
+        i += n;
+    }
     return text;
 }
 

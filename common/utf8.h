@@ -30,9 +30,11 @@ size_t utf8_valid_prefix (const char *text, size_t len);
 size_t utf8_scrub (char *text, size_t len);
 
 //  Makes text (NUL-terminated) safe to print on a terminal as it is: each
-//  control byte (below 0x20, and DEL) becomes '?', and each C1 control
-//  (U+0080 to U+009F, two bytes) "??", so that a string someone else wrote
-//  moves no cursor and sets no colour; newlines stay if lines. Returns text.
+//  control byte (below 0x20, and DEL) and each byte that starts no valid
+//  UTF-8 character (a lone 0x9b is an 8-bit terminal's CSI) becomes '?',
+//  and each C1 control (U+0080 to U+009F, two bytes) "??", so that a
+//  string someone else wrote moves no cursor and sets no colour; newlines
+//  stay if lines. Returns text.
 char *utf8_plain (char *text, bool lines);
 
 #define UTF8_QUOTE_MIN 8 //  the least room utf8_quote takes

@@ -365,11 +365,12 @@ bool journal_marked_store (const char *dir);
 //  SHOAL_EBUSY a process holds the store. layout.c.
 int journal_open_unmarked (const char *dir, char **message);
 
-//  deadtables.c: removes the table files of the store in dir (not open)
-//  that no version its MANIFEST builds names, below its next file number:
-//  what a compaction a full disk cut short left. Nothing if the MANIFEST
-//  does not read whole. Returns how many; *bytes freed, their names in
-//  names (names_size bytes, "..." past it).
+//  deadtables.c: removes the table files of the store in dir (not open:
+//  its LOCK is taken) that no version its MANIFEST builds names, whatever
+//  their number, and its empty logs: what a compaction or an open that a
+//  full disk cut short left. Nothing if the MANIFEST does not read whole
+//  or another process holds the store. Returns how many tables; *bytes
+//  freed, their names in names (names_size bytes, "..." past it).
 int journal_dead_tables_remove (const char *dir, uint64_t *bytes, char *names, size_t names_size);
 
 #endif

@@ -107,7 +107,8 @@ static char *s_placement (const cluster_t *cluster)
 //  Where stored ("n1=0,2-4;n2=1,5-7") and the map place shards otherwise:
 //  the lowest such shard into *first, the node stored gives it into was
 //  ("" for none) and the map's into now; returns how many differ (a shard
-//  stored names twice, or past the map's count, counts as differing).
+//  stored names twice counts as differing; one past the map's count is
+//  not counted: the placements differ all the same, said without it).
 static uint32_t s_moved (const char *stored, const cluster_t *cluster, uint32_t *first, char *was,
                          size_t was_size, char *now, size_t now_size)
 {

@@ -172,6 +172,9 @@ static void test_plain (void **state)
         {"p\xc2\x9b"
          "1m",
          "p??1m", false}, //  CSI as one C1 character
+        {"p\x9b"
+         "1m\xff",
+         "p?1m?", false}, //  a lone CSI byte, and a byte no UTF-8 has
         {"\xc2\xa0\xc3\xa9\xe2\x96\x81", "\xc2\xa0\xc3\xa9\xe2\x96\x81", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

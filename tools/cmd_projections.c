@@ -221,6 +221,10 @@ static void s_print_unanswered (const msgpack_object *entry, const proj_build_t 
         map_find_int (each, "waited_ms", &waited);
         if (waited < 1000)
             continue;
+        utf8_plain (id, false); //  a node's strings move no cursor
+        utf8_plain (to, false);
+        utf8_plain (command, false);
+        utf8_plain (code, false);
         printf ("  reaction %s: %s to %s, sent %lld time%s over %llds, %s%s\n    (shoal "
                 "projections%s%s forget %s@%lld %s ends it)\n",
                 id, command, to, (long long) sent, sent == 1 ? "" : "s",

@@ -8,8 +8,11 @@
 #include "log.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const command_t s_commands[] = {
     {"node", cmd_node, "run a node in the foreground"},
@@ -141,10 +144,17 @@ static int s_main (int argc, char **argv)
 int main (int argc, char **argv)
 {
     int rc = s_main (argc, argv);
-    if ((fflush (stdout) != 0 || ferror (stdout)) && errno != EPIPE) {
-        fprintf (stderr, "%s: cannot write its output: %s\n",
-                 driver_command ? driver_command : "shoal", strerror (errno));
-        return rc ? rc : 1;
-    }
-    return rc;
+    int flushed = fflush (stdout), cause = errno;
+    if (flushed == 0 && !ferror (stdout))
+        return rc;
+    //  An earlier write's error left no errno of its own: its reader gone
+    //  shows as POLLERR on a pipe's end.
+    struct pollfd out = {STDOUT_FILENO, 0, 0};
+    bool gone = flushed != 0 ? cause == EPIPE
+                             : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
+    if (gone)
+        return rc;
+    fprintf (stderr, "%s: cannot write its output%s%s\n", driver_command ? driver_command : "shoal",
+             flushed != 0 ? ": " : "", flushed != 0 ? strerror (cause) : "");
+    return rc ? rc : 1;
 }
