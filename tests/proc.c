@@ -404,3 +404,22 @@ void proc_kill_with (pid_t *pid, int sig)
         ;
     *pid = 0;
 }
+
+void proc_node_crash (proc_t *self, int times, int64_t ms, const char *command)
+{
+    int status, crashes = 0;
+    while (crashes < times) {
+        if (self->node) {
+            if (!proc_node_wait_exit (self, ms, &status)) {
+                char log[PROC_OUTPUT_MAX];
+                proc_read (self, "node.log", log);
+                fail_msg ("crash %d did not come within %lld ms: %s", crashes + 1, (long long) ms,
+                          log);
+            }
+        } else if (proc_node_try_start (self, &status, "%s", command))
+            continue; //  ready: it crashes soon after, as the poison comes again
+        if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGABRT)
+            fail_msg ("the node ended otherwise than by the module's abort (status %d)", status);
+        crashes++;
+    }
+}

@@ -72,6 +72,11 @@ bool proc_node_try_start (proc_t *self, int *status, const char *format, ...);
 bool proc_node_wait_exit (proc_t *self, int64_t ms, int *status);
 //  Sends sig to the node; with SIGTERM or SIGKILL waits for it too.
 void proc_node_signal (proc_t *self, int sig);
+//  Acts as a supervisor of a node that crashes on a poison (abort()):
+//  the running node crashed (or crashes now), and is restarted with
+//  command until it has died times times in all, each within ms of its
+//  start; fails the test if it ends otherwise than by SIGABRT.
+void proc_node_crash (proc_t *self, int times, int64_t ms, const char *command);
 
 //  The text of DIR/name (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read (proc_t *self, const char *name, char *buffer);

@@ -73,19 +73,7 @@ static void s_assert_crashed (int status)
 //  all.
 static void s_crash_three_times (proc_t *p, const char *command)
 {
-    int status, crashes = 0;
-    while (crashes < 3) {
-        if (p->node) {
-            if (!proc_node_wait_exit (p, EXIT_MS, &status)) {
-                char log[PROC_OUTPUT_MAX];
-                proc_read (p, "node.log", log);
-                fail_msg ("crash %d did not come within %d ms: %s", crashes + 1, EXIT_MS, log);
-            }
-        } else if (proc_node_try_start (p, &status, "%s", command))
-            continue; //  ready: it crashes soon after, as the poison comes again
-        s_assert_crashed (status);
-        crashes++;
-    }
+    proc_node_crash (p, 3, EXIT_MS, command);
 }
 
 //  The id of the dead letter of address in `shoal dead-letters --json`

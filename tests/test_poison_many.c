@@ -56,17 +56,7 @@ static void s_one_dead_letter (proc_t *p)
                        "$SHOAL send --endpoint $E --timeout 5000 counter/f Forward to=poison/p "
                        "name=Boom");
     assert_true (rc == 0 || rc == 3); //  the node may die before the reply leaves
-    int status, crashes = 0;
-    while (crashes < 3) {
-        if (p->node) {
-            if (!proc_node_wait_exit (p, EXIT_MS, &status))
-                fail_msg ("crash %d did not come within %d ms", crashes + 1, EXIT_MS);
-        } else if (proc_node_try_start (p, &status, "%s", CRASHING))
-            continue;
-        if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGABRT)
-            fail_msg ("the node ended otherwise than by the module's abort (status %d)", status);
-        crashes++;
-    }
+    proc_node_crash (p, 3, EXIT_MS, CRASHING);
     //  The next start counts the third crash: the record says dead.
     proc_node_start (p, NODE_ARGS);
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
