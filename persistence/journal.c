@@ -165,8 +165,6 @@ static char *s_busy (const char *dir)
     return zsys_sprintf ("data directory %s is in use by another process (LevelDB lock held)", dir);
 }
 
-static bool s_open_elsewhere (const journal_t *self);
-
 //  Opens self->db in self->dir: a new store only if create (the caller
 //  checked the directory holds none), and never over an existing one.
 //  Returns 0, or a code with *message set (free with free()).
@@ -181,7 +179,8 @@ static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
     //  open. Removed, the open is tried once more.
     uint64_t freed = 0;
     char names[256];
-    if (err && strstr (err, "No space left") && !create && !s_open_elsewhere (self) &&
+    if (err && strstr (err, "No space left") && !create &&
+        journal_open_other (self->dir, self) == 0 &&
         journal_dead_tables_remove (self->dir, &freed, names, sizeof names) > 0) {
         //  An open the full disk cuts short leaves the tables it wrote: each
         //  retry removes them again, said once a minute.
@@ -230,80 +229,6 @@ static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
     }
     leveldb_free (err);
     return rc;
-}
-
-//  The stores this process has open, by their directory's device and
-//  inode. A second open of one must not open its LOCK file: closing any
-//  descriptor of it releases every POSIX lock the process holds on it,
-//  LevelDB's write lock included (the copy that judges an unmarked store
-//  opens it).
-static pthread_mutex_t s_open_mutex = PTHREAD_MUTEX_INITIALIZER;
-static journal_t **s_open_journals;
-static size_t s_open_count;
-
-//  True if this process has the store in dir open.
-static bool s_open_here (const char *dir)
-{
-    struct stat st;
-    if (stat (dir, &st) != 0)
-        return false;
-    pthread_mutex_lock (&s_open_mutex);
-    bool found = false;
-    for (size_t i = 0; i < s_open_count && !found; i++)
-        found =
-            s_open_journals[i]->dir_dev == st.st_dev && s_open_journals[i]->dir_ino == st.st_ino;
-    pthread_mutex_unlock (&s_open_mutex);
-    return found;
-}
-
-//  True if another journal of this process has self's store open: its
-//  LevelDB's lock would go with any descriptor of LOCK this process closed
-//  (deadtables.c takes LOCK to remove what no version names).
-static bool s_open_elsewhere (const journal_t *self)
-{
-    struct stat st;
-    if (stat (self->dir, &st) != 0)
-        return true;
-    pthread_mutex_lock (&s_open_mutex);
-    bool found = false;
-    for (size_t i = 0; i < s_open_count && !found; i++)
-        found = s_open_journals[i] != self && s_open_journals[i]->dir_dev == st.st_dev &&
-                s_open_journals[i]->dir_ino == st.st_ino;
-    pthread_mutex_unlock (&s_open_mutex);
-    return found;
-}
-
-//  Counts self among the stores open (or not, out of memory: a second
-//  open of it then opens its LOCK, as before this list).
-static void s_open_add (journal_t *self)
-{
-    struct stat st;
-    if (stat (self->dir, &st) != 0)
-        return;
-    self->dir_dev = st.st_dev;
-    self->dir_ino = st.st_ino;
-    pthread_mutex_lock (&s_open_mutex);
-    journal_t **grown = realloc (s_open_journals, (s_open_count + 1) * sizeof (journal_t *));
-    if (grown) {
-        s_open_journals = grown;
-        s_open_journals[s_open_count++] = self;
-    }
-    pthread_mutex_unlock (&s_open_mutex);
-}
-
-static void s_open_remove (journal_t *self)
-{
-    pthread_mutex_lock (&s_open_mutex);
-    for (size_t i = 0; i < s_open_count; i++)
-        if (s_open_journals[i] == self) {
-            s_open_journals[i] = s_open_journals[--s_open_count];
-            break;
-        }
-    if (s_open_count == 0) {
-        free (s_open_journals);
-        s_open_journals = NULL;
-    }
-    pthread_mutex_unlock (&s_open_mutex);
 }
 
 //  Takes a node's journal's hold on its directory (an flock, for as long
@@ -362,7 +287,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     //  A store without shoal's mark file may be another program's: told
     //  from a copy, since LevelDB's open would rewrite its files.
     if (state.current && !journal_marked_store (dir)) {
-        if (s_open_here (dir)) {
+        if (journal_open_other (dir, NULL) == 1) {
             s_set_error (code, error, SHOAL_EBUSY, s_busy (dir));
             return NULL;
         }
@@ -448,8 +373,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
     if (rc == 0)
         rc = s_db_open (self, !state.current, false, &message);
     if (rc == 0)
-        s_open_add (self); //  its LOCK is held
-    if (rc == 0)           //  the store held: what a killed `shoal check` left goes
+        journal_open_add (self); //  its LOCK is held
+    if (rc == 0)                 //  the store held: what a killed `shoal check` left goes
         storecopy_remove_stale (dir);
     if (rc == 0 && state.current)
         rc = bounded ? journal_verify_recent (self, reach, &message)
@@ -509,7 +434,7 @@ void journal_destroy (journal_t **self_p)
     if (!self_p || !*self_p)
         return;
     journal_t *self = *self_p;
-    s_open_remove (self);
+    journal_open_remove (self);
     journal_sync_stop (self);
     journal_verify_stop (self);  //  its thread reads db
     journal_filters_stop (self); //  so does this one's

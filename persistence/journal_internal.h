@@ -365,6 +365,15 @@ bool journal_marked_store (const char *dir);
 //  SHOAL_EBUSY a process holds the store. layout.c.
 int journal_open_unmarked (const char *dir, char **message);
 
+//  openset.c: the stores this process has open. journal_open_other: 1 if
+//  a journal other than except (NULL: any) has the store in dir open, 0
+//  if none, -1 if dir cannot be looked at; journal_open_add counts self
+//  (its dir_dev and dir_ino set; not counted out of memory), and
+//  journal_open_remove forgets it.
+int journal_open_other (const char *dir, const journal_t *except);
+void journal_open_add (journal_t *self);
+void journal_open_remove (journal_t *self);
+
 //  deadtables.c: removes the table files of the store in dir (not open:
 //  its LOCK is taken) that no version its MANIFEST builds names, whatever
 //  their number, and its empty logs: what a compaction or an open that a

@@ -1,11 +1,13 @@
 /*  test_dead_tables.c - the files a full disk's open removes
-    (persistence/deadtables.c), against LevelDB's own view of a real store:
-    a store of many tables (often over several levels), made by compactions with
-    deletes among the puts (its MANIFEST a history of edits); LevelDB's "leveldb.sstables" lists the
-   tables its current version names. Planted tables no version names (below the next file number,
-   and past it) and an empty log are removed, and nothing else: every table LevelDB names stays, a
-   log with bytes stays, and the store opens with every key. While another process has the store
-   open, or when the MANIFEST does not read whole, nothing is.
+    (persistence/deadtables.c), against LevelDB's own view of a real
+    store: a store of many tables (often over several levels), made by
+    compactions with deletes among the puts (its MANIFEST a history of
+    edits); LevelDB's "leveldb.sstables" lists the tables its current
+    version names. Planted tables no version names (below the next file
+    number, and past it) and an empty log are removed, and nothing else:
+    every table LevelDB names stays, a log with bytes stays, and the store
+    opens with every key. While another process has the store open, or
+    when the MANIFEST does not read whole, nothing is.
 */
 #include "journal_internal.h"
 
