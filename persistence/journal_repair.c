@@ -254,9 +254,10 @@ static int s_lock (const char *dir, int *rc, char **error)
 //  journal_open of a private copy, which refuses another program's store
 //  with SHOAL_EINVAL (journal_open_layout). A copy too damaged to open is
 //  repaired as the store would be, then opened: whose its keys are is
-//  known only once they can be read. Returns 0 (shoal's, of any key
-//  layout, or its keys cannot tell), or a code with *error set:
-//  SHOAL_EINVAL not shoal's, else the copy could not be made or repaired.
+//  known only once they can be read. Returns 0 (shoal's, or its keys
+//  cannot tell), or a code with *error set: SHOAL_EINVAL not shoal's,
+//  SHOAL_EVERSION an older shoal's or one whose repaired copy lacks its
+//  metadata, else the copy could not be made or repaired.
 //  Takes and lets go of a read lock on the store's LOCK: call it before
 //  s_lock, whose write lock that read lock would conflict with.
 static int s_whose_store (const char *dir, char **error)
@@ -289,7 +290,11 @@ static int s_whose_store (const char *dir, char **error)
                                "read its keys, failed (%s); nothing was changed",
                                dir, message ? message : "out of memory");
         rc = SHOAL_EIO;
-    } else if (rc == SHOAL_EINVAL)
+    } else if (rc == SHOAL_EINVAL || rc == SHOAL_EVERSION)
+        //  Another program's, an older shoal's, or one that would come out
+        //  of the repair without its metadata (the table that held it
+        //  damaged): opened by no node after it either. It said "repaired"
+        //  (exit 1), rewrote the store, and check and node refused it.
         *error = zsys_sprintf ("refused: %s; nothing was changed",
                                message ? message : "it is not shoal's store");
     else

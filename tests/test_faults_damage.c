@@ -568,6 +568,51 @@ static void test_repair_refused (void **state)
     zdir_destroy (&made);
 }
 
+//  A store whose one table holds its metadata (the layout and the shard
+//  count), that table cut short: a repair would salvage the records it
+//  can read and leave a store no node opens (the metadata gone with the
+//  table). It is refused, saying why, before anything is changed (it
+//  said "repaired", exit 1, moved the table to lost/, and check and node
+//  then refused the store).
+static void test_repair_without_metadata_refused (void **state)
+{
+    fixture_t *f = *state;
+    faults_fill_store (f, 100, SIGTERM);
+    faults_start (f, "sync"); //  its log turned into a table (.ldb)
+    for (int i = 0; i < 20; i++) //  in the next log: records a repair keeps
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    char table[600];
+    s_newest (f, ".ldb", table, sizeof table);
+    struct stat st;
+    assert_int_equal (stat (table, &st), 0);
+    assert_int_equal (truncate (table, st.st_size / 3), 0);
+    char before[4096], after[4096], command[800];
+    snprintf (command, sizeof command, "cd '%s' && ls -l --time-style=+%%s | md5sum", f->data);
+    FILE *listing = popen (command, "r");
+    assert_non_null (listing);
+    assert_non_null (fgets (before, sizeof before, listing));
+    pclose (listing);
+    char *output = NULL;
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair of a store whose metadata's table is cut (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "but not its metadata"));
+    assert_non_null (strstr (output, "nothing was changed"));
+    assert_null (strstr (output, "repaired "));
+    free (output);
+    listing = popen (command, "r");
+    assert_non_null (listing);
+    assert_non_null (fgets (after, sizeof after, listing));
+    pclose (listing);
+    assert_string_equal (before, after);
+    char lost[640];
+    snprintf (lost, sizeof lost, "%s/lost", f->data);
+    assert_int_not_equal (access (lost, F_OK), 0);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +627,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_read_only_directory, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refused, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_stream_gap, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_repair_without_metadata_refused, faults_setup,
+                                         faults_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
