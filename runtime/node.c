@@ -275,8 +275,9 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
             shoal_node_destroy (&self);
             return NULL;
         }
-        char *refusal =
-            self->endpoint ? shoal_node_listen_refusal (self->endpoint, o->insecure) : NULL;
+        char *refusal = self->endpoint ? shoal_node_bind_problem (self->endpoint) : NULL;
+        if (!refusal && self->endpoint)
+            refusal = shoal_node_listen_refusal (self->endpoint, o->insecure);
         if (refusal) {
             *code = SHOAL_EINVAL;
             *error = refusal;

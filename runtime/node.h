@@ -60,6 +60,14 @@ typedef struct {
 //  Checked by shoal_node_new; `shoal node` checks it first, as a usage
 //  error.
 char *shoal_node_listen_refusal (const char *endpoint, bool insecure);
+
+//  Why a node cannot listen on endpoint at all: NULL when it can, else
+//  the problem (to free()): tcp:// to a host that is neither an IP
+//  address, a network interface's name nor '*' (a host name such as
+//  localhost: ZeroMQ binds interfaces, and said "No such device" once the
+//  store was made). Checked by shoal_node_new; `shoal node` checks it
+//  first, as a usage error.
+char *shoal_node_bind_problem (const char *endpoint);
 //  The same of the metrics' HOST:PORT (--metrics): NULL on loopback or
 //  insecure (or "off"); checked by shoal_node_start.
 char *shoal_node_metrics_refusal (const char *address, bool insecure);

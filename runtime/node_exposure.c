@@ -6,7 +6,9 @@
 #include "node.h"
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
+#include <net/if.h>
 #include <string.h>
 
 //  True if endpoint cannot be reached from another machine, nor by
@@ -37,6 +39,32 @@ char *shoal_node_listen_refusal (const char *endpoint, bool insecure)
                              ? "any user of this machine (an abstract socket has no file "
                                "permissions)"
                              : "another machine");
+}
+
+char *shoal_node_bind_problem (const char *endpoint)
+{
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return NULL;
+    const char *host = endpoint + 6, *colon = strrchr (host, ':');
+    size_t len = colon ? (size_t) (colon - host) : strlen (host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    char name[128];
+    bool bindable = len == 0;
+    if (len > 0 && len < sizeof name) {
+        memcpy (name, host, len);
+        name[len] = 0;
+        uint8_t address[16];
+        bindable = streq (name, "*") || inet_pton (AF_INET, name, address) == 1 ||
+                   inet_pton (AF_INET6, name, address) == 1 || if_nametoindex (name) != 0;
+    }
+    return bindable ? NULL
+                    : zsys_sprintf ("--endpoint %s: to listen on, tcp:// takes an IP address or "
+                                    "a network interface's name, not a host name "
+                                    "(tcp://127.0.0.1:PORT for this machine alone)",
+                                    endpoint);
 }
 
 char *shoal_node_metrics_problem (const char *address)

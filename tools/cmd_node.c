@@ -14,9 +14,7 @@
 #include "review.h"
 #include "bank_projections.h"
 
-#include <arpa/inet.h>
 #include <czmq.h>
-#include <net/if.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -439,30 +437,6 @@ static int s_module_options (shoal_node_t *node, const char **paths, int module_
 //  Checks what the options say together, and the cluster file they name,
 //  before anything is opened: a usage error is said on stderr ("shoal
 //  node: ...") and returns EXIT_USAGE; else 0. A node alone beyond
-//  True unless endpoint is tcp:// to a host that is neither an IP address
-//  nor a network interface's name, '*' or none: ZeroMQ binds to no such
-//  host ("localhost": it failed with "No such device" once the store was
-//  made).
-static bool s_bindable_host (const char *endpoint)
-{
-    if (strncmp (endpoint, "tcp://", 6) != 0)
-        return true;
-    const char *host = endpoint + 6, *colon = strrchr (host, ':');
-    size_t len = colon ? (size_t) (colon - host) : strlen (host);
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
-        host++;
-        len -= 2;
-    }
-    char name[128];
-    if (len == 0 || len >= sizeof name)
-        return len == 0;
-    memcpy (name, host, len);
-    name[len] = 0;
-    uint8_t address[16];
-    return streq (name, "*") || inet_pton (AF_INET, name, address) == 1 ||
-           inet_pton (AF_INET6, name, address) == 1 || if_nametoindex (name) != 0;
-}
-
 //  loopback without --insecure is one, and --insecure with --cluster
 //  (which has CURVE: it was ignored). shoal_node_new checks the same for
 //  any caller of the library, but all it has is an error.
@@ -485,12 +459,10 @@ static int s_check_usage (const shoal_node_options_t *opts)
                  opts->endpoint);
         return EXIT_USAGE;
     }
-    if (opts->endpoint && !s_bindable_host (opts->endpoint)) {
-        fprintf (stderr,
-                 "shoal node: --endpoint %s: to listen on, tcp:// takes an IP address or a "
-                 "network interface's name, not a host name (tcp://127.0.0.1:PORT for this "
-                 "machine alone)\n",
-                 opts->endpoint);
+    char *unbindable = opts->endpoint ? shoal_node_bind_problem (opts->endpoint) : NULL;
+    if (unbindable) {
+        fprintf (stderr, "shoal node: %s\n", unbindable);
+        free (unbindable);
         return EXIT_USAGE;
     }
     if (!opts->cluster_file && opts->name) {
