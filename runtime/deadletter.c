@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define WHO_MAX 63
 #define RECORD_VERSION 1
@@ -495,7 +494,7 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 typedef struct {
     msgpack_packer *pk;
     bool all;
-    const char *id; //  32 hex digits: that message's records only; NULL: any
+    const uint8_t *id; //  that message's records only; NULL: any
     size_t count;
     size_t not_shown;
 } list_t;
@@ -517,13 +516,12 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
 {
     list_t *list = arg;
     record_t record;
-    if (s_decode (value, size, &record) != 0 || (!list->all && record.state != DEAD_DEAD))
+    if ((list->id && memcmp (id, list->id, ENVELOPE_ID_SIZE) != 0) ||
+        s_decode (value, size, &record) != 0 || (!list->all && record.state != DEAD_DEAD))
         return 0;
     static const char *kinds[] = {"?", "command", "reply", "timer", "query", "stalled"};
     char hex[2 * ENVELOPE_ID_SIZE + 1];
     s_hex (id, hex);
-    if (list->id && strcasecmp (hex, list->id) != 0)
-        return 0;
     if (list->count >= LIST_MAX || ((msgpack_sbuffer *) list->pk->data)->size > LIST_BYTES_MAX) {
         list->not_shown++;
         return 0;
@@ -548,6 +546,7 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
 {
     bool all = false;
     char id[2 * ENVELOPE_ID_SIZE + 2] = "";
+    uint8_t binary[ENVELOPE_ID_SIZE];
     shoal_data_t args;
     int wrong = 0;
     if (data_init (&args, request->payload, request->payload_size) == 0) {
@@ -555,7 +554,6 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
         int rc = wrong ? SHOAL_ENOTFOUND : shoal_data_str (&args, "id", id, sizeof id);
         if (rc != 0 && rc != SHOAL_ENOTFOUND)
             id[0] = '?'; //  not a string, or too long
-        uint8_t binary[ENVELOPE_ID_SIZE];
         if (rc != SHOAL_ENOTFOUND && !s_parse_hex (id, binary)) {
             snprintf (why, why_size, "id must be 32 hex digits, as shoal dead-letters shows it");
             wrong = SHOAL_ETYPE;
@@ -568,7 +566,7 @@ int deadletter_list (journal_t *journal, const envelope_t *request, uint8_t **pa
     msgpack_sbuffer_init (&entries);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &entries, msgpack_sbuffer_write);
-    list_t list = {&pk, all, id[0] ? id : NULL, 0, 0};
+    list_t list = {&pk, all, id[0] ? binary : NULL, 0, 0};
     int rc = journal_dead_scan (journal, s_list_entry, &list);
     if (rc == 0) {
         msgpack_sbuffer map;

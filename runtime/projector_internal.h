@@ -297,10 +297,6 @@ int64_t projector_created (projector_t *self, const build_t *build, uint64_t pos
 int projector_fix_sender (projector_t *self, const char *name);
 int projector_load_sender (projector_t *self, const char *name);
 int projector_adopt_reactions (projector_t *self, build_t *to, build_t *from);
-//  How long the oldest command build's reactions sent and await an answer
-//  for has waited since its first send (since the node's start), in ms;
-//  0 if none. O(awaited): for the projections list.
-int64_t projector_sends_oldest_ms (const build_t *build);
 //  The reactions of build sent and not answered, oldest first, at most max
 //  into out (borrowed); returns how many. For the projections list.
 size_t projector_unanswered (const build_t *build, const reaction_t **out, size_t max);

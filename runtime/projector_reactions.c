@@ -615,16 +615,6 @@ int projector_load_salt (projector_t *self)
     return rc;
 }
 
-int64_t projector_sends_oldest_ms (const build_t *build)
-{
-    int64_t now = zclock_mono (), oldest = 0;
-    for (reaction_t *reaction = zhashx_first (build->reactions); reaction;
-         reaction = zhashx_next (build->reactions))
-        if (reaction->first_at && now - reaction->first_at > oldest)
-            oldest = now - reaction->first_at;
-    return oldest;
-}
-
 static int s_first_sent (const void *a, const void *b)
 {
     int64_t x = (*(const reaction_t *const *) a)->first_at;

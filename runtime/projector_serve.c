@@ -106,14 +106,17 @@ static void s_pack_bool (msgpack_packer *pk, const char *key, bool value)
         msgpack_pack_false (pk);
 }
 
-//  "unanswered": the oldest of build's reactions sent and not answered,
-//  each {id, to, command, sent (times), waited_ms (since the first send),
-//  code (the last refusal that left it open, "" for none: no answer)}.
+//  "sends_oldest_ms", how long the oldest of build's reactions sent and
+//  not answered has waited since its first send (0: none), and
+//  "unanswered": the oldest of them, each {id, to, command, sent (times),
+//  waited_ms, code (the last refusal that left it open, "" for none: no
+//  answer)}.
 static void s_pack_unanswered (msgpack_packer *pk, const build_t *build)
 {
     const reaction_t *oldest[UNANSWERED_LISTED];
     size_t count = projector_unanswered (build, oldest, UNANSWERED_LISTED);
     int64_t now = zclock_mono ();
+    s_pack_uint (pk, "sends_oldest_ms", count ? (uint64_t) (now - oldest[0]->first_at) : 0);
     msgpack_pack_str_with_body (pk, "unanswered", 10);
     msgpack_pack_array (pk, (uint32_t) count);
     for (size_t i = 0; i < count; i++) {
@@ -184,7 +187,6 @@ static void s_list (projector_t *self, const uint8_t *route, size_t route_size,
         else
             msgpack_pack_nil (&pk);
         s_pack_uint (&pk, "sends", zhashx_size (build->reactions));
-        s_pack_uint (&pk, "sends_oldest_ms", (uint64_t) projector_sends_oldest_ms (build));
         s_pack_unanswered (&pk, build);
     }
     projector_answer (self, route, route_size, request, true, NULL, NULL,

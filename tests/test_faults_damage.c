@@ -568,6 +568,18 @@ static void test_repair_refused (void **state)
     zdir_destroy (&made);
 }
 
+//  A digest of the data directory's listing (names, sizes, times), into
+//  digest: another after a change to any file.
+static void s_listing_digest (fixture_t *f, char *digest, size_t size)
+{
+    char command[800];
+    snprintf (command, sizeof command, "cd '%s' && ls -l --time-style=+%%s | md5sum", f->data);
+    FILE *listing = popen (command, "r");
+    assert_non_null (listing);
+    assert_non_null (fgets (digest, (int) size, listing));
+    pclose (listing);
+}
+
 //  A store whose one table holds its metadata (the layout and the shard
 //  count), that table cut short: a repair would salvage the records it
 //  can read and leave a store no node opens (the metadata gone with the
@@ -578,7 +590,7 @@ static void test_repair_without_metadata_refused (void **state)
 {
     fixture_t *f = *state;
     faults_fill_store (f, 100, SIGTERM);
-    faults_start (f, "sync"); //  its log turned into a table (.ldb)
+    faults_start (f, "sync");    //  its log turned into a table (.ldb)
     for (int i = 0; i < 20; i++) //  in the next log: records a repair keeps
         faults_add_deposit (f);
     faults_pump (f, NULL);
@@ -589,12 +601,8 @@ static void test_repair_without_metadata_refused (void **state)
     struct stat st;
     assert_int_equal (stat (table, &st), 0);
     assert_int_equal (truncate (table, st.st_size / 3), 0);
-    char before[4096], after[4096], command[800];
-    snprintf (command, sizeof command, "cd '%s' && ls -l --time-style=+%%s | md5sum", f->data);
-    FILE *listing = popen (command, "r");
-    assert_non_null (listing);
-    assert_non_null (fgets (before, sizeof before, listing));
-    pclose (listing);
+    char before[64], after[64];
+    s_listing_digest (f, before, sizeof before);
     char *output = NULL;
     int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
     print_message ("repair of a store whose metadata's table is cut (exit %d): %s", code, output);
@@ -603,10 +611,7 @@ static void test_repair_without_metadata_refused (void **state)
     assert_non_null (strstr (output, "nothing was changed"));
     assert_null (strstr (output, "repaired "));
     free (output);
-    listing = popen (command, "r");
-    assert_non_null (listing);
-    assert_non_null (fgets (after, sizeof after, listing));
-    pclose (listing);
+    s_listing_digest (f, after, sizeof after);
     assert_string_equal (before, after);
     char lost[640];
     snprintf (lost, sizeof lost, "%s/lost", f->data);

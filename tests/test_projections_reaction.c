@@ -549,7 +549,7 @@ static void test_unanswered_forgotten (void **state)
         proc_run (p, out, err, "$SHOAL projections --endpoint $E");
         if (projections_count (out, "last refused handler_error") == 5 || proc_now_ms () > deadline)
             break;
-        usleep (50 * 1000);
+        usleep (50 * 1000); //  a poll between two asks, within the deadline
     }
     assert_int_equal (projections_count (out, "last refused handler_error"), 5);
     proc_assert_has (out, "  reaction ");
