@@ -128,14 +128,15 @@ static int s_call (const char *command, client_t *client, const client_options_t
     char owner[CLUSTER_NAME_MAX + SHOAL_ADDRESS_MAX + 80] = "";
     if (rc == SHOAL_ETIMEOUT && opts->cluster && !opts->endpoint && !opts->node)
         cmd_owner_note (opts->cluster, request->to, owner, sizeof owner);
+    char within[80];
+    cmd_within (client, timeout_ms, within, sizeof within);
     if (rc == SHOAL_ETIMEOUT && opts->retry)
         fprintf (stderr,
-                 "shoal %s: no answer from %s within %ld ms%s; the command may still take "
+                 "shoal %s: no answer from %s %s%s; the command may still take "
                  "effect. Retry safely with: %s\n",
-                 command, target, timeout_ms, owner, opts->retry);
+                 command, target, within, owner, opts->retry);
     else if (rc == SHOAL_ETIMEOUT)
-        fprintf (stderr, "shoal %s: no answer from %s within %ld ms%s\n", command, target,
-                 timeout_ms, owner);
+        fprintf (stderr, "shoal %s: no answer from %s %s%s\n", command, target, within, owner);
     else if (cmd_refused (command, client, rc, NULL))
         return EXIT_NO_ANSWER; //  nothing was sent: no retry to offer
     else if (rc == SHOAL_ENET && !opts->endpoint) {

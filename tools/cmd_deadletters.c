@@ -168,11 +168,11 @@ static int s_list (const dl_options_t *opts, target_t *targets, int count, bool 
         } else if (cmd_refused ("dead-letters", targets[i].client, rc, failure))
             targets[i].refused = true;
         else {
-            char why[512];
+            char why[512], within[80];
             cmd_silence_why (targets[i].client, false, why, sizeof why);
+            cmd_within (targets[i].client, opts->timeout_ms, within, sizeof within);
             cmd_fail (failure, "dead-letters", EXIT_NO_ANSWER, "no_answer",
-                      "no answer from %s%s within %ld ms%s%s", who, name, opts->timeout_ms,
-                      why[0] ? ": " : "", why);
+                      "no answer from %s%s %s%s%s", who, name, within, why[0] ? ": " : "", why);
         }
     }
     msgpack_sbuffer_destroy (&buffer);

@@ -578,12 +578,12 @@ int cmd_explain (int argc, char **argv)
         if (!refused && said_down) //  as resolve says it, --json too
             cmd_no_answer ("explain", address, NULL, down, reason, opts.json);
         else if (!refused) {
-            char why[512];
+            char why[512], within[80];
             cmd_silence_why (opts.endpoint ? client : NULL, false, why, sizeof why);
+            cmd_within (client, (long) opts.timeout_ms, within, sizeof within);
             cmd_fail (&failure, "explain", EXIT_NO_ANSWER, "no_answer",
-                      "no answer about %s%s%s within %ld ms: %s", address,
-                      own_node ? " from its node " : "", own_node ? own_node : "",
-                      (long) opts.timeout_ms, why[0] ? why : shoal_strerror (rc));
+                      "no answer about %s%s%s %s: %s", address, own_node ? " from its node " : "",
+                      own_node ? own_node : "", within, why[0] ? why : shoal_strerror (rc));
         }
         if (opts.json && failure.exit_code) //  a script reads stdout: the same
             cmd_failed_json (address, NULL, own_node, failure.code, failure.reason);

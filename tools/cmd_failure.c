@@ -63,6 +63,16 @@ void cmd_failure_print (const cmd_failure_t *failure)
     printf ("}\n");
 }
 
+const char *cmd_within (const client_t *client, long timeout_ms, char *text, size_t size)
+{
+    long waited = client ? client_gave_up_ms (client) : -1;
+    if (waited >= 0 && waited < timeout_ms)
+        snprintf (text, size, "(gave up after %ld ms of %ld)", waited, timeout_ms);
+    else
+        snprintf (text, size, "within %ld ms", timeout_ms);
+    return text;
+}
+
 const char *cmd_silence_why (client_t *client, bool cluster_ignored, char *why, size_t size)
 {
     const char *seen = client ? client_no_answer_why (client) : NULL;

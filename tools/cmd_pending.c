@@ -148,6 +148,8 @@ int cmd_pending (int argc, char **argv)
     cmd_failure_t failure = {0};
     const char *said = opts.json ? "pending" : NULL;
     char why[512] = ""; //  one endpoint's silence, as its link was seen
+    char within[80];
+    cmd_within (NULL, opts.timeout_ms, within, sizeof within);
     for (int i = 0; i < nodes && connected; i++) {
         const char *name = cluster ? cluster_node_name (cluster, i) : NULL;
         client_t *client = stuck_connect ("pending", &opts, name);
@@ -168,9 +170,10 @@ int cmd_pending (int argc, char **argv)
                           name ? name : opts.endpoint, reply.reason);
             else {
                 cmd_silence_why (name ? NULL : client, false, why, sizeof why);
+                cmd_within (name ? NULL : client, opts.timeout_ms, within, sizeof within);
                 cmd_fail (&failure, said, EXIT_NO_ANSWER, "no_answer",
-                          "node %s did not answer within %ld ms: %s", name ? name : opts.endpoint,
-                          opts.timeout_ms, why[0] ? why : "down?");
+                          "node %s did not answer %s: %s", name ? name : opts.endpoint, within,
+                          why[0] ? why : "down?");
             }
         }
         if (rc == 0)
@@ -220,9 +223,8 @@ int cmd_pending (int argc, char **argv)
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
         for (char *name = zlistx_first (down); name; name = zlistx_next (down))
-            printf ("node %s did not answer within %ld ms: %s (its pending commands are not "
-                    "listed)\n",
-                    name, opts.timeout_ms, why[0] ? why : "down?");
+            printf ("node %s did not answer %s: %s (its pending commands are not listed)\n", name,
+                    within, why[0] ? why : "down?");
         for (store_failing_t *entry = zlistx_first (failing); entry; entry = zlistx_next (failing))
             printf ("node %s: %s (what it could not write is not in its list, which may be "
                     "stale or incomplete)\n",

@@ -56,11 +56,11 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
     char owner[64] = "";
     if (rc && !cmd_refused (command, client, rc, &failure)) {
         stuck_owner (opts, address, owner, sizeof owner);
-        char why[512];
+        char why[512], within[80];
         cmd_silence_why (opts->endpoint ? client : NULL, false, why, sizeof why);
-        cmd_fail (&failure, command, EXIT_NO_ANSWER, "no_answer",
-                  "no answer about %s%s%s within %ld ms: %s", address,
-                  owner[0] ? " from its node " : "", owner, opts->timeout_ms,
+        cmd_within (client, opts->timeout_ms, within, sizeof within);
+        cmd_fail (&failure, command, EXIT_NO_ANSWER, "no_answer", "no answer about %s%s%s %s: %s",
+                  address, owner[0] ? " from its node " : "", owner, within,
                   why[0] ? why : shoal_strerror (rc));
         //  A node that is stopped or slow still has the request queued: a
         //  resolve may take effect once it goes on (a resend is harmless).

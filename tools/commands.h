@@ -113,6 +113,11 @@ void cmd_failure_print (const cmd_failure_t *failure);
 //  cluster_ignored, leave out --endpoint), into why (size bytes); "" when
 //  it cannot tell (a cluster's client). Returns why.
 const char *cmd_silence_why (client_t *client, bool cluster_ignored, char *why, size_t size);
+//  How long a call with no answer waited, for its message: "within
+//  TIMEOUT ms", or "(gave up after N ms of TIMEOUT)" when client's call
+//  ended early, its node having ended the handshake (client NULL: the
+//  former). Into text (size bytes); returns text.
+const char *cmd_within (const client_t *client, long timeout_ms, char *text, size_t size);
 
 //  If rc, what client_call or client_send over client returned, is
 //  SHOAL_EAUTH (every node client talks to refused its key: nothing was

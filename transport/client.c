@@ -59,6 +59,7 @@ struct _client_t {
     bool plain_mismatch;   //  ... or ended: what listens wants another mechanism (CURVE)
     bool plain_lost;       //  a connection that went through ended
     int64_t plain_since;   //  when the client was made (monotonic ms)
+    long gave_up_ms;       //  the last call's wait when a refused handshake ended it, or -1
 };
 
 const char *client_endpoint (const char *option)
@@ -79,6 +80,7 @@ client_t *client_new (const char *endpoint)
     client_t *self = calloc (1, sizeof (client_t));
     if (!self)
         return NULL;
+    self->gave_up_ms = -1;
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
         free (self);
@@ -147,6 +149,11 @@ const char *client_no_answer_why (client_t *self)
                "started, stopped, or another address)";
     return "a connection was taken there, and not answered: a node stopped (SIGSTOP), "
            "overloaded, or not a shoal node";
+}
+
+long client_gave_up_ms (const client_t *self)
+{
+    return self->gave_up_ms;
 }
 
 bool client_reached_nothing (const client_t *self)
@@ -381,7 +388,8 @@ client_t *client_new_cluster (const char *path, const char *node, char **error)
              s_monitor_start (self) != 0) {
         *error = strdup ("out of memory");
         client_destroy (&self);
-    }
+    } else
+        self->gave_up_ms = -1;
     free (why);
     if (self) {
         zsock_set_linger (self->dealer, 0);
@@ -614,7 +622,9 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
     //  One deadline for the link and the reply, not the send timeout: a
     //  call of 8000 ms waits for a node that is back after 3 s, one of
     //  300 ms gives up after 300 ms.
-    int64_t deadline = zclock_mono () + timeout_ms;
+    int64_t began = zclock_mono ();
+    int64_t deadline = began + timeout_ms;
+    self->gave_up_ms = -1;
     if (sends)
         *sends = 0;
     int rc = s_send (self, request, timeout_ms > 0 ? timeout_ms : 0, false);
@@ -655,6 +665,7 @@ int client_call_every (client_t *self, const envelope_t *request, int timeout_ms
             until = now + PLAIN_LOOK_MS;
         rc = client_recv (self, last ? 0 : (int) (until - now), reply);
         if (rc == SHOAL_ETIMEOUT && !last && self->plain_monitor && s_plain_refused (self)) {
+            self->gave_up_ms = (long) (zclock_mono () - began);
             last = true;
             continue;
         }
@@ -713,121 +724,4 @@ void client_request (envelope_t *request, envelope_kind_t kind, const uint8_t *i
     request->payload = payload;
     request->payload_size = size;
     request->created = zclock_time ();
-}
-
-void client_id_from_string (const char *text, uint8_t id[ENVELOPE_ID_SIZE])
-{
-    size_t len = strlen (text);
-    bool hex = len == 2 * ENVELOPE_ID_SIZE, zero = true;
-    for (size_t i = 0; hex && i < len; i++) {
-        hex = strchr ("0123456789abcdefABCDEF", text[i]) != NULL;
-        zero = zero && text[i] == '0';
-    }
-    hex = hex && !zero; //  16 zero bytes read as nil, which a node refuses: hashed
-    if (hex) {
-        for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++) {
-            char byte[3] = {text[2 * i], text[2 * i + 1], 0};
-            id[i] = (uint8_t) strtoul (byte, NULL, 16);
-        }
-        return;
-    }
-    zdigest_t *digest = zdigest_new ();
-    zdigest_update (digest, (const byte *) text, len);
-    memcpy (id, zdigest_data (digest), ENVELOPE_ID_SIZE);
-    zdigest_destroy (&digest);
-}
-
-void client_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char hex[2 * ENVELOPE_ID_SIZE + 1])
-{
-    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
-        sprintf (hex + 2 * i, "%02x", id[i]);
-}
-
-const msgpack_object *map_unpack (msgpack_unpacked *unpacked, const uint8_t *data, size_t size)
-{
-    size_t offset = 0;
-    if (envelope_check_msgpack (data, size) != 0 ||
-        msgpack_unpack_next (unpacked, (const char *) data, size, &offset) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        unpacked->data.type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    return &unpacked->data;
-}
-
-const msgpack_object *map_find (const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t key_len = strlen (key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == key_len &&
-            memcmp (kv->key.via.str.ptr, key, key_len) == 0)
-            return &kv->val;
-    }
-    return NULL;
-}
-
-int map_find_int (const msgpack_object *map, const char *key, int64_t *value)
-{
-    const msgpack_object *o = map_find (map, key);
-    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-        *value = (int64_t) o->via.u64;
-        return 0;
-    }
-    if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *value = o->via.i64;
-        return 0;
-    }
-    return SHOAL_ENOTFOUND;
-}
-
-int map_find_str (const msgpack_object *map, const char *key, char *buf, size_t buf_size)
-{
-    const msgpack_object *o = map_find (map, key);
-    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= buf_size)
-        return SHOAL_ENOTFOUND;
-    memcpy (buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = 0;
-    return 0;
-}
-
-int map_int (const uint8_t *data, size_t size, const char *key, int64_t *value)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    int rc = map_find_int (map_unpack (&unpacked, data, size), key, value);
-    msgpack_unpacked_destroy (&unpacked);
-    return rc;
-}
-
-int map_str (const uint8_t *data, size_t size, const char *key, char *buf, size_t buf_size)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    int rc = map_find_str (map_unpack (&unpacked, data, size), key, buf, buf_size);
-    msgpack_unpacked_destroy (&unpacked);
-    return rc;
-}
-
-int reply_state_int (const client_reply_t *reply, const char *key, int64_t *value)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *state =
-        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
-    int rc = map_find_int (state, key, value);
-    msgpack_unpacked_destroy (&unpacked);
-    return rc;
-}
-
-int reply_state_str (const client_reply_t *reply, const char *key, char *buf, size_t size)
-{
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *state =
-        map_find (map_unpack (&unpacked, reply->data, reply->size), "state");
-    int rc = map_find_str (state, key, buf, size);
-    msgpack_unpacked_destroy (&unpacked);
-    return rc;
 }

@@ -97,6 +97,9 @@ const char *client_no_answer_why (client_t *self);
 //  it sent can have reached a node. False for a cluster's client, or
 //  without a monitor.
 bool client_reached_nothing (const client_t *self);
+//  How long the last call waited when it ended before its timeout because
+//  the node ended the handshake (no wait would bring an answer), or -1.
+long client_gave_up_ms (const client_t *self);
 //  Receives one reply, waiting at most timeout_ms (not at all once
 //  zsys_interrupted is set: a reply already come, else SHOAL_ETIMEOUT).
 //  Returns 0, SHOAL_ETIMEOUT, or SHOAL_EFORMAT for a frame that does not
