@@ -29,6 +29,8 @@ int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
 {
     memset (msg, 0, sizeof (*msg));
     msg->envelope = envelope;
+    snprintf (msg->name, sizeof msg->name, "%s", envelope->name);
+    snprintf (msg->from, sizeof msg->from, "%s", envelope->from);
     s_id_hex (envelope->id, msg->id);
     const uint8_t *data = envelope->payload;
     size_t size = envelope->payload_size;
@@ -62,7 +64,7 @@ shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg)
 
 const char *shoal_msg_name (const shoal_msg_t *msg)
 {
-    return msg->envelope->name;
+    return msg->name;
 }
 
 const char *shoal_msg_id (const shoal_msg_t *msg)
@@ -77,7 +79,7 @@ int64_t shoal_msg_created (const shoal_msg_t *msg)
 
 const char *shoal_msg_from (const shoal_msg_t *msg)
 {
-    return msg->envelope->from;
+    return msg->from;
 }
 
 const shoal_data_t *shoal_msg_data (const shoal_msg_t *msg)
@@ -130,9 +132,11 @@ void ctx_close (shoal_ctx_t *ctx)
 
 void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t now)
 {
-    ctx->address = address;
-    const char *slash = strchr (address, '/');
-    ctx->id = slash ? slash + 1 : address;
+    snprintf (ctx->address, sizeof ctx->address, "%s", address);
+    ctx->lent = address;
+    const char *slash = strchr (ctx->address, '/');
+    ctx->id = slash ? slash + 1 : ctx->address;
+    ctx->undone = NULL;
     ctx->version = version;
     ctx->now = now;
     ctx->event_count = 0;
@@ -421,29 +425,49 @@ static int s_keep_state (shoal_ctx_t *ctx, const void *state, size_t size)
     return 0;
 }
 
-//  Puts back the state handle saw, if it wrote into it (through a cast):
-//  the write is undone and logged, at most once a second per worker.
-static void s_restore_state (shoal_ctx_t *ctx, const shoal_type_t *type, void *state)
+//  Says that handle wrote into what (kind: 0 its state, 1 its address, 2
+//  its message), at most once a second per worker and kind.
+static void s_undone (shoal_ctx_t *ctx, const shoal_type_t *type, int kind, const char *what)
 {
-    if (type->state_size == 0 || memcmp (ctx->before, state, type->state_size) == 0)
-        return;
-    memcpy (state, ctx->before, type->state_size);
-    static _Thread_local int64_t logged_at;
+    static _Thread_local int64_t logged_at[3];
+    ctx->undone = what;
     int64_t now = ctx->now;
-    if (logged_at && now - logged_at >= 0 && now - logged_at < 1000)
+    if (logged_at[kind] && now - logged_at[kind] >= 0 && now - logged_at[kind] < 1000)
         return;
-    logged_at = now;
-    log_warn ("%s: the %s handler wrote into its state, which only apply may change: the "
-              "write was undone",
-              ctx->address, type->name);
+    logged_at[kind] = now;
+    log_warn ("%s: the %s handler wrote into %s: the write was undone", ctx->address, type->name,
+              what);
+}
+
+//  Puts back what handle saw read-only, if it wrote into it (through a
+//  cast): the state, its address (and id), the message's name and sender.
+//  Each write is undone (the message's copies are the handler's only, and
+//  the runtime reads the envelope's), kept in ctx->undone, and logged.
+static void s_restore_lent (shoal_ctx_t *ctx, const shoal_type_t *type, void *state,
+                            const shoal_msg_t *msg)
+{
+    if (strcmp (ctx->address, ctx->lent) != 0) {
+        snprintf (ctx->address, sizeof ctx->address, "%s", ctx->lent);
+        s_undone (ctx, type, 1,
+                  "its address (shoal_ctx_address, shoal_ctx_id), which is read-only");
+    }
+    if (type->state_size && memcmp (ctx->before, state, type->state_size) != 0) {
+        memcpy (state, ctx->before, type->state_size);
+        s_undone (ctx, type, 0, "its state, which only apply may change");
+    }
+    if (strcmp (msg->name, msg->envelope->name) != 0 ||
+        strcmp (msg->from, msg->envelope->from) != 0)
+        s_undone (ctx, type, 2, "its message's name or sender, which are read-only");
 }
 
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg)
 {
     int rc = s_keep_state (ctx, state, type->state_size);
+    bool returned = false; //  rc is what handle returned
     if (rc == 0) {
         rc = type->handle (ctx, state, msg);
-        s_restore_state (ctx, type, state);
+        returned = true;
+        s_restore_lent (ctx, type, state, msg);
     }
     if (rc == 0 && !ctx->rejected && !ctx->error)
         ctx->error = s_recs_error (ctx);
@@ -452,10 +476,15 @@ int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoa
             int why = ctx->error ? ctx->error : rc;
             ctx->failed = true;
             snprintf (ctx->code, sizeof ctx->code, "handler_error");
-            snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s%s%s%s",
-                      type->name, msg->envelope->name, shoal_strerror (why),
-                      ctx->misuse ? " (" : "", ctx->misuse ? ctx->misuse : "",
-                      ctx->misuse ? ")" : "");
+            //  What the handler returned, said as its number too: a module's
+            //  -10 is no storage error of the node's.
+            char returned_text[32] = "";
+            if (returned && !ctx->error)
+                snprintf (returned_text, sizeof returned_text, "returned %d (", rc);
+            snprintf (ctx->reason, sizeof ctx->reason, "%s handler failed on %s: %s%s%s%s%s%s",
+                      type->name, msg->envelope->name, returned_text, shoal_strerror (why),
+                      returned_text[0] ? ")" : "", ctx->misuse ? " (" : "",
+                      ctx->misuse ? ctx->misuse : "", ctx->misuse ? ")" : "");
         }
         ctx->rejected = true;
         s_drop_staged (ctx);

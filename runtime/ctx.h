@@ -25,6 +25,8 @@
 
 struct _shoal_msg_t {
     const envelope_t *envelope;           //  borrowed for the turn
+    char name[SHOAL_NAME_MAX + 1];        //  the envelope's, the handler's copy
+    char from[SHOAL_ADDRESS_MAX + 1];     //  ... likewise
     char id[2 * ENVELOPE_ID_SIZE + 1];    //  the envelope's id in hex
     shoal_data_t data;                    //  payload, or a reply's data
     bool accepted;                        //  reply only
@@ -52,11 +54,12 @@ typedef struct {
 #define CTX_MAX_CANCELS 16 //  timer names one turn may cancel
 
 struct _shoal_ctx_t {
-    const char *address;                //  borrowed for the turn
-    const char *id;                     //  part of address after '/'
-    int64_t version;                    //  stream version before the turn
-    int64_t now;                        //  ms since epoch, fixed for the turn
-    ctx_event_t events[CTX_MAX_EVENTS]; //  emitted, in order
+    char address[SHOAL_ADDRESS_MAX + 1]; //  the handler's copy of the actor's
+    const char *lent;                    //  ... address, borrowed for the turn
+    const char *id;                      //  part of address after '/'
+    int64_t version;                     //  stream version before the turn
+    int64_t now;                         //  ms since epoch, fixed for the turn
+    ctx_event_t events[CTX_MAX_EVENTS];  //  emitted, in order
     size_t event_count;
     ctx_send_t sends[CTX_MAX_SENDS]; //  commands to send
     size_t send_count;
@@ -77,6 +80,7 @@ struct _shoal_ctx_t {
     char misuse_text[160];                //  ... or this, when it names what (a rec too big)
     uint8_t *before;                      //  the state before handle, to restore
     size_t before_size;                   //  bytes before holds
+    const char *undone;                   //  what handle wrote and had undone, or NULL
 };
 
 //  Parses msg from an envelope (borrowed until msg_close). Returns 0 or
@@ -101,7 +105,11 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
 //  state const; one that casts that away and writes into it anyway has its
 //  write undone (the state_size bytes are copied before and put back
 //  after, a shallow copy: memory the state points to is not restored), so
-//  that only apply changes the state.
+//  that only apply changes the state. Its address, and the message's name
+//  and sender, it sees as copies: a write into them changes nothing of
+//  the actor's or the message's (it once wrote an event into another
+//  actor's stream). Each such write is logged, and ctx->undone says what
+//  it was (the test kit fails the turn for it).
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
 //  shoal_ctx_reject for the runtime itself, which may answer the codes a
 //  handler may not (busy, unavailable: not run, ask again).

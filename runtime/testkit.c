@@ -664,7 +664,17 @@ int shoal_testkit_run (shoal_testkit_t *self)
         ctx_begin (&self->ctx, self->address, (int64_t) self->history.count, self->now);
         int result = ctx_run (&self->ctx, self->type, self->state, &msg);
         snprintf (self->why, sizeof self->why, "%s", self->ctx.reason);
-        if (result == CTX_ACCEPTED) {
+        if (self->ctx.undone) {
+            //  A node undoes the write and goes on, with a warning a test
+            //  would not see: here it fails the turn, which keeps nothing.
+            snprintf (self->why, sizeof self->why,
+                      "the %s handler wrote into %s (a node undoes it)", self->type->name,
+                      self->ctx.undone);
+            snprintf (self->last_code, sizeof self->last_code, "handler_error");
+            if (result != CTX_REJECTED) //  its events were applied
+                s_reload (self);
+            rc = SHOAL_EMODULE;
+        } else if (result == CTX_ACCEPTED) {
             self->accepted = true;
             rc = s_keep_turn (self);
             if (rc == 0)

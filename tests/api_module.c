@@ -9,6 +9,11 @@
       rejects (or, with accept=true, accepts with nothing emitted): the
       node must undo the write either way.
     - Whoami replies {id, created}: shoal_msg_id and shoal_msg_created.
+    - Alias writes into the string shoal_ctx_address gives (its last byte
+      flipped: note/b0 reads note/b1), then emits Added{by: 1}; Rename
+      writes into shoal_msg_name's and shoal_msg_from's, and accepts: the
+      node must keep both to the note and the message they were.
+    - Ret{code} returns code from the handler.
     - Remind{name, ms} sets timer name; when one fires: Rang{name}.
       Cancel{name} cancels this note's timers of that name.
     - Option replies {greeting}: the module option "greeting" ("" unset).
@@ -80,6 +85,22 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         if (accept)
             return 0;
         return shoal_ctx_reject (ctx, "scribbled", "wrote into its state, then refused");
+    }
+    if (strcmp (name, "Alias") == 0) {
+        char *address = (char *) shoal_ctx_address (ctx); //  what a handler must not do
+        address[strlen (address) - 1] ^= 1;
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
+        return 0;
+    }
+    if (strcmp (name, "Rename") == 0) {
+        ((char *) name)[0] = 'X'; //  nor this
+        ((char *) shoal_msg_from (msg))[0] = 'X';
+        return 0;
+    }
+    if (strcmp (name, "Ret") == 0) {
+        int64_t code = 0;
+        shoal_data_int (data, "code", &code);
+        return (int) code;
     }
     if (strcmp (name, "Whoami") == 0) {
         shoal_rec_str (shoal_ctx_reply (ctx), "id", shoal_msg_id (msg));

@@ -4,7 +4,9 @@
 
     1. handle sees its state read-only: a handler that casts the const
        away and writes into its state has the write undone, whether it
-       then rejects or accepts (the turn fixture, then across a get);
+       then rejects or accepts (the turn fixture, then across a get); its
+       address and its message's name and sender likewise, across a
+       restart; a handler's own return code is said as a number;
     2. a message's id and created time (shoal_msg_id, shoal_msg_created);
     3. a timer cancelled by name never fires, also across a restart;
     4. snapshots with a version: written and read back with it; one that
@@ -168,6 +170,49 @@ static void test_state_read_only_across_a_get (void **state)
     assert_has (out, "\"value\":5");
     proc_read (p, "node.log", log);
     assert_has (log, "note/s: the note handler wrote into its state");
+}
+
+//  What else a handler reads but may not write: its address (and id),
+//  and its message's name and sender. A handler that wrote into its
+//  address's string wrote its event over another note's acknowledged
+//  first event (note/b0's Alias over note/b1's Added), and one that wrote
+//  into the name had the command's inbox record stored under the new
+//  name (its retry refused as id_reused). Each now writes a copy only,
+//  and the node says so. And a handler's own return code is said as a
+//  number: its -10 read as the node's "storage error".
+static void test_lent_strings_read_only (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE);
+    s_send (p, out, 0, "note/b1", "Add", "by=5");
+    s_send (p, out, 0, "note/b0", "Alias", NULL);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E note/b1"), 0);
+    assert_has (out, "\"by\":5");
+    assert_int_equal (s_count (out, "\"seq\":"), 1);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E note/b0"), 0);
+    assert_has (out, "\"seq\":1,\"event\":\"Added\",\"data\":{\"by\":1}");
+    s_send (p, out, 0, "note/b0", "Get", NULL);
+    assert_has (out, "\"value\":1");
+    //  A retry of Rename is answered from its inbox record, as any retry.
+    for (int i = 0; i < 2; i++)
+        if (proc_run (p, out, err, "$SHOAL send --endpoint $E --id r7 note/b0 Rename") != 0)
+            fail_msg ("Rename, copy %d: %s %s", i + 1, out, err);
+    proc_read (p, "node.log", log);
+    assert_has (log, "note/b0: the note handler wrote into its address");
+    assert_has (log, "note/b0: the note handler wrote into its message's name or sender");
+    //  Across a restart too: what the store holds.
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, NODE);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E note/b1"), 0);
+    assert_int_equal (s_count (out, "\"seq\":"), 1);
+    assert_has (out, "\"by\":5");
+    s_send (p, out, 0, "note/b0", "Get", NULL);
+    assert_has (out, "\"value\":1");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E --id r7 note/b0 Rename"),
+                      0);
+    s_send (p, out, 1, "note/b0", "Ret", "code=-10");
+    assert_has (out, "note handler failed on Ret: returned -10 (storage error)");
 }
 
 //  --------------------------------------------------------------------------
@@ -667,6 +712,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_state_read_only),
         cmocka_unit_test_setup_teardown (test_state_read_only_across_a_get, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_lent_strings_read_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_msg_id_and_created, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timer_cancel_among_many, s_setup, s_teardown),

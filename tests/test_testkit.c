@@ -1,6 +1,7 @@
 /*  test_testkit.c - the test kit itself (runtime/testkit.c): that it
     catches what it promises to catch. An apply that disagrees with handle
-    fails the turn, and so does a snapshot that writes a wrong state, or
+    fails the turn, and so does a handler that writes into its state, its
+    address or its message, a snapshot that writes a wrong state, or
     one (or a view) too big for a node; a rejected turn keeps nothing;
    timers fire in due order at their due time, cancelled ones never; bad kits are refused,
    and a module a node refuses, with the node's reason.
@@ -25,6 +26,8 @@ typedef struct {
 
 //  Add{by}: Added{by}. Arm{ms, name}: a timer. Disarm{name}: cancels it.
 //  A timer: Ticked{name}. Lie: Added{by: 1}, which the buggy apply skips.
+//  Scribble writes into its state, Alias into its address, Rename into its
+//  message's name (each through a cast), and then emits Added{by: 1}.
 static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     const char *name = shoal_msg_name (msg);
@@ -50,6 +53,17 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
     if (strcmp (name, "Lie") == 0) {
         shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
         shoal_rec_int (shoal_ctx_emit (ctx, "Skipped"), "by", 1);
+        return 0;
+    }
+    if (strcmp (name, "Scribble") == 0 || strcmp (name, "Alias") == 0 ||
+        strcmp (name, "Rename") == 0) {
+        if (name[0] == 'S')
+            ((tally_t *) state)->value = 1000; //  what a handler must not do
+        else if (name[0] == 'A')
+            ((char *) shoal_ctx_id (ctx))[0] = 'X';
+        else
+            ((char *) name)[0] = 'X';
+        shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
         return 0;
     }
     if (strcmp (name, "Misuse") == 0) {
@@ -235,6 +249,37 @@ static void test_rejected_keeps_nothing (void **state)
     //  Nothing prepared.
     assert_int_equal (shoal_testkit_run (kit), SHOAL_EINVAL);
     shoal_testkit_destroy (&kit);
+}
+
+//  A handler that writes into what it may only read fails its turn in the
+//  kit (a node undoes the write and logs it, which a test would not see):
+//  the kit passed it, with a warning on stderr.
+static void test_read_only_writes_fail (void **state)
+{
+    const char *commands[] = {"Scribble", "Alias", "Rename"};
+    const char *said[] = {"wrote into its state", "wrote into its address",
+                          "wrote into its message's name"};
+    for (int i = 0; i < 3; i++) {
+        shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
+        s_add (kit, 4);
+        assert_int_equal (shoal_testkit_run (kit), 0);
+        shoal_testkit_command (kit, commands[i]);
+        assert_int_equal (shoal_testkit_run (kit), SHOAL_EMODULE);
+        assert_string_equal (shoal_testkit_code (kit), "handler_error");
+        if (!strstr (shoal_testkit_why (kit), said[i]))
+            fail_msg ("%s: %s", commands[i], shoal_testkit_why (kit));
+        //  Nothing of the turn kept.
+        assert_false (shoal_testkit_accepted (kit));
+        assert_int_equal (shoal_testkit_events (kit), 0);
+        assert_int_equal (shoal_testkit_version (kit), 1);
+        assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 4);
+        //  And the next turn is an ordinary one.
+        s_add (kit, 1);
+        assert_int_equal (shoal_testkit_run (kit), 0);
+        assert_int_equal (shoal_testkit_version (kit), 2);
+        assert_int_equal (s_int (shoal_testkit_view (kit), "value"), 5);
+        shoal_testkit_destroy (&kit);
+    }
 }
 
 static void test_apply_disagreeing_with_handle (void **state)
@@ -424,6 +469,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_rejected_keeps_nothing),
+        cmocka_unit_test (test_read_only_writes_fail),
         cmocka_unit_test (test_apply_disagreeing_with_handle),
         cmocka_unit_test (test_too_big),
         cmocka_unit_test (test_timers_in_due_order),

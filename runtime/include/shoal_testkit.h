@@ -117,7 +117,9 @@ int shoal_testkit_from (shoal_testkit_t *self, const char *from);
 //  - SHOAL_EREJECTED: the handler rejected it (shoal_testkit_code); nothing
 //    of the turn is kept and the state is as before;
 //  - SHOAL_EMODULE: the handler failed or misused ctx (code
-//    "handler_error"); nothing kept;
+//    "handler_error"), or wrote into what it may only read (its state, its
+//    address, its message's name or sender: a node undoes such a write
+//    and logs it); nothing kept;
 //  - SHOAL_EFORMAT: apply refused an event of the turn (the state is
 //    rebuilt from the events before it), or the rebuilt state's view, or
 //    a restored snapshot's, differs from the live one; shoal_testkit_why
