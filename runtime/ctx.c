@@ -25,12 +25,21 @@ static void s_id_hex (const uint8_t id[ENVELOPE_ID_SIZE], char *hex)
     hex[2 * ENVELOPE_ID_SIZE] = '\0';
 }
 
+//  Copies the string src into dst (size bytes), cut to fit: a memcpy,
+//  not a printf, as it runs three times a turn.
+static void s_copy (char *dst, size_t size, const char *src)
+{
+    size_t len = strnlen (src, size - 1);
+    memcpy (dst, src, len);
+    dst[len] = 0;
+}
+
 int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
 {
     memset (msg, 0, sizeof (*msg));
     msg->envelope = envelope;
-    snprintf (msg->name, sizeof msg->name, "%s", envelope->name);
-    snprintf (msg->from, sizeof msg->from, "%s", envelope->from);
+    s_copy (msg->name, sizeof msg->name, envelope->name);
+    s_copy (msg->from, sizeof msg->from, envelope->from);
     s_id_hex (envelope->id, msg->id);
     const uint8_t *data = envelope->payload;
     size_t size = envelope->payload_size;
@@ -132,7 +141,7 @@ void ctx_close (shoal_ctx_t *ctx)
 
 void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t now)
 {
-    snprintf (ctx->address, sizeof ctx->address, "%s", address);
+    s_copy (ctx->address, sizeof ctx->address, address);
     ctx->lent = address;
     const char *slash = strchr (ctx->address, '/');
     ctx->id = slash ? slash + 1 : ctx->address;
@@ -447,7 +456,7 @@ static void s_restore_lent (shoal_ctx_t *ctx, const shoal_type_t *type, void *st
                             const shoal_msg_t *msg)
 {
     if (strcmp (ctx->address, ctx->lent) != 0) {
-        snprintf (ctx->address, sizeof ctx->address, "%s", ctx->lent);
+        s_copy (ctx->address, sizeof ctx->address, ctx->lent);
         s_undone (ctx, type, 1,
                   "its address (shoal_ctx_address, shoal_ctx_id), which is read-only");
     }
