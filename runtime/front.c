@@ -42,6 +42,7 @@ front_t *front_new (const front_config_t *config, char **error)
         self->started = zclock_mono ();
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
         self->gathers = zlistx_new ();
+        self->gather_ids = front_gather_ids_new ();
         self->calls = front_calls_new ();
         self->replies = s_socket (ZMQ_PULL, 0);
         self->router = s_socket (ZMQ_ROUTER, 100000);
@@ -55,7 +56,7 @@ front_t *front_new (const front_config_t *config, char **error)
         }
     }
     if (!self || !self->push || !self->replies || !self->router || !self->gathers ||
-        !self->client_replies || !self->calls) {
+        !self->gather_ids || !self->client_replies || !self->calls) {
         *error = strdup ("out of memory");
         front_destroy (&self);
         return NULL;
@@ -130,6 +131,7 @@ void front_destroy (front_t **self_p)
         free (gather);
     }
     zlistx_destroy (&self->gathers);
+    zhashx_destroy (&self->gather_ids);
     front_replies_destroy (&self->client_replies);
     front_calls_destroy (&self->calls);
     zsock_destroy (&self->router);

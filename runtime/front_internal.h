@@ -108,7 +108,8 @@ struct _front_t {
     int64_t started;                 //  monotonic ms (zclock_mono)
     int64_t bad_logged_at;           //  when a burst of bad frames was last logged (mono ms)
     uint64_t bad_logged;             //  bad_frames as of that line
-    zlistx_t *gathers;               //  gather_t waiting for their workers
+    zlistx_t *gathers;               //  gather_t waiting for their workers, by deadline
+    zhashx_t *gather_ids;            //  a gather's id -> its handle in gathers
     uint32_t next_gather;            //  the last gather's id
     front_replies_t *client_replies; //  replies to clients, bounded (front_replies.c)
     clientkeys_t *keys;              //  the clients' keys as last taken from config.keys, owned
@@ -169,5 +170,7 @@ void front_gather_start (front_t *self, const uint8_t *route, size_t route_size,
 void front_gather_part (front_t *self, const uint8_t *route, size_t route_size,
                         const uint8_t *frame, size_t size);
 void front_gather_expire (front_t *self);
+//  The table of gathers by id (front_t's gather_ids), or NULL.
+zhashx_t *front_gather_ids_new (void);
 
 #endif

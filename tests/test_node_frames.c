@@ -384,6 +384,74 @@ static void test_queue_bytes_bounded (void **state)
     node_ok (fx, "counter/c", "Add", "by=1", NULL);
 }
 
+//  A node-wide query (`pending`) waits for each worker's part 5 s at
+//  most (FRONT_GATHER_MS): with a worker held, each of several is answered
+//  at its deadline with what came (missing 1), and the held worker's
+//  parts, which come once it goes on, find none waiting and are dropped;
+//  the next is answered whole (missing 0), and the node goes on. The
+//  gathers are kept by deadline and found by id (a walk per part, and one
+//  per turn of the front's loop, cost it the square of their count).
+static void test_node_wide_late_worker (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    node_start (fx, "--module", module, NULL);
+    char gate[128], held[136], hold_field[160];
+    snprintf (gate, sizeof gate, "%s/gate", fx->dir);
+    snprintf (held, sizeof held, "%s.held", gate);
+    snprintf (hold_field, sizeof hold_field, "path=%s", gate);
+    char *hold_fields[] = {hold_field};
+    uint8_t *payload;
+    size_t payload_size;
+    char error[64];
+    assert_int_equal (client_fields (1, hold_fields, &payload, &payload_size, error, sizeof error),
+                      0);
+    client_t *client = client_new (fx->node.endpoint);
+    assert_non_null (client);
+    envelope_t hold;
+    client_request (&hold, ENVELOPE_COMMAND, NULL, "counter/slow", "Hold", payload, payload_size);
+    assert_int_equal (client_send (client, &hold), 0);
+    free (payload);
+    //  A bounded poll: the worker is held once the handler made the file.
+    int64_t deadline = zclock_mono () + CALL_TIMEOUT_MS;
+    while (access (held, F_OK) != 0 && zclock_mono () < deadline)
+        zclock_sleep (10);
+    assert_int_equal (access (held, F_OK), 0);
+    enum { QUERIES = 3 };
+    envelope_t queries[QUERIES];
+    for (int i = 0; i < QUERIES; i++) {
+        client_request (&queries[i], ENVELOPE_QUERY, NULL, "node/all", "pending", NULL, 0);
+        assert_int_equal (client_send (client, &queries[i]), 0);
+    }
+    for (int i = 0; i < QUERIES; i++) {
+        client_reply_t reply;
+        assert_int_equal (client_recv (client, 3 * CALL_TIMEOUT_MS, &reply), 0);
+        assert_memory_equal (reply.correlation, queries[i].id, ENVELOPE_ID_SIZE);
+        int64_t missing = -1;
+        assert_true (reply.ok);
+        assert_int_equal (map_int (reply.data, reply.size, "missing", &missing), 0);
+        assert_int_equal (missing, 1);
+        client_reply_close (&reply);
+    }
+    FILE *file = fopen (gate, "w");
+    assert_non_null (file);
+    fclose (file);
+    client_reply_t reply; //  the Hold's, then a query's whole
+    assert_int_equal (client_recv (client, CALL_TIMEOUT_MS, &reply), 0);
+    assert_memory_equal (reply.correlation, hold.id, ENVELOPE_ID_SIZE);
+    client_reply_close (&reply);
+    envelope_t query;
+    client_request (&query, ENVELOPE_QUERY, NULL, "node/all", "pending", NULL, 0);
+    assert_int_equal (client_call (client, &query, CALL_TIMEOUT_MS, &reply), 0);
+    int64_t missing = -1;
+    assert_int_equal (map_int (reply.data, reply.size, "missing", &missing), 0);
+    assert_int_equal (missing, 0);
+    client_reply_close (&reply);
+    client_destroy (&client);
+    node_ok (fx, "counter/c", "Add", "by=1", NULL);
+}
+
 //  A query's optional fields of another type than theirs: refused as
 //  invalid_field, naming the field (they were taken as absent, and
 //  {"from": "x"} read the first page); of their type, answered.
@@ -678,6 +746,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_queue_bytes_bounded, node_setup, node_teardown),
+        cmocka_unit_test_setup_teardown (test_node_wide_late_worker, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_bad_frames, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_envelopes, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_query_fields_typed, node_setup, node_teardown),
