@@ -346,12 +346,8 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
     //  came from a peer for a shard not ours means the maps differ, which
     //  the HELLO rules out: it is refused below, never forwarded twice).
     if (route[0] == ROUTE_CLIENT && owner >= 0 &&
-        peers_call (self->config.peers, owner, route + 1, route_size - 1, zmq_msg_data (frame),
-                    zmq_msg_size (frame), front_keys_key (self, frame)) == 0) {
-        self->counters.forwarded++;
-        front_calls_sent (self->calls, owner, route + 1, route_size - 1);
+        front_calls_forward (self, owner, route, route_size, envelope, frame))
         return;
-    }
     self->counters.unavailable++;
     char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 128];
     if (owner < 0 || route[0] != ROUTE_CLIENT) {
@@ -779,8 +775,10 @@ void front_run (front_t *self)
             if (!s_recv_worker (self))
                 break;
         s_release_held (self);
-        if (self->config.peers)
+        if (self->config.peers) {
             peers_process (self->config.peers, items + 3, s_on_peer, self);
+            front_calls_links (self);
+        }
         //  Clients for a slice of time at most: a client that sends queries
         //  the front answers itself (stats reads /proc, dead_letters waits
         //  for a sync) by the thousand held every other client's replies

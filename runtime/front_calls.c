@@ -8,6 +8,13 @@
     them) is forgotten FRONT_CALLS_TTL_MS after its last one: an answer
     later than that is refused, and the client, which had no answer,
     re-sends under the same id. Runs on the front's thread.
+
+    The bytes of the CALLs out to each peer are counted too, so that the
+    front holds at most FRONT_PEER_BYTES for a peer that takes them and
+    does not answer (stopped with its link still up): ZeroMQ bounds a
+    link's queue in messages only, 100,000 of up to 1 MiB. An answer takes
+    its client's mean CALL off (exact once all its CALLs are answered),
+    and a client forgotten takes off what it had out.
 */
 #include "front_internal.h"
 
@@ -21,13 +28,24 @@
 
 typedef struct {
     uint32_t out;    //  CALLs forwarded, not yet answered
+    int node;        //  ... to this peer
+    uint64_t bytes;  //  ... of these bytes in all
     int64_t sent_at; //  the last one's time (monotonic ms)
 } call_t;
 
 struct _front_calls_t {
-    zhashx_t *clients; //  hex of [peer, ROUTER id] -> call_t, owned
-    int64_t swept_at;  //  the last sweep (monotonic ms)
+    zhashx_t *clients;                 //  hex of [peer, ROUTER id] -> call_t, owned
+    int64_t swept_at;                  //  the last sweep (monotonic ms)
+    uint64_t bytes[CLUSTER_MAX_NODES]; //  bytes of the CALLs out, by peer
+    bool down[CLUSTER_MAX_NODES];      //  the link to that peer was down at the last look
 };
+
+//  Takes bytes off total, down to 0 at most (a link that went down has
+//  had its count cleared, and a CALL sent before may still be answered).
+static void s_less (uint64_t *total, uint64_t bytes)
+{
+    *total = *total > bytes ? *total - bytes : 0;
+}
 
 static void s_call_destroy (void **item)
 {
@@ -85,16 +103,18 @@ static void s_sweep (front_calls_t *self, int64_t now)
     zlistx_set_duplicator (gone, (zlistx_duplicator_fn *) strdup);
     zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
     for (call_t *call = zhashx_first (self->clients); call; call = zhashx_next (self->clients))
-        if (now - call->sent_at >= FRONT_CALLS_TTL_MS)
-            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
+        if (now - call->sent_at >= FRONT_CALLS_TTL_MS &&
+            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients)))
+            s_less (&self->bytes[call->node], call->bytes);
     for (char *key = zlistx_first (gone); key; key = zlistx_next (gone))
         zhashx_delete (self->clients, key);
     zlistx_destroy (&gone);
 }
 
-void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size)
+void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
+                       size_t size)
 {
-    if (id_size + 1 > FRONT_ROUTE_MAX)
+    if (id_size + 1 > FRONT_ROUTE_MAX || node < 0 || node >= CLUSTER_MAX_NODES)
         return;
     int64_t now = zclock_mono ();
     s_sweep (self, now);
@@ -107,9 +127,53 @@ void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t 
             free (call); //  its answer is refused; the client re-sends
             return;
         }
+        call->node = node;
     }
     call->out++;
+    call->bytes += size;
+    self->bytes[node] += size;
     call->sent_at = now;
+}
+
+void front_calls_links (front_t *self)
+{
+    front_calls_t *calls = self->calls;
+    int nodes = cluster_node_count (self->config.cluster);
+    for (int node = 0; node < nodes && node < CLUSTER_MAX_NODES; node++) {
+        bool down = !peers_up (self->config.peers, node);
+        if (down && !calls->down[node] && calls->bytes[node]) {
+            for (call_t *call = zhashx_first (calls->clients); call;
+                 call = zhashx_next (calls->clients))
+                if (call->node == node)
+                    call->bytes = 0;
+            calls->bytes[node] = 0;
+        }
+        calls->down[node] = down;
+    }
+}
+
+bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t route_size,
+                          const envelope_t *envelope, zmq_msg_t *frame)
+{
+    size_t size = zmq_msg_size (frame);
+    if (owner < 0 || owner >= CLUSTER_MAX_NODES)
+        return false;
+    if (self->calls->bytes[owner] + size > FRONT_PEER_BYTES) {
+        self->counters.busy++;
+        char reason[CLUSTER_NAME_MAX + 160];
+        snprintf (reason, sizeof reason,
+                  "node %s, which owns the address, has not answered 64 MiB of requests this "
+                  "node forwarded; retry later",
+                  cluster_node_name (self->config.cluster, owner));
+        front_reject (self, route, route_size, envelope, "busy", reason);
+        return true;
+    }
+    if (peers_call (self->config.peers, owner, route + 1, route_size - 1, zmq_msg_data (frame),
+                    size, front_keys_key (self, frame)) != 0)
+        return false;
+    self->counters.forwarded++;
+    front_calls_sent (self->calls, owner, route + 1, route_size - 1, size);
+    return true;
 }
 
 bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size)
@@ -121,6 +185,9 @@ bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, siz
     call_t *call = zhashx_lookup (self->clients, key);
     if (!call)
         return false;
+    uint64_t share = call->bytes / call->out; //  all that is left, at the last
+    call->bytes -= share;
+    s_less (&self->bytes[node], share);
     if (--call->out == 0)
         zhashx_delete (self->clients, key);
     return true;

@@ -18,6 +18,7 @@
 #define FRONT_HANDSHAKE_IVL_MS 3000
 #define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
+#define FRONT_PEER_BYTES (64u << 20)  //  bytes of CALLs out to one peer, unanswered, at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
 #define FRONT_CLIENT_SLICE_US 2000    //  client messages read at once for this long at most
 #define FRONT_POLL_MAX (3 + 1 + 2 * 64)
@@ -62,10 +63,26 @@ typedef struct _front_calls_t front_calls_t;
 front_calls_t *front_calls_new (void);
 //  Frees it. Safe to call twice.
 void front_calls_destroy (front_calls_t **self_p);
-//  Notes a CALL forwarded to node for the client of ROUTER id (borrowed).
+//  Notes a CALL of size bytes forwarded to node for the client of ROUTER
+//  id (borrowed).
 //  Out of memory it is not noted: its answer is refused, and the client
 //  re-sends. Can't fail otherwise.
-void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size);
+void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
+                       size_t size);
+//  Forwards a client's request (route: ROUTE_CLIENT and its ROUTER id) to
+//  owner, a peer, as a CALL, and notes it; answers it busy instead while
+//  the CALLs out to owner, unanswered, hold FRONT_PEER_BYTES: a peer that
+//  takes them and answers none (stopped, its link still up) holds that
+//  much of this node's memory at most (ZeroMQ bounds a link's queue in
+//  messages only). True if done either way; false if no link to owner is
+//  up (the caller answers unavailable).
+bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t route_size,
+                          const envelope_t *envelope, zmq_msg_t *frame);
+//  Clears the bytes counted out to a peer whose link has gone down since
+//  the last look: the CALLs on it are lost with it (their clients send
+//  them again), and would hold the bound for a minute. Each turn of the
+//  front's loop, O(peers), and O(clients) when one goes down.
+void front_calls_links (front_t *self);
 //  True if the client of ROUTER id has a CALL out to node, and counts that
 //  one answered; false for an ANSWER nobody asked node for. O(id_size).
 bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size);

@@ -545,6 +545,93 @@ static void test_resend_during_a_partition (void **state)
     s_proxy_signal (f, SIGUSR2, "proxy healed");
 }
 
+//  --------------------------------------------------------------------------
+//  9. Requests forwarded to a peer that takes them and answers none (a
+//     frozen node whose link is still up) hold 64 MiB of this node's
+//     memory at most: past it, each is answered busy at once. They were
+//     bounded in count only (ZeroMQ's 100,000 messages, each up to 1 MiB):
+//     a review's client had n1 take 2.25 GB for a stopped n2. Once n2 goes
+//     on, each forwarded one is answered, and the books hold them once.
+
+#define PEER_BYTES (64u << 20) //  the front's FRONT_PEER_BYTES
+#define PAD_BYTES 900000
+
+static void test_forwarded_bytes_bounded (void **state)
+{
+    fixture_t *f = *state;
+    cluster_nodes_init (f, 2);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_start_node (f, 1);
+    cluster_nodes_wait_all_up (f);
+    char account[64];
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/big", 1, &next, account, sizeof account);
+    cluster_nodes_fund (f->client[0], account);
+
+    char *pad = malloc (PAD_BYTES + 5);
+    assert_non_null (pad);
+    memcpy (pad, "pad=", 4);
+    memset (pad + 4, 'x', PAD_BYTES);
+    pad[4 + PAD_BYTES] = 0;
+    char *fields[] = {"amount=1", pad};
+    uint8_t *payload, *frame;
+    size_t payload_size, frame_size;
+    char error[64];
+    assert_int_equal (client_fields (2, fields, &payload, &payload_size, error, sizeof error), 0);
+    free (pad);
+    enum { COUNT = 100 };
+    envelope_t requests[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        client_request (&requests[i], ENVELOPE_COMMAND, NULL, account, "Deposit", payload,
+                        payload_size);
+    assert_int_equal (envelope_encode (&requests[0], &frame, &frame_size), 0);
+    free (frame);
+    int fits = (int) (PEER_BYTES / frame_size);
+    assert_true (fits > 0 && fits < COUNT);
+
+    assert_int_equal (kill (f->node[1], SIGSTOP), 0);
+    for (int i = 0; i < COUNT; i++)
+        assert_int_equal (client_send (f->client[0], &requests[i]), 0);
+    //  Each past what fits is answered busy by n1 alone, n2 being stopped.
+    int busy = 0;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (busy < COUNT - fits) {
+        client_reply_t reply;
+        if (client_recv (f->client[0], 1000, &reply) != 0) {
+            if (zclock_mono () > deadline)
+                fail_msg ("%d of %d answered busy, the others not forwarded", busy, COUNT - fits);
+            continue;
+        }
+        if (reply.ok || strcmp (reply.code, "busy") != 0 || !strstr (reply.reason, "node n2"))
+            fail_msg ("while n2 is stopped: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
+        busy++;
+        client_reply_close (&reply);
+    }
+    assert_int_equal (kill (f->node[1], SIGCONT), 0);
+    //  Each is asked again under its id (busy, until n2 has answered what
+    //  was forwarded, settles nothing): the forwarded ones are answered from
+    //  n2's inbox, the others run, and none twice. (If n1 found its link
+    //  down meanwhile, ZeroMQ's heartbeat, those forwarded were lost with
+    //  it, and run now.)
+    deadline = zclock_mono () + DEADLINE_MS;
+    for (int i = 0; i < COUNT; i++) {
+        client_reply_t reply;
+        while (true) {
+            assert_int_equal (
+                client_call_every (f->client[0], &requests[i], DEADLINE_MS, 500, &reply, NULL), 0);
+            if (reply.ok || strcmp (reply.code, "busy") != 0 || zclock_mono () > deadline)
+                break;
+            client_reply_close (&reply);
+            zclock_sleep (50); //  a bounded poll: busy until n2's answers come
+        }
+        if (!reply.ok)
+            fail_msg ("deposit %d: %s %s", i, reply.code, reply.reason);
+        client_reply_close (&reply);
+    }
+    free (payload);
+    assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING + COUNT);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -562,6 +649,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_answer_lost_on_a_cut_link, cluster_nodes_setup,
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_resend_during_a_partition, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_forwarded_bytes_bounded, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.
