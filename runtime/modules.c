@@ -12,6 +12,23 @@
 #include <string.h>
 #include <unistd.h>
 
+//  The module whose code runs in the loading thread (its constructors,
+//  then its init), for s_exit_guard; NULL otherwise.
+static const char *s_loading;
+
+//  Run by exit(): a module that calls it while it loads ends the start
+//  with exit 1 and a line that says so, not the exit 0 of a clean stop
+//  with nothing said.
+static void s_exit_guard (void)
+{
+    if (!s_loading)
+        return;
+    log_error ("shoal node: module %s called exit() while it was loading: the node did not "
+               "start",
+               s_loading);
+    _exit (1);
+}
+
 char *modules_name (const char *path)
 {
     const char *base = strrchr (path, '/');
@@ -33,7 +50,15 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
     //  dlopen would look it up on the linker's path instead (and find a
     //  system library of that name, or nothing, never ./counter.so).
     char *here = strchr (path, '/') ? NULL : zsys_sprintf ("./%s", path);
+    //  Said before its code runs (its constructors, at dlopen, then its
+    //  init): one that crashes the node leaves this as the log's last line.
+    log_info ("shoal node: loading module %s", path);
+    static bool guarded;
+    if (!guarded)
+        guarded = atexit (s_exit_guard) == 0;
+    s_loading = path;
     void *handle = dlopen (here ? here : path, RTLD_NOW | RTLD_LOCAL);
+    s_loading = NULL;
     zstr_free (&here);
     if (!handle) {
         *error = zsys_sprintf ("cannot load module %s: %s", path, dlerror ());
@@ -74,9 +99,6 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
     size_t projections = registry_projection_count (registry);
     char *derived = name ? NULL : modules_name (path);
     int rc = name || derived ? registry_loading (registry, name ? name : derived) : SHOAL_ENOMEM;
-    //  Said before its init runs: an init that crashes the node leaves
-    //  this as the log's last line.
-    log_info ("shoal node: loading module %s", path);
     //  The working directory an init changes is changed back: a relative
     //  --data, or the next --module, is where it was given.
     int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -84,8 +106,10 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
         log_warn ("shoal node: the working directory cannot be opened (%s): a module that "
                   "changes it is not followed back",
                   strerror (errno));
+    s_loading = path;
     if (rc == 0)
         rc = registry_module_init (registry, init);
+    s_loading = NULL;
     int lost = cwd >= 0 && fchdir (cwd) != 0 ? errno : 0;
     if (cwd >= 0)
         close (cwd);

@@ -174,7 +174,8 @@ static const shoal_type_t s_sink = {
 //  COUNTER_MODULE_CHDIR set it first changes the working directory there
 //  (a module may), for the test that the node's undo does not follow it.
 //  With COUNTER_MODULE_ABORT set it aborts the process: a module that
-//  crashes in its init, for the test that it leaves no store behind.
+//  crashes in its init, for the test that it leaves no store behind; with
+//  COUNTER_MODULE_EXIT it calls exit (0) there.
 int shoal_module_init (shoal_registry_t *registry)
 {
     const char *dir = getenv ("COUNTER_MODULE_CHDIR");
@@ -182,6 +183,8 @@ int shoal_module_init (shoal_registry_t *registry)
         return SHOAL_EINVAL;
     if (getenv ("COUNTER_MODULE_ABORT"))
         abort ();
+    if (getenv ("COUNTER_MODULE_EXIT"))
+        exit (0);
     int rc = shoal_register (registry, &s_counter);
     if (rc == 0 && getenv ("COUNTER_MODULE_FAIL"))
         return SHOAL_EINVAL;

@@ -214,6 +214,16 @@ static void test_refused_start_makes_no_store (void **state)
         fail_msg ("a module that aborts in its init: exit %d, stderr: %s", code, err);
     if (stat (top, &st) == 0)
         fail_msg ("a module that aborts in its init left %s", top);
+    //  One that calls exit (0) in its init: exit 1, said (it exited 0 with
+    //  nothing said, as a clean stop), and no store.
+    code = cli_run (fx, out, err,
+                    "COUNTER_MODULE_EXIT=1 timeout 30 \"$SHOAL\" node --data '%s' --workers 1 "
+                    "--metrics off --endpoint '%s' --module '%s'",
+                    data, fx->endpoint, getenv ("SHOAL_TEST_MODULE"));
+    if (code != 1 || !strstr (err, "called exit() while it was loading: the node did not start"))
+        fail_msg ("a module that exits in its init: exit %d, stderr: %s", code, err);
+    if (stat (top, &st) == 0)
+        fail_msg ("a module that exits in its init left %s", top);
     //  One that changes the working directory and starts: the relative
     //  --data is where it was given (the node changes it back).
     char moved[192];
