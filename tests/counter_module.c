@@ -6,7 +6,8 @@
     Remind{ms} sets a durable timer "ring"; when it fires: Rang{}.
     Forget cancels its "ring" timers (Forgot{}).
     Forward{to, name} sends command name to address to; its reply is
-    recorded as Answered{accepted}, a stall notice as Stalled{command}.
+    recorded as Answered{accepted}, a stall notice as Stalled{command};
+    the reply to a command named Fussy it fails on, every time.
     Spin never returns: a handler that runs away (test_bounded).
     Hold{path} holds its worker until a file is at path (at most a
     minute), for a test to fill the worker's queue first (test_node_frames).
@@ -41,6 +42,8 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         shoal_ctx_emit (ctx, "Rang");
         return 0;
     }
+    if (shoal_msg_kind (msg) == SHOAL_REPLY && strcmp (shoal_msg_name (msg), "Fussy") == 0)
+        return SHOAL_EIO;
     if (shoal_msg_kind (msg) == SHOAL_REPLY) {
         shoal_rec_bool (shoal_ctx_emit (ctx, "Answered"), "accepted", shoal_msg_accepted (msg));
         return 0;

@@ -154,6 +154,29 @@ static void test_failing_target_explained (void **state)
     assert_null (strstr (out, "failing"));
 }
 
+//  An actor that fails on the reply its command brought (counter/ on
+//  Fussy's) keeps the command pending, and sends it again to hear the
+//  reply again: explain says the sender fails on it (it said "target
+//  refusing or failing", sending the operator to the target, which
+//  answered), and pending names the failure.
+static void test_failing_sender_explained (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, FIXED);
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "$SHOAL send --endpoint $E counter/f Forward to=counter/t name=Fussy"),
+        0);
+    s_wait_for (p, 20000, "the sender fails on the reply",
+                "$SHOAL explain --endpoint $E counter/f");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/f"), 0);
+    proc_assert_has (out, "its reply came; the sender failed on it");
+    assert_null (strstr (out, "target refusing"));
+    assert_int_equal (proc_run (p, out, err, "$SHOAL pending --endpoint $E"), 0);
+    proc_assert_has (out, "the sender failed on it");
+}
+
 //  --------------------------------------------------------------------------
 //  1. A command sent by an actor crashes the node three times: set aside.
 
@@ -669,6 +692,7 @@ int main (void)
         cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failing_sender_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_past_a_stall, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_to_itself, s_setup, s_teardown),
