@@ -6,6 +6,7 @@
 #include "log.h"
 #include "utf8.h"
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static void s_copy (char *dst, size_t size, const char *src)
 
 int msg_init (shoal_msg_t *msg, const envelope_t *envelope)
 {
-    memset (msg, 0, sizeof (*msg));
+    memset (msg, 0, offsetof (shoal_msg_t, name));
     msg->envelope = envelope;
     s_copy (msg->name, sizeof msg->name, envelope->name);
     s_copy (msg->from, sizeof msg->from, envelope->from);

@@ -25,13 +25,14 @@
 
 struct _shoal_msg_t {
     const envelope_t *envelope;           //  borrowed for the turn
-    char name[SHOAL_NAME_MAX + 1];        //  the envelope's, the handler's copy
-    char from[SHOAL_ADDRESS_MAX + 1];     //  ... likewise
     char id[2 * ENVELOPE_ID_SIZE + 1];    //  the envelope's id in hex
     shoal_data_t data;                    //  payload, or a reply's data
     bool accepted;                        //  reply only
     char code[ENVELOPE_CODE_MAX + 1];     //  reply only
     char reason[ENVELOPE_REASON_MAX + 1]; //  reply only
+    //  Last: msg_init zeroes what comes before, and copies these.
+    char name[SHOAL_NAME_MAX + 1];    //  the envelope's, the handler's copy
+    char from[SHOAL_ADDRESS_MAX + 1]; //  ... likewise
 };
 
 typedef struct {
