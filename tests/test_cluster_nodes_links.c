@@ -320,6 +320,17 @@ static void s_status_unwell (fixture_t *f)
     }
     assert_non_null (strstr (out, "\"up\":2,\"down\":0"));
     assert_non_null (strstr (out, "\"problem\":\""));
+    //  top says the same (it said both nodes up, ok, exit 0): exit 1,
+    //  unwell, the node's problem under its row.
+    rc = proc_sh (out, sizeof out, "\"%s\" top --once --json --interval 200 --cluster %s",
+                  getenv ("SHOAL_BIN"), f->cfg);
+    if (rc != 1 || !strstr (out, "{\"ok\":false,\"code\":\"unwell\",\"reason\":\"n") ||
+        (!strstr (out, "\"problem\":\"cannot reach ") && !strstr (out, "\"problem\":\"not heard ")))
+        fail_msg ("top --once --json with a link down: exit %d: %s", rc, out);
+    rc = proc_sh (out, sizeof out, "\"%s\" top --once --interval 200 --cluster %s",
+                  getenv ("SHOAL_BIN"), f->cfg);
+    if (rc != 1 || (!strstr (out, "   cannot reach ") && !strstr (out, "   not heard ")))
+        fail_msg ("top --once with a link down: exit %d: %s", rc, out);
 }
 
 //  A --force resolve of transfer's pending command, sent to the saga's

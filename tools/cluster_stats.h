@@ -86,4 +86,22 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 #define STATS_STORE_TEXT_MAX 640
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size);
 
+//  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
+//  "12s") into text.
+void cluster_stats_duration (int64_t ms, char *text, size_t size);
+
+//  Counts the links of a node's "peers" map (name -> bool up): how many,
+//  and how many up; lists the names of those down in down (size bytes).
+//  Returns false if stats has no such map.
+bool cluster_stats_peers (const msgpack_object *stats, int *total, int *up, char *down,
+                          size_t size);
+
+//  Says in note (size bytes) what is wrong with node of cluster, as its
+//  stats answer says, or "" if nothing: why it is down, that it answers as
+//  another node or runs another epoch or map, which peers it cannot reach,
+//  which cannot reach it, and with with_store a store that failed.
+//  `cluster status` and `top` say the same.
+void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node, bool with_store,
+                         char *note, size_t size);
+
 #endif

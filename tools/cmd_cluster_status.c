@@ -58,109 +58,6 @@ static const char *s_status_keys[] = {
     "unavailable", "dropped",     "store_failed_ago_ms", "store_error",  "store_verify",
     "store_damage"};
 
-//  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",
-//  "12s") into text.
-static void s_uptime (int64_t ms, char *text, size_t size)
-{
-    int64_t seconds = ms / 1000;
-    if (seconds >= 86400)
-        snprintf (text, size, "%" PRId64 "d%02" PRId64 "h", seconds / 86400,
-                  seconds % 86400 / 3600);
-    else if (seconds >= 3600)
-        snprintf (text, size, "%" PRId64 "h%02" PRId64 "m", seconds / 3600, seconds % 3600 / 60);
-    else if (seconds >= 60)
-        snprintf (text, size, "%" PRId64 "m%02" PRId64 "s", seconds / 60, seconds % 60);
-    else
-        snprintf (text, size, "%" PRId64 "s", seconds);
-}
-
-//  Counts the links of a node's "peers" map (name -> bool up): how many,
-//  and how many up; lists the names of those down in down (size bytes).
-//  Returns false if stats has no such map.
-static bool s_peers (const msgpack_object *stats, int *total, int *up, char *down, size_t size)
-{
-    const msgpack_object *peers = map_find (stats, "peers");
-    *total = *up = 0;
-    down[0] = 0;
-    if (!peers || peers->type != MSGPACK_OBJECT_MAP)
-        return false;
-    for (uint32_t i = 0; i < peers->via.map.size; i++) {
-        const msgpack_object_kv *kv = &peers->via.map.ptr[i];
-        (*total)++;
-        if (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean)
-            (*up)++;
-        else if (kv->key.type == MSGPACK_OBJECT_STR) {
-            size_t used = strlen (down);
-            snprintf (down + used, size - used, "%s%.*s", used ? "," : "",
-                      (int) kv->key.via.str.size, kv->key.via.str.ptr);
-        }
-    }
-    return true;
-}
-
-//  Lists in text (size bytes) the peers whose link to node brought it
-//  nothing lately ("peers_heard" false) though node's link to them is up:
-//  "not heard from n1 for 6s: the link n1->n2 is down". A peer node cannot
-//  reach is left to "cannot reach". Empty if none, or from a node older
-//  than "peers_heard".
-static void s_silent_peers (const msgpack_object *stats, const char *node, char *text, size_t size)
-{
-    const msgpack_object *heard = map_find (stats, "peers_heard");
-    const msgpack_object *links = map_find (stats, "peers");
-    const msgpack_object *silent = map_find (stats, "peers_silent_ms");
-    text[0] = 0;
-    for (uint32_t i = 0; heard && heard->type == MSGPACK_OBJECT_MAP && i < heard->via.map.size;
-         i++) {
-        const msgpack_object_kv *kv = &heard->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR ||
-            (kv->val.type == MSGPACK_OBJECT_BOOLEAN && kv->val.via.boolean))
-            continue;
-        char name[CLUSTER_NAME_MAX + 1], ago[24] = "?";
-        snprintf (name, sizeof name, "%.*s", (int) kv->key.via.str.size, kv->key.via.str.ptr);
-        const msgpack_object *up = map_find (links, name);
-        if (!up || up->type != MSGPACK_OBJECT_BOOLEAN || !up->via.boolean)
-            continue;
-        int64_t ms;
-        if (map_find_int (silent, name, &ms) == 0)
-            s_uptime (ms, ago, sizeof ago);
-        size_t used = strlen (text);
-        snprintf (text + used, size - used, "%snot heard from %s for %s: the link %s->%s is down",
-                  used ? "; " : "", name, ago, name, node);
-    }
-}
-
-//  Says in note (size bytes) what is wrong with node's answer, if
-//  anything: why it is down, that it is another node or runs another map,
-//  which peers it cannot reach, which cannot reach it.
-static void s_status_note (const cluster_t *cluster, const node_stats_t *node, char *note,
-                           size_t size)
-{
-    const msgpack_object *stats = node->stats;
-    char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128], silent[192];
-    int64_t epoch;
-    int total, up;
-    note[0] = 0;
-    if (node->error[0])
-        snprintf (note, size, "%s", node->error);
-    else if (map_find_str (stats, "node", text, sizeof text) == 0 && !streq (text, node->name))
-        snprintf (note, size, "answers as node %s", text);
-    else if (map_find_int (stats, "epoch", &epoch) == 0 && epoch != cluster_epoch (cluster))
-        snprintf (note, size, "runs epoch %" PRId64 ", the file has %" PRId64, epoch,
-                  cluster_epoch (cluster));
-    else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
-             !streq (text, cluster_digest (cluster)))
-        snprintf (note, size, "runs another map (digest %s)", text);
-    else {
-        s_peers (stats, &total, &up, down, sizeof down);
-        s_silent_peers (stats, node->name, silent, sizeof silent);
-        char store[STATS_STORE_TEXT_MAX] = "";
-        stats_store_failing (stats, store, sizeof store);
-        snprintf (note, size, "%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
-                  *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
-                  store);
-    }
-}
-
 //  Prints one node's row of the status table.
 static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *node,
                           const char *note)
@@ -171,12 +68,12 @@ static void s_status_row (const cluster_t *cluster, int i, const node_stats_t *n
     int total, up;
     if (map_find_int (stats, "epoch", &value) == 0)
         snprintf (epoch, sizeof epoch, "%" PRId64, value);
-    if (s_peers (stats, &total, &up, down, sizeof down))
+    if (cluster_stats_peers (stats, &total, &up, down, sizeof down))
         snprintf (peers, sizeof peers, "%d/%d", up, total);
     else if (map_find_int (stats, "peers_up", &value) == 0)
         snprintf (peers, sizeof peers, "%" PRId64 "/%d", value, cluster_node_count (cluster) - 1);
     if (map_find_int (stats, "uptime_ms", &value) == 0)
-        s_uptime (value, uptime, sizeof uptime);
+        cluster_stats_duration (value, uptime, sizeof uptime);
     printf ("%-8s %-5s %6u %6s %6s %8s  %s%s%s\n", node->name, node->up ? "up" : "down",
             cluster_node_shard_count (cluster, i), epoch, peers, uptime,
             cluster_node_client (cluster, i), *note ? "  " : "", note);
@@ -303,7 +200,7 @@ int cluster_status (int argc, char **argv)
     else {
         bool unwell = false;
         for (int i = 0; i < count; i++) {
-            s_status_note (cluster, &nodes[i], notes[i], STATUS_NOTE_MAX);
+            cluster_stats_note (cluster, &nodes[i], true, notes[i], STATUS_NOTE_MAX);
             unwell |= notes[i][0] != 0;
         }
         int printed = json ? s_status_json (path, cluster, nodes, answered, notes)

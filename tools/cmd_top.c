@@ -80,9 +80,11 @@ static void s_help (FILE *out)
              "terminal whose $TERM terminfo knows and that can move the cursor; else it\n"
              "says so and exits 2.\n\n"
              "--once takes two samples one --interval apart and prints the second as text,\n"
-             "or as one JSON object with --json, then exits: 0 if every node answered, 3\n"
-             "if one did not (the JSON's \"ok\" false, \"code\" no_answer, and \"reason\"\n"
-             "naming it).\n\n"
+             "or as one JSON object with --json, then exits: 0 if every node answered and\n"
+             "none is unwell, 3 if one did not answer (the JSON's \"ok\" false, \"code\"\n"
+             "no_answer, and \"reason\" naming it), 1 if every node answered and one is\n"
+             "unwell as `shoal cluster status` says it (another map or epoch, a link\n"
+             "down: a line under its row, its \"problem\" in the JSON, \"code\" unwell).\n\n"
              "Examples:\n"
              "  shoal top --cluster bank/cluster.cfg\n"
              "  shoal top --endpoint tcp://127.0.0.1:7700 --interval 2000\n"
@@ -233,6 +235,14 @@ static int s_draw_nodes (const screen_t *s, int y)
                 mvchgat (y, name_w + 62, 5, A_BOLD, PAIR_STALLED, NULL);
         }
         y++;
+        if (n->problem[0] && y < LINES - 1) {
+            snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", n->problem);
+            if (s->colors)
+                attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
+            s_put (y++, 0, line);
+            if (s->colors)
+                attroff (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
+        }
         if (n->store[0] && y < LINES - 1) {
             snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", n->store);
             if (s->colors)
@@ -509,7 +519,9 @@ int cmd_top (int argc, char **argv)
             free (text);
         } else
             fprintf (stderr, "shoal top: out of memory\n");
-        rc = top_up_count (top) == top_node_count (top) ? 0 : EXIT_NO_ANSWER;
+        rc = top_up_count (top) < top_node_count (top) ? EXIT_NO_ANSWER
+             : top_unwell (top)                        ? EXIT_REJECTED
+                                                       : 0;
         rc = json || memory ? rc : 1;
     } else {
         screen_t screen = {.top = top, .interval_ms = interval_ms, .sort = SORT_NAME};

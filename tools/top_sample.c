@@ -367,9 +367,16 @@ void top_sample (top_t *self, bool busiest, bool pending)
         top_node_t *node = &self->nodes[i];
         const node_stats_t *answer = &self->answers[i];
         node->up = up[i] = answer->stats != NULL;
+        node->problem[0] = 0;
         if (node->up) {
             node->reason[0] = 0;
             s_read_stats (node, answer->stats);
+            //  What `cluster status` says is wrong with it (another map, a
+            //  link down): up, it takes no command all the same (the store
+            //  has its own line).
+            if (self->cluster)
+                cluster_stats_note (self->cluster, answer, false, node->problem,
+                                    sizeof node->problem);
             if (!self->cluster) //  alone: its name is in the map it said, if any
                 map_find_str (answer->stats, "node", node->name, sizeof node->name);
             if (node->rated) {
@@ -431,6 +438,14 @@ int top_node_count (const top_t *self)
 const top_node_t *top_node (const top_t *self, int index)
 {
     return &self->nodes[index];
+}
+
+const top_node_t *top_unwell (const top_t *self)
+{
+    for (int i = 0; i < self->count; i++)
+        if (self->nodes[i].up && self->nodes[i].problem[0])
+            return &self->nodes[i];
+    return NULL;
 }
 
 int top_up_count (const top_t *self)
@@ -568,6 +583,8 @@ void top_print_text (const top_t *self, FILE *out)
                  n->name, "up", up, n->rated ? cmd : "-", n->rated ? steps : "-",
                  n->rated ? commits : "-", n->records_per_commit, p99, (long long) n->active,
                  (long long) n->pending, (long long) n->stalled, (long long) n->errors, busy);
+        if (n->problem[0])
+            fprintf (out, "%-*s   %s\n", name_w, "", n->problem);
         if (n->store[0])
             fprintf (out, "%-*s   %s\n", name_w, "", n->store);
     }
@@ -626,17 +643,20 @@ static void s_json_num (FILE *out, const char *key, double value, bool known)
 
 void top_print_json (const top_t *self, FILE *out)
 {
-    //  ok as the exit: every node answered; else the first that did not.
-    const top_node_t *down = NULL;
+    //  ok as the exit: every node answered and none is unwell; else the
+    //  first that did not answer, or the first unwell (cluster status's).
+    const top_node_t *down = NULL, *unwell = top_unwell (self);
     for (int i = 0; i < self->count && !down; i++)
         if (!self->nodes[i].up)
             down = &self->nodes[i];
-    fprintf (out, "{\"ok\":%s,", down ? "false" : "true");
-    if (down) {
-        char reason[sizeof down->name + sizeof down->reason + 64];
-        snprintf (reason, sizeof reason, "%s: %s%s", down->name, down->reason,
-                  top_up_count (self) + 1 < self->count ? " (and more nodes: see nodes)" : "");
-        fprintf (out, "\"code\":\"no_answer\",");
+    fprintf (out, "{\"ok\":%s,", down || unwell ? "false" : "true");
+    if (down || unwell) {
+        const top_node_t *first = down ? down : unwell;
+        char reason[sizeof first->name + sizeof first->reason + 64];
+        snprintf (
+            reason, sizeof reason, "%s: %s%s", first->name, down ? down->reason : unwell->problem,
+            down && top_up_count (self) + 1 < self->count ? " (and more nodes: see nodes)" : "");
+        fprintf (out, "\"code\":\"%s\",", down ? "no_answer" : "unwell");
         s_json_str (out, "reason", reason);
         fprintf (out, ",");
     }
@@ -657,6 +677,8 @@ void top_print_json (const top_t *self, FILE *out)
             continue;
         }
         fprintf (out, ",\"uptime_ms\":%lld,", (long long) n->uptime_ms);
+        s_json_str (out, "problem", n->problem);
+        fprintf (out, ",");
         s_json_str (out, "store", n->store);
         s_json_num (out, "commands_per_s", n->commands_ps, n->rated);
         s_json_num (out, "steps_per_s", n->steps_ps, n->rated);
