@@ -161,12 +161,14 @@ static void test_check_two_nodes (void **state)
     s_append (journal, "account/b", "Opened", NULL, 0);
     s_append (journal, "account/b", "Credited", "x", 30);
     assert_int_equal (journal_meta_put (journal, "owner", "bank/n1"), 0);
+    assert_int_equal (journal_meta_put (journal, "owner_shards", "n1=0-127;n2=128-255"), 0);
     journal_destroy (&journal);
     journal = s_open (transfers);
     s_append (journal, "transfer/x", "Started", NULL, 30);
     s_append (journal, "transfer/x", "Debited", NULL, 0);
     s_append (journal, "transfer/x", "Completed", NULL, 0);
     assert_int_equal (journal_meta_put (journal, "owner", "bank/n2"), 0);
+    assert_int_equal (journal_meta_put (journal, "owner_shards", "n1=0-127;n2=128-255"), 0);
     journal_destroy (&journal);
 
     //  One node's store alone: broken, and said to be one node's of a
@@ -202,6 +204,20 @@ static void test_check_two_nodes (void **state)
     assert_int_equal (summary.total, 100);
     assert_int_equal (summary.completed, 1);
     books_destroy (&books);
+
+    //  Broken over both: said so, not "give every node's store", which
+    //  sent an operator looking for a store it had given.
+    journal = s_open (accounts);
+    s_append (journal, "account/b", "Withdrawn", NULL, 200);
+    journal_destroy (&journal);
+    rc = check_check (f, &output, "--data", accounts, "--data", transfers, NULL);
+    assert_int_equal (rc, 1);
+    assert_non_null (strstr (output, "invariant 'overdraft' broken: account/b"));
+    if (!strstr (output, "these stores are every node of cluster bank (n1, n2): its books do not "
+                         "hold over all of them") ||
+        strstr (output, "give every node's store"))
+        fail_msg ("both nodes' stores given, books broken:\n%s", output);
+    free (output);
 }
 
 //  An overdraft: the journal alone shows a balance below it.

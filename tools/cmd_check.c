@@ -127,17 +127,44 @@ static void s_print_json (const char *const *dirs, int count, const books_summar
 
 //  What the store at path says it belongs to ("CLUSTER/NODE", "/" for a
 //  node alone; "" if it says nothing) into owner (size bytes).
-static void s_owner (const char *path, char *owner, size_t size)
+static void s_owner (const char *path, char *owner, size_t size, char *placed, size_t placed_size)
 {
-    owner[0] = 0;
+    owner[0] = placed[0] = 0;
     int code = 0;
     char *error = NULL, *stored = NULL;
     journal_t *journal = journal_open (path, NULL, &code, &error);
     if (journal && journal_meta_get (journal, "owner", &stored) == 0)
         snprintf (owner, size, "%s", stored);
     free (stored);
+    stored = NULL;
+    if (journal && journal_meta_get (journal, "owner_shards", &stored) == 0)
+        snprintf (placed, placed_size, "%s", stored);
+    free (stored);
     free (error);
     journal_destroy (&journal);
+}
+
+//  True if every node that the placement placed ("n1=0-84;n2=85-170;...",
+//  the store's owner_shards) is among the count owners ("CLUSTER/NODE")
+//  of cluster (cluster_len bytes).
+static bool s_all_given (const char *placed, char (*owners)[CHECK_OWNER_MAX], int count,
+                         const char *cluster, int cluster_len)
+{
+    if (!placed[0])
+        return false; //  not known: a store of a map before placements
+    for (const char *at = placed; *at;) {
+        size_t name_len = strcspn (at, "=;");
+        bool given = false;
+        for (int j = 0; j < count && !given; j++)
+            given = strncmp (owners[j], cluster, (size_t) cluster_len + 1) == 0 &&
+                    strlen (owners[j] + cluster_len + 1) == name_len &&
+                    strncmp (owners[j] + cluster_len + 1, at, name_len) == 0;
+        if (!given)
+            return false;
+        at += strcspn (at, ";");
+        at += *at == ';';
+    }
+    return true;
 }
 
 //  Books that do not hold over stores of a cluster's nodes may hold over
@@ -147,11 +174,13 @@ static void s_owner (const char *path, char *owner, size_t size)
 static void s_cluster_hint (storecopy_t *const *copies, int count)
 {
     static char owners[CHECK_DIRS_MAX][CHECK_OWNER_MAX];
+    static char placed[CHECK_DIRS_MAX][4096];
     for (int i = 0; i < count; i++)
         if (copies[i])
-            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i]);
+            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i], placed[i],
+                     sizeof placed[i]);
         else
-            owners[i][0] = 0;
+            owners[i][0] = placed[i][0] = 0;
     for (int i = 0; i < count; i++) {
         const char *slash = strchr (owners[i], '/');
         if (!slash || slash == owners[i] || !slash[1])
@@ -164,6 +193,15 @@ static void s_cluster_hint (storecopy_t *const *copies, int count)
                 snprintf (nodes + used, sizeof nodes - used, "%s%s", used ? ", " : "",
                           owners[j] + cluster_len + 1);
             }
+        //  Every node's store given: nothing is missing (it said to give
+        //  them all, and an operator looked for a node that was not there).
+        if (s_all_given (placed[i], owners, count, owners[i], cluster_len)) {
+            fprintf (stderr,
+                     "shoal check: these stores are every node of cluster %.*s (%s): its books "
+                     "do not hold over all of them\n",
+                     cluster_len, owners[i], nodes);
+            return;
+        }
         fprintf (stderr,
                  "shoal check: these stores are node%s %s of cluster %.*s: a transfer between two "
                  "of its nodes is in both their stores, so its books hold only over all of "
