@@ -130,11 +130,16 @@ static int s_call (const char *command, client_t *client, const client_options_t
         cmd_owner_note (opts->cluster, request->to, owner, sizeof owner);
     char within[80];
     cmd_within (client, timeout_ms, within, sizeof within);
+    //  A plain client whose link never took a handshake sent nothing a
+    //  node could have run: "may still take effect" sent an operator to
+    //  look for an effect there could not be.
+    bool unsent = opts->endpoint && client_reached_nothing (client);
     if (rc == SHOAL_ETIMEOUT && opts->retry)
-        fprintf (stderr,
-                 "shoal %s: no answer from %s %s%s; the command may still take "
-                 "effect. Retry safely with: %s\n",
-                 command, target, within, owner, opts->retry);
+        fprintf (stderr, "shoal %s: no answer from %s %s%s; %s. Retry safely with: %s\n", command,
+                 target, within, owner,
+                 unsent ? "it reached no node, so it has taken no effect"
+                        : "the command may still take effect",
+                 opts->retry);
     else if (rc == SHOAL_ETIMEOUT)
         fprintf (stderr, "shoal %s: no answer from %s %s%s\n", command, target, within, owner);
     else if (cmd_refused (command, client, rc, NULL))
