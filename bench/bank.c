@@ -612,13 +612,13 @@ int bank_run (const bank_options_t *options, bank_result_t *result)
         rc = SHOAL_ENOMEM;
         goto done;
     }
-    bank_stats_t probe; //  a node that is not there would keep the driver waiting
-    if (!own && (rc = bank_stats (run.endpoint, 5000, &probe)) != 0) {
+    char why[256]; //  a node that is not there would keep the driver waiting
+    if (!own && (rc = bank_probe (run.endpoint, 5000, why, sizeof why)) != 0) {
         fprintf (stderr,
                  "%s: no node answers on %s: %s (a cluster's node answers only CURVE "
                  "clients, and the bench drives a node alone: run it on a node of its own, "
                  "or let it start its own cluster with --nodes N)\n",
-                 driver_command, run.endpoint, shoal_strerror (rc));
+                 driver_command, run.endpoint, why);
         goto done;
     }
     if ((rc = s_phase (&run, PHASE_OPEN, options->accounts)) ||

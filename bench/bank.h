@@ -150,6 +150,10 @@ const char *bank_interrupted_text (const bank_options_t *options);
 //  Returns 0, SHOAL_ETIMEOUT, SHOAL_EREJECTED or another negative code.
 //  A counter the node does not report is left at 0.
 int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats);
+//  Asks the node at endpoint for its stats, to see that one answers there.
+//  Returns 0, or an error with why (size bytes) saying what the link saw:
+//  nothing listening, a handshake ended (a cluster's node), no answer.
+int bank_probe (const char *endpoint, int timeout_ms, char *why, size_t size);
 
 //  The same, of node (a name) of the cluster whose file is at cluster,
 //  over CURVE with the client certificate beside it.

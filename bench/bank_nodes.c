@@ -303,6 +303,31 @@ int bank_stats (const char *endpoint, int timeout_ms, bank_stats_t *stats)
     return s_stats_call (&client, timeout_ms, stats);
 }
 
+int bank_probe (const char *endpoint, int timeout_ms, char *why, size_t size)
+{
+    why[0] = 0;
+    client_t *client = client_new (endpoint);
+    if (!client) {
+        snprintf (why, size, "%s", shoal_strerror (SHOAL_EINVAL));
+        return SHOAL_EINVAL;
+    }
+    envelope_t request;
+    client_request (&request, ENVELOPE_QUERY, NULL, "node/stats", "stats", NULL, 0);
+    client_reply_t reply;
+    int rc = client_call (client, &request, timeout_ms, &reply);
+    if (rc == 0) {
+        if (!reply.ok)
+            snprintf (why, size, "it refused: %s %s", reply.code, reply.reason);
+        rc = reply.ok ? 0 : SHOAL_EREJECTED;
+        client_reply_close (&reply);
+    } else {
+        const char *seen = client_no_answer_why (client);
+        snprintf (why, size, "%s", seen ? seen : shoal_strerror (rc));
+    }
+    client_destroy (&client);
+    return rc;
+}
+
 int bank_stats_cluster (const char *cluster, const char *node, int timeout_ms, bank_stats_t *stats)
 {
     memset (stats, 0, sizeof *stats);
