@@ -459,11 +459,14 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     msgpack_sbuffer_init (&answer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &answer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 6);
+    msgpack_pack_map (&pk, 7);
     s_pack_str (&pk, "name", build->name);
     s_pack_uint (&pk, "version", build->build.version);
     s_pack_uint (&pk, "position", build->cp.next);
     s_pack_uint (&pk, "lag", journal_log_end (self->journal) - build->cp.next);
+    //  Why its rows do not move, if they do not: a reader of stale rows is
+    //  told so (shoal query says it on stderr).
+    s_pack_str (&pk, "held", build->cp.paused ? "paused" : build->failed ? "failed" : "");
     msgpack_pack_str_with_body (&pk, "rows", 4);
     msgpack_pack_array (&pk, rows.count);
     msgpack_sbuffer_write (&answer, rows.buffer.data, rows.buffer.size);

@@ -174,7 +174,8 @@ static void test_query_list_rebuild (void **state)
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL query --json bank_totals totals --endpoint $E"), 0);
     assert_has (out, "{\"name\":\"bank_totals\",\"version\":1,\"position\":");
-    assert_has (out, "\"lag\":0,\"rows\":[{\"key\":\"totals\",\"row\":{\"balance\":400,");
+    assert_has (out,
+                "\"lag\":0,\"held\":\"\",\"rows\":[{\"key\":\"totals\",\"row\":{\"balance\":400,");
     assert_has (out, "\"truncated\":false}");
     assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals --all --endpoint $E"), 0);
     assert_string_equal (out, before);
@@ -349,6 +350,14 @@ static void test_pause_resume (void **state)
     assert_has (out, "\"status\":\"paused\"");
     assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals totals --endpoint $E"), 0);
     assert_string_equal (out, before);
+    //  ... which the query says, on stderr (it printed the old rows alone),
+    //  and --json as held.
+    assert_has (err, "shoal query: bank_totals@1 is paused at position ");
+    assert_has (err, ", 3 events behind: its rows are as of then (shoal projections resume "
+                     "bank_totals)");
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL query --json bank_totals totals --endpoint $E"), 0);
+    assert_has (out, ",\"lag\":3,\"held\":\"paused\",");
 
     //  Resume: it catches up.
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E resume bank_totals"),
@@ -358,6 +367,8 @@ static void test_pause_resume (void **state)
     s_wait_for (p, out, "\"status\":\"live\",\"served\":true,",
                 "$SHOAL projections --json --endpoint $E");
     s_wait_for (p, out, "\"lag\":0,", "$SHOAL projections --json --endpoint $E");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals totals --endpoint $E"), 0);
+    assert_string_equal (err, "");
 
     //  Resumed again: it was not paused (nor failed), and it says so.
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections resume bank_totals --endpoint $E"),

@@ -47,16 +47,19 @@ static void s_help (FILE *out)
              "default %d).\n\n"
              "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
              "or a shell loop; --json: one object,\n"
-             "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"rows\":[...],\"truncated\":B}\n"
-             "where position is how far in the node's event log the rows are, lag how\n"
-             "far behind its end, truncated that --limit cut the rows short (or that a\n"
-             "page did not come). Rows past what one reply holds (1 MiB) come in pages,\n"
+             "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
+             "\"truncated\":B} where position is how far in the node's event log the rows\n"
+             "are, lag how far behind its end, held \"paused\" or \"failed\" when the rows\n"
+             "do not move (\"\" when they do; in text a line on stderr says so), truncated\n"
+             "that --limit cut the rows short (or that a page did not come). Rows past what one "
+             "reply holds (1 MiB) come in pages,\n"
              "followed: each within --timeout; a row bigger than a reply is refused as\n"
              "reply_too_big.\n"
              "With --cluster (no --node), every node is asked and the rows merged in key\n"
              "order, each with \"node\" first; a key held by several nodes comes once\n"
              "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
-             "\"version\":V,\"position\":P,\"lag\":L},...],\"rows\":[...],\"truncated\":B}."
+             "\"version\":V,\"position\":P,\"lag\":L,\"held\":H},...],\"rows\":[...],\n"
+             "\"truncated\":B}."
              "\n\n" PROJ_TARGET_HELP
              "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
              "not_ready: still building; the node's reason on stderr) or no row KEY\n"
@@ -285,15 +288,44 @@ static void s_print_row (const proj_target_t *target, const query_row_t *row)
     printf ("}");
 }
 
-//  Prints "version", "position" and "lag" of node's answer as JSON members.
+//  Prints "version", "position", "lag" and "held" of node's answer as JSON
+//  members.
 static void s_print_where (const node_stats_t *node)
 {
     int64_t version = 0, position = 0, lag = 0;
+    char held[16] = "";
     map_find_int (node->stats, "version", &version);
     map_find_int (node->stats, "position", &position);
     map_find_int (node->stats, "lag", &lag);
-    printf ("\"version\":%lld,\"position\":%lld,\"lag\":%lld", (long long) version,
+    map_find_str (node->stats, "held", held, sizeof held);
+    printf ("\"version\":%lld,\"position\":%lld,\"lag\":%lld,\"held\":", (long long) version,
             (long long) position, (long long) lag);
+    json_string (stdout, held, strlen (held));
+}
+
+//  In text, says on stderr of each node whose rows do not move (its build
+//  paused or failed) how far behind they are: the rows printed are as of
+//  then, and nothing else said so.
+static void s_say_held (const proj_target_t *target, const char *name)
+{
+    for (int i = 0; i < target->count; i++) {
+        const node_stats_t *node = &target->nodes[i];
+        char held[16] = "";
+        int64_t version = 0, position = 0, lag = 0;
+        if (!target->ask[i] || !node->up || !node->reply.ok || !node->stats ||
+            map_find_str (node->stats, "held", held, sizeof held) != 0 || !held[0])
+            continue;
+        map_find_int (node->stats, "version", &version);
+        map_find_int (node->stats, "position", &position);
+        map_find_int (node->stats, "lag", &lag);
+        fprintf (stderr,
+                 "shoal query: %s%s%s%s@%lld is %s at position %lld, %lld event%s behind: its "
+                 "rows are as of then (shoal projections%s%s)\n",
+                 target->cluster ? "node " : "", target->cluster ? node->name : "",
+                 target->cluster ? ": " : "", name, (long long) version, held, (long long) position,
+                 (long long) lag, lag == 1 ? "" : "s", streq (held, "paused") ? " resume " : "",
+                 streq (held, "paused") ? name : "");
+    }
 }
 
 //  --json: everything in one object, and why the command fails if it
@@ -465,6 +497,8 @@ int cmd_query (int argc, char **argv)
         }
     if (!no_row && truncated && !opts.json)
         fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more\n", opts.limit);
+    if (!opts.json)
+        s_say_held (&target, name);
     free (rows);
     s_pages_close (&pages, target.count);
     proj_target_close (&target);
