@@ -138,9 +138,16 @@ int modules_load (modules_t *self, shoal_registry_t *registry, const char *path,
         return SHOAL_EMODULE;
     }
     self->handles[self->count++] = handle;
-    log_info ("shoal node: module %s loaded (%zu actor types, %zu projections)", path,
-              registry_count (registry) - types,
-              registry_projection_count (registry) - projections);
+    size_t added = registry_count (registry) - types;
+    size_t viewed = registry_projection_count (registry) - projections;
+    //  Nothing registered is a module's mistake (a shoal_register left out,
+    //  or its result ignored), said as one: no command reaches it.
+    log_write (added || viewed ? SHOAL_LOG_INFO : SHOAL_LOG_WARN,
+               "shoal node: module %s loaded (%zu actor types, %zu projections)%s", path, added,
+               viewed,
+               added || viewed ? ""
+                               : ": it registered nothing, so nothing of it runs (does its "
+                                 "shoal_module_init call shoal_register?)");
     return 0;
 }
 

@@ -695,6 +695,19 @@ static void test_module_options (void **state)
     assert_has (err, "--module-opt 'greeting=hello' is not NAME.KEY=VALUE");
 }
 
+//  A module that registers nothing loads, and the node warns that nothing
+//  of it runs (it said so at INFO, as a module loaded).
+static void test_module_registers_nothing (void **state)
+{
+    proc_t *p = *state;
+    char log[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE " --module-opt api.empty=1");
+    proc_read (p, "node.log", log);
+    assert_has (log, " WARN shoal node: module ");
+    assert_has (log, " loaded (0 actor types, 0 projections): it registered nothing, so nothing "
+                     "of it runs");
+}
+
 static void test_log_carries_address (void **state)
 {
     proc_t *p = *state;
@@ -723,6 +736,7 @@ int main (void)
         cmocka_unit_test (test_registry_options),
         cmocka_unit_test_setup_teardown (test_module_options, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_log_carries_address, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_module_registers_nothing, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
