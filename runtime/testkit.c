@@ -350,6 +350,26 @@ shoal_rec_t *shoal_testkit_reply (shoal_testkit_t *self, const char *name, bool 
     return rec;
 }
 
+shoal_rec_t *shoal_testkit_reply_to (shoal_testkit_t *self, const char *msg_id, bool accepted,
+                                     const char *code)
+{
+    for (size_t i = 0; msg_id && i < self->ledger.count; i++) {
+        item_t *sent = &self->ledger.items[i];
+        if (strcmp (sent->id, msg_id) != 0)
+            continue;
+        shoal_rec_t *rec = s_prepare (self, ENVELOPE_REPLY, sent->name);
+        if (!rec)
+            return NULL;
+        self->accepted_reply = accepted;
+        if (!accepted)
+            snprintf (self->code, sizeof self->code, "%s", code && *code ? code : "rejected");
+        sent->answered = true;
+        snprintf (self->from, sizeof self->from, "%s", sent->to);
+        return rec;
+    }
+    return NULL;
+}
+
 void shoal_testkit_reply_reason (shoal_testkit_t *self, const char *reason)
 {
     snprintf (self->reason, sizeof self->reason, "%s", reason ? reason : "");

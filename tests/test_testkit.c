@@ -27,7 +27,8 @@ typedef struct {
 //  Add{by}: Added{by}. Arm{ms, name}: a timer. Disarm{name}: cancels it.
 //  A timer: Ticked{name}. Lie: Added{by: 1}, which the buggy apply skips.
 //  Scribble writes into its state, Alias into its address, Rename into its
-//  message's name (each through a cast), and then emits Added{by: 1}.
+//  message's name (each through a cast), and then emits Added{by: 1}. Fan
+//  sends Ping to tally/a and tally/b; a reply: Heard{from}.
 static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg)
 {
     const char *name = shoal_msg_name (msg);
@@ -66,6 +67,15 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         shoal_rec_int (shoal_ctx_emit (ctx, "Added"), "by", 1);
         return 0;
     }
+    if (strcmp (name, "Fan") == 0) { //  Ping to tally/a, then tally/b
+        shoal_ctx_send (ctx, "tally/a", "Ping");
+        shoal_ctx_send (ctx, "tally/b", "Ping");
+        return 0;
+    }
+    if (shoal_msg_kind (msg) == SHOAL_REPLY) { //  Heard{from} of whoever answered
+        shoal_rec_str (shoal_ctx_emit (ctx, "Heard"), "from", shoal_msg_from (msg));
+        return 0;
+    }
     if (strcmp (name, "Misuse") == 0) {
         shoal_rec_map_begin (shoal_ctx_reply (ctx), "open");
         return 0;
@@ -82,6 +92,8 @@ static int s_apply (void *state, const char *event, const shoal_data_t *data)
         tally->ticks++;
         return 0;
     }
+    if (strcmp (event, "Heard") == 0)
+        return 0;
     if (shoal_data_int (data, "by", &by) != 0)
         return SHOAL_EFORMAT;
     if (strcmp (event, "Added") == 0)
@@ -282,6 +294,35 @@ static void test_read_only_writes_fail (void **state)
     }
 }
 
+//  Two commands of one name, answered out of order by id: each reply comes
+//  from the actor its command went to (shoal_testkit_reply by name could
+//  only answer the oldest first).
+static void test_reply_to_by_id (void **state)
+{
+    shoal_testkit_t *kit = shoal_testkit_new (&s_tally, "tally/t1");
+    shoal_testkit_command (kit, "Fan");
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    assert_int_equal (shoal_testkit_sent (kit), 2);
+    char first[40], second[40];
+    snprintf (first, sizeof first, "%s", shoal_testkit_sent_id (kit, 0));
+    snprintf (second, sizeof second, "%s", shoal_testkit_sent_id (kit, 1));
+    assert_non_null (shoal_testkit_reply_to (kit, second, true, NULL));
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    char from[32];
+    assert_int_equal (
+        shoal_data_str (shoal_testkit_event_fields (kit, 0), "from", from, sizeof from), 0);
+    assert_string_equal (from, "tally/b");
+    //  The first is still unanswered: by name, the oldest unanswered is it.
+    assert_non_null (shoal_testkit_reply (kit, "Ping", true, NULL));
+    assert_int_equal (shoal_testkit_run (kit), 0);
+    assert_int_equal (
+        shoal_data_str (shoal_testkit_event_fields (kit, 0), "from", from, sizeof from), 0);
+    assert_string_equal (from, "tally/a");
+    assert_non_null (shoal_testkit_reply_to (kit, first, false, "no"));
+    assert_null (shoal_testkit_reply_to (kit, "0123456789abcdef0123456789abcdef", true, NULL));
+    shoal_testkit_destroy (&kit);
+}
+
 static void test_apply_disagreeing_with_handle (void **state)
 {
     shoal_testkit_t *kit = shoal_testkit_new (&s_drifting, "tally/t1");
@@ -470,6 +511,7 @@ int main (void)
         cmocka_unit_test (test_usage),
         cmocka_unit_test (test_rejected_keeps_nothing),
         cmocka_unit_test (test_read_only_writes_fail),
+        cmocka_unit_test (test_reply_to_by_id),
         cmocka_unit_test (test_apply_disagreeing_with_handle),
         cmocka_unit_test (test_too_big),
         cmocka_unit_test (test_timers_in_due_order),

@@ -95,6 +95,11 @@ shoal_rec_t *shoal_testkit_command (shoal_testkit_t *self, const char *name);
 //  fields are ignored. NULL for a bad name.
 shoal_rec_t *shoal_testkit_reply (shoal_testkit_t *self, const char *name, bool accepted,
                                   const char *code);
+//  The same, to the command the actor sent under msg_id
+//  (shoal_testkit_sent_id): of two commands of one name, the later may be
+//  answered first, as a node may. NULL for an id the actor never sent.
+shoal_rec_t *shoal_testkit_reply_to (shoal_testkit_t *self, const char *msg_id, bool accepted,
+                                     const char *code);
 //  The reason of the rejected reply being prepared (copied); "rejected by
 //  the receiver" when not set.
 void shoal_testkit_reply_reason (shoal_testkit_t *self, const char *reason);
