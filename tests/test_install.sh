@@ -142,6 +142,26 @@ out=$("$T/cmake-module/build/install_client" "ipc://$T/node.ipc" counter/c2 3) |
 [ "$out" = "value=3" ] || fail "the shoal::client program printed $out, expected value=3"
 stop_node
 
+# 5b. A module alone needs nothing but shoal::api: with no pkg-config file
+#     of shoal's dependencies to be found, it still configures and builds
+#     (it required czmq's, libzmq's, msgpack's and json-c's), and says the
+#     targets it could not define.
+mkdir -p "$T/api-only" "$T/no-pc"
+cp "$T/counter/counter.c" "$T/api-only/"
+cat >"$T/api-only/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(counter_api_only C)
+find_package(shoal REQUIRED)
+add_library(counter MODULE counter.c)
+set_target_properties(counter PROPERTIES PREFIX "")
+target_link_libraries(counter PRIVATE shoal::api)
+CMAKE
+out=$(PKG_CONFIG_LIBDIR="$T/no-pc" PKG_CONFIG_PATH= cmake -S "$T/api-only" -B "$T/api-only/build" \
+    -DCMAKE_PREFIX_PATH="$P" 2>&1) || fail "find_package(shoal) for shoal::api alone: $out"
+grep -q "shoal::client needs libczmq" <<<"$out" || fail "no word of shoal::client: $out"
+cmake --build "$T/api-only/build" >/dev/null || fail "a module of shoal::api alone does not build"
+[ -f "$T/api-only/build/counter.so" ] || fail "no counter.so from shoal::api alone"
+
 # 6. A module built for another ABI, and one with no ABI: refused, no start.
 sed 's/^SHOAL_MODULE;.*/SHOAL_EXPORT const int shoal_module_abi = 999;/' "$T/counter/counter.c" >"$T/abi999.c"
 grep -v '^SHOAL_MODULE;' "$T/counter/counter.c" >"$T/noabi.c"
