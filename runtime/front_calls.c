@@ -5,26 +5,26 @@
     it, never any client of ours by a routing id it guessed.
 
     A client whose CALLs to a peer went unanswered (a link that dropped
-    them) is forgotten FRONT_CALLS_TTL_MS after its last one: an answer
-    later than that is refused, and the client, which had no answer,
-    re-sends under the same id. Runs on the front's thread.
+    them) is forgotten FRONT_CALLS_TTL_MS after its last one, once the
+    peer has been heard from since: an answer later than that is refused,
+    and the client, which had no answer, re-sends under the same id. All
+    the CALLs out to a peer whose link goes down are forgotten at once:
+    they went with it. Runs on the front's thread.
 
     The bytes of the CALLs out to each peer are counted too, so that the
     front holds at most FRONT_PEER_BYTES for a peer that takes them and
-    does not answer (stopped with its link still up): ZeroMQ bounds a
-    link's queue in messages only, 100,000 of up to 1 MiB. An answer takes
-    its client's mean CALL off (exact once all its CALLs are answered),
-    and a client forgotten takes off what it had out.
+    does not answer (stopped with its link still up: ZeroMQ's heartbeat
+    cannot get past a full socket): ZeroMQ bounds a link's queue in
+    messages only, 100,000 of up to 1 MiB. An answer takes its client's
+    mean CALL off (exact once all its CALLs are answered), and a client
+    forgotten what it had out. A peer that is never heard from keeps
+    them counted until its link goes down, however long.
 */
 #include "front_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FRONT_CALLS_TTL_MS                                                                         \
-    60000 //  a client's CALLs to a peer are forgotten this long after its last
-#define FRONT_CALLS_SWEEP_MS 1000 //  forgotten ones are looked for this often at most
 
 typedef struct {
     uint32_t out;    //  CALLs forwarded, not yet answered
@@ -40,8 +40,8 @@ struct _front_calls_t {
     bool down[CLUSTER_MAX_NODES];      //  the link to that peer was down at the last look
 };
 
-//  Takes bytes off total, down to 0 at most (a link that went down has
-//  had its count cleared, and a CALL sent before may still be answered).
+//  Takes bytes off total, down to 0 at most (never below: a guard, as each
+//  client's bytes are in its peer's total).
 static void s_less (uint64_t *total, uint64_t bytes)
 {
     *total = *total > bytes ? *total - bytes : 0;
@@ -89,35 +89,66 @@ static void s_key (char *key, int node, const uint8_t *id, size_t id_size)
     key[2 * (id_size + 1)] = 0;
 }
 
-//  Forgets the clients with no CALL forwarded for FRONT_CALLS_TTL_MS.
-//  O(clients), at most every FRONT_CALLS_SWEEP_MS. Out of memory, they
-//  are forgotten at a later sweep.
-static void s_sweep (front_calls_t *self, int64_t now)
+//  Forgets the clients that keep (a copy of) their key in gone, and takes
+//  their bytes off their peers'.
+static void s_forget (front_calls_t *self, zlistx_t *gone)
+{
+    for (char *key = zlistx_first (gone); key; key = zlistx_next (gone)) {
+        call_t *call = zhashx_lookup (self->clients, key);
+        if (call)
+            s_less (&self->bytes[call->node], call->bytes);
+        zhashx_delete (self->clients, key);
+    }
+}
+
+//  A list that copies the keys it is given (a delete would break a walk
+//  of the table), or NULL.
+static zlistx_t *s_keys (void)
+{
+    zlistx_t *keys = zlistx_new ();
+    if (keys) {
+        zlistx_set_duplicator (keys, (zlistx_duplicator_fn *) strdup);
+        zlistx_set_destructor (keys, (zlistx_destructor_fn *) zstr_free);
+    }
+    return keys;
+}
+
+void front_calls_sweep (front_calls_t *self, int64_t now, const int64_t *silent_ms, int nodes)
 {
     if (now - self->swept_at < FRONT_CALLS_SWEEP_MS)
         return;
     self->swept_at = now;
-    zlistx_t *gone = zlistx_new (); //  keys copied: a delete would break the walk
-    if (!gone)
-        return;
-    zlistx_set_duplicator (gone, (zlistx_duplicator_fn *) strdup);
-    zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
-    for (call_t *call = zhashx_first (self->clients); call; call = zhashx_next (self->clients))
-        if (now - call->sent_at >= FRONT_CALLS_TTL_MS &&
-            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients)))
-            s_less (&self->bytes[call->node], call->bytes);
-    for (char *key = zlistx_first (gone); key; key = zlistx_next (gone))
-        zhashx_delete (self->clients, key);
+    zlistx_t *gone = s_keys ();
+    for (call_t *call = gone ? zhashx_first (self->clients) : NULL; call;
+         call = zhashx_next (self->clients)) {
+        //  Its peer heard from since its last CALL: what was queued then
+        //  has gone through, and what is not answered was lost.
+        bool heard = call->node < nodes && silent_ms[call->node] < now - call->sent_at;
+        if (now - call->sent_at >= FRONT_CALLS_TTL_MS && heard)
+            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
+    }
+    if (gone)
+        s_forget (self, gone);
+    zlistx_destroy (&gone);
+}
+
+void front_calls_lost (front_calls_t *self, int node)
+{
+    zlistx_t *gone = s_keys ();
+    for (call_t *call = gone ? zhashx_first (self->clients) : NULL; call;
+         call = zhashx_next (self->clients))
+        if (call->node == node)
+            zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
+    if (gone) //  out of memory: forgotten at the next sweep
+        s_forget (self, gone);
     zlistx_destroy (&gone);
 }
 
 void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
-                       size_t size)
+                       size_t size, int64_t now)
 {
     if (id_size + 1 > FRONT_ROUTE_MAX || node < 0 || node >= CLUSTER_MAX_NODES)
         return;
-    int64_t now = zclock_mono ();
-    s_sweep (self, now);
     char key[2 * (FRONT_ROUTE_MAX + 1) + 1];
     s_key (key, node, id, id_size);
     call_t *call = zhashx_lookup (self->clients, key);
@@ -139,17 +170,21 @@ void front_calls_links (front_t *self)
 {
     front_calls_t *calls = self->calls;
     int nodes = cluster_node_count (self->config.cluster);
+    int64_t silent_ms[CLUSTER_MAX_NODES];
     for (int node = 0; node < nodes && node < CLUSTER_MAX_NODES; node++) {
         bool down = !peers_up (self->config.peers, node);
-        if (down && !calls->down[node] && calls->bytes[node]) {
-            for (call_t *call = zhashx_first (calls->clients); call;
-                 call = zhashx_next (calls->clients))
-                if (call->node == node)
-                    call->bytes = 0;
-            calls->bytes[node] = 0;
-        }
+        if (down && !calls->down[node])
+            front_calls_lost (calls, node);
         calls->down[node] = down;
+        silent_ms[node] = peers_silent_ms (self->config.peers, node);
     }
+    front_calls_sweep (calls, zclock_mono (), silent_ms,
+                       nodes < CLUSTER_MAX_NODES ? nodes : CLUSTER_MAX_NODES);
+}
+
+uint64_t front_calls_bytes (const front_calls_t *self, int node)
+{
+    return node >= 0 && node < CLUSTER_MAX_NODES ? self->bytes[node] : 0;
 }
 
 bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t route_size,
@@ -162,9 +197,9 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
         self->counters.busy++;
         char reason[CLUSTER_NAME_MAX + 160];
         snprintf (reason, sizeof reason,
-                  "node %s, which owns the address, has not answered 64 MiB of requests this "
+                  "node %s, which owns the address, has not answered %u MiB of requests this "
                   "node forwarded; retry later",
-                  cluster_node_name (self->config.cluster, owner));
+                  cluster_node_name (self->config.cluster, owner), FRONT_PEER_BYTES >> 20);
         front_reject (self, route, route_size, envelope, "busy", reason);
         return true;
     }
@@ -172,7 +207,7 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
                     size, front_keys_key (self, frame)) != 0)
         return false;
     self->counters.forwarded++;
-    front_calls_sent (self->calls, owner, route + 1, route_size - 1, size);
+    front_calls_sent (self->calls, owner, route + 1, route_size - 1, size, zclock_mono ());
     return true;
 }
 

@@ -19,6 +19,8 @@
 #define FRONT_QUEUE_MAX 50000         //  client messages queued for one worker at most
 #define FRONT_QUEUE_BYTES (64u << 20) //  and their bytes at most
 #define FRONT_PEER_BYTES (64u << 20)  //  bytes of CALLs out to one peer, unanswered, at most
+#define FRONT_CALLS_TTL_MS 60000      //  a client's unanswered CALLs are forgotten after this
+#define FRONT_CALLS_SWEEP_MS 1000     //  ... looked for this often at most
 #define FRONT_ROUTE_MAX 260           //  a route's bytes at most (2 + a ROUTER id)
 #define FRONT_CLIENT_SLICE_US 2000    //  client messages read at once for this long at most
 #define FRONT_POLL_MAX (3 + 1 + 2 * 64)
@@ -64,11 +66,21 @@ front_calls_t *front_calls_new (void);
 //  Frees it. Safe to call twice.
 void front_calls_destroy (front_calls_t **self_p);
 //  Notes a CALL of size bytes forwarded to node for the client of ROUTER
-//  id (borrowed).
-//  Out of memory it is not noted: its answer is refused, and the client
-//  re-sends. Can't fail otherwise.
+//  id (borrowed), at now (monotonic ms). Out of memory it is not noted:
+//  its answer is refused, and the client re-sends. Can't fail otherwise.
 void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
-                       size_t size);
+                       size_t size, int64_t now);
+//  The bytes of the CALLs out to node, not yet answered nor forgotten.
+uint64_t front_calls_bytes (const front_calls_t *self, int node);
+//  Forgets the clients whose last CALL is FRONT_CALLS_TTL_MS old or more,
+//  and whose peer has been heard from since (silent_ms[node]: ms since
+//  the last frame from node, for nodes peers): what is unanswered then
+//  was lost. A peer not heard from (stopped, its link up) keeps its CALLs
+//  counted. At most once in FRONT_CALLS_SWEEP_MS; O(clients).
+void front_calls_sweep (front_calls_t *self, int64_t now, const int64_t *silent_ms, int nodes);
+//  Forgets every CALL out to node, whose link went down: they went with
+//  it (answers to them are refused, and their clients re-send).
+void front_calls_lost (front_calls_t *self, int node);
 //  Forwards a client's request (route: ROUTE_CLIENT and its ROUTER id) to
 //  owner, a peer, as a CALL, and notes it; answers it busy instead while
 //  the CALLs out to owner, unanswered, hold FRONT_PEER_BYTES: a peer that
@@ -78,10 +90,10 @@ void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t 
 //  up (the caller answers unavailable).
 bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t route_size,
                           const envelope_t *envelope, zmq_msg_t *frame);
-//  Clears the bytes counted out to a peer whose link has gone down since
-//  the last look: the CALLs on it are lost with it (their clients send
-//  them again), and would hold the bound for a minute. Each turn of the
-//  front's loop, O(peers), and O(clients) when one goes down.
+//  Forgets the CALLs out to a peer whose link has gone down since the last
+//  look (front_calls_lost), and sweeps (front_calls_sweep). Each turn of
+//  the front's loop: O(peers), and O(clients) when a link goes down or a
+//  sweep is due.
 void front_calls_links (front_t *self);
 //  True if the client of ROUTER id has a CALL out to node, and counts that
 //  one answered; false for an ANSWER nobody asked node for. O(id_size).

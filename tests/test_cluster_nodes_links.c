@@ -604,20 +604,33 @@ static void test_forwarded_bytes_bounded (void **state)
     for (int i = 0; i < COUNT; i++)
         assert_int_equal (client_send (f->client[0], &requests[i]), 0);
     //  Each past what fits is answered busy by n1 alone, n2 being stopped.
-    int busy = 0;
+    //  Should n1 find its link to n2 down meanwhile (ZeroMQ's heartbeat, if
+    //  one went out before the link filled), the rest are answered
+    //  unavailable: never more than fits is forwarded either way.
+    int busy = 0, unavailable = 0;
     int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (busy < COUNT - fits) {
+    while (busy + unavailable < COUNT - fits) {
         client_reply_t reply;
         if (client_recv (f->client[0], 1000, &reply) != 0) {
             if (zclock_mono () > deadline)
-                fail_msg ("%d of %d answered busy, the others not forwarded", busy, COUNT - fits);
+                fail_msg ("%d busy and %d unavailable of %d, the others forwarded", busy,
+                          unavailable, COUNT);
             continue;
         }
-        if (reply.ok || strcmp (reply.code, "busy") != 0 || !strstr (reply.reason, "node n2"))
+        bool is_busy = !reply.ok && streq (reply.code, "busy");
+        if ((!is_busy && (reply.ok || !streq (reply.code, "unavailable"))) ||
+            !strstr (reply.reason, "node n2"))
             fail_msg ("while n2 is stopped: %s %s", reply.ok ? "ok" : reply.code, reply.reason);
-        busy++;
+        busy += is_busy;
+        unavailable += !is_busy;
         client_reply_close (&reply);
     }
+    if (unavailable == 0)
+        assert_int_equal (busy, COUNT - fits);
+    else
+        print_message ("n1 found its link to n2 down after %d busy answers: the bound held "
+                       "until then\n",
+                       busy);
     assert_int_equal (kill (f->node[1], SIGCONT), 0);
     //  Each is asked again under its id (busy, until n2 has answered what
     //  was forwarded, settles nothing): the forwarded ones are answered from
