@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-//  The module whose code runs in the loading thread (its constructors,
-//  then its init), for s_exit_guard; NULL otherwise.
-static const char *s_loading;
+//  The module whose code runs in this thread (its constructors, then its
+//  init), for s_exit_guard; NULL otherwise. A thread's own: another
+//  thread's exit() (a program that embeds shoal) is not the module's.
+static _Thread_local const char *s_loading;
 
 //  Run by exit(): a module that calls it while it loads ends the start
 //  with exit 1 and a line that says so, not the exit 0 of a clean stop

@@ -351,6 +351,15 @@ static void s_full_disk (fixture_t *f, bool restart)
     //  Its stats say its store failed a write lately, and why (a node whose
     //  disk was full looked well in stats, top and cluster status).
     s_store_said_failing (f, NULL);
+    //  ... and top says it unwell (exit 1), as cluster status would: it
+    //  printed the store's line and said ok, exit 0.
+    char *output = NULL;
+    int top = faults_run (f, &output, "top", "--once", "--json", "--interval", "200", "--endpoint",
+                          f->node.endpoint, NULL);
+    if (top != 1 || !strstr (output, "{\"ok\":false,\"code\":\"unwell\",\"reason\":") ||
+        !strstr (output, "No space left on device"))
+        fail_msg ("top --once --json, the disk full: exit %d: %s", top, output);
+    free (output);
     //  And once a worker's reopen failed too (the disk still full).
     s_store_said_failing (f, "cannot open the journal");
     //  Each refusal names the cause (it said "its inbox record cannot be

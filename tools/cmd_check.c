@@ -127,20 +127,19 @@ static void s_print_json (const char *const *dirs, int count, const books_summar
 
 //  What the store at path says it belongs to ("CLUSTER/NODE", "/" for a
 //  node alone; "" if it says nothing) into owner (size bytes).
-static void s_owner (const char *path, char *owner, size_t size, char *placed, size_t placed_size)
+static void s_owner (const char *path, char *owner, size_t size, char **placed)
 {
-    owner[0] = placed[0] = 0;
+    owner[0] = 0;
+    *placed = NULL;
     int code = 0;
     char *error = NULL, *stored = NULL;
     journal_t *journal = journal_open (path, NULL, &code, &error);
     if (journal && journal_meta_get (journal, "owner", &stored) == 0)
         snprintf (owner, size, "%s", stored);
     free (stored);
-    stored = NULL;
-    if (journal && journal_meta_get (journal, "owner_shards", &stored) == 0)
-        snprintf (placed, placed_size, "%s", stored);
-    free (stored);
-    free (error);
+    if (journal && journal_meta_get (journal, "owner_shards", placed) != 0)
+        *placed = NULL; //  whole, however long: a map of scattered shards is
+    free (error);       //  kilobytes, and a cut one named nodes wrongly
     journal_destroy (&journal);
 }
 
@@ -150,7 +149,7 @@ static void s_owner (const char *path, char *owner, size_t size, char *placed, s
 static bool s_all_given (const char *placed, char (*owners)[CHECK_OWNER_MAX], int count,
                          const char *cluster, int cluster_len)
 {
-    if (!placed[0])
+    if (!placed || !placed[0])
         return false; //  not known: a store of a map before placements
     for (const char *at = placed; *at;) {
         size_t name_len = strcspn (at, "=;");
@@ -174,14 +173,14 @@ static bool s_all_given (const char *placed, char (*owners)[CHECK_OWNER_MAX], in
 static void s_cluster_hint (storecopy_t *const *copies, int count)
 {
     static char owners[CHECK_DIRS_MAX][CHECK_OWNER_MAX];
-    static char placed[CHECK_DIRS_MAX][4096];
+    char *placed[CHECK_DIRS_MAX] = {NULL};
     for (int i = 0; i < count; i++)
         if (copies[i])
-            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i], placed[i],
-                     sizeof placed[i]);
+            s_owner (storecopy_path (copies[i]), owners[i], sizeof owners[i], &placed[i]);
         else
-            owners[i][0] = placed[i][0] = 0;
-    for (int i = 0; i < count; i++) {
+            owners[i][0] = 0;
+    bool said = false;
+    for (int i = 0; i < count && !said; i++) {
         const char *slash = strchr (owners[i], '/');
         if (!slash || slash == owners[i] || !slash[1])
             continue;
@@ -195,20 +194,21 @@ static void s_cluster_hint (storecopy_t *const *copies, int count)
             }
         //  Every node's store given: nothing is missing (it said to give
         //  them all, and an operator looked for a node that was not there).
-        if (s_all_given (placed[i], owners, count, owners[i], cluster_len)) {
+        if (s_all_given (placed[i], owners, count, owners[i], cluster_len))
             fprintf (stderr,
                      "shoal check: these stores are every node of cluster %.*s (%s): its books "
                      "do not hold over all of them\n",
                      cluster_len, owners[i], nodes);
-            return;
-        }
-        fprintf (stderr,
-                 "shoal check: these stores are node%s %s of cluster %.*s: a transfer between two "
-                 "of its nodes is in both their stores, so its books hold only over all of "
-                 "them: give every node's store, stopped (--data per node)\n",
-                 strchr (nodes, ',') ? "s" : "", nodes, cluster_len, owners[i]);
-        return;
+        else
+            fprintf (stderr,
+                     "shoal check: these stores are node%s %s of cluster %.*s: a transfer "
+                     "between two of its nodes is in both their stores, so its books hold only "
+                     "over all of them: give every node's store, stopped (--data per node)\n",
+                     strchr (nodes, ',') ? "s" : "", nodes, cluster_len, owners[i]);
+        said = true;
     }
+    for (int i = 0; i < count; i++)
+        free (placed[i]);
 }
 
 int cmd_check (int argc, char **argv)

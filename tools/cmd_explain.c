@@ -504,7 +504,7 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "%.100s's node cannot serve it: %.300s; the command waits (shoal resend once "
                       "it can)",
                       row->target, there->store);
-        else if (row->error[0] && strstr (row->error, "the sender failed on it"))
+        else if (strncmp (row->error, "its reply came; the sender failed on it", 39) == 0)
             snprintf (row->why, sizeof row->why,
                       "the sender fails on the reply, and sends the command again to hear it "
                       "again (mend its module, or shoal resolve): %s",

@@ -443,7 +443,7 @@ const top_node_t *top_node (const top_t *self, int index)
 const top_node_t *top_unwell (const top_t *self)
 {
     for (int i = 0; i < self->count; i++)
-        if (self->nodes[i].up && self->nodes[i].problem[0])
+        if (self->nodes[i].up && (self->nodes[i].problem[0] || self->nodes[i].store[0]))
             return &self->nodes[i];
     return NULL;
 }
@@ -652,10 +652,13 @@ void top_print_json (const top_t *self, FILE *out)
     fprintf (out, "{\"ok\":%s,", down || unwell ? "false" : "true");
     if (down || unwell) {
         const top_node_t *first = down ? down : unwell;
-        char reason[sizeof first->name + sizeof first->reason + 64];
-        snprintf (
-            reason, sizeof reason, "%s: %s%s", first->name, down ? down->reason : unwell->problem,
-            down && top_up_count (self) + 1 < self->count ? " (and more nodes: see nodes)" : "");
+        const char *why = down                 ? down->reason
+                          : unwell->problem[0] ? unwell->problem
+                                               : unwell->store;
+        char reason[sizeof first->name + STATS_STORE_TEXT_MAX + 64];
+        snprintf (reason, sizeof reason, "%s: %s%s", first->name, why,
+                  down && top_up_count (self) + 1 < self->count ? " (and more nodes: see nodes)"
+                                                                : "");
         fprintf (out, "\"code\":\"%s\",", down ? "no_answer" : "unwell");
         s_json_str (out, "reason", reason);
         fprintf (out, ",");

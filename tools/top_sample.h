@@ -65,8 +65,8 @@ typedef struct {
     int64_t active, pending, stalled; //  actors in memory; outbox entries; stalled ones
     int64_t errors; //  bad frames + busy + unavailable + failed commits, since start
     char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."
-    char problem[512];   //  up, in a cluster: what `cluster status` finds wrong, "" if nothing
-                         //  (stats_store_failing), or ""
+                                      //  (stats_store_failing), or ""
+    char problem[512];   //  up, in a cluster: what else `cluster status` finds wrong, or ""
     top_counters_t last; //  private: the last sample's counters
 } top_node_t;
 
@@ -105,8 +105,8 @@ const char *top_title (const top_t *self); //  "cluster NAME" or the endpoint
 int top_node_count (const top_t *self);
 const top_node_t *top_node (const top_t *self, int index);
 int top_up_count (const top_t *self);
-//  The first node up with a problem (another map or epoch, a link down), or
-//  NULL.
+//  The first node up with a problem (another map or epoch, a link down) or
+//  a store that fails, as `cluster status` counts them, or NULL.
 const top_node_t *top_unwell (const top_t *self);
 //  The cluster's commands per second of the last samples, oldest first:
 //  *count of them (at most TOP_HISTORY).
