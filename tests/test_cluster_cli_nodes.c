@@ -178,6 +178,15 @@ static void test_three_nodes (void **state)
     }
     assert_non_null (strstr (out, "      1    2/2 "));
 
+    //  n3 stopped: down, and said to take connections (a stopped node, not
+    //  a dead one).
+    kill (fx->nodes[2], SIGSTOP);
+    code = cluster_cli_run (fx, out, err, "\"$SHOAL\" cluster status --cluster \"$C\"");
+    kill (fx->nodes[2], SIGCONT);
+    if (code != 3 || !strstr (out, "\nn3       down ") ||
+        !strstr (out, "no answer in 1000 ms (connected: stopped or busy)"))
+        fail_msg ("cluster status, n3 stopped: exit %d: %s", code, out);
+
     //  n3 killed: shown down (exit 3), the others cannot reach it; an
     //  account it owns is unavailable through n1, at once, naming it.
     cluster_cli_node_kill (fx, 2);
@@ -203,11 +212,13 @@ static void test_three_nodes (void **state)
     assert_int_equal (code, 3);
     assert_non_null (strstr (out, "2 up, 1 down\n"));
     assert_non_null (strstr (out, "\nn3       down "));
-    assert_non_null (strstr (out, "no answer in 1000 ms"));
+    //  Killed, not stopped: nothing takes a connection there (the two were
+    //  said alike).
+    assert_non_null (strstr (out, "no answer in 1000 ms (nothing listens there)"));
     code = cluster_cli_run (fx, out, err, "\"$SHOAL\" stats --cluster \"$C\"");
     assert_int_equal (code, 3);
-    assert_non_null (
-        strstr (out, "{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 1000 ms\"}"));
+    assert_non_null (strstr (out, "{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 1000 ms "
+                                  "(nothing listens there)\"}"));
 }
 
 //  --------------------------------------------------------------------------

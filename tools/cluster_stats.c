@@ -161,7 +161,12 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
                       "handshake at once): after `shoal cluster rekey`, restart it with its new "
                       "node.cert, and use the cluster file of the new epoch");
         else if (self->states[i] != NODE_DONE)
-            snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms", timeout_ms);
+            //  A node killed and one stopped are both silent: the first
+            //  takes no connection, the second takes it and says nothing.
+            snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms%s", timeout_ms,
+                      !self->clients[i]                  ? ""
+                      : client_linked (self->clients[i]) ? " (connected: stopped or busy)"
+                                                         : " (nothing listens there)");
     }
     return answered;
 }

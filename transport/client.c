@@ -37,6 +37,7 @@ typedef struct {
     char endpoint[CLUSTER_ENDPOINT_MAX + 1]; //  its client endpoint, as connected
     int closed;           //  handshakes it ended (not a refused key) since its last good one
     int64_t connected_at; //  its last connection's (monotonic ms), for telling a timeout
+    bool linked;          //  a connection is taken now (connected, not yet disconnected)
 } client_node_t;
 
 struct _client_t {
@@ -58,6 +59,7 @@ struct _client_t {
     bool plain_handshaken; //  ... and its handshake went through, and it is up
     bool plain_mismatch;   //  ... or ended: what listens wants another mechanism (CURVE)
     bool plain_lost;       //  a connection that went through ended
+    bool plain_linked;     //  a connection is taken now (connected, not yet disconnected)
     int64_t plain_since;   //  when the client was made (monotonic ms)
     long gave_up_ms;       //  the last call's wait when a refused handshake ended it, or -1
 };
@@ -106,6 +108,8 @@ static void s_plain_events (client_t *self)
     uint16_t id;
     while (monitor && s_monitor_next (monitor, &id, NULL)) {
         self->plain_connected |= id == ZMQ_EVENT_CONNECTED;
+        if (id == ZMQ_EVENT_CONNECTED || id == ZMQ_EVENT_DISCONNECTED)
+            self->plain_linked = id == ZMQ_EVENT_CONNECTED;
         //  A mechanism other than ours: a protocol error, or a handshake
         //  ended without one (libzmq says either). A handshake that timed
         //  out (libzmq's 30 s: a node that took the connection and never
@@ -265,6 +269,8 @@ static void s_read_events (client_t *self)
     char *text;
     while (s_monitor_next (monitor, &id, &text)) {
         client_node_t *node = text ? s_node_at (self, text) : NULL;
+        if (node && (id == ZMQ_EVENT_CONNECTED || id == ZMQ_EVENT_DISCONNECTED))
+            node->linked = id == ZMQ_EVENT_CONNECTED;
         if (node && id == ZMQ_EVENT_CONNECTED)
             node->connected_at = zclock_mono ();
         else if (node && id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
@@ -288,6 +294,20 @@ static void s_read_events (client_t *self)
         }
         free (text);
     }
+}
+
+bool client_linked (client_t *self)
+{
+    if (self->plain_monitor) {
+        s_plain_events (self);
+        return self->plain_linked;
+    }
+    if (self->monitor)
+        s_read_events (self);
+    for (int i = 0; i < self->node_count; i++)
+        if (self->nodes[i].linked)
+            return true;
+    return !self->monitor; //  no way to tell: said as if it were
 }
 
 const char *client_refusal (client_t *self)

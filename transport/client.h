@@ -97,6 +97,10 @@ const char *client_no_answer_why (client_t *self);
 //  it sent can have reached a node. False for a cluster's client, or
 //  without a monitor.
 bool client_reached_nothing (const client_t *self);
+//  True if a connection of client is taken now by what listens at its
+//  endpoint (a node stopped, or busy, takes it; none there, or one not
+//  running, does not), as its monitor saw; true when it cannot tell.
+bool client_linked (client_t *self);
 //  How long the last call waited when it ended before its timeout because
 //  the node ended the handshake (no wait would bring an answer), or -1.
 long client_gave_up_ms (const client_t *self);
