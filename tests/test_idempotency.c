@@ -227,6 +227,50 @@ static void s_timeout_then_retry (proc_t *p, const char *extra, const char *addr
     assert_has (out, value);
 }
 
+//  The retry line keeps the first send's time (--created): run again past
+//  the inbox retention, once the command's record is pruned, it is refused
+//  expired. It carried none, so the retry was stamped anew and ran again
+//  (a review's Deposit ran twice, 12 s later, with a 3 s retention).
+static void test_retry_past_retention (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
+    proc_node_start (p, NODE " --inbox-retention-ms 1000");
+    //  The stream's first command keeps its record in its first event for
+    //  good: the one retried is the second.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/r Add by=1"), 0);
+    proc_node_signal (p, SIGSTOP);
+    int rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 300 counter/r Add by=2");
+    proc_node_signal (p, SIGCONT);
+    assert_int_equal (rc, 3);
+    char *line = strstr (err, RETRY_PREFIX);
+    assert_non_null (line);
+    line += strlen (RETRY_PREFIX);
+    char *end = strchr (line, '\n');
+    if (end)
+        *end = 0;
+    assert_has (line, " --created ");
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL %s --timeout 5000", line), 0);
+    assert_has (out, "\"value\":3");
+    //  A bounded poll: past the retention, its margin and a janitor pass.
+    int64_t deadline = proc_now_ms () + 30000;
+    do {
+        assert_int_equal (proc_run (p, out, NULL, "$SHOAL stats --endpoint $E"), 0);
+        if (!strstr (out, "\"pruned\":0,"))
+            break;
+        usleep (100 * 1000);
+    } while (proc_now_ms () < deadline);
+    assert_null (strstr (out, "\"pruned\":0,"));
+    rc = proc_run (p, out, NULL, "$SHOAL %s --timeout 5000", line);
+    if (rc != 1 || !strstr (out, "\"code\":\"expired\""))
+        fail_msg ("the retry past the retention: exit %d: %s", rc, out);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/r"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 2);
+    //  --created is send's alone.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E --created 5 counter/r"), 2);
+    assert_has (err, "--created goes with send");
+}
+
 static void test_timeout_shows_retry (void **state)
 {
     proc_t *p = *state;
@@ -385,8 +429,9 @@ static void test_retry_options_after_arguments (void **state)
     //  --endpoint after the arguments too, and --id.
     line = s_retry_line (p, err,
                          "$SHOAL send counter/s Add by=5 --timeout 300 --id 'r 2' --endpoint $E");
-    snprintf (expect, sizeof expect,
-              "send --id 'r 2' --endpoint %s --timeout 300 counter/s Add by=5", p->endpoint);
+    assert_has (line, "send --id 'r 2' --created ");
+    snprintf (expect, sizeof expect, " --endpoint %s --timeout 300 counter/s Add by=5",
+              p->endpoint);
     assert_has (line, expect);
     assert_int_equal (proc_run (p, out, NULL, "sh -c \"$SHOAL %s --timeout 10000\"", line), 0);
     assert_has (out, "\"value\":5");
@@ -734,6 +779,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_first_reply_before_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_timeout_shows_retry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_past_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_transfer_id_reused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_long_ids, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_retry_options_after_arguments, s_setup, s_teardown),

@@ -29,6 +29,7 @@ typedef struct {
     const char *retry;    //  the command line that retries this one safely, or NULL
     const char *input;    //  send --input: a file of a JSON object, "-" stdin
     bool cluster_ignored; //  --cluster given too, and --endpoint won
+    long created;         //  send --created: the first send's time (ms since the epoch), 0 now
 } client_options_t;
 
 //  The options every client command's help lists, and how the target is

@@ -92,6 +92,12 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
     s_shell_word (line, command, &bash);
     s_shell_word (line, "--id", &bash);
     s_shell_word (line, id, &bash);
+    if (opts->created) { //  send's: the first send's time
+        char created[32];
+        snprintf (created, sizeof created, "%ld", opts->created);
+        s_shell_word (line, "--created", &bash);
+        s_shell_word (line, created, &bash);
+    }
     const char *options[][2] = {{"--endpoint", opts->endpoint},
                                 {"--cluster", opts->endpoint ? NULL : opts->cluster},
                                 {"--node", opts->endpoint ? NULL : opts->node},
@@ -109,6 +115,7 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
     }
     if (opts->wait)
         s_shell_word (line, "--wait", &bash);
+
     bool dashed = false;
     for (int i = 0; i < count; i++)
         dashed = dashed || args[i][0] == '-';

@@ -41,6 +41,7 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
         OPT_FLAG ("follow", &opts->follow),
+        OPT_INT ("created", &opts->created, 1, LONG_MAX),
         OPT_END,
     };
     opts->timeout_ms = 0;
@@ -48,6 +49,10 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
     int first = options_parse (table, argc, argv, help);
     if (first < 0)
         return first;
+    if (opts->created && !streq (argv[0], "send")) {
+        fprintf (stderr, "shoal %s: --created goes with send (a retry's first time)\n", argv[0]);
+        return OPTIONS_ERROR;
+    }
     bool endpoint_given = opts->endpoint != NULL;
     if (opts->node && !endpoint_given)
         opts->cluster = client_cluster (opts->cluster); //  --node: a cluster's, if any
@@ -233,8 +238,8 @@ static void s_send_help (FILE *out)
 {
     fprintf (out,
              "Usage: shoal send [--endpoint E | --cluster FILE [--node NAME]] [--id MSGID]\n"
-             "                  [--timeout MS] [--input FILE|-] ADDRESS COMMAND\n"
-             "                  [key=value | key:=JSON ...]\n\n"
+             "                  [--created MS] [--timeout MS] [--input FILE|-] ADDRESS\n"
+             "                  COMMAND [key=value | key:=JSON ...]\n\n"
              "Sends COMMAND to the actor at ADDRESS and prints the reply as one JSON object.\n"
              "key=value: integers stay integers and true/false are booleans (as they always\n"
              "were: amount=100 is the integer 100), anything else is a string. key:=JSON\n"
@@ -246,7 +251,10 @@ static void s_send_help (FILE *out)
              "it are added (a key once). The same --id sent twice has one effect and gets\n"
              "the same reply. Unanswered, the command is sent again under its id each\n"
              "second until the timeout: one a node lost in a crash runs, once, when it\n"
-             "is back (a $-command is sent once).\n\n"
+             "is back (a $-command is sent once). --created MS gives the command the time\n"
+             "it was first sent (ms since the epoch; default now): a retry keeps it, so\n"
+             "that one later than the node's inbox retention is refused `expired` rather\n"
+             "than run again. The retry line printed when no answer came has it.\n\n"
              "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
              "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
              "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
@@ -398,10 +406,15 @@ int cmd_send (int argc, char **argv)
     //  The id shown is the one the user gave (its hex too when it was
     //  hashed into one), or the one we chose.
     const char *shown = opts.id ? opts.id : hex;
-    char *retry = s_send_retry (&opts, argc - first, argv + first, shown, payload, size);
-    opts.retry = retry;
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
+    //  A retry keeps the first send's time: past the inbox retention the
+    //  node refuses it expired, where a new time ran it again.
+    if (opts.created)
+        request.created = opts.created;
+    opts.created = request.created;
+    char *retry = s_send_retry (&opts, argc - first, argv + first, shown, payload, size);
+    opts.retry = retry;
     client_reply_t reply;
     int sends = 0;
     int rc = client_cmd_call_once ("send", &opts, &request, opts.timeout_ms, &reply, &sends);
