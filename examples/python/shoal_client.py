@@ -54,14 +54,18 @@ UNSETTLED = TRANSIENT + ("handler_error", "conflict", "key_revoked")
 class ShoalError(Exception):
     """No answer in time, or a frame that is not a shoal reply.
     request_id is the id (16 bytes) of the request it is about, once that
-    request was sent, else None. A command sent and not answered may still
-    take effect (a stopped node runs it when it goes on): send it again
-    with this id, never a new one (send(..., id=error.request_id)); the
-    node runs it once per id. The message gives it in hex."""
+    request was sent, else None, and created the time it was first sent
+    (ms since the epoch). A command sent and not answered may still take
+    effect (a stopped node runs it when it goes on): send it again with
+    this id and this created, never a new id
+    (send(..., id=error.request_id, created=error.created)); the node runs
+    it once per id, and refuses one older than its inbox retention as
+    expired rather than run it again. The message gives both."""
 
-    def __init__(self, message, request_id=None):
+    def __init__(self, message, request_id=None, created=None):
         Exception.__init__(self, message)
         self.request_id = request_id
+        self.created = created
 
 
 class Rejected(ShoalError):
@@ -70,7 +74,7 @@ class Rejected(ShoalError):
 
     def __init__(self, what, reply):
         ShoalError.__init__(self, "%s: %s: %s" % (what, reply.code, reply.reason),
-                            reply.request_id)
+                            reply.request_id, reply.created)
         self.reply = reply
 
 
@@ -101,7 +105,7 @@ class Reply:
     def __init__(self, envelope):
         (_, _, _, correlation, _, sender, _, name, payload, _, _) = envelope
         self.correlation = correlation
-        self.sender = sender  # the actor that answered ("" for stats)
+        self.sender = sender  # the actor that answered ("node/stats" for stats)
         self.name = name  # the command or query answered
         self.ok = payload["ok"]
         self.code = payload["code"]  # "" when ok
@@ -111,6 +115,7 @@ class Reply:
         # same id may be sent again. request_id: the request's id, 16 bytes.
         self.settled = True
         self.request_id = None
+        self.created = None  # the request's time (ms since the epoch), as sent
 
     def as_dict(self):
         if self.ok:
@@ -158,7 +163,10 @@ def _read_cluster(path):
 class Client:
     """A DEALER socket to one node (endpoint), or to every node of a cluster
     (cluster: the path of its cluster.cfg, with client.cert beside it), over
-    CURVE. One thread at a time."""
+    CURVE. Not thread-safe: a ZeroMQ socket is one thread's, and a call
+    drops the replies it is not waiting for, which another thread's call
+    on the same Client was (it then says "no answer" of a command that
+    ran). Make one Client per thread."""
 
     def __init__(self, endpoint=None, cluster=None, timeout_ms=2000, attempts=5):
         self.timeout_ms = timeout_ms  # wait for one answer
@@ -189,7 +197,7 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, kind, to, name, fields=None, id=None):
+    def request(self, kind, to, name, fields=None, id=None, created=None):
         """Sends a command or query and returns its Reply. With no answer
         within timeout_ms, or a transient rejection (unavailable, busy),
         sends it again with the same id and created time, attempt + 1:
@@ -204,12 +212,23 @@ class Client:
         caller's id (a retry) and refused as transient, as an earlier
         attempt under that id may still run. Every reply has request_id.
 
-        Raises ShoalError, with request_id, when every attempt went
-        unanswered (the command may still take effect: send it again with
-        that id), and Invalid, with none, for a request it will not send."""
+        created is the time the command was first sent (ms since the
+        epoch), for a retry: kept, a retry later than the node's inbox
+        retention is refused expired rather than run again. Default now.
+
+        A $-command (an operator's $resolve, $resend) is sent once: no
+        inbox answers a copy, which would be done again.
+
+        Raises ShoalError, with request_id and created, when every attempt
+        went unanswered (the command may still take effect: send it again
+        with that id and created), and Invalid, with none, for a request it
+        will not send."""
         given = id is not None
         id = id or os.urandom(16)
-        created = int(time.time() * 1000)
+        created = created if created is not None else int(time.time() * 1000)
+        attempts = 1 if name.startswith("$") else self.attempts
+        # Sent once, a $-command waits as long as all the attempts would.
+        wait_ms = self.timeout_ms * (self.attempts if attempts == 1 else 1)
 
         def frame(attempt):
             return msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
@@ -217,28 +236,30 @@ class Client:
 
         # The last attempt's frame is the biggest (attempt is a growing
         # integer): checked before anything goes, so that nothing was sent.
-        size = len(frame(max(self.attempts - 1, 0)))
+        size = len(frame(max(attempts - 1, 0)))
         if size > MAX_FRAME:
             raise Invalid("the request is %d bytes, over %d: nothing was sent"
                           % (size, MAX_FRAME))
         reply, sends = None, 0
-        for attempt in range(self.attempts):
+        for attempt in range(attempts):
             # With a cluster, a send waits for a link that is up (CURVE
             # handshakes take a moment); no link in time counts as no answer.
             if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
                 self.socket.send(frame(attempt), zmq.NOBLOCK)
                 sends += 1
                 try:
-                    reply = self._wait(id)
+                    reply = self._wait(id, wait_ms)
                 except ShoalError as e:
-                    raise ShoalError("%s%s" % (e, _open_note(kind, id)), id) from None
+                    raise ShoalError("%s%s" % (e, _open_note(kind, id, created)), id,
+                                     created) from None
             open_codes = UNSETTLED if attempt > 0 else TRANSIENT
             if reply is not None and not (not reply.ok and reply.code in open_codes):
                 break
-            if reply is not None and attempt + 1 < self.attempts:
+            if reply is not None and attempt + 1 < attempts:
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
         if reply is not None:
             reply.request_id = id
+            reply.created = created
             if kind == COMMAND and not reply.ok:  # is its fate open? (as shoal send)
                 reply.settled = not (reply.code in UNSETTLED if sends > 1
                                      else given and reply.code in TRANSIENT)
@@ -246,35 +267,40 @@ class Client:
         if not sends:
             raise ShoalError("no answer: no link to a node took the request in %d attempts "
                              "of %d ms; nothing was sent" % (self.attempts, self.timeout_ms))
-        raise ShoalError("no answer from the node after %d attempts of %d ms%s"
-                         % (self.attempts, self.timeout_ms, _open_note(kind, id)), id)
+        raise ShoalError("no answer from the node after %d attempt%s of %d ms%s"
+                         % (attempts, "" if attempts == 1 else "s", wait_ms,
+                            _open_note(kind, id, created)), id, created)
 
-    def _wait(self, id):
-        """The reply to id, or None after timeout_ms. Replies to other
-        (earlier, abandoned) requests are dropped."""
-        deadline = time.monotonic() + self.timeout_ms / 1000
+    def _wait(self, id, wait_ms):
+        """The reply to id, or None after wait_ms. Replies to other
+        (earlier, abandoned) requests are dropped, and so is a frame that
+        is no reply: neither is the answer waited for."""
+        deadline = time.monotonic() + wait_ms / 1000
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self.socket.poll(int(left * 1000) + 1):
                 return None
             frame = self.socket.recv()
             try:
-                envelope = msgpack.unpackb(frame, raw=False)
+                # A string a module wrote need not be UTF-8 (docs/PROTOCOL.md):
+                # its bytes are kept as surrogates, not a reason to fail.
+                envelope = msgpack.unpackb(frame, raw=False, unicode_errors="surrogateescape")
                 if envelope[0] != ENVELOPE_VERSION or envelope[1] != REPLY:
                     raise ValueError("not a reply")
                 reply = Reply(envelope)
             except (ValueError, TypeError, KeyError, IndexError,
-                    msgpack.exceptions.ExtraData) as e:
-                raise ShoalError("a frame that is not a reply: %s" % e)
+                    msgpack.exceptions.ExtraData):
+                continue  # no reply of ours (a stray frame): not this call's end
             if reply.correlation == id:
                 return reply
             if reply.correlation is None and not reply.ok:  # the node could not
                 return reply  # read our frame: its rejection (bad_frame) is the answer
             # (a nil correlation that says ok answers no request: dropped)
 
-    def send(self, to, command, fields=None, id=None):
-        """A command to the actor at address to."""
-        return self.request(COMMAND, to, command, fields, id)
+    def send(self, to, command, fields=None, id=None, created=None):
+        """A command to the actor at address to; a retry gives the first
+        send's id and created (ShoalError's request_id and created)."""
+        return self.request(COMMAND, to, command, fields, id, created)
 
     def get(self, address):
         """The actor's view: data {address, version, state}."""
@@ -299,11 +325,13 @@ class Client:
         return self.request(QUERY, "node/stats", "stats")
 
 
-def _open_note(kind, id):
+def _open_note(kind, id, created):
     """What an error about request id, sent and not answered, adds to its
-    message: a command may still take effect, and is retried under id."""
+    message: a command may still take effect, and is retried under id and
+    its first time."""
     if kind == COMMAND:
-        return "; the command may still take effect: send it again under id %s" % id.hex()
+        return ("; the command may still take effect: send it again under id %s, created %d"
+                % (id.hex(), created))
     return " (request id %s)" % id.hex()
 
 
@@ -328,9 +356,9 @@ def _field(text):
     return key, value
 
 
-def _retry_line(parser, args, fields, id):
+def _retry_line(parser, args, fields, id, created):
     """The command line that sends the command of args (fields: as sent)
-    again under id, as `shoal send` prints its own."""
+    again under id and its first time, as `shoal send` prints its own."""
     words = ["shoal_client.py"]
     for option in ("endpoint", "cluster", "timeout", "attempts"):
         value = getattr(args, option)
@@ -340,14 +368,15 @@ def _retry_line(parser, args, fields, id):
     args_words = [args.address, args.command] + [
         "%s=%s" % (key, text[value] if isinstance(value, bool) else value)
         for key, value in fields.items()]
-    words += ["--id", id.hex(), "send"]
+    words += ["--id", id.hex(), "--created", str(created), "send"]
     if any(word.startswith("-") for word in args_words):
         words.append("--")  # an argument that looks like an option
     return " ".join(shlex.quote(word) for word in words + args_words)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="A small client of a shoal node.")
+    parser = argparse.ArgumentParser(prog="shoal_client.py",
+                                     description="A small client of a shoal node.")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--endpoint", help="a node's endpoint (default $SHOAL_ENDPOINT)")
     target.add_argument("--cluster", help="a cluster file; client.cert is read beside it")
@@ -355,6 +384,8 @@ def main(argv=None):
     parser.add_argument("--attempts", type=int, default=5, help="sends of one request")
     parser.add_argument("--id", help="the command's id, as `shoal send --id`: 32 hex digits, or "
                         "any text (its SHA-1's first 16 bytes); default random")
+    parser.add_argument("--created", type=int, help="the command's first send time (ms since "
+                        "the epoch), for a retry, as `shoal send --created`; default now")
     sub = parser.add_subparsers(dest="verb", required=True)
     p = sub.add_parser("send")
     p.add_argument("address")
@@ -366,13 +397,21 @@ def main(argv=None):
     p.add_argument("address")
     sub.add_parser("stats")
     args = parser.parse_args(argv)
-
-    with Client(args.endpoint, args.cluster, args.timeout, args.attempts) as client:
+    if args.attempts < 1 or args.timeout < 1:
+        parser.error("--attempts and --timeout are at least 1")  # exit 2
+    try:
+        client = Client(args.endpoint, args.cluster, args.timeout, args.attempts)
+    except (zmq.ZMQError, OSError, ShoalError, KeyError) as e:
+        # A bad endpoint, or a cluster file or certificate that cannot be
+        # read: bad usage, said in a line (it was a traceback, exit 1).
+        print("shoal_client: %s" % e, file=sys.stderr)
+        return 2
+    with client:
         try:
             if args.verb == "send":
                 id = message_id(args.id) if args.id else None
                 fields = dict(args.fields)
-                reply = client.send(args.address, args.command, fields, id)
+                reply = client.send(args.address, args.command, fields, id, args.created)
             elif args.verb == "get":
                 reply = client.get(args.address)
             elif args.verb == "stats":
@@ -391,14 +430,16 @@ def main(argv=None):
             print("shoal_client: %s" % e, file=sys.stderr)
             if args.verb == "send" and e.request_id is not None:  # it may still run
                 print("shoal_client: retry safely with: %s"
-                      % _retry_line(parser, args, fields, e.request_id), file=sys.stderr)
+                      % _retry_line(parser, args, fields, e.request_id, e.created),
+                      file=sys.stderr)
             return 3
         print(json.dumps(reply.as_dict(), default=json_default))
         if not reply.settled:  # a copy may still run: not a refusal
             print("shoal_client: %s: %s; an earlier attempt under id %s may still take effect. "
                   "Retry safely with: %s"
                   % (reply.code, reply.reason, reply.request_id.hex(),
-                     _retry_line(parser, args, fields, reply.request_id)), file=sys.stderr)
+                     _retry_line(parser, args, fields, reply.request_id, reply.created)),
+                  file=sys.stderr)
             return 3
         return 0 if reply.ok else 1
 

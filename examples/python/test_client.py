@@ -313,8 +313,12 @@ def test_stopped_node(workdir):
         hex_id = words[words.index("--id") + 1] if "--id" in words else ""
         check(re.fullmatch("[0-9a-f]{32}", hex_id) and hex_id in err.split("\n")[0],
               "the retry line has --id HEX, and the message the same id: %r" % err)
+        created = words[words.index("--created") + 1] if "--created" in words else ""
+        check(re.fullmatch("[0-9]{13}", created),
+              "the retry line has --created MS: %s" % line.group(1))
         check(words == ["shoal_client.py", "--endpoint", endpoint, "--timeout", "300",
-                        "--attempts", "2", "--id", hex_id, "send", "counter/s2", "Add", "by=1"],
+                        "--attempts", "2", "--id", hex_id, "--created", created, "send",
+                        "counter/s2", "Add", "by=1"],
               "the retry line repeats the command: %s" % line.group(1))
         words[words.index("--timeout") + 1] = "5000"  # time to answer on a busy machine
         code, out, err = run_client(words[1:])
@@ -334,6 +338,56 @@ def test_stopped_node(workdir):
         if stopped:
             node.process.send_signal(signal.SIGCONT)
         node.stop()
+
+
+def test_retention_and_operators(workdir):
+    """A retry keeps the first send's time: past the inbox retention, its
+    record pruned, it is refused expired (stamped anew it ran again: a
+    review's deposit ran twice). A $-command is sent once, however long
+    the node takes (it was sent with every attempt, and each copy done).
+    A stray frame that is no reply does not end a call."""
+    endpoint = "ipc://%s/retention.ipc" % workdir
+    node = Node(workdir, "--data", os.path.join(workdir, "retention"), "--endpoint", endpoint,
+                "--inbox-retention-ms", "1000")
+    try:
+        with Client(endpoint, timeout_ms=5000) as client:
+            # The stream's first command keeps its record in its first event.
+            check(client.send("counter/t", "Add", {"by": 1}).ok, "the first Add")
+            id = message_id("retry-late")
+            first = client.send("counter/t", "Add", {"by": 1}, id=id)
+            check(first.ok and isinstance(first.created, int), "Add: %s" % first.as_dict())
+            until = time.monotonic() + DEADLINE
+            while client.stats().data["pruned"] < 1:
+                check(time.monotonic() < until, "the record was never pruned")
+                time.sleep(0.1)
+            late = client.send("counter/t", "Add", {"by": 1}, id=id, created=first.created)
+            check(not late.ok and late.code == "expired", "the late retry: %s" % late.as_dict())
+            check(client.get("counter/t").data["state"] == {"value": 2},
+                  "one effect for the late retry: %s" % client.get("counter/t").as_dict())
+
+            node.process.send_signal(signal.SIGSTOP)
+            client.timeout_ms, client.attempts = 200, 4
+            try:
+                client.send("counter/t", "$resend")
+            except ShoalError as e:
+                check("after 1 attempt of 800 ms" in str(e), "a $-command's silence: %s" % e)
+            finally:
+                node.process.send_signal(signal.SIGCONT)
+            client.timeout_ms, client.attempts = 5000, 1
+            client.get("counter/t")  # behind whatever copies went before it
+            node.err.seek(0)
+            said = node.err.read().count("an operator re-sends the")
+            check(said == 1, "the $resend ran %d times" % said)
+    finally:
+        node.stop()
+    # Bad usage is said in a line, exit 2 (a traceback, exit 1; attempts 0
+    # was "nothing was sent", exit 3).
+    for argv in (["--endpoint", "nonsense", "get", "counter/t"],
+                 ["--cluster", os.path.join(workdir, "none", "cluster.cfg"), "get", "counter/t"],
+                 ["--endpoint", endpoint, "--attempts", "0", "get", "counter/t"]):
+        code, out, err = run_client(argv)
+        check(code == 2 and "shoal_client" in err and "Traceback" not in err,
+              "shoal_client.py %s: exit %s, %r" % (" ".join(argv), code, err))
 
 
 def test_cluster(workdir):
@@ -400,7 +454,8 @@ def test_cluster(workdir):
         check(words[:8] == ["shoal_client.py", "--cluster", path, "--timeout", "1000",
                             "--attempts", "3", "--id"]
               and re.fullmatch("[0-9a-f]{32}", words[8]) and "under id %s may" % words[8] in err
-              and words[9:] == ["send", on_n2, "Add", "by=1"],
+              and words[9] == "--created" and re.fullmatch("[0-9]{13}", words[10])
+              and words[11:] == ["send", on_n2, "Add", "by=1"],
               "shoal_client.py send to a node that is down: the retry line: %r" % err)
         # Without the client certificate: no answer (CURVE refuses us).
         with Client("ipc://%s/n1/client.ipc" % directory, timeout_ms=300, attempts=1) as plain:
@@ -420,6 +475,7 @@ def main():
     try:
         test_one_node(workdir)
         test_stopped_node(workdir)
+        test_retention_and_operators(workdir)
         test_cluster(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
