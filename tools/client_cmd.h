@@ -48,6 +48,23 @@ typedef struct {
 //  OPTIONS_HELP (see options.h).
 int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help) (FILE *));
 
+//  Makes the client of every client command: to opts->endpoint, or to the
+//  nodes of opts->cluster (or to opts->node alone). Returns it, or NULL
+//  after a message (exit EXIT_USAGE: nothing was sent).
+client_t *client_cmd_connect (const char *command, const client_options_t *opts);
+//  Sends one request over client and waits for its reply, at most
+//  timeout_ms (0: DEFAULT_TIMEOUT_MS) in all, sending it again under its id
+//  every CLIENT_RESEND_MS meanwhile (*sends, if not NULL, gets how many
+//  copies left). Prints a message and returns an exit code when there is
+//  no reply (EXIT_USAGE for a request too big to send, which is not
+//  sent); returns -1 with *reply to close when there is.
+int client_cmd_call (const char *command, client_t *client, const client_options_t *opts,
+                     const envelope_t *request, long timeout_ms, client_reply_t *reply, int *sends);
+//  Prints a rejection as JSON on stdout ({"ok":false,"address",
+//  "command", "id" if given, "code","reason"}) and returns EXIT_REJECTED.
+int client_cmd_print_rejection (const char *address, const char *name, const char *id,
+                                const char *id_hex, const client_reply_t *reply);
+
 //  Connects to the target, sends one request and waits for its reply
 //  (timeout_ms, 0: DEFAULT_TIMEOUT_MS), sending it again under its id
 //  every CLIENT_RESEND_MS meanwhile (*sends, if not NULL, gets how many
