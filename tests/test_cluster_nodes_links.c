@@ -425,17 +425,24 @@ static void test_link_cut_one_way_is_named (void **state)
 //  --------------------------------------------------------------------------
 //  6. A node killed: its actors are unavailable, at once, by name
 
-static void test_killed_node_is_unavailable_by_name (void **state)
+//  Two nodes up, and an account of n2's (its name from prefix) funded
+//  through n1, into account (size bytes).
+static void s_two_nodes_account (fixture_t *f, const char *prefix, char *account, size_t size)
 {
-    fixture_t *f = *state;
     cluster_nodes_init (f, 2);
     cluster_nodes_start_node (f, 0);
     cluster_nodes_start_node (f, 1);
     cluster_nodes_wait_all_up (f);
-    char account[64];
     int next = 0;
-    cluster_client_address_on (f->cluster, "account/k", 1, &next, account, sizeof account);
+    cluster_client_address_on (f->cluster, prefix, 1, &next, account, size);
     cluster_nodes_fund (f->client[0], account);
+}
+
+static void test_killed_node_is_unavailable_by_name (void **state)
+{
+    fixture_t *f = *state;
+    char account[64];
+    s_two_nodes_account (f, "account/k", account, sizeof account);
 
     proc_kill_with (&f->node[1], SIGKILL);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
@@ -570,14 +577,8 @@ static void test_resend_during_a_partition (void **state)
 static void test_forwarded_bytes_bounded (void **state)
 {
     fixture_t *f = *state;
-    cluster_nodes_init (f, 2);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
     char account[64];
-    int next = 0;
-    cluster_client_address_on (f->cluster, "account/big", 1, &next, account, sizeof account);
-    cluster_nodes_fund (f->client[0], account);
+    s_two_nodes_account (f, "account/big", account, sizeof account);
 
     char *pad = malloc (PAD_BYTES + 5);
     assert_non_null (pad);

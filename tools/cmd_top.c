@@ -236,16 +236,13 @@ static int s_draw_nodes (const screen_t *s, int y)
                 mvchgat (y, name_w + 62, 5, A_BOLD, PAIR_STALLED, NULL);
         }
         y++;
-        if (n->problem[0] && y < LINES - 1) {
-            snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", n->problem);
-            if (s->colors)
-                attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
-            s_put (y++, 0, line);
-            if (s->colors)
-                attroff (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
-        }
-        if (n->store[0] && y < LINES - 1) {
-            snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", n->store);
+        //  What is wrong with it, in red under its row: a problem (another
+        //  map, a link down), a store that fails.
+        const char *wrong[] = {n->problem, n->store};
+        for (int k = 0; k < 2; k++) {
+            if (!wrong[k][0] || y >= LINES - 1)
+                continue;
+            snprintf (line, sizeof line, "%*s%.400s", name_w + 1, "", wrong[k]);
             if (s->colors)
                 attron (COLOR_PAIR (PAIR_DOWN) | A_BOLD);
             s_put (y++, 0, line);
