@@ -34,10 +34,11 @@ typedef struct {
 } call_t;
 
 struct _front_calls_t {
-    zhashx_t *clients;                 //  hex of [peer, ROUTER id] -> call_t, owned
-    int64_t swept_at;                  //  the last sweep (monotonic ms)
-    uint64_t bytes[CLUSTER_MAX_NODES]; //  bytes of the CALLs out, by peer
-    bool down[CLUSTER_MAX_NODES];      //  the link to that peer was down at the last look
+    zhashx_t *clients;                      //  hex of [peer, ROUTER id] -> call_t, owned
+    int64_t swept_at;                       //  the last sweep (monotonic ms)
+    uint64_t bytes[CLUSTER_MAX_NODES];      //  bytes of the CALLs out, by peer
+    bool down[CLUSTER_MAX_NODES];           //  the link to that peer was down at the last look
+    int64_t answered_at[CLUSTER_MAX_NODES]; //  its last ANSWER (on our link), monotonic ms
 };
 
 //  Takes bytes off total, down to 0 at most (never below: a guard, as each
@@ -121,9 +122,11 @@ void front_calls_sweep (front_calls_t *self, int64_t now, const int64_t *silent_
     zlistx_t *gone = s_keys ();
     for (call_t *call = gone ? zhashx_first (self->clients) : NULL; call;
          call = zhashx_next (self->clients)) {
-        //  Its peer heard from since its last CALL: what was queued then
-        //  has gone through, and what is not answered was lost.
-        bool heard = call->node < nodes && silent_ms[call->node] < now - call->sent_at;
+        //  Its peer heard from since its last CALL: an ANSWER on our link
+        //  (what was queued before it went through), or its own link's
+        //  frames (it runs). What is not answered then was lost.
+        bool heard = self->answered_at[call->node] > call->sent_at ||
+                     (call->node < nodes && silent_ms[call->node] < now - call->sent_at);
         if (now - call->sent_at >= FRONT_CALLS_TTL_MS && heard)
             zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
     }
@@ -139,7 +142,7 @@ void front_calls_lost (front_calls_t *self, int node)
          call = zhashx_next (self->clients))
         if (call->node == node)
             zlistx_add_end (gone, (void *) zhashx_cursor (self->clients));
-    if (gone) //  out of memory: forgotten at the next sweep
+    if (gone) //  out of memory: kept, and forgotten by a sweep once its peer is heard
         s_forget (self, gone);
     zlistx_destroy (&gone);
 }
@@ -211,15 +214,17 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
     return true;
 }
 
-bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size)
+bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
+                           int64_t now)
 {
-    if (id_size + 1 > FRONT_ROUTE_MAX)
+    if (id_size + 1 > FRONT_ROUTE_MAX || node < 0 || node >= CLUSTER_MAX_NODES)
         return false;
     char key[2 * (FRONT_ROUTE_MAX + 1) + 1];
     s_key (key, node, id, id_size);
     call_t *call = zhashx_lookup (self->clients, key);
     if (!call)
         return false;
+    self->answered_at[node] = now;
     uint64_t share = call->bytes / call->out; //  all that is left, at the last
     call->bytes -= share;
     s_less (&self->bytes[node], share);

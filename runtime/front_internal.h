@@ -73,10 +73,10 @@ void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t 
 //  The bytes of the CALLs out to node, not yet answered nor forgotten.
 uint64_t front_calls_bytes (const front_calls_t *self, int node);
 //  Forgets the clients whose last CALL is FRONT_CALLS_TTL_MS old or more,
-//  and whose peer has been heard from since (silent_ms[node]: ms since
-//  the last frame from node, for nodes peers): what is unanswered then
-//  was lost. A peer not heard from (stopped, its link up) keeps its CALLs
-//  counted. At most once in FRONT_CALLS_SWEEP_MS; O(clients).
+//  and whose peer has been heard from since: an ANSWER to anyone on our
+//  link, or a frame on its own (silent_ms[node]: ms since its last, for
+//  nodes peers). What is unanswered then was lost. A peer not heard from (stopped, its link up)
+//  keeps its CALLs counted. At most once in FRONT_CALLS_SWEEP_MS; O(clients).
 void front_calls_sweep (front_calls_t *self, int64_t now, const int64_t *silent_ms, int nodes);
 //  Forgets every CALL out to node, whose link went down: they went with
 //  it (answers to them are refused, and their clients re-send).
@@ -97,7 +97,8 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
 void front_calls_links (front_t *self);
 //  True if the client of ROUTER id has a CALL out to node, and counts that
 //  one answered; false for an ANSWER nobody asked node for. O(id_size).
-bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size);
+bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size,
+                           int64_t now);
 
 //  A node-wide query waiting for its workers' parts (ROUTE_GATHER).
 typedef struct {

@@ -225,6 +225,8 @@ static int s_command_rejected (const char *command, const client_options_t *opts
 
 //  --------------------------------------------------------------------------
 
+#define SEND_CREATED_MIN 100000000000LL //  1973-03-03 in ms: below, seconds were given
+
 static void s_send_help (FILE *out)
 {
     fprintf (out,
@@ -400,7 +402,18 @@ int cmd_send (int argc, char **argv)
     envelope_t request;
     client_request (&request, ENVELOPE_COMMAND, id, address, name, payload, size);
     //  A retry keeps the first send's time: past the inbox retention the
-    //  node refuses it expired, where a new time ran it again.
+    //  node refuses it expired, where a new time ran it again. In ms since
+    //  the epoch: one in seconds reads as 1970 (expired at once), and one
+    //  past tomorrow would keep its record that long.
+    int64_t now_ms = zclock_time ();
+    if (opts.created && (opts.created < SEND_CREATED_MIN || opts.created > now_ms + 86400000)) {
+        fprintf (stderr,
+                 "shoal send: --created %ld is not the time of a first send in ms since the "
+                 "epoch (now is %lld)\n",
+                 opts.created, (long long) now_ms);
+        free (payload);
+        return EXIT_USAGE;
+    }
     if (opts.created)
         request.created = opts.created;
     opts.created = request.created;

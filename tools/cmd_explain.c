@@ -33,6 +33,12 @@ typedef struct {
     char *data; //  JSON, owned
 } event_row_t;
 
+//  True if text starts with prefix.
+static bool s_starts (const char *text, const char *prefix)
+{
+    return strncmp (text, prefix, strlen (prefix)) == 0;
+}
+
 static void s_event_free (void **item)
 {
     event_row_t *event = *item;
@@ -504,7 +510,8 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "%.100s's node cannot serve it: %.300s; the command waits (shoal resend once "
                       "it can)",
                       row->target, there->store);
-        else if (strncmp (row->error, "its reply came; the sender failed on it", 39) == 0)
+        else if (s_starts (row->error, "its reply came; the sender failed on it") ||
+                 s_starts (row->error, "its $cancel was answered; the sender failed on it"))
             snprintf (row->why, sizeof row->why,
                       "the sender fails on the reply, and sends the command again to hear it "
                       "again (mend its module, or shoal resolve): %s",

@@ -6,7 +6,8 @@ an actor's events page by page, and prints replies.
 
 Needs pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
 
-    shoal_client.py [--endpoint E | --cluster FILE] [--id ID] send ADDRESS COMMAND [key=value...]
+    shoal_client.py [--endpoint E | --cluster FILE] [--id ID] [--created MS]
+                    send ADDRESS COMMAND [key=value...]
     shoal_client.py [--endpoint E | --cluster FILE] get ADDRESS
     shoal_client.py [--endpoint E | --cluster FILE] events [--from SEQ] ADDRESS
     shoal_client.py [--endpoint E | --cluster FILE] stats
@@ -16,7 +17,8 @@ false, else a string. Exit 0 ok, 1 rejected, 2 bad usage or invalid input
 (nothing sent: an integer out of int64, a request over 1 MiB), 3 no answer,
 or a refusal that leaves the command's fate open. A send that was sent and
 may still take effect says its id and prints the line that sends it again
-under that --id, as `shoal send` does: a new id would be a second command.
+under that --id and --created (its first time), as `shoal send` does: a new
+id would be a second command. One Client per thread.
 
 As a library:
 
@@ -52,7 +54,7 @@ UNSETTLED = TRANSIENT + ("handler_error", "conflict", "key_revoked")
 
 
 class ShoalError(Exception):
-    """No answer in time, or a frame that is not a shoal reply.
+    """No answer in time, or a cluster file or certificate that cannot be read.
     request_id is the id (16 bytes) of the request it is about, once that
     request was sent, else None, and created the time it was first sent
     (ms since the epoch). A command sent and not answered may still take
@@ -139,9 +141,20 @@ def _read_cert(path):
 
 
 def _read_cluster(path):
-    """The nodes of a cluster file (ZPL): [(name, client endpoint, public key)]."""
+    """The nodes of a cluster file (ZPL): [(name, client endpoint, public key)].
+    Raises ShoalError, naming the file, for one it cannot read so."""
+    try:
+        nodes = _parse_cluster(path)
+    except (OSError, UnicodeDecodeError, TypeError, KeyError) as e:
+        raise ShoalError("%s: not a cluster file shoal_client.py can read: %s" % (path, e))
+    if not nodes:
+        raise ShoalError("%s: no node in it" % path)
+    return nodes
+
+
+def _parse_cluster(path):
     nodes, section, node = [], None, None
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         for raw in f:
             line = raw.rstrip()
             if not line.strip() or line.lstrip().startswith("#"):
@@ -283,8 +296,8 @@ class Client:
             frame = self.socket.recv()
             try:
                 # A string a module wrote need not be UTF-8 (docs/PROTOCOL.md):
-                # its bytes are kept as surrogates, not a reason to fail.
-                envelope = msgpack.unpackb(frame, raw=False, unicode_errors="surrogateescape")
+                # its bad bytes read as U+FFFD, as `shoal` prints them.
+                envelope = msgpack.unpackb(frame, raw=False, unicode_errors="replace")
                 if envelope[0] != ENVELOPE_VERSION or envelope[1] != REPLY:
                     raise ValueError("not a reply")
                 reply = Reply(envelope)
@@ -399,6 +412,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.attempts < 1 or args.timeout < 1:
         parser.error("--attempts and --timeout are at least 1")  # exit 2
+    if args.created is not None and (args.verb != "send" or not
+                                     10 ** 11 <= args.created <= time.time() * 1000 + 86400000):
+        parser.error("--created goes with send, in ms since the epoch (now is %d)"
+                     % (time.time() * 1000))
     try:
         client = Client(args.endpoint, args.cluster, args.timeout, args.attempts)
     except (zmq.ZMQError, OSError, ShoalError, KeyError) as e:

@@ -369,6 +369,7 @@ def test_retention_and_operators(workdir):
             client.timeout_ms, client.attempts = 200, 4
             try:
                 client.send("counter/t", "$resend")
+                check(False, "a stopped node answered the $resend")
             except ShoalError as e:
                 check("after 1 attempt of 800 ms" in str(e), "a $-command's silence: %s" % e)
             finally:
@@ -382,9 +383,15 @@ def test_retention_and_operators(workdir):
         node.stop()
     # Bad usage is said in a line, exit 2 (a traceback, exit 1; attempts 0
     # was "nothing was sent", exit 3).
+    empty = os.path.join(workdir, "empty.cfg")
+    with open(empty, "w") as f:
+        f.write("cluster\n    name = x\n")
     for argv in (["--endpoint", "nonsense", "get", "counter/t"],
                  ["--cluster", os.path.join(workdir, "none", "cluster.cfg"), "get", "counter/t"],
-                 ["--endpoint", endpoint, "--attempts", "0", "get", "counter/t"]):
+                 ["--cluster", empty, "get", "counter/t"],
+                 ["--endpoint", endpoint, "--attempts", "0", "get", "counter/t"],
+                 ["--endpoint", endpoint, "--created", "-5", "send", "counter/t", "Add", "by=1"],
+                 ["--endpoint", endpoint, "--created", "1796600000000", "get", "counter/t"]):
         code, out, err = run_client(argv)
         check(code == 2 and "shoal_client" in err and "Traceback" not in err,
               "shoal_client.py %s: exit %s, %r" % (" ".join(argv), code, err))
