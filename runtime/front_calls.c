@@ -173,16 +173,22 @@ void front_calls_links (front_t *self)
 {
     front_calls_t *calls = self->calls;
     int nodes = cluster_node_count (self->config.cluster);
-    int64_t silent_ms[CLUSTER_MAX_NODES];
-    for (int node = 0; node < nodes && node < CLUSTER_MAX_NODES; node++) {
+    nodes = nodes < CLUSTER_MAX_NODES ? nodes : CLUSTER_MAX_NODES;
+    for (int node = 0; node < nodes; node++) {
         bool down = !peers_up (self->config.peers, node);
         if (down && !calls->down[node])
             front_calls_lost (calls, node);
         calls->down[node] = down;
-        silent_ms[node] = peers_silent_ms (self->config.peers, node);
     }
-    front_calls_sweep (calls, zclock_mono (), silent_ms,
-                       nodes < CLUSTER_MAX_NODES ? nodes : CLUSTER_MAX_NODES);
+    //  The peers' silence read only when a sweep is due (once a second),
+    //  not at every turn of the front's loop.
+    int64_t now = zclock_mono ();
+    if (now - calls->swept_at < FRONT_CALLS_SWEEP_MS)
+        return;
+    int64_t silent_ms[CLUSTER_MAX_NODES];
+    for (int node = 0; node < nodes; node++)
+        silent_ms[node] = peers_silent_ms (self->config.peers, node);
+    front_calls_sweep (calls, now, silent_ms, nodes);
 }
 
 uint64_t front_calls_bytes (const front_calls_t *self, int node)

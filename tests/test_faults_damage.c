@@ -518,6 +518,21 @@ static void test_stream_gap (void **state)
     free (output);
 }
 
+//  `shoal repair --data DATA --yes` of what (for the message) must be
+//  refused, exit 2, saying needle and that nothing was changed, and
+//  repair nothing.
+static void s_repair_refused (fixture_t *f, const char *what, const char *needle)
+{
+    char *output = NULL;
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair of %s (exit %d): %s", what, code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, needle));
+    assert_non_null (strstr (output, "nothing was changed"));
+    assert_null (strstr (output, "repaired "));
+    free (output);
+}
+
 //  `shoal repair` under a running node is refused and changes nothing:
 //  the node's log and MANIFEST stay where they are, so what it
 //  acknowledges afterwards is there after a restart (a repair used to move
@@ -533,13 +548,7 @@ static void test_repair_refused (void **state)
     for (int i = 0; i < 20; i++)
         faults_add_deposit (f);
     faults_pump (f, NULL);
-    char *output = NULL;
-    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
-    print_message ("repair of a live node's data (exit %d): %s", code, output);
-    assert_int_equal (code, 2);
-    assert_non_null (strstr (output, "is in use by another process"));
-    assert_non_null (strstr (output, "nothing was changed"));
-    free (output);
+    s_repair_refused (f, "a live node's data", "is in use by another process");
     char lost[400];
     snprintf (lost, sizeof lost, "%s/lost", f->data);
     assert_int_not_equal (access (lost, F_OK), 0);
@@ -557,7 +566,8 @@ static void test_repair_refused (void **state)
     char empty[400];
     snprintf (empty, sizeof empty, "%s/empty", f->dir);
     assert_int_equal (mkdir (empty, 0700), 0);
-    code = faults_run (f, &output, "repair", "--data", empty, "--yes", NULL);
+    char *output = NULL;
+    int code = faults_run (f, &output, "repair", "--data", empty, "--yes", NULL);
     print_message ("repair of an empty directory (exit %d): %s", code, output);
     assert_int_equal (code, 2);
     assert_non_null (strstr (output, "holds no LevelDB store"));
@@ -603,14 +613,7 @@ static void test_repair_without_metadata_refused (void **state)
     assert_int_equal (truncate (table, st.st_size / 3), 0);
     char before[64], after[64];
     s_listing_digest (f, before, sizeof before);
-    char *output = NULL;
-    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
-    print_message ("repair of a store whose metadata's table is cut (exit %d): %s", code, output);
-    assert_int_equal (code, 2);
-    assert_non_null (strstr (output, "but not its metadata"));
-    assert_non_null (strstr (output, "nothing was changed"));
-    assert_null (strstr (output, "repaired "));
-    free (output);
+    s_repair_refused (f, "a store whose metadata's table is cut", "but not its metadata");
     s_listing_digest (f, after, sizeof after);
     assert_string_equal (before, after);
     char lost[640];

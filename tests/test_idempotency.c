@@ -257,7 +257,7 @@ static void test_retry_past_retention (void **state)
         assert_int_equal (proc_run (p, out, NULL, "$SHOAL stats --endpoint $E"), 0);
         if (!strstr (out, "\"pruned\":0,"))
             break;
-        usleep (100 * 1000);
+        usleep (100 * 1000); //  between two asks, within the deadline
     } while (proc_now_ms () < deadline);
     assert_null (strstr (out, "\"pruned\":0,"));
     rc = proc_run (p, out, NULL, "$SHOAL %s --timeout 5000", line);
