@@ -408,18 +408,67 @@ static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_I
     return 0;
 }
 
+//  A reply's drop strands its saga: the saga never sees it, its command
+//  is no longer pending (so no resolve can end it), and, if its target
+//  ran the command, the effect stands unanswered (a Debit taken, its
+//  transfer never credited nor refunded). True, with why, unless force:
+//  the operator must say so.
+static bool s_drop_strands (const record_t *record, const char *to, bool force, char *why,
+                            size_t size)
+{
+    if (force || record->kind != ENVELOPE_REPLY)
+        return false;
+    envelope_t reply;
+    bool ok = false;
+    char code[ENVELOPE_CODE_MAX + 1] = "", reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    bool known = record->frame &&
+                 envelope_decode (&reply, record->frame, record->frame_size) == 0 &&
+                 envelope_reply_decode (reply.payload, reply.payload_size, &ok, code, reason, &data,
+                                        &data_size) == 0;
+    //  A reason is at most ENVELOPE_REASON_MAX bytes: what to do comes
+    //  first, and the addresses are cut.
+    if (known && ok)
+        snprintf (why, size,
+                  "drop it with --force, or fix the module and retry: it is the reply to %s, "
+                  "which %.48s ran (ok); dropped, %.48s never sees it, the effect stands "
+                  "unanswered and nothing of it stays pending to resolve",
+                  record->name, reply.from, to);
+    else if (known)
+        snprintf (why, size,
+                  "drop it with --force, or fix the module and retry: it is %.48s's refusal of "
+                  "%s (%s); dropped, %.48s never sees it and waits, with nothing pending to "
+                  "resolve",
+                  reply.from, record->name, code, to);
+    else
+        snprintf (why, size,
+                  "drop it with --force, or fix the module and retry: it is a reply to %s; "
+                  "dropped, %.48s never sees it and waits, with nothing pending to resolve, and "
+                  "any effect of %s stands",
+                  record->name, to, record->name);
+    return true;
+}
+
 void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *envelope)
 {
     bool retry = strcmp (envelope->name, "dead_letter_retry") == 0;
     char hex[2 * ENVELOPE_ID_SIZE + 2] = "", who[WHO_MAX + 1] = "";
+    char wrong[ENVELOPE_REASON_MAX + 1] = "";
     int who_rc = SHOAL_ENOTFOUND;
+    bool force = false;
     shoal_data_t args;
     if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
         shoal_data_str (&args, "id", hex, sizeof hex);
         who_rc = shoal_data_str (&args, "who", who, sizeof who);
+        queryargs_bool (&args, "force", &force, wrong, sizeof wrong);
     }
     data_close (&args);
+    if (wrong[0]) {
+        turn_error (self, route, route_size, envelope, "invalid_field", wrong);
+        return;
+    }
     uint8_t id[ENVELOPE_ID_SIZE];
     if (!s_parse_hex (hex, id)) {
         turn_error (self, route, route_size, envelope, "invalid_field",
@@ -449,6 +498,9 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                   : record.state == DEAD_DROPPED ? "was dropped"
                                                  : "was retried");
         turn_error (self, route, route_size, envelope, "not_dead", reason);
+    } else if (rc == 0 && !retry &&
+               s_drop_strands (&record, envelope->to, force, reason, sizeof reason)) {
+        turn_error (self, route, route_size, envelope, "strands_saga", reason);
     } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {
         //  An operator's decision, in the log as a resolve is: a retried
         //  message that crashes the node again is then explained there.

@@ -16,8 +16,10 @@
     An operator retries it (run once more: its count starts again; the
     envelope kept with the record, if any, is run at once) or drops it
     (a command is then answered `dropped`, a reply forgets its outbox
-    entry, a timer is deleted). Each decision is written in the record
-    with who and when.
+    entry when it comes again, a timer is deleted). A reply is dropped
+    only with force: its saga never sees it, and is left with nothing
+    pending that a resolve could end (refused `strands_saga` without).
+    Each decision is written in the record with who and when.
 
     Record: [1, kind, name, crashes, last_crash, state, who, decided_at,
     frame]; state is one of "suspect", "dead", "retried", "dropped", "ran".
@@ -61,7 +63,7 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
 void deadletter_survived (worker_t *self, const envelope_t *envelope);
 
 //  True for the queries deadletter_query answers ("dead_letter_retry",
-//  "dead_letter_drop"; data {id: 32 hex digits, who}; to: the message's
+//  "dead_letter_drop"; data {id: 32 hex digits, who, force}; to: the message's
 //  receiver).
 bool deadletter_is_query (const char *name);
 void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,

@@ -382,6 +382,71 @@ static void test_poison_reply_past_a_stall (void **state)
     s_reply_set_aside (*state, "asker/a", "poison/p");
 }
 
+//  1c. A dead reply's drop strands its saga: the saga never sees it, its
+//     command is no longer pending (no resolve can end it), and what the
+//     target did stands (a Debit taken, its transfer never credited nor
+//     refunded). It was done at a word; the node now refuses it without
+//     --force, saying so, and explain says a dropped reply's saga waits for
+//     nothing that will come (a review's find).
+static void test_poison_reply_drop_needs_force (void **state)
+{
+    proc_t *p = *state;
+    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], id[40], needle[256];
+    s_reply_set_aside (p, "asker/a", "poison/p");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    s_find_id (out, "asker/a", id);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E asker/a"), 0);
+    snprintf (needle, sizeof needle,
+              "shoal dead-letters retry %s (once its module is fixed) | drop --force %s\n", id, id);
+    proc_assert_has (out, needle);
+    //  Its Boom waits on that reply, not on poison/p ("no answer has come
+    //  yet: try shoal resend", it said).
+    snprintf (needle, sizeof needle,
+              "      why: its reply came and crashed this node 3 times: set aside as dead letter "
+              "%s, so asker/a waits; fix asker/a's module, then shoal dead-letters retry %s\n",
+              id, id);
+    proc_assert_has (out, needle);
+
+    //  Without --force: refused, nothing decided, the saga still waits.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", id), 1);
+    proc_assert_has (err, "drop it with --force, or fix the module and retry: it is the reply to "
+                          "Boom, which poison/p ran (ok); dropped, asker/a never sees it");
+    proc_assert_has (err, "(strands_saga)");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
+    proc_assert_has (out, "\"state\":\"dead\"");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL pending --endpoint $E --json"), 0);
+    proc_assert_has (out, "\"sender\":\"asker/a\",\"command\":\"Boom\"");
+    //  --force is drop's alone.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry --force %s", id), 2);
+    proc_assert_has (err, "--force is for drop ID alone");
+
+    //  With it: dropped, and said so where the saga is explained.
+    assert_int_equal (
+        proc_run (p, out, err, "USER=ops $SHOAL dead-letters --endpoint $E drop --force %s", id),
+        0);
+    proc_assert_has (out, "\"state\":\"dropped\",\"who\":\"ops\"");
+    //  The next re-send brings the reply again, which is then forgotten.
+    s_wait_for (p, 20000, "  waits for: nothing (no command pending)\n",
+                "$SHOAL explain --endpoint $E asker/a");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E asker/a"), 0);
+    snprintf (needle, sizeof needle, "    reply Boom, message %s: dropped, 3 crashes", id);
+    proc_assert_has (out, needle);
+    proc_assert_has (out, "      why: an operator (ops) dropped it at ");
+    proc_assert_has (out, ": asker/a never saw it, and nothing of it is pending, so no resend or "
+                          "resolve moves asker/a on");
+    assert_null (strstr (out, "shoal dead-letters retry"));
+    assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E --json asker/a"), 0);
+    proc_assert_has (out, "\"state\":\"dropped\"");
+    proc_assert_has (out, "\"retry\":null,\"drop\":null}]");
+    //  Across a crash, nothing of it comes back, and the node stays up.
+    proc_node_signal (p, SIGKILL);
+    proc_node_start (p, REPLY_POISONED);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL pending --endpoint $E --json"), 0);
+    assert_null (strstr (out, "asker/a"));
+    assert_int_equal (kill (p->node, 0), 0);
+}
+
 //  The same when the saga sent the command to itself (asker/ refuses
 //  Boom: the refusal is the reply that crashes): at each start the
 //  command's re-send ran as a duplicate and survived, and the command
@@ -695,6 +760,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failing_sender_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_past_a_stall, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_poison_reply_drop_needs_force, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_to_itself, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_timer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_turn_timeout, s_setup, s_teardown),

@@ -31,6 +31,7 @@ typedef struct {
     const char *cluster;
     bool json;
     bool all;
+    bool force; //  drop a reply all the same (it strands its saga)
     long timeout_ms;
 } dl_options_t;
 
@@ -48,7 +49,7 @@ static void s_help (FILE *out)
     fprintf (out,
              "Usage: shoal dead-letters [--endpoint E | --cluster FILE] [--json] [--all]\n"
              "       shoal dead-letters [--endpoint E | --cluster FILE] retry ID\n"
-             "       shoal dead-letters [--endpoint E | --cluster FILE] drop ID\n\n"
+             "       shoal dead-letters [--endpoint E | --cluster FILE] drop [--force] ID\n\n"
              "A message during whose turn the node died 3 times in a row is set aside as a\n"
              "dead letter: the node starts and serves everything else. A client sending it\n"
              "is answered poisoned; an actor sending it sees it stalled.\n\n"
@@ -57,19 +58,23 @@ static void s_help (FILE *out)
              "               those that crashed fewer times, with who decided and when\n"
              "  retry ID     run it once more (after a fixed module): its count starts\n"
              "               again, so a crash sets it aside after 3 more\n"
-             "  drop ID      never run it: a command is answered dropped, a reply is\n"
-             "               forgotten, a timer deleted\n"
+             "  drop ID      never run it: a command is answered dropped (its saga sees\n"
+             "               the refusal), a timer deleted. A reply is refused unless\n"
+             "               --force: dropped, its saga never sees it and nothing of it\n"
+             "               stays pending to resolve, and what its target did (a Debit\n"
+             "               taken) stands unanswered; fix the saga's module and retry\n"
              "Decisions are written in the node's journal with $USER (else the login\n"
              "running this) and the time.\n"
              "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
-             "Exit: 0 done, 1 refused (not found, or decided already: why on stderr, or as\n"
-             "JSON on stdout with --json), 2 bad usage (or a client certificate that cannot\n"
-             "be read), 3 no answer, or a node refused this client's key (said on stderr);\n"
-             "an ID the nodes that answered do not list, while one did not answer, is no\n"
-             "answer (its list may hold it). --json's list names such nodes in nodes_down,\n"
-             "and those that refused this client's key in nodes_refused.\n\n"
+             "Exit: 0 done, 1 refused (not found, decided already, or a reply's drop without\n"
+             "--force: why on stderr, or as JSON on stdout with --json), 2 bad usage (or a\n"
+             "client certificate that cannot be read), 3 no answer, or a node refused this\n"
+             "client's key (said on stderr); an ID the nodes that answered do not list, while\n"
+             "one did not answer, is no answer (its list may hold it). --json's list names\n"
+             "such nodes in nodes_down, and those that refused this client's key in\n"
+             "nodes_refused.\n\n"
              "A node lists its first 2000 (fewer if long); past them, a line on stderr\n"
              "(--json: not_shown) says how many more it holds, and retry and drop find any\n"
              "of them.\n\n"
@@ -80,6 +85,7 @@ static void s_help (FILE *out)
              "  shoal dead-letters --cluster bank/cluster.cfg --all\n"
              "  shoal dead-letters retry 07ae0551c2a954d964f83d510607e427\n"
              "  shoal dead-letters drop 07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters drop --force 5c1f0e9a3b7d44e2a1c8f6b2d9e07a13\n"
              "  shoal dead-letters --json | jq -r '.dead_letters[] | .address + \" \" + .id'\n",
              DEFAULT_TIMEOUT_MS);
 }
@@ -400,11 +406,15 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         msgpack_sbuffer_init (&buffer);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 2);
+        msgpack_pack_map (&pk, opts->force ? 3 : 2);
         msgpack_pack_str_with_body (&pk, "id", 2);
         msgpack_pack_str_with_body (&pk, found, strlen (found));
         msgpack_pack_str_with_body (&pk, "who", 3);
         msgpack_pack_str_with_body (&pk, user, strlen (user));
+        if (opts->force) {
+            msgpack_pack_str_with_body (&pk, "force", 5);
+            msgpack_pack_true (&pk);
+        }
         uint8_t *payload = (uint8_t *) buffer.data;
         size_t size = buffer.size;
         envelope_t request;
@@ -484,6 +494,7 @@ int cmd_deadletters (int argc, char **argv)
         OPT_STRING ("cluster", &opts.cluster),
         OPT_FLAG ("json", &opts.json),
         OPT_FLAG ("all", &opts.all),
+        OPT_FLAG ("force", &opts.force),
         OPT_INT ("timeout", &opts.timeout_ms, 1, 3600000),
         OPT_END,
     };
@@ -497,6 +508,10 @@ int cmd_deadletters (int argc, char **argv)
     if (action && !((streq (action, "retry") || streq (action, "drop")) && left == 2)) {
         fprintf (stderr, "shoal dead-letters: expected nothing, retry ID or drop ID (see shoal "
                          "dead-letters --help)\n");
+        return EXIT_USAGE;
+    }
+    if (opts.force && !(action && streq (action, "drop"))) {
+        fprintf (stderr, "shoal dead-letters: --force is for drop ID alone\n");
         return EXIT_USAGE;
     }
     if (action && !s_is_id (argv[first + 1])) {

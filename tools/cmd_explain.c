@@ -14,6 +14,7 @@
     Threads: the command's one thread.
 */
 #include "cluster_stats.h"
+#include "explain_dead.h"
 #include "shard.h"
 #include "stuck_work.h"
 
@@ -214,184 +215,6 @@ static void s_explain_help (FILE *out)
              REPAIR_TIMEOUT_MS);
 }
 
-//  --------------------------------------------------------------------------
-//  Dead letters: messages whose turns crashed a node (runtime/deadletter.h)
-
-//  One dead letter, as a node's "dead_letters" list says it.
-typedef struct {
-    char id[2 * ENVELOPE_ID_SIZE + 1];
-    char kind[16];                    //  command, reply, timer, query, stalled
-    char command[SHOAL_NAME_MAX + 1]; //  the message's name ("get" for a query)
-    char state[16];                   //  dead, suspect, retried, dropped, ran
-    int64_t crashes, last_crash;      //  last_crash: ms since the epoch
-} dead_row_t;
-
-static void s_dead_row_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
-//  True for a dead letter not decided yet: set aside ("dead"), or one
-//  that crashed its node fewer times ("suspect"). The others were
-//  retried, dropped, or ran since.
-static bool s_dead_undecided (const dead_row_t *dead)
-{
-    return streq (dead->state, "dead") || streq (dead->state, "suspect");
-}
-
-//  Asks client's node for all its dead letters (the `shoal dead-letters
-//  --all` query) and adds those addressed to address and not decided yet
-//  (s_dead_undecided) to list (dead_row_t, owned by list). Returns true
-//  if the node listed them; else false, why (size bytes) says why not.
-static bool s_dead_letters_of (client_t *client, long timeout_ms, const char *address,
-                               zlistx_t *list, char *why, size_t size)
-{
-    static const uint8_t all[] = {0x81, 0xa3, 'a', 'l', 'l', 0xc3}; //  {"all": true}
-    client_reply_t reply;
-    int rc = stuck_ask (client, ENVELOPE_QUERY, "node/dead-letters", "dead_letters", all,
-                        sizeof all, timeout_ms, &reply);
-    if (rc) {
-        snprintf (why, size, "no answer from its node within %ld ms: %s", timeout_ms,
-                  shoal_strerror (rc));
-        return false;
-    }
-    bool listed = reply.ok;
-    if (!listed)
-        snprintf (why, size, "its node refused to list them: %s (%s)", reply.reason, reply.code);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    const msgpack_object *map = listed ? map_unpack (&unpacked, reply.data, reply.size) : NULL;
-    const msgpack_object *entries = map ? map_find (map, "dead_letters") : NULL;
-    for (uint32_t i = 0;
-         entries && entries->type == MSGPACK_OBJECT_ARRAY && i < entries->via.array.size; i++) {
-        const msgpack_object *entry = &entries->via.array.ptr[i];
-        char to[SHOAL_ADDRESS_MAX + 1];
-        if (map_find_str (entry, "address", to, sizeof to) != 0 || !streq (to, address))
-            continue;
-        dead_row_t *dead = calloc (1, sizeof (dead_row_t));
-        if (!dead)
-            break;
-        map_find_str (entry, "id", dead->id, sizeof dead->id);
-        map_find_str (entry, "kind", dead->kind, sizeof dead->kind);
-        map_find_str (entry, "command", dead->command, sizeof dead->command);
-        map_find_str (entry, "state", dead->state, sizeof dead->state);
-        map_find_int (entry, "crashes", &dead->crashes);
-        map_find_int (entry, "last_crash", &dead->last_crash);
-        if (s_dead_undecided (dead))
-            zlistx_add_end (list, dead);
-        else
-            free (dead);
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    client_reply_close (&reply);
-    return listed;
-}
-
-//  Why dead is a dead letter, and what that does, in words, into why
-//  (size bytes).
-static void s_dead_reason (const dead_row_t *dead, char *why, size_t size)
-{
-    const char *effect = streq (dead->kind, "command")
-                             ? "a client sending it is answered poisoned, an actor that sent it "
-                               "sees it stalled"
-                         : streq (dead->kind, "reply") ? "it is not delivered: the command it "
-                                                         "answers stays pending"
-                         : streq (dead->kind, "timer") ? "the timer does not ring"
-                         : streq (dead->kind, "query") ? "its gets are answered poisoned"
-                                                       : "it is not delivered";
-    if (streq (dead->state, "dead"))
-        snprintf (why, size,
-                  "it crashed its node %lld times in a row: set aside, not run until "
-                  "retried; %s",
-                  (long long) dead->crashes, effect);
-    else
-        snprintf (why, size, "it crashed its node %lld time%s in a row; at 3 it is set aside",
-                  (long long) dead->crashes, dead->crashes == 1 ? "" : "s");
-}
-
-//  The state ("dead", "suspect", ...) and crashes of row's command as a
-//  dead letter of its target's node (node: a cluster's node name, NULL
-//  alone), if that node holds one. True if it does: a command that
-//  crashes the target's node is never answered, which the sender cannot
-//  tell from a slow target.
-static bool s_dead_letter (const stuck_options_t *opts, const char *node, const stuck_row_t *row,
-                           char *state, size_t state_size, int64_t *crashes)
-{
-    client_t *client = stuck_connect ("explain", opts, node);
-    if (!client)
-        return false;
-    zlistx_t *list = zlistx_new ();
-    zlistx_set_destructor (list, s_dead_row_free);
-    char why[ENVELOPE_REASON_MAX + 128];
-    bool found = false;
-    if (s_dead_letters_of (client, opts->timeout_ms, row->target, list, why, sizeof why))
-        for (dead_row_t *dead = zlistx_first (list); dead && !found; dead = zlistx_next (list))
-            if (streq (dead->id, row->id)) {
-                snprintf (state, state_size, "%s", dead->state);
-                *crashes = dead->crashes;
-                found = true;
-            }
-    zlistx_destroy (&list);
-    client_destroy (&client);
-    return found;
-}
-
-//  Prints list (dead_row_t, to the actor) as text: each with its reason
-//  and the dead-letters commands that decide it; or why it is not known
-//  (listed false).
-static void s_dead_letters_text (zlistx_t *list, bool listed, const char *why)
-{
-    if (!listed) {
-        printf ("  dead letters: not known: %s\n", why);
-        return;
-    }
-    printf ("  dead letters:%s\n", zlistx_size (list) ? "" : " none");
-    for (dead_row_t *dead = zlistx_first (list); dead; dead = zlistx_next (list)) {
-        char iso[40], reason[512];
-        stuck_iso (dead->last_crash, iso, sizeof iso);
-        s_dead_reason (dead, reason, sizeof reason);
-        printf ("    %s %s, message %s: %s, %lld crash%s, the last at %s\n", dead->kind,
-                dead->command, dead->id, dead->state, (long long) dead->crashes,
-                dead->crashes == 1 ? "" : "es", iso);
-        printf ("      why: %s\n", reason);
-        printf ("      shoal dead-letters retry %s (once its module is fixed) | drop %s\n",
-                dead->id, dead->id);
-    }
-}
-
-//  The same, as the JSON member "dead_letters" (null when not known, and
-//  "dead_letters_unknown" says why), after a comma.
-static void s_dead_letters_json (zlistx_t *list, bool listed, const char *why)
-{
-    if (!listed) {
-        printf (",\"dead_letters\":null");
-        stuck_json_str ("dead_letters_unknown", why, true);
-        return;
-    }
-    printf (",\"dead_letters\":[");
-    const char *comma = "";
-    for (dead_row_t *dead = zlistx_first (list); dead; dead = zlistx_next (list), comma = ",") {
-        char iso[40], reason[512], retry[80], drop[80];
-        stuck_iso (dead->last_crash, iso, sizeof iso);
-        s_dead_reason (dead, reason, sizeof reason);
-        snprintf (retry, sizeof retry, "shoal dead-letters retry %s", dead->id);
-        snprintf (drop, sizeof drop, "shoal dead-letters drop %s", dead->id);
-        printf ("%s{", comma);
-        stuck_json_str ("id", dead->id, false);
-        stuck_json_str ("kind", dead->kind, true);
-        stuck_json_str ("command", dead->command, true);
-        stuck_json_str ("state", dead->state, true);
-        printf (",\"crashes\":%lld", (long long) dead->crashes);
-        stuck_json_str ("last_crash", iso, true);
-        stuck_json_str ("reason", reason, true);
-        stuck_json_str ("retry", retry, true);
-        stuck_json_str ("drop", drop, true);
-        printf ("}");
-    }
-    printf ("]");
-}
-
 //  How row's target has been failing on its commands, from its `get`
 //  ("failing": a handler's error, which its sender is not told of), or
 //  why its node cannot serve it (a get refused: its store cannot be read
@@ -518,8 +341,8 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       row->error);
         else if (row->error[0])
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
-        else if (s_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row, state,
-                                sizeof state, &crashes) &&
+        else if (explain_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row,
+                                      state, sizeof state, &crashes) &&
                  (streq (state, "dead") || streq (state, "suspect")))
             snprintf (row->why, sizeof row->why,
                       streq (state, "dead")
@@ -635,13 +458,15 @@ int cmd_explain (int argc, char **argv)
     }
     //  The messages to it that its node set aside (or may): a command
     //  that crashed the node is never answered, nor run.
-    zlistx_t *dead_letters = zlistx_new ();
-    zlistx_set_destructor (dead_letters, s_dead_row_free);
+    zlistx_t *dead_letters = explain_dead_list ();
     char dead_why[ENVELOPE_REASON_MAX + 128] = "";
-    bool dead_listed = s_dead_letters_of (client, opts.timeout_ms, address, dead_letters, dead_why,
-                                          sizeof dead_why);
+    bool dead_listed =
+        dead_letters && explain_dead_letters_of (client, opts.timeout_ms, address, dead_letters,
+                                                 dead_why, sizeof dead_why);
     client_destroy (&client);
     bool stalled = s_explain_why (&opts, cluster, own_node, rows);
+    if (dead_listed)
+        explain_dead_replies (dead_letters, address, rows);
     int64_t version = 0;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
@@ -690,7 +515,7 @@ int cmd_explain (int argc, char **argv)
             printf ("}");
         }
         printf ("]");
-        s_dead_letters_json (dead_letters, dead_listed, dead_why);
+        explain_dead_json (dead_letters, address, dead_listed, dead_why);
         printf (",\"timers\":");
         if (timers)
             json_object (stdout, timers);
@@ -730,7 +555,7 @@ int cmd_explain (int argc, char **argv)
             if (row->error[0])
                 printf ("      last error: %s\n", row->error);
         }
-        s_dead_letters_text (dead_letters, dead_listed, dead_why);
+        explain_dead_text (dead_letters, address, dead_listed, dead_why);
         printf ("  timers:");
         uint32_t count =
             timers && timers->type == MSGPACK_OBJECT_ARRAY ? timers->via.array.size : 0;
