@@ -195,8 +195,31 @@ static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
         err = NULL;
         self->db = leveldb_open (self->options, self->dir, &err);
     }
-    if (!err)
-        return 0;
+    if (!err) {
+        //  LevelDB's open writes what its log files hold into a synced
+        //  table named by a synced MANIFEST, then renames CURRENT to that
+        //  MANIFEST without syncing the directory: a power cut would bring
+        //  back the old CURRENT, and the old log cut at its last fsync (a
+        //  reopen's failed write kept whole; a killed node's last writes,
+        //  read back from the page cache). Readers see them only once the
+        //  directory is synced.
+        bool opened = false;
+        int dir_err = dirsync_sync (self->dir, &opened);
+        if (dir_err == 0)
+            return 0;
+        if (opened) {
+            log_error ("journal %s: cannot sync its directory after its open (%s); stopping the "
+                       "node",
+                       self->dir, strerror (dir_err));
+            _exit (3); //  a failed fsync: as sync.c's
+        }
+        leveldb_close (self->db);
+        self->db = NULL;
+        *message = zsys_sprintf ("cannot open the journal in %s: its directory cannot be opened "
+                                 "to sync it (%s)",
+                                 self->dir, strerror (dir_err));
+        return SHOAL_EIO;
+    }
     self->db = NULL;
     int rc;
     if (s_is_lock_error (err)) {
@@ -538,9 +561,9 @@ static void s_reopen (journal_t *self)
             message = zsys_sprintf ("the event log's last record cannot be read (%s)",
                                     shoal_strerror (rc));
         if (rc == 0) {
-            //  The recovered end may hold a failed write kept whole, durable
-            //  only once LevelDB's new CURRENT is: the next mark makes the
-            //  directory durable before it says so (sync.c).
+            //  The recovered end may hold a failed write kept whole, made
+            //  durable by the open (s_db_open syncs the directory); the next
+            //  mark goes into a new file (sync.c).
             atomic_store (&self->mark_renew, true);
             atomic_store (&self->failed, false);
             atomic_fetch_add (&self->reopens, 1);

@@ -94,7 +94,7 @@ struct _journal_t {
     int64_t marked_at;      //  when it was last written (monotonic ms)
     bool mark_warned;       //  a mark could not be written: said once
     bool mark_checked;      //  the open compared the store with the file: marks may be written
-    atomic_bool mark_renew; //  a reopen: the next mark goes by the rename, the directory synced
+    atomic_bool mark_renew; //  a reopen: the next mark goes into a new file, renamed
     journal_sync_log_t sync_logs[JOURNAL_SYNC_LOGS_MAX]; //  oldest first
     size_t sync_log_count;
     int sync_event;             //  eventfd: +1 after each sync (journal_sync_fd)
