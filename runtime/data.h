@@ -54,6 +54,8 @@ struct _shoal_rec_t {
     uint32_t table_max;                     //  slots table has room for
     uint32_t table_keys;                    //  keys the table holds (the first ones)
     char twice[96];                         //  misuse's text for a key written twice
+    bool sealed;                            //  rec_seal: writes fail, and are counted
+    uint32_t late;                          //  writes tried since the seal
 };
 
 //  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes must
@@ -73,6 +75,12 @@ void rec_init (shoal_rec_t *self);
 //  Empties the map, keeping its memory.
 void rec_reset (shoal_rec_t *self);
 void rec_close (shoal_rec_t *self);
+//  Seals a rec once finished and copied: every later write fails (as
+//  after a misuse) and is counted, so that its owner can tell that fields
+//  meant for it went nowhere (viewrecs.h). rec_reset unseals it.
+void rec_seal (shoal_rec_t *self);
+//  True if a write was tried into self after its seal.
+bool rec_written_late (const shoal_rec_t *self);
 //  Patches the count and returns the encoded map, borrowed until the next
 //  write, reset or close. NULL if a write failed (then *size is 0).
 const uint8_t *rec_finish (shoal_rec_t *self, size_t *size);

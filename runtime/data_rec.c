@@ -39,6 +39,8 @@ void rec_reset (shoal_rec_t *self)
     self->maps = 0;
     self->key_count = 0;
     self->table_keys = 0;
+    self->sealed = false;
+    self->late = 0;
     if (self->key_max > REC_KEYS_KEPT) { //  a rec of many keys does not keep their room
         free (self->keys);
         free (self->table);
@@ -75,6 +77,27 @@ static void s_fail (shoal_rec_t *self, int rc, const char *what)
         self->misuse = what;
     }
     self->error = self->failed;
+}
+
+//  True if rec takes no more writes: a failure, or its seal (then the
+//  write is counted: rec_written_late).
+static bool s_refuses (shoal_rec_t *rec)
+{
+    if (!rec->failed)
+        return false;
+    rec->late += rec->sealed;
+    return true;
+}
+
+void rec_seal (shoal_rec_t *self)
+{
+    s_fail (self, SHOAL_EINVAL, REC_MISUSED "a write after its rec was closed");
+    self->sealed = true;
+}
+
+bool rec_written_late (const shoal_rec_t *self)
+{
+    return self->sealed && self->late > 0;
 }
 
 const char *rec_misuse (const shoal_rec_t *self)
@@ -235,7 +258,7 @@ static bool s_key_add (shoal_rec_t *self, uint32_t map, const char *key, size_t 
 //  packer on the buffer. Returns false after an error.
 static bool s_begin (shoal_rec_t *self, const char *key, msgpack_packer *pk)
 {
-    if (self->failed)
+    if (s_refuses (self))
         return false;
     rec_open_t *inner = self->open ? &self->stack[self->open - 1] : NULL;
     bool in_array = inner && inner->is_array;
@@ -348,7 +371,7 @@ void shoal_rec_nil (shoal_rec_t *rec, const char *key)
 static void s_open (shoal_rec_t *rec, const char *key, bool is_array)
 {
     msgpack_packer pk;
-    if (!rec || rec->failed)
+    if (!rec || s_refuses (rec))
         return;
     if (rec->open + 1 >= SHOAL_DATA_DEPTH) {
         s_fail (rec, SHOAL_ETOOBIG,
@@ -381,7 +404,7 @@ static void s_patch (uint8_t *p, uint32_t count)
 //  a map.
 static void s_close (shoal_rec_t *rec, bool is_array)
 {
-    if (!rec || rec->failed)
+    if (!rec || s_refuses (rec))
         return;
     if (rec->open == 0 || rec->stack[rec->open - 1].is_array != is_array) {
         s_fail (rec, SHOAL_EINVAL,
@@ -443,7 +466,7 @@ void shoal_rec_data (shoal_rec_t *rec, const char *key, const shoal_data_t *data
     if (!o || o->type != MSGPACK_OBJECT_MAP)
         o = &empty;
     msgpack_packer pk;
-    if (!rec || rec->failed)
+    if (!rec || s_refuses (rec))
         return;
     if (1 + rec->open + s_depth (o) > SHOAL_DATA_DEPTH) {
         s_fail (rec, SHOAL_ETOOBIG,

@@ -18,6 +18,7 @@
 #include "heap.h"
 #include "journal.h"
 #include "projector.h"
+#include "viewrecs.h"
 #include "vmap.h"
 
 #define PROJECTOR_CHUNK 65536           //  events read per batch, at most
@@ -130,8 +131,8 @@ struct _shoal_view_t {
     stored_t open_stored;                  //  what the store holds under open_key
     char send_to[SHOAL_ADDRESS_MAX + 1];
     char send_name[SHOAL_NAME_MAX + 1];
-    shoal_rec_t rec; //  the row or command being written
-    bool rec_open;
+    viewrecs_t recs;  //  the rows and commands written by this apply, the last open
+    bool rec_open;    //  the last of recs is being written
     int sends;        //  commands sent by this apply
     int error;        //  the apply's first misuse, 0 if none
     char reason[256]; //  shoal_view_fail's

@@ -38,7 +38,7 @@ static shoal_testkit_view_t *s_new (shoal_registry_t *registry, size_t index)
     registry_filter_parse (&self->filter, self->projection->events);
     self->now = SHOAL_TESTKIT_EPOCH;
     rec_init (&self->payload);
-    rec_init (&self->view.rec);
+    viewrecs_init (&self->view.recs);
     return self;
 }
 
@@ -94,7 +94,7 @@ void shoal_testkit_view_destroy (shoal_testkit_view_t **self_p)
     kitview_discard (&self->view);
     free (self->view.staged);
     free (self->view.batch_state);
-    rec_close (&self->view.rec);
+    viewrecs_close (&self->view.recs);
     kitview_sent_clear (self->sent, &self->sent_count);
     kitview_rows_close (&self->rows);
     for (size_t i = 0; i < self->log_count; i++)

@@ -11,6 +11,7 @@
 #include "data.h"
 #include "registry.h"
 #include "viewcheck.h"
+#include "viewrecs.h"
 
 #define KITVIEW_SENDS_MAX VIEWCHECK_SENDS_MAX //  commands one apply may send, as a node
 
@@ -72,9 +73,9 @@ struct _shoal_view_t {
     bool open_send;                        //  rec is a command to send_to
     char send_to[SHOAL_ADDRESS_MAX + 1];
     char send_name[SHOAL_NAME_MAX + 1];
-    shoal_rec_t rec; //  the row or command being written
-    bool rec_open;
-    int sends;                              //  shoal_view_send calls that were accepted
+    viewrecs_t recs; //  the rows and commands written by this apply, the last open
+    bool rec_open;   //  the last of recs is being written
+    int sends;       //  shoal_view_send calls that were accepted
     kitview_sent_t sent[KITVIEW_SENDS_MAX]; //  the commands kept, when react
     size_t sent_count;
     bool react;        //  commands are kept (live) or dropped (rebuild)

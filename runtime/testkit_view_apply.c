@@ -216,13 +216,14 @@ static void s_close_rec (shoal_view_t *view)
     if (!view->rec_open)
         return;
     view->rec_open = false;
+    shoal_rec_t *rec = viewrecs_last (&view->recs);
     size_t size;
-    const uint8_t *fields = rec_finish (&view->rec, &size);
+    const uint8_t *fields = rec_finish (rec, &size);
     if (!fields) {
         viewcheck_rec_failed (&view->error, view->reason, sizeof view->reason,
-                              view->rec.failed ? view->rec.failed : SHOAL_EINVAL,
-                              rec_misuse (&view->rec), view->open_send, view->send_name,
-                              view->open_key);
+                              rec->failed ? rec->failed : SHOAL_EINVAL, rec_misuse (rec),
+                              view->open_send, view->send_name, view->open_key);
+        viewrecs_seal_last (&view->recs);
         return;
     }
     if (view->open_send) {
@@ -231,6 +232,30 @@ static void s_close_rec (shoal_view_t *view)
     } else if (viewcheck_row_size (&view->error, view->reason, sizeof view->reason, view->open_key,
                                    size))
         s_stage_row (view, view->open_key, fields, size);
+    viewrecs_seal_last (&view->recs);
+}
+
+//  Closes the last rec, and fails the apply (or batch_end) if a rec was
+//  written after its close, as view.c's.
+static void s_close_recs (shoal_view_t *view)
+{
+    s_close_rec (view);
+    if (viewrecs_late (&view->recs))
+        s_misuse (view, SHOAL_EINVAL, "%s", VIEWRECS_LATE_TEXT);
+}
+
+//  A rec of its own for the row or command just named, or NULL out of
+//  memory (the apply fails).
+static shoal_rec_t *s_open_rec (shoal_view_t *view)
+{
+    shoal_rec_t *rec = viewrecs_next (&view->recs);
+    if (!rec) {
+        if (!view->error)
+            view->error = SHOAL_ENOMEM;
+        return NULL;
+    }
+    view->rec_open = true;
+    return rec;
 }
 
 static void s_close_reads (shoal_view_t *view)
@@ -262,6 +287,7 @@ static void s_view_begin (shoal_view_t *view, kitview_rows_t *rows, const kitvie
     view->error = 0;
     view->reason[0] = 0;
     view->sends = 0;
+    viewrecs_restart (&view->recs);
 }
 
 //  Runs the projection's batch_end, as view.c's view_end. Returns 0 or its
@@ -270,8 +296,9 @@ static int s_batch_end (shoal_testkit_view_t *self)
 {
     shoal_view_t *view = &self->view;
     view->ending = true;
+    viewrecs_restart (&view->recs);
     int rc = self->projection->batch_end (view, view->batch_state);
-    s_close_rec (view);
+    s_close_recs (view);
     view->ending = false;
     if (rc == 0)
         rc = view->error;
@@ -323,7 +350,7 @@ int kitview_apply (shoal_testkit_view_t *self, kitview_rows_t *rows, const kitvi
     int rc = data_init (&event.data, given->bytes, given->size);
     if (rc == 0) {
         rc = self->projection->apply (view, &event);
-        s_close_rec (view);
+        s_close_recs (view);
         if (rc == 0)
             rc = view->error;
         else if (!view->reason[0])
@@ -414,9 +441,7 @@ static shoal_rec_t *s_put (shoal_view_t *view, const char *key, const char *call
     s_close_rec (view);
     snprintf (view->open_key, sizeof view->open_key, "%s", key);
     view->open_send = false;
-    rec_reset (&view->rec);
-    view->rec_open = true;
-    return &view->rec;
+    return s_open_rec (view);
 }
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
@@ -471,9 +496,7 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     snprintf (view->send_to, sizeof view->send_to, "%s", to);
     snprintf (view->send_name, sizeof view->send_name, "%s", command);
     view->open_send = true;
-    rec_reset (&view->rec);
-    view->rec_open = true;
-    return &view->rec;
+    return s_open_rec (view);
 }
 
 void *shoal_view_batch_state (shoal_view_t *view)
@@ -483,7 +506,10 @@ void *shoal_view_batch_state (shoal_view_t *view)
 
 int shoal_view_fail (shoal_view_t *view, const char *format, ...)
 {
-    if (view && format) {
+    //  It fails the apply whatever the apply returns after it, as view.c's.
+    if (view && !view->error)
+        view->error = SHOAL_EREJECTED;
+    if (view && format) { //  the module's words, over a misuse's
         va_list args;
         va_start (args, format);
         vsnprintf (view->reason, sizeof view->reason, format, args);

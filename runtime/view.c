@@ -27,7 +27,7 @@ void view_init (shoal_view_t *view, projector_t *projector)
     memset (view, 0, sizeof *view);
     view->projector = projector;
     vmap_init (&view->rows);
-    rec_init (&view->rec);
+    viewrecs_init (&view->recs);
 }
 
 static void s_close_reads (shoal_view_t *view)
@@ -76,7 +76,7 @@ void view_close (shoal_view_t *view)
     free (view->read_bytes);
     free (view->staged_sends);
     free (view->batch_state);
-    rec_close (&view->rec);
+    viewrecs_close (&view->recs);
 }
 
 int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from, bool hold)
@@ -258,13 +258,14 @@ static void s_close_rec (shoal_view_t *view)
     if (!view->rec_open)
         return;
     view->rec_open = false;
+    shoal_rec_t *rec = viewrecs_last (&view->recs);
     size_t size;
-    const uint8_t *fields = rec_finish (&view->rec, &size);
+    const uint8_t *fields = rec_finish (rec, &size);
     if (!fields) {
         viewcheck_rec_failed (&view->error, view->reason, sizeof view->reason,
-                              view->rec.failed ? view->rec.failed : SHOAL_EINVAL,
-                              rec_misuse (&view->rec), view->open_send, view->send_name,
-                              view->open_key);
+                              rec->failed ? rec->failed : SHOAL_EINVAL, rec_misuse (rec),
+                              view->open_send, view->send_name, view->open_key);
+        viewrecs_seal_last (&view->recs);
         return;
     }
     if (view->open_send) {
@@ -273,6 +274,16 @@ static void s_close_rec (shoal_view_t *view)
     } else if (viewcheck_row_size (&view->error, view->reason, sizeof view->reason, view->open_key,
                                    size))
         s_stage_row (view, view->open_key, fields, size, view->open_stored);
+    viewrecs_seal_last (&view->recs);
+}
+
+//  Closes the last rec, and fails the apply (or batch_end) if a rec was
+//  written after its close.
+static void s_close_recs (shoal_view_t *view)
+{
+    s_close_rec (view);
+    if (viewrecs_late (&view->recs))
+        s_misuse (view, SHOAL_EINVAL, "%s", VIEWRECS_LATE_TEXT);
 }
 
 //  --------------------------------------------------------------------------
@@ -292,6 +303,7 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
     view->error = 0;
     view->reason[0] = 0;
     view->sends = 0;
+    viewrecs_restart (&view->recs);
     size_t staged_before = view->staged_count;
     int rc = data_init (&event.data, logged->data, logged->size);
     if (rc == 0) {
@@ -299,7 +311,7 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
         //  they are dropped with the batch (projector.c commits the
         //  applies before this one alone).
         rc = view->build->def->apply (view, &event);
-        s_close_rec (view);
+        s_close_recs (view);
         //  A row the store could not give is the store's trouble, whatever
         //  the apply made of it: the batch is tried again, not failed.
         if (rc == 0 || view->error == SHOAL_EIO)
@@ -332,8 +344,9 @@ int view_end (shoal_view_t *view, uint64_t first)
     view->ending = true;
     view->error = 0;
     view->reason[0] = 0;
+    viewrecs_restart (&view->recs);
     int rc = def->batch_end (view, view->batch_state);
-    s_close_rec (view);
+    s_close_recs (view);
     if (rc == 0 || view->error == SHOAL_EIO)
         rc = view->error;
     else if (!view->reason[0])
@@ -456,6 +469,20 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     return 0;
 }
 
+//  A rec of its own for the row or command just named (open_key,
+//  open_send), or NULL out of memory (the apply fails).
+static shoal_rec_t *s_open_rec (shoal_view_t *view)
+{
+    shoal_rec_t *rec = viewrecs_next (&view->recs);
+    if (!rec) {
+        if (!view->error)
+            view->error = SHOAL_ENOMEM;
+        return NULL;
+    }
+    view->rec_open = true;
+    return rec;
+}
+
 //  Opens the rec of the row under key; new: the apply says no row is
 //  under key (shoal_view_put_new).
 static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
@@ -487,9 +514,7 @@ static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
     memcpy (view->open_key, key, len + 1);
     view->open_send = false;
     view->open_stored = stored;
-    rec_reset (&view->rec);
-    view->rec_open = true;
-    return &view->rec;
+    return s_open_rec (view);
 }
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
@@ -547,9 +572,7 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     snprintf (view->send_to, sizeof view->send_to, "%s", to);
     snprintf (view->send_name, sizeof view->send_name, "%s", command);
     view->open_send = true;
-    rec_reset (&view->rec);
-    view->rec_open = true;
-    return &view->rec;
+    return s_open_rec (view);
 }
 
 void *shoal_view_batch_state (shoal_view_t *view)
@@ -561,7 +584,12 @@ void *shoal_view_batch_state (shoal_view_t *view)
 
 int shoal_view_fail (shoal_view_t *view, const char *format, ...)
 {
-    if (view && format) {
+    //  It fails the apply whatever the apply returns after it (it was
+    //  taken for done when the apply went on and returned 0: a review's
+    //  find), as shoal_ctx_reject a turn.
+    if (view && !view->error)
+        view->error = SHOAL_EREJECTED;
+    if (view && format) { //  the module's words, over a misuse's
         va_list args;
         va_start (args, format);
         vsnprintf (view->reason, sizeof view->reason, format, args);

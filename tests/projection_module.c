@@ -304,7 +304,9 @@ static int s_summed_end (shoal_view_t *view, void *batch_state)
 //  5 a NULL string in a row, 6 a map begun and not ended in a command's
 //  fields, 7 a row nested 17 deep, 8 a row given the key k twice; 9 an
 //  empty key in batch_end; 10 a command too big for an envelope; 11 a
-//  command holding a string that is not UTF-8.
+//  command holding a string that is not UTF-8; 13 a row's fields written
+//  after the next row was put, 14 after a get; 15 shoal_view_fail not
+//  returned. 12 (and any other) is fine.
 static const uint8_t s_big[1100 * 1024];
 
 static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
@@ -355,6 +357,20 @@ static int s_misuse (shoal_view_t *view, const shoal_event_t *event)
         break;
     case 11: //  the node's front would refuse it bad_frame: never run
         shoal_rec_str (shoal_view_send (view, "echo/m", "Echo"), "note", "a\xff");
+        break;
+    case 13: //  row/13a's field, written after row/13b was put, landed there
+        rec = shoal_view_put (view, "row/13a");
+        shoal_view_put (view, "row/13b");
+        shoal_rec_int (rec, "x", 1);
+        break;
+    case 14: //  written after a get: lost
+        rec = shoal_view_put (view, "row/14");
+        shoal_view_get (view, "fine", &row);
+        shoal_rec_int (rec, "n", 1);
+        break;
+    case 15: //  a failure the apply did not return: applied
+        shoal_view_fail (view, "by 15 fails");
+        shoal_rec_int (shoal_view_put (view, "row/15"), "n", 1);
         break;
     default:
         shoal_rec_int (shoal_view_put (view, "fine"), "by", by);

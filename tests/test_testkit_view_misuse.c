@@ -56,7 +56,19 @@ static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
         shoal_rec_bytes (shoal_view_put (view, "big"), "b", s_big, sizeof s_big);
     else if (strcmp (name, "CutValue") == 0) //  "café" cut inside its é (C3 A9): byte 10
         shoal_rec_str (shoal_view_send (view, "a/b", "Go"), "name", "caf\xc3");
-    else if (strcmp (name, "CutKey") == 0)
+    else if (strcmp (name, "LateAfterPut") == 0) { //  a's fields landed in b
+        shoal_rec_t *a = shoal_view_put (view, "a");
+        shoal_view_put (view, "b");
+        shoal_rec_int (a, "x", 1);
+    } else if (strcmp (name, "LateAfterGet") == 0) { //  n was lost
+        shoal_rec_t *a = shoal_view_put (view, "a");
+        const shoal_data_t *row;
+        shoal_view_get (view, "kept", &row);
+        shoal_rec_int (a, "n", 1);
+    } else if (strcmp (name, "FailGoesOn") == 0) { //  it was applied
+        shoal_view_fail (view, "no amount in %s", shoal_event_address (event));
+        shoal_rec_int (shoal_view_put (view, "after"), "n", 1);
+    } else if (strcmp (name, "CutKey") == 0)
         shoal_rec_int (shoal_view_send (view, "a/b", "Go"), "caf\xc3", 1);
     else if (strcmp (name, "BigCommand") == 0)
         shoal_rec_bytes (shoal_view_send (view, "a/b", "Go"), "b", s_bigger, sizeof s_bigger);
@@ -142,6 +154,19 @@ static void test_misuse (void **state)
          "that is not UTF-8"},
         {"BigCommand", SHOAL_ETOOBIG,
          "the command Go sent by shoal_view_send: more than 1 MiB with its envelope"},
+        //  Fields written through a rec after the next shoal_view_ call:
+        //  they went into the next row, or nowhere, and the apply passed.
+        {"LateAfterPut", SHOAL_EINVAL,
+         "fields written into a row or a command after the next shoal_view_ call (the rec "
+         "shoal_view_put, put_new or send returns is good until then): they would be lost, or "
+         "land in another row"},
+        {"LateAfterGet", SHOAL_EINVAL,
+         "fields written into a row or a command after the next shoal_view_ call (the rec "
+         "shoal_view_put, put_new or send returns is good until then): they would be lost, or "
+         "land in another row"},
+        //  shoal_view_fail fails the apply, whatever it returns after (it
+        //  returned 0, and the event was applied).
+        {"FailGoesOn", SHOAL_EREJECTED, "no amount in m/1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal (testkit_view_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);

@@ -427,7 +427,10 @@ SHOAL_EXPORT int64_t shoal_event_created (const shoal_event_t *event);   //  ms 
 //  *row borrowed until apply returns, SHOAL_ENOTFOUND, SHOAL_EINVAL.
 SHOAL_EXPORT int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **row);
 //  Replaces the row under key with the fields written into the returned
-//  rec (an empty row if none). NULL for a bad key: then apply fails.
+//  rec (an empty row if none). NULL for a bad key: then apply fails. The
+//  rec is good until the next shoal_view_ call (a get, put, put_new,
+//  delete or send), which closes it: a field written into it after that
+//  fails the apply. So write a row's fields before reading another.
 SHOAL_EXPORT shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key);
 //  As shoal_view_put, for a key that holds no row: one made of what
 //  happens once, as a new transfer's id. The node then knows, without
@@ -443,14 +446,16 @@ SHOAL_EXPORT int shoal_view_delete (shoal_view_t *view, const char *key);
 //  until answered, its id derived from the event's position and the
 //  send's rank in this apply. The answer is logged when rejected, not
 //  given back. At most 16 sends per event. Its receiver sees it come
-//  from "projection/NAME" (shoal_msg_from), NAME the projection's.
+//  from "projection/NAME" (shoal_msg_from), NAME the projection's. Its
+//  rec is good until the next shoal_view_ call, as a put's.
 SHOAL_EXPORT shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *command);
 //  The batch's memory of a projection with batch_state_size (see
 //  shoal_projection_t), from apply or batch_end: zeroed at each batch's
 //  start. NULL for a projection without.
 SHOAL_EXPORT void *shoal_view_batch_state (shoal_view_t *view);
-//  Fails this apply with a reason (printf format), shown by `shoal
-//  projections`. Returns SHOAL_EREJECTED, for `return shoal_view_fail (...)`.
+//  Fails this apply (or batch_end) with a reason (printf format), shown
+//  by `shoal projections`, whatever it returns after: as shoal_ctx_reject
+//  does a turn. Returns SHOAL_EREJECTED, for `return shoal_view_fail (...)`.
 SHOAL_EXPORT int shoal_view_fail (shoal_view_t *view, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
