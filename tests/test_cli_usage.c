@@ -403,6 +403,14 @@ static void test_exit_codes_consistent (void **state)
                         fx->endpoint);
     if (code != 1 || !strstr (out, "code must be one of the operator's own"))
         fail_msg ("a $resolve with code unavailable: exit %d: %s%s", code, out, err);
+    //  An id may hold a quote and a backslash: --json's address is escaped
+    //  (it was printed as it was, and jq refused the line).
+    code = cli_run (fx, out, err,
+                    "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" resend --json 'account/a\"b\\c'",
+                    fx->endpoint);
+    if (code != 0 ||
+        !strstr (out, "{\"ok\":true,\"address\":\"account/a\\\"b\\\\c\",\"resent\":0}"))
+        fail_msg ("resend --json of account/a\"b\\c: exit %d: %s%s", code, out, err);
 }
 
 //  A client with no answer says why, as its link was seen: nothing took

@@ -152,9 +152,11 @@ int cmd_resend (int argc, char **argv)
         return rc;
     int64_t count = 0;
     map_int (reply.data, reply.size, "resent", &count);
-    if (opts.json)
-        printf ("{\"ok\":true,\"address\":\"%s\",\"resent\":%lld}\n", address, (long long) count);
-    else
+    if (opts.json) {
+        printf ("{\"ok\":true");
+        stuck_json_str ("address", address, true); //  an id may hold a quote
+        printf (",\"resent\":%lld}\n", (long long) count);
+    } else
         printf ("%s: %lld pending command%s re-sent now\n", address, (long long) count,
                 count == 1 ? "" : "s");
     client_reply_close (&reply);
