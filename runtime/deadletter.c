@@ -24,8 +24,18 @@
 #define WHO_MAX 63
 #define RECORD_VERSION 1
 
-typedef enum { DEAD_SUSPECT, DEAD_DEAD, DEAD_RETRIED, DEAD_DROPPED, DEAD_RAN } dead_state_t;
-static const char *s_states[] = {"suspect", "dead", "retried", "dropped", "ran"};
+//  DEAD_CANCELLED: it survived a turn that answered it from its inbox
+//  record, a resolve's $cancel (it never ran: it was shown "ran").
+typedef enum {
+    DEAD_SUSPECT,
+    DEAD_DEAD,
+    DEAD_RETRIED,
+    DEAD_DROPPED,
+    DEAD_RAN,
+    DEAD_CANCELLED
+} dead_state_t;
+static const char *s_states[] = {"suspect", "dead", "retried", "dropped", "ran", "cancelled"};
+#define DEAD_LAST DEAD_CANCELLED
 
 //  A record, decoded; frame points into the bytes it was decoded from.
 typedef struct {
@@ -89,10 +99,10 @@ static int s_decode (const uint8_t *buf, size_t size, record_t *record)
         mpread_int (buf, size, &offset, INT64_MIN, INT64_MAX, &record->decided_at) ||
         mpread_bin (buf, size, &offset, &record->frame, &record->frame_size) || offset != size)
         return SHOAL_EFORMAT;
-    for (state = 0; state <= DEAD_RAN; state++)
+    for (state = 0; state <= DEAD_LAST; state++)
         if (strcmp (state_text, s_states[state]) == 0)
             break;
-    if (state > DEAD_RAN)
+    if (state > DEAD_LAST)
         return SHOAL_EFORMAT;
     record->state = (dead_state_t) state;
     if (record->frame_size == 0)
@@ -199,7 +209,7 @@ void deadletter_crashed (void *arg, const turnfile_turn_t *turn)
     record.last_crash = turn->started;
     record.frame = turn->frame;
     record.frame_size = turn->frame_size;
-    if (record.state == DEAD_RAN)
+    if (record.state == DEAD_RAN || record.state == DEAD_CANCELLED)
         record.state = DEAD_SUSPECT;
     if (record.crashes >= DEADLETTER_CRASHES)
         record.state = DEAD_DEAD;
@@ -235,7 +245,7 @@ static int s_load_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
     load_t *load = arg;
     record_t record;
     if (worker_of (load->config, stream) != load->index || s_decode (value, size, &record) != 0 ||
-        record.state == DEAD_RAN)
+        record.state == DEAD_RAN || record.state == DEAD_CANCELLED)
         return 0;
     entry_t *entry = malloc (sizeof (entry_t));
     if (!entry)
@@ -343,7 +353,7 @@ void deadletter_survived (worker_t *self, const envelope_t *envelope)
     record_t record;
     uint8_t *bytes;
     if (s_get (self->config->journal, envelope->to, key, &record, &bytes) == 0) {
-        record.state = DEAD_RAN;
+        record.state = self->turn_cancelled ? DEAD_CANCELLED : DEAD_RAN;
         record.crashes = 0;
         if (s_put (self->config->journal, envelope->to, key, &record) != 0)
             log_warn ("worker %d: cannot reset the crash count of %s", self->index, envelope->to);
@@ -494,9 +504,10 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                   "the message %s to %s %s already: only a dead or suspect one is retried "
                   "or dropped",
                   hex, envelope->to,
-                  record.state == DEAD_RAN       ? "has run"
-                  : record.state == DEAD_DROPPED ? "was dropped"
-                                                 : "was retried");
+                  record.state == DEAD_RAN         ? "has run"
+                  : record.state == DEAD_CANCELLED ? "was cancelled by a resolve"
+                  : record.state == DEAD_DROPPED   ? "was dropped"
+                                                   : "was retried");
         turn_error (self, route, route_size, envelope, "not_dead", reason);
     } else if (rc == 0 && !retry &&
                s_drop_strands (&record, envelope->to, force, reason, sizeof reason)) {

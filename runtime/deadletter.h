@@ -22,7 +22,9 @@
     Each decision is written in the record with who and when.
 
     Record: [1, kind, name, crashes, last_crash, state, who, decided_at,
-    frame]; state is one of "suspect", "dead", "retried", "dropped", "ran".
+    frame]; state is one of "suspect", "dead", "retried", "dropped", "ran",
+    "cancelled" (it went through answered from a resolve's $cancel record:
+    it never ran).
 
     Threads: deadletter_crashed runs on the node's thread before the
     workers start; deadletter_list on the front's; the rest on a worker's
@@ -59,7 +61,8 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *envelope);
 
 //  After a turn that ran through: a message that had crashed before has
-//  its count reset (record "ran"). Cheap when the table is empty.
+//  its count reset (record "ran", or "cancelled" when the turn answered a
+//  command from its $cancel's record). Cheap when the table is empty.
 void deadletter_survived (worker_t *self, const envelope_t *envelope);
 
 //  True for the queries deadletter_query answers ("dead_letter_retry",

@@ -91,6 +91,11 @@ int repair_unhex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE]);
 //  or --force.
 bool repair_reply_untellable (const envelope_t *reply);
 
+//  True if payload (a reply's, as an inbox stores it) is a $cancel's
+//  rejection: the command it answers never ran (its reason starts
+//  REPAIR_CANCEL_REASON).
+bool repair_reply_cancelled (const uint8_t *payload, size_t size);
+
 //  Marks command untellable (its target said it cannot tell whether it
 //  ran it): logged once, its error saying so (repair_cancel.c).
 void repair_mark_untellable (worker_t *self, pending_t *command, const char *target);

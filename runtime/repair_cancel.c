@@ -156,6 +156,16 @@ void repair_mark_untellable (worker_t *self, pending_t *command, const char *tar
     snprintf (command->error, sizeof command->error, REPAIR_UNTELLABLE_ERROR);
 }
 
+bool repair_reply_cancelled (const uint8_t *payload, size_t size)
+{
+    bool ok;
+    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t data_size;
+    return envelope_reply_decode (payload, size, &ok, code, reason, &data, &data_size) == 0 &&
+           !ok && strncmp (reason, REPAIR_CANCEL_REASON, strlen (REPAIR_CANCEL_REASON)) == 0;
+}
+
 bool repair_reply_untellable (const envelope_t *reply)
 {
     //  Most replies are acceptances, encoded {"ok": true, ...} first by

@@ -254,6 +254,7 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
             return;
         }
         turn_reply (self, route, route_size, envelope, stored, stored_size);
+        self->turn_cancelled = repair_reply_cancelled (stored, stored_size);
         free (stored);
         self->tally.duplicates++;
         return;

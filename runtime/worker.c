@@ -460,6 +460,7 @@ static void s_on_frame (worker_t *self, const uint8_t *route, size_t route_size,
     turnfile_begin (turn_file, &envelope, get ? NULL : frame, get ? 0 : size, worker_frame_ms,
                     (int64_t) (started / 1000000u));
     self->turn_uncounted = false;
+    self->turn_cancelled = false;
     switch (envelope.kind) {
     case ENVELOPE_COMMAND: //  '$': the runtime's own (repair.h)
         if (envelope.name[0] == '$')

@@ -85,6 +85,7 @@ struct _worker_t {
     //  logged at its release, as it is counted, so once (repair.c).
     char forced_lines[WORKER_FORCED_LINES][WORKER_FORCED_LINE_MAX];
     bool turn_uncounted; //  the turn counts nothing: it aborted, or the store was down
+    bool turn_cancelled; //  the turn answered a command from the record of its $cancel
     zsock_t *pull;       //  our inbox socket
     zsock_t **push;      //  one per worker (NULL for ourselves)
     zsock_t *front;      //  to the node's front thread

@@ -67,6 +67,33 @@ bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log)
     }
 }
 
+void proc_wait_out (proc_t *self, int64_t ms, const char *needle, const char *command)
+{
+    char out[PROC_OUTPUT_MAX];
+    int64_t deadline = proc_now_ms () + ms;
+    while (true) {
+        proc_run (self, out, NULL, "%s", command);
+        if (strstr (out, needle))
+            return;
+        if (proc_now_ms () > deadline)
+            fail_msg ("'%s' never printed %s; last: %s", command, needle, out);
+        usleep (50 * 1000); //  between two runs, within the deadline
+    }
+}
+
+void proc_dead_letter_id (const char *text, const char *address, char *id)
+{
+    char needle[SHOAL_ADDRESS_MAX + 16];
+    snprintf (needle, sizeof needle, "\"address\":\"%s\"", address);
+    const char *entry = strstr (text, needle);
+    if (!entry)
+        fail_msg ("no dead letter of %s in %s", address, text);
+    const char *at = strstr (entry, "\"id\":\"");
+    assert_non_null (at);
+    memcpy (id, at + 6, 32);
+    id[32] = 0;
+}
+
 void proc_read_file (const char *path, char *buffer)
 {
     buffer[0] = 0;

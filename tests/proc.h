@@ -83,6 +83,12 @@ void proc_read (proc_t *self, const char *name, char *buffer);
 //  Reads DIR/node.log into log (PROC_OUTPUT_MAX bytes) until it holds
 //  needle, or ms have passed (it is read every 10 ms). True if it does.
 bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log);
+//  Runs command (as proc_run) until its stdout holds needle, at most ms;
+//  fails the test past them.
+void proc_wait_out (proc_t *self, int64_t ms, const char *needle, const char *command);
+//  The id of the dead letter of address in `shoal dead-letters --json`
+//  output text, into id (33 bytes); fails the test if there is none.
+void proc_dead_letter_id (const char *text, const char *address, char *id);
 //  The text of the file at path (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read_file (const char *path, char *buffer);
 

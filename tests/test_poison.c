@@ -76,36 +76,6 @@ static void s_crash_three_times (proc_t *p, const char *command)
     proc_node_crash (p, 3, EXIT_MS, command);
 }
 
-//  The id of the dead letter of address in `shoal dead-letters --json`
-//  output text, into id (33 bytes).
-static void s_find_id (const char *text, const char *address, char *id)
-{
-    char needle[128];
-    snprintf (needle, sizeof needle, "\"address\":\"%s\"", address);
-    const char *entry = strstr (text, needle);
-    if (!entry)
-        fail_msg ("no dead letter of %s in %s", address, text);
-    const char *at = strstr (entry, "\"id\":\"");
-    assert_non_null (at);
-    memcpy (id, at + 6, 32);
-    id[32] = 0;
-}
-
-//  Polls command until its stdout contains needle, at most ms.
-static void s_wait_for (proc_t *p, int64_t ms, const char *needle, const char *command)
-{
-    char out[PROC_OUTPUT_MAX];
-    int64_t deadline = proc_now_ms () + ms;
-    while (true) {
-        proc_run (p, out, NULL, "%s", command);
-        if (strstr (out, needle))
-            return;
-        if (proc_now_ms () > deadline)
-            fail_msg ("'%s' never printed %s; last: %s", command, needle, out);
-        usleep (50 * 1000);
-    }
-}
-
 //  --------------------------------------------------------------------------
 //  0. A command sent by an actor whose target's handler fails on it every
 //     time (sink/: its events do not apply) is never answered: the sender
@@ -121,8 +91,8 @@ static void test_failing_target_explained (void **state)
     assert_int_equal (
         proc_run (p, out, err, "$SHOAL send --endpoint $E counter/g Forward to=sink/s1 name=Ping"),
         0);
-    s_wait_for (p, 20000, "sink/s1 fails on its commands: Ping failed ",
-                "$SHOAL explain --endpoint $E counter/g");
+    proc_wait_out (p, 20000, "sink/s1 fails on its commands: Ping failed ",
+                   "$SHOAL explain --endpoint $E counter/g");
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E sink/s1"), 0);
     proc_assert_has (out, "\"failing\":{\"command\":\"Ping\",\"code\":\"");
     proc_assert_has (out, "\"times\":");
@@ -168,8 +138,8 @@ static void test_failing_sender_explained (void **state)
         proc_run (p, out, err,
                   "$SHOAL send --endpoint $E counter/f Forward to=counter/t name=Fussy"),
         0);
-    s_wait_for (p, 20000, "the sender fails on the reply",
-                "$SHOAL explain --endpoint $E counter/f");
+    proc_wait_out (p, 20000, "the sender fails on the reply",
+                   "$SHOAL explain --endpoint $E counter/f");
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/f"), 0);
     proc_assert_has (out, "its reply came; the sender failed on it");
     assert_null (strstr (out, "target refusing"));
@@ -241,7 +211,7 @@ static void test_poison_command (void **state)
     assert_non_null (strstr (out, "\"crashes\":3"));
     assert_non_null (strstr (out, "\"state\":\"dead\""));
     char id[33];
-    s_find_id (out, "poison/p", id);
+    proc_dead_letter_id (out, "poison/p", id);
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
     assert_non_null (strstr (out, "poison/p"));
     assert_non_null (strstr (out, id));
@@ -251,7 +221,7 @@ static void test_poison_command (void **state)
     assert_int_equal (rc, 1);
     assert_non_null (strstr (out, "\"code\":\"poisoned\""));
     //  The saga's outbox entry stays pending and is reported stalled.
-    s_wait_for (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E counter/f");
+    proc_wait_out (p, 20000, "\"Stalled\"", "$SHOAL events --endpoint $E counter/f");
     assert_int_equal (kill (p->node, 0), 0);
     //  explain says why: the target set it aside ("is up but has not
     //  answered yet (busy, or a message lost)", before).
@@ -282,7 +252,7 @@ static void test_poison_command (void **state)
                   "grep -F 'operator %s retries dead letter %s to poison/p' $DIR/node.log",
                   account->pw_name, id) != 0)
         fail_msg ("the node did not log the retry of %s by %s", id, account->pw_name);
-    s_wait_for (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
+    proc_wait_out (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_int_equal (s_count (out, "\"Boomed\""), 1);
     assert_int_equal (s_count (out, "\"seq\""), 1);
@@ -293,7 +263,7 @@ static void test_poison_command (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_int_equal (s_count (out, "\"Boomed\""), 1);
     //  The decision is kept, with who and when; the list proper is empty.
-    s_wait_for (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
+    proc_wait_out (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all --json"), 0);
     assert_non_null (strstr (out, who));
     //  Decided and run: explain of the target lists it no more.
@@ -372,7 +342,7 @@ static void s_reply_set_aside (proc_t *p, const char *asker, const char *to)
     //  Its notices still reach the saga, which lives on.
     char events[160];
     snprintf (events, sizeof events, "$SHOAL events --endpoint $E %s", asker);
-    s_wait_for (p, 20000, "\"Stalled\"", events);
+    proc_wait_out (p, 20000, "\"Stalled\"", events);
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/x Add by=2"), 0);
     assert_int_equal (kill (p->node, 0), 0);
 }
@@ -394,7 +364,7 @@ static void test_poison_reply_drop_needs_force (void **state)
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], id[40], needle[256];
     s_reply_set_aside (p, "asker/a", "poison/p");
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json"), 0);
-    s_find_id (out, "asker/a", id);
+    proc_dead_letter_id (out, "asker/a", id);
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E asker/a"), 0);
     snprintf (needle, sizeof needle,
               "shoal dead-letters retry %s (once its module is fixed) | drop --force %s\n", id, id);
@@ -427,8 +397,8 @@ static void test_poison_reply_drop_needs_force (void **state)
         0);
     proc_assert_has (out, "\"state\":\"dropped\",\"who\":\"ops\"");
     //  The next re-send brings the reply again, which is then forgotten.
-    s_wait_for (p, 20000, "  waits for: nothing (no command pending)\n",
-                "$SHOAL explain --endpoint $E asker/a");
+    proc_wait_out (p, 20000, "  waits for: nothing (no command pending)\n",
+                   "$SHOAL explain --endpoint $E asker/a");
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E asker/a"), 0);
     snprintf (needle, sizeof needle, "    reply Boom, message %s: dropped, 3 crashes", id);
     proc_assert_has (out, needle);
@@ -470,7 +440,7 @@ static void test_poison_timer (void **state)
     assert_non_null (strstr (out, "\"kind\":\"timer\""));
     assert_non_null (strstr (out, "\"command\":\"boom\""));
     char id[33];
-    s_find_id (out, "poison/t", id);
+    proc_dead_letter_id (out, "poison/t", id);
     //  A $USER of digits is who, a string: it was sent as an integer,
     //  which the node refused (invalid_field), so the drop failed.
     rc = proc_run (p, out, err, "USER=1234 $SHOAL dead-letters --endpoint $E drop %s", id);
@@ -502,7 +472,7 @@ static void test_turn_timeout (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E counter/s Slow ms=700"), 0);
     //  The watchdog counts the turn as ended on its next look, which may
     //  come after the reply: wait for it.
-    s_wait_for (p, 20000, "\"overdue_now\":0", "$SHOAL stats --endpoint $E");
+    proc_wait_out (p, 20000, "\"overdue_now\":0", "$SHOAL stats --endpoint $E");
     assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E"), 0);
     assert_non_null (strstr (out, "\"overdue_turns\":1"));
     char log[PROC_OUTPUT_MAX];
@@ -534,7 +504,7 @@ static void test_stale_turn_counted_once (void **state)
 
     //  Counted once at the next start; fixed, Boom then runs
     proc_node_start (p, FIXED);
-    s_wait_for (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
+    proc_wait_out (p, 20000, "\"Answered\"", "$SHOAL events --endpoint $E counter/f");
     proc_node_signal (p, SIGTERM);
     proc_read (p, "node.log", log);
     assert_int_equal (s_count (log, "crash 1 of 3"), 1);
@@ -677,7 +647,7 @@ static void test_poison_get (void **state)
     proc_assert_has (out, "\"address\":\"poison/g\",\"kind\":\"query\",\"command\":\"get\"");
     proc_assert_has (out, "\"state\":\"dead\"");
     char id[33];
-    s_find_id (out, "poison/g", id);
+    proc_dead_letter_id (out, "poison/g", id);
     //  explain tells the rest, its state left out (it stopped at the get).
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E poison/g"), 0);
     proc_assert_has (out, "poison/g, version 1\n  state: not shown: a get of poison/g crashed");
@@ -695,7 +665,7 @@ static void test_poison_get (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 0);
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 0);
     proc_assert_has (out, "\"booms\":1");
-    s_wait_for (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
+    proc_wait_out (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");
 }
 
 //  --------------------------------------------------------------------------
