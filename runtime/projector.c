@@ -354,6 +354,8 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 1;
     }
     step->applied++;
+    if (logged->position < step->build->single_until)
+        return 1; //  a batch of this event alone (its batch_end failed over several)
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
@@ -468,14 +470,30 @@ static bool s_step (projector_t *self, build_t *build)
             s_store_down (build, rc);
             return false;
         }
+        if (rc && step.applied > 1) {
+            //  Which event? The rows must come out the same however the
+            //  events fall into batches: the same events again, each a
+            //  batch of its own, stop at the one it fails on. An operator
+            //  who skipped the batch's first event skipped one that may be
+            //  fine, and the next batch failed again at its own first.
+            view_discard (&self->view);
+            build->single_until = step.next;
+            log_warn ("projection %s@%" PRIu32 ": its batch_end failed over the %" PRIu64
+                      " events from position %" PRIu64 " to %" PRIu64
+                      " (%s); running them again a batch each, to stop at the one it fails on",
+                      build->name, build->build.version, step.applied, step.first, step.next - 1,
+                      self->view.reason);
+            return true;
+        }
         if (rc) {
             view_discard (&self->view);
             build->failed = true;
             build->error_position = step.first;
-            snprintf (build->error, sizeof build->error, "%s", self->view.reason);
+            snprintf (build->error, sizeof build->error, "in batch_end: %.*s",
+                      (int) (sizeof build->error - sizeof "in batch_end: "), self->view.reason);
             log_error ("projection %s@%" PRIu32 " stopped at position %" PRIu64
                        ": its batch_end failed: %s",
-                       build->name, build->build.version, step.first, build->error);
+                       build->name, build->build.version, step.first, self->view.reason);
             return false;
         }
     }
@@ -568,6 +586,16 @@ static void s_guard (projector_t *self)
         log_warn ("projection %s@%" PRIu32 ": the node died applying the event at position %" PRIu64
                   " (crash %" PRIu32 " of %d before it is set aside)",
                   crash.view, crash.version, crash.position, crash.crashes, APPLYFILE_STRIKES);
+    //  A crash in a batch_end is counted at its batch's first event, which
+    //  may be fine: the batch runs again event by event (a batch holds at
+    //  most PROJECTOR_CHUNK), so that the next crashes are counted at the
+    //  event that crashes it, and a skip there skips that one.
+    for (size_t i = 0; crash.crashes && i < self->build_count; i++) {
+        build_t *build = self->builds[i];
+        if (build->def && build->def->batch_end && strcmp (build->name, crash.view) == 0 &&
+            build->build.version == crash.version && build->build.build == crash.build)
+            build->single_until = crash.position + PROJECTOR_CHUNK;
+    }
     applyfile_crash_t standing[APPLYFILE_SLOTS];
     size_t count = applyfile_standing (self->guard, standing, APPLYFILE_SLOTS);
     for (size_t c = 0; c < count; c++) {

@@ -82,6 +82,11 @@ typedef struct {
     bool unchecked;                //  found in the store without a checkpoint (s_load)
     bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;
+    //  Up to this position, a batch holds one applied event: its batch_end
+    //  failed (or crashed the node) over a batch of several, and runs
+    //  again event by event, to stop at the event it fails on rather than
+    //  at the batch's first (0: batches as they come).
+    uint64_t single_until;
     char error[256];
     char guard_error[256]; //  guard_at's, made error when it is reached
     double rate;           //  events/s, smoothed

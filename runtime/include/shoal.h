@@ -388,9 +388,10 @@ typedef struct {
     //  batches (the kit runs each event as a batch of its own). A batch
     //  whose apply fails is run again without that event, its memory
     //  zeroed first. batch_end returns 0, or the result of
-    //  shoal_view_fail: then nothing of the batch is kept and the
-    //  projection stops at the batch's first event applied (where a
-    //  batch_end that crashes the node is set aside, as an apply).
+    //  shoal_view_fail: then nothing of the batch is kept, and its events
+    //  run again a batch each, so that the projection stops at the one
+    //  batch_end fails on (or, crashing the node, is set aside there, as
+    //  an apply).
     size_t batch_state_size;
     int (*batch_end) (shoal_view_t *view, void *batch_state);
 } shoal_projection_t;
