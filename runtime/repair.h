@@ -40,9 +40,10 @@
 #include "envelope.h"
 #include "outbox.h"
 
-#define REPAIR_ROWS_MAX 1000         //  rows of one pending answer at most
-#define REPAIR_RESOLVED "$Resolved"  //  the operator's record in a stream
-#define REPAIR_CANCEL "$cancel"      //  the command that cancels another
+#define REPAIR_ROWS_MAX 1000           //  rows of one pending answer at most
+#define REPAIR_RESOLVED "$Resolved"    //  the operator's record in a stream
+#define REPAIR_FORCED_RAN "$ForcedRan" //  its target ran a command resolved with --force
+#define REPAIR_CANCEL "$cancel"        //  the command that cancels another
 #define REPAIR_FORCE_SILENT_MS 30000 //  how long --force waits for a node to be silent, by default
 #define REPAIR_FORCE_SILENT_MAX_MS 86400000
 

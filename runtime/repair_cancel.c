@@ -7,6 +7,7 @@
 
     Runs on the worker thread, as repair.c.
 */
+#include "actors.h"
 #include "janitor.h"
 #include "repair.h"
 #include "data.h"
@@ -93,6 +94,41 @@ void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,
 //  answer did (a credit that ran, its transfer refunded: money made):
 //  that is logged as an error and counted (at the batch's release). A
 //  target that cannot tell (older than its inbox retention) is warned of.
+//  Stages REPAIR_FORCED_RAN on the stream of cancel's sender: its command
+//  (id hex), ended with --force, was run by its target after all.
+static void s_stage_forced_ran (worker_t *self, const pending_t *cancel, const envelope_t *reply,
+                                const char *hex)
+{
+    int rc;
+    actor_t *actor = actor_table_get (self, cancel->sender, &rc);
+    if (!actor) {
+        log_warn ("worker %d: cannot record in %s that %s ran its command %s after all: %s",
+                  self->index, cancel->sender, reply->from, hex, shoal_strerror (rc));
+        return;
+    }
+    int64_t now = worker_now ();
+    shoal_rec_t record;
+    rec_init (&record);
+    shoal_rec_str (&record, "id", hex);
+    shoal_rec_str (&record, "target", reply->from);
+    shoal_rec_str (&record, "note",
+                   "ended with resolve --force, and run by its target after all: both effects "
+                   "stand (shoal check)");
+    shoal_rec_int (&record, "at", now);
+    journal_event_t event = {.name = REPAIR_FORCED_RAN};
+    event.data = rec_finish (&record, &event.size);
+    rc = event.data ? journal_batch_append (self->batch, actor->address, actor->version, &event, 1,
+                                            now, &actor->version)
+                    : SHOAL_ENOMEM;
+    if (rc == 0) {
+        actor->staged_in = self->batch_number;
+        self->tally.events++;
+    } else
+        log_warn ("worker %d: cannot record in %s that %s ran its command %s after all: %s",
+                  self->index, cancel->sender, reply->from, hex, shoal_strerror (rc));
+    rec_close (&record);
+}
+
 static void s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
 {
     envelope_t sent;
@@ -130,6 +166,9 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
                   self->index, reply->from, cancel->sender, hex, got_code);
         return;
     }
+    //  Kept in the saga's stream too (a '$' record, as $Resolved, which
+    //  explain lists): the count and the log line do not outlive a restart.
+    s_stage_forced_ran (self, cancel, reply, hex);
     //  Logged at the batch's release, with its count: once, however
     //  often an aborted batch makes the $cancel be answered again.
     if (self->tally.forced_answered < WORKER_FORCED_LINES)

@@ -310,8 +310,18 @@ void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node, boo
         char store[STATS_STORE_TEXT_MAX] = "";
         if (with_store)
             stats_store_failing (stats, store, sizeof store);
-        snprintf (note, size, "%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
+        //  A forced resolve its target contradicted (it ran the command
+        //  after all): both effects stand, money may be made (the log
+        //  names it, explain of the saga shows its $ForcedRan record).
+        int64_t forced = 0;
+        char contradicted[160] = "";
+        if (map_find_int (stats, "forced_answered", &forced) == 0 && forced > 0)
+            snprintf (contradicted, sizeof contradicted,
+                      "%" PRId64 " command%s ended with resolve --force ran after all (the log "
+                      "names %s; shoal check)",
+                      forced, forced == 1 ? "" : "s", forced == 1 ? "it" : "them");
+        snprintf (note, size, "%s%s%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
                   *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
-                  store);
+                  store, (*down || *silent || *store) && *contradicted ? "; " : "", contradicted);
     }
 }

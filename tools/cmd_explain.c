@@ -483,6 +483,11 @@ int cmd_explain (int argc, char **argv)
     //  A command its target cannot tell ran (repair.h): kept pending, its
     //  error says so; a saga run before that was told expired itself.
     bool expired = streq (code, "expired");
+    //  A command an operator ended with --force that its target ran after
+    //  all (the runtime's $ForcedRan record): both effects stand.
+    bool contradicted = false;
+    for (event_row_t *e = zlistx_first (records); e && !contradicted; e = zlistx_next (records))
+        contradicted = streq (e->name, "$ForcedRan");
     for (stuck_row_t *row = zlistx_first (rows); row && !expired; row = zlistx_next (rows))
         expired = strstr (row->error, "cannot tell if it ran") != NULL;
     if (opts.json) {
@@ -497,8 +502,9 @@ int cmd_explain (int argc, char **argv)
             printf ("null");
         if (view_aside)
             stuck_json_str ("state_set_aside", get.reason, true);
-        printf (",\"stalled\":%s,\"expired\":%s,\"events\":[", stalled ? "true" : "false",
-                expired ? "true" : "false");
+        printf (",\"stalled\":%s,\"expired\":%s,\"contradicted\":%s,\"events\":[",
+                stalled ? "true" : "false", expired ? "true" : "false",
+                contradicted ? "true" : "false");
         const char *comma = "";
         for (event_row_t *e = zlistx_first (last); e; e = zlistx_next (last), comma = ",") {
             char iso[40]; //  when, as the text says it
@@ -579,6 +585,11 @@ int cmd_explain (int argc, char **argv)
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
         for (event_row_t *e = zlistx_first (records); e; e = zlistx_next (records))
             printf ("    #%lld %s %s\n", (long long) e->seq, e->name, e->data ? e->data : "");
+        if (contradicted)
+            printf ("  CONTRADICTED: a command an operator ended with resolve --force was run by "
+                    "its target after all ($ForcedRan above): what it did there stands beside "
+                    "what the forced answer did (a credit that ran, its transfer refunded: money "
+                    "made); see the books with shoal check over the stopped nodes\n");
     }
     msgpack_unpacked_destroy (&unpacked);
     msgpack_unpacked_destroy (&timers_unpacked);

@@ -206,7 +206,9 @@ static void s_resolve_help (FILE *out)
              "same of a $cancel's own id. The target is still sent a $cancel, re-sent\n"
              "until its node answers, so that a late copy is refused there; a node that\n"
              "was only paused or cut off, and ran the command before, answers so: the\n"
-             "saga's node logs an error and counts it in forced_answered (shoal stats).\n"
+             "saga's node logs an error, counts it in forced_answered (shoal stats;\n"
+             "cluster status and top say the node unwell) and records $ForcedRan in the\n"
+             "saga's stream (shoal explain says CONTRADICTED).\n"
              "After an earlier resolve of the same command, --force ends it all the same\n"
              "(exit 0). --json: \"ended\":true, \"cancel_pending\":true, \"cancel\": a\n"
              "$cancel's id in shoal pending. A node gone for good never answers that\n"
@@ -448,8 +450,9 @@ int cmd_resolve (int argc, char **argv)
             printf ("%s has ended for %s. A $cancel %s is re-sent to %s until that node "
                     "answers, so that a late copy of %s is refused there; should it answer that "
                     "it ran %s before (a node paused or cut off, not gone), the saga's node "
-                    "logs an error and counts it in forced_answered (shoal stats). shoal "
-                    "pending lists it until then\n",
+                    "logs an error, counts it in forced_answered (shoal stats) and records "
+                    "$ForcedRan in the saga's stream (shoal explain). shoal pending lists it "
+                    "until then\n",
                     msgid, address, cancel, target, command, command);
         else if (ended && cancel[0])
             printf ("%s has ended for %s. Its $cancel %s is still re-sent to %s until that "
