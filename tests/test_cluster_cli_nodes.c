@@ -214,11 +214,11 @@ static void test_three_nodes (void **state)
     assert_non_null (strstr (out, "\nn3       down "));
     //  Killed, not stopped: nothing takes a connection there (the two were
     //  said alike).
-    assert_non_null (strstr (out, "no answer in 1000 ms (nothing listens there)"));
+    assert_non_null (strstr (out, "no answer in 1000 ms (takes no connection)"));
     code = cluster_cli_run (fx, out, err, "\"$SHOAL\" stats --cluster \"$C\"");
     assert_int_equal (code, 3);
     assert_non_null (strstr (out, "{\"node\":\"n3\",\"up\":false,\"error\":\"no answer in 1000 ms "
-                                  "(nothing listens there)\"}"));
+                                  "(takes no connection)\"}"));
 }
 
 //  --------------------------------------------------------------------------

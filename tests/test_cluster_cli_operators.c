@@ -235,6 +235,16 @@ static void test_operators (void **state)
     if (plain != 3 || !strstr (err, "it answers only CURVE clients: --endpoint was used, not "
                                     "--cluster (--endpoint wins): leave --endpoint out"))
         fail_msg ("get --cluster --endpoint at a cluster's node: exit %d: %s", plain, err);
+    //  top and stats alike: the node runs ("nothing listens there", they
+    //  said of it).
+    plain = cluster_cli_run (fx, out, err,
+                             "timeout 60 \"$SHOAL\" top --once --interval 300 --endpoint "
+                             "\"ipc://$DIR/c/n1/client.ipc\"");
+    if (plain != 3 ||
+        !strstr (out, "(it ended the handshake: a cluster's node answers CURVE "
+                      "clients alone; use --cluster FILE)") ||
+        strstr (out, "nothing"))
+        fail_msg ("top --endpoint at a cluster's node: exit %d: %s", plain, out);
 }
 
 //  A node of a cluster made before operators/ (its client.cert in

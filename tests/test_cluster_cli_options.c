@@ -255,7 +255,7 @@ static void test_nodes_down (void **state)
     code = cluster_cli_run (fx, out, err,
                             "timeout 30 \"$SHOAL\" stats --cluster \"$C\" --timeout 300");
     assert_int_equal (code, 3);
-#define NOTHING "no answer in 300 ms (nothing listens there)"
+#define NOTHING "no answer in 300 ms (takes no connection)"
     assert_string_equal (out, "{\"nodes\":[{\"node\":\"n1\",\"up\":false,\"error\":\"" NOTHING
                               "\"},{\"node\":\"n2\",\"up\":false,\"error\":\"" NOTHING
                               "\"},{\"node\":\"n3\",\"up\":false,\"error\":\"" NOTHING
@@ -264,7 +264,7 @@ static void test_nodes_down (void **state)
     //  And says so on stderr, a line a node (it said nothing there).
     assert_non_null (strstr (err, "shoal stats: node n1 ("));
     assert_non_null (
-        strstr (err, "): no answer in 300 ms (nothing listens there)\nshoal stats: node n2 ("));
+        strstr (err, "): no answer in 300 ms (takes no connection)\nshoal stats: node n2 ("));
     assert_non_null (strstr (err, "shoal stats: node n3 ("));
     code = cluster_cli_run (fx, out, err,
                             "timeout 30 \"$SHOAL\" cluster status --cluster \"$C\" --timeout 300");

@@ -73,6 +73,14 @@ static void test_forced_then_answered (void **state)
     print_message ("Credits dropped for n3 seen down before they went: %lld\n",
                    (long long) (repair_stat (fx, 0, "dropped") - dropped));
     repair_wait_link (fx, 0, 2, false);
+    //  explain tells a node stopped from one gone: it takes a connection
+    //  (explain said "is down", and the operator forced the end).
+    assert_int_equal (proc_sh (out, sizeof out, "%s explain --cluster %s --timeout 1000 %s 2>&1",
+                               repair_bin (), fx->cfg, address[0]),
+                      0);
+    if (!strstr (out, "does not answer, but takes a connection: it runs, stopped (SIGSTOP") ||
+        strstr (out, "is down"))
+        fail_msg ("explain of %s, its Credit's node n3 stopped: %s", address[0], out);
     //  Seen down, but silent for less than --silent-for (30 s by default):
     //  refused, too_soon, and nothing ended (it is still pending).
     assert_int_equal (proc_sh (out, sizeof out,

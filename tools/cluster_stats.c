@@ -162,11 +162,18 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
                       "node.cert, and use the cluster file of the new epoch");
         else if (self->states[i] != NODE_DONE)
             //  A node killed and one stopped are both silent: the first
-            //  takes no connection, the second takes it and says nothing.
+            //  takes no connection, the second takes it and says nothing
+            //  (until its listen backlog is full: then it takes none: so
+            //  "takes no connection", not "nothing listens there"). A
+            //  cluster's node asked without its keys ends the handshake:
+            //  "nothing listens there", it said of a node that runs.
             snprintf (nodes[i].error, sizeof nodes[i].error, "no answer in %ld ms%s", timeout_ms,
-                      !self->clients[i]                  ? ""
+                      !self->clients[i] ? ""
+                      : client_handshake_ended (self->clients[i])
+                          ? " (it ended the handshake: a cluster's node answers CURVE clients "
+                            "alone; use --cluster FILE)"
                       : client_linked (self->clients[i]) ? " (connected: stopped or busy)"
-                                                         : " (nothing listens there)");
+                                                         : " (takes no connection)");
     }
     return answered;
 }

@@ -121,6 +121,10 @@ static bool s_node_view (const stuck_options_t *opts, const char *node, stuck_vi
     memset (view, 0, sizeof *view);
     client_t *client = stuck_connect ("explain", opts, node);
     bool answered = client && stuck_view (client, opts->timeout_ms, view);
+    //  A node stopped takes a connection and says nothing; one gone takes
+    //  none. Both were said "down", which led to resolve --force (a node
+    //  paused runs what it was sent once it goes on).
+    view->linked = client && !answered && client_linked (client);
     client_destroy (&client);
     return answered;
 }
@@ -309,7 +313,16 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
         bool there_cut = (out && !out->up) || (back && back->heard == 0);
         bool back_cut = (back && !back->up) || (out && out->heard == 0);
         char after[SHOAL_ADDRESS_MAX + 128];
-        if (remote && !answers)
+        if (remote && !answers && target.linked)
+            snprintf (
+                row->why, sizeof row->why,
+                "target node %s (owner of %.100s) does not answer, but takes a connection: it "
+                "runs, stopped (SIGSTOP, a frozen VM) or too busy to answer%s%s. A node "
+                "stopped runs what it was sent once it goes on: resolve --force would end a "
+                "command it may still run",
+                row->target_node, row->target, out && !out->up ? "; " : "",
+                out && !out->up ? "its peers see its link down" : "");
+        else if (remote && !answers)
             snprintf (row->why, sizeof row->why, "target node %s (owner of %s) is down: %s%s%s",
                       row->target_node, row->target, out && !out->up ? own_node : "",
                       out && !out->up ? " reports its link down, and " : "", "it does not answer");

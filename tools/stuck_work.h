@@ -92,6 +92,7 @@ typedef struct {
 //  A node's view of itself, from its stats: its links, and its store.
 typedef struct {
     bool answered; //  it answered the stats query
+    bool linked;   //  it did not, but took our connection: a node stopped (SIGSTOP) or busy
     int count;
     stuck_link_t links[CLUSTER_MAX_NODES];
     char store[STATS_STORE_TEXT_MAX]; //  "its store failed a write 0.4s ago: ..."

@@ -160,6 +160,11 @@ long client_gave_up_ms (const client_t *self)
     return self->gave_up_ms;
 }
 
+bool client_handshake_ended (client_t *self)
+{
+    return self->plain_monitor && s_plain_refused (self);
+}
+
 bool client_reached_nothing (const client_t *self)
 {
     return self->plain_monitor && !self->plain_handshaken && !self->plain_lost;

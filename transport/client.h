@@ -97,6 +97,10 @@ const char *client_no_answer_why (client_t *self);
 //  it sent can have reached a node. False for a cluster's client, or
 //  without a monitor.
 bool client_reached_nothing (const client_t *self);
+//  True when what a client of client_new reached ended the handshake: a
+//  cluster's node, which answers only CURVE clients. False for a
+//  cluster's client, or without a monitor.
+bool client_handshake_ended (client_t *self);
 //  True if a connection of client is taken now by what listens at its
 //  endpoint (a node stopped, or busy, takes it; none there, or one not
 //  running, does not), as its monitor saw; true when it cannot tell.
