@@ -16,8 +16,9 @@
     A node answers at most about 512 KiB of rows at once and says which
     row its next page starts from: each node's pages are asked in turn,
     of that node alone, until --limit rows or the last. Pages are not a
-    snapshot (rows may change between them); the version stays the one
-    the first page gave.
+    snapshot (rows may change between them): when a node's build moved
+    between two pages, --json says "consistent":false and the text a line
+    on stderr; the version stays the one the first page gave.
 
     Threads: the command's one thread.
 */
@@ -48,18 +49,20 @@ static void s_help (FILE *out)
              "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
              "or a shell loop; --json: one object,\n"
              "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
-             "\"truncated\":B} where position is how far in the node's event log the rows\n"
-             "are, lag how far behind its end, held \"paused\" or \"failed\" when the rows\n"
-             "do not move (\"\" when they do; in text a line on stderr says so), truncated\n"
-             "that --limit cut the rows short (or that a page did not come). Rows past what one "
-             "reply holds (1 MiB) come in pages,\n"
+             "\"truncated\":B,\"consistent\":B} where position is how far in the node's\n"
+             "event log the rows are, lag how far behind its end, held \"paused\" or\n"
+             "\"failed\" when the rows do not move (\"\" when they do; in text a line on\n"
+             "stderr says so), truncated that --limit cut the rows short (or that a page\n"
+             "did not come). Rows past what one reply holds (1 MiB) come in pages,\n"
              "followed: each within --timeout; a row bigger than a reply is refused as\n"
-             "reply_too_big.\n"
+             "reply_too_big. Pages are not a snapshot: when the projection moved between\n"
+             "them, rows of different pages may be of different moments, and consistent\n"
+             "is false (in text a line on stderr says so).\n"
              "With --cluster (no --node), every node is asked and the rows merged in key\n"
              "order, each with \"node\" first; a key held by several nodes comes once\n"
              "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
              "\"version\":V,\"position\":P,\"lag\":L,\"held\":H},...],\"rows\":[...],\n"
-             "\"truncated\":B}."
+             "\"truncated\":B,\"consistent\":B}."
              "\n\n" PROJ_TARGET_HELP
              "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
              "not_ready: still building; the node's reason on stderr) or no row KEY\n"
@@ -137,6 +140,13 @@ typedef struct {
     long *rows;     //  per node: rows gathered
     bool truncated; //  a node had more rows than --limit
     bool missing;   //  a page did not come: its node's rows stop before it
+    //  A node's build moved between two of its pages: pages are not a
+    //  snapshot, so its rows are of more than one moment (it was said of
+    //  none: a review saw rows written together at one event apart).
+    bool moved;
+    int moved_node;               //  the first such node
+    int64_t moved_from, moved_to; //  its first page's position, its last's
+    int moved_pages;              //  its pages
 } query_pages_t;
 
 //  The answer of page k's node.
@@ -209,6 +219,9 @@ static int s_follow (proj_target_t *target, query_pages_t *pages, const char *na
         if (!(proj_node_answered (target, i) && last->reply.ok && last->stats))
             continue;
         map_find_int (last->stats, "version", &version);
+        int64_t first_at = 0, at = 0;
+        map_find_int (last->stats, "position", &first_at);
+        int count = 1;
         while (true) {
             const msgpack_object *list = s_rows_of (last);
             long given = list ? (long) list->via.array.size : 0;
@@ -221,6 +234,15 @@ static int s_follow (proj_target_t *target, query_pages_t *pages, const char *na
                 break;
             }
             last = s_ask_page (target, pages, i, version, name, prefix, next, limit);
+            count++;
+            if (last && last->up && last->reply.ok && last->stats &&
+                map_find_int (last->stats, "position", &at) == 0 && at != first_at) {
+                if (!pages->moved)
+                    pages->moved_node = i, pages->moved_from = first_at;
+                pages->moved = true;
+            }
+            if (pages->moved && pages->moved_node == i)
+                pages->moved_to = at, pages->moved_pages = count;
             if (!last) {
                 fprintf (stderr, "shoal query: out of memory\n");
                 pages->missing = true;
@@ -331,7 +353,7 @@ static void s_say_held (const proj_target_t *target, const char *name)
 //  --json: everything in one object, and why the command fails if it
 //  does (failure), whatever its target.
 static void s_print_json (const proj_target_t *target, const char *name, const query_row_t *rows,
-                          int count, bool truncated, const cmd_failure_t *failure)
+                          int count, bool truncated, bool consistent, const cmd_failure_t *failure)
 {
     printf ("{\"name\":");
     json_string (stdout, name, strlen (name));
@@ -370,7 +392,8 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
         printf ("%s", k ? "," : "");
         s_print_row (target, &rows[k]);
     }
-    printf ("],\"truncated\":%s", truncated ? "true" : "false");
+    printf ("],\"truncated\":%s,\"consistent\":%s", truncated ? "true" : "false",
+            consistent ? "true" : "false");
     cmd_failure_members (failure, true);
     printf ("}\n");
 }
@@ -489,7 +512,8 @@ int cmd_query (int argc, char **argv)
     //  --json: one object whatever happened, with ok false, code and reason
     //  when the command fails (a node that did not answer: rows empty).
     if (opts.json)
-        s_print_json (&target, name, rows, count, truncated || pages.missing, &failure);
+        s_print_json (&target, name, rows, count, truncated || pages.missing, !pages.moved,
+                      &failure);
     else
         for (int k = 0; k < count; k++) {
             s_print_row (&target, &rows[k]);
@@ -499,6 +523,15 @@ int cmd_query (int argc, char **argv)
         fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more\n", opts.limit);
     if (!opts.json)
         s_say_held (&target, name);
+    if (!opts.json && pages.moved)
+        fprintf (stderr,
+                 "shoal query: %s%s%s%s moved from position %" PRId64 " to %" PRId64
+                 " while its rows were read in %d pages: pages are not a snapshot, so rows of "
+                 "different pages may be of different moments (--json: \"consistent\":false)\n",
+                 target.cluster ? "node " : "",
+                 target.cluster ? target.nodes[pages.moved_node].name : "",
+                 target.cluster ? ": " : "", name, pages.moved_from, pages.moved_to,
+                 pages.moved_pages);
     free (rows);
     s_pages_close (&pages, target.count);
     proj_target_close (&target);
