@@ -215,6 +215,8 @@ static int s_before_open (shoal_node_t *self, char **error)
     int rc = self->options.before_open (self, self->options.before_open_arg, error);
     if (rc && !*error)
         *error = strdup (shoal_strerror (rc));
+    if (rc == 0)
+        registry_warn_unknown_types (self->registry);
     return rc ? rc : s_options_orphan (self, error);
 }
 

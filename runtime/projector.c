@@ -316,6 +316,7 @@ typedef struct {
     uint64_t error_position;
     uint64_t first; //  the position of the first event applied
     size_t skip;    //  the build's first skip not behind the events read
+    bool single;    //  before build->single_until: batch_end after each event
 } step_t;
 
 //  True if an operator skipped the event at position for step's build:
@@ -331,7 +332,8 @@ static bool s_skipped (step_t *step, uint64_t position)
 static int s_step_event (void *arg, const journal_logged_t *logged)
 {
     step_t *step = arg;
-    if (logged->position >= step->stop_at)
+    if (logged->position >= step->stop_at ||
+        (step->single && logged->position >= step->build->single_until))
         return 1;
     step->next = logged->position + 1;
     if (!projector_wants (step->build, logged->stream, logged->name) ||
@@ -354,8 +356,28 @@ static int s_step_event (void *arg, const journal_logged_t *logged)
         return 1;
     }
     step->applied++;
-    if (logged->position < step->build->single_until)
-        return 1; //  a batch of this event alone (its batch_end failed over several)
+    if (step->single && step->build->def->batch_end) {
+        //  The event a batch of its own: its batch_end now, guarded at
+        //  this event, into the same commit (the rows come out the same).
+        applyfile_begin (step->self->guard, &step->build->build, logged->position);
+        turnfile_busy_at (step->self->config->busy, logged->position, s_coarse_ms ());
+        rc = view_end (&step->self->view, logged->position);
+        turnfile_busy_end (step->self->config->busy);
+        if (rc == 0)
+            applyfile_passed (step->self->guard, logged->position, logged->position);
+        else
+            applyfile_pause (step->self->guard);
+        view_batch_zero (&step->self->view);
+        if (rc) {
+            step->applied--;
+            step->error = rc;
+            step->error_position = logged->position;
+            snprintf (step->build->error, sizeof step->build->error, "in batch_end: %.*s",
+                      (int) (sizeof step->build->error - sizeof "in batch_end: "),
+                      step->self->view.reason);
+            return 1;
+        }
+    }
     return s_coarse_ms () >= step->until ? 1 : 0;
 }
 
@@ -393,8 +415,9 @@ static bool s_step (projector_t *self, build_t *build)
     snprintf (what, sizeof what, "%s@%" PRIu32, build->name, build->build.version);
     turnfile_busy_name (self->config->busy, what);
     uint64_t from = build->cp.next;
+    bool single = from < build->single_until;
     step_t step = {self, build, build->guard_at, from, 0, s_coarse_ms () + PROJECTOR_STEP_MS, 0, 0,
-                   0,    0};
+                   0,    0,     single};
     int rc = projector_fix_sender (self, build->name);
     if (rc == 0)
         rc = view_begin (&self->view, build, projector_react_from (self, build),
@@ -430,7 +453,7 @@ static bool s_step (projector_t *self, build_t *build)
         //  Again without the failing event and what follows it.
         failed_at = step.error_position;
         snprintf (reason, sizeof reason, "%s", build->error);
-        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0, 0};
+        step = (step_t){self, build, failed_at, from, 0, INT64_MAX, 0, 0, 0, 0, single};
         rc = view_begin (&self->view, build, projector_react_from (self, build),
                          projector_holds (self, build));
         if (rc == 0)
@@ -455,7 +478,7 @@ static bool s_step (projector_t *self, build_t *build)
     //  The projection's batch_end writes what its applies summed up,
     //  guarded as an apply of the batch's first event (a crash in it sets
     //  the build aside there), and answerable for the whole batch.
-    if (step.applied && build->def->batch_end) {
+    if (step.applied && build->def->batch_end && !single) {
         applyfile_begin (self->guard, &build->build, step.first);
         turnfile_busy_at (self->config->busy, step.first, s_coarse_ms ());
         rc = view_end (&self->view, step.first);

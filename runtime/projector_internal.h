@@ -82,10 +82,11 @@ typedef struct {
     bool unchecked;                //  found in the store without a checkpoint (s_load)
     bool failed;                   //  apply failed: stopped at error_position
     uint64_t error_position;
-    //  Up to this position, a batch holds one applied event: its batch_end
-    //  failed (or crashed the node) over a batch of several, and runs
-    //  again event by event, to stop at the event it fails on rather than
-    //  at the batch's first (0: batches as they come).
+    //  Up to this position, each event is a batch of its own (batch_end
+    //  after each, guarded at it, all in one commit): its batch_end failed
+    //  (or crashed the node) over a batch of several, and runs again event
+    //  by event, to stop at the event it fails on rather than at the
+    //  batch's first (0: batches as they come).
     uint64_t single_until;
     char error[256];
     char guard_error[256]; //  guard_at's, made error when it is reached
@@ -207,6 +208,9 @@ void view_close (shoal_view_t *view);
 int view_begin (shoal_view_t *view, build_t *build, uint64_t react_from, bool hold);
 int view_apply (shoal_view_t *view, const journal_logged_t *logged);
 int view_end (shoal_view_t *view, uint64_t first);
+//  Zeroes the batch state, as at a batch's start: the next events are a
+//  batch of their own (projector.c's single mode).
+void view_batch_zero (shoal_view_t *view);
 int view_stage (shoal_view_t *view);
 //  Drops what the batch staged (an apply failed, or its commit did).
 void view_discard (shoal_view_t *view);

@@ -466,7 +466,14 @@ static void s_rows (projector_t *self, const uint8_t *route, size_t route_size,
     s_pack_uint (&pk, "lag", journal_log_end (self->journal) - build->cp.next);
     //  Why its rows do not move, if they do not: a reader of stale rows is
     //  told so (shoal query says it on stderr).
-    s_pack_str (&pk, "held", build->cp.paused ? "paused" : build->failed ? "failed" : "");
+    //  An orphan (no module registers its version any more: the upgrade
+    //  replaced it) is served until its successor has caught up, and
+    //  never moves: it was said held by nothing.
+    s_pack_str (&pk, "held",
+                build->cp.paused ? "paused"
+                : build->failed  ? "failed"
+                : !build->def    ? "orphan"
+                                 : "");
     msgpack_pack_str_with_body (&pk, "rows", 4);
     msgpack_pack_array (&pk, rows.count);
     msgpack_sbuffer_write (&answer, rows.buffer.data, rows.buffer.size);

@@ -371,6 +371,31 @@ const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *a
     return NULL;
 }
 
+size_t registry_warn_unknown_types (const shoal_registry_t *self)
+{
+    size_t said = 0;
+    for (size_t i = 0; i < self->projection_count; i++) {
+        const shoal_projection_t *def = &self->projections[i];
+        for (const char *at = def->events ? def->events : ""; *at;) {
+            size_t len = strcspn (at, " ");
+            size_t type_len = strcspn (at, ": ");
+            char address[SHOAL_TYPE_MAX + 3];
+            if (len && type_len <= SHOAL_TYPE_MAX && !(len == 1 && *at == '*')) {
+                snprintf (address, sizeof address, "%.*s/x", (int) type_len, at);
+                if (!registry_lookup (self, address)) {
+                    log_warn ("projection %s@%d wants events of the type '%.*s', which no module "
+                              "registers: it applies none of them (a typo in its events?)",
+                              def->name, def->version, (int) type_len, at);
+                    said++;
+                }
+            }
+            at += len;
+            at += strspn (at, " ");
+        }
+    }
+    return said;
+}
+
 //  --------------------------------------------------------------------------
 //  Modules' options
 

@@ -334,6 +334,13 @@ int view_apply (shoal_view_t *view, const journal_logged_t *logged)
     return rc;
 }
 
+void view_batch_zero (shoal_view_t *view)
+{
+    const shoal_projection_t *def = view->build ? view->build->def : NULL;
+    if (def && def->batch_state_size && view->batch_state)
+        memset (view->batch_state, 0, def->batch_state_size);
+}
+
 int view_end (shoal_view_t *view, uint64_t first)
 {
     const shoal_projection_t *def = view->build->def;

@@ -500,6 +500,13 @@ int shoal_module_init (shoal_registry_t *registry)
     memset (s_pad, 'x', sizeof s_pad - 1);
     if (rc == 0 && fat_on && strcmp (fat_on, "1") == 0)
         rc = shoal_register_projection (registry, &fat);
+    //  typo@1 (with projection.typo=1): events "itme:Added item:Pinged *",
+    //  a type no module registers beside two words that are fine.
+    const char *typo_on = shoal_registry_option (registry, "typo");
+    static const shoal_projection_t typo = {
+        .name = "typo", .version = 1, .events = "itme:Added item:Pinged *", .apply = s_fat};
+    if (rc == 0 && typo_on && strcmp (typo_on, "1") == 0)
+        rc = shoal_register_projection (registry, &typo);
     const char *spin_on = shoal_registry_option (registry, "spin");
     static const shoal_projection_t spin = {
         .name = "spin", .version = 1, .events = "item:Added", .apply = s_spin};

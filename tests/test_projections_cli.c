@@ -176,7 +176,7 @@ static void test_query_list_rebuild (void **state)
     assert_has (out, "{\"name\":\"bank_totals\",\"version\":1,\"position\":");
     assert_has (out,
                 "\"lag\":0,\"held\":\"\",\"rows\":[{\"key\":\"totals\",\"row\":{\"balance\":400,");
-    assert_has (out, "\"truncated\":false}");
+    assert_has (out, "\"truncated\":false,\"consistent\":true}");
     assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals --all --endpoint $E"), 0);
     assert_string_equal (out, before);
     assert_int_equal (proc_run (p, out, err, "$SHOAL query bank_totals --prefix tot --endpoint $E"),
@@ -626,6 +626,12 @@ static void test_failed_and_versions (void **state)
     assert_has (err, "shoal query: not_ready: tally@2 is still building (");
     assert_int_equal (proc_run (p, out, err, "$SHOAL query tally total --endpoint $E"), 0);
     assert_has (out, "\"version\":1}");
+    //  Its rows do not move, and the query says why (held "", it said).
+    assert_has (err, "shoal query: tally@1 is an orphan (no module registers it now) at position ");
+    assert_has (err, "the version that replaces it is served once it has caught up");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL query tally total --json --endpoint $E"), 0);
+    assert_has (out, "\"version\":1,\"position\":");
+    assert_has (out, "\"held\":\"orphan\"");
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E"), 0);
     if (!strstr (out, "tally@2") || !strstr (out, " building ") || !strstr (out, "] "))
         fail_msg ("no tally@2 building with a progress bar: %s", out);

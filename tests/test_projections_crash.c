@@ -537,6 +537,21 @@ static void test_misuse_named (void **state)
     assert_int_equal (after.skipped, 14);
 }
 
+//  A type in a projection's events that no module registers is said at
+//  the start: a typo ("acount:Deposited") made a projection that applied
+//  nothing, live with lag 0, and nothing said so (a review's find).
+static void test_events_typo_said (void **state)
+{
+    proc_t *p = *state;
+    proc_node_start (p, NODE " --module-opt projection.typo=1");
+    char log[PROC_OUTPUT_MAX];
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, "projection typo@1 wants events of the type 'itme', which no module "
+                          "registers: it applies none of them (a typo in its events?)");
+    assert_null (strstr (log, "of the type 'item'"));
+    assert_null (strstr (log, "of the type '*'"));
+}
+
 //  --------------------------------------------------------------------------
 //  12. A field present but unreadable is refused, not read as absent.
 
@@ -728,6 +743,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_batch_end_crash_stops_at_its_event, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_batch_end_crash, projections_setup,
+                                         projections_teardown),
+        cmocka_unit_test_setup_teardown (test_events_typo_said, projections_setup,
                                          projections_teardown),
         cmocka_unit_test_setup_teardown (test_misuse_named, projections_setup,
                                          projections_teardown),

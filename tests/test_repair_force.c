@@ -456,11 +456,60 @@ static void test_resolve_past_retention (void **state)
         assert_int_equal (repair_count_events (fx, account[k], "Credited", transfer[k]), 1);
 }
 
+//  --------------------------------------------------------------------------
+//  A transfer whose refund its source refused (the balance would
+//  overflow) waits on a timer of its own, with no command pending:
+//  explain said it waited for nothing, "stalled":false beside its
+//  state's true (an operator review's find). Its Credit went to a closed
+//  account on n3, stopped while the source was topped up.
+
+static void test_refund_refused_explained (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[64], address[128], out[65536];
+    repair_id_on (fx, "account", "rsrc", 0, from, sizeof from);
+    repair_id_on (fx, "account", "rshut", 2, to, sizeof to);
+    repair_id_on (fx, "transfer", "rt", 0, transfer, sizeof transfer);
+    repair_open (fx, from, 100);
+    repair_open (fx, to, 100);
+    assert_int_equal (proc_sh (NULL, 0, "%s send --cluster %s account/%s Close >/dev/null",
+                               repair_bin (), fx->cfg, to),
+                      0);
+    kill (fx->pids[2], SIGSTOP);
+    repair_wait_link (fx, 0, 2, false);
+    repair_transfer (fx, transfer, from, to); //  10: debited, its Credit waits for n3
+    snprintf (address, sizeof address, "transfer/%s", transfer);
+    repair_wait_get (fx, address, "\"status\":\"debited\"");
+    //  90 + (2^63 - 1 - 95): its refund of 10 would pass 2^63 - 1.
+    assert_int_equal (proc_sh (NULL, 0,
+                               "%s send --cluster %s account/%s Deposit amount=9223372036854775712 "
+                               ">/dev/null",
+                               repair_bin (), fx->cfg, from),
+                      0);
+    kill (fx->pids[2], SIGCONT);
+    repair_wait_link (fx, 0, 2, true);
+    repair_wait_get (fx, address, "\"stalled\":true");
+    assert_int_equal (proc_sh (out, sizeof out, "%s explain --cluster %s %s 2>&1", repair_bin (),
+                               fx->cfg, address),
+                      0);
+    if (!strstr (out, "  waits for: nothing (no command pending)") ||
+        !strstr (out, "  STALLED: its state says so, and no command of it waits for an answer: "
+                      "it waits on its own timers") ||
+        !strstr (out, "Stalled {\"leg\":\"refund\",\"code\":\"overflow\"}"))
+        fail_msg ("explain of a transfer whose refund was refused: %s", out);
+    assert_int_equal (proc_sh (out, sizeof out, "%s explain --json --cluster %s %s", repair_bin (),
+                               fx->cfg, address),
+                      0);
+    assert_non_null (strstr (out, "\"stalled\":true,\"expired\":false"));
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_forced_then_answered, repair_setup, repair_teardown),
         cmocka_unit_test_setup_teardown (test_force_after_resolve, repair_setup, repair_teardown),
+        cmocka_unit_test_setup_teardown (test_refund_refused_explained, repair_setup,
+                                         repair_teardown),
         cmocka_unit_test_setup_teardown (test_resolve_past_retention, repair_setup_short_retention,
                                          repair_teardown),
     };

@@ -493,6 +493,15 @@ int cmd_explain (int argc, char **argv)
     }
     char code[64] = "";
     map_find_str (state, "code", code, sizeof code);
+    //  A saga that says it is stalled (a view's "stalled": true, as the
+    //  bank's transfer has) while none of its commands is: it waits on a
+    //  timer of its own (a refund its account refused, tried again later).
+    //  It was said to wait for nothing, "stalled":false beside its state's
+    //  true (an operator review's find).
+    const msgpack_object *says = map_find (state, "stalled");
+    bool self_stalled =
+        !stalled && says && says->type == MSGPACK_OBJECT_BOOLEAN && says->via.boolean;
+    stalled = stalled || self_stalled;
     //  A command its target cannot tell ran (repair.h): kept pending, its
     //  error says so; a saga run before that was told expired itself.
     bool expired = streq (code, "expired");
@@ -593,6 +602,10 @@ int cmd_explain (int argc, char **argv)
             printf ("  EXPIRED: a command it sent outlived the inbox retention, and its target "
                     "cannot tell whether it ran it: look for its effect there (shoal events), "
                     "then shoal resolve --accept (it ran) or --force (it did not)\n");
+        else if (self_stalled)
+            printf ("  STALLED: its state says so, and no command of it waits for an answer: "
+                    "it waits on its own timers (above), as a transfer whose refund was refused "
+                    "tries it again later; its last events say why\n");
         else if (stalled)
             printf ("  STALLED: see why above; repair with shoal resend or shoal resolve\n");
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");

@@ -50,10 +50,12 @@ static void s_help (FILE *out)
              "or a shell loop; --json: one object,\n"
              "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
              "\"truncated\":B,\"consistent\":B} where position is how far in the node's\n"
-             "event log the rows are, lag how far behind its end, held \"paused\" or\n"
-             "\"failed\" when the rows do not move (\"\" when they do; in text a line on\n"
-             "stderr says so), truncated that --limit cut the rows short (or that a page\n"
-             "did not come). Rows past what one reply holds (1 MiB) come in pages,\n"
+             "event log the rows are, lag how far behind its end, held \"paused\",\n"
+             "\"failed\" or \"orphan\" (a version no module registers now, served until the\n"
+             "one that replaces it has caught up) when the rows do not move (\"\" when\n"
+             "they do; in text a line on stderr says so), truncated that --limit cut the\n"
+             "rows short (or that a page did not come). Rows past what one reply holds (1 MiB) "
+             "come in pages,\n"
              "followed: each within --timeout; a row bigger than a reply is refused as\n"
              "reply_too_big. Pages are not a snapshot: when the projection moved between\n"
              "them, rows of different pages may be of different moments, and consistent\n"
@@ -340,13 +342,18 @@ static void s_say_held (const proj_target_t *target, const char *name)
         map_find_int (node->stats, "version", &version);
         map_find_int (node->stats, "position", &position);
         map_find_int (node->stats, "lag", &lag);
+        bool orphan = streq (held, "orphan");
         fprintf (stderr,
                  "shoal query: %s%s%s%s@%lld is %s at position %lld, %lld event%s behind: its "
-                 "rows are as of then (shoal projections%s%s)\n",
+                 "rows are as of then (%s%s%s)\n",
                  target->cluster ? "node " : "", target->cluster ? node->name : "",
-                 target->cluster ? ": " : "", name, (long long) version, held, (long long) position,
-                 (long long) lag, lag == 1 ? "" : "s", streq (held, "paused") ? " resume " : "",
-                 streq (held, "paused") ? name : "");
+                 target->cluster ? ": " : "", name, (long long) version,
+                 orphan ? "an orphan (no module registers it now)" : held, (long long) position,
+                 (long long) lag, lag == 1 ? "" : "s",
+                 orphan ? "the version that replaces it is served once it has caught up: shoal "
+                          "projections"
+                        : "shoal projections",
+                 streq (held, "paused") ? " resume " : "", streq (held, "paused") ? name : "");
     }
 }
 
