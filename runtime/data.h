@@ -56,6 +56,7 @@ struct _shoal_rec_t {
     char twice[96];                         //  misuse's text for a key written twice
     bool sealed;                            //  rec_seal: writes fail, and are counted
     uint32_t late;                          //  writes tried since the seal
+    uint32_t *late_sink;                    //  counts them too, if not NULL (rec_seal's)
 };
 
 //  Parses bytes (a msgpack map; NULL/0 = empty map). The bytes must
@@ -76,9 +77,13 @@ void rec_init (shoal_rec_t *self);
 void rec_reset (shoal_rec_t *self);
 void rec_close (shoal_rec_t *self);
 //  Seals a rec once finished and copied: every later write fails (as
-//  after a misuse) and is counted, so that its owner can tell that fields
-//  meant for it went nowhere (viewrecs.h). rec_reset unseals it.
-void rec_seal (shoal_rec_t *self);
+//  after a misuse) and is counted, in the rec and in *late_sink (may be
+//  NULL), so that its owner can tell that fields meant for it went
+//  nowhere (viewrecs.h). rec_reset unseals it.
+void rec_seal (shoal_rec_t *self, uint32_t *late_sink);
+//  Frees what self holds (as rec_close), keeping it usable: a sealed rec
+//  of a large pool gives its memory back until rec_reset reuses it.
+void rec_release (shoal_rec_t *self);
 //  True if a write was tried into self after its seal.
 bool rec_written_late (const shoal_rec_t *self);
 //  Patches the count and returns the encoded map, borrowed until the next

@@ -41,6 +41,7 @@ void rec_reset (shoal_rec_t *self)
     self->table_keys = 0;
     self->sealed = false;
     self->late = 0;
+    self->late_sink = NULL;
     if (self->key_max > REC_KEYS_KEPT) { //  a rec of many keys does not keep their room
         free (self->keys);
         free (self->table);
@@ -85,14 +86,30 @@ static bool s_refuses (shoal_rec_t *rec)
 {
     if (!rec->failed)
         return false;
-    rec->late += rec->sealed;
+    if (rec->sealed) {
+        rec->late++;
+        if (rec->late_sink)
+            (*rec->late_sink)++;
+    }
     return true;
 }
 
-void rec_seal (shoal_rec_t *self)
+void rec_seal (shoal_rec_t *self, uint32_t *late_sink)
 {
     s_fail (self, SHOAL_EINVAL, REC_MISUSED "a write after its rec was closed");
     self->sealed = true;
+    self->late_sink = late_sink;
+}
+
+void rec_release (shoal_rec_t *self)
+{
+    msgpack_sbuffer_destroy (&self->buffer);
+    msgpack_sbuffer_init (&self->buffer);
+    free (self->keys);
+    free (self->table);
+    self->keys = NULL;
+    self->table = NULL;
+    self->key_count = self->key_max = self->table_size = self->table_max = self->table_keys = 0;
 }
 
 bool rec_written_late (const shoal_rec_t *self)

@@ -215,8 +215,6 @@ static int s_before_open (shoal_node_t *self, char **error)
     int rc = self->options.before_open (self, self->options.before_open_arg, error);
     if (rc && !*error)
         *error = strdup (shoal_strerror (rc));
-    if (rc == 0)
-        registry_warn_unknown_types (self->registry);
     return rc ? rc : s_options_orphan (self, error);
 }
 
@@ -321,6 +319,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
+    registry_warn_unknown_types (self->registry); //  every module is registered by now
     s_warn_open_data_dir (self->data_dir);
     self->made = storemade_note (self->data_dir);
     //  The start reads the event log's newest records for a gap; the

@@ -384,7 +384,8 @@ size_t registry_warn_unknown_types (const shoal_registry_t *self)
                 snprintf (address, sizeof address, "%.*s/x", (int) type_len, at);
                 if (!registry_lookup (self, address)) {
                     log_warn ("projection %s@%d wants events of the type '%.*s', which no module "
-                              "registers: it applies none of them (a typo in its events?)",
+                              "registers: a typo in its events? (it applies only such events "
+                              "already in the log, of a module no longer loaded)",
                               def->name, def->version, (int) type_len, at);
                     said++;
                 }

@@ -38,8 +38,8 @@ const shoal_projection_t *registry_projection (const shoal_registry_t *self, siz
 const char *registry_events_refusal (const char *events);
 //  Warns of each word of a projection's events whose type no module
 //  registers (all are registered before the node opens): a typo, as
-//  "acount:Deposited", made a projection that applied nothing, live with
-//  lag 0, and said nothing. Returns how many it said.
+//  "acount:Deposited", made a projection that applied nothing new, live
+//  with lag 0, and said nothing. Returns how many it said.
 size_t registry_warn_unknown_types (const shoal_registry_t *self);
 typedef struct {
     struct {

@@ -95,16 +95,19 @@ void repair_cancel (worker_t *self, const uint8_t *route, size_t route_size,
 //  that is logged as an error and counted (at the batch's release). A
 //  target that cannot tell (older than its inbox retention) is warned of.
 //  Stages REPAIR_FORCED_RAN on the stream of cancel's sender: its command
-//  (id hex), ended with --force, was run by its target after all.
-static void s_stage_forced_ran (worker_t *self, const pending_t *cancel, const envelope_t *reply,
+//  (id hex), ended with --force, was run by its target after all. False
+//  if it could not (the saga does not load): the $cancel is kept, and its
+//  answer, which comes again, is taken then.
+static bool s_stage_forced_ran (worker_t *self, const pending_t *cancel, const envelope_t *reply,
                                 const char *hex)
 {
     int rc;
     actor_t *actor = actor_table_get (self, cancel->sender, &rc);
     if (!actor) {
-        log_warn ("worker %d: cannot record in %s that %s ran its command %s after all: %s",
+        log_warn ("worker %d: cannot record in %s that %s ran its command %s after all (%s): "
+                  "its $cancel is sent again",
                   self->index, cancel->sender, reply->from, hex, shoal_strerror (rc));
-        return;
+        return false;
     }
     int64_t now = worker_now ();
     shoal_rec_t record;
@@ -127,14 +130,17 @@ static void s_stage_forced_ran (worker_t *self, const pending_t *cancel, const e
         log_warn ("worker %d: cannot record in %s that %s ran its command %s after all: %s",
                   self->index, cancel->sender, reply->from, hex, shoal_strerror (rc));
     rec_close (&record);
+    return true;
 }
 
-static void s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
+//  Returns false when the $cancel must be kept (its answer is taken when
+//  it comes again), else true.
+static bool s_forced_checked (worker_t *self, const pending_t *cancel, const envelope_t *reply)
 {
     envelope_t sent;
     shoal_data_t fields;
     if (envelope_decode (&sent, cancel->frame, cancel->size) != 0)
-        return;
+        return true;
     bool forced = false;
     if (data_init (&fields, sent.payload, sent.payload_size) == 0)
         shoal_data_bool (&fields, "forced", &forced);
@@ -145,7 +151,7 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
     size_t data_size;
     if (!forced || envelope_reply_decode (reply->payload, reply->payload_size, &ok, got_code,
                                           got_reason, &data, &data_size) != 0)
-        return;
+        return true;
     char hex[2 * ENVELOPE_ID_SIZE + 1];
     repair_hex (cancel->cancels, hex);
     if (!ok && streq (got_code, "expired")) {
@@ -153,22 +159,23 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
                   "it is older than its inbox retention. Look for its effect there (shoal events "
                   "%s) and at the books (shoal check)",
                   self->index, reply->from, cancel->sender, hex, reply->from);
-        return;
+        return true;
     }
     if (!ok && strncmp (got_reason, REPAIR_CANCEL_REASON, strlen (REPAIR_CANCEL_REASON)) == 0) {
         log_info ("worker %d: %s had not run %s's command %s, ended with --force: it refuses "
                   "it from now on",
                   self->index, reply->from, cancel->sender, hex);
-        return;
+        return true;
     }
     if (!ok) { //  its own handler refused it: nothing done there either
         log_info ("worker %d: %s had refused %s's command %s, ended with --force, itself: %s",
                   self->index, reply->from, cancel->sender, hex, got_code);
-        return;
+        return true;
     }
     //  Kept in the saga's stream too (a '$' record, as $Resolved, which
     //  explain lists): the count and the log line do not outlive a restart.
-    s_stage_forced_ran (self, cancel, reply, hex);
+    if (!s_stage_forced_ran (self, cancel, reply, hex))
+        return false;
     //  Logged at the batch's release, with its count: once, however
     //  often an aborted batch makes the $cancel be answered again.
     if (self->tally.forced_answered < WORKER_FORCED_LINES)
@@ -179,6 +186,7 @@ static void s_forced_checked (worker_t *self, const pending_t *cancel, const env
                   "stopped nodes shows the books",
                   self->index, reply->from, cancel->sender, hex);
     self->tally.forced_answered++;
+    return true;
 }
 
 void repair_mark_untellable (worker_t *self, pending_t *command, const char *target)
@@ -248,8 +256,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
             snprintf (cancel->error, sizeof cancel->error, REPAIR_UNTELLABLE_ERROR);
             return;
         }
-        s_forced_checked (self, cancel, envelope);
-        outbox_forget (self, cancel);
+        if (s_forced_checked (self, cancel, envelope))
+            outbox_forget (self, cancel);
         return;
     }
     envelope_t command;
@@ -264,8 +272,8 @@ void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)
                       "its $cancel was answered; the sender failed on it, will retry");
             return; //  keep the $cancel: its answer comes again
         }
-    } else
-        s_forced_checked (self, cancel, envelope);
+    } else if (!s_forced_checked (self, cancel, envelope))
+        return; //  kept: its answer comes again
     //  The command is answered, by this or by its own reply: done.
     outbox_forget (self, cancel);
 }

@@ -455,6 +455,7 @@ void turn_on_stalled (worker_t *self, pending_t *pending)
     //  derived again after a restart.
     turnfile_t *file = self->config->turn_files ? self->config->turn_files[self->index] : NULL;
     if (notice.payload && !deadletter_stop (self, NULL, 0, &notice)) {
+        self->turn_cancelled = false; //  the last frame's: a notice is answered from no record
         turnfile_begin (file, &notice, NULL, 0, notice.created, zclock_mono ());
         int result = s_turn (self, actor, &notice, notice.created);
         turnfile_end (file);

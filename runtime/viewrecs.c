@@ -6,8 +6,7 @@
 
 void viewrecs_init (viewrecs_t *self)
 {
-    self->recs = NULL;
-    self->count = self->cap = 0;
+    *self = (viewrecs_t){0};
 }
 
 void viewrecs_close (viewrecs_t *self)
@@ -17,50 +16,71 @@ void viewrecs_close (viewrecs_t *self)
         free (self->recs[i]);
     }
     free (self->recs);
+    free (self->gens);
     viewrecs_init (self);
 }
 
 void viewrecs_restart (viewrecs_t *self)
 {
-    self->count = 0;
+    self->gen++;
+    self->any = false;
+}
+
+//  Adds a rec to the ring at its end. False if out of memory.
+static bool s_grow (viewrecs_t *self)
+{
+    shoal_rec_t **recs = realloc (self->recs, (self->cap + 1) * sizeof *recs);
+    if (recs)
+        self->recs = recs;
+    uint64_t *gens = realloc (self->gens, (self->cap + 1) * sizeof *gens);
+    if (gens)
+        self->gens = gens;
+    shoal_rec_t *rec = recs && gens ? malloc (sizeof *rec) : NULL;
+    if (!rec)
+        return false;
+    rec_init (rec);
+    self->recs[self->cap] = rec;
+    self->gens[self->cap] = 0;
+    self->cap++;
+    return true;
 }
 
 shoal_rec_t *viewrecs_next (viewrecs_t *self)
 {
-    if (self->count == self->cap) {
-        size_t cap = self->cap ? 2 * self->cap : 4;
-        shoal_rec_t **recs = realloc (self->recs, cap * sizeof *recs);
-        if (!recs)
+    size_t at = self->cap ? self->next % self->cap : 0;
+    //  One more while the ring is short, or when every rec is this apply's.
+    if (self->cap < VIEWRECS_RING_MIN || self->gens[at] == self->gen) {
+        if (!s_grow (self))
             return NULL;
-        self->recs = recs;
-        while (self->cap < cap) {
-            shoal_rec_t *rec = malloc (sizeof *rec);
-            if (!rec)
-                return NULL;
-            rec_init (rec);
-            self->recs[self->cap++] = rec;
-        }
+        at = self->cap - 1;
     }
-    shoal_rec_t *rec = self->recs[self->count++];
+    self->next = at + 1;
+    self->last = at;
+    self->any = true;
+    self->gens[at] = self->gen;
+    shoal_rec_t *rec = self->recs[at];
     rec_reset (rec);
     return rec;
 }
 
 shoal_rec_t *viewrecs_last (const viewrecs_t *self)
 {
-    return self->count ? self->recs[self->count - 1] : NULL;
+    return self->any ? self->recs[self->last] : NULL;
 }
 
 void viewrecs_seal_last (viewrecs_t *self)
 {
-    if (self->count)
-        rec_seal (self->recs[self->count - 1]);
+    if (!self->any)
+        return;
+    shoal_rec_t *rec = self->recs[self->last];
+    rec_seal (rec, &self->late);
+    if (self->cap > VIEWRECS_KEEP)
+        rec_release (rec);
 }
 
-bool viewrecs_late (const viewrecs_t *self)
+bool viewrecs_late (viewrecs_t *self)
 {
-    for (size_t i = 0; i < self->count; i++)
-        if (rec_written_late (self->recs[i]))
-            return true;
-    return false;
+    bool late = self->late > 0;
+    self->late = 0;
+    return late;
 }

@@ -259,6 +259,28 @@ static void test_messages_prefixed (void **state)
     if (code != 2 || !strstr (err, "has 3 nodes, not 5"))
         fail_msg ("cluster up --nodes 5 on a cluster of 3: exit %d, stderr: %s", code, err);
     cli_all_lines_start (err, "shoal cluster up: ", "cluster up --nodes 5");
+    //  --metrics off: a cluster on ipc:// that opens no TCP port (each node
+    //  served metrics on one of 127.0.0.1's: an operator review's find).
+    code = cli_run (fx, out, err,
+                    "timeout 60 \"$SHOAL\" cluster up --dir '%s/cl' --metrics 127.0.0.1:9100",
+                    fx->dir);
+    if (code != 2 || !strstr (err, "--metrics takes off alone, not '127.0.0.1:9100'"))
+        fail_msg ("cluster up --metrics HOST:PORT: exit %d, stderr: %s", code, err);
+    assert_int_equal (cli_run (fx, out, err,
+                               "timeout -s TERM 60 \"$SHOAL\" cluster up --dir '%s/cl' --workers 1 "
+                               "--metrics off >'%s/up.out' 2>&1 & echo $! >'%s/up.pid'",
+                               fx->dir, fx->dir, fx->dir),
+                      0);
+    int64_t deadline = proc_now_ms () + 60000;
+    char up[PROC_OUTPUT_MAX] = "", path[512];
+    snprintf (path, sizeof path, "%s/up.out", fx->dir);
+    while (!strstr (up, "3 nodes up") && proc_now_ms () < deadline) {
+        usleep (100 * 1000); //  between two reads of its output, within the deadline
+        proc_read_file (path, up);
+    }
+    cli_run (fx, out, err, "kill -TERM $(cat '%s/up.pid')", fx->dir);
+    if (!strstr (up, "3 nodes up") || strstr (up, "metrics http"))
+        fail_msg ("cluster up --metrics off: %s", up);
     //  The bank's own messages, from bench against a node that is not there.
     code = cli_run (fx, out, err,
                     "timeout 60 \"$SHOAL\" bench --endpoint 'ipc://%s/nobody.ipc' --accounts 2 "

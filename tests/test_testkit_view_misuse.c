@@ -21,6 +21,10 @@
 static const char s_big[1024 * 1024 - 8192]; //  a row's fields at most, with their header
 static const char s_bigger[1100 * 1024];     //  a command's fields past 1 MiB
 
+//  KeepRec's row rec, kept past its apply (a module's bug): UseKept writes
+//  into it in the next apply.
+static shoal_rec_t *s_kept;
+
 //  misuse: one way to misuse shoal_view_* per event name, after a put
 //  that must not be kept.
 static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
@@ -56,7 +60,14 @@ static int s_misuse_apply (shoal_view_t *view, const shoal_event_t *event)
         shoal_rec_bytes (shoal_view_put (view, "big"), "b", s_big, sizeof s_big);
     else if (strcmp (name, "CutValue") == 0) //  "café" cut inside its é (C3 A9): byte 10
         shoal_rec_str (shoal_view_send (view, "a/b", "Go"), "name", "caf\xc3");
-    else if (strcmp (name, "LateAfterPut") == 0) { //  a's fields landed in b
+    else if (strcmp (name, "KeepRec") == 0) {
+        s_kept = shoal_view_put (view, "kept1");
+        shoal_rec_int (s_kept, "n", 1);
+        return 0;
+    } else if (strcmp (name, "UseKept") == 0) { //  landed in kept2, the next apply's row
+        shoal_rec_int (shoal_view_put (view, "kept2"), "n", 2);
+        shoal_rec_int (s_kept, "x", 1);
+    } else if (strcmp (name, "LateAfterPut") == 0) { //  a's fields landed in b
         shoal_rec_t *a = shoal_view_put (view, "a");
         shoal_view_put (view, "b");
         shoal_rec_int (a, "x", 1);
@@ -168,6 +179,18 @@ static void test_misuse (void **state)
         //  returned 0, and the event was applied).
         {"FailGoesOn", SHOAL_EREJECTED, "no amount in m/1"},
     };
+    //  A rec kept past its apply, written in the next: refused too (it
+    //  was the next apply's first rec, and the field went into its row).
+    assert_int_equal (testkit_view_give (kit, "m/1", "KeepRec", NULL, 0), 0);
+    assert_int_equal (testkit_view_give (kit, "m/1", "UseKept", NULL, 0), SHOAL_EINVAL);
+    assert_non_null (strstr (shoal_testkit_view_why (kit), "after the next shoal_view_ call"));
+    assert_null (shoal_testkit_view_row (kit, "kept2"));
+    const shoal_data_t *kept = shoal_testkit_view_row (kit, "kept1");
+    assert_non_null (kept);
+    int64_t x = 0;
+    assert_int_equal (shoal_data_int (kept, "x", &x), SHOAL_ENOTFOUND);
+    shoal_testkit_view_destroy (&kit);
+    kit = shoal_testkit_view_new (&s_misuse);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal (testkit_view_give (kit, "m/1", cases[i].name, NULL, 0), cases[i].rc);
         assert_string_equal (shoal_testkit_view_why (kit), cases[i].why);

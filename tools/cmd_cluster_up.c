@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "node_child.h"
 #include "options.h"
+#include "utf8.h"
 
 #include <czmq.h>
 #include <limits.h>
@@ -47,12 +48,15 @@ static void s_up_help (FILE *out)
              "  --module FILE.so load an actor module on every node (repeatable), as\n"
              "                   shoal node --module does\n"
              "  --module-opt NAME.KEY=VALUE\n"
-             "                   an option for module NAME on every node (repeatable)\n\n"
+             "                   an option for module NAME on every node (repeatable)\n"
+             "  --metrics off    no node serves Prometheus metrics (by default each serves\n"
+             "                   them on a port of its own on 127.0.0.1, said in its ready\n"
+             "                   line: with --ipc, the only TCP ports it opens)\n\n"
              "Examples:\n"
              "  shoal cluster up\n"
              "  shoal cluster up --nodes 5 --dir /tmp/dev --workers 2\n"
              "  shoal cluster up --nodes 2 --ipc --module ./counter.so\n"
-             "  shoal cluster up --nodes 2 --dir /tmp/dev --ipc\n"
+             "  shoal cluster up --nodes 2 --dir /tmp/dev --ipc --metrics off\n"
              "  shoal send account/alice Open owner=alice --cluster cluster/cluster.cfg\n",
              CLUSTER_MAX_NODES);
 }
@@ -260,6 +264,7 @@ int cluster_up (int argc, char **argv)
     const char *dir = "cluster";
     long nodes = 0, workers = 0, base_port = 0; //  0: not given
     bool ipc = false;
+    const char *metrics = NULL;
     const char *modules[16], *module_opts[16];
     int module_count = 0, module_opt_count = 0;
     const option_t table[] = {OPT_INT ("nodes", &nodes, 1, CLUSTER_MAX_NODES),
@@ -269,6 +274,7 @@ int cluster_up (int argc, char **argv)
                               OPT_INT ("base-port", &base_port, 1, 65535),
                               OPT_LIST ("module", modules, &module_count),
                               OPT_LIST ("module-opt", module_opts, &module_opt_count),
+                              OPT_STRING_ONCE ("metrics", &metrics),
                               OPT_END};
     int first = options_parse (table, argc, argv, s_up_help);
     if (first == OPTIONS_HELP)
@@ -277,6 +283,15 @@ int cluster_up (int argc, char **argv)
         return EXIT_USAGE;
     if (first < argc) {
         fprintf (stderr, "shoal cluster up: unexpected argument '%s'\n", argv[first]);
+        return EXIT_USAGE;
+    }
+    if (metrics && strcmp (metrics, "off") != 0) {
+        //  One HOST:PORT for every node of this machine: the second could not bind it.
+        char quoted[96]; //  one line, whatever its bytes
+        fprintf (stderr,
+                 "shoal cluster up: --metrics takes off alone, not %s (each node serves its own "
+                 "on a port of its own)\n",
+                 utf8_quote (quoted, sizeof quoted, metrics, strlen (metrics), '\''));
         return EXIT_USAGE;
     }
     bool nodes_given = nodes > 0;
@@ -303,11 +318,13 @@ int cluster_up (int argc, char **argv)
     int rc = children ? 0 : EXIT_REJECTED;
     for (int i = 0; rc == 0 && i < count && !s_up_stop; i++) {
         //  Each node gets the modules and their options as given.
-        char *args[8 + 2 * 32] = {"node", "--cluster", path, "--name",
-                                  (char *) cluster_node_name (cluster, i)};
+        char *args[10 + 2 * 32] = {"node", "--cluster", path, "--name",
+                                   (char *) cluster_node_name (cluster, i)};
         int n = 5;
         if (workers)
             args[n++] = "--workers", args[n++] = workers_text;
+        if (metrics)
+            args[n++] = "--metrics", args[n++] = "off";
         for (int m = 0; m < module_count; m++)
             args[n++] = "--module", args[n++] = (char *) modules[m];
         for (int m = 0; m < module_opt_count; m++)

@@ -498,9 +498,13 @@ int cmd_explain (int argc, char **argv)
     //  timer of its own (a refund its account refused, tried again later).
     //  It was said to wait for nothing, "stalled":false beside its state's
     //  true (an operator review's find).
+    //  Only when its pending commands are known to be none (the pending
+    //  query answered, and listed nothing).
     const msgpack_object *says = map_find (state, "stalled");
-    bool self_stalled =
-        !stalled && says && says->type == MSGPACK_OBJECT_BOOLEAN && says->via.boolean;
+    uint32_t timer_count =
+        timers && timers->type == MSGPACK_OBJECT_ARRAY ? timers->via.array.size : 0;
+    bool self_stalled = !stalled && rc == 0 && pending.ok && zlistx_size (rows) == 0 && says &&
+                        says->type == MSGPACK_OBJECT_BOOLEAN && says->via.boolean;
     stalled = stalled || self_stalled;
     //  A command its target cannot tell ran (repair.h): kept pending, its
     //  error says so; a saga run before that was told expired itself.
@@ -603,9 +607,11 @@ int cmd_explain (int argc, char **argv)
                     "cannot tell whether it ran it: look for its effect there (shoal events), "
                     "then shoal resolve --accept (it ran) or --force (it did not)\n");
         else if (self_stalled)
-            printf ("  STALLED: its state says so, and no command of it waits for an answer: "
-                    "it waits on its own timers (above), as a transfer whose refund was refused "
-                    "tries it again later; its last events say why\n");
+            printf ("  STALLED: its state says so, and no command of it waits for an answer%s; "
+                    "its last events say why\n",
+                    timer_count ? ": it waits on its own timers (above), as a transfer whose "
+                                  "refund was refused tries it again later"
+                                : ", nor does a timer of it");
         else if (stalled)
             printf ("  STALLED: see why above; repair with shoal resend or shoal resolve\n");
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
