@@ -84,6 +84,9 @@ void rec_seal (shoal_rec_t *self, uint32_t *late_sink);
 //  Frees what self holds (as rec_close), keeping it usable: a sealed rec
 //  of a large pool gives its memory back until rec_reset reuses it.
 void rec_release (shoal_rec_t *self);
+//  Swaps the memory of a and b (their buffers and key tables), not what
+//  they hold: a rec about to be reset takes a sealed one's warm buffers.
+void rec_swap_memory (shoal_rec_t *a, shoal_rec_t *b);
 //  True if a write was tried into self after its seal.
 bool rec_written_late (const shoal_rec_t *self);
 //  Patches the count and returns the encoded map, borrowed until the next

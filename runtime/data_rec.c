@@ -101,6 +101,22 @@ void rec_seal (shoal_rec_t *self, uint32_t *late_sink)
     self->late_sink = late_sink;
 }
 
+void rec_swap_memory (shoal_rec_t *a, shoal_rec_t *b)
+{
+    msgpack_sbuffer buffer = a->buffer;
+    a->buffer = b->buffer;
+    b->buffer = buffer;
+    rec_key_t *keys = a->keys;
+    a->keys = b->keys;
+    b->keys = keys;
+    uint32_t *table = a->table;
+    a->table = b->table;
+    b->table = table;
+    uint32_t key_max = a->key_max, table_max = a->table_max;
+    a->key_max = b->key_max, a->table_max = b->table_max;
+    b->key_max = key_max, b->table_max = table_max;
+}
+
 void rec_release (shoal_rec_t *self)
 {
     msgpack_sbuffer_destroy (&self->buffer);

@@ -54,11 +54,16 @@ shoal_rec_t *viewrecs_next (viewrecs_t *self)
             return NULL;
         at = self->cap - 1;
     }
+    shoal_rec_t *rec = self->recs[at];
+    //  The last one's buffers, warm in the cache, go on with the new one
+    //  (it is sealed: a write into it never reaches them).
+    shoal_rec_t *last = self->cap ? self->recs[self->last] : NULL;
+    if (last && last != rec && last->sealed)
+        rec_swap_memory (rec, last);
     self->next = at + 1;
     self->last = at;
     self->any = true;
     self->gens[at] = self->gen;
-    shoal_rec_t *rec = self->recs[at];
     rec_reset (rec);
     return rec;
 }
