@@ -506,16 +506,16 @@ void *shoal_view_batch_state (shoal_view_t *view)
 
 int shoal_view_fail (shoal_view_t *view, const char *format, ...)
 {
-    //  It fails the apply whatever the apply returns after it, as view.c's.
-    if (view && !view->error)
-        view->error = SHOAL_EREJECTED;
-    if (view && format) { //  the module's words, over a misuse's
-        va_list args;
-        va_start (args, format);
-        vsnprintf (view->reason, sizeof view->reason, format, args);
-        va_end (args);
-    }
-    return SHOAL_EREJECTED;
+    //  It fails the apply whatever the apply returns after it (it was
+    //  taken for done when the apply went on and returned 0: a review's
+    //  find), as shoal_ctx_reject a turn.
+    if (!view)
+        return SHOAL_EREJECTED;
+    va_list args;
+    va_start (args, format);
+    int rc = viewcheck_fail (&view->error, view->reason, sizeof view->reason, format, args);
+    va_end (args);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -163,4 +163,17 @@ static inline int viewcheck_command (int *kept, char *reason, size_t size,
     return rc;
 }
 
+//  shoal_view_fail: the apply fails whatever it returns after (*kept,
+//  unless a misuse came first), for the reason format over args (the
+//  module's words, over a misuse's). Returns SHOAL_EREJECTED.
+static inline int viewcheck_fail (int *kept, char *reason, size_t size, const char *format,
+                                  va_list args)
+{
+    if (!*kept)
+        *kept = SHOAL_EREJECTED;
+    if (format)
+        vsnprintf (reason, size, format, args);
+    return SHOAL_EREJECTED;
+}
+
 #endif

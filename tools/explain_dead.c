@@ -4,9 +4,8 @@
     Threads: the command's one thread.
 */
 #include "explain_dead.h"
+#include "repair.h"
 #include "turnfile.h"
-
-#include <ctype.h>
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -225,19 +224,11 @@ void explain_dead_json (zlistx_t *list, const char *address, bool listed, const 
 static bool s_reply_key (const char *hex, char out[2 * ENVELOPE_ID_SIZE + 1])
 {
     envelope_t reply = {.kind = ENVELOPE_REPLY};
-    if (strlen (hex) != 2 * ENVELOPE_ID_SIZE)
+    if (repair_unhex (hex, reply.correlation) != 0)
         return false;
-    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++) {
-        unsigned value;
-        if (!isxdigit ((unsigned char) hex[2 * i]) || !isxdigit ((unsigned char) hex[2 * i + 1]) ||
-            sscanf (hex + 2 * i, "%2x", &value) != 1)
-            return false;
-        reply.correlation[i] = (uint8_t) value;
-    }
     uint8_t key[ENVELOPE_ID_SIZE];
     turnfile_key (&reply, key);
-    for (size_t i = 0; i < ENVELOPE_ID_SIZE; i++)
-        snprintf (out + 2 * i, 3, "%02x", key[i]);
+    repair_hex (key, out);
     return true;
 }
 
