@@ -244,20 +244,6 @@ static void s_close_recs (shoal_view_t *view)
         s_misuse (view, SHOAL_EINVAL, "%s", VIEWRECS_LATE_TEXT);
 }
 
-//  A rec of its own for the row or command just named, or NULL out of
-//  memory (the apply fails).
-static shoal_rec_t *s_open_rec (shoal_view_t *view)
-{
-    shoal_rec_t *rec = viewrecs_next (&view->recs);
-    if (!rec) {
-        if (!view->error)
-            view->error = SHOAL_ENOMEM;
-        return NULL;
-    }
-    view->rec_open = true;
-    return rec;
-}
-
 static void s_close_reads (shoal_view_t *view)
 {
     while (view->reads) {
@@ -441,7 +427,7 @@ static shoal_rec_t *s_put (shoal_view_t *view, const char *key, const char *call
     s_close_rec (view);
     snprintf (view->open_key, sizeof view->open_key, "%s", key);
     view->open_send = false;
-    return s_open_rec (view);
+    return viewrecs_open (&view->recs, &view->error, &view->rec_open);
 }
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
@@ -496,7 +482,7 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     snprintf (view->send_to, sizeof view->send_to, "%s", to);
     snprintf (view->send_name, sizeof view->send_name, "%s", command);
     view->open_send = true;
-    return s_open_rec (view);
+    return viewrecs_open (&view->recs, &view->error, &view->rec_open);
 }
 
 void *shoal_view_batch_state (shoal_view_t *view)

@@ -476,20 +476,6 @@ int shoal_view_get (shoal_view_t *view, const char *key, const shoal_data_t **ro
     return 0;
 }
 
-//  A rec of its own for the row or command just named (open_key,
-//  open_send), or NULL out of memory (the apply fails).
-static shoal_rec_t *s_open_rec (shoal_view_t *view)
-{
-    shoal_rec_t *rec = viewrecs_next (&view->recs);
-    if (!rec) {
-        if (!view->error)
-            view->error = SHOAL_ENOMEM;
-        return NULL;
-    }
-    view->rec_open = true;
-    return rec;
-}
-
 //  Opens the rec of the row under key; new: the apply says no row is
 //  under key (shoal_view_put_new).
 static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
@@ -521,7 +507,7 @@ static shoal_rec_t *s_put (shoal_view_t *view, const char *key, bool new)
     memcpy (view->open_key, key, len + 1);
     view->open_send = false;
     view->open_stored = stored;
-    return s_open_rec (view);
+    return viewrecs_open (&view->recs, &view->error, &view->rec_open);
 }
 
 shoal_rec_t *shoal_view_put (shoal_view_t *view, const char *key)
@@ -579,7 +565,7 @@ shoal_rec_t *shoal_view_send (shoal_view_t *view, const char *to, const char *co
     snprintf (view->send_to, sizeof view->send_to, "%s", to);
     snprintf (view->send_name, sizeof view->send_name, "%s", command);
     view->open_send = true;
-    return s_open_rec (view);
+    return viewrecs_open (&view->recs, &view->error, &view->rec_open);
 }
 
 void *shoal_view_batch_state (shoal_view_t *view)

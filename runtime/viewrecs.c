@@ -68,6 +68,18 @@ shoal_rec_t *viewrecs_next (viewrecs_t *self)
     return rec;
 }
 
+shoal_rec_t *viewrecs_open (viewrecs_t *self, int *error, bool *open)
+{
+    shoal_rec_t *rec = viewrecs_next (self);
+    if (!rec) {
+        if (!*error)
+            *error = SHOAL_ENOMEM;
+        return NULL;
+    }
+    *open = true;
+    return rec;
+}
+
 shoal_rec_t *viewrecs_last (const viewrecs_t *self)
 {
     return self->any ? self->recs[self->last] : NULL;

@@ -48,6 +48,9 @@ void viewrecs_close (viewrecs_t *self);
 void viewrecs_restart (viewrecs_t *self);
 //  An empty rec not handed out in this apply; NULL if out of memory.
 shoal_rec_t *viewrecs_next (viewrecs_t *self);
+//  viewrecs_next for a view: *open set, or NULL with *error set to
+//  SHOAL_ENOMEM unless it holds an error already (the apply fails).
+shoal_rec_t *viewrecs_open (viewrecs_t *self, int *error, bool *open);
 //  The rec handed out last in this apply, NULL if none.
 shoal_rec_t *viewrecs_last (const viewrecs_t *self);
 //  Seals the rec handed out last, once finished and copied: writes into
