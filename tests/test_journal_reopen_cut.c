@@ -19,10 +19,7 @@
 */
 #include "journal_test_util.h"
 #include "powerloss_apply.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+#include "proc.h"
 
 #define COUNT 300
 #define CHILD_MS 60000 //  the child's whole run, at most
@@ -102,18 +99,11 @@ static void test_reopen_then_cut_keeps_what_readers_saw (void **state)
         _exit (127);
     }
     //  Bounded: the child's run takes well under a second.
-    int status = 0;
-    int64_t deadline = zclock_mono () + CHILD_MS;
-    while (waitpid (child, &status, WNOHANG) == 0) {
-        if (zclock_mono () > deadline) {
-            kill (child, SIGKILL);
-            waitpid (child, &status, 0);
-            fail_msg ("the child ran past %d ms", CHILD_MS);
-        }
-        usleep (10 * 1000);
+    int code = proc_wait_exit (child, CHILD_MS);
+    if (code != 0) {
+        proc_kill (&child); //  past CHILD_MS: still running
+        fail_msg ("the child failed, or ran past %d ms (exit %d)", CHILD_MS, code);
     }
-    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-        fail_msg ("the child failed (status %d)", status);
     FILE *file = fopen (out, "r");
     assert_non_null (file);
     unsigned long long shown = 0;
