@@ -215,7 +215,10 @@ class Client:
         within timeout_ms, or a transient rejection (unavailable, busy),
         sends it again with the same id and created time, attempt + 1:
         the node runs a command once per id and answers a repeat with the
-        first reply. Once the request was sent again, a failed turn's
+        first reply. Silence is given attempts sends in all; a transient
+        rejection is asked again after a pause (50 ms, doubling up to 1 s)
+        until timeout_ms x attempts has passed, however many sends that
+        takes, as a node's queue full for a second or two is no failure. Once the request was sent again, a failed turn's
         rejection (handler_error, conflict: not stored) is not taken for
         the answer either, since an earlier copy may still run.
 
@@ -247,29 +250,44 @@ class Client:
             return msgpack.packb([ENVELOPE_VERSION, kind, id, None, None, "", to, name,
                                   fields or {}, attempt, created], use_bin_type=True)
 
-        # The last attempt's frame is the biggest (attempt is a growing
-        # integer): checked before anything goes, so that nothing was sent.
-        size = len(frame(max(attempts - 1, 0)))
+        # The frame of the largest attempt number (a u32) is the biggest:
+        # checked before anything goes, so that nothing was sent.
+        size = len(frame(0xFFFFFFFF if attempts > 1 else 0))
         if size > MAX_FRAME:
             raise Invalid("the request is %d bytes, over %d: nothing was sent"
                           % (size, MAX_FRAME))
-        reply, sends = None, 0
-        for attempt in range(attempts):
+        # A transient refusal (busy, unavailable) comes at once: it does not
+        # use up the attempts, which are for silence (and for a failed turn
+        # of a copy). Refused, the request is sent again after a pause that
+        # doubles up to 1 s, for as long as every attempt could have waited
+        # (timeout_ms x attempts in all).
+        budget_end = time.monotonic() + self.timeout_ms * self.attempts / 1000
+        reply, sends, attempt, spent = None, 0, 0, 0
+        while True:
+            answer = None
             # With a cluster, a send waits for a link that is up (CURVE
             # handshakes take a moment); no link in time counts as no answer.
             if self.socket.poll(self.timeout_ms, zmq.POLLOUT):
                 self.socket.send(frame(attempt), zmq.NOBLOCK)
                 sends += 1
                 try:
-                    reply = self._wait(id, wait_ms)
+                    answer = self._wait(id, wait_ms)
                 except ShoalError as e:
                     raise ShoalError("%s%s" % (e, _open_note(kind, id, created)), id,
                                      created) from None
+            reply = answer if answer is not None else reply
             open_codes = UNSETTLED if attempt > 0 else TRANSIENT
-            if reply is not None and not (not reply.ok and reply.code in open_codes):
+            if answer is not None and not (not answer.ok and answer.code in open_codes):
                 break
-            if reply is not None and attempt + 1 < attempts:
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))  # transient: back off a little
+            attempt += 1
+            refused = answer is not None and answer.code in TRANSIENT
+            spent += not refused
+            pause = min(0.05 * 2 ** min(attempt - 1, 5), 1.0)
+            if attempts == 1 or spent >= attempts or (
+                    refused and time.monotonic() + pause > budget_end):
+                break
+            if refused:
+                time.sleep(pause)  # back off a little
         if reply is not None:
             reply.request_id = id
             reply.created = created
@@ -394,7 +412,7 @@ def main(argv=None):
     target.add_argument("--endpoint", help="a node's endpoint (default $SHOAL_ENDPOINT)")
     target.add_argument("--cluster", help="a cluster file; client.cert is read beside it")
     parser.add_argument("--timeout", type=int, default=2000, help="ms to wait for one answer")
-    parser.add_argument("--attempts", type=int, default=5, help="sends of one request")
+    parser.add_argument("--attempts", type=int, default=5, help="sends of one request that go unanswered; busy and unavailable are asked again, backing off, for --timeout x --attempts ms")
     parser.add_argument("--id", help="the command's id, as `shoal send --id`: 32 hex digits, or "
                         "any text (its SHA-1's first 16 bytes); default random")
     parser.add_argument("--created", type=int, help="the command's first send time (ms since "

@@ -24,11 +24,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
+import msgpack
+import zmq
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shoal_client import (Client, Invalid, ShoalError, json_default, message_id,  # noqa: E402
-                          main as client_main)
+from shoal_client import (COMMAND, ENVELOPE_VERSION, Client, Invalid, Reply,  # noqa: E402
+                          ShoalError, json_default, main as client_main, message_id)
 
 SHOAL = os.environ.get("SHOAL_BIN", "shoal")
 MODULE = os.environ["SHOAL_TEST_MODULE"]
@@ -129,7 +133,6 @@ def test_one_node(workdir):
     with Client(endpoint, timeout_ms=300, attempts=200) as client:
         id = os.urandom(16)
         result = {}
-        import threading
         thread = threading.Thread(target=lambda: result.update(
             reply=client.send("counter/c1", "Add", {"by": 10}, id=id)))
         thread.start()
@@ -208,7 +211,6 @@ def test_one_node(workdir):
     # value or a key: the node refuses it (bad_frame, naming the field,
     # answered under the request's id) and stores nothing. It stored it,
     # and `shoal get` printed each invalid byte as U+FFFD.
-    import msgpack
     real_packb = msgpack.packb
     msgpack.packb = lambda *a, **k: real_packb(*a, **k).replace(b"PLACEHOLDER",
                                                                 b"a\xffb\xc3XXXXXXX")
@@ -252,6 +254,79 @@ def test_one_node(workdir):
     # Bytes print as shoal prints them.
     check(json.dumps({"b": b"\x00\x01\xff"}, default=json_default) == '{"b": {"$bytes": "AAH/"}}',
           "bytes as {\"$bytes\": base64}")
+
+
+def test_busy_waits(workdir):
+    """A node whose worker's queue is full answers `busy` at once; the
+    client asks again, backing off, for as long as its attempts could have
+    waited (timeout_ms x attempts), not for five quick refusals: a queue
+    full for a second or two is no failure. Made here by holding the one
+    worker (counter's Hold, until a file is made) and filling its queue
+    (64 MiB) with 900 KB commands, as test_node_frames does; the gate is
+    opened only once the node has refused the client more than attempts
+    times. The client gave up after 5 refusals in 0.75 s."""
+    endpoint = "ipc://%s/busy.ipc" % workdir
+    node = Node(workdir, "--data", os.path.join(workdir, "busy"), "--endpoint", endpoint,
+                "--workers", "1")
+    gate = os.path.join(workdir, "busy-gate")
+    filler = zmq.Context.instance().socket(zmq.DEALER)
+    filler.linger = 0
+    filler.sndhwm = 0
+    filler.connect(endpoint)
+
+    def raw(name, fields):
+        return msgpack.packb([ENVELOPE_VERSION, COMMAND, os.urandom(16), None, None, "",
+                              "counter/slow", name, fields, 0, int(time.time() * 1000)],
+                             use_bin_type=True)
+
+    try:
+        filler.send(raw("Hold", {"path": gate}))
+        until = time.monotonic() + DEADLINE
+        while not os.path.exists(gate + ".held"):  # the worker holds, its queue empty
+            check(time.monotonic() < until, "the worker did not take the Hold")
+            time.sleep(0.02)  # a poll for the file, bounded above
+        frames = [raw("Slow", {"ms": 0, "pad": "x" * 900000}) for _ in range(100)]
+        fits = (64 << 20) // len(frames[0])
+        for frame in frames:
+            filler.send(frame)
+        # The queue is full once the node has refused what did not fit.
+        refused, until = 0, time.monotonic() + DEADLINE
+        while refused < len(frames) - fits:
+            check(filler.poll(int((until - time.monotonic()) * 1000) + 1), "no busy came")
+            refused += Reply(msgpack.unpackb(filler.recv(), raw=False)).code == "busy"
+        # What is left of the 64 MiB, less 100 bytes, in one more frame:
+        # the client's Add (1 KB) fits no more.
+        left = (64 << 20) - fits * len(frames[0]) - 100
+        top = raw("Slow", {"ms": 0, "pad": "x" * max(left - 200, 1)})
+        top = raw("Slow", {"ms": 0, "pad": "x" * max(left - 200 + left - len(top), 1)})
+        check(len(top) <= left, "the last frame is %d bytes, %d left" % (len(top), left))
+        filler.send(top)
+        with Client(endpoint, timeout_ms=2000) as stats_client:
+            before = stats_client.stats().data["busy"]
+            check(before == refused, "busy counted %d, refused %d" % (before, refused))
+            result = {}
+            client = Client(endpoint, timeout_ms=2000, attempts=5)
+            thread = threading.Thread(target=lambda: result.update(
+                reply=client.send("counter/waits", "Add", {"by": 3, "pad": "x" * 1000})))
+            thread.start()
+            # Refused more often than its attempts: it still asks.
+            until = time.monotonic() + DEADLINE
+            while stats_client.stats().data["busy"] < before + client.attempts + 1:
+                if not thread.is_alive():
+                    check(False, "the client gave up: %s" % result["reply"].as_dict())
+                check(time.monotonic() < until, "the client was not refused")
+                time.sleep(0.02)  # a poll of the node's counter, bounded above
+            open(gate, "w").close()
+            thread.join(timeout=DEADLINE)
+            client.close()
+            check("reply" in result and result["reply"].ok
+                  and result["reply"].data == {"value": 3},
+                  "the Add once the queue drains: %s" % (
+                      result["reply"].as_dict() if "reply" in result else "no reply"))
+    finally:
+        open(gate, "w").close()
+        filler.close()
+        node.stop()
 
 
 def test_stopped_node(workdir):
@@ -434,7 +509,7 @@ def test_cluster(workdir):
         # (once it has seen the link drop; until then a forwarded request
         # goes unanswered and is re-sent).
         nodes[1].stop()
-        with Client(cluster=path, timeout_ms=1000, attempts=6) as client:
+        with Client(cluster=path, timeout_ms=1000, attempts=2) as client:
             codes = set()
             for i in range(12):
                 reply = client.send("counter/k%d" % i, "Add", {"by": 1})
@@ -442,7 +517,7 @@ def test_cluster(workdir):
                 codes.add("ok" if reply.ok else reply.code)
                 if not reply.ok:
                     check("n2" in reply.reason, "unavailable names the node: %s" % reply.reason)
-                    # Sent six times and never settled: an earlier copy may
+                    # Sent again and again and never settled: an earlier copy may
                     # still run when n2 is back, so it is not a refusal.
                     check(not reply.settled and reply.request_id is not None,
                           "unavailable after every attempt is not settled")
@@ -482,6 +557,7 @@ def main():
     try:
         test_one_node(workdir)
         test_stopped_node(workdir)
+        test_busy_waits(workdir)
         test_retention_and_operators(workdir)
         test_cluster(workdir)
     finally:
