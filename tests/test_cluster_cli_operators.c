@@ -29,7 +29,8 @@
 //     with n2 SIGSTOPped for longer than a cluster client's default wait
 //     for a link (2 s), `pending --timeout 60000` and `explain` of an
 //     account of n2 get n2's answer once it goes on. Before, both gave up
-//     after 2 s, pending saying "did not answer within 60000 ms".
+//     after 2 s, pending saying "did not answer within 60000 ms". And
+//     with two nodes stopped, pending waits one --timeout, not two.
 
 //  Starts the shell command made from format in the background, as cluster_cli_run
 //  runs it, its stdout and stderr in DIR/NAME.out and DIR/NAME.err.
@@ -124,6 +125,31 @@ static void test_stuck_work_timeout (void **state)
     s_output (fx, "explain", out, err);
     if (code != 0 || !strstr (out, " on node n2, version 0\n"))
         fail_msg ("explain %s, n2 back: exit %d: %s%s", account, code, out, err);
+
+    //  Two nodes stopped: pending asks every node at once, so it says
+    //  both silent after one --timeout (6 s), not one after the other
+    //  (12 s: it did, a node after the other).
+    kill (fx->nodes[1], SIGSTOP);
+    kill (fx->nodes[2], SIGSTOP);
+    started = proc_now_ms ();
+    pending =
+        s_start (fx, "pending", "timeout 120 \"$SHOAL\" pending --cluster \"$C\" --timeout 6000");
+    code = s_exit_by (pending, started + 10000);
+    int64_t took = proc_now_ms () - started;
+    if (code == -2)
+        code = s_exit_by (pending, proc_now_ms () + 60000);
+    kill (fx->nodes[1], SIGCONT);
+    kill (fx->nodes[2], SIGCONT);
+    s_output (fx, "pending", out, err);
+    //  Each said stopped (it took the connection), not down.
+    const char *stopped = "within 6000 ms: it took the connection and said nothing: stopped";
+    char n2[128], n3[128];
+    snprintf (n2, sizeof n2, "node n2 did not answer %s", stopped);
+    snprintf (n3, sizeof n3, "node n3 did not answer %s", stopped);
+    if (code != 3 || took > 10000 || !strstr (out, n2) || !strstr (out, n3) ||
+        strstr (out, "node n1 "))
+        fail_msg ("pending, n2 and n3 stopped, --timeout 6000: exit %d after %d ms: %s%s", code,
+                  (int) took, out, err);
 }
 
 //  --------------------------------------------------------------------------

@@ -6,11 +6,14 @@
     A node whose store is failing (a full disk; damaged) is said so after
     the list, read from its stats as explain reads them (stuck_view).
 
-    Threads: the command's one thread.
+    Threads: with --cluster, a thread per node asks it (its list, then
+    its stats), so that nodes that are down cost one --timeout, not one
+    each; the command's own thread reads the answers and prints.
 */
 #include "stuck_work.h"
 
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,19 +62,44 @@ typedef struct {
     char store[STATS_STORE_TEXT_MAX]; //  stats_store_failing's words
 } store_failing_t;
 
-//  Adds node (named name) to failing if its stats say its store is
-//  failing, as stuck_view reads them. A node whose stats do not come in
-//  time is not added: it answered its list.
-static void s_store_check (client_t *client, long timeout_ms, const char *name, zlistx_t *failing)
+//  One node's ask: its client (the caller's), and what came back. Run by
+//  a thread of its own; nothing in it is shared while the thread runs.
+typedef struct {
+    client_t *client;
+    const uint8_t *args;
+    size_t args_size;
+    long timeout_ms;
+    int rc;               //  stuck_ask's: 0 with reply to close
+    client_reply_t reply; //  the pending list, or the node's refusal
+    stuck_view_t view;    //  its stats, asked when it answered its list
+    pthread_t thread;
+    bool started;
+} node_ask_t;
+
+//  Asks a node for its pending list and, when it answers, for its stats
+//  (a node whose stats do not come in time answered its list: its store
+//  is not said failing).
+static void *s_ask_node (void *arg)
 {
-    stuck_view_t view;
-    if (!stuck_view (client, timeout_ms, &view) || !view.store[0])
+    node_ask_t *ask = arg;
+    ask->rc = stuck_ask (ask->client, ENVELOPE_QUERY, "node/all", "pending", ask->args,
+                         ask->args_size, ask->timeout_ms, &ask->reply);
+    if (ask->rc == 0 && ask->reply.ok)
+        stuck_view (ask->client, ask->timeout_ms, &ask->view);
+    return NULL;
+}
+
+//  Adds node (named name) to failing if its stats (view, zeroed if they
+//  did not come) say its store is failing, as stuck_view reads them.
+static void s_store_failing_add (const stuck_view_t *view, const char *name, zlistx_t *failing)
+{
+    if (!view->answered || !view->store[0])
         return;
     store_failing_t *entry = calloc (1, sizeof (store_failing_t));
     if (!entry)
         return;
     snprintf (entry->node, sizeof entry->node, "%s", name);
-    snprintf (entry->store, sizeof entry->store, "%s", view.store);
+    snprintf (entry->store, sizeof entry->store, "%s", view->store);
     zlistx_add_end (failing, entry);
 }
 
@@ -92,8 +120,9 @@ static void s_pending_help (FILE *out)
              "target (and, in a cluster, the target's node), message id, how often it was\n"
              "sent, when first (UTC), its age, whether it is stalled (older than the node's\n"
              "--stall-ms), and the last failure known about it. With --cluster, every node\n"
-             "is asked; a node that does not answer within --timeout (default %d ms) is\n"
-             "listed as down, and one that refuses this client's key is said on stderr,\n"
+             "is asked, all at once; a node that does not answer within --timeout (default\n"
+             "%d ms) is listed as down, with whether it took the connection (stopped or\n"
+             "busy) or not (down), and one that refuses this client's key is said on stderr,\n"
              "with what lets the client in. At most --limit rows per node (default and\n"
              "most 1000); the rest is counted as truncated. A node that answers while its\n"
              "store fails its writes (a full disk) or is damaged, as its stats say (and\n"
@@ -147,42 +176,77 @@ int cmd_pending (int argc, char **argv)
     //  text says it on stdout, after the list).
     cmd_failure_t failure = {0};
     const char *said = opts.json ? "pending" : NULL;
-    char why[512] = ""; //  one endpoint's silence, as its link was seen
-    char within[80];
-    cmd_within (NULL, opts.timeout_ms, within, sizeof within);
+    zlistx_t *silent = zlistx_new (); //  a line for each node down, why it is silent
+    zlistx_set_destructor (silent, (zlistx_destructor_fn *) zstr_free);
+    node_ask_t *asks = calloc ((size_t) nodes, sizeof (node_ask_t));
+    connected = asks != NULL;
+    for (int i = 0; i < nodes && connected; i++) {
+        //  The map or the client certificate: the same for all
+        asks[i].client =
+            stuck_connect ("pending", &opts, cluster ? cluster_node_name (cluster, i) : NULL);
+        connected = asks[i].client != NULL;
+        asks[i].args = args;
+        asks[i].args_size = args_size;
+        asks[i].timeout_ms = opts.timeout_ms;
+    }
+    //  Every node at once; one that cannot have a thread is asked here.
+    for (int i = 0; i < nodes && connected; i++)
+        asks[i].started = pthread_create (&asks[i].thread, NULL, s_ask_node, &asks[i]) == 0;
+    for (int i = 0; i < nodes && connected; i++) {
+        if (asks[i].started)
+            pthread_join (asks[i].thread, NULL);
+        else
+            s_ask_node (&asks[i]);
+    }
     for (int i = 0; i < nodes && connected; i++) {
         const char *name = cluster ? cluster_node_name (cluster, i) : NULL;
-        client_t *client = stuck_connect ("pending", &opts, name);
-        connected = client != NULL; //  the map or the client certificate: the same for all
-        client_reply_t reply;
-        int rc = client ? stuck_ask (client, ENVELOPE_QUERY, "node/all", "pending", args, args_size,
-                                     opts.timeout_ms, &reply)
-                        : SHOAL_EINVAL;
-        if (rc == 0 && reply.ok) {
-            stuck_rows_read (&reply, cluster, name, rows, &truncated);
-            s_store_check (client, opts.timeout_ms, name ? name : opts.endpoint, failing);
-        } else if (client && cmd_refused ("pending", client, rc, &failure))
+        client_t *client = asks[i].client;
+        int rc = asks[i].rc;
+        client_reply_t *reply = &asks[i].reply;
+        if (rc == 0 && reply->ok) {
+            stuck_rows_read (reply, cluster, name, rows, &truncated);
+            s_store_failing_add (&asks[i].view, name ? name : opts.endpoint, failing);
+        } else if (cmd_refused ("pending", client, rc, &failure))
             zlistx_add_end (refused, strdup (name ? name : opts.endpoint));
-        else if (client) {
+        else {
             zlistx_add_end (down, strdup (name ? name : opts.endpoint));
-            if (rc == 0) //  a refusal of the query, which pending always takes
-                cmd_fail (&failure, said, EXIT_NO_ANSWER, reply.code, "node %s refused: %s",
-                          name ? name : opts.endpoint, reply.reason);
-            else {
+            if (rc == 0) { //  a refusal of the query, which pending always takes
+                cmd_fail (&failure, said, EXIT_NO_ANSWER, reply->code, "node %s refused: %s",
+                          name ? name : opts.endpoint, reply->reason);
+                zlistx_add_end (
+                    silent, zsys_sprintf ("node %s refused: %s: %s (its pending commands "
+                                          "are not listed)",
+                                          name ? name : opts.endpoint, reply->code, reply->reason));
+            } else {
+                //  One endpoint's silence, as its link was seen; a
+                //  cluster's node, whether it took the connection.
+                char why[512], within[80];
                 cmd_silence_why (name ? NULL : client, false, why, sizeof why);
                 cmd_within (name ? NULL : client, opts.timeout_ms, within, sizeof within);
+                if (!why[0])
+                    snprintf (why, sizeof why, "%s",
+                              client_linked (client)
+                                  ? "it took the connection and said nothing: stopped or busy"
+                                  : "it takes no connection: down?");
                 cmd_fail (&failure, said, EXIT_NO_ANSWER, "no_answer",
                           "node %s did not answer %s: %s", name ? name : opts.endpoint, within,
-                          why[0] ? why : "down?");
+                          why);
+                zlistx_add_end (silent, zsys_sprintf ("node %s did not answer %s: %s (its pending "
+                                                      "commands are not listed)",
+                                                      name ? name : opts.endpoint, within, why));
             }
         }
-        if (rc == 0)
-            client_reply_close (&reply);
-        client_destroy (&client);
     }
+    for (int i = 0; asks && i < nodes; i++) {
+        if (asks[i].client && asks[i].rc == 0)
+            client_reply_close (&asks[i].reply);
+        client_destroy (&asks[i].client);
+    }
+    free (asks);
     if (!connected) {
         zlistx_destroy (&rows);
         zlistx_destroy (&down);
+        zlistx_destroy (&silent);
         zlistx_destroy (&refused);
         zlistx_destroy (&failing);
         cluster_destroy (&cluster);
@@ -222,9 +286,8 @@ int cmd_pending (int argc, char **argv)
                     unanswered ? " on the nodes that answered" : "");
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
-        for (char *name = zlistx_first (down); name; name = zlistx_next (down))
-            printf ("node %s did not answer %s: %s (its pending commands are not listed)\n", name,
-                    within, why[0] ? why : "down?");
+        for (char *line = zlistx_first (silent); line; line = zlistx_next (silent))
+            printf ("%s\n", line);
         for (store_failing_t *entry = zlistx_first (failing); entry; entry = zlistx_next (failing))
             printf ("node %s: %s (what it could not write is not in its list, which may be "
                     "stale or incomplete)\n",
@@ -233,6 +296,7 @@ int cmd_pending (int argc, char **argv)
     int rc = zlistx_size (down) || zlistx_size (refused) ? EXIT_NO_ANSWER : EXIT_ACCEPTED;
     zlistx_destroy (&rows);
     zlistx_destroy (&down);
+    zlistx_destroy (&silent);
     zlistx_destroy (&refused);
     zlistx_destroy (&failing);
     cluster_destroy (&cluster);
