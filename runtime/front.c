@@ -684,7 +684,7 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
         //  The reply to a CALL we forwarded, on our link to that peer (peers.c
         //  takes it there only): route is our client's id, one that asked it.
         if (front_calls_answered (self->calls, from, route, route_size, zclock_mono ()))
-            front_replies_send (self->client_replies, route, route_size, frame, size);
+            front_calls_relay (self, from, route, route_size, frame, size);
         else
             self->counters.bad_frames++;
         return;

@@ -238,3 +238,34 @@ bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, siz
         zhashx_delete (self->clients, key);
     return true;
 }
+
+void front_calls_relay (front_t *self, int node, const uint8_t *id, size_t id_size,
+                        const uint8_t *frame, size_t size)
+{
+    envelope_t reply;
+    uint8_t *payload = NULL, *fixed = NULL;
+    size_t payload_size, fixed_size;
+    if (envelope_decode (&reply, frame, size) == 0 && reply.kind == ENVELOPE_REPLY &&
+        envelope_reply_refused (reply.payload, reply.payload_size, "unknown_type") &&
+        registry_lookup (self->config.config->registry, reply.from)) {
+        char reason[ENVELOPE_REASON_MAX + 1];
+        int type_len = (int) (strchr (reply.from, '/') - reply.from);
+        snprintf (reason, sizeof reason,
+                  "node %s, which owns the address, registers no type '%.*s', which node %s "
+                  "does: started without its module? Retry once it has it",
+                  cluster_node_name (self->config.cluster, node), type_len, reply.from,
+                  cluster_node_name (self->config.cluster, self->config.self_node));
+        if (envelope_reply_encode (false, "unavailable", reason, NULL, 0, &payload,
+                                   &payload_size) == 0) {
+            reply.payload = payload;
+            reply.payload_size = payload_size;
+            if (envelope_encode (&reply, &fixed, &fixed_size) == 0) {
+                frame = fixed;
+                size = fixed_size;
+            }
+        }
+    }
+    front_replies_send (self->client_replies, id, id_size, frame, size);
+    free (fixed);
+    free (payload);
+}

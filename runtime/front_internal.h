@@ -95,6 +95,12 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
 //  the front's loop: O(peers), and O(clients) when a link goes down or a
 //  sweep is due.
 void front_calls_links (front_t *self);
+//  Sends the ANSWER of peer node, frame, to the client of ROUTER id: as
+//  it is, but a refusal unknown_type of a type this node registers (node
+//  runs without a module this one has), which goes as unavailable, saying
+//  so: the client asks again, and its command runs once node has it.
+void front_calls_relay (front_t *self, int node, const uint8_t *id, size_t id_size,
+                        const uint8_t *frame, size_t size);
 //  True if the client of ROUTER id has a CALL out to node, and counts that
 //  one answered; false for an ANSWER nobody asked node for. O(id_size).
 bool front_calls_answered (front_calls_t *self, int node, const uint8_t *id, size_t id_size,

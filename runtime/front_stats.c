@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 6 + (cluster ? 9 : 0));
+    msgpack_pack_map (&pk, fields + 7 + (cluster ? 9 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -117,6 +117,13 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     front_pack_str (&pk, journal_verify_name (verified));
     front_pack_str (&pk, "store_damage");
     front_pack_str (&pk, damage);
+    //  The actor types its modules register: a cluster's nodes compare
+    //  them (one started without a module refuses its types' commands).
+    const shoal_registry_t *registry = config->registry;
+    front_pack_str (&pk, "types");
+    msgpack_pack_array (&pk, registry_count (registry));
+    for (size_t i = 0; i < registry_count (registry); i++)
+        front_pack_str (&pk, registry_type_name (registry, i));
     if (cluster) {
         int me = self->config.self_node, count = cluster_node_count (cluster), up = 0;
         front_pack_str (&pk, "node");

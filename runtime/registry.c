@@ -181,6 +181,11 @@ int shoal_register_sized (shoal_registry_t *registry, const shoal_type_t *given,
     return 0;
 }
 
+const char *registry_type_name (const shoal_registry_t *self, size_t index)
+{
+    return self->types[index].name;
+}
+
 size_t registry_count (const shoal_registry_t *self)
 {
     return self->count;

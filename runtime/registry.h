@@ -17,6 +17,8 @@ void registry_destroy (shoal_registry_t **self_p);
 //  The number of types registered, and forgetting those registered after
 //  the first count (a module whose init failed halfway).
 size_t registry_count (const shoal_registry_t *self);
+//  The name of type index (< registry_count).
+const char *registry_type_name (const shoal_registry_t *self, size_t index);
 void registry_truncate (shoal_registry_t *self, size_t count);
 
 //  The type named by the part of address before '/', or NULL (also when

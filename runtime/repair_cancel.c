@@ -215,19 +215,7 @@ bool repair_reply_cancelled (const uint8_t *payload, size_t size)
 
 bool repair_reply_untellable (const envelope_t *reply)
 {
-    //  Most replies are acceptances, encoded {"ok": true, ...} first by
-    //  every node (envelope_reply_encode): those are not read further.
-    static const uint8_t accepted[] = {0x84, 0xa2, 'o', 'k', 0xc3};
-    if (reply->payload_size >= sizeof accepted &&
-        memcmp (reply->payload, accepted, sizeof accepted) == 0)
-        return false;
-    bool ok;
-    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
-    const uint8_t *data;
-    size_t size;
-    return envelope_reply_decode (reply->payload, reply->payload_size, &ok, code, reason, &data,
-                                  &size) == 0 &&
-           !ok && streq (code, "expired");
+    return envelope_reply_refused (reply->payload, reply->payload_size, "expired");
 }
 
 void repair_on_cancel_reply (worker_t *self, const envelope_t *envelope)

@@ -345,6 +345,32 @@ void turn_forged (worker_t *self, const envelope_t *envelope, const char *what, 
               envelope->name, envelope->to, envelope->from[0] ? envelope->from : "\"\"", only);
 }
 
+//  A target's node that runs without a module this node has (restarted
+//  without its --module, say) refuses unknown_type a command to a type
+//  this node registers: its node is wrong, not the command. The sender
+//  is not told (it would take it for the command's fate, a saga
+//  compensating what would have run): the command stays pending and is
+//  re-sent, said in pending's LAST ERROR and the log, until that node
+//  has the module again. Returns true if reply is such a refusal.
+static bool s_type_missing_there (worker_t *self, pending_t *pending, const envelope_t *reply)
+{
+    if (!envelope_reply_refused (reply->payload, reply->payload_size, "unknown_type") ||
+        !registry_lookup (self->config->registry, reply->from))
+        return false;
+    char error[sizeof pending->error];
+    int type_len = (int) (strchr (reply->from, '/') - reply->from);
+    snprintf (error, sizeof error,
+              "its node registers no type '%.*s', which the sender's does: started without "
+              "its module?",
+              type_len, reply->from);
+    if (!streq (pending->error, error)) //  said once, not at every re-send
+        log_warn ("worker %d: %s's node refused %s from %s as unknown_type, a type this node "
+                  "registers: is it running without the module? Kept pending and re-sent",
+                  self->index, reply->from, reply->name, reply->to);
+    memcpy (pending->error, error, sizeof error);
+    return true;
+}
+
 void turn_on_reply (worker_t *self, const envelope_t *envelope)
 {
     pending_t *pending = outbox_pending_find (self, envelope->correlation);
@@ -356,6 +382,8 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         turn_forged (self, envelope, "a reply", "the actor its command went to");
         return;
     }
+    if (s_type_missing_there (self, pending, envelope))
+        return;
     if (repair_reply_untellable (envelope)) { //  kept for an operator (repair.h)
         repair_mark_untellable (self, pending, envelope->from);
         return;

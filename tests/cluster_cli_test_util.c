@@ -91,8 +91,14 @@ cluster_t *cluster_cli_map (fixture_t *fx)
 
 void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address, size_t size)
 {
+    cluster_cli_address_of (cluster, owner, "account/a", address, size);
+}
+
+void cluster_cli_address_of (const cluster_t *cluster, int owner, const char *prefix, char *address,
+                             size_t size)
+{
     for (int i = 0; i < 10000; i++) {
-        snprintf (address, size, "account/a%d", i);
+        snprintf (address, size, "%s%d", prefix, i);
         if (cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) == owner)
             return;
     }
@@ -101,12 +107,17 @@ void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address,
 
 void cluster_cli_node_start (fixture_t *fx, int i)
 {
+    cluster_cli_node_start_with (fx, i, "");
+}
+
+void cluster_cli_node_start_with (fixture_t *fx, int i, const char *options)
+{
     char command[1024], out_path[160], log_path[160];
     snprintf (out_path, sizeof out_path, "%s/n%d.out", fx->dir, i + 1);
     snprintf (log_path, sizeof log_path, "%s/n%d.log", fx->dir, i + 1);
     snprintf (command, sizeof command,
-              "exec '%s' node --cluster '%s' --name n%d --workers 1 >'%s' 2>>'%s'", proc_bin (),
-              fx->cluster, i + 1, out_path, log_path);
+              "exec '%s' node --cluster '%s' --name n%d --workers 1 %s >'%s' 2>>'%s'", proc_bin (),
+              fx->cluster, i + 1, options, out_path, log_path);
     char what[16], ready[OUTPUT_MAX];
     snprintf (what, sizeof what, "node n%d", i + 1);
     int status;

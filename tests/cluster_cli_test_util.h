@@ -77,6 +77,9 @@ cluster_t *cluster_cli_map (fixture_t *fx);
 
 //  Sets address (size bytes) to an account that node owner owns.
 void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address, size_t size);
+//  An address PREFIX<n> (the first n from 0) of a shard owner owns.
+void cluster_cli_address_of (const cluster_t *cluster, int owner, const char *prefix, char *address,
+                             size_t size);
 
 //  --------------------------------------------------------------------------
 //  5. Three nodes: commands through each node to accounts the others own;
@@ -85,6 +88,8 @@ void cluster_cli_account_of (const cluster_t *cluster, int owner, char *address,
 
 //  Starts node i and waits for its ready line.
 void cluster_cli_node_start (fixture_t *fx, int i);
+//  The same, with options (shell words) added to its command line.
+void cluster_cli_node_start_with (fixture_t *fx, int i, const char *options);
 
 //  How many times needle is in text.
 int cluster_cli_count (const char *text, const char *needle);

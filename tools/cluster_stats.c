@@ -293,8 +293,54 @@ static void s_silent_peers (const msgpack_object *stats, const char *node, char 
 //  Says in note (size bytes) what is wrong with node's answer, if
 //  anything: why it is down, that it is another node or runs another map,
 //  which peers it cannot reach, which cannot reach it.
-void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node, bool with_store,
-                         char *note, size_t size)
+//  True if the array types holds the string name (len bytes).
+static bool s_has_type (const msgpack_object *types, const char *name, uint32_t len)
+{
+    for (uint32_t i = 0; i < types->via.array.size; i++) {
+        const msgpack_object *type = &types->via.array.ptr[i];
+        if (type->type == MSGPACK_OBJECT_STR && type->via.str.size == len &&
+            memcmp (type->via.str.ptr, name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  Lists in text (size bytes) the actor types that another node of all
+//  (count answers) registers and node does not ("counter, item"): a node
+//  started without a module the others load refuses their commands. Empty
+//  if none, or from a node older than "types".
+static void s_types_missing (const node_stats_t *node, const node_stats_t *all, int count,
+                             char *text, size_t size)
+{
+    text[0] = 0;
+    const msgpack_object *mine = node->stats ? map_find (node->stats, "types") : NULL;
+    if (!mine || mine->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (int j = 0; all && j < count; j++) {
+        const msgpack_object *theirs = all[j].stats ? map_find (all[j].stats, "types") : NULL;
+        for (uint32_t i = 0;
+             theirs && theirs->type == MSGPACK_OBJECT_ARRAY && i < theirs->via.array.size; i++) {
+            const msgpack_object *type = &theirs->via.array.ptr[i];
+            if (type->type != MSGPACK_OBJECT_STR ||
+                s_has_type (mine, type->via.str.ptr, type->via.str.size))
+                continue;
+            char name[SHOAL_NAME_MAX + 1];
+            snprintf (name, sizeof name, "%.*s", (int) type->via.str.size, type->via.str.ptr);
+            bool listed = false; //  by an earlier node: text is "a, b, c"
+            size_t len = strlen (name);
+            for (const char *at = strstr (text, name); at && !listed; at = strstr (at + 1, name))
+                listed = (at == text || at[-1] == ' ') && (at[len] == ',' || at[len] == 0);
+            if (listed)
+                continue;
+            size_t used = strlen (text);
+            snprintf (text + used, size - used, "%s%s", used ? ", " : "", name);
+        }
+    }
+}
+
+void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node,
+                         const node_stats_t *all, int count, bool with_store, char *note,
+                         size_t size)
 {
     const msgpack_object *stats = node->stats;
     char text[CLUSTER_NAME_MAX + CLUSTER_KEY_SIZE + 1], down[128], silent[192];
@@ -330,5 +376,13 @@ void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node, boo
         snprintf (note, size, "%s%s%s%s%s%s%s%s", *down ? "cannot reach " : "", down,
                   *down && *silent ? "; " : "", silent, (*down || *silent) && *store ? "; " : "",
                   store, (*down || *silent || *store) && *contradicted ? "; " : "", contradicted);
+        char missing[256];
+        s_types_missing (node, all, count, missing, sizeof missing);
+        size_t used = strlen (note);
+        if (*missing)
+            snprintf (note + used, size - used,
+                      "%sregisters no type %s, which another node does: started without its "
+                      "module? (it refuses their commands)",
+                      used ? "; " : "", missing);
     }
 }

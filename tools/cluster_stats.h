@@ -99,9 +99,11 @@ bool cluster_stats_peers (const msgpack_object *stats, int *total, int *up, char
 //  Says in note (size bytes) what is wrong with node of cluster, as its
 //  stats answer says, or "" if nothing: why it is down, that it answers as
 //  another node or runs another epoch or map, which peers it cannot reach,
-//  which cannot reach it, and with with_store a store that failed.
-//  `cluster status` and `top` say the same.
-void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node, bool with_store,
-                         char *note, size_t size);
+//  which cannot reach it, with with_store a store that failed, and the
+//  actor types another node of all (count answers, may be NULL) registers
+//  and it does not. `cluster status` and `top` say the same.
+void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node,
+                         const node_stats_t *all, int count, bool with_store, char *note,
+                         size_t size);
 
 #endif

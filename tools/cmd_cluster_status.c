@@ -200,7 +200,7 @@ int cluster_status (int argc, char **argv)
     else {
         bool unwell = false;
         for (int i = 0; i < count; i++) {
-            cluster_stats_note (cluster, &nodes[i], true, notes[i], STATUS_NOTE_MAX);
+            cluster_stats_note (cluster, &nodes[i], nodes, count, true, notes[i], STATUS_NOTE_MAX);
             unwell |= notes[i][0] != 0;
         }
         int printed = json ? s_status_json (path, cluster, nodes, answered, notes)

@@ -375,8 +375,8 @@ void top_sample (top_t *self, bool busiest, bool pending)
             //  link down): up, it takes no command all the same (the store
             //  has its own line).
             if (self->cluster)
-                cluster_stats_note (self->cluster, answer, false, node->problem,
-                                    sizeof node->problem);
+                cluster_stats_note (self->cluster, answer, self->answers, self->count, false,
+                                    node->problem, sizeof node->problem);
             if (!self->cluster) //  alone: its name is in the map it said, if any
                 map_find_str (answer->stats, "node", node->name, sizeof node->name);
             if (node->rated) {

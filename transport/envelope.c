@@ -662,6 +662,21 @@ bool envelope_code_reserved (const char *code)
     return false;
 }
 
+bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const char *code)
+{
+    //  Most replies are acceptances, encoded {"ok": true, ...} first by
+    //  every node (envelope_reply_encode): those are not read further.
+    static const uint8_t accepted[] = {0x84, 0xa2, 'o', 'k', 0xc3};
+    if (payload_size >= sizeof accepted && memcmp (payload, accepted, sizeof accepted) == 0)
+        return false;
+    bool ok;
+    char got[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    const uint8_t *data;
+    size_t size;
+    return envelope_reply_decode (payload, payload_size, &ok, got, reason, &data, &size) == 0 &&
+           !ok && strcmp (got, code) == 0;
+}
+
 bool envelope_code_settles (const char *code)
 {
     return strcmp (code, "busy") != 0 && strcmp (code, "unavailable") != 0 &&

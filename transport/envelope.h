@@ -158,6 +158,11 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
 int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
                            char *reason, const uint8_t **data, size_t *data_size);
 
+//  True if payload is a refusal whose code is code (a reply's payload, as
+//  envelope_reply_encode makes it); an acceptance is told by its first
+//  bytes, without a decode (most replies are).
+bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const char *code);
+
 //  A czmq hash table keyed by message ids (ENVELOPE_ID_SIZE bytes, kept
 //  inside each item: the table neither copies nor frees its keys), whose
 //  items are freed with destructor (may be NULL). Returns NULL out of

@@ -1,0 +1,105 @@
+/*  test_cluster_cli_modules.c - a cluster one of whose nodes runs without
+    a module the others load (restarted by hand without its --module, as
+    the review of 2026-12-07 did): its types' commands are refused there
+    as unknown_type. That is its node's fault, not the command's: a saga
+    took the refusal for its command's fate and compensated what would
+    have run, and nothing said why. Now the command stays pending (its
+    LAST ERROR says why), a client's is told `unavailable` (naming the
+    node), `cluster status` says the node unwell, and once the node has the
+    module again the command runs, once. Fixture: cluster_cli_test_util.c.
+*/
+#include "cluster_cli_test_util.h"
+
+static void test_node_without_module (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    char with[256];
+    snprintf (with, sizeof with, "--module '%s'", module);
+    cluster_cli_node_start_with (fx, 0, with);
+    cluster_cli_node_start (fx, 1); //  n2: no --module
+    cluster_cli_node_start_with (fx, 2, with);
+    cluster_t *cluster = cluster_cli_map (fx);
+    char sender[64], target[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    cluster_cli_address_of (cluster, 0, "counter/s", sender, sizeof sender);
+    cluster_cli_address_of (cluster, 1, "counter/t", target, sizeof target);
+    cluster_destroy (&cluster);
+
+    //  cluster status: n2 unwell, saying which types it lacks (counter.so
+    //  registers counter and sink), and nothing else wrong (every link up).
+    cluster_cli_status_until (
+        fx, 1, "\"reason\":\"n2: registers no type counter, sink, which another node does", out);
+
+    //  A client's command to n2's counter through n1: unavailable, naming
+    //  n2 and why (it was unknown_type: a client takes it for good);
+    //  exit 1, a refusal, as send says of any without --id.
+    int code = cluster_cli_run (fx, out, err,
+                                "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 --timeout "
+                                "1000 %s Get",
+                                target);
+    if (code != 1 || !strstr (out, "\"code\":\"unavailable\"") ||
+        !strstr (out, "node n2, which owns the address, registers no type 'counter'"))
+        fail_msg ("send %s Get through n1, n2 without the module: exit %d: %s%s", target, code, out,
+                  err);
+
+    //  An actor's command: kept pending, LAST ERROR says why; the sender
+    //  is not answered (it was: Answered{accepted:false}).
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 %s Forward "
+                            "to=%s name=Get",
+                            sender, target);
+    if (code != 0)
+        fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
+    while (true) {
+        code =
+            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
+        if (code == 0 &&
+            strstr (out, "its node registers no type 'counter', which the sender's does"))
+            break;
+        if (proc_now_ms () > deadline)
+            fail_msg ("pending never said why %s's Get waits: exit %d: %s%s", sender, code, out,
+                      err);
+        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
+    }
+    code =
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
+    if (code != 0 || strstr (out, "Answered"))
+        fail_msg ("%s was answered while n2 lacks the module: exit %d: %s%s", sender, code, out,
+                  err);
+
+    //  n2 with the module again: the command runs, once, and is answered.
+    cluster_cli_node_kill (fx, 1);
+    cluster_cli_node_start_with (fx, 1, with);
+    deadline = proc_now_ms () + 60000; //  a re-send is at most 5 s after the last
+    while (true) {
+        code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s",
+                                sender);
+        if (code == 0 && strstr (out, "Answered"))
+            break;
+        if (proc_now_ms () > deadline)
+            fail_msg ("%s never answered once n2 has the module: exit %d: %s%s", sender, code, out,
+                      err);
+        usleep (100 * 1000); //  a poll of the events, bounded by the deadline
+    }
+    if (cluster_cli_count (out, "\"Answered\"") != 1 || !strstr (out, "\"accepted\":true"))
+        fail_msg ("%s's events, n2 back with the module: %s", sender, out);
+    cluster_cli_status_until (fx, 0, "\"node\":\"n2\"", out);
+    code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\"");
+    if (code != 0 || strcmp (out, "no command is pending\n") != 0)
+        fail_msg ("pending, n2 back with the module: exit %d: %s%s", code, out, err);
+}
+
+int main (void)
+{
+    if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
+        fprintf (stderr, "test_cluster_cli_modules: run through ctest (SHOAL_BIN unset)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_node_without_module, cluster_cli_setup,
+                                         cluster_cli_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
