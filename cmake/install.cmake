@@ -15,7 +15,8 @@
 #   lib/cmake/shoal/shoalConfig.cmake
 #                                    find_package(shoal): shoal::api,
 #                                    shoal::client, shoal::testkit
-#   share/doc/shoal/README.md, PROTOCOL.md, MODULES.md (the module guide)
+#   share/doc/shoal/README.md, PROTOCOL.md, MODULES.md (the module guide),
+#   DESIGN-NOTES.md (which the others and the tools' messages point to)
 #                                    the user's guide (the systemd unit's
 #                                    Documentation=) and the wire protocol
 #
@@ -38,7 +39,8 @@ set(SHOAL_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 
 install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/PROTOCOL.md
-              ${CMAKE_SOURCE_DIR}/docs/MODULES.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+              ${CMAKE_SOURCE_DIR}/docs/MODULES.md ${CMAKE_SOURCE_DIR}/docs/DESIGN-NOTES.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h ${CMAKE_SOURCE_DIR}/common/shoal_base.h
               ${CMAKE_SOURCE_DIR}/runtime/include/shoal_testkit.h
         DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})

@@ -95,8 +95,15 @@ static void test_options_after_positionals (void **state)
     }
     assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" get account/a --endpoint %s", e), 0);
     assert_non_null (strstr (out, "\"version\":2"));
+    //  --json, which every other command takes, changes nothing here (it
+    //  was an unknown option, exit 2).
+    char plain[OUTPUT_MAX];
+    snprintf (plain, sizeof plain, "%s", out);
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" get --json account/a --endpoint %s", e),
+                      0);
+    assert_string_equal (out, plain);
     assert_int_equal (
-        cli_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2", e), 0);
+        cli_run (fx, out, err, "\"$SHOAL\" events account/a --endpoint %s --from 2 --json", e), 0);
     assert_string_equal (out, "{\"seq\":2,\"event\":\"Deposited\",\"data\":{\"amount\":5}}\n");
     assert_int_equal (
         cli_run (fx, out, err, "\"$SHOAL\" transfer a b 1 --endpoint %s --id t-1 --wait", e), 1);

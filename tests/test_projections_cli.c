@@ -729,6 +729,12 @@ static void test_cluster (void **state)
     assert_int_equal (proc_run (p, out, err, "%s --json", query), 0);
     assert_has (out, "\"nodes\":[{\"node\":\"n1\",\"up\":true,\"version\":1,");
     assert_has (out, "{\"node\":\"n2\",\"up\":true,\"version\":1,");
+    //  A projection no node serves: each node answered, refusing it (it
+    //  said "up":false of every node, all of them up).
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL query nosuch x --json --cluster $DIR/c/cluster.cfg"), 1);
+    assert_has (out, "{\"node\":\"n1\",\"up\":true,\"code\":\"not_found\",");
+    assert_has (out, "{\"node\":\"n2\",\"up\":true,\"code\":\"not_found\",");
     //  --node: that node alone, rows without a node.
     assert_int_equal (proc_run (p, out, err, "%s --node n2", query), 0);
     assert_has (out, "{\"key\":\"totals\",\"row\":{\"balance\":200,");

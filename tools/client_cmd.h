@@ -26,6 +26,7 @@ typedef struct {
     long from;
     bool wait;
     bool follow;          //  events: keep printing new ones
+    bool json;            //  --json: taken, changes nothing (JSON is their only format)
     const char *retry;    //  the command line that retries this one safely, or NULL
     const char *input;    //  send --input: a file of a JSON object, "-" stdin
     bool cluster_ignored; //  --cluster given too, and --endpoint won
@@ -41,7 +42,8 @@ typedef struct {
     "                   and the client certificate beside FILE; a node forwards\n"                 \
     "                   what it does not own\n"                                                    \
     "  $SHOAL_ENDPOINT, then $SHOAL_CLUSTER, then " CLIENT_DEFAULT_ENDPOINT "\n"                   \
-    "  --node NAME      with --cluster or $SHOAL_CLUSTER: talk to node NAME only\n\n"
+    "  --node NAME      with --cluster or $SHOAL_CLUSTER: talk to node NAME only\n"                \
+    "JSON is the only output: --json is accepted and changes nothing.\n\n"
 
 //  Parses the options the client commands share and chooses the target.
 //  Returns the index of the first positional argument, or OPTIONS_ERROR /

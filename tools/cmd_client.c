@@ -41,6 +41,9 @@ int client_cmd_parse (int argc, char **argv, client_options_t *opts, void (*help
         OPT_INT ("from", &opts->from, 1, INT64_MAX > LONG_MAX ? LONG_MAX : INT64_MAX),
         OPT_FLAG ("wait", &opts->wait),
         OPT_FLAG ("follow", &opts->follow),
+        //  As where: JSON is the only output, and a script that adds
+        //  --json to every command was refused here (exit 2).
+        OPT_FLAG ("json", &opts->json),
         OPT_INT ("created", &opts->created, 1, LONG_MAX),
         OPT_END,
     };

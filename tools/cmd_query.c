@@ -372,7 +372,9 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
             bool ok = proj_node_answered (target, i) && node->reply.ok && node->stats;
             printf ("%s{\"node\":", first ? "" : ",");
             json_string (stdout, node->name, strlen (node->name));
-            printf (",\"up\":%s,", ok ? "true" : "false");
+            //  up: it answered, if only to refuse (not_found: it has no
+            //  such projection); it said false of a node that refused.
+            printf (",\"up\":%s,", proj_node_answered (target, i) && node->up ? "true" : "false");
             if (ok)
                 s_print_where (node);
             else {

@@ -198,7 +198,8 @@ static void s_resolve_help (FILE *out)
              "busy, ...) is refused, as senders read those otherwise.\n\n"
              "--force, only when the target's node is gone for good: the saga gets the\n"
              "rejection at once, without waiting for the target. If the target did run it,\n"
-             "the books are WRONG: say so, and check them (shoal check). It is refused\n"
+             "the books are WRONG: say so, and check them (shoal check for the bank; your\n"
+             "own invariants, from shoal events, for a module of yours). It is refused\n"
              "(target_up) while the target's node is up as the saga's node sees it: the\n"
              "node itself, or a peer whose link is up or that was heard lately; and\n"
              "(too_soon) until that node has been silent for --silent-for MS (default\n"
@@ -402,7 +403,8 @@ int cmd_resolve (int argc, char **argv)
     if (opts.force) //  once the node took it: a refusal ended nothing
         fprintf (stderr,
                  "shoal resolve: WARNING: --force ended %s's command %s WITHOUT asking its "
-                 "target. If the target ran it, the books are now wrong: run shoal check.\n",
+                 "target. If the target ran it, the books are now wrong: run shoal check (the "
+                 "bank's; for a module of yours, check its invariants from shoal events).\n",
                  address, msgid);
     char cancel[2 * ENVELOPE_ID_SIZE + 1];
     bool ended = s_wait_ended (&opts, address, msgid, cancel);

@@ -354,7 +354,9 @@ SHOAL_EXPORT void shoal_log (const shoal_ctx_t *ctx, shoal_log_level_t level, co
 //  for the served version, and for the first build of a projection while
 //  nothing of its name is served (it reacts to every event from the
 //  first); a rebuild or a new version replays events without sending
-//  again.
+//  again what the build it replaces sent: it sends only for the events
+//  that build had not reached (under the same ids, which their targets
+//  run once) and re-sends what it sent unanswered (docs/MODULES.md, 9).
 //
 //  apply runs on the node's projection thread, one event at a time, never
 //  at the same time as another apply of the same projection.
