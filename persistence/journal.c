@@ -716,6 +716,11 @@ bool journal_made (const journal_t *self)
     return self->made;
 }
 
+bool journal_marked_new (const journal_t *self)
+{
+    return self->marked_new;
+}
+
 int journal_shards (const journal_t *self)
 {
     assert (self);

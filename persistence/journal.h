@@ -104,6 +104,10 @@ int journal_shards (const journal_t *self);
 //  was told to fail if one was there), false if it opened one that was.
 bool journal_made (const journal_t *self);
 
+//  True if journal_open marked this store new: it made it, or LevelDB's
+//  store there held no record at all (no shoal metadata).
+bool journal_marked_new (const journal_t *self);
+
 //  The shard of stream in this store: shoal_shard (stream, shards).
 uint32_t journal_shard (const journal_t *self, const char *stream);
 

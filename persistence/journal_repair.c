@@ -282,10 +282,23 @@ static int s_whose_store (const char *dir, char **error)
         if (!unrepaired)
             journal = journal_open (path, NULL, &rc, &message);
     }
+    //  No record at all (its repaired copy either): nothing of a store
+    //  to repair; LevelDB's repair would make a new, empty one, which a
+    //  node serves as if every account was never opened.
+    bool nothing = journal ? journal_marked_new (journal) : rc == SHOAL_ENOTFOUND;
     journal_destroy (&journal);
     message = storecopy_unname (copy, message);
     storecopy_destroy (&copy);
-    if (unrepaired) {
+    if (nothing) {
+        *error = message
+                     ? zsys_sprintf ("refused: %s; nothing to repair, nothing was changed", message)
+                     : zsys_sprintf ("refused: %s holds no record of a shoal store (its "
+                                     "files hold nothing, or nothing that can be read): "
+                                     "nothing to repair, nothing was changed; restore it "
+                                     "from a backup",
+                                     dir);
+        rc = SHOAL_ENOTFOUND;
+    } else if (unrepaired) {
         *error = zsys_sprintf ("cannot tell whose store %s is: the repair of a copy of it, to "
                                "read its keys, failed (%s); nothing was changed",
                                dir, message ? message : "out of memory");

@@ -365,11 +365,17 @@ static int s_mark_new_store (journal_t *self, int shards)
     uint8_t salt_key[1 + KEYS_META_NAME_MAX];
     size_t salt_len = keys_meta_key (salt_key, JOURNAL_SALT_META);
     leveldb_writebatch_put (marks, (const char *) salt_key, salt_len, salt_text, 16);
+    //  Synced whatever the durability: the marker files written next
+    //  (GAPLESS, SHOAL) say a store was made here, and a store that has
+    //  them and no record is refused as one whose records were lost.
+    leveldb_writeoptions_t *synced = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (synced, 1);
     int rc = journal_enter (self);
     if (rc == 0) {
-        rc = journal_write_held (self, self->write, marks, false);
+        rc = journal_write_held (self, synced, marks, false);
         journal_leave (self);
     }
+    leveldb_writeoptions_destroy (synced);
     leveldb_writebatch_destroy (marks);
     return rc;
 }
@@ -453,12 +459,30 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         //  lost whole, and it is not a new store to mark as one.
         if ((rc = journal_mark_check (self, message)) != 0)
             return rc;
+        //  Empty, but its marker files say shoal made a store here (they
+        //  are written after its metadata, synced): its records were lost
+        //  (a log deleted while the node was stopped, in async durability,
+        //  where no SYNCED mark says how far). It was marked new again, the
+        //  accounts it held read as never opened.
+        const char *marker = journal_marked_store (dir)     ? JOURNAL_STORE_FILE
+                             : journal_marked_gapless (dir) ? JOURNAL_GAPLESS_FILE
+                                                            : NULL;
+        if (marker) {
+            *message = zsys_sprintf (
+                "the journal in %s holds no record, but its %s file says a shoal store was "
+                "made here: its records were lost (a log file deleted or truncated while the "
+                "node was stopped?). Nothing was started on it: restore the directory from a "
+                "backup; to start anew, start on another, empty directory",
+                dir, marker);
+            return SHOAL_ENOTFOUND;
+        }
         int shards = wanted ? wanted : SHOAL_SHARDS_DEFAULT;
         if ((rc = s_mark_new_store (self, shards)) != 0) {
             *message = zsys_sprintf ("cannot write to the journal in %s", dir);
             return rc;
         }
         self->shards = (uint32_t) shards;
+        self->marked_new = true;
         //  Without the file the store is read as one that may have gaps:
         //  a hole in a stream is not refused.
         self->gapless = s_mark_gapless (dir);

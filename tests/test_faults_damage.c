@@ -576,6 +576,59 @@ static void test_repair_refused (void **state)
     assert_non_null (made);
     assert_int_equal (zdir_count (made), 0);
     zdir_destroy (&made);
+
+    //  A directory with a CURRENT of garbage and nothing else: refused,
+    //  changed in nothing (it made a new store of it, said "repaired",
+    //  exit 0, and check found its empty books balanced).
+    char current[480];
+    snprintf (current, sizeof current, "%s/CURRENT", empty);
+    FILE *file = fopen (current, "w");
+    assert_non_null (file);
+    fprintf (file, "x\n");
+    fclose (file);
+    code = faults_run (f, &output, "repair", "--data", empty, "--yes", NULL);
+    print_message ("repair of a CURRENT alone (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "holds no record of a shoal store"));
+    assert_non_null (strstr (output, "nothing was changed"));
+    free (output);
+    made = zdir_new (empty, NULL);
+    assert_non_null (made);
+    assert_int_equal (zdir_count (made), 1);
+    zdir_destroy (&made);
+}
+
+//  A node in async durability (it writes no SYNCED mark) whose one log
+//  was deleted while it was stopped, before any table: its store held no
+//  record, and the start marked it new, with another shard count, every
+//  acknowledged account read as never opened (a review's find). Its SHOAL
+//  file says a store was made here: refused, twice (nothing marked in
+//  between), and the repair refuses to make an empty store of it.
+static void test_async_log_lost_refused (void **state)
+{
+    fixture_t *f = *state;
+    f->no_projections = true;
+    faults_start (f, "async");
+    faults_add (f, "account/a", "Open", "owner=faults", NULL);
+    faults_pump (f, NULL);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    char command[700];
+    snprintf (command, sizeof command, "ls '%s' | grep -q '[.]ldb$'", f->data);
+    assert_int_not_equal (system (command), 0); //  the records are in the log alone
+    snprintf (command, sizeof command, "rm '%s'/*.log", f->data);
+    assert_int_equal (system (command), 0);
+    faults_refused (f, "holds no record, but its SHOAL file says a shoal store was made here",
+                    "restore the directory from a backup", NULL);
+    faults_refused (f, "holds no record, but its SHOAL file", NULL);
+    char *output = NULL;
+    int code = faults_run (f, &output, "repair", "--data", f->data, "--yes", NULL);
+    print_message ("repair of a store whose records were lost (exit %d): %s", code, output);
+    assert_int_equal (code, 2);
+    assert_non_null (strstr (output, "refused: "));
+    assert_non_null (strstr (output, "nothing was changed"));
+    free (output);
+    faults_refused (f, "holds no record, but its SHOAL file", NULL);
 }
 
 //  A digest of the data directory's listing (names, sizes, times), into
@@ -634,6 +687,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_read_only_directory, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refused, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_async_log_lost_refused, faults_setup,
+                                         faults_teardown),
         cmocka_unit_test_setup_teardown (test_stream_gap, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_repair_without_metadata_refused, faults_setup,
                                          faults_teardown),
