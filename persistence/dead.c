@@ -32,7 +32,7 @@ int journal_dead_get (journal_t *self, const char *stream, const uint8_t id[JOUR
     char *found = leveldb_get (self->db, self->read, (const char *) key, key_len, &value_len, &err);
     journal_leave (self);
     if (err) {
-        leveldb_free (err);
+        journal_read_failed (err);
         return SHOAL_EIO;
     }
     if (!found)

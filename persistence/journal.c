@@ -431,7 +431,7 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
         //  not only the code's.
         char why[512] = "";
         journal_last_error (self, why, sizeof why);
-        bool known = strcmp (why, "no failure") != 0;
+        bool known = why[0] != 0;
         message = zsys_sprintf ("cannot fold the outbox notes of the store in %s into its "
                                 "outbox (%s%s%s)",
                                 dir, shoal_strerror (rc), known ? ": " : "", known ? why : "");
@@ -675,11 +675,22 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
     return rc;
 }
 
+//  The last failed read of this thread, in LevelDB's words: a read that
+//  fails (a damaged table) leaves no write cause, and its refusal said
+//  "storage error (no failure)". Per thread: the one that failed says it.
+static __thread char s_read_error[256];
+
+void journal_read_failed (char *err)
+{
+    snprintf (s_read_error, sizeof s_read_error, "a read failed: %s", err);
+    leveldb_free (err);
+}
+
 void journal_last_error (journal_t *self, char *buf, size_t size)
 {
     assert (self);
     pthread_mutex_lock (&self->writing);
-    snprintf (buf, size, "%s", self->cause[0] ? self->cause : "no failure");
+    snprintf (buf, size, "%s", self->cause[0] ? self->cause : s_read_error);
     pthread_mutex_unlock (&self->writing);
 }
 
@@ -780,6 +791,6 @@ int journal_iter_close (leveldb_iterator_t *it, int rc)
     leveldb_iter_destroy (it);
     if (!err)
         return rc;
-    leveldb_free (err);
+    journal_read_failed (err);
     return SHOAL_EIO;
 }

@@ -126,7 +126,8 @@ int journal_shard_range (const journal_t *self, uint32_t shard,
 //  it fails with SHOAL_EIO, writing nothing. 0 turns it off.
 void journal_fail_commits_after (journal_t *self, int n);
 
-//  Copies the cause of the last failed write (or reopen) into buf.
+//  Copies the cause of the last failed write (or reopen) into buf, else
+//  of this thread's last failed read, else "".
 void journal_last_error (journal_t *self, char *buf, size_t size);
 
 //  How long ago (ms) a write or a reopen of the store last failed; -1 if
@@ -328,10 +329,13 @@ typedef struct {
     uint64_t log_missing; //  positions the event log lacks before its last record (a
                           //  repair's dropped commits), the first hole [log_from, log_to)
     uint64_t log_from, log_to;
-    char first_bad[256];      //  the first bad record or hole, described ("" if none)
-    size_t repaired_holes;    //  in a store not marked GAPLESS (repaired, or made before the
-                              //  mark): the same, told apart
-    char first_repaired[256]; //  the first of them, described ("" if none)
+    char first_bad[256];        //  the first bad record or hole, described ("" if none)
+    size_t repaired_holes;      //  in a store not marked GAPLESS (repaired, or made before the
+                                //  mark): the same, told apart
+    char first_repaired[256];   //  the first of them, described ("" if none)
+    size_t unstreamed;          //  events the event log holds and their stream does not (a
+                                //  repair dropped them: a stream lost whole shows no hole)
+    char first_unstreamed[256]; //  the first of them, described ("" if none)
 } journal_records_t;
 
 //  Reads every record of the store and decodes events, snapshots and inbox
@@ -339,8 +343,10 @@ typedef struct {
 //  and passed to fn (may be NULL) for the caller to decode (they are
 //  encoded envelopes), which returns non-zero for a bad one. In a store
 //  marked GAPLESS, a stream whose events do not run 1, 2, 3... is a hole
-//  (a node refuses that stream), counted once a stream. Returns 0, or
-//  SHOAL_EIO if the store could not be read whole.
+//  (a node refuses that stream), counted once a stream. Each event of the
+//  event log is looked up in its stream (a get each): one missing there
+//  is counted unstreamed. Returns 0, or SHOAL_EIO if the store could not
+//  be read whole.
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
 

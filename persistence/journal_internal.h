@@ -345,6 +345,10 @@ uint8_t *journal_memdup (const void *bytes, size_t size);
 //  SHOAL_EIO if the iterator met a storage error on the way.
 int journal_iter_close (leveldb_iterator_t *it, int rc);
 
+//  Keeps LevelDB's error err of a read that failed, for this thread's
+//  journal_last_error, and frees it.
+void journal_read_failed (char *err);
+
 //  layout.c: checks the layout, shard count and salt of the store just
 //  opened in dir (wanted: the shard count asked for, 0 for any), marking a
 //  new store. Returns 0, or a SHOAL_E… code with *message (to free).

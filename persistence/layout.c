@@ -40,6 +40,19 @@ static int s_parse_shards (const char *text)
     return value <= SHOAL_SHARDS_MAX ? (int) value : 0;
 }
 
+//  Says that the journal in dir cannot be read, with LevelDB's words (a
+//  damaged table: "Corruption: ...", a cut one: "Invalid argument") and
+//  what to do: it said "cannot read the journal" and no more, where
+//  shoal check named the file and the repair.
+static char *s_unreadable (journal_t *self, const char *dir)
+{
+    char why[300];
+    journal_last_error (self, why, sizeof why);
+    return zsys_sprintf ("cannot read the journal in %s%s%s%s: shoal check --data %s says what "
+                         "is damaged, shoal repair --data %s salvages what can be read",
+                         dir, why[0] ? " (" : "", why, why[0] ? ")" : "", dir, dir);
+}
+
 //  Sets *empty to whether the store db holds no key at all. Returns 0 or
 //  SHOAL_EIO. Called while opening, before any other thread has the store.
 static int s_is_empty (leveldb_t *db, const leveldb_readoptions_t *read, bool *empty)
@@ -196,7 +209,7 @@ static int s_shards_verify (journal_t *self, const char *dir, int shards, char *
     size_t count = 0;
     int rc = s_shards_sample (self, samples, &count);
     if (rc) {
-        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        *message = s_unreadable (self, dir);
         free (samples);
         return rc;
     }
@@ -447,7 +460,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
     if (rc == SHOAL_ENOTFOUND) {
         bool empty;
         if ((rc = s_is_empty (self->db, self->read, &empty)) != 0) {
-            *message = zsys_sprintf ("cannot read the journal in %s", dir);
+            *message = s_unreadable (self, dir);
             return rc;
         }
         if (!empty) {
@@ -490,7 +503,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
         return 0;
     }
     if (rc != 0) {
-        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        *message = s_unreadable (self, dir);
         return SHOAL_EIO;
     }
     bool known = strcmp (layout, KEYS_LAYOUT) == 0;
@@ -507,7 +520,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
     int shards = rc == 0 ? s_parse_shards (stored) : 0;
     free (stored);
     if (rc != 0 && rc != SHOAL_ENOTFOUND) {
-        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        *message = s_unreadable (self, dir);
         return SHOAL_EIO;
     }
     if (shards == 0) {
@@ -524,7 +537,7 @@ int journal_open_layout (journal_t *self, const char *dir, int wanted, char **me
     //  store (those actors would read as never written).
     uint32_t beyond = 0;
     if (shards < SHOAL_SHARDS_MAX && s_shard_beyond (self, (uint32_t) shards, &beyond) != 0) {
-        *message = zsys_sprintf ("cannot read the journal in %s", dir);
+        *message = s_unreadable (self, dir);
         return SHOAL_EIO;
     }
     if (beyond) {

@@ -164,7 +164,7 @@ static int s_pending (journal_t *self, notes_t *notes, const char *sender,
     char *value =
         leveldb_get (self->db, self->read, (const char *) key, key_len, &value_len, &error);
     if (error) {
-        leveldb_free (error);
+        journal_read_failed (error);
         return SHOAL_EIO;
     }
     *pending = value != NULL;

@@ -100,7 +100,7 @@ static int s_get (journal_t *self, const uint8_t *key, size_t key_len, char **va
     *value = leveldb_get (self->db, self->read, (const char *) key, key_len, size, &err);
     journal_leave (self);
     if (err) {
-        leveldb_free (err);
+        journal_read_failed (err);
         return SHOAL_EIO;
     }
     return *value ? 0 : SHOAL_ENOTFOUND;

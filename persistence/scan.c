@@ -270,6 +270,47 @@ static int s_check_log (const uint8_t *value, size_t size)
     return offset == size ? 0 : SHOAL_EFORMAT;
 }
 
+//  Counts in counts the events of the log record value (decoded whole
+//  already) that their stream does not hold: a repair that dropped a
+//  table of events dropped them, and a stream that lost every event has
+//  no hole to show it (it reads as never written: an account opened and
+//  acknowledged, opened again by anyone). Returns 0 or SHOAL_EIO.
+static int s_check_unstreamed (journal_t *self, journal_records_t *counts, const uint8_t *value,
+                               size_t size)
+{
+    size_t offset;
+    uint64_t count;
+    if (keys_log_open (value, size, &offset, &count))
+        return 0;
+    for (uint64_t i = 0; i < count; i++) {
+        keys_log_entry_t entry;
+        if (keys_log_next (value, size, &offset, &entry) || entry.stream_len > SHOAL_ADDRESS_MAX)
+            return 0; //  counted bad by s_check_log
+        char stream[SHOAL_ADDRESS_MAX + 1];
+        memcpy (stream, entry.stream, entry.stream_len);
+        stream[entry.stream_len] = 0;
+        uint8_t key[KEYS_STREAM_MAX];
+        size_t key_len =
+            keys_event_key (key, journal_shard (self, stream), stream, entry.stream_len, entry.seq);
+        char *err = NULL;
+        size_t found_size;
+        char *found =
+            leveldb_get (self->db, self->read, (const char *) key, key_len, &found_size, &err);
+        if (err) {
+            journal_read_failed (err);
+            return SHOAL_EIO;
+        }
+        if (found) {
+            leveldb_free (found);
+            continue;
+        }
+        if (counts->unstreamed++ == 0)
+            snprintf (counts->first_unstreamed, sizeof counts->first_unstreamed,
+                      "event %" PRId64 " of %.200s", entry.seq, stream);
+    }
+    return 0;
+}
+
 //  Checks one record; see journal_check_records.
 static void s_check_record (journal_records_t *counts, const char *key, size_t key_len,
                             const uint8_t *value, size_t size, journal_entry_fn *fn, void *arg)
@@ -444,6 +485,8 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
         const char *key = leveldb_iter_key (it, &key_len);
         const char *value = leveldb_iter_value (it, &value_len);
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
+        if (key_len == KEYS_LOG_KEY_SIZE && key[0] == 'L' && rc == 0)
+            rc = s_check_unstreamed (self, counts, (const uint8_t *) value, value_len);
         s_check_hole (&hole, counts, key, key_len);
         s_check_log_hole (&hole, counts, key, key_len, (const uint8_t *) value, value_len);
     }

@@ -526,7 +526,10 @@ int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
     leveldb_iter_destroy (it);
     leveldb_readoptions_destroy (scan);
     int rc = 0;
-    if (err && strncmp (err, "IO error", 8) == 0) { //  not damage: a repair would not help
+    //  An I/O error is not damage, and a repair would not help; but a
+    //  table shorter than its index says (cut short: a copy that stopped
+    //  half-way) reads as one, "Invalid argument": that is damage.
+    if (err && strncmp (err, "IO error", 8) == 0 && !strstr (err, "Invalid argument")) {
         *message = zsys_sprintf ("the journal in %s could not be read at open: %s", self->dir, err);
         rc = SHOAL_EIO;
     } else if (err || gap) { //  err first: LevelDB's iterator steps over a damaged block,

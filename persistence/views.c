@@ -147,7 +147,7 @@ static int s_get (journal_t *self, const uint8_t *key, size_t key_len, uint8_t *
     size_t len = 0;
     char *found = leveldb_get (self->db, self->read, (const char *) key, key_len, &len, &err);
     if (err) {
-        leveldb_free (err);
+        journal_read_failed (err);
         rc = SHOAL_EIO;
     } else if (!found)
         rc = SHOAL_ENOTFOUND;

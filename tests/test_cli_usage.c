@@ -206,6 +206,8 @@ static void test_messages_prefixed (void **state)
         {"transfer a b 99999999999999999999999", "shoal transfer: "},
         {"stats extra", "shoal stats: "},
         {"node --workers 0", "shoal node: "},
+        //  Before, taken (up to 2^20) and refused by the store, exit 1.
+        {"node --shards 70000", "shoal node: --shards must be an integer from 1 to 65536"},
         {"node --durability sometimes", "shoal node: "},
         {"node extra", "shoal node: "},
         {"node --config \"$DIR/missing.cfg\"", "shoal node: "},

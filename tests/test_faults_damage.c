@@ -320,6 +320,69 @@ static void test_truncated_log (void **state)
     faults_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
 }
 
+//  The path of the oldest file in f->data whose name ends with tail
+//  (LevelDB numbers its files in order).
+static void s_oldest (fixture_t *f, const char *tail, char *path, size_t size)
+{
+    zdir_t *dir = zdir_new (f->data, NULL);
+    assert_non_null (dir);
+    zlist_t *files = zdir_list (dir);
+    path[0] = '\0';
+    for (zfile_t *file = zlist_first (files); file; file = zlist_next (files)) {
+        const char *name = zfile_filename (file, NULL);
+        size_t len = strlen (name);
+        if (len > strlen (tail) && strcmp (name + len - strlen (tail), tail) == 0 &&
+            (!path[0] || strcmp (name, path) < 0))
+            snprintf (path, size, "%s", name);
+    }
+    zlist_destroy (&files);
+    zdir_destroy (&dir);
+    assert_true (path[0]);
+}
+
+//  Cuts the file at path to half its size.
+static void s_cut_half (const char *path)
+{
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (truncate (path, st.st_size / 2), 0);
+}
+
+//  A table cut short under a stopped node (a copy that stopped half-way):
+//  the start refuses the store with LevelDB's words and the repair. The
+//  start's read of the event log's newest records opens every table: it
+//  said "could not be read at open: IO error ... Invalid argument", an
+//  I/O error, with no repair. The newest table cut, then the oldest
+//  (which alone holds the store's metadata).
+static void test_truncated_table_said (void **state)
+{
+    fixture_t *f = *state;
+    f->no_projections = true;
+    faults_fill_store (f, 300, SIGTERM);
+    faults_start (f, "sync"); //  opened again: the log becomes a table
+    for (int i = 0; i < 50; i++)
+        faults_add_deposit (f);
+    faults_pump (f, NULL);
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    faults_start (f, "sync"); //  and the second log a second table
+    client_destroy (&f->client);
+    node_child_stop (&f->node, SIGTERM);
+    char table[600], oldest[600];
+    s_newest (f, ".ldb", table, sizeof table);
+    s_oldest (f, ".ldb", oldest, sizeof oldest);
+    assert_string_not_equal (table, oldest);
+    char command[1500], whole[700];
+    snprintf (whole, sizeof whole, "%s/newest.whole", f->dir);
+    snprintf (command, sizeof command, "cp '%s' '%s'", table, whole);
+    assert_int_equal (system (command), 0);
+    s_cut_half (table);
+    faults_refused (f, "Invalid argument", "shoal repair --data", NULL);
+    assert_int_equal (rename (whole, table), 0); //  whole again: the oldest's turn
+    s_cut_half (oldest);
+    faults_refused (f, "Invalid argument", "shoal repair --data", NULL);
+}
+
 //  A table damaged under a stopped node: its start reads only the event
 //  log's newest records, and serves; the read of every record that
 //  follows finds the damage, logs it, and `shoal stats` says it
@@ -684,6 +747,7 @@ int main (void)
                                          faults_teardown),
         cmocka_unit_test_setup_teardown (test_truncated_log, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table, faults_setup, faults_teardown),
+        cmocka_unit_test_setup_teardown (test_truncated_table_said, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_missing_current, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_read_only_directory, faults_setup, faults_teardown),
         cmocka_unit_test_setup_teardown (test_repair_refused, faults_setup, faults_teardown),

@@ -320,6 +320,46 @@ static void test_damaged_table_found_later (void **state)
     free (error);
 }
 
+//  Blocks of the actors' events damaged (the table's last records before
+//  its index: 'S' keys sort after 'L'): the open's read of the store's
+//  layout meets them, and refuses it in LevelDB's words, with what to do.
+//  It said "cannot read the journal in DIR" and no more: a read that
+//  fails left no cause (a node's refusals of commands that met such
+//  damage said "storage error (no failure)").
+static void test_failed_read_said (void **state)
+{
+    fixture_t *fixture = *state;
+    char stream[32];
+    for (int s = 0; s < 200; s++) {
+        snprintf (stream, sizeof stream, "counter/s%03d", s);
+        s_commit (fixture->journal, stream, 5);
+    }
+    journal_destroy (&fixture->journal);
+    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
+    journal_destroy (&fixture->journal);
+    char table[PATH_MAX];
+    s_largest_table (fixture->dir, table, sizeof table);
+    int fd = open (table, O_RDWR);
+    assert_true (fd >= 0);
+    struct stat st;
+    assert_int_equal (fstat (fd, &st), 0);
+    for (off_t at = st.st_size * 6 / 10; at < st.st_size * 9 / 10; at += 4096) {
+        uint8_t bytes[64];
+        assert_int_equal (pread (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+        for (size_t i = 0; i < sizeof bytes; i++)
+            bytes[i] ^= 0xff;
+        assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    }
+    close (fd);
+    char *error = NULL;
+    fixture->journal = s_open_later (fixture->dir, &error);
+    if (fixture->journal || !error || !strstr (error, "cannot read the journal in") ||
+        !strstr (error, "(a read failed: Corruption: ") || !strstr (error, "shoal repair --data"))
+        fail_msg ("the open of a store whose events' blocks are damaged: %s",
+                  error ? error : "(opened)");
+    free (error);
+}
+
 //  The damaged store of s_damage, opened as a node, compacted (LevelDB
 //  meets the damaged table, and refuses every write after), then written:
 //  the failed write's reopen stops the process (exit 3) rather than open
@@ -628,6 +668,7 @@ int main (int argc, char *argv[])
         cmocka_unit_test_setup_teardown (test_later_read_whole, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_older_gap_found_later, journal_setup,
                                          journal_teardown),
+        cmocka_unit_test_setup_teardown (test_failed_read_said, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_table_found_later, journal_setup,
                                          journal_teardown),
         cmocka_unit_test_setup_teardown (test_unchecked_store_read_whole, journal_setup,

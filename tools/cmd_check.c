@@ -406,10 +406,32 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  "by a repair, or the store made before the mark; a node serves them as they "
                  "are; the first: %s)",
                  n.repaired_holes, n.repaired_holes == 1 ? "" : "s", n.first_repaired);
+    //  Acknowledged events gone from their streams, which the event log
+    //  still holds: each such actor reads without them (an account lost
+    //  whole reads as never opened). Not a store a node refuses, but not
+    //  the books that were acknowledged: check fails, naming them.
+    if (n.unstreamed)
+        fprintf (out,
+                 "; %zu event%s of the event log missing from %s stream%s (the first: %s): "
+                 "a repair dropped them, and %s actor%s read%s as if %s never happened",
+                 n.unstreamed, n.unstreamed == 1 ? "" : "s", n.unstreamed == 1 ? "its" : "their",
+                 n.unstreamed == 1 ? "" : "s", n.first_unstreamed,
+                 n.unstreamed == 1 ? "its" : "their", n.unstreamed == 1 ? "" : "s",
+                 n.unstreamed == 1 ? "s" : "", n.unstreamed == 1 ? "it" : "they");
     fprintf (out, "\n");
     bad += n.holes;
     if (bad)
         fprintf (stderr, "shoal check: in %s: first bad: %s\n", dir, n.first_bad);
+    if (n.unstreamed)
+        fprintf (stderr,
+                 "shoal check: in %s: %zu acknowledged event%s lost from %s stream%s (the "
+                 "first: %s); the event log keeps %s: shoal events cannot show %s, restore "
+                 "a backup to have %s back\n",
+                 dir, n.unstreamed, n.unstreamed == 1 ? "" : "s",
+                 n.unstreamed == 1 ? "its" : "their", n.unstreamed == 1 ? "" : "s",
+                 n.first_unstreamed, n.unstreamed == 1 ? "a copy" : "copies",
+                 n.unstreamed == 1 ? "it" : "them", n.unstreamed == 1 ? "it" : "them");
+    bad += n.unstreamed;
     if (replays.refused)
         fprintf (stderr, "shoal check: in %s: first refused: %s\n", dir, replays.first);
     return bad + replays.refused;

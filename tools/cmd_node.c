@@ -654,7 +654,7 @@ int cmd_node (int argc, char **argv)
         OPT_INT ("projection-linger-ms", &opts.projection_linger_ms, 0, 60000),
         OPT_LIST ("module", modules, &module_count),
         OPT_LIST ("module-opt", module_opts, &module_opt_count),
-        OPT_INT ("shards", &opts.shards, 1, 1 << 20),
+        OPT_INT ("shards", &opts.shards, 1, CLUSTER_MAX_SHARDS), //  a u16 in the keys
         OPT_INT ("idle-ms", &opts.idle_ms, 1, 86400000L * 365),
         OPT_INT ("max-actors", &opts.max_actors, 1, 1L << 40),
         OPT_INT ("snapshot-every", &opts.snapshot_every, 1, 1 << 30),

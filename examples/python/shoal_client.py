@@ -218,9 +218,10 @@ class Client:
         first reply. Silence is given attempts sends in all; a transient
         rejection is asked again after a pause (50 ms, doubling up to 1 s)
         until timeout_ms x attempts has passed, however many sends that
-        takes, as a node's queue full for a second or two is no failure. Once the request was sent again, a failed turn's
-        rejection (handler_error, conflict: not stored) is not taken for
-        the answer either, since an earlier copy may still run.
+        takes, as a node's queue full for a second or two is no failure.
+        Once the request was sent again, a failed turn's rejection
+        (handler_error, conflict: not stored) is not taken for the answer
+        either, since an earlier copy may still run.
 
         A command's reply has settled False when its fate is open, as
         `shoal send` says (exit 3): sent more than once and every answer
@@ -412,7 +413,9 @@ def main(argv=None):
     target.add_argument("--endpoint", help="a node's endpoint (default $SHOAL_ENDPOINT)")
     target.add_argument("--cluster", help="a cluster file; client.cert is read beside it")
     parser.add_argument("--timeout", type=int, default=2000, help="ms to wait for one answer")
-    parser.add_argument("--attempts", type=int, default=5, help="sends of one request that go unanswered; busy and unavailable are asked again, backing off, for --timeout x --attempts ms")
+    parser.add_argument("--attempts", type=int, default=5,
+                        help="sends of one request that go unanswered; busy and unavailable "
+                             "are asked again, backing off, for --timeout x --attempts ms")
     parser.add_argument("--id", help="the command's id, as `shoal send --id`: 32 hex digits, or "
                         "any text (its SHA-1's first 16 bytes); default random")
     parser.add_argument("--created", type=int, help="the command's first send time (ms since "
