@@ -182,8 +182,9 @@ static bool s_forced_checked (worker_t *self, const pending_t *cancel, const env
         snprintf (self->forced_lines[self->tally.forced_answered], WORKER_FORCED_LINE_MAX,
                   "worker %d: %s ran %s's command %s after all, which an operator ended with "
                   "--force: what it did there stands beside what the forced answer did (a "
-                  "credit that ran, its transfer refunded: money made); `shoal check` over the "
-                  "stopped nodes shows the books",
+                  "debit that ran, its transfer failed: money gone; a credit that ran, its "
+                  "transfer refunded: money made); `shoal check` over the stopped nodes shows "
+                  "the books",
                   self->index, reply->from, cancel->sender, hex);
     self->tally.forced_answered++;
     return true;

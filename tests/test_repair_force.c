@@ -121,6 +121,13 @@ static void test_forced_then_answered (void **state)
         }
         snprintf (expect, sizeof expect, "account/%s ran %s's command %s after all", to[0],
                   address[0], id[0]);
+        //  Money gone or made, whichever leg (it said "money made" alone).
+        assert_int_equal (proc_sh (out, sizeof out, "grep -c -F \"%s\" %s",
+                                   "(a debit that ran, its transfer failed: money gone; a credit "
+                                   "that ran, its transfer refunded: money made)",
+                                   log),
+                          0);
+        assert_string_equal (out, "1\n");
     } else
         snprintf (expect, sizeof expect, "account/%s had not run %s's command %s", to[0],
                   address[0], id[0]);
