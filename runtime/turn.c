@@ -85,15 +85,6 @@ void turn_error (worker_t *self, const uint8_t *route, size_t route_size, const 
     self->tally.rejected++;
 }
 
-//  A failure that may pass (storage trouble, an actor being reloaded, a
-//  handler's error): a client is told and may retry; an actor is told
-//  nothing, so its outbox re-sends the command rather than take the
-//  failure for a rejection. When the store cannot be read now (store_down:
-//  SHOAL_EIO), the turn, like an aborted batch's, counts nothing, neither
-//  the message nor an outcome: the command is counted once, when it is
-//  tried again. A client's command refused otherwise counts as rejected,
-//  so that a handler or a stream that keeps failing shows; unless the
-//  turn aborted the batch, whose outcomes are counted when it comes again.
 //  A full disk said first, and what to do, rather than LevelDB's words and
 //  a path that a reply's 255 bytes cut before the advice.
 bool turn_disk_full (const char *cause, const char *what, char *text, size_t size)
@@ -118,14 +109,25 @@ const char *turn_store_why (worker_t *self, int rc, const char *what, char *text
     return text;
 }
 
+//  A failure that may pass (storage trouble, an actor being reloaded, a
+//  handler's error): a client is told and may retry. An actor is told too,
+//  so that its pending command says why (LAST ERROR in shoal pending): its
+//  node neither hands such an answer to it nor ends the command with it
+//  (turn_on_reply, s_not_the_answer), and its outbox re-sends the command. It
+//  was told nothing, and an operator saw a stalled command and no cause.
+//  When the store cannot be read now (store_down: SHOAL_EIO), the turn,
+//  like an aborted batch's, counts nothing, neither the message nor an
+//  outcome: the command is counted once, when it is tried again. A
+//  client's command refused otherwise counts as rejected, so that a
+//  handler or a stream that keeps failing shows; unless the turn aborted
+//  the batch, whose outcomes are counted when it comes again.
 static void s_transient (worker_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *request, const char *code, const char *reason,
                          bool store_down)
 {
-    if (route_size || !request->from[0]) {
-        s_error_reply (self, route, route_size, request, code, reason);
+    s_error_reply (self, route, route_size, request, code, reason);
+    if (route_size || !request->from[0])
         self->tally.rejected += !store_down && !self->turn_uncounted;
-    }
     self->turn_uncounted |= store_down;
 }
 
@@ -345,28 +347,38 @@ void turn_forged (worker_t *self, const envelope_t *envelope, const char *what, 
               envelope->name, envelope->to, envelope->from[0] ? envelope->from : "\"\"", only);
 }
 
-//  A target's node that runs without a module this node has (restarted
-//  without its --module, say) refuses unknown_type a command to a type
-//  this node registers: its node is wrong, not the command. The sender
-//  is not told (it would take it for the command's fate, a saga
-//  compensating what would have run): the command stays pending and is
-//  re-sent, said in pending's LAST ERROR and the log, until that node
-//  has the module again. Returns true if reply is such a refusal.
-static bool s_type_missing_there (worker_t *self, pending_t *pending, const envelope_t *reply)
+//  A refusal that is not its command's answer, which the sender would
+//  take for the command's fate; kept as the pending entry's last error
+//  (shoal pending's LAST ERROR), and the command re-sent. Two kinds:
+//  - one that does not settle its command (busy, unavailable, a failed
+//    turn's handler_error or conflict, key_revoked: envelope_code_settles):
+//    its target did not run it, and a copy may yet run;
+//  - unknown_type for a type this node registers: the target's node runs
+//    without a module this node has (restarted without its --module,
+//    say). Its node is wrong, not the command: a saga took it for its
+//    fate and compensated what would have run. The command runs once
+//    that node has the module again.
+//  Returns true if reply (a refusal, code and reason) is one of them.
+static bool s_not_the_answer (worker_t *self, pending_t *pending, const envelope_t *reply,
+                              const char *code, const char *reason)
 {
-    if (!envelope_reply_refused (reply->payload, reply->payload_size, "unknown_type") ||
-        !registry_lookup (self->config->registry, reply->from))
-        return false;
     char error[sizeof pending->error];
-    int type_len = (int) (strchr (reply->from, '/') - reply->from);
-    snprintf (error, sizeof error,
-              "its node registers no type '%.*s', which the sender's does: started without "
-              "its module?",
-              type_len, reply->from);
-    if (!streq (pending->error, error)) //  said once, not at every re-send
-        log_warn ("worker %d: %s's node refused %s from %s as unknown_type, a type this node "
-                  "registers: is it running without the module? Kept pending and re-sent",
-                  self->index, reply->from, reply->name, reply->to);
+    if (streq (code, "unknown_type") && registry_lookup (self->config->registry, reply->from)) {
+        int type_len = (int) (strchr (reply->from, '/') - reply->from);
+        snprintf (error, sizeof error,
+                  "its node registers no type '%.*s', which the sender's does: started without "
+                  "its module?",
+                  type_len, reply->from);
+        if (!streq (pending->error, error)) //  said once, not at every re-send
+            log_warn ("worker %d: %s's node refused %s from %s as unknown_type, a type this "
+                      "node registers: is it running without the module? Kept pending and "
+                      "re-sent",
+                      self->index, reply->from, reply->name, reply->to);
+    } else if (envelope_code_settles (code))
+        return false;
+    else if (snprintf (error, sizeof error, "its target refused it for now: %s: %s", code,
+                       reason) >= (int) sizeof error)
+        strcpy (error + sizeof error - 4, "..."); //  the reason's end cut
     memcpy (pending->error, error, sizeof error);
     return true;
 }
@@ -382,7 +394,9 @@ void turn_on_reply (worker_t *self, const envelope_t *envelope)
         turn_forged (self, envelope, "a reply", "the actor its command went to");
         return;
     }
-    if (s_type_missing_there (self, pending, envelope))
+    char code[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    if (envelope_reply_refusal (envelope->payload, envelope->payload_size, code, reason) &&
+        s_not_the_answer (self, pending, envelope, code, reason))
         return;
     if (repair_reply_untellable (envelope)) { //  kept for an operator (repair.h)
         repair_mark_untellable (self, pending, envelope->from);

@@ -1,12 +1,15 @@
-/*  test_cluster_cli_modules.c - a cluster one of whose nodes runs without
-    a module the others load (restarted by hand without its --module, as
-    the review of 2026-12-07 did): its types' commands are refused there
-    as unknown_type. That is its node's fault, not the command's: a saga
-    took the refusal for its command's fate and compensated what would
-    have run, and nothing said why. Now the command stays pending (its
-    LAST ERROR says why), a client's is told `unavailable` (naming the
-    node), `cluster status` says the node unwell, and once the node has the
-    module again the command runs, once. Fixture: cluster_cli_test_util.c.
+/*  test_cluster_cli_modules.c - answers that are not a command's answer.
+    A cluster one of whose nodes runs without a module the others load
+    (restarted by hand without its --module, as the review of 2026-12-07
+    did): its types' commands are refused there as unknown_type. That is
+    its node's fault, not the command's: a saga took the refusal for its
+    command's fate and compensated what would have run, and nothing said
+    why. Now the command stays pending (its LAST ERROR says why), a
+    client's is told `unavailable` (naming the node), `cluster status`
+    says the node unwell, and once the node has the module again the
+    command runs, once. And a target whose handler fails on a command:
+    the sender's pending command says why, and is not answered. Fixture:
+    cluster_cli_test_util.c.
 */
 #include "cluster_cli_test_util.h"
 
@@ -91,6 +94,50 @@ static void test_node_without_module (void **state)
         fail_msg ("pending, n2 back with the module: exit %d: %s%s", code, out, err);
 }
 
+//  A target whose handler fails on a command every time (sink/: its
+//  events do not apply), on another node: the sender's pending command
+//  says why in LAST ERROR. It said "-": the target told an actor sender
+//  nothing (only clients), and the operator saw a stalled command and no
+//  cause. The answer is not the command's: the sender is not answered.
+static void test_failing_target_said (void **state)
+{
+    fixture_t *fx = *state;
+    const char *module = getenv ("SHOAL_TEST_MODULE");
+    assert_non_null (module);
+    char with[256];
+    snprintf (with, sizeof with, "--module '%s'", module);
+    for (int i = 0; i < NODES; i++)
+        cluster_cli_node_start_with (fx, i, with);
+    cluster_cli_all_links_up (fx);
+    cluster_t *cluster = cluster_cli_map (fx);
+    char sender[64], target[64], out[OUTPUT_MAX], err[OUTPUT_MAX];
+    cluster_cli_address_of (cluster, 0, "counter/s", sender, sizeof sender);
+    cluster_cli_address_of (cluster, 1, "sink/t", target, sizeof target);
+    cluster_destroy (&cluster);
+    int code = cluster_cli_run (fx, out, err,
+                                "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 %s Forward "
+                                "to=%s name=Add",
+                                sender, target);
+    if (code != 0)
+        fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
+    while (true) {
+        code =
+            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
+        if (code == 0 && strstr (out, target) &&
+            strstr (out, "\"last_error\":\"its target refused it for now: handler_error: "))
+            break;
+        if (proc_now_ms () > deadline)
+            fail_msg ("pending never said why %s's Add to %s waits: exit %d: %s%s", sender, target,
+                      code, out, err);
+        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
+    }
+    code =
+        cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
+    if (code != 0 || strstr (out, "Answered"))
+        fail_msg ("%s was answered by a failed turn: exit %d: %s%s", sender, code, out, err);
+}
+
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE")) {
@@ -99,6 +146,8 @@ int main (void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_node_without_module, cluster_cli_setup,
+                                         cluster_cli_teardown),
+        cmocka_unit_test_setup_teardown (test_failing_target_said, cluster_cli_setup,
                                          cluster_cli_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -352,7 +352,9 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                       "the sender fails on the reply, and sends the command again to hear it "
                       "again (mend its module, or shoal resolve): %s",
                       row->error);
-        else if (row->error[0])
+        //  A target's refusal for now (its handler fails, its store cannot
+        //  be read): its own account first (how often, since when), below.
+        else if (row->error[0] && !s_starts (row->error, "its target refused it for now: "))
             snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
         else if (explain_dead_letter (opts, row->target_node[0] ? row->target_node : NULL, row,
                                       state, sizeof state, &crashes) &&
@@ -364,7 +366,11 @@ static bool s_explain_why (const stuck_options_t *opts, const cluster_t *cluster
                           : "%s crashed its node %lld times running it (at 3 it is set aside: "
                             "shoal dead-letters --all)",
                       row->target, (long long) crashes);
-        else if (!s_target_failing (opts, row, row->why, sizeof row->why) && row->stalled)
+        else if (s_target_failing (opts, row, row->why, sizeof row->why))
+            ;
+        else if (row->error[0])
+            snprintf (row->why, sizeof row->why, "target refusing or failing: %s", row->error);
+        else if (row->stalled)
             snprintf (row->why, sizeof row->why,
                       "%s%s up, but no answer has come yet (busy, or a message lost: try "
                       "shoal resend)",

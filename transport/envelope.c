@@ -662,7 +662,8 @@ bool envelope_code_reserved (const char *code)
     return false;
 }
 
-bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const char *code)
+bool envelope_reply_refusal (const uint8_t *payload, size_t payload_size,
+                             char code[ENVELOPE_CODE_MAX + 1], char reason[ENVELOPE_REASON_MAX + 1])
 {
     //  Most replies are acceptances, encoded {"ok": true, ...} first by
     //  every node (envelope_reply_encode): those are not read further.
@@ -670,11 +671,16 @@ bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const 
     if (payload_size >= sizeof accepted && memcmp (payload, accepted, sizeof accepted) == 0)
         return false;
     bool ok;
-    char got[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
     const uint8_t *data;
     size_t size;
-    return envelope_reply_decode (payload, payload_size, &ok, got, reason, &data, &size) == 0 &&
-           !ok && strcmp (got, code) == 0;
+    return envelope_reply_decode (payload, payload_size, &ok, code, reason, &data, &size) == 0 &&
+           !ok;
+}
+
+bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const char *code)
+{
+    char got[ENVELOPE_CODE_MAX + 1], reason[ENVELOPE_REASON_MAX + 1];
+    return envelope_reply_refusal (payload, payload_size, got, reason) && strcmp (got, code) == 0;
 }
 
 bool envelope_code_settles (const char *code)

@@ -158,9 +158,13 @@ int envelope_reply_encode (bool ok, const char *code, const char *reason, const 
 int envelope_reply_decode (const uint8_t *payload, size_t payload_size, bool *ok, char *code,
                            char *reason, const uint8_t **data, size_t *data_size);
 
-//  True if payload is a refusal whose code is code (a reply's payload, as
-//  envelope_reply_encode makes it); an acceptance is told by its first
+//  True if payload is a refusal (a reply's payload, as envelope_reply_encode
+//  makes it), with its code and reason; an acceptance is told by its first
 //  bytes, without a decode (most replies are).
+bool envelope_reply_refusal (const uint8_t *payload, size_t payload_size,
+                             char code[ENVELOPE_CODE_MAX + 1],
+                             char reason[ENVELOPE_REASON_MAX + 1]);
+//  True if payload is a refusal whose code is code.
 bool envelope_reply_refused (const uint8_t *payload, size_t payload_size, const char *code);
 
 //  A czmq hash table keyed by message ids (ENVELOPE_ID_SIZE bytes, kept
