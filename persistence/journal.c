@@ -678,11 +678,16 @@ int journal_write_unsynced_held (journal_t *self, const leveldb_writeoptions_t *
 //  The last failed read of this thread, in LevelDB's words: a read that
 //  fails (a damaged table) leaves no write cause, and its refusal said
 //  "storage error (no failure)". Per thread: the one that failed says it.
+//  Kept with its time: the newer of it and the last failed write's cause
+//  is the one said (a write that failed long ago, its store reopened
+//  since, is not the cause of a read that fails now).
 static __thread char s_read_error[256];
+static __thread int64_t s_read_error_at; //  monotonic ms, 0: none
 
 void journal_read_failed (char *err)
 {
     snprintf (s_read_error, sizeof s_read_error, "a read failed: %s", err);
+    s_read_error_at = zclock_mono ();
     leveldb_free (err);
 }
 
@@ -690,7 +695,8 @@ void journal_last_error (journal_t *self, char *buf, size_t size)
 {
     assert (self);
     pthread_mutex_lock (&self->writing);
-    snprintf (buf, size, "%s", self->cause[0] ? self->cause : s_read_error);
+    bool read_newer = s_read_error_at && s_read_error_at >= atomic_load (&self->failed_at);
+    snprintf (buf, size, "%s", self->cause[0] && !read_newer ? self->cause : s_read_error);
     pthread_mutex_unlock (&self->writing);
 }
 

@@ -343,10 +343,11 @@ typedef struct {
 //  and passed to fn (may be NULL) for the caller to decode (they are
 //  encoded envelopes), which returns non-zero for a bad one. In a store
 //  marked GAPLESS, a stream whose events do not run 1, 2, 3... is a hole
-//  (a node refuses that stream), counted once a stream. Each event of the
-//  event log is looked up in its stream (a get each): one missing there
-//  is counted unstreamed. Returns 0, or SHOAL_EIO if the store could not
-//  be read whole.
+//  (a node refuses that stream), counted once a stream. Each stream's
+//  last event is compared with the highest the event log holds of it
+//  (a map of the log's streams, made as the walk reads the log first):
+//  the events past it are counted unstreamed. Returns 0, or SHOAL_EIO if
+//  the store could not be read whole.
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
 

@@ -270,45 +270,93 @@ static int s_check_log (const uint8_t *value, size_t size)
     return offset == size ? 0 : SHOAL_EFORMAT;
 }
 
-//  Counts in counts the events of the log record value (decoded whole
-//  already) that their stream does not hold: a repair that dropped a
-//  table of events dropped them, and a stream that lost every event has
-//  no hole to show it (it reads as never written: an account opened and
-//  acknowledged, opened again by anyone). Returns 0 or SHOAL_EIO.
-static int s_check_unstreamed (journal_t *self, journal_records_t *counts, const uint8_t *value,
-                               size_t size)
+//  The events the event log holds, by stream: its highest seq in the log
+//  (the log's 'L' keys sort before the streams' 'S' keys, so the walk has
+//  the whole map before it meets a stream). Each stream the walk meets is
+//  compared, then taken out; those left had no event at all. An event the
+//  log has and its stream not was dropped by a repair: a stream that lost
+//  every event has no hole to show it (it reads as never written: an
+//  account opened and acknowledged, opened again by anyone).
+typedef struct {
+    zhashx_t *logged;                   //  stream -> highest seq logged (as a pointer)
+    char stream[SHOAL_ADDRESS_MAX + 1]; //  the stream the walk is in, "" none
+    int64_t last;                       //  its last event's seq
+} logged_t;
+
+//  Notes in self->logged the events of the log record value (decoded
+//  whole already by s_check_log; a bad one is counted there).
+static void s_note_logged (logged_t *self, const uint8_t *value, size_t size)
 {
     size_t offset;
     uint64_t count;
-    if (keys_log_open (value, size, &offset, &count))
-        return 0;
+    if (!self->logged || keys_log_open (value, size, &offset, &count))
+        return;
     for (uint64_t i = 0; i < count; i++) {
         keys_log_entry_t entry;
         if (keys_log_next (value, size, &offset, &entry) || entry.stream_len > SHOAL_ADDRESS_MAX)
-            return 0; //  counted bad by s_check_log
+            return;
         char stream[SHOAL_ADDRESS_MAX + 1];
         memcpy (stream, entry.stream, entry.stream_len);
         stream[entry.stream_len] = 0;
-        uint8_t key[KEYS_STREAM_MAX];
-        size_t key_len =
-            keys_event_key (key, journal_shard (self, stream), stream, entry.stream_len, entry.seq);
-        char *err = NULL;
-        size_t found_size;
-        char *found =
-            leveldb_get (self->db, self->read, (const char *) key, key_len, &found_size, &err);
-        if (err) {
-            journal_read_failed (err);
-            return SHOAL_EIO;
-        }
-        if (found) {
-            leveldb_free (found);
-            continue;
-        }
-        if (counts->unstreamed++ == 0)
-            snprintf (counts->first_unstreamed, sizeof counts->first_unstreamed,
-                      "event %" PRId64 " of %.200s", entry.seq, stream);
+        uintptr_t known = (uintptr_t) zhashx_lookup (self->logged, stream);
+        if ((uintptr_t) entry.seq > known)
+            zhashx_update (self->logged, stream, (void *) (uintptr_t) entry.seq);
     }
-    return 0;
+}
+
+//  Counts in counts what the event log holds of stream past last (0: the
+//  stream has no event), and takes stream out of the map.
+static void s_logged_past (logged_t *self, journal_records_t *counts, const char *stream,
+                           int64_t last)
+{
+    int64_t logged = (int64_t) (uintptr_t) zhashx_lookup (self->logged, stream);
+    if (logged > last) {
+        if (counts->unstreamed == 0)
+            snprintf (counts->first_unstreamed, sizeof counts->first_unstreamed,
+                      "event %" PRId64 " of %.200s", last + 1, stream);
+        counts->unstreamed += (size_t) (logged - last);
+    }
+    zhashx_delete (self->logged, stream);
+}
+
+//  Follows the walk's events ('S' shard 'e' stream 0x00 seq): at each new
+//  stream, the last one's end is compared with the log.
+static void s_check_logged (logged_t *self, journal_records_t *counts, const char *key,
+                            size_t key_len)
+{
+    if (!self->logged || key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' ||
+        key[KEYS_SHARD_SIZE] != 'e')
+        return;
+    const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
+    size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
+    int64_t seq = nul ? keys_event_seq (key, key_len, prefix_len) : -1;
+    size_t stream_len = prefix_len - 1 - KEYS_TAG_SIZE;
+    if (seq < 1 || stream_len > SHOAL_ADDRESS_MAX)
+        return; //  a bad key: counted by s_check_record
+    if (strlen (self->stream) != stream_len ||
+        memcmp (self->stream, key + KEYS_TAG_SIZE, stream_len) != 0) {
+        if (self->stream[0])
+            s_logged_past (self, counts, self->stream, self->last);
+        memcpy (self->stream, key + KEYS_TAG_SIZE, stream_len);
+        self->stream[stream_len] = 0;
+    }
+    self->last = seq;
+}
+
+//  At the walk's end: the last stream, then those the log has and the
+//  store not at all.
+static void s_logged_end (logged_t *self, journal_records_t *counts)
+{
+    if (!self->logged)
+        return;
+    if (self->stream[0])
+        s_logged_past (self, counts, self->stream, self->last);
+    zlistx_t *left = zhashx_keys (self->logged);
+    for (const char *stream = left ? zlistx_first (left) : NULL; stream;
+         stream = zlistx_next (left))
+        s_logged_past (self, counts, stream, 0);
+    zlistx_destroy (&left);
+    zhashx_destroy (&self->logged);
 }
 
 //  Checks one record; see journal_check_records.
@@ -480,16 +528,20 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
     hole_t hole = {.gapless = self->gapless};
+    //  Out of memory: the log's events are not compared with the streams.
+    logged_t logged = {.logged = zhashx_new ()};
     for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it); leveldb_iter_next (it)) {
         size_t key_len, value_len;
         const char *key = leveldb_iter_key (it, &key_len);
         const char *value = leveldb_iter_value (it, &value_len);
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
-        if (key_len == KEYS_LOG_KEY_SIZE && key[0] == 'L' && rc == 0)
-            rc = s_check_unstreamed (self, counts, (const uint8_t *) value, value_len);
+        if (key_len == KEYS_LOG_KEY_SIZE && key[0] == 'L')
+            s_note_logged (&logged, (const uint8_t *) value, value_len);
+        s_check_logged (&logged, counts, key, key_len);
         s_check_hole (&hole, counts, key, key_len);
         s_check_log_hole (&hole, counts, key, key_len, (const uint8_t *) value, value_len);
     }
+    s_logged_end (&logged, counts);
     rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;

@@ -441,15 +441,21 @@ int journal_mark_check (journal_t *self, char **message)
     if (log_end >= marked)
         return 0;
     self->mark_checked = false; //  refused: the close writes no lower mark
+    //  Nothing left (its one log lost whole): no loss to accept, and the
+    //  repair refuses a store with no record.
+    char accept[PATH_MAX + 64] = "";
+    if (log_end > 0)
+        snprintf (accept, sizeof accept, ", or accept the loss with `shoal repair --data %s`",
+                  self->dir);
     *message = zsys_sprintf (
         "the journal in %s lost writes that were acknowledged: its event log ends at position "
         "%" PRIu64 ", but a sync had made it durable up to %" PRIu64
         " (%s). A log file was truncated "
         "or deleted while the node was stopped, or the disk dropped writes; LevelDB takes that "
         "for a crash's torn end and drops it without a word. Nothing was started on it: restore "
-        "the directory from a backup, or accept the loss with `shoal repair --data %s` (an older "
-        "copy restored on purpose over a newer %s: delete that file)",
-        self->dir, log_end, marked, JOURNAL_SYNCED_FILE, self->dir, JOURNAL_SYNCED_FILE);
+        "the directory from a backup%s (an older copy restored on purpose over a newer %s: "
+        "delete that file)",
+        self->dir, log_end, marked, JOURNAL_SYNCED_FILE, accept, JOURNAL_SYNCED_FILE);
     return SHOAL_EFORMAT;
 }
 

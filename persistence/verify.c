@@ -138,6 +138,15 @@ typedef struct {
     verify_check_t check;
 } verify_cursor_t;
 
+//  True if err, LevelDB's, is an I/O error that may pass (a descriptor
+//  short, the disk busy), not damage. A table shorter than its index says
+//  (cut short: a copy that stopped half-way) reads as an I/O error too,
+//  "Invalid argument": that is damage, for the repair.
+static bool s_may_pass (const char *err)
+{
+    return err && strncmp (err, "IO error", 8) == 0 && !strstr (err, "Invalid argument");
+}
+
 //  Reads up to VERIFY_CHUNK records of part from cursor with their
 //  checksums (and, later, for up to VERIFY_CHUNK_MS, or until the store
 //  fails or the read is to stop) and, if it holds the event log, checks
@@ -266,7 +275,7 @@ static void s_verify_part (verify_t *verify, verify_part_t *part)
         //  busy); "Corruption" and a missing table ("NotFound") do not. Its
         //  iterator steps over what it cannot read: the chunk is read again
         //  from where it began, and what it found of a gap is forgotten.
-        bool passing = part->err && strncmp (part->err, "IO error", 8) == 0;
+        bool passing = s_may_pass (part->err);
         if (later && (part->rc == SHOAL_EIO || passing)) {
             leveldb_free (part->err);
             part->err = NULL;
@@ -526,10 +535,7 @@ int journal_verify_recent (journal_t *self, uint64_t log_bytes, char **message)
     leveldb_iter_destroy (it);
     leveldb_readoptions_destroy (scan);
     int rc = 0;
-    //  An I/O error is not damage, and a repair would not help; but a
-    //  table shorter than its index says (cut short: a copy that stopped
-    //  half-way) reads as one, "Invalid argument": that is damage.
-    if (err && strncmp (err, "IO error", 8) == 0 && !strstr (err, "Invalid argument")) {
+    if (s_may_pass (err)) { //  not damage: a repair would not help
         *message = zsys_sprintf ("the journal in %s could not be read at open: %s", self->dir, err);
         rc = SHOAL_EIO;
     } else if (err || gap) { //  err first: LevelDB's iterator steps over a damaged block,

@@ -283,7 +283,18 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     int rc;
     actor_t *actor = actor_table_get (self, envelope->to, &rc);
     if (!actor) {
-        if (rc == SHOAL_ENOTFOUND)
+        if (rc == SHOAL_ENOTFOUND && self->config->cluster) {
+            //  A client that reached this node itself (a node it forwards
+            //  to says unavailable: front_calls_relay): the cluster's other
+            //  nodes may register the type, this one started without it.
+            char reason[ENVELOPE_REASON_MAX + 1];
+            snprintf (reason, sizeof reason,
+                      "no actor type is registered for this address on node %s (if the "
+                      "cluster's other nodes register it, this one was started without their "
+                      "module: shoal cluster status says so)",
+                      cluster_node_name (self->config->cluster, self->config->self_node));
+            turn_error (self, route, route_size, envelope, "unknown_type", reason);
+        } else if (rc == SHOAL_ENOTFOUND)
             turn_error (self, route, route_size, envelope, "unknown_type",
                         "no actor type is registered for this address");
         else {

@@ -46,6 +46,18 @@ static void test_node_without_module (void **state)
         fail_msg ("send %s Get through n1, n2 without the module: exit %d: %s%s", target, code, out,
                   err);
 
+    //  Asked to n2 itself, which does not know its peers' types: refused
+    //  unknown_type, saying it may lack the cluster's module.
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n2 --timeout "
+                            "1000 %s Get",
+                            target);
+    if (code != 1 || !strstr (out, "\"code\":\"unknown_type\"") ||
+        !strstr (out, "on node n2 (if the cluster's other nodes register it, this one was "
+                      "started without their module"))
+        fail_msg ("send %s Get to n2, which lacks the module: exit %d: %s%s", target, code, out,
+                  err);
+
     //  An actor's command: kept pending, LAST ERROR says why; the sender
     //  is not answered (it was: Answered{accepted:false}).
     code = cluster_cli_run (fx, out, err,

@@ -317,7 +317,8 @@ static void test_truncated_log (void **state)
     faults_pump (f, NULL);
     s_deposits_then_cut_log (f, 1, 40, 0);
     faults_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
-    faults_refused (f, "lost writes that were acknowledged", "ends at position 0", NULL);
+    faults_refused (f, "lost writes that were acknowledged", "ends at position 0",
+                    "restore the directory from a backup (", NULL);
 }
 
 //  The path of the oldest file in f->data whose name ends with tail
