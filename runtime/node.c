@@ -664,6 +664,16 @@ const char *shoal_node_name (const shoal_node_t *self)
     return self->cluster ? self->options.name : NULL;
 }
 
+const char *shoal_node_data_dir (const shoal_node_t *self)
+{
+    return self->data_dir;
+}
+
+bool shoal_node_store_new (const shoal_node_t *self)
+{
+    return self->journal && journal_marked_new (self->journal);
+}
+
 //  The stop guard (a zactor; arg: the node, which outlives it): unless
 //  $TERM comes within stop_grace_ms, logs each worker's running turn and
 //  ends the process. See shoal_node_run.

@@ -131,6 +131,12 @@ const char *shoal_node_metrics_url (const shoal_node_t *self);
 //  The node's name in its cluster, NULL for a node alone.
 const char *shoal_node_name (const shoal_node_t *self);
 
+//  The data directory the node's store is in.
+const char *shoal_node_data_dir (const shoal_node_t *self);
+
+//  True if the node's start made its store (or found one with no record).
+bool shoal_node_store_new (const shoal_node_t *self);
+
 //  Runs the front until SIGINT/SIGTERM (zsys_interrupted). Returns 0.
 //  From then on, a guard gives the node stop_grace_ms to be destroyed: if
 //  a worker is still in a handler by then (one that runs away), it logs

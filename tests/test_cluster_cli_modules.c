@@ -101,6 +101,19 @@ static void test_node_without_module (void **state)
     if (cluster_cli_count (out, "\"Answered\"") != 1 || !strstr (out, "\"accepted\":true"))
         fail_msg ("%s's events, n2 back with the module: %s", sender, out);
     cluster_cli_status_until (fx, 0, "\"node\":\"n2\"", out);
+    //  Each ready line names the store's directory (a node started
+    //  without its --data made a new store unseen); n2's restart found
+    //  the store its first start made.
+    char path[200], want[300];
+    snprintf (path, sizeof path, "%s/n2.out", fx->dir);
+    proc_read_file (path, out);
+    snprintf (want, sizeof want, ", data %s/c/n2/data, ", fx->dir);
+    if (!strstr (out, want))
+        fail_msg ("n2's ready line does not name %s: %s", want, out);
+    snprintf (path, sizeof path, "%s/n2.log", fx->dir);
+    proc_read_file (path, out);
+    if (cluster_cli_count (out, "made a new, empty store in ") != 1)
+        fail_msg ("n2's log, two starts on one store: %s", out);
     code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\"");
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back with the module: exit %d: %s%s", code, out, err);

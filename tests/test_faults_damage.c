@@ -161,8 +161,10 @@ static void test_damaged_log_header (void **state)
         !strstr (output, "acknowledged (below the durable mark): what they did may be gone"))
         fail_msg ("the repair did not say acknowledged commits are gone: %s", output);
     free (output);
-    //  And `shoal check` says the hole the repair left (it said nothing).
-    assert_int_equal (faults_run (f, &output, "check", "--data", f->data, NULL), 0);
+    //  And `shoal check` says the hole the repair left (it said nothing),
+    //  and fails on it, as its --help says of a hole (it passed: exit 0).
+    assert_int_equal (faults_run (f, &output, "check", "--data", f->data, NULL), 1);
+    assert_non_null (strstr (output, "what a repair dropped: 1 stream with a hole, 1 commit "));
     print_message ("check: %s", output);
     if (!strstr (output, "; the event log lacks 1 position (the first from "))
         fail_msg ("the check did not say the event log's hole: %s", output);

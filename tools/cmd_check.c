@@ -432,6 +432,17 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  n.first_unstreamed, n.unstreamed == 1 ? "a copy" : "copies",
                  n.unstreamed == 1 ? "it" : "them", n.unstreamed == 1 ? "it" : "them");
     bad += n.unstreamed;
+    //  A repaired store's holes and the commits its log lacks: what a
+    //  repair dropped, which a node serves as it is; acknowledged work
+    //  gone all the same (its --help says a hole fails; it passed, and
+    //  a backup copied over a store passed as books ok).
+    if (n.repaired_holes || n.log_missing)
+        fprintf (stderr,
+                 "shoal check: in %s: what a repair dropped: %zu stream%s with a hole, %" PRIu64
+                 " commit%s missing from the event log; those actors read without them\n",
+                 dir, n.repaired_holes, n.repaired_holes == 1 ? "" : "s", n.log_missing,
+                 n.log_missing == 1 ? "" : "s");
+    bad += n.repaired_holes + (size_t) n.log_missing;
     if (replays.refused)
         fprintf (stderr, "shoal check: in %s: first refused: %s\n", dir, replays.first);
     return bad + replays.refused;

@@ -618,15 +618,24 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
                   "them, unauthenticated and unencrypted",
                   url);
     free (beyond);
-    char what[PATH_MAX + 512];
-    snprintf (what, sizeof what, "%s%s%s%s, %d workers, %d shards, durability %s%s%s",
+    //  A node of a cluster names its data directory too: one started
+    //  without its --data makes a new store where the cluster file's
+    //  directory puts it, which a review took for its own.
+    char what[2 * PATH_MAX + 512];
+    snprintf (what, sizeof what, "%s%s%s%s%s%s, %d workers, %d shards, durability %s%s%s",
               shoal_node_name (node) ? "node " : "data ",
               shoal_node_name (node) ? shoal_node_name (node)
                                      : (opts->data_dir ? opts->data_dir : "shoal-data"),
               shoal_node_name (node) ? " of " : "",
-              shoal_node_name (node) ? opts->cluster_file : "", shoal_node_workers (node),
+              shoal_node_name (node) ? opts->cluster_file : "",
+              shoal_node_name (node) ? ", data " : "",
+              shoal_node_name (node) ? shoal_node_data_dir (node) : "", shoal_node_workers (node),
               shoal_node_shards (node), opts->async ? "async" : "sync", url ? ", metrics " : "",
               url ? url : "");
+    if (shoal_node_store_new (node))
+        log_info ("shoal node: made a new, empty store in %s (if this node had a store, it is "
+                  "elsewhere: stop it and start it with its --data)",
+                  shoal_node_data_dir (node));
     log_info ("shoal node: started on %s (%s)", shoal_node_endpoint (node), what);
     printf ("shoal node ready on %s (%s)\n", shoal_node_endpoint (node), what);
     fflush (stdout);
