@@ -264,7 +264,8 @@ static void s_pack (const raw_envelope_t *raw, const uint8_t *id, msgpack_sbuffe
 //  Sends raw with a new id on dealer and checks the node's answer: a
 //  rejection with code, correlated to the id; for a frame error, only if
 //  the frame reads as far as its id (an array of 3 fields or more, the
-//  version, a kind, 16 bytes, at most 1 MiB in all), else nil.
+//  version, a kind, 16 bytes; over 1 MiB too: it was nil, and a client
+//  took it for the answer to its next request), else nil.
 static void s_raw_envelope (zsock_t *dealer, const raw_envelope_t *raw, const char *code,
                             bool frame_error)
 {
@@ -275,7 +276,7 @@ static void s_raw_envelope (zsock_t *dealer, const raw_envelope_t *raw, const ch
     s_pack (raw, id, &frame);
     s_raw_send (dealer, frame.data, frame.size, false);
     bool nil = frame_error && (raw->fields < 3 || raw->version != ENVELOPE_VERSION ||
-                               raw->id_size != ENVELOPE_ID_SIZE || frame.size > ENVELOPE_MAX_SIZE);
+                               raw->id_size != ENVELOPE_ID_SIZE);
     msgpack_sbuffer_destroy (&frame);
     s_raw_expect (dealer, code, nil ? NULL : id);
 }

@@ -612,7 +612,10 @@ bool envelope_peek_id (const uint8_t *data, size_t size, uint8_t id[ENVELOPE_ID_
     size_t at = 0, len = 0;
     uint64_t count, value;
     const uint8_t *bytes;
-    if (!data || size > ENVELOPE_MAX_SIZE || mpread_array (data, size, &at, &count) || count < 3 ||
+    //  Any size: only its first bytes are read, and a frame over the limit
+    //  answered under its id is one its client can match (a nil answer
+    //  took the place of the next request's).
+    if (!data || mpread_array (data, size, &at, &count) || count < 3 ||
         mpread_uint (data, size, &at, UINT64_MAX, &value) || value != ENVELOPE_VERSION ||
         mpread_uint (data, size, &at, UINT64_MAX, &value) ||
         mpread_bin (data, size, &at, &bytes, &len) || len != ENVELOPE_ID_SIZE)
