@@ -13,6 +13,31 @@
 */
 #include "cluster_cli_test_util.h"
 
+//  Has sender (a counter of n1) send name to target, and waits until
+//  `pending` lists it with said, against a deadline.
+static void s_forward_until_said (fixture_t *fx, const char *sender, const char *target,
+                                  const char *name, const char *said)
+{
+    char out[OUTPUT_MAX], err[OUTPUT_MAX];
+    int code = cluster_cli_run (fx, out, err,
+                                "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 %s Forward "
+                                "to=%s name=%s",
+                                sender, target, name);
+    if (code != 0)
+        fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
+    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
+    while (true) {
+        code =
+            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
+        if (code == 0 && strstr (out, target) && strstr (out, said))
+            return;
+        if (proc_now_ms () > deadline)
+            fail_msg ("pending never said why %s's %s to %s waits: exit %d: %s%s", sender, name,
+                      target, code, out, err);
+        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
+    }
+}
+
 static void test_node_without_module (void **state)
 {
     fixture_t *fx = *state;
@@ -60,24 +85,9 @@ static void test_node_without_module (void **state)
 
     //  An actor's command: kept pending, LAST ERROR says why; the sender
     //  is not answered (it was: Answered{accepted:false}).
-    code = cluster_cli_run (fx, out, err,
-                            "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 %s Forward "
-                            "to=%s name=Get",
-                            sender, target);
-    if (code != 0)
-        fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
-    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
-    while (true) {
-        code =
-            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
-        if (code == 0 &&
-            strstr (out, "its node registers no type 'counter', which the sender's does"))
-            break;
-        if (proc_now_ms () > deadline)
-            fail_msg ("pending never said why %s's Get waits: exit %d: %s%s", sender, code, out,
-                      err);
-        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
-    }
+    s_forward_until_said (fx, sender, target, "Get",
+                          "\"last_error\":\"its node registers no type 'counter', which the "
+                          "sender's does");
     code =
         cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
     if (code != 0 || strstr (out, "Answered"))
@@ -87,7 +97,7 @@ static void test_node_without_module (void **state)
     //  n2 with the module again: the command runs, once, and is answered.
     cluster_cli_node_kill (fx, 1);
     cluster_cli_node_start_with (fx, 1, with);
-    deadline = proc_now_ms () + 60000; //  a re-send is at most 5 s after the last
+    int64_t deadline = proc_now_ms () + 60000; //  a re-send is at most 5 s after the last
     while (true) {
         code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s",
                                 sender);
@@ -139,25 +149,9 @@ static void test_failing_target_said (void **state)
     cluster_cli_address_of (cluster, 0, "counter/s", sender, sizeof sender);
     cluster_cli_address_of (cluster, 1, "sink/t", target, sizeof target);
     cluster_destroy (&cluster);
-    int code = cluster_cli_run (fx, out, err,
-                                "timeout 60 \"$SHOAL\" send --cluster \"$C\" --node n1 %s Forward "
-                                "to=%s name=Add",
-                                sender, target);
-    if (code != 0)
-        fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
-    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
-    while (true) {
-        code =
-            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
-        if (code == 0 && strstr (out, target) &&
-            strstr (out, "\"last_error\":\"its target refused it for now: handler_error: "))
-            break;
-        if (proc_now_ms () > deadline)
-            fail_msg ("pending never said why %s's Add to %s waits: exit %d: %s%s", sender, target,
-                      code, out, err);
-        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
-    }
-    code =
+    s_forward_until_said (fx, sender, target, "Add",
+                          "\"last_error\":\"its target refused it for now: handler_error: ");
+    int code =
         cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
     if (code != 0 || strstr (out, "Answered"))
         fail_msg ("%s was answered by a failed turn: exit %d: %s%s", sender, code, out, err);

@@ -53,8 +53,9 @@ static void s_repair_and_check (fixture_t *f, const char *said)
     free (output);
 }
 
-//  The path of the newest file in f->data whose name ends with tail.
-static void s_newest (fixture_t *f, const char *tail, char *path, size_t size)
+//  The path of the newest (or, !newest, the oldest) file in f->data whose
+//  name ends with tail (LevelDB numbers its files in order).
+static void s_file_at (fixture_t *f, const char *tail, bool newest, char *path, size_t size)
 {
     zdir_t *dir = zdir_new (f->data, NULL);
     assert_non_null (dir);
@@ -64,12 +65,18 @@ static void s_newest (fixture_t *f, const char *tail, char *path, size_t size)
         const char *name = zfile_filename (file, NULL);
         size_t len = strlen (name);
         if (len > strlen (tail) && strcmp (name + len - strlen (tail), tail) == 0 &&
-            strcmp (name, path) > 0)
+            (!path[0] || (strcmp (name, path) > 0) == newest))
             snprintf (path, size, "%s", name);
     }
     zlist_destroy (&files);
     zdir_destroy (&dir);
     assert_true (path[0]);
+}
+
+//  The path of the newest file in f->data whose name ends with tail.
+static void s_newest (fixture_t *f, const char *tail, char *path, size_t size)
+{
+    s_file_at (f, tail, true, path, size);
 }
 
 //  The books after a repair that lost acknowledged deposits: fewer than
@@ -323,26 +330,6 @@ static void test_truncated_log (void **state)
                     "restore the directory from a backup (", NULL);
 }
 
-//  The path of the oldest file in f->data whose name ends with tail
-//  (LevelDB numbers its files in order).
-static void s_oldest (fixture_t *f, const char *tail, char *path, size_t size)
-{
-    zdir_t *dir = zdir_new (f->data, NULL);
-    assert_non_null (dir);
-    zlist_t *files = zdir_list (dir);
-    path[0] = '\0';
-    for (zfile_t *file = zlist_first (files); file; file = zlist_next (files)) {
-        const char *name = zfile_filename (file, NULL);
-        size_t len = strlen (name);
-        if (len > strlen (tail) && strcmp (name + len - strlen (tail), tail) == 0 &&
-            (!path[0] || strcmp (name, path) < 0))
-            snprintf (path, size, "%s", name);
-    }
-    zlist_destroy (&files);
-    zdir_destroy (&dir);
-    assert_true (path[0]);
-}
-
 //  Cuts the file at path to half its size.
 static void s_cut_half (const char *path)
 {
@@ -373,7 +360,7 @@ static void test_truncated_table_said (void **state)
     node_child_stop (&f->node, SIGTERM);
     char table[600], oldest[600];
     s_newest (f, ".ldb", table, sizeof table);
-    s_oldest (f, ".ldb", oldest, sizeof oldest);
+    s_file_at (f, ".ldb", false, oldest, sizeof oldest);
     assert_string_not_equal (table, oldest);
     char command[1500], whole[700];
     snprintf (whole, sizeof whole, "%s/newest.whole", f->dir);

@@ -262,9 +262,12 @@ static void s_largest_table (const char *dir, char *path, size_t size)
     assert_true (path[0]);
 }
 
-//  Changes 16 bytes of the store's largest table, among the actors'
-//  events (many streams, the log's newest records in a log file).
-static void s_damage (fixture_t *fixture)
+//  Writes 5 events to each of 200 streams and opens the store again (its
+//  log into a table; with late, 2 more events then, the log's newest in a
+//  log file), then changes bytes of its largest table among the actors'
+//  events ('S' keys sort after 'L'): 16 at a third of it, or, spread,
+//  64 every 4 KiB from six tenths to nine.
+static void s_damage_at (fixture_t *fixture, bool late, bool spread)
 {
     char stream[32];
     for (int s = 0; s < 200; s++) {
@@ -273,7 +276,8 @@ static void s_damage (fixture_t *fixture)
     }
     journal_destroy (&fixture->journal);
     fixture->journal = journal_test_open (fixture->dir); //  the log into a table
-    s_commit (fixture->journal, "counter/late", 2);      //  the newest, in a log file
+    if (late)
+        s_commit (fixture->journal, "counter/late", 2); //  the newest, in a log file
     journal_destroy (&fixture->journal);
     char table[PATH_MAX];
     s_largest_table (fixture->dir, table, sizeof table);
@@ -281,13 +285,24 @@ static void s_damage (fixture_t *fixture)
     assert_true (fd >= 0);
     struct stat st;
     assert_int_equal (fstat (fd, &st), 0);
-    uint8_t bytes[16];
-    off_t at = st.st_size / 3; //  among the actors' events ('S' keys sort after 'L')
-    assert_int_equal (pread (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
-    for (size_t i = 0; i < sizeof bytes; i++)
-        bytes[i] ^= 0xff;
-    assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
+    off_t from = spread ? st.st_size * 6 / 10 : st.st_size / 3;
+    off_t to = spread ? st.st_size * 9 / 10 : from + 1;
+    size_t count = spread ? 64 : 16;
+    for (off_t at = from; at < to; at += 4096) {
+        uint8_t bytes[64];
+        assert_int_equal (pread (fd, bytes, count, at), (ssize_t) count);
+        for (size_t i = 0; i < count; i++)
+            bytes[i] ^= 0xff;
+        assert_int_equal (pwrite (fd, bytes, count, at), (ssize_t) count);
+    }
     close (fd);
+}
+
+//  Changes 16 bytes of the store's largest table, among the actors'
+//  events (many streams, the log's newest records in a log file).
+static void s_damage (fixture_t *fixture)
+{
+    s_damage_at (fixture, true, false);
 }
 
 //  A table whose bytes changed under the store: the node's open starts
@@ -329,28 +344,7 @@ static void test_damaged_table_found_later (void **state)
 static void test_failed_read_said (void **state)
 {
     fixture_t *fixture = *state;
-    char stream[32];
-    for (int s = 0; s < 200; s++) {
-        snprintf (stream, sizeof stream, "counter/s%03d", s);
-        s_commit (fixture->journal, stream, 5);
-    }
-    journal_destroy (&fixture->journal);
-    fixture->journal = journal_test_open (fixture->dir); //  the log into a table
-    journal_destroy (&fixture->journal);
-    char table[PATH_MAX];
-    s_largest_table (fixture->dir, table, sizeof table);
-    int fd = open (table, O_RDWR);
-    assert_true (fd >= 0);
-    struct stat st;
-    assert_int_equal (fstat (fd, &st), 0);
-    for (off_t at = st.st_size * 6 / 10; at < st.st_size * 9 / 10; at += 4096) {
-        uint8_t bytes[64];
-        assert_int_equal (pread (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
-        for (size_t i = 0; i < sizeof bytes; i++)
-            bytes[i] ^= 0xff;
-        assert_int_equal (pwrite (fd, bytes, sizeof bytes, at), (ssize_t) sizeof bytes);
-    }
-    close (fd);
+    s_damage_at (fixture, false, true);
     char *error = NULL;
     fixture->journal = s_open_later (fixture->dir, &error);
     if (fixture->journal || !error || !strstr (error, "cannot read the journal in") ||
