@@ -305,7 +305,8 @@ def test_busy_waits(workdir):
             before = stats_client.stats().data["busy"]
             check(before == refused, "busy counted %d, refused %d" % (before, refused))
             result = {}
-            client = Client(endpoint, timeout_ms=2000, attempts=5)
+            # 25 s to ask in: the queue of 64 MiB drains in seconds once let go
+            client = Client(endpoint, timeout_ms=5000, attempts=5)
             thread = threading.Thread(target=lambda: result.update(
                 reply=client.send("counter/waits", "Add", {"by": 3, "pad": "x" * 1000})))
             thread.start()
