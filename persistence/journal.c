@@ -519,6 +519,7 @@ void journal_destroy (journal_t **self_p)
 //  the mutex.
 
 #define JOURNAL_RETRY_MS 200
+#define JOURNAL_DOWN_SAY_MS 10000 //  a store still down is said this often
 
 static _Thread_local int s_held; //  handles this thread holds shared
 
@@ -569,9 +570,18 @@ static void s_reopen (journal_t *self)
             atomic_fetch_add (&self->reopens, 1);
             log_warn ("journal %s: reopened after a failed write (%s)", self->dir, self->cause);
         } else {
-            atomic_store (&self->retry_at, zclock_mono () + JOURNAL_RETRY_MS);
-            atomic_store (&self->failed_at, zclock_mono ());
+            int64_t now = zclock_mono ();
+            atomic_store (&self->retry_at, now + JOURNAL_RETRY_MS);
+            atomic_store (&self->failed_at, now);
             snprintf (self->cause, sizeof self->cause, "%s", message ? message : "");
+            //  Said now and then while it lasts: one ERROR at the failed
+            //  write, then silence for as long as a disk stayed full.
+            if (rc != SHOAL_EFORMAT && now - self->down_said_at >= JOURNAL_DOWN_SAY_MS) {
+                self->down_said_at = now;
+                log_warn ("journal %s: still down, its reopen failed: %s (tried again every "
+                          "%d ms; every command is refused unavailable meanwhile)",
+                          self->dir, self->cause, JOURNAL_RETRY_MS);
+            }
         }
         pthread_mutex_unlock (&self->writing);
         if (rc == SHOAL_EFORMAT) {

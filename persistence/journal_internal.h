@@ -62,6 +62,8 @@ struct _journal_t {
     bool gapless;                       //  JOURNAL_GAPLESS_FILE is there (journal.c)
     bool made;                          //  journal_open made the store (journal_made)
     bool marked_new;                    //  ... or marked it new: it held no record (layout.c)
+    int64_t down_said_at;               //  a failed reopen last logged (monotonic ms), under
+                                        //  writing: one line every JOURNAL_DOWN_SAY_MS
     uint64_t log_next;                  //  the event log's next position (under writing)
     atomic_uint_fast64_t log_end;       //  the same, as visible to readers: synced
     atomic_uint_fast64_t note_next;     //  the next outbox note's position (notes.c)

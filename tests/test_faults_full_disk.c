@@ -5,6 +5,7 @@
 #include "books.h"
 #include "client.h"
 #include "node_child.h"
+#include "proc.h"
 
 #include <czmq.h>
 #include <dirent.h>
@@ -360,8 +361,16 @@ static void s_full_disk (fixture_t *f, bool restart)
         !strstr (output, "No space left on device"))
         fail_msg ("top --once --json, the disk full: exit %d: %s", top, output);
     free (output);
-    //  And once a worker's reopen failed too (the disk still full).
+    //  And once a worker's reopen failed too (the disk still full), which
+    //  the log says while it lasts (one ERROR, then nothing for as long
+    //  as the disk stayed full).
     s_store_said_failing (f, "cannot open the journal");
+    char *log = malloc (PROC_OUTPUT_MAX);
+    assert_non_null (log);
+    proc_read_file (f->log, log);
+    if (!strstr (log, "still down, its reopen failed: "))
+        fail_msg ("the node's log does not say its store is still down: %s", log);
+    free (log);
     //  Each refusal names the cause (it said "its inbox record cannot be
     //  read", as of a damaged store).
     f->full = false;
