@@ -142,7 +142,7 @@ SHOAL_EXPORT shoal_kind_t shoal_msg_kind (const shoal_msg_t *msg);
 SHOAL_EXPORT const char *shoal_msg_name (const shoal_msg_t *msg);
 //  The message's id: its 16 bytes as 32 lowercase hex digits, as `shoal
 //  send` shows it (a command's idempotency key; for a timer, the id it got
-//  when it was set).
+//  when it was set; for a reply, the reply's own, not its command's).
 SHOAL_EXPORT const char *shoal_msg_id (const shoal_msg_t *msg);
 //  When the message was made, in ms since the epoch by its sender's clock
 //  (a client's for a client's command); for a timer, the time it was due.
