@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TURN_AHEAD_MS 86400000 //  a client's command's created this far ahead of us at most
+
 void turn_reply (worker_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
                  const uint8_t *payload, size_t payload_size)
 {
@@ -278,6 +280,21 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
                     "the command is older than the inbox retention: this copy was not run, and "
                     "whether an earlier one ran cannot be told");
         self->tally.expired++;
+        return;
+    }
+    //  Its record is kept from the later of its created and our clock: a
+    //  client's created years ahead kept it for years, and a client could
+    //  fill the store with records no janitor prunes. A day of skew is
+    //  taken; past it, nothing is run or kept (an actor's command has its
+    //  node's clock: not judged here).
+    if (route_size && (int64_t) envelope->created - now > TURN_AHEAD_MS) {
+        char reason[ENVELOPE_REASON_MAX + 1];
+        snprintf (reason, sizeof reason,
+                  "field 'created': %" PRId64 " ms ahead of this node's clock, more than a "
+                  "day: it is the first send's time in ms since the epoch (a clock that far "
+                  "off?); nothing was run",
+                  (int64_t) envelope->created - now);
+        turn_error (self, route, route_size, envelope, "bad_frame", reason);
         return;
     }
     int rc;

@@ -127,6 +127,17 @@ def test_one_node(workdir):
         check(stats.ok and stats.data["duplicates"] >= 1 and stats.data["workers"] == 2,
               "stats: %s" % stats.as_dict())
 
+        # A created more than a day ahead of the node's clock is refused,
+        # nothing run (its record was kept from it: years ahead, for years);
+        # an hour ahead, a clock off by that much, goes through.
+        now = int(time.time() * 1000)
+        ahead = client.send("counter/c9", "Add", {"by": 1}, created=now + 10 * 365 * 86400000)
+        check(not ahead.ok and ahead.code == "bad_frame" and "ahead of this node's clock"
+              in ahead.reason, "created 10 years ahead: %s" % ahead.as_dict())
+        check(client.get("counter/c9").data["version"] == 0, "nothing ran 10 years ahead")
+        check(client.send("counter/c9", "Add", {"by": 1}, created=now + 3600000).ok,
+              "created an hour ahead")
+
     # No answer, then an answer: the node is down while the client retries
     # with the same id, and the command runs once when the node is back.
     node.stop()
