@@ -124,7 +124,8 @@ static void test_node_without_module (void **state)
     proc_read_file (path, out);
     if (cluster_cli_count (out, "made a new, empty store in ") != 1)
         fail_msg ("n2's log, two starts on one store: %s", out);
-    code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\"");
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --exit-code");
     if (code != 0 || strcmp (out, "no command is pending\n") != 0)
         fail_msg ("pending, n2 back with the module: exit %d: %s%s", code, out, err);
 }
@@ -151,6 +152,13 @@ static void test_failing_target_said (void **state)
     cluster_destroy (&cluster);
     s_forward_until_said (fx, sender, target, "Add",
                           "\"last_error\":\"its target refused it for now: handler_error: ");
+    //  A script's test of stuck work: --exit-code exits 1 when it lists
+    //  any (pending exited 0 whatever it listed).
+    int listed = cluster_cli_run (
+        fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --exit-code --json");
+    if (listed != 1 || !strstr (out, target))
+        fail_msg ("pending --exit-code with %s's Add waiting: exit %d: %s%s", sender, listed, out,
+                  err);
     int code =
         cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
     if (code != 0 || strstr (out, "Answered"))

@@ -113,32 +113,36 @@ static void s_store_failing_free (void **item)
 
 static void s_pending_help (FILE *out)
 {
-    fprintf (out,
-             "Usage: shoal pending [--endpoint E | --cluster FILE] [--stalled] [--json]\n"
-             "                     [--limit N] [--timeout MS]\n\n"
-             "Lists every command an actor sent that is not answered yet: sender, command,\n"
-             "target (and, in a cluster, the target's node), message id, how often it was\n"
-             "sent, when first (UTC), its age, whether it is stalled (older than the node's\n"
-             "--stall-ms), and the last failure known about it. With --cluster, every node\n"
-             "is asked, all at once; a node that does not answer within --timeout (default\n"
-             "%d ms) is listed as down, with whether it took the connection (stopped or\n"
-             "busy) or not (down), and one that refuses this client's key is said on stderr,\n"
-             "with what lets the client in. At most --limit rows per node (default and\n"
-             "most 1000); the rest is counted as truncated. A node that answers while its\n"
-             "store fails its writes (a full disk) or is damaged, as its stats say (and\n"
-             "shoal explain), is said so after the list: what it could not write is not in\n"
-             "its list, which may be stale or incomplete.\n\n"
-             "--json prints one object: {\"pending\":[...],\"nodes_down\":[...],\n"
-             "\"nodes_refused\":[...],\"stores_failing\":[{\"node\",\"store\"}...],\n"
-             "\"truncated\":N}; in a row, \"node\" is the sender's node and \"target_node\"\n"
-             "the target's (the table's NODE column), \"attempts\" the table's SENT.\n\n"
-             "Exit: 0 answered by every node, 2 bad usage (or a client certificate that\n"
-             "cannot be read), 3 a node did not answer or refused this client's "
-             "key.\n\n" JSON_FAILURE_HELP "Examples:\n"
-             "  shoal pending\n"
-             "  shoal pending --cluster bank/cluster.cfg --stalled\n"
-             "  shoal pending --json --limit 50 | jq '.pending[].target'\n",
-             REPAIR_TIMEOUT_MS);
+    fprintf (
+        out,
+        "Usage: shoal pending [--endpoint E | --cluster FILE] [--stalled] [--json]\n"
+        "                     [--limit N] [--timeout MS] [--exit-code]\n\n"
+        "Lists every command an actor sent that is not answered yet: sender, command,\n"
+        "target (and, in a cluster, the target's node), message id, how often it was\n"
+        "sent, when first (UTC), its age, whether it is stalled (older than the node's\n"
+        "--stall-ms), and the last failure known about it. With --cluster, every node\n"
+        "is asked, all at once; a node that does not answer within --timeout (default\n"
+        "%d ms) is listed as down, with whether it took the connection (stopped or\n"
+        "busy) or not (down), and one that refuses this client's key is said on stderr,\n"
+        "with what lets the client in. At most --limit rows per node (default and\n"
+        "most 1000); the rest is counted as truncated. A node that answers while its\n"
+        "store fails its writes (a full disk) or is damaged, as its stats say (and\n"
+        "shoal explain), is said so after the list: what it could not write is not in\n"
+        "its list, which may be stale or incomplete.\n\n"
+        "--json prints one object: {\"pending\":[...],\"nodes_down\":[...],\n"
+        "\"nodes_refused\":[...],\"stores_failing\":[{\"node\",\"store\"}...],\n"
+        "\"truncated\":N}; in a row, \"node\" is the sender's node and \"target_node\"\n"
+        "the target's (the table's NODE column), \"attempts\" the table's SENT.\n\n"
+        "Exit: 0 answered by every node, 2 bad usage (or a client certificate that\n"
+        "cannot be read), 3 a node did not answer or refused this client's key;\n"
+        "with --exit-code, 1 when every node answered and one listed a command (for\n"
+        "a script or a cron job: --stalled --exit-code fails on stuck work).\n\n" JSON_FAILURE_HELP
+        "Examples:\n"
+        "  shoal pending\n"
+        "  shoal pending --cluster bank/cluster.cfg --stalled\n"
+        "  shoal pending --cluster bank/cluster.cfg --stalled --exit-code || page-oncall\n"
+        "  shoal pending --json --limit 50 | jq '.pending[].target'\n",
+        REPAIR_TIMEOUT_MS);
 }
 
 int cmd_pending (int argc, char **argv)
@@ -294,7 +298,9 @@ int cmd_pending (int argc, char **argv)
                     "stale or incomplete)\n",
                     entry->node, entry->store);
     }
-    int rc = zlistx_size (down) || zlistx_size (refused) ? EXIT_NO_ANSWER : EXIT_ACCEPTED;
+    int rc = zlistx_size (down) || zlistx_size (refused)           ? EXIT_NO_ANSWER
+             : opts.exit_code && (zlistx_size (rows) || truncated) ? EXIT_REJECTED
+                                                                   : EXIT_ACCEPTED;
     zlistx_destroy (&rows);
     zlistx_destroy (&down);
     zlistx_destroy (&silent);

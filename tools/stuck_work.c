@@ -21,6 +21,7 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
         OPT_INT ("limit", &opts->limit, 1, 1000),
         OPT_INT ("wait", &opts->wait_ms, 0, 3600000),
         OPT_FLAG ("stalled", &opts->stalled),
+        OPT_FLAG ("exit-code", &opts->exit_code),
         OPT_FLAG ("json", &opts->json),
         OPT_FLAG ("force", &opts->force),
         OPT_FLAG ("accept", &opts->accept),

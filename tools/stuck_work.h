@@ -30,6 +30,7 @@ typedef struct {
     long limit;
     long wait_ms;
     bool stalled;
+    bool exit_code; //  pending --exit-code: exit 1 when it lists a command
     bool json;
     bool force;
     bool accept;        //  resolve --accept: the command ran, as the operator found
