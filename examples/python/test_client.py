@@ -39,10 +39,14 @@ MODULE = os.environ["SHOAL_TEST_MODULE"]
 DEADLINE = 30.0  # seconds for a node to be ready (ASan start-up is slow)
 
 
+NODES = []  # every node started, killed at the end if still running
+
+
 class Node:
     """A `shoal node` child process, stopped with SIGTERM."""
 
     def __init__(self, workdir, *args):
+        NODES.append(self)
         self.out = open(os.path.join(workdir, "node-%d.out" % id(self)), "w+")
         self.err = open(os.path.join(workdir, "node-%d.err" % id(self)), "w+")
         self.process = subprocess.Popen([SHOAL, "node", "--module", MODULE, *args],
@@ -64,6 +68,14 @@ class Node:
             self.process.wait(timeout=DEADLINE)
         self.out.close()
         self.err.close()
+
+    def kill(self):
+        """Ends the node however the test ended (a failed check exits at
+        once: its nodes, stopped or not, were left running)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait(timeout=DEADLINE)
 
 
 def check(condition, what):
@@ -573,6 +585,8 @@ def main():
         test_retention_and_operators(workdir)
         test_cluster(workdir)
     finally:
+        for node in NODES:
+            node.kill()
         shutil.rmtree(workdir, ignore_errors=True)
     print("1 passed, 0 failed: the Python client against one node and a cluster of two")
 
