@@ -278,9 +278,7 @@ static int s_check_log (const uint8_t *value, size_t size)
 //  every event has no hole to show it (it reads as never written: an
 //  account opened and acknowledged, opened again by anyone).
 typedef struct {
-    zhashx_t *logged;                   //  stream -> highest seq logged (as a pointer)
-    char stream[SHOAL_ADDRESS_MAX + 1]; //  the stream the walk is in, "" none
-    int64_t last;                       //  its last event's seq
+    zhashx_t *logged; //  stream -> highest seq logged (as a pointer)
 } logged_t;
 
 //  Notes in self->logged the events of the log record value (decoded
@@ -317,46 +315,6 @@ static void s_logged_past (logged_t *self, journal_records_t *counts, const char
         counts->unstreamed += (size_t) (logged - last);
     }
     zhashx_delete (self->logged, stream);
-}
-
-//  Follows the walk's events ('S' shard 'e' stream 0x00 seq): at each new
-//  stream, the last one's end is compared with the log.
-static void s_check_logged (logged_t *self, journal_records_t *counts, const char *key,
-                            size_t key_len)
-{
-    if (!self->logged || key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' ||
-        key[KEYS_SHARD_SIZE] != 'e')
-        return;
-    const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
-    size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
-    int64_t seq = nul ? keys_event_seq (key, key_len, prefix_len) : -1;
-    size_t stream_len = prefix_len - 1 - KEYS_TAG_SIZE;
-    if (seq < 1 || stream_len > SHOAL_ADDRESS_MAX)
-        return; //  a bad key: counted by s_check_record
-    if (strlen (self->stream) != stream_len ||
-        memcmp (self->stream, key + KEYS_TAG_SIZE, stream_len) != 0) {
-        if (self->stream[0])
-            s_logged_past (self, counts, self->stream, self->last);
-        memcpy (self->stream, key + KEYS_TAG_SIZE, stream_len);
-        self->stream[stream_len] = 0;
-    }
-    self->last = seq;
-}
-
-//  At the walk's end: the last stream, then those the log has and the
-//  store not at all.
-static void s_logged_end (logged_t *self, journal_records_t *counts)
-{
-    if (!self->logged)
-        return;
-    if (self->stream[0])
-        s_logged_past (self, counts, self->stream, self->last);
-    zlistx_t *left = zhashx_keys (self->logged);
-    for (const char *stream = left ? zlistx_first (left) : NULL; stream;
-         stream = zlistx_next (left))
-        s_logged_past (self, counts, stream, 0);
-    zlistx_destroy (&left);
-    zhashx_destroy (&self->logged);
 }
 
 //  Checks one record; see journal_check_records.
@@ -478,20 +436,62 @@ static void s_check_log_hole (hole_t *hole, journal_records_t *counts, const cha
     hole->log_next = first + count;
 }
 
+//  True if key is an event's ('S' shard 'e' stream 0x00 seq), with the
+//  length of its part up to the seq and the seq; false for any other key
+//  or a bad one (counted by s_check_record).
+static bool s_event_key (const char *key, size_t key_len, size_t *prefix_len, int64_t *seq)
+{
+    if (key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' || key[KEYS_SHARD_SIZE] != 'e')
+        return false;
+    const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
+    *prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
+    *seq = nul ? keys_event_seq (key, key_len, *prefix_len) : -1;
+    return *seq >= 1 && *prefix_len <= KEYS_TAG_SIZE + SHOAL_ADDRESS_MAX + 1;
+}
+
+//  True if the event key (its part up to the seq, prefix_len bytes) is of
+//  the stream hole follows.
+static bool s_same_stream (const hole_t *hole, const char *key, size_t prefix_len)
+{
+    return prefix_len == hole->prefix_len && memcmp (key, hole->prefix, prefix_len) == 0;
+}
+
+//  The stream hole followed ended (at hole->seq): compares its end with
+//  the log's (s_logged_past). Nothing before the first stream.
+static void s_logged_ended (logged_t *self, journal_records_t *counts, const hole_t *hole)
+{
+    if (!self->logged || !hole->prefix_len)
+        return;
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    size_t len = hole->prefix_len - 1 - KEYS_TAG_SIZE;
+    memcpy (stream, hole->prefix + KEYS_TAG_SIZE, len);
+    stream[len] = 0;
+    s_logged_past (self, counts, stream, hole->seq);
+}
+
+//  At the walk's end: the last stream, then those the log has and the
+//  store not at all.
+static void s_logged_end (logged_t *self, journal_records_t *counts, const hole_t *hole)
+{
+    if (!self->logged)
+        return;
+    s_logged_ended (self, counts, hole);
+    zlistx_t *left = zhashx_keys (self->logged);
+    for (const char *stream = left ? zlistx_first (left) : NULL; stream;
+         stream = zlistx_next (left))
+        s_logged_past (self, counts, stream, 0);
+    zlistx_destroy (&left);
+    zhashx_destroy (&self->logged);
+}
+
 //  Counts a stream whose seqs do not follow each other (from 1), once:
 //  in a store marked GAPLESS (journal_internal.h), events lost under it;
 //  in one that is not (a repair took the mark away), the events of the
 //  commits the repair dropped, which a node serves as they are.
-static void s_check_hole (hole_t *hole, journal_records_t *counts, const char *key, size_t key_len)
+static void s_check_hole (hole_t *hole, journal_records_t *counts, const char *key,
+                          size_t prefix_len, int64_t seq)
 {
-    if (key_len < KEYS_TAG_SIZE + 1 || key[0] != 'S' || key[KEYS_SHARD_SIZE] != 'e')
-        return;
-    const char *nul = memchr (key + KEYS_TAG_SIZE, 0, key_len - KEYS_TAG_SIZE);
-    size_t prefix_len = nul ? (size_t) (nul - key) + 1 : 0;
-    int64_t seq = nul ? keys_event_seq (key, key_len, prefix_len) : -1;
-    if (seq < 1 || prefix_len > sizeof hole->prefix)
-        return; //  a bad key: counted by s_check_record
-    bool same = prefix_len == hole->prefix_len && memcmp (key, hole->prefix, prefix_len) == 0;
+    bool same = s_same_stream (hole, key, prefix_len);
     int64_t expected = same ? hole->seq + 1 : 1;
     if (!same) {
         memcpy (hole->prefix, key, prefix_len);
@@ -537,11 +537,16 @@ int journal_check_records (journal_t *self, journal_records_t *counts, journal_e
         s_check_record (counts, key, key_len, (const uint8_t *) value, value_len, fn, arg);
         if (key_len == KEYS_LOG_KEY_SIZE && key[0] == 'L')
             s_note_logged (&logged, (const uint8_t *) value, value_len);
-        s_check_logged (&logged, counts, key, key_len);
-        s_check_hole (&hole, counts, key, key_len);
+        size_t prefix_len;
+        int64_t seq;
+        if (s_event_key (key, key_len, &prefix_len, &seq)) {
+            if (!s_same_stream (&hole, key, prefix_len))
+                s_logged_ended (&logged, counts, &hole);
+            s_check_hole (&hole, counts, key, prefix_len, seq);
+        }
         s_check_log_hole (&hole, counts, key, key_len, (const uint8_t *) value, value_len);
     }
-    s_logged_end (&logged, counts);
+    s_logged_end (&logged, counts, &hole);
     rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
