@@ -137,19 +137,23 @@ int cluster_cli_count (const char *text, const char *needle)
     return count;
 }
 
-void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out)
+void cluster_cli_run_until (fixture_t *fx, int64_t ms, int code, const char *want, char *out,
+                            const char *command)
 {
-    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
+    int64_t deadline = proc_now_ms () + ms;
     char err[OUTPUT_MAX];
     int last;
-    while ((last = cluster_cli_run (
-                fx, out, err, "timeout 30 \"$SHOAL\" cluster status --json --cluster \"$C\"")) !=
-               code ||
-           !strstr (out, want)) {
+    while ((last = cluster_cli_run (fx, out, err, "%s", command)) != code || !strstr (out, want)) {
         if (proc_now_ms () > deadline)
-            fail_msg ("cluster status: exit %d, not %d with %s: %s%s", last, code, want, out, err);
-        usleep (50 * 1000);
+            fail_msg ("%s: exit %d, not %d with %s: %s%s", command, last, code, want, out, err);
+        usleep (50 * 1000); //  between two runs, within the deadline
     }
+}
+
+void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out)
+{
+    cluster_cli_run_until (fx, UP_TIMEOUT_MS, code, want, out,
+                           "timeout 30 \"$SHOAL\" cluster status --json --cluster \"$C\"");
 }
 
 void cluster_cli_all_links_up (fixture_t *fx)

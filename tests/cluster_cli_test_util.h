@@ -97,6 +97,11 @@ int cluster_cli_count (const char *text, const char *needle);
 //  Polls `cluster status --json` until its exit code is code and its output
 //  has want, against a deadline. Leaves the last output in out.
 void cluster_cli_status_until (fixture_t *fx, int code, const char *want, char *out);
+//  Runs the shell command (as cluster_cli_run) until its exit code is code
+//  and its output has want, against a deadline ms away. Leaves the last
+//  output in out.
+void cluster_cli_run_until (fixture_t *fx, int64_t ms, int code, const char *want, char *out,
+                            const char *command);
 
 //  Waits until every node is up with both its links up.
 void cluster_cli_all_links_up (fixture_t *fx);

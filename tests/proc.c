@@ -54,17 +54,24 @@ void proc_read (proc_t *self, const char *name, char *buffer)
     proc_read_file (path, buffer);
 }
 
-bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log)
+bool proc_file_until (const char *path, const char *needle, int64_t ms, char *buffer)
 {
     int64_t deadline = proc_now_ms () + ms;
     while (true) {
-        proc_read (self, "node.log", log);
-        if (strstr (log, needle))
+        proc_read_file (path, buffer);
+        if (strstr (buffer, needle))
             return true;
         if (proc_now_ms () > deadline)
             return false;
         usleep (10 * 1000); //  between two reads, within the deadline
     }
+}
+
+bool proc_log_until (proc_t *self, const char *needle, int64_t ms, char *log)
+{
+    char path[160];
+    snprintf (path, sizeof path, "%s/node.log", self->dir);
+    return proc_file_until (path, needle, ms, log);
 }
 
 void proc_wait_out (proc_t *self, int64_t ms, const char *needle, const char *command)

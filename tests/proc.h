@@ -91,6 +91,9 @@ void proc_wait_out (proc_t *self, int64_t ms, const char *needle, const char *co
 void proc_dead_letter_id (const char *text, const char *address, char *id);
 //  The text of the file at path (PROC_OUTPUT_MAX bytes), "" if missing.
 void proc_read_file (const char *path, char *buffer);
+//  Reads the file at path into buffer (PROC_OUTPUT_MAX bytes) until it
+//  holds needle, for ms at most. Returns whether it did.
+bool proc_file_until (const char *path, const char *needle, int64_t ms, char *buffer);
 
 //  For a fixture of a test family's own (test_cli_*.c, test_cluster_cli_*.c):
 //  runs command through /bin/sh (system); it must write its stdout and

@@ -280,13 +280,9 @@ static void test_messages_prefixed (void **state)
                                "--metrics off >'%s/up.out' 2>&1 & echo $! >'%s/up.pid'",
                                fx->dir, fx->dir, fx->dir),
                       0);
-    int64_t deadline = proc_now_ms () + 60000;
     char up[PROC_OUTPUT_MAX] = "", path[512];
     snprintf (path, sizeof path, "%s/up.out", fx->dir);
-    while (!strstr (up, "3 nodes up") && proc_now_ms () < deadline) {
-        usleep (100 * 1000); //  between two reads of its output, within the deadline
-        proc_read_file (path, up);
-    }
+    proc_file_until (path, "3 nodes up", 60000, up);
     cli_run (fx, out, err, "kill -TERM $(cat '%s/up.pid')", fx->dir);
     if (!strstr (up, "3 nodes up") || strstr (up, "metrics http"))
         fail_msg ("cluster up --metrics off: %s", up);

@@ -25,17 +25,11 @@ static void s_forward_until_said (fixture_t *fx, const char *sender, const char 
                                 sender, target, name);
     if (code != 0)
         fail_msg ("send %s Forward: exit %d: %s%s", sender, code, out, err);
-    int64_t deadline = proc_now_ms () + UP_TIMEOUT_MS;
-    while (true) {
-        code =
-            cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
-        if (code == 0 && strstr (out, target) && strstr (out, said))
-            return;
-        if (proc_now_ms () > deadline)
-            fail_msg ("pending never said why %s's %s to %s waits: exit %d: %s%s", sender, name,
-                      target, code, out, err);
-        usleep (100 * 1000); //  a poll of pending, bounded by the deadline
-    }
+    //  said names the row's last error, which only target's refusal gives
+    cluster_cli_run_until (fx, UP_TIMEOUT_MS, 0, said, out,
+                           "timeout 60 \"$SHOAL\" pending --cluster \"$C\" --json");
+    if (!strstr (out, target))
+        fail_msg ("pending said %s of another than %s: %s", said, target, out);
 }
 
 static void test_node_without_module (void **state)
@@ -97,17 +91,10 @@ static void test_node_without_module (void **state)
     //  n2 with the module again: the command runs, once, and is answered.
     cluster_cli_node_kill (fx, 1);
     cluster_cli_node_start_with (fx, 1, with);
-    int64_t deadline = proc_now_ms () + 60000; //  a re-send is at most 5 s after the last
-    while (true) {
-        code = cluster_cli_run (fx, out, err, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s",
-                                sender);
-        if (code == 0 && strstr (out, "Answered"))
-            break;
-        if (proc_now_ms () > deadline)
-            fail_msg ("%s never answered once n2 has the module: exit %d: %s%s", sender, code, out,
-                      err);
-        usleep (100 * 1000); //  a poll of the events, bounded by the deadline
-    }
+    char events[200];
+    snprintf (events, sizeof events, "timeout 60 \"$SHOAL\" events --cluster \"$C\" %s", sender);
+    cluster_cli_run_until (fx, 60000, 0, "Answered", out,
+                           events); //  a re-send is 5 s apart at most
     if (cluster_cli_count (out, "\"Answered\"") != 1 || !strstr (out, "\"accepted\":true"))
         fail_msg ("%s's events, n2 back with the module: %s", sender, out);
     cluster_cli_status_until (fx, 0, "\"node\":\"n2\"", out);
