@@ -43,7 +43,7 @@ front_t *front_new (const front_config_t *config, char **error)
         self->push = calloc ((size_t) workers, sizeof (zsock_t *));
         self->gathers = zlistx_new ();
         self->gather_ids = front_gather_ids_new ();
-        self->calls = front_calls_new ();
+        self->calls = front_calls_new (workers);
         self->replies = s_socket (ZMQ_PULL, 0);
         self->router = s_socket (ZMQ_ROUTER, 100000);
         if (self->router) {
@@ -678,6 +678,10 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     front_t *self = arg;
     if (kind == PEERS_REFUSED) { //  an ANSWER on our ROUTER (peers.c)
         self->counters.bad_frames++;
+        return;
+    }
+    if (kind == PEERS_REACHED) {
+        front_calls_reached (self, from);
         return;
     }
     if (kind == PEERS_ANSWER) {

@@ -19,6 +19,11 @@
     mean CALL off (exact once all its CALLs are answered), and a client
     forgotten what it had out. A peer that is never heard from keeps
     them counted until its link goes down, however long.
+
+    A peer whose links work both ways again (PEERS_REACHED) is told to
+    every worker (WORKER_ROUTE_REACHED), whose commands to its actors are
+    then sent again at once (outbox_on_reached); a worker whose queue is
+    full is told at a later turn of the loop.
 */
 #include "front_internal.h"
 
@@ -39,6 +44,9 @@ struct _front_calls_t {
     uint64_t bytes[CLUSTER_MAX_NODES];      //  bytes of the CALLs out, by peer
     bool down[CLUSTER_MAX_NODES];           //  the link to that peer was down at the last look
     int64_t answered_at[CLUSTER_MAX_NODES]; //  its last ANSWER (on our link), monotonic ms
+    uint64_t *owed; //  by worker: the nodes reached that it has not been told of (bits)
+    int workers;    //  of owed
+    bool owing;     //  some bit of owed is set
 };
 
 //  Takes bytes off total, down to 0 at most (never below: a guard, as each
@@ -54,13 +62,17 @@ static void s_call_destroy (void **item)
     *item = NULL;
 }
 
-front_calls_t *front_calls_new (void)
+front_calls_t *front_calls_new (int workers)
 {
     front_calls_t *self = calloc (1, sizeof (front_calls_t));
-    if (self && !(self->clients = zhashx_new ())) {
+    if (self && (!(self->clients = zhashx_new ()) ||
+                 !(self->owed = calloc ((size_t) workers, sizeof (uint64_t))))) {
+        zhashx_destroy (&self->clients);
         free (self);
         return NULL;
     }
+    if (self)
+        self->workers = workers;
     if (self)
         zhashx_set_destructor (self->clients, s_call_destroy);
     return self;
@@ -72,6 +84,7 @@ void front_calls_destroy (front_calls_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->clients);
+    free (self->owed);
     free (self);
     *self_p = NULL;
 }
@@ -169,9 +182,42 @@ void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t 
     call->sent_at = now;
 }
 
+//  Tells each worker of the nodes reached it has not been told of:
+//  [WORKER_ROUTE_REACHED, node as a byte]. One whose queue is full is
+//  told at a later turn.
+static void s_tell_reached (front_t *self)
+{
+    front_calls_t *calls = self->calls;
+    calls->owing = false;
+    for (int w = 0; w < calls->workers; w++)
+        while (calls->owed[w]) {
+            uint8_t node = (uint8_t) __builtin_ctzll (calls->owed[w]);
+            static const uint8_t route = WORKER_ROUTE_REACHED;
+            void *worker = zsock_resolve (self->push[w]);
+            if (zmq_send (worker, &route, 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
+                zmq_send (worker, &node, 1, 0) == -1) {
+                calls->owing = true;
+                break;
+            }
+            calls->owed[w] &= ~(1ull << node);
+        }
+}
+
+void front_calls_reached (front_t *self, int node)
+{
+    front_calls_t *calls = self->calls;
+    if (node < 0 || node >= CLUSTER_MAX_NODES)
+        return;
+    for (int w = 0; w < calls->workers; w++)
+        calls->owed[w] |= 1ull << node;
+    s_tell_reached (self);
+}
+
 void front_calls_links (front_t *self)
 {
     front_calls_t *calls = self->calls;
+    if (calls->owing)
+        s_tell_reached (self);
     int nodes = cluster_node_count (self->config.cluster);
     nodes = nodes < CLUSTER_MAX_NODES ? nodes : CLUSTER_MAX_NODES;
     for (int node = 0; node < nodes; node++) {

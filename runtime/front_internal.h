@@ -61,8 +61,8 @@ void front_replies_tick (front_replies_t *self);
 //  first comment says why). The front's thread only.
 typedef struct _front_calls_t front_calls_t;
 
-//  A table with none. NULL out of memory.
-front_calls_t *front_calls_new (void);
+//  A table with none, for a node of workers workers. NULL out of memory.
+front_calls_t *front_calls_new (int workers);
 //  Frees it. Safe to call twice.
 void front_calls_destroy (front_calls_t **self_p);
 //  Notes a CALL of size bytes forwarded to node for the client of ROUTER
@@ -90,10 +90,15 @@ void front_calls_lost (front_calls_t *self, int node);
 //  up (the caller answers unavailable).
 bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t route_size,
                           const envelope_t *envelope, zmq_msg_t *frame);
+//  Tells every worker that node's links work both ways again
+//  (PEERS_REACHED), for it to send its commands to node's actors again at
+//  once (outbox_on_reached); a worker whose queue is full is told later,
+//  by front_calls_links.
+void front_calls_reached (front_t *self, int node);
 //  Forgets the CALLs out to a peer whose link has gone down since the last
-//  look (front_calls_lost), and sweeps (front_calls_sweep). Each turn of
-//  the front's loop: O(peers), and O(clients) when a link goes down or a
-//  sweep is due.
+//  look (front_calls_lost), and sweeps (front_calls_sweep); tells the
+//  workers front_calls_reached could not. Each turn of the front's loop:
+//  O(peers), and O(clients) when a link goes down or a sweep is due.
 void front_calls_links (front_t *self);
 //  Sends the ANSWER of peer node, frame, to the client of ROUTER id: as
 //  it is, but a refusal unknown_type of a type this node registers (node

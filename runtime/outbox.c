@@ -371,6 +371,40 @@ void outbox_resend (worker_t *self, worker_clock_t now)
         turn_on_stalled (self, order->noticing[i]);
 }
 
+void outbox_on_reached (worker_t *self, int node)
+{
+    const cluster_t *cluster = self->config->cluster;
+    if (!cluster || node < 0 || node >= cluster_node_count (cluster) ||
+        node == self->config->self_node)
+        return;
+    int64_t now = worker_mono (), count = 0; //  re-sends are monotonic (worker_clock.h)
+    size_t cursor = 0;
+    for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
+         pending = outbox_pending_next (self, &cursor)) {
+        const uint8_t *to;
+        size_t len;
+        char address[SHOAL_ADDRESS_MAX + 1];
+        //  One an operator resolved waits for its $cancel; one its target
+        //  cannot tell about, for an operator (repair.h): neither is sent.
+        if (pending->dest != WORKER_REMOTE || pending->cancelling || pending->untellable ||
+            pending->next_due <= now || !envelope_to (pending->frame, pending->size, &to, &len) ||
+            len > SHOAL_ADDRESS_MAX)
+            continue;
+        memcpy (address, to, len);
+        address[len] = 0;
+        if (cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) != node)
+            continue;
+        outbox_due_at (self, pending, now);
+        count++;
+    }
+    if (!count)
+        return;
+    self->next_retry_tick = now; //  at the end of this loop
+    log_info ("worker %d: %lld pending commands to the actors of %s sent again now: its links "
+              "work both ways again",
+              self->index, (long long) count, cluster_node_name (cluster, node));
+}
+
 void outbox_gauges (worker_t *self)
 {
     self->stats->stalled = self->pending_order.stalled;

@@ -181,6 +181,13 @@ void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 //  and the entries that passed stall_ms since the last call.
 void outbox_resend (worker_t *self, worker_clock_t now);
 
+//  The commands to the actors of node, another node of the cluster whose
+//  links work both ways again (WORKER_ROUTE_REACHED), are due now: what
+//  was sent while they did not was lost, and each would otherwise wait
+//  for its backoff, up to RETRY_MAX_MS and a quarter. As $resend, O(pending):
+//  once per link that comes back, not a tick's work.
+void outbox_on_reached (worker_t *self, int node);
+
 //  Sets the worker's pending and stalled gauges from the table and its
 //  order, stalled first: a reader that sees the new pending count sees
 //  the stalled count that goes with it. Called wherever entries come or

@@ -28,6 +28,7 @@ typedef struct {
     atomic_uint_fast64_t received; //  data frames taken from it
     atomic_int_fast64_t heard_at;  //  when its link last brought us a frame (mono ms, 0 never)
     bool silence_logged;           //  we logged its link to us silent, not heard since
+    bool reached;                  //  both links worked at the last look (PEERS_REACHED)
     int64_t up_at;                 //  when our link to it last came up (mono ms)
     bool welcomed;                 //  we welcomed its HELLO: its frames are taken
     uint8_t id[255];               //  the routing id its welcomed HELLO came from, on our
@@ -598,6 +599,13 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
         if (self->peers[i].dealer && now - self->peers[i].hello_at >= every)
             s_say_hello (self, i);
         s_check_heard (self, i, now);
+        //  Both ways again: told once per change, so that what was lost
+        //  on the way (dropped while down, or sent on a link that had
+        //  died unseen) is sent again now, not at its next backoff.
+        bool reached = self->peers[i].up && s_silent_ms (self, i, now) < PEERS_HEARTBEAT_TIMEOUT_MS;
+        if (reached && !self->peers[i].reached)
+            fn (arg, PEERS_REACHED, i, NULL, 0, NULL, 0, NULL);
+        self->peers[i].reached = reached;
         //  A peer of another map that says no more HELLO: stopped, or cut
         //  off (which cannot be told apart), it holds nothing up any more.
         if (self->peers[i].conflict_at && !s_conflicting (&self->peers[i], now)) {

@@ -55,14 +55,17 @@
 
 typedef struct _peers_t peers_t;
 
-typedef enum { PEERS_MSG = 1, PEERS_CALL, PEERS_ANSWER, PEERS_REFUSED } peers_kind_t;
+typedef enum { PEERS_MSG = 1, PEERS_CALL, PEERS_ANSWER, PEERS_REFUSED, PEERS_REACHED } peers_kind_t;
 
 //  Called for each data frame a welcomed peer sent: kind, the node index
 //  it came from, the route (CALL and ANSWER; empty for MSG), the envelope,
 //  and for a CALL the key of the client it was forwarded for (Z85, as
 //  peers_call gave it; NULL if none was given), all borrowed for the call.
 //  PEERS_REFUSED: a frame refused here (an ANSWER on our ROUTER), given
-//  only to be counted.
+//  only to be counted. PEERS_REACHED, with no frame: node's links work
+//  both ways again (ours up, its frames heard within the heartbeat
+//  timeout), after they did not (down, cut one way, or never up yet):
+//  what was sent to it meanwhile was lost, and may go now.
 typedef void (peers_deliver_fn) (void *arg, peers_kind_t kind, int from, const uint8_t *route,
                                  size_t route_size, const uint8_t *envelope, size_t size,
                                  const char *key);

@@ -579,7 +579,14 @@ static void s_drain (worker_t *self)
         const uint8_t *r = zmq_msg_data (&route);
         size_t r_size = zmq_msg_size (&route);
         uint8_t via =
-            r_size == 1 && r[0] >= WORKER_ROUTE_LOCAL && r[0] <= WORKER_ROUTE_BUNDLE ? r[0] : 0;
+            r_size == 1 && r[0] >= WORKER_ROUTE_LOCAL && r[0] <= WORKER_ROUTE_REACHED ? r[0] : 0;
+        if (via == WORKER_ROUTE_REACHED) {
+            if (zmq_msg_size (&frame) == 1)
+                outbox_on_reached (self, *(const uint8_t *) zmq_msg_data (&frame));
+            else
+                self->stats->bad_internal_frames++;
+            continue;
+        }
         if (via == WORKER_ROUTE_BUNDLE) {
             if (s_unbundle (self, zmq_msg_data (&frame), zmq_msg_size (&frame)) != 0)
                 self->stats->bad_internal_frames++;

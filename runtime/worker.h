@@ -67,6 +67,11 @@ static inline void worker_outbound_sub (worker_outbound_t *outbound, size_t size
 
 #define WORKER_PROJECTOR_ID_SIZE 16
 
+//  The route of the front's word to a worker that a peer's links work
+//  both ways again: [WORKER_ROUTE_REACHED, the node's index as a byte].
+//  Its commands to that node's actors are sent again at once.
+#define WORKER_ROUTE_REACHED 0x08
+
 //  What every worker of a node shares, read-only while they run.
 typedef struct worker_config_s {
     journal_t *journal;               //  the node's store

@@ -43,6 +43,8 @@ typedef struct {
 #define WORKER_ROUTE_FIRST 0x05          //  its first send, right after its commit
 #define WORKER_ROUTE_DONE 0x06           //  ids of commands their senders forgot (inbox.h)
 #define WORKER_ROUTE_BUNDLE BUNDLE_ROUTE //  what a release sends a thread, in one (bundle.h)
+//  WORKER_ROUTE_REACHED (0x08, worker.h): the front's word that a peer's
+//  links work both ways again.
 
 //  The local queue, first in first out: a ring of local_t that grows by
 //  doubling and is reused, so that a message costs no allocation but its

@@ -657,6 +657,80 @@ static void test_forwarded_bytes_bounded (void **state)
     assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING + COUNT);
 }
 
+//  --------------------------------------------------------------------------
+//  10. A link that comes back takes what waited for it at once: the
+//      credits for n2's account, whose re-sends had backed off to 5 s
+//      while n1's link to n2 was cut, go again as soon as both links
+//      work, not at their next backoff (up to 6.25 s later: each waited
+//      that long before, though the link was back).
+
+#define BACKED_OFF 8 //  sends after which the next re-send is 5 s away (outbox.c)
+#define LEGS 6
+
+//  The legs in n1's pending list (pending --json) sent BACKED_OFF times
+//  or more.
+static int s_backed_off (fixture_t *f)
+{
+    const char *args[] = {"pending", "--json", "--timeout", "1000"};
+    char out[16384];
+    s_shoal_out (f, 4, args, out, sizeof out);
+    int count = 0;
+    for (const char *at = strstr (out, "\"attempts\":"); at; at = strstr (at + 1, "\"attempts\":"))
+        count += atoi (at + strlen ("\"attempts\":")) >= BACKED_OFF;
+    return count;
+}
+
+static void test_link_back_sends_at_once (void **state)
+{
+    fixture_t *f = *state;
+    s_two_behind_proxy (f);
+    client_t *a = f->client[0];
+    char x[64], y[64], t[LEGS][64];
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/x", 0, &next, x, sizeof x);
+    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
+    for (int i = 0; i < LEGS; i++)
+        cluster_client_address_on (f->cluster, "transfer/b", 0, &next, t[i], sizeof t[i]);
+    cluster_nodes_fund (a, x);
+    cluster_nodes_fund (a, y);
+
+    s_proxy_signal (f, SIGUSR1, "proxy cut");
+    for (int i = 0; i < LEGS; i++)
+        s_start_transfer (a, t[i], x, y, 10); //  debit here, credit there: pending
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    int backed_off;
+    while ((backed_off = s_backed_off (f)) < LEGS) {
+        if (zclock_mono () > deadline)
+            fail_msg ("%d of %d credits backed off to 5 s in %d s", backed_off, LEGS,
+                      DEADLINE_MS / 1000);
+        zclock_sleep (200); //  a bounded poll: each backs off for some 7 s
+    }
+    s_proxy_signal (f, SIGUSR2, "proxy healed");
+    s_wait_link (f, 0, 1, true, true);
+    //  Each would wait up to 6.25 s; all six within 2 s of the link, by
+    //  chance, about once in 200 runs. Done at once, it takes milliseconds.
+    int64_t back = zclock_mono ();
+    for (int i = 0; i < LEGS; i++) {
+        char status[32];
+        bool stalled;
+        for (cluster_client_transfer_status (a, t[i], status, sizeof status, &stalled);
+             !s_terminal (status);
+             cluster_client_transfer_status (a, t[i], status, sizeof status, &stalled)) {
+            if (zclock_mono () - back > 2000)
+                fail_msg ("%s still %s 2 s after n1's links to n2 came back", t[i], status);
+            zclock_sleep (20); //  a bounded poll: the credit is sent again at once
+        }
+        assert_string_equal (status, "completed");
+    }
+    char log[192], said[PROC_OUTPUT_MAX];
+    snprintf (log, sizeof log, "%s/%s.log", f->dir, cluster_node_name (f->cluster, 0));
+    if (!proc_file_until (log, "sent again now: its links work both ways again", DEADLINE_MS, said))
+        fail_msg ("n1 never said it sent n2's commands again:\n%s", said);
+    assert_non_null (strstr (said, "pending commands to the actors of n2"));
+    assert_int_equal (cluster_client_balance (a, x), FUNDING - LEGS * 10);
+    assert_int_equal (cluster_client_balance (a, y), FUNDING + LEGS * 10);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -676,6 +750,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_resend_during_a_partition, cluster_nodes_setup,
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_forwarded_bytes_bounded, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_link_back_sends_at_once, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.

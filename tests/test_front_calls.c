@@ -28,7 +28,7 @@ static const uint8_t s_bob[] = {0x00, 0x6b, 0x8b, 0x45, 0x68};
 
 static void test_silent_peer_keeps_its_calls (void **state)
 {
-    front_calls_t *calls = front_calls_new ();
+    front_calls_t *calls = front_calls_new (1);
     assert_non_null (calls);
     for (int i = 0; i < 74; i++)
         front_calls_sent (calls, PEER, s_alice, sizeof s_alice, BIG, 1000);
@@ -58,7 +58,7 @@ static void test_silent_peer_keeps_its_calls (void **state)
 //  queued then went through, and the client's unanswered ones were lost.
 static void test_answers_on_our_link_count_as_heard (void **state)
 {
-    front_calls_t *calls = front_calls_new ();
+    front_calls_t *calls = front_calls_new (1);
     assert_non_null (calls);
     for (int i = 0; i < 74; i++)
         front_calls_sent (calls, PEER, s_alice, sizeof s_alice, BIG, 1000);
@@ -74,7 +74,7 @@ static void test_answers_on_our_link_count_as_heard (void **state)
 
 static void test_link_down_takes_its_calls (void **state)
 {
-    front_calls_t *calls = front_calls_new ();
+    front_calls_t *calls = front_calls_new (1);
     assert_non_null (calls);
     for (int i = 0; i < 74; i++)
         front_calls_sent (calls, PEER, s_alice, sizeof s_alice, BIG, 1000);
@@ -96,7 +96,7 @@ static void test_link_down_takes_its_calls (void **state)
 
 static void test_answers_take_off_what_was_sent (void **state)
 {
-    front_calls_t *calls = front_calls_new ();
+    front_calls_t *calls = front_calls_new (1);
     assert_non_null (calls);
     front_calls_sent (calls, PEER, s_alice, sizeof s_alice, 100, 1000);
     front_calls_sent (calls, PEER, s_alice, sizeof s_alice, 2000, 1000);
