@@ -30,6 +30,11 @@
 #ifndef SHOAL_STATS_H_INCLUDED
 #define SHOAL_STATS_H_INCLUDED
 
+//  A store whose write (or reopen) failed within this long is said to be
+//  failing: by the metrics (shoal_store_failing), `cluster status` and
+//  `top`.
+#define SHOAL_STORE_RECENT_MS 10000
+
 #define SHOAL_COUNTERS(X)                                                                          \
     X (messages, "envelopes handled in committed batches")                                         \
     X (accepted, "commands accepted")                                                              \
@@ -59,7 +64,9 @@
     X (overdue_now, "turns running past --turn-timeout now")                                       \
     X (outbound_waits, "times a worker waited for the front: 64 MiB of its messages were out")     \
     X (snapshots_skipped, "snapshots not written: the module's snapshot() wrote more than 1 MiB "  \
-                          "less 8 KiB, or wrote its fields wrongly (see the log)")
+                          "less 8 KiB, or wrote its fields wrongly (see the log)")                 \
+    X (dead_letters, "messages set aside as dead (they crashed the node 3 times in a row), "       \
+                     "waiting for an operator's retry or drop (shoal dead-letters)")
 
 #define SHOAL_NODE_COUNTERS(X)                                                                     \
     X (bad_frames, "client frames refused by the front")                                           \
@@ -129,7 +136,13 @@
        "Commands an operator ended with --force that their target had run after all")              \
     X (shoal_snapshots_skipped_total, counter, "", s.snapshots_skipped,                            \
        "Snapshots not written: the module's snapshot() wrote more than 1 MiB less 8 KiB, or "      \
-       "wrote its fields wrongly")
+       "wrote its fields wrongly")                                                                 \
+    X (shoal_overdue_turns_total, counter, "", s.overdue_turns,                                    \
+       "Turns that ran past --turn-timeout (counted by the watchdog; the log names each)")         \
+    X (shoal_turns_overdue, gauge, "", s.overdue_now, "Turns running past --turn-timeout now")     \
+    X (shoal_dead_letters, gauge, "", s.dead_letters,                                              \
+       "Messages set aside as dead (they crashed the node 3 times in a row), waiting for an "      \
+       "operator's retry or drop (shoal dead-letters)")
 
 #define SHOAL_NODE_METRICS(X)                                                                      \
     X (shoal_bad_frames_total, counter, "", n.bad_frames, "Client frames refused by the front")    \

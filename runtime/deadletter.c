@@ -263,6 +263,17 @@ static void s_free_entry (void **item)
     *item = NULL;
 }
 
+//  The dead ones of a worker's table, into its stats (the metrics'
+//  shoal_dead_letters): after its load and each change. O(table): a
+//  table holds the few messages that ever crashed the node.
+static void s_gauge (zhashx_t *table, worker_stats_t *stats)
+{
+    uint64_t dead = 0;
+    for (entry_t *entry = zhashx_first (table); entry; entry = zhashx_next (table))
+        dead += entry->state == DEAD_DEAD;
+    stats->dead_letters = dead;
+}
+
 zhashx_t *deadletter_table_new (journal_t *journal, const worker_config_t *config, int index,
                                 int *rc)
 {
@@ -276,6 +287,8 @@ zhashx_t *deadletter_table_new (journal_t *journal, const worker_config_t *confi
     *rc = journal_dead_scan (journal, s_load_entry, &load);
     if (*rc)
         zhashx_destroy (&table);
+    else
+        s_gauge (table, &config->stats[index]);
     return table;
 }
 
@@ -362,6 +375,7 @@ void deadletter_survived (worker_t *self, const envelope_t *envelope)
     char table_key[TABLE_KEY_MAX];
     s_table_key (table_key, envelope->to, key);
     zhashx_delete (self->dead, table_key);
+    s_gauge (self->dead, self->stats);
 }
 
 //  --------------------------------------------------------------------------
@@ -408,6 +422,7 @@ static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_I
         zhashx_update (self->dead, key, entry);
     }
     entry->state = record->state;
+    s_gauge (self->dead, self->stats);
     envelope_t envelope;
     if (!record->frame || envelope_decode (&envelope, record->frame, record->frame_size) != 0)
         return 0; //  not kept: it comes again when its sender re-sends it

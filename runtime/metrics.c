@@ -161,6 +161,17 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
 //  compactions, shoal-leveldb). Threads of one name summed.
 #define METRICS_THREADS_MAX 256
 
+//  Writes text as a label's value, its quotes and backslashes escaped
+//  and control characters left out.
+static void s_label_value (FILE *out, const char *text)
+{
+    for (const char *c = text; *c; c++)
+        if (*c == '"' || *c == '\\')
+            fprintf (out, "\\%c", *c);
+        else if ((unsigned char) *c >= 0x20)
+            fputc (*c, out);
+}
+
 static void s_threads (FILE *out)
 {
     thread_info_t *threads = calloc (METRICS_THREADS_MAX, sizeof (thread_info_t));
@@ -170,14 +181,65 @@ static void s_threads (FILE *out)
                   "CPU time, user and system, of the node's threads by name");
     for (int i = 0; i < count; i++) {
         fprintf (out, "shoal_thread_cpu_seconds_total{thread=\"");
-        for (const char *c = threads[i].name; *c; c++)
-            if (*c == '"' || *c == '\\')
-                fprintf (out, "\\%c", *c);
-            else if (*c >= 0x20)
-                fputc (*c, out);
+        s_label_value (out, threads[i].name);
         fprintf (out, "\"} %.2f\n", (double) threads[i].cpu_us / 1e6);
     }
     free (threads);
+}
+
+//  Whether the store failed a write lately (as `cluster status` and `top`
+//  say it unwell), when it last did, and how often it was reopened.
+static void s_store (FILE *out, journal_t *journal)
+{
+    char why[8];
+    int64_t ago = journal_failed_ago_ms (journal, why, sizeof why);
+    s_family (out, "shoal_store_failing", "gauge",
+              "1 while a write of the store (or its reopen) failed within the last 10 s (a full "
+              "disk; stats and the log say why)");
+    fprintf (out, "shoal_store_failing %d\n", ago >= 0 && ago < SHOAL_STORE_RECENT_MS);
+    s_family (out, "shoal_store_last_failure_timestamp_seconds", "gauge",
+              "When a write of the store (or its reopen) last failed, in seconds since the "
+              "epoch; 0 if none did since the start");
+    fprintf (out, "shoal_store_last_failure_timestamp_seconds %.3f\n",
+             ago >= 0 ? (double) (zclock_time () - ago) / 1000.0 : 0.0);
+    s_family (out, "shoal_store_reopens_total", "counter",
+              "Times the store was reopened after a failed write");
+    fprintf (out, "shoal_store_reopens_total %" PRIu64 "\n", journal_reopens (journal));
+}
+
+//  The actor types the node's modules register, one series each: the
+//  nodes of a cluster must all have them (one without a module refuses
+//  its types' commands), which an alert on count by (type) compares.
+static void s_types (FILE *out, const shoal_registry_t *registry)
+{
+    if (!registry || registry_count (registry) == 0)
+        return;
+    s_family (out, "shoal_actor_type", "gauge",
+              "1 for each actor type the node's modules register");
+    for (size_t i = 0; i < registry_count (registry); i++) {
+        fprintf (out, "shoal_actor_type{type=\"");
+        s_label_value (out, registry_type_name (registry, i));
+        fprintf (out, "\"} 1\n");
+    }
+}
+
+//  Which cluster, node and map this node runs: the nodes of a cluster all
+//  show one epoch and digest, or refuse each other.
+static void s_cluster (FILE *out, const cluster_t *cluster, int self)
+{
+    s_family (out, "shoal_cluster_info", "gauge",
+              "The cluster, node name and shard map (digest of the cluster file) this node runs");
+    fprintf (out, "shoal_cluster_info{cluster=\"");
+    s_label_value (out, cluster_name (cluster));
+    fprintf (out, "\",node=\"");
+    s_label_value (out, cluster_node_name (cluster, self));
+    fprintf (out, "\",digest=\"");
+    s_label_value (out, cluster_digest (cluster));
+    fprintf (out, "\"} 1\n");
+    s_family (out, "shoal_cluster_epoch", "gauge", "The epoch of the cluster file this node runs");
+    fprintf (out, "shoal_cluster_epoch %" PRId64 "\n", (int64_t) cluster_epoch (cluster));
+    s_family (out, "shoal_shards_owned", "gauge", "Shards of the cluster's map this node owns");
+    fprintf (out, "shoal_shards_owned %" PRIu32 "\n", cluster_node_shard_count (cluster, self));
 }
 
 void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node)
@@ -281,6 +343,11 @@ static int s_write (metrics_t *self, FILE *out)
                   "1 once every record of the store was read whole after the start");
         fprintf (out, "shoal_store_verified %d\n", verified == JOURNAL_VERIFY_WHOLE);
     }
+    if (config->config && config->config->journal)
+        s_store (out, config->config->journal);
+    s_types (out, workers->registry);
+    if (config->cluster)
+        s_cluster (out, config->cluster, config->self_node);
     if (config->projections)
         s_projections (out, config->projections);
     s_threads (out);

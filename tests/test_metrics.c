@@ -20,6 +20,7 @@
 #include "client.h"
 #include "harness.h"
 #include "metrics.h"
+#include "metrics_test_util.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -37,205 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define START_TIMEOUT_MS 20000 //  a node's ready line (ASan start-up is slow)
-#define CALL_TIMEOUT_MS 10000  //  a reply
-#define SCRAPE_MAX (256 << 10) //  bytes of a scrape at most
-#define COMMANDS 300           //  sent by the busy test
-#define ARGS_MAX 24
-
-typedef struct {
-    char dir[64];       //  the test's temporary directory
-    char log[128];      //  dir/node.log: the node's stderr
-    char endpoint[160]; //  ipc://dir/node.ipc
-    char ready[1024];   //  the node's ready line
-    int port;           //  the metrics port from the ready line, 0 if none
-    pid_t pid;          //  the node, 0 when not running
-    char *scrape;       //  the last scrape's body, SCRAPE_MAX bytes
-} fixture_t;
-
-static int s_setup (void **state)
-{
-    fixture_t *fx = calloc (1, sizeof (fixture_t));
-    assert_non_null (fx);
-    snprintf (fx->dir, sizeof fx->dir, "/tmp/shoal-test-metrics-XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
-    snprintf (fx->log, sizeof fx->log, "%s/node.log", fx->dir);
-    snprintf (fx->endpoint, sizeof fx->endpoint, "ipc://%s/node.ipc", fx->dir);
-    fx->scrape = malloc (SCRAPE_MAX);
-    assert_non_null (fx->scrape);
-    *state = fx;
-    return 0;
-}
-
-static int s_stop (fixture_t *fx, int sig)
-{
-    int status = 0;
-    if (fx->pid > 0) {
-        kill (fx->pid, sig);
-        waitpid (fx->pid, &status, 0);
-    }
-    fx->pid = 0;
-    return status;
-}
-
-static int s_teardown (void **state)
-{
-    fixture_t *fx = *state;
-    s_stop (fx, SIGKILL);
-    harness_rm_rf (fx->dir);
-    free (fx->scrape);
-    free (fx);
-    return 0;
-}
-
-static const char *s_env (const char *name)
-{
-    const char *value = getenv (name);
-    if (!value)
-        fail_msg ("%s is not set: run the test through ctest", name);
-    return value;
-}
-
-//  Prints the node's stderr, to explain a failure.
-static void s_dump_log (const fixture_t *fx)
-{
-    FILE *file = fopen (fx->log, "r");
-    char line[512];
-    while (file && fgets (line, sizeof line, file))
-        print_error ("node: %s", line);
-    if (file)
-        fclose (file);
-}
-
-//  Starts `shoal node` with the counter module, 2 workers and the extra
-//  arguments (NULL-terminated), and reads its ready line into fx->ready
-//  and the metrics port, if any, into fx->port. Returns 0, or -1 if the
-//  node exited or did not say it was ready in time.
-static int s_start (fixture_t *fx, ...)
-{
-    char data[128];
-    snprintf (data, sizeof data, "%s/data", fx->dir);
-    const char *argv[ARGS_MAX] = {
-        s_env ("SHOAL_BIN"), "node",      "--data", data,       "--endpoint",
-        fx->endpoint,        "--workers", "2",      "--module", s_env ("SHOAL_TEST_MODULE")};
-    int argc = 10;
-    va_list args;
-    va_start (args, fx);
-    const char *arg;
-    while ((arg = va_arg (args, const char *)) && argc < ARGS_MAX - 1)
-        argv[argc++] = arg;
-    va_end (args);
-    int out[2];
-    assert_int_equal (pipe (out), 0);
-    fx->pid = fork ();
-    assert_true (fx->pid >= 0);
-    if (fx->pid == 0) {
-        int log = open (fx->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2 (out[1], STDOUT_FILENO);
-        dup2 (log, STDERR_FILENO);
-        close (out[0]);
-        execv (argv[0], (char *const *) argv);
-        _exit (127);
-    }
-    close (out[1]);
-    size_t got = 0;
-    fx->ready[0] = 0;
-    fx->port = 0;
-    int rc = -1;
-    while (got < sizeof fx->ready - 1) {
-        struct pollfd item = {out[0], POLLIN, 0};
-        if (poll (&item, 1, START_TIMEOUT_MS) <= 0)
-            break;
-        ssize_t n = read (out[0], fx->ready + got, sizeof fx->ready - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t) n;
-        fx->ready[got] = 0;
-        if (strchr (fx->ready, '\n')) {
-            rc = strstr (fx->ready, "ready on ") ? 0 : -1;
-            break;
-        }
-    }
-    close (out[0]);
-    const char *url = strstr (fx->ready, "metrics http://127.0.0.1:");
-    if (url)
-        fx->port = atoi (url + strlen ("metrics http://127.0.0.1:"));
-    if (rc)
-        s_dump_log (fx);
-    return rc;
-}
-
-//  GETs path from the metrics port over HTTP/1.0 into fx->scrape (the
-//  body). Returns the status code, or -1 if nothing answered.
-static int s_get (fixture_t *fx, const char *path)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct timeval timeout = {.tv_sec = 10};
-    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) fx->port)};
-    inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
-    if (connect (fd, (struct sockaddr *) &address, sizeof address) != 0) {
-        close (fd);
-        return -1;
-    }
-    char request[256];
-    int size =
-        snprintf (request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    assert_int_equal (write (fd, request, (size_t) size), size);
-    static char response[SCRAPE_MAX + 4096];
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof response - 1 &&
-           (n = read (fd, response + got, sizeof response - 1 - got)) > 0)
-        got += (size_t) n;
-    close (fd);
-    response[got] = 0;
-    int status = -1;
-    if (sscanf (response, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    const char *body = strstr (response, "\r\n\r\n");
-    snprintf (fx->scrape, SCRAPE_MAX, "%s", body ? body + 4 : "");
-    return status;
-}
-
-//  Scrapes /metrics (status 200 or the test fails).
-static void s_scrape (fixture_t *fx)
-{
-    int status = s_get (fx, "/metrics");
-    if (status != 200)
-        s_dump_log (fx);
-    assert_int_equal (status, 200);
-}
-
-//  The value of one series, exactly as written before the value
-//  ("shoal_commits_total", "shoal_commands_total{outcome=\"accepted\"}").
-//  Fails the test if the scrape has no such series.
-static double s_value (const fixture_t *fx, const char *series)
-{
-    size_t len = strlen (series);
-    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp (line, series, len) == 0 && line[len] == ' ')
-            return strtod (line + len + 1, NULL);
-    }
-    fail_msg ("no series %s in the scrape:\n%s", series, fx->scrape);
-    return 0;
-}
-
-//  True if the scrape has the series.
-static bool s_has (const fixture_t *fx, const char *series)
-{
-    size_t len = strlen (series);
-    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp (line, series, len) == 0 && line[len] == ' ')
-            return true;
-    }
-    return false;
-}
+#define COMMANDS 300 //  sent by the busy test
 
 //  The sum of every series of family (its name followed by '{').
 static double s_family_sum (const fixture_t *fx, const char *family)
@@ -252,32 +55,6 @@ static double s_family_sum (const fixture_t *fx, const char *family)
         }
     }
     return sum;
-}
-
-//  Runs `promtool check metrics` on the last scrape; fails the test with
-//  what promtool said if it finds anything.
-static void s_promtool (fixture_t *fx)
-{
-    char path[128], command[512];
-    snprintf (path, sizeof path, "%s/scrape.txt", fx->dir);
-    FILE *file = fopen (path, "w");
-    assert_non_null (file);
-    fputs (fx->scrape, file);
-    fclose (file);
-    snprintf (command, sizeof command,
-              "'%s' check metrics < '%s/scrape.txt' > '%s/promtool.txt' 2>&1", s_env ("PROMTOOL"),
-              fx->dir, fx->dir);
-    int rc = system (command);
-    if (rc != 0) {
-        snprintf (path, sizeof path, "%s/promtool.txt", fx->dir);
-        file = fopen (path, "r");
-        char line[512];
-        while (file && fgets (line, sizeof line, file))
-            print_error ("promtool: %s", line);
-        if (file)
-            fclose (file);
-        fail_msg ("promtool check metrics failed (%d) on:\n%s", rc, fx->scrape);
-    }
 }
 
 //  A histogram's buckets never go down with le, its +Inf bucket is its
@@ -299,10 +76,10 @@ static double s_histogram_ok (const fixture_t *fx, const char *name)
     assert_true (buckets > 2);
     char series[160];
     snprintf (series, sizeof series, "%s_bucket{le=\"+Inf\"}", name);
-    double count = s_value (fx, series);
+    double count = metrics_fx_value (fx, series);
     assert_true (count == previous);
     snprintf (series, sizeof series, "%s_count", name);
-    assert_true (s_value (fx, series) == count);
+    assert_true (metrics_fx_value (fx, series) == count);
     return count;
 }
 
@@ -326,13 +103,13 @@ static uint8_t *s_by (int64_t by, size_t *size)
 static void test_busy_scrape (void **state)
 {
     fixture_t *fx = *state;
-    assert_int_equal (s_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
+    assert_int_equal (metrics_fx_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
     assert_true (fx->port > 0);
-    s_scrape (fx);
-    s_promtool (fx);
+    metrics_fx_scrape (fx);
+    metrics_fx_promtool (fx);
     double before = s_family_sum (fx, "shoal_commands_total");
-    double accepted_before = s_value (fx, "shoal_commands_total{outcome=\"accepted\"}");
-    double rejected_before = s_value (fx, "shoal_commands_total{outcome=\"rejected\"}");
+    double accepted_before = metrics_fx_value (fx, "shoal_commands_total{outcome=\"accepted\"}");
+    double rejected_before = metrics_fx_value (fx, "shoal_commands_total{outcome=\"rejected\"}");
 
     client_t *client = client_new (fx->endpoint);
     assert_non_null (client);
@@ -351,8 +128,8 @@ static void test_busy_scrape (void **state)
         else
             accepted++;
         if (i % 50 == 25) { //  scrape while commands are in flight
-            s_scrape (fx);
-            s_promtool (fx);
+            metrics_fx_scrape (fx);
+            metrics_fx_promtool (fx);
         }
     }
     while (answered < COMMANDS) {
@@ -364,43 +141,48 @@ static void test_busy_scrape (void **state)
     client_destroy (&client);
 
     //  Counted when their batch was released, before the replies went out.
-    s_scrape (fx);
-    s_promtool (fx);
+    metrics_fx_scrape (fx);
+    metrics_fx_promtool (fx);
     assert_true (s_family_sum (fx, "shoal_commands_total") - before == COMMANDS);
-    assert_true (s_value (fx, "shoal_commands_total{outcome=\"accepted\"}") - accepted_before ==
+    assert_true (metrics_fx_value (fx, "shoal_commands_total{outcome=\"accepted\"}") -
+                     accepted_before ==
                  (double) accepted);
-    assert_true (s_value (fx, "shoal_commands_total{outcome=\"rejected\"}") - rejected_before ==
+    assert_true (metrics_fx_value (fx, "shoal_commands_total{outcome=\"rejected\"}") -
+                     rejected_before ==
                  (double) rejected);
-    assert_true (s_value (fx, "shoal_events_total") >= (double) accepted);
+    assert_true (metrics_fx_value (fx, "shoal_events_total") >= (double) accepted);
     //  One observation per commit, in each histogram; one per message in
     //  the turns'.
-    double commits = s_value (fx, "shoal_commits_total");
+    double commits = metrics_fx_value (fx, "shoal_commits_total");
     assert_true (commits > 0);
     assert_true (s_histogram_ok (fx, "shoal_commit_duration_seconds") == commits);
     assert_true (s_histogram_ok (fx, "shoal_batch_messages") == commits);
     assert_true (s_histogram_ok (fx, "shoal_turn_duration_seconds") >= COMMANDS);
-    assert_true (s_value (fx, "shoal_messages_total") >= COMMANDS);
-    assert_true (s_value (fx, "shoal_active_actors") == 37);
-    assert_true (s_value (fx, "shoal_data_bytes") > 0);
+    assert_true (metrics_fx_value (fx, "shoal_messages_total") >= COMMANDS);
+    assert_true (metrics_fx_value (fx, "shoal_active_actors") == 37);
+    assert_true (metrics_fx_value (fx, "shoal_data_bytes") > 0);
     //  The store's own counters (every scrape showed 0 until 2026-12-02):
     //  every commit wrote records, and in sync durability a sync covered it.
-    assert_true (s_value (fx, "shoal_store_records_total") >= s_value (fx, "shoal_commits_total"));
-    assert_true (s_value (fx, "shoal_syncs_total") >= 1);
+    assert_true (metrics_fx_value (fx, "shoal_store_records_total") >=
+                 metrics_fx_value (fx, "shoal_commits_total"));
+    assert_true (metrics_fx_value (fx, "shoal_syncs_total") >= 1);
     //  Each command went to a new counter: its inbox read was spared.
-    assert_true (s_value (fx, "shoal_inbox_reads_spared_total") >= 1);
-    assert_true (s_value (fx, "shoal_worker_queue_bytes{worker=\"1\"}") == 0);
+    assert_true (metrics_fx_value (fx, "shoal_inbox_reads_spared_total") >= 1);
+    assert_true (metrics_fx_value (fx, "shoal_worker_queue_bytes{worker=\"1\"}") == 0);
     //  The replies went out through the front (test_powerloss_sync presses
     //  its bound).
-    assert_true (s_value (fx, "shoal_outbound_peak_bytes") > 0);
-    assert_true (s_value (fx, "shoal_outbound_waits_total") == 0);
-    assert_true (s_value (fx, "shoal_forged_messages_total") == 0); //  a node alone: none
-    assert_true (s_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") == 1);
+    assert_true (metrics_fx_value (fx, "shoal_outbound_peak_bytes") > 0);
+    assert_true (metrics_fx_value (fx, "shoal_outbound_waits_total") == 0);
+    assert_true (metrics_fx_value (fx, "shoal_forged_messages_total") == 0); //  a node alone: none
+    assert_true (metrics_fx_value (fx, "shoal_build_info{version=\"" SHOAL_VERSION_STRING "\"}") ==
+                 1);
     //  The threads by name: the workers and the projections' are there
     //  (their CPU time may still round to 0).
-    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}"));
-    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-1\"}"));
-    assert_true (s_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-projector\"}"));
-    assert_true (s_value (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}") >= 0);
+    assert_true (metrics_fx_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}"));
+    assert_true (metrics_fx_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-1\"}"));
+    assert_true (metrics_fx_has (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-projector\"}"));
+    assert_true (
+        metrics_fx_value (fx, "shoal_thread_cpu_seconds_total{thread=\"shoal-worker-0\"}") >= 0);
     //  No label names an actor.
     assert_null (strstr (fx->scrape, "counter/"));
     //  The projections' gauges, refreshed about once a second: the bank's
@@ -408,31 +190,31 @@ static void test_busy_scrape (void **state)
     //  these events, but passes them).
 #define TOTALS "{projection=\"bank_totals\",version=\"1\",build=\"0\"}"
     int64_t deadline = zclock_mono () + 30000;
-    while (!s_has (fx, "shoal_projection_lag_events" TOTALS) ||
-           s_value (fx, "shoal_projection_lag_events" TOTALS) != 0 ||
-           s_value (fx, "shoal_projection_position" TOTALS) < (double) accepted) {
+    while (!metrics_fx_has (fx, "shoal_projection_lag_events" TOTALS) ||
+           metrics_fx_value (fx, "shoal_projection_lag_events" TOTALS) != 0 ||
+           metrics_fx_value (fx, "shoal_projection_position" TOTALS) < (double) accepted) {
         assert_true (zclock_mono () < deadline);
         zclock_sleep (50);
-        s_scrape (fx);
+        metrics_fx_scrape (fx);
     }
     //  The read of every record after the start: a fresh store, whole.
-    while (s_value (fx, "shoal_store_verified") != 1) {
+    while (metrics_fx_value (fx, "shoal_store_verified") != 1) {
         assert_true (zclock_mono () < deadline);
         zclock_sleep (50); //  between two scrapes, within the deadline
-        s_scrape (fx);
+        metrics_fx_scrape (fx);
     }
-    assert_true (s_value (fx, "shoal_store_damaged") == 0);
-    s_promtool (fx);
-    assert_true (s_value (fx, "shoal_projection_served" TOTALS) == 1);
-    assert_true (s_value (fx, "shoal_projection_failed" TOTALS) == 0);
-    assert_true (s_value (fx, "shoal_projection_applied_total" TOTALS) == 0);
+    assert_true (metrics_fx_value (fx, "shoal_store_damaged") == 0);
+    metrics_fx_promtool (fx);
+    assert_true (metrics_fx_value (fx, "shoal_projection_served" TOTALS) == 1);
+    assert_true (metrics_fx_value (fx, "shoal_projection_failed" TOTALS) == 0);
+    assert_true (metrics_fx_value (fx, "shoal_projection_applied_total" TOTALS) == 0);
     //  It has taken the log's events: in one batch or more.
-    assert_true (s_value (fx, "shoal_projection_batches_total" TOTALS) >= 1);
+    assert_true (metrics_fx_value (fx, "shoal_projection_batches_total" TOTALS) >= 1);
 #undef TOTALS
 
     //  Only GET /metrics.
-    assert_int_equal (s_get (fx, "/"), 404);
-    assert_int_equal (s_get (fx, "/metrics/x"), 404);
+    assert_int_equal (metrics_fx_get (fx, "/"), 404);
+    assert_int_equal (metrics_fx_get (fx, "/metrics/x"), 404);
 }
 
 //  --------------------------------------------------------------------------
@@ -470,17 +252,17 @@ static bool s_listens_tcp (pid_t pid)
 static void test_metrics_off (void **state)
 {
     fixture_t *fx = *state;
-    assert_int_equal (s_start (fx, "--metrics", "off", NULL), 0);
+    assert_int_equal (metrics_fx_start (fx, "--metrics", "off", NULL), 0);
     assert_null (strstr (fx->ready, "metrics http"));
     assert_int_equal (fx->port, 0);
     assert_false (s_listens_tcp (fx->pid));
-    s_stop (fx, SIGTERM);
+    metrics_fx_stop (fx, SIGTERM);
 
-    assert_int_equal (s_start (fx, NULL), 0); //  on by default
+    assert_int_equal (metrics_fx_start (fx, NULL), 0); //  on by default
     assert_true (fx->port > 0);
     assert_true (s_listens_tcp (fx->pid));
-    s_scrape (fx);
-    assert_true (s_value (fx, "shoal_workers") == 2);
+    metrics_fx_scrape (fx);
+    assert_true (metrics_fx_value (fx, "shoal_workers") == 2);
 }
 
 //  --------------------------------------------------------------------------
@@ -501,8 +283,8 @@ static void test_log_level (void **state)
 {
     fixture_t *fx = *state;
     char log[8192];
-    assert_int_equal (s_start (fx, NULL), 0);
-    assert_int_equal (s_stop (fx, SIGTERM), 0);
+    assert_int_equal (metrics_fx_start (fx, NULL), 0);
+    assert_int_equal (metrics_fx_stop (fx, SIGTERM), 0);
     s_read_log (fx, log, sizeof log);
     const char *started = strstr (log, " INFO shoal node: started on ipc://");
     assert_non_null (started);
@@ -518,16 +300,16 @@ static void test_log_level (void **state)
     assert_int_equal (zulu, 'Z');
 
     unlink (fx->log);
-    assert_int_equal (s_start (fx, "--log-level", "warn", NULL), 0);
-    assert_int_equal (s_stop (fx, SIGTERM), 0);
+    assert_int_equal (metrics_fx_start (fx, "--log-level", "warn", NULL), 0);
+    assert_int_equal (metrics_fx_stop (fx, SIGTERM), 0);
     s_read_log (fx, log, sizeof log);
     assert_null (strstr (log, " INFO "));
     assert_null (strstr (log, "stopped"));
 
     //  A level that is not one: exit 2, no node.
     unlink (fx->log);
-    assert_int_not_equal (s_start (fx, "--log-level", "loud", NULL), 0);
-    int status = s_stop (fx, 0);
+    assert_int_not_equal (metrics_fx_start (fx, "--log-level", "loud", NULL), 0);
+    int status = metrics_fx_stop (fx, 0);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
     s_read_log (fx, log, sizeof log);
     assert_non_null (strstr (log, "--log-level is debug, info, warn or error, not 'loud'"));
@@ -537,8 +319,8 @@ static void test_log_level (void **state)
     static const char *malformed[] = {"nowhere", "127.0.0.1:99999", "127.0.0.1:65536"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         unlink (fx->log);
-        assert_int_not_equal (s_start (fx, "--metrics", malformed[i], NULL), 0);
-        status = s_stop (fx, 0);
+        assert_int_not_equal (metrics_fx_start (fx, "--metrics", malformed[i], NULL), 0);
+        status = metrics_fx_stop (fx, 0);
         s_read_log (fx, log, sizeof log);
         char said[256];
         snprintf (said, sizeof said, "--metrics %s: expected HOST:PORT (a port from 0 to 65535",
@@ -564,14 +346,14 @@ static bool s_log_has (const fixture_t *fx, const char *text)
             return true;
         usleep (50000);
     }
-    s_dump_log (fx);
+    metrics_fx_dump_log (fx);
     return false;
 }
 
 static void test_stall_logged (void **state)
 {
     fixture_t *fx = *state;
-    assert_int_equal (s_start (fx, "--stall-ms", "1", NULL), 0);
+    assert_int_equal (metrics_fx_start (fx, "--stall-ms", "1", NULL), 0);
     client_t *client = client_new (fx->endpoint);
     assert_non_null (client);
     char *fields[] = {"to=counter/f", "name=Flaky"};
@@ -592,9 +374,9 @@ static void test_stall_logged (void **state)
     assert_true (s_log_has (fx, "counter/f failed on Flaky"));
     assert_true (s_log_has (fx, "WARN command Flaky from counter/s to counter/f is stalled"));
     assert_true (s_log_has (fx, "INFO command Flaky from counter/s to counter/f is un-stalled"));
-    s_scrape (fx);
-    assert_true (s_value (fx, "shoal_outbox_resends_total") >= 1);
-    assert_true (s_value (fx, "shoal_outbox_pending") == 0);
+    metrics_fx_scrape (fx);
+    assert_true (metrics_fx_value (fx, "shoal_outbox_resends_total") >= 1);
+    assert_true (metrics_fx_value (fx, "shoal_outbox_pending") == 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -613,8 +395,8 @@ static void test_metrics_exposure (void **state)
     fixture_t *fx = *state;
     char log[8192], data[128];
     snprintf (data, sizeof data, "%s/data", fx->dir);
-    assert_int_not_equal (s_start (fx, "--metrics", "0.0.0.0:0", NULL), 0);
-    int status = s_stop (fx, 0);
+    assert_int_not_equal (metrics_fx_start (fx, "--metrics", "0.0.0.0:0", NULL), 0);
+    int status = metrics_fx_stop (fx, 0);
     assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
     s_read_log (fx, log, sizeof log);
     assert_non_null (strstr (log, "shoal node: will not serve metrics on 0.0.0.0:0: another "
@@ -625,7 +407,7 @@ static void test_metrics_exposure (void **state)
     assert_int_not_equal (stat (data, &st), 0); //  no store made
 
     unlink (fx->log);
-    assert_int_equal (s_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
+    assert_int_equal (metrics_fx_start (fx, "--metrics", "127.0.0.1:0", NULL), 0);
     int idle[IDLE];
     for (int i = 0; i < IDLE; i++) {
         idle[i] = socket (AF_INET, SOCK_STREAM, 0);
@@ -635,11 +417,11 @@ static void test_metrics_exposure (void **state)
         assert_int_equal (connect (idle[i], (struct sockaddr *) &address, sizeof address), 0);
     }
     int64_t opened = zclock_mono ();
-    s_scrape (fx);
+    metrics_fx_scrape (fx);
     int64_t took = zclock_mono () - opened;
     if (took > SCRAPE_MS)
         fail_msg ("a scrape beside %d idle connections took %lld ms", IDLE, (long long) took);
-    s_promtool (fx);
+    metrics_fx_promtool (fx);
     //  The idle ones are closed by the node: each reads the end of file.
     int closed = 0;
     while (closed < IDLE && zclock_mono () - opened < IDLE_SHUT_MS) {
@@ -690,11 +472,12 @@ static void test_metrics_new_checks_what_it_binds (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_busy_scrape, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_metrics_off, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_log_level, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_stall_logged, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_metrics_exposure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_busy_scrape, metrics_fx_setup, metrics_fx_teardown),
+        cmocka_unit_test_setup_teardown (test_metrics_off, metrics_fx_setup, metrics_fx_teardown),
+        cmocka_unit_test_setup_teardown (test_log_level, metrics_fx_setup, metrics_fx_teardown),
+        cmocka_unit_test_setup_teardown (test_stall_logged, metrics_fx_setup, metrics_fx_teardown),
+        cmocka_unit_test_setup_teardown (test_metrics_exposure, metrics_fx_setup,
+                                         metrics_fx_teardown),
         cmocka_unit_test (test_metrics_new_checks_what_it_binds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -215,6 +215,10 @@ static void test_poison_command (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E"), 0);
     assert_non_null (strstr (out, "poison/p"));
     assert_non_null (strstr (out, id));
+    //  Counted for the metrics (shoal_dead_letters, of these counters),
+    //  which an operator alerts on: not exported before.
+    assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E --json"), 0);
+    proc_assert_has (out, "\"dead_letters\":1,");
 
     //  A client sending it is told, and the node lives on.
     rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --id %s poison/p Boom", id);
@@ -247,6 +251,8 @@ static void test_poison_command (void **state)
     snprintf (who, sizeof who, "\"who\":\"%s\"", account->pw_name);
     if (!strstr (out, who))
         fail_msg ("retry without $USER: %s not in %s", who, out);
+    assert_int_equal (proc_run (p, out, err, "$SHOAL stats --endpoint $E --json"), 0);
+    proc_assert_has (out, "\"dead_letters\":0,"); //  retried: none waits any more
     //  The node logs the decision, as it logs a resolve.
     if (proc_run (p, out, err,
                   "grep -F 'operator %s retries dead letter %s to poison/p' $DIR/node.log",

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "cluster.h"
+#include "shoal_stats.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -73,7 +74,7 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 //  A store that failed a write this recently (a full disk, an I/O error)
 //  is said to be failing: its node is up, and answers what it cannot
 //  store with nothing a sender takes.
-#define STATS_STORE_RECENT_MS 10000
+#define STATS_STORE_RECENT_MS SHOAL_STORE_RECENT_MS
 
 //  Says in text (size bytes) that the store of the node whose stats
 //  answer this is damaged, as the read of every record after its start
