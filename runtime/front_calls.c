@@ -158,6 +158,9 @@ void front_calls_lost (front_calls_t *self, int node)
     if (gone) //  out of memory: kept, and forgotten by a sweep once its peer is heard
         s_forget (self, gone);
     zlistx_destroy (&gone);
+    //  A word that it was reached, not yet told: it is not any more.
+    for (int w = 0; node >= 0 && node < CLUSTER_MAX_NODES && w < self->workers; w++)
+        self->owed[w] &= ~(1ull << node);
 }
 
 void front_calls_sent (front_calls_t *self, int node, const uint8_t *id, size_t id_size,

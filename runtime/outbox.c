@@ -25,7 +25,8 @@
 
 #define RETRY_FIRST_MS 50
 #define RETRY_MAX_MS 5000
-#define CHECKPOINT_MS 1000 //  notes are folded into 'o' keys at most this late
+#define CHECKPOINT_MS 1000     //  notes are folded into 'o' keys at most this late
+#define REACHED_SPREAD_MS 1000 //  a peer back: its commands are sent again within this
 
 //  Takes pending out of the list of its generation (swap with the last).
 //  O(1).
@@ -394,14 +395,19 @@ void outbox_on_reached (worker_t *self, int node)
         address[len] = 0;
         if (cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) != node)
             continue;
-        outbox_due_at (self, pending, now);
+        //  Spread over a second at most (never later than it was due): a
+        //  peer only silent for a while (its front stalled, nothing lost)
+        //  is not sent the whole table at once on its way back.
+        int64_t spread = pending->next_due - now < REACHED_SPREAD_MS ? pending->next_due - now
+                                                                     : REACHED_SPREAD_MS;
+        outbox_due_at (self, pending, now + (int64_t) (random () % (spread + 1)));
         count++;
     }
     if (!count)
         return;
     self->next_retry_tick = now; //  at the end of this loop
-    log_info ("worker %d: %lld pending commands to the actors of %s sent again now: its links "
-              "work both ways again",
+    log_info ("worker %d: %lld pending commands to the actors of %s sent again within a second: "
+              "its links work both ways again",
               self->index, (long long) count, cluster_node_name (cluster, node));
 }
 

@@ -182,7 +182,9 @@ void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 void outbox_resend (worker_t *self, worker_clock_t now);
 
 //  The commands to the actors of node, another node of the cluster whose
-//  links work both ways again (WORKER_ROUTE_REACHED), are due now: what
+//  links work both ways again (WORKER_ROUTE_REACHED), are due within a
+//  second (spread, so that a peer that was only silent is not sent them
+//  all at once): what
 //  was sent while they did not was lost, and each would otherwise wait
 //  for its backoff, up to RETRY_MAX_MS and a quarter. As $resend, O(pending):
 //  once per link that comes back, not a tick's work.

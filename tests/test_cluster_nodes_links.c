@@ -707,8 +707,10 @@ static void test_link_back_sends_at_once (void **state)
     }
     s_proxy_signal (f, SIGUSR2, "proxy healed");
     s_wait_link (f, 0, 1, true, true);
-    //  Each would wait up to 6.25 s; all six within 2 s of the link, by
-    //  chance, about once in 200 runs. Done at once, it takes milliseconds.
+    //  Without the word that the link is back, each would wait 4 s or
+    //  more (its last re-send was at most 1 s before the heal, and the
+    //  next is 5 to 6.25 s after it): the test cannot pass by chance. With
+    //  it, each is sent again within a second.
     int64_t back = zclock_mono ();
     for (int i = 0; i < LEGS; i++) {
         char status[32];
@@ -724,7 +726,8 @@ static void test_link_back_sends_at_once (void **state)
     }
     char log[192], said[PROC_OUTPUT_MAX];
     snprintf (log, sizeof log, "%s/%s.log", f->dir, cluster_node_name (f->cluster, 0));
-    if (!proc_file_until (log, "sent again now: its links work both ways again", DEADLINE_MS, said))
+    if (!proc_file_until (log, "sent again within a second: its links work both ways again",
+                          DEADLINE_MS, said))
         fail_msg ("n1 never said it sent n2's commands again:\n%s", said);
     assert_non_null (strstr (said, "pending commands to the actors of n2"));
     assert_int_equal (cluster_client_balance (a, x), FUNDING - LEGS * 10);
