@@ -19,6 +19,9 @@
 #   DESIGN-NOTES.md (which the others and the tools' messages point to)
 #                                    the user's guide (the systemd unit's
 #                                    Documentation=) and the wire protocol
+#   share/shoal/shoal-node@.service, shoal-alerts.yml
+#                                    the systemd unit and the Prometheus
+#                                    alerting rules (deploy/)
 #
 # The .pc files and the CMake package locate the prefix from where they
 # are installed, so a prefix may be moved after installing.
@@ -41,6 +44,10 @@ install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/PROTOCOL.md
               ${CMAKE_SOURCE_DIR}/docs/MODULES.md ${CMAKE_SOURCE_DIR}/docs/DESIGN-NOTES.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# What a deployment takes from the tree: the systemd unit, the alerting
+# rules (README, "Alerts").
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/shoal-node@.service ${CMAKE_SOURCE_DIR}/deploy/shoal-alerts.yml
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/shoal)
 install(FILES ${CMAKE_SOURCE_DIR}/runtime/include/shoal.h ${CMAKE_SOURCE_DIR}/common/shoal_base.h
               ${CMAKE_SOURCE_DIR}/runtime/include/shoal_testkit.h
         DESTINATION ${SHOAL_INSTALL_INCLUDEDIR})

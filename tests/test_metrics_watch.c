@@ -7,6 +7,7 @@
 #include "metrics_test_util.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,39 @@ static void test_trouble_gauges (void **state)
 //      shards it owns, and its links (shoal_peer_*: never scraped by a
 //      test before), on both nodes of a cluster of two on ipc://.
 
+//  True if every shoal_* name in an expr: of deploy/shoal-alerts.yml
+//  ($SHOAL_ALERTS) is a series of fx's last scrape; says which is not.
+static bool s_alerts_served (const fixture_t *fx)
+{
+    FILE *file = fopen (metrics_fx_env ("SHOAL_ALERTS"), "r");
+    assert_non_null (file);
+    char line[1024];
+    int names = 0;
+    bool served = true;
+    while (fgets (line, sizeof line, file)) {
+        if (!strstr (line, "expr:"))
+            continue;
+        for (const char *at = strstr (line, "shoal_"); at; at = strstr (at + 1, "shoal_")) {
+            if (at > line && (isalnum ((unsigned char) at[-1]) || at[-1] == '_'))
+                continue; //  inside another name
+            char name[128], series[136];
+            size_t len = strspn (at, "abcdefghijklmnopqrstuvwxyz_");
+            snprintf (name, sizeof name, "%.*s", (int) len, at);
+            snprintf (series, sizeof series, "\n%s ", name);
+            bool found = strstr (fx->scrape, series) != NULL;
+            snprintf (series, sizeof series, "\n%s{", name);
+            found = found || strstr (fx->scrape, series) != NULL;
+            if (!found) {
+                print_error ("the alerting rules name %s, which no node serves\n", name);
+                served = false;
+            }
+            names++;
+        }
+    }
+    fclose (file);
+    return served && names >= 15;
+}
+
 static void test_cluster_gauges (void **state)
 {
     fixture_t *fx = *state;
@@ -110,7 +144,8 @@ static void test_cluster_gauges (void **state)
         metrics_fx_scrape (second);
         up = metrics_fx_value (fx, "shoal_peer_up{peer=\"n2\"}") == 1 &&
              metrics_fx_value (second, "shoal_peer_up{peer=\"n1\"}") == 1 &&
-             metrics_fx_value (fx, "shoal_peer_heard{peer=\"n2\"}") == 1;
+             metrics_fx_value (fx, "shoal_peer_heard{peer=\"n2\"}") == 1 &&
+             strstr (fx->scrape, "\nshoal_projection_position{"); //  told once a second
         if (!up)
             usleep (50 * 1000); //  a bounded poll: the links come up within a second
     }
@@ -125,6 +160,9 @@ static void test_cluster_gauges (void **state)
         metrics_fx_value (fx, "shoal_shards_owned") > 0 &&
         strstr (fx->scrape, "shoal_cluster_info{cluster=\"metered\",node=\"n1\",digest=\"") &&
         strstr (second->scrape, "shoal_cluster_info{cluster=\"metered\",node=\"n2\",digest=\"");
+    //  Every metric the alerting rules name is one a node serves (a rule
+    //  on a misspelt name is silent for good).
+    ok = ok && s_alerts_served (fx);
     //  One map: the same digest on both.
     const char *d1 = strstr (fx->scrape, "digest=\""), *d2 = strstr (second->scrape, "digest=\"");
     ok = ok && d1 && d2 && strncmp (d1, d2, 40) == 0;
