@@ -385,15 +385,23 @@ bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *envelope)
 {
     const char *conflict = peers_map_conflict (self->config.peers);
-    if (!conflict || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
+    const char *behind = conflict ? NULL : peers_store_behind (self->config.peers);
+    if ((!conflict && !behind) || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
         envelope->kind != ENVELOPE_COMMAND)
         return false;
     self->counters.unavailable++;
-    char reason[256];
-    snprintf (reason, sizeof reason,
-              "node %s runs another shard map at this epoch (its cluster file differs): no "
-              "command is taken until every node runs the same file",
-              conflict);
+    char reason[320];
+    if (conflict)
+        snprintf (reason, sizeof reason,
+                  "node %s runs another shard map at this epoch (its cluster file differs): no "
+                  "command is taken until every node runs the same file",
+                  conflict);
+    else //  its actors would run on what it lost (peers_seen.h)
+        snprintf (reason, sizeof reason,
+                  "node %s saw this node's store further than it is now (restored from an older "
+                  "backup?): no command is taken until this node is started with --restored, "
+                  "which takes it as it is (see its log)",
+                  behind);
     front_reject (self, route, route_size, envelope, "unavailable", reason);
     return true;
 }

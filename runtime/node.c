@@ -503,7 +503,21 @@ static int s_start_cluster (shoal_node_t *self, char **error)
         return SHOAL_ENET;
     }
     self->peers = peers_new (self->cluster, self->self_node, self->cert, self->prefix, error);
-    return self->peers ? 0 : SHOAL_ENET;
+    if (!self->peers)
+        return SHOAL_ENET;
+    //  A store made new here with --new-store is behind what the peers
+    //  saw of this node, as its operator knows; one made new otherwise
+    //  (lost, at epoch 1) is refused by peers that saw it.
+    bool taken =
+        self->options.restored || (self->options.new_store && journal_marked_new (self->journal));
+    if (peers_set_store (self->peers, self->journal, self->data_dir,
+                         taken                 ? "restored"
+                         : self->options.async ? "async"
+                                               : "sync") != 0) {
+        *error = strdup ("out of memory");
+        return SHOAL_ENOMEM;
+    }
+    return 0;
 }
 
 int shoal_node_start (shoal_node_t *self, char **error)

@@ -35,6 +35,8 @@ typedef struct {
     const char *name;             //  and which of its nodes this is
     bool new_store;               //  a cluster node may make a new store under a map
                                   //  past epoch 1 (refused else: node_owner.h)
+    bool restored;                //  a cluster node's store may be behind what its
+                                  //  peers saw of it: they take it (peers_seen.h)
     bool insecure;                //  alone: listen without CURVE beyond loopback
     const char *metrics;          //  HOST:PORT of the metrics server (default
                                   //  127.0.0.1:0, a free port), "off" for none

@@ -5,8 +5,10 @@
 #include "peers.h"
 #include "auth.h"
 #include "log.h"
+#include "peers_seen.h"
 #include "shoal_base.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 #define PEERS_HELLO_EVERY_MS 250 //  a link not up says HELLO this often (up: every heartbeat)
 #define PEERS_LOG_EVERY_MS 5000  //  a repeated refusal is logged this often
 #define PEERS_REMAKE_MS 1000     //  a link whose handshake failed is made again after this
-#define PEERS_FRAMES_MAX 4       //  frames of a data message after the kind
+#define PEERS_FRAMES_MAX 5       //  frames of a message after the kind (a HELLO's 5)
 #define PEERS_HWM 100000         //  messages queued to one peer at most
 #define PEERS_KEY_SIZE 40        //  a CALL's client key, in Z85
 
@@ -39,6 +41,10 @@ typedef struct {
     int64_t remake_at;             //  when to make the link again (0: not to be)
     unsigned generation;           //  links made to it so far (the monitor's name)
     int64_t conflict_at;           //  its last HELLO of another map at our epoch (mono ms, 0: none)
+    bool store_checked;            //  its HELLO's store welcomed since our link last went down
+    bool welcome_pending;          //  it welcomed our HELLO before: up once its store is checked
+    int64_t behind_at;             //  it last refused us for a store behind (mono ms, 0: never)
+    char store_why[320];           //  why we refused its store, as told to it
 } peer_t;
 
 struct _peers_t {
@@ -51,6 +57,9 @@ struct _peers_t {
     int64_t started; //  when we were made (mono ms): a peer never heard is silent since
     char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
+    journal_t *journal; //  our store, whose log end our HELLO says (NULL: not said)
+    char mode[16];      //  and how it runs: sync, async, or restored
+    peers_seen_t *seen; //  how far we saw each peer's store (NULL: not kept)
 };
 
 static const char *s_name (const peers_t *self, int node)
@@ -120,6 +129,8 @@ static void s_set_up (peers_t *self, int node, bool up, const char *why)
     peer_t *peer = &self->peers[node];
     if (up)
         peer->remake_at = 0; //  libzmq connected again itself: the link needs no remaking
+    else //  a peer that went away may come back with another store: checked again
+        peer->store_checked = peer->welcome_pending = false;
     if (peer->up == up)
         return;
     peer->up = up;
@@ -204,6 +215,7 @@ void peers_destroy (peers_t **self_p)
         s_link_close (&self->peers[i]);
     free (self->peers);
     zsock_destroy (&self->router);
+    peers_seen_destroy (&self->seen);
     free (self);
     *self_p = NULL;
 }
@@ -267,9 +279,14 @@ static void s_say_hello (peers_t *self, int node)
     const char *digest = cluster_digest (self->cluster);
     const char *name = cluster_name (self->cluster);
     const char *me = s_name (self, self->self);
-    const void *data[] = {"HELLO", name, peer->epoch, digest, me};
-    size_t sizes[] = {5, strlen (name), strlen (peer->epoch), strlen (digest), strlen (me)};
-    s_sendv (peer->dealer, data, sizes, 5);
+    char store[48] = "";
+    if (self->journal)
+        snprintf (store, sizeof store, "%" PRIu64 " %s", journal_log_end (self->journal),
+                  self->mode);
+    const void *data[] = {"HELLO", name, peer->epoch, digest, me, store};
+    size_t sizes[] = {5,           strlen (name), strlen (peer->epoch), strlen (digest),
+                      strlen (me), strlen (store)};
+    s_sendv (peer->dealer, data, sizes, self->journal ? 6 : 5);
     peer->hello_at = zclock_mono ();
 }
 
@@ -361,14 +378,54 @@ static void s_conflict_over (peers_t *self, int node, const char *why)
         log_info ("shoal node: peer %s %s: taking commands again", s_name (self, node), why);
 }
 
-//  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name] and answers
-//  it on the router. parts[0] is the routing id.
+//  Checks the store a peer's HELLO says it has ("END MODE": where its
+//  event log ends, durably, and sync, async or restored) against how far
+//  we saw it (peers_seen.h). Returns NULL if it may be welcomed (and keeps
+//  its end), else why not, in peer->store_why.
+static const char *s_store_why (peers_t *self, int node, zmq_msg_t *part)
+{
+    peer_t *peer = &self->peers[node];
+    char text[64], mode[16];
+    uint64_t end;
+    size_t size = zmq_msg_size (part);
+    if (size >= sizeof text)
+        return "a malformed HELLO";
+    memcpy (text, zmq_msg_data (part), size);
+    text[size] = 0;
+    if (sscanf (text, "%" SCNu64 " %15s", &end, mode) != 2)
+        return "a malformed HELLO";
+    uint64_t seen = peers_seen_get (self->seen, node);
+    bool taken = strcmp (mode, "sync") != 0; //  restored, or async: its tail may go in a crash
+    if (end < seen && !taken) {
+        const char *me = s_name (self, self->self);
+        snprintf (peer->store_why, sizeof peer->store_why,
+                  "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
+                  " (restored from an older backup, repaired with losses, or made anew?); to take "
+                  "it as it is, with what it lost, start it with --restored",
+                  PEERS_BEHIND, me, end, me, seen);
+        return peer->store_why;
+    }
+    if (end < seen)
+        log_warn ("shoal node: peer %s came back with a store behind what we saw of it: its event "
+                  "log ends at %" PRIu64 ", we saw %" PRIu64 " (%s): what it had beyond that is "
+                  "lost",
+                  s_name (self, node), end, seen,
+                  strcmp (mode, "restored") == 0 ? "its operator took it so, with --restored"
+                                                 : "in async durability, a crash's loss");
+    peers_seen_set (self->seen, node, end, taken);
+    return NULL;
+}
+
+//  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name, store]
+//  (store since 2026-12-07; an older node's HELLO has none, and its store
+//  is not checked) and answers it on the router. parts[0] is the routing
+//  id. A welcomed HELLO lets our link to it up, if it welcomed ours.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 {
     static const char another_map[] = "another shard map (cluster file digest)";
     peer_t *peer = &self->peers[node];
     const char *why = NULL;
-    if (count != 6)
+    if (count != 6 && count != 7)
         why = "a malformed HELLO";
     else if (!s_frame_is (&parts[2], cluster_name (self->cluster)))
         why = "another cluster name";
@@ -378,7 +435,14 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
         why = another_map;
     else if (!s_frame_is (&parts[5], s_name (self, node)))
         why = "a name that is not its key's";
+    else if (count == 7)
+        why = s_store_why (self, node, &parts[6]);
     peer->welcomed = why == NULL;
+    peer->store_checked = why == NULL;
+    if (peer->welcomed && peer->welcome_pending) {
+        peer->welcome_pending = false;
+        s_set_up (self, node, true, NULL);
+    }
     if (peer->welcomed)
         s_keep_id (peer, &parts[0]);
     //  Another shard map at our epoch: a shard the two maps place apart
@@ -403,6 +467,24 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
         self->stats.bad_hellos++;
         s_log_refusal (self, node, REFUSED_BY_US, "refused peer %s: it has %s", why);
     }
+}
+
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, const char *mode)
+{
+    self->journal = journal;
+    snprintf (self->mode, sizeof self->mode, "%s", mode);
+    self->seen = peers_seen_open (dir, self->cluster);
+    return self->seen ? 0 : SHOAL_ENOMEM;
+}
+
+const char *peers_store_behind (const peers_t *self)
+{
+    int64_t now = 0; //  read once, and only if a peer ever refused our store
+    for (int i = 0; self && i < self->count; i++)
+        if (i != self->self && self->peers[i].behind_at &&
+            (now ? now : (now = zclock_mono ())) - self->peers[i].behind_at < PEERS_CONFLICT_MS)
+            return s_name (self, i);
+    return NULL;
 }
 
 const char *peers_map_conflict (const peers_t *self)
@@ -494,15 +576,22 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             self->peers[node].received++;
             fn (arg, PEERS_ANSWER, node, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
                 zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]), NULL);
-        } else if (count == 1 && s_frame_is (&parts[0], "WELCOME"))
-            s_set_up (self, node, true, NULL);
-        else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
-            char why[128];
+        } else if (count == 1 && s_frame_is (&parts[0], "WELCOME")) {
+            //  Up once its own HELLO is welcomed too: a peer back with a
+            //  store behind what we saw of it is sent nothing.
+            if (self->peers[node].store_checked)
+                s_set_up (self, node, true, NULL);
+            else
+                self->peers[node].welcome_pending = true;
+        } else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
+            char why[512];
             size_t len = zmq_msg_size (&parts[1]) < sizeof why - 1 ? zmq_msg_size (&parts[1])
                                                                    : sizeof why - 1;
             memcpy (why, zmq_msg_data (&parts[1]), len);
             why[len] = 0;
             s_set_up (self, node, false, NULL);
+            if (strncmp (why, PEERS_BEHIND, strlen (PEERS_BEHIND)) == 0)
+                self->peers[node].behind_at = zclock_mono ();
             s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }
         for (int i = 0; i < count; i++)
@@ -581,6 +670,7 @@ static void s_check_heard (peers_t *self, int node, int64_t now)
 
 void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg)
 {
+    peers_seen_save (self->seen, zclock_mono ());
     int n = 0;
     if (items[n++].revents & ZMQ_POLLIN)
         s_on_router (self, fn, arg);

@@ -41,6 +41,7 @@
 #define PEERS_H_INCLUDED
 
 #include "cluster.h"
+#include "journal.h"
 #include <czmq.h>
 
 #define PEERS_HEARTBEAT_IVL_MS 500
@@ -50,8 +51,11 @@
 //  who reaches the port hold a file descriptor per idle connection).
 #define PEERS_HANDSHAKE_IVL_MS 3000
 //  How long a peer's HELLO of another map at our epoch holds commands up
-//  after it (a refused peer says HELLO again every few hundred ms).
+//  after it (a refused peer says HELLO again every few hundred ms); and
+//  a refusal of our store, behind what a peer saw of it.
 #define PEERS_CONFLICT_MS 5000
+//  How a refusal of a store behind what its peer saw of it begins.
+#define PEERS_BEHIND "a store behind"
 
 typedef struct _peers_t peers_t;
 
@@ -86,6 +90,21 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max);
 //  zmq_poll), delivering data frames to fn. Also re-sends HELLO to links
 //  not yet up; call it at least every PEERS_HEARTBEAT_IVL_MS.
 void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg);
+
+//  Our HELLO says where our store's event log ends, durably
+//  (journal_log_end), and mode ("sync", "async", or "restored": the
+//  operator takes a store behind what the peers saw of it); and we keep
+//  how far we saw each peer's in dir (peers_seen.h), refusing the HELLO
+//  of one whose log ends before that, unless it says restored or async.
+//  Our link to a peer is up only once its own HELLO is welcomed since the
+//  link last went down. Without this call, neither is said nor checked.
+//  Call it before the first peers_process. Returns 0 or SHOAL_ENOMEM.
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, const char *mode);
+
+//  The name of a peer that refused our HELLO in the last PEERS_CONFLICT_MS
+//  for a store behind what it saw of it, else NULL: we take no client
+//  command meanwhile (front_map_conflict).
+const char *peers_store_behind (const peers_t *self);
 
 //  Whether the link to node is up (always true for the node itself).
 bool peers_up (const peers_t *self, int node);

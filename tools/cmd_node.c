@@ -86,6 +86,11 @@ static void s_help (FILE *out)
                   "                          map past epoch 1 (refused without it: a node\n"
                   "                          whose store is lost would serve its shards\n"
                   "                          empty); for a node that never started\n"
+                  "  --restored              with --cluster: this node's store is behind what\n"
+                  "                          its peers saw of it (restored from an older\n"
+                  "                          backup, repaired with losses, made anew): they\n"
+                  "                          refuse it, and it takes no command, until it is\n"
+                  "                          started once with this, which takes it as it is\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
                   "                          ready line); off: none. Beyond loopback\n"
@@ -677,6 +682,7 @@ int cmd_node (int argc, char **argv)
         OPT_STRING ("name", &opts.name),
         OPT_FLAG ("insecure", &opts.insecure),
         OPT_FLAG ("new-store", &opts.new_store),
+        OPT_FLAG ("restored", &opts.restored),
         OPT_STRING ("metrics", &opts.metrics),
         OPT_WORD ("log-level", &log_level, SHOAL_LOG_LEVELS),
         OPT_END,
