@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 7 + (cluster ? 9 : 0));
+    msgpack_pack_map (&pk, fields + 7 + (cluster ? 10 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -159,6 +159,11 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
                 front_pack_str (&pk, cluster_node_name (cluster, i));
                 link.heard ? msgpack_pack_true (&pk) : msgpack_pack_false (&pk);
             }
+        //  A peer that saw our store further than it is now, and refuses
+        //  it (peers_seen.h): "" if none.
+        const char *behind = peers_store_behind (self->config.peers);
+        front_pack_str (&pk, "store_behind");
+        front_pack_str (&pk, behind ? behind : "");
         front_pack_str (&pk, "peers_silent_ms");
         msgpack_pack_map (&pk, (size_t) (count - 1));
         for (int i = 0; i < count; i++)

@@ -225,7 +225,7 @@ static void s_types (FILE *out, const shoal_registry_t *registry)
 
 //  Which cluster, node and map this node runs: the nodes of a cluster all
 //  show one epoch and digest, or refuse each other.
-static void s_cluster (FILE *out, const cluster_t *cluster, int self)
+static void s_cluster (FILE *out, const cluster_t *cluster, int self, const peers_t *peers)
 {
     s_family (out, "shoal_cluster_info", "gauge",
               "The cluster, node name and shard map (digest of the cluster file) this node runs");
@@ -240,6 +240,10 @@ static void s_cluster (FILE *out, const cluster_t *cluster, int self)
     fprintf (out, "shoal_cluster_epoch %" PRId64 "\n", (int64_t) cluster_epoch (cluster));
     s_family (out, "shoal_shards_owned", "gauge", "Shards of the cluster's map this node owns");
     fprintf (out, "shoal_shards_owned %" PRIu32 "\n", cluster_node_shard_count (cluster, self));
+    s_family (out, "shoal_store_behind", "gauge",
+              "1 while a peer refuses this node: it saw its store further than it is now "
+              "(restored alone from an older backup?); it takes no command meanwhile");
+    fprintf (out, "shoal_store_behind %d\n", peers_store_behind (peers) != NULL);
 }
 
 void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_node_t *node)
@@ -347,7 +351,7 @@ static int s_write (metrics_t *self, FILE *out)
         s_store (out, config->config->journal);
     s_types (out, workers->registry);
     if (config->cluster)
-        s_cluster (out, config->cluster, config->self_node);
+        s_cluster (out, config->cluster, config->self_node, config->peers);
     if (config->projections)
         s_projections (out, config->projections);
     s_threads (out);

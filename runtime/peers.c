@@ -43,7 +43,7 @@ typedef struct {
     int64_t conflict_at;           //  its last HELLO of another map at our epoch (mono ms, 0: none)
     bool store_checked;            //  its HELLO's store welcomed since our link last went down
     bool welcome_pending;          //  it welcomed our HELLO before: up once its store is checked
-    int64_t behind_at;             //  it last refused us for a store behind (mono ms, 0: never)
+    atomic_int_fast64_t behind_at; //  it last refused us for a store behind (mono ms, 0: never)
     char store_why[320];           //  why we refused its store, as told to it
 } peer_t;
 
@@ -481,9 +481,11 @@ const char *peers_store_behind (const peers_t *self)
 {
     int64_t now = 0; //  read once, and only if a peer ever refused our store
     for (int i = 0; self && i < self->count; i++)
-        if (i != self->self && self->peers[i].behind_at &&
-            (now ? now : (now = zclock_mono ())) - self->peers[i].behind_at < PEERS_CONFLICT_MS)
-            return s_name (self, i);
+        if (i != self->self) {
+            int64_t at = atomic_load (&self->peers[i].behind_at);
+            if (at && (now ? now : (now = zclock_mono ())) - at < PEERS_CONFLICT_MS)
+                return s_name (self, i);
+        }
     return NULL;
 }
 
@@ -591,7 +593,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             why[len] = 0;
             s_set_up (self, node, false, NULL);
             if (strncmp (why, PEERS_BEHIND, strlen (PEERS_BEHIND)) == 0)
-                self->peers[node].behind_at = zclock_mono ();
+                atomic_store (&self->peers[node].behind_at, zclock_mono ());
             s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }
         for (int i = 0; i < count; i++)

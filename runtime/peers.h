@@ -103,7 +103,8 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, const c
 
 //  The name of a peer that refused our HELLO in the last PEERS_CONFLICT_MS
 //  for a store behind what it saw of it, else NULL: we take no client
-//  command meanwhile (front_map_conflict).
+//  command meanwhile (front_map_conflict). Safe from any thread (stats,
+//  the metrics' scrape).
 const char *peers_store_behind (const peers_t *self);
 
 //  Whether the link to node is up (always true for the node itself).

@@ -710,6 +710,15 @@ static void test_restored_backup_refused (void **state)
     //  n2 takes no command, from its own clients nor through n1.
     s_deposit_refused (f->client[1], y, "n1 saw this node's store further than it is now");
     s_deposit_refused (f->client[0], y, "is down or cut off from this node");
+    //  cluster status says why (exit 1: all up, something wrong).
+    char out[192], *output = NULL;
+    snprintf (out, sizeof out, "%s/status.out", f->dir);
+    char *status[] = {getenv ("SHOAL_BIN"), "cluster", "status", "--cluster", f->cfg, NULL};
+    int code = proc_run_argv (status, NULL, out, &output);
+    if (code != 1 || !strstr (output, "its store is behind what n1 saw of it") ||
+        !strstr (output, "until started once with --restored"))
+        fail_msg ("cluster status with n2 refused: exit %d: %s", code, output);
+    free (output);
 
     //  Started with --restored, n2 is taken as it is: the deposits the
     //  backup lacks are lost, as its operator said.

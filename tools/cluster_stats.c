@@ -357,6 +357,12 @@ void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node,
     else if (map_find_str (stats, "digest", text, sizeof text) == 0 &&
              !streq (text, cluster_digest (cluster)))
         snprintf (note, size, "runs another map (digest %s)", text);
+    else if (map_find_str (stats, "store_behind", text, sizeof text) == 0 && text[0])
+        snprintf (note, size,
+                  "its store is behind what %s saw of it (restored alone from an older backup?): "
+                  "refused, and takes no command, until started once with --restored (see its "
+                  "log)",
+                  text);
     else {
         cluster_stats_peers (stats, &total, &up, down, sizeof down);
         s_silent_peers (stats, node->name, silent, sizeof silent);
