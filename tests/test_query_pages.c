@@ -172,7 +172,32 @@ static void test_pages_followed (void **state)
                                 "wc -l"),
                       0);
     assert_string_equal (out, "5\n");
-    proc_assert_has (err, "shoal query: the first 5 rows (--limit); there are more");
+    proc_assert_has (err, "shoal query: the first 5 rows (--limit); there are more: --from "
+                          "'fat/i06'");
+    //  Page by page with --from the "next" each gives: every row once, in
+    //  order (there was no way past the first 10,000 rows).
+    static const char *const pages[][2] = {
+        {"", "rows 5 truncated True keys fat/i01,fat/i02,fat/i03,fat/i04,fat/i05 next fat/i06"},
+        {"--from fat/i06", "rows 5 truncated True keys fat/i06,fat/i07,fat/i08,fat/i09,fat/i10 "
+                           "next fat/i11"},
+        {"--from fat/i11", "rows 2 truncated False keys fat/i11,fat/i12 next None"}};
+    for (size_t k = 0; k < sizeof pages / sizeof pages[0]; k++) {
+        assert_int_equal (proc_run (p, out, err,
+                                    "$SHOAL query fat --all --limit 5 %s --json --endpoint $E "
+                                    ">$DIR/q.json && python3 -c 'import json, sys; d = json.load "
+                                    "(open (sys.argv[1])); print (\"rows\", len (d[\"rows\"]), "
+                                    "\"truncated\", d[\"truncated\"], \"keys\", \",\".join "
+                                    "(r[\"key\"] for r in d[\"rows\"]), \"next\", d[\"next\"])' "
+                                    "$DIR/q.json",
+                                    pages[k][0]),
+                          0);
+        if (strncmp (out, pages[k][1], strlen (pages[k][1])) != 0)
+            fail_msg ("page %zu (%s): %s, not %s", k, pages[k][0], out, pages[k][1]);
+    }
+    //  A key is one row: --from goes with --prefix or --all.
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL query fat fat/i01 --from fat/i02 --endpoint $E"), 2);
+    proc_assert_has (err, "--from goes with --prefix or --all; a KEY is one row");
 
     //  A prefix pages within itself: fat/i1 is i10, i11 and i12.
     assert_int_equal (s_query_json (p, "fat --prefix fat/i1", out, err), 0);

@@ -37,46 +37,52 @@
 
 static void s_help (FILE *out)
 {
-    fprintf (out,
-             "Usage: shoal query NAME[@VERSION] KEY [--json]\n"
-             "       shoal query NAME[@VERSION] --prefix P | --all [--limit N] [--json]\n"
-             "       [--endpoint E | --cluster FILE [--node N]] [--timeout MS]\n\n"
-             "Prints rows of the projection NAME: the version served, or VERSION once it\n"
-             "has caught up (a version still building is refused as not_ready, with its\n"
-             "progress). KEY: that row. --prefix P: the rows whose key starts with P, in\n"
-             "key order (bytewise), --all: every row, both at most --limit N (1 to %d,\n"
-             "default %d).\n\n"
-             "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
-             "or a shell loop; --json: one object,\n"
-             "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
-             "\"truncated\":B,\"consistent\":B} where position is how far in the node's\n"
-             "event log the rows are, lag how far behind its end, held \"paused\",\n"
-             "\"failed\" or \"orphan\" (a version no module registers now, served until the\n"
-             "one that replaces it has caught up) when the rows do not move (\"\" when\n"
-             "they do; in text a line on stderr says so), truncated that --limit cut the\n"
-             "rows short (or that a page did not come). Rows past what one reply holds (1 MiB) "
-             "come in pages,\n"
-             "followed: each within --timeout; a row bigger than a reply is refused as\n"
-             "reply_too_big. Pages are not a snapshot: when the projection moved between\n"
-             "them, rows of different pages may be of different moments, and consistent\n"
-             "is false (in text a line on stderr says so).\n"
-             "With --cluster (no --node), every node is asked and the rows merged in key\n"
-             "order, each with \"node\" first; a key held by several nodes comes once\n"
-             "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
-             "\"version\":V,\"position\":P,\"lag\":L,\"held\":H},...],\"rows\":[...],\n"
-             "\"truncated\":B,\"consistent\":B}."
-             "\n\n" PROJ_TARGET_HELP
-             "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
-             "not_ready: still building; the node's reason on stderr) or no row KEY\n"
-             "(no_row), 2 bad usage (nothing sent), 3 no answer. With --cluster, the rows\n"
-             "of the nodes that answered are printed and the exit says a node that did\n"
-             "not.\n\n" JSON_FAILURE_HELP "Examples:\n"
-             "  shoal query bank_totals totals\n"
-             "  shoal query bank_totals totals | jq .row.balance\n"
-             "  shoal query bank_totals@2 totals\n"
-             "  shoal query account_transfers --prefix alice/ --limit 20   # keys: ACCOUNT/...\n"
-             "  shoal query bank_totals totals --cluster cluster/cluster.cfg\n",
-             LIMIT_MAX, LIMIT_DEFAULT);
+    fprintf (
+        out,
+        "Usage: shoal query NAME[@VERSION] KEY [--json]\n"
+        "       shoal query NAME[@VERSION] --prefix P | --all [--from K] [--limit N]\n"
+        "       [--json] [--endpoint E | --cluster FILE [--node N]] [--timeout MS]\n\n"
+        "Prints rows of the projection NAME: the version served, or VERSION once it\n"
+        "has caught up (a version still building is refused as not_ready, with its\n"
+        "progress). KEY: that row. --prefix P: the rows whose key starts with P, in\n"
+        "key order (bytewise), --all: every row, both at most --limit N (1 to %d,\n"
+        "default %d), from the key K on with --from K. When --limit cut them short,\n"
+        "the next key is said (--json: \"next\", else null; in text on stderr): ask\n"
+        "again with --from it for the rows after, page by page, as many as there\n"
+        "are (with --cluster, a key held by several nodes may come on both pages).\n\n"
+        "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
+        "or a shell loop; --json: one object,\n"
+        "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
+        "\"next\":K,\"truncated\":B,\"consistent\":B} where position is how far in the node's\n"
+        "event log the rows are, lag how far behind its end, held \"paused\",\n"
+        "\"failed\" or \"orphan\" (a version no module registers now, served until the\n"
+        "one that replaces it has caught up) when the rows do not move (\"\" when\n"
+        "they do; in text a line on stderr says so), truncated that --limit cut the\n"
+        "rows short (or that a page did not come). Rows past what one reply holds (1 MiB) "
+        "come in pages,\n"
+        "followed: each within --timeout; a row bigger than a reply is refused as\n"
+        "reply_too_big. Pages are not a snapshot: when the projection moved between\n"
+        "them, rows of different pages may be of different moments, and consistent\n"
+        "is false (in text a line on stderr says so).\n"
+        "With --cluster (no --node), every node is asked and the rows merged in key\n"
+        "order, each with \"node\" first; a key held by several nodes comes once\n"
+        "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
+        "\"version\":V,\"position\":P,\"lag\":L,\"held\":H},...],\"rows\":[...],\n"
+        "\"truncated\":B,\"consistent\":B}."
+        "\n\n" PROJ_TARGET_HELP
+        "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
+        "not_ready: still building; the node's reason on stderr) or no row KEY\n"
+        "(no_row), 2 bad usage (nothing sent), 3 no answer. With --cluster, the rows\n"
+        "of the nodes that answered are printed and the exit says a node that did\n"
+        "not.\n\n" JSON_FAILURE_HELP "Examples:\n"
+        "  shoal query bank_totals totals\n"
+        "  shoal query bank_totals totals | jq .row.balance\n"
+        "  shoal query bank_totals@2 totals\n"
+        "  shoal query account_transfers --prefix alice/ --limit 20   # keys: ACCOUNT/...\n"
+        "  shoal query account_transfers --all --from \"$(shoal query account_transfers \\\n"
+        "      --all --json | jq -r .next)\"   # the next 100\n"
+        "  shoal query bank_totals totals --cluster cluster/cluster.cfg\n",
+        LIMIT_MAX, LIMIT_DEFAULT);
 }
 
 //  One row of a node's answer, borrowed from it.
@@ -95,6 +101,14 @@ static int s_row_compare (const void *a, const void *b)
     if (order == 0)
         order = x->key_size < y->key_size ? -1 : x->key_size > y->key_size ? 1 : 0;
     return order ? order : x->node - y->node;
+}
+
+//  Whether row's key comes before key (bytewise, as the rows are sorted).
+static bool s_key_less (const query_row_t *row, const char *key)
+{
+    size_t len = strlen (key), common = row->key_size < len ? row->key_size : len;
+    int order = memcmp (row->key, key, common);
+    return order < 0 || (order == 0 && row->key_size < len);
 }
 
 //  The rows array of node's answer, or NULL.
@@ -141,7 +155,12 @@ typedef struct {
     size_t count;
     long *rows;     //  per node: rows gathered
     bool truncated; //  a node had more rows than --limit
-    bool missing;   //  a page did not come: its node's rows stop before it
+    //  The least key a node cut short by --limit said its next page starts
+    //  from: where the rows after the ones printed start, with the rows
+    //  beyond --limit of the merge (s_cursor).
+    char cursor[SHOAL_VIEW_KEY_MAX + 1];
+    bool has_cursor;
+    bool missing; //  a page did not come: its node's rows stop before it
     //  A node's build moved between two of its pages: pages are not a
     //  snapshot, so its rows are of more than one moment (it was said of
     //  none: a review saw rows written together at one event apart).
@@ -233,6 +252,10 @@ static int s_follow (proj_target_t *target, query_pages_t *pages, const char *na
             //  A page without rows that names a next would be asked forever.
             if (!known || !more || given == 0 || pages->rows[i] >= limit) {
                 pages->truncated |= known ? more : pages->rows[i] >= limit;
+                if (known && more && (!pages->has_cursor || strcmp (next, pages->cursor) < 0)) {
+                    snprintf (pages->cursor, sizeof pages->cursor, "%s", next);
+                    pages->has_cursor = true;
+                }
                 break;
             }
             last = s_ask_page (target, pages, i, version, name, prefix, next, limit);
@@ -360,7 +383,8 @@ static void s_say_held (const proj_target_t *target, const char *name)
 //  --json: everything in one object, and why the command fails if it
 //  does (failure), whatever its target.
 static void s_print_json (const proj_target_t *target, const char *name, const query_row_t *rows,
-                          int count, bool truncated, bool consistent, const cmd_failure_t *failure)
+                          int count, const char *next, bool truncated, bool consistent,
+                          const cmd_failure_t *failure)
 {
     printf ("{\"name\":");
     json_string (stdout, name, strlen (name));
@@ -401,7 +425,12 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
         printf ("%s", k ? "," : "");
         s_print_row (target, &rows[k]);
     }
-    printf ("],\"truncated\":%s,\"consistent\":%s", truncated ? "true" : "false",
+    printf ("],\"next\":");
+    if (next)
+        json_string (stdout, next, strlen (next));
+    else
+        printf ("null");
+    printf (",\"truncated\":%s,\"consistent\":%s", truncated ? "true" : "false",
             consistent ? "true" : "false");
     cmd_failure_members (failure, true);
     printf ("}\n");
@@ -410,6 +439,7 @@ static void s_print_json (const proj_target_t *target, const char *name, const q
 typedef struct {
     proj_options_t target;
     const char *prefix;
+    const char *from; //  the first key, with --prefix or --all
     long limit;
     bool all;
     bool json;
@@ -437,8 +467,18 @@ static int s_args (int argc, char **argv, int first, const query_options_t *opts
                  SHOAL_VIEW_KEY_MAX);
         return EXIT_USAGE;
     }
-    if (*key && opts->limit) { //  one row: a limit would be ignored
-        fprintf (stderr, "shoal query: --limit goes with --prefix or --all; a KEY is one row\n");
+    if (*key && (opts->limit || opts->from)) { //  one row: they would be ignored
+        fprintf (stderr, "shoal query: --%s goes with --prefix or --all; a KEY is one row\n",
+                 opts->limit ? "limit" : "from");
+        return EXIT_USAGE;
+    }
+    if (opts->from &&
+        (!opts->from[0] || strlen (opts->from) > SHOAL_VIEW_KEY_MAX ||
+         utf8_valid_prefix (opts->from, strlen (opts->from)) != strlen (opts->from))) {
+        char quoted[160];
+        fprintf (stderr, "shoal query: --from K takes a key, 1 to %d bytes of UTF-8, not %s\n",
+                 SHOAL_VIEW_KEY_MAX,
+                 utf8_quote (quoted, sizeof quoted, opts->from, strlen (opts->from), '\''));
         return EXIT_USAGE;
     }
     if (*key && !**key) { //  the node refuses it too, but that exited 1
@@ -461,9 +501,13 @@ int cmd_query (int argc, char **argv)
 {
     query_options_t opts = {.limit = 0}; //  0: not given (LIMIT_DEFAULT)
     const option_t table[] = {
-        PROJ_TARGET_OPTIONS (&opts.target), OPT_STRING_ONCE ("prefix", &opts.prefix),
-        OPT_FLAG ("all", &opts.all),        OPT_INT ("limit", &opts.limit, 1, LIMIT_MAX),
-        OPT_FLAG ("json", &opts.json),      OPT_END,
+        PROJ_TARGET_OPTIONS (&opts.target),
+        OPT_STRING_ONCE ("prefix", &opts.prefix),
+        OPT_STRING_ONCE ("from", &opts.from),
+        OPT_FLAG ("all", &opts.all),
+        OPT_INT ("limit", &opts.limit, 1, LIMIT_MAX),
+        OPT_FLAG ("json", &opts.json),
+        OPT_END,
     };
     int first = options_parse (table, argc, argv, s_help);
     if (first < 0)
@@ -477,7 +521,7 @@ int cmd_query (int argc, char **argv)
         opts.limit = LIMIT_DEFAULT;
     uint8_t payload[SHOAL_VIEW_KEY_MAX + SHOAL_TYPE_MAX + 128];
     size_t size = s_payload (payload, sizeof payload, name, version, key,
-                             opts.prefix ? opts.prefix : "", NULL, key ? 1 : opts.limit);
+                             opts.prefix ? opts.prefix : "", opts.from, key ? 1 : opts.limit);
     proj_target_t target;
     if (size == 0 || proj_target_open (&target, "query", &opts.target) != 0)
         return EXIT_USAGE;
@@ -507,10 +551,22 @@ int cmd_query (int argc, char **argv)
         return EXIT_NO_ANSWER;
     }
     bool truncated = pages.truncated;
+    //  The first key not printed: the merge's first beyond --limit, or a
+    //  node's next page, whichever is less (each node's rows past its
+    //  next were not asked for).
     if (!key && count > opts.limit) {
+        const query_row_t *beyond = &rows[opts.limit];
+        if (!pages.has_cursor || s_key_less (beyond, pages.cursor)) {
+            size_t len =
+                beyond->key_size < SHOAL_VIEW_KEY_MAX ? beyond->key_size : SHOAL_VIEW_KEY_MAX;
+            memcpy (pages.cursor, beyond->key, len);
+            pages.cursor[len] = 0;
+            pages.has_cursor = true;
+        }
         count = (int) opts.limit;
         truncated = true;
     }
+    const char *next = !key && truncated && pages.has_cursor ? pages.cursor : NULL;
     bool no_row = key && count == 0 && rc == EXIT_ACCEPTED;
     if (no_row) {
         char quoted[160]; //  one line, whatever its bytes
@@ -521,15 +577,19 @@ int cmd_query (int argc, char **argv)
     //  --json: one object whatever happened, with ok false, code and reason
     //  when the command fails (a node that did not answer: rows empty).
     if (opts.json)
-        s_print_json (&target, name, rows, count, truncated || pages.missing, !pages.moved,
+        s_print_json (&target, name, rows, count, next, truncated || pages.missing, !pages.moved,
                       &failure);
     else
         for (int k = 0; k < count; k++) {
             s_print_row (&target, &rows[k]);
             printf ("\n");
         }
-    if (!no_row && truncated && !opts.json)
-        fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more\n", opts.limit);
+    if (!no_row && truncated && !opts.json) {
+        char quoted[SHOAL_VIEW_KEY_MAX + 16];
+        fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more%s%s\n",
+                 opts.limit, next ? ": --from " : "",
+                 next ? utf8_quote (quoted, sizeof quoted, next, strlen (next), '\'') : "");
+    }
     if (!opts.json)
         s_say_held (&target, name);
     if (!opts.json && pages.moved)
