@@ -480,6 +480,41 @@ static int s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
     return rc;
 }
 
+//  The store's restore generation (peers_seen.h): 0, or when its operator
+//  last took it as it was. A store made new here with --new-store is
+//  behind what the peers saw of this node, as its operator knows, and so
+//  is one started with --restored: a newer one, written durably, which
+//  every peer takes whenever it next meets this node. One made new
+//  otherwise (lost, at epoch 1) keeps 0, and is refused by peers that saw
+//  it.
+#define NODE_RESTORE_GEN_META "restore-gen"
+static int s_restore_gen (shoal_node_t *self, uint64_t *gen, char **error)
+{
+    char *text = NULL;
+    *gen = journal_meta_get (self->journal, NODE_RESTORE_GEN_META, &text) == 0 && text
+               ? strtoull (text, NULL, 10)
+               : 0;
+    free (text);
+    if (!self->options.restored && !(self->options.new_store && journal_marked_new (self->journal)))
+        return 0;
+    uint64_t now = (uint64_t) zclock_time ();
+    *gen = now > *gen ? now : *gen + 1;
+    char value[24];
+    snprintf (value, sizeof value, "%" PRIu64, *gen);
+    int rc = journal_meta_put (self->journal, NODE_RESTORE_GEN_META, value);
+    if (rc == 0)
+        rc = journal_sync_all (self->journal);
+    if (rc) {
+        *error =
+            zsys_sprintf ("cannot write the store's restore generation: %s", shoal_strerror (rc));
+        return rc;
+    }
+    log_info ("shoal node: this node's store is taken as it is (%s): its peers take it whatever "
+              "they saw of it before (restore generation %" PRIu64 ")",
+              self->options.restored ? "--restored" : "made new with --new-store", *gen);
+    return 0;
+}
+
 //  Starts the authenticator and the peer links of a cluster node.
 static int s_start_cluster (shoal_node_t *self, char **error)
 {
@@ -505,19 +540,14 @@ static int s_start_cluster (shoal_node_t *self, char **error)
     self->peers = peers_new (self->cluster, self->self_node, self->cert, self->prefix, error);
     if (!self->peers)
         return SHOAL_ENET;
-    //  A store made new here with --new-store is behind what the peers
-    //  saw of this node, as its operator knows; one made new otherwise
-    //  (lost, at epoch 1) is refused by peers that saw it.
-    bool taken =
-        self->options.restored || (self->options.new_store && journal_marked_new (self->journal));
-    if (peers_set_store (self->peers, self->journal, self->data_dir,
-                         taken                 ? "restored"
-                         : self->options.async ? "async"
-                                               : "sync") != 0) {
+    uint64_t gen;
+    int rc = s_restore_gen (self, &gen, error);
+    if (rc == 0 &&
+        peers_set_store (self->peers, self->journal, self->data_dir, self->options.async, gen)) {
         *error = strdup ("out of memory");
-        return SHOAL_ENOMEM;
+        rc = SHOAL_ENOMEM;
     }
-    return 0;
+    return rc;
 }
 
 int shoal_node_start (shoal_node_t *self, char **error)

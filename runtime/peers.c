@@ -10,6 +10,8 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -41,8 +43,6 @@ typedef struct {
     int64_t remake_at;             //  when to make the link again (0: not to be)
     unsigned generation;           //  links made to it so far (the monitor's name)
     int64_t conflict_at;           //  its last HELLO of another map at our epoch (mono ms, 0: none)
-    bool store_checked;            //  its HELLO's store welcomed since our link last went down
-    bool welcome_pending;          //  it welcomed our HELLO before: up once its store is checked
     atomic_int_fast64_t behind_at; //  it last refused us for a store behind (mono ms, 0: never)
     char store_why[320];           //  why we refused its store, as told to it
 } peer_t;
@@ -58,7 +58,9 @@ struct _peers_t {
     char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
     journal_t *journal; //  our store, whose log end our HELLO says (NULL: not said)
-    char mode[16];      //  and how it runs: sync, async, or restored
+    bool async;         //  and how it runs
+    uint64_t gen;       //  its restore generation (peers_seen.h)
+    char run[17];       //  this run of ours: 16 hex digits, random at each start
     peers_seen_t *seen; //  how far we saw each peer's store (NULL: not kept)
 };
 
@@ -129,8 +131,6 @@ static void s_set_up (peers_t *self, int node, bool up, const char *why)
     peer_t *peer = &self->peers[node];
     if (up)
         peer->remake_at = 0; //  libzmq connected again itself: the link needs no remaking
-    else //  a peer that went away may come back with another store: checked again
-        peer->store_checked = peer->welcome_pending = false;
     if (peer->up == up)
         return;
     peer->up = up;
@@ -273,16 +273,26 @@ static int s_sendv (zsock_t *socket, const void *const *data, const size_t *size
     return 0;
 }
 
+//  Our store as a HELLO or WELCOME says it: "END MODE GEN RUN"
+//  (peers_seen.h).
+#define PEERS_STORE_MAX PEERS_SEEN_STORE_MAX
+static void s_store (const peers_t *self, char text[PEERS_STORE_MAX])
+{
+    text[0] = 0;
+    if (self->journal)
+        snprintf (text, PEERS_STORE_MAX, "%" PRIu64 " %s %" PRIu64 " %s",
+                  journal_log_end (self->journal), self->async ? "async" : "sync", self->gen,
+                  self->run);
+}
+
 static void s_say_hello (peers_t *self, int node)
 {
     peer_t *peer = &self->peers[node];
     const char *digest = cluster_digest (self->cluster);
     const char *name = cluster_name (self->cluster);
     const char *me = s_name (self, self->self);
-    char store[48] = "";
-    if (self->journal)
-        snprintf (store, sizeof store, "%" PRIu64 " %s", journal_log_end (self->journal),
-                  self->mode);
+    char store[PEERS_STORE_MAX];
+    s_store (self, store);
     const void *data[] = {"HELLO", name, peer->epoch, digest, me, store};
     size_t sizes[] = {5,           strlen (name), strlen (peer->epoch), strlen (digest),
                       strlen (me), strlen (store)};
@@ -378,48 +388,20 @@ static void s_conflict_over (peers_t *self, int node, const char *why)
         log_info ("shoal node: peer %s %s: taking commands again", s_name (self, node), why);
 }
 
-//  Checks the store a peer's HELLO says it has ("END MODE": where its
-//  event log ends, durably, and sync, async or restored) against how far
-//  we saw it (peers_seen.h). Returns NULL if it may be welcomed (and keeps
-//  its end), else why not, in peer->store_why.
+//  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h).
+//  Returns NULL if it is taken, else why not (one behind: in
+//  peer->store_why).
 static const char *s_store_why (peers_t *self, int node, zmq_msg_t *part)
 {
-    peer_t *peer = &self->peers[node];
-    char text[64], mode[16];
-    uint64_t end;
-    size_t size = zmq_msg_size (part);
-    if (size >= sizeof text)
-        return "a malformed HELLO";
-    memcpy (text, zmq_msg_data (part), size);
-    text[size] = 0;
-    if (sscanf (text, "%" SCNu64 " %15s", &end, mode) != 2)
-        return "a malformed HELLO";
-    uint64_t seen = peers_seen_get (self->seen, node);
-    bool taken = strcmp (mode, "sync") != 0; //  restored, or async: its tail may go in a crash
-    if (end < seen && !taken) {
-        const char *me = s_name (self, self->self);
-        snprintf (peer->store_why, sizeof peer->store_why,
-                  "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
-                  " (restored from an older backup, repaired with losses, or made anew?); to take "
-                  "it as it is, with what it lost, start it with --restored",
-                  PEERS_BEHIND, me, end, me, seen);
-        return peer->store_why;
-    }
-    if (end < seen)
-        log_warn ("shoal node: peer %s came back with a store behind what we saw of it: its event "
-                  "log ends at %" PRIu64 ", we saw %" PRIu64 " (%s): what it had beyond that is "
-                  "lost",
-                  s_name (self, node), end, seen,
-                  strcmp (mode, "restored") == 0 ? "its operator took it so, with --restored"
-                                                 : "in async durability, a crash's loss");
-    peers_seen_set (self->seen, node, end, taken);
-    return NULL;
+    return peers_seen_judge (self->seen, node, zmq_msg_data (part), zmq_msg_size (part),
+                             s_name (self, node), s_name (self, self->self),
+                             self->peers[node].store_why, sizeof self->peers[node].store_why);
 }
 
 //  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name, store]
 //  (store since 2026-12-07; an older node's HELLO has none, and its store
-//  is not checked) and answers it on the router. parts[0] is the routing
-//  id. A welcomed HELLO lets our link to it up, if it welcomed ours.
+//  is not checked) and answers it on the router, [WELCOME, our store] or
+//  [REFUSE, why]. parts[0] is the routing id.
 static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 {
     static const char another_map[] = "another shard map (cluster file digest)";
@@ -438,11 +420,8 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     else if (count == 7)
         why = s_store_why (self, node, &parts[6]);
     peer->welcomed = why == NULL;
-    peer->store_checked = why == NULL;
-    if (peer->welcomed && peer->welcome_pending) {
-        peer->welcome_pending = false;
-        s_set_up (self, node, true, NULL);
-    }
+    if (why && why == peer->store_why) //  nothing goes to it either
+        s_set_up (self, node, false, "its store is behind what we saw of it");
     if (peer->welcomed)
         s_keep_id (peer, &parts[0]);
     //  Another shard map at our epoch: a shard the two maps place apart
@@ -460,19 +439,27 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
         peer->conflict_at = 0;
         s_conflict_over (self, node, "runs our shard map now");
     }
-    const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", why};
-    size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, why ? strlen (why) : 0};
-    s_sendv (self->router, data, sizes, why ? 3 : 2);
+    char store[PEERS_STORE_MAX];
+    s_store (self, store);
+    const char *last = why ? why : store;
+    const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", last};
+    size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, strlen (last)};
+    s_sendv (self->router, data, sizes, why || self->journal ? 3 : 2);
     if (why) {
         self->stats.bad_hellos++;
         s_log_refusal (self, node, REFUSED_BY_US, "refused peer %s: it has %s", why);
     }
 }
 
-int peers_set_store (peers_t *self, journal_t *journal, const char *dir, const char *mode)
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen)
 {
     self->journal = journal;
-    snprintf (self->mode, sizeof self->mode, "%s", mode);
+    self->async = async;
+    self->gen = gen;
+    uint64_t run = 0;
+    if (getrandom (&run, sizeof run, 0) != (ssize_t) sizeof run)
+        run = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
+    snprintf (self->run, sizeof self->run, "%016" PRIx64, run);
     self->seen = peers_seen_open (dir, self->cluster);
     return self->seen ? 0 : SHOAL_ENOMEM;
 }
@@ -578,13 +565,15 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             self->peers[node].received++;
             fn (arg, PEERS_ANSWER, node, zmq_msg_data (&parts[1]), zmq_msg_size (&parts[1]),
                 zmq_msg_data (&parts[2]), zmq_msg_size (&parts[2]), NULL);
-        } else if (count == 1 && s_frame_is (&parts[0], "WELCOME")) {
-            //  Up once its own HELLO is welcomed too: a peer back with a
-            //  store behind what we saw of it is sent nothing.
-            if (self->peers[node].store_checked)
-                s_set_up (self, node, true, NULL);
-            else
-                self->peers[node].welcome_pending = true;
+        } else if ((count == 1 || count == 2) && s_frame_is (&parts[0], "WELCOME")) {
+            //  Its store judged as its HELLO's would be (an older node's
+            //  WELCOME says none): a peer back with a store behind what we
+            //  saw of it is sent nothing, whichever way its links work.
+            const char *why = count == 2 ? s_store_why (self, node, &parts[1]) : NULL;
+            s_set_up (self, node, why == NULL,
+                      why ? "its store is behind what we saw of it" : NULL);
+            if (why)
+                s_log_refusal (self, node, REFUSED_BY_US, "refused peer %s: it has %s", why);
         } else if (count == 2 && s_frame_is (&parts[0], "REFUSE")) {
             char why[512];
             size_t len = zmq_msg_size (&parts[1]) < sizeof why - 1 ? zmq_msg_size (&parts[1])
@@ -592,7 +581,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             memcpy (why, zmq_msg_data (&parts[1]), len);
             why[len] = 0;
             s_set_up (self, node, false, NULL);
-            if (strncmp (why, PEERS_BEHIND, strlen (PEERS_BEHIND)) == 0)
+            if (strncmp (why, PEERS_SEEN_BEHIND, strlen (PEERS_SEEN_BEHIND)) == 0)
                 atomic_store (&self->peers[node].behind_at, zclock_mono ());
             s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }

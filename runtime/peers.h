@@ -52,10 +52,8 @@
 #define PEERS_HANDSHAKE_IVL_MS 3000
 //  How long a peer's HELLO of another map at our epoch holds commands up
 //  after it (a refused peer says HELLO again every few hundred ms); and
-//  a refusal of our store, behind what a peer saw of it.
+//  a refusal of our store, behind what a peer saw of it (peers_seen.h).
 #define PEERS_CONFLICT_MS 5000
-//  How a refusal of a store behind what its peer saw of it begins.
-#define PEERS_BEHIND "a store behind"
 
 typedef struct _peers_t peers_t;
 
@@ -91,15 +89,14 @@ int peers_poll_items (peers_t *self, zmq_pollitem_t *items, int max);
 //  not yet up; call it at least every PEERS_HEARTBEAT_IVL_MS.
 void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, void *arg);
 
-//  Our HELLO says where our store's event log ends, durably
-//  (journal_log_end), and mode ("sync", "async", or "restored": the
-//  operator takes a store behind what the peers saw of it); and we keep
-//  how far we saw each peer's in dir (peers_seen.h), refusing the HELLO
-//  of one whose log ends before that, unless it says restored or async.
-//  Our link to a peer is up only once its own HELLO is welcomed since the
-//  link last went down. Without this call, neither is said nor checked.
-//  Call it before the first peers_process. Returns 0 or SHOAL_ENOMEM.
-int peers_set_store (peers_t *self, journal_t *journal, const char *dir, const char *mode);
+//  Our HELLO and WELCOME say where our store's event log ends, durably
+//  (journal_log_end), whether we run async, and our store's restore
+//  generation gen (peers_seen.h); and we keep how far we saw each peer's
+//  in dir, refusing the HELLO and the WELCOME of one whose log ends
+//  before that at the generation kept, or whose generation is older.
+//  Without this call, neither is said nor checked. Call it before the
+//  first peers_process. Returns 0 or SHOAL_ENOMEM.
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen);
 
 //  The name of a peer that refused our HELLO in the last PEERS_CONFLICT_MS
 //  for a store behind what it saw of it, else NULL: we take no client

@@ -1,19 +1,27 @@
 /*  peers_seen.h - how far a node saw each peer's store, kept across its
     restarts, so that a peer that comes back with less is refused.
 
-    Each HELLO of a peer says where its event log ends, durably (in sync
-    durability: journal_log_end, raised only after a sync), and how it
-    runs (peers.c). A node keeps the highest it was told of each peer in
-    DIR/PEERS-SEEN, a few lines of text ("NAME POSITION"), written anew
-    (a temporary file synced and renamed over it, the directory synced) at
-    most every PEERS_SEEN_SAVE_MS while it moved: a crash forgets at most
-    that much of it, which only ever lets a peer in that it could have
-    refused. A peer whose log ends before what was kept of it (restored
-    from an older backup, repaired with losses, or its store lost and
-    made anew) lost events it had made durable and answered for: its
-    peers refuse its HELLO, and it takes no client command (peers.h),
-    until it is started with --restored, which says its operator takes the
-    store as it is. Owned by the front's thread.
+    Each HELLO and WELCOME of a peer says its store, "END MODE GEN RUN":
+    where its event log ends, durably (in sync durability journal_log_end,
+    raised only after a sync); sync or async; its restore generation (0,
+    or when its operator last took it as it was, --restored or a store
+    made new with --new-store, in ms since the epoch, kept in its store);
+    and its run (16 hex digits, random at each start of its process). A
+    node keeps of each peer the highest end it was seen at, at the
+    highest generation, in DIR/PEERS-SEEN ("NAME END GEN" lines), written
+    anew (a temporary file renamed over it; not fsynced: the front's loop
+    never waits for a disk) at most every PEERS_SEEN_SAVE_MS while it
+    rises, and at once when it is reset. A new run of a peer (it
+    restarted) whose log ends before what was kept, at the generation
+    kept, or whose generation is older (restored from an older backup,
+    repaired with losses, or its store lost and made anew), lost events
+    it had made durable and answered for: it is refused, and takes no
+    client command (peers.h), until it is started with --restored, which
+    gives it a newer generation that every peer takes, whenever it next
+    meets it. Within a run its ends only rise, though a HELLO and a
+    WELCOME come on two connections and one may be read after a later
+    one: they are not judged. In async durability a crash may take a
+    node's tail: its end is kept as no floor. Owned by the front's thread.
 */
 #ifndef PEERS_SEEN_H_INCLUDED
 #define PEERS_SEEN_H_INCLUDED
@@ -21,9 +29,14 @@
 #include "cluster.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PEERS_SEEN_FILE "PEERS-SEEN"
+//  How a refusal of a store behind what its peer saw of it begins.
+#define PEERS_SEEN_BEHIND "a store behind"
+//  A store as a HELLO or WELCOME says it, "END MODE GEN RUN", is shorter.
+#define PEERS_SEEN_STORE_MAX 80
 #define PEERS_SEEN_SAVE_MS 1000
 
 typedef struct _peers_seen_t peers_seen_t;
@@ -35,16 +48,19 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster);
 //  Writes what moved since the last save, if any. Safe with *self_p NULL.
 void peers_seen_destroy (peers_seen_t **self_p);
 
-//  The highest end of node's log seen, 0 if none.
-uint64_t peers_seen_get (const peers_seen_t *self, int node);
-
-//  Keeps position as node's end if it is higher, or in any case when
-//  reset (its operator took a store with less: --restored).
-void peers_seen_set (peers_seen_t *self, int node, uint64_t position, bool reset);
+//  Judges the store node (name) says it has, data (size bytes: "END MODE
+//  GEN RUN", END and GEN decimal, MODE sync or async, RUN 16 hex digits)
+//  against what was kept of it; me is this node's name, for why. Returns
+//  NULL if it is taken (and keeps it: no floor for async, its own end for
+//  a newer generation), "a malformed store frame", or why (why_size
+//  bytes, beginning with PEERS_SEEN_BEHIND) when a new run's log ends
+//  before what was kept at its generation, or its generation is older.
+const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
+                              const char *name, const char *me, char *why, size_t why_size);
 
 //  Writes the file if what it holds moved and the last write is
-//  PEERS_SEEN_SAVE_MS old (now: monotonic ms). A write that fails is
-//  said once and tried again at the next save.
+//  PEERS_SEEN_SAVE_MS old, or a reset waits (now: monotonic ms). A write
+//  that fails is said once and tried again at the next save.
 void peers_seen_save (peers_seen_t *self, int64_t now);
 
 #endif

@@ -422,6 +422,31 @@ static void test_link_cut_one_way_is_named (void **state)
     assert_int_equal (cluster_client_balance (a, y), FUNDING + 2 * 10 - 2 * 3);
 }
 
+//  3b. A link cut one way stays cut alone when the node at the other end
+//      restarts: n2's link to n1 comes up again, and n2's commands reach
+//      n1, though n1's HELLO cannot reach n2 (a review's find: a link came
+//      up only once its peer's own HELLO was welcomed, which n1's, cut,
+//      never was, so n2's link to n1 stayed down with the cut's).
+
+static void test_cut_one_way_then_restart (void **state)
+{
+    fixture_t *f = *state;
+    s_two_behind_proxy (f);
+    char x[64];
+    int next = 0;
+    cluster_client_address_on (f->cluster, "account/x", 0, &next, x, sizeof x);
+    cluster_nodes_fund (f->client[0], x);
+    s_proxy_signal (f, SIGHUP, "proxy cut to target"); //  n1 -> n2 cut
+    s_wait_link (f, 0, 1, false, true);
+    proc_kill_with (&f->node[0], SIGTERM);
+    cluster_nodes_start_node (f, 0);
+    s_wait_link (f, 1, 0, true, false); //  n2: its link to n1 up, nothing from n1
+    cluster_nodes_accept (f->client[1], x, "Deposit", "amount=5", NULL);
+    s_proxy_signal (f, SIGUSR2, "proxy healed");
+    s_wait_link (f, 0, 1, true, true);
+    assert_int_equal (cluster_client_balance (f->client[0], x), FUNDING + 5);
+}
+
 //  --------------------------------------------------------------------------
 //  6. A node killed: its actors are unavailable, at once, by name
 
@@ -755,6 +780,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_forwarded_bytes_bounded, cluster_nodes_setup,
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_link_back_sends_at_once, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_cut_one_way_then_restart, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.

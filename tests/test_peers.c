@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "harness.h"
 #include "peers.h"
+#include "peers_seen.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -19,18 +20,9 @@
 
 #define DEADLINE_MS 10000 //  for the silence to pass the heartbeat timeout
 
-//  A peer never heard is not silent until the heartbeat timeout has
-//  passed since we started, as the node's log says it: before, "heard"
-//  was false from the first moment, so `cluster status` said "not heard
-//  from n2 for 0s: the link n2->n1 is down" while the nodes were still
-//  connecting. heard and silent_ms agree at every read, and past the
-//  timeout the peer is not heard.
-static void test_not_heard_only_past_the_timeout (void **state)
+//  A cluster of n1 and n2 on ipc:// in dir, with certs' keys.
+static cluster_t *s_cluster (const char *dir, zcert_t *certs[2])
 {
-    (void) state;
-    char dir[] = "/tmp/shoal-peers-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    zcert_t *certs[2] = {zcert_new (), zcert_new ()};
     assert_non_null (certs[0]);
     assert_non_null (certs[1]);
     char text[1024], path[128];
@@ -50,6 +42,23 @@ static void test_not_heard_only_past_the_timeout (void **state)
     cluster_t *cluster = cluster_load (path, &error);
     if (!cluster)
         fail_msg ("%s", error);
+    return cluster;
+}
+
+//  A peer never heard is not silent until the heartbeat timeout has
+//  passed since we started, as the node's log says it: before, "heard"
+//  was false from the first moment, so `cluster status` said "not heard
+//  from n2 for 0s: the link n2->n1 is down" while the nodes were still
+//  connecting. heard and silent_ms agree at every read, and past the
+//  timeout the peer is not heard.
+static void test_not_heard_only_past_the_timeout (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-peers-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    zcert_t *certs[2] = {zcert_new (), zcert_new ()};
+    cluster_t *cluster = s_cluster (dir, certs);
+    char *error = NULL;
     peers_t *peers = peers_new (cluster, 0, certs[0], "inproc://test-peers", &error);
     if (!peers)
         fail_msg ("%s", error);
@@ -80,10 +89,78 @@ static void test_not_heard_only_past_the_timeout (void **state)
     harness_rm_rf (dir);
 }
 
+//  What a node keeps of a peer's store (peers_seen.h): a new run of the
+//  peer whose log ends before what was kept is refused, within a run the
+//  ends are not judged (a HELLO and a WELCOME, on two connections, come
+//  in either order: a review's flake), a newer restore generation is
+//  taken and an older one refused, async sets no floor, what is kept
+//  survives a reopen, and a malformed store frame is refused.
+static const char *s_judge (peers_seen_t *seen, const char *store)
+{
+    static char why[320];
+    return peers_seen_judge (seen, 1, store, strlen (store), "n2", "n1", why, sizeof why);
+}
+
+static void test_seen_judged (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-peers-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    zcert_t *certs[2] = {zcert_new (), zcert_new ()};
+    cluster_t *cluster = s_cluster (dir, certs);
+    peers_seen_t *seen = peers_seen_open (dir, cluster);
+    assert_non_null (seen);
+    assert_null (s_judge (seen, "100 sync 0 00000000000000a1"));
+    assert_null (s_judge (seen, "90 sync 0 00000000000000a1")); //  the same run, read late
+    assert_null (s_judge (seen, "120 sync 0 00000000000000a1"));
+    const char *why = s_judge (seen, "119 sync 0 00000000000000a2"); //  a new run, behind
+    assert_non_null (why);
+    if (strncmp (why, PEERS_SEEN_BEHIND " what n1 saw of it: its event log ends at 119, n1 saw 120",
+                 strlen (PEERS_SEEN_BEHIND) + 56) != 0)
+        fail_msg ("%s", why);
+    assert_null (s_judge (seen, "120 sync 0 00000000000000a3")); //  not behind
+    //  Kept across a reopen, and refused then too.
+    peers_seen_save (seen, INT64_MAX);
+    peers_seen_destroy (&seen);
+    seen = peers_seen_open (dir, cluster);
+    assert_non_null (s_judge (seen, "7 sync 0 00000000000000a4"));
+    //  Taken by its operator (a newer generation): its end from then on,
+    //  whoever was down when it ran; an older generation is refused.
+    assert_null (s_judge (seen, "7 sync 1765000000000 00000000000000a5"));
+    assert_non_null (s_judge (seen, "6 sync 1765000000000 00000000000000a6"));
+    assert_non_null (s_judge (seen, "500 sync 0 00000000000000a7"));
+    //  async: no floor.
+    assert_null (s_judge (seen, "20 async 1765000000000 00000000000000a8"));
+    assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9"));
+    //  Malformed: refused as such, nothing kept.
+    const char *bad[] = {"-1 sync 0 00000000000000aa",
+                         "18446744073709551616 sync 0 00000000000000aa",
+                         "0x10 sync 0 00000000000000aa",
+                         "5 SYNC 0 00000000000000aa",
+                         "5 sync 0 00000000000000aa junk",
+                         "5 sync 0 00000000000000a",
+                         "5 sync 0 00000000000000AA",
+                         "5  sync 0 00000000000000aa",
+                         "5 sync",
+                         ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = s_judge (seen, bad[i]);
+        if (!why || strcmp (why, "a malformed store frame") != 0)
+            fail_msg ("'%s' judged %s", bad[i], why ? why : "fine");
+    }
+    assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9")); //  still that run
+    peers_seen_destroy (&seen);
+    cluster_destroy (&cluster);
+    zcert_destroy (&certs[0]);
+    zcert_destroy (&certs[1]);
+    harness_rm_rf (dir);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_not_heard_only_past_the_timeout),
+        cmocka_unit_test (test_seen_judged),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -91,6 +91,8 @@ static void s_help (FILE *out)
                   "                          backup, repaired with losses, made anew): they\n"
                   "                          refuse it, and it takes no command, until it is\n"
                   "                          started once with this, which takes it as it is\n"
+                  "                          (a newer restore generation, which every peer\n"
+                  "                          takes when it next meets it)\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
                   "                          ready line); off: none. Beyond loopback\n"
