@@ -22,7 +22,7 @@
 
     A peer whose links work both ways again (PEERS_REACHED) is told to
     every worker (WORKER_ROUTE_REACHED), whose commands to its actors are
-    then sent again at once (outbox_on_reached); a worker whose queue is
+    then sent again within a second (outbox_on_reached); a worker whose queue is
     full is told at a later turn of the loop.
 */
 #include "front_internal.h"

@@ -542,8 +542,10 @@ static int s_start_cluster (shoal_node_t *self, char **error)
         return SHOAL_ENET;
     uint64_t gen;
     int rc = s_restore_gen (self, &gen, error);
-    if (rc == 0 &&
-        peers_set_store (self->peers, self->journal, self->data_dir, self->options.async, gen)) {
+    bool taken =
+        self->options.restored || (self->options.new_store && journal_marked_new (self->journal));
+    if (rc == 0 && peers_set_store (self->peers, self->journal, self->data_dir, self->options.async,
+                                    gen, taken)) {
         *error = strdup ("out of memory");
         rc = SHOAL_ENOMEM;
     }

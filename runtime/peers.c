@@ -43,7 +43,6 @@ typedef struct {
     int64_t remake_at;             //  when to make the link again (0: not to be)
     unsigned generation;           //  links made to it so far (the monitor's name)
     int64_t conflict_at;           //  its last HELLO of another map at our epoch (mono ms, 0: none)
-    atomic_int_fast64_t behind_at; //  it last refused us for a store behind (mono ms, 0: never)
     char store_why[320];           //  why we refused its store, as told to it
 } peer_t;
 
@@ -57,11 +56,14 @@ struct _peers_t {
     int64_t started; //  when we were made (mono ms): a peer never heard is silent since
     char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
-    journal_t *journal; //  our store, whose log end our HELLO says (NULL: not said)
-    bool async;         //  and how it runs
-    uint64_t gen;       //  its restore generation (peers_seen.h)
-    char run[17];       //  this run of ours: 16 hex digits, random at each start
-    peers_seen_t *seen; //  how far we saw each peer's store (NULL: not kept)
+    journal_t *journal;  //  our store, whose log end our HELLO says (NULL: not said)
+    bool async;          //  and how it runs
+    uint64_t gen;        //  its restore generation (peers_seen.h)
+    char run[17];        //  this run of ours: 16 hex digits, random at each start
+    char dir[4096];      //  our data directory (the mark's)
+    char marked_by[128]; //  the peer that refused our store (the mark), if marked
+    atomic_bool marked;  //  a peer refused our store: until --restored (peers_seen.h)
+    peers_seen_t *seen;  //  how far we saw each peer's store (NULL: not kept)
 };
 
 static const char *s_name (const peers_t *self, int node)
@@ -279,10 +281,10 @@ static int s_sendv (zsock_t *socket, const void *const *data, const size_t *size
 static void s_store (const peers_t *self, char text[PEERS_STORE_MAX])
 {
     text[0] = 0;
+    const char *mode = atomic_load (&self->marked) ? "behind" : self->async ? "async" : "sync";
     if (self->journal)
         snprintf (text, PEERS_STORE_MAX, "%" PRIu64 " %s %" PRIu64 " %s",
-                  journal_log_end (self->journal), self->async ? "async" : "sync", self->gen,
-                  self->run);
+                  journal_log_end (self->journal), mode, self->gen, self->run);
 }
 
 static void s_say_hello (peers_t *self, int node)
@@ -388,6 +390,21 @@ static void s_conflict_over (peers_t *self, int node, const char *why)
         log_info ("shoal node: peer %s %s: taking commands again", s_name (self, node), why);
 }
 
+//  Marks our store behind (peers_seen.h), node having refused it: whatever
+//  our log does next, no peer takes it until --restored. Once.
+static void s_mark (peers_t *self, int node)
+{
+    if (!self->journal || atomic_load (&self->marked))
+        return;
+    snprintf (self->marked_by, sizeof self->marked_by, "%s", s_name (self, node));
+    atomic_store (&self->marked, true);
+    int rc = peers_seen_mark_write (self->dir, self->marked_by);
+    log_error ("shoal node: peer %s refused our store as behind what it saw of it: this node takes "
+               "no command until it is started once with --restored, which takes it as it is%s%s",
+               self->marked_by, rc ? "; the mark could not be written: " : "",
+               rc ? strerror (rc) : "");
+}
+
 //  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h).
 //  Returns NULL if it is taken, else why not (one behind: in
 //  peer->store_why).
@@ -451,8 +468,19 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
     }
 }
 
-int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen)
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen,
+                     bool taken)
 {
+    snprintf (self->dir, sizeof self->dir, "%s", dir);
+    if (taken)
+        peers_seen_mark_clear (dir);
+    else if (peers_seen_mark_read (dir, self->marked_by, sizeof self->marked_by)) {
+        atomic_store (&self->marked, true);
+        log_error ("shoal node: this node's store is behind what %s saw of it (%s in %s): it "
+                   "takes no command until it is started once with --restored, which takes it as "
+                   "it is",
+                   self->marked_by, PEERS_SEEN_MARK_FILE, dir);
+    }
     self->journal = journal;
     self->async = async;
     self->gen = gen;
@@ -466,14 +494,7 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool as
 
 const char *peers_store_behind (const peers_t *self)
 {
-    int64_t now = 0; //  read once, and only if a peer ever refused our store
-    for (int i = 0; self && i < self->count; i++)
-        if (i != self->self) {
-            int64_t at = atomic_load (&self->peers[i].behind_at);
-            if (at && (now ? now : (now = zclock_mono ())) - at < PEERS_CONFLICT_MS)
-                return s_name (self, i);
-        }
-    return NULL;
+    return self && atomic_load (&self->marked) ? self->marked_by : NULL;
 }
 
 const char *peers_map_conflict (const peers_t *self)
@@ -582,7 +603,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             why[len] = 0;
             s_set_up (self, node, false, NULL);
             if (strncmp (why, PEERS_SEEN_BEHIND, strlen (PEERS_SEEN_BEHIND)) == 0)
-                atomic_store (&self->peers[node].behind_at, zclock_mono ());
+                s_mark (self, node);
             s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }
         for (int i = 0; i < count; i++)

@@ -96,12 +96,17 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
 //  before that at the generation kept, or whose generation is older.
 //  Without this call, neither is said nor checked. Call it before the
 //  first peers_process. Returns 0 or SHOAL_ENOMEM.
-int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen);
+//  taken: the operator takes our store as it is (--restored, or made new
+//  with --new-store): a mark of a refusal is removed; else one found makes
+//  us take no client command and say "behind" until then.
+int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen,
+                     bool taken);
 
-//  The name of a peer that refused our HELLO in the last PEERS_CONFLICT_MS
-//  for a store behind what it saw of it, else NULL: we take no client
-//  command meanwhile (front_map_conflict). Safe from any thread (stats,
-//  the metrics' scrape).
+//  The name of a peer that refused our HELLO for a store behind what it
+//  saw of it (since, our store bears the mark: until --restored, across
+//  restarts), else NULL: we take no client command meanwhile
+//  (front_map_conflict). Safe from any thread (stats, the metrics'
+//  scrape).
 const char *peers_store_behind (const peers_t *self);
 
 //  Whether the link to node is up (always true for the node itself).

@@ -1,6 +1,7 @@
 /*  peers_seen.c - how far a node saw each peer's store. See peers_seen.h.
  */
 #include "peers_seen.h"
+#include "dirsync.h"
 #include "log.h"
 
 #include <errno.h>
@@ -146,12 +147,23 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     }
     uint64_t end, gen;
     bool async = count == 4 && strcmp (words[1], "async") == 0;
+    bool marked = count == 4 && strcmp (words[1], "behind") == 0;
     if (count != 4 || !s_number (words[0], strlen (words[0]), &end) ||
-        (!async && strcmp (words[1], "sync") != 0) ||
+        (!async && !marked && strcmp (words[1], "sync") != 0) ||
         !s_number (words[2], strlen (words[2]), &gen) ||
         strlen (words[3]) != PEERS_SEEN_RUN_CHARS ||
         strspn (words[3], "0123456789abcdef") != PEERS_SEEN_RUN_CHARS)
         return "a malformed store frame";
+    //  It was refused before, by us or another peer, and knows it: until
+    //  its operator takes its store (--restored), whatever its log's end
+    //  (it may have grown past what we saw while no peer could say).
+    if (marked) {
+        snprintf (why, why_size,
+                  "%s what a peer saw of it, as it knows itself (refused before, and marked so); "
+                  "to take it as it is, with what it lost, start it with --restored",
+                  PEERS_SEEN_BEHIND);
+        return why;
+    }
     if (!self || node < 0 || node >= CLUSTER_MAX_NODES)
         return NULL;
     seen_t *seen = &self->nodes[node];
@@ -190,4 +202,43 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     snprintf (seen->run, sizeof seen->run, "%s", words[3]);
     self->moved = true;
     return NULL;
+}
+
+//  The mark: DIR/PEERS_SEEN_MARK_FILE holds the name of the peer that
+//  refused this node's store, written synced once per refusal.
+bool peers_seen_mark_read (const char *dir, char *by, size_t size)
+{
+    char path[PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_MARK_FILE);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    if (!fgets (by, (int) size, file))
+        snprintf (by, size, "a peer");
+    by[strcspn (by, "\n")] = 0;
+    fclose (file);
+    return true;
+}
+
+int peers_seen_mark_write (const char *dir, const char *by)
+{
+    char path[PATH_MAX + 32], fresh[PATH_MAX + 40];
+    snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_MARK_FILE);
+    snprintf (fresh, sizeof fresh, "%s.new", path);
+    int fd = open (fresh, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen (by);
+    bool done = fd >= 0 && write (fd, by, len) == (ssize_t) len && write (fd, "\n", 1) == 1 &&
+                fdatasync (fd) == 0;
+    if (fd >= 0)
+        close (fd);
+    done = done && rename (fresh, path) == 0 && dirsync_sync (dir, NULL) == 0;
+    return done ? 0 : errno ? errno : EIO;
+}
+
+void peers_seen_mark_clear (const char *dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_MARK_FILE);
+    if (unlink (path) == 0)
+        dirsync_sync (dir, NULL);
 }

@@ -38,6 +38,10 @@
 //  A store as a HELLO or WELCOME says it, "END MODE GEN RUN", is shorter.
 #define PEERS_SEEN_STORE_MAX 80
 #define PEERS_SEEN_SAVE_MS 1000
+//  A refused node's mark, in its own data directory: it takes no client
+//  command, and says "behind" in its HELLO (refused by every peer), until
+//  it is started with --restored, which removes it.
+#define PEERS_SEEN_MARK_FILE "STORE-BEHIND"
 
 typedef struct _peers_seen_t peers_seen_t;
 
@@ -49,7 +53,8 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster);
 void peers_seen_destroy (peers_seen_t **self_p);
 
 //  Judges the store node (name) says it has, data (size bytes: "END MODE
-//  GEN RUN", END and GEN decimal, MODE sync or async, RUN 16 hex digits)
+//  GEN RUN", END and GEN decimal, MODE sync, async or behind (it bears
+//  the mark: refused whatever its end), RUN 16 hex digits)
 //  against what was kept of it; me is this node's name, for why. Returns
 //  NULL if it is taken (and keeps it: no floor for async, its own end for
 //  a newer generation), "a malformed store frame", or why (why_size
@@ -57,6 +62,14 @@ void peers_seen_destroy (peers_seen_t **self_p);
 //  before what was kept at its generation, or its generation is older.
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
                               const char *name, const char *me, char *why, size_t why_size);
+
+//  Whether dir holds the mark, and the name of the peer that refused
+//  this node's store into by (size bytes).
+bool peers_seen_mark_read (const char *dir, char *by, size_t size);
+//  Writes the mark, synced, naming by. Returns 0 or an errno value.
+int peers_seen_mark_write (const char *dir, const char *by);
+//  Removes the mark, if any.
+void peers_seen_mark_clear (const char *dir);
 
 //  Writes the file if what it holds moved and the last write is
 //  PEERS_SEEN_SAVE_MS old, or a reset waits (now: monotonic ms). A write

@@ -132,6 +132,11 @@ static void test_seen_judged (void **state)
     //  async: no floor.
     assert_null (s_judge (seen, "20 async 1765000000000 00000000000000a8"));
     assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9"));
+    //  A store that bears the mark of a refusal says so: refused whatever
+    //  its end, until its operator takes it.
+    why = s_judge (seen, "999999 behind 1765000000000 00000000000000b1");
+    assert_non_null (why);
+    assert_true (strncmp (why, PEERS_SEEN_BEHIND, strlen (PEERS_SEEN_BEHIND)) == 0);
     //  Malformed: refused as such, nothing kept.
     const char *bad[] = {"-1 sync 0 00000000000000aa",
                          "18446744073709551616 sync 0 00000000000000aa",

@@ -49,7 +49,9 @@ static void s_help (FILE *out)
         "default %d), from the key K on with --from K. When --limit cut them short,\n"
         "the next key is said (--json: \"next\", else null; in text on stderr): ask\n"
         "again with --from it for the rows after, page by page, as many as there\n"
-        "are (with --cluster, a key held by several nodes may come on both pages).\n\n"
+        "are (with --cluster, the rows of a key several nodes hold come on one\n"
+        "page, which may then hold a few more than --limit). jq -r .next prints\n"
+        "null when there are no more.\n\n"
         "Output: one JSON object per line and row, {\"key\":K,\"row\":{...}}, for jq\n"
         "or a shell loop; --json: one object,\n"
         "{\"name\":N,\"version\":V,\"position\":P,\"lag\":L,\"held\":H,\"rows\":[...],\n"
@@ -68,7 +70,7 @@ static void s_help (FILE *out)
         "order, each with \"node\" first; a key held by several nodes comes once\n"
         "per node. --json then prints {\"name\":N,\"nodes\":[{\"node\":\"n1\",\"up\":true,\n"
         "\"version\":V,\"position\":P,\"lag\":L,\"held\":H},...],\"rows\":[...],\n"
-        "\"truncated\":B,\"consistent\":B}."
+        "\"next\":K,\"truncated\":B,\"consistent\":B}."
         "\n\n" PROJ_TARGET_HELP
         "Exit: 0 rows printed (none for a prefix is no error), 1 refused (not_found,\n"
         "not_ready: still building; the node's reason on stderr) or no row KEY\n"
@@ -555,16 +557,25 @@ int cmd_query (int argc, char **argv)
     //  node's next page, whichever is less (each node's rows past its
     //  next were not asked for).
     if (!key && count > opts.limit) {
-        const query_row_t *beyond = &rows[opts.limit];
-        if (!pages.has_cursor || s_key_less (beyond, pages.cursor)) {
-            size_t len =
-                beyond->key_size < SHOAL_VIEW_KEY_MAX ? beyond->key_size : SHOAL_VIEW_KEY_MAX;
-            memcpy (pages.cursor, beyond->key, len);
-            pages.cursor[len] = 0;
-            pages.has_cursor = true;
+        //  Not inside a key several nodes hold: its rows all come on this
+        //  page (one per node at most), or following next would give the
+        //  same first ones again, forever (a review's find).
+        int cut = (int) opts.limit;
+        while (cut < count && rows[cut].key_size == rows[cut - 1].key_size &&
+               memcmp (rows[cut].key, rows[cut - 1].key, rows[cut].key_size) == 0)
+            cut++;
+        if (cut < count) {
+            const query_row_t *beyond = &rows[cut];
+            if (!pages.has_cursor || s_key_less (beyond, pages.cursor)) {
+                size_t len =
+                    beyond->key_size < SHOAL_VIEW_KEY_MAX ? beyond->key_size : SHOAL_VIEW_KEY_MAX;
+                memcpy (pages.cursor, beyond->key, len);
+                pages.cursor[len] = 0;
+                pages.has_cursor = true;
+            }
+            truncated = true;
         }
-        count = (int) opts.limit;
-        truncated = true;
+        count = cut;
     }
     const char *next = !key && truncated && pages.has_cursor ? pages.cursor : NULL;
     bool no_row = key && count == 0 && rc == EXIT_ACCEPTED;
