@@ -464,3 +464,13 @@ void harness_preload_end (const harness_env_t *saved)
     else
         unsetenv ("ASAN_OPTIONS");
 }
+
+void harness_print_file (const char *path, const char *prefix)
+{
+    FILE *file = fopen (path, "r");
+    char line[512];
+    while (file && fgets (line, sizeof line, file))
+        print_error ("%s%s", prefix, line);
+    if (file)
+        fclose (file);
+}

@@ -54,6 +54,11 @@ void harness_tempdir (char *dir, size_t size, const char *name);
 //  ignored: a teardown calls it on whatever a test left behind.
 void harness_rm_rf (const char *path);
 
+//  Prints the file at path on the test's error output, each line after
+//  prefix (a node's stderr, to explain a failure). Nothing if it is
+//  missing.
+void harness_print_file (const char *path, const char *prefix);
+
 //  Puts value (value_len bytes) under key in the LevelDB store in dir,
 //  which no process has open, or deletes key when value is NULL: a
 //  record damaged or lost under a stopped node, as a test makes it.

@@ -71,12 +71,7 @@ const char *metrics_fx_env (const char *name)
 //  Prints the node's stderr, to explain a failure.
 void metrics_fx_dump_log (const fixture_t *fx)
 {
-    FILE *file = fopen (fx->log, "r");
-    char line[512];
-    while (file && fgets (line, sizeof line, file))
-        print_error ("node: %s", line);
-    if (file)
-        fclose (file);
+    harness_print_file (fx->log, "node: ");
 }
 
 //  Starts `shoal node` with the counter module, 2 workers and the extra

@@ -58,12 +58,7 @@ const char *node_bin (void)
 
 void node_dump_log (const fixture_t *fx)
 {
-    FILE *file = fopen (fx->log, "r");
-    char line[512];
-    while (file && fgets (line, sizeof line, file))
-        print_error ("node: %s", line);
-    if (file)
-        fclose (file);
+    harness_print_file (fx->log, "node: ");
 }
 
 void node_start (fixture_t *fx, ...)
