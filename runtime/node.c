@@ -486,16 +486,16 @@ static int s_projector_id (uint8_t id[WORKER_PROJECTOR_ID_SIZE])
 //  is one started with --restored: a newer one, written durably, which
 //  every peer takes whenever it next meets this node. One made new
 //  otherwise (lost, at epoch 1) keeps 0, and is refused by peers that saw
-//  it.
+//  it. taken: this start takes the store as it is.
 #define NODE_RESTORE_GEN_META "restore-gen"
-static int s_restore_gen (shoal_node_t *self, uint64_t *gen, char **error)
+static int s_restore_gen (shoal_node_t *self, bool taken, uint64_t *gen, char **error)
 {
     char *text = NULL;
     *gen = journal_meta_get (self->journal, NODE_RESTORE_GEN_META, &text) == 0 && text
                ? strtoull (text, NULL, 10)
                : 0;
     free (text);
-    if (!self->options.restored && !(self->options.new_store && journal_marked_new (self->journal)))
+    if (!taken)
         return 0;
     uint64_t now = (uint64_t) zclock_time ();
     *gen = now > *gen ? now : *gen + 1;
@@ -540,10 +540,10 @@ static int s_start_cluster (shoal_node_t *self, char **error)
     self->peers = peers_new (self->cluster, self->self_node, self->cert, self->prefix, error);
     if (!self->peers)
         return SHOAL_ENET;
-    uint64_t gen;
-    int rc = s_restore_gen (self, &gen, error);
     bool taken =
         self->options.restored || (self->options.new_store && journal_marked_new (self->journal));
+    uint64_t gen;
+    int rc = s_restore_gen (self, taken, &gen, error);
     if (rc == 0 && peers_set_store (self->peers, self->journal, self->data_dir, self->options.async,
                                     gen, taken)) {
         *error = strdup ("out of memory");

@@ -385,9 +385,7 @@ void outbox_on_reached (worker_t *self, int node)
         const uint8_t *to;
         size_t len;
         char address[SHOAL_ADDRESS_MAX + 1];
-        //  One an operator resolved waits for its $cancel; one its target
-        //  cannot tell about, for an operator (repair.h): neither is sent.
-        if (pending->dest != WORKER_REMOTE || pending->cancelling || pending->untellable ||
+        if (pending->dest != WORKER_REMOTE || !outbox_resendable (pending) ||
             pending->next_due <= now || !envelope_to (pending->frame, pending->size, &to, &len) ||
             len > SHOAL_ADDRESS_MAX)
             continue;

@@ -181,6 +181,15 @@ void outbox_due_at (worker_t *self, pending_t *pending, int64_t due);
 //  and the entries that passed stall_ms since the last call.
 void outbox_resend (worker_t *self, worker_clock_t now);
 
+//  Whether an operator's $resend, or a link that comes back, may make
+//  pending due now: not one an operator resolved (it waits for its
+//  $cancel's answer), nor one its target cannot tell about (repair.h:
+//  the answer would be the same).
+static inline bool outbox_resendable (const pending_t *pending)
+{
+    return !pending->cancelling && !pending->untellable;
+}
+
 //  The commands to the actors of node, another node of the cluster whose
 //  links work both ways again (WORKER_ROUTE_REACHED), are due within a
 //  second (spread, so that a peer that was only silent is not sent them

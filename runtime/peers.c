@@ -398,11 +398,13 @@ static void s_mark (peers_t *self, int node)
         return;
     snprintf (self->marked_by, sizeof self->marked_by, "%s", s_name (self, node));
     atomic_store (&self->marked, true);
-    int rc = peers_seen_mark_write (self->dir, self->marked_by);
+    char *error = NULL;
+    int rc = peers_seen_mark_write (self->dir, self->marked_by, &error);
     log_error ("shoal node: peer %s refused our store as behind what it saw of it: this node takes "
                "no command until it is started once with --restored, which takes it as it is%s%s",
                self->marked_by, rc ? "; the mark could not be written: " : "",
-               rc ? strerror (rc) : "");
+               rc && error ? error : "");
+    free (error);
 }
 
 //  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h).

@@ -3,6 +3,7 @@
 #include "peers_seen.h"
 #include "dirsync.h"
 #include "log.h"
+#include "zplfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,19 +221,12 @@ bool peers_seen_mark_read (const char *dir, char *by, size_t size)
     return true;
 }
 
-int peers_seen_mark_write (const char *dir, const char *by)
+int peers_seen_mark_write (const char *dir, const char *by, char **error)
 {
-    char path[PATH_MAX + 32], fresh[PATH_MAX + 40];
+    char path[PATH_MAX + 32], text[160];
     snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_MARK_FILE);
-    snprintf (fresh, sizeof fresh, "%s.new", path);
-    int fd = open (fresh, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t len = strlen (by);
-    bool done = fd >= 0 && write (fd, by, len) == (ssize_t) len && write (fd, "\n", 1) == 1 &&
-                fdatasync (fd) == 0;
-    if (fd >= 0)
-        close (fd);
-    done = done && rename (fresh, path) == 0 && dirsync_sync (dir, NULL) == 0;
-    return done ? 0 : errno ? errno : EIO;
+    int size = snprintf (text, sizeof text, "%s\n", by);
+    return zplfile_save_mode (path, text, (size_t) size, 0600, error);
 }
 
 void peers_seen_mark_clear (const char *dir)

@@ -66,8 +66,9 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
 //  Whether dir holds the mark, and the name of the peer that refused
 //  this node's store into by (size bytes).
 bool peers_seen_mark_read (const char *dir, char *by, size_t size);
-//  Writes the mark, synced, naming by. Returns 0 or an errno value.
-int peers_seen_mark_write (const char *dir, const char *by);
+//  Writes the mark, synced (zplfile_save_mode), naming by. Returns 0, or
+//  zplfile_save_mode's code with *error (free() it).
+int peers_seen_mark_write (const char *dir, const char *by, char **error);
 //  Removes the mark, if any.
 void peers_seen_mark_clear (const char *dir);
 

@@ -228,8 +228,7 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
     size_t cursor = 0;
     for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
          pending = outbox_pending_next (self, &cursor))
-        if (streq (pending->sender, request->to) && !pending->cancelling &&
-            !pending->untellable) { //  its answer would be the same (repair.h)
+        if (streq (pending->sender, request->to) && outbox_resendable (pending)) {
             outbox_due_at (self, pending, now);
             count++;
         }

@@ -191,30 +191,31 @@ void metrics_fx_scrape (fixture_t *fx)
 //  The value of one series, exactly as written before the value
 //  ("shoal_commits_total", "shoal_commands_total{outcome=\"accepted\"}").
 //  Fails the test if the scrape has no such series.
-double metrics_fx_value (const fixture_t *fx, const char *series)
+//  The value of series in the scrape (what follows "SERIES "), NULL if it
+//  has no such series.
+static const char *s_series (const fixture_t *fx, const char *series)
 {
     size_t len = strlen (series);
     for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
         if (*line == '\n')
             line++;
         if (strncmp (line, series, len) == 0 && line[len] == ' ')
-            return strtod (line + len + 1, NULL);
+            return line + len + 1;
     }
-    fail_msg ("no series %s in the scrape:\n%s", series, fx->scrape);
-    return 0;
+    return NULL;
 }
 
-//  True if the scrape has the series.
+double metrics_fx_value (const fixture_t *fx, const char *series)
+{
+    const char *value = s_series (fx, series);
+    if (!value)
+        fail_msg ("no series %s in the scrape:\n%s", series, fx->scrape);
+    return value ? strtod (value, NULL) : 0;
+}
+
 bool metrics_fx_has (const fixture_t *fx, const char *series)
 {
-    size_t len = strlen (series);
-    for (const char *line = fx->scrape; line && *line; line = strchr (line, '\n')) {
-        if (*line == '\n')
-            line++;
-        if (strncmp (line, series, len) == 0 && line[len] == ' ')
-            return true;
-    }
-    return false;
+    return s_series (fx, series) != NULL;
 }
 
 void metrics_fx_promtool (fixture_t *fx)

@@ -45,6 +45,38 @@ static cluster_t *s_cluster (const char *dir, zcert_t *certs[2])
     return cluster;
 }
 
+//  Each test's own directory, the two nodes' certificates, and the
+//  cluster of them (s_cluster); the teardown removes them.
+typedef struct {
+    char dir[32];
+    zcert_t *certs[2];
+    cluster_t *cluster;
+} fixture_t;
+
+static int s_setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof (fixture_t));
+    assert_non_null (f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/shoal-peers-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    f->certs[0] = zcert_new ();
+    f->certs[1] = zcert_new ();
+    f->cluster = s_cluster (f->dir, f->certs);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown (void **state)
+{
+    fixture_t *f = *state;
+    cluster_destroy (&f->cluster);
+    zcert_destroy (&f->certs[0]);
+    zcert_destroy (&f->certs[1]);
+    harness_rm_rf (f->dir);
+    free (f);
+    return 0;
+}
+
 //  A peer never heard is not silent until the heartbeat timeout has
 //  passed since we started, as the node's log says it: before, "heard"
 //  was false from the first moment, so `cluster status` said "not heard
@@ -53,13 +85,9 @@ static cluster_t *s_cluster (const char *dir, zcert_t *certs[2])
 //  timeout the peer is not heard.
 static void test_not_heard_only_past_the_timeout (void **state)
 {
-    (void) state;
-    char dir[] = "/tmp/shoal-peers-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    zcert_t *certs[2] = {zcert_new (), zcert_new ()};
-    cluster_t *cluster = s_cluster (dir, certs);
+    fixture_t *f = *state;
     char *error = NULL;
-    peers_t *peers = peers_new (cluster, 0, certs[0], "inproc://test-peers", &error);
+    peers_t *peers = peers_new (f->cluster, 0, f->certs[0], "inproc://test-peers", &error);
     if (!peers)
         fail_msg ("%s", error);
 
@@ -83,10 +111,6 @@ static void test_not_heard_only_past_the_timeout (void **state)
     assert_int_equal (peers_silent_ms (peers, 0), 0); //  ourselves
 
     peers_destroy (&peers);
-    cluster_destroy (&cluster);
-    zcert_destroy (&certs[0]);
-    zcert_destroy (&certs[1]);
-    harness_rm_rf (dir);
 }
 
 //  What a node keeps of a peer's store (peers_seen.h): a new run of the
@@ -103,12 +127,8 @@ static const char *s_judge (peers_seen_t *seen, const char *store)
 
 static void test_seen_judged (void **state)
 {
-    (void) state;
-    char dir[] = "/tmp/shoal-peers-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    zcert_t *certs[2] = {zcert_new (), zcert_new ()};
-    cluster_t *cluster = s_cluster (dir, certs);
-    peers_seen_t *seen = peers_seen_open (dir, cluster);
+    fixture_t *f = *state;
+    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster);
     assert_non_null (seen);
     assert_null (s_judge (seen, "100 sync 0 00000000000000a1"));
     assert_null (s_judge (seen, "90 sync 0 00000000000000a1")); //  the same run, read late
@@ -122,7 +142,7 @@ static void test_seen_judged (void **state)
     //  Kept across a reopen, and refused then too.
     peers_seen_save (seen, INT64_MAX);
     peers_seen_destroy (&seen);
-    seen = peers_seen_open (dir, cluster);
+    seen = peers_seen_open (f->dir, f->cluster);
     assert_non_null (s_judge (seen, "7 sync 0 00000000000000a4"));
     //  Taken by its operator (a newer generation): its end from then on,
     //  whoever was down when it ran; an older generation is refused.
@@ -155,17 +175,13 @@ static void test_seen_judged (void **state)
     }
     assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9")); //  still that run
     peers_seen_destroy (&seen);
-    cluster_destroy (&cluster);
-    zcert_destroy (&certs[0]);
-    zcert_destroy (&certs[1]);
-    harness_rm_rf (dir);
 }
 
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_not_heard_only_past_the_timeout),
-        cmocka_unit_test (test_seen_judged),
+        cmocka_unit_test_setup_teardown (test_not_heard_only_past_the_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_seen_judged, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -95,22 +95,19 @@ typedef struct {
     const msgpack_object *row; //  the row's map
 } query_row_t;
 
+//  The order of two keys (a_size and b_size bytes): bytewise, a prefix
+//  first, as the nodes keep them.
+static int s_key_order (const char *a, size_t a_size, const char *b, size_t b_size)
+{
+    int order = memcmp (a, b, a_size < b_size ? a_size : b_size);
+    return order ? order : a_size < b_size ? -1 : a_size > b_size ? 1 : 0;
+}
+
 static int s_row_compare (const void *a, const void *b)
 {
     const query_row_t *x = a, *y = b;
-    uint32_t common = x->key_size < y->key_size ? x->key_size : y->key_size;
-    int order = memcmp (x->key, y->key, common);
-    if (order == 0)
-        order = x->key_size < y->key_size ? -1 : x->key_size > y->key_size ? 1 : 0;
+    int order = s_key_order (x->key, x->key_size, y->key, y->key_size);
     return order ? order : x->node - y->node;
-}
-
-//  Whether row's key comes before key (bytewise, as the rows are sorted).
-static bool s_key_less (const query_row_t *row, const char *key)
-{
-    size_t len = strlen (key), common = row->key_size < len ? row->key_size : len;
-    int order = memcmp (row->key, key, common);
-    return order < 0 || (order == 0 && row->key_size < len);
 }
 
 //  The rows array of node's answer, or NULL.
@@ -561,12 +558,13 @@ int cmd_query (int argc, char **argv)
         //  page (one per node at most), or following next would give the
         //  same first ones again, forever (a review's find).
         int cut = (int) opts.limit;
-        while (cut < count && rows[cut].key_size == rows[cut - 1].key_size &&
-               memcmp (rows[cut].key, rows[cut - 1].key, rows[cut].key_size) == 0)
+        while (cut < count && s_key_order (rows[cut].key, rows[cut].key_size, rows[cut - 1].key,
+                                           rows[cut - 1].key_size) == 0)
             cut++;
         if (cut < count) {
             const query_row_t *beyond = &rows[cut];
-            if (!pages.has_cursor || s_key_less (beyond, pages.cursor)) {
+            if (!pages.has_cursor || s_key_order (beyond->key, beyond->key_size, pages.cursor,
+                                                  strlen (pages.cursor)) < 0) {
                 size_t len =
                     beyond->key_size < SHOAL_VIEW_KEY_MAX ? beyond->key_size : SHOAL_VIEW_KEY_MAX;
                 memcpy (pages.cursor, beyond->key, len);
