@@ -299,10 +299,11 @@ static void test_messages_prefixed (void **state)
 //  store, no socket. An endpoint whose port is not 1 to 65535 is one
 //  (before, tcp://127.0.0.1:70000 was taken, and libzmq listened on port
 //  4464); a client command refuses it too. --name without --cluster is
-//  one (before, it was ignored and a node alone started); --cluster
+//  one (before, it was ignored and a node alone started), and so are
+//  --restored and --new-store (before, taken and ignored); --cluster
 //  without --name is one (before, exit 1). So is an endpoint beyond
-//  loopback without --insecure (before, exit 1). test_cluster_cli_options has
-//  those of a cluster file.
+//  loopback without --insecure (before, exit 1). test_cluster_cli_options
+//  has those of a cluster file.
 static void test_node_usage_errors (void **state)
 {
     fixture_t *fx = *state;
@@ -346,6 +347,12 @@ static void test_node_usage_errors (void **state)
         {"--endpoint inproc://shoal-test",
          "shoal node: --endpoint inproc://shoal-test: an inproc:// endpoint is reached only "
          "from inside the node's own process, so no client could reach it"},
+        //  Of a store the peers remember: a node alone has none (before,
+        //  both were taken and did nothing).
+        {"--restored --endpoint \"ipc://$DIR/n1.ipc\"",
+         "shoal node: --restored needs --cluster: it tells a node's peers about its store, and "
+         "a node alone has none"},
+        {"--new-store --endpoint \"ipc://$DIR/n1.ipc\"", "shoal node: --new-store needs --cluster"},
         {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
          "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
          "without CURVE, and a cluster's nodes always have it\n"},

@@ -358,6 +358,15 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
                         modules->entries[index] = module;
                     }
                 }
+            } else if (node && (streq (name, "restored") || streq (name, "new-store"))) {
+                //  For one start only: kept in a file, every start would
+                //  take the store as it is, and a node restored from an
+                //  older backup would never be refused.
+                fprintf (stderr,
+                         "shoal node: %s: %s is for the one start that needs it: give "
+                         "--%s on the command line, not in the config file\n",
+                         where, name, name);
+                return OPTIONS_ERROR;
             } else if (node && !streq (name, "config"))
                 rc = options_set (table, "node", where, name, zconfig_value (item));
             if (rc == OPTIONS_UNKNOWN)
@@ -475,6 +484,17 @@ static int s_check_usage (const shoal_node_options_t *opts)
     if (!opts->cluster_file && opts->name) {
         fprintf (stderr, "shoal node: --name needs --cluster: it says which node of the "
                          "cluster file this is\n");
+        return EXIT_USAGE;
+    }
+    //  Both are of a store its peers remember: a node alone has none, and
+    //  taking them there in silence (as before) let an operator believe
+    //  the store was taken as it is, or made new.
+    if (!opts->cluster_file && (opts->restored || opts->new_store)) {
+        fprintf (stderr,
+                 "shoal node: %s needs --cluster: it tells a node's peers about its store, "
+                 "and a node alone has none (a node alone makes a new store by itself, in a "
+                 "--data directory that is not there)\n",
+                 opts->restored ? "--restored" : "--new-store");
         return EXIT_USAGE;
     }
     //  Metrics beyond loopback are plain HTTP for anyone: --insecure, for a
