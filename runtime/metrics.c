@@ -120,7 +120,8 @@ static void s_series (FILE *out, const char **last, const char *name, const char
 }
 
 //  Each build of each projection: its position, lag, events applied,
-//  batches committed, and whether it is stopped by a failure or served.
+//  batches committed, and whether it is stopped by a failure, paused or
+//  served.
 static void s_projections (FILE *out, projector_gauges_t *gauges)
 {
     projector_gauge_t items[PROJECTOR_GAUGES_MAX];
@@ -137,8 +138,10 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
         {"shoal_projection_batches_total", "counter",
          "Batches a projection committed (rows and checkpoint, one write each)"},
         {"shoal_projection_failed", "gauge", "1 while a projection is stopped by a failed apply"},
+        {"shoal_projection_paused", "gauge",
+         "1 while a projection is paused by an operator (shoal projections resume)"},
         {"shoal_projection_served", "gauge", "1 for the build of a projection that queries read"}};
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         s_family (out, families[k][0], families[k][1], families[k][2]);
         for (size_t i = 0; i < count; i++) {
             const projector_gauge_t *g = &items[i];
@@ -147,6 +150,7 @@ static void s_projections (FILE *out, projector_gauges_t *gauges)
                              : k == 2 ? g->applied
                              : k == 3 ? g->batches
                              : k == 4 ? g->failed
+                             : k == 5 ? g->paused
                                       : g->served;
             fprintf (out,
                      "%s{projection=\"%s\",version=\"%" PRIu32 "\",build=\"%" PRIu32 "\"} %" PRIu64

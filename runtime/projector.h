@@ -41,6 +41,7 @@ typedef struct {
     uint64_t applied;
     uint64_t batches; //  committed since the node started
     bool failed;
+    bool paused; //  by an operator (shoal projections pause)
     bool served;
 } projector_gauge_t;
 

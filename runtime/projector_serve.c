@@ -530,6 +530,7 @@ static void s_gauges (projector_t *self)
         gauge->applied = build->cp.applied;
         gauge->batches = build->batches;
         gauge->failed = build->failed;
+        gauge->paused = build->cp.paused;
         gauge->served = build->served;
     }
     pthread_mutex_unlock (&gauges->lock);

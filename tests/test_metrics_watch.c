@@ -1,7 +1,7 @@
 /*  test_metrics_watch.c - what an operator alerts on, scraped from real
     nodes (metrics_test_util.h): a turn past --turn-timeout, the actor
-    types, the store's failures, dead letters, and a cluster's map, epoch,
-    shards and links.
+    types, the store's failures, dead letters, a projection paused, and a
+    cluster's map, epoch, shards and links.
 */
 #include "client.h"
 #include "metrics_test_util.h"
@@ -19,7 +19,7 @@
 //      while it runs and after; the node's actor types; a store that
 //      never failed and no dead letter (test_poison and
 //      test_faults_full_disk make those happen, and read them in stats,
-//      whose counters these are). None of them was exported before.
+//      whose counters these are); a projection paused and resumed.
 
 static void test_trouble_gauges (void **state)
 {
@@ -57,6 +57,21 @@ static void test_trouble_gauges (void **state)
     client_destroy (&client);
     metrics_fx_until (fx, "shoal_turns_overdue", 0);
     assert_true (metrics_fx_value (fx, "shoal_overdue_turns_total") == 1);
+
+    //  A projection paused on purpose says so (ShoalProjectionStuck
+    //  fired on it before: no metric told it from a stuck one), and no
+    //  longer once resumed.
+#define TOTALS "shoal_projection_paused{projection=\"bank_totals\",version=\"1\",build=\"0\"}"
+    assert_true (metrics_fx_value (fx, TOTALS) == 0);
+    char command[512];
+    for (int pause = 1; pause >= 0; pause--) {
+        snprintf (command, sizeof command,
+                  "'%s' projections %s bank_totals --endpoint '%s' > '%s/cli.txt' 2>&1",
+                  metrics_fx_env ("SHOAL_BIN"), pause ? "pause" : "resume", fx->endpoint, fx->dir);
+        assert_int_equal (system (command), 0);
+        metrics_fx_until (fx, TOTALS, pause);
+    }
+#undef TOTALS
 }
 
 //  --------------------------------------------------------------------------
