@@ -76,6 +76,9 @@
     X (peak_rss_kb, "the node's peak resident memory, in KiB")                                     \
     X (forwarded, "client messages sent on to the node that owns their actor")                     \
     X (unavailable, "client messages refused: the node that owns their actor is down")             \
+    X (refused_unsafe, "commands refused because taking them could lose work: a peer runs "        \
+                       "another shard map at this epoch, or saw this node's store further than "   \
+                       "it is (restored alone from an older backup?)")                             \
     X (dropped, "actor messages dropped: their node's link is down, or the worker's queue "        \
                 "is full (the outbox re-sends)")                                                   \
     X (refused, "connections refused: a key not in the cluster file or the clients directory")     \
@@ -152,6 +155,9 @@
        "Client messages sent on to the node that owns their actor")                                \
     X (shoal_unavailable_total, counter, "", n.unavailable,                                        \
        "Client messages refused: the node that owns their actor is down")                          \
+    X (shoal_refused_unsafe_total, counter, "", n.refused_unsafe,                                  \
+       "Commands refused because taking them could lose work: a peer runs another shard map, or "  \
+       "saw this node's store further than it is")                                                 \
     X (shoal_dropped_total, counter, "", n.dropped,                                                \
        "Actor messages dropped: their node's link is down, or the worker's queue is full (the "    \
        "outbox re-sends)")                                                                         \

@@ -53,6 +53,7 @@ typedef struct {
     atomic_uint_fast64_t busy;             //  client messages refused: a worker's queue was full
     atomic_uint_fast64_t forwarded;        //  client messages sent on to their owner
     atomic_uint_fast64_t unavailable;      //  client messages refused: their owner is down
+    atomic_uint_fast64_t refused_unsafe;   //  commands refused: maps differ, or store behind
     atomic_uint_fast64_t revoked;          //  client messages refused: their key was removed
     atomic_uint_fast64_t dropped;          //  actor messages dropped: their owner's link is down
     atomic_uint_fast64_t unread;           //  replies dropped: their client was not reading

@@ -389,7 +389,7 @@ bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
     if ((!conflict && !behind) || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
         envelope->kind != ENVELOPE_COMMAND)
         return false;
-    self->counters.unavailable++;
+    self->counters.refused_unsafe++;
     char reason[320];
     if (conflict)
         snprintf (reason, sizeof reason,

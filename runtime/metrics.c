@@ -268,6 +268,7 @@ void metrics_read (const metrics_config_t *config, metrics_sum_t *sum, metrics_n
         .peak_rss_kb = metrics_peak_rss_kb (),
         .forwarded = (int64_t) atomic_load (&f->forwarded),
         .unavailable = (int64_t) atomic_load (&f->unavailable),
+        .refused_unsafe = (int64_t) atomic_load (&f->refused_unsafe),
         .dropped = (int64_t) atomic_load (&f->dropped),
         .unread = (int64_t) atomic_load (&f->unread),
         .reply_bytes = (int64_t) atomic_load (&f->reply_bytes),

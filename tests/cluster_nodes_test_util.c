@@ -150,6 +150,8 @@ void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats)
     assert_int_equal (map_int (reply.data, reply.size, "refused", &stats->refused), 0);
     assert_int_equal (map_int (reply.data, reply.size, "forwarded", &stats->forwarded), 0);
     assert_int_equal (map_int (reply.data, reply.size, "unavailable", &stats->unavailable), 0);
+    assert_int_equal (map_int (reply.data, reply.size, "refused_unsafe", &stats->refused_unsafe),
+                      0);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     const msgpack_object *map = map_unpack (&unpacked, reply.data, reply.size);

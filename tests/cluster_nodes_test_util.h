@@ -83,7 +83,7 @@ void cluster_nodes_start_node (fixture_t *f, int i);
 void cluster_nodes_accept (client_t *client, const char *to, const char *name, ...);
 
 typedef struct {
-    int64_t peers_up, refused, forwarded, unavailable;
+    int64_t peers_up, refused, forwarded, unavailable, refused_unsafe;
     bool peer[CLUSTER_MAX_NODES];  //  by index in the fixture's map: our link to it is up
     bool heard[CLUSTER_MAX_NODES]; //  its link to us brought a frame lately ("peers_heard")
 } stats_t;

@@ -710,6 +710,12 @@ static void test_restored_backup_refused (void **state)
     //  n2 takes no command, from its own clients nor through n1.
     s_deposit_refused (f->client[1], y, "n1 saw this node's store further than it is now");
     s_deposit_refused (f->client[0], y, "is down or cut off from this node");
+    //  Counted as such, not as a node down (shoal_unavailable_total
+    //  counted them before).
+    stats_t stats;
+    cluster_nodes_stats (f, f->client[1], &stats);
+    assert_int_equal (stats.refused_unsafe, 1);
+    assert_int_equal (stats.unavailable, 0);
     //  cluster status says why (exit 1: all up, something wrong).
     char out[192], *output = NULL;
     snprintf (out, sizeof out, "%s/status.out", f->dir);
