@@ -105,7 +105,8 @@ void repair_transfers (fixture_t *fx, int i, int n, char ids[][64], const char *
 //  (the others may be paused).
 void repair_wait_get_on (fixture_t *fx, int i, const char *address, const char *text);
 
-//  How many lines of `shoal events ADDRESS` hold both a and b.
+//  How many lines of `shoal events ADDRESS` hold both a and b, asked once
+//  every running node's links to the others are up.
 int repair_count_events (fixture_t *fx, const char *address, const char *a, const char *b);
 
 //  Polls `shoal pending` until no command is pending on any node, or the
