@@ -173,7 +173,7 @@ static void test_pages_followed (void **state)
                       0);
     assert_string_equal (out, "5\n");
     proc_assert_has (err, "shoal query: the first 5 rows (--limit); there are more: --from "
-                          "'fat/i06'");
+                          "fat/i06\n");
     //  Page by page with --from the "next" each gives: every row once, in
     //  order (there was no way past the first 10,000 rows).
     static const char *const pages[][2] = {
@@ -202,6 +202,23 @@ static void test_pages_followed (void **state)
     //  A prefix pages within itself: fat/i1 is i10, i11 and i12.
     assert_int_equal (s_query_json (p, "fat --prefix fat/i1", out, err), 0);
     proc_assert_has (out, "rows 3 truncated False keys fat/i10,fat/i11,fat/i12 ");
+    //  A key with a quote in it: the hint's --from reads back in a shell
+    //  as that key, pasted (it was written as a C string, 'fat/q\'b', which
+    //  a shell reads as an unfinished quote).
+    s_ok (p, "for i in \"q'a\" \"q'b\"; do $SHOAL send \"item/$i\" Add by=1 --endpoint $E "
+             ">/dev/null || exit 1; done");
+    s_wait_caught_up (p);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL query fat --prefix \"fat/q'\" --limit 1 --endpoint $E "
+                                "2>$DIR/hint.txt && cat $DIR/hint.txt >&2"),
+                      0);
+    proc_assert_has (err, "there are more: --from 'fat/q'\\''b'\n");
+    assert_int_equal (proc_run (p, out, err,
+                                "eval \"set -- $(sed -n 's/.*there are more: //p' $DIR/hint.txt)\" "
+                                "&& $SHOAL query fat --prefix \"fat/q'\" --limit 1 \"$@\" "
+                                "--json --endpoint $E >$DIR/q.json && " SUMMARY),
+                      0);
+    proc_assert_has (out, "rows 1 truncated False keys fat/q'b ");
     //  The node logged no refusal.
     char log[PROC_OUTPUT_MAX];
     proc_read (p, "node.log", log);

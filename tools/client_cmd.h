@@ -9,6 +9,7 @@
 #include "client.h"
 #include "commands.h"
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -75,6 +76,12 @@ int client_cmd_print_rejection (const char *address, const char *name, const cha
 int client_cmd_call_once (const char *command, const client_options_t *opts,
                           const envelope_t *request, long timeout_ms, client_reply_t *reply,
                           int *sends);
+
+//  Appends text to line, after a space, in single quotes unless it needs
+//  none (a word starting with '=' does: zsh expands =name). A word holding
+//  a control byte is written as $'...' with octal escapes, exact in bash,
+//  zsh and ksh but not in POSIX sh; sets *bash then.
+void client_shell_word (zchunk_t *line, const char *text, bool *bash);
 
 //  The command line that sends the same request again with the same id
 //  (id, a string as --id takes it): "shoal COMMAND --id ID", the target

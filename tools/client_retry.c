@@ -44,11 +44,7 @@ static bool s_has_control (const char *text)
     return false;
 }
 
-//  Appends text to line, after a space, in single quotes unless it needs
-//  none (a word starting with '=' does: zsh expands =name). A word holding
-//  a control byte is written as $'...' with octal escapes, exact in bash,
-//  zsh and ksh but not in POSIX sh; sets *bash then.
-static void s_shell_word (zchunk_t *line, const char *text, bool *bash)
+void client_shell_word (zchunk_t *line, const char *text, bool *bash)
 {
     bool plain = *text != 0 && *text != '=';
     for (const char *c = text; plain && *c; c++)
@@ -89,14 +85,14 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
     if (!line)
         return NULL;
     bool bash = false;
-    s_shell_word (line, command, &bash);
-    s_shell_word (line, "--id", &bash);
-    s_shell_word (line, id, &bash);
+    client_shell_word (line, command, &bash);
+    client_shell_word (line, "--id", &bash);
+    client_shell_word (line, id, &bash);
     if (opts->created) { //  send's: the first send's time
         char created[32];
         snprintf (created, sizeof created, "%ld", opts->created);
-        s_shell_word (line, "--created", &bash);
-        s_shell_word (line, created, &bash);
+        client_shell_word (line, "--created", &bash);
+        client_shell_word (line, created, &bash);
     }
     const char *options[][2] = {{"--endpoint", opts->endpoint},
                                 {"--cluster", opts->endpoint ? NULL : opts->cluster},
@@ -104,25 +100,25 @@ char *client_retry_command (const char *command, const client_options_t *opts, i
                                 {"--input", opts->input}};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (options[i][1]) {
-            s_shell_word (line, options[i][0], &bash);
-            s_shell_word (line, options[i][1], &bash);
+            client_shell_word (line, options[i][0], &bash);
+            client_shell_word (line, options[i][1], &bash);
         }
     if (opts->timeout_ms) {
         char timeout[32];
         snprintf (timeout, sizeof timeout, "%ld", opts->timeout_ms);
-        s_shell_word (line, "--timeout", &bash);
-        s_shell_word (line, timeout, &bash);
+        client_shell_word (line, "--timeout", &bash);
+        client_shell_word (line, timeout, &bash);
     }
     if (opts->wait)
-        s_shell_word (line, "--wait", &bash);
+        client_shell_word (line, "--wait", &bash);
 
     bool dashed = false;
     for (int i = 0; i < count; i++)
         dashed = dashed || args[i][0] == '-';
     if (dashed)
-        s_shell_word (line, "--", &bash);
+        client_shell_word (line, "--", &bash);
     for (int i = 0; i < count; i++)
-        s_shell_word (line, args[i], &bash);
+        client_shell_word (line, args[i], &bash);
     //  Still --input -: fields the line could not hold (see the top).
     bool stdin_again = opts->input && streq (opts->input, "-");
     const char *comment = stdin_again && bash ? "  # with the same JSON on stdin again, in bash, "

@@ -23,6 +23,7 @@
     Threads: the command's one thread.
 */
 #include "projection_cmd.h"
+#include "client_cmd.h"
 #include "client_window.h"
 #include "options.h"
 #include "utf8.h"
@@ -594,10 +595,18 @@ int cmd_query (int argc, char **argv)
             printf ("\n");
         }
     if (!no_row && truncated && !opts.json) {
-        char quoted[SHOAL_VIEW_KEY_MAX + 16];
-        fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more%s%s\n",
-                 opts.limit, next ? ": --from " : "",
-                 next ? utf8_quote (quoted, sizeof quoted, next, strlen (next), '\'') : "");
+        //  The key as a shell reads it back (its quotes as '\''), to be
+        //  pasted after --from; --json's "next" is exact too.
+        zchunk_t *word = next ? zchunk_new (NULL, 0) : NULL;
+        bool bash = false;
+        if (word) {
+            client_shell_word (word, next, &bash);
+            zchunk_extend (word, "", 1);
+        }
+        fprintf (stderr, "shoal query: the first %ld rows (--limit); there are more%s%s%s\n",
+                 opts.limit, word ? ": --from" : "", word ? (char *) zchunk_data (word) : "",
+                 bash ? " (quoted for bash, zsh or ksh)" : "");
+        zchunk_destroy (&word);
     }
     if (!opts.json)
         s_say_held (&target, name);
