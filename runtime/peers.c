@@ -275,16 +275,15 @@ static int s_sendv (zsock_t *socket, const void *const *data, const size_t *size
     return 0;
 }
 
-//  Our store as a HELLO or WELCOME says it: "END MODE GEN RUN"
-//  (peers_seen.h).
+//  Our store as a HELLO or WELCOME to node says it (peers_seen.h).
 #define PEERS_STORE_MAX PEERS_SEEN_STORE_MAX
-static void s_store (const peers_t *self, char text[PEERS_STORE_MAX])
+static void s_store (peers_t *self, int node, char text[PEERS_STORE_MAX])
 {
     text[0] = 0;
     const char *mode = atomic_load (&self->marked) ? "behind" : self->async ? "async" : "sync";
     if (self->journal)
-        snprintf (text, PEERS_STORE_MAX, "%" PRIu64 " %s %" PRIu64 " %s",
-                  journal_log_end (self->journal), mode, self->gen, self->run);
+        peers_seen_say (self->seen, node, self->journal, mode, self->gen, self->run, text,
+                        PEERS_STORE_MAX);
 }
 
 static void s_say_hello (peers_t *self, int node)
@@ -294,7 +293,7 @@ static void s_say_hello (peers_t *self, int node)
     const char *name = cluster_name (self->cluster);
     const char *me = s_name (self, self->self);
     char store[PEERS_STORE_MAX];
-    s_store (self, store);
+    s_store (self, node, store);
     const void *data[] = {"HELLO", name, peer->epoch, digest, me, store};
     size_t sizes[] = {5,           strlen (name), strlen (peer->epoch), strlen (digest),
                       strlen (me), strlen (store)};
@@ -390,9 +389,10 @@ static void s_conflict_over (peers_t *self, int node, const char *why)
         log_info ("shoal node: peer %s %s: taking commands again", s_name (self, node), why);
 }
 
-//  Marks our store behind (peers_seen.h), node having refused it: whatever
-//  our log does next, no peer takes it until --restored. Once.
-static void s_mark (peers_t *self, int node)
+//  Marks our store behind (peers_seen.h), node having refused it, or
+//  what it saw of it not being ours (ours: why): whatever our log does
+//  next, no peer takes it until --restored. Once.
+static void s_mark (peers_t *self, int node, const char *ours)
 {
     if (!self->journal || atomic_load (&self->marked))
         return;
@@ -400,21 +400,28 @@ static void s_mark (peers_t *self, int node)
     atomic_store (&self->marked, true);
     char *error = NULL;
     int rc = peers_seen_mark_write (self->dir, self->marked_by, &error);
-    log_error ("shoal node: peer %s refused our store as behind what it saw of it: this node takes "
-               "no command until it is started once with --restored, which takes it as it is%s%s",
-               self->marked_by, rc ? "; the mark could not be written: " : "",
-               rc && error ? error : "");
+    log_error ("shoal node: %s%s%s: this node takes no command until it is started once with "
+               "--restored, which takes it as it is%s%s",
+               ours ? "" : "peer ", ours ? ours : self->marked_by,
+               ours ? "" : " refused our store as behind what it saw of it",
+               rc ? "; the mark could not be written: " : "", rc && error ? error : "");
     free (error);
 }
 
 //  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h).
 //  Returns NULL if it is taken, else why not (one behind: in
-//  peer->store_why).
+//  peer->store_why). Taken, ours is checked against what it saw of it.
 static const char *s_store_why (peers_t *self, int node, zmq_msg_t *part)
 {
-    return peers_seen_judge (self->seen, node, zmq_msg_data (part), zmq_msg_size (part),
-                             s_name (self, node), s_name (self, self->self),
-                             self->peers[node].store_why, sizeof self->peers[node].store_why);
+    const char *why = peers_seen_judge (
+        self->seen, node, zmq_msg_data (part), zmq_msg_size (part), s_name (self, node),
+        s_name (self, self->self), self->peers[node].store_why, sizeof self->peers[node].store_why);
+    char ours[320];
+    if (!why && !atomic_load (&self->marked) &&
+        peers_seen_check (self->seen, node, self->journal, self->gen, zmq_msg_data (part),
+                          zmq_msg_size (part), s_name (self, node), ours, sizeof ours))
+        s_mark (self, node, ours);
+    return why;
 }
 
 //  Checks a peer's HELLO [HELLO, cluster, epoch, digest, name, store]
@@ -459,7 +466,7 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
         s_conflict_over (self, node, "runs our shard map now");
     }
     char store[PEERS_STORE_MAX];
-    s_store (self, store);
+    s_store (self, node, store);
     const char *last = why ? why : store;
     const void *data[3] = {zmq_msg_data (&parts[0]), why ? "REFUSE" : "WELCOME", last};
     size_t sizes[3] = {zmq_msg_size (&parts[0]), why ? 6 : 7, strlen (last)};
@@ -605,7 +612,7 @@ static void s_on_dealer (peers_t *self, int node, peers_deliver_fn *fn, void *ar
             why[len] = 0;
             s_set_up (self, node, false, NULL);
             if (strncmp (why, PEERS_SEEN_BEHIND, strlen (PEERS_SEEN_BEHIND)) == 0)
-                s_mark (self, node);
+                s_mark (self, node, NULL);
             s_log_refusal (self, node, REFUSED_BY_IT, "peer %s refused us: we have %s", why);
         }
         for (int i = 0; i < count; i++)

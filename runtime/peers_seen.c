@@ -2,6 +2,7 @@
  */
 #include "peers_seen.h"
 #include "dirsync.h"
+#include "journal.h"
 #include "log.h"
 #include "zplfile.h"
 
@@ -18,9 +19,15 @@
 
 typedef struct {
     uint64_t floor;                     //  what its store must reach at a new run
+    uint64_t floor_sum;                 //  its last event before floor (0: not known)
     uint64_t gen;                       //  ... at this restore generation
     uint64_t live;                      //  the highest end its current run said
+    uint64_t live_sum;                  //  its last event before live
     char run[PEERS_SEEN_RUN_CHARS + 1]; //  its current run, "" before one is taken
+    //  What its current run is asked to hold: what was kept of it before
+    //  the run was taken (its own end would prove nothing).
+    uint64_t ask_end, ask_gen, ask_sum;
+    char checked[PEERS_SEEN_RUN_CHARS + 1]; //  its run whose ask of our store we checked
 } seen_t;
 
 struct _peers_seen_t {
@@ -31,6 +38,7 @@ struct _peers_seen_t {
     bool reset;                      //  a value went down since the last write
     int64_t saved_at;                //  the last write's time (monotonic ms)
     bool warned;                     //  a failed write was said
+    uint64_t our_end, our_sum;       //  our log's end as last said, and its last event's sum
 };
 
 peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
@@ -45,12 +53,12 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
     FILE *file = fopen (path, "r");
     while (file && fgets (line, sizeof line, file)) {
         char name[128];
-        uint64_t end, gen = 0;
-        if (sscanf (line, "%127s %" SCNu64 " %" SCNu64, name, &end, &gen) < 2)
+        uint64_t end, gen = 0, sum = 0; //  no sum: a file of an older node
+        if (sscanf (line, "%127s %" SCNu64 " %" SCNu64 " %" SCNx64, name, &end, &gen, &sum) < 2)
             continue;
         for (int i = 0; i < cluster_node_count (cluster) && i < CLUSTER_MAX_NODES; i++)
             if (strcmp (cluster_node_name (cluster, i), name) == 0)
-                self->nodes[i] = (seen_t){.floor = end, .gen = gen};
+                self->nodes[i] = (seen_t){.floor = end, .floor_sum = sum, .gen = gen};
     }
     if (file)
         fclose (file);
@@ -74,6 +82,12 @@ static uint64_t s_kept (const seen_t *node)
     return node->live > node->floor ? node->live : node->floor;
 }
 
+//  ... and the sum of its last event before that.
+static uint64_t s_kept_sum (const seen_t *node)
+{
+    return node->live > node->floor ? node->live_sum : node->floor_sum;
+}
+
 void peers_seen_save (peers_seen_t *self, int64_t now)
 {
     if (!self || !self->moved ||
@@ -88,9 +102,9 @@ void peers_seen_save (peers_seen_t *self, int64_t now)
     for (int i = 0; i < cluster_node_count (self->cluster) && i < CLUSTER_MAX_NODES; i++) {
         const seen_t *node = &self->nodes[i];
         if ((s_kept (node) || node->gen) && used < sizeof text)
-            used +=
-                (size_t) snprintf (text + used, sizeof text - used, "%s %" PRIu64 " %" PRIu64 "\n",
-                                   cluster_node_name (self->cluster, i), s_kept (node), node->gen);
+            used += (size_t) snprintf (
+                text + used, sizeof text - used, "%s %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n",
+                cluster_node_name (self->cluster, i), s_kept (node), node->gen, s_kept_sum (node));
     }
     used = used < sizeof text ? used : sizeof text - 1;
     int fd = open (fresh, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -129,36 +143,71 @@ static bool s_number (const char *text, size_t len, uint64_t *value)
     return true;
 }
 
+//  A store as said (peers_seen.h), parsed.
+typedef struct {
+    uint64_t end, gen, sum, ask_end, ask_gen, ask_sum;
+    bool async, marked;
+    char run[PEERS_SEEN_RUN_CHARS + 1];
+} said_t;
+
+//  Reads 16 lowercase hex digits, nothing else, into *value.
+static bool s_hex (const char *text, uint64_t *value)
+{
+    if (strlen (text) != 16 || strspn (text, "0123456789abcdef") != 16)
+        return false;
+    *value = strtoull (text, NULL, 16);
+    return true;
+}
+
+//  Parses "END MODE GEN RUN SUM ASK_END ASK_GEN ASK_SUM", words one space
+//  apart, into said; or its first four words alone (a node of the day
+//  before the sums: nothing is asked, nor checked). Returns whether it is
+//  one.
+static bool s_parse (const void *data, size_t size, said_t *said)
+{
+    memset (said, 0, sizeof *said);
+    char text[PEERS_SEEN_STORE_MAX], *words[8] = {0};
+    int count = 0;
+    if (size >= sizeof text)
+        return false;
+    memcpy (text, data, size);
+    text[size] = 0;
+    words[count++] = text;
+    for (char *at = strchr (text, ' '); at && count <= 8; at = strchr (at + 1, ' ')) {
+        *at = 0;
+        if (count < 8)
+            words[count] = at + 1;
+        count++;
+    }
+    if (count != 4 && count != 8)
+        return false;
+    said->async = strcmp (words[1], "async") == 0;
+    said->marked = strcmp (words[1], "behind") == 0;
+    if (!s_number (words[0], strlen (words[0]), &said->end) ||
+        (!said->async && !said->marked && strcmp (words[1], "sync") != 0) ||
+        !s_number (words[2], strlen (words[2]), &said->gen) ||
+        strlen (words[3]) != PEERS_SEEN_RUN_CHARS ||
+        strspn (words[3], "0123456789abcdef") != PEERS_SEEN_RUN_CHARS)
+        return false;
+    snprintf (said->run, sizeof said->run, "%s", words[3]);
+    return count == 4 || (s_hex (words[4], &said->sum) &&
+                          s_number (words[5], strlen (words[5]), &said->ask_end) &&
+                          s_number (words[6], strlen (words[6]), &said->ask_gen) &&
+                          s_hex (words[7], &said->ask_sum));
+}
+
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
                               const char *name, const char *me, char *why, size_t why_size)
 {
-    //  "END MODE GEN RUN": four words, one space apart.
-    char text[PEERS_SEEN_STORE_MAX], *words[4] = {0};
-    int count = 0;
-    if (size < sizeof text) {
-        memcpy (text, data, size);
-        text[size] = 0;
-        words[count++] = text;
-        for (char *at = strchr (text, ' '); at && count <= 4; at = strchr (at + 1, ' ')) {
-            *at = 0;
-            if (count < 4)
-                words[count] = at + 1;
-            count++;
-        }
-    }
-    uint64_t end, gen;
-    bool async = count == 4 && strcmp (words[1], "async") == 0;
-    bool marked = count == 4 && strcmp (words[1], "behind") == 0;
-    if (count != 4 || !s_number (words[0], strlen (words[0]), &end) ||
-        (!async && !marked && strcmp (words[1], "sync") != 0) ||
-        !s_number (words[2], strlen (words[2]), &gen) ||
-        strlen (words[3]) != PEERS_SEEN_RUN_CHARS ||
-        strspn (words[3], "0123456789abcdef") != PEERS_SEEN_RUN_CHARS)
+    said_t said;
+    if (!s_parse (data, size, &said))
         return "a malformed store frame";
+    uint64_t end = said.end, gen = said.gen;
+    bool async = said.async;
     //  It was refused before, by us or another peer, and knows it: until
     //  its operator takes its store (--restored), whatever its log's end
     //  (it may have grown past what we saw while no peer could say).
-    if (marked) {
+    if (said.marked) {
         snprintf (why, why_size,
                   "%s what a peer saw of it, as it knows itself (refused before, and marked so); "
                   "to take it as it is, with what it lost, start it with --restored",
@@ -170,16 +219,17 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     seen_t *seen = &self->nodes[node];
     //  The run taken already: its ends only rise (a HELLO and a WELCOME
     //  come on two connections, so one may be read after a later one).
-    if (strcmp (words[3], seen->run) == 0 && gen == seen->gen) {
+    if (strcmp (said.run, seen->run) == 0 && gen == seen->gen) {
         if (!async && end > seen->live) {
             seen->live = end;
+            seen->live_sum = said.sum;
             self->moved = true;
         }
         return NULL;
     }
     //  A new run (a restart, or ours: we had taken none): its store must
     //  reach what every run before it was seen at.
-    uint64_t floor = s_kept (seen);
+    uint64_t floor = s_kept (seen), floor_sum = s_kept_sum (seen);
     if (gen < seen->gen || (gen == seen->gen && !async && end < floor)) {
         snprintf (why, why_size,
                   "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
@@ -198,11 +248,118 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     //  async: no floor (a crash may take its tail); a newer generation:
     //  its own end from now on.
     uint64_t kept = async ? 0 : gen > seen->gen ? end : floor > end ? floor : end;
+    uint64_t kept_sum = !kept ? 0 : gen == seen->gen && kept == floor ? floor_sum : said.sum;
     self->reset |= kept < floor;
-    *seen = (seen_t){.floor = kept, .gen = gen, .live = async ? 0 : end};
-    snprintf (seen->run, sizeof seen->run, "%s", words[3]);
+    //  Its end past the floor proves nothing by itself (a store restored
+    //  from an older backup that took commands since): it is asked for
+    //  its event before the floor (peers_seen_check).
+    seen_t taken = {.floor = kept,
+                    .floor_sum = kept_sum,
+                    .gen = gen,
+                    .live = async ? 0 : end,
+                    .live_sum = async ? 0 : said.sum,
+                    .ask_end = floor,
+                    .ask_gen = seen->gen,
+                    .ask_sum = floor_sum};
+    memcpy (taken.checked, seen->checked, sizeof taken.checked);
+    snprintf (taken.run, sizeof taken.run, "%s", said.run);
+    *seen = taken;
     self->moved = true;
     return NULL;
+}
+
+//  Folds bytes into an FNV-1a hash.
+static uint64_t s_fnv (uint64_t hash, const void *data, size_t size)
+{
+    const uint8_t *bytes = data;
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    return hash;
+}
+
+//  Folds a number, little-endian whatever the machine's order.
+static uint64_t s_fnv_u64 (uint64_t hash, uint64_t value)
+{
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (uint8_t) (value >> (8 * i));
+    return s_fnv (hash, bytes, 8);
+}
+
+static int s_sum_event (void *arg, const journal_logged_t *event)
+{
+    uint64_t hash = s_fnv_u64 (0xcbf29ce484222325ull, event->position);
+    hash = s_fnv (hash, event->stream, strlen (event->stream) + 1);
+    hash = s_fnv_u64 (hash, (uint64_t) event->seq);
+    hash = s_fnv (hash, event->name, strlen (event->name) + 1);
+    hash = s_fnv_u64 (hash, (uint64_t) event->created);
+    hash = s_fnv (hash, event->data, event->size);
+    *(uint64_t *) arg = hash ? hash : 1;
+    return 0;
+}
+
+//  The sum of journal's event just before end (its address, seq, name,
+//  time and fields), never 0; 0 if end is 0 or it could not be read.
+static uint64_t s_sum_before (journal_t *journal, uint64_t end)
+{
+    uint64_t sum = 0;
+    if (end == 0 || journal_log_read (journal, end - 1, 1, s_sum_event, &sum) != 0)
+        return 0;
+    return sum;
+}
+
+void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const char *mode,
+                     uint64_t gen, const char *run, char *text, size_t size)
+{
+    uint64_t end = journal_log_end (journal), sum = 0;
+    uint64_t ask_end = 0, ask_gen = 0, ask_sum = 0;
+    if (self) {
+        if (end != self->our_end) { //  read once for each end said
+            uint64_t read = s_sum_before (journal, end);
+            if (read) {
+                self->our_end = end;
+                self->our_sum = read;
+            }
+        }
+        sum = end == self->our_end ? self->our_sum : 0;
+    }
+    if (self && node >= 0 && node < CLUSTER_MAX_NODES) {
+        const seen_t *seen = &self->nodes[node];
+        ask_end = seen->run[0] ? seen->ask_end : s_kept (seen);
+        ask_gen = seen->run[0] ? seen->ask_gen : seen->gen;
+        ask_sum = seen->run[0] ? seen->ask_sum : s_kept_sum (seen);
+    }
+    snprintf (text, size,
+              "%" PRIu64 " %s %" PRIu64 " %s %016" PRIx64 " %" PRIu64 " %" PRIu64 " %016" PRIx64,
+              end, mode, gen, run, sum, ask_end, ask_gen, ask_sum);
+}
+
+const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, uint64_t gen,
+                              const void *data, size_t size, const char *name, char *why,
+                              size_t why_size)
+{
+    said_t said;
+    if (!self || !journal || node < 0 || node >= CLUSTER_MAX_NODES ||
+        !s_parse (data, size, &said) || !said.ask_sum || !said.ask_end || said.ask_gen != gen)
+        return NULL;
+    seen_t *seen = &self->nodes[node];
+    //  Once a run of it: what it asks of us never changes within one.
+    //  Past our log's end, it refuses us itself (peers_seen_judge).
+    if (strcmp (seen->checked, said.run) == 0 || said.ask_end > journal_log_end (journal))
+        return NULL;
+    uint64_t sum = s_sum_before (journal, said.ask_end);
+    if (!sum) //  not read: asked again with its next HELLO
+        return NULL;
+    if (sum == said.ask_sum) {
+        snprintf (seen->checked, sizeof seen->checked, "%s", said.run);
+        return NULL;
+    }
+    snprintf (why, why_size,
+              "our event at position %" PRIu64 " is not the one peer %s saw there: this store "
+              "lost events it had made durable and answered for, and took others since "
+              "(restored from an older backup, or repaired with losses, then started alone?)",
+              said.ask_end - 1, name);
+    return why;
 }
 
 //  The mark: DIR/PEERS_SEEN_MARK_FILE holds the name of the peer that

@@ -1,14 +1,18 @@
 /*  peers_seen.h - how far a node saw each peer's store, kept across its
     restarts, so that a peer that comes back with less is refused.
 
-    Each HELLO and WELCOME of a peer says its store, "END MODE GEN RUN":
-    where its event log ends, durably (in sync durability journal_log_end,
-    raised only after a sync); sync or async; its restore generation (0,
-    or when its operator last took it as it was, --restored or a store
-    made new with --new-store, in ms since the epoch, kept in its store);
-    and its run (16 hex digits, random at each start of its process). A
-    node keeps of each peer the highest end it was seen at, at the
-    highest generation, in DIR/PEERS-SEEN ("NAME END GEN" lines), written
+    Each HELLO and WELCOME of a peer says its store, "END MODE GEN RUN SUM
+    ASK_END ASK_GEN ASK_SUM": where its event log ends, durably (in sync
+    durability journal_log_end, raised only after a sync); sync or async;
+    its restore generation (0, or when its operator last took it as it
+    was, --restored or a store made new with --new-store, in ms since the
+    epoch, kept in its store); its run (16 hex digits, random at each
+    start of its process); SUM, a hash of its event just before END (16
+    hex digits, 0 for none); and what it kept of the receiver's store
+    (below: its end, generation and sum) for the receiver to check. A
+    node keeps of each peer the highest end it was seen at, with its sum,
+    at the highest generation, in DIR/PEERS-SEEN ("NAME END GEN SUM"
+    lines), written
     anew (a temporary file renamed over it; not fsynced: the front's loop
     never waits for a disk) at most every PEERS_SEEN_SAVE_MS while it
     rises, and at once when it is reset. A new run of a peer (it
@@ -21,12 +25,22 @@
     meets it. Within a run its ends only rise, though a HELLO and a
     WELCOME come on two connections and one may be read after a later
     one: they are not judged. In async durability a crash may take a
-    node's tail: its end is kept as no floor. Owned by the front's thread.
+    node's tail: its end is kept as no floor.
+
+    A store restored from an older backup and started while its peers
+    were down takes commands; its log grows past what they saw, and its
+    end proves nothing. So each node asks every new run of a peer for its
+    event before what was kept of it (ASK_END - 1): the peer reads its
+    own event there (peers_seen_check), and one that differs, at the same
+    generation, is a store that lost what it had made durable: it marks
+    itself behind (refused by all, no command taken) until --restored.
+    Owned by the front's thread.
 */
 #ifndef PEERS_SEEN_H_INCLUDED
 #define PEERS_SEEN_H_INCLUDED
 
 #include "cluster.h"
+#include "journal.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,8 +49,9 @@
 #define PEERS_SEEN_FILE "PEERS-SEEN"
 //  How a refusal of a store behind what its peer saw of it begins.
 #define PEERS_SEEN_BEHIND "a store behind"
-//  A store as a HELLO or WELCOME says it, "END MODE GEN RUN", is shorter.
-#define PEERS_SEEN_STORE_MAX 80
+//  A store as a HELLO or WELCOME says it, "END MODE GEN RUN SUM ASK_END
+//  ASK_GEN ASK_SUM", is shorter.
+#define PEERS_SEEN_STORE_MAX 192
 #define PEERS_SEEN_SAVE_MS 1000
 //  A refused node's mark, in its own data directory: it takes no client
 //  command, and says "behind" in its HELLO (refused by every peer), until
@@ -53,15 +68,35 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster);
 void peers_seen_destroy (peers_seen_t **self_p);
 
 //  Judges the store node (name) says it has, data (size bytes: "END MODE
-//  GEN RUN", END and GEN decimal, MODE sync, async or behind (it bears
-//  the mark: refused whatever its end), RUN 16 hex digits)
-//  against what was kept of it; me is this node's name, for why. Returns
+//  GEN RUN SUM ASK_END ASK_GEN ASK_SUM", the numbers decimal, the sums
+//  and RUN 16 hex digits, MODE sync, async or behind (it bears the mark:
+//  refused whatever its end); or its first four words alone, from a node
+//  of the day before the sums) against what was kept of it; me is this
+//  node's name, for why. Returns
 //  NULL if it is taken (and keeps it: no floor for async, its own end for
 //  a newer generation), "a malformed store frame", or why (why_size
 //  bytes, beginning with PEERS_SEEN_BEHIND) when a new run's log ends
 //  before what was kept at its generation, or its generation is older.
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
                               const char *name, const char *me, char *why, size_t why_size);
+
+//  Writes our store, as said to node, into text (size bytes: at least
+//  PEERS_SEEN_STORE_MAX): journal's durable end and the sum of its event
+//  before it (read once for each end), mode ("sync", "async", "behind"),
+//  our restore generation and run, and what we ask node's current run to
+//  hold: what we kept of node before we took that run.
+void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const char *mode,
+                     uint64_t gen, const char *run, char *text, size_t size);
+
+//  Checks what node (name) asks of our store in data (its store as said,
+//  size bytes) against journal, whose restore generation is gen: once
+//  for each run of node, when it asks at our generation and our log
+//  reaches that far. Returns NULL, or why (why_size bytes) our event
+//  before what it asks about is not the one it saw there: our store lost
+//  events it had made durable and answered for, and took others since.
+const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, uint64_t gen,
+                              const void *data, size_t size, const char *name, char *why,
+                              size_t why_size);
 
 //  Whether dir holds the mark, and the name of the peer that refused
 //  this node's store into by (size bytes).

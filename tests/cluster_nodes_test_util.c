@@ -168,6 +168,28 @@ void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats)
     client_reply_close (&reply);
 }
 
+bool cluster_nodes_file_has (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    static char buf[1 << 20];
+    size_t got = fread (buf, 1, sizeof buf - 1, file);
+    buf[got] = 0;
+    fclose (file);
+    return strstr (buf, text) != NULL;
+}
+
+void cluster_nodes_wait_file_has (const char *path, const char *text)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (!cluster_nodes_file_has (path, text)) {
+        if (zclock_mono () > deadline)
+            fail_msg ("%s never said '%s'", path, text);
+        zclock_sleep (50); //  a bounded poll: a node's log line
+    }
+}
+
 void cluster_nodes_wait_all_up (fixture_t *f)
 {
     int count = cluster_node_count (f->cluster);

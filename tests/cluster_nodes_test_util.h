@@ -91,6 +91,11 @@ typedef struct {
 //  The stats of the node the client talks to.
 void cluster_nodes_stats (const fixture_t *f, client_t *client, stats_t *stats);
 
+//  True if the file at path holds text (its first MiB).
+bool cluster_nodes_file_has (const char *path, const char *text);
+//  Waits at most DEADLINE_MS for the file at path to hold text.
+void cluster_nodes_wait_file_has (const char *path, const char *text);
+
 //  Waits until every running node sees all the others up.
 void cluster_nodes_wait_all_up (fixture_t *f);
 

@@ -2,6 +2,7 @@
     peer speaking for actors not its own, refusals that change nothing, a
     link back after a refused handshake, a lone node beyond loopback, a
     store of another cluster, an open secret, a second node of a name.
+    A node restored from an older backup: test_cluster_nodes_restored.c.
     The fixture: cluster_nodes_test_util.h.
 */
 #include "client.h"
@@ -39,30 +40,6 @@ static pid_t *s_keep_child (fixture_t *f, pid_t pid)
         }
     fail_msg ("too many children");
     return NULL;
-}
-
-//  True if the file at path holds text.
-static bool s_file_has (const char *path, const char *text)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return false;
-    static char buf[1 << 20];
-    size_t got = fread (buf, 1, sizeof buf - 1, file);
-    buf[got] = 0;
-    fclose (file);
-    return strstr (buf, text) != NULL;
-}
-
-//  Waits at most DEADLINE_MS for the file at path to hold text.
-static void s_wait_file_has (const char *path, const char *text)
-{
-    int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (!s_file_has (path, text)) {
-        if (zclock_mono () > deadline)
-            fail_msg ("%s never said '%s'", path, text);
-        zclock_sleep (50);
-    }
 }
 
 static void s_copy_file (const char *from, const char *to)
@@ -193,7 +170,7 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
         fail_msg ("%s", error);
     char n1_log[192];
     snprintf (n1_log, sizeof n1_log, "%s/%s.log", f->dir, cluster_node_name (f->cluster, 0));
-    s_wait_file_has (n1_log, refused_text);
+    cluster_nodes_wait_file_has (n1_log, refused_text);
     if (counted)
         s_wait_refused (f, before.refused);
     cluster_nodes_stats (f, f->client[0], &stats);
@@ -218,7 +195,7 @@ static void s_refused_peer (fixture_t *f, const char *cfg, int i, const char *lo
     //  first, it may never have read n1's refusal).
     char own_log[192];
     snprintf (own_log, sizeof own_log, "%s/%s.log", f->dir, log_name);
-    s_wait_file_has (own_log, own_text);
+    cluster_nodes_wait_file_has (own_log, own_text);
     proc_kill_with (pid, SIGKILL);
 }
 
@@ -359,8 +336,8 @@ static void test_refusals_change_nothing (void **state)
     char n1_log[192], n2_log[192];
     snprintf (n1_log, sizeof n1_log, "%s/n1.log", f->dir);
     snprintf (n2_log, sizeof n2_log, "%s/map.log", f->dir);
-    s_wait_file_has (n1_log, "peer n2 runs another shard map at our epoch");
-    s_wait_file_has (n2_log, "peer n1 runs another shard map at our epoch");
+    cluster_nodes_wait_file_has (n1_log, "peer n2 runs another shard map at our epoch");
+    cluster_nodes_wait_file_has (n2_log, "peer n1 runs another shard map at our epoch");
     client = f->other = client_new_cluster (cfg, "n2", &error);
     if (!client)
         fail_msg ("%s", error);
@@ -380,8 +357,9 @@ static void test_refusals_change_nothing (void **state)
     assert_int_equal (s_version (f->client[0], account), 0);
     //  Gone, it holds nothing up (PEERS_CONFLICT_MS after its last HELLO):
     //  n1 says so and takes commands again (it took none until a restart).
-    s_wait_file_has (n1_log, "peer n2 has said nothing of its map for 5 s (stopped, or cut off "
-                             "from us): taking commands again");
+    cluster_nodes_wait_file_has (n1_log,
+                                 "peer n2 has said nothing of its map for 5 s (stopped, or cut off "
+                                 "from us): taking commands again");
     cluster_nodes_accept (f->client[0], account, "Open", "owner=r", NULL);
     assert_int_equal (s_version (f->client[0], account), 1);
 
@@ -412,7 +390,7 @@ static void test_link_back_after_refused_handshake (void **state)
     pid_t *wrong = s_keep_child (f, cluster_nodes_start (f, cfg, "n1", "wrongmap"));
     char n2_log[192];
     snprintf (n2_log, sizeof n2_log, "%s/n2.log", f->dir);
-    s_wait_file_has (n2_log, "peer n1 refused our CURVE handshake");
+    cluster_nodes_wait_file_has (n2_log, "peer n1 refused our CURVE handshake");
     proc_kill_with (wrong, SIGKILL);
 
     cluster_nodes_start_node (f, 0); //  n1 again, with the cluster's own file
@@ -441,8 +419,8 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
         proc_kill_with (&pid, SIGKILL);
     assert_int_not_equal (code, 0);
     assert_true (code > 0);
-    assert_true (s_file_has (log, "will not listen on tcp://0.0.0.0:* without CURVE"));
-    assert_true (s_file_has (log, "--insecure"));
+    assert_true (cluster_nodes_file_has (log, "will not listen on tcp://0.0.0.0:* without CURVE"));
+    assert_true (cluster_nodes_file_has (log, "--insecure"));
 
     snprintf (log, sizeof log, "%s/insecure.log", f->dir);
     argv[6] = "--insecure";
@@ -454,8 +432,8 @@ static void test_alone_beyond_loopback_needs_insecure (void **state)
         proc_read_line_until (out, "ready on tcp://0.0.0.0:", line, sizeof line, DEADLINE_MS);
     close (out);
     assert_true (ready);
-    assert_true (s_file_has (log, "WARN shoal node: --insecure"));
-    assert_true (s_file_has (log, "unauthenticated and unencrypted"));
+    assert_true (cluster_nodes_file_has (log, "WARN shoal node: --insecure"));
+    assert_true (cluster_nodes_file_has (log, "unauthenticated and unencrypted"));
     //  And it serves, on the port it printed.
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d",
@@ -504,8 +482,8 @@ static void test_store_of_another_cluster_refused (void **state)
     if (code == -1)
         proc_kill_with (&pid, SIGKILL);
     assert_true (code > 0);
-    assert_true (s_file_has (log, "belongs to another cluster named"));
-    assert_true (s_file_has (log, "put the old one back"));
+    assert_true (cluster_nodes_file_has (log, "belongs to another cluster named"));
+    assert_true (cluster_nodes_file_has (log, "put the old one back"));
     //  Nor is it taken by a node alone.
     snprintf (log, sizeof log, "%s/alone.log", f->dir);
     char endpoint[256];
@@ -516,7 +494,7 @@ static void test_store_of_another_cluster_refused (void **state)
     if (code == -1)
         proc_kill_with (&pid, SIGKILL);
     assert_true (code > 0);
-    assert_true (s_file_has (log, "belongs to shoal/n1, not to /"));
+    assert_true (cluster_nodes_file_has (log, "belongs to shoal/n1, not to /"));
 
     //  Refused, it changed nothing: back in its own cluster, the store
     //  serves its account as before.
@@ -542,7 +520,7 @@ static void test_open_secret_is_warned (void **state)
               "WARN UNPROTECTED PRIVATE KEY FILE: %s is mode 0640: others than its owner may "
               "read the secret key, and act as its node or client. Run: chmod 600 %s",
               secret, secret);
-    assert_true (s_file_has (log, expected));
+    assert_true (cluster_nodes_file_has (log, expected));
     stats_t stats;
     cluster_nodes_stats (f, f->client[0], &stats); //  and it serves
 }
@@ -583,7 +561,7 @@ static void test_second_node_of_a_name_is_refused (void **state)
     snprintf (expected, sizeof expected,
               "shoal node: cannot listen on %s: another process is bound there (it holds %s.lock)",
               cluster_node_client (f->cluster, 0), cluster_node_client (f->cluster, 0) + 6);
-    if (!s_file_has (log, expected))
+    if (!cluster_nodes_file_has (log, expected))
         fail_msg ("%s does not say '%s'", log, expected);
     struct stat st;
     assert_int_equal (stat (data, &st), -1);
@@ -599,180 +577,6 @@ static void test_second_node_of_a_name_is_refused (void **state)
     proc_kill_with (&f->node[0], SIGKILL);
     cluster_nodes_start_node (f, 0);
     assert_int_equal (cluster_client_balance (f->client[0], account), FUNDING);
-}
-
-//  --------------------------------------------------------------------------
-//  10. A node restored from an older backup: its peer saw its store
-//      further (PEERS-SEEN, kept across the peer's own restart), refuses
-//      it, and it takes no command, until it is started with --restored,
-//      which takes it as it is. Before, it served its shards from the
-//      backup, and the deposits made since were gone without a word.
-
-//  The last mark of dir's SYNCED file (sync.c: where the event log ends,
-//  durably; a clean stop writes one last).
-static uint64_t s_synced_mark (const char *dir)
-{
-    char path[256], line[64];
-    snprintf (path, sizeof path, "%s/SYNCED", dir);
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    uint64_t mark = 0;
-    while (fgets (line, sizeof line, file))
-        mark = strtoull (line, NULL, 10);
-    fclose (file);
-    return mark;
-}
-
-//  How far dir's PEERS-SEEN says its node saw name's store, 0 if not.
-static uint64_t s_seen (const char *dir, const char *name)
-{
-    char path[256], line[256], who[128];
-    snprintf (path, sizeof path, "%s/PEERS-SEEN", dir);
-    FILE *file = fopen (path, "r");
-    uint64_t seen = 0, position;
-    while (file && fgets (line, sizeof line, file))
-        if (sscanf (line, "%127s %" SCNu64, who, &position) == 2 && streq (who, name))
-            seen = position;
-    if (file)
-        fclose (file);
-    return seen;
-}
-
-static void s_shell (const char *command)
-{
-    if (system (command) != 0)
-        fail_msg ("failed: %s", command);
-}
-
-//  A deposit to y through client must be refused unavailable, saying why.
-static void s_deposit_refused (client_t *client, const char *y, const char *why)
-{
-    client_reply_t reply;
-    assert_int_equal (cluster_client_call (client, ENVELOPE_COMMAND, y, "Deposit", 5000, &reply,
-                                           "amount=1", NULL),
-                      0);
-    if (reply.ok || !streq (reply.code, "unavailable") || !strstr (reply.reason, why))
-        fail_msg ("a deposit to %s: %s %s %s (expected unavailable: %s)", y,
-                  reply.ok ? "ok" : "refused", reply.code, reply.reason, why);
-    client_reply_close (&reply);
-}
-
-static void test_restored_backup_refused (void **state)
-{
-    fixture_t *f = *state;
-    cluster_nodes_init (f, 2);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
-    char y[64], n1dir[192], n2dir[192], backup[192], n1log[192], n2log[192], command[640];
-    int next = 0;
-    cluster_client_address_on (f->cluster, "account/y", 1, &next, y, sizeof y);
-    cluster_nodes_fund (f->client[0], y);
-    snprintf (n1dir, sizeof n1dir, "%s/c/n1/data", f->dir);
-    snprintf (n2dir, sizeof n2dir, "%s/c/n2/data", f->dir);
-    snprintf (backup, sizeof backup, "%s/n2-backup", f->dir);
-    snprintf (n1log, sizeof n1log, "%s/n1.log", f->dir);
-    snprintf (n2log, sizeof n2log, "%s/n2.log", f->dir);
-
-    //  n2's backup, taken while it is stopped; then more deposits on it.
-    proc_kill_with (&f->node[1], SIGTERM);
-    snprintf (command, sizeof command, "cp -a '%s' '%s'", n2dir, backup);
-    s_shell (command);
-    uint64_t backed_up = s_synced_mark (backup);
-    assert_true (backed_up > 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
-    for (int i = 0; i < 5; i++)
-        cluster_nodes_accept (f->client[0], y, "Deposit", "amount=10", NULL);
-    assert_int_equal (cluster_client_balance (f->client[0], y), FUNDING + 50);
-    int64_t deadline = zclock_mono () + DEADLINE_MS;
-    while (s_seen (n1dir, "n2") <= backed_up) {
-        if (zclock_mono () > deadline)
-            fail_msg ("n1 never kept n2's store past %" PRIu64, backed_up);
-        zclock_sleep (50); //  a bounded poll: kept within a second or two
-    }
-
-    //  Both stopped, n2's backup put back, both started: n1 refuses n2.
-    proc_kill_with (&f->node[1], SIGTERM);
-    proc_kill_with (&f->node[0], SIGTERM);
-    snprintf (command, sizeof command, "rm -rf '%s' && cp -a '%s' '%s'", n2dir, backup, n2dir);
-    s_shell (command);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    char said[256];
-    snprintf (said, sizeof said,
-              "refused peer n2: it has a store behind what n1 saw of it: its event log ends at "
-              "%" PRIu64 ", n1 saw ",
-              backed_up);
-    s_wait_file_has (n1log, said);
-    s_wait_file_has (n2log, "peer n1 refused us: we have a store behind what n1 saw of it");
-    s_wait_file_has (n2log, "start it with --restored");
-    //  n2 takes no command, from its own clients nor through n1.
-    s_deposit_refused (f->client[1], y, "n1 saw this node's store further than it is now");
-    s_deposit_refused (f->client[0], y, "is down or cut off from this node");
-    //  Counted as such, not as a node down (shoal_unavailable_total
-    //  counted them before).
-    stats_t stats;
-    cluster_nodes_stats (f, f->client[1], &stats);
-    assert_int_equal (stats.refused_unsafe, 1);
-    assert_int_equal (stats.unavailable, 0);
-    //  cluster status says why (exit 1: all up, something wrong).
-    char out[192], *output = NULL;
-    snprintf (out, sizeof out, "%s/status.out", f->dir);
-    char *status[] = {getenv ("SHOAL_BIN"), "cluster", "status", "--cluster", f->cfg, NULL};
-    int code = proc_run_argv (status, NULL, out, &output);
-    if (code != 1 || !strstr (output, "its store is behind what n1 saw of it") ||
-        !strstr (output, "until started once with --restored"))
-        fail_msg ("cluster status with n2 refused: exit %d: %s", code, output);
-    free (output);
-
-    //  The refusal is kept in n2's store (its mark): with n1 stopped and
-    //  n2 started again, n2 still takes no command. (It took them again
-    //  5 s after the last refusal, and could grow past what n1 saw, to be
-    //  taken by n1 later: a review's find.)
-    proc_kill_with (&f->node[0], SIGTERM);
-    proc_kill_with (&f->node[1], SIGTERM);
-    cluster_nodes_start_node (f, 1);
-    assert_true (s_file_has (n2log, "this node's store is behind what n1 saw of it (STORE-BEHIND"));
-    s_deposit_refused (f->client[1], y, "n1 saw this node's store further than it is now");
-
-    //  Started once with --restored while n1 is down, n2 is taken as it
-    //  is when they next meet, without it: the deposits the backup lacks
-    //  are lost, as its operator said.
-    proc_kill_with (&f->node[1], SIGTERM);
-    char log[192];
-    snprintf (log, sizeof log, "%s/n2-restored.log", f->dir);
-    char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster",  f->cfg, "--name", "n2",
-                    "--workers",          "2",    "--restored", NULL};
-    f->node[1] = proc_spawn_ready (argv, log, DEADLINE_MS);
-    assert_true (f->node[1] > 0);
-    assert_true (s_file_has (log, "this node's store is taken as it is (--restored)"));
-    proc_kill_with (&f->node[1], SIGTERM);
-    cluster_nodes_start_node (f, 0);
-    cluster_nodes_start_node (f, 1);
-    cluster_nodes_wait_all_up (f);
-    s_wait_file_has (n1log, "peer n2 came back with a store behind what we saw of it");
-    s_wait_file_has (n1log, "its operator took it so (--restored or --new-store)");
-    assert_int_equal (cluster_client_balance (f->client[0], y), FUNDING);
-    cluster_nodes_accept (f->client[0], y, "Deposit", "amount=7", NULL);
-    cluster_nodes_accept (f->client[1], y, "Deposit", "amount=3", NULL);
-    assert_int_equal (cluster_client_balance (f->client[1], y), FUNDING + 10);
-    //  In async durability a crash may take its last writes: what n1 saw
-    //  of it is no floor (a review's find: the async end was kept, and a
-    //  node that lost it in a crash, back in sync, was refused).
-    proc_kill_with (&f->node[1], SIGTERM);
-    char *async[] = {getenv ("SHOAL_BIN"), "node", "--cluster",    f->cfg,  "--name", "n2",
-                     "--workers",          "2",    "--durability", "async", NULL};
-    snprintf (log, sizeof log, "%s/n2-async.log", f->dir);
-    f->node[1] = proc_spawn_ready (async, log, DEADLINE_MS);
-    assert_true (f->node[1] > 0);
-    cluster_nodes_wait_all_up (f);
-    deadline = zclock_mono () + DEADLINE_MS;
-    while (s_seen (n1dir, "n2") != 0) {
-        if (zclock_mono () > deadline)
-            fail_msg ("n1 keeps %" PRIu64 " of n2, which runs async", s_seen (n1dir, "n2"));
-        zclock_sleep (50); //  a bounded poll: kept within a second or two
-    }
 }
 
 int main (void)
@@ -794,8 +598,6 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_open_secret_is_warned, cluster_nodes_setup,
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_second_node_of_a_name_is_refused, cluster_nodes_setup,
-                                         cluster_nodes_teardown),
-        cmocka_unit_test_setup_teardown (test_restored_backup_refused, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     //  SHOAL_TEST_FILTER=test_partition* runs the tests whose names match.

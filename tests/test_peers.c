@@ -158,22 +158,33 @@ static void test_seen_judged (void **state)
     assert_non_null (why);
     assert_true (strncmp (why, PEERS_SEEN_BEHIND, strlen (PEERS_SEEN_BEHIND)) == 0);
     //  Malformed: refused as such, nothing kept.
-    const char *bad[] = {"-1 sync 0 00000000000000aa",
-                         "18446744073709551616 sync 0 00000000000000aa",
-                         "0x10 sync 0 00000000000000aa",
-                         "5 SYNC 0 00000000000000aa",
-                         "5 sync 0 00000000000000aa junk",
-                         "5 sync 0 00000000000000a",
-                         "5 sync 0 00000000000000AA",
-                         "5  sync 0 00000000000000aa",
-                         "5 sync",
-                         ""};
+    const char *bad[] = {
+        "-1 sync 0 00000000000000aa", "18446744073709551616 sync 0 00000000000000aa",
+        "0x10 sync 0 00000000000000aa", "5 SYNC 0 00000000000000aa",
+        "5 sync 0 00000000000000aa junk", "5 sync 0 00000000000000a", "5 sync 0 00000000000000AA",
+        "5  sync 0 00000000000000aa",
+        //  The sums and what is asked: all four, or none.
+        "5 sync 0 00000000000000aa 00000000000000zz 1 0 0000000000000001",
+        "5 sync 0 00000000000000aa 0000000000000001 1 0",
+        "5 sync 0 00000000000000aa 0000000000000001 x 0 0000000000000001", "5 sync", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why = s_judge (seen, bad[i]);
         if (!why || strcmp (why, "a malformed store frame") != 0)
             fail_msg ("'%s' judged %s", bad[i], why ? why : "fine");
     }
     assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9")); //  still that run
+    //  With its sum and what it asks of us: its end and sum kept.
+    assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000a9 00000000000000f1 0 0 "
+                                "0000000000000000"));
+    peers_seen_save (seen, INT64_MAX);
+    char path[256], line[256] = "";
+    snprintf (path, sizeof path, "%s/" PEERS_SEEN_FILE, f->dir);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    while (fgets (line, sizeof line, file) && strncmp (line, "n2 ", 3) != 0)
+        ;
+    fclose (file);
+    assert_string_equal (line, "n2 40 1765000000000 00000000000000f1\n");
     peers_seen_destroy (&seen);
 }
 
