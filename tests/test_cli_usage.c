@@ -182,6 +182,10 @@ static void test_help_and_version (void **state)
     assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" dead-letters --help >/dev/full"), 1);
     assert_string_equal (err,
                          "shoal dead-letters: cannot write its output: No space left on device\n");
+    //  A subcommand's own (it said "shoal cluster:").
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" cluster status --help >/dev/full"), 1);
+    assert_string_equal (
+        err, "shoal cluster status: cannot write its output: No space left on device\n");
 }
 
 //  --------------------------------------------------------------------------

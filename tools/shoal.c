@@ -131,6 +131,13 @@ static int s_main (int argc, char **argv)
     }
     static char prefix[32];
     snprintf (prefix, sizeof prefix, "shoal %s", command->name);
+    //  A subcommand's messages are its own ("shoal cluster status: ...").
+    static const char *const subcommands[] = {"init", "up", "status", "rekey"};
+    for (size_t i = 0; argc > 2 && streq (command->name, "cluster") &&
+                       i < sizeof subcommands / sizeof subcommands[0];
+         i++)
+        if (streq (argv[2], subcommands[i]))
+            snprintf (prefix, sizeof prefix, "shoal cluster %s", subcommands[i]);
     driver_command = prefix;
     //  A node's lines are its log's; a tool's read as its messages do.
     if (strcmp (command->name, "node") != 0)
