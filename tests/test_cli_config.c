@@ -192,7 +192,7 @@ static void test_config_errors (void **state)
 
 //  --------------------------------------------------------------------------
 //  8. A module path in a config file is taken from the file's directory,
-//     whatever the current directory.
+//     whatever the current directory, under modules or as the key module.
 
 static void test_config_module_relative (void **state)
 {
@@ -231,6 +231,23 @@ static void test_config_module_relative (void **state)
         cli_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=3 --endpoint '%s'", fx->endpoint);
     assert_int_equal (code, 0);
     assert_non_null (strstr (out, "\"reply\":{\"value\":5}"));
+
+    //  The key module (a list, as --module) is taken from the file's
+    //  directory too, from elsewhere (it was taken from the current one:
+    //  not found, exit 1).
+    assert_int_equal (cli_node_stop (fx, SIGTERM), 0);
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "node\n    workers = 1\n    module = mods/counter.so\n");
+    fclose (file);
+    cli_node_start (fx, ready,
+                    "sh -c \"cd / && exec '$SHOAL' node --config '%s' --data '%s' --endpoint "
+                    "'%s'\"",
+                    path, fx->data, fx->endpoint);
+    code =
+        cli_run (fx, out, err, "\"$SHOAL\" send counter/c Add by=1 --endpoint '%s'", fx->endpoint);
+    assert_int_equal (code, 0);
+    assert_non_null (strstr (out, "\"reply\":{\"value\":6}"));
 }
 
 //  --------------------------------------------------------------------------

@@ -367,6 +367,15 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
                          "--%s on the command line, not in the config file\n",
                          where, name, name);
                 return OPTIONS_ERROR;
+            } else if (node && streq (name, "module")) {
+                //  Taken from the file's directory too, as under modules
+                //  (it was taken from the current one).
+                char *file = zconfig_value (item);
+                if (file && *file && *file != '/' && slash && *path_count < NODE_MAX_MODULE_ARGS) {
+                    file = zsys_sprintf ("%.*s/%s", dir_length, path, file);
+                    paths[(*path_count)++] = file;
+                }
+                rc = options_set (table, "node", where, name, file);
             } else if (node && !streq (name, "config"))
                 rc = options_set (table, "node", where, name, zconfig_value (item));
             if (rc == OPTIONS_UNKNOWN)
