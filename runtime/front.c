@@ -349,16 +349,14 @@ static void s_route_client (front_t *self, const uint8_t *route, size_t route_si
         front_calls_forward (self, owner, route, route_size, envelope, frame))
         return;
     self->counters.unavailable++;
-    char reason[2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 128];
+    char reason[FRONT_REASON_MAX];
     if (owner < 0 || route[0] != ROUTE_CLIENT) {
         snprintf (reason, sizeof reason, "no node owns %s", envelope->to);
         front_reject (self, route, route_size, envelope, "unavailable", reason);
         return;
     }
     const char *name = cluster_node_name (self->config.cluster, owner);
-    snprintf (reason, sizeof reason,
-              "node %s (%s), which owns %s, is down or cut off from this node; retry later", name,
-              cluster_node_client (self->config.cluster, owner), envelope->to);
+    front_owner_down_reason (self, owner, envelope->to, reason, sizeof reason);
     //  The data names the node too, {"node_down": NAME}: a client tells
     //  the owner's silence from the node's own trouble (docs/PROTOCOL.md).
     msgpack_sbuffer data;

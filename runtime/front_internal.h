@@ -163,14 +163,21 @@ struct _front_t {
 //  to a client of this node or of a peer, by route.
 void front_reply (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request,
                   const uint8_t *payload, size_t size);
-//  Answers request with a rejection.
 //  A peer runs another shard map at our epoch (peers_map_conflict): a
 //  command of a client, ours or one a peer forwards, could reach an actor
-//  that another node serves too. Refuses it `unavailable`, naming the
-//  peer, and returns true; false (nothing done) for anything else. What
-//  is under way (actors' messages) goes on.
+//  that another node serves too; or our store is behind what a peer saw
+//  of it (peers_store_behind): a command would run on what it lost, and
+//  a get would show a state without it. Refuses it `unavailable`, naming
+//  the peer, and returns true; false (nothing done) for anything else.
+//  What is under way (actors' messages) goes on.
 bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *envelope);
+//  Why a client's message for owner's actor (to) is refused, owner being
+//  down or cut off, or refused by us for its store (into reason, size
+//  bytes; FRONT_REASON_MAX is enough).
+#define FRONT_REASON_MAX (2 * SHOAL_ADDRESS_MAX + CLUSTER_ENDPOINT_MAX + 192)
+void front_owner_down_reason (front_t *self, int owner, const char *to, char *reason, size_t size);
+//  Answers request with a rejection.
 void front_reject (front_t *self, const uint8_t *route, size_t route_size,
                    const envelope_t *request, const char *code, const char *reason);
 //  Whether a client's checked message may go on, by its connection's key

@@ -381,13 +381,25 @@ void front_replies_tick (front_replies_t *self)
     s_count (self);
 }
 
+void front_owner_down_reason (front_t *self, int owner, const char *to, char *reason, size_t size)
+{
+    snprintf (reason, size, "node %s (%s), which owns %s, %s",
+              cluster_node_name (self->config.cluster, owner),
+              cluster_node_client (self->config.cluster, owner), to,
+              peers_store_refused (self->config.peers, owner)
+                  ? "is refused by this node: its store is behind what was seen of it "
+                    "(restored from an older backup? shoal cluster status)"
+                  : "is down or cut off from this node; retry later");
+}
+
 bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *envelope)
 {
     const char *conflict = peers_map_conflict (self->config.peers);
     const char *behind = conflict ? NULL : peers_store_behind (self->config.peers);
+    bool get = behind && envelope->kind == ENVELOPE_QUERY && streq (envelope->name, "get");
     if ((!conflict && !behind) || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
-        envelope->kind != ENVELOPE_COMMAND)
+        (envelope->kind != ENVELOPE_COMMAND && !get))
         return false;
     self->counters.refused_unsafe++;
     char reason[320];

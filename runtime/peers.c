@@ -10,7 +10,6 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,12 +492,14 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool as
     self->journal = journal;
     self->async = async;
     self->gen = gen;
-    uint64_t run = 0;
-    if (getrandom (&run, sizeof run, 0) != (ssize_t) sizeof run)
-        run = (uint64_t) zclock_time () * 0x9e3779b97f4a7c15ull ^ (uint64_t) getpid ();
-    snprintf (self->run, sizeof self->run, "%016" PRIx64, run);
+    peers_seen_new_run (self->run);
     self->seen = peers_seen_open (dir, self->cluster);
     return self->seen ? 0 : SHOAL_ENOMEM;
+}
+
+bool peers_store_refused (const peers_t *self, int node)
+{
+    return self && peers_seen_refused (self->seen, node);
 }
 
 const char *peers_store_behind (const peers_t *self)

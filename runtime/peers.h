@@ -108,6 +108,9 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool as
 //  (front_map_conflict). Safe from any thread (stats, the metrics'
 //  scrape).
 const char *peers_store_behind (const peers_t *self);
+//  Whether we refused node's store when it last said it (peers_seen.h: a
+//  store behind what we saw of it).
+bool peers_store_refused (const peers_t *self, int node);
 
 //  Whether the link to node is up (always true for the node itself).
 bool peers_up (const peers_t *self, int node);

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
-
-#define PEERS_SEEN_RUN_CHARS 16 //  a run's id: hex digits
 
 typedef struct {
     uint64_t floor;                     //  what its store must reach at a new run
@@ -28,6 +28,7 @@ typedef struct {
     //  the run was taken (its own end would prove nothing).
     uint64_t ask_end, ask_gen, ask_sum;
     char checked[PEERS_SEEN_RUN_CHARS + 1]; //  its run whose ask of our store we checked
+    bool refused;                           //  the last store it said was refused as behind
 } seen_t;
 
 struct _peers_seen_t {
@@ -208,6 +209,8 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     //  its operator takes its store (--restored), whatever its log's end
     //  (it may have grown past what we saw while no peer could say).
     if (said.marked) {
+        if (self && node >= 0 && node < CLUSTER_MAX_NODES)
+            self->nodes[node].refused = true;
         snprintf (why, why_size,
                   "%s what a peer saw of it, as it knows itself (refused before, and marked so); "
                   "to take it as it is, with what it lost, start it with --restored",
@@ -220,6 +223,7 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     //  The run taken already: its ends only rise (a HELLO and a WELCOME
     //  come on two connections, so one may be read after a later one).
     if (strcmp (said.run, seen->run) == 0 && gen == seen->gen) {
+        seen->refused = false;
         if (!async && end > seen->live) {
             seen->live = end;
             seen->live_sum = said.sum;
@@ -231,6 +235,7 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     //  reach what every run before it was seen at.
     uint64_t floor = s_kept (seen), floor_sum = s_kept_sum (seen);
     if (gen < seen->gen || (gen == seen->gen && !async && end < floor)) {
+        seen->refused = true;
         snprintf (why, why_size,
                   "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
                   "%s (restored from an older backup, repaired with losses, or made anew?); to "
@@ -266,6 +271,24 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     *seen = taken;
     self->moved = true;
     return NULL;
+}
+
+bool peers_seen_refused (const peers_seen_t *self, int node)
+{
+    return self && node >= 0 && node < CLUSTER_MAX_NODES && self->nodes[node].refused;
+}
+
+void peers_seen_new_run (char *run)
+{
+    uint64_t random = 0;
+    if (getrandom (&random, sizeof random, 0) != (ssize_t) sizeof random) {
+        struct timespec now;
+        clock_gettime (CLOCK_REALTIME, &now);
+        random =
+            ((uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec) * 0x9e3779b97f4a7c15ull ^
+            (uint64_t) getpid ();
+    }
+    snprintf (run, PEERS_SEEN_RUN_CHARS + 1, "%016" PRIx64, random);
 }
 
 //  Folds bytes into an FNV-1a hash.

@@ -53,6 +53,7 @@
 //  ASK_GEN ASK_SUM", is shorter.
 #define PEERS_SEEN_STORE_MAX 192
 #define PEERS_SEEN_SAVE_MS 1000
+#define PEERS_SEEN_RUN_CHARS 16 //  a run's id: hex digits
 //  A refused node's mark, in its own data directory: it takes no client
 //  command, and says "behind" in its HELLO (refused by every peer), until
 //  it is started with --restored, which removes it.
@@ -79,6 +80,13 @@ void peers_seen_destroy (peers_seen_t **self_p);
 //  before what was kept at its generation, or its generation is older.
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
                               const char *name, const char *me, char *why, size_t why_size);
+
+//  Whether the last store node said was refused as behind what was kept of
+//  it (or marked so by itself).
+bool peers_seen_refused (const peers_seen_t *self, int node);
+
+//  A new run's id into run (PEERS_SEEN_RUN_CHARS + 1 bytes): random hex.
+void peers_seen_new_run (char *run);
 
 //  Writes our store, as said to node, into text (size bytes: at least
 //  PEERS_SEEN_STORE_MAX): journal's durable end and the sum of its event

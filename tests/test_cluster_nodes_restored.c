@@ -128,6 +128,18 @@ static void s_backup_then_restore (fixture_t *f, restore_t *r)
     s_shell (command);
 }
 
+//  A get of y through client must be refused unavailable, saying why.
+static void s_get_refused (client_t *client, const char *y, const char *why)
+{
+    client_reply_t reply;
+    assert_int_equal (cluster_client_call (client, ENVELOPE_QUERY, y, "get", 5000, &reply, NULL),
+                      0);
+    if (reply.ok || !streq (reply.code, "unavailable") || !strstr (reply.reason, why))
+        fail_msg ("a get of %s: %s %s %s (expected unavailable: %s)", y,
+                  reply.ok ? "ok" : "refused", reply.code, reply.reason, why);
+    client_reply_close (&reply);
+}
+
 static void test_restored_backup_refused (void **state)
 {
     fixture_t *f = *state;
@@ -149,14 +161,18 @@ static void test_restored_backup_refused (void **state)
     cluster_nodes_wait_file_has (n2log,
                                  "peer n1 refused us: we have a store behind what n1 saw of it");
     cluster_nodes_wait_file_has (n2log, "start it with --restored");
-    //  n2 takes no command, from its own clients nor through n1.
+    //  n2 takes no command, from its own clients nor through n1, which
+    //  says why (it said n2 was down or cut off); nor does it answer a get,
+    //  which would show y without the deposits it lost (it answered).
     s_deposit_refused (f->client[1], y, "n1 saw this node's store further than it is now");
-    s_deposit_refused (f->client[0], y, "is down or cut off from this node");
+    s_deposit_refused (f->client[0], y,
+                       "is refused by this node: its store is behind what was seen of it");
+    s_get_refused (f->client[1], y, "n1 saw this node's store further than it is now");
     //  Counted as such, not as a node down (shoal_unavailable_total
     //  counted them before).
     stats_t stats;
     cluster_nodes_stats (f, f->client[1], &stats);
-    assert_int_equal (stats.refused_unsafe, 1);
+    assert_int_equal (stats.refused_unsafe, 2);
     assert_int_equal (stats.unavailable, 0);
     //  cluster status says why (exit 1: all up, something wrong).
     char out[192], *output = NULL;
