@@ -385,6 +385,12 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
 //  secret (16 hex digits) the projections mix into their reactions' ids
 //  (runtime/view.c), so that no client can know one before it is sent.
 #define JOURNAL_SALT_META "reaction-salt"
+//  What repairs accepted as lost from the event log's end, kept for
+//  `shoal check`: a line "TIME_MS END SYNCED" for each repair that found
+//  the log ending at END where the node had made it durable up to
+//  SYNCED (the positions between were acknowledged; new events take them
+//  since).
+#define JOURNAL_REPAIR_LOST_META "repair-lost"
 #define JOURNAL_SALT_CHARS 17 //  16 hex digits and a NUL
 
 //  A new salt, random and never 0, as 16 hex digits into text. Can't fail.

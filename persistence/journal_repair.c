@@ -364,8 +364,8 @@ int journal_repair (const char *dir, journal_confirm_fn *confirm, void *arg, cha
 //  a node refuses a store with a log and no mark (a fill from the events
 //  would log each a second time). Sets *put when it did. Returns 0 or
 //  SHOAL_EIO with *error.
-static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint64_t holes[3],
-                            char **error)
+static int s_log_mark_back (const char *dir, uint64_t synced, bool *put, uint64_t *log_end,
+                            uint64_t holes[3], char **error)
 {
     *put = false;
     *log_end = 0;
@@ -433,18 +433,36 @@ static int s_log_mark_back (const char *dir, bool *put, uint64_t *log_end, uint6
     //  end: found by a walk of the log, for the report (check does not).
     if (!err && journal_db_log_holes (db, read, &holes[0], &holes[1], &holes[2]) != 0)
         holes[0] = UINT64_MAX;
+    //  An end cut short of what was acknowledged: kept, for check to say
+    //  after this report is gone (it said the books were fine).
+    char *lost = NULL;
+    uint8_t lost_key[1 + KEYS_META_NAME_MAX];
+    size_t lost_len = keys_meta_key (lost_key, JOURNAL_REPAIR_LOST_META);
+    if (!err && *log_end != UINT64_MAX && *log_end < synced) {
+        char *before = leveldb_get (db, read, (const char *) lost_key, lost_len, &size, &err);
+        lost = zsys_sprintf ("%.*s%" PRId64 " %" PRIu64 " %" PRIu64 "\n", before ? (int) size : 0,
+                             before ? before : "", zclock_time (), *log_end, synced);
+        leveldb_free (before);
+    }
     leveldb_readoptions_destroy (read);
-    if (!err && logged) {
+    if (!err && (logged || lost)) {
+        leveldb_writebatch_t *writes = leveldb_writebatch_create ();
+        if (logged)
+            leveldb_writebatch_put (writes, (const char *) key, key_len, "1", 1);
+        if (lost)
+            leveldb_writebatch_put (writes, (const char *) lost_key, lost_len, lost, strlen (lost));
         leveldb_writeoptions_t *write = leveldb_writeoptions_create ();
         leveldb_writeoptions_set_sync (write, 1);
-        leveldb_put (db, write, (const char *) key, key_len, "1", 1, &err);
+        leveldb_write (db, write, writes, &err);
         leveldb_writeoptions_destroy (write);
-        *put = !err;
+        leveldb_writebatch_destroy (writes);
+        *put = !err && logged;
     }
+    zstr_free (&lost);
     leveldb_close (db);
     if (err) {
-        *error = zsys_sprintf ("LevelDB repaired %s, but its event log's mark could not be read "
-                               "or put back: %s; run the repair again",
+        *error = zsys_sprintf ("LevelDB repaired %s, but its event log's mark, or what it lost, "
+                               "could not be read or put back: %s; run the repair again",
                                dir, err);
         leveldb_free (err);
         return SHOAL_EIO;
@@ -578,7 +596,7 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
         fclose (file);
     bool mark_put;
     uint64_t log_end, holes[3];
-    int mark_rc = s_log_mark_back (dir, &mark_put, &log_end, holes, error);
+    int mark_rc = s_log_mark_back (dir, marked ? synced : 0, &mark_put, &log_end, holes, error);
     if (mark_rc == 0) //  the repair ended: the next marks are the node's
         unlink (kept);
     if (mark_rc || !report) {
@@ -588,24 +606,24 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     zchunk_t *lines = zchunk_new (NULL, 0);
     //  What the loss it accepts was: the acknowledged positions the log
     //  no longer holds (LevelDB's repair says nothing of a log cut short).
-    char *loss =
-        !marked ? NULL
-        : log_end == UINT64_MAX
-            ? zsys_sprintf ("shoal: the node had made the event log durable up to "
-                            "position %" PRIu64 " (%s), and the log's last record does "
-                            "not read: `shoal check` says what it holds\n",
-                            synced, JOURNAL_SYNCED_FILE)
-        : log_end < synced
-            ? zsys_sprintf ("shoal: the event log ends at position %" PRIu64
-                            ", but the node had made it durable up to %" PRIu64
-                            " (%s): the %" PRIu64 " positions from %" PRIu64
-                            " on were acknowledged and are gone; the store is taken as "
-                            "it is\n",
-                            log_end, synced, JOURNAL_SYNCED_FILE, synced - log_end, log_end)
-            : zsys_sprintf ("shoal: the event log ends at position %" PRIu64
-                            ", where the node had made it durable up to %" PRIu64
-                            " (%s): no acknowledged position is missing from its end\n",
-                            log_end, synced, JOURNAL_SYNCED_FILE);
+    char *loss = !marked ? NULL
+                 : log_end == UINT64_MAX
+                     ? zsys_sprintf ("shoal: the node had made the event log durable up to "
+                                     "position %" PRIu64 " (%s), and the log's last record does "
+                                     "not read: `shoal check` says what it holds\n",
+                                     synced, JOURNAL_SYNCED_FILE)
+                 : log_end < synced
+                     ? zsys_sprintf ("shoal: the event log ends at position %" PRIu64
+                                     ", but the node had made it durable up to %" PRIu64
+                                     " (%s): the %" PRIu64 " positions from %" PRIu64 " to %" PRIu64
+                                     " were acknowledged and are gone; the store is taken as "
+                                     "it is (`shoal check` says so from now on)\n",
+                                     log_end, synced, JOURNAL_SYNCED_FILE, synced - log_end,
+                                     log_end, synced - 1)
+                     : zsys_sprintf ("shoal: the event log ends at position %" PRIu64
+                                     ", where the node had made it durable up to %" PRIu64
+                                     " (%s): no acknowledged position is missing from its end\n",
+                                     log_end, synced, JOURNAL_SYNCED_FILE);
     if (loss)
         zchunk_extend (lines, loss, strlen (loss));
     zstr_free (&loss);

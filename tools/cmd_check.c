@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define CHECK_DIRS_MAX 64
 #define CHECK_OWNER_MAX 160 //  a store's "CLUSTER/NODE", at most
@@ -370,6 +371,9 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
     int rc = journal ? books_check_journal (journal, &n, &bad_envelopes) : 0;
     if (journal && rc == 0 && replay)
         rc = s_check_replays (journal, &replays);
+    char *lost = NULL; //  what repairs accepted as lost from the log's end
+    if (journal && rc == 0 && journal_meta_get (journal, JOURNAL_REPAIR_LOST_META, &lost) != 0)
+        lost = NULL;
     if (rc)
         error = zsys_sprintf ("the journal in %s could not be read whole: %s", path,
                               shoal_strerror (rc));
@@ -418,6 +422,35 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  n.unstreamed == 1 ? "" : "s", n.first_unstreamed,
                  n.unstreamed == 1 ? "its" : "their", n.unstreamed == 1 ? "" : "s",
                  n.unstreamed == 1 ? "s" : "", n.unstreamed == 1 ? "it" : "they");
+    //  Acknowledged positions a repair found gone from the log's end: no
+    //  hole is left (new events take them), so only what it kept says so.
+    size_t cut = 0, repairs = 0;
+    char first[160] = "";
+    for (char *line = lost; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        int64_t when;
+        uint64_t end, synced;
+        if (sscanf (line, "%" SCNd64 " %" SCNu64 " %" SCNu64, &when, &end, &synced) != 3 ||
+            end >= synced)
+            continue;
+        if (repairs++ == 0) {
+            time_t at = (time_t) (when / 1000);
+            struct tm tm;
+            gmtime_r (&at, &tm);
+            char stamp[32];
+            strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            snprintf (first, sizeof first,
+                      "the first on %s found the log ending at %" PRIu64 " where %" PRIu64
+                      " had been made durable",
+                      stamp, end, synced);
+        }
+        cut += (size_t) (synced - end);
+    }
+    free (lost);
+    if (repairs)
+        fprintf (out,
+                 "; %zu acknowledged event%s cut from the event log's end by %zu repair%s (%s)",
+                 cut, cut == 1 ? "" : "s", repairs, repairs == 1 ? "" : "s", first);
     fprintf (out, "\n");
     bad += n.holes;
     if (bad)
@@ -443,6 +476,13 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  dir, n.repaired_holes, n.repaired_holes == 1 ? "" : "s", n.log_missing,
                  n.log_missing == 1 ? "" : "s");
     bad += n.repaired_holes + (size_t) n.log_missing;
+    if (repairs)
+        fprintf (stderr,
+                 "shoal check: in %s: %zu acknowledged event%s gone: a repair took the store as "
+                 "it was without %s (what they did is not in the books; restore a backup to "
+                 "have %s back)\n",
+                 dir, cut, cut == 1 ? "" : "s", cut == 1 ? "it" : "them", cut == 1 ? "it" : "them");
+    bad += cut;
     if (replays.refused)
         fprintf (stderr, "shoal check: in %s: first refused: %s\n", dir, replays.first);
     return bad + replays.refused;
