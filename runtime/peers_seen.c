@@ -42,6 +42,9 @@ struct _peers_seen_t {
     uint64_t our_end, our_sum;       //  our log's end as last said, and its last event's sum
 };
 
+static bool s_number (const char *text, size_t len, uint64_t *value);
+static bool s_hex (const char *text, uint64_t *value);
+
 peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
 {
     peers_seen_t *self = calloc (1, sizeof (peers_seen_t));
@@ -52,13 +55,28 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
     char path[PATH_MAX + 32], line[256];
     snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_FILE);
     FILE *file = fopen (path, "r");
+    //  "NAME END GEN SUM", a whole line (GEN and SUM missing in a file of
+    //  an older node). Read strictly: the file is not synced, and a power
+    //  cut may leave a line cut short, whose sum read as another would
+    //  have the peer take its own store for another (a SUM not of 16 hex
+    //  digits is none; a line without its end is none).
     while (file && fgets (line, sizeof line, file)) {
-        char name[128];
-        uint64_t end, gen = 0, sum = 0; //  no sum: a file of an older node
-        if (sscanf (line, "%127s %" SCNu64 " %" SCNu64 " %" SCNx64, name, &end, &gen, &sum) < 2)
+        char *words[5] = {0}, *save = NULL;
+        int count = 0;
+        if (!strchr (line, '\n'))
             continue;
+        line[strcspn (line, "\n")] = 0;
+        for (char *word = strtok_r (line, " ", &save); word && count < 5;
+             word = strtok_r (NULL, " ", &save))
+            words[count++] = word;
+        uint64_t end, gen = 0, sum = 0;
+        if (count < 2 || count > 4 || !s_number (words[1], strlen (words[1]), &end) ||
+            (count >= 3 && !s_number (words[2], strlen (words[2]), &gen)))
+            continue;
+        if (count == 4 && !s_hex (words[3], &sum))
+            sum = 0;
         for (int i = 0; i < cluster_node_count (cluster) && i < CLUSTER_MAX_NODES; i++)
-            if (strcmp (cluster_node_name (cluster, i), name) == 0)
+            if (strcmp (cluster_node_name (cluster, i), words[0]) == 0)
                 self->nodes[i] = (seen_t){.floor = end, .floor_sum = sum, .gen = gen};
     }
     if (file)

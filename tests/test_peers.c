@@ -186,6 +186,16 @@ static void test_seen_judged (void **state)
     fclose (file);
     assert_string_equal (line, "n2 40 1765000000000 00000000000000f1\n");
     peers_seen_destroy (&seen);
+    //  A line cut short (the file is not synced: a power cut) is none: n2's
+    //  floor stays the whole line's 40, not 9.
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("n2 40 1765000000000 00000000000000f1\nn2 9", file);
+    fclose (file);
+    seen = peers_seen_open (f->dir, f->cluster);
+    assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c1"));
+    assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c2"));
+    peers_seen_destroy (&seen);
 }
 
 int main (void)
