@@ -307,7 +307,10 @@ static int s_deliver (const uint8_t *value, size_t size, uint64_t first, uint64_
     return rc;
 }
 
-int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg)
+//  journal_log_read, the store entered by enter when the tail has not the
+//  events.
+static int s_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg,
+                       int (*enter) (journal_t *))
 {
     assert (self);
     assert (fn);
@@ -328,7 +331,7 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
         log_tail_copy_free (&copy);
         return rc;
     }
-    rc = journal_enter (self); //  older than the tail, or out of memory: the store
+    rc = enter (self); //  older than the tail, or out of memory: the store
     if (rc)
         return rc;
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
@@ -363,4 +366,14 @@ int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_
     rc = journal_iter_close (it, rc);
     journal_leave (self);
     return rc;
+}
+
+int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg)
+{
+    return s_log_read (self, from, limit, fn, arg, journal_enter);
+}
+
+int journal_log_peek (journal_t *self, uint64_t position, journal_log_fn *fn, void *arg)
+{
+    return s_log_read (self, position, 1, fn, arg, journal_try_enter_read);
 }

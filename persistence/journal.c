@@ -604,6 +604,18 @@ int journal_enter_read (journal_t *self)
     return 0;
 }
 
+int journal_try_enter_read (journal_t *self)
+{
+    if (pthread_rwlock_tryrdlock (&self->handle) != 0)
+        return SHOAL_EBUSY;
+    if (!self->db || atomic_load (&self->failed)) {
+        pthread_rwlock_unlock (&self->handle);
+        return SHOAL_EIO;
+    }
+    s_held++;
+    return 0;
+}
+
 int journal_enter (journal_t *self)
 {
     if (atomic_load (&self->failed) && s_held == 0)

@@ -429,6 +429,12 @@ uint64_t journal_log_end (journal_t *self);
 //  value, SHOAL_EFORMAT for a damaged log record, SHOAL_EIO.
 int journal_log_read (journal_t *self, uint64_t from, size_t limit, journal_log_fn *fn, void *arg);
 
+//  The same for the one event at position, for a thread that must never
+//  wait for a disk's failure (the front's): a store that is down, or
+//  being reopened, is not read (SHOAL_EIO, SHOAL_EBUSY), nor reopened.
+//  fn may be given the event after it when position is in a hole.
+int journal_log_peek (journal_t *self, uint64_t position, journal_log_fn *fn, void *arg);
+
 //  --------------------------------------------------------------------------
 //  Projections (views.c): each build of a projection keeps a checkpoint,
 //  rows by key, the commands its reactions sent and have not seen answered,

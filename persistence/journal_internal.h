@@ -163,6 +163,9 @@ int journal_enter (journal_t *self);
 //  The same, but a store that is down is left down (SHOAL_EIO at once):
 //  for a reader that must never reopen it (verify.c's later read).
 int journal_enter_read (journal_t *self);
+//  The same, without waiting: SHOAL_EBUSY if the handle is taken apart
+//  (a reopen under way).
+int journal_try_enter_read (journal_t *self);
 void journal_leave (journal_t *self);
 
 //  Writes writes with options, the caller holding the handle (journal_enter).

@@ -17,29 +17,32 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PEERS_SEEN_SAID 8 //  our last ends said, and their sums, kept to answer asks
+
 typedef struct {
     uint64_t floor;                     //  what its store must reach at a new run
     uint64_t floor_sum;                 //  its last event before floor (0: not known)
     uint64_t gen;                       //  ... at this restore generation
-    uint64_t live;                      //  the highest end its current run said
-    uint64_t live_sum;                  //  its last event before live
+    uint64_t live;                      //  the highest end its current run said, once it
+    uint64_t live_sum;                  //  showed it holds floor's event; its last event's sum
     char run[PEERS_SEEN_RUN_CHARS + 1]; //  its current run, "" before one is taken
-    //  What its current run is asked to hold: what was kept of it before
-    //  the run was taken (its own end would prove nothing).
-    uint64_t ask_end, ask_gen, ask_sum;
-    char checked[PEERS_SEEN_RUN_CHARS + 1]; //  its run whose ask of our store we checked
-    bool refused;                           //  the last store it said was refused as behind
+    bool pending;                       //  its current run has not shown that yet
+    bool refused;                       //  the last store it said was refused as behind
+    //  Its asks of our store: the last that we found ours (at our gen).
+    uint64_t checked_end, checked_sum;
 } seen_t;
 
 struct _peers_seen_t {
     const cluster_t *cluster;
     char dir[PATH_MAX];
-    seen_t nodes[CLUSTER_MAX_NODES]; //  by node index
-    bool moved;                      //  since the last write
-    bool reset;                      //  a value went down since the last write
-    int64_t saved_at;                //  the last write's time (monotonic ms)
-    bool warned;                     //  a failed write was said
-    uint64_t our_end, our_sum;       //  our log's end as last said, and its last event's sum
+    seen_t nodes[CLUSTER_MAX_NODES];    //  by node index
+    bool moved;                         //  since the last write
+    bool reset;                         //  a value went down since the last write
+    int64_t saved_at;                   //  the last write's time (monotonic ms)
+    bool warned;                        //  a failed write was said
+    uint64_t said_end[PEERS_SEEN_SAID]; //  our log's last ends said (a ring), and the sums
+    uint64_t said_sum[PEERS_SEEN_SAID]; //  of their last events
+    int said_next;                      //  the ring's next slot
 };
 
 static bool s_number (const char *text, size_t len, uint64_t *value);
@@ -164,7 +167,7 @@ static bool s_number (const char *text, size_t len, uint64_t *value)
 
 //  A store as said (peers_seen.h), parsed.
 typedef struct {
-    uint64_t end, gen, sum, ask_end, ask_gen, ask_sum;
+    uint64_t end, gen, sum, ask_end, ask_gen, ask_sum, verified;
     bool async, marked;
     char run[PEERS_SEEN_RUN_CHARS + 1];
 } said_t;
@@ -178,27 +181,30 @@ static bool s_hex (const char *text, uint64_t *value)
     return true;
 }
 
-//  Parses "END MODE GEN RUN SUM ASK_END ASK_GEN ASK_SUM", words one space
-//  apart, into said; or its first four words alone (a node of the day
-//  before the sums: nothing is asked, nor checked). Returns whether it is
-//  one.
+#define PEERS_SEEN_WORDS 9
+
+//  Parses "END MODE GEN RUN SUM ASK_END ASK_GEN ASK_SUM VERIFIED", words
+//  one space apart, into said; or its first four words alone (a node of
+//  the day before the sums: nothing is asked, nor checked). Returns
+//  whether it is one.
 static bool s_parse (const void *data, size_t size, said_t *said)
 {
     memset (said, 0, sizeof *said);
-    char text[PEERS_SEEN_STORE_MAX], *words[8] = {0};
+    char text[PEERS_SEEN_STORE_MAX], *words[PEERS_SEEN_WORDS] = {0};
     int count = 0;
     if (size >= sizeof text)
         return false;
     memcpy (text, data, size);
     text[size] = 0;
     words[count++] = text;
-    for (char *at = strchr (text, ' '); at && count <= 8; at = strchr (at + 1, ' ')) {
+    for (char *at = strchr (text, ' '); at && count <= PEERS_SEEN_WORDS;
+         at = strchr (at + 1, ' ')) {
         *at = 0;
-        if (count < 8)
+        if (count < PEERS_SEEN_WORDS)
             words[count] = at + 1;
         count++;
     }
-    if (count != 4 && count != 8)
+    if (count != 4 && count != PEERS_SEEN_WORDS)
         return false;
     said->async = strcmp (words[1], "async") == 0;
     said->marked = strcmp (words[1], "behind") == 0;
@@ -212,7 +218,8 @@ static bool s_parse (const void *data, size_t size, said_t *said)
     return count == 4 || (s_hex (words[4], &said->sum) &&
                           s_number (words[5], strlen (words[5]), &said->ask_end) &&
                           s_number (words[6], strlen (words[6]), &said->ask_gen) &&
-                          s_hex (words[7], &said->ask_sum));
+                          s_hex (words[7], &said->ask_sum) &&
+                          s_number (words[8], strlen (words[8]), &said->verified));
 }
 
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,
@@ -239,10 +246,14 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
         return NULL;
     seen_t *seen = &self->nodes[node];
     //  The run taken already: its ends only rise (a HELLO and a WELCOME
-    //  come on two connections, so one may be read after a later one).
+    //  come on two connections, so one may be read after a later one),
+    //  and are kept once it has shown it holds the event before its floor
+    //  (it found our ask of it, the floor, to be its own).
     if (strcmp (said.run, seen->run) == 0 && gen == seen->gen) {
         seen->refused = false;
-        if (!async && end > seen->live) {
+        if (seen->pending && said.verified == seen->floor)
+            seen->pending = false;
+        if (!seen->pending && !async && end > seen->live) {
             seen->live = end;
             seen->live_sum = said.sum;
             self->moved = true;
@@ -269,23 +280,21 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
                   "or --new-store): what it had beyond that is lost",
                   name, end, floor);
     //  async: no floor (a crash may take its tail); a newer generation:
-    //  its own end from now on.
-    uint64_t kept = async ? 0 : gen > seen->gen ? end : floor > end ? floor : end;
-    uint64_t kept_sum = !kept ? 0 : gen == seen->gen && kept == floor ? floor_sum : said.sum;
-    self->reset |= kept < floor;
-    //  Its end past the floor proves nothing by itself (a store restored
-    //  from an older backup that took commands since): it is asked for
-    //  its event before the floor (peers_seen_check).
-    seen_t taken = {.floor = kept,
-                    .floor_sum = kept_sum,
-                    .gen = gen,
-                    .live = async ? 0 : end,
-                    .live_sum = async ? 0 : said.sum,
-                    .ask_end = floor,
-                    .ask_gen = seen->gen,
-                    .ask_sum = floor_sum};
-    memcpy (taken.checked, seen->checked, sizeof taken.checked);
+    //  its own end from now on. Else the floor stays what it was: its end
+    //  past it proves nothing by itself (a store restored from an older
+    //  backup that took commands since), and is kept only once it has
+    //  shown it holds the floor's event (peers_seen_check).
+    seen_t taken = {.gen = gen};
+    if (!async && gen > seen->gen)
+        taken.floor = end, taken.floor_sum = said.sum, taken.live = end, taken.live_sum = said.sum;
+    else if (!async) {
+        taken.floor = floor, taken.floor_sum = floor_sum;
+        taken.pending = floor && floor_sum && said.verified != floor;
+        taken.live = taken.pending ? 0 : end, taken.live_sum = taken.pending ? 0 : said.sum;
+    }
+    taken.checked_end = seen->checked_end, taken.checked_sum = seen->checked_sum;
     snprintf (taken.run, sizeof taken.run, "%s", said.run);
+    self->reset |= s_kept (&taken) < floor;
     *seen = taken;
     self->moved = true;
     return NULL;
@@ -327,52 +336,68 @@ static uint64_t s_fnv_u64 (uint64_t hash, uint64_t value)
     return s_fnv (hash, bytes, 8);
 }
 
+typedef struct {
+    uint64_t position; //  the event wanted
+    uint64_t sum;      //  its sum, 0 until found
+} sum_t;
+
 static int s_sum_event (void *arg, const journal_logged_t *event)
 {
+    sum_t *sum = arg;
+    if (event->position != sum->position) //  a hole: another event, not this one
+        return 1;
     uint64_t hash = s_fnv_u64 (0xcbf29ce484222325ull, event->position);
     hash = s_fnv (hash, event->stream, strlen (event->stream) + 1);
     hash = s_fnv_u64 (hash, (uint64_t) event->seq);
     hash = s_fnv (hash, event->name, strlen (event->name) + 1);
     hash = s_fnv_u64 (hash, (uint64_t) event->created);
     hash = s_fnv (hash, event->data, event->size);
-    *(uint64_t *) arg = hash ? hash : 1;
-    return 0;
+    sum->sum = hash ? hash : 1;
+    return 1;
 }
 
 //  The sum of journal's event just before end (its address, seq, name,
-//  time and fields), never 0; 0 if end is 0 or it could not be read.
-static uint64_t s_sum_before (journal_t *journal, uint64_t end)
+//  time and fields), never 0: from what we said lately, else read without
+//  waiting (journal_log_peek: the front's thread never waits for a disk
+//  or a reopen). 0 if end is 0, or the event was not read (no event
+//  there, or not now).
+static uint64_t s_sum_before (peers_seen_t *self, journal_t *journal, uint64_t end)
 {
-    uint64_t sum = 0;
-    if (end == 0 || journal_log_read (journal, end - 1, 1, s_sum_event, &sum) != 0)
-        return 0;
-    return sum;
+    for (int i = 0; self && end && i < PEERS_SEEN_SAID; i++)
+        if (self->said_end[i] == end)
+            return self->said_sum[i];
+    sum_t sum = {.position = end - 1};
+    if (end)
+        journal_log_peek (journal, end - 1, s_sum_event, &sum);
+    return sum.sum;
 }
 
 void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const char *mode,
                      uint64_t gen, const char *run, char *text, size_t size)
 {
     uint64_t end = journal_log_end (journal), sum = 0;
-    uint64_t ask_end = 0, ask_gen = 0, ask_sum = 0;
+    uint64_t ask_end = 0, ask_gen = 0, ask_sum = 0, verified = 0;
     if (self) {
-        if (end != self->our_end) { //  read once for each end said
-            uint64_t read = s_sum_before (journal, end);
-            if (read) {
-                self->our_end = end;
-                self->our_sum = read;
-            }
+        sum = s_sum_before (self, journal, end);
+        int last = (self->said_next + PEERS_SEEN_SAID - 1) % PEERS_SEEN_SAID;
+        if (sum && self->said_end[last] != end) { //  kept for the asks to come
+            self->said_end[self->said_next] = end;
+            self->said_sum[self->said_next] = sum;
+            self->said_next = (self->said_next + 1) % PEERS_SEEN_SAID;
         }
-        sum = end == self->our_end ? self->our_sum : 0;
     }
     if (self && node >= 0 && node < CLUSTER_MAX_NODES) {
+        //  What we kept of it, highest first: its floor while its run has
+        //  not shown it holds it, or the floor a run it makes next must
+        //  hold; and the last ask of ours it made that we found ours.
         const seen_t *seen = &self->nodes[node];
-        ask_end = seen->run[0] ? seen->ask_end : s_kept (seen);
-        ask_gen = seen->run[0] ? seen->ask_gen : seen->gen;
-        ask_sum = seen->run[0] ? seen->ask_sum : s_kept_sum (seen);
+        ask_end = s_kept (seen), ask_gen = seen->gen, ask_sum = s_kept_sum (seen);
+        verified = seen->checked_end;
     }
     snprintf (text, size,
-              "%" PRIu64 " %s %" PRIu64 " %s %016" PRIx64 " %" PRIu64 " %" PRIu64 " %016" PRIx64,
-              end, mode, gen, run, sum, ask_end, ask_gen, ask_sum);
+              "%" PRIu64 " %s %" PRIu64 " %s %016" PRIx64 " %" PRIu64 " %" PRIu64 " %016" PRIx64
+              " %" PRIu64,
+              end, mode, gen, run, sum, ask_end, ask_gen, ask_sum, verified);
 }
 
 const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, uint64_t gen,
@@ -384,15 +409,17 @@ const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, 
         !s_parse (data, size, &said) || !said.ask_sum || !said.ask_end || said.ask_gen != gen)
         return NULL;
     seen_t *seen = &self->nodes[node];
-    //  Once a run of it: what it asks of us never changes within one.
-    //  Past our log's end, it refuses us itself (peers_seen_judge).
-    if (strcmp (seen->checked, said.run) == 0 || said.ask_end > journal_log_end (journal))
+    //  Asked already (its asks change as our end rises), or past our log's
+    //  end: it refuses us itself (peers_seen_judge).
+    if ((said.ask_end == seen->checked_end && said.ask_sum == seen->checked_sum) ||
+        said.ask_end > journal_log_end (journal))
         return NULL;
-    uint64_t sum = s_sum_before (journal, said.ask_end);
-    if (!sum) //  not read: asked again with its next HELLO
+    uint64_t sum = s_sum_before (self, journal, said.ask_end);
+    if (!sum) //  not read now: asked again with its next HELLO
         return NULL;
     if (sum == said.ask_sum) {
-        snprintf (seen->checked, sizeof seen->checked, "%s", said.run);
+        seen->checked_end = said.ask_end;
+        seen->checked_sum = sum;
         return NULL;
     }
     snprintf (why, why_size,

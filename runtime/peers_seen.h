@@ -2,14 +2,15 @@
     restarts, so that a peer that comes back with less is refused.
 
     Each HELLO and WELCOME of a peer says its store, "END MODE GEN RUN SUM
-    ASK_END ASK_GEN ASK_SUM": where its event log ends, durably (in sync
+    ASK_END ASK_GEN ASK_SUM VERIFIED": where its event log ends, durably (in sync
     durability journal_log_end, raised only after a sync); sync or async;
     its restore generation (0, or when its operator last took it as it
     was, --restored or a store made new with --new-store, in ms since the
     epoch, kept in its store); its run (16 hex digits, random at each
     start of its process); SUM, a hash of its event just before END (16
-    hex digits, 0 for none); and what it kept of the receiver's store
-    (below: its end, generation and sum) for the receiver to check. A
+    hex digits, 0 for none); what it kept of the receiver's store (below:
+    its end, generation and sum) for the receiver to check; and the last
+    ASK_END of the receiver's it found to be its own (0: none). A
     node keeps of each peer the highest end it was seen at, with its sum,
     at the highest generation, in DIR/PEERS-SEEN ("NAME END GEN SUM"
     lines), written
@@ -29,12 +30,22 @@
 
     A store restored from an older backup and started while its peers
     were down takes commands; its log grows past what they saw, and its
-    end proves nothing. So each node asks every new run of a peer for its
-    event before what was kept of it (ASK_END - 1): the peer reads its
-    own event there (peers_seen_check), and one that differs, at the same
-    generation, is a store that lost what it had made durable: it marks
-    itself behind (refused by all, no command taken) until --restored.
-    Owned by the front's thread.
+    end proves nothing. So each node asks a peer, in every HELLO and
+    WELCOME, for its event before the highest end it kept of it (ASK_END
+    - 1, whatever run that was of): the peer reads its own event there
+    (peers_seen_check), and one that differs, at the same generation, is
+    a store that lost what it had made durable: it marks itself behind
+    (refused by all, no command taken) until --restored. One that matches
+    it says back (VERIFIED). A new run of a peer is taken with its floor
+    as it was, and its ends are kept only once it has said so for that
+    floor: until then nothing of the new run is kept, so a run whose
+    check was missed (cut off one way, killed first) is asked again of
+    the same floor, by this run of ours and every later one (a first
+    version kept the new run's ends at once, and asked it of what was
+    kept before its run alone, once: a review's finds). Its event is read
+    from the ends we said lately, else without waiting (journal_log_peek:
+    never a disk's failure or a reopen on the front's thread), and not
+    known is no answer. Owned by the front's thread.
 */
 #ifndef PEERS_SEEN_H_INCLUDED
 #define PEERS_SEEN_H_INCLUDED
@@ -51,7 +62,7 @@
 #define PEERS_SEEN_BEHIND "a store behind"
 //  A store as a HELLO or WELCOME says it, "END MODE GEN RUN SUM ASK_END
 //  ASK_GEN ASK_SUM", is shorter.
-#define PEERS_SEEN_STORE_MAX 192
+#define PEERS_SEEN_STORE_MAX 224
 #define PEERS_SEEN_SAVE_MS 1000
 #define PEERS_SEEN_RUN_CHARS 16 //  a run's id: hex digits
 //  A refused node's mark, in its own data directory: it takes no client

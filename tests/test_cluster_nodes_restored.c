@@ -87,9 +87,9 @@ typedef struct {
 } restore_t;
 
 //  Two nodes up, y funded; n2's backup taken while it is stopped; five
-//  deposits of 10 on y after it, which n1 keeps it saw; then both
-//  stopped and n2's backup put back.
-static void s_backup_then_restore (fixture_t *f, restore_t *r)
+//  deposits of 10 on y after it, which n1 keeps it saw; then n2 (and n1
+//  unless n1_stays) stopped and n2's backup put back.
+static void s_backup_then_restore (fixture_t *f, restore_t *r, bool n1_stays)
 {
     cluster_nodes_init (f, 2);
     cluster_nodes_start_node (f, 0);
@@ -122,7 +122,8 @@ static void s_backup_then_restore (fixture_t *f, restore_t *r)
         zclock_sleep (50); //  a bounded poll: kept within a second or two
     }
     proc_kill_with (&f->node[1], SIGTERM);
-    proc_kill_with (&f->node[0], SIGTERM);
+    if (!n1_stays)
+        proc_kill_with (&f->node[0], SIGTERM);
     snprintf (command, sizeof command, "rm -rf '%s' && cp -a '%s' '%s'", r->n2dir, r->backup,
               r->n2dir);
     s_shell (command);
@@ -157,7 +158,7 @@ static void test_restored_backup_refused (void **state)
 {
     fixture_t *f = *state;
     restore_t r;
-    s_backup_then_restore (f, &r);
+    s_backup_then_restore (f, &r, false);
     char *y = r.y, *n1dir = r.n1dir, *n2log = r.n2log, *n1log = r.n1log;
     uint64_t backed_up = r.backed_up;
     int64_t deadline;
@@ -253,7 +254,7 @@ static void test_restored_alone_then_written_refused (void **state)
 {
     fixture_t *f = *state;
     restore_t r;
-    s_backup_then_restore (f, &r);
+    s_backup_then_restore (f, &r, false);
     uint64_t seen = s_seen (r.n1dir, "n2");
     cluster_nodes_start_node (f, 1); //  alone
     //  One event a deposit: past what n1 saw by two.
@@ -281,6 +282,49 @@ static void test_restored_alone_then_written_refused (void **state)
     assert_false (cluster_nodes_file_has (log, "is not the one peer"));
 }
 
+//  --------------------------------------------------------------------------
+//  12. The same while n1 stays up, and n2 cannot reach n1 (n1's peer socket
+//      moved away): n1 hears n2 only through its own link, refuses it
+//      (ends at 4, saw 9) without n2 knowing, and asks it, all along, for
+//      its event before what it saw of its last run. Once n2's log has
+//      passed that, n2 finds the event is another and marks itself.
+//      Before (a review's find), n1 asked what it had kept before n2's
+//      last run, which the backup held: n2 took it for checked, n1 took
+//      n2's new ends once its link came back, and the deposits were lost.
+
+static void test_restored_cut_off_then_written_refused (void **state)
+{
+    fixture_t *f = *state;
+    restore_t r;
+    s_backup_then_restore (f, &r, true);
+    uint64_t seen = s_seen (r.n1dir, "n2");
+    const char *peer = cluster_node_peer (f->cluster, 0);
+    assert_true (strncmp (peer, "ipc://", 6) == 0);
+    char hidden[256], command[640];
+    snprintf (hidden, sizeof hidden, "%s.hidden", peer + 6);
+    assert_int_equal (rename (peer + 6, hidden), 0);
+    cluster_nodes_start_node (f, 1);
+    //  n1 refuses it first, as it ends before what n1 saw (n2 is not told).
+    char said[256];
+    snprintf (said, sizeof said,
+              "refused peer n2: it has a store behind what n1 saw of it: its event log ends at "
+              "%" PRIu64 ", n1 saw %" PRIu64,
+              r.backed_up, seen);
+    cluster_nodes_wait_file_has (r.n1log, said);
+    for (uint64_t i = r.backed_up; i < seen + 2; i++)
+        cluster_nodes_accept (f->client[1], r.y, "Deposit", "amount=1", NULL);
+    snprintf (said, sizeof said,
+              "our event at position %" PRIu64 " is not the one peer n1 saw there", seen - 1);
+    cluster_nodes_wait_file_has (r.n2log, said);
+    snprintf (command, sizeof command, "mv '%s' '%s'", hidden, peer + 6);
+    s_shell (command);
+    s_deposit_refused (f->client[1], r.y, "n1 saw this node's store further than it is now");
+    cluster_nodes_wait_file_has (r.n1log, "refused peer n2: it has a store behind what a peer saw "
+                                          "of it, as it knows itself");
+    //  n1 kept nothing of n2's new run.
+    assert_true (s_seen (r.n1dir, "n2") == seen);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -290,6 +334,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_restored_backup_refused, cluster_nodes_setup,
                                          cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_restored_alone_then_written_refused,
+                                         cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_restored_cut_off_then_written_refused,
                                          cluster_nodes_setup, cluster_nodes_teardown),
     };
     if (getenv ("SHOAL_TEST_FILTER"))

@@ -125,6 +125,19 @@ static const char *s_judge (peers_seen_t *seen, const char *store)
     return peers_seen_judge (seen, 1, store, strlen (store), "n2", "n1", why, sizeof why);
 }
 
+//  Saves seen to path and checks n2's line there.
+static void s_kept_line (peers_seen_t *seen, const char *path, const char *expected)
+{
+    peers_seen_save (seen, INT64_MAX);
+    char line[256] = "";
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    while (fgets (line, sizeof line, file) && strncmp (line, "n2 ", 3) != 0)
+        line[0] = 0;
+    fclose (file);
+    assert_string_equal (line, expected);
+}
+
 static void test_seen_judged (void **state)
 {
     fixture_t *f = *state;
@@ -163,38 +176,54 @@ static void test_seen_judged (void **state)
         "0x10 sync 0 00000000000000aa", "5 SYNC 0 00000000000000aa",
         "5 sync 0 00000000000000aa junk", "5 sync 0 00000000000000a", "5 sync 0 00000000000000AA",
         "5  sync 0 00000000000000aa",
-        //  The sums and what is asked: all four, or none.
-        "5 sync 0 00000000000000aa 00000000000000zz 1 0 0000000000000001",
-        "5 sync 0 00000000000000aa 0000000000000001 1 0",
-        "5 sync 0 00000000000000aa 0000000000000001 x 0 0000000000000001", "5 sync", ""};
+        //  The sums, what is asked and what was found: all five, or none.
+        "5 sync 0 00000000000000aa 00000000000000zz 1 0 0000000000000001 0",
+        "5 sync 0 00000000000000aa 0000000000000001 1 0 0000000000000001",
+        "5 sync 0 00000000000000aa 0000000000000001 x 0 0000000000000001 0",
+        "5 sync 0 00000000000000aa 0000000000000001 1 0 0000000000000001 -1", "5 sync", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why = s_judge (seen, bad[i]);
         if (!why || strcmp (why, "a malformed store frame") != 0)
             fail_msg ("'%s' judged %s", bad[i], why ? why : "fine");
     }
     assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9")); //  still that run
-    //  With its sum and what it asks of us: its end and sum kept.
+    //  With its sum: its end and sum kept.
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000a9 00000000000000f1 0 0 "
-                                "0000000000000000"));
-    peers_seen_save (seen, INT64_MAX);
-    char path[256], line[256] = "";
+                                "0000000000000000 0"));
+    char path[256];
     snprintf (path, sizeof path, "%s/" PEERS_SEEN_FILE, f->dir);
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    while (fgets (line, sizeof line, file) && strncmp (line, "n2 ", 3) != 0)
-        ;
-    fclose (file);
-    assert_string_equal (line, "n2 40 1765000000000 00000000000000f1\n");
+    s_kept_line (seen, path, "n2 40 1765000000000 00000000000000f1\n");
+    //  A new run past it is taken, but its ends are not kept until it has
+    //  found our ask of it (40, and its sum) to be its own: a store restored
+    //  from an older backup that took commands since would have the new
+    //  ends kept, and be asked of them alone.
+    assert_null (s_judge (seen, "60 sync 1765000000000 00000000000000d1 00000000000000e1 0 0 "
+                                "0000000000000000 0"));
+    assert_null (s_judge (seen, "70 sync 1765000000000 00000000000000d1 00000000000000e2 0 0 "
+                                "0000000000000000 39"));
+    s_kept_line (seen, path, "n2 40 1765000000000 00000000000000f1\n");
+    assert_null (s_judge (seen, "80 sync 1765000000000 00000000000000d1 00000000000000e3 0 0 "
+                                "0000000000000000 40"));
+    s_kept_line (seen, path, "n2 80 1765000000000 00000000000000e3\n");
     peers_seen_destroy (&seen);
     //  A line cut short (the file is not synced: a power cut) is none: n2's
     //  floor stays the whole line's 40, not 9.
-    file = fopen (path, "w");
+    FILE *file = fopen (path, "w");
     assert_non_null (file);
     fputs ("n2 40 1765000000000 00000000000000f1\nn2 9", file);
     fclose (file);
     seen = peers_seen_open (f->dir, f->cluster);
     assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c1"));
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c2"));
+    peers_seen_destroy (&seen);
+    //  A sum cut short is none (it would be taken for another event's).
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("n2 40 1765000000000 f1\n", file);
+    fclose (file);
+    seen = peers_seen_open (f->dir, f->cluster);
+    assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c3"));
+    s_kept_line (seen, path, "n2 40 1765000000000 0000000000000000\n");
     peers_seen_destroy (&seen);
 }
 
