@@ -253,7 +253,9 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
         seen->refused = false;
         if (seen->pending && said.verified == seen->floor)
             seen->pending = false;
-        if (!seen->pending && !async && end > seen->live) {
+        //  (A sum not known when its end was first said comes later.)
+        if (!seen->pending && !async &&
+            (end > seen->live || (end == seen->live && !seen->live_sum && said.sum))) {
             seen->live = end;
             seen->live_sum = said.sum;
             self->moved = true;
@@ -263,7 +265,7 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     //  A new run (a restart, or ours: we had taken none): its store must
     //  reach what every run before it was seen at.
     uint64_t floor = s_kept (seen), floor_sum = s_kept_sum (seen);
-    if (gen < seen->gen || (gen == seen->gen && !async && end < floor)) {
+    if (gen < seen->gen || (gen == seen->gen && end < floor)) {
         seen->refused = true;
         snprintf (why, why_size,
                   "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
@@ -279,18 +281,22 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
                   "; its operator took it so (--restored "
                   "or --new-store): what it had beyond that is lost",
                   name, end, floor);
-    //  async: no floor (a crash may take its tail); a newer generation:
-    //  its own end from now on. Else the floor stays what it was: its end
-    //  past it proves nothing by itself (a store restored from an older
-    //  backup that took commands since), and is kept only once it has
-    //  shown it holds the floor's event (peers_seen_check).
+    //  A newer generation: its own end from now on (none in async). Else
+    //  the floor stays what it was: its end past it proves nothing by
+    //  itself (a store restored from an older backup that took commands
+    //  since), and is kept only once it has shown it holds the floor's
+    //  event (peers_seen_check). An async run's ends are never kept (a
+    //  crash may take its tail), but the floor, kept of sync runs, holds
+    //  for it too (an async start wiped it: a review's find).
     seen_t taken = {.gen = gen};
-    if (!async && gen > seen->gen)
-        taken.floor = end, taken.floor_sum = said.sum, taken.live = end, taken.live_sum = said.sum;
-    else if (!async) {
+    if (gen > seen->gen) {
+        taken.floor = async ? 0 : end, taken.floor_sum = async ? 0 : said.sum;
+        taken.live = taken.floor, taken.live_sum = taken.floor_sum;
+    } else {
         taken.floor = floor, taken.floor_sum = floor_sum;
         taken.pending = floor && floor_sum && said.verified != floor;
-        taken.live = taken.pending ? 0 : end, taken.live_sum = taken.pending ? 0 : said.sum;
+        bool keep = !taken.pending && !async;
+        taken.live = keep ? end : 0, taken.live_sum = keep ? said.sum : 0;
     }
     taken.checked_end = seen->checked_end, taken.checked_sum = seen->checked_sum;
     snprintf (taken.run, sizeof taken.run, "%s", said.run);
@@ -358,8 +364,8 @@ static int s_sum_event (void *arg, const journal_logged_t *event)
 
 //  The sum of journal's event just before end (its address, seq, name,
 //  time and fields), never 0: from what we said lately, else read without
-//  waiting (journal_log_peek: the front's thread never waits for a disk
-//  or a reopen). 0 if end is 0, or the event was not read (no event
+//  waiting for a store's failure or reopen (journal_log_peek, on the
+//  front's thread). 0 if end is 0, or the event was not read (no event
 //  there, or not now).
 static uint64_t s_sum_before (peers_seen_t *self, journal_t *journal, uint64_t end)
 {

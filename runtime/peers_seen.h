@@ -26,7 +26,8 @@
     meets it. Within a run its ends only rise, though a HELLO and a
     WELCOME come on two connections and one may be read after a later
     one: they are not judged. In async durability a crash may take a
-    node's tail: its end is kept as no floor.
+    node's tail: its ends are not kept, but the floor, kept of its sync
+    runs (whose events no crash takes), holds for it.
 
     A store restored from an older backup and started while its peers
     were down takes commands; its log grows past what they saw, and its
@@ -45,7 +46,9 @@
     kept before its run alone, once: a review's finds). Its event is read
     from the ends we said lately, else without waiting (journal_log_peek:
     never a disk's failure or a reopen on the front's thread), and not
-    known is no answer. Owned by the front's thread.
+    known is no answer (a read of the store for an ask not said lately,
+    once per ask, is the front's one disk read here). Owned by the
+    front's thread.
 */
 #ifndef PEERS_SEEN_H_INCLUDED
 #define PEERS_SEEN_H_INCLUDED
@@ -85,8 +88,9 @@ void peers_seen_destroy (peers_seen_t **self_p);
 //  refused whatever its end); or its first four words alone, from a node
 //  of the day before the sums) against what was kept of it; me is this
 //  node's name, for why. Returns
-//  NULL if it is taken (and keeps it: no floor for async, its own end for
-//  a newer generation), "a malformed store frame", or why (why_size
+//  NULL if it is taken (and keeps it: the floor as it was, its ends once
+//  it has verified it and never in async, its own end for a newer
+//  generation), "a malformed store frame", or why (why_size
 //  bytes, beginning with PEERS_SEEN_BEHIND) when a new run's log ends
 //  before what was kept at its generation, or its generation is older.
 const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, size_t size,

@@ -117,7 +117,9 @@ static void test_not_heard_only_past_the_timeout (void **state)
 //  peer whose log ends before what was kept is refused, within a run the
 //  ends are not judged (a HELLO and a WELCOME, on two connections, come
 //  in either order: a review's flake), a newer restore generation is
-//  taken and an older one refused, async sets no floor, what is kept
+//  taken and an older one refused, an async run's ends are not kept but
+//  the floor holds for it, a new run's ends are kept once it has found
+//  our ask of it its own, what is kept
 //  survives a reopen, and a malformed store frame is refused.
 static const char *s_judge (peers_seen_t *seen, const char *store)
 {
@@ -162,9 +164,12 @@ static void test_seen_judged (void **state)
     assert_null (s_judge (seen, "7 sync 1765000000000 00000000000000a5"));
     assert_non_null (s_judge (seen, "6 sync 1765000000000 00000000000000a6"));
     assert_non_null (s_judge (seen, "500 sync 0 00000000000000a7"));
-    //  async: no floor.
+    //  async: its ends are not kept (a crash may take its tail), but the
+    //  floor, of sync runs, holds for it and after it.
     assert_null (s_judge (seen, "20 async 1765000000000 00000000000000a8"));
-    assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9"));
+    assert_non_null (s_judge (seen, "6 async 1765000000000 00000000000000b8"));
+    assert_non_null (s_judge (seen, "6 sync 1765000000000 00000000000000b9"));
+    assert_null (s_judge (seen, "7 sync 1765000000000 00000000000000a9"));
     //  A store that bears the mark of a refusal says so: refused whatever
     //  its end, until its operator takes it.
     why = s_judge (seen, "999999 behind 1765000000000 00000000000000b1");
@@ -186,7 +191,7 @@ static void test_seen_judged (void **state)
         if (!why || strcmp (why, "a malformed store frame") != 0)
             fail_msg ("'%s' judged %s", bad[i], why ? why : "fine");
     }
-    assert_null (s_judge (seen, "3 sync 1765000000000 00000000000000a9")); //  still that run
+    assert_null (s_judge (seen, "7 sync 1765000000000 00000000000000a9")); //  still that run
     //  With its sum: its end and sum kept.
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000a9 00000000000000f1 0 0 "
                                 "0000000000000000 0"));
