@@ -10,7 +10,6 @@
 
 #include <inttypes.h>
 #include <stdatomic.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -55,14 +54,14 @@ struct _peers_t {
     int64_t started; //  when we were made (mono ms): a peer never heard is silent since
     char prefix[64]; //  of the monitors' inproc names
     peers_stats_t stats;
-    journal_t *journal;  //  our store, whose log end our HELLO says (NULL: not said)
-    bool async;          //  and how it runs
-    uint64_t gen;        //  its restore generation (peers_seen.h)
-    char run[17];        //  this run of ours: 16 hex digits, random at each start
-    char dir[4096];      //  our data directory (the mark's)
-    char marked_by[128]; //  the peer that refused our store (the mark), if marked
-    atomic_bool marked;  //  a peer refused our store: until --restored (peers_seen.h)
-    peers_seen_t *seen;  //  how far we saw each peer's store (NULL: not kept)
+    journal_t *journal;                 //  our store, whose log end our HELLO says (NULL: not said)
+    bool async;                         //  and how it runs
+    uint64_t gen;                       //  its restore generation (peers_seen.h)
+    char run[PEERS_SEEN_RUN_CHARS + 1]; //  this run of ours: random at each start
+    char dir[4096];                     //  our data directory (the mark's)
+    char marked_by[128];                //  the peer that refused our store (the mark), if marked
+    atomic_bool marked; //  a peer refused our store: until --restored (peers_seen.h)
+    peers_seen_t *seen; //  how far we saw each peer's store (NULL: not kept)
 };
 
 static const char *s_name (const peers_t *self, int node)

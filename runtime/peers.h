@@ -51,8 +51,8 @@
 //  who reaches the port hold a file descriptor per idle connection).
 #define PEERS_HANDSHAKE_IVL_MS 3000
 //  How long a peer's HELLO of another map at our epoch holds commands up
-//  after it (a refused peer says HELLO again every few hundred ms); and
-//  a refusal of our store, behind what a peer saw of it (peers_seen.h).
+//  after it (a refused peer says HELLO again every few hundred ms). A
+//  refusal of our store holds them until --restored (peers_seen.h).
 #define PEERS_CONFLICT_MS 5000
 
 typedef struct _peers_t peers_t;

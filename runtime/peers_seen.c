@@ -45,8 +45,45 @@ struct _peers_seen_t {
     int said_next;                      //  the ring's next slot
 };
 
-static bool s_number (const char *text, size_t len, uint64_t *value);
-static bool s_hex (const char *text, uint64_t *value);
+//  Reads a decimal number of at most 20 digits, nothing else, from text
+//  (len bytes) into *value. Returns whether it is one that fits.
+static bool s_number (const char *text, size_t len, uint64_t *value)
+{
+    *value = 0;
+    if (len == 0 || len > 20 || strspn (text, "0123456789") < len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        uint64_t digit = (uint64_t) (text[i] - '0');
+        if (*value > (UINT64_MAX - digit) / 10)
+            return false;
+        *value = *value * 10 + digit;
+    }
+    return true;
+}
+
+//  Reads 16 lowercase hex digits, nothing else, into *value.
+static bool s_hex (const char *text, uint64_t *value)
+{
+    if (strlen (text) != 16 || strspn (text, "0123456789abcdef") != 16)
+        return false;
+    *value = strtoull (text, NULL, 16);
+    return true;
+}
+
+//  Cuts text at each space into words (at most max kept). Returns how
+//  many there are, past max too.
+static int s_words (char *text, char **words, int max)
+{
+    int count = 0;
+    words[count++] = text;
+    for (char *at = strchr (text, ' '); at; at = strchr (at + 1, ' ')) {
+        *at = 0;
+        if (count < max)
+            words[count] = at + 1;
+        count++;
+    }
+    return count;
+}
 
 peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
 {
@@ -64,14 +101,11 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
     //  have the peer take its own store for another (a SUM not of 16 hex
     //  digits is none; a line without its end is none).
     while (file && fgets (line, sizeof line, file)) {
-        char *words[5] = {0}, *save = NULL;
-        int count = 0;
+        char *words[4] = {0};
         if (!strchr (line, '\n'))
             continue;
         line[strcspn (line, "\n")] = 0;
-        for (char *word = strtok_r (line, " ", &save); word && count < 5;
-             word = strtok_r (NULL, " ", &save))
-            words[count++] = word;
+        int count = s_words (line, words, 4);
         uint64_t end, gen = 0, sum = 0;
         if (count < 2 || count > 4 || !s_number (words[1], strlen (words[1]), &end) ||
             (count >= 3 && !s_number (words[2], strlen (words[2]), &gen)))
@@ -133,7 +167,7 @@ void peers_seen_save (peers_seen_t *self, int64_t now)
     //  Not fsynced: a power cut that takes it back can only lose a rise
     //  (a peer let in that could have been refused) or a reset (a peer
     //  whose operator took its store refused again, said so: given again,
-    //  it is taken).
+    //  it is taken); a line it cuts short is read as none (peers_seen_open).
     bool done = fd >= 0 && write (fd, text, used) == (ssize_t) used;
     if (fd >= 0)
         close (fd);
@@ -149,37 +183,12 @@ void peers_seen_save (peers_seen_t *self, int64_t now)
     }
 }
 
-//  Reads a decimal number of at most 20 digits, nothing else, from text
-//  (len bytes) into *value. Returns whether it is one that fits.
-static bool s_number (const char *text, size_t len, uint64_t *value)
-{
-    *value = 0;
-    if (len == 0 || len > 20 || strspn (text, "0123456789") < len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        uint64_t digit = (uint64_t) (text[i] - '0');
-        if (*value > (UINT64_MAX - digit) / 10)
-            return false;
-        *value = *value * 10 + digit;
-    }
-    return true;
-}
-
 //  A store as said (peers_seen.h), parsed.
 typedef struct {
     uint64_t end, gen, sum, ask_end, ask_gen, ask_sum, verified;
     bool async, marked;
     char run[PEERS_SEEN_RUN_CHARS + 1];
 } said_t;
-
-//  Reads 16 lowercase hex digits, nothing else, into *value.
-static bool s_hex (const char *text, uint64_t *value)
-{
-    if (strlen (text) != 16 || strspn (text, "0123456789abcdef") != 16)
-        return false;
-    *value = strtoull (text, NULL, 16);
-    return true;
-}
 
 #define PEERS_SEEN_WORDS 9
 
@@ -191,19 +200,11 @@ static bool s_parse (const void *data, size_t size, said_t *said)
 {
     memset (said, 0, sizeof *said);
     char text[PEERS_SEEN_STORE_MAX], *words[PEERS_SEEN_WORDS] = {0};
-    int count = 0;
     if (size >= sizeof text)
         return false;
     memcpy (text, data, size);
     text[size] = 0;
-    words[count++] = text;
-    for (char *at = strchr (text, ' '); at && count <= PEERS_SEEN_WORDS;
-         at = strchr (at + 1, ' ')) {
-        *at = 0;
-        if (count < PEERS_SEEN_WORDS)
-            words[count] = at + 1;
-        count++;
-    }
+    int count = s_words (text, words, PEERS_SEEN_WORDS);
     if (count != 4 && count != PEERS_SEEN_WORDS)
         return false;
     said->async = strcmp (words[1], "async") == 0;
@@ -369,12 +370,13 @@ static int s_sum_event (void *arg, const journal_logged_t *event)
 //  there, or not now).
 static uint64_t s_sum_before (peers_seen_t *self, journal_t *journal, uint64_t end)
 {
-    for (int i = 0; self && end && i < PEERS_SEEN_SAID; i++)
+    if (!end)
+        return 0;
+    for (int i = 0; self && i < PEERS_SEEN_SAID; i++)
         if (self->said_end[i] == end)
             return self->said_sum[i];
     sum_t sum = {.position = end - 1};
-    if (end)
-        journal_log_peek (journal, end - 1, s_sum_event, &sum);
+    journal_log_peek (journal, end - 1, s_sum_event, &sum);
     return sum.sum;
 }
 

@@ -356,6 +356,36 @@ static int s_check_replays (journal_t *journal, replays_t *replays)
     return rc;
 }
 
+//  Reads what repairs kept of the acknowledged events they found cut from
+//  the log's end (lost: JOURNAL_REPAIR_LOST_META's lines, or NULL) into
+//  *cut, the first repair said into first (size bytes). Returns how many
+//  repairs cut some.
+static size_t s_repairs_cut (const char *lost, size_t *cut, char *first, size_t size)
+{
+    size_t repairs = 0;
+    for (const char *line = lost; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        int64_t when;
+        uint64_t end, synced;
+        if (sscanf (line, "%" SCNd64 " %" SCNu64 " %" SCNu64, &when, &end, &synced) != 3 ||
+            end >= synced)
+            continue;
+        if (repairs++ == 0) {
+            time_t at = (time_t) (when / 1000);
+            struct tm tm;
+            gmtime_r (&at, &tm);
+            char stamp[32];
+            strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            snprintf (first, size,
+                      "the first on %s found the log ending at %" PRIu64 " where %" PRIu64
+                      " had been made durable",
+                      stamp, end, synced);
+        }
+        *cut += (size_t) (synced - end);
+    }
+    return repairs;
+}
+
 size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE *out)
 {
     journal_records_t n;
@@ -424,28 +454,9 @@ size_t cmd_check_records (const char *dir, storecopy_t *copy, bool replay, FILE 
                  n.unstreamed == 1 ? "s" : "", n.unstreamed == 1 ? "it" : "they");
     //  Acknowledged positions a repair found gone from the log's end: no
     //  hole is left (new events take them), so only what it kept says so.
-    size_t cut = 0, repairs = 0;
+    size_t cut = 0;
     char first[160] = "";
-    for (char *line = lost; line && *line;
-         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
-        int64_t when;
-        uint64_t end, synced;
-        if (sscanf (line, "%" SCNd64 " %" SCNu64 " %" SCNu64, &when, &end, &synced) != 3 ||
-            end >= synced)
-            continue;
-        if (repairs++ == 0) {
-            time_t at = (time_t) (when / 1000);
-            struct tm tm;
-            gmtime_r (&at, &tm);
-            char stamp[32];
-            strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            snprintf (first, sizeof first,
-                      "the first on %s found the log ending at %" PRIu64 " where %" PRIu64
-                      " had been made durable",
-                      stamp, end, synced);
-        }
-        cut += (size_t) (synced - end);
-    }
+    size_t repairs = s_repairs_cut (lost, &cut, first, sizeof first);
     free (lost);
     if (repairs)
         fprintf (out,

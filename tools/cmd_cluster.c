@@ -740,16 +740,21 @@ int cmd_cluster (int argc, char **argv)
                 rekey[] = "cluster rekey"; //  "shoal cluster up: ..."
     if (streq (argv[1], "init")) {
         argv[1] = init;
+        cmd_set_name (init);
         return cluster_init (argc - 1, argv + 1);
     }
-    if (streq (argv[1], "status"))
+    if (streq (argv[1], "status")) {
+        cmd_set_name ("cluster status");
         return cluster_status (argc - 1, argv + 1);
+    }
     if (streq (argv[1], "rekey")) {
         argv[1] = rekey;
+        cmd_set_name (rekey);
         return s_rekey (argc - 1, argv + 1);
     }
     if (streq (argv[1], "up")) {
         argv[1] = up;
+        cmd_set_name (up);
         return cluster_up (argc - 1, argv + 1);
     }
     fprintf (stderr, "shoal cluster: unknown subcommand '%s' (init, up, status, rekey)\n\n",

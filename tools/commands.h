@@ -20,6 +20,11 @@ typedef struct {
     const char *summary;
 } command_t;
 
+//  The command running ("cluster status" for a subcommand): the prefix of
+//  its messages, "shoal NAME:", its log lines' and that of a failure to
+//  write its output (shoal.c).
+void cmd_set_name (const char *name);
+
 int cmd_node (int argc, char **argv);
 int cmd_send (int argc, char **argv);
 int cmd_get (int argc, char **argv);

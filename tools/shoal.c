@@ -129,20 +129,18 @@ static int s_main (int argc, char **argv)
         s_usage (stderr);
         return 2;
     }
-    static char prefix[32];
-    snprintf (prefix, sizeof prefix, "shoal %s", command->name);
-    //  A subcommand's messages are its own ("shoal cluster status: ...").
-    static const char *const subcommands[] = {"init", "up", "status", "rekey"};
-    for (size_t i = 0; argc > 2 && streq (command->name, "cluster") &&
-                       i < sizeof subcommands / sizeof subcommands[0];
-         i++)
-        if (streq (argv[2], subcommands[i]))
-            snprintf (prefix, sizeof prefix, "shoal cluster %s", subcommands[i]);
+    cmd_set_name (command->name);
+    return command->run (argc - 1, argv + 1);
+}
+
+void cmd_set_name (const char *name)
+{
+    static char prefix[48];
+    snprintf (prefix, sizeof prefix, "shoal %s", name);
     driver_command = prefix;
     //  A node's lines are its log's; a tool's read as its messages do.
-    if (strcmp (command->name, "node") != 0)
+    if (strcmp (name, "node") != 0)
         log_set_command (prefix);
-    return command->run (argc - 1, argv + 1);
 }
 
 //  Output a command could not write (a full disk: `shoal top --once --json
