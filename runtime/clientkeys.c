@@ -2,34 +2,42 @@
     one moment. See clientkeys.h.
 
     A set is a sorted array of keys, looked up by binary search; it keeps
-    a mark of each directory as it was before it was read (entries, their
-    bytes, the newest file's mtime, the directory's own mtime to the
-    nanosecond), which clientkeys_stale compares with the directory now.
+    a mark of each directory as it was before it was read (its files'
+    names, inodes, sizes, and change and modification times to the
+    nanosecond, summed as hashes; the directory's own times), which
+    clientkeys_stale compares with the directory now. Only the files
+    named *.cert right in the directory are certificates: one moved
+    aside (app.cert.disabled, or into a subdirectory, as a zcertstore
+    would still read) is taken back, and said.
     Any thread; a set belongs to one at a time.
 */
 #include "clientkeys.h"
 #include "log.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define KEY_SIZE 40 //  a public key in Z85
+#define CERT_SUFFIX ".cert"
 
 typedef struct {
     char text[KEY_SIZE + 1];
     clientkeys_place_t place;
 } entry_t;
 
-//  A directory as it was: what clientkeys_stale compares.
+//  A directory as it was: what clientkeys_stale compares. A file written
+//  again in place, whatever its size and its mtime (cp -p, touch -r),
+//  has a new ctime; one put in by a rename, a new inode or ctime.
 typedef struct {
     bool present;
-    size_t files;            //  regular files, in subdirectories too
-    off_t bytes;             //  theirs
-    time_t newest;           //  the newest one's mtime (s)
-    struct timespec changed; //  the directory's own mtime: an entry added, removed, renamed
+    size_t entries;               //  every entry but . and ..
+    uint64_t sum;                 //  of each entry's hash (s_entry_hash): order-free
+    struct timespec dir_times[2]; //  the directory's own mtime and ctime
 } mark_t;
 
 struct _clientkeys_t {
@@ -41,67 +49,125 @@ struct _clientkeys_t {
     size_t count;
 };
 
-//  The mark of path; dir (may be NULL) is the caller's, opened already.
-static mark_t s_mark (const char *path, zdir_t *dir)
+static uint64_t s_fnv (uint64_t hash, const void *data, size_t size)
+{
+    const unsigned char *bytes = data;
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+//  An entry's name and what stat says of it (following a link), hashed.
+static uint64_t s_entry_hash (const char *name, const struct stat *status)
+{
+    uint64_t hash = s_fnv (0xcbf29ce484222325ULL, name, strlen (name) + 1);
+    const uint64_t fields[] = {
+        (uint64_t) status->st_ino,          (uint64_t) status->st_size,
+        (uint64_t) status->st_mode,         (uint64_t) status->st_mtim.tv_sec,
+        (uint64_t) status->st_mtim.tv_nsec, (uint64_t) status->st_ctim.tv_sec,
+        (uint64_t) status->st_ctim.tv_nsec};
+    return s_fnv (hash, fields, sizeof fields);
+}
+
+//  True if name is a certificate's: NAME.cert, not hidden.
+static bool s_cert_name (const char *name)
+{
+    size_t size = strlen (name), suffix = strlen (CERT_SUFFIX);
+    return name[0] != '.' && size > suffix && streq (name + size - suffix, CERT_SUFFIX);
+}
+
+//  Called for each entry of a directory but . and ..: its path, name and
+//  stat (lstat's when stat fails: a link to nothing).
+typedef void (s_entry_fn) (void *arg, const char *path, const char *name,
+                           const struct stat *status);
+
+//  The mark of the directory at path, calling fn (if not NULL) for each
+//  entry. Not there or unreadable: not present.
+static mark_t s_walk (const char *path, s_entry_fn *fn, void *arg)
 {
     mark_t mark = {0};
     struct stat status;
-    if (!path || !dir || stat (path, &status) != 0)
+    DIR *dir = path && stat (path, &status) == 0 ? opendir (path) : NULL;
+    if (!dir)
         return mark;
     mark.present = true;
-    mark.files = (size_t) zdir_count (dir);
-    mark.bytes = zdir_cursize (dir);
-    mark.newest = zdir_modified (dir);
-    mark.changed = status.st_mtim;
+    mark.dir_times[0] = status.st_mtim;
+    mark.dir_times[1] = status.st_ctim;
+    for (struct dirent *entry = readdir (dir); entry; entry = readdir (dir)) {
+        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+            continue;
+        char file[PATH_MAX];
+        snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
+        struct stat file_status = {0};
+        if (stat (file, &file_status) != 0)
+            lstat (file, &file_status);
+        mark.entries++;
+        mark.sum += s_entry_hash (entry->d_name, &file_status);
+        if (fn)
+            fn (arg, file, entry->d_name, &file_status);
+    }
+    closedir (dir);
     return mark;
+}
+
+static bool s_time_equal (struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 static bool s_mark_equal (const mark_t *a, const mark_t *b)
 {
-    return a->present == b->present && a->files == b->files && a->bytes == b->bytes &&
-           a->newest == b->newest && a->changed.tv_sec == b->changed.tv_sec &&
-           a->changed.tv_nsec == b->changed.tv_nsec;
+    return a->present == b->present && a->entries == b->entries && a->sum == b->sum &&
+           s_time_equal (a->dir_times[0], b->dir_times[0]) &&
+           s_time_equal (a->dir_times[1], b->dir_times[1]);
 }
 
-//  Adds the keys of the certificates in dir at place. Returns false out
-//  of memory.
-static bool s_read (clientkeys_t *self, zdir_t *dir, clientkeys_place_t place, size_t *cap)
+typedef struct {
+    clientkeys_t *self;
+    clientkeys_place_t place;
+    size_t *cap;
+    bool ok; //  false: out of memory
+} read_t;
+
+//  Adds the key of the certificate at path, if it is one (s_walk's fn).
+static void s_read_entry (void *arg, const char *path, const char *name, const struct stat *status)
 {
-    zfile_t **files = zdir_flatten (dir);
-    if (!files)
-        return false;
-    bool ok = true;
-    for (size_t i = 0; ok && files[i]; i++) {
-        if (!zfile_is_regular (files[i]))
-            continue;
-        const char *path = zfile_filename (files[i], NULL);
-        zcert_t *cert = zcert_load (path);
-        if (!cert) {
-            //  Skipped, as zcertstore skips it; said, at each read of
-            //  the directory: a damaged certificate lets no client in.
-            log_warn ("%s is not a certificate (a ZPL file with a curve public-key): skipped; "
-                      "a client whose certificate it was is refused",
-                      path);
-            continue;
-        }
-        if (self->count == *cap) {
-            size_t grown = *cap ? 2 * *cap : 16;
-            entry_t *keys = realloc (self->keys, grown * sizeof (entry_t));
-            if (keys) {
-                self->keys = keys;
-                *cap = grown;
-            }
-        }
-        if (self->count < *cap) {
-            entry_t *key = &self->keys[self->count++];
-            snprintf (key->text, sizeof key->text, "%s", zcert_public_txt (cert));
-            key->place = place;
-        } else
-            ok = false;
-        zcert_destroy (&cert);
+    read_t *read = arg;
+    clientkeys_t *self = read->self;
+    if (!read->ok || name[0] == '.')
+        return;
+    if (!s_cert_name (name) || !S_ISREG (status->st_mode)) {
+        //  Said at each read of the directory (at a change): a
+        //  certificate moved aside lets its client in no more.
+        log_warn ("%s is not read: a node takes only the certificates named *" CERT_SUFFIX
+                  " right in its clients/ and operators/ (a file, not a directory)",
+                  path);
+        return;
     }
-    zdir_flatten_free (&files);
-    return ok;
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        //  Skipped, as zcertstore skips it; said, at each read of the
+        //  directory: a damaged certificate lets no client in.
+        log_warn ("%s is not a certificate (a ZPL file with a curve public-key): skipped; "
+                  "a client whose certificate it was is refused",
+                  path);
+        return;
+    }
+    if (self->count == *read->cap) {
+        size_t grown = *read->cap ? 2 * *read->cap : 16;
+        entry_t *keys = realloc (self->keys, grown * sizeof (entry_t));
+        if (keys) {
+            self->keys = keys;
+            *read->cap = grown;
+        }
+    }
+    if (self->count < *read->cap) {
+        entry_t *key = &self->keys[self->count++];
+        snprintf (key->text, sizeof key->text, "%s", zcert_public_txt (cert));
+        key->place = read->place;
+    } else
+        read->ok = false;
+    zcert_destroy (&cert);
 }
 
 //  By text, and an operator's place before a client's: the first of a
@@ -121,12 +187,6 @@ clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_di
         return NULL;
     self->clients_dir = clients_dir;
     self->operators_dir = operators_dir;
-    const char *paths[2] = {clients_dir, operators_dir};
-    zdir_t *dirs[2];
-    for (int i = 0; i < 2; i++) {
-        dirs[i] = paths[i] ? zdir_new (paths[i], NULL) : NULL;
-        self->marks[i] = s_mark (paths[i], dirs[i]); //  before the read: a change during it shows
-    }
     //  Every client is an operator only in a cluster made before operators
     //  were told apart: no operators/ at all, and none since this node
     //  started (decided at each load, so that the directory made later is
@@ -141,20 +201,24 @@ clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_di
                   "resolve, resend, retry or drop dead letters, control projections); make it "
                   "and put the operators' certificates there",
                   operators_dir);
-    else if (operators_dir && !self->marks[1].present)
+    else if (operators_dir && (missing || stat (operators_dir, &status) != 0 ||
+                               access (operators_dir, R_OK | X_OK) != 0))
         log_warn ("shoal node: the operators directory %s %s: no client is an operator until "
                   "it can be read",
                   operators_dir, missing ? "is gone" : "cannot be read");
     clientkeys_place_t places[2] = {self->legacy ? CLIENTKEYS_OPERATOR : CLIENTKEYS_CLIENT,
                                     CLIENTKEYS_OPERATOR};
+    //  Each mark is of the directory as the read found it: a change
+    //  after an entry was read changes its ctime, so the next look sees
+    //  it.
+    const char *paths[2] = {clients_dir, operators_dir};
     size_t cap = 0;
-    bool ok = true;
-    for (int i = 0; i < 2 && ok; i++)
-        if (dirs[i])
-            ok = s_read (self, dirs[i], places[i], &cap);
-    for (int i = 0; i < 2; i++)
-        zdir_destroy (&dirs[i]);
-    if (!ok) {
+    read_t read = {.self = self, .cap = &cap, .ok = true};
+    for (int i = 0; i < 2 && read.ok; i++) {
+        read.place = places[i];
+        self->marks[i] = s_walk (paths[i], s_read_entry, &read);
+    }
+    if (!read.ok) {
         clientkeys_destroy (&self);
         return NULL;
     }
@@ -172,9 +236,7 @@ bool clientkeys_stale (const clientkeys_t *self)
 {
     const char *paths[2] = {self->clients_dir, self->operators_dir};
     for (int i = 0; i < 2; i++) {
-        zdir_t *dir = paths[i] ? zdir_new (paths[i], NULL) : NULL;
-        mark_t now = s_mark (paths[i], dir);
-        zdir_destroy (&dir);
+        mark_t now = s_walk (paths[i], NULL, NULL);
         if (!s_mark_equal (&now, &self->marks[i]))
             return true;
     }

@@ -37,9 +37,10 @@ typedef struct {
     _Atomic (clientkeys_t *) newest; //  posted, not yet taken; NULL: none
 } clientkeys_box_t;
 
-//  Reads the certificates (czmq's zcert files, as zcertstore reads them:
-//  every regular file, in subdirectories too, but hidden ones) of
-//  clients_dir and operators_dir. operators_dir NULL, or a directory that
+//  Reads the certificates (czmq's zcert files) of clients_dir and
+//  operators_dir: the regular files named NAME.cert right in each (not
+//  hidden, not in a subdirectory, as zcertstore would read them: one moved
+//  aside is taken back; each other entry is warned of). operators_dir NULL, or a directory that
 //  is not there and was not in before (the set read last, NULL at the
 //  start; warned of): the node has none, and every key of clients_dir is
 //  an operator's. An operators_dir that is there but cannot be read, or
@@ -50,11 +51,13 @@ typedef struct {
 clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir,
                                const clientkeys_t *before);
 
-//  True if either directory changed since self was read: a file added,
-//  removed, renamed, or written with another size or in a later second.
-//  Known limit: a file written again in the second it was read, to the
-//  same size, is seen at the next change. Reads both directories' entries
-//  (a stat each), no certificate.
+//  True if either directory changed since self was read: an entry added,
+//  removed, renamed, or written again (its ctime, which neither cp -p nor
+//  touch sets back, to the nanosecond). Known limit: the kernel's clock
+//  for file times moves in ticks of a few ms, so a file written again
+//  within a tick of its read, in place and to the same size, is seen at
+//  the next change. Reads both directories' entries (a stat each), no
+//  certificate.
 bool clientkeys_stale (const clientkeys_t *self);
 
 //  A copy of self, to post. NULL out of memory.

@@ -199,8 +199,9 @@ const char *front_keys_key (const front_t *self, zmq_msg_t *frame);
 //  an operator's act is taken only if key, the client's as the peer gave
 //  it, is in this node's operators directory now (NULL: none given, an
 //  older node: refused), and is logged with the node it came through.
-//  Other requests are the forwarding node's to judge. Returns false after
-//  answering the refusal.
+//  Any request whose key is in neither of this node's directories now is
+//  refused key_revoked; one with no key (the forwarding node's own) is
+//  that node's to judge. Returns false after answering the refusal.
 bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *envelope, const char *key, int through);
 //  Packs a string.

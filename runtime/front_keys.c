@@ -9,8 +9,8 @@
       drop, a projection's control) from a key not in operators/ now is
       refused, `not_an_operator`; one that is, is logged with the key;
     - and one a peer forwarded for its client (a CALL) is judged again
-      here, by the key the peer gave: each node's operators/ guards the
-      actors it owns, whichever node the client reached.
+      here, by the key the peer gave: each node's clients/ and operators/
+      guard the actors it owns, whichever node the client reached.
 
     A client endpoint without CURVE (a node alone, on loopback or ipc)
     has no keys and no User-Id: its machine's users are its operators.
@@ -120,9 +120,25 @@ const char *front_keys_key (const front_t *self, zmq_msg_t *frame)
 bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_size,
                             const envelope_t *envelope, const char *key, int through)
 {
-    if (!s_operators_act (envelope) || !self->config.keys)
-        return true; //  the forwarding node judged the client; no keys here: no CURVE
+    if (!self->config.keys)
+        return true; //  no keys here: no CURVE
     s_refresh (self);
+    //  A client's key taken back here is refused whatever node it came
+    //  through: each node's clients/ and operators/ guard the actors it
+    //  owns (before, a key removed from the owner's directories reached
+    //  its actors through any node that still had it). A request with no
+    //  key (a projection's reaction: the node's own) was judged there.
+    if (key && clientkeys_place (self->keys, key) == CLIENTKEYS_NONE) {
+        self->counters.revoked++;
+        s_log_revoked (self, key);
+        front_reject (self, route, route_size, envelope, "key_revoked",
+                      "this client's key is no longer let in by the node that owns the target: "
+                      "its certificate was removed from that node's clients/ and operators/ "
+                      "directories");
+        return false;
+    }
+    if (!s_operators_act (envelope))
+        return true;
     if (!key || clientkeys_place (self->keys, key) != CLIENTKEYS_OPERATOR) {
         front_reject (self, route, route_size, envelope, "not_an_operator",
                       "only an operator may send this: the client's key is not in the operators "

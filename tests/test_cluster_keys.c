@@ -208,6 +208,69 @@ static void test_client_key_revoked (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  1b. The application's certificate written over in place with another
+//      of the same size, its mtime put back (as cp -p or an unpacked
+//      archive leave it): refused key_revoked within a deadline. Before,
+//      the node compared the files' count, bytes and newest mtime, and
+//      served the old key for as long as nothing else changed. Then moved
+//      aside, renamed (app.cert.disabled) or into a subdirectory: still
+//      refused, and said (before, every file under clients/ was one).
+
+//  Waits until the node's log has text, against the deadline.
+static void s_log_until (proc_t *p, const char *text)
+{
+    char log[PROC_OUTPUT_MAX];
+    int64_t deadline = proc_now_ms () + CHANGE_MS;
+    for (proc_read (p, "node.log", log); !strstr (log, text); proc_read (p, "node.log", log)) {
+        if (proc_now_ms () > deadline)
+            fail_msg ("the node never logged \"%s\": %s", text, log);
+        usleep (50 * 1000); //  between two reads of the log, within the deadline
+    }
+}
+
+static void test_client_key_written_over (void **state)
+{
+    proc_t *p = *state;
+    client_t *app = s_client (p, "app");
+    client_reply_t reply;
+    s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
+    assert_true (reply.ok);
+    client_reply_close (&reply);
+
+    //  The operator's certificate is the same size as the application's.
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "cd \"$DIR/c\" && test $(stat -c %%s client.cert) = "
+                                "$(stat -c %%s n1/clients/app.cert) && touch -r "
+                                "n1/clients/app.cert ../ref && cat client.cert > "
+                                "n1/clients/app.cert && touch -r ../ref n1/clients/app.cert && "
+                                "touch -r ../ref n1/clients"),
+                      0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "key_revoked");
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "cat \"$DIR/other/client.cert\" > \"$DIR/c/n1/clients/app.cert\""),
+        0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "");
+
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "cd \"$DIR/c/n1/clients\" && mv app.cert app.cert.disabled"), 0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "key_revoked");
+    s_log_until (p, "clients/app.cert.disabled is not read: a node takes only the certificates "
+                    "named *.cert");
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "cd \"$DIR/c/n1/clients\" && mkdir revoked && mv "
+                                "app.cert.disabled revoked/app.cert"),
+                      0);
+    s_log_until (p, "clients/revoked is not read");
+    s_call (app, ENVELOPE_QUERY, "account/a", "get", NULL, "", &reply);
+    assert_string_equal (reply.code, "key_revoked"); //  read again, and still refused
+    client_reply_close (&reply);
+    assert_int_equal (
+        proc_run (p, NULL, NULL, "cd \"$DIR/c/n1/clients\" && mv revoked/app.cert app.cert"), 0);
+    s_call_until (app, ENVELOPE_QUERY, "account/a", "get", "", "");
+    client_destroy (&app);
+}
+
+//  --------------------------------------------------------------------------
 //  2. The operator's certificate moved from operators/ to clients/: its
 //     open connection loses $resend, $resolve and a dead letter's retry
 //     (not_an_operator) within a deadline, and keeps what a client may
@@ -326,7 +389,45 @@ static void test_operator_of_another_node (void **state)
     proc_assert_has (log,
                      "n2 INFO shoal node: command $resend to account/a by the operator of key ");
     proc_assert_has (log, ", through node n1");
+
+    //  Its key taken out of n2's directories, and still in n1's: through
+    //  n1, n2 refuses it key_revoked, and the Deposit refused is not run.
+    //  Before, n2 judged an operator's act alone, and served a key it had
+    //  taken back to any client of a node that still let it in.
+    assert_int_equal (proc_run (p, NULL, NULL,
+                                "rm \"$DIR/c/n2/clients/app.cert\" "
+                                "\"$DIR/c/n2/operators/app.cert\""),
+                      0);
+    int64_t deadline = proc_now_ms () + CHANGE_MS;
+    int taken = 0; //  Deposits taken before n2 saw its directories change
+    while (true) {
+        char name[32];
+        uint8_t id[ENVELOPE_ID_SIZE];
+        snprintf (name, sizeof name, "deposit %d", taken);
+        client_id_from_string (name, id);
+        s_call (app, ENVELOPE_COMMAND, "account/a", "Deposit", id, "amount=5", &reply);
+        if (!reply.ok || proc_now_ms () > deadline)
+            break;
+        client_reply_close (&reply);
+        taken++;
+        usleep (50 * 1000); //  between two asks, within the deadline
+    }
+    if (reply.ok || strcmp (reply.code, "key_revoked") != 0 ||
+        !strstr (reply.reason, "by the node that owns the target"))
+        fail_msg ("Deposit through n1 by a key n2 took back: %s %s",
+                  reply.ok ? "accepted" : reply.code, reply.reason);
+    client_reply_close (&reply);
+    client_t *op = s_client (p, "c");
+    s_call (op, ENVELOPE_QUERY, "account/a", "get", NULL, "", &reply);
+    int64_t balance = -1;
+    assert_true (reply.ok);
+    assert_int_equal (reply_state_int (&reply, "balance", &balance), 0);
+    client_reply_close (&reply);
+    client_destroy (&op);
     client_destroy (&app);
+    if (balance != 3 + 5 * taken) //  the refused Deposit did not run
+        fail_msg ("account/a's balance %lld, not %d: a refused Deposit ran", (long long) balance,
+                  3 + 5 * taken);
 }
 
 //  --------------------------------------------------------------------------
@@ -420,6 +521,7 @@ int main (void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_client_key_revoked, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_key_written_over, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_moved_to_clients, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_of_another_node, s_setup_two, s_teardown),
         cmocka_unit_test_setup_teardown (test_operator_rekeyed, s_setup, s_teardown),
