@@ -102,8 +102,14 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
     //  digits is none; a line without its end is none).
     while (file && fgets (line, sizeof line, file)) {
         char *words[4] = {0};
-        if (!strchr (line, '\n'))
+        if (!strchr (line, '\n')) {
+            //  Longer than any line written (or cut short at the end):
+            //  skipped whole, its tail no line of its own.
+            int c;
+            while ((c = fgetc (file)) != EOF && c != '\n')
+                ;
             continue;
+        }
         line[strcspn (line, "\n")] = 0;
         int count = s_words (line, words, 4);
         uint64_t end, gen = 0, sum = 0;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TURNFILE_MAGIC "shoalTF1"
@@ -45,9 +46,18 @@ struct _turnfile_t {
 //  Opens (creating) path and maps it. NULL with errno set on failure.
 static uint8_t *s_map (const char *path)
 {
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    //  Not through a link, and a regular file only: a turn-* entry that
+    //  is a link to another file of the node's user, or a device, is not
+    //  resized nor mapped.
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd == -1)
         return NULL;
+    struct stat status;
+    if (fstat (fd, &status) != 0 || !S_ISREG (status.st_mode)) {
+        close (fd);
+        errno = EINVAL;
+        return NULL;
+    }
     uint8_t *map = NULL;
     if (ftruncate (fd, TURNFILE_SIZE) == 0) {
         map = mmap (NULL, TURNFILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -221,6 +221,19 @@ static void test_seen_judged (void **state)
     assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c1"));
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c2"));
     peers_seen_destroy (&seen);
+    //  A line longer than any the node writes is skipped whole: its tail
+    //  is no line of its own (before, "n2 9 ..." past the 255th byte was
+    //  read as one, and n2's floor fell to 9).
+    file = fopen (path, "w");
+    assert_non_null (file);
+    fputs ("n2 40 1765000000000 00000000000000f1\nn1 ", file);
+    for (int i = 0; i < 252; i++)
+        fputc ('7', file);
+    fputs ("n2 9 1765000000000\n", file);
+    fclose (file);
+    seen = peers_seen_open (f->dir, f->cluster);
+    assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c4"));
+    peers_seen_destroy (&seen);
     //  A sum cut short is none (it would be taken for another event's).
     file = fopen (path, "w");
     assert_non_null (file);

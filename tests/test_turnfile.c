@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -113,6 +114,32 @@ static void test_recover (void **state)
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
     assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
     assert_int_equal (seen.turns, 0);
+
+    //  A turn-* entry that is a link to another file of the node's user
+    //  is neither resized nor read (before, it was opened through the
+    //  link and truncated to the turn file's size), nor is a directory;
+    //  an open of the workers' files over such a link fails, saying so.
+    char other[sizeof dir + 16], link[sizeof dir + 16];
+    snprintf (other, sizeof other, "%s/other", dir);
+    FILE *file = fopen (other, "w");
+    assert_non_null (file);
+    fputs ("not a turn file\n", file);
+    fclose (file);
+    snprintf (link, sizeof link, "%s/turn-7", dir);
+    assert_int_equal (symlink (other, link), 0);
+    snprintf (link, sizeof link, "%s/turn-8", dir);
+    assert_int_equal (mkdir (link, 0700), 0);
+    memset (&seen, 0, sizeof seen);
+    assert_int_equal (turnfile_recover (dir, s_seen, &seen), 0);
+    struct stat status;
+    assert_int_equal (stat (other, &status), 0);
+    assert_int_equal (status.st_size, strlen ("not a turn file\n"));
+    turnfile_t **more = turnfile_open_all (dir, 9, &error);
+    assert_null (more);
+    assert_non_null (strstr (error, "turn-7"));
+    free (error);
+    assert_int_equal (stat (other, &status), 0);
+    assert_int_equal (status.st_size, strlen ("not a turn file\n"));
 
     free (a_frame);
     free (b_frame);
