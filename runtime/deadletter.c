@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define WHO_MAX 63
+#define WHY_MAX ENVELOPE_REASON_MAX //  an operator's reason, in bytes (resolve's)
 #define RECORD_VERSION 1
 
 //  DEAD_CANCELLED: it survived a turn that answered it from its inbox
@@ -45,6 +46,7 @@ typedef struct {
     int64_t last_crash; //  ms since the epoch
     dead_state_t state;
     char who[WHO_MAX + 1]; //  the operator who decided, "" if none
+    char why[WHY_MAX + 1]; //  and why, as they said it ("" if none: a record of before)
     int64_t decided_at;    //  ms, 0 if none
     const uint8_t *frame;  //  the envelope, NULL if not kept
     size_t frame_size;
@@ -88,7 +90,8 @@ static int s_decode (const uint8_t *buf, size_t size, record_t *record)
     int64_t version, state;
     char state_text[16];
     memset (record, 0, sizeof *record);
-    if (mpread_array (buf, size, &offset, &count) || count != 9 ||
+    //  9 items, or 10 with the operator's reason last (since 2026-12-07).
+    if (mpread_array (buf, size, &offset, &count) || (count != 9 && count != 10) ||
         mpread_int (buf, size, &offset, 0, INT64_MAX, &version) || version != RECORD_VERSION ||
         mpread_int (buf, size, &offset, 0, 255, &record->kind) ||
         s_read_text (buf, size, &offset, record->name, SHOAL_NAME_MAX) ||
@@ -97,7 +100,8 @@ static int s_decode (const uint8_t *buf, size_t size, record_t *record)
         s_read_text (buf, size, &offset, state_text, sizeof state_text - 1) ||
         s_read_text (buf, size, &offset, record->who, WHO_MAX) ||
         mpread_int (buf, size, &offset, INT64_MIN, INT64_MAX, &record->decided_at) ||
-        mpread_bin (buf, size, &offset, &record->frame, &record->frame_size) || offset != size)
+        mpread_bin (buf, size, &offset, &record->frame, &record->frame_size) ||
+        (count == 10 && s_read_text (buf, size, &offset, record->why, WHY_MAX)) || offset != size)
         return SHOAL_EFORMAT;
     for (state = 0; state <= DEAD_LAST; state++)
         if (strcmp (state_text, s_states[state]) == 0)
@@ -118,7 +122,7 @@ static int s_put (journal_t *journal, const char *to, const uint8_t key[ENVELOPE
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    int rc = msgpack_pack_array (&pk, 9);
+    int rc = msgpack_pack_array (&pk, 10);
     rc |= msgpack_pack_int (&pk, RECORD_VERSION);
     rc |= msgpack_pack_int64 (&pk, record->kind);
     rc |= msgpack_pack_str_with_body (&pk, record->name, strlen (record->name));
@@ -129,6 +133,7 @@ static int s_put (journal_t *journal, const char *to, const uint8_t key[ENVELOPE
     rc |= msgpack_pack_str_with_body (&pk, record->who, strlen (record->who));
     rc |= msgpack_pack_int64 (&pk, record->decided_at);
     rc |= msgpack_pack_bin_with_body (&pk, record->frame, record->frame ? record->frame_size : 0);
+    rc |= msgpack_pack_str_with_body (&pk, record->why, strlen (record->why));
     if (rc == 0)
         rc = journal_dead_put (journal, to, key, (const uint8_t *) buffer.data, buffer.size);
     else
@@ -346,7 +351,7 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
         snprintf (reason, sizeof reason,
                   "a %s of %s crashed the node %d times (its type's apply(), restore() or "
                   "view()) and is set aside (id %s): fix the module, then shoal dead-letters "
-                  "retry %s",
+                  "retry --reason WHY %s",
                   envelope->name, envelope->to, DEADLETTER_CRASHES, hex, hex);
         turn_error (self, route, route_size, envelope, "poisoned", reason);
     } else if (envelope->kind == ENVELOPE_REPLY && dropped)
@@ -402,13 +407,14 @@ static bool s_parse_hex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
 
 //  Applies the decision to record (read for (to, id)) and its table entry.
 static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_ID_SIZE],
-                     record_t *record, bool retry, const char *who)
+                     record_t *record, bool retry, const char *who, const char *why)
 {
     record->state = retry ? DEAD_RETRIED : DEAD_DROPPED;
     //  A get's drop lets its gets run as a retry does: counted afresh.
     if (retry || record->kind == ENVELOPE_QUERY)
         record->crashes = 0;
     snprintf (record->who, sizeof record->who, "%s", who[0] ? who : "unknown");
+    snprintf (record->why, sizeof record->why, "%s", why);
     record->decided_at = worker_now ();
     int rc = s_put (self->config->journal, to, id, record);
     if (rc)
@@ -479,14 +485,15 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                        const envelope_t *envelope)
 {
     bool retry = strcmp (envelope->name, "dead_letter_retry") == 0;
-    char hex[2 * ENVELOPE_ID_SIZE + 2] = "", who[WHO_MAX + 1] = "";
+    char hex[2 * ENVELOPE_ID_SIZE + 2] = "", who[WHO_MAX + 1] = "", why[WHY_MAX + 1] = "";
     char wrong[ENVELOPE_REASON_MAX + 1] = "";
-    int who_rc = SHOAL_ENOTFOUND;
+    int who_rc = SHOAL_ENOTFOUND, why_rc = SHOAL_ENOTFOUND;
     bool force = false;
     shoal_data_t args;
     if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
         shoal_data_str (&args, "id", hex, sizeof hex);
         who_rc = shoal_data_str (&args, "who", who, sizeof who);
+        why_rc = shoal_data_str (&args, "why", why, sizeof why);
         queryargs_bool (&args, "force", &force, wrong, sizeof wrong);
     }
     data_close (&args);
@@ -503,9 +510,18 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     //  A who that is there but unreadable is refused, not taken as absent
     //  ("unknown") nor cut at a NUL: the record would name someone else.
     if (who_rc != 0 && who_rc != SHOAL_ENOTFOUND) {
-        char why[96];
-        snprintf (why, sizeof why, "who must be a string of at most %d bytes without NUL", WHO_MAX);
-        turn_error (self, route, route_size, envelope, "invalid_field", why);
+        char wrong_who[96];
+        snprintf (wrong_who, sizeof wrong_who,
+                  "who must be a string of at most %d bytes without NUL", WHO_MAX);
+        turn_error (self, route, route_size, envelope, "invalid_field", wrong_who);
+        return;
+    }
+    //  So is a reason (an older client sends none: kept as "").
+    if (why_rc != 0 && why_rc != SHOAL_ENOTFOUND) {
+        char wrong_why[96];
+        snprintf (wrong_why, sizeof wrong_why,
+                  "why must be a string of at most %d bytes without NUL", WHY_MAX);
+        turn_error (self, route, route_size, envelope, "invalid_field", wrong_why);
         return;
     }
     record_t record;
@@ -527,18 +543,19 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     } else if (rc == 0 && !retry &&
                s_drop_strands (&record, envelope->to, force, reason, sizeof reason)) {
         turn_error (self, route, route_size, envelope, "strands_saga", reason);
-    } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who)) == 0) {
+    } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who, why)) == 0) {
         //  An operator's decision, in the log as a resolve is: a retried
         //  message that crashes the node again is then explained there.
-        log_info ("worker %d: operator %s %s dead letter %s to %s", self->index,
+        log_info ("worker %d: operator %s %s dead letter %s to %s: %s", self->index,
                   record.who[0] ? record.who : "unknown", retry ? "retries" : "drops", hex,
-                  envelope->to);
+                  envelope->to, record.why[0] ? record.why : "no reason given");
         shoal_rec_t out;
         rec_init (&out);
         shoal_rec_str (&out, "address", envelope->to);
         shoal_rec_str (&out, "id", hex);
         shoal_rec_str (&out, "state", s_states[record.state]);
         shoal_rec_str (&out, "who", record.who);
+        shoal_rec_str (&out, "why", record.why);
         size_t size;
         const uint8_t *data = rec_finish (&out, &size);
         uint8_t *payload;
@@ -605,7 +622,7 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
         return 0;
     }
     msgpack_packer *pk = list->pk;
-    msgpack_pack_map (pk, 9);
+    msgpack_pack_map (pk, 10);
     s_pack_str (pk, "address", stream);
     s_pack_str (pk, "kind", kinds[record.kind < 6 ? record.kind : 0]);
     s_pack_str (pk, "command", record.name);
@@ -614,6 +631,7 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
     s_pack_int (pk, "last_crash", record.last_crash);
     s_pack_str (pk, "state", s_states[record.state]);
     s_pack_str (pk, "who", record.who);
+    s_pack_str (pk, "why", record.why);
     s_pack_int (pk, "decided_at", record.decided_at);
     list->count++;
     return 0;

@@ -499,7 +499,7 @@ static void test_json_failures_one_object (void **state)
         "resolve --json account/a 00112233445566778899aabbccddeeff --reject operator_cancel "
         "--reason test",
         "dead-letters --json",
-        "dead-letters --json retry 00112233445566778899aabbccddeeff",
+        "dead-letters --json retry --reason test 00112233445566778899aabbccddeeff",
         "projections --json",
         "projections --json rebuild bank_totals",
         "query --json bank_totals totals",

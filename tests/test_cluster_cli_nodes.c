@@ -68,8 +68,8 @@ static void test_three_nodes (void **state)
         {"dead-letters", "shoal dead-letters: node n", NODES, NULL},
         {"dead-letters --json", "shoal dead-letters: node n", NODES,
          "\"nodes_down\":[],\"nodes_refused\":[\"n1\",\"n2\",\"n3\"]"},
-        {"dead-letters retry 07ae0551c2a954d964f83d510607e427", "shoal dead-letters: node n", NODES,
-         NULL},
+        {"dead-letters retry --reason test 07ae0551c2a954d964f83d510607e427",
+         "shoal dead-letters: node n", NODES, NULL},
         {"projections", "shoal projections: node n", NODES,
          "node n3 (ipc://"}, //  ...): refused this client's key (see above)
         {"projections pause bank_totals", "shoal projections: node n", NODES, NULL},

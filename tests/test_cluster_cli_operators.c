@@ -328,7 +328,8 @@ static void test_dead_letters_node_silent (void **state)
     const char *id = "07ae0551c2a954d964f83d510607e427";
     kill (fx->nodes[1], SIGSTOP);
     int code = cluster_cli_run (
-        fx, out, err, "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 retry %s",
+        fx, out, err,
+        "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 retry --reason test %s",
         id);
     int json = -1;
     char json_out[OUTPUT_MAX] = "", listed[OUTPUT_MAX] = "", other_err[OUTPUT_MAX];
@@ -337,7 +338,7 @@ static void test_dead_letters_node_silent (void **state)
         json = cluster_cli_run (
             fx, json_out, other_err,
             "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 500 --json "
-            "drop %s",
+            "drop --reason test %s",
             id);
         list = cluster_cli_run (
             fx, listed, other_err,
@@ -356,9 +357,10 @@ static void test_dead_letters_node_silent (void **state)
     if (list != 3 || strncmp (listed, expected, strlen (expected)) != 0)
         fail_msg ("list --json, n2 stopped: exit %d: %s", list, listed);
     //  Every node answering, the same ID is not found (exit 1).
-    code = cluster_cli_run (
-        fx, out, err,
-        "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 30000 retry %s", id);
+    code = cluster_cli_run (fx, out, err,
+                            "timeout 60 \"$SHOAL\" dead-letters --cluster \"$C\" --timeout 30000 "
+                            "retry --reason test %s",
+                            id);
     if (code != 1 || !strstr (err, "in the dead-letter lists (shoal dead-letters --all") ||
         !strstr (err, "(not_found)"))
         fail_msg ("retry, every node up: exit %d, not 1 not_found: %s%s", code, out, err);

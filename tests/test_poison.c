@@ -164,7 +164,9 @@ static void s_assert_dead_letter_explained (proc_t *p, const char *id)
     proc_assert_has (out, "      why: it crashed its node 3 times in a row: set aside, not run "
                           "until retried; a client sending it is answered poisoned");
     snprintf (needle, sizeof needle,
-              "      shoal dead-letters retry %s (once its module is fixed) | drop %s\n", id, id);
+              "      shoal dead-letters retry --reason WHY %s (once its module is fixed) | drop "
+              "--reason WHY %s\n",
+              id, id);
     proc_assert_has (out, needle);
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E --json poison/p"), 0);
     snprintf (needle, sizeof needle,
@@ -174,7 +176,8 @@ static void s_assert_dead_letter_explained (proc_t *p, const char *id)
     proc_assert_has (out, needle);
     proc_assert_has (out, "\"reason\":\"it crashed its node 3 times in a row: set aside");
     snprintf (needle, sizeof needle,
-              "\"retry\":\"shoal dead-letters retry %s\",\"drop\":\"shoal dead-letters drop %s\"}]",
+              "\"retry\":\"shoal dead-letters retry --reason WHY %s\",\"drop\":\"shoal "
+              "dead-letters drop --reason WHY %s\"}]",
               id, id);
     proc_assert_has (out, needle);
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E counter/x"), 0);
@@ -243,7 +246,8 @@ static void test_poison_command (void **state)
     //  for shoal resolve (it was "unknown").
     struct passwd *account = getpwuid (geteuid ());
     assert_non_null (account);
-    rc = proc_run (p, out, err, "env -u USER $SHOAL dead-letters --endpoint $E retry %s", id);
+    rc = proc_run (p, out, err,
+                   "env -u USER $SHOAL dead-letters --endpoint $E retry --reason test %s", id);
     if (rc != 0)
         fail_msg ("retry: exit %d: %s %s", rc, out, err);
     assert_non_null (strstr (out, "\"state\":\"retried\""));
@@ -279,13 +283,16 @@ static void test_poison_command (void **state)
     assert_null (strstr (out, "poison/p"));
     //  A retry of what is not dead is refused: why, in a line on stderr,
     //  or as JSON on stdout with --json.
-    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 1);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry --reason test %s", id), 1);
     assert_string_equal (out, "");
     proc_assert_has (err, "shoal dead-letters: retry ");
     proc_assert_has (err, " refused: the message ");
     proc_assert_has (err, " already: only a dead or suspect one is retried or dropped (not_dead)");
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json retry %s", id), 1);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL dead-letters --endpoint $E --json retry --reason test %s",
+                                id),
+                      1);
     //  (The id has a second record, at counter/f, whose turn of the reply
     //  ran while the node crashed: either is named; neither is dead.)
     proc_assert_has (out, "{\"ok\":false,\"action\":\"retry\",\"address\":\"");
@@ -295,20 +302,24 @@ static void test_poison_command (void **state)
     assert_string_equal (err, "");
     //  So is one of an id no node lists.
     const char *none = "0123456789abcdef0123456789abcdef";
-    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", none), 1);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --reason test %s", none), 1);
     assert_string_equal (out, "");
     proc_assert_has (err, "shoal dead-letters: drop 0123456789abcdef0123456789abcdef refused: no "
                           "message 0123456789abcdef0123456789abcdef in the dead-letter lists");
     proc_assert_has (err, "(not_found)");
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --json drop %s", none), 1);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL dead-letters --endpoint $E --json drop --reason test %s",
+                                none),
+                      1);
     proc_assert_has (out, "{\"ok\":false,\"action\":\"drop\",\"id\":\""
                           "0123456789abcdef0123456789abcdef\",\"code\":\"not_found\"");
     assert_string_equal (err, "");
     //  An ID that is not one is bad usage, said in one line whatever its
     //  bytes (an escape sequence went to the terminal as it was).
     assert_int_equal (
-        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop \"$(printf 'x\\033[2J')\""),
+        proc_run (p, out, err,
+                  "$SHOAL dead-letters --endpoint $E drop --reason test \"$(printf 'x\\033[2J')\""),
         2);
     assert_string_equal (out, "");
     proc_assert_has (err, "shoal dead-letters: ID is 32 hex digits, as shoal dead-letters lists "
@@ -373,18 +384,22 @@ static void test_poison_reply_drop_needs_force (void **state)
     proc_dead_letter_id (out, "asker/a", id);
     assert_int_equal (proc_run (p, out, err, "$SHOAL explain --endpoint $E asker/a"), 0);
     snprintf (needle, sizeof needle,
-              "shoal dead-letters retry %s (once its module is fixed) | drop --force %s\n", id, id);
+              "shoal dead-letters retry --reason WHY %s (once its module is fixed) | drop --force "
+              "--reason WHY %s\n",
+              id, id);
     proc_assert_has (out, needle);
     //  Its Boom waits on that reply, not on poison/p ("no answer has come
     //  yet: try shoal resend", it said).
     snprintf (needle, sizeof needle,
               "      why: its reply came and crashed this node 3 times: set aside as dead letter "
-              "%s, so asker/a waits; fix asker/a's module, then shoal dead-letters retry %s\n",
+              "%s, so asker/a waits; fix asker/a's module, then shoal dead-letters retry --reason "
+              "WHY %s\n",
               id, id);
     proc_assert_has (out, needle);
 
     //  Without --force: refused, nothing decided, the saga still waits.
-    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", id), 1);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --reason test %s", id), 1);
     proc_assert_has (err, "drop it with --force, or fix the module and retry: it is the reply to "
                           "Boom, which poison/p ran (ok); dropped, asker/a never sees it");
     proc_assert_has (err, "(strands_saga)");
@@ -393,13 +408,16 @@ static void test_poison_reply_drop_needs_force (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL pending --endpoint $E --json"), 0);
     proc_assert_has (out, "\"sender\":\"asker/a\",\"command\":\"Boom\"");
     //  --force is drop's alone.
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry --force %s", id), 2);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL dead-letters --endpoint $E retry --force --reason test %s",
+                                id),
+                      2);
     proc_assert_has (err, "--force is for drop ID alone");
 
     //  With it: dropped, and said so where the saga is explained.
     assert_int_equal (
-        proc_run (p, out, err, "USER=ops $SHOAL dead-letters --endpoint $E drop --force %s", id),
+        proc_run (p, out, err,
+                  "USER=ops $SHOAL dead-letters --endpoint $E drop --force --reason test %s", id),
         0);
     proc_assert_has (out, "\"state\":\"dropped\",\"who\":\"ops\"");
     //  The next re-send brings the reply again, which is then forgotten.
@@ -449,10 +467,28 @@ static void test_poison_timer (void **state)
     proc_dead_letter_id (out, "poison/t", id);
     //  A $USER of digits is who, a string: it was sent as an integer,
     //  which the node refused (invalid_field), so the drop failed.
-    rc = proc_run (p, out, err, "USER=1234 $SHOAL dead-letters --endpoint $E drop %s", id);
+    //  Without a reason: bad usage, nothing asked (the node's journal
+    //  keeps why beside who and when).
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", id), 2);
+    proc_assert_has (err, "shoal dead-letters: drop takes --reason TEXT");
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --reason x"), 2);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --reason '' %s", id), 2);
+    proc_assert_has (err, "--reason must not be empty");
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "$SHOAL dead-letters --endpoint $E drop --reason $(printf '%%0256d' "
+                  "0) %s",
+                  id),
+        2);
+    proc_assert_has (err, "--reason TEXT is 1 to 255 bytes of UTF-8");
+    rc = proc_run (p, out, err,
+                   "USER=1234 $SHOAL dead-letters --endpoint $E drop --reason 'bad timer, ticket "
+                   "77' %s",
+                   id);
     if (rc != 0)
         fail_msg ("drop: exit %d: %s %s", rc, out, err);
-    assert_non_null (strstr (out, "\"who\":\"1234\""));
+    assert_non_null (strstr (out, "\"who\":\"1234\",\"why\":\"bad timer, ticket 77\""));
     assert_non_null (strstr (out, "\"state\":\"dropped\""));
     //  Still the buggy module: the dropped timer is gone, the node stays up.
     proc_node_signal (p, SIGTERM);
@@ -461,6 +497,15 @@ static void test_poison_timer (void **state)
     assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all"), 0);
     assert_non_null (strstr (out, "dropped"));
     assert_non_null (strstr (out, "1234"));
+    proc_assert_has (out, "\n  why: bad timer, ticket 77\n"); //  kept across the restart
+    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E --all --json"), 0);
+    proc_assert_has (out, "\"who\":\"1234\",\"decided_at\":\"");
+    proc_assert_has (out, "\"why\":\"bad timer, ticket 77\"");
+    assert_int_equal (proc_run (p, out, err,
+                                "grep -F 'operator 1234 drops dead letter %s to poison/t: bad "
+                                "timer, ticket 77' $DIR/node.log",
+                                id),
+                      0);
     assert_int_equal (kill (p->node, 0), 0);
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/t"), 0);
     assert_int_equal (s_count (out, "\"Rang\""), 0);
@@ -668,7 +713,8 @@ static void test_poison_get (void **state)
     proc_node_start (p, FIXED);
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 1);
     proc_assert_has (out, "\"code\":\"poisoned\"");
-    assert_int_equal (proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id), 0);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry --reason test %s", id), 0);
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E poison/g"), 0);
     proc_assert_has (out, "\"booms\":1");
     proc_wait_out (p, 10000, "\"state\":\"ran\"", "$SHOAL dead-letters --endpoint $E --all --json");

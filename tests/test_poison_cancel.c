@@ -65,14 +65,15 @@ static void test_cancelled_dead_letter (void **state)
 
     //  A retry answers the dead letter from the $cancel's record: it does
     //  not run, and the record says so.
-    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry %s", id);
+    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E retry --reason test %s", id);
     if (rc != 0)
         fail_msg ("retry: exit %d: %s %s", rc, out, err);
     proc_wait_out (p, 20000, "\"state\":\"cancelled\"",
                    "$SHOAL dead-letters --endpoint $E --all --json");
     assert_int_equal (proc_run (p, out, err, "$SHOAL events --endpoint $E poison/p"), 0);
     assert_null (strstr (out, "\"Boomed\""));
-    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --force %s", id);
+    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --force --reason test %s",
+                   id);
     assert_int_equal (rc, 1);
     proc_assert_has (err, "was cancelled by a resolve already: only a dead or suspect one is "
                           "retried or dropped (not_dead)");

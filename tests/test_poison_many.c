@@ -142,7 +142,8 @@ static void test_more_than_listed (void **state)
     //  The last copy sorts last: not in the list, yet found and dropped.
     const char *last = "ffffffffffffffffffffffffffff0833";
     assert_int_equal (proc_run (p, out, err, "grep -c %s $DIR/list.json", last), 1);
-    int rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", last);
+    int rc =
+        proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --reason test %s", last);
     if (rc != 0)
         fail_msg ("drop past the list: exit %d: %s %s", rc, out, err);
     proc_assert_has (out, "\"state\":\"dropped\"");
@@ -151,7 +152,7 @@ static void test_more_than_listed (void **state)
     const char *first = "ffffffffffffffffffffffffffff0000";
     assert_int_equal (proc_run (p, out, err,
                                 "env USER=\"$(printf 'x\\033[2J')\" $SHOAL dead-letters "
-                                "--endpoint $E drop %s",
+                                "--endpoint $E drop --reason test %s",
                                 first),
                       0);
     assert_int_equal (
@@ -160,7 +161,7 @@ static void test_more_than_listed (void **state)
     assert_string_equal (out, "1\n");
     assert_int_equal (proc_run (p, out, err, "grep -c \"$(printf '\\033')\" $DIR/all"), 1);
     //  Decided once: a second drop finds it decided, not missing.
-    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop %s", last);
+    rc = proc_run (p, out, err, "$SHOAL dead-letters --endpoint $E drop --reason test %s", last);
     assert_int_equal (rc, 1);
     proc_assert_has (err, " refused: the message ");
     proc_assert_has (err, " was dropped already: only a dead or suspect one is retried or dropped");

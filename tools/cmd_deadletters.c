@@ -31,7 +31,8 @@ typedef struct {
     const char *cluster;
     bool json;
     bool all;
-    bool force; //  drop a reply all the same (it strands its saga)
+    bool force;         //  drop a reply all the same (it strands its saga)
+    const char *reason; //  why, for retry and drop: kept in the record
     long timeout_ms;
 } dl_options_t;
 
@@ -48,14 +49,16 @@ static void s_help (FILE *out)
 {
     fprintf (out,
              "Usage: shoal dead-letters [--endpoint E | --cluster FILE] [--json] [--all]\n"
-             "       shoal dead-letters [--endpoint E | --cluster FILE] retry ID\n"
-             "       shoal dead-letters [--endpoint E | --cluster FILE] drop [--force] ID\n\n"
+             "       shoal dead-letters [--endpoint E | --cluster FILE] retry --reason TEXT ID\n"
+             "       shoal dead-letters [--endpoint E | --cluster FILE] drop [--force] "
+             "--reason TEXT ID\n\n"
              "A message during whose turn the node died 3 times in a row is set aside as a\n"
              "dead letter: the node starts and serves everything else. A client sending it\n"
              "is answered poisoned; an actor sending it sees it stalled.\n\n"
              "  (no action)  list the dead letters: address, command, id, crashes and the\n"
              "               last crash; --all adds those decided (retried, dropped) and\n"
-             "               those that crashed fewer times, with who decided and when\n"
+             "               those that crashed fewer times, with who decided, when and\n"
+             "               why\n"
              "  retry ID     run it once more (after a fixed module): its count starts\n"
              "               again, so a crash sets it aside after 3 more\n"
              "  drop ID      never run it: a command is answered dropped (its saga sees\n"
@@ -63,8 +66,10 @@ static void s_help (FILE *out)
              "               --force: dropped, its saga never sees it and nothing of it\n"
              "               stays pending to resolve, and what its target did (a Debit\n"
              "               taken) stands unanswered; fix the saga's module and retry\n"
-             "Decisions are written in the node's journal with $USER (else the login\n"
-             "running this) and the time.\n"
+             "--reason TEXT (1 to %d bytes of UTF-8, required) says why: each decision is\n"
+             "written in the node's journal with it, $USER (else the login running this)\n"
+             "and the time, and listed with them by --all (the node's log has the key of\n"
+             "the certificate that asked).\n"
              "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
@@ -83,11 +88,14 @@ static void s_help (FILE *out)
              "Examples:\n"
              "  shoal dead-letters\n"
              "  shoal dead-letters --cluster bank/cluster.cfg --all\n"
-             "  shoal dead-letters retry 07ae0551c2a954d964f83d510607e427\n"
-             "  shoal dead-letters drop 07ae0551c2a954d964f83d510607e427\n"
-             "  shoal dead-letters drop --force 5c1f0e9a3b7d44e2a1c8f6b2d9e07a13\n"
+             "  shoal dead-letters retry --reason \"fixed in orders 1.4.2\" "
+             "07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters drop --reason \"bad import, ticket 77\" "
+             "07ae0551c2a954d964f83d510607e427\n"
+             "  shoal dead-letters drop --force --reason \"refunded by hand\" "
+             "5c1f0e9a3b7d44e2a1c8f6b2d9e07a13\n"
              "  shoal dead-letters --json | jq -r '.dead_letters[] | .address + \" \" + .id'\n",
-             DEFAULT_TIMEOUT_MS);
+             ENVELOPE_REASON_MAX, DEFAULT_TIMEOUT_MS);
 }
 
 static void s_targets_close (target_t *targets, int count)
@@ -209,7 +217,8 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
                            const msgpack_object *entry, bool first)
 {
     char address[SHOAL_ADDRESS_MAX + 1] = "", kind[16] = "", command[SHOAL_NAME_MAX + 1] = "",
-                                     id[40] = "", state[16] = "", who[64] = "";
+                                     id[40] = "", state[16] = "", who[64] = "",
+                                     why[ENVELOPE_REASON_MAX + 1] = "";
     int64_t crashes = 0, last = 0, decided = 0;
     map_find_str (entry, "address", address, sizeof address);
     map_find_str (entry, "kind", kind, sizeof kind);
@@ -217,6 +226,7 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     map_find_str (entry, "id", id, sizeof id);
     map_find_str (entry, "state", state, sizeof state);
     map_find_str (entry, "who", who, sizeof who);
+    map_find_str (entry, "why", why, sizeof why); //  "" from a node of before
     map_find_int (entry, "crashes", &crashes);
     map_find_int (entry, "last_crash", &last);
     map_find_int (entry, "decided_at", &decided);
@@ -249,6 +259,8 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
             json_string (stdout, who, strlen (who));
             printf (",\"decided_at\":");
             json_string (stdout, decided_text, strlen (decided_text));
+            printf (",\"why\":");
+            json_string (stdout, why, strlen (why));
         }
         printf ("}");
         return;
@@ -261,6 +273,7 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     utf8_plain (id, false);
     utf8_plain (state, false);
     utf8_plain (who, false);
+    utf8_plain (why, false);
     printf ("%-28s %-8s %-16s %s %7lld  %s", address, kind, command, id, (long long) crashes,
             last_text);
     if (opts->all)
@@ -268,6 +281,8 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     if (target->name[0])
         printf ("  (node %s)", target->name);
     printf ("\n");
+    if (opts->all && why[0])
+        printf ("  why: %s\n", why);
 }
 
 //  The text list's header line.
@@ -406,11 +421,13 @@ static int s_decide (const dl_options_t *opts, target_t *targets, int count, con
         msgpack_sbuffer_init (&buffer);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, opts->force ? 3 : 2);
+        msgpack_pack_map (&pk, opts->force ? 4 : 3);
         msgpack_pack_str_with_body (&pk, "id", 2);
         msgpack_pack_str_with_body (&pk, found, strlen (found));
         msgpack_pack_str_with_body (&pk, "who", 3);
         msgpack_pack_str_with_body (&pk, user, strlen (user));
+        msgpack_pack_str_with_body (&pk, "why", 3);
+        msgpack_pack_str_with_body (&pk, opts->reason, strlen (opts->reason));
         if (opts->force) {
             msgpack_pack_str_with_body (&pk, "force", 5);
             msgpack_pack_true (&pk);
@@ -495,6 +512,7 @@ int cmd_deadletters (int argc, char **argv)
         OPT_FLAG ("json", &opts.json),
         OPT_FLAG ("all", &opts.all),
         OPT_FLAG ("force", &opts.force),
+        OPT_STRING_ONCE ("reason", &opts.reason),
         OPT_INT ("timeout", &opts.timeout_ms, 1, 3600000),
         OPT_END,
     };
@@ -512,6 +530,23 @@ int cmd_deadletters (int argc, char **argv)
     }
     if (opts.force && !(action && streq (action, "drop"))) {
         fprintf (stderr, "shoal dead-letters: --force is for drop ID alone\n");
+        return EXIT_USAGE;
+    }
+    if (!action != !opts.reason) {
+        fprintf (stderr,
+                 action ? "shoal dead-letters: %s takes --reason TEXT: why, kept in the "
+                          "node's journal with who and when\n"
+                        : "shoal dead-letters: --reason is for retry and drop%s\n",
+                 action ? action : "");
+        return EXIT_USAGE;
+    }
+    size_t reason_len = opts.reason ? strlen (opts.reason) : 0;
+    if (opts.reason && (!reason_len || reason_len > ENVELOPE_REASON_MAX ||
+                        utf8_valid_prefix (opts.reason, reason_len) != reason_len)) {
+        char quoted[96];
+        fprintf (stderr, "shoal dead-letters: --reason TEXT is 1 to %d bytes of UTF-8, not %s\n",
+                 ENVELOPE_REASON_MAX,
+                 utf8_quote (quoted, sizeof quoted, opts.reason, reason_len, '\''));
         return EXIT_USAGE;
     }
     if (action && !s_is_id (argv[first + 1])) {

@@ -14,12 +14,13 @@
 //  One dead letter, as a node's "dead_letters" list says it.
 typedef struct {
     char id[2 * ENVELOPE_ID_SIZE + 1];
-    char kind[16];                    //  command, reply, timer, query, stalled
-    char command[SHOAL_NAME_MAX + 1]; //  the message's name ("get" for a query)
-    char state[16];                   //  dead, suspect, retried, dropped, ran
-    int64_t crashes, last_crash;      //  last_crash: ms since the epoch
-    char who[64];                     //  who decided it, "" if nobody yet
-    int64_t decided_at;               //  ms since the epoch, 0 if not decided
+    char kind[16];                     //  command, reply, timer, query, stalled
+    char command[SHOAL_NAME_MAX + 1];  //  the message's name ("get" for a query)
+    char state[16];                    //  dead, suspect, retried, dropped, ran
+    int64_t crashes, last_crash;       //  last_crash: ms since the epoch
+    char who[64];                      //  who decided it, "" if nobody yet
+    char why[ENVELOPE_REASON_MAX + 1]; //  and why ("" if nobody yet, or a node of before)
+    int64_t decided_at;                //  ms since the epoch, 0 if not decided
 } dead_row_t;
 
 static void s_dead_row_free (void **item)
@@ -86,6 +87,7 @@ bool explain_dead_letters_of (client_t *client, long timeout_ms, const char *add
         map_find_int (entry, "crashes", &dead->crashes);
         map_find_int (entry, "last_crash", &dead->last_crash);
         map_find_str (entry, "who", dead->who, sizeof dead->who);
+        map_find_str (entry, "why", dead->why, sizeof dead->why);
         map_find_int (entry, "decided_at", &dead->decided_at);
         if (s_dead_undecided (dead) || s_dead_stranding (dead))
             zlistx_add_end (list, dead);
@@ -105,10 +107,11 @@ static void s_dead_reason (const dead_row_t *dead, const char *address, char *wh
         char iso[40];
         stuck_iso (dead->decided_at, iso, sizeof iso);
         snprintf (why, size,
-                  "an operator (%s) dropped it at %s: %s never saw it, and nothing of it is "
-                  "pending, so no resend or resolve moves %s on; what the command did at its "
-                  "target stands",
-                  dead->who[0] ? dead->who : "unknown", iso, address, address);
+                  "an operator (%s) dropped it at %s%s%.*s%s: %s never saw it, and nothing of "
+                  "it is pending, so no resend or resolve moves %s on; what the command did at "
+                  "its target stands",
+                  dead->who[0] ? dead->who : "unknown", iso, dead->why[0] ? " (\"" : "",
+                  (int) (size / 3), dead->why, dead->why[0] ? "\")" : "", address, address);
         return;
     }
     const char *effect = streq (dead->kind, "command")
@@ -130,14 +133,15 @@ static void s_dead_reason (const dead_row_t *dead, const char *address, char *wh
 }
 
 //  The commands that decide dead, into retry and drop ("" for one decided
-//  already): a reply's drop takes --force (it strands its actor).
+//  already): a reply's drop takes --force (it strands its actor); WHY is
+//  the operator's to say.
 static void s_dead_decisions (const dead_row_t *dead, char *retry, char *drop, size_t size)
 {
     retry[0] = drop[0] = 0;
     if (!s_dead_undecided (dead))
         return;
-    snprintf (retry, size, "shoal dead-letters retry %s", dead->id);
-    snprintf (drop, size, "shoal dead-letters drop %s%s",
+    snprintf (retry, size, "shoal dead-letters retry --reason WHY %s", dead->id);
+    snprintf (drop, size, "shoal dead-letters drop %s--reason WHY %s",
               streq (dead->kind, "reply") ? "--force " : "", dead->id);
 }
 
@@ -250,7 +254,7 @@ void explain_dead_replies (zlistx_t *list, const char *address, zlistx_t *rows)
                 snprintf (row->why, sizeof row->why,
                           "its reply came and crashed this node %lld times: set aside as dead "
                           "letter %s, so %s waits; fix %s's module, then shoal dead-letters "
-                          "retry %s",
+                          "retry --reason WHY %s",
                           (long long) dead->crashes, dead->id, address, address, dead->id);
             else if (streq (dead->state, "suspect"))
                 snprintf (row->why, sizeof row->why,
