@@ -167,8 +167,10 @@ void front_reply (front_t *self, const uint8_t *route, size_t route_size, const 
 //  command of a client, ours or one a peer forwards, could reach an actor
 //  that another node serves too; or our store is behind what a peer saw
 //  of it (peers_store_behind): a command would run on what it lost, and
-//  a get would show a state without it. Refuses it `unavailable`, naming
-//  the peer, and returns true; false (nothing done) for anything else.
+//  a get would show a state without it; or we have just started and no
+//  peer has checked our store yet (peers_store_unchecked: a command or a
+//  get, for a few seconds at most). Refuses it `unavailable`, naming the
+//  peer, and returns true; false (nothing done) for anything else.
 //  What is under way (actors' messages) goes on.
 bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *envelope);

@@ -395,11 +395,25 @@ void front_owner_down_reason (front_t *self, int owner, const char *to, char *re
 bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
                          const envelope_t *envelope)
 {
+    if ((route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
+        (envelope->kind != ENVELOPE_COMMAND &&
+         !(envelope->kind == ENVELOPE_QUERY && streq (envelope->name, "get"))))
+        return false;
     const char *conflict = peers_map_conflict (self->config.peers);
     const char *behind = conflict ? NULL : peers_store_behind (self->config.peers);
-    bool get = behind && envelope->kind == ENVELOPE_QUERY && streq (envelope->name, "get");
-    if ((!conflict && !behind) || (route[0] != ROUTE_CLIENT && route[0] != ROUTE_PEER) ||
-        (envelope->kind != ENVELOPE_COMMAND && !get))
+    //  Our own actors alone: another node's are its to hold.
+    const cluster_t *cluster = self->config.cluster;
+    bool ours =
+        !cluster || cluster_owner (cluster, shoal_shard (envelope->to, cluster_shards (cluster))) ==
+                        self->config.self_node;
+    const char *unchecked =
+        conflict || behind || !ours ? NULL : peers_store_unchecked (self->config.peers);
+    if (unchecked) { //  at the start, for a few seconds at most (peers_seen.h)
+        self->counters.unavailable++;
+        front_reject (self, route, route_size, envelope, "unavailable", unchecked);
+        return true;
+    }
+    if ((!conflict && !behind) || (envelope->kind != ENVELOPE_COMMAND && !behind))
         return false;
     self->counters.refused_unsafe++;
     char reason[320];

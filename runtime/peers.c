@@ -142,16 +142,14 @@ static void s_set_up (peers_t *self, int node, bool up, const char *why)
 }
 
 //  Makes the link to node again, due once its handshake failed: libzmq
-//  does not connect again after a refused CURVE handshake, and the peer
-//  may since have come back with the right keys (a node started once with
-//  a wrong cluster file, then the right one). Tried again later if it
-//  cannot be made.
+//  does not connect again after a refused CURVE handshake, and the peer may
+//  have come back with the right keys since (started once with a wrong
+//  cluster file, then the right one). Tried again later if it cannot be.
 static void s_link_remake (peers_t *self, int node, int64_t now)
 {
     peer_t *peer = &self->peers[node];
-    //  The new link is up once welcomed, as any: until then what is sent
-    //  on it is lost, and a link cut since would never be seen down (its
-    //  handshake hangs, and no connection of it ever drops).
+    //  The new link is up once welcomed, as any: until then what is sent is
+    //  lost, and a link cut since is never seen down (its handshake hangs).
     s_set_up (self, node, false, "its link is made again");
     s_link_close (peer);
     char *error = NULL;
@@ -406,18 +404,19 @@ static void s_mark (peers_t *self, int node, const char *ours)
     free (error);
 }
 
-//  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h).
-//  Returns NULL if it is taken, else why not (one behind: in
-//  peer->store_why). Taken, ours is checked against what it saw of it.
+//  Judges the store a peer's HELLO or WELCOME says it has (peers_seen.h):
+//  NULL if it is taken, else why not (in peer->store_why); and checks
+//  ours against what it saw of it.
 static const char *s_store_why (peers_t *self, int node, zmq_msg_t *part)
 {
     const char *why = peers_seen_judge (
         self->seen, node, zmq_msg_data (part), zmq_msg_size (part), s_name (self, node),
         s_name (self, self->self), self->peers[node].store_why, sizeof self->peers[node].store_why);
-    char ours[320];
-    if (!why && !atomic_load (&self->marked) &&
+    char ours[320]; //  a peer we refuse may end our start's hold, but marks nothing
+    if (!atomic_load (&self->marked) &&
         peers_seen_check (self->seen, node, self->journal, self->gen, zmq_msg_data (part),
-                          zmq_msg_size (part), s_name (self, node), ours, sizeof ours))
+                          zmq_msg_size (part), s_name (self, node), ours, sizeof ours) &&
+        !why)
         s_mark (self, node, ours);
     return why;
 }
@@ -504,6 +503,11 @@ bool peers_store_refused (const peers_t *self, int node)
 const char *peers_store_behind (const peers_t *self)
 {
     return self && atomic_load (&self->marked) ? self->marked_by : NULL;
+}
+
+const char *peers_store_unchecked (peers_t *self)
+{
+    return self ? peers_seen_unchecked (self->seen, zclock_mono ()) : NULL;
 }
 
 const char *peers_map_conflict (const peers_t *self)
@@ -662,14 +666,13 @@ static void s_on_monitor (peers_t *self, int node)
 }
 
 //  Logs node's link to us silent past the heartbeat timeout while ours to
-//  it is up (a link cut one way, as the side it no longer reaches sees
-//  it; a peer that is down is logged as such already), and heard again.
-//  Said PEERS_ONE_WAY_GRACE_MS later than the stats say it, and counted
-//  from when our link came up if that is later: a peer that stopped
-//  (SIGSTOP, a frozen VM) falls silent both ways at once, and our link to
-//  it, whose heartbeat times out just as long after, is then logged down
-//  first (it was logged "cut one way?" 2 ms before "down"); when it goes
-//  on, our link may come up before its own brings a frame.
+//  it is up (a link cut one way, as the side it no longer reaches sees it;
+//  one down is logged as such already), and heard again. Said
+//  PEERS_ONE_WAY_GRACE_MS later than the stats say it, and counted from
+//  when our link came up if later: a peer that stopped (SIGSTOP) falls
+//  silent both ways at once, and our link to it, whose heartbeat times out
+//  as long after, is logged down first (it was logged "cut one way?" 2 ms
+//  before "down"); when it goes on, our link may come up before its own.
 #define PEERS_ONE_WAY_GRACE_MS (2 * PEERS_HEARTBEAT_IVL_MS)
 static void s_check_heard (peers_t *self, int node, int64_t now)
 {
@@ -791,7 +794,6 @@ void peers_link (const peers_t *self, int node, peers_link_t *link)
     link->sent = atomic_load (&peer->sent);
     link->received = atomic_load (&peer->received);
     link->silent_ms = s_silent_ms (self, node, zclock_mono ());
-    //  As s_check_heard logs it: a peer never heard is silent only once
-    //  the timeout has passed since our start, not while it connects.
+    //  As s_check_heard logs it: never heard is silent once past the timeout.
     link->heard = link->silent_ms < PEERS_HEARTBEAT_TIMEOUT_MS;
 }

@@ -108,6 +108,10 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool as
 //  (front_map_conflict). Safe from any thread (stats, the metrics'
 //  scrape).
 const char *peers_store_behind (const peers_t *self);
+//  Why our clients' commands and gets wait at our start, or NULL: no peer
+//  has found our store as it saw it yet, for a few seconds at most
+//  (peers_seen_unchecked). The front's thread.
+const char *peers_store_unchecked (peers_t *self);
 //  Whether we refused node's store when it last said it (peers_seen.h: a
 //  store behind what we saw of it).
 bool peers_store_refused (const peers_t *self, int node);

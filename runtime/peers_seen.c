@@ -6,6 +6,8 @@
 #include "log.h"
 #include "zplfile.h"
 
+#include <czmq.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,6 +45,8 @@ struct _peers_seen_t {
     uint64_t said_end[PEERS_SEEN_SAID]; //  our log's last ends said (a ring), and the sums
     uint64_t said_sum[PEERS_SEEN_SAID]; //  of their last events
     int said_next;                      //  the ring's next slot
+    int64_t opened;                     //  when (monotonic ms): the start's hold (unchecked)
+    bool settled;                       //  a peer's ask of our store found it as it saw it
 };
 
 //  Reads a decimal number of at most 20 digits, nothing else, from text
@@ -91,6 +95,8 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
     if (!self)
         return NULL;
     self->cluster = cluster;
+    self->opened = zclock_mono ();
+    self->settled = cluster_node_count (cluster) < 2; //  no peer to ask it
     snprintf (self->dir, sizeof self->dir, "%s", dir);
     char path[PATH_MAX + 32], line[256];
     snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_FILE);
@@ -152,6 +158,8 @@ static uint64_t s_kept_sum (const seen_t *node)
 
 void peers_seen_save (peers_seen_t *self, int64_t now)
 {
+    if (now != INT64_MAX)
+        peers_seen_unchecked (self, now); //  the start's hold over, said even with no client
     if (!self || !self->moved ||
         (!self->reset && now != INT64_MAX && now - self->saved_at < PEERS_SEEN_SAVE_MS))
         return;
@@ -414,19 +422,51 @@ void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const cha
               end, mode, gen, run, sum, ask_end, ask_gen, ask_sum, verified);
 }
 
+//  Our store is as a peer (name) saw it: commands are taken from now
+//  (peers_seen_unchecked), said once. Returns NULL.
+static const char *s_settled (peers_seen_t *self, const char *name)
+{
+    if (!self->settled)
+        log_info ("shoal node: peer %s finds our store as it saw it: taking commands", name);
+    self->settled = true;
+    return NULL;
+}
+
+const char *peers_seen_unchecked (peers_seen_t *self, int64_t now)
+{
+    if (!self || self->settled)
+        return NULL;
+    if (now - self->opened < PEERS_SEEN_HOLD_MS)
+        return "it has just started, and no peer has yet found its store as it saw it (a store "
+               "restored from an older backup is found out so): ask again within a few seconds";
+    self->settled = true;
+    log_warn ("shoal node: no peer checked our store within %d ms of our start (none up?): "
+              "taking commands on it as it is; a store restored from an older backup is "
+              "found out once a peer that saw it further comes back",
+              PEERS_SEEN_HOLD_MS);
+    return NULL;
+}
+
 const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, uint64_t gen,
                               const void *data, size_t size, const char *name, char *why,
                               size_t why_size)
 {
     said_t said;
-    if (!self || !journal || node < 0 || node >= CLUSTER_MAX_NODES ||
-        !s_parse (data, size, &said) || !said.ask_sum || !said.ask_end || said.ask_gen != gen)
+    if (!self || !journal || node < 0 || node >= CLUSTER_MAX_NODES || !s_parse (data, size, &said))
         return NULL;
+    //  Nothing to ask: it kept nothing of us (or is of the day before the
+    //  sums), or what it kept is of a generation our operator took over
+    //  since (--restored). Its welcome of our end is all there is to see.
+    if (!said.ask_sum || !said.ask_end || said.ask_gen < gen)
+        return s_settled (self, name);
     seen_t *seen = &self->nodes[node];
     //  Asked already (its asks change as our end rises), or past our log's
-    //  end: it refuses us itself (peers_seen_judge).
-    if ((said.ask_end == seen->checked_end && said.ask_sum == seen->checked_sum) ||
-        said.ask_end > journal_log_end (journal))
+    //  end or of a newer generation of ours: it refuses us itself
+    //  (peers_seen_judge).
+    if (said.ask_end == seen->checked_end && said.ask_sum == seen->checked_sum &&
+        said.ask_gen == gen)
+        return s_settled (self, name);
+    if (said.ask_gen != gen || said.ask_end > journal_log_end (journal))
         return NULL;
     uint64_t sum = s_sum_before (self, journal, said.ask_end);
     if (!sum) //  not read now: asked again with its next HELLO
@@ -434,7 +474,7 @@ const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, 
     if (sum == said.ask_sum) {
         seen->checked_end = said.ask_end;
         seen->checked_sum = sum;
-        return NULL;
+        return s_settled (self, name);
     }
     snprintf (why, why_size,
               "our event at position %" PRIu64 " is not the one peer %s saw there: this store "

@@ -67,6 +67,9 @@
 //  ASK_GEN ASK_SUM", is shorter.
 #define PEERS_SEEN_STORE_MAX 224
 #define PEERS_SEEN_SAVE_MS 1000
+//  How long a node's start holds its clients' commands and gets while no
+//  peer has found its store as it saw it (peers_seen_unchecked).
+#define PEERS_SEEN_HOLD_MS 5000
 #define PEERS_SEEN_RUN_CHARS 16 //  a run's id: hex digits
 //  A refused node's mark, in its own data directory: it takes no client
 //  command, and says "behind" in its HELLO (refused by every peer), until
@@ -117,6 +120,16 @@ void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const cha
 //  reaches that far. Returns NULL, or why (why_size bytes) our event
 //  before what it asks about is not the one it saw there: our store lost
 //  events it had made durable and answered for, and took others since.
+//  Why a client's command or get is not taken yet (NULL: it is): our
+//  store has not been checked by a peer since self was opened, at our
+//  start. Until one of them finds it as it saw it (peers_seen_check:
+//  our event at the end it kept is its; or it kept nothing of us, or of
+//  an older generation), for at most PEERS_SEEN_HOLD_MS; past it, with
+//  no peer up, taken all the same (said once). A node with no peer never
+//  holds. So a store restored from an older backup and started while its
+//  peers are up runs nothing on what it lost before they ask it.
+const char *peers_seen_unchecked (peers_seen_t *self, int64_t now);
+
 const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, uint64_t gen,
                               const void *data, size_t size, const char *name, char *why,
                               size_t why_size);
@@ -132,7 +145,9 @@ void peers_seen_mark_clear (const char *dir);
 
 //  Writes the file if what it holds moved and the last write is
 //  PEERS_SEEN_SAVE_MS old, or a reset waits (now: monotonic ms). A write
-//  that fails is said once and tried again at the next save.
+//  that fails is said once and tried again at the next save. Called at
+//  each turn of the front's loop, it also ends the start's hold once past
+//  it (peers_seen_unchecked), said even if no client asks meanwhile.
 void peers_seen_save (peers_seen_t *self, int64_t now);
 
 #endif

@@ -56,7 +56,8 @@ int cluster_client_callv (client_t *client, envelope_kind_t kind, const uint8_t 
 int cluster_client_call (client_t *client, envelope_kind_t kind, const char *to, const char *name,
                          int timeout_ms, client_reply_t *reply, ...);
 
-//  The `get` reply of address (the caller closes it); waits at most 5 s.
+//  The `get` reply of address (the caller closes it): asked again while
+//  it is busy or unavailable, for 20 s at most; fails the test otherwise.
 void cluster_client_get (client_t *client, const char *address, client_reply_t *reply);
 
 //  An account's balance from its `get` reply.

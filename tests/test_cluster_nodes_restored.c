@@ -3,7 +3,8 @@
     (PEERS-SEEN, kept across the peer's own restart) and refuses it, and
     it takes no command, until it is started with --restored; and one
     started alone, that took commands until its log passed what its peer
-    saw, is found out by its event there. The fixture:
+    saw, is found out by its event there; and a node's start holds its
+    clients' commands until a peer has checked its store. The fixture:
     cluster_nodes_test_util.h.
 */
 #include "client.h"
@@ -279,7 +280,9 @@ static void test_restored_alone_then_written_refused (void **state)
     s_backup_then_restore (f, &r, false);
     uint64_t seen = s_seen (r.n1dir, "n2");
     cluster_nodes_start_node (f, 1); //  alone
-    //  One event a deposit: past what n1 saw by two.
+    //  Held for a few seconds (no peer checked it), then taken all the
+    //  same, n1 being down: one event a deposit, past what n1 saw by two.
+    s_deposit_refused (f->client[1], r.y, "no peer has yet found its store as it saw it");
     for (uint64_t i = r.backed_up; i < seen + 2; i++)
         cluster_nodes_accept (f->client[1], r.y, "Deposit", "amount=1", NULL);
     cluster_nodes_start_node (f, 0);
@@ -347,6 +350,47 @@ static void test_restored_cut_off_then_written_refused (void **state)
     assert_true (s_seen (r.n1dir, "n2") == seen);
 }
 
+//  --------------------------------------------------------------------------
+//  13. The backup put back and started while n1 is up but frozen
+//      (SIGSTOP): n2 has met no peer, and holds its clients' commands (a
+//      few seconds at most) rather than run them on what it lost; n1 goes
+//      on, meets n2 and refuses it, and the deposit held never ran. Before,
+//      n2 took commands from its start, until a peer asked it. Then, n1
+//      stopped for good: n2, restarted with --restored, holds its commands
+//      for the few seconds and takes them, saying it could not check.
+
+static void test_restored_held_until_checked (void **state)
+{
+    fixture_t *f = *state;
+    restore_t r;
+    s_backup_then_restore (f, &r, true);
+    assert_int_equal (kill (f->node[0], SIGSTOP), 0);
+    cluster_nodes_start_node (f, 1);
+    client_reply_t reply;
+    assert_int_equal (cluster_client_call (f->client[1], ENVELOPE_COMMAND, r.y, "Deposit", 5000,
+                                           &reply, "amount=1", NULL),
+                      0);
+    bool held = !reply.ok && streq (reply.code, "unavailable") &&
+                strstr (reply.reason, "no peer has yet found its store as it saw it");
+    char said[ENVELOPE_REASON_MAX + 128];
+    snprintf (said, sizeof said, "%s %s %s", reply.ok ? "ok" : "refused", reply.code, reply.reason);
+    client_reply_close (&reply);
+    assert_int_equal (kill (f->node[0], SIGCONT), 0);
+    if (!held)
+        fail_msg ("a deposit to the backup put back, n1 frozen: %s (expected held)", said);
+    cluster_nodes_wait_file_has (r.n2log,
+                                 "peer n1 refused us: we have a store behind what n1 saw of it");
+    s_deposit_refused (f->client[1], r.y, "n1 saw this node's store further than it is now");
+    proc_kill_with (&f->node[0], SIGTERM);
+    char log[192];
+    s_restart_restored (f, log, sizeof log);
+    s_deposit_refused (f->client[1], r.y, "no peer has yet found its store as it saw it");
+    cluster_nodes_wait_file_has (log, "no peer checked our store within 5000 ms of our start");
+    assert_int_equal (cluster_client_balance (f->client[1], r.y), FUNDING); //  nothing held ran
+    cluster_nodes_accept (f->client[1], r.y, "Deposit", "amount=3", NULL);
+    assert_int_equal (cluster_client_balance (f->client[1], r.y), FUNDING + 3);
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -359,6 +403,8 @@ int main (void)
                                          cluster_nodes_setup, cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_restored_cut_off_then_written_refused,
                                          cluster_nodes_setup, cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_restored_held_until_checked, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
     };
     if (getenv ("SHOAL_TEST_FILTER"))
         cmocka_set_test_filter (getenv ("SHOAL_TEST_FILTER"));
