@@ -278,6 +278,7 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
                        const envelope_t *request)
 {
     char name[SHOAL_TYPE_MAX + 1], action[16], id[2 * ENVELOPE_ID_SIZE + 1] = "";
+    char who[64] = "", why[ENVELOPE_REASON_MAX + 1] = ""; //  the operator's, as they said them
     uint32_t version = 0;
     int64_t position = -1;
     bool has_action = false, has_id = false;
@@ -295,6 +296,10 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
         rc = s_arg_int (&args, "position", 0, INT64_MAX, &position);
     if (rc == 0)
         rc = s_arg_str (&args, "id", id, sizeof id, &has_id);
+    if (rc == 0)
+        rc = s_arg_str (&args, "who", who, sizeof who, NULL);
+    if (rc == 0)
+        rc = s_arg_str (&args, "why", why, sizeof why, NULL);
     data_close (&args.data);
     if (rc) {
         projector_answer (self, route, route_size, request, false, "invalid", args.why, NULL, 0);
@@ -313,8 +318,10 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
         return;
     }
-    log_info ("projection %s%s%.0" PRIu32 ": %s by an operator%s", name, version ? "@" : "",
-              version, action, changed ? "" : " (nothing to do)");
+    //  Who and why as they said them (the front logged the key that asked).
+    log_info ("projection %s%s%.0" PRIu32 ": %s by operator %s%s%s%s", name, version ? "@" : "",
+              version, action, who[0] ? who : "unknown", changed ? "" : " (nothing to do)",
+              why[0] ? ": " : "", why);
     s_list (self, route, route_size, request, &changed);
 }
 

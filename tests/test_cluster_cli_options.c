@@ -106,10 +106,11 @@ static void test_cluster_option_errors (void **state)
     char out[OUTPUT_MAX], err[OUTPUT_MAX], cert[256];
     snprintf (cert, sizeof cert, "%s/c/client.cert", fx->dir);
     //  A reaction is one node's: forget names it.
-    assert_int_equal (cluster_cli_run (fx, out, err,
-                                       "\"$SHOAL\" projections --cluster \"$C\" forget bank_totals "
-                                       "07ae0551c2a954d964f83d510607e427"),
-                      2);
+    assert_int_equal (
+        cluster_cli_run (fx, out, err,
+                         "\"$SHOAL\" projections --cluster \"$C\" --reason r forget bank_totals "
+                         "07ae0551c2a954d964f83d510607e427"),
+        2);
     assert_string_equal (err, "shoal projections: forget ends one node's reaction: give --node "
                               "NAME (shoal projections --cluster FILE lists each node's)\n");
     assert_int_equal (

@@ -453,10 +453,15 @@ static void test_bad_inputs (void **state)
         {"query 'bank_totals@ 1' totals", 2, "a version is an integer from 1"},
         //  Two prefixes: bad usage (the last one was taken, silently).
         {"query bank_totals --prefix a --prefix b", 2, "--prefix given twice"},
-        {"projections skip bank_totals@1 4", 1,
+        {"projections skip bank_totals@1 4 --reason r", 1,
          "invalid: bank_totals@1 is not stopped at position 4"},
+        //  What loses something says why (the node logs it with who).
+        {"projections skip bank_totals@1 4", 2, "skip takes --reason TEXT"},
+        {"projections drop bank_totals@1", 2, "drop takes --reason TEXT"},
+        {"projections --reason r", 2, "--reason is for an action"},
         {"projections switch bank_totals", 2, "switch needs the version"},
-        {"projections drop bank_totals@1", 1, "busy_projection: bank_totals@1 is the version"},
+        {"projections drop bank_totals@1 --reason r", 1,
+         "busy_projection: bank_totals@1 is the version"},
         {"projections frob bank_totals", 2, "unknown action 'frob'"},
         {"projections pause Bank", 2, "'Bank' is not NAME[@VERSION]"},
         {"projections --watch pause bank_totals", 2, "--watch lists"},
@@ -583,8 +588,8 @@ static void test_failed_and_versions (void **state)
     snprintf (failed, sizeof failed,
               "it failed again at position %ld: Poisoned of item/x cannot be counted", position);
     assert_has (out, failed);
-    snprintf (failed, sizeof failed, "`shoal projections skip strict@1 %ld` steps over the event",
-              position);
+    snprintf (failed, sizeof failed,
+              "`shoal projections skip strict@1 %ld --reason WHY` steps over the event", position);
     assert_has (out, failed);
     //  Its row says so too, from the list that told it (it said live).
     snprintf (failed, sizeof failed, "failed at position %ld: Poisoned of item/x cannot be counted",
@@ -597,19 +602,31 @@ static void test_failed_and_versions (void **state)
     assert_has (out, "\"retry\":\"failed_again\"");
     assert_has (out, "\"code\":\"failed_again\"");
     //  skip of another position is refused; of that one, it goes on.
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position + 1),
-        1);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL projections skip strict@1 %ld --reason r --endpoint $E",
+                                position + 1),
+                      1);
     assert_has (err, "shoal projections: invalid: strict@1 is not stopped at position");
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position), 0);
+    assert_int_equal (proc_run (p, out, err,
+                                "USER=ana $SHOAL projections skip strict@1 %ld --reason 'poison, "
+                                "ticket 9' --endpoint $E",
+                                position),
+                      0);
     snprintf (failed, sizeof failed, "strict@1: skipped the event at position %ld", position);
     assert_has (out, failed);
     assert_has (out, "1 skipped");
+    //  The node logs who skipped it, and why.
+    assert_int_equal (
+        proc_run (p, out, err,
+                  "grep -F 'projection strict@1: skip by operator ana: poison, ticket "
+                  "9' $DIR/node.log"),
+        0);
     //  The same skip again (an operator who heard no answer): done
     //  already, exit 0 (it was refused, exit 1, "not stopped at").
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL projections skip strict@1 %ld --endpoint $E", position), 0);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL projections skip strict@1 %ld --reason r --endpoint $E",
+                                position),
+                      0);
     snprintf (failed, sizeof failed,
               "strict@1: the event at position %ld was skipped already: nothing changed", position);
     assert_has (out, failed);
@@ -638,7 +655,8 @@ static void test_failed_and_versions (void **state)
     //  Served once it has caught up; then version 1, an orphan, dropped.
     s_wait_for (p, out, "\"version\":2}", "$SHOAL query tally total --endpoint $E");
     assert_has (out, "\"events\":9,\"sum\":36,");
-    assert_int_equal (proc_run (p, out, err, "$SHOAL projections drop tally@1 --endpoint $E"), 0);
+    assert_int_equal (
+        proc_run (p, out, err, "$SHOAL projections drop tally@1 --reason r --endpoint $E"), 0);
     assert_has (out, "tally@1: dropped");
     assert_has (out, "tally@2 ");
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E"), 0);

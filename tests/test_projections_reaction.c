@@ -415,8 +415,8 @@ static void s_sender_changed (proc_t *p, const char *restart_next)
                      restart_next ? restart_next : "");
     if (!restart_next) { //  the orphan sends: not dropped before another is served
         char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
-        assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E drop pinger@2"),
-                          1);
+        assert_int_equal (
+            proc_run (p, out, err, "$SHOAL projections --endpoint $E drop pinger@2 --reason r"), 1);
         assert_non_null (strstr (err, "sends the reactions while no version of its name is "
                                       "served"));
     } else {
@@ -440,8 +440,9 @@ static void test_sender_removed (void **state)
     s_sender_changed (*state, NULL);
     //  Not dropped while it was the sender; now version 1 is served, it may be.
     char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX];
-    assert_int_equal (proc_run (*state, out, err, "$SHOAL projections --endpoint $E drop pinger@2"),
-                      0);
+    assert_int_equal (
+        proc_run (*state, out, err, "$SHOAL projections --endpoint $E drop pinger@2 --reason r"),
+        0);
 }
 
 static void test_sender_made_manual (void **state)
@@ -571,15 +572,18 @@ static void test_unanswered_forgotten (void **state)
     char forget[128];
     snprintf (forget, sizeof forget, "forgot reaction %s: it is not sent again", id);
     assert_int_equal (
-        proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger %s", id), 0);
+        proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger %s --reason r", id),
+        0);
     proc_assert_has (out, forget);
     assert_int_equal (projections_build (p, "pinger", 1).sends, 4);
     char logged[160];
     snprintf (logged, sizeof logged, "an operator forgot reaction %s (Echo to echo/i0, sent ", id);
     assert_int_equal (s_wait_log_count (p, logged, 1), 1);
     //  Asked again: nothing awaits under that id.
-    assert_int_equal (
-        proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger@1 %s", id), 1);
+    assert_int_equal (proc_run (p, out, err,
+                                "$SHOAL projections --endpoint $E forget pinger@1 %s --reason r",
+                                id),
+                      1);
     proc_assert_has (err, " awaiting an answer (answered, or forgotten already");
     assert_int_equal (proc_run (p, out, err, "$SHOAL projections --endpoint $E forget pinger xyz"),
                       2);

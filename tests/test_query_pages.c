@@ -312,7 +312,7 @@ static void test_big_rows (void **state)
     assert_string_equal (out, "rows 3 truncated False keys fat/m1,fat/m2,fat/m3 pads 700,700,1\n");
 
     //  Skipped, it goes on.
-    s_ok (p, "$SHOAL projections skip fat@1 3 --endpoint $E");
+    s_ok (p, "$SHOAL projections skip fat@1 3 --reason r --endpoint $E");
     s_add (p, "m4", 2);
     s_wait_caught_up (p);
     assert_int_equal (s_query_json (p, "fat --prefix fat/m", out, err), 0);

@@ -32,10 +32,11 @@ static void s_help (FILE *out)
     fprintf (
         out,
         "Usage: shoal projections [--json] [--watch] [--endpoint E | --cluster FILE [--node N]]\n"
-        "       shoal projections switch|drop NAME@VERSION\n"
-        "       shoal projections pause|resume|rebuild NAME[@VERSION]\n"
-        "       shoal projections skip NAME@VERSION POSITION\n"
-        "       shoal projections forget NAME[@VERSION] ID\n\n"
+        "       shoal projections switch NAME@VERSION [--reason TEXT]\n"
+        "       shoal projections pause|resume|rebuild NAME[@VERSION] [--reason TEXT]\n"
+        "       shoal projections drop NAME@VERSION --reason TEXT\n"
+        "       shoal projections skip NAME@VERSION POSITION --reason TEXT\n"
+        "       shoal projections forget NAME[@VERSION] ID --reason TEXT\n\n"
         "Lists every build of every projection of the node: NAME@VERSION, the build\n"
         "(a rebuild makes a new one), its status, * for the one served, the position\n"
         "in the node's event log it reached, its lag (events behind the log's end),\n"
@@ -81,6 +82,10 @@ static void s_help (FILE *out)
         "switch to the version served and a skip done already change nothing: each\n"
         "says so (already paused, not paused, already served, skipped already) and\n"
         "exits 0; with --json, \"changed\":false.\n"
+        "--reason TEXT (up to 255 bytes of UTF-8; required by drop, skip and forget,\n"
+        "which lose something) says why: the node logs each action with it and\n"
+        "$USER (else the login running this), and the key of the certificate that\n"
+        "asked.\n"
         "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
             PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
@@ -93,8 +98,9 @@ static void s_help (FILE *out)
         "  shoal projections --json | jq '.projections[] | select(.status==\"failed\")'\n"
         "  shoal projections rebuild bank_totals\n"
         "  shoal projections switch bank_totals@2\n"
-        "  shoal projections skip bank_totals@2 1234\n"
-        "  shoal projections forget large_debits 0b5e7c2a9d8f41e3a6c0d2b4f8e1a7c3\n"
+        "  shoal projections skip bank_totals@2 1234 --reason \"bad event, ticket 12\"\n"
+        "  shoal projections forget large_debits 0b5e7c2a9d8f41e3a6c0d2b4f8e1a7c3 \\\n"
+        "      --reason \"review closed by hand\"\n"
         "  shoal projections pause bank_totals --cluster cluster/cluster.cfg\n");
 }
 
@@ -226,7 +232,7 @@ static void s_print_unanswered (const msgpack_object *entry, const proj_build_t 
         utf8_plain (command, false);
         utf8_plain (code, false);
         printf ("  reaction %s: %s to %s, sent %lld time%s over %llds, %s%s\n    (shoal "
-                "projections%s%s forget %s@%lld %s ends it)\n",
+                "projections%s%s forget %s@%lld %s --reason WHY ends it)\n",
                 id, command, to, (long long) sent, sent == 1 ? "" : "s",
                 (long long) (waited / 1000), code[0] ? "last refused " : "no answer", code,
                 node ? " --node " : "", node ? node : "", build->name, (long long) build->version,
@@ -441,13 +447,18 @@ static uint32_t s_acted_on (const node_stats_t *node, const char *name, uint32_t
 //  The payload of projection_control, packed into buf (cap bytes). Returns
 //  its size.
 static size_t s_control_payload (uint8_t *buf, size_t cap, const char *action, const char *name,
-                                 uint32_t version, int64_t position, const char *id)
+                                 uint32_t version, int64_t position, const char *id,
+                                 const char *why)
 {
     driver_payload_t packed;
     msgpack_packer pk;
     driver_payload_init (&packed, &pk, buf, cap);
-    msgpack_pack_map (&pk, 3 + (position >= 0) + (id != NULL));
+    msgpack_pack_map (&pk, 4 + (position >= 0) + (id != NULL) + (why != NULL));
     driver_pack_str (&pk, "action", action);
+    char user[64];
+    driver_pack_str (&pk, "who", cmd_operator (user, sizeof user));
+    if (why)
+        driver_pack_str (&pk, "why", why);
     driver_pack_str (&pk, "name", name);
     driver_pack_int (&pk, "version", version);
     if (position >= 0)
@@ -552,7 +563,7 @@ static const char *s_resume_outcome (proj_target_t *target, int i, const char *n
                     snprintf (text, size,
                               "it failed again at position %lld: %.300s. It stays stopped there "
                               "until the module is fixed (then resume), or `shoal projections "
-                              "skip %s@%u %lld` steps over the event",
+                              "skip %s@%u %lld --reason WHY` steps over the event",
                               (long long) now.error_position, now.error, name, version,
                               (long long) now.error_position);
                     outcome = "failed_again";
@@ -574,7 +585,7 @@ static const char *s_resume_outcome (proj_target_t *target, int i, const char *n
 
 //  Sends the action to every node asked and says what each did.
 static int s_control (proj_target_t *target, bool json, const char *action, const char *name,
-                      uint32_t version, int64_t position, const char *id)
+                      uint32_t version, int64_t position, const char *id, const char *why)
 {
     //  A resume of a failed build retries its event: what came of it is
     //  said (it said "resumed", and failed again at once, unseen; --json
@@ -590,8 +601,9 @@ static int s_control (proj_target_t *target, bool json, const char *action, cons
                 !s_failed_build (&target->nodes[i], name, version, &failed[i]))
                 failed[i].failed = false;
     }
-    uint8_t payload[256];
-    size_t size = s_control_payload (payload, sizeof payload, action, name, version, position, id);
+    uint8_t payload[1024];
+    size_t size =
+        s_control_payload (payload, sizeof payload, action, name, version, position, id, why);
     proj_target_ask (target, "projection_control", payload, size);
     int rc = EXIT_ACCEPTED;
     cmd_failure_t failure = {0}; //  the worst node's
@@ -733,10 +745,12 @@ int cmd_projections (int argc, char **argv)
 {
     proj_options_t opts = {0};
     bool json = false, watch = false;
+    const char *why = NULL;
     const option_t table[] = {
         PROJ_TARGET_OPTIONS (&opts),
         OPT_FLAG ("json", &json),
         OPT_FLAG ("watch", &watch),
+        OPT_STRING_ONCE ("reason", &why),
         OPT_END,
     };
     int first = options_parse (table, argc, argv, s_help);
@@ -754,6 +768,25 @@ int cmd_projections (int argc, char **argv)
     if (action &&
         s_action_args (argc, argv, first, name, sizeof name, &version, &position, &id) != 0)
         return EXIT_USAGE;
+    //  What loses something (an event's effect, a reaction, a build's rows)
+    //  says why; the node logs it with who. Any other action may too.
+    bool loses = action && (streq (argv[first], "skip") || streq (argv[first], "forget") ||
+                            streq (argv[first], "drop"));
+    if ((loses && !why) || (why && !action)) {
+        fprintf (stderr,
+                 loses ? "shoal projections: %s takes --reason TEXT: why, logged by the node with "
+                         "who\n"
+                       : "shoal projections: --reason is for an action%s\n",
+                 loses ? argv[first] : "");
+        return EXIT_USAGE;
+    }
+    size_t why_len = why ? strlen (why) : 0;
+    if (why && (why_len > ENVELOPE_REASON_MAX || utf8_valid_prefix (why, why_len) != why_len)) {
+        char quoted[96];
+        fprintf (stderr, "shoal projections: --reason TEXT is 1 to %d bytes of UTF-8, not %s\n",
+                 ENVELOPE_REASON_MAX, utf8_quote (quoted, sizeof quoted, why, why_len, '\''));
+        return EXIT_USAGE;
+    }
     proj_target_t target;
     if (proj_target_open (&target, "projections", &opts) != 0)
         return EXIT_USAGE;
@@ -765,7 +798,7 @@ int cmd_projections (int argc, char **argv)
     }
     int rc;
     if (action)
-        rc = s_control (&target, json, argv[first], name, version, position, id);
+        rc = s_control (&target, json, argv[first], name, version, position, id, why);
     else if (watch)
         rc = s_watch (&target, json);
     else {
