@@ -205,6 +205,20 @@ static void test_check_two_nodes (void **state)
     assert_int_equal (summary.completed, 1);
     books_destroy (&books);
 
+    //  A broken leg is named by what is wrong: a compensated transfer
+    //  whose credit ran after all (a forced resolve contradicted) was said
+    //  "without exactly one debit and one refund", which it had.
+    books_transfer_t leg = {.debits = 1, .credits = 1, .refunds = 1, .last = "Compensated"};
+    assert_string_equal (books_transfer_legs (&leg),
+                         "compensated but credited too (a credit ran after all)");
+    leg.credits = 0;
+    assert_null (books_transfer_legs (&leg));
+    leg.refunds = 2;
+    assert_string_equal (books_transfer_legs (&leg),
+                         "compensated without exactly one debit and one refund");
+    leg = (books_transfer_t){.debits = 1, .credits = 1, .refunds = 1, .last = "Completed"};
+    assert_string_equal (books_transfer_legs (&leg), "completed but refunded too");
+
     //  Broken over both: said so, not "give every node's store", which
     //  sent an operator looking for a store it had given.
     journal = s_open (accounts);

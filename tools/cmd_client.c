@@ -208,12 +208,24 @@ int client_cmd_print_rejection (const char *address, const char *name, const cha
 //  run when it comes back; and once the command was sent more than once
 //  (sends: s_call's copies), any that is not stored (client_reply_settled:
 //  a failed turn's too), as another copy may yet run. Without --id, a
-//  command sent once and refused is refused for good.
+//  command sent once and refused is refused for good. `expired` too is
+//  EXIT_NO_ANSWER, with no retry: whether an earlier copy ran is lost.
 static int s_command_rejected (const char *command, const client_options_t *opts,
                                const char *address, const char *name, const char *id,
                                const char *id_hex, const client_reply_t *reply, int sends)
 {
     int rc = client_cmd_print_rejection (address, name, id, id_hex, reply);
+    //  Past the inbox retention: an earlier copy may have run, and no
+    //  retry can tell (exit 1 said it was refused: a script that sent it
+    //  anew under a new id had it twice; a review's find).
+    if (streq (reply->code, "expired")) {
+        fprintf (stderr,
+                 "shoal %s: expired: an earlier attempt under id %s may have run, and whether it "
+                 "did cannot be told (its record is past the node's inbox retention): read %s's "
+                 "events (shoal events) before sending it again under a new id\n",
+                 command, id ? id : id_hex, address);
+        return EXIT_NO_ANSWER;
+    }
     bool unsettled =
         sends > 1 ? !client_reply_settled (reply) : opts->id && client_reply_transient (reply);
     if (!unsettled)
@@ -259,7 +271,9 @@ static void s_send_help (FILE *out)
              "earlier attempt under that id may still be on its way (retry with it); and\n"
              "once the command was sent again, any refusal that is not stored\n"
              "(unavailable, busy, handler_error, conflict, key_revoked) is exit 3 too, as\n"
-             "a copy may still run.\n\n" TARGET_HELP "Examples:\n"
+             "a copy may still run. So is expired (sent past the node's inbox retention\n"
+             "with --created: an earlier copy may have run, and no retry can tell).\n\n" TARGET_HELP
+             "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
              "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
