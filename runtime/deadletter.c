@@ -507,21 +507,17 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
                     "id must be 32 hex digits, as shoal dead-letters shows it");
         return;
     }
-    //  A who that is there but unreadable is refused, not taken as absent
-    //  ("unknown") nor cut at a NUL: the record would name someone else.
-    if (who_rc != 0 && who_rc != SHOAL_ENOTFOUND) {
-        char wrong_who[96];
-        snprintf (wrong_who, sizeof wrong_who,
-                  "who must be a string of at most %d bytes without NUL", WHO_MAX);
-        turn_error (self, route, route_size, envelope, "invalid_field", wrong_who);
-        return;
-    }
-    //  So is a reason (an older client sends none: kept as "").
-    if (why_rc != 0 && why_rc != SHOAL_ENOTFOUND) {
-        char wrong_why[96];
-        snprintf (wrong_why, sizeof wrong_why,
-                  "why must be a string of at most %d bytes without NUL", WHY_MAX);
-        turn_error (self, route, route_size, envelope, "invalid_field", wrong_why);
+    //  A who or why that is there but unreadable is refused, not taken as
+    //  absent ("unknown", or no reason: an older client sends none) nor cut
+    //  at a NUL: the record would name someone, or something, else.
+    const char *unread = who_rc != 0 && who_rc != SHOAL_ENOTFOUND   ? "who"
+                         : why_rc != 0 && why_rc != SHOAL_ENOTFOUND ? "why"
+                                                                    : NULL;
+    if (unread) {
+        char text[96];
+        snprintf (text, sizeof text, "%s must be a string of at most %d bytes without NUL", unread,
+                  streq (unread, "who") ? WHO_MAX : WHY_MAX);
+        turn_error (self, route, route_size, envelope, "invalid_field", text);
         return;
     }
     record_t record;

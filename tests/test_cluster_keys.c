@@ -144,14 +144,22 @@ static int64_t s_balance (client_t *client)
 //     a second at most, and counted. Put back: it works again, on the
 //     same connection.
 
-static void test_client_key_revoked (void **state)
+//  The application's client, once it opened account/a.
+static client_t *s_app_opened (proc_t *p)
 {
-    proc_t *p = *state;
     client_t *app = s_client (p, "app");
     client_reply_t reply;
     s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
     assert_true (reply.ok);
     client_reply_close (&reply);
+    return app;
+}
+
+static void test_client_key_revoked (void **state)
+{
+    proc_t *p = *state;
+    client_t *app = s_app_opened (p);
+    client_reply_t reply;
     assert_int_equal (s_balance (app), 0);
 
     assert_int_equal (proc_run (p, NULL, NULL, "rm \"$DIR/c/n1/clients/app.cert\""), 0);
@@ -231,11 +239,8 @@ static void s_log_until (proc_t *p, const char *text)
 static void test_client_key_written_over (void **state)
 {
     proc_t *p = *state;
-    client_t *app = s_client (p, "app");
+    client_t *app = s_app_opened (p);
     client_reply_t reply;
-    s_call (app, ENVELOPE_COMMAND, "account/a", "Open", NULL, "owner=A", &reply);
-    assert_true (reply.ok);
-    client_reply_close (&reply);
 
     //  The operator's certificate is the same size as the application's.
     assert_int_equal (proc_run (p, NULL, NULL,
