@@ -132,9 +132,9 @@ bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_si
         self->counters.revoked++;
         s_log_revoked (self, key);
         front_reject (self, route, route_size, envelope, "key_revoked",
-                      "this client's key is no longer let in by the node that owns the target: "
-                      "its certificate was removed from that node's clients/ and operators/ "
-                      "directories");
+                      "this client's key is not let in by the node that owns the target: its "
+                      "certificate is not in that node's clients/ and operators/ directories "
+                      "(put it in every node's; one removed or added is seen within a second)");
         return false;
     }
     if (!s_operators_act (envelope))

@@ -401,15 +401,17 @@ bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
         return false;
     const char *conflict = peers_map_conflict (self->config.peers);
     const char *behind = conflict ? NULL : peers_store_behind (self->config.peers);
-    //  Our own actors alone: another node's are its to hold.
+    //  Our own actors alone: another node's are its to hold. A get is held
+    //  whatever map a peer runs (a review's find: it passed then).
     const cluster_t *cluster = self->config.cluster;
     bool ours =
         !cluster || cluster_owner (cluster, shoal_shard (envelope->to, cluster_shards (cluster))) ==
                         self->config.self_node;
-    const char *unchecked =
-        conflict || behind || !ours ? NULL : peers_store_unchecked (self->config.peers);
+    const char *unchecked = behind || !ours || (conflict && envelope->kind == ENVELOPE_COMMAND)
+                                ? NULL
+                                : peers_store_unchecked (self->config.peers);
     if (unchecked) { //  at the start, for a few seconds at most (peers_seen.h)
-        self->counters.unavailable++;
+        self->counters.refused_unsafe++;
         front_reject (self, route, route_size, envelope, "unavailable", unchecked);
         return true;
     }

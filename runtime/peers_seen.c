@@ -454,11 +454,16 @@ const char *peers_seen_check (peers_seen_t *self, int node, journal_t *journal, 
     said_t said;
     if (!self || !journal || node < 0 || node >= CLUSTER_MAX_NODES || !s_parse (data, size, &said))
         return NULL;
-    //  Nothing to ask: it kept nothing of us (or is of the day before the
-    //  sums), or what it kept is of a generation our operator took over
-    //  since (--restored). Its welcome of our end is all there is to see.
-    if (!said.ask_sum || !said.ask_end || said.ask_gen < gen)
+    //  Nothing to ask: it kept nothing of us, or what it kept is of a
+    //  generation our operator took over since (--restored); or it kept an
+    //  end without its sum (a line of the day before the sums, or cut
+    //  short), which our log must reach (past it, it refuses us: not
+    //  settled, a review's find).
+    if (!said.ask_end || said.ask_gen < gen ||
+        (!said.ask_sum && said.ask_gen == gen && said.ask_end <= journal_log_end (journal)))
         return s_settled (self, name);
+    if (!said.ask_sum)
+        return NULL;
     seen_t *seen = &self->nodes[node];
     //  Asked already (its asks change as our end rises), or past our log's
     //  end or of a newer generation of ours: it refuses us itself

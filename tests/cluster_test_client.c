@@ -110,9 +110,9 @@ int cluster_client_call (client_t *client, envelope_kind_t kind, const char *to,
 
 void cluster_client_get (client_t *client, const char *address, client_reply_t *reply)
 {
-    //  Asked again while the answer says so (busy, unavailable): a node
-    //  that has just started holds its gets until a peer has checked its
-    //  store, for a few seconds with none up (peers_seen.h).
+    //  Asked again while a node that has just started holds its gets until
+    //  a peer has checked its store, for a few seconds with none up
+    //  (peers_seen.h); any other refusal fails the test at once.
     int64_t deadline = zclock_mono () + 20000;
     while (true) {
         int rc = cluster_client_call (client, ENVELOPE_QUERY, address, "get", 5000, reply, NULL);
@@ -120,7 +120,8 @@ void cluster_client_get (client_t *client, const char *address, client_reply_t *
             fail_msg ("get %s: %s", address, shoal_strerror (rc));
         if (reply->ok)
             return;
-        if (!client_reply_transient (reply) || zclock_mono () > deadline)
+        if (!strstr (reply->reason, "no peer has yet found its store as it saw it") ||
+            zclock_mono () > deadline)
             fail_msg ("get %s rejected: %s %s", address, reply->code, reply->reason);
         client_reply_close (reply);
         zclock_sleep (50); //  between two asks, within the deadline

@@ -57,7 +57,8 @@ int cluster_client_call (client_t *client, envelope_kind_t kind, const char *to,
                          int timeout_ms, client_reply_t *reply, ...);
 
 //  The `get` reply of address (the caller closes it): asked again while
-//  it is busy or unavailable, for 20 s at most; fails the test otherwise.
+//  its node holds gets at its start (no peer has checked its store yet),
+//  for 20 s at most; fails the test on any other refusal.
 void cluster_client_get (client_t *client, const char *address, client_reply_t *reply);
 
 //  An account's balance from its `get` reply.

@@ -245,11 +245,54 @@ static void test_seen_judged (void **state)
     peers_seen_destroy (&seen);
 }
 
+//  A start's hold (peers_seen_unchecked) ends once a peer's ask settles
+//  our store, and not on an end kept without its sum that our log does
+//  not reach: that peer refuses us (before, such an ask ended the hold
+//  the first round trip before its refusal came: a review's find).
+static void test_start_held_until_settled (void **state)
+{
+    fixture_t *f = *state;
+    char store[64], why[320];
+    snprintf (store, sizeof store, "%s/store", f->dir);
+    int code = 0;
+    char *error = NULL;
+    journal_t *journal = journal_open (store, NULL, &code, &error);
+    if (!journal)
+        fail_msg ("journal_open: %d %s", code, error ? error : "");
+    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster);
+    assert_non_null (peers_seen_unchecked (seen, zclock_mono ())); //  held
+    //  n2 kept our end 5 at our generation, without its sum; our log ends
+    //  at 0.
+    const char *past = "0 sync 0 00000000000000a1 0000000000000000 5 0 0000000000000000 0";
+    assert_null (
+        peers_seen_check (seen, 1, journal, 0, past, strlen (past), "n2", why, sizeof why));
+    assert_non_null (peers_seen_unchecked (seen, zclock_mono ())); //  still held
+    //  Of an older generation of ours (taken with --restored since): settled.
+    assert_null (peers_seen_check (seen, 1, journal, 1765000000000, past, strlen (past), "n2", why,
+                                   sizeof why));
+    assert_null (peers_seen_unchecked (seen, zclock_mono ()));
+    peers_seen_destroy (&seen);
+    //  One that kept nothing of us settles it too; and with no peer up,
+    //  the hold ends PEERS_SEEN_HOLD_MS after the start, whatever was said.
+    seen = peers_seen_open (f->dir, f->cluster);
+    const char *none = "0 sync 0 00000000000000a2 0000000000000000 0 0 0000000000000000 0";
+    assert_null (
+        peers_seen_check (seen, 1, journal, 0, none, strlen (none), "n2", why, sizeof why));
+    assert_null (peers_seen_unchecked (seen, zclock_mono ()));
+    peers_seen_destroy (&seen);
+    seen = peers_seen_open (f->dir, f->cluster);
+    assert_non_null (peers_seen_unchecked (seen, zclock_mono ()));
+    assert_null (peers_seen_unchecked (seen, zclock_mono () + PEERS_SEEN_HOLD_MS));
+    peers_seen_destroy (&seen);
+    journal_destroy (&journal);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_not_heard_only_past_the_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seen_judged, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_start_held_until_settled, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
