@@ -260,8 +260,7 @@ static void test_retry_past_retention (void **state)
         usleep (100 * 1000); //  between two asks, within the deadline
     } while (proc_now_ms () < deadline);
     assert_null (strstr (out, "\"pruned\":0,"));
-    //  Exit 3, its fate open: an earlier copy may have run (exit 1, as
-    //  refused, had a script send it anew under a new id: a review's find).
+    //  Exit 3, its fate open (exit 1 had a script send it anew: a review's find).
     rc = proc_run (p, out, err, "$SHOAL %s --timeout 5000", line);
     if (rc != 3 || !strstr (out, "\"code\":\"expired\"") ||
         !strstr (err, "may have run, and whether it did cannot be told"))

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "cluster.h"
 #include "shard.h"
+#include "utf8.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -96,6 +97,17 @@ void cmd_owner_note (const char *cluster_path, const char *address, char *note, 
                   " (%s is node %s's, by the cluster's map: it may be stopped, frozen or cut off)",
                   address, cluster_node_name (cluster, at));
     cluster_destroy (&cluster);
+}
+
+bool cmd_reason_ok (const char *command, const char *reason)
+{
+    size_t len = reason ? strlen (reason) : 0;
+    if (!reason || (len && len <= ENVELOPE_REASON_MAX && utf8_valid_prefix (reason, len) == len))
+        return true;
+    char quoted[96]; //  one line, whatever its bytes
+    fprintf (stderr, "shoal %s: --reason TEXT is 1 to %d bytes of UTF-8, not %s\n", command,
+             ENVELOPE_REASON_MAX, utf8_quote (quoted, sizeof quoted, reason, len, '\''));
+    return false;
 }
 
 const char *cmd_operator (char *buf, size_t size)

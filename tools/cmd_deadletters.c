@@ -540,15 +540,8 @@ int cmd_deadletters (int argc, char **argv)
                  action ? action : "");
         return EXIT_USAGE;
     }
-    size_t reason_len = opts.reason ? strlen (opts.reason) : 0;
-    if (opts.reason && (!reason_len || reason_len > ENVELOPE_REASON_MAX ||
-                        utf8_valid_prefix (opts.reason, reason_len) != reason_len)) {
-        char quoted[96];
-        fprintf (stderr, "shoal dead-letters: --reason TEXT is 1 to %d bytes of UTF-8, not %s\n",
-                 ENVELOPE_REASON_MAX,
-                 utf8_quote (quoted, sizeof quoted, opts.reason, reason_len, '\''));
+    if (!cmd_reason_ok ("dead-letters", opts.reason))
         return EXIT_USAGE;
-    }
     if (action && !s_is_id (argv[first + 1])) {
         char quoted[96]; //  one line, whatever its bytes
         fprintf (

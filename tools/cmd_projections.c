@@ -32,8 +32,7 @@ static void s_help (FILE *out)
     fprintf (
         out,
         "Usage: shoal projections [--json] [--watch] [--endpoint E | --cluster FILE [--node N]]\n"
-        "       shoal projections switch NAME@VERSION [--reason TEXT]\n"
-        "       shoal projections pause|resume|rebuild NAME[@VERSION] [--reason TEXT]\n"
+        "       shoal projections switch NAME@VERSION | pause|resume|rebuild NAME[@VERSION]\n"
         "       shoal projections drop NAME@VERSION --reason TEXT\n"
         "       shoal projections skip NAME@VERSION POSITION --reason TEXT\n"
         "       shoal projections forget NAME[@VERSION] ID --reason TEXT\n\n"
@@ -83,9 +82,8 @@ static void s_help (FILE *out)
         "says so (already paused, not paused, already served, skipped already) and\n"
         "exits 0; with --json, \"changed\":false.\n"
         "--reason TEXT (up to 255 bytes of UTF-8; required by drop, skip and forget,\n"
-        "which lose something) says why: the node logs each action with it and\n"
-        "$USER (else the login running this), and the key of the certificate that\n"
-        "asked.\n"
+        "which lose something): the node logs each action with it, $USER (else the\n"
+        "login running this) and the key of the certificate that asked.\n"
         "With --cluster, an action goes to every node (each has its own builds).\n" OPERATOR_HELP
             PROJ_TARGET_HELP
         "Exit: 0 done, 1 refused (the node's code and reason on stderr: not_found,\n"
@@ -99,8 +97,7 @@ static void s_help (FILE *out)
         "  shoal projections rebuild bank_totals\n"
         "  shoal projections switch bank_totals@2\n"
         "  shoal projections skip bank_totals@2 1234 --reason \"bad event, ticket 12\"\n"
-        "  shoal projections forget large_debits 0b5e7c2a9d8f41e3a6c0d2b4f8e1a7c3 \\\n"
-        "      --reason \"review closed by hand\"\n"
+        "  shoal projections forget large_debits 0b5e7c2a9d8f41e3a6c0d2b4f8e1a7c3 --reason done\n"
         "  shoal projections pause bank_totals --cluster cluster/cluster.cfg\n");
 }
 
@@ -768,25 +765,17 @@ int cmd_projections (int argc, char **argv)
     if (action &&
         s_action_args (argc, argv, first, name, sizeof name, &version, &position, &id) != 0)
         return EXIT_USAGE;
-    //  What loses something (an event's effect, a reaction, a build's rows)
-    //  says why; the node logs it with who. Any other action may too.
+    //  What loses something (an event, a reaction, rows) says why; any may.
     bool loses = action && (streq (argv[first], "skip") || streq (argv[first], "forget") ||
                             streq (argv[first], "drop"));
     if ((loses && !why) || (why && !action)) {
-        fprintf (stderr,
-                 loses ? "shoal projections: %s takes --reason TEXT: why, logged by the node with "
-                         "who\n"
-                       : "shoal projections: --reason is for an action%s\n",
-                 loses ? argv[first] : "");
+        fprintf (stderr, "shoal projections: %s%s\n",
+                 loses ? argv[first] : "--reason is for an action",
+                 loses ? " takes --reason TEXT: why, logged by the node with who" : "");
         return EXIT_USAGE;
     }
-    size_t why_len = why ? strlen (why) : 0;
-    if (why && (why_len > ENVELOPE_REASON_MAX || utf8_valid_prefix (why, why_len) != why_len)) {
-        char quoted[96];
-        fprintf (stderr, "shoal projections: --reason TEXT is 1 to %d bytes of UTF-8, not %s\n",
-                 ENVELOPE_REASON_MAX, utf8_quote (quoted, sizeof quoted, why, why_len, '\''));
+    if (!cmd_reason_ok ("projections", why))
         return EXIT_USAGE;
-    }
     proj_target_t target;
     if (proj_target_open (&target, "projections", &opts) != 0)
         return EXIT_USAGE;

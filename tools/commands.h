@@ -159,6 +159,11 @@ void cmd_failed_json (const char *address, const char *name, const char *node, c
 //  "uid N", written into buf (size bytes). Returns buf. Can't fail.
 const char *cmd_operator (char *buf, size_t size);
 
+//  Whether reason (an operator's --reason, NULL: none given) is 1 to
+//  ENVELOPE_REASON_MAX bytes of UTF-8; if not, says so on stderr as
+//  "shoal COMMAND: ...". NULL is fine: the caller says if it is required.
+bool cmd_reason_ok (const char *command, const char *reason);
+
 //  For a request to address that no node of the cluster at cluster_path
 //  answered: " (ADDRESS is node N's, by the cluster's map: ...)" into
 //  note (size bytes), naming the owner; "" if address is not an actor's
