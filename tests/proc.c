@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,13 +162,24 @@ static bool s_start (proc_t *self, int *status, const char *text)
                              ready, status);
 }
 
+//  In a child just forked: it dies with the test (parent), which a failed
+//  setup leaves without its teardown (a node of a cluster test's fixture
+//  served on after its test had ended). An exec keeps it.
+static void s_die_with (pid_t parent)
+{
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
+        _exit (127);
+}
+
 bool proc_shell_start (pid_t *pid, const char *command, const char *out_path, const char *log_path,
                        const char *what, int64_t timeout_ms, char *ready, int *status)
 {
     unlink (out_path);
+    pid_t parent = getpid ();
     pid_t child = fork ();
     assert_true (child >= 0);
     if (child == 0) {
+        s_die_with (parent);
         //  From /, so that no relative path resolves by accident.
         if (chdir ("/") == 0)
             execl ("/bin/sh", "sh", "-c", command, (char *) NULL);
@@ -312,9 +324,11 @@ pid_t proc_spawn (char *const argv[], const char *log, int *out)
 {
     int pipe_fds[2];
     assert_int_equal (pipe (pipe_fds), 0);
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     assert_true (pid >= 0);
     if (pid == 0) {
+        s_die_with (parent);
         dup2 (pipe_fds[1], STDOUT_FILENO);
         close (pipe_fds[0]);
         close (pipe_fds[1]);
