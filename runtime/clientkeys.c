@@ -8,7 +8,11 @@
     clientkeys_stale compares with the directory now. Only the files
     named *.cert right in the directory are certificates: one moved
     aside (app.cert.disabled, or into a subdirectory, as a zcertstore
-    would still read) is taken back, and said.
+    would still read) is taken back, and said. A certificate is read
+    through a descriptor opened without blocking and checked to be a
+    regular file: an entry swapped for a FIFO after the walk's stat is
+    skipped, not waited on (fopen would hang the authenticator, and
+    every handshake with it).
     Any thread; a set belongs to one at a time.
 */
 #include "clientkeys.h"
@@ -17,6 +21,7 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,9 +29,11 @@
 
 #define KEY_SIZE 40 //  a public key in Z85
 #define CERT_SUFFIX ".cert"
+#define CERT_BYTES_MAX (64 * 1024) //  a certificate is a few hundred bytes
 
 typedef struct {
     char text[KEY_SIZE + 1];
+    char name[CLIENTKEYS_NAME_MAX + 1]; //  its file's, without .cert
     clientkeys_place_t place;
 } entry_t;
 
@@ -122,6 +129,51 @@ static bool s_mark_equal (const mark_t *a, const mark_t *b)
            s_time_equal (a->dir_times[1], b->dir_times[1]);
 }
 
+//  Reads the public key of the certificate at path into text (Z85, as
+//  zcert_public_txt writes it). False if path is not a regular file (a
+//  FIFO put there since the walk's stat is not waited on), cannot be
+//  read, or holds no valid curve/public-key.
+static bool s_load_key (const char *path, char text[KEY_SIZE + 1])
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat status;
+    char *bytes = NULL;
+    ssize_t size = -1;
+    if (fstat (fd, &status) == 0 && S_ISREG (status.st_mode) && status.st_size < CERT_BYTES_MAX &&
+        (bytes = malloc (CERT_BYTES_MAX + 1)))
+        size = read (fd, bytes, CERT_BYTES_MAX);
+    close (fd);
+    bool ok = false;
+    if (size >= 0) {
+        bytes[size] = 0;
+        zconfig_t *root = zconfig_str_load (bytes);
+        const char *found = root ? zconfig_get (root, "/curve/public-key", NULL) : NULL;
+        uint8_t key[32];
+        if (found && strlen (found) == KEY_SIZE && zmq_z85_decode (key, found)) {
+            zmq_z85_encode (text, key, sizeof key); //  the form a User-Id has
+            ok = true;
+        }
+        zconfig_destroy (&root);
+    }
+    free (bytes);
+    return ok;
+}
+
+//  The name a certificate is known by in the records of operators' acts:
+//  its file's name without .cert, cut to CLIENTKEYS_NAME_MAX bytes, each
+//  byte but printable ASCII written '?' (a file name may hold any).
+static void s_name_of (char name[CLIENTKEYS_NAME_MAX + 1], const char *file)
+{
+    size_t size = strlen (file) - strlen (CERT_SUFFIX);
+    if (size > CLIENTKEYS_NAME_MAX)
+        size = CLIENTKEYS_NAME_MAX;
+    for (size_t i = 0; i < size; i++)
+        name[i] = file[i] > ' ' && file[i] < 0x7f ? file[i] : '?';
+    name[size] = 0;
+}
+
 typedef struct {
     clientkeys_t *self;
     clientkeys_place_t place;
@@ -144,8 +196,8 @@ static void s_read_entry (void *arg, const char *path, const char *name, const s
                   path);
         return;
     }
-    zcert_t *cert = zcert_load (path);
-    if (!cert) {
+    char text[KEY_SIZE + 1];
+    if (!s_load_key (path, text)) {
         //  Skipped, as zcertstore skips it; said, at each read of the
         //  directory: a damaged certificate lets no client in.
         log_warn ("%s is not a certificate (a ZPL file with a curve public-key): skipped; "
@@ -163,11 +215,11 @@ static void s_read_entry (void *arg, const char *path, const char *name, const s
     }
     if (self->count < *read->cap) {
         entry_t *key = &self->keys[self->count++];
-        snprintf (key->text, sizeof key->text, "%s", zcert_public_txt (cert));
+        memcpy (key->text, text, sizeof key->text);
+        s_name_of (key->name, name);
         key->place = read->place;
     } else
         read->ok = false;
-    zcert_destroy (&cert);
 }
 
 //  By text, and an operator's place before a client's: the first of a
@@ -271,6 +323,15 @@ clientkeys_place_t clientkeys_place (const clientkeys_t *self, const char *publi
     const entry_t *key =
         bsearch (public_txt, self->keys, self->count, sizeof (entry_t), s_compare_text);
     return key ? key->place : CLIENTKEYS_NONE;
+}
+
+const char *clientkeys_name (const clientkeys_t *self, const char *public_txt)
+{
+    if (!self || !self->count || strnlen (public_txt, KEY_SIZE + 1) != KEY_SIZE)
+        return NULL;
+    const entry_t *key =
+        bsearch (public_txt, self->keys, self->count, sizeof (entry_t), s_compare_text);
+    return key ? key->name : NULL;
 }
 
 size_t clientkeys_count (const clientkeys_t *self)

@@ -31,6 +31,8 @@ typedef enum {
 
 typedef struct _clientkeys_t clientkeys_t;
 
+#define CLIENTKEYS_NAME_MAX 63 //  bytes of a certificate's name (clientkeys_name)
+
 //  The box between the authenticator and the front: zero-initialized is
 //  empty.
 typedef struct {
@@ -66,6 +68,13 @@ clientkeys_t *clientkeys_dup (const clientkeys_t *self);
 //  Where the key public_txt (40 characters of Z85) is in self; NONE for
 //  any other text, or for self NULL. O(log n), no allocation.
 clientkeys_place_t clientkeys_place (const clientkeys_t *self, const char *public_txt);
+
+//  The name of the certificate that holds the key public_txt in self:
+//  its file's name without .cert ("ana" for operators/ana.cert), each
+//  byte but printable ASCII as '?', at most CLIENTKEYS_NAME_MAX bytes;
+//  the operator's file where the key is in both directories. Borrowed
+//  from self; NULL if self holds no such key.
+const char *clientkeys_name (const clientkeys_t *self, const char *public_txt);
 
 //  How many keys self holds.
 size_t clientkeys_count (const clientkeys_t *self);

@@ -13,6 +13,7 @@
 #include "journal_dead.h"
 #include "log.h"
 #include "mpread.h"
+#include "signer.h"
 #include "turn.h"
 #include "worker_internal.h"
 
@@ -47,6 +48,7 @@ typedef struct {
     dead_state_t state;
     char who[WHO_MAX + 1]; //  the operator who decided, "" if none
     char why[WHY_MAX + 1]; //  and why, as they said it ("" if none: a record of before)
+    signer_t signer;       //  the node's word on who ("" if none: no CURVE, or of before)
     int64_t decided_at;    //  ms, 0 if none
     const uint8_t *frame;  //  the envelope, NULL if not kept
     size_t frame_size;
@@ -90,8 +92,10 @@ static int s_decode (const uint8_t *buf, size_t size, record_t *record)
     int64_t version, state;
     char state_text[16];
     memset (record, 0, sizeof *record);
-    //  9 items, or 10 with the operator's reason last (since 2026-12-07).
-    if (mpread_array (buf, size, &offset, &count) || (count != 9 && count != 10) ||
+    //  9 items, or 10 with the operator's reason last (since 2026-12-07),
+    //  or 12 with the key and certificate the node found them by (since
+    //  2026-12-08).
+    if (mpread_array (buf, size, &offset, &count) || (count != 9 && count != 10 && count != 12) ||
         mpread_int (buf, size, &offset, 0, INT64_MAX, &version) || version != RECORD_VERSION ||
         mpread_int (buf, size, &offset, 0, 255, &record->kind) ||
         s_read_text (buf, size, &offset, record->name, SHOAL_NAME_MAX) ||
@@ -101,7 +105,10 @@ static int s_decode (const uint8_t *buf, size_t size, record_t *record)
         s_read_text (buf, size, &offset, record->who, WHO_MAX) ||
         mpread_int (buf, size, &offset, INT64_MIN, INT64_MAX, &record->decided_at) ||
         mpread_bin (buf, size, &offset, &record->frame, &record->frame_size) ||
-        (count == 10 && s_read_text (buf, size, &offset, record->why, WHY_MAX)) || offset != size)
+        (count >= 10 && s_read_text (buf, size, &offset, record->why, WHY_MAX)) ||
+        (count == 12 && (s_read_text (buf, size, &offset, record->signer.key, SIGNER_KEY_MAX) ||
+                         s_read_text (buf, size, &offset, record->signer.cert, SIGNER_CERT_MAX))) ||
+        offset != size)
         return SHOAL_EFORMAT;
     for (state = 0; state <= DEAD_LAST; state++)
         if (strcmp (state_text, s_states[state]) == 0)
@@ -123,8 +130,10 @@ static int s_put (journal_t *journal, const char *to, const uint8_t key[ENVELOPE
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
     //  9 items with no reason (a crash's count): a node of before, which
-    //  reads 9 only, still reads them after a rollback (a review's find).
-    int rc = msgpack_pack_array (&pk, record->why[0] ? 10 : 9);
+    //  reads 9 only, still reads them after a rollback (a review's find);
+    //  12 only with a key.
+    bool signed_ = record->signer.key[0] != 0;
+    int rc = msgpack_pack_array (&pk, signed_ ? 12 : record->why[0] ? 10 : 9);
     rc |= msgpack_pack_int (&pk, RECORD_VERSION);
     rc |= msgpack_pack_int64 (&pk, record->kind);
     rc |= msgpack_pack_str_with_body (&pk, record->name, strlen (record->name));
@@ -135,8 +144,12 @@ static int s_put (journal_t *journal, const char *to, const uint8_t key[ENVELOPE
     rc |= msgpack_pack_str_with_body (&pk, record->who, strlen (record->who));
     rc |= msgpack_pack_int64 (&pk, record->decided_at);
     rc |= msgpack_pack_bin_with_body (&pk, record->frame, record->frame ? record->frame_size : 0);
-    if (record->why[0])
+    if (record->why[0] || signed_)
         rc |= msgpack_pack_str_with_body (&pk, record->why, strlen (record->why));
+    if (signed_) {
+        rc |= msgpack_pack_str_with_body (&pk, record->signer.key, strlen (record->signer.key));
+        rc |= msgpack_pack_str_with_body (&pk, record->signer.cert, strlen (record->signer.cert));
+    }
     if (rc == 0)
         rc = journal_dead_put (journal, to, key, (const uint8_t *) buffer.data, buffer.size);
     else
@@ -410,7 +423,8 @@ static bool s_parse_hex (const char *hex, uint8_t id[ENVELOPE_ID_SIZE])
 
 //  Applies the decision to record (read for (to, id)) and its table entry.
 static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_ID_SIZE],
-                     record_t *record, bool retry, const char *who, const char *why)
+                     record_t *record, bool retry, const char *who, const char *why,
+                     const signer_t *signer)
 {
     record->state = retry ? DEAD_RETRIED : DEAD_DROPPED;
     //  A get's drop lets its gets run as a retry does: counted afresh.
@@ -418,6 +432,7 @@ static int s_decide (worker_t *self, const char *to, const uint8_t id[ENVELOPE_I
         record->crashes = 0;
     snprintf (record->who, sizeof record->who, "%s", who[0] ? who : "unknown");
     snprintf (record->why, sizeof record->why, "%s", why);
+    record->signer = *signer;
     record->decided_at = worker_now ();
     int rc = s_put (self->config->journal, to, id, record);
     if (rc)
@@ -492,6 +507,8 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     char wrong[ENVELOPE_REASON_MAX + 1] = "";
     int who_rc = SHOAL_ENOTFOUND, why_rc = SHOAL_ENOTFOUND;
     bool force = false;
+    signer_t signer;
+    signer_read (envelope, &signer);
     shoal_data_t args;
     if (data_init (&args, envelope->payload, envelope->payload_size) == 0) {
         shoal_data_str (&args, "id", hex, sizeof hex);
@@ -542,12 +559,15 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
     } else if (rc == 0 && !retry &&
                s_drop_strands (&record, envelope->to, force, reason, sizeof reason)) {
         turn_error (self, route, route_size, envelope, "strands_saga", reason);
-    } else if (rc == 0 && (rc = s_decide (self, envelope->to, id, &record, retry, who, why)) == 0) {
+    } else if (rc == 0 &&
+               (rc = s_decide (self, envelope->to, id, &record, retry, who, why, &signer)) == 0) {
         //  An operator's decision, in the log as a resolve is: a retried
         //  message that crashes the node again is then explained there.
-        log_info ("worker %d: operator %s %s dead letter %s to %s: %s", self->index,
-                  record.who[0] ? record.who : "unknown", retry ? "retries" : "drops", hex,
-                  envelope->to, record.why[0] ? record.why : "no reason given");
+        char signed_by[SIGNER_TEXT_MAX];
+        signer_text (record.who, &record.signer, signed_by, sizeof signed_by);
+        log_info ("worker %d: operator %s %s dead letter %s to %s: %s", self->index, signed_by,
+                  retry ? "retries" : "drops", hex, envelope->to,
+                  record.why[0] ? record.why : "no reason given");
         shoal_rec_t out;
         rec_init (&out);
         shoal_rec_str (&out, "address", envelope->to);
@@ -555,6 +575,7 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
         shoal_rec_str (&out, "state", s_states[record.state]);
         shoal_rec_str (&out, "who", record.who);
         shoal_rec_str (&out, "why", record.why);
+        signer_rec (&record.signer, &out);
         size_t size;
         const uint8_t *data = rec_finish (&out, &size);
         uint8_t *payload;
@@ -621,7 +642,7 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
         return 0;
     }
     msgpack_packer *pk = list->pk;
-    msgpack_pack_map (pk, 10);
+    msgpack_pack_map (pk, 12);
     s_pack_str (pk, "address", stream);
     s_pack_str (pk, "kind", kinds[record.kind < 6 ? record.kind : 0]);
     s_pack_str (pk, "command", record.name);
@@ -631,6 +652,8 @@ static int s_list_entry (void *arg, const char *stream, const uint8_t id[JOURNAL
     s_pack_str (pk, "state", s_states[record.state]);
     s_pack_str (pk, "who", record.who);
     s_pack_str (pk, "why", record.why);
+    s_pack_str (pk, SIGNER_KEY, record.signer.key);
+    s_pack_str (pk, SIGNER_CERT, record.signer.cert);
     s_pack_int (pk, "decided_at", record.decided_at);
     list->count++;
     return 0;

@@ -19,10 +19,12 @@
     entry when it comes again, a timer is deleted). A reply is dropped
     only with force: its saga never sees it, and is left with nothing
     pending that a resolve could end (refused `strands_saga` without).
-    Each decision is written in the record with who and when.
+    Each decision is written in the record with who, why and when, and
+    the key and certificate the node let the operator in by (signer.h).
 
     Record: [1, kind, name, crashes, last_crash, state, who, decided_at,
-    frame]; state is one of "suspect", "dead", "retried", "dropped", "ran",
+    frame, why, operator_key, operator_cert] (9 items with no why and no
+    key, 10 with a why and no key); state is one of "suspect", "dead", "retried", "dropped", "ran",
     "cancelled" (it went through answered from a resolve's $cancel record:
     it never ran).
 
@@ -66,7 +68,8 @@ bool deadletter_stop (worker_t *self, const uint8_t *route, size_t route_size,
 void deadletter_survived (worker_t *self, const envelope_t *envelope);
 
 //  True for the queries deadletter_query answers ("dead_letter_retry",
-//  "dead_letter_drop"; data {id: 32 hex digits, who, force}; to: the message's
+//  "dead_letter_drop"; data {id: 32 hex digits, who, why, force, and the
+//  front's operator_key and operator_cert}; to: the message's
 //  receiver).
 bool deadletter_is_query (const char *name);
 void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
@@ -74,7 +77,8 @@ void deadletter_query (worker_t *self, const uint8_t *route, size_t route_size,
 
 //  The "dead_letters" query of the front (data {all: bool, id: 32 hex
 //  digits}): a reply payload {dead_letters: [{address, kind, command, id,
-//  crashes, last_crash, state, who, decided_at}], not_shown: count}, dead
+//  crashes, last_crash, state, who, why, operator_key, operator_cert,
+//  decided_at}], not_shown: count}, dead
 //  ones only unless all, that message's only with id; the first 2,000 in
 //  key order (fewer past 512 KiB), not_shown counting those past them. *payload is the
 //  caller's to free(). Returns 0, SHOAL_ETYPE with why (why_size bytes)

@@ -725,13 +725,15 @@ static void s_on_peer (void *arg, peers_kind_t kind, int from, const uint8_t *ro
     full[0] = ROUTE_PEER;
     full[1] = (uint8_t) from;
     memcpy (full + 2, route, route_size);
-    if (!s_client_frame_ok (self, full, route_size + 2, frame, size, &envelope) ||
-        !front_keys_admit_call (self, full, route_size + 2, &envelope, key, from))
+    if (!s_client_frame_ok (self, full, route_size + 2, frame, size, &envelope))
         return;
     zmq_msg_t msg;
     zmq_msg_init_size (&msg, size);
     memcpy (zmq_msg_data (&msg), frame, size);
-    s_route_client (self, full, route_size + 2, &envelope, &msg);
+    //  The payload read in msg, which a stamp replaces.
+    envelope.payload = (const uint8_t *) zmq_msg_data (&msg) + (envelope.payload - frame);
+    if (front_keys_admit_call (self, full, route_size + 2, &msg, &envelope, key, from))
+        s_route_client (self, full, route_size + 2, &envelope, &msg);
     zmq_msg_close (&msg);
 }
 

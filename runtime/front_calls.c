@@ -262,7 +262,7 @@ bool front_calls_forward (front_t *self, int owner, const uint8_t *route, size_t
         return true;
     }
     if (peers_call (self->config.peers, owner, route + 1, route_size - 1, zmq_msg_data (frame),
-                    size, front_keys_key (self, frame)) != 0)
+                    size, front_keys_key (self)) != 0)
         return false;
     self->counters.forwarded++;
     front_calls_sent (self->calls, owner, route + 1, route_size - 1, size, zclock_mono ());

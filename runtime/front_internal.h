@@ -156,6 +156,7 @@ struct _front_t {
     clientkeys_t *keys;              //  the clients' keys as last taken from config.keys, owned
     int64_t revoked_logged_at;       //  when a key_revoked refusal was last logged (mono ms)
     uint64_t revoked_logged;         //  counters.revoked as of that line
+    char client_key[41];             //  the key of the client message in hand ("": none)
     front_calls_t *calls;            //  CALLs out to peers, by client (front_calls.c)
 };
 
@@ -186,16 +187,18 @@ void front_reject (front_t *self, const uint8_t *route, size_t route_size,
 //  now (front_keys.c): refused key_revoked when its key is in neither
 //  the clients nor the operators directory any more, not_an_operator
 //  when it is an operator's act and the key is not an operator's; an
-//  operator's act is logged. Returns true if it may go on; else it was
-//  answered.
+//  operator's act is logged, and stamped: frame and envelope are
+//  replaced by the request with the node's operator_key and
+//  operator_cert in its payload (front_keys.c). Returns true if it may
+//  go on; else it was answered.
 bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, zmq_msg_t *frame,
-                       const envelope_t *envelope);
+                       envelope_t *envelope);
 //  Destroys the keys held and any posted (front_destroy).
 void front_keys_close (front_t *self);
 
-//  The key of the client connection frame came on (Z85, borrowed from the
-//  frame's User-Id), or NULL: no CURVE on the client endpoint.
-const char *front_keys_key (const front_t *self, zmq_msg_t *frame);
+//  The key of the connection the client message front_keys_admit took
+//  last came on (Z85), or NULL: no CURVE on the client endpoint.
+const char *front_keys_key (const front_t *self);
 
 //  Like front_keys_admit, for a request a peer node forwarded (a CALL):
 //  an operator's act is taken only if key, the client's as the peer gave
@@ -203,9 +206,11 @@ const char *front_keys_key (const front_t *self, zmq_msg_t *frame);
 //  older node: refused), and is logged with the node it came through.
 //  Any request whose key is in neither of this node's directories now is
 //  refused key_revoked; one with no key (the forwarding node's own) is
-//  that node's to judge. Returns false after answering the refusal.
+//  that node's to judge. An operator's act taken is stamped, as by
+//  front_keys_admit, with key and this node's name of its certificate.
+//  Returns false after answering the refusal.
 bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_size,
-                            const envelope_t *envelope, const char *key, int through);
+                            zmq_msg_t *frame, envelope_t *envelope, const char *key, int through);
 //  Packs a string.
 void front_pack_str (msgpack_packer *pk, const char *text);
 

@@ -13,6 +13,7 @@
 
     Threads: the projection thread's.
 */
+#include "signer.h"
 #include "projector_internal.h"
 #include "log.h"
 #include "mpread.h"
@@ -318,10 +319,15 @@ static void s_control (projector_t *self, const uint8_t *route, size_t route_siz
         projector_answer (self, route, route_size, request, false, s_code (rc), reason, NULL, 0);
         return;
     }
-    //  Who and why as they said them (the front logged the key that asked).
+    //  Who and why as they said them, and the key the front let them in
+    //  by (signer.h).
+    signer_t signer;
+    char signed_by[SIGNER_TEXT_MAX];
+    signer_read (request, &signer);
+    signer_text (who[0] ? who : "unknown", &signer, signed_by, sizeof signed_by);
     log_info ("projection %s%s%.0" PRIu32 ": %s by operator %s%s%s%s", name, version ? "@" : "",
-              version, action, who[0] ? who : "unknown", changed ? "" : " (nothing to do)",
-              why[0] ? ": " : "", why);
+              version, action, signed_by, changed ? "" : " (nothing to do)", why[0] ? ": " : "",
+              why);
     s_list (self, route, route_size, request, &changed);
 }
 

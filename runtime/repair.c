@@ -8,6 +8,7 @@
     and the actors it touches.
 */
 #include "repair.h"
+#include "signer.h"
 #include "queryargs.h"
 #include "data.h"
 #include "inbox.h"
@@ -233,7 +234,11 @@ static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
             count++;
         }
     self->next_retry_tick = now; //  at the end of this loop
-    log_info ("worker %d: an operator re-sends the %lld pending commands of %s", self->index,
+    signer_t signer;
+    char signed_by[SIGNER_TEXT_MAX];
+    signer_read (request, &signer);
+    signer_text ("an operator", &signer, signed_by, sizeof signed_by);
+    log_info ("worker %d: %s re-sends the %lld pending commands of %s", self->index, signed_by,
               (long long) count, request->to);
     shoal_rec_t data;
     rec_init (&data);
@@ -248,6 +253,8 @@ typedef struct {
     char code[ENVELOPE_CODE_MAX + 1];
     char reason[ENVELOPE_REASON_MAX + 1];
     char operator[64];
+    signer_t signer;                 //  the node's word on who (signer.h)
+    char signed_by[SIGNER_TEXT_MAX]; //  operator and signer, for the log
     bool force;
     bool accept;       //  the command ran, as the operator found (its target cannot tell)
     int64_t silent_ms; //  how long the target's node must have been silent for force
@@ -297,6 +304,8 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
          args->silent_ms < 0 || args->silent_ms > REPAIR_FORCE_SILENT_MAX_MS))
         wrong = "silent_ms must be an integer from 0 to 86400000";
     data_close (&data);
+    signer_read (request, &args->signer);
+    signer_text (args->operator, & args->signer, args->signed_by, sizeof args->signed_by);
     return wrong;
 }
 
@@ -313,6 +322,7 @@ static int s_stage_record (worker_t *self, actor_t *actor, const resolve_args_t 
     shoal_rec_str (&record, "code", args->code);
     shoal_rec_str (&record, "reason", args->reason);
     shoal_rec_str (&record, "operator", args->operator);
+    signer_rec (&args->signer, &record);
     shoal_rec_int (&record, "at", now);
     shoal_rec_bool (&record, "force", args->force);
     if (args->accept)
@@ -478,7 +488,7 @@ static void s_drop_cancel (worker_t *self, const uint8_t *route, size_t route_si
     }
     log_warn ("worker %d: OPERATOR %s DROPPED %s's $cancel %s to %s (%s: %s): the command it "
               "cancels has ended; %s will not be asked, nor refuse a late copy",
-              self->index, args->operator, request->to, args->id, target, args->code, args->reason,
+              self->index, args->signed_by, request->to, args->id, target, args->code, args->reason,
               target);
     shoal_rec_t data;
     rec_init (&data);
@@ -613,7 +623,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         //  $cancel still in flight ends when answered, changing nothing.
         log_warn ("worker %d: OPERATOR %s ACCEPTED %s's %s %s to %s as run (%s), which %s "
                   "cannot tell: the saga goes on as if it had answered so",
-                  self->index, args.operator, request->to, command.name, args.id, command.to,
+                  self->index, args.signed_by, request->to, command.name, args.id, command.to,
                   args.reason, command.to);
         bool ended;
         if (!s_hand_decision (self, pending, &command, NULL, NULL, &ended)) {
@@ -626,7 +636,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
     } else if (args.force) {
         log_warn ("worker %d: OPERATOR %s FORCED the end of %s's %s to %s (%s: %s) without "
                   "asking %s: if it ran there, the books may be wrong",
-                  self->index, args.operator, request->to, command.name, command.to, args.code,
+                  self->index, args.signed_by, request->to, command.name, command.to, args.code,
                   args.reason, command.to);
         //  The target is asked all the same, once its node answers: a
         //  $cancel, re-sent until then, so that a copy that comes later is
@@ -663,7 +673,7 @@ static void s_resolve (worker_t *self, const uint8_t *route, size_t route_size,
         shoal_rec_str (&data, "state", "cancelling");
     }
     log_info ("worker %d: operator %s resolves %s's %s %s to %s: %s (%s)", self->index,
-              args.operator, request->to, command.name, args.id, command.to, args.code,
+              args.signed_by, request->to, command.name, args.id, command.to, args.code,
               args.reason);
     s_accept (self, route, route_size, request, &data);
     rec_close (&data);

@@ -67,9 +67,9 @@ static void s_help (FILE *out)
              "               stays pending to resolve, and what its target did (a Debit\n"
              "               taken) stands unanswered; fix the saga's module and retry\n"
              "--reason TEXT (1 to %d bytes of UTF-8, required) says why: each decision is\n"
-             "written in the node's journal with it, $USER (else the login running this)\n"
-             "and the time, and listed with them by --all (the node's log has the key of\n"
-             "the certificate that asked).\n"
+             "written in the node's journal with it, $USER (else the login running this),\n"
+             "the time, and the key and certificate the node let this client in by (on a\n"
+             "cluster: its own word, not $USER's), and listed with them by --all.\n"
              "--timeout MS: how long to wait for each node's answer (default %d).\n\n"
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
@@ -218,7 +218,7 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
 {
     char address[SHOAL_ADDRESS_MAX + 1] = "", kind[16] = "", command[SHOAL_NAME_MAX + 1] = "",
                                      id[40] = "", state[16] = "", who[64] = "",
-                                     why[ENVELOPE_REASON_MAX + 1] = "";
+                                     why[ENVELOPE_REASON_MAX + 1] = "", key[48] = "", cert[72] = "";
     int64_t crashes = 0, last = 0, decided = 0;
     map_find_str (entry, "address", address, sizeof address);
     map_find_str (entry, "kind", kind, sizeof kind);
@@ -227,6 +227,10 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     map_find_str (entry, "state", state, sizeof state);
     map_find_str (entry, "who", who, sizeof who);
     map_find_str (entry, "why", why, sizeof why); //  "" from a node of before
+    //  The key and certificate the node let the operator in by: "" with
+    //  no CURVE, and from a node of before.
+    map_find_str (entry, "operator_key", key, sizeof key);
+    map_find_str (entry, "operator_cert", cert, sizeof cert);
     map_find_int (entry, "crashes", &crashes);
     map_find_int (entry, "last_crash", &last);
     map_find_int (entry, "decided_at", &decided);
@@ -261,6 +265,10 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
             json_string (stdout, decided_text, strlen (decided_text));
             printf (",\"why\":");
             json_string (stdout, why, strlen (why));
+            printf (",\"operator_key\":");
+            json_string (stdout, key, strlen (key));
+            printf (",\"operator_cert\":");
+            json_string (stdout, cert, strlen (cert));
         }
         printf ("}");
         return;
@@ -274,6 +282,8 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     utf8_plain (state, false);
     utf8_plain (who, false);
     utf8_plain (why, false);
+    utf8_plain (key, false);
+    utf8_plain (cert, false);
     printf ("%-28s %-8s %-16s %s %7lld  %s", address, kind, command, id, (long long) crashes,
             last_text);
     if (opts->all)
@@ -283,6 +293,8 @@ static void s_print_entry (const dl_options_t *opts, const target_t *target,
     printf ("\n");
     if (opts->all && why[0])
         printf ("  why: %s\n", why);
+    if (opts->all && key[0])
+        printf ("  key: %s (certificate %s)\n", key, cert[0] ? cert : "?");
 }
 
 //  The text list's header line.
