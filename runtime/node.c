@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "peers.h"
+#include "peers_seen.h"
 #include "registry.h"
 #include "worker.h"
 #include "deadletter.h"
@@ -540,12 +541,13 @@ static int s_start_cluster (shoal_node_t *self, char **error)
     self->peers = peers_new (self->cluster, self->self_node, self->cert, self->prefix, error);
     if (!self->peers)
         return SHOAL_ENET;
+    _Static_assert(SHOAL_START_HOLD_FOREVER == PEERS_SEEN_HOLD_FOREVER, "the same hold");
     bool taken =
         self->options.restored || (self->options.new_store && journal_marked_new (self->journal));
     uint64_t gen;
     int rc = s_restore_gen (self, taken, &gen, error);
     if (rc == 0 && peers_set_store (self->peers, self->journal, self->data_dir, self->options.async,
-                                    gen, taken)) {
+                                    gen, taken, self->options.start_hold_ms)) {
         *error = strdup ("out of memory");
         rc = SHOAL_ENOMEM;
     }

@@ -11,6 +11,8 @@
 
 #include "shoal.h"
 
+#define SHOAL_START_HOLD_FOREVER (-1) //  start_hold_ms: until a peer checked the store
+
 typedef struct _shoal_node_t shoal_node_t;
 
 typedef struct {
@@ -37,6 +39,9 @@ typedef struct {
                                   //  past epoch 1 (refused else: node_owner.h)
     bool restored;                //  a cluster node's store may be behind what its
                                   //  peers saw of it: they take it (peers_seen.h)
+    int64_t start_hold_ms;        //  a cluster node's start holds clients until a peer
+                                  //  checked its store, at most this long (0: 5000;
+                                  //  SHOAL_START_HOLD_FOREVER: until one has)
     bool insecure;                //  alone: listen without CURVE beyond loopback
     const char *metrics;          //  HOST:PORT of the metrics server (default
                                   //  127.0.0.1:0, a free port), "off" for none

@@ -475,7 +475,7 @@ static void s_on_hello (peers_t *self, int node, zmq_msg_t *parts, int count)
 }
 
 int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen,
-                     bool taken)
+                     bool taken, int64_t hold_ms)
 {
     snprintf (self->dir, sizeof self->dir, "%s", dir);
     if (taken)
@@ -491,7 +491,7 @@ int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool as
     self->async = async;
     self->gen = gen;
     peers_seen_new_run (self->run);
-    self->seen = peers_seen_open (dir, self->cluster);
+    self->seen = peers_seen_open (dir, self->cluster, hold_ms);
     return self->seen ? 0 : SHOAL_ENOMEM;
 }
 

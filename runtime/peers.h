@@ -99,8 +99,10 @@ void peers_process (peers_t *self, zmq_pollitem_t *items, peers_deliver_fn *fn, 
 //  taken: the operator takes our store as it is (--restored, or made new
 //  with --new-store): a mark of a refusal is removed; else one found makes
 //  us take no client command and say "behind" until then.
+//  hold_ms: how long our start holds clients while no peer has checked our
+//  store (peers_seen_open).
 int peers_set_store (peers_t *self, journal_t *journal, const char *dir, bool async, uint64_t gen,
-                     bool taken);
+                     bool taken, int64_t hold_ms);
 
 //  The name of a peer that refused our HELLO for a store behind what it
 //  saw of it (since, our store bears the mark: until --restored, across

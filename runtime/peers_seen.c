@@ -45,7 +45,8 @@ struct _peers_seen_t {
     uint64_t said_end[PEERS_SEEN_SAID]; //  our log's last ends said (a ring), and the sums
     uint64_t said_sum[PEERS_SEEN_SAID]; //  of their last events
     int said_next;                      //  the ring's next slot
-    int64_t opened;                     //  when (monotonic ms): the start's hold (unchecked)
+    int64_t opened;                     //  the start's hold from (monotonic ms; 0: not yet)
+    int64_t hold_ms;                    //  for how long (PEERS_SEEN_HOLD_FOREVER: until checked)
     bool settled;                       //  a peer's ask of our store found it as it saw it
 };
 
@@ -89,13 +90,13 @@ static int s_words (char *text, char **words, int max)
     return count;
 }
 
-peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster)
+peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster, int64_t hold_ms)
 {
     peers_seen_t *self = calloc (1, sizeof (peers_seen_t));
     if (!self)
         return NULL;
     self->cluster = cluster;
-    self->opened = zclock_mono ();
+    self->hold_ms = hold_ms ? hold_ms : PEERS_SEEN_HOLD_MS;
     self->settled = cluster_node_count (cluster) < 2; //  no peer to ask it
     snprintf (self->dir, sizeof self->dir, "%s", dir);
     char path[PATH_MAX + 32], line[256];
@@ -436,14 +437,21 @@ const char *peers_seen_unchecked (peers_seen_t *self, int64_t now)
 {
     if (!self || self->settled)
         return NULL;
-    if (now - self->opened < PEERS_SEEN_HOLD_MS)
+    if (!self->opened) //  the first look: the front runs
+        self->opened = now > 0 ? now : 1;
+    if (self->hold_ms == PEERS_SEEN_HOLD_FOREVER)
+        return "it has started, and no peer has yet found its store as it saw it: it waits for "
+               "one (shoal node --start-hold forever), so that a store restored from an older "
+               "backup runs nothing on what it lost; start a peer";
+    if (now - self->opened < self->hold_ms)
         return "it has just started, and no peer has yet found its store as it saw it (a store "
                "restored from an older backup is found out so): ask again within a few seconds";
     self->settled = true;
-    log_warn ("shoal node: no peer checked our store within %d ms of our start (none up?): "
+    log_warn ("shoal node: no peer checked our store within %lld ms of our start (none up?): "
               "taking commands on it as it is; a store restored from an older backup is "
-              "found out once a peer that saw it further comes back",
-              PEERS_SEEN_HOLD_MS);
+              "found out once a peer that saw it further comes back (--start-hold forever "
+              "waits for one)",
+              (long long) self->hold_ms);
     return NULL;
 }
 

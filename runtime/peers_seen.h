@@ -68,8 +68,11 @@
 #define PEERS_SEEN_STORE_MAX 224
 #define PEERS_SEEN_SAVE_MS 1000
 //  How long a node's start holds its clients' commands and gets while no
-//  peer has found its store as it saw it (peers_seen_unchecked).
+//  peer has found its store as it saw it (peers_seen_unchecked), by
+//  default (`shoal node --start-hold`); PEERS_SEEN_HOLD_FOREVER: until
+//  one has.
 #define PEERS_SEEN_HOLD_MS 5000
+#define PEERS_SEEN_HOLD_FOREVER (-1)
 #define PEERS_SEEN_RUN_CHARS 16 //  a run's id: hex digits
 //  A refused node's mark, in its own data directory: it takes no client
 //  command, and says "behind" in its HELLO (refused by every peer), until
@@ -80,8 +83,9 @@ typedef struct _peers_seen_t peers_seen_t;
 
 //  What dir's PEERS-SEEN holds of the cluster's nodes (none if it is
 //  missing; a line that cannot be read, or of a node the cluster does not
-//  have, is left out). NULL out of memory.
-peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster);
+//  have, is left out). hold_ms: how long the start holds clients
+//  (peers_seen_unchecked; 0: PEERS_SEEN_HOLD_MS). NULL out of memory.
+peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster, int64_t hold_ms);
 //  Writes what moved since the last save, if any. Safe with *self_p NULL.
 void peers_seen_destroy (peers_seen_t **self_p);
 
@@ -124,9 +128,11 @@ void peers_seen_say (peers_seen_t *self, int node, journal_t *journal, const cha
 //  store has not been checked by a peer since self was opened, at our
 //  start. Until one of them finds it as it saw it (peers_seen_check:
 //  our event at the end it kept is its; or it kept nothing of us, or of
-//  an older generation), for at most PEERS_SEEN_HOLD_MS; past it, with
-//  no peer up, taken all the same (said once). A node with no peer never
-//  holds. So a store restored from an older backup and started while its
+//  an older generation), for at most the hold given to peers_seen_open,
+//  counted from the first call (the front's start: not the time the
+//  store and the modules took to open); past it, with no peer up, taken
+//  all the same (said once); never, with PEERS_SEEN_HOLD_FOREVER. A
+//  node with no peer never holds. So a store restored from an older backup and started while its
 //  peers are up runs nothing on what it lost before they ask it.
 const char *peers_seen_unchecked (peers_seen_t *self, int64_t now);
 

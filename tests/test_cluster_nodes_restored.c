@@ -25,6 +25,8 @@
 
 #include "cluster_nodes_test_util.h"
 
+#define PEERS_HOLD_DEFAULT_MS 5000 //  a node's start hold without --start-hold
+
 //  --------------------------------------------------------------------------
 //  10. A node restored from an older backup: its peer saw its store
 //      further (PEERS-SEEN, kept across the peer's own restart), refuses
@@ -391,6 +393,44 @@ static void test_restored_held_until_checked (void **state)
     assert_int_equal (cluster_client_balance (f->client[1], r.y), FUNDING + 3);
 }
 
+//  With --start-hold forever, the backup put back and started while its
+//  peer is down serves nothing for as long as no peer has checked it:
+//  past the default's 5 s, its deposits are still held, and it never
+//  says it takes commands. Its peer back, the peer refuses it; started
+//  with --restored, the held deposits never ran. (Before, there was no
+//  such choice: past 5 s the node served what it had lost.)
+static void test_restored_held_forever (void **state)
+{
+    fixture_t *f = *state;
+    restore_t r;
+    s_backup_then_restore (f, &r, false);
+    char log[192];
+    snprintf (log, sizeof log, "%s/n2-forever.log", f->dir);
+    char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster",    f->cfg,    "--name", "n2",
+                    "--workers",          "2",    "--start-hold", "forever", NULL};
+    f->node[1] = proc_spawn_ready (argv, log, DEADLINE_MS);
+    assert_true (f->node[1] > 0);
+    //  Held at each ask until well past the default hold: a bounded
+    //  poll that fails at the first deposit taken.
+    int64_t until = zclock_mono () + PEERS_HOLD_DEFAULT_MS + 2000;
+    int asked = 0;
+    while (zclock_mono () < until) {
+        s_deposit_refused (f->client[1], r.y, "it waits for one (shoal node --start-hold forever)");
+        asked++;
+        zclock_sleep (250); //  between two asks, until the deadline
+    }
+    assert_true (asked > 1);
+    if (cluster_nodes_file_has (log, "no peer checked our store within"))
+        fail_msg ("n2 stopped holding with --start-hold forever: %s", log);
+    cluster_nodes_start_node (f, 0);
+    cluster_nodes_wait_file_has (log,
+                                 "peer n1 refused us: we have a store behind what n1 saw of it");
+    s_deposit_refused (f->client[1], r.y, "n1 saw this node's store further than it is now");
+    s_restart_restored (f, log, sizeof log);
+    cluster_nodes_wait_file_has (log, "finds our store as it saw it: taking commands");
+    assert_int_equal (cluster_client_balance (f->client[1], r.y), FUNDING); //  nothing held ran
+}
+
 int main (void)
 {
     signal (SIGPIPE, SIG_IGN);
@@ -404,6 +444,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_restored_cut_off_then_written_refused,
                                          cluster_nodes_setup, cluster_nodes_teardown),
         cmocka_unit_test_setup_teardown (test_restored_held_until_checked, cluster_nodes_setup,
+                                         cluster_nodes_teardown),
+        cmocka_unit_test_setup_teardown (test_restored_held_forever, cluster_nodes_setup,
                                          cluster_nodes_teardown),
     };
     if (getenv ("SHOAL_TEST_FILTER"))

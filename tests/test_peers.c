@@ -143,7 +143,7 @@ static void s_kept_line (peers_seen_t *seen, const char *path, const char *expec
 static void test_seen_judged (void **state)
 {
     fixture_t *f = *state;
-    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster);
+    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (seen);
     assert_null (s_judge (seen, "100 sync 0 00000000000000a1"));
     assert_null (s_judge (seen, "90 sync 0 00000000000000a1")); //  the same run, read late
@@ -157,7 +157,7 @@ static void test_seen_judged (void **state)
     //  Kept across a reopen, and refused then too.
     peers_seen_save (seen, INT64_MAX);
     peers_seen_destroy (&seen);
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (s_judge (seen, "7 sync 0 00000000000000a4"));
     //  Taken by its operator (a newer generation): its end from then on,
     //  whoever was down when it ran; an older generation is refused.
@@ -217,7 +217,7 @@ static void test_seen_judged (void **state)
     assert_non_null (file);
     fputs ("n2 40 1765000000000 00000000000000f1\nn2 9", file);
     fclose (file);
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c1"));
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c2"));
     peers_seen_destroy (&seen);
@@ -231,7 +231,7 @@ static void test_seen_judged (void **state)
         fputc ('7', file);
     fputs ("n2 9 1765000000000\n", file);
     fclose (file);
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (s_judge (seen, "39 sync 1765000000000 00000000000000c4"));
     peers_seen_destroy (&seen);
     //  A sum cut short is none (it would be taken for another event's).
@@ -239,7 +239,7 @@ static void test_seen_judged (void **state)
     assert_non_null (file);
     fputs ("n2 40 1765000000000 f1\n", file);
     fclose (file);
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_null (s_judge (seen, "40 sync 1765000000000 00000000000000c3"));
     s_kept_line (seen, path, "n2 40 1765000000000 0000000000000000\n");
     peers_seen_destroy (&seen);
@@ -259,7 +259,7 @@ static void test_start_held_until_settled (void **state)
     journal_t *journal = journal_open (store, NULL, &code, &error);
     if (!journal)
         fail_msg ("journal_open: %d %s", code, error ? error : "");
-    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster);
+    peers_seen_t *seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (peers_seen_unchecked (seen, zclock_mono ())); //  held
     //  n2 kept our end 5 at our generation, without its sum; our log ends
     //  at 0.
@@ -274,15 +274,33 @@ static void test_start_held_until_settled (void **state)
     peers_seen_destroy (&seen);
     //  One that kept nothing of us settles it too; and with no peer up,
     //  the hold ends PEERS_SEEN_HOLD_MS after the start, whatever was said.
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     const char *none = "0 sync 0 00000000000000a2 0000000000000000 0 0 0000000000000000 0";
     assert_null (
         peers_seen_check (seen, 1, journal, 0, none, strlen (none), "n2", why, sizeof why));
     assert_null (peers_seen_unchecked (seen, zclock_mono ()));
     peers_seen_destroy (&seen);
-    seen = peers_seen_open (f->dir, f->cluster);
+    seen = peers_seen_open (f->dir, f->cluster, 0);
     assert_non_null (peers_seen_unchecked (seen, zclock_mono ()));
     assert_null (peers_seen_unchecked (seen, zclock_mono () + PEERS_SEEN_HOLD_MS));
+    peers_seen_destroy (&seen);
+    //  A hold of its own (--start-hold 200) is counted from the first look
+    //  (the front's start), not from the open; forever (--start-hold
+    //  forever) ends only when a peer settles it.
+    seen = peers_seen_open (f->dir, f->cluster, 200);
+    int64_t first = zclock_mono () + 60000; //  the store and the modules took a minute
+    assert_non_null (peers_seen_unchecked (seen, first));
+    assert_non_null (peers_seen_unchecked (seen, first + 199));
+    assert_null (peers_seen_unchecked (seen, first + 200));
+    peers_seen_destroy (&seen);
+    seen = peers_seen_open (f->dir, f->cluster, PEERS_SEEN_HOLD_FOREVER);
+    assert_non_null (peers_seen_unchecked (seen, zclock_mono ()));
+    const char *held = peers_seen_unchecked (seen, zclock_mono () + 1000 * PEERS_SEEN_HOLD_MS);
+    assert_non_null (held);
+    assert_non_null (strstr (held, "--start-hold forever"));
+    assert_null (
+        peers_seen_check (seen, 1, journal, 0, none, strlen (none), "n2", why, sizeof why));
+    assert_null (peers_seen_unchecked (seen, zclock_mono ()));
     peers_seen_destroy (&seen);
     journal_destroy (&journal);
 }

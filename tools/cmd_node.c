@@ -15,6 +15,7 @@
 #include "bank_projections.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ static void s_help (FILE *out)
                   "                          started once with this, which takes it as it is\n"
                   "                          (a newer restore generation, which every peer\n"
                   "                          takes when it next meets it)\n"
+                  "  --start-hold MS|forever with --cluster: at its start, the node answers its\n"
+                  "                          clients unavailable until a peer has found its\n"
+                  "                          store as it saw it (milliseconds with a peer up),\n"
+                  "                          at most MS (default 5000; then it serves, said\n"
+                  "                          in its log); forever: until a peer has, so that\n"
+                  "                          a store restored from an older backup never\n"
+                  "                          serves what it lost, and the node serves nothing\n"
+                  "                          while every peer is down\n"
                   "  --metrics HOST:PORT     serve Prometheus metrics on http://HOST:PORT/metrics\n"
                   "                          (default 127.0.0.1:0, a free port, said on the\n"
                   "                          ready line); off: none. Beyond loopback\n"
@@ -681,11 +690,36 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
     return 0;
 }
 
+//  Reads --start-hold's MS or forever into opts. Returns 0 or EXIT_USAGE,
+//  said.
+static int s_start_hold (const char *text, shoal_node_options_t *opts)
+{
+    if (!opts->cluster_file) {
+        fprintf (stderr, "shoal node: --start-hold needs --cluster: a node alone has no peer to "
+                         "check its store\n");
+        return EXIT_USAGE;
+    }
+    if (streq (text, "forever")) {
+        opts->start_hold_ms = SHOAL_START_HOLD_FOREVER;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long ms = strtoll (text, &end, 10);
+    if (errno || end == text || *end || ms < 1 || ms > 86400000) {
+        fprintf (stderr, "shoal node: --start-hold takes MS (1 to 86400000) or forever, not '%s'\n",
+                 text);
+        return EXIT_USAGE;
+    }
+    opts->start_hold_ms = ms;
+    return 0;
+}
+
 int cmd_node (int argc, char **argv)
 {
     shoal_node_options_t opts = {.projection_linger_ms = 250};
     int log_level = SHOAL_LOG_INFO; //  an index into SHOAL_LOG_LEVELS
-    const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL;
+    const char *modules[NODE_MAX_MODULE_ARGS], *config_path = NULL, *start_hold = NULL;
     const char *module_opts[NODE_MAX_MODULE_OPTS];
     int module_count = 0, module_opt_count = 0;
     module_config_t module_config;
@@ -714,6 +748,7 @@ int cmd_node (int argc, char **argv)
         OPT_FLAG ("insecure", &opts.insecure),
         OPT_FLAG ("new-store", &opts.new_store),
         OPT_FLAG ("restored", &opts.restored),
+        OPT_STRING ("start-hold", &start_hold),
         OPT_STRING ("metrics", &opts.metrics),
         OPT_WORD ("log-level", &log_level, SHOAL_LOG_LEVELS),
         OPT_END,
@@ -751,6 +786,8 @@ int cmd_node (int argc, char **argv)
     //  README's quick start does) is not the node's to refuse.
     if (rc == 0 && opts.cluster_file && env && opts.endpoint == env)
         opts.endpoint = NULL;
+    if (rc == 0 && first >= 0 && first >= argc && start_hold)
+        rc = s_start_hold (start_hold, &opts);
     if (rc == 0 && first >= 0 && first >= argc)
         rc = s_check_usage (&opts);
     if (rc == 0 && first >= 0 && first >= argc) {
