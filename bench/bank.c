@@ -164,6 +164,12 @@ static status_t s_terminal_status (const client_reply_t *reply)
     return STATUS_NONE;
 }
 
+//  How long a phase may move nowhere while the node refuses each request
+//  for now (unavailable, busy) before the run stops, saying the refusal.
+#define BANK_REFUSED_MS 30000
+//  ... or while no answer comes at all (a node gone, with --endpoint).
+#define BANK_SILENT_MS 60000
+
 static void s_rejected (run_t *run, size_t index, const client_reply_t *reply)
 {
     if (run->failures++ < 5)
@@ -201,8 +207,13 @@ static int s_follow (run_t *run, size_t index, const client_reply_t *reply, int6
 static int s_reply (void *arg, size_t index, const client_reply_t *reply, int64_t latency_us)
 {
     run_t *run = arg;
-    if (client_reply_transient (reply))
+    run->answered_at = zclock_mono ();
+    if (client_reply_transient (reply)) {
+        //  Said if nothing else moves for BANK_REFUSED_MS (s_tick).
+        snprintf (run->refusal, sizeof run->refusal, "%s: %s", reply->code, reply->reason);
+        run->refused_at = zclock_mono ();
         return 1; //  the node could not take it now: ask again
+    }
     switch (run->phase) {
     case PHASE_OPEN:
     case PHASE_FUND:
@@ -261,6 +272,35 @@ static int s_tick (void *arg, size_t done, size_t total)
         progress_show (s_phase_labels[run->phase], done, total, false);
     if (bank_nodes_gone (run))
         return run->stopped = true;
+    //  A node that refuses every request for long (a full disk, a store
+    //  behind) is said, and the run stopped: it waited out its 15 min
+    //  deadline at "0/N", saying nothing. Not while a node is frozen or
+    //  killed on purpose: those refusals are the point.
+    int64_t now = zclock_mono ();
+    if (done != run->progress || !run->progress_at) {
+        run->progress = done;
+        run->progress_at = now;
+    }
+    if (run->frozen < 0 && run->refused_at > run->progress_at &&
+        now - run->progress_at >= BANK_REFUSED_MS && done < total) {
+        fprintf (stderr,
+                 "%s: %s: nothing done for %d s while the node%s refused every request, the "
+                 "last: %s\n",
+                 driver_command, s_phase_labels[run->phase], BANK_REFUSED_MS / 1000,
+                 run->node_count > 1 ? "s" : "", run->refusal);
+        return run->stopped = true;
+    }
+    if (run->frozen < 0 && run->answered_at <= run->progress_at &&
+        now - run->progress_at >= BANK_SILENT_MS && done < total) {
+        fprintf (stderr,
+                 "%s: %s: nothing done, and no answer from %s, for %d s: is it up? (shoal "
+                 "stats%s%s)\n",
+                 driver_command, s_phase_labels[run->phase],
+                 run->cluster ? "the cluster's nodes" : run->endpoint, BANK_SILENT_MS / 1000,
+                 run->cluster ? " --cluster " : " --endpoint ",
+                 run->cluster ? run->cluster : run->endpoint);
+        return run->stopped = true;
+    }
     if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
         bank_nodes_thaw (run);
     //  Kills land in the transfers at their planned points, at least 250 ms
@@ -309,7 +349,7 @@ static int s_phase (run_t *run, phase_t phase, size_t count)
     run->result->resends += resent;
     if (zsys_interrupted) //  the command says so; nothing here finished
         return rc ? rc : SHOAL_ETIMEOUT;
-    if (run->options->progress)
+    if (run->options->progress && rc == 0) //  a phase stopped did not get there
         progress_show (s_phase_labels[phase], count, count, false);
     if (rc && !run->stopped) //  a node gone said its own line (it said "timed out" too)
         fprintf (stderr, "%s: %s did not finish: %s\n", driver_command, s_phase_labels[phase],

@@ -35,6 +35,11 @@ typedef struct {
     int frozen;                         //  the node stopped with SIGSTOP, or -1
     int64_t thaw_at;                    //  ms (monotonic) when it gets SIGCONT
     bool stopped;                       //  a tick stopped the phase, and said why
+    char refusal[400];                  //  the last "code: reason" the node could not take
+    int64_t refused_at;                 //  ... and when (monotonic ms; 0: none)
+    int64_t answered_at;                //  the last answer of any kind (monotonic ms)
+    size_t progress;                    //  the phase's progress last seen by a tick
+    int64_t progress_at;                //  when it last moved (monotonic ms)
     size_t freeze_at;                   //  progress at which to freeze
     bank_watch_t *watch;                //  bank_totals beside the progress, or NULL
     phase_t phase;

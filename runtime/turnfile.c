@@ -59,7 +59,15 @@ static uint8_t *s_map (const char *path)
         return NULL;
     }
     uint8_t *map = NULL;
-    if (ftruncate (fd, TURNFILE_SIZE) == 0) {
+    //  Every block allocated now: a mapping's page first written on a full
+    //  disk (a tmpfs, or a sparse file's hole on ext4) raises SIGBUS, and
+    //  the node died at its first turn once the disk had filled before it
+    //  (a review's find). Refused here instead, said at the start.
+    int allocated =
+        ftruncate (fd, TURNFILE_SIZE) == 0 ? posix_fallocate (fd, 0, TURNFILE_SIZE) : -1;
+    if (allocated > 0)
+        errno = allocated;
+    if (allocated == 0) {
         map = mmap (NULL, TURNFILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
             map = NULL;
