@@ -8,8 +8,38 @@
 
 #include <arpa/inet.h>
 #include <czmq.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <string.h>
+
+//  True if endpoint is tcp://NAME:PORT, NAME a loopback interface's
+//  (tcp://lo:7700): ZeroMQ binds that interface's addresses, which no
+//  other machine reaches.
+static bool s_loopback_interface (const char *endpoint)
+{
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6, *colon = strrchr (host, ':');
+    char name[IF_NAMESIZE];
+    size_t len = colon ? (size_t) (colon - host) : 0;
+    if (len == 0 || len >= sizeof name)
+        return false;
+    memcpy (name, host, len);
+    name[len] = 0;
+    struct ifaddrs *all;
+    if (if_nametoindex (name) == 0 || getifaddrs (&all) != 0)
+        return false;
+    bool loopback = false, seen = false;
+    for (struct ifaddrs *each = all; each; each = each->ifa_next)
+        if (each->ifa_name && streq (each->ifa_name, name)) {
+            seen = true;
+            loopback = (each->ifa_flags & IFF_LOOPBACK) != 0;
+            if (!loopback)
+                break;
+        }
+    freeifaddrs (all);
+    return seen && loopback;
+}
 
 //  True if endpoint cannot be reached from another machine, nor by
 //  another user of this one: an ipc:// socket is made 0700 (node.c), but
@@ -24,7 +54,7 @@ static bool s_local_endpoint (const char *endpoint)
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
         if (strncmp (endpoint, local[i], strlen (local[i])) == 0)
             return true;
-    return false;
+    return s_loopback_interface (endpoint);
 }
 
 char *shoal_node_listen_refusal (const char *endpoint, bool insecure)

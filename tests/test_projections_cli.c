@@ -712,7 +712,15 @@ static void test_cluster (void **state)
     cluster_nodes_t *nodes = &s_nodes;
     for (int i = 0; i < CLUSTER_NODES; i++)
         s_cluster_start (p, nodes, i);
-    //  An account on each node, sent to its owner (no peer link needed).
+    //  Each node takes its clients' commands once a peer has checked its
+    //  store (a start's hold): waited for in its log.
+    for (int i = 0; i < CLUSTER_NODES; i++) {
+        char path[128], log[PROC_OUTPUT_MAX];
+        snprintf (path, sizeof path, "%s/n%d.log", p->dir, i + 1);
+        if (!proc_file_until (path, "finds our store as it saw it: taking commands", WAIT_MS, log))
+            fail_msg ("node n%d never took commands: %s", i + 1, log);
+    }
+    //  An account on each node, sent to its owner.
     char path[128], *error = NULL, addresses[CLUSTER_NODES][64];
     snprintf (path, sizeof path, "%s/c/cluster.cfg", p->dir);
     cluster_t *cluster = cluster_load (path, &error);

@@ -65,8 +65,9 @@ cluster_asker_t *cluster_asker_new (const char *path, const cluster_t *cluster,
                   cluster ? cluster_node_name (cluster, i) : endpoint);
         snprintf (self->endpoints[i], sizeof self->endpoints[i], "%s",
                   cluster ? cluster_node_client (cluster, i) : endpoint);
-        self->clients[i] =
-            cluster ? client_new_cluster (path, self->names[i], error) : client_new (endpoint);
+        self->clients[i] = cluster ? client_new_cluster (path, self->names[i], error)
+                           : cluster_connect_problem (endpoint) ? NULL
+                                                                : client_new (endpoint);
         if (!self->clients[i]) {
             const char *problem = endpoint ? cluster_connect_problem (endpoint) : NULL;
             if (!*error)

@@ -238,6 +238,31 @@ static int s_command_rejected (const char *command, const client_options_t *opts
     return EXIT_NO_ANSWER;
 }
 
+//  The exit code of a command whose effect was taken (rc, 0 or 1) once its
+//  answer is printed: EXIT_NO_ANSWER, said with how to read it again, if
+//  stdout could not take it (a full disk): exit 1 said "rejected", and a
+//  script that sent it again under a new id had it twice. A reader gone
+//  (| head -1) is not a failure. retry: the line that asks again under
+//  the same id (NULL: said in words, with id).
+static int s_answer_written (const char *command, int rc, const char *retry, const char *id)
+{
+    int flushed = fflush (stdout), cause = errno;
+    if (flushed == 0 && !ferror (stdout))
+        return rc;
+    struct pollfd out = {STDOUT_FILENO, 0, 0};
+    bool gone = flushed != 0 ? cause == EPIPE
+                             : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
+    if (gone)
+        return rc;
+    fprintf (stderr,
+             "shoal %s: the node answered, but its answer could not be written%s%s: read it "
+             "again, changing nothing, with: %s%s\n",
+             command, flushed != 0 ? ": " : "", flushed != 0 ? strerror (cause) : "",
+             retry ? retry : "the same command and --id ", retry ? "" : id);
+    cmd_output_said ();
+    return EXIT_NO_ANSWER;
+}
+
 //  --------------------------------------------------------------------------
 
 #define SEND_CREATED_MIN 100000000000LL //  1973-03-03 in ms: below, seconds were given
@@ -264,16 +289,16 @@ static void s_send_help (FILE *out)
              "it was first sent (ms since the epoch; default now): a retry keeps it, so\n"
              "that one later than the node's inbox retention is refused `expired` rather\n"
              "than run again. The retry line printed when no answer came has it.\n\n"
-             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or\n"
-             "invalid input (nothing sent), 3 no answer in time (default %d ms). Through\n"
-             "a cluster, a node that cannot reach the actor's owner rejects at once with\n"
-             "code unavailable, naming the node: exit 1, or with --id exit 3, as an\n"
-             "earlier attempt under that id may still be on its way (retry with it); and\n"
-             "once the command was sent again, any refusal that is not stored\n"
-             "(unavailable, busy, handler_error, conflict, key_revoked) is exit 3 too, as\n"
-             "a copy may still run. So is expired (sent past the node's inbox retention\n"
-             "with --created: an earlier copy may have run, and no retry can tell).\n\n" TARGET_HELP
-             "Examples:\n"
+             "Exit: 0 accepted, 1 rejected (JSON has code and reason), 2 bad usage or invalid\n"
+             "input (nothing sent), 3 no answer in time (default %d ms), or an answer stdout\n"
+             "could not take (a full disk: how to read it again, changing nothing, is on\n"
+             "stderr). Through a cluster, a node that cannot reach the actor's owner rejects\n"
+             "at once with code unavailable, naming the node: exit 1, or with --id exit 3, as\n"
+             "an earlier attempt under that id may still be on its way (retry with it); and\n"
+             "once the command was sent again, any refusal that is not stored (unavailable,\n"
+             "busy, handler_error, conflict, key_revoked) is exit 3 too, as a copy may still\n"
+             "run. So is expired (sent past the node's inbox retention with --created: an\n"
+             "earlier copy may have run, and no retry can tell).\n\n" TARGET_HELP "Examples:\n"
              "  shoal send account/alice Open owner=Alice overdraft=0\n"
              "  shoal send --id dep-1 account/alice Deposit amount=100\n"
              "  shoal send order/o1 Place items:='[{\"sku\":\"a\",\"qty\":2}]' price:=12.5\n"
@@ -458,6 +483,8 @@ int cmd_send (int argc, char **argv)
         printf ("}\n");
         rc = EXIT_ACCEPTED;
     }
+    if (rc == EXIT_ACCEPTED || rc == EXIT_REJECTED) //  its answer is the node's for good
+        rc = s_answer_written ("send", rc, retry, shown ? shown : hex);
     client_reply_close (&reply);
     free (retry);
     return rc;
@@ -658,7 +685,7 @@ int cmd_transfer (int argc, char **argv)
     if (!opts.wait) {
         client_destroy (&client);
         s_print_transfer (id, status, NULL);
-        return EXIT_ACCEPTED;
+        return s_answer_written ("transfer", EXIT_ACCEPTED, NULL, id);
     }
     //  Each get waits a while, not the whole deadline: through a cluster,
     //  the next one may go by another node if this one's answer is lost.
@@ -675,7 +702,8 @@ int cmd_transfer (int argc, char **argv)
             s_print_transfer (id, status, &reply);
             client_reply_close (&reply);
             client_destroy (&client);
-            return streq (status, "completed") ? EXIT_ACCEPTED : EXIT_REJECTED;
+            return s_answer_written (
+                "transfer", streq (status, "completed") ? EXIT_ACCEPTED : EXIT_REJECTED, NULL, id);
         }
         if (rc == 0)
             client_reply_close (&reply);

@@ -23,8 +23,8 @@ client_t *cmd_connect (const char *command, const char *endpoint, const char *cl
                        const char *node)
 {
     if (endpoint) {
-        client_t *client = client_new (endpoint);
         const char *problem = cluster_connect_problem (endpoint);
+        client_t *client = problem ? NULL : client_new (endpoint);
         if (!client)
             fprintf (stderr, "shoal %s: '%s' is not a valid endpoint%s%s\n", command, endpoint,
                      problem ? ": " : "", problem ? problem : "");

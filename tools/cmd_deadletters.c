@@ -74,7 +74,7 @@ static void s_help (FILE *out)
              "A suspect (--all: it crashed the node fewer than 3 times) may be retried or\n"
              "dropped as well; one retried, dropped or run already is refused.\n" OPERATOR_HELP
              "Exit: 0 done, 1 refused (not found, decided already, or a reply's drop without\n"
-             "--force: why on stderr, or as JSON on stdout with --json), 2 bad usage (or a\n"
+             "--force: why on stderr, and as JSON on stdout with --json), 2 bad usage (or a\n"
              "client certificate that cannot be read), 3 no answer, or a node refused this\n"
              "client's key (said on stderr); an ID the nodes that answered do not list, while\n"
              "one did not answer, is no answer (its list may hold it). --json's list names\n"
@@ -372,16 +372,23 @@ static int s_print_list (const dl_options_t *opts, target_t *targets, int count,
     return EXIT_ACCEPTED;
 }
 
-//  Says that action on id was refused, and why: a JSON object on stdout
-//  with --json, else a line on stderr. address is NULL when no node
-//  listed id.
+//  Says that action on id was refused, and why: a line on stderr, and a
+//  JSON object on stdout with --json (the README: besides the message on
+//  stderr). address is NULL when no node listed id.
+static void s_refusal_json (const char *action, const char *id, const char *address,
+                            const char *code, const char *reason);
 static void s_print_refusal (const dl_options_t *opts, const char *action, const char *id,
                              const char *address, const char *code, const char *reason)
 {
-    if (!opts->json) {
-        fprintf (stderr, "shoal dead-letters: %s %s refused: %s (%s)\n", action, id, reason, code);
-        return;
-    }
+    fprintf (stderr, "shoal dead-letters: %s %s refused: %s (%s)\n", action, id, reason, code);
+    if (opts->json)
+        s_refusal_json (action, id, address, code, reason);
+}
+
+//  The refusal as a JSON object on stdout.
+static void s_refusal_json (const char *action, const char *id, const char *address,
+                            const char *code, const char *reason)
+{
     printf ("{\"ok\":false,\"action\":\"%s\",", action);
     if (address) {
         printf ("\"address\":");
@@ -575,7 +582,7 @@ int cmd_deadletters (int argc, char **argv)
     int rc;
     if (answered == 0 && action) {
         if (opts.json) //  as a refusal of the action, said on stderr already
-            s_print_refusal (&opts, action, argv[first + 1], NULL, failure.code, failure.reason);
+            s_refusal_json (action, argv[first + 1], NULL, failure.code, failure.reason);
         rc = EXIT_NO_ANSWER;
     } else if (action)
         rc = s_decide (&opts, targets, count, action, argv[first + 1]);

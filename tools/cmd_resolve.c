@@ -124,9 +124,11 @@ static int s_control (const char *command, const stuck_options_t *opts, const ch
             stuck_json_str ("code", reply->code, true);
             stuck_json_str ("reason", reply->reason, true);
             printf ("}\n");
-        } else
-            fprintf (stderr, "shoal %s: %s refused: %s (%s)\n", command, address, reply->reason,
-                     reply->code);
+        }
+        //  Said on stderr with --json too, as explain says it (a script
+        //  that reads stdout alone logs nothing of why, else).
+        fprintf (stderr, "shoal %s: %s refused: %s (%s)\n", command, address, reply->reason,
+                 reply->code);
         client_reply_close (reply);
         return EXIT_REJECTED;
     }

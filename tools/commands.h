@@ -24,6 +24,9 @@ typedef struct {
 //  its messages, "shoal NAME:", its log lines' and that of a failure to
 //  write its output (shoal.c).
 void cmd_set_name (const char *name);
+//  A command that said its output could not be written, and what that
+//  means (send: read it again), calls this: the driver says it no more.
+void cmd_output_said (void);
 
 int cmd_node (int argc, char **argv);
 int cmd_send (int argc, char **argv);

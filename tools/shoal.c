@@ -75,6 +75,12 @@ static bool s_is (const char *arg, const char *a, const char *b, const char *c)
     return strcmp (arg, a) == 0 || strcmp (arg, b) == 0 || strcmp (arg, c) == 0;
 }
 
+static void s_version_help (void)
+{
+    printf ("Usage: shoal version (or shoal -V, shoal --version)\n\n"
+            "Prints shoal's version.\n\nExamples:\n  shoal version\n");
+}
+
 static int s_main (int argc, char **argv)
 {
     if (argc < 2) {
@@ -82,6 +88,10 @@ static int s_main (int argc, char **argv)
         return 2;
     }
     if (s_is (argv[1], "--version", "-V", "version")) {
+        if (argc == 3 && s_is (argv[2], "--help", "-h", "help")) { //  as every command
+            s_version_help ();
+            return 0;
+        }
         if (argc > 2) {
             fprintf (stderr, "shoal version: takes no arguments (see shoal help version)\n");
             return 2;
@@ -101,8 +111,7 @@ static int s_main (int argc, char **argv)
             return 0;
         }
         if (s_is (argv[2], "version", "--version", "-V")) {
-            printf ("Usage: shoal version (or shoal -V, shoal --version)\n\n"
-                    "Prints shoal's version.\n\nExamples:\n  shoal version\n");
+            s_version_help ();
             return 0;
         }
         //  shoal help CMD: CMD's own --help.
@@ -133,6 +142,13 @@ static int s_main (int argc, char **argv)
     return command->run (argc - 1, argv + 1);
 }
 
+static bool output_said; //  cmd_output_said
+
+void cmd_output_said (void)
+{
+    output_said = true;
+}
+
 void cmd_set_name (const char *name)
 {
     static char prefix[48];
@@ -157,7 +173,7 @@ int main (int argc, char **argv)
     struct pollfd out = {STDOUT_FILENO, 0, 0};
     bool gone = flushed != 0 ? cause == EPIPE
                              : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-    if (gone)
+    if (gone || output_said)
         return rc;
     fprintf (stderr, "%s: cannot write its output%s%s\n", driver_command ? driver_command : "shoal",
              flushed != 0 ? ": " : "", flushed != 0 ? strerror (cause) : "");

@@ -237,9 +237,10 @@ static void s_refusal_text (client_t *self)
     self->refusal =
         names ? zsys_sprintf ("%s %s refused this client's key: is %s in the cluster's clients? "
                               "A node lets in only the certificates in its clients/ directory "
-                              "and its operators/ (where `shoal cluster init` puts its own "
-                              "client.cert): copy it into each node's clients/, which the "
-                              "nodes read again when it changes",
+                              "and its operators/ (where `shoal cluster init` and `cluster "
+                              "rekey --operator` put the operator's client.cert): copy it into "
+                              "each node's operators/ (an operator) or clients/ (an "
+                              "application), which the nodes read again when they change",
                               self->refused_count > 1 ? "nodes" : "node", names, self->cert_path)
               : NULL;
     free (names);

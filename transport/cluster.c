@@ -105,6 +105,9 @@ const char *cluster_endpoint_problem (const char *endpoint)
 const char *cluster_connect_problem (const char *endpoint)
 {
     const char *problem = cluster_endpoint_problem (endpoint);
+    if (!problem && strncmp (endpoint, "inproc://", 9) == 0)
+        return "inproc:// is reached from within its own process only: give the node's tcp:// "
+               "or ipc:// endpoint";
     if (problem || strncmp (endpoint, "tcp://", 6) != 0)
         return problem;
     const char *address = endpoint + 6;

@@ -65,8 +65,10 @@ cluster_t *cluster_load (const char *path, char **error);
 //  to 65535 or '*'. This function can't fail.
 const char *cluster_endpoint_problem (const char *endpoint);
 
-//  The same for an endpoint a client connects to: a tcp:// host or port
-//  of '*' (or '!'), which only a bind takes, is refused too.
+//  The same for an endpoint a client of another process connects to (the
+//  command line's): a tcp:// host or port of '*' (or '!'), which only a
+//  bind takes, is refused too, and inproc://, which no other process
+//  reaches.
 const char *cluster_connect_problem (const char *endpoint);
 
 //  Loads the certificate at path and its secret half (path_secret), as
