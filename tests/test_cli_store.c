@@ -712,6 +712,32 @@ static void test_follow_across_restart (void **state)
                         fx->endpoint);
     if (code != 1 || !strstr (err, "shoal events: cannot write the events: No space left"))
         fail_msg ("events >/dev/full: exit %d: %s", code, err);
+    //  A send the node took, whose answer cannot be written: exit 3, and
+    //  the line that reads it again under its id, which runs nothing
+    //  twice (it exited 1, "rejected": a script that sent it again under
+    //  a new id deposited twice).
+    code = cli_run (fx, out, err,
+                    "\"$SHOAL\" send --endpoint '%s' --id full-1 account/f Deposit amount=7 "
+                    ">/dev/full",
+                    fx->endpoint);
+    const char *again = strstr (err, "read it again, changing nothing, with: ");
+    if (code != 3 ||
+        !strstr (err, "shoal send: the node answered, but its answer could not be written: No "
+                      "space left on device") ||
+        !again || strstr (err, "cannot write its output"))
+        fail_msg ("send >/dev/full: exit %d: %s", code, err);
+    char line[512];
+    snprintf (line, sizeof line, "%s", again + strlen ("read it again, changing nothing, with: "));
+    line[strcspn (line, "\n")] = 0;
+    assert_non_null (strstr (line, "--id full-1"));
+    assert_int_equal (strncmp (line, "shoal send ", 11), 0);
+    //  The retry line as given, its shoal the binary under test.
+    assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" %s", line + 6), 0);
+    assert_int_equal (
+        cli_run (fx, out, err, "\"$SHOAL\" events --endpoint '%s' account/f", fx->endpoint), 0);
+    const char *first = strstr (out, "\"amount\":7");
+    if (!first || strstr (first + 1, "\"amount\":7"))
+        fail_msg ("the deposit of 7 is not there once: %s", out);
 }
 
 //  --------------------------------------------------------------------------

@@ -169,6 +169,16 @@ static void test_help_and_version (void **state)
 
     assert_int_equal (cli_run (fx, out, err, "\"$SHOAL\" version"), 0);
     assert_true (strncmp (out, "shoal ", 6) == 0 && out[6] >= '0' && out[6] <= '9');
+    //  Every command has --help, version too (it was refused, exit 2).
+    char help[OUTPUT_MAX];
+    assert_int_equal (cli_run (fx, help, err, "\"$SHOAL\" version --help"), 0);
+    if (!strstr (help, "Usage: shoal version"))
+        fail_msg ("version --help: %s", help);
+    //  inproc:// is another process's: refused as bad usage at once (it
+    //  waited 5 s for a node there).
+    assert_int_equal (cli_run (fx, help, err, "\"$SHOAL\" get --endpoint inproc://x account/a"), 2);
+    if (!strstr (err, "inproc:// is reached from within its own process only"))
+        fail_msg ("get --endpoint inproc://x: %s", err);
     const char *spellings[] = {"-V", "--version"};
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal (cli_run (fx, direct, err, "\"$SHOAL\" %s", spellings[i]), 0);
@@ -357,6 +367,10 @@ static void test_node_usage_errors (void **state)
          "shoal node: --restored needs --cluster: it tells a node's peers about its store, and "
          "a node alone has none"},
         {"--new-store --endpoint \"ipc://$DIR/n1.ipc\"", "shoal node: --new-store needs --cluster"},
+        {"--start-hold forever --endpoint \"ipc://$DIR/n1.ipc\"",
+         "shoal node: --start-hold needs --cluster: a node alone has no peer to check its store\n"},
+        {"--cluster \"$DIR/c.cfg\" --name n1 --start-hold soon",
+         "shoal node: --start-hold takes MS (1 to 86400000) or forever, not 'soon'\n"},
         {"--insecure --cluster \"$DIR/c.cfg\" --name n1",
          "shoal node: --insecure does not go with --cluster: it lets a node alone listen "
          "without CURVE, and a cluster's nodes always have it\n"},

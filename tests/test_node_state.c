@@ -16,6 +16,8 @@
 #include "node.h"
 
 #include <czmq.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <msgpack.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -525,9 +527,35 @@ static void test_rejections_write_nothing (void **state)
     node_same_books (fx, "account/r", r);
 }
 
+//  A node alone may listen on the loopback interface by its name
+//  (tcp://lo:PORT binds loopback's addresses alone; it was refused as
+//  reachable from another machine), and not on another interface's.
+static void test_listen_refusal (void **state)
+{
+    (void) state;
+    assert_null (shoal_node_listen_refusal ("tcp://127.0.0.1:7799", false));
+    assert_null (shoal_node_listen_refusal ("tcp://lo:7799", false));
+    char *refusal = shoal_node_listen_refusal ("tcp://0.0.0.0:7799", false);
+    assert_non_null (refusal);
+    free (refusal);
+    struct ifaddrs *all;
+    assert_int_equal (getifaddrs (&all), 0);
+    for (struct ifaddrs *each = all; each; each = each->ifa_next)
+        if (each->ifa_name && !(each->ifa_flags & IFF_LOOPBACK) && strlen (each->ifa_name) < 32) {
+            char endpoint[64];
+            snprintf (endpoint, sizeof endpoint, "tcp://%s:7799", each->ifa_name);
+            refusal = shoal_node_listen_refusal (endpoint, false);
+            if (!refusal)
+                fail_msg ("%s, not loopback, was taken for loopback", endpoint);
+            free (refusal);
+        }
+    freeifaddrs (all);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_listen_refusal),
         cmocka_unit_test_setup_teardown (test_passivation, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_passivate_finished_sagas, node_setup, node_teardown),
         cmocka_unit_test_setup_teardown (test_snapshots, node_setup, node_teardown),
