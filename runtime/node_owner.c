@@ -263,9 +263,17 @@ int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, co
     if (rc == SHOAL_ENOTFOUND)
         rc = journal_meta_put (journal, "owner", mine) == 0 ? 0 : SHOAL_EIO;
     else if (rc == 0 && !streq (stored, mine)) {
-        *error = zsys_sprintf ("the store in %s belongs to %s, not to %s (cluster/node; a node "
-                               "alone is \"/\")",
-                               data_dir, stored, mine);
+        //  What start it takes, said: a cluster's node's store started
+        //  alone (or another's) only said whose it was.
+        const char *slash = strchr (stored, '/');
+        bool alone = streq (stored, "/");
+        *error = zsys_sprintf (
+            "the store in %s belongs to %s, not to %s (cluster/node; a node alone is \"/\"): "
+            "%s%.*s%s",
+            data_dir, stored, mine,
+            alone ? "start it as a node alone (no --cluster)" : "start it as node ",
+            alone || !slash ? 0 : (int) strlen (slash + 1), alone || !slash ? "" : slash + 1,
+            alone ? "" : " of that cluster's file (--cluster FILE --name NAME)");
         rc = SHOAL_EINVAL;
     }
     free (stored);

@@ -59,12 +59,13 @@ static void test_config_errors (void **state)
 
     file = fopen (path, "w");
     assert_non_null (file);
-    fprintf (file, "nodes\n    workers = 1\n");
+    fprintf (file, "#  a comment\nnodes\n    workers = 1\n");
     fclose (file);
     code = cli_run (fx, out, err, "timeout 30 \"$SHOAL\" node --config '%s' --data '%s'", path,
                     fx->data);
     assert_int_equal (code, 2);
-    snprintf (expected, sizeof expected, "shoal node: %s: unknown key nodes\n", path);
+    //  With its line, as a key under node has (it had none).
+    snprintf (expected, sizeof expected, "shoal node: %s:2: unknown key nodes\n", path);
     assert_string_equal (err, expected);
 
     //  Said twice, as the cluster file refuses it (before, taken without

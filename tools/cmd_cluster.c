@@ -487,6 +487,8 @@ int cluster_init (int argc, char **argv)
                      "shoal %s: --ipc needs a directory whose full path has at most "
                      "80 bytes (a unix socket's path is short)\n",
                      s_command);
+            if (dir_new)
+                rmdir (dir); //  made just now, empty: not left behind
             return EXIT_USAGE;
         }
         cluster = cluster_plan_ipc (name, (int) nodes, (int) shards, absolute);
@@ -497,10 +499,12 @@ int cluster_init (int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!cluster) {
+        //  --host was checked above (it was asked about, given or not).
         fprintf (stderr,
-                 "shoal %s: cannot plan: is --name a name ([a-z0-9][a-z0-9_-]{0,31}) and "
-                 "--host an IPv4 address?\n",
-                 s_command);
+                 "shoal %s: cannot plan: --name '%s' is not a name ([a-z0-9][a-z0-9_-]{0,31})\n",
+                 s_command, name);
+        if (ipc && dir_new)
+            rmdir (dir);
         return EXIT_USAGE;
     }
     zsys_init ();

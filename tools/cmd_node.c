@@ -161,9 +161,10 @@ int bank_register (shoal_registry_t *registry)
     return rc;
 }
 
-//  The line of path where key (a name under node) is set, or 0 if it
-//  cannot tell: the first line whose first word is key.
-static int s_key_line (const char *path, const char *key)
+//  The line of path where key is set, or 0 if it cannot tell: the first
+//  line whose first word is key, indented (a name under node) or not (a
+//  section of the file's own, such as a misspelt node).
+static int s_key_line (const char *path, const char *key, bool indented)
 {
     FILE *file = fopen (path, "r");
     char text[1024];
@@ -173,7 +174,7 @@ static int s_key_line (const char *path, const char *key)
     while (file && !found && fgets (text, sizeof text, file)) {
         line += start;
         const char *word = text + strspn (text, " \t");
-        if (start && word > text && strncmp (word, key, length) == 0 &&
+        if (start && (word > text) == indented && strncmp (word, key, length) == 0 &&
             strchr (" \t=\r\n", word[length]))
             found = line;
         start = strchr (text, '\n') != NULL;
@@ -321,7 +322,7 @@ static int s_config (const char *path, zconfig_t **config, const option_t *table
              item = node ? zconfig_next (item) : NULL) {
             const char *name = zconfig_name (item);
             char place[PATH_MAX + 16], key[256], where[sizeof place + sizeof key + 16];
-            int line = s_key_line (path, name);
+            int line = s_key_line (path, name, node); //  a section of its own: not indented
             if (line)
                 snprintf (place, sizeof place, "%s:%d", path, line);
             else

@@ -141,8 +141,9 @@ const char *client_no_answer_why (client_t *self)
     if (!self->plain_monitor)
         return NULL;
     if (self->plain_handshaken)
-        return "the node took the request and has not answered it yet: busy, or a turn running "
-               "past --turn-timeout (`shoal stats`: overdue_now)";
+        return "the node took the request and has not answered it yet: a --timeout too short "
+               "for it, the node busy, or a turn running past --turn-timeout (`shoal stats`: "
+               "overdue_now)";
     if (self->plain_lost)
         return "the node's connection ended, and it has not taken one again: it stopped or "
                "crashed (its log says why)";
