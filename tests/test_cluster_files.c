@@ -505,7 +505,18 @@ static void test_init_command (void **state)
     assert_true (s_contains (out, "shoal cluster init: --shards 2 is fewer than --nodes 3"));
     assert_int_not_equal (access (fewer, F_OK), 0); //  nothing written
     assert_int_equal (s_run (out, "cluster", "init", "--nodes", "3", "--name", "A B", NULL), 2);
-    assert_true (s_contains (out, "shoal cluster init: cannot plan"));
+    //  Only --name named (it asked whether --host, not given, was an
+    //  IPv4 address).
+    assert_true (s_contains (out, "shoal cluster init: cannot plan: --name 'A B' is not a name"));
+    assert_false (s_contains (out, "--host"));
+    //  --ipc in a path too long for a socket: the directory it made for
+    //  it is not left behind.
+    char deep[256];
+    snprintf (deep, sizeof deep, "%s/%090d", f->dir, 0);
+    assert_int_equal (s_run (out, "cluster", "init", "--nodes", "1", "--ipc", "--dir", deep, NULL),
+                      2);
+    assert_true (s_contains (out, "--ipc needs a directory whose full path has at most 80 bytes"));
+    assert_int_not_equal (access (deep, F_OK), 0);
     assert_int_equal (s_run (out, "cluster", "frob", NULL), 2);
     assert_true (s_contains (out, "shoal cluster: unknown subcommand 'frob'"));
     assert_int_equal (s_run (out, "cluster", NULL), 2);

@@ -495,6 +495,9 @@ static void test_store_of_another_cluster_refused (void **state)
         proc_kill_with (&pid, SIGKILL);
     assert_true (code > 0);
     assert_true (cluster_nodes_file_has (log, "belongs to shoal/n1, not to /"));
+    //  ... and which start takes it (it said only whose it was).
+    assert_true (cluster_nodes_file_has (
+        log, "start it as node n1 of that cluster's file (--cluster FILE --name NAME)"));
 
     //  Refused, it changed nothing: back in its own cluster, the store
     //  serves its account as before.
