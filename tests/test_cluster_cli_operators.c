@@ -146,8 +146,8 @@ static void test_stuck_work_timeout (void **state)
     char n2[128], n3[128];
     snprintf (n2, sizeof n2, "node n2 did not answer %s", stopped);
     snprintf (n3, sizeof n3, "node n3 did not answer %s", stopped);
-    if (code != 3 || took > 10000 || !strstr (out, n2) || !strstr (out, n3) ||
-        strstr (out, "node n1 "))
+    if (code != 3 || took > 10000 || !strstr (err, n2) || !strstr (err, n3) ||
+        strstr (err, "node n1 "))
         fail_msg ("pending, n2 and n3 stopped, --timeout 6000: exit %d after %d ms: %s%s", code,
                   (int) took, out, err);
 }

@@ -100,10 +100,10 @@ static void test_repair (void **state)
     repair_wait_pending (fx, true, address, "Credit", id, json, sizeof json);
     assert_non_null (strstr (json, "\"target_node\":\"n3\""));
     assert_non_null (strstr (json, "\"nodes_down\":[\"n3\"]"));
-    proc_sh (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000", repair_bin (),
-             fx->cfg);
+    proc_sh (out, sizeof out, "%s pending --cluster %s --stalled --timeout 1000 2>&1",
+             repair_bin (), fx->cfg);
     assert_non_null (strstr (out, "Credit"));
-    assert_non_null (strstr (out, "node n3 did not answer"));
+    assert_non_null (strstr (out, "shoal pending: node n3 did not answer")); //  on stderr
     proc_sh (out, sizeof out, "%s explain --cluster %s %s", repair_bin (), fx->cfg, address);
     assert_non_null (strstr (out, "STALLED"));
     assert_non_null (strstr (out, "target node n3"));
@@ -421,10 +421,10 @@ static void test_owner_down (void **state)
             fail_msg ("shoal %s, its node n3 stopped: not said it did nothing: %s", line, out);
     }
     s_explain_owner_down (fx, address);
-    assert_int_equal (
-        proc_sh (out, sizeof out, "%s pending --cluster %s --timeout 1000", repair_bin (), fx->cfg),
-        3);
-    assert_non_null (strstr (out, "node n3 did not answer"));
+    assert_int_equal (proc_sh (out, sizeof out, "%s pending --cluster %s --timeout 1000 2>&1",
+                               repair_bin (), fx->cfg),
+                      3);
+    assert_non_null (strstr (out, "shoal pending: node n3 did not answer"));
     kill (fx->pids[2], SIGCONT);
     repair_wait_link (fx, 0, 2, true);
     assert_int_equal (

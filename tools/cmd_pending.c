@@ -291,8 +291,11 @@ int cmd_pending (int argc, char **argv)
                     unanswered ? " on the nodes that answered" : "");
         if (truncated)
             printf ("... and %lld more (see --limit)\n", (long long) truncated);
+        //  A node's silence is an error, said on stderr as every one is
+        //  (`shoal pending:`): it was a line of the list on stdout.
+        fflush (stdout);
         for (char *line = zlistx_first (silent); line; line = zlistx_next (silent))
-            printf ("%s\n", line);
+            fprintf (stderr, "shoal pending: %s\n", line);
         for (store_failing_t *entry = zlistx_first (failing); entry; entry = zlistx_next (failing))
             printf ("node %s: %s (what it could not write is not in its list, which may be "
                     "stale or incomplete)\n",
