@@ -76,10 +76,10 @@ bool cmd_check_address (const char *command, const char *address)
         return true;
     char quoted[SHOAL_ADDRESS_MAX + 64]; //  one line, whatever its bytes
     fprintf (stderr,
-             "shoal %s: %s is not an address: expected type/id, the type in [a-z0-9_-] "
-             "starting with a letter, the id 1..%d bytes of UTF-8\n",
+             "shoal %s: %s is not an address: expected type/id, the type 1..%d bytes of "
+             "[a-z0-9_-] starting with a letter, the id 1..%d bytes of UTF-8\n",
              command, utf8_quote (quoted, sizeof quoted, address, strlen (address), '\''),
-             SHOAL_ID_MAX);
+             SHOAL_TYPE_MAX, SHOAL_ID_MAX);
     return false;
 }
 
@@ -246,18 +246,13 @@ static int s_command_rejected (const char *command, const client_options_t *opts
 //  the same id (NULL: said in words, with id).
 static int s_answer_written (const char *command, int rc, const char *retry, const char *id)
 {
-    int flushed = fflush (stdout), cause = errno;
-    if (flushed == 0 && !ferror (stdout))
-        return rc;
-    struct pollfd out = {STDOUT_FILENO, 0, 0};
-    bool gone = flushed != 0 ? cause == EPIPE
-                             : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-    if (gone)
+    int cause;
+    if (!cmd_output_lost (&cause))
         return rc;
     fprintf (stderr,
              "shoal %s: the node answered, but its answer could not be written%s%s: read it "
              "again, changing nothing, with: %s%s\n",
-             command, flushed != 0 ? ": " : "", flushed != 0 ? strerror (cause) : "",
+             command, cause ? ": " : "", cause ? strerror (cause) : "",
              retry ? retry : "the same command and --id ", retry ? "" : id);
     cmd_output_said ();
     return EXIT_NO_ANSWER;

@@ -24,6 +24,10 @@ typedef struct {
 //  its messages, "shoal NAME:", its log lines' and that of a failure to
 //  write its output (shoal.c).
 void cmd_set_name (const char *name);
+//  Flushes stdout: true if what was written to it is lost (a full disk),
+//  with *cause the flush's errno (0: an earlier write's); false if it was
+//  written, or its reader is gone (| head -1: not a failure).
+bool cmd_output_lost (int *cause);
 //  A command that said its output could not be written, and what that
 //  means (send: read it again), calls this: the driver says it no more.
 void cmd_output_said (void);

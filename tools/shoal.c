@@ -159,23 +159,30 @@ void cmd_set_name (const char *name)
         log_set_command (prefix);
 }
 
+bool cmd_output_lost (int *cause)
+{
+    int flushed = fflush (stdout);
+    *cause = flushed != 0 ? errno : 0;
+    if (flushed == 0 && !ferror (stdout))
+        return false;
+    //  An earlier write's error left no errno of its own: its reader gone
+    //  shows as POLLERR on a pipe's end.
+    struct pollfd out = {STDOUT_FILENO, 0, 0};
+    bool gone = flushed != 0 ? *cause == EPIPE
+                             : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
+    return !gone;
+}
+
 //  Output a command could not write (a full disk: `shoal top --once --json
 //  >/dev/full` exited 0) is a failure, said on stderr; a reader gone (`|
 //  head -1`) is not.
 int main (int argc, char **argv)
 {
     int rc = s_main (argc, argv);
-    int flushed = fflush (stdout), cause = errno;
-    if (flushed == 0 && !ferror (stdout))
-        return rc;
-    //  An earlier write's error left no errno of its own: its reader gone
-    //  shows as POLLERR on a pipe's end.
-    struct pollfd out = {STDOUT_FILENO, 0, 0};
-    bool gone = flushed != 0 ? cause == EPIPE
-                             : poll (&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-    if (gone || output_said)
+    int cause;
+    if (!cmd_output_lost (&cause) || output_said)
         return rc;
     fprintf (stderr, "%s: cannot write its output%s%s\n", driver_command ? driver_command : "shoal",
-             flushed != 0 ? ": " : "", flushed != 0 ? strerror (cause) : "");
+             cause ? ": " : "", cause ? strerror (cause) : "");
     return rc ? rc : 1;
 }
