@@ -75,63 +75,10 @@ static bool s_is_lock_error (const char *err)
                                      strstr (err, "already held by process"));
 }
 
-//  What a directory holds, as far as LevelDB goes.
-typedef struct {
-    bool exists;    //  the directory is there
-    bool current;   //  a CURRENT file
-    int data_files; //  NNN.log, NNN.ldb, NNN.sst, MANIFEST-NNN (LOCK, LOG, LOG.old hold no data)
-    uint64_t log_bytes; //  of the NNN.log files: what an open writes out as tables
-    char names[256];    //  some of them, for a message
-} dir_state_t;
-
-//  True if name is "DIGITS" followed by tail.
-static bool s_numbered (const char *name, const char *tail)
-{
-    size_t digits = strspn (name, "0123456789");
-    return digits > 0 && strcmp (name + digits, tail) == 0;
-}
-
-//  True if name is one LevelDB gives a file of data: a log, a table or a
-//  manifest with its number (as its ParseFileName reads them). Other
-//  files that end alike (an application's app.log) are not a store's.
-static bool s_leveldb_data_file (const char *name)
-{
-    return s_numbered (name, ".log") || s_numbered (name, ".ldb") || s_numbered (name, ".sst") ||
-           (strncmp (name, "MANIFEST-", 9) == 0 && s_numbered (name + 9, ""));
-}
-
-//  Reads what dir holds into *state. Returns 0, or an errno.
-static int s_dir_state (const char *dir, dir_state_t *state)
-{
-    memset (state, 0, sizeof *state);
-    DIR *handle = opendir (dir);
-    if (!handle)
-        return errno == ENOENT ? 0 : errno;
-    state->exists = true;
-    struct dirent *entry;
-    while ((entry = readdir (handle))) {
-        const char *name = entry->d_name;
-        if (strcmp (name, "CURRENT") == 0)
-            state->current = true;
-        else if (s_leveldb_data_file (name)) {
-            struct stat st;
-            if (s_numbered (name, ".log") && fstatat (dirfd (handle), name, &st, 0) == 0)
-                state->log_bytes += (uint64_t) st.st_size;
-            if (state->data_files++ < 4) {
-                size_t used = strlen (state->names);
-                snprintf (state->names + used, sizeof state->names - used, "%s%.60s",
-                          used ? ", " : "", name);
-            }
-        }
-    }
-    closedir (handle);
-    return 0;
-}
-
 bool journal_holds_store (const char *dir)
 {
-    dir_state_t state;
-    return s_dir_state (dir, &state) == 0 && (state.current || state.data_files > 0);
+    journal_dir_state_t state;
+    return journal_dir_state (dir, &state) == 0 && (state.current || state.data_files > 0);
 }
 
 //  The last line of dir's LevelDB info LOG that mentions a corruption,
@@ -237,14 +184,25 @@ static int s_db_open (journal_t *self, bool create, bool reopen, char **message)
     } else if (strstr (err, "No space left")) {
         //  The open writes LevelDB's log files out as a table: that much
         //  room, and some, before it can open (a few MiB freed may not do).
-        dir_state_t state;
-        uint64_t log_mb = s_dir_state (self->dir, &state) == 0 ? state.log_bytes >> 20 : 0;
-        *message =
-            zsys_sprintf ("cannot open the journal in %s: %s; its open writes LevelDB's "
-                          "log files (%" PRIu64 " MiB here) out as a table first: free "
-                          "at least %" PRIu64 " MiB on its disk, %s",
-                          self->dir, err, log_mb, log_mb + 4,
-                          reopen ? "and the node opens it again by itself" : "then start it again");
+        //  ENOSPC is also a disk out of inodes (files), whatever its bytes:
+        //  said so (it asked for MiB, with plenty free).
+        journal_disk_t disk;
+        journal_disk (self, &disk);
+        if (disk.inodes_counted && disk.free_inodes == 0)
+            *message = zsys_sprintf ("cannot open the journal in %s: %s: its disk has no free "
+                                     "inodes (files) left, though %" PRIu64 " MiB are free: "
+                                     "remove files from it, %s",
+                                     self->dir, err, disk.free_bytes >> 20,
+                                     reopen ? "and the node opens it again by itself"
+                                            : "then start it again");
+        else
+            *message = zsys_sprintf (
+                "cannot open the journal in %s: %s; its open writes LevelDB's "
+                "log files (%" PRIu64 " MiB here) out as a table first: free "
+                "at least %" PRIu64 " MiB on its disk, %s",
+                self->dir, err, (disk.reopen_bytes - JOURNAL_REOPEN_SLACK) >> 20,
+                disk.reopen_bytes >> 20,
+                reopen ? "and the node opens it again by itself" : "then start it again");
         rc = SHOAL_EIO;
     } else {
         *message = zsys_sprintf ("cannot open the journal in %s: %s", self->dir, err);
@@ -290,8 +248,8 @@ journal_t *journal_open (const char *dir, const journal_options_t *opts, int *co
             zsys_sprintf ("shard count %d is out of range (1 to %d)", wanted, SHOAL_SHARDS_MAX));
         return NULL;
     }
-    dir_state_t state;
-    int os_error = s_dir_state (dir, &state);
+    journal_dir_state_t state;
+    int os_error = journal_dir_state (dir, &state);
     if (os_error) {
         s_set_error (code, error, SHOAL_EIO,
                      zsys_sprintf ("cannot read data directory %s: %s", dir, strerror (os_error)));
@@ -545,10 +503,10 @@ static void s_reopen (journal_t *self)
         self->db = NULL;
         //  The reopen turns the log files into a table too: counted for the
         //  next start's gap check, as an open's (verify.c).
-        dir_state_t state;
+        journal_dir_state_t state;
         uint64_t reach;
         bool bounded;
-        if (s_dir_state (self->dir, &state) == 0 && state.log_bytes &&
+        if (journal_dir_state (self->dir, &state) == 0 && state.log_bytes &&
             journal_check_reach (self->dir, state.log_bytes, &reach, &bounded) != 0)
             log_warn ("journal %s: its %s file can be neither written nor removed: its next "
                       "start may check too little of its event log",

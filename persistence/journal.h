@@ -351,6 +351,21 @@ typedef struct {
 int journal_check_records (journal_t *self, journal_records_t *counts, journal_entry_fn *fn,
                            void *arg);
 
+//  The room the store's disk has left, and what its next start or reopen
+//  needs (journal_disk.c).
+#define JOURNAL_REOPEN_SLACK (4 << 20) //  beside the logs an open writes out as a table
+typedef struct {
+    uint64_t free_bytes;   //  for an unprivileged process (statvfs's f_bavail)
+    uint64_t free_inodes;  //  likewise (f_favail)
+    bool inodes_counted;   //  false where the filesystem counts none (free_inodes says nothing)
+    uint64_t reopen_bytes; //  what a start or a reopen writes first: the logs, and the slack
+} journal_disk_t;
+
+//  Reads the room of self's disk into *disk: a statvfs and a read of the
+//  directory's entries (no store read). Returns 0 or an errno (disk's
+//  fields 0 where unread). Any thread.
+int journal_disk (journal_t *self, journal_disk_t *disk);
+
 //  True if dir holds what a LevelDB store leaves: its CURRENT, a MANIFEST,
 //  a table or a log file; the store may be damaged (no CURRENT). False if
 //  dir is absent, unreadable or holds none of them. Can't fail.

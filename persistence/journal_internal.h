@@ -26,6 +26,19 @@
 
 typedef struct _zchunk_t zchunk_t; //  czmq's
 
+//  What a directory holds, as far as LevelDB goes (journal_disk.c).
+typedef struct {
+    bool exists;    //  the directory is there
+    bool current;   //  a CURRENT file
+    int data_files; //  NNN.log, NNN.ldb, NNN.sst, MANIFEST-NNN (LOCK, LOG, LOG.old hold no data)
+    uint64_t log_bytes; //  of the NNN.log files: what an open writes out as tables
+    char names[256];    //  some of them, for a message
+} journal_dir_state_t;
+
+//  Reads what dir holds into *state. Returns 0, or an errno (a directory
+//  that is not there: 0, state->exists false).
+int journal_dir_state (const char *dir, journal_dir_state_t *state);
+
 typedef struct _log_tail_t log_tail_t;                 //  the log's latest records (logtail.c)
 typedef struct _journal_filters_t journal_filters_t;   //  filters.c
 typedef struct _journal_verifier_t journal_verifier_t; //  verify.c

@@ -87,7 +87,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 7 + (cluster ? 10 : 0));
+    msgpack_pack_map (&pk, fields + 8 + (cluster ? 10 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -117,6 +117,18 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     front_pack_str (&pk, journal_verify_name (verified));
     front_pack_str (&pk, "store_damage");
     front_pack_str (&pk, damage);
+    //  The room its disk has left, and what its next start or reopen
+    //  writes first (top and cluster status say a node short of it).
+    journal_disk_t disk;
+    journal_disk (config->journal, &disk);
+    front_pack_str (&pk, "disk");
+    msgpack_pack_map (&pk, 3);
+    front_pack_str (&pk, "free_bytes");
+    msgpack_pack_uint64 (&pk, disk.free_bytes);
+    front_pack_str (&pk, "free_inodes");
+    msgpack_pack_int64 (&pk, disk.inodes_counted ? (int64_t) disk.free_inodes : -1);
+    front_pack_str (&pk, "reopen_bytes");
+    msgpack_pack_uint64 (&pk, disk.reopen_bytes);
     //  The actor types its modules register: a cluster's nodes compare
     //  them (one started without a module refuses its types' commands).
     const shoal_registry_t *registry = config->registry;

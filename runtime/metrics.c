@@ -209,6 +209,21 @@ static void s_store (FILE *out, journal_t *journal)
     s_family (out, "shoal_store_reopens_total", "counter",
               "Times the store was reopened after a failed write");
     fprintf (out, "shoal_store_reopens_total %" PRIu64 "\n", journal_reopens (journal));
+    journal_disk_t disk;
+    journal_disk (journal, &disk);
+    s_family (out, "shoal_disk_free_bytes", "gauge",
+              "Bytes free on the store's disk for the node's user");
+    fprintf (out, "shoal_disk_free_bytes %" PRIu64 "\n", disk.free_bytes);
+    s_family (
+        out, "shoal_disk_reopen_bytes", "gauge",
+        "Bytes the store's next start, or its reopen after a failed write, writes first "
+        "(its LevelDB logs, out as a table, and 4 MiB): with less free, a restart is refused");
+    fprintf (out, "shoal_disk_reopen_bytes %" PRIu64 "\n", disk.reopen_bytes);
+    if (disk.inodes_counted) {
+        s_family (out, "shoal_disk_free_inodes", "gauge",
+                  "Inodes (files) free on the store's disk for the node's user");
+        fprintf (out, "shoal_disk_free_inodes %" PRIu64 "\n", disk.free_inodes);
+    }
 }
 
 //  The actor types the node's modules register, one series each: the

@@ -202,6 +202,32 @@ void cluster_stats_close (node_stats_t *nodes, int count)
         }
 }
 
+//  Whether stats' disk says too little room (into text): less than its
+//  store's next start or reopen writes first (a restart, or a reopen
+//  after a failed write, is refused then), or no inode left.
+static bool s_disk_short (const msgpack_object *stats, char *text, size_t size)
+{
+    const msgpack_object *disk = stats ? map_find (stats, "disk") : NULL;
+    int64_t free_bytes, reopen, inodes = -1;
+    if (!disk || map_find_int (disk, "free_bytes", &free_bytes) != 0 ||
+        map_find_int (disk, "reopen_bytes", &reopen) != 0)
+        return false;
+    map_find_int (disk, "free_inodes", &inodes);
+    if (inodes == 0)
+        snprintf (text, size,
+                  "its disk has no inode (file) left: its store cannot write a new "
+                  "file, though %" PRId64 " MiB are free",
+                  free_bytes >> 20);
+    else if (free_bytes < reopen)
+        snprintf (text, size,
+                  "its disk has %" PRId64 " MiB free, less than the %" PRId64 " MiB its store's "
+                  "next start writes first: a restart would be refused; free room on it",
+                  free_bytes >> 20, (reopen + (1 << 20) - 1) >> 20);
+    else
+        return false;
+    return true;
+}
+
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size)
 {
     int64_t ago = -1;
@@ -214,7 +240,7 @@ bool stats_store_failing (const msgpack_object *stats, char *text, size_t size)
     }
     if (!stats || map_find_int (stats, "store_failed_ago_ms", &ago) != 0 || ago < 0 ||
         ago >= STATS_STORE_RECENT_MS)
-        return false;
+        return s_disk_short (stats, text, size);
     map_find_str (stats, "store_error", error, sizeof error);
     snprintf (text, size, "its store failed a write %.1fs ago: %s", (double) ago / 1000.0, error);
     return true;

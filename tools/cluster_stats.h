@@ -80,8 +80,9 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 //  answer this is damaged, as the read of every record after its start
 //  found: "its store is damaged: WHAT" (stats' store_damage), or failed a
 //  write lately: "its store failed a write 0.4s ago: WHY" (stats'
-//  store_failed_ago_ms and store_error). Returns false, text "", if
-//  neither, or from a node older than those fields.
+//  store_failed_ago_ms and store_error), or its disk has less room than
+//  its store's next start needs, or no inode left (stats' disk). Returns
+//  false, text "", if none, or from a node older than those fields.
 //  STATS_STORE_TEXT_MAX bytes hold the whole of it (the journal's cause is
 //  at most 512).
 #define STATS_STORE_TEXT_MAX 640
