@@ -262,6 +262,42 @@ static void s_watch (run_t *run)
     progress_note (note);
 }
 
+//  Whether a phase stalls, said: nothing done for BANK_REFUSED_MS while
+//  the node refused requests for now (a full disk, a store behind), or for
+//  BANK_SILENT_MS with no answer at all (a node gone). It waited out its
+//  15 min deadline at "0/N", saying nothing. Not while a node is frozen
+//  on purpose, and counted from its thaw or its restart after a kill
+//  (s_tick): those refusals and silences are the point.
+static bool s_stalled (run_t *run, size_t done, size_t total)
+{
+    int64_t now = zclock_mono ();
+    if (done != run->progress || !run->progress_at) {
+        run->progress = done;
+        run->progress_at = now;
+    }
+    if (run->frozen >= 0 || done >= total)
+        return false;
+    if (run->refused_at > run->progress_at && now - run->progress_at >= BANK_REFUSED_MS) {
+        fprintf (stderr,
+                 "%s: %s: nothing done for %d s, the node%s refusing requests for now "
+                 "meanwhile, the last: %s\n",
+                 driver_command, s_phase_labels[run->phase], BANK_REFUSED_MS / 1000,
+                 run->node_count > 1 ? "s" : "", run->refusal);
+        return true;
+    }
+    if (run->answered_at <= run->progress_at && now - run->progress_at >= BANK_SILENT_MS) {
+        fprintf (stderr,
+                 "%s: %s: nothing done, and no answer from %s, for %d s: is it up? (shoal "
+                 "stats%s%s)\n",
+                 driver_command, s_phase_labels[run->phase],
+                 run->cluster ? "the cluster's nodes" : run->endpoint, BANK_SILENT_MS / 1000,
+                 run->cluster ? " --cluster " : " --endpoint ",
+                 run->cluster ? run->cluster : run->endpoint);
+        return true;
+    }
+    return false;
+}
+
 static int s_tick (void *arg, size_t done, size_t total)
 {
     run_t *run = arg;
@@ -272,37 +308,12 @@ static int s_tick (void *arg, size_t done, size_t total)
         progress_show (s_phase_labels[run->phase], done, total, false);
     if (bank_nodes_gone (run))
         return run->stopped = true;
-    //  A node that refuses every request for long (a full disk, a store
-    //  behind) is said, and the run stopped: it waited out its 15 min
-    //  deadline at "0/N", saying nothing. Not while a node is frozen or
-    //  killed on purpose: those refusals are the point.
-    int64_t now = zclock_mono ();
-    if (done != run->progress || !run->progress_at) {
-        run->progress = done;
-        run->progress_at = now;
-    }
-    if (run->frozen < 0 && run->refused_at > run->progress_at &&
-        now - run->progress_at >= BANK_REFUSED_MS && done < total) {
-        fprintf (stderr,
-                 "%s: %s: nothing done for %d s while the node%s refused every request, the "
-                 "last: %s\n",
-                 driver_command, s_phase_labels[run->phase], BANK_REFUSED_MS / 1000,
-                 run->node_count > 1 ? "s" : "", run->refusal);
+    if (s_stalled (run, done, total))
         return run->stopped = true;
-    }
-    if (run->frozen < 0 && run->answered_at <= run->progress_at &&
-        now - run->progress_at >= BANK_SILENT_MS && done < total) {
-        fprintf (stderr,
-                 "%s: %s: nothing done, and no answer from %s, for %d s: is it up? (shoal "
-                 "stats%s%s)\n",
-                 driver_command, s_phase_labels[run->phase],
-                 run->cluster ? "the cluster's nodes" : run->endpoint, BANK_SILENT_MS / 1000,
-                 run->cluster ? " --cluster " : " --endpoint ",
-                 run->cluster ? run->cluster : run->endpoint);
-        return run->stopped = true;
-    }
-    if (run->frozen >= 0 && zclock_mono () >= run->thaw_at)
+    if (run->frozen >= 0 && zclock_mono () >= run->thaw_at) {
         bank_nodes_thaw (run);
+        run->progress_at = zclock_mono (); //  the stall rules count from the thaw
+    }
     //  Kills land in the transfers at their planned points, at least 250 ms
     //  of work apart; those a fast run did not reach land while waiting.
     //  The freeze likewise.
@@ -312,6 +323,9 @@ static int s_tick (void *arg, size_t done, size_t total)
                 run->phase == PHASE_WAIT);
     if (due && bank_nodes_kill (run, done, total) != 0)
         return run->stopped = true;
+    if (due)
+        run->progress_at = zclock_mono (); //  ... and from the restart
+
     bool freeze =
         o->freeze_ms > 0 && run->result->freezes == 0 &&
         ((run->phase == PHASE_TRANSFER && done >= run->freeze_at) || run->phase == PHASE_WAIT);

@@ -142,8 +142,16 @@ static bool s_load_key (const char *path, char text[KEY_SIZE + 1])
     char *bytes = NULL;
     ssize_t size = -1;
     if (fstat (fd, &status) == 0 && S_ISREG (status.st_mode) && status.st_size < CERT_BYTES_MAX &&
-        (bytes = malloc (CERT_BYTES_MAX + 1)))
-        size = read (fd, bytes, CERT_BYTES_MAX);
+        (bytes = malloc (CERT_BYTES_MAX + 1))) {
+        ssize_t got = 0;
+        size = 0;
+        while (size < CERT_BYTES_MAX &&
+               ((got = read (fd, bytes + size, (size_t) (CERT_BYTES_MAX - size))) > 0 ||
+                (got < 0 && errno == EINTR)))
+            size += got > 0 ? got : 0;
+        if (got < 0)
+            size = -1;
+    }
     close (fd);
     bool ok = false;
     if (size >= 0) {
@@ -228,7 +236,11 @@ static int s_compare (const void *a, const void *b)
 {
     const entry_t *x = a, *y = b;
     int order = memcmp (x->text, y->text, KEY_SIZE);
-    return order ? order : (int) y->place - (int) x->place;
+    //  Of one key in two files of a place, the first name: the same one
+    //  at every read, whatever order the directory lists them in.
+    if (!order)
+        order = (int) y->place - (int) x->place;
+    return order ? order : strcmp (x->name, y->name);
 }
 
 clientkeys_t *clientkeys_load (const char *clients_dir, const char *operators_dir,

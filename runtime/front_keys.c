@@ -161,6 +161,8 @@ static bool s_stamp (front_t *self, const uint8_t *route, size_t route_size, zmq
         rc = envelope_decode (&fresh, zmq_msg_data (frame), size);
     }
     if (rc != 0) {
+        if (rc == SHOAL_ETOOBIG)
+            self->counters.bad_frames++; //  as a frame too big as sent
         front_reject (self, route, route_size, envelope, rc == SHOAL_ETOOBIG ? "bad_frame" : "busy",
                       "the node could not write the operator's key into the request (out of "
                       "memory, or past the size of a message)");
@@ -210,8 +212,10 @@ bool front_keys_admit (front_t *self, const uint8_t *route, size_t route_size, z
                       "the node's operators directory");
         return false;
     }
-    s_log_act (self, key, envelope, NULL);
-    return s_stamp (self, route, route_size, frame, envelope, key);
+    if (!s_stamp (self, route, route_size, frame, envelope, key))
+        return false;
+    s_log_act (self, key, envelope, NULL); //  taken: said once stamped
+    return true;
 }
 
 const char *front_keys_key (const front_t *self)
@@ -248,8 +252,10 @@ bool front_keys_admit_call (front_t *self, const uint8_t *route, size_t route_si
                       "directory of the node that owns the target");
         return false;
     }
+    if (!s_stamp (self, route, route_size, frame, envelope, key))
+        return false;
     s_log_act (self, key, envelope, cluster_node_name (self->config.cluster, through));
-    return s_stamp (self, route, route_size, frame, envelope, key);
+    return true;
 }
 
 void front_keys_close (front_t *self)

@@ -410,7 +410,7 @@ bool front_map_conflict (front_t *self, const uint8_t *route, size_t route_size,
     const char *unchecked = behind || !ours || (conflict && envelope->kind == ENVELOPE_COMMAND)
                                 ? NULL
                                 : peers_store_unchecked (self->config.peers);
-    if (unchecked) { //  at the start, for a few seconds at most (peers_seen.h)
+    if (unchecked) { //  at the start, for --start-hold at most (peers_seen.h)
         self->counters.refused_unsafe++;
         front_reject (self, route, route_size, envelope, "unavailable", unchecked);
         return true;

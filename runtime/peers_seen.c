@@ -445,7 +445,7 @@ const char *peers_seen_unchecked (peers_seen_t *self, int64_t now)
                "backup runs nothing on what it lost; start a peer";
     if (now - self->opened < self->hold_ms)
         return "it has just started, and no peer has yet found its store as it saw it (a store "
-               "restored from an older backup is found out so): ask again within a few seconds";
+               "restored from an older backup is found out so): ask again shortly";
     self->settled = true;
     log_warn ("shoal node: no peer checked our store within %lld ms of our start (none up?): "
               "taking commands on it as it is; a store restored from an older backup is "

@@ -304,8 +304,9 @@ static const char *s_resolve_args (const envelope_t *request, resolve_args_t *ar
          args->silent_ms < 0 || args->silent_ms > REPAIR_FORCE_SILENT_MAX_MS))
         wrong = "silent_ms must be an integer from 0 to 86400000";
     data_close (&data);
-    signer_read (request, &args->signer);
-    signer_text (args->operator, & args->signer, args->signed_by, sizeof args->signed_by);
+    signer_t *signer = &args->signer;
+    signer_read (request, signer);
+    signer_text (args->operator, signer, args->signed_by, sizeof args->signed_by);
     return wrong;
 }
 

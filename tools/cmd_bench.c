@@ -129,6 +129,8 @@ static void s_help (FILE *out)
              "  log files back to back; records/s and commits/s over its wall clock, and\n"
              "  fsyncs/s (JSON \"group\"). Each store starts empty: a store that holds a\n"
              "  long journal compacts more.\n\n"
+             "A run that moves nowhere for 30 s while the node refuses its requests for now\n"
+             "(a full disk), or for 60 s with no answer at all, stops, says why, exits 1.\n"
              "Ctrl-C (SIGINT) or SIGTERM stops the nodes it started, removes its temporary\n"
              "directories and exits 130 or 143, with no figures; a second one ends it at once.\n\n"
              "Options:\n"

@@ -550,8 +550,9 @@ static void s_transfer_help (FILE *out)
              "start of that ID may still be on its way (start it again with the same ID).\n"
              "With --wait, returns when the transfer is terminal (at most --timeout ms,\n"
              "default 60000): exit 0 completed, 1 failed or compensated, 3 no answer.\n"
-             "Through a cluster it asks any node, which forwards to the transfer's "
-             "owner.\n\n" TARGET_HELP "Examples:\n"
+             "An answer stdout cannot take (a full disk) exits 3, with the line that\n"
+             "reads it again on stderr. Through a cluster it asks any node, which\n"
+             "forwards to the transfer's owner.\n\n" TARGET_HELP "Examples:\n"
              "  shoal transfer alice bob 40\n"
              "  shoal transfer --id order-1234 --wait account/alice account/bob 40\n"
              "  shoal transfer --cluster cluster/cluster.cfg --wait alice bob 40\n",
