@@ -220,30 +220,50 @@ static void s_accept (worker_t *self, const uint8_t *route, size_t route_size,
         turn_error (self, route, route_size, request, "unavailable", "out of memory");
 }
 
+//  True if pending's target is another node's whose link is down: its
+//  re-send is dropped until the link is back (the outbox sends it then).
+static bool s_to_node_down (const worker_t *self, const pending_t *pending)
+{
+    const worker_config_t *config = self->config;
+    envelope_t command;
+    if (!config->peers || envelope_decode (&command, pending->frame, pending->size) != 0 ||
+        worker_of (config, command.to) != WORKER_REMOTE)
+        return false;
+    int node = cluster_owner (config->cluster,
+                              worker_shard (command.to, cluster_shards (config->cluster)));
+    peers_link_t link;
+    peers_link (config->peers, node, &link);
+    return !link.up;
+}
+
 //  $resend: the actor's pending commands are due now. O(pending): an
-//  operator's command, not a tick's work.
+//  operator's command, not a tick's work. The reply counts those whose
+//  target's node is down too: they go once it is back (it said them
+//  re-sent, as if they had gone).
 static void s_resend (worker_t *self, const uint8_t *route, size_t route_size,
                       const envelope_t *request)
 {
-    int64_t now = worker_mono (), count = 0; //  re-sends are monotonic (worker_clock.h)
+    int64_t now = worker_mono (), count = 0, down = 0; //  re-sends are monotonic (worker_clock.h)
     size_t cursor = 0;
     for (pending_t *pending = outbox_pending_next (self, &cursor); pending;
          pending = outbox_pending_next (self, &cursor))
         if (streq (pending->sender, request->to) && outbox_resendable (pending)) {
             outbox_due_at (self, pending, now);
             count++;
+            down += s_to_node_down (self, pending);
         }
     self->next_retry_tick = now; //  at the end of this loop
     signer_t signer;
     char signed_by[SIGNER_TEXT_MAX];
     signer_read (request, &signer);
     signer_text ("an operator", &signer, signed_by, sizeof signed_by);
-    log_info ("worker %d: %s re-sends the %lld pending commands of %s", self->index, signed_by,
-              (long long) count, request->to);
+    log_info ("worker %d: %s re-sends the %lld pending commands of %s (%lld to nodes down)",
+              self->index, signed_by, (long long) count, request->to, (long long) down);
     shoal_rec_t data;
     rec_init (&data);
     shoal_rec_str (&data, "address", request->to);
     shoal_rec_int (&data, "resent", count);
+    shoal_rec_int (&data, "to_nodes_down", down);
     s_accept (self, route, route_size, request, &data);
     rec_close (&data);
 }

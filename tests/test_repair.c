@@ -472,6 +472,17 @@ static void test_why_before_stall (void **state)
                                fx->cfg, address),
                       0);
     assert_non_null (strstr (out, "\"stalled\":false"));
+    //  resend of the saga says its credit waits for n3 (it said it re-sent,
+    //  as if the credit had gone).
+    assert_int_equal (
+        proc_sh (out, sizeof out, "%s resend --cluster %s %s", repair_bin (), fx->cfg, address), 0);
+    if (!strstr (out, "1 pending command re-sent now, 1 of them to nodes down or cut off from its "
+                      "node: those go once the link is back"))
+        fail_msg ("resend of %s, its credit's node n3 down: %s", address, out);
+    assert_int_equal (proc_sh (out, sizeof out, "%s resend --json --cluster %s %s", repair_bin (),
+                               fx->cfg, address),
+                      0);
+    assert_non_null (strstr (out, "\"resent\":1,\"to_nodes_down\":1}"));
 }
 
 int main (void)

@@ -29,7 +29,9 @@ static void s_resend_help (FILE *out)
              "receiver that ran a command answers a copy with the stored reply. A command\n"
              "an operator resolved is not re-sent (its $cancel is), nor one whose target\n"
              "said it cannot tell whether it ran it (nor its $cancel): the answer would\n"
-             "be the same; shoal resolve --accept or --force decides it.\n" OPERATOR_HELP
+             "be the same; shoal resolve --accept or --force decides it. Those whose\n"
+             "target's node is down, or cut off from the actor's, are counted apart (JSON\n"
+             "to_nodes_down): they go once the link is back.\n" OPERATOR_HELP
              "Exit: 0 re-sent, 1 refused, 2 bad usage (or a client certificate that cannot\n"
              "be read), 3 no answer within --timeout (default %d ms) or from ADDRESS's node\n"
              "(down or cut off: no_answer, naming it), or the nodes refused this client's\n"
@@ -152,13 +154,18 @@ int cmd_resend (int argc, char **argv)
     int rc = s_control ("resend", &opts, address, "$resend", NULL, 0, &reply);
     if (rc >= 0)
         return rc;
-    int64_t count = 0;
+    int64_t count = 0, down = 0; //  down: from a node of before, 0
     map_int (reply.data, reply.size, "resent", &count);
+    map_int (reply.data, reply.size, "to_nodes_down", &down);
     if (opts.json) {
         printf ("{\"ok\":true");
         stuck_json_str ("address", address, true); //  an id may hold a quote
-        printf (",\"resent\":%lld}\n", (long long) count);
-    } else
+        printf (",\"resent\":%lld,\"to_nodes_down\":%lld}\n", (long long) count, (long long) down);
+    } else if (down)
+        printf ("%s: %lld pending command%s re-sent now, %lld of them to nodes down or cut off "
+                "from its node: those go once the link is back\n",
+                address, (long long) count, count == 1 ? "" : "s", (long long) down);
+    else
         printf ("%s: %lld pending command%s re-sent now\n", address, (long long) count,
                 count == 1 ? "" : "s");
     client_reply_close (&reply);
