@@ -460,8 +460,8 @@ static void test_exit_codes_consistent (void **state)
     code = cli_run (fx, out, err,
                     "SHOAL_ENDPOINT='%s' timeout 30 \"$SHOAL\" resend --json 'account/a\"b\\c'",
                     fx->endpoint);
-    if (code != 0 ||
-        !strstr (out, "{\"ok\":true,\"address\":\"account/a\\\"b\\\\c\",\"resent\":0}"))
+    if (code != 0 || !strstr (out, "{\"ok\":true,\"address\":\"account/a\\\"b\\\\c\",\"resent\":0,"
+                                   "\"to_nodes_down\":0}"))
         fail_msg ("resend --json of account/a\"b\\c: exit %d: %s%s", code, out, err);
 }
 

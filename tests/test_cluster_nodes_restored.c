@@ -367,7 +367,12 @@ static void test_restored_held_until_checked (void **state)
     restore_t r;
     s_backup_then_restore (f, &r, true);
     assert_int_equal (kill (f->node[0], SIGSTOP), 0);
-    cluster_nodes_start_node (f, 1);
+    //  A hold of a minute (--start-hold): the Deposit below is held
+    //  however slow the machine (within the default 5 s, it was a race).
+    char *argv[] = {getenv ("SHOAL_BIN"), "node", "--cluster",    f->cfg,  "--name", "n2",
+                    "--workers",          "2",    "--start-hold", "60000", NULL};
+    f->node[1] = proc_spawn_ready (argv, r.n2log, DEADLINE_MS);
+    assert_true (f->node[1] > 0);
     client_reply_t reply;
     assert_int_equal (cluster_client_call (f->client[1], ENVELOPE_COMMAND, r.y, "Deposit", 5000,
                                            &reply, "amount=1", NULL),
