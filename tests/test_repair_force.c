@@ -176,6 +176,12 @@ static void test_forced_then_answered (void **state)
     if (ran != (strstr (out, expect) != NULL) || ran != (strstr (out, "CONTRADICTED") != NULL))
         fail_msg ("explain of %s after n1's restart, the Credit %s: %s", address[0],
                   ran ? "run" : "not run", out);
+    //  ... naming the command, and what both effects make of the books (a
+    //  debit's was said as a credit's: "money made").
+    if (ran && (!strstr (out, "CONTRADICTED: its Credit, which an operator ended with resolve "
+                              "--force, was run by its target after all ($ForcedRan #") ||
+                !strstr (out, "the target credited and the source given back: money made")))
+        fail_msg ("explain of %s, its forced Credit run: %s", address[0], out);
 }
 
 //  --------------------------------------------------------------------------

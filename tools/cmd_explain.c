@@ -34,6 +34,30 @@ typedef struct {
     char *data; //  JSON, owned
 } event_row_t;
 
+//  The command of the $Resolved among records that ended the command of
+//  forced's (a $ForcedRan's) id, into command (size bytes); "" if none
+//  names it. The records' data are JSON objects as the node printed them.
+static void s_forced_command (zlistx_t *records, const event_row_t *forced, char *command,
+                              size_t size)
+{
+    command[0] = 0;
+    const char *id = forced->data ? strstr (forced->data, "\"id\":\"") : NULL;
+    if (!id)
+        return;
+    char needle[64];
+    snprintf (needle, sizeof needle, "%.39s", id); //  "id":", 32 hex digits and ""
+    for (event_row_t *e = zlistx_first (records); e; e = zlistx_next (records)) {
+        const char *at = streq (e->name, "$Resolved") && e->data ? strstr (e->data, needle) : NULL;
+        const char *name = at ? strstr (e->data, "\"command\":\"") : NULL;
+        if (name) {
+            name += strlen ("\"command\":\"");
+            size_t len = strcspn (name, "\"");
+            snprintf (command, size, "%.*s", (int) (len < size ? len : size - 1), name);
+            return;
+        }
+    }
+}
+
 //  True if text starts with prefix.
 static bool s_starts (const char *text, const char *prefix)
 {
@@ -624,11 +648,34 @@ int cmd_explain (int argc, char **argv)
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
         for (event_row_t *e = zlistx_first (records); e; e = zlistx_next (records))
             printf ("    #%lld %s %s\n", (long long) e->seq, e->name, e->data ? e->data : "");
-        if (contradicted)
-            printf ("  CONTRADICTED: a command an operator ended with resolve --force was run by "
-                    "its target after all ($ForcedRan above): what it did there stands beside "
-                    "what the forced answer did (a credit that ran, its transfer refunded: money "
-                    "made); see the books with shoal check over the stopped nodes\n");
+        //  The $ForcedRan records first: s_forced_command walks the list
+        //  with its one cursor.
+        const event_row_t *forced[16];
+        size_t forced_count = 0;
+        for (event_row_t *e = zlistx_first (records); e && forced_count < 16;
+             e = zlistx_next (records))
+            if (streq (e->name, "$ForcedRan"))
+                forced[forced_count++] = e;
+        for (size_t i = 0; i < forced_count; i++) {
+            const event_row_t *e = forced[i];
+            //  What both effects make of a transfer's books, by the command
+            //  (it said "a credit that ran ... money made" of a debit too).
+            char command[SHOAL_NAME_MAX + 1];
+            s_forced_command (records, e, command, sizeof command);
+            const char *books =
+                streq (command, "Debit")
+                    ? "a debit that ran, its transfer failed: money taken from the source, "
+                      "credited nowhere: money lost"
+                : streq (command, "Credit")
+                    ? "a credit that ran, its transfer refunded: the target credited and the "
+                      "source given back: money made"
+                    : "what both did is in their streams (shoal events)";
+            printf ("  CONTRADICTED: %s%s, which an operator ended with resolve --force, was run "
+                    "by its target after all ($ForcedRan #%lld): what it did there stands "
+                    "beside what the forced answer did (%s); see the books with shoal check "
+                    "over the stopped nodes\n",
+                    command[0] ? "its " : "a command", command, (long long) e->seq, books);
+        }
     }
     msgpack_unpacked_destroy (&unpacked);
     msgpack_unpacked_destroy (&timers_unpacked);

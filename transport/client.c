@@ -241,7 +241,9 @@ static void s_refusal_text (client_t *self)
                               "and its operators/ (where `shoal cluster init` and `cluster "
                               "rekey --operator` put the operator's client.cert): copy it into "
                               "each node's operators/ (an operator) or clients/ (an "
-                              "application), which the nodes read again when they change",
+                              "application), which the nodes read again when they change. A "
+                              "certificate taken back or replaced (`cluster rekey`) stays "
+                              "refused: use the new one; never put a key taken back in again",
                               self->refused_count > 1 ? "nodes" : "node", names, self->cert_path)
               : NULL;
     free (names);
