@@ -38,6 +38,7 @@
 #include "clientkeys.h"
 #include "cluster.h"
 #include "peers.h"
+#include "projector.h"
 #include "worker.h"
 
 #define ROUTE_CLIENT 0x00 //  + client id: a client of this node
@@ -64,15 +65,16 @@ typedef struct {
 } front_counters_t;
 
 typedef struct {
-    const char *endpoint;          //  client endpoint to bind
-    zcert_t *cert;                 //  CURVE server certificate, NULL for none
-    const cluster_t *cluster;      //  NULL for a node alone
-    int self_node;                 //  our index in the cluster
-    peers_t *peers;                //  the links, NULL for a node alone
-    const worker_config_t *config; //  the workers: count, counters, prefix
-    atomic_uint_fast64_t *refused; //  connections the authenticator refused
-    clientkeys_box_t *keys;        //  clients' keys from the authenticator; NULL: no CURVE
-    bool no_projections;           //  the node runs no projection thread
+    const char *endpoint;            //  client endpoint to bind
+    zcert_t *cert;                   //  CURVE server certificate, NULL for none
+    const cluster_t *cluster;        //  NULL for a node alone
+    int self_node;                   //  our index in the cluster
+    peers_t *peers;                  //  the links, NULL for a node alone
+    const worker_config_t *config;   //  the workers: count, counters, prefix
+    atomic_uint_fast64_t *refused;   //  connections the authenticator refused
+    clientkeys_box_t *keys;          //  clients' keys from the authenticator; NULL: no CURVE
+    bool no_projections;             //  the node runs no projection thread
+    projector_gauges_t *projections; //  its builds, for stats (NULL: none)
 } front_config_t;
 
 //  Binds the client endpoint and connects to the workers. config and what

@@ -65,6 +65,26 @@ static void s_pack_threads (msgpack_packer *pk)
     free (threads);
 }
 
+//  "projections_failed": the builds stopped by a failed apply, as
+//  "NAME@VERSION" (gauges NULL: none).
+static void s_pack_failed_projections (msgpack_packer *pk, projector_gauges_t *gauges)
+{
+    char names[PROJECTOR_GAUGES_MAX][SHOAL_TYPE_MAX + 16];
+    size_t count = 0;
+    if (gauges) {
+        pthread_mutex_lock (&gauges->lock);
+        for (size_t i = 0; i < gauges->count; i++)
+            if (gauges->items[i].failed)
+                snprintf (names[count++], sizeof names[0], "%s@%" PRIu32, gauges->items[i].name,
+                          gauges->items[i].version);
+        pthread_mutex_unlock (&gauges->lock);
+    }
+    front_pack_str (pk, "projections_failed");
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; i < count; i++)
+        front_pack_str (pk, names[i]);
+}
+
 //  The "stats" query: the workers' counters summed, the node's own, and,
 //  in a cluster, who this node is and which links are up.
 void front_stats (front_t *self, const uint8_t *route, size_t route_size, const envelope_t *request)
@@ -87,7 +107,7 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_sbuffer_init (&buffer);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, fields + 8 + (cluster ? 10 : 0));
+    msgpack_pack_map (&pk, fields + 9 + (cluster ? 11 : 0));
 #define FRONT_COUNTER_PACK(name, description)                                                      \
     msgpack_pack_str_with_body (&pk, #name, sizeof #name - 1);                                     \
     msgpack_pack_uint64 (&pk, sum.name);
@@ -129,6 +149,10 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
     msgpack_pack_int64 (&pk, disk.inodes_counted ? (int64_t) disk.free_inodes : -1);
     front_pack_str (&pk, "reopen_bytes");
     msgpack_pack_uint64 (&pk, disk.reopen_bytes);
+    //  The projections stopped by a failed apply, "NAME@VERSION" each: top
+    //  and cluster status say the node unwell (only `shoal projections`
+    //  and the metrics said so).
+    s_pack_failed_projections (&pk, self->config.projections);
     //  The actor types its modules register: a cluster's nodes compare
     //  them (one started without a module refuses its types' commands).
     const shoal_registry_t *registry = config->registry;
@@ -176,6 +200,11 @@ void front_stats (front_t *self, const uint8_t *route, size_t route_size, const 
         const char *behind = peers_store_behind (self->config.peers);
         front_pack_str (&pk, "store_behind");
         front_pack_str (&pk, behind ? behind : "");
+        //  Why its start still holds its clients' commands (no peer has
+        //  checked its store yet), "" once it does not.
+        const char *unchecked = peers_store_unchecked (self->config.peers);
+        front_pack_str (&pk, "store_unchecked");
+        front_pack_str (&pk, unchecked ? unchecked : "");
         front_pack_str (&pk, "peers_silent_ms");
         msgpack_pack_map (&pk, (size_t) (count - 1));
         for (int i = 0; i < count; i++)

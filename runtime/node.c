@@ -627,7 +627,8 @@ int shoal_node_start (shoal_node_t *self, char **error)
                          .config = &self->config,
                          .refused = &self->refused,
                          .keys = self->cert ? &self->client_keys : NULL,
-                         .no_projections = self->options.projections_off};
+                         .no_projections = self->options.projections_off,
+                         .projections = &self->gauges};
     self->front = front_new (&fc, error);
     if (!self->front)
         return SHOAL_ENET;

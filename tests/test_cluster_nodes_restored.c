@@ -427,6 +427,14 @@ static void test_restored_held_forever (void **state)
     assert_true (asked > 1);
     if (cluster_nodes_file_has (log, "no peer checked our store within"))
         fail_msg ("n2 stopped holding with --start-hold forever: %s", log);
+    //  cluster status says why it takes nothing (it said only that it
+    //  cannot reach n1: an operator's review).
+    char out[4096];
+    proc_sh (out, sizeof out, "\"%s\" cluster status --cluster '%s' --timeout 1000 2>&1",
+             getenv ("SHOAL_BIN"), f->cfg);
+    if (!strstr (out, "takes no client command yet: no peer has checked its store since its "
+                      "start (--start-hold)"))
+        fail_msg ("cluster status, n2 held: %s", out);
     cluster_nodes_start_node (f, 0);
     cluster_nodes_wait_file_has (log,
                                  "peer n1 refused us: we have a store behind what n1 saw of it");

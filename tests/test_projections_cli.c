@@ -581,6 +581,18 @@ static void test_failed_and_versions (void **state)
     snprintf (failed, sizeof failed, "failed at position %ld: Poisoned of item/x cannot be counted",
               position);
     assert_has (out, failed);
+    //  top says the node unwell (exit 1), naming it: only `shoal
+    //  projections` and the metrics said so (an operator's review). The
+    //  gauges it reads are written about once a second: polled.
+    int64_t deadline = proc_now_ms () + WAIT_MS;
+    int top;
+    while ((top = proc_run (p, out, err,
+                            "$SHOAL top --once --json --interval 200 --endpoint $E")) != 1 ||
+           !strstr (out, "projection strict@1 stopped by a failed apply")) {
+        if (proc_now_ms () > deadline)
+            fail_msg ("top --once --json, strict@1 failed: exit %d: %s %s", top, out, err);
+        usleep (100 * 1000); //  between two asks, within the deadline
+    }
     //  resume retries the event, which fails again: said, with the skip
     //  that steps over it (it said "resumed" alone, and stopped again),
     //  and exit 1; --json says it too (it said "live", exit 0).
@@ -627,6 +639,8 @@ static void test_failed_and_versions (void **state)
               "strict@1: the event at position %ld was skipped already: nothing changed", position);
     assert_has (out, failed);
     assert_has (out, "1 skipped");
+    //  Skipped, it goes on: top says the node well again.
+    s_wait_for (p, out, "{\"ok\":true", "$SHOAL top --once --json --interval 200 --endpoint $E");
     s_wait_for (p, out, "{\"key\":\"total\",\"row\":{\"events\":8}}",
                 "$SHOAL query strict total --endpoint $E");
     s_wait_for (p, out, "\"events\":9,\"sum\":36,\"version\":1}",

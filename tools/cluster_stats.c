@@ -365,6 +365,32 @@ static void s_types_missing (const node_stats_t *node, const node_stats_t *all, 
     }
 }
 
+void stats_held_and_failed (const msgpack_object *stats, char *note, size_t size)
+{
+    char text[512]; //  the node's reason, whole (a longer one does not read)
+    size_t used = strlen (note);
+    if (map_find_str (stats, "store_unchecked", text, sizeof text) == 0 && text[0])
+        used += (size_t) snprintf (note + used, size - used,
+                                   "%stakes no client command yet: no peer has checked its store "
+                                   "since its start (--start-hold)",
+                                   used ? "; " : "");
+    const msgpack_object *failed = map_find (stats, "projections_failed");
+    if (!failed || failed->type != MSGPACK_OBJECT_ARRAY || !failed->via.array.size || used >= size)
+        return;
+    used += (size_t) snprintf (note + used, size - used, "%sprojection%s ", used ? "; " : "",
+                               failed->via.array.size == 1 ? "" : "s");
+    for (uint32_t i = 0; i < failed->via.array.size && used < size; i++) {
+        const msgpack_object *name = &failed->via.array.ptr[i];
+        if (name->type == MSGPACK_OBJECT_STR)
+            used += (size_t) snprintf (note + used, size - used, "%s%.*s", i ? ", " : "",
+                                       (int) name->via.str.size, name->via.str.ptr);
+    }
+    if (used < size)
+        snprintf (note + used, size - used,
+                  " stopped by a failed apply (shoal projections says "
+                  "why and how to go on)");
+}
+
 void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node,
                          const node_stats_t *all, int count, bool with_store, char *note,
                          size_t size)
@@ -411,6 +437,7 @@ void cluster_stats_note (const cluster_t *cluster, const node_stats_t *node,
                   store, (*down || *silent || *store) && *contradicted ? "; " : "", contradicted);
         char missing[256];
         s_types_missing (node, all, count, missing, sizeof missing);
+        stats_held_and_failed (stats, note, size);
         size_t used = strlen (note);
         if (*missing)
             snprintf (note + used, size - used,

@@ -86,6 +86,12 @@ int cluster_asker_ask (cluster_asker_t *self, const char *to, const char *name,
 //  STATS_STORE_TEXT_MAX bytes hold the whole of it (the journal's cause is
 //  at most 512).
 #define STATS_STORE_TEXT_MAX 640
+//  Adds to note (size bytes, "; " after what it holds) what else makes a
+//  node unwell, from its stats: its start still holding its clients'
+//  commands (no peer checked its store yet: cluster status said only
+//  "cannot reach n1,n3"), and its projections stopped by a failed apply
+//  (only `shoal projections` said so).
+void stats_held_and_failed (const msgpack_object *stats, char *note, size_t size);
 bool stats_store_failing (const msgpack_object *stats, char *text, size_t size);
 
 //  Writes a duration of ms milliseconds briefly ("3d04h", "1h02m", "5m03s",

@@ -377,8 +377,10 @@ void top_sample (top_t *self, bool busiest, bool pending)
             if (self->cluster)
                 cluster_stats_note (self->cluster, answer, self->answers, self->count, false,
                                     node->problem, sizeof node->problem);
-            if (!self->cluster) //  alone: its name is in the map it said, if any
+            if (!self->cluster) { //  alone: its name is in the map it said, if any
                 map_find_str (answer->stats, "node", node->name, sizeof node->name);
+                stats_held_and_failed (answer->stats, node->problem, sizeof node->problem);
+            }
             if (node->rated) {
                 total += node->commands_ps;
                 rated = true;
