@@ -246,6 +246,21 @@ static void test_force_after_resolve (void **state)
     //  to a node that may never come back: --force on a $cancel's own id,
     //  its command ended, drops it (it was refused: stalled for ever).
     snprintf (address, sizeof address, "transfer/%s", transfer[1]);
+    //  explain says only those $cancels wait, and how to drop them (it
+    //  said "repair with shoal resend", which re-sends them: an operator's
+    //  review). Polled: they stall after --stall-ms.
+    int64_t deadline = zclock_mono () + 20000;
+    while (true) {
+        proc_sh (out, sizeof out, "%s explain --cluster %s --timeout 1000 %s 2>&1", repair_bin (),
+                 fx->cfg, address);
+        if (strstr (out, "STALLED: only the $cancel of a command ended with resolve --force "
+                         "waits, for its target's node"))
+            break;
+        if (zclock_mono () > deadline)
+            fail_msg ("explain of %s, only its $cancels left: %s", address, out);
+        zclock_sleep (100); //  between two asks, within the deadline
+    }
+    assert_null (strstr (out, "repair with shoal resend"));
     for (int k = 0; k < 2; k++) {
         repair_wait_pending (fx, false, address, "$cancel", cancel, json, sizeof json);
         //  Not before n3 has been silent --silent-for: refused, too_soon.

@@ -58,6 +58,20 @@ static void s_forced_command (zlistx_t *records, const event_row_t *forced, char
     }
 }
 
+//  True if every stalled row of rows (at least one) is a $cancel: what is
+//  left of commands an operator ended with --force.
+static bool s_only_cancels (zlistx_t *rows)
+{
+    size_t cancels = 0;
+    for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows))
+        if (row->stalled) {
+            if (!streq (row->command, "$cancel"))
+                return false;
+            cancels++;
+        }
+    return cancels > 0;
+}
+
 //  True if text starts with prefix.
 static bool s_starts (const char *text, const char *prefix)
 {
@@ -643,6 +657,14 @@ int cmd_explain (int argc, char **argv)
                     timer_count ? ": it waits on its own timers (above), as a transfer whose "
                                   "refund was refused tries it again later"
                                 : ", nor does a timer of it");
+        else if (stalled && s_only_cancels (rows))
+            //  A forced end's $cancel to a node gone: the saga is done with
+            //  it (it said "repair with shoal resend", which re-sends it).
+            printf ("  STALLED: only the $cancel of a command ended with resolve --force waits, "
+                    "for its target's node: it changes nothing here; once that node is gone for "
+                    "good, drop it: shoal resolve %s ID --force --reject CODE --reason WHY, ID "
+                    "the $cancel's (above)\n",
+                    address);
         else if (stalled)
             printf ("  STALLED: see why above; repair with shoal resend or shoal resolve\n");
         printf ("  operator records:%s\n", zlistx_size (records) ? "" : " none");
