@@ -81,11 +81,24 @@ static void test_forced_then_answered (void **state)
     if (!strstr (out, "does not answer, but takes a connection: it runs, stopped (SIGSTOP") ||
         strstr (out, "is down"))
         fail_msg ("explain of %s, its Credit's node n3 stopped: %s", address[0], out);
-    //  Seen down, but silent for less than --silent-for (30 s by default):
-    //  refused, too_soon, and nothing ended (it is still pending).
+    //  The command line finds n3 taking its connection: --force refused
+    //  there, nothing asked (it went through once n3 had been silent
+    //  30 s, and the stopped node ran both Credits when it went on: an
+    //  operator's review).
     assert_int_equal (proc_sh (out, sizeof out,
                                "%s resolve --cluster %s %s %s --reject node_lost --reason "
-                               "paused --force 2>&1",
+                               "paused --force --silent-for 1000 2>&1",
+                               repair_bin (), fx->cfg, address[0], id[0]),
+                      1);
+    if (!strstr (out, "shoal resolve: refused: node n3, the target's, takes this client's "
+                      "connection and says nothing") ||
+        !strstr (out, "--even-if-reachable forces it all the same") || strstr (out, "WARNING"))
+        fail_msg ("--force of a Credit to the stopped n3: %s", out);
+    //  Forced all the same, but seen down for less than --silent-for (30 s
+    //  by default): refused, too_soon, and nothing ended (still pending).
+    assert_int_equal (proc_sh (out, sizeof out,
+                               "%s resolve --cluster %s %s %s --reject node_lost --reason "
+                               "paused --force --even-if-reachable 2>&1",
                                repair_bin (), fx->cfg, address[0], id[0]),
                       1);
     if (!strstr (out, "too_soon") || !strstr (out, "has been silent") || strstr (out, "WARNING"))
@@ -94,7 +107,7 @@ static void test_forced_then_answered (void **state)
     for (int k = 0; k < 2; k++) {
         assert_int_equal (proc_sh (out, sizeof out,
                                    "%s resolve --cluster %s %s %s --reject node_lost --reason "
-                                   "paused --force --silent-for 1000 2>&1",
+                                   "paused --force --silent-for 1000 --even-if-reachable 2>&1",
                                    repair_bin (), fx->cfg, address[k], id[k]),
                           0);
         assert_non_null (strstr (out, "WARNING: --force ended"));

@@ -191,7 +191,7 @@ static void s_resolve_help (FILE *out)
     fprintf (out,
              "Usage: shoal resolve [--endpoint E | --cluster FILE] [--json] [--wait MS]\n"
              "                     [--timeout MS] ADDRESS MSGID --reject CODE --reason TEXT\n"
-             "                     [--force [--silent-for MS]]\n"
+             "                     [--force [--silent-for MS] [--even-if-reachable]]\n"
              "       shoal resolve [...] ADDRESS MSGID --accept --reason TEXT\n\n"
              "Ends one pending command (MSGID, as `shoal pending` lists it) of the saga at\n"
              "ADDRESS, safely: the saga's node records the decision in the saga's journal\n"
@@ -217,7 +217,12 @@ static void s_resolve_help (FILE *out)
              "same of a $cancel's own id. A node paused or cut off longer than that is not\n"
              "told from one gone: it runs what it was sent when it comes back, a Debit\n"
              "forced to fail as a Credit forced to refund (money gone, or made). Force only\n"
-             "a node you know is gone (its machine off, its disk lost).\n"
+             "a node you know is gone (its machine off, its disk lost). With --cluster, the\n"
+             "command line first asks the target's node itself: if it answers, or takes\n"
+             "the connection and says nothing (stopped, a frozen VM, too busy), --force is\n"
+             "refused (exit 1, nothing asked of the saga's node) unless --even-if-reachable\n"
+             "(a node you are making gone: its process being killed); not for a command\n"
+             "its target cannot tell it ran (below).\n"
              "The target is still sent a $cancel, re-sent\n"
              "until its node answers, so that a late copy is refused there; a node that\n"
              "was only paused or cut off, and ran the command before, answers so: the\n"
@@ -291,6 +296,74 @@ static bool s_wait_ended (const stuck_options_t *opts, const char *address, cons
     }
     client_destroy (&client);
     return gone;
+}
+
+//  --force of a command whose target's node this client reaches: it
+//  answers, or takes the connection and says nothing (stopped, a frozen
+//  VM, too busy, or cut off from the saga's node alone). That node runs,
+//  and runs what it was sent once it goes on: the forced end would be
+//  contradicted, money made or lost (an on-call review forced a frozen
+//  node's commands, which the tools had seen take a connection). Refused,
+//  exit 1, unless --even-if-reachable. Lets it through (0) without a
+//  cluster, when the pending list does not name MSGID's target, for a
+//  command its target cannot tell it ran, or when that node takes no
+//  connection: the saga's node judges then, as ever.
+static int s_force_guard (const stuck_options_t *opts, const char *address, const char *msgid)
+{
+    if (!opts->cluster || opts->even_if_reachable)
+        return 0;
+    char *error = NULL;
+    cluster_t *cluster = cluster_load (opts->cluster, &error);
+    free (error);
+    client_t *client = cluster ? stuck_connect ("resolve", opts, NULL) : NULL;
+    uint8_t args[64];
+    size_t args_size = stuck_pending_args (args, sizeof args, false, 1000);
+    client_reply_t reply;
+    stuck_direct_t direct = {0};
+    zlistx_t *rows = zlistx_new ();
+    zlistx_set_destructor (rows, stuck_row_free);
+    int rc = client ? stuck_ask_owner ("resolve", opts, &client, ENVELOPE_QUERY, address, "pending",
+                                       args, args_size, opts->timeout_ms, &reply, &direct)
+                    : SHOAL_EINVAL;
+    if (rc == 0) {
+        if (reply.ok)
+            stuck_rows_read (&reply, cluster, NULL, rows, NULL);
+        client_reply_close (&reply);
+    }
+    client_destroy (&client);
+    char node[64] = "";
+    //  One its target said it cannot tell whether it ran (past the inbox
+    //  retention) is the operator's to decide, that node up or not.
+    for (stuck_row_t *row = zlistx_first (rows); row; row = zlistx_next (rows))
+        if (streq (row->id, msgid) && !strstr (row->error, "cannot tell if it ran"))
+            snprintf (node, sizeof node, "%s", row->target_node);
+    zlistx_destroy (&rows);
+    char owner[64];
+    stuck_owner (opts, address, owner, sizeof owner);
+    int refused = 0;
+    if (node[0] && !streq (node, owner)) { //  on the saga's own node: it says target_up
+        client_t *probe = stuck_connect ("resolve", opts, node);
+        stuck_view_t view;
+        long wait = opts->timeout_ms < STUCK_VIEW_MS ? opts->timeout_ms : STUCK_VIEW_MS;
+        bool answered = probe && stuck_view (probe, wait, &view);
+        bool linked = probe && !answered && client_linked (probe);
+        client_destroy (&probe);
+        if (answered || linked) {
+            fprintf (stderr,
+                     "shoal resolve: refused: node %s, the target's, %s: it runs, and runs what "
+                     "it was sent once it goes on, so a forced end would be contradicted (money "
+                     "made or lost). Resolve without --force (its $cancel waits for it), or make "
+                     "it gone for good first (its process killed, its machine off); "
+                     "--even-if-reachable forces it all the same\n",
+                     node,
+                     answered ? "answers this client (cut off from the saga's node alone?)"
+                              : "takes this client's connection and says nothing (stopped, a "
+                                "frozen VM, or too busy)");
+            refused = EXIT_REJECTED;
+        }
+    }
+    cluster_destroy (&cluster);
+    return refused;
 }
 
 int cmd_resolve (int argc, char **argv)
@@ -367,6 +440,13 @@ int cmd_resolve (int argc, char **argv)
     driver_payload_t packed;
     msgpack_packer pk;
     driver_payload_init (&packed, &pk, payload, sizeof payload);
+    if (opts.even_if_reachable && !opts.force) {
+        fprintf (stderr, "shoal resolve: --even-if-reachable goes with --force\n");
+        return EXIT_USAGE;
+    }
+    int guarded = opts.force ? s_force_guard (&opts, address, msgid) : 0;
+    if (guarded)
+        return guarded;
     if (opts.silent_for_ms >= 0 && !opts.force) {
         fprintf (stderr, "shoal resolve: --silent-for goes with --force: it is how long the "
                          "target's node must have been silent before --force ends its command\n");

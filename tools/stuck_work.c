@@ -25,6 +25,7 @@ int stuck_parse (int argc, char **argv, stuck_options_t *opts, void (*help) (FIL
         OPT_FLAG ("json", &opts->json),
         OPT_FLAG ("force", &opts->force),
         OPT_FLAG ("accept", &opts->accept),
+        OPT_FLAG ("even-if-reachable", &opts->even_if_reachable),
         OPT_INT ("silent-for", &opts->silent_for_ms, 0, 86400000), //  the node's limit (repair.h)
         OPT_STRING ("reject", &opts->reject),
         OPT_STRING ("reason", &opts->reason),

@@ -33,8 +33,10 @@ typedef struct {
     bool exit_code; //  pending --exit-code: exit 1 when it lists a command
     bool json;
     bool force;
-    bool accept;        //  resolve --accept: the command ran, as the operator found
-    long silent_for_ms; //  resolve --force's --silent-for, -1 if not given
+    bool accept;            //  resolve --accept: the command ran, as the operator found
+    long silent_for_ms;     //  resolve --force's --silent-for, -1 if not given
+    bool even_if_reachable; //  resolve --force of a command whose target's node this
+                            //  client reaches (stopped, frozen, cut off): let through
     const char *reject;
     const char *reason;
 } stuck_options_t;
