@@ -328,21 +328,23 @@ static int s_compare_text (const void *text, const void *key)
     return memcmp (text, ((const entry_t *) key)->text, KEY_SIZE);
 }
 
-clientkeys_place_t clientkeys_place (const clientkeys_t *self, const char *public_txt)
+//  The entry of the key public_txt in self, or NULL. O(log n).
+static const entry_t *s_find (const clientkeys_t *self, const char *public_txt)
 {
     if (!self || !self->count || strnlen (public_txt, KEY_SIZE + 1) != KEY_SIZE)
-        return CLIENTKEYS_NONE;
-    const entry_t *key =
-        bsearch (public_txt, self->keys, self->count, sizeof (entry_t), s_compare_text);
+        return NULL;
+    return bsearch (public_txt, self->keys, self->count, sizeof (entry_t), s_compare_text);
+}
+
+clientkeys_place_t clientkeys_place (const clientkeys_t *self, const char *public_txt)
+{
+    const entry_t *key = s_find (self, public_txt);
     return key ? key->place : CLIENTKEYS_NONE;
 }
 
 const char *clientkeys_name (const clientkeys_t *self, const char *public_txt)
 {
-    if (!self || !self->count || strnlen (public_txt, KEY_SIZE + 1) != KEY_SIZE)
-        return NULL;
-    const entry_t *key =
-        bsearch (public_txt, self->keys, self->count, sizeof (entry_t), s_compare_text);
+    const entry_t *key = s_find (self, public_txt);
     return key ? key->name : NULL;
 }
 

@@ -7,6 +7,7 @@
 
     Threads: the command's one thread.
 */
+#include "shard.h"
 #include "stuck_work.h"
 #include "utf8.h"
 
@@ -338,10 +339,13 @@ static int s_force_guard (const stuck_options_t *opts, const char *address, cons
         if (streq (row->id, msgid) && !strstr (row->error, "cannot tell if it ran"))
             snprintf (node, sizeof node, "%s", row->target_node);
     zlistx_destroy (&rows);
-    char owner[64];
-    stuck_owner (opts, address, owner, sizeof owner);
+    //  The saga's own node, from the map loaded above: there, it says
+    //  target_up itself.
+    int at =
+        cluster ? cluster_owner (cluster, shoal_shard (address, cluster_shards (cluster))) : -1;
+    const char *owner = at >= 0 ? cluster_node_name (cluster, at) : "";
     int refused = 0;
-    if (node[0] && !streq (node, owner)) { //  on the saga's own node: it says target_up
+    if (node[0] && !streq (node, owner)) {
         client_t *probe = stuck_connect ("resolve", opts, node);
         stuck_view_t view;
         long wait = opts->timeout_ms < STUCK_VIEW_MS ? opts->timeout_ms : STUCK_VIEW_MS;
