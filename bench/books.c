@@ -22,6 +22,7 @@ struct _books_t {
     zhashx_t *accounts;        //  address -> books_account_t, owned
     zhashx_t *transfers;       //  transfer id -> books_transfer_t, owned
     zhashx_t *flags;           //  transfer id -> uint32_t, Flagged events naming it, owned
+    zhashx_t *names;           //  account address -> the same, owned: the transfers' accounts
     size_t flag_count;         //  Flagged events
     books_money_t deposits;    //  sum of Deposited
     books_money_t withdrawals; //  sum of Withdrawn
@@ -62,13 +63,15 @@ books_t *books_new (void)
     self->accounts = zhashx_new ();
     self->transfers = zhashx_new ();
     self->flags = zhashx_new ();
-    if (!self->accounts || !self->transfers || !self->flags) {
+    self->names = zhashx_new ();
+    if (!self->accounts || !self->transfers || !self->flags || !self->names) {
         books_destroy (&self);
         return NULL;
     }
     zhashx_set_destructor (self->accounts, s_free_item);
     zhashx_set_destructor (self->transfers, s_free_item);
     zhashx_set_destructor (self->flags, s_free_item);
+    zhashx_set_destructor (self->names, s_free_item);
     return self;
 }
 
@@ -78,6 +81,7 @@ void books_destroy (books_t **self_p)
         zhashx_destroy (&(*self_p)->accounts);
         zhashx_destroy (&(*self_p)->transfers);
         zhashx_destroy (&(*self_p)->flags);
+        zhashx_destroy (&(*self_p)->names);
         free (*self_p);
         *self_p = NULL;
     }
@@ -98,11 +102,27 @@ static void *s_entry (zhashx_t *table, const char *key, size_t size)
     return entry;
 }
 
+//  name, kept as long as the books (one copy however often it is
+//  asked). NULL if memory ran out.
+static const char *s_intern (books_t *self, const char *name)
+{
+    char *kept = zhashx_lookup (self->names, name);
+    if (kept)
+        return kept;
+    kept = strdup (name);
+    if (kept && zhashx_insert (self->names, name, kept) != 0) {
+        free (kept);
+        kept = NULL;
+    }
+    return kept;
+}
+
 //  Reading one stream: the books, and the entry the stream is about.
 typedef struct {
     books_t *books;
     journal_t *journal;                 //  the one being read
     void *entry;                        //  books_account_t or books_transfer_t
+    const char *address;                //  an account's, interned (else NULL)
     int rc;                             //  the first error met
     char stream[SHOAL_ADDRESS_MAX + 1]; //  the stream read when it was met, or ""
 } reading_t;
@@ -153,10 +173,16 @@ static int s_account_event (void *arg, int64_t seq, const char *name, const uint
     if (strcmp (name, "Debited") == 0) {
         transfer->debits++;
         transfer->debited = amount;
-    } else if (strcmp (name, "Credited") == 0)
+        transfer->debited_from = reading->address;
+    } else if (strcmp (name, "Credited") == 0) {
         transfer->credits++;
-    else if (strcmp (name, "Refunded") == 0)
+        transfer->credited = amount;
+        transfer->credited_to = reading->address;
+    } else if (strcmp (name, "Refunded") == 0) {
         transfer->refunds++;
+        transfer->refunded = amount;
+        transfer->refunded_to = reading->address;
+    }
     return 0;
 }
 
@@ -169,8 +195,17 @@ static int s_transfer_event (void *arg, int64_t seq, const char *name, const uin
         return 0;
     snprintf (transfer->last, sizeof transfer->last, "%s", name);
     transfer->ended = created;
-    if (strcmp (name, "Started") == 0)
-        transfer->started = created;
+    if (strcmp (name, "Started") != 0)
+        return 0;
+    transfer->started = created;
+    //  Its accounts, for a break's report: an account lost with its node
+    //  is named by them alone.
+    char account[SHOAL_ADDRESS_MAX + 1];
+    if (map_str (data, size, "from", account, sizeof account) == 0)
+        transfer->from = s_intern (reading->books, account);
+    if (map_str (data, size, "to", account, sizeof account) == 0)
+        transfer->to = s_intern (reading->books, account);
+    map_int (data, size, "amount", &transfer->amount);
     return 0;
 }
 
@@ -195,10 +230,13 @@ static int s_review_event (void *arg, int64_t seq, const char *name, const uint8
 static int s_stream (void *arg, const char *stream)
 {
     reading_t *reading = arg;
-    reading_t inner = {reading->books, reading->journal, NULL, 0, ""};
+    reading_t inner = {reading->books, reading->journal, NULL, NULL, 0, ""};
     journal_event_fn *fn = NULL;
     if (strncmp (stream, "account/", 8) == 0) {
-        inner.entry = s_entry (reading->books->accounts, stream, sizeof (books_account_t));
+        inner.address = s_intern (reading->books, stream);
+        inner.entry = inner.address
+                          ? s_entry (reading->books->accounts, stream, sizeof (books_account_t))
+                          : NULL;
         fn = s_account_event;
     } else if (strncmp (stream, "transfer/", 9) == 0) {
         inner.entry = s_entry (reading->books->transfers, stream + 9, sizeof (books_transfer_t));
@@ -246,7 +284,7 @@ int books_read_dir (books_t *self, const char *dir, char **error)
             free (message);
         return code ? code : SHOAL_EIO;
     }
-    reading_t reading = {self, journal, NULL, 0, ""};
+    reading_t reading = {self, journal, NULL, NULL, 0, ""};
     int rc = journal_stream_scan (journal, s_stream, &reading);
     if (rc == 0)
         rc = reading.rc;
@@ -328,41 +366,129 @@ const char *books_transfer_legs (const books_transfer_t *transfer)
     }
 }
 
-//  Counts one more breaker of invariant, and says it if it is the first
-//  by key (so the report does not depend on the tables' order).
-static void s_broken (books_summary_t *summary, books_invariant_t invariant, char *keys[],
-                      const char *key, const char *format, ...)
+//  Calls fn (arg) with each break of the transfer id.
+typedef void (break_fn) (void *arg, const books_break_t *brk);
+
+static void s_transfer_breaks (const char *id, const books_transfer_t *transfer, break_fn *fn,
+                               void *arg)
 {
-    summary->broken[invariant]++;
-    if (keys[invariant] && strcmp (key, keys[invariant]) >= 0)
-        return;
-    free (keys[invariant]);
-    keys[invariant] = strdup (key);
-    va_list args;
-    va_start (args, format);
-    vsnprintf (summary->first[invariant], sizeof summary->first[invariant], format, args);
-    va_end (args);
+    books_break_t brk = {BOOKS_ONCE, id, NULL, transfer};
+    if (books_transfer_repeated (transfer))
+        fn (arg, &brk);
+    brk.invariant = BOOKS_TERMINAL;
+    if (books_transfer_status (transfer) == BOOKS_UNFINISHED)
+        fn (arg, &brk);
+    brk.invariant = BOOKS_LEGS;
+    if (books_transfer_legs (transfer))
+        fn (arg, &brk);
 }
 
-static void s_verify_transfer (books_summary_t *summary, char *keys[], const char *id,
-                               const books_transfer_t *transfer)
+//  Calls fn (arg) with each break of every account and transfer (money
+//  is the sums', books_verify's).
+static void s_each_break (books_t *self, break_fn *fn, void *arg)
 {
-    books_status_t status = books_transfer_status (transfer);
-    size_t *counts[] = {&summary->unfinished, &summary->completed, &summary->failed,
-                        &summary->compensated};
-    (*counts[status])++;
-    if (books_transfer_repeated (transfer))
-        s_broken (summary, BOOKS_ONCE, keys, id,
-                  "transfer/%s was debited %u, credited %u and refunded %u times", id,
-                  transfer->debits, transfer->credits, transfer->refunds);
-    if (status == BOOKS_UNFINISHED)
-        s_broken (summary, BOOKS_TERMINAL, keys, id, "transfer/%s is not terminal (journal: %s)",
-                  id, transfer->last[0] ? transfer->last : "no events");
-    const char *legs = books_transfer_legs (transfer);
-    if (legs)
-        s_broken (summary, BOOKS_LEGS, keys, id,
-                  "transfer/%s %s (debits %u, credits %u, refunds %u)", id, legs, transfer->debits,
-                  transfer->credits, transfer->refunds);
+    for (books_account_t *account = zhashx_first (self->accounts); account;
+         account = zhashx_next (self->accounts))
+        if (account->below_seq) {
+            books_break_t brk = {BOOKS_OVERDRAFT, zhashx_cursor (self->accounts), account, NULL};
+            fn (arg, &brk);
+        }
+    for (books_transfer_t *transfer = zhashx_first (self->transfers); transfer;
+         transfer = zhashx_next (self->transfers))
+        s_transfer_breaks (zhashx_cursor (self->transfers), transfer, fn, arg);
+}
+
+//  Counts a break, and keeps the first by key of its invariant (so the
+//  report does not depend on the tables' order).
+static void s_count_break (void *arg, const books_break_t *brk)
+{
+    books_summary_t *summary = ((void **) arg)[0];
+    books_break_t *firsts = ((void **) arg)[1];
+    books_break_t *first = &firsts[brk->invariant];
+    if (summary->broken[brk->invariant]++ == 0 || strcmp (brk->key, first->key) < 0)
+        *first = *brk;
+}
+
+//  Appends ", WHAT ACCOUNT AMOUNT" (the first without the comma) to text.
+static void s_said_leg (char *text, size_t size, const char *what, const char *account,
+                        int64_t amount)
+{
+    size_t used = strlen (text);
+    if (used < size)
+        snprintf (text + used, size - used, "%s%s %s %lld", text[used - 1] == ' ' ? "" : ", ", what,
+                  account ? account : "an account", (long long) amount);
+}
+
+//  Appends what the transfer's events say of its accounts to text: where
+//  it was started from and to, what was debited, credited and refunded.
+static void s_said_accounts (char *text, size_t size, const books_transfer_t *transfer)
+{
+    size_t used = strlen (text);
+    if (used + 3 >= size)
+        return;
+    snprintf (text + used, size - used, "; ");
+    if (transfer->from) {
+        used = strlen (text);
+        snprintf (text + used, size - used, "started %lld from %s to %s",
+                  (long long) transfer->amount, transfer->from, transfer->to ? transfer->to : "?");
+    }
+    if (transfer->debits)
+        s_said_leg (text, size, "debited", transfer->debited_from, transfer->debited);
+    if (transfer->credits)
+        s_said_leg (text, size, "credited", transfer->credited_to, transfer->credited);
+    if (transfer->refunds)
+        s_said_leg (text, size, "refunded", transfer->refunded_to, transfer->refunded);
+    used = strlen (text);
+    if (text[used - 1] == ' ') //  nothing to say: no Started, no leg
+        text[used - 2] = 0;
+}
+
+const char *books_break_say (const books_break_t *brk, const books_summary_t *summary, char *text,
+                             size_t size)
+{
+    const books_transfer_t *transfer = brk->transfer;
+    const books_account_t *account = brk->account;
+    text[0] = 0;
+    switch (brk->invariant) {
+    case BOOKS_MONEY: {
+        char total[BOOKS_MONEY_CHARS], wanted[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS],
+            out[BOOKS_MONEY_CHARS], flight[BOOKS_MONEY_CHARS];
+        snprintf (
+            text, size,
+            "the total balance is %s, and %s in flight, not %s (deposits %s minus "
+            "withdrawals %s)",
+            books_money_str (summary->total, total), books_money_str (summary->in_flight, flight),
+            books_money_str (summary->deposits - summary->withdrawals, wanted),
+            books_money_str (summary->deposits, in), books_money_str (summary->withdrawals, out));
+        return text;
+    }
+    case BOOKS_OVERDRAFT:
+        snprintf (text, size, "%s went to %lld at seq %lld, below its overdraft of %lld", brk->key,
+                  (long long) account->below, (long long) account->below_seq,
+                  (long long) account->overdraft);
+        return text;
+    case BOOKS_ONCE:
+        snprintf (text, size, "transfer/%s was debited %u, credited %u and refunded %u times",
+                  brk->key, transfer->debits, transfer->credits, transfer->refunds);
+        break;
+    case BOOKS_TERMINAL:
+        //  No stream in any store read: a node not given, or lost for good
+        //  (its sagas went with its store, and only their legs are left).
+        snprintf (text, size, "transfer/%s is not terminal (journal: %s)", brk->key,
+                  transfer->last[0] ? transfer->last
+                                    : "no events: its stream is in none of the stores read, so "
+                                      "its saga's node was not given, or is lost");
+        break;
+    case BOOKS_LEGS:
+        snprintf (text, size, "transfer/%s %s (debits %u, credits %u, refunds %u)", brk->key,
+                  books_transfer_legs (transfer), transfer->debits, transfer->credits,
+                  transfer->refunds);
+        break;
+    default:
+        return text;
+    }
+    s_said_accounts (text, size, transfer);
+    return text;
 }
 
 void books_review (books_t *self, int64_t min, books_review_t *review)
@@ -426,48 +552,76 @@ int books_money_parse (const char *text, books_money_t *money)
 int books_verify (books_t *self, books_summary_t *summary)
 {
     memset (summary, 0, sizeof *summary);
-    char *keys[BOOKS_INVARIANT_COUNT] = {NULL};
     for (books_account_t *account = zhashx_first (self->accounts); account;
          account = zhashx_next (self->accounts)) {
-        const char *address = zhashx_cursor (self->accounts);
         summary->accounts++;
         summary->closed += account->closed;
         summary->open += account->opened && !account->closed;
         summary->total += account->balance;
-        if (account->below_seq)
-            s_broken (summary, BOOKS_OVERDRAFT, keys, address,
-                      "%s went to %lld at seq %lld, below its overdraft of %lld", address,
-                      (long long) account->below, (long long) account->below_seq,
-                      (long long) account->overdraft);
     }
+    size_t *counts[] = {&summary->unfinished, &summary->completed, &summary->failed,
+                        &summary->compensated};
     for (books_transfer_t *transfer = zhashx_first (self->transfers); transfer;
          transfer = zhashx_next (self->transfers)) {
         summary->transfers++;
         summary->started += transfer->started != 0;
-        s_verify_transfer (summary, keys, zhashx_cursor (self->transfers), transfer);
+        books_status_t status = books_transfer_status (transfer);
+        (*counts[status])++;
         //  Between its debit and its credit (a node stopped mid-transfer):
         //  its money is in no account, and not lost (terminal says it).
-        if (books_transfer_status (transfer) == BOOKS_UNFINISHED && transfer->debits == 1 &&
-            transfer->credits == 0 && transfer->refunds == 0)
+        if (status == BOOKS_UNFINISHED && transfer->debits == 1 && transfer->credits == 0 &&
+            transfer->refunds == 0)
             summary->in_flight += transfer->debited;
     }
     summary->deposits = self->deposits;
     summary->withdrawals = self->withdrawals;
-    books_money_t expected = self->deposits - self->withdrawals;
-    if (summary->total + summary->in_flight != expected) {
-        char total[BOOKS_MONEY_CHARS], wanted[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS],
-            out[BOOKS_MONEY_CHARS], flight[BOOKS_MONEY_CHARS];
-        s_broken (summary, BOOKS_MONEY, keys, "",
-                  "the total balance is %s, and %s in flight, not %s (deposits %s minus "
-                  "withdrawals %s)",
-                  books_money_str (summary->total, total),
-                  books_money_str (summary->in_flight, flight), books_money_str (expected, wanted),
-                  books_money_str (self->deposits, in), books_money_str (self->withdrawals, out));
+    books_break_t firsts[BOOKS_INVARIANT_COUNT];
+    void *counting[] = {summary, firsts};
+    s_each_break (self, s_count_break, counting);
+    if (summary->total + summary->in_flight != self->deposits - self->withdrawals) {
+        books_break_t money = {BOOKS_MONEY, "", NULL, NULL};
+        s_count_break (counting, &money);
     }
     bool held = true;
-    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++) {
-        held &= summary->broken[i] == 0;
-        free (keys[i]);
-    }
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
+        if (summary->broken[i]) {
+            books_break_say (&firsts[i], summary, summary->first[i], sizeof summary->first[i]);
+            held = false;
+        }
     return held ? 0 : SHOAL_EREJECTED;
+}
+
+//  Collects a break into an array (its size counted beforehand).
+static void s_collect_break (void *arg, const books_break_t *brk)
+{
+    books_break_t *breaks = ((void **) arg)[0];
+    size_t *count = ((void **) arg)[1], most = *(size_t *) ((void **) arg)[2];
+    if (*count < most)
+        breaks[(*count)++] = *brk;
+}
+
+static int s_by_invariant_and_key (const void *a, const void *b)
+{
+    const books_break_t *x = a, *y = b;
+    if (x->invariant != y->invariant)
+        return x->invariant < y->invariant ? -1 : 1;
+    return strcmp (x->key, y->key);
+}
+
+int books_breaks (books_t *self, const books_summary_t *summary, books_break_t **breaks,
+                  size_t *count)
+{
+    size_t most = 0;
+    for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
+        most += summary->broken[i];
+    *count = 0;
+    *breaks = calloc (most ? most : 1, sizeof (books_break_t));
+    if (!*breaks)
+        return SHOAL_ENOMEM;
+    if (summary->broken[BOOKS_MONEY])
+        (*breaks)[(*count)++] = (books_break_t){BOOKS_MONEY, "", NULL, NULL};
+    void *collecting[] = {*breaks, count, &most};
+    s_each_break (self, s_collect_break, collecting);
+    qsort (*breaks, *count, sizeof (books_break_t), s_by_invariant_and_key);
+    return 0;
 }

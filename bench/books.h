@@ -37,10 +37,18 @@ typedef struct {
     bool closed;       //  a Closed event
 } books_account_t;
 
-//  A transfer, as its own stream and the accounts' events tell it.
+//  A transfer, as its own stream and the accounts' events tell it. The
+//  accounts' addresses are the books' (borrowed until they are destroyed),
+//  NULL where no event names one.
 typedef struct {
     uint32_t debits, credits, refunds; //  account events naming it
     int64_t debited;                   //  the amount of its (last) Debited
+    int64_t credited, refunded;        //  the amounts of its (last) Credited, Refunded
+    const char *debited_from;          //  the account of its (last) Debited
+    const char *credited_to;           //  of its (last) Credited
+    const char *refunded_to;           //  of its (last) Refunded
+    const char *from, *to;             //  its Started event's accounts
+    int64_t amount;                    //  its Started event's amount
     char last[32];                     //  its stream's last event but Stalled ("": none)
     int64_t started;                   //  created of its Started event (0: none)
     int64_t ended;                     //  created of its last event but Stalled
@@ -99,7 +107,7 @@ typedef struct {
                                             //  credited or refunded
     books_money_t deposits, withdrawals;    //  sums of Deposited, Withdrawn
     size_t broken[BOOKS_INVARIANT_COUNT];   //  accounts or transfers that break it
-    char first[BOOKS_INVARIANT_COUNT][256]; //  the first of them (by address), said
+    char first[BOOKS_INVARIANT_COUNT][512]; //  the first of them (by key), said
 } books_summary_t;
 
 //  Returns empty books, or NULL if memory ran out.
@@ -154,5 +162,28 @@ void books_review (books_t *self, int64_t min, books_review_t *review);
 //  Checks every invariant over all that was read into summary. Returns 0
 //  if all hold, else SHOAL_EREJECTED. This function can't fail otherwise.
 int books_verify (books_t *self, books_summary_t *summary);
+
+//  One break of an invariant: an account (overdraft), a transfer (once,
+//  terminal, legs) or the books as a whole (money). Borrowed from the
+//  books, as its key: the account's address, the transfer's id (without
+//  "transfer/"), "" for money.
+typedef struct {
+    books_invariant_t invariant;
+    const char *key;
+    const books_account_t *account;   //  overdraft's, else NULL
+    const books_transfer_t *transfer; //  once's, terminal's and legs', else NULL
+} books_break_t;
+
+//  Every break of the books as summary (books_verify's) found them, in
+//  the order of their keys (then of the invariants): *breaks (the
+//  caller's to free) gets *count of them. Returns 0 or SHOAL_ENOMEM.
+int books_breaks (books_t *self, const books_summary_t *summary, books_break_t **breaks,
+                  size_t *count);
+
+//  What the break is, said in text (size bytes, cut to it): its account,
+//  or its transfer with the accounts its events name, and the amounts.
+//  summary is books_verify's (for money's). Returns text.
+const char *books_break_say (const books_break_t *brk, const books_summary_t *summary, char *text,
+                             size_t size);
 
 #endif

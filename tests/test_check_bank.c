@@ -181,6 +181,23 @@ static void test_check_two_nodes (void **state)
     assert_int_equal (check_check (f, &output, "--data", transfers, NULL), 1);
     assert_non_null (strstr (output, "invariant 'legs' broken: transfer/x completed without"));
     free (output);
+    //  --list names each break with the accounts its events name: the
+    //  legs' on one node, the Started's on the other.
+    assert_int_equal (check_check (f, &output, "--data", accounts, "--list", NULL), 1);
+    if (!strstr (output, "  terminal   transfer/x is not terminal (journal: no events: its stream "
+                         "is in none of the stores read, so its saga's node was not given, or is "
+                         "lost); debited account/a 30, credited account/b 30\n"))
+        fail_msg ("check --list of the accounts' store: %s", output);
+    free (output);
+    assert_int_equal (check_check (f, &output, "--data", transfers, "--list", NULL), 1);
+    if (!strstr (output, "  legs       transfer/x completed without exactly one debit and one "
+                         "credit (debits 0, credits 0, refunds 0); started 30 from account/a to "
+                         "account/b\n"))
+        fail_msg ("check --list of the transfers' store: %s", output);
+    free (output);
+    assert_int_equal (check_check (f, &output, "--data", transfers, "--limit", "5", NULL), 2);
+    assert_non_null (strstr (output, "--limit N goes with --list"));
+    free (output);
     int rc = check_check (f, &output, "--data", accounts, "--data", transfers, NULL);
     if (rc != 0)
         fail_msg ("shoal check exited %d:\n%s", rc, output);
@@ -280,6 +297,22 @@ static void test_check_in_flight (void **state)
     journal_destroy (&journal);
     assert_int_equal (check_check (f, &output, "--data", f->data, NULL), 1);
     assert_non_null (strstr (output, "money          BROKEN"));
+    free (output);
+    //  Three breaks, listed by invariant then key, two of them at most.
+    assert_int_equal (
+        check_check (f, &output, "--data", f->data, "--list", "--limit", "2", "--json", NULL), 1);
+    const char *money = strstr (output, "{\"invariant\":\"money\",\"said\":\"the total balance");
+    const char *t1 = strstr (output, "{\"invariant\":\"terminal\",\"said\":\"transfer/t1 is not");
+    if (!money || !t1 || t1 < money || strstr (output, "transfer/t9 is not") ||
+        !strstr (output, "\"breaks_left_off\":1,\"ok\":false}"))
+        fail_msg ("check --list --limit 2 --json, three breaks: %s", output);
+    free (output);
+    assert_int_equal (check_check (f, &output, "--data", f->data, "--list", NULL), 1);
+    if (!strstr (output, "breaks (3, by invariant, then address):\n  money      the total") ||
+        !strstr (output, "  terminal   transfer/t9 is not terminal (journal: no events: its "
+                         "stream is in none of the stores read, so its saga's node was not given, "
+                         "or is lost); credited account/b 1\n"))
+        fail_msg ("check --list, three breaks: %s", output);
     free (output);
 }
 

@@ -485,11 +485,85 @@ static void test_why_before_stall (void **state)
     assert_non_null (strstr (out, "\"resent\":1,\"to_nodes_down\":1}"));
 }
 
+//  --------------------------------------------------------------------------
+//  A node lost for good, its sagas with it: a transfer on n2 debited n1's
+//  account, and its Credit for n3 never ran (n3 stopped, then killed).
+//  n2's store gone, `shoal check --list` over n1's and n3's stores names
+//  the transfer, its stream in neither, and the account and amount it
+//  debited: the money to give back by hand, which no saga will.
+
+static void test_lost_node_listed (void **state)
+{
+    fixture_t *fx = *state;
+    char from[64], to[64], transfer[1][64], dst[1][64], address[128], id[33];
+    char json[65536], out[65536];
+    repair_id_on (fx, "account", "lsrc", 0, from, sizeof from);
+    repair_id_on (fx, "account", "ldst", 2, to, sizeof to);
+    repair_id_on (fx, "transfer", "lt", 1, transfer[0], sizeof transfer[0]);
+    snprintf (dst[0], sizeof dst[0], "%s", to);
+    snprintf (address, sizeof address, "transfer/%s", transfer[0]);
+    repair_open (fx, from, 100);
+    repair_open (fx, to, 100);
+    kill (fx->pids[2], SIGSTOP);
+    repair_transfers (fx, 1, 1, transfer, from, dst);
+    repair_wait_pending (fx, false, address, "Credit", id, json, sizeof json);
+    repair_node_kill (fx, 2, SIGKILL); //  stopped: its Credit unread, lost with it
+    repair_node_kill (fx, 1, SIGKILL);
+    repair_node_kill (fx, 0, SIGTERM);
+    assert_int_equal (proc_sh (NULL, 0, "rm -rf %s/n2/data", fx->dir), 0);
+
+    //  Text: the summary, then every break with its accounts.
+    int rc = proc_sh (out, sizeof out, "%s check --data %s/n1/data --data %s/n3/data --list 2>&1",
+                      repair_bin (), fx->dir, fx->dir);
+    char expect[600];
+    snprintf (expect, sizeof expect,
+              "  terminal   transfer/%s is not terminal (journal: no events: its stream is in "
+              "none of the stores read, so its saga's node was not given, or is lost); debited "
+              "account/%s 10\n",
+              transfer[0], from);
+    if (rc != 1 || !strstr (out, expect) || !strstr (out, "breaks (1, by invariant") ||
+        !strstr (out, "money          ok") || !strstr (out, "in flight            10") ||
+        !strstr (out, "a node lost for good cannot be given: --list names"))
+        fail_msg ("check --list over n1 and n3, n2 lost: exit %d, not 1 listing '%s': %s", rc,
+                  expect, out);
+    //  JSON: the same break, for a script to give the money back.
+    rc = proc_sh (out, sizeof out,
+                  "%s check --data %s/n1/data --data %s/n3/data --list --json 2>/dev/null",
+                  repair_bin (), fx->dir, fx->dir);
+    snprintf (expect, sizeof expect,
+              "\"breaks\":[{\"invariant\":\"terminal\",\"said\":\"transfer/%s is not "
+              "terminal",
+              transfer[0]);
+    char fields[400];
+    snprintf (fields, sizeof fields,
+              "\"transfer\":\"%s\",\"stream\":false,\"last\":null,\"from\":null,\"to\":null,"
+              "\"amount\":0,\"debits\":1,\"credits\":0,\"refunds\":0,\"debited_from\":"
+              "\"account/%s\",\"debited\":10,\"credited_to\":null",
+              transfer[0], from);
+    if (rc != 1 || !strstr (out, expect) || !strstr (out, fields) ||
+        !strstr (out, "\"breaks_left_off\":0,\"ok\":false}"))
+        fail_msg ("check --list --json, n2 lost: exit %d, not 1 with '%s' and '%s': %s", rc, expect,
+                  fields, out);
+    //  --limit: the rest counted, not listed.
+    rc = proc_sh (out, sizeof out,
+                  "%s check --data %s/n1/data --data %s/n3/data --list --limit 1 --json "
+                  "2>/dev/null",
+                  repair_bin (), fx->dir, fx->dir);
+    assert_int_equal (rc, 1);
+    assert_non_null (strstr (out, "\"breaks_left_off\":0"));
+    //  Without --list: the first break, and where the rest are.
+    rc = proc_sh (out, sizeof out, "%s check --data %s/n1/data --data %s/n3/data 2>&1",
+                  repair_bin (), fx->dir, fx->dir);
+    if (rc != 1 || !strstr (out, "--list names every break") || strstr (out, "breaks ("))
+        fail_msg ("check without --list: exit %d: %s", rc, out);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_repair, repair_setup, repair_teardown),
         cmocka_unit_test_setup_teardown (test_owner_down, repair_setup, repair_teardown),
+        cmocka_unit_test_setup_teardown (test_lost_node_listed, repair_setup, repair_teardown),
         cmocka_unit_test_setup_teardown (test_why_before_stall, repair_setup_slow_stall,
                                          repair_teardown),
         cmocka_unit_test_setup_teardown (test_full_disk, repair_setup_small_disk, repair_teardown),

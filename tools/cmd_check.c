@@ -42,7 +42,7 @@
 
 static void s_help (FILE *out)
 {
-    fprintf (out, "Usage: shoal check --data DIR [--data DIR ...] [--json]\n\n"
+    fprintf (out, "Usage: shoal check --data DIR [--data DIR ...] [--list [--limit N]] [--json]\n\n"
                   "Checks the bank's books from the journals of stopped nodes, read directly\n"
                   "(stop the nodes first). With several --data (a cluster's nodes), the books\n"
                   "of all of them together must hold (one node's alone shows its transfers'\n"
@@ -54,8 +54,14 @@ static void s_help (FILE *out)
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         fprintf (out, "  %-10s %s\n", books_invariant_name (i), books_invariant_text (i));
     fprintf (out, "\nPrints accounts, transfers by status, the total balance and each\n"
-                  "invariant ok or broken; the records of each store by kind, and the\n"
-                  "positions its event log lacks after a repair that dropped commits.\n\n"
+                  "invariant ok or broken (the first break of each); the records of each\n"
+                  "store by kind, and the positions its event log lacks after a repair\n"
+                  "that dropped commits. --list names every break, invariant by invariant,\n"
+                  "each transfer with the accounts and amounts its events name: after a\n"
+                  "node is lost for good, check the others' stores with --list: each\n"
+                  "transfer whose stream is in none of them (\"its saga's node was not\n"
+                  "given, or is lost\") and that debited an account is money to give\n"
+                  "back by hand (shoal send account/A Deposit ...), which no saga will.\n\n"
                   "Exit: 0 the books hold; 1 an invariant is broken, a record does not\n"
                   "decode, a stream has a hole, or an event does not apply to its actor (the\n"
                   "bank's types replay each stream as a node's load does; stderr names\n"
@@ -66,10 +72,14 @@ static void s_help (FILE *out)
                   "`shoal repair --data DIR`, then check.\n\n"
                   "Options:\n"
                   "  --data DIR   a stopped node's data directory (repeatable, at most 64)\n"
+                  "  --list       name every break (text: after the summary; JSON: \"breaks\")\n"
+                  "  --limit N    with --list, at most N breaks (default 1000; the rest\n"
+                  "               counted: \"breaks_left_off\")\n"
                   "  --json       print the summary as one JSON object\n\n"
                   "Examples:\n"
                   "  shoal demo --data ./bank && shoal check --data ./bank\n"
-                  "  shoal check --data node1 --data node2 --data node3 --json\n");
+                  "  shoal check --data node1 --data node2 --data node3 --json\n"
+                  "  shoal check --data node1 --data node3 --list --json | jq '.breaks[]'\n");
 }
 
 static void s_print_text (const char *const *dirs, int count, const books_summary_t *s)
@@ -98,7 +108,78 @@ static void s_print_text (const char *const *dirs, int count, const books_summar
     }
 }
 
-static void s_print_json (const char *const *dirs, int count, const books_summary_t *s, bool held)
+//  The optional strings of a break's JSON: "NAME":"VALUE" or "NAME":null.
+static void s_json_field (const char *name, const char *value)
+{
+    printf (",\"%s\":", name);
+    if (value)
+        json_string (stdout, value, strlen (value));
+    else
+        printf ("null");
+}
+
+//  One break as a JSON object.
+static void s_print_break_json (const books_break_t *brk, const books_summary_t *s)
+{
+    char said[768];
+    books_break_say (brk, s, said, sizeof said);
+    printf ("{\"invariant\":\"%s\"", books_invariant_name (brk->invariant));
+    s_json_field ("said", said);
+    if (brk->account) {
+        s_json_field ("account", brk->key);
+        printf (",\"went_to\":%lld,\"at_seq\":%lld,\"overdraft\":%lld",
+                (long long) brk->account->below, (long long) brk->account->below_seq,
+                (long long) brk->account->overdraft);
+    }
+    const books_transfer_t *t = brk->transfer;
+    if (t) {
+        s_json_field ("transfer", brk->key);
+        printf (",\"stream\":%s", t->last[0] ? "true" : "false");
+        s_json_field ("last", t->last[0] ? t->last : NULL);
+        s_json_field ("from", t->from);
+        s_json_field ("to", t->to);
+        printf (",\"amount\":%lld,\"debits\":%u,\"credits\":%u,\"refunds\":%u",
+                (long long) t->amount, t->debits, t->credits, t->refunds);
+        s_json_field ("debited_from", t->debited_from);
+        printf (",\"debited\":%lld", (long long) t->debited);
+        s_json_field ("credited_to", t->credited_to);
+        printf (",\"credited\":%lld", (long long) t->credited);
+        s_json_field ("refunded_to", t->refunded_to);
+        printf (",\"refunded\":%lld", (long long) t->refunded);
+    }
+    printf ("}");
+}
+
+//  The list of breaks (--list): JSON's "breaks" and "breaks_left_off"
+//  (after a ',' of the object being printed), or text lines.
+static void s_print_breaks (const books_break_t *breaks, size_t count, size_t limit,
+                            const books_summary_t *s, bool json)
+{
+    size_t shown = count < limit ? count : limit;
+    if (json) {
+        printf (",\"breaks\":[");
+        for (size_t i = 0; i < shown; i++) {
+            printf ("%s", i ? "," : "");
+            s_print_break_json (&breaks[i], s);
+        }
+        printf ("],\"breaks_left_off\":%zu", count - shown);
+        return;
+    }
+    if (count == 0)
+        return;
+    printf ("breaks (%zu%s, by invariant, then address):\n", count,
+            shown < count ? "; the first ones" : "");
+    for (size_t i = 0; i < shown; i++) {
+        char said[768];
+        printf ("  %-10s %s\n", books_invariant_name (breaks[i].invariant),
+                books_break_say (&breaks[i], s, said, sizeof said));
+    }
+    if (shown < count)
+        printf ("  ... and %zu more (--limit N shows more)\n", count - shown);
+}
+
+static void s_print_json (const char *const *dirs, int count, const books_summary_t *s, bool held,
+                          const books_break_t *breaks, size_t broken, size_t limit)
 {
     char total[BOOKS_MONEY_CHARS], in[BOOKS_MONEY_CHARS], out[BOOKS_MONEY_CHARS],
         flight[BOOKS_MONEY_CHARS];
@@ -123,7 +204,10 @@ static void s_print_json (const char *const *dirs, int count, const books_summar
             printf ("null");
         printf ("}");
     }
-    printf ("},\"ok\":%s}\n", held ? "true" : "false");
+    printf ("}");
+    if (breaks)
+        s_print_breaks (breaks, broken, limit, s, true);
+    printf (",\"ok\":%s}\n", held ? "true" : "false");
 }
 
 //  What the store at path says it belongs to ("CLUSTER/NODE", "/" for a
@@ -204,7 +288,9 @@ static void s_cluster_hint (storecopy_t *const *copies, int count)
             fprintf (stderr,
                      "shoal check: these stores are node%s %s of cluster %.*s: a transfer "
                      "between two of its nodes is in both their stores, so its books hold only "
-                     "over all of them: give every node's store, stopped (--data per node)\n",
+                     "over all of them: give every node's store, stopped (--data per node); a "
+                     "node lost for good cannot be given: --list names the transfers its sagas "
+                     "left (debited, with no stream in any store given: money to give back)\n",
                      strchr (nodes, ',') ? "s" : "", nodes, cluster_len, owners[i]);
         said = true;
     }
@@ -216,8 +302,11 @@ int cmd_check (int argc, char **argv)
 {
     const char *dirs[CHECK_DIRS_MAX];
     int count = 0;
-    bool json = false;
-    const option_t table[] = {OPT_LIST ("data", dirs, &count), OPT_FLAG ("json", &json), OPT_END};
+    bool json = false, list = false, limited = false;
+    long limit = 1000;
+    const option_t table[] = {OPT_LIST ("data", dirs, &count), OPT_FLAG ("json", &json),
+                              OPT_FLAG ("list", &list),
+                              OPT_COUNT ("limit", &limit, 1, 100000000, &limited), OPT_END};
     int first = options_parse (table, argc, argv, s_help);
     if (first == OPTIONS_HELP)
         return 0;
@@ -225,6 +314,10 @@ int cmd_check (int argc, char **argv)
         return EXIT_USAGE;
     if (first < argc) {
         fprintf (stderr, "shoal check: unexpected argument '%s'\n", argv[first]);
+        return EXIT_USAGE;
+    }
+    if (limited && !list) {
+        fprintf (stderr, "shoal check: --limit N goes with --list\n");
         return EXIT_USAGE;
     }
     if (count == 0) {
@@ -285,11 +378,21 @@ int cmd_check (int argc, char **argv)
     }
     books_summary_t summary;
     bool held = books_verify (books, &summary) == 0;
-    books_destroy (&books);
+    books_break_t *breaks = NULL;
+    size_t broken = 0;
+    if (list && books_breaks (books, &summary, &breaks, &broken) != 0)
+        fprintf (stderr, "shoal check: out of memory for the list of breaks: the summary only\n");
     if (json)
-        s_print_json (dirs, count, &summary, held);
-    else
+        s_print_json (dirs, count, &summary, held, breaks, broken, (size_t) limit);
+    else {
         s_print_text (dirs, count, &summary);
+        if (breaks)
+            s_print_breaks (breaks, broken, (size_t) limit, &summary, false);
+    }
+    free (breaks);
+    books_destroy (&books); //  after the list: its keys and accounts are the books'
+    if (!held && !list)
+        fprintf (stderr, "shoal check: --list names every break, with its accounts\n");
     for (int i = 0; i < BOOKS_INVARIANT_COUNT && !held; i++)
         if (summary.broken[i])
             fprintf (stderr, "shoal check: invariant '%s' broken: %s\n", books_invariant_name (i),
