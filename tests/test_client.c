@@ -739,6 +739,79 @@ static void test_call_nil_correlation (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+//  A call through a node that dies with the call's connection in its
+//  listen backlog (a crash, a restart: the kernel took the connection,
+//  the node never read it), and comes back: the call was given up 100 ms
+//  in, "it answers only CURVE clients", for the one handshake that
+//  ended; it waits for the node now, and is answered. The dying node is
+//  a Unix socket of the test's that takes the connection and closes it;
+//  the node back a ROUTER of the test's on the same path. The call runs
+//  in a thread of its own.
+typedef struct {
+    client_t *client;
+    envelope_t request;
+    client_reply_t reply;
+    int rc;
+} call_t;
+
+static void *s_call (void *arg)
+{
+    call_t *call = arg;
+    call->rc = client_call (call->client, &call->request, 20000, &call->reply);
+    return NULL;
+}
+
+static void test_call_through_a_restart (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/shoal-test-client-XXXXXX", endpoint[128];
+    assert_non_null (mkdtemp (dir));
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf (address.sun_path, sizeof address.sun_path, "%s/node.ipc", dir);
+    snprintf (endpoint, sizeof endpoint, "ipc://%s", address.sun_path);
+    int listener = socket (AF_UNIX, SOCK_STREAM, 0);
+    assert_true (listener >= 0);
+    assert_int_equal (bind (listener, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (listener, 8), 0);
+    call_t call = {.client = client_new (endpoint)};
+    assert_non_null (call.client);
+    uint8_t id[ENVELOPE_ID_SIZE];
+    envelope_new_id (id);
+    client_request (&call.request, ENVELOPE_COMMAND, id, "counter/c", "Add", NULL, 0);
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call, &call), 0);
+    //  The node dies: the connection it held, unread, ends.
+    int fd = accept (listener, NULL, NULL);
+    assert_true (fd >= 0);
+    close (fd);
+    close (listener);
+    unlink (address.sun_path);
+    //  Back, on the same path, 500 ms on (the call given up before).
+    zclock_sleep (500); //  the time the node takes to come back, not a wait for a condition
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    zsock_set_rcvtimeo (router, 20000);
+    assert_int_equal (zsock_bind (router, "%s", endpoint), 0);
+    zmsg_t *request = zmsg_recv (router);
+    assert_non_null (request);
+    zframe_t *peer = zmsg_pop (request);
+    zmsg_destroy (&request);
+    s_reply (router, peer, id, true, "", 7);
+    pthread_join (thread, NULL);
+    if (call.rc != 0)
+        fail_msg ("the call through a node's restart: %s (%s)", shoal_strerror (call.rc),
+                  client_no_answer_why (call.client));
+    int64_t n = 0;
+    assert_int_equal (map_int (call.reply.data, call.reply.size, "n", &n), 0);
+    assert_int_equal (n, 7);
+    client_reply_close (&call.reply);
+    zframe_destroy (&peer);
+    client_destroy (&call.client);
+    zsock_destroy (&router);
+    unlink (address.sun_path);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 //  client_target: --endpoint, then --cluster, then $SHOAL_ENDPOINT, then
 //  $SHOAL_CLUSTER, then the default; exactly one of the two is set.
 static void test_target (void **state)
@@ -799,6 +872,7 @@ int main (void)
         cmocka_unit_test (test_window_curve_only_endpoint),
         cmocka_unit_test (test_call_timeout_cluster),
         cmocka_unit_test (test_call_nil_correlation),
+        cmocka_unit_test (test_call_through_a_restart),
         cmocka_unit_test (test_target),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -58,6 +58,7 @@ struct _client_t {
     bool plain_connected;  //  a connection was accepted
     bool plain_handshaken; //  ... and its handshake went through, and it is up
     bool plain_mismatch;   //  ... or ended: what listens wants another mechanism (CURVE)
+    int plain_ended;       //  handshakes ended without a protocol error, since the last good one
     bool plain_lost;       //  a connection that went through ended
     bool plain_linked;     //  a connection is taken now (connected, not yet disconnected)
     int64_t plain_since;   //  when the client was made (monotonic ms)
@@ -110,17 +111,23 @@ static void s_plain_events (client_t *self)
         self->plain_connected |= id == ZMQ_EVENT_CONNECTED;
         if (id == ZMQ_EVENT_CONNECTED || id == ZMQ_EVENT_DISCONNECTED)
             self->plain_linked = id == ZMQ_EVENT_CONNECTED;
-        //  A mechanism other than ours: a protocol error, or a handshake
-        //  ended without one (libzmq says either). A handshake that timed
+        //  A mechanism other than ours: a protocol error, or handshakes
+        //  ended without one (libzmq says either), twice: a node that
+        //  died with our connection in its listen backlog (a crash, a
+        //  restart) ends one handshake so too, and the next connection
+        //  finds nothing there, or the node back. A handshake that timed
         //  out (libzmq's 30 s: a node that took the connection and never
         //  answered) says the latter too, and cannot have come sooner; the
         //  events are read when asked, without their times.
-        self->plain_mismatch |= id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                                (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
-                                 zclock_mono () - self->plain_since < CLIENT_HANDSHAKE_SURE_MS);
-        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+            zclock_mono () - self->plain_since < CLIENT_HANDSHAKE_SURE_MS)
+            self->plain_ended++;
+        self->plain_mismatch |=
+            id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || self->plain_ended >= CLIENT_CLOSED_MIN;
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->plain_handshaken = true;
-        else if (id == ZMQ_EVENT_DISCONNECTED && self->plain_handshaken) {
+            self->plain_ended = 0;
+        } else if (id == ZMQ_EVENT_DISCONNECTED && self->plain_handshaken) {
             self->plain_handshaken = false;
             self->plain_lost = true;
         }
