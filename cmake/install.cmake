@@ -43,6 +43,7 @@ set(SHOAL_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/shoal)
 install(TARGETS shoal RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/PROTOCOL.md
               ${CMAKE_SOURCE_DIR}/docs/MODULES.md ${CMAKE_SOURCE_DIR}/docs/DESIGN-NOTES.md
+              ${CMAKE_SOURCE_DIR}/docs/PERFORMANCE.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # What a deployment takes from the tree: the systemd unit, the alerting
 # rules (README, "Alerts").

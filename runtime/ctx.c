@@ -470,12 +470,29 @@ static void s_restore_lent (shoal_ctx_t *ctx, const shoal_type_t *type, void *st
         s_undone (ctx, type, 2, "its message's name or sender, which are read-only");
 }
 
+//  The turn whose handler runs in this thread (ctx_running), NULL outside
+//  a handler: a thread's own, as handlers run one at a time in a thread.
+static _Thread_local const shoal_ctx_t *s_running;
+static _Thread_local const shoal_type_t *s_running_type;
+static _Thread_local const shoal_msg_t *s_running_msg;
+
+bool ctx_running (char *text, size_t size)
+{
+    if (!s_running)
+        return false;
+    snprintf (text, size, "the handler of %s on %s, in a turn of %s", s_running_type->name,
+              s_running->address, s_running_msg->envelope->name);
+    return true;
+}
+
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg)
 {
     int rc = s_keep_state (ctx, state, type->state_size);
     bool returned = false; //  rc is what handle returned
     if (rc == 0) {
+        s_running = ctx, s_running_type = type, s_running_msg = msg;
         rc = type->handle (ctx, state, msg);
+        s_running = NULL;
         returned = true;
         s_restore_lent (ctx, type, state, msg);
     }

@@ -112,6 +112,12 @@ void ctx_begin (shoal_ctx_t *ctx, const char *address, int64_t version, int64_t 
 //  actor's stream). Each such write is logged, and ctx->undone says what
 //  it was (the test kit fails the turn for it).
 int ctx_run (shoal_ctx_t *ctx, const shoal_type_t *type, void *state, const shoal_msg_t *msg);
+
+//  Says into text (size bytes) which handler this thread runs now ("the
+//  handler of TYPE on ADDRESS, in a turn of NAME"), for a module's exit()
+//  (modules.c). Returns false, text untouched, outside a handler.
+bool ctx_running (char *text, size_t size);
+
 //  shoal_ctx_reject for the runtime itself, which may answer the codes a
 //  handler may not (busy, unavailable: not run, ask again).
 int ctx_reject_runtime (shoal_ctx_t *ctx, const char *code, const char *format, ...)

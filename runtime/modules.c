@@ -3,6 +3,7 @@
     shoal_module_init run against the node's registry. See modules.h.
 */
 #include "modules.h"
+#include "ctx.h"
 #include "log.h"
 #include <czmq.h>
 #include <dlfcn.h>
@@ -19,9 +20,19 @@ static _Thread_local const char *s_loading;
 
 //  Run by exit(): a module that calls it while it loads ends the start
 //  with exit 1 and a line that says so, not the exit 0 of a clean stop
-//  with nothing said.
+//  with nothing said. One that calls it in a handler ends the node there
+//  too, saying which (czmq's own exit handlers, with the node's threads
+//  running, said only an assertion of theirs): its turn file keeps the
+//  turn, which the next start counts as a crash (worker's poison check).
 static void s_exit_guard (void)
 {
+    char running[SHOAL_ADDRESS_MAX + 2 * SHOAL_NAME_MAX + 64];
+    if (!s_loading && ctx_running (running, sizeof running)) {
+        log_error ("shoal node: %s called exit(): the node ends there, without a clean stop; "
+                   "its next start counts the turn as a crash (docs/MODULES.md, 5)",
+                   running);
+        _exit (1);
+    }
     if (!s_loading)
         return;
     log_error ("shoal node: module %s called exit() while it was loading: the node did not "

@@ -2,9 +2,9 @@
     test_poison with --module poison.so. It sees only the public header.
 
     poison/ID: Boom -> Boomed{} (reply {booms}); Later{ms} sets a timer
-    "boom"; when it fires -> Rang{}. With $SHOAL_POISON set in the node's
-    environment, Boom and the timer abort() the process instead: the
-    "module with a bug" that a fixed build (no $SHOAL_POISON) replaces.
+    "boom"; when it fires -> Rang{}; Exit calls exit(0), always. With $SHOAL_POISON set in the
+   node's environment, Boom and the timer abort() the process instead: the "module with a bug" that
+   a fixed build (no $SHOAL_POISON) replaces.
 
     twice/ID: as poison/ID (without $SHOAL_POISON), but its snapshot()
     and view() write a key twice: a module misusing shoal_rec_*.
@@ -49,6 +49,8 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         shoal_rec_int (shoal_ctx_reply (ctx), "booms", poison->booms + 1);
         return 0;
     }
+    if (strcmp (shoal_msg_name (msg), "Exit") == 0)
+        exit (0); //  a module's bug: a C habit's exit() in a handler
     if (strcmp (shoal_msg_name (msg), "Later") == 0) {
         int64_t ms;
         if (shoal_data_int (shoal_msg_data (msg), "ms", &ms) != 0 || ms < 0)
@@ -56,7 +58,7 @@ static int s_handle (shoal_ctx_t *ctx, const void *state, const shoal_msg_t *msg
         shoal_ctx_after (ctx, ms, "boom");
         return 0;
     }
-    return shoal_ctx_reject (ctx, "unknown_command", "poison takes Boom and Later");
+    return shoal_ctx_reject (ctx, "unknown_command", "poison takes Boom, Later and Exit");
 }
 
 static int s_apply (void *state, const char *event, const shoal_data_t *data)

@@ -32,7 +32,8 @@ for f in bin/shoal include/shoal/shoal.h include/shoal/shoal_base.h include/shoa
          include/shoal/shoal_testkit.h lib/libshoal_testkit.a lib/pkgconfig/shoal-testkit.pc \
          lib/pkgconfig/shoal.pc lib/pkgconfig/shoal-client.pc lib/cmake/shoal/shoalConfig.cmake \
          share/doc/shoal/README.md share/doc/shoal/PROTOCOL.md share/doc/shoal/MODULES.md \
-         share/doc/shoal/DESIGN-NOTES.md share/shoal/shoal-node@.service \
+         share/doc/shoal/DESIGN-NOTES.md share/doc/shoal/PERFORMANCE.md \
+         share/shoal/shoal-node@.service \
          share/shoal/shoal-alerts.yml; do
     [ -f "$P/$f" ] || fail "cmake --install did not install $f"
 done
