@@ -265,6 +265,17 @@ typedef int (journal_stream_fn) (void *arg, const char *stream);
 //  warning. Returns 0 or SHOAL_EIO. O(streams) seeks.
 int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg);
 
+//  Called for each actor type journal_type_scan finds in a shard: its name
+//  (len bytes, not NUL-terminated, borrowed for the call).
+typedef int (journal_type_fn) (void *arg, const char *type, size_t len);
+
+//  Calls fn for each type ("account" of "account/a1") of the streams
+//  that have committed events, shard by shard (a type is said once per
+//  shard that holds one of its streams); a stream with no '/' is not an
+//  actor's and is passed over. Return non-zero from fn to stop. Returns
+//  0 or SHOAL_EIO. O(shards x types) seeks, whatever the streams.
+int journal_type_scan (journal_t *self, journal_type_fn *fn, void *arg);
+
 //  The latest committed snapshot of stream: its seq and state bytes (the
 //  caller frees *state with free()). SHOAL_ENOTFOUND if there is none.
 int journal_snapshot_get (journal_t *self, const char *stream, int64_t *seq, uint8_t **state,

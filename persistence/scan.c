@@ -184,6 +184,50 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
     return rc < 0 ? rc : 0;
 }
 
+int journal_type_scan (journal_t *self, journal_type_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    uint8_t seek[KEYS_STREAM_MAX];
+    int rc = journal_enter (self);
+    if (rc)
+        return rc;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
+    for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
+        uint8_t prefix[KEYS_TAG_SIZE];
+        keys_tag_key (prefix, shard, 'e');
+        leveldb_iter_seek (it, (const char *) prefix, KEYS_TAG_SIZE);
+        while (rc == 0 && leveldb_iter_valid (it)) {
+            size_t key_len;
+            const char *key = leveldb_iter_key (it, &key_len);
+            if (!keys_has_prefix (key, key_len, prefix, KEYS_TAG_SIZE))
+                break;
+            const char *name = key + KEYS_TAG_SIZE;
+            size_t name_len = key_len - KEYS_TAG_SIZE;
+            const char *nul = memchr (name, 0, name_len);
+            size_t stream_len = nul ? (size_t) (nul - name) : name_len;
+            if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX) {
+                s_skip_bad_key ("event", (const uint8_t *) key, key_len);
+                leveldb_iter_next (it);
+                continue;
+            }
+            const char *slash = memchr (name, '/', stream_len);
+            size_t len = slash ? (size_t) (slash - name) : stream_len;
+            if (slash && len)
+                rc = fn (arg, name, len);
+            //  Past every stream of the type: "type/" + 1 is "type0" (a
+            //  stream with no '/': past it, as journal_stream_scan).
+            size_t seek_len =
+                keys_stream_key (seek, shard, 'e', name, slash ? len + 1 : len, !slash);
+            seek[seek_len - 1] = slash ? '/' + 1 : 0x01;
+            leveldb_iter_seek (it, (const char *) seek, seek_len);
+        }
+    }
+    rc = journal_iter_close (it, rc);
+    journal_leave (self);
+    return rc < 0 ? rc : 0;
+}
+
 typedef struct {
     journal_t *journal;            //  the store, borrowed
     leveldb_writebatch_t *deletes; //  deletes not yet written, owned

@@ -367,6 +367,7 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_discard (&self);
         return NULL;
     }
+    node_note_stored_types (self->journal, self->registry);
     *code = node_owner_check (self->journal, self->cluster, self->self_node,
                               self->cert ? zcert_public_txt (self->cert) : NULL, &self->options,
                               self->data_dir, error);

@@ -3,6 +3,7 @@
 */
 #include "node_owner.h"
 #include "log.h"
+#include "registry.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -297,4 +298,25 @@ int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, co
         rc = journal_meta_put (journal, "owner_shards", placement) == 0 ? 0 : SHOAL_EIO;
     free (placement);
     return rc;
+}
+
+//  A type of the store's streams (journal_type_scan): noted, and said
+//  once, if no module registers it.
+static int s_stored_type (void *arg, const char *type, size_t len)
+{
+    if (registry_note_stored (arg, type, len))
+        log_warn ("shoal node: the store holds streams of the actor type '%.*s', which no module "
+                  "registers: commands to them are answered unavailable (not unknown_type, "
+                  "which a saga takes for good) until the node starts with its module "
+                  "(--module; docs/MODULES.md, 7)",
+                  (int) len, type);
+    return 0;
+}
+
+void node_note_stored_types (journal_t *journal, shoal_registry_t *registry)
+{
+    int rc = journal_type_scan (journal, s_stored_type, registry);
+    if (rc)
+        log_warn ("shoal node: cannot read which actor types the store holds: %s",
+                  shoal_strerror (rc));
 }

@@ -6,6 +6,7 @@
     otherwise, and a new store under a map past epoch 1 (but with
     --new-store); one of the node's previous_key (`shoal cluster rekey`)
     is taken over to its new key.
+    And the actor types its streams are of, against the modules loaded.
     Internal to runtime/: node.c calls it once at the start.
 */
 #ifndef NODE_OWNER_H_INCLUDED
@@ -24,5 +25,12 @@
 //  check passed.
 int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, const char *key,
                       const shoal_node_options_t *options, const char *data_dir, char **error);
+
+//  The types of the store's streams that no module registers (the node
+//  started without a module it had): said in the log, and noted in the
+//  registry, so that their commands are answered unavailable
+//  (registry_note_stored). O(shards x types) seeks, not a read of the
+//  store. A store that cannot be read for it is said, and changes nothing.
+void node_note_stored_types (journal_t *journal, shoal_registry_t *registry);
 
 #endif

@@ -34,6 +34,9 @@ struct _shoal_registry_t {
     char type_owner[REGISTRY_MAX_TYPES][REGISTRY_OWNER_MAX];
     char projection_owner[REGISTRY_MAX_PROJECTIONS][REGISTRY_OWNER_MAX];
     char error[REGISTRY_OWNER_MAX + 128]; //  why the last refusal, or ""
+    //  Types of the store's streams that no module registers.
+    char stored[REGISTRY_MAX_TYPES][SHOAL_TYPE_MAX + 1];
+    size_t stored_count;
 };
 
 //  Records who registers the next type or projection into owner.
@@ -362,6 +365,34 @@ size_t registry_projection_count (const shoal_registry_t *self)
 const shoal_projection_t *registry_projection (const shoal_registry_t *self, size_t index)
 {
     return index < self->projection_count ? &self->projections[index] : NULL;
+}
+
+//  The index of the type (len bytes) among those noted stored, or -1.
+static int s_stored_index (const shoal_registry_t *self, const char *type, size_t len)
+{
+    for (size_t i = 0; i < self->stored_count; i++)
+        if (strncmp (self->stored[i], type, len) == 0 && self->stored[i][len] == 0)
+            return (int) i;
+    return -1;
+}
+
+bool registry_note_stored (shoal_registry_t *self, const char *type, size_t len)
+{
+    char address[SHOAL_TYPE_MAX + 3];
+    if (len == 0 || len > SHOAL_TYPE_MAX || self->stored_count == REGISTRY_MAX_TYPES)
+        return false;
+    snprintf (address, sizeof address, "%.*s/x", (int) len, type);
+    if (registry_lookup (self, address) || s_stored_index (self, type, len) >= 0)
+        return false;
+    snprintf (self->stored[self->stored_count++], SHOAL_TYPE_MAX + 1, "%.*s", (int) len, type);
+    return true;
+}
+
+bool registry_stored (const shoal_registry_t *self, const char *address)
+{
+    const char *slash = strchr (address, '/');
+    return slash && self->stored_count &&
+           s_stored_index (self, address, (size_t) (slash - address)) >= 0;
 }
 
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address)

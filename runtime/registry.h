@@ -25,6 +25,16 @@ void registry_truncate (shoal_registry_t *self, size_t count);
 //  address has no '/').
 const shoal_type_t *registry_lookup (const shoal_registry_t *self, const char *address);
 
+//  The types the store holds streams of that no module registers (the
+//  node started without a module it had: registry_note_stored), at most
+//  REGISTRY_MAX_TYPES of them. A command to one of them is answered
+//  `unavailable`, not `unknown_type`, which a saga would take for good.
+//  Noting a type registered, or one noted already, changes nothing.
+//  Returns true if type (len bytes) is noted by this call.
+bool registry_note_stored (shoal_registry_t *self, const char *type, size_t len);
+//  True if address's type is one registry_note_stored noted.
+bool registry_stored (const shoal_registry_t *self, const char *address);
+
 //  The projections registered (shoal_register_projection): how many, and
 //  the index-th (copied at this ABI's size; name and apply borrowed).
 size_t registry_projection_count (const shoal_registry_t *self);

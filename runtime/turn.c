@@ -300,7 +300,15 @@ void turn_on_command (worker_t *self, const uint8_t *route, size_t route_size,
     int rc;
     actor_t *actor = actor_table_get (self, envelope->to, &rc);
     if (!actor) {
-        if (rc == SHOAL_ENOTFOUND && self->config->cluster) {
+        if (rc == SHOAL_ENOTFOUND && registry_stored (self->config->registry, envelope->to))
+            //  The store holds the type's streams: its module was left out
+            //  of this start (node_note_stored_types). Not for good: a
+            //  saga would fail a transfer that the module, back, runs.
+            s_transient (self, route, route_size, envelope, "unavailable",
+                         "the store holds actors of this type, and this node started without the "
+                         "module that registers it: ask again once it is started with it",
+                         false);
+        else if (rc == SHOAL_ENOTFOUND && self->config->cluster) {
             //  A client that reached this node itself (a node it forwards
             //  to says unavailable: front_calls_relay): the cluster's other
             //  nodes may register the type, this one started without it.

@@ -770,33 +770,6 @@ static void test_apply_refusal_named (void **state)
     proc_assert_has (out, "\"booms\":1");
 }
 
-//  --------------------------------------------------------------------------
-//  A handler that calls exit(): the node ends at once, exit 1, its log
-//  naming the handler (it said only an assertion of czmq's, or nothing
-//  with exit status 0, a clean stop's), and the next start counts the
-//  turn as a crash, as any other.
-
-static void test_exit_in_handler (void **state)
-{
-    proc_t *p = *state;
-    char out[PROC_OUTPUT_MAX], err[PROC_OUTPUT_MAX], log[PROC_OUTPUT_MAX];
-    proc_node_start (p, FIXED);
-    int rc = proc_run (p, out, err, "$SHOAL send --endpoint $E --timeout 3000 poison/q Exit");
-    assert_int_equal (rc, 3); //  no answer: the node ended in the turn
-    int status;
-    if (!proc_node_wait_exit (p, EXIT_MS, &status))
-        fail_msg ("the node did not end within %d ms of its handler's exit()", EXIT_MS);
-    if (!WIFEXITED (status) || WEXITSTATUS (status) != 1)
-        fail_msg ("a handler's exit(): the node's status %d, not exit 1", status);
-    proc_read (p, "node.log", log);
-    proc_assert_has (log, "shoal node: the handler of poison on poison/q, in a turn of Exit "
-                          "called exit(): the node ends there, without a clean stop");
-    proc_node_start (p, FIXED);
-    assert_true (proc_log_until (p, "died in a turn of Exit on poison/q", EXIT_MS, log));
-    proc_assert_has (log, "crash 1 of 3");
-    proc_node_signal (p, SIGTERM);
-}
-
 int main (void)
 {
     if (!getenv ("SHOAL_BIN") || !getenv ("SHOAL_TEST_MODULE") || !getenv ("SHOAL_POISON_MODULE")) {
@@ -810,7 +783,6 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failing_target_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_failing_sender_explained, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_command, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_exit_in_handler, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_past_a_stall, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_drop_needs_force, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poison_reply_to_itself, s_setup, s_teardown),
