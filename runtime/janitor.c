@@ -6,8 +6,12 @@
    it reads the node's config, which outlives it.
 */
 #include "janitor.h"
+#include "log.h"
 #include "threadname.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <time.h>
 
 //  The time both clocks allow: the wall clock, but no later than the
@@ -49,6 +53,65 @@ int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now)
     return before > pruned ? before : pruned;
 }
 
+//  The store's kept floor into *value (INT64_MIN: none). Returns 0,
+//  SHOAL_EFORMAT for one that is not a number, or the journal's error.
+static int s_floor_stored (journal_t *journal, int64_t *value)
+{
+    *value = INT64_MIN;
+    char *kept = NULL;
+    int rc = journal_meta_get (journal, JANITOR_FLOOR_META, &kept);
+    if (rc == SHOAL_ENOTFOUND)
+        return 0; //  a store never pruned, or pruned by a build before the floor was kept
+    if (rc)
+        return rc;
+    char *end = NULL;
+    errno = 0;
+    long long parsed = strtoll (kept, &end, 10);
+    rc = errno == 0 && end != kept && *end == 0 ? 0 : SHOAL_EFORMAT;
+    free (kept);
+    if (rc == 0)
+        *value = parsed;
+    return rc;
+}
+
+int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start)
+{
+    int64_t value;
+    int rc = s_floor_stored (journal, &value);
+    if (rc)
+        return rc;
+    //  Past this start's clock: that clock is behind, or the one that kept
+    //  it was ahead, which cannot be told. Taken as the start: a command
+    //  first sent before it with no record is refused as expired (none
+    //  runs again), and every later one runs (a floor in the future
+    //  refused them all, until the clock caught up with it).
+    if (value > wall_start) {
+        log_warn ("shoal node: the store's inbox pruning floor is %" PRId64 " ms past this "
+                  "node's clock (set back, or ahead when the floor was kept): a command sent "
+                  "before this start that has no inbox record is refused as expired",
+                  value - wall_start);
+        value = wall_start;
+    }
+    if (value > atomic_load (floor))
+        atomic_store (floor, (int_fast64_t) value);
+    return 0;
+}
+
+//  Keeps cutoff as the store's floor before records below it are pruned
+//  (JANITOR_FLOOR_META), if it is above the floor kept (*kept). Returns
+//  0 or the journal's error (then nothing may be pruned).
+static int s_keep_floor (journal_t *journal, int64_t cutoff, int64_t *kept)
+{
+    if (cutoff <= *kept)
+        return 0;
+    char value[32];
+    snprintf (value, sizeof value, "%" PRId64, cutoff);
+    int rc = journal_meta_put (journal, JANITOR_FLOOR_META, value);
+    if (rc == 0)
+        *kept = cutoff;
+    return rc;
+}
+
 static void s_janitor (zsock_t *pipe, void *arg)
 {
     thread_name ("shoal-janitor");
@@ -59,6 +122,16 @@ static void s_janitor (zsock_t *pipe, void *arg)
     int64_t interval = config->retention_ms / 10;
     interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
     zpoller_t *poller = zpoller_new (pipe, NULL);
+    //  The floor as stored, never lowered (janitor_floor_load may have
+    //  taken a lower one for this run): a cutoff below it is not kept.
+    //  One that is not a number (the start took its own time for it) is
+    //  written over once a cutoff passes that.
+    int64_t kept;
+    if (s_floor_stored (config->journal, &kept) != 0)
+        kept = INT64_MIN;
+    if (config->pruned_below && atomic_load (config->pruned_below) > kept)
+        kept = atomic_load (config->pruned_below);
+    bool warned = false; //  a floor that could not be kept, said once until it is
     while (true) {
         void *which = zpoller_wait (poller, (int) interval);
         if (which == pipe) {
@@ -71,6 +144,14 @@ static void s_janitor (zsock_t *pipe, void *arg)
             break;
         int64_t cutoff = janitor_cutoff (zclock_time (), janitor_mono_ms (), wall_start, mono_start,
                                          config->retention_ms);
+        int rc = s_keep_floor (config->journal, cutoff, &kept);
+        if (rc && !warned)
+            log_warn ("shoal node: cannot keep the inbox's pruning floor in the store (%s): "
+                      "nothing is pruned until it is",
+                      shoal_strerror (rc));
+        warned = rc != 0;
+        if (rc)
+            continue;
         int64_t pruned = journal_inbox_prune (config->journal, cutoff);
         if (pruned > 0)
             config->stats[0].pruned += (uint64_t) pruned;

@@ -14,6 +14,9 @@
     age by the retention; one that jumps back prunes less (records are kept
     longer, which is safe). The margin is half the retention, at most a
     minute. The rule trusts the wall clock once, when the node starts.
+    The highest cutoff pruned below is kept in the store, and a command
+    created before it that has no record is refused as expired, whatever
+    the retention or the clock of a later start.
 */
 #ifndef JANITOR_H_INCLUDED
 #define JANITOR_H_INCLUDED
@@ -42,9 +45,26 @@ int64_t janitor_mono_ms (void);
 //  prune let a retry whose record was pruned run again.
 int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now);
 
+//  The store's metadata that keeps the janitor's highest cutoff across
+//  restarts (decimal ms since the epoch): written before each prune that
+//  goes past it, in the same log as the prune's deletes, so that a store
+//  that lost records keeps the floor that says so. Without it, a node
+//  restarted with a longer --inbox-retention-ms (or a wall clock behind)
+//  ran again a retry whose record the shorter one had pruned.
+#define JANITOR_FLOOR_META "inbox_pruned_below"
+
+//  Reads the store's kept cutoff (JANITOR_FLOOR_META) into *floor, if it
+//  holds one above it; one past wall_start (the start's wall clock, ms
+//  since the epoch) is taken as wall_start, said in the log. Returns 0,
+//  SHOAL_EFORMAT for one that is not a number, or the journal's error
+//  (*floor as it was).
+int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start);
+
 //  Starts the janitor thread: every tenth of the retention (at least every
-//  500 ms, at most hourly) it prunes config's journal. config is borrowed
-//  and must outlive the thread. NULL when the thread cannot start.
+//  500 ms, at most hourly) it prunes config's journal, once the cutoff
+//  is kept (JANITOR_FLOOR_META; a cutoff that cannot be kept prunes
+//  nothing). config is borrowed and must outlive the thread. NULL when
+//  the thread cannot start.
 zactor_t *janitor_new (const worker_config_t *config);
 
 #endif

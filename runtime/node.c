@@ -602,6 +602,20 @@ int shoal_node_start (shoal_node_t *self, char **error)
             return rc;
         self->config.peers = self->peers;
     }
+    //  What earlier runs pruned of the inboxes, whatever their retention.
+    rc = janitor_floor_load (self->journal, &self->pruned_below, self->config.wall_start);
+    if (rc == SHOAL_EFORMAT) {
+        //  Not a number: every command with no record, created before
+        //  this start, is refused as expired (none runs twice).
+        log_error ("shoal node: the store's %s is not a number: every command created before "
+                   "this start that has no inbox record is refused as expired",
+                   JANITOR_FLOOR_META);
+        atomic_store (&self->pruned_below, (int_fast64_t) self->config.wall_start);
+    } else if (rc) {
+        *error = zsys_sprintf ("cannot read the store's %s: %s", JANITOR_FLOOR_META,
+                               shoal_strerror (rc));
+        return rc;
+    }
     //  The turns the last run died in count against their messages
     //  (deadletter.h) before any worker may run one again.
     turnfile_recover (self->data_dir, deadletter_crashed, self->journal);

@@ -267,6 +267,17 @@ static void test_retry_past_retention (void **state)
         fail_msg ("the retry past the retention: exit %d: %s %s", rc, out, err);
     assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/r"), 0);
     assert_int_equal (s_count (out, "\"Added\""), 2);
+    //  Restarted with the default retention (7 days), which would keep the
+    //  record the 3 s one pruned: still expired (it ran again: a hostile
+    //  review's Deposit, twice, after such a restart).
+    proc_node_signal (p, SIGTERM);
+    proc_node_start (p, NODE);
+    rc = proc_run (p, out, err, "$SHOAL %s --timeout 5000", line);
+    if (rc != 3 || !strstr (out, "\"code\":\"expired\""))
+        fail_msg ("the retry past a shorter retention, after a restart: exit %d: %s %s", rc, out,
+                  err);
+    assert_int_equal (proc_run (p, out, NULL, "$SHOAL events --endpoint $E counter/r"), 0);
+    assert_int_equal (s_count (out, "\"Added\""), 2);
     //  --created is send's alone, and in ms since the epoch (seconds are
     //  refused, as a time past tomorrow: nothing sent).
     assert_int_equal (proc_run (p, out, err, "$SHOAL get --endpoint $E --created 5 counter/r"), 2);

@@ -138,6 +138,41 @@ static void test_expired_before (void **state)
     assert_int_equal (janitor_expired_before (&plain, WALL0), WALL0 - RETENTION);
 }
 
+//  The floor kept in the store (JANITOR_FLOOR_META) across restarts,
+//  read at a start: taken as it is; one past the start's clock (kept by
+//  a clock ahead, or read by one set back) taken as the start, so that
+//  later commands are not all refused as expired (a floor kept in the
+//  future did so, until the clock caught up with it); one that is not a
+//  number refused, for the start to decide.
+static void test_floor_load (void **state)
+{
+    (void) state;
+    char dir[64];
+    snprintf (dir, sizeof dir, "/tmp/shoal-test-janitor-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    int code;
+    char *error = NULL;
+    journal_t *journal = journal_open (dir, NULL, &code, &error);
+    assert_non_null (journal);
+    atomic_int_fast64_t floor = 0;
+    assert_int_equal (janitor_floor_load (journal, &floor, WALL0), 0); //  none kept
+    assert_int_equal (atomic_load (&floor), 0);
+    char value[32];
+    snprintf (value, sizeof value, "%lld", (long long) (WALL0 - RETENTION));
+    assert_int_equal (journal_meta_put (journal, JANITOR_FLOOR_META, value), 0);
+    assert_int_equal (janitor_floor_load (journal, &floor, WALL0), 0);
+    assert_int_equal (atomic_load (&floor), WALL0 - RETENTION);
+    snprintf (value, sizeof value, "%lld", (long long) (WALL0 + 365LL * 86400000));
+    assert_int_equal (journal_meta_put (journal, JANITOR_FLOOR_META, value), 0);
+    assert_int_equal (janitor_floor_load (journal, &floor, WALL0), 0);
+    assert_int_equal (atomic_load (&floor), WALL0);
+    assert_int_equal (journal_meta_put (journal, JANITOR_FLOOR_META, "12x"), 0);
+    assert_int_equal (janitor_floor_load (journal, &floor, WALL0), SHOAL_EFORMAT);
+    assert_int_equal (atomic_load (&floor), WALL0);
+    journal_destroy (&journal);
+    harness_rm_rf (dir);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +181,7 @@ int main (void)
         cmocka_unit_test (test_backward_jump),
         cmocka_unit_test (test_forward_jump_prunes_nothing_young),
         cmocka_unit_test (test_expired_before),
+        cmocka_unit_test (test_floor_load),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
