@@ -48,6 +48,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include "log.h"
+#include "regfile.h"
 
 #define DEFAULT_CACHE_BYTES (64u << 20)
 #define WRITE_BUFFER_BYTES (16u << 20)
@@ -87,7 +88,7 @@ static char *s_corruption_line (const char *dir)
 {
     char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/LOG", dir);
-    FILE *file = fopen (path, "r");
+    FILE *file = regfile_fopen (path);
     if (!file)
         return NULL;
     char line[1024];

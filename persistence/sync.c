@@ -62,6 +62,7 @@
 #include "journal_internal.h"
 #include "dirsync.h"
 #include "log.h"
+#include "regfile.h"
 #include "threadname.h"
 #include <assert.h>
 #include <czmq.h>
@@ -399,7 +400,9 @@ bool journal_mark_read_file (const char *dir, const char *name, uint64_t *marked
 {
     char path[PATH_MAX], text[64] = "";
     snprintf (path, sizeof path, "%s/%s", dir, name);
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    int fd = regfile_open (path);
+    if (fd < 0 && errno == EINVAL)
+        log_warn ("journal %s: %s is not a regular file: taken as none", dir, name);
     if (fd < 0)
         return false; //  none yet (a new store, an async node's, or a repaired one)
     //  The last whole line of its end: a mark cut short has no newline.

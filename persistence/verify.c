@@ -38,6 +38,7 @@
 #include "dirsync.h"
 #include "keys.h"
 #include "log.h"
+#include "regfile.h"
 #include "threadname.h"
 #include <assert.h>
 #include <czmq.h>
@@ -724,7 +725,7 @@ int journal_check_reach (const char *dir, uint64_t log_bytes, uint64_t *pending,
     if (snprintf (path, sizeof path, "%s/%s", dir, JOURNAL_CHECK_FILE) >= (int) sizeof path)
         return 0;
     pthread_mutex_lock (&s_check_lock);
-    FILE *file = fopen (path, "re");
+    FILE *file = regfile_fopen (path); //  a FIFO there is no check file: not waited on
     bool read = file && fgets (text, sizeof text, file) != NULL;
     if (file)
         fclose (file);
